@@ -1,0 +1,31 @@
+// The CLI's shared pieces: the command contract, usage errors (exit 2) and option parsing.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Wrong arguments or an invalid file: printed as one sentence, exit code 2. */
+export class UsageError extends Error {}
+/** A runtime failure with a message meant for the user: exit code 1. */
+export class CliError extends Error {}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** Full --help text. */
+  help: string;
+  run(argv: string[]): Promise<number>;
+}
+
+export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, allowPositionals = true) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, "."));
+  }
+}
+
+export function wantsHelp(argv: string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}

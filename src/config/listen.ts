@@ -1,0 +1,12 @@
+// Splits and checks "host:port" listen addresses ("[::1]:8765" for IPv6).
+export function splitListen(addr: string): { hostname: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(addr) ?? /^([^:[\]]+):(\d+)$/.exec(addr);
+  if (!m) throw new Error(`not a listen address: "${addr}" (use host:port, e.g. 127.0.0.1:8765)`);
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`port ${m[2]} is out of range (0-65535)`);
+  return { hostname: m[1]!, port };
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}

@@ -1,0 +1,45 @@
+// Reads a TOML config into a validated, defaulted Config; problems come back as issues naming file, field, line and column.
+import { parse, TomlError } from "smol-toml";
+import { Value } from "@sinclair/typebox/value";
+import { ConfigSchema, type Config } from "./schema.ts";
+
+export interface ConfigIssue {
+  file: string;
+  path: string; // dotted field path, e.g. "upstreams[0].url"; "" for a syntax error
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export type LoadResult = { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] };
+
+export function defaultConfig(): Config {
+  return Value.Default(ConfigSchema, {}) as Config;
+}
+
+/** Parses and validates config text. `file` is only used in messages. */
+export function parseConfig(text: string, file = "config"): LoadResult {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (e) {
+    if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
+    throw e;
+  }
+  return validateConfig(raw, file);
+}
+
+export function validateConfig(raw: unknown, file = "config"): LoadResult {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
+  const issues: ConfigIssue[] = [];
+  for (const err of Value.Errors(ConfigSchema, withDefaults)) {
+    issues.push({ file, path: err.path.replace(/^\//, "").replace(/\//g, "."), message: err.message });
+  }
+  if (issues.length) return { ok: false, issues };
+  return { ok: true, config: withDefaults as Config };
+}
+
+export function formatIssue(i: ConfigIssue): string {
+  const where = i.line ? `${i.file}:${i.line}:${i.column ?? 1}` : i.file;
+  return `${where}: ${i.path ? `${i.path}: ` : ""}${i.message}`;
+}

@@ -1,0 +1,44 @@
+// Where files live: every location comes from XDG variables (inside the binary import.meta.dir is virtual).
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+const APP = "cloudtolocalllm";
+
+function home(): string {
+  return process.env.HOME || homedir();
+}
+
+export function configHome(): string {
+  return process.env.XDG_CONFIG_HOME || join(home(), ".config");
+}
+export function stateHome(): string {
+  return process.env.XDG_STATE_HOME || join(home(), ".local", "state");
+}
+export function dataHome(): string {
+  return process.env.XDG_DATA_HOME || join(home(), ".local", "share");
+}
+export function runtimeDir(): string | undefined {
+  return process.env.XDG_RUNTIME_DIR || undefined;
+}
+
+export function appConfigDir(): string {
+  return join(configHome(), APP);
+}
+export function appStateDir(): string {
+  return join(stateHome(), APP);
+}
+
+/** The config file: --config, then CLOUDTOLOCALLLM_CONFIG, then the XDG default. */
+export function configPath(explicit?: string): string {
+  return explicit || process.env.CLOUDTOLOCALLLM_CONFIG || join(appConfigDir(), "tunnel.toml");
+}
+export function backupsDir(): string {
+  return join(appStateDir(), "backups");
+}
+export function defaultTokenFile(): string {
+  return join(appConfigDir(), "api-token");
+}
+/** The 1.x/2.x desktop apps kept their files here. */
+export function legacyDir(): string {
+  return join(home(), ".cloudtolocalllm");
+}

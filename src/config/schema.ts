@@ -1,0 +1,234 @@
+// The one configuration schema: TypeScript type, defaults, validation and reference docs all come from here.
+import { Type as T, type Static, type TSchema } from "@sinclair/typebox";
+import "./formats.ts";
+
+// Durations are written the way people say them ("250ms", "30s", "5m", "1h"); see duration.ts.
+export const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$";
+const Duration = (def: string, description: string) =>
+  T.String({ pattern: DURATION_PATTERN, default: def, description, examples: [def], format: "duration" });
+
+// host:port, with [::1]:port for IPv6; the port is range-checked in validate.ts.
+const Listen = (def: string, description: string) =>
+  T.String({ default: def, description, format: "listen-address", examples: [def] });
+
+const Url = (def: string, description: string) =>
+  T.String({ default: def, description, format: "url-or-empty", examples: def ? [def] : undefined });
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export const QUALITY_LEVELS = ["excellent", "good", "poor", "critical"] as const;
+
+export const DEFAULT_TUNNEL_PATHS = [
+  "/api/chat",
+  "/api/generate",
+  "/api/embed",
+  "/api/embeddings",
+  "/api/tags",
+  "/api/show",
+  "/api/version",
+  "/api/ps",
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings",
+  "/v1/models",
+];
+
+export const ApiSchema = T.Object(
+  {
+    listen: Listen("127.0.0.1:8765", "Address of the control API, the dashboard and Swagger UI. Keep it on loopback."),
+    allowed_origins: T.Array(T.String(), {
+      default: [],
+      description: "Browser origins allowed to call the API (CORS and WebSocket). The API's own origin is always allowed.",
+    }),
+    allowed_hosts: T.Array(T.String(), {
+      default: [],
+      description: "Extra Host header names accepted besides 127.0.0.1, localhost and [::1] (DNS-rebinding guard).",
+    }),
+    token_file: T.String({
+      default: "",
+      description: "File holding the API token (mode 0600). Empty: $XDG_CONFIG_HOME/cloudtolocalllm/api-token.",
+    }),
+    body_limit: T.Integer({ default: 1048576, minimum: 1024, description: "Largest request body the API accepts, in bytes." }),
+  },
+  { additionalProperties: false, default: {}, description: "Local control API." },
+);
+
+export const ProxySchema = T.Object(
+  {
+    enabled: T.Boolean({ default: true, description: "Run the Ollama-compatible listener." }),
+    listen: Listen("127.0.0.1:11435", "Address of the Ollama-compatible endpoint that apps talk to."),
+    max_attempts: T.Integer({
+      default: 3,
+      minimum: 1,
+      maximum: 10,
+      description: "Upstreams tried for one request before giving up (failover happens only before the first byte).",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: "The Ollama-compatible broker endpoint." },
+);
+
+export const UpstreamSchema = T.Object(
+  {
+    name: T.String({ minLength: 1, pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", description: "Unique name, used in metrics and logs." }),
+    kind: T.Union([T.Literal("ollama"), T.Literal("openai")], {
+      default: "ollama",
+      description: "ollama, or openai for any OpenAI-compatible server (llama.cpp, LM Studio, vLLM).",
+    }),
+    url: T.String({ format: "url", description: "Base URL, e.g. http://127.0.0.1:11434." }),
+    priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
+    enabled: T.Boolean({ default: true }),
+    connect_timeout: Duration("5s", "Time allowed to open a connection."),
+    first_byte_timeout: Duration("300s", "Time allowed until the first response byte (model loading can be slow)."),
+    auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header." }),
+    auth_header: T.String({ default: "Authorization", description: "Header that carries the secret." }),
+    auth_scheme: T.String({ default: "Bearer", description: "Prefix before the secret in the header; empty for none." }),
+  },
+  { additionalProperties: false },
+);
+
+export const HealthSchema = T.Object(
+  {
+    interval: Duration("10s", "Time between health checks of an upstream that is up."),
+    down_interval: Duration("30s", "Time between health checks of an upstream that is down."),
+    timeout: Duration("3s", "Time allowed for one health check."),
+    failures_before_down: T.Integer({ default: 3, minimum: 1, description: "Consecutive failed checks before an upstream is down." }),
+  },
+  { additionalProperties: false, default: {}, description: "Upstream health checks." },
+);
+
+export const QualitySchema = T.Object(
+  {
+    critical_error_rate: T.Number({ default: 0.1, minimum: 0, maximum: 1, description: "Error rate above which quality is critical." }),
+    good_error_rate: T.Number({ default: 0.05, minimum: 0, maximum: 1, description: "Error rate above which quality is at best good." }),
+    poor_latency_ms: T.Number({ default: 5000, minimum: 0, description: "Latency above which quality is poor." }),
+    good_latency_ms: T.Number({ default: 1000, minimum: 0, description: "Latency above which quality is at best good." }),
+  },
+  { additionalProperties: false, default: {}, description: "Quality thresholds (defaults are the 1.x app's)." },
+);
+
+export const MetricsSchema = T.Object(
+  {
+    window: Duration("5m", "Sliding window for latency percentiles, rates and error rate."),
+  },
+  { additionalProperties: false, default: {}, description: "Traffic metrics." },
+);
+
+export const TunnelSchema = T.Object(
+  {
+    enabled: T.Boolean({ default: false, description: "Connect out to a relay so the cloud can reach this machine." }),
+    relay_url: Url("", "Relay WebSocket URL, e.g. wss://relay.example.com/agent."),
+    protocol: T.Union([T.Literal("v2"), T.Literal("bridge-v1")], {
+      default: "v2",
+      description: "v2: multiplexed streaming protocol. bridge-v1: the 1.x CloudToLocalLLM cloud (no streaming).",
+    }),
+    token_secret: T.String({ default: "tunnel-token", description: "Name of the secret holding the agent token." }),
+    ca_file: T.String({ default: "", description: "Extra CA certificate (PEM) to trust for the relay; certificates are always verified." }),
+    allowed_paths: T.Array(T.String(), {
+      default: DEFAULT_TUNNEL_PATHS,
+      description: "Paths the relay may call (inference and listing by default).",
+    }),
+    allow_model_management: T.Boolean({
+      default: false,
+      description: "Also allow /api/pull, /api/push, /api/create, /api/copy, /api/delete and /api/blobs through the tunnel.",
+    }),
+    max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay." }),
+    backoff: T.Object(
+      {
+        initial: Duration("1s", "First reconnect delay."),
+        max: Duration("60s", "Largest reconnect delay."),
+        multiplier: T.Number({ default: 2, minimum: 1, description: "Growth of the delay after each failure." }),
+        jitter: T.Number({ default: 0.2, minimum: 0, maximum: 1, description: "Random spread of each delay (0.2 = ±20 %)." }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    heartbeat: T.Object(
+      {
+        interval: Duration("10s", "Time between pings."),
+        tolerance: Duration("15s", "Silence after which the connection is declared dead."),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {}, description: "Outbound tunnel to a relay." },
+);
+
+export const AlertsSchema = T.Object(
+  {
+    enabled: T.Boolean({ default: true }),
+    notifications: T.Boolean({ default: true, description: "Show desktop notifications for raised and cleared alerts." }),
+    upstream_down_after: Duration("30s", "An upstream down this long raises an alert."),
+    quality_level: T.Union(QUALITY_LEVELS.map((q) => T.Literal(q)), {
+      default: "poor",
+      description: "Quality at or below this level, for quality_after, raises an alert.",
+    }),
+    quality_after: Duration("60s", "How long quality must stay low before alerting."),
+    error_rate: T.Number({ default: 0.25, minimum: 0, maximum: 1, description: "Error rate over the metrics window that raises an alert." }),
+    tunnel_down_after: Duration("60s", "The tunnel disconnected this long raises an alert (when enabled)."),
+    cooldown: Duration("5m", "After an alert clears, the same alert is not raised again within this time."),
+  },
+  { additionalProperties: false, default: {}, description: "Alert rules and desktop notifications." },
+);
+
+export const LoggingSchema = T.Object(
+  {
+    level: T.Union(LOG_LEVELS.map((l) => T.Literal(l)), { default: "info" }),
+  },
+  { additionalProperties: false, default: {}, description: "Logging to stderr (journald-friendly)." },
+);
+
+export const AuthSchema = T.Object(
+  {
+    issuer: Url("", "OpenID Connect issuer for cloud sign-in; empty disables sign-in."),
+    client_id: T.String({ default: "", description: "OAuth client id of this app at the issuer." }),
+    audience: T.String({ default: "", description: "Audience requested for access tokens (the relay checks it)." }),
+    scopes: T.Array(T.String(), { default: ["openid", "profile", "offline_access"] }),
+    flow: T.Union([T.Literal("device"), T.Literal("pkce")], { default: "device", description: "Default sign-in flow." }),
+    refresh_before: Duration("60s", "Refresh the access token this long before it expires."),
+  },
+  { additionalProperties: false, default: {}, description: "Cloud sign-in (OpenID Connect)." },
+);
+
+export const SecretsSchema = T.Object(
+  {
+    backend: T.Union([T.Literal("auto"), T.Literal("secret-service"), T.Literal("file")], {
+      default: "auto",
+      description: "auto: the desktop keyring when available, else a 0600 file under $XDG_STATE_HOME.",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: "Where secrets are kept." },
+);
+
+export const DashboardSchema = T.Object(
+  {
+    inspector_size: T.Integer({ default: 200, minimum: 0, maximum: 10000, description: "Requests kept in the request inspector." }),
+    capture_bodies: T.Boolean({ default: false, description: "Keep request and response bodies in the inspector (privacy: off)." }),
+    body_cap: T.Integer({ default: 4096, minimum: 0, description: "Bytes of each body kept when capture_bodies is on." }),
+  },
+  { additionalProperties: false, default: {}, description: "Dashboard and request inspector." },
+);
+
+export const ConfigSchema = T.Object(
+  {
+    api: ApiSchema,
+    proxy: ProxySchema,
+    upstreams: T.Array(UpstreamSchema, {
+      default: [{ name: "local", kind: "ollama", url: "http://127.0.0.1:11434" }],
+      description: "The servers the broker routes to.",
+    }),
+    health: HealthSchema,
+    quality: QualitySchema,
+    metrics: MetricsSchema,
+    tunnel: TunnelSchema,
+    alerts: AlertsSchema,
+    logging: LoggingSchema,
+    auth: AuthSchema,
+    secrets: SecretsSchema,
+    dashboard: DashboardSchema,
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type UpstreamConfig = Static<typeof UpstreamSchema>;
+export type TunnelConfig = Static<typeof TunnelSchema>;
+export type Section = keyof Config;
+export type { TSchema };

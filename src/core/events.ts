@@ -1,0 +1,72 @@
+// The daemon's typed event bus and its bounded ring of recent events; the one table of event types lives here.
+import type { Alert, Quality, ReloadResult, RequestRecord, TunnelStatus, UpstreamState } from "./contracts.ts";
+
+/** Every event the daemon emits: name → payload. The API's /ws and /api/v1/events carry these names as `type`. */
+export interface EventMap {
+  "upstream.state": { name: string; from: UpstreamState; to: UpstreamState; reason?: string };
+  "upstream.quality": { name: string; from: Quality; to: Quality };
+  "tunnel.state": TunnelStatus;
+  "config.reloaded": { path: string; sections: string[] };
+  "config.rejected": { path: string; message: string; line?: number; column?: number; field?: string };
+  "alert.raised": Alert;
+  "alert.cleared": Alert;
+  "auth.progress": { step: "device_code" | "waiting" | "signed_in" | "failed" | "signed_out" | "refreshed"; message: string; verificationUri?: string; userCode?: string };
+  "request.completed": RequestRecord;
+  "daemon.started": { version: string; pid: number };
+  "shutdown": { reason: string };
+}
+
+export type EventType = keyof EventMap;
+export interface DaemonEvent<K extends EventType = EventType> {
+  seq: number;
+  type: K;
+  time: string;
+  data: EventMap[K];
+}
+
+type Listener = (e: DaemonEvent) => void;
+
+/** Events kept in the ring (request.completed is high-volume and goes to the inspector instead). */
+const NOT_RINGED: ReadonlySet<EventType> = new Set(["request.completed"]);
+
+export class EventBus {
+  private seq = 0;
+  private listeners = new Map<EventType | "*", Set<Listener>>();
+  private ring: DaemonEvent[] = [];
+
+  constructor(private readonly ringSize = 500) {}
+
+  emit<K extends EventType>(type: K, data: EventMap[K]): DaemonEvent<K> {
+    const e: DaemonEvent<K> = { seq: ++this.seq, type, time: new Date().toISOString(), data };
+    if (!NOT_RINGED.has(type)) {
+      this.ring.push(e as DaemonEvent);
+      if (this.ring.length > this.ringSize) this.ring.shift();
+    }
+    for (const key of [type, "*"] as const) {
+      const set = this.listeners.get(key);
+      if (!set) continue;
+      for (const fn of set) {
+        // One faulty subscriber must not break the emitter or the others.
+        try {
+          fn(e as DaemonEvent);
+        } catch {}
+      }
+    }
+    return e;
+  }
+
+  on<K extends EventType>(type: K | "*", fn: (e: DaemonEvent<K>) => void): () => void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(fn as Listener);
+    return () => set!.delete(fn as Listener);
+  }
+
+  recent(limit = this.ringSize): DaemonEvent[] {
+    return this.ring.slice(-limit);
+  }
+
+  listenerCount(type: EventType | "*"): number {
+    return this.listeners.get(type)?.size ?? 0;
+  }
+}

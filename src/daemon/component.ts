@@ -1,0 +1,33 @@
+// The contract every part of the daemon follows, and the context it is built from.
+import type { Config } from "../config/schema.ts";
+import type { AlertsService, BrokerService, ConfigService, TunnelControl } from "../core/contracts.ts";
+import type { EventBus } from "../core/events.ts";
+import type { ConfigRuntime } from "./config-runtime.ts";
+
+export interface Component {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Must finish promptly: the daemon gives all components a bounded time to stop. */
+  stop(): Promise<void>;
+  /** After a reload. A component whose own settings did not change must leave its connections alone. */
+  apply?(next: Config, prev: Config): Promise<void>;
+}
+
+/** Services that components publish for each other (filled in during start, in COMPONENTS order). */
+export interface Services {
+  broker?: BrokerService;
+  tunnel?: TunnelControl;
+  alerts?: AlertsService;
+  [extra: string]: unknown;
+}
+
+export interface DaemonContext {
+  config: ConfigService & { runtime: ConfigRuntime };
+  events: EventBus;
+  services: Services;
+  startedAt: Date;
+  /** Asks the daemon to shut down (e.g. from a signal or the API). */
+  shutdown(reason: string): void;
+}
+
+export type ComponentFactory = (ctx: DaemonContext) => Component;

@@ -1,0 +1,78 @@
+// The running configuration: the last good config, the last reload's outcome, and reloads that never replace good with bad.
+import { readFileSync } from "node:fs";
+import type { Config, Section } from "../config/schema.ts";
+import { parseConfig, type ConfigIssue } from "../config/load.ts";
+import type { ReloadResult } from "../core/contracts.ts";
+import type { EventBus } from "../core/events.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("config");
+
+export class ConfigRuntime {
+  private last: ReloadResult | null = null;
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly file: string,
+    private config: Config,
+    private readonly events: EventBus,
+    /** Applies a new config to the components; set by the daemon. */
+    public onApply: (next: Config, prev: Config) => Promise<void> = async () => {},
+  ) {}
+
+  current(): Config {
+    return this.config;
+  }
+  lastReload(): ReloadResult | null {
+    return this.last;
+  }
+
+  /** Re-reads the file. An invalid file is reported and the running config stays. */
+  async reload(): Promise<ReloadResult> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (e) {
+      return this.reject({ file: this.file, path: "", message: `cannot read: ${(e as Error).message}` });
+    }
+    const r = parseConfig(text, this.file);
+    if (!r.ok) return this.reject(r.issues[0]!);
+    return this.replace(r.config);
+  }
+
+  /** Installs an already validated config (used by reload and by the API's PUT after the store wrote it). */
+  async replace(next: Config): Promise<ReloadResult> {
+    const prev = this.config;
+    const sections = changedSections(prev, next);
+    this.config = next;
+    // Serialise applies so two quick reloads never interleave.
+    const run = this.applying.then(() => this.onApply(next, prev));
+    this.applying = run.catch(() => {});
+    await run;
+    this.last = { at: new Date().toISOString(), ok: true };
+    if (sections.length) log.info("configuration reloaded", { sections: sections.join(",") });
+    this.events.emit("config.reloaded", { path: this.file, sections });
+    return this.last;
+  }
+
+  private reject(issue: ConfigIssue): ReloadResult {
+    this.last = {
+      at: new Date().toISOString(),
+      ok: false,
+      error: { message: issue.message, file: issue.file, line: issue.line, column: issue.column, path: issue.path || undefined },
+    };
+    log.error("configuration rejected, keeping the running one", {
+      file: issue.file,
+      line: issue.line,
+      column: issue.column,
+      field: issue.path || undefined,
+      error: issue.message,
+    });
+    this.events.emit("config.rejected", { path: this.file, message: issue.message, line: issue.line, column: issue.column, field: issue.path || undefined });
+    return this.last;
+  }
+}
+
+export function changedSections(a: Config, b: Config): Section[] {
+  return (Object.keys(b) as Section[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}

@@ -1,0 +1,79 @@
+// The daemon: builds the components from the table, starts them, applies reloads and stops them within a bounded time.
+import type { Config } from "../config/schema.ts";
+import { EventBus } from "../core/events.ts";
+import { logger, setLogLevel } from "../core/log.ts";
+import { VERSION } from "../build-info.ts";
+import type { Component, ComponentFactory, DaemonContext, Services } from "./component.ts";
+import { ConfigRuntime } from "./config-runtime.ts";
+
+const log = logger("daemon");
+
+export interface DaemonOptions {
+  file: string;
+  config: Config;
+  factories: ComponentFactory[];
+  stopTimeoutMs?: number;
+}
+
+export class Daemon {
+  readonly events = new EventBus();
+  readonly services: Services = {};
+  readonly runtime: ConfigRuntime;
+  readonly ctx: DaemonContext;
+  private components: Component[] = [];
+  private stopping: Promise<void> | null = null;
+  private resolveDone!: (reason: string) => void;
+  /** Resolves with the reason once the daemon has been asked to shut down. */
+  readonly done = new Promise<string>((r) => (this.resolveDone = r));
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.runtime = new ConfigRuntime(opts.file, opts.config, this.events, (next, prev) => this.apply(next, prev));
+    const runtime = this.runtime;
+    this.ctx = {
+      config: { runtime, current: () => runtime.current(), path: () => runtime.file, lastReload: () => runtime.lastReload() },
+      events: this.events,
+      services: this.services,
+      startedAt: new Date(),
+      shutdown: (reason) => this.resolveDone(reason),
+    };
+  }
+
+  async start(): Promise<void> {
+    setLogLevel(this.runtime.current().logging.level);
+    for (const factory of this.opts.factories) {
+      const c = factory(this.ctx);
+      this.components.push(c);
+      await c.start();
+      log.debug("component started", { component: c.name });
+    }
+    this.events.emit("daemon.started", { version: VERSION, pid: process.pid });
+  }
+
+  private async apply(next: Config, prev: Config): Promise<void> {
+    setLogLevel(next.logging.level);
+    for (const c of this.components) {
+      try {
+        await c.apply?.(next, prev);
+      } catch (e) {
+        log.error("component failed to apply the new configuration", { component: c.name, error: e });
+      }
+    }
+  }
+
+  stop(reason: string): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.events.emit("shutdown", { reason });
+    const timeout = this.opts.stopTimeoutMs ?? 1500;
+    const all = (async () => {
+      for (const c of [...this.components].reverse()) {
+        try {
+          await c.stop();
+        } catch (e) {
+          log.warn("component failed to stop cleanly", { component: c.name, error: e });
+        }
+      }
+    })();
+    this.stopping = Promise.race([all, Bun.sleep(timeout).then(() => log.warn("stop timed out; exiting anyway"))]);
+    return this.stopping;
+  }
+}

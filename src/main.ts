@@ -1,0 +1,63 @@
+#!/usr/bin/env bun
+// Entry point of the one binary: picks a command from the table and turns errors into one sentence and an exit code.
+import { COMMANDS, findCommand } from "./cli/commands.ts";
+import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError, wantsHelp } from "./cli/args.ts";
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "Usage: cloudtolocalllm-tunnel [COMMAND] [OPTIONS]",
+    "",
+    "Lets every app on this desktop, and the cloud, reach your local LLM.",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run `cloudtolocalllm-tunnel COMMAND --help` for a command's options. Without a command, `serve` runs.",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === "--version" || first === "-V") argv = ["version", ...argv.slice(1)];
+  else if (first === "--help" || first === "-h" || first === "help") {
+    const sub = argv[1] && findCommand(argv[1]);
+    if (sub) return main([argv[1]!, "--help"]);
+    console.log(usage());
+    return 0;
+  }
+  // Options before any command belong to `serve`, the default.
+  const name = !argv[0] || argv[0].startsWith("-") ? "serve" : argv[0];
+  const rest = name === argv[0] ? argv.slice(1) : argv;
+  const entry = findCommand(name);
+  if (!entry) {
+    console.error(`cloudtolocalllm-tunnel: unknown command "${name}". Run \`cloudtolocalllm-tunnel --help\` for the list.`);
+    return EXIT_USAGE;
+  }
+  const cmd = (await entry.load()).default;
+  if (wantsHelp(rest)) {
+    console.log(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`cloudtolocalllm-tunnel ${name}: ${e.message}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof CliError) {
+      console.error(`cloudtolocalllm-tunnel ${name}: ${e.message}`);
+      return EXIT_FAILURE;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}`);
+    if (process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
+    return EXIT_FAILURE;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  process.exit(code);
+}
