@@ -119,3 +119,36 @@ export interface ConfigService {
   path(): string;
   lastReload(): ReloadResult | null;
 }
+
+export type AuthState = "disabled" | "signed_out" | "signed_in" | "login_required";
+
+/** The whole picture, as GET /api/v1/status returns it and /ws sends as its first "snapshot" message. */
+export interface DaemonStatus {
+  daemon: {
+    version: string;
+    commit: string;
+    buildDate: string;
+    pid: number;
+    startedAt: string;
+    uptimeSec: number;
+    configPath: string;
+    lastReload: ReloadResult | null;
+  };
+  upstreams: UpstreamStatus[];
+  tunnel: TunnelStatus;
+  quality: Quality;
+  alerts: Alert[];
+  auth: { state: AuthState; subject: string | null; expiresAt: string | null };
+  warnings: string[];
+}
+
+/** Every secret (tokens, agent tokens, upstream API keys) goes through this store; config refers to secrets by name. */
+export interface SecretStore {
+  readonly backend: "secret-service" | "file" | "memory";
+  /** Set when the store had to fall back (e.g. no Secret Service): shown in status and doctor. */
+  readonly warning: string | null;
+  get(name: string): Promise<string | null>;
+  set(name: string, value: string): Promise<void>;
+  delete(name: string): Promise<boolean>;
+  list(): Promise<string[]>;
+}

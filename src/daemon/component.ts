@@ -1,6 +1,6 @@
 // The contract every part of the daemon follows, and the context it is built from.
 import type { Config } from "../config/schema.ts";
-import type { AlertsService, BrokerService, ConfigService, TunnelControl } from "../core/contracts.ts";
+import type { AlertsService, BrokerService, ConfigService, SecretStore, TunnelControl } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import type { ConfigRuntime } from "./config-runtime.ts";
 
@@ -18,6 +18,7 @@ export interface Services {
   broker?: BrokerService;
   tunnel?: TunnelControl;
   alerts?: AlertsService;
+  secrets?: SecretStore;
   [extra: string]: unknown;
 }
 
