@@ -1,0 +1,53 @@
+// Hides inline secrets in a parsed config (for export and display): secret-named keys and credentials inside URLs.
+const SECRET_KEY = /token|secret|password|passwd|api[_-]?key|(^|_)key$/i;
+// These name a secret in the store or a file holding it; the value itself is not secret.
+const REFERENCE_KEY = /(_secret|_file|_path|_name|_header|_scheme)$/i;
+const SECRET_PARAM = /^(token|access_token|api[_-]?key|key|secret|password|sig|signature)$/i;
+
+export const REDACTED = "[redacted]";
+
+function redactUrl(s: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return s;
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return s;
+  }
+  let changed = false;
+  if (u.password) {
+    u.password = "redacted";
+    changed = true;
+  }
+  for (const k of [...u.searchParams.keys()]) {
+    if (SECRET_PARAM.test(k)) {
+      u.searchParams.set(k, "redacted");
+      changed = true;
+    }
+  }
+  return changed ? u.toString() : s;
+}
+
+/** Returns a deep copy with inline secrets replaced, and the dotted paths that were redacted. */
+export function redactSecrets<T>(value: T): { value: T; redacted: string[] } {
+  const redacted: string[] = [];
+  const walk = (v: unknown, path: string, key: string): unknown => {
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, key));
+    if (v && typeof v === "object" && !(v instanceof Date)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path ? `${path}.${k}` : k, k);
+      return out;
+    }
+    if (typeof v === "string" && v !== "") {
+      if (SECRET_KEY.test(key) && !REFERENCE_KEY.test(key)) {
+        redacted.push(path);
+        return REDACTED;
+      }
+      const r = redactUrl(v);
+      if (r !== v) redacted.push(path);
+      return r;
+    }
+    return v;
+  };
+  return { value: walk(value, "", "") as T, redacted };
+}

@@ -1,0 +1,122 @@
+// The one way the program writes its config file: validate, back up the current file, write atomically (0600); plus backups, restore and export.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseToml, stringify } from "smol-toml";
+import { atomicWrite } from "./atomic-write.ts";
+import { formatIssue, parseConfig, type ConfigIssue } from "./load.ts";
+import { backupsDir } from "./paths.ts";
+import { redactSecrets } from "./redact.ts";
+import type { Config } from "./schema.ts";
+
+export interface BackupInfo {
+  /** Stable id, e.g. "20261121T154210123Z" (sortable; "-2" appended when two land in the same millisecond). */
+  id: string;
+  /** ISO time the backup was taken. */
+  time: string;
+  size: number;
+  file: string;
+}
+
+export type WriteResult = { ok: true; config: Config; backup: BackupInfo | null } | { ok: false; issues: ConfigIssue[] };
+
+export interface StoreOptions {
+  /** Default: $XDG_STATE_HOME/cloudtolocalllm/backups. */
+  backupsDir?: string;
+  /** Backups kept (oldest removed first). */
+  keep?: number;
+}
+
+export class BackupNotFoundError extends Error {}
+
+const ID_RE = /^\d{8}T\d{9}Z(-\d+)?$/;
+
+function idFor(d: Date): string {
+  return d.toISOString().replace(/[-:.]/g, "");
+}
+function timeOf(id: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z/.exec(id)!;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`;
+}
+
+export class ConfigStore {
+  readonly dir: string;
+  readonly keep: number;
+
+  constructor(
+    readonly file: string,
+    opts: StoreOptions = {},
+  ) {
+    this.dir = opts.backupsDir ?? backupsDir();
+    this.keep = opts.keep ?? 20;
+  }
+
+  /** Current file text, or null when there is none yet. */
+  read(): string | null {
+    return existsSync(this.file) ? readFileSync(this.file, "utf8") : null;
+  }
+
+  /** Validates `text`; only if it is valid, backs up the current file and replaces it atomically with mode 0600. */
+  write(text: string): WriteResult {
+    const r = parseConfig(text, this.file);
+    if (!r.ok) return r;
+    const backup = existsSync(this.file) ? this.backup() : null;
+    atomicWrite(this.file, text, 0o600);
+    return { ok: true, config: r.config, backup };
+  }
+
+  /** Copies the current file into the backups directory (throws when there is no file to back up). */
+  backup(): BackupInfo {
+    if (!existsSync(this.file)) throw new Error(`nothing to back up: ${this.file} does not exist`);
+    const text = readFileSync(this.file);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const base = idFor(new Date());
+    let id = base;
+    for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
+    atomicWrite(this.pathOf(id), text, 0o600);
+    this.prune();
+    return { id, time: timeOf(id), size: text.length, file: this.pathOf(id) };
+  }
+
+  /** Backups, oldest first. */
+  list(): BackupInfo[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith(".toml") && ID_RE.test(f.slice(0, -5)))
+      .map((f) => f.slice(0, -5))
+      .sort(compareIds)
+      .map((id) => ({ id, time: timeOf(id), size: statSync(this.pathOf(id)).size, file: this.pathOf(id) }));
+  }
+
+  /** Puts a backup back: it is validated first, and the current file is itself backed up before being replaced. */
+  restore(id: string): WriteResult {
+    if (!ID_RE.test(id) || !existsSync(this.pathOf(id))) throw new BackupNotFoundError(`no backup with id "${id}" in ${this.dir}`);
+    return this.write(readFileSync(this.pathOf(id), "utf8"));
+  }
+
+  /** The current file as TOML; inline secrets (tokens, passwords, credentials in URLs) are redacted unless asked. */
+  export(opts: { includeSecrets?: boolean } = {}): string {
+    const text = this.read();
+    if (text === null) throw new Error(`${this.file} does not exist`);
+    const r = parseConfig(text, this.file);
+    if (!r.ok) throw new Error(formatIssue(r.issues[0]!));
+    if (opts.includeSecrets) return text;
+    const { value, redacted } = redactSecrets(parseToml(text));
+    if (!redacted.length) return text;
+    return `# Exported from ${this.file}; redacted: ${redacted.join(", ")}\n` + stringify(value) + "\n";
+  }
+
+  private pathOf(id: string): string {
+    return join(this.dir, `${id}.toml`);
+  }
+
+  private prune(): void {
+    const all = this.list();
+    for (const b of all.slice(0, Math.max(0, all.length - this.keep))) rmSync(b.file, { force: true });
+  }
+}
+
+function compareIds(a: string, b: string): number {
+  const [ta, na] = a.split("-");
+  const [tb, nb] = b.split("-");
+  return ta! < tb! ? -1 : ta! > tb! ? 1 : Number(na ?? 1) - Number(nb ?? 1);
+}
