@@ -1,0 +1,77 @@
+// Icon rendering: PNG bytes that a real decoder (ImageMagick) reads back to the same pixels, ARGB order, SVG shape.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { crc32, encodePng, iconName, renderArgb, renderRgba, renderSvg, TRAY_STATES } from "./index.ts";
+
+describe("icons", () => {
+  test("names follow the shared convention", () => {
+    expect(iconName()).toBe("cloudtolocalllm-tunnel");
+    expect(TRAY_STATES.map((s) => iconName(s))).toEqual([
+      "cloudtolocalllm-tunnel-good",
+      "cloudtolocalllm-tunnel-degraded",
+      "cloudtolocalllm-tunnel-connecting",
+      "cloudtolocalllm-tunnel-critical",
+      "cloudtolocalllm-tunnel-offline",
+    ]);
+  });
+
+  test("crc32 matches the PNG specification's check value", () => {
+    expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+  });
+
+  test("ARGB32 is the RGBA pixels with alpha first (network byte order)", () => {
+    const rgba = renderRgba("critical", 22);
+    const argb = renderArgb("critical", 22);
+    expect(argb.length).toBe(22 * 22 * 4);
+    for (let i = 0; i < rgba.length; i += 4) {
+      expect([argb[i], argb[i + 1], argb[i + 2], argb[i + 3]]).toEqual([rgba[i + 3], rgba[i], rgba[i + 1], rgba[i + 2]]);
+    }
+    // corners are transparent (rounded background), the centre is opaque
+    expect(argb[0]).toBe(0);
+    expect(argb[(11 * 22 + 11) * 4]).toBe(255);
+  });
+
+  test("each state has its own look, and the badge colour tells the state", () => {
+    const at = (s: (typeof TRAY_STATES)[number]) => {
+      const p = renderRgba(s, 64);
+      const i = (49 * 64 + 40) * 4; // inside the badge, off its symbol
+      return [p[i], p[i + 1], p[i + 2]];
+    };
+    expect(at("good")).toEqual([0x2e, 0x9d, 0x57]);
+    expect(at("critical")).toEqual([0xd3, 0x3a, 0x2f]);
+    const all = new Set(TRAY_STATES.map((s) => Buffer.from(renderRgba(s, 32)).toString("base64")));
+    all.add(Buffer.from(renderRgba(undefined, 32)).toString("base64"));
+    expect(all.size).toBe(TRAY_STATES.length + 1);
+  });
+
+  test("SVG is a 64×64 document with the shapes", () => {
+    const svg = renderSvg("good");
+    expect(svg).toStartWith('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">');
+    expect(svg).toContain('fill="#2e9d57"');
+    expect(renderSvg()).not.toContain("#2e9d57");
+  });
+
+  test("PNG decodes with ImageMagick to exactly the rendered pixels", () => {
+    const dir = mkdtempSync(join(tmpdir(), "c2l-icons-"));
+    try {
+      for (const [state, size] of [["degraded", 48], [undefined, 16]] as const) {
+        const file = join(dir, `i${size}.png`);
+        writeFileSync(file, encodePng(state, size));
+        const id = Bun.spawnSync(["identify", "-format", "%w %h %[channels]", file]);
+        expect(id.exitCode).toBe(0);
+        expect(id.stdout.toString()).toMatch(new RegExp(`^${size} ${size} s?rgba`));
+        const raw = Bun.spawnSync(["convert", file, "-depth", "8", "rgba:-"]);
+        expect(raw.exitCode).toBe(0);
+        expect(new Uint8Array(raw.stdout)).toEqual(renderRgba(state, size));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("sizes are checked", () => {
+    expect(() => renderArgb("good", 0)).toThrow(/icon size/);
+  });
+});
