@@ -2,6 +2,8 @@
 import { parse, TomlError } from "smol-toml";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigSchema, type Config } from "./schema.ts";
+import { locate, locateAll } from "./locate.ts";
+import { schemaIssues, semanticIssues, unknownKeys } from "./validate.ts";
 
 export interface ConfigIssue {
   file: string;
@@ -26,16 +28,20 @@ export function parseConfig(text: string, file = "config"): LoadResult {
     if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
     throw e;
   }
-  return validateConfig(raw, file);
+  const r = validateConfig(raw, file);
+  if (r.ok) return r;
+  // Semantic errors get the line and column of the field they name (or of its table when the field is missing).
+  const all = locateAll(text);
+  for (const i of r.issues) Object.assign(i, locate(text, i.path, all) ?? {});
+  r.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  return r;
 }
 
 export function validateConfig(raw: unknown, file = "config"): LoadResult {
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
-  const issues: ConfigIssue[] = [];
-  for (const err of Value.Errors(ConfigSchema, withDefaults)) {
-    issues.push({ file, path: err.path.replace(/^\//, "").replace(/\//g, "."), message: err.message });
-  }
-  if (issues.length) return { ok: false, issues };
+  let found = [...unknownKeys(raw), ...schemaIssues(withDefaults)];
+  if (!found.length) found = semanticIssues(withDefaults as Config);
+  if (found.length) return { ok: false, issues: found.map((f) => ({ file, ...f })) };
   return { ok: true, config: withDefaults as Config };
 }
 

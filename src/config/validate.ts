@@ -1,0 +1,181 @@
+// Checks a parsed config against the schema with human messages, flags unknown keys with a suggestion, and applies the rules TypeBox can't express.
+import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
+import type { TSchema } from "@sinclair/typebox";
+import { ConfigSchema, DURATION_PATTERN, type Config } from "./schema.ts";
+import { durationMs } from "./duration.ts";
+import { splitListen } from "./listen.ts";
+
+export interface FieldIssue {
+  path: string; // "upstreams[0].url"; "" for the file as a whole
+  message: string;
+}
+
+const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : JSON.stringify(v) ?? String(v));
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function suggest(key: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(key.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+const joinPath = (base: string, key: string) => (base ? `${base}.${key}` : key);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
+
+/** Keys the schema does not know, with the closest known key at that level. */
+export function unknownKeys(raw: unknown, schema: TSchema = ConfigSchema, path = ""): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  if (schema.type === "object" && schema.properties && isPlainObject(raw)) {
+    const known = Object.keys(schema.properties);
+    for (const [k, v] of Object.entries(raw)) {
+      const sub = schema.properties[k] as TSchema | undefined;
+      if (sub) {
+        out.push(...unknownKeys(v, sub, joinPath(path, k)));
+        continue;
+      }
+      if (schema.additionalProperties !== false) continue;
+      const hint = suggest(k, known);
+      const message =
+        !path && isPlainObject(v)
+          ? `unknown section [${k}]${hint ? ` (did you mean [${hint}]?)` : ""}`
+          : `unknown key "${k}" ${path ? `in [${path.replace(/\[\d+\]$/, "")}]` : "at the top level"}${hint ? ` (did you mean "${hint}"?)` : ""}`;
+      out.push({ path: joinPath(path, k), message });
+    }
+  } else if (schema.type === "array" && schema.items && Array.isArray(raw)) {
+    raw.forEach((v, i) => out.push(...unknownKeys(v, schema.items as TSchema, `${path}[${i}]`)));
+  }
+  return out;
+}
+
+function typeName(schema: TSchema): string {
+  switch (schema.type) {
+    case "integer":
+      return "a whole number";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "true or false";
+    case "string":
+      return "a string";
+    case "array":
+      return "a list";
+    case "object":
+      return "a table";
+    default:
+      return "a value";
+  }
+}
+
+function urlHint(path: string): string {
+  return path === "tunnel.relay_url" ? "expected wss:// or ws://" : "expected http:// or https://";
+}
+
+/** One sentence for one TypeBox error, naming the value and what was expected. */
+function humanMessage(e: ValueError, path: string): string {
+  const s = e.schema as TSchema;
+  const v = e.value;
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return `missing required key "${path.split(".").pop()}"`;
+    case ValueErrorType.StringFormat:
+    case ValueErrorType.StringPattern:
+      if (s.format === "duration" || s.pattern === DURATION_PATTERN) return `${show(v)} is not a duration (use e.g. 250ms, 30s, 5m, 1h)`;
+      if (s.format === "url" || s.format === "url-or-empty") return `${show(v)} is not a URL (${urlHint(path)})`;
+      if (s.format === "listen-address") {
+        try {
+          splitListen(String(v));
+        } catch (err) {
+          const m = (err as Error).message;
+          return m.startsWith("port") ? `${show(v)}: ${m}` : `${show(v)} is not a listen address (use host:port, e.g. 127.0.0.1:8765)`;
+        }
+      }
+      if (path.endsWith(".name")) return `${show(v)} is not a valid name (letters, digits, "_", "." and "-", starting with a letter or digit)`;
+      return `${show(v)} does not have the expected form (${s.pattern ?? s.format})`;
+    case ValueErrorType.StringMinLength:
+      return s.minLength === 1 ? "must not be empty" : `must be at least ${s.minLength} characters`;
+    case ValueErrorType.StringMaxLength:
+      return `must be at most ${s.maxLength} characters`;
+    case ValueErrorType.IntegerMinimum:
+    case ValueErrorType.NumberMinimum:
+      return `${show(v)} is below the minimum ${s.minimum}`;
+    case ValueErrorType.IntegerMaximum:
+    case ValueErrorType.NumberMaximum:
+      return `${show(v)} is above the maximum ${s.maximum}`;
+    case ValueErrorType.Union: {
+      const options = ((s.anyOf ?? []) as TSchema[]).map((o) => o.const).filter((c) => c !== undefined);
+      if (options.length) return `${show(v)} is not one of ${options.map(show).join(", ")}`;
+      return `${show(v)} is not an allowed value`;
+    }
+    case ValueErrorType.ArrayMinItems:
+      return `needs at least ${s.minItems} item${s.minItems === 1 ? "" : "s"}`;
+    case ValueErrorType.ArrayMaxItems:
+      return `allows at most ${s.maxItems} items`;
+    default:
+      return `expected ${typeName(s)}, got ${show(v)}`;
+  }
+}
+
+/** Schema errors as human sentences, one per field (unknown keys are reported by unknownKeys()). */
+export function schemaIssues(withDefaults: unknown): FieldIssue[] {
+  const seen = new Set<string>();
+  const out: FieldIssue[] = [];
+  for (const e of Value.Errors(ConfigSchema, withDefaults)) {
+    if (e.type === ValueErrorType.ObjectAdditionalProperties) continue;
+    const path = e.path
+      .replace(/^\//, "")
+      .split("/")
+      .filter(Boolean)
+      .map((seg) => seg.replace(/~1/g, "/").replace(/~0/g, "~"))
+      .reduce((p, seg) => (/^\d+$/.test(seg) ? `${p}[${seg}]` : joinPath(p, seg)), "");
+    if (seen.has(path)) continue;
+    seen.add(path);
+    out.push({ path, message: humanMessage(e, path) });
+  }
+  return out;
+}
+
+/** Rules across fields, checked on a config that already passed the schema. */
+export function semanticIssues(c: Config): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  const firstByName = new Map<string, number>();
+  c.upstreams.forEach((u, i) => {
+    const prev = firstByName.get(u.name);
+    if (prev !== undefined) out.push({ path: `upstreams[${i}].name`, message: `"${u.name}" is already the name of upstreams[${prev}] (names must be unique)` });
+    else firstByName.set(u.name, i);
+    if (!/^https?:$/.test(new URL(u.url).protocol)) out.push({ path: `upstreams[${i}].url`, message: `${show(u.url)} is not a URL (expected http:// or https://)` });
+  });
+  if (c.tunnel.enabled && !c.tunnel.relay_url) out.push({ path: "tunnel.enabled", message: "the tunnel is enabled but tunnel.relay_url is empty (set the relay URL or enabled = false)" });
+  if (c.tunnel.relay_url && !/^wss?:$/.test(new URL(c.tunnel.relay_url).protocol))
+    out.push({ path: "tunnel.relay_url", message: `${show(c.tunnel.relay_url)} is not a URL (expected wss:// or ws://)` });
+  const api = splitListen(c.api.listen);
+  const proxy = splitListen(c.proxy.listen);
+  if (c.proxy.enabled && api.port !== 0 && api.port === proxy.port && (api.hostname === proxy.hostname || api.hostname === "0.0.0.0" || proxy.hostname === "0.0.0.0"))
+    out.push({ path: "proxy.listen", message: `${show(c.proxy.listen)} is the same address as api.listen (use another port)` });
+  if (durationMs(c.tunnel.backoff.max) < durationMs(c.tunnel.backoff.initial))
+    out.push({ path: "tunnel.backoff.max", message: `${show(c.tunnel.backoff.max)} is shorter than tunnel.backoff.initial (${c.tunnel.backoff.initial})` });
+  if (durationMs(c.tunnel.heartbeat.tolerance) <= durationMs(c.tunnel.heartbeat.interval))
+    out.push({ path: "tunnel.heartbeat.tolerance", message: `${show(c.tunnel.heartbeat.tolerance)} must be longer than tunnel.heartbeat.interval (${c.tunnel.heartbeat.interval})` });
+  if (c.quality.good_error_rate > c.quality.critical_error_rate)
+    out.push({ path: "quality.good_error_rate", message: `${c.quality.good_error_rate} is above quality.critical_error_rate (${c.quality.critical_error_rate})` });
+  if (c.quality.good_latency_ms > c.quality.poor_latency_ms)
+    out.push({ path: "quality.good_latency_ms", message: `${c.quality.good_latency_ms} is above quality.poor_latency_ms (${c.quality.poor_latency_ms})` });
+  return out;
+}

@@ -1,0 +1,63 @@
+// Watches the config file's directory (editors save by renaming a temp file over it) and reloads, debounced, when the file changes.
+import { watch, readFileSync, type FSWatcher } from "node:fs";
+import { basename, dirname } from "node:path";
+import { logger } from "../core/log.ts";
+
+const log = logger("config");
+
+export interface ConfigWatcher {
+  close(): void;
+}
+
+/**
+ * Calls `reload` once the file has been quiet for `debounceMs` after a change. Events for other
+ * files in the directory (editor swap files, backups) are ignored, and so is a save that left the
+ * content as it was (e.g. our own atomic write followed by the API's explicit reload).
+ */
+export function watchConfigFile(file: string, reload: () => Promise<unknown>, debounceMs = 150): ConfigWatcher {
+  const name = basename(file);
+  const read = () => {
+    try {
+      return readFileSync(file, "utf8");
+    } catch {
+      return null;
+    }
+  };
+  let lastText = read();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let running = Promise.resolve();
+  const fire = () => {
+    timer = null;
+    running = running.then(async () => {
+      const text = read();
+      // A missing file mid-rename, or a save that changed nothing: nothing to do.
+      if (text === null || text === lastText) return;
+      lastText = text;
+      log.debug("config file changed", { file });
+      try {
+        await reload();
+      } catch (e) {
+        log.error("reload failed", { file, error: e });
+      }
+    });
+  };
+  let w: FSWatcher;
+  try {
+    w = watch(dirname(file), { persistent: false }, (_event, filename) => {
+      if (filename !== null && filename !== name) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(fire, debounceMs);
+    });
+  } catch (e) {
+    log.warn("cannot watch the config directory; reload with SIGHUP", { dir: dirname(file), error: e });
+    return { close() {} };
+  }
+  w.on("error", (e) => log.warn("config watch failed; reload with SIGHUP", { error: e }));
+  log.debug("watching the config file", { file });
+  return {
+    close() {
+      if (timer) clearTimeout(timer);
+      w.close();
+    },
+  };
+}
