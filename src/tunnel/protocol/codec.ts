@@ -1,0 +1,182 @@
+// Pure encode/decode of tunnel protocol v2 frames; malformed input always becomes a ProtocolError with a code.
+import {
+  BY_ID,
+  GO_AWAY_CODES,
+  HEADER_SIZE,
+  MAX_HEAD,
+  MAX_PAYLOAD,
+  RESET_CODES,
+  TYPE,
+  type Frame,
+  type HeaderList,
+} from "./messages.ts";
+
+export type ProtocolErrorCode =
+  | "short_frame"
+  | "frame_too_large"
+  | "unknown_type"
+  | "bad_flags"
+  | "bad_stream_id"
+  | "bad_payload"
+  | "not_binary"
+  | "unexpected_frame"
+  | "flow_control";
+
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ProtocolErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true });
+
+function header(type: number, stream: number, payloadLength: number): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + payloadLength);
+  out[0] = type;
+  out[1] = 0; // flags: reserved, must be zero in v2
+  new DataView(out.buffer).setUint32(2, stream >>> 0);
+  return out;
+}
+
+/** Encodes one frame into a single binary WebSocket message. */
+export function encode(f: Frame): Uint8Array {
+  const type = TYPE[f.type];
+  let payload: Uint8Array;
+  switch (f.type) {
+    case "DATA":
+      payload = f.data;
+      break;
+    case "END":
+      payload = new Uint8Array(0);
+      break;
+    case "WINDOW_UPDATE": {
+      payload = new Uint8Array(4);
+      new DataView(payload.buffer).setUint32(0, f.increment >>> 0);
+      break;
+    }
+    case "PING":
+    case "PONG":
+      payload = f.opaque;
+      break;
+    default:
+      payload = enc.encode(JSON.stringify(f.body));
+  }
+  if (payload.length > MAX_PAYLOAD) throw new ProtocolError("frame_too_large", `a ${f.type} frame of ${payload.length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`);
+  const out = header(type, f.stream, payload.length);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStr = (v: unknown, max = 8192): v is string => typeof v === "string" && v.length <= max;
+
+function headers(v: unknown, what: string): HeaderList {
+  if (!Array.isArray(v) || v.length > 512) throw new ProtocolError("bad_payload", `${what}.headers must be a list of [name, value] pairs`);
+  for (const h of v) {
+    if (!Array.isArray(h) || h.length !== 2 || !isStr(h[0], 256) || !isStr(h[1]) || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(h[0]) || /[\r\n\0]/.test(h[1])) {
+      throw new ProtocolError("bad_payload", `${what}.headers holds an invalid header`);
+    }
+  }
+  return v as HeaderList;
+}
+
+function strings(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.length > 64 || !v.every((s) => isStr(s, 64))) throw new ProtocolError("bad_payload", `${what} must be a list of short strings`);
+  return v as string[];
+}
+
+function json(payload: Uint8Array, name: string): Record<string, unknown> {
+  if (payload.length > MAX_HEAD) throw new ProtocolError("frame_too_large", `a ${name} head of ${payload.length} bytes exceeds the ${MAX_HEAD}-byte limit`);
+  let v: unknown;
+  try {
+    v = JSON.parse(dec.decode(payload));
+  } catch {
+    throw new ProtocolError("bad_payload", `${name} payload is not valid UTF-8 JSON`);
+  }
+  if (!isObj(v)) throw new ProtocolError("bad_payload", `${name} payload must be a JSON object`);
+  return v;
+}
+
+function version(v: unknown, name: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffff) throw new ProtocolError("bad_payload", `${name}.version must be a small integer`);
+  return v as number;
+}
+
+/** Decodes one binary WebSocket message. Throws only ProtocolError. */
+export function decode(input: Uint8Array | ArrayBuffer): Frame {
+  const buf = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (buf.length < HEADER_SIZE) throw new ProtocolError("short_frame", `a frame needs at least ${HEADER_SIZE} bytes, got ${buf.length}`);
+  const payload = buf.subarray(HEADER_SIZE);
+  if (payload.length > MAX_PAYLOAD) throw new ProtocolError("frame_too_large", `a frame of ${payload.length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`);
+  const spec = BY_ID.get(buf[0]!);
+  if (!spec) throw new ProtocolError("unknown_type", `unknown frame type 0x${buf[0]!.toString(16).padStart(2, "0")}`);
+  if (buf[1] !== 0) throw new ProtocolError("bad_flags", `${spec.name} has reserved flags set (0x${buf[1]!.toString(16)})`);
+  const stream = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(2);
+  if (spec.scope === "control" && stream !== 0) throw new ProtocolError("bad_stream_id", `${spec.name} must use stream 0`);
+  if (spec.scope === "stream" && stream === 0) throw new ProtocolError("bad_stream_id", `${spec.name} needs a non-zero stream id`);
+
+  switch (spec.name) {
+    case "DATA":
+      return { type: "DATA", stream, data: payload };
+    case "END":
+      if (payload.length) throw new ProtocolError("bad_payload", "END carries no payload");
+      return { type: "END", stream };
+    case "WINDOW_UPDATE": {
+      if (payload.length !== 4) throw new ProtocolError("bad_payload", "WINDOW_UPDATE carries exactly 4 bytes");
+      const increment = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+      if (increment === 0 || increment > 0x7fffffff) throw new ProtocolError("bad_payload", "WINDOW_UPDATE increment must be 1..2^31-1");
+      return { type: "WINDOW_UPDATE", stream, increment };
+    }
+    case "PING":
+    case "PONG":
+      if (payload.length !== 8) throw new ProtocolError("bad_payload", `${spec.name} carries exactly 8 bytes`);
+      return { type: spec.name, stream: 0, opaque: payload };
+    case "HELLO": {
+      const o = json(payload, "HELLO");
+      if (!isStr(o.agent, 256)) throw new ProtocolError("bad_payload", "HELLO.agent must be a string");
+      return { type: "HELLO", stream: 0, body: { version: version(o.version, "HELLO"), capabilities: strings(o.capabilities, "HELLO.capabilities"), agent: o.agent } };
+    }
+    case "WELCOME": {
+      const o = json(payload, "WELCOME");
+      if (!isStr(o.tunnelId, 256)) throw new ProtocolError("bad_payload", "WELCOME.tunnelId must be a string");
+      return { type: "WELCOME", stream: 0, body: { version: version(o.version, "WELCOME"), capabilities: strings(o.capabilities, "WELCOME.capabilities"), tunnelId: o.tunnelId } };
+    }
+    case "REQUEST_HEAD": {
+      const o = json(payload, "REQUEST_HEAD");
+      if (!isStr(o.method, 32) || !/^[A-Z]+$/.test(o.method)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.method must be an upper-case HTTP method");
+      if (!isStr(o.path, 8192) || !o.path.startsWith("/") || /[\s\0]/.test(o.path)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.path must start with / and contain no spaces");
+      return { type: "REQUEST_HEAD", stream, body: { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") } };
+    }
+    case "RESPONSE_HEAD": {
+      const o = json(payload, "RESPONSE_HEAD");
+      if (!Number.isInteger(o.status) || (o.status as number) < 200 || (o.status as number) > 599) throw new ProtocolError("bad_payload", "RESPONSE_HEAD.status must be 200..599");
+      return { type: "RESPONSE_HEAD", stream, body: { status: o.status as number, headers: headers(o.headers, "RESPONSE_HEAD") } };
+    }
+    case "RESET": {
+      const o = json(payload, "RESET");
+      if (!RESET_CODES.includes(o.code as never)) throw new ProtocolError("bad_payload", "RESET.code is not a known reset code");
+      if (!isStr(o.reason, 1024)) throw new ProtocolError("bad_payload", "RESET.reason must be a short string");
+      return { type: "RESET", stream, body: { code: o.code as never, reason: o.reason } };
+    }
+    case "GO_AWAY": {
+      const o = json(payload, "GO_AWAY");
+      if (!GO_AWAY_CODES.includes(o.code as never)) throw new ProtocolError("bad_payload", "GO_AWAY.code is not a known code");
+      if (!isStr(o.reason, 1024)) throw new ProtocolError("bad_payload", "GO_AWAY.reason must be a short string");
+      return { type: "GO_AWAY", stream: 0, body: { code: o.code as never, reason: o.reason } };
+    }
+  }
+}
+
+/** Decodes without throwing: for callers that branch on the error code. */
+export function tryDecode(input: Uint8Array | ArrayBuffer): { ok: true; frame: Frame } | { ok: false; error: ProtocolError } {
+  try {
+    return { ok: true, frame: decode(input) };
+  } catch (e) {
+    return { ok: false, error: e instanceof ProtocolError ? e : new ProtocolError("bad_payload", String(e)) };
+  }
+}

@@ -1,0 +1,120 @@
+// The one table of tunnel protocol v2 messages: type id, name, direction, stream scope and payload shape (see docs/protocol.md).
+
+/** Version spoken by this build; peers must agree on it exactly (the handshake refuses anything else). */
+export const PROTOCOL_VERSION = 2;
+/** WebSocket subprotocol-free framing: 1 byte type, 1 byte flags, 4 bytes stream id (big endian), then the payload. */
+export const HEADER_SIZE = 6;
+/** Largest payload a frame may carry; anything bigger is a protocol error (bounds memory per frame). */
+export const MAX_PAYLOAD = 1 << 20;
+/** Payload size senders use for DATA frames (well under MAX_PAYLOAD so control frames interleave). */
+export const DATA_CHUNK = 64 * 1024;
+/** Credit each side grants per stream when it opens; WINDOW_UPDATE adds more as the reader consumes. */
+export const INITIAL_WINDOW = 256 * 1024;
+/** Largest JSON head (request/response headers, handshake); bigger heads are refused. */
+export const MAX_HEAD = 64 * 1024;
+/** Largest stream id; ids are assigned by the relay, odd numbers counting up. */
+export const MAX_STREAM_ID = 0xffffffff;
+
+export type Direction = "agent->relay" | "relay->agent" | "both";
+/** "control" frames use stream id 0; "stream" frames a non-zero id. */
+export type Scope = "control" | "stream";
+/** How the payload is encoded: JSON object, raw bytes, a u32, 8 opaque bytes, or nothing. */
+export type PayloadKind = "json" | "bytes" | "u32" | "opaque8" | "empty";
+
+export interface MessageSpec {
+  id: number;
+  name: MessageName;
+  direction: Direction;
+  scope: Scope;
+  payload: PayloadKind;
+  /** Fields of a JSON payload (documentation and validation of required keys). */
+  fields: readonly string[];
+}
+
+export const MESSAGES = [
+  { id: 0x01, name: "HELLO", direction: "agent->relay", scope: "control", payload: "json", fields: ["version", "capabilities", "agent"] },
+  { id: 0x02, name: "WELCOME", direction: "relay->agent", scope: "control", payload: "json", fields: ["version", "capabilities", "tunnelId"] },
+  { id: 0x10, name: "REQUEST_HEAD", direction: "relay->agent", scope: "stream", payload: "json", fields: ["method", "path", "headers"] },
+  { id: 0x11, name: "RESPONSE_HEAD", direction: "agent->relay", scope: "stream", payload: "json", fields: ["status", "headers"] },
+  { id: 0x12, name: "DATA", direction: "both", scope: "stream", payload: "bytes", fields: [] },
+  { id: 0x13, name: "END", direction: "both", scope: "stream", payload: "empty", fields: [] },
+  { id: 0x14, name: "RESET", direction: "both", scope: "stream", payload: "json", fields: ["code", "reason"] },
+  { id: 0x15, name: "WINDOW_UPDATE", direction: "both", scope: "stream", payload: "u32", fields: [] },
+  { id: 0x20, name: "PING", direction: "both", scope: "control", payload: "opaque8", fields: [] },
+  { id: 0x21, name: "PONG", direction: "both", scope: "control", payload: "opaque8", fields: [] },
+  { id: 0x22, name: "GO_AWAY", direction: "both", scope: "control", payload: "json", fields: ["code", "reason"] },
+] as const satisfies readonly { id: number; name: string; direction: Direction; scope: Scope; payload: PayloadKind; fields: readonly string[] }[];
+
+export type MessageName = (typeof MESSAGES)[number]["name"];
+
+export const BY_ID: ReadonlyMap<number, MessageSpec> = new Map(MESSAGES.map((m) => [m.id, m as MessageSpec]));
+export const TYPE: { readonly [K in MessageName]: number } = Object.fromEntries(MESSAGES.map((m) => [m.name, m.id])) as never;
+
+/** Reason codes carried by RESET and GO_AWAY (and WebSocket close reasons). */
+export const RESET_CODES = [
+  "cancel", // the caller went away
+  "refused", // path not allowed, too many streams, going away
+  "internal", // the handler failed
+  "flow_control", // the peer sent more than its credit
+  "protocol_error",
+  "timeout",
+  "session_closed",
+] as const;
+export type ResetCode = (typeof RESET_CODES)[number];
+
+export const GO_AWAY_CODES = [
+  "normal", // shutdown or restart
+  "replaced", // the same tunnel connected again
+  "incompatible_version",
+  "unauthorized",
+  "protocol_error",
+  "heartbeat_timeout",
+] as const;
+export type GoAwayCode = (typeof GO_AWAY_CODES)[number];
+
+export type HeaderList = [string, string][];
+
+export interface Hello {
+  version: number;
+  capabilities: string[];
+  agent: string;
+}
+export interface Welcome {
+  version: number;
+  capabilities: string[];
+  tunnelId: string;
+}
+export interface RequestHead {
+  method: string;
+  path: string;
+  headers: HeaderList;
+}
+export interface ResponseHead {
+  status: number;
+  headers: HeaderList;
+}
+export interface Reset {
+  code: ResetCode;
+  reason: string;
+}
+export interface GoAway {
+  code: GoAwayCode;
+  reason: string;
+}
+
+/** A decoded frame; `stream` is 0 for control frames. */
+export type Frame =
+  | { type: "HELLO"; stream: 0; body: Hello }
+  | { type: "WELCOME"; stream: 0; body: Welcome }
+  | { type: "REQUEST_HEAD"; stream: number; body: RequestHead }
+  | { type: "RESPONSE_HEAD"; stream: number; body: ResponseHead }
+  | { type: "DATA"; stream: number; data: Uint8Array }
+  | { type: "END"; stream: number }
+  | { type: "RESET"; stream: number; body: Reset }
+  | { type: "WINDOW_UPDATE"; stream: number; increment: number }
+  | { type: "PING"; stream: 0; opaque: Uint8Array }
+  | { type: "PONG"; stream: 0; opaque: Uint8Array }
+  | { type: "GO_AWAY"; stream: 0; body: GoAway };
+
+/** Capabilities this build offers in HELLO/WELCOME (informational; the version decides compatibility). */
+export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away"];
