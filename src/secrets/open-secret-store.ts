@@ -1,0 +1,115 @@
+// Picks the secret backend from [secrets] backend (keyring, else the 0600 file) and layers the environment override on top.
+import type { Config } from "../config/schema.ts";
+import type { SecretStore } from "../core/contracts.ts";
+import { registerSecret } from "../core/log.ts";
+import { FileSecretStore, defaultSecretsFile } from "./file-store.ts";
+import { SecretServiceStore, sessionBusAddress } from "./secret-service-store.ts";
+import { checkSecretName, secretEnvVar } from "./names.ts";
+
+export interface OpenSecretStoreOptions {
+  env?: NodeJS.ProcessEnv;
+  /** D-Bus address of the session bus; default from the environment. */
+  busAddress?: string | null;
+  /** Fallback file; default $XDG_STATE_HOME/cloudtolocalllm/secrets.json. */
+  file?: string;
+  /** Time allowed for each D-Bus call. */
+  callTimeoutMs?: number;
+}
+
+export interface ClosableSecretStore extends SecretStore {
+  /** Where get() found nothing, whether an environment variable supplies `name`. */
+  fromEnv(name: string): boolean;
+  close(): Promise<void>;
+}
+
+/** get() looks at CLOUDTOLOCALLLM_SECRET_<NAME> first, so containers and tests can pass secrets without a keyring. */
+class EnvOverlayStore implements ClosableSecretStore {
+  constructor(
+    private readonly inner: SecretStore & { close?(): Promise<void> },
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+  get backend() {
+    return this.inner.backend;
+  }
+  get warning() {
+    return this.inner.warning;
+  }
+  fromEnv(name: string): boolean {
+    return !!this.env[secretEnvVar(checkSecretName(name))];
+  }
+  async get(name: string): Promise<string | null> {
+    const v = this.env[secretEnvVar(checkSecretName(name))];
+    if (v) {
+      registerSecret(v);
+      return v;
+    }
+    return this.inner.get(name);
+  }
+  set(name: string, value: string) {
+    return this.inner.set(name, value);
+  }
+  delete(name: string) {
+    return this.inner.delete(name);
+  }
+  list() {
+    return this.inner.list();
+  }
+  async close() {
+    await this.inner.close?.();
+  }
+}
+
+/** Layers the CLOUDTOLOCALLLM_SECRET_<NAME> override on a store. */
+export function withEnvOverride(store: SecretStore & { close?(): Promise<void> }, env: NodeJS.ProcessEnv = process.env): ClosableSecretStore {
+  return new EnvOverlayStore(store, env);
+}
+
+/** Every operation fails with the same sentence: used when the configured keyring cannot be reached. */
+export class UnavailableSecretStore implements SecretStore {
+  readonly backend = "secret-service" as const;
+  constructor(readonly warning: string) {}
+  private fail(): never {
+    throw new Error(this.warning);
+  }
+  async get(): Promise<string | null> {
+    this.fail();
+  }
+  async set(): Promise<void> {
+    this.fail();
+  }
+  async delete(): Promise<boolean> {
+    this.fail();
+  }
+  async list(): Promise<string[]> {
+    this.fail();
+  }
+}
+
+/**
+ * Opens the store [secrets] backend asks for. `auto` uses the Secret Service when it answers with a default keyring,
+ * else the 0600 file (with a warning for status and doctor). `secret-service` never falls back: it throws instead.
+ */
+export async function openSecretStore(config: Pick<Config, "secrets">, opts: OpenSecretStoreOptions = {}): Promise<ClosableSecretStore> {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? defaultSecretsFile();
+  const backend = config.secrets.backend;
+  if (backend === "file") return new EnvOverlayStore(new FileSecretStore(file), env);
+
+  const address = opts.busAddress !== undefined ? opts.busAddress : sessionBusAddress(env);
+  let reason: string;
+  if (!address) {
+    reason = "there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)";
+  } else {
+    const ss = new SecretServiceStore({ busAddress: address, callTimeoutMs: opts.callTimeoutMs ?? (backend === "auto" ? 3000 : 10000) });
+    try {
+      await ss.probe();
+      return new EnvOverlayStore(ss, env);
+    } catch (e) {
+      await ss.close().catch(() => {});
+      reason = (e as Error).message.replace(/\.$/, "");
+    }
+  }
+  if (backend === "secret-service") throw new Error(`The desktop keyring is not available: ${reason}.`);
+  const warning = `No desktop keyring: ${reason}; secrets are kept in ${file} (mode 0600) instead.`;
+  return new EnvOverlayStore(new FileSecretStore(file, warning), env);
+}

@@ -1,0 +1,205 @@
+// The desktop keyring as a SecretStore: the freedesktop Secret Service (GNOME Keyring, KWallet, KeePassXC) over D-Bus.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import dbus from "dbus-next";
+import type { SecretStore } from "../core/contracts.ts";
+import { registerSecret } from "../core/log.ts";
+import { runtimeDir } from "../config/paths.ts";
+import { checkSecretName } from "./names.ts";
+
+const { Message, Variant } = dbus;
+const DEST = "org.freedesktop.secrets";
+const SERVICE_PATH = "/org/freedesktop/secrets";
+const I_SERVICE = "org.freedesktop.Secret.Service";
+const I_COLLECTION = "org.freedesktop.Secret.Collection";
+const I_ITEM = "org.freedesktop.Secret.Item";
+const I_PROPS = "org.freedesktop.DBus.Properties";
+
+/** Attribute that marks our items; users can search for it in Seahorse or KWallet. */
+export const APPLICATION = "cloudtolocalllm-tunnel";
+export const itemLabel = (name: string) => `CloudToLocalLLM: ${name}`;
+
+/** The session bus address: DBUS_SESSION_BUS_ADDRESS, else the systemd user bus socket; null when there is none. */
+export function sessionBusAddress(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
+  const rt = env.XDG_RUNTIME_DIR ?? runtimeDir();
+  if (rt && existsSync(join(rt, "bus"))) return `unix:path=${join(rt, "bus")}`;
+  return null;
+}
+
+export class KeyringLockedError extends Error {
+  constructor() {
+    super("The desktop keyring is locked: unlock it (log in to the desktop session or open your keyring manager) and try again.");
+  }
+}
+
+/** Thrown by probe() when there is no usable Secret Service; the message says why. */
+export class NoSecretServiceError extends Error {}
+
+type Bus = ReturnType<typeof dbus.sessionBus>;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`The Secret Service did not answer ${what} within ${ms} ms.`)), ms))),
+  ]);
+}
+
+export interface SecretServiceOptions {
+  busAddress: string;
+  /** Time allowed for each D-Bus call (service activation can be slow). Default 5 s. */
+  callTimeoutMs?: number;
+}
+
+export class SecretServiceStore implements SecretStore {
+  readonly backend = "secret-service" as const;
+  warning: string | null = null;
+  private bus: Bus | null = null;
+  private session: string | null = null;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: SecretServiceOptions) {
+    this.timeoutMs = opts.callTimeoutMs ?? 5000;
+  }
+
+  private connect(): Bus {
+    if (this.bus) return this.bus;
+    const bus = dbus.sessionBus({ busAddress: this.opts.busAddress });
+    // A dropped connection must not crash the daemon: forget it and reconnect on the next call.
+    bus.on("error", () => this.forget(bus));
+    (bus as unknown as { connection?: { on(e: string, f: () => void): void } }).connection?.on("end", () => this.forget(bus));
+    this.bus = bus;
+    return bus;
+  }
+
+  private forget(bus: Bus): void {
+    if (this.bus !== bus) return;
+    this.bus = null;
+    this.session = null;
+    try {
+      bus.disconnect();
+    } catch {}
+  }
+
+  private async call(path: string, iface: string, member: string, signature = "", body: unknown[] = []): Promise<any[]> {
+    const bus = this.connect();
+    const msg = new Message({ destination: DEST, path, interface: iface, member, signature, body });
+    try {
+      const reply = await withTimeout(bus.call(msg), this.timeoutMs, member);
+      return reply?.body ?? [];
+    } catch (e) {
+      const name = (e as { type?: string }).type;
+      if (name === "org.freedesktop.DBus.Error.ServiceUnknown" || name === "org.freedesktop.DBus.Error.NameHasNoOwner") {
+        throw new NoSecretServiceError("No Secret Service (org.freedesktop.secrets) is running on the session bus.");
+      }
+      if (name === "org.freedesktop.Secret.Error.IsLocked") throw new KeyringLockedError();
+      if (/timed out|did not answer/.test(String((e as Error).message))) this.forget(bus);
+      throw e;
+    }
+  }
+
+  private async prop(path: string, iface: string, name: string): Promise<any> {
+    const [v] = await this.call(path, I_PROPS, "Get", "ss", [iface, name]);
+    return (v as InstanceType<typeof Variant>).value;
+  }
+
+  private async openSession(): Promise<string> {
+    if (this.session && this.bus) return this.session;
+    // "plain" transfers the secret unencrypted over the local, per-user bus socket, which is what libsecret falls back to too.
+    const [, path] = await this.call(SERVICE_PATH, I_SERVICE, "OpenSession", "sv", ["plain", new Variant("s", "")]);
+    this.session = path as string;
+    return this.session;
+  }
+
+  /** The default collection's object path; throws when it is missing or locked. */
+  private async defaultCollection(): Promise<string> {
+    const [path] = await this.call(SERVICE_PATH, I_SERVICE, "ReadAlias", "s", ["default"]);
+    if (!path || path === "/") {
+      throw new NoSecretServiceError(
+        "The Secret Service has no default keyring (collection alias \"default\"); create one in your keyring manager.",
+      );
+    }
+    if (await this.prop(path, I_COLLECTION, "Locked")) throw new KeyringLockedError();
+    return path;
+  }
+
+  /** Checks that the service answers and a default, unlocked keyring exists; sets `warning` when it is locked. */
+  async probe(): Promise<void> {
+    try {
+      await this.defaultCollection();
+      this.warning = null;
+    } catch (e) {
+      if (e instanceof KeyringLockedError) {
+        this.warning = e.message;
+        return;
+      }
+      throw e;
+    }
+  }
+
+  private async find(name: string): Promise<{ unlocked: string[]; locked: string[] }> {
+    const [unlocked, locked] = await this.call(SERVICE_PATH, I_SERVICE, "SearchItems", "a{ss}", [{ application: APPLICATION, name }]);
+    return { unlocked: unlocked as string[], locked: locked as string[] };
+  }
+
+  async get(name: string): Promise<string | null> {
+    checkSecretName(name);
+    const { unlocked, locked } = await this.find(name);
+    if (!unlocked.length) {
+      if (locked.length) throw new KeyringLockedError();
+      return null;
+    }
+    const session = await this.openSession();
+    const [secret] = await this.call(unlocked[0]!, I_ITEM, "GetSecret", "o", [session]);
+    const value = Buffer.from((secret as [string, Buffer, Buffer, string])[2]).toString("utf8");
+    registerSecret(value);
+    return value;
+  }
+
+  async set(name: string, value: string): Promise<void> {
+    checkSecretName(name);
+    registerSecret(value);
+    const collection = await this.defaultCollection();
+    const session = await this.openSession();
+    const props = {
+      "org.freedesktop.Secret.Item.Label": new Variant("s", itemLabel(name)),
+      "org.freedesktop.Secret.Item.Attributes": new Variant("a{ss}", { application: APPLICATION, name }),
+    };
+    const secret = [session, Buffer.alloc(0), Buffer.from(value, "utf8"), "text/plain; charset=utf8"];
+    // replace=true: an item with the same attributes is updated in place instead of duplicated.
+    const [, prompt] = await this.call(collection, I_COLLECTION, "CreateItem", "a{sv}(oayays)b", [props, secret, true]);
+    if (prompt && prompt !== "/") throw new KeyringLockedError();
+    // Items stored earlier in another collection would shadow this one on get(): remove them.
+    const { unlocked } = await this.find(name);
+    for (const item of unlocked) if (!item.startsWith(collection + "/")) await this.call(item, I_ITEM, "Delete");
+  }
+
+  async delete(name: string): Promise<boolean> {
+    checkSecretName(name);
+    const { unlocked, locked } = await this.find(name);
+    if (!unlocked.length && locked.length) throw new KeyringLockedError();
+    for (const item of unlocked) {
+      const [prompt] = await this.call(item, I_ITEM, "Delete");
+      if (prompt && prompt !== "/") throw new KeyringLockedError();
+    }
+    return unlocked.length > 0;
+  }
+
+  async list(): Promise<string[]> {
+    const [unlocked, locked] = await this.call(SERVICE_PATH, I_SERVICE, "SearchItems", "a{ss}", [{ application: APPLICATION }]);
+    const names = new Set<string>();
+    for (const item of [...(unlocked as string[]), ...(locked as string[])]) {
+      const attrs = (await this.prop(item, I_ITEM, "Attributes")) as Record<string, string>;
+      if (attrs?.name) names.add(attrs.name);
+    }
+    return [...names].sort();
+  }
+
+  async close(): Promise<void> {
+    const bus = this.bus;
+    if (!bus) return;
+    if (this.session) await this.call(this.session, "org.freedesktop.Secret.Session", "Close").catch(() => {});
+    this.forget(bus);
+  }
+}
