@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.ts";
 import type { AlertsService, BrokerService, ConfigService, SecretStore, TunnelControl } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import type { ConfigRuntime } from "./config-runtime.ts";
+import type { InspectorService } from "../inspector/ring.ts";
 
 export interface Component {
   readonly name: string;
@@ -19,6 +20,7 @@ export interface Services {
   tunnel?: TunnelControl;
   alerts?: AlertsService;
   secrets?: SecretStore;
+  inspector?: InspectorService;
   [extra: string]: unknown;
 }
 

@@ -1,0 +1,35 @@
+// The request inspector as a daemon component: keeps the last requests from `request.completed` events for the dashboard.
+import type { Config } from "../config/schema.ts";
+import type { ComponentFactory } from "../daemon/component.ts";
+import { RequestRing, type InspectorOptions, type InspectorService } from "./ring.ts";
+
+export function inspectorOptions(config: Config): InspectorOptions {
+  const d = config.dashboard;
+  return { size: d.inspector_size, captureBodies: d.capture_bodies, bodyCap: d.body_cap };
+}
+
+export const createInspectorComponent: ComponentFactory = (ctx) => {
+  const ring = new RequestRing(inspectorOptions(ctx.config.current()));
+  let off: (() => void) | null = null;
+  const service: InspectorService = {
+    list: (f) => ring.list(f),
+    get: (id) => ring.get(id),
+    options: () => ring.options(),
+    size: () => ring.size(),
+  };
+  return {
+    name: "inspector",
+    async start() {
+      off = ctx.events.on("request.completed", (e) => void ring.add(e.data));
+      ctx.services.inspector = service;
+    },
+    async stop() {
+      off?.();
+      off = null;
+    },
+    async apply(next, prev) {
+      if (JSON.stringify(next.dashboard) === JSON.stringify(prev.dashboard)) return;
+      ring.configure(inspectorOptions(next));
+    },
+  };
+};
