@@ -1,15 +1,12 @@
 // The daemon's components in start order (stopped in reverse); each feature adds its factory here.
 import type { ComponentFactory } from "./component.ts";
 import { createApiComponent } from "../api/component.ts";
-import { createInspectorComponent } from "../inspector/component.ts";
 import { createSecretsComponent } from "../secrets/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
 
 export const COMPONENTS: ComponentFactory[] = [
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
   createSecretsComponent,
-  // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
-  createInspectorComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
   createInspectorComponent,
   // The API starts last so that /readyz never reports components that are not there yet.
