@@ -1,0 +1,383 @@
+// A fake Ollama (or OpenAI-compatible) server for tests and benchmarks: in-process via startFakeOllama(), or as a process.
+//
+//   bun tests/helpers/fake-ollama.ts --port 0 --tokens N --delay-ms D [--models a,b] [--kind ollama|openai] [--version V]
+//
+// prints "fake-ollama: listening url=http://127.0.0.1:PORT" and serves until SIGTERM/SIGINT.
+import type { Server } from "bun";
+
+export interface FakeOllamaOptions {
+  /** Model names served (Ollama style "name:tag"). Default ["llama3.2:1b"]. */
+  models?: string[];
+  /** Tokens in each generated answer. Default 5. */
+  tokens?: number;
+  /** Delay before each token, in ms (also before a stream:false answer, per token). Default 0. */
+  tokenDelayMs?: number;
+  /** Answer of /api/version. Default "0.6.0". */
+  version?: string;
+  /** Inference routes (chat, generate, embed, completions) answer 503 "server busy". Mutable through `options`. */
+  failWith503?: boolean;
+  /** Streams break off (connection dropped, no final line) after this many tokens. */
+  dieAfterTokens?: number;
+  /** "ollama" serves the Ollama API and /v1/*; "openai" serves only /v1/* (like llama.cpp server or vLLM). */
+  kind?: "ollama" | "openai";
+  /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
+  port?: number;
+  /** Record requests (tests); benchmarks turn it off. Default true. */
+  record?: boolean;
+}
+
+export interface RecordedRequest {
+  time: number; // performance.now()
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  bodySize: number;
+}
+
+export interface RecordedAbort {
+  time: number; // performance.now() when the server noticed the client went away
+  path: string;
+}
+
+export interface FakeOllama {
+  url: string;
+  port: number;
+  requests: RecordedRequest[];
+  aborts: RecordedAbort[];
+  /** Live options: tests flip failWith503, dieAfterTokens, tokenDelayMs... between requests. */
+  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "port">> & { dieAfterTokens?: number };
+  /** Unhealthy: every route answers 503 (health checks included). */
+  setHealthy(healthy: boolean): void;
+  /** Resolves once `aborts` has n entries (or rejects after timeoutMs). */
+  waitForAborts(n: number, timeoutMs?: number): Promise<RecordedAbort[]>;
+  stop(): Promise<void>;
+}
+
+const enc = new TextEncoder();
+const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+const NDJSON_HEADERS = { "content-type": "application/x-ndjson" };
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache" };
+
+/** Like Ollama's allowedHostsMiddleware for a loopback listener: loopback names and addresses only. */
+export function isAllowedOllamaHost(hostHeader: string | null): boolean {
+  if (!hostHeader) return true;
+  let h = hostHeader.toLowerCase();
+  if (h.startsWith("[")) h = h.slice(1, h.indexOf("]"));
+  else if (h.lastIndexOf(":") > 0 && h.indexOf(":") === h.lastIndexOf(":")) h = h.slice(0, h.lastIndexOf(":"));
+  if (h === "" || h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h)) return true;
+  return h.endsWith(".localhost") || h.endsWith(".local") || h.endsWith(".internal");
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? Bun.sleep(ms) : Promise.resolve();
+}
+
+function tagObject(name: string) {
+  return {
+    name,
+    model: name,
+    modified_at: "2026-01-01T00:00:00Z",
+    size: 1_321_098_329,
+    digest: Bun.hash(name).toString(16).padStart(16, "0").repeat(4),
+    details: { parent_model: "", format: "gguf", family: "llama", families: ["llama"], parameter_size: "1.2B", quantization_level: "Q8_0" },
+  };
+}
+
+function errorJson(status: number, message: string): Response {
+  return Response.json({ error: message }, { status });
+}
+
+export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<FakeOllama> {
+  const options: FakeOllama["options"] = {
+    models: opts.models ?? ["llama3.2:1b"],
+    tokens: opts.tokens ?? 5,
+    tokenDelayMs: opts.tokenDelayMs ?? 0,
+    version: opts.version ?? "0.6.0",
+    failWith503: opts.failWith503 ?? false,
+    dieAfterTokens: opts.dieAfterTokens,
+    kind: opts.kind ?? "ollama",
+    record: opts.record ?? true,
+  };
+  let healthy = true;
+  const requests: RecordedRequest[] = [];
+  const aborts: RecordedAbort[] = [];
+  const abortWaiters: { n: number; resolve: () => void }[] = [];
+
+  const noteAbort = (path: string) => {
+    aborts.push({ time: performance.now(), path });
+    for (const w of [...abortWaiters]) if (aborts.length >= w.n) (abortWaiters.splice(abortWaiters.indexOf(w), 1), w.resolve());
+  };
+  const hasModel = (m: unknown) =>
+    typeof m === "string" && (options.models.includes(m) || (!m.includes(":") && options.models.includes(`${m}:latest`)));
+
+  /** A token stream: delays, optional death, abort noticed through cancel() or the request's signal. */
+  function tokenStream(req: Request, path: string, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
+    let i = 0;
+    let gone = false;
+    const onGone = () => {
+      if (gone) return;
+      gone = true;
+      noteAbort(path);
+    };
+    req.signal.addEventListener("abort", onGone, { once: true });
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (gone) return;
+        if (i < options.tokens) {
+          if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
+            gone = true; // not a client abort: we are the ones dying
+            c.error(new Error("fake upstream died mid-stream"));
+            return;
+          }
+          await sleep(options.tokenDelayMs);
+          if (gone) return;
+          c.enqueue(line(i++));
+          return;
+        }
+        for (const f of final) c.enqueue(f);
+        gone = true;
+        c.close();
+      },
+      cancel() {
+        onGone();
+      },
+    });
+    const sse = path.startsWith("/v1/");
+    return new Response(body, { headers: sse ? SSE_HEADERS : NDJSON_HEADERS });
+  }
+
+  /** stream:false: wait as long as the generation would take, noticing a client that goes away meanwhile. */
+  async function waitGeneration(req: Request, path: string): Promise<boolean> {
+    for (let i = 0; i < options.tokens; i++) {
+      if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) return false;
+      await sleep(options.tokenDelayMs);
+      if (req.signal.aborted) {
+        noteAbort(path);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  const tokenText = (i: number) => `tok${i} `;
+  const answer = () => Array.from({ length: options.tokens }, (_, i) => tokenText(i)).join("");
+  const evalDurationNs = () => Math.max(1, options.tokens * Math.max(options.tokenDelayMs, 1)) * 1_000_000;
+  const doneStats = () => ({
+    total_duration: evalDurationNs() + 1_000_000,
+    load_duration: 500_000,
+    prompt_eval_count: 7,
+    prompt_eval_duration: 400_000,
+    eval_count: options.tokens,
+    eval_duration: evalDurationNs(),
+  });
+  const now = () => new Date().toISOString();
+
+  async function readBody(req: Request): Promise<{ size: number; json: any }> {
+    if (!req.body) return { size: 0, json: undefined };
+    const buf = await req.arrayBuffer();
+    let json: any;
+    try {
+      json = buf.byteLength ? JSON.parse(new TextDecoder().decode(buf)) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { size: buf.byteLength, json };
+  }
+
+  /** Counts an upload's bytes without holding it. */
+  async function drainBody(req: Request): Promise<number> {
+    let n = 0;
+    if (req.body) for await (const chunk of req.body) n += chunk.byteLength;
+    return n;
+  }
+
+  async function handle(req: Request, url: URL): Promise<Response> {
+    const path = url.pathname;
+    const method = req.method;
+    const rec: RecordedRequest | null = options.record
+      ? { time: performance.now(), method, path, headers: Object.fromEntries(req.headers), bodySize: 0 }
+      : null;
+    if (rec) requests.push(rec);
+
+    if (options.kind === "ollama" && !isAllowedOllamaHost(req.headers.get("host"))) return new Response("", { status: 403 });
+    if (!healthy) return errorJson(503, "fake upstream is unhealthy");
+
+    // Blob uploads are streamed and counted, never held.
+    if (options.kind === "ollama" && path.startsWith("/api/blobs/")) {
+      if (method === "HEAD") return new Response(null, { status: 404 });
+      const size = await drainBody(req);
+      if (rec) rec.bodySize = size;
+      return new Response(null, { status: 201 });
+    }
+
+    const { size, json } = method === "GET" || method === "HEAD" ? { size: 0, json: undefined } : await readBody(req);
+    if (rec) rec.bodySize = size;
+    const body = json ?? {};
+    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings))$/.test(path);
+    if (inference && options.failWith503) return errorJson(503, "server busy, please try again.  maximum pending requests exceeded");
+
+    if (options.kind === "ollama") {
+      switch (path) {
+        case "/":
+          return new Response("Ollama is running", { headers: { "content-type": "text/plain; charset=utf-8" } });
+        case "/api/version":
+          return Response.json({ version: options.version });
+        case "/api/tags":
+          return Response.json({ models: options.models.map(tagObject) });
+        case "/api/ps":
+          return Response.json({ models: options.models.slice(0, 1).map((m) => ({ ...tagObject(m), expires_at: now(), size_vram: 1 })) });
+        case "/api/show":
+          if (!hasModel(body.model ?? body.name)) return errorJson(404, `model '${body.model ?? body.name}' not found`);
+          return Response.json({
+            modelfile: `FROM ${body.model}`,
+            parameters: "",
+            template: "{{ .Prompt }}",
+            details: tagObject(body.model).details,
+            model_info: { "general.architecture": "llama" },
+            capabilities: ["completion"],
+          });
+        case "/api/chat":
+        case "/api/generate": {
+          if (!hasModel(body.model)) return errorJson(404, `model "${body.model}" not found, try pulling it first`);
+          const chat = path === "/api/chat";
+          const model = body.model as string;
+          if (body.stream === false) {
+            if (!(await waitGeneration(req, path))) return errorJson(500, "generation aborted");
+            const base = { model, created_at: now(), done: true, done_reason: "stop", ...doneStats() };
+            return Response.json(chat ? { ...base, message: { role: "assistant", content: answer() } } : { ...base, response: answer(), context: [1, 2, 3] });
+          }
+          const line = (i: number) =>
+            enc.encode(
+              JSON.stringify(
+                chat
+                  ? { model, created_at: now(), message: { role: "assistant", content: tokenText(i) }, done: false }
+                  : { model, created_at: now(), response: tokenText(i), done: false },
+              ) + "\n",
+            );
+          const last = chat
+            ? { model, created_at: now(), message: { role: "assistant", content: "" }, done: true, done_reason: "stop", ...doneStats() }
+            : { model, created_at: now(), response: "", done: true, done_reason: "stop", context: [1, 2, 3], ...doneStats() };
+          return tokenStream(req, path, line, [enc.encode(JSON.stringify(last) + "\n")]);
+        }
+        case "/api/embed": {
+          if (!hasModel(body.model)) return errorJson(404, `model "${body.model}" not found, try pulling it first`);
+          const inputs = Array.isArray(body.input) ? body.input : [body.input];
+          return Response.json({ model: body.model, embeddings: inputs.map(() => [0.1, 0.2, 0.3]), total_duration: 1000, prompt_eval_count: 3 });
+        }
+        case "/api/embeddings":
+          if (!hasModel(body.model)) return errorJson(404, `model "${body.model}" not found, try pulling it first`);
+          return Response.json({ embedding: [0.1, 0.2, 0.3] });
+        case "/api/pull":
+        case "/api/push":
+        case "/api/create":
+          return new Response(enc.encode(JSON.stringify({ status: "success" }) + "\n"), { headers: NDJSON_HEADERS });
+        case "/api/copy":
+        case "/api/delete":
+          return new Response(null, { status: 200 });
+      }
+    }
+
+    switch (path) {
+      case "/v1/models":
+        return Response.json({ object: "list", data: options.models.map((id) => ({ id, object: "model", created: 1_700_000_000, owned_by: "library" })) });
+      case "/v1/chat/completions":
+      case "/v1/completions": {
+        if (!hasModel(body.model)) return Response.json({ error: { message: `model "${body.model}" not found`, type: "invalid_request_error", code: "model_not_found" } }, { status: 404 });
+        const chat = path === "/v1/chat/completions";
+        const model = body.model as string;
+        const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
+        const created = Math.floor(Date.now() / 1000);
+        const usage = { prompt_tokens: 7, completion_tokens: options.tokens, total_tokens: 7 + options.tokens };
+        if (!body.stream) {
+          if (!(await waitGeneration(req, path))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
+          return Response.json(
+            chat
+              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer() }, finish_reason: "stop" }], usage }
+              : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: answer(), finish_reason: "stop" }], usage },
+          );
+        }
+        const chunk = (delta: string | null, finish: string | null) =>
+          chat
+            ? { id, object: "chat.completion.chunk", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, delta: delta === null ? {} : { role: "assistant", content: delta }, finish_reason: finish }] }
+            : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: delta ?? "", finish_reason: finish }] };
+        const sse = (o: unknown) => enc.encode(`data: ${JSON.stringify(o)}\n\n`);
+        const final = [sse(chunk(null, "stop"))];
+        if (body.stream_options?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
+        final.push(enc.encode("data: [DONE]\n\n"));
+        return tokenStream(req, path, (i) => sse(chunk(tokenText(i), null)), final);
+      }
+      case "/v1/embeddings": {
+        const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        return Response.json({
+          object: "list",
+          data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
+          model: body.model,
+          usage: { prompt_tokens: 3, total_tokens: 3 },
+        });
+      }
+    }
+    return new Response("404 page not found", { status: 404, headers: { "content-type": "text/plain" } });
+  }
+
+  const server: Server<undefined> = Bun.serve({
+    hostname: "127.0.0.1",
+    port: opts.port ?? 0,
+    idleTimeout: 0,
+    fetch: (req) => handle(req, new URL(req.url)),
+    // A deliberate mid-stream death (dieAfterTokens) lands here; keep it quiet.
+    error: () => new Response(null, { status: 500 }),
+  });
+
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    port: server.port!,
+    requests,
+    aborts,
+    options,
+    setHealthy(h) {
+      healthy = h;
+    },
+    waitForAborts(n, timeoutMs = 5000) {
+      if (aborts.length >= n) return Promise.resolve(aborts);
+      return new Promise((resolve, reject) => {
+        const w = { n, resolve: () => (clearTimeout(t), resolve(aborts)) };
+        const t = setTimeout(() => {
+          abortWaiters.splice(abortWaiters.indexOf(w), 1);
+          reject(new Error(`fake upstream saw ${aborts.length} aborts, expected ${n}`));
+        }, timeoutMs);
+        abortWaiters.push(w);
+      });
+    },
+    async stop() {
+      await server.stop(true);
+    },
+  };
+}
+
+if (import.meta.main) {
+  const { parseArgs } = await import("node:util");
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: "0" },
+      tokens: { type: "string", default: "5" },
+      "delay-ms": { type: "string", default: "0" },
+      models: { type: "string" },
+      kind: { type: "string", default: "ollama" },
+      version: { type: "string" },
+      record: { type: "boolean", default: false },
+    },
+  });
+  const fake = await startFakeOllama({
+    port: Number(values.port),
+    tokens: Number(values.tokens),
+    tokenDelayMs: Number(values["delay-ms"]),
+    models: values.models?.split(","),
+    kind: values.kind as "ollama" | "openai",
+    version: values.version,
+    record: values.record,
+  });
+  console.log(`fake-ollama: listening url=${fake.url}`);
+  const bye = () => void fake.stop().then(() => process.exit(0));
+  process.on("SIGTERM", bye);
+  process.on("SIGINT", bye);
+}
