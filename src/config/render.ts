@@ -32,16 +32,19 @@ export function tomlValue(v: unknown): string {
   return stringify({ v }).replace(/^v = /, "").trim();
 }
 
+/** Wraps text into comment lines; a list item ("  - x") keeps its indent on continuation lines. */
 function wrap(text: string, prefix = "# ", width = 110): string[] {
+  const indent = /^\s*(- )?/.exec(text)![0];
   const out: string[] = [];
   let line = "";
-  for (const word of text.split(/\s+/)) {
-    if (line && (prefix + line + " " + word).length > width) {
-      out.push(prefix + line);
+  for (const word of text.slice(indent.length).trim().split(/\s+/)) {
+    const lead = out.length ? " ".repeat(indent.length) : indent;
+    if (line && (prefix + lead + line + " " + word).length > width) {
+      out.push(prefix + lead + line);
       line = word;
     } else line = line ? `${line} ${word}` : word;
   }
-  if (line) out.push(prefix + line);
+  if (line) out.push(prefix + (out.length ? " ".repeat(indent.length) : indent) + line);
   return out;
 }
 

@@ -1,0 +1,295 @@
+// Carries the 1.x tunnel manager's tunnel_config.json and the 2.x tray daemon's connection_config.json into the new config (old files are only read).
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SecretStore } from "../core/contracts.ts";
+import { validateConfig, type ConfigIssue } from "./load.ts";
+import { legacyDir } from "./paths.ts";
+import { renderConfig } from "./render.ts";
+import type { Config } from "./schema.ts";
+import type { ConfigStore, WriteResult } from "./store.ts";
+
+export const TUNNEL_CONFIG = "tunnel_config.json";
+export const CONNECTION_CONFIG = "connection_config.json";
+
+export interface LegacySource {
+  file: string;
+  kind: "tunnel_config" | "connection_config";
+  data: Record<string, unknown>;
+}
+export interface Carried {
+  from: string; // "tunnel_config.json ollamaPort"
+  to: string; // "upstreams[0].url"
+}
+export interface NotCarried {
+  field: string;
+  reason: string;
+}
+export interface PendingSecret {
+  name: string;
+  value: string;
+  from: string;
+  /** Config field that refers to the secret by name (cleared when the secret cannot be stored). */
+  ref: string;
+}
+export interface Migration {
+  sources: string[];
+  config: Config;
+  carried: Carried[];
+  notCarried: NotCarried[];
+  secrets: PendingSecret[];
+}
+
+/** Which of the two legacy files a path is, by its name or, failing that, by its keys. */
+function kindOf(file: string, data: Record<string, unknown>): LegacySource["kind"] {
+  if (file.endsWith(CONNECTION_CONFIG) || "local_ollama" in data || "cloud_proxy" in data) return "connection_config";
+  return "tunnel_config";
+}
+
+/** Reads one legacy JSON file; throws a one-sentence error naming the file. */
+export function readLegacyFile(file: string): LegacySource {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]})`);
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data)) throw new Error(`${file}: expected a JSON object`);
+  return { file, kind: kindOf(file, data as Record<string, unknown>), data: data as Record<string, unknown> };
+}
+
+/** The legacy files present in ~/.cloudtolocalllm (or `dir`). */
+export function findLegacy(dir = legacyDir()): string[] {
+  return [TUNNEL_CONFIG, CONNECTION_CONFIG].map((f) => join(dir, f)).filter((f) => existsSync(f));
+}
+
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const str = (v: unknown): string | undefined => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
+const bool = (v: unknown): boolean | undefined => (typeof v === "boolean" ? v : v === "true" ? true : v === "false" ? false : undefined);
+const seconds = (v: unknown): string | undefined => {
+  const n = num(v);
+  return n !== undefined && n > 0 ? `${n}s` : undefined;
+};
+const hostUrl = (host: string, port: number | undefined, scheme = "http") => {
+  const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  return `${scheme}://${h}${port ? `:${port}` : ""}`;
+};
+/** The 1.x cloud's bridge endpoint for a cloud URL: wss://HOST/ws/bridge. */
+export function bridgeUrl(cloudUrl: string): string | undefined {
+  try {
+    const u = new URL(cloudUrl);
+    if (u.pathname.startsWith("/ws/")) return `${u.protocol.replace(/^http/, "ws")}//${u.host}${u.pathname}`;
+    return `${u.protocol === "http:" || u.protocol === "ws:" ? "ws" : "wss"}://${u.host}/ws/bridge`;
+  } catch {
+    return undefined;
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
+  let o: Record<string, unknown> = obj;
+  parts.slice(0, -1).forEach((p, i) => {
+    if (o[p] === undefined) o[p] = /^\d+$/.test(parts[i + 1]!) ? [] : {};
+    o = o[p] as Record<string, unknown>;
+  });
+  o[parts.at(-1)!] = value;
+}
+function deletePath(obj: Record<string, unknown>, path: string): boolean {
+  const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
+  let o: unknown = obj;
+  for (const p of parts.slice(0, -1)) {
+    if (!o || typeof o !== "object") return false;
+    o = (o as Record<string, unknown>)[p];
+  }
+  if (!o || typeof o !== "object" || !(parts.at(-1)! in o)) return false;
+  delete (o as Record<string, unknown>)[parts.at(-1)!];
+  return true;
+}
+
+const TUNNEL_KEYS = new Set([
+  "enableLocalOllama", "ollamaHost", "ollamaPort", "connectionTimeout", "enableCloudProxy", "cloudProxyUrl", "cloudProxyAudience",
+  "apiServerPort", "enableApiServer", "allowedOrigins", "healthCheckInterval", "maxRetries", "retryDelay", "connectionPoolSize",
+  "requestTimeout", "enableMetrics", "minimizeToTray", "startMinimized", "showNotifications", "logLevel", "autoStartTunnel", "autoStartOnBoot",
+]);
+const CONNECTION_KEYS = new Set(["connection_type", "host", "port", "api_base_url", "auth_token", "timeout", "enabled"]);
+
+/** Works out the new config from the legacy files. Pure: nothing is written and no secret is stored. */
+export function migrateLegacy(sources: LegacySource[]): Migration {
+  const raw: Record<string, unknown> = {};
+  const carried: Carried[] = [];
+  const notCarried: NotCarried[] = [];
+  const secrets: PendingSecret[] = [];
+  const origin = new Map<string, string>(); // config path → legacy field it came from
+  const values = new Map<string, string>(); // config path → JSON of the value set
+  const set = (to: string, value: unknown, from: string) => {
+    const prev = origin.get(to);
+    if (prev && !prev.startsWith(from.split(" ")[0]!) && values.get(to) !== JSON.stringify(value))
+      notCarried.push({ field: prev, reason: `superseded by ${from}` });
+    values.set(to, JSON.stringify(value));
+    setPath(raw, to, value);
+    origin.set(to, from);
+    for (const c of carried.filter((c) => c.to === to && c.from === prev)) carried.splice(carried.indexOf(c), 1);
+    carried.push({ from, to });
+  };
+  const drop = (field: string, reason: string) => notCarried.push({ field, reason });
+  const local = "upstreams[0]";
+  const localBase = () => {
+    if (!raw.upstreams) setPath(raw, local, { name: "local", kind: "ollama", url: "http://127.0.0.1:11434" });
+  };
+
+  for (const src of sources.filter((s) => s.kind === "tunnel_config")) {
+    const d = src.data;
+    const f = (k: string) => `${TUNNEL_CONFIG} ${k}`;
+    for (const k of Object.keys(d)) if (!TUNNEL_KEYS.has(k)) drop(f(k), "unknown field");
+    localBase();
+    const host = str(d.ollamaHost);
+    const port = num(d.ollamaPort);
+    if (host || port !== undefined) set(`${local}.url`, hostUrl(host ?? "localhost", port ?? 11434), f("ollamaHost, ollamaPort"));
+    if (bool(d.enableLocalOllama) !== undefined) set(`${local}.enabled`, bool(d.enableLocalOllama), f("enableLocalOllama"));
+    if (seconds(d.connectionTimeout)) set(`${local}.connect_timeout`, seconds(d.connectionTimeout), f("connectionTimeout"));
+    if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
+    if (seconds(d.healthCheckInterval)) set("health.interval", seconds(d.healthCheckInterval), f("healthCheckInterval"));
+    if (num(d.maxRetries) !== undefined) set("health.failures_before_down", Math.max(1, Math.round(num(d.maxRetries)!)), f("maxRetries"));
+    if (seconds(d.retryDelay)) {
+      set("tunnel.backoff.initial", seconds(d.retryDelay), f("retryDelay"));
+      if (num(d.retryDelay)! > 60) setPath(raw, "tunnel.backoff.max", seconds(d.retryDelay));
+    }
+    const cloud = str(d.cloudProxyUrl);
+    if (cloud) {
+      const relay = bridgeUrl(cloud);
+      if (relay) {
+        set("tunnel.relay_url", relay, f("cloudProxyUrl"));
+        setPath(raw, "tunnel.protocol", "bridge-v1");
+      } else drop(f("cloudProxyUrl"), `${JSON.stringify(cloud)} is not a URL`);
+    }
+    const enabled = bool(d.enableCloudProxy);
+    const auto = bool(d.autoStartTunnel);
+    if (enabled !== undefined || auto !== undefined) set("tunnel.enabled", (enabled ?? true) && (auto ?? true), f("enableCloudProxy, autoStartTunnel"));
+    if (str(d.cloudProxyAudience)) set("auth.audience", str(d.cloudProxyAudience), f("cloudProxyAudience"));
+    if (num(d.apiServerPort) !== undefined) set("api.listen", `127.0.0.1:${num(d.apiServerPort)}`, f("apiServerPort") + " (now loopback only)");
+    if ("enableApiServer" in d) drop(f("enableApiServer"), "the control API always runs, on loopback and behind a token");
+    if (Array.isArray(d.allowedOrigins)) {
+      const origins = d.allowedOrigins.filter((o): o is string => typeof o === "string");
+      const exact = origins.filter((o) => !o.includes("*"));
+      if (exact.length) set("api.allowed_origins", exact, f("allowedOrigins"));
+      for (const o of origins.filter((o) => o.includes("*")))
+        drop(`${f("allowedOrigins")} ${JSON.stringify(o)}`, "wildcard origins are not accepted; the API's own origin is always allowed");
+    }
+    if ("connectionPoolSize" in d) drop(f("connectionPoolSize"), "connections are pooled automatically");
+    if ("enableMetrics" in d) drop(f("enableMetrics"), "metrics are always collected (/metrics, /api/v1/metrics)");
+    if (bool(d.showNotifications) !== undefined) set("alerts.notifications", bool(d.showNotifications), f("showNotifications"));
+    const level = str(d.logLevel)?.toLowerCase().replace(/^warning$/, "warn");
+    if (level && ["debug", "info", "warn", "error"].includes(level)) set("logging.level", level, f("logLevel"));
+    else if ("logLevel" in d) drop(f("logLevel"), `${JSON.stringify(d.logLevel)} is not a log level`);
+    for (const k of ["minimizeToTray", "startMinimized"]) if (k in d) drop(f(k), "there is no main window any more (the tray is `cloudtolocalllm-tunnel tray`)");
+    if ("autoStartOnBoot" in d) drop(f("autoStartOnBoot"), "start at login with `cloudtolocalllm-tunnel install` (systemd user service)");
+  }
+
+  for (const src of sources.filter((s) => s.kind === "connection_config")) {
+    const d = src.data;
+    for (const k of Object.keys(d)) if (k !== "local_ollama" && k !== "cloud_proxy") drop(`${CONNECTION_CONFIG} ${k}`, "unknown field");
+    const lo = d.local_ollama as Record<string, unknown> | undefined;
+    if (lo && typeof lo === "object") {
+      const f = (k: string) => `${CONNECTION_CONFIG} local_ollama.${k}`;
+      for (const k of Object.keys(lo)) if (!CONNECTION_KEYS.has(k)) drop(f(k), "unknown field");
+      localBase();
+      const base = str(lo.api_base_url);
+      if (base) set(`${local}.url`, base.replace(/\/+$/, "").replace(/\/api$/, ""), f("api_base_url"));
+      else if (str(lo.host) || num(lo.port) !== undefined) set(`${local}.url`, hostUrl(str(lo.host) ?? "localhost", num(lo.port) ?? 11434), f("host, port"));
+      const type = str(lo.connection_type)?.toLowerCase();
+      if (type === "ollama" || type === "openai") set(`${local}.kind`, type, f("connection_type"));
+      else if (type && type !== "local") drop(f("connection_type"), `${JSON.stringify(lo.connection_type)} is not an upstream kind (ollama or openai)`);
+      if (seconds(lo.timeout)) set(`${local}.connect_timeout`, seconds(lo.timeout), f("timeout"));
+      if (bool(lo.enabled) !== undefined) set(`${local}.enabled`, bool(lo.enabled), f("enabled"));
+      const token = str(lo.auth_token);
+      if (token) {
+        secrets.push({ name: "upstream-local", value: token, from: f("auth_token"), ref: `${local}.auth_secret` });
+        setPath(raw, `${local}.auth_secret`, "upstream-local");
+      }
+    }
+    const cp = d.cloud_proxy as Record<string, unknown> | undefined;
+    if (cp && typeof cp === "object") {
+      const f = (k: string) => `${CONNECTION_CONFIG} cloud_proxy.${k}`;
+      for (const k of Object.keys(cp)) if (!CONNECTION_KEYS.has(k)) drop(f(k), "unknown field");
+      const base = str(cp.api_base_url) ?? (str(cp.host) ? hostUrl(str(cp.host)!, num(cp.port), "https") : undefined);
+      if (base && !origin.has("tunnel.relay_url")) {
+        const relay = bridgeUrl(base);
+        if (relay) {
+          set("tunnel.relay_url", relay, f(str(cp.api_base_url) ? "api_base_url" : "host, port"));
+          setPath(raw, "tunnel.protocol", "bridge-v1");
+        }
+      } else if (base) drop(f("api_base_url"), `the relay URL comes from ${origin.get("tunnel.relay_url")}`);
+      if (bool(cp.enabled) !== undefined) set("tunnel.enabled", bool(cp.enabled), f("enabled"));
+      if ("timeout" in cp) drop(f("timeout"), "the tunnel detects dead connections with heartbeats ([tunnel.heartbeat])");
+      if ("connection_type" in cp) drop(f("connection_type"), "the tunnel's protocol is set by tunnel.protocol");
+      const token = str(cp.auth_token);
+      if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
+    }
+  }
+
+  // The tunnel cannot be on without a relay.
+  const t = raw.tunnel as Record<string, unknown> | undefined;
+  if (t?.enabled === true && !t.relay_url) {
+    t.enabled = false;
+    drop(origin.get("tunnel.enabled") ?? "tunnel.enabled", "no cloud URL to connect to, so the tunnel stays off");
+  }
+
+  // Whatever the new schema rejects falls back to its default, and is listed.
+  for (let round = 0; round < 10; round++) {
+    const r = validateConfig(structuredClone(raw), "migration");
+    if (r.ok) return { sources: sources.map((s) => s.file), config: r.config, carried, notCarried, secrets };
+    let removed = false;
+    for (const issue of r.issues as ConfigIssue[]) {
+      if (deletePath(raw, issue.path)) {
+        removed = true;
+        const from = origin.get(issue.path) ?? issue.path;
+        notCarried.push({ field: from, reason: issue.message });
+        const i = carried.findIndex((c) => c.to === issue.path);
+        if (i >= 0) carried.splice(i, 1);
+      }
+    }
+    if (!removed) break;
+  }
+  throw new Error(`the legacy configuration could not be converted: ${validateConfig(raw).ok ? "" : "invalid values remain"}`);
+}
+
+/** The migrated config as commented TOML, with a header saying where it came from and what was left behind. */
+export function renderMigration(m: Migration, now = new Date()): string {
+  const header = [
+    `Migrated on ${now.toISOString()} from ${m.sources.join(" and ")} (those files were left as they were).`,
+    ...(m.notCarried.length ? ["Not carried over:", ...m.notCarried.map((n) => `  - ${n.field}: ${n.reason}`)] : []),
+  ];
+  return renderConfig(m.config, { comments: true, header });
+}
+
+export interface AppliedMigration {
+  result: WriteResult;
+  migration: Migration;
+  storedSecrets: string[];
+  text: string;
+}
+
+/**
+ * Stores the legacy tokens in the secret store (never in the TOML) and writes the new config through the store.
+ * Without a secret store the tokens are left behind and listed; the config then does not refer to them.
+ */
+export async function applyMigration(m: Migration, store: ConfigStore, secrets?: SecretStore | null): Promise<AppliedMigration> {
+  const storedSecrets: string[] = [];
+  for (const s of m.secrets) {
+    let reason: string | null = null;
+    if (secrets) {
+      try {
+        await secrets.set(s.name, s.value);
+        storedSecrets.push(s.name);
+        m.carried.push({ from: s.from, to: `secret "${s.name}" (${secrets.backend})` });
+        continue;
+      } catch (e) {
+        reason = `could not be stored in the secret store (${(e as Error).message})`;
+      }
+    }
+    m.notCarried.push({ field: s.from, reason: reason ?? `no secret store available; set it with \`cloudtolocalllm-tunnel secret set ${s.name}\` or sign in again` });
+    if (s.ref !== "tunnel.token_secret") deletePath(m.config as unknown as Record<string, unknown>, s.ref);
+    if (s.ref !== "tunnel.token_secret") setPath(m.config as unknown as Record<string, unknown>, s.ref, "");
+  }
+  const text = renderMigration(m);
+  return { result: store.write(text), migration: m, storedSecrets, text };
+}
