@@ -3,6 +3,7 @@ import type { ComponentFactory } from "./component.ts";
 import { createApiComponent } from "../api/component.ts";
 import { createSecretsComponent } from "../secrets/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
+import { createSdNotifyComponent } from "./sd-notify.ts";
 
 export const COMPONENTS: ComponentFactory[] = [
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
@@ -11,4 +12,6 @@ export const COMPONENTS: ComponentFactory[] = [
   createInspectorComponent,
   // The API starts last so that /readyz never reports components that are not there yet.
   createApiComponent,
+  // After the API: READY=1 to systemd means the API listens.
+  createSdNotifyComponent,
 ];
