@@ -10,6 +10,8 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { name: "serve", summary: "Run the daemon (the default command)", load: () => import("./serve.ts") },
   { name: "version", summary: "Print version, commit and build date", load: () => import("./version.ts") },
+  { name: "config", summary: "Inspect, check, back up, restore, import, export or migrate the config file", load: () => import("./config.ts") },
+  { name: "secret", summary: "Store, show, delete or list secrets in the desktop keyring", load: () => import("./secret.ts") },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {

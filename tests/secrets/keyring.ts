@@ -1,0 +1,72 @@
+// Test helper: a private session bus (path address) with a real gnome-keyring-daemon whose login keyring is unlocked.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+export interface Keyring {
+  dir: string;
+  address: string;
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+export async function startKeyring(password = "keyring-test-password"): Promise<Keyring> {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-keyring-"));
+  const home = join(dir, "home");
+  const run = join(dir, "run");
+  mkdirSync(home, { recursive: true });
+  mkdirSync(run, { recursive: true, mode: 0o700 });
+  const address = `unix:path=${join(dir, "bus")}`;
+  const procs: Subprocess[] = [];
+  const bus = Bun.spawn(["dbus-daemon", "--session", `--address=${address}`, "--nofork", "--nopidfile"], { stdout: "ignore", stderr: "ignore" });
+  procs.push(bus);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    XDG_DATA_HOME: join(home, ".local/share"),
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_STATE_HOME: join(home, ".local/state"),
+    XDG_RUNTIME_DIR: run,
+    DBUS_SESSION_BUS_ADDRESS: address,
+  };
+  const stop = async () => {
+    for (const p of procs.reverse()) {
+      p.kill("SIGTERM");
+      await p.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until("the private bus socket", () => existsSync(join(dir, "bus")));
+    // --unlock reads the password from stdin and creates (or unlocks) the "login" keyring, aliased "default": no prompt.
+    const gk = Bun.spawn(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"], {
+      env,
+      stdin: "pipe",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    procs.push(gk);
+    gk.stdin.write(password);
+    await gk.stdin.end();
+    await until("org.freedesktop.secrets with a default collection", async () => {
+      const r = Bun.spawnSync(
+        ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.ReadAlias", "default"],
+        { env, stdout: "pipe", stderr: "ignore" },
+      );
+      return r.exitCode === 0 && r.stdout.toString().includes("/collection/");
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { dir, address, env, stop };
+}
