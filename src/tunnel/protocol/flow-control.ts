@@ -1,0 +1,59 @@
+// Per-stream credit windows: the sender spends credit and waits for more; the receiver returns credit as its reader consumes.
+import { INITIAL_WINDOW } from "./messages.ts";
+
+/** Credit we may still send on one stream. */
+export class SendWindow {
+  private credit: number;
+  private waiters: (() => void)[] = [];
+  private failed: Error | null = null;
+  constructor(initial = INITIAL_WINDOW) {
+    this.credit = initial;
+  }
+  get available(): number {
+    return this.credit;
+  }
+  /** Resolves with up to `want` bytes of credit (at least 1), waiting while the window is empty. */
+  async take(want: number): Promise<number> {
+    while (this.credit <= 0) {
+      if (this.failed) throw this.failed;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    if (this.failed) throw this.failed;
+    const n = Math.min(want, this.credit);
+    this.credit -= n;
+    return n;
+  }
+  grant(increment: number): void {
+    this.credit += increment;
+    for (const w of this.waiters.splice(0)) w();
+  }
+  /** Wakes every waiter with this error (stream reset or session closed). */
+  fail(err: Error): void {
+    this.failed = err;
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** Credit we granted the peer on one stream, and how much the reader consumed since the last WINDOW_UPDATE. */
+export class RecvWindow {
+  private granted: number;
+  private consumed = 0;
+  constructor(private readonly size = INITIAL_WINDOW) {
+    this.granted = size;
+  }
+  /** Accounts for received bytes; false means the peer overran its credit (a flow-control violation). */
+  receive(n: number): boolean {
+    if (n > this.granted) return false;
+    this.granted -= n;
+    return true;
+  }
+  /** Accounts for bytes the reader took; returns an increment to send once half the window is consumed, else 0. */
+  consume(n: number): number {
+    this.consumed += n;
+    if (this.consumed < this.size / 2) return 0;
+    const inc = this.consumed;
+    this.consumed = 0;
+    this.granted += inc;
+    return inc;
+  }
+}

@@ -1,0 +1,247 @@
+// Two sessions over an in-memory pipe: streaming, 200 concurrent streams, credit flow control, heartbeats, go-away, cancel.
+import { describe, expect, test } from "bun:test";
+import { ManualClock, type Clock } from "../clock.ts";
+import { encode } from "./codec.ts";
+import { INITIAL_WINDOW } from "./messages.ts";
+import { forward, serveStream, Session, type SessionCloseInfo } from "./session.ts";
+import type { Stream } from "./stream.ts";
+
+interface Pair {
+  relay: Session;
+  agent: Session;
+  closes: { relay?: SessionCloseInfo; agent?: SessionCloseInfo; wsCodes: number[] };
+  /** Stop delivering in both directions (a half-open connection). */
+  blackhole(): void;
+  agentStreams: Stream[];
+}
+
+function pair(handler: (req: Request, s: Stream) => Promise<Response>, opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number } = {}): Pair {
+  let dead = false;
+  const closes: Pair["closes"] = { wsCodes: [] };
+  const agentStreams: Stream[] = [];
+  let relay!: Session;
+  let agent!: Session;
+  // Deliver asynchronously, in order, like a socket.
+  const deliver = (to: () => Session, bytes: Uint8Array) => {
+    if (dead) return;
+    queueMicrotask(() => !dead && to().receive(bytes));
+  };
+  const closeBoth = (code: number, other: () => Session, reason: string) => {
+    closes.wsCodes.push(code);
+    if (!dead) queueMicrotask(() => other().transportClosed(reason));
+  };
+  relay = new Session({
+    role: "relay",
+    clock: opts.clock,
+    heartbeatMs: opts.heartbeatMs,
+    toleranceMs: opts.toleranceMs,
+    sink: { send: (b) => deliver(() => agent, b), close: (c, r) => closeBoth(c, () => agent, r) },
+    onClose: (i) => (closes.relay = i),
+  });
+  agent = new Session({
+    role: "agent",
+    clock: opts.clock,
+    heartbeatMs: opts.heartbeatMs,
+    toleranceMs: opts.toleranceMs,
+    maxStreams: opts.maxStreams,
+    sink: { send: (b) => deliver(() => relay, b), close: (c, r) => closeBoth(c, () => relay, r) },
+    onStream: (s) => {
+      agentStreams.push(s);
+      void serveStream(s, handler);
+    },
+    onClose: (i) => (closes.agent = i),
+  });
+  return { relay, agent, closes, blackhole: () => (dead = true), agentStreams };
+}
+
+const echo = async (req: Request) => new Response(req.body, { status: 200, headers: { "x-path": new URL(req.url).pathname } });
+const post = (body: BodyInit | null, method = "POST") => new Request("http://relay/x", { method, body, duplex: "half" } as RequestInit);
+
+function byteStream(total: number, chunk = 65536, onPull?: (sent: number) => void): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (sent >= total) return c.close();
+      const n = Math.min(chunk, total - sent);
+      c.enqueue(new Uint8Array(n).fill(sent % 251));
+      sent += n;
+      onPull?.(sent);
+    },
+  });
+}
+
+describe("session", () => {
+  test("a request streams through and the response streams back", async () => {
+    const p = pair(async (req) => {
+      const text = await req.text();
+      const body = new ReadableStream({
+        async start(c) {
+          for (const w of text.split(" ")) {
+            c.enqueue(new TextEncoder().encode(w + "\n"));
+            await Bun.sleep(1);
+          }
+          c.close();
+        },
+      });
+      return new Response(body, { status: 201, headers: { "content-type": "application/x-ndjson", "x-seen-method": req.method } });
+    });
+    const res = await forward(p.relay, post("a b c"), "/api/chat");
+    expect(res.status).toBe(201);
+    expect(res.headers.get("x-seen-method")).toBe("POST");
+    expect(await res.text()).toBe("a\nb\nc\n");
+    await Bun.sleep(5);
+    expect(p.relay.activeStreams).toBe(0);
+    expect(p.agent.activeStreams).toBe(0);
+  });
+
+  test("200 concurrent streams arrive complete and in order", async () => {
+    const p = pair(echo, { maxStreams: 256 });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const chunks = Array.from({ length: 20 }, (_, k) => `${i}:${k};`);
+        const body = new ReadableStream({
+          async pull(c) {
+            const next = chunks.shift();
+            if (next === undefined) return c.close();
+            c.enqueue(new TextEncoder().encode(next));
+            if (Math.random() < 0.3) await Bun.sleep(0);
+          },
+        });
+        const res = await forward(p.relay, post(body), `/s/${i}`);
+        return { i, path: res.headers.get("x-path"), text: await res.text() };
+      }),
+    );
+    for (const r of results) {
+      expect(r.path).toBe(`/s/${r.i}`);
+      expect(r.text).toBe(Array.from({ length: 20 }, (_, k) => `${r.i}:${k};`).join(""));
+    }
+  });
+
+  test("a stalled reader holds at most one window and does not slow another stream", async () => {
+    const p = pair(async () => new Response(byteStream(50 * 1024 * 1024)));
+    const stalled = await forward(p.relay, post(null, "GET"), "/big");
+    // Never read `stalled`; the agent may only send one window ahead.
+    const t0 = performance.now();
+    const other = await forward(p.relay, post(null, "GET"), "/other");
+    let n = 0;
+    for await (const c of other.body!) {
+      n += c.length;
+      if (n >= 4 * 1024 * 1024) break;
+    }
+    expect(n).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    await Bun.sleep(20);
+    const agentSide = p.agentStreams[0]!;
+    expect(agentSide.bytesOut).toBeLessThanOrEqual(INITIAL_WINDOW);
+    await stalled.body!.cancel();
+  });
+
+  test("a huge upload is paced by credit: the receiver never buffers more than its window", async () => {
+    let maxBuffered = 0;
+    const p = pair(async (req, s) => {
+      let total = 0;
+      for await (const c of req.body!) {
+        total += c.length;
+        maxBuffered = Math.max(maxBuffered, s.buffered);
+        if (total % (1 << 20) < c.length) await Bun.sleep(1); // a slow consumer
+      }
+      return new Response(String(total));
+    });
+    const res = await forward(p.relay, post(byteStream(16 * 1024 * 1024)), "/upload");
+    expect(await res.text()).toBe(String(16 * 1024 * 1024));
+    expect(maxBuffered).toBeLessThanOrEqual(INITIAL_WINDOW);
+  });
+
+  test("the relay cancelling a stream aborts the agent's handler", async () => {
+    let aborted: Promise<void> | null = null;
+    const p = pair(async (req) => {
+      aborted = new Promise((r) => req.signal.addEventListener("abort", () => r()));
+      return new Response(byteStream(1 << 30, 1024));
+    });
+    const ac = new AbortController();
+    const res = await forward(p.relay, post(null, "GET"), "/gen", { signal: ac.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await aborted;
+    await Bun.sleep(5);
+    expect(p.agent.activeStreams).toBe(0);
+    expect(p.relay.activeStreams).toBe(0);
+  });
+
+  test("more streams than the agent allows are refused, not queued", async () => {
+    const gate = Promise.withResolvers<void>();
+    const p = pair(async () => (await gate.promise, new Response("ok")), { maxStreams: 2 });
+    const a = forward(p.relay, post(null, "GET"), "/1");
+    const b = forward(p.relay, post(null, "GET"), "/2");
+    await expect(forward(p.relay, post(null, "GET"), "/3")).rejects.toThrow(/too many streams/);
+    gate.resolve();
+    expect(await (await a).text()).toBe("ok");
+    expect(await (await b).text()).toBe("ok");
+  });
+
+  test("go-away lets in-flight streams finish and refuses new ones", async () => {
+    const gate = Promise.withResolvers<void>();
+    const p = pair(async () => (await gate.promise, new Response("done")));
+    const inflight = forward(p.relay, post(null, "GET"), "/slow");
+    await Bun.sleep(5);
+    const drained = p.relay.goAway("restarting", 5_000);
+    expect(() => p.relay.open({ method: "GET", path: "/new", headers: [] })).toThrow(/going away/);
+    gate.resolve();
+    expect(await (await inflight).text()).toBe("done");
+    await drained;
+    expect(p.closes.relay?.code).toBe("normal");
+  });
+
+  test("go-away grace period ends streams that do not finish", async () => {
+    const clock = new ManualClock();
+    const p = pair(async () => new Response(new ReadableStream({ pull: () => new Promise(() => {}) })), { clock });
+    const res = await forward(p.relay, post(null, "GET"), "/forever");
+    const drained = p.relay.goAway("restarting", 1_000);
+    clock.advance(1_001);
+    await drained;
+    await expect(res.text()).rejects.toThrow(/closed/);
+  });
+
+  test("heartbeats keep a quiet session alive and a silent peer is noticed within the tolerance", async () => {
+    const clock = new ManualClock();
+    const p = pair(echo, { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    for (let i = 0; i < 20; i++) {
+      clock.advance(250);
+      await Bun.sleep(0);
+    }
+    expect(p.closes.relay).toBeUndefined();
+    expect(p.relay.rttMs).not.toBeNull();
+    p.blackhole();
+    let waited = 0;
+    while (!p.closes.relay && waited < 10_000) {
+      clock.advance(250);
+      waited += 250;
+    }
+    expect(p.closes.relay?.code).toBe("heartbeat_timeout");
+    expect(waited).toBeLessThanOrEqual(3_000 + 1_000);
+    expect(waited).toBeGreaterThanOrEqual(2_000);
+  });
+
+  test("a malformed frame closes the session with a protocol error and fails its streams", async () => {
+    const gate = Promise.withResolvers<void>();
+    const p = pair(async () => (await gate.promise, new Response("x")));
+    const inflight = forward(p.relay, post(null, "GET"), "/x");
+    await Bun.sleep(2);
+    p.agent.receive(new Uint8Array([0x7f, 0, 0, 0, 0, 1]));
+    await expect(inflight).rejects.toThrow(/closed/);
+    expect(p.closes.agent?.code).toBe("protocol_error");
+    expect(p.closes.wsCodes).toContain(1002);
+    gate.resolve();
+  });
+
+  test("DATA beyond the granted window is a flow-control violation", async () => {
+    const p = pair(async (req) => new Response(req.body));
+    p.relay.open({ method: "POST", path: "/x", headers: [] });
+    await Bun.sleep(1);
+    p.agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(INITIAL_WINDOW) }));
+    p.agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(1) }));
+    expect(p.closes.agent?.code).toBe("protocol_error");
+    expect(p.closes.agent?.reason).toMatch(/flow_control/);
+  });
+});

@@ -1,0 +1,365 @@
+// A multiplexed tunnel session over any binary message transport: streams, heartbeats, go-away, and fetch-style helpers.
+import { realClock, type Clock } from "../clock.ts";
+import { decode, encode, ProtocolError } from "./codec.ts";
+import { INITIAL_WINDOW, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
+import { Stream, StreamError } from "./stream.ts";
+
+/** Where the session writes frames and how it ends the underlying connection. */
+export interface FrameSink {
+  send(bytes: Uint8Array): void;
+  /** WebSocket close code and reason (4000 + a stable code, see docs/protocol.md). */
+  close(code: number, reason: string): void;
+}
+
+export interface SessionCloseInfo {
+  code: GoAwayCode | "transport_closed";
+  reason: string;
+  /** true when the peer (or the transport) ended it, false when we did. */
+  remote: boolean;
+}
+
+export interface SessionOptions {
+  /** The relay opens streams; the agent accepts them. */
+  role: "relay" | "agent";
+  sink: FrameSink;
+  clock?: Clock;
+  heartbeatMs?: number;
+  toleranceMs?: number;
+  /** Streams accepted from the peer at once; more are refused with RESET refused. */
+  maxStreams?: number;
+  window?: number;
+  /** Agent: each stream the relay opens. */
+  onStream?: (s: Stream) => void;
+  onClose?: (info: SessionCloseInfo) => void;
+  onGoAway?: (code: GoAwayCode, reason: string) => void;
+  /** Every frame that failed to decode or broke the rules (before the session closes). */
+  onProtocolError?: (e: ProtocolError) => void;
+}
+
+/** WebSocket close codes for session endings: 4000 + index, stable across releases. */
+export const CLOSE_CODES: Record<GoAwayCode, number> = {
+  normal: 1000,
+  replaced: 4001,
+  incompatible_version: 4002,
+  unauthorized: 4003,
+  protocol_error: 1002,
+  heartbeat_timeout: 4004,
+};
+
+export class Session {
+  readonly role: "relay" | "agent";
+  private readonly streams = new Map<number, Stream>();
+  private nextId = 1;
+  private readonly clock: Clock;
+  private readonly heartbeatMs: number;
+  private readonly toleranceMs: number;
+  private readonly maxStreams: number;
+  private readonly window: number;
+  private lastReceived: number;
+  private lastPing = 0;
+  private timer: unknown = null;
+  private closedInfo: SessionCloseInfo | null = null;
+  private draining = false;
+  private peerDraining = false;
+  private drainTimer: unknown = null;
+  private drainResolve: (() => void) | null = null;
+  /** Round-trip time of the last answered PING, ms. */
+  rttMs: number | null = null;
+  framesIn = 0;
+  framesOut = 0;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.role = opts.role;
+    this.clock = opts.clock ?? realClock;
+    this.heartbeatMs = opts.heartbeatMs ?? 10_000;
+    this.toleranceMs = opts.toleranceMs ?? 15_000;
+    this.maxStreams = opts.maxStreams ?? 256;
+    this.window = opts.window ?? INITIAL_WINDOW;
+    this.lastReceived = this.clock.now();
+    this.lastPing = this.clock.now();
+    this.schedule();
+  }
+
+  get closed(): SessionCloseInfo | null {
+    return this.closedInfo;
+  }
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+  /** true once either side sent GO_AWAY: no new streams. */
+  get goingAway(): boolean {
+    return this.draining || this.peerDraining;
+  }
+
+  // ---- transport → session ----
+
+  /** Feeds one binary message from the transport. A bad frame closes the session with protocol_error. */
+  receive(bytes: Uint8Array | ArrayBuffer): void {
+    if (this.closedInfo) return;
+    this.lastReceived = this.clock.now();
+    this.framesIn++;
+    let f: Frame;
+    try {
+      f = decode(bytes);
+      this.dispatch(f);
+    } catch (e) {
+      const err = e instanceof ProtocolError ? e : new ProtocolError("bad_payload", e instanceof Error ? e.message : String(e));
+      this.opts.onProtocolError?.(err);
+      this.close("protocol_error", `${err.code}: ${err.message}`);
+    }
+  }
+
+  /** The transport ended underneath us. */
+  transportClosed(reason: string): void {
+    this.finish({ code: "transport_closed", reason, remote: true });
+  }
+
+  private dispatch(f: Frame): void {
+    switch (f.type) {
+      case "PING":
+        this.sendFrame({ type: "PONG", stream: 0, opaque: f.opaque });
+        return;
+      case "PONG": {
+        const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
+        if (Number.isFinite(sent)) this.rttMs = Math.max(0, this.clock.now() - sent);
+        return;
+      }
+      case "GO_AWAY":
+        this.peerDraining = true;
+        this.opts.onGoAway?.(f.body.code, f.body.reason);
+        if (f.body.code !== "normal") this.close(f.body.code, f.body.reason, true);
+        else this.checkDrained();
+        return;
+      case "HELLO":
+      case "WELCOME":
+        throw new ProtocolError("unexpected_frame", `${f.type} after the handshake`);
+      case "REQUEST_HEAD":
+        if (this.role !== "agent") throw new ProtocolError("unexpected_frame", "REQUEST_HEAD sent to the relay");
+        return this.accept(f.stream, f.body);
+      case "RESPONSE_HEAD": {
+        if (this.role !== "relay") throw new ProtocolError("unexpected_frame", "RESPONSE_HEAD sent to the agent");
+        this.streams.get(f.stream)?.onResponseHead(f.body);
+        return;
+      }
+      case "DATA": {
+        const s = this.streams.get(f.stream);
+        if (s && !s.onData(f.data)) {
+          // The peer ignored its credit: one stream's fault, but it breaks the memory bound, so it is fatal.
+          throw new ProtocolError("flow_control", `stream ${f.stream} received more than its window`);
+        }
+        return;
+      }
+      case "END":
+        this.streams.get(f.stream)?.onEnd();
+        return;
+      case "RESET":
+        this.streams.get(f.stream)?.onReset(f.body.code, f.body.reason);
+        return;
+      case "WINDOW_UPDATE":
+        this.streams.get(f.stream)?.onWindowUpdate(f.increment);
+        return;
+    }
+  }
+
+  private accept(id: number, head: RequestHead): void {
+    if (id % 2 !== 1) throw new ProtocolError("bad_stream_id", `stream ${id} is not a relay-opened (odd) id`);
+    if (this.streams.has(id)) throw new ProtocolError("bad_stream_id", `stream ${id} is already open`);
+    if (this.draining) {
+      this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "the agent is going away" } });
+      return;
+    }
+    if (this.streams.size >= this.maxStreams) {
+      this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: `too many streams (limit ${this.maxStreams})` } });
+      return;
+    }
+    const s = this.newStream(id);
+    s.requestHead = head;
+    this.opts.onStream?.(s);
+  }
+
+  private newStream(id: number): Stream {
+    const s = new Stream(id, { sendFrame: (f) => this.sendFrame(f), release: (sid) => this.release(sid) }, this.window);
+    this.streams.set(id, s);
+    return s;
+  }
+
+  private release(id: number): void {
+    this.streams.delete(id);
+    this.checkDrained();
+  }
+
+  sendFrame(f: Frame): void {
+    if (this.closedInfo) return;
+    this.framesOut++;
+    this.opts.sink.send(encode(f));
+  }
+
+  // ---- streams (relay side) ----
+
+  /** Opens a stream with a request head. Throws when the session is closed or going away. */
+  open(head: RequestHead): Stream {
+    if (this.role !== "relay") throw new Error("only the relay opens streams");
+    if (this.closedInfo) throw new StreamError("session_closed", `the tunnel session is closed (${this.closedInfo.reason})`, false);
+    if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
+    if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
+    const id = this.nextId;
+    this.nextId += 2;
+    const s = this.newStream(id);
+    this.sendFrame({ type: "REQUEST_HEAD", stream: id, body: head });
+    return s;
+  }
+
+  // ---- heartbeats ----
+
+  private schedule(): void {
+    // Check often enough that silence is noticed within tolerance plus one tick.
+    const tick = Math.max(5, Math.min(this.heartbeatMs, Math.floor(this.toleranceMs / 4)));
+    this.timer = this.clock.setTimeout(() => this.onTick(), tick);
+  }
+
+  private onTick(): void {
+    this.timer = null;
+    if (this.closedInfo) return;
+    const now = this.clock.now();
+    if (now - this.lastReceived > this.toleranceMs) {
+      this.close("heartbeat_timeout", `no frame from the peer for ${now - this.lastReceived} ms (tolerance ${this.toleranceMs} ms)`);
+      return;
+    }
+    if (now - this.lastPing >= this.heartbeatMs) {
+      this.lastPing = now;
+      const opaque = new Uint8Array(8);
+      new DataView(opaque.buffer).setFloat64(0, now);
+      this.sendFrame({ type: "PING", stream: 0, opaque });
+    }
+    this.schedule();
+  }
+
+  // ---- ending ----
+
+  /** Graceful close: GO_AWAY, no new streams, in-flight ones get `graceMs` to finish, then the connection closes. */
+  goAway(reason: string, graceMs: number): Promise<void> {
+    if (this.closedInfo) return Promise.resolve();
+    if (!this.draining) {
+      this.draining = true;
+      this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code: "normal", reason } });
+    }
+    return new Promise<void>((resolve) => {
+      this.drainResolve = resolve;
+      this.drainTimer = this.clock.setTimeout(() => {
+        this.close("normal", `${reason} (grace period over)`);
+      }, graceMs);
+      this.checkDrained();
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.goingAway && this.streams.size === 0 && !this.closedInfo && (this.draining || this.peerDraining)) {
+      if (this.draining) this.close("normal", "going away: all streams finished");
+    }
+  }
+
+  /** Ends the session now: every stream fails, the peer gets GO_AWAY (unless it sent one), the connection closes. */
+  close(code: GoAwayCode, reason: string, remote = false): void {
+    if (this.closedInfo) return;
+    if (!remote && !(this.draining && code === "normal")) this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code, reason } });
+    this.opts.sink.close(CLOSE_CODES[code], `${code}: ${reason}`.slice(0, 120));
+    this.finish({ code, reason, remote });
+  }
+
+  private finish(info: SessionCloseInfo): void {
+    if (this.closedInfo) return;
+    this.closedInfo = info;
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
+    if (this.drainTimer !== null) this.clock.clearTimeout(this.drainTimer);
+    const err = new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote);
+    for (const s of [...this.streams.values()]) s.fail(err);
+    this.streams.clear();
+    this.drainResolve?.();
+    this.opts.onClose?.(info);
+  }
+}
+
+// ---- fetch mapping ----
+
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"]);
+
+export function headerList(h: Headers, drop: ReadonlySet<string> = HOP_BY_HOP): HeaderList {
+  const out: HeaderList = [];
+  h.forEach((v, k) => {
+    if (!drop.has(k.toLowerCase())) out.push([k, v]);
+  });
+  return out;
+}
+
+/** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
+export async function forward(
+  session: Session,
+  req: Request,
+  path: string,
+  opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void } = {},
+): Promise<Response> {
+  const s = session.open({ method: req.method, path, headers: headerList(req.headers) });
+  opts.onStream?.(s);
+  const onAbort = () => s.reset("cancel", "the client went away");
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (req.body) {
+    req.body.pipeTo(s.writable).catch(() => {
+      // A broken upload resets the stream (pipeTo aborted the writable); nothing else to do.
+    });
+  } else s.end();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  try {
+    const head = await (opts.firstByteTimeoutMs
+      ? Promise.race([
+          s.responseHead,
+          new Promise<never>((_, rej) => {
+            timer = setTimeout(() => rej(new StreamError("timeout", `no response within ${opts.firstByteTimeoutMs} ms`, false)), opts.firstByteTimeoutMs);
+          }),
+        ])
+      : s.responseHead);
+    const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
+    const headers = new Headers(head.headers.filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase())));
+    return new Response(noBody ? null : s.readable, { status: head.status, headers });
+  } catch (e) {
+    if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
+    opts.signal?.removeEventListener("abort", onAbort);
+    throw e;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
+export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>): Promise<void> {
+  const head = s.requestHead!;
+  let res: Response;
+  try {
+    const hasBody = head.method !== "GET" && head.method !== "HEAD";
+    const req = new Request(`http://tunnel.invalid${head.path}`, {
+      method: head.method,
+      headers: head.headers,
+      body: hasBody ? s.readable : null,
+      signal: s.signal,
+      // @ts-expect-error duplex is required by fetch for streamed bodies
+      duplex: "half",
+    });
+    res = await handler(req, s);
+  } catch (e) {
+    if (s.signal.aborted) return;
+    s.reset("internal", e instanceof Error ? e.message : String(e));
+    return;
+  }
+  if (s.signal.aborted) {
+    res.body?.cancel().catch(() => {});
+    return;
+  }
+  s.respond({ status: res.status, headers: headerList(res.headers) });
+  try {
+    if (res.body) await res.body.pipeTo(s.writable, { signal: s.signal });
+    else s.end();
+  } catch {
+    // The stream was reset (client gone) or the body failed; pipeTo cancelled the source so upstream work stops.
+    if (!s.signal.aborted) s.reset("internal", "the response body failed");
+  }
+}

@@ -1,0 +1,192 @@
+// One multiplexed stream: a web ReadableStream of the peer's DATA and a WritableStream that sends ours, both under credit windows.
+import { DATA_CHUNK, type Frame, type RequestHead, type ResetCode, type ResponseHead } from "./messages.ts";
+import { RecvWindow, SendWindow } from "./flow-control.ts";
+
+/** What a stream needs from its session. */
+export interface StreamHost {
+  sendFrame(f: Frame): void;
+  /** Called once when the stream has nothing left to do (both ends done, or reset). */
+  release(id: number): void;
+}
+
+/** The stream was reset (by us or the peer) or its session ended. */
+export class StreamError extends Error {
+  constructor(
+    readonly code: ResetCode,
+    message: string,
+    readonly byPeer: boolean,
+  ) {
+    super(message);
+    this.name = "StreamError";
+  }
+}
+
+export class Stream {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+  /** Aborted when the stream is reset or its session closes; the agent hands it to fetch so upstream work stops. */
+  readonly signal: AbortSignal;
+  /** Set on the agent side: the request the relay sent. */
+  requestHead: RequestHead | null = null;
+  /** Relay side: resolves with the agent's response head. */
+  readonly responseHead: Promise<ResponseHead>;
+
+  private readonly abort = new AbortController();
+  private readonly sendWin: SendWindow;
+  private readonly recvWin: RecvWindow;
+  private queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private remoteEnded = false;
+  private localEnded = false;
+  private error: StreamError | null = null;
+  private wake: (() => void) | null = null;
+  private resolveHead!: (h: ResponseHead) => void;
+  private rejectHead!: (e: Error) => void;
+  private released = false;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly host: StreamHost,
+    window: number,
+  ) {
+    this.sendWin = new SendWindow(window);
+    this.recvWin = new RecvWindow(window);
+    this.signal = this.abort.signal;
+    this.responseHead = new Promise((res, rej) => {
+      this.resolveHead = res;
+      this.rejectHead = rej;
+    });
+    this.responseHead.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        pull: async (c) => {
+          while (!this.queue.length && !this.remoteEnded && !this.error) await new Promise<void>((r) => (this.wake = r));
+          const chunk = this.queue.shift();
+          if (chunk) {
+            this.queuedBytes -= chunk.length;
+            c.enqueue(chunk);
+            const inc = this.recvWin.consume(chunk.length);
+            if (inc && !this.error && !this.remoteEnded) this.host.sendFrame({ type: "WINDOW_UPDATE", stream: this.id, increment: inc });
+            return;
+          }
+          if (this.error) c.error(this.error);
+          else c.close();
+          this.maybeRelease();
+        },
+        cancel: (reason) => {
+          if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+
+    this.writable = new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        let off = 0;
+        while (off < chunk.length) {
+          if (this.error) throw this.error;
+          const n = await this.sendWin.take(Math.min(DATA_CHUNK, chunk.length - off));
+          if (this.error) throw this.error;
+          this.host.sendFrame({ type: "DATA", stream: this.id, data: chunk.subarray(off, off + n) });
+          this.bytesOut += n;
+          off += n;
+        }
+      },
+      close: async () => {
+        if (this.error) throw this.error;
+        this.end();
+      },
+      abort: (reason) => {
+        this.reset("cancel", `writer aborted: ${reason instanceof Error ? reason.message : String(reason ?? "no reason")}`);
+      },
+    });
+  }
+
+  /** Bytes received and not yet read (bounded by the window). */
+  get buffered(): number {
+    return this.queuedBytes;
+  }
+  get done(): boolean {
+    return this.released;
+  }
+
+  /** Sends our END once (after the last DATA). */
+  end(): void {
+    if (this.localEnded || this.error) return;
+    this.localEnded = true;
+    this.host.sendFrame({ type: "END", stream: this.id });
+    this.maybeRelease();
+  }
+
+  /** Agent side: sends the response head. */
+  respond(head: ResponseHead): void {
+    if (this.error) return;
+    this.host.sendFrame({ type: "RESPONSE_HEAD", stream: this.id, body: head });
+  }
+
+  /** Resets the stream locally and tells the peer (unless the session is gone). */
+  reset(code: ResetCode, reason: string, tellPeer = true): void {
+    if (this.error) return;
+    if (tellPeer && !(this.localEnded && this.remoteEnded)) this.host.sendFrame({ type: "RESET", stream: this.id, body: { code, reason } });
+    this.fail(new StreamError(code, reason, false));
+  }
+
+  // ---- called by the session on incoming frames ----
+
+  /** false: the peer overran its credit. */
+  onData(data: Uint8Array): boolean {
+    if (this.error || this.remoteEnded) return true; // late frames after a reset are dropped
+    if (!this.recvWin.receive(data.length)) return false;
+    this.bytesIn += data.length;
+    if (data.length) {
+      // Copy: the frame buffer belongs to the transport and may be reused.
+      this.queue.push(data.slice());
+      this.queuedBytes += data.length;
+    }
+    this.wakeReader();
+    return true;
+  }
+  onEnd(): void {
+    this.remoteEnded = true;
+    this.wakeReader();
+    this.maybeRelease();
+  }
+  onWindowUpdate(inc: number): void {
+    this.sendWin.grant(inc);
+  }
+  onResponseHead(h: ResponseHead): void {
+    this.resolveHead(h);
+  }
+  onReset(code: ResetCode, reason: string): void {
+    this.fail(new StreamError(code, reason, true));
+  }
+
+  fail(err: StreamError): void {
+    if (this.error) return;
+    this.error = err;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.sendWin.fail(err);
+    this.rejectHead(err);
+    this.abort.abort(err);
+    this.wakeReader();
+    this.release();
+  }
+
+  private wakeReader(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+  private maybeRelease(): void {
+    if (this.localEnded && this.remoteEnded && !this.queue.length) this.release();
+  }
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.host.release(this.id);
+  }
+}
