@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = (await entry.load()).default;
   if (wantsHelp(rest)) {
-    console.log(cmd.help);
+    console.log(cmd.helpFor ? await cmd.helpFor(rest) : cmd.help);
     return 0;
   }
   try {

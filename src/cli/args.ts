@@ -15,6 +15,8 @@ export interface Command {
   summary: string;
   /** Full --help text. */
   help: string;
+  /** For commands with subcommands: the --help text for these arguments (e.g. `config validate --help`). */
+  helpFor?(argv: string[]): Promise<string>;
   run(argv: string[]): Promise<number>;
 }
 

@@ -90,7 +90,9 @@ export class ConfigStore {
   /** Puts a backup back: it is validated first, and the current file is itself backed up before being replaced. */
   restore(id: string): WriteResult {
     if (!ID_RE.test(id) || !existsSync(this.pathOf(id))) throw new BackupNotFoundError(`no backup with id "${id}" in ${this.dir}`);
-    return this.write(readFileSync(this.pathOf(id), "utf8"));
+    const r = this.write(readFileSync(this.pathOf(id), "utf8"));
+    if (!r.ok) for (const i of r.issues) i.file = this.pathOf(id);
+    return r;
   }
 
   /** The current file as TOML; inline secrets (tokens, passwords, credentials in URLs) are redacted unless asked. */

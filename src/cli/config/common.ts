@@ -1,0 +1,28 @@
+// What the `config` subcommands share: the --config option, the store for the chosen file, and issue printing.
+import { existsSync, readFileSync } from "node:fs";
+import { configPath } from "../../config/paths.ts";
+import { ConfigStore } from "../../config/store.ts";
+import { formatIssue, type ConfigIssue } from "../../config/load.ts";
+import { CliError } from "../args.ts";
+
+export const CONFIG_OPTION = { config: { type: "string", short: "c" } } as const;
+export const CONFIG_HELP = "  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)";
+
+export function storeFor(explicit?: string): ConfigStore {
+  return new ConfigStore(configPath(explicit));
+}
+
+/** Reads a file the user named; a missing or unreadable file is one sentence, exit 1. */
+export function readUserFile(file: string): string {
+  if (!existsSync(file)) throw new CliError(`${file} does not exist.`);
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+  }
+}
+
+/** Prints every issue on its own line to stderr ("FILE:LINE:COL: field: message"). */
+export function printIssues(issues: ConfigIssue[]): void {
+  for (const i of issues) console.error(formatIssue(i));
+}
