@@ -1,16 +1,44 @@
-// `serve`: runs the daemon on the config file (created with defaults on first run) until SIGTERM or SIGINT.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
-import { stringify } from "smol-toml";
+// `serve`: runs the daemon on the config file (created with commented defaults, or migrated from 1.x/2.x, on first run) until SIGTERM or SIGINT.
+import { existsSync } from "node:fs";
 import { configPath } from "../config/paths.ts";
-import { defaultConfig, formatIssue, parseConfig } from "../config/load.ts";
+import { formatIssue, parseConfig } from "../config/load.ts";
+import { ConfigStore } from "../config/store.ts";
+import { defaultConfigText } from "../config/render.ts";
+import { findLegacy } from "../config/migrate.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { COMPONENTS } from "../daemon/components.ts";
+import { watchConfigFile } from "../daemon/config-watcher.ts";
 import { logger } from "../core/log.ts";
 import { VERSION } from "../build-info.ts";
-import { parse, UsageError, type Command } from "./args.ts";
+import { CliError, parse, UsageError, type Command } from "./args.ts";
 
 const log = logger("daemon");
+
+/** Creates the config file on first run: migrated from the 1.x/2.x app when its files exist, else the commented defaults. */
+async function firstRun(store: ConfigStore): Promise<void> {
+  const legacy = findLegacy();
+  if (legacy.length) {
+    const { migrateInto } = await import("./config/migrate.ts");
+    try {
+      const applied = await migrateInto(legacy, store);
+      if (applied.result.ok) {
+        log.info("migrated the 1.x/2.x configuration; the old files were left as they were", {
+          from: legacy.join(","),
+          file: store.file,
+          carried: applied.migration.carried.length,
+          not_carried: applied.migration.notCarried.map((n) => n.field).join("; ") || undefined,
+        });
+        return;
+      }
+      log.warn("could not migrate the 1.x/2.x configuration; starting from the defaults", { error: formatIssue(applied.result.issues[0]!) });
+    } catch (e) {
+      log.warn("could not migrate the 1.x/2.x configuration; starting from the defaults", { error: e });
+    }
+  }
+  const r = store.write(defaultConfigText());
+  if (!r.ok) throw new CliError(`the default configuration does not validate: ${formatIssue(r.issues[0]!)}`);
+  log.info("created the default configuration", { file: store.file });
+}
 
 const command: Command = {
   name: "serve",
@@ -18,32 +46,42 @@ const command: Command = {
   help: `Usage: cloudtolocalllm-tunnel serve [--config FILE]
 
 Runs the daemon: the Ollama-compatible broker, the control API and, when enabled, the tunnel.
-The config file is created with commented defaults on first run.
+On first run the config file is created with commented defaults, or migrated from the 1.x/2.x app's
+~/.cloudtolocalllm/ files when they exist. Saving the file (or SIGHUP) reloads it; an invalid file is
+rejected with its line and column and the running configuration is kept. SIGTERM or SIGINT stops it.
 
 Options:
   -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)`,
   async run(argv) {
     const { values } = parse(argv, { config: { type: "string", short: "c" } }, false);
     const file = configPath(values.config);
-    if (!existsSync(file)) {
-      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      writeFileSync(file, stringify(defaultConfig()), { mode: 0o600 });
-      log.info("created the default configuration", { file });
-    }
-    const r = parseConfig(readFileSync(file, "utf8"), file);
+    const store = new ConfigStore(file);
+    if (!existsSync(file)) await firstRun(store);
+    const r = parseConfig(store.read() ?? "", file);
     if (!r.ok) throw new UsageError(formatIssue(r.issues[0]!));
 
     const daemon = new Daemon({ file, config: r.config, factories: COMPONENTS });
-    const onSignal = (sig: string) => daemon.ctx.shutdown(sig);
+    let signals = 0;
+    const onSignal = (sig: string) => {
+      // A second signal means "now": skip the graceful stop.
+      if (++signals > 1) process.exit(0);
+      daemon.ctx.shutdown(sig);
+    };
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
-    process.on("SIGHUP", () => void daemon.runtime.reload());
+    process.on("SIGHUP", () => {
+      log.info("SIGHUP: reloading the configuration", { file });
+      void daemon.runtime.reload();
+    });
 
     await daemon.start();
+    const watcher = watchConfigFile(file, () => daemon.runtime.reload());
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;
     log.info("stopping", { reason });
+    watcher.close();
     await daemon.stop(reason);
+    log.info("stopped", { reason });
     return 0;
   },
 };
