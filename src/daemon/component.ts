@@ -1,6 +1,7 @@
 // The contract every part of the daemon follows, and the context it is built from.
 import type { Config } from "../config/schema.ts";
 import type { AlertsService, BrokerService, ConfigService, SecretStore, TunnelControl } from "../core/contracts.ts";
+import type { AuthService } from "../auth/manager.ts";
 import type { EventBus } from "../core/events.ts";
 import type { ConfigRuntime } from "./config-runtime.ts";
 import type { InspectorService } from "../inspector/ring.ts";
@@ -20,6 +21,8 @@ export interface Services {
   tunnel?: TunnelControl;
   alerts?: AlertsService;
   secrets?: SecretStore;
+  /** Sign-in: accessToken(), onToken(cb), status(). */
+  auth?: AuthService;
   inspector?: InspectorService;
   [extra: string]: unknown;
 }

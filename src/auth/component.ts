@@ -1,0 +1,24 @@
+// The daemon component that runs the sign-in lifecycle and publishes it as ctx.services.auth.
+import type { ComponentFactory } from "../daemon/component.ts";
+import { AuthManager } from "./manager.ts";
+
+export const createAuthComponent: ComponentFactory = (ctx) => {
+  const manager = new AuthManager({
+    config: () => ctx.config.current().auth,
+    secrets: () => ctx.services.secrets,
+    events: ctx.events,
+  });
+  return {
+    name: "auth",
+    async start() {
+      ctx.services.auth = manager;
+      await manager.start();
+    },
+    async stop() {
+      await manager.stop();
+    },
+    async apply(next, prev) {
+      await manager.applyConfig(next.auth, prev.auth);
+    },
+  };
+};

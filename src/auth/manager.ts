@@ -1,0 +1,323 @@
+// The daemon's sign-in lifecycle: loads the session, refreshes it before expiry, rotates refresh tokens, reports state.
+import type * as client from "openid-client";
+import * as oidcClient from "openid-client";
+import type { AuthState, SecretStore } from "../core/contracts.ts";
+import type { EventBus } from "../core/events.ts";
+import { logger } from "../core/log.ts";
+import { durationMs } from "../config/duration.ts";
+import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, type AuthConfig } from "./oidc.ts";
+import { clearSession, loadSession, saveSession, sessionFromTokens, type AuthSession } from "./session.ts";
+import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
+
+const log = logger("auth");
+
+export interface AuthStatus {
+  state: AuthState;
+  subject: string | null;
+  name: string | null;
+  expiresAt: string | null;
+  reason: string | null;
+  /** A device flow started from the API and still waiting for the user. */
+  pending: { verificationUri: string; verificationUriComplete: string | null; userCode: string; expiresAt: string } | null;
+}
+
+/** What other components use: the tunnel reads the access token and reconnects when it changes. */
+export interface AuthService {
+  status(): AuthStatus;
+  /** The current access token, refreshed first when it is about to expire; null when not signed in. */
+  accessToken(): Promise<string | null>;
+  /** Called with each new access token (after sign-in or refresh) and with null on sign-out / login required. */
+  onToken(cb: (token: string | null) => void): () => void;
+  startDeviceLogin(): Promise<AuthStatus["pending"] & {}>;
+  logout(): Promise<void>;
+  /** Re-reads the session from the secret store (after `login` or `logout` on the command line). */
+  reload(): Promise<void>;
+  refreshNow(): Promise<void>;
+}
+
+export interface AuthManagerDeps {
+  config(): AuthConfig;
+  secrets(): SecretStore | undefined;
+  events: EventBus;
+  /** Backoff for transient refresh failures (network, 5xx). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+const MIN_REFRESH_DELAY_MS = 1000;
+
+export class AuthManager implements AuthService {
+  private session: AuthSession | null = null;
+  private state: AuthState = "disabled";
+  private reason: string | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private refreshing: Promise<void> | null = null;
+  private failures = 0;
+  private oidc: client.Configuration | null = null;
+  private device: DeviceLogin | null = null;
+  private listeners = new Set<(t: string | null) => void>();
+  private stopped = false;
+
+  constructor(private readonly deps: AuthManagerDeps) {}
+
+  private get auth(): AuthConfig {
+    return this.deps.config();
+  }
+  private store(): SecretStore {
+    const s = this.deps.secrets();
+    if (!s) throw new Error("No secret store is available to keep the sign-in tokens.");
+    return s;
+  }
+
+  status(): AuthStatus {
+    const d = this.device;
+    return {
+      state: this.state,
+      subject: this.session?.subject ?? null,
+      name: this.session?.name ?? null,
+      expiresAt: this.session?.expiresAt ? new Date(this.session.expiresAt).toISOString() : null,
+      reason: this.reason,
+      pending: d ? { verificationUri: d.verificationUri, verificationUriComplete: d.verificationUriComplete, userCode: d.userCode, expiresAt: d.expiresAt } : null,
+    };
+  }
+
+  onToken(cb: (token: string | null) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private notify(token: string | null): void {
+    for (const cb of this.listeners) {
+      try {
+        cb(token);
+      } catch (e) {
+        log.warn("an access-token subscriber failed", { error: e });
+      }
+    }
+  }
+
+  private setState(state: AuthState, reason: string | null = null): void {
+    const changed = state !== this.state || reason !== this.reason;
+    this.state = state;
+    this.reason = reason;
+    if (!changed) return;
+    const s = this.status();
+    this.deps.events.emit("auth.state", {
+      state,
+      ...(s.subject ? { subject: s.subject } : {}),
+      ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
+      ...(reason ? { reason } : {}),
+    });
+    if (state === "login_required") log.warn("sign-in required", { reason });
+    else log.info("sign-in state", { state, ...(reason ? { reason } : {}) });
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.reload();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    this.device?.cancel();
+    this.device = null;
+    await this.refreshing?.catch(() => {});
+  }
+
+  /** After a config change: a different issuer or client means the stored session no longer applies. */
+  async applyConfig(next: AuthConfig, prev: AuthConfig): Promise<void> {
+    if (JSON.stringify(next) === JSON.stringify(prev)) return;
+    this.oidc = null;
+    if (next.issuer !== prev.issuer || next.client_id !== prev.client_id || next.audience !== prev.audience) await this.reload();
+    else this.schedule();
+  }
+
+  async reload(): Promise<void> {
+    this.clearTimer();
+    this.failures = 0;
+    const auth = this.auth;
+    if (!auth.issuer || !auth.client_id) {
+      this.session = null;
+      this.setState("disabled");
+      return;
+    }
+    let session: AuthSession | null = null;
+    try {
+      session = await loadSession(this.store());
+    } catch (e) {
+      log.error("could not read the sign-in session from the secret store", { error: e });
+    }
+    const prevToken = this.session?.accessToken ?? null;
+    if (session && (session.issuer !== auth.issuer || session.clientId !== auth.client_id)) {
+      this.session = null;
+      this.setState("login_required", "the configured issuer or client changed since the last sign-in");
+      if (prevToken) this.notify(null);
+      return;
+    }
+    this.session = session;
+    if (!session) {
+      this.setState("signed_out");
+      if (prevToken) this.notify(null);
+      return;
+    }
+    this.setState("signed_in");
+    if (session.accessToken !== prevToken) this.notify(this.validToken());
+    this.schedule();
+  }
+
+  private validToken(): string | null {
+    const s = this.session;
+    if (!s) return null;
+    if (s.expiresAt !== null && s.expiresAt <= Date.now()) return null;
+    return s.accessToken;
+  }
+
+  async accessToken(): Promise<string | null> {
+    if (this.state !== "signed_in" || !this.session) return null;
+    const s = this.session;
+    const soon = s.expiresAt !== null && s.expiresAt - Date.now() <= durationMs(this.auth.refresh_before);
+    if (soon && s.refreshToken && this.failures === 0) await this.refreshNow().catch(() => {});
+    return this.validToken();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(delayMs?: number): void {
+    this.clearTimer();
+    const s = this.session;
+    if (this.stopped || this.state !== "signed_in" || !s?.refreshToken) return;
+    if (delayMs === undefined) {
+      if (s.expiresAt === null) return;
+      const left = s.expiresAt - Date.now();
+      const before = durationMs(this.auth.refresh_before);
+      // A token that lives shorter than refresh_before is refreshed at half its life, never in a tight loop.
+      delayMs = Math.max(MIN_REFRESH_DELAY_MS, left > before * 2 ? left - before : left / 2);
+    }
+    this.timer = setTimeout(() => void this.refreshNow().catch(() => {}), delayMs);
+  }
+
+  private async client(): Promise<client.Configuration> {
+    return (this.oidc ??= await discover(this.auth));
+  }
+
+  /** One refresh at a time; concurrent callers share it. */
+  refreshNow(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = this.doRefresh().finally(() => (this.refreshing = null));
+    }
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const s = this.session;
+    if (!s?.refreshToken || this.state !== "signed_in") return;
+    const auth = this.auth;
+    let tokens;
+    try {
+      const config = await this.client();
+      tokens = await oidcClient.refreshTokenGrant(config, s.refreshToken, audienceParams(auth));
+    } catch (e) {
+      if (this.session !== s) return; // signed out or in again meanwhile
+      const msg = grantErrorMessage(e);
+      if (isPermanentGrantError(e)) {
+        // The refresh token is dead (revoked, expired, rotated away): only a new sign-in helps; do not retry.
+        this.session = null;
+        await clearSession(this.store()).catch(() => {});
+        this.setState("login_required", `the session could not be refreshed (${msg})`);
+        this.notify(null);
+        this.deps.events.emit("auth.progress", { step: "failed", message: `Refreshing the sign-in failed: ${msg}. Sign in again.` });
+        return;
+      }
+      // Network or server trouble: retry with bounded exponential backoff.
+      this.failures++;
+      if (this.failures > 1) this.oidc = null;
+      const initial = this.deps.retryInitialMs ?? 2000;
+      const max = this.deps.retryMaxMs ?? 300_000;
+      const delay = Math.min(max, initial * 2 ** (this.failures - 1));
+      log.warn("refreshing the access token failed; will retry", { error: msg, attempt: this.failures, retryInMs: delay });
+      this.schedule(delay);
+      throw new Error(`Refreshing the access token failed: ${msg}`);
+    }
+    if (this.session !== s || this.stopped) return;
+    // Rotation: the response's refresh token replaces the old one, which the issuer no longer accepts.
+    const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, s);
+    try {
+      await saveSession(this.store(), next);
+    } catch (e) {
+      log.error("could not store the refreshed tokens; the next restart will need a new sign-in", { error: e });
+    }
+    this.session = next;
+    this.failures = 0;
+    this.deps.events.emit("auth.progress", { step: "refreshed", message: "The access token was refreshed." });
+    if (this.reason) this.setState("signed_in");
+    log.info("access token refreshed", { expiresAt: next.expiresAt ? new Date(next.expiresAt).toISOString() : undefined });
+    this.notify(next.accessToken);
+    this.schedule();
+  }
+
+  async startDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
+    const auth = this.auth;
+    if (this.device) return this.status().pending!;
+    const d = await startDeviceLogin(auth, await this.client());
+    this.device = d;
+    const pending = this.status().pending!;
+    this.deps.events.emit("auth.progress", {
+      step: "device_code",
+      message: `Open ${d.verificationUri} and enter the code ${d.userCode}.`,
+      verificationUri: d.verificationUriComplete ?? d.verificationUri,
+      userCode: d.userCode,
+    });
+    this.deps.events.emit("auth.progress", { step: "waiting", message: "Waiting for the sign-in to be approved in the browser." });
+    d.result.then(
+      async (session) => {
+        if (this.device !== d) return;
+        this.device = null;
+        try {
+          await saveSession(this.store(), session);
+        } catch (e) {
+          log.error("could not store the sign-in tokens", { error: e });
+        }
+        this.session = session;
+        this.failures = 0;
+        this.setState("signed_in");
+        this.deps.events.emit("auth.progress", { step: "signed_in", message: `Signed in${session.name || session.subject ? ` as ${session.name ?? session.subject}` : ""}.` });
+        this.notify(session.accessToken);
+        this.schedule();
+      },
+      (e) => {
+        if (this.device !== d) return;
+        this.device = null;
+        this.deps.events.emit("auth.progress", { step: "failed", message: `The sign-in did not complete: ${grantErrorMessage(e)}.` });
+      },
+    );
+    return pending;
+  }
+
+  async logout(): Promise<void> {
+    this.device?.cancel();
+    this.device = null;
+    this.clearTimer();
+    const s = this.session;
+    this.session = null;
+    if (s?.refreshToken) {
+      // Best effort: revoke at the issuer so the refresh token is useless even if a copy leaked.
+      try {
+        await oidcClient.tokenRevocation(await this.client(), s.refreshToken, { token_type_hint: "refresh_token" });
+      } catch (e) {
+        log.debug("revoking the refresh token failed", { error: grantErrorMessage(e) });
+      }
+    }
+    try {
+      await clearSession(this.store());
+    } catch (e) {
+      log.error("could not delete the sign-in tokens from the secret store", { error: e });
+    }
+    if (this.state !== "disabled") this.setState("signed_out");
+    this.deps.events.emit("auth.progress", { step: "signed_out", message: "Signed out." });
+    if (s) this.notify(null);
+  }
+}

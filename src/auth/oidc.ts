@@ -1,0 +1,56 @@
+// Talks to the [auth] issuer through openid-client: discovery, and the parameters every grant sends (scope, audience).
+import * as client from "openid-client";
+import type { Config } from "../config/schema.ts";
+import { isLoopbackHost } from "../config/listen.ts";
+
+export type AuthConfig = Config["auth"];
+
+export class AuthNotConfiguredError extends Error {
+  constructor() {
+    super("Sign-in is not configured: set [auth] issuer and client_id in the config file.");
+  }
+}
+
+/** Discovers the issuer's metadata. Plain http is accepted only for a loopback issuer (development and tests). */
+export async function discover(auth: AuthConfig): Promise<client.Configuration> {
+  if (!auth.issuer || !auth.client_id) throw new AuthNotConfiguredError();
+  const url = new URL(auth.issuer);
+  const insecure = url.protocol === "http:";
+  if (insecure && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
+    throw new Error(`[auth] issuer must use https (plain http is only accepted on loopback): ${auth.issuer}`);
+  }
+  try {
+    // A desktop app is a public client (RFC 8252): no client secret, PKCE instead.
+    return await client.discovery(url, auth.client_id, undefined, client.None(), {
+      execute: insecure ? [client.allowInsecureRequests] : [],
+      timeout: 15,
+    });
+  } catch (e) {
+    throw new Error(`Could not reach the sign-in issuer ${auth.issuer}: ${(e as Error).message}`);
+  }
+}
+
+/** Token request parameters that carry the audience: RFC 8707 `resource` for URIs, plus `audience` (Auth0 and others). */
+export function audienceParams(auth: AuthConfig): Record<string, string> {
+  if (!auth.audience) return {};
+  const p: Record<string, string> = { audience: auth.audience };
+  if (/^[a-z][a-z0-9+.-]*:/i.test(auth.audience)) p.resource = auth.audience;
+  return p;
+}
+
+export function scopeParam(auth: AuthConfig): string {
+  return auth.scopes.join(" ");
+}
+
+/** "invalid_grant" and friends mean the refresh token is dead: retrying cannot help, only a new sign-in. */
+export function isPermanentGrantError(e: unknown): boolean {
+  const code = (e as { error?: string })?.error;
+  return code === "invalid_grant" || code === "invalid_client" || code === "unauthorized_client" || code === "invalid_target" || code === "invalid_scope";
+}
+
+/** One sentence for a failed grant, without echoing anything secret. */
+export function grantErrorMessage(e: unknown): string {
+  const err = e as { error?: string; error_description?: string; message?: string };
+  if (err?.error) return `${err.error}${err.error_description ? `: ${err.error_description}` : ""}`;
+  return err?.message ?? String(e);
+}

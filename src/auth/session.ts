@@ -1,0 +1,78 @@
+// The signed-in session (access, refresh and ID tokens) and how it is kept as one item in the secret store.
+import type * as client from "openid-client";
+import { decodeJwt } from "jose";
+import type { SecretStore } from "../core/contracts.ts";
+import { registerSecret } from "../core/log.ts";
+
+/** Name of the secret that holds the session (one item, so a rotated refresh token is never stored half-way). */
+export const SESSION_SECRET = "auth-session";
+
+export interface AuthSession {
+  issuer: string;
+  clientId: string;
+  accessToken: string;
+  refreshToken: string | null;
+  idToken: string | null;
+  /** Epoch milliseconds; null when the issuer did not say. */
+  expiresAt: number | null;
+  subject: string | null;
+  name: string | null;
+}
+
+function claimsOf(jwt: string | null | undefined): Record<string, unknown> {
+  if (!jwt) return {};
+  try {
+    return decodeJwt(jwt) as Record<string, unknown>;
+  } catch {
+    return {}; // opaque access tokens are fine
+  }
+}
+
+function register(s: AuthSession): AuthSession {
+  registerSecret(s.accessToken);
+  registerSecret(s.refreshToken);
+  registerSecret(s.idToken);
+  return s;
+}
+
+/** Builds the session from a token response; a response without a new refresh or ID token keeps the previous ones. */
+export function sessionFromTokens(
+  tokens: client.TokenEndpointResponse & { claims?(): Record<string, unknown> | undefined },
+  ids: { issuer: string; clientId: string },
+  prev?: AuthSession | null,
+  now = Date.now(),
+): AuthSession {
+  const idClaims = tokens.claims?.() ?? claimsOf(tokens.id_token);
+  const atClaims = claimsOf(tokens.access_token);
+  const expiresIn = typeof tokens.expires_in === "number" ? tokens.expires_in : null;
+  const atExp = typeof atClaims.exp === "number" ? atClaims.exp * 1000 : null;
+  return register({
+    ...ids,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token ?? prev?.refreshToken ?? null,
+    idToken: tokens.id_token ?? prev?.idToken ?? null,
+    expiresAt: expiresIn !== null ? now + expiresIn * 1000 : atExp,
+    subject: (idClaims.sub as string) ?? (atClaims.sub as string) ?? prev?.subject ?? null,
+    name: (idClaims.name as string) ?? (idClaims.preferred_username as string) ?? (idClaims.email as string) ?? prev?.name ?? null,
+  });
+}
+
+export async function loadSession(store: SecretStore): Promise<AuthSession | null> {
+  const text = await store.get(SESSION_SECRET);
+  if (!text) return null;
+  try {
+    const s = JSON.parse(text) as AuthSession;
+    if (typeof s.accessToken !== "string") return null;
+    return register(s);
+  } catch {
+    return null;
+  }
+}
+
+export async function saveSession(store: SecretStore, s: AuthSession): Promise<void> {
+  await store.set(SESSION_SECRET, JSON.stringify(register(s)));
+}
+
+export async function clearSession(store: SecretStore): Promise<boolean> {
+  return store.delete(SESSION_SECRET);
+}
