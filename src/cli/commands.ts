@@ -10,8 +10,12 @@ export interface CommandEntry {
 export const COMMANDS: CommandEntry[] = [
   { name: "serve", summary: "Run the daemon (the default command)", load: () => import("./serve.ts") },
   { name: "version", summary: "Print version, commit and build date", load: () => import("./version.ts") },
+  { name: "install", summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons", load: () => import("./install.ts") },
+  { name: "uninstall", summary: "Remove what `install` wrote (the configuration stays)", load: () => import("./uninstall.ts") },
   { name: "config", summary: "Inspect, check, back up, restore, import, export or migrate the config file", load: () => import("./config.ts") },
   { name: "secret", summary: "Store, show, delete or list secrets in the desktop keyring", load: () => import("./secret.ts") },
+  { name: "tray", summary: "Show the status icon and menu in the desktop's panel (StatusNotifierItem)", load: () => import("./tray.ts") },
+  { name: "doctor", summary: "Check the desktop integration, upstreams, relay, systemd unit and config; print fixes", load: () => import("./doctor.ts") },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {

@@ -1,0 +1,49 @@
+// `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { install } from "../install/installer.ts";
+import { systemctlRunner } from "../install/systemctl.ts";
+import { CliError, parse, UsageError, type Command } from "./args.ts";
+
+/** The file this process runs from, when it is the compiled binary (from source, process.execPath is bun itself). */
+export function runningBinary(): string | null {
+  return Bun.main.startsWith("/$bunfs/") ? process.execPath : null;
+}
+
+const command: Command = {
+  name: "install",
+  summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons",
+  help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
+
+For the plain downloaded binary (packages do this for you). Copies the binary to ~/.local/bin, writes the systemd
+user units to $XDG_CONFIG_HOME/systemd/user, the dashboard launcher to $XDG_DATA_HOME/applications, the tray
+autostart entry to $XDG_CONFIG_HOME/autostart and the icons to $XDG_DATA_HOME/icons/hicolor, then runs
+\`systemctl --user daemon-reload\` and enables and starts cloudtolocalllm-tunnel.service. Without a systemd
+user manager the files are still written and the systemd step is skipped with a message.
+
+Running it again is safe: unchanged files are left alone and the service is restarted only when the binary or its
+unit changed. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
+exactly that. The configuration is never touched.
+
+Options:
+  --no-enable     write the files and reload systemd, but do not enable or start the service
+  --binary FILE   install FILE instead of the running binary (needed when running from source)`,
+  async run(argv) {
+    const { values } = parse(argv, { "no-enable": { type: "boolean" }, binary: { type: "string" } }, false);
+    const source = values.binary ? resolve(values.binary) : runningBinary();
+    if (!source) throw new UsageError("install copies the compiled binary: run it from `bun run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
+    if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
+    try {
+      const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner });
+      console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
+      console.log(r.systemd);
+      console.log("The tray starts at your next login (XDG autostart); start it now with `cloudtolocalllm-tunnel tray &`.");
+      const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
+      if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+      return 0;
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+  },
+};
+export default command;

@@ -1,0 +1,31 @@
+// `uninstall`: stops the user service and removes exactly the files `install` wrote; the configuration stays.
+import { uninstall } from "../install/installer.ts";
+import { systemctlRunner } from "../install/systemctl.ts";
+import { CliError, parse, type Command } from "./args.ts";
+
+const command: Command = {
+  name: "uninstall",
+  summary: "Remove what `install` wrote (the configuration stays)",
+  help: `Usage: cloudtolocalllm-tunnel uninstall
+
+Stops and disables the systemd user units, then removes the files listed in
+$XDG_DATA_HOME/cloudtolocalllm/install-manifest.json: the binary in ~/.local/bin, the units, desktop entries and
+icons. Your configuration ($XDG_CONFIG_HOME/cloudtolocalllm), tokens and state are kept.
+Packages (AUR, .deb) are removed with the package manager instead.`,
+  async run(argv) {
+    parse(argv, {}, false);
+    try {
+      const r = await uninstall({ run: systemctlRunner });
+      if (r.nothing) {
+        console.log("Nothing to uninstall: no install manifest found (was it installed with a package?).");
+        return 0;
+      }
+      console.log(r.systemd);
+      console.log(`Removed ${r.removed.length} files. Your configuration was kept.`);
+      return 0;
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+  },
+};
+export default command;

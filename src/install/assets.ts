@@ -1,0 +1,72 @@
+// The files a desktop install consists of (units, desktop entries, icons, metainfo), embedded in the binary.
+import tunnelUnit from "../../systemd/cloudtolocalllm-tunnel.service" with { type: "text" };
+import trayUnit from "../../systemd/cloudtolocalllm-tunnel-tray.service" with { type: "text" };
+import relayUnit from "../../systemd/cloudtolocalllm-relay.service" with { type: "text" };
+import launcherEntry from "../../packaging/desktop/cloudtolocalllm-tunnel.desktop" with { type: "text" };
+import trayEntry from "../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop" with { type: "text" };
+import metainfo from "../../packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml" with { type: "text" };
+import { encodePng, iconName, ICON_SIZES, renderSvg, TRAY_STATES, type TrayState } from "../icons/index.ts";
+
+/** Where a file goes: each kind maps to one directory (XDG for `install`, FHS for packages, flat for tarballs). */
+export type AssetKind = "user-unit" | "system-unit" | "application" | "autostart" | "icon" | "metainfo";
+
+export interface Asset {
+  kind: AssetKind;
+  /** Path relative to the kind's directory, e.g. "hicolor/48x48/apps/cloudtolocalllm-tunnel.png" for icons. */
+  name: string;
+  content: string | Uint8Array;
+}
+
+export const PACKAGED_BINARY = "/usr/bin/cloudtolocalllm-tunnel";
+export const SERVICE_UNIT = "cloudtolocalllm-tunnel.service";
+export const TRAY_UNIT = "cloudtolocalllm-tunnel-tray.service";
+
+/** The icons for the hicolor theme: the app icon under apps/, the tray states under status/, SVG and every PNG size. */
+let iconCache: Asset[] | null = null;
+export function iconAssets(): Asset[] {
+  // Rendering the 256 px PNGs takes a while; the result never changes within one process.
+  if (iconCache) return iconCache;
+  const out: Asset[] = [];
+  const icons: [string, TrayState | undefined][] = [["apps", undefined], ...TRAY_STATES.map((s) => ["status", s] as [string, TrayState])];
+  for (const [context, state] of icons) {
+    const name = iconName(state);
+    out.push({ kind: "icon", name: `hicolor/scalable/${context}/${name}.svg`, content: renderSvg(state) });
+    for (const size of ICON_SIZES) out.push({ kind: "icon", name: `hicolor/${size}x${size}/${context}/${name}.png`, content: encodePng(state, size) });
+  }
+  return (iconCache = out);
+}
+
+/** Paths written into units and desktop entries unquoted: both formats have their own quoting rules, so refuse the rest. */
+export function checkPlainPath(path: string): void {
+  if (!/^\/[A-Za-z0-9._\/+@~:,-]+$/.test(path)) throw new Error(`the path ${path} has characters (spaces, quotes) that unit files and desktop entries cannot take unquoted; install from a path without them`);
+}
+
+/** Points a unit's Exec lines at `binary` instead of the packaged /usr/bin path. */
+export function rewriteUnit(text: string, binary: string): string {
+  checkPlainPath(binary);
+  return text.split(PACKAGED_BINARY).join(binary);
+}
+
+/** Points a desktop entry's Exec/TryExec (also inside the autostart guard) at `binary` instead of a PATH lookup. */
+export function rewriteDesktopEntry(text: string, binary: string): string {
+  checkPlainPath(binary);
+  return text
+    .split("\n")
+    .map((line) => (/^(Try)?Exec=/.test(line) ? line.replace(/(=|\s)cloudtolocalllm-tunnel(?=\s|$)/g, (_m, pre: string) => pre + binary) : line))
+    .join("\n");
+}
+
+/** Everything that ships besides the binary; `binary` set → paths rewritten for a plain (non-packaged) install. */
+export function assets(opts: { binary?: string; relay?: boolean; metainfo?: boolean } = {}): Asset[] {
+  const unit = (t: string) => (opts.binary ? rewriteUnit(t, opts.binary) : t);
+  const entry = (t: string) => (opts.binary ? rewriteDesktopEntry(t, opts.binary) : t);
+  const out: Asset[] = [
+    { kind: "user-unit", name: SERVICE_UNIT, content: unit(tunnelUnit) },
+    { kind: "user-unit", name: TRAY_UNIT, content: unit(trayUnit) },
+    { kind: "application", name: "cloudtolocalllm-tunnel.desktop", content: entry(launcherEntry) },
+    { kind: "autostart", name: "cloudtolocalllm-tunnel-tray.desktop", content: entry(trayEntry) },
+  ];
+  if (opts.relay !== false) out.push({ kind: "system-unit", name: "cloudtolocalllm-relay.service", content: unit(relayUnit) });
+  if (opts.metainfo !== false) out.push({ kind: "metainfo", name: "io.github.cloudtolocalllm.Tunnel.metainfo.xml", content: metainfo });
+  return [...out, ...iconAssets()];
+}

@@ -1,0 +1,111 @@
+// install/uninstall against a temp tree with a recording systemctl runner: calls, idempotence, manifest, rewrites.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { install, uninstall, type InstallPaths } from "./installer.ts";
+import { assets, rewriteDesktopEntry, rewriteUnit } from "./assets.ts";
+import type { Runner } from "./systemctl.ts";
+
+let root: string;
+let paths: InstallPaths;
+let src: string;
+let calls: string[];
+
+function recorder(fail?: string): Runner {
+  return async (args) => {
+    calls.push(args.join(" "));
+    if (fail && args.join(" ").startsWith(fail)) return { code: 1, stdout: "", stderr: "Unit cloudtolocalllm-tunnel.service not found.\n" };
+    return { code: 0, stdout: "", stderr: "" };
+  };
+}
+const noManager: Runner = async (args) => {
+  calls.push(args.join(" "));
+  return { code: 1, stdout: "", stderr: "Failed to connect to bus: No medium found\n" };
+};
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), "c2l-installer-"));
+  paths = {
+    binDir: join(root, "bin"),
+    userUnitDir: join(root, "config/systemd/user"),
+    applicationsDir: join(root, "data/applications"),
+    autostartDir: join(root, "config/autostart"),
+    iconsDir: join(root, "data/icons"),
+    manifest: join(root, "data/cloudtolocalllm/install-manifest.json"),
+  };
+  src = join(root, "downloaded");
+  writeFileSync(src, "#!/bin/sh\necho v1\n");
+  chmodSync(src, 0o755);
+  calls = [];
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe("installer", () => {
+  test("first install enables and restarts, a repeat only starts, an upgrade restarts again", async () => {
+    const r1 = await install({ source: src, enable: true, run: recorder(), paths });
+    expect(calls).toEqual(["show-environment", "daemon-reload", "enable cloudtolocalllm-tunnel.service", "restart cloudtolocalllm-tunnel.service"]);
+    expect(r1.unchanged).toEqual([]);
+    expect(readFileSync(join(paths.binDir, "cloudtolocalllm-tunnel"), "utf8")).toContain("v1");
+
+    calls = [];
+    const r2 = await install({ source: src, enable: true, run: recorder(), paths });
+    expect(r2.written).toEqual([]);
+    expect(r2.unchanged.length).toBe(r1.written.length);
+    expect(calls).toEqual(["show-environment", "daemon-reload", "enable cloudtolocalllm-tunnel.service", "start cloudtolocalllm-tunnel.service"]);
+
+    writeFileSync(src, "#!/bin/sh\necho v2\n");
+    calls = [];
+    const r3 = await install({ source: src, enable: false, run: recorder(), paths });
+    expect(r3.written).toEqual([join(paths.binDir, "cloudtolocalllm-tunnel")]);
+    expect(calls).toEqual(["show-environment", "daemon-reload", "try-restart cloudtolocalllm-tunnel.service"]);
+  });
+
+  test("the unit and the desktop entries point at the installed binary", async () => {
+    await install({ source: src, enable: false, run: noManager, paths });
+    const bin = join(paths.binDir, "cloudtolocalllm-tunnel");
+    const unit = readFileSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel.service"), "utf8");
+    expect(unit).toContain(`ExecStart=${bin} serve`);
+    expect(unit).not.toContain("/usr/bin/cloudtolocalllm-tunnel");
+    const tray = readFileSync(join(paths.autostartDir, "cloudtolocalllm-tunnel-tray.desktop"), "utf8");
+    expect(tray).toContain(`exec ${bin} tray"`);
+    expect(tray).toContain(`TryExec=${bin}\n`);
+    expect(tray).toContain("Icon=cloudtolocalllm-tunnel\n");
+    expect(readFileSync(join(paths.applicationsDir, "cloudtolocalllm-tunnel.desktop"), "utf8")).toContain(`Exec=${bin} dashboard\n`);
+    expect(existsSync(join(paths.iconsDir, "hicolor/48x48/status/cloudtolocalllm-tunnel-critical.png"))).toBe(true);
+  });
+
+  test("without a user manager the files are written and the systemd step is skipped with a reason", async () => {
+    const r = await install({ source: src, enable: true, run: noManager, paths });
+    expect(calls).toEqual(["show-environment"]);
+    expect(r.systemd).toContain("skipped, no systemd user manager is reachable (Failed to connect to bus");
+    expect(existsSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel.service"))).toBe(true);
+  });
+
+  test("a failing systemctl step is one clear error", async () => {
+    await expect(install({ source: src, enable: true, run: recorder("enable"), paths })).rejects.toThrow(
+      "systemctl --user enable cloudtolocalllm-tunnel.service failed: Unit cloudtolocalllm-tunnel.service not found.",
+    );
+  });
+
+  test("uninstall disables the units, removes exactly the manifest's files and the dirs it created", async () => {
+    // A directory that existed before install must survive, with foreign content in it.
+    const foreign = join(paths.applicationsDir, "other-app.desktop");
+    await Bun.write(foreign, "[Desktop Entry]\n");
+    await install({ source: src, enable: true, run: recorder(), paths });
+    calls = [];
+    const r = await uninstall({ run: recorder(), paths });
+    expect(calls).toEqual(["show-environment", "disable --now cloudtolocalllm-tunnel.service cloudtolocalllm-tunnel-tray.service", "daemon-reload"]);
+    expect(r.removed.length).toBe(1 + assets({ relay: false, metainfo: false }).length);
+    expect(existsSync(foreign)).toBe(true);
+    for (const d of ["bin", "config", "data/icons", "data/cloudtolocalllm"]) expect(existsSync(join(root, d))).toBe(false);
+    expect((await uninstall({ run: recorder(), paths })).nothing).toBe(true);
+  });
+
+  test("paths that unit files cannot take unquoted are refused", () => {
+    expect(() => rewriteUnit("ExecStart=/usr/bin/cloudtolocalllm-tunnel serve", "/home/a b/bin/x")).toThrow("spaces, quotes");
+    expect(rewriteDesktopEntry("Exec=cloudtolocalllm-tunnel dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x", "/o/c")).toBe(
+      "Exec=/o/c dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x",
+    );
+  });
+});
