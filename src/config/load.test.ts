@@ -1,0 +1,139 @@
+// Unit tests for config parsing and validation: defaults, the commented default file, and every kind of error with its position.
+import { describe, expect, test } from "bun:test";
+import { defaultConfig, formatIssue, parseConfig, validateConfig } from "./load.ts";
+import { defaultConfigText } from "./render.ts";
+import { editDistance, suggest } from "./validate.ts";
+
+function issues(text: string) {
+  const r = parseConfig(text, "t.toml");
+  if (r.ok) throw new Error("expected the config to be rejected");
+  return r.issues;
+}
+function one(text: string) {
+  const all = issues(text);
+  expect(all).toHaveLength(1);
+  return all[0]!;
+}
+
+describe("schema defaults", () => {
+  test("an empty file gives every default", () => {
+    const r = parseConfig("", "t.toml");
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config).toEqual(defaultConfig());
+    expect(r.config.api.listen).toBe("127.0.0.1:8765");
+    expect(r.config.proxy.listen).toBe("127.0.0.1:11435");
+    expect(r.config.upstreams).toEqual([expect.objectContaining({ name: "local", kind: "ollama", url: "http://127.0.0.1:11434", priority: 100, enabled: true })]);
+    expect(r.config.health).toEqual({ interval: "10s", down_interval: "30s", timeout: "3s", failures_before_down: 3 });
+    expect(r.config.tunnel.enabled).toBe(false);
+    expect(r.config.tunnel.backoff).toEqual({ initial: "1s", max: "60s", multiplier: 2, jitter: 0.2 });
+    expect(r.config.logging.level).toBe("info");
+  });
+
+  test("a partial section keeps the defaults of the keys it leaves out", () => {
+    const r = parseConfig('[[upstreams]]\nname = "gpu"\nurl = "http://10.0.0.2:11434"\n[tunnel.backoff]\nmax = "2m"\n');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config.upstreams[0]).toMatchObject({ name: "gpu", kind: "ollama", priority: 100, connect_timeout: "5s" });
+    expect(r.config.tunnel.backoff).toEqual({ initial: "1s", max: "2m", multiplier: 2, jitter: 0.2 });
+  });
+
+  test("the commented default file parses back to the defaults and describes every key", () => {
+    const text = defaultConfigText();
+    const r = parseConfig(text);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config).toEqual(defaultConfig());
+    expect(text).toContain("# Address of the control API");
+    expect(text).toContain("# Time between health checks of an upstream that is up.");
+    expect(text).toContain("[[upstreams]]");
+    expect(text).toContain("[tunnel.backoff]");
+    expect(text).toMatch(/One of "ollama", "openai"\./);
+  });
+});
+
+describe("validation errors", () => {
+  test("a syntax error carries line and column", () => {
+    const i = one('[api]\nlisten = "127.0.0.1:8765\n');
+    expect(i.line).toBe(2);
+    expect(i.column).toBeGreaterThan(1);
+    expect(formatIssue(i)).toMatch(/^t\.toml:2:\d+: /);
+  });
+
+  test("an unknown key is an error with a suggestion and the key's position", () => {
+    const i = one('[api]\n\n  lisen = "127.0.0.1:8765"\n');
+    expect(i).toMatchObject({ path: "api.lisen", line: 3, column: 3 });
+    expect(i.message).toBe('unknown key "lisen" in [api] (did you mean "listen"?)');
+    expect(one("[tunel]\nenabled = false\n").message).toBe("unknown section [tunel] (did you mean [tunnel]?)");
+    expect(one('[[upstreams]]\nname = "a"\nurl = "http://x"\nprority = 1\n')).toMatchObject({
+      path: "upstreams[0].prority",
+      line: 4,
+      message: 'unknown key "prority" in [upstreams] (did you mean "priority"?)',
+    });
+    expect(one("[logging]\ncompletely_different = 1\n").message).toBe('unknown key "completely_different" in [logging]');
+  });
+
+  test("a bad port says so, at its line", () => {
+    const i = one('# x\n[proxy]\nlisten = "127.0.0.1:99999"\n');
+    expect(i).toMatchObject({ path: "proxy.listen", line: 3, column: 1 });
+    expect(i.message).toBe('"127.0.0.1:99999": port 99999 is out of range (0-65535)');
+    expect(one('[api]\nlisten = "localhost"\n').message).toBe('"localhost" is not a listen address (use host:port, e.g. 127.0.0.1:8765)');
+  });
+
+  test("a bad URL says what was expected", () => {
+    const i = one('[[upstreams]]\nname = "a"\nurl = "htp://x"\n');
+    expect(formatIssue(i)).toBe('t.toml:3:1: upstreams[0].url: "htp://x" is not a URL (expected http:// or https://)');
+    expect(one('[[upstreams]]\nname = "a"\nurl = "ws://x"\n').message).toBe('"ws://x" is not a URL (expected http:// or https://)');
+    expect(one('[tunnel]\nrelay_url = "https://relay.example"\n').message).toBe('"https://relay.example" is not a URL (expected wss:// or ws://)');
+  });
+
+  test("a bad duration suggests the form", () => {
+    const i = one('[health]\ninterval = "10 seconds"\n');
+    expect(i).toMatchObject({ path: "health.interval", line: 2 });
+    expect(i.message).toBe('"10 seconds" is not a duration (use e.g. 250ms, 30s, 5m, 1h)');
+    expect(one('[tunnel.backoff]\ninitial = 5\n').message).toBe("expected a string, got 5");
+  });
+
+  test("types, enums, ranges and missing keys read as sentences", () => {
+    expect(one('[logging]\nlevel = "verbose"\n').message).toBe('"verbose" is not one of "debug", "info", "warn", "error"');
+    expect(one("[proxy]\nmax_attempts = 0\n").message).toBe("0 is below the minimum 1");
+    expect(one('[proxy]\nmax_attempts = "3"\n').message).toBe('expected a whole number, got "3"');
+    const missing = one('[[upstreams]]\nname = "a"\n');
+    expect(missing).toMatchObject({ path: "upstreams[0].url", line: 1, message: 'missing required key "url"' });
+  });
+
+  test("every problem is reported, in file order", () => {
+    const all = issues('[api]\nlisten = "x:1:2"\n[health]\ntimeout = "soon"\nbogus = 1\n');
+    expect(all.map((i) => [i.path, i.line])).toEqual([
+      ["api.listen", 2],
+      ["health.timeout", 4],
+      ["health.bogus", 5],
+    ]);
+  });
+
+  test("rules across fields point at the field they name", () => {
+    const dup = one('[[upstreams]]\nname = "a"\nurl = "http://x"\n\n[[upstreams]]\nname = "a"\nurl = "http://y"\n');
+    expect(dup).toMatchObject({ path: "upstreams[1].name", line: 6, column: 1 });
+    expect(dup.message).toContain("names must be unique");
+    const tun = one("[tunnel]\n\nenabled = true\n");
+    expect(tun).toMatchObject({ path: "tunnel.enabled", line: 3 });
+    expect(tun.message).toContain("tunnel.relay_url is empty");
+    expect(one('[api]\nlisten = "127.0.0.1:9000"\n[proxy]\nlisten = "127.0.0.1:9000"\n')).toMatchObject({ path: "proxy.listen", line: 4 });
+    expect(one('[tunnel.backoff]\ninitial = "2m"\nmax = "1m"\n')).toMatchObject({ path: "tunnel.backoff.max", line: 3 });
+    expect(one('[tunnel.heartbeat]\ninterval = "20s"\ntolerance = "15s"\n')).toMatchObject({ path: "tunnel.heartbeat.tolerance", line: 3 });
+  });
+
+  test("validateConfig works on an already parsed object (no positions)", () => {
+    const r = validateConfig({ api: { listen: "127.0.0.1:1", lisen: 1 } }, "api");
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.issues[0]).toMatchObject({ file: "api", path: "api.lisen" });
+      expect(r.issues[0]!.line).toBeUndefined();
+    }
+  });
+});
+
+test("suggestions use edit distance and stay quiet when nothing is close", () => {
+  expect(editDistance("kitten", "sitting")).toBe(3);
+  expect(suggest("intervall", ["interval", "timeout"])).toBe("interval");
+  expect(suggest("xyz", ["interval", "timeout"])).toBeUndefined();
+});

@@ -1,0 +1,124 @@
+// Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "smol-toml";
+import { atomicWrite } from "./atomic-write.ts";
+import { BackupNotFoundError, ConfigStore } from "./store.ts";
+
+let dir: string;
+let file: string;
+let store: ConfigStore;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "c2l-store-"));
+  file = join(dir, "config", "tunnel.toml");
+  store = new ConfigStore(file, { backupsDir: join(dir, "backups"), keep: 3 });
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const mode = (p: string) => statSync(p).mode & 0o777;
+const V1 = '[logging]\nlevel = "debug"\n';
+const V2 = '[logging]\nlevel = "warn"\n';
+
+test("atomicWrite replaces the file whole, with the mode asked, and leaves no temp file", () => {
+  const p = join(dir, "sub", "f.txt");
+  atomicWrite(p, "one");
+  expect(readFileSync(p, "utf8")).toBe("one");
+  expect(mode(p)).toBe(0o600);
+  atomicWrite(p, "two", 0o644);
+  expect(readFileSync(p, "utf8")).toBe("two");
+  expect(mode(p)).toBe(0o644);
+  expect(mode(join(dir, "sub"))).toBe(0o700);
+  expect(readdirSync(join(dir, "sub"))).toEqual(["f.txt"]);
+});
+
+test("write validates, backs up the current file, and writes mode 0600", () => {
+  const first = store.write(V1);
+  expect(first.ok).toBe(true);
+  if (first.ok) expect(first.backup).toBeNull(); // nothing to back up yet
+  expect(mode(file)).toBe(0o600);
+
+  const second = store.write(V2);
+  expect(second.ok).toBe(true);
+  if (!second.ok) return;
+  expect(second.config.logging.level).toBe("warn");
+  expect(readFileSync(file, "utf8")).toBe(V2);
+  expect(second.backup).not.toBeNull();
+  expect(readFileSync(second.backup!.file, "utf8")).toBe(V1);
+  expect(mode(second.backup!.file)).toBe(0o600);
+  expect(readdirSync(join(dir, "config"))).toEqual(["tunnel.toml"]);
+});
+
+test("an invalid write changes nothing and makes no backup", () => {
+  store.write(V1);
+  const r = store.write('[logging]\nlevel = "loud"\n');
+  expect(r.ok).toBe(false);
+  if (!r.ok) expect(r.issues[0]).toMatchObject({ path: "logging.level", line: 2, file });
+  expect(readFileSync(file, "utf8")).toBe(V1);
+  expect(store.list()).toHaveLength(0);
+});
+
+test("backup and restore round trip; the replaced file is itself backed up", () => {
+  store.write(V1);
+  const b = store.backup();
+  expect(b.id).toMatch(/^\d{8}T\d{9}Z(-\d+)?$/);
+  expect(b.size).toBe(V1.length);
+  store.write(V2);
+  expect(readFileSync(file, "utf8")).toBe(V2);
+
+  const r = store.restore(b.id);
+  expect(r.ok).toBe(true);
+  expect(readFileSync(file, "utf8")).toBe(V1);
+  // The V2 file that restore replaced is the newest backup.
+  const list = store.list();
+  expect(readFileSync(list.at(-1)!.file, "utf8")).toBe(V2);
+  expect(list.map((x) => x.id)).toContain(b.id);
+  expect(() => store.restore("20000101T000000000Z")).toThrow(BackupNotFoundError);
+  expect(() => store.restore("../../etc/passwd")).toThrow(BackupNotFoundError);
+});
+
+test("a backup that no longer validates is not restored", () => {
+  store.write(V1);
+  const b = store.backup();
+  writeFileSync(b.file, "nonsense = = =");
+  const r = store.restore(b.id);
+  expect(r.ok).toBe(false);
+  if (!r.ok) expect(r.issues[0]!.file).toBe(b.file);
+  expect(readFileSync(file, "utf8")).toBe(V1);
+});
+
+test("only the last N backups are kept, oldest removed first", () => {
+  store.write(V1);
+  const ids = [1, 2, 3, 4, 5].map(() => store.backup().id);
+  const list = store.list();
+  expect(list.map((b) => b.id)).toEqual(ids.slice(-3));
+  expect(new Set(ids).size).toBe(5); // same-millisecond backups still get distinct ids
+});
+
+test("export redacts inline secrets unless asked, and never secret names", () => {
+  const text = [
+    "# my config",
+    "[tunnel]",
+    'relay_url = "wss://user:hunter2@relay.example/agent?token=abc123&region=eu"',
+    'token_secret = "tunnel-token"',
+    "[[upstreams]]",
+    'name = "cloud"',
+    'url = "https://api.example"',
+    'auth_secret = "openai-key"',
+    "",
+  ].join("\n");
+  expect(store.write(text).ok).toBe(true);
+  const out = store.export();
+  expect(out).not.toContain("hunter2");
+  expect(out).not.toContain("abc123");
+  expect(out).toContain("redacted");
+  const parsed = parse(out) as any;
+  expect(parsed.tunnel.token_secret).toBe("tunnel-token");
+  expect(parsed.upstreams[0].auth_secret).toBe("openai-key");
+  expect(parsed.tunnel.relay_url).toContain("region=eu");
+  expect(store.export({ includeSecrets: true })).toBe(text);
+  // Nothing to hide: the file comes out as written, comments included.
+  store.write(V1);
+  expect(store.export()).toBe(V1);
+});
