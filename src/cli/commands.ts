@@ -15,6 +15,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "config", summary: "Inspect, check, back up, restore, import, export or migrate the config file", load: () => import("./config.ts") },
   { name: "secret", summary: "Store, show, delete or list secrets in the desktop keyring", load: () => import("./secret.ts") },
   { name: "tray", summary: "Show the status icon and menu in the desktop's panel (StatusNotifierItem)", load: () => import("./tray.ts") },
+  { name: "relay", summary: "Run the relay that cloud clients and agents connect to (own config)", load: () => import("./relay.ts") },
   { name: "doctor", summary: "Check the desktop integration, upstreams, relay, systemd unit and config; print fixes", load: () => import("./doctor.ts") },
 ];
 

@@ -1,0 +1,47 @@
+// Opens the D-Bus session bus with dbus-next, accepting every address form a desktop hands out (path, abstract, socket).
+import { existsSync } from "node:fs";
+import dbus from "dbus-next";
+
+/**
+ * dbus-next understands `unix:path=` and `unix:socket=`, but its `unix:abstract=` needs the native usocket
+ * module, which the single binary leaves out: Bun's net connects to an abstract socket given "\0NAME" as its path.
+ */
+export function normalizeBusAddress(address: string): string {
+  return address
+    .split(";")
+    .map((a) => a.replace(/^unix:abstract=([^,]+)(,.*)?$/, (_m, name: string) => `unix:socket=\0${name}`))
+    .join(";");
+}
+
+/** The session bus address from the environment, or the systemd default for this user; null when neither exists. */
+export function sessionBusAddress(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (runtime && existsSync(`${runtime}/bus`)) return `unix:path=${runtime}/bus`;
+  return null;
+}
+
+export function connectSessionBus(address?: string): dbus.MessageBus {
+  const a = address ?? sessionBusAddress();
+  if (!a) throw new Error("no D-Bus session bus: DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist");
+  return dbus.sessionBus({ busAddress: normalizeBusAddress(a) });
+}
+
+/** Resolves once the bus connection has said hello (dbus-next connects lazily), or rejects with why it could not. */
+export function busReady(bus: dbus.MessageBus, timeoutMs = 5000): Promise<void> {
+  const b = bus as unknown as { name?: string; on(e: string, f: (...a: unknown[]) => void): void; removeListener(e: string, f: (...a: unknown[]) => void): void };
+  if (b.name) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => done(new Error(`the D-Bus session bus did not answer within ${timeoutMs} ms`)), timeoutMs);
+    const onConnect = () => done();
+    const onError = (e: unknown) => done(e instanceof Error ? e : new Error(String(e)));
+    function done(err?: Error) {
+      clearTimeout(t);
+      b.removeListener("connect", onConnect);
+      b.removeListener("error", onError);
+      err ? reject(err) : resolve();
+    }
+    b.on("connect", onConnect);
+    b.on("error", onError);
+  });
+}

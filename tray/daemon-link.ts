@@ -1,0 +1,224 @@
+// The tray's link to the daemon: follows /ws (snapshot, then events), reconnects with backoff, and calls the control API.
+import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics } from "../src/core/contracts.ts";
+import type { EventMap } from "../src/core/events.ts";
+import { logger } from "../src/core/log.ts";
+
+const log = logger("tray");
+
+export interface LinkState {
+  status: DaemonStatus | null;
+  /** True while trying to reach the daemon before the first answer (or after "Start daemon"). */
+  linking: boolean;
+  lastAlert: Alert | null;
+}
+
+export interface DaemonLinkOptions {
+  apiBase: string; // http://127.0.0.1:8765
+  token(): string | null;
+  onChange(state: LinkState): void;
+  backoff?: { initialMs: number; maxMs: number };
+  /** Injectable for tests. */
+  WebSocketImpl?: typeof WebSocket;
+}
+
+type WsMessage =
+  | { type: "snapshot"; data: DaemonStatus }
+  | { type: "metrics.tick"; time: string; data: { upstreams: { name: string; metrics: UpstreamMetrics }[]; tunnel?: Partial<TunnelStatus> } }
+  | { [K in keyof EventMap]: { type: K; seq: number; time: string; data: EventMap[K] } }[keyof EventMap];
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class DaemonLink {
+  private ws: WebSocket | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private delay: number;
+  private stopped = false;
+  readonly state: LinkState = { status: null, linking: true, lastAlert: null };
+
+  constructor(private readonly opts: DaemonLinkOptions) {
+    this.delay = opts.backoff?.initialMs ?? 500;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.ws?.close();
+    this.ws = null;
+  }
+
+  /** Tries again right away (after "Start daemon"), with a fresh backoff. */
+  reconnectNow(): void {
+    if (this.ws) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.delay = this.opts.backoff?.initialMs ?? 500;
+    this.state.linking = true;
+    this.emit();
+    this.connect();
+  }
+
+  private emit(): void {
+    this.opts.onChange(this.state);
+  }
+
+  private headers(): Record<string, string> {
+    const token = this.opts.token();
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const url = this.opts.apiBase.replace(/^http/, "ws") + "/ws";
+    const Impl = this.opts.WebSocketImpl ?? WebSocket;
+    let ws: WebSocket;
+    try {
+      // Bun's WebSocket takes headers; the token never goes into the URL.
+      ws = new (Impl as unknown as new (u: string, o: unknown) => WebSocket)(url, { headers: this.headers() });
+    } catch (e) {
+      this.scheduleRetry(e as Error);
+      return;
+    }
+    this.ws = ws;
+    let gotSnapshot = false;
+    ws.onmessage = (m) => {
+      let msg: WsMessage;
+      try {
+        msg = JSON.parse(String(m.data));
+      } catch {
+        return;
+      }
+      if (msg.type === "snapshot") {
+        gotSnapshot = true;
+        this.delay = this.opts.backoff?.initialMs ?? 500;
+        this.state.status = msg.data;
+        this.state.linking = false;
+        const newest = [...msg.data.alerts].sort((a, b) => b.raisedAt.localeCompare(a.raisedAt))[0];
+        if (newest) this.state.lastAlert = newest;
+        this.emit();
+        return;
+      }
+      if (this.state.status && this.apply(msg)) this.emit();
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      const wasUp = this.state.status !== null;
+      this.state.status = null;
+      this.state.linking = false;
+      this.emit();
+      if (wasUp) log.info("lost the daemon; reconnecting", { code: ev.code });
+      this.scheduleRetry(gotSnapshot ? null : new Error(ev.reason || `closed with code ${ev.code}`));
+    };
+    ws.onerror = () => {
+      // onclose follows and handles the retry.
+    };
+  }
+
+  private scheduleRetry(err: Error | null): void {
+    if (this.stopped || this.retryTimer) return;
+    const delay = err ? this.delay : (this.opts.backoff?.initialMs ?? 500);
+    if (err) this.delay = Math.min(this.delay * 2, this.opts.backoff?.maxMs ?? 15_000);
+    log.debug("daemon not reachable; retrying", { in_ms: delay, error: err?.message });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  /** Applies one event to the status; returns whether anything the tray shows may have changed. */
+  private apply(msg: WsMessage): boolean {
+    const s = this.state.status!;
+    switch (msg.type) {
+      case "metrics.tick": {
+        let changed = false;
+        for (const m of msg.data.upstreams ?? []) {
+          const u = s.upstreams.find((x) => x.name === m.name);
+          if (u && u.metrics.latencyMs.p95 !== m.metrics.latencyMs.p95) changed = true;
+          if (u) u.metrics = m.metrics;
+        }
+        return changed;
+      }
+      case "upstream.state": {
+        const u = s.upstreams.find((x) => x.name === msg.data.name);
+        if (u) u.state = msg.data.to;
+        this.refreshSoon();
+        return true;
+      }
+      case "upstream.quality": {
+        const u = s.upstreams.find((x) => x.name === msg.data.name);
+        if (u) u.quality = msg.data.to;
+        this.refreshSoon();
+        return true;
+      }
+      case "tunnel.state":
+        s.tunnel = msg.data;
+        return true;
+      case "alert.raised":
+        s.alerts = [...s.alerts.filter((a) => a.id !== msg.data.id), msg.data];
+        this.state.lastAlert = msg.data;
+        return true;
+      case "alert.cleared":
+        s.alerts = s.alerts.filter((a) => a.id !== msg.data.id);
+        this.state.lastAlert = msg.data;
+        return true;
+      case "auth.state":
+        s.auth = { state: msg.data.state, subject: msg.data.subject ?? null, expiresAt: msg.data.expiresAt ?? null };
+        return true;
+      case "config.reloaded":
+      case "config.rejected":
+        this.refreshSoon();
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  // Events carry deltas; the full record (versions, model lists, overall quality) comes from one status read after a burst.
+  private refreshSoon(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(async () => {
+      this.refreshTimer = null;
+      try {
+        const fresh = (await this.request("GET", "/api/v1/status")) as DaemonStatus;
+        if (this.state.status) {
+          this.state.status = fresh;
+          this.emit();
+        }
+      } catch (e) {
+        log.debug("status refresh failed", { error: e as Error });
+      }
+    }, 250);
+  }
+
+  /** Calls the control API with the token; returns the parsed JSON body or throws an ApiError with the API's message. */
+  async request(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(this.opts.apiBase + path, {
+      method,
+      headers: { ...this.headers(), ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {}
+    if (!res.ok) {
+      const msg = (json as { error?: { message?: string } } | null)?.error?.message ?? `${method} ${path} answered ${res.status}`;
+      throw new ApiError(res.status, msg);
+    }
+    return json;
+  }
+}

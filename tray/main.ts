@@ -1,0 +1,250 @@
+// The tray process: puts the item and menu on the session bus, follows the daemon and turns menu clicks into API calls.
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import dbus from "dbus-next";
+import { VERSION } from "../src/build-info.ts";
+import { parseConfig, defaultConfig } from "../src/config/load.ts";
+import { splitListen } from "../src/config/listen.ts";
+import { appStateDir, runtimeDir } from "../src/config/paths.ts";
+import type { Config } from "../src/config/schema.ts";
+import { compatibility } from "../src/core/compat.ts";
+import { logger } from "../src/core/log.ts";
+import { readApiToken } from "../src/api/token.ts";
+import { iconsInstalled, writeIconTheme } from "../src/icons/theme.ts";
+import { busReady, connectSessionBus } from "./bus.ts";
+import { DaemonLink, type LinkState } from "./daemon-link.ts";
+import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
+import { readNotificationsSetting, writeNotificationsSetting } from "./notifications-setting.ts";
+import { selfCommand } from "./self-command.ts";
+import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
+import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
+import { startUnit, unitState } from "./systemd-user.ts";
+import { registerWithWatcher, type WatcherRegistration } from "./watcher-registration.ts";
+
+const log = logger("tray");
+
+export interface TrayOptions {
+  configFile: string;
+  /** Session bus address; default from the environment. */
+  busAddress?: string;
+  /** Control API base URL; default from `[api] listen` in the config. */
+  apiBase?: string;
+  backoff?: { initialMs: number; maxMs: number };
+  /** Opens URLs and files; default xdg-open. */
+  open?: (target: string) => void;
+  /** Where the private icon theme goes when the icons are not installed; default $XDG_RUNTIME_DIR/cloudtolocalllm/icons. */
+  iconRoot?: string;
+}
+
+export interface Tray {
+  busName: string;
+  bus: dbus.MessageBus;
+  item: StatusNotifierItem;
+  menu: DBusMenu;
+  registration: WatcherRegistration;
+  link: DaemonLink;
+  view(): TrayView;
+  /** Resolves when "Quit tray" was chosen or quit() called. */
+  done: Promise<void>;
+  quit(): Promise<void>;
+}
+
+function loadConfig(file: string): Config {
+  if (!existsSync(file)) return defaultConfig();
+  const r = parseConfig(readFileSync(file, "utf8"), file);
+  if (!r.ok) {
+    log.warn("config file is invalid; using defaults to find the daemon", { file, error: r.issues[0]!.message });
+    return defaultConfig();
+  }
+  return r.config;
+}
+
+export function apiBaseOf(config: Config): string {
+  const { hostname, port } = splitListen(config.api.listen);
+  // A wildcard listen address is reached through loopback.
+  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+function xdgOpen(target: string): void {
+  try {
+    const p = Bun.spawn(["xdg-open", target], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    p.unref();
+  } catch (e) {
+    log.warn("could not open; is xdg-open (xdg-utils) installed?", { target, error: e as Error });
+  }
+}
+
+let instance = 0;
+
+export async function startTray(opts: TrayOptions): Promise<Tray> {
+  const config = loadConfig(opts.configFile);
+  const apiBase = opts.apiBase ?? apiBaseOf(config);
+  const open = opts.open ?? xdgOpen;
+
+  const bus = connectSessionBus(opts.busAddress);
+  await busReady(bus);
+  const busName = `org.kde.StatusNotifierItem-${process.pid}-${++instance}`;
+
+  const input: TrayInput = {
+    status: null,
+    linking: true,
+    lastAlert: null,
+    compatWarning: null,
+    notifications: readNotificationsSetting(opts.configFile),
+    actionError: null,
+    trayVersion: VERSION,
+    apiBase,
+  };
+  let current = buildView(input);
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+
+  const item = new StatusNotifierItem({ activate: () => open(apiBase + "/") });
+  const menu = new DBusMenu((clicked) => void onAction(clicked));
+
+  // Hosts find themed icons first; without installed ones, a private theme directory stands in.
+  if (!iconsInstalled()) {
+    const rt = runtimeDir();
+    const root = opts.iconRoot ?? join(rt ? join(rt, "cloudtolocalllm") : appStateDir(), "icons");
+    try {
+      if (!existsSync(join(root, "cloudtolocalllm-tunnel.png"))) {
+        mkdirSync(root, { recursive: true, mode: 0o700 });
+        writeIconTheme(root, [16, 22, 24, 32, 48]);
+      }
+      item.setIconThemePath(root);
+      menu.setIconThemePath([root]);
+    } catch (e) {
+      log.warn("could not write the private icon theme; hosts will use the pixmaps", { error: e as Error });
+    }
+  }
+
+  const render = () => {
+    current = buildView(input);
+    item.update(current);
+    menu.setMenu(current.menu);
+    menu.setStatus(current.status === "NeedsAttention" ? "notice" : "normal");
+  };
+  menu.setMenu(current.menu);
+  item.update(current);
+
+  bus.export(ITEM_PATH, item);
+  bus.export(MENU_PATH, menu);
+  await bus.requestName(busName, dbus.NameFlag.DO_NOT_QUEUE);
+
+  const link = new DaemonLink({
+    apiBase,
+    token: () => readApiToken(config),
+    backoff: opts.backoff,
+    onChange: (s: LinkState) => {
+      input.status = s.status;
+      input.linking = s.linking;
+      input.lastAlert = s.lastAlert;
+      if (s.status) {
+        const c = compatibility(VERSION, s.status.daemon.version);
+        input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
+        if (s.status.daemon.configPath && existsSync(s.status.daemon.configPath)) input.notifications = readNotificationsSetting(s.status.daemon.configPath);
+      }
+      render();
+    },
+  });
+
+  const configFile = () => input.status?.daemon.configPath || opts.configFile;
+
+  async function onAction(clicked: MenuItem): Promise<void> {
+    input.actionError = null;
+    try {
+      switch (clicked.action) {
+        case "tunnel.start":
+        case "tunnel.stop":
+        case "tunnel.restart":
+          await link.request("POST", `/api/v1/tunnel/${clicked.action.slice(7)}`);
+          break;
+        case "reconnect":
+          await link.request("POST", "/api/v1/reconnect");
+          break;
+        case "open.dashboard":
+          open(apiBase + "/");
+          break;
+        case "open.docs":
+          open(apiBase + "/swagger");
+          break;
+        case "open.config":
+          open(configFile());
+          break;
+        case "notifications.toggle":
+          writeNotificationsSetting(configFile(), !input.notifications);
+          input.notifications = !input.notifications;
+          break;
+        case "daemon.start":
+          startDaemon();
+          link.reconnectNow();
+          break;
+        case "quit":
+          await tray.quit();
+          return;
+      }
+      log.info("menu action done", { action: clicked.action });
+    } catch (e) {
+      input.actionError = `${clicked.label}: ${(e as Error).message}`;
+      log.warn("menu action failed", { action: clicked.action, error: e as Error });
+    }
+    render();
+  }
+
+  const registration = registerWithWatcher(bus, busName);
+  await registration.ready.catch((e) => log.warn("watcher registration failed", { error: e as Error }));
+  link.start();
+
+  let quitting: Promise<void> | null = null;
+  const tray: Tray = {
+    busName,
+    bus,
+    item,
+    menu,
+    registration,
+    link,
+    view: () => current,
+    done,
+    quit() {
+      quitting ??= (async () => {
+        link.stop();
+        registration.stop();
+        try {
+          await bus.releaseName(busName);
+        } catch {}
+        bus.disconnect();
+        resolveDone();
+      })();
+      return quitting;
+    },
+  };
+  return tray;
+}
+
+/** Starts the daemon: through the systemd user unit when there is one, else as a detached `serve` process. */
+export function startDaemon(): void {
+  const unit = unitState();
+  if (unit.available && unit.installed) {
+    const r = startUnit();
+    if (!r.ok) throw new Error(`systemctl --user start failed: ${r.error}`);
+    log.info("started the daemon through systemd");
+    return;
+  }
+  const p = Bun.spawn([...selfCommand(), "serve"], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true } as Parameters<typeof Bun.spawn>[1]);
+  p.unref();
+  log.info("started the daemon as a detached process", { pid: p.pid });
+}
+
+/** Runs the tray until it is told to quit (menu or signal). */
+export async function runTray(opts: TrayOptions): Promise<number> {
+  const tray = await startTray(opts);
+  log.info("tray running", { bus_name: tray.busName });
+  const onSignal = () => void tray.quit();
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  await tray.done;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  return 0;
+}

@@ -1,0 +1,169 @@
+// org.kde.StatusNotifierItem at /StatusNotifierItem: every property, method and signal of the spec, fed by the tray view.
+import dbus from "dbus-next";
+import { APP_ICON, iconName, renderArgb, type TrayState } from "../src/icons/index.ts";
+import type { SniStatus, TrayView } from "./state.ts";
+import { MENU_PATH } from "./dbusmenu.ts";
+
+const { Interface } = dbus.interface;
+
+export const ITEM_PATH = "/StatusNotifierItem";
+/** Pixmap sizes offered to hosts that cannot use the themed icon (IconName is the first choice). */
+export const PIXMAP_SIZES = [16, 22, 24, 32, 48];
+
+type Pixmap = [number, number, Buffer];
+
+const pixmapCache = new Map<string, Pixmap[]>();
+export function pixmaps(state: TrayState | undefined): Pixmap[] {
+  const key = state ?? "app";
+  let p = pixmapCache.get(key);
+  if (!p) pixmapCache.set(key, (p = PIXMAP_SIZES.map((s) => [s, s, Buffer.from(renderArgb(state, s))] as Pixmap)));
+  return p;
+}
+
+export interface ItemCallbacks {
+  /** Primary click (most hosts: left click or double click). */
+  activate(x: number, y: number): void;
+  secondaryActivate?(x: number, y: number): void;
+}
+
+export class StatusNotifierItem extends Interface {
+  private state: TrayState = "connecting";
+  private status: SniStatus = "Active";
+  private title = "CloudToLocalLLM tunnel";
+  private tooltip = { title: "CloudToLocalLLM tunnel", body: "" };
+  private themePath = "";
+
+  constructor(private readonly callbacks: ItemCallbacks) {
+    super("org.kde.StatusNotifierItem");
+  }
+
+  /** The directory of the private icon theme when the icons are not installed system-wide ("" otherwise). */
+  setIconThemePath(path: string): void {
+    this.themePath = path;
+  }
+
+  /** Applies a new view; only what changed is signalled (hosts re-read on each signal, so silence is cheaper). */
+  update(view: TrayView): void {
+    if (view.title !== this.title) {
+      this.title = view.title;
+      this.NewTitle();
+    }
+    if (view.state !== this.state) {
+      this.state = view.state;
+      this.NewIcon();
+    }
+    if (view.tooltip.title !== this.tooltip.title || view.tooltip.body !== this.tooltip.body) {
+      this.tooltip = view.tooltip;
+      this.NewToolTip();
+    }
+    if (view.status !== this.status) {
+      this.status = view.status;
+      this.NewStatus(view.status);
+    }
+  }
+
+  get Category(): string {
+    return "ApplicationStatus";
+  }
+  get Id(): string {
+    return APP_ICON;
+  }
+  get Title(): string {
+    return this.title;
+  }
+  get Status(): string {
+    return this.status;
+  }
+  get WindowId(): number {
+    return 0;
+  }
+  get IconThemePath(): string {
+    return this.themePath;
+  }
+  get Menu(): string {
+    return MENU_PATH;
+  }
+  get ItemIsMenu(): boolean {
+    // false: hosts send Activate on a primary click and show the menu on a secondary one.
+    return false;
+  }
+  get IconName(): string {
+    return iconName(this.state);
+  }
+  get IconPixmap(): Pixmap[] {
+    return pixmaps(this.state);
+  }
+  get OverlayIconName(): string {
+    return "";
+  }
+  get OverlayIconPixmap(): Pixmap[] {
+    return [];
+  }
+  get AttentionIconName(): string {
+    return iconName("critical");
+  }
+  get AttentionIconPixmap(): Pixmap[] {
+    return pixmaps("critical");
+  }
+  get AttentionMovieName(): string {
+    return "";
+  }
+  get ToolTip(): [string, Pixmap[], string, string] {
+    return [iconName(this.state), [], this.tooltip.title, this.tooltip.body];
+  }
+
+  Activate(x: number, y: number): void {
+    this.callbacks.activate(x, y);
+  }
+  SecondaryActivate(x: number, y: number): void {
+    this.callbacks.secondaryActivate?.(x, y);
+  }
+  ContextMenu(_x: number, _y: number): void {
+    // The host shows the dbusmenu itself (Menu property); nothing to draw here.
+  }
+  Scroll(_delta: number, _orientation: string): void {}
+
+  NewTitle(): void {}
+  NewIcon(): void {}
+  NewAttentionIcon(): void {}
+  NewOverlayIcon(): void {}
+  NewToolTip(): void {}
+  NewStatus(status: string): string {
+    return status;
+  }
+}
+
+StatusNotifierItem.configureMembers({
+  properties: {
+    Category: { signature: "s", access: "read" },
+    Id: { signature: "s", access: "read" },
+    Title: { signature: "s", access: "read" },
+    Status: { signature: "s", access: "read" },
+    WindowId: { signature: "i", access: "read" },
+    IconThemePath: { signature: "s", access: "read" },
+    Menu: { signature: "o", access: "read" },
+    ItemIsMenu: { signature: "b", access: "read" },
+    IconName: { signature: "s", access: "read" },
+    IconPixmap: { signature: "a(iiay)", access: "read" },
+    OverlayIconName: { signature: "s", access: "read" },
+    OverlayIconPixmap: { signature: "a(iiay)", access: "read" },
+    AttentionIconName: { signature: "s", access: "read" },
+    AttentionIconPixmap: { signature: "a(iiay)", access: "read" },
+    AttentionMovieName: { signature: "s", access: "read" },
+    ToolTip: { signature: "(sa(iiay)ss)", access: "read" },
+  },
+  methods: {
+    Activate: { inSignature: "ii", outSignature: "" },
+    SecondaryActivate: { inSignature: "ii", outSignature: "" },
+    ContextMenu: { inSignature: "ii", outSignature: "" },
+    Scroll: { inSignature: "is", outSignature: "" },
+  },
+  signals: {
+    NewTitle: { signature: "" },
+    NewIcon: { signature: "" },
+    NewAttentionIcon: { signature: "" },
+    NewOverlayIcon: { signature: "" },
+    NewToolTip: { signature: "" },
+    NewStatus: { signature: "s" },
+  },
+});

@@ -1,0 +1,189 @@
+// Pure mapping from what the tray knows about the daemon to the icon, status, tooltip and menu it shows (no I/O here).
+import type { Alert, DaemonStatus, UpstreamStatus } from "../src/core/contracts.ts";
+import { iconName, type TrayState } from "../src/icons/shapes.ts";
+
+export const TITLE = "CloudToLocalLLM tunnel";
+
+/** Everything the view depends on; the tray rebuilds the view from it after every change. */
+export interface TrayInput {
+  /** null while the daemon is not reachable. */
+  status: DaemonStatus | null;
+  /** Set while (re)connecting to the daemon after it was reachable, or during the first attempt. */
+  linking: boolean;
+  /** Most recent alert raised (or cleared) as seen by the tray, for the tooltip. */
+  lastAlert: Alert | null;
+  /** The daemon's version does not fit the tray's: shown as a warning item. */
+  compatWarning: string | null;
+  notifications: boolean;
+  /** A failed menu action, shown until the next one. */
+  actionError: string | null;
+  trayVersion: string;
+  apiBase: string;
+}
+
+export type SniStatus = "Passive" | "Active" | "NeedsAttention";
+
+/** One menu entry; `key` is stable across rebuilds (the D-Bus menu ids follow it), `action` is what a click does. */
+export interface MenuItem {
+  key: string;
+  label?: string;
+  type?: "separator";
+  enabled?: boolean;
+  visible?: boolean;
+  toggle?: { type: "checkmark"; state: boolean };
+  icon?: string;
+  action?: MenuAction;
+  children?: MenuItem[];
+}
+
+export type MenuAction =
+  | "tunnel.start"
+  | "tunnel.stop"
+  | "tunnel.restart"
+  | "reconnect"
+  | "open.dashboard"
+  | "open.docs"
+  | "open.config"
+  | "notifications.toggle"
+  | "daemon.start"
+  | "quit";
+
+export interface TrayView {
+  state: TrayState;
+  status: SniStatus;
+  iconName: string;
+  title: string;
+  tooltip: { title: string; body: string };
+  menu: MenuItem[];
+}
+
+const ALL_QUIET = new Set(["connected", "disabled", "stopped"]);
+
+function enabledUpstreams(s: DaemonStatus): UpstreamStatus[] {
+  return s.upstreams.filter((u) => u.enabled);
+}
+
+/** The one word for the tray's overall state. */
+export function trayState(input: Pick<TrayInput, "status" | "linking">): TrayState {
+  const s = input.status;
+  if (!s) return input.linking ? "connecting" : "offline";
+  const ups = enabledUpstreams(s);
+  const t = s.tunnel.state;
+  const allDown = ups.length > 0 && ups.every((u) => u.state === "down");
+  if (allDown || t === "auth_failed" || t === "failed" || s.quality === "critical" || s.alerts.some((a) => a.severity === "critical"))
+    return "critical";
+  if (t === "connecting" || t === "reconnecting" || (ups.length > 0 && ups.every((u) => u.state === "unknown"))) return "connecting";
+  if (ups.some((u) => u.state === "down" || u.state === "degraded" || u.quality === "poor" || u.quality === "critical") || s.quality === "poor")
+    return "degraded";
+  if (s.alerts.length > 0 || !ALL_QUIET.has(t)) return "degraded";
+  return "good";
+}
+
+const SUMMARY: Record<TrayState, string> = {
+  good: "All good",
+  degraded: "Degraded",
+  connecting: "Connecting",
+  critical: "Needs attention",
+  offline: "Daemon not running",
+};
+
+function ms(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return "–";
+  return v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
+}
+
+export function upstreamLine(u: UpstreamStatus): string {
+  const parts = [`${u.name}: ${u.enabled ? u.state : "disabled"}`];
+  if (u.state !== "down" && u.quality !== "down") parts.push(u.quality);
+  if (u.version) parts.push(`v${u.version}`);
+  parts.push(`${u.models.length} model${u.models.length === 1 ? "" : "s"}`);
+  parts.push(`p95 ${ms(u.metrics.latencyMs.p95)}`);
+  return parts.join(" · ");
+}
+
+function relayHost(relay: string | null): string {
+  if (!relay) return "no relay";
+  try {
+    return new URL(relay).host;
+  } catch {
+    return relay;
+  }
+}
+
+export function tunnelLine(s: DaemonStatus): string {
+  const t = s.tunnel;
+  if (t.state === "disabled") return "Tunnel: disabled";
+  const extra = t.state === "reconnecting" && t.nextRetry ? ` (retry ${t.nextRetry.slice(11, 19)})` : t.lastError && t.state !== "connected" ? ` (${t.lastError})` : "";
+  return `Tunnel: ${t.state.replace("_", " ")} · ${relayHost(t.relay)}${extra}`;
+}
+
+function alertLine(a: Alert): string {
+  return `${a.clearedAt ? "Last alert (cleared)" : "Alert"}: ${a.message}`;
+}
+
+export function buildView(input: TrayInput): TrayView {
+  const state = trayState(input);
+  const s = input.status;
+  const attention = state === "critical" || (s?.alerts.length ?? 0) > 0 || input.compatWarning !== null;
+  const status: SniStatus = attention ? "NeedsAttention" : "Active";
+
+  const lines: string[] = [];
+  if (!s) lines.push(input.linking ? "Connecting to the daemon…" : "The daemon is not running.");
+  else {
+    for (const u of s.upstreams) lines.push(upstreamLine(u));
+    if (s.upstreams.length === 0) lines.push("No upstreams configured");
+    lines.push(tunnelLine(s));
+    for (const a of s.alerts) lines.push(alertLine(a));
+  }
+  const last = input.lastAlert && !s?.alerts.some((a) => a.id === input.lastAlert!.id) ? input.lastAlert : null;
+  if (last) lines.push(alertLine(last));
+  if (input.compatWarning) lines.push(`Warning: ${input.compatWarning}`);
+
+  return {
+    state,
+    status,
+    iconName: iconName(state),
+    title: `${TITLE}: ${SUMMARY[state]}`,
+    tooltip: { title: `${TITLE} — ${SUMMARY[state]}`, body: lines.join("\n") },
+    menu: buildMenu(input, state, lines),
+  };
+}
+
+function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuItem[] {
+  const s = input.status;
+  const running = s !== null;
+  const t = s?.tunnel.state;
+  const tunnelUsable = running && t !== "disabled";
+  const items: MenuItem[] = [{ key: "status.summary", label: `${TITLE}: ${SUMMARY[state]}`, enabled: false }];
+  lines.forEach((l, i) => items.push({ key: `status.line.${i}`, label: l, enabled: false }));
+  if (input.compatWarning) items.push({ key: "warning.compat", label: `⚠ ${input.compatWarning}`, enabled: false, icon: "dialog-warning" });
+  if (input.actionError) items.push({ key: "warning.action", label: `⚠ ${input.actionError}`, enabled: false, icon: "dialog-error" });
+  items.push({ key: "sep.1", type: "separator" });
+  items.push({
+    key: "tunnel",
+    label: "Tunnel",
+    enabled: tunnelUsable,
+    children: [
+      { key: "tunnel.start", label: "Start tunnel", action: "tunnel.start", enabled: tunnelUsable && (t === "stopped" || t === "failed" || t === "auth_failed") },
+      { key: "tunnel.stop", label: "Stop tunnel", action: "tunnel.stop", enabled: tunnelUsable && t !== "stopped" },
+      { key: "tunnel.restart", label: "Restart tunnel", action: "tunnel.restart", enabled: tunnelUsable },
+    ],
+  });
+  items.push({ key: "reconnect", label: "Reconnect all upstreams", action: "reconnect", enabled: running });
+  items.push({ key: "sep.2", type: "separator" });
+  items.push({ key: "open.dashboard", label: "Open dashboard", action: "open.dashboard", enabled: running });
+  items.push({ key: "open.docs", label: "Open API docs", action: "open.docs", enabled: running });
+  items.push({ key: "open.config", label: "Open config file", action: "open.config" });
+  items.push({ key: "sep.3", type: "separator" });
+  items.push({ key: "notifications", label: "Notifications", action: "notifications.toggle", toggle: { type: "checkmark", state: input.notifications } });
+  items.push({ key: "daemon.start", label: "Start daemon", action: "daemon.start", visible: !running });
+  const about: MenuItem[] = [{ key: "about.tray", label: `Tray ${input.trayVersion}`, enabled: false }];
+  if (s) {
+    about.push({ key: "about.daemon", label: `Daemon ${s.daemon.version} (${s.daemon.commit}, ${s.daemon.buildDate})`, enabled: false });
+    about.push({ key: "about.api", label: `API ${input.apiBase}`, enabled: false });
+  }
+  items.push({ key: "about", label: "About", children: about });
+  items.push({ key: "sep.4", type: "separator" });
+  items.push({ key: "quit", label: "Quit tray", action: "quit" });
+  return items;
+}

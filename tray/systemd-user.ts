@@ -1,0 +1,39 @@
+// Asks the systemd user manager about the daemon's unit (installed, enabled, active) and starts it; used by the tray and doctor.
+export const UNIT = "cloudtolocalllm-tunnel.service";
+
+export interface UnitState {
+  /** systemctl --user works (a user manager is running). */
+  available: boolean;
+  installed: boolean;
+  enabled: boolean;
+  active: boolean;
+  detail: string;
+}
+
+function systemctl(args: string[], timeoutMs = 5000): { ok: boolean; out: string; err: string } {
+  try {
+    const r = Bun.spawnSync(["systemctl", "--user", ...args], { stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
+    return { ok: r.exitCode === 0, out: r.stdout.toString().trim(), err: r.stderr.toString().trim() };
+  } catch (e) {
+    return { ok: false, out: "", err: (e as Error).message };
+  }
+}
+
+export function unitState(unit = UNIT): UnitState {
+  const r = systemctl(["show", unit, "--property=LoadState,UnitFileState,ActiveState"]);
+  if (!r.ok) return { available: false, installed: false, enabled: false, active: false, detail: r.err || "systemctl --user failed" };
+  const props = Object.fromEntries(r.out.split("\n").map((l) => l.split("=", 2) as [string, string]));
+  const installed = props.LoadState === "loaded";
+  return {
+    available: true,
+    installed,
+    enabled: props.UnitFileState === "enabled" || props.UnitFileState === "enabled-runtime",
+    active: props.ActiveState === "active" || props.ActiveState === "activating",
+    detail: `load=${props.LoadState} file=${props.UnitFileState} active=${props.ActiveState}`,
+  };
+}
+
+export function startUnit(unit = UNIT): { ok: boolean; error: string } {
+  const r = systemctl(["start", unit], 30_000);
+  return { ok: r.ok, error: r.err };
+}
