@@ -1,0 +1,78 @@
+// `install` / `uninstall` round trip in a temporary HOME without a systemd user manager: exactly the expected files.
+import { afterAll, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { BUN, homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
+import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
+import { verifyUnit } from "./systemd-verify.ts";
+
+const home = tempHome("c2l-install-");
+afterAll(() => removeHome(home));
+// No session bus and an empty runtime dir: `systemctl --user` cannot reach a manager, as in a container or over SSH.
+const env = { ...homeEnv(home), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+
+function tree(dir: string, base = dir): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? tree(p, base) : [relative(base, p)];
+  });
+}
+function cli(...args: string[]) {
+  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env, cwd: home, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+const EXPECTED = [
+  ".local/bin/cloudtolocalllm-tunnel",
+  ".config/systemd/user/cloudtolocalllm-tunnel.service",
+  ".config/systemd/user/cloudtolocalllm-tunnel-tray.service",
+  ".config/autostart/cloudtolocalllm-tunnel-tray.desktop",
+  ".local/share/applications/cloudtolocalllm-tunnel.desktop",
+  ".local/share/cloudtolocalllm/install-manifest.json",
+  ...[["apps", "cloudtolocalllm-tunnel"], ...TRAY_STATES.map((s) => ["status", `cloudtolocalllm-tunnel-${s}`])].flatMap(([ctx, name]) => [
+    `.local/share/icons/hicolor/scalable/${ctx}/${name}.svg`,
+    ...ICON_SIZES.map((n) => `.local/share/icons/hicolor/${n}x${n}/${ctx}/${name}.png`),
+  ]),
+];
+
+test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
+  // What the user had before: a config, and another app's launcher in a directory install also writes to.
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "# mine\n");
+  mkdirSync(join(home, ".local/share/applications"), { recursive: true });
+  writeFileSync(join(home, ".local/share/applications/other.desktop"), "[Desktop Entry]\n");
+  const download = join(home, "Downloads/cloudtolocalllm-tunnel");
+  mkdirSync(join(home, "Downloads"));
+  writeFileSync(download, "#!/bin/sh\necho downloaded\n");
+  chmodSync(download, 0o755);
+  const beforeWithDownload = tree(home).sort();
+
+  const first = cli("install", "--binary", download);
+  expect(first.code).toBe(0);
+  expect(first.out).toContain("systemd: skipped, no systemd user manager is reachable");
+  expect(tree(home).sort()).toEqual([...beforeWithDownload, ...EXPECTED].sort());
+  expect(statSync(join(home, ".local/bin/cloudtolocalllm-tunnel")).mode & 0o777).toBe(0o755);
+
+  // The installed unit is valid and points at the installed binary (verify checks that ExecStart exists).
+  const unit = join(home, ".config/systemd/user/cloudtolocalllm-tunnel.service");
+  expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${join(home, ".local/bin/cloudtolocalllm-tunnel")} serve`);
+  expect(verifyUnit(unit, true, join(home, "run"))).toEqual({ code: 0, output: "" });
+
+  const again = cli("install", "--binary", download);
+  expect(again.code).toBe(0);
+  expect(again.out).toContain(`(0 files written, ${EXPECTED.length - 1} unchanged)`);
+  expect(tree(home).sort()).toEqual([...beforeWithDownload, ...EXPECTED].sort());
+
+  const un = cli("uninstall");
+  expect(un.code).toBe(0);
+  expect(un.out).toContain(`Removed ${EXPECTED.length - 1} files. Your configuration was kept.`);
+  expect(tree(home).sort()).toEqual(beforeWithDownload);
+  expect(readFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "utf8")).toBe("# mine\n");
+  expect(cli("uninstall").out).toContain("Nothing to uninstall");
+});
+
+test("install from source without --binary is a usage error (exit 2)", () => {
+  const r = cli("install");
+  expect(r.code).toBe(2);
+  expect(r.out).toContain("install copies the compiled binary");
+});

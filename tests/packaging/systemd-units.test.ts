@@ -1,0 +1,96 @@
+// Every unit passes `systemd-analyze verify` without a single warning; desktop entries and metainfo are well-formed.
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO } from "../helpers/daemon.ts";
+import { verifyUnit } from "./systemd-verify.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "c2l-units-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+// verify checks that ExecStart's binary exists: point the copies at a real executable.
+const stub = join(tmp, "cloudtolocalllm-tunnel");
+writeFileSync(stub, "#!/bin/sh\nexit 0\n");
+chmodSync(stub, 0o755);
+
+function copyUnit(name: string, replace: (t: string) => string = (t) => t): string {
+  const dest = join(tmp, name);
+  writeFileSync(dest, replace(readFileSync(join(REPO, "systemd", name), "utf8").split("/usr/bin/cloudtolocalllm-tunnel").join(stub)));
+  return dest;
+}
+
+const UNITS = readdirSync(join(REPO, "systemd")).filter((f) => f.endsWith(".service"));
+
+describe("systemd units", () => {
+  test("the three units exist", () => {
+    expect(UNITS.sort()).toEqual(["cloudtolocalllm-relay.service", "cloudtolocalllm-tunnel-tray.service", "cloudtolocalllm-tunnel.service"]);
+  });
+
+  for (const name of UNITS) {
+    const user = name !== "cloudtolocalllm-relay.service";
+    test(`systemd-analyze ${user ? "--user " : ""}verify ${name}: no errors, no warnings`, () => {
+      const r = verifyUnit(copyUnit(name), user, tmp);
+      expect(r.output).toBe("");
+      expect(r.code).toBe(0);
+    });
+  }
+
+  test("the check can fail: an unknown key and a missing binary are reported", () => {
+    const bad = copyUnit("cloudtolocalllm-tunnel.service", (t) => t.replace("[Service]", "[Service]\nWatchdogSecs=5").split(stub).join("/nonexistent/bin"));
+    const r = verifyUnit(bad, true, tmp);
+    expect(r.output).toContain("Unknown key 'WatchdogSecs'");
+    expect(r.output).toContain("/nonexistent/bin");
+    expect(r.code).not.toBe(0);
+  });
+
+  test("the user service is Type=notify with watchdog, reload and the user-unit hardening", () => {
+    const t = readFileSync(join(REPO, "systemd/cloudtolocalllm-tunnel.service"), "utf8");
+    for (const line of ["Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "NoNewPrivileges=yes", "LockPersonality=yes", "RestrictRealtime=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "WantedBy=default.target"])
+      expect(t.split("\n")).toContain(line);
+    expect(t).not.toMatch(/^ProtectHome=/m);
+    expect(t).not.toMatch(/^MemoryDenyWriteExecute=/m);
+    const relay = readFileSync(join(REPO, "systemd/cloudtolocalllm-relay.service"), "utf8");
+    for (const line of ["DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"]) expect(relay.split("\n")).toContain(line);
+    expect(relay).not.toMatch(/^MemoryDenyWriteExecute=/m);
+  });
+});
+
+describe("desktop files", () => {
+  function entry(name: string): Record<string, string> {
+    const text = readFileSync(join(REPO, "packaging/desktop", name), "utf8");
+    const main = text.split(/^\[Desktop Action /m)[0]!;
+    expect(main.startsWith("[Desktop Entry]\n")).toBe(true);
+    return Object.fromEntries(main.split("\n").slice(1).filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  }
+
+  test("launcher runs the dashboard, tray entry skips itself when the tray unit is enabled", () => {
+    const launcher = entry("cloudtolocalllm-tunnel.desktop");
+    expect(launcher).toMatchObject({ Type: "Application", Exec: "cloudtolocalllm-tunnel dashboard", Icon: "cloudtolocalllm-tunnel" });
+    const tray = entry("cloudtolocalllm-tunnel-tray.desktop");
+    expect(tray.Exec).toContain("systemctl --user -q is-enabled cloudtolocalllm-tunnel-tray.service");
+    expect(tray.Exec).toContain("exec cloudtolocalllm-tunnel tray");
+    expect(tray.NoDisplay).toBe("true");
+  });
+
+  test("the autostart guard works in a real shell: skipped when enabled, runs the tray otherwise", () => {
+    const exec = entry("cloudtolocalllm-tunnel-tray.desktop").Exec!;
+    const script = /^sh -c "(.*)"$/.exec(exec)![1]!;
+    const bin = join(tmp, "guard-bin");
+    rmSync(bin, { recursive: true, force: true });
+    mkdirSync(bin);
+    const fake = (name: string, body: string) => (writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`), chmodSync(join(bin, name), 0o755));
+    fake("cloudtolocalllm-tunnel", 'echo "tray started: $*"');
+    fake("systemctl", "exit 1");
+    const run = () => Bun.spawnSync(["/bin/sh", "-c", script], { env: { PATH: `${bin}:/usr/bin:/bin` } }).stdout.toString();
+    expect(run()).toBe("tray started: tray\n");
+    fake("systemctl", "exit 0");
+    expect(run()).toBe("");
+  });
+
+  test.skipIf(!Bun.which("appstreamcli"))("appstreamcli validates the metainfo", () => {
+    const r = Bun.spawnSync(["appstreamcli", "validate", "--no-net", "--no-color", join(REPO, "packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml")]);
+    expect(r.stdout.toString()).not.toMatch(/^[EW]:/m);
+    expect(r.exitCode).toBe(0);
+  });
+});
