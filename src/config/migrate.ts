@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SecretStore } from "../core/contracts.ts";
-import { validateConfig, type ConfigIssue } from "./load.ts";
+import { defaultConfig, validateConfig, type ConfigIssue } from "./load.ts";
 import { legacyDir } from "./paths.ts";
 import { renderConfig } from "./render.ts";
 import type { Config } from "./schema.ts";
@@ -92,6 +92,14 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
     o = o[p] as Record<string, unknown>;
   });
   o[parts.at(-1)!] = value;
+}
+function getPath(obj: Record<string, unknown>, path: string): unknown {
+  let o: unknown = obj;
+  for (const p of path.replace(/\[(\d+)\]/g, ".$1").split(".")) {
+    if (!o || typeof o !== "object") return undefined;
+    o = (o as Record<string, unknown>)[p];
+  }
+  return o;
 }
 function deletePath(obj: Record<string, unknown>, path: string): boolean {
   const parts = path.replace(/\[(\d+)\]/g, ".$1").split(".");
@@ -193,6 +201,7 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       for (const k of Object.keys(lo)) if (!CONNECTION_KEYS.has(k)) drop(f(k), "unknown field");
       localBase();
       const base = str(lo.api_base_url);
+      if (base && (str(lo.host) || num(lo.port) !== undefined)) drop(f("host, port"), "the URL is taken from api_base_url");
       if (base) set(`${local}.url`, base.replace(/\/+$/, "").replace(/\/api$/, ""), f("api_base_url"));
       else if (str(lo.host) || num(lo.port) !== undefined) set(`${local}.url`, hostUrl(str(lo.host) ?? "localhost", num(lo.port) ?? 11434), f("host, port"));
       const type = str(lo.connection_type)?.toLowerCase();
@@ -211,6 +220,7 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       const f = (k: string) => `${CONNECTION_CONFIG} cloud_proxy.${k}`;
       for (const k of Object.keys(cp)) if (!CONNECTION_KEYS.has(k)) drop(f(k), "unknown field");
       const base = str(cp.api_base_url) ?? (str(cp.host) ? hostUrl(str(cp.host)!, num(cp.port), "https") : undefined);
+      if (str(cp.api_base_url) && (str(cp.host) || num(cp.port) !== undefined)) drop(f("host, port"), "the cloud URL is taken from api_base_url");
       if (base && !origin.has("tunnel.relay_url")) {
         const relay = bridgeUrl(base);
         if (relay) {
@@ -239,7 +249,9 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     if (r.ok) return { sources: sources.map((s) => s.file), config: r.config, carried, notCarried, secrets };
     let removed = false;
     for (const issue of r.issues as ConfigIssue[]) {
-      if (deletePath(raw, issue.path)) {
+      // Back to the default where there is one (a required key such as upstreams[0].url), else simply left out.
+      const fallback = getPath(defaultConfig() as unknown as Record<string, unknown>, issue.path);
+      if (getPath(raw, issue.path) !== undefined && (fallback !== undefined ? (setPath(raw, issue.path, fallback), true) : deletePath(raw, issue.path))) {
         removed = true;
         const from = origin.get(issue.path) ?? issue.path;
         notCarried.push({ field: from, reason: issue.message });
