@@ -1,22 +1,60 @@
-// Placeholder control API component: only /healthz until the API module lands (issue 4 replaces this file).
-import { Elysia } from "elysia";
+// The control API component: makes the token, listens on `[api] listen`, rebinds only when that address changes.
+import type { Server } from "bun";
 import type { ComponentFactory } from "../daemon/component.ts";
 import { logger } from "../core/log.ts";
 import { splitListen } from "../config/listen.ts";
+import { createApp, type ApiApp } from "./app.ts";
+import { WsHub } from "./modules/ws/hub.ts";
+import { ensureApiToken, tokenFile } from "./token.ts";
 
 const log = logger("api");
 
+// Bun's own cap; `[api] body_limit` (which a reload can change) is enforced per request inside the app.
+const SERVER_BODY_CAP = 64 * 1024 * 1024;
+
 export const createApiComponent: ComponentFactory = (ctx) => {
-  let app: Elysia | null = null;
+  let app: ApiApp | null = null;
+  let token = "";
+  let tokenPath = "";
+  const hub = new WsHub(ctx);
+
+  const refreshToken = () => {
+    const config = ctx.config.current();
+    if (tokenPath === tokenFile(config) && token) return;
+    token = ensureApiToken(config);
+    tokenPath = tokenFile(config);
+  };
+
+  const listen = () => {
+    const listenAt = ctx.config.current().api.listen;
+    const { hostname, port } = splitListen(listenAt);
+    app = createApp(ctx, { token: () => token, hub }).listen({ hostname, port, maxRequestBodySize: SERVER_BODY_CAP });
+    const server = app.server as Server<unknown>;
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    log.info("control API listening", { url: `http://${host}:${server.port}` });
+  };
+
+  const close = async () => {
+    hub.closeAll();
+    await app?.stop(true);
+    app = null;
+  };
+
   return {
     name: "api",
     async start() {
-      const { hostname, port } = splitListen(ctx.config.current().api.listen);
-      app = new Elysia().get("/healthz", () => ({ status: "ok" })).listen({ hostname, port });
-      log.info("control API listening", { url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${app.server?.port}` });
+      refreshToken();
+      listen();
     },
     async stop() {
-      await app?.stop(true);
+      await close();
+    },
+    async apply(next, prev) {
+      refreshToken();
+      if (next.api.listen === prev.api.listen) return; // allowlists and body limit are read per request
+      log.info("moving the control API", { from: prev.api.listen, to: next.api.listen });
+      await close();
+      listen();
     },
   };
 };

@@ -1,0 +1,67 @@
+// The one mapping from anything thrown in the API to `{ "error": { "code", "message" } }` with a stable code and status.
+import { HttpError } from "../core/http-error.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("api");
+
+interface ValidationLike {
+  type?: string;
+  value?: unknown;
+  all?: { path?: string; message?: string; summary?: string }[];
+  message?: string;
+}
+
+/** "/upstreams/0/url" → "upstreams[0].url" (the form config issues use too). */
+export function fieldPath(pointer: string): string {
+  return pointer
+    .split("/")
+    .filter(Boolean)
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), "");
+}
+
+/**
+ * Elysia validates coerced query numbers one property at a time and loses the property's name ("on": "property");
+ * the name is recovered from the query parameter that holds the rejected value.
+ */
+function propertyName(err: ValidationLike, url: string): string {
+  const params = new URL(url).searchParams;
+  for (const [k, v] of params) if (v === String(err.value)) return `query.${k}`;
+  return "query";
+}
+
+function validationError(err: ValidationLike, url: string): HttpError {
+  const where = err.type === "property" ? propertyName(err, url) : (err.type ?? "request");
+  const seen = new Set<string>();
+  const details: { path: string; message: string }[] = [];
+  for (const e of err.all ?? []) {
+    const path = [where, fieldPath(e.path ?? "")].filter(Boolean).join(".");
+    if (seen.has(path)) continue; // TypeBox reports a union failure once per branch; the first message is the useful one
+    seen.add(path);
+    details.push({ path, message: e.summary || e.message || "is invalid" });
+  }
+  const first = details[0];
+  return new HttpError("validation_failed", first ? `${first.path}: ${first.message}` : `the ${where} is invalid`, details);
+}
+
+/** Elysia's onError handler body: `code` is Elysia's error kind, `error` what was thrown. */
+export function toHttpError(code: string | number, error: unknown, request: Request): HttpError {
+  if (error instanceof HttpError) return error;
+  const method = request.method;
+  const path = new URL(request.url).pathname;
+  switch (code) {
+    case "VALIDATION":
+      return validationError(error as ValidationLike, request.url);
+    case "NOT_FOUND":
+      return new HttpError("not_found", `no route ${method} ${path}`);
+    case "PARSE":
+      return new HttpError("bad_request", `the request body could not be parsed: ${(error as Error)?.message ?? "invalid"}`);
+    case "INVALID_COOKIE_SIGNATURE":
+      return new HttpError("unauthorized", "the session cookie is invalid");
+  }
+  // Elysia's status() helpers and 4xx errors carry their own status.
+  const status = (error as { status?: number; code?: number })?.status;
+  if (typeof status === "number" && status >= 400 && status < 500)
+    return new HttpError("bad_request", (error as Error).message || "bad request", undefined, status);
+  log.error("request failed", { method, path, error });
+  return new HttpError("internal", "internal error; the daemon log has the details");
+}

@@ -1,0 +1,63 @@
+// GET/PUT /api/v1/config, validate, export, import, reload, backups and restore; all need the token (reads include the config).
+import { Elysia, t } from "elysia";
+import type { ApiDeps } from "../../deps.ts";
+import { ReloadResult, errors } from "../../schemas.ts";
+import { Backup, BackupId, ConfigBody, ConfigView, ExportQuery, Validation, WriteOutcome } from "./model.ts";
+import { exportConfig, listBackups, readConfig, reloadConfig, restoreBackup, validateBody, writeConfig } from "./service.ts";
+
+const tags = ["config"];
+const security = [{ bearer: [] }];
+const bodyTypes = ["application/json", "application/toml", "text/plain"];
+
+export const configModule = (deps: ApiDeps) =>
+  new Elysia({ prefix: "/api/v1/config" })
+    .get("", () => readConfig(deps.ctx), {
+      response: { 200: ConfigView, ...errors(401) },
+      detail: { tags, summary: "The running config (secrets redacted)", security },
+    })
+    .put("", ({ body }) => writeConfig(deps.ctx, body), {
+      body: ConfigBody,
+      response: { 200: WriteOutcome, ...errors(400, 401, 413, 415, 422) },
+      detail: {
+        tags,
+        summary: "Replace the config: validated, written with a backup, applied without a restart",
+        description: "422 validation_failed lists every issue with its field path, and line and column for TOML.",
+        security,
+        requestBody: { content: Object.fromEntries(bodyTypes.map((c) => [c, { schema: { type: c === "application/json" ? "object" : "string" } }])) },
+      },
+    })
+    .post("/validate", ({ body }) => validateBody(deps.ctx, body), {
+      body: ConfigBody,
+      response: { 200: Validation, ...errors(400, 401, 413, 415) },
+      detail: { tags, summary: "Check a config without applying it", security },
+    })
+    .post("/reload", () => reloadConfig(deps.ctx), {
+      response: { 200: ReloadResult, ...errors(401, 422) },
+      detail: { tags, summary: "Re-read the config file from disk (like SIGHUP)", security },
+    })
+    .get(
+      "/export",
+      ({ query }) =>
+        new Response(exportConfig(deps.ctx, query.include_secrets ?? false), {
+          headers: { "content-type": "application/toml; charset=utf-8", "content-disposition": 'attachment; filename="tunnel.toml"' },
+        }),
+      {
+        query: ExportQuery,
+        response: { 200: t.String({ description: "TOML" }), ...errors(401, 409) },
+        detail: { tags, summary: "Download the config file as TOML (secrets redacted unless asked)", security },
+      },
+    )
+    .post("/import", ({ body }) => writeConfig(deps.ctx, body), {
+      body: ConfigBody,
+      response: { 200: WriteOutcome, ...errors(400, 401, 413, 415, 422) },
+      detail: { tags, summary: "Upload a config file (TOML); same checks as PUT", security },
+    })
+    .get("/backups", () => listBackups(deps.ctx), {
+      response: { 200: t.Array(Backup), ...errors(401) },
+      detail: { tags, summary: "Backups of the config file, newest first", security },
+    })
+    .post("/backups/:id/restore", ({ params }) => restoreBackup(deps.ctx, params.id), {
+      params: BackupId,
+      response: { 200: WriteOutcome, ...errors(401, 404, 422) },
+      detail: { tags, summary: "Put a backup back (the current file is backed up first) and apply it", security },
+    });

@@ -1,0 +1,120 @@
+// Config read (redacted), validate, write through the ConfigStore with a backup and hot-apply, export/import, backups and restore.
+import { stringify } from "smol-toml";
+import type { DaemonContext } from "../../../daemon/component.ts";
+import { HttpError } from "../../../core/http-error.ts";
+import type { ReloadResult } from "../../../core/contracts.ts";
+import { parseConfig, validateConfig, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
+import { REDACTED, redactSecrets } from "../../../config/redact.ts";
+import { BackupNotFoundError, ConfigStore, type BackupInfo } from "../../../config/store.ts";
+
+export type Issue = { path: string; message: string; line?: number; column?: number };
+
+const store = (ctx: DaemonContext) => new ConfigStore(ctx.config.path());
+
+const publicIssue = ({ path, message, line, column }: ConfigIssue): Issue => ({
+  path,
+  message,
+  ...(line !== undefined ? { line } : {}),
+  ...(column !== undefined ? { column } : {}),
+});
+
+function invalid(issues: ConfigIssue[]): HttpError {
+  const list = issues.map(publicIssue);
+  const first = list[0]!;
+  const where = first.line ? `line ${first.line}, column ${first.column ?? 1}: ` : "";
+  return new HttpError("validation_failed", `the config is invalid: ${where}${first.path ? `${first.path}: ` : ""}${first.message}`, list);
+}
+
+const publicBackup = ({ id, time, size }: BackupInfo) => ({ id, time, size });
+
+/** Paths in `value` still holding "[redacted]" (a GET or export sent back unchanged would wipe real secrets). */
+function redactedPaths(value: unknown, path = ""): string[] {
+  if (value === REDACTED) return [path];
+  if (typeof value === "string") return value.includes("redacted@") || value.includes("=redacted") ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => redactedPaths(v, `${path}[${i}]`));
+  if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => redactedPaths(v, path ? `${path}.${k}` : k));
+  return [];
+}
+
+/** A TOML string or a JSON object → TOML text and its validation result (issues carry line/column for TOML). */
+export function checkBody(ctx: DaemonContext, body: unknown): { text: string; result: LoadResult } {
+  const file = ctx.config.path();
+  if (typeof body === "string") {
+    const result = parseConfig(body, file);
+    if (result.ok) {
+      const hidden = redactedPaths(result.config);
+      if (hidden.length) return { text: body, result: redactedIssue(file, hidden) };
+    }
+    return { text: body, result };
+  }
+  if (!body || typeof body !== "object" || Array.isArray(body))
+    throw new HttpError("bad_request", "send the config as TOML (text/plain or application/toml) or as a JSON object");
+  const result = validateConfig(body, file);
+  if (result.ok) {
+    const hidden = redactedPaths(body);
+    if (hidden.length) return { text: "", result: redactedIssue(file, hidden) };
+  }
+  return { text: result.ok ? stringify(body as Record<string, unknown>) + "\n" : "", result };
+}
+
+function redactedIssue(file: string, paths: string[]): LoadResult {
+  return {
+    ok: false,
+    issues: paths.map((path) => ({ file, path, message: 'still holds "[redacted]": put the real value back or leave the field out' })),
+  };
+}
+
+export function readConfig(ctx: DaemonContext) {
+  const { value, redacted } = redactSecrets(ctx.config.current());
+  return { path: ctx.config.path(), config: value as Record<string, unknown>, redacted, lastReload: ctx.config.lastReload() };
+}
+
+export function validateBody(ctx: DaemonContext, body: unknown): { valid: boolean; issues: Issue[] } {
+  const { result } = checkBody(ctx, body);
+  return result.ok ? { valid: true, issues: [] } : { valid: false, issues: result.issues.map(publicIssue) };
+}
+
+/** Validates, writes through the store (backing up the old file), then hot-applies the new config. */
+export async function writeConfig(ctx: DaemonContext, body: unknown) {
+  const { text, result } = checkBody(ctx, body);
+  if (!result.ok) throw invalid(result.issues);
+  const w = store(ctx).write(text);
+  if (!w.ok) throw invalid(w.issues);
+  const reload = await ctx.config.runtime.replace(w.config);
+  return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
+}
+
+export function exportConfig(ctx: DaemonContext, includeSecrets: boolean): string {
+  try {
+    return store(ctx).export({ includeSecrets });
+  } catch (e) {
+    throw new HttpError("conflict", `the config file cannot be exported: ${(e as Error).message}`);
+  }
+}
+
+export function listBackups(ctx: DaemonContext) {
+  return store(ctx)
+    .list()
+    .map(publicBackup)
+    .reverse();
+}
+
+export async function restoreBackup(ctx: DaemonContext, id: string) {
+  let w;
+  try {
+    w = store(ctx).restore(id);
+  } catch (e) {
+    if (e instanceof BackupNotFoundError) throw new HttpError("not_found", e.message);
+    throw e;
+  }
+  if (!w.ok) throw invalid(w.issues);
+  const reload = await ctx.config.runtime.replace(w.config);
+  return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
+}
+
+/** Re-reads the file from disk, like SIGHUP; a rejected file keeps the running config and is reported as 422. */
+export async function reloadConfig(ctx: DaemonContext): Promise<ReloadResult> {
+  const r = await ctx.config.runtime.reload();
+  if (!r.ok && r.error) throw invalid([{ file: r.error.file ?? ctx.config.path(), path: r.error.path ?? "", message: r.error.message, line: r.error.line, column: r.error.column }]);
+  return r;
+}

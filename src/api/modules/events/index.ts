@@ -1,0 +1,13 @@
+// GET /api/v1/events: the bounded ring of recent daemon events.
+import { Elysia, t } from "elysia";
+import type { ApiDeps } from "../../deps.ts";
+import { errors } from "../../schemas.ts";
+import { DaemonEvent, EventsQuery } from "./model.ts";
+import { recentEvents } from "./service.ts";
+
+export const eventsModule = (deps: ApiDeps) =>
+  new Elysia({ prefix: "/api/v1/events" }).get("", ({ query }) => recentEvents(deps.ctx, query), {
+    query: EventsQuery,
+    response: { 200: t.Array(DaemonEvent), ...errors(422) },
+    detail: { tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
+  });

@@ -1,0 +1,24 @@
+// GET /healthz (liveness) and GET /readyz (readiness); both open, no token.
+import { Elysia } from "elysia";
+import type { ApiDeps } from "../../deps.ts";
+import { Health, Ready } from "./model.ts";
+import { readiness } from "./service.ts";
+
+export const healthModule = (deps: ApiDeps) =>
+  new Elysia()
+    .get("/healthz", () => ({ status: "ok" as const }), {
+      response: { 200: Health },
+      detail: { tags: ["health"], summary: "Liveness: the process answers" },
+    })
+    .get(
+      "/readyz",
+      ({ set }) => {
+        const r = readiness(deps.ctx);
+        if (!r.ready) set.status = 503;
+        return r;
+      },
+      {
+        response: { 200: Ready, 503: Ready },
+        detail: { tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
+      },
+    );

@@ -1,0 +1,102 @@
+// Builds the DaemonStatus (GET /api/v1/status and the /ws snapshot) from whatever services are running; absent ones get honest defaults.
+import { BUILD_DATE, COMMIT, VERSION } from "../../../build-info.ts";
+import type { DaemonContext } from "../../../daemon/component.ts";
+import type { AuthState, DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../../core/contracts.ts";
+
+const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
+
+export function emptyMetrics(): UpstreamMetrics {
+  return {
+    requests: 0,
+    errors: 0,
+    errorRate: 0,
+    latencyMs: NO_LATENCY,
+    ttfbMs: NO_LATENCY,
+    requestsPerSec: 0,
+    bytesPerSec: 0,
+    tokensPerSec: null,
+    healthLatencyMs: NO_LATENCY,
+    totalRequests: 0,
+    totalErrors: 0,
+  };
+}
+
+/** The broker's view, or the configured upstreams in state "unknown" while no broker runs. */
+export function upstreamList(ctx: DaemonContext): UpstreamStatus[] {
+  const broker = ctx.services.broker;
+  if (broker) return broker.upstreams();
+  return ctx.config.current().upstreams.map((u) => ({
+    name: u.name,
+    kind: u.kind,
+    url: u.url,
+    enabled: u.enabled,
+    priority: u.priority,
+    state: "unknown",
+    quality: "down",
+    version: null,
+    models: [],
+    lastCheck: null,
+    lastError: "the broker is not running",
+    metrics: emptyMetrics(),
+  }));
+}
+
+export function tunnelStatus(ctx: DaemonContext): TunnelStatus {
+  const tunnel = ctx.services.tunnel;
+  if (tunnel) return tunnel.status();
+  const cfg = ctx.config.current().tunnel;
+  return {
+    state: cfg.enabled ? "stopped" : "disabled",
+    protocol: cfg.protocol,
+    relay: null,
+    since: null,
+    nextRetry: null,
+    attempt: 0,
+    lastError: null,
+    tunnelId: null,
+    activeStreams: 0,
+  };
+}
+
+interface AuthLike {
+  status?(): { state: AuthState; subject?: string | null; expiresAt?: string | null };
+}
+
+function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
+  const auth = ctx.services.auth as AuthLike | undefined;
+  const s = auth?.status?.();
+  if (s) return { state: s.state, subject: s.subject ?? null, expiresAt: s.expiresAt ?? null };
+  return { state: ctx.config.current().auth.issuer ? "signed_out" : "disabled", subject: null, expiresAt: null };
+}
+
+export function overallQuality(ctx: DaemonContext, upstreams: UpstreamStatus[]): Quality {
+  if (ctx.services.broker) return ctx.services.broker.overallQuality();
+  return upstreams.length ? "down" : "down";
+}
+
+export function buildStatus(ctx: DaemonContext): DaemonStatus {
+  const upstreams = upstreamList(ctx);
+  const warnings: string[] = [];
+  if (ctx.services.secrets?.warning) warnings.push(ctx.services.secrets.warning);
+  if (!ctx.services.broker) warnings.push("the broker is not running");
+  const lastReload = ctx.config.lastReload();
+  if (lastReload && !lastReload.ok) warnings.push(`the last config reload was rejected: ${lastReload.error?.message ?? "unknown error"}`);
+  return {
+    daemon: {
+      version: VERSION,
+      commit: COMMIT,
+      buildDate: BUILD_DATE,
+      pid: process.pid,
+      startedAt: ctx.startedAt.toISOString(),
+      uptimeSec: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000),
+      configPath: ctx.config.path(),
+      lastReload,
+    },
+    upstreams,
+    tunnel: tunnelStatus(ctx),
+    quality: overallQuality(ctx, upstreams),
+    alerts: ctx.services.alerts?.active() ?? [],
+    auth: authStatus(ctx),
+    warnings,
+  };
+}

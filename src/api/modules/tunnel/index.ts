@@ -1,0 +1,26 @@
+// GET /api/v1/tunnel and POST /api/v1/tunnel/start|stop|restart.
+import { Elysia } from "elysia";
+import type { ApiDeps } from "../../deps.ts";
+import { TunnelStatus, errors } from "../../schemas.ts";
+import { getTunnel, tunnelAction, type TunnelAction } from "./service.ts";
+
+const tags = ["tunnel"];
+const ACTIONS: Record<TunnelAction, string> = {
+  start: "Connect to the relay",
+  stop: "Disconnect from the relay and stay disconnected",
+  restart: "Reconnect to the relay now",
+};
+
+export const tunnelModule = (deps: ApiDeps) => {
+  let app = new Elysia({ prefix: "/api/v1/tunnel" }).get("", () => getTunnel(deps.ctx), {
+    response: { 200: TunnelStatus },
+    detail: { tags, summary: "Tunnel state, relay, since, next retry" },
+  });
+  for (const action of Object.keys(ACTIONS) as TunnelAction[]) {
+    app = app.post(`/${action}`, () => tunnelAction(deps.ctx, action), {
+      response: { 200: TunnelStatus, ...errors(401, 409) },
+      detail: { tags, summary: ACTIONS[action], description: "409 tunnel_disabled when [tunnel] enabled is false.", security: [{ bearer: [] }] },
+    }) as typeof app;
+  }
+  return app;
+};

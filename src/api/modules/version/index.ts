@@ -1,0 +1,11 @@
+// GET /api/v1/version[?client=VERSION].
+import { Elysia } from "elysia";
+import { VersionInfo, VersionQuery } from "./model.ts";
+import { versionInfo } from "./service.ts";
+
+export const versionModule = () =>
+  new Elysia({ prefix: "/api/v1/version" }).get("", ({ query }) => versionInfo(query.client), {
+    query: VersionQuery,
+    response: { 200: VersionInfo },
+    detail: { tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
+  });

@@ -1,0 +1,41 @@
+// CORS and Origin checks from the `[api] allowed_origins` allowlist (never reflecting any origin); the API's own origin is always allowed.
+import { HttpError } from "../../core/http-error.ts";
+import type { SecurityPolicy } from "./policy.ts";
+
+const ALLOW_METHODS = "GET, POST, PUT, OPTIONS";
+const ALLOW_HEADERS = "Authorization, Content-Type";
+
+/** True when `origin` is the API's own origin (same host as the Host header) or on the allowlist. */
+export function originAllowed(origin: string, host: string, policy: SecurityPolicy): boolean {
+  const o = origin.toLowerCase();
+  return o === `http://${host.toLowerCase()}` || policy.origins.has(o);
+}
+
+/**
+ * Checks the Origin header. Requests without one (curl, the CLI, the tray) pass. A foreign origin is refused
+ * with 403 — preflights and WebSocket upgrades included. Allowed cross-origin requests get CORS headers in
+ * `headers`; a preflight is answered here (the returned Response) and never reaches a route.
+ */
+export function checkOrigin(request: Request, host: string, policy: SecurityPolicy, headers: Record<string, string | number>): Response | null {
+  const origin = request.headers.get("origin");
+  const preflight = request.method === "OPTIONS" && request.headers.has("access-control-request-method");
+  if (origin === null) {
+    if (preflight) throw new HttpError("origin_not_allowed", "a CORS preflight needs an Origin header");
+    return null;
+  }
+  if (!originAllowed(origin, host, policy))
+    throw new HttpError("origin_not_allowed", `the origin "${origin}" is not allowed; add it to [api] allowed_origins to let that page use the API`);
+  headers["access-control-allow-origin"] = origin;
+  headers["vary"] = "Origin";
+  if (!preflight) return null;
+  return new Response(null, {
+    status: 204,
+    headers: {
+      "access-control-allow-origin": origin,
+      "access-control-allow-methods": ALLOW_METHODS,
+      "access-control-allow-headers": ALLOW_HEADERS,
+      "access-control-max-age": "600",
+      vary: "Origin",
+    },
+  });
+}
