@@ -62,6 +62,14 @@ export const ProxySchema = T.Object(
       maximum: 10,
       description: "Upstreams tried for one request before giving up (failover happens only before the first byte).",
     }),
+    allowed_hosts: T.Array(T.String(), {
+      default: [],
+      description: "Extra Host header names accepted besides loopback names (DNS-rebinding guard); any Host is accepted on a non-loopback listen address.",
+    }),
+    allowed_origins: T.Array(T.String(), {
+      default: [],
+      description: "Browser origins allowed besides Ollama's defaults (http(s)://localhost, 127.0.0.1, app://, file://, tauri://, vscode-webview://); \"*\" allows all.",
+    }),
   },
   { additionalProperties: false, default: {}, description: "The Ollama-compatible broker endpoint." },
 );

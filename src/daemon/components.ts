@@ -2,6 +2,7 @@
 import type { ComponentFactory } from "./component.ts";
 import { createApiComponent } from "../api/component.ts";
 import { createSecretsComponent } from "../secrets/component.ts";
+import { createBrokerComponent } from "../broker/component.ts";
 import { createAuthComponent } from "../auth/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
 import { createSdNotifyComponent } from "./sd-notify.ts";
@@ -9,6 +10,8 @@ import { createSdNotifyComponent } from "./sd-notify.ts";
 export const COMPONENTS: ComponentFactory[] = [
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
   createSecretsComponent,
+  // The broker next: the tunnel, alerts and the API use ctx.services.broker.
+  createBrokerComponent,
   // Sign-in right after secrets: the tunnel reads its access token from ctx.services.auth.
   createAuthComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.

@@ -1,0 +1,222 @@
+// The broker service: the upstream set built from config, their health monitors and quality, and request handling.
+import type { BrokerService, Quality, UpstreamStatus } from "../core/contracts.ts";
+import type { Config, UpstreamConfig } from "../config/schema.ts";
+import { durationMs } from "../config/duration.ts";
+import type { EventBus } from "../core/events.ts";
+import { logger, registerSecret } from "../core/log.ts";
+import type { Services } from "../daemon/component.ts";
+import type { CaptureOptions } from "./exchange.ts";
+import { HealthMonitor, healthSettings } from "./health-monitor.ts";
+import { upstreamHeaders } from "./headers.ts";
+import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
+import { brokerError, proxy, type ProxyDeps } from "./proxy-handler.ts";
+import { overallQuality, quality, qualityLatency } from "./quality.ts";
+import { routeOrder } from "./router.ts";
+import { Upstream } from "./upstream.ts";
+
+const log = logger("broker");
+const QUALITY_TICK_MS = 1000;
+type FetchFn = typeof fetch;
+
+interface Entry {
+  upstream: Upstream;
+  monitor: HealthMonitor;
+  fetch: FetchFn;
+  session: { close(): void } | null;
+}
+
+function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
+  const FS = (Bun as unknown as { FetchSession?: new () => { fetch: FetchFn; close(): void } }).FetchSession;
+  if (!FS) return { fetch, session: null };
+  const s = new FS();
+  return { fetch: s.fetch as FetchFn, session: s };
+}
+
+export class Broker implements BrokerService {
+  private entries = new Map<string, Entry>();
+  private config: Config;
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private readonly deps: ProxyDeps;
+  private captureOpts: CaptureOptions;
+
+  constructor(
+    config: Config,
+    private readonly events: EventBus,
+    private readonly services: Services,
+  ) {
+    this.config = config;
+    this.captureOpts = { enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap };
+    this.deps = {
+      events,
+      order: (model) => routeOrder(this.upstreamObjects(), model),
+      maxAttempts: () => this.config.proxy.max_attempts,
+      capture: () => this.captureOpts,
+      fetchFor: (u) => this.entries.get(u.name)?.upstream === u ? this.entries.get(u.name)!.fetch : fetch,
+      suspect: (u) => {
+        const e = this.entries.get(u.name);
+        if (e && e.upstream === u) void e.monitor.check();
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const c of this.config.upstreams) this.add(c);
+    this.ticker = setInterval(() => this.evaluateQuality(false), QUALITY_TICK_MS);
+    this.ticker.unref?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    for (const e of this.entries.values()) this.retire(e);
+    this.entries.clear();
+  }
+
+  /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the objects they started with. */
+  async apply(next: Config, prev: Config): Promise<void> {
+    this.config = next;
+    this.captureOpts = { enabled: next.dashboard.capture_bodies, cap: next.dashboard.body_cap };
+    const windowChanged = next.metrics.window !== prev.metrics.window;
+    const wanted = new Map(next.upstreams.map((u) => [u.name, u]));
+    for (const [name, e] of [...this.entries]) {
+      const c = wanted.get(name);
+      if (!c || windowChanged || JSON.stringify(c) !== e.upstream.key) {
+        this.retire(e);
+        this.entries.delete(name);
+        log.info(c ? "upstream reconfigured" : "upstream removed", { upstream: name });
+      }
+    }
+    for (const c of next.upstreams) if (!this.entries.has(c.name)) this.add(c);
+    if (JSON.stringify(next.health) !== JSON.stringify(prev.health)) {
+      const s = healthSettings(next.health);
+      for (const e of this.entries.values()) e.monitor.update(s);
+    }
+    if (JSON.stringify(next.quality) !== JSON.stringify(prev.quality)) this.evaluateQuality(true);
+  }
+
+  private add(c: UpstreamConfig): void {
+    const u = new Upstream(c, durationMs(this.config.metrics.window));
+    const { fetch: f, session } = newSession();
+    const monitor = new HealthMonitor(u, healthSettings(this.config.health), {
+      checked: (up, change) => this.checked(up, change),
+      refreshAuth: (up) => this.refreshAuth(up),
+    });
+    this.entries.set(c.name, { upstream: u, monitor, fetch: f, session });
+    if (c.enabled) monitor.start();
+  }
+
+  private retire(e: Entry): void {
+    e.upstream.retired = true;
+    e.monitor.stop();
+    // Idle pooled connections only: requests in flight finish on theirs.
+    e.session?.close();
+  }
+
+  private async refreshAuth(u: Upstream): Promise<void> {
+    const name = u.config.auth_secret;
+    if (!name) return u.setAuth(null);
+    const v = (await this.services.secrets?.get(name).catch(() => null)) ?? null;
+    if (v === null && u.authValue === null) log.warn("auth secret not found; sending no credentials", { upstream: u.name, secret_name: name });
+    registerSecret(v);
+    u.setAuth(v);
+  }
+
+  private checked(u: Upstream, change: { from: UpstreamStatus["state"]; to: UpstreamStatus["state"]; reason?: string } | null): void {
+    if (change) {
+      const fields = { upstream: u.name, from: change.from, to: change.to, reason: change.reason };
+      if (change.to === "down" || change.to === "degraded") log.warn("upstream state changed", fields);
+      else log.info("upstream state changed", fields);
+      this.events.emit("upstream.state", { name: u.name, from: change.from, to: change.to, reason: change.reason });
+    }
+    this.evaluate(u);
+  }
+
+  private evaluate(u: Upstream): void {
+    u.dirty = false;
+    const m = u.metrics.snapshot();
+    const q: Quality = quality(u.state, m.errorRate, qualityLatency(m), this.config.quality);
+    if (q !== u.quality) {
+      const from = u.quality;
+      u.quality = q;
+      this.events.emit("upstream.quality", { name: u.name, from, to: q });
+    }
+  }
+
+  /** Traffic changes quality too: re-evaluated once a second for upstreams that saw requests. */
+  private evaluateQuality(all: boolean): void {
+    for (const e of this.entries.values()) if (all || e.upstream.dirty) this.evaluate(e.upstream);
+  }
+
+  private *upstreamObjects(): Iterable<Upstream> {
+    for (const e of this.entries.values()) yield e.upstream;
+  }
+
+  // --- BrokerService -------------------------------------------------------------------------------------------
+
+  upstreams(): UpstreamStatus[] {
+    return [...this.entries.values()].map((e) => e.upstream.status());
+  }
+
+  upstream(name: string): UpstreamStatus | undefined {
+    return this.entries.get(name)?.upstream.status();
+  }
+
+  async check(name: string): Promise<UpstreamStatus> {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`no upstream named "${name}"`);
+    await e.monitor.check();
+    return e.upstream.status();
+  }
+
+  async reconnectAll(): Promise<void> {
+    for (const e of this.entries.values()) e.session?.close();
+    await Promise.all([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.monitor.check()));
+  }
+
+  models(): { name: string; upstreams: string[] }[] {
+    return modelIndex([...this.entries.values()].filter((e) => e.upstream.enabled && e.upstream.usable).map((e) => e.upstream));
+  }
+
+  overallQuality(): Quality {
+    return overallQuality([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.upstream.quality));
+  }
+
+  async handle(req: Request, source: "local" | "tunnel"): Promise<Response> {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    if (req.method === "GET") {
+      if (path === "/api/tags") return this.mergedList(path, "ollama-tags");
+      if (path === "/api/ps") return this.mergedList(path, "ollama-ps");
+      if (path === "/v1/models") return this.mergedList(path, "openai");
+    }
+    return proxy(this.deps, req, source, path, url.search);
+  }
+
+  /** /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins). */
+  private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai"): Promise<Response> {
+    const ups = routeOrder(this.upstreamObjects(), null).filter((u) => u.state !== "down");
+    const timeoutMs = durationMs(this.config.health.timeout);
+    const results = await Promise.all(
+      ups.map(async (u) => {
+        const p = u.kind === "openai" ? "/v1/models" : what === "ollama-ps" ? "/api/ps" : what === "openai" ? "/v1/models" : "/api/tags";
+        if (u.kind === "openai" && what === "ollama-ps") return null;
+        try {
+          const res = await this.deps.fetchFor(u)(u.base + p, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
+          if (!res.ok) {
+            void res.body?.cancel().catch(() => {});
+            return null;
+          }
+          const json = (await res.json()) as any;
+          if (u.kind === "openai" && what !== "openai") return { models: (Array.isArray(json?.data) ? json.data : []).map((m: { id: string }) => tagFromId(m.id)) };
+          if (what === "ollama-tags" && Array.isArray(json?.models)) u.setModels(json.models.map((m: { name: string }) => m.name));
+          return json;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    const ok = results.filter((r) => r !== null);
+    if (ok.length === 0 && ups.length > 0) return brokerError(path, "upstream_error", "no upstream answered with its model list");
+    return Response.json(what === "openai" ? mergeOpenAiModels(ok) : mergeOllamaModels(ok));
+  }
+}

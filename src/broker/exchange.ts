@@ -1,0 +1,245 @@
+// One client request through the broker: its attempts, the relayed response stream, and its accounting when it ends.
+//
+// The Exchange is itself the abort listener (handleEvent) and the response stream's source (pull/cancel), so a
+// request costs one object rather than a handful of closures.
+import type { RequestRecord } from "../core/contracts.ts";
+import type { EventBus } from "../core/events.ts";
+import type { Upstream } from "./upstream.ts";
+import { requestMetrics } from "./prometheus.ts";
+import { joinTail, parseUsage } from "./usage.ts";
+
+export type StreamFormat = "ndjson" | "sse" | "other";
+const enc = new TextEncoder();
+const TAIL_CHUNKS = 4;
+let nextId = 0;
+
+export interface CaptureOptions {
+  enabled: boolean;
+  cap: number;
+}
+
+function timeoutFired(ex: Exchange): void {
+  ex.timedOut = true;
+  ex.ac?.abort();
+}
+
+export class Exchange {
+  readonly id = (++nextId).toString(36) + "-" + Date.now().toString(36);
+  readonly started = performance.now();
+  readonly time = new Date();
+  upstream: Upstream | null = null;
+  ac: AbortController | null = null;
+  clientGone = false;
+  timedOut = false;
+  status = 0;
+  ttfbMs: number | null = null;
+  bytesIn = 0;
+  bytesOut = 0;
+  error: string | null = null;
+  requestBody: string | undefined;
+  private responseCapture: Uint8Array[] | null = null;
+  private captured = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private format: StreamFormat = "other";
+  private readonly tail: (Uint8Array | undefined)[] = new Array(TAIL_CHUNKS);
+  private tailPos = 0;
+  private lastByte = 10;
+  private done = false;
+
+  constructor(
+    readonly source: "local" | "tunnel",
+    readonly method: string,
+    readonly path: string,
+    readonly model: string | null,
+    private readonly events: EventBus,
+    private readonly capture: CaptureOptions,
+    readonly clientSignal: AbortSignal | null,
+  ) {
+    if (clientSignal) clientSignal.addEventListener("abort", this);
+    if (capture.enabled) this.responseCapture = [];
+  }
+
+  /** The client went away (its request signal aborted): abort the upstream at once. */
+  handleEvent(): void {
+    this.clientGone = true;
+    this.ac?.abort();
+    if (this.reader) this.finish("client closed the connection");
+  }
+
+  /** Starts one attempt on an upstream; returns the signal for its fetch. */
+  beginAttempt(u: Upstream): AbortSignal {
+    this.upstream = u;
+    this.timedOut = false;
+    this.ac = new AbortController();
+    if (this.clientGone) this.ac.abort();
+    this.timer = setTimeout(timeoutFired, u.firstByteTimeoutMs, this);
+    return this.ac.signal;
+  }
+
+  /** The attempt failed before anything reached the client (counted against that upstream; failover may follow). */
+  attemptFailed(u: Upstream, status: number, message: string): void {
+    this.clearTimer();
+    const ms = performance.now() - this.started;
+    u.metrics.recordRequest(ms, null, true, 0);
+    u.dirty = true;
+    const m = requestMetrics(u.name, this.source);
+    m.requests.inc();
+    m.errors.inc();
+    this.status = status;
+    this.error = message;
+  }
+
+  /** Headers arrived: from here on the response belongs to the client. Returns the stream to relay. */
+  relay(res: Response): ReadableStream<Uint8Array> | null {
+    this.clearTimer();
+    this.status = res.status;
+    this.ttfbMs = performance.now() - this.started;
+    this.error = null;
+    const ct = res.headers.get("content-type") ?? "";
+    this.format = ct.includes("text/event-stream") ? "sse" : ct.includes("ndjson") ? "ndjson" : "other";
+    if (!res.body) {
+      this.finish(null);
+      return null;
+    }
+    this.reader = res.body.getReader();
+    return new ReadableStream<Uint8Array>(this);
+  }
+
+  async pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    const reader = this.reader!;
+    let r: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      r = await reader.read();
+    } catch (e) {
+      if (this.clientGone || this.done) return;
+      this.breakOff(c, e);
+      return;
+    }
+    if (r.done) {
+      c.close();
+      this.finish(null);
+      return;
+    }
+    const chunk = r.value;
+    const n = chunk.byteLength;
+    if (n === 0) return;
+    this.bytesOut += n;
+    this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
+    this.lastByte = chunk[n - 1]!;
+    if (this.responseCapture && this.captured < this.capture.cap) {
+      const part = chunk.subarray(0, this.capture.cap - this.captured);
+      this.responseCapture.push(part.slice());
+      this.captured += part.byteLength;
+    }
+    c.enqueue(chunk);
+  }
+
+  /** The client stopped reading (disconnect): abort the upstream. */
+  cancel(): void {
+    this.clientGone = true;
+    this.ac?.abort();
+    void this.reader?.cancel().catch(() => {});
+    this.finish("client closed the connection");
+  }
+
+  /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */
+  private breakOff(c: ReadableStreamDefaultController<Uint8Array>, e: unknown): void {
+    const name = this.upstream?.name ?? "?";
+    const msg = `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
+    this.error = msg;
+    if (this.format === "ndjson") {
+      c.enqueue(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify({ error: msg }) + "\n"));
+      c.close();
+    } else if (this.format === "sse") {
+      c.enqueue(enc.encode((this.lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify({ error: { message: msg, type: "upstream_error" } })}\n\n`));
+      c.close();
+    } else {
+      c.error(new Error(msg));
+    }
+    this.finish(msg);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Accounting, once: metrics window, Prometheus, request.completed. */
+  finish(error: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimer();
+    this.clientSignal?.removeEventListener("abort", this);
+    if (error !== null) this.error = error;
+    const durationMs = performance.now() - this.started;
+    const u = this.upstream;
+    const usage = this.bytesOut ? parseUsage(joinTail(this.orderedTail())) : null;
+    let tokensPerSec: number | null = null;
+    let genMs = 0;
+    if (usage && usage.tokens > 0) {
+      genMs = usage.genMs ?? durationMs - (this.ttfbMs ?? 0);
+      if (genMs > 0) tokensPerSec = usage.tokens / (genMs / 1000);
+    }
+    // Client aborts and 4xx are not the upstream's fault; 5xx and broken streams are.
+    const failed = this.status >= 500 || (this.error !== null && !this.clientGone);
+    if (u) {
+      u.metrics.recordRequest(durationMs, this.ttfbMs, failed, this.bytesIn + this.bytesOut, usage?.tokens ?? 0, genMs);
+      if (this.ttfbMs !== null) u.noteLatency(this.ttfbMs);
+      u.dirty = true;
+      const m = requestMetrics(u.name, this.source);
+      m.requests.inc();
+      if (failed) m.errors.inc();
+      m.duration.observe(durationMs / 1000);
+      if (this.ttfbMs !== null) m.ttfb.observe(this.ttfbMs / 1000);
+      if (this.bytesIn) m.bytesIn.inc(this.bytesIn);
+      if (this.bytesOut) m.bytesOut.inc(this.bytesOut);
+      if (usage?.tokens) m.tokens.inc(usage.tokens);
+    }
+    this.reader = null;
+    this.emit(durationMs, tokensPerSec);
+  }
+
+  /** A request that never reached an upstream response (no upstream, or every attempt failed). */
+  fail(status: number, message: string): void {
+    this.status = status;
+    this.error = message;
+    this.upstream = this.upstream ?? null;
+    if (this.done) return;
+    this.done = true;
+    this.clearTimer();
+    this.clientSignal?.removeEventListener("abort", this);
+    this.emit(performance.now() - this.started, null);
+  }
+
+  private orderedTail(): (Uint8Array | undefined)[] {
+    const out: (Uint8Array | undefined)[] = [];
+    for (let i = 0; i < TAIL_CHUNKS; i++) out.push(this.tail[(this.tailPos + i) % TAIL_CHUNKS]);
+    return out;
+  }
+
+  private emit(durationMs: number, tokensPerSec: number | null): void {
+    if (this.events.listenerCount("request.completed") === 0 && this.events.listenerCount("*") === 0) return;
+    const rec: RequestRecord = {
+      id: this.id,
+      time: this.time.toISOString(),
+      source: this.source,
+      method: this.method,
+      path: this.path,
+      model: this.model,
+      upstream: this.upstream?.name ?? null,
+      status: this.status,
+      ttfbMs: this.ttfbMs,
+      durationMs,
+      tokensPerSec,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      error: this.error,
+    };
+    if (this.capture.enabled) {
+      if (this.requestBody !== undefined) rec.requestBody = this.requestBody;
+      if (this.responseCapture) rec.responseBody = new TextDecoder().decode(Buffer.concat(this.responseCapture));
+    }
+    this.events.emit("request.completed", rec);
+  }
+}

@@ -1,0 +1,64 @@
+// Header rules between a client and an upstream: what is dropped, what is rewritten, whose credentials go where.
+import type { Upstream } from "./upstream.ts";
+
+/**
+ * Never forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), Host (fetch sets the upstream's own), Origin
+ * (the broker checks it; the upstream would refuse a foreign one), the client's credentials (they were meant for the
+ * broker, never for whichever upstream is picked), Accept-Encoding (streams pass through uncompressed so they flush
+ * chunk by chunk) and Content-Length (fetch sets it from the body it actually sends).
+ */
+const DROP_REQUEST = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "origin",
+  "authorization",
+  "cookie",
+  "accept-encoding",
+  "content-length",
+  "expect",
+]);
+
+/**
+ * Never passed back to the client: hop-by-hop, and the framing headers Bun sets itself for the relayed body.
+ * Content-Encoding stays: bytes are relayed untouched (fetch runs with decompress: false).
+ */
+const DROP_RESPONSE = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+  "set-cookie",
+  "date",
+]);
+
+export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
+  const out = new Headers();
+  if (client) {
+    // Headers named in Connection are hop-by-hop too.
+    const conn = client.get("connection");
+    const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
+    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !(extra && extra.includes(k))) out.set(k, v);
+  }
+  out.set("accept-encoding", "identity");
+  if (u.authValue) out.set(u.config.auth_header, u.authValue);
+  return out;
+}
+
+export function clientHeaders(upstream: Headers): Headers {
+  const out = new Headers();
+  for (const [k, v] of upstream) if (!DROP_RESPONSE.has(k)) out.set(k, v);
+  return out;
+}

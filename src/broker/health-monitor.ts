@@ -1,0 +1,146 @@
+// Periodic and on-demand health checks of one upstream, and the state machine unknown / up / degraded / down.
+//
+// A full success → up. A partial success (ollama: version answers but the model list does not) → degraded.
+// A failure → degraded when it was up, down after `failures_before_down` consecutive failures. Down upstreams
+// are checked at the slower `down_interval`.
+import type { UpstreamState } from "../core/contracts.ts";
+import { durationMs } from "../config/duration.ts";
+import type { Config } from "../config/schema.ts";
+import { Upstream } from "./upstream.ts";
+import { upstreamHeaders } from "./headers.ts";
+import { observeHealthCheck } from "./prometheus.ts";
+
+export interface HealthSettings {
+  intervalMs: number;
+  downIntervalMs: number;
+  timeoutMs: number;
+  failuresBeforeDown: number;
+}
+
+export function healthSettings(c: Config["health"]): HealthSettings {
+  return {
+    intervalMs: durationMs(c.interval),
+    downIntervalMs: durationMs(c.down_interval),
+    timeoutMs: durationMs(c.timeout),
+    failuresBeforeDown: c.failures_before_down,
+  };
+}
+
+export interface HealthHooks {
+  /** Called after every check (state may or may not have changed). */
+  checked(u: Upstream, change: { from: UpstreamState; to: UpstreamState; reason?: string } | null): void;
+  /** Resolves the upstream's auth secret before each check, so a rotated key is picked up. */
+  refreshAuth(u: Upstream): Promise<void>;
+}
+
+async function getJson(u: Upstream, path: string, timeoutMs: number): Promise<any> {
+  const res = await fetch(u.base + path, {
+    headers: upstreamHeaders(null, u),
+    signal: AbortSignal.timeout(timeoutMs),
+    redirect: "manual",
+  });
+  if (!res.ok) {
+    void res.body?.cancel();
+    throw new Error(`${path} answered ${res.status}`);
+  }
+  return await res.json();
+}
+
+function describe(e: unknown): string {
+  const err = e as Error & { code?: string };
+  if (err?.name === "TimeoutError") return "health check timed out";
+  if (err?.code === "ConnectionRefused" || err?.code === "ECONNREFUSED") return "connection refused";
+  return err?.message ?? String(e);
+}
+
+export class HealthMonitor {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    readonly upstream: Upstream,
+    private settings: HealthSettings,
+    private readonly hooks: HealthHooks,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    void this.check();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  update(settings: HealthSettings): void {
+    this.settings = settings;
+    if (!this.stopped && !this.running) this.schedule();
+  }
+
+  /** Runs a check now (joining one already running). */
+  check(): Promise<void> {
+    if (this.running) return this.running;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.running = this.run().finally(() => {
+      this.running = null;
+      if (!this.stopped) this.schedule();
+    });
+    return this.running;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    const ms = this.upstream.state === "down" ? this.settings.downIntervalMs : this.settings.intervalMs;
+    this.timer = setTimeout(() => void this.check(), ms);
+    this.timer.unref?.();
+  }
+
+  private async run(): Promise<void> {
+    const u = this.upstream;
+    const timeoutMs = this.settings.timeoutMs;
+    await this.hooks.refreshAuth(u).catch(() => {});
+    const t0 = performance.now();
+    let next: UpstreamState;
+    let reason: string | undefined;
+    try {
+      if (u.kind === "ollama") {
+        const [v, tags] = await Promise.allSettled([getJson(u, "/api/version", timeoutMs), getJson(u, "/api/tags", timeoutMs)]);
+        if (v.status === "rejected" && tags.status === "rejected") throw v.reason;
+        if (v.status === "fulfilled") u.version = typeof v.value?.version === "string" ? v.value.version : null;
+        if (tags.status === "fulfilled") {
+          const models = Array.isArray(tags.value?.models) ? tags.value.models : [];
+          u.setModels(models.map((m: { name?: string; model?: string }) => m.name ?? m.model).filter((n: unknown) => typeof n === "string"));
+        }
+        if (v.status === "rejected" || tags.status === "rejected") {
+          next = "degraded";
+          reason = describe(v.status === "rejected" ? v.reason : (tags as PromiseRejectedResult).reason);
+        } else next = "up";
+      } else {
+        const list = await getJson(u, "/v1/models", timeoutMs);
+        const data = Array.isArray(list?.data) ? list.data : [];
+        u.setModels(data.map((m: { id?: string }) => m.id).filter((n: unknown) => typeof n === "string"));
+        next = "up";
+      }
+      u.consecutiveFailures = 0;
+      const ms = performance.now() - t0;
+      u.metrics.recordHealth(ms);
+      observeHealthCheck(u.name, ms / 1000);
+      u.lastError = reason ?? null;
+    } catch (e) {
+      reason = describe(e);
+      u.lastError = reason;
+      u.consecutiveFailures++;
+      if (u.consecutiveFailures >= this.settings.failuresBeforeDown) next = "down";
+      else next = u.state === "up" || u.state === "degraded" ? "degraded" : u.state;
+    }
+    u.lastCheck = new Date().toISOString();
+    if (this.stopped || u.retired) return;
+    const from = u.state;
+    u.state = next;
+    this.hooks.checked(u, from === next ? null : { from, to: next, reason });
+  }
+}

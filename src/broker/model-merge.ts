@@ -1,0 +1,45 @@
+// Merges model lists from several upstreams (first listed wins a duplicate), in Ollama and OpenAI shapes.
+
+/** An Ollama /api/tags entry for a model that an OpenAI-compatible upstream lists only by id. */
+export function tagFromId(id: string): Record<string, unknown> {
+  return { name: id, model: id, modified_at: new Date(0).toISOString(), size: 0, digest: "", details: {} };
+}
+
+/** Ollama /api/tags or /api/ps bodies → one { models } body, deduplicated by name. */
+export function mergeOllamaModels(lists: { models?: unknown }[]): { models: Record<string, unknown>[] } {
+  const seen = new Set<string>();
+  const models: Record<string, unknown>[] = [];
+  for (const l of lists) {
+    if (!Array.isArray(l.models)) continue;
+    for (const m of l.models as Record<string, unknown>[]) {
+      const name = (m?.name ?? m?.model) as unknown;
+      if (typeof name !== "string" || seen.has(name)) continue;
+      seen.add(name);
+      models.push(m);
+    }
+  }
+  return { models };
+}
+
+/** OpenAI /v1/models bodies → one list body, deduplicated by id. */
+export function mergeOpenAiModels(lists: { data?: unknown }[]): { object: "list"; data: Record<string, unknown>[] } {
+  const seen = new Set<string>();
+  const data: Record<string, unknown>[] = [];
+  for (const l of lists) {
+    if (!Array.isArray(l.data)) continue;
+    for (const m of l.data as Record<string, unknown>[]) {
+      const id = m?.id;
+      if (typeof id !== "string" || seen.has(id)) continue;
+      seen.add(id);
+      data.push(m);
+    }
+  }
+  return { object: "list", data };
+}
+
+/** Which upstreams serve each model, for GET /api/v1/models. */
+export function modelIndex(upstreams: { name: string; models: string[] }[]): { name: string; upstreams: string[] }[] {
+  const by = new Map<string, string[]>();
+  for (const u of upstreams) for (const m of u.models) (by.get(m) ?? by.set(m, []).get(m)!).push(u.name);
+  return [...by].map(([name, ups]) => ({ name, upstreams: ups })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

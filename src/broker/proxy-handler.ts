@@ -1,0 +1,133 @@
+// Relays one Ollama/OpenAI-compatible request to an upstream, with failover before the first byte (docs/broker.md).
+import type { EventBus } from "../core/events.ts";
+import { ERROR_CODES, type ErrorCode } from "../core/http-error.ts";
+import { Exchange, type CaptureOptions } from "./exchange.ts";
+import { clientHeaders, upstreamHeaders } from "./headers.ts";
+import type { Upstream } from "./upstream.ts";
+
+/** Request bodies up to this size are read into memory so that failover can resend them; larger ones stream. */
+export const BUFFER_LIMIT = 8 * 1024 * 1024;
+
+export interface ProxyDeps {
+  events: EventBus;
+  /** Upstreams in the order to try for this model (router.ts). */
+  order(model: string | null): Upstream[];
+  maxAttempts(): number;
+  capture(): CaptureOptions;
+  /** fetch bound to the upstream's connection pool. */
+  fetchFor(u: Upstream): typeof fetch;
+  /** A request could not reach the upstream: check its health now rather than at the next interval. */
+  suspect(u: Upstream): void;
+}
+
+/** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
+export function brokerError(path: string, code: ErrorCode, message: string): Response {
+  const status = ERROR_CODES[code];
+  const body = path.startsWith("/v1/") ? { error: { message, type: code, code } } : { error: message };
+  return Response.json(body, { status });
+}
+
+const MODEL_KEY = Buffer.from('"model"');
+const MODEL_VALUE = /^"model"\s*:\s*"((?:[^"\\]|\\.){1,256})"/;
+
+/** The top-level "model" of a JSON body, found without parsing the whole body (which may hold megabytes of images). */
+export function extractModel(body: Uint8Array): string | null {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const at = buf.indexOf(MODEL_KEY);
+  if (at < 0) return null;
+  const m = MODEL_VALUE.exec(buf.toString("utf8", at, Math.min(buf.length, at + 300)));
+  if (!m) return null;
+  try {
+    return JSON.parse(`"${m[1]}"`);
+  } catch {
+    return null;
+  }
+}
+
+function describe(e: unknown): string {
+  const err = e as Error & { code?: string };
+  if (err?.code === "ConnectionRefused" || err?.code === "ECONNREFUSED") return "connection refused";
+  return err?.message ?? String(e);
+}
+
+export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string): Promise<Response> {
+  const method = req.method;
+  let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+  let retryable = true;
+  let model: string | null = null;
+  let bytesIn = 0;
+  if (method !== "GET" && method !== "HEAD" && req.body) {
+    const cl = req.headers.get("content-length");
+    const len = cl === null ? -1 : Number(cl);
+    if (len >= 0 && len <= BUFFER_LIMIT && !path.startsWith("/api/blobs/")) {
+      try {
+        body = await req.bytes();
+      } catch {
+        return brokerError(path, "bad_request", "the client went away while sending the request body");
+      }
+      bytesIn = body.byteLength;
+      model = extractModel(body);
+    } else {
+      // Streamed through (multi-GB blob uploads): it cannot be sent twice, so there is a single attempt.
+      body = req.body;
+      retryable = false;
+      bytesIn = len > 0 ? len : 0;
+    }
+  }
+
+  const capture = deps.capture();
+  const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
+  ex.bytesIn = bytesIn;
+  if (capture.enabled && body instanceof Uint8Array) ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");
+
+  const order = deps.order(model);
+  if (order.length === 0) {
+    ex.fail(502, "no upstream is enabled");
+    return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
+  }
+  const attempts = retryable ? Math.min(order.length, deps.maxAttempts()) : 1;
+  let lastCode: ErrorCode = "no_upstream";
+  let lastMessage = "";
+  for (let i = 0; i < attempts; i++) {
+    const u = order[i]!;
+    const signal = ex.beginAttempt(u);
+    let res: Response;
+    try {
+      res = await deps.fetchFor(u)(u.base + path + search, {
+        method,
+        headers: upstreamHeaders(req.headers, u),
+        body,
+        signal,
+        redirect: "manual",
+        decompress: false,
+        timeout: false,
+        // Required by the fetch standard for stream bodies.
+        duplex: "half",
+      } as RequestInit);
+    } catch (e) {
+      if (ex.clientGone) {
+        ex.fail(499, "client closed the connection");
+        return new Response(null, { status: 499 });
+      }
+      lastCode = ex.timedOut ? "upstream_timeout" : "upstream_error";
+      lastMessage = ex.timedOut
+        ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
+        : `upstream "${u.name}" could not be reached: ${describe(e)}`;
+      ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
+      deps.suspect(u);
+      continue;
+    }
+    if (res.status >= 500 && i < attempts - 1) {
+      // Nothing reached the client yet: try the next upstream.
+      void res.body?.cancel().catch(() => {});
+      lastCode = "upstream_error";
+      lastMessage = `upstream "${u.name}" answered ${res.status}`;
+      ex.attemptFailed(u, res.status, lastMessage);
+      continue;
+    }
+    const stream = ex.relay(res);
+    return new Response(stream, { status: res.status, statusText: res.statusText, headers: clientHeaders(res.headers) });
+  }
+  ex.fail(ERROR_CODES[lastCode], lastMessage);
+  return brokerError(path, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
+}

@@ -1,0 +1,98 @@
+// One upstream server as the broker sees it: its config, resolved auth, live state, model list and traffic metrics.
+import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.ts";
+import type { UpstreamConfig } from "../config/schema.ts";
+import { durationMs } from "../config/duration.ts";
+import { MetricsWindow } from "./metrics-window.ts";
+
+export class Upstream {
+  readonly name: string;
+  readonly kind: "ollama" | "openai";
+  /** Base URL without a trailing slash; request paths are appended to it. */
+  readonly base: string;
+  readonly firstByteTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  /** The serialized config, to tell on reload whether this upstream changed. */
+  readonly key: string;
+
+  state: UpstreamState = "unknown";
+  quality: Quality = "excellent";
+  version: string | null = null;
+  /** Model names as the upstream lists them, and a lookup set that also knows "name" for "name:latest". */
+  models: string[] = [];
+  private modelSet = new Set<string>();
+  lastCheck: string | null = null;
+  lastError: string | null = null;
+  consecutiveFailures = 0;
+  /** Exponentially weighted time to first byte (ms): the router's "lowest recent latency" tie-breaker. */
+  ewmaMs: number | null = null;
+  /** The auth header value from the secret store (null: none); refreshed by the health monitor. */
+  authValue: string | null = null;
+  /** Set by traffic since the last quality evaluation. */
+  dirty = false;
+  retired = false;
+
+  constructor(
+    readonly config: UpstreamConfig,
+    windowMs: number,
+  ) {
+    this.name = config.name;
+    this.kind = config.kind;
+    this.base = config.url.replace(/\/+$/, "");
+    this.firstByteTimeoutMs = durationMs(config.first_byte_timeout);
+    this.connectTimeoutMs = durationMs(config.connect_timeout);
+    this.key = JSON.stringify(config);
+    this.metrics = new MetricsWindow(windowMs);
+  }
+
+  metrics: MetricsWindow;
+
+  get enabled(): boolean {
+    return this.config.enabled;
+  }
+
+  /** Up or degraded: serves traffic. */
+  get usable(): boolean {
+    return this.state === "up" || this.state === "degraded";
+  }
+
+  setModels(names: string[]): void {
+    this.models = names;
+    const set = new Set<string>();
+    for (const n of names) {
+      set.add(n);
+      if (n.endsWith(":latest")) set.add(n.slice(0, -7));
+    }
+    this.modelSet = set;
+  }
+
+  /** Whether the model list names this model ("llama3" matches "llama3:latest"). */
+  serves(model: string): boolean {
+    return this.modelSet.has(model) || this.modelSet.has(`${model}:latest`);
+  }
+
+  noteLatency(ms: number): void {
+    this.ewmaMs = this.ewmaMs === null ? ms : this.ewmaMs * 0.8 + ms * 0.2;
+  }
+
+  setAuth(secret: string | null): void {
+    const scheme = this.config.auth_scheme;
+    this.authValue = secret ? (scheme ? `${scheme} ${secret}` : secret) : null;
+  }
+
+  status(): UpstreamStatus {
+    return {
+      name: this.name,
+      kind: this.kind,
+      url: this.base,
+      enabled: this.enabled,
+      priority: this.config.priority,
+      state: this.state,
+      quality: this.quality,
+      version: this.version,
+      models: this.models,
+      lastCheck: this.lastCheck,
+      lastError: this.lastError,
+      metrics: this.metrics.snapshot(),
+    };
+  }
+}
