@@ -1,0 +1,32 @@
+// Bundles the dashboard page (TS → one JS file, CSS minified) when the importing module is transpiled; used as a Bun macro,
+// so the compiled binary carries the finished page and never needs the sources or a bundler at run time.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface DashboardBundle {
+  html: string;
+  js: string;
+  css: string;
+  version: string;
+}
+
+function bunBuild(entry: string, extra: string[] = []): string {
+  // Bun.build cannot run inside a macro (the bundler waits for the macro): run the CLI instead.
+  const r = Bun.spawnSync([process.execPath, "build", entry, "--target=browser", "--minify", ...extra], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  if (!r.success) throw new Error(`dashboard bundle failed for ${entry}:\n${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+export function bundleDashboard(): DashboardBundle {
+  const dir = join(import.meta.dir, "page");
+  const js = bunBuild(join(dir, "main.ts"), ["--format=esm"]);
+  const css = bunBuild(join(dir, "style.css"));
+  // The HTML shell is small: only its comments go, the markup stays readable in view-source.
+  const html = readFileSync(join(dir, "index.html"), "utf8").replace(/<!--[\s\S]*?-->\n?/g, "");
+  const version = Bun.hash(js + css + html).toString(36);
+  return { html, js, css, version };
+}

@@ -1,0 +1,402 @@
+// The configuration tab: a form for the common settings, a TOML editor for everything, backups, import and export.
+// Every check is the API's (POST /api/v1/config/validate, PUT /api/v1/config); errors are shown at the field or line they name.
+import type { UpstreamConfig } from "../../config/schema.ts";
+import { ApiError, call, type Issue } from "./api.ts";
+import { $, h, setText } from "./dom.ts";
+import { toast } from "./notify.ts";
+
+type Json = Record<string, unknown>;
+
+/** Reads a dotted path with [i] indexes ("upstreams[0].url"). */
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const part of path.match(/[^.[\]]+/g) ?? []) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Json)[part];
+  }
+  return cur;
+}
+
+export function setPath(obj: Json, path: string, value: unknown): void {
+  const parts = path.match(/[^.[\]]+/g) ?? [];
+  let cur: Json = obj;
+  parts.forEach((p, i) => {
+    if (i === parts.length - 1) cur[p] = value;
+    else {
+      if (cur[p] === null || typeof cur[p] !== "object") cur[p] = /^\d+$/.test(parts[i + 1]!) ? [] : {};
+      cur = cur[p] as Json;
+    }
+  });
+}
+
+/** The form field an issue belongs to: its own path, else the nearest field above it (a missing key points at its table). */
+function fieldFor(form: HTMLElement, path: string): HTMLElement | null {
+  let p = path;
+  while (p) {
+    const el = form.querySelector<HTMLElement>(`[data-path="${CSS.escape(p)}"]`);
+    if (el) return el;
+    const cut = Math.max(p.lastIndexOf("."), p.lastIndexOf("["));
+    if (cut <= 0) break;
+    p = p.slice(0, cut);
+  }
+  return null;
+}
+
+function describe(issue: Issue): string {
+  const where = issue.line ? `line ${issue.line}${issue.column ? `, column ${issue.column}` : ""}` : "";
+  return [where, issue.path, issue.message].filter(Boolean).join(": ");
+}
+
+export class ConfigView {
+  private config: Json | null = null;
+  private text = "";
+  private formDirty = false;
+  private editorDirty = false;
+  private readonly form = $<HTMLFormElement>("#config-form");
+  private readonly editor = $<HTMLTextAreaElement>("#toml-editor");
+  private readonly upstreamRows = $<HTMLTableSectionElement>("#cfg-upstreams");
+  private loaded = false;
+
+  constructor() {
+    this.form.addEventListener("input", () => (this.formDirty = true));
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.saveForm();
+    });
+    $("#cfg-reset").addEventListener("click", () => void this.load(true));
+    $("#cfg-add-upstream").addEventListener("click", () => {
+      this.formDirty = true;
+      const n = this.upstreamRows.rows.length;
+      this.upstreamRows.append(this.upstreamRow({ name: `upstream${n + 1}`, kind: "ollama", url: "http://127.0.0.1:11434", priority: 100, enabled: true } as UpstreamConfig, n));
+      this.upstreamRows.rows[n]?.querySelector<HTMLInputElement>("input")?.focus();
+    });
+    this.editor.addEventListener("input", () => {
+      this.editorDirty = true;
+      this.updateGutter();
+    });
+    this.editor.addEventListener("scroll", () => ($("#toml-gutter").scrollTop = this.editor.scrollTop));
+    this.editor.addEventListener("keydown", (e) => {
+      // Tab indents inside the editor; Escape then Tab leaves it (keyboard users are never trapped).
+      if (e.key === "Tab" && !e.shiftKey && this.editor.dataset.escaped !== "1") {
+        e.preventDefault();
+        this.editor.setRangeText("  ", this.editor.selectionStart, this.editor.selectionEnd, "end");
+        this.editorDirty = true;
+      }
+      this.editor.dataset.escaped = e.key === "Escape" ? "1" : "";
+    });
+    $("#toml-validate").addEventListener("click", () => void this.validateText());
+    $("#toml-save").addEventListener("click", () => void this.saveText());
+    $("#toml-revert").addEventListener("click", () => void this.load(true));
+    $("#backups-refresh").addEventListener("click", () => void this.loadBackups());
+    $("#config-export").addEventListener("click", () => void this.exportFile());
+    $<HTMLInputElement>("#config-import").addEventListener("change", (e) => void this.importFile(e.target as HTMLInputElement));
+  }
+
+  isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  /** Loads config, TOML text and backups; `force` drops unsaved edits. */
+  async load(force = false): Promise<void> {
+    try {
+      const [cfg, text] = await Promise.all([
+        call<Json>("GET", "/api/v1/config"),
+        call<string>("GET", "/api/v1/config/export", { asText: true }),
+      ]);
+      this.config = (cfg.config as Json | undefined) ?? cfg;
+      this.text = text;
+      if (force || !this.formDirty) this.fillForm();
+      if (force || !this.editorDirty) {
+        this.editor.value = text;
+        this.editorDirty = false;
+        this.updateGutter();
+        this.showEditorIssues([]);
+      }
+      this.loaded = true;
+      setText($("#config-load-error"), "");
+    } catch (e) {
+      setText($("#config-load-error"), (e as Error).message);
+    }
+    void this.loadBackups();
+  }
+
+  /** A reload happened (maybe from an editor on disk): refresh whatever the user is not editing. */
+  reloaded(): void {
+    if (this.loaded) void this.load(false);
+  }
+
+  private fillForm(): void {
+    const cfg = this.config!;
+    this.clearFormIssues();
+    for (const el of this.form.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]:not([data-row])")) {
+      const v = getPath(cfg, el.dataset.path!);
+      if (el instanceof HTMLInputElement && el.type === "checkbox") el.checked = v === true;
+      else el.value = v === undefined || v === null ? "" : String(v);
+    }
+    const ups = (cfg.upstreams as UpstreamConfig[] | undefined) ?? [];
+    this.upstreamRows.replaceChildren(...ups.map((u, i) => this.upstreamRow(u, i)));
+    this.formDirty = false;
+  }
+
+  private upstreamRow(u: UpstreamConfig, i: number): HTMLTableRowElement {
+    const id = (f: string) => `cfg-up-${i}-${f}`;
+    const input = (f: string, label: string, attrs: Record<string, string | number | boolean>) =>
+      h("td", {}, h("label", { for: id(f), class: "sr-only" }, `Upstream ${i + 1} ${label}`), h("input", { id: id(f), "data-path": `upstreams[${i}].${f}`, "data-row": i, ...attrs }), h("span", { class: "field-error", id: `${id(f)}-err`, hidden: true }));
+    const kind = h("select", { id: id("kind"), "data-path": `upstreams[${i}].kind`, "data-row": i }, h("option", { value: "ollama" }, "ollama"), h("option", { value: "openai" }, "openai"));
+    kind.value = u.kind ?? "ollama";
+    const remove = h("button", { type: "button", class: "secondary", "aria-label": `Remove upstream ${u.name}` }, "Remove");
+    const tr = h(
+      "tr",
+      { "data-index": i },
+      input("name", "name", { value: u.name ?? "", required: true, autocomplete: "off" }),
+      h("td", {}, h("label", { for: id("kind"), class: "sr-only" }, `Upstream ${i + 1} kind`), kind, h("span", { class: "field-error", id: `${id("kind")}-err`, hidden: true })),
+      input("url", "URL", { value: u.url ?? "", type: "text", inputmode: "url", autocomplete: "off", class: "wide" }),
+      input("priority", "priority", { value: u.priority ?? 100, type: "number", min: 0, class: "narrow" }),
+      input("enabled", "enabled", { type: "checkbox", checked: u.enabled !== false }),
+      h("td", {}, remove),
+    );
+    remove.addEventListener("click", () => {
+      this.formDirty = true;
+      tr.remove();
+    });
+    return tr;
+  }
+
+  /** The loaded config with the form's values written over it (fields the form does not show are kept). */
+  private formValue(): Json {
+    const out = structuredClone(this.config ?? {}) as Json;
+    for (const el of this.form.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]:not([data-row])")) {
+      setPath(out, el.dataset.path!, readField(el));
+    }
+    const old = ((this.config?.upstreams as Json[] | undefined) ?? []).map((u) => structuredClone(u));
+    const ups: Json[] = [];
+    for (const tr of this.upstreamRows.rows) {
+      const i = Number(tr.dataset.index);
+      const u: Json = { ...(old[i] ?? {}) };
+      for (const el of tr.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]")) {
+        const key = el.dataset.path!.replace(/^upstreams\[\d+\]\./, "");
+        u[key] = readField(el);
+      }
+      ups.push(u);
+    }
+    // Re-number rows so issue paths (upstreams[i].x) match what is on screen after removals.
+    [...this.upstreamRows.rows].forEach((tr, i) => {
+      tr.dataset.index = String(i);
+      for (const el of tr.querySelectorAll<HTMLElement>("[data-path]")) el.dataset.path = el.dataset.path!.replace(/^upstreams\[\d+\]/, `upstreams[${i}]`);
+    });
+    out.upstreams = ups;
+    return out;
+  }
+
+  private async saveForm(): Promise<void> {
+    this.clearFormIssues();
+    const status = $("#config-form-status");
+    setText(status, "Saving…");
+    const value = this.formValue();
+    try {
+      await call("PUT", "/api/v1/config", { json: value });
+      this.formDirty = false;
+      setText(status, "Saved. The daemon applied the new configuration.");
+      toast("Configuration saved and applied.", "ok");
+      await this.load(true);
+    } catch (e) {
+      const err = e as ApiError;
+      setText(status, err.issues.length ? `Not saved: ${err.issues.length === 1 ? "one field needs" : `${err.issues.length} fields need`} attention.` : `Not saved: ${err.message}`);
+      this.showFormIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
+    }
+  }
+
+  private clearFormIssues(): void {
+    for (const el of this.form.querySelectorAll<HTMLElement>("[aria-invalid]")) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    }
+    for (const el of this.form.querySelectorAll<HTMLElement>(".field-error")) {
+      el.hidden = true;
+      el.textContent = "";
+    }
+    $("#config-form-issues").replaceChildren();
+  }
+
+  private showFormIssues(issues: Issue[]): void {
+    const unplaced: Issue[] = [];
+    let first: HTMLElement | null = null;
+    for (const issue of issues) {
+      const field = issue.path ? fieldFor(this.form, issue.path) : null;
+      const msg = field ? document.getElementById(`${field.id}-err`) : null;
+      if (!field || !msg) {
+        unplaced.push(issue);
+        continue;
+      }
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("aria-describedby", msg.id);
+      msg.textContent = msg.hidden ? issue.message : `${msg.textContent}; ${issue.message}`;
+      msg.hidden = false;
+      first ??= field;
+    }
+    $("#config-form-issues").replaceChildren(...unplaced.map((i) => h("li", {}, describe(i))));
+    (first ?? $("#config-form-status")).focus();
+  }
+
+  private updateGutter(): void {
+    const lines = this.editor.value.split("\n").length;
+    const gutter = $("#toml-gutter");
+    if (gutter.childElementCount !== lines) {
+      gutter.replaceChildren(...Array.from({ length: lines }, (_, i) => h("span", { "data-line": i + 1 }, i + 1)));
+    }
+    for (const el of gutter.querySelectorAll(".bad")) el.classList.remove("bad");
+    for (const line of (this.editor.dataset.badLines ?? "").split(",").filter(Boolean)) gutter.querySelector(`[data-line="${line}"]`)?.classList.add("bad");
+  }
+
+  private showEditorIssues(issues: Issue[]): void {
+    const list = $("#toml-issues");
+    this.editor.dataset.badLines = issues.map((i) => i.line).filter(Boolean).join(",");
+    if (issues.length) this.editor.setAttribute("aria-invalid", "true");
+    else this.editor.removeAttribute("aria-invalid");
+    list.replaceChildren(
+      ...issues.map((issue) => {
+        const b = h("button", { type: "button", class: "link" }, describe(issue));
+        if (issue.line) b.addEventListener("click", () => this.goTo(issue.line!, issue.column ?? 1));
+        return h("li", { "data-line": issue.line ?? "" }, b);
+      }),
+    );
+    this.updateGutter();
+  }
+
+  private goTo(line: number, column: number): void {
+    const lines = this.editor.value.split("\n");
+    let offset = 0;
+    for (let i = 0; i < line - 1 && i < lines.length; i++) offset += lines[i]!.length + 1;
+    offset += Math.max(0, column - 1);
+    this.editor.focus();
+    this.editor.setSelectionRange(offset, offset);
+    const lineHeight = this.editor.scrollHeight / Math.max(1, lines.length);
+    this.editor.scrollTop = Math.max(0, (line - 3) * lineHeight);
+  }
+
+  private async validateText(): Promise<boolean> {
+    const status = $("#toml-status");
+    setText(status, "Checking…");
+    try {
+      const r = await call<{ ok?: boolean; valid?: boolean; issues?: Issue[] }>("POST", "/api/v1/config/validate", { text: this.editor.value });
+      const issues = r?.issues ?? [];
+      this.showEditorIssues(issues);
+      const ok = issues.length === 0 && r?.ok !== false && r?.valid !== false;
+      setText(status, ok ? "Valid." : `${issues.length} problem${issues.length === 1 ? "" : "s"} found.`);
+      return ok;
+    } catch (e) {
+      const err = e as ApiError;
+      this.showEditorIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
+      setText(status, `${err.issues.length || 1} problem${err.issues.length > 1 ? "s" : ""} found.`);
+      return false;
+    }
+  }
+
+  private async saveText(): Promise<void> {
+    const status = $("#toml-status");
+    setText(status, "Saving…");
+    try {
+      await call("PUT", "/api/v1/config", { text: this.editor.value, contentType: "application/toml" });
+      this.editorDirty = false;
+      this.showEditorIssues([]);
+      setText(status, "Saved. The daemon applied the new configuration.");
+      toast("Configuration saved and applied.", "ok");
+      await this.load(true);
+    } catch (e) {
+      const err = e as ApiError;
+      this.showEditorIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
+      setText(status, `Not saved: ${err.issues.length ? `${err.issues.length} problem${err.issues.length === 1 ? "" : "s"} found` : err.message}.`);
+    }
+  }
+
+  private async loadBackups(): Promise<void> {
+    const list = $("#backups-list");
+    try {
+      const r = await call<{ backups?: BackupRow[] } | BackupRow[]>("GET", "/api/v1/config/backups");
+      const rows = (Array.isArray(r) ? r : (r.backups ?? [])).slice().reverse();
+      list.replaceChildren(...rows.map((b) => this.backupRow(b)));
+      $("#no-backups").hidden = rows.length > 0;
+    } catch (e) {
+      list.replaceChildren(h("li", { class: "error-text" }, (e as Error).message));
+    }
+  }
+
+  private backupRow(b: BackupRow): HTMLLIElement {
+    const button = h("button", { type: "button", class: "secondary", "aria-label": `Restore backup from ${new Date(b.time).toLocaleString()}` }, "Restore");
+    let armed: ReturnType<typeof setTimeout> | undefined;
+    button.addEventListener("click", async () => {
+      // Two steps instead of a native confirm(): the second press within 5 s restores.
+      if (!armed) {
+        setText(button, "Press again to restore");
+        armed = setTimeout(() => {
+          armed = undefined;
+          setText(button, "Restore");
+        }, 5000);
+        return;
+      }
+      clearTimeout(armed);
+      armed = undefined;
+      button.disabled = true;
+      try {
+        await call("POST", `/api/v1/config/backups/${encodeURIComponent(b.id)}/restore`);
+        toast(`Restored the backup from ${new Date(b.time).toLocaleString()}.`, "ok");
+        await this.load(true);
+      } catch (e) {
+        toast((e as Error).message, "error");
+      } finally {
+        button.disabled = false;
+        setText(button, "Restore");
+      }
+    });
+    return h("li", { "data-backup": b.id }, h("span", {}, new Date(b.time).toLocaleString()), " ", h("span", { class: "muted" }, `${b.size} bytes`), " ", button);
+  }
+
+  private async exportFile(): Promise<void> {
+    const secrets = $<HTMLInputElement>("#export-secrets").checked;
+    try {
+      const text = await call<string>("GET", `/api/v1/config/export${secrets ? "?include_secrets=true" : ""}`, { asText: true });
+      const url = URL.createObjectURL(new Blob([text], { type: "application/toml" }));
+      const a = h("a", { href: url, download: "tunnel.toml", hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (e) {
+      toast((e as Error).message, "error");
+    }
+  }
+
+  private async importFile(input: HTMLInputElement): Promise<void> {
+    const file = input.files?.[0];
+    if (!file) return;
+    const status = $("#import-status");
+    try {
+      const text = await file.text();
+      await call("POST", "/api/v1/config/import", { text, contentType: file.name.endsWith(".json") ? "application/json" : "application/toml" });
+      setText(status, `Imported ${file.name}.`);
+      toast(`Imported ${file.name}; the daemon applied it.`, "ok");
+      await this.load(true);
+    } catch (e) {
+      const err = e as ApiError;
+      setText(status, `Not imported: ${err.issues.length ? err.issues.map(describe).join("; ") : err.message}`);
+    } finally {
+      input.value = "";
+    }
+  }
+}
+
+interface BackupRow {
+  id: string;
+  time: string;
+  size: number;
+}
+
+function readField(el: HTMLInputElement | HTMLSelectElement): unknown {
+  if (el instanceof HTMLInputElement) {
+    if (el.type === "checkbox") return el.checked;
+    // A number field that does not parse goes to the API as typed, so the API's message lands at this field.
+    if (el.type === "number") return el.value.trim() === "" ? el.value : Number.isFinite(Number(el.value)) ? Number(el.value) : el.value;
+  }
+  return el.value;
+}
+

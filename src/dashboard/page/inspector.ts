@@ -1,0 +1,163 @@
+// The request inspector view: recent requests from GET /api/v1/requests plus live request.completed events, filtered in the page.
+import type { RequestRecord } from "../../core/contracts.ts";
+import { call } from "./api.ts";
+import { $, h, setText } from "./dom.ts";
+import * as fmt from "./format.ts";
+
+type Rec = RequestRecord & { requestBodyTruncated?: boolean; responseBodyTruncated?: boolean };
+
+interface Filters {
+  source: string;
+  status: string;
+  upstream: string;
+  text: string;
+}
+
+function statusMatches(r: Rec, f: string): boolean {
+  if (!f) return true;
+  if (f === "error") return r.error !== null || r.status >= 400 || r.status === 0;
+  return Math.floor(r.status / 100) === Number(f[0]);
+}
+
+export class Inspector {
+  private records: Rec[] = [];
+  private max = 200;
+  private loaded = false;
+  private selected: string | null = null;
+  private readonly body = $<HTMLTableSectionElement>("#requests-body");
+  private readonly form = $<HTMLFormElement>("#requests-filters");
+
+  constructor() {
+    this.form.addEventListener("input", () => this.render());
+    this.form.addEventListener("submit", (e) => e.preventDefault());
+    $("#requests-clear").addEventListener("click", () => {
+      this.records = [];
+      this.select(null);
+      this.render();
+    });
+    $("#request-close").addEventListener("click", () => this.select(null));
+  }
+
+  private filters(): Filters {
+    const v = (name: string) => (this.form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value;
+    return { source: v("source"), status: v("status"), upstream: v("upstream"), text: v("text").trim().toLowerCase() };
+  }
+
+  /** Fetches the daemon's ring (first visit and after a reconnect); live events fill in afterwards. */
+  async load(): Promise<void> {
+    try {
+      const r = await call<{ requests: Rec[]; size?: number } | Rec[]>("GET", "/api/v1/requests?limit=1000");
+      const list = Array.isArray(r) ? r : r.requests;
+      if (!Array.isArray(r) && typeof r.size === "number" && r.size > 0) this.max = r.size;
+      // Merge: keep live records that arrived while the request was in flight.
+      const seen = new Set(list.map((x) => x.id));
+      this.records = [...this.records.filter((x) => !seen.has(x.id)), ...list].slice(0, this.max);
+      this.records.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+      this.loaded = true;
+      setText($("#requests-error"), "");
+    } catch (e) {
+      setText($("#requests-error"), (e as Error).message);
+    }
+    this.render();
+  }
+
+  isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  add(r: Rec): void {
+    if (($("#requests-pause") as HTMLInputElement).checked) return;
+    if (this.records.some((x) => x.id === r.id)) return;
+    this.records.unshift(r);
+    if (this.records.length > this.max) this.records.length = this.max;
+    this.render();
+  }
+
+  private render(): void {
+    const f = this.filters();
+    const upstreams = [...new Set(this.records.map((r) => r.upstream).filter((u): u is string => !!u))].sort();
+    const sel = this.form.elements.namedItem("upstream") as HTMLSelectElement;
+    const have = [...sel.options].slice(1).map((o) => o.value);
+    if (have.join("\n") !== upstreams.join("\n")) {
+      const cur = sel.value;
+      sel.replaceChildren(h("option", { value: "" }, "All upstreams"), ...upstreams.map((u) => h("option", { value: u }, u)));
+      sel.value = upstreams.includes(cur) ? cur : "";
+    }
+    const shown = this.records.filter(
+      (r) =>
+        (!f.source || r.source === f.source) &&
+        statusMatches(r, f.status) &&
+        (!f.upstream || r.upstream === f.upstream) &&
+        (!f.text || r.path.toLowerCase().includes(f.text) || (r.model ?? "").toLowerCase().includes(f.text)),
+    );
+    this.body.replaceChildren(...shown.map((r) => this.row(r)));
+    setText($("#requests-count"), `Showing ${shown.length} of ${this.records.length} requests`);
+    $("#requests-empty").hidden = shown.length > 0;
+  }
+
+  private row(r: Rec): HTMLTableRowElement {
+    const bad = r.error !== null || r.status >= 400 || r.status === 0;
+    const open = h(
+      "button",
+      { type: "button", class: "link", "aria-label": `Details of ${r.method} ${r.path} at ${fmt.clock(r.time)}` },
+      fmt.clock(r.time),
+    );
+    open.addEventListener("click", () => this.select(r.id));
+    return h(
+      "tr",
+      { "data-request": r.id, class: bad ? "row-error" : "", "aria-selected": this.selected === r.id ? "true" : "false" },
+      h("td", {}, open),
+      h("td", {}, h("span", { class: `badge src-${r.source}` }, r.source)),
+      h("td", {}, r.method),
+      h("td", { class: "path" }, r.path),
+      h("td", {}, r.model ?? fmt.DASH),
+      h("td", {}, r.upstream ?? fmt.DASH),
+      h("td", { class: bad ? "status-bad" : "status-ok" }, r.status === 0 ? "—" : r.status),
+      h("td", { class: "num" }, fmt.ms(r.ttfbMs)),
+      h("td", { class: "num" }, fmt.ms(r.durationMs)),
+      h("td", { class: "num" }, fmt.rate(r.tokensPerSec, "")),
+      h("td", { class: "num" }, `${fmt.bytes(r.bytesIn)} / ${fmt.bytes(r.bytesOut)}`),
+    );
+  }
+
+  private select(id: string | null): void {
+    this.selected = id;
+    const panel = $("#request-detail");
+    const r = id ? this.records.find((x) => x.id === id) : undefined;
+    if (!r) {
+      panel.hidden = true;
+      return;
+    }
+    const dl = $("#request-fields");
+    const field = (k: string, v: string) => [h("dt", {}, k), h("dd", {}, v)];
+    dl.replaceChildren(
+      ...field("Id", r.id),
+      ...field("Time", new Date(r.time).toLocaleString()),
+      ...field("Source", r.source),
+      ...field("Request", `${r.method} ${r.path}`),
+      ...field("Model", r.model ?? fmt.DASH),
+      ...field("Upstream", r.upstream ?? fmt.DASH),
+      ...field("Status", r.status ? String(r.status) : fmt.DASH),
+      ...field("Time to first token", fmt.ms(r.ttfbMs)),
+      ...field("Duration", fmt.ms(r.durationMs)),
+      ...field("Tokens/s", fmt.rate(r.tokensPerSec, "")),
+      ...field("Bytes in / out", `${fmt.bytes(r.bytesIn)} / ${fmt.bytes(r.bytesOut)}`),
+      ...field("Error", r.error ?? "none"),
+    );
+    const bodies = $("#request-bodies");
+    const hasBodies = r.requestBody !== undefined || r.responseBody !== undefined;
+    bodies.replaceChildren(
+      ...(hasBodies
+        ? [
+            h("h4", {}, "Request body", r.requestBodyTruncated ? " (truncated)" : ""),
+            h("pre", { tabindex: 0 }, r.requestBody ?? ""),
+            h("h4", {}, "Response body", r.responseBodyTruncated ? " (truncated)" : ""),
+            h("pre", { tabindex: 0 }, r.responseBody ?? ""),
+          ]
+        : [h("p", { class: "muted" }, "Bodies are not kept (privacy). Turn on [dashboard] capture_bodies to keep them, up to body_cap bytes.")]),
+    );
+    panel.hidden = false;
+    for (const tr of this.body.querySelectorAll("tr")) tr.setAttribute("aria-selected", String(tr.dataset.request === id));
+    $<HTMLElement>("#request-detail-title").focus();
+  }
+}

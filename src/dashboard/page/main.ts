@@ -1,0 +1,147 @@
+// The dashboard page's entry: tabs, the live feed from /ws, and the three views (overview, requests, configuration).
+import type { Alert, DaemonStatus, RequestRecord, TunnelStatus, UpstreamMetrics } from "../../core/contracts.ts";
+import type { EventMap } from "../../core/events.ts";
+import { call, whenUnauthorized } from "./api.ts";
+import { ConfigView } from "./config-view.ts";
+import { $, setText } from "./dom.ts";
+import { History } from "./history.ts";
+import { Inspector } from "./inspector.ts";
+import { connectLive, type LiveMessage } from "./live.ts";
+import { banner, toast } from "./notify.ts";
+import { Overview } from "./overview.ts";
+
+const TABS = ["overview", "requests", "config"] as const;
+type Tab = (typeof TABS)[number];
+
+const metricsHistory = new History();
+const overview = new Overview(metricsHistory);
+const inspector = new Inspector();
+const configView = new ConfigView();
+
+function showTab(tab: Tab, focus = false): void {
+  for (const t of TABS) {
+    const btn = $(`#tab-${t}`);
+    const on = t === tab;
+    btn.setAttribute("aria-selected", String(on));
+    btn.tabIndex = on ? 0 : -1;
+    $(`#panel-${t}`).hidden = !on;
+  }
+  if (focus) $(`#tab-${tab}`).focus();
+  if (location.hash !== `#${tab}`) window.history.replaceState(null, "", `#${tab}`);
+  if (tab === "requests" && !inspector.isLoaded()) void inspector.load();
+  if (tab === "config" && !configView.isLoaded()) void configView.load();
+  if (tab === "overview") overview.redraw();
+}
+
+// Tabs follow the WAI-ARIA pattern: arrows move between tabs, Home/End jump.
+$("#tabs").addEventListener("keydown", (e) => {
+  const i = TABS.findIndex((t) => $(`#tab-${t}`) === document.activeElement);
+  if (i < 0) return;
+  let next = -1;
+  if (e.key === "ArrowRight") next = (i + 1) % TABS.length;
+  else if (e.key === "ArrowLeft") next = (i - 1 + TABS.length) % TABS.length;
+  else if (e.key === "Home") next = 0;
+  else if (e.key === "End") next = TABS.length - 1;
+  if (next >= 0) {
+    e.preventDefault();
+    showTab(TABS[next]!, true);
+  }
+});
+for (const t of TABS) $(`#tab-${t}`).addEventListener("click", () => showTab(t));
+const initial = location.hash.slice(1) as Tab;
+showTab(TABS.includes(initial) ? initial : "overview");
+
+whenUnauthorized(() =>
+  banner("session", "This dashboard session has ended. Run `cloudtolocalllm-tunnel dashboard` (or the tray's Open dashboard) to open it again.", "error"),
+);
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+/** After a state or quality change the overall quality and alerts may change too: fetch the status once (debounced). */
+function refreshStatusSoon(): void {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    try {
+      overview.render(await call<DaemonStatus>("GET", "/api/v1/status"));
+    } catch {}
+  }, 250);
+}
+
+function onMessage(m: LiveMessage): void {
+  switch (m.type) {
+    case "snapshot":
+      overview.render(m.data as DaemonStatus);
+      banner("daemon", null);
+      showReload((m.data as DaemonStatus).daemon.lastReload);
+      break;
+    case "metrics.tick": {
+      const d = m.data as { upstreams?: { name: string; metrics: UpstreamMetrics }[]; tunnel?: Partial<TunnelStatus>; quality?: string };
+      const time = m.time ? new Date(m.time).getTime() : Date.now();
+      overview.tick(time, d.upstreams ?? []);
+      if (d.quality) overview.setQuality(d.quality);
+      break;
+    }
+    case "upstream.state": {
+      const d = m.data as EventMap["upstream.state"];
+      overview.upstreamChanged(d.name, { state: d.to, ...(d.reason ? { lastError: d.reason } : {}) });
+      refreshStatusSoon();
+      break;
+    }
+    case "upstream.quality": {
+      const d = m.data as EventMap["upstream.quality"];
+      overview.upstreamChanged(d.name, { quality: d.to });
+      refreshStatusSoon();
+      break;
+    }
+    case "tunnel.state":
+      overview.setTunnel(m.data as TunnelStatus);
+      break;
+    case "alert.raised":
+      overview.alertRaised(m.data as Alert);
+      break;
+    case "alert.cleared":
+      overview.alertCleared(m.data as Alert);
+      break;
+    case "request.completed":
+      inspector.add(m.data as RequestRecord);
+      break;
+    case "config.reloaded":
+      banner("config", null);
+      toast("Configuration reloaded.", "ok");
+      refreshStatusSoon();
+      configView.reloaded();
+      break;
+    case "config.rejected": {
+      const d = m.data as EventMap["config.rejected"];
+      const where = d.line ? ` (line ${d.line}${d.column ? `, column ${d.column}` : ""})` : "";
+      banner("config", `The config file was rejected${where}: ${d.message}. The daemon keeps running on the last good configuration.`);
+      break;
+    }
+    case "shutdown":
+      banner("daemon", "The daemon is shutting down; this page reconnects when it is back.", "error");
+      break;
+  }
+}
+
+function showReload(r: DaemonStatus["daemon"]["lastReload"]): void {
+  if (r && !r.ok && r.error) {
+    const where = r.error.line ? ` (line ${r.error.line}${r.error.column ? `, column ${r.error.column}` : ""})` : "";
+    banner("config", `The config file was rejected${where}: ${r.error.message}. The daemon keeps running on the last good configuration.`);
+  }
+}
+
+let everLive = false;
+connectLive(onMessage, (state, attempt) => {
+  const el = $("#live");
+  el.dataset.state = state;
+  setText(el, state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected");
+  if (state === "live") {
+    banner("daemon", null);
+    // After a reconnect, catch up on requests missed while away.
+    if (everLive && inspector.isLoaded()) void inspector.load();
+    everLive = true;
+  } else if (state === "offline" && attempt >= 2) {
+    banner("daemon", "Lost the connection to the daemon; retrying…", "error");
+    // A refused upgrade looks like any other close: ask once whether the session is still valid.
+    void call("GET", "/api/v1/dashboard/session").catch(() => {});
+  }
+});

@@ -1,0 +1,306 @@
+// The overview: one card per upstream, the tunnel with its controls, overall quality, active alerts and the live charts.
+import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../core/contracts.ts";
+import { ApiError, call } from "./api.ts";
+import { LineChart } from "./chart.ts";
+import { $, h, setClass, setText } from "./dom.ts";
+import * as fmt from "./format.ts";
+import type { History } from "./history.ts";
+import { toast } from "./notify.ts";
+
+function stat(label: string, field: string): HTMLElement {
+  return h("div", { class: "stat" }, h("dt", {}, label), h("dd", { "data-f": field }, fmt.DASH));
+}
+
+class UpstreamCard {
+  readonly el: HTMLElement;
+  private readonly f: Record<string, HTMLElement> = {};
+  private readonly modelList: HTMLUListElement;
+  private readonly modelSummary: HTMLElement;
+  private readonly stateBadge: HTMLElement;
+  private readonly qualityBadge: HTMLElement;
+
+  constructor(readonly name: string) {
+    const titleId = `up-${name}-title`;
+    this.stateBadge = h("span", { class: "badge", "data-f": "state" });
+    this.qualityBadge = h("span", { class: "badge", "data-f": "quality" });
+    this.modelList = h("ul", { class: "models" });
+    this.modelSummary = h("summary", {}, "Models");
+    const check = h("button", { type: "button", class: "secondary", "aria-label": `Check upstream ${name} now` }, "Check now");
+    check.addEventListener("click", async () => {
+      check.disabled = true;
+      try {
+        await call("POST", `/api/v1/upstreams/${encodeURIComponent(name)}/check`);
+        toast(`Checked ${name}.`, "ok");
+      } catch (e) {
+        toast((e as Error).message, "error");
+      } finally {
+        check.disabled = false;
+      }
+    });
+    this.el = h(
+      "article",
+      { class: "card upstream", "data-upstream": name, "aria-labelledby": titleId },
+      h("header", { class: "card-head" }, h("h3", { id: titleId }, name), this.stateBadge, this.qualityBadge),
+      h("p", { class: "muted", "data-f": "where" }),
+      h(
+        "dl",
+        { class: "stats" },
+        stat("Version", "version"),
+        stat("Models", "modelCount"),
+        stat("Latency p50", "p50"),
+        stat("Latency p95", "p95"),
+        stat("Error rate", "errorRate"),
+        stat("Tokens/s", "tps"),
+        stat("Requests/s", "rps"),
+        stat("Last check", "lastCheck"),
+      ),
+      h("p", { class: "error-text", "data-f": "lastError", role: "note" }),
+      h("details", { class: "model-details" }, this.modelSummary, this.modelList),
+      h("div", { class: "actions" }, check),
+    );
+    for (const el of this.el.querySelectorAll<HTMLElement>("[data-f]")) this.f[el.dataset.f!] = el;
+  }
+
+  update(u: UpstreamStatus): void {
+    setText(this.stateBadge, u.enabled ? u.state : "disabled");
+    setClass(this.stateBadge, "state-", u.enabled ? u.state : "disabled");
+    this.stateBadge.setAttribute("aria-label", `state: ${u.enabled ? u.state : "disabled"}`);
+    setText(this.qualityBadge, u.quality);
+    setClass(this.qualityBadge, "q-", u.quality);
+    this.qualityBadge.setAttribute("aria-label", `quality: ${u.quality}`);
+    this.el.dataset.state = u.state;
+    setText(this.f.where!, `${u.kind} · ${u.url} · priority ${u.priority}`);
+    setText(this.f.version!, u.version ?? fmt.DASH);
+    setText(this.f.modelCount!, String(u.models.length));
+    setText(this.f.lastCheck!, u.lastCheck ? fmt.clock(u.lastCheck) : fmt.DASH);
+    setText(this.f.lastError!, u.lastError && u.state !== "up" ? `Last error: ${u.lastError}` : "");
+    this.f.lastError!.hidden = !(u.lastError && u.state !== "up");
+    setText(this.modelSummary, `Models (${u.models.length})`);
+    const names = u.models.join("\n");
+    if (this.modelList.dataset.names !== names) {
+      this.modelList.dataset.names = names;
+      this.modelList.replaceChildren(...u.models.map((m) => h("li", {}, m)));
+    }
+    this.metrics(u.metrics);
+  }
+
+  metrics(m: UpstreamMetrics): void {
+    setText(this.f.p50!, fmt.ms(m.latencyMs.p50));
+    setText(this.f.p95!, fmt.ms(m.latencyMs.p95));
+    setText(this.f.errorRate!, fmt.pct(m.errorRate));
+    setText(this.f.tps!, fmt.rate(m.tokensPerSec, ""));
+    setText(this.f.rps!, fmt.rate(m.requestsPerSec, ""));
+  }
+}
+
+class UpstreamCharts {
+  readonly el: HTMLElement;
+  private readonly latency: LineChart;
+  private readonly rps: LineChart;
+  private readonly tps: LineChart;
+
+  constructor(readonly name: string) {
+    this.latency = new LineChart(`${name} latency`, "ms", ["p50", "p95"]);
+    this.rps = new LineChart(`${name} requests per second`, "/s", ["rps"]);
+    this.tps = new LineChart(`${name} tokens per second`, "tokens/s", ["tps"]);
+    const fig = (title: string, chart: LineChart, legend: [string, string][]) =>
+      h(
+        "figure",
+        { class: "chart-box" },
+        h("figcaption", {}, title, " ", ...legend.map(([cls, label]) => h("span", { class: `legend ${cls}` }, label))),
+        chart.el,
+      );
+    this.el = h(
+      "section",
+      { class: "chart-row", "data-charts": name, "aria-label": `Charts for ${name}` },
+      h("h3", {}, name),
+      h(
+        "div",
+        { class: "chart-grid" },
+        fig("Latency (ms)", this.latency, [
+          ["p50", "p50"],
+          ["p95", "p95"],
+        ]),
+        fig("Requests/s", this.rps, [["rps", "req/s"]]),
+        fig("Tokens/s", this.tps, [["tps", "tok/s"]]),
+      ),
+    );
+  }
+
+  draw(history: History, now: number): void {
+    const pts = history.get(this.name);
+    this.latency.update(
+      [
+        { label: "p50", cls: "p50", values: pts.map((p) => ({ t: p.t, v: p.p50 })) },
+        { label: "p95", cls: "p95", values: pts.map((p) => ({ t: p.t, v: p.p95 })) },
+      ],
+      now,
+    );
+    this.rps.update([{ label: "requests/s", cls: "rps", values: pts.map((p) => ({ t: p.t, v: p.rps })) }], now);
+    this.tps.update([{ label: "tokens/s", cls: "tps", values: pts.map((p) => ({ t: p.t, v: p.tps })) }], now);
+  }
+}
+
+const TUNNEL_ACTIONS = ["start", "stop", "restart"] as const;
+
+export class Overview {
+  private readonly cards = new Map<string, UpstreamCard>();
+  private readonly charts = new Map<string, UpstreamCharts>();
+  private status: DaemonStatus | null = null;
+
+  constructor(private readonly history: History) {
+    for (const action of TUNNEL_ACTIONS) {
+      const b = $<HTMLButtonElement>(`#tunnel-${action}`);
+      b.addEventListener("click", () => this.tunnelAction(action, b));
+    }
+  }
+
+  private async tunnelAction(action: (typeof TUNNEL_ACTIONS)[number], button: HTMLButtonElement): Promise<void> {
+    const msg = $("#tunnel-msg");
+    button.disabled = true;
+    msg.className = "msg";
+    setText(msg, `${action[0]!.toUpperCase()}${action.slice(1)}ing the tunnel…`);
+    try {
+      const r = await call<{ tunnel?: TunnelStatus } | TunnelStatus>("POST", `/api/v1/tunnel/${action}`);
+      const t = r && typeof r === "object" && "tunnel" in r && r.tunnel ? r.tunnel : (r as TunnelStatus);
+      if (t && typeof t === "object" && "state" in t) this.setTunnel(t);
+      setText(msg, `Tunnel ${action} requested.`);
+      msg.classList.add("msg-ok");
+    } catch (e) {
+      const err = e as ApiError;
+      setText(msg, err.message);
+      msg.classList.add("msg-error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  render(st: DaemonStatus): void {
+    this.status = st;
+    const grid = $("#upstreams");
+    const chartsBox = $("#charts");
+    const names = new Set(st.upstreams.map((u) => u.name));
+    for (const [name, card] of this.cards) {
+      if (!names.has(name)) {
+        card.el.remove();
+        this.cards.delete(name);
+        this.charts.get(name)?.el.remove();
+        this.charts.delete(name);
+      }
+    }
+    this.history.retain(names);
+    st.upstreams.forEach((u, i) => {
+      let card = this.cards.get(u.name);
+      if (!card) {
+        card = new UpstreamCard(u.name);
+        this.cards.set(u.name, card);
+        const c = new UpstreamCharts(u.name);
+        this.charts.set(u.name, c);
+      }
+      // Keep the daemon's order (it is the config order) without re-creating nodes.
+      if (grid.children[i] !== card.el) grid.insertBefore(card.el, grid.children[i] ?? null);
+      const chart = this.charts.get(u.name)!;
+      if (chartsBox.children[i] !== chart.el) chartsBox.insertBefore(chart.el, chartsBox.children[i] ?? null);
+      card.update(u);
+    });
+    $("#no-upstreams").hidden = st.upstreams.length > 0;
+    this.setQuality(st.quality);
+    this.setTunnel(st.tunnel);
+    this.setAlerts(st.alerts);
+    setText($("#daemon-version"), `v${st.daemon.version}`);
+    $("#daemon-version").title = `commit ${st.daemon.commit}, built ${st.daemon.buildDate}, pid ${st.daemon.pid}`;
+    setText($("#daemon-uptime"), `up ${fmt.duration(st.daemon.uptimeSec)}`);
+    this.drawCharts(Date.now());
+  }
+
+  current(): DaemonStatus | null {
+    return this.status;
+  }
+
+  upstreamChanged(name: string, patch: Partial<UpstreamStatus>): void {
+    const u = this.status?.upstreams.find((x) => x.name === name);
+    if (!u) return;
+    Object.assign(u, patch);
+    this.cards.get(name)?.update(u);
+  }
+
+  tick(time: number, upstreams: { name: string; metrics: UpstreamMetrics }[]): void {
+    for (const { name, metrics } of upstreams) {
+      this.history.add(name, time, metrics);
+      const u = this.status?.upstreams.find((x) => x.name === name);
+      if (u) u.metrics = metrics;
+      this.cards.get(name)?.metrics(metrics);
+    }
+    this.drawCharts(time);
+    if (this.status) {
+      this.status.daemon.uptimeSec = (Date.now() - new Date(this.status.daemon.startedAt).getTime()) / 1000;
+      setText($("#daemon-uptime"), `up ${fmt.duration(this.status.daemon.uptimeSec)}`);
+    }
+  }
+
+  private drawCharts(now: number): void {
+    // Skip the SVG work while the overview tab is hidden; the next tick after switching back redraws.
+    if ($("#panel-overview").hidden) return;
+    for (const c of this.charts.values()) c.draw(this.history, now);
+  }
+
+  redraw(): void {
+    this.drawCharts(Date.now());
+  }
+
+  setQuality(q: string): void {
+    if (this.status) this.status.quality = q as DaemonStatus["quality"];
+    const el = $("#overall-quality");
+    setText(el, q);
+    setClass(el, "q-", q);
+    el.setAttribute("aria-label", `overall quality: ${q}`);
+  }
+
+  setTunnel(t: TunnelStatus): void {
+    if (this.status) this.status.tunnel = t;
+    const badge = $("#tunnel-state");
+    setText(badge, t.state.replace("_", " "));
+    setClass(badge, "t-", t.state);
+    $("#tunnel-card").dataset.state = t.state;
+    setText($("#tunnel-relay"), t.relay ?? fmt.DASH);
+    setText($("#tunnel-protocol"), t.protocol);
+    setText($("#tunnel-since"), t.since ? `${fmt.clock(t.since)} (${fmt.relative(t.since)})` : fmt.DASH);
+    setText($("#tunnel-retry"), t.nextRetry ? `${fmt.clock(t.nextRetry)} (${fmt.relative(t.nextRetry)}, attempt ${t.attempt})` : fmt.DASH);
+    setText($("#tunnel-streams"), String(t.activeStreams));
+    setText($("#tunnel-id"), t.tunnelId ?? fmt.DASH);
+    const err = $("#tunnel-error");
+    setText(err, t.lastError ? `Last error: ${t.lastError}` : "");
+    err.hidden = !t.lastError;
+    setText($("#tunnel-since-label"), t.state === "connected" ? "Connected since" : "Since");
+  }
+
+  setAlerts(alerts: Alert[]): void {
+    if (this.status) this.status.alerts = alerts;
+    const list = $("#alerts-list");
+    const active = alerts.filter((a) => !a.clearedAt);
+    list.replaceChildren(
+      ...active.map((a) =>
+        h(
+          "li",
+          { class: `alert alert-${a.severity}`, "data-alert": a.id },
+          h("strong", {}, a.severity === "critical" ? "Critical" : "Warning"),
+          " ",
+          a.message,
+          " ",
+          h("span", { class: "muted" }, `since ${fmt.clock(a.raisedAt)}`),
+        ),
+      ),
+    );
+    $("#no-alerts").hidden = active.length > 0;
+    setText($("#alerts-count"), String(active.length));
+  }
+
+  alertRaised(a: Alert): void {
+    const rest = (this.status?.alerts ?? []).filter((x) => x.id !== a.id);
+    this.setAlerts([...rest, a]);
+  }
+
+  alertCleared(a: Alert): void {
+    this.setAlerts((this.status?.alerts ?? []).filter((x) => x.id !== a.id));
+  }
+}
