@@ -1,0 +1,233 @@
+// Integration: the broker in front of two fake upstreams — routing, failover, broken streams, cancellation, headers.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { readAll, startBroker, upstreamToml, type TestBroker } from "./harness.ts";
+
+const MODEL_A = "alpha:latest";
+const MODEL_B = "beta:1b";
+const SHARED = "shared:7b";
+let a: FakeOllama;
+let b: FakeOllama;
+let tb: TestBroker | null = null;
+
+async function twoUpstreams(extraA = "", extraB = ""): Promise<TestBroker> {
+  tb = await startBroker(
+    `[health]\ninterval = "60s"\ndown_interval = "60s"\n` +
+      upstreamToml("A", a.url, `priority = 1\n${extraA}`) +
+      upstreamToml("B", b.url, `priority = 2\n${extraB}`),
+  );
+  await tb.waitState("A", "up");
+  await tb.waitState("B", "up");
+  return tb;
+}
+
+function post(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" }, ...init });
+}
+
+beforeAll(async () => {
+  a = await startFakeOllama({ models: [MODEL_A, SHARED], tokens: 3 });
+  b = await startFakeOllama({ models: [MODEL_B, SHARED], tokens: 3 });
+});
+afterEach(async () => {
+  await tb?.stop();
+  tb = null;
+  for (const f of [a, b]) {
+    f.requests.length = 0;
+    f.aborts.length = 0;
+    Object.assign(f.options, { failWith503: false, dieAfterTokens: undefined, tokenDelayMs: 0, tokens: 3 });
+    f.setHealthy(true);
+  }
+});
+afterAll(async () => {
+  await a.stop();
+  await b.stop();
+});
+
+const chats = (f: FakeOllama) => f.requests.filter((r) => r.path === "/api/chat");
+
+describe("routing", () => {
+  test("a request goes to the upstream that serves its model, whatever the priority", async () => {
+    const t = await twoUpstreams();
+    const r = await post(`${t.url}/api/chat`, { model: MODEL_B, messages: [], stream: false });
+    expect(r.status).toBe(200);
+    expect((await r.json()).model).toBe(MODEL_B);
+    expect(chats(b).length).toBe(1);
+    expect(chats(a).length).toBe(0);
+    // "alpha" means "alpha:latest", as in Ollama.
+    expect((await post(`${t.url}/api/chat`, { model: "alpha", messages: [], stream: false })).status).toBe(200);
+    expect(chats(a).length).toBe(1);
+  });
+
+  test("a model both serve goes to the higher priority (lower number), and follows a priority change", async () => {
+    const t = await twoUpstreams();
+    await (await post(`${t.url}/api/chat`, { model: SHARED, messages: [], stream: false })).arrayBuffer();
+    expect([chats(a).length, chats(b).length]).toEqual([1, 0]);
+    const next = structuredClone(t.config);
+    next.upstreams[0]!.priority = 5;
+    await t.broker.apply(next, t.config);
+    await t.waitState("A", "up");
+    await (await post(`${t.url}/api/chat`, { model: SHARED, messages: [], stream: false })).arrayBuffer();
+    expect([chats(a).length, chats(b).length]).toEqual([1, 1]);
+  });
+
+  test("/api/tags and /v1/models merge both upstreams, without duplicates", async () => {
+    const t = await twoUpstreams();
+    const tags = (await (await fetch(`${t.url}/api/tags`)).json()) as { models: { name: string }[] };
+    expect(tags.models.map((m) => m.name).sort()).toEqual([MODEL_A, MODEL_B, SHARED].sort());
+    const v1 = (await (await fetch(`${t.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(v1.data.map((m) => m.id).sort()).toEqual([MODEL_A, MODEL_B, SHARED].sort());
+    expect(t.broker.models().find((m) => m.name === SHARED)!.upstreams.sort()).toEqual(["A", "B"]);
+  });
+});
+
+describe("failover before the first byte", () => {
+  test("the first upstream stopped (connection refused) → the next one answers", async () => {
+    const dead = await startFakeOllama({ models: [SHARED] });
+    tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("dead", dead.url, "priority = 1") + upstreamToml("B", b.url, "priority = 2"));
+    await tb.waitState("dead", "up");
+    await dead.stop();
+    const r = await post(`${tb.url}/api/chat`, { model: SHARED, messages: [], stream: false });
+    expect(r.status).toBe(200);
+    expect(chats(b).length).toBe(1);
+    const done = tb.seen.filter((e) => e.type === "request.completed").map((e) => e.data as { upstream: string; status: number });
+    expect(done.at(-1)).toMatchObject({ upstream: "B", status: 200 });
+    expect(tb.broker.upstream("dead")!.metrics.errors).toBe(1);
+  });
+
+  test("the first upstream answers 503 → the next one answers; with one attempt allowed the 503 passes through", async () => {
+    a.options.failWith503 = true;
+    const t = await twoUpstreams();
+    const r = await post(`${t.url}/api/chat`, { model: SHARED, messages: [], stream: false });
+    expect(r.status).toBe(200);
+    expect([chats(a).length, chats(b).length]).toEqual([1, 1]);
+    const next = structuredClone(t.config);
+    next.proxy.max_attempts = 1;
+    await t.broker.apply(next, t.config);
+    const r2 = await post(`${t.url}/api/chat`, { model: SHARED, messages: [], stream: false });
+    expect(r2.status).toBe(503);
+    expect((await r2.json()).error).toContain("server busy");
+  });
+
+  test("every upstream refusing → 502 with an Ollama error body naming the upstreams", async () => {
+    const d1 = await startFakeOllama();
+    const u1 = d1.url;
+    await d1.stop();
+    tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("gone", u1));
+    const r = await post(`${tb.url}/api/generate`, { model: "x", prompt: "hi" });
+    expect(r.status).toBe(502);
+    expect((await r.json()).error).toMatch(/upstream "gone" could not be reached/);
+    const v1 = await post(`${tb.url}/v1/chat/completions`, { model: "x", messages: [] });
+    expect(v1.status).toBe(502);
+    expect((await v1.json()).error.message).toMatch(/could not be reached/);
+  });
+});
+
+describe("after the first byte", () => {
+  test("an upstream dying mid-stream ends the NDJSON stream with an error line; the broker stays healthy", async () => {
+    a.options.tokens = 20;
+    a.options.tokenDelayMs = 5;
+    a.options.dieAfterTokens = 4;
+    const t = await twoUpstreams();
+    const r = await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [] });
+    expect(r.status).toBe(200);
+    const { text, error } = await readAll(r);
+    expect(error).toBeNull(); // closed cleanly, not reset
+    const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.at(-1).error).toMatch(/upstream "A" broke off the response/);
+    expect(lines.slice(0, -1).every((l) => l.done === false)).toBe(true);
+    // No retry after bytes reached the client.
+    expect(chats(b).length).toBe(0);
+    // The broker still serves.
+    a.options.dieAfterTokens = undefined;
+    const ok = await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [], stream: false });
+    expect(ok.status).toBe(200);
+    expect(t.broker.upstream("A")!.metrics.errors).toBe(1);
+  });
+
+  test("an SSE stream broken off ends with an error event", async () => {
+    a.options.tokens = 20;
+    a.options.tokenDelayMs = 5;
+    a.options.dieAfterTokens = 3;
+    const t = await twoUpstreams();
+    const r = await post(`${t.url}/v1/chat/completions`, { model: MODEL_A, messages: [], stream: true });
+    const { text, error } = await readAll(r);
+    expect(error).toBeNull();
+    expect(text).toMatch(/\n\nevent: error\ndata: \{"error":\{"message":"upstream \\"A\\" broke off the response/);
+    expect(text.endsWith("\n\n")).toBe(true);
+  });
+});
+
+describe("cancellation", () => {
+  for (const [label, path, body] of [
+    ["NDJSON", "/api/chat", { model: MODEL_A, messages: [] }],
+    ["SSE", "/v1/chat/completions", { model: MODEL_A, messages: [], stream: true }],
+  ] as const) {
+    test(`a client that goes away mid-stream (${label}) aborts the upstream within 100 ms`, async () => {
+      a.options.tokens = 1000;
+      a.options.tokenDelayMs = 20;
+      const t = await twoUpstreams();
+      const ac = new AbortController();
+      const r = await post(`${t.url}${path}`, body, { signal: ac.signal });
+      const reader = r.body!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      const t0 = performance.now();
+      ac.abort();
+      const [abort] = await a.waitForAborts(1, 3000);
+      expect(abort!.path).toBe(path);
+      expect(abort!.time - t0).toBeLessThan(100);
+    });
+  }
+
+  test("a client that goes away while a stream:false answer is pending aborts the upstream within 100 ms", async () => {
+    a.options.tokens = 1000;
+    a.options.tokenDelayMs = 10;
+    const t = await twoUpstreams();
+    const ac = new AbortController();
+    const p = post(`${t.url}/api/generate`, { model: MODEL_A, prompt: "hi", stream: false }, { signal: ac.signal }).catch((e) => e);
+    while (a.requests.filter((r) => r.path === "/api/generate").length === 0) await Bun.sleep(5);
+    await Bun.sleep(50);
+    const t0 = performance.now();
+    ac.abort();
+    const [abort] = await a.waitForAborts(1, 3000);
+    expect(abort!.time - t0).toBeLessThan(100);
+    expect(String(await p)).toMatch(/abort/i);
+  });
+});
+
+describe("headers", () => {
+  test("Host is rewritten to the upstream's, Origin and client credentials are dropped, the upstream's auth is added", async () => {
+    const secrets = { get: async (n: string) => (n === "b-key" ? "sk-upstream-b-123456" : null) };
+    tb = await startBroker(
+      `[health]\ninterval = "60s"\n` + upstreamToml("A", a.url, "priority = 1") + upstreamToml("B", b.url, `priority = 2\nauth_secret = "b-key"`),
+      { secrets: secrets as never },
+    );
+    await tb.waitState("A", "up");
+    await tb.waitState("B", "up");
+    const port = new URL(tb.url).port;
+    const r = await post(`${tb.url}/api/chat`, { model: MODEL_B, messages: [], stream: false }, {
+      headers: { host: `localhost:${port}`, origin: "http://localhost:3000", authorization: "Bearer client-secret", cookie: "s=1", "x-trace": "t1" },
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("access-control-allow-origin")).toBe("http://localhost:3000");
+    const h = chats(b).at(-1)!.headers;
+    expect(h.host).toBe(`127.0.0.1:${b.port}`);
+    expect(h.origin).toBeUndefined();
+    expect(h.cookie).toBeUndefined();
+    expect(h.authorization).toBe("Bearer sk-upstream-b-123456");
+    expect(h["x-trace"]).toBe("t1");
+    // The client's own credentials never reach an upstream without configured auth either.
+    await (await post(`${tb.url}/api/chat`, { model: MODEL_A, messages: [], stream: false }, { headers: { authorization: "Bearer client-secret" } })).arrayBuffer();
+    expect(chats(a).at(-1)!.headers.authorization).toBeUndefined();
+  });
+
+  test("a foreign Host or Origin is refused by the broker itself (DNS rebinding, web pages)", async () => {
+    const t = await twoUpstreams();
+    const port = new URL(t.url).port;
+    expect((await fetch(`${t.url}/api/version`, { headers: { host: `evil.example:${port}` } })).status).toBe(403);
+    expect((await fetch(`${t.url}/api/version`, { headers: { origin: "https://evil.example" } })).status).toBe(403);
+    expect((await fetch(`${t.url}/api/version`, { headers: { origin: "http://127.0.0.1:8080" } })).status).toBe(200);
+    expect(a.requests.filter((r) => r.path === "/api/version" && r.headers.origin).length).toBe(0);
+  });
+});
