@@ -17,6 +17,7 @@ import { eventsModule } from "./modules/events/index.ts";
 import { wsModule } from "./modules/ws/index.ts";
 import { docsModule } from "./modules/docs/index.ts";
 import { WsHub } from "./modules/ws/hub.ts";
+import { authModule } from "./modules/auth/index.ts";
 
 export interface AppOptions {
   /** The API token; default: the token file from `[api] token_file`, created if missing. */
@@ -30,7 +31,7 @@ export interface AppOptions {
 type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 
 /** Feature plugins other parts of the daemon add to the API (the dashboard, sign-in); each gets the same deps. */
-export const EXTRA_MODULES: ((deps: ApiDeps) => AnyElysia)[] = [];
+export const EXTRA_MODULES: ((deps: ApiDeps) => AnyElysia)[] = [authModule];
 
 export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
   const token = opts.token ?? (() => ensureApiToken(ctx.config.current()));

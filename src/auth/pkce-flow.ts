@@ -65,6 +65,7 @@ export async function pkceLogin(auth: AuthConfig, opts: PkceLoginOptions): Promi
     return await done;
   } finally {
     clearTimeout(timer);
-    server.stop(true);
+    // Graceful: the browser still gets the "Signed in" page it is waiting for.
+    void server.stop();
   }
 }

@@ -1,0 +1,40 @@
+// GET /api/v1/auth, POST /api/v1/auth/login (device flow), /logout and /reload (after a CLI login).
+import { Elysia } from "elysia";
+import type { ApiDeps } from "../../deps.ts";
+import { errors } from "../../schemas.ts";
+import { AuthStatusBody, DeviceLoginStarted } from "./model.ts";
+import { authStatus, logout, reload, startLogin } from "./service.ts";
+
+const tags = ["auth"];
+const bearer = [{ bearer: [] }];
+
+export const authModule = (deps: ApiDeps) =>
+  new Elysia({ prefix: "/api/v1/auth" })
+    .get("", () => authStatus(deps.ctx), {
+      response: { 200: AuthStatusBody },
+      detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
+    })
+    .post(
+      "/login",
+      async ({ set }) => {
+        const started = await startLogin(deps.ctx);
+        set.status = 202;
+        return started;
+      },
+      {
+        response: { 202: DeviceLoginStarted, ...errors(401, 409, 502, 503) },
+        detail: {
+          tags,
+          summary: "Start a device sign-in: returns the URL and code to show; auth.progress and auth.state events follow",
+          security: bearer,
+        },
+      },
+    )
+    .post("/logout", () => logout(deps.ctx), {
+      response: { 200: AuthStatusBody, ...errors(401, 503) },
+      detail: { tags, summary: "Sign out: revoke the refresh token at the issuer and delete the stored tokens", security: bearer },
+    })
+    .post("/reload", () => reload(deps.ctx), {
+      response: { 200: AuthStatusBody, ...errors(401, 503) },
+      detail: { tags, summary: "Re-read the stored tokens (the `login` and `logout` commands call this)", security: bearer },
+    });

@@ -1,0 +1,90 @@
+// `login`: signs in to the [auth] issuer (device code by default, --pkce for a browser redirect) and stores the tokens.
+import { CliError, parse, type Command } from "./args.ts";
+import { loadCliConfig } from "../auth/cli-config.ts";
+import { discover } from "../auth/oidc.ts";
+import { startDeviceLogin } from "../auth/device-flow.ts";
+import { pkceLogin } from "../auth/pkce-flow.ts";
+import { openBrowser } from "../auth/browser.ts";
+import { saveSession, type AuthSession } from "../auth/session.ts";
+import { callDaemon } from "../auth/daemon-client.ts";
+import { openSecretStore } from "../secrets/open-secret-store.ts";
+
+const command: Command = {
+  name: "login",
+  summary: "Sign in to the cloud (OpenID Connect device code, or --pkce)",
+  help: `Usage: cloudtolocalllm-tunnel login [--pkce | --device] [--no-browser] [--config FILE]
+
+Signs in to the issuer set in [auth] (issuer, client_id, audience, scopes). The access, refresh and ID
+tokens go to the secret store (desktop keyring, else a 0600 file), never to the config file. A running
+daemon picks them up at once, refreshes the access token before it expires and uses it for the tunnel.
+
+  (default)      Device Authorization Grant: prints a URL and a code to enter there (any device will do)
+  --pkce         Authorization Code with PKCE: the browser comes back to 127.0.0.1 on a random port
+  --device       the device flow even when [auth] flow = "pkce"
+  --no-browser   only print the URL; do not run xdg-open
+
+Options:
+  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)`,
+  async run(argv) {
+    const { values } = parse(
+      argv,
+      {
+        config: { type: "string", short: "c" },
+        pkce: { type: "boolean" },
+        device: { type: "boolean" },
+        "no-browser": { type: "boolean" },
+      },
+      false,
+    );
+    const { config } = loadCliConfig(values.config);
+    const auth = config.auth;
+    const browser = (url: string) => !values["no-browser"] && openBrowser(url);
+    const flow = values.pkce ? "pkce" : values.device ? "device" : auth.flow;
+    let session: AuthSession;
+    try {
+      const oidc = await discover(auth);
+      if (flow === "pkce") {
+        session = await pkceLogin(auth, {
+          oidc,
+          onUrl(url) {
+            const opened = browser(url);
+            console.error(opened ? "Continue the sign-in in your browser. If it did not open, visit:" : "Open this address in a browser on this machine:");
+            console.error(`  ${url}`);
+          },
+        });
+      } else {
+        const d = await startDeviceLogin(auth, oidc);
+        console.error(`To sign in, open ${d.verificationUri} and enter the code:\n\n    ${d.userCode}\n`);
+        if (d.verificationUriComplete && browser(d.verificationUriComplete)) console.error("(A browser window was opened for you.)");
+        console.error("Waiting for the sign-in to be approved…");
+        const stop = () => d.cancel();
+        process.once("SIGINT", stop);
+        try {
+          session = await d.result;
+        } finally {
+          process.off("SIGINT", stop);
+        }
+      }
+    } catch (e) {
+      const err = e as { error?: string; error_description?: string; message?: string };
+      throw new CliError(err.error ? `the sign-in failed: ${err.error}${err.error_description ? ` (${err.error_description})` : ""}.` : (err.message ?? String(e)));
+    }
+    const store = await openSecretStore(config).catch((e) => {
+      throw new CliError((e as Error).message);
+    });
+    try {
+      if (store.warning) console.error(`warning: ${store.warning}`);
+      await saveSession(store, session);
+    } catch (e) {
+      throw new CliError(`signed in, but the tokens could not be stored: ${(e as Error).message}`);
+    } finally {
+      await store.close();
+    }
+    const who = session.name && session.subject && session.name !== session.subject ? `${session.name} (${session.subject})` : (session.name ?? session.subject ?? "unknown user");
+    console.log(`Signed in as ${who}.`);
+    const r = await callDaemon(config, "POST", "/api/v1/auth/reload");
+    if (r?.ok) console.error("The running daemon now uses this sign-in.");
+    return 0;
+  },
+};
+export default command;

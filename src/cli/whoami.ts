@@ -1,0 +1,61 @@
+// `whoami`: prints who is signed in and until when (from the running daemon, else from the stored tokens).
+import { CliError, parse, type Command } from "./args.ts";
+import { loadCliConfig } from "../auth/cli-config.ts";
+import { AuthManager, type AuthStatus } from "../auth/manager.ts";
+import { callDaemon } from "../auth/daemon-client.ts";
+import { openSecretStore } from "../secrets/open-secret-store.ts";
+import { EventBus } from "../core/events.ts";
+
+const command: Command = {
+  name: "whoami",
+  summary: "Show who is signed in",
+  help: `Usage: cloudtolocalllm-tunnel whoami [--json] [--config FILE]
+
+Prints the signed-in user, the issuer and when the access token expires. Asks the running daemon
+first (it knows whether a refresh failed), else reads the stored tokens. Exit code 1 when not signed in.
+
+Options:
+      --json          print the state as JSON (never contains a token)
+  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)`,
+  async run(argv) {
+    const { values } = parse(argv, { config: { type: "string", short: "c" }, json: { type: "boolean" } }, false);
+    const { config } = loadCliConfig(values.config);
+    let status: AuthStatus | null = null;
+    const r = await callDaemon(config, "GET", "/api/v1/auth");
+    if (r?.ok) status = (await r.json()) as AuthStatus;
+    if (!status) {
+      const store = await openSecretStore(config).catch((e) => {
+        throw new CliError((e as Error).message);
+      });
+      try {
+        const manager = new AuthManager({ config: () => config.auth, secrets: () => store, events: new EventBus(10) });
+        await manager.reload();
+        status = manager.status();
+      } finally {
+        await store.close();
+      }
+    }
+    if (values.json) {
+      console.log(JSON.stringify({ ...status, issuer: config.auth.issuer || null }, null, 2));
+      return status.state === "signed_in" ? 0 : 1;
+    }
+    switch (status.state) {
+      case "disabled":
+        console.log("Sign-in is not configured ([auth] issuer is empty).");
+        return 1;
+      case "signed_out":
+        console.log(`Not signed in to ${config.auth.issuer}. Run \`cloudtolocalllm-tunnel login\`.`);
+        return 1;
+      case "login_required":
+        console.log(`Sign-in required${status.reason ? `: ${status.reason}` : ""}. Run \`cloudtolocalllm-tunnel login\`.`);
+        return 1;
+      default: {
+        const who = status.name && status.name !== status.subject ? `${status.name} (${status.subject})` : (status.subject ?? "unknown user");
+        console.log(`Signed in as ${who} at ${config.auth.issuer}.`);
+        if (status.expiresAt) console.log(`Access token valid until ${status.expiresAt} (refreshed automatically by the daemon).`);
+        return 0;
+      }
+    }
+  },
+};
+export default command;

@@ -1,0 +1,149 @@
+// Test helper: a real OpenID provider (oidc-provider) on loopback with device, PKCE and refresh grants and JWT access tokens.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Provider from "oidc-provider";
+import { exportJWK, generateKeyPair } from "jose";
+
+export const CLIENT_ID = "c2l-desktop";
+export const AUDIENCE = "https://relay.test.invalid";
+
+export interface TestProvider {
+  issuer: string;
+  provider: InstanceType<typeof Provider>;
+  /** POST requests to the token endpoint so far (every grant: device polling, code, refresh). */
+  tokenCalls(): number;
+  /** Revokes a token through the provider's revocation endpoint, as a client would. */
+  revoke(token: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ProviderOptions {
+  accessTokenTtlSec?: number;
+}
+
+export async function startProvider(opts: ProviderOptions = {}): Promise<TestProvider> {
+  let handler: ((req: any, res: any) => void) | null = null;
+  let tokenCalls = 0;
+  const server: Server = createServer((req, res) => {
+    if (req.method === "POST" && req.url?.startsWith("/token") && !req.url.startsWith("/token/")) tokenCalls++;
+    handler!(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: "test-key-1", alg: "RS256", use: "sig" };
+  const ttl = opts.accessTokenTtlSec ?? 6;
+
+  const provider = new Provider(issuer, {
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        application_type: "native",
+        token_endpoint_auth_method: "none",
+        grant_types: ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token", "authorization_code"],
+        response_types: ["code"],
+        redirect_uris: ["http://127.0.0.1/callback"],
+      },
+    ],
+    jwks: { keys: [jwk as any] },
+    cookies: { keys: ["test-cookie-key-0123456789"] },
+    findAccount: async (_ctx: unknown, id: string) => ({
+      accountId: id,
+      claims: async () => ({ sub: id, name: `Test ${id}` }),
+    }),
+    claims: { openid: ["sub"], profile: ["name"] },
+    scopes: ["openid", "profile", "offline_access", "tunnel"],
+    features: {
+      devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => AUDIENCE,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx: unknown, resource: string) => ({
+          scope: "tunnel",
+          audience: resource,
+          accessTokenTTL: ttl,
+          accessTokenFormat: "jwt",
+          jwt: { sign: { alg: "RS256" } },
+        }),
+      },
+    },
+    ttl: { AccessToken: 3600, DeviceCode: 300, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, IdToken: 3600 },
+    // Public clients rotate refresh tokens on every use: the old one stops working.
+    rotateRefreshToken: true,
+    pkce: { required: () => true },
+  } as any);
+  provider.on("server_error", (_ctx: unknown, e: Error) => console.error("oidc-provider server_error", e));
+  handler = provider.callback();
+
+  return {
+    issuer,
+    provider,
+    tokenCalls: () => tokenCalls,
+    async revoke(token) {
+      const r = await fetch(`${issuer}/token/revocation`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token, client_id: CLIENT_ID }),
+      });
+      if (!r.ok) throw new Error(`revocation failed: ${r.status} ${await r.text()}`);
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * Plays the user's browser: follows redirects and submits each page's form (user code confirmation, dev login,
+ * consent) until a page without a form. Returns the last response body and the URLs visited.
+ */
+export async function browse(start: string, login = "alice"): Promise<{ body: string; visited: string[] }> {
+  const jar = new Map<string, string>();
+  const visited: string[] = [];
+  const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  const keep = (r: Response) => {
+    for (const c of r.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const i = pair!.indexOf("=");
+      const name = pair!.slice(0, i).trim();
+      const value = pair!.slice(i + 1).trim();
+      if (/expires=Thu, 01 Jan 1970/i.test(c) || value === "") jar.delete(name);
+      else jar.set(name, value);
+    }
+  };
+  let url = start;
+  let init: RequestInit = { method: "GET" };
+  for (let step = 0; step < 30; step++) {
+    visited.push(url);
+    const r = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}), cookie: cookieHeader() } });
+    keep(r);
+    const loc = r.headers.get("location");
+    if (r.status >= 300 && r.status < 400 && loc) {
+      url = new URL(loc, url).href;
+      init = { method: "GET" };
+      continue;
+    }
+    const body = await r.text();
+    const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(body);
+    if (!form) return { body, visited };
+    const action = /action="([^"]*)"/i.exec(form[1]!)?.[1] ?? url;
+    const fields = new URLSearchParams();
+    for (const m of form[2]!.matchAll(/<input\b([^>]*)>/gi)) {
+      const attrs = m[1]!;
+      const name = /name="([^"]*)"/i.exec(attrs)?.[1];
+      if (!name) continue;
+      let value = /value="([^"]*)"/i.exec(attrs)?.[1] ?? "";
+      if (name === "login") value = login;
+      if (name === "password") value = "any-password";
+      fields.set(name, value.replace(/&amp;/g, "&").replace(/&quot;/g, '"').replace(/&#x27;/g, "'"));
+    }
+    url = new URL(action.replace(/&amp;/g, "&"), url).href;
+    init = { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: fields.toString() };
+  }
+  throw new Error(`browse: too many steps: ${visited.join(" → ")}`);
+}
