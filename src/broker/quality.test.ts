@@ -1,0 +1,43 @@
+import { describe, expect, test } from "bun:test";
+import { DEFAULT_THRESHOLDS, overallQuality, quality, qualityLatency } from "./quality.ts";
+
+describe("quality (1.x thresholds)", () => {
+  const cases: [string, Parameters<typeof quality>[0], number, number | null, string][] = [
+    ["down wins over everything", "down", 0, 10, "down"],
+    ["error rate above 10% → critical", "up", 0.11, 10, "critical"],
+    ["error rate exactly 10% is not critical", "up", 0.1, 10, "good"],
+    ["critical beats slow", "up", 0.5, 9000, "critical"],
+    ["latency above 5000 ms → poor", "up", 0, 5001, "poor"],
+    ["latency exactly 5000 ms → good", "up", 0, 5000, "good"],
+    ["latency above 1000 ms → good", "up", 0, 1001, "good"],
+    ["latency exactly 1000 ms → excellent", "up", 0, 1000, "excellent"],
+    ["error rate above 5% → good", "up", 0.051, 10, "good"],
+    ["error rate exactly 5% → excellent", "up", 0.05, 10, "excellent"],
+    ["no latency known yet → judged on errors only", "unknown", 0, null, "excellent"],
+    ["degraded is judged like up", "degraded", 0.06, 20, "good"],
+  ];
+  for (const [name, state, err, lat, want] of cases) test(name, () => expect(quality(state, err, lat, DEFAULT_THRESHOLDS)).toBe(want as never));
+
+  test("thresholds come from config", () => {
+    const t = { critical_error_rate: 0.5, good_error_rate: 0.2, poor_latency_ms: 200, good_latency_ms: 100 };
+    expect(quality("up", 0.3, 50, t)).toBe("good");
+    expect(quality("up", 0.3, 150, t)).toBe("good");
+    expect(quality("up", 0.1, 250, t)).toBe("poor");
+    expect(quality("up", 0.6, 50, t)).toBe("critical");
+    expect(quality("up", 0.1, 100, t)).toBe("excellent");
+  });
+
+  test("overall is the best reachable upstream, down when none", () => {
+    expect(overallQuality([])).toBe("down");
+    expect(overallQuality(["down", "down"])).toBe("down");
+    expect(overallQuality(["down", "poor", "critical"])).toBe("poor");
+    expect(overallQuality(["good", "excellent"])).toBe("excellent");
+  });
+
+  test("the judged latency is the traffic's p95 time to first byte, else the health checks' p95", () => {
+    const s = (p95: number | null) => ({ p50: null, p90: null, p95, p99: null });
+    expect(qualityLatency({ requests: 3, ttfbMs: s(40), healthLatencyMs: s(2) })).toBe(40);
+    expect(qualityLatency({ requests: 0, ttfbMs: s(null), healthLatencyMs: s(2) })).toBe(2);
+    expect(qualityLatency({ requests: 2, ttfbMs: s(null), healthLatencyMs: s(7) })).toBe(7);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, test } from "bun:test";
+import { routeOrder } from "./router.ts";
+import { Upstream } from "./upstream.ts";
+import { extractModel } from "./proxy-handler.ts";
+
+function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true): Upstream {
+  const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  u.state = state;
+  u.setModels(models);
+  u.ewmaMs = ewma;
+  return u;
+}
+const names = (l: Upstream[]) => l.map((u) => u.name);
+
+describe("router", () => {
+  test("up and serving the model first, then priority, then lowest recent latency", () => {
+    const list = [up("slow", 1, "up", ["m:latest"], 50), up("fast", 1, "up", ["m:latest"], 5), up("low", 9, "up", ["m:latest"]), up("other", 0, "up", ["x:1b"])];
+    expect(names(routeOrder(list, "m"))).toEqual(["fast", "slow", "low", "other"]);
+  });
+  test("down upstreams go last, disabled ones never", () => {
+    const list = [up("d", 0, "down", ["m:latest"]), up("u", 5, "up", ["m:latest"]), up("off", 0, "up", ["m:latest"], null, false), up("new", 3, "unknown", [])];
+    expect(names(routeOrder(list, "m:latest"))).toEqual(["u", "new", "d"]);
+    expect(names(routeOrder(list, null))).toEqual(["u", "new", "d"]);
+  });
+  test("degraded still serves", () => {
+    expect(names(routeOrder([up("a", 2, "degraded", ["m:latest"]), up("b", 1, "down", ["m:latest"])], "m"))).toEqual(["a", "b"]);
+  });
+});
+
+describe("model extraction", () => {
+  const e = (s: string) => extractModel(new TextEncoder().encode(s));
+  test("finds the top-level model without parsing the body", () => {
+    expect(e('{"model":"llama3.2:1b","messages":[]}')).toBe("llama3.2:1b");
+    expect(e('{"messages":[{"content":"say \\"model\\": \\"x\\""}], "model" : "q\\u0041"}')).toBe("qA");
+    expect(e('{"prompt":"hi"}')).toBeNull();
+    expect(e("not json")).toBeNull();
+  });
+});
