@@ -61,7 +61,7 @@ describe("sliding window", () => {
     expect(m.errorRate).toBeCloseTo(10 / 102, 12);
     expect(m.latencyMs.p50).toBe(50);
     expect(m.latencyMs.p99).toBe(200); // rank 101 of 102: 200 ms, in [200, 208)
-    expect(m.ttfbMs.p50).toBe(25);
+    expect(m.ttfbMs.p50).toBe(24); // rank 51 of 102 is 24.5 ms, in [24, 25)
     expect(m.requestsPerSec).toBeCloseTo(102 / 10, 12);
     expect(m.bytesPerSec).toBeCloseTo(100_000 / 10, 12);
     expect(m.tokensPerSec).toBe(100);
