@@ -46,6 +46,9 @@ function validationError(err: ValidationLike, url: string): HttpError {
 /** Elysia's onError handler body: `code` is Elysia's error kind, `error` what was thrown. */
 export function toHttpError(code: string | number, error: unknown, request: Request): HttpError {
   if (error instanceof HttpError) return error;
+  // Elysia wraps what a body parser throws (our 413/415/400) in a ParseError; the original is its cause.
+  const cause = (error as { cause?: unknown })?.cause;
+  if (cause instanceof HttpError) return cause;
   const method = request.method;
   const path = new URL(request.url).pathname;
   switch (code) {
@@ -54,7 +57,7 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
     case "NOT_FOUND":
       return new HttpError("not_found", `no route ${method} ${path}`);
     case "PARSE":
-      return new HttpError("bad_request", `the request body could not be parsed: ${(error as Error)?.message ?? "invalid"}`);
+      return new HttpError("bad_request", `the request body could not be parsed: ${(cause as Error)?.message ?? "invalid"}`);
     case "INVALID_COOKIE_SIGNATURE":
       return new HttpError("unauthorized", "the session cookie is invalid");
   }

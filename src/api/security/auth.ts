@@ -1,12 +1,15 @@
-// The one place that decides who a request comes from: the bearer token today (the dashboard adds its session cookie + CSRF here).
+// The one place that decides who a request comes from: the bearer token, or the dashboard's session cookie (+ CSRF for changes).
 import { timingSafeEqual } from "node:crypto";
+import { csrfProblem, type SessionManager } from "./sessions.ts";
 
 export interface AuthOptions {
   /** The daemon's API token (src/api/token.ts). */
   token: string;
+  /** Dashboard sessions: when given, a request without Authorization may use the session cookie instead. */
+  sessions?: SessionManager;
 }
 
-export type AuthResult = { ok: true; via: "bearer" } | { ok: false; reason: string };
+export type AuthResult = { ok: true; via: "bearer" | "cookie" } | { ok: false; reason: string; code?: "csrf_failed" };
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -17,6 +20,13 @@ function sameSecret(a: string, b: string): boolean {
 /** Checks the credentials a request carries; never throws, never logs the token. */
 export function authenticate(request: Request, opts: AuthOptions): AuthResult {
   const header = request.headers.get("authorization");
+  if (!header && opts.sessions) {
+    const session = opts.sessions.fromRequest(request);
+    if (session) {
+      const problem = csrfProblem(request, session, opts.sessions);
+      return problem ? { ok: false, reason: problem, code: "csrf_failed" } : { ok: true, via: "cookie" };
+    }
+  }
   if (!header) return { ok: false, reason: "an API token is required: send Authorization: Bearer <token> (the token is in the api-token file)" };
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!m) return { ok: false, reason: "the Authorization header must be Bearer <token>" };

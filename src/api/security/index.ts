@@ -7,6 +7,7 @@ import { checkContentLength, parseBody } from "./body.ts";
 import { checkOrigin } from "./cors.ts";
 import { checkHost } from "./host.ts";
 import { needsAuth, policyFor } from "./policy.ts";
+import { sessionsFor } from "./sessions.ts";
 
 function pathOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -23,8 +24,8 @@ export function security(deps: ApiDeps) {
       if (preflight) return preflight;
       checkContentLength(request, policy.bodyLimit);
       if (needsAuth(request.method, pathOf(request.url))) {
-        const r = authenticate(request, { token: deps.token() });
-        if (!r.ok) throw new HttpError("unauthorized", r.reason);
+        const r = authenticate(request, { token: deps.token(), sessions: sessionsFor(deps.ctx) });
+        if (!r.ok) throw new HttpError(r.code ?? "unauthorized", r.reason);
       }
     })
     .onParse({ as: "global" }, ({ request, contentType }) =>

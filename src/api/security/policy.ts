@@ -26,8 +26,14 @@ export function policyFor(config: Config): SecurityPolicy {
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** The one rule for where the bearer token is required: every mutating route, the WebSocket, and config reads. */
+/** The one rule for where the bearer token is required: every mutating route, the WebSocket, config reads and the request inspector. */
 export function needsAuth(method: string, path: string): boolean {
   if (!READ_METHODS.has(method)) return true;
-  return path === "/ws" || path === "/api/v1/config" || path.startsWith("/api/v1/config/");
+  return (
+    path === "/ws" ||
+    path === "/api/v1/config" ||
+    path.startsWith("/api/v1/config/") ||
+    path === "/api/v1/requests" ||
+    path.startsWith("/api/v1/dashboard/")
+  );
 }

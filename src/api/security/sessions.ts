@@ -161,6 +161,14 @@ export class SessionManager {
   }
 }
 
+const managers = new WeakMap<object, SessionManager>();
+/** The one session table of a daemon (keyed by its context), shared by the dashboard routes and authenticate(). */
+export function sessionsFor(owner: object): SessionManager {
+  let m = managers.get(owner);
+  if (!m) managers.set(owner, (m = new SessionManager()));
+  return m;
+}
+
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export function isMutating(method: string): boolean {
@@ -175,7 +183,8 @@ export function isMutating(method: string): boolean {
 export function csrfProblem(req: Request, session: Session, sessions: SessionManager): string | null {
   if (!isMutating(req.method)) return null;
   const origin = req.headers.get("origin");
-  const host = req.headers.get("host");
+  // Requests built with app.handle() carry no Host header; their URL names the host instead (as in host.ts).
+  const host = req.headers.get("host") ?? new URL(req.url).host;
   if (!origin || !host) return "a change made with the dashboard cookie needs an Origin header";
   let originHost: string;
   try {

@@ -1,0 +1,72 @@
+// The dashboard's routes: GET / (the page), /dashboard/* (its assets), /auth (one-time code → session cookie) and /api/v1/dashboard/*.
+import { Elysia } from "elysia";
+import { HttpError } from "../../../core/http-error.ts";
+import type { ApiDeps } from "../../deps.ts";
+import { errors } from "../../schemas.ts";
+import { authenticate } from "../../security/auth.ts";
+import { AuthQuery, IssuedCode, SessionInfo } from "./model.ts";
+import { dashboardAsset, dashboardPage, plainPage } from "./pages.ts";
+import { endSession, exchangeCode, issueCode, sessionOf } from "./service.ts";
+
+const tags = ["dashboard"];
+
+export const dashboardModule = (deps: ApiDeps) =>
+  new Elysia({ name: "dashboard" })
+    .get(
+      "/",
+      ({ request }) => {
+        const s = sessionOf(deps.ctx, request.headers.get("cookie"));
+        if (s) return dashboardPage(s.csrf);
+        return plainPage(401, "Open the dashboard from your desktop", "This browser has no dashboard session (or it has ended).");
+      },
+      { detail: { tags, summary: "The dashboard page (needs the session cookie from /auth)", hide: true } },
+    )
+    .get(
+      "/auth",
+      ({ query }) => {
+        const s = exchangeCode(deps.ctx, query.code);
+        if (!s) return plainPage(401, "This dashboard link has expired", "Dashboard links work once, for about a minute.");
+        // 303 to "/": the code leaves the address bar, and a reload cannot replay it.
+        return new Response(null, {
+          status: 303,
+          headers: { location: "/", "set-cookie": s.setCookie, "cache-control": "no-store", "referrer-policy": "no-referrer" },
+        });
+      },
+      { query: AuthQuery, detail: { tags, summary: "Trade a one-time code for the dashboard session cookie, then redirect to /", hide: true } },
+    )
+    .get(
+      "/dashboard/:file",
+      async ({ params, request }) => {
+        const r = await dashboardAsset(params.file, new URL(request.url).searchParams.has("v"));
+        if (!r) throw new HttpError("not_found", `no dashboard file "${params.file}"`);
+        return r;
+      },
+      { detail: { tags, summary: "The dashboard's script, styles and icon", hide: true } },
+    )
+    .post(
+      "/api/v1/dashboard/code",
+      ({ request }) => {
+        // Only a token holder may mint a code: a dashboard session cannot extend itself this way.
+        const auth = authenticate(request, { token: deps.token() });
+        if (!auth.ok) throw new HttpError("unauthorized", `a one-time dashboard code needs the API token: ${auth.reason}`);
+        return issueCode(deps.ctx, request.headers.get("host") ?? new URL(request.url).host);
+      },
+      {
+        response: { 200: IssuedCode, ...errors(401) },
+        detail: {
+          tags,
+          summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)",
+          security: [{ bearer: [] }],
+        },
+      },
+    )
+    .get("/api/v1/dashboard/session", ({ request }) => ({ via: request.headers.has("authorization") ? ("bearer" as const) : ("cookie" as const) }), {
+      response: { 200: SessionInfo, ...errors(401) },
+      detail: { tags, summary: "Whether this request's session cookie (or token) is still accepted" },
+    })
+    .post(
+      "/api/v1/dashboard/logout",
+      ({ request }) =>
+        new Response(null, { status: 204, headers: { "set-cookie": endSession(deps.ctx, request.headers.get("cookie")) } }),
+      { response: errors(401), detail: { tags, summary: "End this browser's dashboard session" } },
+    );

@@ -1,0 +1,23 @@
+// Dashboard sign-in without a token in the browser: one-time codes for token holders, traded at /auth for a session cookie.
+import type { DaemonContext } from "../../../daemon/component.ts";
+import { sessionsFor, type NewSession } from "../../security/sessions.ts";
+
+export function issueCode(ctx: DaemonContext, host: string) {
+  const { code, expiresAt } = sessionsFor(ctx).issueCode();
+  const path = `/auth?code=${encodeURIComponent(code)}`;
+  return { code, path, url: `http://${host}${path}`, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+/** Null when the code is unknown, spent or expired. */
+export function exchangeCode(ctx: DaemonContext, code: string | undefined): NewSession | null {
+  return sessionsFor(ctx).exchange(code);
+}
+
+export function sessionOf(ctx: DaemonContext, cookieHeader: string | null) {
+  return sessionsFor(ctx).fromCookieHeader(cookieHeader);
+}
+
+export function endSession(ctx: DaemonContext, cookieHeader: string | null): string {
+  sessionsFor(ctx).revoke(cookieHeader);
+  return sessionsFor(ctx).clearCookie();
+}
