@@ -57,7 +57,8 @@ Options:
     const file = configPath(values.config);
     const store = new ConfigStore(file);
     if (!existsSync(file)) await firstRun(store);
-    const r = parseConfig(store.read() ?? "", file);
+    const text = store.read() ?? "";
+    const r = parseConfig(text, file);
     if (!r.ok) throw new UsageError(formatIssue(r.issues[0]!));
 
     const daemon = new Daemon({ file, config: r.config, factories: COMPONENTS });
@@ -75,7 +76,7 @@ Options:
     });
 
     await daemon.start();
-    const watcher = watchConfigFile(file, () => daemon.runtime.reload());
+    const watcher = watchConfigFile(file, () => daemon.runtime.reload(), { initialText: text });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;
     log.info("stopping", { reason });

@@ -14,7 +14,8 @@ export interface ConfigWatcher {
  * files in the directory (editor swap files, backups) are ignored, and so is a save that left the
  * content as it was (e.g. our own atomic write followed by the API's explicit reload).
  */
-export function watchConfigFile(file: string, reload: () => Promise<unknown>, debounceMs = 150): ConfigWatcher {
+export function watchConfigFile(file: string, reload: () => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
+  const debounceMs = opts.debounceMs ?? 150;
   const name = basename(file);
   const read = () => {
     try {
@@ -23,7 +24,8 @@ export function watchConfigFile(file: string, reload: () => Promise<unknown>, de
       return null;
     }
   };
-  let lastText = read();
+  // The text the running config came from: a save between loading it and setting up the watch still counts.
+  let lastText = opts.initialText !== undefined ? opts.initialText : read();
   let timer: ReturnType<typeof setTimeout> | null = null;
   let running = Promise.resolve();
   const fire = () => {
@@ -41,12 +43,15 @@ export function watchConfigFile(file: string, reload: () => Promise<unknown>, de
       }
     });
   };
+  const schedule = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(fire, debounceMs);
+  };
   let w: FSWatcher;
   try {
     w = watch(dirname(file), { persistent: false }, (_event, filename) => {
       if (filename !== null && filename !== name) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(fire, debounceMs);
+      schedule();
     });
   } catch (e) {
     log.warn("cannot watch the config directory; reload with SIGHUP", { dir: dirname(file), error: e });
@@ -54,6 +59,7 @@ export function watchConfigFile(file: string, reload: () => Promise<unknown>, de
   }
   w.on("error", (e) => log.warn("config watch failed; reload with SIGHUP", { error: e }));
   log.debug("watching the config file", { file });
+  if (read() !== lastText) schedule();
   return {
     close() {
       if (timer) clearTimeout(timer);

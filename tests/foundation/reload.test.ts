@@ -1,0 +1,87 @@
+// Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+
+// Loopback, ephemeral ports; an upstream nobody listens on (port 9, discard) so nothing real is touched.
+const base = (extra = "") => `
+[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[[upstreams]]
+name = "local"
+url = "http://127.0.0.1:9"
+${extra}
+`;
+
+async function healthz(d: DaemonProc): Promise<number> {
+  return (await fetch(`${d.urls.api}/healthz`)).status;
+}
+
+describe("hot reload through the directory watch", () => {
+  let d: DaemonProc;
+  beforeAll(async () => {
+    d = await startDaemon({ config: base() });
+    await d.waitFor(/daemon: started/);
+  });
+  afterAll(async () => {
+    await d?.stop();
+    if (d) removeHome(d.home);
+  });
+
+  test("an in-place write is applied", async () => {
+    writeFileSync(d.configFile, base('[logging]\nlevel = "debug"\n'));
+    expect(await d.waitFor(/configuration reloaded sections=logging/)).toBeTruthy();
+  });
+
+  test("a rename-over save is applied, and the next one too (the watch survives the rename)", async () => {
+    const tmp = join(d.home, ".config/cloudtolocalllm/.tunnel.toml.swp");
+    writeFileSync(tmp, base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n'));
+    renameSync(tmp, d.configFile);
+    await d.waitFor(/configuration reloaded sections=dashboard/);
+    writeFileSync(tmp, base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n[health]\ninterval = "20s"\n'));
+    renameSync(tmp, d.configFile);
+    await d.waitFor(/configuration reloaded sections=health/);
+  });
+
+  test("an invalid edit is rejected with line and column, the daemon keeps serving on the last good config", async () => {
+    // Also changes the log level to "error": had this file been applied, the info lines below would never appear.
+    writeFileSync(d.configFile, base('[logging]\nlevel = "error"\n[dashboard]\ninspector_size = 7\ncapture_bodys = true\n[health]\ninterval = "20s"\n'));
+    const line = await d.waitFor(/configuration rejected/);
+    expect(line).toContain("line=13 column=1");
+    expect(line).toContain("field=dashboard.capture_bodys");
+    expect(line).toContain('did you mean \\"capture_bodies\\"?');
+    expect(d.proc.exitCode).toBeNull();
+    expect(await healthz(d)).toBe(200);
+    // A valid save after that is compared with the last good config (level debug), not the rejected one.
+    writeFileSync(d.configFile, base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n[health]\ninterval = "20s"\n[alerts]\nenabled = false\n'));
+    // Exactly `alerts`: had the rejected file been applied, `logging` would have changed too (and silenced this line).
+    await d.waitFor(/configuration reloaded sections=alerts$/);
+    expect(await healthz(d)).toBe(200);
+  });
+});
+
+test("SIGHUP reloads a change the watch cannot see (config file symlinked from elsewhere)", async () => {
+  const home = tempHome();
+  const real = join(home, "dotfiles", "tunnel.toml");
+  mkdirSync(join(home, "dotfiles"));
+  writeFileSync(real, base());
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  symlinkSync(real, join(home, ".config/cloudtolocalllm/tunnel.toml"));
+  const d = await startDaemon({ home });
+  try {
+    // The watch is set up once the daemon has started; a change before that would be picked up as a late save.
+    await d.waitFor(/daemon: started/);
+    writeFileSync(real, base('[metrics]\nwindow = "1m"\n'));
+    await Bun.sleep(400); // longer than the watcher's debounce: nothing may happen by itself
+    expect(d.stderr()).not.toContain("configuration reloaded");
+    d.proc.kill("SIGHUP");
+    await d.waitFor(/configuration reloaded sections=metrics/);
+    expect(await healthz(d)).toBe(200);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
