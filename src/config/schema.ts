@@ -145,6 +145,7 @@ export const TunnelSchema = T.Object(
         max: Duration("60s", "Largest reconnect delay."),
         multiplier: T.Number({ default: 2, minimum: 1, description: "Growth of the delay after each failure." }),
         jitter: T.Number({ default: 0.2, minimum: 0, maximum: 1, description: "Random spread of each delay (0.2 = ±20 %)." }),
+        reset_after: Duration("30s", "A connection that stayed up this long starts the delays over from initial."),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -134,10 +134,10 @@ function humanMessage(e: ValueError, path: string): string {
 }
 
 /** Schema errors as human sentences, one per field (unknown keys are reported by unknownKeys()). */
-export function schemaIssues(withDefaults: unknown): FieldIssue[] {
+export function schemaIssues(withDefaults: unknown, schema: TSchema = ConfigSchema): FieldIssue[] {
   const seen = new Set<string>();
   const out: FieldIssue[] = [];
-  for (const e of Value.Errors(ConfigSchema, withDefaults)) {
+  for (const e of Value.Errors(schema, withDefaults)) {
     if (e.type === ValueErrorType.ObjectAdditionalProperties) continue;
     const path = e.path
       .replace(/^\//, "")

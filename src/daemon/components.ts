@@ -4,6 +4,7 @@ import { createApiComponent } from "../api/component.ts";
 import { createSecretsComponent } from "../secrets/component.ts";
 import { createBrokerComponent } from "../broker/component.ts";
 import { createAuthComponent } from "../auth/component.ts";
+import { createTunnelComponent } from "../tunnel/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
 import { createSdNotifyComponent } from "./sd-notify.ts";
 
@@ -14,6 +15,8 @@ export const COMPONENTS: ComponentFactory[] = [
   createBrokerComponent,
   // Sign-in right after secrets: the tunnel reads its access token from ctx.services.auth.
   createAuthComponent,
+  // The tunnel after the broker (it hands every stream to ctx.services.broker) and auth (its access token).
+  createTunnelComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
   createInspectorComponent,
   // The API starts last so that /readyz never reports components that are not there yet.

@@ -292,9 +292,12 @@ export function headerList(h: Headers, drop: ReadonlySet<string> = HOP_BY_HOP): 
 }
 
 /** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
+/** What forward() needs of a request (a fetch Request fits). */
+export type OutgoingRequest = Pick<Request, "method" | "headers" | "body">;
+
 export async function forward(
   session: Session,
-  req: Request,
+  req: OutgoingRequest,
   path: string,
   opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void } = {},
 ): Promise<Response> {

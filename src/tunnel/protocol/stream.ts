@@ -30,6 +30,9 @@ export class Stream {
   requestHead: RequestHead | null = null;
   /** Relay side: resolves with the agent's response head. */
   readonly responseHead: Promise<ResponseHead>;
+  /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. */
+  readonly finished: Promise<void>;
+  private resolveFinished!: () => void;
 
   private readonly abort = new AbortController();
   private readonly sendWin: SendWindow;
@@ -59,6 +62,7 @@ export class Stream {
       this.rejectHead = rej;
     });
     this.responseHead.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    this.finished = new Promise((r) => (this.resolveFinished = r));
 
     this.readable = new ReadableStream<Uint8Array>(
       {
@@ -188,5 +192,6 @@ export class Stream {
     if (this.released) return;
     this.released = true;
     this.host.release(this.id);
+    this.resolveFinished();
   }
 }

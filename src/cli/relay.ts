@@ -1,0 +1,71 @@
+// `relay`: runs the self-hostable relay from its own TOML config; `relay hash-token` hashes a token for that config.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { parse, UsageError, CliError, type Command } from "./args.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("relay");
+
+async function readStdin(): Promise<string> {
+  return (await new Response(Bun.stdin.stream()).text()).trim();
+}
+
+const command: Command = {
+  name: "relay",
+  summary: "Run the relay that cloud clients and agents connect to (own config)",
+  help: `Usage: cloudtolocalllm-tunnel relay --config FILE
+       cloudtolocalllm-tunnel relay check --config FILE
+       cloudtolocalllm-tunnel relay hash-token [--generate]
+
+Runs the relay: agents (the desktop daemon's tunnel) connect to its WebSocket path with
+"Authorization: Bearer TOKEN"; cloud clients call https://RELAY/t/TUNNEL_ID/api/... or /v1/...
+with their own key or a JWT, and get streamed responses. See docs/relay.md.
+
+Subcommands:
+  check         validate the config file and exit
+  hash-token    read a token from stdin and print its sha256 for agent_token_sha256,
+                client_key_sha256 or admin_token_sha256 (tokens never go on the command line);
+                with --generate, make a random token and print it and its hash
+
+Options:
+  -c, --config FILE   relay config (TOML)
+  --generate          hash-token: generate a new random token`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, { config: { type: "string", short: "c" }, generate: { type: "boolean" } });
+    const sub = positionals[0];
+    if (sub === "hash-token") {
+      const { hashToken } = await import("../relay/auth.ts");
+      const token = values.generate ? randomBytes(32).toString("base64url") : await readStdin();
+      if (!token) throw new UsageError("no token on stdin (pipe it in, or use --generate)");
+      if (values.generate) console.log(`token: ${token}`);
+      console.log(hashToken(token));
+      return 0;
+    }
+    if (sub !== undefined && sub !== "check") throw new UsageError(`unknown subcommand "${sub}" (use check or hash-token)`);
+    if (!values.config) throw new UsageError("--config FILE is required");
+    let text: string;
+    try {
+      text = readFileSync(values.config, "utf8");
+    } catch (e) {
+      throw new CliError(`cannot read ${values.config}: ${(e as Error).message}`);
+    }
+    const { parseRelayConfig, formatIssue } = await import("../relay/config.ts");
+    const r = parseRelayConfig(text, values.config);
+    if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
+    if (sub === "check") {
+      console.log(`${values.config}: ok (${r.config.tunnels.length} tunnels)`);
+      return 0;
+    }
+    const { startRelay } = await import("../relay/server.ts");
+    const relay = startRelay(r.config);
+    const reason = await new Promise<string>((res) => {
+      process.on("SIGTERM", () => res("SIGTERM"));
+      process.on("SIGINT", () => res("SIGINT"));
+    });
+    log.info("stopping", { reason });
+    const { durationMs } = await import("../config/duration.ts");
+    await Promise.race([relay.stop(), Bun.sleep(durationMs(r.config.go_away_grace) + 1000)]);
+    return 0;
+  },
+};
+export default command;

@@ -1,0 +1,94 @@
+// Who may do what at the relay: hashed static tokens, OIDC JWTs (jose, JWKS with key rotation), subject → tunnel id.
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import type { RelayConfig } from "./config.ts";
+
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+function sameHash(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+/** The bearer token of an Authorization header, or null. Tokens are never read from the URL. */
+export function bearer(req: Request): string | null {
+  const h = req.headers.get("authorization");
+  const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+  return m ? m[1]! : null;
+}
+
+/** A JWT-looking token (three base64url parts); anything else is treated as a static token. */
+const looksLikeJwt = (t: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t);
+
+/** Tunnel id for a JWT subject without a [[tunnels]] entry: a hash, so that distinct subjects can never collide or be guessed into one another. */
+export function subjectTunnelId(issuer: string, subject: string): string {
+  return "u" + createHash("sha256").update(`${issuer}\n${subject}`).digest("hex").slice(0, 24);
+}
+
+export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string } | { ok: false; reason: string };
+
+export class RelayAuth {
+  private jwks: JWTVerifyGetKey | null = null;
+
+  constructor(private readonly config: RelayConfig) {
+    const o = config.oidc;
+    if (o.issuer) {
+      const url = o.jwks_url || `${o.issuer.replace(/\/$/, "")}/.well-known/jwks.json`;
+      // createRemoteJWKSet caches keys and refetches on an unknown kid, which is how key rotation reaches us.
+      this.jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+    }
+  }
+
+  private async verifyJwt(token: string): Promise<{ ok: true; subject: string } | { ok: false; reason: string }> {
+    if (!this.jwks) return { ok: false, reason: "JWTs are not accepted by this relay (no [oidc] issuer)" };
+    try {
+      const { payload } = await jwtVerify(token, this.jwks, { issuer: this.config.oidc.issuer, audience: this.config.oidc.audience, requiredClaims: ["sub", "exp"] });
+      return { ok: true, subject: payload.sub! };
+    } catch (e) {
+      return { ok: false, reason: `the JWT was rejected (${(e as { code?: string }).code ?? (e as Error).message})` };
+    }
+  }
+
+  private tunnelForSubject(subject: string): string {
+    const bound = this.config.tunnels.find((t) => t.subject && t.subject === subject);
+    return bound ? bound.id : subjectTunnelId(this.config.oidc.issuer, subject);
+  }
+
+  /** An agent: its static token's tunnel, or its JWT subject's tunnel. */
+  async agent(req: Request): Promise<AuthResult> {
+    const token = bearer(req);
+    if (!token) return { ok: false, reason: "missing Authorization: Bearer token" };
+    const h = hashToken(token);
+    const t = this.config.tunnels.find((x) => x.agent_token_sha256 && sameHash(x.agent_token_sha256, h));
+    if (t) return { ok: true, tunnelId: t.id, via: "token" };
+    if (looksLikeJwt(token) && this.jwks) {
+      const v = await this.verifyJwt(token);
+      if (!v.ok) return v;
+      return { ok: true, tunnelId: this.tunnelForSubject(v.subject), via: "jwt", subject: v.subject };
+    }
+    return { ok: false, reason: "unknown agent token" };
+  }
+
+  /** A cloud client calling /t/ID/...: one of the tunnel's client keys, or a JWT whose subject owns the tunnel. */
+  async client(req: Request, tunnelId: string): Promise<AuthResult> {
+    const token = bearer(req);
+    if (!token) return { ok: false, reason: "missing Authorization: Bearer token" };
+    const t = this.config.tunnels.find((x) => x.id === tunnelId);
+    const h = hashToken(token);
+    if (t && t.client_key_sha256.some((k) => sameHash(k, h))) return { ok: true, tunnelId, via: "token" };
+    if (looksLikeJwt(token) && this.jwks) {
+      const v = await this.verifyJwt(token);
+      if (!v.ok) return v;
+      if (this.tunnelForSubject(v.subject) !== tunnelId) return { ok: false, reason: "this account does not own the tunnel" };
+      return { ok: true, tunnelId, via: "jwt", subject: v.subject };
+    }
+    return { ok: false, reason: "unknown client key for this tunnel" };
+  }
+
+  admin(req: Request): boolean {
+    const token = bearer(req);
+    return !!token && !!this.config.admin_token_sha256 && sameHash(this.config.admin_token_sha256, hashToken(token));
+  }
+}

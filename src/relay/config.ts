@@ -1,0 +1,112 @@
+// The relay's own TOML config: schema with defaults and descriptions, parsing and validation with file:line:column messages.
+import { Type as T, type Static } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { parse, TomlError } from "smol-toml";
+import "../config/formats.ts";
+import { DURATION_PATTERN } from "../config/schema.ts";
+import { durationMs } from "../config/duration.ts";
+import { formatIssue, type ConfigIssue } from "../config/load.ts";
+import { locate, locateAll } from "../config/locate.ts";
+import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
+
+const Duration = (def: string, description: string) => T.String({ pattern: DURATION_PATTERN, default: def, description, format: "duration" });
+const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
+const TunnelId = T.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description: "The tunnel id in /t/ID/... URLs." });
+
+export const RelayTunnelSchema = T.Object(
+  {
+    id: TunnelId,
+    agent_token_sha256: T.Optional(Sha256),
+    client_key_sha256: T.Array(Sha256, { default: [], description: "Hashed keys cloud clients use for /t/ID/..." }),
+    subject: T.String({ default: "", description: "JWT subject that owns this tunnel (agent and clients); empty: none." }),
+  },
+  { additionalProperties: false },
+);
+
+export const RelayConfigSchema = T.Object(
+  {
+    listen: T.String({ default: "127.0.0.1:8080", format: "listen-address", description: "Address to listen on; use 0.0.0.0:443 with [tls] or a loopback port behind a reverse proxy." }),
+    agent_path: T.String({ default: "/agent", pattern: "^/[A-Za-z0-9/_-]*$", description: "WebSocket path agents connect to." }),
+    admin_token_sha256: T.String({ default: "", pattern: "^([0-9a-f]{64})?$", description: "Hashed token for GET /api/tunnels; empty disables the listing." }),
+    first_byte_timeout: Duration("120s", "504 when the agent sent no response head within this time (model loading can be slow). Streams are never cut afterwards."),
+    handshake_timeout: Duration("10s", "Time an agent has to send HELLO after connecting."),
+    go_away_grace: Duration("30s", "On shutdown, time in-flight streams get to finish."),
+    tls: T.Object(
+      {
+        cert_file: T.String({ default: "", description: "PEM certificate chain; empty: plain HTTP (behind a TLS-terminating proxy)." }),
+        key_file: T.String({ default: "", description: "PEM private key." }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    heartbeat: T.Object(
+      {
+        interval: Duration("10s", "Time between pings to each agent."),
+        tolerance: Duration("15s", "Silence after which an agent is declared gone."),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    limits: T.Object(
+      {
+        max_streams: T.Integer({ default: 64, minimum: 1, description: "Concurrent requests per tunnel; more get 429." }),
+        max_body_bytes: T.Integer({ default: 104857600, minimum: 0, description: "Largest request body per request, in bytes; bigger gets 413." }),
+        requests_per_minute: T.Integer({ default: 600, minimum: 1, description: "Requests per tunnel per minute; more get 429." }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    oidc: T.Object(
+      {
+        issuer: T.String({ default: "", description: "OpenID issuer whose JWTs are accepted (agents and clients); empty: static tokens only." }),
+        audience: T.String({ default: "", description: "Required audience of those JWTs." }),
+        jwks_url: T.String({ default: "", description: "JWKS URL; empty: <issuer>/.well-known/jwks.json." }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tunnels: T.Array(RelayTunnelSchema, { default: [], description: "Tunnels with static tokens, or bound to a JWT subject." }),
+  },
+  { additionalProperties: false },
+);
+
+export type RelayConfig = Static<typeof RelayConfigSchema>;
+
+export type RelayLoadResult = { ok: true; config: RelayConfig } | { ok: false; issues: ConfigIssue[] };
+
+function semantic(c: RelayConfig): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  if (!!c.tls.cert_file !== !!c.tls.key_file) out.push({ path: c.tls.cert_file ? "tls.key_file" : "tls.cert_file", message: "tls needs both cert_file and key_file" });
+  if (durationMs(c.heartbeat.tolerance) <= durationMs(c.heartbeat.interval))
+    out.push({ path: "heartbeat.tolerance", message: `"${c.heartbeat.tolerance}" must be longer than heartbeat.interval ("${c.heartbeat.interval}")` });
+  if (c.oidc.issuer && !c.oidc.audience) out.push({ path: "oidc.audience", message: "an audience is required when oidc.issuer is set" });
+  const ids = new Map<string, number>();
+  const tokens = new Map<string, number>();
+  c.tunnels.forEach((t, i) => {
+    if (ids.has(t.id)) out.push({ path: `tunnels[${i}].id`, message: `"${t.id}" is already the id of tunnels[${ids.get(t.id)}]` });
+    ids.set(t.id, i);
+    if (t.agent_token_sha256) {
+      if (tokens.has(t.agent_token_sha256)) out.push({ path: `tunnels[${i}].agent_token_sha256`, message: `the same agent token is already used by tunnels[${tokens.get(t.agent_token_sha256)}] (each token maps to one tunnel)` });
+      tokens.set(t.agent_token_sha256, i);
+    }
+    if (!t.agent_token_sha256 && !t.subject) out.push({ path: `tunnels[${i}]`, message: "a tunnel needs agent_token_sha256 or subject, or no agent can ever connect" });
+    if (t.subject && !c.oidc.issuer) out.push({ path: `tunnels[${i}].subject`, message: "subject needs [oidc] issuer to be set" });
+  });
+  return out;
+}
+
+/** Parses and validates relay config text; `file` is only used in messages. */
+export function parseRelayConfig(text: string, file = "relay.toml"): RelayLoadResult {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (e) {
+    if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
+    throw e;
+  }
+  const withDefaults = Value.Default(RelayConfigSchema, structuredClone(raw));
+  let found = [...unknownKeys(raw, RelayConfigSchema), ...schemaIssues(withDefaults, RelayConfigSchema)];
+  if (!found.length) found = semantic(withDefaults as RelayConfig);
+  if (!found.length) return { ok: true, config: withDefaults as RelayConfig };
+  const all = locateAll(text);
+  const issues = found.map((f) => ({ file, ...f, ...(locate(text, f.path, all) ?? {}) }));
+  return { ok: false, issues };
+}
+
+export { formatIssue };

@@ -1,0 +1,159 @@
+// protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
+import { readFileSync } from "node:fs";
+import type { Clock } from "./clock.ts";
+import { realClock } from "./clock.ts";
+import { ConnectError, classifyUpgradeError, type Connection } from "./connector.ts";
+import type { SessionCloseInfo } from "./protocol/session.ts";
+
+/** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
+const BRIDGE_PING_MS = 30_000;
+/** Largest response body sent back (the 1.x server buffers it whole). */
+const MAX_BRIDGE_BODY = 32 * 1024 * 1024;
+
+interface BridgeMessage {
+  type: string;
+  id?: string;
+  data?: Record<string, unknown>;
+  timestamp?: string;
+}
+
+export interface BridgeOptions {
+  url: string;
+  token: string;
+  caFile?: string;
+  agent: string;
+  toleranceMs: number;
+  clock?: Clock;
+  handshakeTimeoutMs?: number;
+  handle(req: Request): Promise<Response>;
+}
+
+/** The bridge URL with the token in the query, as the 1.x server requires (see docs/protocol.md for the risk). */
+export function bridgeUrl(url: string, token: string): string {
+  const u = new URL(url);
+  u.searchParams.set("token", token);
+  return u.toString();
+}
+
+const msg = (type: string, id: string | undefined, data: Record<string, unknown>) => JSON.stringify({ type, id, data, timestamp: new Date().toISOString() });
+
+export function connectBridge(o: BridgeOptions): Promise<Connection> {
+  const clock = o.clock ?? realClock;
+  let ca: string | undefined;
+  if (o.caFile) {
+    try {
+      ca = readFileSync(o.caFile, "utf8");
+    } catch (e) {
+      return Promise.reject(new ConnectError("config", `cannot read tunnel.ca_file ${o.caFile}: ${(e as Error).message}`, true));
+    }
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let ended = false;
+    let inflight = 0;
+    let lastSeen = clock.now();
+    let watchdog: unknown = null;
+    let lastError = "";
+    let resolveClosed!: (i: SessionCloseInfo) => void;
+    const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
+    const tolerance = Math.max(o.toleranceMs, BRIDGE_PING_MS * 2.5);
+    // Compatibility: the 1.x server reads the token from the query; the header is sent too for servers that accept it.
+    const ws = new WebSocket(bridgeUrl(o.url, o.token), {
+      headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
+      ...(ca ? { tls: { ca } } : {}),
+    } as unknown as string[]);
+    const timer = setTimeout(() => fail(new ConnectError("handshake", "the bridge sent no auth message in time", false)), o.handshakeTimeoutMs ?? 10_000);
+    const fail = (e: ConnectError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        ws.close();
+      } catch {}
+      reject(e);
+    };
+    const end = (info: SessionCloseInfo) => {
+      if (ended) return;
+      ended = true;
+      if (watchdog !== null) clock.clearTimeout(watchdog);
+      resolveClosed(info);
+    };
+    const watch = () => {
+      watchdog = clock.setTimeout(() => {
+        if (clock.now() - lastSeen > tolerance) {
+          end({ code: "heartbeat_timeout", reason: `no message from the bridge for ${tolerance} ms`, remote: false });
+          try {
+            ws.close(4004, "heartbeat_timeout");
+          } catch {}
+          (ws as unknown as { terminate?: () => void }).terminate?.();
+        } else watch();
+      }, Math.min(5_000, tolerance / 4));
+    };
+
+    async function serve(m: BridgeMessage): Promise<void> {
+      const d = m.data ?? {};
+      inflight++;
+      let out: Record<string, unknown>;
+      try {
+        const method = String(d.method ?? "GET").toUpperCase();
+        const path = String(d.path ?? "/");
+        const headers = new Headers();
+        for (const [k, v] of Object.entries((d.headers as Record<string, unknown>) ?? {})) if (typeof v === "string") headers.set(k, v);
+        const body = d.body == null || method === "GET" || method === "HEAD" ? null : typeof d.body === "string" ? d.body : JSON.stringify(d.body);
+        const res = await o.handle(new Request(`http://bridge.invalid${path.startsWith("/") ? path : `/${path}`}`, { method, headers, body }));
+        // No streaming in this protocol: the whole body goes back in one message.
+        const buf = await res.arrayBuffer();
+        if (buf.byteLength > MAX_BRIDGE_BODY) throw new Error(`response body of ${buf.byteLength} bytes is too large for bridge-v1`);
+        const h: Record<string, string> = {};
+        res.headers.forEach((v, k) => (h[k] = v));
+        out = { statusCode: res.status, headers: h, body: new TextDecoder().decode(buf) };
+      } catch (e) {
+        out = { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify({ error: (e as Error).message }) };
+      } finally {
+        inflight--;
+      }
+      if (ws.readyState === WebSocket.OPEN) ws.send(msg("response", m.id, out));
+    }
+
+    ws.onerror = (ev) => {
+      lastError = (ev as ErrorEvent).message ?? "";
+      if (!settled) fail(classifyUpgradeError(lastError));
+    };
+    ws.onmessage = (ev) => {
+      lastSeen = clock.now();
+      let m: BridgeMessage;
+      try {
+        m = JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer));
+        if (typeof m !== "object" || m === null || typeof m.type !== "string") throw new Error("not a bridge message");
+      } catch {
+        if (!settled) return fail(new ConnectError("protocol_error", "the server did not speak bridge-v1 (is it a v2 relay? set [tunnel] protocol)", false));
+        return;
+      }
+      if (!settled) {
+        if (m.type !== "auth") return;
+        if (m.data?.success !== true) return fail(new ConnectError("unauthorized", "the bridge refused the token", true));
+        settled = true;
+        clearTimeout(timer);
+        watch();
+        resolve({
+          tunnelId: String(m.data?.bridgeId ?? ""),
+          closed,
+          activeStreams: () => inflight,
+          close: (reason) => {
+            end({ code: "normal", reason, remote: false });
+            try {
+              ws.close(1000, reason);
+            } catch {}
+          },
+        });
+        return;
+      }
+      if (m.type === "ping") ws.send(msg("pong", m.id, {}));
+      else if (m.type === "request") void serve(m);
+    };
+    ws.onclose = (ev) => {
+      if (!settled) return fail(lastError ? classifyUpgradeError(lastError) : new ConnectError("handshake", `the bridge closed the connection (${ev.code} ${ev.reason})`, false));
+      end({ code: "transport_closed", reason: `websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`, remote: true });
+    };
+  });
+}

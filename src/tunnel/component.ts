@@ -1,0 +1,220 @@
+// The daemon's tunnel component: runs the supervisor, hands every stream from the relay to the broker, publishes TunnelControl.
+import type { Component, ComponentFactory, DaemonContext } from "../daemon/component.ts";
+import type { TunnelControl, TunnelStatus } from "../core/contracts.ts";
+import type { Config, TunnelConfig } from "../config/schema.ts";
+import { durationMs } from "../config/duration.ts";
+import { splitListen } from "../config/listen.ts";
+import { HttpError } from "../core/http-error.ts";
+import { logger } from "../core/log.ts";
+import { VERSION } from "../build-info.ts";
+import { realClock, type Clock } from "./clock.ts";
+import { connect, ConnectError, type Connection } from "./connector.ts";
+import { connectBridge } from "./bridge-v1.ts";
+import { checkPath, sanitize } from "./filter.ts";
+import { tunnelMetrics } from "./metrics.ts";
+import { serveStream } from "./protocol/session.ts";
+import type { Stream } from "./protocol/stream.ts";
+import { Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
+import { agentToken } from "./token.ts";
+
+const log = logger("tunnel");
+
+/** The relay URL as shown in status and logs: no credentials, no query (bridge-v1 puts a token there). */
+export function displayRelay(url: string): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return null;
+  }
+}
+
+export class TunnelService implements TunnelControl {
+  private sup: Supervisor | null = null;
+  private cfg: TunnelConfig;
+  private brokerHost: string;
+  private last: SupervisorSnapshot | null = null;
+  private lastEmitted = "";
+  private active = 0;
+
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly clock: Clock = realClock,
+  ) {
+    this.cfg = ctx.config.current().tunnel;
+    this.brokerHost = brokerHostOf(ctx.config.current());
+  }
+
+  status(): TunnelStatus {
+    const s = this.last;
+    const state = !this.cfg.enabled && (!s || s.state === "stopped") ? "disabled" : (s?.state ?? "stopped");
+    return {
+      state,
+      protocol: this.cfg.protocol,
+      relay: displayRelay(this.cfg.relay_url),
+      since: s ? new Date(s.since).toISOString() : null,
+      nextRetry: s?.nextRetryAt ? new Date(s.nextRetryAt).toISOString() : null,
+      attempt: s?.attempt ?? 0,
+      lastError: s?.lastError ?? null,
+      tunnelId: s?.state === "connected" ? s.tunnelId : (s?.tunnelId ?? null),
+      activeStreams: s?.connection?.activeStreams() ?? 0,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (!this.cfg.relay_url) throw new HttpError("tunnel_disabled", "no relay is configured ([tunnel] relay_url is empty)");
+    this.ensureSupervisor().start();
+  }
+
+  async stop(): Promise<void> {
+    this.sup?.stop("stopped by the user");
+  }
+
+  async restart(): Promise<void> {
+    if (!this.cfg.relay_url) throw new HttpError("tunnel_disabled", "no relay is configured ([tunnel] relay_url is empty)");
+    this.ensureSupervisor().restart();
+  }
+
+  /** Config changed: rebuild when our section (or the broker address we rewrite Host to) changed; leave the connection alone otherwise. */
+  async apply(next: Config, prev: Config): Promise<void> {
+    this.brokerHost = brokerHostOf(next);
+    if (JSON.stringify(next.tunnel) === JSON.stringify(prev.tunnel)) return;
+    this.shutdown("configuration changed");
+    this.cfg = next.tunnel;
+    this.sup = null;
+    if (this.cfg.enabled) this.ensureSupervisor().start();
+    else this.publish();
+  }
+
+  /** Tokens changed (sign-in, refresh): a tunnel waiting for credentials tries again now. */
+  tokenChanged(): void {
+    const st = this.last?.state;
+    if (this.cfg.enabled && (st === "auth_failed" || st === "reconnecting")) this.sup?.restart();
+  }
+
+  shutdown(reason: string): void {
+    this.sup?.stop(reason);
+  }
+
+  private ensureSupervisor(): Supervisor {
+    if (this.sup) return this.sup;
+    const c = this.cfg;
+    this.sup = new Supervisor({
+      clock: this.clock,
+      backoff: { initialMs: durationMs(c.backoff.initial), maxMs: durationMs(c.backoff.max), multiplier: c.backoff.multiplier, jitter: c.backoff.jitter },
+      stableMs: durationMs(c.backoff.reset_after),
+      connect: () => this.connectOnce(c),
+      onChange: (s) => this.onChange(s),
+    });
+    return this.sup;
+  }
+
+  private async connectOnce(c: TunnelConfig): Promise<Connection> {
+    const tok = await agentToken(this.ctx.services, c.token_secret);
+    if (!tok) {
+      tunnelMetrics.connects.inc({ result: "no_token" });
+      throw new ConnectError("no_token", `no agent token: store one with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\` or sign in`, true);
+    }
+    try {
+      const opts = {
+        url: c.relay_url,
+        token: tok.token,
+        caFile: c.ca_file || undefined,
+        agent: `cloudtolocalllm-tunnel/${VERSION}`,
+        heartbeatMs: durationMs(c.heartbeat.interval),
+        toleranceMs: durationMs(c.heartbeat.tolerance),
+        maxStreams: c.max_streams,
+        clock: this.clock,
+        onStream: (s: Stream) => this.onStream(s, c),
+      };
+      const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(req, c) }) : await connect(opts);
+      tunnelMetrics.connects.inc({ result: "ok" });
+      return conn;
+    } catch (e) {
+      tunnelMetrics.connects.inc({ result: e instanceof ConnectError ? e.code : "error" });
+      throw e;
+    }
+  }
+
+  private onStream(s: Stream, c: TunnelConfig): void {
+    this.active++;
+    tunnelMetrics.streams.inc();
+    void s.finished.then(() => {
+      this.active--;
+      tunnelMetrics.streams.dec();
+      tunnelMetrics.bytes.inc({ direction: "in" }, s.bytesIn);
+      tunnelMetrics.bytes.inc({ direction: "out" }, s.bytesOut);
+    });
+    void serveStream(s, (req) => this.handle(req, c));
+  }
+
+  /** One request from the relay: checked, cleaned, then served by the broker like a local one (failover, metrics). */
+  async handle(req: Request, c: TunnelConfig): Promise<Response> {
+    const path = new URL(req.url).pathname + new URL(req.url).search;
+    const refused = checkPath(req.method, path, c);
+    let res: Response;
+    if (refused) {
+      log.warn("refused a request from the relay", { method: req.method, path: new URL(req.url).pathname, reason: refused.message });
+      res = refused.toResponse();
+    } else {
+      const broker = this.ctx.services.broker;
+      res = broker ? await broker.handle(sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toResponse();
+    }
+    tunnelMetrics.requests.inc({ status: String(res.status) });
+    return res;
+  }
+
+  private onChange(s: SupervisorSnapshot): void {
+    const prev = this.last;
+    this.last = s;
+    if (prev?.state !== s.state) {
+      tunnelMetrics.setState(this.status().state);
+      const fields = { relay: displayRelay(this.cfg.relay_url), tunnel_id: s.tunnelId ?? undefined, attempt: s.attempt || undefined };
+      if (s.state === "connected") log.info("connected to the relay", { ...fields, protocol: this.cfg.protocol });
+      else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until you sign in again or fix the token", { ...fields, error: s.lastError });
+      else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError });
+      else if (s.state === "stopped") log.info("tunnel stopped", fields);
+      else if (s.state === "connecting") log.info("connecting to the relay", fields);
+    }
+    if (s.state === "reconnecting" && s.nextRetryAt && s.nextRetryAt !== prev?.nextRetryAt)
+      log.warn("relay connection failed; retrying", { error: s.lastError, code: s.lastErrorCode, attempt: s.attempt, retry_in_ms: s.nextRetryAt - this.clock.now() });
+    const rtt = s.connection?.session?.rttMs;
+    if (rtt != null) tunnelMetrics.rtt.set(rtt / 1000);
+    this.publish();
+  }
+
+  private publish(): void {
+    const st = this.status();
+    const key = JSON.stringify({ ...st, activeStreams: 0 });
+    if (key === this.lastEmitted) return;
+    this.lastEmitted = key;
+    this.ctx.events.emit("tunnel.state", st);
+  }
+}
+
+function brokerHostOf(c: Config): string {
+  const { hostname, port } = splitListen(c.proxy.listen);
+  const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
+  return `${host.includes(":") ? `[${host}]` : host}:${port || 11435}`;
+}
+
+export const createTunnelComponent: ComponentFactory = (ctx): Component => {
+  const svc = new TunnelService(ctx);
+  let unsubscribe: (() => void) | null = null;
+  return {
+    name: "tunnel",
+    async start() {
+      ctx.services.tunnel = svc;
+      tunnelMetrics.setState(svc.status().state);
+      const auth = ctx.services.auth as { onToken?(cb: (t: string | null) => void): () => void } | undefined;
+      unsubscribe = auth?.onToken?.((t) => t && svc.tokenChanged()) ?? null;
+      if (ctx.config.current().tunnel.enabled) await svc.start();
+    },
+    async stop() {
+      unsubscribe?.();
+      svc.shutdown("the daemon is stopping");
+    },
+    apply: (next, prev) => svc.apply(next, prev),
+  };
+};

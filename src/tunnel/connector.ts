@@ -1,0 +1,150 @@
+// One connection attempt to a relay (protocol v2): WebSocket with a bearer header, HELLO/WELCOME, then a live Session. Never retries.
+import { readFileSync } from "node:fs";
+import { decode, encode, ProtocolError } from "./protocol/codec.ts";
+import { CAPABILITIES, PROTOCOL_VERSION } from "./protocol/messages.ts";
+import { Session, type SessionCloseInfo } from "./protocol/session.ts";
+import type { Stream } from "./protocol/stream.ts";
+import type { Clock } from "./clock.ts";
+
+export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "config";
+
+/** Why an attempt failed; `permanent` errors stop the supervisor (retrying cannot help until something changes). */
+export class ConnectError extends Error {
+  constructor(
+    readonly code: ConnectErrorCode,
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+    this.name = "ConnectError";
+  }
+}
+
+export interface Connection {
+  /** The v2 session (absent for bridge-v1). */
+  session?: Session;
+  tunnelId: string;
+  activeStreams(): number;
+  /** Resolves when the session ends, with why. */
+  closed: Promise<SessionCloseInfo>;
+  close(reason: string): void;
+}
+
+export interface ConnectOptions {
+  url: string;
+  token: string;
+  /** PEM of an extra CA to trust (the system store is always used too); verification is never disabled. */
+  caFile?: string;
+  agent: string;
+  heartbeatMs: number;
+  toleranceMs: number;
+  maxStreams: number;
+  handshakeTimeoutMs?: number;
+  clock?: Clock;
+  onStream(s: Stream): void;
+  /** Tests only: pretend to speak another protocol version. */
+  version?: number;
+}
+
+/** Classifies the text of Bun's WebSocket error ("Expected 101 status code: 401" for a refused upgrade). */
+export function classifyUpgradeError(message: string): ConnectError {
+  const status = Number(/status code:?\s*(\d{3})/i.exec(message)?.[1] ?? 0);
+  if (status === 401) return new ConnectError("unauthorized", "the relay refused the agent token (401); sign in again or fix the token", true);
+  if (status === 403) return new ConnectError("forbidden", "the relay refused this agent (403)", true);
+  if (status) return new ConnectError("http_error", `the relay answered HTTP ${status} instead of a WebSocket upgrade`, false);
+  if (/certificate|self[- ]signed|tls|ssl|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(message))
+    return new ConnectError("network", `TLS verification of the relay failed (${message}); set [tunnel] ca_file for a private CA`, false);
+  return new ConnectError("network", `cannot reach the relay: ${message || "connection failed"}`, false);
+}
+
+function closeError(code: number, reason: string): ConnectError {
+  const text = reason || `WebSocket closed with code ${code}`;
+  if (code === 4002 || reason.startsWith("incompatible_version")) return new ConnectError("incompatible_version", `the relay refused our protocol version: ${text}`, true);
+  if (code === 4003 || reason.startsWith("unauthorized")) return new ConnectError("unauthorized", `the relay refused the agent: ${text}`, true);
+  if (code === 1002) return new ConnectError("protocol_error", `the relay closed the connection: ${text}`, false);
+  return new ConnectError("handshake", `the relay closed the connection during the handshake: ${text}`, false);
+}
+
+export function connect(o: ConnectOptions): Promise<Connection> {
+  let ca: string | undefined;
+  if (o.caFile) {
+    try {
+      ca = readFileSync(o.caFile, "utf8");
+    } catch (e) {
+      return Promise.reject(new ConnectError("config", `cannot read tunnel.ca_file ${o.caFile}: ${(e as Error).message}`, true));
+    }
+  }
+  return new Promise<Connection>((resolve, reject) => {
+    let settled = false;
+    let session: Session | null = null;
+    let resolveClosed!: (i: SessionCloseInfo) => void;
+    const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
+    let lastError = "";
+    const ws = new WebSocket(o.url, {
+      headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
+      ...(ca ? { tls: { ca } } : {}),
+    } as unknown as string[]);
+    ws.binaryType = "arraybuffer";
+    const fail = (e: ConnectError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        ws.close();
+      } catch {}
+      reject(e);
+    };
+    const timer = setTimeout(() => fail(new ConnectError("handshake", `no answer from the relay within ${o.handshakeTimeoutMs ?? 10_000} ms`, false)), o.handshakeTimeoutMs ?? 10_000);
+
+    ws.onopen = () => {
+      ws.send(encode({ type: "HELLO", stream: 0, body: { version: o.version ?? PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: o.agent } }) as Uint8Array<ArrayBuffer>);
+    };
+    ws.onerror = (ev) => {
+      lastError = (ev as ErrorEvent).message ?? "";
+      if (!settled) fail(classifyUpgradeError(lastError));
+    };
+    ws.onmessage = (ev) => {
+      if (session) return session.receive(ev.data as ArrayBuffer);
+      if (typeof ev.data === "string") return fail(new ConnectError("protocol_error", "the relay sent a text frame; is this a bridge-v1 server? (set [tunnel] protocol)", false));
+      let f;
+      try {
+        f = decode(ev.data as ArrayBuffer);
+      } catch (e) {
+        return fail(new ConnectError("protocol_error", `the relay sent a malformed handshake (${(e as ProtocolError).code})`, false));
+      }
+      if (f.type === "GO_AWAY") return fail(closeError(f.body.code === "incompatible_version" ? 4002 : f.body.code === "unauthorized" ? 4003 : 1000, `${f.body.code}: ${f.body.reason}`));
+      if (f.type !== "WELCOME") return fail(new ConnectError("protocol_error", `the relay sent ${f.type} before WELCOME`, false));
+      if (f.body.version !== (o.version ?? PROTOCOL_VERSION))
+        return fail(new ConnectError("incompatible_version", `the relay speaks protocol ${f.body.version}, this agent ${PROTOCOL_VERSION}`, true));
+      settled = true;
+      clearTimeout(timer);
+      session = new Session({
+        role: "agent",
+        clock: o.clock,
+        heartbeatMs: o.heartbeatMs,
+        toleranceMs: o.toleranceMs,
+        maxStreams: o.maxStreams,
+        sink: {
+          send: (b) => {
+            if (ws.readyState === WebSocket.OPEN) ws.send(b as Uint8Array<ArrayBuffer>);
+          },
+          close: (code, reason) => {
+            // Clients may only send 1000 or 3000-4999; a dead (half-open) peer never answers the close, so drop the socket too.
+            try {
+              ws.close(code === 1000 || code >= 3000 ? code : 4000, reason);
+            } catch {}
+            if (code !== 1000) (ws as unknown as { terminate?: () => void }).terminate?.();
+          },
+        },
+        onStream: o.onStream,
+        onClose: (info) => resolveClosed(info),
+      });
+      const s = session;
+      resolve({ session: s, tunnelId: f.body.tunnelId, closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
+    };
+    ws.onclose = (ev) => {
+      if (session) session.transportClosed(`websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);
+      else if (!settled) fail(lastError ? classifyUpgradeError(lastError) : closeError(ev.code, ev.reason));
+    };
+  });
+}

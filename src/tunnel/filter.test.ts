@@ -1,0 +1,40 @@
+// The relay is untrusted: only allowlisted paths pass, model management is opt-in, its credentials never reach local services.
+import { expect, test } from "bun:test";
+import { DEFAULT_TUNNEL_PATHS } from "../config/schema.ts";
+import { checkPath, sanitize } from "./filter.ts";
+
+const cfg = { allowed_paths: DEFAULT_TUNNEL_PATHS, allow_model_management: false };
+
+test("inference and listing paths pass, with a query string too", () => {
+  for (const p of ["/api/chat", "/api/tags", "/v1/chat/completions", "/v1/models?x=1"]) expect(checkPath("POST", p, cfg)).toBeNull();
+});
+
+test("model management is refused unless allowed", () => {
+  for (const p of ["/api/pull", "/api/delete", "/api/blobs/sha256:abc", "/api/create"]) {
+    expect(checkPath("POST", p, cfg)?.status).toBe(403);
+    expect(checkPath("POST", p, { ...cfg, allow_model_management: true })).toBeNull();
+  }
+});
+
+test("other paths and path tricks are refused", () => {
+  for (const p of ["/", "/api/chat/../pull", "/api/./chat", "//api/chat", "/api%2fchat", "/api/chat%2F..%2Fpull", "/metrics", "/api/v1/status"]) {
+    expect(checkPath("POST", p, cfg)).not.toBeNull();
+  }
+  expect(checkPath("OPTIONS", "/api/chat", cfg)?.status).toBe(405);
+});
+
+test("credentials, cookies and origin from the relay are stripped and Host is rewritten", () => {
+  const req = new Request("http://tunnel.invalid/api/chat?a=1", {
+    method: "POST",
+    headers: { authorization: "Bearer relay", cookie: "s=1", origin: "https://evil", host: "evil", "content-type": "application/json", "x-forwarded-for": "1.2.3.4" },
+    body: "{}",
+  });
+  const out = sanitize(req, "127.0.0.1:11435");
+  expect(out.url).toBe("http://127.0.0.1:11435/api/chat?a=1");
+  expect(out.headers.get("authorization")).toBeNull();
+  expect(out.headers.get("cookie")).toBeNull();
+  expect(out.headers.get("origin")).toBeNull();
+  expect(out.headers.get("x-forwarded-for")).toBeNull();
+  expect(out.headers.get("host")).toBe("127.0.0.1:11435");
+  expect(out.headers.get("content-type")).toBe("application/json");
+});

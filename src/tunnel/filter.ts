@@ -1,0 +1,48 @@
+// The desktop's guard against an untrusted relay: path allowlist, model management opt-in, credentials stripped, Host rewritten.
+import { HttpError } from "../core/http-error.ts";
+import type { TunnelConfig } from "../config/schema.ts";
+
+/** Ollama model management: refused through the tunnel unless [tunnel] allow_model_management. */
+export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
+
+/** Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints). */
+const STRIPPED = ["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"];
+
+const isManagement = (p: string) => MODEL_MANAGEMENT_PATHS.some((m) => p === m || p.startsWith(m + "/"));
+
+/** null when the relay may call this method and path, else the error to answer with. */
+export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfig, "allowed_paths" | "allow_model_management">): HttpError | null {
+  const q = rawPath.indexOf("?");
+  const path = q >= 0 ? rawPath.slice(0, q) : rawPath;
+  // Anything that normalizes differently (dot segments, doubled or encoded slashes) is a trick, not a route.
+  let normalized: string;
+  try {
+    normalized = new URL(path, "http://x").pathname;
+  } catch {
+    return new HttpError("bad_request", "the tunnel request has an invalid path");
+  }
+  if (normalized !== path || /%2f|%2e|%5c|\\/i.test(path)) return new HttpError("forbidden", `the path ${JSON.stringify(path)} is not in canonical form`);
+  if (method === "OPTIONS" || method === "CONNECT" || method === "TRACE") return new HttpError("method_not_allowed", `${method} is not allowed through the tunnel`);
+  if (isManagement(path)) {
+    if (cfg.allow_model_management) return null;
+    return new HttpError("forbidden", `model management (${path}) is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it`);
+  }
+  if (!cfg.allowed_paths.includes(path)) return new HttpError("forbidden", `${path} is not in [tunnel] allowed_paths`);
+  return null;
+}
+
+/** The request the broker sees: same method, path and body; relay credentials gone; Host is the broker's own. */
+export function sanitize(req: Request, brokerHost: string): Request {
+  const u = new URL(req.url);
+  const headers = new Headers(req.headers);
+  for (const h of STRIPPED) headers.delete(h);
+  headers.set("host", brokerHost);
+  return new Request(`http://${brokerHost}${u.pathname}${u.search}`, {
+    method: req.method,
+    headers,
+    body: req.body,
+    signal: req.signal,
+    // @ts-expect-error duplex is needed for a streamed body
+    duplex: "half",
+  });
+}
