@@ -23,14 +23,15 @@ export function upstreamToml(name: string, url: string, extra = ""): string {
   return `[[upstreams]]\nname = "${name}"\nurl = "${url}"\n${extra}\n`;
 }
 
-export function makeConfig(toml: string): Config {
-  const r = parseConfig(`[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${toml}`, "test.toml");
+/** `proxyExtra` adds keys to [proxy], whose listen address is always an ephemeral loopback port. */
+export function makeConfig(toml: string, proxyExtra = ""): Config {
+  const r = parseConfig(`[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${proxyExtra}\n${toml}`, "test.toml");
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.config;
 }
 
-export async function startBroker(toml: string, services: Services = {}): Promise<TestBroker> {
-  const config = makeConfig(toml);
+export async function startBroker(toml: string, services: Services = {}, proxyExtra = ""): Promise<TestBroker> {
+  const config = makeConfig(toml, proxyExtra);
   const events = new EventBus();
   const seen: DaemonEvent[] = [];
   events.on("*", (e) => void seen.push(e));
