@@ -1,20 +1,18 @@
 // The tray process: puts the item and menu on the session bus, follows the daemon and turns menu clicks into API calls.
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
 import { VERSION } from "../src/build-info.ts";
-import { parseConfig, defaultConfig } from "../src/config/load.ts";
-import { splitListen } from "../src/config/listen.ts";
 import { appStateDir, runtimeDir } from "../src/config/paths.ts";
-import type { Config } from "../src/config/schema.ts";
 import { compatibility } from "../src/core/compat.ts";
 import { logger } from "../src/core/log.ts";
 import { readApiToken } from "../src/api/token.ts";
-import { iconsInstalled, writeIconTheme } from "../src/icons/theme.ts";
+import { iconsInstalled } from "../src/icons/installed.ts";
 import { busReady, connectSessionBus } from "./bus.ts";
 import { DaemonLink, type LinkState } from "./daemon-link.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
-import { readNotificationsSetting, writeNotificationsSetting } from "./notifications-setting.ts";
+import { writeNotificationsSetting } from "./notifications-setting.ts";
+import { apiBaseOf, readTrayConfig } from "./tray-config.ts";
 import { selfCommand } from "./self-command.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
 import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
@@ -49,23 +47,6 @@ export interface Tray {
   quit(): Promise<void>;
 }
 
-function loadConfig(file: string): Config {
-  if (!existsSync(file)) return defaultConfig();
-  const r = parseConfig(readFileSync(file, "utf8"), file);
-  if (!r.ok) {
-    log.warn("config file is invalid; using defaults to find the daemon", { file, error: r.issues[0]!.message });
-    return defaultConfig();
-  }
-  return r.config;
-}
-
-export function apiBaseOf(config: Config): string {
-  const { hostname, port } = splitListen(config.api.listen);
-  // A wildcard listen address is reached through loopback.
-  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-}
-
 function xdgOpen(target: string): void {
   try {
     const p = Bun.spawn(["xdg-open", target], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
@@ -78,8 +59,8 @@ function xdgOpen(target: string): void {
 let instance = 0;
 
 export async function startTray(opts: TrayOptions): Promise<Tray> {
-  const config = loadConfig(opts.configFile);
-  const apiBase = opts.apiBase ?? apiBaseOf(config);
+  const config = readTrayConfig(opts.configFile);
+  const apiBase = opts.apiBase ?? apiBaseOf(config.api.listen);
   const open = opts.open ?? xdgOpen;
 
   const bus = connectSessionBus(opts.busAddress);
@@ -91,7 +72,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     linking: true,
     lastAlert: null,
     compatWarning: null,
-    notifications: readNotificationsSetting(opts.configFile),
+    notifications: config.notifications,
     actionError: null,
     trayVersion: VERSION,
     apiBase,
@@ -110,6 +91,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     try {
       if (!existsSync(join(root, "cloudtolocalllm-tunnel.png"))) {
         mkdirSync(root, { recursive: true, mode: 0o700 });
+        const { writeIconTheme } = await import("../src/icons/theme.ts");
         writeIconTheme(root, [16, 22, 24, 32, 48]);
       }
       item.setIconThemePath(root);
@@ -134,7 +116,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
 
   const link = new DaemonLink({
     apiBase,
-    token: () => readApiToken(config),
+    token: () => readApiToken({ api: config.api } as Parameters<typeof readApiToken>[0]),
     backoff: opts.backoff,
     onChange: (s: LinkState) => {
       input.status = s.status;
@@ -143,7 +125,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
       if (s.status) {
         const c = compatibility(VERSION, s.status.daemon.version);
         input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
-        if (s.status.daemon.configPath && existsSync(s.status.daemon.configPath)) input.notifications = readNotificationsSetting(s.status.daemon.configPath);
+        if (s.status.daemon.configPath) input.notifications = readTrayConfig(s.status.daemon.configPath).notifications;
       }
       render();
     },
@@ -173,7 +155,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           open(configFile());
           break;
         case "notifications.toggle":
-          writeNotificationsSetting(configFile(), !input.notifications);
+          await writeNotificationsSetting(configFile(), !input.notifications);
           input.notifications = !input.notifications;
           break;
         case "daemon.start":

@@ -1,13 +1,4 @@
-// Reads and flips `[alerts] notifications` in the config file, keeping the user's comments and layout (written through the config store).
-import { ConfigStore } from "../src/config/store.ts";
-import { parseConfig } from "../src/config/load.ts";
-
-export function readNotificationsSetting(file: string): boolean {
-  const text = new ConfigStore(file).read();
-  if (text === null) return true;
-  const r = parseConfig(text, file);
-  return r.ok ? r.config.alerts.notifications : true;
-}
+// Flips `[alerts] notifications` in the config file, keeping the user's comments and layout (written through the config store).
 
 /** Sets one key of one table in TOML text, editing the line in place when it exists. */
 export function setTomlKey(text: string, table: string, key: string, literal: string): string {
@@ -19,7 +10,12 @@ export function setTomlKey(text: string, table: string, key: string, literal: st
     return `${text}${sep}\n[${table}]\n${key} = ${literal}\n`;
   }
   let end = lines.length;
-  for (let i = start + 1; i < lines.length; i++) if (/^\s*\[/.test(lines[i]!)) (end = i), (i = lines.length);
+  for (let i = start + 1; i < lines.length; i++) {
+    if (/^\s*\[/.test(lines[i]!)) {
+      end = i;
+      break;
+    }
+  }
   const keyRe = new RegExp(`^(\\s*${key}\\s*=\\s*)([^#]*?)(\\s*#.*)?$`);
   for (let i = start + 1; i < end; i++) {
     const m = keyRe.exec(lines[i]!);
@@ -32,10 +28,12 @@ export function setTomlKey(text: string, table: string, key: string, literal: st
   return lines.join("\n");
 }
 
-/** Writes the new value; the daemon picks it up through its config watcher. Throws with the validation message on failure. */
-export function writeNotificationsSetting(file: string, on: boolean): void {
+/** Writes the new value (validated, backed up); the daemon picks it up through its config watcher. */
+export async function writeNotificationsSetting(file: string, on: boolean): Promise<void> {
+  // The store pulls in the schema validator: loaded only when the user flips the switch.
+  const { ConfigStore } = await import("../src/config/store.ts");
   const store = new ConfigStore(file);
   const next = setTomlKey(store.read() ?? "", "alerts", "notifications", on ? "true" : "false");
   const r = store.write(next);
-  if (!r.ok) throw new Error(`could not save the notifications setting: ${r.issues[0]!.path} ${r.issues[0]!.message}`);
+  if (!r.ok) throw new Error(`could not save the notifications setting: ${r.issues[0]!.path || "file"}: ${r.issues[0]!.message}`);
 }

@@ -26,7 +26,7 @@ export function registerWithWatcher(bus: dbus.MessageBus, itemName: string, onRe
     try {
       const obj = await bus.getProxyObject(WATCHER_NAME, WATCHER_PATH);
       const watcher = obj.getInterface(WATCHER_NAME);
-      await watcher.RegisterStatusNotifierItem(itemName);
+      await watcher.RegisterStatusNotifierItem!(itemName);
       count++;
       saidNoWatcher = false;
       log.info("registered with the StatusNotifierWatcher", { item: itemName });

@@ -64,7 +64,7 @@ describe("icons", () => {
         expect(id.stdout.toString()).toMatch(new RegExp(`^${size} ${size} s?rgba`));
         const raw = Bun.spawnSync(["convert", file, "-depth", "8", "rgba:-"]);
         expect(raw.exitCode).toBe(0);
-        expect(new Uint8Array(raw.stdout)).toEqual(renderRgba(state, size));
+        expect(Uint8Array.from(raw.stdout)).toEqual(renderRgba(state, size));
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

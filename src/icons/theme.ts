@@ -1,9 +1,9 @@
 // Writes the icons as a hicolor theme tree (for packages and for the tray's private IconThemePath) and finds installed ones.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "./png.ts";
 import { renderSvg } from "./render.ts";
-import { APP_ICON, TRAY_STATES, iconName, type TrayState } from "./shapes.ts";
+import { TRAY_STATES, iconName, type TrayState } from "./shapes.ts";
 
 export const THEME_SIZES = [16, 22, 24, 32, 48, 64, 128, 256];
 
@@ -28,16 +28,5 @@ export function writeIconTheme(root: string, sizes: readonly number[] = THEME_SI
   return files;
 }
 
-function dataDirs(env: NodeJS.ProcessEnv): string[] {
-  const home = env.XDG_DATA_HOME || (env.HOME ? join(env.HOME, ".local/share") : "");
-  return [home, ...(env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":")].filter(Boolean);
-}
+export { iconsInstalled } from "./installed.ts";
 
-/** Whether the app icon is installed in a hicolor theme that icon loaders search (then no private theme path is needed). */
-export function iconsInstalled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return dataDirs(env).some((d) =>
-    ["scalable/apps/" + iconName("good") + ".svg", "48x48/apps/" + iconName("good") + ".png"].some((f) => existsSync(join(d, "icons/hicolor", f))),
-  );
-}
-
-export { APP_ICON };
