@@ -19,6 +19,8 @@ import { eventsModule } from "./modules/events/index.ts";
 import { wsModule } from "./modules/ws/index.ts";
 import { docsModule } from "./modules/docs/index.ts";
 import { WsHub } from "./modules/ws/hub.ts";
+import { dashboardModule } from "./modules/dashboard/index.ts";
+import { requestsModule } from "./modules/requests/index.ts";
 import { authModule } from "./modules/auth/index.ts";
 
 export interface AppOptions {
@@ -33,7 +35,7 @@ export interface AppOptions {
 type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 
 /** Feature plugins other parts of the daemon add to the API (the dashboard, sign-in); each gets the same deps. */
-export const EXTRA_MODULES: ((deps: ApiDeps) => AnyElysia)[] = [authModule];
+export const EXTRA_MODULES: ((deps: ApiDeps) => AnyElysia)[] = [authModule, dashboardModule, requestsModule];
 
 export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
   const token = opts.token ?? (() => ensureApiToken(ctx.config.current()));

@@ -313,7 +313,8 @@ export class ConfigView {
     const list = $("#backups-list");
     try {
       const r = await call<{ backups?: BackupRow[] } | BackupRow[]>("GET", "/api/v1/config/backups");
-      const rows = (Array.isArray(r) ? r : (r.backups ?? [])).slice().reverse();
+      // Newest first, whatever order the API used.
+      const rows = (Array.isArray(r) ? r : (r.backups ?? [])).slice().sort((a, b) => (a.time < b.time ? 1 : -1));
       list.replaceChildren(...rows.map((b) => this.backupRow(b)));
       $("#no-backups").hidden = rows.length > 0;
     } catch (e) {

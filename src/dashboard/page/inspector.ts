@@ -46,9 +46,9 @@ export class Inspector {
   /** Fetches the daemon's ring (first visit and after a reconnect); live events fill in afterwards. */
   async load(): Promise<void> {
     try {
-      const r = await call<{ requests: Rec[]; size?: number } | Rec[]>("GET", "/api/v1/requests?limit=1000");
+      const r = await call<{ requests: Rec[]; capacity?: number } | Rec[]>("GET", "/api/v1/requests?limit=1000");
       const list = Array.isArray(r) ? r : r.requests;
-      if (!Array.isArray(r) && typeof r.size === "number" && r.size > 0) this.max = r.size;
+      if (!Array.isArray(r) && typeof r.capacity === "number" && r.capacity > 0) this.max = r.capacity;
       // Merge: keep live records that arrived while the request was in flight.
       const seen = new Set(list.map((x) => x.id));
       this.records = [...this.records.filter((x) => !seen.has(x.id)), ...list].slice(0, this.max);
