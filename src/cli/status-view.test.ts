@@ -1,0 +1,60 @@
+import { describe, expect, test } from "bun:test";
+import { renderStatus, useColour } from "./status-view.ts";
+import type { DaemonStatus } from "../core/contracts.ts";
+import { upstream } from "../../tests/api/stubs.ts";
+
+const now = new Date("2026-11-21T12:00:00Z");
+const status: DaemonStatus = {
+  daemon: { version: "3.0.0", commit: "abc123", buildDate: "x", pid: 42, startedAt: "", uptimeSec: 3725, configPath: "/c/tunnel.toml", lastReload: { at: "2026-11-21T11:59:00Z", ok: false, error: { message: "bad port", line: 3, column: 10 } } },
+  upstreams: [
+    { ...upstream("local", "up", ["a", "b"]), lastCheck: "2026-11-21T11:59:50Z", metrics: { ...upstream("x", "up").metrics, latencyMs: { p50: 12.4, p90: 20, p95: 30, p99: 1500 }, errorRate: 0.05, tokensPerSec: 41.26 } },
+    upstream("spare", "down"),
+  ],
+  tunnel: { state: "connected", protocol: "v2", relay: "wss://relay.example/agent", since: "2026-11-21T11:00:00Z", nextRetry: null, attempt: 0, lastError: null, tunnelId: "t1", activeStreams: 2 },
+  quality: "good",
+  alerts: [{ id: "upstream_down:spare", rule: "upstream_down", severity: "critical", subject: "spare", message: "spare is down", raisedAt: "2026-11-21T11:58:00Z" }],
+  auth: { state: "signed_in", subject: "ada@example.com", expiresAt: null },
+  warnings: ["secrets are kept in a file"],
+};
+
+describe("status table", () => {
+  test("plain text: one row per upstream with aligned columns, tunnel, sign-in, alerts, reload error", () => {
+    const out = renderStatus(status, { color: false, now });
+    expect(out).not.toContain("\x1b[");
+    const lines = out.split("\n");
+    expect(lines[0]).toBe("cloudtolocalllm-tunnel 3.0.0 (abc123) · pid 42 · up 1h02m · quality good");
+    expect(lines[1]).toBe("config /c/tunnel.toml · last reload rejected: line 3:10: bad port");
+    const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
+    const local = lines.find((l) => l.startsWith("local"))!;
+    const spare = lines.find((l) => l.startsWith("spare"))!;
+    expect(local.indexOf("up")).toBe(header.indexOf("STATE"));
+    expect(spare.indexOf("down")).toBe(header.indexOf("STATE"));
+    expect(local).toContain("12ms");
+    expect(local).toContain("1.5s");
+    expect(local).toContain("5.0%");
+    expect(local).toContain("41.3");
+    expect(local).toContain("10s ago");
+    expect(spare).toContain("connection refused");
+    expect(out).toContain("tunnel connected wss://relay.example/agent since 1h00m ago · 2 active streams");
+    expect(out).toContain("sign-in signed_in as ada@example.com");
+    expect(out).toContain("critical  spare is down (2m00s ago)");
+    expect(out).toContain("warning: secrets are kept in a file");
+  });
+  test("colours on a terminal: states in green/red, column alignment unchanged", () => {
+    const out = renderStatus(status, { color: true, now });
+    expect(out).toContain("\x1b[32mup\x1b[0m");
+    expect(out).toContain("\x1b[31mdown\x1b[0m");
+    const strip = (s: string) => s.replace(/\x1b\[\d+m/g, "");
+    expect(strip(out)).toBe(renderStatus(status, { color: false, now }));
+  });
+  test("colour only on a TTY and never with NO_COLOR", () => {
+    const prev = process.env.NO_COLOR;
+    delete process.env.NO_COLOR;
+    expect(useColour({ isTTY: true })).toBe(true);
+    expect(useColour({ isTTY: false })).toBe(false);
+    process.env.NO_COLOR = "1";
+    expect(useColour({ isTTY: true })).toBe(false);
+    if (prev === undefined) delete process.env.NO_COLOR;
+    else process.env.NO_COLOR = prev;
+  });
+});

@@ -1,0 +1,27 @@
+// `status`: the daemon's state as a table (colours on a terminal) or JSON.
+import type { DaemonStatus } from "../core/contracts.ts";
+import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
+import { parse, type Command } from "./args.ts";
+import { renderStatus, useColour } from "./status-view.ts";
+
+const command: Command = {
+  name: "status",
+  summary: "Show the daemon, upstreams, tunnel and alerts",
+  help: `Usage: cloudtolocalllm-tunnel status [--json] [--url URL] [--config FILE]
+
+Asks the running daemon for its state: each upstream (state, quality, models, latency, errors),
+the tunnel, sign-in, active alerts and the last config reload.
+
+Options:
+  --json              print GET /api/v1/status as JSON
+${API_HELP}
+
+Exit codes: 0 ok, 1 the daemon is not reachable.`,
+  async run(argv) {
+    const { values } = parse(argv, { ...API_OPTIONS, json: { type: "boolean" } }, false);
+    const { body } = await apiCall<DaemonStatus>(apiTarget(values), "GET", "/api/v1/status");
+    console.log(values.json ? JSON.stringify(body, null, 2) : renderStatus(body, { color: useColour() }));
+    return 0;
+  },
+};
+export default command;
