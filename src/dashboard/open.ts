@@ -1,0 +1,33 @@
+// The one way to open the dashboard from the desktop (the `dashboard` command and the tray's "Open dashboard"):
+// ask the daemon, with the API token, for a one-time code, then open the sign-in URL that trades it for a session cookie.
+
+/** Calls the control API with the token and returns the parsed JSON body (the CLI's and the tray's clients both fit). */
+export type ApiRequest = (method: string, path: string) => Promise<unknown>;
+
+export interface DashboardLink {
+  url: string;
+  expiresAt: string;
+}
+
+export async function dashboardLink(request: ApiRequest, base: string): Promise<DashboardLink> {
+  const body = (await request("POST", "/api/v1/dashboard/code")) as { path?: unknown; expiresAt?: unknown } | null;
+  if (typeof body?.path !== "string" || !body.path.startsWith("/auth?code="))
+    throw new Error("the daemon did not hand out a dashboard code (is it an older version without the dashboard?)");
+  return { url: base.replace(/\/+$/, "") + body.path, expiresAt: String(body.expiresAt ?? "") };
+}
+
+/** Opens a URL in the desktop's browser with xdg-open; resolves once xdg-open handed it over, rejects with a reason otherwise. */
+export async function openInBrowser(url: string, opener: string[] = ["xdg-open"]): Promise<void> {
+  let proc;
+  try {
+    proc = Bun.spawn([...opener, url], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  } catch {
+    throw new Error(`${opener[0]} is not installed (on Debian and Ubuntu it is in xdg-utils)`);
+  }
+  // xdg-open returns once the browser has the URL (or fails); a browser it starts lives on after it.
+  const code = await proc.exited;
+  if (code !== 0) {
+    const err = (await new Response(proc.stderr).text()).trim().split("\n")[0];
+    throw new Error(`${opener[0]} failed (exit ${code})${err ? `: ${err}` : ""}`);
+  }
+}
