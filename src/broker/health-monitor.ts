@@ -8,6 +8,7 @@ import { durationMs } from "../config/duration.ts";
 import type { Config } from "../config/schema.ts";
 import { Upstream } from "./upstream.ts";
 import { upstreamHeaders } from "./headers.ts";
+import { describeFetchError } from "./net-error.ts";
 import { observeHealthCheck } from "./prometheus.ts";
 
 export interface HealthSettings {
@@ -46,12 +47,6 @@ async function getJson(u: Upstream, path: string, timeoutMs: number): Promise<an
   return await res.json();
 }
 
-function describe(e: unknown): string {
-  const err = e as Error & { code?: string };
-  if (err?.name === "TimeoutError") return "health check timed out";
-  if (err?.code === "ConnectionRefused" || err?.code === "ECONNREFUSED") return "connection refused";
-  return err?.message ?? String(e);
-}
 
 export class HealthMonitor {
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -117,7 +112,7 @@ export class HealthMonitor {
         }
         if (v.status === "rejected" || tags.status === "rejected") {
           next = "degraded";
-          reason = describe(v.status === "rejected" ? v.reason : (tags as PromiseRejectedResult).reason);
+          reason = describeFetchError(v.status === "rejected" ? v.reason : (tags as PromiseRejectedResult).reason);
         } else next = "up";
       } else {
         const list = await getJson(u, "/v1/models", timeoutMs);
@@ -131,7 +126,7 @@ export class HealthMonitor {
       observeHealthCheck(u.name, ms / 1000);
       u.lastError = reason ?? null;
     } catch (e) {
-      reason = describe(e);
+      reason = describeFetchError(e);
       u.lastError = reason;
       u.consecutiveFailures++;
       if (u.consecutiveFailures >= this.settings.failuresBeforeDown) next = "down";

@@ -4,6 +4,7 @@ import { ERROR_CODES, type ErrorCode } from "../core/http-error.ts";
 import { Exchange, type CaptureOptions } from "./exchange.ts";
 import { clientHeaders, upstreamHeaders } from "./headers.ts";
 import type { Upstream } from "./upstream.ts";
+import { describeFetchError } from "./net-error.ts";
 
 /** Request bodies up to this size are read into memory so that failover can resend them; larger ones stream. */
 export const BUFFER_LIMIT = 8 * 1024 * 1024;
@@ -44,11 +45,6 @@ export function extractModel(body: Uint8Array): string | null {
   }
 }
 
-function describe(e: unknown): string {
-  const err = e as Error & { code?: string };
-  if (err?.code === "ConnectionRefused" || err?.code === "ECONNREFUSED") return "connection refused";
-  return err?.message ?? String(e);
-}
 
 export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string): Promise<Response> {
   const method = req.method;
@@ -112,7 +108,7 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
       lastCode = ex.timedOut ? "upstream_timeout" : "upstream_error";
       lastMessage = ex.timedOut
         ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
-        : `upstream "${u.name}" could not be reached: ${describe(e)}`;
+        : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
       ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
       deps.suspect(u);
       continue;

@@ -111,7 +111,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     typeof m === "string" && (options.models.includes(m) || (!m.includes(":") && options.models.includes(`${m}:latest`)));
 
   /** A token stream: delays, optional death, abort noticed through cancel() or the request's signal. */
-  function tokenStream(req: Request, path: string, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
+  function tokenStream(req: Request, path: string, tokens: number, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
     let i = 0;
     let gone = false;
     const onGone = () => {
@@ -123,7 +123,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const body = new ReadableStream<Uint8Array>({
       async pull(c) {
         if (gone) return;
-        if (i < options.tokens) {
+        if (i < tokens) {
           if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
             gone = true; // not a client abort: we are the ones dying
             c.error(new Error("fake upstream died mid-stream"));
@@ -147,8 +147,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
 
   /** stream:false: wait as long as the generation would take, noticing a client that goes away meanwhile. */
-  async function waitGeneration(req: Request, path: string): Promise<boolean> {
-    for (let i = 0; i < options.tokens; i++) {
+  async function waitGeneration(req: Request, path: string, tokens: number): Promise<boolean> {
+    for (let i = 0; i < tokens; i++) {
       if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) return false;
       await sleep(options.tokenDelayMs);
       if (req.signal.aborted) {
@@ -160,15 +160,20 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
 
   const tokenText = (i: number) => `tok${i} `;
-  const answer = () => Array.from({ length: options.tokens }, (_, i) => tokenText(i)).join("");
-  const evalDurationNs = () => Math.max(1, options.tokens * Math.max(options.tokenDelayMs, 1)) * 1_000_000;
-  const doneStats = () => ({
-    total_duration: evalDurationNs() + 1_000_000,
+  // A request may ask for fewer or more tokens (Ollama options.num_predict, OpenAI max_tokens), like a real model.
+  const tokensFor = (body: any): number => {
+    const n = body?.options?.num_predict ?? body?.max_tokens ?? body?.max_completion_tokens;
+    return Number.isInteger(n) && n >= 0 ? n : options.tokens;
+  };
+  const answer = (n: number) => Array.from({ length: n }, (_, i) => tokenText(i)).join("");
+  const evalDurationNs = (n: number) => Math.max(1, n * Math.max(options.tokenDelayMs, 1)) * 1_000_000;
+  const doneStats = (n: number) => ({
+    total_duration: evalDurationNs(n) + 1_000_000,
     load_duration: 500_000,
     prompt_eval_count: 7,
     prompt_eval_duration: 400_000,
-    eval_count: options.tokens,
-    eval_duration: evalDurationNs(),
+    eval_count: n,
+    eval_duration: evalDurationNs(n),
   });
   const now = () => new Date().toISOString();
 
@@ -241,10 +246,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           if (!hasModel(body.model)) return errorJson(404, `model "${body.model}" not found, try pulling it first`);
           const chat = path === "/api/chat";
           const model = body.model as string;
+          const n = tokensFor(body);
           if (body.stream === false) {
-            if (!(await waitGeneration(req, path))) return errorJson(500, "generation aborted");
-            const base = { model, created_at: now(), done: true, done_reason: "stop", ...doneStats() };
-            return Response.json(chat ? { ...base, message: { role: "assistant", content: answer() } } : { ...base, response: answer(), context: [1, 2, 3] });
+            if (!(await waitGeneration(req, path, n))) return errorJson(500, "generation aborted");
+            const base = { model, created_at: now(), done: true, done_reason: "stop", ...doneStats(n) };
+            return Response.json(chat ? { ...base, message: { role: "assistant", content: answer(n) } } : { ...base, response: answer(n), context: [1, 2, 3] });
           }
           const line = (i: number) =>
             enc.encode(
@@ -255,9 +261,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
               ) + "\n",
             );
           const last = chat
-            ? { model, created_at: now(), message: { role: "assistant", content: "" }, done: true, done_reason: "stop", ...doneStats() }
-            : { model, created_at: now(), response: "", done: true, done_reason: "stop", context: [1, 2, 3], ...doneStats() };
-          return tokenStream(req, path, line, [enc.encode(JSON.stringify(last) + "\n")]);
+            ? { model, created_at: now(), message: { role: "assistant", content: "" }, done: true, done_reason: "stop", ...doneStats(n) }
+            : { model, created_at: now(), response: "", done: true, done_reason: "stop", context: [1, 2, 3], ...doneStats(n) };
+          return tokenStream(req, path, n, line, [enc.encode(JSON.stringify(last) + "\n")]);
         }
         case "/api/embed": {
           if (!hasModel(body.model)) return errorJson(404, `model "${body.model}" not found, try pulling it first`);
@@ -285,15 +291,16 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         if (!hasModel(body.model)) return Response.json({ error: { message: `model "${body.model}" not found`, type: "invalid_request_error", code: "model_not_found" } }, { status: 404 });
         const chat = path === "/v1/chat/completions";
         const model = body.model as string;
+        const n = tokensFor(body);
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
         const created = Math.floor(Date.now() / 1000);
-        const usage = { prompt_tokens: 7, completion_tokens: options.tokens, total_tokens: 7 + options.tokens };
+        const usage = { prompt_tokens: 7, completion_tokens: n, total_tokens: 7 + n };
         if (!body.stream) {
-          if (!(await waitGeneration(req, path))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
+          if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
           return Response.json(
             chat
-              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer() }, finish_reason: "stop" }], usage }
-              : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: answer(), finish_reason: "stop" }], usage },
+              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer(n) }, finish_reason: "stop" }], usage }
+              : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: answer(n), finish_reason: "stop" }], usage },
           );
         }
         const chunk = (delta: string | null, finish: string | null) =>
@@ -304,7 +311,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         const final = [sse(chunk(null, "stop"))];
         if (body.stream_options?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
         final.push(enc.encode("data: [DONE]\n\n"));
-        return tokenStream(req, path, (i) => sse(chunk(tokenText(i), null)), final);
+        return tokenStream(req, path, n, (i) => sse(chunk(tokenText(i), null)), final);
       }
       case "/v1/embeddings": {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];

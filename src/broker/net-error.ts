@@ -1,0 +1,19 @@
+// Turns fetch failures into one short sentence for logs, status and error bodies.
+export function describeFetchError(e: unknown): string {
+  const err = e as Error & { code?: string };
+  if (err?.name === "TimeoutError") return "timed out";
+  switch (err?.code) {
+    case "ConnectionRefused":
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ECONNRESET":
+      return "connection reset";
+    case "FailedToOpenSocket":
+    case "ENOTFOUND":
+      return "host not found or unreachable";
+  }
+  // Bun appends advice to some messages ("For more information, pass `verbose: true`..."): keep the first sentence.
+  const msg = err?.message ?? String(e);
+  const cut = msg.indexOf(". For more information");
+  return cut > 0 ? msg.slice(0, cut) : msg;
+}
