@@ -306,18 +306,21 @@ export async function forward(
   const onAbort = () => s.reset("cancel", "the client went away");
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
-  if (req.body) {
-    req.body.pipeTo(s.writable).catch(() => {
-      // A broken upload resets the stream (pipeTo aborted the writable); nothing else to do.
-    });
-  } else s.end();
+  // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
+  const sent: Promise<unknown> = req.body
+    ? req.body.pipeTo(s.writable).catch(() => {
+        // A broken upload resets the stream (pipeTo aborted the writable); nothing else to do.
+      })
+    : Promise.resolve(s.end());
   let timer: ReturnType<typeof setTimeout> | null = null;
   try {
     const head = await (opts.firstByteTimeoutMs
       ? Promise.race([
           s.responseHead,
           new Promise<never>((_, rej) => {
-            timer = setTimeout(() => rej(new StreamError("timeout", `no response within ${opts.firstByteTimeoutMs} ms`, false)), opts.firstByteTimeoutMs);
+            void sent.then(() => {
+              if (!s.done) timer = setTimeout(() => rej(new StreamError("timeout", `no response within ${opts.firstByteTimeoutMs} ms`, false)), opts.firstByteTimeoutMs);
+            });
           }),
         ])
       : s.responseHead);

@@ -1,0 +1,206 @@
+// Test helpers for the tunnel: a real relay process, a daemon with the tunnel on, RSS readings, a blackholing TCP proxy.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { hashToken } from "../../src/relay/auth.ts";
+
+export const AGENT_TOKEN = "agent-token-for-tests-0123456789";
+export const CLIENT_KEY = "client-key-for-tests-0123456789";
+export const ADMIN_TOKEN = "admin-token-for-tests-0123456789";
+export const TUNNEL_ID = "alice";
+
+export interface RelayProc {
+  proc: Subprocess<"ignore", "pipe", "pipe">;
+  url: string;
+  port: number;
+  dir: string;
+  configFile: string;
+  stderr(): string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Number of stderr lines matching. */
+  count(re: RegExp): number;
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+export function relayToml(opts: { listen?: string; extra?: string; limits?: string; tls?: { cert: string; key: string } } = {}): string {
+  return `listen = "${opts.listen ?? "127.0.0.1:0"}"
+admin_token_sha256 = "${hashToken(ADMIN_TOKEN)}"
+first_byte_timeout = "5s"
+${opts.extra ?? ""}
+[heartbeat]
+interval = "300ms"
+tolerance = "1200ms"
+
+[limits]
+max_streams = 512
+requests_per_minute = 100000
+max_body_bytes = 2000000000
+${opts.limits ?? ""}
+${opts.tls ? `[tls]\ncert_file = "${opts.tls.cert}"\nkey_file = "${opts.tls.key}"\n` : ""}
+[[tunnels]]
+id = "${TUNNEL_ID}"
+agent_token_sha256 = "${hashToken(AGENT_TOKEN)}"
+client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
+`;
+}
+
+/** Starts `bun src/main.ts relay --config FILE` and waits for its listening line. */
+export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-"))): Promise<RelayProc> {
+  const configFile = join(dir, "relay.toml");
+  writeFileSync(configFile, toml, { mode: 0o600 });
+  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "relay", "--config", configFile], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+    cwd: dir,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let err = "";
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stderr) {
+      err += dec.decode(chunk, { stream: true });
+      if (process.env.DEBUG_RELAY) process.stderr.write(dec.decode(chunk));
+      for (const w of [...waiters]) {
+        const hit = err.split("\n").find((l) => w.re.test(l));
+        if (hit !== undefined) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(hit);
+        }
+      }
+    }
+  })();
+  (async () => {
+    for await (const _ of proc.stdout);
+  })();
+  const waitFor = (re: RegExp, timeoutMs = 15_000) => {
+    const hit = err.split("\n").find((l) => re.test(l));
+    if (hit !== undefined) return Promise.resolve(hit);
+    return new Promise<string>((res, rej) => {
+      const w = { re, resolve: (l: string) => (clearTimeout(t), res(l)) };
+      const t = setTimeout(() => {
+        waiters.splice(waiters.indexOf(w), 1);
+        rej(new Error(`timed out waiting for ${re} in relay stderr:\n${err}`));
+      }, timeoutMs);
+      waiters.push(w);
+      proc.exited.then(() => {
+        clearTimeout(t);
+        rej(new Error(`relay exited (${proc.exitCode}) before ${re}:\n${err}`));
+      });
+    });
+  };
+  const line = await waitFor(/relay: .*listening.* url=/);
+  const url = /url=(\S+)/.exec(line)![1]!;
+  return {
+    proc,
+    url,
+    port: Number(new URL(url).port),
+    dir,
+    configFile,
+    stderr: () => err,
+    waitFor,
+    count: (re) => err.split("\n").filter((l) => re.test(l)).length,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null) proc.kill(signal);
+      return await proc.exited;
+    },
+  };
+}
+
+export function daemonToml(o: { upstream: string; relayUrl: string; tunnel?: string; heartbeat?: [string, string]; backoff?: [string, string] }): string {
+  const [hi, ht] = o.heartbeat ?? ["300ms", "1200ms"];
+  const [bi, bm] = o.backoff ?? ["100ms", "400ms"];
+  return `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[secrets]
+backend = "file"
+[[upstreams]]
+name = "fake"
+url = "${o.upstream}"
+[tunnel]
+enabled = true
+relay_url = "${o.relayUrl}"
+${o.tunnel ?? ""}
+[tunnel.backoff]
+initial = "${bi}"
+max = "${bm}"
+[tunnel.heartbeat]
+interval = "${hi}"
+tolerance = "${ht}"
+`;
+}
+
+export async function startAgentDaemon(toml: string, env: Record<string, string> = {}, waitConnected = true): Promise<DaemonProc> {
+  const d = await startDaemon({ config: toml, env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN, ...env }, waitFor: ["api"] });
+  if (waitConnected) await d.waitFor(/tunnel: connected to the relay/, 15_000);
+  return d;
+}
+
+/** Peak and current resident memory of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): { hwm: number; rss: number } {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
+  return { hwm: kb("VmHWM") / 1024, rss: kb("VmRSS") / 1024 };
+}
+
+/** A loopback TCP proxy that can start blackholing: bytes are swallowed, connections stay open (a half-open path). */
+export async function startBlackholeProxy(target: { host: string; port: number }) {
+  let blackhole = false;
+  const conns = new Set<{ client: import("bun").Socket<unknown>; upstream: import("bun").Socket<unknown> | null }>();
+  const server = Bun.listen<{ pair: { client: import("bun").Socket<unknown>; upstream: import("bun").Socket<unknown> | null; pending: Uint8Array[] } }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      async open(client) {
+        const pair = { client: client as import("bun").Socket<unknown>, upstream: null as import("bun").Socket<unknown> | null, pending: [] as Uint8Array[] };
+        client.data = { pair };
+        conns.add(pair);
+        pair.upstream = await Bun.connect({
+          hostname: target.host,
+          port: target.port,
+          socket: {
+            data(_s, d) {
+              if (!blackhole) client.write(d);
+            },
+            close() {
+              if (!blackhole) client.end();
+            },
+          },
+        });
+        for (const p of pair.pending) pair.upstream.write(p);
+      },
+      data(client, d) {
+        const pair = client.data.pair;
+        if (blackhole) return;
+        if (pair.upstream) pair.upstream.write(d);
+        else pair.pending.push(new Uint8Array(d));
+      },
+      close(client) {
+        if (!blackhole) client.data.pair.upstream?.end();
+      },
+    },
+  });
+  return {
+    port: server.port,
+    blackhole() {
+      blackhole = true;
+    },
+    stop() {
+      for (const c of conns) {
+        c.client.terminate?.();
+        c.upstream?.terminate?.();
+      }
+      server.stop(true);
+    },
+  };
+}
+
+export function cleanup(...dirs: (string | undefined)[]): void {
+  for (const d of dirs) if (d) rmSync(d, { recursive: true, force: true });
+}
+export { removeHome };
