@@ -1,0 +1,105 @@
+// The `config` CLI as a user runs it: help on every subcommand, exit codes 0/1/2, one-sentence errors, and the store round trip.
+import { afterAll, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
+
+const home = tempHome("c2l-cli-");
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+const configFile = join(home, ".config/cloudtolocalllm/tunnel.toml");
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(home), ...env }, cwd: home });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+const noStack = (s: string) => expect(s).not.toMatch(/^\s+at /m);
+
+test("--help on config and on each subcommand", () => {
+  const top = cli(["--help"]);
+  expect(top.code).toBe(0);
+  expect(top.out).toMatch(/^\s+config\s+Inspect/m);
+  const cfg = cli(["config", "--help"]);
+  expect(cfg.code).toBe(0);
+  const subs = ["path", "show", "validate", "export", "import", "backup", "backups", "restore", "migrate"];
+  for (const s of subs) expect(cfg.out).toMatch(new RegExp(`^  ${s}\\b`, "m"));
+  for (const s of subs) {
+    const h = cli(["config", s, "--help"]);
+    expect(h.code).toBe(0);
+    expect(h.out.startsWith(`Usage: cloudtolocalllm-tunnel config ${s}`)).toBe(true);
+  }
+});
+
+test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one sentence each", () => {
+  const unknown = cli(["config", "frobnicate"]);
+  expect(unknown.code).toBe(2);
+  expect(unknown.err.trim().split("\n")).toHaveLength(1);
+  expect(cli(["config", "show", "--bogus"]).code).toBe(2);
+
+  const bad = join(home, "bad.toml");
+  writeFileSync(bad, '[[upstreams]]\nname = "a"\nurl = "htp://x"\n[helth]\n');
+  const v = cli(["config", "validate", bad]);
+  expect(v.code).toBe(2);
+  expect(v.err).toBe(
+    `${bad}:3:1: upstreams[0].url: "htp://x" is not a URL (expected http:// or https://)\n` + `${bad}:4:1: helth: unknown section [helth] (did you mean [health]?)\n`,
+  );
+  const missing = cli(["config", "validate", join(home, "nope.toml")]);
+  expect(missing.code).toBe(1);
+  expect(missing.err).toBe(`cloudtolocalllm-tunnel config: ${join(home, "nope.toml")} does not exist.\n`);
+  const restore = cli(["config", "restore", "20200101T000000000Z"]);
+  expect(restore.code).toBe(1);
+  for (const r of [unknown, v, missing, restore]) noStack(r.err);
+});
+
+test("path follows --config and CLOUDTOLOCALLLM_CONFIG", () => {
+  expect(cli(["config", "path"]).out.trim()).toBe(configFile);
+  expect(cli(["config", "path"], { CLOUDTOLOCALLLM_CONFIG: "/tmp/x.toml" }).out.trim()).toBe("/tmp/x.toml");
+  expect(cli(["config", "path", "--config", "/tmp/y.toml"], { CLOUDTOLOCALLLM_CONFIG: "/tmp/x.toml" }).out.trim()).toBe("/tmp/y.toml");
+});
+
+test("import, backups, restore, export and show through the CLI", () => {
+  const a = join(home, "a.toml");
+  writeFileSync(a, '[logging]\nlevel = "debug"\n[tunnel]\nrelay_url = "wss://relay.example/agent?token=s3cr3t-value"\n');
+  expect(cli(["config", "import", a]).code).toBe(0);
+  const b = join(home, "b.toml");
+  writeFileSync(b, '[logging]\nlevel = "warn"\n');
+  const imp = cli(["config", "import", b]);
+  expect(imp.code).toBe(0);
+  expect(imp.out).toMatch(/previous file saved as backup (\S+)\)/);
+  const id = /backup (\S+)\)/.exec(imp.out)![1]!;
+  expect(readFileSync(configFile, "utf8")).toContain('"warn"');
+
+  const list = JSON.parse(cli(["config", "backups", "--json"]).out);
+  expect(list.map((x: { id: string }) => x.id)).toContain(id);
+  expect(cli(["config", "restore", id]).code).toBe(0);
+  expect(readFileSync(configFile, "utf8")).toContain('"debug"');
+
+  const exp = cli(["config", "export"]);
+  expect(exp.code).toBe(0);
+  expect(exp.out).not.toContain("s3cr3t-value");
+  expect(cli(["config", "export", "--include-secrets"]).out).toContain("s3cr3t-value");
+  const show = cli(["config", "show", "--json"]);
+  expect(JSON.parse(show.out).logging.level).toBe("debug");
+  expect(show.out).not.toContain("s3cr3t-value");
+
+  // An invalid import is refused and changes nothing.
+  const before = readFileSync(configFile, "utf8");
+  writeFileSync(b, "[proxy]\nlisten = \"127.0.0.1:0\"\nmax_attempts = 99\n");
+  const refused = cli(["config", "import", b]);
+  expect(refused.code).toBe(2);
+  expect(refused.err).toBe(`${b}:3:1: proxy.max_attempts: 99 is above the maximum 10\n`);
+  expect(readFileSync(configFile, "utf8")).toBe(before);
+});
+
+test("config migrate carries the legacy files, stores the token as a secret, lists what it left", () => {
+  const legacy = join(home, ".cloudtolocalllm");
+  mkdirSync(legacy, { recursive: true });
+  for (const f of ["tunnel_config.json", "connection_config.json"]) copyFileSync(join(REPO, "tests/fixtures/legacy", f), join(legacy, f));
+  const r = cli(["config", "migrate"]);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("not carried:");
+  expect(r.out).toContain("connection_config.json cloud_proxy.auth_token → secret \"tunnel-token\" (file)");
+  const toml = readFileSync(configFile, "utf8");
+  expect(toml).not.toContain("legacy-plaintext-token");
+  expect(readFileSync(join(home, ".local/state/cloudtolocalllm/secrets.json"), "utf8")).toContain("legacy-plaintext-token");
+  expect(cli(["config", "validate"]).code).toBe(0);
+});
