@@ -17,6 +17,8 @@ export interface Command {
   help: string;
   /** For commands with subcommands: the --help text for these arguments (e.g. `config validate --help`). */
   helpFor?(argv: string[]): Promise<string>;
+  /** Names of the subcommands, for the generated CLI reference. */
+  subcommands?: string[];
   run(argv: string[]): Promise<number>;
 }
 

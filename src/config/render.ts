@@ -16,7 +16,7 @@ export function choices(s: TSchema): string[] | undefined {
 /** A short type name for docs: "string", "duration", "integer ≥ 1", `"a" | "b"`... */
 export function typeLabel(s: TSchema): string {
   const c = choices(s);
-  if (c) return c.join(" \\| ");
+  if (c) return c.join(" | ");
   if (s.format === "duration") return "duration";
   if (s.format === "listen-address") return "host:port";
   if (s.format === "url" || s.format === "url-or-empty") return "URL";
