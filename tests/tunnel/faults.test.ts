@@ -1,0 +1,229 @@
+// Fault tests in the style of frp's chaos tests: relay restarts, agent before relay, half-open links, wrong tokens, version skew, fuzzing.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startBlackholeProxy, startRelayProc } from "./helpers.ts";
+import { connect, ConnectError } from "../../src/tunnel/connector.ts";
+import { encode } from "../../src/tunnel/protocol/codec.ts";
+import { CAPABILITIES, PROTOCOL_VERSION } from "../../src/tunnel/protocol/messages.ts";
+
+let fake: FakeOllama;
+const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ tokens: 100_000, tokenDelayMs: 20 });
+});
+afterAll(async () => {
+  await fake?.stop();
+});
+
+async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+const wsUrl = (httpUrl: string) => `${httpUrl.replace(/^http/, "ws")}/agent`;
+
+describe("faults", () => {
+  test("relay killed and restarted 10 times: the agent is back each time within the backoff bounds, in-flight requests end", async () => {
+    const port = await freePort();
+    const toml = relayToml({ listen: `127.0.0.1:${port}` });
+    let relay = await startRelayProc(toml);
+    const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: wsUrl(relay.url), backoff: ["100ms", "400ms"] }));
+    try {
+      for (let round = 0; round < 10; round++) {
+        await relay.waitFor(/relay: agent connected/, 5_000);
+        // A long generation in flight when the relay dies.
+        const abortsBefore = fake.aborts.length;
+        const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ model: "llama3.2:1b", prompt: "long" }),
+        });
+        expect(res.status).toBe(200);
+        const reader = res.body!.getReader();
+        await reader.read();
+        relay.proc.kill("SIGKILL");
+        await relay.proc.exited;
+        // The client sees a clear error, not a hang.
+        const outcome = await Promise.race([
+          (async () => {
+            try {
+              while (!(await reader.read()).done);
+              return "ended";
+            } catch (e) {
+              return `error: ${(e as Error).message}`;
+            }
+          })(),
+          Bun.sleep(5_000).then(() => "hung"),
+        ]);
+        expect(outcome).not.toBe("hung");
+        // The daemon notices and cancels the upstream generation.
+        await fake.waitForAborts(abortsBefore + 1, 5_000);
+        const dir = relay.dir;
+        relay = await startRelayProc(toml, dir);
+        const t0 = performance.now();
+        await relay.waitFor(/relay: agent connected/, 5_000);
+        const back = performance.now() - t0;
+        // Max backoff 400 ms + 20 % jitter, plus a heartbeat tolerance to notice the drop, plus slack for a loaded machine.
+        expect(back).toBeLessThan(480 + 1_200 + 1_500);
+      }
+      expect(daemon.proc.exitCode).toBeNull();
+      const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth });
+      expect(r.status).toBe(200);
+    } finally {
+      await daemon.stop();
+      await relay.stop();
+      cleanup(relay.dir, daemon.home);
+    }
+  }, 90_000);
+
+  test("an agent started before its relay connects once the relay is up", async () => {
+    const port = await freePort();
+    const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${port}/agent`, backoff: ["100ms", "300ms"] }), {}, false);
+    let relay;
+    try {
+      await daemon.waitFor(/tunnel: relay connection failed; retrying/, 10_000);
+      relay = await startRelayProc(relayToml({ listen: `127.0.0.1:${port}` }));
+      await relay.waitFor(/relay: agent connected/, 5_000);
+      await daemon.waitFor(/tunnel: connected to the relay/, 5_000);
+      const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/version`, { headers: auth });
+      expect(r.status).toBe(200);
+    } finally {
+      await daemon.stop();
+      await relay?.stop();
+      cleanup(relay?.dir, daemon.home);
+    }
+  }, 30_000);
+
+  test("a half-open connection is noticed within the heartbeat tolerance on both sides", async () => {
+    const relay = await startRelayProc(relayToml());
+    const proxy = await startBlackholeProxy({ host: "127.0.0.1", port: relay.port });
+    const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${proxy.port}/agent`, heartbeat: ["200ms", "800ms"] }));
+    try {
+      await relay.waitFor(/relay: agent connected/);
+      await Bun.sleep(500); // heartbeats flow fine through the proxy
+      expect(daemon.stderr()).not.toMatch(/heartbeat_timeout/);
+      const t0 = performance.now();
+      proxy.blackhole();
+      await daemon.waitFor(/heartbeat_timeout/, 5_000);
+      const noticed = performance.now() - t0;
+      // tolerance 800 ms + one check tick (200 ms) + log and scheduling slack
+      expect(noticed).toBeLessThan(800 + 200 + 700);
+      await relay.waitFor(/agent disconnected.*heartbeat_timeout/, 5_000);
+    } finally {
+      proxy.stop();
+      await daemon.stop();
+      await relay.stop();
+      cleanup(relay.dir, daemon.home);
+    }
+  }, 30_000);
+
+  test("a wrong token is a permanent error: auth_failed, no retry storm", async () => {
+    const relay = await startRelayProc(relayToml());
+    const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: wsUrl(relay.url), backoff: ["50ms", "100ms"] }), { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: "wrong-token-0123456789" }, false);
+    try {
+      await daemon.waitFor(/tunnel: the relay refused our credentials; not retrying/, 10_000);
+      await Bun.sleep(1_500); // with a 50 ms backoff a retry loop would make ~20 attempts here
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      const attempts = Number(/relay_agent_connections_total\{result="unauthorized"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      expect(attempts).toBe(1);
+      expect(daemon.stderr()).not.toContain("wrong-token-0123456789");
+    } finally {
+      await daemon.stop();
+      await relay.stop();
+      cleanup(relay.dir, daemon.home);
+    }
+  }, 30_000);
+
+  test("an incompatible protocol version is refused with a clear reason on both sides", async () => {
+    const relay = await startRelayProc(relayToml());
+    try {
+      const err = await connect({
+        url: wsUrl(relay.url),
+        token: AGENT_TOKEN,
+        agent: "old-agent/1",
+        heartbeatMs: 1000,
+        toleranceMs: 3000,
+        maxStreams: 8,
+        onStream: () => {},
+        version: PROTOCOL_VERSION + 1,
+      }).then(
+        () => null,
+        (e) => e,
+      );
+      expect(err).toBeInstanceOf(ConnectError);
+      expect(err.code).toBe("incompatible_version");
+      expect(err.permanent).toBe(true);
+      expect(err.message).toMatch(new RegExp(`protocol ${PROTOCOL_VERSION}.*version ${PROTOCOL_VERSION + 1}`));
+      await relay.waitFor(/agent refused: incompatible protocol version/);
+    } finally {
+      await relay.stop();
+      cleanup(relay.dir);
+    }
+  });
+
+  test("fuzzed frames into a live relay: each bad connection is closed with a protocol error, the relay lives on", async () => {
+    const relay = await startRelayProc(relayToml());
+    try {
+      let seed = 7;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+      const valid = [
+        encode({ type: "WINDOW_UPDATE", stream: 1, increment: 5 }),
+        encode({ type: "RESPONSE_HEAD", stream: 1, body: { status: 200, headers: [] } }),
+        encode({ type: "DATA", stream: 3, data: new Uint8Array([1, 2]) }),
+        encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }),
+        encode({ type: "RESET", stream: 5, body: { code: "cancel", reason: "x" } }),
+      ];
+      const mutate = (): Uint8Array => {
+        if (rnd() < 0.3) {
+          const b = new Uint8Array(Math.floor(rnd() * 40));
+          for (let i = 0; i < b.length; i++) b[i] = Math.floor(rnd() * 256);
+          return b;
+        }
+        const b = valid[Math.floor(rnd() * valid.length)]!.slice();
+        for (let k = 0; k < 1 + rnd() * 3; k++) if (b.length) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+        return b;
+      };
+      const before = rssMiB(relay.proc.pid);
+      const codes = new Map<number, number>();
+      let frames = 0;
+      const CONNS = 200;
+      for (let batch = 0; batch < CONNS / 20; batch++) {
+        await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const ws = new WebSocket(wsUrl(relay.url), { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } } as unknown as string[]);
+            ws.binaryType = "arraybuffer";
+            const closed = new Promise<number>((res) => (ws.onclose = (e) => res(e.code)));
+            await new Promise((r) => (ws.onopen = r));
+            // Half of the connections fuzz the handshake, half fuzz a live session.
+            if ((batch * 20 + i) % 2 === 0) ws.send(encode({ type: "HELLO", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: "fuzz" } }));
+            for (let k = 0; k < 50 && ws.readyState === WebSocket.OPEN; k++) {
+              ws.send(mutate());
+              frames++;
+              await Bun.sleep(0);
+            }
+            // Always end with a frame that is certainly malformed, in case every mutation happened to be harmless.
+            if (ws.readyState === WebSocket.OPEN) ws.send(new Uint8Array([0xee, 0, 0, 0, 0, 0]));
+            const code = await Promise.race([closed, Bun.sleep(3_000).then(() => -1)]);
+            codes.set(code, (codes.get(code) ?? 0) + 1);
+            if (code === -1) ws.close();
+          }),
+        );
+      }
+      // 1002 = protocol error; nothing may be left open and nothing may be closed for another reason.
+      expect([...codes.keys()]).toEqual([1002]);
+      expect(codes.get(1002)).toBe(CONNS);
+      expect(frames).toBeGreaterThan(CONNS);
+      expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+      const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+      expect(metrics).toMatch(/relay_protocol_errors_total\{code="/);
+      expect(rssMiB(relay.proc.pid).hwm).toBeLessThan(Math.max(before.hwm, 100) + 150);
+      expect(relay.proc.exitCode).toBeNull();
+    } finally {
+      await relay.stop();
+      cleanup(relay.dir);
+    }
+  }, 60_000);
+});
