@@ -39,7 +39,7 @@ beforeAll(async () => {
   d = await startDaemon({ config: config(), waitFor: ["api", "broker"] });
   api = d.urls.api!;
   token = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
-});
+}, 60_000);
 afterAll(async () => {
   await d?.stop();
   await fake?.stop();
@@ -110,7 +110,7 @@ describe("control API in a real daemon", () => {
     }
     writeFileSync(d.configFile, config());
     await d.waitFor(/configuration reloaded.*sections=logging/);
-  });
+  }, 60_000);
 
   test("/ws refuses a foreign Origin and a missing token over a real socket", async () => {
     await expect(openWs({ ...auth(), origin: "http://evil.example" })).rejects.toThrow();
@@ -118,13 +118,13 @@ describe("control API in a real daemon", () => {
     const res = await fetch(api + "/ws", { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-version": "13", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", origin: "http://evil.example", ...auth() } });
     expect(res.status).toBe(403);
     expect((await res.json()).error.code).toBe("origin_not_allowed");
-  });
+  }, 60_000);
 
   test("a declared body over [api] body_limit is refused with 413 before it is read", async () => {
     const res = await fetch(api + "/api/v1/config/validate", { method: "POST", headers: { ...auth(), "content-type": "text/plain" }, body: "#".repeat(5000) });
     expect(res.status).toBe(413);
     expect((await res.json()).error.code).toBe("payload_too_large");
-  });
+  }, 60_000);
 
   test("promtool check metrics passes on /metrics after some traffic (broker histograms present)", async () => {
     const r = await fetch(d.urls.broker + "/api/generate", { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }) });
@@ -136,7 +136,7 @@ describe("control API in a real daemon", () => {
     const p = Bun.spawnSync(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
     expect(p.stdout.toString() + p.stderr.toString()).toBe("");
     expect(p.exitCode).toBe(0);
-  });
+  }, 60_000);
 
   test("CLI: status table and --json, reconnect, tunnel refused while disabled, reload ok and rejected", async () => {
     const table = await cliApi("status");
@@ -170,7 +170,7 @@ describe("control API in a real daemon", () => {
     const noDaemon = await cli("status", "--url", "http://127.0.0.1:9");
     expect(noDaemon.code).toBe(1);
     expect(noDaemon.err).toContain("cannot reach the daemon at http://127.0.0.1:9");
-  });
+  }, 60_000);
 
   test("CLI without a token file says where it looked", async () => {
     const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "reconnect", "--url", api], {
@@ -180,5 +180,5 @@ describe("control API in a real daemon", () => {
     });
     expect(await p.exited).toBe(1);
     expect(await new Response(p.stderr).text()).toContain(`no API token in ${join(d.home, "elsewhere")}`);
-  });
+  }, 60_000);
 });
