@@ -32,12 +32,16 @@ export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; sub
 export class RelayAuth {
   private jwks: JWTVerifyGetKey | null = null;
 
-  constructor(private readonly config: RelayConfig) {
+  /** jwksCooldownMs: minimum time between JWKS refetches on an unknown key id (tests shorten it). */
+  constructor(
+    private readonly config: RelayConfig,
+    opts: { jwksCooldownMs?: number } = {},
+  ) {
     const o = config.oidc;
     if (o.issuer) {
       const url = o.jwks_url || `${o.issuer.replace(/\/$/, "")}/.well-known/jwks.json`;
       // createRemoteJWKSet caches keys and refetches on an unknown kid, which is how key rotation reaches us.
-      this.jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+      this.jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000 });
     }
   }
 

@@ -1,0 +1,69 @@
+// JWT verification at the relay with jose against a JWKS on loopback: issuer, audience, expiry, key rotation, subject → tunnel.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
+import { parseRelayConfig } from "./config.ts";
+import { RelayAuth, subjectTunnelId } from "./auth.ts";
+
+const ISS = "https://id.test.invalid";
+const AUD = "https://relay.test.invalid";
+let keys: { kid: string; priv: CryptoKey; jwk: JWK }[] = [];
+let served: JWK[] = [];
+let jwks: ReturnType<typeof Bun.serve>;
+
+async function newKey(kid: string) {
+  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
+  return { kid, priv: privateKey as CryptoKey, jwk };
+}
+
+const sign = (k: { kid: string; priv: CryptoKey }, o: { sub?: string; aud?: string; iss?: string; exp?: string | number } = {}) =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: "RS256", kid: k.kid })
+    .setSubject(o.sub ?? "user-1")
+    .setIssuer(o.iss ?? ISS)
+    .setAudience(o.aud ?? AUD)
+    .setIssuedAt()
+    .setExpirationTime(o.exp ?? "5m")
+    .sign(k.priv);
+
+beforeAll(async () => {
+  keys = [await newKey("k1")];
+  served = [keys[0]!.jwk];
+  jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys: served }) });
+});
+afterAll(() => jwks.stop(true));
+
+function relayAuth(jwksCooldownMs?: number) {
+  const r = parseRelayConfig(`[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n[[tunnels]]\nid = "home"\nsubject = "owner-7"\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return new RelayAuth(r.config, { jwksCooldownMs });
+}
+const req = (t: string) => new Request("http://relay/agent", { headers: { authorization: `Bearer ${t}` } });
+
+test("a valid access token maps its subject to a tunnel id; a bound subject gets its configured tunnel", async () => {
+  const auth = relayAuth();
+  expect(await auth.agent(req(await sign(keys[0]!)))).toEqual({ ok: true, tunnelId: subjectTunnelId(ISS, "user-1"), via: "jwt", subject: "user-1" });
+  const owner = await auth.agent(req(await sign(keys[0]!, { sub: "owner-7" })));
+  expect(owner.ok && owner.tunnelId).toBe("home");
+  // A client JWT works only for the tunnel its subject owns.
+  expect((await auth.client(req(await sign(keys[0]!, { sub: "owner-7" })), "home")).ok).toBe(true);
+  expect((await auth.client(req(await sign(keys[0]!, { sub: "user-1" })), "home")).ok).toBe(false);
+});
+
+test("expired, wrong-audience and wrong-issuer tokens are refused", async () => {
+  const auth = relayAuth();
+  const expired = await auth.agent(req(await sign(keys[0]!, { exp: Math.floor(Date.now() / 1000) - 60 })));
+  expect(expired).toMatchObject({ ok: false, reason: expect.stringMatching(/ERR_JWT_EXPIRED/) });
+  expect(await auth.agent(req(await sign(keys[0]!, { aud: "https://other" })))).toMatchObject({ ok: false, reason: expect.stringMatching(/ERR_JWT_CLAIM_VALIDATION_FAILED/) });
+  expect((await auth.agent(req(await sign(keys[0]!, { iss: "https://evil" })))).ok).toBe(false);
+});
+
+test("a rotated signing key is picked up from the JWKS", async () => {
+  const auth = relayAuth(0);
+  expect((await auth.agent(req(await sign(keys[0]!)))).ok).toBe(true);
+  const k2 = await newKey("k2");
+  served = [k2.jwk]; // the issuer rotates: k1 retired, k2 published
+  expect((await auth.agent(req(await sign(k2)))).ok).toBe(true);
+  const forged = await newKey("k2");
+  expect((await auth.agent(req(await sign(forged)))).ok).toBe(false);
+});

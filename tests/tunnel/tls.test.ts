@@ -1,0 +1,67 @@
+// TLS on the relay with a CA made here by openssl: the agent trusts it only through [tunnel] ca_file.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { connect, ConnectError } from "../../src/tunnel/connector.ts";
+
+let dir: string;
+let relay: RelayProc;
+let fake: FakeOllama;
+
+function sh(cmd: string[]): void {
+  const r = Bun.spawnSync(cmd, { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed: ${r.stderr.toString()}`);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "c2l-tls-"));
+  sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=c2l test CA"]);
+  sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost"]);
+  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
+  sh(["openssl", "x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "relay.pem", "-days", "2", "-extfile", "ext.cnf"]);
+  relay = await startRelayProc(relayToml({ tls: { cert: join(dir, "relay.pem"), key: join(dir, "relay.key") } }));
+  fake = await startFakeOllama();
+}, 30_000);
+
+afterAll(async () => {
+  await relay?.stop();
+  await fake?.stop();
+  cleanup(relay?.dir, dir);
+});
+
+test("the relay serves HTTPS and the agent connects over wss when ca_file names the CA", async () => {
+  expect(relay.url).toStartWith("https://");
+  const daemon = await startAgentDaemon(
+    daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^https/, "wss")}/agent`, tunnel: `ca_file = "${join(dir, "ca.pem")}"` }),
+  );
+  try {
+    const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/version`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` }, tls: { ca: await Bun.file(join(dir, "ca.pem")).text() } });
+    expect(res.status).toBe(200);
+  } finally {
+    await daemon.stop();
+    cleanup(daemon.home);
+  }
+}, 30_000);
+
+test("without the CA the agent refuses the relay's certificate", async () => {
+  const err = await connect({
+    url: `${relay.url.replace(/^https/, "wss")}/agent`,
+    token: AGENT_TOKEN,
+    agent: "test",
+    heartbeatMs: 1000,
+    toleranceMs: 3000,
+    maxStreams: 4,
+    onStream: () => {},
+    handshakeTimeoutMs: 5_000,
+  }).then(
+    (c) => (c.close("unexpected"), null),
+    (e) => e,
+  );
+  expect(err).toBeInstanceOf(ConnectError);
+  expect(err.code).toBe("network");
+  expect(err.message).toMatch(/TLS verification of the relay failed.*ca_file/);
+  expect(relay.count(/agent connected/)).toBe(1); // only the daemon of the first test
+});
