@@ -1,9 +1,6 @@
 // The tray process: puts the item and menu on the session bus, follows the daemon and turns menu clicks into API calls.
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import dbus from "dbus-next";
 import { VERSION } from "../src/build-info.ts";
-import { appStateDir, runtimeDir } from "../src/config/paths.ts";
 import { compatibility } from "../src/core/compat.ts";
 import { logger } from "../src/core/log.ts";
 import { readApiToken } from "../src/api/token.ts";
@@ -17,6 +14,7 @@ import { selfCommand } from "./self-command.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
 import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
 import { startUnit, unitState } from "./systemd-user.ts";
+import { dashboardLink, openInBrowser } from "../src/dashboard/open.ts";
 import { registerWithWatcher, type WatcherRegistration } from "./watcher-registration.ts";
 
 const log = logger("tray");
@@ -29,7 +27,7 @@ export interface TrayOptions {
   apiBase?: string;
   backoff?: { initialMs: number; maxMs: number };
   /** Opens URLs and files; default xdg-open. */
-  open?: (target: string) => void;
+  open?: (target: string) => Promise<void>;
   /** Where the private icon theme goes when the icons are not installed; default $XDG_RUNTIME_DIR/cloudtolocalllm/icons. */
   iconRoot?: string;
 }
@@ -47,21 +45,12 @@ export interface Tray {
   quit(): Promise<void>;
 }
 
-function xdgOpen(target: string): void {
-  try {
-    const p = Bun.spawn(["xdg-open", target], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-    p.unref();
-  } catch (e) {
-    log.warn("could not open; is xdg-open (xdg-utils) installed?", { target, error: e as Error });
-  }
-}
-
 let instance = 0;
 
 export async function startTray(opts: TrayOptions): Promise<Tray> {
   const config = readTrayConfig(opts.configFile);
   const apiBase = opts.apiBase ?? apiBaseOf(config.api.listen);
-  const open = opts.open ?? xdgOpen;
+  const open = opts.open ?? ((t: string) => openInBrowser(t));
 
   const bus = connectSessionBus(opts.busAddress);
   await busReady(bus);
@@ -81,19 +70,19 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
 
-  const item = new StatusNotifierItem({ activate: () => open(apiBase + "/") });
+  // The dashboard needs a one-time sign-in code from the daemon; the browser trades it for a session cookie.
+  const openDashboard = async () => open((await dashboardLink((m, p) => link.request(m, p), apiBase)).url);
+  const item = new StatusNotifierItem({
+    activate: () => void openDashboard().catch((e) => log.warn("could not open the dashboard", { error: e as Error })),
+  });
   const menu = new DBusMenu((clicked) => void onAction(clicked));
 
   // Hosts find themed icons first; without installed ones, a private theme directory stands in.
   if (!iconsInstalled()) {
-    const rt = runtimeDir();
-    const root = opts.iconRoot ?? join(rt ? join(rt, "cloudtolocalllm") : appStateDir(), "icons");
     try {
-      if (!existsSync(join(root, "cloudtolocalllm-tunnel.png"))) {
-        mkdirSync(root, { recursive: true, mode: 0o700 });
-        const { writeIconTheme } = await import("../src/icons/theme.ts");
-        writeIconTheme(root, [16, 22, 24, 32, 48]);
-      }
+      // The renderers pull in zlib: loaded only when the icons are not installed.
+      const { ensurePrivateIconTheme, privateIconRoot } = await import("../src/icons/theme.ts");
+      const root = ensurePrivateIconTheme(opts.iconRoot ?? privateIconRoot());
       item.setIconThemePath(root);
       menu.setIconThemePath([root]);
     } catch (e) {
@@ -146,13 +135,13 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           await link.request("POST", "/api/v1/reconnect");
           break;
         case "open.dashboard":
-          open(apiBase + "/");
+          await openDashboard();
           break;
         case "open.docs":
-          open(apiBase + "/swagger");
+          await open(apiBase + "/swagger");
           break;
         case "open.config":
-          open(configFile());
+          await open(configFile());
           break;
         case "notifications.toggle":
           await writeNotificationsSetting(configFile(), !input.notifications);

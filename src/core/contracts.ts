@@ -112,6 +112,8 @@ export interface TunnelControl {
 
 export interface AlertsService {
   active(): Alert[];
+  /** Problems with delivering alerts (e.g. notify-send missing), for status warnings and doctor. */
+  warnings?(): string[];
 }
 
 export interface ConfigService {

@@ -5,6 +5,7 @@ import { createSecretsComponent } from "../secrets/component.ts";
 import { createBrokerComponent } from "../broker/component.ts";
 import { createAuthComponent } from "../auth/component.ts";
 import { createTunnelComponent } from "../tunnel/component.ts";
+import { createAlertsComponent } from "../alerts/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
 import { createSdNotifyComponent } from "./sd-notify.ts";
 
@@ -17,6 +18,8 @@ export const COMPONENTS: ComponentFactory[] = [
   createAuthComponent,
   // The tunnel after the broker (it hands every stream to ctx.services.broker) and auth (its access token).
   createTunnelComponent,
+  // Alerts after the broker and the tunnel (it reads broker metrics and listens to their events), before the API.
+  createAlertsComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
   createInspectorComponent,
   // The API starts last so that /readyz never reports components that are not there yet.

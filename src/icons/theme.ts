@@ -1,5 +1,5 @@
 // Writes the icons as a hicolor theme tree (for packages and for the tray's private IconThemePath) and finds installed ones.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "./png.ts";
 import { renderSvg } from "./render.ts";
@@ -30,3 +30,19 @@ export function writeIconTheme(root: string, sizes: readonly number[] = THEME_SI
 
 export { iconsInstalled } from "./installed.ts";
 
+
+/** Where the program keeps its own copy of the icons when they are not installed: $XDG_RUNTIME_DIR/cloudtolocalllm/icons. */
+export function privateIconRoot(): string {
+  const rt = process.env.XDG_RUNTIME_DIR;
+  const base = rt ? join(rt, "cloudtolocalllm") : join(process.env.XDG_STATE_HOME || join(process.env.HOME || "/tmp", ".local/state"), "cloudtolocalllm");
+  return join(base, "icons");
+}
+
+/** Writes the private icon theme once (small sizes only) and returns its root. */
+export function ensurePrivateIconTheme(root: string = privateIconRoot()): string {
+  if (!existsSync(join(root, `${iconName()}.png`))) {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    writeIconTheme(root, [16, 22, 24, 32, 48]);
+  }
+  return root;
+}

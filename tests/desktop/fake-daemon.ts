@@ -69,7 +69,7 @@ export function startFakeDaemon(token: string, status = daemonStatus()): FakeDae
       server.stop(true);
     },
   };
-  const server: Server = Bun.serve({
+  const server: Server<unknown> = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch(req, srv) {
@@ -77,7 +77,7 @@ export function startFakeDaemon(token: string, status = daemonStatus()): FakeDae
       const auth = req.headers.get("authorization");
       fake.calls.push({ method: req.method, path: url.pathname, auth });
       if (auth !== `Bearer ${token}`) return Response.json({ error: { code: "unauthorized", message: "missing or wrong API token" } }, { status: 401 });
-      if (url.pathname === "/ws") return srv.upgrade(req) ? undefined : new Response("upgrade failed", { status: 400 });
+      if (url.pathname === "/ws") return srv.upgrade(req, { data: undefined }) ? undefined : new Response("upgrade failed", { status: 400 });
       if (url.pathname === "/api/v1/status") return Response.json(fake.status);
       if (req.method === "POST" && /^\/api\/v1\/(tunnel\/(start|stop|restart)|reconnect)$/.test(url.pathname)) return Response.json({ ok: true });
       return Response.json({ error: { code: "not_found", message: "no such route" } }, { status: 404 });

@@ -79,6 +79,7 @@ export function buildStatus(ctx: DaemonContext): DaemonStatus {
   const warnings: string[] = [];
   if (ctx.services.secrets?.warning) warnings.push(ctx.services.secrets.warning);
   if (!ctx.services.broker) warnings.push("the broker is not running");
+  warnings.push(...(ctx.services.alerts?.warnings?.() ?? []));
   const lastReload = ctx.config.lastReload();
   if (lastReload && !lastReload.ok) warnings.push(`the last config reload was rejected: ${lastReload.error?.message ?? "unknown error"}`);
   return {

@@ -1,0 +1,192 @@
+// Alert rules with an injected clock: thresholds, raise once, recovery, cooldown, dedup, and no timer while nothing is pending.
+import { describe, expect, test } from "bun:test";
+import type { Alert, BrokerService, UpstreamStatus } from "../core/contracts.ts";
+import { EventBus, type EventMap, type EventType } from "../core/events.ts";
+import { AlertEngine, type Clock } from "./engine.ts";
+import { AlertRules, ruleSettings, ERROR_RATE_RECHECK_MS } from "./rules.ts";
+import { defaultConfig } from "../config/load.ts";
+
+class FakeClock implements Clock {
+  t = Date.parse("2026-01-01T00:00:00Z");
+  timers: { at: number; fn: () => void; id: number }[] = [];
+  private n = 0;
+  now = () => this.t;
+  setTimeout = (fn: () => void, ms: number) => {
+    const id = ++this.n;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  };
+  clearTimeout = (h: unknown) => {
+    this.timers = this.timers.filter((x) => x.id !== h);
+  };
+  advance(ms: number) {
+    const end = this.t + ms;
+    for (;;) {
+      this.timers.sort((a, b) => a.at - b.at);
+      const next = this.timers[0];
+      if (!next || next.at > end) break;
+      this.timers.shift();
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+function setup(over: Partial<ReturnType<typeof defaultConfig>["alerts"]> = {}, tunnelEnabled = false, ups: UpstreamStatus[] = []) {
+  const config = defaultConfig();
+  Object.assign(config.alerts, { upstream_down_after: "30s", quality_after: "60s", tunnel_down_after: "60s", cooldown: "5m", ...over });
+  config.tunnel.enabled = tunnelEnabled;
+  const clock = new FakeClock();
+  const bus = new EventBus();
+  const log: { type: string; alert: Alert }[] = [];
+  const engine = new AlertEngine((type, alert) => log.push({ type, alert }), 5 * 60_000, clock);
+  const broker = { upstreams: () => ups } as unknown as BrokerService;
+  const rules = new AlertRules(engine, ruleSettings(config), () => broker, clock);
+  bus.on("*", (e) => rules.onEvent(e));
+  const emit = <K extends EventType>(type: K, data: EventMap[K]) => bus.emit(type, data);
+  return { clock, engine, rules, log, emit, ups };
+}
+
+const down = (name = "local") => ({ name, from: "up" as const, to: "down" as const, reason: "connection refused" });
+const up = (name = "local") => ({ name, from: "down" as const, to: "up" as const });
+
+describe("alert rules", () => {
+  test("an upstream down for the threshold raises once; recovery clears with a message", () => {
+    const { clock, engine, log, emit } = setup();
+    emit("upstream.state", down());
+    expect(engine.pending()).toBe(true);
+    clock.advance(29_999);
+    expect(log).toEqual([]);
+    clock.advance(1);
+    expect(log.map((l) => l.type)).toEqual(["alert.raised"]);
+    expect(log[0]!.alert).toMatchObject({ id: "upstream_down:local", rule: "upstream_down", severity: "critical", subject: "local" });
+    expect(log[0]!.alert.message).toBe("Upstream local has been down for 30 s: connection refused");
+    // still down, more events: deduplicated
+    emit("upstream.state", down());
+    clock.advance(120_000);
+    expect(log.length).toBe(1);
+    expect(engine.active().map((a) => a.id)).toEqual(["upstream_down:local"]);
+    expect(engine.pending()).toBe(false); // nothing to wait for: no timer
+    emit("upstream.state", up());
+    expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
+    expect(log[1]!.alert.message).toBe("Upstream local is back up after 2 min 30 s");
+    expect(log[1]!.alert.clearedAt).toBeDefined();
+    expect(engine.active()).toEqual([]);
+  });
+
+  test("a blip shorter than the threshold raises nothing and leaves no timer", () => {
+    const { clock, engine, log, emit } = setup();
+    emit("upstream.state", down());
+    clock.advance(10_000);
+    emit("upstream.state", up());
+    expect(engine.pending()).toBe(false);
+    clock.advance(60_000);
+    expect(log).toEqual([]);
+  });
+
+  test("flapping inside the cooldown raises nothing extra; a condition still there after the cooldown raises again", () => {
+    const { clock, log, emit } = setup();
+    emit("upstream.state", down());
+    clock.advance(30_000);
+    emit("upstream.state", up());
+    expect(log.length).toBe(2);
+    for (let i = 0; i < 5; i++) {
+      emit("upstream.state", down());
+      clock.advance(40_000); // longer than the threshold, but inside the 5 min cooldown
+      emit("upstream.state", up());
+      clock.advance(5_000);
+    }
+    expect(log.length).toBe(2);
+    // down again and staying down: raised once the cooldown is over
+    emit("upstream.state", down());
+    clock.advance(60_000); // t = 5 min 15 s: still inside the cooldown that ends at 5 min 30 s
+    expect(log.length).toBe(2);
+    clock.advance(15_000);
+    expect(log.length).toBe(3);
+    expect(log[2]!.type).toBe("alert.raised");
+  });
+
+  test("quality at or below the level for the duration raises; 'down' is left to the upstream-down rule", () => {
+    const { clock, log, emit } = setup({ quality_level: "poor" });
+    emit("upstream.quality", { name: "gpu", from: "excellent", to: "good" });
+    clock.advance(120_000);
+    expect(log).toEqual([]);
+    emit("upstream.quality", { name: "gpu", from: "good", to: "poor" });
+    clock.advance(59_000);
+    emit("upstream.quality", { name: "gpu", from: "poor", to: "critical" });
+    clock.advance(1_000);
+    expect(log.map((l) => [l.type, l.alert.id, l.alert.severity])).toEqual([["alert.raised", "quality:gpu", "critical"]]);
+    emit("upstream.quality", { name: "gpu", from: "critical", to: "down" });
+    expect(log.at(-1)!.type).toBe("alert.cleared");
+  });
+
+  test("error rate above the limit over the window raises; it is re-read while it holds and clears as the window slides", () => {
+    const u = { name: "local", enabled: true, state: "up", quality: "good", metrics: { requests: 20, errors: 8, errorRate: 0.4 } } as unknown as UpstreamStatus;
+    const { clock, engine, log, emit } = setup({ error_rate: 0.25 }, false, [u]);
+    emit("request.completed", {} as EventMap["request.completed"]);
+    emit("request.completed", {} as EventMap["request.completed"]);
+    clock.advance(1000);
+    expect(log.map((l) => l.alert.id)).toEqual(["error_rate:local"]);
+    expect(log[0]!.alert.message).toContain("40 % of requests failed over the last 5m (8 of 20)");
+    (u.metrics as { errorRate: number }).errorRate = 0.1;
+    clock.advance(ERROR_RATE_RECHECK_MS);
+    expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
+    expect(engine.pending()).toBe(false);
+    clock.advance(60_000);
+    expect(log.length).toBe(2);
+  });
+
+  test("too few requests say nothing about the error rate", () => {
+    const u = { name: "local", enabled: true, state: "up", quality: "good", metrics: { requests: 2, errors: 2, errorRate: 1 } } as unknown as UpstreamStatus;
+    const { clock, log, emit } = setup({}, false, [u]);
+    emit("request.completed", {} as EventMap["request.completed"]);
+    clock.advance(5000);
+    expect(log).toEqual([]);
+  });
+
+  test("tunnel disconnected for the threshold raises only when the tunnel is enabled", () => {
+    const t = (state: string) => ({ state, protocol: "v2", relay: "wss://relay.example/agent", since: null, nextRetry: null, attempt: 1, lastError: "connection refused", tunnelId: null, activeStreams: 0 }) as EventMap["tunnel.state"];
+    const off = setup({}, false);
+    off.emit("tunnel.state", t("reconnecting"));
+    off.clock.advance(120_000);
+    expect(off.log).toEqual([]);
+    const on = setup({}, true);
+    on.emit("tunnel.state", t("connecting"));
+    on.clock.advance(30_000);
+    on.emit("tunnel.state", t("reconnecting")); // still the same outage
+    on.clock.advance(30_000);
+    expect(on.log.map((l) => l.alert.id)).toEqual(["tunnel_down"]);
+    expect(on.log[0]!.alert.message).toContain("wss://relay.example/agent has been disconnected for 1 min: connection refused");
+    on.emit("tunnel.state", t("connected"));
+    expect(on.log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
+  });
+
+  test("login required comes at once from auth.state or tunnel auth_failed, deduplicated, cleared by signing in", () => {
+    const { log, emit } = setup({}, true);
+    emit("auth.state", { state: "login_required", reason: "the refresh token expired" });
+    emit("tunnel.state", { state: "auth_failed", protocol: "v2", relay: null, since: null, nextRetry: null, attempt: 0, lastError: "401", tunnelId: null, activeStreams: 0 });
+    expect(log.map((l) => [l.type, l.alert.id, l.alert.severity])).toEqual([["alert.raised", "login_required", "critical"]]);
+    expect(log[0]!.alert.message).toBe("Sign-in required: the refresh token expired. Run `cloudtolocalllm-tunnel login`");
+    emit("auth.state", { state: "signed_in", subject: "me" });
+    expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
+  });
+
+  test("config rejected raises with file, line and column; config reloaded clears it", () => {
+    const { log, emit } = setup();
+    emit("config.rejected", { path: "/home/u/.config/cloudtolocalllm/tunnel.toml", message: "expected a number", line: 7, column: 9, field: "proxy.max_attempts" });
+    expect(log[0]!.alert.message).toBe(
+      "The config file was rejected (/home/u/.config/cloudtolocalllm/tunnel.toml:7:9: proxy.max_attempts: expected a number); the previous settings stay in effect",
+    );
+    emit("config.reloaded", { path: "x", sections: ["proxy"] });
+    expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
+  });
+
+  test("an upstream already down when alerts start is picked up", () => {
+    const u = { name: "local", enabled: true, state: "down", quality: "down", lastError: "refused", metrics: { requests: 0, errors: 0, errorRate: 0 } } as unknown as UpstreamStatus;
+    const { clock, rules, log } = setup({}, false, [u]);
+    rules.scan();
+    clock.advance(30_000);
+    expect(log.map((l) => l.alert.id)).toEqual(["upstream_down:local"]);
+  });
+});

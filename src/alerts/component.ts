@@ -1,0 +1,82 @@
+// The alerts component: runs the rules of `[alerts]` on daemon events, emits alert.raised/cleared, sends desktop notifications.
+import type { AlertsService } from "../core/contracts.ts";
+import type { ComponentFactory } from "../daemon/component.ts";
+import type { DaemonEvent } from "../core/events.ts";
+import { durationMs } from "../config/duration.ts";
+import { logger } from "../core/log.ts";
+import { createNotifier, type Notifier } from "../notify/notifier.ts";
+import { alertNotification } from "../notify/messages.ts";
+import { AlertEngine, realClock, type Clock } from "./engine.ts";
+import { AlertRules, ruleSettings } from "./rules.ts";
+
+const log = logger("alerts");
+
+export interface AlertsOptions {
+  clock?: Clock;
+  notifier?: Notifier;
+}
+
+export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFactory {
+  return (ctx) => {
+    const clock = opts.clock ?? realClock;
+    const cfg = () => ctx.config.current();
+    const notifier = opts.notifier ?? createNotifier();
+    const engine = new AlertEngine(
+      (type, alert) => {
+        log.info(type === "alert.raised" ? "alert raised" : "alert cleared", { id: alert.id, message: alert.message });
+        ctx.events.emit(type, alert);
+        const c = cfg().alerts;
+        if (c.notifications) void notifier.send(alertNotification(type, alert));
+      },
+      durationMs(cfg().alerts.cooldown),
+      clock,
+    );
+    const rules = new AlertRules(engine, ruleSettings(cfg()), () => ctx.services.broker, clock);
+    let off: (() => void) | null = null;
+
+    const service: AlertsService & { warnings(): string[] } = {
+      active: () => engine.active(),
+      warnings: () => {
+        const w = notifier.warning();
+        return w && cfg().alerts.notifications ? [w] : [];
+      },
+    };
+
+    const listen = () => {
+      off ??= ctx.events.on("*", (e: DaemonEvent) => {
+        if (e.type !== "alert.raised" && e.type !== "alert.cleared") rules.onEvent(e);
+      });
+      rules.scan();
+    };
+    const silence = () => {
+      off?.();
+      off = null;
+      rules.stop();
+      for (const a of engine.active()) engine.ends(a.id, "Alerts were turned off");
+      engine.stop();
+    };
+
+    return {
+      name: "alerts",
+      async start() {
+        ctx.services.alerts = service;
+        if (cfg().alerts.enabled) listen();
+      },
+      async stop() {
+        off?.();
+        off = null;
+        rules.stop();
+        engine.stop();
+      },
+      async apply(next, prev) {
+        if (JSON.stringify(next.alerts) === JSON.stringify(prev.alerts) && next.tunnel.enabled === prev.tunnel.enabled && next.metrics.window === prev.metrics.window) return;
+        engine.setCooldown(durationMs(next.alerts.cooldown));
+        rules.update(ruleSettings(next));
+        if (next.alerts.enabled) listen();
+        else silence();
+      },
+    };
+  };
+}
+
+export const createAlertsComponent: ComponentFactory = alertsComponentFactory();

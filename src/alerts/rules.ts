@@ -1,0 +1,189 @@
+// The alert rules of `[alerts]`: turns daemon events (and the broker's metrics) into conditions for the alert engine.
+import type { BrokerService, Quality } from "../core/contracts.ts";
+import type { DaemonEvent } from "../core/events.ts";
+import type { Config } from "../config/schema.ts";
+import { durationMs } from "../config/duration.ts";
+import type { AlertEngine, Clock } from "./engine.ts";
+
+export interface RuleSettings {
+  upstreamDownMs: number;
+  qualityLevel: Exclude<Quality, "down">;
+  qualityMs: number;
+  errorRate: number;
+  tunnelDownMs: number;
+  tunnelEnabled: boolean;
+  window: string;
+}
+
+export function ruleSettings(c: Config): RuleSettings {
+  return {
+    upstreamDownMs: durationMs(c.alerts.upstream_down_after),
+    qualityLevel: c.alerts.quality_level,
+    qualityMs: durationMs(c.alerts.quality_after),
+    errorRate: c.alerts.error_rate,
+    tunnelDownMs: durationMs(c.alerts.tunnel_down_after),
+    tunnelEnabled: c.tunnel.enabled,
+    window: c.metrics.window,
+  };
+}
+
+const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
+/** Fewer requests than this in the window say nothing about an error rate (1 failure of 1 is not "100 %"). */
+export const MIN_REQUESTS_FOR_ERROR_RATE = 5;
+/** While an error-rate condition holds, the rate is re-read this often so the alert clears as the window slides. */
+export const ERROR_RATE_RECHECK_MS = 10_000;
+const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
+
+export function fmtDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60 ? `${s % 60} s` : ""}`.trim();
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+export class AlertRules {
+  private rateTimer: unknown = null;
+
+  constructor(
+    private readonly engine: AlertEngine,
+    private settings: RuleSettings,
+    private readonly broker: () => BrokerService | undefined,
+    private readonly clock: Clock,
+  ) {}
+
+  update(settings: RuleSettings): void {
+    this.settings = settings;
+    if (!settings.tunnelEnabled) this.engine.ends("tunnel_down", "The tunnel is disabled in the configuration");
+  }
+
+  /** Picks up conditions that already hold when alerts start (an upstream down before we listened). */
+  scan(): void {
+    for (const u of this.broker()?.upstreams() ?? []) {
+      if (u.enabled && u.state === "down") this.upstreamDown(u.name, u.lastError ?? undefined);
+      if (u.enabled && u.state !== "down") this.quality(u.name, u.quality);
+    }
+    this.checkErrorRates();
+  }
+
+  onEvent(e: DaemonEvent): void {
+    switch (e.type) {
+      case "upstream.state": {
+        const d = e.data as { name: string; to: string; reason?: string };
+        if (d.to === "down") this.upstreamDown(d.name, d.reason);
+        else if (d.to === "up" || d.to === "degraded")
+          this.engine.ends(`upstream_down:${d.name}`, (a) => `Upstream ${d.name} is back up after ${fmtDuration(this.clock.now() - Date.parse(a.raisedAt) + this.settings.upstreamDownMs)}`);
+        break;
+      }
+      case "upstream.quality": {
+        const d = e.data as { name: string; to: Quality };
+        this.quality(d.name, d.to);
+        break;
+      }
+      case "request.completed":
+        this.scheduleRateCheck(1000);
+        break;
+      case "tunnel.state": {
+        const t = e.data as { state: string; relay: string | null; lastError: string | null };
+        if (this.settings.tunnelEnabled && TUNNEL_DOWN.has(t.state))
+          this.engine.holds("tunnel_down", {
+            rule: "tunnel_down",
+            subject: "tunnel",
+            severity: "warning",
+            message: `The tunnel to ${t.relay ?? "the relay"} has been disconnected for ${fmtDuration(this.settings.tunnelDownMs)}${t.lastError ? `: ${t.lastError}` : ""}`,
+            afterMs: this.settings.tunnelDownMs,
+          });
+        else this.engine.ends("tunnel_down", `The tunnel is ${t.state === "connected" ? "connected again" : t.state.replace("_", " ")}`);
+        if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token");
+        else if (t.state === "connected") this.engine.ends("login_required", "Signed in again: the tunnel is connected");
+        break;
+      }
+      case "auth.state": {
+        const a = e.data as { state: string; reason?: string };
+        if (a.state === "login_required") this.loginRequired(a.reason ?? "the sign-in expired");
+        else if (a.state === "signed_in" || a.state === "disabled") this.engine.ends("login_required", "Signed in again");
+        break;
+      }
+      case "config.rejected": {
+        const c = e.data as { path: string; message: string; line?: number; column?: number; field?: string };
+        const where = c.line ? `${c.path}:${c.line}:${c.column ?? 1}` : c.path;
+        this.engine.holds("config_rejected", {
+          rule: "config_rejected",
+          subject: "config",
+          severity: "warning",
+          message: `The config file was rejected (${where}: ${c.field ? `${c.field}: ` : ""}${c.message}); the previous settings stay in effect`,
+          afterMs: 0,
+        });
+        break;
+      }
+      case "config.reloaded":
+        this.engine.ends("config_rejected", "The config file was accepted again");
+        break;
+    }
+  }
+
+  private upstreamDown(name: string, reason?: string): void {
+    this.engine.holds(`upstream_down:${name}`, {
+      rule: "upstream_down",
+      subject: name,
+      severity: "critical",
+      message: `Upstream ${name} has been down for ${fmtDuration(this.settings.upstreamDownMs)}${reason ? `: ${reason}` : ""}`,
+      afterMs: this.settings.upstreamDownMs,
+    });
+  }
+
+  private quality(name: string, q: Quality): void {
+    const id = `quality:${name}`;
+    // "down" belongs to the upstream-down rule: one alert per problem.
+    if (q !== "down" && RANK[q] <= RANK[this.settings.qualityLevel])
+      this.engine.holds(id, {
+        rule: "quality",
+        subject: name,
+        severity: q === "critical" ? "critical" : "warning",
+        message: `Upstream ${name} quality is ${q} (for ${fmtDuration(this.settings.qualityMs)})`,
+        afterMs: this.settings.qualityMs,
+      });
+    else this.engine.ends(id, `Upstream ${name} quality recovered (${q})`);
+  }
+
+  private loginRequired(reason: string): void {
+    this.engine.holds("login_required", {
+      rule: "login_required",
+      subject: "cloud",
+      severity: "critical",
+      message: `Sign-in required: ${reason}. Run \`cloudtolocalllm-tunnel login\``,
+      afterMs: 0,
+    });
+  }
+
+  private scheduleRateCheck(ms: number): void {
+    if (this.rateTimer !== null) return;
+    this.rateTimer = this.clock.setTimeout(() => {
+      this.rateTimer = null;
+      this.checkErrorRates();
+    }, ms);
+  }
+
+  checkErrorRates(): void {
+    let holding = false;
+    for (const u of this.broker()?.upstreams() ?? []) {
+      const id = `error_rate:${u.name}`;
+      const m = u.metrics;
+      if (m.requests >= MIN_REQUESTS_FOR_ERROR_RATE && m.errorRate > this.settings.errorRate) {
+        holding = true;
+        this.engine.holds(id, {
+          rule: "error_rate",
+          subject: u.name,
+          severity: "warning",
+          message: `Upstream ${u.name}: ${Math.round(m.errorRate * 100)} % of requests failed over the last ${this.settings.window} (${m.errors} of ${m.requests})`,
+          afterMs: 0,
+        });
+      } else this.engine.ends(id, `Upstream ${u.name}: the error rate is back to ${Math.round(m.errorRate * 100)} %`);
+    }
+    if (holding) this.scheduleRateCheck(ERROR_RATE_RECHECK_MS);
+  }
+
+  stop(): void {
+    if (this.rateTimer !== null) this.clock.clearTimeout(this.rateTimer);
+    this.rateTimer = null;
+  }
+}
