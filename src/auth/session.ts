@@ -51,7 +51,8 @@ export function sessionFromTokens(
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token ?? prev?.refreshToken ?? null,
     idToken: tokens.id_token ?? prev?.idToken ?? null,
-    expiresAt: expiresIn !== null ? now + expiresIn * 1000 : atExp,
+    // The earlier of what the response says and what a JWT access token says: refreshing early is harmless, late is not.
+    expiresAt: expiresIn !== null && atExp !== null ? Math.min(now + expiresIn * 1000, atExp) : expiresIn !== null ? now + expiresIn * 1000 : atExp,
     subject: (idClaims.sub as string) ?? (atClaims.sub as string) ?? prev?.subject ?? null,
     name: (idClaims.name as string) ?? (idClaims.preferred_username as string) ?? (idClaims.email as string) ?? prev?.name ?? null,
   });

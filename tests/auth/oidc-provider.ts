@@ -2,7 +2,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
-import { exportJWK, generateKeyPair } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
 export const CLIENT_ID = "c2l-desktop";
 export const AUDIENCE = "https://relay.test.invalid";
@@ -12,6 +12,10 @@ export interface TestProvider {
   provider: InstanceType<typeof Provider>;
   /** POST requests to the token endpoint so far (every grant: device polling, code, refresh). */
   tokenCalls(): number;
+  /** While set, the token endpoint answers with this HTTP status (a server in trouble). */
+  failTokenEndpoint(status: number | null): void;
+  /** Signs a JWT with the provider's own key (to build tokens the relay must refuse, e.g. a wrong audience). */
+  sign(claims: Record<string, unknown>): Promise<string>;
   /** Revokes a token through the provider's revocation endpoint, as a client would. */
   revoke(token: string): Promise<void>;
   close(): Promise<void>;
@@ -24,8 +28,17 @@ export interface ProviderOptions {
 export async function startProvider(opts: ProviderOptions = {}): Promise<TestProvider> {
   let handler: ((req: any, res: any) => void) | null = null;
   let tokenCalls = 0;
+  let failWith: number | null = null;
   const server: Server = createServer((req, res) => {
-    if (req.method === "POST" && req.url?.startsWith("/token") && !req.url.startsWith("/token/")) tokenCalls++;
+    if (req.method === "POST" && req.url?.startsWith("/token") && !req.url.startsWith("/token/")) {
+      tokenCalls++;
+      if (failWith) {
+        req.resume();
+        res.writeHead(failWith, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "temporarily_unavailable", error_description: "test outage" }));
+        return;
+      }
+    }
     handler!(req, res);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -70,7 +83,9 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
         }),
       },
     },
-    ttl: { AccessToken: 3600, DeviceCode: 300, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, IdToken: 3600 },
+    ttl: {
+      AccessToken: (_ctx: unknown, token: { resourceServer?: { accessTokenTTL?: number } }) => token.resourceServer?.accessTokenTTL ?? 3600,
+      DeviceCode: 300, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, IdToken: 3600 },
     // Public clients rotate refresh tokens on every use: the old one stops working.
     rotateRefreshToken: true,
     pkce: { required: () => true },
@@ -82,6 +97,11 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
     issuer,
     provider,
     tokenCalls: () => tokenCalls,
+    failTokenEndpoint(status) {
+      failWith = status;
+    },
+    sign: (claims) =>
+      new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "test-key-1", typ: "at+jwt" }).sign(privateKey),
     async revoke(token) {
       const r = await fetch(`${issuer}/token/revocation`, {
         method: "POST",

@@ -1,0 +1,199 @@
+// End to end: a real daemon signs in against a real OpenID provider (device flow from the API), refreshes before
+// expiry with refresh-token rotation, drops to login_required on a revoked token without a retry storm; the relay
+// accepts the fresh access token and refuses expired and wrong-audience ones; no token leaks anywhere we can see.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decodeJwt } from "jose";
+import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { parseRelayConfig } from "../../src/relay/config.ts";
+import { startRelay } from "../../src/relay/server.ts";
+import type { AuthSession } from "../../src/auth/session.ts";
+
+let p: TestProvider;
+let d: DaemonProc;
+let apiToken = "";
+/** Every token value the test saw: none of them may show up in anything the daemon exposes. */
+const seen = new Set<string>();
+
+beforeAll(async () => {
+  p = await startProvider({ accessTokenTtlSec: 6 });
+  d = await startDaemon({
+    config: `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[logging]
+level = "debug"
+[secrets]
+backend = "file"
+[auth]
+issuer = "${p.issuer}"
+client_id = "${CLIENT_ID}"
+audience = "${AUDIENCE}"
+scopes = ["openid", "profile", "offline_access", "tunnel"]
+refresh_before = "3s"
+`,
+  });
+  apiToken = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+}, 30_000);
+
+afterAll(async () => {
+  await d?.stop();
+  if (d) removeHome(d.home);
+  await p?.close();
+});
+
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${d.urls.api}${path}`, { ...init, headers: { authorization: `Bearer ${apiToken}`, ...(init.headers ?? {}) } });
+const authState = async () => (await (await api("/api/v1/auth")).json()) as { state: string; subject: string | null; reason: string | null };
+
+function storedSession(): AuthSession | null {
+  try {
+    const file = JSON.parse(readFileSync(join(d.home, ".local/state/cloudtolocalllm/secrets.json"), "utf8"));
+    const s = file.secrets["auth-session"] ? (JSON.parse(file.secrets["auth-session"]) as AuthSession) : null;
+    for (const t of [s?.accessToken, s?.refreshToken, s?.idToken]) if (t) seen.add(t);
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+let first: AuthSession;
+let second: AuthSession;
+
+test("device sign-in started from the API, approved in the provider's own pages", async () => {
+  expect((await authState()).state).toBe("signed_out");
+  const anonymous = await fetch(`${d.urls.api}/api/v1/auth/login`, { method: "POST" });
+  expect(anonymous.status).toBe(401);
+
+  const r = await api("/api/v1/auth/login", { method: "POST" });
+  expect(r.status).toBe(202);
+  const started = (await r.json()) as { verificationUri: string; verificationUriComplete: string; userCode: string };
+  expect(started.verificationUri).toBe(`${p.issuer}/device`);
+  expect(started.userCode).toMatch(/\w/);
+
+  // The user opens the page, confirms the code, signs in and consents.
+  const page = await browse(started.verificationUriComplete, "alice");
+  expect(page.body).toContain("Sign-in Success");
+
+  const state = await until("signed_in", async () => {
+    const s = await authState();
+    return s.state === "signed_in" ? s : null;
+  });
+  expect(state.subject).toBe("alice");
+  first = storedSession()!;
+  expect(first.refreshToken).toBeTruthy();
+  const claims = decodeJwt(first.accessToken);
+  expect(claims.aud).toBe(AUDIENCE);
+  expect(claims.sub).toBe("alice");
+}, 30_000);
+
+test("the access token is refreshed before it expires, and the refresh token rotates", async () => {
+  const exp1 = decodeJwt(first.accessToken).exp!;
+  second = await until("a refreshed session", () => {
+    const s = storedSession();
+    return s && s.accessToken !== first.accessToken ? s : null;
+  });
+  // Issued while the first one was still valid: refreshed ahead of expiry, not after a failure.
+  expect(decodeJwt(second.accessToken).iat!).toBeLessThan(exp1);
+  expect(second.refreshToken).not.toBe(first.refreshToken);
+  // The provider has consumed the old refresh token: presenting it again would be refused (and revoke the grant).
+  const old = await p.provider.RefreshToken.find(first.refreshToken!);
+  expect(old?.consumed).toBeTruthy();
+
+  const events = (await (await api("/api/v1/events")).json()) as { type: string; data: any }[];
+  const steps = events.filter((e) => e.type === "auth.progress").map((e) => e.data.step);
+  expect(steps).toContain("device_code");
+  expect(steps).toContain("signed_in");
+  expect(steps).toContain("refreshed");
+  expect(events.some((e) => e.type === "auth.state" && e.data.state === "signed_in" && e.data.subject === "alice")).toBe(true);
+}, 20_000);
+
+test("the relay accepts the fresh access token and refuses an expired one and a wrong audience", async () => {
+  const cfg = parseRelayConfig(
+    `listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\njwks_url = "${p.issuer}/jwks"\n`,
+  );
+  if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
+  const relay = startRelay(cfg.config);
+  try {
+    const agentUrl = `${relay.url}/agent`;
+    // Accepted: the WebSocket upgrade goes through (the relay checked issuer, audience, expiry and signature first).
+    const fresh = storedSession()!;
+    const ws = new WebSocket(agentUrl.replace(/^http/, "ws"), { headers: { authorization: `Bearer ${fresh.accessToken}` } } as any);
+    const opened = await new Promise<boolean>((resolve) => {
+      ws.onopen = () => resolve(true);
+      ws.onerror = () => resolve(false);
+      ws.onclose = () => resolve(false);
+    });
+    ws.close();
+    expect(opened).toBe(true);
+
+    const refused = async (token: string) => {
+      const r = await fetch(agentUrl, { headers: { authorization: `Bearer ${token}` } });
+      return { status: r.status, body: await r.text() };
+    };
+    // The first access token is past its exp by now or soon (6 s lifetime).
+    await until("the first access token to expire", () => Date.now() / 1000 > decodeJwt(first.accessToken).exp! + 1, 10_000);
+    const expired = await refused(first.accessToken);
+    expect(expired.status).toBe(401);
+    expect(expired.body).toContain("ERR_JWT_EXPIRED");
+
+    const now = Math.floor(Date.now() / 1000);
+    const wrongAud = await p.sign({ iss: p.issuer, sub: "alice", aud: "https://someone-else.invalid", iat: now, exp: now + 60, client_id: CLIENT_ID });
+    const wrong = await refused(wrongAud);
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toContain("ERR_JWT_CLAIM_VALIDATION_FAILED");
+  } finally {
+    await relay.stop();
+  }
+}, 20_000);
+
+test("a revoked refresh token leads to login_required once, with no retry storm", async () => {
+  const current = storedSession()!;
+  const before = p.tokenCalls();
+  await p.revoke(current.refreshToken!);
+  const state = await until("login_required", async () => {
+    const s = await authState();
+    return s.state === "login_required" ? s : null;
+  });
+  expect(state.reason).toContain("invalid_grant");
+  const atLoginRequired = p.tokenCalls();
+  // One refresh attempt (two if a scheduled refresh raced the revocation), then nothing.
+  expect(atLoginRequired - before).toBeGreaterThanOrEqual(1);
+  expect(atLoginRequired - before).toBeLessThanOrEqual(2);
+  await Bun.sleep(4000); // longer than the refresh interval (3 s) and the first retry delay (2 s)
+  expect(p.tokenCalls()).toBe(atLoginRequired);
+  expect(storedSession()).toBeNull();
+
+  const events = (await (await api("/api/v1/events")).json()) as { type: string; data: any }[];
+  const required = events.filter((e) => e.type === "auth.state" && e.data.state === "login_required");
+  expect(required.length).toBe(1);
+  expect(d.stderr()).toContain("auth: sign-in required");
+}, 30_000);
+
+test("no token appears in logs, status, events, the config export or the process arguments", async () => {
+  expect(seen.size).toBeGreaterThanOrEqual(6);
+  const captured = [
+    d.stderr(),
+    await (await api("/api/v1/status")).text(),
+    await (await api("/api/v1/events")).text(),
+    await (await api("/api/v1/auth")).text(),
+    await (await api("/api/v1/config/export")).text(),
+    readFileSync(`/proc/${d.proc.pid}/cmdline`, "utf8"),
+    readFileSync(`/proc/${d.proc.pid}/environ`, "utf8"),
+  ].join("\n");
+  expect(captured).toContain("auth: access token refreshed"); // the log really covers the refreshes
+  for (const t of seen) expect(captured.includes(t)).toBe(false);
+});
