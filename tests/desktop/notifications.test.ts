@@ -1,0 +1,107 @@
+// Desktop notifications end to end: a real daemon, a fake Ollama going down and up, the real notify-send, a stub notification server.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startDaemon, removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { startNotifications, startPrivateBus, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
+import { createNotifier, MISSING_NOTIFY_SEND } from "../../src/notify/notifier.ts";
+import { setLogSink } from "../../src/core/log.ts";
+
+let bus: PrivateBus;
+let server: { stub: NotificationsStub; stop(): void };
+let ollama: FakeOllama;
+let daemon: DaemonProc;
+
+beforeAll(async () => {
+  bus = await startPrivateBus();
+  server = await startNotifications(bus.address);
+  ollama = await startFakeOllama({ models: ["llama3.2:1b"] });
+  daemon = await startDaemon({
+    config: `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[[upstreams]]
+name = "local"
+url = "${ollama.url}"
+[health]
+interval = "150ms"
+down_interval = "150ms"
+timeout = "500ms"
+failures_before_down = 1
+[alerts]
+upstream_down_after = "1s"
+cooldown = "6s"
+`,
+    env: { DBUS_SESSION_BUS_ADDRESS: bus.address },
+    waitFor: ["api"],
+  });
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  await ollama?.stop();
+  server?.stop();
+  await bus?.stop();
+  if (daemon) removeHome(daemon.home);
+});
+
+describe("desktop notifications for alerts", () => {
+  test("down past the threshold: exactly one notification; recovery: one more; flapping inside the cooldown: none", async () => {
+    const got = server.stub.received;
+    await daemon.waitFor(/upstream.*local.*\bup\b|local.*state.*up/i, 3000).catch(() => {}); // let the first check land
+    await Bun.sleep(400);
+    expect(got.length).toBe(0);
+
+    // a blip shorter than the threshold: nothing
+    ollama.setHealthy(false);
+    await Bun.sleep(400);
+    ollama.setHealthy(true);
+    await Bun.sleep(1200);
+    expect(got.length).toBe(0);
+
+    ollama.setHealthy(false);
+    await until(() => got.length >= 1, 8000, `the "down" notification (daemon log:\n${daemon.stderr()})`);
+    await Bun.sleep(600); // anything extra would show up now
+    expect(got.length).toBe(1);
+    const n = got[0]!;
+    expect(n.appName).toBe("CloudToLocalLLM tunnel");
+    expect(n.summary).toBe("Upstream down");
+    expect(n.body).toStartWith("Upstream local has been down for 1 s");
+    expect(n.hints.urgency).toBe(2); // critical
+    expect(n.hints["desktop-entry"]).toBe("cloudtolocalllm-tunnel");
+    expect(n.timeout).toBe(0); // critical ones stay until dismissed
+    expect(n.icon).toMatch(/cloudtolocalllm-tunnel(\.png)?$/);
+
+    ollama.setHealthy(true);
+    await until(() => got.length >= 2, 8000, "the recovery notification");
+    expect(got[1]!.summary).toBe("Resolved: Upstream down");
+    expect(got[1]!.body).toStartWith("Upstream local is back up after");
+    expect(got[1]!.hints.urgency).toBe(0);
+
+    // flapping, each time longer than the threshold, all inside the 6 s cooldown
+    for (let i = 0; i < 2; i++) {
+      ollama.setHealthy(false);
+      await Bun.sleep(1400);
+      ollama.setHealthy(true);
+      await Bun.sleep(500);
+    }
+    expect(got.length).toBe(2);
+  }, 40_000);
+});
+
+describe("notifier without notify-send", () => {
+  test("is reported once as a warning, never thrown", async () => {
+    const lines: string[] = [];
+    setLogSink((l) => lines.push(l));
+    try {
+      const n = createNotifier({ which: () => null });
+      expect(n.warning()).toBeNull();
+      expect(await n.send({ title: "t", body: "b", urgency: "normal" })).toBe(false);
+      expect(await n.send({ title: "t", body: "b", urgency: "critical" })).toBe(false);
+      expect(n.warning()).toBe(MISSING_NOTIFY_SEND);
+      expect(lines.filter((l) => l.includes("notify-send was not found")).length).toBe(1);
+    } finally {
+      setLogSink((line) => process.stderr.write(line + "\n"));
+    }
+  });
+});
