@@ -220,8 +220,8 @@ export function startRelay(config: RelayConfig): RelayServer {
     tls,
     // Long generations must never be cut by an idle timer; first-byte and heartbeat timers do that job.
     idleTimeout: 0,
-    // Bun's default cap is 128 MiB; the per-tunnel limit below is the one that applies (0 = none).
-    maxRequestBodySize: config.limits.max_body_bytes ? config.limits.max_body_bytes + 1 : Number.MAX_SAFE_INTEGER,
+    // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req, srv) {
       const url = new URL(req.url);
       const p = url.pathname;

@@ -1,0 +1,141 @@
+// The relay's per-tunnel limits and timeouts with an in-process relay and agent: 429s, 413s, 504 only before the first byte, replacement.
+import { afterEach, expect, test } from "bun:test";
+import { parseRelayConfig } from "../../src/relay/config.ts";
+import { hashToken } from "../../src/relay/auth.ts";
+import { startRelay, type RelayServer } from "../../src/relay/server.ts";
+import { connect, type Connection } from "../../src/tunnel/connector.ts";
+import { serveStream } from "../../src/tunnel/protocol/session.ts";
+
+const AGENT = "limits-agent-token-0000";
+const CLIENT = "limits-client-key-0000";
+const open: { relay?: RelayServer; conns: Connection[] } = { conns: [] };
+
+afterEach(async () => {
+  for (const c of open.conns) c.close("test over");
+  open.conns = [];
+  await open.relay?.stop();
+  open.relay = undefined;
+});
+
+function relayWith(limits: string, extra = ""): RelayServer {
+  const r = parseRelayConfig(`listen = "127.0.0.1:0"\nfirst_byte_timeout = "300ms"\ngo_away_grace = "1s"\n${extra}\n[limits]\n${limits}\n[[tunnels]]\nid = "t"\nagent_token_sha256 = "${hashToken(AGENT)}"\nclient_key_sha256 = ["${hashToken(CLIENT)}"]\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  open.relay = startRelay(r.config);
+  return open.relay;
+}
+
+async function agent(relay: RelayServer, handler: (req: Request) => Promise<Response>): Promise<Connection> {
+  const c = await connect({
+    url: `${relay.url.replace(/^http/, "ws")}/agent`,
+    token: AGENT,
+    agent: "test",
+    heartbeatMs: 1000,
+    toleranceMs: 3000,
+    maxStreams: 64,
+    onStream: (s) => void serveStream(s, handler),
+  });
+  open.conns.push(c);
+  return c;
+}
+
+const call = (relay: RelayServer, path: string, init: RequestInit = {}) =>
+  fetch(`${relay.url}/t/t${path}`, { ...init, headers: { Authorization: `Bearer ${CLIENT}`, ...(init.headers ?? {}) } });
+const code = async (r: Response) => ((await r.json()) as { error: { code: string } }).error.code;
+
+test("504 only when no first byte arrives in time; a long generation after the first byte is never cut", async () => {
+  const relay = relayWith("max_streams = 8");
+  await agent(relay, async (req) => {
+    if (req.url.endsWith("/slow-head")) {
+      await Bun.sleep(1_000);
+      return new Response("late");
+    }
+    // Head at once, then a body that takes well over first_byte_timeout.
+    let i = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          if (i++ >= 8) return c.close();
+          await Bun.sleep(100);
+          c.enqueue(new TextEncoder().encode(`${i}\n`));
+        },
+      }),
+    );
+  });
+  const slow = await call(relay, "/slow-head");
+  expect(slow.status).toBe(504);
+  expect(await code(slow)).toBe("upstream_timeout");
+  const long = await call(relay, "/long");
+  expect(long.status).toBe(200);
+  expect(await long.text()).toBe("1\n2\n3\n4\n5\n6\n7\n8\n");
+});
+
+test("concurrent streams over the tunnel's limit get 429 rate_limited", async () => {
+  const relay = relayWith("max_streams = 2");
+  const gate = Promise.withResolvers<void>();
+  await agent(relay, async () => (await gate.promise, new Response("ok")));
+  const a = call(relay, "/hold");
+  const b = call(relay, "/hold");
+  await Bun.sleep(50);
+  const c = await call(relay, "/hold");
+  expect(c.status).toBe(429);
+  expect(await code(c)).toBe("rate_limited");
+  gate.resolve();
+  expect((await a).status).toBe(200);
+  expect((await b).status).toBe(200);
+  await Bun.sleep(20);
+  expect((await call(relay, "/again")).status).toBe(200);
+});
+
+test("requests per minute over the limit get 429", async () => {
+  const relay = relayWith("requests_per_minute = 3");
+  await agent(relay, async () => new Response("ok"));
+  const statuses = [];
+  for (let i = 0; i < 5; i++) statuses.push((await call(relay, "/x")).status);
+  expect(statuses).toEqual([200, 200, 200, 429, 429]);
+});
+
+test("bodies over max_body_bytes get 413, declared or streamed", async () => {
+  const relay = relayWith("max_body_bytes = 1000");
+  await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
+  expect(await (await call(relay, "/up", { method: "POST", body: "x".repeat(999) })).text()).toBe("999");
+  const declared = await call(relay, "/up", { method: "POST", body: "x".repeat(2000) });
+  expect(declared.status).toBe(413);
+  const streamed = await call(relay, "/up", {
+    method: "POST",
+    body: new ReadableStream({
+      start(c) {
+        for (let i = 0; i < 4; i++) c.enqueue(new Uint8Array(400));
+        c.close();
+      },
+    }),
+    // @ts-expect-error streamed body
+    duplex: "half",
+  });
+  expect(streamed.status).toBe(413);
+  expect(await code(streamed)).toBe("payload_too_large");
+});
+
+test("a reconnecting agent replaces its old session cleanly", async () => {
+  const relay = relayWith("max_streams = 8");
+  const first = await agent(relay, async () => new Response("first"));
+  expect(await (await call(relay, "/who")).text()).toBe("first");
+  await agent(relay, async () => new Response("second"));
+  expect((await first.closed).code).toBe("replaced");
+  expect(await (await call(relay, "/who")).text()).toBe("second");
+  expect(relay.tunnels().length).toBe(1);
+});
+
+test("relay shutdown sends go-away: in-flight requests finish, then agents are closed", async () => {
+  const relay = relayWith("max_streams = 8");
+  const conn = await agent(relay, async () => {
+    await Bun.sleep(200);
+    return new Response("finished");
+  });
+  const inflight = call(relay, "/slow");
+  await Bun.sleep(50);
+  const stopped = relay.stop();
+  open.relay = undefined;
+  expect(await (await inflight).text()).toBe("finished");
+  await stopped;
+  expect((await conn.closed).code).not.toBe("heartbeat_timeout");
+});
