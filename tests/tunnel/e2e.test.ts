@@ -154,6 +154,33 @@ describe("through a real relay and a real daemon", () => {
     }
   }, 30_000);
 
+  test("start, stop and restart from the control API; state in status, events and /metrics", async () => {
+    const token = (await Bun.file(`${daemon.home}/.config/cloudtolocalllm/api-token`).text()).trim();
+    const api = (path: string, method = "GET") => fetch(`${daemon.urls.api}${path}`, { method, headers: { Authorization: `Bearer ${token}` } });
+    const state = async () => ((await (await api("/api/v1/tunnel")).json()) as { state: string; tunnelId: string | null; relay: string });
+    expect(await state()).toMatchObject({ state: "connected", tunnelId: TUNNEL_ID, relay: `${relay.url.replace(/^http/, "ws")}/agent` });
+    const agentsBefore = relay.count(/agent disconnected/);
+    expect(((await (await api("/api/v1/tunnel/stop", "POST")).json()) as { state: string }).state).toBe("stopped");
+    for (let i = 0; i < 50 && relay.count(/agent disconnected/) === agentsBefore; i++) await Bun.sleep(50);
+    expect(relay.count(/agent disconnected/)).toBe(agentsBefore + 1);
+    expect((await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth })).status).toBe(502);
+    await api("/api/v1/tunnel/start", "POST");
+    for (let i = 0; i < 50 && (await state()).state !== "connected"; i++) await Bun.sleep(100);
+    expect((await state()).state).toBe("connected");
+    await api("/api/v1/tunnel/restart", "POST");
+    for (let i = 0; i < 50 && (await state()).state !== "connected"; i++) await Bun.sleep(100);
+    expect((await state()).state).toBe("connected");
+    expect((await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth })).status).toBe(200);
+    const events = (await (await api("/api/v1/events")).json()) as { type: string; data: { state: string } }[] | { events: { type: string; data: { state: string } }[] };
+    const list = Array.isArray(events) ? events : events.events;
+    const states = list.filter((e) => e.type === "tunnel.state").map((e) => e.data.state);
+    expect(states).toContain("stopped");
+    expect(states.at(-1)).toBe("connected");
+    const prom = await (await api("/metrics")).text();
+    expect(prom).toMatch(/tunnel_state\{state="connected"\} 1/);
+    expect(prom).toMatch(/tunnel_requests_total\{status="200"\} \d+/);
+  });
+
   test("a 1 GB upload streams through with both processes' memory bounded", async () => {
     // Its own agent (tunnel "bob") and a counting upstream: the upload must not be held anywhere on the way.
     let received = 0;
