@@ -11,3 +11,4 @@ process.on("SIGTERM", () => {
   server.stop(true);
   process.exit(0);
 });
+export {};
