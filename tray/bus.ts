@@ -1,6 +1,8 @@
 // Opens the D-Bus session bus with dbus-next, accepting every address form a desktop hands out (path, abstract, socket).
-import { existsSync } from "node:fs";
 import dbus from "dbus-next";
+import { sessionBusAddress } from "../src/secrets/secret-service-store.ts";
+
+export { sessionBusAddress };
 
 /**
  * dbus-next understands `unix:path=` and `unix:socket=`, but its `unix:abstract=` needs the native usocket
@@ -11,14 +13,6 @@ export function normalizeBusAddress(address: string): string {
     .split(";")
     .map((a) => a.replace(/^unix:abstract=([^,]+)(,.*)?$/, (_m, name: string) => `unix:socket=\0${name}`))
     .join(";");
-}
-
-/** The session bus address from the environment, or the systemd default for this user; null when neither exists. */
-export function sessionBusAddress(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
-  const runtime = env.XDG_RUNTIME_DIR;
-  if (runtime && existsSync(`${runtime}/bus`)) return `unix:path=${runtime}/bus`;
-  return null;
 }
 
 export function connectSessionBus(address?: string): dbus.MessageBus {

@@ -1,0 +1,182 @@
+// The checks `doctor` runs: each says ok, warn or fail with a one-line fix; "fail" is reserved for what the program needs.
+import { existsSync, readFileSync } from "node:fs";
+import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { durationMs } from "../config/duration.ts";
+import { UNIT, unitState } from "../../tray/systemd-user.ts";
+import { apiBaseOf } from "../../tray/tray-config.ts";
+
+export type CheckLevel = "ok" | "warn" | "fail";
+export interface CheckResult {
+  name: string;
+  level: CheckLevel;
+  detail: string;
+  fix?: string;
+}
+
+export interface DoctorContext {
+  file: string;
+  env: NodeJS.ProcessEnv;
+}
+
+const ok = (name: string, detail: string): CheckResult => ({ name, level: "ok", detail });
+const warn = (name: string, detail: string, fix: string): CheckResult => ({ name, level: "warn", detail, fix });
+const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, level: "fail", detail, fix });
+
+export function checkConfig(file: string): { result: CheckResult; config: Config } {
+  if (!existsSync(file)) return { result: ok("Config", `${file} does not exist yet; the defaults apply (serve writes it on first run)`), config: defaultConfig() };
+  const r = parseConfig(readFileSync(file, "utf8"), file);
+  if (!r.ok)
+    return {
+      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate\``),
+      config: defaultConfig(),
+    };
+  return { result: ok("Config", `${file} is valid`), config: r.config };
+}
+
+const CODES: Record<string, string> = {
+  ECONNREFUSED: "connection refused (nothing listens there)",
+  ENOTFOUND: "host name not found",
+  EHOSTUNREACH: "host unreachable",
+  ECONNRESET: "connection reset",
+  CERT_HAS_EXPIRED: "TLS certificate expired",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (set [tunnel] ca_file for a private CA)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed TLS certificate (set [tunnel] ca_file)",
+  SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate from an untrusted CA (set [tunnel] ca_file)",
+};
+
+function reason(e: unknown): string {
+  const err = e as { code?: string; message?: string; name?: string };
+  if (err?.name === "TimeoutError") return "no answer in time";
+  if (err?.code && CODES[err.code]) return CODES[err.code]!;
+  return (err?.code ? `${err.code}: ` : "") + (err?.message ?? String(e)).replace(/\.$/, "");
+}
+
+async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}): Promise<{ status: number } | { error: string }> {
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+    await res.body?.cancel();
+    return { status: res.status };
+  } catch (e) {
+    return { error: reason(e) };
+  }
+}
+
+export async function checkDaemon(config: Config): Promise<CheckResult> {
+  const base = apiBaseOf(config.api.listen);
+  const r = await probe(`${base}/healthz`, 2000);
+  if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
+  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)`);
+}
+
+export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
+  const ups = config.upstreams.filter((u) => u.enabled);
+  if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434")];
+  const timeout = durationMs(config.health.timeout);
+  const results = await Promise.all(
+    ups.map(async (u) => {
+      const path = u.kind === "ollama" ? "/api/version" : "/v1/models";
+      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout);
+      if ("error" in r) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${u.url}: ${r.error}` } };
+      if (r.status === 401 || r.status === 403)
+        return { up: true, result: warn(`Upstream "${u.name}"`, `${u.url} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
+      if (r.status >= 500) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${u.url} answers HTTP ${r.status}` } };
+      return { up: true, result: ok(`Upstream "${u.name}"`, `${u.url} is reachable (HTTP ${r.status})`) };
+    }),
+  );
+  const anyUp = results.some((r) => r.up);
+  const fixFor = "start Ollama (`systemctl start ollama` or `ollama serve`) or correct its url in [[upstreams]]";
+  // One unreachable upstream among working ones is a warning; none reachable means the broker cannot serve anything.
+  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, fixFor) : fail(r.result.name, r.result.detail, fixFor)));
+}
+
+export async function checkRelay(config: Config): Promise<CheckResult | null> {
+  const t = config.tunnel;
+  if (!t.enabled) return null;
+  if (!t.relay_url) return fail("Relay", "the tunnel is enabled but [tunnel] relay_url is empty", "set relay_url, e.g. wss://relay.example.com/agent, or enabled = false");
+  let url: URL;
+  try {
+    url = new URL(t.relay_url);
+  } catch {
+    return fail("Relay", `relay_url "${t.relay_url}" is not a URL`, "set relay_url to a ws:// or wss:// URL");
+  }
+  const http = `${url.protocol === "wss:" ? "https:" : url.protocol === "ws:" ? "http:" : url.protocol}//${url.host}/healthz`;
+  const tls = t.ca_file && existsSync(t.ca_file) ? { ca: readFileSync(t.ca_file, "utf8") } : undefined;
+  const r = await probe(http, 5000, tls ? { tls } : {});
+  if ("error" in r)
+    return fail("Relay", `${url.host}: ${r.error}`, "check the network and relay_url; for a private CA set [tunnel] ca_file; `cloudtolocalllm-tunnel status` shows the tunnel's own last error");
+  return ok("Relay", `${url.host} is reachable (HTTP ${r.status} from /healthz)`);
+}
+
+export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: boolean): Promise<CheckResult[]> {
+  const { sessionBusAddress, connectSessionBus, busReady } = await import("../../tray/bus.ts");
+  const out: CheckResult[] = [];
+  const address = sessionBusAddress(env);
+  const notifySend = Bun.which("notify-send", { PATH: env.PATH ?? "" });
+  if (!address) {
+    out.push(warn("Session bus", "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist)", "run inside a desktop session (headless servers can ignore this: tray and notifications need a desktop)"));
+  } else {
+    const bus = connectSessionBus(address);
+    bus.on("error", () => {});
+    try {
+      await busReady(bus, 2000);
+      out.push(ok("Session bus", address.split(",")[0]!));
+      const obj = await bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
+      const d = obj.getInterface("org.freedesktop.DBus");
+      const has = async (n: string) => (await d.NameHasOwner!(n)) as boolean;
+      if (await has("org.kde.StatusNotifierWatcher")) out.push(ok("Tray host", "a StatusNotifierWatcher is running: the tray icon can show"));
+      else
+        out.push(
+          warn("Tray host", "no StatusNotifierWatcher on the session bus: the tray icon has nowhere to show", "use a panel that hosts StatusNotifierItems (KDE, XFCE with the systray plugin, Waybar; on GNOME the AppIndicator extension)"),
+        );
+      if (notificationsOn) {
+        const activatable = ((await d.ListActivatableNames!()) as string[]).includes("org.freedesktop.Notifications");
+        if (!(await has("org.freedesktop.Notifications")) && !activatable)
+          out.push(warn("Notification server", "nothing serves org.freedesktop.Notifications on the session bus", "run a notification daemon (your desktop's, or dunst / mako)"));
+        else out.push(ok("Notification server", "org.freedesktop.Notifications is available"));
+      }
+    } catch (e) {
+      out.push(warn("Session bus", `${address}: ${reason(e)}`, "check DBUS_SESSION_BUS_ADDRESS; log out and in again if the session bus died"));
+    } finally {
+      bus.disconnect();
+    }
+  }
+  if (!notificationsOn) out.push(ok("notify-send", "desktop notifications are off in [alerts]"));
+  else if (notifySend) out.push(ok("notify-send", notifySend));
+  else out.push(warn("notify-send", "not found in PATH: alerts cannot show desktop notifications", "install libnotify-bin (Debian/Ubuntu) or libnotify (Arch), or set [alerts] notifications = false"));
+  return out;
+}
+
+export function checkSystemdUnit(): CheckResult {
+  const u = unitState();
+  if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
+  if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
+  if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);
+  if (!u.active) return warn("systemd user unit", `${UNIT} is enabled but not running (${u.detail})`, `systemctl --user start ${UNIT}; journalctl --user -u ${UNIT} shows why it stopped`);
+  return ok("systemd user unit", `${UNIT} is installed, enabled and active`);
+}
+
+export async function checkSecrets(config: Config, env: NodeJS.ProcessEnv): Promise<CheckResult> {
+  const { openSecretStore } = await import("../secrets/open-secret-store.ts");
+  try {
+    const store = await openSecretStore(config, { env, callTimeoutMs: 2000 });
+    const w = store.warning;
+    await store.close();
+    if (w) return warn("Secret store", w, "unlock or install a keyring (GNOME Keyring, KWallet, KeePassXC with Secret Service), or set [secrets] backend = \"file\" to accept the file");
+    return ok("Secret store", store.backend === "file" ? "0600 file (as configured)" : "desktop keyring (Secret Service)");
+  } catch (e) {
+    return fail("Secret store", reason(e), "unlock or start the desktop keyring, or set [secrets] backend = \"auto\" to fall back to a 0600 file");
+  }
+}
+
+export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
+  const { result, config } = checkConfig(ctx.file);
+  const parallel = await Promise.all([
+    checkDaemon(config),
+    checkUpstreams(config),
+    checkRelay(config),
+    checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
+    checkSecrets(config, ctx.env),
+  ]);
+  return [result, parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(), parallel[4]];
+}

@@ -1,0 +1,103 @@
+// `doctor` as a user runs it: a healthy desktop (private bus, watcher, notification server, Ollama) exits 0; broken parts exit 1 with fixes.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { startNotifications, startPrivateBus, startWatcher, type PrivateBus } from "./private-bus.ts";
+
+interface Check {
+  name: string;
+  level: "ok" | "warn" | "fail";
+  detail: string;
+  fix?: string;
+}
+
+let bus: PrivateBus;
+let ollama: FakeOllama;
+const homes: string[] = [];
+const cleanups: (() => void)[] = [];
+
+async function doctor(config: string, env: Record<string, string> = {}, args: string[] = ["--json"]) {
+  const home = tempHome("c2l-doctor-");
+  homes.push(home);
+  const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(file, config);
+  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--config", file, ...args], {
+    env: { ...homeEnv(home), ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { out, err, code, checks: args.includes("--json") ? (JSON.parse(out).checks as Check[]) : [] };
+}
+const find = (checks: Check[], name: string) => checks.find((c) => c.name === name)!;
+
+beforeAll(async () => {
+  bus = await startPrivateBus();
+  ollama = await startFakeOllama();
+  const w = await startWatcher(bus.address);
+  const n = await startNotifications(bus.address);
+  cleanups.push(w.stop, n.stop);
+});
+
+afterAll(async () => {
+  for (const c of cleanups) c();
+  await ollama?.stop();
+  await bus?.stop();
+  for (const h of homes) removeHome(h);
+});
+
+describe("doctor", () => {
+  test("a working desktop: every needed check passes and the exit code is 0", async () => {
+    const r = await doctor(`[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n[secrets]\nbackend = "file"\n`, { DBUS_SESSION_BUS_ADDRESS: bus.address });
+    expect(r.code).toBe(0);
+    expect(find(r.checks, "Config").level).toBe("ok");
+    expect(find(r.checks, 'Upstream "local"')).toMatchObject({ level: "ok" });
+    expect(find(r.checks, "Session bus").level).toBe("ok");
+    expect(find(r.checks, "Tray host").level).toBe("ok");
+    expect(find(r.checks, "Notification server").level).toBe("ok");
+    expect(find(r.checks, "notify-send").level).toBe("ok");
+    expect(find(r.checks, "Secret store").level).toBe("ok");
+    expect(r.checks.some((c) => c.name === "Relay")).toBe(false); // tunnel disabled: not checked
+    expect(find(r.checks, "Daemon").level).toBe("warn"); // not running here
+    expect(find(r.checks, "systemd user unit").fix).toBeDefined();
+  });
+
+  test("broken parts: unreachable Ollama and relay fail with fixes, no bus / watcher / notify-send warn, exit 1", async () => {
+    const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const deadPort = closed.port;
+    closed.stop(true);
+    const r = await doctor(
+      `[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:${deadPort}"\n[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:${deadPort}/agent"\n`,
+      { PATH: "/nonexistent" },
+    );
+    expect(r.code).toBe(1);
+    expect(find(r.checks, 'Upstream "local"')).toMatchObject({ level: "fail", detail: expect.stringContaining("connection refused") });
+    expect(find(r.checks, 'Upstream "local"').fix).toContain("ollama serve");
+    expect(find(r.checks, "Relay")).toMatchObject({ level: "fail", detail: expect.stringContaining("connection refused") });
+    expect(find(r.checks, "Session bus").level).toBe("warn");
+    expect(find(r.checks, "notify-send")).toMatchObject({ level: "warn", fix: expect.stringContaining("libnotify-bin") });
+  });
+
+  test("no tray host on the bus is a warning with the fix", async () => {
+    const lonely = await startPrivateBus();
+    try {
+      const r = await doctor(`[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n[secrets]\nbackend = "file"\n`, { DBUS_SESSION_BUS_ADDRESS: lonely.address });
+      expect(r.code).toBe(0);
+      expect(find(r.checks, "Tray host")).toMatchObject({ level: "warn", fix: expect.stringContaining("AppIndicator") });
+      expect(find(r.checks, "Notification server").level).toBe("warn");
+    } finally {
+      await lonely.stop();
+    }
+  });
+
+  test("an invalid config fails with line and column, and the checklist is readable", async () => {
+    const r = await doctor(`[proxy]\nmax_attempts = "three"\n`, {}, []);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/✗ Config .*tunnel\.toml.*proxy\.max_attempts/);
+    expect(r.out).toContain("fix: fix the file at the place shown");
+    expect(r.out).toMatch(/\d+ problems? to fix/);
+  });
+});
