@@ -50,7 +50,9 @@ export function isPermanentGrantError(e: unknown): boolean {
 
 /** One sentence for a failed grant, without echoing anything secret. */
 export function grantErrorMessage(e: unknown): string {
-  const err = e as { error?: string; error_description?: string; message?: string };
+  const err = e as { error?: string; error_description?: string; message?: string; cause?: unknown; status?: number };
   if (err?.error) return `${err.error}${err.error_description ? `: ${err.error_description}` : ""}`;
+  const status = err?.cause instanceof Response ? err.cause.status : err?.status;
+  if (status) return `the issuer answered HTTP ${status}`;
   return err?.message ?? String(e);
 }

@@ -1,0 +1,101 @@
+// `login --pkce`, `whoami` and `logout` as a user runs them, against a real OpenID provider on loopback.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { BUN, homeEnv, removeHome, REPO, tempHome } from "../helpers/daemon.ts";
+
+let p: TestProvider;
+let home: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  p = await startProvider({ accessTokenTtlSec: 60 });
+  home = tempHome();
+  env = homeEnv(home);
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(
+    join(home, ".config/cloudtolocalllm/tunnel.toml"),
+    `[api]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
+  );
+});
+afterAll(async () => {
+  await p?.close();
+  if (home) removeHome(home);
+});
+
+// Async on purpose: the provider runs in this process and must keep answering while the command runs.
+async function run(args: string[], e = env) {
+  const r = Bun.spawn([BUN, join(REPO, "src/main.ts"), ...args], { env: e, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [out, err, code] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
+  return { code, out, err };
+}
+const session = () => {
+  const f = JSON.parse(readFileSync(join(home, ".local/state/cloudtolocalllm/secrets.json"), "utf8"));
+  return f.secrets["auth-session"] ? JSON.parse(f.secrets["auth-session"]) : null;
+};
+
+test("login --pkce: the browser comes back to a loopback port and the tokens land in the secret store only", async () => {
+  expect((await run(["whoami"])).code).toBe(1);
+  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  let err = "";
+  const dec = new TextDecoder();
+  const reader = proc.stderr.getReader();
+  let url: string | undefined;
+  while (!url) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`login exited early: ${err}`);
+    err += dec.decode(value);
+    url = /^\s+(http\S+)$/m.exec(err)?.[1];
+  }
+  const auth = new URL(url);
+  expect(auth.origin).toBe(p.issuer);
+  expect(auth.searchParams.get("code_challenge_method")).toBe("S256");
+  const redirect = new URL(auth.searchParams.get("redirect_uri")!);
+  expect(redirect.hostname).toBe("127.0.0.1");
+  expect(Number(redirect.port)).toBeGreaterThan(0);
+  const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, "utf8");
+
+  const page = await browse(url, "bob");
+  expect(page.body).toContain("CloudToLocalLLM is signed in");
+  expect(await proc.exited).toBe(0);
+  const out = await new Response(proc.stdout).text();
+  expect(out).toContain("Signed in as Test bob (bob).");
+
+  const s = session();
+  expect(s.refreshToken).toBeTruthy();
+  for (const t of [s.accessToken, s.refreshToken, s.idToken]) {
+    expect(out + err + cmdline + readFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "utf8")).not.toContain(t);
+  }
+
+  const who = await run(["whoami"]);
+  expect(who.code).toBe(0);
+  expect(who.out).toContain("Signed in as Test bob (bob)");
+  const json = await run(["whoami", "--json"]);
+  expect(JSON.parse(json.out)).toMatchObject({ state: "signed_in", subject: "bob" });
+  for (const t of [s.accessToken, s.refreshToken, s.idToken]) expect(who.out + json.out).not.toContain(t);
+}, 30_000);
+
+test("logout revokes the refresh token at the issuer and deletes the stored tokens", async () => {
+  const s = session();
+  expect(await p.provider.RefreshToken.find(s.refreshToken)).toBeTruthy();
+  const out = await run(["logout"]);
+  expect(out.code).toBe(0);
+  expect(out.out).toContain("Signed out Test bob");
+  expect(await p.provider.RefreshToken.find(s.refreshToken)).toBeFalsy();
+  expect(session()).toBeNull();
+  const who = await run(["whoami"]);
+  expect(who.code).toBe(1);
+  expect(who.out).toContain("Not signed in");
+}, 20_000);
+
+test("login explains a missing [auth] configuration in one sentence", async () => {
+  const other = tempHome();
+  try {
+    const r = await run(["login"], homeEnv(other));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("Sign-in is not configured: set [auth] issuer and client_id");
+  } finally {
+    removeHome(other);
+  }
+});

@@ -1,0 +1,81 @@
+// The daemon's token lifecycle in-process: access-token subscribers, bounded backoff while the issuer is in trouble.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { pkceLogin } from "../../src/auth/pkce-flow.ts";
+import { AuthManager } from "../../src/auth/manager.ts";
+import { MemorySecretStore } from "../../src/secrets/memory-store.ts";
+import { loadSession, saveSession } from "../../src/auth/session.ts";
+import { EventBus } from "../../src/core/events.ts";
+import { setLogSink } from "../../src/core/log.ts";
+
+let p: TestProvider;
+beforeAll(async () => {
+  p = await startProvider({ accessTokenTtlSec: 3600 });
+});
+afterAll(async () => {
+  await p?.close();
+  setLogSink((l) => process.stderr.write(l + "\n"));
+});
+
+test("a failing token endpoint is retried with growing delays, then the next success clears it", async () => {
+  const lines: string[] = [];
+  setLogSink((l) => lines.push(l));
+  const auth = { issuer: p.issuer, client_id: CLIENT_ID, audience: AUDIENCE, scopes: ["openid", "offline_access", "tunnel"], flow: "device" as const, refresh_before: "60s" };
+  const store = new MemorySecretStore();
+  await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "carol") }));
+  const events = new EventBus();
+  const m = new AuthManager({ config: () => auth, secrets: () => store, events, retryInitialMs: 200, retryMaxMs: 800 });
+  const tokens: (string | null)[] = [];
+  m.onToken((t) => tokens.push(t));
+  await m.start();
+  try {
+    expect(m.status()).toMatchObject({ state: "signed_in", subject: "carol" });
+    const first = await m.accessToken();
+    expect(first).toBeTruthy();
+    expect(tokens).toEqual([first]); // subscribers hear about the loaded session too
+
+    p.failTokenEndpoint(503);
+    const before = p.tokenCalls();
+    await expect(m.refreshNow()).rejects.toThrow("Refreshing the access token failed: the issuer answered HTTP 503");
+    await Bun.sleep(2000);
+    const during = p.tokenCalls() - before;
+    // Delays 200, 400, 800, 800… ms: about 4 calls in 2 s, never a tight loop; the state stays signed_in meanwhile.
+    expect(during).toBeGreaterThanOrEqual(3);
+    expect(during).toBeLessThanOrEqual(6);
+    expect(m.status().state).toBe("signed_in");
+    expect(lines.some((l) => l.includes("will retry") && l.includes("attempt=2"))).toBe(true);
+
+    p.failTokenEndpoint(null);
+    const until = Date.now() + 3000;
+    while (tokens.length === 1 && Date.now() < until) await Bun.sleep(50);
+    expect(tokens.length).toBe(2);
+    expect(tokens[1]).not.toBe(first);
+    expect(await m.accessToken()).toBe(tokens[1]!);
+    expect((await loadSession(store))!.accessToken).toBe(tokens[1]!);
+    const settled = p.tokenCalls();
+    await Bun.sleep(1000);
+    expect(p.tokenCalls()).toBe(settled); // back to the normal schedule (an hour away)
+
+    await m.logout();
+    expect(tokens.at(-1)).toBeNull();
+    expect(m.status().state).toBe("signed_out");
+    expect(await m.accessToken()).toBeNull();
+    expect(await loadSession(store)).toBeNull();
+    for (const l of lines) for (const t of [first!, tokens[1]!]) expect(l).not.toContain(t);
+  } finally {
+    p.failTokenEndpoint(null);
+    await m.stop();
+  }
+}, 20_000);
+
+test("without [auth] issuer the service is disabled and has no token", async () => {
+  const m = new AuthManager({
+    config: () => ({ issuer: "", client_id: "", audience: "", scopes: [], flow: "device", refresh_before: "60s" }),
+    secrets: () => new MemorySecretStore(),
+    events: new EventBus(),
+  });
+  await m.start();
+  expect(m.status().state).toBe("disabled");
+  expect(await m.accessToken()).toBeNull();
+  await m.stop();
+});
