@@ -1,6 +1,7 @@
 // Test helper: a real OpenID provider (oidc-provider) on loopback with device, PKCE and refresh grants and JWT access tokens.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+// @ts-ignore oidc-provider ships no type declarations (and @types/oidc-provider lags v9)
 import Provider from "oidc-provider";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
