@@ -182,14 +182,18 @@ export class Broker implements BrokerService {
   }
 
   async handle(req: Request, source: "local" | "tunnel"): Promise<Response> {
-    const url = new URL(req.url);
-    const path = url.pathname;
+    // req.url is absolute ("http://host/path?query"); slicing it is cheaper than new URL() on the hot path.
+    const raw = req.url;
+    const start = raw.indexOf("/", raw.indexOf("//") + 2);
+    const q = start < 0 ? -1 : raw.indexOf("?", start);
+    const path = start < 0 ? "/" : q < 0 ? raw.slice(start) : raw.slice(start, q);
+    const search = q < 0 ? "" : raw.slice(q);
     if (req.method === "GET") {
       if (path === "/api/tags") return this.mergedList(path, "ollama-tags");
       if (path === "/api/ps") return this.mergedList(path, "ollama-ps");
       if (path === "/v1/models") return this.mergedList(path, "openai");
     }
-    return proxy(this.deps, req, source, path, url.search);
+    return proxy(this.deps, req, source, path, search);
   }
 
   /** /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins). */

@@ -1,6 +1,6 @@
 // One client request through the broker: its attempts, the relayed response stream, and its accounting when it ends.
 //
-// The Exchange is itself the abort listener (handleEvent) and the response stream's source (pull/cancel), so a
+// The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures.
 import type { RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
@@ -11,7 +11,11 @@ import { joinTail, parseUsage } from "./usage.ts";
 export type StreamFormat = "ndjson" | "sse" | "other";
 const enc = new TextEncoder();
 const TAIL_CHUNKS = 4;
+/** Answers up to this size with a Content-Length are read whole rather than streamed. */
+export const SMALL_RESPONSE = 256 * 1024;
 let nextId = 0;
+// Bun's typings cannot pick the "direct" overload for a class instance; the runtime takes any object with type "direct".
+const DirectStream = ReadableStream as unknown as new (source: object) => ReadableStream<Uint8Array>;
 
 export interface CaptureOptions {
   enabled: boolean;
@@ -26,7 +30,7 @@ function timeoutFired(ex: Exchange): void {
 export class Exchange {
   readonly id = (++nextId).toString(36) + "-" + Date.now().toString(36);
   readonly started = performance.now();
-  readonly time = new Date();
+  readonly time = Date.now();
   upstream: Upstream | null = null;
   ac: AbortController | null = null;
   clientGone = false;
@@ -90,53 +94,86 @@ export class Exchange {
     this.error = message;
   }
 
-  /** Headers arrived: from here on the response belongs to the client. Returns the stream to relay. */
-  relay(res: Response): ReadableStream<Uint8Array> | null {
+  /** Headers arrived: from here on the response belongs to the client. */
+  accept(res: Response): void {
     this.clearTimer();
     this.status = res.status;
     this.ttfbMs = performance.now() - this.started;
     this.error = null;
     const ct = res.headers.get("content-type") ?? "";
     this.format = ct.includes("text/event-stream") ? "sse" : ct.includes("ndjson") ? "ndjson" : "other";
+  }
+
+  /**
+   * A small, complete answer (stream:false, listings): read whole and sent as bytes, which costs far less than
+   * relaying a stream. Only plain bodies whose Content-Length says they are small.
+   */
+  isSmall(res: Response): boolean {
+    if (this.format !== "other" || !res.body) return false;
+    const cl = res.headers.get("content-length");
+    return cl !== null && Number(cl) <= SMALL_RESPONSE;
+  }
+
+  /** Accounts a small answer that was read whole. */
+  completeSmall(bytes: Uint8Array): void {
+    this.bytesOut = bytes.byteLength;
+    this.tail[0] = bytes;
+    this.tailPos = 1;
+    if (this.responseCapture) this.responseCapture.push(bytes.slice(0, this.capture.cap));
+    this.finish(null);
+  }
+
+  /** The relayed stream: Bun's "direct" stream (no queue in between; write() reports a client that went away). */
+  stream(res: Response): ReadableStream<Uint8Array> | null {
     if (!res.body) {
       this.finish(null);
       return null;
     }
     this.reader = res.body.getReader();
-    return new ReadableStream<Uint8Array>(this);
+    return new DirectStream(this);
   }
 
-  async pull(c: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    const reader = this.reader!;
-    let r: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      r = await reader.read();
-    } catch (e) {
-      if (this.clientGone || this.done) return;
-      this.breakOff(c, e);
-      return;
+  readonly type = "direct";
+
+  async pull(c: ReadableStreamDirectController): Promise<void> {
+    const reader = this.reader;
+    if (!reader) return c.close();
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (this.clientGone || this.done) return c.close();
+        return this.breakOff(c, e);
+      }
+      if (r.done) break;
+      const chunk = r.value;
+      const n = chunk.byteLength;
+      if (n === 0) continue;
+      this.bytesOut += n;
+      this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
+      this.lastByte = chunk[n - 1]!;
+      if (this.responseCapture && this.captured < this.capture.cap) {
+        const part = chunk.subarray(0, this.capture.cap - this.captured);
+        this.responseCapture.push(part.slice());
+        this.captured += part.byteLength;
+      }
+      let w = c.write(chunk);
+      // A pending write means the client reads slower than the upstream writes: wait (backpressure).
+      if (typeof w !== "number") w = await w;
+      else c.flush();
+      if (w === 0 || this.clientGone) {
+        this.cancel();
+        return c.close();
+      }
     }
-    if (r.done) {
-      c.close();
-      this.finish(null);
-      return;
-    }
-    const chunk = r.value;
-    const n = chunk.byteLength;
-    if (n === 0) return;
-    this.bytesOut += n;
-    this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
-    this.lastByte = chunk[n - 1]!;
-    if (this.responseCapture && this.captured < this.capture.cap) {
-      const part = chunk.subarray(0, this.capture.cap - this.captured);
-      this.responseCapture.push(part.slice());
-      this.captured += part.byteLength;
-    }
-    c.enqueue(chunk);
+    c.close();
+    this.finish(null);
   }
 
-  /** The client stopped reading (disconnect): abort the upstream. */
+  /** The client went away (Bun's cancel callback of the stream, or write() returning 0): abort the upstream. */
   cancel(): void {
+    if (this.done) return;
     this.clientGone = true;
     this.ac?.abort();
     void this.reader?.cancel().catch(() => {});
@@ -144,18 +181,19 @@ export class Exchange {
   }
 
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */
-  private breakOff(c: ReadableStreamDefaultController<Uint8Array>, e: unknown): void {
+  private breakOff(c: ReadableStreamDirectController, e: unknown): void {
     const name = this.upstream?.name ?? "?";
     const msg = `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
     this.error = msg;
     if (this.format === "ndjson") {
-      c.enqueue(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify({ error: msg }) + "\n"));
+      c.write(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify({ error: msg }) + "\n"));
       c.close();
     } else if (this.format === "sse") {
-      c.enqueue(enc.encode((this.lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify({ error: { message: msg, type: "upstream_error" } })}\n\n`));
+      c.write(enc.encode((this.lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify({ error: { message: msg, type: "upstream_error" } })}\n\n`));
       c.close();
     } else {
-      c.error(new Error(msg));
+      // No in-band way to say it: fail the body so the client sees a broken response, not a truncated "success".
+      c.close(new Error(msg));
     }
     this.finish(msg);
   }
@@ -222,7 +260,7 @@ export class Exchange {
     if (this.events.listenerCount("request.completed") === 0 && this.events.listenerCount("*") === 0) return;
     const rec: RequestRecord = {
       id: this.id,
-      time: this.time.toISOString(),
+      time: new Date(this.time).toISOString(),
       source: this.source,
       method: this.method,
       path: this.path,

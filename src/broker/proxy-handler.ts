@@ -121,8 +121,26 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
       ex.attemptFailed(u, res.status, lastMessage);
       continue;
     }
-    const stream = ex.relay(res);
-    return new Response(stream, { status: res.status, statusText: res.statusText, headers: clientHeaders(res.headers) });
+    ex.accept(res);
+    const headers = clientHeaders(res.headers);
+    if (ex.isSmall(res)) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await res.bytes();
+      } catch (e) {
+        if (ex.clientGone) {
+          ex.finish("client closed the connection");
+          return new Response(null, { status: 499 });
+        }
+        const msg = `upstream "${u.name}" broke off the response: ${describeFetchError(e)}`;
+        ex.status = 502;
+        ex.finish(msg);
+        return brokerError(path, "upstream_error", msg);
+      }
+      ex.completeSmall(bytes);
+      return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, statusText: res.statusText, headers });
+    }
+    return new Response(ex.stream(res), { status: res.status, statusText: res.statusText, headers });
   }
   ex.fail(ERROR_CODES[lastCode], lastMessage);
   return brokerError(path, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);

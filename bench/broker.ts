@@ -1,0 +1,128 @@
+// Benchmark: the fake Ollama direct, through the broker (a real daemon process) and through nginx, side by side.
+//
+//   bun bench/broker.ts [--quick]
+//
+// (a) small non-streaming requests at fixed concurrency (wrk): throughput, latency p50/p99;
+// (b) streaming (a separate load process): time to first token and chunks/s, 1 stream and 200 concurrent streams;
+// (c) the broker daemon's peak RSS.
+// Prints a markdown table and writes it to bench/results/broker.md. Medians over the rounds.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
+import { startNginx } from "./lib/nginx.ts";
+import { memMb, spawnListening } from "./lib/proc.ts";
+import { wrk, type WrkResult } from "./lib/wrk.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BUN = process.execPath;
+const quick = process.argv.includes("--quick");
+const P = quick
+  ? { rounds: 1, wrkSec: 3, conns: 16, singleRounds: 10, singleTokens: 500, manyStreams: 200, manyTokens: 100 }
+  : { rounds: 3, wrkSec: 10, conns: 32, singleRounds: 30, singleTokens: 2000, manyStreams: 200, manyTokens: 500 };
+const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN;
+};
+
+interface StreamResult {
+  ttftMs: number[];
+  chunks: number;
+  wallMs: number;
+  errors: number;
+}
+async function streamLoad(url: string, streams: number, tokens: number, rounds: number): Promise<StreamResult> {
+  const p = Bun.spawn([BUN, join(ROOT, "bench/lib/stream-load.ts"), "--url", url, "--streams", String(streams), "--tokens", String(tokens), "--rounds", String(rounds)], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const out = await new Response(p.stdout).text();
+  if ((await p.exited) !== 0) throw new Error(`stream-load failed for ${url}`);
+  return JSON.parse(out.trim().split("\n").at(-1)!);
+}
+
+type Target = "direct" | "broker" | "nginx";
+const TARGETS: Target[] = ["direct", "broker", "nginx"];
+
+const fake = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "200", "--delay-ms", "0", "--models", "bench:latest"]);
+const daemon = await startDaemon({
+  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
+  waitFor: ["broker"],
+});
+const nginx = await startNginx(fake.url);
+const urls: Record<Target, string> = { direct: fake.url, broker: daemon.urls.broker!, nginx: nginx.url };
+const brokerPid = daemon.proc.pid;
+const idleRss = memMb(brokerPid).rss;
+
+const small: Record<Target, WrkResult[]> = { direct: [], broker: [], nginx: [] };
+const single: Record<Target, { ttft: number[]; cps: number[] }> = { direct: { ttft: [], cps: [] }, broker: { ttft: [], cps: [] }, nginx: { ttft: [], cps: [] } };
+const many: Record<Target, { p50: number[]; p99: number[]; cps: number[]; errors: number }> = {
+  direct: { p50: [], p99: [], cps: [], errors: 0 },
+  broker: { p50: [], p99: [], cps: [], errors: 0 },
+  nginx: { p50: [], p99: [], cps: [], errors: 0 },
+};
+let rssAfterMany = 0;
+
+try {
+  for (const t of TARGETS) await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1 }); // warm-up
+  for (let r = 0; r < P.rounds; r++) {
+    // Interleaved, so that a noisy moment on the shared machine hits every target alike.
+    for (const t of TARGETS) small[t].push(await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec }));
+    for (const t of TARGETS) {
+      const s = await streamLoad(urls[t], 1, P.singleTokens, P.singleRounds);
+      single[t].ttft.push(median(s.ttftMs));
+      single[t].cps.push(s.chunks / (s.wallMs / 1000));
+    }
+    for (const t of TARGETS) {
+      const s = await streamLoad(urls[t], P.manyStreams, P.manyTokens, 1);
+      many[t].p50.push(pct(s.ttftMs, 50));
+      many[t].p99.push(pct(s.ttftMs, 99));
+      many[t].cps.push(s.chunks / (s.wallMs / 1000));
+      many[t].errors += s.errors;
+      if (t === "broker") rssAfterMany = Math.max(rssAfterMany, memMb(brokerPid).rss);
+    }
+  }
+} finally {
+  var peakRss = memMb(brokerPid).peak;
+  await nginx.stop();
+  await daemon.stop();
+  removeHome(daemon.home);
+  fake.proc.kill();
+  await fake.proc.exited;
+}
+
+const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : "–");
+const fi = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "–");
+type Row = [string, number, number, number, "lower" | "higher", (n: number) => string];
+const rows: Row[] = [
+  [`(a) small requests, ${P.conns} connections: requests/s`, median(small.direct.map((x) => x.rps)), median(small.broker.map((x) => x.rps)), median(small.nginx.map((x) => x.rps)), "higher", fi],
+  ["(a) small requests: latency p50 (ms)", median(small.direct.map((x) => x.p50Ms)), median(small.broker.map((x) => x.p50Ms)), median(small.nginx.map((x) => x.p50Ms)), "lower", f],
+  ["(a) small requests: latency p99 (ms)", median(small.direct.map((x) => x.p99Ms)), median(small.broker.map((x) => x.p99Ms)), median(small.nginx.map((x) => x.p99Ms)), "lower", f],
+  ["(b) 1 stream: time to first token p50 (ms)", median(single.direct.ttft), median(single.broker.ttft), median(single.nginx.ttft), "lower", f],
+  ["(b) 1 stream: chunks/s", median(single.direct.cps), median(single.broker.cps), median(single.nginx.cps), "higher", fi],
+  [`(b) ${P.manyStreams} streams: time to first token p50 (ms)`, median(many.direct.p50), median(many.broker.p50), median(many.nginx.p50), "lower", f],
+  [`(b) ${P.manyStreams} streams: time to first token p99 (ms)`, median(many.direct.p99), median(many.broker.p99), median(many.nginx.p99), "lower", f],
+  [`(b) ${P.manyStreams} streams: chunks/s (all streams)`, median(many.direct.cps), median(many.broker.cps), median(many.nginx.cps), "higher", fi],
+];
+const diff = (r: Row) => (r[4] === "lower" ? `+${f(r[2] - r[1])}` : `${f((r[2] / r[1]) * 100, 0)} %`);
+const lines = [
+  `Broker benchmark (${quick ? "--quick" : "full"}, ${P.rounds} round${P.rounds > 1 ? "s" : ""}, medians), ${new Date().toISOString().slice(0, 16)}Z, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores. ` +
+    `Fake Ollama (separate process) direct, through the broker (a real daemon process), and through nginx ${"1 worker, keepalive upstream, proxy_buffering off"}.`,
+  "",
+  "| measure | direct | broker | nginx | broker vs direct | broker / nginx |",
+  "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ...rows.map((r) => `| ${r[0]} | ${r[5](r[1])} | ${r[5](r[2])} | ${r[5](r[3])} | ${diff(r)} | ${f(r[2] / r[3], 2)}× |`),
+  `| (c) broker RSS (MB): idle / after ${P.manyStreams} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |`,
+  "",
+  `Errors: wrk ${TARGETS.map((t) => `${t} ${small[t].reduce((a, x) => a + x.errors, 0)}`).join(", ")}; streams ${TARGETS.map((t) => `${t} ${many[t].errors}`).join(", ")}.`,
+  "Added latency is broker − direct (ms); throughput columns give broker as a share of direct. The machine is shared: compare columns within one run.",
+];
+const table = lines.join("\n") + "\n";
+console.log(table);
+mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+writeFileSync(join(ROOT, "bench/results/broker.md"), table);

@@ -1,0 +1,55 @@
+// Small process helpers for benchmarks: free ports, waiting for HTTP, reading a process's memory from /proc.
+import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+
+export async function freePort(): Promise<number> {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}
+
+export async function waitHttp(url: string, timeoutMs: number, proc?: Subprocess): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      return;
+    } catch {}
+    if (proc?.exitCode !== null && proc?.exitCode !== undefined) throw new Error(`${url}: the process exited (${proc.exitCode})`);
+    if (Date.now() > end) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await Bun.sleep(25);
+  }
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MB. */
+export function memMb(pid: number): { rss: number; peak: number } {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? NaN);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+/** Starts `cmd`, resolves with the URL from its first "listening url=..." line. */
+export async function spawnListening(cmd: string[], env?: Record<string, string>): Promise<{ proc: Subprocess<"ignore", "pipe", "inherit">; url: string }> {
+  const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "inherit", env: { ...process.env, ...env } });
+  const dec = new TextDecoder();
+  let out = "";
+  const reader = proc.stdout.getReader();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += dec.decode(value, { stream: true });
+    const m = /listening url=(\S+)/.exec(out);
+    if (m) {
+      // Keep draining so the child never blocks on a full pipe.
+      void (async () => {
+        for (;;) if ((await reader.read()).done) break;
+      })();
+      return { proc, url: m[1]! };
+    }
+  }
+  proc.kill();
+  throw new Error(`${cmd.join(" ")} did not print a listening url:\n${out}`);
+}
