@@ -1,4 +1,8 @@
-// Swagger UI at /swagger, loaded lazily after the listener is up (it costs start-up time and is rarely opened).
+// Swagger UI at /swagger, loaded lazily a moment after start-up (it costs start-up time and is rarely opened).
 import { Elysia } from "elysia";
 
-export const docsModule = () => new Elysia({ name: "docs" }).use(import("./openapi.ts"));
+/** Long enough for the first /healthz of a starting daemon to be answered before the OpenAPI code loads. */
+const DOCS_DELAY_MS = 250;
+
+export const docsModule = () =>
+  new Elysia({ name: "docs" }).use(new Promise<void>((r) => setTimeout(r, DOCS_DELAY_MS)).then(() => import("./openapi.ts")));
