@@ -71,7 +71,8 @@ export class LineChart {
           pen = false;
           continue;
         }
-        d += `${pen ? "L" : "M"}${x(p.t).toFixed(1)} ${y(p.v).toFixed(1)}`;
+        // A lone point gets a zero-length segment: with round caps it shows as a dot.
+        d += pen ? `L${x(p.t).toFixed(1)} ${y(p.v).toFixed(1)}` : `M${x(p.t).toFixed(1)} ${y(p.v).toFixed(1)}h0`;
         pen = true;
       }
       this.paths[i]?.setAttribute("d", d);

@@ -4,7 +4,8 @@ import { t } from "elysia";
 const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
 
 export const RequestsQuery = t.Object({
-  source: t.Optional(t.UnionEnum(["local", "tunnel"], { description: "Through the local broker endpoint or the tunnel." })),
+  // A pattern, not t.UnionEnum: Elysia fills an absent enum query parameter with its first value.
+  source: t.Optional(t.String({ pattern: "^(local|tunnel)$", description: "local (the broker endpoint) or tunnel.", examples: ["tunnel"] })),
   upstream: t.Optional(t.String({ description: "Upstream name." })),
   model: t.Optional(t.String()),
   method: t.Optional(t.String({ examples: ["POST"] })),

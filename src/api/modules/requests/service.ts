@@ -3,7 +3,10 @@ import type { DaemonContext } from "../../../daemon/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import type { RequestFilter } from "../../../inspector/ring.ts";
 
-export function listRequests(ctx: DaemonContext, filter: RequestFilter) {
+type Query = Omit<RequestFilter, "source"> & { source?: string };
+
+export function listRequests(ctx: DaemonContext, query: Query) {
+  const filter = query as RequestFilter; // source is checked against local|tunnel by the route's schema
   const inspector = ctx.services.inspector;
   if (!inspector) throw new HttpError("unavailable", "the request inspector is not running in this daemon");
   const o = inspector.options();

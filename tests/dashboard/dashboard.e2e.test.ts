@@ -1,0 +1,355 @@
+// End to end: the dashboard in headless Debian Chromium against a real daemon, a real relay and two fake upstreams.
+// Every request the page makes to a host other than 127.0.0.1 is blocked and the test asserts there were none.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+
+const ARTIFACTS = join(REPO, "artifacts");
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let alpha: FakeOllama;
+let beta: FakeOllama;
+let relay: RelayProc;
+let daemon: DaemonProc;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let userDataDir: string;
+let binDir: string;
+let api: string;
+let proxy: string;
+let token: string;
+const blocked: string[] = [];
+const apiCalls: { method: string; path: string; status: number }[] = [];
+
+function daemonConfig(): string {
+  return `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[secrets]
+backend = "file"
+[health]
+interval = "250ms"
+down_interval = "250ms"
+timeout = "1s"
+failures_before_down = 1
+[[upstreams]]
+name = "alpha"
+url = "${alpha.url}"
+priority = 10
+[[upstreams]]
+name = "beta"
+url = "${beta.url}"
+priority = 20
+[tunnel]
+enabled = true
+relay_url = "${relay.url.replace(/^http/, "ws")}/agent"
+[tunnel.backoff]
+initial = "100ms"
+max = "400ms"
+[tunnel.heartbeat]
+interval = "300ms"
+tolerance = "1200ms"
+`;
+}
+
+async function apiJson<T = any>(method: string, path: string): Promise<T> {
+  const r = await fetch(api + path, { method, headers: { authorization: `Bearer ${token}` } });
+  expect(r.ok).toBe(true);
+  return (await r.json()) as T;
+}
+
+async function chat(base: string, model: string, headers: Record<string, string> = {}, stream = false): Promise<Response> {
+  const r = await fetch(`${base}/api/chat`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ model, stream, messages: [{ role: "user", content: "hello" }] }),
+  }, 30_000);
+  await r.text();
+  return r;
+}
+
+beforeAll(async () => {
+  [alpha, beta] = await Promise.all([
+    startFakeOllama({ models: ["llama3.2:1b"], tokens: 8 }),
+    startFakeOllama({ models: ["qwen2.5:0.5b"], tokens: 8, tokenDelayMs: 2 }),
+  ]);
+  relay = await startRelayProc(relayToml());
+  daemon = await startDaemon({ config: daemonConfig(), env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN }, waitFor: ["api", "broker"] });
+  api = daemon.urls.api!;
+  proxy = daemon.urls.broker!;
+  token = readFileSync(join(daemon.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+  await daemon.waitFor(/tunnel: connected to the relay/, 15_000);
+
+  // A stand-in for xdg-open that records the URL it was asked to open, so the test sees exactly what a browser would get.
+  binDir = mkdtempSync(join(tmpdir(), "c2l-dash-bin-"));
+  writeFileSync(join(binDir, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > "${binDir}/opened"\n`);
+  chmodSync(join(binDir, "xdg-open"), 0o755);
+
+  userDataDir = mkdtempSync(join(tmpdir(), "c2l-chromium-"));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+    colorScheme: "light",
+  }, 30_000);
+  browser = context.browser()!;
+  await context.route(
+    (url) => url.hostname !== "127.0.0.1",
+    (route) => {
+      blocked.push(route.request().url());
+      return route.abort();
+    },
+  );
+  await context.routeWebSocket(
+    (url) => url.hostname !== "127.0.0.1",
+    (ws) => {
+      blocked.push(ws.url());
+      ws.close();
+    },
+  );
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("response", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith("/api/")) apiCalls.push({ method: r.request().method(), path: u.pathname, status: r.status() });
+  }, 30_000);
+}, 90_000);
+
+afterAll(async () => {
+  await context?.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await daemon?.stop();
+  await relay?.stop();
+  await Promise.all([alpha?.stop(), beta?.stop()]);
+  if (daemon) removeHome(daemon.home);
+  if (relay) rmSync(relay.dir, { recursive: true, force: true });
+  for (const d of [userDataDir, binDir]) if (d) rmSync(d, { recursive: true, force: true });
+});
+
+describe("dashboard in Chromium", () => {
+  test("the page opens from the one-time URL that `dashboard` hands to xdg-open; the code works once", async () => {
+    const cli = Bun.spawn([BUN, join(REPO, "src/main.ts"), "dashboard", "--url", api], {
+      env: { ...daemon.env, PATH: `${binDir}:${daemon.env.PATH}` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await cli.exited).toBe(0);
+    const url = readFileSync(join(binDir, "opened"), "utf8");
+    expect(url).toStartWith(`${api}/auth?code=`);
+    expect(url).not.toContain(token);
+
+    const res = await page.goto(url);
+    expect(res?.ok()).toBe(true);
+    // The redirect dropped the code from the address bar (and so from the history).
+    expect(page.url()).toStartWith(`${api}/`);
+    expect(page.url()).not.toContain("code=");
+    await expect(page.title()).resolves.toContain("dashboard");
+    const cookies = await context.cookies(api);
+    const session = cookies.find((c) => c.name === "c2l_session");
+    expect(session?.httpOnly).toBe(true);
+    expect(session?.sameSite).toBe("Strict");
+    expect(session?.value).not.toContain(token);
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+
+    // The same link again (say, from the history) is refused.
+    const again = await context.newPage();
+    const second = await again.goto(url);
+    expect(second?.status()).toBe(401);
+    expect(await again.textContent("h1")).toContain("expired");
+    await again.close();
+  }, 30_000);
+
+  test("shows a card per upstream with state, quality, version, models and metrics", async () => {
+    const cards = page.locator("article.upstream");
+    await expect(cards.count()).resolves.toBe(2);
+    for (const [name, model] of [
+      ["alpha", "llama3.2:1b"],
+      ["beta", "qwen2.5:0.5b"],
+    ]) {
+      const card = page.locator(`article[data-upstream="${name}"]`);
+      await card.locator('[data-f="state"]', { hasText: "up" }).waitFor({ timeout: 10_000 });
+      expect(await card.locator("h3").textContent()).toBe(name);
+      expect(await card.locator('[data-f="version"]').textContent()).toBe("0.6.0");
+      expect(await card.locator('[data-f="modelCount"]').textContent()).toBe("1");
+      expect(await card.locator(".models li").allTextContents()).toEqual([model]);
+      expect(await card.locator('[data-f="quality"]').textContent()).toMatch(/excellent|good|poor|critical/);
+      await expect(card.locator('[data-f="p95"]').count()).resolves.toBe(1);
+    }
+    expect(await page.locator("#overall-quality").textContent()).toMatch(/excellent|good|poor|critical|down/);
+    expect(await page.locator("#tunnel-state").textContent()).toBe("connected");
+  }, 30_000);
+
+  test("reflects an upstream going down within 2 s, without a reload", async () => {
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    const card = page.locator('article[data-upstream="beta"]');
+    const t0 = performance.now();
+    beta.setHealthy(false);
+    await card.locator('[data-f="state"]', { hasText: "down" }).waitFor({ timeout: 2000 });
+    const elapsed = performance.now() - t0;
+    expect(elapsed).toBeLessThan(2000);
+    expect(await card.getAttribute("data-state")).toBe("down");
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    beta.setHealthy(true);
+    await card.locator('[data-f="state"]', { hasText: "up" }).waitFor({ timeout: 5000 });
+  }, 30_000);
+
+  test("lists proxied requests (broker and tunnel) in the inspector, live, with filters", async () => {
+    // Keyboard: the tabs follow the ARIA pattern (arrow keys move between them).
+    await page.locator("#tab-overview").focus();
+    await page.keyboard.press("ArrowRight");
+    expect(await page.locator("#tab-requests").getAttribute("aria-selected")).toBe("true");
+    await expect(page.locator("#panel-requests").isVisible()).resolves.toBe(true);
+
+    expect((await chat(proxy, "llama3.2:1b")).status).toBe(200);
+    expect((await chat(proxy, "qwen2.5:0.5b", {}, true)).status).toBe(200);
+    const missing = await chat(proxy, "no-such-model:1b");
+    expect(missing.status).toBeGreaterThanOrEqual(400);
+    const viaTunnel = await chat(`${relay.url}/t/${TUNNEL_ID}`, "llama3.2:1b", { authorization: `Bearer ${CLIENT_KEY}` });
+    expect(viaTunnel.status).toBe(200);
+
+    const rows = page.locator("#requests-body tr");
+    await page.waitForFunction(() => document.querySelectorAll("#requests-body tr").length >= 4, undefined, { timeout: 5000 });
+    const text = await rows.allTextContents();
+    expect(text.some((t) => t.includes("/api/chat") && t.includes("alpha") && t.includes("llama3.2:1b") && t.includes("200"))).toBe(true);
+    expect(text.some((t) => t.includes("beta") && t.includes("qwen2.5:0.5b"))).toBe(true);
+    expect(await page.locator("#requests-body tr.row-error").count()).toBeGreaterThanOrEqual(1);
+
+    // Filter: only the request that came through the tunnel.
+    await page.selectOption('#requests-filters select[name="source"]', "tunnel");
+    await expect(rows.count()).resolves.toBe(1);
+    expect(await rows.first().textContent()).toContain("tunnel");
+    await page.selectOption('#requests-filters select[name="source"]', "");
+
+    // Details open from the keyboard; bodies are not kept by default.
+    await rows.first().locator("button").focus();
+    await page.keyboard.press("Enter");
+    await expect(page.locator("#request-detail").isVisible()).resolves.toBe(true);
+    expect(await page.locator("#request-bodies").textContent()).toContain("not kept");
+
+    // A reload of the list from GET /api/v1/requests shows the same records (the daemon's ring).
+    const list = await apiJson<{ requests: { path: string; source: string }[] }>("GET", "/api/v1/requests");
+    expect(list.requests.filter((r) => r.path === "/api/chat").length).toBeGreaterThanOrEqual(4);
+    expect(list.requests.some((r) => r.source === "tunnel")).toBe(true);
+  }, 30_000);
+
+  test("restarts the tunnel from its button", async () => {
+    await page.locator("#tab-overview").click();
+    await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });
+    const before = relay.count(/agent connected/);
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/api/v1/tunnel/restart") && r.request().method() === "POST"),
+      page.locator("#tunnel-restart").click(),
+    ]);
+    expect(resp.status()).toBe(200);
+    // The cookie-authenticated change carried the CSRF token.
+    expect(resp.request().headers()["x-csrf-token"]).toBeTruthy();
+    await page.locator("#tunnel-msg", { hasText: "restart requested" }).waitFor();
+    // The relay saw the agent come back, and the page shows it connected again.
+    for (let i = 0; i < 100 && relay.count(/agent connected/) <= before; i++) await Bun.sleep(50);
+    expect(relay.count(/agent connected/)).toBeGreaterThan(before);
+    await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });
+  }, 30_000);
+
+  test("shows a field-level error for a bad config edit and applies a good one", async () => {
+    await page.locator("#tab-config").click();
+    const interval = page.locator("#cfg-health-interval");
+    await page.waitForFunction(() => (document.querySelector("#cfg-health-interval") as HTMLInputElement).value === "250ms");
+    const onDisk = () => readFileSync(daemon.configFile, "utf8");
+    const before = onDisk();
+
+    // Bad: the API's message appears at the field itself, and nothing is written.
+    await interval.fill("soon");
+    await page.locator("#cfg-save").click();
+    const err = page.locator("#cfg-health-interval-err");
+    await err.waitFor({ state: "visible" });
+    expect((await err.textContent())!.length).toBeGreaterThan(3);
+    expect(await interval.getAttribute("aria-invalid")).toBe("true");
+    expect(await interval.getAttribute("aria-describedby")).toBe("cfg-health-interval-err");
+    expect(onDisk()).toBe(before);
+
+    // Bad in the TOML editor: the issue names its line and column.
+    await page.locator("#cfg-reset").click();
+    const editor = page.locator("#toml-editor");
+    await page.waitForFunction(() => (document.querySelector("#toml-editor") as HTMLTextAreaElement).value.includes("priority = 20"));
+    const text = await editor.inputValue();
+    const badLine = text.split("\n").findIndex((l) => l.includes("priority = 20")) + 1;
+    await editor.fill(text.replace("priority = 20", 'priority = "high"'));
+    await page.locator("#toml-validate").click();
+    const issue = page.locator("#toml-issues li").first();
+    await issue.waitFor();
+    expect(await issue.textContent()).toContain(`line ${badLine}, column`);
+    expect(await issue.textContent()).toContain("upstreams[1].priority");
+    expect(await page.locator(`#toml-gutter [data-line="${badLine}"]`).getAttribute("class")).toContain("bad");
+    await page.locator("#toml-revert").click();
+
+    // Good: beta's priority from the form → written, hot-applied, shown on the overview without a reload.
+    await page.locator("#cfg-up-1-priority").fill("5");
+    await page.locator("#cfg-save").click();
+    await page.locator("#config-form-status", { hasText: "Saved" }).waitFor();
+    expect(onDisk()).toMatch(/priority = 5\b/);
+    const status = await apiJson<{ upstreams: { name: string; priority: number }[] }>("GET", "/api/v1/status");
+    expect(status.upstreams.find((u) => u.name === "beta")?.priority).toBe(5);
+    // The overview (hidden behind this tab) was updated live from the config.reloaded event.
+    await page.locator('article[data-upstream="beta"] [data-f="where"]', { hasText: "priority 5" }).waitFor({ state: "attached", timeout: 3000 });
+
+    // The save took a backup, listed with a restore button.
+    await page.locator("#backups-list li").first().waitFor();
+    expect(await page.locator("#backups-list li button").count()).toBeGreaterThanOrEqual(1);
+  }, 30_000);
+
+  test("a disabled tunnel: the Start button's request gets a 409 and the page shows its message", async () => {
+    await page.locator("#cfg-tunnel-enabled").uncheck();
+    await page.locator("#cfg-save").click();
+    await page.locator("#config-form-status", { hasText: "Saved" }).waitFor();
+    await page.locator("#tab-overview").click();
+    const [resp] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith("/api/v1/tunnel/start")),
+      page.locator("#tunnel-start").click(),
+    ]);
+    expect(resp.status()).toBe(409);
+    await page.locator("#tunnel-msg.msg-error", { hasText: "disabled" }).waitFor();
+  }, 30_000);
+
+  test("cookie-authenticated changes need the CSRF token and the page's own origin", async () => {
+    // The page's session cookie alone (as another page on localhost would send it) does not change anything.
+    const noCsrf = await page.evaluate(async () => (await fetch("/api/v1/reconnect", { method: "POST" })).status);
+    expect(noCsrf).toBe(403);
+    const withCsrf = await page.evaluate(async () => {
+      const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')!.content;
+      return (await fetch("/api/v1/reconnect", { method: "POST", headers: { "x-csrf-token": csrf } })).status;
+    });
+    expect(withCsrf).toBe(200);
+  }, 30_000);
+
+  test("light and dark screenshots; a narrow window has no horizontal scroll", async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.locator("#tab-overview").click();
+    const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.emulateMedia({ colorScheme: "light" });
+    const light = await bg();
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-light.png"), fullPage: true });
+    await page.emulateMedia({ colorScheme: "dark" });
+    const dark = await bg();
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-dark.png"), fullPage: true });
+    expect(light).not.toBe(dark);
+
+    await page.setViewportSize({ width: 380, height: 800 });
+    for (const tab of ["overview", "requests", "config"]) {
+      await page.locator(`#tab-${tab}`).click();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect({ tab, overflow }).toEqual({ tab, overflow: 0 });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }, 30_000);
+
+  test("nothing was requested from another host, and the page used only the API", () => {
+    expect(blocked).toEqual([]);
+    expect(apiCalls.length).toBeGreaterThan(0);
+  }, 30_000);
+});
