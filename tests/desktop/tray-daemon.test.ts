@@ -1,0 +1,134 @@
+// The tray against a real daemon process: it follows the real /ws, menu clicks reach the real control API with the token.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import dbus from "dbus-next";
+import type { Subprocess } from "bun";
+import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
+
+let bus: PrivateBus;
+let watcher: Awaited<ReturnType<typeof startWatcher>>;
+let ollama: FakeOllama;
+let daemon: DaemonProc;
+let tray: Subprocess<"ignore", "pipe", "pipe">;
+let trayErr = "";
+let client: dbus.MessageBus;
+
+type Layout = [number, Record<string, { value: unknown }>, { value: Layout }[]];
+function labels(l: Layout, out: { id: number; label: string }[] = []) {
+  if (l[1].label) out.push({ id: l[0], label: String(l[1].label.value) });
+  for (const c of l[2]) labels(c.value, out);
+  return out;
+}
+
+beforeAll(async () => {
+  bus = await startPrivateBus();
+  watcher = await startWatcher(bus.address);
+  ollama = await startFakeOllama({ models: ["llama3.2:1b", "qwen2.5:0.5b"], version: "0.6.2" });
+  daemon = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n[health]\ninterval = "200ms"\ndown_interval = "200ms"\nfailures_before_down = 1\n[alerts]\nupstream_down_after = "500ms"\nnotifications = false\n`,
+    env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: "agent-token-for-tests-0123456789" },
+    waitFor: ["api"],
+  });
+  // The tray finds the API from the config; the daemon chose an ephemeral port, so tell the tray through its config.
+  const api = daemon.urls.api!;
+  const trayConfig = join(daemon.home, "tray.toml");
+  await Bun.write(trayConfig, `[api]\nlisten = "${api.replace("http://", "")}"\n`);
+  tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", trayConfig], {
+    env: { ...daemon.env, DBUS_SESSION_BUS_ADDRESS: bus.address },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  (async () => {
+    for await (const c of tray.stderr) trayErr += new TextDecoder().decode(c);
+  })();
+  client = dbus.sessionBus({ busAddress: bus.address });
+  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${trayErr})`);
+});
+
+afterAll(async () => {
+  tray?.kill();
+  await tray?.exited;
+  client?.disconnect();
+  watcher?.stop();
+  await daemon?.stop();
+  await ollama?.stop();
+  await bus?.stop();
+  if (daemon) removeHome(daemon.home);
+});
+
+async function item() {
+  const o = await client.getProxyObject(watcher.stub.items[0]!, "/StatusNotifierItem");
+  const props = o.getInterface("org.freedesktop.DBus.Properties");
+  return { sni: o.getInterface("org.kde.StatusNotifierItem"), get: async (p: string) => ((await props.Get!("org.kde.StatusNotifierItem", p)) as { value: unknown }).value };
+}
+async function menu() {
+  const o = await client.getProxyObject(watcher.stub.items[0]!, "/MenuBar");
+  const m = o.getInterface("com.canonical.dbusmenu");
+  const [, layout] = (await m.GetLayout!(0, -1, [])) as [number, Layout];
+  return { m, items: labels(layout) };
+}
+
+describe("tray with a real daemon", () => {
+  test("follows the daemon's /ws: the tooltip lists the upstream with its version and models", async () => {
+    const { get } = await item();
+    const tip = await until(async () => {
+      const t = (await get("ToolTip")) as [string, unknown, string, string];
+      return t[3].includes("local: up") && t[3].includes("v0.6.2") ? t : null;
+    }, 15_000, `the live tooltip (tray: ${trayErr})`);
+    expect(tip[3]).toContain("2 models");
+    expect(tip[3]).toContain("Tunnel: disabled");
+    expect(await get("IconName")).toBe("cloudtolocalllm-tunnel-good");
+  });
+
+  test("Reconnect all upstreams reaches the control API with the token", async () => {
+    const { m, items } = await menu();
+    const reconnect = items.find((i) => i.label === "Reconnect all upstreams")!;
+    await m.Event!(reconnect.id, "clicked", new dbus.Variant("s", ""), 0);
+    await until(() => trayErr.includes("menu action done action=reconnect"), 5000, `reconnect done (tray: ${trayErr})`);
+    expect(trayErr).not.toContain("menu action failed");
+  });
+
+  test("an upstream going down turns the icon critical and NeedsAttention via the real alert; recovery turns it back", async () => {
+    const { sni, get } = await item();
+    const signals: string[] = [];
+    sni.on("NewIcon", () => signals.push("NewIcon"));
+    sni.on("NewStatus", (s: string) => signals.push(`NewStatus:${s}`));
+    await Bun.sleep(150);
+    ollama.setHealthy(false);
+    await until(async () => (await get("Status")) === "NeedsAttention", 10_000, "NeedsAttention");
+    expect(await get("IconName")).toBe("cloudtolocalllm-tunnel-critical");
+    // the daemon's alert (after upstream_down_after) arrives as alert.raised over /ws
+    await until(async () => ((await get("ToolTip")) as string[])[3]!.includes("Alert: Upstream local has been down"), 5000, "the alert in the tooltip");
+    ollama.setHealthy(true);
+    await until(async () => (await get("Status")) === "Active", 10_000, "Active again");
+    await until(async () => (await get("IconName")) === "cloudtolocalllm-tunnel-good", 5000, "good icon");
+    expect(signals).toContain("NewIcon");
+    expect(signals).toContain("NewStatus:NeedsAttention");
+    expect(signals).toContain("NewStatus:Active");
+    const tipAfter = (await get("ToolTip")) as [string, unknown, string, string];
+    expect(tipAfter[3]).toContain("Last alert (cleared): Upstream local is back up");
+  });
+
+  test('with the tunnel enabled by a config edit, "Restart tunnel" reaches the daemon and restarts the tunnel', async () => {
+    const dead = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const port = dead.port;
+    dead.stop(true);
+    const text = await Bun.file(daemon.configFile).text();
+    await Bun.write(daemon.configFile, text + `[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:${port}/agent"\n`);
+    const restart = await until(async () => {
+      const { m, items } = await menu();
+      const r = items.find((i) => i.label === "Restart tunnel")!;
+      const enabled = ((await m.GetProperty!(r.id, "label")) && (await m.GetGroupProperties!([r.id], ["enabled"]))) as [number, Record<string, { value: boolean }>][];
+      return enabled[0]![1].enabled === undefined ? { m, id: r.id } : null; // "enabled" is only sent when false
+    }, 10_000, "Restart tunnel to become enabled after the reload");
+    const before = daemon.stderr().length;
+    await restart.m.Event!(restart.id, "clicked", new dbus.Variant("s", ""), 0);
+    await until(() => trayErr.includes("menu action done action=tunnel.restart"), 5000, `restart done (tray: ${trayErr})`);
+    expect(trayErr).not.toContain("menu action failed");
+    // the restart stops the supervisor and starts it again: attempt 1 of a fresh connection
+    await until(() => /tunnel stopped[\s\S]*attempt=1\b/.test(daemon.stderr().slice(before)), 5000, `the restart in the daemon log:\n${daemon.stderr().slice(before)}`);
+  });
+});
