@@ -8,17 +8,26 @@ import { decodeJwt } from "jose";
 import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { parseRelayConfig } from "../../src/relay/config.ts";
-import { startRelay } from "../../src/relay/server.ts";
+import { startRelay, type RelayServer } from "../../src/relay/server.ts";
+import { subjectTunnelId } from "../../src/relay/auth.ts";
 import type { AuthSession } from "../../src/auth/session.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 
 let p: TestProvider;
 let d: DaemonProc;
+let relay: RelayServer;
+let ollama: FakeOllama;
 let apiToken = "";
 /** Every token value the test saw: none of them may show up in anything the daemon exposes. */
 const seen = new Set<string>();
 
 beforeAll(async () => {
   p = await startProvider({ accessTokenTtlSec: 6 });
+  // The relay ships in the same binary; it trusts the provider's JWKS for agents' access tokens.
+  const cfg = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\njwks_url = "${p.issuer}/jwks"\n`);
+  if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
+  relay = startRelay(cfg.config);
+  ollama = await startFakeOllama({ models: ["tiny:1b"] });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -26,6 +35,14 @@ listen = "127.0.0.1:0"
 listen = "127.0.0.1:0"
 [logging]
 level = "debug"
+[[upstreams]]
+name = "fake"
+url = "${ollama.url}"
+[tunnel]
+enabled = true
+relay_url = "${relay.url.replace(/^http/, "ws")}/agent"
+# No static agent token: the tunnel uses the signed-in account's access token.
+token_secret = ""
 [secrets]
 backend = "file"
 [auth]
@@ -42,6 +59,8 @@ refresh_before = "3s"
 afterAll(async () => {
   await d?.stop();
   if (d) removeHome(d.home);
+  await relay?.stop();
+  await ollama?.stop();
   await p?.close();
 });
 
@@ -75,6 +94,9 @@ let second: AuthSession;
 
 test("device sign-in started from the API, approved in the provider's own pages", async () => {
   expect((await authState()).state).toBe("signed_out");
+  const tunnelState = async () => ((await (await api("/api/v1/status")).json()) as { tunnel: { state: string } }).tunnel.state;
+  // Without a token the tunnel waits for a sign-in instead of hammering the relay.
+  await until("the tunnel to wait for credentials", async () => (await tunnelState()) === "auth_failed");
   const anonymous = await fetch(`${d.urls.api}/api/v1/auth/login`, { method: "POST" });
   expect(anonymous.status).toBe(401);
 
@@ -98,6 +120,10 @@ test("device sign-in started from the API, approved in the provider's own pages"
   const claims = decodeJwt(first.accessToken);
   expect(claims.aud).toBe(AUDIENCE);
   expect(claims.sub).toBe("alice");
+
+  // The new token reaches the tunnel at once: it connects to the relay, which maps the subject to its tunnel.
+  await until("the tunnel to connect with the access token", async () => (await tunnelState()) === "connected");
+  expect(relay.tunnels().map((t) => t.id)).toContain(subjectTunnelId(p.issuer, "alice"));
 }, 30_000);
 
 test("the access token is refreshed before it expires, and the refresh token rotates", async () => {
@@ -122,23 +148,13 @@ test("the access token is refreshed before it expires, and the refresh token rot
 }, 20_000);
 
 test("the relay accepts the fresh access token and refuses an expired one and a wrong audience", async () => {
-  const cfg = parseRelayConfig(
-    `listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\njwks_url = "${p.issuer}/jwks"\n`,
-  );
-  if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
-  const relay = startRelay(cfg.config);
-  try {
+  {
     const agentUrl = `${relay.url}/agent`;
-    // Accepted: the WebSocket upgrade goes through (the relay checked issuer, audience, expiry and signature first).
+    // Accepted: a cloud client presenting the user's fresh access token reaches the local model through the tunnel.
     const fresh = storedSession()!;
-    const ws = new WebSocket(agentUrl.replace(/^http/, "ws"), { headers: { authorization: `Bearer ${fresh.accessToken}` } } as any);
-    const opened = await new Promise<boolean>((resolve) => {
-      ws.onopen = () => resolve(true);
-      ws.onerror = () => resolve(false);
-      ws.onclose = () => resolve(false);
-    });
-    ws.close();
-    expect(opened).toBe(true);
+    const tags = await fetch(`${relay.url}/t/${subjectTunnelId(p.issuer, "alice")}/api/tags`, { headers: { authorization: `Bearer ${fresh.accessToken}` } });
+    expect(tags.status).toBe(200);
+    expect(((await tags.json()) as { models: { name: string }[] }).models.map((m) => m.name)).toContain("tiny:1b");
 
     const refused = async (token: string) => {
       const r = await fetch(agentUrl, { headers: { authorization: `Bearer ${token}` } });
@@ -155,8 +171,6 @@ test("the relay accepts the fresh access token and refuses an expired one and a 
     const wrong = await refused(wrongAud);
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain("ERR_JWT_CLAIM_VALIDATION_FAILED");
-  } finally {
-    await relay.stop();
   }
 }, 20_000);
 
