@@ -144,21 +144,6 @@ export function startRelay(config: RelayConfig): RelayServer {
     if (refused === "rate") return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toResponse({ "retry-after": "5" });
 
     let tooLarge = false;
-    let body: ReadableStream<Uint8Array> | null = req.body as ReadableStream<Uint8Array> | null;
-    if (body && max) {
-      let n = 0;
-      body = body.pipeThrough(
-        new TransformStream<Uint8Array, Uint8Array>({
-          transform(chunk, c) {
-            n += chunk.length;
-            if (n > max) {
-              tooLarge = true;
-              c.error(new Error("request body too large"));
-            } else c.enqueue(chunk);
-          },
-        }),
-      );
-    }
     const headers = new Headers(req.headers);
     for (const h of CLIENT_ONLY) headers.delete(h);
     const t0 = performance.now();
@@ -169,8 +154,10 @@ export function startRelay(config: RelayConfig): RelayServer {
       metrics.activeStreams.dec();
     };
     try {
-      const res = await forward(entry.session, { method: req.method, headers, body: body as Request["body"] }, path, {
+      const res = await forward(entry.session, { method: req.method, headers, body: req.body }, path, {
         signal: req.signal,
+        maxBodyBytes: max,
+        onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: firstByteMs,
         onStream: (s) => (stream = s),
       });

@@ -198,9 +198,9 @@ describe("faults", () => {
             const closed = new Promise<number>((res) => (ws.onclose = (e) => res(e.code)));
             await new Promise((r) => (ws.onopen = r));
             // Half of the connections fuzz the handshake, half fuzz a live session.
-            if ((batch * 20 + i) % 2 === 0) ws.send(encode({ type: "HELLO", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: "fuzz" } }));
+            if ((batch * 20 + i) % 2 === 0) ws.send(encode({ type: "HELLO", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: "fuzz" } }) as Uint8Array<ArrayBuffer>);
             for (let k = 0; k < 50 && ws.readyState === WebSocket.OPEN; k++) {
-              ws.send(mutate());
+              ws.send(mutate() as Uint8Array<ArrayBuffer>);
               frames++;
               await Bun.sleep(0);
             }

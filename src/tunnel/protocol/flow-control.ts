@@ -23,6 +23,12 @@ export class SendWindow {
     this.credit -= n;
     return n;
   }
+  /** Takes available credit without waiting (callers check `available` first). */
+  takeNow(want: number): number {
+    const n = Math.min(want, this.credit);
+    this.credit -= n;
+    return n;
+  }
   grant(increment: number): void {
     this.credit += increment;
     for (const w of this.waiters.splice(0)) w();

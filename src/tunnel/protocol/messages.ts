@@ -9,7 +9,7 @@ export const MAX_PAYLOAD = 1 << 20;
 /** Payload size senders use for DATA frames (well under MAX_PAYLOAD so control frames interleave). */
 export const DATA_CHUNK = 64 * 1024;
 /** Credit each side grants per stream when it opens; WINDOW_UPDATE adds more as the reader consumes. */
-export const INITIAL_WINDOW = 256 * 1024;
+export const INITIAL_WINDOW = 512 * 1024;
 /** Largest JSON head (request/response headers, handshake); bigger heads are refused. */
 export const MAX_HEAD = 64 * 1024;
 /** Largest stream id; ids are assigned by the relay, odd numbers counting up. */

@@ -299,7 +299,7 @@ export async function forward(
   session: Session,
   req: OutgoingRequest,
   path: string,
-  opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void } = {},
+  opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void; maxBodyBytes?: number; onBodyTooLarge?: () => void } = {},
 ): Promise<Response> {
   const s = session.open({ method: req.method, path, headers: headerList(req.headers) });
   opts.onStream?.(s);
@@ -307,11 +307,8 @@ export async function forward(
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
-  const sent: Promise<unknown> = req.body
-    ? req.body.pipeTo(s.writable).catch(() => {
-        // A broken upload resets the stream (pipeTo aborted the writable); nothing else to do.
-      })
-    : Promise.resolve(s.end());
+  // A broken or oversized upload resets the stream inside pump(); the response side then fails.
+  const sent: Promise<unknown> = req.body ? s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge) : Promise.resolve(s.end());
   let timer: ReturnType<typeof setTimeout> | null = null;
   try {
     const head = await (opts.firstByteTimeoutMs
@@ -361,11 +358,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     return;
   }
   s.respond({ status: res.status, headers: headerList(res.headers) });
-  try {
-    if (res.body) await res.body.pipeTo(s.writable, { signal: s.signal });
-    else s.end();
-  } catch {
-    // The stream was reset (client gone) or the body failed; pipeTo cancelled the source so upstream work stops.
-    if (!s.signal.aborted) s.reset("internal", "the response body failed");
-  }
+  // pump() cancels the body when the stream is reset (client gone), which is what stops the upstream's work.
+  if (res.body) await s.pump(res.body as ReadableStream<Uint8Array>);
+  else s.end();
 }

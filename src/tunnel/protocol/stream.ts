@@ -88,17 +88,7 @@ export class Stream {
     );
 
     this.writable = new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        let off = 0;
-        while (off < chunk.length) {
-          if (this.error) throw this.error;
-          const n = await this.sendWin.take(Math.min(DATA_CHUNK, chunk.length - off));
-          if (this.error) throw this.error;
-          this.host.sendFrame({ type: "DATA", stream: this.id, data: chunk.subarray(off, off + n) });
-          this.bytesOut += n;
-          off += n;
-        }
-      },
+      write: (chunk) => this.write(chunk),
       close: async () => {
         if (this.error) throw this.error;
         this.end();
@@ -115,6 +105,50 @@ export class Stream {
   }
   get done(): boolean {
     return this.released;
+  }
+
+  /** Sends one chunk as DATA frames, waiting for credit; rejects once the stream is reset. */
+  async write(chunk: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.error) throw this.error;
+      const want = Math.min(DATA_CHUNK, chunk.length - off);
+      // Credit is usually there: skip the promise machinery on the hot path.
+      const n = this.sendWin.available > 0 ? this.sendWin.takeNow(want) : await this.sendWin.take(want);
+      if (this.error) throw this.error;
+      this.host.sendFrame({ type: "DATA", stream: this.id, data: chunk.subarray(off, off + n) });
+      this.bytesOut += n;
+      off += n;
+    }
+  }
+
+  /** Copies a body into this stream chunk by chunk, then END; on failure the stream is reset and the source cancelled. */
+  async pump(body: ReadableStream<Uint8Array>, limit = 0, onLimit?: () => void): Promise<boolean> {
+    const reader = body.getReader();
+    // A reset while the source is quiet (a model still thinking) must cancel it now, not at its next chunk.
+    const onAbort = () => reader.cancel(this.error ?? undefined).catch(() => {});
+    this.signal.addEventListener("abort", onAbort, { once: true });
+    let n = 0;
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        n += value.length;
+        if (limit && n > limit) {
+          onLimit?.();
+          throw new StreamError("refused", `body over ${limit} bytes`, false);
+        }
+        await this.write(value);
+      }
+      this.end();
+      return true;
+    } catch (e) {
+      reader.cancel(e).catch(() => {});
+      this.reset(e instanceof StreamError && e.code === "refused" ? "refused" : "cancel", e instanceof Error ? e.message : String(e));
+      return false;
+    } finally {
+      this.signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Sends our END once (after the last DATA). */
@@ -146,8 +180,8 @@ export class Stream {
     if (!this.recvWin.receive(data.length)) return false;
     this.bytesIn += data.length;
     if (data.length) {
-      // Copy: the frame buffer belongs to the transport and may be reused.
-      this.queue.push(data.slice());
+      // No copy: each WebSocket message arrives in its own buffer, and decode() hands out a view of it.
+      this.queue.push(data);
       this.queuedBytes += data.length;
     }
     this.wakeReader();
