@@ -112,6 +112,17 @@ describe("control API in a real daemon", () => {
     await d.waitFor(/configuration reloaded.*sections=logging/);
   }, 60_000);
 
+  test("every read route answers with the real services (responses match their schemas)", async () => {
+    for (const p of ["/healthz", "/readyz", "/api/v1/status", "/api/v1/upstreams", "/api/v1/upstreams/local", "/api/v1/models", "/api/v1/metrics", "/api/v1/tunnel", "/api/v1/version?client=3.0.0", "/api/v1/events", "/api/v1/config", "/api/v1/config/backups", "/api/v1/config/export"]) {
+      const r = await fetch(api + p, { headers: auth() });
+      expect({ p, status: r.status }).toEqual({ p, status: 200 });
+    }
+    const check = await fetch(api + "/api/v1/upstreams/local/check", { method: "POST", headers: auth() });
+    expect((await check.json()).state).toBe("up");
+    const models = await (await fetch(api + "/api/v1/models")).json();
+    expect(models).toContainEqual({ name: "llama3.2:1b", upstreams: ["local"] });
+  }, 60_000);
+
   test("/ws refuses a foreign Origin and a missing token over a real socket", async () => {
     await expect(openWs({ ...auth(), origin: "http://evil.example" })).rejects.toThrow();
     await expect(openWs({})).rejects.toThrow();

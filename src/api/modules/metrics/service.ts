@@ -14,7 +14,7 @@ export function metricsJson(ctx: DaemonContext) {
   const mem = process.memoryUsage();
   return {
     time: new Date().toISOString(),
-    quality: overallQuality(ctx, upstreams),
+    quality: overallQuality(ctx),
     upstreams: upstreams.map((u) => ({ name: u.name, state: u.state, quality: u.quality, metrics: u.metrics })),
     tunnel: { state: tunnel.state, activeStreams: tunnel.activeStreams, attempt: tunnel.attempt },
     process: { uptimeSec: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },

@@ -69,9 +69,9 @@ function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
   return { state: ctx.config.current().auth.issuer ? "signed_out" : "disabled", subject: null, expiresAt: null };
 }
 
-export function overallQuality(ctx: DaemonContext, upstreams: UpstreamStatus[]): Quality {
-  if (ctx.services.broker) return ctx.services.broker.overallQuality();
-  return upstreams.length ? "down" : "down";
+/** Without a broker nothing can be served, whatever the config lists. */
+export function overallQuality(ctx: DaemonContext): Quality {
+  return ctx.services.broker?.overallQuality() ?? "down";
 }
 
 export function buildStatus(ctx: DaemonContext): DaemonStatus {
@@ -95,7 +95,7 @@ export function buildStatus(ctx: DaemonContext): DaemonStatus {
     },
     upstreams,
     tunnel: tunnelStatus(ctx),
-    quality: overallQuality(ctx, upstreams),
+    quality: overallQuality(ctx),
     alerts: ctx.services.alerts?.active() ?? [],
     auth: authStatus(ctx),
     warnings,
