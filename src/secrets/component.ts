@@ -19,6 +19,7 @@ export const createSecretsComponent: ComponentFactory = (ctx) => {
       // The daemon still runs (environment secrets keep working); every keyring read reports this sentence.
       const msg = (e as Error).message;
       store = withEnvOverride(new UnavailableSecretStore(msg));
+      store.checkConfig(config);
       ctx.services.secrets = store;
       log.error(msg);
     }
@@ -34,7 +35,10 @@ export const createSecretsComponent: ComponentFactory = (ctx) => {
       store = null;
     },
     async apply(next, prev) {
-      if (next.secrets.backend === prev.secrets.backend) return;
+      if (next.secrets.backend === prev.secrets.backend) {
+        store?.checkConfig(next);
+        return;
+      }
       const old = store;
       await open();
       await old?.close();

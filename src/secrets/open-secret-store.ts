@@ -5,6 +5,7 @@ import { registerSecret } from "../core/log.ts";
 import { FileSecretStore, defaultSecretsFile } from "./file-store.ts";
 import { SecretServiceStore, sessionBusAddress } from "./secret-service-store.ts";
 import { checkSecretName, secretEnvVar } from "./names.ts";
+import { inlineSecretFields, inlineSecretWarning, isInlineSecret } from "./inline.ts";
 
 export interface OpenSecretStoreOptions {
   env?: NodeJS.ProcessEnv;
@@ -17,13 +18,19 @@ export interface OpenSecretStoreOptions {
 }
 
 export interface ClosableSecretStore extends SecretStore {
-  /** Where get() found nothing, whether an environment variable supplies `name`. */
+  /** Whether an environment variable supplies `name`. */
   fromEnv(name: string): boolean;
+  /** Recomputes the inline-secret warning after the config changed. */
+  checkConfig(config: Partial<Pick<Config, "tunnel" | "upstreams">>): void;
   close(): Promise<void>;
 }
 
-/** get() looks at CLOUDTOLOCALLLM_SECRET_<NAME> first, so containers and tests can pass secrets without a keyring. */
+/**
+ * get() looks at CLOUDTOLOCALLLM_SECRET_<NAME> first, so containers and tests can pass secrets without a keyring;
+ * a reference that is itself a credential (an inline secret in the config) is returned as is.
+ */
 class EnvOverlayStore implements ClosableSecretStore {
+  private inlineWarning: string | null = null;
   constructor(
     private readonly inner: SecretStore & { close?(): Promise<void> },
     private readonly env: NodeJS.ProcessEnv,
@@ -32,12 +39,20 @@ class EnvOverlayStore implements ClosableSecretStore {
     return this.inner.backend;
   }
   get warning() {
-    return this.inner.warning;
+    const all = [this.inner.warning, this.inlineWarning].filter(Boolean);
+    return all.length ? all.join(" ") : null;
+  }
+  checkConfig(config: Partial<Pick<Config, "tunnel" | "upstreams">>): void {
+    this.inlineWarning = inlineSecretWarning(inlineSecretFields(config));
   }
   fromEnv(name: string): boolean {
     return !!this.env[secretEnvVar(checkSecretName(name))];
   }
   async get(name: string): Promise<string | null> {
+    if (isInlineSecret(name)) {
+      registerSecret(name);
+      return name;
+    }
     const v = this.env[secretEnvVar(checkSecretName(name))];
     if (v) {
       registerSecret(v);
@@ -89,7 +104,16 @@ export class UnavailableSecretStore implements SecretStore {
  * Opens the store [secrets] backend asks for. `auto` uses the Secret Service when it answers with a default keyring,
  * else the 0600 file (with a warning for status and doctor). `secret-service` never falls back: it throws instead.
  */
-export async function openSecretStore(config: Pick<Config, "secrets">, opts: OpenSecretStoreOptions = {}): Promise<ClosableSecretStore> {
+export async function openSecretStore(
+  config: Pick<Config, "secrets"> & Partial<Pick<Config, "tunnel" | "upstreams">>,
+  opts: OpenSecretStoreOptions = {},
+): Promise<ClosableSecretStore> {
+  const store = await openBackend(config, opts);
+  store.checkConfig(config);
+  return store;
+}
+
+async function openBackend(config: Pick<Config, "secrets">, opts: OpenSecretStoreOptions): Promise<ClosableSecretStore> {
   const env = opts.env ?? process.env;
   const file = opts.file ?? defaultSecretsFile();
   const backend = config.secrets.backend;

@@ -1,0 +1,30 @@
+// Inline secrets: a config field meant to name a secret that holds the secret itself (still works, with a warning).
+import type { Config } from "../config/schema.ts";
+import { NAME_PATTERN } from "./names.ts";
+
+// Shapes of credentials people paste: JWTs, vendor-prefixed API keys, long random strings without word separators.
+const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+const VENDOR_KEY = /^(sk|pk|rk|ghp|gho|ghs|glpat|xox[abpr]|hf)[-_][A-Za-z0-9_-]{8,}$/;
+
+/** True when a secret reference is not a name but a credential written straight into the config. */
+export function isInlineSecret(ref: string): boolean {
+  if (!ref) return false;
+  if (!NAME_PATTERN.test(ref)) return true;
+  if (JWT.test(ref) || VENDOR_KEY.test(ref)) return true;
+  return ref.length >= 32 && /\d/.test(ref) && /[a-z]/.test(ref) && /[A-Z]/.test(ref) && !/[-_.]/.test(ref);
+}
+
+/** Dotted paths of the config fields that hold an inline secret. */
+export function inlineSecretFields(config: Partial<Pick<Config, "tunnel" | "upstreams">>): string[] {
+  const out: string[] = [];
+  if (config.tunnel && isInlineSecret(config.tunnel.token_secret)) out.push("tunnel.token_secret");
+  config.upstreams?.forEach((u, i) => {
+    if (isInlineSecret(u.auth_secret)) out.push(`upstreams[${i}].auth_secret`);
+  });
+  return out;
+}
+
+export function inlineSecretWarning(fields: string[]): string | null {
+  if (!fields.length) return null;
+  return `The config holds a secret value instead of a secret name in ${fields.join(", ")}: it works, but move it to the keyring with \`cloudtolocalllm-tunnel secret set NAME\` and put NAME there.`;
+}
