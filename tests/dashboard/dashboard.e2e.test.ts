@@ -70,7 +70,7 @@ async function chat(base: string, model: string, headers: Record<string, string>
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ model, stream, messages: [{ role: "user", content: "hello" }] }),
-  }, 30_000);
+  });
   await r.text();
   return r;
 }
@@ -98,7 +98,7 @@ beforeAll(async () => {
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 900 },
     colorScheme: "light",
-  }, 30_000);
+  });
   browser = context.browser()!;
   await context.route(
     (url) => url.hostname !== "127.0.0.1",
@@ -118,7 +118,7 @@ beforeAll(async () => {
   page.on("response", (r) => {
     const u = new URL(r.url());
     if (u.pathname.startsWith("/api/")) apiCalls.push({ method: r.request().method(), path: u.pathname, status: r.status() });
-  }, 30_000);
+  });
 }, 90_000);
 
 afterAll(async () => {
@@ -130,7 +130,7 @@ afterAll(async () => {
   if (daemon) removeHome(daemon.home);
   if (relay) rmSync(relay.dir, { recursive: true, force: true });
   for (const d of [userDataDir, binDir]) if (d) rmSync(d, { recursive: true, force: true });
-});
+}, 30_000);
 
 describe("dashboard in Chromium", () => {
   test("the page opens from the one-time URL that `dashboard` hands to xdg-open; the code works once", async () => {
@@ -171,7 +171,7 @@ describe("dashboard in Chromium", () => {
     for (const [name, model] of [
       ["alpha", "llama3.2:1b"],
       ["beta", "qwen2.5:0.5b"],
-    ]) {
+    ] as const) {
       const card = page.locator(`article[data-upstream="${name}"]`);
       await card.locator('[data-f="state"]', { hasText: "up" }).waitFor({ timeout: 10_000 });
       expect(await card.locator("h3").textContent()).toBe(name);
