@@ -120,3 +120,37 @@ test("reload: unchanged upstreams are kept, a changed one is rebuilt, in-flight 
   expect(tb.listener.url).toStartWith("http://127.0.0.2:");
   expect((await fetch(`${tb.listener.url}/api/version`)).status).toBe(200);
 });
+
+test("checks run every interval while up and at the slower down_interval while down", async () => {
+  const f = await fake();
+  tb = await startBroker(`[health]\ninterval = "100ms"\ndown_interval = "60s"\nfailures_before_down = 1\n` + upstreamToml("u", f.url));
+  await tb.waitState("u", "up");
+  const versions = () => f.requests.filter((r) => r.path === "/api/version").length;
+  const n0 = versions();
+  await Bun.sleep(450);
+  expect(versions() - n0).toBeGreaterThanOrEqual(2);
+  f.setHealthy(false);
+  await tb.waitState("u", "down", 3000);
+  const n1 = versions();
+  await Bun.sleep(450);
+  expect(versions()).toBe(n1);
+});
+
+test("the tunnel's requests go through handle() with source \"tunnel\" and show in Prometheus by source", async () => {
+  const f = await fake({ tokens: 2 });
+  tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("prom-u", f.url));
+  await tb.waitState("prom-u", "up");
+  const req = new Request("http://tunnel.invalid/api/chat", { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", messages: [] }), headers: { "content-type": "application/json" } });
+  const res = await tb.broker.handle(req, "tunnel");
+  const { text } = await readAll(res);
+  expect(text.trim().split("\n").at(-1)).toContain('"done":true');
+  expect(f.requests.at(-1)!.headers.host).toBe(`127.0.0.1:${f.port}`);
+  await Bun.sleep(20);
+  const rec = tb.seen.filter((e) => e.type === "request.completed").at(-1)!.data as RequestRecord;
+  expect(rec).toMatchObject({ source: "tunnel", upstream: "prom-u", status: 200 });
+  const { metricsRegistry } = await import("../../src/core/metrics-registry.ts");
+  const text2 = await metricsRegistry.metrics();
+  expect(text2).toContain('cloudtolocalllm_broker_requests_total{upstream="prom-u",source="tunnel"} 1');
+  expect(text2).toMatch(/cloudtolocalllm_broker_generated_tokens_total\{upstream="prom-u",source="tunnel"\} 2/);
+  expect(text2).toMatch(/cloudtolocalllm_broker_time_to_first_byte_seconds_count\{upstream="prom-u",source="tunnel"\} 1/);
+});
