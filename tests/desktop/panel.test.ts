@@ -1,0 +1,16 @@
+// The tray icon drawn by a real panel (xfce4-panel's systray under Xvfb); the screenshot is kept as artifacts/tray-panel.png.
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { REPO } from "../helpers/daemon.ts";
+import { screenshotTrayInPanel } from "./panel.ts";
+
+describe("tray in a real panel", () => {
+  test("xfce4-panel registers the item and draws the degraded icon", async () => {
+    const shot = await screenshotTrayInPanel(join(REPO, "artifacts/tray-panel.png"), "degraded");
+    expect(shot.registeredItems).toMatch(/org\.kde\.StatusNotifierItem-\d+-1/);
+    // the amber badge and the dark-blue tile of our icon are on screen; the red "critical" badge is not
+    expect(shot.pixelsNear([0xe0, 0xa1, 0x00])).toBeGreaterThan(15);
+    expect(shot.pixelsNear([0x1f, 0x3b, 0x5c], 10)).toBeGreaterThan(40);
+    expect(shot.pixelsNear([0xd3, 0x3a, 0x2f], 10)).toBe(0);
+  }, 60_000);
+});
