@@ -36,3 +36,9 @@ describe("model extraction", () => {
     expect(e("not json")).toBeNull();
   });
 });
+
+test("status never shows credentials from an upstream URL", () => {
+  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  expect(u.status().url).toBe("https://cloud.example/ollama");
+  expect(u.base).toBe("https://user:pa55word@cloud.example/ollama");
+});

@@ -11,6 +11,8 @@ export class Upstream {
   readonly base: string;
   readonly firstByteTimeoutMs: number;
   readonly connectTimeoutMs: number;
+  /** The URL as shown in status and logs: credentials in it are never shown. */
+  readonly displayUrl: string;
   /** The serialized config, to tell on reload whether this upstream changed. */
   readonly key: string;
 
@@ -41,6 +43,10 @@ export class Upstream {
     this.firstByteTimeoutMs = durationMs(config.first_byte_timeout);
     this.connectTimeoutMs = durationMs(config.connect_timeout);
     this.key = JSON.stringify(config);
+    const shown = new URL(this.base);
+    shown.username = "";
+    shown.password = "";
+    this.displayUrl = shown.href.replace(/\/+$/, "");
     this.metrics = new MetricsWindow(windowMs);
   }
 
@@ -83,7 +89,7 @@ export class Upstream {
     return {
       name: this.name,
       kind: this.kind,
-      url: this.base,
+      url: this.displayUrl,
       enabled: this.enabled,
       priority: this.config.priority,
       state: this.state,

@@ -330,6 +330,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     hostname: "127.0.0.1",
     port: opts.port ?? 0,
     idleTimeout: 0,
+    // Like Ollama: blob uploads of several GB are accepted.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (req) => handle(req, new URL(req.url)),
     // A deliberate mid-stream death (dieAfterTokens) lands here; keep it quiet.
     error: () => new Response(null, { status: 500 }),
