@@ -3,7 +3,7 @@ import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } 
 import { basename, join } from "node:path";
 import { build, defaultOutfile, REPO } from "../../packaging/build.ts";
 
-const SOURCES = ["src", "package.json", "bun.lock", "package-lock.json", "packaging/build.ts"];
+const SOURCES = ["src", "tray", "package.json", "bun.lock", "package-lock.json", "packaging/build.ts"];
 
 function newestSource(p = "", depth = 0): number {
   const roots = p ? [p] : SOURCES.map((s) => join(REPO, s));

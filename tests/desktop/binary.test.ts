@@ -1,0 +1,73 @@
+// The desktop parts inside the compiled binary: dbus-next (built with x11/usocket external) and node-notifier's notify-send backend.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+import dbus from "dbus-next";
+import { ensureBinary } from "../helpers/binary.ts";
+import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { startNotifications, startPrivateBus, startWatcher, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
+
+let bin: string;
+let bus: PrivateBus;
+let notifications: { stub: NotificationsStub; stop(): void };
+let watcher: Awaited<ReturnType<typeof startWatcher>>;
+let daemon: DaemonProc;
+let tray: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+
+beforeAll(async () => {
+  bin = await ensureBinary();
+  bus = await startPrivateBus();
+  notifications = await startNotifications(bus.address);
+  watcher = await startWatcher(bus.address);
+  const dead = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = dead.port;
+  dead.stop(true);
+  daemon = await startDaemon({
+    binary: bin,
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "gone"\nurl = "http://127.0.0.1:${port}"\n[health]\ninterval = "200ms"\ndown_interval = "200ms"\nfailures_before_down = 1\n[alerts]\nupstream_down_after = "300ms"\n`,
+    env: { DBUS_SESSION_BUS_ADDRESS: bus.address },
+    waitFor: ["api"],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  tray?.kill();
+  await tray?.exited;
+  await daemon?.stop();
+  watcher?.stop();
+  notifications?.stop();
+  await bus?.stop();
+  if (daemon) removeHome(daemon.home);
+});
+
+describe("compiled binary", () => {
+  test("the daemon sends the alert through node-notifier → notify-send", async () => {
+    const n = await until(() => notifications.stub.received[0], 10_000, `a notification (daemon: ${daemon.stderr()})`);
+    expect(n).toMatchObject({ appName: "CloudToLocalLLM tunnel", summary: "Upstream down" });
+    expect(n.body).toContain("Upstream gone has been down");
+  });
+
+  test("the tray runs from the binary, registers and follows the daemon; its memory is measured", async () => {
+    const trayConfig = join(daemon.home, "tray.toml");
+    await Bun.write(trayConfig, `[api]\nlisten = "${daemon.urls.api!.replace("http://", "")}"\n`);
+    let err = "";
+    tray = Bun.spawn([bin, "tray", "--config", trayConfig], { env: { ...daemon.env, DBUS_SESSION_BUS_ADDRESS: bus.address }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    (async () => {
+      for await (const c of tray!.stderr) err += new TextDecoder().decode(c);
+    })();
+    const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${err})`);
+    const client = dbus.sessionBus({ busAddress: bus.address });
+    try {
+      const props = (await client.getProxyObject(name, "/StatusNotifierItem")).getInterface("org.freedesktop.DBus.Properties");
+      // the only upstream is down and alerted: critical
+      await until(async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value === "cloudtolocalllm-tunnel-critical", 10_000, `critical icon (tray: ${err})`);
+    } finally {
+      client.disconnect();
+    }
+    const status = readFileSync(`/proc/${tray.pid}/status`, "utf8");
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
+    console.log(`compiled tray RSS: total ${kb("VmRSS")} kB, anonymous ${kb("RssAnon")} kB, file-backed ${kb("RssFile")} kB`);
+    expect(kb("RssAnon")).toBeLessThanOrEqual(35 * 1024);
+  });
+});
