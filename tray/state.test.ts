@@ -1,0 +1,81 @@
+// The pure view model: state per situation, tooltip lines, menu entries and their enabled/visible flags.
+import { describe, expect, test } from "bun:test";
+import { buildView, trayState, type MenuItem, type TrayInput } from "./state.ts";
+import { daemonStatus, upstream } from "../tests/desktop/fake-daemon.ts";
+import type { DaemonStatus } from "../src/core/contracts.ts";
+
+function input(status: DaemonStatus | null, over: Partial<TrayInput> = {}): TrayInput {
+  return { status, linking: false, lastAlert: null, compatWarning: null, notifications: true, actionError: null, trayVersion: "3.0.0", apiBase: "http://127.0.0.1:8765", ...over };
+}
+function flat(items: MenuItem[]): MenuItem[] {
+  return items.flatMap((i) => [i, ...flat(i.children ?? [])]);
+}
+const item = (v: ReturnType<typeof buildView>, key: string) => flat(v.menu).find((i) => i.key === key)!;
+const tunnel = (state: DaemonStatus["tunnel"]["state"]) => ({ ...daemonStatus().tunnel, state });
+
+describe("tray state", () => {
+  test("the five states", () => {
+    expect(trayState({ status: null, linking: true })).toBe("connecting");
+    expect(trayState({ status: null, linking: false })).toBe("offline");
+    expect(trayState({ status: daemonStatus(), linking: false })).toBe("good");
+    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a"), upstream("b", { state: "down", quality: "down" })] }), linking: false })).toBe("degraded");
+    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { quality: "poor" })] }), linking: false })).toBe("degraded");
+    expect(trayState({ status: daemonStatus({ tunnel: tunnel("reconnecting") }), linking: false })).toBe("connecting");
+    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "unknown" })] }), linking: false })).toBe("connecting");
+    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "down", quality: "down" })] }), linking: false })).toBe("critical");
+    expect(trayState({ status: daemonStatus({ tunnel: tunnel("auth_failed") }), linking: false })).toBe("critical");
+    // a disabled upstream that is down does not count
+    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a"), upstream("b", { enabled: false, state: "down" })] }), linking: false })).toBe("good");
+  });
+
+  test("tooltip: each upstream with state, version, model count and p95; tunnel and relay; last alert", () => {
+    const s = daemonStatus({ upstreams: [upstream("local"), upstream("gpu", { version: null, models: ["x"], metrics: { ...upstream("gpu").metrics, latencyMs: { p50: 1, p90: 1, p95: 2500, p99: 1 } } })] });
+    const last = { id: "quality:gpu", rule: "quality", severity: "warning" as const, subject: "gpu", message: "Upstream gpu quality recovered (good)", raisedAt: "2026-01-01T00:00:00Z", clearedAt: "2026-01-01T00:01:00Z" };
+    const v = buildView(input(s, { lastAlert: last }));
+    expect(v.tooltip.body.split("\n")).toEqual([
+      "local: up · excellent · v0.6.2 · 2 models · p95 120 ms",
+      "gpu: up · excellent · 1 model · p95 2.5 s",
+      "Tunnel: connected · relay.example.com",
+      "Last alert (cleared): Upstream gpu quality recovered (good)",
+    ]);
+    expect(v.status).toBe("Active");
+    expect(v.iconName).toBe("cloudtolocalllm-tunnel-good");
+  });
+
+  test("active alerts and incompatible daemons ask for attention", () => {
+    const alert = { id: "config_rejected", rule: "config_rejected", severity: "warning" as const, subject: "config", message: "The config file was rejected", raisedAt: "2026-01-01T00:00:00Z" };
+    const v = buildView(input(daemonStatus({ alerts: [alert] })));
+    expect(v.status).toBe("NeedsAttention");
+    expect(v.state).toBe("degraded");
+    expect(v.tooltip.body).toContain("Alert: The config file was rejected");
+    const c = buildView(input(daemonStatus(), { compatWarning: "daemon version 4.0.0 is not compatible with 3.0.0" }));
+    expect(c.status).toBe("NeedsAttention");
+    expect(item(c, "warning.compat").label).toBe("⚠ daemon version 4.0.0 is not compatible with 3.0.0");
+  });
+
+  test("menu: actions enabled only when they can work", () => {
+    const off = buildView(input(null));
+    expect(item(off, "daemon.start").visible).toBe(true);
+    expect(item(off, "reconnect").enabled).toBe(false);
+    expect(item(off, "tunnel").enabled).toBe(false);
+    expect(item(off, "open.config").enabled).toBeUndefined();
+
+    const disabled = buildView(input(daemonStatus({ tunnel: tunnel("disabled") })));
+    expect(item(disabled, "daemon.start").visible).toBe(false);
+    expect(item(disabled, "tunnel.restart").enabled).toBe(false);
+
+    const stopped = buildView(input(daemonStatus({ tunnel: tunnel("stopped") })));
+    expect(item(stopped, "tunnel.start").enabled).toBe(true);
+    expect(item(stopped, "tunnel.stop").enabled).toBe(false);
+    const connected = buildView(input(daemonStatus()));
+    expect(item(connected, "tunnel.start").enabled).toBe(false);
+    expect([item(connected, "tunnel.stop").enabled, item(connected, "tunnel.restart").enabled]).toEqual([true, true]);
+
+    expect(item(connected, "notifications").toggle).toEqual({ type: "checkmark", state: true });
+    expect(item(buildView(input(daemonStatus(), { notifications: false })), "notifications").toggle!.state).toBe(false);
+    expect(flat(connected.menu).filter((i) => i.action).map((i) => i.action)).toEqual([
+      "tunnel.start", "tunnel.stop", "tunnel.restart", "reconnect", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "quit",
+    ]);
+    expect(item(connected, "about.daemon").label).toBe("Daemon 3.0.0 (abc123, development)");
+  });
+});
