@@ -6,6 +6,7 @@ import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
 import { runtimeDir } from "../config/paths.ts";
 import { checkSecretName } from "./names.ts";
+import { DH_ALGORITHM, DhKeyExchange, decryptSecret, encryptSecret } from "./dh-session.ts";
 
 const { Message, Variant } = dbus;
 const DEST = "org.freedesktop.secrets";
@@ -50,6 +51,8 @@ export interface SecretServiceOptions {
   busAddress: string;
   /** Time allowed for each D-Bus call (service activation can be slow). Default 5 s. */
   callTimeoutMs?: number;
+  /** "dh" (default) encrypts secrets on the bus and falls back to "plain" when the service cannot. */
+  algorithm?: "dh" | "plain";
 }
 
 export class SecretServiceStore implements SecretStore {
@@ -57,6 +60,8 @@ export class SecretServiceStore implements SecretStore {
   warning: string | null = null;
   private bus: Bus | null = null;
   private session: string | null = null;
+  /** AES key of an encrypted session; null for "plain". */
+  private aesKey: Buffer | null = null;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: SecretServiceOptions) {
@@ -77,6 +82,7 @@ export class SecretServiceStore implements SecretStore {
     if (this.bus !== bus) return;
     this.bus = null;
     this.session = null;
+    this.aesKey = null;
     try {
       bus.disconnect();
     } catch {}
@@ -104,10 +110,27 @@ export class SecretServiceStore implements SecretStore {
     return (v as InstanceType<typeof Variant>).value;
   }
 
+  /** Which transfer the current session uses (for tests and doctor). */
+  get algorithm(): "dh" | "plain" | null {
+    return this.session ? (this.aesKey ? "dh" : "plain") : null;
+  }
+
   private async openSession(): Promise<string> {
     if (this.session && this.bus) return this.session;
-    // "plain" transfers the secret unencrypted over the local, per-user bus socket, which is what libsecret falls back to too.
+    if ((this.opts.algorithm ?? "dh") === "dh") {
+      const dh = new DhKeyExchange();
+      try {
+        const [output, path] = await this.call(SERVICE_PATH, I_SERVICE, "OpenSession", "sv", [DH_ALGORITHM, new Variant("ay", dh.publicKey)]);
+        this.aesKey = dh.deriveKey((output as InstanceType<typeof Variant>).value as Buffer);
+        this.session = path as string;
+        return this.session;
+      } catch (e) {
+        if ((e as { type?: string }).type !== "org.freedesktop.DBus.Error.NotSupported") throw e;
+      }
+    }
+    // "plain" sends the secret unencrypted over the per-user bus socket, as libsecret does when it must.
     const [, path] = await this.call(SERVICE_PATH, I_SERVICE, "OpenSession", "sv", ["plain", new Variant("s", "")]);
+    this.aesKey = null;
     this.session = path as string;
     return this.session;
   }
@@ -152,7 +175,8 @@ export class SecretServiceStore implements SecretStore {
     }
     const session = await this.openSession();
     const [secret] = await this.call(unlocked[0]!, I_ITEM, "GetSecret", "o", [session]);
-    const value = Buffer.from((secret as [string, Buffer, Buffer, string])[2]).toString("utf8");
+    const [, params, bytes] = secret as [string, Buffer, Buffer, string];
+    const value = (this.aesKey ? decryptSecret(this.aesKey, params, bytes) : Buffer.from(bytes)).toString("utf8");
     registerSecret(value);
     return value;
   }
@@ -166,7 +190,9 @@ export class SecretServiceStore implements SecretStore {
       "org.freedesktop.Secret.Item.Label": new Variant("s", itemLabel(name)),
       "org.freedesktop.Secret.Item.Attributes": new Variant("a{ss}", { application: APPLICATION, name }),
     };
-    const secret = [session, Buffer.alloc(0), Buffer.from(value, "utf8"), "text/plain; charset=utf8"];
+    const plain = Buffer.from(value, "utf8");
+    const { iv, value: bytes } = this.aesKey ? encryptSecret(this.aesKey, plain) : { iv: Buffer.alloc(0), value: plain };
+    const secret = [session, iv, bytes, "text/plain; charset=utf8"];
     // replace=true: an item with the same attributes is updated in place instead of duplicated.
     const [, prompt] = await this.call(collection, I_COLLECTION, "CreateItem", "a{sv}(oayays)b", [props, secret, true]);
     if (prompt && prompt !== "/") throw new KeyringLockedError();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startKeyring, type Keyring } from "./keyring.ts";
 import { openSecretStore } from "../../src/secrets/open-secret-store.ts";
-import { APPLICATION } from "../../src/secrets/secret-service-store.ts";
+import { APPLICATION, SecretServiceStore } from "../../src/secrets/secret-service-store.ts";
 import { BUN, REPO, startDaemon } from "../helpers/daemon.ts";
 
 let kr: Keyring;
@@ -73,6 +73,22 @@ test("items another client stored are read through the store; the daemon publish
     await d.waitFor(/secrets: secret store ready backend=secret-service/);
   } finally {
     await d.stop();
+  }
+}, 30_000);
+
+test("secrets cross the bus encrypted (DH + AES) by default, and the plain transfer works too", async () => {
+  for (const algorithm of ["dh", "plain"] as const) {
+    const s = new SecretServiceStore({ busAddress: kr.address, algorithm });
+    try {
+      await s.set(`algo-${algorithm}`, `value-over-${algorithm}-é`);
+      expect(s.algorithm).toBe(algorithm);
+      expect(await s.get(`algo-${algorithm}`)).toBe(`value-over-${algorithm}-é`);
+      // Another client decrypts what we stored: the keyring holds the plaintext, not our ciphertext.
+      expect(secretTool("lookup", "application", APPLICATION, "name", `algo-${algorithm}`)).toBe(`value-over-${algorithm}-é`);
+      expect(await s.delete(`algo-${algorithm}`)).toBe(true);
+    } finally {
+      await s.close();
+    }
   }
 }, 30_000);
 
