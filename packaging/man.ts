@@ -1,0 +1,52 @@
+// Generates the cloudtolocalllm-tunnel(1) man page from the CLI's own command table and --help texts.
+import { COMMANDS } from "../src/cli/commands.ts";
+
+function roff(text: string): string {
+  // Escape backslashes, and keep lines that start with . or ' from being read as requests.
+  return text
+    .replace(/\\/g, "\\e")
+    .replace(/-/g, "\\-")
+    .split("\n")
+    .map((l) => (/^[.']/.test(l) ? `\\&${l}` : l))
+    .join("\n");
+}
+
+export async function manPage(version: string, date: Date): Promise<string> {
+  const day = date.toISOString().slice(0, 10);
+  const out = [
+    `.TH CLOUDTOLOCALLLM\\-TUNNEL 1 "${day}" "cloudtolocalllm-tunnel ${version}" "User Commands"`,
+    ".SH NAME",
+    "cloudtolocalllm\\-tunnel \\- let every app on the desktop, and the cloud, reach the local LLM",
+    ".SH SYNOPSIS",
+    ".B cloudtolocalllm\\-tunnel",
+    "[\\fICOMMAND\\fR] [\\fIOPTIONS\\fR]",
+    ".SH DESCRIPTION",
+    "One program with several commands: the daemon (an Ollama\\-compatible broker on 127.0.0.1:11435 in front of",
+    "several upstreams, a control API on 127.0.0.1:8765 and an outbound tunnel), the tray icon, the relay that runs on",
+    "a server, and tools to configure and install them. Without a command, \\fBserve\\fR runs.",
+    ".SH COMMANDS",
+  ];
+  for (const c of COMMANDS) {
+    const help = (await c.load()).default.help;
+    out.push(".SS " + roff(c.name), roff(c.summary) + ".", ".PP", ".nf", roff(help), ".fi");
+  }
+  out.push(
+    ".SH FILES",
+    ".TP",
+    ".I $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml",
+    "The configuration, created with commented defaults on first run.",
+    ".TP",
+    ".I $XDG_CONFIG_HOME/cloudtolocalllm/api\\-token",
+    "The control API token (mode 0600).",
+    ".TP",
+    ".I /usr/lib/systemd/user/cloudtolocalllm\\-tunnel.service",
+    "The systemd user service; enable it with \\fBsystemctl \\-\\-user enable \\-\\-now cloudtolocalllm\\-tunnel\\fR.",
+    ".SH EXIT STATUS",
+    "0 on success, 1 on a runtime failure, 2 on a usage or configuration error.",
+    ".SH SEE ALSO",
+    ".BR systemctl (1),",
+    ".BR ollama (1)",
+    "",
+  );
+  return out.join("\n");
+}
