@@ -189,7 +189,10 @@ export const AuthSchema = T.Object(
     issuer: Url("", "OpenID Connect issuer for cloud sign-in; empty disables sign-in."),
     client_id: T.String({ default: "", description: "OAuth client id of this app at the issuer." }),
     audience: T.String({ default: "", description: "Audience requested for access tokens (the relay checks it)." }),
-    scopes: T.Array(T.String(), { default: ["openid", "profile", "offline_access"] }),
+    scopes: T.Array(T.String(), {
+      default: ["openid", "profile", "offline_access"],
+      description: "Scopes requested at sign-in; offline_access is what gets a refresh token.",
+    }),
     flow: T.Union([T.Literal("device"), T.Literal("pkce")], { default: "device", description: "Default sign-in flow." }),
     refresh_before: Duration("60s", "Refresh the access token this long before it expires."),
   },
