@@ -47,7 +47,9 @@ export interface ConnectOptions {
 }
 
 /** Classifies the text of Bun's WebSocket error ("Expected 101 status code: 401" for a refused upgrade). */
-export function classifyUpgradeError(message: string): ConnectError {
+export function classifyUpgradeError(raw: string): ConnectError {
+  // Bun quotes the URL; bridge-v1 URLs carry the token in the query, which must not reach status or events.
+  const message = raw.replace(/\?[^'"\s]*/g, "");
   const status = Number(/status code:?\s*(\d{3})/i.exec(message)?.[1] ?? 0);
   if (status === 401) return new ConnectError("unauthorized", "the relay refused the agent token (401); sign in again or fix the token", true);
   if (status === 403) return new ConnectError("forbidden", "the relay refused this agent (403)", true);

@@ -1,0 +1,19 @@
+// Classifying failed connection attempts: 401/403 are permanent, everything else retryable, and no URL query leaks.
+import { expect, test } from "bun:test";
+import { classifyUpgradeError } from "./connector.ts";
+
+test("401 and 403 on the upgrade are permanent, other statuses and network errors are retryable", () => {
+  expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 401")).toMatchObject({ code: "unauthorized", permanent: true });
+  expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 403")).toMatchObject({ code: "forbidden", permanent: true });
+  expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 502")).toMatchObject({ code: "http_error", permanent: false });
+  expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: connection refused")).toMatchObject({ code: "network", permanent: false });
+  expect(classifyUpgradeError("TLS handshake failed: unable to verify the first certificate").message).toMatch(/ca_file/);
+});
+
+test("error messages never carry the URL's query (bridge-v1 puts the token there)", () => {
+  for (const m of ["failed: Expected 101 status code: 502", "failed: connection refused"]) {
+    const e = classifyUpgradeError(`WebSocket connection to 'wss://x/ws/bridge?token=abc.def.ghi' ${m}`);
+    expect(e.message).not.toContain("abc.def.ghi");
+  }
+  expect(classifyUpgradeError("WebSocket connection to 'wss://x/ws/bridge?token=abc' failed: refused").message).toContain("wss://x/ws/bridge");
+});
