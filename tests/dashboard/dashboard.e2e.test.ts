@@ -287,6 +287,8 @@ describe("dashboard in Chromium", () => {
     expect(await issue.textContent()).toContain("upstreams[1].priority");
     expect(await page.locator(`#toml-gutter [data-line="${badLine}"]`).getAttribute("class")).toContain("bad");
     await page.locator("#toml-revert").click();
+    await page.waitForFunction(() => (document.querySelector("#toml-editor") as HTMLTextAreaElement).value.includes("priority = 20"));
+    expect(await page.locator("#toml-issues li").count()).toBe(0);
 
     // Good: beta's priority from the form → written, hot-applied, shown on the overview without a reload.
     await page.locator("#cfg-up-1-priority").fill("5");

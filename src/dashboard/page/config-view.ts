@@ -63,7 +63,7 @@ export class ConfigView {
       e.preventDefault();
       void this.saveForm();
     });
-    $("#cfg-reset").addEventListener("click", () => void this.load(true));
+    $("#cfg-reset").addEventListener("click", () => void this.load({ form: true }));
     $("#cfg-add-upstream").addEventListener("click", () => {
       this.formDirty = true;
       const n = this.upstreamRows.rows.length;
@@ -86,7 +86,7 @@ export class ConfigView {
     });
     $("#toml-validate").addEventListener("click", () => void this.validateText());
     $("#toml-save").addEventListener("click", () => void this.saveText());
-    $("#toml-revert").addEventListener("click", () => void this.load(true));
+    $("#toml-revert").addEventListener("click", () => void this.load({ editor: true }));
     $("#backups-refresh").addEventListener("click", () => void this.loadBackups());
     $("#config-export").addEventListener("click", () => void this.exportFile());
     $<HTMLInputElement>("#config-import").addEventListener("change", (e) => void this.importFile(e.target as HTMLInputElement));
@@ -96,8 +96,8 @@ export class ConfigView {
     return this.loaded;
   }
 
-  /** Loads config, TOML text and backups; `force` drops unsaved edits. */
-  async load(force = false): Promise<void> {
+  /** Loads config, TOML text and backups; `reset` drops unsaved edits in the form, the editor or both. */
+  async load(reset: { form?: boolean; editor?: boolean } = {}): Promise<void> {
     try {
       const [cfg, text] = await Promise.all([
         call<Json>("GET", "/api/v1/config"),
@@ -105,8 +105,8 @@ export class ConfigView {
       ]);
       this.config = (cfg.config as Json | undefined) ?? cfg;
       this.text = text;
-      if (force || !this.formDirty) this.fillForm();
-      if (force || !this.editorDirty) {
+      if (reset.form || !this.formDirty) this.fillForm();
+      if (reset.editor || !this.editorDirty) {
         this.editor.value = text;
         this.editorDirty = false;
         this.updateGutter();
@@ -122,7 +122,7 @@ export class ConfigView {
 
   /** A reload happened (maybe from an editor on disk): refresh whatever the user is not editing. */
   reloaded(): void {
-    if (this.loaded) void this.load(false);
+    if (this.loaded) void this.load();
   }
 
   private fillForm(): void {
@@ -198,7 +198,7 @@ export class ConfigView {
       this.formDirty = false;
       setText(status, "Saved. The daemon applied the new configuration.");
       toast("Configuration saved and applied.", "ok");
-      await this.load(true);
+      await this.load({ form: true, editor: true });
     } catch (e) {
       const err = e as ApiError;
       setText(status, err.issues.length ? `Not saved: ${err.issues.length === 1 ? "one field needs" : `${err.issues.length} fields need`} attention.` : `Not saved: ${err.message}`);
@@ -301,7 +301,7 @@ export class ConfigView {
       this.showEditorIssues([]);
       setText(status, "Saved. The daemon applied the new configuration.");
       toast("Configuration saved and applied.", "ok");
-      await this.load(true);
+      await this.load({ form: true, editor: true });
     } catch (e) {
       const err = e as ApiError;
       this.showEditorIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
@@ -341,7 +341,7 @@ export class ConfigView {
       try {
         await call("POST", `/api/v1/config/backups/${encodeURIComponent(b.id)}/restore`);
         toast(`Restored the backup from ${new Date(b.time).toLocaleString()}.`, "ok");
-        await this.load(true);
+        await this.load({ form: true, editor: true });
       } catch (e) {
         toast((e as Error).message, "error");
       } finally {
@@ -376,7 +376,7 @@ export class ConfigView {
       await call("POST", "/api/v1/config/import", { text, contentType: file.name.endsWith(".json") ? "application/json" : "application/toml" });
       setText(status, `Imported ${file.name}.`);
       toast(`Imported ${file.name}; the daemon applied it.`, "ok");
-      await this.load(true);
+      await this.load({ form: true, editor: true });
     } catch (e) {
       const err = e as ApiError;
       setText(status, `Not imported: ${err.issues.length ? err.issues.map(describe).join("; ") : err.message}`);
