@@ -79,6 +79,33 @@ describe("faults", () => {
     }
   }, 90_000);
 
+  test("a reload that changes [tunnel] moves the agent; other changes leave the connection alone", async () => {
+    const a = await startRelayProc(relayToml());
+    const b = await startRelayProc(relayToml());
+    const toml = daemonToml({ upstream: fake.url, relayUrl: wsUrl(a.url) });
+    const daemon = await startAgentDaemon(toml);
+    try {
+      await a.waitFor(/relay: agent connected/);
+      // Unrelated section: same connection.
+      await Bun.write(daemon.configFile, toml + "\n[alerts]\ncooldown = \"7m\"\n");
+      daemon.proc.kill("SIGHUP");
+      await daemon.waitFor(/configuration reloaded.*sections=alerts/, 5_000);
+      await Bun.sleep(300);
+      expect(a.count(/agent disconnected/)).toBe(0);
+      // New relay URL: the tunnel follows.
+      await Bun.write(daemon.configFile, daemonToml({ upstream: fake.url, relayUrl: wsUrl(b.url) }));
+      daemon.proc.kill("SIGHUP");
+      await b.waitFor(/relay: agent connected/, 5_000);
+      await a.waitFor(/relay: agent disconnected/, 5_000);
+      expect((await fetch(`${b.url}/t/${TUNNEL_ID}/api/version`, { headers: auth })).status).toBe(200);
+    } finally {
+      await daemon.stop();
+      await a.stop();
+      await b.stop();
+      cleanup(a.dir, b.dir, daemon.home);
+    }
+  }, 30_000);
+
   test("an agent started before its relay connects once the relay is up", async () => {
     const port = await freePort();
     const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${port}/agent`, backoff: ["100ms", "300ms"] }), {}, false);
