@@ -2,7 +2,7 @@
 import type { Server } from "bun";
 import type { ComponentFactory } from "../daemon/component.ts";
 import { logger } from "../core/log.ts";
-import { splitListen } from "../config/listen.ts";
+import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import { createApp, type ApiApp } from "./app.ts";
 import { WsHub } from "./modules/ws/hub.ts";
 import { ensureApiToken, tokenFile } from "./token.ts";
@@ -32,6 +32,8 @@ export const createApiComponent: ComponentFactory = (ctx) => {
     const server = app.server as Server<unknown>;
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
     log.info("control API listening", { url: `http://${host}:${server.port}` });
+    if (!isLoopbackHost(hostname))
+      log.warn("the control API is reachable from other machines; status and metrics need no token", { listen: listenAt });
   };
 
   const close = async () => {

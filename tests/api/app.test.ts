@@ -319,6 +319,17 @@ describe("security", () => {
     for (const host of ["localhost:8765", "127.0.0.1", "[::1]:8765", "box.lan:8765", "LOCALHOST"])
       expect((await call("GET", "/healthz", { headers: { host } })).status).toBe(200);
   });
+  test("the host of [api] listen is accepted too (an IP literal cannot be rebound); a wildcard listen adds nothing", async () => {
+    const lan = parseConfig(TOML.replace('listen = "127.0.0.1:0"', 'listen = "192.168.7.7:8765"'), env.file);
+    if (!lan.ok) throw new Error("bad");
+    await env.daemon.runtime.replace(lan.config);
+    expect((await call("GET", "/healthz", { headers: { host: "192.168.7.7:8765" } })).status).toBe(200);
+    const any = parseConfig(TOML.replace('listen = "127.0.0.1:0"', 'listen = "0.0.0.0:8765"'), env.file);
+    if (!any.ok) throw new Error("bad");
+    await env.daemon.runtime.replace(any.config);
+    expectError(await call("GET", "/healthz", { headers: { host: "0.0.0.0:8765" } }), 403, "host_not_allowed");
+    expectError(await call("GET", "/healthz", { headers: { host: "192.168.7.7:8765" } }), 403, "host_not_allowed");
+  });
   test("CORS preflight: refused for an unlisted origin, allowed for a listed one", async () => {
     const pre = (origin: string) => ({ origin, "access-control-request-method": "PUT", "access-control-request-headers": "authorization" });
     const refused = await call("OPTIONS", "/api/v1/config", { headers: pre("http://evil.example") });

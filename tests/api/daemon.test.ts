@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { runCli } from "./cli.ts";
 
 let fake: FakeOllama;
 let spare: FakeOllama;
@@ -75,12 +76,7 @@ async function openWs(headers: Record<string, string>) {
   return { ws, messages, next };
 }
 
-/** Runs the CLI as a process; async, because the fake upstreams live in this process and must keep answering. */
-async function cli(...args: string[]) {
-  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), ...args], { env: d.env, cwd: d.home, stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
+const cli = (...args: string[]) => runCli(d.env, ...args);
 const cliApi = (...args: string[]) => cli(...args, "--url", api);
 
 describe("control API in a real daemon", () => {
@@ -184,12 +180,8 @@ describe("control API in a real daemon", () => {
   }, 60_000);
 
   test("CLI without a token file says where it looked", async () => {
-    const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "reconnect", "--url", api], {
-      env: { ...d.env, XDG_CONFIG_HOME: join(d.home, "elsewhere") },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
-    expect(await p.exited).toBe(1);
-    expect(await new Response(p.stderr).text()).toContain(`no API token in ${join(d.home, "elsewhere")}`);
+    const r = await runCli({ ...d.env, XDG_CONFIG_HOME: join(d.home, "elsewhere") }, "reconnect", "--url", api);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`no API token in ${join(d.home, "elsewhere")}`);
   }, 60_000);
 });

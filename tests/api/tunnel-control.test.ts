@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, REPO, removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { runCli } from "./cli.ts";
 import { daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
 let fake: FakeOllama;
@@ -22,11 +23,7 @@ afterAll(async () => {
   if (d) removeHome(d.home);
 });
 
-async function cli(...args: string[]) {
-  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), ...args, "--url", d.urls.api!], { env: d.env, stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out, err };
-}
+const cli = (...args: string[]) => runCli(d.env, ...args, "--url", d.urls.api!);
 
 async function tunnelState(): Promise<string> {
   return (await (await fetch(`${d.urls.api}/api/v1/tunnel`)).json()).state;

@@ -1,5 +1,6 @@
 // The API's security settings derived from `[api]` (recomputed only when the config object changes) and which routes need a token.
 import type { Config } from "../../config/schema.ts";
+import { splitListen } from "../../config/listen.ts";
 
 export interface SecurityPolicy {
   /** Lower-case host names (no port) accepted in the Host header. */
@@ -16,12 +17,19 @@ let cache: { api: Config["api"]; policy: SecurityPolicy } | null = null;
 export function policyFor(config: Config): SecurityPolicy {
   if (cache?.api === config.api) return cache.policy;
   const policy: SecurityPolicy = {
-    hosts: new Set([...LOOPBACK_NAMES, ...config.api.allowed_hosts.map((h) => h.toLowerCase())]),
+    hosts: new Set([...LOOPBACK_NAMES, ...listenHost(config.api.listen), ...config.api.allowed_hosts.map((h) => h.toLowerCase())]),
     origins: new Set(config.api.allowed_origins.map((o) => o.replace(/\/+$/, "").toLowerCase())),
     bodyLimit: config.api.body_limit,
   };
   cache = { api: config.api, policy };
   return policy;
+}
+
+/** The address the API was told to listen on is a name clients will use (an IP literal cannot be rebound); wildcards are not. */
+function listenHost(listen: string): string[] {
+  const { hostname } = splitListen(listen);
+  if (hostname === "0.0.0.0" || hostname === "::") return [];
+  return [hostname.includes(":") ? `[${hostname.toLowerCase()}]` : hostname.toLowerCase()];
 }
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
