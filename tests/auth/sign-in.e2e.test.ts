@@ -45,6 +45,10 @@ relay_url = "${relay.url.replace(/^http/, "ws")}/agent"
 token_secret = ""
 [secrets]
 backend = "file"
+[alerts]
+notifications = false
+# The tunnel's wait for a first sign-in raises and clears the same alert; let the revocation raise it again.
+cooldown = "0s"
 [auth]
 issuer = "${p.issuer}"
 client_id = "${CLIENT_ID}"
@@ -194,6 +198,12 @@ test("a revoked refresh token leads to login_required once, with no retry storm"
   const events = (await (await api("/api/v1/events")).json()) as { type: string; data: any }[];
   const required = events.filter((e) => e.type === "auth.state" && e.data.state === "login_required");
   expect(required.length).toBe(1);
+  // The alerts component turns it into the "login required" alert (shown by the tray and as a notification).
+  const status = (await (await api("/api/v1/status")).json()) as { alerts: { rule: string; message: string }[]; auth: { state: string } };
+  expect(status.auth.state).toBe("login_required");
+  const alert = status.alerts.find((a) => a.rule === "login_required");
+  expect(alert?.message).toContain("Sign-in required");
+  expect(alert?.message).toContain("invalid_grant");
   expect(d.stderr()).toContain("auth: sign-in required");
 }, 30_000);
 
