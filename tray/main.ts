@@ -42,6 +42,8 @@ export interface Tray {
   view(): TrayView;
   /** Resolves when "Quit tray" was chosen or quit() called. */
   done: Promise<void>;
+  /** Why the tray stopped on its own (session bus lost), or null. */
+  lostReason(): string | null;
   quit(): Promise<void>;
 }
 
@@ -167,6 +169,17 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   await registration.ready.catch((e) => log.warn("watcher registration failed", { error: e as Error }));
   link.start();
 
+  // The session bus going away means the session ended: nothing left to show the icon in.
+  let lost: string | null = null;
+  const onLost = (why: string) => {
+    if (lost || quitting) return;
+    lost = why;
+    log.warn("lost the session bus; the tray exits", { reason: why });
+    void tray.quit();
+  };
+  bus.on("error", (e: Error) => onLost(e.message));
+  (bus as unknown as { _connection?: { on(ev: string, f: () => void): void } })._connection?.on("end", () => onLost("the bus closed the connection"));
+
   let quitting: Promise<void> | null = null;
   const tray: Tray = {
     busName,
@@ -177,6 +190,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     link,
     view: () => current,
     done,
+    lostReason: () => lost,
     quit() {
       quitting ??= (async () => {
         link.stop();
@@ -217,5 +231,5 @@ export async function runTray(opts: TrayOptions): Promise<number> {
   await tray.done;
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
-  return 0;
+  return tray.lostReason() ? 1 : 0;
 }

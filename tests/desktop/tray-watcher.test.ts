@@ -1,0 +1,71 @@
+// No panel yet: the tray waits quietly (one log line), registers when a watcher appears, and again after each panel restart.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { startTray, type Tray } from "../../tray/main.ts";
+import { setLogSink } from "../../src/core/log.ts";
+import { removeHome, tempHome } from "../helpers/daemon.ts";
+import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
+
+let bus: PrivateBus;
+let tray: Tray;
+let home: string;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  bus = await startPrivateBus();
+  home = tempHome("c2l-trayw-");
+  setLogSink((l) => lines.push(l));
+  tray = await startTray({
+    configFile: join(home, "none.toml"),
+    busAddress: bus.address,
+    apiBase: "http://127.0.0.1:9", // nothing listens: the tray shows "daemon not running"
+    backoff: { initialMs: 5000, maxMs: 5000 },
+    iconRoot: join(home, "icons"),
+    open: async () => {},
+  });
+});
+
+afterAll(async () => {
+  await tray?.quit();
+  setLogSink((line) => process.stderr.write(line + "\n"));
+  await bus?.stop();
+  removeHome(home);
+});
+
+test("waits quietly without a watcher, then registers with each new one", async () => {
+  expect(tray.registration.count()).toBe(0);
+  expect(lines.filter((l) => l.includes("no StatusNotifierWatcher")).length).toBe(1);
+  let w = await startWatcher(bus.address);
+  await until(() => w.stub.items.includes(tray.busName), 5000, "registration");
+  for (let i = 0; i < 2; i++) {
+    w.stop();
+    await Bun.sleep(100);
+    w = await startWatcher(bus.address);
+    await until(() => w.stub.items.includes(tray.busName), 5000, `re-registration ${i + 1}`);
+  }
+  w.stop();
+  expect(tray.registration.count()).toBe(3);
+  expect(lines.filter((l) => l.includes("no StatusNotifierWatcher")).length).toBe(1);
+  await until(() => tray.view().state === "offline", 6000, "offline after the first failed attempt");
+});
+
+test("the tray exits (code 1) when the session bus goes away", async () => {
+  const own = await startPrivateBus();
+  const { BUN, REPO, homeEnv } = await import("../helpers/daemon.ts");
+  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", join(home, "none.toml")], {
+    env: { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: own.address },
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  let err = "";
+  (async () => {
+    for await (const c of p.stderr) err += new TextDecoder().decode(c);
+  })();
+  await until(() => err.includes("no StatusNotifierWatcher"), 10_000, "the tray to start");
+  await own.stop();
+  const code = await Promise.race([p.exited, Bun.sleep(5000).then(() => "still running")]);
+  if (code === "still running") p.kill();
+  expect(code).toBe(1);
+  expect(err).toContain("lost the session bus");
+});
