@@ -75,3 +75,11 @@ describe("icons", () => {
     expect(() => renderArgb("good", 0)).toThrow(/icon size/);
   });
 });
+
+test("the README's icons (docs/icons/*.svg) are the rendered ones", async () => {
+  const { join } = await import("node:path");
+  const { readFileSync } = await import("node:fs");
+  const dir = join(import.meta.dir, "../../docs/icons");
+  for (const s of TRAY_STATES) expect(readFileSync(join(dir, `${s}.svg`), "utf8")).toBe(renderSvg(s));
+  expect(readFileSync(join(dir, "app.svg"), "utf8")).toBe(renderSvg());
+});
