@@ -32,7 +32,6 @@ beforeEach(async () => {
   broker = new StubBroker([upstream("local", "up", ["llama3.2:1b", "qwen:0.5b"]), upstream("spare", "down", ["llama3.2:1b"])]);
   env.daemon.services.broker = broker;
   app = createApp(env.daemon.ctx, { token: () => TOKEN });
-  await app.modules;
 });
 afterEach(() => env.cleanup());
 
@@ -371,6 +370,7 @@ describe("security", () => {
 
 describe("swagger", () => {
   test("the OpenAPI document lists every route with schemas; the UI page loads only local assets", async () => {
+    await app.modules; // the docs module loads lazily
     const doc = (await call("GET", "/swagger/json")).json;
     for (const p of ["/healthz", "/readyz", "/api/v1/status", "/api/v1/upstreams/{name}/check", "/api/v1/tunnel/restart", "/api/v1/config/backups/{id}/restore", "/metrics", "/ws"])
       expect(Object.keys(doc.paths)).toContain(p);
