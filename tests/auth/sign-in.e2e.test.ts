@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
-import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { parseRelayConfig } from "../../src/relay/config.ts";
 import { startRelay, type RelayServer } from "../../src/relay/server.ts";
 import { subjectTunnelId } from "../../src/relay/auth.ts";
@@ -206,6 +206,27 @@ test("a revoked refresh token leads to login_required once, with no retry storm"
   expect(alert?.message).toContain("invalid_grant");
   expect(d.stderr()).toContain("auth: sign-in required");
 }, 30_000);
+
+test("signing in again on the command line brings the daemon back to signed_in and clears the alert", async () => {
+  const cli = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env: d.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const reader = cli.stderr.getReader();
+  let err = "";
+  let url: string | undefined;
+  while (!url) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`login exited early: ${err}`);
+    err += new TextDecoder().decode(value);
+    url = /^\s+(http\S+)$/m.exec(err)?.[1];
+  }
+  await browse(url, "alice");
+  expect(await cli.exited).toBe(0);
+  storedSession();
+  // What `login` does when it can reach the daemon's API (here the API listens on an ephemeral port it cannot know).
+  const r = await api("/api/v1/auth/reload", { method: "POST" });
+  expect(((await r.json()) as { state: string }).state).toBe("signed_in");
+  const status = (await (await api("/api/v1/status")).json()) as { alerts: { rule: string }[] };
+  expect(status.alerts.some((a) => a.rule === "login_required")).toBe(false);
+}, 20_000);
 
 test("no token appears in logs, status, events, the config export or the process arguments", async () => {
   expect(seen.size).toBeGreaterThanOrEqual(6);
