@@ -360,6 +360,21 @@ describe("security", () => {
     expect((await call("GET", "/healthz", { headers: { host: "other.lan" } })).status).toBe(200);
     expectError(await call("GET", "/api/v1/status", { headers: { origin: "http://app.example:3000" } }), 403, "origin_not_allowed");
   });
+  test("sweep: every mutating route, every config read and /ws refuse a request without the token", async () => {
+    await app.modules;
+    const routes = (app.routes as { method: string; path: string }[]).filter((r) => r.method !== "OPTIONS");
+    const mutating = routes.filter((r) => !["GET", "HEAD", "WS"].includes(r.method));
+    expect(mutating.length).toBeGreaterThan(10);
+    expect(routes.some((r) => r.path === "/ws")).toBe(true);
+    for (const r of routes) {
+      const path = r.path.replace(/:(\w+)/g, "x");
+      const locked = mutating.includes(r) || r.method === "WS" || path.startsWith("/api/v1/config");
+      if (!locked) continue;
+      const res = await call(r.method === "WS" ? "GET" : r.method, path);
+      expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
+    }
+    expect(broker.calls).toEqual([]);
+  });
   test("errors are JSON with a stable code: unknown route 404", async () => {
     const r = await call("GET", "/api/v1/nope");
     expectError(r, 404, "not_found");
