@@ -1,11 +1,12 @@
-// End to end: the dashboard in headless Debian Chromium against a real daemon, a real relay and two fake upstreams.
+// End to end: the dashboard in headless Debian Chromium against the compiled binary's daemon, a real relay and two fake upstreams.
 // Every request the page makes to a host other than 127.0.0.1 is blocked and the test asserts there were none.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { ensureBinary } from "../helpers/binary.ts";
+import { REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
@@ -23,6 +24,7 @@ let userDataDir: string;
 let binDir: string;
 let api: string;
 let proxy: string;
+let binary: string;
 let token: string;
 const blocked: string[] = [];
 const apiCalls: { method: string; path: string; status: number }[] = [];
@@ -81,7 +83,9 @@ beforeAll(async () => {
     startFakeOllama({ models: ["qwen2.5:0.5b"], tokens: 8, tokenDelayMs: 2 }),
   ]);
   relay = await startRelayProc(relayToml());
-  daemon = await startDaemon({ config: daemonConfig(), env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN }, waitFor: ["api", "broker"] });
+  // The page is bundled into the binary at build time: test what users run.
+  binary = await ensureBinary();
+  daemon = await startDaemon({ binary, config: daemonConfig(), env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN }, waitFor: ["api", "broker"] });
   api = daemon.urls.api!;
   proxy = daemon.urls.broker!;
   token = readFileSync(join(daemon.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
@@ -119,7 +123,7 @@ beforeAll(async () => {
     const u = new URL(r.url());
     if (u.pathname.startsWith("/api/")) apiCalls.push({ method: r.request().method(), path: u.pathname, status: r.status() });
   });
-}, 90_000);
+}, 180_000);
 
 afterAll(async () => {
   await context?.close().catch(() => {});
@@ -134,7 +138,7 @@ afterAll(async () => {
 
 describe("dashboard in Chromium", () => {
   test("the page opens from the one-time URL that `dashboard` hands to xdg-open; the code works once", async () => {
-    const cli = Bun.spawn([BUN, join(REPO, "src/main.ts"), "dashboard", "--url", api], {
+    const cli = Bun.spawn([binary, "dashboard", "--url", api], {
       env: { ...daemon.env, PATH: `${binDir}:${daemon.env.PATH}` },
       stdout: "pipe",
       stderr: "pipe",
