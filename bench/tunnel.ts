@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { removeHome } from "../tests/helpers/daemon.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, generatedBody, daemonToml, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
 import { memMb, spawnListening } from "./lib/proc.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -69,17 +69,9 @@ async function stream(t: Target): Promise<{ ttft: number; chunksPerSec: number }
 
 async function bulk(t: Target): Promise<number> {
   const total = P.bulkMb * 1024 * 1024;
-  const chunk = new Uint8Array(256 * 1024).fill(1);
   const rates: number[] = [];
   for (let r = 0; r < P.bulkRounds; r++) {
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (sent >= total) return c.close();
-        c.enqueue(chunk);
-        sent += chunk.length;
-      },
-    });
+    const body = generatedBody(total);
     const t0 = performance.now();
     const res = await fetch(`${t.base}/api/blobs/sha256:${String(r).padStart(64, "0")}`, { method: "POST", body, headers: t.headers, duplex: "half" } as RequestInit);
     await res.arrayBuffer();

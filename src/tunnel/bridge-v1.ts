@@ -1,8 +1,7 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
-import { readFileSync } from "node:fs";
 import type { Clock } from "./clock.ts";
 import { realClock } from "./clock.ts";
-import { ConnectError, classifyUpgradeError, type Connection } from "./connector.ts";
+import { ConnectError, classifyUpgradeError, openAgentSocket, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "./protocol/session.ts";
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
@@ -39,14 +38,6 @@ const msg = (type: string, id: string | undefined, data: Record<string, unknown>
 
 export function connectBridge(o: BridgeOptions): Promise<Connection> {
   const clock = o.clock ?? realClock;
-  let ca: string | undefined;
-  if (o.caFile) {
-    try {
-      ca = readFileSync(o.caFile, "utf8");
-    } catch (e) {
-      return Promise.reject(new ConnectError("config", `cannot read tunnel.ca_file ${o.caFile}: ${(e as Error).message}`, true));
-    }
-  }
   return new Promise((resolve, reject) => {
     let settled = false;
     let ended = false;
@@ -58,10 +49,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
     const tolerance = Math.max(o.toleranceMs, BRIDGE_PING_MS * 2.5);
     // Compatibility: the 1.x server reads the token from the query; the header is sent too for servers that accept it.
-    const ws = new WebSocket(bridgeUrl(o.url, o.token), {
-      headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
-      ...(ca ? { tls: { ca } } : {}),
-    } as unknown as string[]);
+    const ws = openAgentSocket(bridgeUrl(o.url, o.token), o);
     const timer = setTimeout(() => fail(new ConnectError("handshake", "the bridge sent no auth message in time", false)), o.handshakeTimeoutMs ?? 10_000);
     const fail = (e: ConnectError) => {
       if (settled) return;

@@ -67,25 +67,30 @@ function closeError(code: number, reason: string): ConnectError {
   return new ConnectError("handshake", `the relay closed the connection during the handshake: ${text}`, false);
 }
 
-export function connect(o: ConnectOptions): Promise<Connection> {
+/** Opens the agent's WebSocket: bearer header, user agent, and the extra CA when configured (verification is never off). */
+export function openAgentSocket(url: string, o: { token: string; agent: string; caFile?: string }): WebSocket {
   let ca: string | undefined;
   if (o.caFile) {
     try {
       ca = readFileSync(o.caFile, "utf8");
     } catch (e) {
-      return Promise.reject(new ConnectError("config", `cannot read tunnel.ca_file ${o.caFile}: ${(e as Error).message}`, true));
+      throw new ConnectError("config", `cannot read tunnel.ca_file ${o.caFile}: ${(e as Error).message}`, true);
     }
   }
+  return new WebSocket(url, {
+    headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
+    ...(ca ? { tls: { ca } } : {}),
+  } as unknown as string[]);
+}
+
+export function connect(o: ConnectOptions): Promise<Connection> {
   return new Promise<Connection>((resolve, reject) => {
     let settled = false;
     let session: Session | null = null;
     let resolveClosed!: (i: SessionCloseInfo) => void;
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
     let lastError = "";
-    const ws = new WebSocket(o.url, {
-      headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
-      ...(ca ? { tls: { ca } } : {}),
-    } as unknown as string[]);
+    const ws = openAgentSocket(o.url, o);
     ws.binaryType = "arraybuffer";
     const fail = (e: ConnectError) => {
       if (settled) return;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, generatedBody, daemonToml, relayToml, rssMiB, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 
 let fake: FakeOllama;
@@ -205,15 +205,7 @@ describe("through a real relay and a real daemon", () => {
     );
     try {
       const total = 1024 * 1024 * 1024;
-      const chunk = new Uint8Array(256 * 1024).fill(7);
-      let sent = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(c) {
-          if (sent >= total) return c.close();
-          c.enqueue(chunk);
-          sent += chunk.length;
-        },
-      });
+      const body = generatedBody(total);
       const relayBefore = rssMiB(relay.proc.pid);
       const daemonBefore = rssMiB(bob.proc.pid);
       const res = await fetch(`${relay.url}/t/bob/api/blobs/sha256:${"0".repeat(64)}`, {

@@ -141,6 +141,20 @@ export async function startAgentDaemon(toml: string, env: Record<string, string>
   return d;
 }
 
+/** A request body of `total` bytes produced on demand (never held in memory as a whole). */
+export function generatedBody(total: number, chunkSize = 256 * 1024): ReadableStream<Uint8Array> {
+  const chunk = new Uint8Array(chunkSize).fill(7);
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent >= total) return c.close();
+      const n = Math.min(chunkSize, total - sent);
+      c.enqueue(n === chunkSize ? chunk : chunk.subarray(0, n));
+      sent += n;
+    },
+  });
+}
+
 /** Peak and current resident memory of a process, in MiB (Linux /proc). */
 export function rssMiB(pid: number): { hwm: number; rss: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
