@@ -304,9 +304,28 @@ describe("dashboard in Chromium", () => {
     // The overview (hidden behind this tab) was updated live from the config.reloaded event.
     await page.locator('article[data-upstream="beta"] [data-f="where"]', { hasText: "priority 5" }).waitFor({ state: "attached", timeout: 3000 });
 
-    // The save took a backup, listed with a restore button.
-    await page.locator("#backups-list li").first().waitFor();
-    expect(await page.locator("#backups-list li button").count()).toBeGreaterThanOrEqual(1);
+    // The save took a backup (newest first); restoring it (two presses) brings priority 20 back, live.
+    const newest = page.locator("#backups-list li button").first();
+    await newest.waitFor();
+    await newest.click();
+    await page.locator("#backups-list li button", { hasText: "Press again" }).waitFor();
+    await newest.click();
+    await page.locator("#toast", { hasText: "Restored" }).waitFor();
+    expect(onDisk()).toMatch(/priority = 20\b/);
+    await page.locator('article[data-upstream="beta"] [data-f="where"]', { hasText: "priority 20" }).waitFor({ state: "attached", timeout: 3000 });
+  }, 30_000);
+
+  test("exports the config as a file and refuses an invalid import with the reason", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#config-export").click()]);
+    expect(download.suggestedFilename()).toBe("tunnel.toml");
+    const exported = readFileSync((await download.path())!, "utf8");
+    expect(exported).toContain('name = "beta"');
+
+    const before = readFileSync(daemon.configFile, "utf8");
+    await page.locator("#config-import").setInputFiles({ name: "bad.toml", mimeType: "application/toml", buffer: Buffer.from('[health]\ninterval = "often"\n') });
+    await page.locator("#import-status", { hasText: "Not imported" }).waitFor();
+    expect(await page.locator("#import-status").textContent()).toContain("health.interval");
+    expect(readFileSync(daemon.configFile, "utf8")).toBe(before);
   }, 30_000);
 
   test("a disabled tunnel: the Start button's request gets a 409 and the page shows its message", async () => {
