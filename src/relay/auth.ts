@@ -27,7 +27,8 @@ export function subjectTunnelId(issuer: string, subject: string): string {
   return "u" + createHash("sha256").update(`${issuer}\n${subject}`).digest("hex").slice(0, 24);
 }
 
-export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string } | { ok: false; reason: string };
+/** expiresAt (ms since epoch) is set for JWTs: the relay ends an agent's session when its token expires. */
+export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string; expiresAt?: number } | { ok: false; reason: string };
 
 export class RelayAuth {
   private jwks: JWTVerifyGetKey | null = null;
@@ -45,11 +46,11 @@ export class RelayAuth {
     }
   }
 
-  private async verifyJwt(token: string): Promise<{ ok: true; subject: string } | { ok: false; reason: string }> {
+  private async verifyJwt(token: string): Promise<{ ok: true; subject: string; expiresAt: number } | { ok: false; reason: string }> {
     if (!this.jwks) return { ok: false, reason: "JWTs are not accepted by this relay (no [oidc] issuer)" };
     try {
       const { payload } = await jwtVerify(token, this.jwks, { issuer: this.config.oidc.issuer, audience: this.config.oidc.audience, requiredClaims: ["sub", "exp"] });
-      return { ok: true, subject: payload.sub! };
+      return { ok: true, subject: payload.sub!, expiresAt: payload.exp! * 1000 };
     } catch (e) {
       return { ok: false, reason: `the JWT was rejected (${(e as { code?: string }).code ?? (e as Error).message})` };
     }
@@ -70,7 +71,7 @@ export class RelayAuth {
     if (looksLikeJwt(token) && this.jwks) {
       const v = await this.verifyJwt(token);
       if (!v.ok) return v;
-      return { ok: true, tunnelId: this.tunnelForSubject(v.subject), via: "jwt", subject: v.subject };
+      return { ok: true, tunnelId: this.tunnelForSubject(v.subject), via: "jwt", subject: v.subject, expiresAt: v.expiresAt };
     }
     return { ok: false, reason: "unknown agent token" };
   }

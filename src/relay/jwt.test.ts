@@ -3,6 +3,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { parseRelayConfig } from "./config.ts";
 import { RelayAuth, subjectTunnelId } from "./auth.ts";
+import { startRelay } from "./server.ts";
+import { connect } from "../tunnel/connector.ts";
 
 const ISS = "https://id.test.invalid";
 const AUD = "https://relay.test.invalid";
@@ -42,7 +44,7 @@ const req = (t: string) => new Request("http://relay/agent", { headers: { author
 
 test("a valid access token maps its subject to a tunnel id; a bound subject gets its configured tunnel", async () => {
   const auth = relayAuth();
-  expect(await auth.agent(req(await sign(keys[0]!)))).toEqual({ ok: true, tunnelId: subjectTunnelId(ISS, "user-1"), via: "jwt", subject: "user-1" });
+  expect(await auth.agent(req(await sign(keys[0]!)))).toMatchObject({ ok: true, tunnelId: subjectTunnelId(ISS, "user-1"), via: "jwt", subject: "user-1", expiresAt: expect.any(Number) });
   const owner = await auth.agent(req(await sign(keys[0]!, { sub: "owner-7" })));
   expect(owner.ok && owner.tunnelId).toBe("home");
   // A client JWT works only for the tunnel its subject owns.
@@ -67,3 +69,23 @@ test("a rotated signing key is picked up from the JWKS", async () => {
   const forged = await newKey("k2");
   expect((await auth.agent(req(await sign(forged)))).ok).toBe(false);
 });
+
+test("an agent connected with a JWT is asked to reconnect when the token expires", async () => {
+  const r = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const relay = startRelay(r.config);
+  try {
+    const k = keys[0]!;
+    served = [k.jwk];
+    const token = await sign(k, { exp: Math.floor(Date.now() / 1000) + 2 });
+    const conn = await connect({ url: `${relay.url.replace(/^http/, "ws")}/agent`, token, agent: "t", heartbeatMs: 1000, toleranceMs: 5000, maxStreams: 4, onStream: () => {} });
+    expect(conn.tunnelId).toBe(subjectTunnelId(ISS, "user-1"));
+    const t0 = Date.now();
+    const info = await Promise.race([conn.closed, Bun.sleep(6_000).then(() => null)]);
+    expect(info).not.toBeNull();
+    expect(info!.code).not.toBe("heartbeat_timeout");
+    expect(Date.now() - t0).toBeGreaterThan(500);
+  } finally {
+    await relay.stop();
+  }
+}, 10_000);

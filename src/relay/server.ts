@@ -23,6 +23,9 @@ interface AgentData {
   session: Session | null;
   handshakeTimer: ReturnType<typeof setTimeout> | null;
   connectedAt: string;
+  /** When the agent's JWT expires (ms since epoch); its session is drained then so it reconnects with a fresh token. */
+  expiresAt: number | null;
+  expiryTimer: ReturnType<typeof setTimeout> | null;
 }
 
 interface TunnelEntry {
@@ -122,6 +125,14 @@ export function startRelay(config: RelayConfig): RelayServer {
     metrics.tunnels.set(tunnels.size);
     if (old) old.session.close("replaced", "another connection for this tunnel replaced this one");
     session.sendFrame({ type: "WELCOME", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: CAPABILITIES, tunnelId: d.tunnelId } });
+    if (d.expiresAt !== null) {
+      // A JWT is good until it expires, not forever: go away then, and the agent reconnects with its refreshed token.
+      const ms = Math.min(Math.max(0, d.expiresAt - Date.now()), 2 ** 31 - 1);
+      d.expiryTimer = setTimeout(() => {
+        log.info("agent token expired; asking it to reconnect", { tunnel: d.tunnelId });
+        void session.goAway("the agent's token expired; reconnect with a fresh one", durationMs(config.go_away_grace));
+      }, ms);
+    }
     metrics.agentConnections.inc({ result: "ok" });
     log.info("agent connected", { tunnel: d.tunnelId, agent: hello.agent, remote: d.remote, replaced: !!old });
   }
@@ -228,6 +239,8 @@ export function startRelay(config: RelayConfig): RelayServer {
             session: null,
             handshakeTimer: null,
             connectedAt: new Date().toISOString(),
+            expiresAt: who.expiresAt ?? null,
+            expiryTimer: null,
           };
           if (srv.upgrade(req, { data })) return undefined;
           return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
@@ -273,6 +286,7 @@ export function startRelay(config: RelayConfig): RelayServer {
       },
       close(ws, code, reason) {
         if (ws.data.handshakeTimer) clearTimeout(ws.data.handshakeTimer);
+        if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
         ws.data.session?.transportClosed(`websocket closed (${code}${reason ? `: ${reason}` : ""})`);
       },
     },
