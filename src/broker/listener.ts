@@ -47,6 +47,10 @@ export function originAllowed(rules: AccessRules, origin: string): boolean {
   return DEFAULT_ORIGIN.test(origin) || rules.origins.has(origin.toLowerCase()) || rules.origins.has("*");
 }
 
+function pathOf(req: Request): string {
+  return req.url.slice(req.url.indexOf("/", 8)).split("?", 1)[0]!;
+}
+
 export class ProxyListener {
   private server: Server<undefined> | null = null;
   private rules: AccessRules;
@@ -103,10 +107,9 @@ export class ProxyListener {
   }
 
   private async route(req: Request): Promise<Response> {
-    const path = req.url.slice(req.url.indexOf("/", 8)).split("?", 1)[0]!;
-    if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(path, "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
+    if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(pathOf(req), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
     const origin = req.headers.get("origin");
-    if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(path, "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
+    if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(pathOf(req), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
     if (req.method === "OPTIONS" && origin !== null) {
       return new Response(null, {
         status: 204,

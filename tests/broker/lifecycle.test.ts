@@ -153,4 +153,10 @@ test("the tunnel's requests go through handle() with source \"tunnel\" and show 
   expect(text2).toContain('cloudtolocalllm_broker_requests_total{upstream="prom-u",source="tunnel"} 1');
   expect(text2).toMatch(/cloudtolocalllm_broker_generated_tokens_total\{upstream="prom-u",source="tunnel"\} 2/);
   expect(text2).toMatch(/cloudtolocalllm_broker_time_to_first_byte_seconds_count\{upstream="prom-u",source="tunnel"\} 1/);
+  // The broker's part is valid exposition format for Prometheus' own checker.
+  const ours = text2.split("\n").filter((l) => l.includes("cloudtolocalllm_broker_")).join("\n") + "\n";
+  const promtool = Bun.spawn(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(ours), stdout: "pipe", stderr: "pipe" });
+  const problems = (await new Response(promtool.stdout).text()) + (await new Response(promtool.stderr).text());
+  expect(problems.trim()).toBe("");
+  expect(await promtool.exited).toBe(0);
 });
