@@ -38,7 +38,8 @@ type AnyElysia = Elysia<any, any, any, any, any, any, any>;
 export const EXTRA_MODULES: ((deps: ApiDeps) => AnyElysia)[] = [authModule, dashboardModule, requestsModule];
 
 export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
-  const token = opts.token ?? (() => ensureApiToken(ctx.config.current()));
+  let made: string | undefined;
+  const token = opts.token ?? (() => (made ??= ensureApiToken(ctx.config.current())));
   const deps: ApiDeps = { ctx, token };
   const hub = opts.hub ?? new WsHub(ctx);
   // Typed loosely on purpose: the extra modules are added at run time.
