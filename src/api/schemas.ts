@@ -1,6 +1,53 @@
 // The API's shared `t` models (mirroring src/core/contracts.ts): they validate responses and make up the OpenAPI components.
 import { t } from "elysia";
 
+const LATENCY_EXAMPLE = { p50: 180, p90: 420, p95: 610, p99: 1200 };
+const UPSTREAM_EXAMPLE = {
+  name: "local",
+  kind: "ollama",
+  url: "http://127.0.0.1:11434",
+  enabled: true,
+  priority: 100,
+  state: "up",
+  quality: "good",
+  version: "0.6.0",
+  models: ["llama3.2:1b", "qwen2.5:0.5b"],
+  lastCheck: "2026-11-21T15:00:00.000Z",
+  lastError: null,
+  metrics: {
+    requests: 42,
+    errors: 1,
+    errorRate: 0.024,
+    latencyMs: LATENCY_EXAMPLE,
+    ttfbMs: { p50: 90, p90: 200, p95: 260, p99: 400 },
+    requestsPerSec: 0.14,
+    bytesPerSec: 2300,
+    tokensPerSec: 41.5,
+    healthLatencyMs: { p50: 2, p90: 3, p95: 4, p99: 6 },
+    totalRequests: 1234,
+    totalErrors: 7,
+  },
+};
+const TUNNEL_EXAMPLE = {
+  state: "connected",
+  protocol: "v2",
+  relay: "wss://relay.example.com/agent",
+  since: "2026-11-21T14:00:00.000Z",
+  nextRetry: null,
+  attempt: 0,
+  lastError: null,
+  tunnelId: "alice",
+  activeStreams: 1,
+};
+const ALERT_EXAMPLE = {
+  id: "upstream_down:spare",
+  rule: "upstream_down",
+  severity: "critical",
+  subject: "spare",
+  message: "upstream spare has been down for 30s",
+  raisedAt: "2026-11-21T14:59:30.000Z",
+};
+
 const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
 
 export const ErrorBody = t.Object(
@@ -56,7 +103,7 @@ export const UpstreamStatus = t.Object(
     lastError: Nullable(t.String()),
     metrics: UpstreamMetrics,
   },
-  { additionalProperties: true },
+  { additionalProperties: true, examples: [UPSTREAM_EXAMPLE] },
 );
 
 export const TunnelStatus = t.Object(
@@ -71,7 +118,7 @@ export const TunnelStatus = t.Object(
     tunnelId: Nullable(t.String()),
     activeStreams: t.Number(),
   },
-  { additionalProperties: true },
+  { additionalProperties: true, examples: [TUNNEL_EXAMPLE] },
 );
 
 export const Alert = t.Object(
@@ -84,7 +131,7 @@ export const Alert = t.Object(
     raisedAt: t.String(),
     clearedAt: t.Optional(t.String()),
   },
-  { additionalProperties: true },
+  { additionalProperties: true, examples: [ALERT_EXAMPLE] },
 );
 
 export const ReloadResult = t.Object({
@@ -124,7 +171,29 @@ export const DaemonStatus = t.Object(
     }),
     warnings: t.Array(t.String()),
   },
-  { description: "The whole picture; /ws sends the same object as its first message (type snapshot)." },
+  {
+    description: "The whole picture; /ws sends the same object as its first message (type snapshot).",
+    examples: [
+      {
+        daemon: {
+          version: "3.0.0",
+          commit: "7481c18abcde",
+          buildDate: "2026-11-21T12:00:00Z",
+          pid: 4242,
+          startedAt: "2026-11-21T13:00:00.000Z",
+          uptimeSec: 7200,
+          configPath: "/home/ada/.config/cloudtolocalllm/tunnel.toml",
+          lastReload: { at: "2026-11-21T14:30:00.000Z", ok: true },
+        },
+        upstreams: [UPSTREAM_EXAMPLE],
+        tunnel: TUNNEL_EXAMPLE,
+        quality: "good",
+        alerts: [ALERT_EXAMPLE],
+        auth: { state: "signed_in", subject: "ada@example.com", expiresAt: "2026-11-21T16:00:00.000Z" },
+        warnings: [],
+      },
+    ],
+  },
 );
 
 export const ConfigIssue = t.Object({

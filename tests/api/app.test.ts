@@ -2,7 +2,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { Counter, Histogram } from "prom-client";
+import { Value } from "@sinclair/typebox/value";
+import type { TSchema } from "@sinclair/typebox";
 import { createApp, type ApiApp } from "../../src/api/app.ts";
+import * as schemas from "../../src/api/schemas.ts";
 import { metricsRegistry } from "../../src/core/metrics-registry.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { AUTH, StubBroker, StubTunnel, TOKEN, testEnv, upstream, type TestEnv } from "./stubs.ts";
@@ -384,6 +387,15 @@ describe("security", () => {
 });
 
 describe("swagger", () => {
+  test("the examples in the shared schemas are valid instances of them", () => {
+    let checked = 0;
+    for (const [name, schema] of Object.entries(schemas)) {
+      if (typeof schema !== "object" || !("examples" in schema)) continue;
+      checked++;
+      for (const ex of (schema as { examples: unknown[] }).examples) expect({ name, errors: [...Value.Errors(schema as TSchema, ex)].map((e) => e.path + " " + e.message) }).toEqual({ name, errors: [] });
+    }
+    expect(checked).toBeGreaterThanOrEqual(4);
+  });
   test("the OpenAPI document lists every route with schemas; the UI page loads only local assets", async () => {
     await app.modules; // the docs module loads lazily
     const doc = (await call("GET", "/swagger/json")).json;
@@ -391,6 +403,7 @@ describe("swagger", () => {
       expect(Object.keys(doc.paths)).toContain(p);
     expect(doc.paths["/api/v1/status"].get.responses["200"].content["application/json"].schema).toBeDefined();
     expect(doc.paths["/api/v1/reconnect"].post.security).toEqual([{ bearer: [] }]);
+    expect(JSON.stringify(doc.paths["/api/v1/status"].get.responses["200"])).toContain("ada@example.com");
     const page = await call("GET", "/swagger");
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
     expect(page.text).not.toMatch(/https?:\/\//);
