@@ -315,9 +315,15 @@ export class ConfigView {
       const r = await call<{ backups?: BackupRow[] } | BackupRow[]>("GET", "/api/v1/config/backups");
       // Newest first, whatever order the API used.
       const rows = (Array.isArray(r) ? r : (r.backups ?? [])).slice().sort((a, b) => (a.time < b.time ? 1 : -1));
-      list.replaceChildren(...rows.map((b) => this.backupRow(b)));
+      // Same list as shown: keep the nodes (a half-pressed Restore and the focus survive a reload event).
+      const key = rows.map((b) => b.id).join(",");
+      if (list.dataset.key !== key) {
+        list.dataset.key = key;
+        list.replaceChildren(...rows.map((b) => this.backupRow(b)));
+      }
       $("#no-backups").hidden = rows.length > 0;
     } catch (e) {
+      list.dataset.key = "";
       list.replaceChildren(h("li", { class: "error-text" }, (e as Error).message));
     }
   }

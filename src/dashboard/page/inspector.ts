@@ -70,7 +70,16 @@ export class Inspector {
     if (this.records.some((x) => x.id === r.id)) return;
     this.records.unshift(r);
     if (this.records.length > this.max) this.records.length = this.max;
-    this.render();
+    this.renderSoon();
+  }
+
+  private pending: ReturnType<typeof setTimeout> | undefined;
+  /** Under heavy traffic many requests finish per second: redraw the table at most every 200 ms. */
+  private renderSoon(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
+      this.render();
+    }, 200);
   }
 
   private render(): void {

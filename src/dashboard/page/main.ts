@@ -76,7 +76,7 @@ function onMessage(m: LiveMessage): void {
     case "metrics.tick": {
       const d = m.data as { upstreams?: { name: string; metrics: UpstreamMetrics }[]; tunnel?: Partial<TunnelStatus>; quality?: string };
       const time = m.time ? new Date(m.time).getTime() : Date.now();
-      overview.tick(time, d.upstreams ?? []);
+      overview.tick(time, d.upstreams ?? [], d.tunnel);
       if (d.quality) overview.setQuality(d.quality);
       break;
     }

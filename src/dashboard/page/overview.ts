@@ -224,7 +224,7 @@ export class Overview {
     this.cards.get(name)?.update(u);
   }
 
-  tick(time: number, upstreams: { name: string; metrics: UpstreamMetrics }[]): void {
+  tick(time: number, upstreams: { name: string; metrics: UpstreamMetrics }[], tunnel?: Partial<TunnelStatus>): void {
     for (const { name, metrics } of upstreams) {
       this.history.add(name, time, metrics);
       const u = this.status?.upstreams.find((x) => x.name === name);
@@ -233,6 +233,9 @@ export class Overview {
     }
     this.drawCharts(time);
     if (this.status) {
+      // The tick carries the tunnel's live counters; re-rendering also moves "since" and "next retry" along.
+      if (tunnel) Object.assign(this.status.tunnel, tunnel);
+      this.setTunnel(this.status.tunnel);
       this.status.daemon.uptimeSec = (Date.now() - new Date(this.status.daemon.startedAt).getTime()) / 1000;
       setText($("#daemon-uptime"), `up ${fmt.duration(this.status.daemon.uptimeSec)}`);
     }
