@@ -5,7 +5,7 @@ import { logger } from "../core/log.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import { createApp, type ApiApp } from "./app.ts";
 import { WsHub } from "./modules/ws/hub.ts";
-import { ensureApiToken, tokenFile } from "./token.ts";
+import { ensureApiToken } from "./token.ts";
 
 const log = logger("api");
 
@@ -15,14 +15,10 @@ const SERVER_BODY_CAP = 64 * 1024 * 1024;
 export const createApiComponent: ComponentFactory = (ctx) => {
   let app: ApiApp | null = null;
   let token = "";
-  let tokenPath = "";
   const hub = new WsHub(ctx);
-
+  // Re-read on every apply: deleting the file and reloading (SIGHUP) rotates the token; a moved token_file is followed.
   const refreshToken = () => {
-    const config = ctx.config.current();
-    if (tokenPath === tokenFile(config) && token) return;
-    token = ensureApiToken(config);
-    tokenPath = tokenFile(config);
+    token = ensureApiToken(ctx.config.current());
   };
 
   const listen = () => {

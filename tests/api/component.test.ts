@@ -1,6 +1,6 @@
-// The API component: token file on first start, listening log line, rebinding only when [api] listen changes.
+// The API component: token file on first start (rotated by deleting it and reloading), listening log line, rebinding only when [api] listen changes.
 import { afterEach, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createApiComponent } from "../../src/api/component.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -53,6 +53,16 @@ test("start makes the token, logs the URL; apply rebinds only when listen change
     expect((await fetch(url2 + "/healthz")).status).toBe(200);
     await expect(fetch(url + "/healthz")).rejects.toThrow();
     expect(readFileSync(tokenFile, "utf8").trim()).toBe(token);
+
+    // Rotation: delete the file and reload; the new token works, the old one no longer does.
+    rmSync(tokenFile);
+    await env.daemon.runtime.replace(moved);
+    await c.apply!(moved, moved);
+    const rotated = readFileSync(tokenFile, "utf8").trim();
+    expect(rotated).not.toBe(token);
+    const reconnect = (t: string) => fetch(url2 + "/api/v1/config", { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status);
+    expect(await reconnect(rotated)).toBe(200);
+    expect(await reconnect(token)).toBe(401);
   } finally {
     await c.stop();
   }
