@@ -139,33 +139,38 @@ export class Exchange {
     const reader = this.reader;
     if (!reader) return c.close();
     for (;;) {
-      let r: Awaited<ReturnType<typeof reader.read>>;
+      // readMany takes every chunk already queued: one flush for a burst, and still one per chunk when they trickle.
+      let r: { done: boolean; value: Uint8Array[] };
       try {
-        r = await reader.read();
+        const p = reader.readMany();
+        r = p instanceof Promise ? await p : p;
       } catch (e) {
         if (this.clientGone || this.done) return c.close();
         return this.breakOff(c, e);
       }
+      const chunks = r.value;
+      for (let i = 0; i < chunks.length; i++) {
+        const chunk = chunks[i]!;
+        const n = chunk.byteLength;
+        if (n === 0) continue;
+        this.bytesOut += n;
+        this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
+        this.lastByte = chunk[n - 1]!;
+        if (this.responseCapture && this.captured < this.capture.cap) {
+          const part = chunk.subarray(0, this.capture.cap - this.captured);
+          this.responseCapture.push(part.slice());
+          this.captured += part.byteLength;
+        }
+        let w = c.write(chunk);
+        // A pending write means the client reads slower than the upstream writes: wait (backpressure).
+        if (typeof w !== "number") w = await w;
+        if (w === 0 || this.clientGone) {
+          this.cancel();
+          return c.close();
+        }
+      }
       if (r.done) break;
-      const chunk = r.value;
-      const n = chunk.byteLength;
-      if (n === 0) continue;
-      this.bytesOut += n;
-      this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
-      this.lastByte = chunk[n - 1]!;
-      if (this.responseCapture && this.captured < this.capture.cap) {
-        const part = chunk.subarray(0, this.capture.cap - this.captured);
-        this.responseCapture.push(part.slice());
-        this.captured += part.byteLength;
-      }
-      let w = c.write(chunk);
-      // A pending write means the client reads slower than the upstream writes: wait (backpressure).
-      if (typeof w !== "number") w = await w;
-      else c.flush();
-      if (w === 0 || this.clientGone) {
-        this.cancel();
-        return c.close();
-      }
+      c.flush();
     }
     c.close();
     this.finish(null);
