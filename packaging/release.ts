@@ -8,6 +8,7 @@ import { BINARY_NAME, build, REPO, TARGETS, type Target } from "./build.ts";
 import { assets, type AssetKind } from "../src/install/assets.ts";
 import { manPage } from "./man.ts";
 import { buildDeb, debArch } from "./deb/build.ts";
+import { writeBinPackage } from "./aur/update.ts";
 
 /** Where each kind of asset goes inside a tarball (the AUR PKGBUILD and the .deb builder read this layout). */
 export const TARBALL_DIR: Record<AssetKind, string> = {
@@ -66,6 +67,8 @@ export interface ReleaseOptions {
   /** target → an already built binary to use instead of building (tests reuse dist/). */
   prebuilt?: Partial<Record<Target, string>>;
   deb?: boolean;
+  /** Also write the -bin PKGBUILD with these sums and its .SRCINFO to <outDir>/aur/ (needs makepkg). */
+  aur?: boolean;
   results?: string;
   version?: string;
   /** gzip level of the tarballs (and gzip instead of xz for the .debs when below 6): tests trade size for time. */
@@ -116,6 +119,11 @@ export async function release(opts: ReleaseOptions): Promise<Artifact[]> {
   const sums = [];
   for (const a of artifacts) sums.push(`${await sha256(a.file)}  ${basename(a.file)}`);
   writeFileSync(join(outDir, "SHA256SUMS"), sums.join("\n") + "\n");
+  if (opts.aur) {
+    const dir = join(outDir, "aur", "cloudtolocalllm-tunnel-bin");
+    const { missing } = writeBinPackage(dir, version, sums.join("\n"));
+    console.log(`${dir}/PKGBUILD ready for the AUR${missing.length ? ` (no tarball for ${missing.join(", ")})` : ""}`);
+  }
   const table = sizeTable(version, artifacts);
   console.log("\n" + table);
   if (opts.results) {
@@ -139,7 +147,7 @@ export function sizeTable(version: string, artifacts: Artifact[]): string {
 }
 
 if (import.meta.main) {
-  const usage = `Usage: bun packaging/release.ts [--targets ${TARGETS.join(",")}] [--out DIR] [--binary TARGET=FILE]... [--no-deb] [--results FILE] [--level 1-9]`;
+  const usage = `Usage: bun packaging/release.ts [--targets ${TARGETS.join(",")}] [--out DIR] [--binary TARGET=FILE]... [--no-deb] [--no-aur] [--results FILE] [--level 1-9]`;
   let values;
   try {
     ({ values } = parseArgs({
@@ -149,6 +157,7 @@ if (import.meta.main) {
         out: { type: "string" },
         binary: { type: "string", multiple: true },
         "no-deb": { type: "boolean" },
+        "no-aur": { type: "boolean" },
         results: { type: "string" },
         level: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -184,6 +193,7 @@ if (import.meta.main) {
       outDir: values.out ?? join(REPO, "dist", "release"),
       prebuilt,
       deb: !values["no-deb"] && Bun.which("dpkg-deb") !== null,
+      aur: !values["no-aur"] && Bun.which("makepkg") !== null,
       results: values.results ?? join(REPO, "bench", "results", "release.md"),
       level: values.level ? Number(values.level) : undefined,
     });

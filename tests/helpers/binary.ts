@@ -3,7 +3,8 @@ import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } 
 import { basename, join } from "node:path";
 import { build, defaultOutfile, REPO } from "../../packaging/build.ts";
 
-const SOURCES = ["src", "tray", "package.json", "bun.lock", "package-lock.json", "packaging/build.ts"];
+// systemd/ and packaging/desktop/ are embedded too (the install command writes them).
+const SOURCES = ["src", "tray", "package.json", "bun.lock", "package-lock.json", "packaging/build.ts", "systemd", "packaging/desktop"];
 
 function newestSource(p = "", depth = 0): number {
   const roots = p ? [p] : SOURCES.map((s) => join(REPO, s));
