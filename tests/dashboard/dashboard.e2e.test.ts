@@ -169,6 +169,23 @@ describe("dashboard in Chromium", () => {
     await again.close();
   }, 30_000);
 
+  test("`dashboard --print-url` prints a fresh link; a failing xdg-open is one clear sentence and exit 1", async () => {
+    const printed = Bun.spawnSync([binary, "dashboard", "--print-url", "--url", api], { env: daemon.env, stdout: "pipe", stderr: "pipe" });
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout.toString().trim()).toMatch(new RegExp(`^${api}/auth\\?code=[\\w-]+$`));
+
+    writeFileSync(join(binDir, "xdg-open"), "#!/bin/sh\necho 'no method available for opening' >&2\nexit 3\n");
+    const failed = Bun.spawnSync([binary, "dashboard", "--url", api], { env: { ...daemon.env, PATH: `${binDir}:${daemon.env.PATH}` }, stdout: "pipe", stderr: "pipe" });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr.toString().trim()).toBe(
+      "cloudtolocalllm-tunnel dashboard: could not open a browser: xdg-open failed (exit 3): no method available for opening. Use --print-url and open the link yourself.",
+    );
+
+    const down = Bun.spawnSync([binary, "dashboard", "--print-url", "--url", "http://127.0.0.1:1"], { env: daemon.env, stdout: "pipe", stderr: "pipe" });
+    expect(down.exitCode).toBe(1);
+    expect(down.stderr.toString()).toContain("cannot reach the daemon");
+  }, 30_000);
+
   test("shows a card per upstream with state, quality, version, models and metrics", async () => {
     const cards = page.locator("article.upstream");
     await expect(cards.count()).resolves.toBe(2);
