@@ -7,7 +7,6 @@ import { exportConfig, listBackups, readConfig, reloadConfig, restoreBackup, val
 
 const tags = ["config"];
 const security = [{ bearer: [] }];
-const bodyTypes = ["application/json", "application/toml", "text/plain"];
 
 export const configModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/config" })
@@ -21,9 +20,10 @@ export const configModule = (deps: ApiDeps) =>
       detail: {
         tags,
         summary: "Replace the config: validated, written with a backup, applied without a restart",
-        description: "422 validation_failed lists every issue with its field path, and line and column for TOML.",
+        description:
+          "Send TOML as text/plain or application/toml, or JSON as application/json. " +
+          "422 validation_failed lists every issue with its field path, and line and column for TOML.",
         security,
-        requestBody: { content: Object.fromEntries(bodyTypes.map((c) => [c, { schema: { type: c === "application/json" ? "object" : "string" } }])) },
       },
     })
     .post("/validate", ({ body }) => validateBody(deps.ctx, body), {
