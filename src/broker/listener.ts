@@ -69,35 +69,47 @@ export class ProxyListener {
     return `http://${h.includes(":") ? `[${h}]` : h}:${this.server.port}`;
   }
 
+  /** Binds [proxy] listen; throws (keeping any running listener) when the address cannot be bound. */
   start(p: Config["proxy"]): void {
     const { hostname, port } = splitListen(p.listen);
+    let server: Server<undefined>;
+    try {
+      server = Bun.serve({
+        hostname,
+        port,
+        // Generations can be silent for minutes (model loading): never cut a connection for idleness.
+        idleTimeout: 0,
+        // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+        fetch: (req) => this.route(req),
+        error: (e) => {
+          log.error("request failed inside the broker", { error: e });
+          return Response.json({ error: "internal error in the broker" }, { status: 500 });
+        },
+      });
+    } catch (e) {
+      throw new Error(`the broker cannot listen on ${p.listen} ([proxy] listen): ${(e as Error).message}`);
+    }
+    const old = this.server;
+    this.server = server;
     this.rules = accessRules(p);
     this.listenAddr = p.listen;
-    this.server = Bun.serve({
-      hostname,
-      port,
-      // Generations can be silent for minutes (model loading): never cut a connection for idleness.
-      idleTimeout: 0,
-      // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
-      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch: (req) => this.route(req),
-      error: (e) => {
-        log.error("request failed inside the broker", { error: e });
-        return Response.json({ error: "internal error in the broker" }, { status: 500 });
-      },
-    });
     log.info("Ollama-compatible endpoint listening", { url: this.url! });
+    // A rebind: the old socket stops accepting; its in-flight requests finish.
+    if (old) void old.stop(false);
   }
 
-  /** Follows [proxy] changes: rebinds when the address changed (in-flight requests finish on the old socket). */
+  /** Follows [proxy] changes: rebinds when the address changed, stops when disabled. */
   async apply(p: Config["proxy"]): Promise<void> {
-    this.rules = accessRules(p);
-    if (!p.enabled) return this.stop(false);
-    if (this.server && p.listen === this.listenAddr) return;
-    const old = this.server;
-    this.server = null;
+    if (!p.enabled) {
+      this.rules = accessRules(p);
+      return this.stop(false);
+    }
+    if (this.server && p.listen === this.listenAddr) {
+      this.rules = accessRules(p);
+      return;
+    }
     this.start(p);
-    if (old) void old.stop(false);
   }
 
   async stop(force = true): Promise<void> {

@@ -119,6 +119,23 @@ test("reload: unchanged upstreams are kept, a changed one is rebuilt, in-flight 
   await tb.listener.apply(moved.proxy);
   expect(tb.listener.url).toStartWith("http://127.0.0.2:");
   expect((await fetch(`${tb.listener.url}/api/version`)).status).toBe(200);
+  // An address that cannot be bound: a clear error, and the running listener stays.
+  const blocker = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  try {
+    const busy = structuredClone(moved);
+    busy.proxy.listen = `127.0.0.1:${blocker.port}`;
+    await expect(tb.listener.apply(busy.proxy)).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+ \(\[proxy\] listen\)/);
+    expect((await fetch(`${tb.listener.url}/api/version`)).status).toBe(200);
+  } finally {
+    blocker.stop(true);
+  }
+  // Disabled: the endpoint goes away.
+  const off = structuredClone(moved);
+  off.proxy.enabled = false;
+  const lastUrl = tb.listener.url!;
+  await tb.listener.apply(off.proxy);
+  expect(tb.listener.url).toBeNull();
+  expect(await fetch(`${lastUrl}/api/version`).then(() => "answered", () => "refused")).toBe("refused");
 });
 
 test("checks run every interval while up and at the slower down_interval while down", async () => {
