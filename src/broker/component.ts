@@ -2,6 +2,9 @@
 import type { ComponentFactory } from "../daemon/component.ts";
 import { Broker } from "./broker.ts";
 import { ProxyListener } from "./listener.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("broker");
 
 export const createBrokerComponent: ComponentFactory = (ctx) => {
   let broker: Broker | null = null;
@@ -14,7 +17,14 @@ export const createBrokerComponent: ComponentFactory = (ctx) => {
       await broker.start();
       ctx.services.broker = broker;
       listener = new ProxyListener(broker, config);
-      if (config.proxy.enabled) listener.start(config.proxy);
+      // A busy port must not take the daemon down: the tunnel and the API still work through the broker service.
+      if (config.proxy.enabled) {
+        try {
+          listener.start(config.proxy);
+        } catch (e) {
+          log.error(`${(e as Error).message}; the Ollama-compatible endpoint stays off until [proxy] listen changes`);
+        }
+      }
     },
     async stop() {
       await listener?.stop(true);
