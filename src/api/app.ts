@@ -1,6 +1,4 @@
 // Builds the control API from a DaemonContext: security first, one error mapping, then one plugin per feature (no listener here).
-// First: Elysia registers its own "duration"/"url" string formats unless ours are already there (first registration wins).
-import "../config/formats.ts";
 import { Elysia } from "elysia";
 import type { DaemonContext } from "../daemon/component.ts";
 import { ensureApiToken } from "./token.ts";

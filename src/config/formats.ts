@@ -21,10 +21,11 @@ function isListen(s: string): boolean {
   }
 }
 
+// Our own names, so Elysia's formats of the same common names ("duration" is ISO 8601 there) can never shadow them, whichever loads first.
 export function registerFormats(): void {
-  if (!FormatRegistry.Has("duration")) FormatRegistry.Set("duration", isDuration);
-  if (!FormatRegistry.Has("listen-address")) FormatRegistry.Set("listen-address", isListen);
-  if (!FormatRegistry.Has("url")) FormatRegistry.Set("url", isUrl);
-  if (!FormatRegistry.Has("url-or-empty")) FormatRegistry.Set("url-or-empty", (s) => s === "" || isUrl(s));
+  FormatRegistry.Set("c2l-duration", isDuration);
+  FormatRegistry.Set("c2l-listen", isListen);
+  FormatRegistry.Set("c2l-url", isUrl);
+  FormatRegistry.Set("c2l-url-or-empty", (s) => s === "" || isUrl(s));
 }
 registerFormats();

@@ -26,7 +26,7 @@ describe("schema defaults", () => {
     expect(r.config.upstreams).toEqual([expect.objectContaining({ name: "local", kind: "ollama", url: "http://127.0.0.1:11434", priority: 100, enabled: true })]);
     expect(r.config.health).toEqual({ interval: "10s", down_interval: "30s", timeout: "3s", failures_before_down: 3 });
     expect(r.config.tunnel.enabled).toBe(false);
-    expect(r.config.tunnel.backoff).toEqual({ initial: "1s", max: "60s", multiplier: 2, jitter: 0.2 });
+    expect(r.config.tunnel.backoff).toEqual({ initial: "1s", max: "60s", multiplier: 2, jitter: 0.2, reset_after: "30s" });
     expect(r.config.logging.level).toBe("info");
   });
 
@@ -35,7 +35,7 @@ describe("schema defaults", () => {
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.config.upstreams[0]).toMatchObject({ name: "gpu", kind: "ollama", priority: 100, connect_timeout: "5s" });
-    expect(r.config.tunnel.backoff).toEqual({ initial: "1s", max: "2m", multiplier: 2, jitter: 0.2 });
+    expect(r.config.tunnel.backoff).toEqual({ initial: "1s", max: "2m", multiplier: 2, jitter: 0.2, reset_after: "30s" });
   });
 
   test("the commented default file parses back to the defaults and describes every key", () => {

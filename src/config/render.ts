@@ -17,9 +17,9 @@ export function choices(s: TSchema): string[] | undefined {
 export function typeLabel(s: TSchema): string {
   const c = choices(s);
   if (c) return c.join(" | ");
-  if (s.format === "duration") return "duration";
-  if (s.format === "listen-address") return "host:port";
-  if (s.format === "url" || s.format === "url-or-empty") return "URL";
+  if (s.format === "c2l-duration") return "duration";
+  if (s.format === "c2l-listen") return "host:port";
+  if (s.format === "c2l-url" || s.format === "c2l-url-or-empty") return "URL";
   if (s.type === "array") return `list of ${isObjectSchema(s.items as TSchema) ? "tables" : typeLabel(s.items as TSchema) + "s"}`;
   const range = [s.minimum !== undefined ? `≥ ${s.minimum}` : "", s.maximum !== undefined ? `≤ ${s.maximum}` : ""].filter(Boolean).join(", ");
   return `${s.type ?? "value"}${range ? ` (${range})` : ""}`;

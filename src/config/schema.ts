@@ -5,14 +5,14 @@ import "./formats.ts";
 // Durations are written the way people say them ("250ms", "30s", "5m", "1h"); see duration.ts.
 export const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$";
 const Duration = (def: string, description: string) =>
-  T.String({ pattern: DURATION_PATTERN, default: def, description, examples: [def], format: "duration" });
+  T.String({ pattern: DURATION_PATTERN, default: def, description, examples: [def], format: "c2l-duration" });
 
 // host:port, with [::1]:port for IPv6; the port is range-checked in validate.ts.
 const Listen = (def: string, description: string) =>
-  T.String({ default: def, description, format: "listen-address", examples: [def] });
+  T.String({ default: def, description, format: "c2l-listen", examples: [def] });
 
 const Url = (def: string, description: string) =>
-  T.String({ default: def, description, format: "url-or-empty", examples: def ? [def] : undefined });
+  T.String({ default: def, description, format: "c2l-url-or-empty", examples: def ? [def] : undefined });
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const QUALITY_LEVELS = ["excellent", "good", "poor", "critical"] as const;
@@ -81,7 +81,7 @@ export const UpstreamSchema = T.Object(
       default: "ollama",
       description: "ollama, or openai for any OpenAI-compatible server (llama.cpp, LM Studio, vLLM).",
     }),
-    url: T.String({ format: "url", description: "Base URL, e.g. http://127.0.0.1:11434." }),
+    url: T.String({ format: "c2l-url", description: "Base URL, e.g. http://127.0.0.1:11434." }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),
     connect_timeout: Duration("5s", "Time allowed to open a connection."),

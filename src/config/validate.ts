@@ -97,9 +97,9 @@ function humanMessage(e: ValueError, path: string): string {
       return `missing required key "${path.split(".").pop()}"`;
     case ValueErrorType.StringFormat:
     case ValueErrorType.StringPattern:
-      if (s.format === "duration" || s.pattern === DURATION_PATTERN) return `${show(v)} is not a duration (use e.g. 250ms, 30s, 5m, 1h)`;
-      if (s.format === "url" || s.format === "url-or-empty") return `${show(v)} is not a URL (${urlHint(path)})`;
-      if (s.format === "listen-address") {
+      if (s.format === "c2l-duration" || s.pattern === DURATION_PATTERN) return `${show(v)} is not a duration (use e.g. 250ms, 30s, 5m, 1h)`;
+      if (s.format === "c2l-url" || s.format === "c2l-url-or-empty") return `${show(v)} is not a URL (${urlHint(path)})`;
+      if (s.format === "c2l-listen") {
         try {
           splitListen(String(v));
         } catch (err) {

@@ -9,7 +9,7 @@ import { formatIssue, type ConfigIssue } from "../config/load.ts";
 import { locate, locateAll } from "../config/locate.ts";
 import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
 
-const Duration = (def: string, description: string) => T.String({ pattern: DURATION_PATTERN, default: def, description, format: "duration" });
+const Duration = (def: string, description: string) => T.String({ pattern: DURATION_PATTERN, default: def, description, format: "c2l-duration" });
 const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
 const TunnelId = T.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description: "The tunnel id in /t/ID/... URLs." });
 
@@ -25,7 +25,7 @@ export const RelayTunnelSchema = T.Object(
 
 export const RelayConfigSchema = T.Object(
   {
-    listen: T.String({ default: "127.0.0.1:8080", format: "listen-address", description: "Address to listen on; use 0.0.0.0:443 with [tls] or a loopback port behind a reverse proxy." }),
+    listen: T.String({ default: "127.0.0.1:8080", format: "c2l-listen", description: "Address to listen on; use 0.0.0.0:443 with [tls] or a loopback port behind a reverse proxy." }),
     agent_path: T.String({ default: "/agent", pattern: "^/[A-Za-z0-9/_-]*$", description: "WebSocket path agents connect to." }),
     admin_token_sha256: T.String({ default: "", pattern: "^([0-9a-f]{64})?$", description: "Hashed token for GET /api/tunnels; empty disables the listing." }),
     first_byte_timeout: Duration("120s", "504 when the agent sent no response head within this time (model loading can be slow). Streams are never cut afterwards."),
