@@ -11,12 +11,12 @@ function once<T extends Metric>(name: string, make: () => T): T {
 const STATES: TunnelState[] = ["disabled", "stopped", "connecting", "connected", "reconnecting", "auth_failed", "failed"];
 
 export const tunnelMetrics = {
-  state: once("tunnel_state", () => new Gauge({ name: "tunnel_state", help: "1 for the tunnel's current state.", labelNames: ["state"], registers: [metricsRegistry] })),
-  connects: once("tunnel_connects_total", () => new Counter({ name: "tunnel_connects_total", help: "Connection attempts to the relay by result.", labelNames: ["result"], registers: [metricsRegistry] })),
-  streams: once("tunnel_streams_active", () => new Gauge({ name: "tunnel_streams_active", help: "Requests from the relay in flight.", registers: [metricsRegistry] })),
-  requests: once("tunnel_requests_total", () => new Counter({ name: "tunnel_requests_total", help: "Requests from the relay by HTTP status.", labelNames: ["status"], registers: [metricsRegistry] })),
-  bytes: once("tunnel_bytes_total", () => new Counter({ name: "tunnel_bytes_total", help: "Body bytes through the tunnel by direction.", labelNames: ["direction"], registers: [metricsRegistry] })),
-  rtt: once("tunnel_rtt_seconds", () => new Gauge({ name: "tunnel_rtt_seconds", help: "Round-trip time of the last heartbeat.", registers: [metricsRegistry] })),
+  state: once("cloudtolocalllm_tunnel_state", () => new Gauge({ name: "cloudtolocalllm_tunnel_state", help: "1 for the tunnel's current state.", labelNames: ["state"], registers: [metricsRegistry] })),
+  connects: once("cloudtolocalllm_tunnel_connects_total", () => new Counter({ name: "cloudtolocalllm_tunnel_connects_total", help: "Connection attempts to the relay by result.", labelNames: ["result"], registers: [metricsRegistry] })),
+  streams: once("cloudtolocalllm_tunnel_streams_active", () => new Gauge({ name: "cloudtolocalllm_tunnel_streams_active", help: "Requests from the relay in flight.", registers: [metricsRegistry] })),
+  requests: once("cloudtolocalllm_tunnel_requests_total", () => new Counter({ name: "cloudtolocalllm_tunnel_requests_total", help: "Requests from the relay by HTTP status.", labelNames: ["status"], registers: [metricsRegistry] })),
+  bytes: once("cloudtolocalllm_tunnel_bytes_total", () => new Counter({ name: "cloudtolocalllm_tunnel_bytes_total", help: "Body bytes through the tunnel by direction.", labelNames: ["direction"], registers: [metricsRegistry] })),
+  rtt: once("cloudtolocalllm_tunnel_rtt_seconds", () => new Gauge({ name: "cloudtolocalllm_tunnel_rtt_seconds", help: "Round-trip time of the last heartbeat.", registers: [metricsRegistry] })),
   setState(s: TunnelState) {
     for (const x of STATES) this.state.set({ state: x }, x === s ? 1 : 0);
   },

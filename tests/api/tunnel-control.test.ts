@@ -64,7 +64,7 @@ test("CLI tunnel stop/start/restart drive the real tunnel; status shows it; /ws 
 
     // With the tunnel's metrics registered too, the exposition still passes promtool.
     const text = await (await fetch(`${d.urls.api}/metrics`)).text();
-    expect(text).toMatch(/^tunnel_connects_total\{result="[a-z_]+"\} \d+/m);
+    expect(text).toMatch(/^cloudtolocalllm_tunnel_connects_total\{result="[a-z_]+"\} \d+/m);
     expect(text).toContain("cloudtolocalllm_tunnel_connected 1");
     const p = Bun.spawn(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);

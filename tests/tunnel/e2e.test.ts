@@ -74,7 +74,7 @@ describe("through a real relay and a real daemon", () => {
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-    expect(metrics).toMatch(/relay_tunnels_connected 1/);
+    expect(metrics).toMatch(/cloudtolocalllm_relay_tunnels_connected 1/);
     expect((await fetch(`${relay.url}/api/tunnels`)).status).toBe(401);
     const list = (await (await fetch(`${relay.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { tunnels: { id: string }[] };
     expect(list.tunnels.map((t) => t.id)).toEqual([TUNNEL_ID]);
@@ -177,8 +177,8 @@ describe("through a real relay and a real daemon", () => {
     expect(states).toContain("stopped");
     expect(states.at(-1)).toBe("connected");
     const prom = await (await api("/metrics")).text();
-    expect(prom).toMatch(/tunnel_state\{state="connected"\} 1/);
-    expect(prom).toMatch(/tunnel_requests_total\{status="200"\} \d+/);
+    expect(prom).toMatch(/cloudtolocalllm_tunnel_state\{state="connected"\} 1/);
+    expect(prom).toMatch(/cloudtolocalllm_tunnel_requests_total\{status="200"\} \d+/);
   });
 
   test("a 1 GB upload streams through with both processes' memory bounded", async () => {

@@ -154,7 +154,7 @@ describe("faults", () => {
       await daemon.waitFor(/tunnel: the relay refused our credentials; not retrying/, 10_000);
       await Bun.sleep(1_500); // with a 50 ms backoff a retry loop would make ~20 attempts here
       const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-      const attempts = Number(/relay_agent_connections_total\{result="unauthorized"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+      const attempts = Number(/cloudtolocalllm_relay_agent_connections_total\{result="unauthorized"\} (\d+)/.exec(metrics)?.[1] ?? 0);
       expect(attempts).toBe(1);
       expect(daemon.stderr()).not.toContain("wrong-token-0123456789");
     } finally {
@@ -247,7 +247,7 @@ describe("faults", () => {
       expect(frames).toBeGreaterThan(CONNS);
       expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
       const metrics = await (await fetch(`${relay.url}/metrics`)).text();
-      expect(metrics).toMatch(/relay_protocol_errors_total\{code="/);
+      expect(metrics).toMatch(/cloudtolocalllm_relay_protocol_errors_total\{code="/);
       expect(rssMiB(relay.proc.pid).hwm).toBeLessThan(Math.max(before.hwm, 100) + 150);
       expect(relay.proc.exitCode).toBeNull();
     } finally {
