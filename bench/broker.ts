@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
 import { startNginx } from "./lib/nginx.ts";
-import { memMb, spawnListening } from "./lib/proc.ts";
+import { cpuMs, memMb, spawnListening } from "./lib/proc.ts";
 import { wrk, type WrkResult } from "./lib/wrk.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -60,6 +60,9 @@ const brokerPid = daemon.proc.pid;
 const idleRss = memMb(brokerPid).rss;
 
 const small: Record<Target, WrkResult[]> = { direct: [], broker: [], nginx: [] };
+// CPU time per small request of the proxy process itself (nginx: master and workers): steadier than throughput on a busy machine.
+const cpuPerReq: Record<Target, number[]> = { direct: [], broker: [], nginx: [] };
+const pids: Record<Target, number> = { direct: fake.proc.pid, broker: daemon.proc.pid, nginx: nginx.pid };
 const single: Record<Target, { ttft: number[]; cps: number[] }> = { direct: { ttft: [], cps: [] }, broker: { ttft: [], cps: [] }, nginx: { ttft: [], cps: [] } };
 const many: Record<Target, { p50: number[]; p99: number[]; cps: number[]; errors: number }> = {
   direct: { p50: [], p99: [], cps: [], errors: 0 },
@@ -72,7 +75,12 @@ try {
   for (const t of TARGETS) await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1 }); // warm-up
   for (let r = 0; r < P.rounds; r++) {
     // Interleaved, so that a noisy moment on the shared machine hits every target alike.
-    for (const t of TARGETS) small[t].push(await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec }));
+    for (const t of TARGETS) {
+      const c0 = cpuMs(pids[t]);
+      const w = await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec });
+      small[t].push(w);
+      cpuPerReq[t].push(((cpuMs(pids[t]) - c0) * 1000) / Math.max(1, w.requests));
+    }
     for (const t of TARGETS) {
       const s = await streamLoad(urls[t], 1, P.singleTokens, P.singleRounds);
       single[t].ttft.push(median(s.ttftMs));
@@ -103,13 +111,14 @@ const rows: Row[] = [
   [`(a) small requests, ${P.conns} connections: requests/s`, median(small.direct.map((x) => x.rps)), median(small.broker.map((x) => x.rps)), median(small.nginx.map((x) => x.rps)), "higher", fi],
   ["(a) small requests: latency p50 (ms)", median(small.direct.map((x) => x.p50Ms)), median(small.broker.map((x) => x.p50Ms)), median(small.nginx.map((x) => x.p50Ms)), "lower", f],
   ["(a) small requests: latency p99 (ms)", median(small.direct.map((x) => x.p99Ms)), median(small.broker.map((x) => x.p99Ms)), median(small.nginx.map((x) => x.p99Ms)), "lower", f],
+  ["(a) small requests: CPU per request of that process (µs)", median(cpuPerReq.direct), median(cpuPerReq.broker), median(cpuPerReq.nginx), "lower", (n) => f(n, 0)],
   ["(b) 1 stream: time to first token p50 (ms)", median(single.direct.ttft), median(single.broker.ttft), median(single.nginx.ttft), "lower", f],
   ["(b) 1 stream: chunks/s", median(single.direct.cps), median(single.broker.cps), median(single.nginx.cps), "higher", fi],
   [`(b) ${P.manyStreams} streams: time to first token p50 (ms)`, median(many.direct.p50), median(many.broker.p50), median(many.nginx.p50), "lower", f],
   [`(b) ${P.manyStreams} streams: time to first token p99 (ms)`, median(many.direct.p99), median(many.broker.p99), median(many.nginx.p99), "lower", f],
   [`(b) ${P.manyStreams} streams: chunks/s (all streams)`, median(many.direct.cps), median(many.broker.cps), median(many.nginx.cps), "higher", fi],
 ];
-const diff = (r: Row) => (r[4] === "lower" ? `+${f(r[2] - r[1])}` : `${f((r[2] / r[1]) * 100, 0)} %`);
+const diff = (r: Row) => (r[4] === "lower" ? `${r[2] >= r[1] ? "+" : ""}${r[5](r[2] - r[1])}` : `${f((r[2] / r[1]) * 100, 0)} %`);
 const lines = [
   `Broker benchmark (${quick ? "--quick" : "full"}, ${P.rounds} round${P.rounds > 1 ? "s" : ""}, medians), ${new Date().toISOString().slice(0, 16)}Z, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores. ` +
     `Fake Ollama (separate process) direct, through the broker (a real daemon process), and through nginx ${"1 worker, keepalive upstream, proxy_buffering off"}.`,
@@ -120,7 +129,8 @@ const lines = [
   `| (c) broker RSS (MB): idle / after ${P.manyStreams} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |`,
   "",
   `Errors: wrk ${TARGETS.map((t) => `${t} ${small[t].reduce((a, x) => a + x.errors, 0)}`).join(", ")}; streams ${TARGETS.map((t) => `${t} ${many[t].errors}`).join(", ")}.`,
-  "Added latency is broker − direct (ms); throughput columns give broker as a share of direct. The machine is shared: compare columns within one run.",
+  "\"broker vs direct\": the difference for times, the share of direct for rates. CPU per request: the process in that column " +
+    "(direct: the fake upstream alone; broker and nginx: the proxy alone, upstream not counted). The machine is shared: compare columns within one run.",
 ];
 const table = lines.join("\n") + "\n";
 console.log(table);

@@ -53,3 +53,21 @@ export async function spawnListening(cmd: string[], env?: Record<string, string>
   proc.kill();
   throw new Error(`${cmd.join(" ")} did not print a listening url:\n${out}`);
 }
+
+/** CPU time (user + system) of a process and its direct children, in ms (clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const one = (p: number) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(f[11]) + Number(f[12])) * 10;
+    } catch {
+      return 0;
+    }
+  };
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {}
+  return one(pid) + kids.reduce((a, k) => a + one(k), 0);
+}

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface WrkResult {
+  requests: number;
   rps: number;
   p50Ms: number;
   p99Ms: number;
@@ -25,7 +26,8 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const errors = (non2xx ? Number(non2xx[1]) : 0) + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps: Number(rps[1]), p50Ms: pct("50"), p99Ms: pct("99"), errors };
+  const total = /(\d+) requests in/.exec(out);
+  return { requests: total ? Number(total[1]) : 0, rps: Number(rps[1]), p50Ms: pct("50"), p99Ms: pct("99"), errors };
 }
 
 export async function wrk(url: string, body: string, opts: { connections: number; durationSec: number }): Promise<WrkResult> {
