@@ -60,9 +60,17 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
     "--minify-whitespace",
     "--minify-syntax",
     "--sourcemap=none",
-    // A compiled binary would otherwise read .env and bunfig.toml from whatever directory it starts in.
+    // Start-up: precompiled bytecode (no parsing at launch), and each lazily imported command and module
+    // in its own chunk, so `--version` or `config path` never load Elysia, dbus-next or prom-client.
+    "--bytecode",
+    "--format=esm",
+    "--splitting",
+    // A compiled binary would otherwise read .env, bunfig.toml, tsconfig.json and package.json from
+    // whatever directory it starts in.
     "--no-compile-autoload-dotenv",
     "--no-compile-autoload-bunfig",
+    "--no-compile-autoload-tsconfig",
+    "--no-compile-autoload-package-json",
     // dbus-next's optional X11 transport and abstract-socket module: never used, and they do not bundle.
     "--external",
     "x11",
