@@ -1,0 +1,79 @@
+// Builds the -bin package with the real makepkg, as an unprivileged user, from the release tarball made by the release script.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { chownSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
+import { makepkg, NOBODY } from "../../packaging/aur/update.ts";
+import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
+
+let rel: ReleaseFixture;
+const work = mkdtempSync(join(tmpdir(), "c2l-makepkg-"));
+let pkgFile = "";
+let buildLog = "";
+
+beforeAll(async () => {
+  rel = await ensureRelease();
+  // The filled PKGBUILD from the release, and the tarball where makepkg looks before downloading (no network).
+  const aur = join(rel.dir, "aur/cloudtolocalllm-tunnel-bin");
+  for (const f of readdirSync(aur)) copyFileSync(join(aur, f), join(work, f));
+  copyFileSync(rel.tarball, join(work, rel.tarball.split("/").pop()!));
+  if (process.getuid?.() === 0) for (const f of [work, ...readdirSync(work).map((f) => join(work, f))]) chownSync(f, NOBODY, NOBODY);
+  // --nodeps: glibc and friends are Arch packages that pacman does not know on Debian. Uncompressed: saves time.
+  const r = makepkg(work, ["--nodeps", "--noconfirm", "--noprogressbar"], { PKGEXT: ".pkg.tar" });
+  buildLog = r.stdout.toString() + r.stderr.toString();
+  pkgFile = readdirSync(work).find((f) => f.endsWith(".pkg.tar")) ?? "";
+}, 300_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+test("makepkg builds cloudtolocalllm-tunnel-bin as an unprivileged user", () => {
+  expect(buildLog).toContain("Validating source");
+  expect(buildLog).toContain(`${rel.tarball.split("/").pop()} ... Passed`);
+  expect(buildLog).toContain("Finished making: cloudtolocalllm-tunnel-bin");
+  const arch = rel.target === "linux-arm64" ? "aarch64" : "x86_64";
+  expect(pkgFile).toBe(`cloudtolocalllm-tunnel-bin-${rel.version}-1-${arch}.pkg.tar`);
+});
+
+test("the package's file list and metadata", () => {
+  const ql = Bun.spawnSync(["pacman", "-Qlpq", join(work, pkgFile)], { stdout: "pipe", stderr: "pipe" });
+  expect(ql.exitCode).toBe(0);
+  const files = ql.stdout.toString().trim().split("\n").filter((l) => !l.endsWith("/"));
+  const icons = [["apps", "cloudtolocalllm-tunnel"], ...TRAY_STATES.map((s) => ["status", `cloudtolocalllm-tunnel-${s}`])].flatMap(([ctx, n]) => [
+    `/usr/share/icons/hicolor/scalable/${ctx}/${n}.svg`,
+    ...ICON_SIZES.map((z) => `/usr/share/icons/hicolor/${z}x${z}/${ctx}/${n}.png`),
+  ]);
+  expect(files.sort()).toEqual(
+    [
+      "/usr/bin/cloudtolocalllm-tunnel",
+      "/usr/lib/systemd/user/cloudtolocalllm-tunnel.service",
+      "/usr/lib/systemd/user/cloudtolocalllm-tunnel-tray.service",
+      "/usr/lib/systemd/system/cloudtolocalllm-relay.service",
+      "/usr/share/applications/cloudtolocalllm-tunnel.desktop",
+      "/etc/xdg/autostart/cloudtolocalllm-tunnel-tray.desktop",
+      "/usr/share/metainfo/io.github.cloudtolocalllm.Tunnel.metainfo.xml",
+      "/usr/share/man/man1/cloudtolocalllm-tunnel.1.gz",
+      "/usr/share/doc/cloudtolocalllm-tunnel/README.md",
+      "/usr/share/licenses/cloudtolocalllm-tunnel-bin/LICENSE",
+      ...icons,
+    ].sort(),
+  );
+  const qi = Bun.spawnSync(["pacman", "-Qip", join(work, pkgFile)], { stdout: "pipe", stderr: "pipe", env: { LANG: "C" } }).stdout.toString();
+  expect(qi).toMatch(/^Provides\s+: cloudtolocalllm-tunnel$/m);
+  expect(qi).toMatch(/^Conflicts With\s+: cloudtolocalllm-tunnel$/m);
+  expect(qi).toContain("libnotify: desktop notifications for alerts");
+  expect(qi).toMatch(/^Install Script\s+: Yes$/m);
+});
+
+test("the packaged binary is the release binary, unstripped, and runs --version", () => {
+  const root = join(work, "root");
+  const x = Bun.spawnSync(["bsdtar", "-xf", join(work, pkgFile), "-C", work, "usr/bin/cloudtolocalllm-tunnel"], { stderr: "pipe" });
+  expect(x.exitCode).toBe(0);
+  const bin = join(work, "usr/bin/cloudtolocalllm-tunnel");
+  // Byte for byte the tarball's binary: strip would have cut off the JavaScript that Bun appends.
+  const top = `cloudtolocalllm-tunnel-${rel.version}-${rel.target}`;
+  expect(Bun.spawnSync(["tar", "-xzf", rel.tarball, "-C", work, `${top}/cloudtolocalllm-tunnel`]).exitCode).toBe(0);
+  expect(Bun.spawnSync(["cmp", bin, join(work, top, "cloudtolocalllm-tunnel")]).exitCode).toBe(0);
+  const v = Bun.spawnSync([bin, "--version"], { stdout: "pipe", env: { HOME: root, PATH: "/usr/bin:/bin" } });
+  expect(v.exitCode).toBe(0);
+  expect(v.stdout.toString()).toMatch(new RegExp(`^cloudtolocalllm-tunnel ${rel.version.replace(/\./g, "\\.")} \\(commit [0-9a-f]+`));
+}, 30_000);
