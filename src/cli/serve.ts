@@ -75,6 +75,14 @@ Options:
       void daemon.runtime.reload();
     });
 
+    // A stray failure is one log line (journald-friendly), not a stack trace on stderr.
+    process.on("unhandledRejection", (e) => log.error("unhandled failure", { error: e }));
+    process.on("uncaughtException", (e) => {
+      log.error("unexpected error; stopping", { error: e });
+      process.exitCode = 1;
+      daemon.ctx.shutdown("error");
+    });
+
     await daemon.start();
     const watcher = watchConfigFile(file, () => daemon.runtime.reload(), { initialText: text });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
@@ -83,7 +91,7 @@ Options:
     watcher.close();
     await daemon.stop(reason);
     log.info("stopped", { reason });
-    return 0;
+    return reason === "error" ? 1 : 0;
   },
 };
 export default command;

@@ -11,7 +11,15 @@ export interface Component {
   start(): Promise<void>;
   /** Must finish promptly: the daemon gives all components a bounded time to stop. */
   stop(): Promise<void>;
-  /** After a reload. A component whose own settings did not change must leave its connections alone. */
+  /**
+   * Called after every accepted reload (file save, SIGHUP, API), for every component, in start order, with the new
+   * config and the one it replaces. The contract:
+   * - compare only the settings you use (`changedSections(prev, next)` from config-runtime.ts, or the fields
+   *   themselves) and return at once when none changed: no reconnects, no rebinding, no dropped in-flight requests;
+   * - when something did change, apply just that (e.g. rebind only if `listen` changed, keep streams running);
+   * - `next` is already validated; never read the file yourself. A rejected file never reaches apply().
+   * - throwing is logged and does not stop the other components from applying.
+   */
   apply?(next: Config, prev: Config): Promise<void>;
 }
 
