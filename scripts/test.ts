@@ -1,6 +1,7 @@
 // Runs `bun test` (arguments pass through) and ends with one plain "N passed, N failed" line that any CI can read.
+export {}; // a module: top-level await, and its own scope
 const args = process.argv.slice(2);
-const proc = Bun.spawn([process.execPath, "test", ...args], { stdout: "pipe", stderr: "pipe", env: process.env });
+const proc = Bun.spawn([process.execPath, "test", ...args], { stdout: "pipe", stderr: "pipe", env: process.env }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
 
 const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
 async function tee(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream) {

@@ -1,4 +1,5 @@
 // Inside the private network namespace: start the command, wait for "api: ... listening url=", GET /healthz, SIGTERM, report JSON on stdout.
+export {}; // a module: top-level await, and its own scope
 const [timeoutArg, ...cmd] = process.argv.slice(2);
 const timeoutMs = Number(timeoutArg);
 const proc = Bun.spawn(cmd, { env: process.env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
