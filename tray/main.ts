@@ -195,9 +195,8 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
       quitting ??= (async () => {
         link.stop();
         registration.stop();
-        try {
-          await bus.releaseName(busName);
-        } catch {}
+        // On a dead bus the call would never be answered.
+        if (!lost) await Promise.race([bus.releaseName(busName).catch(() => {}), Bun.sleep(1000)]);
         bus.disconnect();
         resolveDone();
       })();

@@ -69,7 +69,7 @@ describe("icons", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 30_000);
 
   test("sizes are checked", () => {
     expect(() => renderArgb("good", 0)).toThrow(/icon size/);

@@ -39,14 +39,14 @@ afterAll(async () => {
   notifications?.stop();
   await bus?.stop();
   if (daemon) removeHome(daemon.home);
-});
+}, 30_000);
 
 describe("compiled binary", () => {
   test("the daemon sends the alert through node-notifier → notify-send", async () => {
     const n = await until(() => notifications.stub.received[0], 10_000, `a notification (daemon: ${daemon.stderr()})`);
     expect(n).toMatchObject({ appName: "CloudToLocalLLM tunnel", summary: "Upstream down" });
     expect(n.body).toContain("Upstream gone has been down");
-  });
+  }, 30_000);
 
   test("the tray runs from the binary, registers and follows the daemon; its memory is measured", async () => {
     const trayConfig = join(daemon.home, "tray.toml");
@@ -69,5 +69,5 @@ describe("compiled binary", () => {
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
     console.log(`compiled tray RSS: total ${kb("VmRSS")} kB, anonymous ${kb("RssAnon")} kB, file-backed ${kb("RssFile")} kB`);
     expect(kb("RssAnon")).toBeLessThanOrEqual(35 * 1024);
-  });
+  }, 30_000);
 });

@@ -40,14 +40,14 @@ beforeAll(async () => {
   const w = await startWatcher(bus.address);
   const n = await startNotifications(bus.address);
   cleanups.push(w.stop, n.stop);
-});
+}, 60_000);
 
 afterAll(async () => {
   for (const c of cleanups) c();
   await ollama?.stop();
   await bus?.stop();
   for (const h of homes) removeHome(h);
-});
+}, 30_000);
 
 describe("doctor", () => {
   test("a working desktop: every needed check passes and the exit code is 0", async () => {
@@ -63,7 +63,7 @@ describe("doctor", () => {
     expect(r.checks.some((c) => c.name === "Relay")).toBe(false); // tunnel disabled: not checked
     expect(find(r.checks, "Daemon").level).toBe("warn"); // not running here
     expect(find(r.checks, "systemd user unit").fix).toBeDefined();
-  });
+  }, 30_000);
 
   test("broken parts: unreachable Ollama and relay fail with fixes, no bus / watcher / notify-send warn, exit 1", async () => {
     const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
@@ -79,7 +79,7 @@ describe("doctor", () => {
     expect(find(r.checks, "Relay")).toMatchObject({ level: "fail", detail: expect.stringContaining("connection refused") });
     expect(find(r.checks, "Session bus").level).toBe("warn");
     expect(find(r.checks, "notify-send")).toMatchObject({ level: "warn", fix: expect.stringContaining("libnotify-bin") });
-  });
+  }, 30_000);
 
   test("no tray host on the bus is a warning with the fix", async () => {
     const lonely = await startPrivateBus();
@@ -91,7 +91,7 @@ describe("doctor", () => {
     } finally {
       await lonely.stop();
     }
-  });
+  }, 30_000);
 
   test("an invalid config fails with line and column, and the checklist is readable", async () => {
     const r = await doctor(`[proxy]\nmax_attempts = "three"\n`, {}, []);
@@ -99,5 +99,5 @@ describe("doctor", () => {
     expect(r.out).toMatch(/✗ Config .*tunnel\.toml.*proxy\.max_attempts/);
     expect(r.out).toContain("fix: fix the file at the place shown");
     expect(r.out).toMatch(/\d+ problems? to fix/);
-  });
+  }, 30_000);
 });

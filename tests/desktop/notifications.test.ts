@@ -35,7 +35,7 @@ cooldown = "6s"
     env: { DBUS_SESSION_BUS_ADDRESS: bus.address },
     waitFor: ["api"],
   });
-});
+}, 60_000);
 
 afterAll(async () => {
   await daemon?.stop();
@@ -43,7 +43,7 @@ afterAll(async () => {
   server?.stop();
   await bus?.stop();
   if (daemon) removeHome(daemon.home);
-});
+}, 30_000);
 
 describe("desktop notifications for alerts", () => {
   test("down past the threshold: exactly one notification; recovery: one more; flapping inside the cooldown: none", async () => {
@@ -103,5 +103,5 @@ describe("notifier without notify-send", () => {
     } finally {
       setLogSink((line) => process.stderr.write(line + "\n"));
     }
-  });
+  }, 30_000);
 });

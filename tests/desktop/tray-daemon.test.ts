@@ -46,7 +46,7 @@ beforeAll(async () => {
   })();
   client = dbus.sessionBus({ busAddress: bus.address });
   await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${trayErr})`);
-});
+}, 60_000);
 
 afterAll(async () => {
   tray?.kill();
@@ -57,7 +57,7 @@ afterAll(async () => {
   await ollama?.stop();
   await bus?.stop();
   if (daemon) removeHome(daemon.home);
-});
+}, 30_000);
 
 async function item() {
   const o = await client.getProxyObject(watcher.stub.items[0]!, "/StatusNotifierItem");
@@ -81,7 +81,7 @@ describe("tray with a real daemon", () => {
     expect(tip[3]).toContain("2 models");
     expect(tip[3]).toContain("Tunnel: disabled");
     expect(await get("IconName")).toBe("cloudtolocalllm-tunnel-good");
-  });
+  }, 30_000);
 
   test("Reconnect all upstreams reaches the control API with the token", async () => {
     const { m, items } = await menu();
@@ -89,7 +89,7 @@ describe("tray with a real daemon", () => {
     await m.Event!(reconnect.id, "clicked", new dbus.Variant("s", ""), 0);
     await until(() => trayErr.includes("menu action done action=reconnect"), 5000, `reconnect done (tray: ${trayErr})`);
     expect(trayErr).not.toContain("menu action failed");
-  });
+  }, 30_000);
 
   test("an upstream going down turns the icon critical and NeedsAttention via the real alert; recovery turns it back", async () => {
     const { sni, get } = await item();
@@ -110,7 +110,7 @@ describe("tray with a real daemon", () => {
     expect(signals).toContain("NewStatus:Active");
     const tipAfter = (await get("ToolTip")) as [string, unknown, string, string];
     expect(tipAfter[3]).toContain("Last alert (cleared): Upstream local is back up");
-  });
+  }, 30_000);
 
   test('with the tunnel enabled by a config edit, "Restart tunnel" reaches the daemon and restarts the tunnel', async () => {
     const dead = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
@@ -130,5 +130,5 @@ describe("tray with a real daemon", () => {
     expect(trayErr).not.toContain("menu action failed");
     // the restart stops the supervisor and starts it again: attempt 1 of a fresh connection
     await until(() => /tunnel stopped[\s\S]*attempt=1\b/.test(daemon.stderr().slice(before)), 5000, `the restart in the daemon log:\n${daemon.stderr().slice(before)}`);
-  });
+  }, 30_000);
 });

@@ -23,14 +23,14 @@ beforeAll(async () => {
     iconRoot: join(home, "icons"),
     open: async () => {},
   });
-});
+}, 60_000);
 
 afterAll(async () => {
   await tray?.quit();
   setLogSink((line) => process.stderr.write(line + "\n"));
   await bus?.stop();
   removeHome(home);
-});
+}, 30_000);
 
 test("waits quietly without a watcher, then registers with each new one", async () => {
   expect(tray.registration.count()).toBe(0);
@@ -47,7 +47,7 @@ test("waits quietly without a watcher, then registers with each new one", async 
   expect(tray.registration.count()).toBe(3);
   expect(lines.filter((l) => l.includes("no StatusNotifierWatcher")).length).toBe(1);
   await until(() => tray.view().state === "offline", 6000, "offline after the first failed attempt");
-});
+}, 30_000);
 
 test("the tray exits (code 1) when the session bus goes away", async () => {
   const own = await startPrivateBus();
@@ -64,8 +64,8 @@ test("the tray exits (code 1) when the session bus goes away", async () => {
   })();
   await until(() => err.includes("no StatusNotifierWatcher"), 10_000, "the tray to start");
   await own.stop();
-  const code = await Promise.race([p.exited, Bun.sleep(5000).then(() => "still running")]);
+  const code = await Promise.race([p.exited, Bun.sleep(15_000).then(() => "still running")]);
   if (code === "still running") p.kill();
   expect(code).toBe(1);
   expect(err).toContain("lost the session bus");
-});
+}, 30_000);

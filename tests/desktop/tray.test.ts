@@ -59,7 +59,7 @@ beforeAll(async () => {
   await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray stderr: ${trayErr})`);
   itemName = watcher.stub.items[0]!;
   await until(() => fake.sockets() > 0, 10_000, "the tray's /ws connection");
-});
+}, 60_000);
 
 afterAll(async () => {
   tray?.kill();
@@ -69,13 +69,13 @@ afterAll(async () => {
   fake?.stop();
   await bus?.stop();
   removeHome(home);
-});
+}, 30_000);
 
 describe("tray on a private session bus", () => {
   test("registers with the StatusNotifierWatcher under org.kde.StatusNotifierItem-PID-N", () => {
     expect(itemName).toBe(`org.kde.StatusNotifierItem-${tray.pid}-1`);
     expect(watcher.stub.registrations.length).toBe(1);
-  });
+  }, 30_000);
 
   test("every StatusNotifierItem property reads with its spec signature", async () => {
     await until(async () => {
@@ -114,7 +114,7 @@ describe("tray on a private session bus", () => {
     const intro = Bun.spawnSync(["gdbus", "introspect", "--address", bus.address, "--dest", itemName, "--object-path", "/StatusNotifierItem"]).stdout.toString();
     for (const m of ["Activate(", "SecondaryActivate(", "ContextMenu(", "Scroll(", "NewTitle", "NewIcon", "NewAttentionIcon", "NewOverlayIcon", "NewToolTip", "NewStatus"])
       expect(intro).toContain(m);
-  });
+  }, 30_000);
 
   test("GetLayout returns the whole menu; properties and groups answer", async () => {
     const { items, menu } = await menuItems();
@@ -132,7 +132,7 @@ describe("tray on a private session bus", () => {
     const props = (await (await client.getProxyObject(itemName, "/MenuBar")).getInterface("org.freedesktop.DBus.Properties").GetAll!("com.canonical.dbusmenu")) as Record<string, { value: unknown }>;
     expect(props.Version!.value).toBe(3);
     expect(props.TextDirection!.value).toBe("ltr");
-  });
+  }, 30_000);
 
   test('Event "clicked" on "Restart tunnel" reaches the daemon API with the token', async () => {
     const { items, menu } = await menuItems();
@@ -146,7 +146,7 @@ describe("tray on a private session bus", () => {
     const missing = await menu.EventGroup!([[reconnect.id, "clicked", new dbus.Variant("s", ""), 0], [9999, "clicked", new dbus.Variant("s", ""), 0]]);
     expect(missing).toEqual([9999]);
     await until(() => fake.calls.some((c) => c.path === "/api/v1/reconnect" && c.method === "POST"), 5000, "POST /api/v1/reconnect");
-  });
+  }, 30_000);
 
   test("daemon status changes produce NewIcon, NewToolTip, NewStatus and LayoutUpdated", async () => {
     const obj = await client.getProxyObject(itemName, "/StatusNotifierItem");
@@ -181,7 +181,7 @@ describe("tray on a private session bus", () => {
     fake.push({ type: "alert.cleared", data: { ...alert, clearedAt: new Date().toISOString(), message: "Upstream local is back up" } });
     fake.push({ type: "upstream.state", data: { name: "local", from: "down", to: "up" } });
     await until(() => statuses.at(-1) === "Active" && seen.includes("NewIcon"), 5000, "back to Active");
-  });
+  }, 30_000);
 
   test("the Notifications check item is saved in the config file, comments kept", async () => {
     const { items, menu } = await menuItems();
@@ -193,7 +193,7 @@ describe("tray on a private session bus", () => {
     expect(text).toContain("# keep me\nnotifications = false # inline");
     expect(text).toContain("# my settings");
     await until(async () => (await menuItems()).items.find((i) => i.id === n.id)!.props["toggle-state"] === 0, 5000, "toggle-state 0");
-  });
+  }, 30_000);
 
   test("stopping and restarting the watcher (a panel restart) leads to re-registration", async () => {
     watcher.stop();
@@ -201,7 +201,7 @@ describe("tray on a private session bus", () => {
     watcher = await startWatcher(bus.address);
     await until(() => watcher.stub.items.includes(itemName), 5000, "re-registration with the new watcher");
     expect(watcher.stub.registrations.length).toBe(1);
-  });
+  }, 30_000);
 
   test("when the daemon goes away the icon goes offline and Start daemon appears; it follows the daemon back", async () => {
     const obj = await client.getProxyObject(itemName, "/StatusNotifierItem");
@@ -213,19 +213,12 @@ describe("tray on a private session bus", () => {
     // the fake accepts the reconnection: the tray comes back by itself (backoff)
     await until(() => fake.sockets() > 0, 10_000, "reconnection");
     await until(async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value === "cloudtolocalllm-tunnel-good", 5000, "good icon again");
-  });
+  }, 30_000);
 
   test("an incompatible daemon version shows a warning item", async () => {
     fake.status = daemonStatus();
     fake.status.daemon.version = "9.0.0";
     fake.dropClients();
     await until(async () => (await menuItems()).items.some((i) => String(i.props.label).startsWith("⚠ daemon version 9.0.0 is not compatible")), 10_000, "the warning item");
-  });
-
-  test("memory: the tray's private (anonymous) RSS stays within 35 MB", () => {
-    const status = readFileSync(`/proc/${tray.pid}/status`, "utf8");
-    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
-    console.log(`tray RSS: total ${kb("VmRSS")} kB, anonymous ${kb("RssAnon")} kB, file-backed (shared binary pages) ${kb("RssFile")} kB`);
-    expect(kb("RssAnon")).toBeLessThanOrEqual(35 * 1024);
-  });
+  }, 30_000);
 });
