@@ -1,6 +1,9 @@
 // Runs `bun test` (arguments pass through) and ends with one plain "N passed, N failed" line that any CI can read.
 export {}; // a module: top-level await, and its own scope
 const args = process.argv.slice(2);
+// Integration tests start real processes on a possibly busy 2-core machine: 60 s per test unless told otherwise
+// (bun's default is 5 s, and bunfig.toml's [test] section has no timeout setting).
+if (!args.some((a) => a.startsWith("--timeout"))) args.unshift("--timeout=60000");
 const proc = Bun.spawn([process.execPath, "test", ...args], { stdout: "pipe", stderr: "pipe", env: process.env }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
 
 const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };

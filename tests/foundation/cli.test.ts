@@ -1,8 +1,11 @@
 // The `config` CLI as a user runs it: help on every subcommand, exit codes 0/1/2, one-sentence errors, and the store round trip.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
+
+// Real processes on a busy machine: more than bun's 5 s default.
+setDefaultTimeout(30_000);
 
 const home = tempHome("c2l-cli-");
 afterAll(() => rmSync(home, { recursive: true, force: true }));

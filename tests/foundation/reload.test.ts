@@ -1,8 +1,11 @@
 // Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+
+// Real processes on a busy machine: more than bun's 5 s default.
+setDefaultTimeout(30_000);
 
 // Loopback, ephemeral ports; an upstream nobody listens on (port 9, discard) so nothing real is touched.
 const base = (extra = "") => `
