@@ -77,6 +77,37 @@ async function chat(base: string, model: string, headers: Record<string, string>
   return r;
 }
 
+/** Visible text whose contrast with its background is below WCAG AA (4.5:1, or 3:1 for large or bold text). */
+function lowContrast(p: Page): Promise<string[]> {
+  return p.evaluate(() => {
+    const rgba = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number) as number[];
+    const lum = ([r, g, b]: number[]) => {
+      const f = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r!) + 0.7152 * f(g!) + 0.0722 * f(b!);
+    };
+    const background = (el: Element | null): number[] => {
+      for (; el; el = el.parentElement) {
+        const c = rgba(getComputedStyle(el).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3]! > 0.5)) return c;
+      }
+      return [255, 255, 255];
+    };
+    const bad: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>("body *")) {
+      if (el instanceof SVGElement || !el.checkVisibility?.() || (el as HTMLButtonElement).disabled) continue;
+      const text = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent!.trim()).join("");
+      if (!text || el.closest(".sr-only")) continue;
+      const st = getComputedStyle(el);
+      const a = lum(rgba(st.color));
+      const b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const large = parseFloat(st.fontSize) >= 24 || (parseFloat(st.fontSize) >= 18.66 && Number(st.fontWeight) >= 700);
+      if (ratio < (large ? 3 : 4.5)) bad.push(`${el.tagName.toLowerCase()}.${el.className} "${text.slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return bad;
+  });
+}
+
 beforeAll(async () => {
   [alpha, beta] = await Promise.all([
     startFakeOllama({ models: ["llama3.2:1b"], tokens: 8 }),
@@ -326,8 +357,12 @@ describe("dashboard in Chromium", () => {
     await newest.waitFor();
     await newest.click();
     await page.locator("#backups-list li button", { hasText: "Press again" }).waitFor();
-    await newest.click();
-    await page.locator("#toast", { hasText: "Restored" }).waitFor();
+    const [restored] = await Promise.all([
+      page.waitForResponse((r) => /\/api\/v1\/config\/backups\/[^/]+\/restore$/.test(r.url()), { timeout: 5000 }),
+      newest.click(),
+    ]);
+    expect({ status: restored.status(), body: restored.status() === 200 ? "" : await restored.text() }).toEqual({ status: 200, body: "" });
+    await page.locator("#toast", { hasText: "Restored" }).waitFor({ timeout: 5000 });
     expect(onDisk()).toMatch(/priority = 20\b/);
     await page.locator('article[data-upstream="beta"] [data-f="where"]', { hasText: "priority 20" }).waitFor({ state: "attached", timeout: 3000 });
   }, 30_000);
@@ -380,6 +415,15 @@ describe("dashboard in Chromium", () => {
     const dark = await bg();
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-dark.png"), fullPage: true });
     expect(light).not.toBe(dark);
+    // WCAG AA for every visible piece of text on every tab, in both schemes.
+    for (const colorScheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme });
+      for (const tab of ["overview", "requests", "config"]) {
+        await page.locator(`#tab-${tab}`).click();
+        expect({ colorScheme, tab, low: await lowContrast(page) }).toEqual({ colorScheme, tab, low: [] });
+      }
+    }
+    await page.locator("#tab-overview").click();
 
     await page.setViewportSize({ width: 380, height: 800 });
     for (const tab of ["overview", "requests", "config"]) {

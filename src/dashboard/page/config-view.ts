@@ -56,6 +56,8 @@ export class ConfigView {
   private readonly editor = $<HTMLTextAreaElement>("#toml-editor");
   private readonly upstreamRows = $<HTMLTableSectionElement>("#cfg-upstreams");
   private loaded = false;
+  /** When this page last asked for a change: the reload event that follows needs no second message. */
+  private changedAt = 0;
 
   constructor() {
     this.form.addEventListener("input", () => (this.formDirty = true));
@@ -123,6 +125,11 @@ export class ConfigView {
   /** A reload happened (maybe from an editor on disk): refresh whatever the user is not editing. */
   reloaded(): void {
     if (this.loaded) void this.load();
+  }
+
+  /** True when the reload was this page's own doing (it already said so). */
+  changedHere(): boolean {
+    return Date.now() - this.changedAt < 5000;
   }
 
   private fillForm(): void {
@@ -194,6 +201,7 @@ export class ConfigView {
     setText(status, "Saving…");
     const value = this.formValue();
     try {
+      this.changedAt = Date.now();
       await call("PUT", "/api/v1/config", { json: value });
       this.formDirty = false;
       setText(status, "Saved. The daemon applied the new configuration.");
@@ -296,6 +304,7 @@ export class ConfigView {
     const status = $("#toml-status");
     setText(status, "Saving…");
     try {
+      this.changedAt = Date.now();
       await call("PUT", "/api/v1/config", { text: this.editor.value, contentType: "application/toml" });
       this.editorDirty = false;
       this.showEditorIssues([]);
@@ -345,6 +354,7 @@ export class ConfigView {
       armed = undefined;
       button.disabled = true;
       try {
+        this.changedAt = Date.now();
         await call("POST", `/api/v1/config/backups/${encodeURIComponent(b.id)}/restore`);
         toast(`Restored the backup from ${new Date(b.time).toLocaleString()}.`, "ok");
         await this.load({ form: true, editor: true });
@@ -379,6 +389,7 @@ export class ConfigView {
     const status = $("#import-status");
     try {
       const text = await file.text();
+      this.changedAt = Date.now();
       await call("POST", "/api/v1/config/import", { text, contentType: file.name.endsWith(".json") ? "application/json" : "application/toml" });
       setText(status, `Imported ${file.name}.`);
       toast(`Imported ${file.name}; the daemon applied it.`, "ok");

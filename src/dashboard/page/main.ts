@@ -106,7 +106,7 @@ function onMessage(m: LiveMessage): void {
       break;
     case "config.reloaded":
       banner("config", null);
-      toast("Configuration reloaded.", "ok");
+      if (!configView.changedHere()) toast("Configuration reloaded.", "ok");
       refreshStatusSoon();
       configView.reloaded();
       break;
