@@ -1,7 +1,8 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { install } from "../install/installer.ts";
+import { enableService, install } from "../install/installer.ts";
+import { PACKAGED_BINARY } from "../install/assets.ts";
 import { systemctlRunner } from "../install/systemctl.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 
@@ -15,7 +16,7 @@ const command: Command = {
   summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons",
   help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
 
-For the plain downloaded binary (packages do this for you). Copies the binary to ~/.local/bin, writes the systemd
+For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service). Copies the binary to ~/.local/bin, writes the systemd
 user units to $XDG_CONFIG_HOME/systemd/user, the dashboard launcher to $XDG_DATA_HOME/applications, the tray
 autostart entry to $XDG_CONFIG_HOME/autostart and the icons to $XDG_DATA_HOME/icons/hicolor, then runs
 \`systemctl --user daemon-reload\` and enables and starts cloudtolocalllm-tunnel.service. Without a systemd
@@ -34,6 +35,12 @@ Options:
     if (!source) throw new UsageError("install copies the compiled binary: run it from `bun run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
     if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
     try {
+      if (!values.binary && source === PACKAGED_BINARY) {
+        // A package already put the units, entries and icons under /usr: a second copy in $HOME would shadow them.
+        console.log(`${PACKAGED_BINARY} was installed by a package, which installed the units, desktop entries and icons; nothing to copy.`);
+        console.log(await enableService(systemctlRunner, !values["no-enable"], false));
+        return 0;
+      }
       const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner });
       console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
       console.log(r.systemd);

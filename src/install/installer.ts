@@ -165,12 +165,13 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   atomicWrite(paths.manifest, JSON.stringify(manifest, null, 2) + "\n", 0o644);
 
   const serviceChanged = report.written.some((f) => f === report.binary || f.endsWith(`/${SERVICE_UNIT}`));
-  report.systemd = await applySystemd(opts.run, opts.enable, serviceChanged);
+  report.systemd = await enableService(opts.run, opts.enable, serviceChanged);
   out(report.systemd);
   return report;
 }
 
-async function applySystemd(run: Runner, enable: boolean, changed: boolean): Promise<string> {
+/** daemon-reload, then enable and (re)start the user service; the one-line outcome, or why systemd was skipped. */
+export async function enableService(run: Runner, enable: boolean, changed: boolean): Promise<string> {
   const unavailable = await userManagerUnavailable(run);
   if (unavailable) {
     return `systemd: skipped, ${unavailable}. Start the daemon yourself with \`${BINARY_NAME} serve\`, or run \`systemctl --user daemon-reload && systemctl --user enable --now ${SERVICE_UNIT}\` in your desktop session.`;
