@@ -6,7 +6,7 @@ import type { RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
-import { joinTail, parseUsage } from "./usage.ts";
+import { joinTail, parseUsage, TAIL_BYTES } from "./usage.ts";
 
 export type StreamFormat = "ndjson" | "sse" | "other";
 const enc = new TextEncoder();
@@ -22,9 +22,33 @@ export interface CaptureOptions {
   cap: number;
 }
 
-function timeoutFired(ex: Exchange): void {
-  ex.timedOut = true;
-  ex.ac?.abort();
+/**
+ * First-byte deadlines of the attempts waiting for response headers, checked once a second: cheaper than a timer
+ * per request, and a second's precision is plenty for timeouts of seconds to minutes.
+ */
+const waiting = new Set<Exchange>();
+let sweeper: ReturnType<typeof setInterval> | null = null;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const ex of waiting) {
+    if (ex.deadline > now) continue;
+    waiting.delete(ex);
+    ex.timedOut = true;
+    ex.ac?.abort();
+  }
+  if (waiting.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = null;
+  }
+}
+
+function awaitHeaders(ex: Exchange): void {
+  waiting.add(ex);
+  if (!sweeper) {
+    sweeper = setInterval(sweep, 1000);
+    sweeper.unref?.();
+  }
 }
 
 export class Exchange {
@@ -43,7 +67,8 @@ export class Exchange {
   requestBody: string | undefined;
   private responseCapture: Uint8Array[] | null = null;
   private captured = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** performance.now() by which response headers must have arrived (first_byte_timeout). */
+  deadline = 0;
   private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   private format: StreamFormat = "other";
   private readonly tail: (Uint8Array | undefined)[] = new Array(TAIL_CHUNKS);
@@ -60,6 +85,7 @@ export class Exchange {
     private readonly capture: CaptureOptions,
     readonly clientSignal: AbortSignal | null,
   ) {
+    // Never removed: that costs more than a late, harmless call (every path through here is idempotent).
     if (clientSignal) clientSignal.addEventListener("abort", this);
     if (capture.enabled) this.responseCapture = [];
   }
@@ -77,7 +103,8 @@ export class Exchange {
     this.timedOut = false;
     this.ac = new AbortController();
     if (this.clientGone) this.ac.abort();
-    this.timer = setTimeout(timeoutFired, u.firstByteTimeoutMs, this);
+    this.deadline = performance.now() + u.firstByteTimeoutMs;
+    awaitHeaders(this);
     return this.ac.signal;
   }
 
@@ -204,8 +231,7 @@ export class Exchange {
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    waiting.delete(this);
   }
 
   /** Accounting, once: metrics window, Prometheus, request.completed. */
@@ -213,11 +239,10 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     this.clearTimer();
-    this.clientSignal?.removeEventListener("abort", this);
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
-    const usage = this.bytesOut ? parseUsage(joinTail(this.orderedTail())) : null;
+    const usage = this.bytesOut ? parseUsage(this.usageTail()) : null;
     let tokensPerSec: number | null = null;
     let genMs = 0;
     if (usage && usage.tokens > 0) {
@@ -251,8 +276,14 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     this.clearTimer();
-    this.clientSignal?.removeEventListener("abort", this);
     this.emit(performance.now() - this.started, null);
+  }
+
+  /** The end of the response: the newest chunk alone when it is long enough (no copy), else the last chunks joined. */
+  private usageTail(): Uint8Array {
+    const newest = this.tail[(this.tailPos - 1) % TAIL_CHUNKS]!;
+    if (this.tailPos === 1 || newest.byteLength >= TAIL_BYTES) return newest.subarray(Math.max(0, newest.byteLength - TAIL_BYTES));
+    return joinTail(this.orderedTail());
   }
 
   private orderedTail(): (Uint8Array | undefined)[] {

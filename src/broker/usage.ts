@@ -2,10 +2,12 @@
 //
 // Only the last bytes of a stream are looked at (the numbers are at the very end of both formats), once, when the
 // stream ends: no per-chunk parsing.
-const dec = new TextDecoder();
-const EVAL_COUNT = /"eval_count"\s*:\s*(\d+)/;
-const EVAL_DURATION = /"eval_duration"\s*:\s*(\d+)/;
-const COMPLETION_TOKENS = /"completion_tokens"\s*:\s*(\d+)/;
+const EVAL_COUNT = /^"eval_count"\s*:\s*(\d+)/;
+const EVAL_DURATION = /^"eval_duration"\s*:\s*(\d+)/;
+const COMPLETION_TOKENS = /^"completion_tokens"\s*:\s*(\d+)/;
+const K_EVAL_COUNT = Buffer.from('"eval_count"');
+const K_EVAL_DURATION = Buffer.from('"eval_duration"');
+const K_COMPLETION_TOKENS = Buffer.from('"completion_tokens"');
 
 export interface TokenUsage {
   tokens: number;
@@ -13,21 +15,24 @@ export interface TokenUsage {
   genMs: number | null;
 }
 
+/** The number after the last occurrence of a JSON key, found with a native byte search; no decoding of the rest. */
+function lastNumber(buf: Buffer, key: Buffer, re: RegExp): number | null {
+  const at = buf.lastIndexOf(key);
+  if (at < 0) return null;
+  const m = re.exec(buf.toString("latin1", at, Math.min(buf.length, at + key.length + 32)));
+  return m ? Number(m[1]) : null;
+}
+
 export function parseUsage(tail: Uint8Array): TokenUsage | null {
   if (tail.byteLength === 0) return null;
-  const text = dec.decode(tail);
-  const count = EVAL_COUNT.exec(text);
-  if (count) {
-    const dur = EVAL_DURATION.exec(text);
-    return { tokens: Number(count[1]), genMs: dur ? Number(dur[1]) / 1e6 : null };
+  const buf = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
+  const count = lastNumber(buf, K_EVAL_COUNT, EVAL_COUNT);
+  if (count !== null) {
+    const dur = lastNumber(buf, K_EVAL_DURATION, EVAL_DURATION);
+    return { tokens: count, genMs: dur !== null ? dur / 1e6 : null };
   }
-  // The last usage object wins: a stream has at most one, a JSON body exactly one.
-  const idx = text.lastIndexOf('"completion_tokens"');
-  if (idx >= 0) {
-    const m = COMPLETION_TOKENS.exec(text.slice(idx));
-    if (m) return { tokens: Number(m[1]), genMs: null };
-  }
-  return null;
+  const completion = lastNumber(buf, K_COMPLETION_TOKENS, COMPLETION_TOKENS);
+  return completion !== null ? { tokens: completion, genMs: null } : null;
 }
 
 /** Bytes kept from the end of a response for parseUsage. */
