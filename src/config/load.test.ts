@@ -101,6 +101,14 @@ describe("validation errors", () => {
     expect(missing).toMatchObject({ path: "upstreams[0].url", line: 1, message: 'missing required key "url"' });
   });
 
+  test("[upstreams] with one bracket pair is caught, not silently replaced by the default list", () => {
+    expect(one('[upstreams]\nname = "a"\nurl = "http://x"\n')).toMatchObject({
+      path: "upstreams",
+      line: 1,
+      message: "expected a list of tables: write [[upstreams]] (two brackets) for each entry",
+    });
+  });
+
   test("every problem is reported, in file order", () => {
     const all = issues('[api]\nlisten = "x:1:2"\n[health]\ntimeout = "soon"\nbogus = 1\n');
     expect(all.map((i) => [i.path, i.line])).toEqual([

@@ -3,7 +3,7 @@ import { parse, TomlError } from "smol-toml";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigSchema, type Config } from "./schema.ts";
 import { locate, locateAll } from "./locate.ts";
-import { schemaIssues, semanticIssues, unknownKeys } from "./validate.ts";
+import { schemaIssues, semanticIssues, structureIssues } from "./validate.ts";
 
 export interface ConfigIssue {
   file: string;
@@ -39,7 +39,9 @@ export function parseConfig(text: string, file = "config"): LoadResult {
 
 export function validateConfig(raw: unknown, file = "config"): LoadResult {
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
-  let found = [...unknownKeys(raw), ...schemaIssues(withDefaults)];
+  const structural = structureIssues(raw);
+  const under = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`);
+  let found = [...structural, ...schemaIssues(withDefaults).filter((i) => !structural.some((s) => under(i.path, s.path)))];
   if (!found.length) found = semanticIssues(withDefaults as Config);
   if (found.length) return { ok: false, issues: found.map((f) => ({ file, ...f })) };
   return { ok: true, config: withDefaults as Config };

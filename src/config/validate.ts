@@ -10,7 +10,11 @@ export interface FieldIssue {
   message: string;
 }
 
-const show = (v: unknown) => (typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : JSON.stringify(v) ?? String(v));
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
+const show = (v: unknown) => {
+  const s = typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
+  return s.length > 80 ? `${s.slice(0, 77)}..."` : s;
+};
 
 /** Levenshtein distance, for "did you mean" suggestions. */
 export function editDistance(a: string, b: string): number {
@@ -38,17 +42,16 @@ export function suggest(key: string, candidates: string[]): string | undefined {
 }
 
 const joinPath = (base: string, key: string) => (base ? `${base}.${key}` : key);
-const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
 
-/** Keys the schema does not know, with the closest known key at that level. */
-export function unknownKeys(raw: unknown, schema: TSchema = ConfigSchema, path = ""): FieldIssue[] {
+/** Keys the schema does not know (with the closest known key at that level), and tables written where a list belongs. */
+export function structureIssues(raw: unknown, schema: TSchema = ConfigSchema, path = ""): FieldIssue[] {
   const out: FieldIssue[] = [];
   if (schema.type === "object" && schema.properties && isPlainObject(raw)) {
     const known = Object.keys(schema.properties);
     for (const [k, v] of Object.entries(raw)) {
       const sub = schema.properties[k] as TSchema | undefined;
       if (sub) {
-        out.push(...unknownKeys(v, sub, joinPath(path, k)));
+        out.push(...structureIssues(v, sub, joinPath(path, k)));
         continue;
       }
       if (schema.additionalProperties !== false) continue;
@@ -60,7 +63,11 @@ export function unknownKeys(raw: unknown, schema: TSchema = ConfigSchema, path =
       out.push({ path: joinPath(path, k), message });
     }
   } else if (schema.type === "array" && schema.items && Array.isArray(raw)) {
-    raw.forEach((v, i) => out.push(...unknownKeys(v, schema.items as TSchema, `${path}[${i}]`)));
+    raw.forEach((v, i) => out.push(...structureIssues(v, schema.items as TSchema, `${path}[${i}]`)));
+  } else if (schema.type === "array" && raw !== undefined && !Array.isArray(raw)) {
+    // TypeBox's Default would quietly swap a table for the default list, so this is checked before defaults.
+    const tables = (schema.items as TSchema | undefined)?.type === "object";
+    out.push({ path, message: tables && isPlainObject(raw) ? `expected a list of tables: write [[${path}]] (two brackets) for each entry` : `expected a list, got ${show(raw)}` });
   }
   return out;
 }
@@ -133,7 +140,7 @@ function humanMessage(e: ValueError, path: string): string {
   }
 }
 
-/** Schema errors as human sentences, one per field (unknown keys are reported by unknownKeys()). */
+/** Schema errors as human sentences, one per field (unknown keys are reported by structureIssues()). */
 export function schemaIssues(withDefaults: unknown, schema: TSchema = ConfigSchema): FieldIssue[] {
   const seen = new Set<string>();
   const out: FieldIssue[] = [];
