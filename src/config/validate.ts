@@ -186,3 +186,6 @@ export function semanticIssues(c: Config): FieldIssue[] {
     out.push({ path: "quality.good_latency_ms", message: `${c.quality.good_latency_ms} is above quality.poor_latency_ms (${c.quality.poor_latency_ms})` });
   return out;
 }
+
+/** Older name of structureIssues(), still used by the relay's config. */
+export const unknownKeys = structureIssues;
