@@ -283,6 +283,9 @@ describe("dashboard in Chromium", () => {
     await page.keyboard.press("Enter");
     await expect(page.locator("#request-detail").isVisible()).resolves.toBe(true);
     expect(await page.locator("#request-bodies").textContent()).toContain("not kept");
+    await page.keyboard.press("Escape");
+    await expect(page.locator("#request-detail").isVisible()).resolves.toBe(false);
+    expect(await page.evaluate(() => document.activeElement?.closest("tr")?.getAttribute("data-request"))).toBe(await rows.first().getAttribute("data-request"));
 
     // A reload of the list from GET /api/v1/requests shows the same records (the daemon's ring).
     const list = await apiJson<{ requests: { path: string; source: string }[] }>("GET", "/api/v1/requests");
@@ -343,7 +346,7 @@ describe("dashboard in Chromium", () => {
     expect(await page.locator("#toml-issues li").count()).toBe(0);
 
     // Good: beta's priority from the form → written, hot-applied, shown on the overview without a reload.
-    await page.locator("#cfg-up-1-priority").fill("5");
+    await page.locator('[data-path="upstreams[1].priority"]').fill("5");
     await page.locator("#cfg-save").click();
     await page.locator("#config-form-status", { hasText: "Saved" }).waitFor();
     expect(onDisk()).toMatch(/priority = 5\b/);

@@ -141,12 +141,17 @@ export class ConfigView {
       else el.value = v === undefined || v === null ? "" : String(v);
     }
     const ups = (cfg.upstreams as UpstreamConfig[] | undefined) ?? [];
+    this.rowSeq = 0;
     this.upstreamRows.replaceChildren(...ups.map((u, i) => this.upstreamRow(u, i)));
     this.formDirty = false;
   }
 
+  private rowSeq = 0;
+
   private upstreamRow(u: UpstreamConfig, i: number): HTMLTableRowElement {
-    const id = (f: string) => `cfg-up-${i}-${f}`;
+    // Element ids stay unique across adds and removals; data-path carries the row's current index.
+    const seq = this.rowSeq++;
+    const id = (f: string) => `cfg-up-${seq}-${f}`;
     const input = (f: string, label: string, attrs: Record<string, string | number | boolean>) =>
       h("td", {}, h("label", { for: id(f), class: "sr-only" }, `Upstream ${i + 1} ${label}`), h("input", { id: id(f), "data-path": `upstreams[${i}].${f}`, "data-row": i, ...attrs }), h("span", { class: "field-error", id: `${id(f)}-err`, hidden: true }));
     const kind = h("select", { id: id("kind"), "data-path": `upstreams[${i}].kind`, "data-row": i }, h("option", { value: "ollama" }, "ollama"), h("option", { value: "openai" }, "openai"));

@@ -35,7 +35,10 @@ export class Inspector {
       this.select(null);
       this.render();
     });
-    $("#request-close").addEventListener("click", () => this.select(null));
+    $("#request-close").addEventListener("click", () => this.close());
+    $("#request-detail").addEventListener("keydown", (e) => {
+      if (e.key === "Escape") this.close();
+    });
   }
 
   private filters(): Filters {
@@ -127,6 +130,13 @@ export class Inspector {
       h("td", { class: "num" }, fmt.rate(r.tokensPerSec, "")),
       h("td", { class: "num" }, `${fmt.bytes(r.bytesIn)} / ${fmt.bytes(r.bytesOut)}`),
     );
+  }
+
+  /** Closes the details and puts the focus back on the row they came from. */
+  private close(): void {
+    const id = this.selected;
+    this.select(null);
+    if (id) this.body.querySelector<HTMLElement>(`tr[data-request="${CSS.escape(id)}"] button`)?.focus();
   }
 
   private select(id: string | null): void {
