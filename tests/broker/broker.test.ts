@@ -109,6 +109,21 @@ describe("failover before the first byte", () => {
     expect((await r2.json()).error).toContain("server busy");
   });
 
+  test("no response headers within first_byte_timeout → the attempt is aborted and the next upstream answers", async () => {
+    a.options.tokens = 100;
+    a.options.tokenDelayMs = 50; // stream:false: headers only after 5 s
+    const t = await twoUpstreams(`first_byte_timeout = "1s"`);
+    const t0 = performance.now();
+    const r = await post(`${t.url}/api/generate`, { model: SHARED, prompt: "hi", stream: false });
+    expect(r.status).toBe(200);
+    expect((await r.json()).response).toBe("tok0 tok1 tok2 ");
+    expect(performance.now() - t0).toBeLessThan(4000);
+    await a.waitForAborts(1, 1000); // the slow upstream's generation was cancelled
+    expect(t.broker.upstream("A")!.lastError ?? "").not.toContain("refused");
+    const rec = t.seen.filter((e) => e.type === "request.completed").at(-1)!.data as { upstream: string };
+    expect(rec.upstream).toBe("B");
+  });
+
   test("every upstream refusing → 502 with an Ollama error body naming the upstreams", async () => {
     const d1 = await startFakeOllama();
     const u1 = d1.url;
