@@ -59,7 +59,7 @@ describe("installer", () => {
     const r3 = await install({ source: src, enable: false, run: recorder(), paths });
     expect(r3.written).toEqual([join(paths.binDir, "cloudtolocalllm-tunnel")]);
     expect(calls).toEqual(["show-environment", "daemon-reload", "try-restart cloudtolocalllm-tunnel.service"]);
-  });
+  }, 30_000);
 
   test("the unit and the desktop entries point at the installed binary", async () => {
     await install({ source: src, enable: false, run: noManager, paths });
@@ -73,20 +73,20 @@ describe("installer", () => {
     expect(tray).toContain("Icon=cloudtolocalllm-tunnel\n");
     expect(readFileSync(join(paths.applicationsDir, "cloudtolocalllm-tunnel.desktop"), "utf8")).toContain(`Exec=${bin} dashboard\n`);
     expect(existsSync(join(paths.iconsDir, "hicolor/48x48/status/cloudtolocalllm-tunnel-critical.png"))).toBe(true);
-  });
+  }, 30_000);
 
   test("without a user manager the files are written and the systemd step is skipped with a reason", async () => {
     const r = await install({ source: src, enable: true, run: noManager, paths });
     expect(calls).toEqual(["show-environment"]);
     expect(r.systemd).toContain("skipped, no systemd user manager is reachable (Failed to connect to bus");
     expect(existsSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel.service"))).toBe(true);
-  });
+  }, 30_000);
 
   test("a failing systemctl step is one clear error", async () => {
     await expect(install({ source: src, enable: true, run: recorder("enable"), paths })).rejects.toThrow(
       "systemctl --user enable cloudtolocalllm-tunnel.service failed: Unit cloudtolocalllm-tunnel.service not found.",
     );
-  });
+  }, 30_000);
 
   test("uninstall disables the units, removes exactly the manifest's files and the dirs it created", async () => {
     // A directory that existed before install must survive, with foreign content in it.
@@ -100,12 +100,12 @@ describe("installer", () => {
     expect(existsSync(foreign)).toBe(true);
     for (const d of ["bin", "config", "data/icons", "data/cloudtolocalllm"]) expect(existsSync(join(root, d))).toBe(false);
     expect((await uninstall({ run: recorder(), paths })).nothing).toBe(true);
-  });
+  }, 30_000);
 
   test("paths that unit files cannot take unquoted are refused", () => {
     expect(() => rewriteUnit("ExecStart=/usr/bin/cloudtolocalllm-tunnel serve", "/home/a b/bin/x")).toThrow("spaces, quotes");
     expect(rewriteDesktopEntry("Exec=cloudtolocalllm-tunnel dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x", "/o/c")).toBe(
       "Exec=/o/c dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x",
     );
-  });
+  }, 30_000);
 });

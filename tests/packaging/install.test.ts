@@ -69,10 +69,10 @@ test("install writes exactly the expected files, is idempotent, and uninstall re
   expect(tree(home).sort()).toEqual(beforeWithDownload);
   expect(readFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "utf8")).toBe("# mine\n");
   expect(cli("uninstall").out).toContain("Nothing to uninstall");
-});
+}, 60_000);
 
 test("install from source without --binary is a usage error (exit 2)", () => {
   const r = cli("install");
   expect(r.code).toBe(2);
   expect(r.out).toContain("install copies the compiled binary");
-});
+}, 60_000);
