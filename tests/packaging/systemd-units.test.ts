@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
 import { verifyUnit } from "./systemd-verify.ts";
+import { findCommand } from "../../src/cli/commands.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "c2l-units-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -86,6 +87,16 @@ describe("desktop files", () => {
     expect(run()).toBe("tray started: tray\n");
     fake("systemctl", "exit 0");
     expect(run()).toBe("");
+  });
+
+  test("every command the units and entries run exists in the CLI", () => {
+    const texts = [
+      ...UNITS.map((u) => readFileSync(join(REPO, "systemd", u), "utf8")),
+      ...readdirSync(join(REPO, "packaging/desktop")).filter((f) => f.endsWith(".desktop")).map((f) => readFileSync(join(REPO, "packaging/desktop", f), "utf8")),
+    ];
+    const used = new Set(texts.flatMap((t) => [...t.matchAll(/cloudtolocalllm-tunnel (\w+)/g)].map((m) => m[1]!)));
+    expect([...used].sort()).toEqual(["dashboard", "relay", "serve", "tray"]);
+    for (const c of used) expect(findCommand(c)?.name).toBe(c);
   });
 
   test.skipIf(!Bun.which("appstreamcli"))("appstreamcli validates the metainfo", () => {
