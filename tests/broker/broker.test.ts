@@ -237,6 +237,14 @@ describe("headers", () => {
     expect(chats(a).at(-1)!.headers.authorization).toBeUndefined();
   });
 
+  test("upstream connections are kept alive and reused", async () => {
+    const t = await twoUpstreams();
+    for (let i = 0; i < 5; i++) await (await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [], stream: i % 2 === 0 })).text();
+    const ports = new Set(chats(a).map((r) => r.remotePort));
+    expect(chats(a).length).toBe(5);
+    expect(ports.size).toBe(1);
+  });
+
   test("a foreign Host or Origin is refused by the broker itself (DNS rebinding, web pages)", async () => {
     const t = await twoUpstreams();
     const port = new URL(t.url).port;

@@ -32,6 +32,8 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string>;
   bodySize: number;
+  /** The client's source port: equal ports mean a reused (kept-alive) connection. */
+  remotePort: number;
 }
 
 export interface RecordedAbort {
@@ -196,11 +198,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     return n;
   }
 
-  async function handle(req: Request, url: URL): Promise<Response> {
+  async function handle(req: Request, url: URL, remotePort: number): Promise<Response> {
     const path = url.pathname;
     const method = req.method;
     const rec: RecordedRequest | null = options.record
-      ? { time: performance.now(), method, path, headers: Object.fromEntries(req.headers), bodySize: 0 }
+      ? { time: performance.now(), method, path, headers: Object.fromEntries(req.headers), bodySize: 0, remotePort }
       : null;
     if (rec) requests.push(rec);
 
@@ -332,7 +334,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     idleTimeout: 0,
     // Like Ollama: blob uploads of several GB are accepted.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (req) => handle(req, new URL(req.url)),
+    fetch: (req, srv) => handle(req, new URL(req.url), options.record ? (srv.requestIP(req)?.port ?? 0) : 0),
     // A deliberate mid-stream death (dieAfterTokens) lands here; keep it quiet.
     error: () => new Response(null, { status: 500 }),
   });
