@@ -174,6 +174,25 @@ describe("after the first byte", () => {
   });
 });
 
+describe("concurrency", () => {
+  test("200 concurrent streams arrive complete and in order", async () => {
+    a.options.tokens = 20;
+    a.options.tokenDelayMs = 2;
+    const t = await twoUpstreams();
+    const texts = await Promise.all(
+      Array.from({ length: 200 }, () => post(`${t.url}/api/generate`, { model: MODEL_A, prompt: "hi" }).then((r) => r.text())),
+    );
+    for (const text of texts) {
+      const lines = text.trim().split("\n").map((l) => JSON.parse(l));
+      expect(lines.length).toBe(21);
+      expect(lines.slice(0, 20).map((l) => l.response).join("")).toBe(Array.from({ length: 20 }, (_, i) => `tok${i} `).join(""));
+      expect(lines[20]).toMatchObject({ done: true, eval_count: 20 });
+    }
+    expect(t.broker.upstream("A")!.metrics.totalRequests).toBe(200);
+    expect(t.broker.upstream("A")!.metrics.errors).toBe(0);
+  });
+});
+
 describe("cancellation", () => {
   for (const [label, path, body] of [
     ["NDJSON", "/api/chat", { model: MODEL_A, messages: [] }],
