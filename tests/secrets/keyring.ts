@@ -1,5 +1,5 @@
 // Test helper: a private session bus (path address) with a real gnome-keyring-daemon whose login keyring is unlocked.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -27,7 +27,24 @@ export async function startKeyring(password = "keyring-test-password"): Promise<
   mkdirSync(run, { recursive: true, mode: 0o700 });
   const address = `unix:path=${join(dir, "bus")}`;
   const procs: Subprocess[] = [];
-  const bus = Bun.spawn(["dbus-daemon", "--session", `--address=${address}`, "--nofork", "--nopidfile"], { stdout: "ignore", stderr: "ignore" });
+  // No service activation on this bus: otherwise an early call could auto-start a second, locked gnome-keyring.
+  const conf = join(dir, "bus.conf");
+  writeFileSync(
+    conf,
+    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>${address}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`,
+  );
+  const bus = Bun.spawn(["dbus-daemon", `--config-file=${conf}`, "--nofork", "--nopidfile"], { stdout: "ignore", stderr: "ignore" });
   procs.push(bus);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -52,17 +69,26 @@ export async function startKeyring(password = "keyring-test-password"): Promise<
       env,
       stdin: "pipe",
       stdout: "ignore",
-      stderr: "ignore",
+      stderr: "pipe",
     });
     procs.push(gk);
+    let gkErr = "";
+    void (async () => {
+      for await (const c of gk.stderr) gkErr += new TextDecoder().decode(c);
+    })();
     gk.stdin.write(password);
     await gk.stdin.end();
+    let last = "";
     await until("org.freedesktop.secrets with a default collection", async () => {
-      const r = Bun.spawnSync(
+      const r = Bun.spawn(
         ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.ReadAlias", "default"],
-        { env, stdout: "pipe", stderr: "ignore" },
+        { env, stdout: "pipe", stderr: "pipe" },
       );
-      return r.exitCode === 0 && r.stdout.toString().includes("/collection/");
+      const [out, err, code] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
+      last = out + err + (gk.exitCode !== null ? ` (gnome-keyring-daemon exited ${gk.exitCode}: ${gkErr})` : "");
+      return code === 0 && out.includes("/collection/");
+    }, 15_000).catch((e) => {
+      throw new Error(`${(e as Error).message}: ${last}`);
     });
   } catch (e) {
     await stop();

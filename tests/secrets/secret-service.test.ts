@@ -9,7 +9,7 @@ import { BUN, REPO, startDaemon } from "../helpers/daemon.ts";
 let kr: Keyring;
 beforeAll(async () => {
   kr = await startKeyring();
-}, 20_000);
+}, 30_000);
 afterAll(async () => {
   await kr?.stop();
 });
