@@ -370,6 +370,19 @@ describe("dashboard in Chromium", () => {
     await page.locator('article[data-upstream="beta"] [data-f="where"]', { hasText: "priority 20" }).waitFor({ state: "attached", timeout: 3000 });
   }, 30_000);
 
+  test("a config file broken on disk shows a banner with its line; fixing it clears the banner", async () => {
+    const good = readFileSync(daemon.configFile, "utf8");
+    const lines = good.split("\n");
+    const at = lines.findIndex((l) => l.startsWith("failures_before_down")) + 1;
+    lines[at - 1] = "failures_before_down = 0";
+    writeFileSync(daemon.configFile, lines.join("\n"));
+    const banner = page.locator('[data-banner="config"]');
+    await banner.waitFor({ timeout: 5000 });
+    expect(await banner.textContent()).toContain(`line ${at}`);
+    writeFileSync(daemon.configFile, good);
+    await banner.waitFor({ state: "detached", timeout: 5000 });
+  }, 30_000);
+
   test("exports the config as a file and refuses an invalid import with the reason", async () => {
     const [download] = await Promise.all([page.waitForEvent("download"), page.locator("#config-export").click()]);
     expect(download.suggestedFilename()).toBe("tunnel.toml");

@@ -112,8 +112,7 @@ function onMessage(m: LiveMessage): void {
       break;
     case "config.rejected": {
       const d = m.data as EventMap["config.rejected"];
-      const where = d.line ? ` (line ${d.line}${d.column ? `, column ${d.column}` : ""})` : "";
-      banner("config", `The config file was rejected${where}: ${d.message}. The daemon keeps running on the last good configuration.`);
+      rejected(d.message, d.line, d.column);
       break;
     }
     case "shutdown":
@@ -122,11 +121,13 @@ function onMessage(m: LiveMessage): void {
   }
 }
 
+function rejected(message: string, line?: number, column?: number): void {
+  const where = line ? ` (line ${line}${column ? `, column ${column}` : ""})` : "";
+  banner("config", `The config file was rejected${where}: ${message}. The daemon keeps running on the last good configuration.`);
+}
+
 function showReload(r: DaemonStatus["daemon"]["lastReload"]): void {
-  if (r && !r.ok && r.error) {
-    const where = r.error.line ? ` (line ${r.error.line}${r.error.column ? `, column ${r.error.column}` : ""})` : "";
-    banner("config", `The config file was rejected${where}: ${r.error.message}. The daemon keeps running on the last good configuration.`);
-  }
+  if (r && !r.ok && r.error) rejected(r.error.message, r.error.line, r.error.column);
 }
 
 let everLive = false;
