@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { startKeyring, type Keyring } from "./keyring.ts";
 import { openSecretStore } from "../../src/secrets/open-secret-store.ts";
 import { APPLICATION, SecretServiceStore } from "../../src/secrets/secret-service-store.ts";
-import { BUN, REPO, startDaemon } from "../helpers/daemon.ts";
+import { BUN, removeHome, REPO, startDaemon } from "../helpers/daemon.ts";
 
 let kr: Keyring;
 beforeAll(async () => {
@@ -73,6 +73,7 @@ test("items another client stored are read through the store; the daemon publish
     await d.waitFor(/secrets: secret store ready backend=secret-service/);
   } finally {
     await d.stop();
+    removeHome(d.home);
   }
 }, 30_000);
 
