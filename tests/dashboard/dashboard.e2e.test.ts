@@ -431,6 +431,11 @@ describe("dashboard in Chromium", () => {
     const dark = await bg();
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-dark.png"), fullPage: true });
     expect(light).not.toBe(dark);
+    await page.emulateMedia({ colorScheme: "light" });
+    for (const tab of ["requests", "config"]) {
+      await page.locator(`#tab-${tab}`).click();
+      await page.screenshot({ path: join(ARTIFACTS, `dashboard-${tab}.png`), fullPage: true });
+    }
     // WCAG AA for every visible piece of text on every tab, in both schemes.
     for (const colorScheme of ["light", "dark"] as const) {
       await page.emulateMedia({ colorScheme });

@@ -113,6 +113,7 @@ export class ConfigView {
         this.editorDirty = false;
         this.updateGutter();
         this.showEditorIssues([]);
+        if (reset.editor) setText($("#toml-status"), "");
       }
       this.loaded = true;
       setText($("#config-load-error"), "");
