@@ -313,10 +313,9 @@ export class ConfigView {
       this.changedAt = Date.now();
       await call("PUT", "/api/v1/config", { text: this.editor.value, contentType: "application/toml" });
       this.editorDirty = false;
-      this.showEditorIssues([]);
+      await this.load({ form: true, editor: true });
       setText(status, "Saved. The daemon applied the new configuration.");
       toast("Configuration saved and applied.", "ok");
-      await this.load({ form: true, editor: true });
     } catch (e) {
       const err = e as ApiError;
       this.showEditorIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
