@@ -143,9 +143,12 @@ export class AuthManager implements AuthService {
       return;
     }
     let session: AuthSession | null = null;
+    let storeError: string | null = null;
     try {
       session = await loadSession(this.store());
     } catch (e) {
+      // E.g. a locked keyring: say so instead of pretending nobody ever signed in.
+      storeError = `the stored sign-in could not be read: ${(e as Error).message}`;
       log.error("could not read the sign-in session from the secret store", { error: e });
     }
     const prevToken = this.session?.accessToken ?? null;
@@ -157,7 +160,7 @@ export class AuthManager implements AuthService {
     }
     this.session = session;
     if (!session) {
-      this.setState("signed_out");
+      this.setState("signed_out", storeError);
       if (prevToken) this.notify(null);
       return;
     }
