@@ -5,7 +5,7 @@ import { durationMs } from "../config/duration.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import type { Services } from "../daemon/component.ts";
-import type { CaptureOptions } from "./exchange.ts";
+import { Exchange, type CaptureOptions } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
 import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
@@ -189,9 +189,16 @@ export class Broker implements BrokerService {
     const path = start < 0 ? "/" : q < 0 ? raw.slice(start) : raw.slice(start, q);
     const search = q < 0 ? "" : raw.slice(q);
     if (req.method === "GET") {
-      if (path === "/api/tags") return this.mergedList(path, "ollama-tags");
-      if (path === "/api/ps") return this.mergedList(path, "ollama-ps");
-      if (path === "/v1/models") return this.mergedList(path, "openai");
+      const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
+      if (what) {
+        const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
+        const res = await this.mergedList(path, what);
+        const body = await res.bytes();
+        ex.bytesOut = body.byteLength;
+        ex.ttfbMs = performance.now() - ex.started;
+        ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
+        return new Response(body, { status: res.status, headers: res.headers });
+      }
     }
     return proxy(this.deps, req, source, path, search);
   }

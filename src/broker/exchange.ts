@@ -268,11 +268,13 @@ export class Exchange {
     this.emit(durationMs, tokensPerSec);
   }
 
-  /** A request that never reached an upstream response (no upstream, or every attempt failed). */
-  fail(status: number, message: string): void {
+  /**
+   * A request answered without relaying one upstream response: no upstream, every attempt failed, or an answer the
+   * broker composed itself (merged model lists; message null). Recorded for the inspector, not for any upstream.
+   */
+  fail(status: number, message: string | null): void {
     this.status = status;
     this.error = message;
-    this.upstream = this.upstream ?? null;
     if (this.done) return;
     this.done = true;
     this.clearTimer();

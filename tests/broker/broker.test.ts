@@ -78,6 +78,12 @@ describe("routing", () => {
     const v1 = (await (await fetch(`${t.url}/v1/models`)).json()) as { data: { id: string }[] };
     expect(v1.data.map((m) => m.id).sort()).toEqual([MODEL_A, MODEL_B, SHARED].sort());
     expect(t.broker.models().find((m) => m.name === SHARED)!.upstreams.sort()).toEqual(["A", "B"]);
+    // Listings show in the request inspector too.
+    const recs = t.seen.filter((e) => e.type === "request.completed").map((e) => e.data as { path: string; status: number; upstream: string | null });
+    expect(recs.map((r) => [r.path, r.status, r.upstream])).toEqual([
+      ["/api/tags", 200, null],
+      ["/v1/models", 200, null],
+    ]);
   });
 });
 
