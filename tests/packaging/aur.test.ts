@@ -1,10 +1,10 @@
 // Builds the -bin package with the real makepkg, as an unprivileged user, from the release tarball made by the release script.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chownSync, copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
-import { makepkg, NOBODY } from "../../packaging/aur/update.ts";
+import { makepkg, NOBODY, SRC_PKG } from "../../packaging/aur/update.ts";
 import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
 
 let rel: ReleaseFixture;
@@ -34,10 +34,14 @@ test("makepkg builds cloudtolocalllm-tunnel-bin as an unprivileged user", () => 
   expect(pkgFile).toBe(`cloudtolocalllm-tunnel-bin-${rel.version}-1-${arch}.pkg.tar`);
 });
 
-test("the package's file list and metadata", () => {
-  const ql = Bun.spawnSync(["pacman", "-Qlpq", join(work, pkgFile)], { stdout: "pipe", stderr: "pipe" });
+function fileList(pkg: string): string[] {
+  const ql = Bun.spawnSync(["pacman", "-Qlpq", pkg], { stdout: "pipe", stderr: "pipe" });
   expect(ql.exitCode).toBe(0);
-  const files = ql.stdout.toString().trim().split("\n").filter((l) => !l.endsWith("/"));
+  return ql.stdout.toString().trim().split("\n").filter((l) => !l.endsWith("/"));
+}
+
+test("the package's file list and metadata", () => {
+  const files = fileList(join(work, pkgFile));
   const icons = [["apps", "cloudtolocalllm-tunnel"], ...TRAY_STATES.map((s) => ["status", `cloudtolocalllm-tunnel-${s}`])].flatMap(([ctx, n]) => [
     `/usr/share/icons/hicolor/scalable/${ctx}/${n}.svg`,
     ...ICON_SIZES.map((z) => `/usr/share/icons/hicolor/${z}x${z}/${ctx}/${n}.png`),
@@ -77,3 +81,17 @@ test("the packaged binary is the release binary, unstripped, and runs --version"
   expect(v.exitCode).toBe(0);
   expect(v.stdout.toString()).toMatch(new RegExp(`^cloudtolocalllm-tunnel ${rel.version.replace(/\./g, "\\.")} \\(commit [0-9a-f]+`));
 }, 30_000);
+
+test("the from-source PKGBUILD's package() installs the same files (build() needs npm's registry: skipped)", () => {
+  const dir = join(work, "from-source");
+  mkdirSync(join(dir, "src"), { recursive: true });
+  for (const f of readdirSync(SRC_PKG)) if (!f.startsWith(".")) copyFileSync(join(SRC_PKG, f), join(dir, f));
+  // What build() leaves in $srcdir: the unpacked release tarball.
+  expect(Bun.spawnSync(["tar", "-xzf", rel.tarball, "-C", join(dir, "src")]).exitCode).toBe(0);
+  if (process.getuid?.() === 0) Bun.spawnSync(["chown", "-R", `${NOBODY}:${NOBODY}`, dir]);
+  const r = makepkg(dir, ["--noextract", "--repackage", "--nodeps", "--noconfirm", "--noprogressbar"], { PKGEXT: ".pkg.tar" });
+  const pkg = readdirSync(dir).find((f) => f.endsWith(".pkg.tar"));
+  expect(pkg, r.stderr.toString()).toBe(`cloudtolocalllm-tunnel-${rel.version}-1-${rel.target === "linux-arm64" ? "aarch64" : "x86_64"}.pkg.tar`);
+  const license = (l: string) => l.replace(/licenses\/cloudtolocalllm-tunnel(-bin)?\//, "licenses/PKG/");
+  expect(fileList(join(dir, pkg!)).map(license).sort()).toEqual(fileList(join(work, pkgFile)).map(license).sort());
+}, 120_000);
