@@ -128,7 +128,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         if (i < tokens) {
           if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
             gone = true; // not a client abort: we are the ones dying
-            c.error(new Error("fake upstream died mid-stream"));
+            // Erroring the body drops the connection without the final chunk; no Error object, so Bun logs nothing.
+            c.error(undefined);
             return;
           }
           await sleep(options.tokenDelayMs);
