@@ -370,6 +370,19 @@ describe("dashboard in Chromium", () => {
     await page.locator('article[data-upstream="beta"] [data-f="where"]', { hasText: "priority 20" }).waitFor({ state: "attached", timeout: 3000 });
   }, 30_000);
 
+  test("the TOML editor saves a good edit and the daemon applies it", async () => {
+    const editor = page.locator("#toml-editor");
+    const text = await editor.inputValue();
+    expect(text).toContain('timeout = "1s"');
+    await editor.fill(text.replace('timeout = "1s"', 'timeout = "2s"'));
+    await page.locator("#toml-save").click();
+    await page.locator("#toml-status", { hasText: "Saved" }).waitFor();
+    expect(readFileSync(daemon.configFile, "utf8")).toContain('timeout = "2s"');
+    const cfg = await apiJson<{ config: { health: { timeout: string } } }>("GET", "/api/v1/config");
+    expect(cfg.config.health.timeout).toBe("2s");
+    expect(await page.locator("#toml-issues li").count()).toBe(0);
+  }, 30_000);
+
   test("a config file broken on disk shows a banner with its line; fixing it clears the banner", async () => {
     const good = readFileSync(daemon.configFile, "utf8");
     const lines = good.split("\n");
