@@ -128,7 +128,7 @@ const lines = [
   `Time from exec to the first \`GET /healthz\` answer (median of ${RUNS} runs after one warm-up; min–max), the CPU time the process used until then`,
   `(user + system, 10 ms resolution; steadier than wall time when the machine is busy), and resident memory after ${IDLE_S} s idle`,
   "(RSS, and in brackets its anonymous part: the rest is pages of the executable file, clean and shared).",
-  `Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs, ${new Date().toISOString().slice(0, 10)}.`,
+  `Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at the end, ${new Date().toISOString().slice(0, 10)}.`,
   "",
   "| Process | Ready (median) | min–max | × baseline | CPU to ready (median) | Idle RSS | × baseline | Target |",
   "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
