@@ -1,5 +1,6 @@
 // The tray against a real daemon process: it follows the real /ws, menu clicks reach the real control API with the token.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
 import type { Subprocess } from "bun";
@@ -35,8 +36,11 @@ beforeAll(async () => {
   const api = daemon.urls.api!;
   const trayConfig = join(daemon.home, "tray.toml");
   await Bun.write(trayConfig, `[api]\nlisten = "${api.replace("http://", "")}"\n`);
+  // A stand-in xdg-open that records what the tray asks the desktop to open.
+  mkdirSync(join(daemon.home, "bin"));
+  writeFileSync(join(daemon.home, "bin/xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$1" >> "${join(daemon.home, "opened.txt")}"\n`, { mode: 0o755 });
   tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", trayConfig], {
-    env: { ...daemon.env, DBUS_SESSION_BUS_ADDRESS: bus.address },
+    env: { ...daemon.env, PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -89,6 +93,25 @@ describe("tray with a real daemon", () => {
     await m.Event!(reconnect.id, "clicked", new dbus.Variant("s", ""), 0);
     await until(() => trayErr.includes("menu action done action=reconnect"), 5000, `reconnect done (tray: ${trayErr})`);
     expect(trayErr).not.toContain("menu action failed");
+  }, 30_000);
+
+  test("Open dashboard opens a one-time sign-in link from the daemon; Open API docs and Open config file open theirs", async () => {
+    const opened = join(daemon.home, "opened.txt");
+    const { m, items } = await menu();
+    for (const label of ["Open dashboard", "Open API docs", "Open config file"]) {
+      const it = items.find((i) => i.label === label)!;
+      await m.Event!(it.id, "clicked", new dbus.Variant("s", ""), 0);
+    }
+    const lines = await until(() => (existsSync(opened) ? readFileSync(opened, "utf8").trim().split("\n") : []).length >= 3 && readFileSync(opened, "utf8").trim().split("\n"), 10_000, `three opens (tray: ${trayErr})`);
+    const api = daemon.urls.api!;
+    expect(lines.find((l) => l.startsWith(`${api}/auth?code=`))).toBeDefined();
+    expect(lines).toContain(`${api}/swagger`);
+    expect(lines).toContain(daemon.configFile); // the file the daemon really uses, from its status
+    // the link really signs the browser in, once
+    const link = lines.find((l) => l.startsWith(`${api}/auth?code=`))!;
+    const res = await fetch(link, { redirect: "manual" });
+    expect(res.status).toBeLessThan(400);
+    expect(res.headers.get("set-cookie")).toBeTruthy();
   }, 30_000);
 
   test("an upstream going down turns the icon critical and NeedsAttention via the real alert; recovery turns it back", async () => {
