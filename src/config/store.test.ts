@@ -1,6 +1,6 @@
 // Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
@@ -31,6 +31,16 @@ test("atomicWrite replaces the file whole, with the mode asked, and leaves no te
   expect(mode(p)).toBe(0o644);
   expect(mode(join(dir, "sub"))).toBe(0o700);
   expect(readdirSync(join(dir, "sub"))).toEqual(["f.txt"]);
+});
+
+test("atomicWrite through a symlink replaces the target and keeps the link", () => {
+  const target = join(dir, "dotfiles", "tunnel.toml");
+  atomicWrite(target, "one");
+  const link = join(dir, "link.toml");
+  symlinkSync(target, link);
+  atomicWrite(link, "two");
+  expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  expect(readFileSync(target, "utf8")).toBe("two");
 });
 
 test("write validates, backs up the current file, and writes mode 0600", () => {

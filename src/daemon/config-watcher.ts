@@ -2,6 +2,7 @@
 import { watch, readFileSync, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import { logger } from "../core/log.ts";
+import { resolveLink } from "../config/atomic-write.ts";
 
 const log = logger("config");
 
@@ -47,23 +48,29 @@ export function watchConfigFile(file: string, reload: () => Promise<unknown>, op
     if (timer) clearTimeout(timer);
     timer = setTimeout(fire, debounceMs);
   };
-  let w: FSWatcher;
-  try {
-    w = watch(dirname(file), { persistent: false }, (_event, filename) => {
-      if (filename !== null && filename !== name) return;
-      schedule();
-    });
-  } catch (e) {
-    log.warn("cannot watch the config directory; reload with SIGHUP", { dir: dirname(file), error: e });
-    return { close() {} };
+  // A symlinked config is usually edited at its target: watch the target's directory too.
+  const target = resolveLink(file);
+  const watched = [[dirname(file), name]];
+  if (target !== file) watched.push([dirname(target), basename(target)]);
+  const watchers: FSWatcher[] = [];
+  for (const [dir, base] of watched) {
+    try {
+      const w = watch(dir!, { persistent: false }, (_event, filename) => {
+        if (filename !== null && filename !== base) return;
+        schedule();
+      });
+      w.on("error", (e) => log.warn("config watch failed; reload with SIGHUP", { dir, error: e }));
+      watchers.push(w);
+    } catch (e) {
+      log.warn("cannot watch the config directory; reload with SIGHUP", { dir, error: e });
+    }
   }
-  w.on("error", (e) => log.warn("config watch failed; reload with SIGHUP", { error: e }));
   log.debug("watching the config file", { file });
   if (read() !== lastText) schedule();
   return {
     close() {
       if (timer) clearTimeout(timer);
-      w.close();
+      for (const w of watchers) w.close();
     },
   };
 }
