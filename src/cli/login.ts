@@ -1,5 +1,6 @@
 // `login`: signs in to the [auth] issuer (device code by default, --pkce for a browser redirect) and stores the tokens.
 import { CliError, parse, type Command } from "./args.ts";
+import { API_HELP, API_OPTIONS } from "./api-client.ts";
 import { loadCliConfig } from "../auth/cli-config.ts";
 import { discover } from "../auth/oidc.ts";
 import { startDeviceLogin } from "../auth/device-flow.ts";
@@ -24,12 +25,12 @@ daemon picks them up at once, refreshes the access token before it expires and u
   --no-browser   only print the URL; do not run xdg-open
 
 Options:
-  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)`,
+${API_HELP}`,
   async run(argv) {
     const { values } = parse(
       argv,
       {
-        config: { type: "string", short: "c" },
+        ...API_OPTIONS,
         pkce: { type: "boolean" },
         device: { type: "boolean" },
         "no-browser": { type: "boolean" },
@@ -82,8 +83,9 @@ Options:
     }
     const who = session.name && session.subject && session.name !== session.subject ? `${session.name} (${session.subject})` : (session.name ?? session.subject ?? "unknown user");
     console.log(`Signed in as ${who}.`);
-    const r = await callDaemon(config, "POST", "/api/v1/auth/reload");
-    if (r?.ok) console.error("The running daemon now uses this sign-in.");
+    const r = await callDaemon(values, "POST", "/api/v1/auth/reload");
+    if (r.reached && r.ok) console.error("The running daemon now uses this sign-in.");
+    else if (r.reached) console.error(`note: the running daemon was not told about the sign-in (${r.message}); restart it or run \`cloudtolocalllm-tunnel reload\`.`);
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 // `logout`: revokes the refresh token at the issuer and deletes the stored tokens.
 import { CliError, parse, type Command } from "./args.ts";
+import { API_HELP, API_OPTIONS } from "./api-client.ts";
 import { loadCliConfig } from "../auth/cli-config.ts";
 import { AuthManager } from "../auth/manager.ts";
 import { callDaemon } from "../auth/daemon-client.ts";
@@ -15,9 +16,9 @@ Revokes the refresh token at the [auth] issuer (best effort) and deletes the tok
 store. A running daemon stops using them at once.
 
 Options:
-  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)`,
+${API_HELP}`,
   async run(argv) {
-    const { values } = parse(argv, { config: { type: "string", short: "c" } }, false);
+    const { values } = parse(argv, API_OPTIONS, false);
     const { config } = loadCliConfig(values.config);
     const store = await openSecretStore(config).catch((e) => {
       throw new CliError((e as Error).message);
@@ -32,7 +33,8 @@ Options:
     } finally {
       await store.close();
     }
-    await callDaemon(config, "POST", "/api/v1/auth/reload");
+    const r = await callDaemon(values, "POST", "/api/v1/auth/reload");
+    if (r.reached && !r.ok) console.error(`note: the running daemon was not told about the sign-out (${r.message}).`);
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 // `whoami`: prints who is signed in and until when (from the running daemon, else from the stored tokens).
 import { CliError, parse, type Command } from "./args.ts";
+import { API_HELP, API_OPTIONS } from "./api-client.ts";
 import { loadCliConfig } from "../auth/cli-config.ts";
 import { AuthManager, type AuthStatus } from "../auth/manager.ts";
 import { callDaemon } from "../auth/daemon-client.ts";
@@ -15,14 +16,14 @@ Prints the signed-in user, the issuer and when the access token expires. Asks th
 first (it knows whether a refresh failed), else reads the stored tokens. Exit code 1 when not signed in.
 
 Options:
-      --json          print the state as JSON (never contains a token)
-  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)`,
+  --json              print the state as JSON (never contains a token)
+${API_HELP}`,
   async run(argv) {
-    const { values } = parse(argv, { config: { type: "string", short: "c" }, json: { type: "boolean" } }, false);
+    const { values } = parse(argv, { ...API_OPTIONS, json: { type: "boolean" } }, false);
     const { config } = loadCliConfig(values.config);
     let status: AuthStatus | null = null;
-    const r = await callDaemon(config, "GET", "/api/v1/auth");
-    if (r?.ok) status = (await r.json()) as AuthStatus;
+    const r = await callDaemon<AuthStatus>(values, "GET", "/api/v1/auth");
+    if (r.reached && r.ok) status = r.body;
     if (!status) {
       const store = await openSecretStore(config).catch((e) => {
         throw new CliError((e as Error).message);

@@ -208,7 +208,8 @@ test("a revoked refresh token leads to login_required once, with no retry storm"
 }, 30_000);
 
 test("signing in again on the command line brings the daemon back to signed_in and clears the alert", async () => {
-  const cli = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env: d.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const cmd = (...args: string[]) => [BUN, join(REPO, "src/main.ts"), ...args, "--url", d.urls.api!];
+  const cli = Bun.spawn(cmd("login", "--pkce", "--no-browser"), { env: d.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const reader = cli.stderr.getReader();
   let err = "";
   let url: string | undefined;
@@ -220,12 +221,21 @@ test("signing in again on the command line brings the daemon back to signed_in a
   }
   await browse(url, "alice");
   expect(await cli.exited).toBe(0);
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += new TextDecoder().decode(value);
+  }
+  // `login` told the daemon (POST /api/v1/auth/reload), which now uses the new session.
+  expect(err).toContain("The running daemon now uses this sign-in.");
   storedSession();
-  // What `login` does when it can reach the daemon's API (here the API listens on an ephemeral port it cannot know).
-  const r = await api("/api/v1/auth/reload", { method: "POST" });
-  expect(((await r.json()) as { state: string }).state).toBe("signed_in");
+  expect((await authState()).state).toBe("signed_in");
   const status = (await (await api("/api/v1/status")).json()) as { alerts: { rule: string }[] };
   expect(status.alerts.some((a) => a.rule === "login_required")).toBe(false);
+
+  const who = Bun.spawn(cmd("whoami"), { env: d.env, stdout: "pipe", stderr: "pipe" });
+  expect(await who.exited).toBe(0);
+  expect(await new Response(who.stdout).text()).toContain("Signed in as Test alice (alice)");
 }, 20_000);
 
 test("no token appears in logs, status, events, the config export or the process arguments", async () => {
