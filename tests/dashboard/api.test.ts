@@ -163,3 +163,12 @@ describe("GET /api/v1/requests", () => {
     expect(bad.json.error.details[0].path).toBe("query.status");
   });
 });
+
+test("the OpenAPI document lists the dashboard and inspector routes", async () => {
+  const withDocs = createApp(env.daemon.ctx, { token: () => TOKEN });
+  await (withDocs as unknown as { modules: Promise<unknown> }).modules; // the docs module loads lazily
+  const res = await withDocs.handle(new Request(`${BASE}/swagger/json`, { headers: { host: "127.0.0.1:8765" } }));
+  const paths = Object.keys(((await res.json()) as { paths: Record<string, unknown> }).paths);
+  for (const p of ["/", "/auth", "/dashboard/{file}", "/api/v1/dashboard/code", "/api/v1/dashboard/session", "/api/v1/dashboard/logout", "/api/v1/requests"])
+    expect(paths).toContain(p);
+});

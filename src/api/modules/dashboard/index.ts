@@ -19,7 +19,7 @@ export const dashboardModule = (deps: ApiDeps) =>
         if (s) return dashboardPage(s.csrf);
         return plainPage(401, "Open the dashboard from your desktop", "This browser has no dashboard session (or it has ended).");
       },
-      { detail: { tags, summary: "The dashboard page (needs the session cookie from /auth)", hide: true } },
+      { detail: { tags, summary: "The dashboard page (HTML; needs the session cookie from /auth, else a page saying how to open it)" } },
     )
     .get(
       "/auth",
@@ -32,7 +32,7 @@ export const dashboardModule = (deps: ApiDeps) =>
           headers: { location: "/", "set-cookie": s.setCookie, "cache-control": "no-store", "referrer-policy": "no-referrer" },
         });
       },
-      { query: AuthQuery, detail: { tags, summary: "Trade a one-time code for the dashboard session cookie, then redirect to /", hide: true } },
+      { query: AuthQuery, detail: { tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" } },
     )
     .get(
       "/dashboard/:file",
@@ -41,7 +41,7 @@ export const dashboardModule = (deps: ApiDeps) =>
         if (!r) throw new HttpError("not_found", `no dashboard file "${params.file}"`);
         return r;
       },
-      { detail: { tags, summary: "The dashboard's script, styles and icon", hide: true } },
+      { detail: { tags, summary: "The dashboard's script, styles and icon (app.js, app.css, icon.svg)" } },
     )
     .post(
       "/api/v1/dashboard/code",
