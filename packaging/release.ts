@@ -2,11 +2,11 @@
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
 import { BINARY_NAME, build, REPO, TARGETS, type Target } from "./build.ts";
 import { assets, type AssetKind } from "../src/install/assets.ts";
 import { manPage } from "./man.ts";
+import { runScript, scriptArgs, usageError } from "./script-args.ts";
 import { buildDeb, debArch } from "./deb/build.ts";
 import { writeBinPackage } from "./aur/update.ts";
 
@@ -148,46 +148,24 @@ export function sizeTable(version: string, artifacts: Artifact[]): string {
 
 if (import.meta.main) {
   const usage = `Usage: bun packaging/release.ts [--targets ${TARGETS.join(",")}] [--out DIR] [--binary TARGET=FILE]... [--no-deb] [--no-aur] [--results FILE] [--level 1-9]`;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Bun.argv.slice(2),
-      options: {
-        targets: { type: "string" },
-        out: { type: "string" },
-        binary: { type: "string", multiple: true },
-        "no-deb": { type: "boolean" },
-        "no-aur": { type: "boolean" },
-        results: { type: "string" },
-        level: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help) {
-    console.log(usage);
-    process.exit(0);
-  }
+  const values = scriptArgs(usage, {
+    targets: { type: "string" },
+    out: { type: "string" },
+    binary: { type: "string", multiple: true },
+    "no-deb": { type: "boolean" },
+    "no-aur": { type: "boolean" },
+    results: { type: "string" },
+    level: { type: "string" },
+  });
   const targets = (values.targets?.split(",") ?? [...TARGETS]) as Target[];
   const prebuilt: Partial<Record<Target, string>> = {};
   for (const b of values.binary ?? []) {
     const [t, f] = b.split("=", 2) as [Target, string | undefined];
-    if (!f || !existsSync(f)) {
-      console.error(`--binary ${b}: expected TARGET=FILE with an existing file\n${usage}`);
-      process.exit(2);
-    }
+    if (!f || !existsSync(f)) usageError(`--binary ${b}: expected TARGET=FILE with an existing file`, usage);
     prebuilt[t] = resolve(f);
   }
-  for (const t of [...targets, ...Object.keys(prebuilt)]) {
-    if (!TARGETS.includes(t as Target)) {
-      console.error(`unknown target "${t}"\n${usage}`);
-      process.exit(2);
-    }
-  }
-  try {
+  for (const t of [...targets, ...Object.keys(prebuilt)]) if (!TARGETS.includes(t as Target)) usageError(`unknown target "${t}"`, usage);
+  await runScript(async () => {
     await release({
       targets,
       outDir: values.out ?? join(REPO, "dist", "release"),
@@ -197,8 +175,5 @@ if (import.meta.main) {
       results: values.results ?? join(REPO, "bench", "results", "release.md"),
       level: values.level ? Number(values.level) : undefined,
     });
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exit(1);
-  }
+  });
 }

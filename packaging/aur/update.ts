@@ -2,7 +2,7 @@
 import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { runScript, scriptArgs, usageError } from "../script-args.ts";
 
 export const AUR_DIR = resolve(import.meta.dir);
 export const BIN_PKG = join(AUR_DIR, "cloudtolocalllm-tunnel-bin");
@@ -78,27 +78,16 @@ export function writeBinPackage(outDir: string, version: string, sumsText: strin
 if (import.meta.main) {
   const usage = `Usage: bun packaging/aur/update.ts --sums SHA256SUMS --version V [--out DIR]   fill the -bin PKGBUILD (default: in place)
        bun packaging/aur/update.ts --srcinfo                                         regenerate the committed .SRCINFO files`;
-  let values;
-  try {
-    ({ values } = parseArgs({ args: Bun.argv.slice(2), options: { sums: { type: "string" }, version: { type: "string" }, out: { type: "string" }, srcinfo: { type: "boolean" }, help: { type: "boolean", short: "h" } } }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  try {
+  const values = scriptArgs(usage, { sums: { type: "string" }, version: { type: "string" }, out: { type: "string" }, srcinfo: { type: "boolean" } });
+  if (!values.srcinfo && !(values.sums && values.version)) usageError("give --srcinfo, or --sums and --version", usage);
+  await runScript(() => {
     if (values.srcinfo) {
       for (const dir of [BIN_PKG, SRC_PKG]) writeFileSync(join(dir, ".SRCINFO"), printSrcinfo(dir));
       console.log("regenerated .SRCINFO for cloudtolocalllm-tunnel-bin and cloudtolocalllm-tunnel");
-    } else if (values.sums && values.version) {
-      const out = values.out ?? BIN_PKG;
-      const { missing } = writeBinPackage(out, values.version, readFileSync(values.sums, "utf8"));
-      console.log(`${join(out, "PKGBUILD")}: ${values.version}${missing.length ? ` (no tarball for ${missing.join(", ")}: sums left as they were)` : ""}`);
-    } else {
-      console.error(usage);
-      process.exit(2);
+      return;
     }
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exit(1);
-  }
+    const out = values.out ?? BIN_PKG;
+    const { missing } = writeBinPackage(out, values.version!, readFileSync(values.sums!, "utf8"));
+    console.log(`${join(out, "PKGBUILD")}: ${values.version}${missing.length ? ` (no tarball for ${missing.join(", ")}: sums left as they were)` : ""}`);
+  });
 }

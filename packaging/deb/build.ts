@@ -2,7 +2,7 @@
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { runScript, scriptArgs, usageError } from "../script-args.ts";
 import { gzipSync } from "node:zlib";
 import type { Target } from "../build.ts";
 
@@ -187,34 +187,29 @@ Description: broker, tray and cloud tunnel for a local LLM (Ollama)
 
 if (import.meta.main) {
   const usage = "Usage: bun packaging/deb/build.ts --tarball FILE [--out DIR] [--compression xz|gzip] [--level N]   (a release tarball from packaging/release.ts)";
-  let values;
-  try {
-    ({ values } = parseArgs({ args: Bun.argv.slice(2), options: { tarball: { type: "string" }, out: { type: "string" }, compression: { type: "string" }, level: { type: "string" }, help: { type: "boolean", short: "h" } } }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${usage}`);
-    process.exit(2);
-  }
-  if (values.help || !values.tarball) {
-    console.log(usage);
-    process.exit(values.help ? 0 : 2);
-  }
+  const values = scriptArgs(usage, { tarball: { type: "string" }, out: { type: "string" }, compression: { type: "string" }, level: { type: "string" } });
+  if (!values.tarball) usageError("--tarball is required", usage);
   const m = /^cloudtolocalllm-tunnel-(.+)-(linux-x64|linux-x64-baseline|linux-arm64)\.tar\.gz$/.exec(basename(values.tarball));
   const arch = m && debArch(m[2] as Target);
-  if (!m || !arch) {
-    console.error(`${values.tarball}: expected cloudtolocalllm-tunnel-VERSION-(linux-x64|linux-arm64).tar.gz\n${usage}`);
-    process.exit(2);
-  }
+  if (!m || !arch) usageError(`${values.tarball}: expected cloudtolocalllm-tunnel-VERSION-(linux-x64|linux-arm64).tar.gz`, usage);
   const tmp = mkdtempSync(join(tmpdir(), "c2l-debsrc-"));
-  try {
-    const x = Bun.spawnSync(["tar", "-xzf", resolve(values.tarball), "-C", tmp], { stderr: "pipe" });
-    if (!x.success) throw new Error(`cannot unpack ${values.tarball}: ${x.stderr.toString().trim()}`);
-    const epoch = process.env.SOURCE_DATE_EPOCH;
-    const deb = await buildDeb({ stage: join(tmp, readdirSync(tmp)[0]!), version: m[1]!, arch, outDir: values.out ?? ".", compression: values.compression === "gzip" ? "gzip" : "xz", level: values.level ? Number(values.level) : undefined, date: epoch ? new Date(Number(epoch) * 1000) : new Date() });
-    console.log(deb);
-  } catch (e) {
-    console.error((e as Error).message);
-    process.exit(1);
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  await runScript(async () => {
+    try {
+      const x = Bun.spawnSync(["tar", "-xzf", resolve(values.tarball!), "-C", tmp], { stderr: "pipe" });
+      if (!x.success) throw new Error(`cannot unpack ${values.tarball}: ${x.stderr.toString().trim()}`);
+      const epoch = process.env.SOURCE_DATE_EPOCH;
+      const deb = await buildDeb({
+        stage: join(tmp, readdirSync(tmp)[0]!),
+        version: m![1]!,
+        arch: arch!,
+        outDir: values.out ?? ".",
+        compression: values.compression === "gzip" ? "gzip" : "xz",
+        level: values.level ? Number(values.level) : undefined,
+        date: epoch ? new Date(Number(epoch) * 1000) : new Date(),
+      });
+      console.log(deb);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 }
