@@ -1,10 +1,10 @@
 // Benchmark: the compiled binary's time from exec to /healthz answering (median of N) and its idle RSS after 10 s, beside a bare `bun -e` HTTP server.
 //   bun bench/startup.ts [--runs N] [--idle-s S] [--binary FILE]   (default: dist/cloudtolocalllm-tunnel, rebuilt when stale)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureBinary } from "../tests/helpers/binary.ts";
+import { homeEnv, tempHome } from "../tests/helpers/daemon.ts";
 import { memMb } from "./lib/proc.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { runs: { type: "string", default: "9" }, "idle-s": { type: "string", default: "10" }, binary: { type: "string" } } });
@@ -13,23 +13,14 @@ const IDLE_S = Number(values["idle-s"]);
 const TARGET_READY_MS = 150;
 const TARGET_RSS_MB = 40;
 
-const home = mkdtempSync(join(tmpdir(), "c2l-bench-startup-"));
-const env: Record<string, string> = {
-  PATH: process.env.PATH ?? "/usr/bin:/bin",
-  HOME: home,
-  XDG_CONFIG_HOME: join(home, ".config"),
-  XDG_STATE_HOME: join(home, ".local/state"),
-  XDG_DATA_HOME: join(home, ".local/share"),
-};
+const home = tempHome("c2l-bench-startup-");
+const env = homeEnv(home);
 const configFile = join(home, ".config/cloudtolocalllm/tunnel.toml");
 mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
 // Default config except ephemeral ports (never the real 8765/11435 on a shared machine) and an upstream nobody answers.
 writeFileSync(configFile, '[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n', { mode: 0o600 });
 
-const BASELINE = `Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) }); console.error("baseline: listening url=http://127.0.0.1:" + server.port);`.replace(
-  "Bun.serve(",
-  "const server = Bun.serve(",
-);
+const BASELINE = `const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) }); console.error("baseline: listening url=http://127.0.0.1:" + server.port);`;
 
 interface Candidate {
   name: string;
