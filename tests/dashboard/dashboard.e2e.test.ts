@@ -49,6 +49,9 @@ priority = 10
 name = "beta"
 url = "${beta.url}"
 priority = 20
+[alerts]
+upstream_down_after = "300ms"
+notifications = false
 [tunnel]
 enabled = true
 relay_url = "${relay.url.replace(/^http/, "ws")}/agent"
@@ -237,7 +240,7 @@ describe("dashboard in Chromium", () => {
     expect(await page.locator("#tunnel-state").textContent()).toBe("connected");
   }, 30_000);
 
-  test("reflects an upstream going down within 2 s, without a reload", async () => {
+  test("reflects an upstream going down within 2 s, without a reload; its alert is raised and cleared live", async () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const card = page.locator('article[data-upstream="beta"]');
     const t0 = performance.now();
@@ -247,8 +250,13 @@ describe("dashboard in Chromium", () => {
     expect(elapsed).toBeLessThan(2000);
     expect(await card.getAttribute("data-state")).toBe("down");
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+    const alert = page.locator('#alerts-list [data-alert="upstream_down:beta"]');
+    await alert.waitFor({ timeout: 5000 });
+    expect(await alert.textContent()).toContain("beta");
     beta.setHealthy(true);
     await card.locator('[data-f="state"]', { hasText: "up" }).waitFor({ timeout: 5000 });
+    await alert.waitFor({ state: "detached", timeout: 5000 });
+    expect(await page.locator("#no-alerts").isVisible()).toBe(true);
   }, 30_000);
 
   test("lists proxied requests (broker and tunnel) in the inspector, live, with filters", async () => {
