@@ -77,6 +77,8 @@ export function renderConfigSection(): string {
     "  validated first, the current file is copied to `$XDG_STATE_HOME/cloudtolocalllm/backups/` (last 20 kept), and the new",
     "  one replaces it atomically with mode 0600. `config export` redacts inline secrets; tokens and API keys belong in the",
     "  secret store and the config refers to them by name.",
+    "",
+    "How reloads, backups and the 1.x/2.x migration work, field by field: [docs/configuration.md](docs/configuration.md).",
   ];
   for (const [k, s] of Object.entries(ConfigSchema.properties as Record<string, TSchema>)) {
     if (isTable(s)) tableDoc(out, `[${k}]`, s);
