@@ -36,7 +36,7 @@ export class ConfigRuntime {
       return this.reject({ file: this.file, path: "", message: `cannot read: ${(e as Error).message}` });
     }
     const r = parseConfig(text, this.file);
-    if (!r.ok) return this.reject(r.issues[0]!);
+    if (!r.ok) return this.reject(r.issues[0]!, r.issues.length - 1);
     return this.replace(r.config);
   }
 
@@ -55,7 +55,7 @@ export class ConfigRuntime {
     return this.last;
   }
 
-  private reject(issue: ConfigIssue): ReloadResult {
+  private reject(issue: ConfigIssue, more = 0): ReloadResult {
     this.last = {
       at: new Date().toISOString(),
       ok: false,
@@ -67,6 +67,8 @@ export class ConfigRuntime {
       column: issue.column,
       field: issue.path || undefined,
       error: issue.message,
+      // The first problem is enough to find the file; `config validate` lists them all.
+      more_problems: more || undefined,
     });
     this.events.emit("config.rejected", { path: this.file, message: issue.message, line: issue.line, column: issue.column, field: issue.path || undefined });
     return this.last;
