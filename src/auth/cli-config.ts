@@ -1,9 +1,12 @@
-// Reads the config file for the sign-in and secret commands (defaults when there is no file yet).
+// What the sign-in and secret commands share: the config file (defaults when there is none) and a local AuthManager.
 import { existsSync, readFileSync } from "node:fs";
 import { configPath } from "../config/paths.ts";
 import { defaultConfig, formatIssue, parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { UsageError } from "../cli/args.ts";
+import { CliError, UsageError } from "../cli/args.ts";
+import { openSecretStore } from "../secrets/open-secret-store.ts";
+import { EventBus } from "../core/events.ts";
+import { AuthManager } from "./manager.ts";
 
 export function loadCliConfig(explicit?: string): { file: string; config: Config } {
   const file = configPath(explicit);
@@ -11,4 +14,18 @@ export function loadCliConfig(explicit?: string): { file: string; config: Config
   const r = parseConfig(readFileSync(file, "utf8"), file);
   if (!r.ok) throw new UsageError(formatIssue(r.issues[0]!));
   return { file, config: r.config };
+}
+
+/** Runs `fn` on a throw-away AuthManager over the stored session: the daemon's own code paths, for the CLI. */
+export async function withLocalAuth<T>(config: Config, fn: (manager: AuthManager) => Promise<T>): Promise<T> {
+  const store = await openSecretStore(config).catch((e) => {
+    throw new CliError((e as Error).message);
+  });
+  try {
+    const manager = new AuthManager({ config: () => config.auth, secrets: () => store, events: new EventBus(10) });
+    await manager.reload();
+    return await fn(manager);
+  } finally {
+    await store.close();
+  }
 }

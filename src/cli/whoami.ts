@@ -1,11 +1,9 @@
 // `whoami`: prints who is signed in and until when (from the running daemon, else from the stored tokens).
-import { CliError, parse, type Command } from "./args.ts";
+import { parse, type Command } from "./args.ts";
 import { API_HELP, API_OPTIONS } from "./api-client.ts";
-import { loadCliConfig } from "../auth/cli-config.ts";
-import { AuthManager, type AuthStatus } from "../auth/manager.ts";
+import { loadCliConfig, withLocalAuth } from "../auth/cli-config.ts";
+import type { AuthStatus } from "../auth/manager.ts";
 import { callDaemon } from "../auth/daemon-client.ts";
-import { openSecretStore } from "../secrets/open-secret-store.ts";
-import { EventBus } from "../core/events.ts";
 
 const command: Command = {
   name: "whoami",
@@ -24,18 +22,7 @@ ${API_HELP}`,
     let status: AuthStatus | null = null;
     const r = await callDaemon<AuthStatus>(values, "GET", "/api/v1/auth");
     if (r.reached && r.ok) status = r.body;
-    if (!status) {
-      const store = await openSecretStore(config).catch((e) => {
-        throw new CliError((e as Error).message);
-      });
-      try {
-        const manager = new AuthManager({ config: () => config.auth, secrets: () => store, events: new EventBus(10) });
-        await manager.reload();
-        status = manager.status();
-      } finally {
-        await store.close();
-      }
-    }
+    status ??= await withLocalAuth(config, async (manager) => manager.status());
     if (values.json) {
       console.log(JSON.stringify({ ...status, issuer: config.auth.issuer || null }, null, 2));
       return status.state === "signed_in" ? 0 : 1;

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { AUDIENCE, authorizationUrl, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, homeEnv, removeHome, REPO, tempHome } from "../helpers/daemon.ts";
 
 let p: TestProvider;
@@ -38,16 +38,7 @@ const session = () => {
 test("login --pkce: the browser comes back to a loopback port and the tokens land in the secret store only", async () => {
   expect((await run(["whoami"])).code).toBe(1);
   const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  let err = "";
-  const dec = new TextDecoder();
-  const reader = proc.stderr.getReader();
-  let url: string | undefined;
-  while (!url) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`login exited early: ${err}`);
-    err += dec.decode(value);
-    url = /^\s+(http\S+)$/m.exec(err)?.[1];
-  }
+  const { url, all } = await authorizationUrl(proc.stderr);
   const auth = new URL(url);
   expect(auth.origin).toBe(p.issuer);
   expect(auth.searchParams.get("code_challenge_method")).toBe("S256");
@@ -59,6 +50,7 @@ test("login --pkce: the browser comes back to a loopback port and the tokens lan
   const page = await browse(url, "bob");
   expect(page.body).toContain("CloudToLocalLLM is signed in");
   expect(await proc.exited).toBe(0);
+  const err = await all();
   const out = await new Response(proc.stdout).text();
   expect(out).toContain("Signed in as Test bob (bob).");
 

@@ -168,3 +168,27 @@ export async function browse(start: string, login = "alice"): Promise<{ body: st
   }
   throw new Error(`browse: too many steps: ${visited.join(" → ")}`);
 }
+
+/** Reads a `login --pkce --no-browser` process's stderr until it prints the authorization URL; `all()` reads the rest. */
+export async function authorizationUrl(stderr: ReadableStream<Uint8Array>): Promise<{ url: string; all(): Promise<string> }> {
+  const reader = stderr.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`login exited before printing a URL: ${text}`);
+    text += dec.decode(value, { stream: true });
+    const url = /^\s+(http\S+)$/m.exec(text)?.[1];
+    if (url)
+      return {
+        url,
+        async all() {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return text;
+            text += dec.decode(value, { stream: true });
+          }
+        },
+      };
+  }
+}

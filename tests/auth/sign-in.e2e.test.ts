@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeJwt } from "jose";
-import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { AUDIENCE, authorizationUrl, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { parseRelayConfig } from "../../src/relay/config.ts";
 import { startRelay, type RelayServer } from "../../src/relay/server.ts";
@@ -210,22 +210,10 @@ test("a revoked refresh token leads to login_required once, with no retry storm"
 test("signing in again on the command line brings the daemon back to signed_in and clears the alert", async () => {
   const cmd = (...args: string[]) => [BUN, join(REPO, "src/main.ts"), ...args, "--url", d.urls.api!];
   const cli = Bun.spawn(cmd("login", "--pkce", "--no-browser"), { env: d.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
-  const reader = cli.stderr.getReader();
-  let err = "";
-  let url: string | undefined;
-  while (!url) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`login exited early: ${err}`);
-    err += new TextDecoder().decode(value);
-    url = /^\s+(http\S+)$/m.exec(err)?.[1];
-  }
+  const { url, all } = await authorizationUrl(cli.stderr);
   await browse(url, "alice");
   expect(await cli.exited).toBe(0);
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    err += new TextDecoder().decode(value);
-  }
+  const err = await all();
   // `login` told the daemon (POST /api/v1/auth/reload), which now uses the new session.
   expect(err).toContain("The running daemon now uses this sign-in.");
   storedSession();
