@@ -23,8 +23,13 @@ export async function withLocalAuth<T>(config: Config, fn: (manager: AuthManager
   });
   try {
     const manager = new AuthManager({ config: () => config.auth, secrets: () => store, events: new EventBus(10) });
-    await manager.reload();
-    return await fn(manager);
+    try {
+      await manager.reload();
+      return await fn(manager);
+    } finally {
+      // Never refresh from the CLI: the daemon owns the refresh token's rotation.
+      await manager.stop();
+    }
   } finally {
     await store.close();
   }
