@@ -31,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
   const rest = name === argv[0] ? argv.slice(1) : argv;
   const entry = findCommand(name);
   if (!entry) {
-    console.error(`cloudtolocalllm-tunnel: unknown command "${name}". Run \`cloudtolocalllm-tunnel --help\` for the list.`);
+    const { suggest } = await import("./config/validate.ts");
+    const hint = suggest(name, COMMANDS.map((c) => c.name));
+    console.error(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
     return EXIT_USAGE;
   }
   const cmd = (await entry.load()).default;

@@ -59,7 +59,11 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid configuration.`,
       throw new UsageError("missing subcommand (path, show, validate, export, import, backup, backups, restore or migrate).");
     }
     const load = SUBCOMMANDS[sub];
-    if (!load) throw new UsageError(`unknown subcommand "${sub}". Run \`cloudtolocalllm-tunnel config --help\` for the list.`);
+    if (!load) {
+      const { suggest } = await import("../config/validate.ts");
+      const hint = suggest(sub, Object.keys(SUBCOMMANDS));
+      throw new UsageError(`unknown subcommand "${sub}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel config --help\` for the list.`);
+    }
     return (await load()).default.run(argv.slice(1));
   },
 };

@@ -36,6 +36,7 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   const unknown = cli(["config", "frobnicate"]);
   expect(unknown.code).toBe(2);
   expect(unknown.err.trim().split("\n")).toHaveLength(1);
+  expect(cli(["config", "valdate"]).err).toContain('unknown subcommand "valdate" (did you mean "validate"?)');
   expect(cli(["config", "show", "--bogus"]).code).toBe(2);
 
   const bad = join(home, "bad.toml");
