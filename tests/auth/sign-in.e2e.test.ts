@@ -22,7 +22,7 @@ let apiToken = "";
 const seen = new Set<string>();
 
 beforeAll(async () => {
-  p = await startProvider({ accessTokenTtlSec: 6 });
+  p = await startProvider({ accessTokenTtlSec: 8 });
   // The relay ships in the same binary; it trusts the provider's JWKS for agents' access tokens.
   const cfg = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\njwks_url = "${p.issuer}/jwks"\n`);
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
@@ -54,7 +54,7 @@ issuer = "${p.issuer}"
 client_id = "${CLIENT_ID}"
 audience = "${AUDIENCE}"
 scopes = ["openid", "profile", "offline_access", "tunnel"]
-refresh_before = "3s"
+refresh_before = "4s"
 `,
   });
   apiToken = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
@@ -164,7 +164,7 @@ test("the relay accepts the fresh access token and refuses an expired one and a 
       const r = await fetch(agentUrl, { headers: { authorization: `Bearer ${token}` } });
       return { status: r.status, body: await r.text() };
     };
-    // The first access token is past its exp by now or soon (6 s lifetime).
+    // The first access token is past its exp by now or soon (8 s lifetime).
     await until("the first access token to expire", () => Date.now() / 1000 > decodeJwt(first.accessToken).exp! + 1, 10_000);
     const expired = await refused(first.accessToken);
     expect(expired.status).toBe(401);
@@ -191,7 +191,7 @@ test("a revoked refresh token leads to login_required once, with no retry storm"
   // One refresh attempt (two if a scheduled refresh raced the revocation), then nothing.
   expect(atLoginRequired - before).toBeGreaterThanOrEqual(1);
   expect(atLoginRequired - before).toBeLessThanOrEqual(2);
-  await Bun.sleep(4000); // longer than the refresh interval (3 s) and the first retry delay (2 s)
+  await Bun.sleep(5000); // longer than the refresh interval (4 s) and the first retry delay (2 s)
   expect(p.tokenCalls()).toBe(atLoginRequired);
   expect(storedSession()).toBeNull();
 
