@@ -315,6 +315,9 @@ export class Exchange {
     if (this.capture.enabled) {
       if (this.requestBody !== undefined) rec.requestBody = this.requestBody;
       if (this.responseCapture) rec.responseBody = new TextDecoder().decode(Buffer.concat(this.responseCapture));
+      // Only the first body_cap bytes are kept: say so, so the inspector does not show a cut body as whole.
+      if (rec.requestBody !== undefined && this.bytesIn > this.capture.cap) rec.requestBodyTruncated = true;
+      if (rec.responseBody !== undefined && this.bytesOut > this.capture.cap) rec.responseBodyTruncated = true;
     }
     this.events.emit("request.completed", rec);
   }

@@ -89,6 +89,9 @@ export interface RequestRecord {
   error: string | null;
   requestBody?: string;
   responseBody?: string;
+  /** Set when only the first `[dashboard] body_cap` bytes of the body were kept. */
+  requestBodyTruncated?: boolean;
+  responseBodyTruncated?: boolean;
 }
 
 /** What the broker offers to the API, the tunnel, alerts and the tray. */

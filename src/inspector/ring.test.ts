@@ -66,6 +66,14 @@ describe("RequestRing", () => {
     expect(kept!.responseBodyTruncated).toBe(true);
   });
 
+  test("a body the broker already cut keeps its truncated flag", () => {
+    const ring = new RequestRing({ size: 10, captureBodies: true, bodyCap: 8 });
+    ring.add(rec({ requestBody: "01234567", requestBodyTruncated: true, responseBody: "ok" }));
+    const [kept] = ring.list();
+    expect(kept!.requestBodyTruncated).toBe(true);
+    expect(kept!.responseBodyTruncated).toBeUndefined();
+  });
+
   test("the cap never splits a UTF-8 character", () => {
     // "é" is 2 bytes, "€" is 3: a 4-byte cap on "aé€" must stop after "aé" (3 bytes).
     expect(capBody("aé€", 4)).toEqual({ text: "aé", truncated: true });

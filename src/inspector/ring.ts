@@ -10,11 +10,8 @@ export interface InspectorOptions {
   bodyCap: number;
 }
 
-/** A record as the inspector keeps it: bodies are cut to the cap and say so. */
-export interface InspectedRequest extends RequestRecord {
-  requestBodyTruncated?: boolean;
-  responseBodyTruncated?: boolean;
-}
+/** A record as the inspector keeps it: bodies only with capture on, cut to the cap, and flagged when cut. */
+export type InspectedRequest = RequestRecord;
 
 export type StatusClass = "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "error";
 
@@ -145,13 +142,14 @@ export class RequestRing {
   }
 
   private shape(rec: RequestRecord): InspectedRequest {
-    const { requestBody, responseBody, ...rest } = rec as InspectedRequest;
+    const { requestBody, responseBody, ...rest } = rec;
     const out: InspectedRequest = { ...rest };
     delete out.requestBodyTruncated;
     delete out.responseBodyTruncated;
     if (!this.opts.captureBodies) return out;
-    const prevReqTrunc = (rec as InspectedRequest).requestBodyTruncated === true;
-    const prevResTrunc = (rec as InspectedRequest).responseBodyTruncated === true;
+    // The broker already cuts at the cap and flags it; a smaller cap here cuts again.
+    const prevReqTrunc = rec.requestBodyTruncated === true;
+    const prevResTrunc = rec.responseBodyTruncated === true;
     if (typeof requestBody === "string") {
       const c = capBody(requestBody, this.opts.bodyCap);
       out.requestBody = c.text;

@@ -417,7 +417,29 @@ describe("dashboard in Chromium", () => {
     expect(readFileSync(daemon.configFile, "utf8")).toBe(before);
   }, 30_000);
 
+  test("with capture_bodies on (from the form), request details show the bodies cut at body_cap", async () => {
+    await page.locator("#tab-config").click();
+    await page.locator("#cfg-capture").check();
+    await page.locator("#cfg-body-cap").fill("16");
+    await page.locator("#cfg-save").click();
+    await page.locator("#config-form-status", { hasText: "Saved" }).waitFor();
+    await page.locator("#tab-requests").click();
+    expect((await chat(proxy, "llama3.2:1b")).status).toBe(200);
+    const row = page.locator("#requests-body tr").first();
+    await page.waitForFunction(() => document.querySelector("#requests-body tr td:nth-child(5)")?.textContent === "llama3.2:1b" && document.querySelectorAll("#requests-body tr").length >= 5);
+    await row.locator("button").click();
+    const pres = page.locator("#request-bodies pre");
+    await expect(pres.count()).resolves.toBe(2);
+    const [reqBody, resBody] = await pres.allTextContents();
+    expect(reqBody).toBe('{"model":"llama3'); // the first 16 bytes of what chat() sent
+    expect(Buffer.byteLength(resBody!)).toBeLessThanOrEqual(16);
+    expect(resBody!.length).toBeGreaterThan(0);
+    expect(await page.locator("#request-bodies h4").allTextContents()).toEqual(["Request body (truncated)", "Response body (truncated)"]);
+    await page.keyboard.press("Escape");
+  }, 30_000);
+
   test("a disabled tunnel: the Start button's request gets a 409 and the page shows its message", async () => {
+    await page.locator("#tab-config").click();
     await page.locator("#cfg-tunnel-enabled").uncheck();
     await page.locator("#cfg-save").click();
     await page.locator("#config-form-status", { hasText: "Saved" }).waitFor();

@@ -4,7 +4,7 @@ import { call } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
 
-type Rec = RequestRecord & { requestBodyTruncated?: boolean; responseBodyTruncated?: boolean };
+type Rec = RequestRecord;
 
 interface Filters {
   source: string;
