@@ -19,7 +19,8 @@ async function until(what: string, fn: () => boolean | Promise<boolean>, timeout
   }
 }
 
-export async function startKeyring(password = "keyring-test-password"): Promise<Keyring> {
+/** With `password: null` the daemon starts without --unlock: a Secret Service with no default collection. */
+export async function startKeyring(password: string | null = "keyring-test-password"): Promise<Keyring> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-keyring-"));
   const home = join(dir, "home");
   const run = join(dir, "run");
@@ -65,7 +66,7 @@ export async function startKeyring(password = "keyring-test-password"): Promise<
   try {
     await until("the private bus socket", () => existsSync(join(dir, "bus")));
     // --unlock reads the password from stdin and creates (or unlocks) the "login" keyring, aliased "default": no prompt.
-    const gk = Bun.spawn(["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"], {
+    const gk = Bun.spawn(["gnome-keyring-daemon", "--foreground", ...(password === null ? [] : ["--unlock"]), "--components=secrets"], {
       env,
       stdin: "pipe",
       stdout: "ignore",
@@ -76,17 +77,17 @@ export async function startKeyring(password = "keyring-test-password"): Promise<
     void (async () => {
       for await (const c of gk.stderr) gkErr += new TextDecoder().decode(c);
     })();
-    gk.stdin.write(password);
+    if (password !== null) gk.stdin.write(password);
     await gk.stdin.end();
     let last = "";
-    await until("org.freedesktop.secrets with a default collection", async () => {
+    await until(password === null ? "org.freedesktop.secrets" : "org.freedesktop.secrets with a default collection", async () => {
       const r = Bun.spawn(
         ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.ReadAlias", "default"],
         { env, stdout: "pipe", stderr: "pipe" },
       );
       const [out, err, code] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
       last = out + err + (gk.exitCode !== null ? ` (gnome-keyring-daemon exited ${gk.exitCode}: ${gkErr})` : "");
-      return code === 0 && out.includes("/collection/");
+      return code === 0 && (password === null || out.includes("/collection/"));
     }, 15_000).catch((e) => {
       throw new Error(`${(e as Error).message}: ${last}`);
     });

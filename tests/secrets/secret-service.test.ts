@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startKeyring, type Keyring } from "./keyring.ts";
+import { tempHome } from "../helpers/daemon.ts";
 import { openSecretStore } from "../../src/secrets/open-secret-store.ts";
 import { APPLICATION, SecretServiceStore } from "../../src/secrets/secret-service-store.ts";
 import { BUN, removeHome, REPO, startDaemon } from "../helpers/daemon.ts";
@@ -111,4 +112,23 @@ test("a locked keyring is reported in one clear sentence", async () => {
   const get = cli(["secret", "get", "locked-one"]);
   expect(get.code).toBe(1);
   expect(get.err).toContain("The desktop keyring is locked");
+}, 30_000);
+
+test("a Secret Service without a default keyring: auto falls back to the file and says why; secret-service refuses", async () => {
+  const bare = await startKeyring(null);
+  const home = tempHome();
+  try {
+    const file = join(home, "secrets.json");
+    const auto = await openSecretStore({ secrets: { backend: "auto" } }, { env: bare.env, file });
+    expect(auto.backend).toBe("file");
+    expect(auto.warning).toContain('The Secret Service has no default keyring (collection alias "default")');
+    expect(auto.warning).toContain(file);
+    await auto.close();
+    await expect(openSecretStore({ secrets: { backend: "secret-service" } }, { env: bare.env })).rejects.toThrow(
+      "The desktop keyring is not available: The Secret Service has no default keyring",
+    );
+  } finally {
+    removeHome(home);
+    await bare.stop();
+  }
 }, 30_000);
