@@ -63,6 +63,7 @@ export class DaemonLink {
   reconnectNow(): void {
     if (this.ws) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     this.delay = this.opts.backoff?.initialMs ?? 500;
     this.state.linking = true;
     this.emit();

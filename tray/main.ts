@@ -150,7 +150,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           input.notifications = !input.notifications;
           break;
         case "daemon.start":
-          startDaemon();
+          startDaemon(opts.configFile);
           link.reconnectNow();
           break;
         case "quit":
@@ -207,7 +207,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
 }
 
 /** Starts the daemon: through the systemd user unit when there is one, else as a detached `serve` process. */
-export function startDaemon(): void {
+export function startDaemon(configFile: string): void {
   const unit = unitState();
   if (unit.available && unit.installed) {
     const r = startUnit();
@@ -215,7 +215,7 @@ export function startDaemon(): void {
     log.info("started the daemon through systemd");
     return;
   }
-  const p = Bun.spawn([...selfCommand(), "serve"], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true } as Parameters<typeof Bun.spawn>[1]);
+  const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true } as Parameters<typeof Bun.spawn>[1]);
   p.unref();
   log.info("started the daemon as a detached process", { pid: p.pid });
 }

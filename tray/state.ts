@@ -121,6 +121,10 @@ function alertLine(a: Alert): string {
   return `${a.clearedAt ? "Last alert (cleared)" : "Alert"}: ${a.message}`;
 }
 
+function escapeMarkup(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 export function buildView(input: TrayInput): TrayView {
   const state = trayState(input);
   const s = input.status;
@@ -144,7 +148,8 @@ export function buildView(input: TrayInput): TrayView {
     status,
     iconName: iconName(state),
     title: `${TITLE}: ${SUMMARY[state]}`,
-    tooltip: { title: `${TITLE} — ${SUMMARY[state]}`, body: lines.join("\n") },
+    // Hosts render the body as markup (KDE: a subset of HTML), so error texts are escaped.
+    tooltip: { title: `${TITLE} — ${SUMMARY[state]}`, body: escapeMarkup(lines.join("\n")) },
     menu: buildMenu(input, state, lines),
   };
 }

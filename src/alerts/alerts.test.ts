@@ -190,3 +190,41 @@ describe("alert rules", () => {
     expect(log.map((l) => l.alert.id)).toEqual(["upstream_down:local"]);
   });
 });
+
+describe("alerts component", () => {
+  test("an upstream removed from the config ends its alert; turning alerts off clears the rest", async () => {
+    const { alertsComponentFactory } = await import("./component.ts");
+    const clock = new FakeClock();
+    const config = defaultConfig();
+    config.alerts.upstream_down_after = "1s";
+    config.upstreams = [{ ...config.upstreams[0]!, name: "a" }, { ...config.upstreams[0]!, name: "a2" }];
+    let current = config;
+    const events = new EventBus();
+    const seen: string[] = [];
+    events.on("*", (e) => {
+      if (e.type.startsWith("alert.")) seen.push(`${e.type} ${(e.data as Alert).id}`);
+    });
+    const sent: string[] = [];
+    const ctx = { config: { current: () => current }, events, services: {} } as unknown as Parameters<ReturnType<typeof alertsComponentFactory>>[0];
+    const c = alertsComponentFactory({ clock, notifier: { warning: () => null, send: async (n) => (sent.push(n.title), true) } })(ctx);
+    await c.start();
+    events.emit("upstream.state", down("a"));
+    events.emit("upstream.state", down("a2"));
+    clock.advance(1000);
+    expect(ctx.services.alerts!.active().map((a) => a.id).sort()).toEqual(["upstream_down:a", "upstream_down:a2"]);
+    expect(sent).toEqual(["Upstream down", "Upstream down"]);
+    const next = structuredClone(current);
+    next.upstreams = [next.upstreams[1]!];
+    const prev = current;
+    current = next;
+    await c.apply!(next, prev);
+    expect(seen).toContain("alert.cleared upstream_down:a");
+    expect(ctx.services.alerts!.active().map((a) => a.id)).toEqual(["upstream_down:a2"]);
+    const off = structuredClone(next);
+    off.alerts.enabled = false;
+    current = off;
+    await c.apply!(off, next);
+    expect(ctx.services.alerts!.active()).toEqual([]);
+    await c.stop();
+  });
+});

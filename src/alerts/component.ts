@@ -69,8 +69,13 @@ export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFacto
         engine.stop();
       },
       async apply(next, prev) {
-        if (JSON.stringify(next.alerts) === JSON.stringify(prev.alerts) && next.tunnel.enabled === prev.tunnel.enabled && next.metrics.window === prev.metrics.window) return;
+        const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+        if (same(next.alerts, prev.alerts) && next.tunnel.enabled === prev.tunnel.enabled && next.metrics.window === prev.metrics.window && same(next.upstreams.map((u) => u.name), prev.upstreams.map((u) => u.name))) return;
         engine.setCooldown(durationMs(next.alerts.cooldown));
+        // An upstream taken out of the config cannot recover: its alerts end here.
+        const kept = new Set(next.upstreams.map((u) => u.name));
+        for (const u of prev.upstreams)
+          if (!kept.has(u.name)) for (const rule of ["upstream_down", "quality", "error_rate"]) engine.ends(`${rule}:${u.name}`, `Upstream ${u.name} was removed from the configuration`);
         rules.update(ruleSettings(next));
         if (next.alerts.enabled) listen();
         else silence();

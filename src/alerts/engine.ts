@@ -72,15 +72,6 @@ export class AlertEngine {
     this.evaluate();
   }
 
-  /** Ends every condition whose id starts with `prefix` (e.g. an upstream removed from the config). */
-  endAll(prefix: string, recovery: string): void {
-    for (const id of [...this.conditions.keys()]) if (id.startsWith(prefix)) this.ends(id, recovery);
-  }
-
-  isHolding(id: string): boolean {
-    return this.conditions.get(id)?.since != null;
-  }
-
   active(): Alert[] {
     return [...this.conditions.values()].flatMap((c) => (c.raised ? [c.raised] : []));
   }

@@ -1,0 +1,64 @@
+// "Start daemon" from the tray menu when the daemon is not running (no systemd user manager: a detached `serve`).
+import { afterAll, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import dbus from "dbus-next";
+import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
+import { startPrivateBus, startWatcher, until } from "./private-bus.ts";
+
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+}, 30_000);
+
+test("Start daemon spawns `serve` with the tray's config, and the tray follows it", async () => {
+  const bus = await startPrivateBus();
+  cleanups.push(() => bus.stop());
+  const watcher = await startWatcher(bus.address);
+  cleanups.push(() => watcher.stop());
+  const ollama = await startFakeOllama();
+  cleanups.push(() => ollama.stop());
+  const home = tempHome("c2l-trayd-");
+  cleanups.push(() => removeHome(home));
+  // systemctl that finds no user manager, so a developer's real unit is never touched
+  mkdirSync(join(home, "bin"));
+  writeFileSync(join(home, "bin/systemctl"), "#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n", { mode: 0o755 });
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = probe.port;
+  probe.stop(true);
+  const config = join(home, "custom.toml");
+  writeFileSync(config, `[api]\nlisten = "127.0.0.1:${port}"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n`);
+
+  const env = { ...homeEnv(home), PATH: `${join(home, "bin")}:${process.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address };
+  const tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", config], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  let err = "";
+  (async () => {
+    for await (const c of tray.stderr) err += new TextDecoder().decode(c);
+  })();
+  cleanups.push(async () => {
+    tray.kill();
+    await tray.exited;
+  });
+  const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${err})`);
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  cleanups.push(() => client.disconnect());
+  const props = (await client.getProxyObject(name, "/StatusNotifierItem")).getInterface("org.freedesktop.DBus.Properties");
+  const icon = async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value;
+  await until(async () => (await icon()) === "cloudtolocalllm-tunnel-offline", 10_000, "offline icon");
+
+  const menu = (await client.getProxyObject(name, "/MenuBar")).getInterface("com.canonical.dbusmenu");
+  const [, layout] = (await menu.GetLayout!(0, -1, ["label"])) as [number, [number, unknown, { value: [number, Record<string, { value: string }>] }[]]];
+  const start = layout[2].map((c) => c.value).find((c) => c[1].label?.value === "Start daemon")!;
+  await menu.Event!(start[0], "clicked", new dbus.Variant("s", ""), 0);
+  const pid = Number((await until(() => /started the daemon as a detached process pid=(\d+)/.exec(err), 10_000, `the spawn (tray: ${err})`))[1]);
+  cleanups.push(() => {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {}
+  });
+  // the tray retries at once after Start daemon and follows the new daemon
+  await until(async () => (await icon()) === "cloudtolocalllm-tunnel-good", 30_000, `good icon (tray: ${err})`);
+  const status = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+  expect(status).toBe(200);
+}, 60_000);
