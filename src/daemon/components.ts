@@ -14,7 +14,7 @@ export const COMPONENTS: ComponentFactory[] = [
   createSecretsComponent,
   // The broker next: the tunnel, alerts and the API use ctx.services.broker.
   createBrokerComponent,
-  // Sign-in right after secrets: the tunnel reads its access token from ctx.services.auth.
+  // Sign-in after secrets (where its tokens live), before the tunnel (which reads its access token from ctx.services.auth).
   createAuthComponent,
   // The tunnel after the broker (it hands every stream to ctx.services.broker) and auth (its access token).
   createTunnelComponent,
