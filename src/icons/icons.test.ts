@@ -83,3 +83,21 @@ test("the README's icons (docs/icons/*.svg) are the rendered ones", async () => 
   for (const s of TRAY_STATES) expect(readFileSync(join(dir, `${s}.svg`), "utf8")).toBe(renderSvg(s));
   expect(readFileSync(join(dir, "app.svg"), "utf8")).toBe(renderSvg());
 });
+
+test("installed icons are found where install puts them (apps/ for the app, status/ for the states)", async () => {
+  const { mkdirSync, writeFileSync, mkdtempSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const { iconInstalled, iconsInstalled } = await import("./installed.ts");
+  const d = mkdtempSync(join(tmpdir(), "c2l-hicolor-"));
+  try {
+    const env = { XDG_DATA_HOME: d, XDG_DATA_DIRS: join(d, "none") };
+    expect(iconsInstalled(env)).toBe(false);
+    mkdirSync(join(d, "icons/hicolor/scalable/status"), { recursive: true });
+    writeFileSync(join(d, "icons/hicolor/scalable/status/cloudtolocalllm-tunnel-good.svg"), renderSvg("good"));
+    expect(iconsInstalled(env)).toBe(true);
+    expect(iconInstalled("cloudtolocalllm-tunnel", env)).toBe(false);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -28,7 +28,7 @@ export function writeIconTheme(root: string, sizes: readonly number[] = THEME_SI
   return files;
 }
 
-export { iconsInstalled } from "./installed.ts";
+export { iconInstalled, iconsInstalled } from "./installed.ts";
 
 
 /** Where the program keeps its own copy of the icons when they are not installed: $XDG_RUNTIME_DIR/cloudtolocalllm/icons. */

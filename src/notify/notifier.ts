@@ -2,7 +2,7 @@
 import NotifySend from "node-notifier/notifiers/notifysend.js";
 import { logger } from "../core/log.ts";
 import { APP_ICON } from "../icons/shapes.ts";
-import { iconsInstalled } from "../icons/installed.ts";
+import { iconInstalled } from "../icons/installed.ts";
 
 const log = logger("notify");
 
@@ -23,7 +23,7 @@ export interface Notifier {
 
 /** The icon: the installed themed icon by name, else the program's own PNG copy. */
 async function notificationIcon(): Promise<string> {
-  if (iconsInstalled()) return APP_ICON;
+  if (iconInstalled(APP_ICON)) return APP_ICON;
   try {
     const { ensurePrivateIconTheme } = await import("../icons/theme.ts");
     return `${ensurePrivateIconTheme()}/${APP_ICON}.png`;
