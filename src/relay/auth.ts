@@ -1,7 +1,8 @@
 // Who may do what at the relay: hashed static tokens, OIDC JWTs (jose, JWKS with key rotation), subject → tunnel id.
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { jwtVerify } from "jose";
 import type { RelayConfig } from "./config.ts";
+import { IssuerKeys } from "./issuer-keys.ts";
 
 export function hashToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
@@ -31,7 +32,7 @@ export function subjectTunnelId(issuer: string, subject: string): string {
 export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string; expiresAt?: number } | { ok: false; reason: string };
 
 export class RelayAuth {
-  private jwks: JWTVerifyGetKey | null = null;
+  private jwks: IssuerKeys | null = null;
 
   /** jwksCooldownMs: minimum time between JWKS refetches on an unknown key id (tests shorten it). */
   constructor(
@@ -39,17 +40,14 @@ export class RelayAuth {
     opts: { jwksCooldownMs?: number } = {},
   ) {
     const o = config.oidc;
-    if (o.issuer) {
-      const url = o.jwks_url || `${o.issuer.replace(/\/$/, "")}/.well-known/jwks.json`;
-      // createRemoteJWKSet caches keys and refetches on an unknown kid, which is how key rotation reaches us.
-      this.jwks = createRemoteJWKSet(new URL(url), { cooldownDuration: opts.jwksCooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000 });
-    }
+    // Keys are cached and refetched on an unknown kid, which is how key rotation reaches us.
+    if (o.issuer) this.jwks = new IssuerKeys({ issuer: o.issuer, jwksUrl: o.jwks_url, cooldownMs: opts.jwksCooldownMs ?? 30_000 });
   }
 
   private async verifyJwt(token: string): Promise<{ ok: true; subject: string; expiresAt: number } | { ok: false; reason: string }> {
     if (!this.jwks) return { ok: false, reason: "JWTs are not accepted by this relay (no [oidc] issuer)" };
     try {
-      const { payload } = await jwtVerify(token, this.jwks, { issuer: this.config.oidc.issuer, audience: this.config.oidc.audience, requiredClaims: ["sub", "exp"] });
+      const { payload } = await jwtVerify(token, this.jwks.getKey, { issuer: this.config.oidc.issuer, audience: this.config.oidc.audience, requiredClaims: ["sub", "exp"] });
       return { ok: true, subject: payload.sub!, expiresAt: payload.exp! * 1000 };
     } catch (e) {
       return { ok: false, reason: `the JWT was rejected (${(e as { code?: string }).code ?? (e as Error).message})` };

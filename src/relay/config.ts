@@ -8,6 +8,7 @@ import { durationMs } from "../config/duration.ts";
 import { formatIssue, type ConfigIssue } from "../config/load.ts";
 import { locate, locateAll } from "../config/locate.ts";
 import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
+import { httpsOrLoopback } from "./issuer-keys.ts";
 
 const Duration = (def: string, description: string) => T.String({ pattern: DURATION_PATTERN, default: def, description, format: "c2l-duration" });
 const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
@@ -57,7 +58,7 @@ export const RelayConfigSchema = T.Object(
       {
         issuer: T.String({ default: "", description: "OpenID issuer whose JWTs are accepted (agents and clients); empty: static tokens only." }),
         audience: T.String({ default: "", description: "Required audience of those JWTs." }),
-        jwks_url: T.String({ default: "", description: "JWKS URL; empty: <issuer>/.well-known/jwks.json." }),
+        jwks_url: T.String({ default: "", description: "JWKS URL; empty: the jwks_uri of the issuer's discovery document (<issuer>/.well-known/openid-configuration)." }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -76,6 +77,8 @@ function semantic(c: RelayConfig): FieldIssue[] {
   if (durationMs(c.heartbeat.tolerance) <= durationMs(c.heartbeat.interval))
     out.push({ path: "heartbeat.tolerance", message: `"${c.heartbeat.tolerance}" must be longer than heartbeat.interval ("${c.heartbeat.interval}")` });
   if (c.oidc.issuer && !c.oidc.audience) out.push({ path: "oidc.audience", message: "an audience is required when oidc.issuer is set" });
+  for (const k of ["issuer", "jwks_url"] as const)
+    if (c.oidc[k] && !httpsOrLoopback(c.oidc[k])) out.push({ path: `oidc.${k}`, message: `"${c.oidc[k]}" must be an https URL (plain http is only accepted on loopback)` });
   const ids = new Map<string, number>();
   const tokens = new Map<string, number>();
   c.tunnels.forEach((t, i) => {

@@ -1,0 +1,97 @@
+// Where the relay gets an issuer's signing keys: jwks_url, or the jwks_uri of the issuer's discovery document; prompt refetch on key rotation.
+import { createRemoteJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyGetKey } from "jose";
+import { isLoopbackHost } from "../config/listen.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("relay");
+
+type RemoteJwks = ReturnType<typeof createRemoteJWKSet>;
+
+export interface IssuerKeysOptions {
+  issuer: string;
+  /** Explicit JWKS URL; empty: discovered. */
+  jwksUrl: string;
+  /** Minimum time between JWKS refetches for an unknown key id, and between failed discovery attempts. */
+  cooldownMs: number;
+  timeoutMs?: number;
+}
+
+/** Plain http only on loopback (development and tests): keys fetched in the clear could be swapped. */
+export function httpsOrLoopback(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return u.protocol === "https:" || (u.protocol === "http:" && isLoopbackHost(u.hostname.replace(/^\[|\]$/g, "")));
+  } catch {
+    return false;
+  }
+}
+
+function checkedUrl(raw: string, what: string): URL {
+  if (!httpsOrLoopback(raw)) throw new Error(`${what} must be an https URL (plain http is only accepted on loopback): ${raw}`);
+  return new URL(raw);
+}
+
+export class IssuerKeys {
+  private remote: RemoteJwks | null = null;
+  private discovering: Promise<RemoteJwks> | null = null;
+  private failure: { at: number; error: Error } | null = null;
+
+  constructor(private readonly o: IssuerKeysOptions) {
+    if (o.jwksUrl) this.remote = this.jwks(checkedUrl(o.jwksUrl, "[oidc] jwks_url"));
+  }
+
+  private jwks(url: URL): RemoteJwks {
+    return createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000 });
+  }
+
+  /** The issuer's jwks_uri, read from its discovery document; the document must name the configured issuer. */
+  private async discover(): Promise<URL> {
+    const where = `${this.o.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
+    const url = checkedUrl(where, "the issuer's discovery document");
+    let doc: { issuer?: unknown; jwks_uri?: unknown };
+    try {
+      const res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      doc = (await res.json()) as typeof doc;
+    } catch (e) {
+      throw new Error(`could not read the issuer's discovery document ${where} (${(e as Error).message})`);
+    }
+    if (doc.issuer !== this.o.issuer) throw new Error(`the discovery document ${where} names the issuer ${JSON.stringify(doc.issuer)}, not "${this.o.issuer}"`);
+    if (typeof doc.jwks_uri !== "string" || !doc.jwks_uri) throw new Error(`the discovery document ${where} has no jwks_uri`);
+    return checkedUrl(doc.jwks_uri, "the issuer's jwks_uri");
+  }
+
+  /** The cached key set; discovered once, again after a failure (at most once per cooldown). */
+  private async current(): Promise<RemoteJwks> {
+    if (this.remote) return this.remote;
+    if (this.failure && Date.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
+    this.discovering ??= this.discover().then(
+      (url) => {
+        this.failure = null;
+        this.discovering = null;
+        log.info("JWKS address discovered", { issuer: this.o.issuer, jwks_uri: url.href });
+        return (this.remote = this.jwks(url));
+      },
+      (e: Error) => {
+        this.failure = { at: Date.now(), error: e };
+        this.discovering = null;
+        log.warn("JWTs cannot be verified: the issuer's discovery document failed; retrying on a later request", { issuer: this.o.issuer, error: e.message });
+        throw e;
+      },
+    );
+    return this.discovering;
+  }
+
+  /** For jwtVerify. */
+  readonly getKey: JWTVerifyGetKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+    const jwks = await this.current();
+    try {
+      return await jwks(header, token);
+    } catch (e) {
+      if (e instanceof errors.JWKSNoMatchingKey) throw e;
+      // The key set could not be fetched: its address may have moved, so the next request reads discovery again.
+      if (!this.o.jwksUrl && this.remote === jwks) this.remote = null;
+      throw e;
+    }
+  };
+}
