@@ -1,6 +1,7 @@
 // Who may do what at the relay: hashed static tokens, OIDC JWTs (jose, JWKS with key rotation), subject → tunnel id.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { jwtVerify } from "jose";
+import { durationMs } from "../config/duration.ts";
 import type { RelayConfig } from "./config.ts";
 import { IssuerKeys } from "./issuer-keys.ts";
 
@@ -34,14 +35,10 @@ export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; sub
 export class RelayAuth {
   private jwks: IssuerKeys | null = null;
 
-  /** jwksCooldownMs: minimum time between JWKS refetches on an unknown key id (tests shorten it). */
-  constructor(
-    private readonly config: RelayConfig,
-    opts: { jwksCooldownMs?: number } = {},
-  ) {
+  constructor(private readonly config: RelayConfig) {
     const o = config.oidc;
     // Keys are cached and refetched on an unknown kid, which is how key rotation reaches us.
-    if (o.issuer) this.jwks = new IssuerKeys({ issuer: o.issuer, jwksUrl: o.jwks_url, cooldownMs: opts.jwksCooldownMs ?? 30_000 });
+    if (o.issuer) this.jwks = new IssuerKeys({ issuer: o.issuer, jwksUrl: o.jwks_url, cooldownMs: durationMs(o.jwks_cooldown) });
   }
 
   private async verifyJwt(token: string): Promise<{ ok: true; subject: string; expiresAt: number } | { ok: false; reason: string }> {

@@ -59,6 +59,7 @@ export const RelayConfigSchema = T.Object(
         issuer: T.String({ default: "", description: "OpenID issuer whose JWTs are accepted (agents and clients); empty: static tokens only." }),
         audience: T.String({ default: "", description: "Required audience of those JWTs." }),
         jwks_url: T.String({ default: "", description: "JWKS URL; empty: the jwks_uri of the issuer's discovery document (<issuer>/.well-known/openid-configuration)." }),
+        jwks_cooldown: Duration("2s", "Minimum time between JWKS refetches when a token names an unknown key id (a key rotation); such a request waits for the refetch."),
       },
       { additionalProperties: false, default: {} },
     ),

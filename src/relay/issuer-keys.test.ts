@@ -20,10 +20,10 @@ const sign = (k: { kid: string; priv: CryptoKey }) =>
   new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: k.kid }).setSubject("user-1").setIssuer(issuer).setAudience(AUD).setIssuedAt().setExpirationTime("5m").sign(k.priv);
 const req = (t: string) => new Request("http://relay/agent", { headers: { authorization: `Bearer ${t}` } });
 
-function relayAuth(extra = "", cooldownMs = 200) {
-  const r = parseRelayConfig(`[oidc]\nissuer = "${issuer}"\naudience = "${AUD}"\n${extra}`);
+function relayAuth(extra = "", cooldown = "200ms") {
+  const r = parseRelayConfig(`[oidc]\nissuer = "${issuer}"\naudience = "${AUD}"\njwks_cooldown = "${cooldown}"\n${extra}`);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return new RelayAuth(r.config, { jwksCooldownMs: cooldownMs });
+  return new RelayAuth(r.config);
 }
 
 beforeAll(() => {

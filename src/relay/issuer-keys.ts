@@ -5,6 +5,9 @@ import { logger } from "../core/log.ts";
 
 const log = logger("relay");
 
+/** A request naming an unknown key waits at most this long for the next allowed refetch. */
+const MAX_ROTATION_WAIT_MS = 5000;
+
 type RemoteJwks = ReturnType<typeof createRemoteJWKSet>;
 
 export interface IssuerKeysOptions {
@@ -88,7 +91,13 @@ export class IssuerKeys {
     try {
       return await jwks(header, token);
     } catch (e) {
-      if (e instanceof errors.JWKSNoMatchingKey) throw e;
+      if (e instanceof errors.JWKSNoMatchingKey) {
+        if (!jwks.coolingDown) throw e;
+        // The issuer rotated right after our last fetch: wait out the (short) cooldown once, then jose refetches.
+        const until = Date.now() + Math.min(this.o.cooldownMs, MAX_ROTATION_WAIT_MS);
+        while (jwks.coolingDown && Date.now() < until) await Bun.sleep(50);
+        return await jwks(header, token);
+      }
       // The key set could not be fetched: its address may have moved, so the next request reads discovery again.
       if (!this.o.jwksUrl && this.remote === jwks) this.remote = null;
       throw e;

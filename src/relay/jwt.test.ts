@@ -11,6 +11,7 @@ const AUD = "https://relay.test.invalid";
 let keys: { kid: string; priv: CryptoKey; jwk: JWK }[] = [];
 let served: JWK[] = [];
 let jwks: ReturnType<typeof Bun.serve>;
+let jwksFetches = 0;
 
 async function newKey(kid: string) {
   const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
@@ -31,14 +32,14 @@ const sign = (k: { kid: string; priv: CryptoKey }, o: { sub?: string; aud?: stri
 beforeAll(async () => {
   keys = [await newKey("k1")];
   served = [keys[0]!.jwk];
-  jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys: served }) });
+  jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => (jwksFetches++, Response.json({ keys: served })) });
 });
 afterAll(() => jwks.stop(true));
 
-function relayAuth(jwksCooldownMs?: number) {
-  const r = parseRelayConfig(`[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n[[tunnels]]\nid = "home"\nsubject = "owner-7"\n`);
+function relayAuth(cooldown?: string) {
+  const r = parseRelayConfig(`[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n${cooldown ? `jwks_cooldown = "${cooldown}"\n` : ""}[[tunnels]]\nid = "home"\nsubject = "owner-7"\n`);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return new RelayAuth(r.config, { jwksCooldownMs });
+  return new RelayAuth(r.config);
 }
 const req = (t: string) => new Request("http://relay/agent", { headers: { authorization: `Bearer ${t}` } });
 
@@ -61,7 +62,7 @@ test("expired, wrong-audience and wrong-issuer tokens are refused", async () => 
 });
 
 test("a rotated signing key is picked up from the JWKS", async () => {
-  const auth = relayAuth(0);
+  const auth = relayAuth("0s");
   expect((await auth.agent(req(await sign(keys[0]!)))).ok).toBe(true);
   const k2 = await newKey("k2");
   served = [k2.jwk]; // the issuer rotates: k1 retired, k2 published
@@ -69,6 +70,23 @@ test("a rotated signing key is picked up from the JWKS", async () => {
   const forged = await newKey("k2");
   expect((await auth.agent(req(await sign(forged)))).ok).toBe(false);
 });
+
+test("a key rotated right after a fetch is accepted at once: an unknown kid waits out the short default cooldown and refetches", async () => {
+  const r = parseRelayConfig(`[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\n`);
+  expect(r.ok && r.config.oidc.jwks_cooldown).toBe("2s");
+  const auth = relayAuth();
+  served = [keys[0]!.jwk];
+  jwksFetches = 0;
+  expect((await auth.agent(req(await sign(keys[0]!)))).ok).toBe(true);
+  const k3 = await newKey("k3");
+  served = [keys[0]!.jwk, k3.jwk]; // rotated within the cooldown of that fetch
+  expect(await auth.agent(req(await sign(k3)))).toMatchObject({ ok: true, via: "jwt" });
+  expect(jwksFetches).toBe(2);
+  // An unknown kid right after that refetch: one more refetch at most, then refused.
+  const stranger = await newKey("k-unknown");
+  expect((await auth.agent(req(await sign(stranger)))).ok).toBe(false);
+  expect(jwksFetches).toBe(3);
+}, 10_000);
 
 test("an agent connected with a JWT is asked to reconnect when the token expires", async () => {
   const r = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
