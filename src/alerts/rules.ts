@@ -10,6 +10,7 @@ export interface RuleSettings {
   qualityLevel: Exclude<Quality, "down">;
   qualityMs: number;
   errorRate: number;
+  errorRateMinRequests: number;
   tunnelDownMs: number;
   tunnelEnabled: boolean;
   window: string;
@@ -21,6 +22,7 @@ export function ruleSettings(c: Config): RuleSettings {
     qualityLevel: c.alerts.quality_level,
     qualityMs: durationMs(c.alerts.quality_after),
     errorRate: c.alerts.error_rate,
+    errorRateMinRequests: c.alerts.error_rate_min_requests,
     tunnelDownMs: durationMs(c.alerts.tunnel_down_after),
     tunnelEnabled: c.tunnel.enabled,
     window: c.metrics.window,
@@ -28,8 +30,6 @@ export function ruleSettings(c: Config): RuleSettings {
 }
 
 const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
-/** Fewer requests than this in the window say nothing about an error rate (1 failure of 1 is not "100 %"). */
-export const MIN_REQUESTS_FOR_ERROR_RATE = 5;
 /** While an error-rate condition holds, the rate is re-read this often so the alert clears as the window slides. */
 export const ERROR_RATE_RECHECK_MS = 10_000;
 const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
@@ -168,7 +168,7 @@ export class AlertRules {
     for (const u of this.broker()?.upstreams() ?? []) {
       const id = `error_rate:${u.name}`;
       const m = u.metrics;
-      if (m.requests >= MIN_REQUESTS_FOR_ERROR_RATE && m.errorRate > this.settings.errorRate) {
+      if (m.requests >= this.settings.errorRateMinRequests && m.errorRate > this.settings.errorRate) {
         holding = true;
         this.engine.holds(id, {
           rule: "error_rate",

@@ -171,6 +171,11 @@ export const AlertsSchema = T.Object(
     }),
     quality_after: Duration("60s", "How long quality must stay low before alerting."),
     error_rate: T.Number({ default: 0.25, minimum: 0, maximum: 1, description: "Error rate over the metrics window that raises an alert." }),
+    error_rate_min_requests: T.Integer({
+      default: 5,
+      minimum: 1,
+      description: "Requests in the metrics window needed before the error rate counts (1 failure of 1 is not an alert).",
+    }),
     tunnel_down_after: Duration("60s", "The tunnel disconnected this long raises an alert (when enabled)."),
     cooldown: Duration("5m", "After an alert clears, the same alert is not raised again within this time."),
   },
