@@ -4,7 +4,7 @@ import { basename, join } from "node:path";
 import { build, defaultOutfile, REPO } from "../../packaging/build.ts";
 
 // systemd/ and packaging/desktop/ are embedded too (the install command writes them).
-const SOURCES = ["src", "tray", "package.json", "bun.lock", "package-lock.json", "packaging/build.ts", "systemd", "packaging/desktop"];
+const SOURCES = ["src", "tray", "package.json", "bun.lock", "package-lock.json", "packaging/build.ts", "packaging/bytecode-order.txt", "systemd", "packaging/desktop"];
 
 function newestSource(p = "", depth = 0): number {
   const roots = p ? [p] : SOURCES.map((s) => join(REPO, s));
