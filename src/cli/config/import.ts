@@ -18,6 +18,7 @@ ${CONFIG_HELP}`,
     const { values, positionals } = parse(argv, CONFIG_OPTION);
     if (positionals.length !== 1) throw new UsageError("expects exactly one FILE to import.");
     const src = positionals[0]!;
+    if (/(^|\/)(tunnel_config|connection_config)\.json$/.test(src)) throw new UsageError(`${src} is a 1.x/2.x config: convert it with \`cloudtolocalllm-tunnel config migrate ${src}\`.`);
     const text = src === "-" ? await Bun.stdin.text() : readUserFile(src);
     const store = storeFor(values.config);
     // Report problems against the file the user gave, not the destination.
