@@ -37,6 +37,8 @@ export class TunnelService implements TunnelControl {
   private last: SupervisorSnapshot | null = null;
   private lastEmitted = "";
   private active = 0;
+  /** Where the token of the latest attempt came from: only an account's token dies with a sign-out. */
+  private tokenSource: "secret" | "auth" | null = null;
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -87,10 +89,19 @@ export class TunnelService implements TunnelControl {
     else this.publish();
   }
 
-  /** Tokens changed (sign-in, refresh): a tunnel waiting for credentials tries again now. */
-  tokenChanged(): void {
+  /**
+   * The account's access token changed. A new one (sign-in, refresh): a tunnel waiting for credentials tries again now.
+   * None (sign-out, login required): a tunnel that runs on the account's token disconnects and reconnects only with a
+   * stored agent token, else it waits in auth_failed for the next sign-in.
+   */
+  tokenChanged(token: string | null): void {
     const st = this.last?.state;
-    if (this.cfg.enabled && (st === "auth_failed" || st === "reconnecting")) this.sup?.restart();
+    if (!this.cfg.enabled || !st) return;
+    if (token) {
+      if (st === "auth_failed" || st === "reconnecting") this.sup?.restart();
+    } else if (this.tokenSource === "auth" && st !== "stopped" && st !== "failed" && st !== "auth_failed") {
+      this.sup?.restart("signed out");
+    }
   }
 
   shutdown(reason: string): void {
@@ -112,9 +123,12 @@ export class TunnelService implements TunnelControl {
 
   private async connectOnce(c: TunnelConfig): Promise<Connection> {
     const tok = await agentToken(this.ctx.services, c.token_secret);
+    this.tokenSource = tok?.source ?? null;
     if (!tok) {
       tunnelMetrics.connects.inc({ result: "no_token" });
-      throw new ConnectError("no_token", `no agent token: store one with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\` or sign in`, true);
+      const store = c.token_secret ? `store an agent token with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : "";
+      const signIn = this.ctx.config.current().auth.issuer ? "sign in with `cloudtolocalllm-tunnel login`" : "";
+      throw new ConnectError("no_token", `login required: no agent token (${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"})`, true);
     }
     try {
       const opts = {
@@ -172,6 +186,7 @@ export class TunnelService implements TunnelControl {
       tunnelMetrics.setState(this.status().state);
       const fields = { relay: displayRelay(this.cfg.relay_url), tunnel_id: s.tunnelId ?? undefined, attempt: s.attempt || undefined };
       if (s.state === "connected") log.info("connected to the relay", { ...fields, protocol: this.cfg.protocol });
+      else if (s.state === "auth_failed" && s.lastErrorCode === "no_token") log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until you sign in again or fix the token", { ...fields, error: s.lastError });
       else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError });
       else if (s.state === "stopped") log.info("tunnel stopped", fields);
@@ -208,7 +223,7 @@ export const createTunnelComponent: ComponentFactory = (ctx): Component => {
       ctx.services.tunnel = svc;
       tunnelMetrics.setState(svc.status().state);
       const auth = ctx.services.auth as { onToken?(cb: (t: string | null) => void): () => void } | undefined;
-      unsubscribe = auth?.onToken?.((t) => t && svc.tokenChanged()) ?? null;
+      unsubscribe = auth?.onToken?.((t) => svc.tokenChanged(t)) ?? null;
       if (ctx.config.current().tunnel.enabled) await svc.start();
     },
     async stop() {

@@ -82,8 +82,8 @@ export class Supervisor {
     c?.close(reason);
   }
 
-  restart(): void {
-    this.stop("restarting");
+  restart(reason = "restarting"): void {
+    this.stop(reason);
     this.start();
   }
 
