@@ -227,4 +227,29 @@ describe("alerts component", () => {
     expect(ctx.services.alerts!.active()).toEqual([]);
     await c.stop();
   });
+
+  test("a notifier problem (notify-send missing) shows in the service's warnings while notifications are on", async () => {
+    const { alertsComponentFactory } = await import("./component.ts");
+    const { createNotifier, MISSING_NOTIFY_SEND } = await import("../notify/notifier.ts");
+    const { setLogSink } = await import("../core/log.ts");
+    setLogSink(() => {});
+    try {
+      const clock = new FakeClock();
+      let current = defaultConfig();
+      const events = new EventBus();
+      const ctx = { config: { current: () => current }, events, services: {} } as unknown as Parameters<ReturnType<typeof alertsComponentFactory>>[0];
+      const c = alertsComponentFactory({ clock, notifier: createNotifier({ which: () => null }) })(ctx);
+      await c.start();
+      events.emit("config.rejected", { path: "f", message: "bad" });
+      await Bun.sleep(0);
+      const svc = ctx.services.alerts as { warnings(): string[] };
+      expect(svc.warnings()).toEqual([MISSING_NOTIFY_SEND]);
+      current = structuredClone(current);
+      current.alerts.notifications = false;
+      expect(svc.warnings()).toEqual([]);
+      await c.stop();
+    } finally {
+      setLogSink((line) => process.stderr.write(line + "\n"));
+    }
+  });
 });
