@@ -46,7 +46,8 @@ export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFacto
       off ??= ctx.events.on("*", (e: DaemonEvent) => {
         if (e.type !== "alert.raised" && e.type !== "alert.cleared") rules.onEvent(e);
       });
-      rules.scan();
+      // Auth and the tunnel start before us: a login_required or auth_failed they reported is only in their state now.
+      rules.scan({ tunnel: ctx.services.tunnel?.status(), auth: ctx.services.auth?.status() });
     };
     const silence = () => {
       off?.();

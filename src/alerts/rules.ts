@@ -32,6 +32,8 @@ export function ruleSettings(c: Config): RuleSettings {
 const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 /** While an error-rate condition holds, the rate is re-read this often so the alert clears as the window slides. */
 export const ERROR_RATE_RECHECK_MS = 10_000;
+type TunnelLike = { state: string; relay: string | null; lastError: string | null };
+type AuthLike = { state: string; reason?: string | null };
 const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
 
 export function fmtDuration(ms: number): string {
@@ -56,13 +58,15 @@ export class AlertRules {
     if (!settings.tunnelEnabled) this.engine.ends("tunnel_down", "The tunnel is disabled in the configuration");
   }
 
-  /** Picks up conditions that already hold when alerts start (an upstream down before we listened). */
-  scan(): void {
+  /** Picks up conditions that already hold when alerts start (an upstream down, a sign-in required before we listened). */
+  scan(now: { tunnel?: TunnelLike; auth?: AuthLike } = {}): void {
     for (const u of this.broker()?.upstreams() ?? []) {
       if (u.enabled && u.state === "down") this.upstreamDown(u.name, u.lastError ?? undefined);
       if (u.enabled && u.state !== "down") this.quality(u.name, u.quality);
     }
     this.checkErrorRates();
+    if (now.tunnel) this.tunnelState(now.tunnel);
+    if (now.auth) this.authState(now.auth);
   }
 
   onEvent(e: DaemonEvent): void {
@@ -82,27 +86,12 @@ export class AlertRules {
       case "request.completed":
         this.scheduleRateCheck(1000);
         break;
-      case "tunnel.state": {
-        const t = e.data as { state: string; relay: string | null; lastError: string | null };
-        if (this.settings.tunnelEnabled && TUNNEL_DOWN.has(t.state))
-          this.engine.holds("tunnel_down", {
-            rule: "tunnel_down",
-            subject: "tunnel",
-            severity: "warning",
-            message: `The tunnel to ${t.relay ?? "the relay"} has been disconnected for ${fmtDuration(this.settings.tunnelDownMs)}${t.lastError ? `: ${t.lastError}` : ""}`,
-            afterMs: this.settings.tunnelDownMs,
-          });
-        else this.engine.ends("tunnel_down", `The tunnel is ${t.state === "connected" ? "connected again" : t.state.replace("_", " ")}`);
-        if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token");
-        else if (t.state === "connected") this.engine.ends("login_required", "Signed in again: the tunnel is connected");
+      case "tunnel.state":
+        this.tunnelState(e.data as TunnelLike);
         break;
-      }
-      case "auth.state": {
-        const a = e.data as { state: string; reason?: string };
-        if (a.state === "login_required") this.loginRequired(a.reason ?? "the sign-in expired");
-        else if (a.state === "signed_in" || a.state === "disabled") this.engine.ends("login_required", "Signed in again");
+      case "auth.state":
+        this.authState(e.data as AuthLike);
         break;
-      }
       case "config.rejected": {
         const c = e.data as { path: string; message: string; line?: number; column?: number; field?: string };
         const where = c.line ? `${c.path}:${c.line}:${c.column ?? 1}` : c.path;
@@ -119,6 +108,27 @@ export class AlertRules {
         this.engine.ends("config_rejected", "The config file was accepted again");
         break;
     }
+  }
+
+  /** The tunnel's state, from its event or read when alerts start (it may have failed before we listened). */
+  tunnelState(t: TunnelLike): void {
+    if (this.settings.tunnelEnabled && TUNNEL_DOWN.has(t.state))
+      this.engine.holds("tunnel_down", {
+        rule: "tunnel_down",
+        subject: "tunnel",
+        severity: "warning",
+        message: `The tunnel to ${t.relay ?? "the relay"} has been disconnected for ${fmtDuration(this.settings.tunnelDownMs)}${t.lastError ? `: ${t.lastError}` : ""}`,
+        afterMs: this.settings.tunnelDownMs,
+      });
+    else this.engine.ends("tunnel_down", `The tunnel is ${t.state === "connected" ? "connected again" : t.state.replace("_", " ")}`);
+    if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token");
+    else if (t.state === "connected") this.engine.ends("login_required", "Signed in again: the tunnel is connected");
+  }
+
+  /** The sign-in state, from its event or read when alerts start (auth starts before alerts). */
+  authState(a: AuthLike): void {
+    if (a.state === "login_required") this.loginRequired(a.reason ?? "the sign-in expired");
+    else if (a.state === "signed_in" || a.state === "disabled") this.engine.ends("login_required", "Signed in again");
   }
 
   private upstreamDown(name: string, reason?: string): void {
