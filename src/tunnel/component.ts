@@ -128,7 +128,7 @@ export class TunnelService implements TunnelControl {
       tunnelMetrics.connects.inc({ result: "no_token" });
       const store = c.token_secret ? `store an agent token with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : "";
       const signIn = this.ctx.config.current().auth.issuer ? "sign in with `cloudtolocalllm-tunnel login`" : "";
-      throw new ConnectError("no_token", `login required: no agent token (${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"})`, true);
+      throw new ConnectError("no_token", `no agent token: ${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"}`, true);
     }
     try {
       const opts = {

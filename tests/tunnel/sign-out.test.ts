@@ -82,7 +82,7 @@ test("sign-out disconnects a tunnel on the account's token; it waits (login requ
     t.states.length = 0;
     t.auth.set(null); // logout
     const waiting = await t.until("auth_failed");
-    expect(waiting.lastError).toMatch(/login required.*cloudtolocalllm-tunnel login/);
+    expect(waiting.lastError).toMatch(/no agent token: sign in with `cloudtolocalllm-tunnel login`/);
     for (let i = 0; i < 50 && relay.tunnels().length; i++) await Bun.sleep(20);
     expect(relay.tunnels()).toEqual([]);
     // No retries while signed out.
