@@ -1,7 +1,11 @@
 // Hides inline secrets in a parsed config (for export and display): secret-named keys and credentials inside URLs.
+import { isInlineSecret } from "../secrets/inline.ts";
+
 const SECRET_KEY = /token|secret|password|passwd|api[_-]?key|(^|_)key$/i;
-// These name a secret in the store or a file holding it; the value itself is not secret.
+// These name a secret in the store or a file holding it; the value itself is not secret...
 const REFERENCE_KEY = /(_secret|_file|_path|_name|_header|_scheme)$/i;
+// ...except a secret pasted where its name belongs (the store still accepts it, with a warning).
+const SECRET_REF_KEY = /_secret$/i;
 const SECRET_PARAM = /^(token|access_token|api[_-]?key|key|secret|password|sig|signature)$/i;
 
 export const REDACTED = "[redacted]";
@@ -39,7 +43,7 @@ export function redactSecrets<T>(value: T): { value: T; redacted: string[] } {
       return out;
     }
     if (typeof v === "string" && v !== "") {
-      if (SECRET_KEY.test(key) && !REFERENCE_KEY.test(key)) {
+      if (SECRET_KEY.test(key) && (!REFERENCE_KEY.test(key) || (SECRET_REF_KEY.test(key) && isInlineSecret(v)))) {
         redacted.push(path);
         return REDACTED;
       }
