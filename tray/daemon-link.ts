@@ -10,6 +10,8 @@ export interface LinkState {
   /** True while trying to reach the daemon before the first answer (or after "Start daemon"). */
   linking: boolean;
   lastAlert: Alert | null;
+  /** Bumped whenever the whole status is replaced (snapshot, or a re-read after a config reload), not on ticks. */
+  revision: number;
 }
 
 export interface DaemonLinkOptions {
@@ -41,7 +43,7 @@ export class DaemonLink {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private delay: number;
   private stopped = false;
-  readonly state: LinkState = { status: null, linking: true, lastAlert: null };
+  readonly state: LinkState = { status: null, linking: true, lastAlert: null, revision: 0 };
 
   constructor(private readonly opts: DaemonLinkOptions) {
     this.delay = opts.backoff?.initialMs ?? 500;
@@ -104,6 +106,7 @@ export class DaemonLink {
         gotSnapshot = true;
         this.delay = this.opts.backoff?.initialMs ?? 500;
         this.state.status = msg.data;
+        this.state.revision++;
         this.state.linking = false;
         const newest = [...msg.data.alerts].sort((a, b) => b.raisedAt.localeCompare(a.raisedAt))[0];
         if (newest) this.state.lastAlert = newest;
@@ -195,6 +198,7 @@ export class DaemonLink {
         const fresh = (await this.request("GET", "/api/v1/status")) as DaemonStatus;
         if (this.state.status) {
           this.state.status = fresh;
+          this.state.revision++;
           this.emit();
         }
       } catch (e) {

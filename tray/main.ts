@@ -105,6 +105,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   bus.export(MENU_PATH, menu);
   await bus.requestName(busName, dbus.NameFlag.DO_NOT_QUEUE);
 
+  let seenRevision = -1;
   const link = new DaemonLink({
     apiBase,
     token: () => readApiToken({ api: config.api } as Parameters<typeof readApiToken>[0]),
@@ -116,7 +117,9 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
       if (s.status) {
         const c = compatibility(VERSION, s.status.daemon.version);
         input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
-        if (s.status.daemon.configPath) input.notifications = readTrayConfig(s.status.daemon.configPath).notifications;
+        // The setting lives in the file; it is re-read only when the whole status was (connect, config reload).
+        if (s.revision !== seenRevision && s.status.daemon.configPath) input.notifications = readTrayConfig(s.status.daemon.configPath).notifications;
+        seenRevision = s.revision;
       }
       render();
     },
