@@ -56,17 +56,26 @@ whenUnauthorized(() =>
 );
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+/** Bumped by every event that changes what the status shows. */
+let generation = 0;
 /** After a state or quality change the overall quality and alerts may change too: fetch the status once (debounced). */
 function refreshStatusSoon(): void {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(async () => {
+    const started = generation;
     try {
-      overview.render(await call<DaemonStatus>("GET", "/api/v1/status"));
+      const st = await call<DaemonStatus>("GET", "/api/v1/status");
+      // An event that arrived while the request was out is newer than this answer: ask again rather than go back in time.
+      if (generation !== started) refreshStatusSoon();
+      else overview.render(st);
     } catch {}
   }, 250);
 }
 
+const STATE_EVENTS = new Set(["upstream.state", "upstream.quality", "tunnel.state", "alert.raised", "alert.cleared", "config.reloaded"]);
+
 function onMessage(m: LiveMessage): void {
+  if (STATE_EVENTS.has(m.type)) generation++;
   switch (m.type) {
     case "snapshot":
       overview.render(m.data as DaemonStatus);

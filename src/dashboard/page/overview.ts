@@ -161,9 +161,8 @@ export class Overview {
     msg.className = "msg";
     setText(msg, `${action[0]!.toUpperCase()}${action.slice(1)}ing the tunnel…`);
     try {
-      const r = await call<{ tunnel?: TunnelStatus } | TunnelStatus>("POST", `/api/v1/tunnel/${action}`);
-      const t = r && typeof r === "object" && "tunnel" in r && r.tunnel ? r.tunnel : (r as TunnelStatus);
-      if (t && typeof t === "object" && "state" in t) this.setTunnel(t);
+      // The new state arrives as tunnel.state events; the answer itself may already be older than those.
+      await call("POST", `/api/v1/tunnel/${action}`);
       setText(msg, `Tunnel ${action} requested.`);
       msg.classList.add("msg-ok");
     } catch (e) {
