@@ -148,6 +148,23 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
         case "open.config":
           await open(configFile());
           break;
+        case "auth.login": {
+          // The daemon runs the device flow; the browser opens on the verification page, the label shows the code.
+          const d = (await link.request("POST", "/api/v1/auth/login")) as { verificationUri: string; verificationUriComplete: string | null; userCode: string; expiresAt: string };
+          input.signInCode = d.userCode;
+          const expire = setTimeout(() => {
+            if (input.signInCode !== d.userCode) return;
+            input.signInCode = null;
+            render();
+          }, Math.max(0, Date.parse(d.expiresAt) - Date.now()));
+          expire.unref?.();
+          await open(d.verificationUriComplete ?? d.verificationUri);
+          break;
+        }
+        case "auth.logout":
+          await link.request("POST", "/api/v1/auth/logout");
+          input.signInCode = null;
+          break;
         case "notifications.toggle":
           await writeNotificationsSetting(configFile(), !input.notifications);
           input.notifications = !input.notifications;

@@ -19,6 +19,8 @@ export interface TrayInput {
   actionError: string | null;
   trayVersion: string;
   apiBase: string;
+  /** The user code of a sign-in started from the menu, shown in its label until it expires. */
+  signInCode?: string | null;
 }
 
 export type SniStatus = "Passive" | "Active" | "NeedsAttention";
@@ -45,6 +47,8 @@ export type MenuAction =
   | "open.docs"
   | "open.config"
   | "notifications.toggle"
+  | "auth.login"
+  | "auth.logout"
   | "daemon.start"
   | "quit";
 
@@ -175,6 +179,11 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
     ],
   });
   items.push({ key: "reconnect", label: "Reconnect all upstreams", action: "reconnect", enabled: running });
+  // Sign-in items only when [auth] is configured (the daemon reports "disabled" otherwise).
+  const auth = s?.auth.state;
+  const code = input.signInCode ? ` (code ${input.signInCode})` : "";
+  items.push({ key: "auth.login", label: `Sign in…${code}`, action: "auth.login", visible: auth === "signed_out" || auth === "login_required" });
+  items.push({ key: "auth.logout", label: `Sign out${s?.auth.subject ? ` (${s.auth.subject})` : ""}`, action: "auth.logout", visible: auth === "signed_in" });
   items.push({ key: "sep.2", type: "separator" });
   items.push({ key: "open.dashboard", label: "Open dashboard", action: "open.dashboard", enabled: running });
   items.push({ key: "open.docs", label: "Open API docs", action: "open.docs", enabled: running });
