@@ -38,6 +38,7 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
   if (Number.isNaN(t)) return DASH;
   const d = Math.round((t - now) / 1000);
   const abs = Math.abs(d);
+  if (abs === 0) return "just now";
   const span = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : `${(abs / 3600).toFixed(1)} h`;
   return d >= 0 ? `in ${span}` : `${span} ago`;
 }
