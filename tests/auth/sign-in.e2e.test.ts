@@ -23,8 +23,9 @@ const seen = new Set<string>();
 
 beforeAll(async () => {
   p = await startProvider({ accessTokenTtlSec: 8 });
-  // The relay ships in the same binary; it trusts the provider's JWKS for agents' access tokens.
-  const cfg = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\njwks_url = "${p.issuer}/jwks"\n`);
+  // The relay ships in the same binary; it trusts the provider's JWKS for agents' access tokens, found through
+  // the provider's discovery document (oidc-provider serves its keys at /jwks, not /.well-known/jwks.json).
+  const cfg = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\n`);
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
   relay = startRelay(cfg.config);
   ollama = await startFakeOllama({ models: ["tiny:1b"] });
