@@ -81,6 +81,8 @@ export interface Artifact {
   kind: "tarball" | "deb";
   bytes: number;
   binaryBytes: number;
+  /** Wall time to make it (for a tarball: building the binary included). */
+  seconds: number;
 }
 
 export async function release(opts: ReleaseOptions): Promise<Artifact[]> {
@@ -92,6 +94,7 @@ export async function release(opts: ReleaseOptions): Promise<Artifact[]> {
   const artifacts: Artifact[] = [];
   try {
     for (const target of opts.targets) {
+      let t0 = performance.now();
       let binary = opts.prebuilt?.[target];
       if (!binary) {
         binary = join(work, "bin", target, BINARY_NAME);
@@ -103,13 +106,14 @@ export async function release(opts: ReleaseOptions): Promise<Artifact[]> {
       await stageTarball(stage, binary, version, date);
       const tarball = join(outDir, `${name}.tar.gz`);
       tarDir(stage, tarball, date, opts.level ?? 6);
-      artifacts.push({ target, file: tarball, kind: "tarball", bytes: statSync(tarball).size, binaryBytes });
+      artifacts.push({ target, file: tarball, kind: "tarball", bytes: statSync(tarball).size, binaryBytes, seconds: (performance.now() - t0) / 1000 });
+      t0 = performance.now();
       console.log(`${basename(tarball)}  ${(statSync(tarball).size / 1e6).toFixed(1)} MB`);
       const arch = debArch(target);
       if (opts.deb !== false && arch) {
         const fast = (opts.level ?? 6) < 6;
         const deb = await buildDeb({ stage, version, arch, outDir, date, compression: fast ? "gzip" : "xz", level: opts.level ?? 6 });
-        artifacts.push({ target, file: deb, kind: "deb", bytes: statSync(deb).size, binaryBytes });
+        artifacts.push({ target, file: deb, kind: "deb", bytes: statSync(deb).size, binaryBytes, seconds: (performance.now() - t0) / 1000 });
         console.log(`${basename(deb)}  ${(statSync(deb).size / 1e6).toFixed(1)} MB`);
       }
     }
@@ -135,12 +139,12 @@ export async function release(opts: ReleaseOptions): Promise<Artifact[]> {
 
 export function sizeTable(version: string, artifacts: Artifact[]): string {
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-  const rows = artifacts.map((a) => `| ${a.target} | ${a.kind} | \`${basename(a.file)}\` | ${mb(a.binaryBytes)} | ${mb(a.bytes)} |`);
+  const rows = artifacts.map((a) => `| ${a.target} | ${a.kind} | \`${basename(a.file)}\` | ${mb(a.binaryBytes)} | ${mb(a.bytes)} | ${a.seconds.toFixed(0)} s |`);
   return [
-    `Release artifacts of cloudtolocalllm-tunnel ${version} (\`bun run release\`):`,
+    `Release artifacts of cloudtolocalllm-tunnel ${version} (\`bun run release\`, ${process.arch} host, ${navigator.hardwareConcurrency} cores; a tarball's time includes building its binary, a .deb's is packing it alone):`,
     "",
-    "| target | kind | file | binary | artifact |",
-    "|---|---|---|---:|---:|",
+    "| target | kind | file | binary | artifact | took |",
+    "|---|---|---|---:|---:|---:|",
     ...rows,
     "",
   ].join("\n");

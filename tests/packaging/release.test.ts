@@ -58,8 +58,8 @@ describe("release", () => {
   test("the size table names each artifact with the binary's and the artifact's size", () => {
     const table = readFileSync(join(rel.dir, "release.md"), "utf8");
     const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-    expect(table).toContain("| target | kind | file | binary | artifact |");
-    expect(table).toContain(`| ${rel.target} | tarball | \`${rel.tarball.split("/").pop()}\` | ${mb(statSync(rel.binary).size)} | ${mb(statSync(rel.tarball).size)} |`);
+    expect(table).toContain("| target | kind | file | binary | artifact | took |");
+    expect(table).toContain(`| ${rel.target} | tarball | \`${rel.tarball.split("/").pop()}\` | ${mb(statSync(rel.binary).size)} | ${mb(statSync(rel.tarball).size)} | `);
   });
 
   test("the AUR -bin PKGBUILD is filled with the tarball's sum, its .SRCINFO by makepkg; the committed ones are in sync", () => {
