@@ -80,15 +80,12 @@ export const createSdNotifyComponent: ComponentFactory = (ctx) => {
     async start() {
       notify = openNotifier();
       if (!notify) return;
-      const offs = [
-        ctx.events.on("*", (e: DaemonEvent) => {
-          if (e.type === "config.rejected") rejected = true;
-          else if (e.type === "config.reloaded") rejected = false;
-          if (e.type === "shutdown") sendStopping();
-          else if (e.type !== "request.completed") sendStatus();
-        }),
-      ];
-      unsubscribe = () => offs.forEach((off) => off());
+      unsubscribe = ctx.events.on("*", (e: DaemonEvent) => {
+        if (e.type === "config.rejected") rejected = true;
+        else if (e.type === "config.reloaded") rejected = false;
+        if (e.type === "shutdown") sendStopping();
+        else if (e.type !== "request.completed") sendStatus();
+      });
       lastStatus = current();
       notify(`READY=1\nSTATUS=${lastStatus}\nMAINPID=${process.pid}`);
       const every = watchdogIntervalMs();
