@@ -2,42 +2,17 @@
 import { describe, expect, test } from "bun:test";
 import type { Alert, BrokerService, UpstreamStatus } from "../core/contracts.ts";
 import { EventBus, type EventMap, type EventType } from "../core/events.ts";
-import { AlertEngine, type Clock } from "./engine.ts";
+import { AlertEngine } from "./engine.ts";
+import { ManualClock } from "../tunnel/clock.ts";
 import { AlertRules, ruleSettings, ERROR_RATE_RECHECK_MS } from "./rules.ts";
 import { defaultConfig } from "../config/load.ts";
 
-class FakeClock implements Clock {
-  t = Date.parse("2026-01-01T00:00:00Z");
-  timers: { at: number; fn: () => void; id: number }[] = [];
-  private n = 0;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    const id = ++this.n;
-    this.timers.push({ at: this.t + ms, fn, id });
-    return id;
-  };
-  clearTimeout = (h: unknown) => {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  };
-  advance(ms: number) {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-    }
-    this.t = end;
-  }
-}
 
 function setup(over: Partial<ReturnType<typeof defaultConfig>["alerts"]> = {}, tunnelEnabled = false, ups: UpstreamStatus[] = []) {
   const config = defaultConfig();
   Object.assign(config.alerts, { upstream_down_after: "30s", quality_after: "60s", tunnel_down_after: "60s", cooldown: "5m", ...over });
   config.tunnel.enabled = tunnelEnabled;
-  const clock = new FakeClock();
+  const clock = new ManualClock();
   const bus = new EventBus();
   const log: { type: string; alert: Alert }[] = [];
   const engine = new AlertEngine((type, alert) => log.push({ type, alert }), 5 * 60_000, clock);
@@ -194,7 +169,7 @@ describe("alert rules", () => {
 describe("alerts component", () => {
   test("an upstream removed from the config ends its alert; turning alerts off clears the rest", async () => {
     const { alertsComponentFactory } = await import("./component.ts");
-    const clock = new FakeClock();
+    const clock = new ManualClock();
     const config = defaultConfig();
     config.alerts.upstream_down_after = "1s";
     config.upstreams = [{ ...config.upstreams[0]!, name: "a" }, { ...config.upstreams[0]!, name: "a2" }];
@@ -234,7 +209,7 @@ describe("alerts component", () => {
     const { setLogSink } = await import("../core/log.ts");
     setLogSink(() => {});
     try {
-      const clock = new FakeClock();
+      const clock = new ManualClock();
       let current = defaultConfig();
       const events = new EventBus();
       const ctx = { config: { current: () => current }, events, services: {} } as unknown as Parameters<ReturnType<typeof alertsComponentFactory>>[0];

@@ -1,18 +1,9 @@
 // The alert state machine: conditions observed true/false, raised after their delay, cleared with a recovery message, with cooldown.
 import type { Alert, AlertSeverity } from "../core/contracts.ts";
 
-/** Time and timers, injectable so unit tests never sleep. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+// The same injectable clock as the tunnel's supervisor, so unit tests never sleep.
+import { realClock, type Clock } from "../tunnel/clock.ts";
+export { realClock, type Clock };
 
 export interface ConditionSpec {
   rule: string;
