@@ -22,6 +22,7 @@ describe("sd-notify", () => {
     expect(statusLine({ upstreams: [], tunnel: { state: "disabled" } as never, rejected: true })).toBe(
       "0/0 upstreams up, tunnel disabled, config rejected, running the last good one",
     );
+    expect(statusLine({ upstreams: [up("a", "unknown")], quality: "excellent" })).toBe("0/1 upstreams up");
     expect(statusLine({})).toBe("running");
   });
 

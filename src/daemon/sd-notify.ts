@@ -42,7 +42,8 @@ export function statusLine(s: { upstreams?: UpstreamStatus[]; quality?: Quality;
   if (s.upstreams) {
     const enabled = s.upstreams.filter((u) => u.enabled);
     const up = enabled.filter((u) => u.state === "up" || u.state === "degraded").length;
-    parts.push(`${up}/${enabled.length} upstreams up` + (s.quality && enabled.length ? ` (${s.quality})` : ""));
+    // Quality describes the upstreams that serve: with none up it would only repeat the count.
+    parts.push(`${up}/${enabled.length} upstreams up` + (s.quality && up ? ` (${s.quality})` : ""));
   }
   if (s.tunnel) parts.push(s.tunnel.state === "disabled" ? "tunnel disabled" : `tunnel ${s.tunnel.state.replace("_", " ")}`);
   if (s.rejected) parts.push("config rejected, running the last good one");

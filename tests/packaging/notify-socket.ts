@@ -39,12 +39,12 @@ export class NotifySocket {
     }
   }
 
-  /** Resolves with the first message that matches; rejects after timeoutMs with everything received so far. */
-  async waitFor(re: RegExp, timeoutMs = 10_000): Promise<string> {
+  /** Resolves with the first message from index `from` on that matches; rejects after timeoutMs with all received. */
+  async waitFor(re: RegExp, from = 0, timeoutMs = 10_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.drain();
-      const hit = this.messages.find((m) => re.test(m));
+      const hit = this.messages.slice(from).find((m) => re.test(m));
       if (hit !== undefined) return hit;
       if (Date.now() > deadline) throw new Error(`no notify message matched ${re}; got ${JSON.stringify(this.messages)}`);
       await Bun.sleep(10);
