@@ -5,6 +5,7 @@ import type { AuthService } from "../auth/manager.ts";
 import type { EventBus } from "../core/events.ts";
 import type { ConfigRuntime } from "./config-runtime.ts";
 import type { InspectorService } from "../inspector/ring.ts";
+import type { MetricsHistoryService } from "../dashboard/history-component.ts";
 
 export interface Component {
   readonly name: string;
@@ -32,6 +33,7 @@ export interface Services {
   /** Sign-in: accessToken(), onToken(cb), status(). */
   auth?: AuthService;
   inspector?: InspectorService;
+  metricsHistory?: MetricsHistoryService;
   [extra: string]: unknown;
 }
 

@@ -7,6 +7,7 @@ import { createAuthComponent } from "../auth/component.ts";
 import { createTunnelComponent } from "../tunnel/component.ts";
 import { createAlertsComponent } from "../alerts/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
+import { createMetricsHistory } from "../dashboard/history-component.ts";
 import { createSdNotifyComponent } from "./sd-notify.ts";
 
 export const COMPONENTS: ComponentFactory[] = [
@@ -22,6 +23,8 @@ export const COMPONENTS: ComponentFactory[] = [
   createAlertsComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
   createInspectorComponent,
+  // The dashboard's 15-minute chart history samples ctx.services.broker.
+  createMetricsHistory,
   // The API starts last so that /readyz never reports components that are not there yet.
   createApiComponent,
   // After the API: READY=1 to systemd means the API listens.

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp, type ApiApp } from "../../src/api/app.ts";
 import { createInspectorComponent } from "../../src/inspector/component.ts";
 import type { RequestRecord } from "../../src/core/contracts.ts";
-import { AUTH, TOKEN, testEnv, type TestEnv } from "../api/stubs.ts";
+import { createMetricsHistoryComponent } from "../../src/dashboard/history-component.ts";
+import { AUTH, StubBroker, TOKEN, testEnv, upstream, type TestEnv } from "../api/stubs.ts";
 
 const BASE = "http://127.0.0.1:8765";
 let env: TestEnv;
@@ -171,4 +172,28 @@ test("the OpenAPI document lists the dashboard and inspector routes", async () =
   const paths = Object.keys(((await res.json()) as { paths: Record<string, unknown> }).paths);
   for (const p of ["/", "/auth", "/dashboard/{file}", "/api/v1/dashboard/code", "/api/v1/dashboard/session", "/api/v1/dashboard/logout", "/api/v1/requests"])
     expect(paths).toContain(p);
+});
+
+test("GET /api/v1/dashboard/history: the daemon's samples of each upstream for the charts", async () => {
+  expect((await call("GET", "/api/v1/dashboard/history")).status).toBe(401);
+  const empty = await call("GET", "/api/v1/dashboard/history", AUTH);
+  expect(empty.json).toEqual({ intervalMs: 0, windowMs: 15 * 60_000, upstreams: {} });
+
+  env.daemon.ctx.services.broker = new StubBroker([upstream("local", "up", ["llama3"])]);
+  const sampler = createMetricsHistoryComponent(20)(env.daemon.ctx);
+  await sampler.start();
+  try {
+    await Bun.sleep(120);
+    const h = await call("GET", "/api/v1/dashboard/history", AUTH);
+    expect(h.status).toBe(200);
+    expect(h.json.intervalMs).toBe(20);
+    const pts = h.json.upstreams.local;
+    expect(pts.length).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(pts[0]).sort()).toEqual(["p50", "p95", "rps", "t", "tps"]);
+    expect(pts[1].t).toBeGreaterThan(pts[0].t);
+  } finally {
+    await sampler.stop();
+    delete env.daemon.ctx.services.broker;
+    delete env.daemon.ctx.services.metricsHistory;
+  }
 });

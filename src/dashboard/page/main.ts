@@ -4,7 +4,7 @@ import type { EventMap } from "../../core/events.ts";
 import { call, whenUnauthorized } from "./api.ts";
 import { ConfigView } from "./config-view.ts";
 import { $, setText } from "./dom.ts";
-import { History } from "./history.ts";
+import { History, type Point } from "../metrics-history.ts";
 import { Inspector } from "./inspector.ts";
 import { connectLive, type LiveMessage } from "./live.ts";
 import { banner, toast } from "./notify.ts";
@@ -79,6 +79,7 @@ function onMessage(m: LiveMessage): void {
   switch (m.type) {
     case "snapshot":
       overview.render(m.data as DaemonStatus);
+      void loadChartHistory();
       banner("daemon", null);
       showReload((m.data as DaemonStatus).daemon.lastReload);
       break;
@@ -128,6 +129,15 @@ function onMessage(m: LiveMessage): void {
       banner("daemon", "The daemon is shutting down; this page reconnects when it is back.", "error");
       break;
   }
+}
+
+/** The daemon keeps 15 minutes of samples: the charts start with the recent past instead of an empty window. */
+async function loadChartHistory(): Promise<void> {
+  try {
+    const h = await call<{ upstreams: Record<string, Point[]> }>("GET", "/api/v1/dashboard/history");
+    for (const [name, points] of Object.entries(h.upstreams)) metricsHistory.prefill(name, points);
+    overview.redraw();
+  } catch {}
 }
 
 function rejected(message: string, line?: number, column?: number): void {

@@ -4,7 +4,7 @@ import { ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
 import { $, h, setClass, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
-import type { History } from "./history.ts";
+import type { History } from "../metrics-history.ts";
 import { toast } from "./notify.ts";
 
 function stat(label: string, field: string): HTMLElement {

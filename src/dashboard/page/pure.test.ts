@@ -1,10 +1,8 @@
-// Unit tests for the page's pure helpers: number/time formatting, chart axis rounding, field paths, metric history.
+// Unit tests for the page's pure helpers: number/time formatting, chart axis rounding, field paths.
 import { describe, expect, test } from "bun:test";
 import * as fmt from "./format.ts";
 import { niceMax } from "./chart.ts";
 import { getPath, setPath } from "./paths.ts";
-import { History, WINDOW_MS } from "./history.ts";
-import type { UpstreamMetrics } from "../../core/contracts.ts";
 
 describe("format", () => {
   test("milliseconds", () => {
@@ -54,19 +52,4 @@ test("field paths read and write nested config values", () => {
   setPath(cfg, "upstreams[1].name", "b");
   setPath(cfg, "dashboard.body_cap", 16);
   expect(cfg).toEqual({ health: { interval: "1s" }, upstreams: [{ name: "a", url: "x" }, { name: "b" }], dashboard: { body_cap: 16 } });
-});
-
-test("history keeps only the last 15 minutes per upstream and forgets removed ones", () => {
-  const m = (p50: number) => ({ latencyMs: { p50, p90: null, p95: p50 * 2, p99: null }, requestsPerSec: 1, tokensPerSec: null }) as unknown as UpstreamMetrics;
-  const h = new History();
-  const t0 = 1_000_000;
-  for (let i = 0; i <= 20 * 60; i++) h.add("a", t0 + i * 1000, m(i));
-  const pts = h.get("a");
-  expect(pts.length).toBe(WINDOW_MS / 1000 + 1);
-  expect(pts[0]!.t).toBe(t0 + 5 * 60_000);
-  expect(pts.at(-1)!.p95).toBe(2 * 20 * 60);
-  h.add("b", t0, m(1));
-  h.retain(new Set(["b"]));
-  expect(h.get("a")).toEqual([]);
-  expect(h.get("b").length).toBe(1);
 });

@@ -4,9 +4,9 @@ import { HttpError } from "../../../core/http-error.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { authenticate } from "../../security/auth.ts";
-import { AuthQuery, IssuedCode, SessionInfo } from "./model.ts";
+import { AuthQuery, ChartHistory, IssuedCode, SessionInfo } from "./model.ts";
 import { dashboardAsset, dashboardPage, plainPage } from "./pages.ts";
-import { endSession, exchangeCode, issueCode, sessionOf } from "./service.ts";
+import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./service.ts";
 
 const tags = ["dashboard"];
 
@@ -60,6 +60,10 @@ export const dashboardModule = (deps: ApiDeps) =>
         },
       },
     )
+    .get("/api/v1/dashboard/history", () => chartHistory(deps.ctx), {
+      response: { 200: ChartHistory, ...errors(401) },
+      detail: { tags, summary: "The last 15 minutes of each upstream's latency p50/p95, requests/s and tokens/s (the dashboard's charts)" },
+    })
     .get("/api/v1/dashboard/session", ({ request }) => ({ via: request.headers.has("authorization") ? ("bearer" as const) : ("cookie" as const) }), {
       response: { 200: SessionInfo, ...errors(401) },
       detail: { tags, summary: "Whether this request's session cookie (or token) is still accepted" },

@@ -16,3 +16,19 @@ export const SessionInfo = t.Object({
 });
 
 export const AuthQuery = t.Object({ code: t.Optional(t.String({ maxLength: 200 })) });
+
+const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
+
+export const ChartPoint = t.Object({
+  t: t.Number({ description: "Epoch milliseconds." }),
+  p50: Nullable(t.Number()),
+  p95: Nullable(t.Number()),
+  rps: t.Number({ description: "Requests per second." }),
+  tps: Nullable(t.Number({ description: "Tokens per second." })),
+});
+
+export const ChartHistory = t.Object({
+  intervalMs: t.Number({ description: "Time between samples." }),
+  windowMs: t.Number({ description: "How far back the samples go." }),
+  upstreams: t.Record(t.String(), t.Array(ChartPoint), { description: "Upstream name → samples, oldest first." }),
+});

@@ -1,6 +1,7 @@
 // Dashboard sign-in without a token in the browser: one-time codes for token holders, traded at /auth for a session cookie.
 import type { DaemonContext } from "../../../daemon/component.ts";
 import { sessionsFor, type NewSession } from "../../security/sessions.ts";
+import { WINDOW_MS } from "../../../dashboard/metrics-history.ts";
 
 export function issueCode(ctx: DaemonContext, host: string) {
   const { code, expiresAt } = sessionsFor(ctx).issueCode();
@@ -20,4 +21,10 @@ export function sessionOf(ctx: DaemonContext, cookieHeader: string | null) {
 export function endSession(ctx: DaemonContext, cookieHeader: string | null): string {
   sessionsFor(ctx).revoke(cookieHeader);
   return sessionsFor(ctx).clearCookie();
+}
+
+/** The daemon's samples for the charts (empty when the sampler is not running). */
+export function chartHistory(ctx: DaemonContext) {
+  const h = ctx.services.metricsHistory;
+  return { intervalMs: h?.intervalMs ?? 0, windowMs: WINDOW_MS, upstreams: h?.all() ?? {} };
 }
