@@ -2,18 +2,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import type { Subprocess } from "bun";
 import dbus from "dbus-next";
 import { ensureBinary } from "../helpers/binary.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
-import { startNotifications, startPrivateBus, startWatcher, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
+import { spawnTray, startNotifications, startPrivateBus, startWatcher, until, type NotificationsStub, type PrivateBus, type TrayProc } from "./private-bus.ts";
 
 let bin: string;
 let bus: PrivateBus;
 let notifications: { stub: NotificationsStub; stop(): void };
 let watcher: Awaited<ReturnType<typeof startWatcher>>;
 let daemon: DaemonProc;
-let tray: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+let tray: TrayProc | null = null;
 
 beforeAll(async () => {
   bin = await ensureBinary();
@@ -32,8 +31,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  tray?.kill();
-  await tray?.exited;
+  await tray?.stop();
   await daemon?.stop();
   watcher?.stop();
   notifications?.stop();
@@ -51,21 +49,18 @@ describe("compiled binary", () => {
   test("the tray runs from the binary, registers and follows the daemon; its memory is measured", async () => {
     const trayConfig = join(daemon.home, "tray.toml");
     await Bun.write(trayConfig, `[api]\nlisten = "${daemon.urls.api!.replace("http://", "")}"\n`);
-    let err = "";
-    tray = Bun.spawn([bin, "tray", "--config", trayConfig], { env: { ...daemon.env, DBUS_SESSION_BUS_ADDRESS: bus.address }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    (async () => {
-      for await (const c of tray!.stderr) err += new TextDecoder().decode(c);
-    })();
-    const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${err})`);
+    tray = spawnTray(trayConfig, { ...daemon.env, DBUS_SESSION_BUS_ADDRESS: bus.address }, bin);
+    const err = () => tray!.stderr();
+    const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${err()})`);
     const client = dbus.sessionBus({ busAddress: bus.address });
     try {
       const props = (await client.getProxyObject(name, "/StatusNotifierItem")).getInterface("org.freedesktop.DBus.Properties");
       // the only upstream is down and alerted: critical
-      await until(async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value === "cloudtolocalllm-tunnel-critical", 10_000, `critical icon (tray: ${err})`);
+      await until(async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value === "cloudtolocalllm-tunnel-critical", 10_000, `critical icon (tray: ${err()})`);
     } finally {
       client.disconnect();
     }
-    const status = readFileSync(`/proc/${tray.pid}/status`, "utf8");
+    const status = readFileSync(`/proc/${tray.proc.pid}/status`, "utf8");
     const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
     console.log(`compiled tray RSS: total ${kb("VmRSS")} kB, anonymous ${kb("RssAnon")} kB, file-backed ${kb("RssFile")} kB`);
     expect(kb("RssAnon")).toBeLessThanOrEqual(35 * 1024);

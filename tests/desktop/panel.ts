@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Subprocess } from "bun";
-import { BUN, REPO } from "../helpers/daemon.ts";
+import { REPO } from "../helpers/daemon.ts";
+import { spawnTray } from "./private-bus.ts";
 import { daemonStatus, startFakeDaemon, upstream } from "./fake-daemon.ts";
 
 // One panel across the top: an expanding separator, then the notification area (systray), which hosts SNI items in 4.18.
@@ -126,8 +127,7 @@ export async function screenshotTrayInPanel(out: string, state: "good" | "degrad
     procs.push(panel);
     await waitFor(() => gdbus(address, "--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.NameHasOwner", "org.kde.StatusNotifierWatcher").includes("true"), 20_000, "xfce4-panel's StatusNotifierWatcher");
 
-    const tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray"], { env: full, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-    procs.push(tray);
+    procs.push(spawnTray(join(cfg, "cloudtolocalllm/tunnel.toml"), full).proc);
     let registeredItems = "";
     await waitFor(() => {
       registeredItems = gdbus(address, "--dest", "org.kde.StatusNotifierWatcher", "--object-path", "/StatusNotifierWatcher", "--method", "org.freedesktop.DBus.Properties.Get", "org.kde.StatusNotifierWatcher", "RegisteredStatusNotifierItems");

@@ -3,17 +3,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
-import type { Subprocess } from "bun";
-import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
+import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
 
 let bus: PrivateBus;
 let watcher: Awaited<ReturnType<typeof startWatcher>>;
 let ollama: FakeOllama;
 let daemon: DaemonProc;
-let tray: Subprocess<"ignore", "pipe", "pipe">;
-let trayErr = "";
+let tray: TrayProc;
 let client: dbus.MessageBus;
 
 type Layout = [number, Record<string, { value: unknown }>, { value: Layout }[]];
@@ -39,22 +37,13 @@ beforeAll(async () => {
   // A stand-in xdg-open that records what the tray asks the desktop to open.
   mkdirSync(join(daemon.home, "bin"));
   writeFileSync(join(daemon.home, "bin/xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$1" >> "${join(daemon.home, "opened.txt")}"\n`, { mode: 0o755 });
-  tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", trayConfig], {
-    env: { ...daemon.env, PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  (async () => {
-    for await (const c of tray.stderr) trayErr += new TextDecoder().decode(c);
-  })();
+  tray = spawnTray(trayConfig, { ...daemon.env, PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address });
   client = dbus.sessionBus({ busAddress: bus.address });
-  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${trayErr})`);
+  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${tray.stderr()})`);
 }, 60_000);
 
 afterAll(async () => {
-  tray?.kill();
-  await tray?.exited;
+  await tray?.stop();
   client?.disconnect();
   watcher?.stop();
   await daemon?.stop();
@@ -81,7 +70,7 @@ describe("tray with a real daemon", () => {
     const tip = await until(async () => {
       const t = (await get("ToolTip")) as [string, unknown, string, string];
       return t[3].includes("local: up") && t[3].includes("v0.6.2") ? t : null;
-    }, 15_000, `the live tooltip (tray: ${trayErr})`);
+    }, 15_000, `the live tooltip (tray: ${tray.stderr()})`);
     expect(tip[3]).toContain("2 models");
     expect(tip[3]).toContain("Tunnel: disabled");
     expect(await get("IconName")).toBe("cloudtolocalllm-tunnel-good");
@@ -91,8 +80,8 @@ describe("tray with a real daemon", () => {
     const { m, items } = await menu();
     const reconnect = items.find((i) => i.label === "Reconnect all upstreams")!;
     await m.Event!(reconnect.id, "clicked", new dbus.Variant("s", ""), 0);
-    await until(() => trayErr.includes("menu action done action=reconnect"), 5000, `reconnect done (tray: ${trayErr})`);
-    expect(trayErr).not.toContain("menu action failed");
+    await until(() => tray.stderr().includes("menu action done action=reconnect"), 5000, `reconnect done (tray: ${tray.stderr()})`);
+    expect(tray.stderr()).not.toContain("menu action failed");
   }, 30_000);
 
   test("Open dashboard opens a one-time sign-in link from the daemon; Open API docs and Open config file open theirs", async () => {
@@ -102,7 +91,7 @@ describe("tray with a real daemon", () => {
       const it = items.find((i) => i.label === label)!;
       await m.Event!(it.id, "clicked", new dbus.Variant("s", ""), 0);
     }
-    const lines = await until(() => (existsSync(opened) ? readFileSync(opened, "utf8").trim().split("\n") : []).length >= 3 && readFileSync(opened, "utf8").trim().split("\n"), 10_000, `three opens (tray: ${trayErr})`);
+    const lines = await until(() => (existsSync(opened) ? readFileSync(opened, "utf8").trim().split("\n") : []).length >= 3 && readFileSync(opened, "utf8").trim().split("\n"), 10_000, `three opens (tray: ${tray.stderr()})`);
     const api = daemon.urls.api!;
     expect(lines.find((l) => l.startsWith(`${api}/auth?code=`))).toBeDefined();
     expect(lines).toContain(`${api}/swagger`);
@@ -149,8 +138,8 @@ describe("tray with a real daemon", () => {
     }, 10_000, "Restart tunnel to become enabled after the reload");
     const before = daemon.stderr().length;
     await restart.m.Event!(restart.id, "clicked", new dbus.Variant("s", ""), 0);
-    await until(() => trayErr.includes("menu action done action=tunnel.restart"), 5000, `restart done (tray: ${trayErr})`);
-    expect(trayErr).not.toContain("menu action failed");
+    await until(() => tray.stderr().includes("menu action done action=tunnel.restart"), 5000, `restart done (tray: ${tray.stderr()})`);
+    expect(tray.stderr()).not.toContain("menu action failed");
     // the restart stops the supervisor and starts it again: attempt 1 of a fresh connection
     await until(() => /tunnel stopped[\s\S]*attempt=1\b/.test(daemon.stderr().slice(before)), 5000, `the restart in the daemon log:\n${daemon.stderr().slice(before)}`);
   }, 30_000);

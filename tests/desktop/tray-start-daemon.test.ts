@@ -3,9 +3,9 @@ import { afterAll, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
-import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama } from "../helpers/fake-ollama.ts";
-import { startPrivateBus, startWatcher, until } from "./private-bus.ts";
+import { spawnTray, startPrivateBus, startWatcher, until } from "./private-bus.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {
@@ -31,16 +31,9 @@ test("Start daemon spawns `serve` with the tray's config, and the tray follows i
   writeFileSync(config, `[api]\nlisten = "127.0.0.1:${port}"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n`);
 
   const env = { ...homeEnv(home), PATH: `${join(home, "bin")}:${process.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address };
-  const tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", config], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  let err = "";
-  (async () => {
-    for await (const c of tray.stderr) err += new TextDecoder().decode(c);
-  })();
-  cleanups.push(async () => {
-    tray.kill();
-    await tray.exited;
-  });
-  const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${err})`);
+  const tray = spawnTray(config, env);
+  cleanups.push(() => tray.stop());
+  const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${tray.stderr()})`);
   const client = dbus.sessionBus({ busAddress: bus.address });
   cleanups.push(() => client.disconnect());
   const props = (await client.getProxyObject(name, "/StatusNotifierItem")).getInterface("org.freedesktop.DBus.Properties");
@@ -51,14 +44,14 @@ test("Start daemon spawns `serve` with the tray's config, and the tray follows i
   const [, layout] = (await menu.GetLayout!(0, -1, ["label"])) as [number, [number, unknown, { value: [number, Record<string, { value: string }>] }[]]];
   const start = layout[2].map((c) => c.value).find((c) => c[1].label?.value === "Start daemon")!;
   await menu.Event!(start[0], "clicked", new dbus.Variant("s", ""), 0);
-  const pid = Number((await until(() => /started the daemon as a detached process pid=(\d+)/.exec(err), 10_000, `the spawn (tray: ${err})`))[1]);
+  const pid = Number((await until(() => /started the daemon as a detached process pid=(\d+)/.exec(tray.stderr()), 10_000, `the spawn (tray: ${tray.stderr()})`))[1]);
   cleanups.push(() => {
     try {
       process.kill(pid, "SIGTERM");
     } catch {}
   });
   // the tray retries at once after Start daemon and follows the new daemon
-  await until(async () => (await icon()) === "cloudtolocalllm-tunnel-good", 30_000, `good icon (tray: ${err})`);
+  await until(async () => (await icon()) === "cloudtolocalllm-tunnel-good", 30_000, `good icon (tray: ${tray.stderr()})`);
   const status = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
   expect(status).toBe(200);
 }, 60_000);

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startTray, type Tray } from "../../tray/main.ts";
 import { setLogSink } from "../../src/core/log.ts";
-import { removeHome, tempHome } from "../helpers/daemon.ts";
-import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
+import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
 
 let bus: PrivateBus;
 let tray: Tray;
@@ -51,21 +51,11 @@ test("waits quietly without a watcher, then registers with each new one", async 
 
 test("the tray exits (code 1) when the session bus goes away", async () => {
   const own = await startPrivateBus();
-  const { BUN, REPO, homeEnv } = await import("../helpers/daemon.ts");
-  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", join(home, "none.toml")], {
-    env: { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: own.address },
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  let err = "";
-  (async () => {
-    for await (const c of p.stderr) err += new TextDecoder().decode(c);
-  })();
-  await until(() => err.includes("no StatusNotifierWatcher"), 10_000, "the tray to start");
+  const t = spawnTray(join(home, "none.toml"), { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: own.address });
+  await until(() => t.stderr().includes("no StatusNotifierWatcher"), 10_000, "the tray to start");
   await own.stop();
-  const code = await Promise.race([p.exited, Bun.sleep(15_000).then(() => "still running")]);
-  if (code === "still running") p.kill();
+  const code = await Promise.race([t.proc.exited, Bun.sleep(15_000).then(() => "still running")]);
+  if (code === "still running") await t.stop();
   expect(code).toBe(1);
-  expect(err).toContain("lost the session bus");
+  expect(t.stderr()).toContain("lost the session bus");
 }, 30_000);

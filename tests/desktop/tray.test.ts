@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
-import type { Subprocess } from "bun";
-import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
-import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
+import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
 import { daemonStatus, startFakeDaemon, upstream, type FakeDaemon } from "./fake-daemon.ts";
 
 const TOKEN = "tray-test-token-0123456789";
@@ -15,8 +14,7 @@ let watcher: Awaited<ReturnType<typeof startWatcher>>;
 let fake: FakeDaemon;
 let home: string;
 let configFile: string;
-let tray: Subprocess<"ignore", "pipe", "pipe">;
-let trayErr = "";
+let tray: TrayProc;
 let client: dbus.MessageBus;
 let itemName = "";
 
@@ -46,24 +44,15 @@ beforeAll(async () => {
   configFile = join(home, ".config/cloudtolocalllm/tunnel.toml");
   writeFileSync(configFile, `# my settings\n[api]\nlisten = "${fake.url.slice(7)}"\n\n[alerts]\n# keep me\nnotifications = true # inline\n`);
   fake.status.daemon.configPath = configFile;
-  tray = Bun.spawn([BUN, join(REPO, "src/main.ts"), "tray", "--config", configFile], {
-    env: { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: bus.address },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  (async () => {
-    for await (const c of tray.stderr) trayErr += new TextDecoder().decode(c);
-  })();
+  tray = spawnTray(configFile, { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: bus.address });
   client = dbus.sessionBus({ busAddress: bus.address });
-  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray stderr: ${trayErr})`);
+  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray stderr: ${tray.stderr()})`);
   itemName = watcher.stub.items[0]!;
   await until(() => fake.sockets() > 0, 10_000, "the tray's /ws connection");
 }, 60_000);
 
 afterAll(async () => {
-  tray?.kill();
-  await tray?.exited;
+  await tray?.stop();
   client?.disconnect();
   watcher?.stop();
   fake?.stop();
@@ -73,7 +62,7 @@ afterAll(async () => {
 
 describe("tray on a private session bus", () => {
   test("registers with the StatusNotifierWatcher under org.kde.StatusNotifierItem-PID-N", () => {
-    expect(itemName).toBe(`org.kde.StatusNotifierItem-${tray.pid}-1`);
+    expect(itemName).toBe(`org.kde.StatusNotifierItem-${tray.proc.pid}-1`);
     expect(watcher.stub.registrations.length).toBe(1);
   }, 30_000);
 
