@@ -29,8 +29,8 @@ down_interval = "150ms"
 timeout = "500ms"
 failures_before_down = 1
 [alerts]
-upstream_down_after = "1s"
-cooldown = "6s"
+upstream_down_after = "1.5s"
+cooldown = "8s"
 `,
     env: { DBUS_SESSION_BUS_ADDRESS: bus.address },
     waitFor: ["api"],
@@ -54,7 +54,7 @@ describe("desktop notifications for alerts", () => {
 
     // a blip shorter than the threshold: nothing
     ollama.setHealthy(false);
-    await Bun.sleep(400);
+    await Bun.sleep(300);
     ollama.setHealthy(true);
     await Bun.sleep(1200);
     expect(got.length).toBe(0);
@@ -66,7 +66,7 @@ describe("desktop notifications for alerts", () => {
     const n = got[0]!;
     expect(n.appName).toBe("CloudToLocalLLM tunnel");
     expect(n.summary).toBe("Upstream down");
-    expect(n.body).toStartWith("Upstream local has been down for 1 s");
+    expect(n.body).toStartWith("Upstream local has been down for 2 s"); // 1.5 s, rounded
     expect(n.hints.urgency).toBe(2); // critical
     expect(n.hints["desktop-entry"]).toBe("cloudtolocalllm-tunnel");
     expect(n.timeout).toBe(0); // critical ones stay until dismissed
@@ -78,10 +78,10 @@ describe("desktop notifications for alerts", () => {
     expect(got[1]!.body).toStartWith("Upstream local is back up after");
     expect(got[1]!.hints.urgency).toBe(0);
 
-    // flapping, each time longer than the threshold, all inside the 6 s cooldown
+    // flapping, each time longer than the threshold, all inside the 8 s cooldown
     for (let i = 0; i < 2; i++) {
       ollama.setHealthy(false);
-      await Bun.sleep(1400);
+      await Bun.sleep(1900);
       ollama.setHealthy(true);
       await Bun.sleep(500);
     }
