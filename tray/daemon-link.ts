@@ -12,6 +12,8 @@ export interface LinkState {
   lastAlert: Alert | null;
   /** Bumped whenever the whole status is replaced (snapshot, or a re-read after a config reload), not on ticks. */
   revision: number;
+  /** The daemon answers but the live stream was refused (e.g. the API token is missing or wrong). */
+  problem: string | null;
 }
 
 export interface DaemonLinkOptions {
@@ -43,7 +45,7 @@ export class DaemonLink {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private delay: number;
   private stopped = false;
-  readonly state: LinkState = { status: null, linking: true, lastAlert: null, revision: 0 };
+  readonly state: LinkState = { status: null, linking: true, lastAlert: null, revision: 0, problem: null };
 
   constructor(private readonly opts: DaemonLinkOptions) {
     this.delay = opts.backoff?.initialMs ?? 500;
@@ -106,6 +108,7 @@ export class DaemonLink {
         gotSnapshot = true;
         this.delay = this.opts.backoff?.initialMs ?? 500;
         this.state.status = msg.data;
+        this.state.problem = null;
         this.state.revision++;
         this.state.linking = false;
         const newest = [...msg.data.alerts].sort((a, b) => b.raisedAt.localeCompare(a.raisedAt))[0];
@@ -121,9 +124,12 @@ export class DaemonLink {
       const wasUp = this.state.status !== null;
       this.state.status = null;
       this.state.linking = false;
-      this.emit();
       if (wasUp) log.info("lost the daemon; reconnecting", { code: ev.code });
       this.scheduleRetry(gotSnapshot ? null : new Error(ev.reason || `closed with code ${ev.code}`));
+      if (gotSnapshot) {
+        this.state.problem = null;
+        this.emit();
+      } else void this.diagnose().then(() => this.emit());
     };
     ws.onerror = () => {
       // onclose follows and handles the retry.
@@ -139,6 +145,19 @@ export class DaemonLink {
       this.retryTimer = null;
       this.connect();
     }, delay);
+  }
+
+  // A refused stream looks like "not running" unless the daemon is asked why: then "Start daemon" would start a second one.
+  private async diagnose(): Promise<void> {
+    const before = this.state.problem;
+    try {
+      const res = await fetch(this.opts.apiBase + "/api/v1/status", { headers: this.headers(), signal: AbortSignal.timeout(3000) });
+      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+      this.state.problem = res.ok ? null : `the daemon runs but refused the tray: ${body?.error?.message ?? `HTTP ${res.status}`}${this.opts.token() ? "" : " (no API token file yet)"}`;
+    } catch {
+      this.state.problem = null; // nothing listens: really not running
+    }
+    if (this.state.problem && this.state.problem !== before) log.warn(this.state.problem);
   }
 
   /** Applies one event to the status; returns whether anything the tray shows may have changed. */

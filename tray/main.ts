@@ -114,6 +114,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
       input.status = s.status;
       input.linking = s.linking;
       input.lastAlert = s.lastAlert;
+      input.linkProblem = s.problem;
       if (s.status) {
         const c = compatibility(VERSION, s.status.daemon.version);
         input.compatWarning = c.compatible ? null : `daemon ${c.message}`;

@@ -79,3 +79,11 @@ describe("tray state", () => {
     expect(item(connected, "about.daemon").label).toBe("Daemon 3.0.0 (abc123, development)");
   });
 });
+
+test("a daemon that refuses the tray is critical, says why, and does not offer Start daemon", () => {
+  const v = buildView(input(null, { linkProblem: "the daemon runs but refused the tray: missing or wrong API token" }));
+  expect(v.state).toBe("critical");
+  expect(v.status).toBe("NeedsAttention");
+  expect(v.tooltip.body).toBe("Cannot follow the daemon: the daemon runs but refused the tray: missing or wrong API token");
+  expect(item(v, "daemon.start").visible).toBe(false);
+});

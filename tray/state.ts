@@ -15,6 +15,8 @@ export interface TrayInput {
   /** The daemon's version does not fit the tray's: shown as a warning item. */
   compatWarning: string | null;
   notifications: boolean;
+  /** The daemon answers but refused the tray (token), so it is not "not running". */
+  linkProblem?: string | null;
   /** A failed menu action, shown until the next one. */
   actionError: string | null;
   trayVersion: string;
@@ -68,9 +70,9 @@ function enabledUpstreams(s: DaemonStatus): UpstreamStatus[] {
 }
 
 /** The one word for the tray's overall state. */
-export function trayState(input: Pick<TrayInput, "status" | "linking">): TrayState {
+export function trayState(input: Pick<TrayInput, "status" | "linking" | "linkProblem">): TrayState {
   const s = input.status;
-  if (!s) return input.linking ? "connecting" : "offline";
+  if (!s) return input.linking ? "connecting" : input.linkProblem ? "critical" : "offline";
   const ups = enabledUpstreams(s);
   const t = s.tunnel.state;
   const allDown = ups.length > 0 && ups.every((u) => u.state === "down");
@@ -136,7 +138,7 @@ export function buildView(input: TrayInput): TrayView {
   const status: SniStatus = attention ? "NeedsAttention" : "Active";
 
   const lines: string[] = [];
-  if (!s) lines.push(input.linking ? "Connecting to the daemon…" : "The daemon is not running.");
+  if (!s) lines.push(input.linking ? "Connecting to the daemon…" : input.linkProblem ? `Cannot follow the daemon: ${input.linkProblem}` : "The daemon is not running.");
   else {
     for (const u of s.upstreams) lines.push(upstreamLine(u));
     if (s.upstreams.length === 0) lines.push("No upstreams configured");
@@ -190,7 +192,7 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
   items.push({ key: "open.config", label: "Open config file", action: "open.config" });
   items.push({ key: "sep.3", type: "separator" });
   items.push({ key: "notifications", label: "Notifications", action: "notifications.toggle", toggle: { type: "checkmark", state: input.notifications } });
-  items.push({ key: "daemon.start", label: "Start daemon", action: "daemon.start", visible: !running });
+  items.push({ key: "daemon.start", label: "Start daemon", action: "daemon.start", visible: !running && !input.linkProblem });
   const about: MenuItem[] = [{ key: "about.tray", label: `Tray ${input.trayVersion}`, enabled: false }];
   if (s) {
     about.push({ key: "about.daemon", label: `Daemon ${s.daemon.version} (${s.daemon.commit}, ${s.daemon.buildDate})`, enabled: false });

@@ -204,6 +204,18 @@ describe("tray on a private session bus", () => {
     await until(async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value === "cloudtolocalllm-tunnel-good", 5000, "good icon again");
   }, 30_000);
 
+  test("a daemon that refuses the token is not shown as 'not running' (and Start daemon stays hidden)", async () => {
+    const tokenFile = join(home, ".config/cloudtolocalllm/api-token");
+    writeFileSync(tokenFile, "a-wrong-token-0123456789\n", { mode: 0o600 });
+    fake.dropClients();
+    const problem = await until(async () => (await menuItems()).items.find((i) => String(i.props.label).startsWith("Cannot follow the daemon")), 10_000, "the problem line");
+    expect(problem.props.label).toBe("Cannot follow the daemon: the daemon runs but refused the tray: missing or wrong API token");
+    const { items } = await menuItems();
+    expect(items.find((i) => i.props.label === "Start daemon")!.props.visible).toBe(false);
+    writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
+    await until(() => fake.sockets() > 0, 15_000, "reconnection with the right token");
+  }, 30_000);
+
   test("an incompatible daemon version shows a warning item", async () => {
     fake.status = daemonStatus();
     fake.status.daemon.version = "9.0.0";
