@@ -245,7 +245,13 @@ export function startDaemon(configFile: string): void {
 export async function runTray(opts: TrayOptions): Promise<number> {
   const tray = await startTray(opts);
   log.info("tray running", { bus_name: tray.busName });
-  const onSignal = () => void tray.quit();
+  let signals = 0;
+  // A second signal, or a quit that hangs, ends the process anyway.
+  const onSignal = () => {
+    if (++signals > 1) process.exit(1);
+    void tray.quit();
+    setTimeout(() => process.exit(1), 3000).unref();
+  };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   await tray.done;
