@@ -1,6 +1,6 @@
 // Every unit passes `systemd-analyze verify` without a single warning; desktop entries and metainfo are well-formed.
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
@@ -97,6 +97,24 @@ describe("desktop files", () => {
     const used = new Set(texts.flatMap((t) => [...t.matchAll(/cloudtolocalllm-tunnel (\w+)/g)].map((m) => m[1]!)));
     expect([...used].sort()).toEqual(["dashboard", "relay", "serve", "tray"]);
     for (const c of used) expect(findCommand(c)?.name).toBe(c);
+  });
+
+  const GENERATOR = "/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator";
+  test.skipIf(!existsSync(GENERATOR))("systemd's xdg-autostart generator turns the tray entry into a valid unit", () => {
+    const g = join(tmp, "generator");
+    for (const d of ["xdg/autostart", "out", "bin", "home"]) mkdirSync(join(g, d), { recursive: true });
+    copyFileSync(join(REPO, "packaging/desktop/cloudtolocalllm-tunnel-tray.desktop"), join(g, "xdg/autostart/cloudtolocalllm-tunnel-tray.desktop"));
+    // TryExec= must resolve on PATH, as it does once the package is installed.
+    copyFileSync(stub, join(g, "bin/cloudtolocalllm-tunnel"));
+    chmodSync(join(g, "bin/cloudtolocalllm-tunnel"), 0o755);
+    const env = { PATH: `${join(g, "bin")}:/usr/bin:/bin`, HOME: join(g, "home"), XDG_CONFIG_HOME: join(g, "home/.config"), XDG_CONFIG_DIRS: join(g, "xdg") };
+    const out = join(g, "out");
+    expect(Bun.spawnSync([GENERATOR, out, out, out], { env }).exitCode).toBe(0);
+    const unit = join(out, "app-cloudtolocalllm\\x2dtunnel\\x2dtray@autostart.service");
+    const text = readFileSync(unit, "utf8");
+    expect(text).toContain("PartOf=graphical-session.target");
+    expect(text).toContain('-q is-enabled cloudtolocalllm-tunnel-tray.service 2>/dev/null || exec cloudtolocalllm-tunnel tray"');
+    expect(verifyUnit(unit, true, tmp)).toEqual({ code: 0, output: "" });
   });
 
   test.skipIf(!Bun.which("appstreamcli"))("appstreamcli validates the metainfo", () => {
