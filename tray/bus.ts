@@ -1,19 +1,6 @@
 // Opens the D-Bus session bus with dbus-next, accepting every address form a desktop hands out (path, abstract, socket).
 import dbus from "dbus-next";
-import { sessionBusAddress } from "../src/secrets/secret-service-store.ts";
-
-export { sessionBusAddress };
-
-/**
- * dbus-next understands `unix:path=` and `unix:socket=`, but its `unix:abstract=` needs the native usocket
- * module, which the single binary leaves out: Bun's net connects to an abstract socket given "\0NAME" as its path.
- */
-export function normalizeBusAddress(address: string): string {
-  return address
-    .split(";")
-    .map((a) => a.replace(/^unix:abstract=([^,]+)(,.*)?$/, (_m, name: string) => `unix:socket=\0${name}`))
-    .join(";");
-}
+import { normalizeBusAddress, sessionBusAddress } from "../src/core/dbus-address.ts";
 
 export function connectSessionBus(address?: string): dbus.MessageBus {
   const a = address ?? sessionBusAddress();

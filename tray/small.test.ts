@@ -1,7 +1,6 @@
 // Small pure helpers of the tray: TOML key edits that keep comments, bus address forms, the API base from a listen address.
 import { describe, expect, test } from "bun:test";
 import { setTomlKey } from "./notifications-setting.ts";
-import { normalizeBusAddress } from "./bus.ts";
 import { apiBaseOf } from "./tray-config.ts";
 
 describe("setTomlKey", () => {
@@ -16,12 +15,7 @@ describe("setTomlKey", () => {
   });
 });
 
-describe("bus addresses", () => {
-  test("abstract sockets become the \\0 path Bun's net understands; others pass through", () => {
-    expect(normalizeBusAddress("unix:abstract=/tmp/dbus-AbC,guid=123")).toBe("unix:socket=\0/tmp/dbus-AbC");
-    expect(normalizeBusAddress("unix:path=/run/user/1000/bus")).toBe("unix:path=/run/user/1000/bus");
-    expect(normalizeBusAddress("unix:abstract=/tmp/a;unix:path=/b")).toBe("unix:socket=\0/tmp/a;unix:path=/b");
-  });
+describe("API base", () => {
   test("API base from the listen address (wildcards reached through loopback)", () => {
     expect(apiBaseOf("127.0.0.1:8765")).toBe("http://127.0.0.1:8765");
     expect(apiBaseOf("[::1]:9000")).toBe("http://[::1]:9000");

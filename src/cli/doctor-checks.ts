@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import { UNIT, unitState } from "../../tray/systemd-user.ts";
 import { apiBaseOf } from "../../tray/tray-config.ts";
+import { sessionBusAddress } from "../core/dbus-address.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface CheckResult {
@@ -109,7 +110,7 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
 }
 
 export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: boolean): Promise<CheckResult[]> {
-  const { sessionBusAddress, connectSessionBus, busReady } = await import("../../tray/bus.ts");
+  const { connectSessionBus, busReady } = await import("../../tray/bus.ts");
   const out: CheckResult[] = [];
   const address = sessionBusAddress(env);
   const notifySend = Bun.which("notify-send", { PATH: env.PATH ?? "" });

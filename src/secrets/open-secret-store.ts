@@ -3,7 +3,8 @@ import type { Config } from "../config/schema.ts";
 import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
 import { FileSecretStore, defaultSecretsFile } from "./file-store.ts";
-import { SecretServiceStore, sessionBusAddress } from "./secret-service-store.ts";
+import { SecretServiceStore } from "./secret-service-store.ts";
+import { sessionBusAddress } from "../core/dbus-address.ts";
 import { checkSecretName, secretEnvVar } from "./names.ts";
 import { inlineSecretFields, inlineSecretWarning, isInlineSecret } from "./inline.ts";
 

@@ -1,10 +1,8 @@
 // The desktop keyring as a SecretStore: the freedesktop Secret Service (GNOME Keyring, KWallet, KeePassXC) over D-Bus.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import dbus from "dbus-next";
 import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
-import { runtimeDir } from "../config/paths.ts";
+import { normalizeBusAddress } from "../core/dbus-address.ts";
 import { checkSecretName } from "./names.ts";
 import { DH_ALGORITHM, DhKeyExchange, decryptSecret, encryptSecret } from "./dh-session.ts";
 
@@ -19,14 +17,6 @@ const I_PROPS = "org.freedesktop.DBus.Properties";
 /** Attribute that marks our items; users can search for it in Seahorse or KWallet. */
 export const APPLICATION = "cloudtolocalllm-tunnel";
 export const itemLabel = (name: string) => `CloudToLocalLLM: ${name}`;
-
-/** The session bus address: DBUS_SESSION_BUS_ADDRESS, else the systemd user bus socket; null when there is none. */
-export function sessionBusAddress(env: NodeJS.ProcessEnv = process.env): string | null {
-  if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
-  const rt = env.XDG_RUNTIME_DIR ?? runtimeDir();
-  if (rt && existsSync(join(rt, "bus"))) return `unix:path=${join(rt, "bus")}`;
-  return null;
-}
 
 export class KeyringLockedError extends Error {
   constructor() {
@@ -70,7 +60,7 @@ export class SecretServiceStore implements SecretStore {
 
   private connect(): Bus {
     if (this.bus) return this.bus;
-    const bus = dbus.sessionBus({ busAddress: this.opts.busAddress });
+    const bus = dbus.sessionBus({ busAddress: normalizeBusAddress(this.opts.busAddress) });
     // A dropped connection must not crash the daemon: forget it and reconnect on the next call.
     bus.on("error", () => this.forget(bus));
     (bus as unknown as { connection?: { on(e: string, f: () => void): void } }).connection?.on("end", () => this.forget(bus));

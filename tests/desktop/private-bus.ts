@@ -12,10 +12,10 @@ export interface PrivateBus {
   stop(): Promise<void>;
 }
 
-/** Starts `dbus-daemon --session` on unix:path=$TMP/bus and waits for it to print its address. */
-export async function startPrivateBus(): Promise<PrivateBus> {
+/** Starts `dbus-daemon --session` on unix:path=$TMP/bus (or an abstract socket named after it) and waits for it to print its address. */
+export async function startPrivateBus(kind: "path" | "abstract" = "path"): Promise<PrivateBus> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-bus-"));
-  const proc = Bun.spawn(["dbus-daemon", "--session", "--nofork", "--nopidfile", `--address=unix:path=${join(dir, "bus")}`, "--print-address=1"], {
+  const proc = Bun.spawn(["dbus-daemon", "--session", "--nofork", "--nopidfile", `--address=unix:${kind}=${join(dir, "bus")}`, "--print-address=1"], {
     stdout: "pipe",
     stderr: "pipe",
   });
