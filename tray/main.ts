@@ -9,7 +9,8 @@ import { busReady, connectSessionBus } from "./bus.ts";
 import { DaemonLink, type LinkState } from "./daemon-link.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
-import { apiBaseOf, readTrayConfig } from "./tray-config.ts";
+import { readTrayConfig } from "./tray-config.ts";
+import { baseUrlOf } from "../src/core/listen-url.ts";
 import { selfCommand } from "./self-command.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
 import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
@@ -51,7 +52,7 @@ let instance = 0;
 
 export async function startTray(opts: TrayOptions): Promise<Tray> {
   const config = readTrayConfig(opts.configFile);
-  const apiBase = opts.apiBase ?? apiBaseOf(config.api.listen);
+  const apiBase = opts.apiBase ?? baseUrlOf(config.api.listen);
   const open = opts.open ?? ((t: string) => openInBrowser(t));
 
   const bus = connectSessionBus(opts.busAddress);

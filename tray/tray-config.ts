@@ -1,7 +1,6 @@
 // The few settings the tray needs (API address, token file, notifications), read without the full schema validator to keep the tray small.
 import { existsSync, readFileSync } from "node:fs";
 import { parse } from "smol-toml";
-import { splitListen } from "../src/config/listen.ts";
 
 export interface TrayConfig {
   api: { listen: string; token_file: string };
@@ -28,11 +27,4 @@ export function readTrayConfig(file: string): TrayConfig {
     },
     notifications: typeof alerts.notifications === "boolean" ? alerts.notifications : true,
   };
-}
-
-export function apiBaseOf(listen: string): string {
-  const { hostname, port } = splitListen(listen);
-  // A wildcard listen address is reached through loopback.
-  const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

@@ -5,6 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import { configPath } from "../config/paths.ts";
 import { defaultConfig, parseConfig } from "../config/load.ts";
 import { splitListen } from "../config/listen.ts";
+import { baseUrlOf } from "../core/listen-url.ts";
 import { ApiSchema, type Config } from "../config/schema.ts";
 import { readApiToken, tokenFile } from "../api/token.ts";
 import { CliError } from "./args.ts";
@@ -43,10 +44,9 @@ export function apiTarget(opts: { config?: string; url?: string }): ApiTarget {
   let base: string;
   if (explicit) base = explicit.replace(/\/+$/, "");
   else {
-    const { hostname, port } = splitListen(config.api.listen);
-    if (port === 0) throw new CliError(`[api] listen is "${config.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
-    const host = hostname === "0.0.0.0" ? "127.0.0.1" : hostname === "::" ? "::1" : hostname;
-    base = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    if (splitListen(config.api.listen).port === 0)
+      throw new CliError(`[api] listen is "${config.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
+    base = baseUrlOf(config.api.listen);
   }
   return { base, token: readApiToken(config), tokenFile: tokenFile(config) };
 }

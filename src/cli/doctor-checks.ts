@@ -4,7 +4,7 @@ import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import { UNIT, unitState } from "../../tray/systemd-user.ts";
-import { apiBaseOf } from "../../tray/tray-config.ts";
+import { baseUrlOf } from "../core/listen-url.ts";
 import { sessionBusAddress } from "../core/dbus-address.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
@@ -64,7 +64,7 @@ async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?:
 }
 
 export async function checkDaemon(config: Config): Promise<CheckResult> {
-  const base = apiBaseOf(config.api.listen);
+  const base = baseUrlOf(config.api.listen);
   const r = await probe(`${base}/healthz`, 2000);
   if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
   return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)`);
