@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { ensureBinary } from "../helpers/binary.ts";
-import { REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
@@ -30,13 +30,7 @@ const blocked: string[] = [];
 const apiCalls: { method: string; path: string; status: number }[] = [];
 
 function daemonConfig(): string {
-  return `[api]
-listen = "127.0.0.1:0"
-[proxy]
-listen = "127.0.0.1:0"
-[secrets]
-backend = "file"
-[health]
+  return `${TEST_DAEMON_TOML}[health]
 interval = "250ms"
 down_interval = "250ms"
 timeout = "1s"

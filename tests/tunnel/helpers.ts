@@ -2,8 +2,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
-import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { BUN, REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 
 export const AGENT_TOKEN = "agent-token-for-tests-0123456789";
@@ -11,17 +11,11 @@ export const CLIENT_KEY = "client-key-for-tests-0123456789";
 export const ADMIN_TOKEN = "admin-token-for-tests-0123456789";
 export const TUNNEL_ID = "alice";
 
-export interface RelayProc {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
+export interface RelayProc extends LoggedProc {
   url: string;
   port: number;
   dir: string;
   configFile: string;
-  stderr(): string;
-  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
-  /** Number of stderr lines matching. */
-  count(re: RegExp): number;
-  stop(signal?: NodeJS.Signals): Promise<number>;
 }
 
 export function relayToml(opts: { listen?: string; extra?: string; limits?: string; tls?: { cert: string; key: string } } = {}): string {
@@ -50,76 +44,21 @@ client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
 export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-"))): Promise<RelayProc> {
   const configFile = join(dir, "relay.toml");
   writeFileSync(configFile, toml, { mode: 0o600 });
-  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "relay", "--config", configFile], {
+  const p = spawnLogged([BUN, join(REPO, "src/main.ts"), "relay", "--config", configFile], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
     cwd: dir,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
+    label: "relay",
+    debugEnv: "DEBUG_RELAY",
   });
-  let err = "";
-  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of proc.stderr) {
-      err += dec.decode(chunk, { stream: true });
-      if (process.env.DEBUG_RELAY) process.stderr.write(dec.decode(chunk));
-      for (const w of [...waiters]) {
-        const hit = err.split("\n").find((l) => w.re.test(l));
-        if (hit !== undefined) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(hit);
-        }
-      }
-    }
-  })();
-  (async () => {
-    for await (const _ of proc.stdout);
-  })();
-  const waitFor = (re: RegExp, timeoutMs = 15_000) => {
-    const hit = err.split("\n").find((l) => re.test(l));
-    if (hit !== undefined) return Promise.resolve(hit);
-    return new Promise<string>((res, rej) => {
-      const w = { re, resolve: (l: string) => (clearTimeout(t), res(l)) };
-      const t = setTimeout(() => {
-        waiters.splice(waiters.indexOf(w), 1);
-        rej(new Error(`timed out waiting for ${re} in relay stderr:\n${err}`));
-      }, timeoutMs);
-      waiters.push(w);
-      proc.exited.then(() => {
-        clearTimeout(t);
-        rej(new Error(`relay exited (${proc.exitCode}) before ${re}:\n${err}`));
-      });
-    });
-  };
-  const line = await waitFor(/relay: .*listening.* url=/);
+  const line = await p.waitFor(/relay: .*listening.* url=/);
   const url = /url=(\S+)/.exec(line)![1]!;
-  return {
-    proc,
-    url,
-    port: Number(new URL(url).port),
-    dir,
-    configFile,
-    stderr: () => err,
-    waitFor,
-    count: (re) => err.split("\n").filter((l) => re.test(l)).length,
-    async stop(signal = "SIGTERM") {
-      if (proc.exitCode === null) proc.kill(signal);
-      return await proc.exited;
-    },
-  };
+  return { ...p, url, port: Number(new URL(url).port), dir, configFile };
 }
 
 export function daemonToml(o: { upstream: string; relayUrl: string; tunnel?: string; heartbeat?: [string, string]; backoff?: [string, string] }): string {
   const [hi, ht] = o.heartbeat ?? ["300ms", "1200ms"];
   const [bi, bm] = o.backoff ?? ["100ms", "400ms"];
-  return `[api]
-listen = "127.0.0.1:0"
-[proxy]
-listen = "127.0.0.1:0"
-[secrets]
-backend = "file"
-[[upstreams]]
+  return `${TEST_DAEMON_TOML}[[upstreams]]
 name = "fake"
 url = "${o.upstream}"
 [tunnel]
