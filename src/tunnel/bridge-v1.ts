@@ -1,7 +1,7 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
 import type { Clock } from "./clock.ts";
 import { realClock } from "./clock.ts";
-import { ConnectError, classifyUpgradeError, openAgentSocket, type Connection } from "./connector.ts";
+import { ConnectError, classifyUpgradeError, openAgentSocket, startHandshake, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "./protocol/session.ts";
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
@@ -39,27 +39,17 @@ const msg = (type: string, id: string | undefined, data: Record<string, unknown>
 export function connectBridge(o: BridgeOptions): Promise<Connection> {
   const clock = o.clock ?? realClock;
   return new Promise((resolve, reject) => {
-    let settled = false;
     let ended = false;
     let inflight = 0;
     let lastSeen = clock.now();
     let watchdog: unknown = null;
-    let lastError = "";
     let resolveClosed!: (i: SessionCloseInfo) => void;
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
     const tolerance = Math.max(o.toleranceMs, BRIDGE_PING_MS * 2.5);
     // Compatibility: the 1.x server reads the token from the query; the header is sent too for servers that accept it.
     const ws = openAgentSocket(bridgeUrl(o.url, o.token), o);
-    const timer = setTimeout(() => fail(new ConnectError("handshake", "the bridge sent no auth message in time", false)), o.handshakeTimeoutMs ?? 10_000);
-    const fail = (e: ConnectError) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      try {
-        ws.close();
-      } catch {}
-      reject(e);
-    };
+    const hs = startHandshake(ws, reject, o.handshakeTimeoutMs ?? 10_000, "the bridge sent no auth message in time");
+    const fail = hs.fail;
     const end = (info: SessionCloseInfo) => {
       if (ended) return;
       ended = true;
@@ -103,10 +93,6 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       if (ws.readyState === WebSocket.OPEN) ws.send(msg("response", m.id, out));
     }
 
-    ws.onerror = (ev) => {
-      lastError = (ev as ErrorEvent).message ?? "";
-      if (!settled) fail(classifyUpgradeError(lastError));
-    };
     ws.onmessage = (ev) => {
       lastSeen = clock.now();
       let m: BridgeMessage;
@@ -114,14 +100,13 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
         m = JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer));
         if (typeof m !== "object" || m === null || typeof m.type !== "string") throw new Error("not a bridge message");
       } catch {
-        if (!settled) return fail(new ConnectError("protocol_error", "the server did not speak bridge-v1 (is it a v2 relay? set [tunnel] protocol)", false));
+        if (!hs.settled) return fail(new ConnectError("protocol_error", "the server did not speak bridge-v1 (is it a v2 relay? set [tunnel] protocol)", false));
         return;
       }
-      if (!settled) {
+      if (!hs.settled) {
         if (m.type !== "auth") return;
         if (m.data?.success !== true) return fail(new ConnectError("unauthorized", "the bridge refused the token", true));
-        settled = true;
-        clearTimeout(timer);
+        hs.succeed();
         watch();
         resolve({
           tunnelId: String(m.data?.bridgeId ?? ""),
@@ -140,7 +125,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       else if (m.type === "request") void serve(m);
     };
     ws.onclose = (ev) => {
-      if (!settled) return fail(lastError ? classifyUpgradeError(lastError) : new ConnectError("handshake", `the bridge closed the connection (${ev.code} ${ev.reason})`, false));
+      if (!hs.settled) return fail(hs.lastError ? classifyUpgradeError(hs.lastError) : new ConnectError("handshake", `the bridge closed the connection (${ev.code} ${ev.reason})`, false));
       end({ code: "transport_closed", reason: `websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`, remote: true });
     };
   });

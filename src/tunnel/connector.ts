@@ -83,32 +83,62 @@ export function openAgentSocket(url: string, o: { token: string; agent: string; 
   } as unknown as string[]);
 }
 
+/** One attempt's handshake: it settles once, a failure closes the socket, and no answer within the timeout fails it. */
+export interface Handshake {
+  readonly settled: boolean;
+  /** Text of the socket's last error event (a refused upgrade shows up there). */
+  readonly lastError: string;
+  fail(e: ConnectError): void;
+  /** The handshake is done: stops the timer (the caller resolves). */
+  succeed(): void;
+}
+
+/** Arms the handshake timer and the socket's error handler, which fails the attempt with the classified error. */
+export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void, timeoutMs: number, timeoutMessage: string): Handshake {
+  let settled = false;
+  let lastError = "";
+  const fail = (e: ConnectError) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    try {
+      ws.close();
+    } catch {}
+    reject(e);
+  };
+  const timer = setTimeout(() => fail(new ConnectError("handshake", timeoutMessage, false)), timeoutMs);
+  ws.onerror = (ev) => {
+    lastError = (ev as ErrorEvent).message ?? "";
+    if (!settled) fail(classifyUpgradeError(lastError));
+  };
+  return {
+    get settled() {
+      return settled;
+    },
+    get lastError() {
+      return lastError;
+    },
+    fail,
+    succeed() {
+      settled = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
 export function connect(o: ConnectOptions): Promise<Connection> {
   return new Promise<Connection>((resolve, reject) => {
-    let settled = false;
     let session: Session | null = null;
     let resolveClosed!: (i: SessionCloseInfo) => void;
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
-    let lastError = "";
     const ws = openAgentSocket(o.url, o);
     ws.binaryType = "arraybuffer";
-    const fail = (e: ConnectError) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      try {
-        ws.close();
-      } catch {}
-      reject(e);
-    };
-    const timer = setTimeout(() => fail(new ConnectError("handshake", `no answer from the relay within ${o.handshakeTimeoutMs ?? 10_000} ms`, false)), o.handshakeTimeoutMs ?? 10_000);
+    const timeoutMs = o.handshakeTimeoutMs ?? 10_000;
+    const hs = startHandshake(ws, reject, timeoutMs, `no answer from the relay within ${timeoutMs} ms`);
+    const fail = hs.fail;
 
     ws.onopen = () => {
       ws.send(encode({ type: "HELLO", stream: 0, body: { version: o.version ?? PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: o.agent } }) as Uint8Array<ArrayBuffer>);
-    };
-    ws.onerror = (ev) => {
-      lastError = (ev as ErrorEvent).message ?? "";
-      if (!settled) fail(classifyUpgradeError(lastError));
     };
     ws.onmessage = (ev) => {
       if (session) return session.receive(ev.data as ArrayBuffer);
@@ -123,8 +153,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       if (f.type !== "WELCOME") return fail(new ConnectError("protocol_error", `the relay sent ${f.type} before WELCOME`, false));
       if (f.body.version !== (o.version ?? PROTOCOL_VERSION))
         return fail(new ConnectError("incompatible_version", `the relay speaks protocol ${f.body.version}, this agent ${PROTOCOL_VERSION}`, true));
-      settled = true;
-      clearTimeout(timer);
+      hs.succeed();
       session = new Session({
         role: "agent",
         clock: o.clock,
@@ -151,7 +180,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     };
     ws.onclose = (ev) => {
       if (session) session.transportClosed(`websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);
-      else if (!settled) fail(lastError ? classifyUpgradeError(lastError) : closeError(ev.code, ev.reason));
+      else if (!hs.settled) fail(hs.lastError ? classifyUpgradeError(hs.lastError) : closeError(ev.code, ev.reason));
     };
   });
 }
