@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
 import { startNginx } from "./lib/nginx.ts";
 import { cpuMs, memMb, spawnListening } from "./lib/proc.ts";
+import { median, pct } from "./lib/stats.ts";
 import { wrk, type WrkResult } from "./lib/wrk.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -20,15 +21,6 @@ const P = quick
   ? { rounds: 1, wrkSec: 3, conns: 16, singleRounds: 10, singleTokens: 500, manyStreams: 200, manyTokens: 100 }
   : { rounds: 3, wrkSec: 10, conns: 32, singleRounds: 30, singleTokens: 2000, manyStreams: 200, manyTokens: 500 };
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN;
-};
 
 interface StreamResult {
   ttftMs: number[];

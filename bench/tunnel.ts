@@ -11,20 +11,12 @@ import { join, resolve } from "node:path";
 import { removeHome } from "../tests/helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, generatedBody, daemonToml, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
 import { memMb, spawnListening } from "./lib/proc.ts";
+import { median, pct } from "./lib/stats.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 const quick = process.argv.includes("--quick");
 const P = quick ? { small: 300, warm: 30, streamRounds: 3, tokens: 5000, bulkMb: 20, bulkRounds: 1 } : { small: 3000, warm: 200, streamRounds: 10, tokens: 20000, bulkMb: 100, bulkRounds: 3 };
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
-};
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN;
-};
 
 interface Target {
   name: string;
