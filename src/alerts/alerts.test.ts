@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import type { Alert, BrokerService, UpstreamStatus } from "../core/contracts.ts";
 import { EventBus, type EventMap, type EventType } from "../core/events.ts";
 import { AlertEngine } from "./engine.ts";
-import { ManualClock } from "../tunnel/clock.ts";
+import { ManualClock } from "../core/clock.ts";
 import { AlertRules, ruleSettings, ERROR_RATE_RECHECK_MS } from "./rules.ts";
 import { defaultConfig } from "../config/load.ts";
 

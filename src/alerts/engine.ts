@@ -2,7 +2,7 @@
 import type { Alert, AlertSeverity } from "../core/contracts.ts";
 
 // The same injectable clock as the tunnel's supervisor, so unit tests never sleep.
-import { realClock, type Clock } from "../tunnel/clock.ts";
+import { realClock, type Clock } from "../core/clock.ts";
 export { realClock, type Clock };
 
 export interface ConditionSpec {

@@ -1,6 +1,5 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
-import type { Clock } from "./clock.ts";
-import { realClock } from "./clock.ts";
+import { realClock, type Clock } from "../core/clock.ts";
 import { ConnectError, classifyUpgradeError, openAgentSocket, startHandshake, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "./protocol/session.ts";
 

@@ -7,7 +7,7 @@ import { splitListen } from "../config/listen.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { VERSION } from "../build-info.ts";
-import { realClock, type Clock } from "./clock.ts";
+import { realClock, type Clock } from "../core/clock.ts";
 import { connect, ConnectError, type Connection } from "./connector.ts";
 import { connectBridge } from "./bridge-v1.ts";
 import { checkPath, sanitize } from "./filter.ts";

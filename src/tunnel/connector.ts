@@ -4,7 +4,7 @@ import { decode, encode, ProtocolError } from "./protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION } from "./protocol/messages.ts";
 import { Session, type SessionCloseInfo } from "./protocol/session.ts";
 import type { Stream } from "./protocol/stream.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../core/clock.ts";
 
 export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "config";
 

@@ -1,6 +1,6 @@
 // The supervisor on a manual clock: backoff growth, cap and jitter bounds, permanent errors, reset after a stable connection.
 import { expect, test } from "bun:test";
-import { ManualClock } from "./clock.ts";
+import { ManualClock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
 import { baseDelay, jittered, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import type { SessionCloseInfo } from "./protocol/session.ts";

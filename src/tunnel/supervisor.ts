@@ -1,6 +1,6 @@
 // Owns reconnection: exponential backoff with jitter, retryable vs permanent errors, reset after a stable connection, injectable clock.
 import type { TunnelState } from "../core/contracts.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
 
 export interface BackoffPolicy {

@@ -1,5 +1,5 @@
 // A multiplexed tunnel session over any binary message transport: streams, heartbeats, go-away, and fetch-style helpers.
-import { realClock, type Clock } from "../clock.ts";
+import { realClock, type Clock } from "../../core/clock.ts";
 import { decode, encode, ProtocolError } from "./codec.ts";
 import { INITIAL_WINDOW, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
 import { Stream, StreamError } from "./stream.ts";

@@ -1,4 +1,4 @@
-// An injectable clock (time and timers) so heartbeat and reconnect tests never sleep.
+// An injectable clock (time and timers) so heartbeat, reconnect and alert-timing tests never sleep.
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
