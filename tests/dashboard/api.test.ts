@@ -163,6 +163,15 @@ describe("GET /api/v1/requests", () => {
     expect(bad.status).toBe(422);
     expect(bad.json.error.details[0].path).toBe("query.status");
   });
+
+  test("without ?source both local and tunnel requests are listed (an absent filter is not filled with a default)", async () => {
+    const local = record({ source: "local" });
+    const tunnel = record({ source: "tunnel" });
+    for (const r of [local, tunnel]) env.daemon.ctx.events.emit("request.completed", r);
+    const ids = async (q: string) => (await call("GET", `/api/v1/requests${q}`, AUTH)).json.requests.map((r: RequestRecord) => r.id).slice(0, 2);
+    expect(await ids("")).toEqual([tunnel.id, local.id]);
+    expect(await ids("?source=tunnel")).toEqual([tunnel.id]);
+  });
 });
 
 test("the OpenAPI document lists the dashboard and inspector routes", async () => {
