@@ -1,0 +1,237 @@
+// Incremental HTTP/1.1 response parser (RFC 9112): status line, headers, and a body framed by Content-Length,
+// chunked transfer coding, or the end of the connection. Pure: bytes in, callbacks out; body parts are zero-copy views.
+
+export interface ResponseHead {
+  status: number;
+  statusText: string;
+  /** Header names (lower case) and values, alternating, in the order received. */
+  headers: string[];
+  /** The Content-Length, or -1 when the body is chunked, close-delimited or absent. */
+  contentLength: number;
+  /** Whether the connection may carry another request after this response. */
+  keepAlive: boolean;
+  /** Whether a body follows (false for HEAD, 204, 304). */
+  hasBody: boolean;
+}
+
+export interface ParserSink {
+  onHead(head: ResponseHead): void;
+  /** A part of the body: a view into the pushed bytes, valid as long as those bytes are. */
+  onBody(part: Uint8Array): void;
+  /** The message is complete. */
+  onEnd(): void;
+}
+
+export class HttpParseError extends Error {
+  override name = "HttpParseError";
+}
+
+/** Heads larger than this are refused: a server sending them is broken or hostile. */
+export const MAX_HEAD = 64 * 1024;
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+
+const enum State {
+  Head,
+  Length,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  Close,
+  Done,
+}
+
+/** The value of a header in a flat [name, value, ...] list (names lower case), or null. */
+export function headerValue(headers: string[], name: string): string | null {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1]!;
+  return null;
+}
+
+export class ResponseParser {
+  private state = State.Head;
+  private head: Buffer | null = null;
+  private remaining = 0;
+  /** Partial chunk-size or trailer line carried over between pushes. */
+  private line = "";
+  /** Bytes received after the end of the message (a server must not send any). */
+  extra = 0;
+
+  /** `noBody`: the request was HEAD, so the response has no body whatever its headers say. */
+  constructor(
+    private readonly sink: ParserSink,
+    private readonly noBody = false,
+  ) {}
+
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Whether the head has been parsed. */
+  get headDone(): boolean {
+    return this.state !== State.Head;
+  }
+
+  /** Feeds bytes from the connection. Throws HttpParseError on a malformed message. */
+  push(data: Uint8Array): void {
+    let buf = data;
+    while (buf.byteLength > 0) {
+      switch (this.state) {
+        case State.Head: {
+          const joined = this.head ? Buffer.concat([this.head, buf]) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+          // Search from where the previous part ended, minus the three bytes a split CRLFCRLF could leave behind.
+          const from = this.head ? Math.max(0, this.head.byteLength - 3) : 0;
+          const end = joined.indexOf(CRLFCRLF, from);
+          if (end < 0) {
+            if (joined.byteLength > MAX_HEAD) throw new HttpParseError(`response head larger than ${MAX_HEAD} bytes`);
+            // A copy: the connection may reuse the memory of the bytes it handed over.
+            this.head = this.head ? joined : Buffer.from(joined);
+            return;
+          }
+          this.head = null;
+          const informational = this.parseHead(joined.toString("latin1", 0, end));
+          buf = joined.subarray(end + 4);
+          if (informational) continue;
+          break;
+        }
+        case State.Length: {
+          const n = Math.min(this.remaining, buf.byteLength);
+          this.remaining -= n;
+          const part = n === buf.byteLength ? buf : buf.subarray(0, n);
+          buf = n === buf.byteLength ? EMPTY : buf.subarray(n);
+          this.sink.onBody(part);
+          if (this.remaining === 0) this.finish();
+          break;
+        }
+        case State.ChunkSize: {
+          const nl = buf.indexOf(10);
+          if (nl < 0) {
+            this.addLine(buf);
+            return;
+          }
+          this.addLine(buf.subarray(0, nl));
+          buf = buf.subarray(nl + 1);
+          const text = this.takeLine();
+          const semi = text.indexOf(";");
+          const hex = (semi < 0 ? text : text.slice(0, semi)).trim();
+          if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new HttpParseError(`malformed chunk size "${hex.slice(0, 20)}"`);
+          this.remaining = parseInt(hex, 16);
+          this.state = this.remaining === 0 ? State.Trailers : State.ChunkData;
+          break;
+        }
+        case State.ChunkData: {
+          const n = Math.min(this.remaining, buf.byteLength);
+          this.remaining -= n;
+          const part = n === buf.byteLength ? buf : buf.subarray(0, n);
+          buf = n === buf.byteLength ? EMPTY : buf.subarray(n);
+          this.sink.onBody(part);
+          if (this.remaining === 0) this.state = State.ChunkDataEnd;
+          break;
+        }
+        case State.ChunkDataEnd: {
+          // The CRLF after a chunk's data (a bare LF is tolerated).
+          const nl = buf.indexOf(10);
+          if (nl < 0) {
+            this.addLine(buf);
+            return;
+          }
+          this.addLine(buf.subarray(0, nl));
+          buf = buf.subarray(nl + 1);
+          if (this.takeLine().trim() !== "") throw new HttpParseError("chunk data longer than its size");
+          this.state = State.ChunkSize;
+          break;
+        }
+        case State.Trailers: {
+          const nl = buf.indexOf(10);
+          if (nl < 0) {
+            this.addLine(buf);
+            return;
+          }
+          this.addLine(buf.subarray(0, nl));
+          buf = buf.subarray(nl + 1);
+          // Trailer fields are read and dropped; the empty line ends the message.
+          if (this.takeLine().trim() === "") this.finish();
+          break;
+        }
+        case State.Close:
+          this.sink.onBody(buf);
+          return;
+        case State.Done:
+          this.extra += buf.byteLength;
+          return;
+      }
+    }
+  }
+
+  /** The connection ended: completes a close-delimited body; throws when the message was cut short. */
+  eof(): void {
+    if (this.state === State.Close) return this.finish();
+    if (this.state === State.Done) return;
+    throw new HttpParseError(this.state === State.Head ? "connection closed before a response" : "connection closed in the middle of the response body");
+  }
+
+  private addLine(part: Uint8Array): void {
+    if (this.line.length + part.byteLength > 8192) throw new HttpParseError("chunk or trailer line too long");
+    this.line += Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString("latin1");
+  }
+
+  private takeLine(): string {
+    const s = this.line;
+    this.line = "";
+    return s;
+  }
+
+  private finish(): void {
+    this.state = State.Done;
+    this.sink.onEnd();
+  }
+
+  /** Parses a head; returns true for a 1xx interim response (skipped: the final one follows). */
+  private parseHead(text: string): boolean {
+    const lines = text.split("\r\n");
+    const statusLine = lines[0]!;
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(statusLine);
+    if (!m) throw new HttpParseError(`malformed status line "${statusLine.slice(0, 60)}"`);
+    const minor = m[1]!;
+    const status = Number(m[2]);
+    const headers: string[] = [];
+    let contentLength = -1;
+    let chunked = false;
+    let connection = "";
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i]!;
+      const colon = l.indexOf(":");
+      if (colon <= 0) throw new HttpParseError(`malformed header line "${l.slice(0, 60)}"`);
+      const name = l.slice(0, colon).trim().toLowerCase();
+      const value = l.slice(colon + 1).trim();
+      headers.push(name, value);
+      if (name === "content-length") {
+        if (!/^\d{1,15}$/.test(value) || (contentLength >= 0 && Number(value) !== contentLength)) throw new HttpParseError(`invalid Content-Length "${value.slice(0, 30)}"`);
+        contentLength = Number(value);
+      } else if (name === "transfer-encoding") {
+        chunked = /(^|,)\s*chunked\s*$/i.test(value);
+        if (!chunked) throw new HttpParseError(`unsupported Transfer-Encoding "${value.slice(0, 30)}"`);
+      } else if (name === "connection") connection += "," + value.toLowerCase();
+    }
+    if (status < 200) {
+      if (status === 101) throw new HttpParseError("the upstream switched protocols");
+      return true;
+    }
+    const hasBody = !this.noBody && status !== 204 && status !== 304;
+    let keepAlive = minor === "1" ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
+    // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3).
+    if (chunked) contentLength = -1;
+    if (!hasBody) this.state = State.Done;
+    else if (chunked) this.state = State.ChunkSize;
+    else if (contentLength >= 0) this.state = contentLength === 0 ? State.Done : State.Length;
+    else {
+      this.state = State.Close;
+      keepAlive = false;
+    }
+    this.remaining = contentLength;
+    this.sink.onHead({ status, statusText: m[3] ?? "", headers, contentLength: hasBody ? contentLength : -1, keepAlive, hasBody });
+    if (this.state === State.Done) this.sink.onEnd();
+    return false;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
