@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
 import { spawnListening } from "./lib/proc.ts";
+import { median, pct } from "./lib/stats.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
@@ -21,12 +22,6 @@ const RATE = Number(values.rate ?? 500);
 const SECONDS = Number(values.seconds ?? (values.quick ? 5 : 15));
 const ROUNDS = Number(values.rounds ?? (values.quick ? 1 : 3));
 const TARGET_P99_MS = 1;
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]! : NaN;
-};
-const median = (xs: number[]) => pct(xs, 50);
 
 interface LoadResult {
   latenciesMs: number[];

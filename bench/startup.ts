@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 import { homeEnv, tempHome } from "../tests/helpers/daemon.ts";
 import { memMb } from "./lib/proc.ts";
+import { median } from "./lib/stats.ts";
 
 const { values } = parseArgs({ args: Bun.argv.slice(2), options: { runs: { type: "string", default: "9" }, "idle-s": { type: "string", default: "10" }, binary: { type: "string" } } });
 const RUNS = Number(values.runs);
@@ -68,11 +69,6 @@ function cpuMs(pid: number): number {
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const bin = values.binary ? resolve(values.binary) : await ensureBinary();
 const candidates: Candidate[] = [
