@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import dbus from "dbus-next";
-import type { Subprocess } from "bun";
 import { BUN, REPO } from "../helpers/daemon.ts";
+import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 
 export interface PrivateBus {
   address: string;
@@ -155,27 +155,10 @@ export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 5000, what 
   }
 }
 
-export interface TrayProc {
-  proc: Subprocess<"ignore", "ignore", "pipe">;
-  /** Everything the tray wrote to stderr so far. */
-  stderr(): string;
-  stop(): Promise<void>;
-}
+export type TrayProc = LoggedProc;
 
 /** Runs `tray --config FILE` (from source, or `binary`) with `env` (which must name the private bus). */
 export function spawnTray(configFile: string, env: Record<string, string>, binary?: string): TrayProc {
   const cmd = binary ? [binary] : [BUN, join(REPO, "src/main.ts")];
-  const proc = Bun.spawn([...cmd, "tray", "--config", configFile], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  let err = "";
-  (async () => {
-    for await (const c of proc.stderr) err += new TextDecoder().decode(c);
-  })();
-  return {
-    proc,
-    stderr: () => err,
-    async stop() {
-      proc.kill();
-      await proc.exited;
-    },
-  };
+  return spawnLogged([...cmd, "tray", "--config", configFile], { env, label: "tray", debugEnv: "DEBUG_TRAY" });
 }
