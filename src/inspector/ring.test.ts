@@ -1,31 +1,9 @@
 // Unit tests for the inspector ring: bounded, newest first, filters, bodies off by default and capped when on.
 import { describe, expect, test } from "bun:test";
-import type { RequestRecord } from "../core/contracts.ts";
 import { defaultConfig } from "../config/load.ts";
 import { capBody, RequestRing } from "./ring.ts";
 import { inspectorOptions } from "./component.ts";
-
-let n = 0;
-function rec(over: Partial<RequestRecord> = {}): RequestRecord {
-  n++;
-  return {
-    id: `r${n}`,
-    time: new Date(1_700_000_000_000 + n * 1000).toISOString(),
-    source: "local",
-    method: "POST",
-    path: "/api/chat",
-    model: "llama3",
-    upstream: "local",
-    status: 200,
-    ttfbMs: 12,
-    durationMs: 100,
-    tokensPerSec: 40,
-    bytesIn: 10,
-    bytesOut: 20,
-    error: null,
-    ...over,
-  };
-}
+import { requestRecord as rec } from "../../tests/helpers/request-record.ts";
 
 describe("RequestRing", () => {
   test("keeps at most `size` records, newest first, dropping the oldest", () => {

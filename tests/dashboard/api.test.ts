@@ -6,6 +6,7 @@ import { createInspectorComponent } from "../../src/inspector/component.ts";
 import type { RequestRecord } from "../../src/core/contracts.ts";
 import { createMetricsHistoryComponent } from "../../src/dashboard/history-component.ts";
 import { AUTH, StubBroker, TOKEN, testEnv, upstream, type TestEnv } from "../api/stubs.ts";
+import { requestRecord as record } from "../helpers/request-record.ts";
 
 const BASE = "http://127.0.0.1:8765";
 let env: TestEnv;
@@ -29,28 +30,6 @@ async function signIn(): Promise<{ cookie: string; csrf: string }> {
   const page = await call("GET", "/", { cookie });
   const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(page.text)![1]!;
   return { cookie, csrf };
-}
-
-let n = 0;
-function record(over: Partial<RequestRecord>): RequestRecord {
-  n++;
-  return {
-    id: `t${n}`,
-    time: new Date().toISOString(),
-    source: "local",
-    method: "POST",
-    path: "/api/chat",
-    model: "llama3",
-    upstream: "local",
-    status: 200,
-    ttfbMs: 5,
-    durationMs: 10,
-    tokensPerSec: 50,
-    bytesIn: 1,
-    bytesOut: 2,
-    error: null,
-    ...over,
-  };
 }
 
 beforeAll(async () => {
