@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { decodeJwt } from "jose";
 import { AUDIENCE, authorizationUrl, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
 import { parseRelayConfig } from "../../src/relay/config.ts";
 import { startRelay, type RelayServer } from "../../src/relay/server.ts";
 import { subjectTunnelId } from "../../src/relay/auth.ts";
@@ -84,16 +85,6 @@ function storedSession(): AuthSession | null {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
-}
-
 let first: AuthSession;
 let second: AuthSession;
 
@@ -101,7 +92,7 @@ test("device sign-in started from the API, approved in the provider's own pages"
   expect((await authState()).state).toBe("signed_out");
   const tunnelState = async () => ((await (await api("/api/v1/status")).json()) as { tunnel: { state: string } }).tunnel.state;
   // Without a token the tunnel waits for a sign-in instead of hammering the relay.
-  await until("the tunnel to wait for credentials", async () => (await tunnelState()) === "auth_failed");
+  await until(async () => (await tunnelState()) === "auth_failed", 15_000, "the tunnel to wait for credentials");
   const anonymous = await fetch(`${d.urls.api}/api/v1/auth/login`, { method: "POST" });
   expect(anonymous.status).toBe(401);
 
@@ -115,10 +106,14 @@ test("device sign-in started from the API, approved in the provider's own pages"
   const page = await browse(started.verificationUriComplete, "alice");
   expect(page.body).toContain("Sign-in Success");
 
-  const state = await until("signed_in", async () => {
-    const s = await authState();
-    return s.state === "signed_in" ? s : null;
-  });
+  const state = await until(
+    async () => {
+      const s = await authState();
+      return s.state === "signed_in" ? s : null;
+    },
+    15_000,
+    "signed_in",
+  );
   expect(state.subject).toBe("alice");
   first = storedSession()!;
   expect(first.refreshToken).toBeTruthy();
@@ -127,16 +122,20 @@ test("device sign-in started from the API, approved in the provider's own pages"
   expect(claims.sub).toBe("alice");
 
   // The new token reaches the tunnel at once: it connects to the relay, which maps the subject to its tunnel.
-  await until("the tunnel to connect with the access token", async () => (await tunnelState()) === "connected");
+  await until(async () => (await tunnelState()) === "connected", 15_000, "the tunnel to connect with the access token");
   expect(relay.tunnels().map((t) => t.id)).toContain(subjectTunnelId(p.issuer, "alice"));
 }, 30_000);
 
 test("the access token is refreshed before it expires, and the refresh token rotates", async () => {
   const exp1 = decodeJwt(first.accessToken).exp!;
-  second = await until("a refreshed session", () => {
-    const s = storedSession();
-    return s && s.accessToken !== first.accessToken ? s : null;
-  });
+  second = await until(
+    () => {
+      const s = storedSession();
+      return s && s.accessToken !== first.accessToken ? s : null;
+    },
+    15_000,
+    "a refreshed session",
+  );
   // Issued while the first one was still valid: refreshed ahead of expiry, not after a failure.
   expect(decodeJwt(second.accessToken).iat!).toBeLessThan(exp1);
   expect(second.refreshToken).not.toBe(first.refreshToken);
@@ -166,7 +165,7 @@ test("the relay accepts the fresh access token and refuses an expired one and a 
       return { status: r.status, body: await r.text() };
     };
     // The first access token is past its exp by now or soon (8 s lifetime).
-    await until("the first access token to expire", () => Date.now() / 1000 > decodeJwt(first.accessToken).exp! + 1, 10_000);
+    await until(() => Date.now() / 1000 > decodeJwt(first.accessToken).exp! + 1, 10_000, "the first access token to expire");
     const expired = await refused(first.accessToken);
     expect(expired.status).toBe(401);
     expect(expired.body).toContain("ERR_JWT_EXPIRED");
@@ -183,10 +182,14 @@ test("a revoked refresh token leads to login_required once, with no retry storm"
   const current = storedSession()!;
   const before = p.tokenCalls();
   await p.revoke(current.refreshToken!);
-  const state = await until("login_required", async () => {
-    const s = await authState();
-    return s.state === "login_required" ? s : null;
-  });
+  const state = await until(
+    async () => {
+      const s = await authState();
+      return s.state === "login_required" ? s : null;
+    },
+    15_000,
+    "login_required",
+  );
   expect(state.reason).toContain("invalid_grant");
   const atLoginRequired = p.tokenCalls();
   // One refresh attempt (two if a scheduled refresh raced the revocation), then nothing.

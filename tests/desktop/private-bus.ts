@@ -144,16 +144,7 @@ export async function startNotifications(address: string): Promise<{ stub: Notif
   return { stub, stop: () => bus.disconnect() };
 }
 
-/** Polls `fn` until it returns truthy (tests only; event-driven code never polls). */
-export async function until<T>(fn: () => T | Promise<T>, timeoutMs = 5000, what = "condition"): Promise<Exclude<T, null | undefined | false | 0 | "">> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as Exclude<T, null | undefined | false | 0 | "">;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(25);
-  }
-}
+export { until } from "../helpers/until.ts";
 
 export type TrayProc = LoggedProc;
 

@@ -3,20 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { until } from "../helpers/until.ts";
 
 export interface Keyring {
   dir: string;
   address: string;
   env: Record<string, string>;
   stop(): Promise<void>;
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(50);
-  }
 }
 
 /** With `password: null` the daemon starts without --unlock: a Secret Service with no default collection. */
@@ -64,7 +57,7 @@ export async function startKeyring(password: string | null = "keyring-test-passw
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await until("the private bus socket", () => existsSync(join(dir, "bus")));
+    await until(() => existsSync(join(dir, "bus")), 10_000, "the private bus socket");
     // --unlock reads the password from stdin and creates (or unlocks) the "login" keyring, aliased "default": no prompt.
     const gk = Bun.spawn(["gnome-keyring-daemon", "--foreground", ...(password === null ? [] : ["--unlock"]), "--components=secrets"], {
       env,
@@ -80,7 +73,7 @@ export async function startKeyring(password: string | null = "keyring-test-passw
     if (password !== null) gk.stdin.write(password);
     await gk.stdin.end();
     let last = "";
-    await until(password === null ? "org.freedesktop.secrets" : "org.freedesktop.secrets with a default collection", async () => {
+    await until(async () => {
       const r = Bun.spawn(
         ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.ReadAlias", "default"],
         { env, stdout: "pipe", stderr: "pipe" },
@@ -88,7 +81,7 @@ export async function startKeyring(password: string | null = "keyring-test-passw
       const [out, err, code] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
       last = out + err + (gk.exitCode !== null ? ` (gnome-keyring-daemon exited ${gk.exitCode}: ${gkErr})` : "");
       return code === 0 && (password === null || out.includes("/collection/"));
-    }, 15_000).catch((e) => {
+    }, 15_000, password === null ? "org.freedesktop.secrets" : "org.freedesktop.secrets with a default collection").catch((e) => {
       throw new Error(`${(e as Error).message}: ${last}`);
     });
   } catch (e) {
