@@ -12,6 +12,7 @@ import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./m
 import { brokerError, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { overallQuality, quality, qualityLatency } from "./quality.ts";
 import { routeOrder } from "./router.ts";
+import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 
 const log = logger("broker");
@@ -21,6 +22,9 @@ type FetchFn = typeof fetch;
 interface Entry {
   upstream: Upstream;
   monitor: HealthMonitor;
+  /** Proxied requests. */
+  client: UpstreamClient;
+  /** Model listings (fetch). */
   fetch: FetchFn;
   session: { close(): void } | null;
 }
@@ -51,7 +55,11 @@ export class Broker implements BrokerService {
       order: (model) => routeOrder(this.upstreamObjects(), model),
       maxAttempts: () => this.config.proxy.max_attempts,
       capture: () => this.captureOpts,
-      fetchFor: (u) => this.entries.get(u.name)?.upstream === u ? this.entries.get(u.name)!.fetch : fetch,
+      clientFor: (u) => {
+        const e = this.entries.get(u.name);
+        // A request that started before a reload finishes on its own upstream object: a one-off client for it.
+        return e && e.upstream === u ? e.client : createUpstreamClient(u);
+      },
       suspect: (u) => {
         const e = this.entries.get(u.name);
         if (e && e.upstream === u) void e.monitor.check();
@@ -96,12 +104,13 @@ export class Broker implements BrokerService {
 
   private add(c: UpstreamConfig): void {
     const u = new Upstream(c, durationMs(this.config.metrics.window));
-    const { fetch: f, session } = newSession();
+    const client = createUpstreamClient(u);
+    const { fetch: f, session } = client instanceof FetchClient ? { fetch: client.fetch, session: null } : newSession();
     const monitor = new HealthMonitor(u, healthSettings(this.config.health), {
       checked: (up, change) => this.checked(up, change),
       refreshAuth: (up) => this.refreshAuth(up),
     });
-    this.entries.set(c.name, { upstream: u, monitor, fetch: f, session });
+    this.entries.set(c.name, { upstream: u, monitor, client, fetch: f, session });
     if (c.enabled) monitor.start();
   }
 
@@ -109,6 +118,7 @@ export class Broker implements BrokerService {
     e.upstream.retired = true;
     e.monitor.stop();
     // Idle pooled connections only: requests in flight finish on theirs.
+    e.client.close();
     e.session?.close();
   }
 
@@ -169,7 +179,10 @@ export class Broker implements BrokerService {
   }
 
   async reconnectAll(): Promise<void> {
-    for (const e of this.entries.values()) e.session?.close();
+    for (const e of this.entries.values()) {
+      e.client.close();
+      e.session?.close();
+    }
     await Promise.all([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.monitor.check()));
   }
 
@@ -212,7 +225,8 @@ export class Broker implements BrokerService {
         const p = u.kind === "openai" ? "/v1/models" : what === "ollama-ps" ? "/api/ps" : what === "openai" ? "/v1/models" : "/api/tags";
         if (u.kind === "openai" && what === "ollama-ps") return null;
         try {
-          const res = await this.deps.fetchFor(u)(u.base + p, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
+          const e = this.entries.get(u.name);
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + p, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             return null;

@@ -4,6 +4,7 @@
 // request costs one object rather than a handful of closures.
 import type { RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
+import type { UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
 import { joinTail, parseUsage, TAIL_BYTES } from "./usage.ts";
@@ -69,7 +70,7 @@ export class Exchange {
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
   deadline = 0;
-  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private reader: UpstreamReply | null = null;
   private format: StreamFormat = "other";
   private readonly tail: (Uint8Array | undefined)[] = new Array(TAIL_CHUNKS);
   private tailPos = 0;
@@ -122,12 +123,12 @@ export class Exchange {
   }
 
   /** Headers arrived: from here on the response belongs to the client. */
-  accept(res: Response): void {
+  accept(res: UpstreamReply): void {
     this.clearTimer();
     this.status = res.status;
     this.ttfbMs = performance.now() - this.started;
     this.error = null;
-    const ct = res.headers.get("content-type") ?? "";
+    const ct = res.header("content-type") ?? "";
     this.format = ct.includes("text/event-stream") ? "sse" : ct.includes("ndjson") ? "ndjson" : "other";
   }
 
@@ -135,9 +136,9 @@ export class Exchange {
    * A small, complete answer (stream:false, listings): read whole and sent as bytes, which costs far less than
    * relaying a stream. Only plain bodies whose Content-Length says they are small.
    */
-  isSmall(res: Response): boolean {
-    if (this.format !== "other" || !res.body) return false;
-    const cl = res.headers.get("content-length");
+  isSmall(res: UpstreamReply): boolean {
+    if (this.format !== "other" || !res.hasBody) return false;
+    const cl = res.header("content-length");
     return cl !== null && Number(cl) <= SMALL_RESPONSE;
   }
 
@@ -151,12 +152,12 @@ export class Exchange {
   }
 
   /** The relayed stream: Bun's "direct" stream (no queue in between; write() reports a client that went away). */
-  stream(res: Response): ReadableStream<Uint8Array> | null {
-    if (!res.body) {
+  stream(res: UpstreamReply): ReadableStream<Uint8Array> | null {
+    if (!res.hasBody) {
       this.finish(null);
       return null;
     }
-    this.reader = res.body.getReader();
+    this.reader = res;
     return new DirectStream(this);
   }
 
@@ -169,7 +170,7 @@ export class Exchange {
       // readMany takes every chunk already queued: one flush for a burst, and still one per chunk when they trickle.
       let r: { done: boolean; value: Uint8Array[] };
       try {
-        const p = reader.readMany();
+        const p = reader.read();
         r = p instanceof Promise ? await p : p;
       } catch (e) {
         if (this.clientGone || this.done) return c.close();
@@ -208,7 +209,7 @@ export class Exchange {
     if (this.done) return;
     this.clientGone = true;
     this.ac?.abort();
-    void this.reader?.cancel().catch(() => {});
+    this.reader?.cancel();
     this.finish("client closed the connection");
   }
 

@@ -62,3 +62,34 @@ export function clientHeaders(upstream: Headers): Headers {
   for (const [k, v] of upstream) if (!DROP_RESPONSE.has(k)) out.set(k, v);
   return out;
 }
+
+/**
+ * The same rules as upstreamHeaders, as raw header lines for the HTTP/1.1 client ("name: value\r\n" each).
+ * Values come from Bun's parser (no CR/LF possible); the upstream credential is checked here.
+ */
+export function upstreamHeaderLines(client: Headers | null, u: Upstream): string {
+  let out = "";
+  if (client) {
+    const all = client.toJSON() as Record<string, string | string[]>;
+    const conn = all.connection as string | undefined;
+    const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
+    for (const k in all) {
+      if (DROP_REQUEST.has(k) || (extra && extra.includes(k))) continue;
+      const v = all[k]!;
+      out += `${k}: ${typeof v === "string" ? v : v.join(", ")}\r\n`;
+    }
+  }
+  out += "accept-encoding: identity\r\n";
+  if (u.authValue) {
+    if (/[\r\n]/.test(u.authValue)) throw new Error(`the auth secret of upstream "${u.name}" contains a line break`);
+    out += `${u.config.auth_header}: ${u.authValue}\r\n`;
+  }
+  return out;
+}
+
+/** clientHeaders for a flat [name, value, ...] list (names in lower case). */
+export function clientHeaderPairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) if (!DROP_RESPONSE.has(flat[i]!)) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}

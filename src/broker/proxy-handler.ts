@@ -2,7 +2,7 @@
 import type { EventBus } from "../core/events.ts";
 import { ERROR_CODES, type ErrorCode } from "../core/http-error.ts";
 import { Exchange, type CaptureOptions } from "./exchange.ts";
-import { clientHeaders, upstreamHeaders } from "./headers.ts";
+import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 
@@ -15,8 +15,8 @@ export interface ProxyDeps {
   order(model: string | null): Upstream[];
   maxAttempts(): number;
   capture(): CaptureOptions;
-  /** fetch bound to the upstream's connection pool. */
-  fetchFor(u: Upstream): typeof fetch;
+  /** The client holding the upstream's connection pool. */
+  clientFor(u: Upstream): UpstreamClient;
   /** A request could not reach the upstream: check its health now rather than at the next interval. */
   suspect(u: Upstream): void;
 }
@@ -52,6 +52,7 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   let retryable = true;
   let model: string | null = null;
   let bytesIn = 0;
+  let bodyLength = -1;
   if (method !== "GET" && method !== "HEAD" && req.body) {
     const cl = req.headers.get("content-length");
     const len = cl === null ? -1 : Number(cl);
@@ -68,6 +69,7 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
       body = req.body;
       retryable = false;
       bytesIn = len > 0 ? len : 0;
+      bodyLength = len;
     }
   }
 
@@ -87,19 +89,9 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   for (let i = 0; i < attempts; i++) {
     const u = order[i]!;
     const signal = ex.beginAttempt(u);
-    let res: Response;
+    let res: UpstreamReply;
     try {
-      res = await deps.fetchFor(u)(u.base + path + search, {
-        method,
-        headers: upstreamHeaders(req.headers, u),
-        body,
-        signal,
-        redirect: "manual",
-        decompress: false,
-        timeout: false,
-        // Required by the fetch standard for stream bodies.
-        duplex: "half",
-      } as RequestInit);
+      res = await deps.clientFor(u).send({ method, target: path + search, headers: req.headers, body, bodyLength, signal });
     } catch (e) {
       if (ex.clientGone) {
         ex.fail(499, "client closed the connection");
@@ -115,14 +107,14 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     }
     if (res.status >= 500 && i < attempts - 1) {
       // Nothing reached the client yet: try the next upstream.
-      void res.body?.cancel().catch(() => {});
+      res.cancel();
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}`;
       ex.attemptFailed(u, res.status, lastMessage);
       continue;
     }
     ex.accept(res);
-    const headers = clientHeaders(res.headers);
+    const headers = res.clientHeaders();
     if (ex.isSmall(res)) {
       let bytes: Uint8Array;
       try {

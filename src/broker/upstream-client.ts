@@ -1,0 +1,125 @@
+// How the broker talks to an upstream: one request in, one reply out. Two implementations: the keep-alive HTTP/1.1
+// client (http1-client.ts, for plain http:// upstreams) and Bun's fetch (https://, URLs with credentials, or when
+// CLOUDTOLOCALLLM_BROKER_CLIENT=fetch).
+import { clientHeaders, upstreamHeaders } from "./headers.ts";
+import { Http1Pool } from "./http1-client.ts";
+import type { Upstream } from "./upstream.ts";
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path and query of the client's request; appended to the upstream's base URL. */
+  target: string;
+  /** The client's headers (the rules of headers.ts are applied here); null for none. */
+  headers: Headers | null;
+  body: Uint8Array | ReadableStream<Uint8Array> | null;
+  /** The length of a stream body when the client announced it, else -1. */
+  bodyLength: number;
+  signal: AbortSignal;
+}
+
+export interface ReadResult {
+  done: boolean;
+  value: Uint8Array[];
+}
+
+export interface UpstreamReply {
+  readonly status: number;
+  readonly statusText: string;
+  /** Whether a body follows. */
+  readonly hasBody: boolean;
+  /** A response header (name in lower case), or null. */
+  header(name: string): string | null;
+  /** The headers to pass to the client: hop-by-hop and framing headers removed (headers.ts). */
+  clientHeaders(): HeadersInit;
+  /** The whole body. */
+  bytes(): Promise<Uint8Array>;
+  /** Every part received so far (waits for one when there is none); done once the body is complete. */
+  read(): Promise<ReadResult> | ReadResult;
+  /** Abandons the rest of the body. */
+  cancel(): void;
+}
+
+export interface UpstreamClient {
+  send(req: UpstreamRequest): Promise<UpstreamReply>;
+  /** Closes idle connections; requests in flight finish. */
+  close(): void;
+}
+
+type FetchFn = typeof fetch;
+
+class FetchReply implements UpstreamReply {
+  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  constructor(private readonly res: Response) {}
+  get status() {
+    return this.res.status;
+  }
+  get statusText() {
+    return this.res.statusText;
+  }
+  get hasBody() {
+    return this.res.body !== null;
+  }
+  header(name: string) {
+    return this.res.headers.get(name);
+  }
+  clientHeaders() {
+    return clientHeaders(this.res.headers);
+  }
+  bytes() {
+    return this.res.bytes();
+  }
+  read() {
+    if (!this.reader) {
+      if (!this.res.body) return { done: true, value: [] };
+      this.reader = this.res.body.getReader();
+    }
+    return this.reader.readMany();
+  }
+  cancel() {
+    const done = this.reader ? this.reader.cancel() : this.res.body?.cancel();
+    void done?.catch(() => {});
+  }
+}
+
+/** Bun's fetch on a pool of its own (Bun.FetchSession when this Bun has it). */
+export class FetchClient implements UpstreamClient {
+  readonly fetch: FetchFn;
+  private readonly session: { close(): void } | null;
+
+  constructor(private readonly u: Upstream) {
+    const FS = (Bun as unknown as { FetchSession?: new () => { fetch: FetchFn; close(): void } }).FetchSession;
+    const s = FS ? new FS() : null;
+    this.fetch = s ? (s.fetch as FetchFn) : fetch;
+    this.session = s;
+  }
+
+  async send(req: UpstreamRequest): Promise<UpstreamReply> {
+    const res = await this.fetch(this.u.base + req.target, {
+      method: req.method,
+      headers: upstreamHeaders(req.headers, this.u),
+      body: req.body,
+      signal: req.signal,
+      redirect: "manual",
+      decompress: false,
+      timeout: false,
+      // Required by the fetch standard for stream bodies.
+      duplex: "half",
+    } as RequestInit);
+    return new FetchReply(res);
+  }
+
+  close(): void {
+    this.session?.close();
+  }
+}
+
+/** Which client serves an upstream: the HTTP/1.1 pool for plain http:// URLs without credentials, else fetch. */
+export function http1Eligible(u: Upstream): boolean {
+  if (process.env.CLOUDTOLOCALLLM_BROKER_CLIENT === "fetch") return false;
+  const url = new URL(u.base);
+  return url.protocol === "http:" && !url.username && !url.password;
+}
+
+export function createUpstreamClient(u: Upstream): UpstreamClient {
+  return http1Eligible(u) ? new Http1Pool(u) : new FetchClient(u);
+}
