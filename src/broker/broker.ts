@@ -38,6 +38,8 @@ function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
 
 export class Broker implements BrokerService {
   private entries = new Map<string, Entry>();
+  /** The upstream objects of `entries`, as an array for the router (rebuilt when the set changes). */
+  private list: Upstream[] = [];
   private config: Config;
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly deps: ProxyDeps;
@@ -52,7 +54,7 @@ export class Broker implements BrokerService {
     this.captureOpts = { enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap };
     this.deps = {
       events,
-      order: (model) => routeOrder(this.upstreamObjects(), model),
+      order: (model) => routeOrder(this.list, model),
       maxAttempts: () => this.config.proxy.max_attempts,
       capture: () => this.captureOpts,
       clientFor: (u) => {
@@ -78,6 +80,7 @@ export class Broker implements BrokerService {
     this.ticker = null;
     for (const e of this.entries.values()) this.retire(e);
     this.entries.clear();
+    this.list = [];
   }
 
   /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the objects they started with. */
@@ -95,6 +98,7 @@ export class Broker implements BrokerService {
       }
     }
     for (const c of next.upstreams) if (!this.entries.has(c.name)) this.add(c);
+    this.list = [...this.upstreamObjects()];
     if (JSON.stringify(next.health) !== JSON.stringify(prev.health)) {
       const s = healthSettings(next.health);
       for (const e of this.entries.values()) e.monitor.update(s);
@@ -111,6 +115,7 @@ export class Broker implements BrokerService {
       refreshAuth: (up) => this.refreshAuth(up),
     });
     this.entries.set(c.name, { upstream: u, monitor, client, fetch: f, session });
+    this.list = [...this.upstreamObjects()];
     if (c.enabled) monitor.start();
   }
 

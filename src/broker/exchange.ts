@@ -53,7 +53,8 @@ function awaitHeaders(ex: Exchange): void {
 }
 
 export class Exchange {
-  readonly id = (++nextId).toString(36) + "-" + Date.now().toString(36);
+  /** Numbered at once, spelled out only when a record is emitted. */
+  private readonly seq = ++nextId;
   readonly started = performance.now();
   readonly time = Date.now();
   upstream: Upstream | null = null;
@@ -298,7 +299,7 @@ export class Exchange {
   private emit(durationMs: number, tokensPerSec: number | null): void {
     if (this.events.listenerCount("request.completed") === 0 && this.events.listenerCount("*") === 0) return;
     const rec: RequestRecord = {
-      id: this.id,
+      id: this.seq.toString(36) + "-" + this.time.toString(36),
       time: new Date(this.time).toISOString(),
       source: this.source,
       method: this.method,

@@ -459,7 +459,13 @@ class Http1Reply implements UpstreamReply, ParserSink {
     return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
   }
 
-  async bytes(): Promise<Uint8Array> {
+  bytes(): Promise<Uint8Array> {
+    // The common case: a small answer that came whole with its head.
+    if (this.ended && this.queue.length <= 1) return Promise.resolve(this.queue.length ? this.take().value[0]! : new Uint8Array(0));
+    return this.collect();
+  }
+
+  private async collect(): Promise<Uint8Array> {
     const parts: Uint8Array[] = [];
     for (;;) {
       const r = this.read();

@@ -118,7 +118,7 @@ export class ProxyListener {
     if (s) await (force ? s.stop(true) : Promise.resolve(void s.stop(false)));
   }
 
-  private async route(req: Request): Promise<Response> {
+  private route(req: Request): Promise<Response> | Response {
     if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(pathOf(req), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
     const origin = req.headers.get("origin");
     if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(pathOf(req), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
@@ -134,11 +134,12 @@ export class ProxyListener {
         },
       });
     }
-    const res = await this.broker.handle(req, "local");
-    if (origin !== null) {
+    // Without an Origin (every non-browser client) the broker's promise is handed to Bun as it is: no extra await.
+    if (origin === null) return this.broker.handle(req, "local");
+    return this.broker.handle(req, "local").then((res) => {
       res.headers.set("access-control-allow-origin", origin);
       res.headers.append("vary", "Origin");
-    }
-    return res;
+      return res;
+    });
   }
 }

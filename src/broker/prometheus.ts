@@ -144,12 +144,13 @@ export interface RequestMetricChildren {
   tokens: CounterChild;
 }
 
-const children = new Map<string, RequestMetricChildren>();
+const children = new Map<string, { local?: RequestMetricChildren; tunnel?: RequestMetricChildren }>();
 
 /** The children for one upstream and source; cached, so the hot path is a Map lookup and additions. */
 export function requestMetrics(upstream: string, source: Source): RequestMetricChildren {
-  const key = source === "local" ? `l:${upstream}` : `t:${upstream}`;
-  let c = children.get(key);
+  let bySource = children.get(upstream);
+  if (!bySource) children.set(upstream, (bySource = {}));
+  let c = bySource[source];
   if (!c) {
     const m = (metrics ??= create());
     const l = { upstream, source };
@@ -162,7 +163,7 @@ export function requestMetrics(upstream: string, source: Source): RequestMetricC
       bytesOut: m.bytesOut.child(l),
       tokens: m.tokens.child(l),
     };
-    children.set(key, c);
+    bySource[source] = c;
   }
   return c;
 }

@@ -15,6 +15,8 @@ function tier(u: Upstream, model: string | null): number {
 }
 
 export function routeOrder(upstreams: Iterable<Upstream>, model: string | null): Upstream[] {
+  // The common setup, one upstream: nothing to order.
+  if (Array.isArray(upstreams) && upstreams.length === 1) return upstreams[0]!.enabled ? [upstreams[0]!] : [];
   const list: { u: Upstream; t: number }[] = [];
   for (const u of upstreams) if (u.enabled) list.push({ u, t: tier(u, model) });
   list.sort(
