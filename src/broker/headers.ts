@@ -88,8 +88,8 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream): string
 }
 
 /** clientHeaders for a flat [name, value, ...] list (names in lower case). */
-export function clientHeaderPairs(flat: string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i < flat.length; i += 2) if (!DROP_RESPONSE.has(flat[i]!)) out.push([flat[i]!, flat[i + 1]!]);
+export function clientHeadersOf(flat: string[]): Headers {
+  const out = new Headers();
+  for (let i = 0; i < flat.length; i += 2) if (!DROP_RESPONSE.has(flat[i]!)) out.append(flat[i]!, flat[i + 1]!);
   return out;
 }

@@ -5,7 +5,7 @@
 // of the received bytes, enforces connect_timeout (fetch cannot), and closes the socket the moment a request is
 // aborted, which stops the upstream generation.
 import type { Socket, SocketHandler } from "bun";
-import { clientHeaderPairs, upstreamHeaderLines } from "./headers.ts";
+import { clientHeadersOf, upstreamHeaderLines } from "./headers.ts";
 import { HttpParseError, ResponseParser, headerValue, type ParserSink, type ResponseHead } from "./http1-parser.ts";
 import type { ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
@@ -15,7 +15,7 @@ export const MAX_IDLE = 32;
 /** An idle socket is closed after this long (below common server keep-alive timeouts, like undici's 4 s). */
 export const IDLE_TIMEOUT_MS = 4000;
 /** Body bytes queued for a reader that is behind before the socket stops reading (backpressure toward the upstream). */
-const HIGH_WATER = 256 * 1024;
+const HIGH_WATER = 64 * 1024;
 /** Request bodies up to this size are sent in the same write as the head. */
 const COALESCE = 64 * 1024;
 
@@ -448,7 +448,7 @@ class Http1Reply implements UpstreamReply, ParserSink {
   }
 
   clientHeaders(): HeadersInit {
-    return clientHeaderPairs(this.headers);
+    return clientHeadersOf(this.headers);
   }
 
   read(): Promise<ReadResult> | ReadResult {

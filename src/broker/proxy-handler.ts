@@ -46,6 +46,11 @@ export function extractModel(body: Uint8Array): string | null {
 }
 
 
+/** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
+function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
+  return res.statusText === "" || (res.status === 200 && res.statusText === "OK") ? { status: res.status, headers } : { status: res.status, statusText: res.statusText, headers };
+}
+
 export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string): Promise<Response> {
   const method = req.method;
   let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
@@ -130,9 +135,9 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
         return brokerError(path, "upstream_error", msg);
       }
       ex.completeSmall(bytes);
-      return new Response(bytes as Uint8Array<ArrayBuffer>, { status: res.status, statusText: res.statusText, headers });
+      return new Response(bytes as Uint8Array<ArrayBuffer>, responseInit(res, headers));
     }
-    return new Response(ex.stream(res), { status: res.status, statusText: res.statusText, headers });
+    return new Response(ex.stream(res), responseInit(res, headers));
   }
   ex.fail(ERROR_CODES[lastCode], lastMessage);
   return brokerError(path, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);

@@ -101,6 +101,21 @@ describe("failover before the first byte", () => {
     expect(tb.broker.upstream("dead")!.metrics.errors).toBe(1);
   });
 
+  test("a blackholed upstream (no TCP handshake) fails after connect_timeout, not first_byte_timeout", async () => {
+    const { blackhole } = await import("./blackhole.ts");
+    const hole = await blackhole();
+    try {
+      tb = await startBroker(`[health]\ninterval = "60s"\ntimeout = "10s"\n` + upstreamToml("hole", `http://127.0.0.1:${hole.port}`, `connect_timeout = "300ms"\nfirst_byte_timeout = "60s"`));
+      const t0 = performance.now();
+      const r = await post(`${tb.url}/api/generate`, { model: SHARED, prompt: "hi", stream: false });
+      expect(r.status).toBe(502);
+      expect((await r.json()).error).toBe('upstream "hole" could not be reached: no connection within 300ms (connect_timeout)');
+      expect(performance.now() - t0).toBeLessThan(3000);
+    } finally {
+      hole.close();
+    }
+  });
+
   test("the first upstream answers 503 → the next one answers; with one attempt allowed the 503 passes through", async () => {
     a.options.failWith503 = true;
     const t = await twoUpstreams();

@@ -260,3 +260,17 @@ test("a slow reader pauses the socket: the upstream's writes back up instead of 
   expect(got).toBe(total);
   pool.close();
 });
+
+test("connect_timeout is enforced: a blackholed upstream fails after it, not after first_byte_timeout", async () => {
+  const { blackhole } = await import("./blackhole.ts");
+  const hole = await blackhole();
+  cleanups.push(() => hole.close());
+  const pool = new Http1Pool(upstream(`http://127.0.0.1:${hole.port}`, { connect_timeout: "200ms" }));
+  const t0 = performance.now();
+  const e = await send(pool, "/api/tags").catch((x) => x);
+  const ms = performance.now() - t0;
+  expect(e).toBeInstanceOf(UpstreamConnError);
+  expect(e).toMatchObject({ code: "ETIMEDOUT", message: "no connection within 200ms (connect_timeout)" });
+  expect(ms).toBeGreaterThanOrEqual(190);
+  expect(ms).toBeLessThan(2000);
+});
