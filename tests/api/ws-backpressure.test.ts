@@ -22,7 +22,7 @@ test("a client that never reads gets no ticks and is closed past 1 MiB queued; a
   env = testEnv(`[api]\nlisten = "127.0.0.1:0"\n`);
   const hub = new WsHub(env.daemon.ctx);
   app = createApp(env.daemon.ctx, { token: () => TOKEN, hub, docs: false }).listen({ hostname: "127.0.0.1", port: 0 });
-  const port = app.server!.port;
+  const port = app.server!.port!;
 
   // The stalled client: a raw socket that completes the handshake, then stops reading.
   sock = connect(port, "127.0.0.1");
