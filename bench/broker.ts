@@ -5,6 +5,8 @@
 // (a) small non-streaming requests at fixed concurrency (wrk): throughput, latency p50/p99;
 // (b) streaming (a separate load process): time to first token and chunks/s, 1 stream and 200 concurrent streams;
 // (c) the broker daemon's peak RSS.
+// (a) is also run against a second daemon that uses Bun's fetch as its upstream client (CLOUDTOLOCALLLM_BROKER_CLIENT=fetch),
+// to show what the HTTP/1.1 client changes.
 // Prints a markdown table and writes it to bench/results/broker.md. Medians over the rounds.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -46,6 +48,11 @@ const daemon = await startDaemon({
   config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
   waitFor: ["broker"],
 });
+const daemonFetch = await startDaemon({
+  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
+  env: { CLOUDTOLOCALLLM_BROKER_CLIENT: "fetch" },
+  waitFor: ["broker"],
+});
 const nginx = await startNginx(fake.url);
 const urls: Record<Target, string> = { direct: fake.url, broker: daemon.urls.broker!, nginx: nginx.url };
 const brokerPid = daemon.proc.pid;
@@ -62,9 +69,10 @@ const many: Record<Target, { p50: number[]; p99: number[]; cps: number[]; errors
   nginx: { p50: [], p99: [], cps: [], errors: 0 },
 };
 let rssAfterMany = 0;
+const viaFetch: { w: WrkResult[]; cpu: number[] } = { w: [], cpu: [] };
 
 try {
-  for (const t of TARGETS) await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1 }); // warm-up
+  for (const u of [...TARGETS.map((t) => urls[t]), daemonFetch.urls.broker!]) await wrk(`${u}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1 }); // warm-up
   for (let r = 0; r < P.rounds; r++) {
     // Interleaved, so that a noisy moment on the shared machine hits every target alike.
     for (const t of TARGETS) {
@@ -72,6 +80,12 @@ try {
       const w = await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec });
       small[t].push(w);
       cpuPerReq[t].push(((cpuMs(pids[t]) - c0) * 1000) / Math.max(1, w.requests));
+      if (t === "broker") {
+        const f0 = cpuMs(daemonFetch.proc.pid);
+        const wf = await wrk(`${daemonFetch.urls.broker!}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec });
+        viaFetch.w.push(wf);
+        viaFetch.cpu.push(((cpuMs(daemonFetch.proc.pid) - f0) * 1000) / Math.max(1, wf.requests));
+      }
     }
     for (const t of TARGETS) {
       const s = await streamLoad(urls[t], 1, P.singleTokens, P.singleRounds);
@@ -92,6 +106,8 @@ try {
   await nginx.stop();
   await daemon.stop();
   removeHome(daemon.home);
+  await daemonFetch.stop();
+  removeHome(daemonFetch.home);
   fake.proc.kill();
   await fake.proc.exited;
 }
@@ -119,6 +135,10 @@ const lines = [
   "| --- | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map((r) => `| ${r[0]} | ${r[5](r[1])} | ${r[5](r[2])} | ${r[5](r[3])} | ${diff(r)} | ${f(r[2] / r[3], 2)}× |`),
   `| (c) broker RSS (MB): idle / after ${P.manyStreams} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |`,
+  "",
+  `(a) the same broker with Bun's fetch as its upstream client (CLOUDTOLOCALLLM_BROKER_CLIENT=fetch), same run: ` +
+    `${fi(median(viaFetch.w.map((x) => x.rps)))} requests/s, p50 ${f(median(viaFetch.w.map((x) => x.p50Ms)))} ms, p99 ${f(median(viaFetch.w.map((x) => x.p99Ms)))} ms, ` +
+    `CPU ${f(median(viaFetch.cpu), 0)} µs/request (HTTP/1.1 client: ${f(median(cpuPerReq.broker), 0)}).`,
   "",
   `Errors: wrk ${TARGETS.map((t) => `${t} ${small[t].reduce((a, x) => a + x.errors, 0)}`).join(", ")}; streams ${TARGETS.map((t) => `${t} ${many[t].errors}`).join(", ")}.`,
   "\"broker vs direct\": the difference for times, the share of direct for rates. CPU per request: the process in that column " +
