@@ -4,7 +4,7 @@
 // request costs one object rather than a handful of closures.
 import type { RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
-import type { UpstreamReply } from "./upstream-client.ts";
+import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
 import { joinTail, parseUsage, TAIL_BYTES } from "./usage.ts";
@@ -58,7 +58,7 @@ export class Exchange {
   readonly started = performance.now();
   readonly time = Date.now();
   upstream: Upstream | null = null;
-  ac: AbortController | null = null;
+  ac: Attempt | null = null;
   clientGone = false;
   timedOut = false;
   status = 0;
@@ -100,14 +100,14 @@ export class Exchange {
   }
 
   /** Starts one attempt on an upstream; returns the signal for its fetch. */
-  beginAttempt(u: Upstream): AbortSignal {
+  beginAttempt(u: Upstream): AttemptSignal {
     this.upstream = u;
     this.timedOut = false;
-    this.ac = new AbortController();
+    this.ac = new Attempt();
     if (this.clientGone) this.ac.abort();
     this.deadline = performance.now() + u.firstByteTimeoutMs;
     awaitHeaders(this);
-    return this.ac.signal;
+    return this.ac;
   }
 
   /** The attempt failed before anything reached the client (counted against that upstream; failover may follow). */

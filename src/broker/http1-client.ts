@@ -7,7 +7,7 @@
 import type { Socket, SocketHandler } from "bun";
 import { clientHeadersOf, upstreamHeaderLines } from "./headers.ts";
 import { HttpParseError, ResponseParser, headerValue, type ParserSink, type ResponseHead } from "./http1-parser.ts";
-import type { ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-client.ts";
+import type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 
 /** Idle sockets kept per upstream; more are closed when their request ends. */
@@ -165,7 +165,7 @@ export class Http1Pool implements UpstreamClient {
     return null;
   }
 
-  private connect(signal: AbortSignal): Promise<Conn> {
+  private connect(signal: AttemptSignal): Promise<Conn> {
     if (signal.aborted) return Promise.reject(abortError());
     const conn = new Conn(this);
     const ms = this.u.connectTimeoutMs;

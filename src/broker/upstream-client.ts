@@ -5,6 +5,39 @@ import { clientHeaders, upstreamHeaders } from "./headers.ts";
 import { Http1Pool } from "./http1-client.ts";
 import type { Upstream } from "./upstream.ts";
 
+/** The part of AbortSignal a client uses: an AbortSignal fits, and so does the broker's lighter Attempt. */
+export interface AttemptSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: EventListenerObject | (() => void)): void;
+  removeEventListener(type: "abort", listener: EventListenerObject | (() => void)): void;
+}
+
+/**
+ * The cancel switch of one attempt: what an AbortController does, without the DOM event machinery (an
+ * AbortController and its listener cost more than the rest of the attempt's bookkeeping together).
+ */
+export class Attempt implements AttemptSignal {
+  aborted = false;
+  private listeners: (EventListenerObject | (() => void))[] = [];
+
+  addEventListener(_type: "abort", l: EventListenerObject | (() => void)): void {
+    this.listeners.push(l);
+  }
+
+  removeEventListener(_type: "abort", l: EventListenerObject | (() => void)): void {
+    const i = this.listeners.indexOf(l);
+    if (i >= 0) this.listeners.splice(i, 1);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const ls = this.listeners;
+    this.listeners = [];
+    for (const l of ls) typeof l === "function" ? l() : l.handleEvent(new Event("abort"));
+  }
+}
+
 export interface UpstreamRequest {
   method: string;
   /** Path and query of the client's request; appended to the upstream's base URL. */
@@ -14,7 +47,7 @@ export interface UpstreamRequest {
   body: Uint8Array | ReadableStream<Uint8Array> | null;
   /** The length of a stream body when the client announced it, else -1. */
   bodyLength: number;
-  signal: AbortSignal;
+  signal: AttemptSignal;
 }
 
 export interface ReadResult {
@@ -94,11 +127,15 @@ export class FetchClient implements UpstreamClient {
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamReply> {
+    // fetch takes a real AbortSignal only.
+    const ac = new AbortController();
+    if (req.signal.aborted) ac.abort();
+    else req.signal.addEventListener("abort", () => ac.abort());
     const res = await this.fetch(this.u.base + req.target, {
       method: req.method,
       headers: upstreamHeaders(req.headers, this.u),
       body: req.body,
-      signal: req.signal,
+      signal: ac.signal,
       redirect: "manual",
       decompress: false,
       timeout: false,
