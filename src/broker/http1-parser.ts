@@ -103,6 +103,22 @@ export class ResponseParser {
           break;
         }
         case State.ChunkSize: {
+          // Fast path, once per streamed token: a whole "HEX\r\n" line in this part, read straight from the bytes.
+          if (this.line === "") {
+            let size = 0;
+            let i = 0;
+            for (; i < 13 && i < buf.byteLength; i++) {
+              const d = HEX[buf[i]!]!;
+              if (d < 0) break;
+              size = size * 16 + d;
+            }
+            if (i > 0 && i < 13 && buf[i] === 13 && buf[i + 1] === 10) {
+              buf = buf.subarray(i + 2);
+              this.remaining = size;
+              this.state = size === 0 ? State.Trailers : State.ChunkData;
+              break;
+            }
+          }
           const nl = buf.indexOf(10);
           if (nl < 0) {
             this.addLine(buf);
@@ -129,6 +145,11 @@ export class ResponseParser {
         }
         case State.ChunkDataEnd: {
           // The CRLF after a chunk's data (a bare LF is tolerated).
+          if (this.line === "" && buf[0] === 13 && buf[1] === 10) {
+            buf = buf.subarray(2);
+            this.state = State.ChunkSize;
+            break;
+          }
           const nl = buf.indexOf(10);
           if (nl < 0) {
             this.addLine(buf);
@@ -235,3 +256,7 @@ export class ResponseParser {
 }
 
 const EMPTY = new Uint8Array(0);
+/** Hex digit values by byte (-1: not a hex digit). */
+const HEX = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX[48 + i] = i;
+for (let i = 0; i < 6; i++) HEX[65 + i] = HEX[97 + i] = 10 + i;
