@@ -274,3 +274,26 @@ test("connect_timeout is enforced: a blackholed upstream fails after it, not aft
   expect(ms).toBeGreaterThanOrEqual(190);
   expect(ms).toBeLessThan(2000);
 });
+
+test("a large buffered body goes out whole across partial writes; HEAD answers have no body", async () => {
+  const srv = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      if (req.method === "HEAD") return new Response(null, { headers: { "content-length": "1234", "x-h": "1" } });
+      const b = await req.bytes();
+      return new Response(`${b.byteLength} ${b[0]} ${b[b.byteLength - 1]}`);
+    },
+  });
+  cleanups.push(() => srv.stop(true));
+  const pool = new Http1Pool(upstream(`http://127.0.0.1:${srv.port}`));
+  const big = new Uint8Array(6 * 1024 * 1024).fill(7);
+  big[big.byteLength - 1] = 9;
+  expect(await text(await send(pool, "/api/blobs/x", { method: "POST", body: big }))).toBe(`${big.byteLength} 7 9`);
+  const h = await send(pool, "/api/tags", { method: "HEAD" });
+  expect([h.status, h.hasBody, h.header("x-h"), (await h.bytes()).byteLength]).toEqual([200, false, "1", 0]);
+  // Both on the one kept-alive socket: the HEAD answer's Content-Length did not make the client wait for a body.
+  expect(await text(await send(pool, "/again", { method: "POST", body: Buffer.from("x") }))).toBe("1 120 120");
+  expect(pool.idleCount).toBe(1);
+  pool.close();
+});
