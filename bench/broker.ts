@@ -2,7 +2,8 @@
 //
 //   bun bench/broker.ts [--quick]
 //
-// (a) small non-streaming requests at fixed concurrency (wrk): throughput, latency p50/p99;
+// (a) small non-streaming requests at fixed concurrency (wrk): throughput, latency p50/p99, CPU per request; and on one
+//     connection (the latency one app sees on an otherwise idle proxy);
 // (b) streaming (a separate load process): time to first token and chunks/s, 1 stream and 200 concurrent streams;
 // (c) the broker daemon's peak RSS.
 // (a) is also run against a second daemon that uses Bun's fetch as its upstream client (CLOUDTOLOCALLLM_BROKER_CLIENT=fetch),
@@ -59,6 +60,8 @@ const brokerPid = daemon.proc.pid;
 const idleRss = memMb(brokerPid).rss;
 
 const small: Record<Target, WrkResult[]> = { direct: [], broker: [], nginx: [] };
+// One connection: the latency a single app sees when the machine is not saturated by the benchmark itself.
+const single1: Record<Target, WrkResult[]> = { direct: [], broker: [], nginx: [] };
 // CPU time per small request of the proxy process itself (nginx: master and workers): steadier than throughput on a busy machine.
 const cpuPerReq: Record<Target, number[]> = { direct: [], broker: [], nginx: [] };
 const pids: Record<Target, number> = { direct: fake.proc.pid, broker: daemon.proc.pid, nginx: nginx.pid };
@@ -87,6 +90,7 @@ try {
         viaFetch.cpu.push(((cpuMs(daemonFetch.proc.pid) - f0) * 1000) / Math.max(1, wf.requests));
       }
     }
+    for (const t of TARGETS) single1[t].push(await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: 1, durationSec: P.wrkSec }));
     for (const t of TARGETS) {
       const s = await streamLoad(urls[t], 1, P.singleTokens, P.singleRounds);
       single[t].ttft.push(median(s.ttftMs));
@@ -120,6 +124,8 @@ const rows: Row[] = [
   ["(a) small requests: latency p50 (ms)", median(small.direct.map((x) => x.p50Ms)), median(small.broker.map((x) => x.p50Ms)), median(small.nginx.map((x) => x.p50Ms)), "lower", f],
   ["(a) small requests: latency p99 (ms)", median(small.direct.map((x) => x.p99Ms)), median(small.broker.map((x) => x.p99Ms)), median(small.nginx.map((x) => x.p99Ms)), "lower", f],
   ["(a) small requests: CPU per request of that process (µs)", median(cpuPerReq.direct), median(cpuPerReq.broker), median(cpuPerReq.nginx), "lower", (n) => f(n, 0)],
+  ["(a) small requests, 1 connection: latency p50 (ms)", median(single1.direct.map((x) => x.p50Ms)), median(single1.broker.map((x) => x.p50Ms)), median(single1.nginx.map((x) => x.p50Ms)), "lower", f],
+  ["(a) small requests, 1 connection: latency p99 (ms)", median(single1.direct.map((x) => x.p99Ms)), median(single1.broker.map((x) => x.p99Ms)), median(single1.nginx.map((x) => x.p99Ms)), "lower", f],
   ["(b) 1 stream: time to first token p50 (ms)", median(single.direct.ttft), median(single.broker.ttft), median(single.nginx.ttft), "lower", f],
   ["(b) 1 stream: chunks/s", median(single.direct.cps), median(single.broker.cps), median(single.nginx.cps), "higher", fi],
   [`(b) ${P.manyStreams} streams: time to first token p50 (ms)`, median(many.direct.p50), median(many.broker.p50), median(many.nginx.p50), "lower", f],
@@ -140,7 +146,7 @@ const lines = [
     `${fi(median(viaFetch.w.map((x) => x.rps)))} requests/s, p50 ${f(median(viaFetch.w.map((x) => x.p50Ms)))} ms, p99 ${f(median(viaFetch.w.map((x) => x.p99Ms)))} ms, ` +
     `CPU ${f(median(viaFetch.cpu), 0)} µs/request (HTTP/1.1 client: ${f(median(cpuPerReq.broker), 0)}).`,
   "",
-  `Errors: wrk ${TARGETS.map((t) => `${t} ${small[t].reduce((a, x) => a + x.errors, 0)}`).join(", ")}; streams ${TARGETS.map((t) => `${t} ${many[t].errors}`).join(", ")}.`,
+  `Errors: wrk ${TARGETS.map((t) => `${t} ${[...small[t], ...single1[t]].reduce((a, x) => a + x.errors, 0)}`).join(", ")}; streams ${TARGETS.map((t) => `${t} ${many[t].errors}`).join(", ")}.`,
   "\"broker vs direct\": the difference for times, the share of direct for rates. CPU per request: the process in that column " +
     "(direct: the fake upstream alone; broker and nginx: the proxy alone, upstream not counted). The machine is shared: compare columns within one run.",
 ];
