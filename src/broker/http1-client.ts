@@ -229,6 +229,8 @@ class Http1Reply implements UpstreamReply, ParserSink {
   private waiter: { resolve: (r: ReadResult) => void; reject: (e: Error) => void } | null = null;
   /** Finished one way or the other: the socket is released or closed, later events are ignored. */
   private over = false;
+  /** The answer allows another request on this socket (HTTP/1.1 without Connection: close, framed body). */
+  private keepAlive = false;
 
   constructor(
     private readonly conn: Conn,
@@ -361,7 +363,6 @@ class Http1Reply implements UpstreamReply, ParserSink {
     this.resolveHead = this.rejectHead = null;
     r?.(this);
   }
-  private keepAlive = false;
 
   onBody(part: Uint8Array): void {
     if (this.over) return;
