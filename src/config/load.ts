@@ -21,6 +21,17 @@ export function defaultConfig(): Config {
 
 /** Parses and validates config text. `file` is only used in messages. */
 export function parseConfig(text: string, file = "config"): LoadResult {
+  const r = parseTomlConfig(text, file, validateConfig);
+  if (!r.ok) r.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  return r;
+}
+
+/** TOML text through `validate`, for this config and the relay's: a syntax error or each issue gets the line and column of the field it names (or of its table when the field is missing). */
+export function parseTomlConfig<C>(
+  text: string,
+  file: string,
+  validate: (raw: unknown, file: string) => { ok: true; config: C } | { ok: false; issues: ConfigIssue[] },
+): { ok: true; config: C } | { ok: false; issues: ConfigIssue[] } {
   let raw: unknown;
   try {
     raw = parse(text);
@@ -28,12 +39,10 @@ export function parseConfig(text: string, file = "config"): LoadResult {
     if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
     throw e;
   }
-  const r = validateConfig(raw, file);
+  const r = validate(raw, file);
   if (r.ok) return r;
-  // Semantic errors get the line and column of the field they name (or of its table when the field is missing).
   const all = locateAll(text);
   for (const i of r.issues) Object.assign(i, locate(text, i.path, all) ?? {});
-  r.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return r;
 }
 

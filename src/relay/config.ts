@@ -1,12 +1,10 @@
 // The relay's own TOML config: schema with defaults and descriptions, parsing and validation with file:line:column messages.
 import { Type as T, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
-import { parse, TomlError } from "smol-toml";
 import "../config/formats.ts";
 import { DURATION_PATTERN } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
-import { formatIssue, type ConfigIssue } from "../config/load.ts";
-import { locate, locateAll } from "../config/locate.ts";
+import { formatIssue, parseTomlConfig, type ConfigIssue } from "../config/load.ts";
 import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
 import { httpsOrLoopback } from "./issuer-keys.ts";
 
@@ -97,20 +95,15 @@ function semantic(c: RelayConfig): FieldIssue[] {
 
 /** Parses and validates relay config text; `file` is only used in messages. */
 export function parseRelayConfig(text: string, file = "relay.toml"): RelayLoadResult {
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (e) {
-    if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
-    throw e;
-  }
+  return parseTomlConfig(text, file, validateRelayConfig);
+}
+
+function validateRelayConfig(raw: unknown, file: string): RelayLoadResult {
   const withDefaults = Value.Default(RelayConfigSchema, structuredClone(raw));
   let found = [...unknownKeys(raw, RelayConfigSchema), ...schemaIssues(withDefaults, RelayConfigSchema)];
   if (!found.length) found = semantic(withDefaults as RelayConfig);
   if (!found.length) return { ok: true, config: withDefaults as RelayConfig };
-  const all = locateAll(text);
-  const issues = found.map((f) => ({ file, ...f, ...(locate(text, f.path, all) ?? {}) }));
-  return { ok: false, issues };
+  return { ok: false, issues: found.map((f) => ({ file, ...f })) };
 }
 
 export { formatIssue };
