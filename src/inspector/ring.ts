@@ -142,23 +142,20 @@ export class RequestRing {
   }
 
   private shape(rec: RequestRecord): InspectedRequest {
-    const { requestBody, responseBody, ...rest } = rec;
-    const out: InspectedRequest = { ...rest };
-    delete out.requestBodyTruncated;
-    delete out.responseBodyTruncated;
+    // One copy (the rest), with the body fields left out, so later changes to the event's object cannot leak in.
+    const { requestBody, responseBody, requestBodyTruncated, responseBodyTruncated, ...rest } = rec;
+    const out: InspectedRequest = rest;
     if (!this.opts.captureBodies) return out;
     // The broker already cuts at the cap and flags it; a smaller cap here cuts again.
-    const prevReqTrunc = rec.requestBodyTruncated === true;
-    const prevResTrunc = rec.responseBodyTruncated === true;
     if (typeof requestBody === "string") {
       const c = capBody(requestBody, this.opts.bodyCap);
       out.requestBody = c.text;
-      if (c.truncated || prevReqTrunc) out.requestBodyTruncated = true;
+      if (c.truncated || requestBodyTruncated === true) out.requestBodyTruncated = true;
     }
     if (typeof responseBody === "string") {
       const c = capBody(responseBody, this.opts.bodyCap);
       out.responseBody = c.text;
-      if (c.truncated || prevResTrunc) out.responseBodyTruncated = true;
+      if (c.truncated || responseBodyTruncated === true) out.responseBodyTruncated = true;
     }
     return out;
   }
