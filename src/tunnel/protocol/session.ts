@@ -253,9 +253,8 @@ export class Session {
   }
 
   private checkDrained(): void {
-    if (this.goingAway && this.streams.size === 0 && !this.closedInfo && (this.draining || this.peerDraining)) {
-      if (this.draining) this.close("normal", "going away: all streams finished");
-    }
+    // Only our own GO_AWAY closes on drain; after the peer's, the peer closes once it is done.
+    if (this.draining && this.streams.size === 0 && !this.closedInfo) this.close("normal", "going away: all streams finished");
   }
 
   /** Ends the session now: every stream fails, the peer gets GO_AWAY (unless it sent one), the connection closes. */
@@ -291,10 +290,10 @@ export function headerList(h: Headers, drop: ReadonlySet<string> = HOP_BY_HOP): 
   return out;
 }
 
-/** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
 /** What forward() needs of a request (a fetch Request fits). */
 export type OutgoingRequest = Pick<Request, "method" | "headers" | "body">;
 
+/** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
 export async function forward(
   session: Session,
   req: OutgoingRequest,
