@@ -17,19 +17,28 @@ export const createInspectorComponent: ComponentFactory = (ctx) => {
     options: () => ring.options(),
     size: () => ring.size(),
   };
+  // With size 0 the ring keeps nothing: staying unsubscribed lets the broker skip building records nobody reads.
+  const listen = () => {
+    if (ring.options().size > 0) off ??= ctx.events.on("request.completed", (e) => void ring.add(e.data));
+    else unlisten();
+  };
+  const unlisten = () => {
+    off?.();
+    off = null;
+  };
   return {
     name: "inspector",
     async start() {
-      off = ctx.events.on("request.completed", (e) => void ring.add(e.data));
+      listen();
       ctx.services.inspector = service;
     },
     async stop() {
-      off?.();
-      off = null;
+      unlisten();
     },
     async apply(next, prev) {
       if (JSON.stringify(next.dashboard) === JSON.stringify(prev.dashboard)) return;
       ring.configure(inspectorOptions(next));
+      listen();
     },
   };
 };
