@@ -34,11 +34,19 @@ export class EventBus {
   private seq = 0;
   private listeners = new Map<EventType | "*", Set<Listener>>();
   private ring: DaemonEvent[] = [];
+  /** The last formatted time: events in the same millisecond (a burst of request.completed) share the string. */
+  private lastMs = -1;
+  private lastTime = "";
 
   constructor(private readonly ringSize = 500) {}
 
   emit<K extends EventType>(type: K, data: EventMap[K]): DaemonEvent<K> {
-    const e: DaemonEvent<K> = { seq: ++this.seq, type, time: new Date().toISOString(), data };
+    const now = Date.now();
+    if (now !== this.lastMs) {
+      this.lastMs = now;
+      this.lastTime = new Date(now).toISOString();
+    }
+    const e: DaemonEvent<K> = { seq: ++this.seq, type, time: this.lastTime, data };
     if (!NOT_RINGED.has(type)) {
       this.ring.push(e as DaemonEvent);
       if (this.ring.length > this.ringSize) this.ring.shift();
