@@ -4,14 +4,14 @@ import { join } from "node:path";
 import { encodePng } from "./png.ts";
 import { renderSvg } from "./render.ts";
 import { TRAY_STATES, iconName, type TrayState } from "./shapes.ts";
-
-export const THEME_SIZES = [16, 22, 24, 32, 48, 64, 128, 256];
+import { ICON_SIZES } from "./index.ts";
+import { appStateDir, runtimeDir } from "../config/paths.ts";
 
 /**
  * Writes `<root>/hicolor/<n>x<n>/apps/<name>.png`, `<root>/hicolor/scalable/apps/<name>.svg` and, for hosts that look
  * straight into an IconThemePath, `<root>/<name>.png`. Returns the files written.
  */
-export function writeIconTheme(root: string, sizes: readonly number[] = THEME_SIZES): string[] {
+export function writeIconTheme(root: string, sizes: readonly number[] = ICON_SIZES): string[] {
   const files: string[] = [];
   const put = (file: string, data: string | Uint8Array) => {
     mkdirSync(join(file, ".."), { recursive: true });
@@ -28,14 +28,10 @@ export function writeIconTheme(root: string, sizes: readonly number[] = THEME_SI
   return files;
 }
 
-export { iconInstalled, iconsInstalled } from "./installed.ts";
-
-
 /** Where the program keeps its own copy of the icons when they are not installed: $XDG_RUNTIME_DIR/cloudtolocalllm/icons. */
 export function privateIconRoot(): string {
-  const rt = process.env.XDG_RUNTIME_DIR;
-  const base = rt ? join(rt, "cloudtolocalllm") : join(process.env.XDG_STATE_HOME || join(process.env.HOME || "/tmp", ".local/state"), "cloudtolocalllm");
-  return join(base, "icons");
+  const rt = runtimeDir();
+  return join(rt ? join(rt, "cloudtolocalllm") : appStateDir(), "icons");
 }
 
 /** Writes the private icon theme once (small sizes only) and returns its root. */

@@ -21,8 +21,8 @@ export const PACKAGED_BINARY = "/usr/bin/cloudtolocalllm-tunnel";
 export const SERVICE_UNIT = "cloudtolocalllm-tunnel.service";
 export const TRAY_UNIT = "cloudtolocalllm-tunnel-tray.service";
 
-/** The icons for the hicolor theme: the app icon under apps/, the tray states under status/, SVG and every PNG size. */
 let iconCache: Asset[] | null = null;
+/** The icons for the hicolor theme: the app icon under apps/, the tray states under status/, SVG and every PNG size. */
 export function iconAssets(): Asset[] {
   // Rendering the 256 px PNGs takes a while; the result never changes within one process.
   if (iconCache) return iconCache;
