@@ -94,11 +94,7 @@ export class ResponseParser {
           break;
         }
         case State.Length: {
-          const n = Math.min(this.remaining, buf.byteLength);
-          this.remaining -= n;
-          const part = n === buf.byteLength ? buf : buf.subarray(0, n);
-          buf = n === buf.byteLength ? EMPTY : buf.subarray(n);
-          this.sink.onBody(part);
+          buf = this.body(buf);
           if (this.remaining === 0) this.finish();
           break;
         }
@@ -119,13 +115,9 @@ export class ResponseParser {
               break;
             }
           }
-          const nl = buf.indexOf(10);
-          if (nl < 0) {
-            this.addLine(buf);
-            return;
-          }
-          this.addLine(buf.subarray(0, nl));
-          buf = buf.subarray(nl + 1);
+          const rest = this.readLine(buf);
+          if (rest < 0) return;
+          buf = buf.subarray(rest);
           const text = this.takeLine();
           const semi = text.indexOf(";");
           const hex = (semi < 0 ? text : text.slice(0, semi)).trim();
@@ -135,11 +127,7 @@ export class ResponseParser {
           break;
         }
         case State.ChunkData: {
-          const n = Math.min(this.remaining, buf.byteLength);
-          this.remaining -= n;
-          const part = n === buf.byteLength ? buf : buf.subarray(0, n);
-          buf = n === buf.byteLength ? EMPTY : buf.subarray(n);
-          this.sink.onBody(part);
+          buf = this.body(buf);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
         }
@@ -150,25 +138,17 @@ export class ResponseParser {
             this.state = State.ChunkSize;
             break;
           }
-          const nl = buf.indexOf(10);
-          if (nl < 0) {
-            this.addLine(buf);
-            return;
-          }
-          this.addLine(buf.subarray(0, nl));
-          buf = buf.subarray(nl + 1);
+          const rest = this.readLine(buf);
+          if (rest < 0) return;
+          buf = buf.subarray(rest);
           if (this.takeLine().trim() !== "") throw new HttpParseError("chunk data longer than its size");
           this.state = State.ChunkSize;
           break;
         }
         case State.Trailers: {
-          const nl = buf.indexOf(10);
-          if (nl < 0) {
-            this.addLine(buf);
-            return;
-          }
-          this.addLine(buf.subarray(0, nl));
-          buf = buf.subarray(nl + 1);
+          const rest = this.readLine(buf);
+          if (rest < 0) return;
+          buf = buf.subarray(rest);
           // Trailer fields are read and dropped; the empty line ends the message.
           if (this.takeLine().trim() === "") this.finish();
           break;
@@ -188,6 +168,29 @@ export class ResponseParser {
     if (this.state === State.Close) return this.finish();
     if (this.state === State.Done) return;
     throw new HttpParseError(this.state === State.Head ? "connection closed before a response" : "connection closed in the middle of the response body");
+  }
+
+  /** Hands the sink up to `remaining` body bytes (a view, no copy); returns what follows them. */
+  private body(buf: Uint8Array): Uint8Array {
+    const n = Math.min(this.remaining, buf.byteLength);
+    this.remaining -= n;
+    if (n === buf.byteLength) {
+      this.sink.onBody(buf);
+      return EMPTY;
+    }
+    this.sink.onBody(buf.subarray(0, n));
+    return buf.subarray(n);
+  }
+
+  /** Carries bytes up to the next LF into the current line; returns where the rest starts, or -1 when the line goes on. */
+  private readLine(buf: Uint8Array): number {
+    const nl = buf.indexOf(10);
+    if (nl < 0) {
+      this.addLine(buf);
+      return -1;
+    }
+    this.addLine(buf.subarray(0, nl));
+    return nl + 1;
   }
 
   private addLine(part: Uint8Array): void {
