@@ -1,3 +1,4 @@
+// Unit tests for the API token file: created once, 0600, tightened when too open, XDG default path.
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,3 +1,4 @@
+// Unit tests for the HTTP/1.1 response parser, fed with bytes split at every position.
 import { expect, test } from "bun:test";
 import { HttpParseError, ResponseParser, headerValue, type ResponseHead } from "./http1-parser.ts";
 

@@ -1,3 +1,4 @@
+// Unit tests for the broker's latency histogram and rolling metrics window.
 import { describe, expect, test } from "bun:test";
 import { BUCKETS, bucketLowerBound, bucketOf, Histogram } from "./histogram.ts";
 import { MetricsWindow } from "./metrics-window.ts";

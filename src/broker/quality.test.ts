@@ -1,3 +1,4 @@
+// Unit tests for the quality verdict (excellent/good/poor/critical) from the 1.x thresholds.
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_THRESHOLDS, overallQuality, quality, qualityLatency } from "./quality.ts";
 

@@ -1,3 +1,4 @@
+// Unit tests for the choice of upstream: state, model, priority, then latency.
 import { describe, expect, test } from "bun:test";
 import { routeOrder } from "./router.ts";
 import { Upstream } from "./upstream.ts";

@@ -1,3 +1,4 @@
+// Unit tests for the choice of upstream client (HTTP/1.1 or fetch) and the Attempt cancel switch.
 import { afterEach, expect, test } from "bun:test";
 import { Http1Pool } from "./http1-client.ts";
 import { Attempt, createUpstreamClient, FetchClient } from "./upstream-client.ts";

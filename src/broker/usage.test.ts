@@ -1,3 +1,4 @@
+// Unit tests for reading token usage from the tail of Ollama and OpenAI responses.
 import { describe, expect, test } from "bun:test";
 import { joinTail, parseUsage } from "./usage.ts";
 

@@ -1,3 +1,4 @@
+// Unit tests for the `status` table: layout, colours only on a TTY and never with NO_COLOR.
 import { describe, expect, test } from "bun:test";
 import { renderStatus, useColour } from "./status-view.ts";
 import type { DaemonStatus } from "../core/contracts.ts";

@@ -1,3 +1,4 @@
+// Unit tests for the version compatibility verdict between the daemon and its clients.
 import { describe, expect, test } from "bun:test";
 import { compatibility, parseVersion } from "./compat.ts";
 

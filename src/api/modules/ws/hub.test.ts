@@ -1,3 +1,4 @@
+// Unit tests for the /ws hub: snapshot first, ordered events, ticks only while someone listens, slow clients cut off.
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
