@@ -40,7 +40,3 @@ export function overallQuality(qualities: Quality[]): Quality {
   for (const q of qualities) if (RANK[q] > RANK[best]) best = q;
   return best;
 }
-
-export function qualityRank(q: Quality): number {
-  return RANK[q];
-}

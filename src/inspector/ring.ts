@@ -13,8 +13,6 @@ export interface InspectorOptions {
 /** A record as the inspector keeps it: bodies only with capture on, cut to the cap, and flagged when cut. */
 export type InspectedRequest = RequestRecord;
 
-export type StatusClass = "1xx" | "2xx" | "3xx" | "4xx" | "5xx" | "error";
-
 export interface RequestFilter {
   source?: "local" | "tunnel";
   upstream?: string;
