@@ -4,6 +4,7 @@ import type { Config, UpstreamConfig } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger, registerSecret } from "../core/log.ts";
+import { urlPath, urlSearch } from "../core/url-path.ts";
 import type { Services } from "../daemon/component.ts";
 import { Exchange, type CaptureOptions } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
@@ -200,12 +201,9 @@ export class Broker implements BrokerService {
   }
 
   async handle(req: Request, source: "local" | "tunnel"): Promise<Response> {
-    // req.url is absolute ("http://host/path?query"); slicing it is cheaper than new URL() on the hot path.
-    const raw = req.url;
-    const start = raw.indexOf("/", raw.indexOf("//") + 2);
-    const q = start < 0 ? -1 : raw.indexOf("?", start);
-    const path = start < 0 ? "/" : q < 0 ? raw.slice(start) : raw.slice(start, q);
-    const search = q < 0 ? "" : raw.slice(q);
+    // req.url is a getter that builds a string: read it once.
+    const url = req.url;
+    const path = urlPath(url);
     if (req.method === "GET") {
       const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
       if (what) {
@@ -218,7 +216,7 @@ export class Broker implements BrokerService {
         return new Response(body, { status: res.status, headers: res.headers });
       }
     }
-    return proxy(this.deps, req, source, path, search);
+    return proxy(this.deps, req, source, path, urlSearch(url));
   }
 
   /** /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins). */

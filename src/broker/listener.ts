@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import { logger } from "../core/log.ts";
+import { urlPath } from "../core/url-path.ts";
 import type { Broker } from "./broker.ts";
 import { brokerError } from "./proxy-handler.ts";
 
@@ -45,10 +46,6 @@ export function hostAllowed(rules: AccessRules, hostHeader: string | null): bool
 
 export function originAllowed(rules: AccessRules, origin: string): boolean {
   return DEFAULT_ORIGIN.test(origin) || rules.origins.has(origin.toLowerCase()) || rules.origins.has("*");
-}
-
-function pathOf(req: Request): string {
-  return req.url.slice(req.url.indexOf("/", 8)).split("?", 1)[0]!;
 }
 
 export class ProxyListener {
@@ -119,9 +116,9 @@ export class ProxyListener {
   }
 
   private route(req: Request): Promise<Response> | Response {
-    if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(pathOf(req), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
+    if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(urlPath(req.url), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
     const origin = req.headers.get("origin");
-    if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(pathOf(req), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
+    if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(urlPath(req.url), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
     if (req.method === "OPTIONS" && origin !== null) {
       return new Response(null, {
         status: 204,

@@ -1,6 +1,7 @@
 // The API's security layer as one Elysia plugin: Host allowlist, Origin/CORS, body size, bearer token — before any route runs.
 import { Elysia } from "elysia";
 import { HttpError } from "../../core/http-error.ts";
+import { urlPath } from "../../core/url-path.ts";
 import type { ApiDeps } from "../deps.ts";
 import { authenticate } from "./auth.ts";
 import { checkContentLength, parseBody } from "./body.ts";
@@ -8,12 +9,6 @@ import { checkOrigin } from "./cors.ts";
 import { checkHost } from "./host.ts";
 import { needsAuth, policyFor } from "./policy.ts";
 import { sessionsFor } from "./sessions.ts";
-
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  const q = url.indexOf("?", start);
-  return start < 0 ? "/" : url.slice(start, q < 0 ? undefined : q);
-}
 
 export function security(deps: ApiDeps) {
   return new Elysia({ name: "security" })
@@ -23,7 +18,7 @@ export function security(deps: ApiDeps) {
       const preflight = checkOrigin(request, host, policy, set.headers as Record<string, string>);
       if (preflight) return preflight;
       checkContentLength(request, policy.bodyLimit);
-      if (needsAuth(request.method, pathOf(request.url))) {
+      if (needsAuth(request.method, urlPath(request.url))) {
         const r = authenticate(request, { token: deps.token(), sessions: sessionsFor(deps.ctx) });
         if (!r.ok) throw new HttpError(r.code ?? "unauthorized", r.reason);
       }
