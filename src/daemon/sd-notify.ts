@@ -1,6 +1,6 @@
 // systemd readiness protocol: READY/STATUS/STOPPING/WATCHDOG through sd_notify(3) in libsystemd.so.0 via bun:ffi.
 import { dlopen, FFIType } from "bun:ffi";
-import type { DaemonEvent } from "../core/events.ts";
+import type { DaemonEvent, EventType } from "../core/events.ts";
 import type { Quality, TunnelStatus, UpstreamStatus } from "../core/contracts.ts";
 import { logger } from "../core/log.ts";
 import type { ComponentFactory } from "./component.ts";
@@ -50,6 +50,9 @@ export function statusLine(s: { upstreams?: UpstreamStatus[]; quality?: Quality;
   return parts.length ? parts.join(", ") : "running";
 }
 
+/** What statusLine() shows comes from these (config.reloaded: upstreams added, removed, enabled or disabled). */
+const STATUS_EVENTS: EventType[] = ["upstream.state", "upstream.quality", "tunnel.state", "config.reloaded", "config.rejected", "shutdown"];
+
 /** Notifies systemd: READY=1 after every earlier component started (so it goes last in COMPONENTS), then status. */
 export const createSdNotifyComponent: ComponentFactory = (ctx) => {
   let notify: NotifyFn | null = null;
@@ -81,12 +84,16 @@ export const createSdNotifyComponent: ComponentFactory = (ctx) => {
     async start() {
       notify = openNotifier();
       if (!notify) return;
-      unsubscribe = ctx.events.on("*", (e: DaemonEvent) => {
-        if (e.type === "config.rejected") rejected = true;
-        else if (e.type === "config.reloaded") rejected = false;
-        if (e.type === "shutdown") sendStopping();
-        else if (e.type !== "request.completed") sendStatus();
-      });
+      // Only the events the status line depends on: a "*" listener would make the broker build a record per request.
+      const offs = STATUS_EVENTS.map((type) =>
+        ctx.events.on(type, (e: DaemonEvent) => {
+          if (e.type === "config.rejected") rejected = true;
+          else if (e.type === "config.reloaded") rejected = false;
+          if (e.type === "shutdown") sendStopping();
+          else sendStatus();
+        }),
+      );
+      unsubscribe = () => offs.forEach((off) => off());
       lastStatus = current();
       notify(`READY=1\nSTATUS=${lastStatus}\nMAINPID=${process.pid}`);
       const every = watchdogIntervalMs();
