@@ -45,7 +45,6 @@ export function extractModel(body: Uint8Array): string | null {
   }
 }
 
-
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
 function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
   return res.statusText === "" || (res.status === 200 && res.statusText === "OK") ? { status: res.status, headers } : { status: res.status, statusText: res.statusText, headers };

@@ -123,7 +123,7 @@ export function locateAll(text: string): Map<string, Position> {
     }
   };
   /** Resolves a header's key parts, entering the current item of any array of tables on the way. */
-  const resolve = (parts: string[], isArrayItem: boolean): { path: string } => {
+  const resolve = (parts: string[], isArrayItem: boolean): string => {
     let p = "";
     parts.forEach((k, n) => {
       p = join(p, k);
@@ -138,7 +138,7 @@ export function locateAll(text: string): Map<string, Position> {
         p = `${p}[${arrayCounts.get(p)! - 1}]`;
       }
     });
-    return { path: p };
+    return p;
   };
 
   let table = "";
@@ -152,7 +152,7 @@ export function locateAll(text: string): Map<string, Position> {
       if (isArrayItem) advance();
       const parts = readKey();
       while (i < text.length && text[i] !== "\n") advance();
-      table = resolve(parts, isArrayItem).path;
+      table = resolve(parts, isArrayItem);
       record(table, at);
       continue;
     }
