@@ -84,7 +84,7 @@ Options:
     });
 
     await daemon.start();
-    const watcher = watchConfigFile(file, () => daemon.runtime.reload(), { initialText: text });
+    const watcher = watchConfigFile(file, (t) => daemon.runtime.reload(t), { initialText: text });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;
     log.info("stopping", { reason });

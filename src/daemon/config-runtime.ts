@@ -27,11 +27,11 @@ export class ConfigRuntime {
     return this.last;
   }
 
-  /** Re-reads the file. An invalid file is reported and the running config stays. */
-  async reload(): Promise<ReloadResult> {
+  /** Re-reads the file (or takes the text the file watcher just read). An invalid file is reported and the running config stays. */
+  async reload(fileText?: string): Promise<ReloadResult> {
     let text: string;
     try {
-      text = readFileSync(this.file, "utf8");
+      text = fileText ?? readFileSync(this.file, "utf8");
     } catch (e) {
       return this.reject({ file: this.file, path: "", message: `cannot read: ${(e as Error).message}` });
     }

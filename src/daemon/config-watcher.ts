@@ -11,11 +11,11 @@ export interface ConfigWatcher {
 }
 
 /**
- * Calls `reload` once the file has been quiet for `debounceMs` after a change. Events for other
+ * Calls `reload` with the file's text once the file has been quiet for `debounceMs` after a change. Events for other
  * files in the directory (editor swap files, backups) are ignored, and so is a save that left the
  * content as it was (e.g. our own atomic write followed by the API's explicit reload).
  */
-export function watchConfigFile(file: string, reload: () => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
+export function watchConfigFile(file: string, reload: (text: string) => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 150;
   const name = basename(file);
   const read = () => {
@@ -38,7 +38,8 @@ export function watchConfigFile(file: string, reload: () => Promise<unknown>, op
       lastText = text;
       log.debug("config file changed", { file });
       try {
-        await reload();
+        // The text just compared is the one loaded: no second read that could see a later save.
+        await reload(text);
       } catch (e) {
         log.error("reload failed", { file, error: e });
       }
