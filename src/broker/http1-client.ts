@@ -409,12 +409,9 @@ class Http1Reply implements UpstreamReply, ParserSink {
     if (this.waiter) this.wake();
   }
 
-  /** The request's signal aborted (client gone, first-byte timeout): close the socket at once. */
+  /** The request's signal aborted (client gone, first-byte timeout): close the socket at once, as cancel() does. */
   handleEvent(): void {
-    if (this.over) return;
-    this.queue = [];
-    this.queued = 0;
-    this.fail(abortError());
+    this.cancel();
   }
 
   private wake(): void {
