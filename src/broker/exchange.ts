@@ -11,6 +11,7 @@ import { joinTail, parseUsage, TAIL_BYTES } from "./usage.ts";
 
 export type StreamFormat = "ndjson" | "sse" | "other";
 const enc = new TextEncoder();
+const dec = new TextDecoder();
 const TAIL_CHUNKS = 4;
 /** Answers up to this size with a Content-Length are read whole rather than streamed. */
 export const SMALL_RESPONSE = 256 * 1024;
@@ -316,7 +317,7 @@ export class Exchange {
     };
     if (this.capture.enabled) {
       if (this.requestBody !== undefined) rec.requestBody = this.requestBody;
-      if (this.responseCapture) rec.responseBody = new TextDecoder().decode(Buffer.concat(this.responseCapture));
+      if (this.responseCapture) rec.responseBody = dec.decode(Buffer.concat(this.responseCapture));
       // Only the first body_cap bytes are kept: say so, so the inspector does not show a cut body as whole.
       if (rec.requestBody !== undefined && this.bytesIn > this.capture.cap) rec.requestBodyTruncated = true;
       if (rec.responseBody !== undefined && this.bytesOut > this.capture.cap) rec.responseBodyTruncated = true;
