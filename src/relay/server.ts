@@ -6,7 +6,7 @@ import { logger } from "../core/log.ts";
 import { splitListen } from "../config/listen.ts";
 import { VERSION } from "../build-info.ts";
 import { encode, tryDecode } from "../tunnel/protocol/codec.ts";
-import { CAPABILITIES, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION, type Frame } from "../tunnel/protocol/messages.ts";
+import { CAPABILITIES, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "../tunnel/protocol/messages.ts";
 import { CLOSE_CODES, forward, Session } from "../tunnel/protocol/session.ts";
 import { StreamError, type Stream } from "../tunnel/protocol/stream.ts";
 import { RelayAuth } from "./auth.ts";
@@ -65,6 +65,7 @@ export function startRelay(config: RelayConfig): RelayServer {
   const handshakeMs = durationMs(config.handshake_timeout);
   const heartbeatMs = durationMs(config.heartbeat.interval);
   const toleranceMs = durationMs(config.heartbeat.tolerance);
+  const graceMs = durationMs(config.go_away_grace);
   let stopping = false;
 
   const limitsFor = (id: string) => {
@@ -91,7 +92,7 @@ export function startRelay(config: RelayConfig): RelayServer {
       const reason = `the relay speaks tunnel protocol ${PROTOCOL_VERSION} but the agent sent version ${hello.version}; upgrade the older side`;
       metrics.agentConnections.inc({ result: "incompatible_version" });
       log.warn("agent refused: incompatible protocol version", { tunnel: d.tunnelId, agent: hello.agent, version: hello.version, reason });
-      sendRaw(ws, { type: "GO_AWAY", stream: 0, body: { code: "incompatible_version", reason } });
+      ws.send(encode({ type: "GO_AWAY", stream: 0, body: { code: "incompatible_version", reason } }));
       ws.close(CLOSE_CODES.incompatible_version, `incompatible_version: ${reason}`.slice(0, 120));
       return;
     }
@@ -130,15 +131,11 @@ export function startRelay(config: RelayConfig): RelayServer {
       const ms = Math.min(Math.max(0, d.expiresAt - Date.now()), 2 ** 31 - 1);
       d.expiryTimer = setTimeout(() => {
         log.info("agent token expired; asking it to reconnect", { tunnel: d.tunnelId });
-        void session.goAway("the agent's token expired; reconnect with a fresh one", durationMs(config.go_away_grace));
+        void session.goAway("the agent's token expired; reconnect with a fresh one", graceMs);
       }, ms);
     }
     metrics.agentConnections.inc({ result: "ok" });
     log.info("agent connected", { tunnel: d.tunnelId, agent: hello.agent, remote: d.remote, replaced: !!old });
-  }
-
-  function sendRaw(ws: ServerWebSocket<AgentData>, f: Frame): void {
-    ws.send(encode(f));
   }
 
   async function proxy(req: Request, id: string, path: string): Promise<Response> {
@@ -185,17 +182,22 @@ export function startRelay(config: RelayConfig): RelayServer {
       return res;
     } catch (e) {
       settle();
-      const err = tooLarge
-        ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`)
-        : e instanceof StreamError && e.code === "timeout"
-          ? new HttpError("upstream_timeout", `the agent sent no response within ${config.first_byte_timeout}`)
-          : e instanceof StreamError && e.code === "refused"
-            ? new HttpError("unavailable", `the agent refused the request: ${e.message}`)
-            : e instanceof StreamError && e.code === "session_closed"
-              ? new HttpError("tunnel_offline", `tunnel "${id}" disconnected before answering`)
-              : new HttpError("upstream_error", `the tunnel failed the request: ${(e as Error).message}`);
+      const err = tooLarge ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`) : failedForward(e, id);
       metrics.requests.inc({ status: String(err.status) });
       return err.toResponse();
+    }
+  }
+
+  function failedForward(e: unknown, id: string): HttpError {
+    switch (e instanceof StreamError ? e.code : null) {
+      case "timeout":
+        return new HttpError("upstream_timeout", `the agent sent no response within ${config.first_byte_timeout}`);
+      case "refused":
+        return new HttpError("unavailable", `the agent refused the request: ${(e as Error).message}`);
+      case "session_closed":
+        return new HttpError("tunnel_offline", `tunnel "${id}" disconnected before answering`);
+      default:
+        return new HttpError("upstream_error", `the tunnel failed the request: ${(e as Error).message}`);
     }
   }
 
@@ -302,8 +304,7 @@ export function startRelay(config: RelayConfig): RelayServer {
     tunnels: listing,
     async stop() {
       stopping = true;
-      const grace = durationMs(config.go_away_grace);
-      await Promise.all([...tunnels.values()].map((t) => t.session.goAway("the relay is shutting down", grace)));
+      await Promise.all([...tunnels.values()].map((t) => t.session.goAway("the relay is shutting down", graceMs)));
       await server.stop(true);
     },
   };
