@@ -1,7 +1,7 @@
 // Builds the DaemonStatus (GET /api/v1/status and the /ws snapshot) from whatever services are running; absent ones get honest defaults.
 import { BUILD_DATE, COMMIT, VERSION } from "../../../build-info.ts";
 import type { DaemonContext } from "../../../daemon/component.ts";
-import type { AuthState, DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../../core/contracts.ts";
+import type { DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../../core/contracts.ts";
 
 const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
 
@@ -58,14 +58,9 @@ export function tunnelStatus(ctx: DaemonContext): TunnelStatus {
   };
 }
 
-interface AuthLike {
-  status?(): { state: AuthState; subject?: string | null; expiresAt?: string | null };
-}
-
 function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
-  const auth = ctx.services.auth as AuthLike | undefined;
-  const s = auth?.status?.();
-  if (s) return { state: s.state, subject: s.subject ?? null, expiresAt: s.expiresAt ?? null };
+  const s = ctx.services.auth?.status();
+  if (s) return { state: s.state, subject: s.subject, expiresAt: s.expiresAt };
   return { state: ctx.config.current().auth.issuer ? "signed_out" : "disabled", subject: null, expiresAt: null };
 }
 
