@@ -13,7 +13,10 @@ function escapeAttr(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** The shell with the asset version filled in once; only the CSRF token differs between page loads. */
+const INDEX = bundle.html.replaceAll("{{VERSION}}", ASSET_VERSION);
+
 /** The page with this session's CSRF token in a meta tag (the page's script sends it back in a header). */
 export function renderIndex(csrf: string): string {
-  return bundle.html.replace("{{CSRF}}", escapeAttr(csrf)).replaceAll("{{VERSION}}", ASSET_VERSION);
+  return INDEX.replace("{{CSRF}}", escapeAttr(csrf));
 }
