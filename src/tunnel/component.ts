@@ -36,7 +36,6 @@ export class TunnelService implements TunnelControl {
   private brokerHost: string;
   private last: SupervisorSnapshot | null = null;
   private lastEmitted = "";
-  private active = 0;
   /** Where the token of the latest attempt came from: only an account's token dies with a sign-out. */
   private tokenSource: "secret" | "auth" | null = null;
 
@@ -59,14 +58,13 @@ export class TunnelService implements TunnelControl {
       nextRetry: s?.nextRetryAt ? new Date(s.nextRetryAt).toISOString() : null,
       attempt: s?.attempt ?? 0,
       lastError: s?.lastError ?? null,
-      tunnelId: s?.state === "connected" ? s.tunnelId : (s?.tunnelId ?? null),
+      tunnelId: s?.tunnelId ?? null,
       activeStreams: s?.connection?.activeStreams() ?? 0,
     };
   }
 
   async start(): Promise<void> {
-    if (!this.cfg.relay_url) throw new HttpError("tunnel_disabled", "no relay is configured ([tunnel] relay_url is empty)");
-    this.ensureSupervisor().start();
+    this.configuredSupervisor().start();
   }
 
   async stop(): Promise<void> {
@@ -74,8 +72,12 @@ export class TunnelService implements TunnelControl {
   }
 
   async restart(): Promise<void> {
+    this.configuredSupervisor().restart();
+  }
+
+  private configuredSupervisor(): Supervisor {
     if (!this.cfg.relay_url) throw new HttpError("tunnel_disabled", "no relay is configured ([tunnel] relay_url is empty)");
-    this.ensureSupervisor().restart();
+    return this.ensureSupervisor();
   }
 
   /** Config changed: rebuild when our section (or the broker address we rewrite Host to) changed; leave the connection alone otherwise. */
@@ -152,10 +154,8 @@ export class TunnelService implements TunnelControl {
   }
 
   private onStream(s: Stream, c: TunnelConfig): void {
-    this.active++;
     tunnelMetrics.streams.inc();
     void s.finished.then(() => {
-      this.active--;
       tunnelMetrics.streams.dec();
       tunnelMetrics.bytes.inc({ direction: "in" }, s.bytesIn);
       tunnelMetrics.bytes.inc({ direction: "out" }, s.bytesOut);
@@ -165,11 +165,11 @@ export class TunnelService implements TunnelControl {
 
   /** One request from the relay: checked, cleaned, then served by the broker like a local one (failover, metrics). */
   async handle(req: Request, c: TunnelConfig): Promise<Response> {
-    const path = new URL(req.url).pathname + new URL(req.url).search;
-    const refused = checkPath(req.method, path, c);
+    const u = new URL(req.url);
+    const refused = checkPath(req.method, u.pathname + u.search, c);
     let res: Response;
     if (refused) {
-      log.warn("refused a request from the relay", { method: req.method, path: new URL(req.url).pathname, reason: refused.message });
+      log.warn("refused a request from the relay", { method: req.method, path: u.pathname, reason: refused.message });
       res = refused.toResponse();
     } else {
       const broker = this.ctx.services.broker;
