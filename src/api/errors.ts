@@ -1,6 +1,7 @@
 // The one mapping from anything thrown in the API to `{ "error": { "code", "message" } }` with a stable code and status.
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { urlPath } from "../core/url-path.ts";
 
 const log = logger("api");
 
@@ -50,7 +51,7 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof HttpError) return cause;
   const method = request.method;
-  const path = new URL(request.url).pathname;
+  const path = urlPath(request.url);
   switch (code) {
     case "VALIDATION":
       return validationError(error as ValidationLike, request.url);
