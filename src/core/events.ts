@@ -78,6 +78,11 @@ export class EventBus {
     return this.ring.slice(-limit);
   }
 
+  /** Whether an event of this type would reach anyone (its own listeners or "*" ones): lets emitters skip building costly payloads. */
+  heard(type: EventType): boolean {
+    return (this.listeners.get(type)?.size ?? 0) > 0 || (this.listeners.get("*")?.size ?? 0) > 0;
+  }
+
   listenerCount(type: EventType | "*"): number {
     return this.listeners.get(type)?.size ?? 0;
   }
