@@ -152,8 +152,6 @@ export function startRelay(config: RelayConfig): RelayServer {
     if (refused === "rate") return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toResponse({ "retry-after": "5" });
 
     let tooLarge = false;
-    const headers = new Headers(req.headers);
-    for (const h of CLIENT_ONLY) headers.delete(h);
     const t0 = performance.now();
     let stream: Stream | null = null;
     metrics.activeStreams.inc();
@@ -162,8 +160,9 @@ export function startRelay(config: RelayConfig): RelayServer {
       metrics.activeStreams.dec();
     };
     try {
-      const res = await forward(entry.session, { method: req.method, headers, body: req.body }, path, {
+      const res = await forward(entry.session, req, path, {
         signal: req.signal,
+        dropHeaders: CLIENT_ONLY,
         maxBodyBytes: max,
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: firstByteMs,

@@ -282,10 +282,12 @@ export class Session {
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"]);
 
-export function headerList(h: Headers, drop: ReadonlySet<string> = HOP_BY_HOP): HeaderList {
+/** The headers that cross the tunnel: hop-by-hop ones never do, `also` (lower-case names) neither. */
+export function headerList(h: Headers, also: readonly string[] = []): HeaderList {
   const out: HeaderList = [];
+  // Headers yields lower-case names.
   h.forEach((v, k) => {
-    if (!drop.has(k.toLowerCase())) out.push([k, v]);
+    if (!HOP_BY_HOP.has(k) && !also.includes(k)) out.push([k, v]);
   });
   return out;
 }
@@ -298,9 +300,9 @@ export async function forward(
   session: Session,
   req: OutgoingRequest,
   path: string,
-  opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void; maxBodyBytes?: number; onBodyTooLarge?: () => void } = {},
+  opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void; maxBodyBytes?: number; onBodyTooLarge?: () => void; dropHeaders?: readonly string[] } = {},
 ): Promise<Response> {
-  const s = session.open({ method: req.method, path, headers: headerList(req.headers) });
+  const s = session.open({ method: req.method, path, headers: headerList(req.headers, opts.dropHeaders) });
   opts.onStream?.(s);
   const onAbort = () => s.reset("cancel", "the client went away");
   if (opts.signal?.aborted) onAbort();
