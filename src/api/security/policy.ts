@@ -34,9 +34,14 @@ function listenHost(listen: string): string[] {
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** Whether a request may change something: the one line between reads and writes for tokens and dashboard cookies alike. */
+export function isMutating(method: string): boolean {
+  return !READ_METHODS.has(method.toUpperCase());
+}
+
 /** The one rule for where the bearer token is required: every mutating route, the WebSocket, config reads and the request inspector. */
 export function needsAuth(method: string, path: string): boolean {
-  if (!READ_METHODS.has(method)) return true;
+  if (isMutating(method)) return true;
   return (
     path === "/ws" ||
     path === "/api/v1/config" ||

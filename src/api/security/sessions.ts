@@ -1,5 +1,6 @@
 // Dashboard sessions: short-lived single-use codes, the HttpOnly session cookie they buy, and CSRF checks for cookie-authenticated changes.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { isMutating } from "./policy.ts";
 
 export const SESSION_COOKIE = "c2l_session";
 export const CSRF_HEADER = "x-csrf-token";
@@ -167,12 +168,6 @@ export function sessionsFor(owner: object): SessionManager {
   let m = managers.get(owner);
   if (!m) managers.set(owner, (m = new SessionManager()));
   return m;
-}
-
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
-export function isMutating(method: string): boolean {
-  return !SAFE_METHODS.has(method.toUpperCase());
 }
 
 /**
