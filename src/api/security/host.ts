@@ -10,10 +10,14 @@ export function hostName(hostHeader: string): string {
   return colon < 0 ? h : h.slice(0, colon);
 }
 
+/** The Host header ("127.0.0.1:8765"); app.handle() requests built in tests and tools have none, and their URL carries it. */
+export function requestHost(request: Request): string {
+  return request.headers.get("host") ?? new URL(request.url).host;
+}
+
 /** Returns the Host header value (e.g. "127.0.0.1:8765"), or throws host_not_allowed. */
 export function checkHost(request: Request, policy: SecurityPolicy): string {
-  // app.handle() requests built in tests and tools have no Host header; their URL carries the host instead.
-  const host = request.headers.get("host") ?? new URL(request.url).host;
+  const host = requestHost(request);
   if (!policy.hosts.has(hostName(host)))
     throw new HttpError("host_not_allowed", `the Host "${hostName(host)}" is not allowed; use 127.0.0.1 or localhost, or add it to [api] allowed_hosts`);
   return host;

@@ -1,5 +1,6 @@
 // Dashboard sessions: short-lived single-use codes, the HttpOnly session cookie they buy, and CSRF checks for cookie-authenticated changes.
 import { createHash, timingSafeEqual } from "node:crypto";
+import { requestHost } from "./host.ts";
 import { isMutating } from "./policy.ts";
 
 export const SESSION_COOKIE = "c2l_session";
@@ -178,8 +179,7 @@ export function sessionsFor(owner: object): SessionManager {
 export function csrfProblem(req: Request, session: Session, sessions: SessionManager): string | null {
   if (!isMutating(req.method)) return null;
   const origin = req.headers.get("origin");
-  // Requests built with app.handle() carry no Host header; their URL names the host instead (as in host.ts).
-  const host = req.headers.get("host") ?? new URL(req.url).host;
+  const host = requestHost(req);
   if (!origin || !host) return "a change made with the dashboard cookie needs an Origin header";
   let originHost: string;
   try {

@@ -4,6 +4,7 @@ import { HttpError } from "../../../core/http-error.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { authenticate } from "../../security/auth.ts";
+import { requestHost } from "../../security/host.ts";
 import { AuthQuery, ChartHistory, IssuedCode, SessionInfo } from "./model.ts";
 import { dashboardAsset, dashboardPage, plainPage } from "./pages.ts";
 import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./service.ts";
@@ -49,7 +50,7 @@ export const dashboardModule = (deps: ApiDeps) =>
         // Only a token holder may mint a code: a dashboard session cannot extend itself this way.
         const auth = authenticate(request, { token: deps.token() });
         if (!auth.ok) throw new HttpError("unauthorized", `a one-time dashboard code needs the API token: ${auth.reason}`);
-        return issueCode(deps.ctx, request.headers.get("host") ?? new URL(request.url).host);
+        return issueCode(deps.ctx, requestHost(request));
       },
       {
         response: { 200: IssuedCode, ...errors(401) },
