@@ -5,7 +5,7 @@ import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { splitListen } from "../config/listen.ts";
 import { VERSION } from "../build-info.ts";
-import { encode, tryDecode } from "../tunnel/protocol/codec.ts";
+import { encode, ProtocolError, tryDecode } from "../tunnel/protocol/codec.ts";
 import { CAPABILITIES, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "../tunnel/protocol/messages.ts";
 import { CLOSE_CODES, forward, Session } from "../tunnel/protocol/session.ts";
 import { StreamError, type Stream } from "../tunnel/protocol/stream.ts";
@@ -188,6 +188,7 @@ export function startRelay(config: RelayConfig): RelayServer {
   }
 
   function failedForward(e: unknown, id: string): HttpError {
+    if (e instanceof ProtocolError) return new HttpError("bad_request", `the request cannot cross the tunnel: ${e.message}`);
     switch (e instanceof StreamError ? e.code : null) {
       case "timeout":
         return new HttpError("upstream_timeout", `the agent sent no response within ${config.first_byte_timeout}`);

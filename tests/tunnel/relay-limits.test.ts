@@ -139,3 +139,15 @@ test("relay shutdown sends go-away: in-flight requests finish, then agents are c
   await stopped;
   expect((await conn.closed).code).not.toBe("heartbeat_timeout");
 });
+
+test("a client request the protocol cannot carry (path over 8 KiB) gets 400 and the tunnel stays up for everyone else", async () => {
+  const relay = relayWith("max_streams = 8");
+  const conn = await agent(relay, async () => new Response("ok"));
+  const long = await call(relay, "/" + "a".repeat(9000));
+  expect(long.status).toBe(400);
+  expect(await code(long)).toBe("bad_request");
+  expect(conn.session!.closed).toBeNull();
+  const next = await call(relay, "/api/tags");
+  expect(next.status).toBe(200);
+  expect(await next.text()).toBe("ok");
+});

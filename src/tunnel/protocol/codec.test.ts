@@ -73,6 +73,16 @@ describe("malformed input gives a ProtocolError with a code", () => {
     expect(() => decode(big)).toThrow(ProtocolError);
     expect(() => encode({ type: "DATA", stream: 1, data: new Uint8Array(MAX_PAYLOAD + 1) })).toThrow(ProtocolError);
   });
+  test("encode refuses a head that decode would refuse, so the peer never sees it", () => {
+    const heads: Frame[] = [
+      { type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/" + "a".repeat(9000), headers: [] } },
+      { type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/", headers: [["x-big", "b".repeat(9000)]] } },
+      { type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/", headers: Array.from({ length: 20 }, (_, i) => [`x-${i}`, "c".repeat(4000)] as [string, string]) } },
+      { type: "RESPONSE_HEAD", stream: 1, body: { status: 200, headers: [["bad name", "v"]] } },
+    ];
+    for (const f of heads) expect(() => encode(f)).toThrow(ProtocolError);
+    expect(decode(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/api/tags", headers: [["accept", "*/*"]] } })).type).toBe("REQUEST_HEAD");
+  });
 });
 
 test("100k random and mutated frames only ever produce frames or ProtocolErrors", () => {

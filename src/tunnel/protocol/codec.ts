@@ -9,6 +9,8 @@ import {
   TYPE,
   type Frame,
   type HeaderList,
+  type RequestHead,
+  type ResponseHead,
 } from "./messages.ts";
 
 export type ProtocolErrorCode =
@@ -43,7 +45,10 @@ function header(type: number, stream: number, payloadLength: number): Uint8Array
   return out;
 }
 
-/** Encodes one frame into a single binary WebSocket message. */
+/**
+ * Encodes one frame into a single binary WebSocket message. Heads are checked by the same rules decode() applies, so a
+ * head the peer would refuse (and close the whole session over) fails here, for one request, before anything is sent.
+ */
 export function encode(f: Frame): Uint8Array {
   const type = TYPE[f.type];
   let payload: Uint8Array;
@@ -64,7 +69,10 @@ export function encode(f: Frame): Uint8Array {
       payload = f.opaque;
       break;
     default:
+      if (f.type === "REQUEST_HEAD") requestHead(f.body as unknown as Record<string, unknown>);
+      if (f.type === "RESPONSE_HEAD") responseHead(f.body as unknown as Record<string, unknown>);
       payload = enc.encode(JSON.stringify(f.body));
+      if (payload.length > MAX_HEAD) throw new ProtocolError("frame_too_large", `a ${f.type} head of ${payload.length} bytes exceeds the ${MAX_HEAD}-byte limit`);
   }
   if (payload.length > MAX_PAYLOAD) throw new ProtocolError("frame_too_large", `a ${f.type} frame of ${payload.length} bytes exceeds the ${MAX_PAYLOAD}-byte limit`);
   const out = header(type, f.stream, payload.length);
@@ -100,6 +108,17 @@ function json(payload: Uint8Array, name: string): Record<string, unknown> {
   }
   if (!isObj(v)) throw new ProtocolError("bad_payload", `${name} payload must be a JSON object`);
   return v;
+}
+
+function requestHead(o: Record<string, unknown>): RequestHead {
+  if (!isStr(o.method, 32) || !/^[A-Z]+$/.test(o.method)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.method must be an upper-case HTTP method");
+  if (!isStr(o.path, 8192) || !o.path.startsWith("/") || /[\s\0]/.test(o.path)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.path must start with / and contain no spaces");
+  return { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") };
+}
+
+function responseHead(o: Record<string, unknown>): ResponseHead {
+  if (!Number.isInteger(o.status) || (o.status as number) < 200 || (o.status as number) > 599) throw new ProtocolError("bad_payload", "RESPONSE_HEAD.status must be 200..599");
+  return { status: o.status as number, headers: headers(o.headers, "RESPONSE_HEAD") };
 }
 
 function version(v: unknown, name: string): number {
@@ -146,17 +165,10 @@ export function decode(input: Uint8Array | ArrayBuffer): Frame {
       if (!isStr(o.tunnelId, 256)) throw new ProtocolError("bad_payload", "WELCOME.tunnelId must be a string");
       return { type: "WELCOME", stream: 0, body: { version: version(o.version, "WELCOME"), capabilities: strings(o.capabilities, "WELCOME.capabilities"), tunnelId: o.tunnelId } };
     }
-    case "REQUEST_HEAD": {
-      const o = json(payload, "REQUEST_HEAD");
-      if (!isStr(o.method, 32) || !/^[A-Z]+$/.test(o.method)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.method must be an upper-case HTTP method");
-      if (!isStr(o.path, 8192) || !o.path.startsWith("/") || /[\s\0]/.test(o.path)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.path must start with / and contain no spaces");
-      return { type: "REQUEST_HEAD", stream, body: { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") } };
-    }
-    case "RESPONSE_HEAD": {
-      const o = json(payload, "RESPONSE_HEAD");
-      if (!Number.isInteger(o.status) || (o.status as number) < 200 || (o.status as number) > 599) throw new ProtocolError("bad_payload", "RESPONSE_HEAD.status must be 200..599");
-      return { type: "RESPONSE_HEAD", stream, body: { status: o.status as number, headers: headers(o.headers, "RESPONSE_HEAD") } };
-    }
+    case "REQUEST_HEAD":
+      return { type: "REQUEST_HEAD", stream, body: requestHead(json(payload, "REQUEST_HEAD")) };
+    case "RESPONSE_HEAD":
+      return { type: "RESPONSE_HEAD", stream, body: responseHead(json(payload, "RESPONSE_HEAD")) };
     case "RESET": {
       const o = json(payload, "RESET");
       if (!RESET_CODES.includes(o.code as never)) throw new ProtocolError("bad_payload", "RESET.code is not a known reset code");

@@ -190,8 +190,12 @@ export class Session {
 
   sendFrame(f: Frame): void {
     if (this.closedInfo) return;
+    this.sendBytes(encode(f));
+  }
+
+  private sendBytes(bytes: Uint8Array): void {
     this.framesOut++;
-    this.opts.sink.send(encode(f));
+    this.opts.sink.send(bytes);
   }
 
   // ---- streams (relay side) ----
@@ -203,9 +207,11 @@ export class Session {
     if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
     const id = this.nextId;
+    // Encoded first: a head the agent would refuse throws here, for this request only, before a stream exists.
+    const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
     this.nextId += 2;
     const s = this.newStream(id);
-    this.sendFrame({ type: "REQUEST_HEAD", stream: id, body: head });
+    this.sendBytes(bytes);
     return s;
   }
 
@@ -358,7 +364,14 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     res.body?.cancel().catch(() => {});
     return;
   }
-  s.respond({ status: res.status, headers: headerList(res.headers) });
+  try {
+    s.respond({ status: res.status, headers: headerList(res.headers) });
+  } catch (e) {
+    // A head the relay would refuse (see encode()) fails this stream, not the session.
+    res.body?.cancel().catch(() => {});
+    s.reset("internal", e instanceof Error ? e.message : String(e));
+    return;
+  }
   // pump() cancels the body when the stream is reset (client gone), which is what stops the upstream's work.
   if (res.body) await s.pump(res.body as ReadableStream<Uint8Array>);
   else s.end();
