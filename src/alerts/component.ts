@@ -6,7 +6,8 @@ import { durationMs } from "../config/duration.ts";
 import { logger } from "../core/log.ts";
 import { createNotifier, type Notifier } from "../notify/notifier.ts";
 import { alertNotification } from "../notify/messages.ts";
-import { AlertEngine, realClock, type Clock } from "./engine.ts";
+import { AlertEngine } from "./engine.ts";
+import { realClock, type Clock } from "../core/clock.ts";
 import { AlertRules, ruleSettings } from "./rules.ts";
 
 const log = logger("alerts");

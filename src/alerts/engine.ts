@@ -1,9 +1,7 @@
 // The alert state machine: conditions observed true/false, raised after their delay, cleared with a recovery message, with cooldown.
 import type { Alert, AlertSeverity } from "../core/contracts.ts";
-
 // The same injectable clock as the tunnel's supervisor, so unit tests never sleep.
 import { realClock, type Clock } from "../core/clock.ts";
-export { realClock, type Clock };
 
 export interface ConditionSpec {
   rule: string;

@@ -3,7 +3,8 @@ import type { BrokerService, Quality } from "../core/contracts.ts";
 import type { DaemonEvent } from "../core/events.ts";
 import type { Config } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
-import type { AlertEngine, Clock } from "./engine.ts";
+import type { AlertEngine } from "./engine.ts";
+import type { Clock } from "../core/clock.ts";
 
 export interface RuleSettings {
   upstreamDownMs: number;
