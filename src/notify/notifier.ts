@@ -66,7 +66,7 @@ export function createNotifier(opts: { which?: (cmd: string) => string | null } 
       };
       return await new Promise<boolean>((resolve) => {
         backend.notify(options as NotifySend.Notification, (err: unknown) => {
-          if (err && !(typeof err === "string" && err === "")) {
+          if (err) {
             log.warn("desktop notification failed", { error: String((err as Error).message ?? err) });
             resolve(false);
           } else resolve(true);
