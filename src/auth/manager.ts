@@ -248,17 +248,24 @@ export class AuthManager implements AuthService {
     if (this.session !== s || this.stopped) return;
     // Rotation: the response's refresh token replaces the old one, which the issuer no longer accepts.
     const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, s);
+    await this.adopt(next, "could not store the refreshed tokens; the next restart will need a new sign-in", () => {
+      this.deps.events.emit("auth.progress", { step: "refreshed", message: "The access token was refreshed." });
+      if (this.reason) this.setState("signed_in");
+      log.info("access token refreshed", { expiresAt: next.expiresAt ? new Date(next.expiresAt).toISOString() : undefined });
+    });
+  }
+
+  /** Tokens fresh from the issuer: stored (best effort, they still serve this run), made current, announced, refresh scheduled. */
+  private async adopt(session: AuthSession, storeFailure: string, announce: () => void): Promise<void> {
     try {
-      await saveSession(this.store(), next);
+      await saveSession(this.store(), session);
     } catch (e) {
-      log.error("could not store the refreshed tokens; the next restart will need a new sign-in", { error: e });
+      log.error(storeFailure, { error: e });
     }
-    this.session = next;
+    this.session = session;
     this.failures = 0;
-    this.deps.events.emit("auth.progress", { step: "refreshed", message: "The access token was refreshed." });
-    if (this.reason) this.setState("signed_in");
-    log.info("access token refreshed", { expiresAt: next.expiresAt ? new Date(next.expiresAt).toISOString() : undefined });
-    this.notify(next.accessToken);
+    announce();
+    this.notify(session.accessToken);
     this.schedule();
   }
 
@@ -279,17 +286,10 @@ export class AuthManager implements AuthService {
       async (session) => {
         if (this.device !== d) return;
         this.device = null;
-        try {
-          await saveSession(this.store(), session);
-        } catch (e) {
-          log.error("could not store the sign-in tokens", { error: e });
-        }
-        this.session = session;
-        this.failures = 0;
-        this.setState("signed_in");
-        this.deps.events.emit("auth.progress", { step: "signed_in", message: `Signed in${session.name || session.subject ? ` as ${session.name ?? session.subject}` : ""}.` });
-        this.notify(session.accessToken);
-        this.schedule();
+        await this.adopt(session, "could not store the sign-in tokens", () => {
+          this.setState("signed_in");
+          this.deps.events.emit("auth.progress", { step: "signed_in", message: `Signed in${session.name || session.subject ? ` as ${session.name ?? session.subject}` : ""}.` });
+        });
       },
       (e) => {
         if (this.device !== d) return;
