@@ -65,8 +65,6 @@ export class Session {
   private drainResolve: (() => void) | null = null;
   /** Round-trip time of the last answered PING, ms. */
   rttMs: number | null = null;
-  framesIn = 0;
-  framesOut = 0;
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -97,7 +95,6 @@ export class Session {
   receive(bytes: Uint8Array | ArrayBuffer): void {
     if (this.closedInfo) return;
     this.lastReceived = this.clock.now();
-    this.framesIn++;
     let f: Frame;
     try {
       f = decode(bytes);
@@ -190,12 +187,7 @@ export class Session {
 
   sendFrame(f: Frame): void {
     if (this.closedInfo) return;
-    this.sendBytes(encode(f));
-  }
-
-  private sendBytes(bytes: Uint8Array): void {
-    this.framesOut++;
-    this.opts.sink.send(bytes);
+    this.opts.sink.send(encode(f));
   }
 
   // ---- streams (relay side) ----
@@ -211,7 +203,7 @@ export class Session {
     const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
     this.nextId += 2;
     const s = this.newStream(id);
-    this.sendBytes(bytes);
+    this.opts.sink.send(bytes);
     return s;
   }
 
