@@ -19,8 +19,9 @@ export interface InstallPaths {
 }
 
 /** ~/.local/bin (the XDG "user executables" directory) and the XDG config/data homes. */
-export function xdgInstallPaths(env: Record<string, string | undefined> = process.env): InstallPaths {
-  const home = env.HOME || homedir();
+export function xdgInstallPaths(): InstallPaths {
+  // Read like paths.ts's configHome()/dataHome(), from this process's environment.
+  const home = process.env.HOME || homedir();
   return {
     binDir: join(home, ".local", "bin"),
     userUnitDir: join(configHome(), "systemd", "user"),
