@@ -33,6 +33,8 @@ export function bridgeUrl(url: string, token: string): string {
   return u.toString();
 }
 
+const utf8 = new TextDecoder();
+
 const msg = (type: string, id: string | undefined, data: Record<string, unknown>) => JSON.stringify({ type, id, data, timestamp: new Date().toISOString() });
 
 export function connectBridge(o: BridgeOptions): Promise<Connection> {
@@ -83,7 +85,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
         if (buf.byteLength > MAX_BRIDGE_BODY) throw new Error(`response body of ${buf.byteLength} bytes is too large for bridge-v1`);
         const h: Record<string, string> = {};
         res.headers.forEach((v, k) => (h[k] = v));
-        out = { statusCode: res.status, headers: h, body: new TextDecoder().decode(buf) };
+        out = { statusCode: res.status, headers: h, body: utf8.decode(buf) };
       } catch (e) {
         out = { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify({ error: (e as Error).message }) };
       } finally {
@@ -96,7 +98,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       lastSeen = clock.now();
       let m: BridgeMessage;
       try {
-        m = JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer));
+        m = JSON.parse(typeof ev.data === "string" ? ev.data : utf8.decode(ev.data as ArrayBuffer));
         if (typeof m !== "object" || m === null || typeof m.type !== "string") throw new Error("not a bridge message");
       } catch {
         if (!hs.settled) return fail(new ConnectError("protocol_error", "the server did not speak bridge-v1 (is it a v2 relay? set [tunnel] protocol)", false));
