@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { decode, encode, ProtocolError } from "./protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION } from "./protocol/messages.ts";
-import { Session, type SessionCloseInfo } from "./protocol/session.ts";
+import { CLOSE_CODES, Session, type SessionCloseInfo } from "./protocol/session.ts";
 import type { Stream } from "./protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
 
@@ -149,7 +149,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       } catch (e) {
         return fail(new ConnectError("protocol_error", `the relay sent a malformed handshake (${(e as ProtocolError).code})`, false));
       }
-      if (f.type === "GO_AWAY") return fail(closeError(f.body.code === "incompatible_version" ? 4002 : f.body.code === "unauthorized" ? 4003 : 1000, `${f.body.code}: ${f.body.reason}`));
+      // Classified like the WebSocket close that carries the same code.
+      if (f.type === "GO_AWAY") return fail(closeError(CLOSE_CODES[f.body.code], `${f.body.code}: ${f.body.reason}`));
       if (f.type !== "WELCOME") return fail(new ConnectError("protocol_error", `the relay sent ${f.type} before WELCOME`, false));
       if (f.body.version !== (o.version ?? PROTOCOL_VERSION))
         return fail(new ConnectError("incompatible_version", `the relay speaks protocol ${f.body.version}, this agent ${PROTOCOL_VERSION}`, true));
