@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "../../core/clock.ts";
 import { encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream, Session, type SessionCloseInfo } from "./session.ts";
-import type { Stream } from "./stream.ts";
+import { Stream } from "./stream.ts";
 
 interface Pair {
   relay: Session;
@@ -244,4 +244,16 @@ describe("session", () => {
     expect(p.closes.agent?.code).toBe("protocol_error");
     expect(p.closes.agent?.reason).toMatch(/flow_control/);
   });
+});
+
+test("a flood of 1-byte DATA frames is folded into few buffers, every byte still read in order", async () => {
+  const s = new Stream(1, { sendFrame: () => {}, release: () => {} }, INITIAL_WINDOW);
+  const n = 5000;
+  for (let i = 0; i < n; i++) expect(s.onData(new Uint8Array([i & 0xff]))).toBe(true);
+  s.onEnd();
+  expect(s.buffered).toBe(n);
+  expect(s.bufferedChunks).toBeLessThanOrEqual(1025);
+  const got = new Uint8Array(await new Response(s.readable).arrayBuffer());
+  expect(got.length).toBe(n);
+  expect(got.every((b, i) => b === (i & 0xff))).toBe(true);
 });

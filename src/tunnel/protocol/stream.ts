@@ -2,6 +2,12 @@
 import { DATA_CHUNK, type Frame, type RequestHead, type ResetCode, type ResponseHead } from "./messages.ts";
 import { RecvWindow, SendWindow } from "./flow-control.ts";
 
+/**
+ * Received chunks kept apart before they are folded into one buffer. The window bounds queued bytes, not frames: a peer
+ * sending 1-byte DATA frames would otherwise pin one object and one message buffer per byte of credit.
+ */
+const MAX_QUEUED_CHUNKS = 1024;
+
 /** What a stream needs from its session. */
 export interface StreamHost {
   sendFrame(f: Frame): void;
@@ -103,6 +109,10 @@ export class Stream {
   get buffered(): number {
     return this.queuedBytes;
   }
+  /** Received chunks not yet read (bounded by MAX_QUEUED_CHUNKS + 1). */
+  get bufferedChunks(): number {
+    return this.queue.length;
+  }
   get done(): boolean {
     return this.released;
   }
@@ -183,6 +193,8 @@ export class Stream {
       // No copy: each WebSocket message arrives in its own buffer, and decode() hands out a view of it.
       this.queue.push(data);
       this.queuedBytes += data.length;
+      // Only a run of tiny frames gets here (1024 chunks within one window): one copy of at most a window, then.
+      if (this.queue.length > MAX_QUEUED_CHUNKS) this.queue = [concat(this.queue, this.queuedBytes)];
     }
     this.wakeReader();
     return true;
@@ -228,4 +240,14 @@ export class Stream {
     this.host.release(this.id);
     this.resolveFinished();
   }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }
