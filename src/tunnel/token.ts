@@ -1,7 +1,6 @@
 // Where the agent token comes from: the secret store ([tunnel] token_secret), else the signed-in account's access token.
 import type { Services } from "../daemon/component.ts";
 import { registerSecret } from "../core/log.ts";
-import { secretEnvVar } from "../secrets/names.ts";
 
 interface AuthLike {
   accessToken(): Promise<string | null>;
@@ -10,7 +9,8 @@ interface AuthLike {
 export async function agentToken(services: Services, secretName: string): Promise<{ token: string; source: "secret" | "auth" } | null> {
   let token: string | null = null;
   if (secretName) {
-    token = services.secrets ? await services.secrets.get(secretName) : (process.env[secretEnvVar(secretName)] ?? null);
+    // The store answers environment overrides too (CLOUDTOLOCALLLM_SECRET_<NAME>); the secrets component always publishes one.
+    token = (await services.secrets?.get(secretName)) ?? null;
   }
   if (token) {
     registerSecret(token);
