@@ -1,6 +1,6 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
 import { realClock, type Clock } from "../core/clock.ts";
-import { ConnectError, classifyUpgradeError, openAgentSocket, startHandshake, type Connection } from "./connector.ts";
+import { ConnectError, classifyUpgradeError, openAgentSocket, startHandshake, terminate, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "./protocol/session.ts";
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
@@ -64,7 +64,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
           try {
             ws.close(4004, "heartbeat_timeout");
           } catch {}
-          (ws as unknown as { terminate?: () => void }).terminate?.();
+          terminate(ws);
         } else watch();
       }, Math.min(5_000, tolerance / 4));
     };

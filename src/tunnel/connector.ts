@@ -83,6 +83,11 @@ export function openAgentSocket(url: string, o: { token: string; agent: string; 
   } as unknown as string[]);
 }
 
+/** Drops the socket at once: a dead (half-open) peer never answers a close. Bun's WebSocket has terminate(); the type does not say so. */
+export function terminate(ws: WebSocket): void {
+  (ws as unknown as { terminate?: () => void }).terminate?.();
+}
+
 /** One attempt's handshake: it settles once, a failure closes the socket, and no answer within the timeout fails it. */
 export interface Handshake {
   readonly settled: boolean;
@@ -170,7 +175,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
             try {
               ws.close(code === 1000 || code >= 3000 ? code : 4000, reason);
             } catch {}
-            if (code !== 1000) (ws as unknown as { terminate?: () => void }).terminate?.();
+            if (code !== 1000) terminate(ws);
           },
         },
         onStream: o.onStream,
