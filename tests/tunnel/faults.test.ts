@@ -4,7 +4,7 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startBlackholeProxy, startRelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
 import { encode } from "../../src/tunnel/protocol/codec.ts";
-import { CAPABILITIES, PROTOCOL_VERSION } from "../../src/tunnel/protocol/messages.ts";
+import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/tunnel/protocol/messages.ts";
 
 let fake: FakeOllama;
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
@@ -255,4 +255,83 @@ describe("faults", () => {
       cleanup(relay.dir);
     }
   }, 60_000);
+
+  test("100k fuzzed frames into live relay sessions: tolerated ones keep the session, bad ones close it with a protocol error", async () => {
+    const relay = await startRelayProc(relayToml());
+    try {
+      let seed = 11;
+      const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+      const int = (n: number) => Math.floor(rnd() * n);
+      const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));
+      const text = () => String.fromCharCode(...Array.from({ length: int(12) }, () => 32 + int(95)));
+      const streamId = () => 1 + int(1000);
+      // Structure-aware: frames of every type a relay may receive, with random ids, sizes and field values, so that most
+      // reach the session's dispatch instead of dying in the header check; about 1 in 100 is broken on purpose (a random
+      // byte flipped, or random bytes) and must close its session with a protocol error.
+      const frame = (): Uint8Array => {
+        if (rnd() < 0.005) return bytes(int(40));
+        const kinds = [
+          () => encode({ type: "PING", stream: 0, opaque: bytes(8) }),
+          () => encode({ type: "PONG", stream: 0, opaque: bytes(8) }),
+          () => encode({ type: "DATA", stream: streamId(), data: bytes(int(256)) }),
+          () => encode({ type: "END", stream: streamId() }),
+          () => encode({ type: "WINDOW_UPDATE", stream: streamId(), increment: 1 + int(2 ** 30) }),
+          () => encode({ type: "RESET", stream: streamId(), body: { code: RESET_CODES[int(RESET_CODES.length)]!, reason: text() } }),
+          () => encode({ type: "RESPONSE_HEAD", stream: streamId(), body: { status: 200 + int(400), headers: [["x-fuzz", text()]] } }),
+        ];
+        const b = kinds[int(kinds.length)]!();
+        if (rnd() < 0.005 && b.length) b[int(b.length)] = int(256);
+        return b;
+      };
+      const before = rssMiB(relay.proc.pid);
+      const TOTAL = 100_000;
+      const BARRIER = 20;
+      const codes = new Map<number, number>();
+      // Only frames the relay provably read count: every BARRIER frames a PING with a marked payload goes out, and the
+      // frames before it count once its PONG is back (frames are read in order); frames sent before a close do not.
+      let confirmed = 0;
+      let sessions = 0;
+      while (confirmed < TOTAL) {
+        const ws = new WebSocket(wsUrl(relay.url), { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } } as unknown as string[]);
+        ws.binaryType = "arraybuffer";
+        let onPong: ((n: number) => void) | null = null;
+        let welcome: (() => void) | null = null;
+        const welcomed = new Promise<void>((r) => (welcome = r));
+        ws.onmessage = (e) => {
+          const b = new Uint8Array(e.data as ArrayBuffer);
+          if (welcome) return welcome();
+          if (b[0] === 0x21 && b.length === 14 && b[6] === 0xc2 && b[7] === 0x1c) onPong?.(new DataView(b.buffer, b.byteOffset + 10, 4).getUint32(0));
+        };
+        const closed = new Promise<number>((res) => (ws.onclose = (e) => res(e.code)));
+        await new Promise((r) => (ws.onopen = r));
+        ws.send(encode({ type: "HELLO", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: "fuzz" } }) as Uint8Array<ArrayBuffer>);
+        await Promise.race([welcomed, closed]);
+        welcome = null;
+        sessions++;
+        for (let round = 0; confirmed < TOTAL && ws.readyState === WebSocket.OPEN; round++) {
+          for (let i = 0; i < BARRIER; i++) ws.send(frame() as Uint8Array<ArrayBuffer>);
+          const marker = new Uint8Array(8);
+          marker.set([0xc2, 0x1c]);
+          new DataView(marker.buffer).setUint32(4, round);
+          const ponged = new Promise<boolean>((res) => (onPong = (n) => n === round && res(true)));
+          ws.send(encode({ type: "PING", stream: 0, opaque: marker }) as Uint8Array<ArrayBuffer>);
+          if (await Promise.race([ponged, closed.then(() => false)])) confirmed += BARRIER;
+        }
+        if (ws.readyState === WebSocket.OPEN) ws.send(new Uint8Array([0xee, 0, 0, 0, 0, 0]));
+        const code = await Promise.race([closed, Bun.sleep(5_000).then(() => -1)]);
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+      }
+      expect(confirmed).toBeGreaterThanOrEqual(TOTAL);
+      // Sessions follow one another on one tunnel, so every close is a protocol error (1002); none hung, none other.
+      expect([...codes.keys()]).toEqual([1002]);
+      expect(codes.get(1002)).toBe(sessions);
+      expect(sessions).toBeGreaterThan(1);
+      expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+      expect(rssMiB(relay.proc.pid).hwm).toBeLessThan(Math.max(before.hwm, 100) + 150);
+      expect(relay.proc.exitCode).toBeNull();
+    } finally {
+      await relay.stop();
+      cleanup(relay.dir);
+    }
+  }, 120_000);
 });
