@@ -1,7 +1,7 @@
 // Integration: saving a change to one section while a generation streams through the broker leaves the stream alone.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 
 setDefaultTimeout(30_000);
@@ -9,11 +9,7 @@ setDefaultTimeout(30_000);
 let fake: FakeOllama;
 let d: DaemonProc;
 const config = (extra = "") => `
-[api]
-listen = "127.0.0.1:0"
-[proxy]
-listen = "127.0.0.1:0"
-[[upstreams]]
+${TEST_DAEMON_TOML}[[upstreams]]
 name = "local"
 url = "${fake.url}"
 ${extra}
