@@ -1,6 +1,6 @@
 // Unit tests for config parsing and validation: defaults, the commented default file, and every kind of error with its position.
 import { describe, expect, test } from "bun:test";
-import { defaultConfig, formatIssue, parseConfig, validateConfig } from "./load.ts";
+import { defaultConfig, EMPTY_CONFIG_MESSAGE, formatIssue, MAX_CONFIG_BYTES, parseConfig, validateConfig } from "./load.ts";
 import { defaultConfigText } from "./render.ts";
 import { editDistance, suggest } from "./validate.ts";
 
@@ -16,8 +16,8 @@ function one(text: string) {
 }
 
 describe("schema defaults", () => {
-  test("an empty file gives every default", () => {
-    const r = parseConfig("", "t.toml");
+  test("a config that leaves everything out gives every default", () => {
+    const r = validateConfig({}, "t.toml");
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.config).toEqual(defaultConfig());
@@ -48,6 +48,41 @@ describe("schema defaults", () => {
     expect(text).toContain("[[upstreams]]");
     expect(text).toContain("[tunnel.backoff]");
     expect(text).toMatch(/One of "ollama", "openai"\./);
+  });
+});
+
+describe("a file that sets nothing, or far too much", () => {
+  // A truncated save used to be applied as all defaults: the API and broker moved to the default ports and the upstreams were swapped.
+  for (const [what, text] of [
+    ["an empty file", ""],
+    ["whitespace only", "  \n\t\n\r\n"],
+    ["comments only", "# cloudtolocalllm-tunnel configuration\n\n# [api]\n# listen = \"127.0.0.1:8765\"\n"],
+    ["empty tables only", "[api]\n\n[proxy]\n# listen = \"127.0.0.1:11435\"\n[tunnel.backoff]\n"],
+  ] as const) {
+    test(`${what} is rejected, saying how to reset on purpose`, () => {
+      const i = one(text);
+      expect(i.message).toBe(EMPTY_CONFIG_MESSAGE);
+      expect(i.message).toContain("delete the file and restart the daemon");
+      expect(i.message).toContain("config restore");
+      expect(formatIssue(i)).toStartWith("t.toml: the file sets nothing");
+    });
+  }
+
+  test("one real setting is enough: the rest defaults", () => {
+    const r = parseConfig('# only the log level\n[logging]\nlevel = "debug"\n', "t.toml");
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(r.config).toEqual({ ...defaultConfig(), logging: { ...defaultConfig().logging, level: "debug" } });
+  });
+
+  test(`a file over ${MAX_CONFIG_BYTES} bytes is rejected before it is parsed, naming its size and the limit`, () => {
+    const huge = '[logging]\nlevel = "info"\n' + "# padding padding padding padding padding padding padding padding\n".repeat(Math.ceil((50 * 1024 * 1024) / 66));
+    const i = one(huge);
+    expect(i.message).toMatch(/^the file is 50(\.\d)? MiB; a config file may be at most 1 MiB/);
+    // Right at the limit is still fine.
+    const atLimit = '[logging]\nlevel = "info"\n' + "#".repeat(MAX_CONFIG_BYTES - 26) + "\n";
+    expect(Buffer.byteLength(atLimit)).toBe(MAX_CONFIG_BYTES);
+    expect(parseConfig(atLimit, "t.toml").ok).toBe(true);
+    expect(one(atLimit + "#").message).toContain("at most 1 MiB");
   });
 });
 

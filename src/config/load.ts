@@ -15,13 +15,22 @@ export interface ConfigIssue {
 
 export type LoadResult = { ok: true; config: Config } | { ok: false; issues: ConfigIssue[] };
 
+/** The largest config file accepted (daemon and relay): real ones are a few KiB; anything this big is a mistake, and parsing it would stall a reload. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Why a file that sets nothing is refused: it would silently reset every setting (ports, upstreams) to its default. */
+export const EMPTY_CONFIG_MESSAGE =
+  "the file sets nothing (it is empty, or only comments and blank lines), which would reset every setting to its default: was a save cut short? " +
+  "To start over from the defaults on purpose, delete the file and restart the daemon (it writes the commented defaults again), " +
+  "or put a backup back with `cloudtolocalllm-tunnel config restore ID` (`config backups` lists them)";
+
 export function defaultConfig(): Config {
   return Value.Default(ConfigSchema, {}) as Config;
 }
 
-/** Parses and validates config text. `file` is only used in messages. */
+/** Parses and validates config text. `file` is only used in messages. A text that sets no key at all is refused (see EMPTY_CONFIG_MESSAGE). */
 export function parseConfig(text: string, file = "config"): LoadResult {
-  const r = parseTomlConfig(text, file, validateConfig);
+  const r = parseTomlConfig(text, file, (raw, f) => (setsAnything(raw) ? validateConfig(raw, f) : { ok: false, issues: [{ file: f, path: "", message: EMPTY_CONFIG_MESSAGE }] }));
   if (!r.ok) r.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return r;
 }
@@ -32,6 +41,9 @@ export function parseTomlConfig<C>(
   file: string,
   validate: (raw: unknown, file: string) => { ok: true; config: C } | { ok: false; issues: ConfigIssue[] },
 ): { ok: true; config: C } | { ok: false; issues: ConfigIssue[] } {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_CONFIG_BYTES)
+    return { ok: false, issues: [{ file, path: "", message: `the file is ${mib(bytes)}; a config file may be at most ${mib(MAX_CONFIG_BYTES)} (check what was written into it)` }] };
   let raw: unknown;
   try {
     raw = parse(text);
@@ -44,6 +56,14 @@ export function parseTomlConfig<C>(
   const all = locateAll(text);
   for (const i of r.issues) Object.assign(i, locate(text, i.path, all) ?? {});
   return r;
+}
+
+const mib = (n: number) => `${Number.isInteger(n / 1048576) ? n / 1048576 : (n / 1048576).toFixed(1)} MiB`;
+
+/** Whether parsed TOML holds any value: tables that hold nothing (`[api]` alone) do not count. */
+function setsAnything(raw: unknown): boolean {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw) || raw instanceof Date) return raw !== undefined;
+  return Object.values(raw).some(setsAnything);
 }
 
 export function validateConfig(raw: unknown, file = "config"): LoadResult {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -62,6 +63,33 @@ describe("hot reload through the directory watch", () => {
     writeFileSync(d.configFile, base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n[health]\ninterval = "20s"\n[alerts]\nenabled = false\n'));
     // Exactly `alerts`: had the rejected file been applied, `logging` would have changed too (and silenced this line).
     await d.waitFor(/configuration reloaded sections=alerts$/);
+    expect(await healthz(d)).toBe(200);
+  });
+
+  test("a file that sets nothing (empty, whitespace, comments only) or is over 1 MiB is rejected, not applied as all defaults", async () => {
+    const reloaded = d.count(/configuration reloaded/);
+    const saves: [string, RegExp][] = [
+      ["", /the file sets nothing/],
+      ["  \n\n\t\n", /the file sets nothing/],
+      ["# cloudtolocalllm-tunnel configuration\n# [api]\n# listen = \"127.0.0.1:8765\"\n[api]\n", /the file sets nothing/],
+      [base() + "#".repeat(2 * 1024 * 1024) + "\n", /the file is 2.0 MiB; a config file may be at most 1 MiB/],
+    ];
+    for (const [i, [text, why]] of saves.entries()) {
+      writeFileSync(d.configFile, text);
+      await until(() => d.count(/configuration rejected/) >= 2 + i, 10_000, `rejection #${i + 1}`);
+      const line = d.stderr().split("\n").filter((l) => /configuration rejected/.test(l)).at(-1)!;
+      expect(line).toMatch(why);
+      if (i < 3) expect(line).toContain("delete the file and restart the daemon");
+    }
+    // Applied as defaults, the API would have moved to 127.0.0.1:8765 and the upstream to :11434.
+    expect(d.count(/configuration reloaded/)).toBe(reloaded);
+    expect(d.count(/moving the control API/)).toBe(0);
+    expect(await healthz(d)).toBe(200);
+    const status = (await (await fetch(`${d.urls.api}/api/v1/status`)).json()) as { daemon: { lastReload: { ok: boolean; error?: { message: string } } } };
+    expect(status.daemon.lastReload.ok).toBe(false);
+    // A good save still applies after that.
+    writeFileSync(d.configFile, base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n[health]\ninterval = "20s"\n[alerts]\nenabled = true\n'));
+    await until(() => d.count(/configuration reloaded/) > reloaded, 10_000, "the good save");
     expect(await healthz(d)).toBe(200);
   });
 });
