@@ -21,9 +21,17 @@ describe("tray state", () => {
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a"), upstream("b", { state: "down", quality: "down" })] }), linking: false })).toBe("degraded");
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { quality: "poor" })] }), linking: false })).toBe("degraded");
     expect(trayState({ status: daemonStatus({ tunnel: tunnel("reconnecting") }), linking: false })).toBe("connecting");
-    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "unknown" })] }), linking: false })).toBe("connecting");
+    // before the first check answers the daemon reports the upstream and the overall verdict critical: still "connecting"
+    expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "unknown", quality: "critical" })], quality: "critical" }), linking: false })).toBe("connecting");
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "down", quality: "down" })] }), linking: false })).toBe("critical");
     expect(trayState({ status: daemonStatus({ tunnel: tunnel("auth_failed") }), linking: false })).toBe("critical");
+    // nothing serves: one never answered and one down, no upstream at all, or the broker not running (overall "down")
+    const unknown = upstream("a", { state: "unknown", quality: "critical", lastCheck: null });
+    expect(trayState({ status: daemonStatus({ upstreams: [unknown, upstream("b", { state: "down", quality: "down" })], quality: "critical" }), linking: false })).toBe("critical");
+    expect(trayState({ status: daemonStatus({ upstreams: [], quality: "critical" }), linking: false })).toBe("critical");
+    expect(trayState({ status: daemonStatus({ upstreams: [{ ...unknown, quality: "down" }], quality: "down" }), linking: false })).toBe("critical");
+    // one serving upstream is enough: the overall verdict is its quality
+    expect(trayState({ status: daemonStatus({ upstreams: [unknown, upstream("b")], quality: "excellent" }), linking: false })).toBe("good");
     // a disabled upstream that is down does not count
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a"), upstream("b", { enabled: false, state: "down" })] }), linking: false })).toBe("good");
   });
@@ -40,6 +48,27 @@ describe("tray state", () => {
     ]);
     expect(v.status).toBe("Active");
     expect(v.iconName).toBe("cloudtolocalllm-tunnel-good");
+  });
+
+  test("tooltip: an upstream that is not checked yet, down or disabled shows no quality, never \"excellent\"", () => {
+    const s = daemonStatus({
+      // "unknown · excellent" is what daemons before 3.x reported before the first check: the tray does not repeat it
+      upstreams: [
+        upstream("new", { state: "unknown", quality: "excellent", version: null, models: [], lastCheck: null }),
+        upstream("hung", { state: "unknown", quality: "critical", version: null, models: [], lastCheck: null }),
+        upstream("gone", { state: "down", quality: "down", version: null, models: [] }),
+        upstream("off", { enabled: false, state: "unknown", quality: "excellent", version: null, models: [] }),
+      ],
+      quality: "critical",
+    });
+    const lines = buildView(input(s)).tooltip.body.split("\n");
+    expect(lines.slice(0, 4)).toEqual([
+      "new: unknown · 0 models · p95 120 ms",
+      "hung: unknown · 0 models · p95 120 ms",
+      "gone: down · 0 models · p95 120 ms",
+      "off: disabled · 0 models · p95 120 ms",
+    ]);
+    expect(lines.join("\n")).not.toContain("excellent");
   });
 
   test("active alerts and incompatible daemons ask for attention", () => {

@@ -76,10 +76,14 @@ export function trayState(input: Pick<TrayInput, "status" | "linking" | "linkPro
   const ups = enabledUpstreams(s);
   const t = s.tunnel.state;
   const allDown = ups.length > 0 && ups.every((u) => u.state === "down");
-  if (allDown || t === "auth_failed" || t === "failed" || s.quality === "critical" || s.alerts.some((a) => a.severity === "critical"))
-    return "critical";
-  if (t === "connecting" || t === "reconnecting" || (ups.length > 0 && ups.every((u) => u.state === "unknown"))) return "connecting";
-  if (ups.some((u) => u.state === "down" || u.state === "degraded" || u.quality === "poor" || u.quality === "critical") || s.quality === "poor")
+  // Before the first health checks answer, the overall verdict is critical (nothing has served yet): that is
+  // "connecting", not a problem. An overall "down" means the broker itself is not running.
+  const checking = ups.length > 0 && ups.every((u) => u.state === "unknown");
+  const nothingServes = s.quality === "down" || (s.quality === "critical" && !checking);
+  if (allDown || nothingServes || t === "auth_failed" || t === "failed" || s.alerts.some((a) => a.severity === "critical")) return "critical";
+  if (t === "connecting" || t === "reconnecting" || checking) return "connecting";
+  // An unchecked upstream's quality (critical: never answered) is no verdict on it yet; its first check gives one.
+  if (ups.some((u) => u.state === "down" || u.state === "degraded" || (u.state === "up" && (u.quality === "poor" || u.quality === "critical"))) || s.quality === "poor")
     return "degraded";
   if (s.alerts.length > 0 || !ALL_QUIET.has(t)) return "degraded";
   return "good";
@@ -100,7 +104,8 @@ function ms(v: number | null): string {
 
 export function upstreamLine(u: UpstreamStatus): string {
   const parts = [`${u.name}: ${u.enabled ? u.state : "disabled"}`];
-  if (u.state !== "down" && u.quality !== "down") parts.push(u.quality);
+  // A quality is shown only for an upstream that answers: for one that is down or not checked yet the state says it.
+  if (u.enabled && (u.state === "up" || u.state === "degraded")) parts.push(u.quality);
   if (u.version) parts.push(`v${u.version}`);
   parts.push(`${u.models.length} model${u.models.length === 1 ? "" : "s"}`);
   parts.push(`p95 ${ms(u.metrics.latencyMs.p95)}`);

@@ -164,6 +164,20 @@ describe("alert rules", () => {
     clock.advance(30_000);
     expect(log.map((l) => l.alert.id)).toEqual(["upstream_down:local"]);
   });
+
+  test("an upstream not checked yet when alerts start (quality critical: never answered) raises no quality alert", () => {
+    const u = { name: "local", enabled: true, state: "unknown", quality: "critical", lastError: null, metrics: { requests: 0, errors: 0, errorRate: 0 } } as unknown as UpstreamStatus;
+    const { clock, engine, rules, log, emit } = setup({ quality_level: "critical" }, false, [u]);
+    rules.scan();
+    expect(engine.pending()).toBe(false);
+    clock.advance(120_000);
+    expect(log).toEqual([]);
+    // its first check decides: down is the upstream-down rule's, a low quality once it answers is this rule's
+    emit("upstream.quality", { name: "local", from: "critical", to: "poor" });
+    emit("upstream.quality", { name: "local", from: "poor", to: "critical" });
+    clock.advance(60_000);
+    expect(log.map((l) => [l.alert.id, l.alert.severity])).toEqual([["quality:local", "critical"]]);
+  });
 });
 
 describe("alerts component", () => {

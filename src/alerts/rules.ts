@@ -63,7 +63,8 @@ export class AlertRules {
   scan(now: { tunnel?: TunnelLike; auth?: AuthLike } = {}): void {
     for (const u of this.broker()?.upstreams() ?? []) {
       if (u.enabled && u.state === "down") this.upstreamDown(u.name, u.lastError ?? undefined);
-      if (u.enabled && u.state !== "down") this.quality(u.name, u.quality);
+      // Quality is a verdict on an upstream that answers; one not checked yet gets its verdict from its first check.
+      if (u.enabled && (u.state === "up" || u.state === "degraded")) this.quality(u.name, u.quality);
     }
     this.checkErrorRates();
     if (now.tunnel) this.tunnelState(now.tunnel);

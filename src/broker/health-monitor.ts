@@ -1,8 +1,11 @@
 // Periodic and on-demand health checks of one upstream, and the state machine unknown / up / degraded / down.
 //
 // A full success → up. A partial success (ollama: version answers but the model list does not) → degraded.
-// A failure → degraded when it was up, down after `failures_before_down` consecutive failures. Down upstreams
-// are checked at the slower `down_interval`.
+// A failure → degraded when it was up, down after `failures_before_down` consecutive failures. An upstream that has
+// never answered goes down on its first failure: the threshold rides out blips of a working upstream, and there is
+// none to ride out (an Ollama that is not running is reported down at start, not "unknown" for half a minute).
+// Down upstreams are checked at the slower `down_interval` once they have answered at least once; until then at
+// `interval`, as such an upstream is often still starting alongside the daemon.
 import type { UpstreamState } from "../core/contracts.ts";
 import { durationMs } from "../config/duration.ts";
 import type { Config } from "../config/schema.ts";
@@ -52,6 +55,8 @@ export class HealthMonitor {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** Some check has succeeded (fully or partly) since this monitor started. */
+  private answered = false;
 
   constructor(
     readonly upstream: Upstream,
@@ -89,7 +94,7 @@ export class HealthMonitor {
 
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
-    const ms = this.upstream.state === "down" ? this.settings.downIntervalMs : this.settings.intervalMs;
+    const ms = this.upstream.state === "down" && this.answered ? this.settings.downIntervalMs : this.settings.intervalMs;
     this.timer = setTimeout(() => void this.check(), ms);
     this.timer.unref?.();
   }
@@ -121,6 +126,7 @@ export class HealthMonitor {
         next = "up";
       }
       u.consecutiveFailures = 0;
+      this.answered = true;
       const ms = performance.now() - t0;
       u.metrics.recordHealth(ms);
       observeHealthCheck(u.name, ms / 1000);
@@ -129,8 +135,8 @@ export class HealthMonitor {
       reason = describeFetchError(e);
       u.lastError = reason;
       u.consecutiveFailures++;
-      if (u.consecutiveFailures >= this.settings.failuresBeforeDown) next = "down";
-      else next = u.state === "up" || u.state === "degraded" ? "degraded" : u.state;
+      if (u.state === "unknown" || u.state === "down" || u.consecutiveFailures >= this.settings.failuresBeforeDown) next = "down";
+      else next = "degraded";
     }
     u.lastCheck = new Date().toISOString();
     if (this.stopped || u.retired) return;

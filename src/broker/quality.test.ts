@@ -1,4 +1,4 @@
-// Unit tests for the quality verdict (excellent/good/poor/critical) from the 1.x thresholds.
+// Unit tests for the quality verdict (excellent/good/poor/critical/down) from the 1.x thresholds, per upstream and overall.
 import { describe, expect, test } from "bun:test";
 import { DEFAULT_THRESHOLDS, overallQuality, quality, qualityLatency } from "./quality.ts";
 
@@ -14,7 +14,9 @@ describe("quality (1.x thresholds)", () => {
     ["latency exactly 1000 ms → excellent", "up", 0, 1000, "excellent"],
     ["error rate above 5% → good", "up", 0.051, 10, "good"],
     ["error rate exactly 5% → excellent", "up", 0.05, 10, "excellent"],
-    ["no latency known yet → judged on errors only", "unknown", 0, null, "excellent"],
+    ["no latency known yet → judged on errors only", "up", 0, null, "excellent"],
+    ["never answered (unknown) is critical, not excellent", "unknown", 0, null, "critical"],
+    ["never answered stays critical whatever the (empty) metrics say", "unknown", 0, 10, "critical"],
     ["degraded is judged like up", "degraded", 0.06, 20, "good"],
   ];
   for (const [name, state, err, lat, want] of cases) test(name, () => expect(quality(state, err, lat, DEFAULT_THRESHOLDS)).toBe(want as never));
@@ -28,11 +30,17 @@ describe("quality (1.x thresholds)", () => {
     expect(quality("up", 0.1, 100, t)).toBe("excellent");
   });
 
-  test("overall is the best reachable upstream, down when none", () => {
-    expect(overallQuality([])).toBe("down");
-    expect(overallQuality(["down", "down"])).toBe("down");
+  test("overall is the best serving upstream; critical when every upstream is down or has never answered", () => {
+    const unknown = quality("unknown", 0, null);
+    expect(overallQuality([])).toBe("critical");
+    expect(overallQuality(["down", "down"])).toBe("critical");
+    expect(overallQuality([unknown])).toBe("critical");
+    expect(overallQuality([unknown, "down"])).toBe("critical");
     expect(overallQuality(["down", "poor", "critical"])).toBe("poor");
     expect(overallQuality(["good", "excellent"])).toBe("excellent");
+    // one upstream serving well is what requests get (they fail over to it)
+    expect(overallQuality(["excellent", "down"])).toBe("excellent");
+    expect(overallQuality([unknown, "good"])).toBe("good");
   });
 
   test("the judged latency is the traffic's p95 time to first byte, else the health checks' p95", () => {

@@ -22,9 +22,14 @@ export function qualityLatency(m: Pick<UpstreamMetrics, "ttfbMs" | "healthLatenc
   return m.healthLatencyMs.p95;
 }
 
-/** The 1.x rules: down or error rate > 10% → critical; latency > 5 s → poor; > 1 s or error rate > 5% → good. */
+/**
+ * The 1.x rules: down or error rate > 10% → critical; latency > 5 s → poor; > 1 s or error rate > 5% → good.
+ * An upstream that has never answered (state unknown) is critical: nothing shows it serves, and "excellent" for
+ * an Ollama that is not running is what users were told before the first check.
+ */
 export function quality(state: UpstreamState, errorRate: number, latencyMs: number | null, t: QualityThresholds = DEFAULT_THRESHOLDS): Quality {
   if (state === "down") return "down";
+  if (state === "unknown") return "critical";
   if (errorRate > t.critical_error_rate) return "critical";
   if (latencyMs !== null && latencyMs > t.poor_latency_ms) return "poor";
   if ((latencyMs !== null && latencyMs > t.good_latency_ms) || errorRate > t.good_error_rate) return "good";
@@ -33,10 +38,11 @@ export function quality(state: UpstreamState, errorRate: number, latencyMs: numb
 
 /**
  * What the user gets from the broker as a whole: the best quality among enabled upstreams (requests fail over to it),
- * "down" when none is reachable or none is configured.
+ * "critical" when none serves (every one down or never answered, or none enabled): no request can succeed.
+ * "down" is never the overall verdict of a running broker; the API reports it only when the broker is not running.
  */
 export function overallQuality(qualities: Quality[]): Quality {
-  let best: Quality = "down";
+  let best: Quality = "critical";
   for (const q of qualities) if (RANK[q] > RANK[best]) best = q;
   return best;
 }

@@ -3,6 +3,7 @@ import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.t
 import type { UpstreamConfig } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import { MetricsWindow } from "./metrics-window.ts";
+import { quality as judgeQuality } from "./quality.ts";
 
 export class Upstream {
   readonly name: string;
@@ -17,7 +18,8 @@ export class Upstream {
   readonly key: string;
 
   state: UpstreamState = "unknown";
-  quality: Quality = "excellent";
+  /** Not checked yet: judged as an upstream that has never answered (never "excellent"). */
+  quality: Quality = judgeQuality("unknown", 0, null);
   version: string | null = null;
   /** Model names as the upstream lists them, and a lookup set that also knows "name" for "name:latest". */
   models: string[] = [];

@@ -48,6 +48,29 @@ describe("status table", () => {
     const strip = (s: string) => s.replace(/\x1b\[\d+m/g, "");
     expect(strip(out)).toBe(renderStatus(status, { color: false, now }));
   });
+  test("nothing answering: header quality critical, an unchecked upstream shows no quality, never \"excellent\"", () => {
+    const unchecked = { ...upstream("new", "unknown"), lastCheck: null, lastError: null };
+    const s: DaemonStatus = {
+      ...status,
+      // as the daemon reports it: never answered → critical; "excellent" is what it said before, and must not show
+      upstreams: [{ ...unchecked, quality: "critical" }, { ...unchecked, name: "old", quality: "excellent" }, upstream("spare", "down")],
+      quality: "critical",
+      alerts: [],
+    };
+    const out = renderStatus(s, { color: false, now });
+    const lines = out.split("\n");
+    expect(lines[0]).toEndWith("· quality critical");
+    const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
+    for (const name of ["new", "old"]) {
+      const row = lines.find((l) => l.startsWith(name))!;
+      expect(row).toMatch(new RegExp(`^${name}\\s+unknown\\s+-\\s+0\\s`));
+      expect(row.indexOf("-")).toBe(header.indexOf("QUALITY"));
+      expect(row).toContain("never");
+    }
+    expect(lines.find((l) => l.startsWith("spare"))).toMatch(/^spare\s+down\s+down\s/);
+    expect(out).not.toContain("excellent");
+    expect(renderStatus(s, { color: true, now }).split("\n")[0]).toEndWith("quality \x1b[31mcritical\x1b[0m");
+  });
   test("colour only on a TTY and never with NO_COLOR", () => {
     const prev = process.env.NO_COLOR;
     delete process.env.NO_COLOR;

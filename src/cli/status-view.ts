@@ -57,7 +57,8 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   const rows = s.upstreams.map((u) => [
     u.enabled ? u.name : `${u.name} (off)`,
     u.state,
-    u.quality,
+    // Not checked yet (or disabled): no verdict to show; the daemon's "critical" for it only feeds the overall one.
+    u.state === "unknown" ? "-" : u.quality,
     String(u.models.length),
     ...pct(u.metrics.latencyMs),
     `${(u.metrics.errorRate * 100).toFixed(1)}%`,

@@ -34,7 +34,8 @@ test("health: failures → degraded, then down after N; recovery → up; each ch
   const states = tb.seen.filter((e) => e.type === "upstream.state").map((e) => (e.data as { to: string }).to);
   expect(states).toEqual(["up", "degraded", "down", "up"]);
   const qualities = tb.seen.filter((e) => e.type === "upstream.quality").map((e) => (e.data as { to: string }).to);
-  expect(qualities).toEqual(["down", "excellent"]);
+  // Unchecked, it was critical (never answered), not excellent.
+  expect(qualities).toEqual(["excellent", "down", "excellent"]);
   expect(tb.broker.overallQuality()).toBe("excellent");
 });
 

@@ -1,0 +1,61 @@
+// A real daemon whose only upstream refuses connections (no Ollama running): status, the `status` CLI and the tray say so.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DaemonStatus } from "../../src/core/contracts.ts";
+import { buildView } from "../../tray/state.ts";
+import { removeHome, startDaemon, TEST_DAEMON_TOML, type DaemonProc } from "../helpers/daemon.ts";
+import { runCli } from "./cli.ts";
+
+let d: DaemonProc;
+let api: string;
+let token: string;
+
+beforeAll(async () => {
+  const dead = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = dead.port!;
+  dead.stop(true);
+  // Default [health] (failures_before_down = 3, interval 10 s): the check made at start must be enough.
+  d = await startDaemon({
+    config: TEST_DAEMON_TOML + `[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:${port}"\n`,
+    waitFor: ["api", "broker"],
+  });
+  api = d.urls.api!;
+  token = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+}, 60_000);
+afterAll(async () => {
+  await d?.stop();
+  if (d) removeHome(d.home);
+});
+
+async function status(): Promise<DaemonStatus> {
+  const r = await fetch(`${api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+  expect(r.status).toBe(200);
+  return (await r.json()) as DaemonStatus;
+}
+
+test("the refused upstream is down after the first check (not unknown), the overall quality critical; CLI and tray agree", async () => {
+  // Waits for the check made at start to finish, whatever it concluded; no later check runs for 10 s.
+  let s = await status();
+  const end = Date.now() + 15_000;
+  while (s.upstreams[0]!.lastCheck === null && Date.now() < end) {
+    await Bun.sleep(50);
+    s = await status();
+  }
+  expect(s.upstreams[0]).toMatchObject({ name: "local", state: "down", quality: "down", lastError: "connection refused" });
+  expect(s.quality).toBe("critical");
+
+  const table = await runCli(d.env, "status", "--url", api);
+  expect(table.code).toBe(0);
+  expect(table.out).toContain("· quality critical");
+  expect(table.out).toMatch(/^local\s+down\s+down\s+/m);
+  expect(table.out).not.toContain("excellent");
+
+  const json = await runCli(d.env, "status", "--json", "--url", api);
+  expect(JSON.parse(json.out).quality).toBe("critical");
+
+  const tray = buildView({ status: s, linking: false, lastAlert: null, compatWarning: null, notifications: true, actionError: null, trayVersion: "3.0.0", apiBase: api });
+  expect(tray.state).toBe("critical");
+  expect(tray.tooltip.body).not.toContain("excellent");
+  expect(tray.tooltip.body.split("\n")[0]).toBe("local: down · 0 models · p95 –");
+}, 60_000);
