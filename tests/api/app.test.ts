@@ -363,17 +363,19 @@ describe("security", () => {
     expect((await call("GET", "/healthz", { headers: { host: "other.lan" } })).status).toBe(200);
     expectError(await call("GET", "/api/v1/status", { headers: { origin: "http://app.example:3000" } }), 403, "origin_not_allowed");
   });
-  test("sweep: every mutating route, every config read and /ws refuse a request without the token", async () => {
+  test("sweep: every route not declared public (mutating ones, config reads, the inspector, /ws) refuses a request without the token", async () => {
     await app.modules;
-    const routes = (app.routes as { method: string; path: string }[]).filter((r) => r.method !== "OPTIONS");
+    type R = { method: string; path: string; hooks?: { detail?: { security?: unknown[] } } };
+    const routes = (app.routes as R[]).filter((r) => r.method !== "OPTIONS");
+    const locked = routes.filter((r) => r.hooks?.detail?.security?.length !== 0);
     const mutating = routes.filter((r) => !["GET", "HEAD", "WS"].includes(r.method));
     expect(mutating.length).toBeGreaterThan(10);
-    expect(routes.some((r) => r.path === "/ws")).toBe(true);
-    for (const r of routes) {
+    expect(locked).toEqual(expect.arrayContaining(mutating));
+    expect(locked.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining(["WS /ws", "GET /api/v1/config", "GET /api/v1/requests", "GET /api/v1/dashboard/history"]));
+    const upgrade = { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
+    for (const r of locked) {
       const path = r.path.replace(/:(\w+)/g, "x");
-      const locked = mutating.includes(r) || r.method === "WS" || path.startsWith("/api/v1/config");
-      if (!locked) continue;
-      const res = await call(r.method === "WS" ? "GET" : r.method, path);
+      const res = await call(r.method === "WS" ? "GET" : r.method, path, { headers: r.method === "WS" ? upgrade : {} });
       expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({ route: `${r.method} ${r.path}`, status: 401 });
     }
     expect(broker.calls).toEqual([]);
@@ -402,7 +404,11 @@ describe("swagger", () => {
     for (const p of ["/healthz", "/readyz", "/api/v1/status", "/api/v1/upstreams/{name}/check", "/api/v1/tunnel/restart", "/api/v1/config/backups/{id}/restore", "/metrics", "/ws"])
       expect(Object.keys(doc.paths)).toContain(p);
     expect(doc.paths["/api/v1/status"].get.responses["200"].content["application/json"].schema).toBeDefined();
-    expect(doc.paths["/api/v1/reconnect"].post.security).toEqual([{ bearer: [] }]);
+    // Protected is the default (the document's security); public routes say so on their own operation.
+    expect(doc.security).toEqual([{ bearer: [] }, { session: [] }]);
+    expect(doc.paths["/api/v1/reconnect"].post.security).toBeUndefined();
+    expect(doc.paths["/api/v1/dashboard/code"].post.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/api/v1/status"].get.security).toEqual([]);
     expect(JSON.stringify(doc.paths["/api/v1/status"].get.responses["200"])).toContain("ada@example.com");
     const page = await call("GET", "/swagger");
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");

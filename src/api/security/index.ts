@@ -1,29 +1,50 @@
-// The API's security layer as one Elysia plugin: Host allowlist, Origin/CORS, body size, bearer token — before any route runs.
+// The API's security layer as one Elysia plugin: Host allowlist, Origin/CORS and body size before routing; then, for the route the
+// request matched, the credentials that route declares (token, dashboard session, or none) before its body is read.
 import { Elysia } from "elysia";
 import { HttpError } from "../../core/http-error.ts";
-import { urlPath } from "../../core/url-path.ts";
 import type { ApiDeps } from "../deps.ts";
 import { authenticate } from "./auth.ts";
 import { checkContentLength, parseBody } from "./body.ts";
 import { checkOrigin } from "./cors.ts";
 import { checkHost } from "./host.ts";
-import { needsAuth, policyFor } from "./policy.ts";
+import { policyFor } from "./policy.ts";
+import { RouteAccess } from "./route-access.ts";
 import { sessionsFor } from "./sessions.ts";
 
 export function security(deps: ApiDeps) {
-  return new Elysia({ name: "security" })
-    .onRequest(({ request, set }) => {
-      const policy = policyFor(deps.ctx.config.current());
-      const host = checkHost(request, policy);
-      const preflight = checkOrigin(request, host, policy, set.headers as Record<string, string>);
-      if (preflight) return preflight;
-      checkContentLength(request, policy.bodyLimit);
-      if (needsAuth(request.method, urlPath(request.url))) {
-        const r = authenticate(request, { token: deps.token(), sessions: sessionsFor(deps.ctx) });
-        if (!r.ok) throw new HttpError(r.code ?? "unauthorized", r.reason);
-      }
-    })
-    .onParse({ as: "global" }, ({ request, contentType }) =>
-      parseBody(request, contentType ?? "", policyFor(deps.ctx.config.current()).bodyLimit).then((b) => b ?? null),
-    );
+  const plugin = new Elysia({ name: "security" });
+  const access = new RouteAccess(() => plugin.getGlobalRoutes());
+  const passed = new WeakSet<Request>();
+
+  /**
+   * Runs after routing, so every spelling the router accepts (a trailing slash, a WebSocket upgrade of /ws/) meets the rule of the
+   * route it reached; a request that matches no route never gets here and is answered 404 with nothing from any route.
+   */
+  const requireAccess = (request: Request, route: string | undefined) => {
+    if (passed.has(request)) return;
+    const need = access.of(request.method, route);
+    if (need !== "public") {
+      const r = authenticate(request, { token: deps.token(), sessions: need === "token_or_session" ? sessionsFor(deps.ctx) : undefined });
+      if (!r.ok) throw new HttpError(r.code ?? "unauthorized", r.reason);
+    }
+    passed.add(request);
+  };
+
+  return (
+    plugin
+      .onRequest(({ request, set }) => {
+        const policy = policyFor(deps.ctx.config.current());
+        const host = checkHost(request, policy);
+        const preflight = checkOrigin(request, host, policy, set.headers as Record<string, string>);
+        if (preflight) return preflight;
+        checkContentLength(request, policy.bodyLimit);
+      })
+      // Parsing comes before transform in Elysia's lifecycle: the check runs here first so a caller without credentials
+      // never gets its body read or validated; transform covers the routes without a body.
+      .onParse({ as: "global" }, ({ request, route, contentType }) => {
+        requireAccess(request, route);
+        return parseBody(request, contentType ?? "", policyFor(deps.ctx.config.current()).bodyLimit).then((b) => b ?? null);
+      })
+      .onTransform({ as: "global" }, ({ request, route }) => requireAccess(request, route))
+  );
 }

@@ -1,4 +1,4 @@
-// The API's security settings derived from `[api]` (recomputed only when the config object changes) and which routes need a token.
+// The API's security settings derived from `[api]` (recomputed only when the config object changes) and how a route declares who may call it.
 import type { Config } from "../../config/schema.ts";
 import { splitListen } from "../../config/listen.ts";
 
@@ -39,14 +39,22 @@ export function isMutating(method: string): boolean {
   return !READ_METHODS.has(method.toUpperCase());
 }
 
-/** The one rule for where the bearer token is required: every mutating route, the WebSocket, config reads and the request inspector. */
-export function needsAuth(method: string, path: string): boolean {
-  if (isMutating(method)) return true;
-  return (
-    path === "/ws" ||
-    path === "/api/v1/config" ||
-    path.startsWith("/api/v1/config/") ||
-    path === "/api/v1/requests" ||
-    path.startsWith("/api/v1/dashboard/")
-  );
+/**
+ * How a route declares who may call it: spread into the route's `detail`, which is also its OpenAPI operation, so the
+ * route, its protection and its documentation are one declaration. A route that declares nothing is protected.
+ */
+export const PUBLIC = { security: [] as Record<string, string[]>[] };
+/** Only the bearer token: a dashboard session is not enough (e.g. minting dashboard codes, which would extend the session). */
+export const TOKEN_ONLY = { security: [{ bearer: [] }] as Record<string, string[]>[] };
+/** What an undeclared route asks for: the bearer token, or the dashboard's session cookie (with CSRF checks for changes). */
+export const DEFAULT_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { session: [] }];
+
+export type Access = "public" | "token" | "token_or_session";
+
+/** A route's `detail.security` → what it needs. Anything not understood is protected (fail closed). */
+export function accessOf(security: unknown): Access {
+  if (security === undefined) return "token_or_session";
+  if (!Array.isArray(security)) return "token";
+  if (security.length === 0) return "public";
+  return security.some((r) => r && typeof r === "object" && "session" in r) ? "token_or_session" : "token";
 }

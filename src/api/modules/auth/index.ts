@@ -2,17 +2,17 @@
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
+import { PUBLIC } from "../../security/policy.ts";
 import { AuthStatusBody, DeviceLoginStarted } from "./model.ts";
 import { authStatus, logout, reload, startLogin } from "./service.ts";
 
 const tags = ["auth"];
-const bearer = [{ bearer: [] }];
 
 export const authModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/auth" })
     .get("", () => authStatus(deps.ctx), {
       response: { 200: AuthStatusBody },
-      detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
+      detail: { ...PUBLIC, tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
     })
     .post(
       "/login",
@@ -26,15 +26,14 @@ export const authModule = (deps: ApiDeps) =>
         detail: {
           tags,
           summary: "Start a device sign-in: returns the URL and code to show; auth.progress and auth.state events follow",
-          security: bearer,
         },
       },
     )
     .post("/logout", () => logout(deps.ctx), {
       response: { 200: AuthStatusBody, ...errors(401, 503) },
-      detail: { tags, summary: "Sign out: revoke the refresh token at the issuer and delete the stored tokens", security: bearer },
+      detail: { tags, summary: "Sign out: revoke the refresh token at the issuer and delete the stored tokens" },
     })
     .post("/reload", () => reload(deps.ctx), {
       response: { 200: AuthStatusBody, ...errors(401, 503) },
-      detail: { tags, summary: "Re-read the stored tokens (the `login` and `logout` commands call this)", security: bearer },
+      detail: { tags, summary: "Re-read the stored tokens (the `login` and `logout` commands call this)" },
     });

@@ -1,4 +1,4 @@
-// GET/PUT /api/v1/config, validate, export, import, reload, backups and restore; all need the token (reads include the config).
+// GET/PUT /api/v1/config, validate, export, import, reload, backups and restore; none is public (reads include the config).
 import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { ReloadResult, errors } from "../../schemas.ts";
@@ -6,13 +6,12 @@ import { Backup, BackupId, ConfigBody, ConfigView, ExportQuery, Validation, Writ
 import { exportConfig, listBackups, readConfig, reloadConfig, restoreBackup, validateBody, writeConfig } from "./service.ts";
 
 const tags = ["config"];
-const security = [{ bearer: [] }];
 
 export const configModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/config" })
     .get("", () => readConfig(deps.ctx), {
       response: { 200: ConfigView, ...errors(401) },
-      detail: { tags, summary: "The running config (secrets redacted)", security },
+      detail: { tags, summary: "The running config (secrets redacted)" },
     })
     .put("", ({ body }) => writeConfig(deps.ctx, body), {
       body: ConfigBody,
@@ -23,17 +22,16 @@ export const configModule = (deps: ApiDeps) =>
         description:
           "Send TOML as text/plain or application/toml, or JSON as application/json. " +
           "422 validation_failed lists every issue with its field path, and line and column for TOML.",
-        security,
       },
     })
     .post("/validate", ({ body }) => validateBody(deps.ctx, body), {
       body: ConfigBody,
       response: { 200: Validation, ...errors(400, 401, 413, 415) },
-      detail: { tags, summary: "Check a config without applying it", security },
+      detail: { tags, summary: "Check a config without applying it" },
     })
     .post("/reload", () => reloadConfig(deps.ctx), {
       response: { 200: ReloadResult, ...errors(401, 422) },
-      detail: { tags, summary: "Re-read the config file from disk (like SIGHUP)", security },
+      detail: { tags, summary: "Re-read the config file from disk (like SIGHUP)" },
     })
     .get(
       "/export",
@@ -44,20 +42,20 @@ export const configModule = (deps: ApiDeps) =>
       {
         query: ExportQuery,
         response: { 200: t.String({ description: "TOML" }), ...errors(401, 409) },
-        detail: { tags, summary: "Download the config file as TOML (secrets redacted unless asked)", security },
+        detail: { tags, summary: "Download the config file as TOML (secrets redacted unless asked)" },
       },
     )
     .post("/import", ({ body }) => writeConfig(deps.ctx, body), {
       body: ConfigBody,
       response: { 200: WriteOutcome, ...errors(400, 401, 413, 415, 422) },
-      detail: { tags, summary: "Upload a config file (TOML); same checks as PUT", security },
+      detail: { tags, summary: "Upload a config file (TOML); same checks as PUT" },
     })
     .get("/backups", () => listBackups(deps.ctx), {
       response: { 200: t.Array(Backup), ...errors(401) },
-      detail: { tags, summary: "Backups of the config file, newest first", security },
+      detail: { tags, summary: "Backups of the config file, newest first" },
     })
     .post("/backups/:id/restore", ({ params }) => restoreBackup(deps.ctx, params.id), {
       params: BackupId,
       response: { 200: WriteOutcome, ...errors(401, 404, 422) },
-      detail: { tags, summary: "Put a backup back (the current file is backed up first) and apply it", security },
+      detail: { tags, summary: "Put a backup back (the current file is backed up first) and apply it" },
     });

@@ -11,6 +11,8 @@ import initJs from "./swagger-init.js" with { type: "file" };
 import { VERSION } from "../../../build-info.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { WS_MESSAGES } from "../ws/messages.ts";
+import { DEFAULT_SECURITY, PUBLIC } from "../../security/policy.ts";
+import { SESSION_COOKIE } from "../../security/sessions.ts";
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   "swagger-ui-bundle.js": { file: bundleJs as unknown as string, type: "text/javascript; charset=utf-8" },
@@ -40,6 +42,8 @@ const PAGE = `<!doctype html>
 const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; font-src 'self'";
 
 export default new Elysia({ name: "openapi" })
+  // The documentation itself is public: the UI page cannot send a token. A standalone guard covers the plugin's routes too.
+  .guard({ detail: PUBLIC })
   .use(
     swagger({
       path: "/swagger",
@@ -50,8 +54,9 @@ export default new Elysia({ name: "openapi" })
           title: "cloudtolocalllm-tunnel control API",
           version: VERSION,
           description:
-            "Local control API of the daemon. Mutating routes, /ws and config reads need `Authorization: Bearer <token>` " +
-            "(the token is in `$XDG_CONFIG_HOME/cloudtolocalllm/api-token`). Every error is `{ \"error\": { \"code\", \"message\" } }`.",
+            "Local control API of the daemon. Every route needs `Authorization: Bearer <token>` (the token is in " +
+            "`$XDG_CONFIG_HOME/cloudtolocalllm/api-token`) or the dashboard's session cookie, unless its `security` is empty (public). " +
+            "Every error is `{ \"error\": { \"code\", \"message\" } }`.",
         },
         tags: [
           { name: "health", description: "Liveness and readiness (no token)" },
@@ -75,12 +80,23 @@ export default new Elysia({ name: "openapi" })
                 Object.entries(WS_MESSAGES)
                   .map(([type, m]) => `\`${type}\` — ${m.when} data: ${m.data}`)
                   .join("; "),
-              security: [{ bearer: [] }],
               responses: { "101": { description: "Switching Protocols" }, "401": { description: "No or wrong token" }, "403": { description: "Origin or Host not allowed" } },
             },
           },
         },
-        components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The token from the api-token file." } } },
+        // The default for every route; public routes say `security: []` on their own operation (src/api/security/policy.ts).
+        security: DEFAULT_SECURITY,
+        components: {
+          securitySchemes: {
+            bearer: { type: "http", scheme: "bearer", description: "The token from the api-token file." },
+            session: {
+              type: "apiKey",
+              in: "cookie",
+              name: SESSION_COOKIE,
+              description: "The dashboard's session (from a one-time /auth link); changes also need the X-CSRF-Token header and the API's own Origin.",
+            },
+          },
+        },
       },
     }),
   )

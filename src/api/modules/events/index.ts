@@ -2,6 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
+import { PUBLIC } from "../../security/policy.ts";
 import { DaemonEvent, EventsQuery } from "./model.ts";
 import { recentEvents } from "./service.ts";
 
@@ -9,5 +10,5 @@ export const eventsModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/events" }).get("", ({ query }) => recentEvents(deps.ctx, query), {
     query: EventsQuery,
     response: { 200: t.Array(DaemonEvent), ...errors(422) },
-    detail: { tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
+    detail: { ...PUBLIC, tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
   });

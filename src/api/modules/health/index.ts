@@ -1,6 +1,7 @@
 // GET /healthz (liveness) and GET /readyz (readiness); both open, no token.
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
+import { PUBLIC } from "../../security/policy.ts";
 import { Health, Ready } from "./model.ts";
 import { readiness } from "./service.ts";
 
@@ -8,7 +9,7 @@ export const healthModule = (deps: ApiDeps) =>
   new Elysia()
     .get("/healthz", () => ({ status: "ok" as const }), {
       response: { 200: Health },
-      detail: { tags: ["health"], summary: "Liveness: the process answers" },
+      detail: { ...PUBLIC, tags: ["health"], summary: "Liveness: the process answers" },
     })
     .get(
       "/readyz",
@@ -19,6 +20,6 @@ export const healthModule = (deps: ApiDeps) =>
       },
       {
         response: { 200: Ready, 503: Ready },
-        detail: { tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
+        detail: { ...PUBLIC, tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
       },
     );

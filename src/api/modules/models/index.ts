@@ -1,11 +1,12 @@
 // GET /api/v1/models.
 import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
+import { PUBLIC } from "../../security/policy.ts";
 import { ModelEntry } from "./model.ts";
 import { modelList } from "./service.ts";
 
 export const modelsModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/models" }).get("", () => modelList(deps.ctx), {
     response: { 200: t.Array(ModelEntry) },
-    detail: { tags: ["models"], summary: "Models across all upstreams and which upstreams serve each" },
+    detail: { ...PUBLIC, tags: ["models"], summary: "Models across all upstreams and which upstreams serve each" },
   });

@@ -13,6 +13,5 @@ export const requestsModule = (deps: ApiDeps) =>
       tags: ["requests"],
       summary: "Recent requests (newest first) with filters; bodies only when [dashboard] capture_bodies is on",
       description: "Live additions arrive on /ws as request.completed events.",
-      security: [{ bearer: [] }],
     },
   });

@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { TunnelStatus, errors } from "../../schemas.ts";
+import { PUBLIC } from "../../security/policy.ts";
 import { getTunnel, tunnelAction, type TunnelAction } from "./service.ts";
 
 const tags = ["tunnel"];
@@ -14,12 +15,12 @@ const ACTIONS: Record<TunnelAction, string> = {
 export const tunnelModule = (deps: ApiDeps) => {
   let app = new Elysia({ prefix: "/api/v1/tunnel" }).get("", () => getTunnel(deps.ctx), {
     response: { 200: TunnelStatus },
-    detail: { tags, summary: "Tunnel state, relay, since, next retry" },
+    detail: { ...PUBLIC, tags, summary: "Tunnel state, relay, since, next retry" },
   });
   for (const action of Object.keys(ACTIONS) as TunnelAction[]) {
     app = app.post(`/${action}`, () => tunnelAction(deps.ctx, action), {
       response: { 200: TunnelStatus, ...errors(401, 409) },
-      detail: { tags, summary: ACTIONS[action], description: "409 tunnel_disabled when [tunnel] enabled is false.", security: [{ bearer: [] }] },
+      detail: { tags, summary: ACTIONS[action], description: "409 tunnel_disabled when [tunnel] enabled is false." },
     }) as typeof app;
   }
   return app;

@@ -3,29 +3,29 @@ import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { UpstreamStatus, errors } from "../../schemas.ts";
 import { upstreamList } from "../status/service.ts";
+import { PUBLIC } from "../../security/policy.ts";
 import { UpstreamName } from "./model.ts";
 import { checkUpstream, getUpstream, reconnectAll } from "./service.ts";
 
 const tags = ["upstreams"];
-const bearer = [{ bearer: [] }];
 
 export const upstreamsModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1" })
     .get("/upstreams", () => upstreamList(deps.ctx), {
       response: { 200: t.Array(UpstreamStatus) },
-      detail: { tags, summary: "All upstreams with state, quality, models and metrics" },
+      detail: { ...PUBLIC, tags, summary: "All upstreams with state, quality, models and metrics" },
     })
     .get("/upstreams/:name", ({ params }) => getUpstream(deps.ctx, params.name), {
       params: UpstreamName,
       response: { 200: UpstreamStatus, ...errors(404) },
-      detail: { tags, summary: "One upstream" },
+      detail: { ...PUBLIC, tags, summary: "One upstream" },
     })
     .post("/upstreams/:name/check", ({ params }) => checkUpstream(deps.ctx, params.name), {
       params: UpstreamName,
       response: { 200: UpstreamStatus, ...errors(401, 404, 503) },
-      detail: { tags, summary: "Run a health check now and return the result", security: bearer },
+      detail: { tags, summary: "Run a health check now and return the result" },
     })
     .post("/reconnect", () => reconnectAll(deps.ctx), {
       response: { 200: t.Array(UpstreamStatus), ...errors(401, 503) },
-      detail: { tags, summary: "Drop idle connections and re-check every upstream now", security: bearer },
+      detail: { tags, summary: "Drop idle connections and re-check every upstream now" },
     });

@@ -1,5 +1,6 @@
 // GET /api/v1/version[?client=VERSION].
 import { Elysia } from "elysia";
+import { PUBLIC } from "../../security/policy.ts";
 import { VersionInfo, VersionQuery } from "./model.ts";
 import { versionInfo } from "./service.ts";
 
@@ -7,5 +8,5 @@ export const versionModule = () =>
   new Elysia({ prefix: "/api/v1/version" }).get("", ({ query }) => versionInfo(query.client), {
     query: VersionQuery,
     response: { 200: VersionInfo },
-    detail: { tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
+    detail: { ...PUBLIC, tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
   });

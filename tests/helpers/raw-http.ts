@@ -1,0 +1,81 @@
+// One HTTP/1.1 request over a raw socket: the request target goes out byte for byte (no client normalizes "//", "%72" or "/./").
+import { connect } from "node:net";
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The body, de-chunked; for a 101 answer, empty (the socket is closed at once). */
+  body: string;
+  /** Status line, headers and body as received (for "nothing private anywhere" checks). */
+  raw: string;
+}
+
+function dechunk(s: string): string {
+  let out = "";
+  let i = 0;
+  for (;;) {
+    const eol = s.indexOf("\r\n", i);
+    if (eol < 0) return out + s.slice(i);
+    const size = parseInt(s.slice(i, eol), 16);
+    if (!(size > 0)) return out;
+    out += s.slice(eol + 2, eol + 2 + size);
+    i = eol + 2 + size + 2;
+  }
+}
+
+/** Whether `data` holds a whole answer: a server may keep the socket open (an upgrade request's error answer, a 101). */
+function complete(data: Buffer, method: string): boolean {
+  const sep = data.indexOf("\r\n\r\n");
+  if (sep < 0) return false;
+  const head = data.toString("latin1", 0, sep).toLowerCase();
+  // A 101 keeps the socket open for WebSocket frames: the status line is all that matters; HEAD answers have no body.
+  if (/^http\/1\.[01] (101|204|304) /.test(head) || method === "HEAD") return true;
+  const len = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  if (len) return data.length - (sep + 4) >= Number(len[1]);
+  if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) return data.includes("\r\n0\r\n\r\n", sep) || data.indexOf("0\r\n\r\n", sep + 4) === sep + 4;
+  return false;
+}
+
+/** Sends `method target` to host:port with the given header lines (the Host header is added unless given) and reads the whole answer. */
+export function rawRequest(
+  port: number,
+  method: string,
+  target: string,
+  opts: { headers?: Record<string, string>; body?: string; host?: string; timeoutMs?: number } = {},
+): Promise<RawResponse> {
+  const headers: Record<string, string> = { host: opts.host ?? `127.0.0.1:${port}`, connection: "close", ...opts.headers };
+  if (opts.body !== undefined) headers["content-length"] = String(Buffer.byteLength(opts.body));
+  const head = `${method} ${target} HTTP/1.1\r\n` + Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n";
+  return new Promise((resolve, reject) => {
+    const sock = connect(port, "127.0.0.1", () => sock.write(head + (opts.body ?? "")));
+    let data = Buffer.alloc(0);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      const text = data.toString("utf8");
+      const sep = text.indexOf("\r\n\r\n");
+      const headText = sep < 0 ? text : text.slice(0, sep);
+      const [statusLine = "", ...lines] = headText.split("\r\n");
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
+      const hdrs: Record<string, string> = {};
+      for (const l of lines) {
+        const c = l.indexOf(":");
+        if (c > 0) hdrs[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
+      }
+      const rest = sep < 0 ? "" : text.slice(sep + 4);
+      const body = status === 101 ? "" : hdrs["transfer-encoding"]?.includes("chunked") ? dechunk(rest) : rest;
+      resolve({ status, headers: hdrs, body, raw: text });
+    };
+    const timer = setTimeout(() => (data.length ? finish() : (sock.destroy(), reject(new Error(`no answer to ${method} ${target}`)))), opts.timeoutMs ?? 5000);
+    sock.on("data", (c: Buffer) => {
+      data = Buffer.concat([data, c]);
+      if (complete(data, method)) finish();
+    });
+    sock.on("end", finish);
+    sock.on("close", finish);
+    sock.on("error", (e) => (data.length ? finish() : (clearTimeout(timer), reject(e))));
+  });
+}
