@@ -2,6 +2,7 @@
 import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
+import { hostHeaderAllowed, hostSet } from "../core/host.ts";
 import { logger } from "../core/log.ts";
 import { urlPath } from "../core/url-path.ts";
 import type { Broker } from "./broker.ts";
@@ -11,14 +12,6 @@ const log = logger("broker");
 
 /** Ollama's default OLLAMA_ORIGINS: local pages and desktop app schemes. */
 const DEFAULT_ORIGIN = /^(https?:\/\/(localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(:\d+)?|(app|file|tauri|vscode-webview|vscode-file):\/\/.*)$/i;
-
-export function hostOf(hostHeader: string): string {
-  let h = hostHeader.toLowerCase();
-  if (h.startsWith("[")) return h.slice(1, h.indexOf("]"));
-  const colon = h.lastIndexOf(":");
-  if (colon > 0 && h.indexOf(":") === colon) h = h.slice(0, colon);
-  return h;
-}
 
 export interface AccessRules {
   /** Any Host is accepted when the listener is not on loopback (like Ollama). */
@@ -31,17 +24,15 @@ export function accessRules(p: Config["proxy"]): AccessRules {
   const { hostname } = splitListen(p.listen);
   return {
     anyHost: !isLoopbackHost(hostname),
-    hosts: new Set(p.allowed_hosts.map((h) => h.toLowerCase())),
+    hosts: hostSet(p.allowed_hosts),
     origins: new Set(p.allowed_origins.map((o) => o.replace(/\/+$/, "").toLowerCase())),
   };
 }
 
-/** DNS-rebinding guard: the names a loopback listener answers to. */
+/** DNS-rebinding guard: the names a loopback listener answers to (the one rule, src/core/host.ts); no Host at all is no browser. */
 export function hostAllowed(rules: AccessRules, hostHeader: string | null): boolean {
   if (rules.anyHost || !hostHeader) return true;
-  const h = hostOf(hostHeader);
-  if (isLoopbackHost(h) || h.endsWith(".localhost")) return true;
-  return rules.hosts.has(h);
+  return hostHeaderAllowed(hostHeader, rules.hosts);
 }
 
 export function originAllowed(rules: AccessRules, origin: string): boolean {

@@ -7,6 +7,5 @@ export function splitListen(addr: string): { hostname: string; port: number } {
   return { hostname: m[1]!, port };
 }
 
-export function isLoopbackHost(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
-}
+/** Whether a listen host (or a URL's hostname) is loopback: parsed as an address, never matched by prefix (see src/core/host.ts). */
+export { isLoopbackHost } from "../core/host.ts";

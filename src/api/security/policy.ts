@@ -1,23 +1,23 @@
 // The API's security settings derived from `[api]` (recomputed only when the config object changes) and how a route declares who may call it.
 import type { Config } from "../../config/schema.ts";
 import { splitListen } from "../../config/listen.ts";
+import { hostSet } from "../../core/host.ts";
 
 export interface SecurityPolicy {
-  /** Lower-case host names (no port) accepted in the Host header. */
+  /** Host names configured on top of loopback (allowed_hosts and the listen host), in src/core/host.ts's hostSet() form. */
   hosts: Set<string>;
   /** Exact browser origins allowed cross-origin (CORS and WebSocket). */
   origins: Set<string>;
   bodyLimit: number;
 }
 
-const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]", "::1"];
 let cache: { api: Config["api"]; policy: SecurityPolicy } | null = null;
 
 /** Security settings of the running config; a reload takes effect on the next request, without a restart. */
 export function policyFor(config: Config): SecurityPolicy {
   if (cache?.api === config.api) return cache.policy;
   const policy: SecurityPolicy = {
-    hosts: new Set([...LOOPBACK_NAMES, ...listenHost(config.api.listen), ...config.api.allowed_hosts.map((h) => h.toLowerCase())]),
+    hosts: hostSet([...listenHost(config.api.listen), ...config.api.allowed_hosts]),
     origins: new Set(config.api.allowed_origins.map((o) => o.replace(/\/+$/, "").toLowerCase())),
     bodyLimit: config.api.body_limit,
   };
@@ -25,11 +25,11 @@ export function policyFor(config: Config): SecurityPolicy {
   return policy;
 }
 
+const WILDCARDS = hostSet(["0.0.0.0", "::"]);
+
 /** The address the API was told to listen on is a name clients will use (an IP literal cannot be rebound); wildcards are not. */
 function listenHost(listen: string): string[] {
-  const { hostname } = splitListen(listen);
-  if (hostname === "0.0.0.0" || hostname === "::") return [];
-  return [hostname.includes(":") ? `[${hostname.toLowerCase()}]` : hostname.toLowerCase()];
+  return [...hostSet([splitListen(listen).hostname])].filter((h) => !WILDCARDS.has(h));
 }
 
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
