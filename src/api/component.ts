@@ -1,8 +1,11 @@
-// The control API component: makes the token, listens on `[api] listen`, rebinds only when that address changes.
-import type { Server } from "bun";
+// The control API component: makes the token, listens on `[api] listen`, moves only when that address changes (new socket bound before the old one closes).
 import type { ComponentFactory } from "../daemon/component.ts";
 import { logger } from "../core/log.ts";
+import { HttpError } from "../core/http-error.ts";
+import { listenError } from "../core/listen-error.ts";
+import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
+import { ListenerSlot } from "../daemon/listener-slot.ts";
 import { createApp, type ApiApp } from "./app.ts";
 import { WsHub } from "./modules/ws/hub.ts";
 import { ensureApiToken } from "./token.ts";
@@ -13,7 +16,6 @@ const log = logger("api");
 const SERVER_BODY_CAP = 64 * 1024 * 1024;
 
 export const createApiComponent: ComponentFactory = (ctx) => {
-  let app: ApiApp | null = null;
   let token = "";
   const hub = new WsHub(ctx);
   // Re-read on every apply: deleting the file and reloading (SIGHUP) rotates the token; a moved token_file is followed.
@@ -21,38 +23,64 @@ export const createApiComponent: ComponentFactory = (ctx) => {
     token = ensureApiToken(ctx.config.current());
   };
 
-  const listen = () => {
-    const listenAt = ctx.config.current().api.listen;
-    const { hostname, port } = splitListen(listenAt);
-    app = createApp(ctx, { token: () => token, hub }).listen({ hostname, port, maxRequestBodySize: SERVER_BODY_CAP });
-    const server = app.server as Server<unknown>;
+  const slot = new ListenerSlot<ApiApp>({
+    what: "the control API",
+    open(listenAt) {
+      const { hostname, port } = splitListen(listenAt);
+      try {
+        // Elysia's default reusePort would let a second daemon (or anything of this user) share the port silently.
+        return (
+          createApp(ctx, { token: () => token, hub })
+            // Only a socket gets requests without Host (HTTP/1.0), whose URL is then a bare path: 400, whatever else would run.
+            .onRequest(({ request }) => {
+              if (lacksHost(request)) throw new HttpError("bad_request", MISSING_HOST_MESSAGE);
+            })
+            .listen({ hostname, port, reusePort: false, maxRequestBodySize: SERVER_BODY_CAP })
+        );
+      } catch (e) {
+        throw listenError("the control API", "api.listen", listenAt, e);
+      }
+    },
+    close: async (app) => {
+      await app.stop(true);
+    },
+    port: (app) => app.server?.port,
+  });
+
+  const announce = () => {
+    const listenAt = slot.listen;
+    const { hostname } = splitListen(listenAt);
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    log.info("control API listening", { url: `http://${host}:${server.port}` });
+    log.info("control API listening", { url: `http://${host}:${slot.current!.server!.port}` });
     if (!isLoopbackHost(hostname))
       log.warn("the control API is reachable from other machines; status and metrics need no token", { listen: listenAt });
-  };
-
-  const close = async () => {
-    hub.closeAll();
-    await app?.stop(true);
-    app = null;
   };
 
   return {
     name: "api",
     async start() {
       refreshToken();
-      listen();
+      slot.start(ctx.config.current().api.listen);
+      announce();
     },
     async stop() {
-      await close();
+      hub.closeAll();
+      await slot.stop();
+    },
+    async prepare(next, prev) {
+      if (next.api.listen === prev.api.listen && slot.current) return;
+      // Bound now, beside the running listener: a taken port refuses the reload before anything changed.
+      await slot.stage(next.api.listen);
+      return { release: () => slot.release() };
     },
     async apply(next, prev) {
       refreshToken();
-      if (next.api.listen === prev.api.listen) return; // allowlists and body limit are read per request
+      if (next.api.listen === prev.api.listen && slot.current) return; // allowlists and body limit are read per request
       log.info("moving the control API", { from: prev.api.listen, to: next.api.listen });
-      await close();
-      listen();
+      await slot.commit(next.api.listen);
+      // Live-event clients were connected to the old address.
+      hub.closeAll();
+      announce();
     },
   };
 };

@@ -1,6 +1,8 @@
 // The one mapping from anything thrown in the API to `{ "error": { "code", "message" } }` with a stable code and status.
+import { diskFull } from "../config/atomic-write.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { urlPath } from "../core/url-path.ts";
 
 const log = logger("api");
@@ -46,10 +48,15 @@ function validationError(err: ValidationLike, url: string): HttpError {
 
 /** Elysia's onError handler body: `code` is Elysia's error kind, `error` what was thrown. */
 export function toHttpError(code: string | number, error: unknown, request: Request): HttpError {
+  // HTTP/1.0 without Host: the URL is a bare path that nothing can parse (the Host check, the router); whatever that broke, it is the caller's to fix.
+  if (lacksHost(request)) return new HttpError("bad_request", MISSING_HOST_MESSAGE);
   if (error instanceof HttpError) return error;
   // Elysia wraps what a body parser throws (our 413/415/400) in a ParseError; the original is its cause.
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof HttpError) return cause;
+  // A full disk under a write (config, backup, token): 507 naming the file, which was left as it was.
+  const full = diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
+  if (full) return new HttpError("disk_full", full.message, { file: full.file });
   const method = request.method;
   const path = urlPath(request.url);
   switch (code) {

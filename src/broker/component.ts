@@ -2,9 +2,6 @@
 import type { ComponentFactory } from "../daemon/component.ts";
 import { Broker } from "./broker.ts";
 import { ProxyListener } from "./listener.ts";
-import { logger } from "../core/log.ts";
-
-const log = logger("broker");
 
 export const createBrokerComponent: ComponentFactory = (ctx) => {
   let broker: Broker | null = null;
@@ -17,14 +14,12 @@ export const createBrokerComponent: ComponentFactory = (ctx) => {
       await broker.start();
       ctx.services.broker = broker;
       listener = new ProxyListener(broker, config);
-      // A busy port must not take the daemon down: the tunnel and the API still work through the broker service.
-      if (config.proxy.enabled) {
-        try {
-          listener.start(config.proxy);
-        } catch (e) {
-          log.error(`${(e as Error).message}; the Ollama-compatible endpoint stays off until [proxy] listen changes`);
-        }
-      }
+      // A taken port fails the start (a ListenError naming [proxy] listen): a daemon without the broker it was asked for
+      // would look healthy while every local app fails, so `serve` exits 1 with that sentence instead.
+      if (config.proxy.enabled) listener.start(config.proxy);
+    },
+    async prepare(next) {
+      return listener?.prepare(next.proxy);
     },
     async stop() {
       await listener?.stop(true);

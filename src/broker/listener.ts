@@ -7,6 +7,10 @@ import { logger } from "../core/log.ts";
 import { urlPath } from "../core/url-path.ts";
 import type { Broker } from "./broker.ts";
 import { brokerError } from "./proxy-handler.ts";
+import { listenError } from "../core/listen-error.ts";
+import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
+import { ListenerSlot } from "../daemon/listener-slot.ts";
+import type { Prepared } from "../daemon/component.ts";
 
 const log = logger("broker");
 
@@ -40,9 +44,14 @@ export function originAllowed(rules: AccessRules, origin: string): boolean {
 }
 
 export class ProxyListener {
-  private server: Server<undefined> | null = null;
   private rules: AccessRules;
-  private listenAddr = "";
+  private readonly slot = new ListenerSlot<Server<undefined>>({
+    what: "the Ollama-compatible endpoint",
+    open: (listen) => this.open(listen),
+    // A moved or refused socket stops accepting; its in-flight requests (streaming generations) finish.
+    close: async (s) => void s.stop(false),
+    port: (s) => s.port,
+  });
 
   constructor(
     private readonly broker: Broker,
@@ -52,58 +61,63 @@ export class ProxyListener {
   }
 
   get url(): string | null {
-    if (!this.server) return null;
-    const h = this.server.hostname ?? "127.0.0.1";
-    return `http://${h.includes(":") ? `[${h}]` : h}:${this.server.port}`;
+    const server = this.slot.current;
+    if (!server) return null;
+    const h = server.hostname ?? "127.0.0.1";
+    return `http://${h.includes(":") ? `[${h}]` : h}:${server.port}`;
   }
 
-  /** Binds [proxy] listen; throws (keeping any running listener) when the address cannot be bound. */
+  /** Binds [proxy] listen (at start); throws a ListenError, leaving nothing bound. */
   start(p: Config["proxy"]): void {
-    const { hostname, port } = splitListen(p.listen);
-    let server: Server<undefined>;
+    this.slot.start(p.listen);
+    this.rules = accessRules(p);
+    log.info("Ollama-compatible endpoint listening", { url: this.url! });
+  }
+
+  /** A reload's first phase: binds a new [proxy] listen beside the running socket; throws a ListenError, which refuses the reload. */
+  async prepare(p: Config["proxy"]): Promise<Prepared | undefined> {
+    if (!p.enabled || (this.slot.current && p.listen === this.slot.listen)) return undefined;
+    await this.slot.stage(p.listen);
+    return { release: () => this.slot.release() };
+  }
+
+  /** Follows [proxy] changes: moves to the address prepare() bound (binding it now if it did not), stops when disabled. */
+  async apply(p: Config["proxy"]): Promise<void> {
+    if (p.enabled && !(this.slot.current && p.listen === this.slot.listen)) {
+      await this.slot.commit(p.listen);
+      log.info("Ollama-compatible endpoint listening", { url: this.url! });
+    }
+    this.rules = accessRules(p);
+    if (!p.enabled) await this.stop(false);
+  }
+
+  /** `force` cuts in-flight requests (daemon shutdown); otherwise they finish. */
+  async stop(force = true): Promise<void> {
+    const s = this.slot.current;
+    await this.slot.stop();
+    if (force && s) await s.stop(true);
+  }
+
+  private open(listen: string): Server<undefined> {
+    const { hostname, port } = splitListen(listen);
     try {
-      server = Bun.serve({
+      return Bun.serve({
         hostname,
         port,
         // Generations can be silent for minutes (model loading): never cut a connection for idleness.
         idleTimeout: 0,
         // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-        fetch: (req) => this.route(req),
+        // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.
+        fetch: (req) => (lacksHost(req) ? brokerError(bareTargetPath(req), "bad_request", MISSING_HOST_MESSAGE) : this.route(req)),
         error: (e) => {
           log.error("request failed inside the broker", { error: e });
           return Response.json({ error: "internal error in the broker" }, { status: 500 });
         },
       });
     } catch (e) {
-      throw new Error(`the broker cannot listen on ${p.listen} ([proxy] listen): ${(e as Error).message}`);
+      throw listenError("the broker", "proxy.listen", listen, e);
     }
-    const old = this.server;
-    this.server = server;
-    this.rules = accessRules(p);
-    this.listenAddr = p.listen;
-    log.info("Ollama-compatible endpoint listening", { url: this.url! });
-    // A rebind: the old socket stops accepting; its in-flight requests finish.
-    if (old) void old.stop(false);
-  }
-
-  /** Follows [proxy] changes: rebinds when the address changed, stops when disabled. */
-  async apply(p: Config["proxy"]): Promise<void> {
-    if (!p.enabled) {
-      this.rules = accessRules(p);
-      return this.stop(false);
-    }
-    if (this.server && p.listen === this.listenAddr) {
-      this.rules = accessRules(p);
-      return;
-    }
-    this.start(p);
-  }
-
-  async stop(force = true): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s) await (force ? s.stop(true) : Promise.resolve(void s.stop(false)));
   }
 
   private route(req: Request): Promise<Response> | Response {

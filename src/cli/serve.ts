@@ -9,6 +9,7 @@ import { Daemon } from "../daemon/daemon.ts";
 import { COMPONENTS } from "../daemon/components.ts";
 import { watchConfigFile } from "../daemon/config-watcher.ts";
 import { logger } from "../core/log.ts";
+import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../build-info.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 
@@ -83,7 +84,13 @@ Options:
       daemon.ctx.shutdown("error");
     });
 
-    await daemon.start();
+    try {
+      await daemon.start();
+    } catch (e) {
+      // One sentence and exit 1 (a runtime failure); start() already stopped whatever had started, so nothing listens.
+      const fix = e instanceof ListenError ? ` (${e.code === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
+      throw new CliError(`${e instanceof Error ? e.message : String(e)}; the daemon did not start${fix}.`);
+    }
     const watcher = watchConfigFile(file, (t) => daemon.runtime.reload(t), { initialText: text });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;

@@ -11,9 +11,29 @@ export function resolveLink(path: string): string {
   }
 }
 
+const FULL: Record<string, string> = { ENOSPC: "no space left on the disk", EDQUOT: "the disk quota is used up" };
+
+/** A write that failed because the disk (or the user's quota) is full; `file` is the one that could not be written, and was left as it was. */
+export class DiskFullError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string,
+  ) {
+    super(`cannot write ${file}: ${FULL[code] ?? code} (${code}); the file was left as it was, free some space and try again`);
+  }
+}
+
+/** `e` as a DiskFullError naming `file` when it is ENOSPC or EDQUOT; undefined for any other error. */
+export function diskFull(e: unknown, file: string): DiskFullError | undefined {
+  if (e instanceof DiskFullError) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code && code in FULL ? new DiskFullError(file, code) : undefined;
+}
+
 /**
  * Atomically replaces `path` with `data` (mode applies to the new file; default 0600 because
  * most files this program writes hold configuration or tokens). Creates the directory (0700) if needed.
+ * A full disk throws a DiskFullError naming `path`; `path` is then unchanged.
  */
 export function atomicWrite(path: string, data: string | Uint8Array, mode = 0o600): void {
   // A symlinked file (dotfile managers) is replaced at its target, so the link stays a link.
@@ -34,7 +54,8 @@ export function atomicWrite(path: string, data: string | Uint8Array, mode = 0o60
   } catch (e) {
     if (fd !== null) closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    // Named after the file being replaced, not the temp file: that is the one the caller knows.
+    throw diskFull(e, path) ?? e;
   }
   // Make the rename itself durable; not every filesystem allows fsync on a directory, which is fine.
   try {

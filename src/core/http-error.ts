@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   unavailable: 503,
   not_ready: 503,
   upstream_timeout: 504,
+  disk_full: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

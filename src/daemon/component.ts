@@ -22,6 +22,19 @@ export interface Component {
    * - throwing is logged and does not stop the other components from applying.
    */
   apply?(next: Config, prev: Config): Promise<void>;
+  /**
+   * The first phase of a reload, for what can fail for reasons outside the file (a port another program holds): called
+   * for every component before any apply(), it binds what `next` needs beside what runs now (never closing anything)
+   * and returns how to let go of it. Throwing (a ListenError names the field) refuses the whole reload: every component
+   * that prepared is released, none applies, the running config stays and the reload is reported as rejected.
+   * apply() then takes over what was prepared.
+   */
+  prepare?(next: Config, prev: Config): Promise<Prepared | void>;
+}
+
+/** What a component bound in prepare(); released when another component refused the reload. */
+export interface Prepared {
+  release(): Promise<void>;
 }
 
 /** Services that components publish for each other (filled in during start, in COMPONENTS order). */

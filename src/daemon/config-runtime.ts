@@ -2,6 +2,8 @@
 import { readFileSync } from "node:fs";
 import type { Config, Section } from "../config/schema.ts";
 import { parseConfig, type ConfigIssue } from "../config/load.ts";
+import { locate } from "../config/locate.ts";
+import { ListenError } from "../core/listen-error.ts";
 import type { ReloadResult } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
@@ -18,6 +20,8 @@ export class ConfigRuntime {
     private readonly events: EventBus,
     /** Applies a new config to the components; set by the daemon. */
     public onApply: (next: Config, prev: Config) => Promise<void> = async () => {},
+    /** Binds what the new config needs before anything changes; throwing refuses the reload. Set by the daemon. */
+    public onPrepare: (next: Config, prev: Config) => Promise<void> = async () => {},
   ) {}
 
   current(): Config {
@@ -37,22 +41,50 @@ export class ConfigRuntime {
     }
     const r = parseConfig(text, this.file);
     if (!r.ok) return this.reject(r.issues[0]!, r.issues.length - 1);
-    return this.replace(r.config);
+    return this.replace(r.config, text);
   }
 
-  /** Installs an already validated config (used by reload and by the API's PUT after the store wrote it). */
-  async replace(next: Config): Promise<ReloadResult> {
+  /**
+   * Installs an already validated config (used by reload and by the API's PUT after the store wrote it). The components
+   * first bind what it needs (new listen addresses); when one cannot, the reload is rejected and nothing changed.
+   * `text` is the file it came from, to point a rejection at its line.
+   */
+  async replace(next: Config, text?: string): Promise<ReloadResult> {
+    // Serialise reloads so two quick ones never interleave; each compares with the config the one before it left.
+    const run = this.applying.then(() => this.install(next, text));
+    this.applying = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private async install(next: Config, text?: string): Promise<ReloadResult> {
     const prev = this.config;
+    try {
+      await this.onPrepare(next, prev);
+    } catch (e) {
+      return this.reject(this.refusal(e, text));
+    }
     const sections = changedSections(prev, next);
     this.config = next;
-    // Serialise applies so two quick reloads never interleave.
-    const run = this.applying.then(() => this.onApply(next, prev));
-    this.applying = run.catch(() => {});
-    await run;
+    await this.onApply(next, prev);
     this.last = { at: new Date().toISOString(), ok: true };
     if (sections.length) log.info("configuration reloaded", { sections: sections.join(",") });
     this.events.emit("config.reloaded", { path: this.file, sections });
     return this.last;
+  }
+
+  /** A component's refusal as an issue: a ListenError names its field, found in the file for line and column. */
+  private refusal(e: unknown, text?: string): ConfigIssue {
+    const path = e instanceof ListenError ? e.field : "";
+    let where = {};
+    if (path) {
+      try {
+        where = locate(text ?? readFileSync(this.file, "utf8"), path) ?? {};
+      } catch {}
+    }
+    return { file: this.file, path, message: e instanceof Error ? e.message : String(e), ...where };
   }
 
   private reject(issue: ConfigIssue, more = 0): ReloadResult {

@@ -13,7 +13,7 @@ export interface ConfigWatcher {
 /**
  * Calls `reload` with the file's text once the file has been quiet for `debounceMs` after a change. Events for other
  * files in the directory (editor swap files, backups) are ignored, and so is a save that left the
- * content as it was (e.g. our own atomic write followed by the API's explicit reload).
+ * content as it was (e.g. our own atomic write followed by the API's explicit reload) unless that content was rejected.
  */
 export function watchConfigFile(file: string, reload: (text: string) => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 150;
@@ -35,11 +35,14 @@ export function watchConfigFile(file: string, reload: (text: string) => Promise<
       const text = read();
       // A missing file mid-rename, or a save that changed nothing: nothing to do.
       if (text === null || text === lastText) return;
+      const before = lastText;
       lastText = text;
       log.debug("config file changed", { file });
       try {
         // The text just compared is the one loaded: no second read that could see a later save.
-        await reload(text);
+        const r = await reload(text);
+        // Rejected: saving the same text again retries (the port it wanted may be free by then).
+        if ((r as { ok?: boolean } | undefined)?.ok === false && lastText === text) lastText = before;
       } catch (e) {
         log.error("reload failed", { file, error: e });
       }

@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import { EventBus } from "../core/events.ts";
 import { logger, setLogLevel } from "../core/log.ts";
 import { VERSION } from "../build-info.ts";
-import type { Component, ComponentFactory, DaemonContext, Services } from "./component.ts";
+import type { Component, ComponentFactory, DaemonContext, Prepared, Services } from "./component.ts";
 import { ConfigRuntime } from "./config-runtime.ts";
 
 const log = logger("daemon");
@@ -27,7 +27,13 @@ export class Daemon {
   readonly done = new Promise<string>((r) => (this.resolveDone = r));
 
   constructor(private readonly opts: DaemonOptions) {
-    this.runtime = new ConfigRuntime(opts.file, opts.config, this.events, (next, prev) => this.apply(next, prev));
+    this.runtime = new ConfigRuntime(
+      opts.file,
+      opts.config,
+      this.events,
+      (next, prev) => this.apply(next, prev),
+      (next, prev) => this.prepare(next, prev),
+    );
     const runtime = this.runtime;
     this.ctx = {
       config: { runtime, current: () => runtime.current(), path: () => runtime.file, lastReload: () => runtime.lastReload() },
@@ -38,15 +44,42 @@ export class Daemon {
     };
   }
 
+  /** Starts the components in order; when one fails (e.g. its port is taken), the ones already started are stopped and the error is thrown. */
   async start(): Promise<void> {
     setLogLevel(this.runtime.current().logging.level);
     for (const factory of this.opts.factories) {
       const c = factory(this.ctx);
       this.components.push(c);
-      await c.start();
+      try {
+        await c.start();
+      } catch (e) {
+        // Nothing half-started may stay behind (a broker listening without its API).
+        await this.stop(`${c.name} failed to start`);
+        throw e;
+      }
       log.debug("component started", { component: c.name });
     }
     this.events.emit("daemon.started", { version: VERSION, pid: process.pid });
+  }
+
+  /** A reload's first phase: every component binds what `next` needs; the first refusal releases the others and is thrown. */
+  private async prepare(next: Config, prev: Config): Promise<void> {
+    const prepared: Prepared[] = [];
+    try {
+      for (const c of this.components) {
+        const p = await c.prepare?.(next, prev);
+        if (p) prepared.push(p);
+      }
+    } catch (e) {
+      for (const p of prepared.reverse()) {
+        try {
+          await p.release();
+        } catch (err) {
+          log.warn("could not release what a refused reload had bound", { error: err });
+        }
+      }
+      throw e;
+    }
   }
 
   private async apply(next: Config, prev: Config): Promise<void> {

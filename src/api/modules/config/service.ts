@@ -27,6 +27,17 @@ function invalid(issues: ConfigIssue[]): HttpError {
 
 const publicBackup = ({ id, time, size }: BackupInfo) => ({ id, time, size });
 
+/** The file was written but the daemon refused to run it (e.g. its new listen port is taken): 409, the running config kept. */
+function applied(ctx: DaemonContext, reload: ReloadResult, backup: BackupInfo | null): ReloadResult {
+  if (reload.ok) return reload;
+  const e = reload.error!;
+  throw new HttpError(
+    "conflict",
+    `saved to ${ctx.config.path()} but not applied: ${e.path ? `${e.path}: ` : ""}${e.message}; the daemon keeps running the previous configuration${backup ? ` (backup ${backup.id} holds the previous file)` : ""}`,
+    { reload, backup: backup ? publicBackup(backup) : null },
+  );
+}
+
 /** Paths in `value` still holding "[redacted]" (a GET or export sent back unchanged would wipe real secrets). */
 function redactedPaths(value: unknown, path = ""): string[] {
   if (value === REDACTED) return [path];
@@ -80,7 +91,7 @@ export async function writeConfig(ctx: DaemonContext, body: unknown) {
   if (!result.ok) throw invalid(result.issues);
   const w = store(ctx).write(text);
   if (!w.ok) throw invalid(w.issues);
-  const reload = await ctx.config.runtime.replace(w.config);
+  const reload = applied(ctx, await ctx.config.runtime.replace(w.config), w.backup);
   return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
 }
 
@@ -108,7 +119,7 @@ export async function restoreBackup(ctx: DaemonContext, id: string) {
     throw e;
   }
   if (!w.ok) throw invalid(w.issues);
-  const reload = await ctx.config.runtime.replace(w.config);
+  const reload = applied(ctx, await ctx.config.runtime.replace(w.config), w.backup);
   return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
 }
 

@@ -1,0 +1,29 @@
+// The one sentence for a listener that cannot bind its address: which part, which address and setting, and why.
+
+/** A listener could not bind; `field` is the config key that names the address (e.g. "api.listen"). */
+export class ListenError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+    /** The system's error code (EADDRINUSE, EADDRNOTAVAIL, EACCES), when there is one. */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+const REASONS: Record<string, (port: string) => string> = {
+  EADDRINUSE: (port) => `port ${port} is already in use (by another program, or another copy of the daemon)`,
+  EADDRNOTAVAIL: () => "that address is not on this machine",
+  EACCES: (port) => `permission denied (port ${port} needs privileges)`,
+};
+
+/** Wraps what Bun.serve threw for `listen` (the value of `[section] key`) as a ListenError naming the part and the setting. */
+export function listenError(what: string, field: string, listen: string, e: unknown): ListenError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const port = listen.slice(listen.lastIndexOf(":") + 1);
+  const dot = field.indexOf(".");
+  const setting = `[${field.slice(0, dot)}] ${field.slice(dot + 1)}`;
+  const why = (code && REASONS[code]?.(port)) ?? (e instanceof Error ? e.message : String(e));
+  return new ListenError(field, `${what} cannot listen on ${listen} (${setting}): ${why}`, code);
+}

@@ -1,0 +1,126 @@
+// `serve` when it cannot run as configured: a taken port exits 1 with one sentence and leaves nothing listening; a config file that sets nothing, or is too big, exits 2.
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
+
+// Real processes on a busy machine: more than bun's 5 s default.
+setDefaultTimeout(30_000);
+
+const homes: string[] = [];
+afterAll(() => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+/** Runs `serve` on `toml` until it exits by itself (killed after 15 s: a daemon that keeps running is the failure). */
+async function serve(toml: string): Promise<{ code: number | null; err: string; file: string; ranOn: boolean }> {
+  const home = tempHome("c2l-start-");
+  homes.push(home);
+  const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(file, toml, { mode: 0o600 });
+  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "serve"], { env: homeEnv(home), cwd: home, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  let ranOn = false;
+  const timer = setTimeout(() => {
+    ranOn = true;
+    p.kill("SIGKILL");
+  }, 15_000);
+  const err = await new Response(p.stderr).text();
+  await p.exited;
+  clearTimeout(timer);
+  return { code: p.exitCode, err, file, ranOn };
+}
+
+/** A port nothing listens on right now. */
+function freePort(): number {
+  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = s.port!;
+  s.stop(true);
+  return port;
+}
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port }, () => (s.destroy(), resolve(true)));
+    s.on("error", () => resolve(false));
+  });
+}
+
+/** Lines that are not the daemon's log lines ("<6>info broker: ..."): what the CLI itself said. */
+const said = (err: string) => err.split("\n").filter((l) => l.trim() && !/^<\d>\w+ [\w.-]+: /.test(l));
+
+const toml = (api: number, proxy: number) => `[api]\nlisten = "127.0.0.1:${api}"\n[proxy]\nlisten = "127.0.0.1:${proxy}"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`;
+
+test("the broker's port is taken at start: exit 1 with one sentence naming [proxy] listen, nothing left listening", async () => {
+  const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+  const api = freePort();
+  try {
+    const r = await serve(toml(api, holder.port!));
+    // Before: "the Ollama-compatible endpoint stays off", and the daemon ran on without its broker.
+    expect(r.ranOn).toBe(false);
+    expect(r.code).toBe(1);
+    expect(r.err).not.toContain("stays off");
+    expect(said(r.err)).toEqual([
+      `cloudtolocalllm-tunnel serve: the broker cannot listen on 127.0.0.1:${holder.port} ([proxy] listen): port ${holder.port} is already in use (by another program, or another copy of the daemon); the daemon did not start (stop what holds the port, or change the address in ${r.file}).`,
+    ]);
+    expect(r.err).not.toContain("control API listening");
+    expect(await listening(api)).toBe(false);
+    expect(await (await fetch(`http://127.0.0.1:${holder.port}/`)).text()).toBe("someone else");
+  } finally {
+    holder.stop(true);
+  }
+});
+
+test("the API's port is taken at start: exit 1 with one sentence naming [api] listen; the broker that had started is closed again", async () => {
+  const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+  const proxy = freePort();
+  try {
+    const r = await serve(toml(holder.port!, proxy));
+    expect(r.code).toBe(1);
+    expect(said(r.err)).toEqual([
+      `cloudtolocalllm-tunnel serve: the control API cannot listen on 127.0.0.1:${holder.port} ([api] listen): port ${holder.port} is already in use (by another program, or another copy of the daemon); the daemon did not start (stop what holds the port, or change the address in ${r.file}).`,
+    ]);
+    expect(r.err).toContain("Ollama-compatible endpoint listening");
+    expect(await listening(proxy)).toBe(false);
+  } finally {
+    holder.stop(true);
+  }
+});
+
+test("a second daemon on the same ports does not start beside the first (the API socket is not shared)", async () => {
+  const api = freePort();
+  const home = tempHome("c2l-start-");
+  homes.push(home);
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), toml(api, 0));
+  const running = Bun.spawn([BUN, join(REPO, "src/main.ts"), "serve"], { env: homeEnv(home), cwd: home, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  try {
+    const dec = new TextDecoder();
+    let log = "";
+    for await (const chunk of running.stderr) {
+      log += dec.decode(chunk, { stream: true });
+      if (log.includes("daemon: started")) break;
+    }
+    const second = await serve(toml(api, 0));
+    expect(second.code).toBe(1);
+    expect(said(second.err).join("\n")).toContain(`the control API cannot listen on 127.0.0.1:${api} ([api] listen): port ${api} is already in use`);
+  } finally {
+    running.kill("SIGTERM");
+    await running.exited;
+  }
+});
+
+test("a config file that sets nothing, or is over 1 MiB, stops the start with exit 2 and says why", async () => {
+  for (const text of ["", "\n   \n", "# just a comment\n[api]\n"]) {
+    const r = await serve(text);
+    expect(r.code).toBe(2);
+    expect(said(r.err)).toEqual([expect.stringContaining(`cloudtolocalllm-tunnel serve: ${r.file}: the file sets nothing (it is empty, or only comments and blank lines)`)]);
+    expect(r.err).toContain("delete the file and restart the daemon");
+    expect(r.err).not.toContain("listening");
+  }
+  const big = await serve(toml(0, 0) + "#".repeat(1024 * 1024) + "\n");
+  expect(big.code).toBe(2);
+  expect(said(big.err)).toEqual([expect.stringMatching(/: the file is 1\.0 MiB; a config file may be at most 1 MiB/)]);
+});
