@@ -3,6 +3,7 @@ import type { Server, ServerWebSocket } from "bun";
 import { durationMs } from "../config/duration.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { splitListen } from "../config/listen.ts";
 import { VERSION } from "../build-info.ts";
 import { encode, ProtocolError, tryDecode } from "../tunnel/protocol/codec.ts";
@@ -223,6 +224,8 @@ export function startRelay(config: RelayConfig): RelayServer {
     // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req, srv) {
+      // HTTP/1.0 without Host: the URL is a bare path that new URL() refuses (src/core/missing-host.ts).
+      if (lacksHost(req)) return new HttpError("bad_request", MISSING_HOST_MESSAGE).toResponse();
       const url = new URL(req.url);
       const p = url.pathname;
       try {

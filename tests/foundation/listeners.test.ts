@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
+import { cleanup, relayToml, startRelayProc } from "../tunnel/helpers.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -198,4 +199,19 @@ describe("HTTP/1.0 without a Host header", () => {
     expect(openai.status).toBe(400);
     expect(JSON.parse(openai.body)).toEqual({ error: { message: expect.stringContaining("no Host header"), type: "bad_request", code: "bad_request" } });
   });
+});
+
+test("HTTP/1.0 without Host on the relay is a 400 too (before: a 500 HTML error page)", async () => {
+  const relay = await startRelayProc(relayToml());
+  try {
+    for (const path of ["/healthz", "/api/tags", "/v1/models"]) {
+      const raw = await rawHttp(relay.port, `GET ${path} HTTP/1.0\r\n\r\n`);
+      expect(Number(raw.split(" ")[1])).toBe(400);
+      expect(raw.slice(raw.indexOf("\r\n\r\n") + 4)).toContain("no Host header");
+    }
+    expect(relay.stderr()).not.toContain("Invalid URL");
+  } finally {
+    await relay.stop();
+    cleanup(relay.dir);
+  }
 });
