@@ -40,6 +40,8 @@ describe("model extraction", () => {
 
 test("status never shows credentials from an upstream URL", () => {
   const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
-  expect(u.status().url).toBe("https://cloud.example/ollama");
+  // The one URL redaction (core/redact-url.ts): the password is hidden, the rest shown as configured.
+  expect(u.status().url).toBe("https://user:redacted@cloud.example/ollama");
+  expect(JSON.stringify(u.status())).not.toContain("pa55word");
   expect(u.base).toBe("https://user:pa55word@cloud.example/ollama");
 });

@@ -4,6 +4,7 @@ import type { UpstreamConfig } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { quality as judgeQuality } from "./quality.ts";
+import { redactUrl } from "../core/redact-url.ts";
 
 export class Upstream {
   readonly name: string;
@@ -45,10 +46,7 @@ export class Upstream {
     this.firstByteTimeoutMs = durationMs(config.first_byte_timeout);
     this.connectTimeoutMs = durationMs(config.connect_timeout);
     this.key = JSON.stringify(config);
-    const shown = new URL(this.base);
-    shown.username = "";
-    shown.password = "";
-    this.displayUrl = shown.href.replace(/\/+$/, "");
+    this.displayUrl = redactUrl(this.base);
     this.metrics = new MetricsWindow(windowMs);
   }
 

@@ -6,6 +6,7 @@ import { durationMs } from "../config/duration.ts";
 import { UNIT, unitState } from "../../tray/systemd-user.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { sessionBusAddress } from "../core/dbus-address.ts";
+import { redactUrl } from "../core/redact-url.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface CheckResult {
@@ -78,11 +79,12 @@ export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
     ups.map(async (u) => {
       const path = u.kind === "ollama" ? "/api/version" : "/v1/models";
       const r = await probe(u.url.replace(/\/+$/, "") + path, timeout);
-      if ("error" in r) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${u.url}: ${r.error}` } };
+      const shown = redactUrl(u.url);
+      if ("error" in r) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
       if (r.status === 401 || r.status === 403)
-        return { up: true, result: warn(`Upstream "${u.name}"`, `${u.url} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
-      if (r.status >= 500) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${u.url} answers HTTP ${r.status}` } };
-      return { up: true, result: ok(`Upstream "${u.name}"`, `${u.url} is reachable (HTTP ${r.status})`) };
+        return { up: true, result: warn(`Upstream "${u.name}"`, `${shown} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
+      if (r.status >= 500) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
+      return { up: true, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
   );
   const anyUp = results.some((r) => r.up);

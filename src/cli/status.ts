@@ -3,6 +3,7 @@ import type { DaemonStatus } from "../core/contracts.ts";
 import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
 import { parse, type Command } from "./args.ts";
 import { renderStatus, useColour } from "./status-view.ts";
+import { redactUrlsDeep } from "../core/redact-url.ts";
 
 const command: Command = {
   name: "status",
@@ -19,7 +20,9 @@ ${API_HELP}
 Exit codes: 0 ok, 1 the daemon is not reachable.`,
   async run(argv) {
     const { values } = parse(argv, { ...API_OPTIONS, json: { type: "boolean" } }, false);
-    const { body } = await apiCall<DaemonStatus>(apiTarget(values), "GET", "/api/v1/status");
+    const reply = await apiCall<DaemonStatus>(apiTarget(values), "GET", "/api/v1/status");
+    // The daemon redacts URLs already; an older daemon may not, and a terminal or a pasted --json is no place for a secret.
+    const body = redactUrlsDeep(reply.body);
     console.log(values.json ? JSON.stringify(body, null, 2) : renderStatus(body, { color: useColour() }));
     return 0;
   },

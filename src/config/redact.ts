@@ -1,36 +1,14 @@
-// Hides inline secrets in a parsed config (for export and display): secret-named keys and credentials inside URLs.
+// Hides inline secrets in a parsed config (for export and display): secret-named keys, and URLs through the one URL redaction (core/redact-url.ts).
 import { isInlineSecret } from "../secrets/inline.ts";
+import { redactUrl } from "../core/redact-url.ts";
 
 const SECRET_KEY = /token|secret|password|passwd|api[_-]?key|(^|_)key$/i;
 // These name a secret in the store or a file holding it; the value itself is not secret...
 const REFERENCE_KEY = /(_secret|_file|_path|_name|_header|_scheme)$/i;
 // ...except a secret pasted where its name belongs (the store still accepts it, with a warning).
 const SECRET_REF_KEY = /_secret$/i;
-const SECRET_PARAM = /^(token|access_token|api[_-]?key|key|secret|password|sig|signature)$/i;
 
 export const REDACTED = "[redacted]";
-
-function redactUrl(s: string): string {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return s;
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return s;
-  }
-  let changed = false;
-  if (u.password) {
-    u.password = "redacted";
-    changed = true;
-  }
-  for (const k of [...u.searchParams.keys()]) {
-    if (SECRET_PARAM.test(k)) {
-      u.searchParams.set(k, "redacted");
-      changed = true;
-    }
-  }
-  return changed ? u.toString() : s;
-}
 
 /** Returns a deep copy with inline secrets replaced, and the dotted paths that were redacted. */
 export function redactSecrets<T>(value: T): { value: T; redacted: string[] } {

@@ -4,6 +4,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { ConfigSchema, DURATION_PATTERN, type Config } from "./schema.ts";
 import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
+import { redactUrl } from "../core/redact-url.ts";
 
 export interface FieldIssue {
   path: string; // "upstreams[0].url"; "" for the file as a whole
@@ -12,7 +13,8 @@ export interface FieldIssue {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
 const show = (v: unknown) => {
-  const s = typeof v === "string" ? JSON.stringify(v) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
+  // A quoted value may be a URL with credentials: messages reach logs, events and status, so it is shown redacted.
+  const s = typeof v === "string" ? JSON.stringify(redactUrl(v)) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
   return s.length > 80 ? `${s.slice(0, 77)}..."` : s;
 };
 

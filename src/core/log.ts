@@ -1,4 +1,6 @@
-// One-line, journald-friendly logging to stderr: "<level> component: message key=value", secrets scrubbed.
+// One-line, journald-friendly logging to stderr: "<level> component: message key=value", secrets scrubbed and URLs redacted.
+import { redactUrlsIn } from "./redact-url.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 // sd-daemon(3) priority prefixes let journald store the level when stderr goes to the journal.
@@ -30,6 +32,8 @@ function fmtValue(k: string, v: unknown): string {
 
 export function scrub(line: string): string {
   for (const s of secrets) if (line.includes(s)) line = line.split(s).join("[redacted]");
+  // Credentials and secret query values in any URL a message or field carries (core/redact-url.ts).
+  line = redactUrlsIn(line);
   return line.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, "$1[redacted]");
 }
 

@@ -5,15 +5,17 @@ import { HttpError } from "../../../core/http-error.ts";
 import type { ReloadResult } from "../../../core/contracts.ts";
 import { parseConfig, validateConfig, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
+import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../core/redact-url.ts";
 import { BackupNotFoundError, ConfigStore, type BackupInfo } from "../../../config/store.ts";
 
 export type Issue = { path: string; message: string; line?: number; column?: number };
 
 const store = (ctx: DaemonContext) => new ConfigStore(ctx.config.path());
 
+// Issues quote the offending value, which may be a URL with credentials: shown through the one URL redaction.
 const publicIssue = ({ path, message, line, column }: ConfigIssue): Issue => ({
   path,
-  message,
+  message: redactUrlsIn(message),
   ...(line !== undefined ? { line } : {}),
   ...(column !== undefined ? { column } : {}),
 });
@@ -33,15 +35,15 @@ function applied(ctx: DaemonContext, reload: ReloadResult, backup: BackupInfo | 
   const e = reload.error!;
   throw new HttpError(
     "conflict",
-    `saved to ${ctx.config.path()} but not applied: ${e.path ? `${e.path}: ` : ""}${e.message}; the daemon keeps running the previous configuration${backup ? ` (backup ${backup.id} holds the previous file)` : ""}`,
-    { reload, backup: backup ? publicBackup(backup) : null },
+    `saved to ${ctx.config.path()} but not applied: ${e.path ? `${e.path}: ` : ""}${redactUrlsIn(e.message)}; the daemon keeps running the previous configuration${backup ? ` (backup ${backup.id} holds the previous file)` : ""}`,
+    { reload: redactUrlsDeep(reload), backup: backup ? publicBackup(backup) : null },
   );
 }
 
 /** Paths in `value` still holding "[redacted]" (a GET or export sent back unchanged would wipe real secrets). */
 function redactedPaths(value: unknown, path = ""): string[] {
   if (value === REDACTED) return [path];
-  if (typeof value === "string") return value.includes("redacted@") || value.includes("=redacted") ? [path] : [];
+  if (typeof value === "string") return holdsRedactedUrlPart(value) ? [path] : [];
   if (Array.isArray(value)) return value.flatMap((v, i) => redactedPaths(v, `${path}[${i}]`));
   if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => redactedPaths(v, path ? `${path}.${k}` : k));
   return [];
@@ -77,7 +79,7 @@ function redactedIssue(file: string, paths: string[]): LoadResult {
 
 export function readConfig(ctx: DaemonContext) {
   const { value, redacted } = redactSecrets(ctx.config.current());
-  return { path: ctx.config.path(), config: value as Record<string, unknown>, redacted, lastReload: ctx.config.lastReload() };
+  return { path: ctx.config.path(), config: value as Record<string, unknown>, redacted, lastReload: redactUrlsDeep(ctx.config.lastReload()) };
 }
 
 export function validateBody(ctx: DaemonContext, body: unknown): { valid: boolean; issues: Issue[] } {
@@ -99,7 +101,7 @@ export function exportConfig(ctx: DaemonContext, includeSecrets: boolean): strin
   try {
     return store(ctx).export({ includeSecrets });
   } catch (e) {
-    throw new HttpError("conflict", `the config file cannot be exported: ${(e as Error).message}`);
+    throw new HttpError("conflict", `the config file cannot be exported: ${redactUrlsIn((e as Error).message)}`);
   }
 }
 

@@ -1,13 +1,14 @@
-// GET /api/v1/events: the bounded ring of recent daemon events.
+// GET /api/v1/events: the bounded ring of recent daemon events (URLs in them redacted, as on /ws).
 import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { PUBLIC } from "../../security/policy.ts";
 import { DaemonEvent, EventsQuery } from "./model.ts";
 import { recentEvents } from "./service.ts";
+import { redactUrlsDeep } from "../../../core/redact-url.ts";
 
 export const eventsModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/events" }).get("", ({ query }) => recentEvents(deps.ctx, query), {
+  new Elysia({ prefix: "/api/v1/events" }).get("", ({ query }) => redactUrlsDeep(recentEvents(deps.ctx, query)), {
     query: EventsQuery,
     response: { 200: t.Array(DaemonEvent), ...errors(422) },
     detail: { ...PUBLIC, tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },

@@ -1,7 +1,9 @@
 // Builds the DaemonStatus (GET /api/v1/status and the /ws snapshot) from whatever services are running; absent ones get honest defaults.
+// Every URL in it goes through the one URL redaction (core/redact-url.ts): upstream and relay URLs, and any inside messages.
 import { BUILD_DATE, COMMIT, VERSION } from "../../../build-info.ts";
 import type { DaemonContext } from "../../../daemon/component.ts";
 import type { DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../../core/contracts.ts";
+import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../core/redact-url.ts";
 
 const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
 
@@ -21,14 +23,19 @@ export function emptyMetrics(): UpstreamMetrics {
   };
 }
 
+/** An upstream as shown: its URL, and any URL in its last error, redacted. */
+export function shownUpstream(u: UpstreamStatus): UpstreamStatus {
+  return { ...u, url: redactUrl(u.url), lastError: u.lastError === null ? null : redactUrlsIn(u.lastError) };
+}
+
 /** The broker's view, or the configured upstreams in state "unknown" while no broker runs. */
 export function upstreamList(ctx: DaemonContext): UpstreamStatus[] {
   const broker = ctx.services.broker;
-  if (broker) return broker.upstreams();
+  if (broker) return broker.upstreams().map(shownUpstream);
   return ctx.config.current().upstreams.map((u) => ({
     name: u.name,
     kind: u.kind,
-    url: u.url,
+    url: redactUrl(u.url),
     enabled: u.enabled,
     priority: u.priority,
     state: "unknown",
@@ -43,7 +50,10 @@ export function upstreamList(ctx: DaemonContext): UpstreamStatus[] {
 
 export function tunnelStatus(ctx: DaemonContext): TunnelStatus {
   const tunnel = ctx.services.tunnel;
-  if (tunnel) return tunnel.status();
+  if (tunnel) {
+    const t = tunnel.status();
+    return { ...t, relay: t.relay === null ? null : redactUrl(t.relay), lastError: t.lastError === null ? null : redactUrlsIn(t.lastError) };
+  }
   const cfg = ctx.config.current().tunnel;
   return {
     state: cfg.enabled ? "stopped" : "disabled",
@@ -69,7 +79,12 @@ export function overallQuality(ctx: DaemonContext): Quality {
   return ctx.services.broker?.overallQuality() ?? "down";
 }
 
+/** Messages (warnings, alerts, the last reload's error) can quote a URL from the config: the whole object is swept as well. */
 export function buildStatus(ctx: DaemonContext): DaemonStatus {
+  return redactUrlsDeep(statusOf(ctx));
+}
+
+function statusOf(ctx: DaemonContext): DaemonStatus {
   const upstreams = upstreamList(ctx);
   const warnings: string[] = [];
   if (ctx.services.secrets?.warning) warnings.push(ctx.services.secrets.warning);

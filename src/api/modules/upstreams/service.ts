@@ -2,7 +2,7 @@
 import type { DaemonContext } from "../../../daemon/component.ts";
 import type { BrokerService, UpstreamStatus } from "../../../core/contracts.ts";
 import { HttpError } from "../../../core/http-error.ts";
-import { upstreamList } from "../status/service.ts";
+import { shownUpstream, upstreamList } from "../status/service.ts";
 
 function broker(ctx: DaemonContext): BrokerService {
   const b = ctx.services.broker;
@@ -23,11 +23,11 @@ export function getUpstream(ctx: DaemonContext, name: string): UpstreamStatus {
 
 export async function checkUpstream(ctx: DaemonContext, name: string): Promise<UpstreamStatus> {
   getUpstream(ctx, name);
-  return await broker(ctx).check(name);
+  return shownUpstream(await broker(ctx).check(name));
 }
 
 export async function reconnectAll(ctx: DaemonContext): Promise<UpstreamStatus[]> {
   const b = broker(ctx);
   await b.reconnectAll();
-  return b.upstreams();
+  return upstreamList(ctx);
 }

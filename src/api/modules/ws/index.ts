@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { ServerWebSocket } from "bun";
 import type { ApiDeps } from "../../deps.ts";
 import { WsHub, type WsClient } from "./hub.ts";
+import { redactUrlsIn } from "../../../core/redact-url.ts";
 
 export const wsModule = (deps: ApiDeps, hub = new WsHub(deps.ctx)) => {
   const clients = new WeakMap<object, WsClient>();
@@ -12,7 +13,8 @@ export const wsModule = (deps: ApiDeps, hub = new WsHub(deps.ctx)) => {
       clients.set(
         raw,
         (c = {
-          send: (text) => raw.send(text),
+          // Every message leaves through here: any URL in an event (an error quoting one, a config message) is redacted.
+          send: (text) => raw.send(redactUrlsIn(text)),
           getBufferedAmount: () => raw.getBufferedAmount(),
           close: (code, reason) => raw.close(code, reason),
         }),

@@ -1,0 +1,140 @@
+// Secrets in upstream and relay URLs (user:password, ?api_key=, a token as user name, a fragment) appear in no output of a real
+// daemon: status, upstreams, metrics, events, /ws, the dashboard's data, `status`, `status --json`, `doctor` and the log (issue 12 item 5).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { runCli } from "./cli.ts";
+
+const SECRETS = { password: "s3cretPW91c", apiKey: "SECRETVALUE4d2e", userToken: "tokUSER77aa", fragment: "FRAGSECRET0b1", relayKey: "RELAYKEY5e6f" };
+
+let fake: FakeOllama;
+let d: DaemonProc;
+let api: string;
+let token: string;
+
+const config = (extra = "") => `[api]
+listen = "127.0.0.1:0"
+
+[proxy]
+listen = "127.0.0.1:0"
+
+[secrets]
+backend = "file"
+
+[health]
+interval = "200ms"
+down_interval = "200ms"
+failures_before_down = 1
+
+[tunnel]
+enabled = true
+relay_url = "ws://relayuser:${SECRETS.password}@127.0.0.1:9/agent?token=${SECRETS.relayKey}"
+
+[[upstreams]]
+name = "local"
+url = "${fake.url}"
+
+[[upstreams]]
+name = "keyed"
+url = "http://user:${SECRETS.password}@127.0.0.1:${fake.port}/?api_key=${SECRETS.apiKey}"
+
+[[upstreams]]
+name = "tokened"
+url = "http://${SECRETS.userToken}@127.0.0.1:${fake.port}/#${SECRETS.fragment}"
+${extra}`;
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
+  d = await startDaemon({ config: config(), waitFor: ["api", "broker"] });
+  api = d.urls.api!;
+  token = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+}, 60_000);
+afterAll(async () => {
+  await d?.stop();
+  await fake?.stop();
+  if (d) removeHome(d.home);
+});
+
+function leaked(what: string, text: string): string[] {
+  return Object.entries(SECRETS)
+    .filter(([, s]) => text.includes(s))
+    .map(([k]) => `${what} shows ${k}`);
+}
+
+test("no output of the daemon shows a secret from an upstream or relay URL", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  // /ws from the start: snapshot, upstream and tunnel events, a rejected reload, metrics ticks.
+  const ws = new WebSocket(api.replace("http", "ws") + "/ws", { headers: auth } as any);
+  const wsText: string[] = [];
+  ws.onmessage = (e) => void wsText.push(String(e.data));
+  await new Promise<void>((res, rej) => ((ws.onopen = () => res()), (ws.onerror = () => rej(new Error("websocket failed")))));
+
+  // Traffic for the metrics, the inspector and the dashboard's charts.
+  const gen = await fetch(d.urls.broker + "/api/generate", { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }) });
+  expect(gen.status).toBe(200);
+  await gen.text();
+
+  // `doctor` probes each upstream itself and names it by URL (run while the file is valid; again below with it rejected).
+  const outputs: [string, string][] = [];
+  for (const args of [["doctor", "--json"], ["doctor"]]) {
+    const r = await runCli(d.env, ...args, "--config", d.configFile);
+    outputs.push([`cli ${args.join(" ")} (valid file)`, r.out + r.err]);
+  }
+
+  // A rejected edit whose message quotes a URL with the secrets (config.rejected event, log line, status warning).
+  writeFileSync(d.configFile, config(`\n[[upstreams]]\nname = "bad"\nurl = "ftp://user:${SECRETS.password}@127.0.0.1:1/?api_key=${SECRETS.apiKey}"\n`));
+  await d.waitFor(/configuration rejected/);
+  const until = Date.now() + 10_000;
+  while (!wsText.some((t) => t.includes('"config.rejected"')) && Date.now() < until) await Bun.sleep(50);
+  while (!wsText.some((t) => t.includes('"metrics.tick"')) && Date.now() < until) await Bun.sleep(50);
+  ws.close();
+
+  outputs.push(["/ws", wsText.join("\n")]);
+  for (const p of [
+    "/api/v1/status",
+    "/api/v1/upstreams",
+    "/api/v1/upstreams/keyed",
+    "/api/v1/upstreams/tokened",
+    "/api/v1/models",
+    "/api/v1/metrics",
+    "/metrics",
+    "/api/v1/events",
+    "/api/v1/tunnel",
+    "/readyz",
+    "/api/v1/dashboard/history",
+    "/api/v1/requests",
+    "/api/v1/config",
+    "/api/v1/config/export",
+    "/api/v1/auth",
+  ]) {
+    const r = await fetch(api + p, { headers: auth });
+    outputs.push([`GET ${p} (${r.status})`, await r.text()]);
+  }
+  for (const p of ["/api/v1/upstreams/keyed/check", "/api/v1/reconnect"]) {
+    const r = await fetch(api + p, { method: "POST", headers: auth });
+    outputs.push([`POST ${p} (${r.status})`, await r.text()]);
+  }
+  for (const args of [["status", "--json", "--url", api], ["status", "--url", api], ["doctor", "--json"], ["doctor"]]) {
+    const r = await runCli(d.env, ...args, "--config", d.configFile);
+    outputs.push([`cli ${args.join(" ")}`, r.out + r.err]);
+  }
+  outputs.push(["daemon log", d.stderr()]);
+
+  expect(outputs.flatMap(([what, text]) => leaked(what, text))).toEqual([]);
+
+  // The URLs are still shown, recognisably: only the secret parts are hidden.
+  const status = JSON.parse(outputs.find(([w]) => w.startsWith("GET /api/v1/status "))![1]);
+  expect(status.upstreams.map((u: { url: string }) => u.url)).toEqual([
+    fake.url,
+    `http://user:redacted@127.0.0.1:${fake.port}/?api_key=redacted`,
+    `http://redacted@127.0.0.1:${fake.port}/#redacted`,
+  ]);
+  expect(status.warnings.join("\n")).toContain(`ftp://user:redacted@127.0.0.1:1/?api_key=redacted`);
+  const json = JSON.parse(outputs.find(([w]) => w.startsWith("cli status --json"))![1]);
+  expect(json.upstreams[1].url).toBe(`http://user:redacted@127.0.0.1:${fake.port}/?api_key=redacted`);
+  expect(outputs.find(([w]) => w === "/ws")![1]).toContain('"config.rejected"');
+  expect(d.stderr()).toContain("api_key=redacted");
+  expect(outputs.find(([w]) => w === "cli doctor --json (valid file)")![1]).toContain(`http://user:redacted@127.0.0.1:${fake.port}/?api_key=redacted`);
+}, 90_000);
