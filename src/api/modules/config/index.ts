@@ -15,13 +15,14 @@ export const configModule = (deps: ApiDeps) =>
     })
     .put("", ({ body }) => writeConfig(deps.ctx, body), {
       body: ConfigBody,
-      response: { 200: WriteOutcome, ...errors(400, 401, 413, 415, 422) },
+      response: { 200: WriteOutcome, ...errors(400, 401, 403, 413, 415, 422) },
       detail: {
         tags,
         summary: "Replace the config: validated, written with a backup, applied without a restart",
         description:
           "Send TOML as text/plain or application/toml, or JSON as application/json. " +
-          "422 validation_failed lists every issue with its field path, and line and column for TOML.",
+          "422 validation_failed lists every issue with its field path, and line and column for TOML. " +
+          "403 forbidden when it would change api.token_file or tunnel.ca_file: those are changed by editing the file only.",
       },
     })
     .post("/validate", ({ body }) => validateBody(deps.ctx, body), {
@@ -47,7 +48,7 @@ export const configModule = (deps: ApiDeps) =>
     )
     .post("/import", ({ body }) => writeConfig(deps.ctx, body), {
       body: ConfigBody,
-      response: { 200: WriteOutcome, ...errors(400, 401, 413, 415, 422) },
+      response: { 200: WriteOutcome, ...errors(400, 401, 403, 413, 415, 422) },
       detail: { tags, summary: "Upload a config file (TOML); same checks as PUT" },
     })
     .get("/backups", () => listBackups(deps.ctx), {
@@ -56,6 +57,6 @@ export const configModule = (deps: ApiDeps) =>
     })
     .post("/backups/:id/restore", ({ params }) => restoreBackup(deps.ctx, params.id), {
       params: BackupId,
-      response: { 200: WriteOutcome, ...errors(401, 404, 422) },
+      response: { 200: WriteOutcome, ...errors(401, 403, 404, 422) },
       detail: { tags, summary: "Put a backup back (the current file is backed up first) and apply it" },
     });

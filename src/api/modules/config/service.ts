@@ -1,4 +1,5 @@
 // Config read (redacted), validate, write through the ConfigStore with a backup and hot-apply, export/import, backups and restore.
+import { readFileSync } from "node:fs";
 import { stringify } from "smol-toml";
 import type { DaemonContext } from "../../../daemon/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
@@ -7,6 +8,8 @@ import { parseConfig, validateConfig, type ConfigIssue, type LoadResult } from "
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
 import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../core/redact-url.ts";
 import { BackupNotFoundError, ConfigStore, type BackupInfo } from "../../../config/store.ts";
+import type { Config } from "../../../config/schema.ts";
+import { tokenFile } from "../../token.ts";
 
 export type Issue = { path: string; message: string; line?: number; column?: number };
 
@@ -47,6 +50,34 @@ function redactedPaths(value: unknown, path = ""): string[] {
   if (Array.isArray(value)) return value.flatMap((v, i) => redactedPaths(v, `${path}[${i}]`));
   if (value && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => redactedPaths(v, path ? `${path}.${k}` : k));
   return [];
+}
+
+/**
+ * Files that decide who may use the API or whom the daemon trusts. Through the API a caller could otherwise point them at
+ * any file the daemon can read (which would become the token, and be chmodded) or at a CA of its choosing: only an edit
+ * of the config file itself may change them. Compared by what they resolve to, so an unchanged value always passes.
+ */
+const FILE_ONLY: { path: string; why: string; value(c: Config): string }[] = [
+  { path: "api.token_file", why: "it decides which token the API accepts", value: (c) => tokenFile(c) },
+  { path: "tunnel.ca_file", why: "it decides which certificates the tunnel trusts for the relay", value: (c) => c.tunnel.ca_file },
+];
+
+/** Refuses (403) a config from the API that changes a FILE_ONLY field, naming each field and saying to edit the file. */
+function keepFileOnlyFields(ctx: DaemonContext, next: Config): void {
+  const current = ctx.config.current();
+  const changed = FILE_ONLY.filter((f) => f.value(next) !== f.value(current));
+  if (!changed.length) return;
+  const file = ctx.config.path();
+  const details = changed.map((f) => ({
+    path: f.path,
+    message: `cannot be changed through the API (${f.why}); keep ${JSON.stringify(f.value(current))} here, and edit ${file} to change it`,
+  }));
+  throw new HttpError(
+    "forbidden",
+    `${changed.map((f) => f.path).join(" and ")} cannot be changed through the API (${changed.map((f) => f.why).join("; ")}): ` +
+      `edit ${file} instead, which the daemon picks up by itself (or run \`cloudtolocalllm-tunnel reload\`)`,
+    details,
+  );
 }
 
 /** A TOML string or a JSON object → TOML text and its validation result (issues carry line/column for TOML). */
@@ -91,6 +122,7 @@ export function validateBody(ctx: DaemonContext, body: unknown): { valid: boolea
 export async function writeConfig(ctx: DaemonContext, body: unknown) {
   const { text, result } = checkBody(ctx, body);
   if (!result.ok) throw invalid(result.issues);
+  keepFileOnlyFields(ctx, result.config);
   const w = store(ctx).write(text);
   if (!w.ok) throw invalid(w.issues);
   const reload = applied(ctx, await ctx.config.runtime.replace(w.config), w.backup);
@@ -113,6 +145,12 @@ export function listBackups(ctx: DaemonContext) {
 }
 
 export async function restoreBackup(ctx: DaemonContext, id: string) {
+  // A backup is an older file: restoring it through the API must not bring back other FILE_ONLY values either.
+  const backup = store(ctx).list().find((b) => b.id === id);
+  if (backup) {
+    const old = parseConfig(readFileSync(backup.file, "utf8"), backup.file);
+    if (old.ok) keepFileOnlyFields(ctx, old.config);
+  }
   let w;
   try {
     w = store(ctx).restore(id);
