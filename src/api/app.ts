@@ -40,13 +40,15 @@ export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
   const token = opts.token ?? (() => (made ??= ensureApiToken(ctx.config.current())));
   const deps: ApiDeps = { ctx, token };
   const hub = opts.hub ?? new WsHub(ctx);
-  // Typed loosely on purpose: the extra modules are added at run time.
-  let app: AnyElysia = new Elysia({ name: "control-api" })
+  // Typed loosely on purpose: the extra modules are added at run time. The security layer reads the declaration of the
+  // route a request matched from this app's route list (every module's routes, the lazily loaded docs included).
+  let app: AnyElysia;
+  app = new Elysia({ name: "control-api" })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const e = toHttpError(code, error, request);
       return e.toResponse(set.headers as Record<string, string>);
     })
-    .use(security(deps))
+    .use(security(deps, () => app.routes))
     .use(healthModule(deps))
     .use(statusModule(deps))
     .use(upstreamsModule(deps))

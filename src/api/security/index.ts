@@ -8,12 +8,12 @@ import { checkContentLength, parseBody } from "./body.ts";
 import { checkOrigin } from "./cors.ts";
 import { checkHost } from "./host.ts";
 import { policyFor } from "./policy.ts";
-import { RouteAccess } from "./route-access.ts";
+import { RouteAccess, type RouteLike } from "./route-access.ts";
 import { sessionsFor } from "./sessions.ts";
 
-export function security(deps: ApiDeps) {
-  const plugin = new Elysia({ name: "security" });
-  const access = new RouteAccess(() => plugin.getGlobalRoutes());
+/** `routes`: the whole app's route list (Elysia's `app.routes`), where each route carries its own declaration. */
+export function security(deps: ApiDeps, routes: () => readonly RouteLike[]) {
+  const access = new RouteAccess(routes);
   const passed = new WeakSet<Request>();
 
   /**
@@ -31,7 +31,7 @@ export function security(deps: ApiDeps) {
   };
 
   return (
-    plugin
+    new Elysia({ name: "security" })
       .onRequest(({ request, set }) => {
         const policy = policyFor(deps.ctx.config.current());
         const host = checkHost(request, policy);
