@@ -39,6 +39,8 @@ export function defaultOutfile(target: Target = DEFAULT_TARGET): string {
 }
 
 function gitCommit(): string {
+  // Not a checkout, or no git at all (a machine with only Node.js and npm): the build still works, commit "unknown".
+  if (!Bun.which("git")) return "unknown";
   const r = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: REPO, stderr: "ignore" });
   if (!r.success) return "unknown";
   const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: REPO, stderr: "ignore" });

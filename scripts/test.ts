@@ -1,10 +1,18 @@
-// Runs `bun test` (arguments pass through) and ends with one plain "N passed, N failed" line that any CI can read.
-export {}; // a module: top-level await, and its own scope
+// Runs `bun test` (arguments pass through), lists the tests skipped for a missing system tool with the apt-get line that
+// brings it, and ends with one plain "N passed, N failed" line that any CI can read.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SKIP_LOG_ENV, readSkips, skipReport } from "../tests/helpers/skip-log.ts";
+
 const args = process.argv.slice(2);
 // Integration tests start real processes on a possibly busy 2-core machine: 60 s per test unless told otherwise
 // (bun's default is 5 s, and bunfig.toml's [test] section has no timeout setting).
 if (!args.some((a) => a.startsWith("--timeout"))) args.unshift("--timeout=60000");
-const proc = Bun.spawn([process.execPath, "test", ...args], { stdout: "pipe", stderr: "pipe", env: process.env }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
+// tests/helpers/requires.ts appends a line here for each test it skips (or fails) because the machine lacks something.
+const skipDir = mkdtempSync(join(tmpdir(), "c2l-test-skips-"));
+const skipLog = join(skipDir, "skips.jsonl");
+const proc = Bun.spawn([process.execPath, "test", ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, [SKIP_LOG_ENV]: skipLog } }) as Bun.Subprocess<"ignore", "pipe", "pipe">;
 
 const counts = { pass: 0, fail: 0, skip: 0, todo: 0 };
 async function tee(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream) {
@@ -24,5 +32,11 @@ async function tee(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream) 
 }
 await Promise.all([tee(proc.stdout, process.stdout), tee(proc.stderr, process.stderr)]);
 const code = await proc.exited;
+
+const held = readSkips(skipLog);
+rmSync(skipDir, { recursive: true, force: true });
+if (held.length) console.log(`\n${skipReport(held)}`);
 console.log(`\ntests: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped`);
-process.exit(code !== 0 ? code : counts.fail > 0 ? 1 : counts.pass === 0 ? 1 : 0);
+// Nothing passed is a failure (a path or filter that matched nothing), unless what ran was held back for a missing tool.
+process.exit(code !== 0 ? code : counts.fail > 0 ? 1 : counts.pass === 0 && held.length === 0 ? 1 : 0);
+

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, encodePng, iconName, renderArgb, renderRgba, renderSvg, TRAY_STATES } from "./index.ts";
+import { requireTools } from "../../tests/helpers/requires.ts";
 
 describe("icons", () => {
   test("names follow the shared convention", () => {
@@ -53,7 +54,7 @@ describe("icons", () => {
     expect(renderSvg()).not.toContain("#2e9d57");
   });
 
-  test("PNG decodes with ImageMagick to exactly the rendered pixels", () => {
+  requireTools(["identify", "convert"]).test("PNG decodes with ImageMagick to exactly the rendered pixels", () => {
     const dir = mkdtempSync(join(tmpdir(), "c2l-icons-"));
     try {
       for (const [state, size] of [["degraded", 48], [undefined, 16]] as const) {

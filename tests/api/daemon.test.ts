@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { runCli } from "./cli.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 let fake: FakeOllama;
 let spare: FakeOllama;
@@ -133,7 +134,7 @@ describe("control API in a real daemon", () => {
     expect((await res.json()).error.code).toBe("payload_too_large");
   }, 60_000);
 
-  test("promtool check metrics passes on /metrics after some traffic (broker histograms present)", async () => {
+  requireTools(["promtool"]).test("promtool check metrics passes on /metrics after some traffic (broker histograms present)", async () => {
     const r = await fetch(d.urls.broker + "/api/generate", { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }) });
     expect(r.status).toBe(200);
     await r.text();

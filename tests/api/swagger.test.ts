@@ -1,11 +1,15 @@
 // Swagger UI works offline: headless Chromium loads /swagger with every non-127.0.0.1 request blocked and finds the routes rendered.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { createApp, type ApiApp } from "../../src/api/app.ts";
 import { REPO } from "../helpers/daemon.ts";
 import { StubBroker, TOKEN, testEnv, upstream, type TestEnv } from "./stubs.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, test } = requireTools(["chromium"]);
 
 let env: TestEnv;
 let app: ApiApp;

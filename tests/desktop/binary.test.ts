@@ -1,11 +1,15 @@
 // The desktop parts inside the compiled binary: dbus-next (built with x11/usocket external) and node-notifier's notify-send backend.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
 import dbus from "dbus-next";
 import { ensureBinary } from "../helpers/binary.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { spawnTray, startNotifications, startPrivateBus, startWatcher, until, type NotificationsStub, type PrivateBus, type TrayProc } from "./private-bus.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon", "notify-send"]);
 
 let bin: string;
 let bus: PrivateBus;

@@ -1,10 +1,14 @@
 // `doctor` as a user runs it: a healthy desktop (private bus, watcher, notification server, Ollama) exits 0; broken parts exit 1 with fixes.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startNotifications, startPrivateBus, startWatcher, type PrivateBus } from "./private-bus.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon", "notify-send"]);
 
 interface Check {
   name: string;

@@ -1,10 +1,14 @@
 // Desktop notifications end to end: a real daemon, a fake Ollama going down and up, the real notify-send, a stub notification server.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { startDaemon, removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startNotifications, startPrivateBus, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
 import { createNotifier, MISSING_NOTIFY_SEND } from "../../src/notify/notifier.ts";
 import { setLogSink } from "../../src/core/log.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon", "notify-send"]);
 
 let bus: PrivateBus;
 let server: { stub: NotificationsStub; stop(): void };

@@ -1,8 +1,12 @@
 // The tray icon drawn by a real panel (xfce4-panel's systray under Xvfb); the screenshot is kept as artifacts/tray-panel.png.
-import { describe, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
 import { screenshotTrayInPanel } from "./panel.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { describe, test } = requireTools(["Xvfb", "xfce4-panel", "dbus-daemon", "gdbus", "import", "convert"]);
 
 describe("tray in a real panel", () => {
   test("xfce4-panel registers the item and draws the degraded icon", async () => {

@@ -1,11 +1,15 @@
 // "Start daemon" from the tray menu when the daemon is not running (no systemd user manager: a detached `serve`).
-import { afterAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
 import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama } from "../helpers/fake-ollama.ts";
 import { spawnTray, startPrivateBus, startWatcher, until } from "./private-bus.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, test } = requireTools(["dbus-daemon"]);
 
 const cleanups: (() => unknown)[] = [];
 afterAll(async () => {

@@ -1,10 +1,14 @@
 // No panel yet: the tray waits quietly (one log line), registers when a watcher appears, and again after each panel restart.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { join } from "node:path";
 import { startTray, type Tray } from "../../tray/main.ts";
 import { setLogSink } from "../../src/core/log.ts";
 import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, test } = requireTools(["dbus-daemon"]);
 
 let bus: PrivateBus;
 let tray: Tray;

@@ -1,11 +1,15 @@
 // The tray process on a private session bus: registration, every SNI property, the menu, clicks reaching the API, live updates.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
 import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
 import { daemonStatus, startFakeDaemon, upstream, type FakeDaemon } from "./fake-daemon.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon", "gdbus"]);
 
 const TOKEN = "tray-test-token-0123456789";
 

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { ensureBinary } from "../helpers/binary.ts";
 import { REPO } from "../helpers/daemon.ts";
-import { netnsAvailable, runInNetns } from "../helpers/netns.ts";
+import { NETNS_NEEDS, runInNetns } from "../helpers/netns.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 let bin: string;
 const homes: string[] = [];
@@ -17,7 +18,7 @@ afterAll(() => {
   for (const h of homes) rmSync(h, { recursive: true, force: true });
 });
 
-test("--version prints the version and the git commit it was built from", () => {
+requireTools(["git"]).test("--version prints the version and the git commit it was built from", () => {
   const r = Bun.spawnSync([bin, "--version"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
   expect(r.exitCode).toBe(0);
   const out = r.stdout.toString();
@@ -40,7 +41,7 @@ test("the binary's CLI works without the sources: config validate reports a bad 
 });
 
 // The default config listens on 8765 and 11435, which tests must never take on the host: a private network namespace has its own.
-test.skipIf(!netnsAvailable)("with an empty HOME: writes the commented default config, answers /healthz, exits 0 on SIGTERM within 2 s", async () => {
+requireTools(NETNS_NEEDS).test("with an empty HOME: writes the commented default config, answers /healthz, exits 0 on SIGTERM within 2 s", async () => {
   const home = mkdtempSync(join(tmpdir(), "c2l-empty-home-"));
   homes.push(home);
   const run = await runInNetns([bin, "serve"], { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home });

@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BUN, REPO, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -66,7 +67,11 @@ afterAll(async () => {
   if (home) removeHome(home);
 });
 
-test.skipIf(!tmpfsAvailable)("PUT /api/v1/config on a full disk answers 507 disk_full naming the config file; the file and the running config stay", async () => {
+requireTools([
+  "unshare",
+  "mount",
+  { name: "a tmpfs in an unprivileged mount namespace (unshare -rm)", available: () => tmpfsAvailable, fix: "allow unprivileged user namespaces: sysctl -w kernel.unprivileged_userns_clone=1" },
+]).test("PUT /api/v1/config on a full disk answers 507 disk_full naming the config file; the file and the running config stay", async () => {
   const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
   const auth = { authorization: `Bearer ${TOKEN}` };
   const r = await fetch(`${d!.urls.api}/api/v1/config`, {

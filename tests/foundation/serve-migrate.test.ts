@@ -4,14 +4,15 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
-import { netnsAvailable, runInNetns } from "../helpers/netns.ts";
+import { NETNS_NEEDS, runInNetns } from "../helpers/netns.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.legacy-plaintext-token.c2lnbmF0dXJl";
 const home = mkdtempSync(join(tmpdir(), "c2l-legacy-home-"));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 // The migrated config listens where the old app did (8766) and on the default 11435: only inside a private network namespace.
-test.skipIf(!netnsAvailable)("serve migrates ~/.cloudtolocalllm on first run and says so", async () => {
+requireTools(NETNS_NEEDS).test("serve migrates ~/.cloudtolocalllm on first run and says so", async () => {
   const legacy = join(home, ".cloudtolocalllm");
   mkdirSync(legacy);
   const files = ["tunnel_config.json", "connection_config.json"];

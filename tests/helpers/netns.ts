@@ -1,5 +1,6 @@
 // Runs a daemon inside a private network namespace (`unshare -rn`), so a test can use the DEFAULT ports (8765, 11435) without touching the host's.
 import { join } from "node:path";
+import type { Need } from "./requires.ts";
 
 export const NETNS_DRIVER = join(import.meta.dir, "netns-driver.ts");
 
@@ -11,6 +12,17 @@ export const netnsAvailable: boolean = (() => {
     return false;
   }
 })();
+
+/** What a netns test needs, for requireTools: the tools, then a kernel that lets an unprivileged user make the namespace. */
+export const NETNS_NEEDS: Need[] = [
+  "unshare",
+  "ip",
+  {
+    name: "unprivileged user namespaces (unshare -rn)",
+    available: () => netnsAvailable,
+    fix: "allow them: sysctl -w kernel.unprivileged_userns_clone=1, and on Ubuntu 23.10+ kernel.apparmor_restrict_unprivileged_userns=0",
+  },
+];
 
 export interface NetnsRun {
   /** Status and body of GET /healthz on the API's logged URL, or null when it never listened. */

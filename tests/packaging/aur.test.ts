@@ -1,11 +1,15 @@
 // Builds the -bin package with the real makepkg, as an unprivileged user, from the release tarball made by the release script.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
 import { makepkg, NOBODY, SRC_PKG } from "../../packaging/aur/update.ts";
 import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, test } = requireTools(["makepkg", "pacman", "fakeroot", "bsdtar"]);
 
 let rel: ReleaseFixture;
 const work = mkdtempSync(join(tmpdir(), "c2l-makepkg-"));

@@ -1,10 +1,14 @@
 // Builds the .deb from the release tarball with the committed builder; dpkg-deb accepts it and lintian reports nothing.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
 import { BUN, REPO } from "../helpers/daemon.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, test } = requireTools(["dpkg-deb"]);
 
 let rel: ReleaseFixture;
 let deb = "";
@@ -47,7 +51,7 @@ test("the .deb has the control fields, scripts and files a Debian package needs"
   expect(postinst).not.toMatch(/--user|--global|enable|start/);
 });
 
-test("lintian reports no errors and no warnings", () => {
+requireTools(["dpkg-deb", "lintian"]).test("lintian reports no errors and no warnings", () => {
   const r = Bun.spawnSync(["lintian", "--no-cfg", "--fail-on", "error,warning", deb], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" } });
   const out = r.stdout.toString();
   expect(out).not.toMatch(/^[EW]: /m);

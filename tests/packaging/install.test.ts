@@ -5,6 +5,7 @@ import { join, relative } from "node:path";
 import { BUN, homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
 import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
 import { verifyUnit } from "./systemd-verify.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 const home = tempHome("c2l-install-");
 afterAll(() => removeHome(home));
@@ -35,7 +36,7 @@ const EXPECTED = [
   ]),
 ];
 
-test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
+requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
   // What the user had before: a config, and another app's launcher in a directory install also writes to.
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "# mine\n");

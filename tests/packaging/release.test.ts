@@ -7,6 +7,7 @@ import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
 import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
 import { homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
 import { BIN_PKG, printSrcinfo, SRC_PKG } from "../../packaging/aur/update.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 let rel: ReleaseFixture;
 beforeAll(async () => {
@@ -62,7 +63,7 @@ describe("release", () => {
     expect(table).toContain(`| ${rel.target} | tarball | \`${rel.tarball.split("/").pop()}\` | ${mb(statSync(rel.binary).size)} | ${mb(statSync(rel.tarball).size)} | `);
   });
 
-  test("the AUR -bin PKGBUILD is filled with the tarball's sum, its .SRCINFO by makepkg; the committed ones are in sync", () => {
+  requireTools(["makepkg"]).test("the AUR -bin PKGBUILD is filled with the tarball's sum, its .SRCINFO by makepkg; the committed ones are in sync", () => {
     const dir = join(rel.dir, "aur/cloudtolocalllm-tunnel-bin");
     const arch = rel.target === "linux-arm64" ? "aarch64" : "x86_64";
     expect(readFileSync(join(dir, "PKGBUILD"), "utf8")).toContain(`sha256sums_${arch}=('${sha(rel.tarball)}')`);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
 import { verifyUnit } from "./systemd-verify.ts";
 import { findCommand } from "../../src/cli/commands.ts";
+import { requireTools } from "../helpers/requires.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "c2l-units-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -30,14 +31,14 @@ describe("systemd units", () => {
 
   for (const name of UNITS) {
     const user = name !== "cloudtolocalllm-relay.service";
-    test(`systemd-analyze ${user ? "--user " : ""}verify ${name}: no errors, no warnings`, () => {
+    requireTools(["systemd-analyze"]).test(`systemd-analyze ${user ? "--user " : ""}verify ${name}: no errors, no warnings`, () => {
       const r = verifyUnit(copyUnit(name), user, tmp);
       expect(r.output).toBe("");
       expect(r.code).toBe(0);
     });
   }
 
-  test("the check can fail: an unknown key and a missing binary are reported", () => {
+  requireTools(["systemd-analyze"]).test("the check can fail: an unknown key and a missing binary are reported", () => {
     const bad = copyUnit("cloudtolocalllm-tunnel.service", (t) => t.replace("[Service]", "[Service]\nWatchdogSecs=5").split(stub).join("/nonexistent/bin"));
     const r = verifyUnit(bad, true, tmp);
     expect(r.output).toContain("Unknown key 'WatchdogSecs'");
@@ -100,7 +101,8 @@ describe("desktop files", () => {
   });
 
   const GENERATOR = "/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator";
-  test.skipIf(!existsSync(GENERATOR))("systemd's xdg-autostart generator turns the tray entry into a valid unit", () => {
+  const generator = { name: "systemd's xdg-autostart generator", available: existsSync(GENERATOR), fix: "apt-get install systemd (246 or later)" };
+  requireTools(["systemd-analyze", generator]).test("systemd's xdg-autostart generator turns the tray entry into a valid unit", () => {
     const g = join(tmp, "generator");
     for (const d of ["xdg/autostart", "out", "bin", "home"]) mkdirSync(join(g, d), { recursive: true });
     copyFileSync(join(REPO, "packaging/desktop/cloudtolocalllm-tunnel-tray.desktop"), join(g, "xdg/autostart/cloudtolocalllm-tunnel-tray.desktop"));
@@ -117,7 +119,7 @@ describe("desktop files", () => {
     expect(verifyUnit(unit, true, tmp)).toEqual({ code: 0, output: "" });
   });
 
-  test.skipIf(!Bun.which("appstreamcli"))("appstreamcli validates the metainfo", () => {
+  requireTools(["appstreamcli"]).test("appstreamcli validates the metainfo", () => {
     const r = Bun.spawnSync(["appstreamcli", "validate", "--no-net", "--no-color", join(REPO, "packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml")]);
     expect(r.stdout.toString()).not.toMatch(/^[EW]:/m);
     expect(r.exitCode).toBe(0);

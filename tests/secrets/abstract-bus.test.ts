@@ -1,7 +1,11 @@
 // The Secret Service store reaches a session bus on an abstract socket (many desktops hand out unix:abstract= addresses).
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { startPrivateBus, type PrivateBus } from "../desktop/private-bus.ts";
 import { NoSecretServiceError, SecretServiceStore } from "../../src/secrets/secret-service-store.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, test } = requireTools(["dbus-daemon"]);
 
 let bus: PrivateBus;
 beforeAll(async () => {

@@ -1,11 +1,15 @@
 // The secret store and `secret` CLI against a real gnome-keyring-daemon on a private session bus.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
 import { join } from "node:path";
 import { startKeyring, type Keyring } from "./keyring.ts";
 import { tempHome } from "../helpers/daemon.ts";
 import { openSecretStore } from "../../src/secrets/open-secret-store.ts";
 import { APPLICATION, SecretServiceStore } from "../../src/secrets/secret-service-store.ts";
 import { BUN, removeHome, REPO, startDaemon } from "../helpers/daemon.ts";
+
+// Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
+const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", "gnome-keyring-daemon", "secret-tool", "gdbus"]);
 
 let kr: Keyring;
 beforeAll(async () => {

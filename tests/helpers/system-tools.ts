@@ -1,0 +1,61 @@
+// The one table of system tools the tests (and benchmarks) run as real parts, each with the Debian package that provides it.
+// tests/helpers/requires.ts skips or fails a test by it; .ci/run installs exactly these packages (it asks this file for them).
+
+export interface SystemTool {
+  /** Debian package that installs the tool (`apt-get install <package>`). */
+  package: string;
+  /** What uses it, for the reader of a skip message. */
+  usedFor: string;
+}
+
+export const SYSTEM_TOOLS = {
+  chromium: { package: "chromium", usedFor: "the dashboard and Swagger UI in a real browser (playwright-core drives it)" },
+  promtool: { package: "prometheus", usedFor: "checking /metrics with Prometheus' own parser" },
+  "dbus-daemon": { package: "dbus", usedFor: "a private session bus for the tray, notifications and keyring tests" },
+  gdbus: { package: "libglib2.0-bin", usedFor: "calling the tray's D-Bus objects as another client would" },
+  "notify-send": { package: "libnotify-bin", usedFor: "desktop notifications (node-notifier runs it)" },
+  "gnome-keyring-daemon": { package: "gnome-keyring", usedFor: "the Secret Service (desktop keyring)" },
+  "secret-tool": { package: "libsecret-tools", usedFor: "reading and writing keyring items as another client" },
+  Xvfb: { package: "xvfb", usedFor: "a virtual X display for the tray in a real panel" },
+  "xfce4-panel": { package: "xfce4-panel", usedFor: "a real panel that draws the tray icon" },
+  import: { package: "imagemagick", usedFor: "screenshots of the panel" },
+  convert: { package: "imagemagick", usedFor: "decoding PNGs and screenshots to pixels" },
+  identify: { package: "imagemagick", usedFor: "reading PNG headers" },
+  "systemd-analyze": { package: "systemd", usedFor: "systemd-analyze verify on the units" },
+  systemctl: { package: "systemd", usedFor: "install's systemd step (without a user manager it must say so)" },
+  appstreamcli: { package: "appstream", usedFor: "validating the AppStream metainfo" },
+  makepkg: { package: "makepkg", usedFor: "building the AUR package" },
+  pacman: { package: "pacman-package-manager", usedFor: "reading the built AUR package" },
+  fakeroot: { package: "fakeroot", usedFor: "makepkg's packaging step as an unprivileged user" },
+  bsdtar: { package: "libarchive-tools", usedFor: "makepkg (unpacking sources, packing) and reading the package" },
+  lintian: { package: "lintian", usedFor: "linting the .deb" },
+  "dpkg-deb": { package: "dpkg", usedFor: "building and reading the .deb" },
+  openssl: { package: "openssl", usedFor: "a private CA and certificate for the TLS relay" },
+  git: { package: "git", usedFor: "checking the commit the binary says it was built from" },
+  unshare: { package: "util-linux", usedFor: "a private network namespace, to use the default ports" },
+  ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
+  mount: { package: "mount", usedFor: "a tiny full tmpfs in a private mount namespace (disk-full tests)" },
+  nginx: { package: "nginx", usedFor: "the reverse-proxy baseline in bench/broker.ts" },
+  wrk: { package: "wrk", usedFor: "the load generator in bench/" },
+} as const satisfies Record<string, SystemTool>;
+
+export type ToolName = keyof typeof SYSTEM_TOOLS;
+
+/** Every Debian package in the table, once each, sorted. */
+export function aptPackages(): string[] {
+  return [...new Set(Object.values(SYSTEM_TOOLS).map((t) => t.package))].sort();
+}
+
+/** The command that installs the packages for `tools` (run it as root, e.g. with sudo). */
+export function aptInstallLine(tools: readonly ToolName[]): string {
+  return `apt-get install ${[...new Set(tools.map((t) => SYSTEM_TOOLS[t].package))].sort().join(" ")}`;
+}
+
+// `bun tests/helpers/system-tools.ts --apt-packages` prints the packages one a line (.ci/run installs them).
+if (import.meta.main) {
+  if (process.argv[2] !== "--apt-packages") {
+    console.error("usage: bun tests/helpers/system-tools.ts --apt-packages");
+    process.exit(2);
+  }
+  console.log(aptPackages().join("\n"));
+}
