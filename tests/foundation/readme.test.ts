@@ -1,6 +1,9 @@
-// README's `cli` and `config` sections must match what scripts/gen-docs.ts generates from the command table and the schema.
+// README's `cli` and `config` sections must match what scripts/gen-docs.ts generates from the command table and the schema,
+// and every command the README shows works as written after its Quick start.
 import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { removeHome, startDaemon, TEST_DAEMON_TOML } from "../helpers/daemon.ts";
 import { README, renderCliSection, renderConfigSection, sectionOf } from "../../scripts/gen-docs.ts";
 
 const HINT = "README.md is out of date: run `bun scripts/gen-docs.ts` and commit README.md";
@@ -28,3 +31,186 @@ test("the Quick start's two commands are the ones package.json and .ci/run provi
   expect(pkg.scripts.test).toBe("bun scripts/test.ts");
   expect(readFileSync(README.replace(/README\.md$/, ".ci/run"), "utf8")).toMatch(/^npm test$/m);
 });
+
+// ---- Every command the README shows works as written after the Quick start (issue 12, item 13). ----
+
+const REPO_DIR = README.replace(/\/README\.md$/, "");
+const pkgJson = () => JSON.parse(readFileSync(join(REPO_DIR, "package.json"), "utf8"));
+
+/** Shell commands the README shows: every line of its sh blocks, and inline code that runs one of our programs. */
+function readmeCommands(readme: string): string[] {
+  const out: string[] = [];
+  const fence = /^```(\w*)\n([\s\S]*?)^```$/gm;
+  for (const m of readme.matchAll(fence)) {
+    if (!["sh", "bash", "shell", "console"].includes(m[1]!)) continue;
+    for (const line of m[2]!.split("\n")) {
+      const cmd = line.replace(/(^|\s)#\s.*$/, "").trim();
+      if (cmd) out.push(cmd);
+    }
+  }
+  const prose = readme.replace(fence, "");
+  for (const m of prose.matchAll(/`([^`]+)`/g)) {
+    const cmd = m[1]!.replace(/\s+/g, " ").trim();
+    if (simpleCommands(cmd).some((words) => OURS.has(program(words)))) out.push(cmd);
+  }
+  return out;
+}
+
+const OURS = new Set(["cloudtolocalllm-tunnel", "npm", "npx", "bun"]);
+const program = (words: string[]) => (words[0] ?? "").split("/").pop()!;
+
+/** The simple commands of a command line, each as words, without `sudo` and variable assignments. */
+function simpleCommands(line: string): string[][] {
+  return line.split(/\s*(?:&&|\|\||[|;&])\s*/).map((part) => {
+    const words = part.split(" ").filter(Boolean);
+    while (words[0] === "sudo" || /^[A-Z_]+=/.test(words[0] ?? "")) words.shift();
+    return words;
+  });
+}
+
+const placeholder = (w: string) => /^[A-Z][A-Z_.]*$/.test(w) || /^[[<]/.test(w) || w.includes("…") || w.includes("...");
+const inText = (text: string, word: string) => new RegExp(`(^|[\\s|\\[(,])${word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}([\\s|\\]),=]|$)`, "m").test(text);
+
+/** Why `words` (a cloudtolocalllm-tunnel command line, program first) would not work, or null. */
+async function cliProblem(words: string[]): Promise<string | null> {
+  const { findCommand } = await import("../../src/cli/commands.ts");
+  const args = words.slice(1);
+  const first = args[0];
+  if (first === undefined || placeholder(first) || ["--help", "-h", "help", "--version", "-V"].includes(first)) return null;
+  const name = first.startsWith("-") ? "serve" : first;
+  const entry = findCommand(name);
+  if (!entry) return `there is no command "${name}"`;
+  const cmd = (await entry.load()).default;
+  const rest = name === first ? args.slice(1) : args;
+  let help = cmd.help;
+  const positional = rest[0] !== undefined && !rest[0].startsWith("-") && !placeholder(rest[0]) ? rest[0] : null;
+  if (positional && cmd.subcommands) {
+    if (!cmd.subcommands.includes(positional)) return `"${name}" has no subcommand "${positional}"`;
+    help = (await cmd.helpFor?.([positional])) ?? help;
+  } else if (positional && !inText(cmd.help, positional)) return `"${positional}" is not in the usage of "${name}"`;
+  for (const w of rest) {
+    if (!w.startsWith("-") || w === "-" || placeholder(w)) continue;
+    const opt = w.split("=")[0]!;
+    if (opt !== "--help" && !inText(help, opt)) return `"${name}" has no option ${opt}`;
+  }
+  return null;
+}
+
+/** Why a `bun …` or `npm …` command line would not work after `npm ci`, or null. */
+function toolProblem(words: string[]): string | null {
+  const scripts = pkgJson().scripts as Record<string, string>;
+  const [prog, sub, arg] = [program(words), words[1], words[2]];
+  if (prog === "npm") {
+    if (sub === "run") return arg && arg in scripts ? null : `package.json has no script "${arg}"`;
+    return ["ci", "start", "test", "install", "exec"].includes(sub ?? "") ? null : `"npm ${sub}" is not a command this README should need`;
+  }
+  if (prog === "bun") {
+    if (sub === "run") return arg && arg in scripts ? null : `package.json has no script "${arg}"`;
+    if (sub === undefined || sub === "test" || sub.startsWith("-") || placeholder(sub)) return null;
+    return existsSync(join(REPO_DIR, sub)) ? null : `bun runs ${sub}, which does not exist`;
+  }
+  return null;
+}
+
+test("every cloudtolocalllm-tunnel, npx, npm and bun command the README shows exists as written (commands, subcommands, options, scripts, files)", async () => {
+  const commands = readmeCommands(readFileSync(README, "utf8"));
+  const problems: string[] = [];
+  let checked = 0;
+  for (const line of commands) {
+    for (let words of simpleCommands(line)) {
+      if (program(words) === "npx") words = words.slice(1);
+      if (!OURS.has(program(words))) continue;
+      checked++;
+      const why = program(words) === "cloudtolocalllm-tunnel" ? await cliProblem(words) : toolProblem(words);
+      if (why) problems.push(`\`${line}\`: ${why}`);
+    }
+  }
+  expect(problems).toEqual([]);
+  // The extraction itself works: the README shows dozens of them.
+  expect(checked).toBeGreaterThan(30);
+});
+
+test("the extraction finds a wrong command, subcommand, option or script", async () => {
+  const bad = readmeCommands("```sh\ncloudtolocalllm-tunnel stauts\nnpx cloudtolocalllm-tunnel config valdate\n```\nrun `cloudtolocalllm-tunnel dashboard --print-link` or `npm run buidl` or `bun bench/nope.ts`\n");
+  expect(bad).toHaveLength(5);
+  const why = await Promise.all(bad.map(async (l) => {
+    let words = simpleCommands(l)[0]!;
+    if (program(words) === "npx") words = words.slice(1);
+    return program(words) === "cloudtolocalllm-tunnel" ? cliProblem(words) : toolProblem(words);
+  }));
+  expect(why).toEqual([
+    'there is no command "stauts"',
+    '"config" has no subcommand "valdate"',
+    '"dashboard" has no option --print-link',
+    'package.json has no script "buidl"',
+    "bun runs bench/nope.ts, which does not exist",
+  ]);
+});
+
+/** The PATH of a shell after the Quick start: npm's own node_modules/.bin (where Bun is) is not on it. */
+function userPath(): string {
+  return (process.env.PATH ?? "/usr/bin:/bin")
+    .split(":")
+    .filter((d) => d && !d.endsWith("node_modules/.bin") && !d.includes("node-gyp-bin"))
+    .join(":");
+}
+
+function npx(args: string[], env: Record<string, string> = {}) {
+  const r = Bun.spawnSync(["npx", ...args], { cwd: REPO_DIR, env: { ...process.env, ...env, PATH: userPath() }, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+}
+
+test("the Quick start's way to the command works: `npx cloudtolocalllm-tunnel` and `npx bun` in the checkout, without Bun on PATH", () => {
+  const readme = readFileSync(README, "utf8");
+  const quick = readme.slice(readme.indexOf("## Quick start"), readme.indexOf("<!-- section:cli -->"));
+  expect(quick).toContain("npx cloudtolocalllm-tunnel status");
+  expect(quick).toContain("run them as `npx cloudtolocalllm-tunnel …`");
+  expect(quick).toContain("npm run build && dist/cloudtolocalllm-tunnel install");
+  // npm runs the bin itself; an executable entry point keeps it from chmodding a file in the checkout.
+  expect(statSync(join(REPO_DIR, pkgJson().bin["cloudtolocalllm-tunnel"])).mode & 0o111).toBe(0o111);
+
+  const help = npx(["cloudtolocalllm-tunnel", "--help"]);
+  expect(help.err).toBe("");
+  expect(help.code).toBe(0);
+  expect(help.out).toStartWith("Usage: cloudtolocalllm-tunnel [COMMAND] [OPTIONS]");
+  const version = npx(["cloudtolocalllm-tunnel", "version"]);
+  expect(version.code).toBe(0);
+  expect(version.out).toStartWith(`cloudtolocalllm-tunnel ${pkgJson().version} `);
+  const bun = npx(["bun", "--version"]);
+  expect(bun.code).toBe(0);
+  expect(bun.out.trim()).toBe(pkgJson().devDependencies.bun);
+  // `npm run build` writes the binary the Quick start then runs.
+  expect(pkgJson().scripts.build).toBe("bun packaging/build.ts");
+}, 60_000);
+
+test("what the Quick start says you see without an Ollama is what the daemon shows", async () => {
+  const readme = readFileSync(README, "utf8");
+  const quick = readme.slice(readme.indexOf("## Quick start"), readme.indexOf("<!-- section:cli -->"));
+  expect(quick).toContain("an Ollama at `127.0.0.1:11434`");
+  const { defaultConfig } = await import("../../src/config/load.ts");
+  expect(defaultConfig().upstreams).toMatchObject([{ name: "local", url: "http://127.0.0.1:11434" }]);
+  const logLine = /the log says `([^`]+)`/.exec(quick)?.[1];
+  const reply = /broker gets `502 ([^`]+)`/.exec(quick)?.[1];
+  expect(logLine).toBeDefined();
+  expect(reply).toBeDefined();
+
+  // The default upstream, but on a port where nothing listens (this machine may well run an Ollama on 11434).
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
+  const closed = probe.port;
+  probe.stop(true);
+  const d = await startDaemon({ config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:${closed}"\n`, waitFor: ["api", "broker"] });
+  try {
+    await d.waitFor(/upstream state changed/, 20_000);
+    expect(d.stderr()).toContain(logLine!);
+    const status = npx(["cloudtolocalllm-tunnel", "status", "--config", d.configFile, "--url", d.urls.api!], d.env);
+    expect(status.err + status.out).toContain("quality critical");
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/^local\s+down\b.*connection refused/m);
+    const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }) });
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe(reply!);
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+  }
+}, 60_000);
