@@ -36,7 +36,8 @@ export function ensureRelease(): Promise<ReleaseFixture> {
     const dir = join(REPO, "dist", "test-release");
     const version = pkg.version;
     const tarball = join(dir, `cloudtolocalllm-tunnel-${version}-${DEFAULT_TARGET}.tar.gz`);
-    const stamp = `${readFileSync(`${binary}.sha256`, "utf8").trim()} ${Math.max(...INPUTS.map((p) => newest(join(REPO, p))))}`;
+    // The release script writes the AUR files only when makepkg is there: a run without it must not be reused with it.
+    const stamp = `${readFileSync(`${binary}.sha256`, "utf8").trim()} ${Math.max(...INPUTS.map((p) => newest(join(REPO, p))))} makepkg=${Bun.which("makepkg") !== null}`;
     const stampFile = join(dir, ".inputs");
     if (existsSync(tarball) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) {
       return { dir, target: DEFAULT_TARGET, version, tarball, binary, output: null };
