@@ -1,6 +1,6 @@
 // Relays one Ollama/OpenAI-compatible request to an upstream, with failover before the first byte (docs/broker.md).
 import type { EventBus } from "../core/events.ts";
-import { ERROR_CODES, type ErrorCode } from "../core/http-error.ts";
+import { dialectError, ERROR_CODES, type ErrorCode } from "../core/http-error.ts";
 import { Exchange, type CaptureOptions } from "./exchange.ts";
 import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
@@ -23,9 +23,7 @@ export interface ProxyDeps {
 
 /** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
 export function brokerError(path: string, code: ErrorCode, message: string): Response {
-  const status = ERROR_CODES[code];
-  const body = path.startsWith("/v1/") ? { error: { message, type: code, code } } : { error: message };
-  return Response.json(body, { status });
+  return dialectError(path, code, message);
 }
 
 const MODEL_KEY = Buffer.from('"model"');

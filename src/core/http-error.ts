@@ -26,6 +26,30 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** Every rendered error carries its stable code here too, whatever the body's shape: scripts read one header. */
+export const ERROR_CODE_HEADER = "x-c2l-error-code";
+
+/**
+ * The error shape a caller's client parses. Ollama's clients read `{"error": "<message>"}` (an object there shows as
+ * "[object Object]"); OpenAI's read `{"error": {"message", "type", "code"}}`; our own APIs (control API, relay admin)
+ * answer `{"error": {"code", "message"}}`.
+ */
+export type Dialect = "ollama" | "openai" | "native";
+
+/** The dialect of an Ollama/OpenAI-compatible path (broker, tunnel, relay's /t/ID/...): /v1/* is OpenAI's, the rest Ollama's. */
+export function dialectOf(path: string): "ollama" | "openai" {
+  return path.startsWith("/v1/") || path === "/v1" || path.startsWith("/v1?") ? "openai" : "ollama";
+}
+
+/** OpenAI's error `type` for a status, as its own API sends it (its clients branch on status and show `message`). */
+function openAiType(status: number): string {
+  if (status === 401) return "authentication_error";
+  if (status === 403) return "permission_error";
+  if (status === 404) return "not_found_error";
+  if (status === 429) return "rate_limit_error";
+  return status < 500 ? "invalid_request_error" : "server_error";
+}
+
 export class HttpError extends Error {
   readonly status: number;
   constructor(
@@ -40,7 +64,28 @@ export class HttpError extends Error {
   toJSON() {
     return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
   }
+  /** The native shape `{"error": {"code", "message"}}` (control API, relay admin routes). */
   toResponse(headers?: HeadersInit): Response {
-    return Response.json(this.toJSON(), { status: this.status, headers });
+    return this.render("native", headers);
   }
+  /** The shape the caller of an Ollama/OpenAI path expects (dialectOf), with the stable code in ERROR_CODE_HEADER. */
+  toDialectResponse(path: string, headers?: HeadersInit): Response {
+    return this.render(dialectOf(path), headers);
+  }
+  render(dialect: Dialect, headers?: HeadersInit): Response {
+    const body =
+      dialect === "ollama"
+        ? { error: this.message }
+        : dialect === "openai"
+          ? { error: { message: this.message, type: openAiType(this.status), code: this.code, param: null } }
+          : this.toJSON();
+    const h = new Headers(headers);
+    h.set(ERROR_CODE_HEADER, this.code);
+    return Response.json(body, { status: this.status, headers: h });
+  }
+}
+
+/** An error answer on an Ollama/OpenAI-compatible path, in the caller's dialect (the broker, the agent and the relay's /t/ID/...). */
+export function dialectError(path: string, code: ErrorCode, message: string, headers?: HeadersInit): Response {
+  return new HttpError(code, message).toDialectResponse(path, headers);
 }

@@ -141,16 +141,16 @@ export function startRelay(config: RelayConfig): RelayServer {
 
   async function proxy(req: Request, id: string, path: string): Promise<Response> {
     const who = await auth.client(req, id);
-    if (!who.ok) return new HttpError("unauthorized", who.reason).toResponse({ "www-authenticate": 'Bearer realm="relay"' });
+    if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
     const entry = tunnels.get(id);
-    if (!entry || entry.session.closed) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toResponse();
+    if (!entry || entry.session.closed) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     const max = config.limits.max_body_bytes;
     const declared = Number(req.headers.get("content-length") ?? "0");
-    if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toResponse();
+    if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
     const lim = limitsFor(id);
     const refused = lim.admit();
-    if (refused === "streams") return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toResponse({ "retry-after": "1" });
-    if (refused === "rate") return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toResponse({ "retry-after": "5" });
+    if (refused === "streams") return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+    if (refused === "rate") return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": "5" });
 
     let tooLarge = false;
     const t0 = performance.now();
@@ -184,7 +184,7 @@ export function startRelay(config: RelayConfig): RelayServer {
       settle();
       const err = tooLarge ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`) : failedForward(e, id);
       metrics.requests.inc({ status: String(err.status) });
-      return err.toResponse();
+      return err.toDialectResponse(path);
     }
   }
 
@@ -262,7 +262,10 @@ export function startRelay(config: RelayConfig): RelayServer {
         return new HttpError("not_found", `no route for ${p}`).toResponse();
       } catch (e) {
         log.error("request failed", { path: p, error: e });
-        return new HttpError("internal", "the relay failed this request").toResponse();
+        const inner = /^\/t\/[^/]+(\/.*)?$/.exec(p);
+        const err = new HttpError("internal", "the relay failed this request");
+        // A cloud client's call (/t/ID/...) gets its own dialect; the relay's own routes keep the native shape.
+        return inner ? err.toDialectResponse(inner[1] ?? "/") : err.toResponse();
       }
     },
     websocket: {

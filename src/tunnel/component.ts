@@ -170,10 +170,10 @@ export class TunnelService implements TunnelControl {
     let res: Response;
     if (refused) {
       log.warn("refused a request from the relay", { method: req.method, path: u.pathname, reason: refused.message });
-      res = refused.toResponse();
+      res = refused.toDialectResponse(u.pathname);
     } else {
       const broker = this.ctx.services.broker;
-      res = broker ? await broker.handle(sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toResponse();
+      res = broker ? await broker.handle(sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(u.pathname);
     }
     tunnelMetrics.requests.inc({ status: String(res.status) });
     return res;

@@ -56,18 +56,21 @@ describe("through a real relay and a real daemon", () => {
     expect(tags.models.length).toBe(MODELS.length);
   });
 
-  test("errors are JSON with stable codes: unauthorized, tunnel offline, path refused by the agent", async () => {
+  test("errors are JSON in Ollama's shape with stable codes in x-c2l-error-code: unauthorized, tunnel offline, path refused by the agent", async () => {
     const noKey = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`);
     expect(noKey.status).toBe(401);
-    expect(((await noKey.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
+    expect(noKey.headers.get("x-c2l-error-code")).toBe("unauthorized");
+    expect(typeof ((await noKey.json()) as { error: unknown }).error).toBe("string");
     const wrongTunnel = await fetch(`${relay.url}/t/bob/api/tags`, { headers: auth });
     expect(wrongTunnel.status).toBe(401);
     const offline = await fetch(`${relay.url}/t/bob/api/tags`, { headers: { Authorization: `Bearer ${BOB_CLIENT}` } });
     expect(offline.status).toBe(502);
-    expect(((await offline.json()) as { error: { code: string } }).error.code).toBe("tunnel_offline");
+    expect(offline.headers.get("x-c2l-error-code")).toBe("tunnel_offline");
+    expect(((await offline.json()) as { error: string }).error).toBe('tunnel "bob" is not connected');
     const refused = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/v1/status`, { headers: auth });
     expect(refused.status).toBe(403);
-    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/allowed_paths/);
+    expect(refused.headers.get("x-c2l-error-code")).toBe("forbidden");
+    expect(((await refused.json()) as { error: string }).error).toMatch(/allowed_paths/);
   });
 
   test("health, readiness, metrics and the authenticated tunnel listing", async () => {
