@@ -197,7 +197,7 @@ describe("HTTP/1.0 without a Host header", () => {
     expect(JSON.parse(ollama.body)).toEqual({ error: expect.stringContaining("no Host header") });
     const openai = split(await rawHttp(port("broker"), "GET /v1/models?x=1 HTTP/1.0\r\n\r\n"));
     expect(openai.status).toBe(400);
-    expect(JSON.parse(openai.body)).toEqual({ error: { message: expect.stringContaining("no Host header"), type: "bad_request", code: "bad_request" } });
+    expect(JSON.parse(openai.body)).toEqual({ error: { message: expect.stringContaining("no Host header"), type: "invalid_request_error", code: "bad_request", param: null } });
   });
 });
 
