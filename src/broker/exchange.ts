@@ -25,10 +25,12 @@ export interface CaptureOptions {
 }
 
 /**
- * First-byte deadlines of the attempts waiting for response headers, checked once a second: cheaper than a timer
- * per request, and a second's precision is plenty for timeouts of seconds to minutes.
+ * First-byte deadlines of the attempts waiting for response headers, and the silences of streams waiting for their
+ * upstream's next chunk (stream_idle_timeout), checked once a second: cheaper than a timer per request (or a timer
+ * re-armed per chunk), and a second's precision is plenty for timeouts of seconds to minutes.
  */
 const waiting = new Set<Exchange>();
+const streaming = new Set<Exchange>();
 let sweeper: ReturnType<typeof setInterval> | null = null;
 
 function sweep(): void {
@@ -39,14 +41,21 @@ function sweep(): void {
     ex.timedOut = true;
     ex.ac?.abort();
   }
-  if (waiting.size === 0 && sweeper) {
+  for (const ex of streaming) {
+    // Only a read of the upstream counts as silence: time spent waiting for a slow client is not the upstream's.
+    if (ex.readingSince === 0 || now - ex.readingSince < ex.idleLimitMs) continue;
+    streaming.delete(ex);
+    ex.idleTimedOut = true;
+    ex.ac?.abort();
+  }
+  if (waiting.size === 0 && streaming.size === 0 && sweeper) {
     clearInterval(sweeper);
     sweeper = null;
   }
 }
 
-function awaitHeaders(ex: Exchange): void {
-  waiting.add(ex);
+function watch(set: Set<Exchange>, ex: Exchange): void {
+  set.add(ex);
   if (!sweeper) {
     sweeper = setInterval(sweep, 1000);
     sweeper.unref?.();
@@ -72,6 +81,12 @@ export class Exchange {
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
   deadline = 0;
+  /** While relaying: performance.now() when the pending read of the upstream began (0: not reading). */
+  readingSince = 0;
+  /** The upstream's stream_idle_timeout, for the sweeper. */
+  idleLimitMs = 0;
+  /** The upstream stayed silent past stream_idle_timeout and was cut. */
+  idleTimedOut = false;
   private reader: UpstreamReply | null = null;
   private format: StreamFormat = "other";
   private readonly tail: (Uint8Array | undefined)[] = new Array(TAIL_CHUNKS);
@@ -107,7 +122,7 @@ export class Exchange {
     this.ac = new Attempt();
     if (this.clientGone) this.ac.abort();
     this.deadline = performance.now() + u.firstByteTimeoutMs;
-    awaitHeaders(this);
+    watch(waiting, this);
     return this.ac;
   }
 
@@ -160,6 +175,8 @@ export class Exchange {
       return null;
     }
     this.reader = res;
+    this.idleLimitMs = this.upstream?.streamIdleTimeoutMs ?? 0;
+    if (this.idleLimitMs > 0) watch(streaming, this);
     return new DirectStream(this);
   }
 
@@ -173,8 +190,14 @@ export class Exchange {
       let r: { done: boolean; value: Uint8Array[] };
       try {
         const p = reader.read();
-        r = p instanceof Promise ? await p : p;
+        if (p instanceof Promise) {
+          // The idle clock starts with the first body byte: before it, the upstream may still be reading the prompt.
+          if (this.bytesOut > 0) this.readingSince = performance.now();
+          r = await p;
+          this.readingSince = 0;
+        } else r = p;
       } catch (e) {
+        this.readingSince = 0;
         if (this.clientGone || this.done) return c.close();
         return this.breakOff(c, e);
       }
@@ -218,7 +241,9 @@ export class Exchange {
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */
   private breakOff(c: ReadableStreamDirectController, e: unknown): void {
     const name = this.upstream?.name ?? "?";
-    const msg = `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
+    const msg = this.idleTimedOut
+      ? `upstream "${name}" sent nothing for ${this.upstream?.config.stream_idle_timeout} in the middle of the response (stream_idle_timeout); the stream was ended`
+      : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
     this.error = msg;
     if (this.format === "ndjson") {
       c.write(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify({ error: msg }) + "\n"));
@@ -235,6 +260,7 @@ export class Exchange {
 
   private clearTimer(): void {
     waiting.delete(this);
+    streaming.delete(this);
   }
 
   /** Accounting, once: metrics window, Prometheus, request.completed. */

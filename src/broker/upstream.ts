@@ -12,6 +12,8 @@ export class Upstream {
   /** Base URL without a trailing slash; request paths are appended to it. */
   readonly base: string;
   readonly firstByteTimeoutMs: number;
+  /** After the first byte, the longest silence a stream may keep (0: no limit). */
+  readonly streamIdleTimeoutMs: number;
   readonly connectTimeoutMs: number;
   /** The URL as shown in status and logs: credentials in it are never shown. */
   readonly displayUrl: string;
@@ -44,6 +46,7 @@ export class Upstream {
     this.kind = config.kind;
     this.base = config.url.replace(/\/+$/, "");
     this.firstByteTimeoutMs = durationMs(config.first_byte_timeout);
+    this.streamIdleTimeoutMs = durationMs(config.stream_idle_timeout);
     this.connectTimeoutMs = durationMs(config.connect_timeout);
     this.key = JSON.stringify(config);
     this.displayUrl = redactUrl(this.base);

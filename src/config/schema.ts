@@ -86,6 +86,10 @@ export const UpstreamSchema = T.Object(
     enabled: T.Boolean({ default: true }),
     connect_timeout: Duration("5s", "Time allowed to open a connection."),
     first_byte_timeout: Duration("300s", "Time allowed until the first response byte (model loading can be slow)."),
+    stream_idle_timeout: Duration(
+      "5m",
+      "After the first response byte: a stream that sends nothing for this long is ended with an error line and counted as an upstream error (a stalled upstream). `0s` turns it off. Prompt processing before the first byte falls under first_byte_timeout.",
+    ),
     auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header." }),
     auth_header: T.String({ default: "Authorization", description: "Header that carries the secret." }),
     auth_scheme: T.String({ default: "Bearer", description: "Prefix before the secret in the header; empty for none." }),
