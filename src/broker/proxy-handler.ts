@@ -5,9 +5,7 @@ import { Exchange, type CaptureOptions } from "./exchange.ts";
 import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
-
-/** Request bodies up to this size are read into memory so that failover can resend them; larger ones stream. */
-export const BUFFER_LIMIT = 8 * 1024 * 1024;
+import { readRoutingBody } from "./request-body.ts";
 
 export interface ProxyDeps {
   events: EventBus;
@@ -50,30 +48,10 @@ function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
 
 export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string): Promise<Response> {
   const method = req.method;
-  let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
-  let retryable = true;
-  let model: string | null = null;
-  let bytesIn = 0;
-  let bodyLength = -1;
-  if (method !== "GET" && method !== "HEAD" && req.body) {
-    const cl = req.headers.get("content-length");
-    const len = cl === null ? -1 : Number(cl);
-    if (len >= 0 && len <= BUFFER_LIMIT && !path.startsWith("/api/blobs/")) {
-      try {
-        body = await req.bytes();
-      } catch {
-        return brokerError(path, "bad_request", "the client went away while sending the request body");
-      }
-      bytesIn = body.byteLength;
-      model = extractModel(body);
-    } else {
-      // Streamed through (multi-GB blob uploads): it cannot be sent twice, so there is a single attempt.
-      body = req.body;
-      retryable = false;
-      bytesIn = len > 0 ? len : 0;
-      bodyLength = len;
-    }
-  }
+  const read = await readRoutingBody(req, path);
+  if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
+  const { body, retryable, bytesIn, bodyLength } = read;
+  const model = read.head ? extractModel(read.head) : null;
 
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);

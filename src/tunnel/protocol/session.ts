@@ -300,7 +300,11 @@ export async function forward(
   path: string,
   opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void; maxBodyBytes?: number; onBodyTooLarge?: () => void; dropHeaders?: readonly string[] } = {},
 ): Promise<Response> {
-  const s = session.open({ method: req.method, path, headers: headerList(req.headers, opts.dropHeaders) });
+  const headers = headerList(req.headers, opts.dropHeaders);
+  // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
+  const declared = req.body ? req.headers.get("content-length") : null;
+  if (declared !== null && /^\d+$/.test(declared)) headers.push(["content-length", declared]);
+  const s = session.open({ method: req.method, path, headers });
   opts.onStream?.(s);
   const onAbort = () => s.reset("cancel", "the client went away");
   if (opts.signal?.aborted) onAbort();
@@ -332,16 +336,42 @@ export async function forward(
   }
 }
 
+/** A head's content-length, -1 when absent; one that is not a plain number fails the stream. */
+function declaredLength(headers: HeaderList): number {
+  const values = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
+  if (values.length === 0) return -1;
+  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw new Error("the request head has an invalid content-length");
+  return Number(values[0]);
+}
+
+/** Passes exactly `length` bytes; more, or fewer before the end, errors the stream. */
+export function exactLength(length: number): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, c) {
+      seen += chunk.byteLength;
+      if (seen > length) throw new Error(`the request body is longer than its declared ${length} bytes`);
+      c.enqueue(chunk);
+    },
+    flush() {
+      if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
+    },
+  });
+}
+
 /** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
 export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>): Promise<void> {
   const head = s.requestHead!;
   let res: Response;
   try {
     const hasBody = head.method !== "GET" && head.method !== "HEAD";
+    const declared = declaredLength(head.headers);
     const req = new Request(`http://tunnel.invalid${head.path}`, {
       method: head.method,
       headers: head.headers,
-      body: hasBody ? s.readable : null,
+      // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
+      // reaching an upstream connection with bytes that belong to no request.
+      body: hasBody ? (declared >= 0 ? s.readable.pipeThrough(exactLength(declared)) : s.readable) : null,
       signal: s.signal,
       // @ts-expect-error duplex is required by fetch for streamed bodies
       duplex: "half",
