@@ -63,14 +63,7 @@ export async function readRoutingBody(req: Request, path: string, limit = BUFFER
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
 
 /** `head`, then whatever `reader` still yields; cancelling it cancels the client's body. */
