@@ -17,7 +17,7 @@ function streamed(parts: string[], path = "/api/chat"): Request {
 }
 
 async function text(b: Uint8Array | ReadableStream<Uint8Array> | null): Promise<string> {
-  return b === null ? "" : new Response(b).text();
+  return b === null ? "" : new Response(b as BodyInit).text();
 }
 
 describe("readRoutingBody", () => {

@@ -91,7 +91,7 @@ Options:
       const fix = e instanceof ListenError ? ` (${e.code === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
       throw new CliError(`${e instanceof Error ? e.message : String(e)}; the daemon did not start${fix}.`);
     }
-    const watcher = watchConfigFile(file, (t) => daemon.runtime.reload(t), { initialText: text });
+    const watcher = watchConfigFile(file, (t) => daemon.runtime.fileChanged(t), { initialText: text });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;
     log.info("stopping", { reason });

@@ -13,6 +13,8 @@ const log = logger("config");
 export class ConfigRuntime {
   private last: ReloadResult | null = null;
   private applying: Promise<void> = Promise.resolve();
+  /** The file text the running config came from, when known: a save of that same text is not a change. */
+  private text: string | null = null;
 
   constructor(
     readonly file: string,
@@ -29,6 +31,15 @@ export class ConfigRuntime {
   }
   lastReload(): ReloadResult | null {
     return this.last;
+  }
+
+  /**
+   * The file watcher saw new text. The daemon's own writes (a PUT, import or restore through the API) were installed
+   * already with their text: seeing that text again is not a second change, so it is neither applied nor announced.
+   */
+  async fileChanged(text: string): Promise<ReloadResult> {
+    if (text === this.text && this.last?.ok !== false) return this.last ?? { at: new Date().toISOString(), ok: true };
+    return this.reload(text);
   }
 
   /** Re-reads the file (or takes the text the file watcher just read). An invalid file is reported and the running config stays. */
@@ -68,6 +79,7 @@ export class ConfigRuntime {
     }
     const sections = changedSections(prev, next);
     this.config = next;
+    this.text = text ?? null;
     await this.onApply(next, prev);
     this.last = { at: new Date().toISOString(), ok: true };
     if (sections.length) log.info("configuration reloaded", { sections: sections.join(",") });

@@ -125,7 +125,8 @@ export async function writeConfig(ctx: DaemonContext, body: unknown) {
   keepFileOnlyFields(ctx, result.config);
   const w = store(ctx).write(text);
   if (!w.ok) throw invalid(w.issues);
-  const reload = applied(ctx, await ctx.config.runtime.replace(w.config), w.backup);
+  // With its text, so the file watcher seeing this write does not apply it a second time.
+  const reload = applied(ctx, await ctx.config.runtime.replace(w.config, text), w.backup);
   return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
 }
 
@@ -159,7 +160,7 @@ export async function restoreBackup(ctx: DaemonContext, id: string) {
     throw e;
   }
   if (!w.ok) throw invalid(w.issues);
-  const reload = applied(ctx, await ctx.config.runtime.replace(w.config), w.backup);
+  const reload = applied(ctx, await ctx.config.runtime.replace(w.config, store(ctx).read() ?? undefined), w.backup);
   return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
 }
 
