@@ -41,6 +41,13 @@ export function extractModel(body: Uint8Array): string | null {
   }
 }
 
+/** A POST/PUT/PATCH on the HTTP listener that declared no body framing at all (an HTTP/1.0 client that closes the
+ * connection to end its body). Tunnel requests carry their body in the stream, so this is only asked of local ones. */
+function unframedBody(req: Request): boolean {
+  const m = req.method;
+  return (m === "POST" || m === "PUT" || m === "PATCH") && req.body === null && !req.headers.has("content-length") && !req.headers.has("transfer-encoding");
+}
+
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
 function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
   return res.statusText === "" || (res.status === 200 && res.statusText === "OK") ? { status: res.status, headers } : { status: res.status, statusText: res.statusText, headers };
@@ -48,6 +55,11 @@ function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
 
 export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string): Promise<Response> {
   const method = req.method;
+  if (source === "local" && unframedBody(req)) {
+    // HTTP/1.x has no close-delimited request bodies: bytes sent without a length are not a body, and forwarding an
+    // empty one would get a misleading answer (e.g. "model not found") from whichever upstream is first.
+    return brokerError(path, "bad_request", `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`);
+  }
   const read = await readRoutingBody(req, path);
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
   const { body, retryable, bytesIn, bodyLength } = read;

@@ -100,3 +100,49 @@ test("a chunked body over the buffer limit still streams through, routed by the 
   expect(chats(b).length).toBe(1);
   expect(chats(b)[0]!.bodySize).toBe(total);
 });
+
+/** An HTTP/1.0 request whose body is meant to end when the client closes its side (no Content-Length, no chunking). */
+function rawCloseDelimited(port: number, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1");
+    let out = "";
+    s.on("data", (d) => (out += d.toString("latin1")));
+    s.on("close", () => resolve(out));
+    s.on("error", reject);
+    s.write(`POST /api/chat HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n${body}`);
+    s.end();
+  });
+}
+
+test("an HTTP/1.0 body delimited by closing the connection is refused clearly, not sent empty to the first upstream", async () => {
+  // HTTP/1.x requests have no close-delimited bodies (RFC 9112 6.3): Bun reads such a request as having none. Before,
+  // the broker sent it on empty and the client got the first upstream's "model not found".
+  tb = await startBroker(upstreamToml("A", a.url, "priority = 1") + upstreamToml("B", b.url, "priority = 2"));
+  await tb.waitState("A", "up");
+  await tb.waitState("B", "up");
+  const raw = await rawCloseDelimited(Number(new URL(tb.url).port), '{"model":"b:1b","messages":[],"stream":false}');
+  expect(raw).toMatch(/^HTTP\/1\.[01] 400/);
+  const body = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as { error: string };
+  expect(body.error).toContain("no Content-Length or Transfer-Encoding");
+  expect(chats(a).length).toBe(0);
+  expect(chats(b).length).toBe(0);
+});
+
+test("a chunked body over the buffer limit gets exactly one attempt: a dead first upstream is not followed by a replay", async () => {
+  const dead = await startFakeOllama({ models: ["shared:1b"] });
+  tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("dead", dead.url, "priority = 1") + upstreamToml("B", b.url, "priority = 2"));
+  await tb.waitState("dead", "up");
+  await tb.waitState("B", "up");
+  await dead.stop();
+  const filler = new Uint8Array(1024 * 1024).fill(0x61);
+  const parts: (string | Uint8Array)[] = ['{"model":"shared:1b","stream":false,"messages":[{"role":"user","content":"'];
+  for (let i = 0; i < BUFFER_LIMIT / filler.length + 1; i++) parts.push(filler);
+  parts.push('"}]}');
+  const r = await chunkedPost(`${tb.url}/api/chat`, parts);
+  expect(r.status).toBe(502);
+  const msg = ((await r.json()) as { error: string }).error;
+  expect(msg).toContain('upstream "dead" could not be reached');
+  expect(msg).not.toContain("after trying");
+  expect(chats(b).length).toBe(0);
+  expect(tb.broker.upstream("dead")!.metrics.errors).toBe(1);
+});
