@@ -4,6 +4,7 @@
 // request costs one object rather than a handful of closures.
 import type { RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
+import { logger } from "../core/log.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
@@ -18,6 +19,7 @@ export const SMALL_RESPONSE = 256 * 1024;
 let nextId = 0;
 // Bun's typings cannot pick the "direct" overload for a class instance; the runtime takes any object with type "direct".
 const DirectStream = ReadableStream as unknown as new (source: object) => ReadableStream<Uint8Array>;
+const log = logger("broker");
 
 export interface CaptureOptions {
   enabled: boolean;
@@ -245,6 +247,13 @@ export class Exchange {
       ? `upstream "${name}" sent nothing for ${this.upstream?.config.stream_idle_timeout} in the middle of the response (stream_idle_timeout); the stream was ended`
       : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
     this.error = msg;
+    // The client got a 200 and then an error line: the log is where an operator sees which upstream stalls or breaks.
+    log.warn(this.idleTimedOut ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
+      upstream: name,
+      path: this.path,
+      bytes: this.bytesOut,
+      ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
+    });
     if (this.format === "ndjson") {
       c.write(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify({ error: msg }) + "\n"));
       c.close();

@@ -1,5 +1,7 @@
 // stream_idle_timeout: an upstream that stalls after its first bytes is cut with an error line and counted, while a slow start or short gaps are not.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { setLogSink } from "../../src/core/log.ts";
+import { metricsRegistry } from "../../src/core/metrics-registry.ts";
 import { readAll, startBroker, upstreamToml, type TestBroker } from "./harness.ts";
 
 /** An upstream whose chat streams send one chunk and then nothing; it records when the broker hangs up on it. */
@@ -48,14 +50,20 @@ function stallingUpstream() {
 
 let up: ReturnType<typeof stallingUpstream>;
 let b: TestBroker;
+const logLines: string[] = [];
 
 beforeAll(async () => {
+  setLogSink((l) => {
+    logLines.push(l);
+    process.stderr.write(l + "\n");
+  });
   up = stallingUpstream();
   b = await startBroker(upstreamToml("stall", up.url, 'stream_idle_timeout = "1s"'));
   await b.waitState("stall", "up");
 });
 
 afterAll(async () => {
+  setLogSink((l) => process.stderr.write(l + "\n"));
   await b?.stop();
   up?.stop();
 });
@@ -75,7 +83,15 @@ test("an NDJSON stream that stalls after its first chunk ends with an error line
   // The broker closed its upstream connection, so the upstream stops generating.
   for (let i = 0; i < 50 && !up.hungUp.includes("/api/chat"); i++) await Bun.sleep(20);
   expect(up.hungUp).toContain("/api/chat");
-  expect(b.broker.upstream("stall")!.metrics.errors).toBe(errorsBefore + 1);
+  const u = b.broker.upstream("stall")!;
+  expect(u.metrics.errors).toBe(errorsBefore + 1);
+  // Counted like any upstream error: in the error rate the quality is judged on, and in Prometheus.
+  expect(u.metrics.errorRate).toBeGreaterThan(0);
+  const prom = await metricsRegistry.metrics();
+  expect(prom).toMatch(/cloudtolocalllm_broker_errors_total\{upstream="stall",source="local"\} [1-9]/);
+  const rec = b.seen.filter((e) => e.type === "request.completed").map((e) => e.data as { path: string; error: string | null }).find((r) => r.path === "/api/chat");
+  expect(rec?.error).toMatch(/stream_idle_timeout/);
+  expect(logLines.some((l) => l.includes("upstream stalled mid-stream") && l.includes("upstream=stall") && l.includes("stream_idle_timeout=1s"))).toBe(true);
 });
 
 test("an SSE stream that stalls ends with an error event", async () => {
