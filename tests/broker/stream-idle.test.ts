@@ -92,6 +92,9 @@ test("an NDJSON stream that stalls after its first chunk ends with an error line
   const rec = b.seen.filter((e) => e.type === "request.completed").map((e) => e.data as { path: string; error: string | null }).find((r) => r.path === "/api/chat");
   expect(rec?.error).toMatch(/stream_idle_timeout/);
   expect(logLines.some((l) => l.includes("upstream stalled mid-stream") && l.includes("upstream=stall") && l.includes("stream_idle_timeout=1s"))).toBe(true);
+  // And the status stops saying "excellent": the quality (re-judged once a second from traffic) sees the error.
+  for (let i = 0; i < 100 && b.broker.upstream("stall")!.quality === "excellent"; i++) await Bun.sleep(50);
+  expect(b.broker.upstream("stall")!.quality).toBe("critical");
 });
 
 test("an SSE stream that stalls ends with an error event", async () => {

@@ -65,7 +65,9 @@ test("a sized cloud request keeps its declared length across the tunnel; a chunk
   // @ts-expect-error duplex is needed for a streamed body
   const chunked = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: auth, body: stream, duplex: "half" });
   expect(chunked.status).toBe(200);
+  expect(((await chunked.json()) as { model: string }).model).toBe("b:1b");
   expect(chats(alpha).length).toBe(0);
+  expect(chats(beta).at(-1)!.bodySize).toBe(Buffer.byteLength(body));
 });
 
 test("a body over the buffer limit through the tunnel arrives with its declared length, not re-chunked", async () => {
@@ -97,4 +99,21 @@ test("after the first upstream dies, the next call through the tunnel fails over
   const ollama = new Ollama({ host: `${relay.url}/t/${TUNNEL_ID}`, headers: auth });
   const again = await ollama.chat({ model: "shared:1b", messages: [{ role: "user", content: "hi" }], stream: false });
   expect(again.done).toBe(true);
+  expect(chats(beta).length).toBe(before + 2);
+
+  // A chunked body (no declared length) through the tunnel stream fails over too.
+  const body = JSON.stringify({ model: "shared:1b", messages: [], stream: false });
+  const parts = [body.slice(0, 12), body.slice(12)];
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const p = parts.shift();
+      if (p === undefined) c.close();
+      else c.enqueue(new TextEncoder().encode(p));
+    },
+  });
+  // @ts-expect-error duplex is needed for a streamed body
+  const chunked = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: auth, body: stream, duplex: "half" });
+  expect(chunked.status).toBe(200);
+  expect(chats(beta).length).toBe(before + 3);
+  expect(chats(beta).at(-1)!.bodySize).toBe(Buffer.byteLength(body));
 });
