@@ -59,14 +59,18 @@ test("secret set/get/list/delete store labelled items in the real keyring", () =
 }, 30_000);
 
 test("items another client stored are read through the store; the daemon publishes the keyring store", async () => {
-  Bun.spawnSync(["secret-tool", "store", "--label=x", "application", APPLICATION, "name", "from-tool"], {
+  const stored = Bun.spawnSync(["secret-tool", "store", "--label=x", "application", APPLICATION, "name", "from-tool"], {
     env: kr.env,
     stdin: Buffer.from("tool-secret-value-9"),
+    stdout: "pipe",
+    stderr: "pipe",
   });
+  // Another client's view first, so a failure says whether secret-tool or our store went wrong.
+  expect({ code: stored.exitCode, err: stored.stderr.toString() }).toEqual({ code: 0, err: "" });
+  expect(secretTool("lookup", "application", APPLICATION, "name", "from-tool")).toBe("tool-secret-value-9");
   const store = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
   try {
-    expect(store.backend).toBe("secret-service");
-    expect(store.warning).toBeNull();
+    expect({ backend: store.backend, warning: store.warning }).toEqual({ backend: "secret-service", warning: null });
     expect(await store.get("from-tool")).toBe("tool-secret-value-9");
     expect(await store.delete("from-tool")).toBe(true);
     expect(await store.get("from-tool")).toBeNull();
