@@ -4,6 +4,7 @@
 // request costs one object rather than a handful of closures.
 import type { RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
+import { errorBody } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
@@ -255,10 +256,10 @@ export class Exchange {
       ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
     });
     if (this.format === "ndjson") {
-      c.write(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify({ error: msg }) + "\n"));
+      c.write(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify(errorBody("ollama", "upstream_error", msg)) + "\n"));
       c.close();
     } else if (this.format === "sse") {
-      c.write(enc.encode((this.lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify({ error: { message: msg, type: "upstream_error" } })}\n\n`));
+      c.write(enc.encode((this.lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify(errorBody("openai", "upstream_error", msg))}\n\n`));
       c.close();
     } else {
       // No in-band way to say it: fail the body so the client sees a broken response, not a truncated "success".

@@ -43,6 +43,12 @@ export function originAllowed(rules: AccessRules, origin: string): boolean {
   return DEFAULT_ORIGIN.test(origin) || rules.origins.has(origin.toLowerCase()) || rules.origins.has("*");
 }
 
+/** A request the broker failed by a bug: logged with the details, answered with a 500 `internal` in the caller's dialect. */
+function internalError(req: Request | null, e: unknown): Response {
+  log.error("request failed inside the broker", { error: e });
+  return brokerError(req ? urlPath(req.url) : "/", "internal", "internal error in the broker; its log has the details");
+}
+
 export class ProxyListener {
   private rules: AccessRules;
   private readonly slot = new ListenerSlot<Server<undefined>>({
@@ -109,11 +115,17 @@ export class ProxyListener {
         // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.
-        fetch: (req) => (lacksHost(req) ? brokerError(bareTargetPath(req), "bad_request", MISSING_HOST_MESSAGE) : this.route(req)),
-        error: (e) => {
-          log.error("request failed inside the broker", { error: e });
-          return Response.json({ error: "internal error in the broker" }, { status: 500 });
+        fetch: (req) => {
+          if (lacksHost(req)) return brokerError(bareTargetPath(req), "bad_request", MISSING_HOST_MESSAGE);
+          // A bug fails with a 500 in the caller's dialect (Bun's error hook below never sees which path was called).
+          try {
+            const res = this.route(req);
+            return res instanceof Promise ? res.catch((e: unknown) => internalError(req, e)) : res;
+          } catch (e) {
+            return internalError(req, e);
+          }
         },
+        error: (e) => internalError(null, e),
       });
     } catch (e) {
       throw listenError("the broker", "proxy.listen", listen, e);

@@ -1,6 +1,7 @@
 // The one error renderer: the same HttpError in Ollama's, OpenAI's and our native shape, always with the stable code header.
 import { describe, expect, test } from "bun:test";
-import { dialectError, dialectOf, ERROR_CODE_HEADER, ERROR_CODES, HttpError } from "./http-error.ts";
+import { readFileSync } from "node:fs";
+import { dialectError, dialectOf, ERROR_CODE_HEADER, ERROR_CODES, errorBody, HttpError } from "./http-error.ts";
 
 describe("dialectOf", () => {
   test("/v1/* is OpenAI's; Ollama's /api/* and every other path are Ollama's", () => {
@@ -10,6 +11,24 @@ describe("dialectOf", () => {
     expect(dialectOf("/api/tags?x=/v1/")).toBe("ollama");
     expect(dialectOf("/")).toBe("ollama");
     expect(dialectOf("/v1x")).toBe("ollama");
+  });
+
+  test("/api/v1/* is our control API's namespace, never turned into Ollama's shape", async () => {
+    for (const p of ["/api/v1", "/api/v1/status", "/api/v1?x=1", "/api/v1/requests/"]) expect(dialectOf(p)).toBe("native");
+    expect(dialectOf("/api/v1x")).toBe("ollama");
+    expect(dialectOf("/api/version")).toBe("ollama");
+    const r = dialectError("/api/v1/status", "forbidden", "/api/v1/status is not in [tunnel] allowed_paths");
+    expect(await r.json()).toEqual({ error: { code: "forbidden", message: "/api/v1/status is not in [tunnel] allowed_paths" } });
+    expect(r.headers.get(ERROR_CODE_HEADER)).toBe("forbidden");
+  });
+});
+
+describe("errorBody (a failed stream's last line or event)", () => {
+  test("the same shapes as an error answer, without the response around them", () => {
+    expect(errorBody("ollama", "upstream_error", "broke off")).toEqual({ error: "broke off" });
+    expect(errorBody("openai", "upstream_error", "broke off")).toEqual({ error: { message: "broke off", type: "server_error", code: "upstream_error", param: null } });
+    // A status other than the code's own (a relayed upstream's) picks the OpenAI type.
+    expect(errorBody("openai", "upstream_error", "x", 429).error.type).toBe("rate_limit_error");
   });
 });
 
@@ -46,5 +65,21 @@ describe("rendering", () => {
     const d = new HttpError("rate_limited", "slow down").toDialectResponse("/api/generate", { "retry-after": "5" });
     expect(d.headers.get("retry-after")).toBe("5");
     expect(await d.json()).toEqual({ error: "slow down" });
+  });
+});
+
+describe("docs/errors.md", () => {
+  test("names every code: a row with its status and both dialects' bodies, or among our own APIs' codes", () => {
+    const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
+    const own = doc.slice(doc.indexOf("never seen on Ollama or OpenAI paths"));
+    for (const [code, status] of Object.entries(ERROR_CODES)) {
+      const row = doc.split("\n").find((l) => l.startsWith(`| \`${code}\` |`));
+      if (row) {
+        const cells = row.split(" | ");
+        expect(cells[1]).toBe(String(status));
+        expect(cells[3]).toStartWith('`{"error":"');
+        expect(cells[4]).toContain(`"code":"${code}"`);
+      } else expect(own).toContain(`\`${code}\``);
+    }
   });
 });

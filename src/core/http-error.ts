@@ -36,9 +36,26 @@ export const ERROR_CODE_HEADER = "x-c2l-error-code";
  */
 export type Dialect = "ollama" | "openai" | "native";
 
-/** The dialect of an Ollama/OpenAI-compatible path (broker, tunnel, relay's /t/ID/...): /v1/* is OpenAI's, the rest Ollama's. */
-export function dialectOf(path: string): "ollama" | "openai" {
-  return path.startsWith("/v1/") || path === "/v1" || path.startsWith("/v1?") ? "openai" : "ollama";
+/** Whether `path` is `prefix` itself or under it, with or without a query ("/v1", "/v1/x", "/v1?x"). */
+const under = (path: string, prefix: string) => path === prefix || path.startsWith(prefix + "/") || path.startsWith(prefix + "?");
+
+/**
+ * The dialect of a path on an Ollama/OpenAI-compatible surface (broker, tunnel agent, relay's /t/ID/...): /v1/* is
+ * OpenAI's; /api/v1/* is our control API's namespace, never Ollama's (a script probing it, say through the tunnel, gets
+ * the control API's shape); every other path is Ollama's.
+ */
+export function dialectOf(path: string): Dialect {
+  if (under(path, "/v1")) return "openai";
+  if (under(path, "/api/v1")) return "native";
+  return "ollama";
+}
+
+/** OpenAI's error object: its clients show `message` and expose `type` and `code` (`param` names a bad field; none here). */
+export interface OpenAiError {
+  message: string;
+  type: string;
+  code: ErrorCode;
+  param: null;
 }
 
 /** OpenAI's error `type` for a status, as its own API sends it (its clients branch on status and show `message`). */
@@ -73,16 +90,21 @@ export class HttpError extends Error {
     return this.render(dialectOf(path), headers);
   }
   render(dialect: Dialect, headers?: HeadersInit): Response {
-    const body =
-      dialect === "ollama"
-        ? { error: this.message }
-        : dialect === "openai"
-          ? { error: { message: this.message, type: openAiType(this.status), code: this.code, param: null } }
-          : this.toJSON();
     const h = new Headers(headers);
     h.set(ERROR_CODE_HEADER, this.code);
-    return Response.json(body, { status: this.status, headers: h });
+    return Response.json(dialect === "native" ? this.toJSON() : errorBody(dialect, this.code, this.message, this.status), { status: this.status, headers: h });
   }
+}
+
+/**
+ * The JSON body of an error in Ollama's or OpenAI's shape: an error answer's body, and the payload of the last NDJSON
+ * line or SSE event when a stream that already sent 200 fails (its status cannot change any more).
+ */
+export function errorBody(dialect: "ollama", code: ErrorCode, message: string, status?: number): { error: string };
+export function errorBody(dialect: "openai", code: ErrorCode, message: string, status?: number): { error: OpenAiError };
+export function errorBody(dialect: "ollama" | "openai", code: ErrorCode, message: string, status?: number): { error: string | OpenAiError };
+export function errorBody(dialect: "ollama" | "openai", code: ErrorCode, message: string, status: number = ERROR_CODES[code]): { error: string | OpenAiError } {
+  return dialect === "ollama" ? { error: message } : { error: { message, type: openAiType(status), code, param: null } };
 }
 
 /** An error answer on an Ollama/OpenAI-compatible path, in the caller's dialect (the broker, the agent and the relay's /t/ID/...). */

@@ -3,7 +3,7 @@ import type { Server, ServerWebSocket } from "bun";
 import { durationMs } from "../config/duration.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
-import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
+import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { splitListen } from "../config/listen.ts";
 import { VERSION } from "../build-info.ts";
 import { encode, ProtocolError, tryDecode } from "../tunnel/protocol/codec.ts";
@@ -52,6 +52,21 @@ export interface RelayServer {
   metrics: RelayMetrics;
   tunnels(): TunnelInfo[];
   stop(): Promise<void>;
+}
+
+/**
+ * A cloud client's call, /t/ID/<path>: the tunnel id and the path after it (the one the agent serves, "/" when there is
+ * none). Every answer to such a call, error or not, is in the dialect of that inner path (src/core/http-error.ts).
+ */
+export function tunnelTarget(pathname: string): { id: string; path: string } | null {
+  const m = /^\/t\/([^/]+)(\/.*)?$/.exec(pathname);
+  return m ? { id: m[1]!, path: m[2] ?? "/" } : null;
+}
+
+/** An error answer: in the caller's dialect on a tunnel call (/t/ID/...), in the relay's own shape on its own routes. */
+function relayError(pathname: string, err: HttpError, headers?: HeadersInit): Response {
+  const t = tunnelTarget(pathname);
+  return t ? err.toDialectResponse(t.path, headers) : err.toResponse(headers);
 }
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
@@ -142,6 +157,8 @@ export function startRelay(config: RelayConfig): RelayServer {
   async function proxy(req: Request, id: string, path: string): Promise<Response> {
     const who = await auth.client(req, id);
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    // A restart's window: the agents are being sent away, so say why rather than "refused" or "not connected".
+    if (stopping) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
     const entry = tunnels.get(id);
     if (!entry || entry.session.closed) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     const max = config.limits.max_body_bytes;
@@ -225,7 +242,7 @@ export function startRelay(config: RelayConfig): RelayServer {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req, srv) {
       // HTTP/1.0 without Host: the URL is a bare path that new URL() refuses (src/core/missing-host.ts).
-      if (lacksHost(req)) return new HttpError("bad_request", MISSING_HOST_MESSAGE).toResponse();
+      if (lacksHost(req)) return relayError(bareTargetPath(req), new HttpError("bad_request", MISSING_HOST_MESSAGE));
       const url = new URL(req.url);
       const p = url.pathname;
       try {
@@ -250,8 +267,8 @@ export function startRelay(config: RelayConfig): RelayServer {
           if (srv.upgrade(req, { data })) return undefined;
           return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
         }
-        const m = /^\/t\/([^/]+)(\/.*)?$/.exec(p);
-        if (m) return await proxy(req, m[1]!, (m[2] ?? "/") + url.search);
+        const target = tunnelTarget(p);
+        if (target) return await proxy(req, target.id, target.path + url.search);
         if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
         if (p === "/readyz") return stopping ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: tunnels.size });
         if (p === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
@@ -262,10 +279,7 @@ export function startRelay(config: RelayConfig): RelayServer {
         return new HttpError("not_found", `no route for ${p}`).toResponse();
       } catch (e) {
         log.error("request failed", { path: p, error: e });
-        const inner = /^\/t\/[^/]+(\/.*)?$/.exec(p);
-        const err = new HttpError("internal", "the relay failed this request");
-        // A cloud client's call (/t/ID/...) gets its own dialect; the relay's own routes keep the native shape.
-        return inner ? err.toDialectResponse(inner[1] ?? "/") : err.toResponse();
+        return relayError(p, new HttpError("internal", "the relay failed this request"));
       }
     },
     websocket: {

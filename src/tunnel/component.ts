@@ -173,7 +173,13 @@ export class TunnelService implements TunnelControl {
       res = refused.toDialectResponse(u.pathname);
     } else {
       const broker = this.ctx.services.broker;
-      res = broker ? await broker.handle(sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(u.pathname);
+      try {
+        res = broker ? await broker.handle(sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(u.pathname);
+      } catch (e) {
+        // A bug in the broker: the cloud client gets a 500 in its dialect, not a reset stream carrying our internal message.
+        log.error("the broker failed a request from the relay", { method: req.method, path: u.pathname, error: e });
+        res = new HttpError("internal", "the agent failed this request").toDialectResponse(u.pathname);
+      }
     }
     tunnelMetrics.requests.inc({ status: String(res.status) });
     return res;

@@ -70,7 +70,8 @@ describe("through a real relay and a real daemon", () => {
     const refused = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/v1/status`, { headers: auth });
     expect(refused.status).toBe(403);
     expect(refused.headers.get("x-c2l-error-code")).toBe("forbidden");
-    expect(((await refused.json()) as { error: string }).error).toMatch(/allowed_paths/);
+    // /api/v1/* is our control API's namespace: refused in the control API's shape, not Ollama's (docs/errors.md).
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/allowed_paths/);
   });
 
   test("health, readiness, metrics and the authenticated tunnel listing", async () => {

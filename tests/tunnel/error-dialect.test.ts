@@ -6,6 +6,7 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 import { hashToken } from "../../src/relay/auth.ts";
+import { connect } from "node:net";
 
 let fake: FakeOllama;
 let relay: RelayProc;
@@ -83,6 +84,10 @@ describe("the relay's errors in the caller's dialect", () => {
     expect(a!.message).toBe('502 tunnel "offline" is not connected');
     expect(a!.code).toBe("tunnel_offline");
     expect(a!.type).toBe("server_error");
+    expect(a!.headers?.get("x-c2l-error-code")).toBe("tunnel_offline");
+    const raw = await fetch(`${relay.url}/t/offline/api/chat`, { method: "POST", headers: { Authorization: `Bearer ${OFFLINE_CLIENT}` }, body: "{}" });
+    expect(raw.headers.get("x-c2l-error-code")).toBe("tunnel_offline");
+    expect(await raw.json()).toEqual({ error: 'tunnel "offline" is not connected' });
   });
 
   test("a path the agent refuses comes back in Ollama's shape too", async () => {
@@ -92,6 +97,62 @@ describe("the relay's errors in the caller's dialect", () => {
     expect(e?.message).toMatch(/^model management \(\/api\/pull\) is not allowed through the tunnel/);
   });
 
+  test("a /v1 path the agent refuses reaches the openai client as a PermissionDeniedError with the agent's sentence", async () => {
+    // /v1/files is not in the default [tunnel] allowed_paths: the agent, not the relay, refuses it.
+    const e = await openAiError(openai(TUNNEL_ID, CLIENT_KEY).files.list());
+    expect(e).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(e!.message).toBe("403 /v1/files is not in [tunnel] allowed_paths");
+    expect(e!.code).toBe("forbidden");
+    expect(e!.type).toBe("permission_error");
+    expect(e!.headers?.get("x-c2l-error-code")).toBe("forbidden");
+  });
+
+  test("our control API's namespace (/api/v1/*) through the tunnel keeps the control API's shape, not Ollama's", async () => {
+    const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/v1/requests`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(r.status).toBe(403);
+    expect(r.headers.get("x-c2l-error-code")).toBe("forbidden");
+    expect(await r.json()).toEqual({ error: { code: "forbidden", message: "/api/v1/requests is not in [tunnel] allowed_paths" } });
+  });
+
+  test("HTTP/1.0 without Host on a tunnel path is answered in that path's dialect", async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = connect(Number(new URL(relay.url).port), "127.0.0.1", () => s.write(`GET /t/${TUNNEL_ID}/v1/models HTTP/1.0\r\n\r\n`));
+      let out = "";
+      s.on("data", (d) => (out += d.toString("utf8")));
+      s.on("close", () => resolve(out));
+      s.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.[01] 400 /);
+    expect(raw.toLowerCase()).toContain("\r\nx-c2l-error-code: bad_request\r\n");
+    const body = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4));
+    expect(body).toEqual({ error: { message: expect.stringContaining("no Host header"), type: "invalid_request_error", code: "bad_request", param: null } });
+  });
+
+  test("an upstream breaking off mid-stream: both clients throw the broker's sentence from the stream's last line or event", async () => {
+    const { tokens, tokenDelayMs } = fake.options;
+    Object.assign(fake.options, { tokens: 10, tokenDelayMs: 20, dieAfterTokens: 3 });
+    try {
+      const got: string[] = [];
+      const a = await openAiError(
+        (async () => {
+          for await (const chunk of await openai(TUNNEL_ID, CLIENT_KEY).chat.completions.create({ ...chat, stream: true })) got.push(chunk.choices[0]?.delta?.content ?? "");
+        })(),
+      );
+      expect(got.length).toBeGreaterThan(0); // the 200 and the first tokens came: only the stream can carry the error
+      expect(a!.message).toMatch(/^upstream "fake" broke off the response/);
+      expect(a!.code).toBe("upstream_error");
+      expect(a!.type).toBe("server_error");
+      const o = await ollamaError(
+        (async () => {
+          for await (const _ of await ollama(TUNNEL_ID, CLIENT_KEY).chat({ ...chat, stream: true }));
+        })(),
+      );
+      expect(o?.message).toMatch(/^upstream "fake" broke off the response/);
+    } finally {
+      Object.assign(fake.options, { tokens, tokenDelayMs, dieAfterTokens: undefined });
+    }
+  });
+
   test("a broker error behind the tunnel reaches the openai client in OpenAI's shape", async () => {
     await fake.stop();
     try {
@@ -99,6 +160,8 @@ describe("the relay's errors in the caller's dialect", () => {
       expect(e!.status).toBe(502);
       expect(e!.message).toMatch(/^502 upstream "fake" could not be reached/);
       expect(e!.code).toBe("upstream_error");
+      expect(e!.type).toBe("server_error");
+      expect(e!.headers?.get("x-c2l-error-code")).toBe("upstream_error");
       const o = await ollamaError(ollama(TUNNEL_ID, CLIENT_KEY).chat(chat));
       expect(o?.message).toMatch(/^upstream "fake" could not be reached/);
     } finally {

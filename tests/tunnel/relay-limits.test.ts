@@ -1,5 +1,7 @@
-// The relay's per-tunnel limits and timeouts with an in-process relay and agent: 429s, 413s, 504 only before the first byte, replacement.
+// The relay's per-tunnel limits and timeouts with an in-process relay and agent: 429s, 413s, 504 only before the first byte, replacement; each as the ollama and openai clients show it.
 import { afterEach, expect, test } from "bun:test";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
 import { parseRelayConfig } from "../../src/relay/config.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { startRelay, type RelayServer } from "../../src/relay/server.ts";
@@ -154,4 +156,68 @@ test("a client request the protocol cannot carry (path over 8 KiB) gets 400 and 
   const next = await call(relay, "/api/tags");
   expect(next.status).toBe(200);
   expect(await next.text()).toBe("ok");
+});
+
+/** What a client call threw (null when it succeeded). */
+async function thrown(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+    return null;
+  } catch (e) {
+    return e;
+  }
+}
+
+test("the relay's limits, timeouts and shutdown reach the official clients as their real messages, in each one's shape", async () => {
+  const relay = relayWith("max_streams = 1\nmax_body_bytes = 1000");
+  const gate = Promise.withResolvers<void>();
+  await agent(relay, async (req) => {
+    if (new URL(req.url).pathname === "/api/generate") await Bun.sleep(1_000); // past first_byte_timeout (300ms)
+    if (new URL(req.url).pathname === "/hold") await gate.promise;
+    return Response.json({ ok: true });
+  });
+  const ollama = new Ollama({ host: `${relay.url}/t/t`, headers: { Authorization: `Bearer ${CLIENT}` } });
+  const openai = new OpenAI({ baseURL: `${relay.url}/t/t/v1`, apiKey: CLIENT, maxRetries: 0 });
+  const chat = { model: "m", messages: [{ role: "user" as const, content: "hi" }] };
+
+  // 413: Ollama's {"error": "..."}, so the ResponseError carries the sentence (before: "[object Object]").
+  const big = await thrown(ollama.chat({ ...chat, messages: [{ role: "user", content: "x".repeat(2000) }] }));
+  expect(big?.status_code).toBe(413);
+  expect(big?.message).toMatch(/^the request body \(\d+ bytes\) is over this relay's limit of 1000 bytes$/);
+
+  // 504 before the first byte.
+  const slow = await thrown(ollama.generate({ model: "m", prompt: "hi" }));
+  expect(slow?.status_code).toBe(504);
+  expect(slow?.message).toBe("the agent sent no response within 300ms");
+
+  // 429 over max_streams: OpenAI's RateLimitError with the stable code, the type and Retry-After.
+  const holding = call(relay, "/hold");
+  await Bun.sleep(50);
+  const busy = await thrown(openai.chat.completions.create(chat));
+  expect(busy).toBeInstanceOf(OpenAI.RateLimitError);
+  expect(busy.message).toBe('429 tunnel "t" already has 1 requests in flight');
+  expect(busy.code).toBe("rate_limited");
+  expect(busy.type).toBe("rate_limit_error");
+  expect(busy.headers.get("x-c2l-error-code")).toBe("rate_limited");
+  expect(busy.headers.get("retry-after")).toBe("1");
+  gate.resolve();
+  expect((await holding).status).toBe(200);
+  await Bun.sleep(20);
+
+  // A restart: while the relay sends its agents away, a new call hears that the relay is shutting down.
+  const gate2 = Promise.withResolvers<void>();
+  await agent(relay, async () => (await gate2.promise, new Response("ok")));
+  const inflight = call(relay, "/hold");
+  await Bun.sleep(50);
+  const stopped = relay.stop();
+  open.relay = undefined;
+  const down = await thrown(openai.chat.completions.create(chat));
+  expect(down?.status).toBe(503);
+  expect(down?.message).toBe("503 the relay is shutting down; retry in a moment");
+  expect(down?.code).toBe("unavailable");
+  const downOllama = await thrown(ollama.list());
+  expect(downOllama?.message).toBe("the relay is shutting down; retry in a moment");
+  gate2.resolve();
+  expect((await inflight).status).toBe(200);
+  await stopped;
 });
