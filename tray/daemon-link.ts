@@ -1,6 +1,6 @@
 // The tray's link to the daemon: follows /ws (snapshot, then events), reconnects with backoff, and calls the control API.
-import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics } from "../src/core/contracts.ts";
-import type { EventMap } from "../src/core/events.ts";
+import type { Alert, DaemonStatus } from "../src/core/contracts.ts";
+import type { WsMessage } from "../src/core/events.ts";
 import { logger } from "../src/core/log.ts";
 
 const log = logger("tray");
@@ -24,11 +24,6 @@ export interface DaemonLinkOptions {
   /** Injectable for tests. */
   WebSocketImpl?: typeof WebSocket;
 }
-
-type WsMessage =
-  | { type: "snapshot"; data: DaemonStatus }
-  | { type: "metrics.tick"; time: string; data: { upstreams: { name: string; metrics: UpstreamMetrics }[]; tunnel?: Partial<TunnelStatus> } }
-  | { [K in keyof EventMap]: { type: K; seq: number; time: string; data: EventMap[K] } }[keyof EventMap];
 
 export class ApiError extends Error {
   constructor(

@@ -74,14 +74,14 @@ export class AlertRules {
   onEvent(e: DaemonEvent): void {
     switch (e.type) {
       case "upstream.state": {
-        const d = e.data as { name: string; to: string; reason?: string };
+        const d = e.data;
         if (d.to === "down") this.upstreamDown(d.name, d.reason);
         else if (d.to === "up" || d.to === "degraded")
           this.engine.ends(`upstream_down:${d.name}`, (a) => `Upstream ${d.name} is back up after ${fmtDuration(this.clock.now() - Date.parse(a.raisedAt) + this.settings.upstreamDownMs)}`);
         break;
       }
       case "upstream.quality": {
-        const d = e.data as { name: string; to: Quality };
+        const d = e.data;
         this.quality(d.name, d.to);
         break;
       }
@@ -89,13 +89,13 @@ export class AlertRules {
         this.scheduleRateCheck(1000);
         break;
       case "tunnel.state":
-        this.tunnelState(e.data as TunnelLike);
+        this.tunnelState(e.data);
         break;
       case "auth.state":
-        this.authState(e.data as AuthLike);
+        this.authState(e.data);
         break;
       case "config.rejected": {
-        const c = e.data as { path: string; message: string; line?: number; column?: number; field?: string };
+        const c = e.data;
         const where = c.line ? `${c.path}:${c.line}:${c.column ?? 1}` : c.path;
         this.engine.holds("config_rejected", {
           rule: "config_rejected",

@@ -1,7 +1,7 @@
 // The daemon's sign-in lifecycle: loads the session, refreshes it before expiry, rotates refresh tokens, reports state.
 import type * as client from "openid-client";
 import * as oidcClient from "openid-client";
-import type { AuthState, SecretStore } from "../core/contracts.ts";
+import type { AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
 import { durationMs } from "../config/duration.ts";
@@ -11,15 +11,7 @@ import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
 
 const log = logger("auth");
 
-export interface AuthStatus {
-  state: AuthState;
-  subject: string | null;
-  name: string | null;
-  expiresAt: string | null;
-  reason: string | null;
-  /** A device flow started from the API and still waiting for the user. */
-  pending: { verificationUri: string; verificationUriComplete: string | null; userCode: string; expiresAt: string } | null;
-}
+export type { AuthStatus };
 
 /** What other components use: the tunnel reads the access token and reconnects when it changes. */
 export interface AuthService {

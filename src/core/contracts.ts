@@ -1,98 +1,269 @@
-// The shapes the daemon's components exchange: status records and the service interfaces the API, tray and alerts use.
+// The shapes the daemon's parts, the API, the tray and the dashboard exchange, written once as `t` schemas with their types.
+// The API validates responses and builds its OpenAPI components from these; every other part uses the `Static` types.
+import { t, type Static } from "elysia";
 import type { Config } from "../config/schema.ts";
 
-export type UpstreamState = "unknown" | "up" | "degraded" | "down";
-export type Quality = "excellent" | "good" | "poor" | "critical" | "down";
+const LATENCY_EXAMPLE = { p50: 180, p90: 420, p95: 610, p99: 1200 };
+const UPSTREAM_EXAMPLE = {
+  name: "local",
+  kind: "ollama",
+  url: "http://127.0.0.1:11434",
+  enabled: true,
+  priority: 100,
+  state: "up",
+  quality: "good",
+  version: "0.6.0",
+  models: ["llama3.2:1b", "qwen2.5:0.5b"],
+  lastCheck: "2026-11-21T15:00:00.000Z",
+  lastError: null,
+  metrics: {
+    requests: 42,
+    errors: 1,
+    errorRate: 0.024,
+    latencyMs: LATENCY_EXAMPLE,
+    ttfbMs: { p50: 90, p90: 200, p95: 260, p99: 400 },
+    requestsPerSec: 0.14,
+    bytesPerSec: 2300,
+    tokensPerSec: 41.5,
+    healthLatencyMs: { p50: 2, p90: 3, p95: 4, p99: 6 },
+    totalRequests: 1234,
+    totalErrors: 7,
+  },
+};
+const TUNNEL_EXAMPLE = {
+  state: "connected",
+  protocol: "v2",
+  relay: "wss://relay.example.com/agent",
+  since: "2026-11-21T14:00:00.000Z",
+  nextRetry: null,
+  attempt: 0,
+  lastError: null,
+  tunnelId: "alice",
+  activeStreams: 1,
+};
+const ALERT_EXAMPLE = {
+  id: "upstream_down:spare",
+  rule: "upstream_down",
+  severity: "critical",
+  subject: "spare",
+  message: "upstream spare has been down for 30s",
+  raisedAt: "2026-11-21T14:59:30.000Z",
+};
 
-export interface LatencySummary {
-  p50: number | null;
-  p90: number | null;
-  p95: number | null;
-  p99: number | null;
-}
+const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
 
-export interface UpstreamMetrics {
-  requests: number; // in the window
-  errors: number; // in the window
-  errorRate: number; // 0..1
-  latencyMs: LatencySummary; // whole request
-  ttfbMs: LatencySummary; // time to first byte / token of streams
-  requestsPerSec: number;
-  bytesPerSec: number;
-  tokensPerSec: number | null;
-  healthLatencyMs: LatencySummary; // health checks, tracked apart from traffic
-  totalRequests: number; // since start
-  totalErrors: number; // since start
-}
+export const LatencySummary = t.Object({
+  p50: Nullable(t.Number()),
+  p90: Nullable(t.Number()),
+  p95: Nullable(t.Number()),
+  p99: Nullable(t.Number()),
+});
 
-export interface UpstreamStatus {
-  name: string;
-  kind: "ollama" | "openai";
-  url: string;
-  enabled: boolean;
-  priority: number;
-  state: UpstreamState;
-  quality: Quality;
-  version: string | null;
-  models: string[];
-  lastCheck: string | null; // ISO time
-  lastError: string | null;
-  metrics: UpstreamMetrics;
-}
+export const UpstreamMetrics = t.Object(
+  {
+    requests: t.Number({ description: "Requests in the metrics window." }),
+    errors: t.Number(),
+    errorRate: t.Number({ minimum: 0, maximum: 1 }),
+    latencyMs: LatencySummary,
+    ttfbMs: LatencySummary,
+    requestsPerSec: t.Number(),
+    bytesPerSec: t.Number(),
+    tokensPerSec: Nullable(t.Number()),
+    healthLatencyMs: LatencySummary,
+    totalRequests: t.Number({ description: "Since the daemon started." }),
+    totalErrors: t.Number(),
+  },
+  { additionalProperties: true },
+);
 
-export type TunnelState = "disabled" | "stopped" | "connecting" | "connected" | "reconnecting" | "auth_failed" | "failed";
+export const UpstreamState = t.UnionEnum(["unknown", "up", "degraded", "down"]);
+export const Quality = t.UnionEnum(["excellent", "good", "poor", "critical", "down"]);
 
-export interface TunnelStatus {
-  state: TunnelState;
-  protocol: "v2" | "bridge-v1";
-  relay: string | null; // URL without credentials
-  since: string | null; // ISO time of the last state change
-  nextRetry: string | null; // ISO time when reconnecting
-  attempt: number;
-  lastError: string | null;
-  tunnelId: string | null;
-  activeStreams: number;
-}
+export const UpstreamStatus = t.Object(
+  {
+    name: t.String({ examples: ["local"] }),
+    kind: t.UnionEnum(["ollama", "openai"]),
+    url: t.String({ examples: ["http://127.0.0.1:11434"] }),
+    enabled: t.Boolean(),
+    priority: t.Number(),
+    state: UpstreamState,
+    quality: Quality,
+    version: Nullable(t.String()),
+    models: t.Array(t.String()),
+    lastCheck: Nullable(t.String({ description: "ISO time of the last health check." })),
+    lastError: Nullable(t.String()),
+    metrics: UpstreamMetrics,
+  },
+  { additionalProperties: true, examples: [UPSTREAM_EXAMPLE] },
+);
 
-export type AlertSeverity = "warning" | "critical";
-export interface Alert {
-  id: string; // stable per rule + subject, e.g. "upstream_down:local"
-  rule: string;
-  severity: AlertSeverity;
-  subject: string;
-  message: string;
-  raisedAt: string;
-  clearedAt?: string;
-}
+export const TunnelState = t.UnionEnum(["disabled", "stopped", "connecting", "connected", "reconnecting", "auth_failed", "failed"]);
 
-export interface ReloadResult {
-  at: string;
-  ok: boolean;
-  error?: { message: string; file?: string; line?: number; column?: number; path?: string };
-}
+export const TunnelStatus = t.Object(
+  {
+    state: TunnelState,
+    protocol: t.UnionEnum(["v2", "bridge-v1"]),
+    relay: Nullable(t.String()),
+    since: Nullable(t.String()),
+    nextRetry: Nullable(t.String()),
+    attempt: t.Number(),
+    lastError: Nullable(t.String()),
+    tunnelId: Nullable(t.String()),
+    activeStreams: t.Number(),
+  },
+  { additionalProperties: true, examples: [TUNNEL_EXAMPLE] },
+);
+
+export const AlertSeverity = t.UnionEnum(["warning", "critical"]);
+
+export const Alert = t.Object(
+  {
+    id: t.String({ examples: ["upstream_down:local"] }),
+    rule: t.String(),
+    severity: AlertSeverity,
+    subject: t.String(),
+    message: t.String(),
+    raisedAt: t.String(),
+    clearedAt: t.Optional(t.String()),
+  },
+  { additionalProperties: true, examples: [ALERT_EXAMPLE] },
+);
+
+export const ReloadResult = t.Object({
+  at: t.String(),
+  ok: t.Boolean(),
+  error: t.Optional(
+    t.Object({
+      message: t.String(),
+      file: t.Optional(t.String()),
+      line: t.Optional(t.Number()),
+      column: t.Optional(t.Number()),
+      path: t.Optional(t.String()),
+    }),
+  ),
+});
+
+export const AuthState = t.UnionEnum(["disabled", "signed_out", "signed_in", "login_required"]);
+
+export const DaemonStatus = t.Object(
+  {
+    daemon: t.Object({
+      version: t.String({ examples: ["3.0.0"] }),
+      commit: t.String(),
+      buildDate: t.String(),
+      pid: t.Number(),
+      startedAt: t.String(),
+      uptimeSec: t.Number(),
+      configPath: t.String(),
+      lastReload: Nullable(ReloadResult),
+    }),
+    upstreams: t.Array(UpstreamStatus),
+    tunnel: TunnelStatus,
+    quality: Quality,
+    alerts: t.Array(Alert),
+    auth: t.Object({
+      state: AuthState,
+      subject: Nullable(t.String()),
+      expiresAt: Nullable(t.String()),
+    }),
+    warnings: t.Array(t.String()),
+  },
+  {
+    description: "The whole picture; /ws sends the same object as its first message (type snapshot).",
+    examples: [
+      {
+        daemon: {
+          version: "3.0.0",
+          commit: "7481c18abcde",
+          buildDate: "2026-11-21T12:00:00Z",
+          pid: 4242,
+          startedAt: "2026-11-21T13:00:00.000Z",
+          uptimeSec: 7200,
+          configPath: "/home/ada/.config/cloudtolocalllm/tunnel.toml",
+          lastReload: { at: "2026-11-21T14:30:00.000Z", ok: true },
+        },
+        upstreams: [UPSTREAM_EXAMPLE],
+        tunnel: TUNNEL_EXAMPLE,
+        quality: "good",
+        alerts: [ALERT_EXAMPLE],
+        auth: { state: "signed_in", subject: "ada@example.com", expiresAt: "2026-11-21T16:00:00.000Z" },
+        warnings: [],
+      },
+    ],
+  },
+);
+
+export const RequestSource = t.UnionEnum(["local", "tunnel"]);
 
 /** One request through the broker or the tunnel, for the inspector and metrics. */
-export interface RequestRecord {
-  id: string;
-  time: string;
-  source: "local" | "tunnel";
-  method: string;
-  path: string;
-  model: string | null;
-  upstream: string | null;
-  status: number;
-  ttfbMs: number | null;
-  durationMs: number;
-  tokensPerSec: number | null;
-  bytesIn: number;
-  bytesOut: number;
-  error: string | null;
-  requestBody?: string;
-  responseBody?: string;
-  /** Set when only the first `[dashboard] body_cap` bytes of the body were kept. */
-  requestBodyTruncated?: boolean;
-  responseBodyTruncated?: boolean;
-}
+export const RequestRecord = t.Object(
+  {
+    id: t.String(),
+    time: t.String({ description: "ISO time the request finished." }),
+    source: RequestSource,
+    method: t.String(),
+    path: t.String(),
+    model: Nullable(t.String()),
+    upstream: Nullable(t.String()),
+    status: t.Number({ description: "HTTP status; 0 when no response was sent." }),
+    ttfbMs: Nullable(t.Number({ description: "Time to first byte / token." })),
+    durationMs: t.Number(),
+    tokensPerSec: Nullable(t.Number()),
+    bytesIn: t.Number(),
+    bytesOut: t.Number(),
+    error: Nullable(t.String()),
+    requestBody: t.Optional(t.String({ description: "Only with [dashboard] capture_bodies, cut to body_cap bytes." })),
+    responseBody: t.Optional(t.String()),
+    /** Set when only the first `[dashboard] body_cap` bytes of the body were kept. */
+    requestBodyTruncated: t.Optional(t.Boolean()),
+    responseBodyTruncated: t.Optional(t.Boolean()),
+  },
+  { additionalProperties: true },
+);
+
+export const DeviceLoginStarted = t.Object(
+  {
+    verificationUri: t.String({ description: "Page where the user enters the code.", examples: ["https://id.example.com/device"] }),
+    verificationUriComplete: Nullable(t.String({ description: "The same page with the code filled in, when the issuer offers it." })),
+    userCode: t.String({ description: "Code the user types or confirms.", examples: ["WDJB-MJHT"] }),
+    expiresAt: t.String({ description: "When the code stops working (ISO time)." }),
+  },
+  { description: "A device sign-in waiting for the user; progress follows as auth.progress events." },
+);
+
+/** The daemon's sign-in state as the auth service reports it. */
+export const AuthStatus = t.Object({
+  state: AuthState,
+  subject: Nullable(t.String({ description: "The signed-in user's subject (sub claim)." })),
+  name: Nullable(t.String()),
+  expiresAt: Nullable(t.String({ description: "When the current access token expires (ISO time)." })),
+  reason: Nullable(t.String({ description: "Why sign-in is required, when it is." })),
+  pending: Nullable(DeviceLoginStarted),
+});
+
+/** The once-a-second /ws message: each upstream's metrics and the tunnel's counters. */
+export const MetricsTick = t.Object({
+  upstreams: t.Array(t.Object({ name: t.String(), metrics: UpstreamMetrics })),
+  tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
+});
+
+export type UpstreamState = Static<typeof UpstreamState>;
+export type Quality = Static<typeof Quality>;
+export type LatencySummary = Static<typeof LatencySummary>;
+export type UpstreamMetrics = Static<typeof UpstreamMetrics>;
+export type UpstreamStatus = Static<typeof UpstreamStatus>;
+export type TunnelState = Static<typeof TunnelState>;
+export type TunnelStatus = Static<typeof TunnelStatus>;
+export type AlertSeverity = Static<typeof AlertSeverity>;
+export type Alert = Static<typeof Alert>;
+export type ReloadResult = Static<typeof ReloadResult>;
+export type AuthState = Static<typeof AuthState>;
+export type DaemonStatus = Static<typeof DaemonStatus>;
+export type RequestSource = Static<typeof RequestSource>;
+export type RequestRecord = Static<typeof RequestRecord>;
+export type DeviceLoginStarted = Static<typeof DeviceLoginStarted>;
+export type AuthStatus = Static<typeof AuthStatus>;
+export type MetricsTick = Static<typeof MetricsTick>;
 
 /** What the broker offers to the API, the tunnel, alerts and the tray. */
 export interface BrokerService {
@@ -123,28 +294,6 @@ export interface ConfigService {
   current(): Config;
   path(): string;
   lastReload(): ReloadResult | null;
-}
-
-export type AuthState = "disabled" | "signed_out" | "signed_in" | "login_required";
-
-/** The whole picture, as GET /api/v1/status returns it and /ws sends as its first "snapshot" message. */
-export interface DaemonStatus {
-  daemon: {
-    version: string;
-    commit: string;
-    buildDate: string;
-    pid: number;
-    startedAt: string;
-    uptimeSec: number;
-    configPath: string;
-    lastReload: ReloadResult | null;
-  };
-  upstreams: UpstreamStatus[];
-  tunnel: TunnelStatus;
-  quality: Quality;
-  alerts: Alert[];
-  auth: { state: AuthState; subject: string | null; expiresAt: string | null };
-  warnings: string[];
 }
 
 /** Every secret (tokens, agent tokens, upstream API keys) goes through this store; config refers to secrets by name. */

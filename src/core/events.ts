@@ -1,5 +1,5 @@
 // The daemon's typed event bus and its bounded ring of recent events; the one table of event types lives here.
-import type { Alert, AuthState, Quality, ReloadResult, RequestRecord, TunnelStatus, UpstreamState } from "./contracts.ts";
+import type { Alert, AuthState, DaemonStatus, MetricsTick, Quality, RequestRecord, TunnelStatus, UpstreamState } from "./contracts.ts";
 
 /** Every event the daemon emits: name → payload. The API's /ws and /api/v1/events carry these names as `type`. */
 export interface EventMap {
@@ -18,12 +18,14 @@ export interface EventMap {
 }
 
 export type EventType = keyof EventMap;
-export interface DaemonEvent<K extends EventType = EventType> {
-  seq: number;
-  type: K;
-  time: string;
-  data: EventMap[K];
-}
+/**
+ * One event as listeners, /ws and /api/v1/events see it. Without a type argument it is the union of every event, so
+ * `switch (e.type)` narrows `e.data` to that event's payload: no listener casts.
+ */
+export type DaemonEvent<K extends EventType = EventType> = K extends EventType ? { seq: number; type: K; time: string; data: EventMap[K] } : never;
+
+/** Every message /ws sends: the snapshot first, then the once-a-second tick and the daemon's events (the tray and the dashboard read these). */
+export type WsMessage = { type: "snapshot"; data: DaemonStatus } | { type: "metrics.tick"; time: string; data: MetricsTick } | DaemonEvent;
 
 type Listener = (e: DaemonEvent) => void;
 
@@ -56,7 +58,7 @@ export class EventBus {
       this.lastMs = now;
       this.lastTime = new Date(now).toISOString();
     }
-    const e: DaemonEvent<K> = { seq: ++this.seq, type, time: this.lastTime, data };
+    const e = { seq: ++this.seq, type, time: this.lastTime, data } as DaemonEvent<K>;
     if (!NOT_RINGED.has(type)) {
       this.ring.push(e as DaemonEvent);
       if (this.ring.length > this.ringSize) this.ring.shift();

@@ -1,10 +1,8 @@
 // The page's live feed: one WebSocket to /ws (session cookie), reconnecting with backoff; no polling anywhere.
-export interface LiveMessage {
-  type: string;
-  seq?: number;
-  time?: string;
-  data: unknown;
-}
+import type { WsMessage } from "../../core/events.ts";
+
+/** What /ws sends, typed once in src/core/events.ts (the tray reads the same union). */
+export type LiveMessage = WsMessage;
 
 export type LiveState = "connecting" | "live" | "offline";
 

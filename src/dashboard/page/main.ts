@@ -1,6 +1,5 @@
 // The dashboard page's entry: tabs, the live feed from /ws, and the three views (overview, requests, configuration).
-import type { Alert, DaemonStatus, RequestRecord, TunnelStatus, UpstreamMetrics } from "../../core/contracts.ts";
-import type { EventMap } from "../../core/events.ts";
+import type { DaemonStatus } from "../../core/contracts.ts";
 import { call, whenUnauthorized } from "./api.ts";
 import { ConfigView } from "./config-view.ts";
 import { $, setText } from "./dom.ts";
@@ -78,41 +77,40 @@ function onMessage(m: LiveMessage): void {
   if (STATE_EVENTS.has(m.type)) generation++;
   switch (m.type) {
     case "snapshot":
-      overview.render(m.data as DaemonStatus);
+      overview.render(m.data);
       void loadChartHistory();
       banner("daemon", null);
-      showReload((m.data as DaemonStatus).daemon.lastReload);
+      showReload(m.data.daemon.lastReload);
       break;
     case "metrics.tick": {
-      const d = m.data as { upstreams?: { name: string; metrics: UpstreamMetrics }[]; tunnel?: Partial<TunnelStatus>; quality?: string };
+      const d = m.data;
       const time = m.time ? new Date(m.time).getTime() : Date.now();
       overview.tick(time, d.upstreams ?? [], d.tunnel);
-      if (d.quality) overview.setQuality(d.quality);
       break;
     }
     case "upstream.state": {
-      const d = m.data as EventMap["upstream.state"];
+      const d = m.data;
       overview.upstreamChanged(d.name, { state: d.to, ...(d.reason ? { lastError: d.reason } : {}) });
       refreshStatusSoon();
       break;
     }
     case "upstream.quality": {
-      const d = m.data as EventMap["upstream.quality"];
+      const d = m.data;
       overview.upstreamChanged(d.name, { quality: d.to });
       refreshStatusSoon();
       break;
     }
     case "tunnel.state":
-      overview.setTunnel(m.data as TunnelStatus);
+      overview.setTunnel(m.data);
       break;
     case "alert.raised":
-      overview.alertRaised(m.data as Alert);
+      overview.alertRaised(m.data);
       break;
     case "alert.cleared":
-      overview.alertCleared(m.data as Alert);
+      overview.alertCleared(m.data);
       break;
     case "request.completed":
-      inspector.add(m.data as RequestRecord);
+      inspector.add(m.data);
       break;
     case "config.reloaded":
       banner("config", null);
@@ -121,7 +119,7 @@ function onMessage(m: LiveMessage): void {
       configView.reloaded();
       break;
     case "config.rejected": {
-      const d = m.data as EventMap["config.rejected"];
+      const d = m.data;
       rejected(d.message, d.line, d.column);
       break;
     }

@@ -82,7 +82,9 @@ export class WsHub {
   }
 
   private onEvent(e: DaemonEvent): void {
-    const text = JSON.stringify({ type: e.type, seq: e.seq, time: e.time, data: e.data } satisfies WsMessage);
+    // Every daemon event is a /ws message as it is; `type` first, as the other messages have it.
+    const msg: WsMessage = e;
+    const text = JSON.stringify({ type: msg.type, seq: e.seq, time: e.time, data: e.data });
     for (const c of this.clients) this.sendTo(c, text, false);
   }
 

@@ -1,5 +1,4 @@
 // The one table of /ws message types: every EventBus event plus the snapshot and the metrics tick (docs/api.md mirrors it).
-import type { DaemonStatus, TunnelStatus, UpstreamMetrics } from "../../../core/contracts.ts";
 import type { EventType } from "../../../core/events.ts";
 
 export type WsMessageType = "snapshot" | "metrics.tick" | EventType;
@@ -32,12 +31,6 @@ export const WS_MESSAGES: Record<WsMessageType, WsMessageInfo> = {
   shutdown: { when: "The daemon is stopping; the connection closes right after.", data: "{ reason }" },
 };
 
-export interface TickData {
-  upstreams: { name: string; metrics: UpstreamMetrics }[];
-  tunnel: Pick<TunnelStatus, "state" | "activeStreams" | "attempt">;
-}
-
-export type WsMessage =
-  | { type: "snapshot"; data: DaemonStatus }
-  | { type: "metrics.tick"; time: string; data: TickData }
-  | { type: EventType; seq: number; time: string; data: unknown };
+/** The tick's data, and the whole message union, are defined once in src/core (contracts.ts, events.ts). */
+export type { MetricsTick as TickData } from "../../../core/contracts.ts";
+export type { WsMessage } from "../../../core/events.ts";
