@@ -2,6 +2,7 @@
 import type { Alert, DaemonStatus } from "../src/core/contracts.ts";
 import type { WsMessage } from "../src/core/events.ts";
 import { logger } from "../src/core/log.ts";
+import { ApiError, type ApiClient } from "../src/client/api-client.ts";
 
 const log = logger("tray");
 
@@ -17,21 +18,12 @@ export interface LinkState {
 }
 
 export interface DaemonLinkOptions {
-  apiBase: string; // http://127.0.0.1:8765
-  token(): string | null;
+  /** The one API client: its base gives the /ws address, its token the credentials. */
+  client: ApiClient;
   onChange(state: LinkState): void;
   backoff?: { initialMs: number; maxMs: number };
   /** Injectable for tests. */
   WebSocketImpl?: typeof WebSocket;
-}
-
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export class DaemonLink {
@@ -74,13 +66,13 @@ export class DaemonLink {
   }
 
   private headers(): Record<string, string> {
-    const token = this.opts.token();
+    const token = this.opts.client.opts.token?.();
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
   private connect(): void {
     if (this.stopped) return;
-    const url = this.opts.apiBase.replace(/^http/, "ws") + "/ws";
+    const url = this.opts.client.base.replace(/^http/, "ws") + "/ws";
     const Impl = this.opts.WebSocketImpl ?? WebSocket;
     let ws: WebSocket;
     try {
@@ -146,11 +138,12 @@ export class DaemonLink {
   private async diagnose(): Promise<void> {
     const before = this.state.problem;
     try {
-      const res = await fetch(this.opts.apiBase + "/api/v1/status", { headers: this.headers(), signal: AbortSignal.timeout(3000) });
-      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-      this.state.problem = res.ok ? null : `the daemon runs but refused the tray: ${body?.error?.message ?? `HTTP ${res.status}`}${this.opts.token() ? "" : " (no API token file yet)"}`;
-    } catch {
-      this.state.problem = null; // nothing listens: really not running
+      await this.opts.client.call("GET", "/api/v1/status", { timeoutMs: 3000 });
+      this.state.problem = null;
+    } catch (e) {
+      // Nothing listens: really not running. Anything else the daemon said is why it refused the stream.
+      const refused = e instanceof ApiError && !e.unreachable;
+      this.state.problem = refused ? `the daemon runs but refused the tray: ${e.message}${this.opts.client.opts.token?.() ? "" : " (no API token file yet)"}` : null;
     }
     if (this.state.problem && this.state.problem !== before) log.warn(this.state.problem);
   }
@@ -209,7 +202,7 @@ export class DaemonLink {
     this.refreshTimer = setTimeout(async () => {
       this.refreshTimer = null;
       try {
-        const fresh = (await this.request("GET", "/api/v1/status")) as DaemonStatus;
+        const fresh = await this.opts.client.call("GET", "/api/v1/status");
         if (this.state.status) {
           this.state.status = fresh;
           this.state.revision++;
@@ -219,25 +212,5 @@ export class DaemonLink {
         log.debug("status refresh failed", { error: e as Error });
       }
     }, 250);
-  }
-
-  /** Calls the control API with the token; returns the parsed JSON body or throws an ApiError with the API's message. */
-  async request(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await fetch(this.opts.apiBase + path, {
-      method,
-      headers: { ...this.headers(), ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    let json: unknown = null;
-    try {
-      json = text ? JSON.parse(text) : null;
-    } catch {}
-    if (!res.ok) {
-      const msg = (json as { error?: { message?: string } } | null)?.error?.message ?? `${method} ${path} answered ${res.status}`;
-      throw new ApiError(res.status, msg);
-    }
-    return json;
   }
 }

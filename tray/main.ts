@@ -3,13 +3,13 @@ import dbus from "dbus-next";
 import { VERSION } from "../src/build-info.ts";
 import { compatibility } from "../src/core/compat.ts";
 import { logger } from "../src/core/log.ts";
-import { readApiToken } from "../src/api/token.ts";
+import { ApiClient } from "../src/client/api-client.ts";
+import { readClientSettings, tokenReader } from "../src/client/settings.ts";
 import { iconsInstalled } from "../src/icons/installed.ts";
 import { busReady, connectSessionBus } from "./bus.ts";
 import { DaemonLink, type LinkState } from "./daemon-link.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
-import { readTrayConfig } from "./tray-config.ts";
 import { baseUrlOf } from "../src/core/listen-url.ts";
 import { selfCommand } from "./self-command.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
@@ -51,8 +51,10 @@ export interface Tray {
 let instance = 0;
 
 export async function startTray(opts: TrayOptions): Promise<Tray> {
-  const config = readTrayConfig(opts.configFile);
-  const apiBase = opts.apiBase ?? baseUrlOf(config.api.listen);
+  const settings = readClientSettings(opts.configFile);
+  const apiBase = opts.apiBase ?? settings.base ?? baseUrlOf(settings.api.listen);
+  // The one API client (the CLI's and the dashboard's too); the token file is read at each call, so one made later counts.
+  const client = new ApiClient({ base: apiBase, token: tokenReader(settings), timeoutMs: 15_000 });
   const open = opts.open ?? ((t: string) => openInBrowser(t));
 
   const bus = connectSessionBus(opts.busAddress);
@@ -64,7 +66,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     linking: true,
     lastAlert: null,
     compatWarning: null,
-    notifications: config.notifications,
+    notifications: settings.notifications,
     actionError: null,
     trayVersion: VERSION,
     apiBase,
@@ -74,7 +76,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   const done = new Promise<void>((r) => (resolveDone = r));
 
   // The dashboard needs a one-time sign-in code from the daemon; the browser trades it for a session cookie.
-  const openDashboard = async () => open((await dashboardLink((m, p) => link.request(m, p), apiBase)).url);
+  const openDashboard = async () => open((await dashboardLink(client)).url);
   const item = new StatusNotifierItem({
     activate: () => void openDashboard().catch((e) => log.warn("could not open the dashboard", { error: e as Error })),
   });
@@ -108,8 +110,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
 
   let seenRevision = -1;
   const link = new DaemonLink({
-    apiBase,
-    token: () => readApiToken({ api: config.api } as Parameters<typeof readApiToken>[0]),
+    client,
     backoff: opts.backoff,
     onChange: (s: LinkState) => {
       input.status = s.status;
@@ -120,7 +121,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
         const c = compatibility(VERSION, s.status.daemon.version);
         input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
         // The setting lives in the file; it is re-read only when the whole status was (connect, config reload).
-        if (s.revision !== seenRevision && s.status.daemon.configPath) input.notifications = readTrayConfig(s.status.daemon.configPath).notifications;
+        if (s.revision !== seenRevision && s.status.daemon.configPath) input.notifications = readClientSettings(s.status.daemon.configPath).notifications;
         seenRevision = s.revision;
       }
       render();
@@ -136,10 +137,10 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
         case "tunnel.start":
         case "tunnel.stop":
         case "tunnel.restart":
-          await link.request("POST", `/api/v1/tunnel/${clicked.action.slice(7)}`);
+          await client.call("POST", `/api/v1/tunnel/${clicked.action.slice(7) as "start" | "stop" | "restart"}`);
           break;
         case "reconnect":
-          await link.request("POST", "/api/v1/reconnect");
+          await client.call("POST", "/api/v1/reconnect");
           break;
         case "open.dashboard":
           await openDashboard();
@@ -152,7 +153,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           break;
         case "auth.login": {
           // The daemon runs the device flow; the browser opens on the verification page, the label shows the code.
-          const d = (await link.request("POST", "/api/v1/auth/login")) as { verificationUri: string; verificationUriComplete: string | null; userCode: string; expiresAt: string };
+          const d = await client.call("POST", "/api/v1/auth/login");
           input.signInCode = d.userCode;
           const expire = setTimeout(() => {
             if (input.signInCode !== d.userCode) return;
@@ -164,7 +165,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           break;
         }
         case "auth.logout":
-          await link.request("POST", "/api/v1/auth/logout");
+          await client.call("POST", "/api/v1/auth/logout");
           input.signInCode = null;
           break;
         case "notifications.toggle":

@@ -20,6 +20,7 @@ import { WsHub } from "./modules/ws/hub.ts";
 import { dashboardModule } from "./modules/dashboard/index.ts";
 import { requestsModule } from "./modules/requests/index.ts";
 import { authModule } from "./modules/auth/index.ts";
+import type { RouteLike } from "./security/route-access.ts";
 
 export interface AppOptions {
   /** The API token; default: the token file from `[api] token_file`, created if missing. */
@@ -29,26 +30,23 @@ export interface AppOptions {
   hub?: WsHub;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyElysia = Elysia<any, any, any, any, any, any, any>;
-
-/** Feature plugins other parts of the daemon add to the API (the dashboard, sign-in); each gets the same deps. */
-export const EXTRA_MODULES: ((deps: ApiDeps) => AnyElysia)[] = [authModule, dashboardModule, requestsModule];
-
+/**
+ * The control API, typed from end to end: the one client (src/client/api-client.ts) takes its route and response types
+ * from `ApiApp`. The security layer reads the declaration of the route a request matched from this app's route list
+ * (every module's routes, the lazily loaded docs included).
+ */
 export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
   let made: string | undefined;
   const token = opts.token ?? (() => (made ??= ensureApiToken(ctx.config.current())));
   const deps: ApiDeps = { ctx, token };
   const hub = opts.hub ?? new WsHub(ctx);
-  // Typed loosely on purpose: the extra modules are added at run time. The security layer reads the declaration of the
-  // route a request matched from this app's route list (every module's routes, the lazily loaded docs included).
-  let app: AnyElysia;
-  app = new Elysia({ name: "control-api" })
+  let routes: () => readonly RouteLike[] = () => [];
+  const app = new Elysia({ name: "control-api" })
     .onError({ as: "global" }, ({ code, error, request, set }) => {
       const e = toHttpError(code, error, request);
       return e.toResponse(set.headers as Record<string, string>);
     })
-    .use(security(deps, () => app.routes))
+    .use(security(deps, () => routes()))
     .use(healthModule(deps))
     .use(statusModule(deps))
     .use(upstreamsModule(deps))
@@ -58,10 +56,14 @@ export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
     .use(configModule(deps))
     .use(versionModule())
     .use(eventsModule(deps))
-    .use(wsModule(deps, hub));
-  for (const m of EXTRA_MODULES) app = app.use(m(deps));
-  if (opts.docs !== false) app = app.use(docsModule());
+    .use(wsModule(deps, hub))
+    .use(authModule(deps))
+    .use(dashboardModule(deps))
+    .use(requestsModule(deps))
+    .use(opts.docs !== false ? docsModule() : new Elysia({ name: "no-docs" }));
+  routes = () => app.routes;
   return app;
 }
 
-export type ApiApp = AnyElysia;
+/** The app's static type: routes, parameters and responses, for the typed client. */
+export type ApiApp = ReturnType<typeof createApp>;

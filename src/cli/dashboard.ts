@@ -1,5 +1,5 @@
 // `dashboard`: opens the running daemon's dashboard in the browser through a one-time sign-in link (no token in the browser).
-import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
+import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { CliError, parse, type Command } from "./args.ts";
 import { dashboardLink, openInBrowser } from "../dashboard/open.ts";
 
@@ -19,8 +19,8 @@ Options:
 ${API_HELP}`,
   async run(argv) {
     const { values } = parse(argv, { ...API_OPTIONS, "print-url": { type: "boolean" } }, false);
-    const target = apiTarget(values);
-    const link = await dashboardLink(async (method, path) => (await apiCall(target, method, path)).body, target.base);
+    const api = daemonApi(values);
+    const link = await withDaemon(api, (c) => dashboardLink(c));
     if (values["print-url"]) {
       console.log(link.url);
       return 0;

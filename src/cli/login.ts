@@ -1,13 +1,13 @@
 // `login`: signs in to the [auth] issuer (device code by default, --pkce for a browser redirect) and stores the tokens.
 import { CliError, parse, type Command } from "./args.ts";
-import { API_HELP, API_OPTIONS } from "./api-client.ts";
-import { loadCliConfig } from "../auth/cli-config.ts";
+import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
+import { loadCliConfig } from "./local-auth.ts";
 import { discover } from "../auth/oidc.ts";
 import { startDeviceLogin } from "../auth/device-flow.ts";
 import { pkceLogin } from "../auth/pkce-flow.ts";
 import { openBrowser } from "../auth/browser.ts";
 import { saveSession, type AuthSession } from "../auth/session.ts";
-import { callDaemon } from "../auth/daemon-client.ts";
+import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 
 const command: Command = {

@@ -1,8 +1,8 @@
 // `logout`: revokes the refresh token at the issuer and deletes the stored tokens.
 import { parse, type Command } from "./args.ts";
-import { API_HELP, API_OPTIONS } from "./api-client.ts";
-import { loadCliConfig, withLocalAuth } from "../auth/cli-config.ts";
-import { callDaemon } from "../auth/daemon-client.ts";
+import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
+import { loadCliConfig, withLocalAuth } from "./local-auth.ts";
+import { callDaemon } from "./daemon-call.ts";
 
 const command: Command = {
   name: "logout",

@@ -1,6 +1,6 @@
 // `reconnect`: asks the daemon to drop idle upstream connections and re-check every upstream now.
 import type { UpstreamStatus } from "../core/contracts.ts";
-import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
+import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { parse, type Command } from "./args.ts";
 
 const command: Command = {
@@ -15,7 +15,8 @@ Options:
 ${API_HELP}`,
   async run(argv) {
     const { values } = parse(argv, API_OPTIONS, false);
-    const { body } = await apiCall<UpstreamStatus[]>(apiTarget(values), "POST", "/api/v1/reconnect");
+    const api = daemonApi(values);
+    const body = await withDaemon(api, (c) => c.call("POST", "/api/v1/reconnect"));
     for (const u of body) console.log(`${u.name}: ${u.state}${u.lastError && u.state !== "up" ? ` (${u.lastError})` : ""}`);
     return 0;
   },

@@ -1,13 +1,7 @@
 // `reload`: makes the daemon re-read its config file and reports the outcome, with line and column when it is rejected.
-import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
+import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { EXIT_USAGE, parse, type Command } from "./args.ts";
-
-interface Issue {
-  path: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+import { issuesOf } from "../client/api-client.ts";
 
 const command: Command = {
   name: "reload",
@@ -23,13 +17,13 @@ ${API_HELP}
 Exit codes: 0 reloaded, 1 the daemon is not reachable, 2 the file was rejected.`,
   async run(argv) {
     const { values } = parse(argv, API_OPTIONS, false);
-    const target = apiTarget(values);
-    const { status, body } = await apiCall(target, "POST", "/api/v1/config/reload", [422]);
+    const api = daemonApi(values);
+    const { status, body } = await withDaemon(api, (c) => c.reply("POST", "/api/v1/config/reload", { accept: [422] }));
     if (status === 422) {
       console.error("cloudtolocalllm-tunnel reload: the config file was rejected; the daemon keeps its running configuration.");
-      const { body: st } = await apiCall(target, "GET", "/api/v1/status").catch(() => ({ body: null as any }));
+      const st = await api.client.call("GET", "/api/v1/status").catch(() => null);
       const file = st?.daemon?.configPath ?? "config";
-      for (const i of (body.error?.details ?? []) as Issue[])
+      for (const i of issuesOf((body as { error?: { details?: unknown } }).error?.details))
         console.error(`${file}${i.line ? `:${i.line}:${i.column ?? 1}` : ""}: ${i.path ? `${i.path}: ` : ""}${i.message}`);
       return EXIT_USAGE;
     }

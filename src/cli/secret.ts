@@ -1,6 +1,6 @@
 // `secret set|get|delete|list`: manages the secrets the config refers to by name (values come from stdin, never argv).
 import { CliError, parse, UsageError, type Command } from "./args.ts";
-import { loadCliConfig } from "../auth/cli-config.ts";
+import { loadCliConfig } from "./local-auth.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { checkSecretName, secretEnvVar } from "../secrets/names.ts";
 

@@ -1,6 +1,6 @@
 // `status`: the daemon's state as a table (colours on a terminal) or JSON.
 import type { DaemonStatus } from "../core/contracts.ts";
-import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
+import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { parse, type Command } from "./args.ts";
 import { renderStatus, useColour } from "./status-view.ts";
 import { redactUrlsDeep } from "../core/redact-url.ts";
@@ -20,7 +20,8 @@ ${API_HELP}
 Exit codes: 0 ok, 1 the daemon is not reachable.`,
   async run(argv) {
     const { values } = parse(argv, { ...API_OPTIONS, json: { type: "boolean" } }, false);
-    const reply = await apiCall<DaemonStatus>(apiTarget(values), "GET", "/api/v1/status");
+    const api = daemonApi(values);
+    const reply = { body: await withDaemon(api, (c) => c.call("GET", "/api/v1/status")) };
     // The daemon redacts URLs already; an older daemon may not, and a terminal or a pasted --json is no place for a secret.
     const body = redactUrlsDeep(reply.body);
     console.log(values.json ? JSON.stringify(body, null, 2) : renderStatus(body, { color: useColour() }));

@@ -1,6 +1,6 @@
 // `tunnel start|stop|restart`: controls the daemon's tunnel through the API.
 import type { TunnelStatus } from "../core/contracts.ts";
-import { API_HELP, API_OPTIONS, apiCall, apiTarget } from "./api-client.ts";
+import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { parse, UsageError, type Command } from "./args.ts";
 
 const ACTIONS = ["start", "stop", "restart"] as const;
@@ -29,7 +29,8 @@ Exit codes: 0 ok, 1 the daemon refused (e.g. tunnel disabled) or is not reachabl
     const action = positionals[0];
     if (positionals.length !== 1 || !ACTIONS.includes(action as (typeof ACTIONS)[number]))
       throw new UsageError(`expected one of start, stop, restart${action ? `, not "${positionals.join(" ")}"` : ""}.`);
-    const { body } = await apiCall<TunnelStatus>(apiTarget(values), "POST", `/api/v1/tunnel/${action}`);
+    const api = daemonApi(values);
+    const body = await withDaemon(api, (c) => c.call("POST", `/api/v1/tunnel/${action as (typeof ACTIONS)[number]}`));
     console.log(describeTunnel(body));
     return 0;
   },

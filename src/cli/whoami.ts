@@ -1,9 +1,9 @@
 // `whoami`: prints who is signed in and until when (from the running daemon, else from the stored tokens).
 import { parse, type Command } from "./args.ts";
-import { API_HELP, API_OPTIONS } from "./api-client.ts";
-import { loadCliConfig, withLocalAuth } from "../auth/cli-config.ts";
+import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
+import { loadCliConfig, withLocalAuth } from "./local-auth.ts";
 import type { AuthStatus } from "../auth/manager.ts";
-import { callDaemon } from "../auth/daemon-client.ts";
+import { callDaemon } from "./daemon-call.ts";
 
 const command: Command = {
   name: "whoami",

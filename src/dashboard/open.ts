@@ -1,16 +1,17 @@
 // The one way to open the dashboard from the desktop (the `dashboard` command and the tray's "Open dashboard"):
 // ask the daemon, with the API token, for a one-time code, then open the sign-in URL that trades it for a session cookie.
 
-/** Calls the control API with the token and returns the parsed JSON body (the CLI's and the tray's clients both fit). */
-export type ApiRequest = (method: string, path: string) => Promise<unknown>;
+import type { ApiClient } from "../client/api-client.ts";
 
 export interface DashboardLink {
   url: string;
   expiresAt: string;
 }
 
-export async function dashboardLink(request: ApiRequest, base: string): Promise<DashboardLink> {
-  const body = (await request("POST", "/api/v1/dashboard/code")) as { path?: unknown; expiresAt?: unknown } | null;
+/** Asks for a code through the caller's API client (the CLI's and the tray's, with the token); the link is on the client's base. */
+export async function dashboardLink(client: ApiClient): Promise<DashboardLink> {
+  const base = client.base;
+  const body = (await client.call("POST", "/api/v1/dashboard/code")) as { path?: unknown; expiresAt?: unknown } | null;
   if (typeof body?.path !== "string" || !body.path.startsWith("/auth?code="))
     throw new Error("the daemon did not hand out a dashboard code (is it an older version without the dashboard?)");
   return { url: base.replace(/\/+$/, "") + body.path, expiresAt: String(body.expiresAt ?? "") };

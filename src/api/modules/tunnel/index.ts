@@ -12,16 +12,22 @@ const ACTIONS: Record<TunnelAction, string> = {
   restart: "Reconnect to the relay now",
 };
 
-export const tunnelModule = (deps: ApiDeps) => {
-  let app = new Elysia({ prefix: "/api/v1/tunnel" }).get("", () => getTunnel(deps.ctx), {
-    response: { 200: TunnelStatus },
-    detail: { ...PUBLIC, tags, summary: "Tunnel state, relay, since, next retry" },
-  });
-  for (const action of Object.keys(ACTIONS) as TunnelAction[]) {
-    app = app.post(`/${action}`, () => tunnelAction(deps.ctx, action), {
+/** One POST per action, written out so the app's type (and the typed client) knows each path. */
+const actionRoute = (deps: ApiDeps, action: TunnelAction) =>
+  [
+    () => tunnelAction(deps.ctx, action),
+    {
       response: { 200: TunnelStatus, ...errors(401, 409) },
       detail: { tags, summary: ACTIONS[action], description: "409 tunnel_disabled when [tunnel] enabled is false." },
-    }) as typeof app;
-  }
-  return app;
-};
+    },
+  ] as const;
+
+export const tunnelModule = (deps: ApiDeps) =>
+  new Elysia({ prefix: "/api/v1/tunnel" })
+    .get("", () => getTunnel(deps.ctx), {
+      response: { 200: TunnelStatus },
+      detail: { ...PUBLIC, tags, summary: "Tunnel state, relay, since, next retry" },
+    })
+    .post("/start", ...actionRoute(deps, "start"))
+    .post("/stop", ...actionRoute(deps, "stop"))
+    .post("/restart", ...actionRoute(deps, "restart"));

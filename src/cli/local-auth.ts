@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { configPath } from "../config/paths.ts";
 import { defaultConfig, formatIssue, parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { CliError, UsageError } from "../cli/args.ts";
+import { CliError, UsageError } from "./args.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { EventBus } from "../core/events.ts";
-import { AuthManager } from "./manager.ts";
+import { AuthManager } from "../auth/manager.ts";
 
 export function loadCliConfig(explicit?: string): { file: string; config: Config } {
   const file = configPath(explicit);

@@ -1,0 +1,54 @@
+// How CLI commands reach the running daemon: the address from `[api] listen` (or --url), the token file, and the one API
+// client whose errors become one sentence each (CliError).
+import { configPath } from "../config/paths.ts";
+import { ApiClient, ApiError } from "../client/api-client.ts";
+import { readClientSettings, tokenReader } from "../client/settings.ts";
+import { CliError } from "./args.ts";
+
+export const API_OPTIONS = {
+  config: { type: "string", short: "c" },
+  url: { type: "string" },
+} as const;
+
+export const API_HELP = `  -c, --config FILE   config file that names the API address and token file
+  --url URL           control API base URL (default: from [api] listen, or $CLOUDTOLOCALLLM_API_URL)`;
+
+export interface DaemonApi {
+  client: ApiClient;
+  base: string;
+  tokenFile: string;
+}
+
+/** The daemon's API for `--config`/`--url`; throws a CliError when the address cannot be known (a random port). */
+export function daemonApi(opts: { config?: string; url?: string }): DaemonApi {
+  const settings = readClientSettings(configPath(opts.config));
+  const explicit = opts.url || process.env.CLOUDTOLOCALLLM_API_URL;
+  const base = explicit ? explicit.replace(/\/+$/, "") : settings.base;
+  if (!base) throw new CliError(`[api] listen is "${settings.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
+  return { client: new ApiClient({ base, token: tokenReader(settings), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };
+}
+
+/** The CLI's sentence for a failed call: how to start the daemon, which token file was refused. */
+export function cliError(api: DaemonApi, e: unknown): Error {
+  if (!(e instanceof ApiError)) return e as Error;
+  if (e.unreachable)
+    return new CliError(
+      `cannot reach the daemon at ${api.base} (${(e.cause as Error | undefined)?.message ?? "no answer"}); is it running? Start it with \`cloudtolocalllm-tunnel serve\`.`,
+    );
+  if (e.status === 401)
+    return new CliError(
+      api.client.opts.token?.()
+        ? `the daemon refused the API token in ${api.tokenFile} (${e.message || "unauthorized"}).`
+        : `no API token in ${api.tokenFile}; the daemon creates it on start (is this the same user and config?).`,
+    );
+  return new CliError(e.message);
+}
+
+/** Runs one or more calls; a failure becomes the CLI's sentence for it. */
+export async function withDaemon<T>(api: DaemonApi, fn: (client: ApiClient) => Promise<T>): Promise<T> {
+  try {
+    return await fn(api.client);
+  } catch (e) {
+    throw cliError(api, e);
+  }
+}

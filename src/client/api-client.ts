@@ -1,0 +1,161 @@
+// The one client of the control API, for the CLI, the tray and the dashboard page: paths and replies typed from the app, one error type.
+// It runs in Bun and in the browser (no Node imports); where the base URL and the credentials come from is the caller's part.
+import type { ApiApp } from "../api/app.ts";
+
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Field problems a validation_failed error carries (config edits), with line and column when they come from a file. */
+export interface Issue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/**
+ * Every failure of a call: `status` 0 with code `unreachable` when nothing answered, else the HTTP status with the stable
+ * code from the API's error body (`unauthorized`, `validation_failed`, …; `http_<status>` when the body has none).
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: Issue[] = [],
+    /** The error body as the API sent it (JSON when it was JSON). */
+    readonly body: unknown = null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+  get unreachable(): boolean {
+    return this.code === "unreachable";
+  }
+}
+
+// ---- Types from the app (as hono's hc<App>): "/api/v1/tunnel/start" walks Routes.api.v1.tunnel[":action"].
+type Routes = ApiApp["~Routes"];
+type Segments<P extends string> = P extends `/${infer Head}/${infer Rest}` ? [Head, ...Segments<`/${Rest}`>] : P extends `/${infer Last}` ? (Last extends "" ? [] : [Last]) : [];
+type Walk<T, S extends unknown[]> = S extends [infer H extends string, ...infer R]
+  ? H extends keyof T
+    ? Walk<T[H], R>
+    : Extract<keyof T, `:${string}`> extends infer K extends keyof T
+      ? [K] extends [never]
+        ? never
+        : Walk<T[K], R>
+      : never
+  : T;
+type PathOnly<P extends string> = P extends `${infer Path}?${string}` ? Path : P;
+/** The route a method and path reach, or never when the app has none. */
+export type RouteOf<M extends Method, P extends string> = Walk<Routes, Segments<PathOnly<P>>> extends infer N ? (Lowercase<M> extends keyof N ? N[Lowercase<M>] : never) : never;
+/** The body of the route's 200 reply. */
+export type ReplyOf<M extends Method, P extends string> = RouteOf<M, P> extends { response: infer R } ? (200 extends keyof R ? R[200] : unknown) : unknown;
+/** A path the app serves for this method; any other is a compile error. */
+export type KnownPath<M extends Method, P extends string> = [RouteOf<M, P>] extends [never] ? `no ${M} route ${P} in the control API` : P;
+
+export interface ApiClientOptions {
+  /** http://127.0.0.1:8765, or "" for the page's own origin. */
+  base: string;
+  /** The bearer token (CLI, tray); read at each call, so a token file created later is picked up. */
+  token?: () => string | null;
+  /** The page's CSRF token, sent on every change (the page authenticates with its session cookie). */
+  csrf?: string;
+  timeoutMs?: number;
+  /** Called on any 401 before the error is thrown (the page shows its sign-in hint). */
+  onUnauthorized?: (e: ApiError) => void;
+  fetch?: typeof fetch;
+}
+
+export interface CallOptions {
+  json?: unknown;
+  text?: string;
+  contentType?: string;
+  /** Return the body as text instead of JSON. */
+  asText?: boolean;
+  /** Statuses answered with their body instead of an ApiError (e.g. 422 for a rejected reload). */
+  accept?: number[];
+  timeoutMs?: number;
+}
+
+export interface Reply<T> {
+  status: number;
+  body: T;
+}
+
+/** Field issues from an error's `details` ([...] or { issues: [...] }). */
+export function issuesOf(details: unknown): Issue[] {
+  const list = Array.isArray(details) ? details : (details as { issues?: unknown } | null)?.issues;
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((i): i is Issue => !!i && typeof i === "object" && typeof (i as Issue).message === "string")
+    .map((i) => ({ path: i.path ?? "", message: i.message, line: i.line, column: i.column }));
+}
+
+export class ApiClient {
+  constructor(readonly opts: ApiClientOptions) {}
+
+  get base(): string {
+    return this.opts.base.replace(/\/+$/, "");
+  }
+
+  /** Calls a route the app declares; the reply is typed from that route's 200 response. */
+  async call<M extends Method, P extends string>(method: M, path: KnownPath<M, P>, opts: CallOptions = {}): Promise<ReplyOf<M, P>> {
+    return (await this.send(method, path, opts)).body as ReplyOf<M, P>;
+  }
+
+  /** Like call(), with the status: for the statuses listed in `accept` the body is the error body. */
+  async reply<M extends Method, P extends string>(method: M, path: KnownPath<M, P>, opts: CallOptions = {}): Promise<Reply<ReplyOf<M, P> | unknown>> {
+    return this.send(method, path, opts);
+  }
+
+  /** The untyped way, for a path only known at run time. */
+  async send(method: string, path: string, opts: CallOptions = {}): Promise<Reply<unknown>> {
+    const headers: Record<string, string> = { accept: opts.asText ? "*/*" : "application/json" };
+    let body: string | undefined;
+    if (opts.json !== undefined) {
+      headers["content-type"] = "application/json";
+      body = JSON.stringify(opts.json);
+    } else if (opts.text !== undefined) {
+      headers["content-type"] = opts.contentType ?? "application/toml";
+      body = opts.text;
+    }
+    const token = this.opts.token?.();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (this.opts.csrf !== undefined && method !== "GET" && method !== "HEAD") headers["x-csrf-token"] = this.opts.csrf;
+    const timeout = opts.timeoutMs ?? this.opts.timeoutMs;
+    let res: Response;
+    try {
+      res = await (this.opts.fetch ?? fetch)(this.base + path, {
+        method,
+        headers,
+        body,
+        credentials: "same-origin",
+        cache: "no-store",
+        ...(timeout ? { signal: AbortSignal.timeout(timeout) } : {}),
+      });
+    } catch (e) {
+      throw new ApiError(0, "unreachable", `The daemon is not answering${this.base ? ` at ${this.base}` : ""} (is it running?).`, [], null, { cause: e });
+    }
+    if (res.ok && opts.asText) return { status: res.status, body: await res.text() };
+    const text = res.status === 204 ? "" : await res.text();
+    let parsed: unknown = text;
+    const type = res.headers.get("content-type") ?? "";
+    if (text && (type.includes("json") || !res.ok)) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {}
+    }
+    if (res.status === 204) parsed = undefined;
+    if (res.ok || opts.accept?.includes(res.status)) return { status: res.status, body: parsed };
+    const err = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
+    const e = new ApiError(
+      res.status,
+      typeof err?.code === "string" ? err.code : res.headers.get("x-c2l-error-code") || `http_${res.status}`,
+      typeof err?.message === "string" ? err.message : `${method} ${path} failed with HTTP ${res.status}.`,
+      issuesOf(err?.details),
+      parsed,
+    );
+    if (res.status === 401) this.opts.onUnauthorized?.(e);
+    throw e;
+  }
+}

@@ -1,0 +1,24 @@
+// Issue 13's seams stay single: the program type-checks (so the typed client's route types are checked), the app is
+// typed statically, and no listener casts a daemon event's data.
+import { expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO, sourceFiles } from "../../scripts/import-graph.ts";
+
+const sources = () => sourceFiles().map((f) => ({ f, text: readFileSync(join(REPO, f), "utf8") }));
+
+test("the program type-checks (tsc --noEmit): typed routes, replies and events are checked, not only written", () => {
+  const r = Bun.spawnSync([join(REPO, "node_modules/.bin/tsc"), "--noEmit", "-p", "."], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+  expect(r.stdout.toString() + r.stderr.toString()).toBe("");
+  expect(r.exitCode).toBe(0);
+}, 120_000);
+
+test("the control API is typed statically: no AnyElysia or any-typed Elysia anywhere", () => {
+  const hits = sources().filter(({ text }) => /AnyElysia|Elysia<any/.test(text)).map(({ f }) => f);
+  expect(hits).toEqual([]);
+});
+
+test("no listener casts a daemon event's data: DaemonEvent and WsMessage narrow on type", () => {
+  const hits = sources().flatMap(({ f, text }) => [...text.matchAll(/\b(?:e|m|msg|ev|event)\.data as \w+/g)].filter((m) => !/as (ArrayBuffer|Uint8Array)/.test(m[0])).map((m) => `${f}: ${m[0]}`));
+  expect(hits).toEqual([]);
+});
