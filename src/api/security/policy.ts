@@ -40,16 +40,20 @@ export function isMutating(method: string): boolean {
 }
 
 /**
- * How a route declares who may call it: spread into the route's `detail`, which is also its OpenAPI operation, so the
- * route, its protection and its documentation are one declaration. A route that declares nothing is protected.
+ * Who may call a route, as the route declares it with the `access` macro (access.ts): public; only the bearer token (a
+ * dashboard session is not enough, e.g. for minting dashboard codes, which would extend the session); or the token or
+ * the dashboard's session cookie (with CSRF checks for changes), which is also what a route that declares nothing gets.
  */
-export const PUBLIC = { security: [] as Record<string, string[]>[] };
-/** Only the bearer token: a dashboard session is not enough (e.g. minting dashboard codes, which would extend the session). */
-export const TOKEN_ONLY = { security: [{ bearer: [] }] as Record<string, string[]>[] };
-/** What an undeclared route asks for: the bearer token, or the dashboard's session cookie (with CSRF checks for changes). */
-export const DEFAULT_SECURITY: Record<string, string[]>[] = [{ bearer: [] }, { session: [] }];
-
 export type Access = "public" | "token" | "token_or_session";
+
+/** Each access level as the OpenAPI security requirement the route's `detail` carries. */
+export const SECURITY_OF: Record<Access, Record<string, string[]>[]> = {
+  public: [],
+  token: [{ bearer: [] }],
+  token_or_session: [{ bearer: [] }, { session: [] }],
+};
+/** What an undeclared route asks for. */
+export const DEFAULT_SECURITY = SECURITY_OF.token_or_session;
 
 /** A route's `detail.security` → what it needs. Anything not understood is protected (fail closed). */
 export function accessOf(security: unknown): Access {

@@ -1,6 +1,9 @@
 // Unit tests for reading a matched route's declaration: public, token only, the default, and fail-closed cases.
 import { expect, test } from "bun:test";
-import { accessOf, PUBLIC, TOKEN_ONLY } from "./policy.ts";
+import { accessOf, SECURITY_OF } from "./policy.ts";
+
+const PUBLIC = { security: SECURITY_OF.public };
+const TOKEN_ONLY = { security: SECURITY_OF.token };
 import { RouteAccess, type RouteLike } from "./route-access.ts";
 
 test("a route's detail.security decides; anything else is protected", () => {
@@ -32,4 +35,17 @@ test("lookup by method and route pattern: HEAD is GET, a WS route answers GET up
   // The list grows (lazily loaded modules): the table follows.
   routes.push({ method: "GET", path: "/swagger", hooks: { detail: PUBLIC } });
   expect(access.of("GET", "/swagger")).toBe("public");
+});
+
+test("the access macro puts the route's declaration into its detail (its OpenAPI security), where the security layer reads it", async () => {
+  const { Elysia } = await import("elysia");
+  const { access } = await import("./access.ts");
+  const app = new Elysia()
+    .use(access)
+    .get("/open", () => "", { access: "public", detail: { summary: "open" } })
+    .post("/mint", () => "", { access: "token" })
+    .get("/private", () => "");
+  const table = new RouteAccess(() => app.routes);
+  expect([table.of("GET", "/open"), table.of("POST", "/mint"), table.of("GET", "/private")]).toEqual(["public", "token", "token_or_session"]);
+  expect(app.routes.find((r) => r.path === "/open")?.hooks?.detail).toEqual({ summary: "open", security: [] });
 });

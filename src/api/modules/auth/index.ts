@@ -2,17 +2,17 @@
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { AuthStatusBody, DeviceLoginStarted } from "./model.ts";
 import { authStatus, logout, reload, startLogin } from "./service.ts";
 
 const tags = ["auth"];
 
 export const authModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/auth" })
+  new Elysia({ prefix: "/api/v1/auth" }).use(access)
     .get("", () => authStatus(deps.ctx), {
       response: { 200: AuthStatusBody },
-      detail: { ...PUBLIC, tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
+      access: "public", detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
     })
     .post(
       "/login",

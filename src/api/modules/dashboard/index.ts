@@ -4,7 +4,7 @@ import { HttpError } from "../../../core/http-error.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { requestHost } from "../../security/host.ts";
-import { PUBLIC, TOKEN_ONLY } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { AuthQuery, ChartHistory, IssuedCode, SessionInfo } from "./model.ts";
 import { dashboardAsset, dashboardPage, plainPage } from "./pages.ts";
 import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./service.ts";
@@ -12,7 +12,7 @@ import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./
 const tags = ["dashboard"];
 
 export const dashboardModule = (deps: ApiDeps) =>
-  new Elysia({ name: "dashboard" })
+  new Elysia({ name: "dashboard" }).use(access)
     .get(
       "/",
       ({ request }) => {
@@ -20,7 +20,7 @@ export const dashboardModule = (deps: ApiDeps) =>
         if (s) return dashboardPage(s.csrf);
         return plainPage(401, "Open the dashboard from your desktop", "This browser has no dashboard session (or it has ended).");
       },
-      { detail: { ...PUBLIC, tags, summary: "The dashboard page (HTML; needs the session cookie from /auth, else a page saying how to open it)" } },
+      { access: "public", detail: { tags, summary: "The dashboard page (HTML; needs the session cookie from /auth, else a page saying how to open it)" } },
     )
     .get(
       "/auth",
@@ -33,7 +33,7 @@ export const dashboardModule = (deps: ApiDeps) =>
           headers: { location: "/", "set-cookie": s.setCookie, "cache-control": "no-store", "referrer-policy": "no-referrer" },
         });
       },
-      { query: AuthQuery, detail: { ...PUBLIC, tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" } },
+      { query: AuthQuery, access: "public", detail: { tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" } },
     )
     .get(
       "/dashboard/:file",
@@ -42,7 +42,7 @@ export const dashboardModule = (deps: ApiDeps) =>
         if (!r) throw new HttpError("not_found", `no dashboard file "${params.file}"`);
         return r;
       },
-      { detail: { ...PUBLIC, tags, summary: "The dashboard's script, styles and icon (app.js, app.css, icon.svg)" } },
+      { access: "public", detail: { tags, summary: "The dashboard's script, styles and icon (app.js, app.css, icon.svg)" } },
     )
     .post(
       "/api/v1/dashboard/code",
@@ -50,7 +50,7 @@ export const dashboardModule = (deps: ApiDeps) =>
       {
         response: { 200: IssuedCode, ...errors(401) },
         // Only a token holder may mint a code: a dashboard session cannot extend itself this way.
-        detail: { ...TOKEN_ONLY, tags, summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)" },
+        access: "token", detail: { tags, summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)" },
       },
     )
     .get("/api/v1/dashboard/history", () => chartHistory(deps.ctx), {

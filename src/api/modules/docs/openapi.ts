@@ -11,7 +11,7 @@ import initJs from "./swagger-init.js" with { type: "file" };
 import { VERSION } from "../../../build-info.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { WS_MESSAGES } from "../ws/messages.ts";
-import { DEFAULT_SECURITY, PUBLIC } from "../../security/policy.ts";
+import { DEFAULT_SECURITY, SECURITY_OF } from "../../security/policy.ts";
 import { SESSION_COOKIE } from "../../security/sessions.ts";
 
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -43,7 +43,7 @@ const CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-
 
 export default new Elysia({ name: "openapi" })
   // The documentation itself is public: the UI page cannot send a token. A standalone guard covers the plugin's routes too.
-  .guard({ detail: PUBLIC })
+  .guard({ detail: { security: SECURITY_OF.public } })
   .use(
     swagger({
       path: "/swagger",

@@ -2,14 +2,14 @@
 import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { DaemonEvent, EventsQuery } from "./model.ts";
 import { recentEvents } from "./service.ts";
 import { redactUrlsDeep } from "../../../core/redact-url.ts";
 
 export const eventsModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/events" }).get("", ({ query }) => redactUrlsDeep(recentEvents(deps.ctx, query)), {
+  new Elysia({ prefix: "/api/v1/events" }).use(access).get("", ({ query }) => redactUrlsDeep(recentEvents(deps.ctx, query)), {
     query: EventsQuery,
     response: { 200: t.Array(DaemonEvent), ...errors(422) },
-    detail: { ...PUBLIC, tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
+    access: "public", detail: { tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
   });

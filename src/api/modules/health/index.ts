@@ -1,15 +1,15 @@
 // GET /healthz (liveness) and GET /readyz (readiness); both open, no token.
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { Health, Ready } from "./model.ts";
 import { readiness } from "./service.ts";
 
 export const healthModule = (deps: ApiDeps) =>
-  new Elysia()
+  new Elysia().use(access)
     .get("/healthz", () => ({ status: "ok" as const }), {
       response: { 200: Health },
-      detail: { ...PUBLIC, tags: ["health"], summary: "Liveness: the process answers" },
+      access: "public", detail: { tags: ["health"], summary: "Liveness: the process answers" },
     })
     .get(
       "/readyz",
@@ -20,6 +20,6 @@ export const healthModule = (deps: ApiDeps) =>
       },
       {
         response: { 200: Ready, 503: Ready },
-        detail: { ...PUBLIC, tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
+        access: "public", detail: { tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
       },
     );

@@ -1,12 +1,12 @@
 // GET /api/v1/models.
 import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { ModelEntry } from "./model.ts";
 import { modelList } from "./service.ts";
 
 export const modelsModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/models" }).get("", () => modelList(deps.ctx), {
+  new Elysia({ prefix: "/api/v1/models" }).use(access).get("", () => modelList(deps.ctx), {
     response: { 200: t.Array(ModelEntry) },
-    detail: { ...PUBLIC, tags: ["models"], summary: "Models across all upstreams and which upstreams serve each" },
+    access: "public", detail: { tags: ["models"], summary: "Models across all upstreams and which upstreams serve each" },
   });

@@ -2,14 +2,14 @@
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { DaemonStatus } from "../../schemas.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { buildStatus } from "./service.ts";
 
 export const statusModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/status" }).get("", () => buildStatus(deps.ctx), {
+  new Elysia({ prefix: "/api/v1/status" }).use(access).get("", () => buildStatus(deps.ctx), {
     response: { 200: DaemonStatus },
+    access: "public",
     detail: {
-      ...PUBLIC,
       tags: ["status"],
       summary: "Daemon, upstreams, tunnel, quality, alerts and sign-in state",
       description: "The same object /ws sends as its first message (type `snapshot`).",

@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { TunnelStatus, errors } from "../../schemas.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { getTunnel, tunnelAction, type TunnelAction } from "./service.ts";
 
 const tags = ["tunnel"];
@@ -23,10 +23,10 @@ const actionRoute = (deps: ApiDeps, action: TunnelAction) =>
   ] as const;
 
 export const tunnelModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/tunnel" })
+  new Elysia({ prefix: "/api/v1/tunnel" }).use(access)
     .get("", () => getTunnel(deps.ctx), {
       response: { 200: TunnelStatus },
-      detail: { ...PUBLIC, tags, summary: "Tunnel state, relay, since, next retry" },
+      access: "public", detail: { tags, summary: "Tunnel state, relay, since, next retry" },
     })
     .post("/start", ...actionRoute(deps, "start"))
     .post("/stop", ...actionRoute(deps, "stop"))

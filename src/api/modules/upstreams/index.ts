@@ -3,22 +3,22 @@ import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { UpstreamStatus, errors } from "../../schemas.ts";
 import { upstreamList } from "../status/service.ts";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { UpstreamName } from "./model.ts";
 import { checkUpstream, getUpstream, reconnectAll } from "./service.ts";
 
 const tags = ["upstreams"];
 
 export const upstreamsModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1" })
+  new Elysia({ prefix: "/api/v1" }).use(access)
     .get("/upstreams", () => upstreamList(deps.ctx), {
       response: { 200: t.Array(UpstreamStatus) },
-      detail: { ...PUBLIC, tags, summary: "All upstreams with state, quality, models and metrics" },
+      access: "public", detail: { tags, summary: "All upstreams with state, quality, models and metrics" },
     })
     .get("/upstreams/:name", ({ params }) => getUpstream(deps.ctx, params.name), {
       params: UpstreamName,
       response: { 200: UpstreamStatus, ...errors(404) },
-      detail: { ...PUBLIC, tags, summary: "One upstream" },
+      access: "public", detail: { tags, summary: "One upstream" },
     })
     .post("/upstreams/:name/check", ({ params }) => checkUpstream(deps.ctx, params.name), {
       params: UpstreamName,

@@ -1,12 +1,12 @@
 // GET /api/v1/version[?client=VERSION].
 import { Elysia } from "elysia";
-import { PUBLIC } from "../../security/policy.ts";
+import { access } from "../../security/access.ts";
 import { VersionInfo, VersionQuery } from "./model.ts";
 import { versionInfo } from "./service.ts";
 
 export const versionModule = () =>
-  new Elysia({ prefix: "/api/v1/version" }).get("", ({ query }) => versionInfo(query.client), {
+  new Elysia({ prefix: "/api/v1/version" }).use(access).get("", ({ query }) => versionInfo(query.client), {
     query: VersionQuery,
     response: { 200: VersionInfo },
-    detail: { ...PUBLIC, tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
+    access: "public", detail: { tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
   });
