@@ -4,7 +4,7 @@ import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, rmSyn
 import { basename, dirname, join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { BINARY_NAME, build, REPO, TARGETS, type Target } from "./build.ts";
-import { assets, type AssetKind } from "../src/install/assets.ts";
+import { assets, type AssetKind } from "../src/desktop/install/assets.ts";
 import { manPage } from "./man.ts";
 import { runScript, scriptArgs, usageError } from "./script-args.ts";
 import { buildDeb, debArch } from "./deb/build.ts";

@@ -1,12 +1,12 @@
 // The tray process: puts the item and menu on the session bus, follows the daemon and turns menu clicks into API calls.
 import dbus from "dbus-next";
-import { VERSION } from "../src/build-info.ts";
+import { VERSION } from "../src/core/build-info.ts";
 import { compatibility } from "../src/core/compat.ts";
 import { logger } from "../src/core/log.ts";
 import { ApiClient } from "../src/client/api-client.ts";
 import { readClientSettings, tokenReader } from "../src/client/settings.ts";
-import { iconsInstalled } from "../src/icons/installed.ts";
-import { busReady, connectSessionBus } from "./bus.ts";
+import { iconsInstalled } from "../src/desktop/icons/installed.ts";
+import { busReady, connectSessionBus } from "../src/desktop/session-bus.ts";
 import { DaemonLink, type LinkState } from "./daemon-link.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
@@ -14,8 +14,8 @@ import { baseUrlOf } from "../src/core/listen-url.ts";
 import { selfCommand } from "./self-command.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
 import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
-import { startUnit, unitState } from "./systemd-user.ts";
-import { dashboardLink, openInBrowser } from "../src/dashboard/open.ts";
+import { startUnit, unitState } from "../src/desktop/systemd-user.ts";
+import { dashboardLink, openInBrowser } from "../src/client/dashboard-link.ts";
 import { registerWithWatcher, type WatcherRegistration } from "./watcher-registration.ts";
 
 const log = logger("tray");
@@ -86,7 +86,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   if (!iconsInstalled()) {
     try {
       // The renderers pull in zlib: loaded only when the icons are not installed.
-      const { ensurePrivateIconTheme, privateIconRoot } = await import("../src/icons/theme.ts");
+      const { ensurePrivateIconTheme, privateIconRoot } = await import("../src/desktop/icons/theme.ts");
       const root = ensurePrivateIconTheme(opts.iconRoot ?? privateIconRoot());
       item.setIconThemePath(root);
       menu.setIconThemePath([root]);

@@ -1,7 +1,7 @@
 // org.kde.StatusNotifierItem at /StatusNotifierItem: every property, method and signal of the spec, fed by the tray view.
 import dbus from "dbus-next";
-import { renderArgb } from "../src/icons/render.ts";
-import { APP_ICON, iconName, type TrayState } from "../src/icons/shapes.ts";
+import { renderArgb } from "../src/desktop/icons/render.ts";
+import { APP_ICON, iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 import type { SniStatus, TrayView } from "./state.ts";
 import { MENU_PATH } from "./dbusmenu.ts";
 

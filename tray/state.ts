@@ -1,6 +1,6 @@
 // Pure mapping from what the tray knows about the daemon to the icon, status, tooltip and menu it shows (no I/O here).
 import type { Alert, DaemonStatus, UpstreamStatus } from "../src/core/contracts.ts";
-import { iconName, type TrayState } from "../src/icons/shapes.ts";
+import { iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 
 export const TITLE = "CloudToLocalLLM tunnel";
 

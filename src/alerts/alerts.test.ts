@@ -219,7 +219,7 @@ describe("alerts component", () => {
 
   test("a notifier problem (notify-send missing) shows in the service's warnings while notifications are on", async () => {
     const { alertsComponentFactory } = await import("./component.ts");
-    const { createNotifier, MISSING_NOTIFY_SEND } = await import("../notify/notifier.ts");
+    const { createNotifier, MISSING_NOTIFY_SEND } = await import("../desktop/notify/notifier.ts");
     const { setLogSink } = await import("../core/log.ts");
     setLogSink(() => {});
     try {

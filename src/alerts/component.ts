@@ -1,11 +1,11 @@
 // The alerts component: runs the rules of `[alerts]` on daemon events, emits alert.raised/cleared, sends desktop notifications.
 import type { AlertsService } from "../core/contracts.ts";
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import type { DaemonEvent } from "../core/events.ts";
 import { durationMs } from "../config/duration.ts";
 import { logger } from "../core/log.ts";
-import { createNotifier, type Notifier } from "../notify/notifier.ts";
-import { alertNotification } from "../notify/messages.ts";
+import { createNotifier, type Notifier } from "../desktop/notify/notifier.ts";
+import { alertNotification } from "../desktop/notify/messages.ts";
 import { AlertEngine } from "./engine.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { AlertRules, ruleSettings } from "./rules.ts";

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import type { Alert, TunnelStatus } from "../core/contracts.ts";
 import { EventBus } from "../core/events.ts";
 import { defaultConfig } from "../config/load.ts";
-import type { DaemonContext } from "../daemon/component.ts";
+import type { DaemonContext } from "../core/component.ts";
 import { alertsComponentFactory } from "./component.ts";
 
 const tunnel = (state: TunnelStatus["state"], lastError: string | null = null): TunnelStatus => ({

@@ -1,6 +1,6 @@
 // Builds the control API from a DaemonContext: security first, one error mapping, then one plugin per feature (no listener here).
 import { Elysia } from "elysia";
-import type { DaemonContext } from "../daemon/component.ts";
+import type { DaemonContext } from "../core/component.ts";
 import { ensureApiToken } from "./token.ts";
 import type { ApiDeps } from "./deps.ts";
 import { toHttpError } from "./errors.ts";

@@ -1,11 +1,11 @@
 // The control API component: makes the token, listens on `[api] listen`, moves only when that address changes (new socket bound before the old one closes).
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { HttpError } from "../core/http-error.ts";
 import { listenError } from "../core/listen-error.ts";
 import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
-import { ListenerSlot } from "../daemon/listener-slot.ts";
+import { ListenerSlot } from "../core/listener-slot.ts";
 import { createApp, type ApiApp } from "./app.ts";
 import { WsHub } from "./modules/ws/hub.ts";
 import { ensureApiToken } from "./token.ts";

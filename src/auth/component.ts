@@ -1,5 +1,5 @@
 // The daemon component that runs the sign-in lifecycle and publishes it as ctx.services.auth.
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { AuthManager } from "./manager.ts";
 
 export const createAuthComponent: ComponentFactory = (ctx) => {

@@ -1,7 +1,7 @@
 // The daemon's sign-in lifecycle: loads the session, refreshes it before expiry, rotates refresh tokens, reports state.
 import type * as client from "openid-client";
 import * as oidcClient from "openid-client";
-import type { AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
+import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
 import { durationMs } from "../config/duration.ts";
@@ -11,21 +11,8 @@ import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
 
 const log = logger("auth");
 
-export type { AuthStatus };
+export type { AuthService, AuthStatus };
 
-/** What other components use: the tunnel reads the access token and reconnects when it changes. */
-export interface AuthService {
-  status(): AuthStatus;
-  /** The current access token, refreshed first when it is about to expire; null when not signed in. */
-  accessToken(): Promise<string | null>;
-  /** Called with each new access token (after sign-in or refresh) and with null on sign-out / login required. */
-  onToken(cb: (token: string | null) => void): () => void;
-  startDeviceLogin(): Promise<AuthStatus["pending"] & {}>;
-  logout(): Promise<void>;
-  /** Re-reads the session from the secret store (after `login` or `logout` on the command line). */
-  reload(): Promise<void>;
-  refreshNow(): Promise<void>;
-}
 
 export interface AuthManagerDeps {
   config(): AuthConfig;

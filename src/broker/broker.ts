@@ -5,7 +5,7 @@ import { durationMs } from "../config/duration.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
-import type { Services } from "../daemon/component.ts";
+import type { Services } from "../core/component.ts";
 import { Exchange, type CaptureOptions } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";

@@ -1,5 +1,5 @@
 // The broker as a daemon component: builds the Broker, publishes it as ctx.services.broker, runs the listener.
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { Broker } from "./broker.ts";
 import { ProxyListener } from "./listener.ts";
 

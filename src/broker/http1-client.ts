@@ -7,7 +7,7 @@
 import type { Socket, SocketHandler } from "bun";
 import { clientHeadersOf, upstreamHeaderLines } from "./headers.ts";
 import { HttpParseError, ResponseParser, headerValue, type ParserSink, type ResponseHead } from "./http1-parser.ts";
-import type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-client.ts";
+import type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-types.ts";
 import type { Upstream } from "./upstream.ts";
 
 /** Idle sockets kept per upstream; more are closed when their request ends. */

@@ -2,15 +2,15 @@
 import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
-import { hostHeaderAllowed, hostSet } from "../core/host.ts";
+import { hostHeaderAllowed, hostSet } from "../net/host.ts";
 import { logger } from "../core/log.ts";
 import { urlPath } from "../core/url-path.ts";
 import type { Broker } from "./broker.ts";
 import { brokerError } from "./proxy-handler.ts";
 import { listenError } from "../core/listen-error.ts";
 import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
-import { ListenerSlot } from "../daemon/listener-slot.ts";
-import type { Prepared } from "../daemon/component.ts";
+import { ListenerSlot } from "../core/listener-slot.ts";
+import type { Prepared } from "../core/component.ts";
 
 const log = logger("broker");
 

@@ -4,13 +4,9 @@
 import { clientHeaders, upstreamHeaders } from "./headers.ts";
 import { Http1Pool } from "./http1-client.ts";
 import type { Upstream } from "./upstream.ts";
+import type { AttemptSignal, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-types.ts";
 
-/** The part of AbortSignal a client uses: an AbortSignal fits, and so does the broker's lighter Attempt. */
-export interface AttemptSignal {
-  readonly aborted: boolean;
-  addEventListener(type: "abort", listener: EventListenerObject | (() => void)): void;
-  removeEventListener(type: "abort", listener: EventListenerObject | (() => void)): void;
-}
+export type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-types.ts";
 
 /**
  * The cancel switch of one attempt: what an AbortController does, without the DOM event machinery (an
@@ -36,46 +32,6 @@ export class Attempt implements AttemptSignal {
     this.listeners = [];
     for (const l of ls) typeof l === "function" ? l() : l.handleEvent(new Event("abort"));
   }
-}
-
-export interface UpstreamRequest {
-  method: string;
-  /** Path and query of the client's request; appended to the upstream's base URL. */
-  target: string;
-  /** The client's headers (the rules of headers.ts are applied here); null for none. */
-  headers: Headers | null;
-  body: Uint8Array | ReadableStream<Uint8Array> | null;
-  /** The length of a stream body when the client announced it, else -1. */
-  bodyLength: number;
-  signal: AttemptSignal;
-}
-
-export interface ReadResult {
-  done: boolean;
-  value: Uint8Array[];
-}
-
-export interface UpstreamReply {
-  readonly status: number;
-  readonly statusText: string;
-  /** Whether a body follows. */
-  readonly hasBody: boolean;
-  /** A response header (name in lower case), or null. */
-  header(name: string): string | null;
-  /** The headers to pass to the client: hop-by-hop and framing headers removed (headers.ts). */
-  clientHeaders(): HeadersInit;
-  /** The whole body. */
-  bytes(): Promise<Uint8Array>;
-  /** Every part received so far (waits for one when there is none); done once the body is complete. */
-  read(): Promise<ReadResult> | ReadResult;
-  /** Abandons the rest of the body. */
-  cancel(): void;
-}
-
-export interface UpstreamClient {
-  send(req: UpstreamRequest): Promise<UpstreamReply>;
-  /** Closes idle connections; requests in flight finish. */
-  close(): void;
 }
 
 type FetchFn = typeof fetch;

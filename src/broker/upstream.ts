@@ -4,7 +4,7 @@ import type { UpstreamConfig } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { quality as judgeQuality } from "./quality.ts";
-import { redactUrl } from "../core/redact-url.ts";
+import { redactUrl } from "../net/redact-url.ts";
 
 export class Upstream {
   readonly name: string;

@@ -22,6 +22,12 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+/** A `config` subcommand (one file each under cli/config/). */
+export interface Subcommand extends Command {
+  /** One line for the `config --help` list, e.g. "validate [FILE]". */
+  usage: string;
+}
+
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, allowPositionals = true) {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });

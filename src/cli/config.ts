@@ -1,10 +1,7 @@
 // `config`: the config file's subcommands (path, show, validate, export, import, backup, backups, restore, migrate), one file each under config/.
-import { parse, UsageError, type Command } from "./args.ts";
+import { parse, UsageError, type Command, type Subcommand } from "./args.ts";
 
-export interface Subcommand extends Command {
-  /** One line for the `config --help` list, e.g. "validate [FILE]". */
-  usage: string;
-}
+export type { Subcommand };
 
 const SUBCOMMANDS: Record<string, () => Promise<{ default: Subcommand }>> = {
   path: () => import("./config/path.ts"),

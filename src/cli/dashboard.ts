@@ -1,7 +1,7 @@
 // `dashboard`: opens the running daemon's dashboard in the browser through a one-time sign-in link (no token in the browser).
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { CliError, parse, type Command } from "./args.ts";
-import { dashboardLink, openInBrowser } from "../dashboard/open.ts";
+import { dashboardLink, openInBrowser } from "../client/dashboard-link.ts";
 
 const command: Command = {
   name: "dashboard",

@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
-import { UNIT, unitState } from "../../tray/systemd-user.ts";
+import { UNIT, unitState } from "../desktop/systemd-user.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
-import { sessionBusAddress } from "../core/dbus-address.ts";
-import { redactUrl } from "../core/redact-url.ts";
+import { sessionBusAddress } from "../desktop/dbus-address.ts";
+import { redactUrl } from "../net/redact-url.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface CheckResult {
@@ -112,7 +112,7 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
 }
 
 export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: boolean): Promise<CheckResult[]> {
-  const { connectSessionBus, busReady } = await import("../../tray/bus.ts");
+  const { connectSessionBus, busReady } = await import("../desktop/session-bus.ts");
   const out: CheckResult[] = [];
   const address = sessionBusAddress(env);
   const notifySend = Bun.which("notify-send", { PATH: env.PATH ?? "" });

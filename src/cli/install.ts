@@ -1,9 +1,9 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { enableService, install } from "../install/installer.ts";
-import { PACKAGED_BINARY } from "../install/assets.ts";
-import { systemctlRunner } from "../install/systemctl.ts";
+import { enableService, install } from "../desktop/install/installer.ts";
+import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
+import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 
 /** The file this process runs from, when it is the compiled binary (from source, process.execPath is bun itself). */

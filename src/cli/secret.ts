@@ -2,7 +2,7 @@
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { loadCliConfig } from "./local-auth.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
-import { checkSecretName, secretEnvVar } from "../secrets/names.ts";
+import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
 
 /** Reads one value: all of piped stdin, or a line typed without echo on a terminal. */
 async function readValue(name: string): Promise<string> {

@@ -10,7 +10,7 @@ import { COMPONENTS } from "../daemon/components.ts";
 import { watchConfigFile } from "../daemon/config-watcher.ts";
 import { logger } from "../core/log.ts";
 import { ListenError } from "../core/listen-error.ts";
-import { VERSION } from "../build-info.ts";
+import { VERSION } from "../core/build-info.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 
 const log = logger("daemon");

@@ -3,7 +3,7 @@ import type { DaemonStatus } from "../core/contracts.ts";
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { parse, type Command } from "./args.ts";
 import { renderStatus, useColour } from "./status-view.ts";
-import { redactUrlsDeep } from "../core/redact-url.ts";
+import { redactUrlsDeep } from "../net/redact-url.ts";
 
 const command: Command = {
   name: "status",

@@ -1,6 +1,6 @@
 // `uninstall`: stops the user service and removes exactly the files `install` wrote; the configuration stays.
-import { uninstall } from "../install/installer.ts";
-import { systemctlRunner } from "../install/systemctl.ts";
+import { uninstall } from "../desktop/install/installer.ts";
+import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, type Command } from "./args.ts";
 
 const command: Command = {

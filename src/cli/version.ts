@@ -1,5 +1,5 @@
 // `version`: prints the version, commit and build date (`--json` for tools).
-import { API_VERSION, BUILD_DATE, COMMIT, PROTOCOL_VERSION, VERSION } from "../build-info.ts";
+import { API_VERSION, BUILD_DATE, COMMIT, PROTOCOL_VERSION, VERSION } from "../core/build-info.ts";
 import { parse, type Command } from "./args.ts";
 
 export function versionInfo() {

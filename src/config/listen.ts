@@ -8,4 +8,4 @@ export function splitListen(addr: string): { hostname: string; port: number } {
 }
 
 /** Whether a listen host (or a URL's hostname) is loopback: parsed as an address, never matched by prefix (see src/core/host.ts). */
-export { isLoopbackHost } from "../core/host.ts";
+export { isLoopbackHost } from "../net/host.ts";

@@ -1,7 +1,6 @@
 // Carries the 1.x tunnel manager's tunnel_config.json and the 2.x tray daemon's connection_config.json into the new config (old files are only read).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SecretStore } from "../core/contracts.ts";
 import { defaultConfig, validateConfig, type ConfigIssue } from "./load.ts";
 import { legacyDir } from "./paths.ts";
 import { renderConfig } from "./render.ts";
@@ -284,7 +283,13 @@ export interface AppliedMigration {
  * Stores the legacy tokens in the secret store (never in the TOML) and writes the new config through the store.
  * Without a secret store the tokens are left behind and listed; the config then does not refer to them.
  */
-export async function applyMigration(m: Migration, store: ConfigStore, secrets?: SecretStore | null): Promise<AppliedMigration> {
+/** Where migrated tokens go: the secret store (src/secrets), seen from here only as what this needs of it. */
+export interface SecretSink {
+  readonly backend: string;
+  set(name: string, value: string): Promise<void>;
+}
+
+export async function applyMigration(m: Migration, store: ConfigStore, secrets?: SecretSink | null): Promise<AppliedMigration> {
   const storedSecrets: string[] = [];
   for (const s of m.secrets) {
     let reason: string | null = null;

@@ -1,6 +1,6 @@
 // Hides inline secrets in a parsed config (for export and display): secret-named keys, and URLs through the one URL redaction (core/redact-url.ts).
-import { isInlineSecret } from "../secrets/inline.ts";
-import { redactUrl } from "../core/redact-url.ts";
+import { isInlineSecret } from "./inline-secrets.ts";
+import { redactUrl } from "../net/redact-url.ts";
 
 const SECRET_KEY = /token|secret|password|passwd|api[_-]?key|(^|_)key$/i;
 // These name a secret in the store or a file holding it; the value itself is not secret...

@@ -4,7 +4,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { ConfigSchema, DURATION_PATTERN, type Config } from "./schema.ts";
 import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
-import { redactUrl } from "../core/redact-url.ts";
+import { redactUrl } from "../net/redact-url.ts";
 
 export interface FieldIssue {
   path: string; // "upstreams[0].url"; "" for the file as a whole

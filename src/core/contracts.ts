@@ -306,3 +306,74 @@ export interface SecretStore {
   delete(name: string): Promise<boolean>;
   list(): Promise<string[]>;
 }
+
+/** What other components use: the tunnel reads the access token and reconnects when it changes. */
+export interface AuthService {
+  status(): AuthStatus;
+  /** The current access token, refreshed first when it is about to expire; null when not signed in. */
+  accessToken(): Promise<string | null>;
+  /** Called with each new access token (after sign-in or refresh) and with null on sign-out / login required. */
+  onToken(cb: (token: string | null) => void): () => void;
+  startDeviceLogin(): Promise<AuthStatus["pending"] & {}>;
+  logout(): Promise<void>;
+  /** Re-reads the session from the secret store (after `login` or `logout` on the command line). */
+  reload(): Promise<void>;
+  refreshNow(): Promise<void>;
+}
+
+export interface InspectorOptions {
+  /** Records kept; the oldest is dropped first. 0 keeps nothing. */
+  size: number;
+  /** Keep request and response bodies (off by default: prompts and answers are private). */
+  captureBodies: boolean;
+  /** Bytes of each body kept when capture is on. */
+  bodyCap: number;
+}
+
+/** A record as the inspector keeps it: bodies only with capture on, cut to the cap, and flagged when cut. */
+export type InspectedRequest = RequestRecord;
+
+export interface RequestFilter {
+  source?: "local" | "tunnel";
+  upstream?: string;
+  model?: string;
+  method?: string;
+  /** A status class ("2xx", "5xx", "error" = failed or status ≥ 400) or an exact code ("404"). */
+  status?: string;
+  /** Case-insensitive substring of the path. */
+  path?: string;
+  /** Only records newer than the one with this id (for catching up after a reconnect). */
+  after?: string;
+  /** At most this many, newest first. */
+  limit?: number;
+}
+
+/** What the inspector offers to the API. */
+export interface InspectorService {
+  list(filter?: RequestFilter): InspectedRequest[];
+  get(id: string): InspectedRequest | undefined;
+  options(): InspectorOptions;
+  /** Records currently kept. */
+  size(): number;
+}
+
+/** One sample of an upstream's chart history. */
+export interface Point {
+  t: number;
+  p50: number | null;
+  p95: number | null;
+  rps: number;
+  tps: number | null;
+}
+
+/** The last 15 minutes of samples, for the dashboard's charts. */
+export interface MetricsHistoryService {
+  intervalMs: number;
+  all(): Record<string, Point[]>;
+}
+
+/** What the API asks of the running configuration (the daemon's ConfigRuntime): install a validated config, re-read the file. */
+export interface ConfigRuntimeControl {
+  replace(next: Config, text?: string): Promise<ReloadResult>;
+  reload(fileText?: string): Promise<ReloadResult>;
+}

@@ -1,5 +1,5 @@
 // One-line, journald-friendly logging to stderr: "<level> component: message key=value", secrets scrubbed and URLs redacted.
-import { redactUrlsIn } from "./redact-url.ts";
+import { redactUrlsIn } from "../net/redact-url.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

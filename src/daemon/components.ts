@@ -1,5 +1,5 @@
 // The daemon's components in start order (stopped in reverse); each feature adds its factory here.
-import type { ComponentFactory } from "./component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { createApiComponent } from "../api/component.ts";
 import { createSecretsComponent } from "../secrets/component.ts";
 import { createBrokerComponent } from "../broker/component.ts";

@@ -2,8 +2,8 @@
 import type { Config } from "../config/schema.ts";
 import { EventBus } from "../core/events.ts";
 import { logger, setLogLevel } from "../core/log.ts";
-import { VERSION } from "../build-info.ts";
-import type { Component, ComponentFactory, DaemonContext, Prepared, Services } from "./component.ts";
+import { VERSION } from "../core/build-info.ts";
+import type { Component, ComponentFactory, DaemonContext, Prepared, Services } from "../core/component.ts";
 import { ConfigRuntime } from "./config-runtime.ts";
 
 const log = logger("daemon");

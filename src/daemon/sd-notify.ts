@@ -3,7 +3,7 @@ import { dlopen, FFIType } from "bun:ffi";
 import type { DaemonEvent, EventType } from "../core/events.ts";
 import type { Quality, TunnelStatus, UpstreamStatus } from "../core/contracts.ts";
 import { logger } from "../core/log.ts";
-import type { ComponentFactory } from "./component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 
 const log = logger("systemd");
 

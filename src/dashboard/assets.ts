@@ -1,6 +1,6 @@
 // The dashboard's files as served: the page bundle baked in at build time (macro) and the HTML shell filled per session.
 import { bundleDashboard } from "./build.ts" with { type: "macro" };
-import { renderSvg } from "../icons/index.ts";
+import { renderSvg } from "../desktop/icons/index.ts";
 
 const bundle = bundleDashboard();
 

@@ -22,7 +22,7 @@ function bunBuild(entry: string, extra: string[] = []): string {
 }
 
 export function bundleDashboard(): DashboardBundle {
-  const dir = join(import.meta.dir, "page");
+  const dir = join(import.meta.dir, "../dashboard-page");
   const js = bunBuild(join(dir, "main.ts"), ["--format=esm"]);
   const css = bunBuild(join(dir, "style.css"));
   // The HTML shell is small: only its comments go, the markup stays readable in view-source.

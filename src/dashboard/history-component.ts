@@ -1,14 +1,13 @@
 // Samples every upstream's metrics into the charts' 15-minute history, so a dashboard opened now shows the recent past.
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { History, type Point } from "./metrics-history.ts";
 
 /** One sample every 5 s: 180 points per upstream for the 15 minutes (the page adds 1-second points while open). */
 export const SAMPLE_MS = 5000;
 
-export interface MetricsHistoryService {
-  intervalMs: number;
-  all(): Record<string, Point[]>;
-}
+import type { MetricsHistoryService } from "../core/contracts.ts";
+
+export type { MetricsHistoryService };
 
 export function createMetricsHistoryComponent(sampleMs = SAMPLE_MS): ComponentFactory {
   return (ctx) => {

@@ -1,16 +1,10 @@
 // Per-upstream metric history for the dashboard's charts (latency p50/p95, requests/s, tokens/s), only the last 15 minutes
 // kept; the daemon samples it so a page opened now still sees the last 15 minutes, and the page extends it from live ticks.
-import type { UpstreamMetrics } from "../core/contracts.ts";
+import type { Point, UpstreamMetrics } from "../core/contracts.ts";
 
 export const WINDOW_MS = 15 * 60_000;
 
-export interface Point {
-  t: number;
-  p50: number | null;
-  p95: number | null;
-  rps: number;
-  tps: number | null;
-}
+export type { Point } from "../core/contracts.ts";
 
 export function pointOf(t: number, m: UpstreamMetrics): Point {
   return { t, p50: m.latencyMs.p50, p95: m.latencyMs.p95, rps: m.requestsPerSec, tps: m.tokensPerSec };

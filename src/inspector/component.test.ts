@@ -2,7 +2,7 @@
 import { expect, test } from "bun:test";
 import { EventBus } from "../core/events.ts";
 import { defaultConfig } from "../config/load.ts";
-import type { DaemonContext } from "../daemon/component.ts";
+import type { DaemonContext } from "../core/component.ts";
 import { createInspectorComponent } from "./component.ts";
 
 test("with inspector_size 0 nobody listens, so the broker can skip building records; a reload to >0 subscribes once", async () => {

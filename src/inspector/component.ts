@@ -1,6 +1,6 @@
 // The request inspector as a daemon component: keeps the last requests from `request.completed` events for the dashboard.
 import type { Config } from "../config/schema.ts";
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { RequestRing, type InspectorOptions, type InspectorService } from "./ring.ts";
 
 export function inspectorOptions(config: Config): InspectorOptions {

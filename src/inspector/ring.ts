@@ -1,41 +1,7 @@
 // The request inspector's bounded ring: the last N requests, bodies dropped unless capture is on, and capped when it is.
-import type { RequestRecord } from "../core/contracts.ts";
+import type { InspectedRequest, InspectorOptions, InspectorService, RequestFilter, RequestRecord } from "../core/contracts.ts";
 
-export interface InspectorOptions {
-  /** Records kept; the oldest is dropped first. 0 keeps nothing. */
-  size: number;
-  /** Keep request and response bodies (off by default: prompts and answers are private). */
-  captureBodies: boolean;
-  /** Bytes of each body kept when capture is on. */
-  bodyCap: number;
-}
-
-/** A record as the inspector keeps it: bodies only with capture on, cut to the cap, and flagged when cut. */
-export type InspectedRequest = RequestRecord;
-
-export interface RequestFilter {
-  source?: "local" | "tunnel";
-  upstream?: string;
-  model?: string;
-  method?: string;
-  /** A status class ("2xx", "5xx", "error" = failed or status ≥ 400) or an exact code ("404"). */
-  status?: string;
-  /** Case-insensitive substring of the path. */
-  path?: string;
-  /** Only records newer than the one with this id (for catching up after a reconnect). */
-  after?: string;
-  /** At most this many, newest first. */
-  limit?: number;
-}
-
-/** What the inspector offers to the API. */
-export interface InspectorService {
-  list(filter?: RequestFilter): InspectedRequest[];
-  get(id: string): InspectedRequest | undefined;
-  options(): InspectorOptions;
-  /** Records currently kept. */
-  size(): number;
-}
+export type { InspectedRequest, InspectorOptions, InspectorService, RequestFilter } from "../core/contracts.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,7 +5,7 @@ import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { splitListen } from "../config/listen.ts";
-import { VERSION } from "../build-info.ts";
+import { VERSION } from "../core/build-info.ts";
 import { encode, ProtocolError, tryDecode } from "../tunnel/protocol/codec.ts";
 import { CAPABILITIES, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "../tunnel/protocol/messages.ts";
 import { CLOSE_CODES, forward, Session } from "../tunnel/protocol/session.ts";

@@ -1,5 +1,5 @@
 // The daemon component that opens the secret store first and publishes it as ctx.services.secrets.
-import type { ComponentFactory } from "../daemon/component.ts";
+import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { openSecretStore, UnavailableSecretStore, withEnvOverride, type ClosableSecretStore } from "./open-secret-store.ts";
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { FileSecretStore } from "./file-store.ts";
 import { MemorySecretStore } from "./memory-store.ts";
 import { openSecretStore } from "./open-secret-store.ts";
-import { checkSecretName, secretEnvVar } from "./names.ts";
+import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
 import { logger, setLogSink } from "../core/log.ts";
 
 const dirs: string[] = [];

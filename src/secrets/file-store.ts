@@ -5,7 +5,7 @@ import type { SecretStore } from "../core/contracts.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { appStateDir } from "../config/paths.ts";
 import { atomicWrite } from "../config/atomic-write.ts";
-import { checkSecretName } from "./names.ts";
+import { checkSecretName } from "../config/secret-names.ts";
 
 const log = logger("secrets");
 

@@ -1,6 +1,6 @@
 // Inline secrets in the config: recognised, still usable through the store, and warned about.
 import { expect, test } from "bun:test";
-import { inlineSecretFields, isInlineSecret } from "./inline.ts";
+import { inlineSecretFields, isInlineSecret } from "../config/inline-secrets.ts";
 import { openSecretStore } from "./open-secret-store.ts";
 import { defaultConfig } from "../config/load.ts";
 

@@ -1,7 +1,7 @@
 // An in-memory SecretStore for unit tests.
 import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
-import { checkSecretName } from "./names.ts";
+import { checkSecretName } from "../config/secret-names.ts";
 
 export class MemorySecretStore implements SecretStore {
   readonly backend = "memory" as const;

@@ -4,9 +4,9 @@ import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
 import { FileSecretStore, defaultSecretsFile } from "./file-store.ts";
 import { SecretServiceStore } from "./secret-service-store.ts";
-import { sessionBusAddress } from "../core/dbus-address.ts";
-import { checkSecretName, secretEnvVar } from "./names.ts";
-import { inlineSecretFields, inlineSecretWarning, isInlineSecret } from "./inline.ts";
+import { sessionBusAddress } from "../desktop/dbus-address.ts";
+import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
+import { inlineSecretFields, inlineSecretWarning, isInlineSecret } from "../config/inline-secrets.ts";
 
 export interface OpenSecretStoreOptions {
   env?: NodeJS.ProcessEnv;

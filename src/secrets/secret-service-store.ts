@@ -2,8 +2,8 @@
 import dbus from "dbus-next";
 import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
-import { normalizeBusAddress } from "../core/dbus-address.ts";
-import { checkSecretName } from "./names.ts";
+import { normalizeBusAddress } from "../desktop/dbus-address.ts";
+import { checkSecretName } from "../config/secret-names.ts";
 import { DH_ALGORITHM, DhKeyExchange, decryptSecret, encryptSecret } from "./dh-session.ts";
 
 const { Message, Variant } = dbus;

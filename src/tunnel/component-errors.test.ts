@@ -1,7 +1,7 @@
 // The agent's own answers to the relay (refusals, no broker, a broker that throws) in the caller's dialect with the stable code.
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
-import type { DaemonContext } from "../daemon/component.ts";
+import type { DaemonContext } from "../core/component.ts";
 import { TunnelService } from "./component.ts";
 
 function service(broker?: { handle(req: Request, source: string): Promise<Response> }) {

@@ -1,12 +1,12 @@
 // The daemon's tunnel component: runs the supervisor, hands every stream from the relay to the broker, publishes TunnelControl.
-import type { Component, ComponentFactory, DaemonContext } from "../daemon/component.ts";
+import type { Component, ComponentFactory, DaemonContext } from "../core/component.ts";
 import type { TunnelControl, TunnelStatus } from "../core/contracts.ts";
 import type { Config, TunnelConfig } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import { splitListen } from "../config/listen.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
-import { VERSION } from "../build-info.ts";
+import { VERSION } from "../core/build-info.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { connect, ConnectError, type Connection } from "./connector.ts";
 import { connectBridge } from "./bridge-v1.ts";

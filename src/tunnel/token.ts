@@ -1,5 +1,5 @@
 // Where the agent token comes from: the secret store ([tunnel] token_secret), else the signed-in account's access token.
-import type { Services } from "../daemon/component.ts";
+import type { Services } from "../core/component.ts";
 import { registerSecret } from "../core/log.ts";
 
 interface AuthLike {

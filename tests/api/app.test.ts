@@ -318,7 +318,7 @@ describe("security", () => {
   test("a foreign Host is refused on every route, open ones included (DNS rebinding)", async () => {
     for (const p of ["/healthz", "/api/v1/status", "/metrics"]) expectError(await call("GET", p, { base: "http://evil.example:8765" }), 403, "host_not_allowed");
     expectError(await call("GET", "/healthz", { headers: { host: "evil.example" } }), 403, "host_not_allowed");
-    // Names that merely start like a loopback address are names (the broker's rule too: src/core/host.ts).
+    // Names that merely start like a loopback address are names (the broker's rule too: src/net/host.ts).
     for (const host of ["127.evil.example", "127.0.0.1.nip.io:8765", "localhost.evil.example", "0x7f.0.0.1", "box.lan.evil.example"])
       expectError(await call("GET", "/api/v1/status", { headers: { host } }), 403, "host_not_allowed");
     for (const host of ["localhost:8765", "127.0.0.1", "127.0.0.2:8765", "[::1]:8765", "box.lan:8765", "LOCALHOST", "Box.Lan."])

@@ -4,7 +4,7 @@ import type { Config } from "../../src/config/schema.ts";
 import { EventBus, type DaemonEvent } from "../../src/core/events.ts";
 import { Broker } from "../../src/broker/broker.ts";
 import { ProxyListener } from "../../src/broker/listener.ts";
-import type { Services } from "../../src/daemon/component.ts";
+import type { Services } from "../../src/core/component.ts";
 
 export interface TestBroker {
   url: string;

@@ -4,7 +4,7 @@ import { requireTools } from "../helpers/requires.ts";
 import { startDaemon, removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startNotifications, startPrivateBus, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
-import { createNotifier, MISSING_NOTIFY_SEND } from "../../src/notify/notifier.ts";
+import { createNotifier, MISSING_NOTIFY_SEND } from "../../src/desktop/notify/notifier.ts";
 import { setLogSink } from "../../src/core/log.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.

@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ARCHITECTURE, renderArchitecture, withGenerated } from "../../scripts/gen-architecture.ts";
-import { closure, cycles, fileCycles, importGraph, importsOf, REPO } from "../../scripts/import-graph.ts";
+import { closure, cycles, fileCycles, folderGraph, importGraph, importsOf, REPO } from "../../scripts/import-graph.ts";
 
 const doc = readFileSync(ARCHITECTURE, "utf8");
 
@@ -17,8 +17,20 @@ test("every source file the document names exists", () => {
   expect(named.filter((f) => !existsSync(join(REPO, f)))).toEqual([]);
 });
 
-test("no runtime import cycle between files", () => {
-  expect(fileCycles(importGraph(), ["runtime"])).toEqual([]);
+test("no import cycle between files, through any kind of import (runtime, type-only, lazy)", () => {
+  expect(fileCycles(importGraph(), ["runtime", "type", "lazy"])).toEqual([]);
+});
+
+test("no import cycle between top-level folders: they form layers (config, core, the features, daemon, cli)", () => {
+  expect(cycles(folderGraph(importGraph()))).toEqual([]);
+});
+
+test("the component contract sits below the features: src/core imports no feature, and nothing in src/ imports tray/ but the tray command's entry", () => {
+  const g = importGraph();
+  const coreImports = [...g].filter(([f]) => f.startsWith("src/core/")).flatMap(([f, es]) => es.filter((e) => !/^src\/(core|config|net)\//.test(e.to)).map((e) => `${f} -> ${e.to}`));
+  expect(coreImports).toEqual([]);
+  const intoTray = [...g].filter(([f]) => f.startsWith("src/")).flatMap(([f, es]) => es.filter((e) => e.to.startsWith("tray/")).map((e) => `${f} -> ${e.to} (${e.kind})`));
+  expect(intoTray).toEqual(["src/cli/tray.ts -> tray/main.ts (lazy)"]);
 });
 
 test("the import reader sees each kind of import, and the cycle finder finds a cycle", () => {

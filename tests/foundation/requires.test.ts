@@ -48,7 +48,7 @@ async function runSuite(file: string, env: Record<string, string>) {
 }
 
 // A real test file with one test that needs ImageMagick (identify and convert) and many that need nothing.
-const FILE = "src/icons/icons.test.ts";
+const FILE = "src/desktop/icons/icons.test.ts";
 const TEST = "PNG decodes with ImageMagick to exactly the rendered pixels";
 
 test("with ImageMagick hidden from PATH the suite passes: the test skips naming the tool, and the run lists it with the apt-get line", async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
 import { makepkg, NOBODY, SRC_PKG } from "../../packaging/aur/update.ts";
-import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
+import { ICON_SIZES, TRAY_STATES } from "../../src/desktop/icons/index.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, test } = requireTools(["makepkg", "pacman", "fakeroot", "bsdtar"]);

@@ -3,7 +3,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { BUN, homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
-import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
+import { ICON_SIZES, TRAY_STATES } from "../../src/desktop/icons/index.ts";
 import { verifyUnit } from "./systemd-verify.ts";
 import { requireTools } from "../helpers/requires.ts";
 

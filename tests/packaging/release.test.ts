@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
-import { ICON_SIZES, TRAY_STATES } from "../../src/icons/index.ts";
+import { ICON_SIZES, TRAY_STATES } from "../../src/desktop/icons/index.ts";
 import { homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
 import { BIN_PKG, printSrcinfo, SRC_PKG } from "../../packaging/aur/update.ts";
 import { requireTools } from "../helpers/requires.ts";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { EventBus } from "../../src/core/events.ts";
 import type { TunnelStatus } from "../../src/core/contracts.ts";
-import type { Component, DaemonContext } from "../../src/daemon/component.ts";
+import type { Component, DaemonContext } from "../../src/core/component.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { parseRelayConfig } from "../../src/relay/config.ts";
 import { startRelay, type RelayServer } from "../../src/relay/server.ts";

@@ -1,6 +1,6 @@
 // DNS-rebinding guard: a page on evil.example that re-resolves to 127.0.0.1 still sends "Host: evil.example", which is refused here.
 import { HttpError } from "../../core/http-error.ts";
-import { hostHeaderAllowed } from "../../core/host.ts";
+import { hostHeaderAllowed } from "../../net/host.ts";
 import type { SecurityPolicy } from "./policy.ts";
 
 /** The Host header ("127.0.0.1:8765"); app.handle() requests built in tests and tools have none, and their URL carries it. */

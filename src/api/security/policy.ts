@@ -1,7 +1,7 @@
 // The API's security settings derived from `[api]` (recomputed only when the config object changes) and how a route declares who may call it.
 import type { Config } from "../../config/schema.ts";
 import { splitListen } from "../../config/listen.ts";
-import { hostSet } from "../../core/host.ts";
+import { hostSet } from "../../net/host.ts";
 
 export interface SecurityPolicy {
   /** Host names configured on top of loopback (allowed_hosts and the listen host), in src/core/host.ts's hostSet() form. */

@@ -1,7 +1,7 @@
 // `config backup`: saves a copy of the config file in the backups directory.
 import { existsSync } from "node:fs";
 import { parse, CliError } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, storeFor } from "./common.ts";
 
 const command: Subcommand = {

@@ -1,6 +1,6 @@
 // `config backups`: lists the config backups, oldest first.
 import { parse } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, storeFor } from "./common.ts";
 
 const command: Subcommand = {

@@ -1,7 +1,7 @@
 // `config export`: prints the config file for another machine, inline secrets redacted unless asked.
 import { existsSync } from "node:fs";
 import { parse, CliError } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, storeFor } from "./common.ts";
 
 const command: Subcommand = {

@@ -1,6 +1,6 @@
 // `config import FILE`: validates FILE and makes it the config file (the current one is backed up first).
 import { parse, EXIT_USAGE, UsageError } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from "./common.ts";
 
 const command: Subcommand = {

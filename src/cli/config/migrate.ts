@@ -5,7 +5,7 @@ import { applyMigration, findLegacy, migrateLegacy, readLegacyFile, renderMigrat
 import type { ConfigStore } from "../../config/store.ts";
 import { legacyDir } from "../../config/paths.ts";
 import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, storeFor } from "./common.ts";
 
 /** Migrates `files` into `store`, keeping legacy tokens in the secret store (opened here, closed after). */

@@ -1,7 +1,7 @@
 // `config path`: prints which config file is in use.
 import { configPath } from "../../config/paths.ts";
 import { parse } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION } from "./common.ts";
 
 const command: Subcommand = {

@@ -1,7 +1,7 @@
 // `config restore ID`: puts a backup back (validated first; the current file is backed up before being replaced).
 import { BackupNotFoundError } from "../../config/store.ts";
 import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, storeFor } from "./common.ts";
 
 const command: Subcommand = {

@@ -4,7 +4,7 @@ import { defaultConfig, parseConfig } from "../../config/load.ts";
 import { redactSecrets } from "../../config/redact.ts";
 import { renderConfig } from "../../config/render.ts";
 import { parse, EXIT_USAGE } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from "./common.ts";
 
 const command: Subcommand = {

@@ -1,7 +1,7 @@
 // `config validate [FILE]`: checks a config file and prints every problem with line and column (exit 2 when invalid).
 import { parseConfig } from "../../config/load.ts";
 import { parse, EXIT_USAGE, UsageError } from "../args.ts";
-import type { Subcommand } from "../config.ts";
+import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from "./common.ts";
 
 const command: Subcommand = {

@@ -1,5 +1,5 @@
 // What the sign-in routes do, on ctx.services.auth (the daemon's AuthManager).
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import type { AuthService, AuthStatus } from "../../../auth/manager.ts";
 

@@ -1,12 +1,12 @@
 // Config read (redacted), validate, write through the ConfigStore with a backup and hot-apply, export/import, backups and restore.
 import { readFileSync } from "node:fs";
 import { stringify } from "smol-toml";
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import type { ReloadResult } from "../../../core/contracts.ts";
 import { parseConfig, validateConfig, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
-import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../core/redact-url.ts";
+import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 import { BackupNotFoundError, ConfigStore, type BackupInfo } from "../../../config/store.ts";
 import type { Config } from "../../../config/schema.ts";
 import { tokenFile } from "../../token.ts";

@@ -1,5 +1,5 @@
 // Dashboard sign-in without a token in the browser: one-time codes for token holders, traded at /auth for a session cookie.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import { sessionsFor, type NewSession } from "../../security/sessions.ts";
 import { WINDOW_MS } from "../../../dashboard/metrics-history.ts";
 

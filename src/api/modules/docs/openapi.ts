@@ -8,7 +8,7 @@ import bundleJs from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" 
 import uiCss from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 // @ts-ignore -- a file import yields its path
 import initJs from "./swagger-init.js" with { type: "file" };
-import { VERSION } from "../../../build-info.ts";
+import { VERSION } from "../../../core/build-info.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { WS_MESSAGES } from "../ws/messages.ts";
 import { DEFAULT_SECURITY, SECURITY_OF } from "../../security/policy.ts";

@@ -5,7 +5,7 @@ import { errors } from "../../schemas.ts";
 import { access } from "../../security/access.ts";
 import { DaemonEvent, EventsQuery } from "./model.ts";
 import { recentEvents } from "./service.ts";
-import { redactUrlsDeep } from "../../../core/redact-url.ts";
+import { redactUrlsDeep } from "../../../net/redact-url.ts";
 
 export const eventsModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/events" }).use(access).get("", ({ query }) => redactUrlsDeep(recentEvents(deps.ctx, query)), {

@@ -1,5 +1,5 @@
 // The recent event log (the EventBus ring), filtered.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import type { DaemonEvent } from "../../../core/events.ts";
 
 export function recentEvents(ctx: DaemonContext, q: { limit?: number; type?: string; since?: number }): DaemonEvent[] {

@@ -1,5 +1,5 @@
 // Liveness and readiness: ready when the config is loaded and an upstream is up, or the tunnel is connected in a tunnel-only setup.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import { tunnelStatus, upstreamList } from "../status/service.ts";
 
 export interface Readiness {

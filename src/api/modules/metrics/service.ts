@@ -1,7 +1,7 @@
 // Metrics as JSON (per upstream and tunnel) and as Prometheus text: the shared registry plus daemon gauges read at scrape time.
 import { Gauge, Registry } from "prom-client";
-import { VERSION, COMMIT } from "../../../build-info.ts";
-import type { DaemonContext } from "../../../daemon/component.ts";
+import { VERSION, COMMIT } from "../../../core/build-info.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import type { Quality } from "../../../core/contracts.ts";
 import { metricsRegistry } from "../../../core/metrics-registry.ts";
 import { overallQuality, tunnelStatus, upstreamList } from "../status/service.ts";

@@ -1,5 +1,5 @@
 // The merged model list: every model any upstream serves, and which upstreams serve it.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 
 export function modelList(ctx: DaemonContext): { name: string; upstreams: string[] }[] {
   return ctx.services.broker?.models() ?? [];

@@ -1,5 +1,5 @@
 // Reads the request inspector's ring for the API (filters are the ring's own).
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import type { RequestFilter } from "../../../inspector/ring.ts";
 

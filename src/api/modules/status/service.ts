@@ -1,9 +1,9 @@
 // Builds the DaemonStatus (GET /api/v1/status and the /ws snapshot) from whatever services are running; absent ones get honest defaults.
 // Every URL in it goes through the one URL redaction (core/redact-url.ts): upstream and relay URLs, and any inside messages.
-import { BUILD_DATE, COMMIT, VERSION } from "../../../build-info.ts";
-import type { DaemonContext } from "../../../daemon/component.ts";
+import { BUILD_DATE, COMMIT, VERSION } from "../../../core/build-info.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import type { DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../../core/contracts.ts";
-import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../core/redact-url.ts";
+import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 
 const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
 

@@ -1,5 +1,5 @@
 // Tunnel status and start/stop/restart; a disabled or absent tunnel is a 409 with the reason, never a silent no-op.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import type { TunnelControl, TunnelStatus } from "../../../core/contracts.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { tunnelStatus } from "../status/service.ts";

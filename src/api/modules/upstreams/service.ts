@@ -1,5 +1,5 @@
 // Upstream listing, one upstream, an on-demand health check and "reconnect all" through the broker.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import type { BrokerService, UpstreamStatus } from "../../../core/contracts.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { shownUpstream, upstreamList } from "../status/service.ts";

@@ -1,5 +1,5 @@
 // Version information and the compatibility verdict for a client that sends its own version.
-import { API_VERSION, BUILD_DATE, COMMIT, PROTOCOL_VERSION, VERSION } from "../../../build-info.ts";
+import { API_VERSION, BUILD_DATE, COMMIT, PROTOCOL_VERSION, VERSION } from "../../../core/build-info.ts";
 import { compatibility, type Compatibility } from "../../../core/compat.ts";
 
 export function versionInfo(client?: string) {

@@ -1,5 +1,5 @@
 // Fans daemon events out to /ws clients, runs the metrics tick only while someone listens, and keeps slow clients from growing memory.
-import type { DaemonContext } from "../../../daemon/component.ts";
+import type { DaemonContext } from "../../../core/component.ts";
 import type { DaemonEvent } from "../../../core/events.ts";
 import { logger } from "../../../core/log.ts";
 import { buildStatus, tunnelStatus, upstreamList } from "../status/service.ts";

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import type { ServerWebSocket } from "bun";
 import type { ApiDeps } from "../../deps.ts";
 import { WsHub, type WsClient } from "./hub.ts";
-import { redactUrlsIn } from "../../../core/redact-url.ts";
+import { redactUrlsIn } from "../../../net/redact-url.ts";
 
 export const wsModule = (deps: ApiDeps, hub = new WsHub(deps.ctx)) => {
   const clients = new WeakMap<object, WsClient>();

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, encodePng, iconName, renderArgb, renderRgba, renderSvg, TRAY_STATES } from "./index.ts";
-import { requireTools } from "../../tests/helpers/requires.ts";
+import { requireTools } from "../../../tests/helpers/requires.ts";
 
 describe("icons", () => {
   test("names follow the shared convention", () => {
@@ -80,7 +80,7 @@ describe("icons", () => {
 test("the README's icons (docs/icons/*.svg) are the rendered ones", async () => {
   const { join } = await import("node:path");
   const { readFileSync } = await import("node:fs");
-  const dir = join(import.meta.dir, "../../docs/icons");
+  const dir = join(import.meta.dir, "../../../docs/icons");
   for (const s of TRAY_STATES) expect(readFileSync(join(dir, `${s}.svg`), "utf8")).toBe(renderSvg(s));
   expect(readFileSync(join(dir, "app.svg"), "utf8")).toBe(renderSvg());
 });

@@ -1,5 +1,5 @@
 // The page's live feed: one WebSocket to /ws (session cookie), reconnecting with backoff; no polling anywhere.
-import type { WsMessage } from "../../core/events.ts";
+import type { WsMessage } from "../core/events.ts";
 
 /** What /ws sends, typed once in src/core/events.ts (the tray reads the same union). */
 export type LiveMessage = WsMessage;

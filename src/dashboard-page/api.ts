@@ -1,7 +1,7 @@
 // The page's instance of the one API client: same origin, session cookie, the CSRF token on changes, ApiError with the code.
-import { ApiClient, type CallOptions } from "../../client/api-client.ts";
+import { ApiClient, type CallOptions } from "../client/api-client.ts";
 
-export { ApiError, issuesOf, type Issue } from "../../client/api-client.ts";
+export { ApiError, issuesOf, type Issue } from "../client/api-client.ts";
 
 const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? "";
 

@@ -2,7 +2,7 @@
 import { afterEach, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { splitListen } from "../config/listen.ts";
-import { listenError } from "../core/listen-error.ts";
+import { listenError } from "./listen-error.ts";
 import { ListenerSlot } from "./listener-slot.ts";
 
 const opened: Server<undefined>[] = [];

@@ -1,10 +1,10 @@
 // The files a desktop install consists of (units, desktop entries, icons, metainfo), embedded in the binary.
-import tunnelUnit from "../../systemd/cloudtolocalllm-tunnel.service" with { type: "text" };
-import trayUnit from "../../systemd/cloudtolocalllm-tunnel-tray.service" with { type: "text" };
-import relayUnit from "../../systemd/cloudtolocalllm-relay.service" with { type: "text" };
-import launcherEntry from "../../packaging/desktop/cloudtolocalllm-tunnel.desktop" with { type: "text" };
-import trayEntry from "../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop" with { type: "text" };
-import metainfo from "../../packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml" with { type: "text" };
+import tunnelUnit from "../../../systemd/cloudtolocalllm-tunnel.service" with { type: "text" };
+import trayUnit from "../../../systemd/cloudtolocalllm-tunnel-tray.service" with { type: "text" };
+import relayUnit from "../../../systemd/cloudtolocalllm-relay.service" with { type: "text" };
+import launcherEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel.desktop" with { type: "text" };
+import trayEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop" with { type: "text" };
+import metainfo from "../../../packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml" with { type: "text" };
 import { encodePng, iconName, ICON_SIZES, renderSvg, TRAY_STATES, type TrayState } from "../icons/index.ts";
 
 /** Where a file goes: each kind maps to one directory (XDG for `install`, FHS for packages, flat for tarballs). */

@@ -1,10 +1,10 @@
 // The overview: one card per upstream, the tunnel with its controls, overall quality, active alerts and the live charts.
-import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../core/contracts.ts";
+import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../core/contracts.ts";
 import { ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
 import { $, h, setClass, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
-import type { History } from "../metrics-history.ts";
+import type { History } from "../dashboard/metrics-history.ts";
 import { toast } from "./notify.ts";
 
 function stat(label: string, field: string): HTMLElement {

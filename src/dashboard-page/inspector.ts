@@ -1,5 +1,5 @@
 // The request inspector view: recent requests from GET /api/v1/requests plus live request.completed events, filtered in the page.
-import type { RequestRecord } from "../../core/contracts.ts";
+import type { RequestRecord } from "../core/contracts.ts";
 import { call } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
 import * as fmt from "./format.ts";

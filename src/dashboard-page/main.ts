@@ -1,9 +1,9 @@
 // The dashboard page's entry: tabs, the live feed from /ws, and the three views (overview, requests, configuration).
-import type { DaemonStatus } from "../../core/contracts.ts";
+import type { DaemonStatus } from "../core/contracts.ts";
 import { call, whenUnauthorized } from "./api.ts";
 import { ConfigView } from "./config-view.ts";
 import { $, setText } from "./dom.ts";
-import { History, type Point } from "../metrics-history.ts";
+import { History, type Point } from "../dashboard/metrics-history.ts";
 import { Inspector } from "./inspector.ts";
 import { connectLive, type LiveMessage } from "./live.ts";
 import { banner, toast } from "./notify.ts";

@@ -1,7 +1,7 @@
 // One listening socket that a reload can move: the new address is bound before the old one is closed, so a taken port leaves the old one serving.
 import { splitListen } from "../config/listen.ts";
-import { ListenError } from "../core/listen-error.ts";
-import { logger } from "../core/log.ts";
+import { ListenError } from "./listen-error.ts";
+import { logger } from "./log.ts";
 
 const log = logger("daemon");
 

@@ -1,11 +1,17 @@
-// The contract every part of the daemon follows, and the context it is built from.
+// The contract every part of the daemon follows, and the context it is built from (below every feature: features import it, it imports none).
 import type { Config } from "../config/schema.ts";
-import type { AlertsService, BrokerService, ConfigService, SecretStore, TunnelControl } from "../core/contracts.ts";
-import type { AuthService } from "../auth/manager.ts";
-import type { EventBus } from "../core/events.ts";
-import type { ConfigRuntime } from "./config-runtime.ts";
-import type { InspectorService } from "../inspector/ring.ts";
-import type { MetricsHistoryService } from "../dashboard/history-component.ts";
+import type {
+  AlertsService,
+  AuthService,
+  BrokerService,
+  ConfigRuntimeControl,
+  ConfigService,
+  InspectorService,
+  MetricsHistoryService,
+  SecretStore,
+  TunnelControl,
+} from "./contracts.ts";
+import type { EventBus } from "./events.ts";
 
 export interface Component {
   readonly name: string;
@@ -47,11 +53,10 @@ export interface Services {
   auth?: AuthService;
   inspector?: InspectorService;
   metricsHistory?: MetricsHistoryService;
-  [extra: string]: unknown;
 }
 
 export interface DaemonContext {
-  config: ConfigService & { runtime: ConfigRuntime };
+  config: ConfigService & { runtime: ConfigRuntimeControl };
   events: EventBus;
   services: Services;
   startedAt: Date;

@@ -2,8 +2,8 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { atomicWrite } from "../config/atomic-write.ts";
-import { configHome, dataHome } from "../config/paths.ts";
+import { atomicWrite } from "../../config/atomic-write.ts";
+import { configHome, dataHome } from "../../config/paths.ts";
 import { assets, checkPlainPath, SERVICE_UNIT, TRAY_UNIT, type AssetKind } from "./assets.ts";
 import { userManagerUnavailable, type Runner } from "./systemctl.ts";
 

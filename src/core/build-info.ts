@@ -3,7 +3,7 @@ declare const __VERSION__: string | undefined;
 declare const __COMMIT__: string | undefined;
 declare const __BUILD_DATE__: string | undefined;
 
-import pkg from "../package.json" with { type: "json" };
+import pkg from "../../package.json" with { type: "json" };
 
 function devCommit(): string {
   try {

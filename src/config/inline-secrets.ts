@@ -1,6 +1,6 @@
 // Inline secrets: a config field meant to name a secret that holds the secret itself (still works, with a warning).
-import type { Config } from "../config/schema.ts";
-import { NAME_PATTERN } from "./names.ts";
+import type { Config } from "./schema.ts";
+import { NAME_PATTERN } from "./secret-names.ts";
 
 // Shapes of credentials people paste: JWTs, vendor-prefixed API keys, long random strings without word separators.
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;

@@ -1,5 +1,5 @@
 // What a raised or cleared alert looks like as a desktop notification.
-import type { Alert } from "../core/contracts.ts";
+import type { Alert } from "../../core/contracts.ts";
 import type { DesktopNotification } from "./notifier.ts";
 
 const RULE_TITLE: Record<string, string> = {

@@ -1,6 +1,6 @@
 // A tiny live line chart drawn as SVG by the page (no library): fixed 15-minute time axis, auto-scaled y, labelled for screen readers.
 import { s, setText } from "./dom.ts";
-import { WINDOW_MS } from "../metrics-history.ts";
+import { WINDOW_MS } from "../dashboard/metrics-history.ts";
 
 export interface Line {
   label: string;

@@ -1,7 +1,7 @@
 // The one way to open the dashboard from the desktop (the `dashboard` command and the tray's "Open dashboard"):
 // ask the daemon, with the API token, for a one-time code, then open the sign-in URL that trades it for a session cookie.
 
-import type { ApiClient } from "../client/api-client.ts";
+import type { ApiClient } from "./api-client.ts";
 
 export interface DashboardLink {
   url: string;

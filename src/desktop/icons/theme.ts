@@ -5,7 +5,7 @@ import { encodePng } from "./png.ts";
 import { renderSvg } from "./render.ts";
 import { TRAY_STATES, iconName, type TrayState } from "./shapes.ts";
 import { ICON_SIZES } from "./index.ts";
-import { appStateDir, runtimeDir } from "../config/paths.ts";
+import { appStateDir, runtimeDir } from "../../config/paths.ts";
 
 /**
  * Writes `<root>/hicolor/<n>x<n>/apps/<name>.png`, `<root>/hicolor/scalable/apps/<name>.svg` and, for hosts that look

@@ -1,6 +1,6 @@
 // Opens the D-Bus session bus with dbus-next, accepting every address form a desktop hands out (path, abstract, socket).
 import dbus from "dbus-next";
-import { normalizeBusAddress, sessionBusAddress } from "../src/core/dbus-address.ts";
+import { normalizeBusAddress, sessionBusAddress } from "./dbus-address.ts";
 
 export function connectSessionBus(address?: string): dbus.MessageBus {
   const a = address ?? sessionBusAddress();

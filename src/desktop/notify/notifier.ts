@@ -1,6 +1,6 @@
 // Desktop notifications through node-notifier's notify-send backend; a missing notify-send is reported once, never thrown.
 import NotifySend from "node-notifier/notifiers/notifysend.js";
-import { logger } from "../core/log.ts";
+import { logger } from "../../core/log.ts";
 import { APP_ICON } from "../icons/shapes.ts";
 import { iconInstalled } from "../icons/installed.ts";
 

@@ -1,6 +1,6 @@
 // The configuration tab: a form for the common settings, a TOML editor for everything, backups, import and export.
 // Every check is the API's (POST /api/v1/config/validate, PUT /api/v1/config); errors are shown at the field or line they name.
-import type { UpstreamConfig } from "../../config/schema.ts";
+import type { UpstreamConfig } from "../config/schema.ts";
 import { ApiError, call, type Issue } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
 import { toast } from "./notify.ts";
