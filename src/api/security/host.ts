@@ -8,7 +8,7 @@ export function requestHost(request: Request): string {
   return request.headers.get("host") ?? new URL(request.url).host;
 }
 
-/** Returns the Host header value (e.g. "127.0.0.1:8765"), or throws host_not_allowed. The rule is the broker's too (src/core/host.ts). */
+/** Returns the Host header value (e.g. "127.0.0.1:8765"), or throws host_not_allowed. The rule is the broker's too (src/net/host.ts). */
 export function checkHost(request: Request, policy: SecurityPolicy): string {
   const host = requestHost(request);
   if (!hostHeaderAllowed(host, policy.hosts))
