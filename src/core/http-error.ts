@@ -89,9 +89,17 @@ export class HttpError extends Error {
   toDialectResponse(path: string, headers?: HeadersInit): Response {
     return this.render(dialectOf(path), headers);
   }
+  /** Seconds after which a retry may succeed (429, 503): sent as Retry-After whatever the dialect. */
+  retryAfter?: number;
+  /** Sets Retry-After (seconds, at least 1) and returns the error, for `throw new HttpError(...).after(s)`. */
+  after(seconds: number): this {
+    this.retryAfter = Math.max(1, Math.ceil(seconds));
+    return this;
+  }
   render(dialect: Dialect, headers?: HeadersInit): Response {
     const h = new Headers(headers);
     h.set(ERROR_CODE_HEADER, this.code);
+    if (this.retryAfter !== undefined) h.set("retry-after", String(this.retryAfter));
     return Response.json(dialect === "native" ? this.toJSON() : errorBody(dialect, this.code, this.message, this.status), { status: this.status, headers: h });
   }
 }

@@ -1,0 +1,92 @@
+// Who may use the broker: the caller's key (Bearer or x-api-key), whether one is needed, its model allowlist and its limits.
+import { HttpError } from "../core/http-error.ts";
+import { isLoopbackHost } from "../net/host.ts";
+import type { KeyStore } from "./key-store.ts";
+import { expired, KEY_PREFIX, modelAllowed, type KeyRecord } from "./keys.ts";
+
+export type RequireKey = "auto" | "always" | "never";
+/** Where a caller is: this machine, another machine on a network the broker listens on, or behind the tunnel. */
+export type CallerClass = "local" | "lan" | "tunnel";
+
+export interface Caller {
+  source: "local" | "tunnel";
+  /** The peer address the listener saw (null through the tunnel, or when the runtime does not know it). */
+  ip: string | null;
+}
+
+export function callerClass(c: Caller): CallerClass {
+  if (c.source === "tunnel") return "tunnel";
+  return c.ip !== null && isLoopbackHost(c.ip) ? "local" : "lan";
+}
+
+/** The key a request presents: `Authorization: Bearer …` (what the ollama, openai and AI SDK clients send) or `x-api-key`. */
+export function presentedKey(headers: Headers): string | null {
+  const x = headers.get("x-api-key")?.trim();
+  if (x) return x;
+  const auth = headers.get("authorization");
+  const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return m ? m[1]! : null;
+}
+
+/** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */
+export interface Admitted {
+  key: KeyRecord | null;
+  caller: CallerClass;
+}
+
+const HOW = "send it as `Authorization: Bearer c2l_…` or `x-api-key` (create one with `cloudtolocalllm-tunnel key create NAME`)";
+
+/**
+ * The one admission check, for the broker's listener and the tunnel alike. Under `auto` a caller on this machine needs
+ * no key and the tunnel's callers were admitted by the relay; any other caller needs one. A key that is sent is always
+ * checked, even where none is needed: a wrong or expired one is an error, never silently ignored. Other bearer tokens
+ * (the "ollama" placeholder OpenAI clients must send) are not keys and count as none.
+ */
+export class Admission {
+  /** Per key: the times of its requests in the last minute, oldest first. */
+  private windows = new Map<string, number[]>();
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly requireKey: () => RequireKey,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether this caller must present a key. */
+  needsKey(caller: CallerClass): boolean {
+    const mode = this.requireKey();
+    if (mode === "never") return false;
+    if (mode === "always") return true;
+    return caller === "lan";
+  }
+
+  /** Checks the key and the model; throws an HttpError (401, 403, 429 with retryAfter) in the caller's terms. */
+  admit(headers: Headers, caller: Caller, model: string | null): Admitted {
+    const cls = callerClass(caller);
+    const sent = presentedKey(headers);
+    const isKey = sent !== null && sent.startsWith(KEY_PREFIX);
+    if (!isKey) {
+      if (this.needsKey(cls)) throw new HttpError("unauthorized", `an API key is required for callers ${cls === "tunnel" ? "through the tunnel" : "from another machine"}: ${HOW}`);
+      return { key: null, caller: cls };
+    }
+    const key = this.store.lookup(sent);
+    if (!key) throw new HttpError("unauthorized", `the API key ${sent.slice(0, 8)}… is not known (revoked, or mistyped): ${HOW}`);
+    const now = this.now();
+    if (expired(key, now)) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at}`);
+    if (model !== null && !modelAllowed(key.models, model))
+      throw new HttpError("forbidden", `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
+    if (key.rpm > 0) this.countRequest(key, now);
+    return { key, caller: cls };
+  }
+
+  private countRequest(key: KeyRecord, now: number): void {
+    let w = this.windows.get(key.name);
+    if (!w) this.windows.set(key.name, (w = []));
+    while (w.length && w[0]! <= now - 60_000) w.shift();
+    if (w.length >= key.rpm) {
+      const wait = Math.max(1, Math.ceil((w[0]! + 60_000 - now) / 1000));
+      throw new HttpError("rate_limited", `the API key "${key.name}" is over its limit of ${key.rpm} requests per minute; retry in ${wait} s`).after(wait);
+    }
+    w.push(now);
+  }
+}

@@ -1,0 +1,129 @@
+// The gateway keys' file: hashed records in one 0600 JSON file, written atomically with the previous version kept as .bak.
+import { copyFileSync, existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { Value } from "@sinclair/typebox/value";
+import { t } from "elysia";
+import { atomicWrite } from "../config/atomic-write.ts";
+import { appStateDir } from "../config/paths.ts";
+import { expired, keyHash, KeyRecord } from "./keys.ts";
+
+export function defaultKeysFile(): string {
+  return join(appStateDir(), "keys.json");
+}
+
+const FileShape = t.Object({ version: t.Literal(1), keys: t.Array(KeyRecord) });
+
+export class KeyStoreError extends Error {}
+
+/**
+ * Reads and writes the keys file. The daemon and the CLI both use it: the daemon notices a change the CLI wrote by the
+ * file's mtime and size, looked at no more than once per `recheckMs`, so checking a key costs a hash and a map lookup.
+ * A file that cannot be read as keys is reported and the keys read before stay in force.
+ */
+export class KeyStore {
+  private records: KeyRecord[] = [];
+  private byHash = new Map<string, KeyRecord>();
+  private stamp = "";
+  private checkedAt = -Infinity;
+  /** Why the file was last refused, or null when it was read. */
+  lastError: string | null = null;
+
+  constructor(
+    readonly file: string = defaultKeysFile(),
+    private readonly now: () => number = Date.now,
+    private readonly recheckMs = 1000,
+  ) {
+    this.refresh(true);
+  }
+
+  /** Re-reads the file if it changed (at most once per recheckMs unless forced). */
+  refresh(force = false): void {
+    const now = this.now();
+    if (!force && now - this.checkedAt < this.recheckMs) return;
+    this.checkedAt = now;
+    let stamp = "";
+    try {
+      const st = statSync(this.file);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      stamp = "absent";
+    }
+    if (stamp === this.stamp) return;
+    try {
+      this.install(this.read());
+      this.stamp = stamp;
+      this.lastError = null;
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.stamp = stamp;
+    }
+  }
+
+  private read(): KeyRecord[] {
+    if (!existsSync(this.file)) return [];
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(this.file, "utf8"));
+    } catch (e) {
+      throw new KeyStoreError(`the keys file ${this.file} is not valid JSON (${(e as Error).message}); the keys read before stay in force`);
+    }
+    if (!Value.Check(FileShape, data)) {
+      const first = [...Value.Errors(FileShape, data)][0];
+      throw new KeyStoreError(`the keys file ${this.file} is not a keys file (${first ? `${first.path || "/"}: ${first.message}` : "wrong shape"}); the keys read before stay in force`);
+    }
+    return data.keys;
+  }
+
+  private install(records: KeyRecord[]): void {
+    this.records = records;
+    this.byHash = new Map(records.map((r) => [r.hash, r]));
+  }
+
+  private write(records: KeyRecord[]): void {
+    // The previous version stays beside it: a mistaken revoke can be undone by hand.
+    if (existsSync(this.file)) copyFileSync(this.file, this.file + ".bak");
+    atomicWrite(this.file, JSON.stringify({ version: 1, keys: records }, null, 2) + "\n", 0o600);
+    this.install(records);
+    this.refresh(true);
+  }
+
+  /** Every key, in the order they were created. */
+  list(): KeyRecord[] {
+    this.refresh();
+    return [...this.records];
+  }
+
+  get(name: string): KeyRecord | undefined {
+    this.refresh();
+    return this.records.find((r) => r.name === name);
+  }
+
+  /** Whether any key exists that has not expired (a listener beyond loopback needs one under require_key = auto). */
+  hasUsableKey(): boolean {
+    this.refresh();
+    const now = this.now();
+    return this.records.some((r) => !expired(r, now));
+  }
+
+  add(record: KeyRecord): void {
+    this.refresh(true);
+    if (this.lastError) throw new KeyStoreError(this.lastError);
+    if (this.records.some((r) => r.name === record.name)) throw new KeyStoreError(`a key named "${record.name}" exists already; revoke it first or choose another name`);
+    this.write([...this.records, record]);
+  }
+
+  /** Removes a key; false when there was none by that name. */
+  revoke(name: string): boolean {
+    this.refresh(true);
+    if (this.lastError) throw new KeyStoreError(this.lastError);
+    if (!this.records.some((r) => r.name === name)) return false;
+    this.write(this.records.filter((r) => r.name !== name));
+    return true;
+  }
+
+  /** The record of a presented key (any string), or null. */
+  lookup(key: string): KeyRecord | null {
+    this.refresh();
+    return this.byHash.get(keyHash(key)) ?? null;
+  }
+}

@@ -1,0 +1,43 @@
+import { expect, test } from "bun:test";
+import { checkKeyName, createKey, expired, keyHash, keyInfo, modelAllowed } from "./keys.ts";
+
+const NO_LIMITS = { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null };
+
+test("a new key is c2l_ + 43 base64url characters; only its hash and first 8 characters are kept", () => {
+  const { key, record } = createKey("editor", { ...NO_LIMITS, models: [" llama3* "], rpm: 30 }, new Date("2026-12-01T00:00:00Z"));
+  expect(key).toMatch(/^c2l_[A-Za-z0-9_-]{43}$/);
+  expect(record).toEqual({
+    name: "editor",
+    prefix: key.slice(0, 8),
+    hash: keyHash(key),
+    models: ["llama3*"],
+    rpm: 30,
+    tokens_per_day: 0,
+    max_parallel: 0,
+    expires_at: null,
+    created_at: "2026-12-01T00:00:00.000Z",
+  });
+  expect(JSON.stringify(record)).not.toContain(key.slice(8));
+  expect(keyInfo(record)).not.toHaveProperty("hash");
+  expect(createKey("editor", NO_LIMITS).key).not.toBe(key);
+});
+
+test("names are checked; expiry is from creation", () => {
+  expect(() => checkKeyName("no spaces")).toThrow('"no spaces" is not a valid key name');
+  expect(() => checkKeyName("../x")).toThrow("not a valid key name");
+  const { record } = createKey("ci", { ...NO_LIMITS, expiresInMs: 3_600_000 }, new Date("2026-12-01T00:00:00Z"));
+  expect(record.expires_at).toBe("2026-12-01T01:00:00.000Z");
+  expect(expired(record, Date.parse("2026-12-01T00:59:59Z"))).toBe(false);
+  expect(expired(record, Date.parse("2026-12-01T01:00:00Z"))).toBe(true);
+});
+
+test("model globs match either spelling of the :latest tag; an empty list allows every model", () => {
+  expect(modelAllowed([], "anything")).toBe(true);
+  expect(modelAllowed(["llama3*"], "llama3.2:1b")).toBe(true);
+  expect(modelAllowed(["llama3*"], "qwen2.5:0.5b")).toBe(false);
+  expect(modelAllowed(["qwen2.5:*"], "qwen2.5")).toBe(true); // qwen2.5 is qwen2.5:latest
+  expect(modelAllowed(["mistral"], "mistral:latest")).toBe(true);
+  expect(modelAllowed(["mistral"], "mistral:7b")).toBe(false);
+  expect(modelAllowed(["a.b"], "axb")).toBe(false); // dots are literal
+  expect(modelAllowed(["llama3*"], null)).toBe(false); // a route without a model is not a way around the list
+});
