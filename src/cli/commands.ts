@@ -20,6 +20,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "login", summary: "Sign in to the cloud (device code, or --pkce)", load: () => import("./login.ts") },
   { name: "logout", summary: "Sign out and delete the stored tokens", load: () => import("./logout.ts") },
   { name: "whoami", summary: "Show who is signed in", load: () => import("./whoami.ts") },
+  { name: "key", summary: "Create, list, show or revoke the broker's API keys", load: () => import("./key.ts") },
   { name: "secret", summary: "Store, show, delete or list secrets in the desktop keyring", load: () => import("./secret.ts") },
   { name: "tray", summary: "Show the status icon and menu in the desktop's panel (StatusNotifierItem)", load: () => import("./tray.ts") },
   { name: "relay", summary: "Run the relay that cloud clients and agents connect to (own config)", load: () => import("./relay.ts") },

@@ -98,3 +98,12 @@ export function modelAllowed(patterns: readonly string[], model: string | null):
   const names = model.includes(":") ? [model, model.endsWith(":latest") ? model.slice(0, -7) : model] : [model, `${model}:latest`];
   return patterns.some((p) => names.some((n) => globRegex(p).test(n)));
 }
+
+const EXPIRY_UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "90m", "12h", "30d", "2w" → milliseconds; the one-sentence error names the value. */
+export function parseExpiry(text: string): number {
+  const m = /^([1-9][0-9]*)(m|h|d|w)$/.exec(text.trim());
+  if (!m) throw new Error(`--expires "${text}" is not a duration: use minutes, hours, days or weeks, e.g. 90m, 12h, 30d, 2w`);
+  return Number(m[1]) * EXPIRY_UNIT_MS[m[2]!]!;
+}

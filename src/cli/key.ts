@@ -1,0 +1,123 @@
+// `key create|list|show|revoke`: the gateway's API keys (printed once at creation, stored only as a hash).
+import { CliError, parse, UsageError, type Command } from "./args.ts";
+import { KeyStore } from "../gateway/key-store.ts";
+import { createKey, keyInfo, parseExpiry, type KeyInfo } from "../gateway/keys.ts";
+
+const OPTIONS = {
+  models: { type: "string", multiple: true },
+  rpm: { type: "string" },
+  "tokens-per-day": { type: "string" },
+  "max-parallel": { type: "string" },
+  expires: { type: "string" },
+  json: { type: "boolean" },
+} as const;
+
+function count(value: string | undefined, option: string): number {
+  if (value === undefined) return 0;
+  if (!/^[0-9]+$/.test(value)) throw new UsageError(`--${option} takes a whole number (0 = no limit), not "${value}".`);
+  return Number(value);
+}
+
+const limit = (n: number) => (n === 0 ? "-" : String(n));
+
+function describe(k: KeyInfo): string {
+  return [
+    `name:            ${k.name}`,
+    `key:             ${k.prefix}… (shown only when created)`,
+    `models:          ${k.models.length ? k.models.join(", ") : "all"}`,
+    `requests/minute: ${limit(k.rpm)}`,
+    `tokens/day:      ${limit(k.tokens_per_day)}`,
+    `max parallel:    ${limit(k.max_parallel)}`,
+    `expires:         ${k.expires_at ?? "never"}`,
+    `created:         ${k.created_at}`,
+  ].join("\n");
+}
+
+function table(keys: KeyInfo[]): string {
+  const rows = [["NAME", "KEY", "MODELS", "RPM", "TOKENS/DAY", "PARALLEL", "EXPIRES"]];
+  for (const k of keys) rows.push([k.name, `${k.prefix}…`, k.models.join(",") || "all", limit(k.rpm), limit(k.tokens_per_day), limit(k.max_parallel), k.expires_at ?? "never"]);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+const command: Command = {
+  name: "key",
+  summary: "Create, list, show or revoke the broker's API keys",
+  help: `Usage: cloudtolocalllm-tunnel key create NAME [--models GLOB,...] [--rpm N] [--tokens-per-day N]
+                                         [--max-parallel N] [--expires DURATION] [--json]
+       cloudtolocalllm-tunnel key list [--json]
+       cloudtolocalllm-tunnel key show NAME [--json]
+       cloudtolocalllm-tunnel key revoke NAME
+
+API keys let other machines (and scripts you want to limit) use the broker. Clients send them as
+\`Authorization: Bearer c2l_...\` (what the ollama, openai and AI SDK clients do with their api key
+setting) or as \`x-api-key\`. With [proxy] require_key = "auto" (the default) a caller on this machine
+needs none and any other caller does. \`create\` prints the key once on stdout; only its sha256 is kept
+($XDG_STATE_HOME/cloudtolocalllm/keys.json, mode 0600, the previous version as keys.json.bak). A running
+daemon picks up changes within a second.
+
+Options for create:
+  --models GLOB,...     models the key may use, e.g. 'llama3*,qwen2.5:*' (default: all)
+  --rpm N               requests per minute (default 0: no limit)
+  --tokens-per-day N    prompt + completion tokens per UTC day (default 0: no limit)
+  --max-parallel N      requests of this key at once (default 0: no limit)
+  --expires DURATION    e.g. 90m, 12h, 30d, 2w (default: never)
+  --json                print the key and its record as JSON`,
+  async run(argv) {
+    const { values, positionals } = parse(argv, OPTIONS);
+    const [action, name, ...rest] = positionals;
+    if (rest.length) throw new UsageError(`unexpected "${rest.join(" ")}".`);
+    const store = new KeyStore();
+    const needName = () => {
+      if (!name) throw new UsageError(`key ${action} needs a NAME.`);
+      return name;
+    };
+    switch (action) {
+      case "create": {
+        let made;
+        try {
+          made = createKey(needName(), {
+            models: (values.models ?? []).flatMap((m) => m.split(",")).filter((m) => m.trim()),
+            rpm: count(values.rpm, "rpm"),
+            tokens_per_day: count(values["tokens-per-day"], "tokens-per-day"),
+            max_parallel: count(values["max-parallel"], "max-parallel"),
+            expiresInMs: values.expires === undefined ? null : parseExpiry(values.expires),
+          });
+        } catch (e) {
+          throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+        }
+        try {
+          store.add(made.record);
+        } catch (e) {
+          throw new CliError((e as Error).message);
+        }
+        if (values.json) console.log(JSON.stringify({ key: made.key, ...keyInfo(made.record) }, null, 2));
+        else {
+          console.log(made.key);
+          console.error(`Created key "${made.record.name}". It is shown only now: store it where the client reads it.`);
+        }
+        return 0;
+      }
+      case "list": {
+        const keys = store.list().map(keyInfo);
+        if (values.json) console.log(JSON.stringify(keys, null, 2));
+        else console.log(keys.length ? table(keys) : "no keys (create one with `cloudtolocalllm-tunnel key create NAME`)");
+        return 0;
+      }
+      case "show": {
+        const k = store.get(needName());
+        if (!k) throw new CliError(`no key named "${name}".`);
+        console.log(values.json ? JSON.stringify(keyInfo(k), null, 2) : describe(keyInfo(k)));
+        return 0;
+      }
+      case "revoke": {
+        if (!store.revoke(needName())) throw new CliError(`no key named "${name}".`);
+        console.error(`Revoked key "${name}"; clients using it get 401 from now on.`);
+        return 0;
+      }
+      default:
+        throw new UsageError(action ? `unknown action "${action}": use create, list, show or revoke.` : "expected create, list, show or revoke.");
+    }
+  },
+};
+export default command;
