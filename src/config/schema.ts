@@ -70,6 +70,11 @@ export const ProxySchema = T.Object(
       default: [],
       description: "Browser origins allowed besides Ollama's defaults (http(s)://localhost, 127.0.0.1, app://, file://, tauri://, vscode-webview://); \"*\" allows all.",
     }),
+    require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
+      default: "auto",
+      description:
+        "Who must send an API key (`key create`): auto = callers from other machines (not this machine's, not the tunnel's, whom the relay admitted); always = every caller; never = nobody (a listen address beyond loopback is then open to its whole network). With auto or always, listening beyond loopback without a key is refused.",
+    }),
   },
   { additionalProperties: false, default: {}, description: "The Ollama-compatible broker endpoint." },
 );

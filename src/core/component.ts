@@ -6,6 +6,7 @@ import type {
   BrokerService,
   ConfigRuntimeControl,
   ConfigService,
+  GatewayService,
   InspectorService,
   MetricsHistoryService,
   SecretStore,
@@ -53,6 +54,8 @@ export interface Services {
   auth?: AuthService;
   inspector?: InspectorService;
   metricsHistory?: MetricsHistoryService;
+  /** API keys and the one admission check (broker and tunnel). */
+  gateway?: GatewayService;
 }
 
 export interface DaemonContext {

@@ -247,6 +247,26 @@ export const MetricsTick = t.Object({
   tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
 });
 
+/** What a gateway key name may be: safe in a URL path, a label and a log line. */
+export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** What is stored for a key: never the key, only its hash and the first characters that identify it to a person. */
+export const KeyRecord = t.Object({
+  name: t.String({ pattern: KEY_NAME.source, description: "The key's name (what `key show` and usage name it by).", examples: ["editor"] }),
+  /** The key's first characters, shown so a person can tell keys apart; too short to use. */
+  prefix: t.String({ description: "The key's first 8 characters (c2l_ and 4 more).", examples: ["c2l_Xy3k"] }),
+  hash: t.String({ description: "sha256 of the key, hex." }),
+  models: t.Array(t.String(), { description: "Model globs this key may use (e.g. llama3*, qwen2.5:*); empty = every model." }),
+  rpm: t.Integer({ minimum: 0, description: "Requests per minute; 0 = no limit." }),
+  tokens_per_day: t.Integer({ minimum: 0, description: "Prompt + completion tokens per UTC day; 0 = no limit." }),
+  max_parallel: t.Integer({ minimum: 0, description: "Requests of this key at once; 0 = no limit." }),
+  expires_at: t.Union([t.String(), t.Null()], { description: "ISO time the key stops working, or null." }),
+  created_at: t.String(),
+});
+
+/** A key as the API, the CLI and the dashboard show it: everything but the hash. */
+export const KeyInfo = t.Omit(KeyRecord, ["hash"]);
+
 export type UpstreamState = Static<typeof UpstreamState>;
 export type Quality = Static<typeof Quality>;
 export type LatencySummary = Static<typeof LatencySummary>;
@@ -264,6 +284,8 @@ export type RequestRecord = Static<typeof RequestRecord>;
 export type DeviceLoginStarted = Static<typeof DeviceLoginStarted>;
 export type AuthStatus = Static<typeof AuthStatus>;
 export type MetricsTick = Static<typeof MetricsTick>;
+export type KeyRecord = Static<typeof KeyRecord>;
+export type KeyInfo = Static<typeof KeyInfo>;
 
 /** What the broker offers to the API, the tunnel, alerts and the tray. */
 export interface BrokerService {
@@ -376,4 +398,42 @@ export interface MetricsHistoryService {
 export interface ConfigRuntimeControl {
   replace(next: Config, text?: string): Promise<ReloadResult>;
   reload(fileText?: string): Promise<ReloadResult>;
+}
+
+/** What a new gateway key may do (the CLI's and the API's `create`). */
+export interface KeyLimits {
+  models: string[];
+  rpm: number;
+  tokens_per_day: number;
+  max_parallel: number;
+  /** Milliseconds from creation, or null for a key that does not expire. */
+  expiresInMs: number | null;
+}
+
+/** Where a broker caller is: this machine, another machine on a network the broker listens on, or behind the tunnel. */
+export type CallerClass = "local" | "lan" | "tunnel";
+
+export interface Caller {
+  source: "local" | "tunnel";
+  /** The peer address the listener saw (null through the tunnel, or when the runtime does not know it). */
+  ip: string | null;
+}
+
+/** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */
+export interface Admitted {
+  key: KeyRecord | null;
+  caller: CallerClass;
+}
+
+/** The gateway: who may use the broker (admit, for the broker and the tunnel alike) and its keys (for the API and dashboard). */
+export interface GatewayService {
+  /** Who is calling: throws an HttpError 401 when a key is needed and missing, or a sent key is unknown or expired. */
+  admit(headers: Headers, caller: Caller): Admitted;
+  /** What they may do: the key's model allowlist (403) and rate (429 with Retry-After); `model` undefined for routes without one. */
+  authorize(admitted: Admitted, model: string | null | undefined): void;
+  keys(): KeyInfo[];
+  key(name: string): KeyInfo | undefined;
+  /** The key itself is in the answer once and never again. */
+  createKey(name: string, limits: KeyLimits): { key: string; info: KeyInfo };
+  revokeKey(name: string): boolean;
 }

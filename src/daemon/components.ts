@@ -3,6 +3,7 @@ import type { ComponentFactory } from "../core/component.ts";
 import { createApiComponent } from "../api/component.ts";
 import { createSecretsComponent } from "../secrets/component.ts";
 import { createBrokerComponent } from "../broker/component.ts";
+import { createGatewayComponent } from "../gateway/component.ts";
 import { createAuthComponent } from "../auth/component.ts";
 import { createTunnelComponent } from "../tunnel/component.ts";
 import { createAlertsComponent } from "../alerts/component.ts";
@@ -13,6 +14,8 @@ import { createSdNotifyComponent } from "./sd-notify.ts";
 export const COMPONENTS: ComponentFactory[] = [
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
   createSecretsComponent,
+  // The gateway before the broker: every request the broker serves (local or tunnel) is admitted by ctx.services.gateway.
+  createGatewayComponent(),
   // The broker next: the tunnel, alerts and the API use ctx.services.broker.
   createBrokerComponent,
   // Sign-in after secrets (where its tokens live), before the tunnel (which reads its access token from ctx.services.auth).

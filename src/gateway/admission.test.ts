@@ -17,7 +17,15 @@ function setup(mode: RequireKey = "auto") {
   let now = Date.parse("2026-12-01T00:00:00Z");
   const store = new KeyStore(join(d, "keys.json"), () => now, 0);
   let m = mode;
-  const adm = new Admission(store, () => m, () => now);
+  const admission = new Admission(store, () => m, () => now);
+  // Both steps, as the broker takes them: who (before the body is read), then what (once the model is known).
+  const adm = {
+    check(h: Headers, c: Parameters<Admission["admit"]>[1], model: string | null | undefined) {
+      const a = admission.admit(h, c);
+      admission.authorize(a, model);
+      return a;
+    },
+  };
   return { store, adm, tick: (ms: number) => (now += ms), setMode: (x: RequireKey) => (m = x) };
 }
 const LAN = { source: "local" as const, ip: "10.9.0.2" };
@@ -45,50 +53,52 @@ test("caller classes and the two ways to send a key", () => {
 
 test("auto: loopback and tunnel callers need no key, another machine does; always and never", () => {
   const { adm, setMode } = setup("auto");
-  expect(adm.admit(new Headers(), LOCAL, "m").key).toBeNull();
-  expect(adm.admit(bearer("ollama"), TUNNEL, "m").key).toBeNull(); // a placeholder bearer is not a key
-  const e = refusal(() => adm.admit(bearer("ollama"), LAN, "m"));
+  expect(adm.check(new Headers(), LOCAL, "m").key).toBeNull();
+  expect(adm.check(bearer("ollama"), TUNNEL, "m").key).toBeNull(); // a placeholder bearer is not a key
+  const e = refusal(() => adm.check(bearer("ollama"), LAN, "m"));
   expect([e.status, e.code]).toEqual([401, "unauthorized"]);
   expect(e.message).toContain("an API key is required for callers from another machine");
   setMode("always");
-  expect(refusal(() => adm.admit(new Headers(), LOCAL, "m")).status).toBe(401);
+  expect(refusal(() => adm.check(new Headers(), LOCAL, "m")).status).toBe(401);
   setMode("never");
-  expect(adm.admit(new Headers(), LAN, "m").key).toBeNull();
+  expect(adm.check(new Headers(), LAN, "m").key).toBeNull();
 });
 
 test("a sent key is always checked: unknown, revoked or expired is 401 even where none is needed", () => {
   const { store, adm, tick } = setup();
   const k = createKey("ci", { ...NO_LIMITS, expiresInMs: 60_000 }, new Date("2026-12-01T00:00:00Z"));
   store.add(k.record);
-  expect(adm.admit(bearer(k.key), LOCAL, "m").key?.name).toBe("ci");
-  expect(refusal(() => adm.admit(bearer("c2l_wrong"), LOCAL, "m")).message).toContain("c2l_wron… is not known");
+  expect(adm.check(bearer(k.key), LOCAL, "m").key?.name).toBe("ci");
+  expect(refusal(() => adm.check(bearer("c2l_wrong"), LOCAL, "m")).message).toContain("c2l_wron… is not known");
   tick(60_000);
-  expect(refusal(() => adm.admit(bearer(k.key), LAN, "m")).message).toContain('the API key "ci" expired');
+  expect(refusal(() => adm.check(bearer(k.key), LAN, "m")).message).toContain('the API key "ci" expired');
   store.revoke("ci");
-  expect(refusal(() => adm.admit(new Headers({ "x-api-key": k.key }), LOCAL, "m")).status).toBe(401);
+  expect(refusal(() => adm.check(new Headers({ "x-api-key": k.key }), LOCAL, "m")).status).toBe(401);
 });
 
 test("the model allowlist is 403 naming the key, the model and what is allowed", () => {
   const { store, adm } = setup();
   const k = createKey("editor", { ...NO_LIMITS, models: ["llama3*"] });
   store.add(k.record);
-  expect(adm.admit(bearer(k.key), LAN, "llama3.2:1b").key?.name).toBe("editor");
-  const e = refusal(() => adm.admit(bearer(k.key), LAN, "qwen2.5:0.5b"));
+  expect(adm.check(bearer(k.key), LAN, "llama3.2:1b").key?.name).toBe("editor");
+  const e = refusal(() => adm.check(bearer(k.key), LAN, "qwen2.5:0.5b"));
   expect([e.status, e.code, e.message]).toEqual([403, "forbidden", 'the API key "editor" may not use model "qwen2.5:0.5b" (allowed: llama3*)']);
+  expect(adm.check(bearer(k.key), LAN, undefined).key?.name).toBe("editor"); // the model lists name no model
+  expect(refusal(() => adm.check(bearer(k.key), LAN, null)).message).toContain("this request names none");
 });
 
 test("rpm: the request over the limit is 429 with Retry-After until the oldest leaves the minute", () => {
   const { store, adm, tick } = setup();
   const k = createKey("bot", { ...NO_LIMITS, rpm: 2 });
   store.add(k.record);
-  adm.admit(bearer(k.key), LAN, "m");
+  adm.check(bearer(k.key), LAN, "m");
   tick(20_000);
-  adm.admit(bearer(k.key), LAN, "m");
+  adm.check(bearer(k.key), LAN, "m");
   tick(10_000);
-  const e = refusal(() => adm.admit(bearer(k.key), LAN, "m"));
+  const e = refusal(() => adm.check(bearer(k.key), LAN, "m"));
   expect([e.status, e.code, e.retryAfter]).toEqual([429, "rate_limited", 30]);
   const res = e.toDialectResponse("/api/chat");
   expect(res.headers.get("retry-after")).toBe("30");
   tick(30_000);
-  expect(adm.admit(bearer(k.key), LAN, "m").key?.name).toBe("bot");
+  expect(adm.check(bearer(k.key), LAN, "m").key?.name).toBe("bot");
 });

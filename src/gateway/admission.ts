@@ -1,18 +1,12 @@
 // Who may use the broker: the caller's key (Bearer or x-api-key), whether one is needed, its model allowlist and its limits.
+import type { Admitted, Caller, CallerClass } from "../core/contracts.ts";
 import { HttpError } from "../core/http-error.ts";
 import { isLoopbackHost } from "../net/host.ts";
 import type { KeyStore } from "./key-store.ts";
 import { expired, KEY_PREFIX, modelAllowed, type KeyRecord } from "./keys.ts";
 
 export type RequireKey = "auto" | "always" | "never";
-/** Where a caller is: this machine, another machine on a network the broker listens on, or behind the tunnel. */
-export type CallerClass = "local" | "lan" | "tunnel";
-
-export interface Caller {
-  source: "local" | "tunnel";
-  /** The peer address the listener saw (null through the tunnel, or when the runtime does not know it). */
-  ip: string | null;
-}
+export type { Admitted, Caller, CallerClass };
 
 export function callerClass(c: Caller): CallerClass {
   if (c.source === "tunnel") return "tunnel";
@@ -26,12 +20,6 @@ export function presentedKey(headers: Headers): string | null {
   const auth = headers.get("authorization");
   const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
   return m ? m[1]! : null;
-}
-
-/** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */
-export interface Admitted {
-  key: KeyRecord | null;
-  caller: CallerClass;
 }
 
 const HOW = "send it as `Authorization: Bearer c2l_…` or `x-api-key` (create one with `cloudtolocalllm-tunnel key create NAME`)";
@@ -60,8 +48,11 @@ export class Admission {
     return caller === "lan";
   }
 
-  /** Checks the key and the model; throws an HttpError (401, 403, 429 with retryAfter) in the caller's terms. */
-  admit(headers: Headers, caller: Caller, model: string | null): Admitted {
+  /**
+   * Who is calling: checks the key (401 when one is needed and missing, or a sent key is unknown or expired). Cheap,
+   * and done before the request body is read, so a caller without a key never gets 32 MiB read on its behalf.
+   */
+  admit(headers: Headers, caller: Caller): Admitted {
     const cls = callerClass(caller);
     const sent = presentedKey(headers);
     const isKey = sent !== null && sent.startsWith(KEY_PREFIX);
@@ -71,12 +62,20 @@ export class Admission {
     }
     const key = this.store.lookup(sent);
     if (!key) throw new HttpError("unauthorized", `the API key ${sent.slice(0, 8)}… is not known (revoked, or mistyped): ${HOW}`);
-    const now = this.now();
-    if (expired(key, now)) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at}`);
-    if (model !== null && !modelAllowed(key.models, model))
-      throw new HttpError("forbidden", `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
-    if (key.rpm > 0) this.countRequest(key, now);
+    if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at}`);
     return { key, caller: cls };
+  }
+
+  /**
+   * What the admitted caller may do with this request: the key's model allowlist (403) and its requests per minute (429
+   * with Retry-After). `model` undefined is a route without one (the model lists); null is a request that names none.
+   */
+  authorize(a: Admitted, model: string | null | undefined): void {
+    const key = a.key;
+    if (!key) return;
+    if (model !== undefined && !modelAllowed(key.models, model))
+      throw new HttpError("forbidden", model === null ? `the API key "${key.name}" may use only some models (${key.models.join(", ")}) and this request names none` : `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
+    if (key.rpm > 0) this.countRequest(key, this.now());
   }
 
   private countRequest(key: KeyRecord, now: number): void {

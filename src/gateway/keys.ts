@@ -1,38 +1,11 @@
 // Gateway keys as data: the key format (c2l_…), its sha256 fingerprint, the record kept for it, and model allowlists.
 import { createHash, randomBytes } from "node:crypto";
-import { t, type Static } from "elysia";
+import { KEY_NAME, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
+
+// The shapes are shared with the API and the dashboard, so they are defined with the other contracts.
+export { KEY_NAME, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
 
 export const KEY_PREFIX = "c2l_";
-/** What a key name may be: the same rule as secret names, so it is safe in a URL path, a label and a log line. */
-export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/** What is stored for a key: never the key, only its hash and the first characters that identify it to a person. */
-export const KeyRecord = t.Object({
-  name: t.String({ pattern: KEY_NAME.source, description: "The key's name (what `key show` and usage name it by).", examples: ["editor"] }),
-  /** The key's first characters, shown so a person can tell keys apart; too short to use. */
-  prefix: t.String({ description: "The key's first 8 characters (c2l_ and 4 more).", examples: ["c2l_Xy3k"] }),
-  hash: t.String({ description: "sha256 of the key, hex." }),
-  models: t.Array(t.String(), { description: "Model globs this key may use (e.g. llama3*, qwen2.5:*); empty = every model." }),
-  rpm: t.Integer({ minimum: 0, description: "Requests per minute; 0 = no limit." }),
-  tokens_per_day: t.Integer({ minimum: 0, description: "Prompt + completion tokens per UTC day; 0 = no limit." }),
-  max_parallel: t.Integer({ minimum: 0, description: "Requests of this key at once; 0 = no limit." }),
-  expires_at: t.Union([t.String(), t.Null()], { description: "ISO time the key stops working, or null." }),
-  created_at: t.String(),
-});
-export type KeyRecord = Static<typeof KeyRecord>;
-
-/** A key as the API, the CLI and the dashboard show it: everything but the hash. */
-export const KeyInfo = t.Omit(KeyRecord, ["hash"]);
-export type KeyInfo = Static<typeof KeyInfo>;
-
-export interface KeyLimits {
-  models: string[];
-  rpm: number;
-  tokens_per_day: number;
-  max_parallel: number;
-  /** Milliseconds from creation, or null for a key that does not expire. */
-  expiresInMs: number | null;
-}
 
 export function newKey(): string {
   return KEY_PREFIX + randomBytes(32).toString("base64url");
