@@ -1,5 +1,5 @@
 // The broker service: the upstream set built from config, their health monitors and quality, and request handling.
-import type { BrokerService, Quality, UpstreamStatus } from "../core/contracts.ts";
+import type { Admitted, BrokerService, Quality, UpstreamStatus } from "../core/contracts.ts";
 import type { Config, UpstreamConfig } from "../config/schema.ts";
 import { durationMs } from "../config/duration.ts";
 import type { EventBus } from "../core/events.ts";
@@ -10,7 +10,7 @@ import { Exchange, type CaptureOptions } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
 import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
-import { brokerError, proxy, type ProxyDeps } from "./proxy-handler.ts";
+import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { overallQuality, quality, qualityLatency } from "./quality.ts";
 import { routeOrder } from "./router.ts";
 import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
@@ -67,6 +67,7 @@ export class Broker implements BrokerService {
         const e = this.entries.get(u.name);
         if (e && e.upstream === u) void e.monitor.check();
       },
+      gateway: () => this.services.gateway,
     };
   }
 
@@ -200,13 +201,30 @@ export class Broker implements BrokerService {
     return overallQuality([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.upstream.quality));
   }
 
-  async handle(req: Request, source: "local" | "tunnel"): Promise<Response> {
+  async handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> {
     // req.url is a getter that builds a string: read it once.
     const url = req.url;
     const path = urlPath(url);
+    // Who is calling, before anything else is read: one check for the listener and the tunnel alike (src/gateway).
+    const gateway = this.deps.gateway();
+    let admitted: Admitted | null = null;
+    if (gateway) {
+      try {
+        admitted = gateway.admit(req.headers, { source, ip: peer });
+      } catch (e) {
+        return errorResponse(path, e);
+      }
+    }
     if (req.method === "GET") {
       const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
       if (what) {
+        if (admitted) {
+          try {
+            gateway!.authorize(admitted, undefined);
+          } catch (e) {
+            return errorResponse(path, e);
+          }
+        }
         const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
         const res = await this.mergedList(path, what);
         const body = await res.bytes();
@@ -216,7 +234,7 @@ export class Broker implements BrokerService {
         return new Response(body, { status: res.status, headers: res.headers });
       }
     }
-    return proxy(this.deps, req, source, path, urlSearch(url));
+    return proxy(this.deps, req, source, path, urlSearch(url), admitted);
   }
 
   /** /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins). */

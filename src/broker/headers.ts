@@ -20,6 +20,7 @@ const DROP_REQUEST = new Set([
   "host",
   "origin",
   "authorization",
+  "x-api-key",
   "cookie",
   "accept-encoding",
   "content-length",

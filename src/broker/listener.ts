@@ -115,11 +115,11 @@ export class ProxyListener {
         // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.
-        fetch: (req) => {
+        fetch: (req, server) => {
           if (lacksHost(req)) return brokerError(bareTargetPath(req), "bad_request", MISSING_HOST_MESSAGE);
           // A bug fails with a 500 in the caller's dialect (Bun's error hook below never sees which path was called).
           try {
-            const res = this.route(req);
+            const res = this.route(req, server.requestIP(req)?.address ?? null);
             return res instanceof Promise ? res.catch((e: unknown) => internalError(req, e)) : res;
           } catch (e) {
             return internalError(req, e);
@@ -132,7 +132,7 @@ export class ProxyListener {
     }
   }
 
-  private route(req: Request): Promise<Response> | Response {
+  private route(req: Request, peer: string | null): Promise<Response> | Response {
     if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(urlPath(req.url), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
     const origin = req.headers.get("origin");
     if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(urlPath(req.url), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
@@ -149,8 +149,8 @@ export class ProxyListener {
       });
     }
     // Without an Origin (every non-browser client) the broker's promise is handed to Bun as it is: no extra await.
-    if (origin === null) return this.broker.handle(req, "local");
-    return this.broker.handle(req, "local").then((res) => {
+    if (origin === null) return this.broker.handle(req, "local", peer);
+    return this.broker.handle(req, "local", peer).then((res) => {
       res.headers.set("access-control-allow-origin", origin);
       res.headers.append("vary", "Origin");
       return res;

@@ -1,6 +1,7 @@
 // Relays one Ollama/OpenAI-compatible request to an upstream, with failover before the first byte (docs/broker.md).
 import type { EventBus } from "../core/events.ts";
-import { dialectError, ERROR_CODES, type ErrorCode } from "../core/http-error.ts";
+import type { Admitted, GatewayService } from "../core/contracts.ts";
+import { dialectError, ERROR_CODES, HttpError, type ErrorCode } from "../core/http-error.ts";
 import { Exchange, type CaptureOptions } from "./exchange.ts";
 import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
@@ -17,11 +18,19 @@ export interface ProxyDeps {
   clientFor(u: Upstream): UpstreamClient;
   /** A request could not reach the upstream: check its health now rather than at the next interval. */
   suspect(u: Upstream): void;
+  /** Who may use the broker (keys); absent in tests and tools that run a bare broker. */
+  gateway(): GatewayService | undefined;
 }
 
 /** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
 export function brokerError(path: string, code: ErrorCode, message: string): Response {
   return dialectError(path, code, message);
+}
+
+/** A refusal thrown as an HttpError (admission), answered in the caller's dialect with its headers (Retry-After). */
+export function errorResponse(path: string, e: unknown): Response {
+  if (e instanceof HttpError) return e.toDialectResponse(path);
+  throw e;
 }
 
 const MODEL_KEY = Buffer.from('"model"');
@@ -53,7 +62,7 @@ function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
   return res.statusText === "" || (res.status === 200 && res.statusText === "OK") ? { status: res.status, headers } : { status: res.status, statusText: res.statusText, headers };
 }
 
-export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string): Promise<Response> {
+export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string, admitted: Admitted | null = null): Promise<Response> {
   const method = req.method;
   if (source === "local" && unframedBody(req)) {
     // HTTP/1.x has no close-delimited request bodies: bytes sent without a length are not a body, and forwarding an
@@ -64,6 +73,14 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
   const { body, retryable, bytesIn, bodyLength } = read;
   const model = read.head ? extractModel(read.head) : null;
+  if (admitted) {
+    // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
+    try {
+      deps.gateway()?.authorize(admitted, model);
+    } catch (e) {
+      return errorResponse(path, e);
+    }
+  }
 
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);

@@ -295,8 +295,11 @@ export interface BrokerService {
   reconnectAll(): Promise<void>;
   models(): { name: string; upstreams: string[] }[];
   overallQuality(): Quality;
-  /** Serves one Ollama/OpenAI-compatible request with routing and failover (used by the proxy listener and the tunnel). */
-  handle(req: Request, source: "local" | "tunnel"): Promise<Response>;
+  /**
+   * Serves one Ollama/OpenAI-compatible request with admission (keys), routing and failover (used by the proxy listener
+   * and the tunnel). `peer` is the caller's address as the listener saw it (none through the tunnel).
+   */
+  handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response>;
 }
 
 export interface TunnelControl {

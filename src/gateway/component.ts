@@ -58,6 +58,8 @@ export function createGatewayComponent(file?: string): ComponentFactory {
       async stop() {},
       // A reload that would open the broker without keys is refused before anything changes.
       async prepare(next) {
+        // The file as it is now: a key revoked a moment ago must count as gone.
+        store.refresh(true);
         const refusal = openWithoutKeys(next, store);
         if (refusal) throw new ListenError("proxy.require_key", refusal);
       },

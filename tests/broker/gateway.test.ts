@@ -1,0 +1,106 @@
+// API keys through a real daemon, as the official ollama and openai clients see them: 401 for a wrong key, 403 for a
+// model the key may not use, 429 with Retry-After over its rate; keys made by the CLI while the daemon runs.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+
+let fake: FakeOllama;
+let d: DaemonProc;
+let broker: string;
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ models: ["llama3.2:1b", "qwen2.5:0.5b"], tokens: 2 });
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`,
+    waitFor: ["api", "broker"],
+  });
+  broker = d.urls.broker!;
+}, 30_000);
+afterAll(async () => {
+  await d?.stop();
+  await fake?.stop();
+  if (d) removeHome(d.home);
+});
+
+function key(...args: string[]): { code: number; out: string; err: string } {
+  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", ...args], { env: d.env, stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString().trim(), err: r.stderr.toString() };
+}
+
+async function thrown(p: Promise<unknown>): Promise<{ message: string; status: number }> {
+  try {
+    await p;
+  } catch (e) {
+    const x = e as { message: string; status_code?: number; status?: number };
+    return { message: x.message, status: x.status_code ?? x.status ?? 0 };
+  }
+  throw new Error("the call succeeded");
+}
+
+const chat = (model: string) => ({ model, messages: [{ role: "user" as const, content: "hi" }] });
+const ollama = (k?: string) => new Ollama({ host: broker, ...(k ? { headers: { Authorization: `Bearer ${k}` } } : {}) });
+const openai = (k: string) => new OpenAI({ baseURL: `${broker}/v1`, apiKey: k, maxRetries: 0 });
+
+test("from this machine no key is needed (require_key auto); a placeholder bearer is not a key", async () => {
+  expect((await ollama().chat(chat("llama3.2:1b"))).message.content.length).toBeGreaterThan(0);
+  // OpenAI clients must send some key; "ollama" is what every guide tells people to put there.
+  expect((await openai("ollama").chat.completions.create(chat("llama3.2:1b"))).choices.length).toBe(1);
+});
+
+test("a wrong key is 401 in each dialect, as the clients show it", async () => {
+  const o = await thrown(ollama("c2l_notarealkey0000000000000000000000000000000").chat(chat("llama3.2:1b")));
+  expect(o.status).toBe(401);
+  expect(o.message).toContain("the API key c2l_nota… is not known");
+  const a = await thrown(openai("c2l_notarealkey0000000000000000000000000000000").chat.completions.create(chat("llama3.2:1b")));
+  expect(a.status).toBe(401);
+  expect(a.message).toContain("is not known");
+});
+
+test("a key made by the CLI while the daemon runs works within a second; its model list is 403 for other models", async () => {
+  const made = key("create", "editor", "--models", "llama3*");
+  expect(made.code).toBe(0);
+  const k = made.out;
+  expect(k).toMatch(/^c2l_/);
+  await until(async () => (await fetch(`${broker}/api/tags`, { headers: { authorization: `Bearer ${k}` } })).status === 200, 5000, "the daemon to see the new key");
+  expect((await ollama(k).chat(chat("llama3.2:1b"))).done).toBe(true);
+  const o = await thrown(ollama(k).chat(chat("qwen2.5:0.5b")));
+  expect(o).toEqual({ status: 403, message: 'the API key "editor" may not use model "qwen2.5:0.5b" (allowed: llama3*)' });
+  const a = await thrown(openai(k).chat.completions.create(chat("qwen2.5:0.5b")));
+  expect(a.status).toBe(403);
+  expect(a.message).toContain('may not use model "qwen2.5:0.5b"');
+  // x-api-key works too, and no credential of the caller's reaches the upstream.
+  const before = fake.requests.length;
+  const r = await fetch(`${broker}/api/chat`, { method: "POST", headers: { "x-api-key": k, "content-type": "application/json" }, body: JSON.stringify({ ...chat("llama3.2:1b"), stream: false }) });
+  expect(r.status).toBe(200);
+  const seen = fake.requests.slice(before).find((x) => x.path === "/api/chat")!;
+  expect(seen.headers["x-api-key"]).toBeUndefined();
+  expect(seen.headers.authorization).toBeUndefined();
+  // Revoked: 401 from then on.
+  expect(key("revoke", "editor").code).toBe(0);
+  await until(async () => (await fetch(`${broker}/api/tags`, { headers: { authorization: `Bearer ${k}` } })).status === 401, 5000, "the daemon to see the revocation");
+});
+
+test("over its requests per minute a key gets 429 with Retry-After, in each dialect", async () => {
+  const k = key("create", "bot", "--rpm", "2").out;
+  await until(async () => (await fetch(`${broker}/api/tags`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  // That was one of the two; the next passes, the third does not.
+  expect((await ollama(k).chat(chat("llama3.2:1b"))).done).toBe(true);
+  const raw = await fetch(`${broker}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${k}` }, body: JSON.stringify(chat("llama3.2:1b")) });
+  expect(raw.status).toBe(429);
+  expect(Number(raw.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(raw.headers.get("x-c2l-error-code")).toBe("rate_limited");
+  expect(((await raw.json()) as { error: string }).error).toContain('the API key "bot" is over its limit of 2 requests per minute');
+  const o = await thrown(ollama(k).chat(chat("llama3.2:1b")));
+  expect(o.status).toBe(429);
+  const a = await thrown(openai(k).chat.completions.create(chat("llama3.2:1b")));
+  expect(a.status).toBe(429);
+  expect(a.message).toContain("requests per minute");
+  const v1 = await fetch(`${broker}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${k}` }, body: JSON.stringify(chat("llama3.2:1b")) });
+  expect(v1.status).toBe(429);
+  expect(Number(v1.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(((await v1.json()) as { error: { type: string; code: string } }).error).toMatchObject({ type: "rate_limit_error", code: "rate_limited" });
+});
