@@ -20,7 +20,10 @@ test("auto: another machine needs a key and this one does not; always: everyone 
     stderr: "pipe",
   });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  let r: Record<string, Reply> & { startWithoutKey: { code: number | null; stderr: string }; rejectedLog: string };
+  let r: {
+    startWithoutKey: { code: number | null; stderr: string };
+    rejectedLog: string;
+  } & Record<"local" | "lanNoKey" | "lanKey" | "lanPlaceholder" | "localAlways" | "localAlwaysKey" | "afterRejectedReload", Reply>;
   try {
     r = JSON.parse(out);
   } catch {
