@@ -20,6 +20,7 @@ import { WsHub } from "./modules/ws/hub.ts";
 import { dashboardModule } from "./modules/dashboard/index.ts";
 import { requestsModule } from "./modules/requests/index.ts";
 import { authModule } from "./modules/auth/index.ts";
+import { keysModule } from "./modules/keys/index.ts";
 import type { RouteLike } from "./security/route-access.ts";
 
 export interface AppOptions {
@@ -60,6 +61,7 @@ export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
     .use(authModule(deps))
     .use(dashboardModule(deps))
     .use(requestsModule(deps))
+    .use(keysModule(deps))
     .use(opts.docs !== false ? docsModule() : new Elysia({ name: "no-docs" }));
   routes = () => app.routes;
   return app;

@@ -1,0 +1,45 @@
+// Listing, reading, creating and revoking gateway keys through ctx.services.gateway (the CLI edits the same file).
+import type { DaemonContext } from "../../../core/component.ts";
+import type { GatewayService, KeyInfo } from "../../../core/contracts.ts";
+import { HttpError } from "../../../core/http-error.ts";
+import { parseExpiry } from "../../../gateway/keys.ts";
+
+function gateway(ctx: DaemonContext): GatewayService {
+  const g = ctx.services.gateway;
+  if (!g) throw new HttpError("unavailable", "the gateway is not running, so keys cannot be managed");
+  return g;
+}
+
+export const listKeys = (ctx: DaemonContext): KeyInfo[] => gateway(ctx).keys();
+
+export function getKey(ctx: DaemonContext, name: string): KeyInfo {
+  const k = gateway(ctx).key(name);
+  if (!k) throw new HttpError("not_found", `no key named "${name}"`);
+  return k;
+}
+
+export interface CreateKeyInput {
+  name: string;
+  models?: string[];
+  rpm?: number;
+  tokens_per_day?: number;
+  max_parallel?: number;
+  expires?: string;
+}
+
+export function createKey(ctx: DaemonContext, input: CreateKeyInput): KeyInfo & { key: string } {
+  const g = gateway(ctx);
+  if (g.key(input.name)) throw new HttpError("conflict", `a key named "${input.name}" exists already; revoke it first or choose another name`);
+  const { key, info } = g.createKey(input.name, {
+    models: input.models ?? [],
+    rpm: input.rpm ?? 0,
+    tokens_per_day: input.tokens_per_day ?? 0,
+    max_parallel: input.max_parallel ?? 0,
+    expiresInMs: input.expires === undefined ? null : parseExpiry(input.expires),
+  });
+  return { key, ...info };
+}
+
+export function revokeKey(ctx: DaemonContext, name: string): void {
+  if (!gateway(ctx).revokeKey(name)) throw new HttpError("not_found", `no key named "${name}"`);
+}
