@@ -23,6 +23,8 @@ test("inline secrets in token_secret and auth_secret are redacted; secret names 
   expect(value.upstreams.map((u) => u.auth_secret)).toEqual([REDACTED, "openai-key", ""]);
   expect(redacted).toEqual(["tunnel.token_secret", "upstreams[0].auth_secret"]);
   expect(redactSecrets({ tunnel: { token_secret: "tunnel-token" } }).redacted).toEqual([]);
+  // A setting named like a key that holds a choice stays readable; a real key beside it does not.
+  expect(redactSecrets({ proxy: { require_key: "always", api_key: "sk-live-0123456789abcdef" } }).value).toEqual({ proxy: { require_key: "always", api_key: REDACTED } });
   expect(config.tunnel.token_secret).toBe(JWT); // a copy, the live config is untouched
 });
 

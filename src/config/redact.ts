@@ -1,4 +1,4 @@
-// Hides inline secrets in a parsed config (for export and display): secret-named keys, and URLs through the one URL redaction (core/redact-url.ts).
+// Hides inline secrets in a parsed config (for export and display): secret-named keys, and URLs through the one URL redaction (net/redact-url.ts).
 import { isInlineSecret } from "./inline-secrets.ts";
 import { redactUrl } from "../net/redact-url.ts";
 
@@ -7,6 +7,8 @@ const SECRET_KEY = /token|secret|password|passwd|api[_-]?key|(^|_)key$/i;
 const REFERENCE_KEY = /(_secret|_file|_path|_name|_header|_scheme)$/i;
 // ...except a secret pasted where its name belongs (the store still accepts it, with a warning).
 const SECRET_REF_KEY = /_secret$/i;
+// Settings whose names say "key" but hold a choice, never a credential ([proxy] require_key = "auto").
+const NOT_SECRET_KEY = /^require_key$/i;
 
 export const REDACTED = "[redacted]";
 
@@ -21,7 +23,7 @@ export function redactSecrets<T>(value: T): { value: T; redacted: string[] } {
       return out;
     }
     if (typeof v === "string" && v !== "") {
-      if (SECRET_KEY.test(key) && (!REFERENCE_KEY.test(key) || (SECRET_REF_KEY.test(key) && isInlineSecret(v)))) {
+      if (SECRET_KEY.test(key) && !NOT_SECRET_KEY.test(key) && (!REFERENCE_KEY.test(key) || (SECRET_REF_KEY.test(key) && isInlineSecret(v)))) {
         redacted.push(path);
         return REDACTED;
       }

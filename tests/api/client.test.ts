@@ -91,7 +91,7 @@ test("the CLI, the tray and the dashboard page all call the API through src/clie
   const importsClient = (f: string) => (g.get(f) ?? []).some((e) => e.to === "src/client/api-client.ts");
   expect(importsClient("src/cli/daemon-api.ts")).toBe(true);
   expect(importsClient("tray/main.ts") && importsClient("tray/daemon-link.ts")).toBe(true);
-  expect(importsClient("src/dashboard/page/api.ts")).toBe(true);
+  expect(importsClient("src/dashboard-page/api.ts")).toBe(true);
   // No second client: outside the client, no source file fetches a control API path.
   const fetchers = [...g.keys()].filter((f) => {
     if (f.startsWith("src/client/")) return false;
