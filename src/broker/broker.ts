@@ -13,6 +13,7 @@ import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./m
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { overallQuality, quality, qualityLatency } from "./quality.ts";
 import { routeOrder } from "./router.ts";
+import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
 import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 
@@ -45,6 +46,7 @@ export class Broker implements BrokerService {
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly deps: ProxyDeps;
   private captureOpts: CaptureOptions;
+  private aliases: AliasTable;
 
   constructor(
     config: Config,
@@ -53,6 +55,7 @@ export class Broker implements BrokerService {
   ) {
     this.config = config;
     this.captureOpts = { enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap };
+    this.aliases = aliasTable(config);
     this.deps = {
       events,
       order: (model) => routeOrder(this.list, model),
@@ -68,6 +71,7 @@ export class Broker implements BrokerService {
         if (e && e.upstream === u) void e.monitor.check();
       },
       gateway: () => this.services.gateway,
+      aliases: () => this.aliases,
     };
   }
 
@@ -89,6 +93,7 @@ export class Broker implements BrokerService {
   async apply(next: Config, prev: Config): Promise<void> {
     this.config = next;
     this.captureOpts = { enabled: next.dashboard.capture_bodies, cap: next.dashboard.body_cap };
+    this.aliases = aliasTable(next);
     const windowChanged = next.metrics.window !== prev.metrics.window;
     const wanted = new Map(next.upstreams.map((u) => [u.name, u]));
     for (const [name, e] of [...this.entries]) {
@@ -263,6 +268,11 @@ export class Broker implements BrokerService {
     );
     const ok = results.filter((r) => r !== null);
     if (ok.length === 0 && ups.length > 0) return brokerError(path, "upstream_error", "no upstream answered with its model list");
-    return Response.json(what === "openai" ? mergeOpenAiModels(ok) : mergeOllamaModels(ok));
+    if (what === "openai") {
+      const merged = mergeOpenAiModels(ok);
+      return Response.json({ ...merged, data: listWithAliases(merged.data, this.aliases, "id") });
+    }
+    const merged = mergeOllamaModels(ok);
+    return Response.json(what === "ollama-tags" ? { ...merged, models: listWithAliases(merged.models, this.aliases, "name") } : merged);
   }
 }

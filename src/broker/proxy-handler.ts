@@ -7,6 +7,7 @@ import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { readRoutingBody } from "./request-body.ts";
+import { withModel, type AliasTable } from "./aliases.ts";
 
 export interface ProxyDeps {
   events: EventBus;
@@ -20,6 +21,8 @@ export interface ProxyDeps {
   suspect(u: Upstream): void;
   /** Who may use the broker (keys); absent in tests and tools that run a bare broker. */
   gateway(): GatewayService | undefined;
+  /** [[aliases]]: requested name → the model to route to and ask for. */
+  aliases(): AliasTable;
 }
 
 /** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
@@ -71,12 +74,21 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   }
   const read = await readRoutingBody(req, path);
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
-  const { body, retryable, bytesIn, bodyLength } = read;
-  const model = read.head ? extractModel(read.head) : null;
+  let { body, bodyLength } = read;
+  const { retryable, bytesIn } = read;
+  const requested = read.head ? extractModel(read.head) : null;
+  // An alias routes, and asks the upstream, for the model it stands for (a body held in memory is rewritten; one too
+  // large to hold is sent as it is).
+  const alias = requested !== null ? deps.aliases().get(requested) : undefined;
+  const model = alias ? alias.model : requested;
+  if (alias && body instanceof Uint8Array) {
+    body = withModel(body, alias.model);
+    bodyLength = body.byteLength;
+  }
   if (admitted) {
     // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
     try {
-      deps.gateway()?.authorize(admitted, model);
+      deps.gateway()?.authorize(admitted, model, alias && requested !== null ? requested : undefined);
     } catch (e) {
       return errorResponse(path, e);
     }

@@ -232,6 +232,15 @@ export const DashboardSchema = T.Object(
   { additionalProperties: false, default: {}, description: "Dashboard and request inspector." },
 );
 
+export const AliasSchema = T.Object(
+  {
+    name: T.String({ minLength: 1, maxLength: 256, description: "The name apps send, e.g. gpt-4o-mini." }),
+    model: T.String({ minLength: 1, maxLength: 256, description: "The model it stands for, e.g. llama3.2:3b." }),
+    show: T.Boolean({ default: false, description: "List the alias in /api/tags and /v1/models beside the real models." }),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = T.Object(
   {
     api: ApiSchema,
@@ -239,6 +248,10 @@ export const ConfigSchema = T.Object(
     upstreams: T.Array(UpstreamSchema, {
       default: [{ name: "local", kind: "ollama", url: "http://127.0.0.1:11434" }],
       description: "The servers the broker routes to.",
+    }),
+    aliases: T.Array(AliasSchema, {
+      default: [],
+      description: "Model names that stand for another model (apps that hard-code one reach a local model).",
     }),
     health: HealthSchema,
     quality: QualitySchema,

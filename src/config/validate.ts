@@ -171,6 +171,17 @@ export function semanticIssues(c: Config): FieldIssue[] {
     else firstByName.set(u.name, i);
     if (!/^https?:$/.test(new URL(u.url).protocol)) out.push({ path: `upstreams[${i}].url`, message: `${show(u.url)} is not a URL (expected http:// or https://)` });
   });
+  const aliasAt = new Map<string, number>();
+  c.aliases.forEach((a, i) => {
+    const prev = aliasAt.get(a.name);
+    if (prev !== undefined) out.push({ path: `aliases[${i}].name`, message: `"${a.name}" is already the name of aliases[${prev}] (names must be unique)` });
+    else aliasAt.set(a.name, i);
+    if (a.model === a.name) out.push({ path: `aliases[${i}].model`, message: `"${a.name}" stands for itself (model must name another model)` });
+  });
+  c.aliases.forEach((a, i) => {
+    // One step only: an alias of an alias would make the model a request reaches depend on the order of the list.
+    if (a.model !== a.name && aliasAt.has(a.model)) out.push({ path: `aliases[${i}].model`, message: `"${a.model}" is itself an alias; name the model it stands for` });
+  });
   if (c.tunnel.enabled && !c.tunnel.relay_url) out.push({ path: "tunnel.enabled", message: "the tunnel is enabled but tunnel.relay_url is empty (set the relay URL or enabled = false)" });
   if (c.tunnel.relay_url && !/^wss?:$/.test(new URL(c.tunnel.relay_url).protocol))
     out.push({ path: "tunnel.relay_url", message: `${show(c.tunnel.relay_url)} is not a URL (expected wss:// or ws://)` });

@@ -432,8 +432,11 @@ export interface Admitted {
 export interface GatewayService {
   /** Who is calling: throws an HttpError 401 when a key is needed and missing, or a sent key is unknown or expired. */
   admit(headers: Headers, caller: Caller): Admitted;
-  /** What they may do: the key's model allowlist (403) and rate (429 with Retry-After); `model` undefined for routes without one. */
-  authorize(admitted: Admitted, model: string | null | undefined): void;
+  /**
+   * What they may do: the key's model allowlist (403) and rate (429 with Retry-After); `model` undefined for routes
+   * without one; `alias` the name the caller sent when `model` is what it stands for (either may be allowed).
+   */
+  authorize(admitted: Admitted, model: string | null | undefined, alias?: string): void;
   keys(): KeyInfo[];
   key(name: string): KeyInfo | undefined;
   /** The key itself is in the answer once and never again. */

@@ -26,7 +26,7 @@ function setup(mode: RequireKey = "auto") {
       return a;
     },
   };
-  return { store, adm, tick: (ms: number) => (now += ms), setMode: (x: RequireKey) => (m = x) };
+  return { store, adm, admission: (s: KeyStore) => new Admission(s, () => m, () => now), tick: (ms: number) => (now += ms), setMode: (x: RequireKey) => (m = x) };
 }
 const LAN = { source: "local" as const, ip: "10.9.0.2" };
 const LOCAL = { source: "local" as const, ip: "127.0.0.1" };
@@ -77,7 +77,7 @@ test("a sent key is always checked: unknown, revoked or expired is 401 even wher
 });
 
 test("the model allowlist is 403 naming the key, the model and what is allowed", () => {
-  const { store, adm } = setup();
+  const { store, adm, admission } = setup();
   const k = createKey("editor", { ...NO_LIMITS, models: ["llama3*"] });
   store.add(k.record);
   expect(adm.check(bearer(k.key), LAN, "llama3.2:1b").key?.name).toBe("editor");
@@ -85,6 +85,11 @@ test("the model allowlist is 403 naming the key, the model and what is allowed",
   expect([e.status, e.code, e.message]).toEqual([403, "forbidden", 'the API key "editor" may not use model "qwen2.5:0.5b" (allowed: llama3*)']);
   expect(adm.check(bearer(k.key), LAN, undefined).key?.name).toBe("editor"); // the model lists name no model
   expect(refusal(() => adm.check(bearer(k.key), LAN, null)).message).toContain("this request names none");
+  // Through an alias either name may be the allowed one: the alias the caller sent, or the model it stands for.
+  const direct = admission(store);
+  const a = direct.admit(bearer(k.key), LAN);
+  expect(() => direct.authorize(a, "llama3.2:3b", "gpt-4o-mini")).not.toThrow();
+  expect(() => direct.authorize(a, "qwen2.5:0.5b", "gpt-4o-mini")).toThrow("may not use model");
 });
 
 test("rpm: the request over the limit is 429 with Retry-After until the oldest leaves the minute", () => {

@@ -68,12 +68,13 @@ export class Admission {
 
   /**
    * What the admitted caller may do with this request: the key's model allowlist (403) and its requests per minute (429
-   * with Retry-After). `model` undefined is a route without one (the model lists); null is a request that names none.
+   * with Retry-After). `model` undefined is a route without one (the model lists); null is a request that names none;
+   * `alias` is the name the caller sent when `model` is the model it stands for: allowing either is enough.
    */
-  authorize(a: Admitted, model: string | null | undefined): void {
+  authorize(a: Admitted, model: string | null | undefined, alias?: string): void {
     const key = a.key;
     if (!key) return;
-    if (model !== undefined && !modelAllowed(key.models, model))
+    if (model !== undefined && !modelAllowed(key.models, model) && !(alias !== undefined && modelAllowed(key.models, alias)))
       throw new HttpError("forbidden", model === null ? `the API key "${key.name}" may use only some models (${key.models.join(", ")}) and this request names none` : `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
     if (key.rpm > 0) this.countRequest(key, this.now());
   }

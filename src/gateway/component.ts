@@ -27,7 +27,7 @@ export function createGatewayComponent(file?: string): ComponentFactory {
     const admission = new Admission(store, () => ctx.config.current().proxy.require_key);
     const service: GatewayService = {
       admit: (headers, caller) => admission.admit(headers, caller),
-      authorize: (a, model) => admission.authorize(a, model),
+      authorize: (a, model, alias) => admission.authorize(a, model, alias),
       keys: () => store.list().map(keyInfo),
       key: (name) => {
         const r = store.get(name);

@@ -32,6 +32,8 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string>;
   bodySize: number;
+  /** The parsed JSON body (inference and other JSON routes), as the upstream received it. */
+  json?: unknown;
   /** The client's source port: equal ports mean a reused (kept-alive) connection. */
   remotePort: number;
 }
@@ -219,7 +221,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     }
 
     const { size, json } = method === "GET" || method === "HEAD" ? { size: 0, json: undefined } : await readBody(req);
-    if (rec) rec.bodySize = size;
+    if (rec) {
+      rec.bodySize = size;
+      if (json !== undefined) rec.json = json;
+    }
     const body = json ?? {};
     const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings))$/.test(path);
     if (inference && options.failWith503) return errorJson(503, "server busy, please try again.  maximum pending requests exceeded");

@@ -1,0 +1,41 @@
+// Model aliases ([[aliases]]): the name an app sends → the model the broker routes to and asks the upstream for.
+import type { Config } from "../config/schema.ts";
+
+export type AliasTable = ReadonlyMap<string, { model: string; show: boolean }>;
+
+export function aliasTable(config: Pick<Config, "aliases">): AliasTable {
+  return new Map(config.aliases.map((a) => [a.name, { model: a.model, show: a.show }]));
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * The body with its top-level "model" replaced: parsed and written again (only requests that use an alias pay for it);
+ * every other field, known or not, stays as sent. A body that is not a JSON object comes back unchanged.
+ */
+export function withModel(body: Uint8Array, model: string): Uint8Array {
+  let json: unknown;
+  try {
+    json = JSON.parse(dec.decode(body));
+  } catch {
+    return body;
+  }
+  if (!json || typeof json !== "object" || Array.isArray(json)) return body;
+  (json as Record<string, unknown>).model = model;
+  return enc.encode(JSON.stringify(json));
+}
+
+/** The merged model lists with the aliases marked `show` added, each as a copy of its target's entry under its own name. */
+export function listWithAliases<T extends Record<string, unknown>>(entries: T[], aliases: AliasTable, key: "name" | "id"): T[] {
+  const out = [...entries];
+  const have = new Set(entries.map((e) => e[key] as string));
+  for (const [name, a] of aliases) {
+    if (!a.show || have.has(name)) continue;
+    const target = entries.find((e) => e[key] === a.model || (key === "name" && e[key] === `${a.model}:latest`));
+    if (!target) continue; // an alias of a model nobody serves would only fail when used
+    out.push(key === "name" ? { ...target, name, model: name } : { ...target, id: name });
+    have.add(name);
+  }
+  return out;
+}
