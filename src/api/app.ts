@@ -21,6 +21,7 @@ import { dashboardModule } from "./modules/dashboard/index.ts";
 import { requestsModule } from "./modules/requests/index.ts";
 import { authModule } from "./modules/auth/index.ts";
 import { keysModule } from "./modules/keys/index.ts";
+import { usageModule } from "./modules/usage/index.ts";
 import type { RouteLike } from "./security/route-access.ts";
 
 export interface AppOptions {
@@ -62,6 +63,7 @@ export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
     .use(dashboardModule(deps))
     .use(requestsModule(deps))
     .use(keysModule(deps))
+    .use(usageModule(deps))
     .use(opts.docs !== false ? docsModule() : new Elysia({ name: "no-docs" }));
   routes = () => app.routes;
   return app;

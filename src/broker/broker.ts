@@ -231,6 +231,10 @@ export class Broker implements BrokerService {
           }
         }
         const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
+        if (admitted) {
+          ex.keyName = admitted.key?.name ?? null;
+          ex.caller = admitted.caller;
+        }
         const res = await this.mergedList(path, what);
         const body = await res.bytes();
         ex.bytesOut = body.byteLength;

@@ -2,14 +2,14 @@
 //
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures.
-import type { RequestRecord } from "../core/contracts.ts";
+import type { CallerClass, RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { errorBody } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
-import { joinTail, parseUsage, TAIL_BYTES } from "./usage.ts";
+import { joinTail, parseUsage, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 
 export type StreamFormat = "ndjson" | "sse" | "other";
 const enc = new TextEncoder();
@@ -80,6 +80,9 @@ export class Exchange {
   bytesOut = 0;
   error: string | null = null;
   requestBody: string | undefined;
+  /** The API key the request used (its name) and where the caller is, for usage accounting. */
+  keyName: string | null = null;
+  caller: CallerClass;
   private responseCapture: Uint8Array[] | null = null;
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
@@ -96,6 +99,7 @@ export class Exchange {
   private tailPos = 0;
   private lastByte = 10;
   private done = false;
+  private usage: TokenUsage | null = null;
 
   constructor(
     readonly source: "local" | "tunnel",
@@ -109,6 +113,8 @@ export class Exchange {
     // Never removed: that costs more than a late, harmless call (every path through here is idempotent).
     if (clientSignal) clientSignal.addEventListener("abort", this);
     if (capture.enabled) this.responseCapture = [];
+    // Until admission says otherwise (no gateway in a bare broker): the tunnel's callers, or this machine's.
+    this.caller = source === "tunnel" ? "tunnel" : "local";
   }
 
   /** The client went away (its request signal aborted): abort the upstream at once. */
@@ -282,6 +288,7 @@ export class Exchange {
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
     const usage = this.bytesOut ? parseUsage(this.usageTail()) : null;
+    this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;
     if (usage && usage.tokens > 0) {
@@ -350,6 +357,10 @@ export class Exchange {
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
       error: this.error,
+      promptTokens: this.usage?.promptTokens ?? null,
+      completionTokens: this.usage?.tokens ?? null,
+      key: this.keyName,
+      caller: this.caller,
     };
     if (this.capture.enabled) {
       if (this.requestBody !== undefined) rec.requestBody = this.requestBody;

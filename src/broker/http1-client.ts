@@ -445,7 +445,7 @@ class Http1Reply implements UpstreamReply, ParserSink {
     return headerValue(this.headers, name);
   }
 
-  clientHeaders(): HeadersInit {
+  clientHeaders(): Headers {
     return clientHeadersOf(this.headers);
   }
 

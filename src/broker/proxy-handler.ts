@@ -73,6 +73,9 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     return brokerError(path, "bad_request", `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`);
   }
   const read = await readRoutingBody(req, path);
+  // The broker's own time is what it spends between having the client's body and sending it upstream.
+  const bodyRead = performance.now();
+  let sentAt = 0;
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
   let { body, bodyLength } = read;
   const { retryable, bytesIn } = read;
@@ -97,6 +100,10 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
   ex.bytesIn = bytesIn;
+  if (admitted) {
+    ex.keyName = admitted.key?.name ?? null;
+    ex.caller = admitted.caller;
+  }
   if (capture.enabled && body instanceof Uint8Array) ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");
 
   const order = deps.order(model);
@@ -112,6 +119,7 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     const signal = ex.beginAttempt(u);
     let res: UpstreamReply;
     try {
+      if (sentAt === 0) sentAt = performance.now();
       res = await deps.clientFor(u).send({ method, target: path + search, headers: req.headers, body, bodyLength, signal });
     } catch (e) {
       if (ex.clientGone) {
@@ -136,6 +144,8 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     }
     ex.accept(res);
     const headers = res.clientHeaders();
+    // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued (no queue yet).
+    headers.set("server-timing", `broker;dur=${(sentAt - bodyRead).toFixed(2)}, queue;dur=0`);
     if (ex.isSmall(res)) {
       let bytes: Uint8Array;
       try {

@@ -31,7 +31,7 @@ export interface UpstreamReply {
   /** A response header (name in lower case), or null. */
   header(name: string): string | null;
   /** The headers to pass to the client: hop-by-hop and framing headers removed (headers.ts). */
-  clientHeaders(): HeadersInit;
+  clientHeaders(): Headers;
   /** The whole body. */
   bytes(): Promise<Uint8Array>;
   /** Every part received so far (waits for one when there is none); done once the body is complete. */

@@ -7,11 +7,11 @@ const b = (s: string) => new TextEncoder().encode(s);
 describe("token usage from the tail of a response", () => {
   test("Ollama done line: eval_count and eval_duration (ns)", () => {
     const line = '{"model":"m","done":true,"context":[1,2,3],"total_duration":9,"prompt_eval_count":7,"prompt_eval_duration":4,"eval_count":42,"eval_duration":2000000000}\n';
-    expect(parseUsage(b(line))).toEqual({ tokens: 42, genMs: 2000 });
+    expect(parseUsage(b(line))).toEqual({ tokens: 42, promptTokens: 7, genMs: 2000 });
   });
   test("OpenAI usage in the last SSE chunk, before [DONE]", () => {
     const sse = 'data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":12,"total_tokens":19}}\n\ndata: [DONE]\n\n';
-    expect(parseUsage(b(sse))).toEqual({ tokens: 12, genMs: null });
+    expect(parseUsage(b(sse))).toEqual({ tokens: 12, promptTokens: 7, genMs: null });
   });
   test("nothing to find", () => {
     expect(parseUsage(b('{"done":false}\n'))).toBeNull();
@@ -23,6 +23,6 @@ describe("token usage from the tail of a response", () => {
     expect(new TextDecoder().decode(joinTail([b("xy")], 10))).toBe("xy");
     // A done line split across two chunks is still found.
     const parts = [b('{"eval_count":5,"eval_'), b('duration":1000000}\n')];
-    expect(parseUsage(joinTail(parts))).toEqual({ tokens: 5, genMs: 1 });
+    expect(parseUsage(joinTail(parts))).toEqual({ tokens: 5, promptTokens: null, genMs: 1 });
   });
 });

@@ -5,12 +5,19 @@
 const EVAL_COUNT = /^"eval_count"\s*:\s*(\d+)/;
 const EVAL_DURATION = /^"eval_duration"\s*:\s*(\d+)/;
 const COMPLETION_TOKENS = /^"completion_tokens"\s*:\s*(\d+)/;
+const PROMPT_EVAL_COUNT = /^"prompt_eval_count"\s*:\s*(\d+)/;
+const PROMPT_TOKENS = /^"prompt_tokens"\s*:\s*(\d+)/;
+const K_PROMPT_EVAL_COUNT = Buffer.from('"prompt_eval_count"');
+const K_PROMPT_TOKENS = Buffer.from('"prompt_tokens"');
 const K_EVAL_COUNT = Buffer.from('"eval_count"');
 const K_EVAL_DURATION = Buffer.from('"eval_duration"');
 const K_COMPLETION_TOKENS = Buffer.from('"completion_tokens"');
 
 export interface TokenUsage {
+  /** Generated (completion) tokens. */
   tokens: number;
+  /** Prompt tokens the upstream evaluated (Ollama's prompt_eval_count, OpenAI's prompt_tokens), or null. */
+  promptTokens: number | null;
   /** Generation time in ms as the upstream measured it (Ollama), or null (OpenAI usage has none). */
   genMs: number | null;
 }
@@ -29,10 +36,10 @@ export function parseUsage(tail: Uint8Array): TokenUsage | null {
   const count = lastNumber(buf, K_EVAL_COUNT, EVAL_COUNT);
   if (count !== null) {
     const dur = lastNumber(buf, K_EVAL_DURATION, EVAL_DURATION);
-    return { tokens: count, genMs: dur !== null ? dur / 1e6 : null };
+    return { tokens: count, promptTokens: lastNumber(buf, K_PROMPT_EVAL_COUNT, PROMPT_EVAL_COUNT), genMs: dur !== null ? dur / 1e6 : null };
   }
   const completion = lastNumber(buf, K_COMPLETION_TOKENS, COMPLETION_TOKENS);
-  return completion !== null ? { tokens: completion, genMs: null } : null;
+  return completion !== null ? { tokens: completion, promptTokens: lastNumber(buf, K_PROMPT_TOKENS, PROMPT_TOKENS), genMs: null } : null;
 }
 
 /** Bytes kept from the end of a response for parseUsage. */

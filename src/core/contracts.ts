@@ -217,6 +217,10 @@ export const RequestRecord = t.Object(
     /** Set when only the first `[dashboard] body_cap` bytes of the body were kept. */
     requestBodyTruncated: t.Optional(t.Boolean()),
     responseBodyTruncated: t.Optional(t.Boolean()),
+    promptTokens: t.Optional(Nullable(t.Number({ description: "Prompt tokens the upstream reported (Ollama prompt_eval_count, OpenAI prompt_tokens)." }))),
+    completionTokens: t.Optional(Nullable(t.Number({ description: "Generated tokens the upstream reported." }))),
+    key: t.Optional(Nullable(t.String({ description: "The name of the API key the request used, or null." }))),
+    caller: t.Optional(t.UnionEnum(["local", "lan", "tunnel"], { description: "local (this machine), lan (another machine) or tunnel." })),
   },
   { additionalProperties: true },
 );
@@ -267,6 +271,18 @@ export const KeyRecord = t.Object({
 /** A key as the API, the CLI and the dashboard show it: everything but the hash. */
 export const KeyInfo = t.Omit(KeyRecord, ["hash"]);
 
+/** One line of usage: a UTC day, a key (or "-"), a model and a caller class, with what they used. */
+export const UsageRow = t.Object({
+  day: t.String({ description: "UTC day, YYYY-MM-DD.", examples: ["2026-12-05"] }),
+  key: t.String({ description: 'The API key\'s name, or "-" for requests without one.' }),
+  model: t.String(),
+  caller: t.UnionEnum(["local", "lan", "tunnel"]),
+  requests: t.Integer(),
+  errors: t.Integer(),
+  prompt_tokens: t.Integer(),
+  completion_tokens: t.Integer(),
+});
+
 export type UpstreamState = Static<typeof UpstreamState>;
 export type Quality = Static<typeof Quality>;
 export type LatencySummary = Static<typeof LatencySummary>;
@@ -286,6 +302,7 @@ export type AuthStatus = Static<typeof AuthStatus>;
 export type MetricsTick = Static<typeof MetricsTick>;
 export type KeyRecord = Static<typeof KeyRecord>;
 export type KeyInfo = Static<typeof KeyInfo>;
+export type UsageRow = Static<typeof UsageRow>;
 
 /** What the broker offers to the API, the tunnel, alerts and the tray. */
 export interface BrokerService {
@@ -442,4 +459,6 @@ export interface GatewayService {
   /** The key itself is in the answer once and never again. */
   createKey(name: string, limits: KeyLimits): { key: string; info: KeyInfo };
   revokeKey(name: string): boolean;
+  /** Usage rows, oldest day first; `since` is a UTC day (YYYY-MM-DD). */
+  usage(q: { key?: string; model?: string; since?: string }): UsageRow[];
 }

@@ -38,6 +38,8 @@ export class Admission {
     private readonly store: KeyStore,
     private readonly requireKey: () => RequireKey,
     private readonly now: () => number = Date.now,
+    /** Prompt + completion tokens the key used today (UTC), for tokens_per_day (the usage ledger). */
+    private readonly tokensToday: (key: string) => number = () => 0,
   ) {}
 
   /** Whether this caller must present a key. */
@@ -76,6 +78,15 @@ export class Admission {
     if (!key) return;
     if (model !== undefined && !modelAllowed(key.models, model) && !(alias !== undefined && modelAllowed(key.models, alias)))
       throw new HttpError("forbidden", model === null ? `the API key "${key.name}" may use only some models (${key.models.join(", ")}) and this request names none` : `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
+    if (key.tokens_per_day > 0) {
+      const used = this.tokensToday(key.name);
+      if (used >= key.tokens_per_day) {
+        const now = this.now();
+        const midnight = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate() + 1);
+        const wait = (midnight - now) / 1000;
+        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${key.tokens_per_day} tokens for today (${used} used); it resets at 00:00 UTC`).after(wait);
+      }
+    }
     if (key.rpm > 0) this.countRequest(key, this.now());
   }
 

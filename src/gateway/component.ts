@@ -8,6 +8,9 @@ import { logger } from "../core/log.ts";
 import { Admission } from "./admission.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey, keyInfo } from "./keys.ts";
+import { UsageLedger } from "./usage-ledger.ts";
+import { Counter } from "prom-client";
+import { metricsRegistry } from "../core/metrics-registry.ts";
 
 const log = logger("gateway");
 
@@ -21,10 +24,27 @@ export function openWithoutKeys(config: Config, store: KeyStore): string | null 
   return `[proxy] listen = "${p.listen}" reaches other machines, and require_key = "${p.require_key}" needs an API key that does not exist yet: create one with \`cloudtolocalllm-tunnel key create NAME\`, listen on 127.0.0.1, or set require_key = "never" to let that network in without keys`;
 }
 
-export function createGatewayComponent(file?: string): ComponentFactory {
+/** Tokens and requests by key and model, for Prometheus (the ledger keeps the daily figures). */
+const usageTokens = new Counter({ name: "c2l_usage_tokens_total", help: "Tokens used, by API key (\"-\" for none), model and kind (prompt or completion).", labelNames: ["key", "model", "kind"], registers: [metricsRegistry] });
+const usageRequests = new Counter({ name: "c2l_usage_requests_total", help: "Requests through the broker, by API key, model and caller class (local, lan, tunnel).", labelNames: ["key", "model", "caller"], registers: [metricsRegistry] });
+
+/** How often the usage counters are written to disk (and at stop). */
+const FLUSH_MS = 5000;
+
+export function createGatewayComponent(file?: string, usageFile?: string): ComponentFactory {
   return (ctx) => {
     const store = new KeyStore(file);
-    const admission = new Admission(store, () => ctx.config.current().proxy.require_key);
+    const ledger = new UsageLedger(usageFile);
+    const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
+    let off: (() => void) | null = null;
+    let timer: ReturnType<typeof setInterval> | null = null;
+    const flush = () => {
+      try {
+        ledger.flush();
+      } catch (e) {
+        log.warn("could not write the usage file; counting goes on in memory", { file: ledger.file, error: e as Error });
+      }
+    };
     const service: GatewayService = {
       admit: (headers, caller) => admission.admit(headers, caller),
       authorize: (a, model, alias) => admission.authorize(a, model, alias),
@@ -44,6 +64,7 @@ export function createGatewayComponent(file?: string): ComponentFactory {
         if (done) log.info("API key revoked", { name });
         return done;
       },
+      usage: (q) => ledger.query(q),
     };
     return {
       name: "gateway",
@@ -53,9 +74,26 @@ export function createGatewayComponent(file?: string): ComponentFactory {
         if (refusal) throw new ListenError("proxy.require_key", refusal);
         if (ctx.config.current().proxy.require_key === "never" && !isLoopbackHost(splitListen(ctx.config.current().proxy.listen).hostname))
           log.warn("the broker listens beyond loopback with require_key = never: every machine on that network may use it without a key");
+        off = ctx.events.on("request.completed", (e) => {
+          const r = e.data;
+          ledger.add(r);
+          const key = r.key ?? "-";
+          const model = r.model ?? "-";
+          usageRequests.inc({ key, model, caller: r.caller ?? (r.source === "tunnel" ? "tunnel" : "local") });
+          if (r.promptTokens) usageTokens.inc({ key, model, kind: "prompt" }, r.promptTokens);
+          if (r.completionTokens) usageTokens.inc({ key, model, kind: "completion" }, r.completionTokens);
+        });
+        timer = setInterval(flush, FLUSH_MS);
+        timer.unref?.();
         ctx.services.gateway = service;
       },
-      async stop() {},
+      async stop() {
+        off?.();
+        off = null;
+        if (timer) clearInterval(timer);
+        timer = null;
+        flush();
+      },
       // A reload that would open the broker without keys is refused before anything changes.
       async prepare(next) {
         // The file as it is now: a key revoked a moment ago must count as gone.

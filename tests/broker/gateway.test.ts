@@ -104,3 +104,43 @@ test("over its requests per minute a key gets 429 with Retry-After, in each dial
   expect(Number(v1.headers.get("retry-after"))).toBeGreaterThan(0);
   expect(((await v1.json()) as { error: { type: string; code: string } }).error).toMatchObject({ type: "rate_limit_error", code: "rate_limited" });
 });
+
+test("usage per key and model equals the upstream's token counts, survives a restart, and enforces tokens_per_day", async () => {
+  const k = key("create", "meter", "--tokens-per-day", "20").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  const chatOnce = () => fetch(`${broker}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${k}` }, body: JSON.stringify({ ...chat("llama3.2:1b"), stream: false }) });
+  // The fake upstream reports 7 prompt and 2 completion tokens per chat: 9, 18, 27 — the fourth is over 20.
+  for (let i = 0; i < 3; i++) {
+    const r = await chatOnce();
+    expect(r.status).toBe(200);
+    expect(r.headers.get("server-timing")).toMatch(/^broker;dur=\d+\.\d{2}, queue;dur=0$/);
+    await r.arrayBuffer();
+  }
+  const api = d.urls.api!;
+  const token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  const usage = async () =>
+    (await (await fetch(`${api}/api/v1/usage?key=meter&model=llama3.2:1b`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      rows: { key: string; model: string; caller: string; requests: number; prompt_tokens: number; completion_tokens: number }[];
+      totals: { requests: number; prompt_tokens: number; completion_tokens: number };
+    };
+  await until(async () => (await usage()).totals.requests === 3, 5000, "the three requests to be counted");
+  const u = await usage();
+  expect(u.totals).toMatchObject({ requests: 3, prompt_tokens: 21, completion_tokens: 6 });
+  expect(u.rows.map((r) => [r.key, r.model, r.caller])).toEqual([["meter", "llama3.2:1b", "local"]]);
+  const over = await chatOnce();
+  expect(over.status).toBe(429);
+  expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
+  expect(((await over.json()) as { error: string }).error).toContain('the API key "meter" used its 20 tokens for today (27 used)');
+  const metrics = await (await fetch(`${api}/metrics`)).text();
+  expect(metrics).toContain('c2l_usage_tokens_total{key="meter",model="llama3.2:1b",kind="completion"} 6');
+  expect(metrics).toContain('c2l_usage_tokens_total{key="meter",model="llama3.2:1b",kind="prompt"} 21');
+
+  // A restart keeps the day's counts (and so the budget).
+  await d.stop();
+  d = await startDaemon({ home: d.home, waitFor: ["api", "broker"] });
+  broker = d.urls.broker!;
+  const api2 = d.urls.api!;
+  const after = (await (await fetch(`${api2}/api/v1/usage?key=meter`, { headers: { authorization: `Bearer ${token}` } })).json()) as { totals: { prompt_tokens: number; completion_tokens: number } };
+  expect(after.totals).toMatchObject({ prompt_tokens: 21, completion_tokens: 6 });
+  await until(async () => (await chatOnce()).status === 429, 5000, "the budget to hold after the restart");
+}, 60_000);

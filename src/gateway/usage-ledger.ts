@@ -1,0 +1,114 @@
+// Usage per UTC day, API key, model and caller class (requests, errors, prompt and completion tokens), kept across
+// restarts in one 0600 JSON file written atomically (the previous version as .bak); the daily token budgets read it.
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { atomicWrite } from "../config/atomic-write.ts";
+import { appStateDir } from "../config/paths.ts";
+import type { RequestRecord, UsageRow } from "../core/contracts.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("gateway");
+
+export function defaultUsageFile(): string {
+  return join(appStateDir(), "usage.json");
+}
+
+export type { UsageRow };
+
+export interface UsageQuery {
+  key?: string;
+  model?: string;
+  /** First UTC day included, YYYY-MM-DD. */
+  since?: string;
+}
+
+/** Days kept in the file: enough for a month's report, small enough to rewrite at once. */
+const KEEP_DAYS = 62;
+
+export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+export class UsageLedger {
+  private rows = new Map<string, UsageRow>();
+  /** Today's tokens per key: what the budgets compare with, without a scan. */
+  private keyTokens = new Map<string, number>();
+  private keyTokensDay = "";
+  private dirty = false;
+
+  constructor(
+    readonly file: string = defaultUsageFile(),
+    private readonly now: () => number = Date.now,
+  ) {
+    this.load();
+  }
+
+  private load(): void {
+    if (!existsSync(this.file)) return;
+    try {
+      const data = JSON.parse(readFileSync(this.file, "utf8")) as { version?: number; rows?: UsageRow[] };
+      if (data.version !== 1 || !Array.isArray(data.rows)) throw new Error("not a usage file");
+      for (const r of data.rows) this.rows.set(rowKey(r.day, r.key, r.model, r.caller), r);
+    } catch (e) {
+      // Counting starts again rather than stopping the daemon; the unreadable file is kept beside for a person to look at.
+      log.warn("the usage file could not be read; usage counting starts from zero", { file: this.file, error: e as Error });
+      try {
+        copyFileSync(this.file, this.file + ".unreadable");
+      } catch {}
+    }
+  }
+
+  /** Counts one finished request. */
+  add(rec: Pick<RequestRecord, "model" | "status" | "error" | "promptTokens" | "completionTokens" | "key" | "caller" | "source">): void {
+    const day = utcDay(this.now());
+    const key = rec.key ?? "-";
+    const caller = rec.caller ?? (rec.source === "tunnel" ? "tunnel" : "local");
+    const model = rec.model ?? "-";
+    const k = rowKey(day, key, model, caller);
+    let row = this.rows.get(k);
+    if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0 }));
+    row.requests++;
+    if (rec.status >= 400 || rec.status === 0 || rec.error !== null) row.errors++;
+    const tokens = (rec.promptTokens ?? 0) + (rec.completionTokens ?? 0);
+    row.prompt_tokens += rec.promptTokens ?? 0;
+    row.completion_tokens += rec.completionTokens ?? 0;
+    if (rec.key) {
+      this.rollKeyDay(day);
+      this.keyTokens.set(rec.key, (this.keyTokens.get(rec.key) ?? 0) + tokens);
+    }
+    this.dirty = true;
+  }
+
+  private rollKeyDay(day: string): void {
+    if (day === this.keyTokensDay) return;
+    this.keyTokensDay = day;
+    this.keyTokens.clear();
+    for (const r of this.rows.values()) if (r.day === day && r.key !== "-") this.keyTokens.set(r.key, (this.keyTokens.get(r.key) ?? 0) + r.prompt_tokens + r.completion_tokens);
+  }
+
+  /** Prompt + completion tokens a key used today (UTC). */
+  tokensToday(key: string): number {
+    this.rollKeyDay(utcDay(this.now()));
+    return this.keyTokens.get(key) ?? 0;
+  }
+
+  /** Rows matching the query, oldest day first. */
+  query(q: UsageQuery = {}): UsageRow[] {
+    return [...this.rows.values()]
+      .filter((r) => (q.key === undefined || r.key === q.key) && (q.model === undefined || r.model === q.model) && (q.since === undefined || r.day >= q.since))
+      .sort((a, b) => a.day.localeCompare(b.day) || a.key.localeCompare(b.key) || a.model.localeCompare(b.model) || a.caller.localeCompare(b.caller))
+      .map((r) => ({ ...r }));
+  }
+
+  /** Writes the file if anything changed (called every few seconds and at stop); drops days past KEEP_DAYS. */
+  flush(): void {
+    if (!this.dirty) return;
+    const oldest = utcDay(this.now() - KEEP_DAYS * 86_400_000);
+    for (const [k, r] of this.rows) if (r.day < oldest) this.rows.delete(k);
+    if (existsSync(this.file)) copyFileSync(this.file, this.file + ".bak");
+    atomicWrite(this.file, JSON.stringify({ version: 1, rows: this.query() }) + "\n", 0o600);
+    this.dirty = false;
+  }
+}
+
+function rowKey(day: string, key: string, model: string, caller: string): string {
+  return `${day}\u0000${key}\u0000${model}\u0000${caller}`;
+}
