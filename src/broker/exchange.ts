@@ -10,8 +10,12 @@ import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-clie
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
 import { joinTail, parseUsage, TAIL_BYTES, type TokenUsage } from "./usage.ts";
+import type { UsageStripper } from "./sse-usage.ts";
 
 export type StreamFormat = "ndjson" | "sse" | "other";
+
+/** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
+const STREAM_END = new Uint8Array(0);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const TAIL_CHUNKS = 4;
@@ -100,6 +104,8 @@ export class Exchange {
   private lastByte = 10;
   private done = false;
   private usage: TokenUsage | null = null;
+  /** Set when the broker asked the upstream for usage the client did not ask for: that event is taken out of the stream. */
+  stripper: UsageStripper | null = null;
 
   constructor(
     readonly source: "local" | "tunnel",
@@ -211,8 +217,11 @@ export class Exchange {
         return this.breakOff(c, e);
       }
       const chunks = r.value;
+      // The stripper holds back a partial event: at the end, what it still holds goes out after the last chunk.
+      if (r.done && this.stripper) chunks.push(STREAM_END);
       for (let i = 0; i < chunks.length; i++) {
-        const chunk = chunks[i]!;
+        let chunk = chunks[i]!;
+        if (this.stripper) chunk = chunk === STREAM_END ? this.stripper.end() : this.stripper.push(chunk);
         const n = chunk.byteLength;
         if (n === 0) continue;
         this.bytesOut += n;
@@ -287,7 +296,7 @@ export class Exchange {
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
-    const usage = this.bytesOut ? parseUsage(this.usageTail()) : null;
+    const usage = this.stripper?.usage ?? (this.bytesOut ? parseUsage(this.usageTail()) : null);
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;

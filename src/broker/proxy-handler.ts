@@ -8,6 +8,7 @@ import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { readRoutingBody } from "./request-body.ts";
 import { withModel, type AliasTable } from "./aliases.ts";
+import { askForUsage, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
 
 export interface ProxyDeps {
   events: EventBus;
@@ -88,6 +89,16 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     body = withModel(body, alias.model);
     bodyLength = body.byteLength;
   }
+  // An OpenAI stream reports its tokens only when asked: ask, and take the extra event out unless the client asked too.
+  let stripUsage = false;
+  if (body instanceof Uint8Array && method === "POST" && USAGE_STREAM_PATHS.has(path)) {
+    const asked = askForUsage(body);
+    if (asked) {
+      body = asked;
+      bodyLength = asked.byteLength;
+      stripUsage = true;
+    }
+  }
   if (admitted) {
     // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
     try {
@@ -100,6 +111,7 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
   ex.bytesIn = bytesIn;
+  if (stripUsage) ex.stripper = new UsageStripper();
   if (admitted) {
     ex.keyName = admitted.key?.name ?? null;
     ex.caller = admitted.caller;

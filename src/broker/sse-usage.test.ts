@@ -1,0 +1,27 @@
+import { expect, test } from "bun:test";
+import { askForUsage, UsageStripper } from "./sse-usage.ts";
+
+const b = (s: string) => new TextEncoder().encode(s);
+const s = (u: Uint8Array) => new TextDecoder().decode(u);
+
+test("askForUsage adds include_usage to a stream request only, keeping the other stream_options", () => {
+  expect(JSON.parse(s(askForUsage(b('{"stream":true,"stream_options":{"x":1},"model":"m"}'))!))).toEqual({ stream: true, stream_options: { x: 1, include_usage: true }, model: "m" });
+  expect(askForUsage(b('{"stream":false}'))).toBeNull();
+  expect(askForUsage(b('{"stream":true,"stream_options":{"include_usage":true}}'))).toBeNull();
+  expect(askForUsage(b("not json"))).toBeNull();
+});
+
+test("the usage event is taken out even when split across chunks; every other byte passes in order", () => {
+  const stream = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n';
+  for (let cut = 1; cut < stream.length; cut += 7) {
+    const st = new UsageStripper();
+    const out = s(st.push(b(stream.slice(0, cut)))) + s(st.push(b(stream.slice(cut)))) + s(st.end());
+    expect(out).toBe('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n');
+    expect(st.usage).toEqual({ tokens: 2, promptTokens: 7, genMs: null });
+  }
+  // A usage field inside a normal event is content, not the usage event.
+  const st = new UsageStripper();
+  const keep = 'data: {"choices":[{"delta":{"content":"\\"usage\\""}}]}\n\n';
+  expect(s(st.push(b(keep)))).toBe(keep);
+  expect(st.usage).toBeNull();
+});
