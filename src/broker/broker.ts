@@ -14,6 +14,7 @@ import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handl
 import { overallQuality, quality, qualityLatency } from "./quality.ts";
 import { routeOrder } from "./router.ts";
 import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
+import { Gate, type GateLimits } from "./gate.ts";
 import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 
@@ -47,6 +48,9 @@ export class Broker implements BrokerService {
   private readonly deps: ProxyDeps;
   private captureOpts: CaptureOptions;
   private aliases: AliasTable;
+  /** max_parallel slots and the fair queue; its limits follow reloads. */
+  readonly gate = new Gate<Upstream>(() => this.queueLimits);
+  private queueLimits: GateLimits;
 
   constructor(
     config: Config,
@@ -56,6 +60,7 @@ export class Broker implements BrokerService {
     this.config = config;
     this.captureOpts = { enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap };
     this.aliases = aliasTable(config);
+    this.queueLimits = { queueLimit: config.proxy.queue_limit, queueTimeoutMs: durationMs(config.proxy.queue_timeout) };
     this.deps = {
       events,
       order: (model) => routeOrder(this.list, model),
@@ -72,6 +77,7 @@ export class Broker implements BrokerService {
       },
       gateway: () => this.services.gateway,
       aliases: () => this.aliases,
+      gate: () => this.gate,
     };
   }
 
@@ -94,6 +100,7 @@ export class Broker implements BrokerService {
     this.config = next;
     this.captureOpts = { enabled: next.dashboard.capture_bodies, cap: next.dashboard.body_cap };
     this.aliases = aliasTable(next);
+    this.queueLimits = { queueLimit: next.proxy.queue_limit, queueTimeoutMs: durationMs(next.proxy.queue_timeout) };
     const windowChanged = next.metrics.window !== prev.metrics.window;
     const wanted = new Map(next.upstreams.map((u) => [u.name, u]));
     for (const [name, e] of [...this.entries]) {

@@ -104,6 +104,16 @@ export class Exchange {
   private lastByte = 10;
   private done = false;
   private usage: TokenUsage | null = null;
+  /** Gives back the upstream slot this request holds (the gate's), once: when an attempt fails or the exchange ends. */
+  private slot: (() => void) | null = null;
+  holdSlot(release: () => void): void {
+    this.slot = release;
+  }
+  private releaseSlot(): void {
+    const r = this.slot;
+    this.slot = null;
+    r?.();
+  }
   /** Set when the broker asked the upstream for usage the client did not ask for: that event is taken out of the stream. */
   stripper: UsageStripper | null = null;
 
@@ -144,6 +154,7 @@ export class Exchange {
   /** The attempt failed before anything reached the client (counted against that upstream; failover may follow). */
   attemptFailed(u: Upstream, status: number, message: string): void {
     this.clearTimer();
+    this.releaseSlot();
     const ms = performance.now() - this.started;
     u.metrics.recordRequest(ms, null, true, 0);
     u.dirty = true;
@@ -293,6 +304,7 @@ export class Exchange {
     if (this.done) return;
     this.done = true;
     this.clearTimer();
+    this.releaseSlot();
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
@@ -330,6 +342,7 @@ export class Exchange {
   fail(status: number, message: string | null): void {
     this.status = status;
     this.error = message;
+    this.releaseSlot();
     if (this.done) return;
     this.done = true;
     this.clearTimer();

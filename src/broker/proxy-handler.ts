@@ -8,6 +8,7 @@ import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { readRoutingBody } from "./request-body.ts";
 import { withModel, type AliasTable } from "./aliases.ts";
+import type { Claimant, Gate, Grant } from "./gate.ts";
 import { askForUsage, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
 
 export interface ProxyDeps {
@@ -24,6 +25,8 @@ export interface ProxyDeps {
   gateway(): GatewayService | undefined;
   /** [[aliases]]: requested name → the model to route to and ask for. */
   aliases(): AliasTable;
+  /** Upstream slots (max_parallel) and the fair queue. */
+  gate(): Gate<Upstream>;
 }
 
 /** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
@@ -126,8 +129,37 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   const attempts = retryable ? Math.min(order.length, deps.maxAttempts()) : 1;
   let lastCode: ErrorCode = "no_upstream";
   let lastMessage = "";
+  // Whose turn it is when upstreams are busy (max_parallel): the key's bucket, or the caller's class without one.
+  const claimant: Claimant = {
+    bucket: admitted?.key?.name ?? `-${ex.caller}`,
+    keyLimit: admitted?.key?.max_parallel ?? 0,
+    local: ex.caller !== "tunnel",
+  };
+  const gate = deps.gate();
+  let tried: Upstream[] | null = null;
+  let queued: Grant<Upstream> | null = null;
   for (let i = 0; i < attempts; i++) {
-    const u = order[i]!;
+    // The first upstream in routing order with a free slot; failover never goes back to one that failed.
+    const candidates = tried === null ? order : order.filter((x) => !tried!.includes(x));
+    let grant: Grant<Upstream>;
+    try {
+      const g = gate.acquire(candidates, claimant, req.signal ?? null);
+      grant = g instanceof Promise ? await g : g;
+    } catch (e) {
+      if (ex.clientGone || (e as Error).name === "AbortError") {
+        ex.fail(499, "client closed the connection while queued");
+        return new Response(null, { status: 499 });
+      }
+      if (e instanceof HttpError) {
+        ex.fail(e.status, e.message);
+        return e.toDialectResponse(path);
+      }
+      throw e;
+    }
+    const u = grant.upstream;
+    if (grant.position > 0) queued = grant;
+    (tried ??= []).push(u);
+    ex.holdSlot(() => gate.release(u, claimant));
     const signal = ex.beginAttempt(u);
     let res: UpstreamReply;
     try {
@@ -157,7 +189,9 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     ex.accept(res);
     const headers = res.clientHeaders();
     // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued (no queue yet).
-    headers.set("server-timing", `broker;dur=${(sentAt - bodyRead).toFixed(2)}, queue;dur=0`);
+    const queueMs = queued?.waitedMs ?? 0;
+    headers.set("server-timing", `broker;dur=${(sentAt - bodyRead - queueMs).toFixed(2)}, queue;dur=${queueMs.toFixed(2)}`);
+    if (queued) headers.set("x-queue-position", String(queued.position));
     if (ex.isSmall(res)) {
       let bytes: Uint8Array;
       try {

@@ -5,7 +5,7 @@ import { Upstream } from "./upstream.ts";
 import { extractModel } from "./proxy-handler.ts";
 
 function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true): Upstream {
-  const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
   u.state = state;
   u.setModels(models);
   u.ewmaMs = ewma;
@@ -39,7 +39,7 @@ describe("model extraction", () => {
 });
 
 test("status never shows credentials from an upstream URL", () => {
-  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
   // The one URL redaction (core/redact-url.ts): the password is hidden, the rest shown as configured.
   expect(u.status().url).toBe("https://user:redacted@cloud.example/ollama");
   expect(JSON.stringify(u.status())).not.toContain("pa55word");

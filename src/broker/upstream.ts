@@ -59,6 +59,11 @@ export class Upstream {
     return this.config.enabled;
   }
 
+  /** Requests it serves at once (0 = no limit); the broker's gate holds the rest. */
+  get maxParallel(): number {
+    return this.config.max_parallel;
+  }
+
   /** Up or degraded: serves traffic. */
   get usable(): boolean {
     return this.state === "up" || this.state === "degraded";

@@ -70,6 +70,8 @@ export const ProxySchema = T.Object(
       default: [],
       description: "Browser origins allowed besides Ollama's defaults (http(s)://localhost, 127.0.0.1, app://, file://, tauri://, vscode-webview://); \"*\" allows all.",
     }),
+    queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429." }),
+    queue_timeout: Duration("2m", "How long a request may wait in the queue before it is refused with 503."),
     require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
       default: "auto",
       description:
@@ -95,6 +97,11 @@ export const UpstreamSchema = T.Object(
       "5m",
       "After the first response byte: a stream that sends nothing for this long is ended with an error line and counted as an upstream error (a stalled upstream). `0s` turns it off. Prompt processing before the first byte falls under first_byte_timeout.",
     ),
+    max_parallel: T.Integer({
+      default: 0,
+      minimum: 0,
+      description: "Requests this upstream serves at once; more wait in the broker's queue (fair across keys) or go to another free upstream. 0 = no limit.",
+    }),
     auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header." }),
     auth_header: T.String({ default: "Authorization", description: "Header that carries the secret." }),
     auth_scheme: T.String({ default: "Bearer", description: "Prefix before the secret in the header; empty for none." }),

@@ -54,6 +54,8 @@ export interface FakeOllama {
   setHealthy(healthy: boolean): void;
   /** Resolves once `aborts` has n entries (or rejects after timeoutMs). */
   waitForAborts(n: number, timeoutMs?: number): Promise<RecordedAbort[]>;
+  /** Generations running now and the most that ever ran at once (what max_parallel must hold down). */
+  concurrency: { now: number; max: number };
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     record: opts.record ?? true,
   };
   let healthy = true;
+  const concurrency = { now: 0, max: 0 };
   const requests: RecordedRequest[] = [];
   const aborts: RecordedAbort[] = [];
   const abortWaiters: { n: number; resolve: () => void }[] = [];
@@ -118,7 +121,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   function tokenStream(req: Request, path: string, tokens: number, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
     let i = 0;
     let gone = false;
+    const ended = generationStarted();
     const onGone = () => {
+      ended();
       if (gone) return;
       gone = true;
       noteAbort(path);
@@ -130,6 +135,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         if (i < tokens) {
           if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
             gone = true; // not a client abort: we are the ones dying
+            ended();
             // Erroring the body drops the connection without the final chunk; no Error object, so Bun logs nothing.
             c.error(undefined);
             return;
@@ -141,6 +147,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         }
         for (const f of final) c.enqueue(f);
         gone = true;
+        ended();
         c.close();
       },
       cancel() {
@@ -153,6 +160,26 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
 
   /** stream:false: wait as long as the generation would take, noticing a client that goes away meanwhile. */
   async function waitGeneration(req: Request, path: string, tokens: number): Promise<boolean> {
+    const ended = generationStarted();
+    try {
+      return await generate(req, path, tokens);
+    } finally {
+      ended();
+    }
+  }
+
+  function generationStarted(): () => void {
+    concurrency.now++;
+    concurrency.max = Math.max(concurrency.max, concurrency.now);
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      concurrency.now--;
+    };
+  }
+
+  async function generate(req: Request, path: string, tokens: number): Promise<boolean> {
     for (let i = 0; i < tokens; i++) {
       if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) return false;
       await sleep(options.tokenDelayMs);
@@ -350,6 +377,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     port: server.port!,
     requests,
     aborts,
+    concurrency,
     options,
     setHealthy(h) {
       healthy = h;

@@ -1,0 +1,87 @@
+import { expect, test } from "bun:test";
+import { HttpError } from "../core/http-error.ts";
+import { Gate, type Claimant, type Grant } from "./gate.ts";
+
+const up = (name: string, maxParallel: number) => ({ name, maxParallel });
+const who = (bucket: string, local = true, keyLimit = 0): Claimant => ({ bucket, keyLimit, local });
+const gate = (queueLimit = 100, queueTimeoutMs = 60_000) => new Gate<ReturnType<typeof up>>(() => ({ queueLimit, queueTimeoutMs }));
+
+test("without limits a slot is granted at once, synchronously", () => {
+  const g = gate();
+  const r = g.acquire([up("a", 0)], who("k"), null);
+  expect(r).toEqual({ upstream: up("a", 0), position: 0, waitedMs: 0 });
+});
+
+test("max_parallel 1: the second waits and gets the slot the first gives back; a free second upstream takes overflow", async () => {
+  const g = gate();
+  const a = up("a", 1);
+  const b = up("b", 1);
+  const first = g.acquire([a], who("k"), null) as Grant<typeof a>;
+  expect(first.upstream).toBe(a);
+  const second = g.acquire([a], who("k"), null);
+  expect(second).toBeInstanceOf(Promise);
+  expect(g.length).toBe(1);
+  // Another request that may use b is not held behind the one waiting for a.
+  const other = g.acquire([a, b], who("j"), null);
+  expect((await other).upstream).toBe(b);
+  g.release(a, who("k"));
+  const got = await second;
+  expect([got.upstream, got.position]).toEqual([a, 1]);
+  expect(g.inFlight("a")).toBe(1);
+});
+
+test("fair across keys: with one key flooding, another key's request waits at most one slot", async () => {
+  const g = gate();
+  const a = up("a", 1);
+  g.acquire([a], who("flood"), null);
+  const order: string[] = [];
+  const flood = Array.from({ length: 10 }, (_, i) => (g.acquire([a], who("flood"), null) as Promise<Grant<typeof a>>).then(() => order.push(`flood${i}`)));
+  const editor = (g.acquire([a], who("editor"), null) as Promise<Grant<typeof a>>).then(() => order.push("editor"));
+  for (let i = 0; i < 11; i++) {
+    g.release(a, who(i === 0 ? "flood" : "x"));
+    await Bun.sleep(0);
+  }
+  await Promise.all([...flood, editor]);
+  expect(order.indexOf("editor")).toBeLessThanOrEqual(1);
+});
+
+test("this machine's callers go before the tunnel's; a key's own max_parallel holds its requests back", async () => {
+  const g = gate();
+  const a = up("a", 1);
+  g.acquire([a], who("x"), null);
+  const order: string[] = [];
+  const remote = (g.acquire([a], who("t", false), null) as Promise<unknown>).then(() => order.push("tunnel"));
+  const local = (g.acquire([a], who("l", true), null) as Promise<unknown>).then(() => order.push("local"));
+  g.release(a, who("x"));
+  await Bun.sleep(0);
+  g.release(a, who("l"));
+  await Promise.all([remote, local]);
+  expect(order).toEqual(["local", "tunnel"]);
+
+  const free = up("free", 0);
+  const k = who("capped", true, 1);
+  g.acquire([free], k, null);
+  const held = g.acquire([free], k, null);
+  expect(held).toBeInstanceOf(Promise);
+  g.release(free, k);
+  expect((await held).upstream).toBe(free);
+});
+
+test("a client that goes away leaves the queue at once; a full queue is 429; a long wait is 503", async () => {
+  const g = gate(1, 50);
+  const a = up("a", 1);
+  g.acquire([a], who("k"), null);
+  const ac = new AbortController();
+  const gone = g.acquire([a], who("k"), ac.signal) as Promise<unknown>;
+  expect(() => g.acquire([a], who("k"), null)).toThrow(HttpError); // queue_limit 1: full
+  ac.abort();
+  await expect(gone).rejects.toThrow("the client went away while queued");
+  expect(g.length).toBe(0);
+  g.release(a, who("k"));
+  expect(g.inFlight("a")).toBe(0); // the slot went to nobody
+  g.acquire([a], who("k"), null);
+  const late = g.acquire([a], who("k"), null) as Promise<unknown>;
+  const e = (await late.catch((x: unknown) => x)) as HttpError;
+  expect([e.status, e.code]).toEqual([503, "unavailable"]);
+  expect(e.message).toContain("queue_timeout");
+});

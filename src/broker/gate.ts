@@ -1,0 +1,186 @@
+// Slots and the fair queue: at most max_parallel requests on an upstream (and on a key), the rest waiting in turn,
+// round-robin across keys so one busy script cannot starve the editor, this machine's callers before the tunnel's.
+import { HttpError } from "../core/http-error.ts";
+
+/** What the gate needs of an upstream: its name (the slot count's key) and its limit (0 = none). */
+export interface Slotted {
+  readonly name: string;
+  readonly maxParallel: number;
+}
+
+/** Who is asking: the bucket it waits in (the key's name, or "-" with the caller's class) and the key's own limit. */
+export interface Claimant {
+  bucket: string;
+  /** The key's max_parallel (0 = none). */
+  keyLimit: number;
+  /** Callers on this machine are served before the tunnel's. */
+  local: boolean;
+}
+
+export interface Grant<U> {
+  upstream: U;
+  /** Where the request stood when it joined the queue (0: it did not wait). */
+  position: number;
+  waitedMs: number;
+}
+
+interface Waiter<U extends Slotted> {
+  claimant: Claimant;
+  candidates: readonly U[];
+  since: number;
+  resolve(g: Grant<U>): void;
+  reject(e: unknown): void;
+  done: boolean;
+  position: number;
+  cleanup(): void;
+}
+
+export interface GateLimits {
+  queueLimit: number;
+  queueTimeoutMs: number;
+}
+
+export class Gate<U extends Slotted> {
+  private inflight = new Map<string, number>();
+  private keyInflight = new Map<string, number>();
+  /** Per class (0 local, 1 tunnel): buckets in turn order, each with its waiters in arrival order. */
+  private classes: Map<string, Waiter<U>[]>[] = [new Map(), new Map()];
+  private waiting = 0;
+  /** Requests that waited, and for how long in total (for metrics and status). */
+  stats = { queued: 0, waitedMs: 0, refusedFull: 0, timedOut: 0 };
+
+  constructor(
+    private readonly limits: () => GateLimits,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Requests waiting now. */
+  get length(): number {
+    return this.waiting;
+  }
+
+  inFlight(name: string): number {
+    return this.inflight.get(name) ?? 0;
+  }
+
+  private free(u: U): boolean {
+    return u.maxParallel === 0 || (this.inflight.get(u.name) ?? 0) < u.maxParallel;
+  }
+
+  private keyFree(c: Claimant): boolean {
+    return c.keyLimit === 0 || (this.keyInflight.get(c.bucket) ?? 0) < c.keyLimit;
+  }
+
+  private take(u: U, c: Claimant): void {
+    this.inflight.set(u.name, (this.inflight.get(u.name) ?? 0) + 1);
+    if (c.keyLimit > 0) this.keyInflight.set(c.bucket, (this.keyInflight.get(c.bucket) ?? 0) + 1);
+  }
+
+  /**
+   * A slot on the first of `candidates` (in routing order) that has one; when none has, the request waits its turn
+   * for whichever of them frees first. Without any limit in play this answers at once, without a promise.
+   */
+  acquire(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Grant<U> | Promise<Grant<U>> {
+    if (this.keyFree(c) && this.waiting === 0) {
+      for (const u of candidates) {
+        if (this.free(u)) {
+          this.take(u, c);
+          return { upstream: u, position: 0, waitedMs: 0 };
+        }
+      }
+    }
+    const lim = this.limits();
+    if (this.waiting >= lim.queueLimit) {
+      this.stats.refusedFull++;
+      throw new HttpError("rate_limited", `the broker's queue is full (${lim.queueLimit} requests wait for a free upstream); retry shortly`).after(1);
+    }
+    return new Promise<Grant<U>>((resolve, reject) => {
+      const w: Waiter<U> = { claimant: c, candidates, since: this.now(), resolve, reject, done: false, position: this.waiting + 1, cleanup: () => {} };
+      const cls = this.classes[c.local ? 0 : 1]!;
+      let bucket = cls.get(c.bucket);
+      if (!bucket) cls.set(c.bucket, (bucket = []));
+      bucket.push(w);
+      this.waiting++;
+      this.stats.queued++;
+      const timer = setTimeout(() => {
+        this.stats.timedOut++;
+        this.drop(w, new HttpError("unavailable", `waited ${Math.round(lim.queueTimeoutMs / 1000)} s for a free upstream ([proxy] queue_timeout); every upstream for this model is busy`).after(5));
+      }, lim.queueTimeoutMs);
+      // A client that goes away leaves the queue at once: it never reaches an upstream.
+      const onAbort = () => this.drop(w, new DOMException("the client went away while queued", "AbortError"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      w.cleanup = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      if (signal?.aborted) onAbort();
+      else this.dispatch();
+    });
+  }
+
+  /** Gives the slot back and lets the next waiter in. */
+  release(u: U, c: Claimant): void {
+    const n = (this.inflight.get(u.name) ?? 1) - 1;
+    if (n > 0) this.inflight.set(u.name, n);
+    else this.inflight.delete(u.name);
+    if (c.keyLimit > 0) {
+      const k = (this.keyInflight.get(c.bucket) ?? 1) - 1;
+      if (k > 0) this.keyInflight.set(c.bucket, k);
+      else this.keyInflight.delete(c.bucket);
+    }
+    if (this.waiting > 0) this.dispatch();
+  }
+
+  private drop(w: Waiter<U>, e: unknown): void {
+    if (w.done) return;
+    w.done = true;
+    w.cleanup();
+    this.remove(w);
+    w.reject(e);
+    // Its place may have held up others behind it in the same bucket.
+    if (this.waiting > 0) this.dispatch();
+  }
+
+  private remove(w: Waiter<U>): void {
+    const cls = this.classes[w.claimant.local ? 0 : 1]!;
+    const bucket = cls.get(w.claimant.bucket);
+    if (!bucket) return;
+    const i = bucket.indexOf(w);
+    if (i >= 0) {
+      bucket.splice(i, 1);
+      this.waiting--;
+    }
+    if (bucket.length === 0) cls.delete(w.claimant.bucket);
+  }
+
+  /**
+   * Hands free slots to waiters: this machine's callers first, and within a class one request per bucket in turn (a
+   * bucket that was served moves to the back), so a key with a hundred requests waiting gets one slot in n.
+   */
+  private dispatch(): void {
+    for (let progress = true; progress && this.waiting > 0; ) {
+      progress = false;
+      for (const cls of this.classes) {
+        for (const [name, bucket] of [...cls]) {
+          const w = bucket[0]!;
+          if (!this.keyFree(w.claimant)) continue;
+          const u = w.candidates.find((x) => this.free(x));
+          if (!u) continue;
+          bucket.shift();
+          this.waiting--;
+          cls.delete(name);
+          if (bucket.length) cls.set(name, bucket); // to the back of the turn order
+          w.done = true;
+          w.cleanup();
+          this.take(u, w.claimant);
+          const waitedMs = this.now() - w.since;
+          this.stats.waitedMs += waitedMs;
+          w.resolve({ upstream: u, position: w.position, waitedMs });
+          progress = true;
+          break; // start again from this machine's class: a freed slot goes there first
+        }
+        if (progress) break;
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// max_parallel and the fair queue through a real broker: the upstream never runs more than its limit (its own count),
+// a second free upstream takes the overflow, a client that leaves while queued never reaches an upstream, and the
+// queue position and wait are in the response's headers.
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
+
+let a: FakeOllama;
+let b: FakeOllama;
+let tb: TestBroker | null = null;
+beforeAll(async () => {
+  a = await startFakeOllama({ models: ["m:1b"], tokens: 4, tokenDelayMs: 40 });
+  b = await startFakeOllama({ models: ["m:1b"], tokens: 4, tokenDelayMs: 40 });
+});
+afterAll(async () => {
+  await a.stop();
+  await b.stop();
+});
+afterEach(async () => {
+  await tb?.stop();
+  tb = null;
+  a.concurrency.max = 0;
+  b.concurrency.max = 0;
+  a.requests.length = 0;
+  b.requests.length = 0;
+});
+
+const chat = (url: string, init: RequestInit = {}) =>
+  fetch(`${url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }), ...init });
+
+test("max_parallel = 1 serialises requests at the upstream; queued ones say where they stood and how long they waited", async () => {
+  tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
+  await tb.waitState("a", "up");
+  const replies = await Promise.all(Array.from({ length: 4 }, () => chat(tb!.url)));
+  expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+  expect(a.concurrency.max).toBe(1);
+  const positions = replies.map((r) => r.headers.get("x-queue-position")).filter((p) => p !== null).map(Number).sort();
+  expect(positions).toEqual([1, 2, 3]);
+  const waited = replies.map((r) => Number(/queue;dur=([\d.]+)/.exec(r.headers.get("server-timing")!)![1]));
+  expect(Math.max(...waited)).toBeGreaterThan(100); // the last one waited for about three generations of 160 ms
+});
+
+test("a second free upstream takes the overflow, each still within its own limit", async () => {
+  tb = await startBroker(upstreamToml("a", a.url, "priority = 1\nmax_parallel = 1") + upstreamToml("b", b.url, "priority = 2\nmax_parallel = 1"));
+  await tb.waitState("a", "up");
+  await tb.waitState("b", "up");
+  const replies = await Promise.all(Array.from({ length: 4 }, () => chat(tb!.url)));
+  expect(replies.every((r) => r.status === 200)).toBe(true);
+  expect([a.concurrency.max, b.concurrency.max]).toEqual([1, 1]);
+  expect(a.requests.filter((r) => r.path === "/api/chat").length).toBeGreaterThan(0);
+  expect(b.requests.filter((r) => r.path === "/api/chat").length).toBeGreaterThan(0);
+});
+
+test("a client that disconnects while queued never reaches the upstream", async () => {
+  tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
+  await tb.waitState("a", "up");
+  const first = chat(tb.url);
+  await Bun.sleep(30);
+  const ac = new AbortController();
+  const second = chat(tb.url, { signal: ac.signal }).catch((e: Error) => e);
+  await Bun.sleep(30);
+  ac.abort();
+  expect(await second).toBeInstanceOf(Error);
+  expect((await first).status).toBe(200);
+  await Bun.sleep(200);
+  expect(a.requests.filter((r) => r.path === "/api/chat").length).toBe(1);
+  expect(tb.broker.gate.length).toBe(0);
+});
