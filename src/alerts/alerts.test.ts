@@ -1,4 +1,5 @@
 // Alert rules with an injected clock: thresholds, raise once, recovery, cooldown, dedup, and no timer while nothing is pending.
+import { changes } from "../config/changes.ts";
 import { describe, expect, test } from "bun:test";
 import type { Alert, BrokerService, UpstreamStatus } from "../core/contracts.ts";
 import { EventBus, type EventMap, type EventType } from "../core/events.ts";
@@ -153,7 +154,7 @@ describe("alert rules", () => {
     expect(log[0]!.alert.message).toBe(
       "The config file was rejected (/home/u/.config/cloudtolocalllm/tunnel.toml:7:9: proxy.max_attempts: expected a number); the previous settings stay in effect",
     );
-    emit("config.reloaded", { path: "x", sections: ["proxy"] });
+    emit("config.reloaded", { path: "x", sections: ["proxy"], version: 2 });
     expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
   });
 
@@ -206,13 +207,13 @@ describe("alerts component", () => {
     next.upstreams = [next.upstreams[1]!];
     const prev = current;
     current = next;
-    await c.apply!(next, prev);
+    await c.apply!(next, prev, changes(prev, next));
     expect(seen).toContain("alert.cleared upstream_down:a");
     expect(ctx.services.alerts!.active().map((a) => a.id)).toEqual(["upstream_down:a2"]);
     const off = structuredClone(next);
     off.alerts.enabled = false;
     current = off;
-    await c.apply!(off, next);
+    await c.apply!(off, next, changes(next, off));
     expect(ctx.services.alerts!.active()).toEqual([]);
     await c.stop();
   });

@@ -1,8 +1,8 @@
 // The alerts component: runs the rules of `[alerts]` on daemon events, emits alert.raised/cleared, sends desktop notifications.
+import { resolved } from "../config/resolve.ts";
 import type { AlertsService } from "../core/contracts.ts";
 import type { ComponentFactory } from "../core/component.ts";
 import type { DaemonEvent } from "../core/events.ts";
-import { durationMs } from "../config/duration.ts";
 import { logger } from "../core/log.ts";
 import { createNotifier, type Notifier } from "../desktop/notify/notifier.ts";
 import { alertNotification } from "../desktop/notify/messages.ts";
@@ -29,7 +29,7 @@ export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFacto
         const c = cfg().alerts;
         if (c.notifications) void notifier.send(alertNotification(type, alert));
       },
-      durationMs(cfg().alerts.cooldown),
+      resolved(cfg()).alerts.cooldown,
       clock,
     );
     const rules = new AlertRules(engine, ruleSettings(cfg()), () => ctx.services.broker, clock);
@@ -70,10 +70,10 @@ export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFacto
         rules.stop();
         engine.stop();
       },
-      async apply(next, prev) {
-        const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-        if (same(next.alerts, prev.alerts) && next.tunnel.enabled === prev.tunnel.enabled && next.metrics.window === prev.metrics.window && same(next.upstreams.map((u) => u.name), prev.upstreams.map((u) => u.name))) return;
-        engine.setCooldown(durationMs(next.alerts.cooldown));
+      async apply(next, prev, changed) {
+        // What the rules read: [alerts], the tunnel's enabled flag, the metrics window and the upstreams' names.
+        if (!changed.has("alerts") && !changed.has("tunnel") && !changed.has("metrics") && !changed.has("upstreams")) return;
+        engine.setCooldown(resolved(next).alerts.cooldown);
         // An upstream taken out of the config cannot recover: its alerts end here.
         const kept = new Set(next.upstreams.map((u) => u.name));
         for (const u of prev.upstreams)

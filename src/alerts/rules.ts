@@ -1,8 +1,8 @@
 // The alert rules of `[alerts]`: turns daemon events (and the broker's metrics) into conditions for the alert engine.
+import { resolved } from "../config/resolve.ts";
 import type { BrokerService, Quality } from "../core/contracts.ts";
 import type { DaemonEvent } from "../core/events.ts";
 import type { Config } from "../config/schema.ts";
-import { durationMs } from "../config/duration.ts";
 import type { AlertEngine } from "./engine.ts";
 import type { Clock } from "../core/clock.ts";
 
@@ -18,13 +18,14 @@ export interface RuleSettings {
 }
 
 export function ruleSettings(c: Config): RuleSettings {
+  const a = resolved(c).alerts;
   return {
-    upstreamDownMs: durationMs(c.alerts.upstream_down_after),
+    upstreamDownMs: a.upstream_down_after,
     qualityLevel: c.alerts.quality_level,
-    qualityMs: durationMs(c.alerts.quality_after),
+    qualityMs: a.quality_after,
     errorRate: c.alerts.error_rate,
     errorRateMinRequests: c.alerts.error_rate_min_requests,
-    tunnelDownMs: durationMs(c.alerts.tunnel_down_after),
+    tunnelDownMs: a.tunnel_down_after,
     tunnelEnabled: c.tunnel.enabled,
     window: c.metrics.window,
   };

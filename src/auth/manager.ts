@@ -1,10 +1,11 @@
 // The daemon's sign-in lifecycle: loads the session, refreshes it before expiry, rotates refresh tokens, reports state.
+import { AuthSchema } from "../config/schema.ts";
+import { resolveBy } from "../config/resolve.ts";
 import type * as client from "openid-client";
 import * as oidcClient from "openid-client";
 import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
-import { durationMs } from "../config/duration.ts";
 import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, type AuthConfig } from "./oidc.ts";
 import { clearSession, loadSession, saveSession, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
@@ -158,7 +159,7 @@ export class AuthManager implements AuthService {
   async accessToken(): Promise<string | null> {
     if (this.state !== "signed_in" || !this.session) return null;
     const s = this.session;
-    const soon = s.expiresAt !== null && s.expiresAt - Date.now() <= durationMs(this.auth.refresh_before);
+    const soon = s.expiresAt !== null && s.expiresAt - Date.now() <= resolveBy(AuthSchema, this.auth).refresh_before;
     if (soon && s.refreshToken && this.failures === 0) await this.refreshNow().catch(() => {});
     return this.validToken();
   }
@@ -175,7 +176,7 @@ export class AuthManager implements AuthService {
     if (delayMs === undefined) {
       if (s.expiresAt === null) return;
       const left = s.expiresAt - Date.now();
-      const before = durationMs(this.auth.refresh_before);
+      const before = resolveBy(AuthSchema, this.auth).refresh_before;
       // A token that lives shorter than refresh_before is refreshed at half its life, never in a tight loop.
       delayMs = Math.max(MIN_REFRESH_DELAY_MS, left > before * 2 ? left - before : left / 2);
     }

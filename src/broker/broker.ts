@@ -1,7 +1,8 @@
 // The broker service: the upstream set built from config, their health monitors and quality, and request handling.
+import { resolved } from "../config/resolve.ts";
 import type { Admitted, BrokerService, Quality, UpstreamStatus } from "../core/contracts.ts";
-import type { Config, UpstreamConfig } from "../config/schema.ts";
-import { durationMs } from "../config/duration.ts";
+import type { Config, Section, UpstreamConfig } from "../config/schema.ts";
+import { changes } from "../config/changes.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
@@ -60,7 +61,7 @@ export class Broker implements BrokerService {
     this.config = config;
     this.captureOpts = { enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap };
     this.aliases = aliasTable(config);
-    this.queueLimits = { queueLimit: config.proxy.queue_limit, queueTimeoutMs: durationMs(config.proxy.queue_timeout) };
+    this.queueLimits = { queueLimit: config.proxy.queue_limit, queueTimeoutMs: resolved(config).proxy.queue_timeout };
     this.deps = {
       events,
       order: (model) => routeOrder(this.list, model),
@@ -96,11 +97,11 @@ export class Broker implements BrokerService {
   }
 
   /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the objects they started with. */
-  async apply(next: Config, prev: Config): Promise<void> {
+  async apply(next: Config, prev: Config, changed: ReadonlySet<Section> = changes(prev, next)): Promise<void> {
     this.config = next;
     this.captureOpts = { enabled: next.dashboard.capture_bodies, cap: next.dashboard.body_cap };
     this.aliases = aliasTable(next);
-    this.queueLimits = { queueLimit: next.proxy.queue_limit, queueTimeoutMs: durationMs(next.proxy.queue_timeout) };
+    this.queueLimits = { queueLimit: next.proxy.queue_limit, queueTimeoutMs: resolved(next).proxy.queue_timeout };
     const windowChanged = next.metrics.window !== prev.metrics.window;
     const wanted = new Map(next.upstreams.map((u) => [u.name, u]));
     for (const [name, e] of [...this.entries]) {
@@ -113,15 +114,15 @@ export class Broker implements BrokerService {
     }
     for (const c of next.upstreams) if (!this.entries.has(c.name)) this.add(c);
     this.list = [...this.upstreamObjects()];
-    if (JSON.stringify(next.health) !== JSON.stringify(prev.health)) {
+    if (changed.has("health")) {
       const s = healthSettings(next.health);
       for (const e of this.entries.values()) e.monitor.update(s);
     }
-    if (JSON.stringify(next.quality) !== JSON.stringify(prev.quality)) this.evaluateQuality(true);
+    if (changed.has("quality")) this.evaluateQuality(true);
   }
 
   private add(c: UpstreamConfig): void {
-    const u = new Upstream(c, durationMs(this.config.metrics.window));
+    const u = new Upstream(c, resolved(this.config).metrics.window);
     const client = createUpstreamClient(u);
     const { fetch: f, session } = client instanceof FetchClient ? { fetch: client.fetch, session: null } : newSession();
     const monitor = new HealthMonitor(u, healthSettings(this.config.health), {
@@ -256,7 +257,7 @@ export class Broker implements BrokerService {
   /** /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins). */
   private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai"): Promise<Response> {
     const ups = routeOrder(this.upstreamObjects(), null).filter((u) => u.state !== "down");
-    const timeoutMs = durationMs(this.config.health.timeout);
+    const timeoutMs = resolved(this.config).health.timeout;
     const results = await Promise.all(
       ups.map(async (u) => {
         const p = u.kind === "openai" ? "/v1/models" : what === "ollama-ps" ? "/api/ps" : what === "openai" ? "/v1/models" : "/api/tags";

@@ -28,9 +28,9 @@ export const createBrokerComponent: ComponentFactory = (ctx) => {
       listener = null;
       broker = null;
     },
-    async apply(next, prev) {
-      await broker?.apply(next, prev);
-      if (JSON.stringify(next.proxy) !== JSON.stringify(prev.proxy)) await listener?.apply(next.proxy);
+    async apply(next, prev, changed) {
+      await broker?.apply(next, prev, changed);
+      if (changed.has("proxy")) await listener?.apply(next.proxy);
     },
   };
 };

@@ -6,8 +6,9 @@
 // none to ride out (an Ollama that is not running is reported down at start, not "unknown" for half a minute).
 // Down upstreams are checked at the slower `down_interval` once they have answered at least once; until then at
 // `interval`, as such an upstream is often still starting alongside the daemon.
+import { resolveBy } from "../config/resolve.ts";
+import { HealthSchema } from "../config/schema.ts";
 import type { UpstreamState } from "../core/contracts.ts";
-import { durationMs } from "../config/duration.ts";
 import type { Config } from "../config/schema.ts";
 import { Upstream } from "./upstream.ts";
 import { upstreamHeaders } from "./headers.ts";
@@ -22,10 +23,11 @@ export interface HealthSettings {
 }
 
 export function healthSettings(c: Config["health"]): HealthSettings {
+  const r = resolveBy(HealthSchema, c);
   return {
-    intervalMs: durationMs(c.interval),
-    downIntervalMs: durationMs(c.down_interval),
-    timeoutMs: durationMs(c.timeout),
+    intervalMs: r.interval,
+    downIntervalMs: r.down_interval,
+    timeoutMs: r.timeout,
     failuresBeforeDown: c.failures_before_down,
   };
 }

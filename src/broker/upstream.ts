@@ -1,7 +1,8 @@
 // One upstream server as the broker sees it: its config, resolved auth, live state, model list and traffic metrics.
+import { resolveBy } from "../config/resolve.ts";
+import { UpstreamSchema } from "../config/schema.ts";
 import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
-import { durationMs } from "../config/duration.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
@@ -45,9 +46,10 @@ export class Upstream {
     this.name = config.name;
     this.kind = config.kind;
     this.base = config.url.replace(/\/+$/, "");
-    this.firstByteTimeoutMs = durationMs(config.first_byte_timeout);
-    this.streamIdleTimeoutMs = durationMs(config.stream_idle_timeout);
-    this.connectTimeoutMs = durationMs(config.connect_timeout);
+    const ms = resolveBy(UpstreamSchema, config);
+    this.firstByteTimeoutMs = ms.first_byte_timeout;
+    this.streamIdleTimeoutMs = ms.stream_idle_timeout;
+    this.connectTimeoutMs = ms.connect_timeout;
     this.key = JSON.stringify(config);
     this.displayUrl = redactUrl(this.base);
     this.metrics = new MetricsWindow(windowMs);

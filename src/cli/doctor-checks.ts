@@ -1,8 +1,8 @@
 // The checks `doctor` runs: each says ok, warn or fail with a one-line fix; "fail" is reserved for what the program needs.
+import { resolved } from "../config/resolve.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { durationMs } from "../config/duration.ts";
 import { UNIT, unitState } from "../desktop/systemd-user.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
@@ -74,7 +74,7 @@ export async function checkDaemon(config: Config): Promise<CheckResult> {
 export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
   const ups = config.upstreams.filter((u) => u.enabled);
   if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434")];
-  const timeout = durationMs(config.health.timeout);
+  const timeout = resolved(config).health.timeout;
   const results = await Promise.all(
     ups.map(async (u) => {
       const path = u.kind === "ollama" ? "/api/version" : "/v1/models";

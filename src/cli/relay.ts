@@ -49,7 +49,7 @@ Options:
     } catch (e) {
       throw new CliError(`cannot read ${values.config}: ${(e as Error).message}`);
     }
-    const { parseRelayConfig, formatIssue } = await import("../relay/config.ts");
+    const { parseRelayConfig, formatIssue, relayMs } = await import("../relay/config.ts");
     const r = parseRelayConfig(text, values.config);
     if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
     if (sub === "check") {
@@ -64,7 +64,7 @@ Options:
     });
     log.info("stopping", { reason });
     const { durationMs } = await import("../config/duration.ts");
-    await Promise.race([relay.stop(), Bun.sleep(durationMs(r.config.go_away_grace) + 1000)]);
+    await Promise.race([relay.stop(), Bun.sleep(relayMs(r.config).go_away_grace + 1000)]);
     return 0;
   },
 };

@@ -1,11 +1,18 @@
 // The one configuration schema: TypeScript type, defaults, validation and reference docs all come from here.
-import { Type as T, type Static, type TSchema } from "@sinclair/typebox";
+import { Type as T, type Static, type TArray, type TObject, type TSchema, type TString } from "@sinclair/typebox";
 import "./formats.ts";
 
 // Durations are written the way people say them ("250ms", "30s", "5m", "1h"); see duration.ts.
 export const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$";
-const Duration = (def: string, description: string) =>
-  T.String({ pattern: DURATION_PATTERN, default: def, description, examples: [def], format: "c2l-duration" });
+declare const DURATION: unique symbol;
+/** The schema of a duration field: a string as written in the file, milliseconds in the resolved config (resolve.ts). */
+export type TDuration = TString & { readonly [DURATION]: true };
+/** The one way a schema declares a duration (the relay's schema too): resolve.ts finds them by their format. */
+export const Duration = (def: string, description: string) =>
+  T.String({ pattern: DURATION_PATTERN, default: def, description, examples: [def], format: "c2l-duration" }) as TDuration;
+
+/** A schema's value with every duration decoded into milliseconds: what components read (caddy's Duration, decoded once). */
+export type Resolved<S> = S extends TDuration ? number : S extends TObject<infer P> ? { [K in keyof P]: Resolved<P[K]> } : S extends TArray<infer I> ? Resolved<I>[] : S extends TSchema ? Static<S> : never;
 
 // host:port, with [::1]:port for IPv6; the port is range-checked in validate.ts.
 const Listen = (def: string, description: string) =>
@@ -277,4 +284,7 @@ export type Config = Static<typeof ConfigSchema>;
 export type UpstreamConfig = Static<typeof UpstreamSchema>;
 export type TunnelConfig = Static<typeof TunnelSchema>;
 export type Section = keyof Config;
+/** The config as components read it: durations in milliseconds, defaults applied (resolve.ts makes it once per load). */
+export type ResolvedConfig = Resolved<typeof ConfigSchema>;
+export type ResolvedUpstream = Resolved<typeof UpstreamSchema>;
 export type { TSchema };

@@ -1,5 +1,5 @@
 // The contract every part of the daemon follows, and the context it is built from (below every feature: features import it, it imports none).
-import type { Config } from "../config/schema.ts";
+import type { Config, Section } from "../config/schema.ts";
 import type {
   AlertsService,
   AuthService,
@@ -22,13 +22,14 @@ export interface Component {
   /**
    * Called after every accepted reload (file save, SIGHUP, API), for every component, in start order, with the new
    * config and the one it replaces. The contract:
-   * - compare only the settings you use (`changedSections(prev, next)` from config-runtime.ts, or the fields
-   *   themselves) and return at once when none changed: no reconnects, no rebinding, no dropped in-flight requests;
+   * - `changed` holds the sections that differ (computed once by the config runtime): return at once when none you
+   *   use is among them (or compare the fields themselves): no reconnects, no rebinding, no dropped in-flight requests;
+   * - durations come resolved to milliseconds from `resolved(next)` (src/config/resolve.ts), never parsed here;
    * - when something did change, apply just that (e.g. rebind only if `listen` changed, keep streams running);
    * - `next` is already validated; never read the file yourself. A rejected file never reaches apply().
    * - throwing is logged and does not stop the other components from applying.
    */
-  apply?(next: Config, prev: Config): Promise<void>;
+  apply?(next: Config, prev: Config, changed: ReadonlySet<Section>): Promise<void>;
   /**
    * The first phase of a reload, for what can fail for reasons outside the file (a port another program holds): called
    * for every component before any apply(), it binds what `next` needs beside what runs now (never closing anything)

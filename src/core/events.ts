@@ -6,7 +6,7 @@ export interface EventMap {
   "upstream.state": { name: string; from: UpstreamState; to: UpstreamState; reason?: string };
   "upstream.quality": { name: string; from: Quality; to: Quality };
   "tunnel.state": TunnelStatus;
-  "config.reloaded": { path: string; sections: string[] };
+  "config.reloaded": { path: string; sections: string[]; version: number };
   "config.rejected": { path: string; message: string; line?: number; column?: number; field?: string };
   "alert.raised": Alert;
   "alert.cleared": Alert;

@@ -4,6 +4,9 @@ import type { Config, Section } from "../config/schema.ts";
 import { parseConfig, type ConfigIssue } from "../config/load.ts";
 import { locate } from "../config/locate.ts";
 import { ListenError } from "../core/listen-error.ts";
+import { changedSections } from "../config/changes.ts";
+
+export { changedSections };
 import type { ReloadResult } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
@@ -15,13 +18,18 @@ export class ConfigRuntime {
   private applying: Promise<void> = Promise.resolve();
   /** The file text the running config came from, when known: a save of that same text is not a change. */
   private text: string | null = null;
+  /**
+   * Counts the configs installed since start (1 = the one loaded at start): each reload that is applied carries the
+   * next number, and a file the runtime wrote itself is not applied again (fileChanged), so one change is one version.
+   */
+  version = 1;
 
   constructor(
     readonly file: string,
     private config: Config,
     private readonly events: EventBus,
-    /** Applies a new config to the components; set by the daemon. */
-    public onApply: (next: Config, prev: Config) => Promise<void> = async () => {},
+    /** Applies a new config to the components, with the sections that changed; set by the daemon. */
+    public onApply: (next: Config, prev: Config, changed: ReadonlySet<Section>) => Promise<void> = async () => {},
     /** Binds what the new config needs before anything changes; throwing refuses the reload. Set by the daemon. */
     public onPrepare: (next: Config, prev: Config) => Promise<void> = async () => {},
   ) {}
@@ -80,10 +88,11 @@ export class ConfigRuntime {
     const sections = changedSections(prev, next);
     this.config = next;
     this.text = text ?? null;
-    await this.onApply(next, prev);
+    this.version++;
+    await this.onApply(next, prev, new Set(sections));
     this.last = { at: new Date().toISOString(), ok: true };
-    if (sections.length) log.info("configuration reloaded", { sections: sections.join(",") });
-    this.events.emit("config.reloaded", { path: this.file, sections });
+    if (sections.length) log.info("configuration reloaded", { sections: sections.join(","), version: this.version });
+    this.events.emit("config.reloaded", { path: this.file, sections, version: this.version });
     return this.last;
   }
 
@@ -117,8 +126,4 @@ export class ConfigRuntime {
     this.events.emit("config.rejected", { path: this.file, message: issue.message, line: issue.line, column: issue.column, field: issue.path || undefined });
     return this.last;
   }
-}
-
-export function changedSections(a: Config, b: Config): Section[] {
-  return (Object.keys(b) as Section[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }

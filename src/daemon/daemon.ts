@@ -1,5 +1,5 @@
 // The daemon: builds the components from the table, starts them, applies reloads and stops them within a bounded time.
-import type { Config } from "../config/schema.ts";
+import type { Config, Section } from "../config/schema.ts";
 import { EventBus } from "../core/events.ts";
 import { logger, setLogLevel } from "../core/log.ts";
 import { VERSION } from "../core/build-info.ts";
@@ -31,7 +31,7 @@ export class Daemon {
       opts.file,
       opts.config,
       this.events,
-      (next, prev) => this.apply(next, prev),
+      (next, prev, changed) => this.apply(next, prev, changed),
       (next, prev) => this.prepare(next, prev),
     );
     const runtime = this.runtime;
@@ -82,11 +82,11 @@ export class Daemon {
     }
   }
 
-  private async apply(next: Config, prev: Config): Promise<void> {
+  private async apply(next: Config, prev: Config, changed: ReadonlySet<Section>): Promise<void> {
     setLogLevel(next.logging.level);
     for (const c of this.components) {
       try {
-        await c.apply?.(next, prev);
+        await c.apply?.(next, prev, changed);
       } catch (e) {
         log.error("component failed to apply the new configuration", { component: c.name, error: e });
       }

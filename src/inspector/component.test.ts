@@ -1,4 +1,5 @@
 // Unit test for the inspector component: it listens for request.completed only while its ring can keep something.
+import { changes } from "../config/changes.ts";
 import { expect, test } from "bun:test";
 import { EventBus } from "../core/events.ts";
 import { defaultConfig } from "../config/load.ts";
@@ -15,13 +16,13 @@ test("with inspector_size 0 nobody listens, so the broker can skip building reco
   const c = createInspectorComponent(ctx);
   await c.start();
   expect(events.listenerCount("request.completed")).toBe(0);
-  await c.apply!(five, zero);
+  await c.apply!(five, zero, changes(zero, five));
   expect(events.listenerCount("request.completed")).toBe(1);
-  await c.apply!(structuredClone(five), zero);
+  await c.apply!(structuredClone(five), zero, changes(zero, five));
   expect(events.listenerCount("request.completed")).toBe(1);
-  await c.apply!(zero, five);
+  await c.apply!(zero, five, changes(five, zero));
   expect(events.listenerCount("request.completed")).toBe(0);
-  await c.apply!(five, zero);
+  await c.apply!(five, zero, changes(zero, five));
   await c.stop();
   expect(events.listenerCount("request.completed")).toBe(0);
 });

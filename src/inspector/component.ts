@@ -35,8 +35,8 @@ export const createInspectorComponent: ComponentFactory = (ctx) => {
     async stop() {
       unlisten();
     },
-    async apply(next, prev) {
-      if (JSON.stringify(next.dashboard) === JSON.stringify(prev.dashboard)) return;
+    async apply(next, _prev, changed) {
+      if (!changed.has("dashboard")) return;
       ring.configure(inspectorOptions(next));
       listen();
     },

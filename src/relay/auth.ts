@@ -1,8 +1,7 @@
 // Who may do what at the relay: hashed static tokens, OIDC JWTs (jose, JWKS with key rotation), subject → tunnel id.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { jwtVerify } from "jose";
-import { durationMs } from "../config/duration.ts";
-import type { RelayConfig } from "./config.ts";
+import { relayMs, type RelayConfig } from "./config.ts";
 import { IssuerKeys } from "./issuer-keys.ts";
 
 export function hashToken(token: string): string {
@@ -38,7 +37,7 @@ export class RelayAuth {
   constructor(private readonly config: RelayConfig) {
     const o = config.oidc;
     // Keys are cached and refetched on an unknown kid, which is how key rotation reaches us.
-    if (o.issuer) this.jwks = new IssuerKeys({ issuer: o.issuer, jwksUrl: o.jwks_url, cooldownMs: durationMs(o.jwks_cooldown) });
+    if (o.issuer) this.jwks = new IssuerKeys({ issuer: o.issuer, jwksUrl: o.jwks_url, cooldownMs: relayMs(config).oidc.jwks_cooldown });
   }
 
   private async verifyJwt(token: string): Promise<{ ok: true; subject: string; expiresAt: number } | { ok: false; reason: string }> {

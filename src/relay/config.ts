@@ -2,13 +2,12 @@
 import { Type as T, type Static } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import "../config/formats.ts";
-import { DURATION_PATTERN } from "../config/schema.ts";
-import { durationMs } from "../config/duration.ts";
+import { Duration, type Resolved } from "../config/schema.ts";
+import { resolveBy } from "../config/resolve.ts";
 import { formatIssue, parseTomlConfig, type ConfigIssue } from "../config/load.ts";
 import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
 import { httpsOrLoopback } from "./issuer-keys.ts";
 
-const Duration = (def: string, description: string) => T.String({ pattern: DURATION_PATTERN, default: def, description, format: "c2l-duration" });
 const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
 const TunnelId = T.String({ pattern: "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description: "The tunnel id in /t/ID/... URLs." });
 
@@ -68,12 +67,17 @@ export const RelayConfigSchema = T.Object(
 
 export type RelayConfig = Static<typeof RelayConfigSchema>;
 
+/** The relay config with its durations in milliseconds (decoded once per loaded config). */
+export function relayMs(c: RelayConfig): Resolved<typeof RelayConfigSchema> {
+  return resolveBy(RelayConfigSchema, c);
+}
+
 export type RelayLoadResult = { ok: true; config: RelayConfig } | { ok: false; issues: ConfigIssue[] };
 
 function semantic(c: RelayConfig): FieldIssue[] {
   const out: FieldIssue[] = [];
   if (!!c.tls.cert_file !== !!c.tls.key_file) out.push({ path: c.tls.cert_file ? "tls.key_file" : "tls.cert_file", message: "tls needs both cert_file and key_file" });
-  if (durationMs(c.heartbeat.tolerance) <= durationMs(c.heartbeat.interval))
+  if (relayMs(c).heartbeat.tolerance <= relayMs(c).heartbeat.interval)
     out.push({ path: "heartbeat.tolerance", message: `"${c.heartbeat.tolerance}" must be longer than heartbeat.interval ("${c.heartbeat.interval}")` });
   if (c.oidc.issuer && !c.oidc.audience) out.push({ path: "oidc.audience", message: "an audience is required when oidc.issuer is set" });
   for (const k of ["issuer", "jwks_url"] as const)

@@ -1,6 +1,5 @@
 // The relay: agents connect over WebSocket (protocol v2), cloud clients call /t/ID/... and are streamed through the agent's session.
 import type { Server, ServerWebSocket } from "bun";
-import { durationMs } from "../config/duration.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
@@ -11,7 +10,7 @@ import { CAPABILITIES, HEADER_SIZE, MAX_PAYLOAD, PROTOCOL_VERSION } from "../tun
 import { CLOSE_CODES, forward, Session } from "../tunnel/protocol/session.ts";
 import { StreamError, type Stream } from "../tunnel/protocol/stream.ts";
 import { RelayAuth } from "./auth.ts";
-import type { RelayConfig } from "./config.ts";
+import { relayMs, type RelayConfig } from "./config.ts";
 import { TunnelLimits } from "./limits.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 
@@ -77,11 +76,12 @@ export function startRelay(config: RelayConfig): RelayServer {
   const metrics = createRelayMetrics();
   const tunnels = new Map<string, TunnelEntry>();
   const limits = new Map<string, TunnelLimits>();
-  const firstByteMs = durationMs(config.first_byte_timeout);
-  const handshakeMs = durationMs(config.handshake_timeout);
-  const heartbeatMs = durationMs(config.heartbeat.interval);
-  const toleranceMs = durationMs(config.heartbeat.tolerance);
-  const graceMs = durationMs(config.go_away_grace);
+  const ms = relayMs(config);
+  const firstByteMs = ms.first_byte_timeout;
+  const handshakeMs = ms.handshake_timeout;
+  const heartbeatMs = ms.heartbeat.interval;
+  const toleranceMs = ms.heartbeat.tolerance;
+  const graceMs = ms.go_away_grace;
   let stopping = false;
 
   const limitsFor = (id: string) => {

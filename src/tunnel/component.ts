@@ -1,8 +1,8 @@
 // The daemon's tunnel component: runs the supervisor, hands every stream from the relay to the broker, publishes TunnelControl.
+import { resolveBy } from "../config/resolve.ts";
 import type { Component, ComponentFactory, DaemonContext } from "../core/component.ts";
 import type { TunnelControl, TunnelStatus } from "../core/contracts.ts";
-import type { Config, TunnelConfig } from "../config/schema.ts";
-import { durationMs } from "../config/duration.ts";
+import { TunnelSchema, type Config, type Section, type TunnelConfig } from "../config/schema.ts";
 import { splitListen } from "../config/listen.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
@@ -81,9 +81,9 @@ export class TunnelService implements TunnelControl {
   }
 
   /** Config changed: rebuild when our section (or the broker address we rewrite Host to) changed; leave the connection alone otherwise. */
-  async apply(next: Config, prev: Config): Promise<void> {
+  async apply(next: Config, changed: ReadonlySet<Section>): Promise<void> {
     this.brokerHost = brokerHostOf(next);
-    if (JSON.stringify(next.tunnel) === JSON.stringify(prev.tunnel)) return;
+    if (!changed.has("tunnel")) return;
     this.shutdown("configuration changed");
     this.cfg = next.tunnel;
     this.sup = null;
@@ -113,10 +113,11 @@ export class TunnelService implements TunnelControl {
   private ensureSupervisor(): Supervisor {
     if (this.sup) return this.sup;
     const c = this.cfg;
+    const b = resolveBy(TunnelSchema, c).backoff;
     this.sup = new Supervisor({
       clock: this.clock,
-      backoff: { initialMs: durationMs(c.backoff.initial), maxMs: durationMs(c.backoff.max), multiplier: c.backoff.multiplier, jitter: c.backoff.jitter },
-      stableMs: durationMs(c.backoff.reset_after),
+      backoff: { initialMs: b.initial, maxMs: b.max, multiplier: b.multiplier, jitter: b.jitter },
+      stableMs: b.reset_after,
       connect: () => this.connectOnce(c),
       onChange: (s) => this.onChange(s),
     });
@@ -138,8 +139,8 @@ export class TunnelService implements TunnelControl {
         token: tok.token,
         caFile: c.ca_file || undefined,
         agent: `cloudtolocalllm-tunnel/${VERSION}`,
-        heartbeatMs: durationMs(c.heartbeat.interval),
-        toleranceMs: durationMs(c.heartbeat.tolerance),
+        heartbeatMs: resolveBy(TunnelSchema, c).heartbeat.interval,
+        toleranceMs: resolveBy(TunnelSchema, c).heartbeat.tolerance,
         maxStreams: c.max_streams,
         clock: this.clock,
         onStream: (s: Stream) => this.onStream(s, c),
@@ -236,6 +237,6 @@ export const createTunnelComponent: ComponentFactory = (ctx): Component => {
       unsubscribe?.();
       svc.shutdown("the daemon is stopping");
     },
-    apply: (next, prev) => svc.apply(next, prev),
+    apply: (next, prev, changed) => svc.apply(next, changed),
   };
 };

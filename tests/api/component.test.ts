@@ -1,4 +1,5 @@
 // The API component: token file on first start (rotated by deleting it and reloading), listening log line, rebinding only when [api] listen changes.
+import { changes } from "../../src/config/changes.ts";
 import { afterEach, expect, test } from "bun:test";
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -39,7 +40,7 @@ test("start makes the token, logs the URL; apply rebinds only when listen change
     const prev = env.daemon.ctx.config.current();
     const next = cfg('allowed_hosts = ["box.lan"]');
     await env.daemon.runtime.replace(next); // the daemon installs the config, then calls apply on each component
-    await c.apply!(next, prev);
+    await c.apply!(next, prev, changes(prev, next));
     expect((await fetch(url + "/healthz", { headers: { host: "box.lan" } })).status).toBe(200);
     expect(lines.filter((l) => l.includes("listening")).length).toBe(1);
 
@@ -47,7 +48,7 @@ test("start makes the token, logs the URL; apply rebinds only when listen change
     const moved = cfg('allowed_hosts = ["box.lan"]');
     moved.api.listen = "localhost:0";
     await env.daemon.runtime.replace(moved);
-    await c.apply!(moved, next);
+    await c.apply!(moved, next, changes(next, moved));
     const url2 = /api: control API listening url=(\S+)/.exec(lines.filter((l) => l.includes("listening")).at(-1)!)![1]!;
     expect(url2).not.toBe(url);
     expect((await fetch(url2 + "/healthz")).status).toBe(200);
@@ -57,7 +58,7 @@ test("start makes the token, logs the URL; apply rebinds only when listen change
     // Rotation: delete the file and reload; the new token works, the old one no longer does.
     rmSync(tokenFile);
     await env.daemon.runtime.replace(moved);
-    await c.apply!(moved, moved);
+    await c.apply!(moved, moved, changes(moved, moved));
     const rotated = readFileSync(tokenFile, "utf8").trim();
     expect(rotated).not.toBe(token);
     const reconnect = (t: string) => fetch(url2 + "/api/v1/config", { headers: { authorization: `Bearer ${t}` } }).then((r) => r.status);

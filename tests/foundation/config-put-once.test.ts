@@ -17,7 +17,7 @@ afterAll(async () => {
 });
 
 const reloads = async () => {
-  const events = (await (await fetch(`${d.urls.api}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } })).json()) as { type: string; data: { sections?: string[] } }[];
+  const events = (await (await fetch(`${d.urls.api}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } })).json()) as { type: string; data: { sections?: string[]; version?: number } }[];
   return events.filter((e) => e.type === "config.reloaded");
 };
 
@@ -31,6 +31,8 @@ test("a PUT is applied exactly once (one config.reloaded), though the watcher se
   const after = await reloads();
   expect(after.length).toBe(before + 1);
   expect(after.at(-1)!.data.sections).toEqual(["health"]);
+  // The config the daemon started with is version 1; this change is the next one, and the only one.
+  expect(after.at(-1)!.data.version).toBe(2);
   expect(d.stderr().match(/configuration reloaded/g)?.length ?? 0).toBe(1);
 });
 
@@ -40,4 +42,5 @@ test("an editor's save after that is still applied (once)", async () => {
   for (let i = 0; i < 60 && (await reloads()).length === before; i++) await Bun.sleep(50);
   await Bun.sleep(500);
   expect((await reloads()).length).toBe(before + 1);
+  expect((await reloads()).at(-1)!.data.version).toBe(3);
 });

@@ -22,3 +22,15 @@ test("no listener casts a daemon event's data: DaemonEvent and WsMessage narrow 
   const hits = sources().flatMap(({ f, text }) => [...text.matchAll(/\b(?:e|m|msg|ev|event)\.data as \w+/g)].filter((m) => !/as (ArrayBuffer|Uint8Array)/.test(m[0])).map((m) => `${f}: ${m[0]}`));
   expect(hits).toEqual([]);
 });
+
+test("durations are decoded once, in src/config: no durationMs( anywhere else in src/ or tray/", () => {
+  const hits = sources()
+    .filter(({ f }) => !f.startsWith("src/config/"))
+    .flatMap(({ f, text }) => (text.includes("durationMs(") ? [f] : []));
+  expect(hits).toEqual([]);
+});
+
+test("components get the changed sections from the runtime: none diffs its own section with JSON.stringify", () => {
+  const hits = sources().flatMap(({ f, text }) => [...text.matchAll(/JSON\.stringify\((?:next|prev)\.\w+\)/g)].map((m) => `${f}: ${m[0]}`));
+  expect(hits).toEqual([]);
+});

@@ -20,7 +20,7 @@ export const WS_MESSAGES: Record<WsMessageType, WsMessageInfo> = {
   "upstream.state": { when: "An upstream changes state (unknown/up/degraded/down).", data: "{ name, from, to, reason? }" },
   "upstream.quality": { when: "An upstream's quality level changes.", data: "{ name, from, to }" },
   "tunnel.state": { when: "The tunnel changes state.", data: "TunnelStatus" },
-  "config.reloaded": { when: "A new config was applied (file edited on disk, SIGHUP, or PUT /api/v1/config).", data: "{ path, sections }" },
+  "config.reloaded": { when: "A new config was applied (file edited on disk, SIGHUP, or PUT /api/v1/config).", data: "{ path, sections, version }" },
   "config.rejected": { when: "An edited config file is invalid; the running config stays.", data: "{ path, message, line?, column?, field? }" },
   "alert.raised": { when: "An alert rule fires.", data: "Alert" },
   "alert.cleared": { when: "A raised alert clears.", data: "Alert (with clearedAt)" },
