@@ -91,7 +91,7 @@ export class ConfigRuntime {
     this.version++;
     await this.onApply(next, prev, new Set(sections));
     this.last = { at: new Date().toISOString(), ok: true };
-    if (sections.length) log.info("configuration reloaded", { sections: sections.join(","), version: this.version });
+    if (sections.length) log.info("configuration reloaded", { sections: sections.join(",") });
     this.events.emit("config.reloaded", { path: this.file, sections, version: this.version });
     return this.last;
   }
