@@ -17,6 +17,6 @@ function devCommit(): string {
 export const VERSION: string = typeof __VERSION__ === "string" ? __VERSION__ : pkg.version;
 export const COMMIT: string = typeof __COMMIT__ === "string" ? __COMMIT__ : devCommit();
 export const BUILD_DATE: string = typeof __BUILD_DATE__ === "string" ? __BUILD_DATE__ : "development";
-/** Version of the tunnel wire protocol (tunnel/protocol) and of the control API. */
+/** Version of the tunnel wire protocol (src/protocol) and of the control API. */
 export const PROTOCOL_VERSION = 2;
 export const API_VERSION = "1";

@@ -1,7 +1,7 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
 import { realClock, type Clock } from "../core/clock.ts";
 import { ConnectError, classifyUpgradeError, openAgentSocket, startHandshake, terminate, type Connection } from "./connector.ts";
-import type { SessionCloseInfo } from "./protocol/session.ts";
+import type { SessionCloseInfo } from "../protocol/session.ts";
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
 const BRIDGE_PING_MS = 30_000;

@@ -12,8 +12,8 @@ import { connect, ConnectError, type Connection } from "./connector.ts";
 import { connectBridge } from "./bridge-v1.ts";
 import { checkPath, sanitize } from "./filter.ts";
 import { tunnelMetrics } from "./metrics.ts";
-import { serveStream } from "./protocol/session.ts";
-import type { Stream } from "./protocol/stream.ts";
+import { serveStream } from "../protocol/session.ts";
+import type { Stream } from "../protocol/stream.ts";
 import { Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { agentToken } from "./token.ts";
 

@@ -1,9 +1,10 @@
 // One connection attempt to a relay (protocol v2): WebSocket with a bearer header, HELLO/WELCOME, then a live Session. Never retries.
 import { readFileSync } from "node:fs";
-import { decode, encode, ProtocolError } from "./protocol/codec.ts";
-import { CAPABILITIES, PROTOCOL_VERSION } from "./protocol/messages.ts";
-import { CLOSE_CODES, Session, type SessionCloseInfo } from "./protocol/session.ts";
-import type { Stream } from "./protocol/stream.ts";
+import { decode, ProtocolError } from "../protocol/codec.ts";
+import { helloFrame, readWelcome } from "../protocol/handshake.ts";
+import { CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { Session, type SessionCloseInfo } from "../protocol/session.ts";
+import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
 
 export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "config";
@@ -59,11 +60,13 @@ export function classifyUpgradeError(raw: string): ConnectError {
   return new ConnectError("network", `cannot reach the relay: ${message || "connection failed"}`, false);
 }
 
+/** A close during the handshake, classified by the one close-code table (src/protocol/messages.ts). */
 function closeError(code: number, reason: string): ConnectError {
   const text = reason || `WebSocket closed with code ${code}`;
-  if (code === 4002 || reason.startsWith("incompatible_version")) return new ConnectError("incompatible_version", `the relay refused our protocol version: ${text}`, true);
-  if (code === 4003 || reason.startsWith("unauthorized")) return new ConnectError("unauthorized", `the relay refused the agent: ${text}`, true);
-  if (code === 1002) return new ConnectError("protocol_error", `the relay closed the connection: ${text}`, false);
+  const why = closeReasonOf(code, reason);
+  if (why === "incompatible_version") return new ConnectError("incompatible_version", `the relay refused our protocol version: ${text}`, CLOSE_CODES[why].permanent);
+  if (why === "unauthorized") return new ConnectError("unauthorized", `the relay refused the agent: ${text}`, CLOSE_CODES[why].permanent);
+  if (why === "protocol_error") return new ConnectError("protocol_error", `the relay closed the connection: ${text}`, CLOSE_CODES[why].permanent);
   return new ConnectError("handshake", `the relay closed the connection during the handshake: ${text}`, false);
 }
 
@@ -143,7 +146,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     const fail = hs.fail;
 
     ws.onopen = () => {
-      ws.send(encode({ type: "HELLO", stream: 0, body: { version: o.version ?? PROTOCOL_VERSION, capabilities: CAPABILITIES, agent: o.agent } }) as Uint8Array<ArrayBuffer>);
+      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION) as Uint8Array<ArrayBuffer>);
     };
     ws.onmessage = (ev) => {
       if (session) return session.receive(ev.data as ArrayBuffer);
@@ -154,11 +157,12 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       } catch (e) {
         return fail(new ConnectError("protocol_error", `the relay sent a malformed handshake (${(e as ProtocolError).code})`, false));
       }
-      // Classified like the WebSocket close that carries the same code.
-      if (f.type === "GO_AWAY") return fail(closeError(CLOSE_CODES[f.body.code], `${f.body.code}: ${f.body.reason}`));
-      if (f.type !== "WELCOME") return fail(new ConnectError("protocol_error", `the relay sent ${f.type} before WELCOME`, false));
-      if (f.body.version !== (o.version ?? PROTOCOL_VERSION))
-        return fail(new ConnectError("incompatible_version", `the relay speaks protocol ${f.body.version}, this agent ${PROTOCOL_VERSION}`, true));
+      const w = readWelcome(f, o.version ?? PROTOCOL_VERSION);
+      if (!w.ok) {
+        // A GO_AWAY is classified like the WebSocket close that carries the same code.
+        if (f.type === "GO_AWAY") return fail(closeError(CLOSE_CODES[w.reason].code, w.message));
+        return fail(new ConnectError(w.reason === "incompatible_version" ? "incompatible_version" : "protocol_error", w.message, w.permanent));
+      }
       hs.succeed();
       session = new Session({
         role: "agent",
@@ -182,7 +186,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         onClose: (info) => resolveClosed(info),
       });
       const s = session;
-      resolve({ session: s, tunnelId: f.body.tunnelId, closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
+      resolve({ session: s, tunnelId: w.welcome.tunnelId, closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
     };
     ws.onclose = (ev) => {
       if (session) session.transportClosed(`websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);

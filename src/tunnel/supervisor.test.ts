@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { ManualClock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
 import { baseDelay, jittered, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
-import type { SessionCloseInfo } from "./protocol/session.ts";
+import type { SessionCloseInfo } from "../protocol/session.ts";
 
 const policy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
 

@@ -34,3 +34,17 @@ test("components get the changed sections from the runtime: none diffs its own s
   const hits = sources().flatMap(({ f, text }) => [...text.matchAll(/JSON\.stringify\((?:next|prev)\.\w+\)/g)].map((m) => `${f}: ${m[0]}`));
   expect(hits).toEqual([]);
 });
+
+test("the tunnel handshake is written once (src/protocol/handshake.ts): neither the relay nor the agent builds HELLO or WELCOME itself", () => {
+  const hits = sources()
+    .filter(({ f }) => !f.startsWith("src/protocol/"))
+    .flatMap(({ f, text }) => [...text.matchAll(/type: "(HELLO|WELCOME)"/g)].map((m) => `${f}: ${m[0]}`));
+  expect(hits).toEqual([]);
+});
+
+test("the tray is a client: it imports the shared contracts, the API client and desktop pieces, never the daemon's parts", () => {
+  const hits = sources()
+    .filter(({ f }) => f.startsWith("tray/"))
+    .flatMap(({ f, text }) => [...text.matchAll(/from "\.\.\/src\/(api|daemon|broker|dashboard|dashboard-page|gateway|tunnel|relay|alerts|inspector|auth|cli)\//g)].map((m) => `${f}: ${m[0]}`));
+  expect(hits).toEqual([]);
+});

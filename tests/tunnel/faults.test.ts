@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startBlackholeProxy, startRelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
-import { encode } from "../../src/tunnel/protocol/codec.ts";
-import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/tunnel/protocol/messages.ts";
+import { encode } from "../../src/protocol/codec.ts";
+import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/protocol/messages.ts";
 
 let fake: FakeOllama;
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };

@@ -12,7 +12,8 @@ import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./
 const tags = ["dashboard"];
 
 export const dashboardModule = (deps: ApiDeps) =>
-  new Elysia({ name: "dashboard" }).use(access)
+  new Elysia({ name: "dashboard" })
+    .use(access)
     .get(
       "/",
       ({ request }) => {
@@ -33,7 +34,11 @@ export const dashboardModule = (deps: ApiDeps) =>
           headers: { location: "/", "set-cookie": s.setCookie, "cache-control": "no-store", "referrer-policy": "no-referrer" },
         });
       },
-      { query: AuthQuery, access: "public", detail: { tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" } },
+      {
+        query: AuthQuery,
+        access: "public",
+        detail: { tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" },
+      },
     )
     .get(
       "/dashboard/:file",
@@ -44,15 +49,12 @@ export const dashboardModule = (deps: ApiDeps) =>
       },
       { access: "public", detail: { tags, summary: "The dashboard's script, styles and icon (app.js, app.css, icon.svg)" } },
     )
-    .post(
-      "/api/v1/dashboard/code",
-      ({ request }) => issueCode(deps.ctx, requestHost(request)),
-      {
-        response: { 200: IssuedCode, ...errors(401) },
-        // Only a token holder may mint a code: a dashboard session cannot extend itself this way.
-        access: "token", detail: { tags, summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)" },
-      },
-    )
+    .post("/api/v1/dashboard/code", ({ request }) => issueCode(deps.ctx, requestHost(request)), {
+      response: { 200: IssuedCode, ...errors(401) },
+      // Only a token holder may mint a code: a dashboard session cannot extend itself this way.
+      access: "token",
+      detail: { tags, summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)" },
+    })
     .get("/api/v1/dashboard/history", () => chartHistory(deps.ctx), {
       response: { 200: ChartHistory, ...errors(401) },
       detail: { tags, summary: "The last 15 minutes of each upstream's latency p50/p95, requests/s and tokens/s (the dashboard's charts)" },
@@ -63,7 +65,6 @@ export const dashboardModule = (deps: ApiDeps) =>
     })
     .post(
       "/api/v1/dashboard/logout",
-      ({ request }) =>
-        new Response(null, { status: 204, headers: { "set-cookie": endSession(deps.ctx, request.headers.get("cookie")) } }),
+      ({ request }) => new Response(null, { status: 204, headers: { "set-cookie": endSession(deps.ctx, request.headers.get("cookie")) } }),
       { response: errors(401), detail: { tags, summary: "End this browser's dashboard session" } },
     );

@@ -4,5 +4,4 @@ import { Elysia } from "elysia";
 /** Long enough for the first /healthz of a starting daemon to be answered before the OpenAPI code loads. */
 const DOCS_DELAY_MS = 250;
 
-export const docsModule = () =>
-  new Elysia({ name: "docs" }).use(new Promise<void>((r) => setTimeout(r, DOCS_DELAY_MS)).then(() => import("./openapi.ts")));
+export const docsModule = () => new Elysia({ name: "docs" }).use(new Promise<void>((r) => setTimeout(r, DOCS_DELAY_MS)).then(() => import("./openapi.ts")));

@@ -7,10 +7,8 @@ import { UsageQuery, UsageReport } from "./model.ts";
 import { usageReport } from "./service.ts";
 
 export const usageModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/usage" })
-    .use(access)
-    .get("", ({ query }) => usageReport(deps.ctx, query), {
-      query: UsageQuery,
-      response: { 200: UsageReport, ...errors(401, 422, 503) },
-      detail: { tags: ["keys"], summary: "Usage by day, key, model and caller: requests, errors, prompt and completion tokens" },
-    });
+  new Elysia({ prefix: "/api/v1/usage" }).use(access).get("", ({ query }) => usageReport(deps.ctx, query), {
+    query: UsageQuery,
+    response: { 200: UsageReport, ...errors(401, 422, 503) },
+    detail: { tags: ["keys"], summary: "Usage by day, key, model and caller: requests, errors, prompt and completion tokens" },
+  });

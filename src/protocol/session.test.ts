@@ -1,6 +1,6 @@
 // Two sessions over an in-memory pipe: streaming, 200 concurrent streams, credit flow control, heartbeats, go-away, cancel.
 import { describe, expect, test } from "bun:test";
-import { ManualClock, type Clock } from "../../core/clock.ts";
+import { ManualClock, type Clock } from "../core/clock.ts";
 import { encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream, Session, type SessionCloseInfo } from "./session.ts";

@@ -72,6 +72,31 @@ export const GO_AWAY_CODES = [
 ] as const;
 export type GoAwayCode = (typeof GO_AWAY_CODES)[number];
 
+/** Why a connection ends: every GO_AWAY code, and the handshake that never came. */
+export type CloseReason = GoAwayCode | "handshake_timeout";
+
+/**
+ * The one table of WebSocket close codes, used by both sides: the code each ending is sent with (stable across
+ * releases; the reason text starts with the name), and whether the agent should keep reconnecting after it
+ * (`permanent`: the same attempt would fail the same way until someone changes something).
+ */
+export const CLOSE_CODES: { readonly [K in CloseReason]: { code: number; permanent: boolean } } = {
+  normal: { code: 1000, permanent: false },
+  replaced: { code: 4001, permanent: false },
+  incompatible_version: { code: 4002, permanent: true },
+  unauthorized: { code: 4003, permanent: true },
+  protocol_error: { code: 1002, permanent: false },
+  heartbeat_timeout: { code: 4004, permanent: false },
+  handshake_timeout: { code: 1008, permanent: false },
+};
+
+/** The ending a close carries: by its code, else by the name its reason starts with; null for a code not in the table. */
+export function closeReasonOf(code: number, reason = ""): CloseReason | null {
+  const byName = (Object.keys(CLOSE_CODES) as CloseReason[]).find((k) => reason === k || reason.startsWith(`${k}:`));
+  if (byName) return byName;
+  return (Object.keys(CLOSE_CODES) as CloseReason[]).find((k) => CLOSE_CODES[k].code === code && code !== 1000) ?? null;
+}
+
 export type HeaderList = [string, string][];
 
 export interface Hello {

@@ -1,7 +1,9 @@
 // A multiplexed tunnel session over any binary message transport: streams, heartbeats, go-away, and fetch-style helpers.
-import { realClock, type Clock } from "../../core/clock.ts";
+import { realClock, type Clock } from "../core/clock.ts";
 import { decode, encode, ProtocolError } from "./codec.ts";
-import { INITIAL_WINDOW, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
+import { CLOSE_CODES, INITIAL_WINDOW, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
+
+export { CLOSE_CODES };
 import { Stream, StreamError } from "./stream.ts";
 
 /** Where the session writes frames and how it ends the underlying connection. */
@@ -36,15 +38,6 @@ export interface SessionOptions {
   onProtocolError?: (e: ProtocolError) => void;
 }
 
-/** WebSocket close codes for session endings: 4000 + index, stable across releases. */
-export const CLOSE_CODES: Record<GoAwayCode, number> = {
-  normal: 1000,
-  replaced: 4001,
-  incompatible_version: 4002,
-  unauthorized: 4003,
-  protocol_error: 1002,
-  heartbeat_timeout: 4004,
-};
 
 export class Session {
   readonly role: "relay" | "agent";
@@ -259,7 +252,7 @@ export class Session {
   close(code: GoAwayCode, reason: string, remote = false): void {
     if (this.closedInfo) return;
     if (!remote && !(this.draining && code === "normal")) this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code, reason } });
-    this.opts.sink.close(CLOSE_CODES[code], `${code}: ${reason}`.slice(0, 120));
+    this.opts.sink.close(CLOSE_CODES[code].code, `${code}: ${reason}`.slice(0, 120));
     this.finish({ code, reason, remote });
   }
 

@@ -1,0 +1,183 @@
+// The relay's side of the agents: their WebSocket connections, the handshake (src/protocol/handshake.ts), one live
+// session per tunnel id (a new connection replaces the old), and drained sessions on token expiry and shutdown.
+import type { ServerWebSocket, WebSocketHandler } from "bun";
+import { logger } from "../core/log.ts";
+import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
+import { CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD } from "../protocol/messages.ts";
+import { Session } from "../protocol/session.ts";
+import type { RelayMetrics } from "./metrics.ts";
+
+const log = logger("relay");
+
+/** What the relay keeps with each agent connection, from the upgrade on. */
+export interface AgentData {
+  tunnelId: string;
+  agent: string;
+  remote: string;
+  session: Session | null;
+  handshakeTimer: ReturnType<typeof setTimeout> | null;
+  connectedAt: string;
+  /** When the agent's JWT expires (ms since epoch); its session is drained then so it reconnects with a fresh token. */
+  expiresAt: number | null;
+  expiryTimer: ReturnType<typeof setTimeout> | null;
+}
+
+interface TunnelEntry {
+  ws: ServerWebSocket<AgentData>;
+  session: Session;
+  agent: string;
+  remote: string;
+  connectedAt: string;
+}
+
+export interface TunnelInfo {
+  id: string;
+  agent: string;
+  remote: string;
+  connectedAt: string;
+  activeStreams: number;
+  rttMs: number | null;
+}
+
+export interface AgentTimings {
+  handshakeMs: number;
+  heartbeatMs: number;
+  toleranceMs: number;
+  graceMs: number;
+}
+
+export class AgentSessions {
+  private readonly tunnels = new Map<string, TunnelEntry>();
+
+  /** Bun's WebSocket handlers for the agent path. */
+  readonly websocket: WebSocketHandler<AgentData>;
+
+  constructor(
+    private readonly metrics: RelayMetrics,
+    private readonly t: AgentTimings,
+  ) {
+    this.websocket = this.handlers();
+  }
+
+  get size(): number {
+    return this.tunnels.size;
+  }
+
+  /** The live session of a tunnel, or null when its agent is not connected. */
+  session(id: string): Session | null {
+    const e = this.tunnels.get(id);
+    return e && !e.session.closed ? e.session : null;
+  }
+
+  listing(): TunnelInfo[] {
+    return [...this.tunnels.entries()].map(([id, t]) => ({
+      id,
+      agent: t.agent,
+      remote: t.remote,
+      connectedAt: t.connectedAt,
+      activeStreams: t.session.activeStreams,
+      rttMs: t.session.rttMs,
+    }));
+  }
+
+  /** Sends every agent away (they reconnect elsewhere or later); in-flight streams get the grace period. */
+  async goAwayAll(reason: string): Promise<void> {
+    await Promise.all([...this.tunnels.values()].map((t) => t.session.goAway(reason, this.t.graceMs)));
+  }
+
+  private handlers(): WebSocketHandler<AgentData> {
+    return {
+      maxPayloadLength: HEADER_SIZE + MAX_PAYLOAD,
+      // Credit windows bound what is queued per stream; this bounds one connection as a whole.
+      backpressureLimit: 64 * 1024 * 1024,
+      idleTimeout: Math.min(960, Math.max(30, Math.ceil((this.t.toleranceMs * 2) / 1000))),
+      sendPings: false,
+      open: (ws) => {
+        ws.binaryType = "uint8array";
+        ws.data.handshakeTimer = setTimeout(() => {
+          this.metrics.agentConnections.inc({ result: "handshake_timeout" });
+          ws.close(HANDSHAKE_TIMEOUT_CLOSE.code, HANDSHAKE_TIMEOUT_CLOSE.text);
+        }, this.t.handshakeMs);
+      },
+      message: (ws, msg) => {
+        if (typeof msg === "string") {
+          this.metrics.protocolErrors.inc({ code: "not_binary" });
+          log.warn("agent sent a text frame; closing its connection", { tunnel: ws.data.tunnelId });
+          if (ws.data.session) ws.data.session.close("protocol_error", "not_binary: protocol v2 uses binary frames only");
+          else ws.close(CLOSE_CODES.protocol_error.code, "protocol_error: not_binary");
+          return;
+        }
+        if (!ws.data.session) return this.onHello(ws, msg as Uint8Array);
+        ws.data.session.receive(msg as Uint8Array);
+      },
+      close: (ws, code, reason) => {
+        if (ws.data.handshakeTimer) clearTimeout(ws.data.handshakeTimer);
+        if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
+        ws.data.session?.transportClosed(`websocket closed (${code}${reason ? `: ${reason}` : ""})`);
+      },
+    };
+  }
+
+  private onHello(ws: ServerWebSocket<AgentData>, bytes: Uint8Array): void {
+    const d = ws.data;
+    const metrics = this.metrics;
+    if (d.handshakeTimer) clearTimeout(d.handshakeTimer);
+    d.handshakeTimer = null;
+    const h = acceptHello(bytes);
+    if (!h.ok) {
+      const r = h.refusal;
+      if (r.reason === "incompatible_version") {
+        metrics.agentConnections.inc({ result: "incompatible_version" });
+        log.warn("agent refused: incompatible protocol version", { tunnel: d.tunnelId, reason: r.detail });
+      } else {
+        metrics.protocolErrors.inc({ code: r.detail });
+        metrics.agentConnections.inc({ result: "protocol_error" });
+        log.warn("agent sent a bad handshake; closing", { tunnel: d.tunnelId, code: r.detail });
+      }
+      if (r.goAway) ws.send(r.goAway);
+      ws.close(r.close.code, r.close.text);
+      return;
+    }
+    const hello = h.hello;
+    d.agent = hello.agent;
+    const session = new Session({
+      role: "relay",
+      heartbeatMs: this.t.heartbeatMs,
+      toleranceMs: this.t.toleranceMs,
+      sink: {
+        send: (b) => {
+          // 0 means Bun dropped the message: the byte stream would be corrupt, so the session cannot go on.
+          if (ws.send(b) === 0 && ws.readyState === 1) session.close("protocol_error", "the agent connection is too far behind");
+        },
+        close: (code, reason) => ws.close(code, reason),
+      },
+      onProtocolError: (e) => {
+        metrics.protocolErrors.inc({ code: e.code });
+        log.warn("agent sent a malformed frame; closing its connection", { tunnel: d.tunnelId, code: e.code, error: e.message });
+      },
+      onClose: (info) => {
+        if (this.tunnels.get(d.tunnelId)?.session === session) {
+          this.tunnels.delete(d.tunnelId);
+          metrics.tunnels.set(this.tunnels.size);
+        }
+        log.info("agent disconnected", { tunnel: d.tunnelId, code: info.code, reason: info.reason });
+      },
+    });
+    d.session = session;
+    const old = this.tunnels.get(d.tunnelId);
+    this.tunnels.set(d.tunnelId, { ws, session, agent: hello.agent, remote: d.remote, connectedAt: d.connectedAt });
+    metrics.tunnels.set(this.tunnels.size);
+    if (old) old.session.close("replaced", "another connection for this tunnel replaced this one");
+    session.sendFrame(welcomeFrame(d.tunnelId));
+    if (d.expiresAt !== null) {
+      // A JWT is good until it expires, not forever: go away then, and the agent reconnects with its refreshed token.
+      const ms = Math.min(Math.max(0, d.expiresAt - Date.now()), 2 ** 31 - 1);
+      d.expiryTimer = setTimeout(() => {
+        log.info("agent token expired; asking it to reconnect", { tunnel: d.tunnelId });
+        void session.goAway("the agent's token expired; reconnect with a fresh one", this.t.graceMs);
+      }, ms);
+    }
+    metrics.agentConnections.inc({ result: "ok" });
+    log.info("agent connected", { tunnel: d.tunnelId, agent: hello.agent, remote: d.remote, replaced: !!old });
+  }
+}

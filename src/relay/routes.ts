@@ -1,0 +1,84 @@
+// The relay's HTTP routes: the agents' upgrade, cloud clients' /t/ID/... calls, health, readiness, metrics and the
+// admin listing; errors in the caller's dialect on tunnel calls, in the relay's own shape elsewhere.
+import type { Server } from "bun";
+import { VERSION } from "../core/build-info.ts";
+import { HttpError } from "../core/http-error.ts";
+import { logger } from "../core/log.ts";
+import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
+import type { AgentData, AgentSessions } from "./agent-sessions.ts";
+import type { RelayAuth } from "./auth.ts";
+import type { RelayConfig } from "./config.ts";
+import type { Forwarder } from "./forward.ts";
+import type { RelayMetrics } from "./metrics.ts";
+
+const log = logger("relay");
+
+/**
+ * A cloud client's call, /t/ID/<path>: the tunnel id and the path after it (the one the agent serves, "/" when there is
+ * none). Every answer to such a call, error or not, is in the dialect of that inner path (src/core/http-error.ts).
+ */
+export function tunnelTarget(pathname: string): { id: string; path: string } | null {
+  const m = /^\/t\/([^/]+)(\/.*)?$/.exec(pathname);
+  return m ? { id: m[1]!, path: m[2] ?? "/" } : null;
+}
+
+/** An error answer: in the caller's dialect on a tunnel call (/t/ID/...), in the relay's own shape on its own routes. */
+export function relayError(pathname: string, err: HttpError, headers?: HeadersInit): Response {
+  const t = tunnelTarget(pathname);
+  return t ? err.toDialectResponse(t.path, headers) : err.toResponse(headers);
+}
+
+export interface RouteDeps {
+  config: RelayConfig;
+  auth: RelayAuth;
+  sessions: AgentSessions;
+  metrics: RelayMetrics;
+  forward: Forwarder;
+  stopping(): boolean;
+}
+
+export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
+  const { config, auth, sessions, metrics } = deps;
+  return async (req, srv) => {
+    // HTTP/1.0 without Host: the URL is a bare path that new URL() refuses (src/core/missing-host.ts).
+    if (lacksHost(req)) return relayError(bareTargetPath(req), new HttpError("bad_request", MISSING_HOST_MESSAGE));
+    const url = new URL(req.url);
+    const p = url.pathname;
+    try {
+      if (p === config.agent_path) {
+        if (deps.stopping()) return new HttpError("unavailable", "the relay is shutting down").toResponse();
+        const who = await auth.agent(req);
+        if (!who.ok) {
+          metrics.agentConnections.inc({ result: "unauthorized" });
+          log.warn("agent refused", { reason: who.reason, remote: srv.requestIP(req)?.address });
+          return new HttpError("unauthorized", who.reason).toResponse({ "www-authenticate": 'Bearer realm="relay"' });
+        }
+        const data: AgentData = {
+          tunnelId: who.tunnelId,
+          agent: req.headers.get("user-agent") ?? "",
+          remote: srv.requestIP(req)?.address ?? "",
+          session: null,
+          handshakeTimer: null,
+          connectedAt: new Date().toISOString(),
+          expiresAt: who.expiresAt ?? null,
+          expiryTimer: null,
+        };
+        if (srv.upgrade(req, { data })) return undefined;
+        return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
+      }
+      const target = tunnelTarget(p);
+      if (target) return await deps.forward(req, target.id, target.path + url.search);
+      if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
+      if (p === "/readyz") return deps.stopping() ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: sessions.size });
+      if (p === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+      if (p === "/api/tunnels") {
+        if (!auth.admin(req)) return new HttpError("unauthorized", "the tunnel listing needs the admin token").toResponse();
+        return Response.json({ tunnels: sessions.listing() });
+      }
+      return new HttpError("not_found", `no route for ${p}`).toResponse();
+    } catch (e) {
+      log.error("request failed", { path: p, error: e });
+      return relayError(p, new HttpError("internal", "the relay failed this request"));
+    }
+  };
+}
