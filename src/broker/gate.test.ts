@@ -30,15 +30,22 @@ test("max_parallel 1: the second waits and gets the slot the first gives back; a
   expect(g.inFlight("a")).toBe(1);
 });
 
-test("fair across keys: with one key flooding, another key's request waits at most one slot", async () => {
+/** One upstream with one slot, already taken; `wait` queues a request and records when it got the slot. */
+function oneBusySlot() {
   const g = gate();
   const a = up("a", 1);
-  g.acquire([a], who("flood"), null);
+  g.acquire([a], who("x"), null);
   const order: string[] = [];
-  const flood = Array.from({ length: 10 }, (_, i) => (g.acquire([a], who("flood"), null) as Promise<Grant<typeof a>>).then(() => order.push(`flood${i}`)));
-  const editor = (g.acquire([a], who("editor"), null) as Promise<Grant<typeof a>>).then(() => order.push("editor"));
+  const wait = (c: Claimant, name: string) => (g.acquire([a], c, null) as Promise<Grant<typeof a>>).then(() => void order.push(name));
+  return { g, a, order, wait };
+}
+
+test("fair across keys: with one key flooding, another key's request waits at most one slot", async () => {
+  const { g, a, order, wait } = oneBusySlot();
+  const flood = Array.from({ length: 10 }, (_, i) => wait(who("flood"), `flood${i}`));
+  const editor = wait(who("editor"), "editor");
   for (let i = 0; i < 11; i++) {
-    g.release(a, who(i === 0 ? "flood" : "x"));
+    g.release(a, who("x"));
     await Bun.sleep(0);
   }
   await Promise.all([...flood, editor]);
@@ -46,12 +53,9 @@ test("fair across keys: with one key flooding, another key's request waits at mo
 });
 
 test("this machine's callers go before the tunnel's; a key's own max_parallel holds its requests back", async () => {
-  const g = gate();
-  const a = up("a", 1);
-  g.acquire([a], who("x"), null);
-  const order: string[] = [];
-  const remote = (g.acquire([a], who("t", false), null) as Promise<unknown>).then(() => order.push("tunnel"));
-  const local = (g.acquire([a], who("l", true), null) as Promise<unknown>).then(() => order.push("local"));
+  const { g, a, order, wait } = oneBusySlot();
+  const remote = wait(who("t", false), "tunnel");
+  const local = wait(who("l", true), "local");
   g.release(a, who("x"));
   await Bun.sleep(0);
   g.release(a, who("l"));

@@ -2,7 +2,7 @@
 import { resolveBy } from "../config/resolve.ts";
 import type { Component, ComponentFactory, DaemonContext } from "../core/component.ts";
 import type { TunnelControl, TunnelStatus } from "../core/contracts.ts";
-import { TunnelSchema, type Config, type Section, type TunnelConfig } from "../config/schema.ts";
+import { ProxySchema, TunnelSchema, type Config, type Section, type TunnelConfig } from "../config/schema.ts";
 import { splitListen } from "../config/listen.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
@@ -215,10 +215,11 @@ export class TunnelService implements TunnelControl {
   }
 }
 
+/** The Host the tunnel's requests carry to the broker; a random port (0) is named by the schema's default port. */
 function brokerHostOf(c: Config): string {
   const { hostname, port } = splitListen(c.proxy.listen);
   const host = hostname === "0.0.0.0" || hostname === "::" ? "127.0.0.1" : hostname;
-  return `${host.includes(":") ? `[${host}]` : host}:${port || 11435}`;
+  return `${host.includes(":") ? `[${host}]` : host}:${port || splitListen(ProxySchema.properties.listen.default as string).port}`;
 }
 
 export const createTunnelComponent: ComponentFactory = (ctx): Component => {

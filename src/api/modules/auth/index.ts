@@ -9,12 +9,10 @@ import { authStatus, logout, reload, startLogin } from "./service.ts";
 const tags = ["auth"];
 
 export const authModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/auth" })
-    .use(access)
+  new Elysia({ prefix: "/api/v1/auth" }).use(access)
     .get("", () => authStatus(deps.ctx), {
       response: { 200: AuthStatusBody },
-      access: "public",
-      detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
+      access: "public", detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
     })
     .post(
       "/login",

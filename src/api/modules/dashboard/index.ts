@@ -12,8 +12,7 @@ import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./
 const tags = ["dashboard"];
 
 export const dashboardModule = (deps: ApiDeps) =>
-  new Elysia({ name: "dashboard" })
-    .use(access)
+  new Elysia({ name: "dashboard" }).use(access)
     .get(
       "/",
       ({ request }) => {
@@ -36,8 +35,7 @@ export const dashboardModule = (deps: ApiDeps) =>
       },
       {
         query: AuthQuery,
-        access: "public",
-        detail: { tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" },
+        access: "public", detail: { tags, summary: "Trade a one-time code for the dashboard session cookie (HttpOnly, SameSite=Strict), then 303 to /" },
       },
     )
     .get(
@@ -52,8 +50,7 @@ export const dashboardModule = (deps: ApiDeps) =>
     .post("/api/v1/dashboard/code", ({ request }) => issueCode(deps.ctx, requestHost(request)), {
       response: { 200: IssuedCode, ...errors(401) },
       // Only a token holder may mint a code: a dashboard session cannot extend itself this way.
-      access: "token",
-      detail: { tags, summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)" },
+      access: "token", detail: { tags, summary: "Mint a one-time code for the dashboard URL (what `cloudtolocalllm-tunnel dashboard` and the tray do)" },
     })
     .get("/api/v1/dashboard/history", () => chartHistory(deps.ctx), {
       response: { 200: ChartHistory, ...errors(401) },

@@ -11,6 +11,5 @@ export const eventsModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/events" }).use(access).get("", ({ query }) => redactUrlsDeep(recentEvents(deps.ctx, query)), {
     query: EventsQuery,
     response: { 200: t.Array(DaemonEvent), ...errors(422) },
-    access: "public",
-    detail: { tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
+    access: "public", detail: { tags: ["events"], summary: "Recent events, oldest first (the same types /ws sends)" },
   });

@@ -6,12 +6,10 @@ import { Health, Ready } from "./model.ts";
 import { readiness } from "./service.ts";
 
 export const healthModule = (deps: ApiDeps) =>
-  new Elysia()
-    .use(access)
+  new Elysia().use(access)
     .get("/healthz", () => ({ status: "ok" as const }), {
       response: { 200: Health },
-      access: "public",
-      detail: { tags: ["health"], summary: "Liveness: the process answers" },
+      access: "public", detail: { tags: ["health"], summary: "Liveness: the process answers" },
     })
     .get(
       "/readyz",
@@ -22,7 +20,6 @@ export const healthModule = (deps: ApiDeps) =>
       },
       {
         response: { 200: Ready, 503: Ready },
-        access: "public",
-        detail: { tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
+        access: "public", detail: { tags: ["health"], summary: "Readiness: config loaded and an upstream up (or the tunnel connected in tunnel-only setups)" },
       },
     );

@@ -9,8 +9,7 @@ import { createKey, getKey, listKeys, revokeKey } from "./service.ts";
 const tags = ["keys"];
 
 export const keysModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/keys" })
-    .use(access)
+  new Elysia({ prefix: "/api/v1/keys" }).use(access)
     .get("", () => listKeys(deps.ctx), {
       response: { 200: t.Array(KeyInfo), ...errors(401) },
       detail: { tags, summary: "The API keys: names, limits, expiry (never the keys)" },

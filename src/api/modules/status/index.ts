@@ -8,8 +8,7 @@ import { buildStatus } from "./service.ts";
 export const statusModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/status" }).use(access).get("", () => buildStatus(deps.ctx), {
     response: { 200: DaemonStatus },
-    access: "public",
-    detail: {
+    access: "public", detail: {
       tags: ["status"],
       summary: "Daemon, upstreams, tunnel, quality, alerts and sign-in state",
       description: "The same object /ws sends as its first message (type `snapshot`).",

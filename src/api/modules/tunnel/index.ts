@@ -23,12 +23,10 @@ const actionRoute = (deps: ApiDeps, action: TunnelAction) =>
   ] as const;
 
 export const tunnelModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/tunnel" })
-    .use(access)
+  new Elysia({ prefix: "/api/v1/tunnel" }).use(access)
     .get("", () => getTunnel(deps.ctx), {
       response: { 200: TunnelStatus },
-      access: "public",
-      detail: { tags, summary: "Tunnel state, relay, since, next retry" },
+      access: "public", detail: { tags, summary: "Tunnel state, relay, since, next retry" },
     })
     .post("/start", ...actionRoute(deps, "start"))
     .post("/stop", ...actionRoute(deps, "stop"))

@@ -10,18 +10,15 @@ import { checkUpstream, getUpstream, reconnectAll } from "./service.ts";
 const tags = ["upstreams"];
 
 export const upstreamsModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1" })
-    .use(access)
+  new Elysia({ prefix: "/api/v1" }).use(access)
     .get("/upstreams", () => upstreamList(deps.ctx), {
       response: { 200: t.Array(UpstreamStatus) },
-      access: "public",
-      detail: { tags, summary: "All upstreams with state, quality, models and metrics" },
+      access: "public", detail: { tags, summary: "All upstreams with state, quality, models and metrics" },
     })
     .get("/upstreams/:name", ({ params }) => getUpstream(deps.ctx, params.name), {
       params: UpstreamName,
       response: { 200: UpstreamStatus, ...errors(404) },
-      access: "public",
-      detail: { tags, summary: "One upstream" },
+      access: "public", detail: { tags, summary: "One upstream" },
     })
     .post("/upstreams/:name/check", ({ params }) => checkUpstream(deps.ctx, params.name), {
       params: UpstreamName,

@@ -8,6 +8,5 @@ export const versionModule = () =>
   new Elysia({ prefix: "/api/v1/version" }).use(access).get("", ({ query }) => versionInfo(query.client), {
     query: VersionQuery,
     response: { 200: VersionInfo },
-    access: "public",
-    detail: { tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
+    access: "public", detail: { tags: ["version"], summary: "Versions, protocol version, build, and compatibility with the calling client" },
   });
