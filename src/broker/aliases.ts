@@ -15,6 +15,11 @@ const dec = new TextDecoder();
  * every other field, known or not, stays as sent. A body that is not a JSON object comes back unchanged.
  */
 export function withModel(body: Uint8Array, model: string): Uint8Array {
+  return withFields(body, { model });
+}
+
+/** The body with top-level fields set (parsed and written again); a body that is not a JSON object comes back as it is. */
+export function withFields(body: Uint8Array, fields: Record<string, unknown>): Uint8Array {
   let json: unknown;
   try {
     json = JSON.parse(dec.decode(body));
@@ -22,9 +27,12 @@ export function withModel(body: Uint8Array, model: string): Uint8Array {
     return body;
   }
   if (!json || typeof json !== "object" || Array.isArray(json)) return body;
-  (json as Record<string, unknown>).model = model;
+  Object.assign(json, fields);
   return enc.encode(JSON.stringify(json));
 }
+
+/** Ollama's routes that load a model and take keep_alive. */
+export const KEEP_ALIVE_PATHS = new Set(["/api/chat", "/api/generate", "/api/embed", "/api/embeddings"]);
 
 /** The merged model lists with the aliases marked `show` added, each as a copy of its target's entry under its own name. */
 export function listWithAliases<T extends Record<string, unknown>>(entries: T[], aliases: AliasTable, key: "name" | "id"): T[] {

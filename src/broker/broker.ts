@@ -16,6 +16,7 @@ import { overallQuality, quality, qualityLatency } from "./quality.ts";
 import { routeOrder } from "./router.ts";
 import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
 import { Gate, type GateLimits } from "./gate.ts";
+import { watchGate } from "./prometheus.ts";
 import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 
@@ -52,6 +53,7 @@ export class Broker implements BrokerService {
   /** max_parallel slots and the fair queue; its limits follow reloads. */
   readonly gate = new Gate<Upstream>(() => this.queueLimits);
   private queueLimits: GateLimits;
+  private unwatchGate: (() => void) | null = null;
 
   constructor(
     config: Config,
@@ -84,6 +86,7 @@ export class Broker implements BrokerService {
 
   async start(): Promise<void> {
     for (const c of this.config.upstreams) this.add(c);
+    this.unwatchGate = watchGate(this.gate);
     this.ticker = setInterval(() => this.evaluateQuality(false), QUALITY_TICK_MS);
     this.ticker.unref?.();
   }
@@ -91,6 +94,7 @@ export class Broker implements BrokerService {
   async stop(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    this.unwatchGate?.();
     for (const e of this.entries.values()) this.retire(e);
     this.entries.clear();
     this.list = [];

@@ -169,6 +169,7 @@ export class Exchange {
   accept(res: UpstreamReply): void {
     this.clearTimer();
     this.status = res.status;
+    if (res.status < 300 && this.model !== null) this.upstream?.noteLoaded(this.model);
     this.ttfbMs = performance.now() - this.started;
     this.error = null;
     const ct = res.header("content-type") ?? "";

@@ -110,7 +110,10 @@ export class HealthMonitor {
     let reason: string | undefined;
     try {
       if (u.kind === "ollama") {
-        const [v, tags] = await Promise.allSettled([getJson(u, "/api/version", timeoutMs), getJson(u, "/api/tags", timeoutMs)]);
+        const [v, tags, ps] = await Promise.allSettled([getJson(u, "/api/version", timeoutMs), getJson(u, "/api/tags", timeoutMs), getJson(u, "/api/ps", timeoutMs)]);
+        // Which models are in memory: warm-first routing prefers an upstream that need not load the model.
+        if (ps.status === "fulfilled" && Array.isArray(ps.value?.models))
+          u.setLoaded(ps.value.models.map((m: { name?: string; model?: string }) => m.name ?? m.model).filter((n: unknown) => typeof n === "string"));
         if (v.status === "rejected" && tags.status === "rejected") throw v.reason;
         if (v.status === "fulfilled") u.version = typeof v.value?.version === "string" ? v.value.version : null;
         if (tags.status === "fulfilled") {

@@ -2,6 +2,7 @@
 //
 // prom-client hashes the label set on every inc()/observe(), even through labels() children. These metrics keep plain
 // numbers per (upstream, source) child instead and hand them to the registry in prom-client's own format at scrape time.
+import { Counter, Gauge } from "prom-client";
 import { metricsRegistry } from "../core/metrics-registry.ts";
 
 type Source = "local" | "tunnel";
@@ -171,3 +172,56 @@ export function requestMetrics(upstream: string, source: Source): RequestMetricC
 export function observeHealthCheck(upstream: string, seconds: number): void {
   (metrics ??= create()).health.child({ upstream }).observe(seconds);
 }
+
+/** What the queue metrics read from each running broker's gate (src/broker/gate.ts). */
+interface GateView {
+  readonly length: number;
+  readonly stats: { queued: number; waitedMs: number; refusedFull: number; timedOut: number };
+}
+const gates = new Set<GateView>();
+
+/** Counts a broker's gate in the queue metrics while it runs; returns how to stop. */
+export function watchGate(g: GateView): () => void {
+  gates.add(g);
+  return () => gates.delete(g);
+}
+
+const sum = (f: (g: GateView) => number) => [...gates].reduce((n, g) => n + f(g), 0);
+
+new Gauge({
+  name: "c2l_queue_length",
+  help: "Requests waiting for a free upstream slot ([[upstreams]] max_parallel) or key slot.",
+  registers: [metricsRegistry],
+  collect() {
+    this.set(sum((g) => g.length));
+  },
+});
+new Counter({
+  name: "c2l_queue_requests_total",
+  help: "Requests that had to wait in the queue, since start.",
+  registers: [metricsRegistry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.stats.queued));
+  },
+});
+new Counter({
+  name: "c2l_queue_wait_seconds_total",
+  help: "Time requests spent waiting in the queue, summed, since start.",
+  registers: [metricsRegistry],
+  collect() {
+    this.reset();
+    this.inc(sum((g) => g.stats.waitedMs) / 1000);
+  },
+});
+new Counter({
+  name: "c2l_queue_refused_total",
+  help: "Requests refused by the queue since start, by reason (full: 429, timeout: 503).",
+  labelNames: ["reason"],
+  registers: [metricsRegistry],
+  collect() {
+    this.reset();
+    this.inc({ reason: "full" }, sum((g) => g.stats.refusedFull));
+    this.inc({ reason: "timeout" }, sum((g) => g.stats.timedOut));
+  },
+});

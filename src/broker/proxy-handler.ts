@@ -7,7 +7,10 @@ import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { readRoutingBody } from "./request-body.ts";
-import { withModel, type AliasTable } from "./aliases.ts";
+import { KEEP_ALIVE_PATHS, withFields, withModel, type AliasTable } from "./aliases.ts";
+
+/** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
+const keepAliveValue = (v: string): string | number => (/^-?\d+$/.test(v) ? Number(v) : v);
 import type { Claimant, Gate, Grant } from "./gate.ts";
 import { askForUsage, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
 
@@ -164,7 +167,10 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     let res: UpstreamReply;
     try {
       if (sentAt === 0) sentAt = performance.now();
-      res = await deps.clientFor(u).send({ method, target: path + search, headers: req.headers, body, bodyLength, signal });
+      // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
+      const ka = u.config.keep_alive;
+      const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(path) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
+      res = await deps.clientFor(u).send({ method, target: path + search, headers: req.headers, body: sent, bodyLength: sent === body ? bodyLength : (sent as Uint8Array).byteLength, signal });
     } catch (e) {
       if (ex.clientGone) {
         ex.fail(499, "client closed the connection");

@@ -5,7 +5,7 @@ import { Upstream } from "./upstream.ts";
 import { extractModel } from "./proxy-handler.ts";
 
 function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true): Upstream {
-  const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
   u.state = state;
   u.setModels(models);
   u.ewmaMs = ewma;
@@ -23,6 +23,18 @@ describe("router", () => {
     expect(names(routeOrder(list, "m:latest"))).toEqual(["u", "new", "d"]);
     expect(names(routeOrder(list, null))).toEqual(["u", "new", "d"]);
   });
+  test("warm first: among eligible upstreams the one with the model loaded goes before priority and latency", () => {
+    const cold = up("cold", 1, "up", ["m:latest", "n:latest"], 5);
+    const hot = up("hot", 9, "up", ["m:latest", "n:latest"], 50);
+    hot.setLoaded(["m:latest"]);
+    expect(names(routeOrder([cold, hot], "m"))).toEqual(["hot", "cold"]);
+    expect(names(routeOrder([cold, hot], "n"))).toEqual(["cold", "hot"]); // n is loaded nowhere: priority decides
+    // A model just served counts as loaded until the next /api/ps; a warm upstream that is down still goes last.
+    cold.noteLoaded("n:latest");
+    expect(names(routeOrder([hot, cold], "n"))).toEqual(["cold", "hot"]);
+    hot.state = "down";
+    expect(names(routeOrder([cold, hot], "m"))).toEqual(["cold", "hot"]);
+  });
   test("degraded still serves", () => {
     expect(names(routeOrder([up("a", 2, "degraded", ["m:latest"]), up("b", 1, "down", ["m:latest"])], "m"))).toEqual(["a", "b"]);
   });
@@ -39,7 +51,7 @@ describe("model extraction", () => {
 });
 
 test("status never shows credentials from an upstream URL", () => {
-  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
   // The one URL redaction (core/redact-url.ts): the password is hidden, the rest shown as configured.
   expect(u.status().url).toBe("https://user:redacted@cloud.example/ollama");
   expect(JSON.stringify(u.status())).not.toContain("pa55word");

@@ -1,4 +1,5 @@
-// Picks the order in which upstreams are tried for one request: eligibility tiers, then priority, then recent latency.
+// Picks the order in which upstreams are tried for one request: eligibility tiers, then the model already loaded
+// (warm-first: no load time), then priority, then recent latency.
 //
 // Tiers, best first (disabled upstreams are never tried):
 //   0  up or degraded, and serves the named model (or the request names none)
@@ -22,6 +23,7 @@ export function routeOrder(upstreams: Iterable<Upstream>, model: string | null):
   list.sort(
     (a, b) =>
       a.t - b.t ||
+      (model === null ? 0 : Number(b.u.warm(model)) - Number(a.u.warm(model))) ||
       a.u.config.priority - b.u.config.priority ||
       (a.u.ewmaMs ?? Number.MAX_VALUE) - (b.u.ewmaMs ?? Number.MAX_VALUE) ||
       (a.u.name < b.u.name ? -1 : 1),

@@ -81,6 +81,25 @@ export class Upstream {
     this.modelSet = set;
   }
 
+  /** Models the upstream has in memory now (Ollama's /api/ps at each health check, and each model it just served). */
+  private loadedSet = new Set<string>();
+  setLoaded(names: string[]): void {
+    const set = new Set<string>();
+    for (const n of names) {
+      set.add(n);
+      if (n.endsWith(":latest")) set.add(n.slice(0, -7));
+    }
+    this.loadedSet = set;
+  }
+  /** A model it just answered for is in memory (Ollama keeps it for keep_alive): noted until the next /api/ps says otherwise. */
+  noteLoaded(model: string): void {
+    this.loadedSet.add(model);
+  }
+  /** Whether this model is loaded (warm): a request for it starts without the load. */
+  warm(model: string): boolean {
+    return this.loadedSet.has(model) || this.loadedSet.has(`${model}:latest`);
+  }
+
   /** Whether the model list names this model ("llama3" matches "llama3:latest"). */
   serves(model: string): boolean {
     return this.modelSet.has(model) || this.modelSet.has(`${model}:latest`);

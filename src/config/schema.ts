@@ -104,6 +104,11 @@ export const UpstreamSchema = T.Object(
       "5m",
       "After the first response byte: a stream that sends nothing for this long is ended with an error line and counted as an upstream error (a stalled upstream). `0s` turns it off. Prompt processing before the first byte falls under first_byte_timeout.",
     ),
+    keep_alive: T.String({
+      default: "",
+      description:
+        'How long this upstream keeps a model loaded after a request ("10m", "-1" forever, "0" unload at once): set on every Ollama chat, generate and embed request sent to it. Empty: what the client sent passes as it is.',
+    }),
     max_parallel: T.Integer({
       default: 0,
       minimum: 0,

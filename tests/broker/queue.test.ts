@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
+import { metricsRegistry } from "../../src/core/metrics-registry.ts";
 
 let a: FakeOllama;
 let b: FakeOllama;
@@ -38,6 +39,10 @@ test("max_parallel = 1 serialises requests at the upstream; queued ones say wher
   expect(positions).toEqual([1, 2, 3]);
   const waited = replies.map((r) => Number(/queue;dur=([\d.]+)/.exec(r.headers.get("server-timing")!)![1]));
   expect(Math.max(...waited)).toBeGreaterThan(100); // the last one waited for about three generations of 160 ms
+  const metrics = await metricsRegistry.metrics();
+  expect(metrics).toMatch(/^c2l_queue_length 0$/m);
+  expect(Number(/^c2l_queue_requests_total (\d+)$/m.exec(metrics)![1])).toBeGreaterThanOrEqual(3);
+  expect(Number(/^c2l_queue_wait_seconds_total ([\d.]+)$/m.exec(metrics)![1])).toBeGreaterThan(0.1);
 });
 
 test("a second free upstream takes the overflow, each still within its own limit", async () => {
