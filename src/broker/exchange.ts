@@ -169,7 +169,6 @@ export class Exchange {
   accept(res: UpstreamReply): void {
     this.clearTimer();
     this.status = res.status;
-    if (res.status < 300 && this.model !== null) this.upstream?.noteLoaded(this.model);
     this.ttfbMs = performance.now() - this.started;
     this.error = null;
     const ct = res.header("content-type") ?? "";

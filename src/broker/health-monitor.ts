@@ -110,10 +110,14 @@ export class HealthMonitor {
     let reason: string | undefined;
     try {
       if (u.kind === "ollama") {
-        const [v, tags, ps] = await Promise.allSettled([getJson(u, "/api/version", timeoutMs), getJson(u, "/api/tags", timeoutMs), getJson(u, "/api/ps", timeoutMs)]);
-        // Which models are in memory: warm-first routing prefers an upstream that need not load the model.
-        if (ps.status === "fulfilled" && Array.isArray(ps.value?.models))
-          u.setLoaded(ps.value.models.map((m: { name?: string; model?: string }) => m.name ?? m.model).filter((n: unknown) => typeof n === "string"));
+        // Which models are in memory, for warm-first routing: read beside the check, never holding it up (an upstream
+        // without /api/ps, or slow to answer it, is judged by the check alone).
+        void getJson(u, "/api/ps", timeoutMs)
+          .then((ps) => {
+            if (Array.isArray(ps?.models)) u.setLoaded(ps.models.map((m: { name?: string; model?: string }) => m.name ?? m.model).filter((n: unknown) => typeof n === "string"));
+          })
+          .catch(() => {});
+        const [v, tags] = await Promise.allSettled([getJson(u, "/api/version", timeoutMs), getJson(u, "/api/tags", timeoutMs)]);
         if (v.status === "rejected" && tags.status === "rejected") throw v.reason;
         if (v.status === "fulfilled") u.version = typeof v.value?.version === "string" ? v.value.version : null;
         if (tags.status === "fulfilled") {

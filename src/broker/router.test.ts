@@ -29,9 +29,7 @@ describe("router", () => {
     hot.setLoaded(["m:latest"]);
     expect(names(routeOrder([cold, hot], "m"))).toEqual(["hot", "cold"]);
     expect(names(routeOrder([cold, hot], "n"))).toEqual(["cold", "hot"]); // n is loaded nowhere: priority decides
-    // A model just served counts as loaded until the next /api/ps; a warm upstream that is down still goes last.
-    cold.noteLoaded("n:latest");
-    expect(names(routeOrder([hot, cold], "n"))).toEqual(["cold", "hot"]);
+    // A warm upstream that is down still goes last.
     hot.state = "down";
     expect(names(routeOrder([cold, hot], "m"))).toEqual(["cold", "hot"]);
   });

@@ -81,7 +81,7 @@ export class Upstream {
     this.modelSet = set;
   }
 
-  /** Models the upstream has in memory now (Ollama's /api/ps at each health check, and each model it just served). */
+  /** Models the upstream has in memory now (Ollama's /api/ps, read with each health check). */
   private loadedSet = new Set<string>();
   setLoaded(names: string[]): void {
     const set = new Set<string>();
@@ -90,10 +90,6 @@ export class Upstream {
       if (n.endsWith(":latest")) set.add(n.slice(0, -7));
     }
     this.loadedSet = set;
-  }
-  /** A model it just answered for is in memory (Ollama keeps it for keep_alive): noted until the next /api/ps says otherwise. */
-  noteLoaded(model: string): void {
-    this.loadedSet.add(model);
   }
   /** Whether this model is loaded (warm): a request for it starts without the load. */
   warm(model: string): boolean {
