@@ -52,6 +52,22 @@ test("fair across keys: with one key flooding, another key's request waits at mo
   expect(order.indexOf("editor")).toBeLessThanOrEqual(1);
 });
 
+test("the bucket served longest ago goes next: a key that got its slot without waiting goes behind one that never had one", async () => {
+  const g = gate();
+  const a = up("a", 1);
+  g.acquire([a], who("flood"), null); // the flood takes the free slot at once
+  const order: string[] = [];
+  const wait = (c: Claimant, name: string) => (g.acquire([a], c, null) as Promise<unknown>).then(() => void order.push(name));
+  const flood = [wait(who("flood"), "flood1"), wait(who("flood"), "flood2")];
+  const editor = wait(who("editor"), "editor");
+  for (let i = 0; i < 3; i++) {
+    g.release(a, who("flood"));
+    await Bun.sleep(0);
+  }
+  await Promise.all([...flood, editor]);
+  expect(order).toEqual(["editor", "flood1", "flood2"]);
+});
+
 test("this machine's callers go before the tunnel's; a key's own max_parallel holds its requests back", async () => {
   const { g, a, order, wait } = oneBusySlot();
   const remote = wait(who("t", false), "tunnel");

@@ -71,7 +71,12 @@ export class Gate<U extends Slotted> {
     return c.keyLimit === 0 || (this.keyInflight.get(c.bucket) ?? 0) < c.keyLimit;
   }
 
+  /** When each bucket was last given a slot (a counter): the bucket served longest ago goes next. */
+  private served = new Map<string, number>();
+  private tick = 0;
+
   private take(u: U, c: Claimant): void {
+    this.served.set(c.bucket, ++this.tick);
     this.inflight.set(u.name, (this.inflight.get(u.name) ?? 0) + 1);
     if (c.keyLimit > 0) this.keyInflight.set(c.bucket, (this.keyInflight.get(c.bucket) ?? 0) + 1);
   }
@@ -154,32 +159,34 @@ export class Gate<U extends Slotted> {
   }
 
   /**
-   * Hands free slots to waiters: this machine's callers first, and within a class one request per bucket in turn (a
-   * bucket that was served moves to the back), so a key with a hundred requests waiting gets one slot in n.
+   * Hands free slots to waiters: this machine's callers first, and within a class the bucket that was served longest ago
+   * (the slot a key got without waiting counts too), so a key with a hundred requests waiting gets one slot in n.
    */
   private dispatch(): void {
     for (let progress = true; progress && this.waiting > 0; ) {
       progress = false;
       for (const cls of this.classes) {
-        for (const [name, bucket] of [...cls]) {
+        let best: { name: string; bucket: Waiter<U>[]; u: U; at: number } | null = null;
+        for (const [name, bucket] of cls) {
           const w = bucket[0]!;
           if (!this.keyFree(w.claimant)) continue;
           const u = w.candidates.find((x) => this.free(x));
           if (!u) continue;
-          bucket.shift();
-          this.waiting--;
-          cls.delete(name);
-          if (bucket.length) cls.set(name, bucket); // to the back of the turn order
-          w.done = true;
-          w.cleanup();
-          this.take(u, w.claimant);
-          const waitedMs = this.now() - w.since;
-          this.stats.waitedMs += waitedMs;
-          w.resolve({ upstream: u, position: w.position, waitedMs });
-          progress = true;
-          break; // start again from this machine's class: a freed slot goes there first
+          const at = this.served.get(name) ?? 0;
+          if (!best || at < best.at) best = { name, bucket, u, at };
         }
-        if (progress) break;
+        if (!best) continue;
+        const w = best.bucket.shift()!;
+        this.waiting--;
+        if (best.bucket.length === 0) cls.delete(best.name);
+        w.done = true;
+        w.cleanup();
+        this.take(best.u, w.claimant);
+        const waitedMs = this.now() - w.since;
+        this.stats.waitedMs += waitedMs;
+        w.resolve({ upstream: best.u, position: w.position, waitedMs });
+        progress = true;
+        break; // start again from this machine's class: a freed slot goes there first
       }
     }
   }

@@ -144,3 +144,39 @@ test("usage per key and model equals the upstream's token counts, survives a res
   expect(after.totals).toMatchObject({ prompt_tokens: 21, completion_tokens: 6 });
   await until(async () => (await chatOnce()).status === 429, 5000, "the budget to hold after the restart");
 }, 60_000);
+
+test("fair across keys through a real daemon: with one key flooding a max_parallel = 1 upstream, the other key's request waits at most one slot", async () => {
+  const slow = await startFakeOllama({ models: ["m:1b"], tokens: 4, tokenDelayMs: 30 });
+  const fd = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "slow"\nurl = "${slow.url}"\nmax_parallel = 1\n`,
+    waitFor: ["api", "broker"],
+  });
+  try {
+    const mk = (name: string) => Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name], { env: fd.env, stdout: "pipe" }).stdout.toString().trim();
+    const flood = mk("flood");
+    const editor = mk("editor");
+    const url = fd.urls.broker!;
+    await until(async () => (await fetch(`${url}/api/version`, { headers: { "x-api-key": editor } })).status === 200, 5000, "the daemon to see the keys");
+    const done: string[] = [];
+    const post = (k: string, tag: string) =>
+      fetch(`${url}/api/generate`, { method: "POST", headers: { "x-api-key": k }, body: JSON.stringify({ model: "m:1b", prompt: "x", stream: false }) }).then(async (r) => {
+        await r.arrayBuffer();
+        done.push(tag);
+        return r;
+      });
+    const floods = Array.from({ length: 6 }, (_, i) => post(flood, `flood${i}`));
+    // Let the flood take the slot and fill the queue, then the editor asks.
+    await until(() => slow.concurrency.now === 1, 5000, "the flood to reach the upstream");
+    await Bun.sleep(50);
+    const ed = post(editor, "editor");
+    await Promise.all([...floods, ed]);
+    // The one flood request in flight when the editor arrived finishes first; the editor's is next.
+    expect(done.indexOf("editor")).toBeLessThanOrEqual(1);
+    expect(slow.concurrency.max).toBe(1);
+    expect((await ed).headers.get("x-queue-position")).not.toBeNull();
+  } finally {
+    await fd.stop();
+    removeHome(fd.home);
+    await slow.stop();
+  }
+}, 60_000);
