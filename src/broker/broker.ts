@@ -1,6 +1,6 @@
 // The broker service: the upstream set built from config, their health monitors and quality, and request handling.
 import { resolved } from "../config/resolve.ts";
-import type { Admitted, BrokerService, Quality, UpstreamStatus } from "../core/contracts.ts";
+import type { Admitted, BrokerService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
 import type { Config, Section, UpstreamConfig } from "../config/schema.ts";
 import { changes } from "../config/changes.ts";
 import type { EventBus } from "../core/events.ts";
@@ -216,6 +216,10 @@ export class Broker implements BrokerService {
 
   overallQuality(): Quality {
     return overallQuality([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.upstream.quality));
+  }
+
+  queue(): QueueStatus {
+    return { waiting: this.gate.length, ...this.gate.stats };
   }
 
   async handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> {

@@ -145,6 +145,15 @@ export const ReloadResult = t.Object({
 
 export const AuthState = t.UnionEnum(["disabled", "signed_out", "signed_in", "login_required"]);
 
+/** The broker's queue (max_parallel): requests waiting now, and since start how many waited, how long, and refusals. */
+export const QueueStatus = t.Object({
+  waiting: t.Integer({ description: "Requests waiting for a free upstream or key slot now." }),
+  queued: t.Integer({ description: "Requests that had to wait, since start." }),
+  waitedMs: t.Number({ description: "Time they waited, summed, since start." }),
+  refusedFull: t.Integer({ description: "Refused because the queue was full (429), since start." }),
+  timedOut: t.Integer({ description: "Refused after queue_timeout (503), since start." }),
+});
+
 export const DaemonStatus = t.Object(
   {
     daemon: t.Object({
@@ -167,6 +176,7 @@ export const DaemonStatus = t.Object(
       expiresAt: Nullable(t.String()),
     }),
     warnings: t.Array(t.String()),
+    queue: t.Optional(QueueStatus),
   },
   {
     description: "The whole picture; /ws sends the same object as its first message (type snapshot).",
@@ -300,6 +310,7 @@ export type RequestRecord = Static<typeof RequestRecord>;
 export type DeviceLoginStarted = Static<typeof DeviceLoginStarted>;
 export type AuthStatus = Static<typeof AuthStatus>;
 export type MetricsTick = Static<typeof MetricsTick>;
+export type QueueStatus = Static<typeof QueueStatus>;
 export type KeyRecord = Static<typeof KeyRecord>;
 export type KeyInfo = Static<typeof KeyInfo>;
 export type UsageRow = Static<typeof UsageRow>;
@@ -317,6 +328,8 @@ export interface BrokerService {
    * and the tunnel). `peer` is the caller's address as the listener saw it (none through the tunnel).
    */
   handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response>;
+  /** The queue in front of the upstreams (max_parallel). */
+  queue?(): QueueStatus;
 }
 
 export interface TunnelControl {

@@ -1,7 +1,8 @@
-// The dashboard page's entry: tabs, the live feed from /ws, and the three views (overview, requests, configuration).
+// The dashboard page's entry: tabs, the live feed from /ws, and the four views (overview, requests, gateway, configuration).
 import type { DaemonStatus } from "../core/contracts.ts";
 import { call, whenUnauthorized } from "./api.ts";
 import { ConfigView } from "./config-view.ts";
+import { GatewayView } from "./gateway-view.ts";
 import { $, setText } from "./dom.ts";
 import { History, type Point } from "../dashboard/metrics-history.ts";
 import { Inspector } from "./inspector.ts";
@@ -9,13 +10,14 @@ import { connectLive, type LiveMessage } from "./live.ts";
 import { banner, toast } from "./notify.ts";
 import { Overview } from "./overview.ts";
 
-const TABS = ["overview", "requests", "config"] as const;
+const TABS = ["overview", "requests", "gateway", "config"] as const;
 type Tab = (typeof TABS)[number];
 
 const metricsHistory = new History();
 const overview = new Overview(metricsHistory);
 const inspector = new Inspector();
 const configView = new ConfigView();
+const gatewayView = new GatewayView();
 
 function showTab(tab: Tab, focus = false): void {
   for (const t of TABS) {
@@ -29,6 +31,7 @@ function showTab(tab: Tab, focus = false): void {
   if (location.hash !== `#${tab}`) window.history.replaceState(null, "", `#${tab}`);
   if (tab === "requests" && !inspector.isLoaded()) void inspector.load();
   if (tab === "config" && !configView.isLoaded()) void configView.load();
+  if (tab === "gateway") void gatewayView.load().catch(() => {});
   if (tab === "overview") overview.redraw();
 }
 
@@ -66,7 +69,10 @@ function refreshStatusSoon(): void {
       const st = await call<DaemonStatus>("GET", "/api/v1/status");
       // An event that arrived while the request was out is newer than this answer: ask again rather than go back in time.
       if (generation !== started) refreshStatusSoon();
-      else overview.render(st);
+      else {
+        overview.render(st);
+        gatewayView.setQueue(st.queue);
+      }
     } catch {}
   }, 250);
 }
@@ -78,6 +84,7 @@ function onMessage(m: LiveMessage): void {
   switch (m.type) {
     case "snapshot":
       overview.render(m.data);
+      gatewayView.setQueue(m.data.queue);
       void loadChartHistory();
       banner("daemon", null);
       showReload(m.data.daemon.lastReload);

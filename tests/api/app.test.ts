@@ -15,7 +15,7 @@ const TOML = `[api]
 listen = "127.0.0.1:0"
 allowed_origins = ["http://app.example:3000"]
 allowed_hosts = ["box.lan"]
-body_limit = 2048
+body_limit = 4096
 
 [[upstreams]]
 name = "local"
@@ -219,18 +219,18 @@ describe("config", () => {
     expect(r.status).toBe(200);
     expect(r.text).not.toContain("hunter2secret");
     expect(r.json.redacted).toEqual(["upstreams[0].url"]);
-    expect(r.json.config.api.body_limit).toBe(2048);
+    expect(r.json.config.api.body_limit).toBe(4096);
   });
   test("PUT TOML: validated, written with a backup, hot-applied, config.reloaded emitted", async () => {
     const seen: string[] = [];
     env.daemon.events.on("config.reloaded", (e) => seen.push(e.data.sections.join(",")));
-    const next = TOML.replace("body_limit = 2048", "body_limit = 4096");
+    const next = TOML.replace("body_limit = 4096", "body_limit = 8192");
     const r = await call("PUT", "/api/v1/config", { headers: toml(), body: next });
     expect(r.status).toBe(200);
     expect(r.json.ok).toBe(true);
     expect(r.json.backup.id).toMatch(/^\d{8}T\d{9}Z/);
     expect(readFileSync(env.file, "utf8")).toBe(next);
-    expect(env.daemon.ctx.config.current().api.body_limit).toBe(4096);
+    expect(env.daemon.ctx.config.current().api.body_limit).toBe(8192);
     expect(seen).toEqual(["api"]);
     const backups = await call("GET", "/api/v1/config/backups", { headers: AUTH });
     expect(backups.json.map((b: any) => b.id)).toEqual([r.json.backup.id]);
@@ -238,7 +238,7 @@ describe("config", () => {
 
     const restored = await call("POST", `/api/v1/config/backups/${r.json.backup.id}/restore`, { headers: AUTH });
     expect(restored.status).toBe(200);
-    expect(env.daemon.ctx.config.current().api.body_limit).toBe(2048);
+    expect(env.daemon.ctx.config.current().api.body_limit).toBe(4096);
     expectError(await call("POST", "/api/v1/config/backups/20200101T000000000Z/restore", { headers: AUTH }), 404, "not_found");
     const badId = await call("POST", "/api/v1/config/backups/..%2Fetc/restore", { headers: AUTH });
     expectError(badId, 422, "validation_failed");
@@ -299,11 +299,11 @@ describe("config", () => {
     expect((await call("POST", "/api/v1/config/reload", { headers: AUTH })).json.ok).toBe(true);
   });
   test("bodies: too large (declared and chunked) is 413, unknown type 415, broken JSON 400", async () => {
-    const big = "x".repeat(3000);
+    const big = "x".repeat(5000);
     expectError(await call("PUT", "/api/v1/config", { headers: toml(), body: big }), 413, "payload_too_large");
     const stream = new ReadableStream({
       start(c) {
-        for (let i = 0; i < 4; i++) c.enqueue(new TextEncoder().encode("#".repeat(1000) + "\n"));
+        for (let i = 0; i < 6; i++) c.enqueue(new TextEncoder().encode("#".repeat(1000) + "\n"));
         c.close();
       },
     });

@@ -109,5 +109,6 @@ function statusOf(ctx: DaemonContext): DaemonStatus {
     alerts: ctx.services.alerts?.active() ?? [],
     auth: authStatus(ctx),
     warnings,
+    ...(ctx.services.broker?.queue ? { queue: ctx.services.broker.queue() } : {}),
   };
 }
