@@ -81,6 +81,7 @@ export class Broker implements BrokerService {
       gateway: () => this.services.gateway,
       aliases: () => this.aliases,
       gate: () => this.gate,
+      sticky: () => this.config.proxy.sticky,
     };
   }
 

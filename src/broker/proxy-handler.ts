@@ -12,6 +12,16 @@ import { KEEP_ALIVE_PATHS, withFields, withModel, type AliasTable } from "./alia
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
 const keepAliveValue = (v: string): string | number => (/^-?\d+$/.test(v) ? Number(v) : v);
 import type { Claimant, Gate, Grant } from "./gate.ts";
+import { conversationKey, stickyFirst } from "./router.ts";
+
+const bodyText = new TextDecoder();
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(bodyText.decode(body));
+  } catch {
+    return null;
+  }
+}
 import { askForUsage, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
 
 export interface ProxyDeps {
@@ -30,6 +40,8 @@ export interface ProxyDeps {
   aliases(): AliasTable;
   /** Upstream slots (max_parallel) and the fair queue. */
   gate(): Gate<Upstream>;
+  /** [proxy] sticky: one conversation, one upstream. */
+  sticky(): boolean;
 }
 
 /** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
@@ -124,7 +136,11 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   }
   if (capture.enabled && body instanceof Uint8Array) ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");
 
-  const order = deps.order(model);
+  let order = deps.order(model);
+  if (deps.sticky() && order.length > 1 && body instanceof Uint8Array) {
+    const key = conversationKey(parseJson(body));
+    if (key !== null) order = stickyFirst(order, model, key);
+  }
   if (order.length === 0) {
     ex.fail(502, "no upstream is enabled");
     return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");

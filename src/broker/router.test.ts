@@ -1,6 +1,6 @@
 // Unit tests for the choice of upstream: state, model, priority, then latency.
 import { describe, expect, test } from "bun:test";
-import { routeOrder } from "./router.ts";
+import { conversationKey, routeOrder, stickyFirst } from "./router.ts";
 import { Upstream } from "./upstream.ts";
 import { extractModel } from "./proxy-handler.ts";
 
@@ -35,6 +35,28 @@ describe("router", () => {
   });
   test("degraded still serves", () => {
     expect(names(routeOrder([up("a", 2, "degraded", ["m:latest"]), up("b", 1, "down", ["m:latest"])], "m"))).toEqual(["a", "b"]);
+  });
+});
+
+describe("sticky routing", () => {
+  test("one conversation, one upstream; an upstream leaving moves only its own conversations; down or not serving is never picked", () => {
+    const ups = ["u1", "u2", "u3"].map((n) => up(n, 1, "up", ["m:latest"]));
+    const pick = (list: Upstream[], c: string) => stickyFirst(routeOrder(list, "m"), "m", c)[0]!.name;
+    const convs = Array.from({ length: 30 }, (_, i) => `conversation ${i}`);
+    const before = new Map(convs.map((c) => [c, pick(ups, c)]));
+    expect(new Set(before.values()).size).toBe(3);
+    const without = ups.filter((u) => u.name !== "u2");
+    for (const c of convs) if (before.get(c) !== "u2") expect(pick(without, c)).toBe(before.get(c)!);
+    ups[0]!.state = "down";
+    for (const c of convs) expect(pick(ups, c)).not.toBe("u1");
+    expect(stickyFirst(routeOrder(ups, "m"), "m", "x")).toHaveLength(3); // the others stay behind for failover
+  });
+  test("the conversation is its first two messages, or the start of a prompt", () => {
+    const sys = { role: "system", content: "s" };
+    const q = { role: "user", content: "q" };
+    expect(conversationKey({ messages: [sys, q, { role: "assistant", content: "a" }] })).toBe(conversationKey({ messages: [sys, q] }));
+    expect(conversationKey({ prompt: "p".repeat(600) })).toHaveLength(512);
+    expect(conversationKey({ model: "m" })).toBeNull();
   });
 });
 

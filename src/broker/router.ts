@@ -30,3 +30,44 @@ export function routeOrder(upstreams: Iterable<Upstream>, model: string | null):
   );
   return list.map((x) => x.u);
 }
+
+/** FNV-1a over a string: a stable, cheap hash for rendezvous choice (not for security). */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Sticky routing ([proxy] sticky): requests of one conversation (the same opening, `conversation`) go to the same
+ * upstream among those that are up and serve the model, so its KV cache of that prefix is reused. Rendezvous hashing:
+ * an upstream joining or leaving moves only the conversations that pick it. The rest of the order stays for failover.
+ */
+export function stickyFirst(order: Upstream[], model: string | null, conversation: string): Upstream[] {
+  let best: Upstream | null = null;
+  let bestScore = -1;
+  for (const u of order) {
+    if (!u.usable || (model !== null && !u.serves(model))) continue;
+    const score = fnv1a(`${conversation}\u0000${u.name}`);
+    if (score > bestScore) {
+      best = u;
+      bestScore = score;
+    }
+  }
+  return best && order[0] !== best ? [best, ...order.filter((u) => u !== best)] : order;
+}
+
+/**
+ * What identifies a conversation for sticky routing: its first two messages (system prompt and first user turn) or the
+ * start of a prompt; null when the body has neither (nothing to keep together).
+ */
+export function conversationKey(json: unknown): string | null {
+  if (!json || typeof json !== "object") return null;
+  const j = json as { messages?: unknown; prompt?: unknown };
+  if (Array.isArray(j.messages) && j.messages.length) return JSON.stringify(j.messages.slice(0, 2));
+  if (typeof j.prompt === "string" && j.prompt) return j.prompt.slice(0, 512);
+  return null;
+}

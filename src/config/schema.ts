@@ -77,6 +77,10 @@ export const ProxySchema = T.Object(
       default: [],
       description: "Browser origins allowed besides Ollama's defaults (http(s)://localhost, 127.0.0.1, app://, file://, tauri://, vscode-webview://); \"*\" allows all.",
     }),
+    sticky: T.Boolean({
+      default: false,
+      description: "Send the requests of one conversation (the same opening messages) to the same upstream, so it reuses its cache of that prefix; failover still applies.",
+    }),
     queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429." }),
     queue_timeout: Duration("2m", "How long a request may wait in the queue before it is refused with 503."),
     require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
