@@ -131,6 +131,10 @@ test("usage per key and model equals the upstream's token counts, survives a res
   expect(over.status).toBe(429);
   expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
   expect(((await over.json()) as { error: string }).error).toContain('the API key "meter" used its 20 tokens for today (27 used)');
+  // The same budget in OpenAI's dialect, as the official client shows it.
+  const oa = await thrown(openai(k).chat.completions.create(chat("llama3.2:1b")));
+  expect(oa.status).toBe(429);
+  expect(oa.message).toContain("used its 20 tokens for today");
   const metrics = await (await fetch(`${api}/metrics`)).text();
   expect(metrics).toContain('c2l_usage_tokens_total{key="meter",model="llama3.2:1b",kind="completion"} 6');
   expect(metrics).toContain('c2l_usage_tokens_total{key="meter",model="llama3.2:1b",kind="prompt"} 21');
