@@ -22,7 +22,8 @@ function parseJson(body: Uint8Array): unknown {
     return null;
   }
 }
-import { askForUsage, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
+import { askForUsage, streamsSse, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
+import { queuedSseResponse } from "./queued-sse.ts";
 
 export interface ProxyDeps {
   events: EventBus;
@@ -81,15 +82,28 @@ function unframedBody(req: Request): boolean {
 
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
 function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
-  return res.statusText === "" || (res.status === 200 && res.statusText === "OK") ? { status: res.status, headers } : { status: res.status, statusText: res.statusText, headers };
+  return res.statusText === "" || (res.status === 200 && res.statusText === "OK")
+    ? { status: res.status, headers }
+    : { status: res.status, statusText: res.statusText, headers };
 }
 
-export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tunnel", path: string, search: string, admitted: Admitted | null = null): Promise<Response> {
+export async function proxy(
+  deps: ProxyDeps,
+  req: Request,
+  source: "local" | "tunnel",
+  path: string,
+  search: string,
+  admitted: Admitted | null = null,
+): Promise<Response> {
   const method = req.method;
   if (source === "local" && unframedBody(req)) {
     // HTTP/1.x has no close-delimited request bodies: bytes sent without a length are not a body, and forwarding an
     // empty one would get a misleading answer (e.g. "model not found") from whichever upstream is first.
-    return brokerError(path, "bad_request", `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`);
+    return brokerError(
+      path,
+      "bad_request",
+      `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`,
+    );
   }
   const read = await readRoutingBody(req, path);
   // The broker's own time is what it spends between having the client's body and sending it upstream.
@@ -109,8 +123,10 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
   }
   // An OpenAI stream reports its tokens only when asked: ask, and take the extra event out unless the client asked too.
   let stripUsage = false;
+  let sseStream = false;
   if (body instanceof Uint8Array && method === "POST" && USAGE_STREAM_PATHS.has(path)) {
     const asked = askForUsage(body);
+    sseStream = asked !== null || streamsSse(body);
     if (asked) {
       body = asked;
       bodyLength = asked.byteLength;
@@ -134,7 +150,8 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     ex.keyName = admitted.key?.name ?? null;
     ex.caller = admitted.caller;
   }
-  if (capture.enabled && body instanceof Uint8Array) ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");
+  if (capture.enabled && body instanceof Uint8Array)
+    ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");
 
   let order = deps.order(model);
   if (deps.sticky() && order.length > 1 && body instanceof Uint8Array) {
@@ -155,84 +172,110 @@ export async function proxy(deps: ProxyDeps, req: Request, source: "local" | "tu
     local: ex.caller !== "tunnel",
   };
   const gate = deps.gate();
-  let tried: Upstream[] | null = null;
-  let queued: Grant<Upstream> | null = null;
-  for (let i = 0; i < attempts; i++) {
-    // The first upstream in routing order with a free slot; failover never goes back to one that failed.
-    const candidates = tried === null ? order : order.filter((x) => !tried!.includes(x));
-    let grant: Grant<Upstream>;
-    try {
-      const g = gate.acquire(candidates, claimant, req.signal ?? null);
-      grant = g instanceof Promise ? await g : g;
-    } catch (e) {
-      if (ex.clientGone || (e as Error).name === "AbortError") {
-        ex.fail(499, "client closed the connection while queued");
-        return new Response(null, { status: 499 });
-      }
-      if (e instanceof HttpError) {
-        ex.fail(e.status, e.message);
-        return e.toDialectResponse(path);
-      }
-      throw e;
+  const refusal = (e: unknown): Response => {
+    if (ex.clientGone || (e as Error).name === "AbortError") {
+      ex.fail(499, "client closed the connection while queued");
+      return new Response(null, { status: 499 });
     }
-    const u = grant.upstream;
-    if (grant.position > 0) queued = grant;
-    (tried ??= []).push(u);
-    ex.holdSlot(() => gate.release(u, claimant));
-    const signal = ex.beginAttempt(u);
-    let res: UpstreamReply;
-    try {
-      if (sentAt === 0) sentAt = performance.now();
-      // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
-      const ka = u.config.keep_alive;
-      const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(path) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
-      res = await deps.clientFor(u).send({ method, target: path + search, headers: req.headers, body: sent, bodyLength: sent === body ? bodyLength : (sent as Uint8Array).byteLength, signal });
-    } catch (e) {
-      if (ex.clientGone) {
-        ex.fail(499, "client closed the connection");
-        return new Response(null, { status: 499 });
-      }
-      lastCode = ex.timedOut ? "upstream_timeout" : "upstream_error";
-      lastMessage = ex.timedOut
-        ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
-        : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
-      ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
-      deps.suspect(u);
-      continue;
+    if (e instanceof HttpError) {
+      ex.fail(e.status, e.message);
+      return e.toDialectResponse(path);
     }
-    if (res.status >= 500 && i < attempts - 1) {
-      // Nothing reached the client yet: try the next upstream.
-      res.cancel();
-      lastCode = "upstream_error";
-      lastMessage = `upstream "${u.name}" answered ${res.status}`;
-      ex.attemptFailed(u, res.status, lastMessage);
-      continue;
-    }
-    ex.accept(res);
-    const headers = res.clientHeaders();
-    // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued (no queue yet).
-    const queueMs = queued?.waitedMs ?? 0;
-    headers.set("server-timing", `broker;dur=${(sentAt - bodyRead - queueMs).toFixed(2)}, queue;dur=${queueMs.toFixed(2)}`);
-    if (queued) headers.set("x-queue-position", String(queued.position));
-    if (ex.isSmall(res)) {
-      let bytes: Uint8Array;
+    throw e;
+  };
+  // The first upstream in routing order with a free slot, or a place in the queue.
+  let first: Grant<Upstream> | Promise<Grant<Upstream>>;
+  try {
+    first = gate.acquire(order, claimant, req.signal ?? null);
+  } catch (e) {
+    return refusal(e);
+  }
+  const run = () => attempt(first);
+  // A streaming OpenAI request that has to wait gets its head now, and SSE comments while it waits.
+  if (first instanceof Promise && sseStream) return queuedSseResponse(run(), gate.length);
+  return run();
+
+  async function attempt(firstGrant: Grant<Upstream> | Promise<Grant<Upstream>>): Promise<Response> {
+    let tried: Upstream[] | null = null;
+    let queued: Grant<Upstream> | null = null;
+    for (let i = 0; i < attempts; i++) {
+      // Failover never goes back to an upstream that failed.
+      const candidates = tried === null ? order : order.filter((x) => !tried!.includes(x));
+      let grant: Grant<Upstream>;
       try {
-        bytes = await res.bytes();
+        const g = i === 0 ? firstGrant : gate.acquire(candidates, claimant, req.signal ?? null);
+        grant = g instanceof Promise ? await g : g;
+      } catch (e) {
+        return refusal(e);
+      }
+      const u = grant.upstream;
+      if (grant.position > 0) queued = grant;
+      (tried ??= []).push(u);
+      ex.holdSlot(() => gate.release(u, claimant));
+      const signal = ex.beginAttempt(u);
+      let res: UpstreamReply;
+      try {
+        if (sentAt === 0) sentAt = performance.now();
+        // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
+        const ka = u.config.keep_alive;
+        const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(path) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
+        res = await deps
+          .clientFor(u)
+          .send({
+            method,
+            target: path + search,
+            headers: req.headers,
+            body: sent,
+            bodyLength: sent === body ? bodyLength : (sent as Uint8Array).byteLength,
+            signal,
+          });
       } catch (e) {
         if (ex.clientGone) {
-          ex.finish("client closed the connection");
+          ex.fail(499, "client closed the connection");
           return new Response(null, { status: 499 });
         }
-        const msg = `upstream "${u.name}" broke off the response: ${describeFetchError(e)}`;
-        ex.status = 502;
-        ex.finish(msg);
-        return brokerError(path, "upstream_error", msg);
+        lastCode = ex.timedOut ? "upstream_timeout" : "upstream_error";
+        lastMessage = ex.timedOut
+          ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
+          : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
+        ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
+        deps.suspect(u);
+        continue;
       }
-      ex.completeSmall(bytes);
-      return new Response(bytes as Uint8Array<ArrayBuffer>, responseInit(res, headers));
+      if (res.status >= 500 && i < attempts - 1) {
+        // Nothing reached the client yet: try the next upstream.
+        res.cancel();
+        lastCode = "upstream_error";
+        lastMessage = `upstream "${u.name}" answered ${res.status}`;
+        ex.attemptFailed(u, res.status, lastMessage);
+        continue;
+      }
+      ex.accept(res);
+      const headers = res.clientHeaders();
+      // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued (no queue yet).
+      const queueMs = queued?.waitedMs ?? 0;
+      headers.set("server-timing", `broker;dur=${(sentAt - bodyRead - queueMs).toFixed(2)}, queue;dur=${queueMs.toFixed(2)}`);
+      if (queued) headers.set("x-queue-position", String(queued.position));
+      if (ex.isSmall(res)) {
+        let bytes: Uint8Array;
+        try {
+          bytes = await res.bytes();
+        } catch (e) {
+          if (ex.clientGone) {
+            ex.finish("client closed the connection");
+            return new Response(null, { status: 499 });
+          }
+          const msg = `upstream "${u.name}" broke off the response: ${describeFetchError(e)}`;
+          ex.status = 502;
+          ex.finish(msg);
+          return brokerError(path, "upstream_error", msg);
+        }
+        ex.completeSmall(bytes);
+        return new Response(bytes as Uint8Array<ArrayBuffer>, responseInit(res, headers));
+      }
+      return new Response(ex.stream(res), responseInit(res, headers));
     }
-    return new Response(ex.stream(res), responseInit(res, headers));
+    ex.fail(ERROR_CODES[lastCode], lastMessage);
+    return brokerError(path, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
   }
-  ex.fail(ERROR_CODES[lastCode], lastMessage);
-  return brokerError(path, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
 }

@@ -28,6 +28,15 @@ export function askForUsage(body: Uint8Array): Uint8Array | null {
   return enc.encode(JSON.stringify(json));
 }
 
+/** Whether an OpenAI request body asks for a stream (`"stream": true`). */
+export function streamsSse(body: Uint8Array): boolean {
+  try {
+    return (JSON.parse(dec.decode(body)) as { stream?: unknown }).stream === true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Removes the usage-only event (`"choices": []` with `"usage"`) from an SSE stream, chunk by chunk. Whole events pass
  * at once; only a partial event at a chunk's end waits for the rest of it.

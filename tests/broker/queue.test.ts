@@ -71,3 +71,32 @@ test("a client that disconnects while queued never reaches the upstream", async 
   expect(a.requests.filter((r) => r.path === "/api/chat").length).toBe(1);
   expect(tb.broker.gate.length).toBe(0);
 });
+
+test("a streaming OpenAI request that must wait gets its head at once, SSE comments while queued, then the stream", async () => {
+  tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
+  await tb.waitState("a", "up");
+  const busy = chat(tb.url); // holds the only slot for ~160 ms
+  await Bun.sleep(30);
+  const r = await fetch(`${tb.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true }) });
+  // The head came before the slot was free: the first request was still running.
+  expect(a.concurrency.now).toBe(1);
+  expect(r.status).toBe(200);
+  expect(r.headers.get("content-type")).toBe("text/event-stream");
+  expect(r.headers.get("x-queue-position")).toBe("1");
+  const text = await r.text();
+  expect(text.startsWith(": queued at position 1\n\n")).toBe(true);
+  expect(text).toContain('"content":"tok0 "');
+  expect(text.trimEnd().endsWith("data: [DONE]")).toBe(true);
+  expect((await busy).status).toBe(200);
+  expect(a.concurrency.max).toBe(1);
+
+  // The official client reads such a stream as any other (comments are part of SSE).
+  const OpenAI = (await import("openai")).default;
+  const oa = new OpenAI({ baseURL: `${tb.url}/v1`, apiKey: "ollama", maxRetries: 0 });
+  const hold = chat(tb.url);
+  await Bun.sleep(30);
+  let content = "";
+  for await (const c of await oa.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true })) content += c.choices[0]?.delta?.content ?? "";
+  expect(content).toBe("tok0 tok1 tok2 tok3 ");
+  await hold;
+});
