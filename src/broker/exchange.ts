@@ -87,6 +87,8 @@ export class Exchange {
   /** The API key the request used (its name) and where the caller is, for usage accounting. */
   keyName: string | null = null;
   caller: CallerClass;
+  /** Time spent waiting for a slot (the gate's queue). */
+  queueMs = 0;
   private responseCapture: Uint8Array[] | null = null;
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
@@ -383,6 +385,7 @@ export class Exchange {
       completionTokens: this.usage?.tokens ?? null,
       key: this.keyName,
       caller: this.caller,
+      queueMs: this.queueMs,
     };
     if (this.capture.enabled) {
       if (this.requestBody !== undefined) rec.requestBody = this.requestBody;

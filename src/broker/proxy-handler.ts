@@ -209,7 +209,10 @@ export async function proxy(
         return refusal(e);
       }
       const u = grant.upstream;
-      if (grant.position > 0) queued = grant;
+      if (grant.position > 0) {
+      queued = grant;
+      ex.queueMs += grant.waitedMs;
+    }
       (tried ??= []).push(u);
       ex.holdSlot(() => gate.release(u, claimant));
       const signal = ex.beginAttempt(u);

@@ -231,6 +231,7 @@ export const RequestRecord = t.Object(
     completionTokens: t.Optional(Nullable(t.Number({ description: "Generated tokens the upstream reported." }))),
     key: t.Optional(Nullable(t.String({ description: "The name of the API key the request used, or null." }))),
     caller: t.Optional(t.UnionEnum(["local", "lan", "tunnel"], { description: "local (this machine), lan (another machine) or tunnel." })),
+    queueMs: t.Optional(t.Number({ description: "Time the request waited in the broker's queue (max_parallel)." })),
   },
   { additionalProperties: true },
 );
@@ -291,6 +292,7 @@ export const UsageRow = t.Object({
   errors: t.Integer(),
   prompt_tokens: t.Integer(),
   completion_tokens: t.Integer(),
+  queue_ms: t.Number({ description: "Time these requests waited in the broker's queue, summed." }),
 });
 
 export type UpstreamState = Static<typeof UpstreamState>;

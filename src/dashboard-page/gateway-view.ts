@@ -102,11 +102,11 @@ export class GatewayView {
     this.renderUsage(r.rows, r.totals);
   }
 
-  private renderUsage(rows: UsageRow[], totals: { requests: number; errors: number; prompt_tokens: number; completion_tokens: number }): void {
+  private renderUsage(rows: UsageRow[], totals: { requests: number; errors: number; prompt_tokens: number; completion_tokens: number; queue_ms: number }): void {
     const n = (x: number) => x.toLocaleString("en-US");
     $("#usage-body").replaceChildren(
       ...[...rows].reverse().map((r) =>
-        h("tr", {}, h("td", {}, r.day), h("td", {}, r.key), h("td", {}, r.model), h("td", {}, r.caller), h("td", {}, n(r.requests)), h("td", {}, n(r.errors)), h("td", {}, n(r.prompt_tokens)), h("td", {}, n(r.completion_tokens))),
+        h("tr", {}, h("td", {}, r.day), h("td", {}, r.key), h("td", {}, r.model), h("td", {}, r.caller), h("td", {}, n(r.requests)), h("td", {}, n(r.errors)), h("td", {}, n(r.prompt_tokens)), h("td", {}, n(r.completion_tokens)), h("td", {}, (r.queue_ms / 1000).toFixed(1))),
       ),
     );
     setText($("#usage-totals"), `Total: ${n(totals.requests)} requests, ${n(totals.errors)} errors, ${n(totals.prompt_tokens)} prompt and ${n(totals.completion_tokens)} completion tokens.`);

@@ -46,7 +46,8 @@ export class UsageLedger {
     try {
       const data = JSON.parse(readFileSync(this.file, "utf8")) as { version?: number; rows?: UsageRow[] };
       if (data.version !== 1 || !Array.isArray(data.rows)) throw new Error("not a usage file");
-      for (const r of data.rows) this.rows.set(rowKey(r.day, r.key, r.model, r.caller), r);
+      // Rows written before queue time was counted have none.
+      for (const r of data.rows) this.rows.set(rowKey(r.day, r.key, r.model, r.caller), { ...r, queue_ms: r.queue_ms ?? 0 });
     } catch (e) {
       // Counting starts again rather than stopping the daemon; the unreadable file is kept beside for a person to look at.
       log.warn("the usage file could not be read; usage counting starts from zero", { file: this.file, error: e as Error });
@@ -57,21 +58,23 @@ export class UsageLedger {
   }
 
   /** Counts one finished request. */
-  add(rec: Pick<RequestRecord, "model" | "status" | "error" | "promptTokens" | "completionTokens" | "key" | "caller" | "source">): void {
+  add(rec: Pick<RequestRecord, "model" | "status" | "error" | "promptTokens" | "completionTokens" | "key" | "caller" | "source" | "queueMs">): void {
     const day = utcDay(this.now());
+    // Today's per-key totals are brought up to date before this request is added to the rows they are counted from.
+    this.rollKeyDay(day);
     const key = rec.key ?? "-";
     const caller = rec.caller ?? (rec.source === "tunnel" ? "tunnel" : "local");
     const model = rec.model ?? "-";
     const k = rowKey(day, key, model, caller);
     let row = this.rows.get(k);
-    if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0 }));
+    if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+    row.queue_ms = (row.queue_ms ?? 0) + (rec.queueMs ?? 0);
     row.requests++;
     if (rec.status >= 400 || rec.status === 0 || rec.error !== null) row.errors++;
     const tokens = (rec.promptTokens ?? 0) + (rec.completionTokens ?? 0);
     row.prompt_tokens += rec.promptTokens ?? 0;
     row.completion_tokens += rec.completionTokens ?? 0;
     if (rec.key) {
-      this.rollKeyDay(day);
       this.keyTokens.set(rec.key, (this.keyTokens.get(rec.key) ?? 0) + tokens);
     }
     this.dirty = true;

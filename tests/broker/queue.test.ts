@@ -39,6 +39,10 @@ test("max_parallel = 1 serialises requests at the upstream; queued ones say wher
   expect(positions).toEqual([1, 2, 3]);
   const waited = replies.map((r) => Number(/queue;dur=([\d.]+)/.exec(r.headers.get("server-timing")!)![1]));
   expect(Math.max(...waited)).toBeGreaterThan(100); // the last one waited for about three generations of 160 ms
+  // The request records (what usage accounting sums) carry the same wait.
+  await Bun.sleep(20);
+  const recs = tb.seen.filter((e) => e.type === "request.completed").map((e) => (e.data as { queueMs?: number }).queueMs ?? 0);
+  expect(Math.max(...recs)).toBeCloseTo(Math.max(...waited), -1);
   const metrics = await metricsRegistry.metrics();
   expect(metrics).toMatch(/^c2l_queue_length 0$/m);
   expect(Number(/^c2l_queue_requests_total (\d+)$/m.exec(metrics)![1])).toBeGreaterThanOrEqual(3);

@@ -10,5 +10,5 @@ export const UsageQuery = t.Object({
 
 export const UsageReport = t.Object({
   rows: t.Array(UsageRow, { description: "One per UTC day, key, model and caller class; oldest first." }),
-  totals: t.Object({ requests: t.Integer(), errors: t.Integer(), prompt_tokens: t.Integer(), completion_tokens: t.Integer() }),
+  totals: t.Object({ requests: t.Integer(), errors: t.Integer(), prompt_tokens: t.Integer(), completion_tokens: t.Integer(), queue_ms: t.Number() }),
 });

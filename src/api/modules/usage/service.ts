@@ -7,12 +7,13 @@ export function usageReport(ctx: DaemonContext, q: { key?: string; model?: strin
   const g = ctx.services.gateway;
   if (!g) throw new HttpError("unavailable", "the gateway is not running, so there is no usage to report");
   const rows = g.usage(q);
-  const totals = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0 };
+  const totals = { requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 };
   for (const r of rows) {
     totals.requests += r.requests;
     totals.errors += r.errors;
     totals.prompt_tokens += r.prompt_tokens;
     totals.completion_tokens += r.completion_tokens;
+    totals.queue_ms += r.queue_ms;
   }
   return { rows, totals };
 }

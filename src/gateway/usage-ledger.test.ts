@@ -1,0 +1,46 @@
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UsageLedger } from "./usage-ledger.ts";
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const fileIn = () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-usage-"));
+  dirs.push(d);
+  return join(d, "usage.json");
+};
+const rec = (o: Partial<Parameters<UsageLedger["add"]>[0]> = {}) => ({ model: "m", status: 200, error: null, promptTokens: 7, completionTokens: 2, key: "k", caller: "lan" as const, source: "local" as const, queueMs: 0, ...o });
+
+test("rows per day, key, model and caller; errors, tokens and queue time summed; today's tokens per key for budgets", () => {
+  let now = Date.parse("2026-12-05T23:59:00Z");
+  const l = new UsageLedger(fileIn(), () => now);
+  l.add(rec());
+  l.add(rec({ status: 503, error: "busy", promptTokens: null, completionTokens: null, queueMs: 1500 }));
+  l.add(rec({ key: null, caller: "local" }));
+  expect(l.query({ key: "k" })).toEqual([{ day: "2026-12-05", key: "k", model: "m", caller: "lan", requests: 2, errors: 1, prompt_tokens: 7, completion_tokens: 2, queue_ms: 1500 }]);
+  expect(l.query({ key: "-" })[0]!.caller).toBe("local");
+  expect(l.tokensToday("k")).toBe(9);
+  now += 120_000; // past midnight UTC: a new day, a fresh budget
+  expect(l.tokensToday("k")).toBe(0);
+  l.add(rec());
+  expect(l.query({ since: "2026-12-06" }).length).toBe(1);
+});
+
+test("written 0600 with a .bak, read back after a restart; rows from before queue time was counted get 0", () => {
+  const file = fileIn();
+  const now = () => Date.parse("2026-12-05T12:00:00Z");
+  const a = new UsageLedger(file, now);
+  a.add(rec());
+  a.flush();
+  a.add(rec());
+  a.flush();
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(JSON.parse(readFileSync(file + ".bak", "utf8")).rows[0].requests).toBe(1);
+  const b = new UsageLedger(file, now);
+  expect(b.query()[0]!.requests).toBe(2);
+  expect(b.tokensToday("k")).toBe(18);
+  writeFileSync(file, JSON.stringify({ version: 1, rows: [{ day: "2026-12-05", key: "old", model: "m", caller: "local", requests: 1, errors: 0, prompt_tokens: 1, completion_tokens: 1 }] }));
+  expect(new UsageLedger(file, now).query({ key: "old" })[0]!.queue_ms).toBe(0);
+});
