@@ -61,6 +61,14 @@ export const RelayConfigSchema = T.Object(
       { additionalProperties: false, default: {} },
     ),
     tunnels: T.Array(RelayTunnelSchema, { default: [], description: "Tunnels with static tokens, or bound to a JWT subject." }),
+    cluster: T.Object(
+      {
+        redis_url: T.String({ default: "", description: "Redis that the relay nodes share (redis://host:port/db); empty: a single relay, no cluster." }),
+        node_id: T.String({ default: "", pattern: "^[A-Za-z0-9_.:-]*$", description: "This node's name in the cluster; empty: hostname and process id." }),
+        lease_ttl: Duration("10s", "How long a node's claim on a tunnel lasts without renewal (renewed while the agent is connected)."),
+      },
+      { additionalProperties: false, default: {}, description: "Several relay nodes on one Redis (in progress: tunnel ownership leases)." },
+    ),
   },
   { additionalProperties: false },
 );

@@ -35,6 +35,7 @@ export const SYSTEM_TOOLS = {
   unshare: { package: "util-linux", usedFor: "a private network namespace, to use the default ports" },
   ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
   mount: { package: "mount", usedFor: "a tiny full tmpfs in a private mount namespace (disk-full tests)" },
+  "redis-server": { package: "redis-server", usedFor: "the Redis the relay cluster's nodes share (Debian's, 7.0)" },
   nginx: { package: "nginx", usedFor: "the reverse-proxy baseline in bench/broker.ts" },
   wrk: { package: "wrk", usedFor: "the load generator in bench/" },
 } as const satisfies Record<string, SystemTool>;
