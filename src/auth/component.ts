@@ -17,8 +17,8 @@ export const createAuthComponent: ComponentFactory = (ctx) => {
     async stop() {
       await manager.stop();
     },
-    async apply(next, prev) {
-      await manager.applyConfig(next.auth, prev.auth);
+    async apply(next, prev, changed) {
+      if (changed.has("auth")) await manager.applyConfig(next.auth, prev.auth);
     },
   };
 };

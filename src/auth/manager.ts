@@ -105,9 +105,8 @@ export class AuthManager implements AuthService {
     await this.refreshing?.catch(() => {});
   }
 
-  /** After a config change: a different issuer or client means the stored session no longer applies. */
+  /** After a change of [auth] (the caller knows it changed): a different issuer or client means the stored session no longer applies. */
   async applyConfig(next: AuthConfig, prev: AuthConfig): Promise<void> {
-    if (JSON.stringify(next) === JSON.stringify(prev)) return;
     this.oidc = null;
     if (next.issuer !== prev.issuer || next.client_id !== prev.client_id || next.audience !== prev.audience) await this.reload();
     else this.schedule();
