@@ -22,7 +22,7 @@ function parseJson(body: Uint8Array): unknown {
     return null;
   }
 }
-import { askForUsage, streamsSse, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
+import { usagePlan, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
 import { queuedSseResponse } from "./queued-sse.ts";
 
 export interface ProxyDeps {
@@ -125,8 +125,9 @@ export async function proxy(
   let stripUsage = false;
   let sseStream = false;
   if (body instanceof Uint8Array && method === "POST" && USAGE_STREAM_PATHS.has(path)) {
-    const asked = askForUsage(body);
-    sseStream = asked !== null || streamsSse(body);
+    const plan = usagePlan(body);
+    const asked = plan.withUsage;
+    sseStream = plan.streaming;
     if (asked) {
       body = asked;
       bodyLength = asked.byteLength;

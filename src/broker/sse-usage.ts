@@ -9,32 +9,28 @@ const dec = new TextDecoder();
 export const USAGE_STREAM_PATHS = new Set(["/v1/chat/completions", "/v1/completions"]);
 
 /**
- * The body to send instead when the client streams without asking for usage: the same JSON with
- * stream_options.include_usage = true; null when nothing is to change (not streaming, already asked, not a JSON object).
+ * An OpenAI request body read once: whether it streams, and the body to send instead when it streams without asking for
+ * usage (the same JSON with stream_options.include_usage = true; null when nothing is to change).
  */
-export function askForUsage(body: Uint8Array): Uint8Array | null {
+export function usagePlan(body: Uint8Array): { streaming: boolean; withUsage: Uint8Array | null } {
   let json: Record<string, unknown>;
   try {
     const v = JSON.parse(dec.decode(body)) as unknown;
-    if (!v || typeof v !== "object" || Array.isArray(v)) return null;
+    if (!v || typeof v !== "object" || Array.isArray(v)) return { streaming: false, withUsage: null };
     json = v as Record<string, unknown>;
   } catch {
-    return null;
+    return { streaming: false, withUsage: null };
   }
-  if (json.stream !== true) return null;
+  if (json.stream !== true) return { streaming: false, withUsage: null };
   const opts = json.stream_options;
-  if (opts && typeof opts === "object" && (opts as { include_usage?: unknown }).include_usage === true) return null;
+  if (opts && typeof opts === "object" && (opts as { include_usage?: unknown }).include_usage === true) return { streaming: true, withUsage: null };
   json.stream_options = { ...(opts && typeof opts === "object" ? opts : {}), include_usage: true };
-  return enc.encode(JSON.stringify(json));
+  return { streaming: true, withUsage: enc.encode(JSON.stringify(json)) };
 }
 
-/** Whether an OpenAI request body asks for a stream (`"stream": true`). */
-export function streamsSse(body: Uint8Array): boolean {
-  try {
-    return (JSON.parse(dec.decode(body)) as { stream?: unknown }).stream === true;
-  } catch {
-    return false;
-  }
+/** The body with include_usage added, or null when nothing is to change (not streaming, already asked, not a JSON object). */
+export function askForUsage(body: Uint8Array): Uint8Array | null {
+  return usagePlan(body).withUsage;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Writes a file so that readers see the old or the new content, never a torn one: temp file in the same directory, fsync, rename.
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** The file a symlink points to (following chains), or `path` itself when it is not a symlink or does not exist. */
@@ -66,4 +66,10 @@ export function atomicWrite(path: string, data: string | Uint8Array, mode = 0o60
       closeSync(dfd);
     }
   } catch {}
+}
+
+/** atomicWrite, keeping the file's previous version beside it as `<path>.bak` (state files a person may want to undo). */
+export function atomicWriteWithBackup(path: string, data: string | Uint8Array, mode = 0o600): void {
+  if (existsSync(path)) copyFileSync(path, path + ".bak");
+  atomicWrite(path, data, mode);
 }

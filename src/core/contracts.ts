@@ -50,7 +50,8 @@ const ALERT_EXAMPLE = {
   raisedAt: "2026-11-21T14:59:30.000Z",
 };
 
-const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
+/** A schema or null (the API's models use it too). */
+export const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(s: T) => t.Union([s, t.Null()]);
 
 export const LatencySummary = t.Object({
   p50: Nullable(t.Number()),

@@ -1,9 +1,9 @@
 // The gateway keys' file: hashed records in one 0600 JSON file, written atomically with the previous version kept as .bak.
-import { copyFileSync, existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { t } from "elysia";
-import { atomicWrite } from "../config/atomic-write.ts";
+import { atomicWriteWithBackup } from "../config/atomic-write.ts";
 import { appStateDir } from "../config/paths.ts";
 import { expired, keyHash, KeyRecord } from "./keys.ts";
 
@@ -81,8 +81,7 @@ export class KeyStore {
 
   private write(records: KeyRecord[]): void {
     // The previous version stays beside it: a mistaken revoke can be undone by hand.
-    if (existsSync(this.file)) copyFileSync(this.file, this.file + ".bak");
-    atomicWrite(this.file, JSON.stringify({ version: 1, keys: records }, null, 2) + "\n", 0o600);
+    atomicWriteWithBackup(this.file, JSON.stringify({ version: 1, keys: records }, null, 2) + "\n", 0o600);
     this.install(records);
     this.refresh(true);
   }

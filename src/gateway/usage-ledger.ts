@@ -2,7 +2,7 @@
 // restarts in one 0600 JSON file written atomically (the previous version as .bak); the daily token budgets read it.
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { atomicWrite } from "../config/atomic-write.ts";
+import { atomicWriteWithBackup } from "../config/atomic-write.ts";
 import { appStateDir } from "../config/paths.ts";
 import type { RequestRecord, UsageRow } from "../core/contracts.ts";
 import { logger } from "../core/log.ts";
@@ -106,8 +106,7 @@ export class UsageLedger {
     if (!this.dirty) return;
     const oldest = utcDay(this.now() - KEEP_DAYS * 86_400_000);
     for (const [k, r] of this.rows) if (r.day < oldest) this.rows.delete(k);
-    if (existsSync(this.file)) copyFileSync(this.file, this.file + ".bak");
-    atomicWrite(this.file, JSON.stringify({ version: 1, rows: this.query() }) + "\n", 0o600);
+    atomicWriteWithBackup(this.file, JSON.stringify({ version: 1, rows: this.query() }) + "\n", 0o600);
     this.dirty = false;
   }
 }

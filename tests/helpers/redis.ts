@@ -1,6 +1,6 @@
 // Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir; stopped and removed after.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../../bench/lib/proc.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisClient, type Subprocess } from "bun";
@@ -11,15 +11,6 @@ export interface TestRedis {
   port: number;
   client(): RedisClient;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startRedis(): Promise<TestRedis> {
