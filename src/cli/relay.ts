@@ -57,13 +57,17 @@ Options:
       return 0;
     }
     const { startRelay } = await import("../relay/server.ts");
-    const relay = startRelay(r.config);
+    let relay;
+    try {
+      relay = await startRelay(r.config);
+    } catch (e) {
+      throw new CliError(`the relay cannot start: ${(e as Error).message}`);
+    }
     const reason = await new Promise<string>((res) => {
       process.on("SIGTERM", () => res("SIGTERM"));
       process.on("SIGINT", () => res("SIGINT"));
     });
     log.info("stopping", { reason });
-    const { durationMs } = await import("../config/duration.ts");
     await Promise.race([relay.stop(), Bun.sleep(relayMs(r.config).go_away_grace + 1000)]);
     return 0;
   },

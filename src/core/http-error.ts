@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   upstream_error: 502,
   tunnel_offline: 502,
   unavailable: 503,
+  tunnel_moving: 503,
   not_ready: 503,
   upstream_timeout: 504,
   disk_full: 507,

@@ -46,8 +46,15 @@ export interface AgentTimings {
   graceMs: number;
 }
 
+/** What a cluster wants to know about local agents: it claims a tunnel when its agent arrives, releases it when it leaves. */
+export interface SessionHooks {
+  opened(id: string, session: Session): void;
+  closed(id: string, session: Session): void;
+}
+
 export class AgentSessions {
   private readonly tunnels = new Map<string, TunnelEntry>();
+  hooks: SessionHooks | null = null;
 
   /** Bun's WebSocket handlers for the agent path. */
   readonly websocket: WebSocketHandler<AgentData>;
@@ -78,6 +85,19 @@ export class AgentSessions {
       activeStreams: t.session.activeStreams,
       rttMs: t.session.rttMs,
     }));
+  }
+
+  /**
+   * Another node holds this tunnel now (its lease moved on): stop answering for it here. A session already going away
+   * keeps its in-flight streams until they finish; new requests no longer find it.
+   */
+  fence(id: string, session: Session, reason: string): boolean {
+    const e = this.tunnels.get(id);
+    if (!e || e.session !== session) return false;
+    this.tunnels.delete(id);
+    this.metrics.tunnels.set(this.tunnels.size);
+    if (!session.goingAway) session.close("replaced", reason);
+    return true;
   }
 
   /** Sends every agent away (they reconnect elsewhere or later); in-flight streams get the grace period. */
@@ -159,6 +179,7 @@ export class AgentSessions {
         if (this.tunnels.get(d.tunnelId)?.session === session) {
           this.tunnels.delete(d.tunnelId);
           metrics.tunnels.set(this.tunnels.size);
+          this.hooks?.closed(d.tunnelId, session);
         }
         log.info("agent disconnected", { tunnel: d.tunnelId, code: info.code, reason: info.reason });
       },
@@ -169,6 +190,7 @@ export class AgentSessions {
     metrics.tunnels.set(this.tunnels.size);
     if (old) old.session.close("replaced", "another connection for this tunnel replaced this one");
     session.sendFrame(welcomeFrame(d.tunnelId));
+    this.hooks?.opened(d.tunnelId, session);
     if (d.expiresAt !== null) {
       // A JWT is good until it expires, not forever: go away then, and the agent reconnects with its refreshed token.
       const ms = Math.min(Math.max(0, d.expiresAt - Date.now()), 2 ** 31 - 1);

@@ -6,6 +6,7 @@ import { Duration, type Resolved } from "../config/schema.ts";
 import { resolveBy } from "../config/resolve.ts";
 import { formatIssue, parseTomlConfig, type ConfigIssue } from "../config/load.ts";
 import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
+import { redactUrl } from "../net/redact-url.ts";
 import { httpsOrLoopback } from "./issuer-keys.ts";
 
 const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
@@ -63,11 +64,16 @@ export const RelayConfigSchema = T.Object(
     tunnels: T.Array(RelayTunnelSchema, { default: [], description: "Tunnels with static tokens, or bound to a JWT subject." }),
     cluster: T.Object(
       {
-        redis_url: T.String({ default: "", description: "Redis that the relay nodes share (redis://host:port/db); empty: a single relay, no cluster." }),
+        redis_url: T.String({ default: "", description: "Redis that the relay nodes share (redis://[:password@]host:port/db); empty: a single relay, no cluster." }),
         node_id: T.String({ default: "", pattern: "^[A-Za-z0-9_.:-]*$", description: "This node's name in the cluster; empty: hostname and process id." }),
-        lease_ttl: Duration("10s", "How long a node's claim on a tunnel lasts without renewal (renewed while the agent is connected)."),
+        internal_listen: T.String({ default: "127.0.0.1:8081", format: "c2l-listen", description: "Node-to-node listener: other nodes forward requests for tunnels this node holds here." }),
+        advertise_url: T.String({ default: "", description: "How other nodes reach internal_listen (http://10.0.0.5:8081); empty: http://internal_listen (which must then not be a wildcard address)." }),
+        shared_secret_file: T.String({ default: "", description: "File with the secret (at least 32 bytes) that signs node-to-node requests (HMAC-SHA256); the same on every node. Required with redis_url." }),
+        lease_ttl: Duration("10s", "How long a node's claim on a tunnel lasts without renewal (renewed every third of it while the agent is connected)."),
+        node_ttl: Duration("6s", "How long a node counts as alive after its last heartbeat (sent every third of it)."),
+        redis_timeout: Duration("1s", "Longest wait for one Redis command; after it Redis counts as down (local tunnels keep working, limits fall back to per node)."),
       },
-      { additionalProperties: false, default: {}, description: "Several relay nodes on one Redis (in progress: tunnel ownership leases)." },
+      { additionalProperties: false, default: {}, description: "Several relay nodes on one Redis: any node reaches any tunnel (docs/relay-cluster.md)." },
     ),
   },
   { additionalProperties: false },
@@ -90,6 +96,14 @@ function semantic(c: RelayConfig): FieldIssue[] {
   if (c.oidc.issuer && !c.oidc.audience) out.push({ path: "oidc.audience", message: "an audience is required when oidc.issuer is set" });
   for (const k of ["issuer", "jwks_url"] as const)
     if (c.oidc[k] && !httpsOrLoopback(c.oidc[k])) out.push({ path: `oidc.${k}`, message: `"${c.oidc[k]}" must be an https URL (plain http is only accepted on loopback)` });
+  if (c.cluster.redis_url) {
+    if (!/^rediss?:\/\//.test(c.cluster.redis_url)) out.push({ path: "cluster.redis_url", message: `"${redactUrl(c.cluster.redis_url)}" must be a redis:// or rediss:// URL` });
+    if (!c.cluster.shared_secret_file) out.push({ path: "cluster.shared_secret_file", message: "a cluster needs a shared secret file (the same on every node) to sign node-to-node requests" });
+    if (!c.cluster.advertise_url && /^(0\.0\.0\.0|\[::\]):/.test(c.cluster.internal_listen))
+      out.push({ path: "cluster.advertise_url", message: `internal_listen "${c.cluster.internal_listen}" is a wildcard address: set advertise_url to the address other nodes reach this one at` });
+    if (c.cluster.advertise_url && !/^https?:\/\/[^/]+\/?$/.test(c.cluster.advertise_url)) out.push({ path: "cluster.advertise_url", message: `"${c.cluster.advertise_url}" must be an http(s) URL with no path, e.g. http://10.0.0.5:8081` });
+    if (relayMs(c).cluster.lease_ttl < 1000) out.push({ path: "cluster.lease_ttl", message: `"${c.cluster.lease_ttl}" is too short: at least 1s` });
+  }
   const ids = new Map<string, number>();
   const tokens = new Map<string, number>();
   c.tunnels.forEach((t, i) => {

@@ -1,5 +1,6 @@
-// A cloud client's call through a tunnel: the client's credentials, the tunnel's limits, then the request streamed over
-// the agent's session (src/protocol/session.ts forward()); every refusal in the dialect of the path being called.
+// A cloud client's call through a tunnel: the client's credentials and the tunnel's rate, then the request streamed
+// over the agent's session here (src/protocol/session.ts forward()) or, in a cluster, to the node that holds the
+// agent; every refusal in the dialect of the path being called.
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/session.ts";
@@ -7,11 +8,22 @@ import { StreamError, type Stream } from "../protocol/stream.ts";
 import type { AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
+import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
-const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
+export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
+/** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
+const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
+
+/** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
+export interface ClusterRouting {
+  /** The shared requests-per-minute window: null when the request may go, else seconds until it could. */
+  admitRate(id: string, perMinute: number, local: () => number | null): Promise<number | null>;
+  /** The request sent on to the node that holds the tunnel's agent, or an error answer saying why it cannot be. */
+  forwardToOwner(req: Request, id: string, path: string): Promise<Response>;
+}
 
 export interface ForwardDeps {
   config: RelayConfig;
@@ -20,11 +32,19 @@ export interface ForwardDeps {
   metrics: RelayMetrics;
   firstByteMs: number;
   stopping(): boolean;
+  cluster?: ClusterRouting;
 }
 
 export type Forwarder = (req: Request, id: string, path: string) => Promise<Response>;
 
-export function createForwarder(deps: ForwardDeps): Forwarder {
+export interface Forwarders {
+  /** A cloud client's call arriving at this node. */
+  client: Forwarder;
+  /** A call another node already admitted (client key, rate) and sent here because this node holds the agent. */
+  owner: Forwarder;
+}
+
+export function createForwarder(deps: ForwardDeps): Forwarders {
   const { config, auth, sessions, metrics } = deps;
   const limits = new Map<string, TunnelLimits>();
   const limitsFor = (id: string) => {
@@ -32,6 +52,7 @@ export function createForwarder(deps: ForwardDeps): Forwarder {
     if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams)));
     return l;
   };
+  const max = config.limits.max_body_bytes;
 
   function failedForward(e: unknown, id: string): HttpError {
     if (e instanceof ProtocolError) return new HttpError("bad_request", `the request cannot cross the tunnel: ${e.message}`);
@@ -47,20 +68,17 @@ export function createForwarder(deps: ForwardDeps): Forwarder {
     }
   }
 
-  return async (req, id, path) => {
-    const who = await auth.client(req, id);
-    if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
-    // A restart's window: the agents are being sent away, so say why rather than "refused" or "not connected".
-    if (deps.stopping()) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
+  /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
+  async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
     const session = sessions.session(id);
-    if (!session) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
-    const max = config.limits.max_body_bytes;
-    const declared = Number(req.headers.get("content-length") ?? "0");
-    if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
+    if (!session) {
+      const err = viaNode
+        ? new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay node; retry in a moment`)
+        : new HttpError("tunnel_offline", `tunnel "${id}" is not connected`);
+      return err.toDialectResponse(path, viaNode ? { "retry-after": "1" } : undefined);
+    }
     const lim = limitsFor(id);
-    const refused = lim.admit();
-    if (refused === "streams") return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
-    if (refused === "rate") return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": "5" });
+    if (!lim.admitStream()) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
 
     let tooLarge = false;
     const t0 = performance.now();
@@ -73,7 +91,7 @@ export function createForwarder(deps: ForwardDeps): Forwarder {
     try {
       const res = await forward(session, req, path, {
         signal: req.signal,
-        dropHeaders: CLIENT_ONLY,
+        dropHeaders: NOT_FOR_AGENT,
         maxBodyBytes: max,
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: deps.firstByteMs,
@@ -96,5 +114,22 @@ export function createForwarder(deps: ForwardDeps): Forwarder {
       metrics.requests.inc({ status: String(err.status) });
       return err.toDialectResponse(path);
     }
+  }
+
+  const client: Forwarder = async (req, id, path) => {
+    const who = await auth.client(req, id);
+    if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    // A restart's window: the agents are being sent away, so say why rather than "refused" or "not connected".
+    if (deps.stopping()) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
+    const declared = Number(req.headers.get("content-length") ?? "0");
+    if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
+    const perMinute = config.limits.requests_per_minute;
+    const local = () => limitsFor(id).admitRate();
+    const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
+    if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+    if (sessions.session(id) || !deps.cluster) return overSession(req, id, path, false);
+    return deps.cluster.forwardToOwner(req, id, path);
   };
+
+  return { client, owner: (req, id, path) => overSession(req, id, path, true) };
 }

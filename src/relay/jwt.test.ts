@@ -91,7 +91,7 @@ test("a key rotated right after a fetch is accepted at once: an unknown kid wait
 test("an agent connected with a JWT is asked to reconnect when the token expires", async () => {
   const r = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  const relay = startRelay(r.config);
+  const relay = await startRelay(r.config);
   try {
     const k = keys[0]!;
     served = [k.jwk];

@@ -1,4 +1,5 @@
-// Per-tunnel limits: requests per minute (a token bucket) and concurrent streams.
+// Per-tunnel limits kept by one node: requests per minute (a token bucket; in a cluster only while Redis is away, see
+// cluster/rate-window.ts) and concurrent streams (always at the node that holds the agent).
 export class TunnelLimits {
   private tokens: number;
   private last: number;
@@ -13,16 +14,21 @@ export class TunnelLimits {
     this.last = now();
   }
 
-  /** null when the request may start (and counts it), else the reason it may not. */
-  admit(): "rate" | "streams" | null {
+  /** null when one more request fits this minute (and counts it), else the seconds until one would. */
+  admitRate(): number | null {
     const t = this.now();
     this.tokens = Math.min(this.perMinute, this.tokens + ((t - this.last) * this.perMinute) / 60_000);
     this.last = t;
-    if (this.active >= this.maxStreams) return "streams";
-    if (this.tokens < 1) return "rate";
+    if (this.tokens < 1) return Math.max(1, Math.ceil(((1 - this.tokens) * 60) / this.perMinute));
     this.tokens -= 1;
-    this.active++;
     return null;
+  }
+
+  /** true when one more stream may open (and counts it); done() gives it back. */
+  admitStream(): boolean {
+    if (this.active >= this.maxStreams) return false;
+    this.active++;
+    return true;
   }
 
   done(): void {

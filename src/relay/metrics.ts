@@ -17,6 +17,22 @@ export function createRelayMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
+    // Cluster series (a node alone reports them at zero): the node's name, its forwards, leases and its Redis.
+    node: new Gauge({ name: "cloudtolocalllm_relay_node_info", help: "1, labelled with this node's id (cluster mode).", labelNames: ["node"], registers: [registry] }),
+    clusterNodes: new Gauge({ name: "cloudtolocalllm_relay_cluster_nodes", help: "Relay nodes alive in the cluster (heartbeats in Redis), as this node last saw them.", registers: [registry] }),
+    forwarded: new Counter({ name: "cloudtolocalllm_relay_forwarded_total", help: "Client requests this node sent to the tunnel's owner node, by result.", labelNames: ["result"], registers: [registry] }),
+    forwardedIn: new Counter({ name: "cloudtolocalllm_relay_forwarded_in_total", help: "Requests other nodes forwarded to this node (it owns the tunnel), by HTTP status.", labelNames: ["status"], registers: [registry] }),
+    leaseRenewals: new Counter({ name: "cloudtolocalllm_relay_lease_renewals_total", help: "Tunnel lease renewals by result (renewed, reinstated, fenced, redis_down).", labelNames: ["result"], registers: [registry] }),
+    takeovers: new Counter({ name: "cloudtolocalllm_relay_lease_takeovers_total", help: "Claims that took a tunnel from another node.", registers: [registry] }),
+    fenced: new Counter({ name: "cloudtolocalllm_relay_fenced_total", help: "Local agent sessions closed because another node took their tunnel.", registers: [registry] }),
+    redisUp: new Gauge({ name: "cloudtolocalllm_relay_redis_up", help: "1 while the cluster's Redis answers.", registers: [registry] }),
+    redisErrors: new Counter({ name: "cloudtolocalllm_relay_redis_errors_total", help: "Failed Redis commands and connection attempts by kind.", labelNames: ["kind"], registers: [registry] }),
+    redisLatency: new Histogram({
+      name: "cloudtolocalllm_relay_redis_seconds",
+      help: "Round trip of one Redis command.",
+      buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 1],
+      registers: [registry],
+    }),
   };
 }
 export type RelayMetrics = ReturnType<typeof createRelayMetrics>;

@@ -8,7 +8,7 @@ import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
-import type { Forwarder } from "./forward.ts";
+import type { Forwarders } from "./forward.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
 const log = logger("relay");
@@ -28,13 +28,21 @@ export function relayError(pathname: string, err: HttpError, headers?: HeadersIn
   return t ? err.toDialectResponse(t.path, headers) : err.toResponse(headers);
 }
 
+/** A cluster node's views (cluster/cluster.ts); a relay alone has none. */
+export interface ClusterView {
+  listing(): Promise<unknown>;
+  readiness(): Record<string, unknown>;
+  stamp(res: Response): Response;
+}
+
 export interface RouteDeps {
   config: RelayConfig;
   auth: RelayAuth;
   sessions: AgentSessions;
   metrics: RelayMetrics;
-  forward: Forwarder;
+  forward: Forwarders;
   stopping(): boolean;
+  cluster?: ClusterView;
 }
 
 export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
@@ -67,13 +75,17 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
         return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
       }
       const target = tunnelTarget(p);
-      if (target) return await deps.forward(req, target.id, target.path + url.search);
+      if (target) {
+        const res = await deps.forward.client(req, target.id, target.path + url.search);
+        return deps.cluster ? deps.cluster.stamp(res) : res;
+      }
       if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
-      if (p === "/readyz") return deps.stopping() ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: sessions.size });
+      // Ready while Redis is away too: this node still serves the tunnels it holds (the cluster field says degraded).
+      if (p === "/readyz") return deps.stopping() ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: sessions.size, cluster: deps.cluster?.readiness() });
       if (p === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
       if (p === "/api/tunnels") {
         if (!auth.admin(req)) return new HttpError("unauthorized", "the tunnel listing needs the admin token").toResponse();
-        return Response.json({ tunnels: sessions.listing() });
+        return Response.json(deps.cluster ? await deps.cluster.listing() : { tunnels: sessions.listing() });
       }
       return new HttpError("not_found", `no route for ${p}`).toResponse();
     } catch (e) {

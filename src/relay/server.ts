@@ -5,7 +5,8 @@ import { logger } from "../core/log.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
 import { relayMs, type RelayConfig } from "./config.ts";
-import { createForwarder } from "./forward.ts";
+import { RelayCluster, readSharedSecret } from "./cluster/cluster.ts";
+import { createForwarder, type ClusterRouting } from "./forward.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { relayFetch } from "./routes.ts";
 
@@ -22,13 +23,22 @@ export interface RelayServer {
   stop(): Promise<void>;
 }
 
-export function startRelay(config: RelayConfig): RelayServer {
+export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   const auth = new RelayAuth(config);
   const metrics = createRelayMetrics();
   const ms = relayMs(config);
   let stopping = false;
   const sessions = new AgentSessions(metrics, { handshakeMs: ms.handshake_timeout, heartbeatMs: ms.heartbeat.interval, toleranceMs: ms.heartbeat.tolerance, graceMs: ms.go_away_grace });
-  const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping });
+  // The cluster routes through the forwarders and they through it; it is created first and given them once they exist.
+  let cluster: RelayCluster | null = null;
+  const routing: ClusterRouting | undefined = config.cluster.redis_url
+    ? { admitRate: (...a) => cluster!.admitRate(...a), forwardToOwner: (...a) => cluster!.forwardToOwner(...a) }
+    : undefined;
+  const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing });
+  if (routing) {
+    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner, stopping: () => stopping }, readSharedSecret(config.cluster.shared_secret_file));
+    await cluster.start();
+  }
 
   const { hostname, port } = splitListen(config.listen);
   const tls = config.tls.cert_file ? { cert: Bun.file(config.tls.cert_file), key: Bun.file(config.tls.key_file) } : undefined;
@@ -40,12 +50,12 @@ export function startRelay(config: RelayConfig): RelayServer {
     idleTimeout: 0,
     // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping }),
+    fetch: relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined }),
     websocket: sessions.websocket,
   });
   const shownHost = hostname.includes(":") ? `[${hostname}]` : hostname;
   const url = `${tls ? "https" : "http"}://${shownHost}:${server.port}`;
-  log.info("relay listening", { url, agent_path: config.agent_path, tunnels: config.tunnels.length, oidc: config.oidc.issuer || undefined });
+  log.info("relay listening", { url, agent_path: config.agent_path, tunnels: config.tunnels.length, oidc: config.oidc.issuer || undefined, node: cluster?.nodeId });
 
   return {
     url,
@@ -55,6 +65,7 @@ export function startRelay(config: RelayConfig): RelayServer {
     async stop() {
       stopping = true;
       await sessions.goAwayAll("the relay is shutting down");
+      await cluster?.stop();
       await server.stop(true);
     },
   };

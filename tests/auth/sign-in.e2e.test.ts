@@ -28,7 +28,7 @@ beforeAll(async () => {
   // the provider's discovery document (oidc-provider serves its keys at /jwks, not /.well-known/jwks.json).
   const cfg = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${p.issuer}"\naudience = "${AUDIENCE}"\n`);
   if (!cfg.ok) throw new Error(JSON.stringify(cfg.issues));
-  relay = startRelay(cfg.config);
+  relay = await startRelay(cfg.config);
   ollama = await startFakeOllama({ models: ["tiny:1b"] });
   d = await startDaemon({
     config: `[api]

@@ -1,50 +1,65 @@
-// Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir; stopped and removed after.
+// Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir; it can be stopped and
+// started again on the same port (an outage), and is stopped and removed after.
 import { mkdtempSync, rmSync } from "node:fs";
 import { freePort } from "../../bench/lib/proc.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RedisClient, type Subprocess } from "bun";
+import { type Subprocess } from "bun";
+import { RedisLink } from "../../src/relay/cluster/redis-link.ts";
 import { until } from "./until.ts";
 
 export interface TestRedis {
   url: string;
   port: number;
-  client(): RedisClient;
+  /** A connected command link (closed by stop()). */
+  link(): Promise<RedisLink>;
+  /** Kills the server (SIGKILL: an outage, not a clean stop); its data is gone (no persistence). */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-redis-"));
   const port = await freePort();
-  const proc: Subprocess = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "pipe" });
   const url = `redis://127.0.0.1:${port}/0`;
-  const clients: RedisClient[] = [];
-  await until(
-    async () => {
-      const c = new RedisClient(url);
-      try {
-        return (await c.send("PING", [])) === "PONG";
-      } catch {
-        return false;
-      } finally {
-        c.close();
-      }
-    },
-    10_000,
-    "redis-server to answer PING",
-  );
+  let proc: Subprocess | null = null;
+  const links: RedisLink[] = [];
+  async function start() {
+    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "pipe" });
+    await until(
+      async () => {
+        const l = new RedisLink(url, { timeoutMs: 500 });
+        await l.start();
+        const ok = l.up && (await l.cmd("PING", [])) === "PONG";
+        l.stop();
+        return ok;
+      },
+      10_000,
+      "redis-server to answer PING",
+    );
+  }
+  async function kill() {
+    proc?.kill("SIGKILL");
+    await proc?.exited;
+    proc = null;
+  }
+  await start();
   return {
     url,
     port,
-    client() {
-      const c = new RedisClient(url);
-      clients.push(c);
-      return c;
+    async link() {
+      const l = new RedisLink(url, { timeoutMs: 1000, backoff: { initialMs: 50, maxMs: 200 } });
+      await l.start();
+      links.push(l);
+      return l;
     },
+    kill,
+    start,
     async stop() {
-      for (const c of clients) c.close();
-      proc.kill("SIGTERM");
-      await proc.exited;
+      for (const l of links) l.stop();
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -19,10 +19,10 @@ afterEach(async () => {
   open.relay = undefined;
 });
 
-function relayWith(limits: string, extra = ""): RelayServer {
+async function relayWith(limits: string, extra = ""): Promise<RelayServer> {
   const r = parseRelayConfig(`listen = "127.0.0.1:0"\nfirst_byte_timeout = "300ms"\ngo_away_grace = "1s"\n${extra}\n[limits]\n${limits}\n[[tunnels]]\nid = "t"\nagent_token_sha256 = "${hashToken(AGENT)}"\nclient_key_sha256 = ["${hashToken(CLIENT)}"]\n`);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  open.relay = startRelay(r.config);
+  open.relay = await startRelay(r.config);
   return open.relay;
 }
 
@@ -49,7 +49,7 @@ const code = async (r: Response) => {
 };
 
 test("504 only when no first byte arrives in time; a long generation after the first byte is never cut", async () => {
-  const relay = relayWith("max_streams = 8");
+  const relay = await relayWith("max_streams = 8");
   await agent(relay, async (req) => {
     if (req.url.endsWith("/slow-head")) {
       await Bun.sleep(1_000);
@@ -76,7 +76,7 @@ test("504 only when no first byte arrives in time; a long generation after the f
 });
 
 test("concurrent streams over the tunnel's limit get 429 rate_limited", async () => {
-  const relay = relayWith("max_streams = 2");
+  const relay = await relayWith("max_streams = 2");
   const gate = Promise.withResolvers<void>();
   await agent(relay, async () => (await gate.promise, new Response("ok")));
   const a = call(relay, "/hold");
@@ -93,7 +93,7 @@ test("concurrent streams over the tunnel's limit get 429 rate_limited", async ()
 });
 
 test("requests per minute over the limit get 429", async () => {
-  const relay = relayWith("requests_per_minute = 3");
+  const relay = await relayWith("requests_per_minute = 3");
   await agent(relay, async () => new Response("ok"));
   const statuses = [];
   for (let i = 0; i < 5; i++) statuses.push((await call(relay, "/x")).status);
@@ -101,7 +101,7 @@ test("requests per minute over the limit get 429", async () => {
 });
 
 test("bodies over max_body_bytes get 413, declared or streamed", async () => {
-  const relay = relayWith("max_body_bytes = 1000");
+  const relay = await relayWith("max_body_bytes = 1000");
   await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
   expect(await (await call(relay, "/up", { method: "POST", body: "x".repeat(999) })).text()).toBe("999");
   const declared = await call(relay, "/up", { method: "POST", body: "x".repeat(2000) });
@@ -122,7 +122,7 @@ test("bodies over max_body_bytes get 413, declared or streamed", async () => {
 });
 
 test("a reconnecting agent replaces its old session cleanly", async () => {
-  const relay = relayWith("max_streams = 8");
+  const relay = await relayWith("max_streams = 8");
   const first = await agent(relay, async () => new Response("first"));
   expect(await (await call(relay, "/who")).text()).toBe("first");
   await agent(relay, async () => new Response("second"));
@@ -132,7 +132,7 @@ test("a reconnecting agent replaces its old session cleanly", async () => {
 });
 
 test("relay shutdown sends go-away: in-flight requests finish, then agents are closed", async () => {
-  const relay = relayWith("max_streams = 8");
+  const relay = await relayWith("max_streams = 8");
   const conn = await agent(relay, async () => {
     await Bun.sleep(200);
     return new Response("finished");
@@ -147,7 +147,7 @@ test("relay shutdown sends go-away: in-flight requests finish, then agents are c
 });
 
 test("a client request the protocol cannot carry (path over 8 KiB) gets 400 and the tunnel stays up for everyone else", async () => {
-  const relay = relayWith("max_streams = 8");
+  const relay = await relayWith("max_streams = 8");
   const conn = await agent(relay, async () => new Response("ok"));
   const long = await call(relay, "/" + "a".repeat(9000));
   expect(long.status).toBe(400);
@@ -169,7 +169,7 @@ async function thrown(p: Promise<unknown>): Promise<any> {
 }
 
 test("the relay's limits, timeouts and shutdown reach the official clients as their real messages, in each one's shape", async () => {
-  const relay = relayWith("max_streams = 1\nmax_body_bytes = 1000");
+  const relay = await relayWith("max_streams = 1\nmax_body_bytes = 1000");
   const gate = Promise.withResolvers<void>();
   await agent(relay, async (req) => {
     if (new URL(req.url).pathname === "/api/generate") await Bun.sleep(1_000); // past first_byte_timeout (300ms)

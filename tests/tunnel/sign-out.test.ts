@@ -14,7 +14,7 @@ const ACCOUNT_TOKEN = "account-access-token-0123456789";
 const STORED_TOKEN = "stored-agent-token-0123456789";
 let relay: RelayServer;
 
-beforeAll(() => {
+beforeAll(async () => {
   const r = parseRelayConfig(`listen = "127.0.0.1:0"
 [[tunnels]]
 id = "acct"
@@ -24,7 +24,7 @@ id = "stored"
 agent_token_sha256 = "${hashToken(STORED_TOKEN)}"
 `);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  relay = startRelay(r.config);
+  relay = await startRelay(r.config);
 });
 afterAll(() => relay.stop());
 

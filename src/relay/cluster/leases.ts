@@ -1,36 +1,65 @@
 // Tunnel ownership in a relay cluster: one node holds each tunnel under an expiring lease with an epoch (a fencing
-// token). A claim always takes over and raises the epoch; a node whose epoch is no longer the lease's is fenced: its
-// renewals fail and it must stop serving that tunnel, so two nodes never both answer for one.
-import type { RedisClient } from "bun";
+// token). A claim always takes over and raises the epoch (the agent is connected to the claiming node now, so the old
+// holder, dead or not, never has to be waited for); a node whose epoch is no longer the lease's is fenced: its renewals
+// fail and it stops serving that tunnel, so two nodes never both answer for one. Every change is published so that
+// other nodes drop their cached owner at once.
+import type { RedisCommands } from "./redis-commands.ts";
+
+export const OWNERS_CHANNEL = "owners";
 
 /** Atomic in Redis (Lua, Redis 7.0+): the epoch counter outlives the lease, so epochs only ever grow. */
 const CLAIM = `
 local epoch = redis.call('INCR', KEYS[2])
+local previous = redis.call('HGET', KEYS[1], 'node') or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', epoch)
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', epoch, 'url', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return epoch`;
+redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' ' .. ARGV[1] .. ' ' .. epoch)
+return {epoch, previous}`;
+// 1: renewed. 2: the lease had vanished (it expired while Redis was unreachable, or Redis restarted empty) and nobody
+// claimed the tunnel since, so it is this node's again. 0: fenced.
 const RENEW = `
-if redis.call('HGET', KEYS[1], 'node') == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local node = redis.call('HGET', KEYS[1], 'node')
+if node then
+  if node == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then return redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  return 0
 end
-return 0`;
+local e = redis.call('GET', KEYS[2])
+if e and e ~= ARGV[2] then return 0 end
+if not e then redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', ARGV[2], 'url', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
+return 2`;
 const RELEASE = `
 if redis.call('HGET', KEYS[1], 'node') == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
-  return redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', KEYS[2], ARGV[3] .. ' - 0')
+  return 1
 end
 return 0`;
 
 export interface Lease {
   node: string;
   epoch: number;
+  /** The owner's internal URL (advertise_url). */
+  url: string;
+}
+
+export type Renewal = "renewed" | "reinstated" | "fenced";
+
+/** An ownership change as published: the tunnel and its new holder (node "-" after a release). */
+export function parseOwnerChange(message: string): { tunnel: string; node: string | null; epoch: number } | null {
+  const m = /^(\S+) (\S+) (\d+)$/.exec(message);
+  return m ? { tunnel: m[1]!, node: m[2] === "-" ? null : m[2]!, epoch: Number(m[3]) } : null;
 }
 
 export class TunnelLeases {
   constructor(
-    private readonly redis: RedisClient,
+    private readonly redis: RedisCommands,
     private readonly nodeId: string,
     private readonly ttlMs: number,
+    private readonly url = "",
     private readonly prefix = "c2l:relay",
   ) {}
 
@@ -38,29 +67,43 @@ export class TunnelLeases {
     return [`${this.prefix}:lease:${tunnel}`, `${this.prefix}:epoch:${tunnel}`];
   }
 
-  /** This node takes the tunnel (its agent connected here); returns the new epoch, which fences any earlier holder. */
-  async claim(tunnel: string): Promise<number> {
-    const [lease, epoch] = this.keys(tunnel);
-    return Number(await this.redis.send("EVAL", [CLAIM, "2", lease, epoch, this.nodeId, String(this.ttlMs)]));
+  get channel(): string {
+    return `${this.prefix}:${OWNERS_CHANNEL}`;
   }
 
-  /** Keeps the lease while the agent's session lives; false when another node took it or it expired (fenced). */
-  async renew(tunnel: string, epoch: number): Promise<boolean> {
-    const [lease] = this.keys(tunnel);
-    return Number(await this.redis.send("EVAL", [RENEW, "1", lease, this.nodeId, String(epoch), String(this.ttlMs)])) === 1;
+  /**
+   * This node takes the tunnel (its agent connected here): the new epoch, which fences any earlier holder, and that
+   * holder's node ("" when the tunnel was free).
+   */
+  async claim(tunnel: string): Promise<{ epoch: number; previous: string }> {
+    const [lease, epoch] = this.keys(tunnel);
+    const [e, previous] = await this.redis.cmd<[number, string]>("EVAL", [CLAIM, "3", lease, epoch, this.channel, this.nodeId, String(this.ttlMs), this.url, tunnel]);
+    return { epoch: Number(e), previous: String(previous ?? "") };
+  }
+
+  /** Keeps the lease while the agent's session lives; "fenced" when another node took it since. */
+  async renew(tunnel: string, epoch: number): Promise<Renewal> {
+    const [lease, counter] = this.keys(tunnel);
+    const r = Number(await this.redis.cmd("EVAL", [RENEW, "3", lease, counter, this.channel, this.nodeId, String(epoch), String(this.ttlMs), this.url, tunnel]));
+    return r === 1 ? "renewed" : r === 2 ? "reinstated" : "fenced";
   }
 
   /** Gives the tunnel up on a clean disconnect; only the holder of this epoch can. */
   async release(tunnel: string, epoch: number): Promise<boolean> {
     const [lease] = this.keys(tunnel);
-    return Number(await this.redis.send("EVAL", [RELEASE, "1", lease, this.nodeId, String(epoch)])) === 1;
+    return Number(await this.redis.cmd("EVAL", [RELEASE, "2", lease, this.channel, this.nodeId, String(epoch), tunnel])) === 1;
   }
 
   /** Who holds the tunnel now, or null. */
   async owner(tunnel: string): Promise<Lease | null> {
     const [lease] = this.keys(tunnel);
-    const h = (await this.redis.send("HGETALL", [lease])) as Record<string, string> | string[] | null;
-    const m = Array.isArray(h) ? Object.fromEntries(h.flatMap((v, i, a) => (i % 2 ? [] : [[v, a[i + 1]!]]))) : (h ?? {});
-    return m.node ? { node: m.node, epoch: Number(m.epoch) } : null;
+    const m = toRecord(await this.redis.cmd("HGETALL", [lease]));
+    return m.node ? { node: m.node, epoch: Number(m.epoch), url: m.url ?? "" } : null;
   }
+}
+
+/** HGETALL's reply as a record, whether the client gives an object (RESP3) or a flat array (RESP2). */
+export function toRecord(h: unknown): Record<string, string> {
+  if (Array.isArray(h)) return Object.fromEntries(h.flatMap((v, i, a) => (i % 2 ? [] : [[String(v), String(a[i + 1])]])));
+  return (h as Record<string, string> | null) ?? {};
 }

@@ -1,0 +1,135 @@
+// The relay cluster's Redis parts against Debian's redis-server: ownership leases with epochs (takeover, fencing,
+// expiry, reinstatement after Redis lost them), published owner changes, the shared sliding rate window, node
+// heartbeats, and the link's behaviour through an outage (fails fast, never queues, reconnects).
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
+import { startRedis, type TestRedis } from "../helpers/redis.ts";
+import { until } from "../helpers/until.ts";
+import { parseOwnerChange, TunnelLeases } from "../../src/relay/cluster/leases.ts";
+import { NodeRegistry } from "../../src/relay/cluster/node-registry.ts";
+import { SharedRateWindow } from "../../src/relay/cluster/rate-window.ts";
+import { RedisDown, RedisLink } from "../../src/relay/cluster/redis-link.ts";
+
+const { afterAll, beforeAll, test } = requireTools(["redis-server"]);
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+}, 20_000);
+afterAll(async () => {
+  await redis?.stop();
+});
+
+test("a takeover raises the epoch, names the previous holder and fences it", async () => {
+  const link = await redis.link();
+  const a = new TunnelLeases(link, "node-a", 5000, "http://a:1");
+  const b = new TunnelLeases(link, "node-b", 5000, "http://b:1");
+  const first = await a.claim("alice");
+  expect(first.previous).toBe("");
+  expect(await a.owner("alice")).toEqual({ node: "node-a", epoch: first.epoch, url: "http://a:1" });
+  expect(await a.renew("alice", first.epoch)).toBe("renewed");
+  // The agent reconnected through another node: that node takes the tunnel at once, without waiting for expiry.
+  const second = await b.claim("alice");
+  expect(second.epoch).toBeGreaterThan(first.epoch);
+  expect(second.previous).toBe("node-a");
+  expect(await b.owner("alice")).toEqual({ node: "node-b", epoch: second.epoch, url: "http://b:1" });
+  // node-a is fenced: it cannot renew or release what it no longer holds.
+  expect(await a.renew("alice", first.epoch)).toBe("fenced");
+  expect(await a.release("alice", first.epoch)).toBe(false);
+  expect((await a.owner("alice"))?.node).toBe("node-b");
+  // A clean disconnect at node-b gives it up; epochs keep growing for the next claim.
+  expect(await b.release("alice", second.epoch)).toBe(true);
+  expect(await b.owner("alice")).toBeNull();
+  expect((await a.claim("alice")).epoch).toBeGreaterThan(second.epoch);
+});
+
+test("a lease not renewed expires; a vanished lease comes back to its holder only if nobody claimed since", async () => {
+  const link = await redis.link();
+  const a = new TunnelLeases(link, "node-a", 1000);
+  const b = new TunnelLeases(link, "node-b", 1000);
+  const kept = await a.claim("kept");
+  await a.claim("dropped");
+  for (let i = 0; i < 5; i++) {
+    await Bun.sleep(300);
+    expect(await a.renew("kept", kept.epoch)).toBe("renewed");
+  }
+  expect(await a.owner("dropped")).toBeNull();
+  expect((await a.owner("kept"))?.node).toBe("node-a");
+  // Lost (as in a Redis restart without persistence): the holder's next renewal reinstates it.
+  await link.cmd("DEL", ["c2l:relay:lease:kept", "c2l:relay:epoch:kept"]);
+  expect(await a.renew("kept", kept.epoch)).toBe("reinstated");
+  expect(await a.owner("kept")).toEqual({ node: "node-a", epoch: kept.epoch, url: "" });
+  // Expired, then claimed elsewhere and released: the old holder's epoch is stale, it stays fenced.
+  const gone = await a.claim("moved");
+  await link.cmd("DEL", ["c2l:relay:lease:moved"]);
+  const other = await b.claim("moved");
+  await b.release("moved", other.epoch);
+  expect(await a.renew("moved", gone.epoch)).toBe("fenced");
+  expect(await a.owner("moved")).toBeNull();
+});
+
+test("every ownership change is published for other nodes' caches", async () => {
+  const link = await redis.link();
+  const seen: string[] = [];
+  await link.subscribe("c2l:relay:owners", (m) => seen.push(m));
+  const a = new TunnelLeases(link, "node-a", 5000);
+  const { epoch } = await a.claim("pub");
+  await a.release("pub", epoch);
+  await until(() => seen.length >= 2, 5000, "two published changes");
+  expect(seen.map(parseOwnerChange)).toEqual([
+    { tunnel: "pub", node: "node-a", epoch },
+    { tunnel: "pub", node: null, epoch: 0 },
+  ]);
+});
+
+test("the shared rate window lets exactly the limit through across nodes, and says when the next one fits", async () => {
+  const nodes = await Promise.all([0, 1, 2].map(async (i) => new SharedRateWindow(await redis.link(), `n${i}`)));
+  const results = await Promise.all(Array.from({ length: 30 }, (_, i) => nodes[i % 3]!.admit("rated", 10)));
+  expect(results.filter((r) => r === null).length).toBe(10);
+  const waits = results.filter((r) => r !== null) as number[];
+  expect(waits.length).toBe(20);
+  for (const w of waits) expect(w).toBeGreaterThanOrEqual(59);
+  // A short window frees its slots as it slides.
+  const quick = new SharedRateWindow(await redis.link(), "q", 500);
+  expect(await quick.admit("slide", 1)).toBeNull();
+  expect(await quick.admit("slide", 1)).toBe(1);
+  await Bun.sleep(600);
+  expect(await quick.admit("slide", 1)).toBeNull();
+});
+
+test("node heartbeats: a node is listed while it beats, gone after its ttl or when it leaves", async () => {
+  const link = await redis.link();
+  const a = new NodeRegistry(link, { id: "a", url: "http://a:1", startedAt: "t" }, 600);
+  const b = new NodeRegistry(link, { id: "b", url: "http://b:1", startedAt: "t" }, 60_000);
+  await a.beat();
+  await b.beat();
+  expect((await a.alive()).map((n) => n.id).sort()).toEqual(["a", "b"]);
+  await Bun.sleep(800);
+  expect((await b.alive()).map((n) => n.id)).toEqual(["b"]);
+  await b.leave();
+  expect(await b.alive()).toEqual([]);
+});
+
+test("through an outage the link fails fast (never queues), reports it, and comes back with its subscriptions", async () => {
+  const states: boolean[] = [];
+  const link = new RedisLink(redis.url, { timeoutMs: 500, backoff: { initialMs: 50, maxMs: 200 }, events: { state: (up) => states.push(up) } });
+  await link.start();
+  const got: string[] = [];
+  await link.subscribe("c2l:test", (m) => got.push(m));
+  expect(link.up).toBe(true);
+  await redis.kill();
+  await until(() => !link.up, 5000, "the link to notice the outage");
+  const t0 = performance.now();
+  const err = await link.cmd("PING", []).catch((e) => e);
+  expect(err).toBeInstanceOf(RedisDown);
+  expect(performance.now() - t0).toBeLessThan(400);
+  await redis.start();
+  await until(() => link.up, 10_000, "the link to reconnect");
+  expect(await link.cmd("PING", [])).toBe("PONG");
+  const other = await redis.link();
+  await other.cmd("PUBLISH", ["c2l:test", "after"]);
+  await until(() => got.length > 0, 5000, "the subscription to be back");
+  expect(got).toEqual(["after"]);
+  expect(states).toEqual([true, false, true]);
+  link.stop();
+}, 30_000);
