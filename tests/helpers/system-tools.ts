@@ -36,7 +36,8 @@ export const SYSTEM_TOOLS = {
   ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
   mount: { package: "mount", usedFor: "a tiny full tmpfs in a private mount namespace (disk-full tests)" },
   "redis-server": { package: "redis-server", usedFor: "the Redis the relay cluster's nodes share (Debian's, 7.0)" },
-  nginx: { package: "nginx", usedFor: "the reverse-proxy baseline in bench/broker.ts" },
+  nginx: { package: "nginx", usedFor: "the reverse-proxy baseline in bench/broker.ts; checking the relay cluster's nginx example" },
+  haproxy: { package: "haproxy", usedFor: "the load balancer in front of the relay cluster's nodes" },
   wrk: { package: "wrk", usedFor: "the load generator in bench/" },
 } as const satisfies Record<string, SystemTool>;
 

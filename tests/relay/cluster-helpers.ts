@@ -1,0 +1,164 @@
+// Test helpers for the relay cluster: N real relay processes on one Redis, each with its internal listener, and
+// HAProxy (round robin, health-checked on /readyz) in front, as docs/relay-cluster.md deploys them.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../bench/lib/proc.ts";
+import { hashToken } from "../../src/relay/auth.ts";
+import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
+import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+
+export const BOB_TOKEN = "bob-agent-token-for-tests-012345";
+export const BOB_KEY = "bob-client-key-for-tests-0123456";
+
+export interface ClusterNode extends RelayProc {
+  id: string;
+  internalUrl: string;
+  toml: string;
+}
+
+export interface TestCluster {
+  nodes: ClusterNode[];
+  secretFile: string;
+  /** Starts node i again with its own config (same ports), after a kill or stop. */
+  restart(i: number): Promise<ClusterNode>;
+  stop(): Promise<void>;
+}
+
+export interface ClusterOptions {
+  redisUrl: string;
+  size?: number;
+  requestsPerMinute?: number;
+  leaseTtl?: string;
+  nodeTtl?: string;
+  goAwayGrace?: string;
+}
+
+export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string; internal: string; secretFile: string }): string {
+  return `listen = "${o.listen}"
+admin_token_sha256 = "${hashToken(ADMIN_TOKEN)}"
+first_byte_timeout = "5s"
+go_away_grace = "${o.goAwayGrace ?? "5s"}"
+
+[cluster]
+redis_url = "${o.redisUrl}"
+node_id = "${o.id}"
+internal_listen = "${o.internal}"
+shared_secret_file = "${o.secretFile}"
+lease_ttl = "${o.leaseTtl ?? "3s"}"
+node_ttl = "${o.nodeTtl ?? "1500ms"}"
+redis_timeout = "500ms"
+
+[heartbeat]
+interval = "300ms"
+tolerance = "1200ms"
+
+[limits]
+max_streams = 512
+requests_per_minute = ${o.requestsPerMinute ?? 100000}
+max_body_bytes = 2000000000
+
+[[tunnels]]
+id = "${TUNNEL_ID}"
+agent_token_sha256 = "${hashToken(AGENT_TOKEN)}"
+client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
+
+[[tunnels]]
+id = "bob"
+agent_token_sha256 = "${hashToken(BOB_TOKEN)}"
+client_key_sha256 = ["${hashToken(BOB_KEY)}"]
+`;
+}
+
+export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-cluster-"));
+  const secretFile = join(dir, "cluster.secret");
+  writeFileSync(secretFile, crypto.getRandomValues(new Uint8Array(48)).toBase64() + "\n", { mode: 0o600 });
+  const size = o.size ?? 3;
+  const specs = await Promise.all(
+    Array.from({ length: size }, async (_, i) => {
+      const id = `n${i + 1}`;
+      const listen = `127.0.0.1:${await freePort()}`;
+      const internal = `127.0.0.1:${await freePort()}`;
+      const nodeDir = mkdtempSync(join(dir, `${id}-`));
+      return { id, internal, nodeDir, toml: clusterNodeToml({ ...o, id, listen, internal, secretFile }) };
+    }),
+  );
+  const start = async (i: number): Promise<ClusterNode> => {
+    const s = specs[i]!;
+    const p = await startRelayProc(s.toml, s.nodeDir);
+    await p.waitFor(/relay cluster node/, 10_000);
+    return { ...p, id: s.id, internalUrl: `http://${s.internal}`, toml: s.toml };
+  };
+  const nodes = await Promise.all(specs.map((_, i) => start(i)));
+  return {
+    nodes,
+    secretFile,
+    async restart(i) {
+      nodes[i] = await start(i);
+      return nodes[i]!;
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop("SIGKILL")));
+      cleanup(dir);
+    },
+  };
+}
+
+export interface TestHaproxy extends LoggedProc {
+  url: string;
+  port: number;
+}
+
+/** HAProxy in front of the nodes: round robin per request, WebSocket upgrades passed, dead nodes skipped. */
+export async function startHaproxy(nodes: { port: number }[]): Promise<TestHaproxy> {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-haproxy-"));
+  const port = await freePort();
+  const cfg = join(dir, "haproxy.cfg");
+  writeFileSync(
+    cfg,
+    `global
+  maxconn 2000
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 1h
+  timeout server 1h
+  timeout tunnel 1h
+  option redispatch
+  retries 3
+frontend relay
+  bind 127.0.0.1:${port}
+  default_backend relay_nodes
+backend relay_nodes
+  balance roundrobin
+  option httpchk
+  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host relay
+  http-check expect status 200
+  default-server inter 200ms fall 2 rise 1
+${nodes.map((n, i) => `  server n${i + 1} 127.0.0.1:${n.port} check`).join("\n")}
+`,
+  );
+  const p = spawnLogged(["haproxy", "-db", "-f", cfg], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "haproxy", debugEnv: "DEBUG_HAPROXY" });
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.status === 200) break;
+    } catch {}
+    if (p.proc.exitCode !== null) throw new Error(`haproxy exited: ${p.stderr()}`);
+    if (performance.now() - t0 > 10_000) throw new Error(`haproxy did not answer: ${p.stderr()}`);
+    await Bun.sleep(50);
+  }
+  return {
+    ...p,
+    url,
+    port,
+    async stop(signal = "SIGTERM") {
+      const r = await p.stop(signal);
+      cleanup(dir);
+      return r;
+    },
+  };
+}
