@@ -1,10 +1,11 @@
 // Test helpers for the relay cluster: N real relay processes on one Redis, each with its internal listener, and
 // HAProxy (round robin, health-checked on /readyz) in front, as docs/relay-cluster.md deploys them.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
 import { hashToken } from "../../src/relay/auth.ts";
+import { REPO } from "../helpers/daemon.ts";
 import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
@@ -110,35 +111,36 @@ export interface TestHaproxy extends LoggedProc {
   port: number;
 }
 
-/** HAProxy in front of the nodes: round robin per request, WebSocket upgrades passed, dead nodes skipped. */
+/** A fenced block of docs/relay-cluster.md by its language tag: what the tests run is what the docs say. */
+export function docBlock(lang: string): string {
+  const md = readFileSync(join(REPO, "docs/relay-cluster.md"), "utf8");
+  const m = new RegExp("```" + lang + "\\n([\\s\\S]*?)```").exec(md);
+  if (!m) throw new Error(`docs/relay-cluster.md has no \`\`\`${lang} block`);
+  return m[1]!;
+}
+
+/** The docs' HAProxy example with its bind and server lines pointed at this test's port and nodes. */
+export function haproxyConfigFromDocs(port: number, nodes: { port: number }[]): string {
+  const lines = docBlock("haproxy").split("\n");
+  const servers = lines.filter((l) => /^\s*server relay\d/.test(l));
+  if (servers.length !== 3 || !lines.some((l) => /^\s*bind /.test(l))) throw new Error("the docs' HAProxy example changed shape: update this helper");
+  const out: string[] = [];
+  for (const l of lines) {
+    if (/^\s*bind /.test(l)) out.push(`  bind 127.0.0.1:${port}`);
+    // The example's maxconn needs a raised file limit (the packaged haproxy.service has one); a test shell may not.
+    else if (/^\s*maxconn /.test(l)) out.push("  maxconn 2000");
+    else if (l === servers[0]) out.push(...nodes.map((n, i) => `  server relay${i + 1} 127.0.0.1:${n.port} check`));
+    else if (!servers.includes(l)) out.push(l);
+  }
+  return out.join("\n");
+}
+
+/** HAProxy with the docs' example in front of the nodes: round robin per request, upgrades passed, dead nodes skipped. */
 export async function startHaproxy(nodes: { port: number }[]): Promise<TestHaproxy> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-haproxy-"));
   const port = await freePort();
   const cfg = join(dir, "haproxy.cfg");
-  writeFileSync(
-    cfg,
-    `global
-  maxconn 2000
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 1h
-  timeout server 1h
-  timeout tunnel 1h
-  option redispatch
-  retries 3
-frontend relay
-  bind 127.0.0.1:${port}
-  default_backend relay_nodes
-backend relay_nodes
-  balance roundrobin
-  option httpchk
-  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host relay
-  http-check expect status 200
-  default-server inter 200ms fall 2 rise 1
-${nodes.map((n, i) => `  server n${i + 1} 127.0.0.1:${n.port} check`).join("\n")}
-`,
-  );
+  writeFileSync(cfg, haproxyConfigFromDocs(port, nodes));
   const p = spawnLogged(["haproxy", "-db", "-f", cfg], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "haproxy", debugEnv: "DEBUG_HAPROXY" });
   const url = `http://127.0.0.1:${port}`;
   const t0 = performance.now();

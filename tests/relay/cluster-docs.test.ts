@@ -1,0 +1,144 @@
+// docs/relay-cluster.md is what runs: its TOML example parses, the cluster settings' rules and the shared secret's
+// checks hold, and its nginx example (addresses swapped for the test's) carries an agent's WebSocket and a streamed call
+// to a two-node cluster. (Its HAProxy example runs in tests/relay/cluster.e2e.test.ts.)
+import { expect, test as plainTest } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../../bench/lib/proc.ts";
+import { parseRelayConfig, formatIssue } from "../../src/relay/config.ts";
+import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
+import { serveStream } from "../../src/protocol/session.ts";
+import { connect } from "../../src/tunnel/connector.ts";
+import { BUN, REPO } from "../helpers/daemon.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { BOB_KEY, BOB_TOKEN, docBlock, startCluster } from "./cluster-helpers.ts";
+
+const tmp = mkdtempSync(join(tmpdir(), "c2l-cluster-docs-"));
+process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
+
+plainTest("the docs' relay.toml parses; the cluster's own rules name the field that is wrong", () => {
+  const doc = docBlock("toml");
+  const r = parseRelayConfig(doc, "relay.toml");
+  expect(r.ok ? "ok" : r.issues.map(formatIssue).join("\n")).toBe("ok");
+  const issues = (text: string) => {
+    const x = parseRelayConfig(text, "relay.toml");
+    return x.ok ? "ok" : x.issues.map(formatIssue).join("\n");
+  };
+  expect(issues(doc.replace(/^shared_secret_file = .*$/m, ""))).toMatch(/cluster\.shared_secret_file: a cluster needs a shared secret file/);
+  expect(issues(doc.replace(/^internal_listen = .*$/m, 'internal_listen = "0.0.0.0:8081"').replace(/^advertise_url = .*$/m, ""))).toMatch(/cluster\.advertise_url: internal_listen "0\.0\.0\.0:8081" is a wildcard address/);
+  expect(issues(doc.replace(/^redis_url = .*$/m, 'redis_url = "http://user:hunter2@10.0.0.5"'))).toMatch(/cluster\.redis_url: .* must be a redis:\/\/ or rediss:\/\/ URL/);
+  expect(issues(doc.replace(/^redis_url = .*$/m, 'redis_url = "http://user:hunter2@10.0.0.5"'))).not.toContain("hunter2");
+  expect(issues(doc.replace(/^lease_ttl = .*$/m, 'lease_ttl = "200ms"'))).toMatch(/cluster\.lease_ttl: "200ms" is too short/);
+});
+
+plainTest("the shared secret: at least 32 bytes, never readable by group or others; a relay without one does not start", async () => {
+  const f = join(tmp, "secret");
+  writeFileSync(f, "short\n", { mode: 0o600 });
+  expect(() => readSharedSecret(f)).toThrow(/holds 5 bytes; the cluster secret needs at least 32/);
+  writeFileSync(f, "x".repeat(40) + "\n");
+  chmodSync(f, 0o640);
+  expect(() => readSharedSecret(f)).toThrow(/readable by group or others \(mode 640\); chmod 600 it/);
+  chmodSync(f, 0o600);
+  expect(new TextDecoder().decode(readSharedSecret(f))).toBe("x".repeat(40));
+  const cfg = join(tmp, "relay.toml");
+  writeFileSync(cfg, `listen = "127.0.0.1:0"\n[cluster]\nredis_url = "redis://127.0.0.1:1/0"\ninternal_listen = "127.0.0.1:0"\nshared_secret_file = "${join(tmp, "missing")}"\n`);
+  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "relay", "--config", cfg], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp } });
+  expect(await p.exited).not.toBe(0);
+  expect(await new Response(p.stderr).text()).toMatch(/the relay cannot start: .*missing/);
+});
+
+requireTools(["redis-server", "nginx"]).test("the docs' nginx example in front of the nodes carries an agent's WebSocket and a streamed call", async () => {
+  const redis = await startRedis();
+  const cluster = await startCluster({ redisUrl: redis.url.replace(/\/0$/, "/2"), size: 2 });
+  const dir = join(tmp, "nginx");
+  for (const d of ["", "body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d), { recursive: true });
+  const port = await freePort();
+  const block = docBlock("nginx")
+    .replace(/^\s*server 10\.0\.0\.11:8080(.*)$/m, (_, rest) => cluster.nodes.map((n) => `  server 127.0.0.1:${n.port}${rest}`).join("\n"))
+    .replace(/^\s*server 10\.0\.0\.1\d:8080.*\n/gm, "")
+    .replace(/listen 443 ssl;/, `listen 127.0.0.1:${port};`)
+    .replace(/^\s*ssl_certificate.*\n/gm, "");
+  expect(block).toContain(`127.0.0.1:${cluster.nodes[1]!.port}`);
+  writeFileSync(
+    join(dir, "nginx.conf"),
+    `${process.getuid?.() === 0 ? "user root root;" : ""}
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${block}
+}
+`,
+  );
+  const nginx = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    const t0 = performance.now();
+    while ((await fetch(`${url}/healthz`).then((r) => r.status).catch(() => 0)) !== 200) {
+      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${await new Response(nginx.stderr).text()}`);
+      if (performance.now() - t0 > 10_000) throw new Error("nginx did not answer");
+      await Bun.sleep(50);
+    }
+    // An agent through nginx (the upgrade passes); it streams ten lines 100 ms apart.
+    const agent = await connect({
+      url: `${url.replace(/^http/, "ws")}/agent`,
+      token: BOB_TOKEN,
+      agent: "nginx-test",
+      heartbeatMs: 1000,
+      toleranceMs: 3000,
+      maxStreams: 64,
+      onStream: (s) =>
+        void serveStream(s, async () => {
+          let i = 0;
+          const body = new ReadableStream<Uint8Array>({
+            async pull(c) {
+              if (i === 10) return c.close();
+              await Bun.sleep(100);
+              c.enqueue(new TextEncoder().encode(`{"line":${i++}}\n`));
+            },
+          });
+          return new Response(body, { headers: { "content-type": "application/x-ndjson" } });
+        }),
+    });
+    try {
+      const entries = new Set<string>();
+      for (let k = 0; k < 2; k++) {
+        const t = performance.now();
+        const res = await fetch(`${url}/t/bob/api/generate`, { method: "POST", headers: { Authorization: `Bearer ${BOB_KEY}` }, body: "{}" });
+        expect(res.status).toBe(200);
+        entries.add(res.headers.get("x-c2l-relay-node")!);
+        const reader = res.body!.getReader();
+        const first = await reader.read();
+        // The first line arrives long before the last is written: nothing on the way buffers the stream.
+        expect(new TextDecoder().decode(first.value)).toStartWith('{"line":0}');
+        expect(performance.now() - t).toBeLessThan(800);
+        let rest = "";
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          rest += new TextDecoder().decode(value);
+        }
+        expect(rest.trim().split("\n").at(-1)).toBe('{"line":9}');
+      }
+      // nginx's round robin sent the two calls to both nodes; one of them forwarded to the other.
+      expect(entries.size).toBe(2);
+    } finally {
+      agent.close("test over");
+    }
+  } finally {
+    nginx.kill("SIGQUIT");
+    await nginx.exited;
+    await cluster.stop();
+    await redis.stop();
+  }
+}, 60_000);
