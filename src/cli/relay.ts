@@ -53,7 +53,15 @@ Options:
     const r = parseRelayConfig(text, values.config);
     if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
     if (sub === "check") {
-      console.log(`${values.config}: ok (${r.config.tunnels.length} tunnels)`);
+      if (r.config.cluster.redis_url) {
+        const { readSharedSecret } = await import("../relay/cluster/cluster.ts");
+        try {
+          readSharedSecret(r.config.cluster.shared_secret_file);
+        } catch (e) {
+          throw new CliError(`cluster.shared_secret_file: ${(e as Error).message}`);
+        }
+      }
+      console.log(`${values.config}: ok (${r.config.tunnels.length} tunnels${r.config.cluster.redis_url ? ", cluster node" : ""})`);
       return 0;
     }
     const { startRelay } = await import("../relay/server.ts");

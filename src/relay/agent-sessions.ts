@@ -188,7 +188,9 @@ export class AgentSessions {
     const old = this.tunnels.get(d.tunnelId);
     this.tunnels.set(d.tunnelId, { ws, session, agent: hello.agent, remote: d.remote, connectedAt: d.connectedAt });
     metrics.tunnels.set(this.tunnels.size);
-    if (old) old.session.close("replaced", "another connection for this tunnel replaced this one");
+    // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
+    // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
+    if (old && !old.session.goingAway) old.session.close("replaced", "another connection for this tunnel replaced this one");
     session.sendFrame(welcomeFrame(d.tunnelId));
     this.hooks?.opened(d.tunnelId, session);
     if (d.expiresAt !== null) {

@@ -5,6 +5,7 @@ import { parseRelayConfig } from "./config.ts";
 import { RelayAuth, subjectTunnelId } from "./auth.ts";
 import { startRelay } from "./server.ts";
 import { connect } from "../tunnel/connector.ts";
+import { serveStream } from "../protocol/session.ts";
 
 const ISS = "https://id.test.invalid";
 const AUD = "https://relay.test.invalid";
@@ -107,3 +108,43 @@ test("an agent connected with a JWT is asked to reconnect when the token expires
     await relay.stop();
   }
 }, 10_000);
+
+test("make before break: the agent reconnects as soon as its token expires, and the stream in flight on the old connection still finishes", async () => {
+  const r = parseRelayConfig(`listen = "127.0.0.1:0"\ngo_away_grace = "5s"\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const relay = await startRelay(r.config);
+  const k = keys[0]!;
+  served = [k.jwk];
+  // Ten lines, 250 ms apart: the stream outlives the first token.
+  const slow = () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        async start(c) {
+          for (let i = 0; i < 10; i++) {
+            await Bun.sleep(250);
+            c.enqueue(new TextEncoder().encode(`${i}\n`));
+          }
+          c.close();
+        },
+      }),
+    );
+  const agent = async (exp: number) =>
+    connect({ url: `${relay.url.replace(/^http/, "ws")}/agent`, token: await sign(k, { exp }), agent: "t", heartbeatMs: 1000, toleranceMs: 5000, maxStreams: 4, onStream: (s) => void serveStream(s, async () => slow()) });
+  try {
+    const first = await agent(Math.floor(Date.now() / 1000) + 2);
+    const res = await fetch(`${relay.url}/t/${first.tunnelId}/api/generate`, { method: "POST", body: "{}", headers: { Authorization: `Bearer ${await sign(k, { exp: Math.floor(Date.now() / 1000) + 60 })}` } });
+    expect(res.status).toBe(200);
+    const text = res.text();
+    // The relay's GO_AWAY (the token expired) ends the connection for the supervisor at once, not when the stream ends.
+    const info = await Promise.race([first.closed, Bun.sleep(6_000).then(() => null)]);
+    expect(info?.code).toBe("normal");
+    expect(info?.reason).toMatch(/going away/);
+    const second = await agent(Math.floor(Date.now() / 1000) + 60);
+    expect(second.tunnelId).toBe(first.tunnelId);
+    // The new connection does not cut the old one's stream.
+    expect((await text).split("\n").filter(Boolean)).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    second.close("test over");
+  } finally {
+    await relay.stop();
+  }
+}, 15_000);

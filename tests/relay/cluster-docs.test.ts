@@ -44,9 +44,20 @@ plainTest("the shared secret: at least 32 bytes, never readable by group or othe
   expect(new TextDecoder().decode(readSharedSecret(f))).toBe("x".repeat(40));
   const cfg = join(tmp, "relay.toml");
   writeFileSync(cfg, `listen = "127.0.0.1:0"\n[cluster]\nredis_url = "redis://127.0.0.1:1/0"\ninternal_listen = "127.0.0.1:0"\nshared_secret_file = "${join(tmp, "missing")}"\n`);
-  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "relay", "--config", cfg], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp } });
-  expect(await p.exited).not.toBe(0);
-  expect(await new Response(p.stderr).text()).toMatch(/the relay cannot start: .*missing/);
+  const run = async (...args: string[]) => {
+    const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "relay", ...args, "--config", cfg], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp } });
+    return { code: await p.exited, err: await new Response(p.stderr).text(), out: await new Response(p.stdout).text() };
+  };
+  const started = await run();
+  expect(started.code).not.toBe(0);
+  expect(started.err).toMatch(/the relay cannot start: .*missing/);
+  const checked = await run("check");
+  expect(checked.code).not.toBe(0);
+  expect(checked.err).toMatch(/cluster\.shared_secret_file: .*missing/);
+  writeFileSync(cfg, `listen = "127.0.0.1:0"\n[cluster]\nredis_url = "redis://127.0.0.1:1/0"\ninternal_listen = "127.0.0.1:0"\nshared_secret_file = "${f}"\n`);
+  const ok = await run("check");
+  expect(ok.out).toMatch(/ok \(0 tunnels, cluster node\)/);
+  expect(ok.code).toBe(0);
 });
 
 requireTools(["redis-server", "nginx"]).test("the docs' nginx example in front of the nodes carries an agent's WebSocket and a streamed call", async () => {

@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Server } from "bun";
-import { HttpError } from "../../core/http-error.ts";
+import { ERROR_CODE_HEADER, HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import type { Session } from "../../protocol/session.ts";
 import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
@@ -252,6 +252,8 @@ export class RelayCluster implements ClusterRouting {
     const r = await sendToOwner(req, id, path, { secret: this.secret, nodeId: this.nodeId, ownerUrl: lease.url });
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });
+      // The node we thought held it says it does not (a missed change): look it up afresh next time.
+      if (r.response.headers.get(ERROR_CODE_HEADER) === "tunnel_moving") this.owners.delete(id);
       return r.response;
     }
     m.forwarded.inc({ result: r.aborted ? "client_aborted" : "owner_unreachable" });
