@@ -1,5 +1,5 @@
 // Small process helpers for benchmarks: free ports, waiting for HTTP, reading a process's memory from /proc.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 
 export async function freePort(): Promise<number> {
@@ -70,4 +70,54 @@ export function cpuMs(pid: number): number {
     kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {}
   return one(pid) + kids.reduce((a, k) => a + one(k), 0);
+}
+
+/** A process and all its descendants (sshd forks per connection, nginx and HAProxy have workers). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i]!;
+    try {
+      for (const t of readdirSync(`/proc/${p}/task`)) {
+        const kids = readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+        out.push(...kids);
+      }
+    } catch {}
+  }
+  return out;
+}
+
+/** CPU time (user + system) of a process tree, in ms. */
+export function treeCpuMs(pid: number): number {
+  return processTree(pid).reduce((a, p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return a + (Number(f[11]) + Number(f[12])) * 10;
+    } catch {
+      return a;
+    }
+  }, 0);
+}
+
+/** Resident memory of a process tree in MiB: RSS, peak RSS (VmHWM) and PSS (shared pages split among their users). */
+export function treeMem(pid: number): { rss: number; peak: number; pss: number } {
+  let rss = 0;
+  let peak = 0;
+  let pss = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const s = readFileSync(`/proc/${p}/status`, "utf8");
+      const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, "m").exec(s)?.[1] ?? 0);
+      rss += kb("VmRSS");
+      peak += kb("VmHWM");
+      pss += Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+    } catch {}
+  }
+  return { rss: rss / 1024, peak: peak / 1024, pss: pss / 1024 };
+}
+
+/** Pins a process and all its threads (and its current children) to one CPU, so the subject runs alone there. */
+export function pin(pid: number, cpu: number): void {
+  for (const p of processTree(pid)) Bun.spawnSync(["taskset", "-a", "-cp", String(cpu), String(p)], { stdout: "ignore", stderr: "ignore" });
 }
