@@ -1,6 +1,6 @@
 // Benchmark: the per-request cost of the tunnel and the broker, and the idle footprint, against the best peers, in one run.
 //
-//   bun bench/hot-paths.ts [--quick] [--save-before] [--skip-idle]
+//   bun bench/hot-paths.ts [--quick] [--save-before] [--only tunnel,broker,idle]
 //
 // The subject (relay + daemon, sshd + ssh, a proxy) runs pinned alone on CPU 1; the load generator and the upstream on
 // CPU 0. CPU per request is the subject's process tree's user + system time (/proc/PID/stat) over the requests served.
@@ -234,9 +234,10 @@ async function idle(): Promise<void> {
   }
 }
 
-await tunnel();
-await broker();
-if (!args.includes("--skip-idle")) await idle();
+const only = args.includes("--only") ? args[args.indexOf("--only") + 1]!.split(",") : ["tunnel", "broker", "idle"];
+if (only.includes("tunnel")) await tunnel();
+if (only.includes("broker")) await broker();
+if (only.includes("idle") && !args.includes("--skip-idle")) await idle();
 
 const before: Figures = existsSync(BEFORE_FILE) && !args.includes("--save-before") ? JSON.parse(readFileSync(BEFORE_FILE, "utf8")).ours : {};
 const f = (n: number | undefined, d = 0) => (n === undefined || Number.isNaN(n) ? "" : n.toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d }));
@@ -245,11 +246,14 @@ const best = (...xs: [string, number][]) => xs.reduce((a, b) => (b[1] < a[1] ? b
 const bestHi = (...xs: [string, number][]) => xs.reduce((a, b) => (b[1] > a[1] ? b : a));
 const rows: string[][] = [];
 const row = (measure: string, key: string, peerName: string, peer: number, d: number, target: string, r = ratio(ours[key]!, peer)) => rows.push([measure, f(before[key], d), f(ours[key], d), `${peerName} ${f(peer, d)}`, r, target]);
+if (ours.tunnelRps !== undefined) {
 row("tunnel, 16 connections: req/s", "tunnelRps", "`ssh -R`", peers.tunnelRps!, 0, "≥ 0.7× ssh");
 row("tunnel CPU per request, µs (relay + daemon; sshd + ssh)", "tunnelCpuUs", "sshd + ssh", peers.tunnelCpuUs!, 0, "≤ 2.5× ssh");
 row("  of which the daemon, µs (same daemon behind ssh: its broker work)", "tunnelDaemonCpuUs", "daemon behind ssh", peers.tunnelDaemonCpuUs!, 0, "");
 row(`tunnel ${P.uploadMb} MB upload, MB/s`, "tunnelUploadMBs", "`ssh -R`", peers.tunnelUploadMBs!, 0, "≥ 1.0× ssh");
 row("tunnel peak RSS, MiB (relay + daemon; sshd + ssh)", "tunnelPeakMiB", "sshd + ssh", peers.tunnelPeakMiB!, 0, "≤ 100 MiB");
+}
+if (ours.brokerRps !== undefined) {
 const rpsBest = bestHi(["HAProxy", peers.haproxyRps!], ["nginx", peers.nginxRps!], ["Caddy", peers.caddyRps!]);
 row("broker, 32 connections, static upstream: req/s", "brokerRps", `nginx ${f(peers.nginxRps)} · HAProxy ${f(peers.haproxyRps)} · Caddy`, peers.caddyRps!, 0, "≥ 0.7× nginx", ratio(ours.brokerRps!, peers.nginxRps!));
 row("broker CPU per request, µs", "brokerCpuUs", `nginx ${f(peers.nginxCpuUs)} · HAProxy ${f(peers.haproxyCpuUs)} · Caddy`, peers.caddyCpuUs!, 0, "≤ 1.6× nginx", ratio(ours.brokerCpuUs!, peers.nginxCpuUs!));
@@ -257,6 +261,8 @@ row(`broker added p50 at ${P.rate} req/s, ms`, "brokerAddedP50", `nginx ${f(peer
 row(`broker added p99 at ${P.rate} req/s, ms`, "brokerAddedP99", `nginx ${f(peers.nginxAddedP99, 2)} · HAProxy ${f(peers.haproxyAddedP99, 2)} · Caddy`, peers.caddyAddedP99!, 2, "≤ 0.8 ms", "");
 const oneBest = best(["HAProxy", peers.haproxyOneConnP99!], ["nginx", peers.nginxOneConnP99!], ["Caddy", peers.caddyOneConnP99!]);
 row("broker p99 on one connection, ms", "brokerOneConnP99", oneBest[0], oneBest[1], 2, "");
+void rpsBest;
+}
 if (ours.idleDaemonRss !== undefined) {
   row("daemon idle RSS / PSS, MiB (compiled)", "idleDaemonRss", `bare compiled Bun server ${f(peers.idleBareRss)} / PSS`, peers.idleBarePss!, 0, "≤ 45 MiB", ratio(ours.idleDaemonRss!, peers.idleBareRss!));
   rows.at(-1)![2] = `${f(ours.idleDaemonRss)} / ${f(ours.idleDaemonPss)}`;
@@ -265,7 +271,6 @@ if (ours.idleDaemonRss !== undefined) {
   rows.at(-1)![2] = `${f(ours.idleTrayRss)} / ${f(ours.idleTrayPss)}`;
   rows.at(-1)![1] = before.idleTrayRss ? `${f(before.idleTrayRss)} / ${f(before.idleTrayPss)}` : "";
 }
-void rpsBest;
 const beforeNote = existsSync(BEFORE_FILE) ? `"before": ${JSON.parse(readFileSync(BEFORE_FILE, "utf8")).label}.` : "";
 const table = [
   `Hot paths${quick ? " (--quick)" : ""}: subject pinned alone on CPU ${SUBJECT_CPU}, load generator and upstream on CPU ${LOAD_CPU}; ${P.rounds} interleaved rounds, medians; wrk ${P.wrkSec} s per subject, fixed rate ${P.rate} req/s for ${P.rateSec} s. ${beforeNote}`,

@@ -257,3 +257,37 @@ test("a flood of 1-byte DATA frames is folded into few buffers, every byte still
   expect(got.length).toBe(n);
   expect(got.every((b, i) => b === (i & 0xff))).toBe(true);
 });
+
+describe("bodies held to their declared length", () => {
+  // The relay is not trusted: a body longer or shorter than it declared never reaches the handler, whether it is small
+  // enough to be read whole (SMALL_BODY_BYTES) or streamed.
+  for (const [declared, sent] of [
+    [4, 6],
+    [4, 2],
+    [70_000, 70_100],
+    [70_000, 69_000],
+  ] as const) {
+    test(`declared ${declared}, sent ${sent}: the stream fails and the handler sees no body`, async () => {
+      const seen: number[] = [];
+      const p = pair(async (req) => {
+        seen.push((await req.bytes()).length);
+        return new Response("ok");
+      });
+      const s = p.relay.open({ method: "POST", path: "/x", headers: [["content-length", String(declared)]] });
+      await s.write(new Uint8Array(sent).fill(1));
+      s.end();
+      await expect(s.responseHead).rejects.toThrow(/declared/);
+      expect(seen).toEqual([]);
+    });
+  }
+
+  test("a small sized body crosses whole, a large one streams, both exact", async () => {
+    const p = pair(async (req) => new Response(String((await req.bytes()).length), { headers: { "x-len": req.headers.get("content-length") ?? "" } }));
+    for (const n of [0, 1, 65_536, 65_537, 300_000]) {
+      const req = new Request("http://relay/x", { method: "POST", body: new Uint8Array(n).fill(3), headers: { "content-length": String(n) } });
+      const res = await forward(p.relay, req, "/x");
+      expect(await res.text()).toBe(String(n));
+      expect(res.headers.get("x-len")).toBe(String(n));
+    }
+  });
+});

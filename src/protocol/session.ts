@@ -284,7 +284,13 @@ export function headerList(h: Headers, also: readonly string[] = []): HeaderList
 }
 
 /** What forward() needs of a request (a fetch Request fits). */
-export type OutgoingRequest = Pick<Request, "method" | "headers" | "body">;
+export type OutgoingRequest = Pick<Request, "method" | "headers" | "body"> & Partial<Pick<Request, "bytes">>;
+
+/**
+ * A body up to this size with a declared length crosses as one buffer on both sides: read whole, sent as DATA + END,
+ * handed to the broker sized. Larger or unsized bodies stream (credit windows bound what is in flight).
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 /** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
 export async function forward(
@@ -304,7 +310,12 @@ export async function forward(
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
   // A broken or oversized upload resets the stream inside pump(); the response side then fails.
-  const sent: Promise<unknown> = req.body ? s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge) : Promise.resolve(s.end());
+  const small = req.body && req.bytes && declared !== null && /^\d+$/.test(declared) && Number(declared) <= SMALL_BODY_BYTES;
+  const sent: Promise<unknown> = !req.body
+    ? Promise.resolve(s.end())
+    : small
+      ? sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge)
+      : s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
   let timer: ReturnType<typeof setTimeout> | null = null;
   try {
     const head = await (opts.firstByteTimeoutMs
@@ -327,6 +338,42 @@ export async function forward(
   } finally {
     if (timer) clearTimeout(timer);
   }
+}
+
+/** A small body read whole, then sent; a failed read or one over `limit` resets the stream like pump() does. */
+async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLimit?: () => void): Promise<boolean> {
+  let body: Uint8Array;
+  try {
+    body = await bytes;
+  } catch (e) {
+    s.reset("cancel", e instanceof Error ? e.message : String(e));
+    return false;
+  }
+  if (limit && body.length > limit) {
+    onLimit?.();
+    s.reset("refused", `body over ${limit} bytes`);
+    return false;
+  }
+  return s.send(body);
+}
+
+/** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */
+async function readExactly(readable: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array<ArrayBuffer>> {
+  const out = new Uint8Array(length);
+  let seen = 0;
+  const reader = readable.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    if (seen + value.length > length) {
+      reader.cancel().catch(() => {});
+      throw new Error(`the request body is longer than its declared ${length} bytes`);
+    }
+    out.set(value, seen);
+    seen += value.length;
+  }
+  if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
+  return out;
 }
 
 /** A head's content-length, -1 when absent; one that is not a plain number fails the stream. */
@@ -359,16 +406,17 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
   try {
     const hasBody = head.method !== "GET" && head.method !== "HEAD";
     const declared = declaredLength(head.headers);
+    // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
+    // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
+    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s.readable, declared) : s.readable.pipeThrough(exactLength(declared));
     const req = new Request(`http://tunnel.invalid${head.path}`, {
       method: head.method,
       headers: head.headers,
-      // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
-      // reaching an upstream connection with bytes that belong to no request.
-      body: hasBody ? (declared >= 0 ? s.readable.pipeThrough(exactLength(declared)) : s.readable) : null,
+      body,
       signal: s.signal,
-      // @ts-expect-error duplex is required by fetch for streamed bodies
+      // fetch requires duplex for streamed bodies.
       duplex: "half",
-    });
+    } as RequestInit);
     res = await handler(req, s);
   } catch (e) {
     if (s.signal.aborted) return;

@@ -161,6 +161,18 @@ export class Stream {
     }
   }
 
+  /** Sends a whole body held in memory, then END (a small body: no reader, no per-chunk promises); false when reset. */
+  async send(body: Uint8Array): Promise<boolean> {
+    try {
+      await this.write(body);
+      this.end();
+      return true;
+    } catch (e) {
+      this.reset("cancel", e instanceof Error ? e.message : String(e));
+      return false;
+    }
+  }
+
   /** Sends our END once (after the last DATA). */
   end(): void {
     if (this.localEnded || this.error) return;

@@ -3,6 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnLogged, type LoggedProc } from "./process.ts";
+import { RUNTIME_ENV } from "../../src/core/runtime-tuning.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const BUN = process.execPath;
@@ -32,6 +33,8 @@ export function tempHome(prefix = "c2l-test-"): string {
 
 export function homeEnv(home: string): Record<string, string> {
   return {
+    // As the systemd units and `npm start` run it (src/core/runtime-tuning.ts).
+    ...RUNTIME_ENV,
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: home,
     XDG_CONFIG_HOME: join(home, ".config"),
@@ -49,6 +52,8 @@ export interface StartOptions {
   args?: string[];
   /** Run this executable instead of `bun src/main.ts` (e.g. dist/cloudtolocalllm-tunnel). */
   binary?: string;
+  /** Bun's own options before the script (e.g. --cpu-prof-md for bench/profile.ts). */
+  bunArgs?: string[];
   /** Component names whose "listening url=" line must appear before start() resolves. Default ["api"]. */
   waitFor?: string[];
   timeoutMs?: number;
@@ -62,7 +67,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonProc> 
     mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
     writeFileSync(configFile, opts.config, { mode: 0o600 });
   }
-  const cmd = opts.binary ? [opts.binary, "serve", ...(opts.args ?? [])] : [BUN, join(REPO, "src/main.ts"), "serve", ...(opts.args ?? [])];
+  const cmd = opts.binary ? [opts.binary, "serve", ...(opts.args ?? [])] : [BUN, ...(opts.bunArgs ?? []), join(REPO, "src/main.ts"), "serve", ...(opts.args ?? [])];
   const urls: Record<string, string> = {};
   const p = spawnLogged(cmd, {
     env,

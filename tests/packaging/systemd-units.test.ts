@@ -7,6 +7,7 @@ import { REPO } from "../helpers/daemon.ts";
 import { verifyUnit } from "./systemd-verify.ts";
 import { findCommand } from "../../src/cli/commands.ts";
 import { requireTools } from "../helpers/requires.ts";
+import { RUNTIME_ENV } from "../../src/core/runtime-tuning.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "c2l-units-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -55,6 +56,17 @@ describe("systemd units", () => {
     const relay = readFileSync(join(REPO, "systemd/cloudtolocalllm-relay.service"), "utf8");
     for (const line of ["DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"]) expect(relay.split("\n")).toContain(line);
     expect(relay).not.toMatch(/^MemoryDenyWriteExecute=/m);
+  });
+
+  test("every long-running process starts with the runtime settings of src/core/runtime-tuning.ts: the units and npm start", () => {
+    const vars = Object.entries(RUNTIME_ENV).map(([k, v]) => `${k}=${v}`);
+    expect(vars.length).toBeGreaterThan(0);
+    for (const name of UNITS) {
+      const lines = readFileSync(join(REPO, "systemd", name), "utf8").split("\n");
+      for (const v of vars) expect(lines.filter((l) => l.startsWith("Environment=")).some((l) => l.slice("Environment=".length).split(" ").includes(v))).toBe(true);
+    }
+    const start = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+    for (const v of vars) expect(start.split(" ")).toContain(v);
   });
 });
 

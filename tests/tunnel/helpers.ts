@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { BUN, REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { hashToken } from "../../src/relay/auth.ts";
+import { RUNTIME_ENV } from "../../src/core/runtime-tuning.ts";
 
 export const AGENT_TOKEN = "agent-token-for-tests-0123456789";
 export const CLIENT_KEY = "client-key-for-tests-0123456789";
@@ -41,11 +42,11 @@ client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
 }
 
 /** Starts `bun src/main.ts relay --config FILE` and waits for its listening line. */
-export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-"))): Promise<RelayProc> {
+export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-")), bunArgs: string[] = []): Promise<RelayProc> {
   const configFile = join(dir, "relay.toml");
   writeFileSync(configFile, toml, { mode: 0o600 });
-  const p = spawnLogged([BUN, join(REPO, "src/main.ts"), "relay", "--config", configFile], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+  const p = spawnLogged([BUN, ...bunArgs, join(REPO, "src/main.ts"), "relay", "--config", configFile], {
+    env: { ...RUNTIME_ENV, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
     cwd: dir,
     label: "relay",
     debugEnv: "DEBUG_RELAY",
@@ -74,8 +75,8 @@ tolerance = "${ht}"
 `;
 }
 
-export async function startAgentDaemon(toml: string, env: Record<string, string> = {}, waitConnected = true): Promise<DaemonProc> {
-  const d = await startDaemon({ config: toml, env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN, ...env }, waitFor: ["api"] });
+export async function startAgentDaemon(toml: string, env: Record<string, string> = {}, waitConnected = true, bunArgs: string[] = []): Promise<DaemonProc> {
+  const d = await startDaemon({ config: toml, env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN, ...env }, waitFor: ["api"], bunArgs });
   if (waitConnected) await d.waitFor(/tunnel: connected to the relay/, 15_000);
   return d;
 }
