@@ -1,13 +1,13 @@
 // Runs every benchmark one after another (never side by side: they would measure each other) and writes their tables into
 // the README's Performance section.
 //
-//   bun bench/all.ts [--quick] [--only startup,api,broker,gateway,tunnel,relay-cluster] [--readme-only]
+//   bun bench/all.ts [--quick] [--only startup,api,broker,gateway,tunnel,relay-cluster,hot-paths] [--readme-only]
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster"] as const;
+const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths"] as const;
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: { quick: { type: "boolean" }, only: { type: "string" }, "readme-only": { type: "boolean" } },
@@ -30,6 +30,7 @@ const TITLES: Record<string, string> = {
   gateway: "Gateway: keys, queue and fairness (`bench/gateway.ts`)",
   tunnel: "Tunnel vs direct (`bench/tunnel.ts`)",
   "relay-cluster": "Relay cluster: the forward hop and 1 vs 3 nodes (`bench/relay-cluster.ts`)",
+  "hot-paths": "Hot paths against the best peers, pinned to one core (`bench/hot-paths.ts`; docs/performance.md)",
   release: "Release artifacts (`bun run release`)",
 };
 const parts = [

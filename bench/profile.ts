@@ -27,7 +27,7 @@ function top(name: string, rows = 30): string {
   rmSync(dirs[name]!, { recursive: true, force: true });
   const lines = text.split("\n");
   const start = lines.findIndex((l) => /self/i.test(l) && l.startsWith("|"));
-  return (start >= 0 ? lines.slice(start, start + rows + 2) : lines.slice(0, rows + 2)).join("\n");
+  return (start >= 0 ? lines.slice(start, start + rows + 2) : lines.slice(0, rows + 2)).join("\n").split(`${ROOT}/`).join("");
 }
 
 const out: string[] = [`# CPU profile: ${what} under wrk (${seconds} s), ${new Date().toISOString()}`, ""];

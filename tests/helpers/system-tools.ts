@@ -39,6 +39,9 @@ export const SYSTEM_TOOLS = {
   nginx: { package: "nginx", usedFor: "the reverse-proxy baseline in bench/broker.ts; checking the relay cluster's nginx example" },
   haproxy: { package: "haproxy", usedFor: "the load balancer in front of the relay cluster's nodes" },
   wrk: { package: "wrk", usedFor: "the load generator in bench/" },
+  caddy: { package: "caddy", usedFor: "a reverse-proxy peer in bench/hot-paths.ts" },
+  sshd: { package: "openssh-server", usedFor: "the `ssh -R` baseline in bench/hot-paths.ts" },
+  taskset: { package: "util-linux", usedFor: "pinning the subject to one CPU in bench/hot-paths.ts" },
 } as const satisfies Record<string, SystemTool>;
 
 export type ToolName = keyof typeof SYSTEM_TOOLS;
