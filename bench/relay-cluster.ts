@@ -15,6 +15,7 @@ import { startRedis } from "../tests/helpers/redis.ts";
 import { startCluster, startHaproxy } from "../tests/relay/cluster-helpers.ts";
 import { CLIENT_KEY, TUNNEL_ID, daemonToml, startAgentDaemon } from "../tests/tunnel/helpers.ts";
 import { memMb, spawnListening } from "./lib/proc.ts";
+import { smallLatencies, streamRates } from "./lib/sequential-client.ts";
 import { median, pct } from "./lib/stats.ts";
 import { wrk, type WrkResult } from "./lib/wrk.ts";
 
@@ -25,38 +26,8 @@ const P = quick ? { small: 300, warm: 30, streamRounds: 3, tokens: 5000, rounds:
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
 
-async function small(base: string): Promise<number[]> {
-  const lat: number[] = [];
-  for (let i = 0; i < P.warm + P.small; i++) {
-    const t0 = performance.now();
-    const r = await fetch(`${base}/api/version`, { headers: auth });
-    await r.arrayBuffer();
-    if (!r.ok) throw new Error(`${base}: /api/version answered ${r.status}`);
-    if (i >= P.warm) lat.push(performance.now() - t0);
-  }
-  return lat;
-}
-
-async function stream(base: string): Promise<{ ttft: number; cps: number }> {
-  const ttfts: number[] = [];
-  const rates: number[] = [];
-  const body = JSON.stringify({ model: "bench:latest", prompt: "benchmark", stream: true, options: { num_predict: P.tokens } });
-  for (let r = 0; r < P.streamRounds; r++) {
-    const t0 = performance.now();
-    const res = await fetch(`${base}/api/generate`, { method: "POST", body, headers: { ...auth, "content-type": "application/json" } });
-    if (!res.ok || !res.body) throw new Error(`${base}: /api/generate answered ${res.status}`);
-    let first = -1;
-    let lines = 0;
-    const dec = new TextDecoder();
-    for await (const c of res.body) {
-      if (first < 0) first = performance.now();
-      lines += dec.decode(c, { stream: true }).split("\n").length - 1;
-    }
-    ttfts.push(first - t0);
-    rates.push(lines / ((performance.now() - t0) / 1000));
-  }
-  return { ttft: median(ttfts), cps: median(rates) };
-}
+const small = (base: string) => smallLatencies(base, auth, P.warm, P.small);
+const stream = (base: string) => streamRates(base, auth, P.streamRounds, P.tokens);
 
 const redis = await startRedis();
 const fake = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "5", "--models", "bench:latest"]);
@@ -75,7 +46,7 @@ try {
     await Bun.sleep(100);
   }
   const sm = { owner: [] as number[], other: [] as number[] };
-  const st = { owner: [] as { ttft: number; cps: number }[], other: [] as { ttft: number; cps: number }[] };
+  const st = { owner: [] as { ttft: number; chunksPerSec: number }[], other: [] as { ttft: number; chunksPerSec: number }[] };
   const tp = { one: [] as WrkResult[], three: [] as WrkResult[] };
   for (const base of [lb1.url, lb3.url]) await wrk(`${base}/t/${TUNNEL_ID}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1, headers: auth }); // warm-up
   for (let r = 0; r < P.rounds; r++) {
@@ -91,7 +62,7 @@ try {
   const sign = (n: number) => `${n >= 0 ? "+" : "−"}${f(Math.abs(n))} ms`;
   const m = (xs: number[]) => median(xs);
   const ttft = { o: m(st.owner.map((x) => x.ttft)), x: m(st.other.map((x) => x.ttft)) };
-  const cps = { o: m(st.owner.map((x) => x.cps)), x: m(st.other.map((x) => x.cps)) };
+  const cps = { o: m(st.owner.map((x) => x.chunksPerSec)), x: m(st.other.map((x) => x.chunksPerSec)) };
   const rps = { one: m(tp.one.map((w) => w.rps)), three: m(tp.three.map((w) => w.rps)) };
   const p50 = { one: m(tp.one.map((w) => w.p50Ms)), three: m(tp.three.map((w) => w.p50Ms)) };
   const p99 = { one: m(tp.one.map((w) => w.p99Ms)), three: m(tp.three.map((w) => w.p99Ms)) };

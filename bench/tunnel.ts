@@ -11,6 +11,7 @@ import { join, resolve } from "node:path";
 import { removeHome } from "../tests/helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, generatedBody, daemonToml, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
 import { memMb, spawnListening } from "./lib/proc.ts";
+import { smallLatencies, streamRates } from "./lib/sequential-client.ts";
 import { median, pct } from "./lib/stats.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -24,40 +25,8 @@ interface Target {
   headers: Record<string, string>;
 }
 
-async function small(t: Target): Promise<number[]> {
-  const lat: number[] = [];
-  for (let i = 0; i < P.warm + P.small; i++) {
-    const t0 = performance.now();
-    const r = await fetch(`${t.base}/api/version`, { headers: t.headers });
-    await r.arrayBuffer();
-    if (!r.ok) throw new Error(`${t.name}: /api/version answered ${r.status}`);
-    if (i >= P.warm) lat.push(performance.now() - t0);
-  }
-  return lat;
-}
-
-async function stream(t: Target): Promise<{ ttft: number; chunksPerSec: number }> {
-  const ttfts: number[] = [];
-  const rates: number[] = [];
-  const body = JSON.stringify({ model: "bench:latest", prompt: "benchmark", stream: true, options: { num_predict: P.tokens } });
-  for (let r = 0; r < P.streamRounds; r++) {
-    const t0 = performance.now();
-    const res = await fetch(`${t.base}/api/generate`, { method: "POST", body, headers: { ...t.headers, "content-type": "application/json" } });
-    if (!res.ok || !res.body) throw new Error(`${t.name}: /api/generate answered ${res.status}`);
-    let first = -1;
-    let lines = 0;
-    const dec = new TextDecoder();
-    for await (const c of res.body) {
-      if (first < 0) first = performance.now();
-      lines += dec.decode(c, { stream: true }).split("\n").length - 1;
-    }
-    const end = performance.now();
-    ttfts.push(first - t0);
-    // Whole-stream rate: the fake answers as fast as it can, so this is what the path itself can carry.
-    rates.push(lines / ((end - t0) / 1000));
-  }
-  return { ttft: median(ttfts), chunksPerSec: median(rates) };
-}
+const small = (t: Target) => smallLatencies(t.base, t.headers, P.warm, P.small);
+const stream = (t: Target) => streamRates(t.base, t.headers, P.streamRounds, P.tokens);
 
 async function bulk(t: Target): Promise<number> {
   const total = P.bulkMb * 1024 * 1024;

@@ -2,6 +2,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nginxPrelude } from "./peers.ts";
 import { freePort, waitHttp } from "./proc.ts";
 
 export interface Nginx {
@@ -12,23 +13,9 @@ export interface Nginx {
 
 export async function startNginx(upstreamUrl: string): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-nginx-"));
-  for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d));
   const port = await freePort();
   const up = new URL(upstreamUrl);
-  const conf = `
-${process.getuid?.() === 0 ? "user root root;" : ""}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+  const conf = `${nginxPrelude(dir)}
   upstream ollama { server ${up.host}; keepalive 256; }
   server {
     listen 127.0.0.1:${port};

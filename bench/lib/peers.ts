@@ -46,7 +46,8 @@ async function started(name: string, proc: Subprocess, url: string, dir: string,
   };
 }
 
-function nginxPrelude(dir: string): string {
+/** The top of an nginx.conf that runs in `dir` (pid, logs and temp files there), up to inside `http {`: close it with `}`. */
+export function nginxPrelude(dir: string): string {
   for (const d of ["body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d), { recursive: true });
   return `${process.getuid?.() === 0 ? "user root root;" : ""}
 worker_processes 1;

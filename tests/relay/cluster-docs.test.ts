@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
+import { nginxPrelude } from "../../bench/lib/peers.ts";
 import { parseRelayConfig, formatIssue } from "../../src/relay/config.ts";
 import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
 import { serveStream } from "../../src/protocol/session.ts";
@@ -64,7 +65,7 @@ requireTools(["redis-server", "nginx"]).test("the docs' nginx example in front o
   const redis = await startRedis();
   const cluster = await startCluster({ redisUrl: redis.url.replace(/\/0$/, "/2"), size: 2 });
   const dir = join(tmp, "nginx");
-  for (const d of ["", "body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d), { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const block = docBlock("nginx")
     .replace(/^\s*server 10\.0\.0\.11:8080(.*)$/m, (_, rest) => cluster.nodes.map((n) => `  server 127.0.0.1:${n.port}${rest}`).join("\n"))
@@ -74,19 +75,7 @@ requireTools(["redis-server", "nginx"]).test("the docs' nginx example in front o
   expect(block).toContain(`127.0.0.1:${cluster.nodes[1]!.port}`);
   writeFileSync(
     join(dir, "nginx.conf"),
-    `${process.getuid?.() === 0 ? "user root root;" : ""}
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
+    `${nginxPrelude(dir)}
 ${block}
 }
 `,
