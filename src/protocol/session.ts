@@ -330,7 +330,7 @@ export async function forward(
       : s.responseHead);
     const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
     const headers = new Headers(head.headers.filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase())));
-    return new Response(noBody ? null : s.readable, { status: head.status, headers });
+    return new Response(noBody ? null : s.directReadable(), { status: head.status, headers });
   } catch (e) {
     if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
     opts.signal?.removeEventListener("abort", onAbort);
@@ -358,15 +358,14 @@ async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLim
 }
 
 /** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */
-async function readExactly(readable: ReadableStream<Uint8Array>, length: number): Promise<Uint8Array<ArrayBuffer>> {
+async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayBuffer>> {
   const out = new Uint8Array(length);
   let seen = 0;
-  const reader = readable.getReader();
   for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
+    const value = await s.next();
+    if (!value) break;
     if (seen + value.length > length) {
-      reader.cancel().catch(() => {});
+      s.reset("cancel", `the request body is longer than its declared ${length} bytes`);
       throw new Error(`the request body is longer than its declared ${length} bytes`);
     }
     out.set(value, seen);
@@ -408,7 +407,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     const declared = declaredLength(head.headers);
     // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
     // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
-    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s.readable, declared) : s.readable.pipeThrough(exactLength(declared));
+    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readable.pipeThrough(exactLength(declared));
     const req = new Request(`http://tunnel.invalid${head.path}`, {
       method: head.method,
       headers: head.headers,

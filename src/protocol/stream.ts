@@ -28,8 +28,6 @@ export class StreamError extends Error {
 }
 
 export class Stream {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
   /** Aborted when the stream is reset or its session closes; the agent hands it to fetch so upstream work stops. */
   readonly signal: AbortSignal;
   /** Set on the agent side: the request the relay sent. */
@@ -69,31 +67,55 @@ export class Stream {
     });
     this.responseHead.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
     this.finished = new Promise((r) => (this.resolveFinished = r));
+  }
 
-    this.readable = new ReadableStream<Uint8Array>(
+  private readableStream: ReadableStream<Uint8Array> | null = null;
+  private writableStream: WritableStream<Uint8Array> | null = null;
+
+  /** The peer's DATA as a web stream, made on first use (most streams never need one of the two directions). */
+  get readable(): ReadableStream<Uint8Array> {
+    return (this.readableStream ??= new ReadableStream<Uint8Array>(
       {
         pull: async (c) => {
-          while (!this.queue.length && !this.remoteEnded && !this.error) await new Promise<void>((r) => (this.wake = r));
-          const chunk = this.queue.shift();
-          if (chunk) {
-            this.queuedBytes -= chunk.length;
-            c.enqueue(chunk);
-            const inc = this.recvWin.consume(chunk.length);
-            if (inc && !this.error && !this.remoteEnded) this.host.sendFrame({ type: "WINDOW_UPDATE", stream: this.id, increment: inc });
+          let chunk: Uint8Array | null;
+          try {
+            chunk = await this.next();
+          } catch (e) {
+            c.error(e);
             return;
           }
-          if (this.error) c.error(this.error);
+          if (chunk) c.enqueue(chunk);
           else c.close();
-          this.maybeRelease();
         },
-        cancel: (reason) => {
-          if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
-        },
+        cancel: (reason) => this.cancelRead(reason),
       },
       { highWaterMark: 0 },
-    );
+    ));
+  }
 
-    this.writable = new WritableStream<Uint8Array>({
+  /**
+   * The peer's DATA as a Bun direct stream, for a Response body: Bun's server pulls it without a JS queue and a promise
+   * per chunk between the two (the relay's answer to a client).
+   */
+  directReadable(): ReadableStream<Uint8Array> {
+    return new ReadableStream({
+      type: "direct",
+      pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
+        for (;;) {
+          const chunk = await this.next();
+          if (!chunk) break;
+          c.write(chunk);
+          await c.flush();
+        }
+        c.close();
+      },
+      cancel: (reason: unknown) => this.cancelRead(reason),
+    } as unknown as UnderlyingDefaultSource<Uint8Array>);
+  }
+
+  /** Our DATA as a web stream, made on first use. */
+  get writable(): WritableStream<Uint8Array> {
+    return (this.writableStream ??= new WritableStream<Uint8Array>({
       write: (chunk) => this.write(chunk),
       close: async () => {
         if (this.error) throw this.error;
@@ -102,7 +124,29 @@ export class Stream {
       abort: (reason) => {
         this.reset("cancel", `writer aborted: ${reason instanceof Error ? reason.message : String(reason ?? "no reason")}`);
       },
-    });
+    }));
+  }
+
+  /**
+   * The next chunk of the peer's DATA, null at its END; throws the stream's error after a reset. Each chunk read gives
+   * the peer its credit back.
+   */
+  async next(): Promise<Uint8Array | null> {
+    while (!this.queue.length && !this.remoteEnded && !this.error) await new Promise<void>((r) => (this.wake = r));
+    const chunk = this.queue.shift();
+    if (chunk) {
+      this.queuedBytes -= chunk.length;
+      const inc = this.recvWin.consume(chunk.length);
+      if (inc && !this.error && !this.remoteEnded) this.host.sendFrame({ type: "WINDOW_UPDATE", stream: this.id, increment: inc });
+      return chunk;
+    }
+    if (this.error) throw this.error;
+    this.maybeRelease();
+    return null;
+  }
+
+  private cancelRead(reason: unknown): void {
+    if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
   }
 
   /** Bytes received and not yet read (bounded by the window). */
