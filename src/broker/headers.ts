@@ -1,4 +1,5 @@
 // Header rules between a client and an upstream: what is dropped, what is rewritten, whose credentials go where.
+import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { Upstream } from "./upstream.ts";
 
 /**
@@ -7,16 +8,10 @@ import type { Upstream } from "./upstream.ts";
  * broker, never for whichever upstream is picked), Accept-Encoding (streams pass through uncompressed so they flush
  * chunk by chunk) and Content-Length (fetch sets it from the body it actually sends).
  */
-const DROP_REQUEST = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
+const DROP_REQUEST = new Set<string>([
+  ...HOP_BY_HOP,
   "proxy-authenticate",
   "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
   "host",
   "origin",
   "authorization",
@@ -31,15 +26,9 @@ const DROP_REQUEST = new Set([
  * Never passed back to the client: hop-by-hop, and the framing headers Bun sets itself for the relayed body.
  * Content-Encoding stays: bytes are relayed untouched (fetch runs with decompress: false).
  */
-const DROP_RESPONSE = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
+const DROP_RESPONSE = new Set<string>([
+  ...HOP_BY_HOP,
   "proxy-authenticate",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
   "content-length",
   "set-cookie",
   "date",

@@ -1,4 +1,5 @@
 // A multiplexed tunnel session over any binary message transport: streams, heartbeats, go-away, and fetch-style helpers.
+import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { decode, encode, ProtocolError } from "./codec.ts";
 import { CLOSE_CODES, INITIAL_WINDOW, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
@@ -271,14 +272,15 @@ export class Session {
 
 // ---- fetch mapping ----
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host", "content-length"]);
+/** Never across the tunnel: hop-by-hop headers, and Host and Content-Length, which each side sets for itself. */
+const NOT_ACROSS = new Set<string>([...HOP_BY_HOP, "host", "content-length"]);
 
 /** The headers that cross the tunnel: hop-by-hop ones never do, `also` (lower-case names) neither. */
 export function headerList(h: Headers, also: readonly string[] = []): HeaderList {
   const out: HeaderList = [];
   // Headers yields lower-case names.
   h.forEach((v, k) => {
-    if (!HOP_BY_HOP.has(k) && !also.includes(k)) out.push([k, v]);
+    if (!NOT_ACROSS.has(k) && !also.includes(k)) out.push([k, v]);
   });
   return out;
 }
@@ -329,7 +331,7 @@ export async function forward(
         ])
       : s.responseHead);
     const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
-    const headers = new Headers(head.headers.filter(([k]) => !HOP_BY_HOP.has(k.toLowerCase())));
+    const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
     return new Response(noBody ? null : s.directReadable(), { status: head.status, headers });
   } catch (e) {
     if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);

@@ -5,7 +5,7 @@ import { logger } from "../core/log.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
 import { relayMs, type RelayConfig } from "./config.ts";
-import { RelayCluster, readSharedSecret } from "./cluster/cluster.ts";
+import type { RelayCluster } from "./cluster/cluster.ts";
 import { createForwarder, type ClusterRouting } from "./forward.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { relayFetch } from "./routes.ts";
@@ -36,6 +36,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     : undefined;
   const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing });
   if (routing) {
+    // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
+    const { RelayCluster, readSharedSecret } = await import("./cluster/cluster.ts");
     cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner, stopping: () => stopping }, readSharedSecret(config.cluster.shared_secret_file));
     await cluster.start();
   }

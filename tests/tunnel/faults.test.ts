@@ -1,7 +1,7 @@
 // Fault tests in the style of frp's chaos tests: relay restarts, agent before relay, half-open links, wrong tokens, version skew, fuzzing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startBlackholeProxy, startRelayProc } from "./helpers.ts";
+import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startBlackholeProxy, startRelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
 import { encode } from "../../src/protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/protocol/messages.ts";
@@ -47,17 +47,7 @@ describe("faults", () => {
         relay.proc.kill("SIGKILL");
         await relay.proc.exited;
         // The client sees a clear error, not a hang.
-        const outcome = await Promise.race([
-          (async () => {
-            try {
-              while (!(await reader.read()).done);
-              return "ended";
-            } catch (e) {
-              return `error: ${(e as Error).message}`;
-            }
-          })(),
-          Bun.sleep(5_000).then(() => "hung"),
-        ]);
+        const outcome = await bodyOutcome(reader);
         expect(outcome).not.toBe("hung");
         // The daemon notices and cancels the upstream generation.
         await fake.waitForAborts(abortsBefore + 1, 5_000);

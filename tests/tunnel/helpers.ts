@@ -95,6 +95,21 @@ export function generatedBody(total: number, chunkSize = 256 * 1024): ReadableSt
   });
 }
 
+/** How a response body being read ends within `ms`: "ended" (cleanly), "error: <message>", or "hung". */
+export function bodyOutcome(reader: ReadableStreamDefaultReader<Uint8Array>, ms = 5_000): Promise<string> {
+  return Promise.race([
+    (async () => {
+      try {
+        while (!(await reader.read()).done);
+        return "ended";
+      } catch (e) {
+        return `error: ${(e as Error).message}`;
+      }
+    })(),
+    Bun.sleep(ms).then(() => "hung"),
+  ]);
+}
+
 /** Peak and current resident memory of a process, in MiB (Linux /proc). */
 export function rssMiB(pid: number): { hwm: number; rss: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -2,11 +2,12 @@
 // internal listener, signed, bodies streamed both ways; the client's abort aborts the hop, which resets the stream at
 // the agent. A client's credentials never cross it (the entry node already checked them).
 import { HttpError } from "../../core/http-error.ts";
+import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { CLIENT_ONLY } from "../forward.ts";
 import { NODE_AUTH_HEADER, signNodeRequest } from "./node-auth.ts";
 
-/** Hop-by-hop headers (RFC 9110 7.6.1) and what Bun recomputes: never copied across the hop. */
-const HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host"];
+/** Never copied across the hop: hop-by-hop headers, and Host (fetch sets the owner's). */
+const HOP: readonly string[] = [...HOP_BY_HOP, "host"];
 
 export const ENTRY_NODE_HEADER = "x-c2l-relay-node";
 export const OWNER_NODE_HEADER = "x-c2l-relay-owner";
