@@ -1,6 +1,6 @@
-// The codec against byte fixtures, and 100k random and mutated frames that must only ever yield ProtocolError.
+// The codec against byte fixtures (frames and BATCH), and 100k random and mutated messages that must only ever yield ProtocolError.
 import { describe, expect, test } from "bun:test";
-import { decode, encode, ProtocolError, tryDecode } from "./codec.ts";
+import { decode, decodeMessage, encode, encodeBatch, ProtocolError, tryDecode } from "./codec.ts";
 import { MAX_PAYLOAD, type Frame } from "./messages.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -34,6 +34,53 @@ describe("byte fixtures", () => {
       );
     });
   }
+});
+
+describe("BATCH byte fixtures", () => {
+  // END 1, WINDOW_UPDATE 3 +65536, DATA 1 "hi": each [u32 length][frame], behind a BATCH header on stream 0.
+  const wire = "30 00 00000000" + "00000006 13 00 00000001" + "0000000a 15 00 00000003 00010000" + "00000008 12 00 00000001 6869";
+  const frames: Frame[] = [
+    { type: "END", stream: 1 },
+    { type: "WINDOW_UPDATE", stream: 3, increment: 65536 },
+    { type: "DATA", stream: 1, data: new Uint8Array([0x68, 0x69]) },
+  ];
+  test("encodes to and decodes from its bytes", () => {
+    expect(hex(encodeBatch(frames.map(encode)))).toBe(wire.replace(/\s+/g, ""));
+    const back = decodeMessage(bytes(wire));
+    expect(back.type).toBe("BATCH");
+    expect(JSON.stringify(back, (_k, v) => (v instanceof Uint8Array ? hex(v) : v))).toBe(JSON.stringify({ type: "BATCH", stream: 0, frames }, (_k, v) => (v instanceof Uint8Array ? hex(v) : v)));
+  });
+  test("a single frame decodes through decodeMessage() unchanged", () => {
+    expect(decodeMessage(bytes("13 00 00000001"))).toEqual({ type: "END", stream: 1 });
+  });
+  const bad: [string, string, string][] = [
+    ["no frames", "30 00 00000000", "bad_payload"],
+    ["flags set", "30 01 00000000 00000006 1300 00000001", "bad_flags"],
+    ["on a stream", "30 00 00000001 00000006 1300 00000001", "bad_stream_id"],
+    ["ends inside a length", "30 00 00000000 00000006 1300 00000001 0000", "bad_payload"],
+    ["a length past the end", "30 00 00000000 00000009 1300 00000001", "bad_payload"],
+    ["a bad frame inside", "30 00 00000000 00000006 1301 00000001", "bad_flags"],
+    ["a BATCH inside", "30 00 00000000 0000000c 30 00 00000000 00000000 0000", "unexpected_frame"],
+  ];
+  for (const [name, w, code] of bad) {
+    test(`refused: ${name} (${code})`, () => {
+      let err: unknown;
+      try {
+        decodeMessage(bytes(w));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).code).toBe(code as never);
+    });
+  }
+  test("HELLO inside a BATCH is refused", () => {
+    const hello = encode({ type: "HELLO", stream: 0, body: { version: 2, capabilities: [], agent: "x" } });
+    expect(() => decodeMessage(encodeBatch([hello]))).toThrow("HELLO inside a BATCH");
+  });
+  test("decode() alone never opens a BATCH (a handshake cannot start with one)", () => {
+    expect(tryDecode(encodeBatch([encode({ type: "END", stream: 1 })]))).toMatchObject({ ok: false, error: { code: "unexpected_frame" } });
+  });
 });
 
 describe("malformed input gives a ProtocolError with a code", () => {
@@ -98,6 +145,7 @@ test("100k random and mutated frames only ever produce frames or ProtocolErrors"
     encode({ type: "DATA", stream: 9, data: new Uint8Array([1, 2, 3]) }),
     encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }),
     encode({ type: "GO_AWAY", stream: 0, body: { code: "normal", reason: "" } }),
+    encodeBatch([encode({ type: "END", stream: 1 }), encode({ type: "DATA", stream: 3, data: new Uint8Array([7]) })]),
   ];
   const counts = { ok: 0, error: 0 };
   for (let i = 0; i < 100_000; i++) {
@@ -123,7 +171,7 @@ test("100k random and mutated frames only ever produce frames or ProtocolErrors"
       }
     }
     try {
-      decode(buf);
+      decodeMessage(buf);
       counts.ok++;
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw new Error(`decode threw a ${String(e)} for ${hex(buf)}`);

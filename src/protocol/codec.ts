@@ -1,4 +1,4 @@
-// Pure encode/decode of tunnel protocol v2 frames; malformed input always becomes a ProtocolError with a code.
+// Pure encode/decode of tunnel protocol v2 frames and BATCH messages; malformed input always becomes a ProtocolError with a code.
 import {
   BY_ID,
   GO_AWAY_CODES,
@@ -7,8 +7,10 @@ import {
   MAX_PAYLOAD,
   RESET_CODES,
   TYPE,
+  type BatchableFrame,
   type Frame,
   type HeaderList,
+  type Message,
   type RequestHead,
   type ResponseHead,
 } from "./messages.ts";
@@ -80,6 +82,22 @@ export function encode(f: Frame): Uint8Array {
   return out;
 }
 
+/** One BATCH message holding already-encoded frames, each prefixed with its u32 length; order is kept. */
+export function encodeBatch(frames: readonly Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const f of frames) size += 4 + f.length;
+  if (size > MAX_PAYLOAD) throw new ProtocolError("frame_too_large", `a BATCH of ${size} bytes exceeds the ${MAX_PAYLOAD}-byte limit`);
+  const out = header(TYPE.BATCH, 0, size);
+  const view = new DataView(out.buffer);
+  let at = HEADER_SIZE;
+  for (const f of frames) {
+    view.setUint32(at, f.length);
+    out.set(f, at + 4);
+    at += 4 + f.length;
+  }
+  return out;
+}
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isStr = (v: unknown, max = 8192): v is string => typeof v === "string" && v.length <= max;
 
@@ -140,6 +158,9 @@ export function decode(input: Uint8Array | ArrayBuffer): Frame {
   if (spec.scope === "stream" && stream === 0) throw new ProtocolError("bad_stream_id", `${spec.name} needs a non-zero stream id`);
 
   switch (spec.name) {
+    case "BATCH":
+      // Only decodeMessage() opens a BATCH; here it can only be one nested in another, or a first frame.
+      throw new ProtocolError("unexpected_frame", "a BATCH where a single frame belongs");
     case "DATA":
       return { type: "DATA", stream, data: payload };
     case "END":
@@ -182,6 +203,30 @@ export function decode(input: Uint8Array | ArrayBuffer): Frame {
       return { type: "GO_AWAY", stream: 0, body: { code: o.code as never, reason: o.reason } };
     }
   }
+}
+
+/** Decodes one binary WebSocket message: a single frame, or a BATCH of them. Throws only ProtocolError. */
+export function decodeMessage(input: Uint8Array | ArrayBuffer): Message {
+  const buf = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (buf.length < HEADER_SIZE || buf[0] !== TYPE.BATCH) return decode(buf);
+  if (buf[1] !== 0) throw new ProtocolError("bad_flags", `BATCH has reserved flags set (0x${buf[1]!.toString(16)})`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (view.getUint32(2) !== 0) throw new ProtocolError("bad_stream_id", "BATCH must use stream 0");
+  if (buf.length - HEADER_SIZE > MAX_PAYLOAD) throw new ProtocolError("frame_too_large", `a BATCH of ${buf.length - HEADER_SIZE} bytes exceeds the ${MAX_PAYLOAD}-byte limit`);
+  if (buf.length === HEADER_SIZE) throw new ProtocolError("bad_payload", "BATCH carries no frames");
+  const frames: BatchableFrame[] = [];
+  let at = HEADER_SIZE;
+  while (at < buf.length) {
+    if (buf.length - at < 4) throw new ProtocolError("bad_payload", "BATCH ends inside a frame length");
+    const len = view.getUint32(at);
+    at += 4;
+    if (len > buf.length - at) throw new ProtocolError("bad_payload", `a frame in BATCH claims ${len} bytes but ${buf.length - at} remain`);
+    const f = decode(buf.subarray(at, at + len));
+    if (f.type === "HELLO" || f.type === "WELCOME") throw new ProtocolError("unexpected_frame", `${f.type} inside a BATCH`);
+    frames.push(f);
+    at += len;
+  }
+  return { type: "BATCH", stream: 0, frames };
 }
 
 /** Decodes without throwing: for callers that branch on the error code. */

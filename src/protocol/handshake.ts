@@ -4,8 +4,8 @@ import { encode, tryDecode } from "./codec.ts";
 import { CAPABILITIES, CLOSE_CODES, PROTOCOL_VERSION, type CloseReason, type Frame, type Hello, type Welcome } from "./messages.ts";
 
 /** The agent's first frame. */
-export function helloFrame(agent: string, version = PROTOCOL_VERSION): Uint8Array {
-  return encode({ type: "HELLO", stream: 0, body: { version, capabilities: CAPABILITIES, agent } });
+export function helloFrame(agent: string, version = PROTOCOL_VERSION, capabilities: readonly string[] = CAPABILITIES): Uint8Array {
+  return encode({ type: "HELLO", stream: 0, body: { version, capabilities: [...capabilities], agent } });
 }
 
 /** The relay's answer to an accepted HELLO. */

@@ -15,6 +15,7 @@ test("message type ids are pinned", () => {
     PING: 0x20,
     PONG: 0x21,
     GO_AWAY: 0x22,
+    BATCH: 0x30,
   });
 });
 
@@ -22,5 +23,5 @@ test("ids and names are unique and control frames use stream 0", () => {
   expect(BY_ID.size).toBe(MESSAGES.length);
   expect(new Set(Object.keys(TYPE)).size).toBe(MESSAGES.length);
   for (const m of MESSAGES) expect(["control", "stream"]).toContain(m.scope);
-  expect(MESSAGES.filter((m) => m.scope === "control").map((m) => m.name).sort()).toEqual(["GO_AWAY", "HELLO", "PING", "PONG", "WELCOME"]);
+  expect(MESSAGES.filter((m) => m.scope === "control").map((m) => m.name).sort()).toEqual(["BATCH", "GO_AWAY", "HELLO", "PING", "PONG", "WELCOME"]);
 });

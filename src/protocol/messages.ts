@@ -18,8 +18,8 @@ export const MAX_STREAM_ID = 0xffffffff;
 export type Direction = "agent->relay" | "relay->agent" | "both";
 /** "control" frames use stream id 0; "stream" frames a non-zero id. */
 export type Scope = "control" | "stream";
-/** How the payload is encoded: JSON object, raw bytes, a u32, 8 opaque bytes, or nothing. */
-export type PayloadKind = "json" | "bytes" | "u32" | "opaque8" | "empty";
+/** How the payload is encoded: JSON object, raw bytes, a u32, 8 opaque bytes, nothing, or length-prefixed frames. */
+export type PayloadKind = "json" | "bytes" | "u32" | "opaque8" | "empty" | "frames";
 
 export interface MessageSpec {
   id: number;
@@ -43,6 +43,8 @@ export const MESSAGES = [
   { id: 0x20, name: "PING", direction: "both", scope: "control", payload: "opaque8", fields: [] },
   { id: 0x21, name: "PONG", direction: "both", scope: "control", payload: "opaque8", fields: [] },
   { id: 0x22, name: "GO_AWAY", direction: "both", scope: "control", payload: "json", fields: ["code", "reason"] },
+  // Only between peers that both listed the "batch" capability; an older peer never receives it.
+  { id: 0x30, name: "BATCH", direction: "both", scope: "control", payload: "frames", fields: [] },
 ] as const satisfies readonly { id: number; name: string; direction: Direction; scope: Scope; payload: PayloadKind; fields: readonly string[] }[];
 
 export type MessageName = (typeof MESSAGES)[number]["name"];
@@ -141,5 +143,23 @@ export type Frame =
   | { type: "PONG"; stream: 0; opaque: Uint8Array }
   | { type: "GO_AWAY"; stream: 0; body: GoAway };
 
-/** Capabilities this build offers in HELLO/WELCOME (informational; the version decides compatibility). */
-export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away"];
+/** A frame that may travel inside a BATCH: anything but the handshake and BATCH itself. */
+export type BatchableFrame = Exclude<Frame, { type: "HELLO" | "WELCOME" }>;
+/** Several frames in one WebSocket message: each as [u32 length][frame], in order (see docs/protocol.md). */
+export interface BatchFrame {
+  type: "BATCH";
+  stream: 0;
+  frames: BatchableFrame[];
+}
+/** What one WebSocket message decodes to. */
+export type Message = Frame | BatchFrame;
+/** Largest BATCH message a sender builds; bigger frames travel alone. */
+export const MAX_BATCH = 64 * 1024;
+/** The capability a peer lists when it reads BATCH messages. */
+export const BATCH_CAPABILITY = "batch";
+
+/**
+ * Capabilities this build offers in HELLO/WELCOME. The version decides compatibility; a capability only lets a peer
+ * send what the other said it reads ("batch": BATCH messages), so older peers, which do not list it, keep working.
+ */
+export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY];

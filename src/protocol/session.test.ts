@@ -1,7 +1,7 @@
-// Two sessions over an in-memory pipe: streaming, 200 concurrent streams, credit flow control, heartbeats, go-away, cancel.
+// Two sessions over an in-memory pipe: streaming, 200 concurrent streams, credit flow control, heartbeats, go-away, cancel, BATCH.
 import { describe, expect, test } from "bun:test";
 import { ManualClock, type Clock } from "../core/clock.ts";
-import { encode } from "./codec.ts";
+import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream, Session, type SessionCloseInfo } from "./session.ts";
 import { Stream } from "./stream.ts";
@@ -13,9 +13,15 @@ interface Pair {
   /** Stop delivering in both directions (a half-open connection). */
   blackhole(): void;
   agentStreams: Stream[];
+  /** Every WebSocket message each side sent, as sent. */
+  sent: { relay: Uint8Array[]; agent: Uint8Array[] };
 }
 
-function pair(handler: (req: Request, s: Stream) => Promise<Response>, opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number } = {}): Pair {
+function pair(
+  handler: (req: Request, s: Stream) => Promise<Response>,
+  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean } = {},
+): Pair {
+  const sent: Pair["sent"] = { relay: [], agent: [] };
   let dead = false;
   const closes: Pair["closes"] = { wsCodes: [] };
   const agentStreams: Stream[] = [];
@@ -35,7 +41,8 @@ function pair(handler: (req: Request, s: Stream) => Promise<Response>, opts: { c
     clock: opts.clock,
     heartbeatMs: opts.heartbeatMs,
     toleranceMs: opts.toleranceMs,
-    sink: { send: (b) => deliver(() => agent, b), close: (c, r) => closeBoth(c, () => agent, r) },
+    batch: opts.batch,
+    sink: { send: (b) => (sent.relay.push(b), deliver(() => agent, b)), close: (c, r) => closeBoth(c, () => agent, r) },
     onClose: (i) => (closes.relay = i),
   });
   agent = new Session({
@@ -44,14 +51,15 @@ function pair(handler: (req: Request, s: Stream) => Promise<Response>, opts: { c
     heartbeatMs: opts.heartbeatMs,
     toleranceMs: opts.toleranceMs,
     maxStreams: opts.maxStreams,
-    sink: { send: (b) => deliver(() => relay, b), close: (c, r) => closeBoth(c, () => relay, r) },
+    batch: opts.batch,
+    sink: { send: (b) => (sent.agent.push(b), deliver(() => relay, b)), close: (c, r) => closeBoth(c, () => relay, r) },
     onStream: (s) => {
       agentStreams.push(s);
       void serveStream(s, handler);
     },
     onClose: (i) => (closes.agent = i),
   });
-  return { relay, agent, closes, blackhole: () => (dead = true), agentStreams };
+  return { relay, agent, closes, blackhole: () => (dead = true), agentStreams, sent };
 }
 
 const echo = async (req: Request) => new Response(req.body, { status: 200, headers: { "x-path": new URL(req.url).pathname } });
@@ -289,5 +297,81 @@ describe("bodies held to their declared length", () => {
       expect(await res.text()).toBe(String(n));
       expect(res.headers.get("x-len")).toBe(String(n));
     }
+  });
+});
+
+describe("BATCH (peers that both list the batch capability)", () => {
+  const BATCH = 0x30;
+  const framesIn = (messages: Uint8Array[]) => messages.flatMap((m) => {
+    const d = decodeMessage(m);
+    return d.type === "BATCH" ? d.frames.map((f) => f.type) : [d.type];
+  });
+
+  test("a small request and its answer each cross as one message, with the same frames as without batching", async () => {
+    const handler = async (req: Request) => new Response(`got ${await req.text()}`, { headers: { "content-type": "text/plain" } });
+    const batched = pair(handler, { batch: true });
+    const plain = pair(handler);
+    for (const p of [batched, plain]) {
+      const res = await forward(p.relay, new Request("http://relay/x", { method: "POST", body: "hi", headers: { "content-length": "2" } }), "/api/generate");
+      expect(await res.text()).toBe("got hi");
+    }
+    await Bun.sleep(5);
+    // Without batching: one message per frame, and never a BATCH.
+    expect(framesIn(plain.sent.relay)).toEqual(["REQUEST_HEAD", "DATA", "END"]);
+    expect(plain.sent.relay.length).toBe(3);
+    expect([...plain.sent.relay, ...plain.sent.agent].some((m) => m[0] === BATCH)).toBe(false);
+    // With it: the same frames in the same order, in one message each way.
+    expect(framesIn(batched.sent.relay)).toEqual(["REQUEST_HEAD", "DATA", "END"]);
+    expect(batched.sent.relay.length).toBe(1);
+    expect(batched.sent.relay[0]![0]).toBe(BATCH);
+    expect(framesIn(batched.sent.agent)).toEqual(framesIn(plain.sent.agent));
+    expect(batched.sent.agent.length).toBeLessThan(plain.sent.agent.length);
+  });
+
+  test("200 concurrent streams arrive complete and in order through batched messages", async () => {
+    const p = pair(echo, { maxStreams: 256, batch: true });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await forward(p.relay, post(`${i}:`.repeat(50)), `/s/${i}`);
+        return { i, path: res.headers.get("x-path"), text: await res.text() };
+      }),
+    );
+    for (const r of results) {
+      expect(r.path).toBe(`/s/${r.i}`);
+      expect(r.text).toBe(`${r.i}:`.repeat(50));
+    }
+    expect(p.sent.relay.some((m) => m[0] === BATCH)).toBe(true);
+    // Each BATCH stays within MAX_BATCH plus its header.
+    for (const m of [...p.sent.relay, ...p.sent.agent]) if (m[0] === BATCH) expect(m.length).toBeLessThanOrEqual(6 + 64 * 1024);
+  });
+
+  test("big DATA frames travel alone, in order with the small frames queued before them", async () => {
+    const p = pair(async () => new Response(byteStream(300 * 1024)), { batch: true });
+    const res = await forward(p.relay, post(null, "GET"), "/big");
+    const body = new Uint8Array(await res.arrayBuffer());
+    expect(body.length).toBe(300 * 1024);
+    expect(body[0]).toBe(0);
+    expect(body[65536]).toBe(65536 % 251);
+    const big = p.sent.agent.filter((m) => m.length > 16 * 1024);
+    expect(big.length).toBeGreaterThanOrEqual(4);
+    for (const m of big) expect(m[0]).not.toBe(BATCH);
+    expect(framesIn(p.sent.agent)).toEqual(["RESPONSE_HEAD", "DATA", "DATA", "DATA", "DATA", "DATA", "END"]);
+  });
+
+  test("close() sends what is queued, then GO_AWAY, before the connection closes", async () => {
+    const p = pair(echo, { batch: true });
+    p.relay.open({ method: "GET", path: "/x", headers: [] });
+    expect(p.sent.relay).toEqual([]);
+    p.relay.close("normal", "bye");
+    expect(framesIn(p.sent.relay)).toEqual(["REQUEST_HEAD", "GO_AWAY"]);
+    expect(p.closes.wsCodes).toEqual([1000]);
+  });
+
+  test("a malformed frame inside a BATCH closes the session with protocol_error", async () => {
+    const p = pair(echo);
+    const bad = new Uint8Array([BATCH, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0x13, 0, 0, 0]);
+    p.agent.receive(bad);
+    await Bun.sleep(1);
+    expect(p.closes.agent?.code).toBe("protocol_error");
   });
 });

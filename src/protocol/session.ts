@@ -1,8 +1,8 @@
 // A multiplexed tunnel session over any binary message transport: streams, heartbeats, go-away, and fetch-style helpers.
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import { realClock, type Clock } from "../core/clock.ts";
-import { decode, encode, ProtocolError } from "./codec.ts";
-import { CLOSE_CODES, INITIAL_WINDOW, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
+import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
+import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
 
 export { CLOSE_CODES };
 import { Stream, StreamError } from "./stream.ts";
@@ -37,7 +37,15 @@ export interface SessionOptions {
   onGoAway?: (code: GoAwayCode, reason: string) => void;
   /** Every frame that failed to decode or broke the rules (before the session closes). */
   onProtocolError?: (e: ProtocolError) => void;
+  /**
+   * The peer listed the "batch" capability: small frames written in one turn of the event loop leave as one BATCH
+   * message (one WebSocket message and one write instead of one per frame). Off, every frame is its own message.
+   */
+  batch?: boolean;
 }
+
+/** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
+const BATCH_ITEM_MAX = 16 * 1024;
 
 
 export class Session {
@@ -59,6 +67,10 @@ export class Session {
   private drainResolve: (() => void) | null = null;
   /** Round-trip time of the last answered PING, ms. */
   rttMs: number | null = null;
+  /** Encoded frames waiting for the end of this turn of the event loop (batch mode only). */
+  private queued: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private flushScheduled = false;
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -89,10 +101,10 @@ export class Session {
   receive(bytes: Uint8Array | ArrayBuffer): void {
     if (this.closedInfo) return;
     this.lastReceived = this.clock.now();
-    let f: Frame;
     try {
-      f = decode(bytes);
-      this.dispatch(f);
+      const m = decodeMessage(bytes);
+      if (m.type !== "BATCH") this.dispatch(m);
+      else for (const f of m.frames) if (!this.closedInfo) this.dispatch(f);
     } catch (e) {
       const err = e instanceof ProtocolError ? e : new ProtocolError("bad_payload", e instanceof Error ? e.message : String(e));
       this.opts.onProtocolError?.(err);
@@ -181,7 +193,37 @@ export class Session {
 
   sendFrame(f: Frame): void {
     if (this.closedInfo) return;
-    this.opts.sink.send(encode(f));
+    this.write(encode(f));
+  }
+
+  /** Every outgoing frame passes here, so order is kept whether or not it is batched. */
+  private write(bytes: Uint8Array): void {
+    if (!this.opts.batch) return this.opts.sink.send(bytes);
+    if (bytes.length >= BATCH_ITEM_MAX) {
+      this.flush();
+      this.opts.sink.send(bytes);
+      return;
+    }
+    if (this.queuedBytes + 4 + bytes.length > MAX_BATCH) this.flush();
+    this.queued.push(bytes);
+    this.queuedBytes += 4 + bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // After the promise jobs of this turn too, so a head and the body parts that follow it share one message.
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    const q = this.queued;
+    if (!q.length) return;
+    this.queued = [];
+    this.queuedBytes = 0;
+    if (this.closedInfo) return;
+    this.opts.sink.send(q.length === 1 ? q[0]! : encodeBatch(q));
   }
 
   // ---- streams (relay side) ----
@@ -197,7 +239,7 @@ export class Session {
     const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
     this.nextId += 2;
     const s = this.newStream(id);
-    this.opts.sink.send(bytes);
+    this.write(bytes);
     return s;
   }
 
@@ -253,6 +295,7 @@ export class Session {
   close(code: GoAwayCode, reason: string, remote = false): void {
     if (this.closedInfo) return;
     if (!remote && !(this.draining && code === "normal")) this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code, reason } });
+    this.flush();
     this.opts.sink.close(CLOSE_CODES[code].code, `${code}: ${reason}`.slice(0, 120));
     this.finish({ code, reason, remote });
   }

@@ -3,7 +3,7 @@
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
 import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
-import { CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD } from "../protocol/messages.ts";
+import { BATCH_CAPABILITY, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD } from "../protocol/messages.ts";
 import { Session } from "../protocol/session.ts";
 import type { RelayMetrics } from "./metrics.ts";
 
@@ -162,6 +162,8 @@ export class AgentSessions {
     d.agent = hello.agent;
     const session = new Session({
       role: "relay",
+      // An agent that reads BATCH says so; older agents get one frame per message.
+      batch: hello.capabilities.includes(BATCH_CAPABILITY),
       heartbeatMs: this.t.heartbeatMs,
       toleranceMs: this.t.toleranceMs,
       sink: {

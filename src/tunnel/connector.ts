@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { decode, ProtocolError } from "../protocol/codec.ts";
 import { helloFrame, readWelcome } from "../protocol/handshake.ts";
-import { CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { Session, type SessionCloseInfo } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
@@ -45,6 +45,8 @@ export interface ConnectOptions {
   onStream(s: Stream): void;
   /** Tests only: pretend to speak another protocol version. */
   version?: number;
+  /** Tests only: the capabilities to offer (an agent of the previous release offered no "batch"). */
+  capabilities?: readonly string[];
 }
 
 /** Classifies the text of Bun's WebSocket error ("Expected 101 status code: 401" for a refused upgrade). */
@@ -141,12 +143,13 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
     const ws = openAgentSocket(o.url, o);
     ws.binaryType = "arraybuffer";
+    const capabilities = o.capabilities ?? CAPABILITIES;
     const timeoutMs = o.handshakeTimeoutMs ?? 10_000;
     const hs = startHandshake(ws, reject, timeoutMs, `no answer from the relay within ${timeoutMs} ms`);
     const fail = hs.fail;
 
     ws.onopen = () => {
-      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION) as Uint8Array<ArrayBuffer>);
+      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities) as Uint8Array<ArrayBuffer>);
     };
     ws.onmessage = (ev) => {
       if (session) return session.receive(ev.data as ArrayBuffer);
@@ -166,6 +169,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       hs.succeed();
       session = new Session({
         role: "agent",
+        // Both sides must read BATCH: an older relay does not list it, and then every frame travels alone.
+        batch: capabilities.includes(BATCH_CAPABILITY) && w.welcome.capabilities.includes(BATCH_CAPABILITY),
         clock: o.clock,
         heartbeatMs: o.heartbeatMs,
         toleranceMs: o.toleranceMs,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startBlackholeProxy, startRelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
-import { encode } from "../../src/protocol/codec.ts";
+import { decodeMessage, encode } from "../../src/protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/protocol/messages.ts";
 
 let fake: FakeOllama;
@@ -288,9 +288,12 @@ describe("faults", () => {
         let welcome: (() => void) | null = null;
         const welcomed = new Promise<void>((r) => (welcome = r));
         ws.onmessage = (e) => {
-          const b = new Uint8Array(e.data as ArrayBuffer);
           if (welcome) return welcome();
-          if (b[0] === 0x21 && b.length === 14 && b[6] === 0xc2 && b[7] === 0x1c) onPong?.(new DataView(b.buffer, b.byteOffset + 10, 4).getUint32(0));
+          // This agent lists "batch", so the PONG may arrive inside a BATCH with the relay's RESETs.
+          const m = decodeMessage(new Uint8Array(e.data as ArrayBuffer));
+          for (const f of m.type === "BATCH" ? m.frames : [m]) {
+            if (f.type === "PONG" && f.opaque[0] === 0xc2 && f.opaque[1] === 0x1c) onPong?.(new DataView(f.opaque.buffer, f.opaque.byteOffset + 4, 4).getUint32(0));
+          }
         };
         const closed = new Promise<number>((res) => (ws.onclose = (e) => res(e.code)));
         await new Promise((r) => (ws.onopen = r));
