@@ -375,7 +375,8 @@ export async function forward(
       : s.responseHead);
     const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
     const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
-    return new Response(noBody ? null : s.directReadable(), { status: head.status, headers });
+    // An answer complete on arrival goes out sized in one write; one still coming streams.
+    return new Response(noBody ? null : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? s.directReadable()), { status: head.status, headers });
   } catch (e) {
     if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
     opts.signal?.removeEventListener("abort", onAbort);

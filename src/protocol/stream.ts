@@ -145,6 +145,19 @@ export class Stream {
     return null;
   }
 
+  /**
+   * The peer's whole body when its END is already here (a small answer that arrived with its head, as one BATCH):
+   * the received chunks in one buffer, the stream's reading done. null while more may come, or after a reset.
+   */
+  takeWhole(): Uint8Array | null {
+    if (!this.remoteEnded || this.error) return null;
+    const whole = this.queue.length === 1 ? this.queue[0]! : concat(this.queue, this.queuedBytes);
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.maybeRelease();
+    return whole;
+  }
+
   private cancelRead(reason: unknown): void {
     if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
   }
