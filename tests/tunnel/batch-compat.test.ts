@@ -5,6 +5,7 @@ import { decodeMessage, encode, encodeBatch } from "../../src/protocol/codec.ts"
 import { CAPABILITIES, PROTOCOL_VERSION, type Frame, type Message } from "../../src/protocol/messages.ts";
 import { serveStream } from "../../src/protocol/session.ts";
 import { connect } from "../../src/tunnel/connector.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "./helpers.ts";
 
 const BATCH = 0x30;
@@ -12,8 +13,11 @@ const BATCH = 0x30;
 const PREVIOUS_CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away"];
 const framesOf = (m: Message): Frame[] => (m.type === "BATCH" ? m.frames : [m]);
 
-/** An agent written against the wire: HELLO with the given capabilities; answers every request with "echo:<body>". */
-async function rawAgent(relayUrl: string, capabilities: string[], answerBatched: boolean) {
+/**
+ * An agent written against the wire: HELLO with the given capabilities; answers every request with "echo:<body>",
+ * as one BATCH or frame by frame, and with `lateEndMs` its END only that much later.
+ */
+async function rawAgent(relayUrl: string, capabilities: string[], answerBatched: boolean, lateEndMs = 0) {
   const received: Uint8Array[] = [];
   const ws = new WebSocket(`${relayUrl.replace(/^http/, "ws")}/agent`, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } } as unknown as string[]);
   ws.binaryType = "arraybuffer";
@@ -39,8 +43,10 @@ async function rawAgent(relayUrl: string, capabilities: string[], answerBatched:
             encode({ type: "END", stream: f.stream }),
           ];
           bodies.delete(f.stream);
+          const end = lateEndMs ? out.pop()! : null;
           if (answerBatched) ws.send(encodeBatch(out) as Uint8Array<ArrayBuffer>);
           else for (const o of out) ws.send(o as Uint8Array<ArrayBuffer>);
+          if (end) setTimeout(() => ws.send(end as Uint8Array<ArrayBuffer>), lateEndMs);
         }
       }
     };
@@ -95,6 +101,36 @@ describe("the relay with agents old and new", () => {
       agent.close();
     }
   });
+});
+
+describe("how the relay frames an answer for its client", () => {
+  let relay: RelayProc;
+  beforeAll(async () => {
+    relay = await startRelayProc(relayToml());
+  });
+  afterAll(async () => {
+    await relay?.stop();
+    cleanup(relay?.dir);
+  });
+
+  for (const [name, lateEndMs, sized] of [
+    ["an answer complete on arrival goes out sized (Content-Length, one write)", 0, true],
+    ["an answer whose END is still to come streams (chunked)", 100, false],
+  ] as const) {
+    test(name, async () => {
+      const agent = await rawAgent(relay.url, CAPABILITIES, true, lateEndMs);
+      try {
+        const r = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/api/generate`, { headers: { authorization: `Bearer ${CLIENT_KEY}` }, body: "hello" });
+        expect(r.status).toBe(200);
+        expect(r.body).toBe("echo:hello");
+        expect(r.headers["content-length"]).toBe(sized ? "10" : undefined);
+        expect(r.headers["transfer-encoding"]).toBe(sized ? undefined : "chunked");
+      } finally {
+        agent.close();
+        await Bun.sleep(100);
+      }
+    });
+  }
 });
 
 describe("the agent with relays old and new", () => {
