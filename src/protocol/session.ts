@@ -405,7 +405,7 @@ async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLim
 
 /** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */
 async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayBuffer>> {
-  const out = new Uint8Array(length);
+  const parts: Uint8Array[] = [];
   let seen = 0;
   for (;;) {
     const value = await s.next();
@@ -414,11 +414,13 @@ async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayB
       s.reset("cancel", `the request body is longer than its declared ${length} bytes`);
       throw new Error(`the request body is longer than its declared ${length} bytes`);
     }
-    out.set(value, seen);
+    parts.push(value);
     seen += value.length;
   }
   if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
-  return out;
+  // Usually one DATA frame: its view of the received message is the body, no copy.
+  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
+  return Buffer.concat(parts, length) as Uint8Array<ArrayBuffer>;
 }
 
 /** A head's content-length, -1 when absent; one that is not a plain number fails the stream. */
