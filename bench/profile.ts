@@ -1,5 +1,5 @@
 // Where a request's CPU time goes: runs the broker (or the relay and the agent daemon) under Bun's CPU profiler while
-// wrk loads it, and keeps the top of each profile (self time by function) in bench/results/profile-<what>.md.
+// wrk loads it, and keeps the top of each profile (functions by samples) in bench/results/profile-<what>.md.
 //
 //   bun bench/profile.ts broker|tunnel [--seconds S]
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
 import { startStaticUpstream } from "./lib/peers.ts";
 import { pin, spawnListening } from "./lib/proc.ts";
+import { topBySamples } from "./lib/profile-md.ts";
 import { wrk } from "./lib/wrk.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -19,15 +20,12 @@ const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream:
 const dirs: Record<string, string> = {};
 const prof = (name: string) => ["--cpu-prof-md", `--cpu-prof-dir=${(dirs[name] = mkdtempSync(join(tmpdir(), `c2l-prof-${name}-`)))}`];
 
-/** The hottest functions by self time: the profile's own table, first rows. */
 function top(name: string, rows = 30): string {
   const file = readdirSync(dirs[name]!).find((f) => f.endsWith(".md"));
   if (!file) throw new Error(`no profile written for ${name}`);
   const text = readFileSync(join(dirs[name]!, file), "utf8");
   rmSync(dirs[name]!, { recursive: true, force: true });
-  const lines = text.split("\n");
-  const start = lines.findIndex((l) => /self/i.test(l) && l.startsWith("|"));
-  return (start >= 0 ? lines.slice(start, start + rows + 2) : lines.slice(0, rows + 2)).join("\n").split(`${ROOT}/`).join("");
+  return topBySamples(text, ROOT, rows);
 }
 
 const out: string[] = [`# CPU profile: ${what} under wrk (${seconds} s), ${new Date().toISOString()}`, ""];

@@ -30,13 +30,13 @@ export function parseWrk(out: string): WrkResult {
   return { requests: total ? Number(total[1]) : 0, rps: Number(rps[1]), p50Ms: pct("50"), p99Ms: pct("99"), errors };
 }
 
-export async function wrk(url: string, body: string, opts: { connections: number; durationSec: number; headers?: Record<string, string> }): Promise<WrkResult> {
+export async function wrk(url: string, body: string, opts: { connections: number; durationSec: number; headers?: Record<string, string>; cpu?: number }): Promise<WrkResult> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-wrk-"));
   try {
     const script = join(dir, "post.lua");
     const extra = Object.entries(opts.headers ?? {}).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join("");
     writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n${extra}`);
-    const p = Bun.spawn(["wrk", "-t1", `-c${opts.connections}`, `-d${opts.durationSec}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn([...(opts.cpu !== undefined ? ["taskset", "-c", String(opts.cpu)] : []), "wrk", "-t1", `-c${opts.connections}`, `-d${opts.durationSec}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
     const out = await new Response(p.stdout).text();
     const err = await new Response(p.stderr).text();
     if ((await p.exited) !== 0) throw new Error(`wrk failed: ${err || out}`);

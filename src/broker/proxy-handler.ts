@@ -77,7 +77,8 @@ export function extractModel(body: Uint8Array): string | null {
  * connection to end its body). Tunnel requests carry their body in the stream, so this is only asked of local ones. */
 function unframedBody(req: Request): boolean {
   const m = req.method;
-  return (m === "POST" || m === "PUT" || m === "PATCH") && req.body === null && !req.headers.has("content-length") && !req.headers.has("transfer-encoding");
+  // The headers first: asking for req.body makes Bun build a ReadableStream, which a framed request never needs here.
+  return (m === "POST" || m === "PUT" || m === "PATCH") && !req.headers.has("content-length") && !req.headers.has("transfer-encoding") && req.body === null;
 }
 
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */

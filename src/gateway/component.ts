@@ -9,7 +9,7 @@ import { Admission } from "./admission.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey, keyInfo } from "./keys.ts";
 import { UsageLedger } from "./usage-ledger.ts";
-import { Counter } from "prom-client";
+import { FastCounter } from "../core/fast-metrics.ts";
 import { metricsRegistry } from "../core/metrics-registry.ts";
 
 const log = logger("gateway");
@@ -25,8 +25,8 @@ export function openWithoutKeys(config: Config, store: KeyStore): string | null 
 }
 
 /** Tokens and requests by key and model, for Prometheus (the ledger keeps the daily figures). */
-const usageTokens = new Counter({ name: "c2l_usage_tokens_total", help: "Tokens used, by API key (\"-\" for none), model and kind (prompt or completion).", labelNames: ["key", "model", "kind"], registers: [metricsRegistry] });
-const usageRequests = new Counter({ name: "c2l_usage_requests_total", help: "Requests through the broker, by API key, model and caller class (local, lan, tunnel).", labelNames: ["key", "model", "caller"], registers: [metricsRegistry] });
+const usageTokens = new FastCounter({ registry: metricsRegistry, name: "c2l_usage_tokens_total", help: "Tokens used, by API key (\"-\" for none), model and kind (prompt or completion).", labelNames: ["key", "model", "kind"] });
+const usageRequests = new FastCounter({ registry: metricsRegistry, name: "c2l_usage_requests_total", help: "Requests through the broker, by API key, model and caller class (local, lan, tunnel).", labelNames: ["key", "model", "caller"] });
 
 /** How often the usage counters are written to disk (and at stop). */
 const FLUSH_MS = 5000;

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UsageLedger } from "./usage-ledger.ts";
+import { UsageLedger, utcDay } from "./usage-ledger.ts";
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -43,4 +43,15 @@ test("written 0600 with a .bak, read back after a restart; rows from before queu
   expect(b.tokensToday("k")).toBe(18);
   writeFileSync(file, JSON.stringify({ version: 1, rows: [{ day: "2026-12-05", key: "old", model: "m", caller: "local", requests: 1, errors: 0, prompt_tokens: 1, completion_tokens: 1 }] }));
   expect(new UsageLedger(file, now).query({ key: "old" })[0]!.queue_ms).toBe(0);
+});
+
+test("utcDay names the UTC day of any time, across midnights and back in time", () => {
+  const midnight = Date.UTC(2026, 11, 5);
+  expect(utcDay(midnight - 1)).toBe("2026-12-04");
+  expect(utcDay(midnight)).toBe("2026-12-05");
+  expect(utcDay(midnight + 86_399_999)).toBe("2026-12-05");
+  expect(utcDay(midnight + 86_400_000)).toBe("2026-12-06");
+  expect(utcDay(midnight - 1)).toBe("2026-12-04");
+  expect(utcDay(Date.UTC(2024, 1, 29, 12))).toBe("2024-02-29");
+  expect(utcDay(0)).toBe("1970-01-01");
 });

@@ -25,7 +25,19 @@ export interface UsageQuery {
 /** Days kept in the file: enough for a month's report, small enough to rewrite at once. */
 const KEEP_DAYS = 62;
 
-export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const DAY_MS = 86_400_000;
+let dayStart = 0;
+let dayEnd = -1;
+let dayText = "";
+/** "YYYY-MM-DD" (UTC) of a time; asked on every request, so the current day's text is kept (JS days are exactly DAY_MS). */
+export function utcDay(ms: number): string {
+  if (ms < dayStart || ms >= dayEnd) {
+    dayStart = Math.floor(ms / DAY_MS) * DAY_MS;
+    dayEnd = dayStart + DAY_MS;
+    dayText = new Date(dayStart).toISOString().slice(0, 10);
+  }
+  return dayText;
+}
 
 export class UsageLedger {
   private rows = new Map<string, UsageRow>();

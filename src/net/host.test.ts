@@ -62,3 +62,13 @@ test("isLoopbackHost (listen addresses, issuer URLs) parses instead of matching 
   for (const h of ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "dev.localhost"]) expect({ h, v: isLoopbackHost(h) }).toEqual({ h, v: true });
   for (const h of ["127.evil.example", "127.0.0.1.nip.io", "0.0.0.0", "::", "192.168.1.1", "localhost.evil.example", "127.0.0.1:80"]) expect({ h, v: isLoopbackHost(h) }).toEqual({ h, v: false });
 });
+
+test("a spelling parsed before answers the same, frozen; a flood of different names leaves every answer right", () => {
+  const a = parseHost("LocalHost:8080");
+  expect(parseHost("LocalHost:8080")).toBe(a!);
+  expect(Object.isFrozen(a)).toBe(true);
+  expect(parseHost("nope nope")).toBeNull();
+  for (let i = 0; i < 2000; i++) expect(parseHost(`host-${i}.example:${1000 + i}`)).toEqual({ host: `host-${i}.example`, kind: "name", port: 1000 + i });
+  expect(parseHost("LocalHost:8080")).toEqual({ host: "localhost", kind: "name", port: 8080 });
+  expect(parseHost("nope nope")).toBeNull();
+});

@@ -55,6 +55,21 @@ function bracketed(host: string): string {
  * not a well-formed host (no scheme, path, userinfo or spaces; a port is digits only; a name is dotted DNS labels).
  */
 export function parseHost(value: string): ParsedHost | null {
+  // Every request's Host header (and caller address) comes here, and they repeat: parse each spelling once. Bounded, so
+  // a client sending endless different names only empties the cache.
+  let h = parsedHosts.get(value);
+  if (h === undefined) {
+    h = parse(value);
+    if (parsedHosts.size >= PARSED_HOSTS_MAX) parsedHosts.clear();
+    parsedHosts.set(value, h && Object.freeze(h));
+  }
+  return h;
+}
+
+const parsedHosts = new Map<string, Readonly<ParsedHost> | null>();
+const PARSED_HOSTS_MAX = 256;
+
+function parse(value: string): ParsedHost | null {
   let s = value.trim().toLowerCase();
   let port: number | null = null;
   if (s.startsWith("[")) {

@@ -1,5 +1,6 @@
 // The relay's Prometheus metrics (its own registry: the relay is a separate process from the daemon).
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { FastCounter, FastHistogram } from "../core/fast-metrics.ts";
 
 export function createRelayMetrics() {
   const registry = new Registry();
@@ -7,15 +8,16 @@ export function createRelayMetrics() {
     registry,
     tunnels: new Gauge({ name: "cloudtolocalllm_relay_tunnels_connected", help: "Agents connected now.", registers: [registry] }),
     agentConnections: new Counter({ name: "cloudtolocalllm_relay_agent_connections_total", help: "Agent connection attempts by result.", labelNames: ["result"], registers: [registry] }),
-    requests: new Counter({ name: "cloudtolocalllm_relay_requests_total", help: "Client requests through /t/ID by HTTP status.", labelNames: ["status"], registers: [registry] }),
+    // The per-request series: plain numbers, not prom-client's label hashing (src/core/fast-metrics.ts).
+    requests: new FastCounter({ registry, name: "cloudtolocalllm_relay_requests_total", help: "Client requests through /t/ID by HTTP status.", labelNames: ["status"] }),
     activeStreams: new Gauge({ name: "cloudtolocalllm_relay_streams_active", help: "Requests in flight through tunnels.", registers: [registry] }),
     protocolErrors: new Counter({ name: "cloudtolocalllm_relay_protocol_errors_total", help: "Agent connections closed for a protocol error, by code.", labelNames: ["code"], registers: [registry] }),
-    bytes: new Counter({ name: "cloudtolocalllm_relay_bytes_total", help: "Body bytes through tunnels by direction.", labelNames: ["direction"], registers: [registry] }),
-    ttfb: new Histogram({
+    bytes: new FastCounter({ registry, name: "cloudtolocalllm_relay_bytes_total", help: "Body bytes through tunnels by direction.", labelNames: ["direction"] }),
+    ttfb: new FastHistogram({
+      registry,
       name: "cloudtolocalllm_relay_first_byte_seconds",
       help: "Time from a client request to the agent's response head.",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
     }),
     // Cluster series (a node alone reports them at zero): the node's name, its forwards, leases and its Redis.
     node: new Gauge({ name: "cloudtolocalllm_relay_node_info", help: "1, labelled with this node's id (cluster mode).", labelNames: ["node"], registers: [registry] }),

@@ -1,10 +1,11 @@
 // The tunnel's Prometheus metrics in the daemon's registry (rendered by the API at /metrics).
 import { Counter, Gauge, type Metric } from "prom-client";
+import { FastCounter } from "../core/fast-metrics.ts";
 import { metricsRegistry } from "../core/metrics-registry.ts";
 import type { TunnelState } from "../core/contracts.ts";
 
 // Registered once per process even if the component is created again (tests, restarts).
-function once<T extends Metric>(name: string, make: () => T): T {
+function once<T extends Metric | FastCounter>(name: string, make: () => T): T {
   return (metricsRegistry.getSingleMetric(name) as T | undefined) ?? make();
 }
 
@@ -14,8 +15,9 @@ export const tunnelMetrics = {
   state: once("cloudtolocalllm_tunnel_state", () => new Gauge({ name: "cloudtolocalllm_tunnel_state", help: "1 for the tunnel's current state.", labelNames: ["state"], registers: [metricsRegistry] })),
   connects: once("cloudtolocalllm_tunnel_connects_total", () => new Counter({ name: "cloudtolocalllm_tunnel_connects_total", help: "Connection attempts to the relay by result.", labelNames: ["result"], registers: [metricsRegistry] })),
   streams: once("cloudtolocalllm_tunnel_streams_active", () => new Gauge({ name: "cloudtolocalllm_tunnel_streams_active", help: "Requests from the relay in flight.", registers: [metricsRegistry] })),
-  requests: once("cloudtolocalllm_tunnel_requests_total", () => new Counter({ name: "cloudtolocalllm_tunnel_requests_total", help: "Requests from the relay by HTTP status.", labelNames: ["status"], registers: [metricsRegistry] })),
-  bytes: once("cloudtolocalllm_tunnel_bytes_total", () => new Counter({ name: "cloudtolocalllm_tunnel_bytes_total", help: "Body bytes through the tunnel by direction.", labelNames: ["direction"], registers: [metricsRegistry] })),
+  // Counted on every request: plain numbers, not prom-client's label hashing (src/core/fast-metrics.ts).
+  requests: once("cloudtolocalllm_tunnel_requests_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_requests_total", help: "Requests from the relay by HTTP status.", labelNames: ["status"] })),
+  bytes: once("cloudtolocalllm_tunnel_bytes_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_bytes_total", help: "Body bytes through the tunnel by direction.", labelNames: ["direction"] })),
   rtt: once("cloudtolocalllm_tunnel_rtt_seconds", () => new Gauge({ name: "cloudtolocalllm_tunnel_rtt_seconds", help: "Round-trip time of the last heartbeat.", registers: [metricsRegistry] })),
   setState(s: TunnelState) {
     for (const x of STATES) this.state.set({ state: x }, x === s ? 1 : 0);
