@@ -1,9 +1,7 @@
 // The control API component: makes the token, listens on `[api] listen`, moves only when that address changes (new socket bound before the old one closes).
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
-import { HttpError } from "../core/http-error.ts";
 import { listenError } from "../core/listen-error.ts";
-import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
 import { createApp, type ApiApp } from "./app.ts";
@@ -31,10 +29,6 @@ export const createApiComponent: ComponentFactory = (ctx) => {
         // Elysia's default reusePort would let a second daemon (or anything of this user) share the port silently.
         return (
           createApp(ctx, { token: () => token, hub })
-            // Only a socket gets requests without Host (HTTP/1.0), whose URL is then a bare path: 400, whatever else would run.
-            .onRequest(({ request }) => {
-              if (lacksHost(request)) throw new HttpError("bad_request", MISSING_HOST_MESSAGE);
-            })
             .listen({ hostname, port, reusePort: false, maxRequestBodySize: SERVER_BODY_CAP })
         );
       } catch (e) {

@@ -2,7 +2,7 @@
 import { diskFull } from "../config/atomic-write.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
-import { lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
+import { lacksHost, MISSING_HOST_MESSAGE } from "../core/request-checks.ts";
 import { urlPath } from "../core/url-path.ts";
 
 const log = logger("api");

@@ -8,7 +8,7 @@ import { urlPath } from "../core/url-path.ts";
 import type { Broker } from "./broker.ts";
 import { brokerError } from "./proxy-handler.ts";
 import { listenError } from "../core/listen-error.ts";
-import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
+import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
 import type { Prepared } from "../core/component.ts";
 
@@ -122,7 +122,8 @@ export class ProxyListener {
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.
         fetch: (req, server) => {
-          if (lacksHost(req)) return brokerError(bareTargetPath(req), "bad_request", MISSING_HOST_MESSAGE);
+          const problem = requestProblem(req);
+          if (problem) return closing(brokerError(requestPath(req), "bad_request", problem));
           // A bug fails with a 500 in the caller's dialect (Bun's error hook below never sees which path was called).
           try {
             const res = this.route(req, onlyLocal ? LOOPBACK_PEER : (server.requestIP(req)?.address ?? null));

@@ -4,7 +4,7 @@ import type { Server } from "bun";
 import { VERSION } from "../core/build-info.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
-import { bareTargetPath, lacksHost, MISSING_HOST_MESSAGE } from "../core/missing-host.ts";
+import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
@@ -48,8 +48,9 @@ export interface RouteDeps {
 export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
   return async (req, srv) => {
-    // HTTP/1.0 without Host: the URL is a bare path that new URL() refuses (src/core/missing-host.ts).
-    if (lacksHost(req)) return relayError(bareTargetPath(req), new HttpError("bad_request", MISSING_HOST_MESSAGE));
+    // Without Host (HTTP/1.0) the URL is a bare path that new URL() refuses; two Hosts or Content-Lengths are refused too.
+    const problem = requestProblem(req);
+    if (problem) return closing(relayError(requestPath(req), new HttpError("bad_request", problem)));
     const url = new URL(req.url);
     const p = url.pathname;
     try {

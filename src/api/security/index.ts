@@ -2,6 +2,7 @@
 // request matched, the credentials that route declares (token, dashboard session, or none) before its body is read.
 import { Elysia } from "elysia";
 import { HttpError } from "../../core/http-error.ts";
+import { requestProblem } from "../../core/request-checks.ts";
 import type { ApiDeps } from "../deps.ts";
 import { authenticate } from "./auth.ts";
 import { checkContentLength, parseBody } from "./body.ts";
@@ -33,6 +34,12 @@ export function security(deps: ApiDeps, routes: () => readonly RouteLike[]) {
   return (
     new Elysia({ name: "security" })
       .onRequest(({ request, set }) => {
+        // Before anything reads the Host or the URL: a request no server should act on (src/core/request-checks.ts).
+        const problem = requestProblem(request);
+        if (problem) {
+          set.headers.connection = "close";
+          throw new HttpError("bad_request", problem);
+        }
         const policy = policyFor(deps.ctx.config.current());
         const host = checkHost(request, policy);
         const preflight = checkOrigin(request, host, policy, set.headers as Record<string, string>);

@@ -1,0 +1,39 @@
+// The one check every listener makes before routing: requests Bun's parser hands over that no server should act on.
+//
+// Bun refuses most framing tricks itself (Content-Length with Transfer-Encoding, differing Content-Lengths, any coding
+// but chunked, bare CR, obs-fold; tests/security/request-smuggling.test.ts). It merges repeated headers, though, so two
+// Host lines or two equal Content-Lengths arrive as one value with a comma, and a request without Host (HTTP/1.0 allows
+// it) arrives with a bare "/path" as req.url, which no URL parser takes.
+import { urlPath } from "./url-path.ts";
+
+/** The sentence every listener answers (400) to a request without Host. */
+export const MISSING_HOST_MESSAGE = "the request has no Host header (HTTP/1.0 without Host); send Host, e.g. \"Host: 127.0.0.1\"";
+
+/** Whether Bun received the request without a Host header: its URL is then the bare request target, not absolute. */
+export function lacksHost(req: Request): boolean {
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(req.url);
+}
+
+/** What is wrong with a request before any route sees it (answered 400), or null. */
+export function requestProblem(req: Request): string | null {
+  if (lacksHost(req)) return MISSING_HOST_MESSAGE;
+  // A comma is never part of one host, and RFC 9112 §3.2 answers more than one Host line with 400.
+  if (req.headers.get("host")?.includes(",")) return "the request has more than one Host header (or a comma in it); send exactly one";
+  // RFC 9110 §8.6 lets a server accept "4, 4", but an intermediary that took the first and one that took the last
+  // would disagree about where the body ends: refused, like a hand-written parser refuses it.
+  if (req.headers.get("content-length")?.includes(",")) return "the request has more than one Content-Length; send exactly one";
+  return null;
+}
+
+/** The request's path without the query, for choosing the error's dialect ("/api/tags"): also for a bare target. */
+export function requestPath(req: Request): string {
+  if (!lacksHost(req)) return urlPath(req.url);
+  const q = req.url.indexOf("?");
+  return q < 0 ? req.url : req.url.slice(0, q);
+}
+
+/** The answer to such a request, with the connection closed after it: where its body ends is not to be trusted. */
+export function closing(res: Response): Response {
+  res.headers.set("connection", "close");
+  return res;
+}
