@@ -203,8 +203,14 @@ async function idle(): Promise<void> {
   writeFileSync(cfg, `[api]\nlisten = "127.0.0.1:${apiPort}"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`, { mode: 0o600 });
   const bare = join(home, "bare");
   writeFileSync(join(home, "bare.ts"), `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) }); console.error("bare listening url=http://127.0.0.1:" + s.port);\n`);
-  const built = Bun.spawnSync([BUN, "build", "--compile", join(home, "bare.ts"), "--outfile", bare], { stdout: "ignore", stderr: "pipe" });
-  if (built.exitCode !== 0) throw new Error(`building the bare server failed: ${built.stderr}`);
+  const compile = (entry: string, out: string) => {
+    const built = Bun.spawnSync([BUN, "build", "--compile", "--external", "x11", "--external", "usocket", entry, "--outfile", out], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+    if (built.exitCode !== 0) throw new Error(`building ${entry} failed: ${built.stderr}`);
+  };
+  compile(join(home, "bare.ts"), bare);
+  // The floors: what a compiled program doing only the tray's, or the control API's, kind of work takes (bench/lib/idle-floor).
+  compile(join(ROOT, "bench/lib/idle-floor/tray.ts"), join(home, "tray-floor"));
+  compile(join(ROOT, "bench/lib/idle-floor/daemon.ts"), join(home, "daemon-floor"));
   const bus = await startPrivateBus();
   const watcher = await startWatcher(bus.address);
   const daemon = Bun.spawn([bin, "serve"], { env, cwd: home, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
@@ -212,12 +218,21 @@ async function idle(): Promise<void> {
   writeFileSync(trayCfg, `[api]\nlisten = "127.0.0.1:${apiPort}"\n`);
   const tray = spawnTray(trayCfg, { ...env, DBUS_SESSION_BUS_ADDRESS: bus.address }, bin);
   const bareProc = Bun.spawn([bare], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  const trayFloor = Bun.spawn([join(home, "tray-floor")], { env: { ...env, DBUS_SESSION_BUS_ADDRESS: bus.address }, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const daemonFloor = Bun.spawn([join(home, "daemon-floor")], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   try {
     await Bun.sleep(P.idleSec * 1000);
     if (!watcher.stub.items.length) throw new Error(`the tray did not register: ${tray.stderr()}`);
     const d = treeMem(daemon.pid);
     const t = treeMem(tray.proc.pid);
     const b = treeMem(bareProc.pid);
+    for (const [name, p] of [["tray", trayFloor], ["daemon", daemonFloor]] as const) if (p.exitCode !== null) throw new Error(`the ${name} floor exited: ${await new Response(p.stderr).text()}`);
+    const tf = treeMem(trayFloor.pid);
+    const df = treeMem(daemonFloor.pid);
+    peers.idleTrayFloorRss = tf.rss;
+    peers.idleTrayFloorPss = tf.pss;
+    peers.idleDaemonFloorRss = df.rss;
+    peers.idleDaemonFloorPss = df.pss;
     ours.idleDaemonRss = d.rss;
     ours.idleDaemonPss = d.pss;
     ours.idleTrayRss = t.rss;
@@ -227,6 +242,8 @@ async function idle(): Promise<void> {
   } finally {
     daemon.kill();
     bareProc.kill();
+    trayFloor.kill();
+    daemonFloor.kill();
     await tray.stop();
     watcher.stop();
     await bus.stop();
@@ -270,6 +287,10 @@ if (ours.idleDaemonRss !== undefined) {
   row("tray idle RSS / PSS, MiB (compiled)", "idleTrayRss", `bare compiled Bun server ${f(peers.idleBareRss)} / PSS`, peers.idleBarePss!, 0, "≤ 40 MiB", ratio(ours.idleTrayRss!, peers.idleBareRss!));
   rows.at(-1)![2] = `${f(ours.idleTrayRss)} / ${f(ours.idleTrayPss)}`;
   rows.at(-1)![1] = before.idleTrayRss ? `${f(before.idleTrayRss)} / ${f(before.idleTrayPss)}` : "";
+  if (peers.idleTrayFloorRss !== undefined) {
+    rows.push(["  floor: compiled Elysia app, one route, listening (RSS / PSS)", "", "", `${f(peers.idleDaemonFloorRss)} / ${f(peers.idleDaemonFloorPss)}`, "", "(daemon target 45)"]);
+    rows.push(["  floor: compiled dbus-next on the session bus + fetch + WebSocket (RSS / PSS)", "", "", `${f(peers.idleTrayFloorRss)} / ${f(peers.idleTrayFloorPss)}`, "", "(tray target 40)"]);
+  }
 }
 const beforeNote = existsSync(BEFORE_FILE) ? `"before": ${JSON.parse(readFileSync(BEFORE_FILE, "utf8")).label}.` : "";
 const table = [

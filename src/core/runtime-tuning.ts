@@ -6,5 +6,4 @@ export const RUNTIME_ENV = {
   // user's apps, and parallel markers contending for a busy core cost far more than they save (bench/hot-paths.ts:
   // about a third less CPU per request and a lower tail; docs/performance.md).
   BUN_JSC_numberOfGCMarkers: "1",
-  BUN_JSC_forceRAMSize: String(64 * 1024 * 1024),
 } as const;
