@@ -194,6 +194,8 @@ export class Session {
   sendFrame(f: Frame): void {
     if (this.closedInfo) return;
     this.write(encode(f));
+    // Credit is what the peer's sender waits for: it leaves now (with whatever was queued before it), not a turn later.
+    if (f.type === "WINDOW_UPDATE") this.flush();
   }
 
   /** Every outgoing frame passes here, so order is kept whether or not it is batched. */
