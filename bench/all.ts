@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths"] as const;
+const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths", "front-end", "broker-tail"] as const;
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: { quick: { type: "boolean" }, only: { type: "string" }, "readme-only": { type: "boolean" } },
@@ -31,6 +31,8 @@ const TITLES: Record<string, string> = {
   tunnel: "Tunnel vs direct (`bench/tunnel.ts`)",
   "relay-cluster": "Relay cluster: the forward hop and 1 vs 3 nodes (`bench/relay-cluster.ts`)",
   "hot-paths": "Hot paths against the best peers, pinned to one core (`bench/hot-paths.ts`; docs/performance.md)",
+  "front-end": "The broker's HTTP front end: Bun.serve vs a raw-socket server (`bench/front-end.ts`; docs/performance.md)",
+  "broker-tail": "The broker's tail at a fixed rate, with the GC log (`bench/broker-tail.ts`; docs/performance.md)",
   release: "Release artifacts (`bun run release`)",
 };
 const parts = [
