@@ -18,6 +18,7 @@ interface UpConn {
   sock: Socket<UpConn>;
   /** One parser per response: made when the request goes out. */
   parser: ResponseParser | null;
+  closed?: boolean;
 }
 const idle: UpConn[] = [];
 
@@ -27,13 +28,24 @@ async function connectUp(): Promise<UpConn> {
     hostname: up.hostname,
     port: Number(up.port),
     data: c,
-    socket: { data: (s, d) => s.data.parser?.push(d), close: () => {}, error: () => {} },
+    socket: {
+      data: (s, d) => s.data.parser?.push(d),
+      // The upstream closes idle keep-alive sockets (nginx after keepalive_timeout): never hand one out again.
+      close: (s) => {
+        const i = idle.indexOf(s.data);
+        if (i >= 0) idle.splice(i, 1);
+        s.data.closed = true;
+      },
+      error: () => {},
+    },
   });
   return c;
 }
 
 async function forward(method: string, target: string, contentType: string | null, body: Uint8Array | null): Promise<Reply> {
-  const c = idle.pop() ?? (await connectUp());
+  let c = idle.pop();
+  while (c?.closed) c = idle.pop();
+  c ??= await connectUp();
   const head = `${method} ${target} HTTP/1.1\r\nhost: ${up.host}\r\n${contentType ? `content-type: ${contentType}\r\n` : ""}content-length: ${body?.length ?? 0}\r\n\r\n`;
   return new Promise<Reply>((resolve) => {
     let rhead: ResponseHead;

@@ -60,16 +60,17 @@ async function rawAgent(relayUrl: string, capabilities: string[], answerBatched:
 const call = (relay: RelayProc, body: string) =>
   fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body, headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" } });
 
-describe("the relay with agents old and new", () => {
-  let relay: RelayProc;
-  beforeAll(async () => {
-    relay = await startRelayProc(relayToml());
-  });
-  afterAll(async () => {
-    await relay?.stop();
-    cleanup(relay?.dir);
-  });
+/** One relay process for the tests that need one. */
+let relay: RelayProc;
+beforeAll(async () => {
+  relay = await startRelayProc(relayToml());
+});
+afterAll(async () => {
+  await relay?.stop();
+  cleanup(relay?.dir);
+});
 
+describe("the relay with agents old and new", () => {
   test("an agent of the previous release (no batch capability) is served one frame per message, never a BATCH", async () => {
     const agent = await rawAgent(relay.url, PREVIOUS_CAPABILITIES, false);
     try {
@@ -104,15 +105,6 @@ describe("the relay with agents old and new", () => {
 });
 
 describe("how the relay frames an answer for its client", () => {
-  let relay: RelayProc;
-  beforeAll(async () => {
-    relay = await startRelayProc(relayToml());
-  });
-  afterAll(async () => {
-    await relay?.stop();
-    cleanup(relay?.dir);
-  });
-
   for (const [name, lateEndMs, sized] of [
     ["an answer complete on arrival goes out sized (Content-Length, one write)", 0, true],
     ["an answer whose END is still to come streams (chunked)", 100, false],
