@@ -104,6 +104,9 @@ async function tunnel(): Promise<void> {
       if (r.ok && ((await r.json()) as { models: unknown[] }).models.length) break;
       await Bun.sleep(100);
     }
+    // At rest, before any load: the floor under the peak (each process's modules and heap with nothing to do).
+    ours.tunnelRestMiB = treeMem(relay.proc.pid).rss + treeMem(daemon.proc.pid).rss;
+    peers.tunnelRestMiB = treeMem(ssh.sshd.pid).rss + treeMem(ssh.ssh.pid).rss;
     await wrkRun(`${tunnelUrl}/api/generate`, 16, 1, auth);
     await wrkRun(`${ssh.url}/api/generate`, 16, 1);
     // sshd forks per connection: pin again so the session's processes run on the subject CPU too.
@@ -269,6 +272,7 @@ row("tunnel CPU per request, µs (relay + daemon; sshd + ssh)", "tunnelCpuUs", "
 row("  of which the daemon, µs (same daemon behind ssh: its broker work)", "tunnelDaemonCpuUs", "daemon behind ssh", peers.tunnelDaemonCpuUs!, 0, "");
 row(`tunnel ${P.uploadMb} MB upload, MB/s`, "tunnelUploadMBs", "`ssh -R`", peers.tunnelUploadMBs!, 0, "≥ 1.0× ssh");
 row("tunnel peak RSS, MiB (relay + daemon; sshd + ssh)", "tunnelPeakMiB", "sshd + ssh", peers.tunnelPeakMiB!, 0, "≤ 100 MiB");
+if (ours.tunnelRestMiB !== undefined) row("  at rest before the load, RSS MiB (from source)", "tunnelRestMiB", "sshd + ssh", peers.tunnelRestMiB!, 0, "");
 }
 if (ours.brokerRps !== undefined) {
 const rpsBest = bestHi(["HAProxy", peers.haproxyRps!], ["nginx", peers.nginxRps!], ["Caddy", peers.caddyRps!]);
