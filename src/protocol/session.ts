@@ -433,21 +433,6 @@ function declaredLength(headers: HeaderList): number {
   return Number(values[0]);
 }
 
-/** Passes exactly `length` bytes; more, or fewer before the end, errors the stream. */
-export function exactLength(length: number): TransformStream<Uint8Array, Uint8Array> {
-  let seen = 0;
-  return new TransformStream({
-    transform(chunk, c) {
-      seen += chunk.byteLength;
-      if (seen > length) throw new Error(`the request body is longer than its declared ${length} bytes`);
-      c.enqueue(chunk);
-    },
-    flush() {
-      if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
-    },
-  });
-}
-
 /** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
 export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>): Promise<void> {
   const head = s.requestHead!;
@@ -457,7 +442,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     const declared = declaredLength(head.headers);
     // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
     // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
-    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readable.pipeThrough(exactLength(declared));
+    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readableExactly(declared);
     const req = new Request(`http://tunnel.invalid${head.path}`, {
       method: head.method,
       headers: head.headers,

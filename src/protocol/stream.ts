@@ -74,7 +74,20 @@ export class Stream {
 
   /** The peer's DATA as a web stream, made on first use (most streams never need one of the two directions). */
   get readable(): ReadableStream<Uint8Array> {
-    return (this.readableStream ??= new ReadableStream<Uint8Array>(
+    return (this.readableStream ??= this.makeReadable(-1));
+  }
+
+  /**
+   * The peer's DATA as a web stream held to exactly `length` bytes: more, or fewer before END, errors it (and a longer
+   * one resets the stream). The agent reads a relay's body this way: the relay is not trusted to send what it declared.
+   */
+  readableExactly(length: number): ReadableStream<Uint8Array> {
+    return (this.readableStream ??= this.makeReadable(length));
+  }
+
+  private makeReadable(length: number): ReadableStream<Uint8Array> {
+    let seen = 0;
+    return new ReadableStream<Uint8Array>(
       {
         pull: async (c) => {
           let chunk: Uint8Array | null;
@@ -84,13 +97,22 @@ export class Stream {
             c.error(e);
             return;
           }
+          if (length >= 0) {
+            seen += chunk ? chunk.length : 0;
+            if (seen > length) {
+              const message = `the request body is longer than its declared ${length} bytes`;
+              this.reset("cancel", message);
+              return c.error(new Error(message));
+            }
+            if (!chunk && seen !== length) return c.error(new Error(`the request body ended after ${seen} of its declared ${length} bytes`));
+          }
           if (chunk) c.enqueue(chunk);
           else c.close();
         },
         cancel: (reason) => this.cancelRead(reason),
       },
       { highWaterMark: 0 },
-    ));
+    );
   }
 
   /**
