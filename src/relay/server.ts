@@ -68,6 +68,9 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
       stopping = true;
       await sessions.goAwayAll("the relay is shutting down");
       await cluster?.stop();
+      // Answers still being written (a stream that finished just now is answered in one write a moment later) go out
+      // before the sockets close; whatever is still open after a short wait is cut.
+      await Promise.race([server.stop(false), Bun.sleep(2_000)]);
       await server.stop(true);
     },
   };
