@@ -433,8 +433,16 @@ function declaredLength(headers: HeaderList): number {
   return Number(values[0]);
 }
 
+/** How serveStream builds the one Request it hands on (the agent builds the broker's request directly, no copy). */
+export interface ServeOptions {
+  /** Scheme and authority of the request's URL (default "http://tunnel.invalid"). */
+  origin?: string;
+  /** The headers the request carries, from the head's. */
+  headers?: (h: HeaderList) => [string, string][];
+}
+
 /** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
-export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>): Promise<void> {
+export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>, o: ServeOptions = {}): Promise<void> {
   const head = s.requestHead!;
   let res: Response;
   try {
@@ -443,9 +451,9 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
     // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
     const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readableExactly(declared);
-    const req = new Request(`http://tunnel.invalid${head.path}`, {
+    const req = new Request(`${o.origin ?? "http://tunnel.invalid"}${head.path}`, {
       method: head.method,
-      headers: head.headers,
+      headers: o.headers ? o.headers(head.headers) : head.headers,
       body,
       signal: s.signal,
       // fetch requires duplex for streamed bodies.
@@ -457,6 +465,11 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
+  await answer(s, res);
+}
+
+/** Streams a handler's Response back as the stream's answer. */
+async function answer(s: Stream, res: Response): Promise<void> {
   if (s.signal.aborted) {
     res.body?.cancel().catch(() => {});
     return;

@@ -10,7 +10,8 @@ import { VERSION } from "../core/build-info.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { connect, ConnectError, type Connection } from "./connector.ts";
 import { connectBridge } from "./bridge-v1.ts";
-import { checkPath, sanitize } from "./filter.ts";
+import { checkPath, sanitize, sanitizedHeaders } from "./filter.ts";
+import { urlPath, urlSearch } from "../core/url-path.ts";
 import { tunnelMetrics } from "./metrics.ts";
 import { serveStream } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
@@ -161,25 +162,30 @@ export class TunnelService implements TunnelControl {
       tunnelMetrics.bytes.inc({ direction: "in" }, s.bytesIn);
       tunnelMetrics.bytes.inc({ direction: "out" }, s.bytesOut);
     });
-    void serveStream(s, (req) => this.handle(req, c));
+    // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
+    const brokerHost = this.brokerHost;
+    void serveStream(s, (req) => this.handle(req, c, true), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost) });
   }
 
-  /** One request from the relay: checked, cleaned, then served by the broker like a local one (failover, metrics). */
-  async handle(req: Request, c: TunnelConfig): Promise<Response> {
-    const u = new URL(req.url);
-    const refused = checkPath(req.method, u.pathname + u.search, c);
+  /**
+   * One request from the relay: checked, cleaned (unless `sanitized`: built clean by serveStream), then served by the
+   * broker like a local one (failover, metrics).
+   */
+  async handle(req: Request, c: TunnelConfig, sanitized = false): Promise<Response> {
+    const path = urlPath(req.url);
+    const refused = checkPath(req.method, path + urlSearch(req.url), c);
     let res: Response;
     if (refused) {
-      log.warn("refused a request from the relay", { method: req.method, path: u.pathname, reason: refused.message });
-      res = refused.toDialectResponse(u.pathname);
+      log.warn("refused a request from the relay", { method: req.method, path, reason: refused.message });
+      res = refused.toDialectResponse(path);
     } else {
       const broker = this.ctx.services.broker;
       try {
-        res = broker ? await broker.handle(sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(u.pathname);
+        res = broker ? await broker.handle(sanitized ? req : sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(path);
       } catch (e) {
         // A bug in the broker: the cloud client gets a 500 in its dialect, not a reset stream carrying our internal message.
-        log.error("the broker failed a request from the relay", { method: req.method, path: u.pathname, error: e });
-        res = new HttpError("internal", "the agent failed this request").toDialectResponse(u.pathname);
+        log.error("the broker failed a request from the relay", { method: req.method, path, error: e });
+        res = new HttpError("internal", "the agent failed this request").toDialectResponse(path);
       }
     }
     tunnelMetrics.requests.inc({ status: String(res.status) });

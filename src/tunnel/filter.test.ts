@@ -1,7 +1,7 @@
 // The relay is untrusted: only allowlisted paths pass, model management is opt-in, its credentials never reach local services.
 import { expect, test } from "bun:test";
 import { DEFAULT_TUNNEL_PATHS } from "../config/schema.ts";
-import { checkPath, sanitize } from "./filter.ts";
+import { checkPath, sanitize, sanitizedHeaders } from "./filter.ts";
 
 const cfg = { allowed_paths: DEFAULT_TUNNEL_PATHS, allow_model_management: false };
 
@@ -37,4 +37,21 @@ test("credentials, cookies and origin from the relay are stripped and Host is re
   expect(out.headers.get("x-forwarded-for")).toBeNull();
   expect(out.headers.get("host")).toBe("127.0.0.1:11435");
   expect(out.headers.get("content-type")).toBe("application/json");
+});
+
+test("sanitizedHeaders, what a relay's head becomes for the broker: any spelling of a stripped name goes, Host is replaced", () => {
+  const out = sanitizedHeaders(
+    [
+      ["Authorization", "Bearer relay"],
+      ["COOKIE", "s=1"],
+      ["host", "evil"],
+      ["X-Real-IP", "1.2.3.4"],
+      ["content-type", "application/json"],
+    ],
+    "127.0.0.1:11435",
+  );
+  expect(out).toEqual([
+    ["content-type", "application/json"],
+    ["host", "127.0.0.1:11435"],
+  ]);
 });

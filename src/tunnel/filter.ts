@@ -6,7 +6,7 @@ import type { TunnelConfig } from "../config/schema.ts";
 export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
 
 /** Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints). */
-const STRIPPED = ["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip"];
+const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "host"]);
 
 const isManagement = (p: string) => MODEL_MANAGEMENT_PATHS.some((m) => p === m || p.startsWith(m + "/"));
 
@@ -31,15 +31,23 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
   return null;
 }
 
-/** The request the broker sees: same method, path and body; relay credentials gone; Host is the broker's own. */
+/** The headers the broker sees from the relay's: relay credentials, cookies, origins and proxy hints gone; Host the broker's own. */
+export function sanitizedHeaders(headers: Iterable<[string, string]>, brokerHost: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, v] of headers) if (!STRIPPED.has(k.toLowerCase())) out.push([k, v]);
+  out.push(["host", brokerHost]);
+  return out;
+}
+
+/**
+ * The request the broker sees: same method, path and body, sanitizedHeaders(). The tunnel protocol's streams are built
+ * this way from the start (serveStream's `origin` and `headers`); this is for requests made elsewhere (bridge-v1).
+ */
 export function sanitize(req: Request, brokerHost: string): Request {
   const u = new URL(req.url);
-  const headers = new Headers(req.headers);
-  for (const h of STRIPPED) headers.delete(h);
-  headers.set("host", brokerHost);
   return new Request(`http://${brokerHost}${u.pathname}${u.search}`, {
     method: req.method,
-    headers,
+    headers: sanitizedHeaders(req.headers, brokerHost),
     body: req.body,
     signal: req.signal,
     // @ts-expect-error duplex is needed for a streamed body
