@@ -1,7 +1,7 @@
 // The one check every listener makes before routing: requests Bun's parser hands over that no server should act on.
 //
 // Bun refuses most framing tricks itself (Content-Length with Transfer-Encoding, differing Content-Lengths, any coding
-// but chunked, bare CR, obs-fold; tests/security/request-smuggling.test.ts). It merges repeated headers, though, so two
+// but chunked, bare CR, obs-fold; tests/foundation/request-smuggling.test.ts). It merges repeated headers, though, so two
 // Host lines or two equal Content-Lengths arrive as one value with a comma, and a request without Host (HTTP/1.0 allows
 // it) arrives with a bare "/path" as req.url, which no URL parser takes.
 import { urlPath } from "./url-path.ts";
