@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
+import { fixedRate, type FixedRateResult } from "./lib/fixed-rate.ts";
 import { spawnListening } from "./lib/proc.ts";
 import { median, pct } from "./lib/stats.ts";
 
@@ -23,21 +24,7 @@ const SECONDS = Number(values.seconds ?? (values.quick ? 5 : 15));
 const ROUNDS = Number(values.rounds ?? (values.quick ? 1 : 3));
 const TARGET_P99_MS = 1;
 
-interface LoadResult {
-  latenciesMs: number[];
-  errors: number;
-  sent: number;
-  achievedRate: number;
-}
-async function load(url: string, headers: string[] = []): Promise<LoadResult> {
-  const p = Bun.spawn(
-    [BUN, join(ROOT, "bench/lib/open-loop.ts"), "--url", url, "--rate", String(RATE), "--seconds", String(SECONDS), ...headers.flatMap((h) => ["--header", h])],
-    { stdout: "pipe", stderr: "inherit" },
-  );
-  const out = await new Response(p.stdout).text();
-  if ((await p.exited) !== 0) throw new Error(`open-loop failed for ${url}`);
-  return JSON.parse(out.trim().split("\n").at(-1)!);
-}
+const load = (url: string, headers: string[] = []) => fixedRate(url, { rate: RATE, seconds: SECONDS, headers });
 
 // A real daemon with two upstreams answering (a fake Ollama in its own process), so the status has real content.
 const fake = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--models", "llama3.2:1b,qwen2.5:0.5b"]);
@@ -53,7 +40,7 @@ writeFileSync(join(tmp, "status.json"), sample);
 const baseline = await spawnListening([BUN, join(ROOT, "bench/lib/static-json-server.ts"), join(tmp, "status.json")]);
 const baselineUrl = `${baseline.url}/api/v1/status`;
 
-const results = { baseline: [] as LoadResult[], api: [] as LoadResult[] };
+const results = { baseline: [] as FixedRateResult[], api: [] as FixedRateResult[] };
 try {
   for (let r = 0; r < ROUNDS; r++) {
     // Interleaved, so that a noisy moment on the shared machine hits both alike.
@@ -70,8 +57,8 @@ try {
 }
 
 const f = (n: number, d = 3) => (Number.isFinite(n) ? n.toFixed(d) : "–");
-const stat = (rs: LoadResult[], p: number) => median(rs.map((r) => pct(r.latenciesMs, p)));
-const rows: [string, (rs: LoadResult[]) => number, number][] = [
+const stat = (rs: FixedRateResult[], p: number) => median(rs.map((r) => pct(r.latenciesMs, p)));
+const rows: [string, (rs: FixedRateResult[]) => number, number][] = [
   ["latency p50 (ms)", (rs) => stat(rs, 50), 3],
   ["latency p90 (ms)", (rs) => stat(rs, 90), 3],
   ["latency p99 (ms)", (rs) => stat(rs, 99), 3],

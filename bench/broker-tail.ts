@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
 import { startStaticUpstream } from "./lib/peers.ts";
+import { fixedRateLatencies } from "./lib/fixed-rate.ts";
 import { startNginxProxy } from "./lib/peers.ts";
 import { pin } from "./lib/proc.ts";
 import { median, pct } from "./lib/stats.ts";
@@ -18,14 +19,7 @@ const ROOT = resolve(import.meta.dir, "..");
 const QUICK = Bun.argv.includes("--quick");
 const P = QUICK ? { rounds: 1, sec: 4, rate: 1000 } : { rounds: 3, sec: 8, rate: 1000 };
 
-async function openLoop(url: string): Promise<number[]> {
-  const p = Bun.spawn(["taskset", "-c", "0", process.execPath, join(ROOT, "bench/lib/open-loop.ts"), "--url", url, "--rate", String(P.rate), "--seconds", String(P.sec), "--warmup", "1"], { stdout: "pipe", stderr: "inherit" });
-  const out = await new Response(p.stdout).text();
-  if ((await p.exited) !== 0) throw new Error(`open-loop failed for ${url}`);
-  const r = JSON.parse(out.trim().split("\n").at(-1)!) as { latenciesMs: number[]; errors: number };
-  if (r.errors) throw new Error(`${url}: ${r.errors} errors`);
-  return r.latenciesMs;
-}
+const openLoop = (url: string) => fixedRateLatencies(url, { rate: P.rate, seconds: P.sec, warmup: 1, cpu: 0 });
 
 /** Pauses (ms) and kinds of the collections JSC logged in `text`. */
 function collections(text: string): { pauses: number[]; full: number } {

@@ -19,6 +19,7 @@ import { ensureBinary } from "../tests/helpers/binary.ts";
 import { homeEnv, removeHome, startDaemon, tempHome } from "../tests/helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
 import { startStaticUpstream, startCaddyProxy, startHaproxyProxy, startNginxProxy, type Peer } from "./lib/peers.ts";
+import { fixedRateLatencies } from "./lib/fixed-rate.ts";
 import { freePort, pin, spawnListening, treeCpuMs, treeMem } from "./lib/proc.ts";
 import { startSshTunnel } from "./lib/ssh-tunnel.ts";
 import { median, pct } from "./lib/stats.ts";
@@ -62,17 +63,7 @@ async function measured(url: string, pids: number[], connections: number, second
 }
 
 /** Fixed-rate GETs (a separate process on the load CPU): latencies in ms. */
-async function openLoop(url: string, headers: string[] = []): Promise<number[]> {
-  const p = Bun.spawn(
-    ["taskset", "-c", String(LOAD_CPU), BUN, join(ROOT, "bench/lib/open-loop.ts"), "--url", url, "--rate", String(P.rate), "--seconds", String(P.rateSec), "--warmup", "1", ...headers.flatMap((h) => ["--header", h])],
-    { stdout: "pipe", stderr: "inherit" },
-  );
-  const out = await new Response(p.stdout).text();
-  if ((await p.exited) !== 0) throw new Error(`open-loop failed for ${url}`);
-  const r = JSON.parse(out.trim().split("\n").at(-1)!) as { latenciesMs: number[]; errors: number };
-  if (r.errors) throw new Error(`${url}: open loop saw ${r.errors} errors`);
-  return r.latenciesMs;
-}
+const openLoop = (url: string, headers: string[] = []) => fixedRateLatencies(url, { rate: P.rate, seconds: P.rateSec, warmup: 1, cpu: LOAD_CPU, headers });
 
 async function upload(url: string, headers: Record<string, string>): Promise<number> {
   const total = P.uploadMb * 1024 * 1024;

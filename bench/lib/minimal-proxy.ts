@@ -66,7 +66,6 @@ async function forward(method: string, target: string, contentType: string | nul
   });
 }
 
-const headerOf = (h: ResponseHead, name: string) => headerValue(h.headers, name);
 
 if (values.front === "serve") {
   const server = Bun.serve({
@@ -77,7 +76,7 @@ if (values.front === "serve") {
       const target = u.slice(u.indexOf("/", u.indexOf("//") + 2));
       const body = req.body ? await req.bytes() : null;
       const r = await forward(req.method, target, req.headers.get("content-type"), body);
-      return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.head.status, headers: { "content-type": headerOf(r.head, "content-type") ?? "application/octet-stream" } });
+      return new Response(r.body as Uint8Array<ArrayBuffer>, { status: r.head.status, headers: { "content-type": headerValue(r.head.headers, "content-type") ?? "application/octet-stream" } });
     },
   });
   console.log(`minimal-proxy serve: listening url=http://127.0.0.1:${server.port}`);
@@ -120,7 +119,7 @@ if (values.front === "serve") {
     if (buf.length < end + 4 + length) return;
     s.data.buf = buf.length > end + 4 + length ? buf.subarray(end + 4 + length) : null;
     const r = await forward(method!, target!, contentType, length ? buf.subarray(end + 4, end + 4 + length) : null);
-    const ct = headerOf(r.head, "content-type") ?? "application/octet-stream";
+    const ct = headerValue(r.head.headers, "content-type") ?? "application/octet-stream";
     s.write(Buffer.concat([enc.encode(`HTTP/1.1 ${r.head.status} ${r.head.statusText}\r\ncontent-type: ${ct}\r\ncontent-length: ${r.body.length}\r\n\r\n`), r.body]));
   };
   console.log(`minimal-proxy listen: listening url=http://127.0.0.1:${server.port}`);

@@ -1,9 +1,9 @@
 // Debian's nginx as a baseline reverse proxy: generated config in a temp dir, run as the current user, stopped after.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { nginxPrelude } from "./peers.ts";
-import { freePort, waitHttp } from "./proc.ts";
+import { nginxPrelude, runNginx } from "./peers.ts";
+import { freePort } from "./proc.ts";
 
 export interface Nginx {
   url: string;
@@ -31,17 +31,5 @@ export async function startNginx(upstreamUrl: string): Promise<Nginx> {
   }
 }
 `;
-  writeFileSync(join(dir, "nginx.conf"), conf);
-  const p = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/api/version`, 5000, p);
-  return {
-    url,
-    pid: p.pid,
-    async stop() {
-      p.kill("SIGQUIT");
-      await Promise.race([p.exited, Bun.sleep(3000).then(() => p.kill("SIGKILL"))]);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return runNginx("nginx", dir, port, conf);
 }

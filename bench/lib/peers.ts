@@ -81,9 +81,14 @@ export async function startStaticUpstream(): Promise<Peer> {
   }
 }
 `;
+  return runNginx("static nginx", dir, port, conf);
+}
+
+/** Writes `conf` as the nginx.conf of `dir`, starts nginx on it, and waits for it to answer on `port`. */
+export function runNginx(name: string, dir: string, port: number, conf: string): Promise<Peer> {
   writeFileSync(join(dir, "nginx.conf"), conf);
   const p = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
-  return started("static nginx", p, `http://127.0.0.1:${port}`, dir);
+  return started(name, p, `http://127.0.0.1:${port}`, dir);
 }
 
 /** nginx as a reverse proxy (one worker, keepalive upstream, no buffering). */
@@ -91,8 +96,10 @@ export async function startNginxProxy(upstream: string): Promise<Peer> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-nginx-"));
   const port = await freePort();
   const up = new URL(upstream);
-  writeFileSync(
-    join(dir, "nginx.conf"),
+  return runNginx(
+    "nginx",
+    dir,
+    port,
     `${nginxPrelude(dir)}
   upstream u { server ${up.host}; keepalive 256; }
   server {
@@ -109,8 +116,6 @@ export async function startNginxProxy(upstream: string): Promise<Peer> {
 }
 `,
   );
-  const p = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "inherit" });
-  return started("nginx", p, `http://127.0.0.1:${port}`, dir);
 }
 
 /** HAProxy in HTTP mode, one thread, option http-no-delay, keep-alive to the upstream. */

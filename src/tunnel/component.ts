@@ -146,7 +146,7 @@ export class TunnelService implements TunnelControl {
         clock: this.clock,
         onStream: (s: Stream) => this.onStream(s, c),
       };
-      const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(req, c) }) : await connect(opts);
+      const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(sanitize(req, this.brokerHost), c) }) : await connect(opts);
       tunnelMetrics.connects.inc({ result: "ok" });
       return conn;
     } catch (e) {
@@ -164,14 +164,14 @@ export class TunnelService implements TunnelControl {
     });
     // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
     const brokerHost = this.brokerHost;
-    void serveStream(s, (req) => this.handle(req, c, true), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost) });
+    void serveStream(s, (req) => this.handle(req, c), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost) });
   }
 
   /**
-   * One request from the relay: checked, cleaned (unless `sanitized`: built clean by serveStream), then served by the
-   * broker like a local one (failover, metrics).
+   * One request from the relay, already cleaned (built so by serveStream, or by sanitize() for bridge-v1): checked, then
+   * served by the broker like a local one (failover, metrics).
    */
-  async handle(req: Request, c: TunnelConfig, sanitized = false): Promise<Response> {
+  async handle(req: Request, c: TunnelConfig): Promise<Response> {
     const path = urlPath(req.url);
     const refused = checkPath(req.method, path + urlSearch(req.url), c);
     let res: Response;
@@ -181,7 +181,7 @@ export class TunnelService implements TunnelControl {
     } else {
       const broker = this.ctx.services.broker;
       try {
-        res = broker ? await broker.handle(sanitized ? req : sanitize(req, this.brokerHost), "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(path);
+        res = broker ? await broker.handle(req, "tunnel") : new HttpError("unavailable", "the broker is not running").toDialectResponse(path);
       } catch (e) {
         // A bug in the broker: the cloud client gets a 500 in its dialect, not a reset stream carrying our internal message.
         log.error("the broker failed a request from the relay", { method: req.method, path, error: e });
