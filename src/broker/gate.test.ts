@@ -105,3 +105,69 @@ test("a client that goes away leaves the queue at once; a full queue is 429; a l
   expect([e.status, e.code]).toEqual([503, "unavailable"]);
   expect(e.message).toContain("queue_timeout");
 });
+
+test("one key's flood cannot lock another key out: a key with nothing waiting always gets a place, a key over its share gets the 429", async () => {
+  const g = gate(6);
+  const a = up("a", 1);
+  g.acquire([a], who("flood"), null);
+  // Alone, the flood may take every place (its share is all of them); the seventh is refused.
+  const flood = Array.from({ length: 6 }, () => (g.acquire([a], who("flood"), null) as Promise<Grant<typeof a>>).catch(() => null));
+  expect(g.length).toBe(6);
+  expect(() => g.acquire([a], who("flood"), null)).toThrow("the broker's queue is full (6 requests wait");
+  // The editor, with nothing waiting, gets a place in the full queue, and the slot after the one in flight.
+  const editor = g.acquire([a], who("editor"), null) as Promise<Grant<typeof a>>;
+  expect(g.length).toBe(7);
+  // Now two keys wait: the flood's share is 3 of the 6 places and it holds 6, so it is refused, naming its share...
+  let e: unknown = null;
+  try {
+    g.acquire([a], who("flood"), null);
+  } catch (x) {
+    e = x;
+  }
+  expect(e).toBeInstanceOf(HttpError);
+  expect([(e as HttpError).status, (e as HttpError).code]).toEqual([429, "rate_limited"]);
+  expect((e as HttpError).message).toBe('the broker\'s queue is full for the API key "flood": 6 of its requests wait, its share of the 6 places while 2 keys wait; retry shortly');
+  // ...and a second editor request (the editor already waits) is refused while the queue is over its limit.
+  expect(() => g.acquire([a], who("editor"), null)).toThrow("the broker's queue is full (6 requests wait");
+  g.release(a, who("flood"));
+  expect((await editor).position).toBe(7);
+  // Once the editor is served and the flood drained, the flood alone may queue again (its share is the whole queue).
+  for (let i = 0; i < 4; i++) g.release(a, who("x"));
+  await Bun.sleep(0);
+  expect(g.length).toBe(2);
+  const more = g.acquire([a], who("flood"), null) as Promise<unknown>;
+  expect(more).toBeInstanceOf(Promise);
+  for (let i = 0; i < 3; i++) g.release(a, who("x"));
+  await Promise.all([...flood, more]);
+  expect(g.length).toBe(0);
+});
+
+test("callers without a key share a bucket per class, named as such when over their share", async () => {
+  const g = gate(2);
+  const a = up("a", 1);
+  g.acquire([a], who("x"), null);
+  const queued = [g.acquire([a], who("-lan"), null), g.acquire([a], who("k"), null)] as Promise<unknown>[];
+  expect(() => g.acquire([a], who("-lan"), null)).toThrow("the broker's queue is full for callers without a key: 1 of its requests wait");
+  for (let i = 0; i < 2; i++) g.release(a, who("x"));
+  await Promise.all(queued);
+});
+
+test("the queue's total stays bounded: queue_limit plus one place per other key that arrived when it was full; queue_limit 0 queues nothing", () => {
+  const g = gate(4, 20);
+  const a = up("a", 1);
+  g.acquire([a], who("x"), null);
+  // Left to time out (20 ms) after the test.
+  const keep = (p: unknown) => (p as Promise<unknown>).catch(() => {});
+  for (let i = 0; i < 4; i++) keep(g.acquire([a], who("flood"), null));
+  for (let k = 0; k < 3; k++) {
+    keep(g.acquire([a], who(`k${k}`), null));
+    // A newcomer gets one place, never a second while the queue is over its limit.
+    expect(() => g.acquire([a], who(`k${k}`), null)).toThrow(HttpError);
+    expect(() => g.acquire([a], who("flood"), null)).toThrow(HttpError);
+  }
+  expect(g.length).toBe(4 + 3);
+
+  const none = gate(0);
+  none.acquire([a], who("x"), null);
+  expect(() => none.acquire([a], who("editor"), null)).toThrow("the broker's queue is full (0 requests wait");
+});

@@ -1,5 +1,6 @@
 // Slots and the fair queue: at most max_parallel requests on an upstream (and on a key), the rest waiting in turn,
-// round-robin across keys so one busy script cannot starve the editor, this machine's callers before the tunnel's.
+// round-robin across keys so one busy script cannot starve the editor, this machine's callers before the tunnel's;
+// each key may hold only its share of the queue's places, and a key with nothing waiting always gets one.
 import { HttpError } from "../core/http-error.ts";
 
 /** What the gate needs of an upstream: its name (the slot count's key) and its limit (0 = none). */
@@ -46,6 +47,8 @@ export class Gate<U extends Slotted> {
   /** Per class (0 local, 1 tunnel): buckets in turn order, each with its waiters in arrival order. */
   private classes: Map<string, Waiter<U>[]>[] = [new Map(), new Map()];
   private waiting = 0;
+  /** Requests waiting per bucket (in either class): who holds how many of the queue's places. */
+  private perBucket = new Map<string, number>();
   /** Requests that waited, and for how long in total (for metrics and status). */
   stats = { queued: 0, waitedMs: 0, refusedFull: 0, timedOut: 0 };
 
@@ -95,9 +98,10 @@ export class Gate<U extends Slotted> {
       }
     }
     const lim = this.limits();
-    if (this.waiting >= lim.queueLimit) {
+    const full = this.refusal(c.bucket, lim.queueLimit);
+    if (full) {
       this.stats.refusedFull++;
-      throw new HttpError("rate_limited", `the broker's queue is full (${lim.queueLimit} requests wait for a free upstream); retry shortly`).after(1);
+      throw full;
     }
     return new Promise<Grant<U>>((resolve, reject) => {
       const w: Waiter<U> = { claimant: c, candidates, since: this.now(), resolve, reject, done: false, position: this.waiting + 1, cleanup: () => {} };
@@ -106,6 +110,7 @@ export class Gate<U extends Slotted> {
       if (!bucket) cls.set(c.bucket, (bucket = []));
       bucket.push(w);
       this.waiting++;
+      this.perBucket.set(c.bucket, (this.perBucket.get(c.bucket) ?? 0) + 1);
       this.stats.queued++;
       const timer = setTimeout(() => {
         this.stats.timedOut++;
@@ -121,6 +126,30 @@ export class Gate<U extends Slotted> {
       if (signal?.aborted) onAbort();
       else this.dispatch();
     });
+  }
+
+  /**
+   * Why this bucket may not wait now, or null. A bucket with nothing waiting always gets a place, even in a full queue,
+   * so one key's flood never locks another key out; a bucket already waiting may hold at most its share of queue_limit
+   * (queue_limit / buckets waiting, at least one), and nothing more while the queue is full. The queue so holds at most
+   * queue_limit requests plus one per other bucket that arrived when it was full. queue_limit 0 means no queue at all.
+   */
+  private refusal(bucket: string, limit: number): HttpError | null {
+    const mine = this.perBucket.get(bucket) ?? 0;
+    if (limit > 0 && mine === 0) return null;
+    const share = Math.max(1, Math.floor(limit / Math.max(1, this.perBucket.size)));
+    if (limit > 0 && mine >= share && this.perBucket.size > 1) {
+      const who = bucket.startsWith("-") ? "callers without a key" : `the API key "${bucket}"`;
+      return new HttpError("rate_limited", `the broker's queue is full for ${who}: ${mine} of its requests wait, its share of the ${limit} places while ${this.perBucket.size} keys wait; retry shortly`).after(1);
+    }
+    if (this.waiting >= limit || mine >= share) return new HttpError("rate_limited", `the broker's queue is full (${limit} requests wait for a free upstream); retry shortly`).after(1);
+    return null;
+  }
+
+  private unqueued(bucket: string): void {
+    const n = (this.perBucket.get(bucket) ?? 1) - 1;
+    if (n > 0) this.perBucket.set(bucket, n);
+    else this.perBucket.delete(bucket);
   }
 
   /** Gives the slot back and lets the next waiter in. */
@@ -154,6 +183,7 @@ export class Gate<U extends Slotted> {
     if (i >= 0) {
       bucket.splice(i, 1);
       this.waiting--;
+      this.unqueued(w.claimant.bucket);
     }
     if (bucket.length === 0) cls.delete(w.claimant.bucket);
   }
@@ -178,6 +208,7 @@ export class Gate<U extends Slotted> {
         if (!best) continue;
         const w = best.bucket.shift()!;
         this.waiting--;
+        this.unqueued(w.claimant.bucket);
         if (best.bucket.length === 0) cls.delete(best.name);
         w.done = true;
         w.cleanup();
