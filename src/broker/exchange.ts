@@ -9,10 +9,13 @@ import { logger } from "../core/log.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
-import { joinTail, parseUsage, TAIL_BYTES, type TokenUsage } from "./usage.ts";
+import { estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 import type { UsageStripper } from "./sse-usage.ts";
 
 export type StreamFormat = "ndjson" | "sse" | "other";
+
+/** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
+export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions"]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
@@ -106,6 +109,22 @@ export class Exchange {
   private lastByte = 10;
   private done = false;
   private usage: TokenUsage | null = null;
+  /** Whether this response is a generation stream whose tokens are counted as they pass (for a stream cut short). */
+  private counting = false;
+  /** Tokens relayed so far, one per NDJSON line or SSE data event: the count when the upstream's own never arrives. */
+  private streamed = 0;
+  /** The token counts are estimates (the stream ended before the upstream's own counts, or it sent none). */
+  tokensEstimated = false;
+  /** Gives back what this request holds of its key's daily token budget, once, after its usage is counted. */
+  private budget: (() => void) | null = null;
+  holdBudget(release: (() => void) | null): void {
+    this.budget = release;
+  }
+  private settleBudget(): void {
+    const b = this.budget;
+    this.budget = null;
+    b?.();
+  }
   /** Gives back the upstream slot this request holds (the gate's), once: when an attempt fails or the exchange ends. */
   private slot: (() => void) | null = null;
   holdSlot(release: () => void): void {
@@ -175,6 +194,7 @@ export class Exchange {
     this.error = null;
     const ct = res.header("content-type") ?? "";
     this.format = ct.includes("text/event-stream") ? "sse" : ct.includes("ndjson") ? "ndjson" : "other";
+    this.counting = this.format !== "other" && res.status === 200 && GENERATION_PATHS.has(this.path);
   }
 
   /**
@@ -238,6 +258,7 @@ export class Exchange {
         const n = chunk.byteLength;
         if (n === 0) continue;
         this.bytesOut += n;
+        if (this.counting) this.streamed += streamedTokens(chunk, this.format === "sse");
         this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
         this.lastByte = chunk[n - 1]!;
         if (this.responseCapture && this.captured < this.capture.cap) {
@@ -310,7 +331,7 @@ export class Exchange {
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
-    const usage = this.stripper?.usage ?? (this.bytesOut ? parseUsage(this.usageTail()) : null);
+    const usage = this.stripper?.usage ?? (this.bytesOut ? parseUsage(this.usageTail()) : null) ?? this.estimatedUsage();
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;
@@ -335,6 +356,18 @@ export class Exchange {
     }
     this.reader = null;
     this.emit(durationMs, tokensPerSec);
+    this.settleBudget();
+  }
+
+  /**
+   * A generation stream that ended without the upstream's counts (the client went away, the upstream broke off, or it
+   * never sends them): the tokens relayed, and the prompt estimated from the request's size. Aborting never makes a
+   * request free. Null for anything else.
+   */
+  private estimatedUsage(): TokenUsage | null {
+    if (!this.counting) return null;
+    this.tokensEstimated = true;
+    return { tokens: this.streamed, promptTokens: estimatePromptTokens(this.bytesIn), genMs: null };
   }
 
   /**
@@ -349,6 +382,7 @@ export class Exchange {
     this.done = true;
     this.clearTimer();
     this.emit(performance.now() - this.started, null);
+    this.settleBudget();
   }
 
   /** The end of the response: the newest chunk alone when it is long enough (no copy), else the last chunks joined. */
@@ -387,6 +421,7 @@ export class Exchange {
       caller: this.caller,
       queueMs: this.queueMs,
     };
+    if (this.tokensEstimated) rec.tokensEstimated = true;
     if (this.capture.enabled) {
       if (this.requestBody !== undefined) rec.requestBody = this.requestBody;
       if (this.responseCapture) rec.responseBody = dec.decode(Buffer.concat(this.responseCapture));

@@ -2,7 +2,7 @@
 import type { EventBus } from "../core/events.ts";
 import type { Admitted, GatewayService } from "../core/contracts.ts";
 import { dialectError, ERROR_CODES, HttpError, type ErrorCode } from "../core/http-error.ts";
-import { Exchange, type CaptureOptions } from "./exchange.ts";
+import { Exchange, GENERATION_PATHS, type CaptureOptions } from "./exchange.ts";
 import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
@@ -23,6 +23,7 @@ function parseJson(body: Uint8Array): unknown {
   }
 }
 import { usagePlan, UsageStripper, USAGE_STREAM_PATHS } from "./sse-usage.ts";
+import { estimatePromptTokens } from "./usage.ts";
 import { queuedSseResponse } from "./queued-sse.ts";
 
 export interface ProxyDeps {
@@ -144,6 +145,17 @@ export async function proxy(
     }
   }
 
+  // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is refused
+  // while the key's requests in flight hold the rest); handed to the Exchange below, with no await in between.
+  let budget: (() => void) | null = null;
+  if (admitted?.key?.tokens_per_day && GENERATION_PATHS.has(path)) {
+    try {
+      budget = deps.gateway()?.reserve(admitted, body instanceof Uint8Array ? body : null, estimatePromptTokens(bytesIn)) ?? null;
+    } catch (e) {
+      return errorResponse(path, e);
+    }
+  }
+
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
   ex.bytesIn = bytesIn;
@@ -151,6 +163,7 @@ export async function proxy(
   if (admitted) {
     ex.keyName = admitted.key?.name ?? null;
     ex.caller = admitted.caller;
+    ex.holdBudget(budget);
   }
   if (capture.enabled && body instanceof Uint8Array)
     ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");

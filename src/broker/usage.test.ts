@@ -1,6 +1,6 @@
 // Unit tests for reading token usage from the tail of Ollama and OpenAI responses.
 import { describe, expect, test } from "bun:test";
-import { joinTail, parseUsage } from "./usage.ts";
+import { estimatePromptTokens, joinTail, parseUsage, streamedTokens } from "./usage.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 
@@ -24,5 +24,21 @@ describe("token usage from the tail of a response", () => {
     // A done line split across two chunks is still found.
     const parts = [b('{"eval_count":5,"eval_'), b('duration":1000000}\n')];
     expect(parseUsage(joinTail(parts))).toEqual({ tokens: 5, promptTokens: null, genMs: 1 });
+  });
+});
+
+describe("tokens counted as a stream passes (for a stream cut short)", () => {
+  test("Ollama NDJSON: one per complete line, however the lines are cut into chunks", () => {
+    const lines = '{"message":{"content":"a"},"done":false}\n{"message":{"content":"b"},"done":false}\n{"message":{"con';
+    expect(streamedTokens(b(lines), false)).toBe(2);
+    expect(streamedTokens(b('tent":"c"},"done":false}\n'), false)).toBe(1);
+    expect(streamedTokens(b(""), false)).toBe(0);
+  });
+  test("OpenAI SSE: one per data event with a JSON object; [DONE] and comments are not tokens", () => {
+    const sse = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata:{"choices":[{"delta":{"content":"b"}}]}\n\n: ping\n\ndata: [DONE]\n\n';
+    expect(streamedTokens(b(sse), true)).toBe(2);
+  });
+  test("the prompt is estimated at one token per 4 bytes of body", () => {
+    expect([estimatePromptTokens(0), estimatePromptTokens(4), estimatePromptTokens(81)]).toEqual([0, 1, 21]);
   });
 });

@@ -65,3 +65,33 @@ export function joinTail(chunks: (Uint8Array | undefined)[], max = TAIL_BYTES): 
   }
   return out;
 }
+
+/** Bytes of request body per prompt token, for estimates where the upstream sent no count (JSON and chat templates included). */
+export const BYTES_PER_TOKEN = 4;
+
+/** Prompt tokens estimated from the request body's size (when the upstream's own count never arrived): one per 4 bytes. */
+export function estimatePromptTokens(bodyBytes: number): number {
+  return Math.ceil(bodyBytes / BYTES_PER_TOKEN);
+}
+
+const DATA = Buffer.from("data:");
+
+/**
+ * Tokens a relayed chunk of a generation stream carries, counted as it passes so a stream cut short still has a count:
+ * Ollama writes one NDJSON line per token, OpenAI-compatible servers one SSE `data: {…}` event per delta (`[DONE]` is
+ * not counted). Cheap: a native byte search per line or event, no decoding.
+ */
+export function streamedTokens(chunk: Uint8Array, sse: boolean): number {
+  let n = 0;
+  if (!sse) {
+    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n++;
+    return n;
+  }
+  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  for (let at = buf.indexOf(DATA); at >= 0; at = buf.indexOf(DATA, at + 5)) {
+    let v = at + 5;
+    if (buf[v] === 32) v++;
+    if (buf[v] === 123) n++;
+  }
+  return n;
+}

@@ -230,6 +230,7 @@ export const RequestRecord = t.Object(
     responseBodyTruncated: t.Optional(t.Boolean()),
     promptTokens: t.Optional(Nullable(t.Number({ description: "Prompt tokens the upstream reported (Ollama prompt_eval_count, OpenAI prompt_tokens)." }))),
     completionTokens: t.Optional(Nullable(t.Number({ description: "Generated tokens the upstream reported." }))),
+    tokensEstimated: t.Optional(t.Boolean({ description: "The token counts are the broker's estimate: a stream that ended before the upstream's counts (tokens relayed, prompt from the body's size)." })),
     key: t.Optional(Nullable(t.String({ description: "The name of the API key the request used, or null." }))),
     caller: t.Optional(t.UnionEnum(["local", "lan", "tunnel"], { description: "local (this machine), lan (another machine) or tunnel." })),
     queueMs: t.Optional(t.Number({ description: "Time the request waited in the broker's queue (max_parallel)." })),
@@ -470,6 +471,12 @@ export interface GatewayService {
    * without one; `alias` the name the caller sent when `model` is what it stands for (either may be allowed).
    */
   authorize(admitted: Admitted, model: string | null | undefined, alias?: string): void;
+  /**
+   * Holds part of the key's daily token budget for an authorized generation request until its usage is counted, so
+   * requests in flight count against the budget: `promptTokens` is the broker's estimate of its prompt, the body is
+   * searched for its generation limit. Returns the release (call it after request.completed), or null without a budget.
+   */
+  reserve(admitted: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null;
   keys(): KeyInfo[];
   key(name: string): KeyInfo | undefined;
   /** The key itself is in the answer once and never again. */

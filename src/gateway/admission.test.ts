@@ -107,3 +107,39 @@ test("rpm: the request over the limit is 429 with Retry-After until the oldest l
   tick(30_000);
   expect(adm.check(bearer(k.key), LAN, "m").key?.name).toBe("bot");
 });
+
+test("tokens_per_day: requests in flight hold an estimate, so parallel requests cannot all spend the same leftover", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  const store = new KeyStore(join(d, "keys.json"), () => Date.parse("2026-12-01T00:00:00Z"), 0);
+  let used = 0;
+  const admission = new Admission(store, () => "auto", () => Date.parse("2026-12-01T00:00:00Z"), () => used);
+  const k = createKey("meter", { ...NO_LIMITS, tokens_per_day: 1000 });
+  store.add(k.record);
+  const free = createKey("free", NO_LIMITS);
+  store.add(free.record);
+  const a = admission.admit(bearer(k.key), LAN);
+  // No budget: nothing held.
+  expect(admission.reserve(admission.admit(bearer(free.key), LAN), null, 10)).toBeNull();
+  // The prompt's estimate plus the generation limit (at least the default 512): 20 + 600.
+  const body = new TextEncoder().encode('{"model":"m","options":{"num_predict":600}}');
+  const first = admission.reserve(a, body, 20)!;
+  expect(admission.holds.of("meter")).toBe(620);
+  const second = admission.reserve(a, null, 20)!;
+  expect(admission.holds.of("meter")).toBe(620 + 532);
+  // 0 used + 1152 held >= 1000: the third waits for them (a short Retry-After, not until midnight).
+  const e = refusal(() => admission.reserve(a, null, 20));
+  expect([e.status, e.code, e.retryAfter]).toEqual([429, "rate_limited", 5]);
+  expect(e.message).toBe('the API key "meter" has its 1000 tokens for today used or held by requests in flight (0 used, 1152 held); retry when they finish');
+  // The first ends having used 300 (counted by the ledger before its release); its hold goes, once.
+  used = 300;
+  first();
+  first();
+  expect(admission.holds.of("meter")).toBe(532);
+  const third = admission.reserve(a, null, 20)!;
+  second();
+  third();
+  expect(admission.holds.of("meter")).toBe(0);
+  used = 1000;
+  expect(refusal(() => admission.authorize(a, "m")).message).toContain("used its 1000 tokens for today");
+});

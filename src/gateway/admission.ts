@@ -2,6 +2,7 @@
 import type { Admitted, Caller, CallerClass } from "../core/contracts.ts";
 import { HttpError } from "../core/http-error.ts";
 import { isLoopbackHost } from "../net/host.ts";
+import { BudgetHolds, holdFor } from "./budget.ts";
 import type { KeyStore } from "./key-store.ts";
 import { expired, KEY_PREFIX, modelAllowed, type KeyRecord } from "./keys.ts";
 
@@ -33,6 +34,8 @@ const HOW = "send it as `Authorization: Bearer c2l_…` or `x-api-key` (create o
 export class Admission {
   /** Per key: the times of its requests in the last minute, oldest first. */
   private windows = new Map<string, number[]>();
+  /** Tokens of each key's daily budget held by its requests in flight (budget.ts). */
+  readonly holds = new BudgetHolds();
 
   constructor(
     private readonly store: KeyStore,
@@ -88,6 +91,21 @@ export class Admission {
       }
     }
     if (key.rpm > 0) this.countRequest(key, this.now());
+  }
+
+  /**
+   * For an authorized generation request: holds its estimate against the key's tokens_per_day until the release is
+   * called (after its use is counted), or refuses it (429) while the day's use and what requests in flight hold reach
+   * the budget, so N requests at once cannot each spend the same leftover. Null for a key without a budget.
+   */
+  reserve(a: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null {
+    const key = a.key;
+    if (!key || key.tokens_per_day <= 0) return null;
+    const used = this.tokensToday(key.name);
+    const held = this.holds.of(key.name);
+    if (used + held >= key.tokens_per_day)
+      throw new HttpError("rate_limited", `the API key "${key.name}" has its ${key.tokens_per_day} tokens for today used or held by requests in flight (${used} used, ${held} held); retry when they finish`).after(5);
+    return this.holds.hold(key.name, holdFor(body, promptTokens));
   }
 
   private countRequest(key: KeyRecord, now: number): void {

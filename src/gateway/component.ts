@@ -48,6 +48,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     const service: GatewayService = {
       admit: (headers, caller) => admission.admit(headers, caller),
       authorize: (a, model, alias) => admission.authorize(a, model, alias),
+      reserve: (a, body, promptTokens) => admission.reserve(a, body, promptTokens),
       keys: () => store.list().map(keyInfo),
       key: (name) => {
         const r = store.get(name);
