@@ -1,0 +1,163 @@
+// Daily token budgets against streams cut short and parallel calls, through a real daemon with the official clients:
+// aborting never makes a request free, and requests in flight hold part of the budget.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+
+let fake: FakeOllama;
+let d: DaemonProc;
+let broker: string;
+let token: string;
+const keys: Record<string, string> = {};
+
+beforeAll(async () => {
+  // A slow, long stream: the clients cut it long before its end.
+  fake = await startFakeOllama({ models: ["m:1b"], tokens: 1000, tokenDelayMs: 30 });
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`,
+    waitFor: ["api", "broker"],
+  });
+  broker = d.urls.broker!;
+  token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30]] as const) {
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name, "--tokens-per-day", String(budget)], { env: d.env, stdout: "pipe" });
+    keys[name] = r.stdout.toString().trim();
+  }
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.par! } })).status === 200, 5000, "the daemon to see the keys");
+}, 30_000);
+afterAll(async () => {
+  await d?.stop();
+  await fake?.stop();
+  if (d) removeHome(d.home);
+});
+
+interface Totals {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+const usage = async (key: string): Promise<Totals> =>
+  ((await (await fetch(`${d.urls.api}/api/v1/usage?key=${key}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { totals: Totals }).totals;
+/** Waits until the key's nth request is counted (an aborted stream is counted when the broker sees it end). */
+const counted = (key: string, n: number) => until(async () => (await usage(key)).requests >= n, 5000, `request ${n} of "${key}" to be counted`);
+/**
+ * The prompt estimate for the client's body the upstream got last (4 bytes a token), as the broker makes it; on /v1/*
+ * less the stream_options the broker added to ask for usage.
+ */
+const ASKED = ',"stream_options":{"include_usage":true}'.length;
+const lastPromptEstimate = () => {
+  const r = fake.requests.at(-1)!;
+  return Math.ceil((r.bodySize - (r.path.startsWith("/v1/") ? ASKED : 0)) / 4);
+};
+const chat = { model: "m:1b", messages: [{ role: "user" as const, content: "hi" }] };
+
+async function status(p: Promise<unknown>): Promise<{ status: number; message: string }> {
+  try {
+    await p;
+    return { status: 200, message: "" };
+  } catch (e) {
+    const x = e as { message: string; status_code?: number; status?: number };
+    return { status: x.status_code ?? x.status ?? 0, message: x.message };
+  }
+}
+
+test("ollama client: three streams aborted after 5 tokens on a 60-token budget are counted, and the next call gets 429", async () => {
+  const ollama = new Ollama({ host: broker, headers: { Authorization: `Bearer ${keys.ol}` } });
+  let prompt = 0;
+  for (let i = 0; i < 3; i++) {
+    const stream = await ollama.chat({ ...chat, stream: true });
+    let parts = 0;
+    const err = await status(
+      (async () => {
+        for await (const _ of stream) if (++parts === 5) stream.abort();
+      })(),
+    );
+    expect(parts).toBe(5);
+    expect(err.message).toContain("abort");
+    prompt += lastPromptEstimate();
+    await counted("ol", i + 1);
+  }
+  const u = await usage("ol");
+  // What was relayed: the 5 tokens each client read, and at most a token or two more already on the way.
+  expect(u.completion_tokens).toBeGreaterThanOrEqual(15);
+  expect(u.completion_tokens).toBeLessThanOrEqual(21);
+  expect(u.prompt_tokens).toBe(prompt);
+  expect(u.prompt_tokens + u.completion_tokens).toBeGreaterThanOrEqual(60);
+  const next = await status(ollama.chat({ ...chat, stream: false }));
+  expect(next.status).toBe(429);
+  expect(next.message).toContain('the API key "ol" used its 60 tokens for today');
+}, 30_000);
+
+test("openai client: three streams aborted (AbortController) before the usage event are counted, and the next call gets 429", async () => {
+  const openai = new OpenAI({ baseURL: `${broker}/v1`, apiKey: keys.oa!, maxRetries: 0 });
+  let prompt = 0;
+  for (let i = 0; i < 3; i++) {
+    const ac = new AbortController();
+    const stream = await openai.chat.completions.create({ ...chat, stream: true }, { signal: ac.signal });
+    let parts = 0;
+    await status(
+      (async () => {
+        for await (const c of stream) if (c.choices[0]?.delta?.content && ++parts === 5) ac.abort();
+      })(),
+    );
+    expect(parts).toBe(5);
+    prompt += lastPromptEstimate();
+    await counted("oa", i + 1);
+  }
+  const u = await usage("oa");
+  expect(u.completion_tokens).toBeGreaterThanOrEqual(15);
+  expect(u.completion_tokens).toBeLessThanOrEqual(21);
+  expect(u.prompt_tokens).toBe(prompt);
+  const next = await status(openai.chat.completions.create(chat));
+  expect(next.status).toBe(429);
+  expect(next.message).toContain('the API key "oa" used its 60 tokens for today');
+}, 30_000);
+
+test("an upstream that breaks off mid-stream: the tokens it sent are counted, in each dialect", async () => {
+  fake.options.dieAfterTokens = 6;
+  try {
+    const post = async (path: string, body: object) => {
+      const r = await fetch(`${broker}${path}`, { method: "POST", headers: { "x-api-key": keys.cut! }, body: JSON.stringify({ ...body, stream: true }) });
+      const text = await r.text();
+      expect(text).toContain("broke off");
+      // The tokens that reached the client (the last may be lost with the connection).
+      return text.split('"content":"tok').length - 1;
+    };
+    const before = await usage("cut");
+    const ndjson = await post("/api/chat", chat);
+    expect(ndjson).toBeGreaterThanOrEqual(5);
+    await counted("cut", before.requests + 1);
+    expect(await usage("cut")).toMatchObject({ completion_tokens: ndjson, prompt_tokens: lastPromptEstimate() });
+    const sse = await post("/v1/chat/completions", chat);
+    expect(sse).toBeGreaterThanOrEqual(5);
+    await counted("cut", before.requests + 2);
+    expect((await usage("cut")).completion_tokens).toBe(ndjson + sse);
+  } finally {
+    fake.options.dieAfterTokens = undefined;
+  }
+}, 30_000);
+
+test("parallel calls cannot overshoot the budget N times: five at once on a 30-token budget, one runs, four get 429", async () => {
+  fake.options.tokens = 20;
+  try {
+    const ollama = new Ollama({ host: broker, headers: { Authorization: `Bearer ${keys.par}` } });
+    const before = await usage("par");
+    expect(before.prompt_tokens + before.completion_tokens).toBe(0);
+    const results = await Promise.all(Array.from({ length: 5 }, () => status(ollama.chat({ ...chat, stream: false }))));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429]);
+    expect(results.find((r) => r.status === 429)!.message).toContain('the API key "par" has its 30 tokens for today used or held by requests in flight');
+    await counted("par", before.requests + 1);
+    // The one that ran: the upstream's own counts (7 prompt, 20 completion); nothing from the refused four.
+    expect(await usage("par")).toMatchObject({ requests: before.requests + 1, prompt_tokens: 7, completion_tokens: 20 });
+    expect((await status(ollama.chat({ ...chat, stream: false }))).status).toBe(200);
+    // 54 used now: over the budget, refused until midnight.
+    await counted("par", before.requests + 2);
+    expect((await status(ollama.chat({ ...chat, stream: false }))).message).toContain("used its 30 tokens for today (54 used)");
+  } finally {
+    fake.options.tokens = 1000;
+  }
+}, 30_000);
