@@ -81,7 +81,7 @@ export const ProxySchema = T.Object(
       default: false,
       description: "Send the requests of one conversation (the same opening messages) to the same upstream, so it reuses its cache of that prefix; failover still applies.",
     }),
-    queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429." }),
+    queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429. Each key waiting holds at most its share (queue_limit / keys waiting, at least one); a key with nothing waiting always gets a place." }),
     queue_timeout: Duration("2m", "How long a request may wait in the queue before it is refused with 503."),
     require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
       default: "auto",
