@@ -1,3 +1,4 @@
+// Unit tests for what requests in flight hold of their key's daily token budget.
 import { expect, test } from "bun:test";
 import { BudgetHolds, DEFAULT_COMPLETION_HOLD, holdFor } from "./budget.ts";
 
