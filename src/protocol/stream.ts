@@ -117,21 +117,40 @@ export class Stream {
 
   /**
    * The peer's DATA as a Bun direct stream, for a Response body: Bun's server pulls it without a JS queue and a promise
-   * per chunk between the two (the relay's answer to a client).
+   * per chunk between the two (the relay's answer to a client). When the stream is reset or its session ends before
+   * END, `onBreak` gives the body's last bytes (an error line in the caller's dialect; it sees the last byte sent, -1
+   * for none) and the body ends cleanly; without them the body fails, so the client never takes a cut answer as whole.
    */
-  directReadable(): ReadableStream<Uint8Array> {
+  directReadable(onBreak?: (err: StreamError, lastByte: number) => Uint8Array | null): ReadableStream<Uint8Array> {
+    let last = -1;
+    let cancelled = false;
     return new ReadableStream({
       type: "direct",
       pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
         for (;;) {
-          const chunk = await this.next();
+          let chunk: Uint8Array | null;
+          try {
+            chunk = await this.next();
+          } catch (e) {
+            if (cancelled) return;
+            const tail = e instanceof StreamError ? (onBreak?.(e, last) ?? null) : null;
+            // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
+            if (tail === null) throw undefined;
+            c.write(tail);
+            c.close();
+            return;
+          }
           if (!chunk) break;
+          last = chunk[chunk.length - 1]!;
           c.write(chunk);
           await c.flush();
         }
         c.close();
       },
-      cancel: (reason: unknown) => this.cancelRead(reason),
+      cancel: (reason: unknown) => {
+        cancelled = true;
+        this.cancelRead(reason);
+      },
     } as unknown as UnderlyingDefaultSource<Uint8Array>);
   }
 
