@@ -1,8 +1,7 @@
 // A cloud client's call through a tunnel: the client's credentials and the tunnel's rate, then the request streamed
 // over the agent's session here (src/protocol/session.ts forward()) or, in a cluster, to the node that holds the
 // agent; every refusal in the dialect of the path being called.
-import { HttpError, streamErrorTail, streamFormat } from "../core/http-error.ts";
-import { logger } from "../core/log.ts";
+import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/session.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
@@ -11,11 +10,9 @@ import type { AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
+import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
-
-const log = logger("relay");
-const enc = new TextEncoder();
 
 /** A header of the agent's answer head (names compared case-insensitively), null when absent. */
 function headerOf(head: ResponseHead, name: string): string | null {
@@ -80,17 +77,15 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   /**
    * An answer that broke off after its 200 (the agent's session ended: tunnel stopped, heartbeat lost, daemon gone; or
-   * the agent reset the stream): one log line, and the client's last line or event says why in its dialect.
+   * the agent reset the stream): the client's last line or event says why in its dialect.
    */
   function brokenAnswer(e: StreamError, head: ResponseHead, lastByte: number, id: string, path: string): Uint8Array | null {
     const gone = e.code === "session_closed";
     const err = gone
       ? new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer (${e.message}); the answer is incomplete`)
       : new HttpError("upstream_error", `the tunnel's agent ended the answer early (${e.code}: ${e.message}); the answer is incomplete`);
-    const tail = streamErrorTail(streamFormat(headerOf(head, "content-type")), err, lastByte);
-    // The agent going away is an expected ending (info); a stream the agent reset is worth a look (warn).
-    log[gone ? "info" : "warn"]("answer cut short", { tunnel: id, path: path.split("?")[0], code: e.code, reason: e.message, ended_with: tail === null ? "reset" : "error_line" });
-    return tail === null ? null : enc.encode(tail);
+    // The agent going away is an expected ending; a stream the agent reset is worth a look.
+    return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
   }
 
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
