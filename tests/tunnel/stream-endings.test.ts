@@ -182,6 +182,48 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
     for (const o of ended) expect(o.error?.message).toMatch(DISCONNECTED);
   }, 30_000);
 
+  test("an answer with no in-band error (stream:false JSON) cut mid-body fails at the client, never looks complete; both logs stay one line each", async () => {
+    // An upstream whose JSON answer breaks off after its first bytes (no Error object: the upstream itself logs nothing).
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const p = new URL(req.url).pathname;
+        if (p === "/api/version") return Response.json({ version: "0.6.0" });
+        if (p === "/api/tags") return Response.json({ models: [{ name: MODEL, model: MODEL }] });
+        let sent = false;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(c) {
+            if (sent) return c.error(undefined);
+            sent = true;
+            c.enqueue(new TextEncoder().encode(`{"model":"${MODEL}","message":{"role":"assistant","content":"${"x".repeat(2000)}`));
+            await Bun.sleep(100);
+          },
+        });
+        return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+      },
+    });
+    try {
+      const d = await startAgentDaemon(daemonToml({ upstream: `http://127.0.0.1:${upstream.port}`, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+      daemons.push(d);
+      const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ ...chat, stream: false }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text().then(() => "complete", (e: Error) => `failed: ${e.message}`)).toStartWith("failed");
+      await Bun.sleep(300);
+      await d.stop();
+      expectStructuredLog(d, "broker");
+      expectStructuredLog(relay, "relay");
+      expect(d.count(/^<4>warn broker: upstream broke off mid-stream /)).toBe(1);
+      expect(relay.count(/^<4>warn relay: answer cut short tunnel=alice path=\/api\/chat code=cancel /)).toBe(1);
+    } finally {
+      upstream.stop(true);
+    }
+  }, 30_000);
+
   test("the daemon's log when its relay dies with streams in flight: one structured line each, no stack dumps", async () => {
     const own = await startRelayProc(relayToml());
     try {
