@@ -141,6 +141,20 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
     expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
   }, 30_000);
 
+  test("the agent's heartbeat lost mid-stream (daemon frozen with SIGSTOP): after the tolerance, the same last error in each dialect", async () => {
+    const d = await agent();
+    const clients = clientStreams();
+    const raw = rawStreams();
+    await clients.started();
+    d.proc.kill("SIGSTOP");
+    try {
+      expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+      expect((await clients.ollama).error?.message).toContain("heartbeat_timeout");
+    } finally {
+      d.proc.kill("SIGKILL");
+    }
+  }, 30_000);
+
   test("the tunnel stopped from the control API mid-stream: the same last error in each dialect", async () => {
     const d = await agent();
     const token = (await Bun.file(`${d.home}/.config/cloudtolocalllm/api-token`).text()).trim();
