@@ -181,6 +181,24 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
     await relay.waitFor(/agent disconnected tunnel=alice .*going away: all streams finished/);
   }, 30_000);
 
+  test("the relay's own shutdown (SIGTERM) past go_away_grace: answers still running end with the relay's sentence, not a reset", async () => {
+    const own = await startRelayProc(relayToml({ extra: 'go_away_grace = "500ms"' }));
+    try {
+      await agent(own);
+      const clients = clientStreams(own);
+      const raw = rawStreams(own);
+      await clients.started();
+      own.proc.kill("SIGTERM");
+      expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+      expect((await clients.ollama).error?.message).toContain("grace period over");
+      expect(await own.proc.exited).toBe(0);
+      expectStructuredLog(own, "relay");
+    } finally {
+      await own.stop();
+      cleanup(own.dir);
+    }
+  }, 30_000);
+
   test("the relay's log after agents die with streams in flight: one structured line each, the session end at info, no stack dumps", async () => {
     const d = await agent();
     const streams = [clientStreams(), clientStreams(), clientStreams()];
