@@ -4,7 +4,7 @@
 // request costs one object rather than a handful of closures.
 import type { CallerClass, RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
-import { errorBody } from "../core/http-error.ts";
+import { HttpError, streamErrorTail, streamFormat, type StreamFormat } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
@@ -12,7 +12,6 @@ import { requestMetrics } from "./prometheus.ts";
 import { estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 import type { UsageStripper } from "./sse-usage.ts";
 
-export type StreamFormat = "ndjson" | "sse" | "other";
 
 /** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
 export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions"]);
@@ -193,7 +192,7 @@ export class Exchange {
     this.ttfbMs = performance.now() - this.started;
     this.error = null;
     const ct = res.header("content-type") ?? "";
-    this.format = ct.includes("text/event-stream") ? "sse" : ct.includes("ndjson") ? "ndjson" : "other";
+    this.format = streamFormat(ct);
     this.counting = this.format !== "other" && res.status === 200 && GENERATION_PATHS.has(this.path);
   }
 
@@ -304,17 +303,15 @@ export class Exchange {
       bytes: this.bytesOut,
       ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
     });
-    if (this.format === "ndjson") {
-      c.write(enc.encode((this.lastByte === 10 ? "" : "\n") + JSON.stringify(errorBody("ollama", "upstream_error", msg)) + "\n"));
+    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte);
+    if (tail !== null) {
+      c.write(enc.encode(tail));
       c.close();
-    } else if (this.format === "sse") {
-      c.write(enc.encode((this.lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify(errorBody("openai", "upstream_error", msg))}\n\n`));
-      c.close();
-    } else {
-      // No in-band way to say it: fail the body so the client sees a broken response, not a truncated "success".
-      c.close(new Error(msg));
     }
     this.finish(msg);
+    // No in-band way to say it: fail the body so the client sees a broken response, not a truncated "success". Not with
+    // an Error: Bun prints any Error a body fails with as a stack dump (the warning above is the one log line).
+    if (tail === null) throw undefined;
   }
 
   private clearTimer(): void {

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse, UsageError, CliError, type Command } from "./args.ts";
-import { logger } from "../core/log.ts";
+import { logger, logStrayFailures } from "../core/log.ts";
 
 const log = logger("relay");
 
@@ -74,10 +74,12 @@ Options:
     const reason = await new Promise<string>((res) => {
       process.on("SIGTERM", () => res("SIGTERM"));
       process.on("SIGINT", () => res("SIGINT"));
+      // A stray failure is one log line, not a stack dump; an uncaught exception stops the relay (exit 1).
+      logStrayFailures(log, () => res("error"));
     });
     log.info("stopping", { reason });
     await Promise.race([relay.stop(), Bun.sleep(relayMs(r.config).go_away_grace + 1000)]);
-    return 0;
+    return reason === "error" ? 1 : 0;
   },
 };
 export default command;

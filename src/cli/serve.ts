@@ -8,7 +8,7 @@ import { findLegacy } from "../config/migrate.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { COMPONENTS } from "../daemon/components.ts";
 import { watchConfigFile } from "../daemon/config-watcher.ts";
-import { logger } from "../core/log.ts";
+import { logger, logStrayFailures } from "../core/log.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../core/build-info.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
@@ -77,9 +77,7 @@ Options:
     });
 
     // A stray failure is one log line (journald-friendly), not a stack trace on stderr.
-    process.on("unhandledRejection", (e) => log.error("unhandled failure", { error: e }));
-    process.on("uncaughtException", (e) => {
-      log.error("unexpected error; stopping", { error: e });
+    logStrayFailures(log, () => {
       process.exitCode = 1;
       daemon.ctx.shutdown("error");
     });

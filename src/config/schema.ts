@@ -171,6 +171,7 @@ export const TunnelSchema = T.Object(
       description: "Also allow /api/pull, /api/push, /api/create, /api/copy, /api/delete and /api/blobs through the tunnel.",
     }),
     max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay." }),
+    go_away_grace: Duration("30s", "On shutdown (SIGTERM), time in-flight tunnel requests get to finish before the connection closes."),
     backoff: T.Object(
       {
         initial: Duration("1s", "First reconnect delay."),

@@ -19,6 +19,8 @@ export interface Component {
   start(): Promise<void>;
   /** Must finish promptly: the daemon gives all components a bounded time to stop. */
   stop(): Promise<void>;
+  /** Time stop() may take beyond that bound, to let in-flight work finish (the tunnel's go_away_grace). */
+  stopGraceMs?(): number;
   /**
    * Called after every accepted reload (file save, SIGHUP, API), for every component, in start order, with the new
    * config and the one it replaces. The contract:

@@ -1,7 +1,7 @@
 // The one error renderer: the same HttpError in Ollama's, OpenAI's and our native shape, always with the stable code header.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { dialectError, dialectOf, ERROR_CODE_HEADER, ERROR_CODES, errorBody, HttpError } from "./http-error.ts";
+import { dialectError, dialectOf, ERROR_CODE_HEADER, ERROR_CODES, errorBody, HttpError, streamErrorTail, streamFormat } from "./http-error.ts";
 
 describe("dialectOf", () => {
   test("/v1/* is OpenAI's; Ollama's /api/* and every other path are Ollama's", () => {
@@ -81,5 +81,23 @@ describe("docs/errors.md", () => {
         expect(cells[4]).toContain(`"code":"${code}"`);
       } else expect(own).toContain(`\`${code}\``);
     }
+  });
+});
+
+describe("streamErrorTail (the last bytes of a stream cut short)", () => {
+  const err = new HttpError("tunnel_offline", "gone");
+  test("NDJSON: its own line whatever came before; SSE: its own event; other formats: nothing in-band", () => {
+    expect(streamFormat("application/x-ndjson")).toBe("ndjson");
+    expect(streamFormat("text/event-stream; charset=utf-8")).toBe("sse");
+    expect(streamFormat("application/json")).toBe("other");
+    expect(streamFormat(null)).toBe("other");
+    expect(streamErrorTail("ndjson", err, 10)).toBe('{"error":"gone"}\n');
+    expect(streamErrorTail("ndjson", err, -1)).toBe('{"error":"gone"}\n');
+    expect(streamErrorTail("ndjson", err, 125)).toBe('\n{"error":"gone"}\n');
+    const event = 'event: error\ndata: {"error":{"message":"gone","type":"server_error","code":"tunnel_offline","param":null}}\n\n';
+    expect(streamErrorTail("sse", err, -1)).toBe(event);
+    expect(streamErrorTail("sse", err, 10)).toBe("\n" + event);
+    expect(streamErrorTail("sse", err, 125)).toBe("\n\n" + event);
+    expect(streamErrorTail("other", err, 10)).toBeNull();
   });
 });

@@ -116,6 +116,26 @@ export function errorBody(dialect: "ollama" | "openai", code: ErrorCode, message
   return dialect === "ollama" ? { error: message } : { error: { message, type: openAiType(status), code, param: null } };
 }
 
+/** How a streamed answer is framed, from its content type: an NDJSON or SSE stream can still say why it ends early. */
+export type StreamFormat = "ndjson" | "sse" | "other";
+
+export function streamFormat(contentType: string | null): StreamFormat {
+  const ct = contentType ?? "";
+  return ct.includes("text/event-stream") ? "sse" : ct.includes("ndjson") ? "ndjson" : "other";
+}
+
+/**
+ * The last bytes of a stream that already sent 200 and cannot finish (broker: upstream broke off; relay: the agent went
+ * away): an NDJSON error line in Ollama's shape, or an SSE `error` event in OpenAI's (openai-js throws an APIError with
+ * its message, ollama-js an Error with the line's text). `lastByte` is the last byte already sent (-1: none), so the
+ * error starts its own line or event. null for other formats: nothing in-band can say it, the body must fail.
+ */
+export function streamErrorTail(format: StreamFormat, err: HttpError, lastByte: number): string | null {
+  if (format === "ndjson") return (lastByte === 10 || lastByte < 0 ? "" : "\n") + JSON.stringify(errorBody("ollama", err.code, err.message, err.status)) + "\n";
+  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify(errorBody("openai", err.code, err.message, err.status))}\n\n`;
+  return null;
+}
+
 /** An error answer on an Ollama/OpenAI-compatible path, in the caller's dialect (the broker, the agent and the relay's /t/ID/...). */
 export function dialectError(path: string, code: ErrorCode, message: string, headers?: HeadersInit): Response {
   return new HttpError(code, message).toDialectResponse(path, headers);

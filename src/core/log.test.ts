@@ -23,3 +23,26 @@ test("registered secrets, bearer tokens and secret-named fields stay hidden", ()
   expect(lines[0]).not.toContain("abc.def");
   expect(lines[0]).toContain("api_key=[redacted]");
 });
+
+test("a message with line breaks is still one line", () => {
+  logger("test").error("first\nsecond\r\nthird", { error: new Error("a\nb") });
+  expect(lines).toEqual(['<3>error test: first second third error="a\\nb"']);
+});
+
+test("stray failures (an unhandled rejection, an uncaught exception) are one log line each, no stack dump", async () => {
+  const script = `
+    import { logger, logStrayFailures } from ${JSON.stringify(import.meta.dir + "/log.ts")};
+    logStrayFailures(logger("stray"), () => { console.error("<6>info stray: fatal called"); process.exit(3); });
+    Promise.reject(new Error("nobody waited for this"));
+    setTimeout(() => { throw new Error("nobody caught this"); }, 20);
+  `;
+  const p = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = [await new Response(p.stdout).text(), await new Response(p.stderr).text(), await p.exited];
+  expect(code).toBe(3);
+  expect(out).toBe("");
+  expect(err.trimEnd().split("\n")).toEqual([
+    '<3>error stray: unhandled failure error="nobody waited for this"',
+    '<3>error stray: unexpected error; stopping error="nobody caught this"',
+    "<6>info stray: fatal called",
+  ]);
+});

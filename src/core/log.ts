@@ -47,7 +47,8 @@ export interface Logger {
 export function logger(component: string): Logger {
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < ORDER[threshold]) return;
-    let line = `${SD_PREFIX[level]}${level} ${component}: ${msg}`;
+    // One line whatever the message holds (a value with a line break is quoted by fmtValue).
+    let line = `${SD_PREFIX[level]}${level} ${component}: ${msg.includes("\n") ? msg.replace(/\r?\n/g, " ") : msg}`;
     if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${fmtValue(k, v)}`;
     sink(scrub(line));
   };
@@ -57,4 +58,16 @@ export function logger(component: string): Logger {
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
   };
+}
+
+/**
+ * Stray failures (a rejection nobody handled, an exception nobody caught) as one log line each instead of Bun's stack
+ * dump on stderr; `fatal` decides what happens after an uncaught exception (the process is in an unknown state).
+ */
+export function logStrayFailures(log: Logger, fatal: () => void): void {
+  process.on("unhandledRejection", (e) => log.error("unhandled failure", { error: e }));
+  process.on("uncaughtException", (e) => {
+    log.error("unexpected error; stopping", { error: e });
+    fatal();
+  });
 }

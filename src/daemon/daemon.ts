@@ -96,7 +96,7 @@ export class Daemon {
   stop(reason: string): Promise<void> {
     if (this.stopping) return this.stopping;
     this.events.emit("shutdown", { reason });
-    const timeout = this.opts.stopTimeoutMs ?? 1500;
+    const timeout = (this.opts.stopTimeoutMs ?? 1500) + Math.max(0, ...this.components.map((c) => c.stopGraceMs?.() ?? 0));
     const all = (async () => {
       for (const c of [...this.components].reverse()) {
         try {

@@ -2,7 +2,7 @@
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
-import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead } from "./messages.ts";
+import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead, type ResponseHead } from "./messages.ts";
 
 export { CLOSE_CODES };
 import { Stream, StreamError } from "./stream.ts";
@@ -344,7 +344,16 @@ export async function forward(
   session: Session,
   req: OutgoingRequest,
   path: string,
-  opts: { signal?: AbortSignal; firstByteTimeoutMs?: number; onStream?: (s: Stream) => void; maxBodyBytes?: number; onBodyTooLarge?: () => void; dropHeaders?: readonly string[] } = {},
+  opts: {
+    signal?: AbortSignal;
+    firstByteTimeoutMs?: number;
+    onStream?: (s: Stream) => void;
+    maxBodyBytes?: number;
+    onBodyTooLarge?: () => void;
+    dropHeaders?: readonly string[];
+    /** The answer's body broke off after its head (reset, session gone): its last bytes, or null to fail the body. */
+    onBreak?: (err: StreamError, head: ResponseHead, lastByte: number) => Uint8Array | null;
+  } = {},
 ): Promise<Response> {
   const headers = headerList(req.headers, opts.dropHeaders);
   // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
@@ -378,7 +387,9 @@ export async function forward(
     const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
     const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
     // An answer complete on arrival goes out sized in one write; one still coming streams.
-    return new Response(noBody ? null : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? s.directReadable()), { status: head.status, headers });
+    const onBreak = opts.onBreak;
+    const body = noBody ? null : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
+    return new Response(body, { status: head.status, headers });
   } catch (e) {
     if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
     opts.signal?.removeEventListener("abort", onAbort);

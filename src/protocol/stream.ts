@@ -117,21 +117,42 @@ export class Stream {
 
   /**
    * The peer's DATA as a Bun direct stream, for a Response body: Bun's server pulls it without a JS queue and a promise
-   * per chunk between the two (the relay's answer to a client).
+   * per chunk between the two (the relay's answer to a client). When the stream is reset or its session ends before
+   * END, `onBreak` gives the body's last bytes (an error line in the caller's dialect; it sees the last byte sent, -1
+   * for none) and the body ends cleanly; without them (null, or no onBreak) the body fails, so the client never takes a
+   * cut answer as whole.
    */
-  directReadable(): ReadableStream<Uint8Array> {
+  directReadable(onBreak?: (err: StreamError, lastByte: number) => Uint8Array | null): ReadableStream<Uint8Array> {
+    let last = -1;
+    let cancelled = false;
     return new ReadableStream({
       type: "direct",
       pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
         for (;;) {
-          const chunk = await this.next();
+          let chunk: Uint8Array | null;
+          try {
+            chunk = await this.next();
+          } catch (e) {
+            if (cancelled) return;
+            if (!onBreak || !(e instanceof StreamError)) throw e;
+            const tail = onBreak(e, last);
+            // onBreak logged why: failed with undefined, not the Error, which Bun would print as a multi-line stack dump.
+            if (tail === null) throw undefined;
+            c.write(tail);
+            c.close();
+            return;
+          }
           if (!chunk) break;
+          last = chunk[chunk.length - 1]!;
           c.write(chunk);
           await c.flush();
         }
         c.close();
       },
-      cancel: (reason: unknown) => this.cancelRead(reason),
+      cancel: (reason: unknown) => {
+        cancelled = true;
+        this.cancelRead(reason);
+      },
     } as unknown as UnderlyingDefaultSource<Uint8Array>);
   }
 
@@ -233,7 +254,9 @@ export class Stream {
       return true;
     } catch (e) {
       reader.cancel(e).catch(() => {});
-      this.reset(e instanceof StreamError && e.code === "refused" ? "refused" : "cancel", e instanceof Error ? e.message : String(e));
+      // A body failed without an Error (the broker's way to cut an answer it cannot finish in-band) still gets a reason.
+      const why = e instanceof Error ? e.message : e === undefined ? "the body ended before it was complete" : String(e);
+      this.reset(e instanceof StreamError && e.code === "refused" ? "refused" : "cancel", why);
       return false;
     } finally {
       this.signal.removeEventListener("abort", onAbort);

@@ -4,13 +4,20 @@
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/session.ts";
+import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
 import type { AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
+import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
+
+/** A header of the agent's answer head (names compared case-insensitively), null when absent. */
+function headerOf(head: ResponseHead, name: string): string | null {
+  return head.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? null;
+}
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
@@ -68,6 +75,19 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
   }
 
+  /**
+   * An answer that broke off after its 200 (the agent's session ended: tunnel stopped, heartbeat lost, daemon gone; or
+   * the agent reset the stream): the client's last line or event says why in its dialect.
+   */
+  function brokenAnswer(e: StreamError, head: ResponseHead, lastByte: number, id: string, path: string): Uint8Array | null {
+    const gone = e.code === "session_closed";
+    const err = gone
+      ? new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer (${e.message}); the answer is incomplete`)
+      : new HttpError("upstream_error", `the tunnel's agent ended the answer early (${e.code}: ${e.message}); the answer is incomplete`);
+    // The agent going away is an expected ending; a stream the agent reset is worth a look.
+    return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
+  }
+
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
   async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
     const session = sessions.session(id);
@@ -96,6 +116,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: deps.firstByteMs,
         onStream: (s) => (stream = s),
+        onBreak: (e, head, last) => brokenAnswer(e, head, last, id, path),
       });
       metrics.ttfb.observe((performance.now() - t0) / 1000);
       metrics.requests.inc({ status: String(res.status) });

@@ -69,7 +69,7 @@ export class TunnelService implements TunnelControl {
   }
 
   async stop(): Promise<void> {
-    this.sup?.stop("stopped by the user");
+    void this.sup?.stop("stopped by the user");
   }
 
   async restart(): Promise<void> {
@@ -85,7 +85,7 @@ export class TunnelService implements TunnelControl {
   async apply(next: Config, changed: ReadonlySet<Section>): Promise<void> {
     this.brokerHost = brokerHostOf(next);
     if (!changed.has("tunnel")) return;
-    this.shutdown("configuration changed");
+    void this.shutdown("configuration changed");
     this.cfg = next.tunnel;
     this.sup = null;
     if (this.cfg.enabled) this.ensureSupervisor().start();
@@ -107,8 +107,16 @@ export class TunnelService implements TunnelControl {
     }
   }
 
-  shutdown(reason: string): void {
-    this.sup?.stop(reason);
+  /** Closes the connection: at once, or after its in-flight requests finished within `graceMs` (daemon shutdown). */
+  async shutdown(reason: string, graceMs = 0): Promise<void> {
+    const streams = this.last?.connection?.activeStreams() ?? 0;
+    if (graceMs > 0 && streams > 0) log.info("letting in-flight requests finish before disconnecting", { streams, grace_ms: graceMs });
+    await this.sup?.stop(reason, graceMs);
+  }
+
+  /** How long a shutdown may wait for in-flight requests ([tunnel] go_away_grace). */
+  get graceMs(): number {
+    return resolveBy(TunnelSchema, this.cfg).go_away_grace;
   }
 
   private ensureSupervisor(): Supervisor {
@@ -242,8 +250,10 @@ export const createTunnelComponent: ComponentFactory = (ctx): Component => {
     },
     async stop() {
       unsubscribe?.();
-      svc.shutdown("the daemon is stopping");
+      // Like the relay's go_away_grace: requests the cloud is being answered finish, no new ones arrive meanwhile.
+      await svc.shutdown("the daemon is stopping", svc.graceMs);
     },
+    stopGraceMs: () => (ctx.config.current().tunnel.enabled ? svc.graceMs : 0),
     apply: (next, prev, changed) => svc.apply(next, changed),
   };
 };

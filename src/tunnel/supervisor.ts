@@ -72,18 +72,22 @@ export class Supervisor {
     void this.attempt(this.generation);
   }
 
-  /** Stops retrying and closes the live connection. */
-  stop(reason = "stopped"): void {
+  /**
+   * Stops retrying and closes the live connection: at once, or (`graceMs` > 0, a v2 session) after GO_AWAY, once its
+   * in-flight streams finished or the grace period is over. The relay sends no new requests meanwhile.
+   */
+  async stop(reason = "stopped", graceMs = 0): Promise<void> {
     this.generation++;
     if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.timer = null;
     const c = this.snap.connection;
     this.set({ state: "stopped", nextRetryAt: null, connection: null, attempt: 0 });
+    if (c?.session && graceMs > 0 && c.session.activeStreams > 0) await c.session.goAway(reason, graceMs);
     c?.close(reason);
   }
 
   restart(reason = "restarting"): void {
-    this.stop(reason);
+    void this.stop(reason);
     this.start();
   }
 

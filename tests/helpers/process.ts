@@ -5,6 +5,8 @@ export interface LoggedProc {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   /** Everything the process wrote to stderr so far. */
   stderr(): string;
+  /** Everything the process wrote to stdout so far. */
+  stdout(): string;
   /** Resolves with the first stderr line that matches (already written or still to come). */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   /** Number of stderr lines matching. */
@@ -44,13 +46,16 @@ export function spawnLogged(cmd: string[], o: SpawnLoggedOptions): LoggedProc {
       }
     }
   })();
-  // Drain stdout so the child never blocks on a full pipe.
+  // Drain stdout so the child never blocks on a full pipe (kept: a log test reads both streams).
+  let out = "";
   (async () => {
-    for await (const _ of proc.stdout);
+    const dec = new TextDecoder();
+    for await (const chunk of proc.stdout) out += dec.decode(chunk, { stream: true });
   })();
   return {
     proc,
     stderr: () => err,
+    stdout: () => out,
     waitFor(re, timeoutMs = 15_000) {
       const hit = err.split("\n").find((l) => re.test(l));
       if (hit !== undefined) return Promise.resolve(hit);

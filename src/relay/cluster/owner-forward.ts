@@ -3,6 +3,7 @@
 // the agent. A client's credentials never cross it (the entry node already checked them).
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
+import { endingBody, cutShortTail } from "../cut-short.ts";
 import { CLIENT_ONLY } from "../forward.ts";
 import { NODE_AUTH_HEADER, signNodeRequest } from "./node-auth.ts";
 
@@ -45,10 +46,17 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
       if (!HOP.includes(k)) out.append(k, v);
     });
     out.set(ENTRY_NODE_HEADER, o.nodeId);
-    return { ok: true, response: new Response(res.body, { status: res.status, statusText: res.statusText, headers: out }) };
+    // The owner node dying mid-answer ends the client's stream with a reason in its dialect, not a reset.
+    const body = res.body && endingBody(res.body, (e, last) => ownerGone(e, last, res.headers.get("content-type"), id, path, o.nodeId));
+    return { ok: true, response: new Response(body, { status: res.status, statusText: res.statusText, headers: out }) };
   } catch (e) {
     return { ok: false, aborted: req.signal.aborted, message: (e as Error).message };
   }
+}
+
+function ownerGone(e: unknown, lastByte: number, contentType: string | null, id: string, path: string, nodeId: string): Uint8Array | null {
+  const err = new HttpError("tunnel_moving", `the relay node holding tunnel "${id}" went away in the middle of the answer (${(e as Error)?.message ?? String(e)}); the answer is incomplete, retry in a moment`);
+  return cutShortTail(err, contentType, lastByte, false, { tunnel: id, path: path.split("?")[0], node: nodeId });
 }
 
 /** The answer when the owner cannot be reached: the agent is moving to a live node, so retry shortly. */

@@ -1,0 +1,276 @@
+// How tunnel answers end when the agent goes away mid-stream, through a real relay and a real daemon with the official
+// ollama and openai clients: a last error in the caller's dialect and a clean end (never a reset), SIGTERM lets them
+// finish, and every log line of the relay and the daemon stays one structured line (no stack dumps).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import type { LoggedProc } from "../helpers/process.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+const MODEL = "tiny:1b";
+const TOKENS = 40;
+let fake: FakeOllama;
+let relay: RelayProc;
+const daemons: DaemonProc[] = [];
+
+beforeAll(async () => {
+  // Slow enough (2 s an answer) that the agent can be killed or stopped in the middle of it.
+  fake = await startFakeOllama({ models: [MODEL], tokens: TOKENS, tokenDelayMs: 50 });
+  relay = await startRelayProc(relayToml());
+}, 40_000);
+
+afterAll(async () => {
+  for (const d of daemons) await d.stop("SIGKILL");
+  await relay?.stop();
+  await fake?.stop();
+  cleanup(relay?.dir, ...daemons.map((d) => d.home));
+});
+
+async function agent(r: RelayProc = relay): Promise<DaemonProc> {
+  const d = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${r.url.replace(/^http/, "ws")}/agent` }));
+  daemons.push(d);
+  return d;
+}
+
+const chat = { model: MODEL, messages: [{ role: "user" as const, content: "hi" }] };
+
+interface Outcome {
+  chunks: number;
+  /** The last chunk said the answer is complete (Ollama's done:true, OpenAI's finish_reason). */
+  complete: boolean;
+  error: Error | null;
+}
+
+/** A streamed chat with each official client; `chunks` counts what arrived so far, `outcome` how the stream ended. */
+function clientStreams(r: RelayProc = relay) {
+  const seen = { ollama: 0, openai: 0 };
+  const ollama = new Ollama({ host: `${r.url}/t/${TUNNEL_ID}`, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+  const openai = new OpenAI({ baseURL: `${r.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
+  const ollamaOutcome = (async (): Promise<Outcome> => {
+    let complete = false;
+    try {
+      for await (const c of await ollama.chat({ ...chat, stream: true })) {
+        seen.ollama++;
+        complete = c.done;
+      }
+      return { chunks: seen.ollama, complete, error: null };
+    } catch (e) {
+      return { chunks: seen.ollama, complete, error: e as Error };
+    }
+  })();
+  const openaiOutcome = (async (): Promise<Outcome> => {
+    let complete = false;
+    try {
+      for await (const c of await openai.chat.completions.create({ ...chat, stream: true })) {
+        seen.openai++;
+        complete = !!c.choices[0]?.finish_reason;
+      }
+      return { chunks: seen.openai, complete, error: null };
+    } catch (e) {
+      return { chunks: seen.openai, complete, error: e as Error };
+    }
+  })();
+  return {
+    /** Resolves once both clients have their first tokens: the 200 is sent, only the stream can carry an error now. */
+    async started(): Promise<void> {
+      for (let i = 0; i < 200 && (seen.ollama < 2 || seen.openai < 2); i++) await Bun.sleep(20);
+      expect(seen.ollama).toBeGreaterThanOrEqual(2);
+      expect(seen.openai).toBeGreaterThanOrEqual(2);
+    },
+    ollama: ollamaOutcome,
+    openai: openaiOutcome,
+  };
+}
+
+/** The same two streams read raw: the body's text must end cleanly (a reset throws), its last line or event says why. */
+function rawStreams(r: RelayProc = relay) {
+  const read = async (path: string, body: object) => {
+    const res = await fetch(`${r.url}/t/${TUNNEL_ID}${path}`, { method: "POST", headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect(res.status).toBe(200);
+    try {
+      return await res.text();
+    } catch (e) {
+      return `reset: ${(e as Error).message}`;
+    }
+  };
+  return { ndjson: read("/api/chat", { ...chat, stream: true }), sse: read("/v1/chat/completions", { ...chat, stream: true }) };
+}
+
+const DISCONNECTED = /^tunnel "alice" disconnected in the middle of the answer .*; the answer is incomplete$/;
+
+function expectDialectEndings(o: Outcome, a: Outcome, raw: { ndjson: string; sse: string }) {
+  // ollama-js throws an Error with the NDJSON line's "error" text.
+  expect(o.complete).toBe(false);
+  expect(o.error?.message).toMatch(DISCONNECTED);
+  // openai-js throws an APIError with the SSE error event's message and code (never "terminated" or a connection error).
+  expect(a.complete).toBe(false);
+  expect(a.error).toBeInstanceOf(OpenAI.APIError);
+  expect(a.error!.message).toMatch(DISCONNECTED);
+  expect((a.error as InstanceType<typeof OpenAI.APIError>).code).toBe("tunnel_offline");
+  // Raw: the bodies ended cleanly (no reset), after the tokens already sent, with one last error in each dialect.
+  const lines = raw.ndjson.trimEnd().split("\n");
+  expect(lines.length).toBeGreaterThan(1);
+  expect(JSON.parse(lines.at(-1)!)).toEqual({ error: expect.stringMatching(DISCONNECTED) });
+  for (const l of lines.slice(0, -1)) expect(JSON.parse(l).message).toBeDefined();
+  const events = raw.sse.trim().split(/\n\n+/);
+  expect(events.length).toBeGreaterThan(1);
+  expect(events.at(-1)!.split("\n")[0]).toBe("event: error");
+  expect(JSON.parse(events.at(-1)!.split("\n")[1]!.slice("data: ".length))).toEqual({
+    error: { message: expect.stringMatching(DISCONNECTED), type: "server_error", code: "tunnel_offline", param: null },
+  });
+}
+
+/** Every line the process wrote, stdout and stderr: each one structured line at a level, no stack frames. */
+function expectStructuredLog(p: LoggedProc, component: string) {
+  const lines = (p.stderr() + p.stdout()).split("\n").filter((l) => l !== "");
+  expect(lines.length).toBeGreaterThan(2);
+  const bad = lines.filter((l) => !/^<[3467]>(debug|info|warn|error) [a-z-]+: \S/.test(l) || /^\s+at |\$bunfs|StreamError/.test(l));
+  expect(bad).toEqual([]);
+  expect(lines.some((l) => l.startsWith(`<`) && l.includes(` ${component}: `))).toBe(true);
+}
+
+describe("a tunnel answer the relay cannot finish ends with a reason", () => {
+  test("the daemon killed (SIGKILL) mid-stream: the ollama and openai clients show the relay's sentence; the bodies end cleanly", async () => {
+    const d = await agent();
+    const clients = clientStreams();
+    const raw = rawStreams();
+    await clients.started();
+    d.proc.kill("SIGKILL");
+    expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+  }, 30_000);
+
+  test("the agent's heartbeat lost mid-stream (daemon frozen with SIGSTOP): after the tolerance, the same last error in each dialect", async () => {
+    const d = await agent();
+    const clients = clientStreams();
+    const raw = rawStreams();
+    await clients.started();
+    d.proc.kill("SIGSTOP");
+    try {
+      expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+      expect((await clients.ollama).error?.message).toContain("heartbeat_timeout");
+    } finally {
+      d.proc.kill("SIGKILL");
+    }
+  }, 30_000);
+
+  test("the tunnel stopped from the control API mid-stream: the same last error in each dialect", async () => {
+    const d = await agent();
+    const token = (await Bun.file(`${d.home}/.config/cloudtolocalllm/api-token`).text()).trim();
+    const clients = clientStreams();
+    const raw = rawStreams();
+    await clients.started();
+    const res = await fetch(`${d.urls.api}/api/v1/tunnel/stop`, { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+    await d.stop();
+  }, 30_000);
+
+  test("SIGTERM to the daemon: in-flight streams finish completely, then the agent leaves and the daemon exits 0", async () => {
+    const d = await agent();
+    const clients = clientStreams();
+    await clients.started();
+    d.proc.kill("SIGTERM");
+    const [o, a] = [await clients.ollama, await clients.openai];
+    expect(o).toEqual({ chunks: TOKENS + 1, complete: true, error: null });
+    expect(a.error).toBeNull();
+    expect(a.complete).toBe(true);
+    expect(await d.proc.exited).toBe(0);
+    expect(d.count(/^<6>info tunnel: letting in-flight requests finish before disconnecting streams=2 /)).toBe(1);
+    await relay.waitFor(/agent disconnected tunnel=alice .*going away: all streams finished/);
+  }, 30_000);
+
+  test("the relay's own shutdown (SIGTERM) past go_away_grace: answers still running end with the relay's sentence, not a reset", async () => {
+    const own = await startRelayProc(relayToml({ extra: 'go_away_grace = "500ms"' }));
+    try {
+      await agent(own);
+      const clients = clientStreams(own);
+      const raw = rawStreams(own);
+      await clients.started();
+      own.proc.kill("SIGTERM");
+      expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+      expect((await clients.ollama).error?.message).toContain("grace period over");
+      expect(await own.proc.exited).toBe(0);
+      expectStructuredLog(own, "relay");
+    } finally {
+      await own.stop();
+      cleanup(own.dir);
+    }
+  }, 30_000);
+
+  test("the relay's log after agents die with streams in flight: one structured line each, the session end at info, no stack dumps", async () => {
+    const d = await agent();
+    const streams = [clientStreams(), clientStreams(), clientStreams()];
+    for (const s of streams) await s.started();
+    const before = relay.count(/agent disconnected/);
+    d.proc.kill("SIGKILL");
+    const ended = await Promise.all(streams.flatMap((s) => [s.ollama, s.openai]));
+    await Bun.sleep(200);
+    expectStructuredLog(relay, "relay");
+    expect(relay.count(/^<6>info relay: agent disconnected tunnel=alice code=transport_closed/)).toBe(before + 1);
+    // One line per answer cut short, at info: the agent going away is an expected ending.
+    expect(relay.count(/^<6>info relay: answer cut short tunnel=alice .*code=session_closed/)).toBeGreaterThanOrEqual(6);
+    for (const o of ended) expect(o.error?.message).toMatch(DISCONNECTED);
+  }, 30_000);
+
+  test("an answer with no in-band error (stream:false JSON) cut mid-body fails at the client, never looks complete; both logs stay one line each", async () => {
+    // An upstream whose JSON answer breaks off after its first bytes (no Error object: the upstream itself logs nothing).
+    const upstream = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        const p = new URL(req.url).pathname;
+        if (p === "/api/version") return Response.json({ version: "0.6.0" });
+        if (p === "/api/tags") return Response.json({ models: [{ name: MODEL, model: MODEL }] });
+        let sent = false;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(c) {
+            if (sent) return c.error(undefined);
+            sent = true;
+            c.enqueue(new TextEncoder().encode(`{"model":"${MODEL}","message":{"role":"assistant","content":"${"x".repeat(2000)}`));
+            await Bun.sleep(100);
+          },
+        });
+        return new Response(body, { headers: { "content-type": "application/json; charset=utf-8" } });
+      },
+    });
+    try {
+      const d = await startAgentDaemon(daemonToml({ upstream: `http://127.0.0.1:${upstream.port}`, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+      daemons.push(d);
+      const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ ...chat, stream: false }),
+      });
+      expect(res.status).toBe(200);
+      expect(await res.text().then(() => "complete", (e: Error) => `failed: ${e.message}`)).toStartWith("failed");
+      await Bun.sleep(300);
+      await d.stop();
+      expectStructuredLog(d, "broker");
+      expectStructuredLog(relay, "relay");
+      expect(d.count(/^<4>warn broker: upstream broke off mid-stream /)).toBe(1);
+      expect(relay.count(/^<4>warn relay: answer cut short tunnel=alice path=\/api\/chat code=cancel /)).toBe(1);
+    } finally {
+      upstream.stop(true);
+    }
+  }, 30_000);
+
+  test("the daemon's log when its relay dies with streams in flight: one structured line each, no stack dumps", async () => {
+    const own = await startRelayProc(relayToml());
+    try {
+      const d = await agent(own);
+      const streams = [clientStreams(own), clientStreams(own)];
+      for (const s of streams) await s.started();
+      own.proc.kill("SIGKILL");
+      for (const s of streams) expect((await s.ollama).error).not.toBeNull();
+      await d.waitFor(/relay connection failed; retrying|connection lost/);
+      await Bun.sleep(300);
+      await d.stop();
+      expectStructuredLog(d, "tunnel");
+    } finally {
+      await own.stop();
+      cleanup(own.dir);
+    }
+  }, 30_000);
+});
