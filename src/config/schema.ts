@@ -161,7 +161,7 @@ export const TunnelSchema = T.Object(
       description: "v2: multiplexed streaming protocol. bridge-v1: the 1.x CloudToLocalLLM cloud (no streaming).",
     }),
     token_secret: T.String({ default: "tunnel-token", description: "Name of the secret holding the agent token." }),
-    ca_file: T.String({ default: "", description: "Extra CA certificate (PEM) to trust for the relay; certificates are always verified." }),
+    ca_file: T.String({ default: "", description: "Extra CA certificate (PEM) to trust for the relay, added to the system store and NODE_EXTRA_CA_CERTS; certificates are always verified." }),
     allowed_paths: T.Array(T.String(), {
       default: DEFAULT_TUNNEL_PATHS,
       description: "Paths the relay may call (inference and listing by default).",
