@@ -81,6 +81,12 @@ export const ProxySchema = T.Object(
       default: false,
       description: "Send the requests of one conversation (the same opening messages) to the same upstream, so it reuses its cache of that prefix; failover still applies.",
     }),
+    replay_buffer: T.Integer({
+      default: 67108864,
+      minimum: 0,
+      description:
+        "Bytes of request bodies held in memory for failover, across all requests (64 MiB). A body beyond its first 64 KiB that does not fit streams to one upstream without failover; 0 keeps only bodies up to 64 KiB for failover.",
+    }),
     queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429." }),
     queue_timeout: Duration("2m", "How long a request may wait in the queue before it is refused with 503."),
     require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
