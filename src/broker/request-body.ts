@@ -43,13 +43,15 @@ export async function readRoutingBody(req: Request, path: string, limit = BUFFER
   const declared = cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
   // Multi-GB blobs, or a body that says up front it is too large to hold: streamed through, one attempt.
   if (path.startsWith("/api/blobs/") || declared > limit) return { body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop };
-  // A sized body within the limit (the listener, and the tunnel agent, hold a body to its declared length) is read
-  // whole, into one buffer: a small one outside the budget (most requests: no lease to make), a larger one when the
-  // budget covers it.
+  // A small sized body (most requests) is read whole, outside the budget: no lease to make. (The listener, and the
+  // tunnel agent, hold a body to its declared length.)
   if (declared >= 0 && declared <= HEAD_BYTES) return readWhole(req, noop);
   const lease = budget.lease();
-  if (declared >= 0 && lease.take(declared - HEAD_BYTES)) return readWhole(req, lease.release);
-  const r = await readHeld(req.body.getReader(), limit, lease);
+  // A larger sized body is charged at once when the budget covers it, else as it is read, like one without a length.
+  // Either way it is read chunk by chunk into one buffer: req.bytes() on a streamed body holds its chunks and their
+  // joined copy at once.
+  const prepaid = declared >= 0 && lease.take(declared - HEAD_BYTES) ? declared : HEAD_BYTES;
+  const r = await readHeld(req.body.getReader(), limit, lease, prepaid);
   if (r === null) {
     lease.release();
     return null;
@@ -118,14 +120,15 @@ class HeldBytes {
 }
 
 /**
- * Reads chunks while they may be held: the first HEAD_BYTES freely, then as far as `limit` and the lease allow. `rest`
- * is the reader still holding the remainder when the body turned out longer than that (after `next`, a chunk read but
- * not held).
+ * Reads chunks while they may be held: the first `free` bytes (HEAD_BYTES, or a sized body's length already charged)
+ * without charge, then as far as `limit` and the lease allow. `rest` is the reader still holding the remainder when the
+ * body turned out longer than that (after `next`, a chunk read but not held).
  */
 async function readHeld(
   reader: ReadableStreamDefaultReader<Uint8Array>,
   limit: number,
   lease: ReplayLease,
+  free: number,
 ): Promise<{ held: Uint8Array; next: Uint8Array | null; rest: ReadableStreamDefaultReader<Uint8Array> | null } | null> {
   const held = new HeldBytes(limit + CHUNK_SLACK);
   try {
@@ -135,8 +138,8 @@ async function readHeld(
       if (!value || value.byteLength === 0) continue;
       const before = held.size;
       if (!held.push(value)) return { held: held.bytes(), next: value, rest: reader };
-      // Only the part beyond the free head is charged to the budget.
-      const charge = held.size - Math.max(before, HEAD_BYTES);
+      // Only the part beyond the free bytes is charged to the budget.
+      const charge = held.size - Math.max(before, free);
       // Longer than it can hold: what was read goes first, then the rest as it comes.
       if (held.size > limit || (charge > 0 && !lease.take(charge))) return { held: held.bytes(), next: null, rest: reader };
     }

@@ -115,8 +115,12 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
   }
   const r = await probe(http, 5000, ca ? { tls: { ca } } : {});
   if ("error" in r) {
-    const caHint = t.ca_file ? `the relay's certificate must be signed by the CA in [tunnel] ca_file (${t.ca_file}) or one in the system store` : "for a private CA set [tunnel] ca_file";
-    return fail("Relay", `${url.host}: ${r.error}`, `check the network and relay_url; ${caHint}; \`cloudtolocalllm-tunnel status\` shows the tunnel's own last error`);
+    // With ca_file set, "set ca_file" would send the user in a circle: say what was trusted instead.
+    const error = t.ca_file ? r.error.replace(/ \(set \[tunnel\] ca_file[^)]*\)/, "") : r.error;
+    const caHint = t.ca_file
+      ? `the relay's certificate must be signed by the CA in [tunnel] ca_file (${t.ca_file}) or one in the system store (or NODE_EXTRA_CA_CERTS)`
+      : "for a private CA set [tunnel] ca_file";
+    return fail("Relay", `${url.host}: ${error}`, `check the network and relay_url; ${caHint}; \`cloudtolocalllm-tunnel status\` shows the tunnel's own last error`);
   }
   return ok("Relay", `${url.host} is reachable (HTTP ${r.status} from /healthz)`);
 }

@@ -73,6 +73,19 @@ test("a body beyond the bound gets one attempt: the first upstream's 503 reaches
   expect(tb.broker.replay.held).toBe(0);
 });
 
+test("a sized body beyond the bound gets one attempt too, and keeps its Content-Length upstream", async () => {
+  tb = await twoUpstreams(128 * KiB);
+  const body = JSON.stringify({ model: "m:1b", stream: false, messages: [{ role: "user", content: "a".repeat(512 * KiB) }] });
+  const r = await fetch(`${tb.url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  expect(r.status).toBe(503);
+  await r.text();
+  expect(chats(busy).length).toBe(1);
+  expect(chats(busy)[0]!.bodySize).toBe(body.length);
+  expect((busy.requests.find((x) => x.path === "/api/chat") as { headers: Record<string, string> }).headers["content-length"]).toBe(String(body.length));
+  expect(chats(b).length).toBe(0);
+  expect(tb.broker.replay.held).toBe(0);
+});
+
 test("a body under HEAD_BYTES still fails over with replay_buffer = 0", async () => {
   tb = await twoUpstreams(0);
   const r = await chunkedChat(tb.url, HEAD_BYTES / KiB - 16);

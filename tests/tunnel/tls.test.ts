@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
+import { checkRelay } from "../../src/cli/doctor-checks.ts";
+import { defaultConfig } from "../../src/config/load.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, test } = requireTools(["openssl"]);
@@ -117,4 +119,19 @@ test("with ca_file set, a refused certificate's error names ca_file and the syst
   expect(err.message).toContain(`not signed by the CA in [tunnel] ca_file (${caFile})`);
   expect(err.message).toContain("system store");
   expect(err.message).not.toMatch(/set \[tunnel\] ca_file/);
+});
+
+test("doctor probes the relay with the tunnel's trust: ca_file naming the CA passes; naming another, the fix names ca_file", async () => {
+  const config = (caFile: string) => {
+    const c = defaultConfig();
+    c.tunnel = { ...c.tunnel, enabled: true, relay_url: `${relay.url.replace(/^https/, "wss")}/agent`, ca_file: caFile };
+    return c;
+  };
+  expect((await checkRelay(config(join(dir, "ca.pem"))))!.level).toBe("ok");
+  const other = join(dir, "other.pem");
+  const r = (await checkRelay(config(other)))!;
+  expect(r.level).toBe("fail");
+  expect(`${r.detail} ${r.fix}`).not.toMatch(/set \[tunnel\] ca_file/);
+  expect(r.fix).toContain(`[tunnel] ca_file (${other})`);
+  expect((await checkRelay(config(join(dir, "missing.pem"))))!.detail).toContain("cannot read tunnel.ca_file");
 });
