@@ -138,3 +138,26 @@ describe("readRoutingBody", () => {
     });
   });
 });
+
+test("a body whose release() is forgotten gives its bytes back once it is collected (the safety net)", async () => {
+  const budget = new ReplayBudget(() => 1 << 20);
+  await (async () => {
+    const part = new TextEncoder().encode("x".repeat(16 * 1024));
+    let n = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (n++ < 16) c.enqueue(part);
+        else c.close();
+      },
+    });
+    // @ts-expect-error duplex
+    const r = await readRoutingBody(new Request("http://x/api/chat", { method: "POST", body, duplex: "half" }), "/api/chat", 1 << 30, budget);
+    expect(r!.retryable).toBe(true);
+  })();
+  expect(budget.held).toBeGreaterThan(0);
+  for (let i = 0; i < 50 && budget.held > 0; i++) {
+    Bun.gc(true);
+    await Bun.sleep(10);
+  }
+  expect(budget.held).toBe(0);
+});

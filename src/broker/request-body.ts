@@ -33,6 +33,11 @@ export interface RoutingBody {
 }
 
 const noop = () => {};
+/**
+ * A safety net, not the way bytes are given back: a path that returns without calling release() would shrink the
+ * budget for good; this gives them back once the body itself is collected (when they are surely no longer held).
+ */
+const forgotten = new FinalizationRegistry<ReplayLease>((lease) => lease.release());
 const NONE: RoutingBody = { body: null, retryable: true, head: null, bytesIn: 0, bodyLength: -1, release: noop };
 
 /** Reads `req`'s body for routing; null when the client went away while sending it (its bytes are given back). */
@@ -56,6 +61,7 @@ export async function readRoutingBody(req: Request, path: string, limit = BUFFER
     lease.release();
     return null;
   }
+  if (lease.held > 0) forgotten.register(r.held, lease);
   // A sized body that the budget could not cover keeps its Content-Length upstream; an unsized one goes chunked.
   if (r.rest) return { body: prefixed(r.next ? [r.held, r.next] : [r.held], r.rest), retryable: false, head: r.held, bytesIn: r.held.byteLength, bodyLength: declared, release: lease.release };
   return { body: r.held, retryable: true, head: r.held, bytesIn: r.held.byteLength, bodyLength: r.held.byteLength, release: lease.release };
