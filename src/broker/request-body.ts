@@ -15,7 +15,7 @@ export const BUFFER_LIMIT = 32 * 1024 * 1024;
 /**
  * A body's first bytes are always read, outside the budget: routing needs the model (clients send it first), and a
  * small body (most chat requests) then stays replayable however full the budget is. The bytes held outside the
- * budget are at most this much per request in flight.
+ * budget are at most this much per request in flight (and the one chunk that crossed the bound).
  */
 export const HEAD_BYTES = 64 * 1024;
 
