@@ -16,6 +16,7 @@ import { overallQuality, quality, qualityLatency } from "./quality.ts";
 import { routeOrder } from "./router.ts";
 import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
 import { Gate, type GateLimits } from "./gate.ts";
+import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
 import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
@@ -54,6 +55,8 @@ export class Broker implements BrokerService {
   readonly gate = new Gate<Upstream>(() => this.queueLimits);
   private queueLimits: GateLimits;
   private unwatchGate: (() => void) | null = null;
+  /** [proxy] replay_buffer, shared by every request; its bound follows reloads. */
+  readonly replay = new ReplayBudget(() => this.config.proxy.replay_buffer);
 
   constructor(
     config: Config,
@@ -82,6 +85,7 @@ export class Broker implements BrokerService {
       aliases: () => this.aliases,
       gate: () => this.gate,
       sticky: () => this.config.proxy.sticky,
+      replay: () => this.replay,
     };
   }
 

@@ -134,6 +134,16 @@ export class Exchange {
     this.slot = null;
     r?.();
   }
+  /** Gives the request body's bytes back to the replay budget, once: when a response is accepted or the exchange ends. */
+  private body: (() => void) | null = null;
+  holdBody(release: () => void): void {
+    this.body = release;
+  }
+  private releaseBody(): void {
+    const r = this.body;
+    this.body = null;
+    r?.();
+  }
   /** Set when the broker asked the upstream for usage the client did not ask for: that event is taken out of the stream. */
   stripper: UsageStripper | null = null;
 
@@ -188,6 +198,8 @@ export class Exchange {
   /** Headers arrived: from here on the response belongs to the client. */
   accept(res: UpstreamReply): void {
     this.clearTimer();
+    // No attempt can follow: the body is no longer held for one.
+    this.releaseBody();
     this.status = res.status;
     this.ttfbMs = performance.now() - this.started;
     this.error = null;
@@ -325,6 +337,7 @@ export class Exchange {
     this.done = true;
     this.clearTimer();
     this.releaseSlot();
+    this.releaseBody();
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
@@ -375,6 +388,7 @@ export class Exchange {
     this.status = status;
     this.error = message;
     this.releaseSlot();
+    this.releaseBody();
     if (this.done) return;
     this.done = true;
     this.clearTimer();

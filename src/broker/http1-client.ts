@@ -16,8 +16,9 @@ export const MAX_IDLE = 32;
 export const IDLE_TIMEOUT_MS = 4000;
 /** Body bytes queued for a reader that is behind before the socket stops reading (backpressure toward the upstream). */
 const HIGH_WATER = 64 * 1024;
-/** Request bodies up to this size are sent in the same write as the head. */
+/** Request bodies up to this size are sent in the same write as the head (and chunks of a chunked body with their framing). */
 const COALESCE = 64 * 1024;
+const CRLF = Buffer.from("\r\n");
 
 /** A failure talking to the upstream; `code` follows the system error names describeFetchError knows. */
 export class UpstreamConnError extends Error {
@@ -306,7 +307,18 @@ class Http1Reply implements UpstreamReply, ParserSink {
         if (this.over || done) break;
         if (!value || value.byteLength === 0) continue;
         let ok: boolean;
-        if (chunked) {
+        if (chunked && value.byteLength > COALESCE) {
+          // A large part (the held prefix of a body that outgrew the replay buffer) is written as it is between its
+          // size line and CRLF: framing it in a new buffer would copy megabytes. Each write waits for the last to drain,
+          // since a write behind a pending one is joined to it (a copy again).
+          ok = this.write(Buffer.from(value.byteLength.toString(16) + "\r\n", "latin1"));
+          if (!ok && !this.over) await new Promise<void>((r) => (this.drained = r));
+          if (this.over) break;
+          ok = this.write(value);
+          if (!ok && !this.over) await new Promise<void>((r) => (this.drained = r));
+          if (this.over) break;
+          ok = this.write(CRLF);
+        } else if (chunked) {
           const size = value.byteLength.toString(16) + "\r\n";
           const out = Buffer.allocUnsafe(size.length + value.byteLength + 2);
           out.write(size, 0, "latin1");

@@ -6,7 +6,8 @@ import { Exchange, GENERATION_PATHS, type CaptureOptions } from "./exchange.ts";
 import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
-import { readRoutingBody } from "./request-body.ts";
+import { BUFFER_LIMIT, readRoutingBody } from "./request-body.ts";
+import type { ReplayBudget } from "./replay-budget.ts";
 import { KEEP_ALIVE_PATHS, withFields, withModel, type AliasTable } from "./aliases.ts";
 
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
@@ -44,6 +45,8 @@ export interface ProxyDeps {
   gate(): Gate<Upstream>;
   /** [proxy] sticky: one conversation, one upstream. */
   sticky(): boolean;
+  /** [proxy] replay_buffer: the bytes of bodies held for failover, shared by all requests. */
+  replay(): ReplayBudget;
 }
 
 /** An error answer in the format the client speaks: Ollama's {"error": "..."} or OpenAI's {"error": {...}}. */
@@ -107,7 +110,7 @@ export async function proxy(
       `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`,
     );
   }
-  const read = await readRoutingBody(req, path);
+  const read = await readRoutingBody(req, path, BUFFER_LIMIT, deps.replay());
   // The broker's own time is what it spends between having the client's body and sending it upstream.
   const bodyRead = performance.now();
   let sentAt = 0;
@@ -141,6 +144,7 @@ export async function proxy(
     try {
       deps.gateway()?.authorize(admitted, model, alias && requested !== null ? requested : undefined);
     } catch (e) {
+      read.release();
       return errorResponse(path, e);
     }
   }
@@ -152,12 +156,14 @@ export async function proxy(
     try {
       budget = deps.gateway()?.reserve(admitted, body instanceof Uint8Array ? body : null, estimatePromptTokens(bytesIn)) ?? null;
     } catch (e) {
+      read.release();
       return errorResponse(path, e);
     }
   }
 
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
+  ex.holdBody(read.release);
   ex.bytesIn = bytesIn;
   if (stripUsage) ex.stripper = new UsageStripper();
   if (admitted) {

@@ -2,78 +2,166 @@
 //
 // Routing needs the model and failover needs a body it can send twice, so a body is read into memory up to
 // BUFFER_LIMIT however it arrives: a Content-Length is never required (chunked uploads and tunnel streams carry
-// none). Only what cannot be held stays a stream: blob uploads, a declared length over the limit, and a body that
-// turns out longer than the limit while being read (its prefix is sent first, then the rest, in a single attempt).
+// none). Bytes beyond a body's first HEAD_BYTES are taken from the shared replay budget ([proxy] replay_buffer,
+// replay-budget.ts). Only what cannot be held stays a stream: blob uploads, a declared length over the limit, and a
+// body that turns out longer than the limit, or than the budget can cover, while being read (its prefix is sent
+// first, then the rest, in a single attempt). One copy of the body is kept (HeldBytes).
+
+import { unbounded, type ReplayBudget, type ReplayLease } from "./replay-budget.ts";
 
 /** Request bodies up to this size are read into memory (routing by model, failover); base64 images fit easily. */
 export const BUFFER_LIMIT = 32 * 1024 * 1024;
+
+/**
+ * A body's first bytes are always read, outside the budget: routing needs the model (clients send it first), and a
+ * small body (most chat requests) then stays replayable however full the budget is. The bytes held outside the
+ * budget are at most this much per request in flight (and the one chunk that crossed the bound).
+ */
+export const HEAD_BYTES = 64 * 1024;
 
 export interface RoutingBody {
   body: Uint8Array | ReadableStream<Uint8Array> | null;
   /** Whether the body can be sent again to another upstream (it is held in memory). */
   retryable: boolean;
-  /** The part of the body that is in memory: where the model is looked for. */
+  /** The part of the body that is in memory: where the model is looked for (the whole body when retryable). */
   head: Uint8Array | null;
   bytesIn: number;
   /** The length to declare upstream; -1 sends it chunked. */
   bodyLength: number;
+  /** Gives the body's bytes back to the replay budget: once no attempt can follow (idempotent). */
+  release(): void;
 }
 
-const NONE: RoutingBody = { body: null, retryable: true, head: null, bytesIn: 0, bodyLength: -1 };
+const noop = () => {};
+/**
+ * A safety net, not the way bytes are given back: a path that returns without calling release() would shrink the
+ * budget for good; this gives them back once the body itself is collected (when they are surely no longer held).
+ */
+const forgotten = new FinalizationRegistry<ReplayLease>((lease) => lease.release());
+const NONE: RoutingBody = { body: null, retryable: true, head: null, bytesIn: 0, bodyLength: -1, release: noop };
 
-/** Reads `req`'s body for routing; null when the client went away while sending it. */
-export async function readRoutingBody(req: Request, path: string, limit = BUFFER_LIMIT): Promise<RoutingBody | null> {
+/** Reads `req`'s body for routing; null when the client went away while sending it (its bytes are given back). */
+export async function readRoutingBody(req: Request, path: string, limit = BUFFER_LIMIT, budget: ReplayBudget = unbounded()): Promise<RoutingBody | null> {
   const method = req.method;
   if (method === "GET" || method === "HEAD" || !req.body) return NONE;
   const cl = req.headers.get("content-length");
   const declared = cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
   // Multi-GB blobs, or a body that says up front it is too large to hold: streamed through, one attempt.
-  if (path.startsWith("/api/blobs/") || declared > limit) return { body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared };
-  if (declared >= 0) {
-    // A sized body within the limit (the listener, and the tunnel agent, hold a body to its declared length): read whole.
-    let body: Uint8Array;
-    try {
-      body = await req.bytes();
-    } catch {
-      return null;
-    }
-    return { body, retryable: true, head: body, bytesIn: body.byteLength, bodyLength: body.byteLength };
+  if (path.startsWith("/api/blobs/") || declared > limit) return { body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop };
+  // A small sized body (most requests) is read whole, outside the budget: no lease to make. (The listener, and the
+  // tunnel agent, hold a body to its declared length.)
+  if (declared >= 0 && declared <= HEAD_BYTES) return readWhole(req, noop);
+  const lease = budget.lease();
+  // A larger sized body is charged at once when the budget covers it, else as it is read, like one without a length.
+  // Either way it is read chunk by chunk into one buffer: req.bytes() on a streamed body holds its chunks and their
+  // joined copy at once.
+  const prepaid = declared >= 0 && lease.take(declared - HEAD_BYTES) ? declared : HEAD_BYTES;
+  const r = await readHeld(req.body.getReader(), limit, lease, prepaid);
+  if (r === null) {
+    lease.release();
+    return null;
   }
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  if (lease.held > 0) forgotten.register(r.held, lease);
+  // A sized body that the budget could not cover keeps its Content-Length upstream; an unsized one goes chunked.
+  if (r.rest) return { body: prefixed(r.next ? [r.held, r.next] : [r.held], r.rest), retryable: false, head: r.held, bytesIn: r.held.byteLength, bodyLength: declared, release: lease.release };
+  return { body: r.held, retryable: true, head: r.held, bytesIn: r.held.byteLength, bodyLength: r.held.byteLength, release: lease.release };
+}
+
+async function readWhole(req: Request, release: () => void): Promise<RoutingBody | null> {
+  let body: Uint8Array;
+  try {
+    body = await req.bytes();
+  } catch {
+    release();
+    return null;
+  }
+  return { body, retryable: true, head: body, bytesIn: body.byteLength, bodyLength: body.byteLength, release };
+}
+
+/** Room beyond the limit for the chunk that crosses it (it is held too: it was read). */
+const CHUNK_SLACK = 4 * 1024 * 1024;
+
+/**
+ * The bytes read so far, kept once: small bodies as their chunks (one chunk is most bodies: no copy at all); past
+ * HEAD_BYTES, one resizable buffer that grows in place as chunks are copied in (only its length is resident), so a large
+ * body never exists as chunks and a joined copy at once.
+ */
+class HeldBytes {
+  private chunks: Uint8Array[] = [];
+  private buf: ArrayBuffer | null = null;
+  size = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** Appends a chunk; false when it does not fit the buffer's reserved room (the caller sends it after the held part). */
+  push(chunk: Uint8Array): boolean {
+    const n = chunk.byteLength;
+    if (this.buf === null && this.size + n <= HEAD_BYTES) {
+      this.chunks.push(chunk);
+      this.size += n;
+      return true;
+    }
+    if (this.buf === null) {
+      if (this.size + n > this.max) return false;
+      this.buf = new ArrayBuffer(this.size, { maxByteLength: this.max });
+      let off = 0;
+      for (const c of this.chunks) {
+        new Uint8Array(this.buf, off, c.byteLength).set(c);
+        off += c.byteLength;
+      }
+      this.chunks = [];
+    }
+    if (this.size + n > this.max) return false;
+    this.buf.resize(this.size + n);
+    new Uint8Array(this.buf, this.size, n).set(chunk);
+    this.size += n;
+    return true;
+  }
+
+  bytes(): Uint8Array {
+    if (this.buf) return new Uint8Array(this.buf, 0, this.size);
+    const c = this.chunks;
+    return c.length === 1 ? c[0]! : Buffer.concat(c, this.size);
+  }
+}
+
+/**
+ * Reads chunks while they may be held: the first `free` bytes (HEAD_BYTES, or a sized body's length already charged)
+ * without charge, then as far as `limit` and the lease allow. `rest` is the reader still holding the remainder when the
+ * body turned out longer than that (after `next`, a chunk read but not held).
+ */
+async function readHeld(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+  lease: ReplayLease,
+  free: number,
+): Promise<{ held: Uint8Array; next: Uint8Array | null; rest: ReadableStreamDefaultReader<Uint8Array> | null } | null> {
+  const held = new HeldBytes(limit + CHUNK_SLACK);
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       if (!value || value.byteLength === 0) continue;
-      chunks.push(value);
-      size += value.byteLength;
-      if (size > limit) {
-        // Longer than it can hold: what was read goes first, then the rest as it comes.
-        const head = concat(chunks, size);
-        return { body: prefixed(head, reader), retryable: false, head, bytesIn: size, bodyLength: -1 };
-      }
+      const before = held.size;
+      if (!held.push(value)) return { held: held.bytes(), next: value, rest: reader };
+      // Only the part beyond the free bytes is charged to the budget.
+      const charge = held.size - Math.max(before, free);
+      // Longer than it can hold: what was read goes first, then the rest as it comes.
+      if (held.size > limit || (charge > 0 && !lease.take(charge))) return { held: held.bytes(), next: null, rest: reader };
     }
   } catch {
     return null;
   }
-  const body = concat(chunks, size);
-  return { body, retryable: true, head: body, bytesIn: size, bodyLength: size };
+  return { held: held.bytes(), next: null, rest: null };
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-}
-
-/** `head`, then whatever `reader` still yields; cancelling it cancels the client's body. */
-function prefixed(head: Uint8Array, reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
-  let first = true;
+/** The parts already read, then whatever `reader` still yields; cancelling it cancels the client's body. */
+function prefixed(parts: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>({
     async pull(c) {
-      if (first) {
-        first = false;
-        c.enqueue(head);
+      const part = parts.shift();
+      if (part) {
+        c.enqueue(part);
         return;
       }
       const { done, value } = await reader.read();

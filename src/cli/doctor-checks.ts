@@ -7,6 +7,7 @@ import { UNIT, unitState } from "../desktop/systemd-user.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface CheckResult {
@@ -104,10 +105,23 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
     return fail("Relay", `relay_url "${t.relay_url}" is not a URL`, "set relay_url to a ws:// or wss:// URL");
   }
   const http = `${url.protocol === "wss:" ? "https:" : url.protocol === "ws:" ? "http:" : url.protocol}//${url.host}/healthz`;
-  const tls = t.ca_file && existsSync(t.ca_file) ? { ca: readFileSync(t.ca_file, "utf8") } : undefined;
-  const r = await probe(http, 5000, tls ? { tls } : {});
-  if ("error" in r)
-    return fail("Relay", `${url.host}: ${r.error}`, "check the network and relay_url; for a private CA set [tunnel] ca_file; `cloudtolocalllm-tunnel status` shows the tunnel's own last error");
+  let ca: string[] | undefined;
+  try {
+    // The tunnel's own trust: ca_file added to the system store and NODE_EXTRA_CA_CERTS (src/net/ca-trust.ts).
+    ca = trustWithCaFile(t.ca_file);
+  } catch (e) {
+    if (e instanceof CaFileError) return fail("Relay", e.message, "point [tunnel] ca_file at a readable PEM file, or remove it");
+    throw e;
+  }
+  const r = await probe(http, 5000, ca ? { tls: { ca } } : {});
+  if ("error" in r) {
+    // With ca_file set, "set ca_file" would send the user in a circle: say what was trusted instead.
+    const error = t.ca_file ? r.error.replace(/ \(set \[tunnel\] ca_file[^)]*\)/, "") : r.error;
+    const caHint = t.ca_file
+      ? `the relay's certificate must be signed by the CA in [tunnel] ca_file (${t.ca_file}) or one in the system store (or NODE_EXTRA_CA_CERTS)`
+      : "for a private CA set [tunnel] ca_file";
+    return fail("Relay", `${url.host}: ${error}`, `check the network and relay_url; ${caHint}; \`cloudtolocalllm-tunnel status\` shows the tunnel's own last error`);
+  }
   return ok("Relay", `${url.host} is reachable (HTTP ${r.status} from /healthz)`);
 }
 

@@ -81,6 +81,12 @@ export const ProxySchema = T.Object(
       default: false,
       description: "Send the requests of one conversation (the same opening messages) to the same upstream, so it reuses its cache of that prefix; failover still applies.",
     }),
+    replay_buffer: T.Integer({
+      default: 67108864,
+      minimum: 0,
+      description:
+        "Bytes of request bodies held in memory for failover, across all requests (64 MiB). A body beyond its first 64 KiB that does not fit streams to one upstream without failover; 0 keeps only bodies up to 64 KiB for failover.",
+    }),
     queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429. Each key waiting holds at most its share (queue_limit / keys waiting, at least one); a key with nothing waiting always gets a place." }),
     queue_timeout: Duration("2m", "How long a request may wait in the queue before it is refused with 503."),
     require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
@@ -161,7 +167,7 @@ export const TunnelSchema = T.Object(
       description: "v2: multiplexed streaming protocol. bridge-v1: the 1.x CloudToLocalLLM cloud (no streaming).",
     }),
     token_secret: T.String({ default: "tunnel-token", description: "Name of the secret holding the agent token." }),
-    ca_file: T.String({ default: "", description: "Extra CA certificate (PEM) to trust for the relay; certificates are always verified." }),
+    ca_file: T.String({ default: "", description: "Extra CA certificate (PEM) to trust for the relay, added to the system store and NODE_EXTRA_CA_CERTS; certificates are always verified." }),
     allowed_paths: T.Array(T.String(), {
       default: DEFAULT_TUNNEL_PATHS,
       description: "Paths the relay may call (inference and listing by default).",

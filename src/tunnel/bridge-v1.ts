@@ -1,6 +1,6 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
 import { realClock, type Clock } from "../core/clock.ts";
-import { ConnectError, classifyUpgradeError, openAgentSocket, startHandshake, terminate, type Connection } from "./connector.ts";
+import { ConnectError, openAgentSocket, startHandshake, terminate, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
@@ -49,7 +49,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
     const tolerance = Math.max(o.toleranceMs, BRIDGE_PING_MS * 2.5);
     // Compatibility: the 1.x server reads the token from the query; the header is sent too for servers that accept it.
     const ws = openAgentSocket(bridgeUrl(o.url, o.token), o);
-    const hs = startHandshake(ws, reject, o.handshakeTimeoutMs ?? 10_000, "the bridge sent no auth message in time");
+    const hs = startHandshake(ws, reject, o.handshakeTimeoutMs ?? 10_000, "the bridge sent no auth message in time", o.caFile);
     const fail = hs.fail;
     const end = (info: SessionCloseInfo) => {
       if (ended) return;
@@ -126,7 +126,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       else if (m.type === "request") void serve(m);
     };
     ws.onclose = (ev) => {
-      if (!hs.settled) return fail(hs.lastError ? classifyUpgradeError(hs.lastError) : new ConnectError("handshake", `the bridge closed the connection (${ev.code} ${ev.reason})`, false));
+      if (!hs.settled) return fail(hs.lastError ? hs.upgradeError() : new ConnectError("handshake", `the bridge closed the connection (${ev.code} ${ev.reason})`, false));
       end({ code: "transport_closed", reason: `websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`, remote: true });
     };
   });

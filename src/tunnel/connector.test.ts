@@ -17,3 +17,11 @@ test("error messages never carry the URL's query (bridge-v1 puts the token there
   }
   expect(classifyUpgradeError("WebSocket connection to 'wss://x/ws/bridge?token=abc' failed: refused").message).toContain("wss://x/ws/bridge");
 });
+
+test("with ca_file set, a TLS failure names the file and the system store, and does not ask to set ca_file", () => {
+  const e = classifyUpgradeError("TLS handshake failed: unable to verify the first certificate", "/etc/c2l/private-ca.pem");
+  expect(e).toMatchObject({ code: "network", permanent: false });
+  expect(e.message).toContain("[tunnel] ca_file (/etc/c2l/private-ca.pem)");
+  expect(e.message).toContain("system store");
+  expect(e.message).not.toMatch(/set \[tunnel\] ca_file/);
+});

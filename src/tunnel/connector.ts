@@ -1,5 +1,5 @@
 // One connection attempt to a relay (protocol v2): WebSocket with a bearer header, HELLO/WELCOME, then a live Session. Never retries.
-import { readFileSync } from "node:fs";
+import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { decode, ProtocolError } from "../protocol/codec.ts";
 import { helloFrame, readWelcome } from "../protocol/handshake.ts";
 import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -34,7 +34,7 @@ export interface Connection {
 export interface ConnectOptions {
   url: string;
   token: string;
-  /** PEM of an extra CA to trust (the system store is always used too); verification is never disabled. */
+  /** PEM of an extra CA to trust, added to the default trust (system store, NODE_EXTRA_CA_CERTS); verification is never disabled. */
   caFile?: string;
   agent: string;
   heartbeatMs: number;
@@ -49,16 +49,21 @@ export interface ConnectOptions {
   capabilities?: readonly string[];
 }
 
-/** Classifies the text of Bun's WebSocket error ("Expected 101 status code: 401" for a refused upgrade). */
-export function classifyUpgradeError(raw: string): ConnectError {
+/** Classifies the text of Bun's WebSocket error ("Expected 101 status code: 401" for a refused upgrade); caFile is [tunnel] ca_file when set. */
+export function classifyUpgradeError(raw: string, caFile?: string): ConnectError {
   // Bun quotes the URL; bridge-v1 URLs carry the token in the query, which must not reach status or events.
   const message = raw.replace(/\?[^'"\s]*/g, "");
   const status = Number(/status code:?\s*(\d{3})/i.exec(message)?.[1] ?? 0);
   if (status === 401) return new ConnectError("unauthorized", "the relay refused the agent token (401); sign in again or fix the token", true);
   if (status === 403) return new ConnectError("forbidden", "the relay refused this agent (403)", true);
   if (status) return new ConnectError("http_error", `the relay answered HTTP ${status} instead of a WebSocket upgrade`, false);
-  if (/certificate|self[- ]signed|tls|ssl|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(message))
-    return new ConnectError("network", `TLS verification of the relay failed (${message}); set [tunnel] ca_file for a private CA`, false);
+  if (/certificate|self[- ]signed|tls|ssl|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(message)) {
+    // With ca_file set, "set ca_file" would send the user in a circle: say what was actually trusted.
+    const hint = caFile
+      ? `the relay's certificate is not signed by the CA in [tunnel] ca_file (${caFile}) nor by one in the system store or NODE_EXTRA_CA_CERTS; check that ca_file holds the CA that signed it`
+      : "set [tunnel] ca_file (or NODE_EXTRA_CA_CERTS) for a private CA";
+    return new ConnectError("network", `TLS verification of the relay failed (${message}); ${hint}`, false);
+  }
   return new ConnectError("network", `cannot reach the relay: ${message || "connection failed"}`, false);
 }
 
@@ -72,15 +77,14 @@ function closeError(code: number, reason: string): ConnectError {
   return new ConnectError("handshake", `the relay closed the connection during the handshake: ${text}`, false);
 }
 
-/** Opens the agent's WebSocket: bearer header, user agent, and the extra CA when configured (verification is never off). */
+/** Opens the agent's WebSocket: bearer header, user agent, and the extra CA added to the default trust when configured (verification is never off). */
 export function openAgentSocket(url: string, o: { token: string; agent: string; caFile?: string }): WebSocket {
-  let ca: string | undefined;
-  if (o.caFile) {
-    try {
-      ca = readFileSync(o.caFile, "utf8");
-    } catch (e) {
-      throw new ConnectError("config", `cannot read tunnel.ca_file ${o.caFile}: ${(e as Error).message}`, true);
-    }
+  let ca: string[] | undefined;
+  try {
+    ca = trustWithCaFile(o.caFile);
+  } catch (e) {
+    if (e instanceof CaFileError) throw new ConnectError("config", e.message, true);
+    throw e;
   }
   return new WebSocket(url, {
     headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
@@ -98,13 +102,15 @@ export interface Handshake {
   readonly settled: boolean;
   /** Text of the socket's last error event (a refused upgrade shows up there). */
   readonly lastError: string;
+  /** The last error event, classified (naming ca_file when it is set). */
+  upgradeError(): ConnectError;
   fail(e: ConnectError): void;
   /** The handshake is done: stops the timer (the caller resolves). */
   succeed(): void;
 }
 
 /** Arms the handshake timer and the socket's error handler, which fails the attempt with the classified error. */
-export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void, timeoutMs: number, timeoutMessage: string): Handshake {
+export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void, timeoutMs: number, timeoutMessage: string, caFile?: string): Handshake {
   let settled = false;
   let lastError = "";
   const fail = (e: ConnectError) => {
@@ -119,7 +125,7 @@ export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void,
   const timer = setTimeout(() => fail(new ConnectError("handshake", timeoutMessage, false)), timeoutMs);
   ws.onerror = (ev) => {
     lastError = (ev as ErrorEvent).message ?? "";
-    if (!settled) fail(classifyUpgradeError(lastError));
+    if (!settled) fail(classifyUpgradeError(lastError, caFile));
   };
   return {
     get settled() {
@@ -128,6 +134,7 @@ export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void,
     get lastError() {
       return lastError;
     },
+    upgradeError: () => classifyUpgradeError(lastError, caFile),
     fail,
     succeed() {
       settled = true;
@@ -145,7 +152,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     ws.binaryType = "arraybuffer";
     const capabilities = o.capabilities ?? CAPABILITIES;
     const timeoutMs = o.handshakeTimeoutMs ?? 10_000;
-    const hs = startHandshake(ws, reject, timeoutMs, `no answer from the relay within ${timeoutMs} ms`);
+    const hs = startHandshake(ws, reject, timeoutMs, `no answer from the relay within ${timeoutMs} ms`, o.caFile);
     const fail = hs.fail;
 
     ws.onopen = () => {
@@ -200,7 +207,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     };
     ws.onclose = (ev) => {
       if (session) session.transportClosed(`websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);
-      else if (!hs.settled) fail(hs.lastError ? classifyUpgradeError(hs.lastError) : closeError(ev.code, ev.reason));
+      else if (!hs.settled) fail(hs.lastError ? hs.upgradeError() : closeError(ev.code, ev.reason));
     };
   });
 }

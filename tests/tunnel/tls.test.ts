@@ -1,4 +1,4 @@
-// TLS on the relay with a CA made here by openssl: the agent trusts it only through [tunnel] ca_file.
+// TLS on the relay with a CA made here by openssl: the agent trusts it through [tunnel] ca_file, which adds to the system store.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
+import { checkRelay } from "../../src/cli/doctor-checks.ts";
+import { defaultConfig } from "../../src/config/load.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, test } = requireTools(["openssl"]);
@@ -23,6 +25,8 @@ function sh(cmd: string[]): void {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "c2l-tls-"));
   sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=c2l test CA"]);
+  // Another private CA, which did not sign the relay's certificate.
+  sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=c2l other CA"]);
   sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost"]);
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n");
   sh(["openssl", "x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "relay.pem", "-days", "2", "-extfile", "ext.cnf"]);
@@ -68,4 +72,66 @@ test("without the CA the agent refuses the relay's certificate", async () => {
   expect(err.code).toBe("network");
   expect(err.message).toMatch(/TLS verification of the relay failed.*ca_file/);
   expect(relay.count(/agent connected/)).toBe(1); // only the daemon of the first test
+});
+
+// The system store, as OpenSSL (and so Bun) reads it: SSL_CERT_FILE names the system bundle file. The relay's CA is
+// installed there only, and ca_file names another CA: ca_file must add to the store, not replace it.
+for (const [store, env] of [
+  ["the system store (SSL_CERT_FILE)", (ca: string) => ({ SSL_CERT_FILE: ca })],
+  ["NODE_EXTRA_CA_CERTS", (ca: string) => ({ NODE_EXTRA_CA_CERTS: ca })],
+] as const) {
+  test(`ca_file adds to ${store}: a relay signed by a CA trusted there connects while ca_file names another CA`, async () => {
+    const before = relay.count(/agent connected/);
+    const daemon = await startAgentDaemon(
+      daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^https/, "wss")}/agent`, tunnel: `ca_file = "${join(dir, "other.pem")}"` }),
+      env(join(dir, "ca.pem")),
+    );
+    try {
+      expect(relay.count(/agent connected/)).toBe(before + 1);
+      const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/version`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` }, tls: { ca: await Bun.file(join(dir, "ca.pem")).text() } });
+      expect(res.status).toBe(200);
+    } finally {
+      await daemon.stop();
+      cleanup(daemon.home);
+    }
+  }, 30_000);
+}
+
+test("with ca_file set, a refused certificate's error names ca_file and the system store instead of asking for ca_file", async () => {
+  const caFile = join(dir, "other.pem");
+  const err = await connect({
+    url: `${relay.url.replace(/^https/, "wss")}/agent`,
+    token: AGENT_TOKEN,
+    agent: "test",
+    caFile,
+    heartbeatMs: 1000,
+    toleranceMs: 3000,
+    maxStreams: 4,
+    onStream: () => {},
+    handshakeTimeoutMs: 5_000,
+  }).then(
+    (c) => (c.close("unexpected"), null),
+    (e) => e,
+  );
+  expect(err).toBeInstanceOf(ConnectError);
+  expect(err.code).toBe("network");
+  expect(err.message).toContain(`TLS verification of the relay failed`);
+  expect(err.message).toContain(`not signed by the CA in [tunnel] ca_file (${caFile})`);
+  expect(err.message).toContain("system store");
+  expect(err.message).not.toMatch(/set \[tunnel\] ca_file/);
+});
+
+test("doctor probes the relay with the tunnel's trust: ca_file naming the CA passes; naming another, the fix names ca_file", async () => {
+  const config = (caFile: string) => {
+    const c = defaultConfig();
+    c.tunnel = { ...c.tunnel, enabled: true, relay_url: `${relay.url.replace(/^https/, "wss")}/agent`, ca_file: caFile };
+    return c;
+  };
+  expect((await checkRelay(config(join(dir, "ca.pem"))))!.level).toBe("ok");
+  const other = join(dir, "other.pem");
+  const r = (await checkRelay(config(other)))!;
+  expect(r.level).toBe("fail");
+  expect(`${r.detail} ${r.fix}`).not.toMatch(/set \[tunnel\] ca_file/);
+  expect(r.fix).toContain(`[tunnel] ca_file (${other})`);
+  expect((await checkRelay(config(join(dir, "missing.pem"))))!.detail).toContain("cannot read tunnel.ca_file");
 });

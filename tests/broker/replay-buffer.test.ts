@@ -1,0 +1,124 @@
+// [proxy] replay_buffer on a real broker: bodies within it fail over, beyond it get one attempt, and what a request
+// held is given back when its answer starts, when it fails and when the client goes away.
+import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
+import { HEAD_BYTES } from "../../src/broker/request-body.ts";
+
+const KiB = 1024;
+let busy: FakeOllama;
+let b: FakeOllama;
+let tb: TestBroker | null = null;
+
+beforeAll(async () => {
+  // "busy" answers every chat 503 (after reading the body): a request that may fail over goes on to b.
+  busy = await startFakeOllama({ models: ["m:1b"], failWith503: true });
+  b = await startFakeOllama({ models: ["m:1b"], tokens: 2 });
+});
+afterAll(async () => {
+  await busy.stop();
+  await b.stop();
+});
+afterEach(async () => {
+  await tb?.stop();
+  tb = null;
+  busy.requests.length = 0;
+  b.requests.length = 0;
+});
+
+const chats = (f: { requests: { path: string; bodySize: number }[] }) => f.requests.filter((r) => r.path === "/api/chat");
+
+/** A chat body of about `kb` KiB sent chunked (no Content-Length). */
+function chunkedChat(url: string, kb: number, signal?: AbortSignal, hold?: Promise<void>): Promise<Response> {
+  const enc = new TextEncoder();
+  const parts = [enc.encode('{"model":"m:1b","stream":false,"messages":[{"role":"user","content":"'), ...Array.from({ length: kb / 16 }, () => new Uint8Array(16 * KiB).fill(0x61)), enc.encode('"}]}')];
+  const body = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      if (parts.length === 1 && hold) await hold;
+      const p = parts.shift();
+      if (p) c.enqueue(p);
+      else c.close();
+    },
+  });
+  // @ts-expect-error duplex is needed for a streamed body
+  return fetch(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body, duplex: "half", signal });
+}
+
+async function twoUpstreams(bound: number): Promise<TestBroker> {
+  const t = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("busy", busy.url, "priority = 1") + upstreamToml("B", b.url, "priority = 2"), {}, `replay_buffer = ${bound}`);
+  await t.waitState("busy", "up");
+  await t.waitState("B", "up");
+  return t;
+}
+
+test("a body within the bound fails over with the whole body, and its bytes are given back once answered", async () => {
+  tb = await twoUpstreams(512 * KiB);
+  const r = await chunkedChat(tb.url, 256);
+  expect(r.status).toBe(200);
+  await r.text();
+  expect(chats(busy).length).toBe(1);
+  expect(chats(b).length).toBe(1);
+  expect(chats(b)[0]!.bodySize).toBe(chats(busy)[0]!.bodySize);
+  expect(tb.broker.replay.held).toBe(0);
+});
+
+test("a body beyond the bound gets one attempt: the first upstream's 503 reaches the client, nothing is replayed", async () => {
+  tb = await twoUpstreams(128 * KiB);
+  const r = await chunkedChat(tb.url, 512);
+  expect(r.status).toBe(503);
+  await r.text();
+  expect(chats(busy).length).toBe(1);
+  expect(chats(busy)[0]!.bodySize).toBeGreaterThan(512 * KiB);
+  expect(chats(b).length).toBe(0);
+  expect(tb.broker.replay.held).toBe(0);
+});
+
+test("a sized body beyond the bound gets one attempt too, and keeps its Content-Length upstream", async () => {
+  tb = await twoUpstreams(128 * KiB);
+  const body = JSON.stringify({ model: "m:1b", stream: false, messages: [{ role: "user", content: "a".repeat(512 * KiB) }] });
+  const r = await fetch(`${tb.url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body });
+  expect(r.status).toBe(503);
+  await r.text();
+  expect(chats(busy).length).toBe(1);
+  expect(chats(busy)[0]!.bodySize).toBe(body.length);
+  expect((busy.requests.find((x) => x.path === "/api/chat") as { headers: Record<string, string> }).headers["content-length"]).toBe(String(body.length));
+  expect(chats(b).length).toBe(0);
+  expect(tb.broker.replay.held).toBe(0);
+});
+
+test("a body under HEAD_BYTES still fails over with replay_buffer = 0", async () => {
+  tb = await twoUpstreams(0);
+  const r = await chunkedChat(tb.url, HEAD_BYTES / KiB - 16);
+  expect(r.status).toBe(200);
+  await r.text();
+  expect(chats(b).length).toBe(1);
+});
+
+test("bodies held at once share the bound: while one holds it, the next streams; a client gone mid-body gives its bytes back", async () => {
+  tb = await twoUpstreams(512 * KiB);
+  // The first client sends 400 KiB and then stalls before its last part: its bytes are held meanwhile.
+  let resume!: () => void;
+  const stalled = new Promise<void>((r) => (resume = r));
+  const ac = new AbortController();
+  const first = chunkedChat(tb.url, 400, ac.signal, stalled).catch((e) => e);
+  for (let i = 0; i < 200 && tb.broker.replay.held < 300 * KiB; i++) await Bun.sleep(10);
+  expect(tb.broker.replay.held).toBeGreaterThan(300 * KiB);
+  expect(tb.broker.replay.held).toBeLessThanOrEqual(512 * KiB);
+  // The second does not fit beside it: one attempt, the 503 of the first upstream.
+  const second = await chunkedChat(tb.url, 400);
+  expect(second.status).toBe(503);
+  await second.text();
+  expect(chats(b).length).toBe(0);
+  // The first client goes away before its body ends: its bytes are given back.
+  ac.abort();
+  resume();
+  await first;
+  for (let i = 0; i < 200 && tb.broker.replay.held > 0; i++) await Bun.sleep(10);
+  expect(tb.broker.replay.held).toBe(0);
+  // With the bound free again, a body of the same size fails over.
+  const third = await chunkedChat(tb.url, 400);
+  expect(third.status).toBe(200);
+  await third.text();
+  expect(chats(b).length).toBe(1);
+  expect(tb.broker.replay.held).toBe(0);
+});
