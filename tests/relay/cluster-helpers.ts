@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
 import { hashToken } from "../../src/relay/auth.ts";
+import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
+import { clusterKeys, clusterPrefix, type ClusterKeys } from "../../src/relay/cluster/cluster-keys.ts";
 import { REPO } from "../helpers/daemon.ts";
 import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
@@ -104,6 +106,12 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
       cleanup(dir);
     },
   };
+}
+
+/** The keys and Redis keyspace the test cluster's nodes derive from its secret (to write records as a node would). */
+export function clusterRedisKeys(c: { secretFile: string }): { keys: ClusterKeys; prefix: string } {
+  const keys = clusterKeys(readSharedSecret(c.secretFile));
+  return { keys, prefix: clusterPrefix(keys) };
 }
 
 export interface TestHaproxy extends LoggedProc {

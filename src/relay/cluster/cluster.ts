@@ -1,6 +1,7 @@
 // A relay node's part in a cluster: it claims the tunnels whose agents connect here and keeps their leases, fences a
 // tunnel another node took, finds a tunnel's owner (cached; dropped on Redis pub/sub), sends requests on to it, shares
-// requests_per_minute through Redis, and degrades to local service and per-node limits while Redis is away.
+// requests_per_minute through Redis, and degrades to local service and per-node limits while Redis is away. Only
+// records signed with the cluster's secret are honoured: a forged or foreign lease or heartbeat is ignored and logged.
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Server } from "bun";
@@ -11,11 +12,11 @@ import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
 import type { ClusterRouting, Forwarder } from "../forward.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { clusterKeys, clusterPrefix, type ClusterKeys } from "./cluster-keys.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
-import { NODE_AUTH_HEADER, signNodeRequest } from "./node-auth.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
-import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, sendToOwner } from "./owner-forward.ts";
+import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, sendToOwner, signedHeaders } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
 import { RedisDown, RedisLink } from "./redis-link.ts";
 
@@ -65,13 +66,20 @@ export class RelayCluster implements ClusterRouting {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private internal: Server<undefined> | null = null;
   private readonly ms;
+  private readonly keys: ClusterKeys;
   private liveNodes = 0;
+  /** The verified members as of the last heartbeat round (a lease naming another node is not followed). */
+  private members = new Set<string>();
+  /** Ignored records already logged (each once, not once per heartbeat). */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly d: ClusterDeps,
-    private readonly secret: Uint8Array,
+    secret: Uint8Array,
   ) {
     const c = d.config.cluster;
+    this.keys = clusterKeys(secret);
+    const prefix = clusterPrefix(this.keys);
     this.ms = relayMs(d.config).cluster;
     this.nodeId = c.node_id || `${hostname()}-${process.pid}`;
     this.url = (c.advertise_url || `http://${c.internal_listen}`).replace(/\/$/, "");
@@ -84,9 +92,9 @@ export class RelayCluster implements ClusterRouting {
         state: (up, reason) => this.onRedisState(up, reason),
       },
     });
-    this.leases = new TunnelLeases(this.link, this.nodeId, this.ms.lease_ttl, this.url);
-    this.registry = new NodeRegistry(this.link, { id: this.nodeId, url: this.url, startedAt: new Date().toISOString() }, this.ms.node_ttl);
-    this.rate = new SharedRateWindow(this.link, this.nodeId);
+    this.leases = new TunnelLeases(this.link, this.keys.record, this.nodeId, this.ms.lease_ttl, this.url, prefix);
+    this.registry = new NodeRegistry(this.link, this.keys.record, { id: this.nodeId, url: this.url, startedAt: new Date().toISOString() }, this.ms.node_ttl, prefix);
+    this.rate = new SharedRateWindow(this.link, this.nodeId, 60_000, prefix);
     m.node.set({ node: this.nodeId }, 1);
   }
 
@@ -96,7 +104,7 @@ export class RelayCluster implements ClusterRouting {
 
   async start(): Promise<void> {
     this.internal = startInternalServer(this.d.config.cluster.internal_listen, {
-      secret: this.secret,
+      key: this.keys.hop,
       tunnel: (req, id, path) => this.fromOtherNode(req, id, path),
       tunnels: () => ({ node: this.nodeId, tunnels: this.d.sessions.listing() }),
     });
@@ -105,7 +113,7 @@ export class RelayCluster implements ClusterRouting {
     await this.link.start();
     this.timers.push(setInterval(() => void this.renewAll(), Math.max(200, this.ms.lease_ttl / 3)));
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
-    log.info("relay cluster node", { node: this.nodeId, internal: this.url, redis: this.link.up ? "up" : `down (${this.link.reason})` });
+    log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
   }
 
   /** Leaves the cluster: gives up the leases still held (agents were sent away), stops beating, closes listeners. */
@@ -166,13 +174,33 @@ export class RelayCluster implements ClusterRouting {
       try {
         const r = await this.leases.renew(id, h.epoch);
         this.d.metrics.leaseRenewals.inc({ result: r });
-        if (r === "fenced") this.fence(id, h, "its lease was taken by another node");
+        if (r === "fenced") await this.fencedOrForged(id, h);
       } catch (e) {
         this.d.metrics.leaseRenewals.inc({ result: "redis_down" });
         if (e instanceof RedisDown) return;
         log.warn("lease renewal failed", { tunnel: id, error: e });
       }
     }
+  }
+
+  /** Reports an ignored record once (a forged lease is looked at on every renewal). */
+  private ignored(what: string, fields: Record<string, unknown>): void {
+    const k = `${what} ${JSON.stringify(fields)}`;
+    if (this.reported.has(k)) return;
+    if (this.reported.size > 1000) this.reported.clear();
+    this.reported.add(k);
+    log.warn(what, fields);
+  }
+
+  /** The lease is not ours any more: another node's claim fences us; a lease that does not verify is taken back. */
+  private async fencedOrForged(id: string, h: Held): Promise<void> {
+    const r = await this.leases.record(id);
+    if (r && !r.ok) {
+      this.ignored("ignored a lease not signed with this cluster's secret; taking the tunnel back", { tunnel: id, claimed_node: r.forged.node, claimed_url: r.forged.url });
+      if (this.held.get(id) === h) h.epoch = null;
+      return this.claim(id);
+    }
+    this.fence(id, h, "its lease was taken by another node");
   }
 
   private fence(id: string, h: Held, why: string): void {
@@ -189,17 +217,36 @@ export class RelayCluster implements ClusterRouting {
     this.owners.delete(c.tunnel);
     if (c.node === null || c.node === this.nodeId) return;
     const h = this.held.get(c.tunnel);
-    // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once.
-    if (h && h.epoch !== null && c.epoch > h.epoch) this.fence(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`);
+    // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once,
+    // once the lease proves it (anyone on Redis can publish; a forged lease is taken back instead).
+    if (h && h.epoch !== null && c.epoch > h.epoch) {
+      const epoch = h.epoch;
+      void this.leases
+        .record(c.tunnel)
+        .then((r) => {
+          if (this.held.get(c.tunnel) !== h || h.epoch !== epoch) return;
+          if (r?.ok && r.lease.node !== this.nodeId && r.lease.epoch > epoch) this.fence(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`);
+          else if (r && !r.ok) return this.fencedOrForged(c.tunnel, h);
+        })
+        .catch(() => {});
+    }
   }
 
   private async beat(): Promise<void> {
     if (!this.link.up) return;
     try {
       await this.registry.beat();
-      this.liveNodes = (await this.registry.alive()).length;
-      this.d.metrics.clusterNodes.set(this.liveNodes);
+      await this.refreshMembers();
     } catch {}
+  }
+
+  private async refreshMembers(): Promise<NodeInfo[]> {
+    const m = await this.registry.members();
+    for (const i of m.ignored) this.ignored("ignored a node heartbeat: not a member of this cluster", { key: i.key, reason: i.why });
+    this.members = new Set(m.alive.map((n) => n.id));
+    this.liveNodes = m.alive.length;
+    this.d.metrics.clusterNodes.set(this.liveNodes);
+    return m.alive;
   }
 
   private onRedisState(up: boolean, reason: string): void {
@@ -224,19 +271,30 @@ export class RelayCluster implements ClusterRouting {
     }
   }
 
-  private async ownerOf(id: string): Promise<Lease | null> {
+  /** The tunnel's owner: a signed lease naming a live member; "ignored" when the lease in Redis is neither. */
+  private async ownerOf(id: string): Promise<Lease | null | "ignored"> {
     const c = this.owners.get(id);
     // The cache is dropped on every published change; the age bound covers a missed message.
     if (c && performance.now() - c.at < this.ms.lease_ttl) return c.lease;
-    const lease = await this.leases.owner(id);
-    if (lease) this.owners.set(id, { lease, at: performance.now() });
-    else this.owners.delete(id);
-    return lease;
+    this.owners.delete(id);
+    const r = await this.leases.record(id);
+    if (!r) return null;
+    if (!r.ok) {
+      this.ignored("ignored a lease not signed with this cluster's secret: not forwarding there", { tunnel: id, claimed_node: r.forged.node, claimed_url: r.forged.url });
+      return "ignored";
+    }
+    // A node that joined since the last heartbeat round is looked up at once.
+    if (!this.members.has(r.lease.node) && !(await this.refreshMembers()).some((n) => n.id === r.lease.node)) {
+      this.ignored("ignored a lease naming a node that is not a live member of this cluster", { tunnel: id, claimed_node: r.lease.node, claimed_url: r.lease.url });
+      return "ignored";
+    }
+    this.owners.set(id, { lease: r.lease, at: performance.now() });
+    return r.lease;
   }
 
   async forwardToOwner(req: Request, id: string, path: string): Promise<Response> {
     const m = this.d.metrics;
-    let lease: Lease | null;
+    let lease: Lease | null | "ignored";
     try {
       lease = this.link.up ? await this.ownerOf(id) : null;
       if (!this.link.up) throw new RedisDown(this.link.reason);
@@ -245,11 +303,11 @@ export class RelayCluster implements ClusterRouting {
       return new HttpError("unavailable", `this relay node cannot reach the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" });
     }
     if (!lease) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
-    if (lease.node === this.nodeId || !lease.url) {
+    if (lease === "ignored" || lease.node === this.nodeId || !lease.url) {
       m.forwarded.inc({ result: "moving" });
       return new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
     }
-    const r = await sendToOwner(req, id, path, { secret: this.secret, nodeId: this.nodeId, ownerUrl: lease.url });
+    const r = await sendToOwner(req, id, path, { key: this.keys.hop, nodeId: this.nodeId, ownerUrl: lease.url });
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });
       // The node we thought held it says it does not (a missed change): look it up afresh next time.
@@ -288,7 +346,7 @@ export class RelayCluster implements ClusterRouting {
     if (!this.link.up) return { tunnels: own, nodes: [{ id: this.nodeId, url: this.url, reachable: true }], redis: "down" };
     let nodes: NodeInfo[] = [];
     try {
-      nodes = await this.registry.alive();
+      nodes = await this.refreshMembers();
     } catch {}
     const others = await Promise.all(
       nodes
@@ -296,7 +354,8 @@ export class RelayCluster implements ClusterRouting {
         .map(async (n) => {
           try {
             const target = "/internal/tunnels";
-            const res = await fetch(n.url + target, { headers: { [NODE_AUTH_HEADER]: signNodeRequest(this.secret, this.nodeId, "GET", target) }, signal: AbortSignal.timeout(2000) });
+            const { headers } = signedHeaders(this.keys.hop, this.nodeId, "GET", target, new Headers(), "none");
+            const res = await fetch(n.url + target, { headers, signal: AbortSignal.timeout(2000) });
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
             const body = (await res.json()) as { tunnels: TunnelInfo[] };
             return { node: n, tunnels: body.tunnels.map((t) => ({ ...t, node: n.id })), reachable: true };
