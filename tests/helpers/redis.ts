@@ -1,5 +1,5 @@
-// Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir; it can be stopped and
-// started again on the same port (an outage), and is stopped and removed after.
+// Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir, optionally with requirepass;
+// it can be stopped and started again on the same port (an outage), and is stopped and removed after.
 import { mkdtempSync, rmSync } from "node:fs";
 import { freePort } from "../../bench/lib/proc.ts";
 import { tmpdir } from "node:os";
@@ -20,14 +20,20 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface RedisOptions {
+  /** requirepass: clients must AUTH (the url carries it, redis://:password@...). */
+  password?: string;
+}
+
+export async function startRedis(o: RedisOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-redis-"));
   const port = await freePort();
-  const url = `redis://127.0.0.1:${port}/0`;
+  const url = `redis://${o.password ? `:${encodeURIComponent(o.password)}@` : ""}127.0.0.1:${port}/0`;
+  const auth = o.password ? ["--requirepass", o.password] : [];
   let proc: Subprocess | null = null;
   const links: RedisLink[] = [];
   async function start() {
-    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "pipe" });
+    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...auth], { stdout: "ignore", stderr: "pipe" });
     await until(
       async () => {
         const l = new RedisLink(url, { timeoutMs: 500 });

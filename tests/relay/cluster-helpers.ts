@@ -35,6 +35,8 @@ export interface ClusterOptions {
   leaseTtl?: string;
   nodeTtl?: string;
   goAwayGrace?: string;
+  /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
+  advertiseUrl?: (id: string, internal: string) => string | undefined;
 }
 
 export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string; internal: string; secretFile: string }): string {
@@ -47,7 +49,7 @@ go_away_grace = "${o.goAwayGrace ?? "5s"}"
 redis_url = "${o.redisUrl}"
 node_id = "${o.id}"
 internal_listen = "${o.internal}"
-shared_secret_file = "${o.secretFile}"
+${o.advertiseUrl?.(o.id, o.internal) ? `advertise_url = "${o.advertiseUrl(o.id, o.internal)}"\n` : ""}shared_secret_file = "${o.secretFile}"
 lease_ttl = "${o.leaseTtl ?? "3s"}"
 node_ttl = "${o.nodeTtl ?? "1500ms"}"
 redis_timeout = "500ms"
@@ -73,10 +75,26 @@ client_key_sha256 = ["${hashToken(BOB_KEY)}"]
 `;
 }
 
+/** A fresh cluster secret file (mode 600) in `dir`. */
+export function writeClusterSecret(dir: string, name = "cluster.secret"): string {
+  const file = join(dir, name);
+  writeFileSync(file, crypto.getRandomValues(new Uint8Array(48)).toBase64() + "\n", { mode: 0o600 });
+  return file;
+}
+
+/** One node outside startCluster (e.g. with another secret), on fresh ports. */
+export async function startClusterNode(o: ClusterOptions & { id: string; secretFile: string; dir: string }): Promise<ClusterNode> {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const internal = `127.0.0.1:${await freePort()}`;
+  const toml = clusterNodeToml({ ...o, listen, internal });
+  const p = await startRelayProc(toml, mkdtempSync(join(o.dir, `${o.id}-`)));
+  await p.waitFor(/relay cluster node/, 10_000);
+  return { ...p, id: o.id, internalUrl: `http://${internal}`, toml };
+}
+
 export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-cluster-"));
-  const secretFile = join(dir, "cluster.secret");
-  writeFileSync(secretFile, crypto.getRandomValues(new Uint8Array(48)).toBase64() + "\n", { mode: 0o600 });
+  const secretFile = writeClusterSecret(dir);
   const size = o.size ?? 3;
   const specs = await Promise.all(
     Array.from({ length: size }, async (_, i) => {

@@ -6,7 +6,7 @@ import { splitListen } from "../../config/listen.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import { tunnelTarget } from "../routes.ts";
-import { decodeHopBody } from "./hop-body.ts";
+import { decodeHopBody, MAX_FRAME } from "./hop-body.ts";
 import { NODE_AUTH_WINDOW_MS, verifyNodeRequest } from "./node-auth.ts";
 import { BODY_LENGTH_HEADER } from "./owner-forward.ts";
 import { ReplayCache } from "./replay-cache.ts";
@@ -40,17 +40,50 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
       }
       if (url.pathname === "/internal/tunnels" && req.method === "GET") return Response.json(h.tunnels());
       const t = url.pathname.startsWith("/internal/t/") ? tunnelTarget(url.pathname.slice("/internal".length)) : null;
-      if (t) return h.tunnel(signedOnly(req, v.request.headers, v.request.body === "framed" ? v.signature : null, h.key), t.id, t.path + url.search);
-      return new HttpError("not_found", `no internal route for ${url.pathname}`).toResponse();
+      if (!t) return new HttpError("not_found", `no internal route for ${url.pathname}`).toResponse();
+      let signed: Request;
+      try {
+        signed = await signedOnly(req, v.request.headers, v.request.body === "framed" ? v.signature : null, h.key);
+      } catch (e) {
+        log.warn("internal request refused", { reason: (e as Error).message, path: url.pathname });
+        return new HttpError("unauthorized", `node-to-node request refused: ${(e as Error).message}`).toResponse();
+      }
+      return h.tunnel(signed, t.id, t.path + url.search);
     },
   });
 }
 
-/** The request as it was signed: only its signed headers, and the body only as verified frames release it. */
-function signedOnly(req: Request, headers: Headers, bodySignature: Uint8Array | null, key: Uint8Array): Request {
+/**
+ * The request as it was signed: only its signed headers, and the body only as verified frames release it. Up to one
+ * frame's worth of body is verified before the agent hears of the request, so a body that fits (nearly every call) is
+ * proven whole first and a tampered one is refused with 401; a longer one streams on, each frame proven before use.
+ */
+async function signedOnly(req: Request, headers: Headers, bodySignature: Uint8Array | null, key: Uint8Array): Promise<Request> {
   const length = headers.get(BODY_LENGTH_HEADER);
   headers.delete(BODY_LENGTH_HEADER);
   if (length !== null && bodySignature) headers.set("content-length", length);
-  const body = bodySignature ? decodeHopBody(req.body ?? new ReadableStream({ start: (c) => c.close() }), key, bodySignature) : undefined;
+  let body: ReadableStream<Uint8Array> | undefined;
+  if (bodySignature) {
+    const reader = decodeHopBody(req.body ?? new ReadableStream({ start: (c) => c.close() }), key, bodySignature).getReader();
+    const head: Uint8Array[] = [];
+    let held = 0;
+    let done = false;
+    while (!done && held < MAX_FRAME) {
+      const r = await reader.read();
+      if (r.done) done = true;
+      else head.push(r.value), (held += r.value.length);
+    }
+    body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        const next = head.shift();
+        if (next) return c.enqueue(next);
+        if (done) return c.close();
+        const r = await reader.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+  }
   return new Request(req.url, { method: req.method, headers, body, signal: req.signal, duplex: "half" } as RequestInit);
 }
