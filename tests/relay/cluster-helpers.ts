@@ -37,6 +37,8 @@ export interface ClusterOptions {
   goAwayGrace?: string;
   /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
   advertiseUrl?: (id: string, internal: string) => string | undefined;
+  /** More [cluster] lines (e.g. redis_ca_file). */
+  clusterExtra?: string;
 }
 
 export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string; internal: string; secretFile: string }): string {
@@ -53,6 +55,7 @@ ${o.advertiseUrl?.(o.id, o.internal) ? `advertise_url = "${o.advertiseUrl(o.id, 
 lease_ttl = "${o.leaseTtl ?? "3s"}"
 node_ttl = "${o.nodeTtl ?? "1500ms"}"
 redis_timeout = "500ms"
+${o.clusterExtra ?? ""}
 
 [heartbeat]
 interval = "300ms"

@@ -4,6 +4,7 @@
 // records signed with the cluster's secret are honoured: a forged or foreign lease or heartbeat is ignored and logged.
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
+import { getCACertificates } from "node:tls";
 import type { Server } from "bun";
 import { ERROR_CODE_HEADER, HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
@@ -18,7 +19,7 @@ import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
 import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, sendToOwner, signedHeaders } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
-import { RedisDown, RedisLink } from "./redis-link.ts";
+import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
 
 const log = logger("relay");
 
@@ -46,6 +47,20 @@ export function readSharedSecret(file: string): Uint8Array {
   while (end > 0 && (bytes[end - 1] === 10 || bytes[end - 1] === 13)) end--;
   if (end < 32) throw new Error(`${file} holds ${end} bytes; the cluster secret needs at least 32 (e.g. openssl rand -base64 48)`);
   return bytes.subarray(0, end);
+}
+
+/** TLS material for a rediss:// Redis from [cluster]: a private CA added to the system's trust, a client certificate. */
+export function redisTls(c: RelayConfig["cluster"]): RedisTls | undefined {
+  const read = (k: "redis_ca_file" | "redis_cert_file" | "redis_key_file") => {
+    try {
+      return readFileSync(c[k], "utf8");
+    } catch (e) {
+      throw new Error(`cannot read cluster.${k} ${c[k]}: ${(e as Error).message}`);
+    }
+  };
+  if (!c.redis_ca_file && !c.redis_cert_file) return undefined;
+  const ca = c.redis_ca_file ? [...new Set([...getCACertificates("default"), ...getCACertificates("system")]), read("redis_ca_file")] : undefined;
+  return { ca, ...(c.redis_cert_file ? { cert: read("redis_cert_file"), key: read("redis_key_file") } : {}) };
 }
 
 interface Held {
@@ -86,6 +101,7 @@ export class RelayCluster implements ClusterRouting {
     const m = d.metrics;
     this.link = new RedisLink(c.redis_url, {
       timeoutMs: this.ms.redis_timeout,
+      tls: redisTls(c),
       events: {
         latency: (s) => m.redisLatency.observe(s),
         error: (kind) => m.redisErrors.inc({ kind }),
@@ -192,15 +208,31 @@ export class RelayCluster implements ClusterRouting {
     log.warn(what, fields);
   }
 
-  /** The lease is not ours any more: another node's claim fences us; a lease that does not verify is taken back. */
-  private async fencedOrForged(id: string, h: Held): Promise<void> {
+  /**
+   * The tunnel's lease if it is honoured: signed with the cluster's secret and naming a live member (looked up afresh
+   * when not in the last heartbeat round's view, so a node that just joined counts); else why not, or null: no lease.
+   */
+  private async honouredLease(id: string): Promise<{ lease: Lease } | { ignored: string; node: string; url: string } | null> {
     const r = await this.leases.record(id);
-    if (r && !r.ok) {
-      this.ignored("ignored a lease not signed with this cluster's secret; taking the tunnel back", { tunnel: id, claimed_node: r.forged.node, claimed_url: r.forged.url });
-      if (this.held.get(id) === h) h.epoch = null;
+    if (!r) return null;
+    if (!r.ok) return { ignored: "ignored a lease not signed with this cluster's secret", ...r.forged };
+    const n = r.lease.node;
+    if (n !== this.nodeId && !this.members.has(n) && !(await this.refreshMembers()).some((m) => m.id === n))
+      return { ignored: "ignored a lease naming a node that is not a live member of this cluster", node: n, url: r.lease.url };
+    return { lease: r.lease };
+  }
+
+  /** The lease is not ours any more: another node's claim fences us; a lease not honoured is taken back. */
+  private async fencedOrForged(id: string, h: Held, why = "its lease was taken by another node"): Promise<void> {
+    const r = await this.honouredLease(id);
+    if (r && "ignored" in r) {
+      this.ignored(`${r.ignored}; taking the tunnel back`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
+      if (this.held.get(id) !== h) return;
+      h.epoch = null;
       return this.claim(id);
     }
-    this.fence(id, h, "its lease was taken by another node");
+    if (r && r.lease.node === this.nodeId && r.lease.epoch === h.epoch) return;
+    this.fence(id, h, why);
   }
 
   private fence(id: string, h: Held, why: string): void {
@@ -219,17 +251,7 @@ export class RelayCluster implements ClusterRouting {
     const h = this.held.get(c.tunnel);
     // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once,
     // once the lease proves it (anyone on Redis can publish; a forged lease is taken back instead).
-    if (h && h.epoch !== null && c.epoch > h.epoch) {
-      const epoch = h.epoch;
-      void this.leases
-        .record(c.tunnel)
-        .then((r) => {
-          if (this.held.get(c.tunnel) !== h || h.epoch !== epoch) return;
-          if (r?.ok && r.lease.node !== this.nodeId && r.lease.epoch > epoch) this.fence(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`);
-          else if (r && !r.ok) return this.fencedOrForged(c.tunnel, h);
-        })
-        .catch(() => {});
-    }
+    if (h && h.epoch !== null && c.epoch > h.epoch) void this.fencedOrForged(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`).catch(() => {});
   }
 
   private async beat(): Promise<void> {
@@ -277,15 +299,10 @@ export class RelayCluster implements ClusterRouting {
     // The cache is dropped on every published change; the age bound covers a missed message.
     if (c && performance.now() - c.at < this.ms.lease_ttl) return c.lease;
     this.owners.delete(id);
-    const r = await this.leases.record(id);
+    const r = await this.honouredLease(id);
     if (!r) return null;
-    if (!r.ok) {
-      this.ignored("ignored a lease not signed with this cluster's secret: not forwarding there", { tunnel: id, claimed_node: r.forged.node, claimed_url: r.forged.url });
-      return "ignored";
-    }
-    // A node that joined since the last heartbeat round is looked up at once.
-    if (!this.members.has(r.lease.node) && !(await this.refreshMembers()).some((n) => n.id === r.lease.node)) {
-      this.ignored("ignored a lease naming a node that is not a live member of this cluster", { tunnel: id, claimed_node: r.lease.node, claimed_url: r.lease.url });
+    if ("ignored" in r) {
+      this.ignored(`${r.ignored}: not forwarding there`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
       return "ignored";
     }
     this.owners.set(id, { lease: r.lease, at: performance.now() });
