@@ -1,6 +1,6 @@
 // The cluster's trust boundary between nodes, against real relay processes and Debian's redis-server: a node-to-node
 // request captured on the wire (a recording proxy in front of the owner's internal listener) cannot be sent again, nor
-// with another body, header, path, query or method, and nothing of it reaches the agent; a node started with the
+// with another body, header, path, query or method, nor to another node, and nothing of it reaches the agent; a node started with the
 // wrong shared secret on the same Redis never joins: it is not a member, its claims are ignored, the tunnel's clients
 // are served by the real nodes.
 import { expect } from "bun:test";
@@ -153,14 +153,17 @@ test("a captured hop request sent again, as it was or altered, is refused and ne
   await refused(send(n1.internalUrl, held, { method: "PUT" }));
   await refused(send(n1.internalUrl, held, { headers: { "content-type": "text/plain" } }));
   await refused(send(n1.internalUrl, held, { headers: { "x-anything": "1" } }));
+  // Sent to another node instead (whose replay cache has not seen it): signed for n1, refused by n2.
+  await refused(send(n2.internalUrl, held));
   // The body swapped for the attacker's (raw, or in frames made without the key): refused before the agent hears of it.
   await refused(send(n1.internalUrl, held, { body: attacker }));
   expect(refusals.slice(0, 4).every((m) => /bad signature/.test(m))).toBe(true);
   expect(refusals[4]).toMatch(/header x-anything is not covered/);
-  expect(refusals[5]).toMatch(/the forwarded request body was refused/);
+  expect(refusals[5]).toMatch(/bad signature/);
+  expect(refusals[6]).toMatch(/the forwarded request body was refused/);
   // That attempt spent the nonce: the untouched original is now a replay too.
   await refused(send(n1.internalUrl, held));
-  expect(refusals[6]).toMatch(/a replay/);
+  expect(refusals[7]).toMatch(/a replay/);
   expect(served.length).toBe(1);
   expect(n1.stderr()).toMatch(/internal request refused/);
 

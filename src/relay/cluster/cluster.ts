@@ -121,6 +121,7 @@ export class RelayCluster implements ClusterRouting {
   async start(): Promise<void> {
     this.internal = startInternalServer(this.d.config.cluster.internal_listen, {
       key: this.keys.hop,
+      nodeId: this.nodeId,
       tunnel: (req, id, path) => this.fromOtherNode(req, id, path),
       tunnels: () => ({ node: this.nodeId, tunnels: this.d.sessions.listing() }),
     });
@@ -324,7 +325,7 @@ export class RelayCluster implements ClusterRouting {
       m.forwarded.inc({ result: "moving" });
       return new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
     }
-    const r = await sendToOwner(req, id, path, { key: this.keys.hop, nodeId: this.nodeId, ownerUrl: lease.url });
+    const r = await sendToOwner(req, id, path, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url });
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });
       // The node we thought held it says it does not (a missed change): look it up afresh next time.
@@ -371,7 +372,7 @@ export class RelayCluster implements ClusterRouting {
         .map(async (n) => {
           try {
             const target = "/internal/tunnels";
-            const { headers } = signedHeaders(this.keys.hop, this.nodeId, "GET", target, new Headers(), "none");
+            const { headers } = signedHeaders(this.keys.hop, this.nodeId, n.id, "GET", target, new Headers(), "none");
             const res = await fetch(n.url + target, { headers, signal: AbortSignal.timeout(2000) });
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
             const body = (await res.json()) as { tunnels: TunnelInfo[] };

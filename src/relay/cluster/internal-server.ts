@@ -16,6 +16,8 @@ const log = logger("relay");
 export interface InternalHandlers {
   /** The cluster's hop key (cluster-keys.ts). */
   key: Uint8Array;
+  /** This node's id: only requests signed for it are served. */
+  nodeId: string;
   /** A call another node sent here for tunnel `id` (path: the part after /t/ID, with its query). */
   tunnel(req: Request, id: string, path: string): Promise<Response>;
   /** This node's own tunnels, for a cluster-wide listing. */
@@ -33,7 +35,7 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
     async fetch(req) {
       const url = new URL(req.url);
       const hasBody = req.headers.has("transfer-encoding") || Number(req.headers.get("content-length") ?? "0") > 0;
-      const v = verifyNodeRequest(h.key, replay, req.method, url.pathname + url.search, req.headers, hasBody);
+      const v = verifyNodeRequest(h.key, replay, h.nodeId, req.method, url.pathname + url.search, req.headers, hasBody);
       if (!v.ok) {
         log.warn("internal request refused", { reason: v.reason, path: url.pathname });
         return new HttpError("unauthorized", `node-to-node request refused: ${v.reason}`).toResponse();

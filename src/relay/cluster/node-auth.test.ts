@@ -1,4 +1,4 @@
-// Node-to-node signatures: a valid one passes once; another key, method, path, query, node, time, nonce, body flag,
+// Node-to-node signatures: a valid one passes once; another key, receiving node, method, path, query, node, time, nonce, body flag,
 // signed header value, header list or an extra header fails; the same signature again is a replay; old ones are stale.
 import { expect, test } from "bun:test";
 import { NODE_AUTH_HEADER, NODE_HEADERS_HEADER, signNodeRequest, verifyNodeRequest, type SignedRequest } from "./node-auth.ts";
@@ -10,7 +10,7 @@ const now = 1_800_000_000_000;
 const target = "/internal/t/alice/api/chat?x=1";
 
 function sent(r: Partial<SignedRequest> = {}, at = now) {
-  const req: SignedRequest = { method: "POST", target, headers: new Headers({ "content-type": "application/json", "x-c2l-relay-node": "node-a" }), body: "framed", ...r };
+  const req: SignedRequest = { to: "node-b", method: "POST", target, headers: new Headers({ "content-type": "application/json", "x-c2l-relay-node": "node-a" }), body: "framed", ...r };
   const s = signNodeRequest(key, "node-a", req, at);
   const headers = new Headers(req.headers);
   headers.set(NODE_AUTH_HEADER, s.auth);
@@ -25,7 +25,7 @@ const why = (r: ReturnType<typeof verifyNodeRequest>) => (r.ok ? "ok" : r.reason
 
 test("a signature verifies once for exactly the request it was made for, with only its signed headers", () => {
   const { headers, s } = sent();
-  const r = verifyNodeRequest(key, new ReplayCache(30_000), "post", target, headers, true, now + 1000);
+  const r = verifyNodeRequest(key, new ReplayCache(30_000), "node-b", "post", target, headers, true, now + 1000);
   if (!r.ok) throw new Error(r.reason);
   expect(r.node).toBe("node-a");
   expect(r.request.body).toBe("framed");
@@ -34,10 +34,12 @@ test("a signature verifies once for exactly the request it was made for, with on
 });
 
 test("each signed part altered is refused", () => {
-  const v = (h: Headers, o: { method?: string; target?: string; key?: Uint8Array; body?: boolean; at?: number } = {}) =>
-    why(verifyNodeRequest(o.key ?? key, new ReplayCache(30_000), o.method ?? "POST", o.target ?? target, h, o.body ?? true, o.at ?? now));
+  const v = (h: Headers, o: { method?: string; target?: string; key?: Uint8Array; body?: boolean; at?: number; to?: string } = {}) =>
+    why(verifyNodeRequest(o.key ?? key, new ReplayCache(30_000), o.to ?? "node-b", o.method ?? "POST", o.target ?? target, h, o.body ?? true, o.at ?? now));
   const fresh = () => sent().headers;
   expect(v(fresh(), { key: other })).toMatch(/bad signature/);
+  // Sent to node-b: node-c (which has not seen its nonce) refuses it too.
+  expect(v(fresh(), { to: "node-c" })).toMatch(/bad signature/);
   expect(v(fresh(), { method: "PUT" })).toMatch(/bad signature/);
   expect(v(fresh(), { target: "/internal/t/bob/api/chat?x=1" })).toMatch(/bad signature/);
   expect(v(fresh(), { target: "/internal/t/alice/api/chat?x=2" })).toMatch(/bad signature/);
@@ -77,21 +79,21 @@ test("each signed part altered is refused", () => {
 test("the same signed request a second time is a replay, however exact; the cache forgets after the window", () => {
   const cache = new ReplayCache(30_000);
   const { headers } = sent();
-  expect(why(verifyNodeRequest(key, cache, "POST", target, headers, true, now))).toBe("ok");
-  expect(why(verifyNodeRequest(key, cache, "POST", target, headers, true, now + 10))).toMatch(/already received \(a replay\)/);
-  expect(why(verifyNodeRequest(key, cache, "POST", target, headers, true, now + 29_000))).toMatch(/a replay/);
+  expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now))).toBe("ok");
+  expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now + 10))).toMatch(/already received \(a replay\)/);
+  expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now + 29_000))).toMatch(/a replay/);
   // Past the window it is stale, and its nonce is no longer held.
-  expect(why(verifyNodeRequest(key, cache, "POST", target, headers, true, now + 30_001))).toMatch(/stale/);
-  expect(why(verifyNodeRequest(key, cache, "POST", target, sent({}, now - 31_000).headers, true, now))).toMatch(/stale/);
+  expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now + 30_001))).toMatch(/stale/);
+  expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, sent({}, now - 31_000).headers, true, now))).toMatch(/stale/);
   cache.accept("x", now + 120_000, now + 120_000);
   expect(cache.size).toBe(1);
   // Two requests signed in the same millisecond have distinct nonces.
   const [a, b] = [sent().headers, sent().headers];
   const c2 = new ReplayCache(30_000);
-  expect(why(verifyNodeRequest(key, c2, "POST", target, a, true, now))).toBe("ok");
-  expect(why(verifyNodeRequest(key, c2, "POST", target, b, true, now))).toBe("ok");
+  expect(why(verifyNodeRequest(key, c2, "node-b", "POST", target, a, true, now))).toBe("ok");
+  expect(why(verifyNodeRequest(key, c2, "node-b", "POST", target, b, true, now))).toBe("ok");
 });
 
 test("a transport header cannot be signed (the connection rewrites it)", () => {
-  expect(() => signNodeRequest(key, "n", { method: "POST", target, headers: new Headers({ "content-length": "3" }), body: "framed" })).toThrow(/content-length/);
+  expect(() => signNodeRequest(key, "n", { to: "m", method: "POST", target, headers: new Headers({ "content-length": "3" }), body: "framed" })).toThrow(/content-length/);
 });

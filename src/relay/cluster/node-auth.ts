@@ -1,5 +1,5 @@
-// Node-to-node request signatures: HMAC-SHA256 (the cluster's hop key) over who sent it, when, a fresh nonce, the
-// method, the path and query, every header the owner will pass on (their names listed in a signed header), and whether
+// Node-to-node request signatures: HMAC-SHA256 (the cluster's hop key) over who sent it, to which node, when, a fresh
+// nonce, the method, the path and query, every header the owner will pass on (their names listed in a signed header), and whether
 // a body follows (its frames are authenticated by hop-body.ts, chained to this signature). The internal listener
 // answers only requests signed this way, within a short clock window, each nonce once (replay-cache.ts); headers it was
 // not told about are refused, so nothing unsigned ever reaches an agent.
@@ -22,6 +22,8 @@ export type BodyMode = "none" | "framed";
 const BODY_FLAG: Record<BodyMode, string> = { none: "0", framed: "1" };
 
 export interface SignedRequest {
+  /** The node it is sent to: a request captured on its way to one node is refused by every other. */
+  to: string;
   method: string;
   /** Path and query. */
   target: string;
@@ -37,7 +39,7 @@ function names(headers: Headers): string[] {
 }
 
 function mac(key: Uint8Array, node: string, ts: number, nonce: string, r: SignedRequest, signed: string[]): Buffer {
-  const h = createHmac("sha256", key).update(`c2l-hop\n${node}\n${ts}\n${nonce}\n${BODY_FLAG[r.body]}\n${r.method.toUpperCase()}\n${r.target}\n${signed.join(",")}\n`);
+  const h = createHmac("sha256", key).update(`c2l-hop\n${node}\n${r.to}\n${ts}\n${nonce}\n${BODY_FLAG[r.body]}\n${r.method.toUpperCase()}\n${r.target}\n${signed.join(",")}\n`);
   for (const n of signed) h.update(`${n}:${r.headers.get(n) ?? ""}\n`);
   return h.digest();
 }
@@ -59,9 +61,9 @@ export type Verified = { ok: true; node: string; request: SignedRequest; signatu
 
 /**
  * The request as signed (only its signed headers) when `headers` carry a valid, fresh, first-seen signature for
- * `method target`; else why not. `body`: whether the request arrived with a body (a signed "none" must have none).
+ * `method target` sent to this node (`self`); else why not. `body`: whether the request arrived with a body (a signed "none" must have none).
  */
-export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, method: string, target: string, headers: Headers, hasBody: boolean, now = Date.now()): Verified {
+export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, self: string, method: string, target: string, headers: Headers, hasBody: boolean, now = Date.now()): Verified {
   const header = headers.get(NODE_AUTH_HEADER);
   if (!header) return { ok: false, reason: `missing ${NODE_AUTH_HEADER}` };
   const m = /^([A-Za-z0-9_.:-]+)\.(\d{1,15})\.([A-Za-z0-9_-]{22})\.([01])\.([A-Za-z0-9_-]{43})$/.exec(header);
@@ -78,7 +80,7 @@ export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, method: 
     const v = headers.get(n);
     if (v !== null && !TRANSPORT.has(n)) kept.set(n, v);
   }
-  const request: SignedRequest = { method, target, headers: kept, body };
+  const request: SignedRequest = { to: self, method, target, headers: kept, body };
   // The list must be the sender's own (sorted, unique, no transport header) or the signature cannot match anyway.
   const want = mac(key, node, ts, nonce, request, signed);
   const got = Buffer.from(sig, "base64url");

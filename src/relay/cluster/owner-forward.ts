@@ -16,8 +16,8 @@ export const BODY_LENGTH_HEADER = "x-c2l-content-length";
 const NODE_ONLY: readonly string[] = [NODE_AUTH_HEADER, NODE_HEADERS_HEADER, BODY_LENGTH_HEADER, "content-length"];
 
 /** The headers that sign a node-to-node request `method target` with `headers` (which are sent too). */
-export function signedHeaders(key: Uint8Array, nodeId: string, method: string, target: string, headers: Headers, body: BodyMode): { headers: Headers; signature: Uint8Array } {
-  const s = signNodeRequest(key, nodeId, { method, target, headers, body });
+export function signedHeaders(key: Uint8Array, nodeId: string, to: string, method: string, target: string, headers: Headers, body: BodyMode): { headers: Headers; signature: Uint8Array } {
+  const s = signNodeRequest(key, nodeId, { to, method, target, headers, body });
   const out = new Headers(headers);
   out.set(NODE_AUTH_HEADER, s.auth);
   if (s.headerNames) out.set(NODE_HEADERS_HEADER, s.headerNames);
@@ -31,6 +31,7 @@ export interface HopOptions {
   /** The cluster's hop key (cluster-keys.ts). */
   key: Uint8Array;
   nodeId: string;
+  ownerId: string;
   ownerUrl: string;
 }
 
@@ -46,7 +47,7 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
   if (length !== null) headers.set(BODY_LENGTH_HEADER, length);
   headers.set(ENTRY_NODE_HEADER, o.nodeId);
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
-  const signed = signedHeaders(o.key, o.nodeId, req.method, target, headers, hasBody ? "framed" : "none");
+  const signed = signedHeaders(o.key, o.nodeId, o.ownerId, req.method, target, headers, hasBody ? "framed" : "none");
   try {
     const res = await fetch(o.ownerUrl + target, {
       method: req.method,
