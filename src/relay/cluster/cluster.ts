@@ -224,8 +224,10 @@ export class RelayCluster implements ClusterRouting {
   }
 
   /** The lease is not ours any more: another node's claim fences us; a lease not honoured is taken back. */
-  private async fencedOrForged(id: string, h: Held, why = "its lease was taken by another node"): Promise<void> {
+  private async fencedOrForged(id: string, h: Held, why = "its lease was taken by another node", published = false): Promise<void> {
     const r = await this.honouredLease(id);
+    // A message alone proves nothing (anyone on Redis can publish): with no lease to show for it, the renewal decides.
+    if (!r && published) return;
     if (r && "ignored" in r) {
       this.ignored(`${r.ignored}; taking the tunnel back`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
       if (this.held.get(id) !== h) return;
@@ -252,7 +254,7 @@ export class RelayCluster implements ClusterRouting {
     const h = this.held.get(c.tunnel);
     // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once,
     // once the lease proves it (anyone on Redis can publish; a forged lease is taken back instead).
-    if (h && h.epoch !== null && c.epoch > h.epoch) void this.fencedOrForged(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`).catch(() => {});
+    if (h && h.epoch !== null && c.epoch > h.epoch) void this.fencedOrForged(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`, true).catch(() => {});
   }
 
   private async beat(): Promise<void> {

@@ -25,7 +25,7 @@ const why = (r: ReturnType<typeof verifyNodeRequest>) => (r.ok ? "ok" : r.reason
 
 test("a signature verifies once for exactly the request it was made for, with only its signed headers", () => {
   const { headers, s } = sent();
-  const r = verifyNodeRequest(key, new ReplayCache(30_000), "node-b", "post", target, headers, true, now + 1000);
+  const r = verifyNodeRequest(key, new ReplayCache(30_000, now), "node-b", "post", target, headers, true, now + 1000);
   if (!r.ok) throw new Error(r.reason);
   expect(r.node).toBe("node-a");
   expect(r.request.body).toBe("framed");
@@ -35,7 +35,7 @@ test("a signature verifies once for exactly the request it was made for, with on
 
 test("each signed part altered is refused", () => {
   const v = (h: Headers, o: { method?: string; target?: string; key?: Uint8Array; body?: boolean; at?: number; to?: string } = {}) =>
-    why(verifyNodeRequest(o.key ?? key, new ReplayCache(30_000), o.to ?? "node-b", o.method ?? "POST", o.target ?? target, h, o.body ?? true, o.at ?? now));
+    why(verifyNodeRequest(o.key ?? key, new ReplayCache(30_000, 0), o.to ?? "node-b", o.method ?? "POST", o.target ?? target, h, o.body ?? true, o.at ?? now));
   const fresh = () => sent().headers;
   expect(v(fresh(), { key: other })).toMatch(/bad signature/);
   // Sent to node-b: node-c (which has not seen its nonce) refuses it too.
@@ -77,7 +77,7 @@ test("each signed part altered is refused", () => {
 });
 
 test("the same signed request a second time is a replay, however exact; the cache forgets after the window", () => {
-  const cache = new ReplayCache(30_000);
+  const cache = new ReplayCache(30_000, 0);
   const { headers } = sent();
   expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now))).toBe("ok");
   expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now + 10))).toMatch(/already received \(a replay\)/);
@@ -87,9 +87,11 @@ test("the same signed request a second time is a replay, however exact; the cach
   expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, sent({}, now - 31_000).headers, true, now))).toMatch(/stale/);
   cache.accept("x", now + 120_000, now + 120_000);
   expect(cache.size).toBe(1);
+  // A node that restarted has forgotten what it accepted: nothing signed before it started is accepted.
+  expect(why(verifyNodeRequest(key, new ReplayCache(30_000, now + 5), "node-b", "POST", target, sent().headers, true, now + 10))).toMatch(/signed before this node started/);
   // Two requests signed in the same millisecond have distinct nonces.
   const [a, b] = [sent().headers, sent().headers];
-  const c2 = new ReplayCache(30_000);
+  const c2 = new ReplayCache(30_000, now);
   expect(why(verifyNodeRequest(key, c2, "node-b", "POST", target, a, true, now))).toBe("ok");
   expect(why(verifyNodeRequest(key, c2, "node-b", "POST", target, b, true, now))).toBe("ok");
 });

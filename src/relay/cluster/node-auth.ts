@@ -91,6 +91,7 @@ export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, self: st
     if (!unsigned && !kept.has(n) && !TRANSPORT.has(n) && !SENDER_DEFAULTS.has(n)) unsigned = n;
   });
   if (unsigned) return { ok: false, reason: `header ${unsigned} is not covered by the signature` };
+  if (ts < replay.since) return { ok: false, reason: "signed before this node started (it cannot know whether it was used already)" };
   if (!replay.accept(`${node}.${nonce}`, ts, now)) return { ok: false, reason: "this signed request was already received (a replay)" };
   return { ok: true, node, request, signature: new Uint8Array(want) };
 }
