@@ -1,7 +1,7 @@
-// The hop's framed body: it round-trips in chunks of any size; an altered, dropped, reordered, truncated or extended
+// The hop's framed body, streamed or (small) whole: it round-trips in chunks of any size, either form read by either; an altered, dropped, reordered, truncated or extended
 // frame, or frames from another request, error the stream before the bad data is released.
 import { expect, test } from "bun:test";
-import { decodeHopBody, encodeHopBody, MAX_FRAME } from "./hop-body.ts";
+import { decodeHopBody, decodeHopBytes, encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 
 const key = new TextEncoder().encode("k".repeat(32));
 const sig = new Uint8Array(32).fill(7);
@@ -67,4 +67,24 @@ test("tampering is refused before the bad frame's data is released", async () =>
   const huge = new Uint8Array(8);
   new DataView(huge.buffer).setUint32(0, MAX_FRAME + 1);
   expect((await decode([huge])).error).toMatch(/is over/);
+});
+
+test("a small body sent whole: the same frames, checked at once; tampering, truncation and extra bytes refused", async () => {
+  const body = bytes(5000, 3);
+  const whole = encodeHopBytes(body, key, sig);
+  expect(decodeHopBytes(whole, key, sig)).toEqual(body);
+  // The same bytes as the streamed form, so either side may choose.
+  expect(whole).toEqual(new Uint8Array(await new Response(encodeHopBody(stream([body]), key, sig)).arrayBuffer()));
+  expect(await all(decodeHopBody(stream([whole]), key, sig))).toEqual(body);
+  expect(decodeHopBytes(encodeHopBytes(new Uint8Array(0), key, sig), key, sig).length).toBe(0);
+  const multi = new Uint8Array(await new Response(encodeHopBody(stream([bytes(10), bytes(20, 5)]), key, sig)).arrayBuffer());
+  expect(decodeHopBytes(multi, key, sig)).toEqual(Uint8Array.from([...bytes(10), ...bytes(20, 5)]));
+  const flipped = whole.slice();
+  flipped[100]! ^= 1;
+  expect(() => decodeHopBytes(flipped, key, sig)).toThrow(/does not carry its signature/);
+  expect(() => decodeHopBytes(whole, key, new Uint8Array(32).fill(9))).toThrow(/does not carry its signature/);
+  expect(() => decodeHopBytes(whole.subarray(0, whole.length - 36), key, sig)).toThrow(/ended before its final frame/);
+  expect(() => decodeHopBytes(whole.subarray(0, 10), key, sig)).toThrow(/ended before its final frame/);
+  expect(() => decodeHopBytes(Uint8Array.from([...whole, 0]), key, sig)).toThrow(/after the final frame/);
+  expect(() => encodeHopBytes(new Uint8Array(MAX_FRAME + 1), key, sig)).toThrow(/sent as a stream/);
 });

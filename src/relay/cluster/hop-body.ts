@@ -50,6 +50,49 @@ export function encodeHopBody(body: ReadableStream<Uint8Array> | null, key: Uint
   });
 }
 
+/** A whole small body (at most MAX_FRAME bytes) as its frames in one buffer: no stream on either side. */
+export function encodeHopBytes(data: Uint8Array, key: Uint8Array, signature: Uint8Array): Uint8Array {
+  if (data.length > MAX_FRAME) throw new RangeError(`a body over ${MAX_FRAME} bytes is sent as a stream`);
+  const first = data.length ? frame(key, signature, data) : null;
+  const end = frame(key, first?.tag ?? signature, new Uint8Array(0)).bytes;
+  if (!first) return end;
+  const out = new Uint8Array(first.bytes.length + end.length);
+  out.set(first.bytes);
+  out.set(end, first.bytes.length);
+  return out;
+}
+
+/** The longest framed form of a body that encodeHopBytes sends (one data frame and the end frame). */
+export const MAX_HOP_BYTES = MAX_FRAME + 2 * (4 + TAG);
+
+/** The owner's side for a body that arrived whole: its data once every frame verified (else HopBodyError). */
+export function decodeHopBytes(bytes: Uint8Array, key: Uint8Array, signature: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let prev = signature;
+  let at = 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (;;) {
+    if (at + 4 > bytes.length) throw new HopBodyError("the forwarded request body was refused: it ended before its final frame (cut off)");
+    const len = view.getUint32(at);
+    if (len > MAX_FRAME) throw new HopBodyError(`the forwarded request body was refused: a frame of ${len} bytes is over ${MAX_FRAME}`);
+    if (at + 4 + len + TAG > bytes.length) throw new HopBodyError("the forwarded request body was refused: it ended before its final frame (cut off)");
+    const data = bytes.subarray(at + 4, at + 4 + len);
+    const want = tag(key, prev, data);
+    if (!timingSafeEqual(want, bytes.subarray(at + 4 + len, at + 4 + len + TAG)))
+      throw new HopBodyError("the forwarded request body was refused: a frame does not carry its signature (altered, reordered or from another request)");
+    prev = want;
+    at += 4 + len + TAG;
+    if (len === 0) break;
+    parts.push(data);
+  }
+  if (at !== bytes.length) throw new HopBodyError("the forwarded request body was refused: bytes after the final frame");
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, o), (o += p.length);
+  return out;
+}
+
 /** Bytes received, read out in exact amounts without copying more than a frame spanning chunks needs. */
 class ByteQueue {
   private chunks: Uint8Array[] = [];

@@ -6,7 +6,7 @@ import { splitListen } from "../../config/listen.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import { tunnelTarget } from "../routes.ts";
-import { decodeHopBody, MAX_FRAME } from "./hop-body.ts";
+import { decodeHopBody, decodeHopBytes, MAX_FRAME, MAX_HOP_BYTES } from "./hop-body.ts";
 import { NODE_AUTH_WINDOW_MS, verifyNodeRequest } from "./node-auth.ts";
 import { BODY_LENGTH_HEADER } from "./owner-forward.ts";
 import { ReplayCache } from "./replay-cache.ts";
@@ -64,8 +64,12 @@ async function signedOnly(req: Request, headers: Headers, bodySignature: Uint8Ar
   const length = headers.get(BODY_LENGTH_HEADER);
   headers.delete(BODY_LENGTH_HEADER);
   if (length !== null && bodySignature) headers.set("content-length", length);
-  let body: ReadableStream<Uint8Array> | undefined;
-  if (bodySignature) {
+  let body: ReadableStream<Uint8Array> | Uint8Array | undefined;
+  const whole = req.headers.get("content-length");
+  if (bodySignature && whole !== null && !req.headers.has("transfer-encoding") && Number(whole) <= MAX_HOP_BYTES) {
+    // Sent whole (a small body): verified at once, no stream.
+    body = decodeHopBytes(new Uint8Array(await req.arrayBuffer()), key, bodySignature);
+  } else if (bodySignature) {
     const reader = decodeHopBody(req.body ?? new ReadableStream({ start: (c) => c.close() }), key, bodySignature).getReader();
     const head: Uint8Array[] = [];
     let held = 0;

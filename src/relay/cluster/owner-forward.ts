@@ -5,7 +5,7 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { CLIENT_ONLY } from "../forward.ts";
-import { encodeHopBody } from "./hop-body.ts";
+import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import { NODE_AUTH_HEADER, NODE_HEADERS_HEADER, signNodeRequest, type BodyMode } from "./node-auth.ts";
 
 /** Never copied across the hop: hop-by-hop headers, and Host (fetch sets the owner's). */
@@ -48,11 +48,13 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
   headers.set(ENTRY_NODE_HEADER, o.nodeId);
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, req.method, target, headers, hasBody ? "framed" : "none");
+  // A small body of declared length (nearly every call) goes as one buffer; others stream frame by frame.
+  const small = hasBody && length !== null && /^\d+$/.test(length) && Number(length) <= MAX_FRAME;
   try {
     const res = await fetch(o.ownerUrl + target, {
       method: req.method,
       headers: signed.headers,
-      body: hasBody ? encodeHopBody(req.body, o.key, signed.signature) : undefined,
+      body: !hasBody ? undefined : small ? encodeHopBytes(new Uint8Array(await req.arrayBuffer()), o.key, signed.signature) : encodeHopBody(req.body, o.key, signed.signature),
       signal: req.signal,
       redirect: "manual",
       // The agent's bytes go to the client as they are: no decompression, no buffering.
