@@ -84,6 +84,14 @@ async function agentAt(node: ClusterNode, name: string): Promise<Connection> {
   return c;
 }
 
+async function metric(node: ClusterNode, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
+}
+
 type Listing = { tunnels: { id: string; node: string }[]; nodes: { id: string }[] };
 const listing = async (n: ClusterNode) => (await (await fetch(`${n.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Listing;
 
@@ -166,6 +174,8 @@ test("a captured hop request sent again, as it was or altered, is refused and ne
   expect(refusals[7]).toMatch(/a replay/);
   expect(served.length).toBe(1);
   expect(n1.stderr()).toMatch(/internal request refused/);
+  for (const [reason, n] of [["replay", 3], ["bad_signature", 4], ["unsigned_header", 2], ["body", 1]] as const)
+    expect(await metric(n1, `cloudtolocalllm_relay_internal_refused_total{reason="${reason}"}`)).toBe(n);
 
   // Control: a held request delivered untouched, once, is served (the refusals above are the alterations' doing).
   proxyMode = "hold";

@@ -22,6 +22,14 @@ const withOpenssl = requireTools(["redis-server", "openssl"]);
 
 const PASSWORD = "redis-pw-for-tests-7f3a";
 
+async function metric(node: ClusterNode, name: string): Promise<number> {
+  const text = await (await fetch(`${node.url}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
+}
+
 type Listing = { tunnels: { id: string; node: string }[]; nodes: { id: string }[] };
 const listing = async (n: ClusterNode) => (await (await fetch(`${n.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Listing;
 const readyz = async (n: ClusterNode) => (await (await fetch(`${n.url}/readyz`)).json()) as { cluster: { redis: string; reason?: string } };
@@ -125,6 +133,8 @@ for (const mode of [{ name: "without a password", password: undefined }, { name:
       expect(logs).toMatch(/ignored a lease not signed with this cluster's secret; taking the tunnel back/);
       expect(logs).toMatch(/ignored a lease naming a node that is not a live member of this cluster.*claimed_node=ghost/);
       expect(logs).toMatch(/ignored a node heartbeat: not a member of this cluster.*node:evil/);
+      expect(await metric(n2, 'cloudtolocalllm_relay_ignored_records_total{kind="lease"}')).toBeGreaterThan(0);
+      expect(await metric(n1, 'cloudtolocalllm_relay_ignored_records_total{kind="node"}')).toBeGreaterThan(0);
       if (mode.password) {
         for (const n of [n1, n2]) {
           expect(n.stderr()).not.toContain(PASSWORD);

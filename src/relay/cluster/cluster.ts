@@ -122,6 +122,7 @@ export class RelayCluster implements ClusterRouting {
     this.internal = startInternalServer(this.d.config.cluster.internal_listen, {
       key: this.keys.hop,
       nodeId: this.nodeId,
+      refused: (code) => this.d.metrics.internalRefused.inc({ reason: code }),
       tunnel: (req, id, path) => this.fromOtherNode(req, id, path),
       tunnels: () => ({ node: this.nodeId, tunnels: this.d.sessions.listing() }),
     });
@@ -202,6 +203,7 @@ export class RelayCluster implements ClusterRouting {
 
   /** Reports an ignored record once (a forged lease is looked at on every renewal). */
   private ignored(what: string, fields: Record<string, unknown>): void {
+    this.d.metrics.ignoredRecords.inc({ kind: / lease/.test(what) ? "lease" : "node" });
     const k = `${what} ${JSON.stringify(fields)}`;
     if (this.reported.has(k)) return;
     if (this.reported.size > 1000) this.reported.clear();

@@ -7,7 +7,7 @@ import { HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import { tunnelTarget } from "../routes.ts";
 import { decodeHopBody, decodeHopBytes, MAX_FRAME, MAX_HOP_BYTES } from "./hop-body.ts";
-import { NODE_AUTH_WINDOW_MS, verifyNodeRequest } from "./node-auth.ts";
+import { NODE_AUTH_WINDOW_MS, verifyNodeRequest, type RefusalCode } from "./node-auth.ts";
 import { BODY_LENGTH_HEADER } from "./owner-forward.ts";
 import { ReplayCache } from "./replay-cache.ts";
 
@@ -18,6 +18,8 @@ export interface InternalHandlers {
   key: Uint8Array;
   /** This node's id: only requests signed for it are served. */
   nodeId: string;
+  /** A request refused, and why (metrics). */
+  refused?(code: RefusalCode): void;
   /** A call another node sent here for tunnel `id` (path: the part after /t/ID, with its query). */
   tunnel(req: Request, id: string, path: string): Promise<Response>;
   /** This node's own tunnels, for a cluster-wide listing. */
@@ -37,6 +39,7 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
       const hasBody = req.headers.has("transfer-encoding") || Number(req.headers.get("content-length") ?? "0") > 0;
       const v = verifyNodeRequest(h.key, replay, h.nodeId, req.method, url.pathname + url.search, req.headers, hasBody);
       if (!v.ok) {
+        h.refused?.(v.code);
         log.warn("internal request refused", { reason: v.reason, path: url.pathname });
         return new HttpError("unauthorized", `node-to-node request refused: ${v.reason}`).toResponse();
       }
@@ -47,6 +50,7 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
       try {
         signed = await signedOnly(req, v.request.headers, v.request.body === "framed" ? v.signature : null, h.key);
       } catch (e) {
+        h.refused?.("body");
         log.warn("internal request refused", { reason: (e as Error).message, path: url.pathname });
         return new HttpError("unauthorized", `node-to-node request refused: ${(e as Error).message}`).toResponse();
       }

@@ -57,7 +57,10 @@ export function signNodeRequest(key: Uint8Array, node: string, r: SignedRequest,
   return { auth: `${node}.${now}.${nonce}.${BODY_FLAG[r.body]}.${sig.toString("base64url")}`, headerNames: signed.join(","), signature: new Uint8Array(sig) };
 }
 
-export type Verified = { ok: true; node: string; request: SignedRequest; signature: Uint8Array } | { ok: false; reason: string };
+/** Why a request was refused, for the metric's label (a fixed set). */
+export type RefusalCode = "missing" | "malformed" | "stale" | "bad_signature" | "unsigned_header" | "before_start" | "replay" | "body";
+
+export type Verified = { ok: true; node: string; request: SignedRequest; signature: Uint8Array } | { ok: false; reason: string; code: RefusalCode };
 
 /**
  * The request as signed (only its signed headers) when `headers` carry a valid, fresh, first-seen signature for
@@ -65,14 +68,14 @@ export type Verified = { ok: true; node: string; request: SignedRequest; signatu
  */
 export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, self: string, method: string, target: string, headers: Headers, hasBody: boolean, now = Date.now()): Verified {
   const header = headers.get(NODE_AUTH_HEADER);
-  if (!header) return { ok: false, reason: `missing ${NODE_AUTH_HEADER}` };
+  if (!header) return { ok: false, reason: `missing ${NODE_AUTH_HEADER}`, code: "missing" };
   const m = /^([A-Za-z0-9_.:-]+)\.(\d{1,15})\.([A-Za-z0-9_-]{22})\.([01])\.([A-Za-z0-9_-]{43})$/.exec(header);
-  if (!m) return { ok: false, reason: `malformed ${NODE_AUTH_HEADER}` };
+  if (!m) return { ok: false, reason: `malformed ${NODE_AUTH_HEADER}`, code: "malformed" };
   const [, node, tsText, nonce, flag, sig] = m as unknown as [string, string, string, string, string, string];
   const ts = Number(tsText);
-  if (Math.abs(now - ts) > NODE_AUTH_WINDOW_MS) return { ok: false, reason: "the signature is stale (or the nodes' clocks disagree by more than 30 s)" };
+  if (Math.abs(now - ts) > NODE_AUTH_WINDOW_MS) return { ok: false, reason: "the signature is stale (or the nodes' clocks disagree by more than 30 s)", code: "stale" };
   const body: BodyMode = flag === "1" ? "framed" : "none";
-  if (body === "none" && hasBody) return { ok: false, reason: "a body was sent with a request signed without one" };
+  if (body === "none" && hasBody) return { ok: false, reason: "a body was sent with a request signed without one", code: "bad_signature" };
   const listed = headers.get(NODE_HEADERS_HEADER) ?? "";
   const signed = listed ? listed.split(",") : [];
   const kept = new Headers();
@@ -84,14 +87,14 @@ export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, self: st
   // The list must be the sender's own (sorted, unique, no transport header) or the signature cannot match anyway.
   const want = mac(key, node, ts, nonce, request, signed);
   const got = Buffer.from(sig, "base64url");
-  if (names(kept).join(",") !== listed || !timingSafeEqual(want, got)) return { ok: false, reason: "bad signature (is shared_secret_file the same on every node? was the request altered?)" };
+  if (names(kept).join(",") !== listed || !timingSafeEqual(want, got)) return { ok: false, reason: "bad signature (is shared_secret_file the same on every node? was the request altered?)", code: "bad_signature" };
   let unsigned: string | undefined;
   headers.forEach((_, k) => {
     const n = k.toLowerCase();
     if (!unsigned && !kept.has(n) && !TRANSPORT.has(n) && !SENDER_DEFAULTS.has(n)) unsigned = n;
   });
-  if (unsigned) return { ok: false, reason: `header ${unsigned} is not covered by the signature` };
-  if (ts < replay.since) return { ok: false, reason: "signed before this node started (it cannot know whether it was used already)" };
-  if (!replay.accept(`${node}.${nonce}`, ts, now)) return { ok: false, reason: "this signed request was already received (a replay)" };
+  if (unsigned) return { ok: false, reason: `header ${unsigned} is not covered by the signature`, code: "unsigned_header" };
+  if (ts < replay.since) return { ok: false, reason: "signed before this node started (it cannot know whether it was used already)", code: "before_start" };
+  if (!replay.accept(`${node}.${nonce}`, ts, now)) return { ok: false, reason: "this signed request was already received (a replay)", code: "replay" };
   return { ok: true, node, request, signature: new Uint8Array(want) };
 }
