@@ -54,11 +54,16 @@ Options:
     if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
     if (sub === "check") {
       if (r.config.cluster.redis_url) {
-        const { readSharedSecret } = await import("../relay/cluster/cluster.ts");
+        const { readSharedSecret, redisTls } = await import("../relay/cluster/cluster.ts");
         try {
           readSharedSecret(r.config.cluster.shared_secret_file);
         } catch (e) {
           throw new CliError(`cluster.shared_secret_file: ${(e as Error).message}`);
+        }
+        try {
+          redisTls(r.config.cluster);
+        } catch (e) {
+          throw new CliError((e as Error).message);
         }
       }
       console.log(`${values.config}: ok (${r.config.tunnels.length} tunnels${r.config.cluster.redis_url ? ", cluster node" : ""})`);

@@ -64,7 +64,10 @@ export const RelayConfigSchema = T.Object(
     tunnels: T.Array(RelayTunnelSchema, { default: [], description: "Tunnels with static tokens, or bound to a JWT subject." }),
     cluster: T.Object(
       {
-        redis_url: T.String({ default: "", description: "Redis that the relay nodes share (redis://[:password@]host:port/db); empty: a single relay, no cluster." }),
+        redis_url: T.String({ default: "", description: "Redis that the relay nodes share: redis://[[user]:password@]host:port/db (requirepass or an ACL user), rediss:// for TLS; empty: a single relay, no cluster." }),
+        redis_ca_file: T.String({ default: "", description: "With rediss://: a CA certificate (PEM) to trust for Redis, added to the system's; certificates are always verified." }),
+        redis_cert_file: T.String({ default: "", description: "With rediss://: a client certificate (PEM) for Redis servers that require one (tls-auth-clients); needs redis_key_file." }),
+        redis_key_file: T.String({ default: "", description: "The private key (PEM) of redis_cert_file." }),
         node_id: T.String({ default: "", pattern: "^[A-Za-z0-9_.:-]*$", description: "This node's name in the cluster; empty: hostname and process id." }),
         internal_listen: T.String({ default: "127.0.0.1:8081", format: "c2l-listen", description: "Node-to-node listener: other nodes forward requests for tunnels this node holds here." }),
         advertise_url: T.String({ default: "", description: "How other nodes reach internal_listen (http://10.0.0.5:8081); empty: http://internal_listen (which must then not be a wildcard address)." }),
@@ -98,6 +101,9 @@ function semantic(c: RelayConfig): FieldIssue[] {
     if (c.oidc[k] && !httpsOrLoopback(c.oidc[k])) out.push({ path: `oidc.${k}`, message: `"${c.oidc[k]}" must be an https URL (plain http is only accepted on loopback)` });
   if (c.cluster.redis_url) {
     if (!/^rediss?:\/\//.test(c.cluster.redis_url)) out.push({ path: "cluster.redis_url", message: `"${redactUrl(c.cluster.redis_url)}" must be a redis:// or rediss:// URL` });
+    const tlsFiles = (["redis_ca_file", "redis_cert_file", "redis_key_file"] as const).filter((k) => c.cluster[k]);
+    if (tlsFiles.length && !c.cluster.redis_url.startsWith("rediss://")) out.push({ path: `cluster.${tlsFiles[0]}`, message: "is only used with a TLS Redis URL (rediss://)" });
+    if (!!c.cluster.redis_cert_file !== !!c.cluster.redis_key_file) out.push({ path: c.cluster.redis_cert_file ? "cluster.redis_key_file" : "cluster.redis_cert_file", message: "a Redis client certificate needs both redis_cert_file and redis_key_file" });
     if (!c.cluster.shared_secret_file) out.push({ path: "cluster.shared_secret_file", message: "a cluster needs a shared secret file (the same on every node) to sign node-to-node requests" });
     if (!c.cluster.advertise_url && /^(0\.0\.0\.0|\[::\]):/.test(c.cluster.internal_listen))
       out.push({ path: "cluster.advertise_url", message: `internal_listen "${c.cluster.internal_listen}" is a wildcard address: set advertise_url to the address other nodes reach this one at` });

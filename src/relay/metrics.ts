@@ -26,6 +26,8 @@ export function createRelayMetrics() {
     forwardedIn: new Counter({ name: "cloudtolocalllm_relay_forwarded_in_total", help: "Requests other nodes forwarded to this node (it owns the tunnel), by HTTP status.", labelNames: ["status"], registers: [registry] }),
     leaseRenewals: new Counter({ name: "cloudtolocalllm_relay_lease_renewals_total", help: "Tunnel lease renewals by result (renewed, reinstated, fenced, redis_down).", labelNames: ["result"], registers: [registry] }),
     takeovers: new Counter({ name: "cloudtolocalllm_relay_lease_takeovers_total", help: "Claims that took a tunnel from another node.", registers: [registry] }),
+    internalRefused: new Counter({ name: "cloudtolocalllm_relay_internal_refused_total", help: "Node-to-node requests refused by this node's internal listener, by reason (missing, malformed, stale, bad_signature, unsigned_header, before_start, replay, body).", labelNames: ["reason"], registers: [registry] }),
+    ignoredRecords: new Counter({ name: "cloudtolocalllm_relay_ignored_records_total", help: "Leases and heartbeats found in Redis but not honoured (not signed with this cluster's secret, naming a non-member, or of another keyspace), by kind.", labelNames: ["kind"], registers: [registry] }),
     fenced: new Counter({ name: "cloudtolocalllm_relay_fenced_total", help: "Local agent sessions closed because another node took their tunnel.", registers: [registry] }),
     redisUp: new Gauge({ name: "cloudtolocalllm_relay_redis_up", help: "1 while the cluster's Redis answers.", registers: [registry] }),
     redisErrors: new Counter({ name: "cloudtolocalllm_relay_redis_errors_total", help: "Failed Redis commands and connection attempts by kind.", labelNames: ["kind"], registers: [registry] }),

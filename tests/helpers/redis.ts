@@ -1,5 +1,6 @@
-// Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir; it can be stopped and
-// started again on the same port (an outage), and is stopped and removed after.
+// Test helper: Debian's redis-server on a free loopback port, no persistence, in a temp dir, optionally with requirepass
+// or TLS;
+// it can be stopped and started again on the same port (an outage), and is stopped and removed after.
 import { mkdtempSync, rmSync } from "node:fs";
 import { freePort } from "../../bench/lib/proc.ts";
 import { tmpdir } from "node:os";
@@ -20,17 +21,29 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface RedisOptions {
+  /** requirepass: clients must AUTH (the url carries it, redis://:password@...). */
+  password?: string;
+  /** TLS only (rediss://), with this certificate and key; clients verify it with `ca` (PEM text). */
+  tls?: { certFile: string; keyFile: string; caFile: string; ca: string };
+}
+
+export async function startRedis(o: RedisOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-redis-"));
   const port = await freePort();
-  const url = `redis://127.0.0.1:${port}/0`;
+  const url = `${o.tls ? "rediss" : "redis"}://${o.password ? `:${encodeURIComponent(o.password)}@` : ""}127.0.0.1:${port}/0`;
+  const auth = o.password ? ["--requirepass", o.password] : [];
+  const ports = o.tls
+    ? ["--port", "0", "--tls-port", String(port), "--tls-cert-file", o.tls.certFile, "--tls-key-file", o.tls.keyFile, "--tls-ca-cert-file", o.tls.caFile, "--tls-auth-clients", "no"]
+    : ["--port", String(port)];
+  const tls = o.tls ? { ca: [o.tls.ca] } : undefined;
   let proc: Subprocess | null = null;
   const links: RedisLink[] = [];
   async function start() {
-    proc = Bun.spawn(["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], { stdout: "ignore", stderr: "pipe" });
+    proc = Bun.spawn(["redis-server", ...ports, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, ...auth], { stdout: "ignore", stderr: "pipe" });
     await until(
       async () => {
-        const l = new RedisLink(url, { timeoutMs: 500 });
+        const l = new RedisLink(url, { timeoutMs: 500, tls });
         await l.start();
         const ok = l.up && (await l.cmd("PING", [])) === "PONG";
         l.stop();
@@ -50,7 +63,7 @@ export async function startRedis(): Promise<TestRedis> {
     url,
     port,
     async link() {
-      const l = new RedisLink(url, { timeoutMs: 1000, backoff: { initialMs: 50, maxMs: 200 } });
+      const l = new RedisLink(url, { timeoutMs: 1000, tls, backoff: { initialMs: 50, maxMs: 200 } });
       await l.start();
       links.push(l);
       return l;

@@ -2,7 +2,7 @@
 // checks hold, and its nginx example (addresses swapped for the test's) carries an agent's WebSocket and a streamed call
 // to a two-node cluster. (Its HAProxy example runs in tests/relay/cluster.e2e.test.ts.)
 import { expect, test as plainTest } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
@@ -32,6 +32,12 @@ plainTest("the docs' relay.toml parses; the cluster's own rules name the field t
   expect(issues(doc.replace(/^redis_url = .*$/m, 'redis_url = "http://user:hunter2@10.0.0.5"'))).toMatch(/cluster\.redis_url: .* must be a redis:\/\/ or rediss:\/\/ URL/);
   expect(issues(doc.replace(/^redis_url = .*$/m, 'redis_url = "http://user:hunter2@10.0.0.5"'))).not.toContain("hunter2");
   expect(issues(doc.replace(/^lease_ttl = .*$/m, 'lease_ttl = "200ms"'))).toMatch(/cluster\.lease_ttl: "200ms" is too short/);
+  // The docs' TLS Redis lines are valid [cluster] settings.
+  const tlsLines = /```toml\n( *# \[cluster\] lines for a TLS Redis[\s\S]*?)```/.exec(readFileSync(join(REPO, "docs/relay-cluster.md"), "utf8"))![1]!.replace(/^ +/gm, "");
+  expect(issues(doc.replace(/^redis_url = .*$/m, tlsLines))).toBe("ok");
+  // Redis TLS files belong to a rediss:// URL; a client certificate needs its key.
+  expect(issues(doc.replace(/^redis_url = .*$/m, 'redis_url = "redis://10.0.0.5:6379/0"\nredis_ca_file = "/etc/ssl/redis-ca.pem"'))).toMatch(/cluster\.redis_ca_file: is only used with a TLS Redis URL \(rediss:\/\/\)/);
+  expect(issues(doc.replace(/^redis_url = .*$/m, 'redis_url = "rediss://10.0.0.5:6380/0"\nredis_cert_file = "/etc/ssl/relay.pem"'))).toMatch(/cluster\.redis_key_file: a Redis client certificate needs both/);
 });
 
 plainTest("the shared secret: at least 32 bytes, never readable by group or others; a relay without one does not start", async () => {

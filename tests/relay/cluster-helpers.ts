@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
 import { hashToken } from "../../src/relay/auth.ts";
+import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
+import { clusterKeys, clusterPrefix, type ClusterKeys } from "../../src/relay/cluster/cluster-keys.ts";
 import { REPO } from "../helpers/daemon.ts";
 import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
@@ -33,6 +35,10 @@ export interface ClusterOptions {
   leaseTtl?: string;
   nodeTtl?: string;
   goAwayGrace?: string;
+  /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
+  advertiseUrl?: (id: string, internal: string) => string | undefined;
+  /** More [cluster] lines (e.g. redis_ca_file). */
+  clusterExtra?: string;
 }
 
 export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string; internal: string; secretFile: string }): string {
@@ -45,10 +51,11 @@ go_away_grace = "${o.goAwayGrace ?? "5s"}"
 redis_url = "${o.redisUrl}"
 node_id = "${o.id}"
 internal_listen = "${o.internal}"
-shared_secret_file = "${o.secretFile}"
+${o.advertiseUrl?.(o.id, o.internal) ? `advertise_url = "${o.advertiseUrl(o.id, o.internal)}"\n` : ""}shared_secret_file = "${o.secretFile}"
 lease_ttl = "${o.leaseTtl ?? "3s"}"
 node_ttl = "${o.nodeTtl ?? "1500ms"}"
 redis_timeout = "500ms"
+${o.clusterExtra ?? ""}
 
 [heartbeat]
 interval = "300ms"
@@ -71,10 +78,26 @@ client_key_sha256 = ["${hashToken(BOB_KEY)}"]
 `;
 }
 
+/** A fresh cluster secret file (mode 600) in `dir`. */
+export function writeClusterSecret(dir: string, name = "cluster.secret"): string {
+  const file = join(dir, name);
+  writeFileSync(file, crypto.getRandomValues(new Uint8Array(48)).toBase64() + "\n", { mode: 0o600 });
+  return file;
+}
+
+/** One node outside startCluster (e.g. with another secret), on fresh ports. */
+export async function startClusterNode(o: ClusterOptions & { id: string; secretFile: string; dir: string }): Promise<ClusterNode> {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const internal = `127.0.0.1:${await freePort()}`;
+  const toml = clusterNodeToml({ ...o, listen, internal });
+  const p = await startRelayProc(toml, mkdtempSync(join(o.dir, `${o.id}-`)));
+  await p.waitFor(/relay cluster node/, 10_000);
+  return { ...p, id: o.id, internalUrl: `http://${internal}`, toml };
+}
+
 export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-cluster-"));
-  const secretFile = join(dir, "cluster.secret");
-  writeFileSync(secretFile, crypto.getRandomValues(new Uint8Array(48)).toBase64() + "\n", { mode: 0o600 });
+  const secretFile = writeClusterSecret(dir);
   const size = o.size ?? 3;
   const specs = await Promise.all(
     Array.from({ length: size }, async (_, i) => {
@@ -104,6 +127,12 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
       cleanup(dir);
     },
   };
+}
+
+/** The keys and Redis keyspace the test cluster's nodes derive from its secret (to write records as a node would). */
+export function clusterRedisKeys(c: { secretFile: string }): { keys: ClusterKeys; prefix: string } {
+  const keys = clusterKeys(readSharedSecret(c.secretFile));
+  return { keys, prefix: clusterPrefix(keys) };
 }
 
 export interface TestHaproxy extends LoggedProc {

@@ -5,12 +5,14 @@ import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
 import { until } from "../helpers/until.ts";
+import { clusterKeys } from "../../src/relay/cluster/cluster-keys.ts";
 import { parseOwnerChange, TunnelLeases } from "../../src/relay/cluster/leases.ts";
 import { NodeRegistry } from "../../src/relay/cluster/node-registry.ts";
 import { SharedRateWindow } from "../../src/relay/cluster/rate-window.ts";
 import { RedisDown, RedisLink } from "../../src/relay/cluster/redis-link.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["redis-server"]);
+const KEY = clusterKeys(new TextEncoder().encode("a cluster secret of at least 32 bytes")).record;
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -22,8 +24,8 @@ afterAll(async () => {
 
 test("a takeover raises the epoch, names the previous holder and fences it", async () => {
   const link = await redis.link();
-  const a = new TunnelLeases(link, "node-a", 5000, "http://a:1");
-  const b = new TunnelLeases(link, "node-b", 5000, "http://b:1");
+  const a = new TunnelLeases(link, KEY, "node-a", 5000, "http://a:1");
+  const b = new TunnelLeases(link, KEY, "node-b", 5000, "http://b:1");
   const first = await a.claim("alice");
   expect(first.previous).toBe("");
   expect(await a.owner("alice")).toEqual({ node: "node-a", epoch: first.epoch, url: "http://a:1" });
@@ -45,8 +47,8 @@ test("a takeover raises the epoch, names the previous holder and fences it", asy
 
 test("a lease not renewed expires; a vanished lease comes back to its holder only if nobody claimed since", async () => {
   const link = await redis.link();
-  const a = new TunnelLeases(link, "node-a", 1000);
-  const b = new TunnelLeases(link, "node-b", 1000);
+  const a = new TunnelLeases(link, KEY, "node-a", 1000);
+  const b = new TunnelLeases(link, KEY, "node-b", 1000);
   const kept = await a.claim("kept");
   await a.claim("dropped");
   for (let i = 0; i < 5; i++) {
@@ -72,7 +74,7 @@ test("every ownership change is published for other nodes' caches", async () => 
   const link = await redis.link();
   const seen: string[] = [];
   await link.subscribe("c2l:relay:owners", (m) => seen.push(m));
-  const a = new TunnelLeases(link, "node-a", 5000);
+  const a = new TunnelLeases(link, KEY, "node-a", 5000);
   const { epoch } = await a.claim("pub");
   await a.release("pub", epoch);
   await until(() => seen.length >= 2, 5000, "two published changes");
@@ -99,8 +101,8 @@ test("the shared rate window lets exactly the limit through across nodes, and sa
 
 test("node heartbeats: a node is listed while it beats, gone after its ttl or when it leaves", async () => {
   const link = await redis.link();
-  const a = new NodeRegistry(link, { id: "a", url: "http://a:1", startedAt: "t" }, 600);
-  const b = new NodeRegistry(link, { id: "b", url: "http://b:1", startedAt: "t" }, 60_000);
+  const a = new NodeRegistry(link, KEY, { id: "a", url: "http://a:1", startedAt: "t" }, 600);
+  const b = new NodeRegistry(link, KEY, { id: "b", url: "http://b:1", startedAt: "t" }, 60_000);
   await a.beat();
   await b.beat();
   expect((await a.alive()).map((n) => n.id).sort()).toEqual(["a", "b"]);
@@ -108,6 +110,39 @@ test("node heartbeats: a node is listed while it beats, gone after its ttl or wh
   expect((await b.alive()).map((n) => n.id)).toEqual(["b"]);
   await b.leave();
   expect(await b.alive()).toEqual([]);
+});
+
+test("records written into Redis without the cluster's secret are not honoured: leases and heartbeats", async () => {
+  const link = await redis.link();
+  const a = new TunnelLeases(link, KEY, "node-a", 5000, "http://a:1");
+  const { epoch } = await a.claim("forged");
+  // Someone with access to Redis points the lease elsewhere, or writes one of their own.
+  await link.cmd("HSET", ["c2l:relay:lease:forged", "url", "http://attacker:1"]);
+  expect(await a.record("forged")).toEqual({ ok: false, forged: { node: "node-a", url: "http://attacker:1" } });
+  expect(await a.owner("forged")).toBeNull();
+  // The holder's renewal puts its own URL and signature back.
+  expect(await a.renew("forged", epoch)).toBe("renewed");
+  expect(await a.owner("forged")).toEqual({ node: "node-a", epoch, url: "http://a:1" });
+  await link.cmd("HSET", ["c2l:relay:lease:other", "node", "evil", "epoch", "99", "url", "http://attacker:1", "sig", "A".repeat(43)]);
+  expect(await a.record("other")).toEqual({ ok: false, forged: { node: "evil", url: "http://attacker:1" } });
+  // Another secret's lease does not verify either.
+  const wrong = new TunnelLeases(link, clusterKeys(new TextEncoder().encode("another secret, also 32 bytes long")).record, "rogue", 5000, "http://rogue:1");
+  await wrong.claim("rogue-claimed");
+  expect(await a.owner("rogue-claimed")).toBeNull();
+  expect(await wrong.owner("rogue-claimed")).toMatchObject({ node: "rogue" });
+  // Heartbeats: a signed one is a member; a forged, unsigned or other keyspace's one is reported, not listed.
+  const reg = new NodeRegistry(link, KEY, { id: "real", url: "http://real:1", startedAt: "t" }, 60_000, "c2l:relay:k1");
+  await reg.beat();
+  await link.cmd("SET", ["c2l:relay:k1:node:evil", JSON.stringify({ id: "evil", url: "http://attacker:1", startedAt: "t" })]);
+  await link.cmd("SET", ["c2l:relay:k1:node:copy", JSON.parse(JSON.stringify(await link.cmd("GET", ["c2l:relay:k1:node:real"])))]);
+  await new NodeRegistry(link, clusterKeys(new TextEncoder().encode("another secret, also 32 bytes long")).record, { id: "rogue", url: "http://rogue:1", startedAt: "t" }, 60_000, "c2l:relay:k2").beat();
+  const m = await reg.members();
+  expect(m.alive.map((n) => n.id)).toEqual(["real"]);
+  expect(m.ignored.map((i) => `${i.key}: ${i.why}`).sort()).toEqual([
+    "c2l:relay:k1:node:copy: its signature does not verify with this cluster's secret",
+    "c2l:relay:k1:node:evil: its signature does not verify with this cluster's secret",
+    "c2l:relay:k2:node:rogue: a node of another keyspace: it runs with a different shared secret",
+  ]);
 });
 
 test("through an outage the link fails fast (never queues), reports it, and comes back with its subscriptions", async () => {

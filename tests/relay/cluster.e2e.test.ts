@@ -11,10 +11,11 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
-import { BOB_KEY, BOB_TOKEN, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { BOB_KEY, BOB_TOKEN, clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
 import { serveStream } from "../../src/protocol/session.ts";
 import { TunnelLeases } from "../../src/relay/cluster/leases.ts";
+import { signRecord } from "../../src/relay/cluster/record-signature.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["redis-server", "haproxy"]);
 
@@ -194,21 +195,24 @@ describe("relay cluster", () => {
       await until(async () => (await ownerOf("bob")).id === "n2", 5_000, "n2 to hold bob");
       for (const n of [n1, n2, n3]) expect(await whoAnswers(n)).toBe("two");
       expect(await metric(n1, "cloudtolocalllm_relay_fenced_total")).toBe(1);
-      // A takeover n2 never hears about (no pub/sub message): its next renewal finds the lease gone to a higher epoch.
+      // A takeover n2 never hears about (no pub/sub message; a lease signed for n3, which has no agent for bob): its
+      // next renewal finds the lease gone to a higher epoch.
       const link = await redis.link();
-      await link.cmd("EVAL", ["redis.call('SET', KEYS[2], 1000) redis.call('HSET', KEYS[1], 'node', 'intruder', 'epoch', 1000, 'url', 'http://127.0.0.1:9') return 1", "2", "c2l:relay:lease:bob", "c2l:relay:epoch:bob"]);
+      const { keys, prefix } = clusterRedisKeys(cluster);
+      const sig = signRecord(keys.record, "lease", ["bob", "n3", n3.internalUrl]);
+      await link.cmd("EVAL", ["redis.call('SET', KEYS[2], 1000) redis.call('HSET', KEYS[1], 'node', 'n3', 'epoch', 1000, 'url', ARGV[1], 'sig', ARGV[2]) return 1", "2", `${prefix}:lease:bob`, `${prefix}:epoch:bob`, n3.internalUrl, sig]);
       const two = agents[1]!;
       const ended = await Promise.race([two.closed, Bun.sleep(5_000).then(() => null)]);
       expect(ended?.code).toBe("replaced");
       expect(await metric(n2, 'cloudtolocalllm_relay_lease_renewals_total{result="fenced"}')).toBeGreaterThan(0);
-      // No node serves bob now; each says it is moving (its owner does not answer), in the caller's dialect.
+      // No node serves bob now; each says it is moving (its owner has no agent for it), in the caller's dialect.
       for (const n of [n1, n2, n3]) expect(await whoAnswers(n)).toBe("503 tunnel_moving");
       const ollama = await call(n2.url, "/api/tags", {}, "bob", BOB_KEY);
       expect(ollama.headers.get("retry-after")).toBe("1");
       expect(((await ollama.json()) as { error: string }).error).toMatch(/tunnel "bob".*retry in a moment/);
       const oa = await call(n3.url, "/v1/models", {}, "bob", BOB_KEY);
       expect(((await oa.json()) as { error: { code: string; message: string } }).error.code).toBe("tunnel_moving");
-      await new TunnelLeases(link, "intruder", 3000).release("bob", 1000);
+      await new TunnelLeases(link, keys.record, "n3", 3000, n3.internalUrl, prefix).release("bob", 1000);
     } finally {
       for (const a of agents) a.close("test over");
     }

@@ -1,8 +1,10 @@
 // A relay node's part in a cluster: it claims the tunnels whose agents connect here and keeps their leases, fences a
 // tunnel another node took, finds a tunnel's owner (cached; dropped on Redis pub/sub), sends requests on to it, shares
-// requests_per_minute through Redis, and degrades to local service and per-node limits while Redis is away.
+// requests_per_minute through Redis, and degrades to local service and per-node limits while Redis is away. Only
+// records signed with the cluster's secret are honoured: a forged or foreign lease or heartbeat is ignored and logged.
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
+import { getCACertificates } from "node:tls";
 import type { Server } from "bun";
 import { ERROR_CODE_HEADER, HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
@@ -11,13 +13,13 @@ import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
 import type { ClusterRouting, Forwarder } from "../forward.ts";
 import type { RelayMetrics } from "../metrics.ts";
+import { clusterKeys, clusterPrefix, type ClusterKeys } from "./cluster-keys.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
-import { NODE_AUTH_HEADER, signNodeRequest } from "./node-auth.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
-import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, sendToOwner } from "./owner-forward.ts";
+import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, sendToOwner, signedHeaders } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
-import { RedisDown, RedisLink } from "./redis-link.ts";
+import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
 
 const log = logger("relay");
 
@@ -47,6 +49,20 @@ export function readSharedSecret(file: string): Uint8Array {
   return bytes.subarray(0, end);
 }
 
+/** TLS material for a rediss:// Redis from [cluster]: a private CA added to the system's trust, a client certificate. */
+export function redisTls(c: RelayConfig["cluster"]): RedisTls | undefined {
+  const read = (k: "redis_ca_file" | "redis_cert_file" | "redis_key_file") => {
+    try {
+      return readFileSync(c[k], "utf8");
+    } catch (e) {
+      throw new Error(`cannot read cluster.${k} ${c[k]}: ${(e as Error).message}`);
+    }
+  };
+  if (!c.redis_ca_file && !c.redis_cert_file) return undefined;
+  const ca = c.redis_ca_file ? [...new Set([...getCACertificates("default"), ...getCACertificates("system")]), read("redis_ca_file")] : undefined;
+  return { ca, ...(c.redis_cert_file ? { cert: read("redis_cert_file"), key: read("redis_key_file") } : {}) };
+}
+
 interface Held {
   session: Session;
   /** null until Redis confirmed the claim (pending, or Redis was away). */
@@ -65,28 +81,36 @@ export class RelayCluster implements ClusterRouting {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private internal: Server<undefined> | null = null;
   private readonly ms;
+  private readonly keys: ClusterKeys;
   private liveNodes = 0;
+  /** The verified members as of the last heartbeat round (a lease naming another node is not followed). */
+  private members = new Set<string>();
+  /** Ignored records already logged (each once, not once per heartbeat). */
+  private readonly reported = new Set<string>();
 
   constructor(
     private readonly d: ClusterDeps,
-    private readonly secret: Uint8Array,
+    secret: Uint8Array,
   ) {
     const c = d.config.cluster;
+    this.keys = clusterKeys(secret);
+    const prefix = clusterPrefix(this.keys);
     this.ms = relayMs(d.config).cluster;
     this.nodeId = c.node_id || `${hostname()}-${process.pid}`;
     this.url = (c.advertise_url || `http://${c.internal_listen}`).replace(/\/$/, "");
     const m = d.metrics;
     this.link = new RedisLink(c.redis_url, {
       timeoutMs: this.ms.redis_timeout,
+      tls: redisTls(c),
       events: {
         latency: (s) => m.redisLatency.observe(s),
         error: (kind) => m.redisErrors.inc({ kind }),
         state: (up, reason) => this.onRedisState(up, reason),
       },
     });
-    this.leases = new TunnelLeases(this.link, this.nodeId, this.ms.lease_ttl, this.url);
-    this.registry = new NodeRegistry(this.link, { id: this.nodeId, url: this.url, startedAt: new Date().toISOString() }, this.ms.node_ttl);
-    this.rate = new SharedRateWindow(this.link, this.nodeId);
+    this.leases = new TunnelLeases(this.link, this.keys.record, this.nodeId, this.ms.lease_ttl, this.url, prefix);
+    this.registry = new NodeRegistry(this.link, this.keys.record, { id: this.nodeId, url: this.url, startedAt: new Date().toISOString() }, this.ms.node_ttl, prefix);
+    this.rate = new SharedRateWindow(this.link, this.nodeId, 60_000, prefix);
     m.node.set({ node: this.nodeId }, 1);
   }
 
@@ -96,7 +120,9 @@ export class RelayCluster implements ClusterRouting {
 
   async start(): Promise<void> {
     this.internal = startInternalServer(this.d.config.cluster.internal_listen, {
-      secret: this.secret,
+      key: this.keys.hop,
+      nodeId: this.nodeId,
+      refused: (code) => this.d.metrics.internalRefused.inc({ reason: code }),
       tunnel: (req, id, path) => this.fromOtherNode(req, id, path),
       tunnels: () => ({ node: this.nodeId, tunnels: this.d.sessions.listing() }),
     });
@@ -105,7 +131,7 @@ export class RelayCluster implements ClusterRouting {
     await this.link.start();
     this.timers.push(setInterval(() => void this.renewAll(), Math.max(200, this.ms.lease_ttl / 3)));
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
-    log.info("relay cluster node", { node: this.nodeId, internal: this.url, redis: this.link.up ? "up" : `down (${this.link.reason})` });
+    log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
   }
 
   /** Leaves the cluster: gives up the leases still held (agents were sent away), stops beating, closes listeners. */
@@ -166,13 +192,52 @@ export class RelayCluster implements ClusterRouting {
       try {
         const r = await this.leases.renew(id, h.epoch);
         this.d.metrics.leaseRenewals.inc({ result: r });
-        if (r === "fenced") this.fence(id, h, "its lease was taken by another node");
+        if (r === "fenced") await this.fencedOrForged(id, h);
       } catch (e) {
         this.d.metrics.leaseRenewals.inc({ result: "redis_down" });
         if (e instanceof RedisDown) return;
         log.warn("lease renewal failed", { tunnel: id, error: e });
       }
     }
+  }
+
+  /** Reports an ignored record once (a forged lease is looked at on every renewal). */
+  private ignored(what: string, fields: Record<string, unknown>): void {
+    this.d.metrics.ignoredRecords.inc({ kind: / lease/.test(what) ? "lease" : "node" });
+    const k = `${what} ${JSON.stringify(fields)}`;
+    if (this.reported.has(k)) return;
+    if (this.reported.size > 1000) this.reported.clear();
+    this.reported.add(k);
+    log.warn(what, fields);
+  }
+
+  /**
+   * The tunnel's lease if it is honoured: signed with the cluster's secret and naming a live member (looked up afresh
+   * when not in the last heartbeat round's view, so a node that just joined counts); else why not, or null: no lease.
+   */
+  private async honouredLease(id: string): Promise<{ lease: Lease } | { ignored: string; node: string; url: string } | null> {
+    const r = await this.leases.record(id);
+    if (!r) return null;
+    if (!r.ok) return { ignored: "ignored a lease not signed with this cluster's secret", ...r.forged };
+    const n = r.lease.node;
+    if (n !== this.nodeId && !this.members.has(n) && !(await this.refreshMembers()).some((m) => m.id === n))
+      return { ignored: "ignored a lease naming a node that is not a live member of this cluster", node: n, url: r.lease.url };
+    return { lease: r.lease };
+  }
+
+  /** The lease is not ours any more: another node's claim fences us; a lease not honoured is taken back. */
+  private async fencedOrForged(id: string, h: Held, why = "its lease was taken by another node", published = false): Promise<void> {
+    const r = await this.honouredLease(id);
+    // A message alone proves nothing (anyone on Redis can publish): with no lease to show for it, the renewal decides.
+    if (!r && published) return;
+    if (r && "ignored" in r) {
+      this.ignored(`${r.ignored}; taking the tunnel back`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
+      if (this.held.get(id) !== h) return;
+      h.epoch = null;
+      return this.claim(id);
+    }
+    if (r && r.lease.node === this.nodeId && r.lease.epoch === h.epoch) return;
+    this.fence(id, h, why);
   }
 
   private fence(id: string, h: Held, why: string): void {
@@ -189,17 +254,26 @@ export class RelayCluster implements ClusterRouting {
     this.owners.delete(c.tunnel);
     if (c.node === null || c.node === this.nodeId) return;
     const h = this.held.get(c.tunnel);
-    // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once.
-    if (h && h.epoch !== null && c.epoch > h.epoch) this.fence(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`);
+    // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once,
+    // once the lease proves it (anyone on Redis can publish; a forged lease is taken back instead).
+    if (h && h.epoch !== null && c.epoch > h.epoch) void this.fencedOrForged(c.tunnel, h, `node ${c.node} claimed it (epoch ${c.epoch})`, true).catch(() => {});
   }
 
   private async beat(): Promise<void> {
     if (!this.link.up) return;
     try {
       await this.registry.beat();
-      this.liveNodes = (await this.registry.alive()).length;
-      this.d.metrics.clusterNodes.set(this.liveNodes);
+      await this.refreshMembers();
     } catch {}
+  }
+
+  private async refreshMembers(): Promise<NodeInfo[]> {
+    const m = await this.registry.members();
+    for (const i of m.ignored) this.ignored("ignored a node heartbeat: not a member of this cluster", { key: i.key, reason: i.why });
+    this.members = new Set(m.alive.map((n) => n.id));
+    this.liveNodes = m.alive.length;
+    this.d.metrics.clusterNodes.set(this.liveNodes);
+    return m.alive;
   }
 
   private onRedisState(up: boolean, reason: string): void {
@@ -224,19 +298,25 @@ export class RelayCluster implements ClusterRouting {
     }
   }
 
-  private async ownerOf(id: string): Promise<Lease | null> {
+  /** The tunnel's owner: a signed lease naming a live member; "ignored" when the lease in Redis is neither. */
+  private async ownerOf(id: string): Promise<Lease | null | "ignored"> {
     const c = this.owners.get(id);
     // The cache is dropped on every published change; the age bound covers a missed message.
     if (c && performance.now() - c.at < this.ms.lease_ttl) return c.lease;
-    const lease = await this.leases.owner(id);
-    if (lease) this.owners.set(id, { lease, at: performance.now() });
-    else this.owners.delete(id);
-    return lease;
+    this.owners.delete(id);
+    const r = await this.honouredLease(id);
+    if (!r) return null;
+    if ("ignored" in r) {
+      this.ignored(`${r.ignored}: not forwarding there`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
+      return "ignored";
+    }
+    this.owners.set(id, { lease: r.lease, at: performance.now() });
+    return r.lease;
   }
 
   async forwardToOwner(req: Request, id: string, path: string): Promise<Response> {
     const m = this.d.metrics;
-    let lease: Lease | null;
+    let lease: Lease | null | "ignored";
     try {
       lease = this.link.up ? await this.ownerOf(id) : null;
       if (!this.link.up) throw new RedisDown(this.link.reason);
@@ -245,11 +325,11 @@ export class RelayCluster implements ClusterRouting {
       return new HttpError("unavailable", `this relay node cannot reach the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" });
     }
     if (!lease) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
-    if (lease.node === this.nodeId || !lease.url) {
+    if (lease === "ignored" || lease.node === this.nodeId || !lease.url) {
       m.forwarded.inc({ result: "moving" });
       return new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
     }
-    const r = await sendToOwner(req, id, path, { secret: this.secret, nodeId: this.nodeId, ownerUrl: lease.url });
+    const r = await sendToOwner(req, id, path, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url });
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });
       // The node we thought held it says it does not (a missed change): look it up afresh next time.
@@ -288,7 +368,7 @@ export class RelayCluster implements ClusterRouting {
     if (!this.link.up) return { tunnels: own, nodes: [{ id: this.nodeId, url: this.url, reachable: true }], redis: "down" };
     let nodes: NodeInfo[] = [];
     try {
-      nodes = await this.registry.alive();
+      nodes = await this.refreshMembers();
     } catch {}
     const others = await Promise.all(
       nodes
@@ -296,7 +376,8 @@ export class RelayCluster implements ClusterRouting {
         .map(async (n) => {
           try {
             const target = "/internal/tunnels";
-            const res = await fetch(n.url + target, { headers: { [NODE_AUTH_HEADER]: signNodeRequest(this.secret, this.nodeId, "GET", target) }, signal: AbortSignal.timeout(2000) });
+            const { headers } = signedHeaders(this.keys.hop, this.nodeId, n.id, "GET", target, new Headers(), "none");
+            const res = await fetch(n.url + target, { headers, signal: AbortSignal.timeout(2000) });
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
             const body = (await res.json()) as { tunnels: TunnelInfo[] };
             return { node: n, tunnels: body.tunnels.map((t) => ({ ...t, node: n.id })), reachable: true };

@@ -1,16 +1,25 @@
 // A node's internal listener: what other nodes of the cluster call, and nothing else. Every request must carry a
-// valid node signature (node-auth.ts); it serves calls for tunnels this node holds and this node's own tunnel list.
+// valid, first-seen node signature over the whole request (node-auth.ts); what is served is rebuilt from the signed
+// parts only (signed headers, the body's verified frames): calls for tunnels this node holds, and its tunnel list.
 import type { Server } from "bun";
 import { splitListen } from "../../config/listen.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import { tunnelTarget } from "../routes.ts";
-import { NODE_AUTH_HEADER, verifyNodeRequest } from "./node-auth.ts";
+import { decodeHopBody, decodeHopBytes, MAX_FRAME, MAX_HOP_BYTES } from "./hop-body.ts";
+import { NODE_AUTH_WINDOW_MS, verifyNodeRequest, type RefusalCode } from "./node-auth.ts";
+import { BODY_LENGTH_HEADER } from "./owner-forward.ts";
+import { ReplayCache } from "./replay-cache.ts";
 
 const log = logger("relay");
 
 export interface InternalHandlers {
-  secret: Uint8Array;
+  /** The cluster's hop key (cluster-keys.ts). */
+  key: Uint8Array;
+  /** This node's id: only requests signed for it are served. */
+  nodeId: string;
+  /** A request refused, and why (metrics). */
+  refused?(code: RefusalCode): void;
   /** A call another node sent here for tunnel `id` (path: the part after /t/ID, with its query). */
   tunnel(req: Request, id: string, path: string): Promise<Response>;
   /** This node's own tunnels, for a cluster-wide listing. */
@@ -19,6 +28,7 @@ export interface InternalHandlers {
 
 export function startInternalServer(listen: string, h: InternalHandlers): Server<undefined> {
   const { hostname, port } = splitListen(listen);
+  const replay = new ReplayCache(NODE_AUTH_WINDOW_MS);
   return Bun.serve({
     hostname,
     port,
@@ -26,15 +36,64 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req) {
       const url = new URL(req.url);
-      const v = verifyNodeRequest(h.secret, req.headers.get(NODE_AUTH_HEADER), req.method, url.pathname + url.search);
+      const hasBody = req.headers.has("transfer-encoding") || Number(req.headers.get("content-length") ?? "0") > 0;
+      const v = verifyNodeRequest(h.key, replay, h.nodeId, req.method, url.pathname + url.search, req.headers, hasBody);
       if (!v.ok) {
+        h.refused?.(v.code);
         log.warn("internal request refused", { reason: v.reason, path: url.pathname });
         return new HttpError("unauthorized", `node-to-node request refused: ${v.reason}`).toResponse();
       }
       if (url.pathname === "/internal/tunnels" && req.method === "GET") return Response.json(h.tunnels());
       const t = url.pathname.startsWith("/internal/t/") ? tunnelTarget(url.pathname.slice("/internal".length)) : null;
-      if (t) return h.tunnel(req, t.id, t.path + url.search);
-      return new HttpError("not_found", `no internal route for ${url.pathname}`).toResponse();
+      if (!t) return new HttpError("not_found", `no internal route for ${url.pathname}`).toResponse();
+      let signed: Request;
+      try {
+        signed = await signedOnly(req, v.request.headers, v.request.body === "framed" ? v.signature : null, h.key);
+      } catch (e) {
+        h.refused?.("body");
+        log.warn("internal request refused", { reason: (e as Error).message, path: url.pathname });
+        return new HttpError("unauthorized", `node-to-node request refused: ${(e as Error).message}`).toResponse();
+      }
+      return h.tunnel(signed, t.id, t.path + url.search);
     },
   });
+}
+
+/**
+ * The request as it was signed: only its signed headers, and the body only as verified frames release it. Up to one
+ * frame's worth of body is verified before the agent hears of the request, so a body that fits (nearly every call) is
+ * proven whole first and a tampered one is refused with 401; a longer one streams on, each frame proven before use.
+ */
+async function signedOnly(req: Request, headers: Headers, bodySignature: Uint8Array | null, key: Uint8Array): Promise<Request> {
+  const length = headers.get(BODY_LENGTH_HEADER);
+  headers.delete(BODY_LENGTH_HEADER);
+  if (length !== null && bodySignature) headers.set("content-length", length);
+  let body: ReadableStream<Uint8Array> | Uint8Array | undefined;
+  const whole = req.headers.get("content-length");
+  if (bodySignature && whole !== null && !req.headers.has("transfer-encoding") && Number(whole) <= MAX_HOP_BYTES) {
+    // Sent whole (a small body): verified at once, no stream.
+    body = decodeHopBytes(new Uint8Array(await req.arrayBuffer()), key, bodySignature);
+  } else if (bodySignature) {
+    const reader = decodeHopBody(req.body ?? new ReadableStream({ start: (c) => c.close() }), key, bodySignature).getReader();
+    const head: Uint8Array[] = [];
+    let held = 0;
+    let done = false;
+    while (!done && held < MAX_FRAME) {
+      const r = await reader.read();
+      if (r.done) done = true;
+      else head.push(r.value), (held += r.value.length);
+    }
+    body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        const next = head.shift();
+        if (next) return c.enqueue(next);
+        if (done) return c.close();
+        const r = await reader.read();
+        if (r.done) c.close();
+        else c.enqueue(r.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+  }
+  return new Request(req.url, { method: req.method, headers, body, signal: req.signal, duplex: "half" } as RequestInit);
 }

@@ -2,7 +2,9 @@
 // token). A claim always takes over and raises the epoch (the agent is connected to the claiming node now, so the old
 // holder, dead or not, never has to be waited for); a node whose epoch is no longer the lease's is fenced: its renewals
 // fail and it stops serving that tunnel, so two nodes never both answer for one. Every change is published so that
-// other nodes drop their cached owner at once.
+// other nodes drop their cached owner at once. Each lease is signed (tunnel, node, URL) with the cluster's record key:
+// a lease that does not verify (written by anyone without the shared secret) is never followed.
+import { signRecord, verifyRecord } from "./record-signature.ts";
 import type { RedisCommands } from "./redis-commands.ts";
 
 export const OWNERS_CHANNEL = "owners";
@@ -12,22 +14,28 @@ const CLAIM = `
 local epoch = redis.call('INCR', KEYS[2])
 local previous = redis.call('HGET', KEYS[1], 'node') or ''
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', epoch, 'url', ARGV[3])
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', epoch, 'url', ARGV[3], 'sig', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' ' .. ARGV[1] .. ' ' .. epoch)
 return {epoch, previous}`;
-// 1: renewed. 2: the lease had vanished (it expired while Redis was unreachable, or Redis restarted empty) and nobody
+// 1: renewed (its URL and signature rewritten if someone altered them). 2: the lease had vanished (it expired while Redis was unreachable, or Redis restarted empty) and nobody
 // claimed the tunnel since, so it is this node's again. 0: fenced.
 const RENEW = `
 local node = redis.call('HGET', KEYS[1], 'node')
 if node then
-  if node == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then return redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+  if node == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
+    if redis.call('HGET', KEYS[1], 'url') ~= ARGV[4] or redis.call('HGET', KEYS[1], 'sig') ~= ARGV[6] then
+      redis.call('HSET', KEYS[1], 'url', ARGV[4], 'sig', ARGV[6])
+      redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
+    end
+    return redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  end
   return 0
 end
 local e = redis.call('GET', KEYS[2])
 if e and e ~= ARGV[2] then return 0 end
 if not e then redis.call('SET', KEYS[2], ARGV[2]) end
-redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', ARGV[2], 'url', ARGV[4])
+redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', ARGV[2], 'url', ARGV[4], 'sig', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
 return 2`;
@@ -48,6 +56,9 @@ export interface Lease {
 
 export type Renewal = "renewed" | "reinstated" | "fenced";
 
+/** What is in Redis for a tunnel: a lease to follow, one that does not verify (with what it claims), or none. */
+export type LeaseRecord = { ok: true; lease: Lease } | { ok: false; forged: { node: string; url: string } } | null;
+
 /** An ownership change as published: the tunnel and its new holder (node "-" after a release). */
 export function parseOwnerChange(message: string): { tunnel: string; node: string | null; epoch: number } | null {
   const m = /^(\S+) (\S+) (\d+)$/.exec(message);
@@ -57,11 +68,17 @@ export function parseOwnerChange(message: string): { tunnel: string; node: strin
 export class TunnelLeases {
   constructor(
     private readonly redis: RedisCommands,
+    /** The cluster's record key (cluster-keys.ts). */
+    private readonly key: Uint8Array,
     private readonly nodeId: string,
     private readonly ttlMs: number,
     private readonly url = "",
     private readonly prefix = "c2l:relay",
   ) {}
+
+  private sig(tunnel: string): string {
+    return signRecord(this.key, "lease", [tunnel, this.nodeId, this.url]);
+  }
 
   private keys(tunnel: string): [string, string] {
     return [`${this.prefix}:lease:${tunnel}`, `${this.prefix}:epoch:${tunnel}`];
@@ -77,14 +94,14 @@ export class TunnelLeases {
    */
   async claim(tunnel: string): Promise<{ epoch: number; previous: string }> {
     const [lease, epoch] = this.keys(tunnel);
-    const [e, previous] = await this.redis.cmd<[number, string]>("EVAL", [CLAIM, "3", lease, epoch, this.channel, this.nodeId, String(this.ttlMs), this.url, tunnel]);
+    const [e, previous] = await this.redis.cmd<[number, string]>("EVAL", [CLAIM, "3", lease, epoch, this.channel, this.nodeId, String(this.ttlMs), this.url, tunnel, this.sig(tunnel)]);
     return { epoch: Number(e), previous: String(previous ?? "") };
   }
 
   /** Keeps the lease while the agent's session lives; "fenced" when another node took it since. */
   async renew(tunnel: string, epoch: number): Promise<Renewal> {
     const [lease, counter] = this.keys(tunnel);
-    const r = Number(await this.redis.cmd("EVAL", [RENEW, "3", lease, counter, this.channel, this.nodeId, String(epoch), String(this.ttlMs), this.url, tunnel]));
+    const r = Number(await this.redis.cmd("EVAL", [RENEW, "3", lease, counter, this.channel, this.nodeId, String(epoch), String(this.ttlMs), this.url, tunnel, this.sig(tunnel)]));
     return r === 1 ? "renewed" : r === 2 ? "reinstated" : "fenced";
   }
 
@@ -94,11 +111,20 @@ export class TunnelLeases {
     return Number(await this.redis.cmd("EVAL", [RELEASE, "2", lease, this.channel, this.nodeId, String(epoch), tunnel])) === 1;
   }
 
-  /** Who holds the tunnel now, or null. */
+  /** Who holds the tunnel now (a signed lease), or null; a lease that does not verify counts as none. */
   async owner(tunnel: string): Promise<Lease | null> {
+    const r = await this.record(tunnel);
+    return r?.ok ? r.lease : null;
+  }
+
+  /** The tunnel's lease as stored, checked against its signature. */
+  async record(tunnel: string): Promise<LeaseRecord> {
     const [lease] = this.keys(tunnel);
     const m = toRecord(await this.redis.cmd("HGETALL", [lease]));
-    return m.node ? { node: m.node, epoch: Number(m.epoch), url: m.url ?? "" } : null;
+    if (!m.node) return null;
+    const url = m.url ?? "";
+    if (!verifyRecord(this.key, "lease", [tunnel, m.node, url], m.sig)) return { ok: false, forged: { node: m.node, url } };
+    return { ok: true, lease: { node: m.node, epoch: Number(m.epoch), url } };
   }
 }
 

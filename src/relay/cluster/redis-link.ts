@@ -2,6 +2,7 @@
 // supervisor with backoff. Commands never queue while Redis is away: they fail at once (RedisDown), so callers can
 // degrade (serve local tunnels, per-node limits) instead of hanging.
 import { RedisClient } from "bun";
+import { diagnoseRedis } from "./redis-probe.ts";
 
 export class RedisDown extends Error {
   constructor(message: string) {
@@ -19,8 +20,16 @@ export interface RedisLinkEvents {
   state?(up: boolean, reason: string): void;
 }
 
+/** TLS for rediss:// URLs: extra trusted CAs (added to the system's), and a client certificate if Redis asks for one. */
+export interface RedisTls {
+  ca?: string[];
+  cert?: string;
+  key?: string;
+}
+
 export interface RedisLinkOptions {
   timeoutMs: number;
+  tls?: RedisTls;
   events?: RedisLinkEvents;
   backoff?: { initialMs: number; maxMs: number };
   setTimeout?: (fn: () => void, ms: number) => unknown;
@@ -58,7 +67,14 @@ export class RedisLink {
 
   private client(): RedisClient {
     // Our own supervisor reconnects, so that a reconnect always brings fresh subscriptions and no queued commands.
-    return new RedisClient(this.url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: this.o.timeoutMs, enableAutoPipelining: true });
+    const tls = this.tlsOptions();
+    return new RedisClient(this.url, { autoReconnect: false, enableOfflineQueue: false, connectionTimeout: this.o.timeoutMs, enableAutoPipelining: true, ...(tls ? { tls } : {}) });
+  }
+
+  private tlsOptions(): RedisTls | undefined {
+    const t = this.o.tls;
+    if (!t || (!t.ca?.length && !t.cert)) return undefined;
+    return { ...(t.ca?.length ? { ca: t.ca } : {}), ...(t.cert ? { cert: t.cert, key: t.key } : {}) };
   }
 
   private connect(): Promise<void> {
@@ -73,9 +89,11 @@ export class RedisLink {
       } catch (e) {
         cmd.close();
         sub.close();
+        // Bun's client says only that the connection closed: ask Redis once why (a refused or missing password).
+        const why = (await diagnoseRedis(this.url, this.o.timeoutMs, this.tlsOptions()).catch(() => null)) ?? `cannot reach Redis: ${(e as Error).message}`;
         this.connecting = null;
-        this.o.events?.error?.("connect", (e as Error).message);
-        this.down(`cannot reach Redis: ${(e as Error).message}`, gen);
+        this.o.events?.error?.("connect", why);
+        this.down(why, gen);
         return;
       }
       if (this.stopped || gen !== this.generation) {
