@@ -1,5 +1,6 @@
 // Pure mapping from what the tray knows about the daemon to the icon, status, tooltip and menu it shows (no I/O here).
 import type { Alert, DaemonStatus, UpstreamStatus } from "../src/core/contracts.ts";
+import { signInTrouble } from "../src/core/sign-in-text.ts";
 import { iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 
 export const TITLE = "CloudToLocalLLM tunnel";
@@ -128,6 +129,12 @@ export function tunnelLine(s: DaemonStatus): string {
   return `Tunnel: ${t.state.replace("_", " ")} · ${relayHost(t.relay)}${extra}`;
 }
 
+/** The sign-in's trouble (refreshes failing, token expired, sign-in required), or nothing when all is well. */
+export function signInLine(s: DaemonStatus): string | null {
+  const trouble = signInTrouble(s.auth, (iso) => iso.slice(11, 19));
+  return trouble ? `Sign-in: ${trouble}` : null;
+}
+
 function alertLine(a: Alert): string {
   return `${a.clearedAt ? "Last alert (cleared)" : "Alert"}: ${a.message}`;
 }
@@ -148,6 +155,8 @@ export function buildView(input: TrayInput): TrayView {
     for (const u of s.upstreams) lines.push(upstreamLine(u));
     if (s.upstreams.length === 0) lines.push("No upstreams configured");
     lines.push(tunnelLine(s));
+    const signIn = signInLine(s);
+    if (signIn) lines.push(signIn);
     for (const a of s.alerts) lines.push(alertLine(a));
   }
   const last = input.lastAlert && !s?.alerts.some((a) => a.id === input.lastAlert!.id) ? input.lastAlert : null;

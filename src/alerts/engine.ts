@@ -11,6 +11,8 @@ export interface ConditionSpec {
   message: string;
   /** The condition must hold this long before the alert is raised. */
   afterMs: number;
+  /** false: raised again at once after a clear (a condition that needs the user, not one that flaps). Default true. */
+  cooldown?: boolean;
 }
 
 interface Condition {
@@ -71,7 +73,7 @@ export class AlertEngine {
     let next = Infinity;
     for (const [id, c] of this.conditions) {
       if (c.since === null || c.raised) continue;
-      const due = Math.max(c.since + c.spec.afterMs, c.cooldownUntil);
+      const due = Math.max(c.since + c.spec.afterMs, c.spec.cooldown === false ? 0 : c.cooldownUntil);
       if (due <= now) {
         c.raised = { id, rule: c.spec.rule, severity: c.spec.severity, subject: c.spec.subject, message: c.spec.message, raisedAt: new Date(now).toISOString() };
         this.emit("alert.raised", c.raised);

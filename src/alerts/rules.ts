@@ -34,8 +34,8 @@ export function ruleSettings(c: Config): RuleSettings {
 const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 /** While an error-rate condition holds, the rate is re-read this often so the alert clears as the window slides. */
 export const ERROR_RATE_RECHECK_MS = 10_000;
-type TunnelLike = { state: string; relay: string | null; lastError: string | null };
-type AuthLike = { state: string; reason?: string | null };
+type TunnelLike = { state: string; relay: string | null; lastError: string | null; lastErrorCode?: string | null };
+type AuthLike = { state: string; reason?: string | null; refresh?: { tokenExpired: boolean; lastError: string; attempt: number; nextRetryAt: string | null } | null };
 const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
 
 export function fmtDuration(ms: number): string {
@@ -124,7 +124,10 @@ export class AlertRules {
         afterMs: this.settings.tunnelDownMs,
       });
     else this.engine.ends("tunnel_down", `The tunnel is ${t.state === "connected" ? "connected again" : t.state.replace("_", " ")}`);
-    if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token");
+    // A tunnel waiting because the user signed out on purpose is no alert; one waiting after a revoked session is the
+    // auth state's login_required alert (same id). Otherwise the relay refused the credential: sign in again.
+    if (t.state === "auth_failed" && t.lastErrorCode === "signed_out") this.engine.ends("login_required", "Signed out");
+    else if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token");
     else if (t.state === "connected") this.engine.ends("login_required", "Signed in again: the tunnel is connected");
   }
 
@@ -132,6 +135,17 @@ export class AlertRules {
   authState(a: AuthLike): void {
     if (a.state === "login_required") this.loginRequired(a.reason ?? "the sign-in expired");
     else if (a.state === "signed_in" || a.state === "disabled") this.engine.ends("login_required", "Signed in again");
+    else if (a.state === "signed_out") this.engine.ends("login_required", "Signed out");
+    if (a.state === "signed_in" && a.refresh?.tokenExpired)
+      this.engine.holds("token_expired", {
+        rule: "token_expired",
+        subject: "cloud",
+        severity: "critical",
+        message: `The access token expired before it could be refreshed (attempt ${a.refresh.attempt}: ${a.refresh.lastError}); the tunnel has no valid credential until the issuer answers`,
+        afterMs: 0,
+        cooldown: false,
+      });
+    else if (a.state !== "signed_in" || !a.refresh) this.engine.ends("token_expired", a.state === "signed_in" ? "The access token was refreshed" : "The session ended");
   }
 
   private upstreamDown(name: string, reason?: string): void {
@@ -165,6 +179,8 @@ export class AlertRules {
       severity: "critical",
       message: `Sign-in required: ${reason}. Run \`cloudtolocalllm-tunnel login\``,
       afterMs: 0,
+      // It needs the user, it does not flap: a revocation right after the first sign-in cleared it still alerts.
+      cooldown: false,
     });
   }
 

@@ -22,9 +22,22 @@ export interface AuthManagerDeps {
   /** Backoff for transient refresh failures (network, 5xx). */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** At most one refresh grant per this interval, whatever asks (timer, callers, retries). Default 2 s. */
+  minGrantIntervalMs?: number;
 }
 
 const MIN_REFRESH_DELAY_MS = 1000;
+const MIN_GRANT_INTERVAL_MS = 2000;
+
+/**
+ * When a session's access token is due for a refresh: `refresh_before` ahead of its expiry, but never earlier than half
+ * its life (a 30 s token with refresh_before = 60 s is refreshed after 15 s, not at once). Infinity: no expiry known.
+ */
+export function refreshDueAt(s: Pick<AuthSession, "expiresAt" | "issuedAt">, refreshBeforeMs: number, loadedAt: number): number {
+  if (s.expiresAt === null) return Infinity;
+  const lifetime = Math.max(0, s.expiresAt - (s.issuedAt ?? loadedAt));
+  return s.expiresAt - Math.min(refreshBeforeMs, lifetime / 2);
+}
 
 export class AuthManager implements AuthService {
   private session: AuthSession | null = null;
@@ -33,6 +46,15 @@ export class AuthManager implements AuthService {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private refreshing: Promise<void> | null = null;
   private failures = 0;
+  /** Why the last refresh failed and when the next one is due, while refreshes fail. */
+  private lastError: string | null = null;
+  private nextRetryAt: number | null = null;
+  private tokenExpired = false;
+  private expiryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the last grant was sent: refreshes are rate-bounded whatever the settings and callers. */
+  private lastGrantAt = 0;
+  /** A refresh succeeded since the session was loaded: the stored refresh token is the issuer's current one. */
+  private confirmed = false;
   private oidc: client.Configuration | null = null;
   private device: DeviceLogin | null = null;
   private listeners = new Set<(t: string | null) => void>();
@@ -57,8 +79,14 @@ export class AuthManager implements AuthService {
       name: this.session?.name ?? null,
       expiresAt: this.session?.expiresAt ? new Date(this.session.expiresAt).toISOString() : null,
       reason: this.reason,
+      refresh: this.trouble(),
       pending: d ? { verificationUri: d.verificationUri, verificationUriComplete: d.verificationUriComplete, userCode: d.userCode, expiresAt: d.expiresAt } : null,
     };
+  }
+
+  private trouble(): AuthStatus["refresh"] {
+    if (this.failures === 0 || !this.lastError) return null;
+    return { lastError: this.lastError, attempt: this.failures, nextRetryAt: this.nextRetryAt ? new Date(this.nextRetryAt).toISOString() : null, tokenExpired: this.tokenExpired };
   }
 
   onToken(cb: (token: string | null) => void): () => void {
@@ -87,6 +115,7 @@ export class AuthManager implements AuthService {
       ...(s.subject ? { subject: s.subject } : {}),
       ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
       ...(reason ? { reason } : {}),
+      ...(s.refresh ? { refresh: s.refresh } : {}),
     });
     if (state === "login_required") log.warn("sign-in required", { reason });
     else log.info("sign-in state", { state, ...(reason ? { reason } : {}) });
@@ -100,6 +129,7 @@ export class AuthManager implements AuthService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.clearTimer();
+    this.clearExpiryTimer();
     this.device?.cancel();
     this.device = null;
     await this.refreshing?.catch(() => {});
@@ -114,7 +144,8 @@ export class AuthManager implements AuthService {
 
   async reload(): Promise<void> {
     this.clearTimer();
-    this.failures = 0;
+    this.resetTrouble();
+    this.confirmed = false;
     const auth = this.auth;
     if (!auth.issuer || !auth.client_id) {
       this.session = null;
@@ -137,6 +168,7 @@ export class AuthManager implements AuthService {
       if (prevToken) this.notify(null);
       return;
     }
+    if (session) session.issuedAt ??= Date.now();
     this.session = session;
     if (!session) {
       this.setState("signed_out", storeError);
@@ -157,15 +189,35 @@ export class AuthManager implements AuthService {
 
   async accessToken(): Promise<string | null> {
     if (this.state !== "signed_in" || !this.session) return null;
-    const s = this.session;
-    const soon = s.expiresAt !== null && s.expiresAt - Date.now() <= resolveBy(AuthSchema, this.auth).refresh_before;
-    if (soon && s.refreshToken && this.failures === 0) await this.refreshNow().catch(() => {});
+    // The same rule as the timer's (half the life for short tokens); while refreshes fail, the backoff decides.
+    if (this.session.refreshToken && this.failures === 0 && Date.now() >= this.dueAt(this.session)) await this.refreshNow().catch(() => {});
     return this.validToken();
+  }
+
+  private dueAt(s: AuthSession): number {
+    return refreshDueAt(s, resolveBy(AuthSchema, this.auth).refresh_before, Date.now());
+  }
+
+  private get minGrantMs(): number {
+    return this.deps.minGrantIntervalMs ?? MIN_GRANT_INTERVAL_MS;
   }
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  private clearExpiryTimer(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+  }
+
+  private resetTrouble(): void {
+    this.failures = 0;
+    this.lastError = null;
+    this.nextRetryAt = null;
+    this.tokenExpired = false;
+    this.clearExpiryTimer();
   }
 
   private schedule(delayMs?: number): void {
@@ -174,11 +226,10 @@ export class AuthManager implements AuthService {
     if (this.stopped || this.state !== "signed_in" || !s?.refreshToken) return;
     if (delayMs === undefined) {
       if (s.expiresAt === null) return;
-      const left = s.expiresAt - Date.now();
-      const before = resolveBy(AuthSchema, this.auth).refresh_before;
-      // A token that lives shorter than refresh_before is refreshed at half its life, never in a tight loop.
-      delayMs = Math.max(MIN_REFRESH_DELAY_MS, left > before * 2 ? left - before : left / 2);
+      delayMs = Math.max(MIN_REFRESH_DELAY_MS, this.dueAt(s) - Date.now());
     }
+    // Never sooner than the rate bound allows.
+    delayMs = Math.max(delayMs, this.lastGrantAt + this.minGrantMs - Date.now());
     this.timer = setTimeout(() => void this.refreshNow().catch(() => {}), delayMs);
   }
 
@@ -197,36 +248,37 @@ export class AuthManager implements AuthService {
   private async doRefresh(): Promise<void> {
     const s = this.session;
     if (!s?.refreshToken || this.state !== "signed_in") return;
-    const auth = this.auth;
-    let tokens;
-    try {
-      const config = await this.client();
-      tokens = await oidcClient.refreshTokenGrant(config, s.refreshToken, audienceParams(auth));
-    } catch (e) {
-      if (this.session !== s) return; // signed out or in again meanwhile
-      const msg = grantErrorMessage(e);
-      if (isPermanentGrantError(e)) {
-        // The refresh token is dead (revoked, expired, rotated away): only a new sign-in helps; do not retry.
-        this.session = null;
-        await clearSession(this.store()).catch(() => {});
-        this.setState("login_required", `the session could not be refreshed (${msg})`);
-        this.notify(null);
-        this.deps.events.emit("auth.progress", { step: "failed", message: `Refreshing the sign-in failed: ${msg}. Sign in again.` });
-        return;
-      }
-      // Network or server trouble: retry with bounded exponential backoff.
-      this.failures++;
-      if (this.failures > 1) this.oidc = null;
-      const initial = this.deps.retryInitialMs ?? 2000;
-      const max = this.deps.retryMaxMs ?? 300_000;
-      const delay = Math.min(max, initial * 2 ** (this.failures - 1));
-      log.warn("refreshing the access token failed; will retry", { error: msg, attempt: this.failures, retryInMs: delay });
-      this.schedule(delay);
-      throw new Error(`Refreshing the access token failed: ${msg}`);
+    // Rate bound: whoever asks, at most one grant per interval; the timer picks the refresh up when it is allowed.
+    if (Date.now() - this.lastGrantAt < this.minGrantMs) {
+      if (!this.timer) this.schedule(this.lastGrantAt + this.minGrantMs - Date.now());
+      return;
     }
-    if (this.session !== s || this.stopped) return;
-    // Rotation: the response's refresh token replaces the old one, which the issuer no longer accepts.
+    let tokens: Awaited<ReturnType<typeof oidcClient.refreshTokenGrant>> | undefined;
+    try {
+      tokens = await this.grant(s.refreshToken);
+    } catch (e) {
+      // Right after a start, a crash may have lost the confirmation of the rotated token: try the one it replaced, once.
+      const prev = s.previousRefreshToken;
+      if (isPermanentGrantError(e) && !this.confirmed && prev && prev !== s.refreshToken && this.session === s) {
+        log.warn("the stored refresh token was refused; trying the previous one once", { error: grantErrorMessage(e) });
+        try {
+          tokens = await this.grant(prev, true);
+        } catch {
+          // Report the first refusal: it is the one about the current token.
+        }
+      }
+      if (!tokens) return this.refreshFailed(s, e);
+    }
+    // The refresh token may have rotated: the old one is dead at the issuer, so the new one is stored before anything
+    // else happens, even while stopping (else the next start has only a consumed token). Not after a sign-out or a new
+    // sign-in meanwhile: that session is not ours to overwrite.
+    if (this.session !== s) return;
     const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, s);
+    if (this.stopped) {
+      await this.persist(next, "could not store the refreshed tokens while stopping; the next start will need a new sign-in");
+      return;
+    }
+    this.confirmed = true;
     await this.adopt(next, "could not store the refreshed tokens; the next restart will need a new sign-in", () => {
       this.deps.events.emit("auth.progress", { step: "refreshed", message: "The access token was refreshed." });
       if (this.reason) this.setState("signed_in");
@@ -234,15 +286,75 @@ export class AuthManager implements AuthService {
     });
   }
 
-  /** Tokens fresh from the issuer: stored (best effort, they still serve this run), made current, announced, refresh scheduled. */
-  private async adopt(session: AuthSession, storeFailure: string, announce: () => void): Promise<void> {
+  /** One refresh grant; the first try of a refresh counts toward the rate bound. */
+  private async grant(refreshToken: string, again = false): Promise<Awaited<ReturnType<typeof oidcClient.refreshTokenGrant>>> {
+    if (!again) this.lastGrantAt = Date.now();
+    const config = await this.client();
+    return oidcClient.refreshTokenGrant(config, refreshToken, audienceParams(this.auth));
+  }
+
+  private async refreshFailed(s: AuthSession, e: unknown): Promise<void> {
+    if (this.session !== s) return; // signed out or in again meanwhile
+    const msg = grantErrorMessage(e);
+    if (isPermanentGrantError(e)) {
+      // The refresh token is dead (revoked, expired, rotated away): only a new sign-in helps; do not retry.
+      this.session = null;
+      this.resetTrouble();
+      await clearSession(this.store()).catch(() => {});
+      this.setState("login_required", `the session could not be refreshed (${msg})`);
+      this.notify(null);
+      this.deps.events.emit("auth.progress", { step: "failed", message: `Refreshing the sign-in failed: ${msg}. Sign in again.` });
+      return;
+    }
+    // Network or server trouble: retry with bounded exponential backoff, and say so in the state (API, status, tray).
+    this.failures++;
+    if (this.failures > 1) this.oidc = null;
+    const initial = this.deps.retryInitialMs ?? 2000;
+    const max = this.deps.retryMaxMs ?? 300_000;
+    const delay = Math.max(Math.min(max, initial * 2 ** (this.failures - 1)), this.lastGrantAt + this.minGrantMs - Date.now());
+    this.lastError = msg;
+    this.nextRetryAt = Date.now() + delay;
+    log.warn("refreshing the access token failed; will retry", { error: msg, attempt: this.failures, retryInMs: delay });
+    this.schedule(delay);
+    this.watchExpiry(s);
+    this.setState("signed_in", this.troubleReason());
+    throw new Error(`Refreshing the access token failed: ${msg}`);
+  }
+
+  private troubleReason(): string {
+    const what = this.tokenExpired ? "the access token expired and could not be refreshed" : "refreshing the access token failed";
+    const next = this.nextRetryAt ? `; next attempt at ${new Date(this.nextRetryAt).toISOString()}` : "";
+    return `${what} (attempt ${this.failures}: ${this.lastError})${next}`;
+  }
+
+  /** While refreshes fail: when the access token runs out, say so (the alerts component raises "token expired"). */
+  private watchExpiry(s: AuthSession): void {
+    if (this.expiryTimer || this.tokenExpired || s.expiresAt === null) return;
+    const fire = () => {
+      this.expiryTimer = null;
+      if (this.session !== s || this.failures === 0 || this.state !== "signed_in") return;
+      this.tokenExpired = true;
+      log.error("the access token expired before a refresh succeeded", { attempt: this.failures, error: this.lastError });
+      this.setState("signed_in", this.troubleReason());
+    };
+    const left = s.expiresAt - Date.now();
+    if (left <= 0) fire();
+    else this.expiryTimer = setTimeout(fire, Math.min(left, 2 ** 31 - 1));
+  }
+
+  private async persist(session: AuthSession, storeFailure: string): Promise<void> {
     try {
       await saveSession(this.store(), session);
     } catch (e) {
       log.error(storeFailure, { error: e });
     }
+  }
+
+  /** Tokens fresh from the issuer: stored first (best effort, they still serve this run), made current, announced, refresh scheduled. */
+  private async adopt(session: AuthSession, storeFailure: string, announce: () => void): Promise<void> {
+    await this.persist(session, storeFailure);
     this.session = session;
-    this.failures = 0;
+    this.resetTrouble();
     announce();
     this.notify(session.accessToken);
     this.schedule();
@@ -283,6 +395,7 @@ export class AuthManager implements AuthService {
     this.device?.cancel();
     this.device = null;
     this.clearTimer();
+    this.resetTrouble();
     const s = this.session;
     this.session = null;
     if (s?.refreshToken) {

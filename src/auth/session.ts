@@ -17,6 +17,13 @@ export interface AuthSession {
   expiresAt: number | null;
   subject: string | null;
   name: string | null;
+  /** Epoch milliseconds when the access token was obtained: its lifetime decides when to refresh. Absent in older sessions. */
+  issuedAt?: number;
+  /**
+   * The refresh token this one replaced (rotation), kept until the new one is confirmed by a successful refresh: if a
+   * crash lost the confirmation, the first refresh after a restart may try it once.
+   */
+  previousRefreshToken?: string | null;
 }
 
 function claimsOf(jwt: string | null | undefined): Record<string, unknown> {
@@ -32,6 +39,7 @@ function register(s: AuthSession): AuthSession {
   registerSecret(s.accessToken);
   registerSecret(s.refreshToken);
   registerSecret(s.idToken);
+  registerSecret(s.previousRefreshToken);
   return s;
 }
 
@@ -46,6 +54,7 @@ export function sessionFromTokens(
   const atClaims = claimsOf(tokens.access_token);
   const expiresIn = typeof tokens.expires_in === "number" ? tokens.expires_in : null;
   const atExp = typeof atClaims.exp === "number" ? atClaims.exp * 1000 : null;
+  const rotated = !!tokens.refresh_token && !!prev?.refreshToken && tokens.refresh_token !== prev.refreshToken;
   return register({
     ...ids,
     accessToken: tokens.access_token,
@@ -55,6 +64,8 @@ export function sessionFromTokens(
     expiresAt: expiresIn !== null && atExp !== null ? Math.min(now + expiresIn * 1000, atExp) : expiresIn !== null ? now + expiresIn * 1000 : atExp,
     subject: (idClaims.sub as string) ?? (atClaims.sub as string) ?? prev?.subject ?? null,
     name: (idClaims.name as string) ?? (idClaims.preferred_username as string) ?? (idClaims.email as string) ?? prev?.name ?? null,
+    issuedAt: now,
+    previousRefreshToken: rotated ? prev!.refreshToken : null,
   });
 }
 

@@ -1,5 +1,6 @@
 // Renders a DaemonStatus as the `status` command's table, with colours on a terminal.
 import type { DaemonStatus, LatencySummary } from "../core/contracts.ts";
+import { signInTrouble } from "../core/sign-in-text.ts";
 
 const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
 type Colour = keyof typeof CODES;
@@ -21,6 +22,7 @@ const TONE: Record<string, Colour> = {
   critical: "red",
   failed: "red",
   auth_failed: "red",
+  login_required: "red",
   warning: "yellow",
 };
 
@@ -88,7 +90,7 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   if (t.nextRetry) tunnel += ` · retry ${t.nextRetry}`;
   if (t.lastError && t.state !== "connected") tunnel += ` · ${paint(t.lastError, "red")}`;
   out.push(tunnel);
-  out.push(`sign-in ${tone(s.auth.state)}${s.auth.subject ? ` as ${s.auth.subject}` : ""}`);
+  out.push(signInLine(s.auth, paint, tone));
   if (s.alerts.length) {
     out.push("");
     out.push(paint(`${s.alerts.length} active alert${s.alerts.length === 1 ? "" : "s"}:`, "bold"));
@@ -96,6 +98,12 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   }
   for (const w of s.warnings) out.push(`${paint("warning", "yellow")}: ${w}`);
   return out.join("\n");
+}
+
+/** The sign-in line: state and account, and while refreshes fail the last error, the attempt and the next retry. */
+function signInLine(a: DaemonStatus["auth"], paint: (text: string, colour?: Colour) => string, tone: (word: string) => string): string {
+  const trouble = signInTrouble(a);
+  return `sign-in ${tone(a.state)}${a.subject ? ` as ${a.subject}` : ""}${trouble ? ` · ${paint(trouble, a.refresh?.tokenExpired || a.state === "login_required" ? "red" : "yellow")}` : ""}`;
 }
 
 /** Colours only on a terminal, and never when NO_COLOR is set (https://no-color.org). */

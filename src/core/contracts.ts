@@ -109,6 +109,7 @@ export const TunnelStatus = t.Object(
     nextRetry: Nullable(t.String()),
     attempt: t.Number(),
     lastError: Nullable(t.String()),
+    lastErrorCode: t.Optional(Nullable(t.String({ description: "Stable code of lastError (e.g. unauthorized, signed_out, login_required, no_token)." }))),
     tunnelId: Nullable(t.String()),
     activeStreams: t.Number(),
   },
@@ -155,6 +156,14 @@ export const QueueStatus = t.Object({
   timedOut: t.Integer({ description: "Refused after queue_timeout (503), since start." }),
 });
 
+/** A refresh that keeps failing (issuer down, 5xx): what went wrong, how often, and when the daemon tries next. */
+export const RefreshTrouble = t.Object({
+  lastError: t.String({ description: "Why the last refresh failed." }),
+  attempt: t.Integer({ description: "Failed attempts in a row." }),
+  nextRetryAt: Nullable(t.String({ description: "When the next attempt is due (ISO time)." })),
+  tokenExpired: t.Boolean({ description: "The access token expired before a refresh succeeded (the tunnel has no valid credential)." }),
+});
+
 export const DaemonStatus = t.Object(
   {
     daemon: t.Object({
@@ -175,6 +184,8 @@ export const DaemonStatus = t.Object(
       state: AuthState,
       subject: Nullable(t.String()),
       expiresAt: Nullable(t.String()),
+      reason: t.Optional(Nullable(t.String())),
+      refresh: t.Optional(Nullable(RefreshTrouble)),
     }),
     warnings: t.Array(t.String()),
     queue: t.Optional(QueueStatus),
@@ -254,7 +265,8 @@ export const AuthStatus = t.Object({
   subject: Nullable(t.String({ description: "The signed-in user's subject (sub claim)." })),
   name: Nullable(t.String()),
   expiresAt: Nullable(t.String({ description: "When the current access token expires (ISO time)." })),
-  reason: Nullable(t.String({ description: "Why sign-in is required, when it is." })),
+  reason: Nullable(t.String({ description: "Why sign-in is required, or why the session is in trouble (refreshes failing)." })),
+  refresh: Nullable(RefreshTrouble),
   pending: Nullable(DeviceLoginStarted),
 });
 
@@ -313,6 +325,7 @@ export type RequestSource = Static<typeof RequestSource>;
 export type RequestRecord = Static<typeof RequestRecord>;
 export type DeviceLoginStarted = Static<typeof DeviceLoginStarted>;
 export type AuthStatus = Static<typeof AuthStatus>;
+export type RefreshTrouble = Static<typeof RefreshTrouble>;
 export type MetricsTick = Static<typeof MetricsTick>;
 export type QueueStatus = Static<typeof QueueStatus>;
 export type KeyRecord = Static<typeof KeyRecord>;

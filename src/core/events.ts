@@ -1,5 +1,5 @@
 // The daemon's typed event bus and its bounded ring of recent events; the one table of event types lives here.
-import type { Alert, AuthState, DaemonStatus, MetricsTick, Quality, RequestRecord, TunnelStatus, UpstreamState } from "./contracts.ts";
+import type { Alert, AuthState, DaemonStatus, RefreshTrouble, MetricsTick, Quality, RequestRecord, TunnelStatus, UpstreamState } from "./contracts.ts";
 
 /** Every event the daemon emits: name → payload. The API's /ws and /api/v1/events carry these names as `type`. */
 export interface EventMap {
@@ -11,7 +11,7 @@ export interface EventMap {
   "alert.raised": Alert;
   "alert.cleared": Alert;
   "auth.progress": { step: "device_code" | "waiting" | "signed_in" | "failed" | "signed_out" | "refreshed"; message: string; verificationUri?: string; userCode?: string };
-  "auth.state": { state: AuthState; subject?: string; expiresAt?: string; reason?: string };
+  "auth.state": { state: AuthState; subject?: string; expiresAt?: string; reason?: string; refresh?: RefreshTrouble };
   "request.completed": RequestRecord;
   "daemon.started": { version: string; pid: number };
   "shutdown": { reason: string };

@@ -110,6 +110,11 @@ function onMessage(m: LiveMessage): void {
     case "tunnel.state":
       overview.setTunnel(m.data);
       break;
+    case "auth.state": {
+      const d = m.data;
+      overview.setAuth({ state: d.state, subject: d.subject ?? null, expiresAt: d.expiresAt ?? null, reason: d.reason ?? null, refresh: d.refresh ?? null });
+      break;
+    }
     case "alert.raised":
       overview.alertRaised(m.data);
       break;

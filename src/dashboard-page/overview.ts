@@ -1,5 +1,6 @@
 // The overview: one card per upstream, the tunnel with its controls, overall quality, active alerts and the live charts.
 import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../core/contracts.ts";
+import { signInTrouble } from "../core/sign-in-text.ts";
 import { ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
 import { $, h, setClass, setText } from "./dom.ts";
@@ -205,6 +206,7 @@ export class Overview {
     $("#no-upstreams").hidden = st.upstreams.length > 0;
     this.setQuality(st.quality);
     this.setTunnel(st.tunnel);
+    this.setAuth(st.auth);
     this.setAlerts(st.alerts);
     setText($("#daemon-version"), `v${st.daemon.version}`);
     $("#daemon-version").title = `commit ${st.daemon.commit}, built ${st.daemon.buildDate}, pid ${st.daemon.pid}`;
@@ -274,6 +276,16 @@ export class Overview {
     setText(err, t.lastError ? `Last error: ${t.lastError}` : "");
     err.hidden = !t.lastError;
     setText($("#tunnel-since-label"), t.state === "connected" ? "Connected since" : "Since");
+  }
+
+  /** The account the tunnel signs in with; while refreshes fail, the error, the attempt and the next retry. */
+  setAuth(a: DaemonStatus["auth"]): void {
+    if (this.status) this.status.auth = a;
+    setText($("#auth-state"), `${a.state.replace("_", " ")}${a.subject ? ` as ${a.subject}` : ""}`);
+    const trouble = signInTrouble(a, (iso) => `${fmt.clock(iso)} (${fmt.relative(iso)})`);
+    const err = $("#auth-error");
+    setText(err, trouble ? `Sign-in: ${trouble}` : "");
+    err.hidden = !trouble;
   }
 
   setAlerts(alerts: Alert[]): void {

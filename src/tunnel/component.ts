@@ -20,6 +20,9 @@ import { agentToken } from "./token.ts";
 
 const log = logger("tunnel");
 
+/** Attempts that failed for want of a credential: a new account token retries them at once. */
+const NO_TOKEN_CODES = new Set(["no_token", "signed_out", "login_required"]);
+
 /** The relay URL as shown in status and logs: no credentials, no query (bridge-v1 puts a token there). */
 export function displayRelay(url: string): string | null {
   if (!url) return null;
@@ -59,6 +62,7 @@ export class TunnelService implements TunnelControl {
       nextRetry: s?.nextRetryAt ? new Date(s.nextRetryAt).toISOString() : null,
       attempt: s?.attempt ?? 0,
       lastError: s?.lastError ?? null,
+      lastErrorCode: s?.lastErrorCode ?? null,
       tunnelId: s?.tunnelId ?? null,
       activeStreams: s?.connection?.activeStreams() ?? 0,
     };
@@ -101,7 +105,10 @@ export class TunnelService implements TunnelControl {
     const st = this.last?.state;
     if (!this.cfg.enabled || !st) return;
     if (token) {
-      if (st === "auth_failed" || st === "reconnecting") this.sup?.restart();
+      // Only a tunnel that waits for credentials starts over; a connected one keeps its connection (the relay sends
+      // GO_AWAY when the token it was given expires, and the reconnect reads the current token), one between attempts
+      // reads the new token at its next attempt. Restarting on every refresh was a refresh storm.
+      if (st === "auth_failed" || (st === "reconnecting" && NO_TOKEN_CODES.has(this.last?.lastErrorCode ?? ""))) this.sup?.restart();
     } else if (this.tokenSource === "auth" && st !== "stopped" && st !== "failed" && st !== "auth_failed") {
       this.sup?.restart("signed out");
     }
@@ -137,10 +144,9 @@ export class TunnelService implements TunnelControl {
     const tok = await agentToken(this.ctx.services, c.token_secret);
     this.tokenSource = tok?.source ?? null;
     if (!tok) {
+      const e = this.noTokenError(c);
       tunnelMetrics.connects.inc({ result: "no_token" });
-      const store = c.token_secret ? `store an agent token with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : "";
-      const signIn = this.ctx.config.current().auth.issuer ? "sign in with `cloudtolocalllm-tunnel login`" : "";
-      throw new ConnectError("no_token", `no agent token: ${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"}`, true);
+      throw e;
     }
     try {
       const opts = {
@@ -161,6 +167,18 @@ export class TunnelService implements TunnelControl {
       tunnelMetrics.connects.inc({ result: e instanceof ConnectError ? e.code : "error" });
       throw e;
     }
+  }
+
+  /** Why there is no credential, in the words of the account's state: signed out on purpose, sign-in required, or none configured. */
+  private noTokenError(c: TunnelConfig): ConnectError {
+    const state = (this.ctx.services.auth as { status?(): { state: string } } | undefined)?.status?.().state;
+    const store = c.token_secret ? `store an agent token with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : "";
+    if (state === "login_required") return new ConnectError("login_required", "login required: sign in again (`cloudtolocalllm-tunnel login`)", true);
+    if (state === "signed_out") return new ConnectError("signed_out", `signed out: sign in with \`cloudtolocalllm-tunnel login\`${store ? ` or ${store}` : ""}`, true);
+    // Signed in, but the access token ran out while the issuer could not refresh it: retried, and at once on a new token.
+    if (state === "signed_in") return new ConnectError("no_token", "the access token expired and could not be refreshed yet (see `cloudtolocalllm-tunnel status`)", false);
+    const signIn = this.ctx.config.current().auth.issuer ? "sign in with `cloudtolocalllm-tunnel login`" : "";
+    return new ConnectError("no_token", `no agent token: ${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"}`, true);
   }
 
   private onStream(s: Stream, c: TunnelConfig): void {
@@ -207,7 +225,8 @@ export class TunnelService implements TunnelControl {
       tunnelMetrics.setState(this.status().state);
       const fields = { relay: displayRelay(this.cfg.relay_url), tunnel_id: s.tunnelId ?? undefined, attempt: s.attempt || undefined };
       if (s.state === "connected") log.info("connected to the relay", { ...fields, protocol: this.cfg.protocol });
-      else if (s.state === "auth_failed" && s.lastErrorCode === "no_token") log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
+      else if (s.state === "auth_failed" && s.lastErrorCode === "signed_out") log.info("signed out: the tunnel waits for a sign-in", { ...fields, error: s.lastError });
+      else if (s.state === "auth_failed" && NO_TOKEN_CODES.has(s.lastErrorCode ?? "")) log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until you sign in again or fix the token", { ...fields, error: s.lastError });
       else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError });
       else if (s.state === "stopped") log.info("tunnel stopped", fields);

@@ -7,7 +7,7 @@ import { Session, type SessionCloseInfo } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
 
-export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "config";
+export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "signed_out" | "login_required" | "config";
 
 /** Why an attempt failed; `permanent` errors stop the supervisor (retrying cannot help until something changes). */
 export class ConnectError extends Error {

@@ -21,6 +21,9 @@ export function jittered(p: BackoffPolicy, attempt: number, random: () => number
   return Math.max(0, Math.round(d * (1 + p.jitter * (2 * random() - 1))));
 }
 
+/** Permanent errors that wait for credentials (a sign-in, a stored token) rather than for a fix of the setup. */
+const AUTH_CODES = new Set(["unauthorized", "forbidden", "no_token", "signed_out", "login_required"]);
+
 export interface SupervisorSnapshot {
   state: Exclude<TunnelState, "disabled">;
   attempt: number;
@@ -102,7 +105,7 @@ export class Supervisor {
       if (gen !== this.generation) return;
       const err = e instanceof ConnectError ? e : new ConnectError("network", e instanceof Error ? e.message : String(e), false);
       if (err.permanent) {
-        this.set({ state: err.code === "unauthorized" || err.code === "forbidden" || err.code === "no_token" ? "auth_failed" : "failed", lastError: err.message, lastErrorCode: err.code, nextRetryAt: null });
+        this.set({ state: AUTH_CODES.has(err.code) ? "auth_failed" : "failed", lastError: err.message, lastErrorCode: err.code, nextRetryAt: null });
         return;
       }
       this.set({ lastError: err.message, lastErrorCode: err.code });
@@ -125,7 +128,10 @@ export class Supervisor {
     }
     // A connection that held long enough proves the relay is fine: start the backoff over.
     this.set({ connection: null, lastError: message, lastErrorCode: info.code, attempt: lasted >= this.o.stableMs ? 0 : this.snap.attempt });
-    this.scheduleRetry(gen);
+    // The relay asked us to go (its GO_AWAY: an expiring token, a shutdown, a hand-over): make before break, at once;
+    // should that fail, the backoff takes over. Not after a connection that barely lived (no tight loop).
+    if (info.remote && info.code === "normal" && lasted >= 1000) void this.attempt(gen);
+    else this.scheduleRetry(gen);
   }
 
   private scheduleRetry(gen: number): void {

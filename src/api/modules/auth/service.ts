@@ -12,7 +12,7 @@ function service(ctx: DaemonContext): AuthService {
 export function authStatus(ctx: DaemonContext): AuthStatus & { issuer: string | null } {
   const issuer = ctx.config.current().auth.issuer || null;
   const auth = ctx.services.auth;
-  if (!auth) return { state: issuer ? "signed_out" : "disabled", subject: null, name: null, expiresAt: null, reason: null, pending: null, issuer };
+  if (!auth) return { state: issuer ? "signed_out" : "disabled", subject: null, name: null, expiresAt: null, reason: null, refresh: null, pending: null, issuer };
   return { ...auth.status(), issuer };
 }
 
