@@ -135,7 +135,6 @@ export class AlertRules {
   authState(a: AuthLike): void {
     if (a.state === "login_required") this.loginRequired(a.reason ?? "the sign-in expired");
     else if (a.state === "signed_in" || a.state === "disabled") this.engine.ends("login_required", "Signed in again");
-    else if (a.state === "signed_out") this.engine.ends("login_required", "Signed out");
     if (a.state === "signed_in" && a.refresh?.tokenExpired)
       this.engine.holds("token_expired", {
         rule: "token_expired",

@@ -3,6 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 // @ts-ignore oidc-provider ships no type declarations (and @types/oidc-provider lags v9)
 import Provider from "oidc-provider";
+// @ts-ignore no type declarations either; the provider's own in-memory store, extended below for a reuse grace
+import MemoryAdapter from "oidc-provider/lib/adapters/memory_adapter.js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 
 export const CLIENT_ID = "c2l-desktop";
@@ -19,17 +21,32 @@ export interface TestProvider {
   sign(claims: Record<string, unknown>): Promise<string>;
   /** Revokes a token through the provider's revocation endpoint, as a client would. */
   revoke(token: string): Promise<void>;
+  /** The issuer goes down (its port refuses connections) and comes back on the same port, its grants intact. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /**
+   * Holds the next token-endpoint call: "request" before the provider sees it, "response" after the provider answered
+   * (the grant is done, a rotated refresh token consumed) but before the client gets the answer. Resolves once held;
+   * `release()` delivers (a held request is then served), a client killed meanwhile never gets it.
+   */
+  hold(step: "request" | "response"): Promise<{ release(): void }>;
   close(): Promise<void>;
 }
 
 export interface ProviderOptions {
   accessTokenTtlSec?: number;
+  /**
+   * Seconds a rotated-away refresh token is still accepted (Auth0 "reuse interval", Okta "grace period"). Default 0:
+   * oidc-provider's strict rotation, where presenting a consumed refresh token revokes the whole grant.
+   */
+  refreshReuseGraceSec?: number;
 }
 
 export async function startProvider(opts: ProviderOptions = {}): Promise<TestProvider> {
   let handler: ((req: any, res: any) => void) | null = null;
   let tokenCalls = 0;
   let failWith: number | null = null;
+  let holding: { step: "request" | "response"; held(release: () => void): void } | null = null;
   const server: Server = createServer((req, res) => {
     if (req.method === "POST" && req.url?.startsWith("/token") && !req.url.startsWith("/token/")) {
       tokenCalls++;
@@ -39,11 +56,39 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
         res.end(JSON.stringify({ error: "temporarily_unavailable", error_description: "test outage" }));
         return;
       }
+      const h = holding;
+      holding = null;
+      if (h?.step === "request") return h.held(() => handler!(req, res));
+      if (h?.step === "response") {
+        // The provider runs the grant; its answer is kept here until released.
+        const end = res.end.bind(res);
+        const write = res.write.bind(res);
+        const chunks: unknown[] = [];
+        res.write = ((c: unknown) => (chunks.push(c), true)) as typeof res.write;
+        res.end = ((c?: unknown) => {
+          if (c !== undefined && typeof c !== "function") chunks.push(c);
+          h.held(() => {
+            for (const x of chunks) write(x as string);
+            end();
+          });
+          return res;
+        }) as typeof res.end;
+      }
     }
     handler!(req, res);
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const issuer = `http://127.0.0.1:${port}`;
+  const grace = opts.refreshReuseGraceSec ?? 0;
+  class GraceAdapter extends MemoryAdapter {
+    async find(id: string) {
+      const p = await super.find(id);
+      // Within the grace a consumed refresh token reads as unused: the provider rotates it again instead of revoking.
+      if (grace && (this as unknown as { model: string }).model === "RefreshToken" && p?.consumed && Date.now() / 1000 - p.consumed < grace) return { ...p, consumed: undefined };
+      return p;
+    }
+  }
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: "test-key-1", alg: "RS256", use: "sig" };
   const ttl = opts.accessTokenTtlSec ?? 6;
@@ -89,6 +134,7 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
       DeviceCode: 300, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, IdToken: 3600 },
     // Public clients rotate refresh tokens on every use: the old one stops working.
     rotateRefreshToken: true,
+    ...(grace ? { adapter: GraceAdapter } : {}),
     pkce: { required: () => true },
   } as any);
   provider.on("server_error", (_ctx: unknown, e: Error) => console.error("oidc-provider server_error", e));
@@ -111,6 +157,16 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
       });
       if (!r.ok) throw new Error(`revocation failed: ${r.status} ${await r.text()}`);
     },
+    down: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections?.();
+        server.close(() => r());
+      }),
+    up: () => new Promise<void>((r) => server.listen(port, "127.0.0.1", r)),
+    hold: (step) =>
+      new Promise((resolve) => {
+        holding = { step, held: (release) => resolve({ release }) };
+      }),
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections?.();

@@ -24,7 +24,7 @@ test("a failing token endpoint is retried with growing delays, then the next suc
   const store = new MemorySecretStore();
   await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "carol") }));
   const events = new EventBus();
-  const m = new AuthManager({ config: () => auth, secrets: () => store, events, retryInitialMs: 200, retryMaxMs: 800 });
+  const m = new AuthManager({ config: () => auth, secrets: () => store, events, retryInitialMs: 200, retryMaxMs: 800, minGrantIntervalMs: 100 });
   const tokens: (string | null)[] = [];
   m.onToken((t) => tokens.push(t));
   await m.start();
