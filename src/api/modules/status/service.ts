@@ -70,7 +70,15 @@ export function tunnelStatus(ctx: DaemonContext): TunnelStatus {
 
 function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
   const s = ctx.services.auth?.status();
-  if (s) return { state: s.state, subject: s.subject, expiresAt: s.expiresAt };
+  // The refresh error may name the issuer's URL: shown like the tunnel's error, with any credentials in it redacted.
+  if (s)
+    return {
+      state: s.state,
+      subject: s.subject,
+      expiresAt: s.expiresAt,
+      reason: s.reason === null ? null : redactUrlsIn(s.reason),
+      refresh: s.refresh ? { ...s.refresh, lastError: redactUrlsIn(s.refresh.lastError) } : null,
+    };
   return { state: ctx.config.current().auth.issuer ? "signed_out" : "disabled", subject: null, expiresAt: null };
 }
 
