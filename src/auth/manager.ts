@@ -254,6 +254,7 @@ export class AuthManager implements AuthService {
       return;
     }
     let tokens: Awaited<ReturnType<typeof oidcClient.refreshTokenGrant>> | undefined;
+    let used = s.refreshToken;
     try {
       tokens = await this.grant(s.refreshToken);
     } catch (e) {
@@ -263,6 +264,7 @@ export class AuthManager implements AuthService {
         log.warn("the stored refresh token was refused; trying the previous one once", { error: grantErrorMessage(e) });
         try {
           tokens = await this.grant(prev, true);
+          used = prev;
         } catch {
           // Report the first refusal: it is the one about the current token.
         }
@@ -273,7 +275,7 @@ export class AuthManager implements AuthService {
     // else happens, even while stopping (else the next start has only a consumed token). Not after a sign-out or a new
     // sign-in meanwhile: that session is not ours to overwrite.
     if (this.session !== s) return;
-    const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, s);
+    const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, { ...s, refreshToken: used });
     if (this.stopped) {
       await this.persist(next, "could not store the refreshed tokens while stopping; the next start will need a new sign-in");
       return;

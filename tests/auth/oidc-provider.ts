@@ -30,6 +30,8 @@ export interface TestProvider {
    * `release()` delivers (a held request is then served), a client killed meanwhile never gets it.
    */
   hold(step: "request" | "response"): Promise<{ release(): void }>;
+  /** Changes refreshReuseGraceSec from now on. */
+  setReuseGrace(sec: number): void;
   close(): Promise<void>;
 }
 
@@ -80,7 +82,7 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   const issuer = `http://127.0.0.1:${port}`;
-  const grace = opts.refreshReuseGraceSec ?? 0;
+  let grace = opts.refreshReuseGraceSec ?? 0;
   class GraceAdapter extends MemoryAdapter {
     async find(id: string) {
       const p = await super.find(id);
@@ -134,7 +136,7 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
       DeviceCode: 300, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600, IdToken: 3600 },
     // Public clients rotate refresh tokens on every use: the old one stops working.
     rotateRefreshToken: true,
-    ...(grace ? { adapter: GraceAdapter } : {}),
+    adapter: GraceAdapter,
     pkce: { required: () => true },
   } as any);
   provider.on("server_error", (_ctx: unknown, e: Error) => console.error("oidc-provider server_error", e));
@@ -167,6 +169,9 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
       new Promise((resolve) => {
         holding = { step, held: (release) => resolve({ release }) };
       }),
+    setReuseGrace(sec) {
+      grace = sec;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections?.();

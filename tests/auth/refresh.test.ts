@@ -68,6 +68,49 @@ test("a failing token endpoint is retried with growing delays, then the next suc
   }
 }, 20_000);
 
+const AUTH = { issuer: "", client_id: CLIENT_ID, audience: AUDIENCE, scopes: ["openid", "offline_access", "tunnel"], flow: "device" as const, refresh_before: "60s" };
+
+test("refreshes are rate-bounded whatever asks: ten refreshNow() and accessToken() calls in a row send one grant", async () => {
+  const auth = { ...AUTH, issuer: p.issuer };
+  const store = new MemorySecretStore();
+  await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "erin") }));
+  const m = new AuthManager({ config: () => auth, secrets: () => store, events: new EventBus() });
+  await m.start();
+  try {
+    const before = p.tokenCalls();
+    for (let i = 0; i < 10; i++) {
+      await m.refreshNow();
+      await m.accessToken();
+    }
+    expect(p.tokenCalls() - before).toBe(1);
+    expect(m.status().state).toBe("signed_in");
+  } finally {
+    await m.stop();
+  }
+}, 20_000);
+
+test("right after a start, a refused refresh token is followed by one try with the previous one, which keeps the session", async () => {
+  const auth = { ...AUTH, issuer: p.issuer };
+  const store = new MemorySecretStore();
+  const good = await pkceLogin(auth, { onUrl: (u) => void browse(u, "dave") });
+  // The store holds a rotated token the issuer never committed (a crash between the two), and the one it replaced.
+  await saveSession(store, { ...good, refreshToken: "lost-rotated-token", previousRefreshToken: good.refreshToken });
+  const m = new AuthManager({ config: () => auth, secrets: () => store, events: new EventBus() });
+  await m.start();
+  try {
+    const before = p.tokenCalls();
+    await m.refreshNow();
+    expect(p.tokenCalls() - before).toBe(2);
+    expect(m.status()).toMatchObject({ state: "signed_in", subject: "dave", reason: null });
+    const kept = (await loadSession(store))!;
+    expect(kept.refreshToken).not.toBe("lost-rotated-token");
+    expect(kept.refreshToken).not.toBe(good.refreshToken);
+    expect(kept.previousRefreshToken).toBe(good.refreshToken);
+  } finally {
+    await m.stop();
+  }
+}, 20_000);
+
 test("without [auth] issuer the service is disabled and has no token", async () => {
   const m = new AuthManager({
     config: () => ({ issuer: "", client_id: "", audience: "", scopes: [], flow: "device", refresh_before: "60s" }),
