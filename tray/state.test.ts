@@ -71,6 +71,14 @@ describe("tray state", () => {
     expect(lines.join("\n")).not.toContain("excellent");
   });
 
+  test("tooltip: a failing refresh shows its error, attempt and next retry; a required sign-in says so", () => {
+    const failing = daemonStatus({ auth: { state: "signed_in", subject: "alice", expiresAt: null, reason: "x", refresh: { lastError: "connection refused", attempt: 3, nextRetryAt: "2026-01-01T10:20:30.000Z", tokenExpired: true } } });
+    expect(buildView(input(failing)).tooltip.body).toContain("Sign-in: access token expired, refresh failing (attempt 3: connection refused), next retry 10:20:30");
+    const required = daemonStatus({ auth: { state: "login_required", subject: null, expiresAt: null, reason: "the session could not be refreshed (invalid_grant)" } });
+    expect(buildView(input(required)).tooltip.body).toContain("Sign-in: sign in again: the session could not be refreshed (invalid_grant)");
+    expect(buildView(input(daemonStatus())).tooltip.body).not.toContain("Sign-in");
+  });
+
   test("active alerts and incompatible daemons ask for attention", () => {
     const alert = { id: "config_rejected", rule: "config_rejected", severity: "warning" as const, subject: "config", message: "The config file was rejected", raisedAt: "2026-01-01T00:00:00Z" };
     const v = buildView(input(daemonStatus({ alerts: [alert] })));

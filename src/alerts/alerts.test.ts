@@ -242,4 +242,29 @@ describe("alerts component", () => {
       setLogSink((line) => process.stderr.write(line + "\n"));
     }
   });
+
+  test("login_required is raised at once even within the cooldown of an earlier one; a signed-out tunnel raises nothing", () => {
+    const { engine, log, emit } = setup({}, true);
+    const tunnel = { protocol: "v2" as const, relay: "wss://r/agent", since: null, nextRetry: null, attempt: 0, tunnelId: null, activeStreams: 0 };
+    emit("tunnel.state", { ...tunnel, state: "auth_failed", lastError: "signed out: sign in with `cloudtolocalllm-tunnel login`", lastErrorCode: "signed_out" });
+    expect(log).toEqual([]);
+    emit("auth.state", { state: "login_required", reason: "the session could not be refreshed (invalid_grant)" });
+    emit("auth.state", { state: "signed_in", subject: "alice" });
+    emit("auth.state", { state: "login_required", reason: "revoked again" });
+    expect(log.map((l) => `${l.type} ${l.alert.id}`)).toEqual(["alert.raised login_required", "alert.cleared login_required", "alert.raised login_required"]);
+    emit("tunnel.state", { ...tunnel, state: "auth_failed", lastError: "signed out", lastErrorCode: "signed_out" });
+    expect(engine.active()).toEqual([]);
+  });
+
+  test("token_expired: raised when the access token expires while refreshes fail, cleared by the next success", () => {
+    const { engine, log, emit } = setup();
+    const refresh = { lastError: "connection refused", attempt: 2, nextRetryAt: null, tokenExpired: false };
+    emit("auth.state", { state: "signed_in", reason: "refreshing failed", refresh });
+    expect(log).toEqual([]);
+    emit("auth.state", { state: "signed_in", reason: "expired", refresh: { ...refresh, tokenExpired: true } });
+    expect(engine.active().map((a) => [a.id, a.severity])).toEqual([["token_expired", "critical"]]);
+    expect(engine.active()[0]!.message).toContain("attempt 2: connection refused");
+    emit("auth.state", { state: "signed_in", subject: "alice" });
+    expect(log.map((l) => `${l.type} ${l.alert.id} ${l.alert.message}`).at(-1)).toBe("alert.cleared token_expired The access token was refreshed");
+  });
 });
