@@ -125,3 +125,37 @@ test("stop closes the live connection and restart connects again", async () => {
   sup.stop();
   expect((await conns[1]!.closed).code).toBe("normal");
 });
+
+test("the relay's GO_AWAY (an expiring token) reconnects at once; one right after connecting falls back to the backoff", async () => {
+  const clock = new ManualClock();
+  const conns: ReturnType<typeof fakeConnection>[] = [];
+  const sup = new Supervisor({
+    clock,
+    backoff: policy,
+    stableMs: 30_000,
+    random: () => 0.5,
+    connect: async () => {
+      const c = fakeConnection();
+      conns.push(c);
+      return c;
+    },
+  });
+  sup.start();
+  await flush();
+  expect(conns.length).toBe(1);
+  clock.advance(15_000);
+  conns[0]!.drop({ code: "normal", reason: "the relay is going away: the agent's token expired", remote: true });
+  await flush();
+  await flush();
+  expect(conns.length).toBe(2); // no wait: make before break
+  expect(sup.snapshot().state).toBe("connected");
+  // A GO_AWAY that follows the connection at once would loop: the backoff decides instead.
+  conns[1]!.drop({ code: "normal", reason: "the relay is going away", remote: true });
+  await flush();
+  expect(conns.length).toBe(2);
+  expect(sup.snapshot().state).toBe("reconnecting");
+  clock.advance(1000);
+  await flush();
+  expect(conns.length).toBe(3);
+  await sup.stop();
+});
