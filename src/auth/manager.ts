@@ -260,7 +260,8 @@ export class AuthManager implements AuthService {
     } catch (e) {
       // Right after a start, a crash may have lost the confirmation of the rotated token: try the one it replaced, once.
       const prev = s.previousRefreshToken;
-      if (isPermanentGrantError(e) && !this.confirmed && prev && prev !== s.refreshToken && this.session === s) {
+      // Only on invalid_grant: a strict issuer revokes the whole grant when it sees a consumed token, so nothing else is worth that.
+      if ((e as { error?: string })?.error === "invalid_grant" && !this.confirmed && prev && prev !== s.refreshToken && this.session === s) {
         log.warn("the stored refresh token was refused; trying the previous one once", { error: grantErrorMessage(e) });
         try {
           tokens = await this.grant(prev, true);
@@ -379,6 +380,7 @@ export class AuthManager implements AuthService {
       async (session) => {
         if (this.device !== d) return;
         this.device = null;
+        this.confirmed = true;
         await this.adopt(session, "could not store the sign-in tokens", () => {
           this.setState("signed_in");
           this.deps.events.emit("auth.progress", { step: "signed_in", message: `Signed in${session.name || session.subject ? ` as ${session.name ?? session.subject}` : ""}.` });
