@@ -236,6 +236,9 @@ describe("dashboard in Chromium", () => {
     }
     expect(await page.locator("#overall-quality").textContent()).toMatch(/excellent|good|poor|critical|down/);
     expect(await page.locator("#tunnel-state").textContent()).toBe("connected");
+    // The sign-in line under the tunnel (no [auth] here): its state, and no refresh trouble to show.
+    expect(await page.locator("#auth-state").textContent()).toBe("disabled");
+    expect(await page.locator("#auth-error").isHidden()).toBe(true);
   }, 30_000);
 
   test("reflects an upstream going down within 2 s, without a reload; its alert is raised and cleared live", async () => {
