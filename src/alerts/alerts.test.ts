@@ -28,6 +28,14 @@ const down = (name = "local") => ({ name, from: "up" as const, to: "down" as con
 const up = (name = "local") => ({ name, from: "down" as const, to: "up" as const });
 
 describe("alert rules", () => {
+  test("an upstream-down alert carries the verdict's fix for its reason", () => {
+    const local: UpstreamStatus = { name: "local", kind: "ollama", url: "http://127.0.0.1:11434", enabled: true, priority: 100, state: "down", quality: "down", version: null, models: [], lastCheck: null, lastError: "connection refused", metrics: {} as UpstreamStatus["metrics"] };
+    const { clock, log, emit } = setup({}, false, [local]);
+    emit("upstream.state", down());
+    clock.advance(30_000);
+    expect(log[0]!.alert.message).toBe("Upstream local has been down for 30 s: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+  });
+
   test("an upstream down for the threshold raises once; recovery clears with a message", () => {
     const { clock, engine, log, emit } = setup();
     emit("upstream.state", down());

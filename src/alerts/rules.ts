@@ -5,6 +5,7 @@ import type { DaemonEvent } from "../core/events.ts";
 import type { Config } from "../config/schema.ts";
 import type { AlertEngine } from "./engine.ts";
 import type { Clock } from "../core/clock.ts";
+import { fixFor } from "../core/verdict.ts";
 
 export interface RuleSettings {
   upstreamDownMs: number;
@@ -135,11 +136,14 @@ export class AlertRules {
   }
 
   private upstreamDown(name: string, reason?: string): void {
+    // The fix the verdict gives for this reason (src/core/verdict.ts), so the notification says what to do too.
+    const u = this.broker()?.upstreams().find((x) => x.name === name);
+    const fix = u && reason ? fixFor({ ...u, lastError: reason }) : null;
     this.engine.holds(`upstream_down:${name}`, {
       rule: "upstream_down",
       subject: name,
       severity: "critical",
-      message: `Upstream ${name} has been down for ${fmtDuration(this.settings.upstreamDownMs)}${reason ? `: ${reason}` : ""}`,
+      message: `Upstream ${name} has been down for ${fmtDuration(this.settings.upstreamDownMs)}${reason ? `: ${reason}` : ""}${fix ? ` — ${fix}` : ""}`,
       afterMs: this.settings.upstreamDownMs,
     });
   }

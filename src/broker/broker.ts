@@ -12,7 +12,8 @@ import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
 import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
-import { overallQuality, quality, qualityLatency } from "./quality.ts";
+import { quality, qualityLatency } from "./quality.ts";
+import { verdict } from "../core/verdict.ts";
 import { routeOrder } from "./router.ts";
 import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
 import { Gate, type GateLimits } from "./gate.ts";
@@ -173,7 +174,7 @@ export class Broker implements BrokerService {
   private evaluate(u: Upstream): void {
     u.dirty = false;
     const m = u.metrics.snapshot();
-    const q: Quality = quality(u.state, m.errorRate, qualityLatency(m), this.config.quality);
+    const q: Quality = quality(u.state, m.errorRate, qualityLatency(m), this.config.quality, m.requests);
     if (q !== u.quality) {
       const from = u.quality;
       u.quality = q;
@@ -220,7 +221,7 @@ export class Broker implements BrokerService {
   }
 
   overallQuality(): Quality {
-    return overallQuality([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.upstream.quality));
+    return verdict(this.upstreams()).quality;
   }
 
   queue(): QueueStatus {
