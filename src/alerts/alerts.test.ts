@@ -121,6 +121,19 @@ describe("alert rules", () => {
     expect(log.length).toBe(2);
   });
 
+  test("failures while the upstream is down are the upstream_down alert's, not an error rate; back up, the rate is re-read at once", () => {
+    const u = { name: "local", enabled: true, state: "down", quality: "down", metrics: { requests: 10, errors: 10, errorRate: 1 } } as unknown as UpstreamStatus;
+    const { clock, log, emit } = setup({ error_rate: 0.25, upstream_down_after: "10m" }, false, [u]);
+    emit("request.completed", {} as EventMap["request.completed"]);
+    clock.advance(5000);
+    expect(log).toEqual([]);
+    // Up again with the outage's failures forgotten (the broker drops them from the window): still nothing.
+    Object.assign(u, { state: "up", quality: "excellent", metrics: { requests: 0, errors: 0, errorRate: 0 } });
+    emit("upstream.state", { name: "local", from: "down", to: "up" });
+    clock.advance(60_000);
+    expect(log).toEqual([]);
+  });
+
   test("too few requests say nothing about the error rate", () => {
     const u = { name: "local", enabled: true, state: "up", quality: "good", metrics: { requests: 2, errors: 2, errorRate: 1 } } as unknown as UpstreamStatus;
     const { clock, log, emit } = setup({}, false, [u]);
