@@ -45,7 +45,9 @@ describe("verdict", () => {
     expect(v.quality).toBe("good");
     expect(v.level).toBe("warning");
     expect(v.upstream).toBe("spare");
-    expect(v.fix).toContain("http://spare:8000");
+    // The fix names the upstream, never its URL (error bodies carry it to callers, the tunnel's included).
+    expect(v.fix).toBe('upstream "spare" did not answer in time: is it overloaded, or behind a firewall?');
+    expect(v.text).not.toContain("spare:8000");
   });
 
   test("down is worse than degraded, degraded worse than a poor quality", () => {
@@ -70,7 +72,7 @@ describe("verdict", () => {
 
   test("fixes by kind and reason; none for an unknown reason", () => {
     expect(fixFor(up("l", { lastError: "connection refused" }))).toBe(REFUSED);
-    expect(fixFor(up("l", { kind: "openai", lastError: "connection refused" }))).toContain("is the server at");
+    expect(fixFor(up("l", { kind: "openai", lastError: "connection refused" }))).toBe('is the server of upstream "l" running, at the url the config gives?');
     expect(fixFor(up("l", { lastError: "/api/version answered 401" }))).toContain("auth_secret");
     expect(fixFor(up("l", { lastError: "something odd" }))).toBeNull();
     expect(fixFor(up("l"))).toBeNull();

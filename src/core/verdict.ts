@@ -3,15 +3,19 @@ import type { Quality, UpstreamStatus, Verdict, VerdictLevel } from "./contracts
 
 export const QUALITY_RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 
-type Shown = Pick<UpstreamStatus, "name" | "kind" | "url" | "enabled" | "state" | "quality" | "lastError" | "metrics">;
+type Shown = Pick<UpstreamStatus, "name" | "kind" | "enabled" | "state" | "quality" | "lastError" | "metrics">;
 
-/** What to do about a failed check, by the upstream's kind and the reason's first words; first match wins. */
+/**
+ * What to do about a failed check, by the upstream's kind and the reason's first words; first match wins. Fixes name
+ * the upstream, never its URL: they also reach callers in error bodies (/api/tags through the tunnel), and the URL of a
+ * LAN server is not theirs to learn; `status` shows the URL beside the name.
+ */
 const FIXES: { kind?: UpstreamStatus["kind"]; reason: RegExp; fix: (u: Shown) => string }[] = [
   { kind: "ollama", reason: /^connection refused/, fix: () => "is Ollama running? `systemctl --user start ollama` or `ollama serve`" },
-  { reason: /^connection refused/, fix: (u) => `is the server at ${u.url} running?` },
-  { reason: /^connection reset/, fix: (u) => `the server at ${u.url} closed the connection: is it restarting, or is the url's scheme (http/https) right?` },
+  { reason: /^connection refused/, fix: (u) => `is the server of upstream "${u.name}" running, at the url the config gives?` },
+  { reason: /^connection reset/, fix: (u) => `upstream "${u.name}" closed the connection: is it restarting, or is its url's scheme (http/https) right?` },
   { reason: /^host not found/, fix: (u) => `check the url of upstream "${u.name}" in the config (\`cloudtolocalllm-tunnel config edit\`)` },
-  { reason: /^timed out/, fix: (u) => `the server at ${u.url} did not answer in time: is it overloaded, or behind a firewall?` },
+  { reason: /^timed out/, fix: (u) => `upstream "${u.name}" did not answer in time: is it overloaded, or behind a firewall?` },
   { reason: /answered 40[13]\b/, fix: (u) => `the server refused the credentials: check auth_secret of upstream "${u.name}" (\`cloudtolocalllm-tunnel secret set …\`)` },
   { reason: /answered 404\b/, fix: (u) => `check that the url of upstream "${u.name}" is the server's root (no /api or /v1 path) and its kind (${u.kind}) is right` },
 ];
