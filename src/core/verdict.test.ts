@@ -74,6 +74,7 @@ describe("verdict", () => {
     expect(fixFor(up("l", { lastError: "connection refused" }))).toBe(REFUSED);
     expect(fixFor(up("l", { kind: "openai", lastError: "connection refused" }))).toBe('is the server of upstream "l" running, at the url the config gives?');
     expect(fixFor(up("l", { lastError: "/api/version answered 401" }))).toContain("auth_secret");
+    expect(fixFor(up("l", { lastError: "/api/version answered 503" }))).toBe('upstream "l" answers, but with server errors: see its own log');
     expect(fixFor(up("l", { lastError: "something odd" }))).toBeNull();
     expect(fixFor(up("l"))).toBeNull();
   });

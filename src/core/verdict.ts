@@ -17,6 +17,7 @@ const FIXES: { kind?: UpstreamStatus["kind"]; reason: RegExp; fix: (u: Shown) =>
   { reason: /^host not found/, fix: (u) => `check the url of upstream "${u.name}" in the config (\`cloudtolocalllm-tunnel config edit\`)` },
   { reason: /^timed out/, fix: (u) => `upstream "${u.name}" did not answer in time: is it overloaded, or behind a firewall?` },
   { reason: /answered 40[13]\b/, fix: (u) => `the server refused the credentials: check auth_secret of upstream "${u.name}" (\`cloudtolocalllm-tunnel secret set …\`)` },
+  { reason: /answered 5\d\d\b/, fix: (u) => `upstream "${u.name}" answers, but with server errors: see its own log` },
   { reason: /answered 404\b/, fix: (u) => `check that the url of upstream "${u.name}" is the server's root (no /api or /v1 path) and its kind (${u.kind}) is right` },
 ];
 

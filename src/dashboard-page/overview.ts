@@ -78,7 +78,7 @@ class UpstreamCard {
     setText(this.f.lastCheck!, u.lastCheck ? fmt.clock(u.lastCheck) : fmt.DASH);
     setText(this.f.lastError!, u.lastError && u.state !== "up" ? `Last error: ${u.lastError}` : "");
     this.f.lastError!.hidden = !(u.lastError && u.state !== "up");
-    setText(this.modelSummary, `Models (${u.models.length})`);
+    setText(this.modelSummary, this.live ? `Models (${u.models.length})` : "Models (last known)");
     const names = u.models.join("\n");
     if (this.modelList.dataset.names !== names) {
       this.modelList.dataset.names = names;

@@ -265,6 +265,8 @@ describe("dashboard in Chromium", () => {
       expect(await page.locator("#overall-quality").textContent()).not.toBe("excellent");
       expect(await card.locator('[data-f="modelCount"]').textContent()).toBe("—");
       expect(await card.locator('[data-f="p95"]').textContent()).toBe("—");
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "dashboard-verdict.png") });
       await step("alert raised", alert.waitFor({ timeout: 10_000 }));
       expect(await alert.textContent()).toContain("beta");
     } finally {

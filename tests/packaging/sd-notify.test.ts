@@ -43,7 +43,7 @@ test(
     let mark = sock.messages.length;
     ollama.setHealthy(false);
     // ... with the verdict's reason, as status and the tray give it.
-    await sock.waitFor(/^STATUS=0\/1 upstreams up, local is down: \/api\/\w+ answered 503, tunnel disabled$/m, mark);
+    await sock.waitFor(/^STATUS=0\/1 upstreams up, local is down: \/api\/\w+ answered 503 — upstream "local" answers, but with server errors: see its own log, tunnel disabled$/m, mark);
 
     // A rejected config changes the status line.
     mark = sock.messages.length;
