@@ -2,7 +2,7 @@
 // Every URL in it goes through the one URL redaction (core/redact-url.ts): upstream and relay URLs, and any inside messages.
 import { BUILD_DATE, COMMIT, VERSION } from "../../../core/build-info.ts";
 import type { DaemonContext } from "../../../core/component.ts";
-import type { DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../../../core/contracts.ts";
+import type { DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../../../core/contracts.ts";
 import { verdict } from "../../../core/verdict.ts";
 import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 
@@ -78,10 +78,6 @@ function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
 /** The one verdict (src/core/verdict.ts) over the upstreams as shown; without a broker nothing can be served, whatever the config lists. */
 export function healthVerdict(ctx: DaemonContext, upstreams: UpstreamStatus[] = upstreamList(ctx)): Verdict {
   return verdict(upstreams, !!ctx.services.broker);
-}
-
-export function overallQuality(ctx: DaemonContext): Quality {
-  return healthVerdict(ctx).quality;
 }
 
 /** Messages (warnings, alerts, the last reload's error) can quote a URL from the config: the whole object is swept as well. */
