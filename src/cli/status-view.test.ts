@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { renderStatus, useColour } from "./status-view.ts";
 import type { DaemonStatus } from "../core/contracts.ts";
 import { upstream } from "../../tests/api/stubs.ts";
+import { verdict } from "../core/verdict.ts";
 
 const now = new Date("2026-11-21T12:00:00Z");
 const status: DaemonStatus = {
@@ -13,6 +14,7 @@ const status: DaemonStatus = {
   ],
   tunnel: { state: "connected", protocol: "v2", relay: "wss://relay.example/agent", since: "2026-11-21T11:00:00Z", nextRetry: null, attempt: 0, lastError: null, tunnelId: "t1", activeStreams: 2 },
   quality: "good",
+  verdict: { quality: "good", level: "ok", upstream: null, reason: null, fix: null, text: "quality good" },
   alerts: [{ id: "upstream_down:spare", rule: "upstream_down", severity: "critical", subject: "spare", message: "spare is down", raisedAt: "2026-11-21T11:58:00Z" }],
   auth: { state: "signed_in", subject: "ada@example.com", expiresAt: null },
   warnings: ["secrets are kept in a file"],
@@ -63,13 +65,23 @@ describe("status table", () => {
     const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
     for (const name of ["new", "old"]) {
       const row = lines.find((l) => l.startsWith(name))!;
-      expect(row).toMatch(new RegExp(`^${name}\\s+unknown\\s+-\\s+0\\s`));
+      expect(row).toMatch(new RegExp(`^${name}\\s+unknown\\s+-\\s+-\\s`));
       expect(row.indexOf("-")).toBe(header.indexOf("QUALITY"));
       expect(row).toContain("never");
     }
     expect(lines.find((l) => l.startsWith("spare"))).toMatch(/^spare\s+down\s+down\s/);
     expect(out).not.toContain("excellent");
     expect(renderStatus(s, { color: true, now }).split("\n")[0]).toEndWith("quality \x1b[31mcritical\x1b[0m");
+  });
+  test("a down upstream: the verdict's reason and fix under the header, no stale model count or latencies", () => {
+    const down = { ...upstream("local", "down", ["a", "b"]), metrics: { ...upstream("x", "up").metrics, latencyMs: { p50: 900, p90: 950, p95: 1000, p99: 1100 } } };
+    const s: DaemonStatus = { ...status, upstreams: [down], verdict: verdict([down]), quality: verdict([down]).quality, alerts: [] };
+    const lines = renderStatus(s, { color: false, now }).split("\n");
+    expect(lines[0]).toEndWith("· quality critical");
+    expect(lines[2]).toBe("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+    const row = lines.find((l) => l.startsWith("local"))!;
+    expect(row).toMatch(/^local\s+down\s+down\s+-\s+-\s+-\s+-\s/);
+    expect(row).not.toContain("1.0s");
   });
   test("colour only on a TTY and never with NO_COLOR", () => {
     const prev = process.env.NO_COLOR;

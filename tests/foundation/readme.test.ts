@@ -206,6 +206,8 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
     expect(status.err + status.out).toContain("quality critical");
     expect(status.code).toBe(0);
     expect(status.out).toMatch(/^local\s+down\b.*connection refused/m);
+    expect(status.out).toContain("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+    expect(quick).toContain("local is down:\nconnection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
     const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }) });
     expect(res.status).toBe(502);
     expect(await res.text()).toBe(reply!);
