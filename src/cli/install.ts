@@ -32,7 +32,7 @@ Options:
   async run(argv) {
     const { values } = parse(argv, { "no-enable": { type: "boolean" }, binary: { type: "string" } }, false);
     const source = values.binary ? resolve(values.binary) : runningBinary();
-    if (!source) throw new UsageError("install copies the compiled binary: run it from `bun run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
+    if (!source) throw new UsageError("install copies the compiled binary: run it from `npm run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
     if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
     // A common slip: `sudo ... install` sets things up for root, not for the desktop user.
     if (process.getuid?.() === 0 && process.env.SUDO_USER) console.error(`Note: running as root through sudo installs for root, not for ${process.env.SUDO_USER}; run it without sudo.`);
