@@ -13,6 +13,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "install", summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons", load: () => import("./install.ts") },
   { name: "uninstall", summary: "Remove what `install` wrote (the configuration stays)", load: () => import("./uninstall.ts") },
   { name: "status", summary: "Show the daemon, upstreams, tunnel and alerts", load: () => import("./status.ts") },
+  { name: "models", summary: "List the models of every upstream, where each is and whether it is loaded (like `ollama list`)", load: () => import("./models.ts") },
   { name: "tunnel", summary: "Start, stop or restart the tunnel to the relay", load: () => import("./tunnel.ts") },
   { name: "reconnect", summary: "Re-check every upstream now (after restarting Ollama, say)", load: () => import("./reconnect.ts") },
   { name: "reload", summary: "Make the daemon re-read its config file (like SIGHUP)", load: () => import("./reload.ts") },
