@@ -18,7 +18,7 @@ export interface Command {
   help: string;
   /** For commands with subcommands: the --help text for these arguments (e.g. `config validate --help`). */
   helpFor?(argv: string[]): Promise<string>;
-  /** Names of the subcommands, for the generated CLI reference. */
+  /** Names of the subcommands, for the generated CLI reference and the shell completions. */
   subcommands?: string[];
   run(argv: string[]): Promise<number>;
 }

@@ -26,6 +26,7 @@ export const COMMANDS: CommandEntry[] = [
   { name: "tray", summary: "Show the status icon and menu in the desktop's panel (StatusNotifierItem)", load: () => import("./tray.ts") },
   { name: "relay", summary: "Run the relay that cloud clients and agents connect to (own config)", load: () => import("./relay.ts") },
   { name: "doctor", summary: "Check the desktop integration, upstreams, relay, systemd unit and config; print fixes", load: () => import("./doctor.ts") },
+  { name: "completion", summary: "Print the shell completion script for bash, zsh or fish", load: () => import("./completion.ts") },
   { name: "dashboard", summary: "Open the dashboard in the browser through a one-time sign-in link", load: () => import("./dashboard.ts") },
 ];
 
