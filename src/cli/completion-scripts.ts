@@ -151,9 +151,3 @@ export async function completionScript(shell: Shell): Promise<string> {
   return SHELLS[shell](await completionSpec());
 }
 
-/** Where each shell looks for a completion file, relative to a data directory ($XDG_DATA_HOME or /usr/share). */
-export const COMPLETION_FILES: Record<Shell, string> = {
-  bash: `bash-completion/completions/${PROGRAM}`,
-  zsh: `zsh/site-functions/_${PROGRAM}`,
-  fish: `fish/vendor_completions.d/${PROGRAM}.fish`,
-};

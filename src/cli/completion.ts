@@ -1,6 +1,6 @@
 // `completion bash|zsh|fish`: prints the shell completion script, generated from the command table.
 import { parse, UsageError, type Command } from "./args.ts";
-import { COMPLETION_FILES, completionScript, SHELLS, type Shell } from "./completion-scripts.ts";
+import { completionScript, SHELLS, type Shell } from "./completion-scripts.ts";
 
 const SHELL_NAMES = Object.keys(SHELLS) as Shell[];
 
@@ -11,9 +11,11 @@ const command: Command = {
   help: `Usage: cloudtolocalllm-tunnel completion bash|zsh|fish
 
 Prints a completion script for the shell: commands, subcommands and options, with file names after
---config and --binary. The packages and \`install\` put the scripts where the shells find them
-(${SHELL_NAMES.map((s) => `$XDG_DATA_HOME/${COMPLETION_FILES[s]}`).join(", ")} for \`install\`;
-for zsh add $XDG_DATA_HOME/zsh/site-functions to fpath). To try one in the current shell:
+--config and --binary. The packages and \`install\` put the scripts where the shells find them; \`install\`
+writes $XDG_DATA_HOME/bash-completion/completions/cloudtolocalllm-tunnel,
+$XDG_DATA_HOME/fish/vendor_completions.d/cloudtolocalllm-tunnel.fish and
+$XDG_DATA_HOME/zsh/site-functions/_cloudtolocalllm-tunnel (zsh: add that directory to fpath before compinit).
+To try one in the current shell:
 
   source <(cloudtolocalllm-tunnel completion bash)
   cloudtolocalllm-tunnel completion fish | source`,

@@ -39,6 +39,9 @@ describe("release", () => {
         "desktop/cloudtolocalllm-tunnel-tray.desktop",
         "desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml",
         "man/cloudtolocalllm-tunnel.1",
+        "completions/bash/cloudtolocalllm-tunnel",
+        "completions/zsh/_cloudtolocalllm-tunnel",
+        "completions/fish/cloudtolocalllm-tunnel.fish",
         ...icons,
       ].sort(),
     );

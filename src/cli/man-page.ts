@@ -1,5 +1,5 @@
 // Generates the cloudtolocalllm-tunnel(1) man page from the CLI's own command table and --help texts.
-import { COMMANDS } from "../src/cli/commands.ts";
+import { COMMANDS } from "./commands.ts";
 
 function roff(text: string): string {
   // Escape backslashes, and keep lines that start with . or ' from being read as requests.
