@@ -109,6 +109,9 @@ describe("status table", () => {
       expect(joined).toContain(text);
     // The table keeps its header aligned with its rows, and the figures that matter most.
     const lines = plain.split("\n");
+    // A line breaks between its " · " parts first: "quality poor" stays on one line.
+    expect(lines.some((l) => l.trim() === "· quality poor")).toBe(true);
+    expect(lines[0]).toStartWith("cloudtolocalllm-tunnel 3.0.0-rc.12 (871fde2) · pid 4194304");
     const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
     for (const col of ["STATE", "QUALITY", "MODELS", "P95", "ERRORS"]) expect(header).toContain(col);
     const gpu = lines.find((l) => l.startsWith("workstation-gpu"))!;

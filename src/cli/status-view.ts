@@ -60,38 +60,54 @@ function fitColumns(header: string[], widths: number[], width: number): number[]
 const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 const visible = (text: string) => text.replace(/\x1b\[\d+m/g, "").length;
 
-/** One line as lines of at most `width` visible characters: broken between words (" · " stays whole), a word longer than a line anywhere; continued indented. */
+/**
+ * One line as lines of at most `width` visible characters, continued indented: broken between its " · " parts, a part
+ * longer than a line between words, and a word longer than a line (a long path) anywhere.
+ */
 export function wrapLine(text: string, width: number, indent = "  "): string[] {
   if (visible(text) <= width) return [text];
   const out: string[] = [];
   let cur = "";
   const room = () => width - (out.length ? indent.length : 0);
+  const fits = (t: string) => visible(t.trimEnd()) <= room();
   const flush = () => {
     if (cur.trim()) out.push((out.length ? indent : "") + cur.trimEnd());
     cur = "";
   };
-  // Words keep their trailing separator; " · " is kept whole so a break falls between the parts.
-  for (const word of text.split(/(?<= · )|(?<= )(?!· )/)) {
-    if (visible(cur + word.trimEnd()) <= room()) {
-      cur += word;
+  // Each part after the first starts with its " · ", which then leads the continuation line ("  · quality good").
+  for (const raw of text.split(/(?= · )/)) {
+    if (fits(cur + raw)) {
+      cur += raw;
       continue;
     }
     flush();
-    let rest = word;
-    while (visible(rest.trimEnd()) > room()) {
-      // A word longer than a line (a long path): cut it at the edge, colour codes counted as zero width.
-      let n = 0;
-      let cut = 0;
-      while (cut < rest.length && n < room()) {
-        const esc = /^\x1b\[\d+m/.exec(rest.slice(cut));
-        if (esc) cut += esc[0].length;
-        else (cut++, n++);
-      }
-      cur = rest.slice(0, cut);
-      flush();
-      rest = rest.slice(cut);
+    const part = raw.trimStart();
+    if (fits(part)) {
+      cur = part;
+      continue;
     }
-    cur = rest;
+    for (const word of part.split(/(?<= )/)) {
+      if (fits(cur + word)) {
+        cur += word;
+        continue;
+      }
+      flush();
+      let rest = word;
+      while (!fits(rest)) {
+        // Colour codes count as zero width and are never cut.
+        let n = 0;
+        let cut = 0;
+        while (cut < rest.length && n < room()) {
+          const esc = /^\x1b\[\d+m/.exec(rest.slice(cut));
+          if (esc) cut += esc[0].length;
+          else (cut++, n++);
+        }
+        cur = rest.slice(0, cut);
+        flush();
+        rest = rest.slice(cut);
+      }
+      cur = rest;
+    }
   }
   flush();
   return out;
@@ -106,7 +122,8 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   const ago = (iso: string | null) => (iso ? `${duration(Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000)))} ago` : "never");
   const out: string[] = [];
   const d = s.daemon;
-  out.push(`${paint("cloudtolocalllm-tunnel", "bold")} ${d.version} (${d.commit}) · pid ${d.pid} · up ${duration(d.uptimeSec)} · quality ${tone(s.quality)}`);
+  // A short commit, as git shows it: the line fits 80 columns with a 7-digit pid.
+  out.push(`${paint("cloudtolocalllm-tunnel", "bold")} ${d.version} (${d.commit.replace(/^([0-9a-f]{7})[0-9a-f]+/, "$1")}) · pid ${d.pid} · up ${duration(d.uptimeSec)} · quality ${tone(s.quality)}`);
   const reload = d.lastReload;
   const reloadText = !reload
     ? ""
