@@ -6,6 +6,7 @@ import pkg from "../package.json" with { type: "json" };
 import { BINARY_NAME, build, REPO, TARGETS, type Target } from "./build.ts";
 import { assets, type AssetKind } from "../src/desktop/install/assets.ts";
 import { generatedAssets } from "../src/cli/generated-assets.ts";
+import { COMMANDS } from "../src/cli/commands.ts";
 import { runScript, scriptArgs, usageError } from "./script-args.ts";
 import { buildDeb, debArch } from "./deb/build.ts";
 import { writeBinPackage } from "./aur/update.ts";
@@ -47,7 +48,7 @@ export async function stageTarball(dir: string, binary: string, version: string,
   copyFileSync(binary, join(dir, BINARY_NAME));
   chmodSync(join(dir, BINARY_NAME), 0o755);
   for (const f of ["LICENSE", "README.md"]) copyFileSync(join(REPO, f), join(dir, f));
-  for (const a of [...assets(), ...(await generatedAssets(version, date))]) {
+  for (const a of [...assets(), ...(await generatedAssets(COMMANDS, version, date))]) {
     const dest = join(dir, TARBALL_DIR[a.kind], a.name);
     mkdirSync(dirname(dest), { recursive: true });
     writeFileSync(dest, a.content, { mode: 0o644 });

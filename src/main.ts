@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await cmd.run(rest);
+    return await cmd.run(rest, COMMANDS);
   } catch (e) {
     if (e instanceof UsageError) {
       // Options before any command went to `serve`: a mistyped --version is closer to a top-level option than to serve's.

@@ -20,7 +20,18 @@ export interface Command {
   helpFor?(argv: string[]): Promise<string>;
   /** Names of the subcommands, for the generated CLI reference and the shell completions. */
   subcommands?: string[];
-  run(argv: string[]): Promise<number>;
+  /**
+   * `commands` is the command table (main.ts passes it): the commands generated from it (`completion`, the man page
+   * `install` writes) get it here, as importing the table that imports them would be a cycle.
+   */
+  run(argv: string[], commands?: readonly CommandEntry[]): Promise<number>;
+}
+
+/** One row of the command table (commands.ts): each command's module is loaded only when called. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<{ default: Command }>;
 }
 
 /** A `config` subcommand (one file each under cli/config/). */

@@ -1,11 +1,7 @@
 // The one table of CLI commands; each lives in its own file and is loaded only when called (fast start-up).
-import type { Command } from "./args.ts";
+import type { CommandEntry } from "./args.ts";
 
-export interface CommandEntry {
-  name: string;
-  summary: string;
-  load: () => Promise<{ default: Command }>;
-}
+export type { CommandEntry };
 
 export const COMMANDS: CommandEntry[] = [
   { name: "serve", summary: "Run the daemon (the default command)", load: () => import("./serve.ts") },

@@ -1,5 +1,5 @@
 // Shell completions for bash, zsh and fish, generated from the command table and each command's --help text.
-import { COMMANDS } from "./commands.ts";
+import type { CommandEntry } from "./args.ts";
 
 const PROGRAM = "cloudtolocalllm-tunnel";
 
@@ -31,9 +31,9 @@ export function optionsOf(help: string): OptionSpec[] {
 }
 
 /** Every command with its options and subcommands, from the table (each command's module is loaded). */
-export async function completionSpec(): Promise<CommandSpec[]> {
+export async function completionSpec(commands: readonly CommandEntry[]): Promise<CommandSpec[]> {
   const out: CommandSpec[] = [];
-  for (const c of COMMANDS) {
+  for (const c of commands) {
     const cmd = (await c.load()).default;
     const subOptions: Record<string, OptionSpec[]> = {};
     for (const sub of cmd.subcommands ?? []) {
@@ -147,7 +147,7 @@ function fish(spec: CommandSpec[]): string {
 export const SHELLS = { bash, zsh, fish } as const satisfies Record<string, (spec: CommandSpec[]) => string>;
 export type Shell = keyof typeof SHELLS;
 
-export async function completionScript(shell: Shell): Promise<string> {
-  return SHELLS[shell](await completionSpec());
+export async function completionScript(shell: Shell, commands: readonly CommandEntry[]): Promise<string> {
+  return SHELLS[shell](await completionSpec(commands));
 }
 

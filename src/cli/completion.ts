@@ -1,5 +1,5 @@
 // `completion bash|zsh|fish`: prints the shell completion script, generated from the command table.
-import { parse, UsageError, type Command } from "./args.ts";
+import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { completionScript, SHELLS, type Shell } from "./completion-scripts.ts";
 
 const SHELL_NAMES = Object.keys(SHELLS) as Shell[];
@@ -19,7 +19,8 @@ To try one in the current shell:
 
   source <(cloudtolocalllm-tunnel completion bash)
   cloudtolocalllm-tunnel completion fish | source`,
-  async run(argv) {
+  async run(argv, commands) {
+    if (!commands) throw new CliError("the command table was not passed in");
     const { positionals } = parse(argv, {});
     const shell = positionals[0];
     if (positionals.length !== 1 || !SHELL_NAMES.includes(shell as Shell)) {
@@ -27,7 +28,7 @@ To try one in the current shell:
       const hint = shell ? suggest(shell, SHELL_NAMES) : undefined;
       throw new UsageError(`${shell ? `unknown shell "${shell}"${hint ? ` (did you mean "${hint}"?)` : ""}` : "missing shell"}: use bash, zsh or fish.`);
     }
-    process.stdout.write(await completionScript(shell as Shell));
+    process.stdout.write(await completionScript(shell as Shell, commands));
     return 0;
   },
 };

@@ -32,7 +32,7 @@ exactly that. The configuration is never touched.
 Options:
   --no-enable     write the files and reload systemd, but do not enable or start the service
   --binary FILE   install FILE instead of the running binary (needed when running from source)`,
-  async run(argv) {
+  async run(argv, commands) {
     const { values } = parse(argv, { "no-enable": { type: "boolean" }, binary: { type: "string" } }, false);
     const source = values.binary ? resolve(values.binary) : runningBinary();
     if (!source) throw new UsageError("install copies the compiled binary: run it from `npm run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
@@ -47,7 +47,7 @@ Options:
         return 0;
       }
       const { generatedAssets } = await import("./generated-assets.ts");
-      const generated = await generatedAssets(VERSION, new Date(Date.parse(BUILD_DATE) || Date.now()));
+      const generated = commands ? await generatedAssets(commands, VERSION, new Date(Date.parse(BUILD_DATE) || Date.now())) : [];
       const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner, generated });
       console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
       console.log(r.systemd);
