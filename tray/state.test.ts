@@ -62,13 +62,26 @@ describe("tray state", () => {
       quality: "critical",
     });
     const lines = buildView(input(s)).tooltip.body.split("\n");
-    expect(lines.slice(0, 4)).toEqual([
-      "new: unknown · 0 models · p95 120 ms",
-      "hung: unknown · 0 models · p95 120 ms",
-      "gone: down · 0 models · p95 120 ms",
-      "off: disabled · 0 models · p95 120 ms",
-    ]);
+    expect(lines.slice(0, 5)).toEqual(["gone is down: not answering", "new: unknown", "hung: unknown", "gone: down", "off: disabled"]);
     expect(lines.join("\n")).not.toContain("excellent");
+  });
+
+  test("tooltip and menu: a degraded or down Ollama says why and what to do, never excellent, no stale figures", () => {
+    const fix = "is Ollama running? `systemctl --user start ollama` or `ollama serve`";
+    const degraded = daemonStatus({ upstreams: [upstream("local", { state: "degraded", quality: "poor", lastError: "connection refused" })], quality: "poor" });
+    const v = buildView(input(degraded));
+    expect(v.state).toBe("degraded");
+    const lines = v.tooltip.body.split("\n");
+    expect(lines[0]).toBe(`local is degraded: connection refused — ${fix}`);
+    expect(lines[1]).toBe("local: degraded · poor · v0.6.2 · 2 models · p95 120 ms");
+    expect(v.tooltip.body).not.toContain("excellent");
+    expect(flat(v.menu).map((i) => i.label)).toContain(`local is degraded: connection refused — ${fix}`);
+    const down = daemonStatus({ upstreams: [upstream("local", { state: "down", quality: "down", lastError: "connection refused" })], quality: "critical" });
+    const d = buildView(input(down));
+    expect(d.state).toBe("critical");
+    expect(d.tooltip.body.split("\n").slice(0, 2)).toEqual([`local is down: connection refused — ${fix}`, "local: down"]);
+    expect(d.tooltip.body).not.toContain("models");
+    expect(d.tooltip.body).not.toContain("p95");
   });
 
   test("active alerts and incompatible daemons ask for attention", () => {

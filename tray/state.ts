@@ -1,6 +1,7 @@
 // Pure mapping from what the tray knows about the daemon to the icon, status, tooltip and menu it shows (no I/O here).
 import type { Alert, DaemonStatus, UpstreamStatus } from "../src/core/contracts.ts";
 import { iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
+import { serving, verdict } from "../src/core/verdict.ts";
 
 export const TITLE = "CloudToLocalLLM tunnel";
 
@@ -85,7 +86,7 @@ export function trayState(input: Pick<TrayInput, "status" | "linking" | "linkPro
   // An unchecked upstream's quality (critical: never answered) is no verdict on it yet; its first check gives one.
   if (ups.some((u) => u.state === "down" || u.state === "degraded" || (u.state === "up" && (u.quality === "poor" || u.quality === "critical"))) || s.quality === "poor")
     return "degraded";
-  if (s.alerts.length > 0 || !ALL_QUIET.has(t)) return "degraded";
+  if (s.alerts.length > 0 || !ALL_QUIET.has(t) || healthOf(s).level === "warning") return "degraded";
   return "good";
 }
 
@@ -102,13 +103,24 @@ function ms(v: number | null): string {
   return v >= 1000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`;
 }
 
+/**
+ * The daemon's one verdict (src/core/verdict.ts), computed from the upstreams as the tray holds them: events patch
+ * their states between status reads, and the verdict line follows at once. An overall "down" means no broker runs.
+ */
+export function healthOf(s: DaemonStatus) {
+  return verdict(s.upstreams, s.quality !== "down");
+}
+
 export function upstreamLine(u: UpstreamStatus): string {
   const parts = [`${u.name}: ${u.enabled ? u.state : "disabled"}`];
-  // A quality is shown only for an upstream that answers: for one that is down or not checked yet the state says it.
-  if (u.enabled && (u.state === "up" || u.state === "degraded")) parts.push(u.quality);
-  if (u.version) parts.push(`v${u.version}`);
-  parts.push(`${u.models.length} model${u.models.length === 1 ? "" : "s"}`);
-  parts.push(`p95 ${ms(u.metrics.latencyMs.p95)}`);
+  // Quality, model count and latency only for an upstream that answers: for one that is down or not checked yet they
+  // would be figures from before (the state, and the verdict line, say what is wrong).
+  if (serving(u)) {
+    parts.push(u.quality);
+    if (u.version) parts.push(`v${u.version}`);
+    parts.push(`${u.models.length} model${u.models.length === 1 ? "" : "s"}`);
+    parts.push(`p95 ${ms(u.metrics.latencyMs.p95)}`);
+  }
   return parts.join(" · ");
 }
 
@@ -145,6 +157,9 @@ export function buildView(input: TrayInput): TrayView {
   const lines: string[] = [];
   if (!s) lines.push(input.linking ? "Connecting to the daemon…" : input.linkProblem ? `Cannot follow the daemon: ${input.linkProblem}` : "The daemon is not running.");
   else {
+    // The problem with its reason and fix first: what the user needs before the details.
+    const v = healthOf(s);
+    if (v.level === "warning" || v.level === "critical") lines.push(v.text);
     for (const u of s.upstreams) lines.push(upstreamLine(u));
     if (s.upstreams.length === 0) lines.push("No upstreams configured");
     lines.push(tunnelLine(s));

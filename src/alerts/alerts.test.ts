@@ -28,6 +28,14 @@ const down = (name = "local") => ({ name, from: "up" as const, to: "down" as con
 const up = (name = "local") => ({ name, from: "down" as const, to: "up" as const });
 
 describe("alert rules", () => {
+  test("an upstream-down alert carries the verdict's fix for its reason", () => {
+    const local: UpstreamStatus = { name: "local", kind: "ollama", url: "http://127.0.0.1:11434", enabled: true, priority: 100, state: "down", quality: "down", version: null, models: [], lastCheck: null, lastError: "connection refused", metrics: {} as UpstreamStatus["metrics"] };
+    const { clock, log, emit } = setup({}, false, [local]);
+    emit("upstream.state", down());
+    clock.advance(30_000);
+    expect(log[0]!.alert.message).toBe("Upstream local has been down for 30 s: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+  });
+
   test("an upstream down for the threshold raises once; recovery clears with a message", () => {
     const { clock, engine, log, emit } = setup();
     emit("upstream.state", down());
@@ -111,6 +119,19 @@ describe("alert rules", () => {
     expect(engine.pending()).toBe(false);
     clock.advance(60_000);
     expect(log.length).toBe(2);
+  });
+
+  test("failures while the upstream is down are the upstream_down alert's, not an error rate; back up, the rate is re-read at once", () => {
+    const u = { name: "local", enabled: true, state: "down", quality: "down", metrics: { requests: 10, errors: 10, errorRate: 1 } } as unknown as UpstreamStatus;
+    const { clock, log, emit } = setup({ error_rate: 0.25, upstream_down_after: "10m" }, false, [u]);
+    emit("request.completed", {} as EventMap["request.completed"]);
+    clock.advance(5000);
+    expect(log).toEqual([]);
+    // Up again with the outage's failures forgotten (the broker drops them from the window): still nothing.
+    Object.assign(u, { state: "up", quality: "excellent", metrics: { requests: 0, errors: 0, errorRate: 0 } });
+    emit("upstream.state", { name: "local", from: "down", to: "up" });
+    clock.advance(60_000);
+    expect(log).toEqual([]);
   });
 
   test("too few requests say nothing about the error rate", () => {

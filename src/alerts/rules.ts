@@ -5,6 +5,7 @@ import type { DaemonEvent } from "../core/events.ts";
 import type { Config } from "../config/schema.ts";
 import type { AlertEngine } from "./engine.ts";
 import type { Clock } from "../core/clock.ts";
+import { fixFor } from "../core/verdict.ts";
 
 export interface RuleSettings {
   upstreamDownMs: number;
@@ -79,6 +80,8 @@ export class AlertRules {
         if (d.to === "down") this.upstreamDown(d.name, d.reason);
         else if (d.to === "up" || d.to === "degraded")
           this.engine.ends(`upstream_down:${d.name}`, (a) => `Upstream ${d.name} is back up after ${fmtDuration(this.clock.now() - Date.parse(a.raisedAt) + this.settings.upstreamDownMs)}`);
+        // Back up, the outage's failures have left its window (src/broker/health-monitor.ts): re-read the rates now.
+        this.checkErrorRates();
         break;
       }
       case "upstream.quality": {
@@ -135,11 +138,14 @@ export class AlertRules {
   }
 
   private upstreamDown(name: string, reason?: string): void {
+    // The fix the verdict gives for this reason (src/core/verdict.ts), so the notification says what to do too.
+    const u = this.broker()?.upstreams().find((x) => x.name === name);
+    const fix = u && reason ? fixFor({ ...u, lastError: reason }) : null;
     this.engine.holds(`upstream_down:${name}`, {
       rule: "upstream_down",
       subject: name,
       severity: "critical",
-      message: `Upstream ${name} has been down for ${fmtDuration(this.settings.upstreamDownMs)}${reason ? `: ${reason}` : ""}`,
+      message: `Upstream ${name} has been down for ${fmtDuration(this.settings.upstreamDownMs)}${reason ? `: ${reason}` : ""}${fix ? ` — ${fix}` : ""}`,
       afterMs: this.settings.upstreamDownMs,
     });
   }
@@ -181,7 +187,9 @@ export class AlertRules {
     for (const u of this.broker()?.upstreams() ?? []) {
       const id = `error_rate:${u.name}`;
       const m = u.metrics;
-      if (m.requests >= this.settings.errorRateMinRequests && m.errorRate > this.settings.errorRate) {
+      // An upstream that is down (or never answered) fails every request: that is the upstream_down alert's, not a rate.
+      const serving = u.state === "up" || u.state === "degraded";
+      if (serving && m.requests >= this.settings.errorRateMinRequests && m.errorRate > this.settings.errorRate) {
         holding = true;
         this.engine.holds(id, {
           rule: "error_rate",

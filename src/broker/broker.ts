@@ -12,7 +12,9 @@ import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
 import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
-import { overallQuality, quality, qualityLatency } from "./quality.ts";
+import { quality, qualityLatency } from "./quality.ts";
+import { fixFor, verdict } from "../core/verdict.ts";
+import { describeFetchError } from "./net-error.ts";
 import { routeOrder } from "./router.ts";
 import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
 import { Gate, type GateLimits } from "./gate.ts";
@@ -173,7 +175,7 @@ export class Broker implements BrokerService {
   private evaluate(u: Upstream): void {
     u.dirty = false;
     const m = u.metrics.snapshot();
-    const q: Quality = quality(u.state, m.errorRate, qualityLatency(m), this.config.quality);
+    const q: Quality = quality(u.state, m.errorRate, qualityLatency(m), this.config.quality, m.requests);
     if (q !== u.quality) {
       const from = u.quality;
       u.quality = q;
@@ -220,7 +222,7 @@ export class Broker implements BrokerService {
   }
 
   overallQuality(): Quality {
-    return overallQuality([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.upstream.quality));
+    return verdict(this.upstreams()).quality;
   }
 
   queue(): QueueStatus {
@@ -267,32 +269,48 @@ export class Broker implements BrokerService {
     return proxy(this.deps, req, source, path, urlSearch(url), admitted);
   }
 
-  /** /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins). */
+  /**
+   * /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins).
+   * One behaviour whether no upstream ever came up or a running one died: when none answers with its list the answer
+   * is an error (502 upstream_error, in the path's dialect) that names each upstream's reason and the fix, never an
+   * empty list that an Ollama client would show as "no models installed". When every upstream is down, they are asked
+   * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth.
+   */
   private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai"): Promise<Response> {
-    const ups = routeOrder(this.upstreamObjects(), null).filter((u) => u.state !== "down");
+    const enabled = routeOrder(this.upstreamObjects(), null);
+    if (enabled.length === 0) return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
+    const notDown = enabled.filter((u) => u.state !== "down");
+    const ups = notDown.length ? notDown : enabled;
     const timeoutMs = resolved(this.config).health.timeout;
+    const failures: string[] = [];
     const results = await Promise.all(
       ups.map(async (u) => {
         const p = u.kind === "openai" ? "/v1/models" : what === "ollama-ps" ? "/api/ps" : what === "openai" ? "/v1/models" : "/api/tags";
         if (u.kind === "openai" && what === "ollama-ps") return null;
+        const e = this.entries.get(u.name);
         try {
-          const e = this.entries.get(u.name);
           const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + p, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
+            failures.push(`upstream "${u.name}" answered ${res.status}`);
             return null;
           }
           const json = (await res.json()) as any;
+          // A down upstream answered: check it now rather than at down_interval.
+          if (u.state === "down" && e?.upstream === u) void e.monitor.check();
           if (u.kind === "openai" && what !== "openai") return { models: (Array.isArray(json?.data) ? json.data : []).map((m: { id: string }) => tagFromId(m.id)) };
           if (what === "ollama-tags" && Array.isArray(json?.models)) u.setModels(json.models.map((m: { name: string }) => m.name));
           return json;
-        } catch {
+        } catch (err) {
+          const reason = describeFetchError(err);
+          const fix = fixFor({ ...u.status(), lastError: reason });
+          failures.push(`upstream "${u.name}" could not be reached: ${reason}${fix ? ` — ${fix}` : ""}`);
           return null;
         }
       }),
     );
     const ok = results.filter((r) => r !== null);
-    if (ok.length === 0 && ups.length > 0) return brokerError(path, "upstream_error", "no upstream answered with its model list");
+    if (ok.length === 0) return brokerError(path, "upstream_error", `no upstream answered with its model list: ${failures.join("; ") || "none lists models in this form"}`);
     if (what === "openai") {
       const merged = mergeOpenAiModels(ok);
       return Response.json({ ...merged, data: listWithAliases(merged.data, this.aliases, "id") });

@@ -128,10 +128,13 @@ export class HealthMonitor {
           next = "degraded";
           reason = describeFetchError(v.status === "rejected" ? v.reason : (tags as PromiseRejectedResult).reason);
         } else next = "up";
+        // Back from an outage (down, never answered, or degraded by a failed check): what failed meanwhile is not its quality.
+        if (next === "up" && (u.state === "down" || u.state === "unknown" || (u.state === "degraded" && u.consecutiveFailures > 0))) u.metrics.forgetErrors();
       } else {
         const list = await getJson(u, "/v1/models", timeoutMs);
         const data = Array.isArray(list?.data) ? list.data : [];
         u.setModels(data.map((m: { id?: string }) => m.id).filter((n: unknown) => typeof n === "string"));
+        if (u.state !== "up") u.metrics.forgetErrors();
         next = "up";
       }
       u.consecutiveFailures = 0;

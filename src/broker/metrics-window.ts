@@ -70,6 +70,17 @@ export class MetricsWindow {
     }
   }
 
+  /**
+   * The upstream is back after an outage: the requests that failed while it was away leave the window (they were the
+   * outage, which state and the upstream_down alert report, not the quality of what now answers). Totals keep them.
+   */
+  forgetErrors(): void {
+    for (const s of this.slots) {
+      s.requests -= s.errors;
+      s.errors = 0;
+    }
+  }
+
   recordHealth(latencyMs: number): void {
     this.slot().health.record(latencyMs);
   }

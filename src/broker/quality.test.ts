@@ -1,6 +1,6 @@
 // Unit tests for the quality verdict (excellent/good/poor/critical/down) from the 1.x thresholds, per upstream and overall.
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_THRESHOLDS, overallQuality, quality, qualityLatency } from "./quality.ts";
+import { DEFAULT_THRESHOLDS, quality, qualityLatency } from "./quality.ts";
 
 describe("quality (1.x thresholds)", () => {
   const cases: [string, Parameters<typeof quality>[0], number, number | null, string][] = [
@@ -17,12 +17,13 @@ describe("quality (1.x thresholds)", () => {
     ["no latency known yet → judged on errors only", "up", 0, null, "excellent"],
     ["never answered (unknown) is critical, not excellent", "unknown", 0, null, "critical"],
     ["never answered stays critical whatever the (empty) metrics say", "unknown", 0, 10, "critical"],
-    ["degraded is judged like up", "degraded", 0.06, 20, "good"],
+    ["degraded is poor at best (its last check failed): never excellent beside connection refused", "degraded", 0, 20, "poor"],
+    ["degraded with many failures is critical", "degraded", 0.5, 20, "critical"],
   ];
   for (const [name, state, err, lat, want] of cases) test(name, () => expect(quality(state, err, lat, DEFAULT_THRESHOLDS)).toBe(want as never));
 
   test("thresholds come from config", () => {
-    const t = { critical_error_rate: 0.5, good_error_rate: 0.2, poor_latency_ms: 200, good_latency_ms: 100 };
+    const t = { critical_error_rate: 0.5, good_error_rate: 0.2, poor_latency_ms: 200, good_latency_ms: 100, min_requests: 1 };
     expect(quality("up", 0.3, 50, t)).toBe("good");
     expect(quality("up", 0.3, 150, t)).toBe("good");
     expect(quality("up", 0.1, 250, t)).toBe("poor");
@@ -30,17 +31,11 @@ describe("quality (1.x thresholds)", () => {
     expect(quality("up", 0.1, 100, t)).toBe("excellent");
   });
 
-  test("overall is the best serving upstream; critical when every upstream is down or has never answered", () => {
-    const unknown = quality("unknown", 0, null);
-    expect(overallQuality([])).toBe("critical");
-    expect(overallQuality(["down", "down"])).toBe("critical");
-    expect(overallQuality([unknown])).toBe("critical");
-    expect(overallQuality([unknown, "down"])).toBe("critical");
-    expect(overallQuality(["down", "poor", "critical"])).toBe("poor");
-    expect(overallQuality(["good", "excellent"])).toBe("excellent");
-    // one upstream serving well is what requests get (they fail over to it)
-    expect(overallQuality(["excellent", "down"])).toBe("excellent");
-    expect(overallQuality([unknown, "good"])).toBe("good");
+  test("the error rate judges quality only from min_requests requests on (1 failure of 1 is not critical)", () => {
+    expect(quality("up", 1, 10, DEFAULT_THRESHOLDS, 1)).toBe("excellent");
+    expect(quality("up", 1, 10, DEFAULT_THRESHOLDS, 4)).toBe("excellent");
+    expect(quality("up", 1, 10, DEFAULT_THRESHOLDS, 5)).toBe("critical");
+    expect(quality("up", 0.5, 10, { ...DEFAULT_THRESHOLDS, min_requests: 1 }, 1)).toBe("critical");
   });
 
   test("the judged latency is the traffic's p95 time to first byte, else the health checks' p95", () => {

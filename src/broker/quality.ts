@@ -1,4 +1,4 @@
-// Quality of an upstream and of the whole broker: pure functions of state, metrics and the [quality] thresholds.
+// Quality of one upstream: a pure function of its state, metrics and the [quality] thresholds (the overall verdict is src/core/verdict.ts).
 import type { Quality, UpstreamMetrics, UpstreamState } from "../core/contracts.ts";
 import type { Config } from "../config/schema.ts";
 
@@ -9,9 +9,8 @@ export const DEFAULT_THRESHOLDS: QualityThresholds = {
   good_error_rate: 0.05,
   poor_latency_ms: 5000,
   good_latency_ms: 1000,
+  min_requests: 5,
 };
-
-const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 
 /**
  * The latency that quality judges: the p95 time to first byte of real traffic in the window (a whole generation's
@@ -26,23 +25,17 @@ export function qualityLatency(m: Pick<UpstreamMetrics, "ttfbMs" | "healthLatenc
  * The 1.x rules: down or error rate > 10% → critical; latency > 5 s → poor; > 1 s or error rate > 5% → good.
  * An upstream that has never answered (state unknown) is critical: nothing shows it serves, and "excellent" for
  * an Ollama that is not running is what users were told before the first check.
+ * The error rate counts once the window holds `min_requests` requests (as [alerts] error_rate_min_requests does for
+ * alerts): one failure of one request is not a verdict. A degraded upstream (its last check failed, or half of it did)
+ * is "poor" at best: it may be going down, and "excellent" beside "connection refused" is not the truth.
  */
-export function quality(state: UpstreamState, errorRate: number, latencyMs: number | null, t: QualityThresholds = DEFAULT_THRESHOLDS): Quality {
+export function quality(state: UpstreamState, errorRate: number, latencyMs: number | null, t: QualityThresholds = DEFAULT_THRESHOLDS, requests = Infinity): Quality {
   if (state === "down") return "down";
   if (state === "unknown") return "critical";
-  if (errorRate > t.critical_error_rate) return "critical";
+  const judged = requests >= t.min_requests ? errorRate : 0;
+  if (judged > t.critical_error_rate) return "critical";
+  if (state === "degraded") return "poor";
   if (latencyMs !== null && latencyMs > t.poor_latency_ms) return "poor";
-  if ((latencyMs !== null && latencyMs > t.good_latency_ms) || errorRate > t.good_error_rate) return "good";
+  if ((latencyMs !== null && latencyMs > t.good_latency_ms) || judged > t.good_error_rate) return "good";
   return "excellent";
-}
-
-/**
- * What the user gets from the broker as a whole: the best quality among enabled upstreams (requests fail over to it),
- * "critical" when none serves (every one down or never answered, or none enabled): no request can succeed.
- * "down" is never the overall verdict of a running broker; the API reports it only when the broker is not running.
- */
-export function overallQuality(qualities: Quality[]): Quality {
-  let best: Quality = "critical";
-  for (const q of qualities) if (RANK[q] > RANK[best]) best = q;
-  return best;
 }

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { renderStatus, useColour } from "./status-view.ts";
 import type { DaemonStatus } from "../core/contracts.ts";
 import { upstream } from "../../tests/api/stubs.ts";
+import { verdict } from "../core/verdict.ts";
 
 const now = new Date("2026-11-21T12:00:00Z");
 const status: DaemonStatus = {
@@ -13,6 +14,7 @@ const status: DaemonStatus = {
   ],
   tunnel: { state: "connected", protocol: "v2", relay: "wss://relay.example/agent", since: "2026-11-21T11:00:00Z", nextRetry: null, attempt: 0, lastError: null, tunnelId: "t1", activeStreams: 2 },
   quality: "good",
+  verdict: { quality: "good", level: "ok", upstream: null, reason: null, fix: null, text: "quality good" },
   alerts: [{ id: "upstream_down:spare", rule: "upstream_down", severity: "critical", subject: "spare", message: "spare is down", raisedAt: "2026-11-21T11:58:00Z" }],
   auth: { state: "signed_in", subject: "ada@example.com", expiresAt: null },
   warnings: ["secrets are kept in a file"],
@@ -63,7 +65,7 @@ describe("status table", () => {
     const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
     for (const name of ["new", "old"]) {
       const row = lines.find((l) => l.startsWith(name))!;
-      expect(row).toMatch(new RegExp(`^${name}\\s+unknown\\s+-\\s+0\\s`));
+      expect(row).toMatch(new RegExp(`^${name}\\s+unknown\\s+-\\s+-\\s`));
       expect(row.indexOf("-")).toBe(header.indexOf("QUALITY"));
       expect(row).toContain("never");
     }
@@ -75,6 +77,11 @@ describe("status table", () => {
     const m = (p50: number, errorRate: number, tokensPerSec: number | null) => ({ ...upstream("x", "up").metrics, latencyMs: { p50, p90: p50 * 2, p95: p50 * 3, p99: p50 * 10 }, errorRate, tokensPerSec });
     const busy = "HTTP 503 from http://workstation-gpu.lan:11434/api/chat: server busy, please retry later (queue is full)";
     const relayError = "relay refused the agent token (401 unauthorized): set the right one with `cloudtolocalllm-tunnel secret set tunnel-token`";
+    const ups: DaemonStatus["upstreams"] = [
+      { ...upstream("workstation-gpu", "degraded", ["a", "b", "c"]), quality: "excellent", lastCheck: "2026-11-21T11:47:30Z", metrics: m(1234, 1, 1234.5), lastError: busy },
+      { ...upstream("openrouter-fallback-eu-west", "up", Array.from({ length: 120 }, (_, i) => `m${i}`)), lastCheck: "2026-11-21T11:59:50Z", metrics: m(98, 0.125, 55.2), lastError: null },
+      { ...upstream("laptop", "down"), enabled: false, lastCheck: "2026-11-21T09:30:00Z" },
+    ];
     const wide: DaemonStatus = {
       daemon: {
         ...status.daemon,
@@ -85,11 +92,9 @@ describe("status table", () => {
         configPath: "/home/alexandra.konstantinopoulou/.config/cloudtolocalllm/tunnel.toml",
         lastReload: { at: "2026-11-21T11:59:00Z", ok: false, error: { message: 'upstreams[2].url: "htp://gpu-box.lan:11434" is not a URL (expected http:// or https://)', line: 31, column: 7 } },
       },
-      upstreams: [
-        { ...upstream("workstation-gpu", "degraded", ["a", "b", "c"]), quality: "excellent", lastCheck: "2026-11-21T11:47:30Z", metrics: m(1234, 1, 1234.5), lastError: busy },
-        { ...upstream("openrouter-fallback-eu-west", "up", Array.from({ length: 120 }, (_, i) => `m${i}`)), lastCheck: "2026-11-21T11:59:50Z", metrics: m(98, 0.125, 55.2), lastError: null },
-        { ...upstream("laptop", "down"), enabled: false, lastCheck: "2026-11-21T09:30:00Z" },
-      ],
+      upstreams: ups,
+      // The daemon's verdict for these upstreams: its problem, reason and fix make one more long line.
+      verdict: verdict(ups),
       tunnel: { ...status.tunnel, state: "reconnecting", relay: "wss://relay.cloudtolocalllm.example.com/agent", nextRetry: "2026-11-21T12:00:04.123Z", attempt: 7, lastError: relayError, activeStreams: 0 },
       quality: "poor",
       alerts: [{ id: "a", rule: "error_rate", severity: "critical", subject: "workstation-gpu", message: "upstream workstation-gpu has answered 100% of requests with errors over the last 5 minutes", raisedAt: "2026-11-21T11:58:00Z" }],
@@ -115,11 +120,26 @@ describe("status table", () => {
     const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
     for (const col of ["STATE", "QUALITY", "MODELS", "P95", "ERRORS"]) expect(header).toContain(col);
     const gpu = lines.find((l) => l.startsWith("workstation-gpu"))!;
+    // The last error sits under its row, indented, and its continuation further in.
+    expect(lines[lines.indexOf(gpu) + 1]).toStartWith("  last error: HTTP 503");
+    expect(lines[lines.indexOf(gpu) + 2]).toStartWith("    ");
     expect(gpu.indexOf("degraded")).toBe(header.indexOf("STATE"));
     expect(gpu.indexOf("100.0%")).toBe(header.indexOf("ERRORS"));
     expect(lines.find((l) => l.startsWith("openrouter-fall…"))!.indexOf("120")).toBe(header.indexOf("MODELS"));
     // A wider terminal gets every column back.
     expect(renderStatus(wide, { color: false, now, width: 200 }).split("\n").find((l) => l.startsWith("UPSTREAM"))).toContain("P99");
+  });
+  test("a down upstream: the verdict's reason and fix under the header, no stale model count or latencies", () => {
+    const down = { ...upstream("local", "down", ["a", "b"]), metrics: { ...upstream("x", "up").metrics, latencyMs: { p50: 900, p90: 950, p95: 1000, p99: 1100 } } };
+    const s: DaemonStatus = { ...status, upstreams: [down], verdict: verdict([down]), quality: verdict([down]).quality, alerts: [] };
+    const out = renderStatus(s, { color: false, now });
+    const lines = out.split("\n");
+    expect(lines[0]).toEndWith("· quality critical");
+    // Wrapped to 80 columns, its words unchanged.
+    expect(out.replace(/\n +/g, " ").split("\n")[2]).toBe("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+    const row = lines.find((l) => l.startsWith("local"))!;
+    expect(row).toMatch(/^local\s+down\s+down\s+-\s+-\s+-\s+-\s/);
+    expect(row).not.toContain("1.0s");
   });
   test("colour only on a TTY and never with NO_COLOR", () => {
     const prev = process.env.NO_COLOR;

@@ -1,5 +1,6 @@
 // Renders a DaemonStatus as the `status` command's table, with colours on a terminal.
-import type { DaemonStatus, LatencySummary } from "../core/contracts.ts";
+import type { DaemonStatus, LatencySummary, VerdictLevel } from "../core/contracts.ts";
+import { serving } from "../core/verdict.ts";
 
 const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
 type Colour = keyof typeof CODES;
@@ -22,7 +23,10 @@ const TONE: Record<string, Colour> = {
   failed: "red",
   auth_failed: "red",
   warning: "yellow",
+  checking: "dim",
 };
+
+const VERDICT_TONE: Record<VerdictLevel, Colour | undefined> = { ok: undefined, checking: "dim", warning: "yellow", critical: "red" };
 
 function duration(sec: number): string {
   const d = Math.floor(sec / 86400);
@@ -35,6 +39,7 @@ function duration(sec: number): string {
 
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? "-" : v >= 1000 ? `${(v / 1000).toFixed(1)}s` : `${Math.round(v)}ms`);
 const pct = (l: LatencySummary) => [ms(l.p50), ms(l.p95), ms(l.p99)];
+const NO_FIGURES = ["-", "-", "-"];
 
 /** Index of the free-text LAST ERROR cell in a row: shown under the row, never as a column. */
 const LAST_ERROR = 10;
@@ -81,7 +86,8 @@ export function wrapLine(text: string, width: number, indent = "  "): string[] {
       continue;
     }
     flush();
-    const part = raw.trimStart();
+    // A part that starts a line drops the space before its "·"; a line's own indent stays.
+    const part = raw.startsWith(" · ") ? raw.slice(1) : raw;
     if (fits(part)) {
       cur = part;
       continue;
@@ -131,6 +137,9 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
       ? ` · reloaded ${ago(reload.at)}`
       : ` · ${paint("last reload rejected", "red")}: ${reload.error?.line ? `line ${reload.error.line}:${reload.error.column ?? 1}: ` : ""}${reload.error?.message ?? ""}`;
   out.push(`config ${d.configPath}${reloadText}`);
+  // The verdict's problem, reason and fix (src/core/verdict.ts), as the tray and the dashboard show it.
+  const v = s.verdict;
+  if (v && v.level !== "ok") out.push(`health ${paint(v.text, VERDICT_TONE[v.level])}`);
   out.push("");
 
   const header = ["UPSTREAM", "STATE", "QUALITY", "MODELS", "P50", "P95", "P99", "ERRORS", "TOK/S", "CHECKED", "LAST ERROR"];
@@ -139,8 +148,9 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
     u.state,
     // Not checked yet (or disabled): no verdict to show; the daemon's "critical" for it only feeds the overall one.
     u.state === "unknown" ? "-" : u.quality,
-    String(u.models.length),
-    ...pct(u.metrics.latencyMs),
+    // A down upstream's model count and latencies are from before it went down: not shown as if current.
+    serving(u) ? String(u.models.length) : "-",
+    ...(serving(u) ? pct(u.metrics.latencyMs) : NO_FIGURES),
     `${(u.metrics.errorRate * 100).toFixed(1)}%`,
     u.metrics.tokensPerSec === null ? "-" : u.metrics.tokensPerSec.toFixed(1),
     ago(u.lastCheck),

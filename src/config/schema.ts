@@ -147,6 +147,11 @@ export const QualitySchema = T.Object(
     good_error_rate: T.Number({ default: 0.05, minimum: 0, maximum: 1, description: "Error rate above which quality is at best good." }),
     poor_latency_ms: T.Number({ default: 5000, minimum: 0, description: "Latency above which quality is poor." }),
     good_latency_ms: T.Number({ default: 1000, minimum: 0, description: "Latency above which quality is at best good." }),
+    min_requests: T.Integer({
+      default: 5,
+      minimum: 1,
+      description: "Requests in the metrics window needed before the error rate judges quality (1 failure of 1 is not critical).",
+    }),
   },
   { additionalProperties: false, default: {}, description: "Quality thresholds (defaults are the 1.x app's)." },
 );

@@ -158,6 +158,21 @@ export const QueueStatus = t.Object({
   timedOut: t.Integer({ description: "Refused after queue_timeout (503), since start." }),
 });
 
+export const VerdictLevel = t.UnionEnum(["ok", "checking", "warning", "critical"]);
+
+/** The one health verdict (src/core/verdict.ts): every surface (status, tray, dashboard, /metrics) shows this. */
+export const Verdict = t.Object(
+  {
+    quality: Quality,
+    level: VerdictLevel,
+    upstream: Nullable(t.String({ description: "The upstream the problem is about, if one is." })),
+    reason: Nullable(t.String({ description: "Why, e.g. \"connection refused\"." })),
+    fix: Nullable(t.String({ description: "What to do about it, e.g. \"is Ollama running? `systemctl --user start ollama` or `ollama serve`\"." })),
+    text: t.String({ description: "One line: the problem, its reason and fix; \"quality excellent\" when there is none." }),
+  },
+  { additionalProperties: true },
+);
+
 export const DaemonStatus = t.Object(
   {
     daemon: t.Object({
@@ -173,6 +188,7 @@ export const DaemonStatus = t.Object(
     upstreams: t.Array(UpstreamStatus),
     tunnel: TunnelStatus,
     quality: Quality,
+    verdict: Verdict,
     alerts: t.Array(Alert),
     auth: t.Object({
       state: AuthState,
@@ -199,6 +215,7 @@ export const DaemonStatus = t.Object(
         upstreams: [UPSTREAM_EXAMPLE],
         tunnel: TUNNEL_EXAMPLE,
         quality: "good",
+        verdict: { quality: "good", level: "ok", upstream: null, reason: null, fix: null, text: "quality good" },
         alerts: [ALERT_EXAMPLE],
         auth: { state: "signed_in", subject: "ada@example.com", expiresAt: "2026-11-21T16:00:00.000Z" },
         warnings: [],
@@ -312,6 +329,8 @@ export type Alert = Static<typeof Alert>;
 export type ReloadResult = Static<typeof ReloadResult>;
 export type AuthState = Static<typeof AuthState>;
 export type DaemonStatus = Static<typeof DaemonStatus>;
+export type Verdict = Static<typeof Verdict>;
+export type VerdictLevel = Static<typeof VerdictLevel>;
 export type RequestSource = Static<typeof RequestSource>;
 export type RequestRecord = Static<typeof RequestRecord>;
 export type DeviceLoginStarted = Static<typeof DeviceLoginStarted>;

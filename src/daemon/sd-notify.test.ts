@@ -24,6 +24,9 @@ describe("sd-notify", () => {
     );
     expect(statusLine({ upstreams: [up("a", "unknown")], quality: "excellent" })).toBe("0/1 upstreams up");
     expect(statusLine({})).toBe("running");
+    expect(statusLine({ upstreams: [up("a", "down")], quality: "critical", problem: "a is down: connection refused — is Ollama running?" })).toBe(
+      "0/1 upstreams up, a is down: connection refused — is Ollama running?",
+    );
   });
 
   test("no NOTIFY_SOCKET: no notifier, nothing loaded", () => {

@@ -1,5 +1,6 @@
 // systemd readiness protocol: READY/STATUS/STOPPING/WATCHDOG through sd_notify(3) in libsystemd.so.0 via bun:ffi.
 import { dlopen, FFIType } from "bun:ffi";
+import { verdict } from "../core/verdict.ts";
 import type { DaemonEvent, EventType } from "../core/events.ts";
 import type { Quality, TunnelStatus, UpstreamStatus } from "../core/contracts.ts";
 import { logger } from "../core/log.ts";
@@ -37,7 +38,7 @@ export function watchdogIntervalMs(env: Record<string, string | undefined> = pro
 }
 
 /** The one-line STATUS= text: upstreams, quality and tunnel at a glance, as `systemctl --user status` shows it. */
-export function statusLine(s: { upstreams?: UpstreamStatus[]; quality?: Quality; tunnel?: TunnelStatus; rejected?: boolean }): string {
+export function statusLine(s: { upstreams?: UpstreamStatus[]; quality?: Quality; tunnel?: TunnelStatus; rejected?: boolean; problem?: string | null }): string {
   const parts: string[] = [];
   if (s.upstreams) {
     const enabled = s.upstreams.filter((u) => u.enabled);
@@ -45,6 +46,7 @@ export function statusLine(s: { upstreams?: UpstreamStatus[]; quality?: Quality;
     // Quality describes the upstreams that serve: with none up it would only repeat the count.
     parts.push(`${up}/${enabled.length} upstreams up` + (s.quality && up ? ` (${s.quality})` : ""));
   }
+  if (s.problem) parts.push(s.problem);
   if (s.tunnel) parts.push(s.tunnel.state === "disabled" ? "tunnel disabled" : `tunnel ${s.tunnel.state.replace("_", " ")}`);
   if (s.rejected) parts.push("config rejected, running the last good one");
   return parts.length ? parts.join(", ") : "running";
@@ -64,7 +66,11 @@ export const createSdNotifyComponent: ComponentFactory = (ctx) => {
 
   const current = () => {
     const broker = ctx.services.broker;
-    return statusLine({ upstreams: broker?.upstreams(), quality: broker?.overallQuality(), tunnel: ctx.services.tunnel?.status(), rejected });
+    const upstreams = broker?.upstreams();
+    // The one verdict (src/core/verdict.ts): its problem, reason and fix, as status and the tray show them.
+    const v = upstreams ? verdict(upstreams) : null;
+    const problem = v && (v.level === "warning" || v.level === "critical") ? v.text : null;
+    return statusLine({ upstreams, quality: v?.quality, tunnel: ctx.services.tunnel?.status(), rejected, problem });
   };
   const sendStatus = () => {
     if (!notify || stopping) return;

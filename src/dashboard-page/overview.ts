@@ -1,5 +1,6 @@
 // The overview: one card per upstream, the tunnel with its controls, overall quality, active alerts and the live charts.
-import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../core/contracts.ts";
+import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../core/contracts.ts";
+import { serving } from "../core/verdict.ts";
 import { ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
 import { $, h, setClass, setText } from "./dom.ts";
@@ -71,11 +72,13 @@ class UpstreamCard {
     this.el.dataset.state = u.state;
     setText(this.f.where!, `${u.kind} · ${u.url} · priority ${u.priority}`);
     setText(this.f.version!, u.version ?? fmt.DASH);
-    setText(this.f.modelCount!, String(u.models.length));
+    // A down upstream's model count and latencies are from before it went down: not shown as current.
+    this.live = serving(u);
+    setText(this.f.modelCount!, this.live ? String(u.models.length) : fmt.DASH);
     setText(this.f.lastCheck!, u.lastCheck ? fmt.clock(u.lastCheck) : fmt.DASH);
     setText(this.f.lastError!, u.lastError && u.state !== "up" ? `Last error: ${u.lastError}` : "");
     this.f.lastError!.hidden = !(u.lastError && u.state !== "up");
-    setText(this.modelSummary, `Models (${u.models.length})`);
+    setText(this.modelSummary, this.live ? `Models (${u.models.length})` : "Models (last known)");
     const names = u.models.join("\n");
     if (this.modelList.dataset.names !== names) {
       this.modelList.dataset.names = names;
@@ -84,9 +87,11 @@ class UpstreamCard {
     this.metrics(u.metrics);
   }
 
+  private live = true;
+
   metrics(m: UpstreamMetrics): void {
-    setText(this.f.p50!, fmt.ms(m.latencyMs.p50));
-    setText(this.f.p95!, fmt.ms(m.latencyMs.p95));
+    setText(this.f.p50!, this.live ? fmt.ms(m.latencyMs.p50) : fmt.DASH);
+    setText(this.f.p95!, this.live ? fmt.ms(m.latencyMs.p95) : fmt.DASH);
     setText(this.f.errorRate!, fmt.pct(m.errorRate));
     setText(this.f.tps!, fmt.rate(m.tokensPerSec, ""));
     setText(this.f.rps!, fmt.rate(m.requestsPerSec, ""));
@@ -204,6 +209,7 @@ export class Overview {
     });
     $("#no-upstreams").hidden = st.upstreams.length > 0;
     this.setQuality(st.quality);
+    this.setVerdict(st.verdict);
     this.setTunnel(st.tunnel);
     this.setAlerts(st.alerts);
     setText($("#daemon-version"), `v${st.daemon.version}`);
@@ -256,6 +262,16 @@ export class Overview {
     setText(el, q);
     setClass(el, "q-", q);
     el.setAttribute("aria-label", `overall quality: ${q}`);
+  }
+
+  /** The daemon's one verdict (src/core/verdict.ts): its problem, reason and fix, as status and the tray show them. */
+  setVerdict(v: Verdict | undefined): void {
+    const el = $("#health-verdict");
+    const shown = !!v && (v.level === "warning" || v.level === "critical");
+    el.hidden = !shown;
+    setText(el, shown ? v!.text : "");
+    el.className = `banner ${v?.level === "critical" ? "banner-error" : "banner-warn"}`;
+    el.dataset.level = v?.level ?? "";
   }
 
   setTunnel(t: TunnelStatus): void {

@@ -89,7 +89,10 @@ describe("status, upstreams, models, version, events", () => {
     expect(r.json.daemon).toMatchObject({ pid: process.pid, configPath: env.file, lastReload: null });
     expect(r.json.upstreams.map((u: any) => [u.name, u.state])).toEqual([["local", "up"], ["spare", "down"]]);
     expect(r.json.tunnel.state).toBe("disabled");
-    expect(r.json.quality).toBe("excellent");
+    // spare is down: the headline is good at best, and the verdict names it with the reason and the fix.
+    expect(r.json.quality).toBe("good");
+    expect(r.json.verdict).toMatchObject({ quality: "good", level: "warning", upstream: "spare", reason: "connection refused" });
+    expect(r.json.verdict.text).toContain("spare is down: connection refused — is Ollama running?");
     expect(r.json.alerts[0].id).toBe("upstream_down:spare");
     expect(r.json.auth).toEqual({ state: "disabled", subject: null, expiresAt: null });
   });

@@ -57,5 +57,6 @@ test("the refused upstream is down after the first check (not unknown), the over
   const tray = buildView({ status: s, linking: false, lastAlert: null, compatWarning: null, notifications: true, actionError: null, trayVersion: "3.0.0", apiBase: api });
   expect(tray.state).toBe("critical");
   expect(tray.tooltip.body).not.toContain("excellent");
-  expect(tray.tooltip.body.split("\n")[0]).toBe("local: down · 0 models · p95 –");
+  // The verdict's reason and fix first, then the upstream without figures from before it was down.
+  expect(tray.tooltip.body.split("\n").slice(0, 2)).toEqual(["local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`", "local: down"]);
 }, 60_000);

@@ -35,8 +35,8 @@ test("health: failures → degraded, then down after N; recovery → up; each ch
   const states = tb.seen.filter((e) => e.type === "upstream.state").map((e) => (e.data as { to: string }).to);
   expect(states).toEqual(["up", "degraded", "down", "up"]);
   const qualities = tb.seen.filter((e) => e.type === "upstream.quality").map((e) => (e.data as { to: string }).to);
-  // Unchecked, it was critical (never answered), not excellent.
-  expect(qualities).toEqual(["excellent", "down", "excellent"]);
+  // Unchecked, it was critical (never answered), not excellent; degraded (a failed check) is poor at best.
+  expect(qualities).toEqual(["excellent", "poor", "down", "excellent"]);
   expect(tb.broker.overallQuality()).toBe("excellent");
 });
 
@@ -59,7 +59,8 @@ test("error rate over the window turns quality critical (upstream.quality event)
   tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("u", f.url), {}, "max_attempts = 1");
   await tb.waitState("u", "up");
   f.options.failWith503 = true;
-  for (let i = 0; i < 3; i++) await (await fetch(`${tb.url}/api/embed`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", input: "x" }) })).arrayBuffer();
+  // [quality] min_requests (5): fewer requests than that do not judge by their error rate.
+  for (let i = 0; i < 5; i++) await (await fetch(`${tb.url}/api/embed`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", input: "x" }) })).arrayBuffer();
   const end = Date.now() + 3000;
   while (tb.broker.upstream("u")!.quality !== "critical" && Date.now() < end) await Bun.sleep(50);
   expect(tb.broker.upstream("u")!.quality).toBe("critical");

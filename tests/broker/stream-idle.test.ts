@@ -58,7 +58,8 @@ beforeAll(async () => {
     process.stderr.write(l + "\n");
   });
   up = stallingUpstream();
-  b = await startBroker(upstreamToml("stall", up.url, 'stream_idle_timeout = "1s"'));
+  // min_requests = 1: this one broken stream is enough traffic to judge quality by.
+  b = await startBroker(`[quality]\nmin_requests = 1\n` + upstreamToml("stall", up.url, 'stream_idle_timeout = "1s"'));
   await b.waitState("stall", "up");
 });
 

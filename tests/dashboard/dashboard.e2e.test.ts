@@ -257,6 +257,16 @@ describe("dashboard in Chromium", () => {
       expect(performance.now() - t0).toBeLessThan(2000);
       expect(await card.getAttribute("data-state")).toBe("down");
       expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+      // The one verdict (as status and the tray give it): the headline is not excellent, the banner says which and why;
+      // the down card shows no model count or latency from before.
+      const verdict = page.locator("#health-verdict");
+      await step("verdict shown", page.locator("#health-verdict", { hasText: "beta is down" }).waitFor({ timeout: 5000 }));
+      expect(await verdict.textContent()).toBe((await apiJson("GET", "/api/v1/status")).verdict.text);
+      expect(await page.locator("#overall-quality").textContent()).not.toBe("excellent");
+      expect(await card.locator('[data-f="modelCount"]').textContent()).toBe("—");
+      expect(await card.locator('[data-f="p95"]').textContent()).toBe("—");
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, "dashboard-verdict.png") });
       await step("alert raised", alert.waitFor({ timeout: 10_000 }));
       expect(await alert.textContent()).toContain("beta");
     } finally {
@@ -264,6 +274,7 @@ describe("dashboard in Chromium", () => {
     }
     await step("card shows up", card.locator('[data-f="state"]', { hasText: "up" }).waitFor({ timeout: 10_000 }));
     await step("alert cleared", alert.waitFor({ state: "detached", timeout: 10_000 }));
+    await step("verdict cleared", page.locator("#health-verdict").waitFor({ state: "hidden", timeout: 10_000 }));
     expect(await page.locator("#no-alerts").isVisible()).toBe(true);
   }, 45_000);
 

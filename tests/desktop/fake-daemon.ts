@@ -1,6 +1,7 @@
 // A small stand-in for the daemon's control API (/ws snapshot + events, status, tunnel and reconnect routes) that records calls.
 import type { Server, ServerWebSocket } from "bun";
 import type { DaemonStatus, UpstreamStatus } from "../../src/core/contracts.ts";
+import { verdict } from "../../src/core/verdict.ts";
 
 export function upstream(name: string, over: Partial<UpstreamStatus> = {}): UpstreamStatus {
   const lat = { p50: 40, p90: 90, p95: 120, p99: 200 };
@@ -25,11 +26,13 @@ export function upstream(name: string, over: Partial<UpstreamStatus> = {}): Upst
 }
 
 export function daemonStatus(over: Partial<DaemonStatus> = {}): DaemonStatus {
+  const upstreams = over.upstreams ?? [upstream("local")];
   return {
     daemon: { version: "3.0.0", commit: "abc123", buildDate: "development", pid: 1, startedAt: new Date().toISOString(), uptimeSec: 5, configPath: "", lastReload: null },
-    upstreams: [upstream("local")],
+    upstreams,
     tunnel: { state: "connected", protocol: "v2", relay: "wss://relay.example.com/agent", since: null, nextRetry: null, attempt: 0, lastError: null, tunnelId: "t1", activeStreams: 0 },
     quality: "excellent",
+    verdict: verdict(upstreams),
     alerts: [],
     auth: { state: "disabled", subject: null, expiresAt: null },
     warnings: [],

@@ -213,6 +213,9 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
     expect(status.err + status.out).toContain("quality critical");
     expect(status.code).toBe(0);
     expect(status.out).toMatch(/^local\s+down\b.*\n  last error: connection refused$/m);
+    // status fits 80 columns: the verdict's line wraps, its words unchanged.
+    expect(status.out.replace(/\n +/g, " ")).toContain("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+    expect(quick).toContain("local is down:\nconnection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
     const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }) });
     expect(res.status).toBe(502);
     expect(await res.text()).toBe(reply!);

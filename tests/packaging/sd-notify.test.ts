@@ -42,7 +42,8 @@ test(
     await sock.waitFor(/^STATUS=1\/1 upstreams up \(\w+\), tunnel disabled$/m);
     let mark = sock.messages.length;
     ollama.setHealthy(false);
-    await sock.waitFor(/^STATUS=0\/1 upstreams up, tunnel disabled$/m, mark);
+    // ... with the verdict's reason, as status and the tray give it.
+    await sock.waitFor(/^STATUS=0\/1 upstreams up, local is down: \/api\/\w+ answered 503 — upstream "local" answers, but with server errors: see its own log, tunnel disabled$/m, mark);
 
     // A rejected config changes the status line.
     mark = sock.messages.length;

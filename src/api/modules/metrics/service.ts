@@ -4,7 +4,7 @@ import { VERSION, COMMIT } from "../../../core/build-info.ts";
 import type { DaemonContext } from "../../../core/component.ts";
 import type { Quality } from "../../../core/contracts.ts";
 import { metricsRegistry } from "../../../core/metrics-registry.ts";
-import { overallQuality, tunnelStatus, upstreamList } from "../status/service.ts";
+import { healthVerdict, tunnelStatus, upstreamList } from "../status/service.ts";
 
 const QUALITY_SCORE: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 
@@ -12,9 +12,11 @@ export function metricsJson(ctx: DaemonContext) {
   const upstreams = upstreamList(ctx);
   const tunnel = tunnelStatus(ctx);
   const mem = process.memoryUsage();
+  const verdict = healthVerdict(ctx, upstreams);
   return {
     time: new Date().toISOString(),
-    quality: overallQuality(ctx),
+    quality: verdict.quality,
+    verdict,
     upstreams: upstreams.map((u) => ({ name: u.name, state: u.state, quality: u.quality, metrics: u.metrics })),
     tunnel: { state: tunnel.state, activeStreams: tunnel.activeStreams, attempt: tunnel.attempt },
     process: { uptimeSec: Math.round((Date.now() - ctx.startedAt.getTime()) / 1000), rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
@@ -59,6 +61,26 @@ export function daemonRegistry(ctx: DaemonContext): Registry {
     collect() {
       this.reset();
       for (const u of upstreamList(ctx)) this.set({ upstream: u.name }, QUALITY_SCORE[u.quality] ?? 0);
+    },
+  });
+  new Gauge({
+    name: "cloudtolocalllm_quality",
+    help: "The headline quality (as status shows it): 4 excellent, 3 good, 2 poor, 1 critical, 0 down.",
+    registers: [reg],
+    collect() {
+      this.set(QUALITY_SCORE[healthVerdict(ctx).quality] ?? 0);
+    },
+  });
+  new Gauge({
+    // An info-style series (always 1): the verdict's words are its labels, so an alert rule or a dashboard can show them.
+    name: "cloudtolocalllm_health_verdict",
+    help: "The health verdict status, the tray and the dashboard show (always 1): quality, level, the upstream at fault, the reason and the fix.",
+    labelNames: ["quality", "level", "upstream", "reason", "fix"],
+    registers: [reg],
+    collect() {
+      this.reset();
+      const v = healthVerdict(ctx);
+      this.set({ quality: v.quality, level: v.level, upstream: v.upstream ?? "", reason: v.reason ?? "", fix: v.fix ?? "" }, 1);
     },
   });
   new Gauge({

@@ -2,7 +2,8 @@
 // Every URL in it goes through the one URL redaction (core/redact-url.ts): upstream and relay URLs, and any inside messages.
 import { BUILD_DATE, COMMIT, VERSION } from "../../../core/build-info.ts";
 import type { DaemonContext } from "../../../core/component.ts";
-import type { DaemonStatus, Quality, TunnelStatus, UpstreamMetrics, UpstreamStatus } from "../../../core/contracts.ts";
+import type { DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../../../core/contracts.ts";
+import { verdict } from "../../../core/verdict.ts";
 import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 
 const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
@@ -74,9 +75,9 @@ function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
   return { state: ctx.config.current().auth.issuer ? "signed_out" : "disabled", subject: null, expiresAt: null };
 }
 
-/** Without a broker nothing can be served, whatever the config lists. */
-export function overallQuality(ctx: DaemonContext): Quality {
-  return ctx.services.broker?.overallQuality() ?? "down";
+/** The one verdict (src/core/verdict.ts) over the upstreams as shown; without a broker nothing can be served, whatever the config lists. */
+export function healthVerdict(ctx: DaemonContext, upstreams: UpstreamStatus[] = upstreamList(ctx)): Verdict {
+  return verdict(upstreams, !!ctx.services.broker);
 }
 
 /** Messages (warnings, alerts, the last reload's error) can quote a URL from the config: the whole object is swept as well. */
@@ -86,6 +87,7 @@ export function buildStatus(ctx: DaemonContext): DaemonStatus {
 
 function statusOf(ctx: DaemonContext): DaemonStatus {
   const upstreams = upstreamList(ctx);
+  const health = healthVerdict(ctx, upstreams);
   const warnings: string[] = [];
   if (ctx.services.secrets?.warning) warnings.push(ctx.services.secrets.warning);
   if (!ctx.services.broker) warnings.push("the broker is not running");
@@ -105,7 +107,8 @@ function statusOf(ctx: DaemonContext): DaemonStatus {
     },
     upstreams,
     tunnel: tunnelStatus(ctx),
-    quality: overallQuality(ctx),
+    quality: health.quality,
+    verdict: health,
     alerts: ctx.services.alerts?.active() ?? [],
     auth: authStatus(ctx),
     warnings,
