@@ -25,4 +25,5 @@ test("no models: says whether nothing is up or nothing is pulled", () => {
     "NAME  UPSTREAMS  LOADED\n(no models: no upstream is up)\nlocal is down (connection refused): its models are not listed",
   );
   expect(renderModels([], [up("local", "up")])).toBe("NAME  UPSTREAMS  LOADED\n(no models: pull one, e.g. `ollama pull llama3.2`)");
+  expect(renderModels([], [up("new", "unknown")]).split("\n").at(-1)).toBe("new is not checked yet: its models are not listed");
 });

@@ -24,7 +24,8 @@ export function renderModels(models: ModelRow[], upstreams: Pick<UpstreamStatus,
   // Only usable upstreams are asked for their models: say which were left out, so a missing model has its reason.
   for (const u of upstreams) {
     if (!u.enabled) continue;
-    if (u.state === "down" || u.state === "unknown") out.push(`${u.name} is ${u.state}${u.lastError ? ` (${u.lastError})` : ""}: its models are not listed`);
+    const why = u.state === "down" ? "is down" : u.state === "unknown" ? "is not checked yet" : null;
+    if (why) out.push(`${u.name} ${why}${u.lastError ? ` (${u.lastError})` : ""}: its models are not listed`);
   }
   return out.join("\n");
 }
