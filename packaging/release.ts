@@ -1,11 +1,12 @@
-// `bun run release`: binaries for every target, a tarball each (binary, units, desktop files, icons, man page, docs), .debs, SHA256SUMS.
+// `bun run release`: binaries for every target, a tarball each (binary, units, desktop files, icons, man page, shell completions, docs), .debs, SHA256SUMS.
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createReadStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { BINARY_NAME, build, REPO, TARGETS, type Target } from "./build.ts";
 import { assets, type AssetKind } from "../src/desktop/install/assets.ts";
-import { manPage } from "./man.ts";
+import { generatedAssets } from "../src/cli/generated-assets.ts";
+import { COMMANDS } from "../src/cli/commands.ts";
 import { runScript, scriptArgs, usageError } from "./script-args.ts";
 import { buildDeb, debArch } from "./deb/build.ts";
 import { writeBinPackage } from "./aur/update.ts";
@@ -18,6 +19,10 @@ export const TARBALL_DIR: Record<AssetKind, string> = {
   autostart: "desktop",
   metainfo: "desktop",
   icon: "icons",
+  man: "man",
+  "completion-bash": "completions/bash",
+  "completion-zsh": "completions/zsh",
+  "completion-fish": "completions/fish",
 };
 
 export function tarballName(version: string, target: Target): string {
@@ -43,13 +48,11 @@ export async function stageTarball(dir: string, binary: string, version: string,
   copyFileSync(binary, join(dir, BINARY_NAME));
   chmodSync(join(dir, BINARY_NAME), 0o755);
   for (const f of ["LICENSE", "README.md"]) copyFileSync(join(REPO, f), join(dir, f));
-  for (const a of assets()) {
+  for (const a of [...assets(), ...(await generatedAssets(COMMANDS, version, date))]) {
     const dest = join(dir, TARBALL_DIR[a.kind], a.name);
     mkdirSync(dirname(dest), { recursive: true });
     writeFileSync(dest, a.content, { mode: 0o644 });
   }
-  mkdirSync(join(dir, "man"), { recursive: true });
-  writeFileSync(join(dir, "man", `${BINARY_NAME}.1`), await manPage(version, date), { mode: 0o644 });
 }
 
 /** A reproducible .tar.gz of `dir` (sorted, root-owned, fixed mtime, no gzip timestamp). */

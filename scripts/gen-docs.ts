@@ -56,6 +56,9 @@ function tableDoc(out: string[], header: string, schema: TSchema): void {
   for (const [k, s] of nested) tableDoc(out, isTable(s) ? `[${base}.${k}]` : `[[${base}.${k}]]`, isTable(s) ? s : (s.items as TSchema));
 }
 
+/** What one table of each [[array]] section stands for, for "Repeat the table for each …". */
+const ONE_OF: Record<string, string> = { upstreams: "upstream", aliases: "alias" };
+
 /** The configuration reference, one table per section, straight from the schema. */
 export function renderConfigSection(): string {
   const out: string[] = [
@@ -83,7 +86,7 @@ export function renderConfigSection(): string {
   for (const [k, s] of Object.entries(ConfigSchema.properties as Record<string, TSchema>)) {
     if (isTable(s)) tableDoc(out, `[${k}]`, s);
     else if (isTableArray(s)) {
-      const item = { ...(s.items as TSchema), description: [s.description, "Repeat the table for each upstream."].filter(Boolean).join(" ") } as TSchema;
+      const item = { ...(s.items as TSchema), description: [s.description, `Repeat the table for each ${ONE_OF[k] ?? "entry"}.`].filter(Boolean).join(" ") } as TSchema;
       tableDoc(out, `[[${k}]]`, item);
       if (s.default !== undefined) out.push("", `Default: ${"`"}${cell(JSON.stringify(s.default))}${"`"}.`);
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bun
 // Entry point of the one binary: picks a command from the table and turns errors into one sentence and an exit code.
 import { COMMANDS, findCommand } from "./cli/commands.ts";
-import { CliError, EXIT_FAILURE, EXIT_USAGE, UsageError, wantsHelp } from "./cli/args.ts";
+import { CliError, EXIT_FAILURE, EXIT_USAGE, optionHint, UsageError, wantsHelp } from "./cli/args.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -19,7 +19,8 @@ function usage(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const first = argv[0];
-  if (first === "--version" || first === "-V") argv = ["version", ...argv.slice(1)];
+  // -v as well as -V: what `ollama -v`, `node -v` and `npm -v` taught users to type.
+  if (first === "--version" || first === "-V" || first === "-v") argv = ["version", ...argv.slice(1)];
   else if (first === "--help" || first === "-h" || first === "help") {
     const sub = argv[1] && findCommand(argv[1]);
     if (sub) return main([argv[1]!, "--help"]);
@@ -31,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   const rest = name === argv[0] ? argv.slice(1) : argv;
   const entry = findCommand(name);
   if (!entry) {
-    const { suggest } = await import("./config/validate.ts");
+    const { suggest } = await import("./config/suggest.ts");
     const hint = suggest(name, COMMANDS.map((c) => c.name));
     console.error(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
     return EXIT_USAGE;
@@ -42,10 +43,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await cmd.run(rest);
+    return await cmd.run(rest, COMMANDS);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`cloudtolocalllm-tunnel ${name}: ${e.message}`);
+      // Options before any command went to `serve`: a mistyped --version is closer to a top-level option than to serve's.
+      const global = rest === argv && !e.message.includes("did you mean") ? optionHint(e.message, ["version", "help"]) : "";
+      console.error(`cloudtolocalllm-tunnel ${name}: ${e.message}${global}`);
       return EXIT_USAGE;
     }
     if (e instanceof CliError) {

@@ -1,4 +1,4 @@
-// Builds the .deb with dpkg-deb from a release tarball's tree: FHS layout, DEP-5 copyright, changelog, man page, scripts.
+// Builds the .deb with dpkg-deb from a release tarball's tree: FHS layout, DEP-5 copyright, changelog, man page, completions, scripts.
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
@@ -96,6 +96,12 @@ ${PACKAGE}: initial-upload-closes-no-bugs *
 ${PACKAGE}: package-supports-alternative-init-but-no-init.d-script *
 `;
 
+const DEB_COMPLETION_DIRS: Record<string, string> = {
+  bash: "usr/share/bash-completion/completions",
+  zsh: "usr/share/zsh/vendor-completions",
+  fish: "usr/share/fish/vendor_completions.d",
+};
+
 export interface DebOptions {
   /** An unpacked release tarball (see packaging/release.ts TARBALL_DIR). */
   stage: string;
@@ -130,6 +136,8 @@ export async function buildDeb(opts: DebOptions): Promise<string> {
     mkdirSync(join(root, "usr/share/icons"), { recursive: true, mode: 0o755 });
     cpSync(s("icons/hicolor"), join(root, "usr/share/icons/hicolor"), { recursive: true });
     put(`usr/share/man/man1/${PACKAGE}.1.gz`, gz(readFileSync(s(`man/${PACKAGE}.1`))));
+    // Debian's places for completions: bash-completion's directory, zsh's vendor-completions (on zsh's default fpath), fish's vendor dir.
+    for (const [shell, dir] of Object.entries(DEB_COMPLETION_DIRS)) for (const f of readdirSync(s(`completions/${shell}`))) put(`${dir}/${f}`, readFileSync(s(`completions/${shell}/${f}`)));
     put(`usr/share/doc/${PACKAGE}/copyright`, copyright(readFileSync(s("LICENSE"), "utf8")));
     put(`usr/share/doc/${PACKAGE}/changelog.Debian.gz`, gz(changelog(opts.version, opts.date)));
     put(`usr/share/lintian/overrides/${PACKAGE}`, OVERRIDES);

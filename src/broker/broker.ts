@@ -217,7 +217,7 @@ export class Broker implements BrokerService {
     await Promise.all([...this.entries.values()].filter((e) => e.upstream.enabled).map((e) => e.monitor.check()));
   }
 
-  models(): { name: string; upstreams: string[] }[] {
+  models(): { name: string; upstreams: string[]; loaded: string[] }[] {
     return modelIndex([...this.entries.values()].filter((e) => e.upstream.enabled && e.upstream.usable).map((e) => e.upstream));
   }
 

@@ -37,9 +37,14 @@ export function mergeOpenAiModels(lists: { data?: unknown }[]): { object: "list"
   return { object: "list", data };
 }
 
-/** Which upstreams serve each model, for GET /api/v1/models. */
-export function modelIndex(upstreams: { name: string; models: string[] }[]): { name: string; upstreams: string[] }[] {
-  const by = new Map<string, string[]>();
-  for (const u of upstreams) for (const m of u.models) (by.get(m) ?? by.set(m, []).get(m)!).push(u.name);
-  return [...by].map(([name, ups]) => ({ name, upstreams: ups })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Which upstreams serve each model, and which of them have it loaded in memory now, for GET /api/v1/models and `models`. */
+export function modelIndex(upstreams: { name: string; models: string[]; warm?(model: string): boolean }[]): { name: string; upstreams: string[]; loaded: string[] }[] {
+  const by = new Map<string, { upstreams: string[]; loaded: string[] }>();
+  for (const u of upstreams)
+    for (const m of u.models) {
+      const entry = by.get(m) ?? by.set(m, { upstreams: [], loaded: [] }).get(m)!;
+      entry.upstreams.push(u.name);
+      if (u.warm?.(m)) entry.loaded.push(u.name);
+    }
+  return [...by].map(([name, e]) => ({ name, ...e })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,5 +1,6 @@
 // The CLI's shared pieces: the command contract, usage errors (exit 2) and option parsing.
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { suggest } from "../config/suggest.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -17,9 +18,20 @@ export interface Command {
   help: string;
   /** For commands with subcommands: the --help text for these arguments (e.g. `config validate --help`). */
   helpFor?(argv: string[]): Promise<string>;
-  /** Names of the subcommands, for the generated CLI reference. */
+  /** Names of the subcommands, for the generated CLI reference and the shell completions. */
   subcommands?: string[];
-  run(argv: string[]): Promise<number>;
+  /**
+   * `commands` is the command table (main.ts passes it): the commands generated from it (`completion`, the man page
+   * `install` writes) get it here, as importing the table that imports them would be a cycle.
+   */
+  run(argv: string[], commands?: readonly CommandEntry[]): Promise<number>;
+}
+
+/** One row of the command table (commands.ts): each command's module is loaded only when called. */
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<{ default: Command }>;
 }
 
 /** A `config` subcommand (one file each under cli/config/). */
@@ -29,11 +41,21 @@ export interface Subcommand extends Command {
 }
 
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, allowPositionals = true) {
+  const all = { ...options, help: { type: "boolean", short: "h" } } as const;
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals, strict: true });
+    return parseArgs({ args: argv, options: all, allowPositionals, strict: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/\. To specify.*$/s, "."));
+    const message = (e as Error).message.replace(/\. To specify.*$/s, ".");
+    throw new UsageError(message + optionHint(message, Object.keys(all)));
   }
+}
+
+/** " (did you mean \"--json\"?)" for an unknown long option close to a known one, as unknown commands get. */
+export function optionHint(message: string, names: string[]): string {
+  const unknown = /^Unknown option '--([^'=]+)/.exec(message)?.[1];
+  if (!unknown) return "";
+  const hint = suggest(unknown, names);
+  return hint ? ` (did you mean "--${hint}"?)` : "";
 }
 
 export function wantsHelp(argv: string[]): boolean {

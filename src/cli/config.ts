@@ -57,7 +57,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error or invalid configuration.`,
     }
     const load = SUBCOMMANDS[sub];
     if (!load) {
-      const { suggest } = await import("../config/validate.ts");
+      const { suggest } = await import("../config/suggest.ts");
       const hint = suggest(sub, Object.keys(SUBCOMMANDS));
       throw new UsageError(`unknown subcommand "${sub}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel config --help\` for the list.`);
     }

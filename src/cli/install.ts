@@ -1,10 +1,11 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { enableService, install } from "../desktop/install/installer.ts";
+import { enableService, install, xdgInstallPaths } from "../desktop/install/installer.ts";
 import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
+import { BUILD_DATE, VERSION } from "../core/build-info.ts";
 
 /** The file this process runs from, when it is the compiled binary (from source, process.execPath is bun itself). */
 export function runningBinary(): string | null {
@@ -13,12 +14,14 @@ export function runningBinary(): string | null {
 
 const command: Command = {
   name: "install",
-  summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons",
+  summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons, man page, completions",
   help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
 
 For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service). Copies the binary to ~/.local/bin, writes the systemd
 user units to $XDG_CONFIG_HOME/systemd/user, the dashboard launcher to $XDG_DATA_HOME/applications, the tray
-autostart entry to $XDG_CONFIG_HOME/autostart and the icons to $XDG_DATA_HOME/icons/hicolor, then runs
+autostart entry to $XDG_CONFIG_HOME/autostart, the icons to $XDG_DATA_HOME/icons/hicolor, the AppStream metainfo to
+$XDG_DATA_HOME/metainfo, the man page to $XDG_DATA_HOME/man/man1 and the bash, zsh and fish completions under
+$XDG_DATA_HOME (see \`completion --help\`), then runs
 \`systemctl --user daemon-reload\` and enables and starts cloudtolocalllm-tunnel.service. Without a systemd
 user manager the files are still written and the systemd step is skipped with a message.
 
@@ -29,10 +32,10 @@ exactly that. The configuration is never touched.
 Options:
   --no-enable     write the files and reload systemd, but do not enable or start the service
   --binary FILE   install FILE instead of the running binary (needed when running from source)`,
-  async run(argv) {
+  async run(argv, commands) {
     const { values } = parse(argv, { "no-enable": { type: "boolean" }, binary: { type: "string" } }, false);
     const source = values.binary ? resolve(values.binary) : runningBinary();
-    if (!source) throw new UsageError("install copies the compiled binary: run it from `bun run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
+    if (!source) throw new UsageError("install copies the compiled binary: run it from `npm run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
     if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
     // A common slip: `sudo ... install` sets things up for root, not for the desktop user.
     if (process.getuid?.() === 0 && process.env.SUDO_USER) console.error(`Note: running as root through sudo installs for root, not for ${process.env.SUDO_USER}; run it without sudo.`);
@@ -43,10 +46,14 @@ Options:
         console.log(await enableService(systemctlRunner, !values["no-enable"], false));
         return 0;
       }
-      const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner });
+      const { generatedAssets } = await import("./generated-assets.ts");
+      const generated = commands ? await generatedAssets(commands, VERSION, new Date(Date.parse(BUILD_DATE) || Date.now())) : [];
+      const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner, generated });
       console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
       console.log(r.systemd);
       console.log("The tray starts at your next login (XDG autostart); start it now with `cloudtolocalllm-tunnel tray &`.");
+      // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.
+      if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${xdgInstallPaths().zshCompletionDir} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
       if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
       return 0;

@@ -12,6 +12,7 @@ async function readStdin(): Promise<string> {
 
 const command: Command = {
   name: "relay",
+  subcommands: ["check", "hash-token"],
   summary: "Run the relay that cloud clients and agents connect to (own config)",
   help: `Usage: cloudtolocalllm-tunnel relay --config FILE
        cloudtolocalllm-tunnel relay check --config FILE
@@ -37,8 +38,11 @@ Options:
       const { hashToken } = await import("../relay/auth.ts");
       const token = values.generate ? randomBytes(32).toString("base64url") : await readStdin();
       if (!token) throw new UsageError("no token on stdin (pipe it in, or use --generate)");
-      if (values.generate) console.log(`token: ${token}`);
-      console.log(hashToken(token));
+      // With --generate two lines look alike: label both, so the token goes to the agent and the hash to the relay config.
+      if (values.generate) {
+        console.log(`token: ${token}`);
+        console.log(`hash:  ${hashToken(token)}`);
+      } else console.log(hashToken(token));
       return 0;
     }
     if (sub !== undefined && sub !== "check") throw new UsageError(`unknown subcommand "${sub}" (use check or hash-token)`);
@@ -66,7 +70,7 @@ Options:
           throw new CliError((e as Error).message);
         }
       }
-      console.log(`${values.config}: ok (${r.config.tunnels.length} tunnels${r.config.cluster.redis_url ? ", cluster node" : ""})`);
+      console.log(`${values.config}: ok (${r.config.tunnels.length} tunnel${r.config.tunnels.length === 1 ? "" : "s"}${r.config.cluster.redis_url ? ", cluster node" : ""})`);
       return 0;
     }
     const { startRelay } = await import("../relay/server.ts");

@@ -43,6 +43,7 @@ function readHiddenLine(): Promise<string> {
 
 const command: Command = {
   name: "secret",
+  subcommands: ["set", "get", "delete", "list"],
   summary: "Store, show, delete or list secrets (desktop keyring, else a 0600 file)",
   help: `Usage: cloudtolocalllm-tunnel secret set|get|delete|list [NAME] [--config FILE]
 

@@ -10,7 +10,7 @@ const status: DaemonStatus = {
   daemon: { version: "3.0.0", commit: "abc123", buildDate: "x", pid: 42, startedAt: "", uptimeSec: 3725, configPath: "/c/tunnel.toml", lastReload: { at: "2026-11-21T11:59:00Z", ok: false, error: { message: "bad port", line: 3, column: 10 } } },
   upstreams: [
     { ...upstream("local", "up", ["a", "b"]), lastCheck: "2026-11-21T11:59:50Z", metrics: { ...upstream("x", "up").metrics, latencyMs: { p50: 12.4, p90: 20, p95: 30, p99: 1500 }, errorRate: 0.05, tokensPerSec: 41.26 } },
-    upstream("spare", "down"),
+    { ...upstream("spare", "down"), lastCheck: "2026-11-21T11:59:58Z" },
   ],
   tunnel: { state: "connected", protocol: "v2", relay: "wss://relay.example/agent", since: "2026-11-21T11:00:00Z", nextRetry: null, attempt: 0, lastError: null, tunnelId: "t1", activeStreams: 2 },
   quality: "good",
@@ -37,7 +37,7 @@ describe("status table", () => {
     expect(local).toContain("5.0%");
     expect(local).toContain("41.3");
     expect(local).toContain("10s ago");
-    expect(spare).toContain("connection refused");
+    expect(lines[lines.indexOf(spare) + 1]).toBe("  last error: connection refused");
     expect(out).toContain("tunnel connected wss://relay.example/agent since 1h00m ago · 2 active streams");
     expect(out).toContain("sign-in signed_in as ada@example.com");
     expect(out).toContain("critical  spare is down (2m00s ago)");
@@ -73,12 +73,70 @@ describe("status table", () => {
     expect(out).not.toContain("excellent");
     expect(renderStatus(s, { color: true, now }).split("\n")[0]).toEndWith("quality \x1b[31mcritical\x1b[0m");
   });
+  test("a wide, realistic state fits 80 columns, in colour too, and loses no text", () => {
+    const m = (p50: number, errorRate: number, tokensPerSec: number | null) => ({ ...upstream("x", "up").metrics, latencyMs: { p50, p90: p50 * 2, p95: p50 * 3, p99: p50 * 10 }, errorRate, tokensPerSec });
+    const busy = "HTTP 503 from http://workstation-gpu.lan:11434/api/chat: server busy, please retry later (queue is full)";
+    const relayError = "relay refused the agent token (401 unauthorized): set the right one with `cloudtolocalllm-tunnel secret set tunnel-token`";
+    const ups: DaemonStatus["upstreams"] = [
+      { ...upstream("workstation-gpu", "degraded", ["a", "b", "c"]), quality: "excellent", lastCheck: "2026-11-21T11:47:30Z", metrics: m(1234, 1, 1234.5), lastError: busy },
+      { ...upstream("openrouter-fallback-eu-west", "up", Array.from({ length: 120 }, (_, i) => `m${i}`)), lastCheck: "2026-11-21T11:59:50Z", metrics: m(98, 0.125, 55.2), lastError: null },
+      { ...upstream("laptop", "down"), enabled: false, lastCheck: "2026-11-21T09:30:00Z" },
+    ];
+    const wide: DaemonStatus = {
+      daemon: {
+        ...status.daemon,
+        version: "3.0.0-rc.12",
+        commit: "871fde2f4015",
+        pid: 4194304,
+        uptimeSec: 13 * 86400 + 23 * 3600,
+        configPath: "/home/alexandra.konstantinopoulou/.config/cloudtolocalllm/tunnel.toml",
+        lastReload: { at: "2026-11-21T11:59:00Z", ok: false, error: { message: 'upstreams[2].url: "htp://gpu-box.lan:11434" is not a URL (expected http:// or https://)', line: 31, column: 7 } },
+      },
+      upstreams: ups,
+      // The daemon's verdict for these upstreams: its problem, reason and fix make one more long line.
+      verdict: verdict(ups),
+      tunnel: { ...status.tunnel, state: "reconnecting", relay: "wss://relay.cloudtolocalllm.example.com/agent", nextRetry: "2026-11-21T12:00:04.123Z", attempt: 7, lastError: relayError, activeStreams: 0 },
+      quality: "poor",
+      alerts: [{ id: "a", rule: "error_rate", severity: "critical", subject: "workstation-gpu", message: "upstream workstation-gpu has answered 100% of requests with errors over the last 5 minutes", raisedAt: "2026-11-21T11:58:00Z" }],
+      auth: { state: "signed_in", subject: "alexandra.konstantinopoulou@some-long-company-domain.example.com", expiresAt: null },
+      warnings: ["secrets are kept in a file (~/.local/state/cloudtolocalllm/secrets.json) because no Secret Service keyring answered on the session bus"],
+    };
+    const plain = renderStatus(wide, { color: false, now });
+    const strip = (t: string) => t.replace(/\x1b\[\d+m/g, "");
+    for (const out of [plain, strip(renderStatus(wide, { color: true, now }))]) {
+      const tooWide = out.split("\n").filter((l) => l.length > 80);
+      expect(tooWide).toEqual([]);
+    }
+    expect(strip(renderStatus(wide, { color: true, now }))).toBe(plain);
+    // Wrapped, not cut: every sentence is there once the continuation lines are joined again.
+    const joined = plain.replace(/\n +/g, " ");
+    for (const text of [busy, relayError, wide.alerts[0]!.message, wide.warnings[0]!, wide.daemon.configPath, "alexandra.konstantinopoulou@some-long-company-domain.example.com", "quality poor"])
+      expect(joined).toContain(text);
+    // The table keeps its header aligned with its rows, and the figures that matter most.
+    const lines = plain.split("\n");
+    // A line breaks between its " · " parts first: "quality poor" stays on one line.
+    expect(lines.some((l) => l.trim() === "· quality poor")).toBe(true);
+    expect(lines[0]).toStartWith("cloudtolocalllm-tunnel 3.0.0-rc.12 (871fde2) · pid 4194304");
+    const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
+    for (const col of ["STATE", "QUALITY", "MODELS", "P95", "ERRORS"]) expect(header).toContain(col);
+    const gpu = lines.find((l) => l.startsWith("workstation-gpu"))!;
+    // The last error sits under its row, indented, and its continuation further in.
+    expect(lines[lines.indexOf(gpu) + 1]).toStartWith("  last error: HTTP 503");
+    expect(lines[lines.indexOf(gpu) + 2]).toStartWith("    ");
+    expect(gpu.indexOf("degraded")).toBe(header.indexOf("STATE"));
+    expect(gpu.indexOf("100.0%")).toBe(header.indexOf("ERRORS"));
+    expect(lines.find((l) => l.startsWith("openrouter-fall…"))!.indexOf("120")).toBe(header.indexOf("MODELS"));
+    // A wider terminal gets every column back.
+    expect(renderStatus(wide, { color: false, now, width: 200 }).split("\n").find((l) => l.startsWith("UPSTREAM"))).toContain("P99");
+  });
   test("a down upstream: the verdict's reason and fix under the header, no stale model count or latencies", () => {
     const down = { ...upstream("local", "down", ["a", "b"]), metrics: { ...upstream("x", "up").metrics, latencyMs: { p50: 900, p90: 950, p95: 1000, p99: 1100 } } };
     const s: DaemonStatus = { ...status, upstreams: [down], verdict: verdict([down]), quality: verdict([down]).quality, alerts: [] };
-    const lines = renderStatus(s, { color: false, now }).split("\n");
+    const out = renderStatus(s, { color: false, now });
+    const lines = out.split("\n");
     expect(lines[0]).toEndWith("· quality critical");
-    expect(lines[2]).toBe("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+    // Wrapped to 80 columns, its words unchanged.
+    expect(out.replace(/\n +/g, " ").split("\n")[2]).toBe("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
     const row = lines.find((l) => l.startsWith("local"))!;
     expect(row).toMatch(/^local\s+down\s+down\s+-\s+-\s+-\s+-\s/);
     expect(row).not.toContain("1.0s");

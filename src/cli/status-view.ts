@@ -43,14 +43,95 @@ const ms = (v: number | null | undefined) => (v === null || v === undefined ? "-
 const pct = (l: LatencySummary) => [ms(l.p50), ms(l.p95), ms(l.p99)];
 const NO_FIGURES = ["-", "-", "-"];
 
-export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date }): string {
+/** Index of the free-text LAST ERROR cell in a row: shown under the row, never as a column. */
+const LAST_ERROR = 10;
+/** Columns left out, in this order, while the table is wider than the terminal (every figure stays in --json). */
+const DROP_ORDER = ["P99", "TOK/S", "P50", "CHECKED", "MODELS"];
+
+/** Names are cut to this many characters before any figure is left out. */
+const NAME_MIN = 16;
+
+/** The column indexes to show within `width`; widths[0] (the name) is narrowed first to NAME_MIN, and further if it must. */
+function fitColumns(header: string[], widths: number[], width: number): number[] {
+  let shown = header.map((_, i) => i).filter((i) => i !== LAST_ERROR);
+  const total = () => shown.reduce((n, i) => n + widths[i]!, 0) + 2 * (shown.length - 1);
+  if (total() > width) widths[0] = Math.min(widths[0]!, Math.max(NAME_MIN, widths[0]! - (total() - width)));
+  for (const name of DROP_ORDER) {
+    if (total() <= width) break;
+    shown = shown.filter((i) => header[i] !== name);
+  }
+  if (total() > width) widths[0] = Math.max(header[0]!.length, widths[0]! - (total() - width));
+  return shown;
+}
+
+const clip = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+const visible = (text: string) => text.replace(/\x1b\[\d+m/g, "").length;
+
+/**
+ * One line as lines of at most `width` visible characters, continued indented: broken between its " · " parts, a part
+ * longer than a line between words, and a word longer than a line (a long path) anywhere.
+ */
+export function wrapLine(text: string, width: number, indent = "  "): string[] {
+  if (visible(text) <= width) return [text];
+  const out: string[] = [];
+  let cur = "";
+  const room = () => width - (out.length ? indent.length : 0);
+  const fits = (t: string) => visible(t.trimEnd()) <= room();
+  const flush = () => {
+    if (cur.trim()) out.push((out.length ? indent : "") + cur.trimEnd());
+    cur = "";
+  };
+  // Each part after the first starts with its " · ", which then leads the continuation line ("  · quality good").
+  for (const raw of text.split(/(?= · )/)) {
+    if (fits(cur + raw)) {
+      cur += raw;
+      continue;
+    }
+    flush();
+    // A part that starts a line drops the space before its "·"; a line's own indent stays.
+    const part = raw.startsWith(" · ") ? raw.slice(1) : raw;
+    if (fits(part)) {
+      cur = part;
+      continue;
+    }
+    for (const word of part.split(/(?<= )/)) {
+      if (fits(cur + word)) {
+        cur += word;
+        continue;
+      }
+      flush();
+      let rest = word;
+      while (!fits(rest)) {
+        // Colour codes count as zero width and are never cut.
+        let n = 0;
+        let cut = 0;
+        while (cut < rest.length && n < room()) {
+          const esc = /^\x1b\[\d+m/.exec(rest.slice(cut));
+          if (esc) cut += esc[0].length;
+          else (cut++, n++);
+        }
+        cur = rest.slice(0, cut);
+        flush();
+        rest = rest.slice(cut);
+      }
+      cur = rest;
+    }
+  }
+  flush();
+  return out;
+}
+
+export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date; width?: number }): string {
+  // 80 columns unless the terminal says otherwise (status.ts passes its width).
+  const width = opts.width ?? 80;
   const paint = (text: string, colour?: Colour) => (opts.color && colour ? `\x1b[${CODES[colour]}m${text}\x1b[0m` : text);
   const tone = (word: string) => paint(word, TONE[word]);
   const now = opts.now ?? new Date();
   const ago = (iso: string | null) => (iso ? `${duration(Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000)))} ago` : "never");
   const out: string[] = [];
   const d = s.daemon;
-  out.push(`${paint("cloudtolocalllm-tunnel", "bold")} ${d.version} (${d.commit}) · pid ${d.pid} · up ${duration(d.uptimeSec)} · quality ${tone(s.quality)}`);
+  // A short commit, as git shows it: the line fits 80 columns with a 7-digit pid.
+  out.push(`${paint("cloudtolocalllm-tunnel", "bold")} ${d.version} (${d.commit.replace(/^([0-9a-f]{7})[0-9a-f]+/, "$1")}) · pid ${d.pid} · up ${duration(d.uptimeSec)} · quality ${tone(s.quality)}`);
   const reload = d.lastReload;
   const reloadText = !reload
     ? ""
@@ -78,17 +159,23 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
     u.lastError ?? "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const shown = fitColumns(header, widths, width);
   const line = (cells: string[], colourize: boolean) =>
-    cells
-      .map((c, i) => {
-        const padded = i === cells.length - 1 ? c : c.padEnd(widths[i]!);
+    shown
+      .map((i, k) => {
+        const c = i === 0 ? clip(cells[i]!, widths[0]!) : cells[i]!;
+        const padded = k === shown.length - 1 ? c : c.padEnd(widths[i]!);
         return colourize && (i === 1 || i === 2) ? padded.replace(c, tone(c)) : padded;
       })
       .join("  ")
       .trimEnd();
   out.push(paint(line(header, false), "bold"));
   if (!rows.length) out.push(paint("(no upstreams configured)", "dim"));
-  for (const r of rows) out.push(line(r, true));
+  for (const r of rows) {
+    out.push(line(r, true));
+    // Free text has no column width: the last error goes under its row (wrapped below), not off the right edge.
+    if (r[LAST_ERROR]) out.push(`  ${paint("last error:", "dim")} ${r[LAST_ERROR]}`);
+  }
   out.push("");
 
   const t = s.tunnel;
@@ -106,7 +193,12 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
     for (const a of s.alerts) out.push(`  ${paint(a.severity, a.severity === "critical" ? "red" : "yellow")}  ${a.message} (${ago(a.raisedAt)})`);
   }
   for (const w of s.warnings) out.push(`${paint("warning", "yellow")}: ${w}`);
-  return out.join("\n");
+  return out.flatMap((l) => wrapLine(l, width, l.startsWith("  ") ? "    " : "  ")).join("\n");
+}
+
+/** The terminal's width, or 80 columns when the output is not a terminal (a pipe, a file). */
+export function terminalWidth(stream: { isTTY?: boolean; columns?: number } = process.stdout): number {
+  return stream.isTTY && stream.columns && stream.columns > 20 ? stream.columns : 80;
 }
 
 /** The sign-in line: state and account, and while refreshes fail the last error, the attempt and the next retry. */

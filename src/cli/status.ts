@@ -2,7 +2,7 @@
 import type { DaemonStatus } from "../core/contracts.ts";
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { parse, type Command } from "./args.ts";
-import { renderStatus, useColour } from "./status-view.ts";
+import { renderStatus, terminalWidth, useColour } from "./status-view.ts";
 import { redactUrlsDeep } from "../net/redact-url.ts";
 
 const command: Command = {
@@ -24,7 +24,7 @@ Exit codes: 0 ok, 1 the daemon is not reachable.`,
     const reply = { body: await withDaemon(api, (c) => c.call("GET", "/api/v1/status")) };
     // The daemon redacts URLs already; an older daemon may not, and a terminal or a pasted --json is no place for a secret.
     const body = redactUrlsDeep(reply.body);
-    console.log(values.json ? JSON.stringify(body, null, 2) : renderStatus(body, { color: useColour() }));
+    console.log(values.json ? JSON.stringify(body, null, 2) : renderStatus(body, { color: useColour(), width: terminalWidth() }));
     return 0;
   },
 };

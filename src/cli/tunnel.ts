@@ -15,6 +15,7 @@ export function describeTunnel(t: TunnelStatus): string {
 const command: Command = {
   name: "tunnel",
   summary: "Start, stop or restart the tunnel to the relay",
+  subcommands: [...ACTIONS],
   help: `Usage: cloudtolocalllm-tunnel tunnel start|stop|restart [--url URL] [--config FILE]
 
 Tells the running daemon to connect its tunnel to the relay, disconnect it, or reconnect now.

@@ -5,6 +5,9 @@ import { ConfigSchema, DURATION_PATTERN, type Config } from "./schema.ts";
 import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { suggest } from "./suggest.ts";
+
+export { editDistance, suggest } from "./suggest.ts";
 
 export interface FieldIssue {
   path: string; // "upstreams[0].url"; "" for the file as a whole
@@ -17,31 +20,6 @@ const show = (v: unknown) => {
   const s = typeof v === "string" ? JSON.stringify(redactUrl(v)) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
   return s.length > 80 ? `${s.slice(0, 77)}..."` : s;
 };
-
-/** Levenshtein distance, for "did you mean" suggestions. */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
-export function suggest(key: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = editDistance(key.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
-}
 
 const joinPath = (base: string, key: string) => (base ? `${base}.${key}` : key);
 

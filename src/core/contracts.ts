@@ -131,18 +131,21 @@ export const Alert = t.Object(
   { additionalProperties: true, examples: [ALERT_EXAMPLE] },
 );
 
+const ReloadIssue = t.Object({
+  message: t.String(),
+  file: t.Optional(t.String()),
+  line: t.Optional(t.Number()),
+  column: t.Optional(t.Number()),
+  path: t.Optional(t.String()),
+});
+
 export const ReloadResult = t.Object({
   at: t.String(),
   ok: t.Boolean(),
-  error: t.Optional(
-    t.Object({
-      message: t.String(),
-      file: t.Optional(t.String()),
-      line: t.Optional(t.Number()),
-      column: t.Optional(t.Number()),
-      path: t.Optional(t.String()),
-    }),
-  ),
+  /** The first problem of a rejected reload. */
+  error: t.Optional(ReloadIssue),
+  /** Every problem, when there is more than one (the first is `error`). */
+  issues: t.Optional(t.Array(ReloadIssue)),
 });
 
 export const AuthState = t.UnionEnum(["disabled", "signed_out", "signed_in", "login_required"]);
@@ -356,7 +359,8 @@ export interface BrokerService {
   upstream(name: string): UpstreamStatus | undefined;
   check(name: string): Promise<UpstreamStatus>;
   reconnectAll(): Promise<void>;
-  models(): { name: string; upstreams: string[] }[];
+  /** Every model of the usable upstreams: which serve it, and which have it loaded (Ollama's /api/ps) now. */
+  models(): { name: string; upstreams: string[]; loaded: string[] }[];
   overallQuality(): Quality;
   /**
    * Serves one Ollama/OpenAI-compatible request with admission (keys), routing and failover (used by the proxy listener

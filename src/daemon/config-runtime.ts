@@ -59,7 +59,7 @@ export class ConfigRuntime {
       return this.reject({ file: this.file, path: "", message: `cannot read: ${(e as Error).message}` });
     }
     const r = parseConfig(text, this.file);
-    if (!r.ok) return this.reject(r.issues[0]!, r.issues.length - 1);
+    if (!r.ok) return this.reject(r.issues[0]!, ...r.issues.slice(1));
     return this.replace(r.config, text);
   }
 
@@ -108,11 +108,15 @@ export class ConfigRuntime {
     return { file: this.file, path, message: e instanceof Error ? e.message : String(e), ...where };
   }
 
-  private reject(issue: ConfigIssue, more = 0): ReloadResult {
+  private reject(issue: ConfigIssue, ...rest: ConfigIssue[]): ReloadResult {
+    const shape = (i: ConfigIssue) => ({ message: i.message, file: i.file, line: i.line, column: i.column, path: i.path || undefined });
+    const more = rest.length;
     this.last = {
       at: new Date().toISOString(),
       ok: false,
-      error: { message: issue.message, file: issue.file, line: issue.line, column: issue.column, path: issue.path || undefined },
+      error: shape(issue),
+      // Every problem, so `reload` can print them all as `config validate` does (error stays the first, for one-line views).
+      ...(more ? { issues: [issue, ...rest].map(shape) } : {}),
     };
     log.error("configuration rejected, keeping the running one", {
       file: issue.file,

@@ -35,14 +35,14 @@ export function watchConfigFile(file: string, reload: (text: string) => Promise<
       const text = read();
       // A missing file mid-rename, or a save that changed nothing: nothing to do.
       if (text === null || text === lastText) return;
-      const before = lastText;
       lastText = text;
       log.debug("config file changed", { file });
       try {
         // The text just compared is the one loaded: no second read that could see a later save.
         const r = await reload(text);
-        // Rejected: saving the same text again retries (the port it wanted may be free by then).
-        if ((r as { ok?: boolean } | undefined)?.ok === false && lastText === text) lastText = before;
+        // Rejected: the next save is read whatever it holds. The same text again retries (the port it wanted may be free
+        // by then), and so does the good text put back, which must clear the rejection (the runtime knows it is running).
+        if ((r as { ok?: boolean } | undefined)?.ok === false && lastText === text) lastText = null;
       } catch (e) {
         log.error("reload failed", { file, error: e });
       }

@@ -124,11 +124,13 @@ describe("status, upstreams, models, version, events", () => {
     delete env.daemon.services.broker;
     expectError(await call("POST", "/api/v1/reconnect", { headers: AUTH }), 503, "unavailable");
   });
-  test("models: merged list with the upstreams serving each", async () => {
+  test("models: merged list with the upstreams serving each and where each is loaded", async () => {
+    broker.loaded = { spare: ["llama3.2:1b"] };
     expect((await call("GET", "/api/v1/models")).json).toEqual([
-      { name: "llama3.2:1b", upstreams: ["local", "spare"] },
-      { name: "qwen:0.5b", upstreams: ["local"] },
+      { name: "llama3.2:1b", upstreams: ["local", "spare"], loaded: ["spare"] },
+      { name: "qwen:0.5b", upstreams: ["local"], loaded: [] },
     ]);
+    broker.loaded = {};
   });
   test("version with a compatibility verdict for ?client=", async () => {
     const plain = await call("GET", "/api/v1/version");

@@ -117,7 +117,7 @@ describe("control API in a real daemon", () => {
     const check = await fetch(api + "/api/v1/upstreams/local/check", { method: "POST", headers: auth() });
     expect((await check.json()).state).toBe("up");
     const models = await (await fetch(api + "/api/v1/models")).json();
-    expect(models).toContainEqual({ name: "llama3.2:1b", upstreams: ["local"] });
+    expect(models).toContainEqual({ name: "llama3.2:1b", upstreams: ["local"], loaded: ["local"] });
   }, 60_000);
 
   test("/ws refuses a foreign Origin and a missing token over a real socket", async () => {
@@ -169,15 +169,33 @@ describe("control API in a real daemon", () => {
 
     expect((await cliApi("reload")).code).toBe(0);
     const good = readFileSync(d.configFile, "utf8");
-    writeFileSync(d.configFile, good.replace("body_limit = 4096", "body_limit = 10"));
+    writeFileSync(d.configFile, good.replace("body_limit = 4096", "body_limit = 10").replace("timeout = \"5s\"", "timeout = \"soon\""));
     const bad = await cliApi("reload");
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("tunnel.toml:3:1: api.body_limit: ");
+    // Every problem, in the words and order of `config validate` (not only the first).
+    const validate = await cli("config", "validate", d.configFile);
+    expect(validate.code).toBe(2);
+    expect(validate.err.trim().split("\n")).toHaveLength(2);
+    expect(bad.err.trim().split("\n").slice(1)).toEqual(validate.err.trim().split("\n"));
     writeFileSync(d.configFile, good);
 
     const noDaemon = await cli("status", "--url", "http://127.0.0.1:9");
     expect(noDaemon.code).toBe(1);
     expect(noDaemon.err).toContain("cannot reach the daemon at http://127.0.0.1:9");
+  }, 60_000);
+
+  test("CLI: models lists every upstream's models, where each is and where it is loaded", async () => {
+    const table = await cliApi("models");
+    expect(table.code).toBe(0);
+    // The fake Ollama reports its first model loaded (/api/ps), as a real one does after a request.
+    expect(table.out.split("\n")[0]).toMatch(/^NAME\s+UPSTREAMS\s+LOADED$/);
+    expect(table.out).toMatch(/^llama3\.2:1b\s+local\s+local$/m);
+    // spare was stopped by the /ws test: its model is missing, and the reason is named.
+    expect(table.out).not.toContain("qwen");
+    expect(table.out).toMatch(/^spare is down \(.+\): its models are not listed$/m);
+    const json = await cliApi("models", "--json");
+    expect(JSON.parse(json.out)).toContainEqual({ name: "llama3.2:1b", upstreams: ["local"], loaded: ["local"] });
   }, 60_000);
 
   test("CLI without a token file says where it looked", async () => {

@@ -59,6 +59,8 @@ export function upstream(name: string, state: UpstreamState, models: string[] = 
 
 export class StubBroker implements BrokerService {
   calls: string[] = [];
+  /** Models each upstream has loaded (by upstream name), for models(). */
+  loaded: Record<string, string[]> = {};
   constructor(public list: UpstreamStatus[]) {}
   upstreams() {
     return this.list;
@@ -76,7 +78,7 @@ export class StubBroker implements BrokerService {
   models() {
     const map = new Map<string, string[]>();
     for (const u of this.list) for (const m of u.models) map.set(m, [...(map.get(m) ?? []), u.name]);
-    return [...map].map(([name, upstreams]) => ({ name, upstreams }));
+    return [...map].map(([name, upstreams]) => ({ name, upstreams, loaded: upstreams.filter((u) => this.loaded[u]?.includes(name)) }));
   }
   overallQuality() {
     return this.list.some((u) => u.state === "up") ? ("excellent" as const) : ("down" as const);

@@ -107,3 +107,30 @@ test("config migrate carries the legacy files, stores the token as a secret, lis
   expect(readFileSync(join(home, ".local/state/cloudtolocalllm/secrets.json"), "utf8")).toContain("legacy-plaintext-token");
   expect(cli(["config", "validate"]).code).toBe(0);
 });
+
+// ---- issue 24, item 13: the small things a user of ollama/npm expects from a command line. ----
+
+test("-v prints the version, as --version and -V do", () => {
+  const v = cli(["-v"]);
+  expect(v.code).toBe(0);
+  expect(v.out).toMatch(/^cloudtolocalllm-tunnel \d+\.\d+\.\d+/);
+  expect(v.out).toBe(cli(["--version"]).out);
+});
+
+test("a mistyped option gets a \"did you mean\", as a mistyped command does", () => {
+  const r = cli(["status", "--jsn"]);
+  expect(r.code).toBe(2);
+  expect(r.err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--jsn' (did you mean "--json"?)\n`);
+  expect(cli(["config", "show", "--jsno"]).err).toContain('(did you mean "--json"?)');
+  // Before any command the options are serve's, but --version is what was meant.
+  expect(cli(["--verison"]).err).toContain('(did you mean "--version"?)');
+  // Nothing close: no guess.
+  expect(cli(["status", "--frobnicate"]).err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--frobnicate'\n`);
+});
+
+test("install from source names the README's build command", () => {
+  const r = cli(["install"]);
+  expect(r.code).toBe(2);
+  expect(r.err).toContain("`npm run build`");
+  expect(r.err).not.toContain("bun run build");
+});

@@ -15,6 +15,13 @@ test("the configuration reference is the schema's", () => {
   expect(sectionOf(readme, "config")).toBe(want);
 });
 
+test("each [[array]] section says what one table stands for: an upstream, an alias", () => {
+  const config = renderConfigSection();
+  const after = (header: string) => config.slice(config.indexOf(`### \`${header}\``)).split("\n").slice(2, 3)[0];
+  expect(after("[[upstreams]]")).toEndWith("Repeat the table for each upstream.");
+  expect(after("[[aliases]]")).toEndWith("Repeat the table for each alias.");
+});
+
 test("the CLI reference is the commands' --help texts", async () => {
   const readme = readFileSync(README, "utf8");
   const want = (await renderCliSection()).trim();
@@ -205,8 +212,9 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
     const status = npx(["cloudtolocalllm-tunnel", "status", "--config", d.configFile, "--url", d.urls.api!], d.env);
     expect(status.err + status.out).toContain("quality critical");
     expect(status.code).toBe(0);
-    expect(status.out).toMatch(/^local\s+down\b.*connection refused/m);
-    expect(status.out).toContain("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
+    expect(status.out).toMatch(/^local\s+down\b.*\n  last error: connection refused$/m);
+    // status fits 80 columns: the verdict's line wraps, its words unchanged.
+    expect(status.out.replace(/\n +/g, " ")).toContain("health local is down: connection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
     expect(quick).toContain("local is down:\nconnection refused — is Ollama running? `systemctl --user start ollama` or `ollama serve`");
     const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }) });
     expect(res.status).toBe(502);

@@ -40,6 +40,9 @@ test("the .deb has the control fields, scripts and files a Debian package needs"
     "./usr/share/icons/hicolor/48x48/status/cloudtolocalllm-tunnel-degraded.png",
     "./usr/share/metainfo/io.github.cloudtolocalllm.Tunnel.metainfo.xml",
     "./usr/share/man/man1/cloudtolocalllm-tunnel.1.gz",
+    "./usr/share/bash-completion/completions/cloudtolocalllm-tunnel",
+    "./usr/share/zsh/vendor-completions/_cloudtolocalllm-tunnel",
+    "./usr/share/fish/vendor_completions.d/cloudtolocalllm-tunnel.fish",
     "./usr/share/doc/cloudtolocalllm-tunnel/copyright",
     "./usr/share/doc/cloudtolocalllm-tunnel/changelog.Debian.gz",
   ])

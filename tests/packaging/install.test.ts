@@ -30,6 +30,12 @@ const EXPECTED = [
   ".config/autostart/cloudtolocalllm-tunnel-tray.desktop",
   ".local/share/applications/cloudtolocalllm-tunnel.desktop",
   ".local/share/cloudtolocalllm/install-manifest.json",
+  // What the README lists besides: the metainfo, the man page and the completions for bash, zsh and fish.
+  ".local/share/metainfo/io.github.cloudtolocalllm.Tunnel.metainfo.xml",
+  ".local/share/man/man1/cloudtolocalllm-tunnel.1",
+  ".local/share/bash-completion/completions/cloudtolocalllm-tunnel",
+  ".local/share/zsh/site-functions/_cloudtolocalllm-tunnel",
+  ".local/share/fish/vendor_completions.d/cloudtolocalllm-tunnel.fish",
   ...[["apps", "cloudtolocalllm-tunnel"], ...TRAY_STATES.map((s) => ["status", `cloudtolocalllm-tunnel-${s}`])].flatMap(([ctx, name]) => [
     `.local/share/icons/hicolor/scalable/${ctx}/${name}.svg`,
     ...ICON_SIZES.map((n) => `.local/share/icons/hicolor/${n}x${n}/${ctx}/${name}.png`),
@@ -58,6 +64,14 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   const unit = join(home, ".config/systemd/user/cloudtolocalllm-tunnel.service");
   expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${join(home, ".local/bin/cloudtolocalllm-tunnel")} serve`);
   expect(verifyUnit(unit, true, join(home, "run"))).toEqual({ code: 0, output: "" });
+  // The man page and the completions are the real ones, generated from the command table.
+  expect(readFileSync(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"), "utf8")).toMatch(/^\.TH CLOUDTOLOCALLLM\\-TUNNEL 1 /);
+  expect(readFileSync(join(home, ".local/share/bash-completion/completions/cloudtolocalllm-tunnel"), "utf8")).toContain("complete -F _cloudtolocalllm_tunnel cloudtolocalllm-tunnel");
+  // man finds it through ~/.local/bin on PATH (man-db maps bin/ to ../share/man), as it would after a real install.
+  if (Bun.which("man")) {
+    const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(home, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: "" }, stdout: "pipe", stderr: "pipe" });
+    expect(m.stdout.toString().trim()).toBe(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"));
+  }
 
   const again = cli("install", "--binary", download);
   expect(again.code).toBe(0);

@@ -17,7 +17,7 @@ export interface ReleaseFixture {
 }
 
 // Inputs of a tarball besides the binary: a change to any of them rebuilds it.
-const INPUTS = ["systemd", "packaging/desktop", "packaging/release.ts", "packaging/man.ts", "packaging/aur", "src/desktop/install", "src/desktop/icons", "LICENSE", "README.md"];
+const INPUTS = ["systemd", "packaging/desktop", "packaging/release.ts", "src/cli", "packaging/aur", "src/desktop/install", "src/desktop/icons", "LICENSE", "README.md"];
 
 function newest(path: string): number {
   if (!existsSync(path)) return 0;

@@ -17,7 +17,7 @@ beforeAll(async () => {
 const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
 
 describe("release", () => {
-  test("the tarball holds the binary, units, desktop files, icons, metainfo, man page, license and README", () => {
+  test("the tarball holds the binary, units, desktop files, icons, metainfo, man page, completions, license and README", () => {
     const top = `cloudtolocalllm-tunnel-${rel.version}-${rel.target}`;
     const r = Bun.spawnSync(["tar", "-tvzf", rel.tarball]);
     expect(r.exitCode).toBe(0);
@@ -39,6 +39,9 @@ describe("release", () => {
         "desktop/cloudtolocalllm-tunnel-tray.desktop",
         "desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml",
         "man/cloudtolocalllm-tunnel.1",
+        "completions/bash/cloudtolocalllm-tunnel",
+        "completions/zsh/_cloudtolocalllm-tunnel",
+        "completions/fish/cloudtolocalllm-tunnel.fish",
         ...icons,
       ].sort(),
     );
@@ -92,7 +95,7 @@ describe("the compiled binary", () => {
     expect(run("--version").out).toContain(`cloudtolocalllm-tunnel ${rel.version} (commit ${v.commit}`);
   }, 30_000);
 
-  test("install --no-enable works from the compiled binary (embedded units, entries and icons)", () => {
+  test("install --no-enable works from the compiled binary (embedded units, entries, icons; generated man page and completions)", () => {
     const r = run("install", "--no-enable");
     expect(r.code).toBe(0);
     const bin = join(home, ".local/bin/cloudtolocalllm-tunnel");
@@ -101,6 +104,14 @@ describe("the compiled binary", () => {
       readFileSync(join(REPO, "systemd/cloudtolocalllm-tunnel.service"), "utf8").replace("/usr/bin/cloudtolocalllm-tunnel", bin),
     );
     expect(statSync(join(home, ".local/share/icons/hicolor/256x256/apps/cloudtolocalllm-tunnel.png")).size).toBeGreaterThan(100);
+    // Generated from the command table inside the binary: the same man page and completions as the tarball's.
+    const top = join(home, `cloudtolocalllm-tunnel-${rel.version}-${rel.target}`);
+    const untar = Bun.spawnSync(["tar", "-xzf", rel.tarball, "-C", home]);
+    expect(untar.exitCode).toBe(0);
+    expect(readFileSync(join(home, ".local/share/bash-completion/completions/cloudtolocalllm-tunnel"), "utf8")).toBe(readFileSync(join(top, "completions/bash/cloudtolocalllm-tunnel"), "utf8"));
+    expect(readFileSync(join(home, ".local/share/fish/vendor_completions.d/cloudtolocalllm-tunnel.fish"), "utf8")).toBe(run("completion", "fish").out);
+    expect(readFileSync(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"), "utf8")).toContain(".SS completion");
+    expect(statSync(join(home, ".local/share/metainfo/io.github.cloudtolocalllm.Tunnel.metainfo.xml")).size).toBeGreaterThan(100);
     expect(run("uninstall").code).toBe(0);
   }, 60_000);
 });

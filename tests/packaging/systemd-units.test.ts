@@ -47,6 +47,19 @@ describe("systemd units", () => {
     expect(r.code).not.toBe(0);
   });
 
+  // A user manager has its own units (default.target, graphical-session.target, ...): a system unit such as
+  // network-online.target named in a user unit does not exist there, and the dependency silently does nothing.
+  requireTools(["systemd-analyze"]).test("user units order against and pull in only units a user manager has", () => {
+    const userUnits = new Set(readdirSync("/usr/lib/systemd/user"));
+    for (const name of UNITS.filter((n) => n !== "cloudtolocalllm-relay.service")) {
+      const named = readFileSync(join(REPO, "systemd", name), "utf8")
+        .split("\n")
+        .filter((l) => /^(After|Before|Wants|Requires|Requisite|BindsTo|PartOf|WantedBy|RequiredBy)=/.test(l))
+        .flatMap((l) => l.slice(l.indexOf("=") + 1).split(/\s+/).filter(Boolean));
+      expect({ name, missing: named.filter((u) => !userUnits.has(u)) }).toEqual({ name, missing: [] });
+    }
+  });
+
   test("the user service is Type=notify with watchdog, reload and the user-unit hardening", () => {
     const t = readFileSync(join(REPO, "systemd/cloudtolocalllm-tunnel.service"), "utf8");
     for (const line of ["Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "NoNewPrivileges=yes", "LockPersonality=yes", "RestrictRealtime=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "WantedBy=default.target"])
@@ -129,6 +142,18 @@ describe("desktop files", () => {
     expect(text).toContain("PartOf=graphical-session.target");
     expect(text).toContain('-q is-enabled cloudtolocalllm-tunnel-tray.service 2>/dev/null || exec cloudtolocalllm-tunnel tray"');
     expect(verifyUnit(unit, true, tmp)).toEqual({ code: 0, output: "" });
+  });
+
+  requireTools(["desktop-file-validate"]).test("desktop-file-validate accepts the entries: one main category, no hint or warning", () => {
+    for (const f of readdirSync(join(REPO, "packaging/desktop")).filter((f) => f.endsWith(".desktop"))) {
+      const r = Bun.spawnSync(["desktop-file-validate", join(REPO, "packaging/desktop", f)], { stdout: "pipe", stderr: "pipe" });
+      expect({ f, out: (r.stdout.toString() + r.stderr.toString()).trim() }).toEqual({ f, out: "" });
+      expect(r.exitCode).toBe(0);
+    }
+    // Main categories (freedesktop menu spec): more than one puts the launcher in several menus.
+    const MAIN = ["AudioVideo", "Audio", "Video", "Development", "Education", "Game", "Graphics", "Network", "Office", "Science", "Settings", "System", "Utility"];
+    const categories = entry("cloudtolocalllm-tunnel.desktop").Categories!.split(";").filter(Boolean);
+    expect(categories.filter((c) => MAIN.includes(c))).toHaveLength(1);
   });
 
   requireTools(["appstreamcli"]).test("appstreamcli validates the metainfo", () => {

@@ -18,7 +18,8 @@ test("hash-token reads the token from stdin; --generate makes one", () => {
   expect(r.out.trim()).toBe(hashToken("my-agent-token-123"));
   const g = run(["hash-token", "--generate"]);
   const token = /token: (\S+)/.exec(g.out)![1]!;
-  expect(g.out.trim().split("\n").at(-1)).toBe(hashToken(token));
+  // Both lines labelled: which one goes to the relay config must not be a guess.
+  expect(g.out.trim().split("\n").at(-1)).toBe(`hash:  ${hashToken(token)}`);
   expect(token.length).toBeGreaterThanOrEqual(40);
 });
 
@@ -27,7 +28,7 @@ test("check validates the config: ok, or exit 2 with file:line:column", () => {
   try {
     const good = join(dir, "good.toml");
     writeFileSync(good, `[[tunnels]]\nid = "a"\nagent_token_sha256 = "${hashToken("x-123456")}"\n`);
-    expect(run(["check", "--config", good])).toMatchObject({ code: 0 });
+    expect(run(["check", "--config", good])).toMatchObject({ code: 0, out: `${good}: ok (1 tunnel)\n` });
     const bad = join(dir, "bad.toml");
     writeFileSync(bad, `listen = "127.0.0.1:1"\n[limits]\nmax_streams = "many"\n`);
     const r = run(["check", "--config", bad]);

@@ -7,8 +7,11 @@ import trayEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel-tray.de
 import metainfo from "../../../packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml" with { type: "text" };
 import { encodePng, iconName, ICON_SIZES, renderSvg, TRAY_STATES, type TrayState } from "../icons/index.ts";
 
-/** Where a file goes: each kind maps to one directory (XDG for `install`, FHS for packages, flat for tarballs). */
-export type AssetKind = "user-unit" | "system-unit" | "application" | "autostart" | "icon" | "metainfo";
+/**
+ * Where a file goes: each kind maps to one directory (XDG for `install`, FHS for packages, flat for tarballs). The man
+ * page and the shell completions are generated from the command table (src/cli/generated-assets.ts), the rest is here.
+ */
+export type AssetKind = "user-unit" | "system-unit" | "application" | "autostart" | "icon" | "metainfo" | "man" | "completion-bash" | "completion-zsh" | "completion-fish";
 
 export interface Asset {
   kind: AssetKind;

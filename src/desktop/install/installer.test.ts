@@ -32,6 +32,11 @@ beforeEach(() => {
     applicationsDir: join(root, "data/applications"),
     autostartDir: join(root, "config/autostart"),
     iconsDir: join(root, "data/icons"),
+    manDir: join(root, "data/man/man1"),
+    metainfoDir: join(root, "data/metainfo"),
+    bashCompletionDir: join(root, "data/bash-completion/completions"),
+    zshCompletionDir: join(root, "data/zsh/site-functions"),
+    fishCompletionDir: join(root, "data/fish/vendor_completions.d"),
     manifest: join(root, "data/cloudtolocalllm/install-manifest.json"),
   };
   src = join(root, "downloaded");
@@ -96,10 +101,33 @@ describe("installer", () => {
     calls = [];
     const r = await uninstall({ run: recorder(), paths });
     expect(calls).toEqual(["show-environment", "disable --now cloudtolocalllm-tunnel.service cloudtolocalllm-tunnel-tray.service", "daemon-reload"]);
-    expect(r.removed.length).toBe(1 + assets({ relay: false, metainfo: false }).length);
+    expect(r.removed.length).toBe(1 + assets({ relay: false }).length);
     expect(existsSync(foreign)).toBe(true);
     for (const d of ["bin", "config", "data/icons", "data/cloudtolocalllm"]) expect(existsSync(join(root, d))).toBe(false);
     expect((await uninstall({ run: recorder(), paths })).nothing).toBe(true);
+  }, 30_000);
+
+  test("the metainfo, the man page and the completions go to the XDG data dirs, and uninstall removes them", async () => {
+    const generated = [
+      { kind: "man" as const, name: "cloudtolocalllm-tunnel.1", content: ".TH X 1\n" },
+      { kind: "completion-bash" as const, name: "cloudtolocalllm-tunnel", content: "complete -F f x\n" },
+      { kind: "completion-zsh" as const, name: "_cloudtolocalllm-tunnel", content: "#compdef x\n" },
+      { kind: "completion-fish" as const, name: "cloudtolocalllm-tunnel.fish", content: "complete -c x\n" },
+    ];
+    const r = await install({ source: src, enable: false, run: noManager, paths, generated });
+    const files = [
+      join(paths.metainfoDir, "io.github.cloudtolocalllm.Tunnel.metainfo.xml"),
+      join(paths.manDir, "cloudtolocalllm-tunnel.1"),
+      join(paths.bashCompletionDir, "cloudtolocalllm-tunnel"),
+      join(paths.zshCompletionDir, "_cloudtolocalllm-tunnel"),
+      join(paths.fishCompletionDir, "cloudtolocalllm-tunnel.fish"),
+    ];
+    for (const f of files) expect(r.written).toContain(f);
+    expect(readFileSync(join(paths.manDir, "cloudtolocalllm-tunnel.1"), "utf8")).toBe(".TH X 1\n");
+    expect(readFileSync(files[0]!, "utf8")).toContain("<component");
+    await uninstall({ run: noManager, paths });
+    for (const f of files) expect(existsSync(f)).toBe(false);
+    for (const d of ["data/man", "data/metainfo", "data/bash-completion", "data/zsh", "data/fish"]) expect(existsSync(join(root, d))).toBe(false);
   }, 30_000);
 
   test("paths that unit files cannot take unquoted are refused", () => {

@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { atomicWrite } from "../../config/atomic-write.ts";
 import { configHome, dataHome } from "../../config/paths.ts";
-import { assets, checkPlainPath, SERVICE_UNIT, TRAY_UNIT, type AssetKind } from "./assets.ts";
+import { assets, checkPlainPath, SERVICE_UNIT, TRAY_UNIT, type Asset, type AssetKind } from "./assets.ts";
 import { userManagerUnavailable, type Runner } from "./systemctl.ts";
 
 export const BINARY_NAME = "cloudtolocalllm-tunnel";
@@ -15,6 +15,12 @@ export interface InstallPaths {
   applicationsDir: string;
   autostartDir: string;
   iconsDir: string;
+  /** man1/ under the XDG data home: man-db finds ~/.local/share/man through ~/.local/bin on PATH. */
+  manDir: string;
+  metainfoDir: string;
+  bashCompletionDir: string;
+  zshCompletionDir: string;
+  fishCompletionDir: string;
   manifest: string;
 }
 
@@ -28,6 +34,12 @@ export function xdgInstallPaths(): InstallPaths {
     applicationsDir: join(dataHome(), "applications"),
     autostartDir: join(configHome(), "autostart"),
     iconsDir: join(dataHome(), "icons"),
+    manDir: join(dataHome(), "man", "man1"),
+    metainfoDir: join(dataHome(), "metainfo"),
+    // Where bash-completion and fish look under the XDG data home; zsh looks nowhere by itself (`install` says so).
+    bashCompletionDir: join(dataHome(), "bash-completion", "completions"),
+    zshCompletionDir: join(dataHome(), "zsh", "site-functions"),
+    fishCompletionDir: join(dataHome(), "fish", "vendor_completions.d"),
     manifest: join(dataHome(), "cloudtolocalllm", "install-manifest.json"),
   };
 }
@@ -60,6 +72,8 @@ export interface InstallOptions {
   run: Runner;
   paths?: InstallPaths;
   out?: (line: string) => void;
+  /** Files generated from the command table (man page, shell completions; src/cli/generated-assets.ts), placed by kind. */
+  generated?: Asset[];
 }
 
 export interface InstallReport {
@@ -103,6 +117,11 @@ const DIR_OF: Partial<Record<AssetKind, keyof InstallPaths>> = {
   application: "applicationsDir",
   autostart: "autostartDir",
   icon: "iconsDir",
+  metainfo: "metainfoDir",
+  man: "manDir",
+  "completion-bash": "bashCompletionDir",
+  "completion-zsh": "zshCompletionDir",
+  "completion-fish": "fishCompletionDir",
 };
 
 export async function install(opts: InstallOptions): Promise<InstallReport> {
@@ -133,7 +152,7 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     report.written.push(report.binary);
   }
 
-  for (const a of assets({ binary: report.binary, relay: false, metainfo: false })) {
+  for (const a of [...assets({ binary: report.binary, relay: false }), ...(opts.generated ?? [])]) {
     const key = DIR_OF[a.kind];
     if (!key) continue;
     const dest = join(paths[key], a.name);

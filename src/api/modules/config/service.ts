@@ -167,6 +167,7 @@ export async function restoreBackup(ctx: DaemonContext, id: string) {
 /** Re-reads the file from disk, like SIGHUP; a rejected file keeps the running config and is reported as 422. */
 export async function reloadConfig(ctx: DaemonContext): Promise<ReloadResult> {
   const r = await ctx.config.runtime.reload();
-  if (!r.ok && r.error) throw invalid([{ file: r.error.file ?? ctx.config.path(), path: r.error.path ?? "", message: r.error.message, line: r.error.line, column: r.error.column }]);
+  if (!r.ok && r.error)
+    throw invalid((r.issues ?? [r.error]).map((e) => ({ file: e.file ?? ctx.config.path(), path: e.path ?? "", message: e.message, line: e.line, column: e.column })));
   return r;
 }

@@ -1,5 +1,5 @@
 // Generates the cloudtolocalllm-tunnel(1) man page from the CLI's own command table and --help texts.
-import { COMMANDS } from "../src/cli/commands.ts";
+import type { CommandEntry } from "./args.ts";
 
 function roff(text: string): string {
   // Escape backslashes, and keep lines that start with . or ' from being read as requests.
@@ -11,7 +11,7 @@ function roff(text: string): string {
     .join("\n");
 }
 
-export async function manPage(version: string, date: Date): Promise<string> {
+export async function manPage(commands: readonly CommandEntry[], version: string, date: Date): Promise<string> {
   const day = date.toISOString().slice(0, 10);
   const out = [
     `.TH CLOUDTOLOCALLLM\\-TUNNEL 1 "${day}" "cloudtolocalllm-tunnel ${version}" "User Commands"`,
@@ -26,7 +26,7 @@ export async function manPage(version: string, date: Date): Promise<string> {
     "a server, and tools to configure and install them. Without a command, \\fBserve\\fR runs.",
     ".SH COMMANDS",
   ];
-  for (const c of COMMANDS) {
+  for (const c of commands) {
     const help = (await c.load()).default.help;
     out.push(".SS " + roff(c.name), roff(c.summary) + ".", ".PP", ".nf", roff(help), ".fi");
   }
