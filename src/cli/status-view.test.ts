@@ -153,9 +153,9 @@ describe("status table", () => {
   });
 
   test("sign-in: a failing refresh shows the error, the attempt and the next retry; login_required its reason", () => {
-    const failing = renderStatus({ ...status, auth: { state: "signed_in", subject: "alice", expiresAt: null, reason: "x", refresh: { lastError: "connection refused", attempt: 3, nextRetryAt: "2026-11-21T12:00:08.000Z", tokenExpired: false } } }, { color: false, now });
+    const failing = renderStatus({ ...status, auth: { state: "signed_in", subject: "alice", expiresAt: null, reason: "x", refresh: { lastError: "connection refused", attempt: 3, nextRetryAt: "2026-11-21T12:00:08.000Z", tokenExpired: false } } }, { color: false, now }).replace(/\n +/g, " ");
     expect(failing).toContain("sign-in signed_in as alice · refresh failing (attempt 3: connection refused), next retry 2026-11-21T12:00:08.000Z");
-    const required = renderStatus({ ...status, auth: { state: "login_required", subject: null, expiresAt: null, reason: "the session could not be refreshed (invalid_grant)" } }, { color: false, now });
+    const required = renderStatus({ ...status, auth: { state: "login_required", subject: null, expiresAt: null, reason: "the session could not be refreshed (invalid_grant)" } }, { color: false, now }).replace(/\n +/g, " ");
     expect(required).toContain("sign-in login_required · sign in again: the session could not be refreshed (invalid_grant)");
   });
 });

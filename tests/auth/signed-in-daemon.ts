@@ -31,7 +31,7 @@ export interface SignedInDaemon {
   stored(): AuthSession | null;
   /** Starts the daemon again on the same home (after a kill). */
   restart(): Promise<void>;
-  /** Runs the CLI against this daemon: exit code and stdout. */
+  /** Runs the CLI against this daemon: exit code and stdout (lines `status` wrapped at 80 columns joined again). */
   cli(...args: string[]): Promise<{ code: number; out: string }>;
   close(): Promise<void>;
 }
@@ -98,7 +98,7 @@ refresh_before = "${o.refreshBefore}"
     async cli(...args) {
       const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), ...args, "--url", d.urls.api!], { env: d.env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
       const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
-      return { code, out };
+      return { code, out: out.replace(/\n +/g, " ") };
     },
     async close() {
       await d.stop().catch(() => {});
