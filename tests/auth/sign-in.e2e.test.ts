@@ -49,8 +49,6 @@ token_secret = ""
 backend = "file"
 [alerts]
 notifications = false
-# The tunnel's wait for a first sign-in raises and clears the same alert; let the revocation raise it again.
-cooldown = "0s"
 [auth]
 issuer = "${p.issuer}"
 client_id = "${CLIENT_ID}"
