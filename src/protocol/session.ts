@@ -19,6 +19,8 @@ export interface SessionCloseInfo {
   reason: string;
   /** true when the peer (or the transport) ended it, false when we did. */
   remote: boolean;
+  /** The peer sent GO_AWAY "normal": a planned move (its in-flight streams go on); set by the agent's connector. */
+  moving?: boolean;
 }
 
 export interface SessionOptions {
@@ -89,6 +91,10 @@ export class Session {
   }
   get activeStreams(): number {
     return this.streams.size;
+  }
+  /** true once this side sent GO_AWAY (shutdown, token expiry): the peer is being sent elsewhere, not gone. */
+  get sentGoAway(): boolean {
+    return this.draining;
   }
   /** true once either side sent GO_AWAY: no new streams. */
   get goingAway(): boolean {
