@@ -1,5 +1,6 @@
 // The relay's side of the agents: their WebSocket connections, the handshake (src/protocol/handshake.ts), one live
-// session per tunnel id (a new connection replaces the old), and drained sessions on token expiry and shutdown.
+// session per tunnel id (a new connection replaces the old), drained sessions on token expiry and shutdown, and the
+// tunnels whose agent this relay sent away and which are moving (not offline) until it is back.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
 import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
@@ -52,8 +53,13 @@ export interface SessionHooks {
   closed(id: string, session: Session): void;
 }
 
+/** After this relay's GO_AWAY an agent reconnects at once; a tunnel whose agent is not back within this long is offline. */
+export const MOVE_WINDOW_MS = 10_000;
+
 export class AgentSessions {
   private readonly tunnels = new Map<string, TunnelEntry>();
+  /** Tunnels whose session ended after this relay sent it GO_AWAY (planned move), by when: moving, not offline. */
+  private readonly movedAt = new Map<string, number>();
   hooks: SessionHooks | null = null;
 
   /** Bun's WebSocket handlers for the agent path. */
@@ -74,6 +80,15 @@ export class AgentSessions {
   session(id: string): Session | null {
     const e = this.tunnels.get(id);
     return e && !e.session.closed ? e.session : null;
+  }
+
+  /** The tunnel's agent was sent away by this relay just now (shutdown, token expiry) and is reconnecting. */
+  moving(id: string): boolean {
+    const at = this.movedAt.get(id);
+    if (at === undefined) return false;
+    if (performance.now() - at < MOVE_WINDOW_MS) return true;
+    this.movedAt.delete(id);
+    return false;
   }
 
   listing(): TunnelInfo[] {
@@ -181,6 +196,8 @@ export class AgentSessions {
         if (this.tunnels.get(d.tunnelId)?.session === session) {
           this.tunnels.delete(d.tunnelId);
           metrics.tunnels.set(this.tunnels.size);
+          // Our own GO_AWAY: the agent is on its way back (here or to another node), the tunnel is not gone.
+          if (session.sentGoAway) this.movedAt.set(d.tunnelId, performance.now());
           this.hooks?.closed(d.tunnelId, session);
         }
         log.info("agent disconnected", { tunnel: d.tunnelId, code: info.code, reason: info.reason });
@@ -189,6 +206,7 @@ export class AgentSessions {
     d.session = session;
     const old = this.tunnels.get(d.tunnelId);
     this.tunnels.set(d.tunnelId, { ws, session, agent: hello.agent, remote: d.remote, connectedAt: d.connectedAt });
+    this.movedAt.delete(d.tunnelId);
     metrics.tunnels.set(this.tunnels.size);
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
