@@ -24,7 +24,7 @@ let daemon: DaemonProc;
 beforeAll(async () => {
   redis = await startRedis();
   fake = await startFakeOllama({ tokenDelayMs: 20 });
-  cluster = await startCluster({ redisUrl: redis.url, goAwayGrace: "8s" });
+  cluster = await startCluster({ redisUrl: redis.url, goAwayGrace: "8s", clusterExtra: `drain_delay = "${DRAIN_DELAY_MS}ms"` });
   // Checks every 200 ms, one failure takes a node out, one success brings it back.
   lb = await startHaproxy(cluster.nodes, "inter 200ms fall 1 rise 1");
   // The daemon's default-like backoff (1 s doubling): a move that waited on it would show.
