@@ -2,7 +2,8 @@
 // with a fake Ollama. Nodes get SIGTERM in turn (the owner, a node carrying a pass-through stream) and are started
 // again on the same port while small chats go out every 100 ms and long streams run; then the owner is SIGKILLed.
 // No small chat fails (a 503 with Retry-After, retried, succeeds within a second), no stream is cut by a graceful
-// replacement, the agent is back within a second of being sent away, within 3 s of its node's SIGKILL.
+// replacement, a stopping node is not ready at once but still serves what arrives, the agent is back within a second
+// of being sent away, within 3 s of its node's SIGKILL.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
@@ -155,6 +156,10 @@ describe("relay nodes replaced under traffic", () => {
       const connected = daemon.count(/tunnel: connected to the relay/);
       const t0 = performance.now();
       victim.proc.kill("SIGTERM");
+      // Not ready at once (the balancer stops sending), yet a call that still arrives is served, not refused.
+      await until(async () => (await fetch(`${victim.url}/readyz`)).status === 503, 1_000, "/readyz 503 on the stopping node");
+      const late = await chat(victim.url);
+      expect([late.status, late.headers.get("x-c2l-error-code"), (await late.text()).slice(0, 200)]).toEqual([200, null, expect.stringContaining('"done":true')]);
       if (target === "owner") {
         // (Without its line, NaN: the outage check below fails with the rest of the picture.)
         const movedAt = await logLineAt(/the relay is moving this tunnel/, moving + 1, 3_000).catch(() => NaN);
