@@ -201,7 +201,9 @@ export class Session {
     if (this.closedInfo) return;
     this.write(encode(f));
     // Credit is what the peer's sender waits for: it leaves now (with whatever was queued before it), not a turn later.
-    if (f.type === "WINDOW_UPDATE") this.flush();
+    // WELCOME leaves alone and first: the agent reads it as one frame, before it knows that the relay speaks BATCH
+    // (a call waiting for this agent may open a stream in the same turn).
+    if (f.type === "WINDOW_UPDATE" || f.type === "WELCOME") this.flush();
   }
 
   /** Every outgoing frame passes here, so order is kept whether or not it is batched. */

@@ -6,7 +6,7 @@ import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/session.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
-import type { AgentSessions } from "./agent-sessions.ts";
+import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
@@ -95,10 +95,16 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
   async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
     const session = sessions.session(id);
-    // A planned move (this relay sent the agent away; it reconnects at once, here or to another node) is a 503 to
-    // retry, not an offline tunnel; so is a call another node sent here for an agent that has left.
     if (!session || session.sentGoAway) {
-      if (viaNode || session || sessions.moving(id)) return moving(id, path);
+      // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
+      // The call waits for that briefly and follows the agent; still moving after that, it is a 503 to retry, not an
+      // offline tunnel. So is a call another node sent here for an agent that has left.
+      const wasMoving = sessions.moving(id);
+      if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
+      const back = sessions.session(id);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
+      if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
+      if (viaNode) return moving(id, path);
       return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     }
     const lim = limitsFor(id);
@@ -153,9 +159,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const local = () => limitsFor(id).admitRate();
     const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
     if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
-    const here = sessions.session(id);
-    // A session this node sent away serves only its in-flight streams; new calls follow the agent to its new node.
-    if (!deps.cluster || (here && !here.sentGoAway)) return overSession(req, id, path, false);
+    // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
+    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
     return deps.cluster.forwardToOwner(req, id, path);
   };
 

@@ -264,7 +264,11 @@ export class RelayCluster implements ClusterRouting {
     const c = parseOwnerChange(message);
     if (!c) return;
     this.owners.delete(c.tunnel);
-    if (c.node !== this.nodeId) this.moved.delete(c.tunnel);
+    if (c.node !== null && c.node !== this.nodeId) {
+      // Another node took the tunnel: calls held here for its move follow it there.
+      this.moved.delete(c.tunnel);
+      this.d.sessions.moveEnded(c.tunnel);
+    }
     if (c.node === null || c.node === this.nodeId) return;
     const h = this.held.get(c.tunnel);
     // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once,
