@@ -19,6 +19,8 @@ export interface SessionCloseInfo {
   reason: string;
   /** true when the peer (or the transport) ended it, false when we did. */
   remote: boolean;
+  /** The peer sent GO_AWAY "normal": a planned move (its in-flight streams go on); set by the agent's connector. */
+  moving?: boolean;
 }
 
 export interface SessionOptions {
@@ -89,6 +91,10 @@ export class Session {
   }
   get activeStreams(): number {
     return this.streams.size;
+  }
+  /** true once this side sent GO_AWAY (shutdown, token expiry): the peer is being sent elsewhere, not gone. */
+  get sentGoAway(): boolean {
+    return this.draining;
   }
   /** true once either side sent GO_AWAY: no new streams. */
   get goingAway(): boolean {
@@ -195,7 +201,9 @@ export class Session {
     if (this.closedInfo) return;
     this.write(encode(f));
     // Credit is what the peer's sender waits for: it leaves now (with whatever was queued before it), not a turn later.
-    if (f.type === "WINDOW_UPDATE") this.flush();
+    // WELCOME leaves alone and first: the agent reads it as one frame, before it knows that the relay speaks BATCH
+    // (a call waiting for this agent may open a stream in the same turn).
+    if (f.type === "WINDOW_UPDATE" || f.type === "WELCOME") this.flush();
   }
 
   /** Every outgoing frame passes here, so order is kept whether or not it is batched. */

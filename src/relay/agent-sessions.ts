@@ -1,5 +1,6 @@
 // The relay's side of the agents: their WebSocket connections, the handshake (src/protocol/handshake.ts), one live
-// session per tunnel id (a new connection replaces the old), and drained sessions on token expiry and shutdown.
+// session per tunnel id (a new connection replaces the old), drained sessions on token expiry and shutdown, and the
+// tunnels whose agent this relay sent away and which are moving (not offline) until it is back.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
 import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
@@ -52,8 +53,17 @@ export interface SessionHooks {
   closed(id: string, session: Session): void;
 }
 
+/** After this relay's GO_AWAY an agent reconnects at once; a tunnel whose agent is not back within this long is offline. */
+export const MOVE_WINDOW_MS = 10_000;
+/** How long a call for a moving tunnel is held for the agent's new connection before it is answered 503 tunnel_moving. */
+export const MOVE_HOLD_MS = 2_000;
+
 export class AgentSessions {
   private readonly tunnels = new Map<string, TunnelEntry>();
+  /** Tunnels whose agent this relay sent away (GO_AWAY: a planned move), since when: moving, not offline, until it is back. */
+  private readonly movedAt = new Map<string, number>();
+  /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
+  private readonly waiting = new Map<string, Set<() => void>>();
   hooks: SessionHooks | null = null;
 
   /** Bun's WebSocket handlers for the agent path. */
@@ -74,6 +84,38 @@ export class AgentSessions {
   session(id: string): Session | null {
     const e = this.tunnels.get(id);
     return e && !e.session.closed ? e.session : null;
+  }
+
+  /** The tunnel's agent was sent away by this relay just now (shutdown, token expiry) and is not back yet. */
+  moving(id: string): boolean {
+    const at = this.movedAt.get(id);
+    if (at === undefined) return false;
+    if (performance.now() - at < MOVE_WINDOW_MS) return true;
+    this.movedAt.delete(id);
+    return false;
+  }
+
+  /** Resolves when the tunnel's move ended (its agent connected here, or moveEnded()), or after `ms`. */
+  settled(id: string, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let set = this.waiting.get(id);
+      if (!set) this.waiting.set(id, (set = new Set()));
+      const s = set;
+      const done = () => {
+        clearTimeout(timer);
+        s.delete(done);
+        if (!s.size && this.waiting.get(id) === s) this.waiting.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      s.add(done);
+    });
+  }
+
+  /** The tunnel's agent is back (here, or at another node: the cluster says so); held calls go on. */
+  moveEnded(id: string): void {
+    this.movedAt.delete(id);
+    for (const w of [...(this.waiting.get(id) ?? [])]) w();
   }
 
   listing(): TunnelInfo[] {
@@ -102,7 +144,13 @@ export class AgentSessions {
 
   /** Sends every agent away (they reconnect elsewhere or later); in-flight streams get the grace period. */
   async goAwayAll(reason: string): Promise<void> {
-    await Promise.all([...this.tunnels.values()].map((t) => t.session.goAway(reason, this.t.graceMs)));
+    await Promise.all([...this.tunnels.entries()].map(([id, t]) => this.sendAway(id, t.session, reason)));
+  }
+
+  /** GO_AWAY to one agent: a planned move, under way until it is back (here or, in a cluster, at another node). */
+  private sendAway(id: string, session: Session, reason: string): Promise<void> {
+    this.movedAt.set(id, performance.now());
+    return session.goAway(reason, this.t.graceMs);
   }
 
   private handlers(): WebSocketHandler<AgentData> {
@@ -189,6 +237,7 @@ export class AgentSessions {
     d.session = session;
     const old = this.tunnels.get(d.tunnelId);
     this.tunnels.set(d.tunnelId, { ws, session, agent: hello.agent, remote: d.remote, connectedAt: d.connectedAt });
+    this.moveEnded(d.tunnelId);
     metrics.tunnels.set(this.tunnels.size);
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
@@ -200,7 +249,7 @@ export class AgentSessions {
       const ms = Math.min(Math.max(0, d.expiresAt - Date.now()), 2 ** 31 - 1);
       d.expiryTimer = setTimeout(() => {
         log.info("agent token expired; asking it to reconnect", { tunnel: d.tunnelId });
-        void session.goAway("the agent's token expired; reconnect with a fresh one", this.t.graceMs);
+        void this.sendAway(d.tunnelId, session, "the agent's token expired; reconnect with a fresh one");
       }, ms);
     }
     metrics.agentConnections.inc({ result: "ok" });

@@ -74,6 +74,7 @@ export const RelayConfigSchema = T.Object(
         shared_secret_file: T.String({ default: "", description: "File with the secret (at least 32 bytes) that signs node-to-node requests (HMAC-SHA256); the same on every node. Required with redis_url." }),
         lease_ttl: Duration("10s", "How long a node's claim on a tunnel lasts without renewal (renewed every third of it while the agent is connected)."),
         node_ttl: Duration("6s", "How long a node counts as alive after its last heartbeat (sent every third of it)."),
+        drain_delay: Duration("2s", "On SIGTERM the node answers 503 on /readyz at once but keeps serving and forwarding this long before it sends its agents away and stops listening, so the load balancer's health check takes it out first. Longer than the balancer needs to notice (check interval × fall)."),
         redis_timeout: Duration("1s", "Longest wait for one Redis command; after it Redis counts as down (local tunnels keep working, limits fall back to per node)."),
       },
       { additionalProperties: false, default: {}, description: "Several relay nodes on one Redis: any node reaches any tunnel (docs/relay-cluster.md)." },

@@ -6,7 +6,7 @@ import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/session.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
-import type { AgentSessions } from "./agent-sessions.ts";
+import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
@@ -88,14 +88,24 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
   }
 
+  function moving(id: string, path: string): Response {
+    return new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
+  }
+
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
   async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
     const session = sessions.session(id);
-    if (!session) {
-      const err = viaNode
-        ? new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay node; retry in a moment`)
-        : new HttpError("tunnel_offline", `tunnel "${id}" is not connected`);
-      return err.toDialectResponse(path, viaNode ? { "retry-after": "1" } : undefined);
+    if (!session || session.sentGoAway) {
+      // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
+      // The call waits for that briefly and follows the agent; still moving after that, it is a 503 to retry, not an
+      // offline tunnel. So is a call another node sent here for an agent that has left.
+      const wasMoving = sessions.moving(id);
+      if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
+      const back = sessions.session(id);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
+      if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
+      if (viaNode) return moving(id, path);
+      return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     }
     const lim = limitsFor(id);
     if (!lim.admitStream()) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
@@ -140,15 +150,17 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   const client: Forwarder = async (req, id, path) => {
     const who = await auth.client(req, id);
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
-    // A restart's window: the agents are being sent away, so say why rather than "refused" or "not connected".
-    if (deps.stopping()) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
+    // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
+    // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
+    if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
     const perMinute = config.limits.requests_per_minute;
     const local = () => limitsFor(id).admitRate();
     const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
     if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
-    if (sessions.session(id) || !deps.cluster) return overSession(req, id, path, false);
+    // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
+    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
     return deps.cluster.forwardToOwner(req, id, path);
   };
 

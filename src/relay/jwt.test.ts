@@ -139,11 +139,54 @@ test("make before break: the agent reconnects as soon as its token expires, and 
     const info = await Promise.race([first.closed, Bun.sleep(6_000).then(() => null)]);
     expect(info?.code).toBe("normal");
     expect(info?.reason).toMatch(/going away/);
+    expect(info?.moving).toBe(true);
+    // A call made while the agent is away waits for it (not refused: the old connection takes no new streams).
+    const between = fetch(`${relay.url}/t/${first.tunnelId}/api/tags`, { headers: { Authorization: `Bearer ${await sign(k, { exp: Math.floor(Date.now() / 1000) + 60 })}` } });
+    await Bun.sleep(100);
     const second = await agent(Math.floor(Date.now() / 1000) + 60);
+    expect((await between).status).toBe(200);
     expect(second.tunnelId).toBe(first.tunnelId);
     // The new connection does not cut the old one's stream.
     expect((await text).split("\n").filter(Boolean)).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
     second.close("test over");
+  } finally {
+    await relay.stop();
+  }
+}, 15_000);
+
+test("an agent sent away (its token expired) is moving, not offline: a call waits up to 2 s for it, then hears 503 tunnel_moving with Retry-After", async () => {
+  const r = parseRelayConfig(`listen = "127.0.0.1:0"\ngo_away_grace = "5s"\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const relay = await startRelay(r.config);
+  const k = keys[0]!;
+  served = [k.jwk];
+  const agent = async (exp: number) =>
+    connect({ url: `${relay.url.replace(/^http/, "ws")}/agent`, token: await sign(k, { exp }), agent: "t", heartbeatMs: 1000, toleranceMs: 5000, maxStreams: 4, onStream: (s) => void serveStream(s, async () => Response.json({ models: [] })) });
+  const call = async (id: string) => {
+    const res = await fetch(`${relay.url}/t/${id}/api/tags`, { headers: { Authorization: `Bearer ${await sign(k, { exp: Math.floor(Date.now() / 1000) + 60 })}` } });
+    await res.arrayBuffer();
+    return [res.status, res.headers.get("x-c2l-error-code"), res.headers.get("retry-after")];
+  };
+  try {
+    const first = await agent(Math.floor(Date.now() / 1000) + 2);
+    expect((await call(first.tunnelId))[0]).toBe(200);
+    expect((await first.closed).moving).toBe(true);
+    // Its session ended at once (nothing in flight); the relay knows it sent the agent away.
+    await Bun.sleep(50);
+    expect(relay.tunnels()).toEqual([]);
+    const t0 = performance.now();
+    expect(await call(first.tunnelId)).toEqual([503, "tunnel_moving", "1"]);
+    expect(performance.now() - t0).toBeGreaterThan(1_500);
+    // Back within the wait: the call is served by the new connection.
+    const held = call(first.tunnelId);
+    await Bun.sleep(200);
+    const second = await agent(Math.floor(Date.now() / 1000) + 60);
+    expect(await held).toEqual([200, null, null]);
+    expect((await call(second.tunnelId))[0]).toBe(200);
+    second.close("test over");
+    await Bun.sleep(50);
+    // An agent that left on its own (not sent away) is offline.
+    expect(await call(second.tunnelId)).toEqual([502, "tunnel_offline", null]);
   } finally {
     await relay.stop();
   }

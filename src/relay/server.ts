@@ -38,7 +38,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
     const { RelayCluster, readSharedSecret } = await import("./cluster/cluster.ts");
-    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner, stopping: () => stopping }, readSharedSecret(config.cluster.shared_secret_file));
+    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner }, readSharedSecret(config.cluster.shared_secret_file));
     await cluster.start();
   }
 
@@ -65,12 +65,18 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     metrics,
     tunnels: () => sessions.listing(),
     async stop() {
+      // Not ready at once: the balancer's health check takes this node out. A cluster node keeps serving (its agents
+      // included) for drain_delay meanwhile, so what the balancer still sends here is served or forwarded, not refused.
       stopping = true;
+      if (cluster) await Bun.sleep(ms.cluster.drain_delay);
+      // Then its agents move (GO_AWAY: they reconnect at once, through the balancer, to a node that is up) while
+      // in-flight streams, the agents' own and those passing through to other nodes, get the whole grace to finish.
+      // Still listening meanwhile: a relay alone answers 503 "shutting down", a cluster node forwards.
+      const t0 = performance.now();
       await sessions.goAwayAll("the relay is shutting down");
+      // Answers still being written (a cut-short answer's last line a moment after its session ended) go out too.
+      await Promise.race([server.stop(false), Bun.sleep(Math.max(2_000, ms.go_away_grace - (performance.now() - t0)))]);
       await cluster?.stop();
-      // Answers still being written (a stream that finished just now is answered in one write a moment later) go out
-      // before the sockets close; whatever is still open after a short wait is cut.
-      await Promise.race([server.stop(false), Bun.sleep(2_000)]);
       await server.stop(true);
     },
   };

@@ -232,8 +232,10 @@ export class TunnelService implements TunnelControl {
       else if (s.state === "stopped") log.info("tunnel stopped", fields);
       else if (s.state === "connecting") log.info("connecting to the relay", fields);
     }
+    // A planned move (the relay's GO_AWAY) is not a failure: the old connection finishes its streams meanwhile.
+    if (s.moving && !prev?.moving) log.info("the relay is moving this tunnel; reconnecting at once", { relay: displayRelay(this.cfg.relay_url), reason: s.lastError });
     if (s.state === "reconnecting" && s.nextRetryAt && s.nextRetryAt !== prev?.nextRetryAt)
-      log.warn("relay connection failed; retrying", { error: s.lastError, code: s.lastErrorCode, attempt: s.attempt, retry_in_ms: s.nextRetryAt - this.clock.now() });
+      (s.moving ? log.info : log.warn)("relay connection failed; retrying", { error: s.lastError, code: s.lastErrorCode, attempt: s.attempt, retry_in_ms: s.nextRetryAt - this.clock.now(), moving: s.moving || undefined });
     const rtt = s.connection?.session?.rttMs;
     if (rtt != null) tunnelMetrics.rtt.set(rtt / 1000);
     this.publish();

@@ -198,7 +198,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         // Make before break: a relay going away (shutdown, a cluster node handing its agents over, an expiring token)
         // gets a new connection at once while this one finishes its in-flight streams.
         onGoAway: (code, reason) => {
-          if (code === "normal") resolveClosed({ code, reason: `the relay is going away: ${reason}`, remote: true });
+          if (code === "normal") resolveClosed({ code, reason: `the relay is going away: ${reason}`, remote: true, moving: true });
         },
         onClose: (info) => resolveClosed(info),
       });

@@ -1,8 +1,9 @@
-// The supervisor on a manual clock: backoff growth, cap and jitter bounds, permanent errors, reset after a stable connection.
+// The supervisor on a manual clock: backoff growth, cap and jitter bounds, permanent errors, reset after a stable
+// connection, the relay's GO_AWAY as a planned move (reconnect at once, not counted).
 import { expect, test } from "bun:test";
 import { ManualClock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
-import { baseDelay, jittered, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
+import { baseDelay, jittered, MOVE_WINDOW_MS, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
 
 const policy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
@@ -15,16 +16,23 @@ test("delays double from 1 s to a 60 s cap, jitter stays within ±20 %", () => {
   }
 });
 
-function fakeConnection(): Connection & { drop(info?: Partial<SessionCloseInfo>): void } {
+function fakeConnection(): Connection & { drop(info?: Partial<SessionCloseInfo>): void; goAway(): void; closedBySupervisor: boolean } {
   let end!: (i: SessionCloseInfo) => void;
   const closed = new Promise<SessionCloseInfo>((r) => (end = r));
-  return {
+  const c = {
     tunnelId: "t1",
     closed,
+    closedBySupervisor: false,
     activeStreams: () => 0,
-    close: (reason) => end({ code: "normal", reason, remote: false }),
-    drop: (info) => end({ code: "transport_closed", reason: "gone", remote: true, ...info }),
+    close: (reason: string) => {
+      c.closedBySupervisor = true;
+      end({ code: "normal", reason, remote: false });
+    },
+    drop: (info?: Partial<SessionCloseInfo>) => end({ code: "transport_closed", reason: "gone", remote: true, ...info }),
+    // What the connector reports for the relay's GO_AWAY "normal" (src/tunnel/connector.ts onGoAway).
+    goAway: () => end({ code: "normal", reason: "the relay is going away: the relay is shutting down", remote: true, moving: true }),
   };
+  return c;
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
@@ -126,36 +134,118 @@ test("stop closes the live connection and restart connects again", async () => {
   expect((await conns[1]!.closed).code).toBe("normal");
 });
 
-test("the relay's GO_AWAY (an expiring token) reconnects at once; one right after connecting falls back to the backoff", async () => {
+/** A supervisor whose connect() succeeds unless `fail` says how many of the next attempts are refused. */
+function harness() {
   const clock = new ManualClock();
   const conns: ReturnType<typeof fakeConnection>[] = [];
-  const sup = new Supervisor({
+  const h = { clock, conns, fail: 0, attempts: 0, sup: null as unknown as Supervisor };
+  h.sup = new Supervisor({
     clock,
     backoff: policy,
     stableMs: 30_000,
     random: () => 0.5,
     connect: async () => {
+      h.attempts++;
+      if (h.fail-- > 0) throw new ConnectError("http_error", "the relay answered HTTP 503 instead of a WebSocket upgrade", false);
       const c = fakeConnection();
       conns.push(c);
       return c;
     },
   });
-  sup.start();
+  return h;
+}
+
+test("GO_AWAY is a planned move: a new connection at once (no delay), not counted, the old one left to finish its streams", async () => {
+  const h = harness();
+  h.sup.start();
   await flush();
-  expect(conns.length).toBe(1);
-  clock.advance(15_000);
-  conns[0]!.drop({ code: "normal", reason: "the relay is going away: the agent's token expired", remote: true });
+  expect(h.sup.snapshot().state).toBe("connected");
+  // Five node replacements, each after a few seconds of service: never a delay, never an attempt counted.
+  for (let i = 0; i < 5; i++) {
+    h.clock.advance(5_000);
+    const old = h.conns.at(-1)!;
+    old.goAway();
+    await flush();
+    expect(h.conns.length).toBe(i + 2);
+    expect(h.sup.snapshot().state).toBe("connected");
+    expect(h.sup.snapshot().attempt).toBe(0);
+    expect(h.sup.snapshot().nextRetryAt).toBeNull();
+    // Make before break: the supervisor does not close the old connection; the relay ends it once its streams finish.
+    expect(old.closedBySupervisor).toBe(false);
+  }
+  // A real failure afterwards starts at the first delay.
+  h.conns.at(-1)!.drop();
   await flush();
+  expect(h.sup.snapshot().attempt).toBe(1);
+  expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(1000);
+  await h.sup.stop();
+  expect(h.clock.pending()).toEqual([]);
+});
+
+test("a move refused by the node going away (the balancer has not noticed yet) is tried again within 200 ms, uncounted; past the move window the ordinary backoff takes over", async () => {
+  const h = harness();
+  h.sup.start();
   await flush();
-  expect(conns.length).toBe(2); // no wait: make before break
-  expect(sup.snapshot().state).toBe("connected");
-  // A GO_AWAY that follows the connection at once would loop: the backoff decides instead.
-  conns[1]!.drop({ code: "normal", reason: "the relay is going away", remote: true });
+  h.clock.advance(5_000);
+  h.fail = 2;
+  h.conns.at(-1)!.goAway();
   await flush();
-  expect(conns.length).toBe(2);
-  expect(sup.snapshot().state).toBe("reconnecting");
-  clock.advance(1000);
+  expect(h.attempts).toBe(2);
+  expect(h.sup.snapshot().state).toBe("reconnecting");
+  expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(200);
+  h.clock.advance(200);
   await flush();
-  expect(conns.length).toBe(3);
-  await sup.stop();
+  expect(h.attempts).toBe(3);
+  h.clock.advance(200);
+  await flush();
+  expect(h.sup.snapshot().state).toBe("connected");
+  expect(h.sup.snapshot().attempt).toBe(0);
+  // The next move never gets through: after the move window, the counted backoff.
+  h.clock.advance(5_000);
+  h.fail = 1_000;
+  h.conns.at(-1)!.goAway();
+  await flush();
+  for (let t = 0; t < MOVE_WINDOW_MS; t += 200) {
+    h.clock.advance(200);
+    await flush();
+  }
+  expect(h.sup.snapshot().attempt).toBe(1);
+  expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(1000);
+  await h.sup.stop();
+});
+
+test("a GO_AWAY right after connecting counts as a failure (no reconnect storm against a relay that sends everyone away)", async () => {
+  const h = harness();
+  h.sup.start();
+  await flush();
+  h.clock.advance(100);
+  h.conns.at(-1)!.goAway();
+  await flush();
+  expect(h.sup.snapshot().attempt).toBe(1);
+  expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(1000);
+  await h.sup.stop();
+});
+
+test("the backoff resets once a session has been up for stableMs, not only when it ends: the status says attempt 0", async () => {
+  const h = harness();
+  h.fail = 3;
+  h.sup.start();
+  await flush();
+  for (const d of [1000, 2000, 4000]) {
+    h.clock.advance(d);
+    await flush();
+  }
+  expect(h.sup.snapshot().state).toBe("connected");
+  expect(h.sup.snapshot().attempt).toBe(3);
+  h.clock.advance(29_999);
+  expect(h.sup.snapshot().attempt).toBe(3);
+  h.clock.advance(1);
+  expect(h.sup.snapshot().attempt).toBe(0);
+  // Hours later, one failure: the first delay again.
+  h.clock.advance(3 * 3600_000);
+  h.conns.at(-1)!.drop();
+  await flush();
+  expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(1000);
+  await h.sup.stop();
+  expect(h.clock.pending()).toEqual([]);
 });

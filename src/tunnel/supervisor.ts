@@ -1,4 +1,5 @@
-// Owns reconnection: exponential backoff with jitter, retryable vs permanent errors, reset after a stable connection, injectable clock.
+// Owns reconnection: exponential backoff with jitter, retryable vs permanent errors, reset after a stable connection,
+// planned moves (the relay's GO_AWAY) reconnected at once and not counted, injectable clock.
 import type { TunnelState } from "../core/contracts.ts";
 import type { Clock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
@@ -33,7 +34,16 @@ export interface SupervisorSnapshot {
   tunnelId: string | null;
   since: number;
   connection: Connection | null;
+  /** A planned move is under way: the relay sent GO_AWAY and a new connection is being made (not a failure). */
+  moving: boolean;
 }
+
+/** During a planned move a refused attempt (the balancer still sent us to the node going away) is tried again this soon. */
+export const MOVE_RETRY_MS = 200;
+/** A planned move that has not reconnected within this long falls back to the ordinary, counted backoff. */
+export const MOVE_WINDOW_MS = 10_000;
+/** A GO_AWAY on a connection younger than this is counted like a failure: a relay sending every agent away at once, again and again, must not be met with a reconnect storm. */
+export const MIN_MOVE_UPTIME_MS = 1_000;
 
 export interface SupervisorOptions {
   /** One attempt (the connector); throws ConnectError or anything else (treated as retryable). */
@@ -51,10 +61,16 @@ export class Supervisor {
   private timer: unknown = null;
   private generation = 0;
   private readonly random: () => number;
+  /** Resets the backoff once the live connection has been up for stableMs. */
+  private stableTimer: unknown = null;
+  /** When the planned move under way began (null: none). */
+  private moveStartedAt: number | null = null;
+  /** Connections the relay sent away, still finishing their in-flight streams (make before break). */
+  private readonly draining = new Set<Connection>();
 
   constructor(private readonly o: SupervisorOptions) {
     this.random = o.random ?? Math.random;
-    this.snap = { state: "stopped", attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null, tunnelId: null, since: o.clock.now(), connection: null };
+    this.snap = { state: "stopped", attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null, tunnelId: null, since: o.clock.now(), connection: null, moving: false };
   }
 
   snapshot(): SupervisorSnapshot {
@@ -83,10 +99,18 @@ export class Supervisor {
     this.generation++;
     if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.timer = null;
+    this.clearStableTimer();
+    this.moveStartedAt = null;
     const c = this.snap.connection;
-    this.set({ state: "stopped", nextRetryAt: null, connection: null, attempt: 0 });
-    if (c?.session && graceMs > 0 && c.session.activeStreams > 0) await c.session.goAway(reason, graceMs);
-    c?.close(reason);
+    const all = [...(c ? [c] : []), ...this.draining];
+    this.draining.clear();
+    this.set({ state: "stopped", nextRetryAt: null, connection: null, attempt: 0, moving: false });
+    await Promise.all(
+      all.map(async (x) => {
+        if (x.session && graceMs > 0 && x.session.activeStreams > 0) await x.session.goAway(reason, graceMs);
+        x.close(reason);
+      }),
+    );
   }
 
   restart(reason = "restarting"): void {
@@ -97,7 +121,7 @@ export class Supervisor {
   private async attempt(gen: number): Promise<void> {
     if (gen !== this.generation) return;
     this.timer = null;
-    this.set({ state: this.snap.attempt === 0 && !this.snap.lastError ? "connecting" : "reconnecting", nextRetryAt: null });
+    this.set({ state: this.snap.attempt === 0 && !this.snap.lastError && !this.snap.moving ? "connecting" : "reconnecting", nextRetryAt: null });
     let conn: Connection;
     try {
       conn = await this.o.connect();
@@ -105,7 +129,8 @@ export class Supervisor {
       if (gen !== this.generation) return;
       const err = e instanceof ConnectError ? e : new ConnectError("network", e instanceof Error ? e.message : String(e), false);
       if (err.permanent) {
-        this.set({ state: AUTH_CODES.has(err.code) ? "auth_failed" : "failed", lastError: err.message, lastErrorCode: err.code, nextRetryAt: null });
+        this.moveStartedAt = null;
+        this.set({ state: AUTH_CODES.has(err.code) ? "auth_failed" : "failed", lastError: err.message, lastErrorCode: err.code, nextRetryAt: null, moving: false });
         return;
       }
       this.set({ lastError: err.message, lastErrorCode: err.code });
@@ -117,26 +142,54 @@ export class Supervisor {
       return;
     }
     const connectedAt = this.o.clock.now();
-    this.set({ state: "connected", connection: conn, tunnelId: conn.tunnelId, nextRetryAt: null });
+    this.moveStartedAt = null;
+    this.set({ state: "connected", connection: conn, tunnelId: conn.tunnelId, nextRetryAt: null, moving: false });
+    // Up long enough proves the relay is fine: the next failure, even hours later, starts at the first delay again.
+    this.stableTimer = this.o.clock.setTimeout(() => {
+      this.stableTimer = null;
+      if (gen === this.generation && this.snap.connection === conn && this.snap.attempt !== 0) this.set({ attempt: 0 });
+    }, this.o.stableMs);
     const info = await conn.closed;
     if (gen !== this.generation) return;
+    this.clearStableTimer();
     const lasted = this.o.clock.now() - connectedAt;
     const message = `connection lost (${info.code}: ${info.reason})`;
     if (info.code === "unauthorized" || info.code === "incompatible_version") {
       this.set({ state: info.code === "unauthorized" ? "auth_failed" : "failed", connection: null, lastError: message, lastErrorCode: info.code });
       return;
     }
-    // A connection that held long enough proves the relay is fine: start the backoff over.
-    this.set({ connection: null, lastError: message, lastErrorCode: info.code, attempt: lasted >= this.o.stableMs ? 0 : this.snap.attempt });
-    // The relay asked us to go (its GO_AWAY: an expiring token, a shutdown, a hand-over): make before break, at once;
-    // should that fail, the backoff takes over. Not after a connection that barely lived (no tight loop).
-    if (info.remote && info.code === "normal" && lasted >= 1000) void this.attempt(gen);
-    else this.scheduleRetry(gen);
+    const attempt = lasted >= this.o.stableMs ? 0 : this.snap.attempt;
+    if (info.moving && lasted >= MIN_MOVE_UPTIME_MS) {
+      // A planned move (the relay node is stopping or handing its agents over): connect again now, through the same
+      // address (the balancer picks a node that is up), while the old connection finishes its in-flight streams.
+      for (const d of this.draining) if (!d.session || d.session.closed) this.draining.delete(d);
+      this.draining.add(conn);
+      this.moveStartedAt = this.o.clock.now();
+      this.set({ state: "reconnecting", connection: null, lastError: `the relay moved this tunnel (${info.reason})`, lastErrorCode: info.code, attempt, moving: true, nextRetryAt: null });
+      void this.attempt(gen);
+      return;
+    }
+    this.set({ connection: null, lastError: message, lastErrorCode: info.code, attempt, moving: false });
+    this.scheduleRetry(gen);
+  }
+
+  private clearStableTimer(): void {
+    if (this.stableTimer !== null) this.o.clock.clearTimeout(this.stableTimer);
+    this.stableTimer = null;
   }
 
   private scheduleRetry(gen: number): void {
+    const now = this.o.clock.now();
+    if (this.moveStartedAt !== null && now - this.moveStartedAt < MOVE_WINDOW_MS) {
+      // Still a planned move: the balancer may not have taken the stopping node out yet. Soon again, not counted.
+      const delay = jittered({ ...this.o.backoff, initialMs: Math.min(MOVE_RETRY_MS, this.o.backoff.initialMs) }, 0, this.random);
+      this.set({ state: "reconnecting", nextRetryAt: now + delay });
+      this.timer = this.o.clock.setTimeout(() => void this.attempt(gen), delay);
+      return;
+    }
+    this.moveStartedAt = null;
     const delay = jittered(this.o.backoff, this.snap.attempt, this.random);
-    this.set({ state: "reconnecting", attempt: this.snap.attempt + 1, nextRetryAt: this.o.clock.now() + delay });
+    this.set({ state: "reconnecting", attempt: this.snap.attempt + 1, nextRetryAt: now + delay, moving: false });
     this.timer = this.o.clock.setTimeout(() => void this.attempt(gen), delay);
   }
 }

@@ -148,8 +148,11 @@ export function docBlock(lang: string): string {
   return m[1]!;
 }
 
-/** The docs' HAProxy example with its bind and server lines pointed at this test's port and nodes. */
-export function haproxyConfigFromDocs(port: number, nodes: { port: number }[]): string {
+/**
+ * The docs' HAProxy example with its bind and server lines pointed at this test's port and nodes; `checks` replaces
+ * the example's default-server line (e.g. faster health checks for a churn test).
+ */
+export function haproxyConfigFromDocs(port: number, nodes: { port: number }[], checks?: string): string {
   const lines = docBlock("haproxy").split("\n");
   const servers = lines.filter((l) => /^\s*server relay\d/.test(l));
   if (servers.length !== 3 || !lines.some((l) => /^\s*bind /.test(l))) throw new Error("the docs' HAProxy example changed shape: update this helper");
@@ -158,6 +161,7 @@ export function haproxyConfigFromDocs(port: number, nodes: { port: number }[]): 
     if (/^\s*bind /.test(l)) out.push(`  bind 127.0.0.1:${port}`);
     // The example's maxconn needs a raised file limit (the packaged haproxy.service has one); a test shell may not.
     else if (/^\s*maxconn /.test(l)) out.push("  maxconn 2000");
+    else if (checks && /^\s*default-server /.test(l)) out.push(`  default-server ${checks}`);
     else if (l === servers[0]) out.push(...nodes.map((n, i) => `  server relay${i + 1} 127.0.0.1:${n.port} check`));
     else if (!servers.includes(l)) out.push(l);
   }
@@ -165,11 +169,13 @@ export function haproxyConfigFromDocs(port: number, nodes: { port: number }[]): 
 }
 
 /** HAProxy with the docs' example in front of the nodes: round robin per request, upgrades passed, dead nodes skipped. */
-export async function startHaproxy(nodes: { port: number }[]): Promise<TestHaproxy> {
+export async function startHaproxy(nodes: { port: number }[], checks?: string): Promise<TestHaproxy> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-haproxy-"));
   const port = await freePort();
   const cfg = join(dir, "haproxy.cfg");
-  writeFileSync(cfg, haproxyConfigFromDocs(port, nodes));
+  const text = haproxyConfigFromDocs(port, nodes, checks);
+  if (checks && !text.includes(`default-server ${checks}`)) throw new Error("the docs' HAProxy example has no default-server line: update this helper");
+  writeFileSync(cfg, text);
   const p = spawnLogged(["haproxy", "-db", "-f", cfg], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "haproxy", debugEnv: "DEBUG_HAPROXY" });
   const url = `http://127.0.0.1:${port}`;
   const t0 = performance.now();

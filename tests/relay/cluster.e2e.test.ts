@@ -284,7 +284,8 @@ describe("relay cluster", () => {
   test("SIGTERM: the node sends its agent away with GO_AWAY, the agent moves before it stops, in-flight streams finish", async () => {
     const owner = await ownerOf();
     const i = cluster.nodes.indexOf(owner);
-    fake.options.tokens = 40;
+    // 3 s: longer than the node's drain_delay (2 s), after which it sends the agent away.
+    fake.options.tokens = 120;
     fake.options.tokenDelayMs = 25;
     try {
       const res = await call(owner.url, "/api/generate", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "llama3.2:1b", prompt: "long" }) });

@@ -29,7 +29,6 @@ export interface ClusterDeps {
   sessions: AgentSessions;
   /** Serves a call for a tunnel whose agent is on this node (forward.ts `owner`). */
   owner: Forwarder;
-  stopping(): boolean;
 }
 
 export type ClusterListing = {
@@ -77,6 +76,12 @@ export class RelayCluster implements ClusterRouting {
   private readonly registry: NodeRegistry;
   private readonly rate: SharedRateWindow;
   private readonly held = new Map<string, Held>();
+  /**
+   * Leases of tunnels whose agent this node sent away (GO_AWAY: shutdown, token expiry), kept, not released: until the
+   * agent's new node claims the tunnel, other nodes find this node and answer `tunnel_moving` (retry), not
+   * `tunnel_offline`. Released on leaving the cluster (if still ours); unrenewed, they expire after lease_ttl.
+   */
+  private readonly moved = new Map<string, number>();
   private readonly owners = new Map<string, { lease: Lease; at: number }>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private internal: Server<undefined> | null = null;
@@ -138,10 +143,12 @@ export class RelayCluster implements ClusterRouting {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     if (this.link.up) {
-      await Promise.allSettled([...this.held].map(([id, h]) => (h.epoch === null ? Promise.resolve() : this.leases.release(id, h.epoch))));
+      const epochs = [...[...this.held].flatMap(([id, h]) => (h.epoch === null ? [] : [[id, h.epoch] as const])), ...this.moved];
+      await Promise.allSettled(epochs.map(([id, epoch]) => this.leases.release(id, epoch)));
       await this.registry.leave().catch(() => {});
     }
     this.held.clear();
+    this.moved.clear();
     this.link.stop();
     await this.internal?.stop(true);
   }
@@ -149,6 +156,7 @@ export class RelayCluster implements ClusterRouting {
   // ---- local agents ----
 
   private opened(id: string, session: Session): void {
+    this.moved.delete(id);
     this.held.set(id, { session, epoch: null });
     void this.claim(id);
   }
@@ -157,7 +165,11 @@ export class RelayCluster implements ClusterRouting {
     const h = this.held.get(id);
     if (!h || h.session !== session) return;
     this.held.delete(id);
-    if (h.epoch !== null && this.link.up) this.leases.release(id, h.epoch).catch(() => {});
+    if (h.epoch === null) return;
+    // Sent away by this node: the agent is reconnecting (to another node, through the balancer); keep the lease so
+    // the tunnel reads as moving, not offline, until its new node claims it.
+    if (session.sentGoAway) this.moved.set(id, h.epoch);
+    else if (this.link.up) this.leases.release(id, h.epoch).catch(() => {});
   }
 
   private async claim(id: string): Promise<void> {
@@ -252,6 +264,11 @@ export class RelayCluster implements ClusterRouting {
     const c = parseOwnerChange(message);
     if (!c) return;
     this.owners.delete(c.tunnel);
+    if (c.node !== null && c.node !== this.nodeId) {
+      // Another node took the tunnel: calls held here for its move follow it there.
+      this.moved.delete(c.tunnel);
+      this.d.sessions.moveEnded(c.tunnel);
+    }
     if (c.node === null || c.node === this.nodeId) return;
     const h = this.held.get(c.tunnel);
     // A newer claim elsewhere: the agent connected there, so this node must stop answering for the tunnel at once,
@@ -351,9 +368,9 @@ export class RelayCluster implements ClusterRouting {
   }
 
   private async fromOtherNode(req: Request, id: string, path: string): Promise<Response> {
-    const res = this.d.stopping()
-      ? new HttpError("tunnel_moving", `the relay node holding tunnel "${id}" is shutting down; retry in a moment`).toDialectResponse(path, { "retry-after": "1" })
-      : await this.d.owner(req, id, path);
+    // Served while this node drains too: until its agent has moved, it still holds the tunnel (owner() answers
+    // tunnel_moving once the agent was sent away).
+    const res = await this.d.owner(req, id, path);
     this.d.metrics.forwardedIn.inc({ status: String(res.status) });
     try {
       res.headers.set(OWNER_NODE_HEADER, this.nodeId);
