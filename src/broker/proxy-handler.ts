@@ -7,6 +7,7 @@ import type { UpstreamClient, UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { readRoutingBody } from "./request-body.ts";
+import { requestModels, type RequestModels } from "./model-fields.ts";
 import { KEEP_ALIVE_PATHS, withFields, withModel, type AliasTable } from "./aliases.ts";
 
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
@@ -56,23 +57,6 @@ export function errorResponse(path: string, e: unknown): Response {
   throw e;
 }
 
-const MODEL_KEY = Buffer.from('"model"');
-const MODEL_VALUE = /^"model"\s*:\s*"((?:[^"\\]|\\.){1,256})"/;
-
-/** The top-level "model" of a JSON body, found without parsing the whole body (which may hold megabytes of images). */
-export function extractModel(body: Uint8Array): string | null {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const at = buf.indexOf(MODEL_KEY);
-  if (at < 0) return null;
-  const m = MODEL_VALUE.exec(buf.toString("utf8", at, Math.min(buf.length, at + 300)));
-  if (!m) return null;
-  try {
-    return JSON.parse(`"${m[1]}"`);
-  } catch {
-    return null;
-  }
-}
-
 /** A POST/PUT/PATCH on the HTTP listener that declared no body framing at all (an HTTP/1.0 client that closes the
  * connection to end its body). Tunnel requests carry their body in the stream, so this is only asked of local ones. */
 function unframedBody(req: Request): boolean {
@@ -113,10 +97,17 @@ export async function proxy(
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
   let { body, bodyLength } = read;
   const { retryable, bytesIn } = read;
-  const requested = read.head ? extractModel(read.head) : null;
+  // The models the body names, read as the upstream reads them (top-level keys, escapes, case, duplicates refused).
+  let named: RequestModels;
+  try {
+    named = requestModels(path, read.head, body === null || body === read.head);
+  } catch (e) {
+    return errorResponse(path, e);
+  }
+  const requested = named.model ?? null;
   // An alias routes, and asks the upstream, for the model it stands for (a body held in memory is rewritten; one too
-  // large to hold is sent as it is).
-  const alias = requested !== null ? deps.aliases().get(requested) : undefined;
+  // large to hold is sent as it is). It stands in the "model" field only: that is the one withModel writes.
+  const alias = requested !== null && named.field === "model" ? deps.aliases().get(requested) : undefined;
   const model = alias ? alias.model : requested;
   if (alias && body instanceof Uint8Array) {
     body = withModel(body, alias.model);
@@ -138,7 +129,8 @@ export async function proxy(
   if (admitted) {
     // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
     try {
-      deps.gateway()?.authorize(admitted, model, alias && requested !== null ? requested : undefined);
+      const request = { path, others: named.others, opaque: named.opaque, complete: named.complete };
+      deps.gateway()?.authorize(admitted, named.model === undefined ? undefined : model, alias && requested !== null ? requested : undefined, request);
     } catch (e) {
       return errorResponse(path, e);
     }

@@ -276,6 +276,10 @@ export const KeyRecord = t.Object({
   rpm: t.Integer({ minimum: 0, description: "Requests per minute; 0 = no limit." }),
   tokens_per_day: t.Integer({ minimum: 0, description: "Prompt + completion tokens per UTC day; 0 = no limit." }),
   max_parallel: t.Integer({ minimum: 0, description: "Requests of this key at once; 0 = no limit." }),
+  /** Absent in keys made before it existed: those may not manage models either. */
+  allow_model_management: t.Optional(
+    t.Boolean({ description: "Whether the key may pull, push, create, copy and delete models and upload blobs (only models its list allows); default false." }),
+  ),
   expires_at: t.Union([t.String(), t.Null()], { description: "ISO time the key stops working, or null." }),
   created_at: t.String(),
 });
@@ -442,6 +446,8 @@ export interface KeyLimits {
   rpm: number;
   tokens_per_day: number;
   max_parallel: number;
+  /** Model management (pull, push, create, copy, delete, blobs); off when absent. */
+  allow_model_management?: boolean;
   /** Milliseconds from creation, or null for a key that does not expire. */
   expiresInMs: number | null;
 }
@@ -455,6 +461,18 @@ export interface Caller {
   ip: string | null;
 }
 
+/**
+ * What a request's body names besides the model it acts on (src/broker/model-fields.ts), for a key's model allowlist:
+ * `path` for model management, `others` (copy's destination, create's base model), `opaque` (a field naming models in
+ * text the broker does not read), and whether the whole body was read (`complete`).
+ */
+export interface RequestModelNames {
+  path: string;
+  others: readonly string[];
+  opaque: string | null;
+  complete: boolean;
+}
+
 /** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */
 export interface Admitted {
   key: KeyRecord | null;
@@ -466,10 +484,13 @@ export interface GatewayService {
   /** Who is calling: throws an HttpError 401 when a key is needed and missing, or a sent key is unknown or expired. */
   admit(headers: Headers, caller: Caller): Admitted;
   /**
-   * What they may do: the key's model allowlist (403) and rate (429 with Retry-After); `model` undefined for routes
-   * without one; `alias` the name the caller sent when `model` is what it stands for (either may be allowed).
+   * What they may do: model management (403 without the key's permission), the key's model allowlist (403) and rate
+   * (429 with Retry-After); `model` undefined for routes without one; `alias` the name the caller sent when `model` is
+   * what it stands for (either may be allowed); `request` the route and the other models its body names.
    */
-  authorize(admitted: Admitted, model: string | null | undefined, alias?: string): void;
+  authorize(admitted: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames): void;
+  /** Whether the admitted caller may use `model` (the model lists show only those). */
+  mayUse(admitted: Admitted, model: string): boolean;
   keys(): KeyInfo[];
   key(name: string): KeyInfo | undefined;
   /** The key itself is in the answer once and never again. */

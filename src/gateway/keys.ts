@@ -36,6 +36,7 @@ export function createKey(name: string, limits: KeyLimits, now = new Date()): { 
       rpm: limits.rpm,
       tokens_per_day: limits.tokens_per_day,
       max_parallel: limits.max_parallel,
+      allow_model_management: limits.allow_model_management === true,
       expires_at: limits.expiresInMs === null ? null : new Date(now.getTime() + limits.expiresInMs).toISOString(),
       created_at: now.toISOString(),
     },
