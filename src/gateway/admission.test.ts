@@ -115,7 +115,8 @@ test("a key in any header is checked: beside a placeholder bearer, in a second h
   // The issue's case: the placeholder OpenAI clients send, and an unknown key beside it.
   const both = new Headers({ authorization: "Bearer ollama", "x-api-key": "c2l_unknown" });
   expect(refusal(() => adm.check(both, LOCAL, "m")).status).toBe(401);
-  for (const h of [{ "api-key": "c2l_unknown" }, { "proxy-authorization": "Bearer c2l_unknown" }, { "x-goog-api-key": "c2l_unknown" }, { authorization: `Basic ${btoa("user:c2l_unknown")}` }])
+  const elsewhere: Record<string, string>[] = [{ "api-key": "c2l_unknown" }, { "proxy-authorization": "Bearer c2l_unknown" }, { "x-goog-api-key": "c2l_unknown" }, { authorization: `Basic ${btoa("user:c2l_unknown")}` }];
+  for (const h of elsewhere)
     expect(refusal(() => adm.check(new Headers(h), LOCAL, "m")).message).toContain("c2l_unkn… is not known");
   // A valid key wherever it is sent is the key in force, with its limits (not ignored for a placeholder elsewhere).
   expect(adm.check(new Headers({ "x-api-key": "ollama", authorization: `Bearer ${k.key}` }), LOCAL, "m").key?.name).toBe("ci");

@@ -14,6 +14,7 @@ test("a new key is c2l_ + 43 base64url characters; only its hash and first 8 cha
     rpm: 30,
     tokens_per_day: 0,
     max_parallel: 0,
+    allow_model_management: false,
     expires_at: null,
     created_at: "2026-12-01T00:00:00.000Z",
   });

@@ -203,11 +203,12 @@ describe("a key that is sent is always checked", () => {
   const chatBody = (model: string) => `{"model":"${model}","stream":false,"messages":[{"role":"user","content":"hi"}]}`;
 
   test("an unknown key beside a placeholder, or in another header, is 401", async () => {
-    for (const h of [
+    const sent: Record<string, string>[] = [
       { "x-api-key": "ollama", authorization: "Bearer c2l_unknown" },
       { authorization: "Bearer ollama", "api-key": "c2l_unknown" },
       { authorization: `Basic ${btoa("me:c2l_unknown")}` },
-    ]) {
+    ];
+    for (const h of sent) {
       const r = await post("/api/chat", chatBody(ALLOWED), h);
       expect([r.status, r.code, r.reached]).toEqual([401, "unauthorized", false]);
       expect(r.body.error).toContain("c2l_unkn… is not known");
