@@ -263,6 +263,9 @@ export const MetricsTick = t.Object({
   tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
 });
 
+/** How a gateway key starts (c2l_ + 43 base64url characters): the gateway finds keys by it, the broker never forwards one. */
+export const KEY_PREFIX = "c2l_";
+
 /** What a gateway key name may be: safe in a URL path, a label and a log line. */
 export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

@@ -1,11 +1,9 @@
 // Gateway keys as data: the key format (c2l_…), its sha256 fingerprint, the record kept for it, and model allowlists.
 import { createHash, randomBytes } from "node:crypto";
-import { KEY_NAME, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
+import { KEY_NAME, KEY_PREFIX, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
 
 // The shapes are shared with the API and the dashboard, so they are defined with the other contracts.
-export { KEY_NAME, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
-
-export const KEY_PREFIX = "c2l_";
+export { KEY_NAME, KEY_PREFIX, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
 
 export function newKey(): string {
   return KEY_PREFIX + randomBytes(32).toString("base64url");

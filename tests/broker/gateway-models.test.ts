@@ -220,6 +220,16 @@ describe("a key that is sent is always checked", () => {
     expect([r.status, r.reached]).toEqual([403, false]);
   });
 
+  test("a key in any header counts, and no header holding a key reaches the upstream", async () => {
+    const r = await post("/api/chat", chatBody(ALLOWED), { "api-key": keys.editor, "x-trace": `run=1, key=${keys.editor}`, "x-other": "kept" });
+    expect([r.status, r.reached]).toEqual([200, true]);
+    const seen = fake.requests.findLast((x) => x.path === "/api/chat")!.headers;
+    expect(seen["x-other"]).toBe("kept");
+    expect(JSON.stringify(seen)).not.toContain("c2l_");
+    const no = await post("/api/chat", chatBody(FORBIDDEN), { "api-key": keys.editor });
+    expect([no.status, no.reached]).toEqual([403, false]);
+  });
+
   test("two different keys in one request are 400, in each dialect", async () => {
     const h = { authorization: `Bearer ${keys.open}`, "x-api-key": keys.editor };
     const o = await post("/api/chat", chatBody(FORBIDDEN), h);
