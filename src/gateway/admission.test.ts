@@ -170,4 +170,9 @@ test("model management needs the key's permission; then every model the body nam
   // Without a key (this machine under auto) nothing changes: management as before.
   expect(() => adm.authorize(adm.admit(new Headers(), LOCAL), "x", undefined, req("/api/pull"))).not.toThrow();
   expect([adm.mayUse(a, "llama3.2:1b"), adm.mayUse(a, "qwen2.5:0.5b"), adm.mayUse(p, "qwen2.5:0.5b")]).toEqual([true, false, true]);
+  // A key written before the permission existed (no field in keys.json) is read, and may not manage models.
+  const old = createKey("old", NO_LIMITS);
+  const { allow_model_management: _, ...record } = old.record;
+  store.add(record);
+  expect(refusal(() => adm.authorize(adm.admit(bearer(old.key), LAN), "m", undefined, req("/api/pull"))).status).toBe(403);
 });
