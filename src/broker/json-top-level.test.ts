@@ -51,14 +51,22 @@ describe("keys as Go decodes and matches them", () => {
     expect(model('{"\\u004dODEL":"other"}').variants).toEqual(["MODEL"]);
   });
 
-  test("the non-ASCII characters Go folds onto ASCII letters: Kelvin sign, long s, dotted and dotless i", () => {
-    // U+212A K folds to k, U+017F ſ to s (every Go); U+0130 İ and U+0131 ı to i (Go ≥ 1.21).
+  test("the non-ASCII characters folded onto ASCII letters: Kelvin sign, long s (Go), dotted and dotless i (whole-string case mapping)", () => {
+    // U+212A K folds to k, U+017F ſ to s in every Go; U+0130 İ and U+0131 ı to i when a parser upper- or lower-cases keys.
     const names = ["source", "destination", "keep_alive"];
     const r = read('{"ſource":"a","destınation":"b","\\u212Aeep_alive":1,"DESTİNATION":"c"}', names);
     expect(r.kind === "object" && r.fields.map((f) => f.variants)).toEqual([["ſource"], ["destınation", "DESTİNATION"], ["\u212Aeep_alive"]]);
     // Other non-ASCII letters fold onto no ASCII one: not the field.
     expect(model('{"mödel":"x","modél":"y"}')).toMatchObject({ exact: 0, variants: [] });
     expect(model('{"mode\\u0000l":"x","model ":"y"," model":"z"}')).toMatchObject({ exact: 0, variants: [] });
+  });
+
+  test('"_" and "-" are ignored as Go\'s encoding/json/v2 ignores them when it matches without case', () => {
+    expect(model('{"mo_del":"a","MO-DEL":"b","_model_":"c","model":"d"}')).toMatchObject({ exact: 1, variants: ["mo_del", "MO-DEL", "_model_"], value: "d" });
+    expect(model('{"mo\\\\u005fdel":"x"}').variants).toEqual([]); // an escaped backslash: the key is mo\\u005fdel, not model
+    expect(model('{"mo\\u005fdel":"x"}').variants).toEqual(["mo_del"]); // an escaped underscore
+    // Ordinary keys with delimiters are not read as fields: keep_alive, stream_options, top_p.
+    expect(model('{"keep_alive":"5m","stream_options":{"include_usage":true},"top_p":1,"model":"m"}')).toEqual({ exact: 1, variants: [], value: "m", complete: true });
   });
 
   test("only letters fold: a key differing in a non-letter by 0x20 is another key", () => {

@@ -4,9 +4,11 @@
 // that is. Ollama (and its /v1 layer) decode with Go's encoding/json into a struct:
 //   - only the top-level object's keys count: a "model" inside "options" or a message is another struct's field;
 //   - a key is decoded first (JSON escapes: "\u006dodel" is "model"), then matched to a field exactly or, failing
-//     that, case-insensitively: Go ≥ 1.21 folds each character with ToUpper(ToLower(r)), older Go with bytes.EqualFold.
-//     Besides ASCII case, four non-ASCII characters fold onto ASCII letters: the Kelvin sign K (U+212A) onto k, long s
-//     ſ (U+017F) onto s, and (Go ≥ 1.21) dotted İ (U+0130) and dotless ı (U+0131) onto i;
+//     that, case-insensitively: encoding/json folds each character to the smallest of its Unicode simple case folding
+//     set (bytes.EqualFold before Go 1.21), so besides ASCII case two non-ASCII characters fold onto ASCII letters:
+//     the Kelvin sign K (U+212A) onto k and the long s ſ (U+017F) onto s. encoding/json/v2 (GOEXPERIMENT=jsonv2), when
+//     it matches without case, also ignores "_" and "-" ("mo_del" is model). Read here as the union of these, plus
+//     dotted İ (U+0130) and dotless ı (U+0131) as i, which parsers that upper- or lower-case whole strings fold so;
 //   - every key that matches sets the field, so the last one wins ({"model":"a","MODEL":"b"} runs b);
 //   - a JSON null leaves the field as it was; a value of another type is an error (Ollama answers 400);
 //   - json.Decoder reads the first value and ignores what follows it.
@@ -24,7 +26,7 @@
 export interface FieldRead {
   /** How many keys are exactly this name once unescaped ("model" and "\u006dodel" alike). */
   exact: number;
-  /** Keys that are another spelling of the name which a case-insensitive parser (Go's) would also take ("MODEL", "modeⅼ" with K…). */
+  /** Keys that are another spelling of the name which a case-insensitive parser (Go's) would also take ("MODEL", "mo_del", "ſource"). */
   variants: string[];
   /** The last exact key's value: a string, null for JSON null, undefined when absent, or `NOT_A_STRING`. */
   value: string | null | undefined | typeof NOT_A_STRING;
@@ -48,13 +50,15 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
+const UNDERSCORE = 0x5f;
+const DASH = 0x2d;
 
-/** Characters outside ASCII that some parser's case folding maps onto an ASCII letter (see the top of this file). */
+/** Characters outside ASCII that a parser's case folding maps onto an ASCII letter (see the top of this file). */
 const NON_ASCII_FOLDS: ReadonlyMap<number, number> = new Map([
   [0x212a, 0x6b], // KELVIN SIGN → k
   [0x017f, 0x73], // LATIN SMALL LETTER LONG S → s
-  [0x0130, 0x69], // LATIN CAPITAL LETTER I WITH DOT ABOVE → i (Go ≥ 1.21: ToUpper(ToLower(İ)) = I)
-  [0x0131, 0x69], // LATIN SMALL LETTER DOTLESS I → i (Go ≥ 1.21: ToUpper(ı) = I)
+  [0x0130, 0x69], // LATIN CAPITAL LETTER I WITH DOT ABOVE → i (lower-casing whole strings: "İ".toLowerCase() starts with i)
+  [0x0131, 0x69], // LATIN SMALL LETTER DOTLESS I → i (upper-casing whole strings: "ı".toUpperCase() is I)
 ]);
 
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
@@ -81,8 +85,7 @@ export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLev
   while (i < n && isSpace(buf[i]!)) i++;
   if (i >= n || buf[i] !== OPEN_BRACE) return { kind: "not-object" };
   const fields: FieldRead[] = names.map(() => ({ exact: 0, variants: [], value: undefined }));
-  let longest = 0;
-  for (const name of names) longest = Math.max(longest, name.length);
+  const spec = keySpec(names);
   try {
     i = skipSpace(buf, i + 1);
     if (buf[i] === CLOSE_BRACE) return finish(buf, i + 1, fields);
@@ -90,7 +93,7 @@ export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLev
       if (i >= n) throw TRUNCATED;
       if (buf[i] !== QUOTE) throw new Invalid(i, "expected a key in quotes");
       const keyEnd = stringEnd(buf, i + 1);
-      const which = matchKey(buf, i + 1, keyEnd, names, longest);
+      const which = matchKey(buf, i + 1, keyEnd, names, spec);
       i = skipSpace(buf, keyEnd + 1);
       if (i >= n) throw TRUNCATED;
       if (buf[i] !== COLON) throw new Invalid(i, "expected : after a key");
@@ -186,66 +189,89 @@ function skipContainer(buf: Buffer, i: number): number {
   throw TRUNCATED;
 }
 
+/** What matching needs to know of the chosen names, worked out once per list (the routes' lists are constants). */
+interface KeySpec {
+  /** Each name's length without "_" and "-": a key of another length (without its own) is none of them. */
+  lengths: ReadonlySet<number>;
+  /** Whether a name holds "_" or "-" (then a key without them may still fold onto it). */
+  delimited: boolean;
+}
+const specs = new WeakMap<readonly string[], KeySpec>();
+const undelimited = (s: string) => s.replace(/[_-]/g, "");
+function keySpec(names: readonly string[]): KeySpec {
+  let spec = specs.get(names);
+  if (!spec) specs.set(names, (spec = { lengths: new Set(names.map((n) => undelimited(n).length)), delimited: names.some((n) => undelimited(n) !== n) }));
+  return spec;
+}
+
 /** Which chosen name the key between `start` and `end` (content, no quotes) is, exactly or as another spelling. */
-function matchKey(buf: Buffer, start: number, end: number, names: readonly string[], longest: number): { index: number; exact: boolean; key: string } | null {
+function matchKey(buf: Buffer, start: number, end: number, names: readonly string[], spec: KeySpec): { index: number; exact: boolean; key: string } | null {
   const len = end - start;
-  // Each character of a name is at most 6 bytes as a key ("\u006d"): a longer key names none of them, unread.
-  if (len > 6 * longest) return null;
-  // The common case: a plain ASCII key without escapes, compared byte by byte.
   let plain = true;
+  let delimiters = 0;
   for (let j = start; j < end; j++) {
     const c = buf[j]!;
     if (c === BACKSLASH || c >= 0x80) {
       plain = false;
       break;
     }
+    if (c === UNDERSCORE || c === DASH) delimiters++;
   }
   if (plain) {
-    for (let k = 0; k < names.length; k++) {
-      const name = names[k]!;
-      if (name.length !== len) continue;
-      let exact = true;
-      let folded = true;
-      for (let j = 0; j < len; j++) {
-        const c = buf[start + j]!;
-        const t = name.charCodeAt(j);
-        if (c !== t) {
-          exact = false;
-          if ((c | 0x20) !== t || t < 0x61 || t > 0x7a) {
-            folded = false;
-            break;
+    // A plain ASCII key that is no name's length once its delimiters are left out names none of them: not decoded.
+    if (!spec.lengths.has(len - delimiters)) return null;
+    // The common case, a plain key without delimiters ("model", "messages"): compared byte by byte.
+    if (delimiters === 0) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[k]!;
+        if (name.length !== len) continue;
+        let exact = true;
+        let folded = true;
+        for (let j = 0; j < len; j++) {
+          const c = buf[start + j]!;
+          const t = name.charCodeAt(j);
+          if (c !== t) {
+            exact = false;
+            if ((c | 0x20) !== t || t < 0x61 || t > 0x7a) {
+              folded = false;
+              break;
+            }
           }
         }
+        if (folded) return { index: k, exact, key: exact ? name : buf.toString("latin1", start, end) };
       }
-      if (folded) return { index: k, exact, key: exact ? name : buf.toString("latin1", start, end) };
+      if (!spec.delimited) return null;
     }
-    return null;
   }
-  // Escapes or non-ASCII: decoded as JSON decodes it, then compared character by character.
+  // Escapes, non-ASCII or delimiters: decoded as JSON decodes it, then compared character by character.
   let key: string;
-  try {
-    key = JSON.parse(buf.toString("utf8", start - 1, end + 1)) as string;
-  } catch {
-    throw new Invalid(start - 1, "a key is not a valid JSON string");
-  }
+  if (plain) key = buf.toString("latin1", start, end);
+  else
+    try {
+      key = JSON.parse(buf.toString("utf8", start - 1, end + 1)) as string;
+    } catch {
+      throw new Invalid(start - 1, "a key is not a valid JSON string");
+    }
   for (let k = 0; k < names.length; k++) {
     const name = names[k]!;
     if (key === name) return { index: k, exact: true, key };
-    const cps = [...key];
-    if (cps.length !== name.length) continue;
-    let folded = true;
-    for (let j = 0; j < cps.length; j++) {
-      const cp = cps[j]!.codePointAt(0)!;
-      const t = name.charCodeAt(j);
-      const f = cp < 0x80 ? (cp >= 0x41 && cp <= 0x5a ? cp | 0x20 : cp) : NON_ASCII_FOLDS.get(cp);
-      if (f !== t) {
-        folded = false;
-        break;
-      }
-    }
-    if (folded) return { index: k, exact: false, key };
+    if (foldsTo(key, name)) return { index: k, exact: false, key };
   }
   return null;
+}
+
+/** Whether `key` is `name` (lower-case ASCII) under the loosest folding above: case, the non-ASCII folds, "_" and "-" left out of both. */
+function foldsTo(key: string, name: string): boolean {
+  const target = undelimited(name);
+  let j = 0;
+  for (const ch of key) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === UNDERSCORE || cp === DASH) continue;
+    const f = cp < 0x80 ? (cp >= 0x41 && cp <= 0x5a ? cp | 0x20 : cp) : NON_ASCII_FOLDS.get(cp);
+    if (j >= target.length || f !== target.charCodeAt(j)) return false;
+    j++;
+  }
+  return j === target.length;
 }
 
 const latin1Safe = (buf: Buffer, start: number, end: number) => {

@@ -28,6 +28,7 @@ describe("the differential bodies of issue 21: one answer or a 400", () => {
     expect(refused("/v1/chat/completions", '{"model":"llama3.2:1b","\\u006dodel":"other"}')).toContain('"model" 2 times');
     // Alone, another spelling is still refused: Ollama would run it, vLLM would not see it.
     expect(refused("/api/generate", '{"Model":"other"}')).toContain('also as "Model"');
+    expect(refused("/api/generate", '{"model":"a","mo_del":"b"}')).toContain('also as "mo_del"');
   });
 
   test("an allowed model nested in options or in a message is not the model", () => {

@@ -63,6 +63,7 @@ const DIFFERENTIAL: [string, string, number][] = [
   ["a duplicate key (Go and Python take the last)", `{"model":"${ALLOWED}","model":"${FORBIDDEN}","stream":false,%}`, 400],
   ["another case after the allowed one (Go ignores case)", `{"model":"${ALLOWED}","MODEL":"${FORBIDDEN}","stream":false,%}`, 400],
   ["an escaped key after the allowed one", `{"model":"${ALLOWED}","\\u006dodel":"${FORBIDDEN}","stream":false,%}`, 400],
+  ["a spelling Go's json/v2 folds onto model (it ignores underscores)", `{"model":"${ALLOWED}","mo_del":"${FORBIDDEN}","stream":false,%}`, 400],
   ["the allowed model nested in options before the real one", `{"options":{"model":"${ALLOWED}"},"model":"${FORBIDDEN}","stream":false,%}`, 403],
   ["the allowed model in a message before the real one", `{"xs":[{"model":"${ALLOWED}"}],"model":"${FORBIDDEN}","stream":false,%}`, 403],
 ];
