@@ -8,6 +8,7 @@ import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { readRoutingBody } from "./request-body.ts";
 import { requestModels, type RequestModels } from "./model-fields.ts";
+import { routeOf } from "../core/model-routes.ts";
 import { KEEP_ALIVE_PATHS, withFields, withModel, type AliasTable } from "./aliases.ts";
 
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
@@ -97,10 +98,12 @@ export async function proxy(
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
   let { body, bodyLength } = read;
   const { retryable, bytesIn } = read;
-  // The models the body names, read as the upstream reads them (top-level keys, escapes, case, duplicates refused).
+  // The models the body names, read as the upstream reads them (top-level keys, escapes, case, duplicates refused), on
+  // the route the upstream will serve (an escaped spelling of a path is the same route).
+  const route = routeOf(path);
   let named: RequestModels;
   try {
-    named = requestModels(path, read.head, body === null || body === read.head);
+    named = requestModels(route, read.head, body === null || body === read.head);
   } catch (e) {
     return errorResponse(path, e);
   }
@@ -129,7 +132,9 @@ export async function proxy(
   if (admitted) {
     // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
     try {
-      const request = { path, others: named.others, opaque: named.opaque, complete: named.complete };
+      const ce = req.headers.get("content-encoding");
+      const encoding = ce !== null && ce.trim() !== "" && ce.trim().toLowerCase() !== "identity" ? ce.trim() : null;
+      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, encoding };
       deps.gateway()?.authorize(admitted, named.model === undefined ? undefined : model, alias && requested !== null ? requested : undefined, request);
     } catch (e) {
       return errorResponse(path, e);

@@ -466,14 +466,16 @@ export interface Caller {
 
 /**
  * What a request's body names besides the model it acts on (src/broker/model-fields.ts), for a key's model allowlist:
- * `path` for model management, `others` (copy's destination, create's base model), `opaque` (a field naming models in
- * text the broker does not read), and whether the whole body was read (`complete`).
+ * `path` (the route, src/core/model-routes.ts routeOf) for model management, `others` (copy's destination, create's base
+ * model), `opaque` (a field naming models in text the broker does not read), whether the whole body was read
+ * (`complete`), and `encoding`: a Content-Encoding the broker does not decode (the upstream might), or null.
  */
 export interface RequestModelNames {
   path: string;
   others: readonly string[];
   opaque: string | null;
   complete: boolean;
+  encoding: string | null;
 }
 
 /** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */

@@ -1,5 +1,19 @@
 // Ollama's routes as data for who-may-do-what: which routes manage models, and which top-level body fields name a model on each.
 
+/**
+ * The route an upstream will serve for `path` (no query), for deciding what a request may do: percent-escapes decoded
+ * as Go's net/url (and Python's and cpp-httplib's servers) decode them before routing, so "/api/%63opy" is "/api/copy";
+ * then, stricter than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no
+ * spelling of a route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url.)
+ */
+const UNUSUAL_PATH = /[%A-Z]|\/\/|.\/$/;
+export function routeOf(path: string): string {
+  if (!UNUSUAL_PATH.test(path)) return path;
+  let p = path.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  p = p.replace(/\/+/g, "/").toLowerCase();
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
+
 /** Ollama model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management. */
 export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
 

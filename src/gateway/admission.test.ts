@@ -150,7 +150,7 @@ test("model management needs the key's permission; then every model the body nam
   store.add(admin.record);
   expect(plain.record.allow_model_management).toBe(false);
   const adm = admission(store);
-  const req = (path: string, others: string[] = [], extra: Partial<{ opaque: string; complete: boolean }> = {}) => ({ path, others, opaque: null, complete: true, ...extra });
+  const req = (path: string, others: string[] = [], extra: Partial<{ opaque: string; complete: boolean; encoding: string }> = {}) => ({ path, others, opaque: null, complete: true, encoding: null, ...extra });
   const p = adm.admit(bearer(plain.key), LAN);
   for (const path of ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs/sha256:00"]) {
     const e = refusal(() => adm.authorize(p, "llama3.2:1b", undefined, req(path)));
@@ -167,6 +167,11 @@ test("model management needs the key's permission; then every model the body nam
   const big = refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/chat", [], { complete: false })));
   expect([big.status, big.code]).toEqual([413, "payload_too_large"]);
   expect(() => adm.authorize(p, "x", undefined, req("/api/chat", [], { complete: false }))).not.toThrow();
+  // A body the broker does not decode (Content-Encoding) may be decoded by the upstream: unreadable, 415.
+  const zipped = refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/chat", [], { encoding: "gzip" })));
+  expect([zipped.status, zipped.code]).toEqual([415, "unsupported_media_type"]);
+  expect(zipped.message).toContain("Content-Encoding: gzip, which the broker does not decode");
+  expect(() => adm.authorize(p, "x", undefined, req("/api/chat", [], { encoding: "gzip" }))).not.toThrow();
   // Without a key (this machine under auto) nothing changes: management as before.
   expect(() => adm.authorize(adm.admit(new Headers(), LOCAL), "x", undefined, req("/api/pull"))).not.toThrow();
   expect([adm.mayUse(a, "llama3.2:1b"), adm.mayUse(a, "qwen2.5:0.5b"), adm.mayUse(p, "qwen2.5:0.5b")]).toEqual([true, false, true]);

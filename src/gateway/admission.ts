@@ -110,6 +110,8 @@ export class Admission {
     if (request && isModelManagement(request.path) && key.allow_model_management !== true)
       throw new HttpError("forbidden", `the API key "${key.name}" may not manage models (${request.path}); create a key with --allow-model-management for that`);
     if (key.models.length > 0 && request) {
+      if (request.encoding !== null)
+        throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read which model it names, and the API key "${key.name}" may use only some models; send it uncompressed`);
       if (!request.complete)
         throw new HttpError("payload_too_large", `the request body is too large for the broker to read which model it names, and the API key "${key.name}" may use only some models (${key.models.join(", ")})`);
       if (request.opaque !== null)

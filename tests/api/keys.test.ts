@@ -68,6 +68,6 @@ test("model management is a permission of the key: off unless create asks for it
   expect((await client.call("GET", "/api/v1/keys/ops")).allow_model_management).toBe(true);
   const gw = env.daemon.ctx.services.gateway!;
   const admitted = gw.admit(new Headers({ "x-api-key": ops.key }), { source: "local", ip: "10.0.0.2" });
-  expect(() => gw.authorize(admitted, "llama3.2:1b", undefined, { path: "/api/pull", others: [], opaque: null, complete: true })).not.toThrow();
+  expect(() => gw.authorize(admitted, "llama3.2:1b", undefined, { path: "/api/pull", others: [], opaque: null, complete: true, encoding: null })).not.toThrow();
   expect((await failure(client.call("POST", "/api/v1/keys", { json: { name: "c", allow_model_management: "yes" } }))).code).toBe("validation_failed");
 });

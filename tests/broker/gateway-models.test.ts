@@ -169,6 +169,26 @@ describe("model management needs the key's permission, and every model it touche
     expect(old.body.error).toContain('"modelfile" names models the broker does not read');
   });
 
+  test("an escaped or otherwise respelled path is the route the upstream serves: /api/%63opy is /api/copy", async () => {
+    for (const path of ["/api/%63opy", "/api%2Fcopy", "/api/copy/", "//api/copy"]) {
+      const open = await post(path, `{"source":"${FORBIDDEN}","destination":"llama3.2:x"}`, asKey(keys.open));
+      expect({ path, status: open.status }).toEqual({ path, status: 403 });
+      expect(open.body.error).toContain("may not manage models (/api/copy)");
+      const admin = await post(path, `{"model":"${ALLOWED}","source":"${FORBIDDEN}","destination":"llama3.2:x"}`, asKey(keys.admin));
+      expect({ path, status: admin.status, error: admin.body.error }).toEqual({ path, status: 403, error: `the API key "admin" may not use model "${FORBIDDEN}" (allowed: llama3*)` });
+    }
+    expect(fake.requests.filter((r) => r.path !== "/api/copy" && r.path.includes("opy"))).toEqual([]);
+  });
+
+  test("a compressed body (Content-Encoding) is not read by the broker, so a key with a model list gets 415", async () => {
+    const zipped = Bun.gzipSync(new TextEncoder().encode(`{"model":"${FORBIDDEN}","messages":[],"stream":false}`));
+    const r = await fetch(`${broker}/api/chat`, { method: "POST", headers: { ...asKey(keys.editor), "content-encoding": "gzip" }, body: zipped });
+    expect([r.status, r.headers.get("x-c2l-error-code")]).toEqual([415, "unsupported_media_type"]);
+    // A body that looks like an allowed request but says it is compressed is not let through on its looks either.
+    const looks = await post("/api/chat", `{"model":"${ALLOWED}","messages":[],"stream":false}`, { ...asKey(keys.editor), "content-encoding": "br" });
+    expect([looks.status, looks.reached]).toEqual([415, false]);
+  });
+
   test("without a key (this machine, require_key auto) management works as before", async () => {
     const r = await post("/api/copy", `{"source":"${FORBIDDEN}","destination":"x:1"}`, {});
     expect([r.status, r.reached]).toEqual([200, true]);
