@@ -51,23 +51,31 @@ export function expired(r: KeyRecord, now: number): boolean {
 }
 
 const globCache = new Map<string, RegExp>();
+/** A model glob as a regex: `*` and `?` stay within one part of a name, never across "/" (host/namespace/model). */
 function globRegex(glob: string): RegExp {
   let re = globCache.get(glob);
   if (!re) {
-    re = new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "i");
+    re = new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]") + "$", "i");
     globCache.set(glob, re);
   }
   return re;
 }
 
+/** Ollama's default host and namespace: "registry.ollama.ai/library/llama3.2" is the model "llama3.2". */
+const DEFAULT_NAMESPACE = "registry.ollama.ai/library/";
+
 /**
  * Whether a key may use `model`: an empty list allows every model; a pattern matches the name as sent and with
- * Ollama's implicit ":latest" tag ("llama3.2" is "llama3.2:latest"), so either spelling in the pattern works.
+ * Ollama's implicit ":latest" tag ("llama3.2" is "llama3.2:latest"), so either spelling in the pattern works, and a
+ * name under Ollama's default namespace by its short name. A `*` never spans a "/": "llama3*" is not
+ * "llama3.evil.example/x/qwen" (another host's model) nor "llama3/qwen" (another namespace's).
  */
 export function modelAllowed(patterns: readonly string[], model: string | null): boolean {
   if (!patterns.length) return true;
   if (model === null) return false;
-  const names = model.includes(":") ? [model, model.endsWith(":latest") ? model.slice(0, -7) : model] : [model, `${model}:latest`];
+  const short = model.length > DEFAULT_NAMESPACE.length && model.slice(0, DEFAULT_NAMESPACE.length).toLowerCase() === DEFAULT_NAMESPACE ? model.slice(DEFAULT_NAMESPACE.length) : null;
+  const forms = short === null ? [model] : [model, short];
+  const names = forms.flatMap((m) => (m.includes(":") ? [m, m.endsWith(":latest") ? m.slice(0, -7) : m] : [m, `${m}:latest`]));
   return patterns.some((p) => names.some((n) => globRegex(p).test(n)));
 }
 
