@@ -27,7 +27,7 @@ export interface FieldRead {
   /** How many keys are exactly this name once unescaped ("model" and "\u006dodel" alike). */
   exact: number;
   /** Keys that are another spelling of the name which a case-insensitive parser (Go's) would also take ("MODEL", "mo_del", "ſource"). */
-  variants: string[];
+  variants: readonly string[];
   /** The last exact key's value: a string, null for JSON null, undefined when absent, or `NOT_A_STRING`. */
   value: string | null | undefined | typeof NOT_A_STRING;
 }
@@ -61,6 +61,8 @@ const NON_ASCII_FOLDS: ReadonlyMap<number, number> = new Map([
   [0x0131, 0x69], // LATIN SMALL LETTER DOTLESS I → i (upper-casing whole strings: "ı".toUpperCase() is I)
 ]);
 
+const NO_VARIANTS: readonly string[] = [];
+
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 class Invalid {
@@ -84,7 +86,7 @@ export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLev
   if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
   while (i < n && isSpace(buf[i]!)) i++;
   if (i >= n || buf[i] !== OPEN_BRACE) return { kind: "not-object" };
-  const fields: FieldRead[] = names.map(() => ({ exact: 0, variants: [], value: undefined }));
+  const fields: FieldRead[] = names.map(() => ({ exact: 0, variants: NO_VARIANTS, value: undefined }));
   const spec = keySpec(names);
   try {
     i = skipSpace(buf, i + 1);
@@ -108,7 +110,7 @@ export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLev
         if (which.exact) {
           f.exact++;
           f.value = valueOf(buf, start, i);
-        } else f.variants.push(which.key);
+        } else f.variants = [...f.variants, which.key];
       }
       i = skipSpace(buf, i);
       if (i >= n) throw TRUNCATED;

@@ -66,6 +66,12 @@ function unframedBody(req: Request): boolean {
   return (m === "POST" || m === "PUT" || m === "PATCH") && !req.headers.has("content-length") && !req.headers.has("transfer-encoding") && req.body === null;
 }
 
+/** The request body's Content-Encoding when it is one the broker does not undo (anything but none or identity), else null. */
+function bodyEncoding(headers: Headers): string | null {
+  const ce = headers.get("content-encoding")?.trim();
+  return ce && ce.toLowerCase() !== "identity" ? ce : null;
+}
+
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
 function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
   return res.statusText === "" || (res.status === 200 && res.statusText === "OK")
@@ -132,9 +138,7 @@ export async function proxy(
   if (admitted) {
     // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
     try {
-      const ce = req.headers.get("content-encoding");
-      const encoding = ce !== null && ce.trim() !== "" && ce.trim().toLowerCase() !== "identity" ? ce.trim() : null;
-      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, encoding };
+      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, encoding: bodyEncoding(req.headers) };
       deps.gateway()?.authorize(admitted, named.model === undefined ? undefined : model, alias && requested !== null ? requested : undefined, request);
     } catch (e) {
       return errorResponse(path, e);

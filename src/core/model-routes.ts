@@ -18,7 +18,12 @@ export function routeOf(path: string): string {
 export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
 
 /** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
-export const isModelManagement = (path: string): boolean => MODEL_MANAGEMENT_PATHS.some((m) => path === m || path.startsWith(m + "/"));
+export function isModelManagement(path: string): boolean {
+  if (!path.startsWith("/api/")) return false;
+  for (let i = 0; i < MODEL_MANAGEMENT_PATHS.length; i++) if (path === MODEL_MANAGEMENT_PATHS[i] || path.startsWith(MANAGEMENT_PREFIXES[i]!)) return true;
+  return false;
+}
+const MANAGEMENT_PREFIXES = MODEL_MANAGEMENT_PATHS.map((m) => m + "/");
 
 /**
  * The top-level fields that name a model, per route (Ollama's api/types.go). `acts` in order: the first non-empty one
