@@ -21,6 +21,8 @@ import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstre
 import { Upstream } from "./upstream.ts";
 
 const log = logger("broker");
+const QUALITY_TICK_MS = 1000;
+type FetchFn = typeof fetch;
 
 /** The entries of a model list whose name (`name`, else `model`; `id` in OpenAI's) `shown` passes; all without it. */
 function onlyShown<T extends Record<string, unknown>>(entries: T[], key: "name" | "id", shown: ((name: string) => boolean) | null): T[] {
@@ -30,8 +32,6 @@ function onlyShown<T extends Record<string, unknown>>(entries: T[], key: "name" 
     return typeof name === "string" && shown(name);
   });
 }
-const QUALITY_TICK_MS = 1000;
-type FetchFn = typeof fetch;
 
 interface Entry {
   upstream: Upstream;
