@@ -1,6 +1,7 @@
 // Unit tests for deciding the models a request names per route, and the 400 for bodies each upstream would read differently.
 import { describe, expect, test } from "bun:test";
 import { HttpError } from "../core/http-error.ts";
+import { withModel } from "./aliases.ts";
 import { requestModels } from "./model-fields.ts";
 
 const enc = new TextEncoder();
@@ -83,5 +84,16 @@ describe("a body too large to hold (only its head read)", () => {
     expect(named("/api/chat", '{"model":"llama3.2:1b","prompt":"xxxx', false)).toMatchObject({ model: "llama3.2:1b", complete: false });
     expect(requestModels("/api/chat", null, false)).toMatchObject({ model: null, complete: false });
     expect(requestModels("/api/chat", null, true)).toMatchObject({ model: null, complete: true });
+  });
+});
+
+describe("an alias rewrites the field that was decided", () => {
+  test("the escaped spelling of the one model key is the key withModel replaces; the result names only the new model", () => {
+    for (const body of ['{"\\u006dodel":"gpt-4o-mini","options":{"model":"x"}}', '{"model":"gpt-4o-mini","messages":[{"model":"y"}]}']) {
+      expect(named("/api/chat", body).model).toBe("gpt-4o-mini");
+      const rewritten = new TextDecoder().decode(withModel(enc.encode(body), "llama3.2:3b"));
+      expect(named("/api/chat", rewritten)).toMatchObject({ model: "llama3.2:3b", field: "model" });
+      expect(rewritten.match(/"model"/g)!.length).toBe(2); // the top-level one, and the nested one left as it was
+    }
   });
 });
