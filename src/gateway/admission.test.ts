@@ -123,7 +123,7 @@ test("a key in any header is checked: beside a placeholder bearer, in a second h
   expect(adm.check(new Headers({ authorization: `Basic ${btoa(`:${k.key}`)}` }), LAN, "m").key?.name).toBe("ci");
   expect(adm.check(new Headers({ "x-api-key": k.key, authorization: `Bearer ${k.key}` }), LAN, "m").key?.name).toBe("ci"); // the same key twice is one key
   // Not keys: the dashboard's session cookie name, a c2l_ inside another word, a Basic credential without one.
-  expect(adm.check(new Headers({ cookie: "c2l_session=abc; theme=dark", "user-agent": "my-c2l_tool/1" }), LOCAL, "m").key).toBeNull();
+  expect(adm.check(new Headers({ cookie: "c2l_session=abc; theme=dark", "user-agent": "my-c2l_tool/1", "x-c2l-relay-node": "c2l_east" }), LOCAL, "m").key).toBeNull();
   expect(presentedKey(new Headers({ authorization: "Basic eDp5" }))).toBeNull();
   expect(presentedKey(new Headers({ cookie: `c2l_session=x; k=${k.key}` }))).toBe(k.key);
 });

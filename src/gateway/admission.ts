@@ -23,12 +23,15 @@ const COOKIE_KEY_TOKEN = /(?<![A-Za-z0-9_-])c2l_[A-Za-z0-9_-]*(?![A-Za-z0-9_-]*=
  * Every `c2l_` key a request carries, with the header it came in: any header, not only the two clients use
  * (`Authorization: Bearer …`, `x-api-key`), so a key put where a proxy, an SDK (`api-key`) or a script puts one is
  * checked too, and a Basic credential (`http://user:c2l_…@host`) is decoded and read the same way. A value that is not
- * a `c2l_` token (the "ollama" placeholder, the dashboard's `c2l_session` cookie name) is not a key. Through the tunnel
+ * a `c2l_` token (the "ollama" placeholder, the dashboard's `c2l_session` cookie name) is not a key, nor is anything in
+ * our own `x-c2l-*` headers (a relay node may be named `c2l_east`). Through the tunnel
  * the agent removes Authorization, Proxy-Authorization and Cookie first (they are the relay's: src/tunnel/filter.ts).
  */
 export function presentedKeys(headers: Headers): { key: string; header: string }[] {
   let found: { key: string; header: string }[] | null = null;
   for (const [name, value] of headers) {
+    // Our own x-c2l-* headers (the relay cluster's node names and signatures) carry no client's key.
+    if (name.startsWith("x-c2l-")) continue;
     let text = value;
     if ((name === "authorization" || name === "proxy-authorization") && /^basic\s/i.test(value)) {
       text = Buffer.from(value.slice(6).trim(), "base64").toString("utf8");
