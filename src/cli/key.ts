@@ -36,8 +36,9 @@ function describe(k: KeyInfo): string {
 }
 
 function table(keys: KeyInfo[]): string {
-  const rows = [["NAME", "KEY", "MODELS", "RPM", "TOKENS/DAY", "PARALLEL", "EXPIRES"]];
-  for (const k of keys) rows.push([k.name, `${k.prefix}…`, k.models.join(",") || "all", limit(k.rpm), limit(k.tokens_per_day), limit(k.max_parallel), k.expires_at ?? "never"]);
+  const rows = [["NAME", "KEY", "MODELS", "RPM", "TOKENS/DAY", "PARALLEL", "MANAGE", "EXPIRES"]];
+  for (const k of keys)
+    rows.push([k.name, `${k.prefix}…`, k.models.join(",") || "all", limit(k.rpm), limit(k.tokens_per_day), limit(k.max_parallel), k.allow_model_management ? "yes" : "no", k.expires_at ?? "never"]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
