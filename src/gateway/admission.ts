@@ -14,30 +14,36 @@ export function callerClass(c: Caller): CallerClass {
   return c.ip !== null && isLoopbackHost(c.ip) ? "local" : "lan";
 }
 
-/** A `c2l_` token: at the start of a value or after a character that cannot be part of one. */
-const KEY_TOKEN = /(?<![A-Za-z0-9_-])c2l_[A-Za-z0-9_-]*/g;
-/** In a Cookie header, only values: `c2l_session=…` is the dashboard's cookie name, not a key. */
-const COOKIE_KEY_TOKEN = /(?<![A-Za-z0-9_-])c2l_[A-Za-z0-9_-]*(?![A-Za-z0-9_-]*=)/g;
+/** Characters a key is made of (c2l_ + base64url). */
+const isKeyChar = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d;
 
 /**
  * Every `c2l_` key a request carries, with the header it came in: any header, not only the two clients use
  * (`Authorization: Bearer …`, `x-api-key`), so a key put where a proxy, an SDK (`api-key`) or a script puts one is
- * checked too, and a Basic credential (`http://user:c2l_…@host`) is decoded and read the same way. A value that is not
- * a `c2l_` token (the "ollama" placeholder, the dashboard's `c2l_session` cookie name) is not a key, nor is anything in
- * our own `x-c2l-*` headers (a relay node may be named `c2l_east`). Through the tunnel
- * the agent removes Authorization, Proxy-Authorization and Cookie first (they are the relay's: src/tunnel/filter.ts).
+ * checked too, and a Basic credential (`http://user:c2l_…@host`) is decoded and read the same way. A key is a `c2l_`
+ * token at the start of a value or after a character that cannot be part of one; a value that is not one (the
+ * "ollama" placeholder) is not a key, nor, in a Cookie header, a name such as the dashboard's `c2l_session=…`, nor
+ * anything in our own `x-c2l-*` headers (a relay node may be named `c2l_east`). Through the tunnel the agent removes
+ * Authorization, Proxy-Authorization and Cookie first (they are the relay's: src/tunnel/filter.ts).
  */
 export function presentedKeys(headers: Headers): { key: string; header: string }[] {
   let found: { key: string; header: string }[] | null = null;
-  for (const [name, value] of headers) {
-    // Our own x-c2l-* headers (the relay cluster's node names and signatures) carry no client's key.
-    if (name.startsWith("x-c2l-")) continue;
-    let text = value;
-    if ((name === "authorization" || name === "proxy-authorization") && /^basic\s/i.test(value)) {
-      text = Buffer.from(value.slice(6).trim(), "base64").toString("utf8");
+  // One native call for every header (cheaper than iterating entries); a repeated header arrives joined by ", ".
+  const all = headers.toJSON() as Record<string, string | string[]>;
+  for (const name in all) {
+    const v = all[name]!;
+    let text = typeof v === "string" ? v : v.join(", ");
+    if ((name === "authorization" || name === "proxy-authorization") && /^basic\s/i.test(text)) text = Buffer.from(text.slice(6).trim(), "base64").toString("utf8");
+    let at = text.indexOf(KEY_PREFIX);
+    if (at < 0 || name.startsWith("x-c2l-")) continue;
+    while (at >= 0) {
+      let end = at + KEY_PREFIX.length;
+      while (end < text.length && isKeyChar(text.charCodeAt(end))) end++;
+      const starts = at === 0 || !isKeyChar(text.charCodeAt(at - 1));
+      // In a Cookie header a token followed by "=" is a cookie's name.
+      if (starts && !(name === "cookie" && text.charCodeAt(end) === 0x3d)) (found ??= []).push({ key: text.slice(at, end), header: name });
+      at = text.indexOf(KEY_PREFIX, end);
     }
-    if (!text.includes(KEY_PREFIX)) continue;
-    for (const m of text.matchAll(name === "cookie" ? COOKIE_KEY_TOKEN : KEY_TOKEN)) (found ??= []).push({ key: m[0], header: name });
   }
   return found ?? [];
 }
