@@ -86,7 +86,8 @@ export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLev
   if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
   while (i < n && isSpace(buf[i]!)) i++;
   if (i >= n || buf[i] !== OPEN_BRACE) return { kind: "not-object" };
-  const fields: FieldRead[] = names.map(() => ({ exact: 0, variants: NO_VARIANTS, value: undefined }));
+  const fields: FieldRead[] = [];
+  for (let k = 0; k < names.length; k++) fields.push({ exact: 0, variants: NO_VARIANTS, value: undefined });
   const spec = keySpec(names);
   try {
     i = skipSpace(buf, i + 1);

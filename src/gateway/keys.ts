@@ -73,10 +73,19 @@ const DEFAULT_NAMESPACE = "registry.ollama.ai/library/";
 export function modelAllowed(patterns: readonly string[], model: string | null): boolean {
   if (!patterns.length) return true;
   if (model === null) return false;
-  const short = model.length > DEFAULT_NAMESPACE.length && model.slice(0, DEFAULT_NAMESPACE.length).toLowerCase() === DEFAULT_NAMESPACE ? model.slice(DEFAULT_NAMESPACE.length) : null;
-  const forms = short === null ? [model] : [model, short];
-  const names = forms.flatMap((m) => (m.includes(":") ? [m, m.endsWith(":latest") ? m.slice(0, -7) : m] : [m, `${m}:latest`]));
-  return patterns.some((p) => names.some((n) => globRegex(p).test(n)));
+  if (spellingAllowed(patterns, model)) return true;
+  const long = model.length > DEFAULT_NAMESPACE.length && model.slice(0, DEFAULT_NAMESPACE.length).toLowerCase() === DEFAULT_NAMESPACE;
+  return long && spellingAllowed(patterns, model.slice(DEFAULT_NAMESPACE.length));
+}
+
+/** Whether a pattern matches `name` as written or with its implicit ":latest" added or taken away. */
+function spellingAllowed(patterns: readonly string[], name: string): boolean {
+  const other = name.includes(":") ? (name.endsWith(":latest") ? name.slice(0, -7) : null) : `${name}:latest`;
+  for (const p of patterns) {
+    const re = globRegex(p);
+    if (re.test(name) || (other !== null && re.test(other))) return true;
+  }
+  return false;
 }
 
 const EXPIRY_UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
