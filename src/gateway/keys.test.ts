@@ -32,7 +32,7 @@ test("names are checked; expiry is from creation", () => {
   expect(expired(record, Date.parse("2026-12-01T01:00:00Z"))).toBe(true);
 });
 
-test("model globs match either spelling of the :latest tag; an empty list allows every model", () => {
+test("model globs match either spelling of the :latest tag and the default namespace, never across a \"/\"; an empty list allows every model", () => {
   expect(modelAllowed([], "anything")).toBe(true);
   expect(modelAllowed(["llama3*"], "llama3.2:1b")).toBe(true);
   expect(modelAllowed(["llama3*"], "qwen2.5:0.5b")).toBe(false);
