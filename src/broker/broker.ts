@@ -1,6 +1,6 @@
 // The broker service: the upstream set built from config, their health monitors and quality, and request handling.
 import { resolved } from "../config/resolve.ts";
-import type { Admitted, BrokerService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
+import type { Admitted, BrokerService, GatewayService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
 import type { Config, Section, UpstreamConfig } from "../config/schema.ts";
 import { changes } from "../config/changes.ts";
 import type { EventBus } from "../core/events.ts";
@@ -26,6 +26,15 @@ import { Upstream } from "./upstream.ts";
 const log = logger("broker");
 const QUALITY_TICK_MS = 1000;
 type FetchFn = typeof fetch;
+
+/** The entries of a model list whose name (`name`, else `model`; `id` in OpenAI's) `shown` passes; all without it. */
+function onlyShown<T extends Record<string, unknown>>(entries: T[], key: "name" | "id", shown: ((name: string) => boolean) | null): T[] {
+  if (!shown) return entries;
+  return entries.filter((e) => {
+    const name = e[key] ?? (key === "name" ? e.model : undefined);
+    return typeof name === "string" && shown(name);
+  });
+}
 
 interface Entry {
   upstream: Upstream;
@@ -258,7 +267,10 @@ export class Broker implements BrokerService {
           ex.keyName = admitted.key?.name ?? null;
           ex.caller = admitted.caller;
         }
-        const res = await this.mergedList(path, what);
+        // A key with a model list sees only what it may use (an alias when it may use the alias or its model).
+        const a = admitted;
+        const shown = a?.key && a.key.models.length > 0 ? (name: string) => this.listable(gateway!, a, name) : null;
+        const res = await this.mergedList(path, what, shown);
         const body = await res.bytes();
         ex.bytesOut = body.byteLength;
         ex.ttfbMs = performance.now() - ex.started;
@@ -269,14 +281,22 @@ export class Broker implements BrokerService {
     return proxy(this.deps, req, source, path, urlSearch(url), admitted);
   }
 
+  /** Whether a listing shows `name` to this caller: a model it may use, or an alias of one (either name allowed). */
+  private listable(gateway: GatewayService, a: Admitted, name: string): boolean {
+    if (gateway.mayUse(a, name)) return true;
+    const alias = this.aliases.get(name);
+    return alias !== undefined && gateway.mayUse(a, alias.model);
+  }
+
   /**
    * /api/tags, /api/ps and /v1/models: the lists of every reachable upstream, merged (first by priority wins).
    * One behaviour whether no upstream ever came up or a running one died: when none answers with its list the answer
    * is an error (502 upstream_error, in the path's dialect) that names each upstream's reason and the fix, never an
    * empty list that an Ollama client would show as "no models installed". When every upstream is down, they are asked
-   * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth.
+   * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth. With `shown`,
+   * only the entries it passes.
    */
-  private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai"): Promise<Response> {
+  private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai", shown: ((name: string) => boolean) | null): Promise<Response> {
     const enabled = routeOrder(this.upstreamObjects(), null);
     if (enabled.length === 0) return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
     const notDown = enabled.filter((u) => u.state !== "down");
@@ -313,9 +333,10 @@ export class Broker implements BrokerService {
     if (ok.length === 0) return brokerError(path, "upstream_error", `no upstream answered with its model list: ${failures.join("; ") || "none lists models in this form"}`);
     if (what === "openai") {
       const merged = mergeOpenAiModels(ok);
-      return Response.json({ ...merged, data: listWithAliases(merged.data, this.aliases, "id") });
+      return Response.json({ ...merged, data: onlyShown(listWithAliases(merged.data, this.aliases, "id"), "id", shown) });
     }
     const merged = mergeOllamaModels(ok);
-    return Response.json(what === "ollama-tags" ? { ...merged, models: listWithAliases(merged.models, this.aliases, "name") } : merged);
+    const models = what === "ollama-tags" ? listWithAliases(merged.models, this.aliases, "name") : merged.models;
+    return Response.json({ ...merged, models: onlyShown(models, "name", shown) });
   }
 }

@@ -1,4 +1,5 @@
 // Header rules between a client and an upstream: what is dropped, what is rewritten, whose credentials go where.
+import { KEY_PREFIX } from "../core/contracts.ts";
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -6,7 +7,8 @@ import type { Upstream } from "./upstream.ts";
  * Never forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), Host (fetch sets the upstream's own), Origin
  * (the broker checks it; the upstream would refuse a foreign one), the client's credentials (they were meant for the
  * broker, never for whichever upstream is picked), Accept-Encoding (streams pass through uncompressed so they flush
- * chunk by chunk) and Content-Length (fetch sets it from the body it actually sends).
+ * chunk by chunk) and Content-Length (fetch sets it from the body it actually sends). Nor any header holding a gateway
+ * key (`c2l_…`): the gateway reads a key from any header (src/gateway/admission.ts), so every one of them is a credential.
  */
 const DROP_REQUEST = new Set<string>([
   ...HOP_BY_HOP,
@@ -40,7 +42,7 @@ export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
     // Headers named in Connection are hop-by-hop too.
     const conn = client.get("connection");
     const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
-    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !(extra && extra.includes(k))) out.set(k, v);
+    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !(extra && extra.includes(k)) && !v.includes(KEY_PREFIX)) out.set(k, v);
   }
   out.set("accept-encoding", "identity");
   if (u.authValue) out.set(u.config.auth_header, u.authValue);
@@ -66,7 +68,9 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream): string
     for (const k in all) {
       if (DROP_REQUEST.has(k) || (extra && extra.includes(k))) continue;
       const v = all[k]!;
-      out += `${k}: ${typeof v === "string" ? v : v.join(", ")}\r\n`;
+      const line = typeof v === "string" ? v : v.join(", ");
+      if (line.includes(KEY_PREFIX)) continue;
+      out += `${k}: ${line}\r\n`;
     }
   }
   out += "accept-encoding: identity\r\n";

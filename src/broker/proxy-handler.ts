@@ -8,6 +8,8 @@ import type { Upstream } from "./upstream.ts";
 import { describeFetchError } from "./net-error.ts";
 import { BUFFER_LIMIT, readRoutingBody } from "./request-body.ts";
 import type { ReplayBudget } from "./replay-budget.ts";
+import { requestModels, type RequestModels } from "./model-fields.ts";
+import { routeOf } from "../core/model-routes.ts";
 import { KEEP_ALIVE_PATHS, withFields, withModel, type AliasTable } from "./aliases.ts";
 
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
@@ -60,29 +62,18 @@ export function errorResponse(path: string, e: unknown): Response {
   throw e;
 }
 
-const MODEL_KEY = Buffer.from('"model"');
-const MODEL_VALUE = /^"model"\s*:\s*"((?:[^"\\]|\\.){1,256})"/;
-
-/** The top-level "model" of a JSON body, found without parsing the whole body (which may hold megabytes of images). */
-export function extractModel(body: Uint8Array): string | null {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const at = buf.indexOf(MODEL_KEY);
-  if (at < 0) return null;
-  const m = MODEL_VALUE.exec(buf.toString("utf8", at, Math.min(buf.length, at + 300)));
-  if (!m) return null;
-  try {
-    return JSON.parse(`"${m[1]}"`);
-  } catch {
-    return null;
-  }
-}
-
 /** A POST/PUT/PATCH on the HTTP listener that declared no body framing at all (an HTTP/1.0 client that closes the
  * connection to end its body). Tunnel requests carry their body in the stream, so this is only asked of local ones. */
 function unframedBody(req: Request): boolean {
   const m = req.method;
   // The headers first: asking for req.body makes Bun build a ReadableStream, which a framed request never needs here.
   return (m === "POST" || m === "PUT" || m === "PATCH") && !req.headers.has("content-length") && !req.headers.has("transfer-encoding") && req.body === null;
+}
+
+/** The request body's Content-Encoding when it is one the broker does not undo (anything but none or identity), else null. */
+function bodyEncoding(headers: Headers): string | null {
+  const ce = headers.get("content-encoding")?.trim();
+  return ce && ce.toLowerCase() !== "identity" ? ce : null;
 }
 
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
@@ -117,10 +108,20 @@ export async function proxy(
   if (read === null) return brokerError(path, "bad_request", "the client went away while sending the request body");
   let { body, bodyLength } = read;
   const { retryable, bytesIn } = read;
-  const requested = read.head ? extractModel(read.head) : null;
+  // The models the body names, read as the upstream reads them (top-level keys, escapes, case, duplicates refused), on
+  // the route the upstream will serve (an escaped spelling of a path is the same route).
+  const route = routeOf(path);
+  let named: RequestModels;
+  try {
+    named = requestModels(route, read.head, body === null || body === read.head);
+  } catch (e) {
+    read.release();
+    return errorResponse(path, e);
+  }
+  const requested = named.model ?? null;
   // An alias routes, and asks the upstream, for the model it stands for (a body held in memory is rewritten; one too
-  // large to hold is sent as it is).
-  const alias = requested !== null ? deps.aliases().get(requested) : undefined;
+  // large to hold is sent as it is). It stands in the "model" field only: that is the one withModel writes.
+  const alias = requested !== null && named.field === "model" ? deps.aliases().get(requested) : undefined;
   const model = alias ? alias.model : requested;
   if (alias && body instanceof Uint8Array) {
     body = withModel(body, alias.model);
@@ -142,7 +143,8 @@ export async function proxy(
   if (admitted) {
     // The key's model allowlist and rate, now that the model is known (who was checked before the body was read).
     try {
-      deps.gateway()?.authorize(admitted, model, alias && requested !== null ? requested : undefined);
+      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, cut: read.cut, encoding: bodyEncoding(req.headers) };
+      deps.gateway()?.authorize(admitted, named.model === undefined ? undefined : model, alias && requested !== null ? requested : undefined, request);
     } catch (e) {
       read.release();
       return errorResponse(path, e);

@@ -30,6 +30,8 @@ export interface RoutingBody {
   bodyLength: number;
   /** Gives the body's bytes back to the replay budget: once no attempt can follow (idempotent). */
   release(): void;
+  /** Why the body was not read whole (null when it was): longer than the limit, or the replay budget was spent. */
+  cut: "limit" | "budget" | null;
 }
 
 const noop = () => {};
@@ -38,7 +40,7 @@ const noop = () => {};
  * budget for good; this gives them back once the body itself is collected (when they are surely no longer held).
  */
 const forgotten = new FinalizationRegistry<ReplayLease>((lease) => lease.release());
-const NONE: RoutingBody = { body: null, retryable: true, head: null, bytesIn: 0, bodyLength: -1, release: noop };
+const NONE: RoutingBody = { body: null, retryable: true, head: null, bytesIn: 0, bodyLength: -1, release: noop, cut: null };
 
 /** Reads `req`'s body for routing; null when the client went away while sending it (its bytes are given back). */
 export async function readRoutingBody(req: Request, path: string, limit = BUFFER_LIMIT, budget: ReplayBudget = unbounded()): Promise<RoutingBody | null> {
@@ -47,7 +49,7 @@ export async function readRoutingBody(req: Request, path: string, limit = BUFFER
   const cl = req.headers.get("content-length");
   const declared = cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
   // Multi-GB blobs, or a body that says up front it is too large to hold: streamed through, one attempt.
-  if (path.startsWith("/api/blobs/") || declared > limit) return { body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop };
+  if (path.startsWith("/api/blobs/") || declared > limit) return { body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop, cut: "limit" };
   // A small sized body (most requests) is read whole, outside the budget: no lease to make. (The listener, and the
   // tunnel agent, hold a body to its declared length.)
   if (declared >= 0 && declared <= HEAD_BYTES) return readWhole(req, noop);
@@ -63,8 +65,8 @@ export async function readRoutingBody(req: Request, path: string, limit = BUFFER
   }
   if (lease.held > 0) forgotten.register(r.held, lease);
   // A sized body that the budget could not cover keeps its Content-Length upstream; an unsized one goes chunked.
-  if (r.rest) return { body: prefixed(r.next ? [r.held, r.next] : [r.held], r.rest), retryable: false, head: r.held, bytesIn: r.held.byteLength, bodyLength: declared, release: lease.release };
-  return { body: r.held, retryable: true, head: r.held, bytesIn: r.held.byteLength, bodyLength: r.held.byteLength, release: lease.release };
+  if (r.rest) return { body: prefixed(r.next ? [r.held, r.next] : [r.held], r.rest), retryable: false, head: r.held, bytesIn: r.held.byteLength, bodyLength: declared, release: lease.release, cut: r.cut };
+  return { body: r.held, retryable: true, head: r.held, bytesIn: r.held.byteLength, bodyLength: r.held.byteLength, release: lease.release, cut: null };
 }
 
 async function readWhole(req: Request, release: () => void): Promise<RoutingBody | null> {
@@ -75,7 +77,7 @@ async function readWhole(req: Request, release: () => void): Promise<RoutingBody
     release();
     return null;
   }
-  return { body, retryable: true, head: body, bytesIn: body.byteLength, bodyLength: body.byteLength, release };
+  return { body, retryable: true, head: body, bytesIn: body.byteLength, bodyLength: body.byteLength, release, cut: null };
 }
 
 /** Room beyond the limit for the chunk that crosses it (it is held too: it was read). */
@@ -135,7 +137,7 @@ async function readHeld(
   limit: number,
   lease: ReplayLease,
   free: number,
-): Promise<{ held: Uint8Array; next: Uint8Array | null; rest: ReadableStreamDefaultReader<Uint8Array> | null } | null> {
+): Promise<{ held: Uint8Array; next: Uint8Array | null; rest: ReadableStreamDefaultReader<Uint8Array> | null; cut: "limit" | "budget" | null } | null> {
   const held = new HeldBytes(limit + CHUNK_SLACK);
   try {
     for (;;) {
@@ -143,16 +145,17 @@ async function readHeld(
       if (done) break;
       if (!value || value.byteLength === 0) continue;
       const before = held.size;
-      if (!held.push(value)) return { held: held.bytes(), next: value, rest: reader };
+      if (!held.push(value)) return { held: held.bytes(), next: value, rest: reader, cut: "limit" };
       // Only the part beyond the free bytes is charged to the budget.
       const charge = held.size - Math.max(before, free);
       // Longer than it can hold: what was read goes first, then the rest as it comes.
-      if (held.size > limit || (charge > 0 && !lease.take(charge))) return { held: held.bytes(), next: null, rest: reader };
+      if (held.size > limit) return { held: held.bytes(), next: null, rest: reader, cut: "limit" };
+      if (charge > 0 && !lease.take(charge)) return { held: held.bytes(), next: null, rest: reader, cut: "budget" };
     }
   } catch {
     return null;
   }
-  return { held: held.bytes(), next: null, rest: null };
+  return { held: held.bytes(), next: null, rest: null, cut: null };
 }
 
 /** The parts already read, then whatever `reader` still yields; cancelling it cancels the client's body. */

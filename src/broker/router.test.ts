@@ -2,7 +2,6 @@
 import { describe, expect, test } from "bun:test";
 import { conversationKey, routeOrder, stickyFirst } from "./router.ts";
 import { Upstream } from "./upstream.ts";
-import { extractModel } from "./proxy-handler.ts";
 
 function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true): Upstream {
   const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
@@ -57,16 +56,6 @@ describe("sticky routing", () => {
     expect(conversationKey({ messages: [sys, q, { role: "assistant", content: "a" }] })).toBe(conversationKey({ messages: [sys, q] }));
     expect(conversationKey({ prompt: "p".repeat(600) })).toHaveLength(512);
     expect(conversationKey({ model: "m" })).toBeNull();
-  });
-});
-
-describe("model extraction", () => {
-  const e = (s: string) => extractModel(new TextEncoder().encode(s));
-  test("finds the top-level model without parsing the body", () => {
-    expect(e('{"model":"llama3.2:1b","messages":[]}')).toBe("llama3.2:1b");
-    expect(e('{"messages":[{"content":"say \\"model\\": \\"x\\""}], "model" : "q\\u0041"}')).toBe("qA");
-    expect(e('{"prompt":"hi"}')).toBeNull();
-    expect(e("not json")).toBeNull();
   });
 });
 

@@ -9,6 +9,7 @@ const OPTIONS = {
   "tokens-per-day": { type: "string" },
   "max-parallel": { type: "string" },
   expires: { type: "string" },
+  "allow-model-management": { type: "boolean" },
   json: { type: "boolean" },
 } as const;
 
@@ -28,14 +29,16 @@ function describe(k: KeyInfo): string {
     `requests/minute: ${limit(k.rpm)}`,
     `tokens/day:      ${limit(k.tokens_per_day)}`,
     `max parallel:    ${limit(k.max_parallel)}`,
+    `manage models:   ${k.allow_model_management ? "yes" : "no"}`,
     `expires:         ${k.expires_at ?? "never"}`,
     `created:         ${k.created_at}`,
   ].join("\n");
 }
 
 function table(keys: KeyInfo[]): string {
-  const rows = [["NAME", "KEY", "MODELS", "RPM", "TOKENS/DAY", "PARALLEL", "EXPIRES"]];
-  for (const k of keys) rows.push([k.name, `${k.prefix}…`, k.models.join(",") || "all", limit(k.rpm), limit(k.tokens_per_day), limit(k.max_parallel), k.expires_at ?? "never"]);
+  const rows = [["NAME", "KEY", "MODELS", "RPM", "TOKENS/DAY", "PARALLEL", "MANAGE", "EXPIRES"]];
+  for (const k of keys)
+    rows.push([k.name, `${k.prefix}…`, k.models.join(",") || "all", limit(k.rpm), limit(k.tokens_per_day), limit(k.max_parallel), k.allow_model_management ? "yes" : "no", k.expires_at ?? "never"]);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
 }
@@ -45,15 +48,18 @@ const command: Command = {
   summary: "Create, list, show or revoke the broker's API keys",
   subcommands: ["create", "list", "show", "revoke"],
   help: `Usage: cloudtolocalllm-tunnel key create NAME [--models GLOB,...] [--rpm N] [--tokens-per-day N]
-                                         [--max-parallel N] [--expires DURATION] [--json]
+                                         [--max-parallel N] [--expires DURATION]
+                                         [--allow-model-management] [--json]
        cloudtolocalllm-tunnel key list [--json]
        cloudtolocalllm-tunnel key show NAME [--json]
        cloudtolocalllm-tunnel key revoke NAME
 
 API keys let other machines (and scripts you want to limit) use the broker. Clients send them as
 \`Authorization: Bearer c2l_...\` (what the ollama, openai and AI SDK clients do with their api key
-setting) or as \`x-api-key\`. With [proxy] require_key = "auto" (the default) a caller on this machine
-needs none and any other caller does. \`create\` prints the key once on stdout; only its sha256 is kept
+setting) or as \`x-api-key\`; a c2l_ key in any other header is checked too, and two different keys
+in one request are refused. With [proxy] require_key = "auto" (the default) a caller on this machine
+needs none and any other caller does. Model management (pull, push, create, copy, delete) needs a key
+made with --allow-model-management. \`create\` prints the key once on stdout; only its sha256 is kept
 ($XDG_STATE_HOME/cloudtolocalllm/keys.json, mode 0600, the previous version as keys.json.bak). A running
 daemon picks up changes within a second.
 
@@ -63,6 +69,9 @@ Options for create:
   --tokens-per-day N    prompt + completion tokens per UTC day (default 0: no limit)
   --max-parallel N      requests of this key at once (default 0: no limit)
   --expires DURATION    e.g. 90m, 12h, 30d, 2w (default: never)
+  --allow-model-management
+                        may pull, push, create, copy and delete models (only those --models allows)
+                        and upload blobs (default: no)
   --json                print the key and its record as JSON`,
   async run(argv) {
     const { values, positionals } = parse(argv, OPTIONS);
@@ -82,6 +91,7 @@ Options for create:
             rpm: count(values.rpm, "rpm"),
             tokens_per_day: count(values["tokens-per-day"], "tokens-per-day"),
             max_parallel: count(values["max-parallel"], "max-parallel"),
+            allow_model_management: values["allow-model-management"] === true,
             expiresInMs: values.expires === undefined ? null : parseExpiry(values.expires),
           });
         } catch (e) {

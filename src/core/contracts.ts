@@ -295,6 +295,9 @@ export const MetricsTick = t.Object({
   tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
 });
 
+/** How a gateway key starts (c2l_ + 43 base64url characters): the gateway finds keys by it, the broker never forwards one. */
+export const KEY_PREFIX = "c2l_";
+
 /** What a gateway key name may be: safe in a URL path, a label and a log line. */
 export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -308,6 +311,10 @@ export const KeyRecord = t.Object({
   rpm: t.Integer({ minimum: 0, description: "Requests per minute; 0 = no limit." }),
   tokens_per_day: t.Integer({ minimum: 0, description: "Prompt + completion tokens per UTC day; 0 = no limit." }),
   max_parallel: t.Integer({ minimum: 0, description: "Requests of this key at once; 0 = no limit." }),
+  /** Absent in keys made before it existed: those may not manage models either. */
+  allow_model_management: t.Optional(
+    t.Boolean({ description: "Whether the key may pull, push, create, copy and delete models and upload blobs (only models its list allows); default false." }),
+  ),
   expires_at: t.Union([t.String(), t.Null()], { description: "ISO time the key stops working, or null." }),
   created_at: t.String(),
 });
@@ -478,6 +485,8 @@ export interface KeyLimits {
   rpm: number;
   tokens_per_day: number;
   max_parallel: number;
+  /** Model management (pull, push, create, copy, delete, blobs); off when absent. */
+  allow_model_management?: boolean;
   /** Milliseconds from creation, or null for a key that does not expire. */
   expiresInMs: number | null;
 }
@@ -491,6 +500,22 @@ export interface Caller {
   ip: string | null;
 }
 
+/**
+ * What a request's body names besides the model it acts on (src/broker/model-fields.ts), for a key's model allowlist:
+ * `path` (the route, src/core/model-routes.ts routeOf) for model management, `others` (copy's destination, create's base
+ * model), `opaque` (a field naming models in text the broker does not read), whether the whole body was read
+ * (`complete`), and `encoding`: a Content-Encoding the broker does not decode (the upstream might), or null.
+ */
+export interface RequestModelNames {
+  path: string;
+  others: readonly string[];
+  opaque: string | null;
+  complete: boolean;
+  /** Why a body was not read whole: past the per-request limit, or the replay buffer ([proxy] replay_buffer) was full. */
+  cut: "limit" | "budget" | null;
+  encoding: string | null;
+}
+
 /** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */
 export interface Admitted {
   key: KeyRecord | null;
@@ -502,10 +527,13 @@ export interface GatewayService {
   /** Who is calling: throws an HttpError 401 when a key is needed and missing, or a sent key is unknown or expired. */
   admit(headers: Headers, caller: Caller): Admitted;
   /**
-   * What they may do: the key's model allowlist (403) and rate (429 with Retry-After); `model` undefined for routes
-   * without one; `alias` the name the caller sent when `model` is what it stands for (either may be allowed).
+   * What they may do: model management (403 without the key's permission), the key's model allowlist (403) and rate
+   * (429 with Retry-After); `model` undefined for routes without one; `alias` the name the caller sent when `model` is
+   * what it stands for (either may be allowed); `request` the route and the other models its body names.
    */
-  authorize(admitted: Admitted, model: string | null | undefined, alias?: string): void;
+  authorize(admitted: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames): void;
+  /** Whether the admitted caller may use `model` (the model lists show only those). */
+  mayUse(admitted: Admitted, model: string): boolean;
   /**
    * Holds part of the key's daily token budget for an authorized generation request until its usage is counted, so
    * requests in flight count against the budget: `promptTokens` is the broker's estimate of its prompt, the body is

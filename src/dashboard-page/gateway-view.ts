@@ -51,6 +51,7 @@ export class GatewayView {
           h("td", {}, limit(k.rpm)),
           h("td", {}, limit(k.tokens_per_day)),
           h("td", {}, limit(k.max_parallel)),
+          h("td", {}, k.allow_model_management ? "yes" : "no"),
           h("td", {}, k.expires_at ? new Date(k.expires_at).toLocaleString() : "never"),
           h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `Revoke key ${k.name}`, onclick: () => void this.revoke(k.name) }, "Revoke")),
         ),
@@ -71,7 +72,7 @@ export class GatewayView {
     const status = $("#key-status");
     try {
       const made = (await api.call("POST", "/api/v1/keys", {
-        json: { name: String(data.get("name") ?? "").trim(), models, rpm: num("rpm"), tokens_per_day: num("tokens_per_day"), max_parallel: num("max_parallel"), ...(expires ? { expires } : {}) },
+        json: { name: String(data.get("name") ?? "").trim(), models, rpm: num("rpm"), tokens_per_day: num("tokens_per_day"), max_parallel: num("max_parallel"), allow_model_management: data.get("allow_model_management") === "on", ...(expires ? { expires } : {}) },
       })) as KeyInfo & { key: string };
       setText($("#key-created-value"), made.key);
       $("#key-created").hidden = false;

@@ -143,3 +143,81 @@ test("tokens_per_day: requests in flight hold an estimate, so parallel requests 
   used = 1000;
   expect(refusal(() => admission.authorize(a, "m")).message).toContain("used its 1000 tokens for today");
 });
+
+test("a key in any header is checked: beside a placeholder bearer, in a second header, in api-key, in a Basic credential", () => {
+  const { store, adm } = setup();
+  const k = createKey("ci", NO_LIMITS);
+  store.add(k.record);
+  // The issue's case: the placeholder OpenAI clients send, and an unknown key beside it.
+  const both = new Headers({ authorization: "Bearer ollama", "x-api-key": "c2l_unknown" });
+  expect(refusal(() => adm.check(both, LOCAL, "m")).status).toBe(401);
+  const elsewhere: Record<string, string>[] = [{ "api-key": "c2l_unknown" }, { "proxy-authorization": "Bearer c2l_unknown" }, { "x-goog-api-key": "c2l_unknown" }, { authorization: `Basic ${btoa("user:c2l_unknown")}` }];
+  for (const h of elsewhere)
+    expect(refusal(() => adm.check(new Headers(h), LOCAL, "m")).message).toContain("c2l_unkn… is not known");
+  // A valid key wherever it is sent is the key in force, with its limits (not ignored for a placeholder elsewhere).
+  expect(adm.check(new Headers({ "x-api-key": "ollama", authorization: `Bearer ${k.key}` }), LOCAL, "m").key?.name).toBe("ci");
+  expect(adm.check(new Headers({ authorization: `Basic ${btoa(`:${k.key}`)}` }), LAN, "m").key?.name).toBe("ci");
+  expect(adm.check(new Headers({ "x-api-key": k.key, authorization: `Bearer ${k.key}` }), LAN, "m").key?.name).toBe("ci"); // the same key twice is one key
+  // Not keys: the dashboard's session cookie name, a c2l_ inside another word, a Basic credential without one.
+  expect(adm.check(new Headers({ cookie: "c2l_session=abc; theme=dark", "user-agent": "my-c2l_tool/1", "x-c2l-relay-node": "c2l_east" }), LOCAL, "m").key).toBeNull();
+  expect(presentedKey(new Headers({ authorization: "Basic eDp5" }))).toBeNull();
+  expect(presentedKey(new Headers({ cookie: `c2l_session=x; k=${k.key}` }))).toBe(k.key);
+});
+
+test("two different keys in one request are 400, naming the headers and never a whole key", () => {
+  const { store, adm } = setup();
+  const a = createKey("a", NO_LIMITS);
+  const b = createKey("b", NO_LIMITS);
+  store.add(a.record);
+  store.add(b.record);
+  const e = refusal(() => adm.check(new Headers({ authorization: `Bearer ${a.key}`, "x-api-key": b.key }), LAN, "m"));
+  expect([e.status, e.code]).toEqual([400, "bad_request"]);
+  expect(e.message).toMatch(/^the request carries two different API keys \(c2l_.{4}… in authorization, c2l_.{4}… in x-api-key\); send one$/);
+  expect(e.message).not.toContain(a.key);
+  expect(refusal(() => adm.check(new Headers({ "x-api-key": `${a.key}, ${b.key}` }), LOCAL, "m")).status).toBe(400);
+  expect(refusal(() => adm.check(new Headers({ "x-api-key": a.key, "api-key": "c2l_unknown" }), LOCAL, "m")).status).toBe(400);
+});
+
+test("model management needs the key's permission; then every model the body names must be allowed", () => {
+  const { store, admission } = setup();
+  const plain = createKey("plain", NO_LIMITS);
+  const admin = createKey("admin", { ...NO_LIMITS, models: ["llama3*"], allow_model_management: true });
+  store.add(plain.record);
+  store.add(admin.record);
+  expect(plain.record.allow_model_management).toBe(false);
+  const adm = admission(store);
+  const req = (path: string, others: string[] = [], extra: Partial<{ opaque: string; complete: boolean; cut: "limit" | "budget"; encoding: string }> = {}) => ({ path, others, opaque: null, complete: true, cut: null, encoding: null, ...extra });
+  const p = adm.admit(bearer(plain.key), LAN);
+  for (const path of ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs/sha256:00"]) {
+    const e = refusal(() => adm.authorize(p, "llama3.2:1b", undefined, req(path)));
+    expect([e.status, e.message]).toEqual([403, `the API key "plain" may not manage models (${path}); create a key with --allow-model-management for that`]);
+  }
+  expect(() => adm.authorize(p, "llama3.2:1b", undefined, req("/api/chat"))).not.toThrow();
+  const a = adm.admit(bearer(admin.key), LAN);
+  expect(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/copy", ["llama3.2:mine"]))).not.toThrow();
+  expect(refusal(() => adm.authorize(a, "qwen2.5:0.5b", undefined, req("/api/copy", ["llama3.2:mine"]))).message).toContain('may not use model "qwen2.5:0.5b"');
+  expect(refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/copy", ["qwen:evil"]))).message).toContain('may not use model "qwen:evil"');
+  expect(refusal(() => adm.authorize(a, "llama3.2:mine", undefined, req("/api/create", [], { opaque: "modelfile" }))).message).toContain('"modelfile" names models the broker does not read');
+  expect(() => adm.authorize(a, undefined, undefined, req("/api/blobs/sha256:00"))).not.toThrow();
+  // A body too large to read whole cannot pass a model list (413); a key without one is not asked.
+  const big = refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/chat", [], { complete: false })));
+  expect([big.status, big.code]).toEqual([413, "payload_too_large"]);
+  // Cut only because the replay buffer is full for now: 503 with Retry-After (read whole a moment later), not 413.
+  const busy = refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/chat", [], { complete: false, cut: "budget" })));
+  expect([busy.status, busy.code, busy.retryAfter]).toEqual([503, "unavailable", 1]);
+  expect(busy.message).toContain("replay_buffer");
+  expect(() => adm.authorize(p, "x", undefined, req("/api/chat", [], { complete: false }))).not.toThrow();
+  // A body the broker does not decode (Content-Encoding) may be decoded by the upstream: unreadable, 415.
+  const zipped = refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/chat", [], { encoding: "gzip" })));
+  expect([zipped.status, zipped.code]).toEqual([415, "unsupported_media_type"]);
+  expect(zipped.message).toContain("Content-Encoding: gzip, which the broker does not decode");
+  expect(() => adm.authorize(p, "x", undefined, req("/api/chat", [], { encoding: "gzip" }))).not.toThrow();
+  // Without a key (this machine under auto) nothing changes: management as before.
+  expect(() => adm.authorize(adm.admit(new Headers(), LOCAL), "x", undefined, req("/api/pull"))).not.toThrow();
+  expect([adm.mayUse(a, "llama3.2:1b"), adm.mayUse(a, "qwen2.5:0.5b"), adm.mayUse(p, "qwen2.5:0.5b")]).toEqual([true, false, true]);
+  // A key written before the permission existed (no field in keys.json) is read, and may not manage models.
+  const old = createKey("old", NO_LIMITS);
+  const { allow_model_management: _, ...record } = old.record;
+  store.add(record);
+  expect(refusal(() => adm.authorize(adm.admit(bearer(old.key), LAN), "m", undefined, req("/api/pull"))).status).toBe(403);
+});

@@ -1,6 +1,7 @@
-// Who may use the broker: the caller's key (Bearer or x-api-key), whether one is needed, its model allowlist and its limits.
-import type { Admitted, Caller, CallerClass } from "../core/contracts.ts";
+// Who may use the broker: the caller's key (any header), whether one is needed, its model allowlist, model management and limits.
+import type { Admitted, Caller, CallerClass, RequestModelNames } from "../core/contracts.ts";
 import { HttpError } from "../core/http-error.ts";
+import { isModelManagement } from "../core/model-routes.ts";
 import { isLoopbackHost } from "../net/host.ts";
 import { BudgetHolds, holdFor } from "./budget.ts";
 import type { KeyStore } from "./key-store.ts";
@@ -14,14 +15,52 @@ export function callerClass(c: Caller): CallerClass {
   return c.ip !== null && isLoopbackHost(c.ip) ? "local" : "lan";
 }
 
-/** The key a request presents: `Authorization: Bearer …` (what the ollama, openai and AI SDK clients send) or `x-api-key`. */
-export function presentedKey(headers: Headers): string | null {
-  const x = headers.get("x-api-key")?.trim();
-  if (x) return x;
-  const auth = headers.get("authorization");
-  const m = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-  return m ? m[1]! : null;
+/** Characters a key is made of (c2l_ + base64url). */
+const isKeyChar = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d;
+
+/**
+ * Every `c2l_` key a request carries, with the header it came in: any header, not only the two clients use
+ * (`Authorization: Bearer …`, `x-api-key`), so a key put where a proxy, an SDK (`api-key`) or a script puts one is
+ * checked too, and a Basic credential (`http://user:c2l_…@host`) is decoded and read the same way. A key is a `c2l_`
+ * token at the start of a value or after a character that cannot be part of one; a value that is not one (the
+ * "ollama" placeholder) is not a key, nor, in a Cookie header, a name such as the dashboard's `c2l_session=…`, nor
+ * anything in our own `x-c2l-*` headers (a relay node may be named `c2l_east`). Through the tunnel the agent removes
+ * Authorization, Proxy-Authorization and Cookie first (they are the relay's: src/tunnel/filter.ts).
+ */
+export function presentedKeys(headers: Headers): { key: string; header: string }[] {
+  let found: { key: string; header: string }[] | null = null;
+  // One native call for every header (cheaper than iterating entries); a repeated header arrives joined by ", ".
+  const all = headers.toJSON() as Record<string, string | string[]>;
+  for (const name in all) {
+    const v = all[name]!;
+    let text = typeof v === "string" ? v : v.join(", ");
+    if ((name === "authorization" || name === "proxy-authorization") && /^basic\s/i.test(text)) text = Buffer.from(text.slice(6).trim(), "base64").toString("utf8");
+    let at = text.indexOf(KEY_PREFIX);
+    if (at < 0 || name.startsWith("x-c2l-")) continue;
+    while (at >= 0) {
+      let end = at + KEY_PREFIX.length;
+      while (end < text.length && isKeyChar(text.charCodeAt(end))) end++;
+      const starts = at === 0 || !isKeyChar(text.charCodeAt(at - 1));
+      // In a Cookie header a token followed by "=" is a cookie's name.
+      if (starts && !(name === "cookie" && text.charCodeAt(end) === 0x3d)) (found ??= []).push({ key: text.slice(at, end), header: name });
+      at = text.indexOf(KEY_PREFIX, end);
+    }
+  }
+  return found ?? [];
 }
+
+/** The one key a request presents, or null; two different keys are a 400 naming both headers (never one of them silently). */
+export function presentedKey(headers: Headers): string | null {
+  const found = presentedKeys(headers);
+  if (found.length === 0) return null;
+  const first = found[0]!;
+  const other = found.find((f) => f.key !== first.key);
+  if (other)
+    throw new HttpError("bad_request", `the request carries two different API keys (${first.key.slice(0, 8)}… in ${first.header}, ${other.key.slice(0, 8)}… in ${other.header}); send one`);
+  return first.key;
+}
+
+const notAllowed = (key: KeyRecord, model: string) => new HttpError("forbidden", `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
 
 const HOW = "send it as `Authorization: Bearer c2l_…` or `x-api-key` (create one with `cloudtolocalllm-tunnel key create NAME`)";
 
@@ -60,8 +99,7 @@ export class Admission {
   admit(headers: Headers, caller: Caller): Admitted {
     const cls = callerClass(caller);
     const sent = presentedKey(headers);
-    const isKey = sent !== null && sent.startsWith(KEY_PREFIX);
-    if (!isKey) {
+    if (sent === null) {
       if (this.needsKey(cls)) throw new HttpError("unauthorized", `an API key is required for callers ${cls === "tunnel" ? "through the tunnel" : "from another machine"}: ${HOW}`);
       return { key: null, caller: cls };
     }
@@ -72,15 +110,31 @@ export class Admission {
   }
 
   /**
-   * What the admitted caller may do with this request: the key's model allowlist (403) and its requests per minute (429
-   * with Retry-After). `model` undefined is a route without one (the model lists); null is a request that names none;
-   * `alias` is the name the caller sent when `model` is the model it stands for: allowing either is enough.
+   * What the admitted caller may do with this request: model management (403 unless the key allows it), the key's model
+   * allowlist (403) and its requests per minute (429 with Retry-After). `model` undefined is a route without one (the
+   * model lists); null is a request that names none; `alias` is the name the caller sent when `model` is the model it
+   * stands for: allowing either is enough. `request`: every other model the body names must be allowed too, and a body
+   * the broker could not read whole (or that names models in text it does not read) cannot pass a model list.
    */
-  authorize(a: Admitted, model: string | null | undefined, alias?: string): void {
+  authorize(a: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames): void {
     const key = a.key;
     if (!key) return;
+    if (request && isModelManagement(request.path) && key.allow_model_management !== true)
+      throw new HttpError("forbidden", `the API key "${key.name}" may not manage models (${request.path}); create a key with --allow-model-management for that`);
+    if (key.models.length > 0 && request) {
+      if (request.encoding !== null)
+        throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read which model it names, and the API key "${key.name}" may use only some models; send it uncompressed`);
+      // A body cut only because the replay buffer is full now would be read whole a moment later: retry, not too large.
+      if (!request.complete && request.cut === "budget")
+        throw new HttpError("unavailable", `the broker is holding as many request bodies as [proxy] replay_buffer allows, and the API key "${key.name}" may use only some models, so its body must be read whole to know which model it names; retry in a moment`).after(1);
+      if (!request.complete)
+        throw new HttpError("payload_too_large", `the request body is too large for the broker to read which model it names, and the API key "${key.name}" may use only some models (${key.models.join(", ")})`);
+      if (request.opaque !== null)
+        throw new HttpError("forbidden", `the API key "${key.name}" may use only some models (${key.models.join(", ")}), and "${request.opaque}" names models the broker does not read: use "from" and "files" instead`);
+    }
     if (model !== undefined && !modelAllowed(key.models, model) && !(alias !== undefined && modelAllowed(key.models, alias)))
-      throw new HttpError("forbidden", model === null ? `the API key "${key.name}" may use only some models (${key.models.join(", ")}) and this request names none` : `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
+      throw model === null ? new HttpError("forbidden", `the API key "${key.name}" may use only some models (${key.models.join(", ")}) and this request names none`) : notAllowed(key, model);
+    if (request && key.models.length > 0) for (const other of request.others) if (!modelAllowed(key.models, other)) throw notAllowed(key, other);
     if (key.tokens_per_day > 0) {
       const used = this.tokensToday(key.name);
       if (used >= key.tokens_per_day) {
@@ -106,6 +160,11 @@ export class Admission {
     if (used + held >= key.tokens_per_day)
       throw new HttpError("rate_limited", `the API key "${key.name}" has its ${key.tokens_per_day} tokens for today used or held by requests in flight (${used} used, ${held} held); retry when they finish`).after(5);
     return this.holds.hold(key.name, holdFor(body, promptTokens));
+  }
+
+  /** Whether the admitted caller may use `model`: any model without a key or with an empty list. */
+  mayUse(a: Admitted, model: string): boolean {
+    return a.key === null || modelAllowed(a.key.models, model);
   }
 
   private countRequest(key: KeyRecord, now: number): void {

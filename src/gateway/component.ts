@@ -47,7 +47,8 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     };
     const service: GatewayService = {
       admit: (headers, caller) => admission.admit(headers, caller),
-      authorize: (a, model, alias) => admission.authorize(a, model, alias),
+      authorize: (a, model, alias, request) => admission.authorize(a, model, alias, request),
+      mayUse: (a, model) => admission.mayUse(a, model),
       reserve: (a, body, promptTokens) => admission.reserve(a, body, promptTokens),
       keys: () => store.list().map(keyInfo),
       key: (name) => {

@@ -14,6 +14,7 @@ test("a new key is c2l_ + 43 base64url characters; only its hash and first 8 cha
     rpm: 30,
     tokens_per_day: 0,
     max_parallel: 0,
+    allow_model_management: false,
     expires_at: null,
     created_at: "2026-12-01T00:00:00.000Z",
   });
@@ -31,7 +32,7 @@ test("names are checked; expiry is from creation", () => {
   expect(expired(record, Date.parse("2026-12-01T01:00:00Z"))).toBe(true);
 });
 
-test("model globs match either spelling of the :latest tag; an empty list allows every model", () => {
+test("model globs match either spelling of the :latest tag and the default namespace, never across a \"/\"; an empty list allows every model", () => {
   expect(modelAllowed([], "anything")).toBe(true);
   expect(modelAllowed(["llama3*"], "llama3.2:1b")).toBe(true);
   expect(modelAllowed(["llama3*"], "qwen2.5:0.5b")).toBe(false);
@@ -40,4 +41,13 @@ test("model globs match either spelling of the :latest tag; an empty list allows
   expect(modelAllowed(["mistral"], "mistral:7b")).toBe(false);
   expect(modelAllowed(["a.b"], "axb")).toBe(false); // dots are literal
   expect(modelAllowed(["llama3*"], null)).toBe(false); // a route without a model is not a way around the list
+  // A glob stays within one part of a name: another host's or namespace's model is not "llama3*" or "llama3.2:*".
+  expect(modelAllowed(["llama3*"], "llama3.evil.example/x/qwen:latest")).toBe(false);
+  expect(modelAllowed(["llama3*"], "llama3/qwen")).toBe(false);
+  expect(modelAllowed(["llama3.2:*"], "llama3.2:5000/ns/qwen")).toBe(false);
+  expect(modelAllowed(["hf.co/bartowski/*"], "hf.co/bartowski/Llama-3.2-1B-GGUF:Q4_K_M")).toBe(true);
+  // Ollama's default namespace spelled out is the short name.
+  expect(modelAllowed(["llama3*"], "registry.ollama.ai/library/llama3.2:1b")).toBe(true);
+  expect(modelAllowed(["llama3*"], "REGISTRY.OLLAMA.AI/library/qwen2.5")).toBe(false);
+  expect(modelAllowed(["qwen2.5"], "registry.ollama.ai/library/qwen2.5:latest")).toBe(true);
 });

@@ -1,11 +1,9 @@
 // Gateway keys as data: the key format (c2l_…), its sha256 fingerprint, the record kept for it, and model allowlists.
 import { createHash, randomBytes } from "node:crypto";
-import { KEY_NAME, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
+import { KEY_NAME, KEY_PREFIX, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
 
 // The shapes are shared with the API and the dashboard, so they are defined with the other contracts.
-export { KEY_NAME, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
-
-export const KEY_PREFIX = "c2l_";
+export { KEY_NAME, KEY_PREFIX, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
 
 export function newKey(): string {
   return KEY_PREFIX + randomBytes(32).toString("base64url");
@@ -36,6 +34,7 @@ export function createKey(name: string, limits: KeyLimits, now = new Date()): { 
       rpm: limits.rpm,
       tokens_per_day: limits.tokens_per_day,
       max_parallel: limits.max_parallel,
+      allow_model_management: limits.allow_model_management === true,
       expires_at: limits.expiresInMs === null ? null : new Date(now.getTime() + limits.expiresInMs).toISOString(),
       created_at: now.toISOString(),
     },
@@ -52,24 +51,41 @@ export function expired(r: KeyRecord, now: number): boolean {
 }
 
 const globCache = new Map<string, RegExp>();
+/** A model glob as a regex: `*` and `?` stay within one part of a name, never across "/" (host/namespace/model). */
 function globRegex(glob: string): RegExp {
   let re = globCache.get(glob);
   if (!re) {
-    re = new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".") + "$", "i");
+    re = new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]") + "$", "i");
     globCache.set(glob, re);
   }
   return re;
 }
 
+/** Ollama's default host and namespace: "registry.ollama.ai/library/llama3.2" is the model "llama3.2". */
+const DEFAULT_NAMESPACE = "registry.ollama.ai/library/";
+
 /**
  * Whether a key may use `model`: an empty list allows every model; a pattern matches the name as sent and with
- * Ollama's implicit ":latest" tag ("llama3.2" is "llama3.2:latest"), so either spelling in the pattern works.
+ * Ollama's implicit ":latest" tag ("llama3.2" is "llama3.2:latest"), so either spelling in the pattern works, and a
+ * name under Ollama's default namespace by its short name. A `*` never spans a "/": "llama3*" is not
+ * "llama3.evil.example/x/qwen" (another host's model) nor "llama3/qwen" (another namespace's).
  */
 export function modelAllowed(patterns: readonly string[], model: string | null): boolean {
   if (!patterns.length) return true;
   if (model === null) return false;
-  const names = model.includes(":") ? [model, model.endsWith(":latest") ? model.slice(0, -7) : model] : [model, `${model}:latest`];
-  return patterns.some((p) => names.some((n) => globRegex(p).test(n)));
+  if (spellingAllowed(patterns, model)) return true;
+  const long = model.length > DEFAULT_NAMESPACE.length && model.slice(0, DEFAULT_NAMESPACE.length).toLowerCase() === DEFAULT_NAMESPACE;
+  return long && spellingAllowed(patterns, model.slice(DEFAULT_NAMESPACE.length));
+}
+
+/** Whether a pattern matches `name` as written or with its implicit ":latest" added or taken away. */
+function spellingAllowed(patterns: readonly string[], name: string): boolean {
+  const other = name.includes(":") ? (name.endsWith(":latest") ? name.slice(0, -7) : null) : `${name}:latest`;
+  for (const p of patterns) {
+    const re = globRegex(p);
+    if (re.test(name) || (other !== null && re.test(other))) return true;
+  }
+  return false;
 }
 
 const EXPIRY_UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

@@ -1,14 +1,10 @@
 // The desktop's guard against an untrusted relay: path allowlist, model management opt-in, credentials stripped, Host rewritten.
 import { HttpError } from "../core/http-error.ts";
 import type { TunnelConfig } from "../config/schema.ts";
-
-/** Ollama model management: refused through the tunnel unless [tunnel] allow_model_management. */
-export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
+import { isModelManagement } from "../core/model-routes.ts";
 
 /** Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints). */
 const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "host"]);
-
-const isManagement = (p: string) => MODEL_MANAGEMENT_PATHS.some((m) => p === m || p.startsWith(m + "/"));
 
 /** null when the relay may call this method and path, else the error to answer with. */
 export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfig, "allowed_paths" | "allow_model_management">): HttpError | null {
@@ -23,7 +19,8 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
   }
   if (normalized !== path || /%2f|%2e|%5c|\\/i.test(path)) return new HttpError("forbidden", `the path ${JSON.stringify(path)} is not in canonical form`);
   if (method === "OPTIONS" || method === "CONNECT" || method === "TRACE") return new HttpError("method_not_allowed", `${method} is not allowed through the tunnel`);
-  if (isManagement(path)) {
+  // Ollama model management (core/model-routes.ts) is opt-in through the tunnel.
+  if (isModelManagement(path)) {
     if (cfg.allow_model_management) return null;
     return new HttpError("forbidden", `model management (${path}) is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it`);
   }

@@ -59,3 +59,15 @@ test("errors by code: 409 for a taken name, 422 for a bad one or a bad lifetime,
   expect((await client.reply("DELETE", "/api/v1/keys/a")).status).toBe(204);
   expect(await client.call("GET", "/api/v1/keys")).toEqual([]);
 });
+
+test("model management is a permission of the key: off unless create asks for it, shown in the record", async () => {
+  const plain = (await client.reply("POST", "/api/v1/keys", { json: { name: "plain" } })).body as { allow_model_management?: boolean };
+  expect(plain.allow_model_management).toBe(false);
+  const ops = (await client.reply("POST", "/api/v1/keys", { json: { name: "ops", models: ["llama3*"], allow_model_management: true } })).body as { key: string; allow_model_management?: boolean };
+  expect(ops.allow_model_management).toBe(true);
+  expect((await client.call("GET", "/api/v1/keys/ops")).allow_model_management).toBe(true);
+  const gw = env.daemon.ctx.services.gateway!;
+  const admitted = gw.admit(new Headers({ "x-api-key": ops.key }), { source: "local", ip: "10.0.0.2" });
+  expect(() => gw.authorize(admitted, "llama3.2:1b", undefined, { path: "/api/pull", others: [], opaque: null, complete: true, cut: null, encoding: null })).not.toThrow();
+  expect((await failure(client.call("POST", "/api/v1/keys", { json: { name: "c", allow_model_management: "yes" } }))).code).toBe("validation_failed");
+});

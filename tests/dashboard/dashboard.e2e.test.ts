@@ -347,6 +347,7 @@ describe("dashboard in Chromium", () => {
     await page.locator('#key-form input[name="name"]').fill("dash-key");
     await page.locator('#key-form input[name="models"]').fill("llama3*");
     await page.locator('#key-form input[name="rpm"]').fill("30");
+    await page.locator('#key-form input[name="allow_model_management"]').check();
     const [resp] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/api/v1/keys") && r.request().method() === "POST"), page.locator("#key-create").click()]);
     expect(resp.status()).toBe(201);
     await page.locator("#key-created").waitFor();
@@ -355,6 +356,7 @@ describe("dashboard in Chromium", () => {
     const row = page.locator('#keys-body tr[data-key="dash-key"]');
     await row.waitFor();
     expect(await row.textContent()).toContain("llama3*");
+    expect(await row.locator("td").nth(5).textContent()).toBe("yes");
     // The table never shows the key itself, only its first characters.
     expect(await page.locator("#keys-body").textContent()).not.toContain(key.slice(8));
     // The key works at the broker; its request shows in the usage table.

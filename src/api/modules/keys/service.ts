@@ -24,6 +24,7 @@ export interface CreateKeyInput {
   rpm?: number;
   tokens_per_day?: number;
   max_parallel?: number;
+  allow_model_management?: boolean;
   expires?: string;
 }
 
@@ -35,6 +36,7 @@ export function createKey(ctx: DaemonContext, input: CreateKeyInput): KeyInfo & 
     rpm: input.rpm ?? 0,
     tokens_per_day: input.tokens_per_day ?? 0,
     max_parallel: input.max_parallel ?? 0,
+    allow_model_management: input.allow_model_management ?? false,
     expiresInMs: input.expires === undefined ? null : parseExpiry(input.expires),
   });
   return { key, ...info };

@@ -1,0 +1,298 @@
+// Reads chosen top-level fields of a JSON request body the way the upstream's parser finds them, skipping everything else unparsed.
+//
+// Why: the gateway's model allowlist must check the model the upstream will run, and the upstream decides which field
+// that is. Ollama (and its /v1 layer) decode with Go's encoding/json into a struct:
+//   - only the top-level object's keys count: a "model" inside "options" or a message is another struct's field;
+//   - a key is decoded first (JSON escapes: "\u006dodel" is "model"), then matched to a field exactly or, failing
+//     that, case-insensitively: encoding/json folds each character to the smallest of its Unicode simple case folding
+//     set (bytes.EqualFold before Go 1.21), so besides ASCII case two non-ASCII characters fold onto ASCII letters:
+//     the Kelvin sign K (U+212A) onto k and the long s ſ (U+017F) onto s. encoding/json/v2 (GOEXPERIMENT=jsonv2), when
+//     it matches without case, also ignores "_" and "-" ("mo_del" is model). Read here as the union of these, plus
+//     dotted İ (U+0130) and dotless ı (U+0131) as i, which parsers that upper- or lower-case whole strings fold so;
+//   - every key that matches sets the field, so the last one wins ({"model":"a","MODEL":"b"} runs b);
+//   - a JSON null leaves the field as it was; a value of another type is an error (Ollama answers 400);
+//   - json.Decoder reads the first value and ignores what follows it.
+// OpenAI-compatible servers read the same body differently: vLLM (Python json + pydantic) and llama.cpp (nlohmann
+// json) match keys case-sensitively, so "MODEL" is not their model at all, and a duplicate key goes to the last (Python
+// dict) or the first or last (nlohmann, by version). No single reading is right for every upstream behind the broker,
+// so a body that names a field twice, or in another spelling of its name, has no one answer: this module reports it
+// and the caller refuses the body rather than guessing (src/broker/model-fields.ts).
+//
+// Speed: a request body may hold megabytes of base64 images. Strings are skipped with Buffer.indexOf (a native search
+// for the closing quote), nested objects and arrays by a byte loop that also jumps over their strings; nothing but the
+// chosen fields' values is decoded. A UTF-8 BOM is skipped (Python accepts one; Go refuses the body, so nothing runs).
+
+/** One chosen field as the body names it. */
+export interface FieldRead {
+  /** How many keys are exactly this name once unescaped ("model" and "\u006dodel" alike). */
+  exact: number;
+  /** Keys that are another spelling of the name which a case-insensitive parser (Go's) would also take ("MODEL", "mo_del", "ſource"). */
+  variants: readonly string[];
+  /** The last exact key's value: a string, null for JSON null, undefined when absent, or `NOT_A_STRING`. */
+  value: string | null | undefined | typeof NOT_A_STRING;
+}
+
+export const NOT_A_STRING: unique symbol = Symbol("not a string");
+
+export type TopLevel =
+  /** `complete`: the object ended within the bytes given (false when only a head of the body was read). */
+  | { kind: "object"; fields: FieldRead[]; complete: boolean }
+  /** Empty, or a JSON value that is not an object (array, string, number, …): names no field. */
+  | { kind: "not-object" }
+  /** Not JSON where the upstream needs it to be; `at` is the byte offset. */
+  | { kind: "invalid"; at: number; reason: string };
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const UNDERSCORE = 0x5f;
+const DASH = 0x2d;
+
+/** Characters outside ASCII that a parser's case folding maps onto an ASCII letter (see the top of this file). */
+const NON_ASCII_FOLDS: ReadonlyMap<number, number> = new Map([
+  [0x212a, 0x6b], // KELVIN SIGN → k
+  [0x017f, 0x73], // LATIN SMALL LETTER LONG S → s
+  [0x0130, 0x69], // LATIN CAPITAL LETTER I WITH DOT ABOVE → i (lower-casing whole strings: "İ".toLowerCase() starts with i)
+  [0x0131, 0x69], // LATIN SMALL LETTER DOTLESS I → i (upper-casing whole strings: "ı".toUpperCase() is I)
+]);
+
+const NO_VARIANTS: readonly string[] = [];
+
+const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+class Invalid {
+  constructor(
+    readonly at: number,
+    readonly reason: string,
+  ) {}
+}
+/** The data ended inside the object: only a head of the body was given. */
+class Truncated {}
+const TRUNCATED = new Truncated();
+
+/**
+ * The chosen top-level fields of `body` (names in lower case ASCII). Reads only what it must: the keys of the top-level
+ * object and the values of the chosen fields.
+ */
+export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLevel {
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const n = buf.length;
+  let i = 0;
+  if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
+  while (i < n && isSpace(buf[i]!)) i++;
+  if (i >= n || buf[i] !== OPEN_BRACE) return { kind: "not-object" };
+  const fields: FieldRead[] = [];
+  for (let k = 0; k < names.length; k++) fields.push({ exact: 0, variants: NO_VARIANTS, value: undefined });
+  const spec = keySpec(names);
+  try {
+    i = skipSpace(buf, i + 1);
+    if (buf[i] === CLOSE_BRACE) return finish(buf, i + 1, fields);
+    for (;;) {
+      if (i >= n) throw TRUNCATED;
+      if (buf[i] !== QUOTE) throw new Invalid(i, "expected a key in quotes");
+      const keyEnd = stringEnd(buf, i + 1);
+      const which = matchKey(buf, i + 1, keyEnd, names, spec);
+      i = skipSpace(buf, keyEnd + 1);
+      if (i >= n) throw TRUNCATED;
+      if (buf[i] !== COLON) throw new Invalid(i, "expected : after a key");
+      i = skipSpace(buf, i + 1);
+      if (i >= n) throw TRUNCATED;
+      if (which === null) {
+        i = skipValue(buf, i);
+      } else {
+        const f = fields[which.index]!;
+        const start = i;
+        i = skipValue(buf, i);
+        if (which.exact) {
+          f.exact++;
+          f.value = valueOf(buf, start, i);
+        } else f.variants = [...f.variants, which.key];
+      }
+      i = skipSpace(buf, i);
+      if (i >= n) throw TRUNCATED;
+      const c = buf[i]!;
+      if (c === CLOSE_BRACE) return finish(buf, i + 1, fields);
+      if (c !== COMMA) throw new Invalid(i, "expected , or } after a value");
+      i = skipSpace(buf, i + 1);
+    }
+  } catch (e) {
+    if (e === TRUNCATED) return { kind: "object", fields, complete: false };
+    if (e instanceof Invalid) return { kind: "invalid", at: e.at, reason: e.reason };
+    throw e;
+  }
+}
+
+function finish(buf: Buffer, end: number, fields: FieldRead[]): TopLevel {
+  // Go's decoder would ignore what follows the object; Python's and nlohmann's refuse it. Refused here too.
+  const i = skipSpace(buf, end);
+  if (i < buf.length) return { kind: "invalid", at: i, reason: "data after the JSON object" };
+  return { kind: "object", fields, complete: true };
+}
+
+function skipSpace(buf: Buffer, i: number): number {
+  const n = buf.length;
+  while (i < n && isSpace(buf[i]!)) i++;
+  return i;
+}
+
+/** The index of the quote that closes the string whose content starts at `from`. */
+function stringEnd(buf: Buffer, from: number): number {
+  let q = from;
+  for (;;) {
+    q = buf.indexOf(QUOTE, q);
+    if (q < 0) throw TRUNCATED;
+    // A quote preceded by an odd number of backslashes is escaped.
+    let b = q - 1;
+    while (b >= from && buf[b] === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q;
+    q++;
+  }
+}
+
+/** The index just after the value starting at `i`. */
+function skipValue(buf: Buffer, i: number): number {
+  const c = buf[i]!;
+  if (c === QUOTE) return stringEnd(buf, i + 1) + 1;
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) return skipContainer(buf, i);
+  // A number or a literal (true, false, null; Python also reads NaN and Infinity): up to the next delimiter.
+  const start = i;
+  const n = buf.length;
+  while (i < n) {
+    const x = buf[i]!;
+    if (x === COMMA || x === CLOSE_BRACE || x === CLOSE_BRACKET || isSpace(x)) break;
+    if (x === QUOTE || x === OPEN_BRACE || x === OPEN_BRACKET || x === COLON) throw new Invalid(i, "unexpected character in a value");
+    i++;
+  }
+  if (i >= n) throw TRUNCATED;
+  if (i === start) throw new Invalid(i, "expected a value");
+  return i;
+}
+
+/** Skips a nested object or array: depth counting, strings jumped over whole. */
+function skipContainer(buf: Buffer, i: number): number {
+  const n = buf.length;
+  let depth = 0;
+  while (i < n) {
+    const c = buf[i]!;
+    if (c === QUOTE) {
+      i = stringEnd(buf, i + 1) + 1;
+      continue;
+    }
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (--depth === 0) return i + 1;
+    }
+    i++;
+  }
+  throw TRUNCATED;
+}
+
+/** What matching needs to know of the chosen names, worked out once per list (the routes' lists are constants). */
+interface KeySpec {
+  /** Each name's length without "_" and "-": a key of another length (without its own) is none of them. */
+  lengths: ReadonlySet<number>;
+  /** Whether a name holds "_" or "-" (then a key without them may still fold onto it). */
+  delimited: boolean;
+}
+const specs = new WeakMap<readonly string[], KeySpec>();
+const undelimited = (s: string) => s.replace(/[_-]/g, "");
+function keySpec(names: readonly string[]): KeySpec {
+  let spec = specs.get(names);
+  if (!spec) specs.set(names, (spec = { lengths: new Set(names.map((n) => undelimited(n).length)), delimited: names.some((n) => undelimited(n) !== n) }));
+  return spec;
+}
+
+/** Which chosen name the key between `start` and `end` (content, no quotes) is, exactly or as another spelling. */
+function matchKey(buf: Buffer, start: number, end: number, names: readonly string[], spec: KeySpec): { index: number; exact: boolean; key: string } | null {
+  const len = end - start;
+  let plain = true;
+  let delimiters = 0;
+  for (let j = start; j < end; j++) {
+    const c = buf[j]!;
+    if (c === BACKSLASH || c >= 0x80) {
+      plain = false;
+      break;
+    }
+    if (c === UNDERSCORE || c === DASH) delimiters++;
+  }
+  if (plain) {
+    // A plain ASCII key that is no name's length once its delimiters are left out names none of them: not decoded.
+    if (!spec.lengths.has(len - delimiters)) return null;
+    // The common case, a plain key without delimiters ("model", "messages"): compared byte by byte.
+    if (delimiters === 0) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[k]!;
+        if (name.length !== len) continue;
+        let exact = true;
+        let folded = true;
+        for (let j = 0; j < len; j++) {
+          const c = buf[start + j]!;
+          const t = name.charCodeAt(j);
+          if (c !== t) {
+            exact = false;
+            if ((c | 0x20) !== t || t < 0x61 || t > 0x7a) {
+              folded = false;
+              break;
+            }
+          }
+        }
+        if (folded) return { index: k, exact, key: exact ? name : buf.toString("latin1", start, end) };
+      }
+      if (!spec.delimited) return null;
+    }
+  }
+  // Escapes, non-ASCII or delimiters: decoded as JSON decodes it, then compared character by character.
+  let key: string;
+  if (plain) key = buf.toString("latin1", start, end);
+  else
+    try {
+      key = JSON.parse(buf.toString("utf8", start - 1, end + 1)) as string;
+    } catch {
+      throw new Invalid(start - 1, "a key is not a valid JSON string");
+    }
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!;
+    if (key === name) return { index: k, exact: true, key };
+    if (foldsTo(key, name)) return { index: k, exact: false, key };
+  }
+  return null;
+}
+
+/** Whether `key` is `name` (lower-case ASCII) under the loosest folding above: case, the non-ASCII folds, "_" and "-" left out of both. */
+function foldsTo(key: string, name: string): boolean {
+  const target = undelimited(name);
+  let j = 0;
+  for (const ch of key) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === UNDERSCORE || cp === DASH) continue;
+    const f = cp < 0x80 ? (cp >= 0x41 && cp <= 0x5a ? cp | 0x20 : cp) : NON_ASCII_FOLDS.get(cp);
+    if (j >= target.length || f !== target.charCodeAt(j)) return false;
+    j++;
+  }
+  return j === target.length;
+}
+
+const latin1Safe = (buf: Buffer, start: number, end: number) => {
+  for (let j = start; j < end; j++) if (buf[j]! >= 0x80 || buf[j] === BACKSLASH) return false;
+  return true;
+};
+
+/** A chosen field's value: a string (unescaped), null, or NOT_A_STRING. */
+function valueOf(buf: Buffer, start: number, end: number): string | null | typeof NOT_A_STRING {
+  const c = buf[start]!;
+  if (c === QUOTE) {
+    if (latin1Safe(buf, start + 1, end - 1)) return buf.toString("latin1", start + 1, end - 1);
+    try {
+      return JSON.parse(buf.toString("utf8", start, end)) as string;
+    } catch {
+      throw new Invalid(start, "a string value is not valid JSON");
+    }
+  }
+  if (end - start === 4 && c === 0x6e && buf[start + 1] === 0x75 && buf[start + 2] === 0x6c && buf[start + 3] === 0x6c) return null;
+  return NOT_A_STRING;
+}

@@ -1,0 +1,64 @@
+// The models a request names, decided as the upstream reads its body (json-top-level.ts), or the 400 for a body that names them ambiguously.
+import { HttpError } from "../core/http-error.ts";
+import { modelFields } from "../core/model-routes.ts";
+import { NOT_A_STRING, readTopLevel, type FieldRead } from "./json-top-level.ts";
+
+export interface RequestModels {
+  /** The model the route acts on (routing, aliases, usage), null when the body names none, undefined on a route that names none (blobs). */
+  model: string | null | undefined;
+  /** The field it came from ("model", "name", "source"): an alias applies only to "model", the field it rewrites. */
+  field: string | null;
+  /** The other models the request touches (copy's destination, create's base model), each checked like `model`. */
+  others: string[];
+  /** A field whose text names models the broker does not read (an old /api/create's "modelfile"), or null. */
+  opaque: string | null;
+  /** Whether the whole body was read: false for a body too large to hold, of which only a head was looked at. */
+  complete: boolean;
+}
+
+const NONE: RequestModels = { model: null, field: null, others: [], opaque: null, complete: true };
+const NONE_INCOMPLETE: RequestModels = { ...NONE, complete: false };
+const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
+
+/**
+ * What `head` (the body, or the part of it in memory when `complete` is false) names on `path`. Throws a 400 HttpError
+ * for a body whose answer depends on the upstream's parser: a field named twice, or in another spelling of its name
+ * (case, or a character Go folds onto a letter), a non-string model, or a JSON object that does not parse.
+ */
+export function requestModels(path: string, head: Uint8Array | null, complete: boolean): RequestModels {
+  const spec = modelFields(path);
+  if (spec.all.length === 0) return NO_MODEL_ROUTE;
+  if (head === null || head.byteLength === 0) return complete ? NONE : NONE_INCOMPLETE;
+  const read = readTopLevel(head, spec.all);
+  if (read.kind === "not-object") return complete ? NONE : NONE_INCOMPLETE;
+  if (read.kind === "invalid") {
+    if (complete) throw new HttpError("bad_request", `the request body is not valid JSON (${read.reason} at byte ${read.at})`);
+    return NONE_INCOMPLETE;
+  }
+  const fields = read.fields;
+  const names = spec.all;
+  for (let k = 0; k < fields.length; k++) check(names[k]!, fields[k]!);
+  let model: string | null = null;
+  let field: string | null = null;
+  let others: string[] | null = null;
+  let opaque: string | null = null;
+  const acts = spec.acts.length;
+  const named = acts + spec.also.length;
+  for (let k = 0; k < fields.length; k++) {
+    const v = fields[k]!.value;
+    if (typeof v !== "string" || v === "") continue;
+    if (k >= named) opaque ??= names[k]!;
+    else if (k < acts && model === null) {
+      model = v;
+      field = names[k]!;
+    } else if (v !== model) (others ??= []).push(v);
+  }
+  return { model, field, others: others ?? [], opaque, complete: read.complete };
+}
+
+function check(name: string, f: FieldRead): void {
+  if (f.variants.length > 0)
+    throw new HttpError("bad_request", `the request body names "${name}" also as ${f.variants.map((v) => JSON.stringify(v)).join(", ")}; upstreams differ in which one they read (Ollama ignores case, others do not), so send it once, spelled "${name}"`);
+  if (f.exact > 1) throw new HttpError("bad_request", `the request body has "${name}" ${f.exact} times; upstreams differ in which one they read, so send it once`);
+  if (f.value === NOT_A_STRING) throw new HttpError("bad_request", `"${name}" in the request body must be a string`);
+}

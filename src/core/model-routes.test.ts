@@ -1,0 +1,18 @@
+// Unit tests for the route tables: the route an upstream serves for a path, whatever its spelling, and management routes.
+import { expect, test } from "bun:test";
+import { isModelManagement, modelFields, routeOf } from "./model-routes.ts";
+
+test("an escaped, doubled, trailing-slash or upper-case spelling of a path is its route", () => {
+  expect(routeOf("/api/chat")).toBe("/api/chat");
+  expect(routeOf("/api/%63opy")).toBe("/api/copy");
+  expect(routeOf("/api%2Fcopy")).toBe("/api/copy");
+  expect(routeOf("//api//copy/")).toBe("/api/copy");
+  expect(routeOf("/API/Pull")).toBe("/api/pull");
+  expect(routeOf("/v1/models/llama3.2%3A1b")).toBe("/v1/models/llama3.2:1b");
+  expect(routeOf("/")).toBe("/");
+  // Decoded once, as Go decodes: %2563 is "%63", not "c".
+  expect(routeOf("/api/%2563opy")).toBe("/api/%63opy");
+  for (const p of ["/api/%63opy", "/API/DELETE", "/api/blobs/sha256:00", "/api/push/"]) expect(isModelManagement(routeOf(p))).toBe(true);
+  expect(isModelManagement(routeOf("/api/chat"))).toBe(false);
+  expect(modelFields(routeOf("/api/%63opy/")).acts).toEqual(["source"]);
+});

@@ -1,0 +1,61 @@
+// Ollama's routes as data for who-may-do-what: which routes manage models, and which top-level body fields name a model on each.
+
+/**
+ * The route an upstream will serve for `path` (no query), for deciding what a request may do: percent-escapes decoded
+ * as Go's net/url (and Python's and cpp-httplib's servers) decode them before routing, so "/api/%63opy" is "/api/copy";
+ * then, stricter than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no
+ * spelling of a route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url.)
+ */
+const UNUSUAL_PATH = /[%A-Z]|\/\/|.\/$/;
+export function routeOf(path: string): string {
+  if (!UNUSUAL_PATH.test(path)) return path;
+  let p = path.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  p = p.replace(/\/+/g, "/").toLowerCase();
+  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
+
+/** Ollama model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management. */
+export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
+
+/** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
+export function isModelManagement(path: string): boolean {
+  if (!path.startsWith("/api/")) return false;
+  for (let i = 0; i < MODEL_MANAGEMENT_PATHS.length; i++) if (path === MODEL_MANAGEMENT_PATHS[i] || path.startsWith(MANAGEMENT_PREFIXES[i]!)) return true;
+  return false;
+}
+const MANAGEMENT_PREFIXES = MODEL_MANAGEMENT_PATHS.map((m) => m + "/");
+
+/**
+ * The top-level fields that name a model, per route (Ollama's api/types.go). `acts` in order: the first non-empty one
+ * is the model the route acts on, as Ollama's cmp.Or(req.Model, req.Name) picks it (`name` is the older spelling);
+ * `also`: other models the request touches (copy's destination, create's base model). Every route not listed reads
+ * `model` alone (chat, generate, embed, and the OpenAI-compatible /v1 routes).
+ */
+export interface ModelFields {
+  acts: readonly string[];
+  also: readonly string[];
+  /** Fields of older Ollama versions that name models inside text the broker does not read (a Modelfile's FROM line). */
+  opaque: readonly string[];
+  /** `acts`, `also`, then `opaque`: every field to read. */
+  all: readonly string[];
+}
+
+const fields = (acts: string[], also: string[] = [], opaque: string[] = []): ModelFields => ({ acts, also, opaque, all: [...acts, ...also, ...opaque] });
+const MODEL_ONLY = fields(["model"]);
+const MODEL_OR_NAME = fields(["model", "name"]);
+
+const BY_PATH: ReadonlyMap<string, ModelFields> = new Map([
+  ["/api/copy", fields(["source"], ["destination"])],
+  ["/api/create", fields(["model", "name"], ["from"], ["modelfile", "path"])],
+  ["/api/pull", MODEL_OR_NAME],
+  ["/api/push", MODEL_OR_NAME],
+  ["/api/delete", MODEL_OR_NAME],
+  ["/api/show", MODEL_OR_NAME],
+]);
+
+/** A blob upload names no model (its digest is in the path; /api/create names the models that use it). */
+const NO_MODEL = fields([]);
+
+export function modelFields(path: string): ModelFields {
+  return BY_PATH.get(path) ?? (path.startsWith("/api/blobs/") ? NO_MODEL : MODEL_ONLY);
+}
