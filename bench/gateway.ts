@@ -1,6 +1,6 @@
 // Benchmark: what the gateway costs and how fair its queue is, side by side in one run.
 //
-//   bun bench/gateway.ts [--quick]
+//   bun bench/gateway.ts [--quick] [--before COMMIT]
 //
 // (a) small requests (wrk, fixed connections and one connection) to the fake Ollama direct, through a plain broker, and
 //     through a broker with the gateway in use (require_key = "always", a key with rpm and model list, max_parallel on
@@ -8,8 +8,11 @@
 // (b) fairness under a flood: max_parallel = 1 on an upstream taking ~40 ms per answer; key "flood" keeps 16 requests
 //     waiting while key "editor" sends one request at a time: each key's share of the answers, and the editor's
 //     worst and median wait in the queue (Server-Timing queue;dur).
+// (c) the gateway of an earlier commit (--before, default 8df390f: the main before issue 21's model checks), run from
+//     that commit's tree beside today's in the same rounds, so "CPU per request, now / before" compares like with like.
 // Prints a markdown table and writes it to bench/results/gateway.md. Medians over the rounds.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { removeHome, startDaemon, type DaemonProc } from "../tests/helpers/daemon.ts";
 import { cpuMs, memMb, spawnListening } from "./lib/proc.ts";
@@ -22,8 +25,25 @@ const quick = process.argv.includes("--quick");
 const P = quick ? { rounds: 1, wrkSec: 3, conns: 16, floodSec: 3 } : { rounds: 3, wrkSec: 8, conns: 32, floodSec: 8 };
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 
+const bi = process.argv.indexOf("--before");
+const BEFORE = bi > 0 ? process.argv[bi + 1]! : "8df390f";
+// The earlier commit's tree, beside this one's node_modules: its daemon and its CLI run from there.
+const beforeDir = mkdtempSync(join(tmpdir(), "c2l-bench-before-"));
+{
+  const archive = Bun.spawnSync(["git", "-C", ROOT, "archive", "--format=tar", BEFORE, "src", "package.json", "tsconfig.json", "bunfig.toml"], { stdout: "pipe", stderr: "pipe" });
+  if (archive.exitCode !== 0) throw new Error(`git archive ${BEFORE} failed: ${archive.stderr}`);
+  const untar = Bun.spawnSync(["tar", "-x", "-C", beforeDir], { stdin: archive.stdout, stderr: "pipe" });
+  if (untar.exitCode !== 0) throw new Error(`untar failed: ${untar.stderr}`);
+  symlinkSync(join(ROOT, "node_modules"), join(beforeDir, "node_modules"));
+  writeFileSync(join(beforeDir, "serve.sh"), `#!/bin/sh\nexec "${BUN}" "${join(beforeDir, "src/main.ts")}" "$@"\n`);
+  chmodSync(join(beforeDir, "serve.sh"), 0o755);
+}
+
 function key(d: DaemonProc, ...args: string[]): string {
-  const r = Bun.spawnSync([BUN, join(ROOT, "src/main.ts"), "key", ...args], { env: d.env, stdout: "pipe", stderr: "pipe" });
+  return keyWith(join(ROOT, "src/main.ts"), d, ...args);
+}
+function keyWith(main: string, d: DaemonProc, ...args: string[]): string {
+  const r = Bun.spawnSync([BUN, main, "key", ...args], { env: d.env, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`key ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout.toString().trim();
 }
@@ -37,19 +57,23 @@ const gw = await startDaemon({ config: base(fast.url), waitFor: ["broker"] });
 const gwKey = key(gw, "create", "bench", "--models", "bench*", "--rpm", "100000000");
 await gw.stop();
 const gateway = await startDaemon({ home: gw.home, config: base(fast.url, 'require_key = "always"') + `max_parallel = ${P.conns}\n`, waitFor: ["broker"] });
+const gwB = await startDaemon({ binary: join(beforeDir, "serve.sh"), config: base(fast.url), waitFor: ["broker"] });
+const beforeKey = keyWith(join(beforeDir, "src/main.ts"), gwB, "create", "bench", "--models", "bench*", "--rpm", "100000000");
+await gwB.stop();
+const gatewayBefore = await startDaemon({ binary: join(beforeDir, "serve.sh"), home: gwB.home, config: base(fast.url, 'require_key = "always"') + `max_parallel = ${P.conns}\n`, waitFor: ["broker"] });
 const fair = await startDaemon({ config: base(slow.url) + "max_parallel = 1\n", waitFor: ["broker"] });
 const floodKey = key(fair, "create", "flood");
 const editorKey = key(fair, "create", "editor");
 await Bun.sleep(1200); // the daemon sees keys made while it runs within a second
 
-type Target = "direct" | "broker" | "gateway";
-const TARGETS: Target[] = ["direct", "broker", "gateway"];
-const urls: Record<Target, string> = { direct: fast.url, broker: plain.urls.broker!, gateway: gateway.urls.broker! };
-const headers: Record<Target, Record<string, string>> = { direct: {}, broker: {}, gateway: { Authorization: `Bearer ${gwKey}` } };
-const pids: Record<Target, number> = { direct: fast.proc.pid, broker: plain.proc.pid, gateway: gateway.proc.pid };
-const many: Record<Target, WrkResult[]> = { direct: [], broker: [], gateway: [] };
-const one: Record<Target, WrkResult[]> = { direct: [], broker: [], gateway: [] };
-const cpu: Record<Target, number[]> = { direct: [], broker: [], gateway: [] };
+type Target = "direct" | "broker" | "gateway" | "before";
+const TARGETS: Target[] = ["direct", "broker", "gateway", "before"];
+const urls: Record<Target, string> = { direct: fast.url, broker: plain.urls.broker!, gateway: gateway.urls.broker!, before: gatewayBefore.urls.broker! };
+const headers: Record<Target, Record<string, string>> = { direct: {}, broker: {}, gateway: { Authorization: `Bearer ${gwKey}` }, before: { Authorization: `Bearer ${beforeKey}` } };
+const pids: Record<Target, number> = { direct: fast.proc.pid, broker: plain.proc.pid, gateway: gateway.proc.pid, before: gatewayBefore.proc.pid };
+const many: Record<Target, WrkResult[]> = { direct: [], broker: [], gateway: [], before: [] };
+const one: Record<Target, WrkResult[]> = { direct: [], broker: [], gateway: [], before: [] };
+const cpu: Record<Target, number[]> = { direct: [], broker: [], gateway: [], before: [] };
 const fairness = { flood: [] as number[], editor: [] as number[], editorWaitMax: [] as number[], editorWaitP50: [] as number[], editorAlone: [] as number[] };
 
 async function floodRound(): Promise<void> {
@@ -86,7 +110,7 @@ async function floodRound(): Promise<void> {
   fairness.editorWaitP50.push(median(waits));
 }
 
-let rss: Record<"broker" | "gateway", number> = { broker: 0, gateway: 0 };
+let rss: Record<"broker" | "gateway" | "before", number> = { broker: 0, gateway: 0, before: 0 };
 try {
   for (const t of TARGETS) await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1, headers: headers[t] });
   for (let r = 0; r < P.rounds; r++) {
@@ -99,12 +123,13 @@ try {
     for (const t of TARGETS) one[t].push(await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: 1, durationSec: P.wrkSec, headers: headers[t] }));
     await floodRound();
   }
-  rss = { broker: memMb(plain.proc.pid).rss, gateway: memMb(gateway.proc.pid).rss };
+  rss = { broker: memMb(plain.proc.pid).rss, gateway: memMb(gateway.proc.pid).rss, before: memMb(gatewayBefore.proc.pid).rss };
 } finally {
-  for (const d of [plain, gateway, fair]) {
+  for (const d of [plain, gateway, gatewayBefore, fair]) {
     await d.stop();
     removeHome(d.home);
   }
+  rmSync(beforeDir, { recursive: true, force: true });
   for (const f of [fast, slow]) {
     f.proc.kill();
     await f.proc.exited;
@@ -117,15 +142,15 @@ const m = (t: Target, pick: (w: WrkResult) => number, set = many) => median(set[
 const added = (t: Target, pick: (w: WrkResult) => number, set = many) => f(m(t, pick, set) - m("direct", pick, set));
 const lines = [
   `Gateway benchmark (${quick ? "--quick" : "full"}, ${P.rounds} round${P.rounds > 1 ? "s" : ""}, medians), ${new Date().toISOString().slice(0, 16)}Z, Bun ${Bun.version}, ${navigator.hardwareConcurrency} cores. ` +
-    `Fake Ollama direct, through a plain broker, and through a broker with the gateway in use (require_key = "always", a key with rpm and a model list, max_parallel = ${P.conns}).`,
+    `Fake Ollama direct, through a plain broker, through a broker with the gateway in use (require_key = "always", a key with rpm and a model list, max_parallel = ${P.conns}), and the same gateway at commit ${BEFORE} ("before", run from that commit's tree in the same rounds).`,
   "",
-  "| measure | direct | broker | broker + gateway | gateway vs broker |",
-  "| --- | ---: | ---: | ---: | ---: |",
-  `| ${P.conns} connections: requests/s | ${fi(m("direct", (w) => w.rps))} | ${fi(m("broker", (w) => w.rps))} | ${fi(m("gateway", (w) => w.rps))} | ${f((m("gateway", (w) => w.rps) / m("broker", (w) => w.rps)) * 100, 0)} % |`,
-  `| ${P.conns} connections: added p50 / p99 over direct (ms) | | ${added("broker", (w) => w.p50Ms)} / ${added("broker", (w) => w.p99Ms)} | ${added("gateway", (w) => w.p50Ms)} / ${added("gateway", (w) => w.p99Ms)} | |`,
-  `| 1 connection: added p50 / p99 over direct (ms) | | ${added("broker", (w) => w.p50Ms, one)} / ${added("broker", (w) => w.p99Ms, one)} | ${added("gateway", (w) => w.p50Ms, one)} / ${added("gateway", (w) => w.p99Ms, one)} | ${f(m("gateway", (w) => w.p50Ms, one) - m("broker", (w) => w.p50Ms, one), 3)} ms p50 |`,
-  `| CPU per request of that process (µs) | ${f(median(cpu.direct), 0)} | ${f(median(cpu.broker), 0)} | ${f(median(cpu.gateway), 0)} | ${f(median(cpu.gateway) - median(cpu.broker), 0)} µs |`,
-  `| daemon RSS after the run (MB) | | ${f(rss.broker, 1)} | ${f(rss.gateway, 1)} | |`,
+  "| measure | direct | broker | broker + gateway | gateway vs broker | gateway before | gateway now / before |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  `| ${P.conns} connections: requests/s | ${fi(m("direct", (w) => w.rps))} | ${fi(m("broker", (w) => w.rps))} | ${fi(m("gateway", (w) => w.rps))} | ${f((m("gateway", (w) => w.rps) / m("broker", (w) => w.rps)) * 100, 0)} % | ${fi(m("before", (w) => w.rps))} | ${f(m("gateway", (w) => w.rps) / m("before", (w) => w.rps))}× |`,
+  `| ${P.conns} connections: added p50 / p99 over direct (ms) | | ${added("broker", (w) => w.p50Ms)} / ${added("broker", (w) => w.p99Ms)} | ${added("gateway", (w) => w.p50Ms)} / ${added("gateway", (w) => w.p99Ms)} | | ${added("before", (w) => w.p50Ms)} / ${added("before", (w) => w.p99Ms)} | |`,
+  `| 1 connection: added p50 / p99 over direct (ms) | | ${added("broker", (w) => w.p50Ms, one)} / ${added("broker", (w) => w.p99Ms, one)} | ${added("gateway", (w) => w.p50Ms, one)} / ${added("gateway", (w) => w.p99Ms, one)} | ${f(m("gateway", (w) => w.p50Ms, one) - m("broker", (w) => w.p50Ms, one), 3)} ms p50 | ${added("before", (w) => w.p50Ms, one)} / ${added("before", (w) => w.p99Ms, one)} | |`,
+  `| CPU per request of that process (µs) | ${f(median(cpu.direct), 0)} | ${f(median(cpu.broker), 0)} | ${f(median(cpu.gateway), 0)} | ${f(median(cpu.gateway) - median(cpu.broker), 0)} µs | ${f(median(cpu.before), 0)} | ${f(median(cpu.gateway) / median(cpu.before))}× |`,
+  `| daemon RSS after the run (MB) | | ${f(rss.broker, 1)} | ${f(rss.gateway, 1)} | | ${f(rss.before, 1)} | |`,
   "",
   `Fairness (max_parallel = 1, ~40 ms per answer, ${P.floodSec} s): 16 requests of key "flood" always waiting, key "editor" one at a time. ` +
     `Share of answers: flood ${f(median(fairness.flood), 1)} %, editor ${f(median(fairness.editor), 1)} % (two keys in turn: 50 % each when both always wait). ` +
