@@ -4,6 +4,13 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
 import { HEAD_BYTES } from "../../src/broker/request-body.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Admission } from "../../src/gateway/admission.ts";
+import { KeyStore } from "../../src/gateway/key-store.ts";
+import { createKey } from "../../src/gateway/keys.ts";
+import type { Admitted, Caller, GatewayService } from "../../src/core/contracts.ts";
 
 const KiB = 1024;
 let busy: FakeOllama;
@@ -121,4 +128,43 @@ test("bodies held at once share the bound: while one holds it, the next streams;
   await third.text();
   expect(chats(b).length).toBe(1);
   expect(tb.broker.replay.held).toBe(0);
+});
+
+test("a key with a model list whose body the spent bound cut gets 503 with Retry-After (never 413, never streamed unread); a key without one streams", async () => {
+  // The gateway as the daemon builds it, on keys made here: "editor" may use m* only, "open" every model.
+  const dir = mkdtempSync(join(tmpdir(), "c2l-replay-keys-"));
+  try {
+    const store = new KeyStore(join(dir, "keys.json"), Date.now, 0);
+    const editor = createKey("editor", { models: ["m*"], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null });
+    const open = createKey("open", { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null });
+    store.add(editor.record);
+    store.add(open.record);
+    const admission = new Admission(store, () => "auto");
+    const gateway = {
+      admit: (h: Headers, c: Caller) => admission.admit(h, c),
+      authorize: (...a: Parameters<Admission["authorize"]>) => admission.authorize(...a),
+      mayUse: (a: Admitted, m: string) => admission.mayUse(a, m),
+      reserve: () => null,
+    } as unknown as GatewayService;
+    tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("busy", busy.url, "priority = 1") + upstreamToml("B", b.url, "priority = 2"), { gateway }, "replay_buffer = 0");
+    await tb.waitState("busy", "up");
+    const send = (key: string) => {
+      const enc = new TextEncoder();
+      const parts = [enc.encode('{"model":"m:1b","stream":false,"messages":[{"role":"user","content":"'), new Uint8Array(200 * KiB).fill(0x61), enc.encode('"}]}')];
+      const body = new ReadableStream<Uint8Array>({ pull: (c) => void (parts.length ? c.enqueue(parts.shift()!) : c.close()) });
+      // @ts-expect-error duplex is needed for a streamed body
+      return fetch(`${tb!.url}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body, duplex: "half" });
+    };
+    const r = await send(editor.key);
+    expect([r.status, r.headers.get("retry-after"), r.headers.get("x-c2l-error-code")]).toEqual([503, "1", "unavailable"]);
+    expect((await r.json()).error).toContain("replay_buffer");
+    expect(chats(busy).length + chats(b).length).toBe(0);
+    // Without a model list nothing needs the whole body: it streams in one attempt (the first upstream's own 503).
+    const o = await send(open.key);
+    await o.text();
+    expect(o.headers.get("x-c2l-error-code")).toBeNull();
+    expect([chats(busy).length, chats(b).length]).toEqual([1, 0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
