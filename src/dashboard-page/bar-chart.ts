@@ -4,8 +4,8 @@ import { h, s, setText } from "./dom.ts";
 import type { BarSeries } from "./usage-series.ts";
 
 const W = 420;
-const H = 190;
-const PAD = { l: 46, r: 8, t: 12, b: 30 };
+const H = 196;
+const PAD = { l: 46, r: 8, t: 24, b: 22 };
 const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 /** Colours in the order series are drawn (style.css defines --s0 … --s5 for light and dark). */
 export const PALETTE_SIZE = 6;
@@ -48,10 +48,10 @@ export class BarChart {
       kids.push(s("line", { x1: PAD.l, y1: y(v), x2: W - PAD.r, y2: y(v), class: v === 0 ? "grid" : "grid faint" }));
       kids.push(s("text", { x: PAD.l - 4, y: y(v) + 3, "text-anchor": "end", class: "axis", "data-axis": "y" }, fmtAxis(v)));
     }
-    kids.push(s("text", { x: 2, y: PAD.t - 2, class: "axis axis-title", "data-axis": "y-unit" }, this.unit));
+    kids.push(s("text", { x: 2, y: 12, class: "axis axis-title", "data-axis": "y-unit" }, this.unit));
     days.forEach((day, i) => {
       const x = PAD.l + i * slot + (slot - barW) / 2;
-      kids.push(s("text", { x: x + barW / 2, y: H - PAD.b + 14, "text-anchor": "middle", class: "axis", "data-axis": "x" }, dayLabel(day)));
+      kids.push(s("text", { x: x + barW / 2, y: H - PAD.b + 15, "text-anchor": "middle", class: "axis", "data-axis": "x" }, dayLabel(day)));
       let base = 0;
       series.forEach((ser, k) => {
         const v = ser.values[i] ?? 0;
@@ -67,7 +67,6 @@ export class BarChart {
         base += v;
       });
     });
-    kids.push(s("text", { x: W - PAD.r, y: H - 3, "text-anchor": "end", class: "axis", "data-axis": "x-unit" }, "day (UTC)"));
     this.svg.replaceChildren(...kids);
     this.svg.setAttribute("aria-label", this.summary(days, totals));
     this.legend.replaceChildren(

@@ -26,8 +26,10 @@ export function niceMax(v: number): number {
 
 export function fmtAxis(v: number): string {
   if (v >= 10_000) return `${Math.round(v / 1000)}k`;
-  if (v >= 1000) return `${(v / 1000).toFixed(1)}k`;
-  return v >= 10 || v === 0 ? String(Math.round(v)) : v.toFixed(1);
+  if (v >= 1000) return Number.isInteger(v / 1000) ? `${v / 1000}k` : `${(v / 1000).toFixed(1)}k`;
+  // Whole numbers stay whole ("5", not "5.0"): the scale's steps are 1, 2 or 5 × 10^n.
+  if (Number.isInteger(v)) return String(v);
+  return v >= 10 ? String(Math.round(v)) : v >= 1 ? v.toFixed(1) : String(Number(v.toPrecision(2)));
 }
 
 /** "14:05" in the viewer's time zone. */
