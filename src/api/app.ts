@@ -64,7 +64,7 @@ export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
     .use(requestsModule(deps))
     .use(keysModule(deps))
     .use(usageModule(deps))
-    .use(opts.docs !== false ? docsModule() : new Elysia({ name: "no-docs" }));
+    .use(opts.docs !== false ? docsModule(deps) : new Elysia({ name: "no-docs" }));
   routes = () => app.routes;
   return app;
 }

@@ -1,12 +1,14 @@
-// The Gateway tab: the broker's queue, its API keys (create shows the key once; revoke) and usage by key and model.
+// The Gateway tab: the broker's queue, its API keys (create shows the key once; revoke) and usage by key and model (charts and table).
 import type { KeyInfo, QueueStatus, UsageRow } from "../core/contracts.ts";
 import { api, ApiError } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
+import { USAGE_DAYS, UsageCharts } from "./usage-charts.ts";
 
 const limit = (n: number) => (n === 0 ? "–" : n.toLocaleString("en-US"));
 
 export class GatewayView {
   private loaded = false;
+  private readonly charts = new UsageCharts();
 
   constructor() {
     $("#key-form").addEventListener("submit", (e) => {
@@ -98,13 +100,14 @@ export class GatewayView {
   }
 
   async loadUsage(): Promise<void> {
-    const since = new Date(Date.now() - 6 * 86_400_000).toISOString().slice(0, 10);
+    const since = new Date(Date.now() - (USAGE_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
     const r = await api.call("GET", `/api/v1/usage?since=${since}`);
     this.renderUsage(r.rows, r.totals);
   }
 
   private renderUsage(rows: UsageRow[], totals: { requests: number; errors: number; prompt_tokens: number; completion_tokens: number; queue_ms: number }): void {
     const n = (x: number) => x.toLocaleString("en-US");
+    this.charts.show(rows);
     $("#usage-body").replaceChildren(
       ...[...rows].reverse().map((r) =>
         h("tr", {}, h("td", {}, r.day), h("td", {}, r.key), h("td", {}, r.model), h("td", {}, r.caller), h("td", {}, n(r.requests)), h("td", {}, n(r.errors)), h("td", {}, n(r.prompt_tokens)), h("td", {}, n(r.completion_tokens)), h("td", {}, (r.queue_ms / 1000).toFixed(1))),

@@ -107,8 +107,8 @@ class UpstreamCharts {
 
   constructor(readonly name: string) {
     this.latency = new LineChart(`${name} latency`, "ms", ["p50", "p95"]);
-    this.rps = new LineChart(`${name} requests per second`, "/s", ["rps"]);
-    this.tps = new LineChart(`${name} tokens per second`, "tokens/s", ["tps"]);
+    this.rps = new LineChart(`${name} requests per second`, "req/s", ["rps"]);
+    this.tps = new LineChart(`${name} tokens per second`, "tok/s", ["tps"]);
     const fig = (title: string, chart: LineChart, legend: [string, string][]) =>
       h(
         "figure",
@@ -153,6 +153,8 @@ export class Overview {
   private readonly cards = new Map<string, UpstreamCard>();
   private readonly charts = new Map<string, UpstreamCharts>();
   private status: DaemonStatus | null = null;
+  /** Buttons whose request is out: they stay disabled until it is answered, whatever the state says. */
+  private readonly busy = new Set<(typeof TUNNEL_ACTIONS)[number]>();
 
   constructor(private readonly history: History) {
     for (const action of TUNNEL_ACTIONS) {
@@ -163,6 +165,7 @@ export class Overview {
 
   private async tunnelAction(action: (typeof TUNNEL_ACTIONS)[number], button: HTMLButtonElement): Promise<void> {
     const msg = $("#tunnel-msg");
+    this.busy.add(action);
     button.disabled = true;
     msg.className = "msg";
     setText(msg, `${action[0]!.toUpperCase()}${action.slice(1)}ing the tunnel…`);
@@ -176,8 +179,18 @@ export class Overview {
       setText(msg, err.message);
       msg.classList.add("msg-error");
     } finally {
-      button.disabled = false;
+      this.busy.delete(action);
+      this.syncTunnelButtons();
     }
+  }
+
+  /** Start does nothing on a connected tunnel: it is disabled then (Restart is the way to reconnect). */
+  private syncTunnelButtons(state = this.status?.tunnel.state): void {
+    const connected = state === "connected";
+    const start = $<HTMLButtonElement>("#tunnel-start");
+    start.disabled = this.busy.has("start") || connected;
+    start.title = connected ? "The tunnel is connected; use Restart to reconnect." : "";
+    for (const a of ["stop", "restart"] as const) $<HTMLButtonElement>(`#tunnel-${a}`).disabled = this.busy.has(a);
   }
 
   render(st: DaemonStatus): void {
@@ -288,10 +301,13 @@ export class Overview {
     setText($("#tunnel-retry"), t.nextRetry ? `${fmt.clock(t.nextRetry)} (${fmt.relative(t.nextRetry)}, attempt ${t.attempt})` : fmt.DASH);
     setText($("#tunnel-streams"), String(t.activeStreams));
     setText($("#tunnel-id"), t.tunnelId ?? fmt.DASH);
+    // The daemon keeps the last error after a reconnect (for `status`); once connected it is history, not a problem.
     const err = $("#tunnel-error");
-    setText(err, t.lastError ? `Last error: ${t.lastError}` : "");
-    err.hidden = !t.lastError;
+    const shownError = t.state === "connected" ? null : t.lastError;
+    setText(err, shownError ? `Last error: ${shownError}` : "");
+    err.hidden = !shownError;
     setText($("#tunnel-since-label"), t.state === "connected" ? "Connected since" : "Since");
+    this.syncTunnelButtons(t.state);
   }
 
   /** The account the tunnel signs in with; while refreshes fail, the error, the attempt and the next retry. */

@@ -1,7 +1,7 @@
 // Unit tests for the page's pure helpers: number/time formatting, chart axis rounding, field paths.
 import { describe, expect, test } from "bun:test";
 import * as fmt from "./format.ts";
-import { niceMax } from "./chart.ts";
+import { fmtAxis, niceMax } from "./chart.ts";
 import { getPath, setPath } from "./paths.ts";
 
 describe("format", () => {
@@ -42,6 +42,8 @@ test("chart axis maxima round up to 1, 2 or 5 × 10^n", () => {
   expect(niceMax(120)).toBe(200);
   expect(niceMax(2000)).toBe(2000);
   expect(niceMax(4100)).toBe(5000);
+  // Axis labels: whole steps stay whole, halves of small scales keep their digits.
+  expect([0, 5, 0.25, 2.5, 250, 1000, 2500, 20_000].map(fmtAxis)).toEqual(["0", "5", "0.25", "2.5", "250", "1k", "2.5k", "20k"]);
 });
 
 test("field paths read and write nested config values", () => {

@@ -1,4 +1,5 @@
-// Swagger UI works offline: headless Chromium loads /swagger with every non-127.0.0.1 request blocked and finds the routes rendered.
+// Swagger UI works offline: headless Chromium loads /swagger with every non-127.0.0.1 request blocked and finds the routes rendered;
+// opened from a dashboard session its "Try it out" makes changes (the CSRF header is sent); the broker's document sits beside it.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync } from "node:fs";
@@ -7,6 +8,8 @@ import { chromium, type Browser } from "playwright-core";
 import { createApp, type ApiApp } from "../../src/api/app.ts";
 import { REPO } from "../helpers/daemon.ts";
 import { StubBroker, TOKEN, testEnv, upstream, type TestEnv } from "./stubs.ts";
+import { sessionsFor } from "../../src/api/security/sessions.ts";
+import { openApiProblems } from "../helpers/openapi-check.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, test } = requireTools(["chromium"]);
@@ -17,7 +20,7 @@ let browser: Browser;
 let base: string;
 
 beforeAll(async () => {
-  env = testEnv(`[api]\nlisten = "127.0.0.1:0"\n`);
+  env = testEnv(`[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:11999"\n`);
   env.daemon.services.broker = new StubBroker([upstream("local", "up", ["llama3.2:1b"])]);
   app = createApp(env.daemon.ctx, { token: () => TOKEN }).listen({ hostname: "127.0.0.1", port: 0 });
   await app.modules;
@@ -63,5 +66,64 @@ test("Swagger UI renders every route with nothing loaded from another host", asy
   expect(local).toContain("/swagger/assets/swagger-ui-bundle.js");
   expect(local).toContain("/swagger/json");
   expect(foreign).toEqual([]);
+  await page.close();
+}, 60_000);
+
+test("from a dashboard session, Try it out on a change answers 200, not 403 csrf_failed (the page sends the CSRF header)", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  expect(new URL(page.url()).pathname).toBe("/");
+  await page.goto(`${base}/swagger`);
+  const op = page.locator(".opblock-post", { has: page.locator('.opblock-summary-path[data-path="/api/v1/reconnect"]') });
+  await op.waitFor({ timeout: 30_000 });
+  await op.locator(".opblock-summary").click();
+  await op.locator(".try-out__btn").click();
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/v1/reconnect") && r.request().method() === "POST"),
+    op.locator(".execute").click(),
+  ]);
+  expect({ status: resp.status(), body: resp.status() === 200 ? "" : await resp.text() }).toEqual({ status: 200, body: "" });
+  expect(resp.request().headers()["x-csrf-token"]).toBeTruthy();
+  await op.locator(".live-responses-table .response-col_status", { hasText: "200" }).waitFor();
+  // The page is not cached (it carries the session's token), and a browser without a session gets no token in it.
+  const direct = await fetch(`${base}/swagger`);
+  expect(direct.headers.get("cache-control")).toBe("no-store");
+  expect(await direct.text()).toContain('<meta name="csrf-token" content="">');
+  await page.close();
+}, 60_000);
+
+test("the control API's document lists 403 csrf_failed on cookie-accepting changes", async () => {
+  const doc = (await (await fetch(`${base}/swagger/json`)).json()) as any;
+  for (const [path, method] of [["/api/v1/reconnect", "post"], ["/api/v1/tunnel/start", "post"], ["/api/v1/config", "put"]] as const) {
+    expect({ path, d: doc.paths[path][method].responses["403"]?.description ?? "" }).toEqual({ path, d: expect.stringContaining("`csrf_failed`") });
+  }
+  expect(doc.paths["/api/v1/status"].get.responses["403"]).toBeUndefined();
+  // A token-only change (minting a dashboard code) never meets the CSRF check.
+  expect(doc.paths["/api/v1/dashboard/code"].post.responses["403"]).toBeUndefined();
+});
+
+test("the broker's OpenAPI document is served beside the control API's and picked from Swagger UI's spec list", async () => {
+  const r = await fetch(`${base}/api/v1/docs/broker.json`);
+  expect(r.status).toBe(200);
+  const doc = (await r.json()) as any;
+  expect(openApiProblems(doc)).toEqual([]);
+  expect(doc.servers[0].url).toBe("http://127.0.0.1:11999");
+  const routes = ["/api/chat", "/api/generate", "/api/embed", "/api/tags", "/api/ps", "/api/show", "/api/version", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"];
+  expect(Object.keys(doc.paths).sort()).toEqual([...routes].sort());
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(`${base}/swagger`);
+  const select = page.locator(".topbar select");
+  await select.waitFor({ timeout: 30_000 });
+  expect(await select.locator("option").allTextContents()).toEqual(["Control API", "Broker (Ollama and OpenAI API)"]);
+  await select.selectOption({ label: "Broker (Ollama and OpenAI API)" });
+  await page.locator('.opblock-summary-path[data-path="/v1/chat/completions"]').waitFor({ timeout: 10_000 });
+  const paths = await page.$$eval(".opblock-summary-path", (els) => els.map((e) => e.getAttribute("data-path") ?? ""));
+  expect([...paths].sort()).toEqual([...routes].sort());
+  expect(await page.locator(".information-container").innerText()).toContain("broker");
+  // The broker is another origin: the page's CSP lets it be called for Try it out, and nothing else.
+  const csp = (await fetch(`${base}/swagger`)).headers.get("content-security-policy");
+  expect(csp).toContain("connect-src 'self' http://127.0.0.1:11999;");
   await page.close();
 }, 60_000);

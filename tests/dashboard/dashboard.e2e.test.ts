@@ -241,6 +241,36 @@ describe("dashboard in Chromium", () => {
     expect(await page.locator("#auth-error").isHidden()).toBe(true);
   }, 30_000);
 
+  test("the live charts have readable axes: the unit above the y labels, clock-time ticks along x", async () => {
+    const box = page.locator('[data-charts="alpha"]');
+    await box.locator("svg.chart").first().waitFor();
+    expect(await box.locator('text[data-axis="y-unit"]').allTextContents()).toEqual(["ms", "req/s", "tok/s"]);
+    for (const svg of await box.locator("svg.chart").all()) {
+      // 0, half and the top of the scale.
+      const y = await svg.locator('text[data-axis="y"]').allTextContents();
+      expect(y.length).toBe(3);
+      for (const l of y) expect(l).toMatch(/^\d+(\.\d+)?k?$/);
+      expect(y[0]).toBe("0");
+      // Whole five minutes of the clock inside the 15-minute window, left to right.
+      const ticks = svg.locator('text[data-axis="x"][visibility="visible"]');
+      const labels = await ticks.allTextContents();
+      expect(labels.length).toBeGreaterThanOrEqual(3);
+      for (const l of labels) expect(l).toMatch(/^\d\d:\d[05]$/);
+      const xs = await ticks.evaluateAll((els) => els.map((e) => Number(e.getAttribute("x"))));
+      expect(xs).toEqual([...xs].sort((a, b) => a - b));
+      const times = await ticks.evaluateAll((els) => els.map((e) => Number((e as SVGElement).dataset.t)));
+      expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(10 * 60_000);
+      expect(await svg.locator("title").textContent()).toMatch(/\((ms|req\/s|tok\/s)\), last 15 minutes/);
+    }
+    // The text is not stretched: the chart keeps its drawing's aspect ratio.
+    const ratio = await box.locator("svg.chart").first().evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const vb = (el as SVGSVGElement).viewBox.baseVal;
+      return r.width / r.height / (vb.width / vb.height);
+    });
+    expect(Math.abs(ratio - 1)).toBeLessThan(0.02);
+  }, 30_000);
+
   test("reflects an upstream going down within 2 s, without a reload; its alert is raised and cleared live", async () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const card = page.locator('article[data-upstream="beta"]');
@@ -341,6 +371,32 @@ describe("dashboard in Chromium", () => {
     await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });
   }, 30_000);
 
+  test("Start is disabled while connected; after the relay restarts, the old Last error is gone once connected again", async () => {
+    await page.locator("#tab-overview").click();
+    await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });
+    const start = page.locator("#tunnel-start");
+    expect(await start.isDisabled()).toBe(true);
+    expect(await page.locator("#tunnel-restart").isDisabled()).toBe(false);
+
+    // The relay goes away: the page shows the error and Start comes back.
+    const port = relay.port;
+    const old = relay;
+    await old.stop();
+    rmSync(old.dir, { recursive: true, force: true });
+    await page.locator("#tunnel-error", { hasText: "Last error" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#tunnel-state").textContent()).not.toBe("connected");
+    await page.waitForFunction(() => !(document.querySelector("#tunnel-start") as HTMLButtonElement).disabled, undefined, { timeout: 5000 });
+
+    // Back on the same address: connected again, and the error is history.
+    relay = await startRelayProc(relayToml({ listen: `127.0.0.1:${port}` }));
+    await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 15_000 });
+    // The daemon still reports the last error (status keeps it); the page does not show it as current.
+    expect((await apiJson("GET", "/api/v1/status")).tunnel.lastError).toBeTruthy();
+    expect(await page.locator("#tunnel-error").isHidden()).toBe(true);
+    expect(await start.isDisabled()).toBe(true);
+    expect(await start.getAttribute("title")).toContain("Restart");
+  }, 45_000);
+
   test("the Gateway tab creates a key (shown once), lists it, shows its usage and revokes it", async () => {
     await page.locator("#tab-gateway").click();
     await page.locator("#gw-queue", { hasText: "waiting now" }).waitFor({ timeout: 5000 });
@@ -372,6 +428,54 @@ describe("dashboard in Chromium", () => {
     let status = 0;
     for (let i = 0; i < 40 && (status = (await chat()).status) !== 401; i++) await Bun.sleep(100);
     expect(status).toBe(401);
+  }, 30_000);
+
+  test("the Gateway tab charts usage per day by key and by model, with the ledger's values", async () => {
+    await page.locator("#tab-gateway").click();
+    const made = await fetch(`${api}/api/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "chart-key" }) });
+    expect(made.status).toBe(201);
+    const key = ((await made.json()) as { key: string }).key;
+    for (let i = 0; i < 3; i++) expect((await chat(proxy, "qwen2.5:0.5b", { authorization: `Bearer ${key}` })).status).toBe(200);
+    const today = new Date().toISOString().slice(0, 10);
+    type Row = { day: string; key: string; model: string; requests: number; prompt_tokens: number; completion_tokens: number };
+    let rows: Row[] = [];
+    const sum = (f: (r: Row) => boolean, v: (r: Row) => number) => rows.filter((r) => r.day === today && f(r)).reduce((a, r) => a + v(r), 0);
+    for (let i = 0; i < 50; i++) {
+      rows = (await apiJson<{ rows: Row[] }>("GET", `/api/v1/usage?since=${today}`)).rows;
+      if (sum((r) => r.key === "chart-key", (r) => r.requests) === 3) break;
+      await Bun.sleep(100);
+    }
+    await page.locator("#usage-refresh").click();
+    const byKey = page.locator("#usage-by-key svg");
+    const bar = byKey.locator(`rect[data-series="chart-key"][data-day="${today}"]`);
+    await bar.waitFor({ timeout: 5000 });
+    expect(await bar.getAttribute("data-value")).toBe("3");
+    expect(await bar.locator("title").textContent()).toBe(`chart-key, ${today}: 3 requests`);
+    expect(Number(await bar.getAttribute("height"))).toBeGreaterThan(0);
+    // By model: today's bar for each model is what the ledger holds for it, all keys together.
+    const byModel = page.locator("#usage-by-model svg");
+    for (const model of ["qwen2.5:0.5b", "llama3.2:1b"]) {
+      const want = sum((r) => r.model === model, (r) => r.requests);
+      expect({ model, value: await byModel.locator(`rect[data-series="${model}"][data-day="${today}"]`).getAttribute("data-value") }).toEqual({ model, value: String(want) });
+    }
+    // Axes: the unit, a label under each of the 7 days, and the scale's numbers.
+    expect(await byKey.locator('text[data-axis="y-unit"]').textContent()).toBe("requests");
+    const days = await byKey.locator('text[data-axis="x"]').allTextContents();
+    expect(days.length).toBe(7);
+    expect(days.at(-1)).toBe(`${["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][new Date().getUTCDay()]} ${new Date().getUTCDate()}`);
+    expect(await byKey.locator('text[data-axis="y"]').allTextContents()).toHaveLength(3);
+    expect(await page.locator('#usage-by-key li[data-series="chart-key"]').textContent()).toBe("chart-key (3)");
+    // Tokens instead of requests: the same bars measured in prompt + completion tokens.
+    await page.locator("#usage-measure").selectOption("tokens");
+    const tokens = sum((r) => r.key === "chart-key", (r) => r.prompt_tokens + r.completion_tokens);
+    expect(tokens).toBeGreaterThan(0);
+    expect(await bar.getAttribute("data-value")).toBe(String(tokens));
+    expect(await byKey.locator('text[data-axis="y-unit"]').textContent()).toBe("tokens");
+    await page.locator("#usage-measure").selectOption("requests");
+    if (process.env.C2L_UPDATE_SCREENSHOTS === "1") {
+      mkdirSync(join(REPO, "docs/screenshots"), { recursive: true });
+      await page.locator(".usage-charts").screenshot({ path: join(REPO, "docs/screenshots/dashboard-usage.png") });
+    }
   }, 30_000);
 
   test("shows a field-level error for a bad config edit and applies a good one", async () => {
