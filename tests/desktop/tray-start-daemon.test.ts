@@ -1,10 +1,10 @@
 // "Start daemon" from the tray menu when the daemon is not running (no systemd user manager: a detached `serve`).
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
-import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama } from "../helpers/fake-ollama.ts";
 import { spawnTray, startPrivateBus, startWatcher, until } from "./private-bus.ts";
 
@@ -16,7 +16,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 }, 30_000);
 
-test("Start daemon spawns `serve` with the tray's config, and the tray follows it", async () => {
+test("Start daemon spawns `serve` with the tray's config, logging to $XDG_STATE_HOME/cloudtolocalllm/daemon.log, which the tray and doctor name; the tray follows it", async () => {
   const bus = await startPrivateBus();
   cleanups.push(() => bus.stop());
   const watcher = await startWatcher(bus.address);
@@ -58,4 +58,21 @@ test("Start daemon spawns `serve` with the tray's config, and the tray follows i
   await until(async () => (await icon()) === "cloudtolocalllm-tunnel-good", 30_000, `good icon (tray: ${tray.stderr()})`);
   const status = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
   expect(status).toBe(200);
+
+  // Before: the detached daemon's stdout and stderr went to /dev/null.
+  const logFile = join(home, ".local/state/cloudtolocalllm/daemon.log");
+  expect(tray.stderr()).toContain(`started the daemon as a detached process pid=${pid} log=${logFile}`);
+  await until(() => existsSync(logFile) && /api: .*listening/.test(readFileSync(logFile, "utf8")), 10_000, "the daemon's lines in its log file");
+  const lines = readFileSync(logFile, "utf8").trim().split("\n");
+  // A file is neither the journal nor a terminal: plain lines with an ISO time.
+  for (const l of lines) expect(l).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warn|error) [\w.-]+: /);
+  expect(lines.some((l) => l.includes(`daemon: started`) && l.includes(`pid=${pid}`))).toBe(true);
+  const [, after] = (await menu.GetLayout!(0, -1, ["label", "visible"])) as [number, [number, unknown, { value: [number, Record<string, { value: unknown }>] }[]]];
+  const openLog = after[2].map((c) => c.value).find((c) => c[1].label?.value === "Open daemon log");
+  expect(openLog).toBeDefined();
+  expect(openLog![1].visible?.value ?? true).toBe(true); // dbusmenu leaves out visible=true, the default
+
+  const doctor = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--json", "--config", config], { env, stdout: "pipe", stderr: "pipe" });
+  const checks = JSON.parse(await new Response(doctor.stdout).text()).checks as { name: string; detail: string }[];
+  expect(checks.find((c) => c.name === "Daemon log")?.detail).toBe(`${logFile} (written by the daemon the tray started)`);
 }, 60_000);
