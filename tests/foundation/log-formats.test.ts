@@ -25,13 +25,32 @@ const sh = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /** Runs argv under `script` (a pseudo-terminal for its stdin, stdout and stderr); returns what the terminal showed so far. */
 function underPty(argv: string[], env: Record<string, string>) {
-  const p = Bun.spawn(["script", "-qfec", argv.map(sh).join(" "), "/dev/null"], { env: { ...env, SHELL: "/bin/sh", TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  // exec: the program is script's own child, so stop() finds it by pid.
+  const p = Bun.spawn(["script", "-qfec", "exec " + argv.map(sh).join(" "), "/dev/null"], { env: { ...env, SHELL: "/bin/sh", TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
   let out = "";
   void (async () => {
     const dec = new TextDecoder();
     for await (const c of p.stdout) out += dec.decode(c, { stream: true });
   })();
-  return { p, out: () => out, lines: () => out.split(/\r?\n/).map((l) => l.replace(/\r/g, "")) };
+  return {
+    p,
+    out: () => out,
+    lines: () => out.split(/\r?\n/).map((l) => l.replace(/\r/g, "")),
+    /** SIGTERM to the program (a closed terminal alone would be a SIGHUP, which the daemon takes as "reload"). */
+    async stop() {
+      let children: number[] = [];
+      try {
+        children = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {}
+      for (const c of children) {
+        try {
+          process.kill(c, "SIGTERM");
+        } catch {}
+      }
+      await Promise.race([p.exited, Bun.sleep(5000)]);
+      if (p.exitCode === null) p.kill("SIGKILL");
+    },
+  };
 }
 
 async function chat(broker: string): Promise<number> {
@@ -47,15 +66,9 @@ test("on a terminal: local time, a coloured level, the component; one line per r
   await Bun.write(file, `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n`);
   // [secrets] backend is "auto" and there is no session bus: the keyring warning comes first.
   const t = underPty([BUN, join(REPO, "src/main.ts"), "serve", "--config", file], homeEnv(home));
+  cleanups.push(() => t.stop());
   const plain = () => t.lines().map((l) => l.replace(ANSI, ""));
-  const started = await until(() => plain().find((l) => /daemon +started .*pid=\d+/.test(l)), 20_000, `the daemon's start (terminal:\n${t.out()})`);
-  const pid = Number(/pid=(\d+)/.exec(started)![1]);
-  cleanups.push(() => {
-    try {
-      process.kill(pid, "SIGTERM");
-    } catch {}
-    return t.p.exited;
-  });
+  await until(() => plain().find((l) => /daemon +started .*pid=\d+/.test(l)), 20_000, `the daemon's start (terminal:\n${t.out()})`);
   const broker = /broker .*listening.* url=(\S+)/.exec(plain().find((l) => /broker .*listening.* url=/.test(l))!)![1]!;
   expect(await chat(broker)).toBe(200);
   const line = await until(() => plain().find((l) => / request +200 POST \/api\/chat /.test(l)), 10_000, `the request line (terminal:\n${t.out()})`);
