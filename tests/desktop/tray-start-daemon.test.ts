@@ -76,3 +76,39 @@ test("Start daemon spawns `serve` with the tray's config, logging to $XDG_STATE_
   const checks = JSON.parse(await new Response(doctor.stdout).text()).checks as { name: string; detail: string }[];
   expect(checks.find((c) => c.name === "Daemon log")?.detail).toBe(`${logFile} (written by the daemon the tray started)`);
 }, 60_000);
+
+test("a daemon that stops at once (its port taken): the tray's menu says so and names the log, which holds the reason", async () => {
+  const bus = await startPrivateBus();
+  cleanups.push(() => bus.stop());
+  const watcher = await startWatcher(bus.address);
+  cleanups.push(() => watcher.stop());
+  const home = tempHome("c2l-trayd-");
+  cleanups.push(() => removeHome(home));
+  mkdirSync(join(home, "bin"));
+  writeFileSync(join(home, "bin/systemctl"), "#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n", { mode: 0o755 });
+  const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+  cleanups.push(() => holder.stop(true));
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const apiPort = probe.port;
+  probe.stop(true);
+  const config = join(home, "custom.toml");
+  writeFileSync(config, `[api]\nlisten = "127.0.0.1:${apiPort}"\n[proxy]\nlisten = "127.0.0.1:${holder.port}"\n[secrets]\nbackend = "file"\n`);
+
+  const env = { ...homeEnv(home), PATH: `${join(home, "bin")}:${process.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address };
+  const tray = spawnTray(config, env);
+  cleanups.push(() => tray.stop());
+  const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${tray.stderr()})`);
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  cleanups.push(() => client.disconnect());
+  const menu = (await client.getProxyObject(name, "/MenuBar")).getInterface("com.canonical.dbusmenu");
+  type Layout = [number, [number, unknown, { value: [number, Record<string, { value: unknown }>] }[]]];
+  const labels = async () => ((await menu.GetLayout!(0, -1, ["label"])) as Layout)[1][2].map((c) => c.value);
+  const start = (await until(async () => (await labels()).find((c) => c[1].label?.value === "Start daemon"), 10_000, "the Start daemon item"))!;
+  await menu.Event!(start[0], "clicked", new dbus.Variant("s", ""), 0);
+
+  const logFile = join(home, ".local/state/cloudtolocalllm/daemon.log");
+  // Before: the daemon's reason went to /dev/null and the tray went on "connecting" with nothing to show.
+  const warning = await until(async () => (await labels()).map((c) => String(c[1].label?.value ?? "")).find((l) => l.startsWith("⚠ Start daemon:")), 15_000, `the failed start in the menu (tray: ${tray.stderr()})`);
+  expect(warning).toBe(`⚠ Start daemon: the daemon exited (code 1); see ${logFile}`);
+  expect(readFileSync(logFile, "utf8")).toContain(`the broker cannot listen on 127.0.0.1:${holder.port} ([proxy] listen)`);
+}, 60_000);
