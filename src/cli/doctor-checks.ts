@@ -70,7 +70,9 @@ export async function checkDaemon(config: Config): Promise<CheckResult> {
   const base = baseUrlOf(config.api.listen);
   const r = await probe(`${base}/healthz`, 2000);
   if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
-  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)`);
+  // A daemon the tray started and that stopped left its reason in its log file.
+  const log = existsSync(daemonLogFile()) ? `; why the last one the tray started stopped: ${daemonLogFile()}` : "";
+  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}`);
 }
 
 export async function checkUpstreams(config: Config): Promise<CheckResult[]> {

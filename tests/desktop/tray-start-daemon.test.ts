@@ -111,4 +111,8 @@ test("a daemon that stops at once (its port taken): the tray's menu says so and 
   const warning = await until(async () => (await labels()).map((c) => String(c[1].label?.value ?? "")).find((l) => l.startsWith("⚠ Start daemon:")), 15_000, `the failed start in the menu (tray: ${tray.stderr()})`);
   expect(warning).toBe(`⚠ Start daemon: the daemon exited (code 1); see ${logFile}`);
   expect(readFileSync(logFile, "utf8")).toContain(`the broker cannot listen on 127.0.0.1:${holder.port} ([proxy] listen)`);
+  // doctor, asked why nothing answers, points at the same file.
+  const doctor = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--json", "--config", config], { env, stdout: "pipe", stderr: "pipe" });
+  const checks = JSON.parse(await new Response(doctor.stdout).text()).checks as { name: string; level: string; fix?: string }[];
+  expect(checks.find((c) => c.name === "Daemon")).toMatchObject({ level: "warn", fix: expect.stringContaining(`why the last one the tray started stopped: ${logFile}`) });
 }, 60_000);
