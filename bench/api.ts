@@ -29,7 +29,7 @@ const load = (url: string, headers: string[] = []) => fixedRate(url, { rate: RAT
 // A real daemon with two upstreams answering (a fake Ollama in its own process), so the status has real content.
 const fake = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--models", "llama3.2:1b,qwen2.5:0.5b"]);
 const daemon = await startDaemon({
-  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n[[upstreams]]\nname = "second"\nurl = "${fake.url}"\n`,
+  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n[[upstreams]]\nname = "second"\nurl = "${fake.url}"\n`,
   waitFor: ["api", "broker"],
 });
 const statusUrl = `${daemon.urls.api}/api/v1/status`;

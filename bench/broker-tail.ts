@@ -48,7 +48,7 @@ const rows = new Map<string, Row[]>();
 try {
   const daemon = await startDaemon({
     env: { BUN_JSC_logGC: "1" },
-    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`,
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`,
     waitFor: ["api", "broker"],
   });
   subjects.push({ name: "broker", url: daemon.urls.broker!, pid: daemon.proc.pid, log: () => daemon.stderr(), stop: async () => (await daemon.stop(), removeHome(daemon.home)) });

@@ -46,11 +46,11 @@ const TARGETS: Target[] = ["direct", "broker", "nginx"];
 
 const fake = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "200", "--delay-ms", "0", "--models", "bench:latest"]);
 const daemon = await startDaemon({
-  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
+  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
   waitFor: ["broker"],
 });
 const daemonFetch = await startDaemon({
-  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
+  config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "bench"\nurl = "${fake.url}"\n`,
   env: { CLOUDTOLOCALLLM_BROKER_CLIENT: "fetch" },
   waitFor: ["broker"],
 });

@@ -32,7 +32,7 @@ async function minimal(front: "serve" | "listen", upstream: string): Promise<Pee
 
 const upstream = await startStaticUpstream();
 pin(upstream.pid, LOAD_CPU);
-const daemon = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
+const daemon = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
 const subjects: Peer[] = [{ name: "broker (Bun.serve)", url: daemon.urls.broker!, pid: daemon.proc.pid, stop: async () => void (await daemon.stop()) }];
 const figures: Record<string, { rps: number[]; cpu: number[] }> = {};
 try {

@@ -50,7 +50,7 @@ function keyWith(main: string, d: DaemonProc, ...args: string[]): string {
 
 const fast = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "1", "--delay-ms", "0", "--models", "bench:latest"]);
 const slow = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "4", "--delay-ms", "10", "--models", "bench:latest"]);
-const base = (url: string, extra = "") => `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${extra}\n[[upstreams]]\nname = "bench"\nurl = "${url}"\n`;
+const base = (url: string, extra = "") => `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${extra}\n[logging]\nrequests = false\n[[upstreams]]\nname = "bench"\nurl = "${url}"\n`;
 const plain = await startDaemon({ config: base(fast.url), waitFor: ["broker"] });
 // The keys file must hold a key before a broker that requires one starts: made with the CLI in the daemon's home first.
 const gw = await startDaemon({ config: base(fast.url), waitFor: ["broker"] });

@@ -83,7 +83,7 @@ async function tunnel(): Promise<void> {
   const fake = await spawnListening(["taskset", "-c", String(LOAD_CPU), BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "1", "--models", "bench:latest"]);
   const relay = await startRelayProc(relayToml());
   const daemon = await startAgentDaemon(
-    daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }),
+    daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n[logging]\nrequests = false\n", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }),
   );
   const ssh = await startSshTunnel(new URL(daemon.urls.broker!).host);
   for (const p of [relay.proc.pid, daemon.proc.pid, ssh.sshd.pid, ssh.ssh.pid]) pin(p, SUBJECT_CPU);
@@ -146,7 +146,7 @@ async function tunnel(): Promise<void> {
 async function broker(): Promise<void> {
   const upstream = await startStaticUpstream();
   pin(upstream.pid, LOAD_CPU);
-  const daemon = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
+  const daemon = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
   const subjects: Peer[] = [{ name: "broker", url: daemon.urls.broker!, pid: daemon.proc.pid, stop: async () => void (await daemon.stop()) }];
   try {
     for (const start of [startHaproxyProxy, startNginxProxy, startCaddyProxy]) subjects.push(await start(upstream.url));
@@ -200,7 +200,7 @@ async function idle(): Promise<void> {
   const cfg = join(home, ".config/cloudtolocalllm/tunnel.toml");
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   const apiPort = await freePort();
-  writeFileSync(cfg, `[api]\nlisten = "127.0.0.1:${apiPort}"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`, { mode: 0o600 });
+  writeFileSync(cfg, `[api]\nlisten = "127.0.0.1:${apiPort}"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`, { mode: 0o600 });
   const bare = join(home, "bare");
   writeFileSync(join(home, "bare.ts"), `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) }); console.error("bare listening url=http://127.0.0.1:" + s.port);\n`);
   const compile = (entry: string, out: string) => {

@@ -32,7 +32,7 @@ const out: string[] = [`# CPU profile: ${what} under wrk (${seconds} s), ${new D
 if (what === "broker") {
   const upstream = await startStaticUpstream();
   pin(upstream.pid, 0);
-  const d = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"], bunArgs: prof("daemon") });
+  const d = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"], bunArgs: prof("daemon") });
   pin(d.proc.pid, 1);
   await Bun.sleep(1500);
   const w = await wrk(`${d.urls.broker}/api/generate`, SMALL_BODY, { connections: 32, durationSec: seconds });
@@ -44,7 +44,7 @@ if (what === "broker") {
   const fake = await spawnListening([process.execPath, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "1", "--models", "bench:latest"]);
   pin(fake.proc.pid, 0);
   const relay = await startRelayProc(relayToml(), undefined, prof("relay"));
-  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, heartbeat: ["10s", "15s"] }), {}, true, prof("agent"));
+  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "[logging]\nrequests = false\n", heartbeat: ["10s", "15s"] }), {}, true, prof("agent"));
   pin(relay.proc.pid, 1);
   pin(daemon.proc.pid, 1);
   const w = await wrk(`${relay.url}/t/${TUNNEL_ID}/api/generate`, SMALL_BODY, { connections: 16, durationSec: seconds, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });

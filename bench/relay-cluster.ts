@@ -36,7 +36,7 @@ const cluster = await startCluster({ redisUrl: redis.url, leaseTtl: "10s", nodeT
 const [n1, n2] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
 const lb1 = await startHaproxy([n1]);
 const lb3 = await startHaproxy(cluster.nodes);
-const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${n1.url.replace(/^http/, "ws")}/agent`, heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }));
+const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${n1.url.replace(/^http/, "ws")}/agent`, tunnel: "[logging]\nrequests = false\n", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }));
 try {
   const owner = `${n1.url}/t/${TUNNEL_ID}`;
   const other = `${n2.url}/t/${TUNNEL_ID}`;

@@ -19,7 +19,7 @@ const env = homeEnv(home);
 const configFile = join(home, ".config/cloudtolocalllm/tunnel.toml");
 mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
 // Default config except ephemeral ports (never the real 8765/11435 on a shared machine) and an upstream nobody answers.
-writeFileSync(configFile, '[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n', { mode: 0o600 });
+writeFileSync(configFile, '[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n', { mode: 0o600 });
 
 const BASELINE = `const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: "ok" }) }); console.error("baseline: listening url=http://127.0.0.1:" + server.port);`;
 

@@ -45,7 +45,7 @@ async function bulk(t: Target): Promise<number> {
 const fake = await spawnListening([BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "5", "--models", "bench:latest"]);
 const relay = await startRelayProc(relayToml());
 const daemon = await startAgentDaemon(
-  daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }),
+  daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n[logging]\nrequests = false\n", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }),
 );
 try {
   const direct: Target = { name: "direct (broker)", base: daemon.urls.broker!, headers: {} };

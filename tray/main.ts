@@ -15,6 +15,9 @@ import { selfCommand } from "./self-command.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
 import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
 import { startUnit, unitState } from "../src/desktop/systemd-user.ts";
+import { closeDaemonLog, openDaemonLog } from "../src/desktop/daemon-log.ts";
+import { daemonLogFile } from "../src/config/paths.ts";
+import { existsSync } from "node:fs";
 import { dashboardLink, openInBrowser } from "../src/client/dashboard-link.ts";
 import { registerWithWatcher, type WatcherRegistration } from "./watcher-registration.ts";
 
@@ -70,6 +73,8 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     actionError: null,
     trayVersion: VERSION,
     apiBase,
+    // A daemon started earlier by a tray wrote here: named in the tooltip and the menu while it exists.
+    daemonLog: existsSync(daemonLogFile()) ? daemonLogFile() : null,
   };
   let current = buildView(input);
   let resolveDone!: () => void;
@@ -172,10 +177,24 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           await writeNotificationsSetting(configFile(), !input.notifications);
           input.notifications = !input.notifications;
           break;
-        case "daemon.start":
-          startDaemon(opts.configFile);
+        case "open.log":
+          if (input.daemonLog) await open(input.daemonLog);
+          break;
+        case "daemon.start": {
+          const started = startDaemon(opts.configFile);
+          if (started.via === "process") {
+            input.daemonLog = started.log;
+            // A daemon that stops at once (a taken port, a bad config) says why in its log: point there.
+            void Promise.race([started.exited, Bun.sleep(START_WATCH_MS).then(() => null)]).then((code) => {
+              if (code === null) return;
+              input.actionError = `Start daemon: the daemon exited (code ${code}); see ${started.log}`;
+              log.warn("the daemon the tray started exited", { code, log: started.log });
+              render();
+            });
+          }
           link.reconnectNow();
           break;
+        }
         case "quit":
           await tray.quit();
           return;
@@ -229,18 +248,29 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   return tray;
 }
 
-/** Starts the daemon: through the systemd user unit when there is one, else as a detached `serve` process. */
-export function startDaemon(configFile: string): void {
+/** How long after "Start daemon" an exit of the detached daemon is reported as a failed start. */
+const START_WATCH_MS = 15_000;
+
+export type DaemonStart = { via: "systemd" } | { via: "process"; pid: number; log: string; exited: Promise<number> };
+
+/** Starts the daemon: through the systemd user unit when there is one, else as a detached `serve` writing to daemon.log. */
+export function startDaemon(configFile: string): DaemonStart {
   const unit = unitState();
   if (unit.available && unit.installed) {
     const r = startUnit();
     if (!r.ok) throw new Error(`systemctl --user start failed: ${r.error}`);
     log.info("started the daemon through systemd");
-    return;
+    return { via: "systemd" };
   }
-  const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true } as Parameters<typeof Bun.spawn>[1]);
-  p.unref();
-  log.info("started the daemon as a detached process", { pid: p.pid });
+  const out = openDaemonLog();
+  try {
+    const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { stdin: "ignore", stdout: out.fd, stderr: out.fd, detached: true } as Parameters<typeof Bun.spawn>[1]);
+    p.unref();
+    log.info("started the daemon as a detached process", { pid: p.pid, log: out.file });
+    return { via: "process", pid: p.pid, log: out.file, exited: p.exited };
+  } finally {
+    closeDaemonLog(out.fd);
+  }
 }
 
 /** Runs the tray until it is told to quit (menu or signal). */

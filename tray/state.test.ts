@@ -124,10 +124,21 @@ describe("tray state", () => {
     expect(item(connected, "notifications").toggle).toEqual({ type: "checkmark", state: true });
     expect(item(buildView(input(daemonStatus(), { notifications: false })), "notifications").toggle!.state).toBe(false);
     expect(flat(connected.menu).filter((i) => i.action).map((i) => i.action)).toEqual([
-      "tunnel.start", "tunnel.stop", "tunnel.restart", "reconnect", "auth.login", "auth.logout", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "quit",
+      "tunnel.start", "tunnel.stop", "tunnel.restart", "reconnect", "auth.login", "auth.logout", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "open.log", "quit",
     ]);
     expect(item(connected, "about.daemon").label).toBe("Daemon 3.0.0 (abc123, development)");
   });
+});
+
+test("the log of a daemon the tray started is named: in the tooltip while it is not running, and as Open daemon log", () => {
+  const log = "/home/u/.local/state/cloudtolocalllm/daemon.log";
+  const off = buildView(input(null, { daemonLog: log }));
+  expect(off.tooltip.body).toBe(`The daemon is not running.\nDaemon log: ${log}`);
+  expect(item(off, "open.log").visible).toBe(true);
+  expect(item(buildView(input(daemonStatus(), { daemonLog: log })), "open.log").visible).toBe(true);
+  // Nothing to name when the tray never started one (systemd's journal has the log then).
+  expect(item(buildView(input(null)), "open.log").visible).toBe(false);
+  expect(buildView(input(null)).tooltip.body).toBe("The daemon is not running.");
 });
 
 test("a daemon that refuses the tray is critical, says why, and does not offer Start daemon", () => {

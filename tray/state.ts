@@ -25,6 +25,8 @@ export interface TrayInput {
   apiBase: string;
   /** The user code of a sign-in started from the menu, shown in its label until it expires. */
   signInCode?: string | null;
+  /** The log file of a daemon started without systemd ("Start daemon"), named while the daemon is not running. */
+  daemonLog?: string | null;
 }
 
 export type SniStatus = "Passive" | "Active" | "NeedsAttention";
@@ -54,6 +56,7 @@ export type MenuAction =
   | "auth.login"
   | "auth.logout"
   | "daemon.start"
+  | "open.log"
   | "quit";
 
 export interface TrayView {
@@ -162,8 +165,10 @@ export function buildView(input: TrayInput): TrayView {
   const status: SniStatus = attention ? "NeedsAttention" : "Active";
 
   const lines: string[] = [];
-  if (!s) lines.push(input.linking ? "Connecting to the daemon…" : input.linkProblem ? `Cannot follow the daemon: ${input.linkProblem}` : "The daemon is not running.");
-  else {
+  if (!s) {
+    lines.push(input.linking ? "Connecting to the daemon…" : input.linkProblem ? `Cannot follow the daemon: ${input.linkProblem}` : "The daemon is not running.");
+    if (!input.linking && input.daemonLog) lines.push(`Daemon log: ${input.daemonLog}`);
+  } else {
     // The problem with its reason and fix first: what the user needs before the details.
     const v = healthOf(s);
     if (v.level === "warning" || v.level === "critical") lines.push(v.text);
@@ -222,6 +227,7 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
   items.push({ key: "sep.3", type: "separator" });
   items.push({ key: "notifications", label: "Notifications", action: "notifications.toggle", toggle: { type: "checkmark", state: input.notifications } });
   items.push({ key: "daemon.start", label: "Start daemon", action: "daemon.start", visible: !running && !input.linkProblem });
+  items.push({ key: "open.log", label: "Open daemon log", action: "open.log", visible: !!input.daemonLog });
   const about: MenuItem[] = [{ key: "about.tray", label: `Tray ${input.trayVersion}`, enabled: false }];
   if (s) {
     about.push({ key: "about.daemon", label: `Daemon ${s.daemon.version} (${s.daemon.commit}, ${s.daemon.buildDate})`, enabled: false });

@@ -3,7 +3,8 @@ import { resolved } from "../config/resolve.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { UNIT, unitState } from "../desktop/systemd-user.ts";
+import { UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
+import { daemonLogFile } from "../config/paths.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
@@ -69,7 +70,9 @@ export async function checkDaemon(config: Config): Promise<CheckResult> {
   const base = baseUrlOf(config.api.listen);
   const r = await probe(`${base}/healthz`, 2000);
   if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
-  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)`);
+  // A daemon the tray started and that stopped left its reason in its log file.
+  const log = existsSync(daemonLogFile()) ? `; why the last one the tray started stopped: ${daemonLogFile()}` : "";
+  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}`);
 }
 
 export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
@@ -130,6 +133,8 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
   const out: CheckResult[] = [];
   const address = sessionBusAddress(env);
   const notifySend = Bun.which("notify-send", { PATH: env.PATH ?? "" });
+  // Why notify-send would fail now (it needs a bus with a notification server), or null when it can deliver.
+  let cannotDeliver: string | null = "no session bus (DBUS_SESSION_BUS_ADDRESS unset)";
   if (!address) {
     out.push(warn("Session bus", "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist)", "run inside a desktop session (headless servers can ignore this: tray and notifications need a desktop)"));
   } else {
@@ -138,6 +143,7 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
     try {
       await busReady(bus, 2000);
       out.push(ok("Session bus", address.split(",")[0]!));
+      cannotDeliver = null;
       const obj = await bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
       const d = obj.getInterface("org.freedesktop.DBus");
       const has = async (n: string) => (await d.NameHasOwner!(n)) as boolean;
@@ -148,24 +154,27 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
         );
       if (notificationsOn) {
         const activatable = ((await d.ListActivatableNames!()) as string[]).includes("org.freedesktop.Notifications");
-        if (!(await has("org.freedesktop.Notifications")) && !activatable)
+        if (!(await has("org.freedesktop.Notifications")) && !activatable) {
           out.push(warn("Notification server", "nothing serves org.freedesktop.Notifications on the session bus", "run a notification daemon (your desktop's, or dunst / mako)"));
-        else out.push(ok("Notification server", "org.freedesktop.Notifications is available"));
+          cannotDeliver = "no notification server on the session bus";
+        } else out.push(ok("Notification server", "org.freedesktop.Notifications is available"));
       }
     } catch (e) {
       out.push(warn("Session bus", `${address}: ${reason(e)}`, "check DBUS_SESSION_BUS_ADDRESS; log out and in again if the session bus died"));
+      cannotDeliver = "the session bus does not answer";
     } finally {
       bus.disconnect();
     }
   }
   if (!notificationsOn) out.push(ok("notify-send", "desktop notifications are off in [alerts]"));
+  else if (notifySend && cannotDeliver)
+    out.push(warn("notify-send", `${notifySend} cannot deliver: ${cannotDeliver}`, "run the daemon inside your desktop session (where DBUS_SESSION_BUS_ADDRESS is set), or set [alerts] notifications = false"));
   else if (notifySend) out.push(ok("notify-send", notifySend));
   else out.push(warn("notify-send", "not found in PATH: alerts cannot show desktop notifications", "install libnotify-bin (Debian/Ubuntu) or libnotify (Arch), or set [alerts] notifications = false"));
   return out;
 }
 
-export function checkSystemdUnit(): CheckResult {
-  const u = unitState();
+export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
   if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);
@@ -186,6 +195,14 @@ export async function checkSecrets(config: Config, env: NodeJS.ProcessEnv): Prom
   }
 }
 
+/** Where the daemon's log is: the journal under the systemd unit, else the file the tray's "Start daemon" writes. */
+export function checkDaemonLog(u: UnitState): CheckResult {
+  if (u.available && u.installed) return ok("Daemon log", `journalctl --user -u ${UNIT}`);
+  const file = daemonLogFile();
+  if (existsSync(file)) return ok("Daemon log", `${file} (written by the daemon the tray started)`);
+  return ok("Daemon log", `${file} once the tray starts the daemon (\`serve\` in a terminal prints to the terminal)`);
+}
+
 export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const { result, config } = checkConfig(ctx.file);
   const parallel = await Promise.all([
@@ -195,5 +212,6 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),
   ]);
-  return [result, parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(), parallel[4]];
+  const unit = unitState();
+  return [result, parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
 }

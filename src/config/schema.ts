@@ -229,8 +229,17 @@ export const AlertsSchema = T.Object(
 export const LoggingSchema = T.Object(
   {
     level: T.Union(LOG_LEVELS.map((l) => T.Literal(l)), { default: "info" }),
+    requests: T.Boolean({
+      default: true,
+      description: "One line per finished request (status, method, path, model, upstream, time to first token, tokens/s, duration), as `ollama serve` prints them.",
+    }),
   },
-  { additionalProperties: false, default: {}, description: "Logging to stderr (journald-friendly)." },
+  {
+    additionalProperties: false,
+    default: {},
+    description:
+      "Logging to stderr. Under journald (JOURNAL_STREAM) lines keep sd-daemon priority prefixes (<6>info …); on a terminal they show the time, a coloured level (NO_COLOR turns colour off) and the component; otherwise (a pipe or file) plain lines start with an ISO time and the level.",
+  },
 );
 
 export const AuthSchema = T.Object(

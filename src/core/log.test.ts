@@ -1,11 +1,22 @@
-// The logger's scrubbing: registered secrets, bearer tokens, secret-named fields, and URLs through the one URL redaction.
+// The logger: its three formats (journal, terminal, plain) and how it picks one; scrubbing of secrets, bearer tokens, secret-named fields and URLs.
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { logger, registerSecret, setLogSink } from "./log.ts";
+import { closeSync, fstatSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chooseFormat, formatEntry, logger, logFormat, registerSecret, setLogFormat, setLogSink, type LogFormat } from "./log.ts";
 
 const lines: string[] = [];
+const started: LogFormat = logFormat();
 setLogSink((l) => void lines.push(l));
-afterEach(() => void (lines.length = 0));
-afterAll(() => setLogSink((l) => void process.stderr.write(l + "\n")));
+setLogFormat("journal");
+afterEach(() => {
+  lines.length = 0;
+  setLogFormat("journal");
+});
+afterAll(() => {
+  setLogSink((l) => void process.stderr.write(l + "\n"));
+  setLogFormat(started);
+});
 
 test("URLs in messages and fields lose their credentials and secret query values", () => {
   const log = logger("test");
@@ -40,9 +51,52 @@ test("stray failures (an unhandled rejection, an uncaught exception) are one log
   const [out, err, code] = [await new Response(p.stdout).text(), await new Response(p.stderr).text(), await p.exited];
   expect(code).toBe(3);
   expect(out).toBe("");
-  expect(err.trimEnd().split("\n")).toEqual([
-    '<3>error stray: unhandled failure error="nobody waited for this"',
-    '<3>error stray: unexpected error; stopping error="nobody caught this"',
+  // stderr is a pipe: plain lines, each starting with its ISO time.
+  const got = err.trimEnd().split("\n");
+  for (const l of got.slice(0, 2)) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z error stray: /);
+  expect(got.map((l) => l.replace(/^\S+Z /, ""))).toEqual([
+    'error stray: unhandled failure error="nobody waited for this"',
+    'error stray: unexpected error; stopping error="nobody caught this"',
     "<6>info stray: fatal called",
   ]);
+});
+
+const entry = { time: new Date(2026, 11, 6, 9, 5, 7, 42), level: "warn" as const, component: "broker", msg: "upstream slow", fields: [["upstream", "local"], ["took", "1.20s"]] as [string, string][] };
+
+test("journal lines keep the sd-daemon priority; plain lines start with the ISO time; terminal lines with the local time", () => {
+  expect(formatEntry("journal", entry)).toBe("<4>warn broker: upstream slow upstream=local took=1.20s");
+  expect(formatEntry("plain", entry)).toBe(`${entry.time.toISOString()} warn broker: upstream slow upstream=local took=1.20s`);
+  expect(formatEntry("tty", entry)).toBe("09:05:07.042 WARN  broker   upstream slow upstream=local took=1.20s");
+});
+
+test("terminal lines in colour: the level coloured, the time and keys dimmed; the text unchanged once the colour is stripped", () => {
+  const line = formatEntry("tty", entry, true);
+  expect(line).toContain("\x1b[33mWARN ");
+  expect(line).toContain("\x1b[2mupstream=\x1b[0mlocal");
+  expect(line.replace(/\x1b\[[0-9;]*m/g, "")).toBe(formatEntry("tty", entry));
+});
+
+test("a secret is scrubbed in terminal colour too (the value is scrubbed before the colour splits the line)", () => {
+  registerSecret("tty-secret-value");
+  setLogFormat("tty", true);
+  logger("test").info("x", { note: "has tty-secret-value in it", url: "http://u:pw9secret@h/" });
+  expect(lines[0]).not.toContain("tty-secret-value");
+  expect(lines[0]).not.toContain("pw9secret");
+  expect(lines[0]).toMatch(/^\x1b\[2m\d\d:\d\d:\d\d\.\d{3}\x1b\[0m /);
+});
+
+test("the format follows stderr: journald only when JOURNAL_STREAM names this very stream; a terminal; else plain", () => {
+  const file = join(tmpdir(), `c2l-log-${process.pid}.txt`);
+  const fd = openSync(file, "w");
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    expect(chooseFormat({ JOURNAL_STREAM: `${st.dev}:${st.ino}` }, { fd })).toBe("journal");
+    // Inherited from a parent that ran under journald, but writing to a file: not the journal.
+    expect(chooseFormat({ JOURNAL_STREAM: `${st.dev}:${st.ino + 1n}` }, { fd })).toBe("plain");
+    expect(chooseFormat({}, { fd })).toBe("plain");
+    expect(chooseFormat({}, { fd, isTTY: true })).toBe("tty");
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
 });

@@ -1,12 +1,70 @@
-// One-line, journald-friendly logging to stderr: "<level> component: message key=value", secrets scrubbed and URLs redacted.
+// One-line logging to stderr, its format chosen by where it goes (journald, a terminal, a pipe or file); secrets scrubbed and URLs redacted.
+import { fstatSync } from "node:fs";
 import { redactUrlsIn } from "../net/redact-url.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 // sd-daemon(3) priority prefixes let journald store the level when stderr goes to the journal.
 const SD_PREFIX: Record<LogLevel, string> = { debug: "<7>", info: "<6>", warn: "<4>", error: "<3>" };
+// SGR colours per level on a terminal (as `ollama serve` and most CLIs colour them).
+const COLOUR: Record<LogLevel, string> = { debug: "\x1b[90m", info: "\x1b[32m", warn: "\x1b[33m", error: "\x1b[31m" };
+const DIM = "\x1b[2m";
+const CYAN = "\x1b[36m";
+const RESET = "\x1b[0m";
+
+/** journal: `<6>info comp: msg k=v`; tty: `15:04:05.123 INFO  comp  msg k=v` (coloured unless NO_COLOR); plain: `2026-…Z info comp: msg k=v`. */
+export type LogFormat = "journal" | "tty" | "plain";
+
+export interface LogEntry {
+  time: Date;
+  level: LogLevel;
+  component: string;
+  /** Already scrubbed, one line. */
+  msg: string;
+  /** Already scrubbed `key=value` pairs. */
+  fields: [string, string][];
+}
+
+const pairs = (e: LogEntry, key: (k: string) => string = (k) => k) => e.fields.map(([k, v]) => ` ${key(k + "=")}${v}`).join("");
+const hhmmss = (d: Date) => `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}:${String(d.getSeconds()).padStart(2, "0")}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+
+const FORMATS: Record<LogFormat | "tty-colour", (e: LogEntry) => string> = {
+  journal: (e) => `${SD_PREFIX[e.level]}${e.level} ${e.component}: ${e.msg}${pairs(e)}`,
+  plain: (e) => `${e.time.toISOString()} ${e.level} ${e.component}: ${e.msg}${pairs(e)}`,
+  tty: (e) => `${hhmmss(e.time)} ${e.level.toUpperCase().padEnd(5)} ${e.component.padEnd(8)} ${e.msg}${pairs(e)}`,
+  "tty-colour": (e) =>
+    `${DIM}${hhmmss(e.time)}${RESET} ${COLOUR[e.level]}${e.level.toUpperCase().padEnd(5)}${RESET} ${CYAN}${e.component.padEnd(8)}${RESET} ${e.msg}${pairs(e, (k) => DIM + k + RESET)}`,
+};
+
+export function formatEntry(format: LogFormat, e: LogEntry, colour = false): string {
+  return FORMATS[format === "tty" && colour ? "tty-colour" : format](e);
+}
+
+/**
+ * journald sets JOURNAL_STREAM to the device:inode of the stream it gave the process; a child that inherited the
+ * variable but writes elsewhere (the tray's detached daemon writing to its log file) must not claim the journal.
+ */
+function toJournal(env: NodeJS.ProcessEnv, fd: number): boolean {
+  const js = env.JOURNAL_STREAM;
+  if (!js) return false;
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    return js === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/** The format for a stream: the journal's priorities, a terminal's readable lines, or plain timestamped lines. */
+export function chooseFormat(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean; fd?: number } = process.stderr as { isTTY?: boolean; fd?: number }): LogFormat {
+  const fd = stream.fd ?? 2;
+  if (toJournal(env, fd)) return "journal";
+  return stream.isTTY ? "tty" : "plain";
+}
 
 let threshold: LogLevel = (process.env.CLOUDTOLOCALLLM_LOG_LEVEL as LogLevel) || "info";
+let format: LogFormat = chooseFormat();
+let colour = format === "tty" && !process.env.NO_COLOR;
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
 const secrets = new Set<string>();
 
@@ -16,6 +74,14 @@ export function setLogLevel(level: LogLevel): void {
 /** Tests capture log output through this. */
 export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
+}
+/** Tests pick the format through this (it is otherwise chosen once, from stderr, at start). */
+export function setLogFormat(f: LogFormat, withColour = false): void {
+  format = f;
+  colour = withColour;
+}
+export function logFormat(): LogFormat {
+  return format;
 }
 /** Any string registered here is replaced by "[redacted]" in every log line. */
 export function registerSecret(value: string | undefined | null): void {
@@ -48,9 +114,11 @@ export function logger(component: string): Logger {
   const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[level] < ORDER[threshold]) return;
     // One line whatever the message holds (a value with a line break is quoted by fmtValue).
-    let line = `${SD_PREFIX[level]}${level} ${component}: ${msg.includes("\n") ? msg.replace(/\r?\n/g, " ") : msg}`;
-    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${fmtValue(k, v)}`;
-    sink(scrub(line));
+    const text = scrub(msg.includes("\n") ? msg.replace(/\r?\n/g, " ") : msg);
+    const kv: [string, string][] = [];
+    // Each value is scrubbed before any colour could split it, so a secret is found as it was written.
+    if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) kv.push([k, scrub(fmtValue(k, v))]);
+    sink(formatEntry(format, { time: new Date(), level, component, msg: text, fields: kv }, colour));
   };
   return {
     debug: (m, f) => emit("debug", m, f),

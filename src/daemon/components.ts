@@ -10,6 +10,7 @@ import { createAlertsComponent } from "../alerts/component.ts";
 import { createInspectorComponent } from "../inspector/component.ts";
 import { createMetricsHistory } from "../dashboard/history-component.ts";
 import { createSdNotifyComponent } from "./sd-notify.ts";
+import { createRequestLog } from "./request-log.ts";
 
 export const COMPONENTS: ComponentFactory[] = [
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
@@ -26,6 +27,8 @@ export const COMPONENTS: ComponentFactory[] = [
   createAlertsComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
   createInspectorComponent,
+  // One log line per request ([logging] requests); it only listens to request.completed.
+  createRequestLog,
   // The dashboard's 15-minute chart history samples ctx.services.broker.
   createMetricsHistory,
   // The API starts last so that /readyz never reports components that are not there yet.

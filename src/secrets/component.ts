@@ -13,7 +13,7 @@ export const createSecretsComponent: ComponentFactory = (ctx) => {
     try {
       store = await openSecretStore(config);
       ctx.services.secrets = store;
-      if (store.warning) log.warn(store.warning);
+      if (store.brief) log.warn(store.brief);
       log.info("secret store ready", { backend: store.backend });
     } catch (e) {
       // The daemon still runs (environment secrets keep working); every keyring read reports this sentence.

@@ -21,6 +21,8 @@ export interface OpenSecretStoreOptions {
 export interface ClosableSecretStore extends SecretStore {
   /** Whether an environment variable supplies `name`. */
   fromEnv(name: string): boolean;
+  /** The warning as one short log line (status and doctor show the whole `warning`). */
+  readonly brief: string | null;
   /** Recomputes the inline-secret warning after the config changed. */
   checkConfig(config: Partial<Pick<Config, "tunnel" | "upstreams">>): void;
   close(): Promise<void>;
@@ -35,12 +37,17 @@ class EnvOverlayStore implements ClosableSecretStore {
   constructor(
     private readonly inner: SecretStore & { close?(): Promise<void> },
     private readonly env: NodeJS.ProcessEnv,
+    private readonly innerBrief: string | null = null,
   ) {}
   get backend() {
     return this.inner.backend;
   }
   get warning() {
     const all = [this.inner.warning, this.inlineWarning].filter(Boolean);
+    return all.length ? all.join(" ") : null;
+  }
+  get brief() {
+    const all = [this.innerBrief ?? this.inner.warning, this.inlineWarning].filter(Boolean);
     return all.length ? all.join(" ") : null;
   }
   checkConfig(config: Partial<Pick<Config, "tunnel" | "upstreams">>): void {
@@ -122,8 +129,10 @@ async function openBackend(config: Pick<Config, "secrets">, opts: OpenSecretStor
 
   const address = opts.busAddress !== undefined ? opts.busAddress : sessionBusAddress(env);
   let reason: string;
+  let short: string;
   if (!address) {
     reason = "there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)";
+    short = "no session bus";
   } else {
     const ss = new SecretServiceStore({ busAddress: address, callTimeoutMs: opts.callTimeoutMs ?? (backend === "auto" ? 3000 : 10000) });
     try {
@@ -132,9 +141,12 @@ async function openBackend(config: Pick<Config, "secrets">, opts: OpenSecretStor
     } catch (e) {
       await ss.close().catch(() => {});
       reason = (e as Error).message.replace(/\.$/, "");
+      short = reason.length > 60 ? reason.slice(0, 59) + "…" : reason;
     }
   }
   if (backend === "secret-service") throw new Error(`The desktop keyring is not available: ${reason}.`);
   const warning = `No desktop keyring: ${reason}; secrets are kept in ${file} (mode 0600) instead.`;
-  return new EnvOverlayStore(new FileSecretStore(file, warning), env);
+  const home = env.HOME;
+  const shown = home && file.startsWith(home + "/") ? "~" + file.slice(home.length) : file;
+  return new EnvOverlayStore(new FileSecretStore(file, warning), env, `No desktop keyring (${short}): secrets are kept in ${shown}`);
 }

@@ -34,7 +34,7 @@ async function doctor(config: string, env: Record<string, string> = {}, args: st
     stderr: "pipe",
   });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { out, err, code, checks: args.includes("--json") ? (JSON.parse(out).checks as Check[]) : [] };
+  return { out, err, code, home, checks: args.includes("--json") ? (JSON.parse(out).checks as Check[]) : [] };
 }
 const find = (checks: Check[], name: string) => checks.find((c) => c.name === name)!;
 
@@ -83,6 +83,17 @@ describe("doctor", () => {
     expect(find(r.checks, "Relay")).toMatchObject({ level: "fail", detail: expect.stringContaining("connection refused") });
     expect(find(r.checks, "Session bus").level).toBe("warn");
     expect(find(r.checks, "notify-send")).toMatchObject({ level: "warn", fix: expect.stringContaining("libnotify-bin") });
+  }, 30_000);
+
+  test("notify-send installed but no session bus: a warning saying so (as the daemon's log does), and the daemon's log file is named", async () => {
+    // systemctl that finds no user manager, as on a desktop without systemd: the log is then the tray's file.
+    const bin = tempHome("c2l-doctor-bin-");
+    homes.push(bin);
+    writeFileSync(join(bin, "systemctl"), "#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n", { mode: 0o755 });
+    const r = await doctor(`[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n[secrets]\nbackend = "file"\n`, { PATH: `${bin}:${process.env.PATH}` });
+    // Before: "✓ notify-send /usr/bin/notify-send" while every notification failed with "Cannot autolaunch D-Bus".
+    expect(find(r.checks, "notify-send")).toMatchObject({ level: "warn", detail: expect.stringContaining("cannot deliver: no session bus (DBUS_SESSION_BUS_ADDRESS unset)") });
+    expect(find(r.checks, "Daemon log")).toMatchObject({ level: "ok", detail: expect.stringContaining(join(r.home, ".local/state/cloudtolocalllm/daemon.log")) });
   }, 30_000);
 
   test("no tray host on the bus is a warning with the fix", async () => {

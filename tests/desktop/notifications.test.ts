@@ -1,7 +1,7 @@
 // Desktop notifications end to end: a real daemon, a fake Ollama going down and up, the real notify-send, a stub notification server.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
-import { startDaemon, removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { startDaemon, removeHome, TEST_DAEMON_TOML, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startNotifications, startPrivateBus, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
 import { createNotifier, MISSING_NOTIFY_SEND } from "../../src/desktop/notify/notifier.ts";
@@ -106,6 +106,27 @@ describe("notifier without notify-send", () => {
       expect(lines.filter((l) => l.includes("notify-send was not found")).length).toBe(1);
     } finally {
       setLogSink((line) => process.stderr.write(line + "\n"));
+    }
+  }, 30_000);
+});
+
+describe("a daemon without a session bus", () => {
+  test("its alerts cannot be shown: one short log line says why (not notify-send's command and D-Bus' advice each time)", async () => {
+    // No DBUS_SESSION_BUS_ADDRESS and no $XDG_RUNTIME_DIR/bus, as under a user manager started without a desktop.
+    const d = await startDaemon({ config: TEST_DAEMON_TOML });
+    try {
+      // Raised (rejected config), then cleared (accepted again): two notifications that cannot be shown.
+      await Bun.write(d.configFile, `${TEST_DAEMON_TOML}[proxy]\nmax_attempts = "three"\n`);
+      await d.waitFor(/configuration rejected/, 10_000);
+      await Bun.write(d.configFile, `${TEST_DAEMON_TOML}# fixed\n`);
+      await d.waitFor(/alert cleared id=config_rejected/, 10_000);
+      await Bun.sleep(500);
+      const lines = d.stderr().split("\n").filter((l) => /notif|D-Bus|notify-send/.test(l));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/ warn notify: desktop notification failed: no session bus \(DBUS_SESSION_BUS_ADDRESS unset\)$/);
+    } finally {
+      await d.stop();
+      removeHome(d.home);
     }
   }, 30_000);
 });

@@ -48,8 +48,8 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-/** Lines that are not the daemon's log lines ("<6>info broker: ..."): what the CLI itself said. */
-const said = (err: string) => err.split("\n").filter((l) => l.trim() && !/^<\d>\w+ [\w.-]+: /.test(l));
+/** Lines that are not the daemon's log lines ("2026-…Z info broker: ..."): what the CLI itself said. */
+const said = (err: string) => err.split("\n").filter((l) => l.trim() && !/^\d{4}-\d\d-\d\dT[\d:.]+Z \w+ [\w.-]+: /.test(l));
 
 const toml = (api: number, proxy: number) => `[api]\nlisten = "127.0.0.1:${api}"\n[proxy]\nlisten = "127.0.0.1:${proxy}"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`;
 

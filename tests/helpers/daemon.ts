@@ -76,7 +76,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonProc> 
     debugEnv: "DEBUG_DAEMON",
     onText(text) {
       for (const line of text.split("\n")) {
-        const m = /^(?:<\d>)?\w+ ([\w.-]+): .*listening.* url=(\S+)/.exec(line);
+        const m = /^(?:<\d>|\S+Z )?\w+ ([\w.-]+): .*listening.* url=(\S+)/.exec(line);
         if (m) urls[m[1]!] = m[2]!;
       }
     },

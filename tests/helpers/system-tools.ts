@@ -35,6 +35,7 @@ export const SYSTEM_TOOLS = {
   "dpkg-deb": { package: "dpkg", usedFor: "building and reading the .deb" },
   openssl: { package: "openssl", usedFor: "a private CA and certificate for the TLS relay" },
   git: { package: "git", usedFor: "checking the commit the binary says it was built from" },
+  script: { package: "bsdutils", usedFor: "running the daemon under a pseudo-terminal (its terminal log format)" },
   unshare: { package: "util-linux", usedFor: "a private network namespace, to use the default ports" },
   ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
   mount: { package: "mount", usedFor: "a tiny full tmpfs in a private mount namespace (disk-full tests)" },

@@ -1,13 +1,30 @@
-// Desktop notifications through node-notifier's notify-send backend; a missing notify-send is reported once, never thrown.
+// Desktop notifications through node-notifier's notify-send backend; a missing notify-send or session bus is reported once, in one line, never thrown.
 import NotifySend from "node-notifier/notifiers/notifysend.js";
 import { logger } from "../../core/log.ts";
 import { APP_ICON } from "../icons/shapes.ts";
 import { iconInstalled } from "../icons/installed.ts";
+import { sessionBusAddress } from "../dbus-address.ts";
 
 const log = logger("notify");
 
 export const APP_NAME = "CloudToLocalLLM tunnel";
 export const MISSING_NOTIFY_SEND = "notify-send was not found in PATH, so desktop notifications are off (install libnotify-bin)";
+export const NO_SESSION_BUS = "no session bus (DBUS_SESSION_BUS_ADDRESS unset)";
+
+/** What notify-send's stderr means, in a few words: its own text quotes the whole command (title and body) and D-Bus' advice. */
+const FAILURES: [RegExp, string][] = [
+  [/Cannot autolaunch D-Bus|DBUS_SESSION_BUS_ADDRESS/i, NO_SESSION_BUS],
+  [/ServiceUnknown|org\.freedesktop\.Notifications was not provided/i, "no notification server on the session bus"],
+  [/Could not connect|Failed to connect|Connection refused|No such file/i, "cannot connect to the session bus"],
+];
+
+/** One short reason for a failed notify-send: a known cause, else its last line of output (never the command it ran). */
+export function notifyFailure(err: unknown): string {
+  const text = String((err as Error)?.message ?? err);
+  for (const [re, why] of FAILURES) if (re.test(text)) return why;
+  const last = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("Command failed:")).pop() ?? "notify-send failed";
+  return last.length > 120 ? last.slice(0, 119) + "…" : last;
+}
 
 export interface DesktopNotification {
   title: string;
@@ -39,20 +56,29 @@ async function notificationIcon(): Promise<string> {
  * the compiled binary. Its own "is notify-send installed" answer is cached for the process lifetime, so the presence
  * check is done here on each send instead (a later install is picked up; tests can change PATH).
  */
-export function createNotifier(opts: { which?: (cmd: string) => string | null } = {}): Notifier {
+export function createNotifier(opts: { which?: (cmd: string) => string | null; env?: NodeJS.ProcessEnv } = {}): Notifier {
   const which = opts.which ?? ((cmd: string) => Bun.which(cmd));
+  const env = opts.env ?? process.env;
   const backend = new NotifySend({ suppressOsdCheck: true } as ConstructorParameters<typeof NotifySend>[0]);
   let warning: string | null = null;
   let icon: Promise<string> | null = null;
+  // Each failure is logged once, one line, until a notification gets through: an alert storm is not a log storm.
+  const failed = (why: string) => {
+    const w = `desktop notification failed: ${why}`;
+    if (warning !== w) log.warn(w);
+    warning = w;
+    return false;
+  };
   return {
     warning: () => warning,
     async send(n) {
       if (!which("notify-send")) {
-        if (!warning) log.warn(MISSING_NOTIFY_SEND);
+        if (warning !== MISSING_NOTIFY_SEND) log.warn(MISSING_NOTIFY_SEND);
         warning = MISSING_NOTIFY_SEND;
         return false;
       }
-      warning = null;
+      // Without a bus notify-send can only fail (after trying to autolaunch one): say so without running it.
+      if (!sessionBusAddress(env)) return failed(NO_SESSION_BUS);
       icon ??= notificationIcon();
       const options = {
         title: n.title,
@@ -66,10 +92,11 @@ export function createNotifier(opts: { which?: (cmd: string) => string | null } 
       };
       return await new Promise<boolean>((resolve) => {
         backend.notify(options as NotifySend.Notification, (err: unknown) => {
-          if (err) {
-            log.warn("desktop notification failed", { error: String((err as Error).message ?? err) });
-            resolve(false);
-          } else resolve(true);
+          if (err) resolve(failed(notifyFailure(err)));
+          else {
+            warning = null;
+            resolve(true);
+          }
         });
       });
     },

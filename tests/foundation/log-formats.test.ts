@@ -1,0 +1,116 @@
+// The daemon's log as a user meets it: on a terminal (a pseudo-terminal here) readable, coloured lines and one per request; under journald the priorities.
+import { expect } from "bun:test";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { requireTools } from "../helpers/requires.ts";
+import { BUN, REPO, TEST_DAEMON_TOML, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
+
+const { afterAll, beforeAll, test } = requireTools(["script"]);
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+const cleanups: (() => unknown)[] = [];
+let ollama: FakeOllama;
+
+beforeAll(async () => {
+  ollama = await startFakeOllama({ models: ["llama3.2:1b"] });
+  cleanups.push(() => ollama.stop());
+});
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+}, 30_000);
+
+const sh = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+
+/** Runs argv under `script` (a pseudo-terminal for its stdin, stdout and stderr); returns what the terminal showed so far. */
+function underPty(argv: string[], env: Record<string, string>) {
+  // exec: the program is script's own child, so stop() finds it by pid.
+  const p = Bun.spawn(["script", "-qfec", "exec " + argv.map(sh).join(" "), "/dev/null"], { env: { ...env, SHELL: "/bin/sh", TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+  let out = "";
+  void (async () => {
+    const dec = new TextDecoder();
+    for await (const c of p.stdout) out += dec.decode(c, { stream: true });
+  })();
+  return {
+    p,
+    out: () => out,
+    lines: () => out.split(/\r?\n/).map((l) => l.replace(/\r/g, "")),
+    /** SIGTERM to the program (a closed terminal alone would be a SIGHUP, which the daemon takes as "reload"). */
+    async stop() {
+      let children: number[] = [];
+      try {
+        children = readFileSync(`/proc/${p.pid}/task/${p.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      } catch {}
+      for (const c of children) {
+        try {
+          process.kill(c, "SIGTERM");
+        } catch {}
+      }
+      await Promise.race([p.exited, Bun.sleep(5000)]);
+      if (p.exitCode === null) p.kill("SIGKILL");
+    },
+  };
+}
+
+async function chat(broker: string): Promise<number> {
+  const r = await fetch(`${broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] }) });
+  await r.text();
+  return r.status;
+}
+
+test("on a terminal: local time, a coloured level, the component; one line per request; a short keyring line; no <N> prefixes", async () => {
+  const home = tempHome("c2l-tty-");
+  cleanups.push(() => removeHome(home));
+  const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
+  await Bun.write(file, `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n`);
+  // [secrets] backend is "auto" and there is no session bus: the keyring warning comes first.
+  const t = underPty([BUN, join(REPO, "src/main.ts"), "serve", "--config", file], homeEnv(home));
+  cleanups.push(() => t.stop());
+  const plain = () => t.lines().map((l) => l.replace(ANSI, ""));
+  await until(() => plain().find((l) => /daemon +started .*pid=\d+/.test(l)), 20_000, `the daemon's start (terminal:\n${t.out()})`);
+  const broker = /broker .*listening.* url=(\S+)/.exec(plain().find((l) => /broker .*listening.* url=/.test(l))!)![1]!;
+  expect(await chat(broker)).toBe(200);
+  const line = await until(() => plain().find((l) => / request +200 POST \/api\/chat /.test(l)), 10_000, `the request line (terminal:\n${t.out()})`);
+
+  // Before: "<6>info broker: …" lines without a time, and nothing per request.
+  expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  request  200 POST \/api\/chat model=llama3\.2:1b upstream=local from=local ttft=\d+ms tok_s=[\d.]+ took=\d+(ms|\.\d\ds)$/);
+  expect(t.out()).toContain("\x1b[32mINFO \x1b[0m");
+  const logLines = plain().filter((l) => l.trim());
+  for (const l of logLines) expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO |WARN |ERROR) \S+ +\S/);
+  const keyring = logLines.find((l) => l.includes("No desktop keyring"))!;
+  expect(keyring).toMatch(/WARN  secrets  No desktop keyring \(no session bus\): secrets are kept in ~\/\.local\/state\/cloudtolocalllm\/secrets\.json$/);
+  expect(keyring.length).toBeLessThan(130);
+}, 60_000);
+
+test("NO_COLOR keeps the terminal format without colour", async () => {
+  const script = `import { logger } from ${JSON.stringify(join(REPO, "src/core/log.ts"))}; logger("probe").warn("plain please", { n: 1 });`;
+  const t = underPty([BUN, "-e", script], { PATH: process.env.PATH ?? "/usr/bin:/bin", NO_COLOR: "1" });
+  await t.p.exited;
+  const line = t.lines().find((l) => l.includes("plain please"))!;
+  expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  probe    plain please n=1$/);
+  expect(t.out()).not.toContain("\x1b[");
+}, 30_000);
+
+test("under journald (JOURNAL_STREAM names the daemon's stderr) every line keeps its <N> priority, the request line too", async () => {
+  const home = tempHome("c2l-journal-");
+  cleanups.push(() => removeHome(home));
+  const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
+  await Bun.write(file, `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n`);
+  const logFile = join(home, "journal-stream");
+  const fd = openSync(logFile, "w");
+  const st = fstatSync(fd, { bigint: true });
+  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "serve", "--config", file], {
+    env: { ...homeEnv(home), JOURNAL_STREAM: `${st.dev}:${st.ino}` },
+    stdin: "ignore",
+    stdout: fd,
+    stderr: fd,
+  });
+  closeSync(fd);
+  cleanups.push(() => (p.kill(), p.exited));
+  const text = () => readFileSync(logFile, "utf8");
+  const m = await until(() => /^<6>info broker: .*listening.* url=(\S+)/m.exec(text()), 20_000, `the broker's address (log:\n${text()})`);
+  expect(await chat(m[1]!)).toBe(200);
+  await until(() => /^<6>info request: 200 POST \/api\/chat model=llama3\.2:1b upstream=local /m.test(text()), 10_000, `the request line (log:\n${text()})`);
+  for (const l of text().trim().split("\n")) expect(l).toMatch(/^<[3467]>(debug|info|warn|error) [\w.-]+: \S/);
+}, 60_000);
