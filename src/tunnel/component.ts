@@ -25,7 +25,7 @@ const log = logger("tunnel");
 const NO_TOKEN_CODES = new Set(["no_token", "signed_out", "login_required"]);
 
 /** Codes of a refused credential: a changed stored secret is tried at once (no `tunnel restart` needed). */
-const REFUSED_CODES = new Set(["unauthorized", "forbidden", "no_token"]);
+const REFUSED_CODES = new Set(["unauthorized", "forbidden", ...NO_TOKEN_CODES]);
 /** While the relay refuses the stored token, the secret store is read this often for a new one (a `secret set` in another process). */
 export const SECRET_RECHECK_MS = 2_000;
 
@@ -287,8 +287,8 @@ export class TunnelService implements TunnelControl {
       if (s.state === "connected") log.info("connected to the relay", { ...fields, protocol: this.cfg.protocol });
       else if (s.state === "auth_failed" && s.lastErrorCode === "signed_out") log.info("signed out: the tunnel waits for a sign-in", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed" && NO_TOKEN_CODES.has(s.lastErrorCode ?? "")) log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
-      else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until you sign in again or fix the token", { ...fields, error: s.lastError });
-      else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError });
+      else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until they change", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
+      else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
       else if (s.state === "stopped") log.info("tunnel stopped", fields);
       else if (s.state === "connecting") log.info("connecting to the relay", fields);
     }
