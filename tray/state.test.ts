@@ -136,7 +136,7 @@ describe("tray state", () => {
     expect(item(connected, "notifications").toggle).toEqual({ type: "checkmark", state: true });
     expect(item(buildView(input(daemonStatus(), { notifications: false })), "notifications").toggle!.state).toBe(false);
     expect(flat(connected.menu).filter((i) => i.action).map((i) => i.action)).toEqual([
-      "tunnel.start", "tunnel.stop", "tunnel.restart", "reconnect", "auth.login", "auth.logout", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "quit",
+      "tunnel.start", "tunnel.stop", "tunnel.restart", "tunnel.copy-url", "reconnect", "auth.login", "auth.logout", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "quit",
     ]);
     expect(item(connected, "about.daemon").label).toBe("Daemon 3.0.0 (abc123, development)");
   });
