@@ -12,6 +12,8 @@ import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
 import { baseUrlOf } from "../src/core/listen-url.ts";
 import { selfCommand } from "./self-command.ts";
+import { copyToClipboard } from "./clipboard.ts";
+import { createNotifier } from "../src/desktop/notify/notifier.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
 import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
 import { startUnit, unitState } from "../src/desktop/systemd-user.ts";
@@ -135,6 +137,19 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
 
   const configFile = () => input.status?.daemon.configPath || opts.configFile;
 
+  /** The cloud URL to the clipboard; without a clipboard tool, in a notification (and the menu) for the user to copy by hand. */
+  async function copyCloudUrl(): Promise<void> {
+    const url = input.status?.tunnel.cloudUrl;
+    if (!url) throw new Error("the relay has not named the tunnel yet");
+    const tool = await copyToClipboard(url);
+    if (tool) {
+      log.info("copied the cloud URL", { tool });
+      return;
+    }
+    const shown = await createNotifier().send({ title: "Cloud URL", body: `${url} (no clipboard tool: install wl-clipboard or xclip)`, urgency: "low" });
+    if (!shown) throw new Error(`no clipboard tool (wl-copy, xclip) and no notifications; the URL is ${url}`);
+  }
+
   async function onAction(clicked: MenuItem): Promise<void> {
     input.actionError = null;
     try {
@@ -143,6 +158,9 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
         case "tunnel.stop":
         case "tunnel.restart":
           await client.call("POST", `/api/v1/tunnel/${clicked.action.slice(7) as "start" | "stop" | "restart"}`);
+          break;
+        case "tunnel.copy-url":
+          await copyCloudUrl();
           break;
         case "reconnect":
           await client.call("POST", "/api/v1/reconnect");

@@ -36,6 +36,18 @@ describe("tray state", () => {
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a"), upstream("b", { enabled: false, state: "down" })] }), linking: false })).toBe("good");
   });
 
+  test("tooltip and menu: the cloud URL with a Copy item; a refused token's fix; the next retry relative", () => {
+    const up = buildView(input(daemonStatus({ tunnel: { ...tunnel("connected"), cloudUrl: "https://relay.example.com/t/alice/" } })));
+    expect(up.tooltip.body).toContain("Cloud URL: https://relay.example.com/t/alice/");
+    expect(item(up, "tunnel.copy-url")).toMatchObject({ label: "Copy cloud URL", action: "tunnel.copy-url", visible: true });
+    expect(item(buildView(input(daemonStatus())), "tunnel.copy-url").visible).toBe(false);
+    const refused = buildView(input(daemonStatus({ tunnel: { ...tunnel("auth_failed"), lastError: "the relay refused the agent token (401)", fix: "store the agent token the relay expects: `cloudtolocalllm-tunnel secret set tunnel-token`" } })));
+    expect(refused.tooltip.body).toContain("Fix: store the agent token the relay expects: `cloudtolocalllm-tunnel secret set tunnel-token`");
+    const retry = new Date(Date.now() + 4_400).toISOString();
+    const waiting = buildView(input(daemonStatus({ tunnel: { ...tunnel("reconnecting"), nextRetry: retry, lastError: "x" } })));
+    expect(waiting.tooltip.body).toMatch(/\(retry in [45] s\)/);
+  });
+
   test("tooltip: each upstream with state, version, model count and p95; tunnel and relay; last alert", () => {
     const s = daemonStatus({ upstreams: [upstream("local"), upstream("gpu", { version: null, models: ["x"], metrics: { ...upstream("gpu").metrics, latencyMs: { p50: 1, p90: 1, p95: 2500, p99: 1 } } })] });
     const last = { id: "quality:gpu", rule: "quality", severity: "warning" as const, subject: "gpu", message: "Upstream gpu quality recovered (good)", raisedAt: "2026-01-01T00:00:00Z", clearedAt: "2026-01-01T00:01:00Z" };
@@ -124,7 +136,7 @@ describe("tray state", () => {
     expect(item(connected, "notifications").toggle).toEqual({ type: "checkmark", state: true });
     expect(item(buildView(input(daemonStatus(), { notifications: false })), "notifications").toggle!.state).toBe(false);
     expect(flat(connected.menu).filter((i) => i.action).map((i) => i.action)).toEqual([
-      "tunnel.start", "tunnel.stop", "tunnel.restart", "reconnect", "auth.login", "auth.logout", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "open.log", "quit",
+      "tunnel.start", "tunnel.stop", "tunnel.restart", "tunnel.copy-url", "reconnect", "auth.login", "auth.logout", "open.dashboard", "open.docs", "open.config", "notifications.toggle", "daemon.start", "open.log", "quit",
     ]);
     expect(item(connected, "about.daemon").label).toBe("Daemon 3.0.0 (abc123, development)");
   });

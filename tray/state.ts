@@ -48,6 +48,7 @@ export type MenuAction =
   | "tunnel.start"
   | "tunnel.stop"
   | "tunnel.restart"
+  | "tunnel.copy-url"
   | "reconnect"
   | "open.dashboard"
   | "open.docs"
@@ -137,11 +138,27 @@ function relayHost(relay: string | null): string {
   }
 }
 
-export function tunnelLine(s: DaemonStatus): string {
+/** A time ahead as the tooltip says it ("in 4 s"); `now` is injectable for tests. */
+function inTime(iso: string, now = Date.now()): string {
+  const sec = Math.round((Date.parse(iso) - now) / 1000);
+  return sec <= 0 ? "now" : sec < 60 ? `in ${sec} s` : `in ${Math.round(sec / 60)} min`;
+}
+
+export function tunnelLine(s: DaemonStatus, now = Date.now()): string {
   const t = s.tunnel;
   if (t.state === "disabled") return "Tunnel: disabled";
-  const extra = t.state === "reconnecting" && t.nextRetry ? ` (retry ${t.nextRetry.slice(11, 19)})` : t.lastError && t.state !== "connected" ? ` (${t.lastError})` : "";
+  const extra = t.state === "reconnecting" && t.nextRetry ? ` (retry ${inTime(t.nextRetry, now)})` : t.lastError && t.state !== "connected" ? ` (${t.lastError})` : "";
   return `Tunnel: ${t.state.replace("_", " ")} · ${relayHost(t.relay)}${extra}`;
+}
+
+/** The tunnel's further lines: the fix for its error, and the URL cloud clients use (as ngrok's "Forwarding"). */
+export function tunnelDetailLines(s: DaemonStatus): string[] {
+  const t = s.tunnel;
+  if (t.state === "disabled") return [];
+  const out: string[] = [];
+  if (t.fix && t.state !== "connected") out.push(`Fix: ${t.fix}`);
+  if (t.cloudUrl) out.push(`Cloud URL: ${t.cloudUrl}`);
+  return out;
 }
 
 /** The sign-in's trouble (refreshes failing, token expired, sign-in required), or nothing when all is well. */
@@ -175,6 +192,7 @@ export function buildView(input: TrayInput): TrayView {
     for (const u of s.upstreams) lines.push(upstreamLine(u));
     if (s.upstreams.length === 0) lines.push("No upstreams configured");
     lines.push(tunnelLine(s));
+    lines.push(...tunnelDetailLines(s));
     const signIn = signInLine(s);
     if (signIn) lines.push(signIn);
     for (const a of s.alerts) lines.push(alertLine(a));
@@ -214,6 +232,8 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
       { key: "tunnel.restart", label: "Restart tunnel", action: "tunnel.restart", enabled: tunnelUsable },
     ],
   });
+  // The address to give cloud clients, one click from the clipboard; hidden until the relay named the tunnel.
+  items.push({ key: "tunnel.copy-url", label: "Copy cloud URL", action: "tunnel.copy-url", visible: tunnelUsable && !!s?.tunnel.cloudUrl });
   items.push({ key: "reconnect", label: "Reconnect all upstreams", action: "reconnect", enabled: running });
   // Sign-in items only when [auth] is configured (the daemon reports "disabled" otherwise).
   const auth = s?.auth.state;

@@ -169,6 +169,14 @@ describe("alert rules", () => {
     expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
   });
 
+  test("a stored token the relay refuses: the alert gives the tunnel's own fix (`secret set`), not `login`", () => {
+    const { log, emit } = setup({}, true);
+    const fix = "store the agent token the relay expects: `cloudtolocalllm-tunnel secret set tunnel-token`";
+    emit("tunnel.state", { state: "auth_failed", protocol: "v2", relay: null, since: null, nextRetry: null, attempt: 0, lastError: "the relay refused the agent token (401)", lastErrorCode: "unauthorized", fix, tunnelId: null, activeStreams: 0 });
+    expect(log.map((l) => l.alert.id)).toEqual(["login_required"]);
+    expect(log[0]!.alert.message).toBe(`The tunnel has no accepted credential: the relay refused the agent token (401). Fix: ${fix}`);
+  });
+
   test("config rejected raises with file, line and column; config reloaded clears it", () => {
     const { log, emit } = setup();
     emit("config.rejected", { path: "/home/u/.config/cloudtolocalllm/tunnel.toml", message: "expected a number", line: 7, column: 9, field: "proxy.max_attempts" });

@@ -35,7 +35,7 @@ export function ruleSettings(c: Config): RuleSettings {
 const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 /** While an error-rate condition holds, the rate is re-read this often so the alert clears as the window slides. */
 export const ERROR_RATE_RECHECK_MS = 10_000;
-type TunnelLike = { state: string; relay: string | null; lastError: string | null; lastErrorCode?: string | null };
+type TunnelLike = { state: string; relay: string | null; lastError: string | null; lastErrorCode?: string | null; fix?: string | null };
 type AuthLike = { state: string; reason?: string | null; refresh?: { tokenExpired: boolean; lastError: string; attempt: number; nextRetryAt: string | null } | null };
 const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
 
@@ -130,7 +130,7 @@ export class AlertRules {
     // A tunnel waiting because the user signed out on purpose is no alert; one waiting after a revoked session is the
     // auth state's login_required alert (same id). Otherwise the relay refused the credential: sign in again.
     if (t.state === "auth_failed" && t.lastErrorCode === "signed_out") this.engine.ends("login_required", "Signed out");
-    else if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token");
+    else if (t.state === "auth_failed") this.loginRequired(t.lastError ?? "the relay refused the token", t.fix);
     else if (t.state === "connected") this.engine.ends("login_required", "Signed in again: the tunnel is connected");
   }
 
@@ -177,12 +177,14 @@ export class AlertRules {
     else this.engine.ends(id, `Upstream ${name} quality recovered (${q})`);
   }
 
-  private loginRequired(reason: string): void {
+  /** `fix` is the tunnel's own (it knows whether its token came from a sign-in or the secret store); none means sign in. */
+  private loginRequired(reason: string, fix?: string | null): void {
+    const signIn = !fix || fix.startsWith("sign in");
     this.engine.holds("login_required", {
       rule: "login_required",
       subject: "cloud",
       severity: "critical",
-      message: `Sign-in required: ${reason}. Run \`cloudtolocalllm-tunnel login\``,
+      message: signIn ? `Sign-in required: ${reason}. Run \`cloudtolocalllm-tunnel login\`` : `The tunnel has no accepted credential: ${reason}. Fix: ${fix}`,
       afterMs: 0,
       // It needs the user, it does not flap: a revocation right after the first sign-in cleared it still alerts.
       cooldown: false,

@@ -3,6 +3,7 @@ import { resolved } from "../config/resolve.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
+import type { TunnelStatus } from "../core/contracts.ts";
 import { UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
@@ -125,7 +126,26 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
       : "for a private CA set [tunnel] ca_file";
     return fail("Relay", `${url.host}: ${error}`, `check the network and relay_url; ${caHint}; \`cloudtolocalllm-tunnel status\` shows the tunnel's own last error`);
   }
-  return ok("Relay", `${url.host} is reachable (HTTP ${r.status} from /healthz)`);
+  const reachable = `${url.host} is reachable (HTTP ${r.status} from /healthz)`;
+  // Reachable is not connected: the relay may refuse the token or have no agent endpoint at relay_url's path. The
+  // daemon's tunnel knows, and its GET /api/v1/tunnel is public.
+  const tunnel = await daemonTunnel(config);
+  if (!tunnel) return ok("Relay", `${reachable}; the daemon is not running, so the agent token was not tried`);
+  const why = `${tunnel.state.replace("_", " ")}${tunnel.lastError ? `: ${tunnel.lastError}` : ""}`;
+  if (tunnel.state === "connected") return ok("Relay", `${reachable}; the tunnel is connected${tunnel.cloudUrl ? `, cloud URL ${tunnel.cloudUrl}` : ""}`);
+  if (tunnel.state === "stopped") return warn("Relay", `${reachable}; the tunnel is stopped`, "cloudtolocalllm-tunnel tunnel start");
+  if (tunnel.state === "connecting" || (tunnel.state === "reconnecting" && !tunnel.lastError)) return ok("Relay", `${reachable}; the tunnel is connecting`);
+  return fail("Relay", `${url.host} answers, but the tunnel is ${why}`, tunnel.fix ?? "check relay_url and the network; `cloudtolocalllm-tunnel status` shows the tunnel's state");
+}
+
+/** The running daemon's tunnel state, or null when no daemon answers. */
+async function daemonTunnel(config: Config): Promise<TunnelStatus | null> {
+  try {
+    const res = await fetch(`${baseUrlOf(config.api.listen)}/api/v1/tunnel`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as TunnelStatus) : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: boolean): Promise<CheckResult[]> {

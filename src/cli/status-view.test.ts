@@ -152,9 +152,20 @@ describe("status table", () => {
     else process.env.NO_COLOR = prev;
   });
 
+  test("tunnel: the next retry is relative, the fix and the cloud URL are shown", () => {
+    const t = { ...status.tunnel, state: "auth_failed" as const, lastError: "the relay refused the agent token (401)", fix: "store the agent token the relay expects: `cloudtolocalllm-tunnel secret set tunnel-token`" };
+    const failed = renderStatus({ ...status, tunnel: t }, { color: false, now }).replace(/\n +/g, " ");
+    expect(failed).toContain("fix: store the agent token the relay expects: `cloudtolocalllm-tunnel secret set tunnel-token`");
+    const retrying = renderStatus({ ...status, tunnel: { ...status.tunnel, state: "reconnecting", nextRetry: "2026-11-21T12:00:04.123Z", attempt: 3, lastError: "x" } }, { color: false, now });
+    expect(retrying).toContain("retry in 4 s (attempt 3)");
+    expect(retrying).not.toContain("2026-11-21T12:00:04");
+    const up = renderStatus({ ...status, tunnel: { ...status.tunnel, cloudUrl: "https://relay.example/t/t1/" } }, { color: false, now }).replace(/\n +/g, " ");
+    expect(up).toContain("cloud URL https://relay.example/t/t1/ · OpenAI base URL https://relay.example/t/t1/v1");
+  });
+
   test("sign-in: a failing refresh shows the error, the attempt and the next retry; login_required its reason", () => {
     const failing = renderStatus({ ...status, auth: { state: "signed_in", subject: "alice", expiresAt: null, reason: "x", refresh: { lastError: "connection refused", attempt: 3, nextRetryAt: "2026-11-21T12:00:08.000Z", tokenExpired: false } } }, { color: false, now }).replace(/\n +/g, " ");
-    expect(failing).toContain("sign-in signed_in as alice · refresh failing (attempt 3: connection refused), next retry 2026-11-21T12:00:08.000Z");
+    expect(failing).toContain("sign-in signed_in as alice · refresh failing (attempt 3: connection refused), next retry in 8 s");
     const required = renderStatus({ ...status, auth: { state: "login_required", subject: null, expiresAt: null, reason: "the session could not be refreshed (invalid_grant)" } }, { color: false, now }).replace(/\n +/g, " ");
     expect(required).toContain("sign-in login_required · sign in again: the session could not be refreshed (invalid_grant)");
   });

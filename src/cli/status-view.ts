@@ -2,6 +2,7 @@
 import type { DaemonStatus, LatencySummary, VerdictLevel } from "../core/contracts.ts";
 import { signInTrouble } from "../core/sign-in-text.ts";
 import { serving } from "../core/verdict.ts";
+import { cloudExamples } from "../net/cloud-url.ts";
 
 const CODES = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
 type Colour = keyof typeof CODES;
@@ -128,6 +129,11 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   const tone = (word: string) => paint(word, TONE[word]);
   const now = opts.now ?? new Date();
   const ago = (iso: string | null) => (iso ? `${duration(Math.max(0, Math.round((now.getTime() - Date.parse(iso)) / 1000)))} ago` : "never");
+  // A time ahead ("retry in 4 s"), as ago() says one behind: an ISO stamp makes the reader do the arithmetic.
+  const until = (iso: string) => {
+    const sec = Math.round((Date.parse(iso) - now.getTime()) / 1000);
+    return sec <= 0 ? "now" : `in ${sec < 60 ? `${sec} s` : duration(sec)}`;
+  };
   const out: string[] = [];
   const d = s.daemon;
   // A short commit, as git shows it: the line fits 80 columns with a 7-digit pid.
@@ -183,10 +189,13 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   if (t.relay) tunnel += ` ${t.relay}`;
   if (t.since) tunnel += ` since ${ago(t.since)}`;
   if (t.state === "connected") tunnel += ` · ${t.activeStreams} active stream${t.activeStreams === 1 ? "" : "s"}`;
-  if (t.nextRetry) tunnel += ` · retry ${t.nextRetry}`;
+  if (t.nextRetry) tunnel += ` · retry ${until(t.nextRetry)}${t.attempt ? ` (attempt ${t.attempt})` : ""}`;
   if (t.lastError && t.state !== "connected") tunnel += ` · ${paint(t.lastError, "red")}`;
   out.push(tunnel);
-  out.push(signInLine(s.auth, paint, tone));
+  if (t.fix && t.state !== "connected") out.push(`  fix: ${t.fix}`);
+  // Where cloud clients reach this machine, as ngrok prints its "Forwarding" line.
+  if (t.cloudUrl) out.push(`  cloud URL ${paint(t.cloudUrl, "bold")} · OpenAI base URL ${cloudExamples(t.cloudUrl).openaiBaseUrl}`);
+  out.push(signInLine(s.auth, paint, tone, until));
   if (s.alerts.length) {
     out.push("");
     out.push(paint(`${s.alerts.length} active alert${s.alerts.length === 1 ? "" : "s"}:`, "bold"));
@@ -202,8 +211,8 @@ export function terminalWidth(stream: { isTTY?: boolean; columns?: number } = pr
 }
 
 /** The sign-in line: state and account, and while refreshes fail the last error, the attempt and the next retry. */
-function signInLine(a: DaemonStatus["auth"], paint: (text: string, colour?: Colour) => string, tone: (word: string) => string): string {
-  const trouble = signInTrouble(a);
+function signInLine(a: DaemonStatus["auth"], paint: (text: string, colour?: Colour) => string, tone: (word: string) => string, until: (iso: string) => string): string {
+  const trouble = signInTrouble(a, until);
   return `sign-in ${tone(a.state)}${a.subject ? ` as ${a.subject}` : ""}${trouble ? ` · ${paint(trouble, a.refresh?.tokenExpired || a.state === "login_required" ? "red" : "yellow")}` : ""}`;
 }
 

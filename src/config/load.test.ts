@@ -118,7 +118,12 @@ describe("validation errors", () => {
     const i = one('[[upstreams]]\nname = "a"\nurl = "htp://x"\n');
     expect(formatIssue(i)).toBe('t.toml:3:1: upstreams[0].url: "htp://x" is not a URL (expected http:// or https://)');
     expect(one('[[upstreams]]\nname = "a"\nurl = "ws://x"\n').message).toBe('"ws://x" is not a URL (expected http:// or https://)');
-    expect(one('[tunnel]\nrelay_url = "https://relay.example"\n').message).toBe('"https://relay.example" is not a URL (expected wss:// or ws://)');
+  });
+
+  test("a web address as relay_url suggests the agent's WebSocket URL", () => {
+    expect(one('[tunnel]\nrelay_url = "https://relay.example.com"\n').message).toBe('"https://relay.example.com" is not a relay agent URL: use "wss://relay.example.com/agent" (wss:// or ws://, the relay\'s agent path)');
+    expect(one('[tunnel]\nrelay_url = "http://10.0.0.5:8443/agent"\n').message).toContain('use "ws://10.0.0.5:8443/agent"');
+    expect(one('[tunnel]\nrelay_url = "relay.example.com"\n').message).toContain('use "wss://relay.example.com/agent"');
   });
 
   test("a bad duration suggests the form", () => {

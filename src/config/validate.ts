@@ -6,6 +6,7 @@ import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { suggest } from "./suggest.ts";
+import { suggestAgentUrl } from "../net/cloud-url.ts";
 
 export { editDistance, suggest } from "./suggest.ts";
 
@@ -75,6 +76,12 @@ function urlHint(path: string): string {
   return path === "tunnel.relay_url" ? "expected wss:// or ws://" : "expected http:// or https://";
 }
 
+/** A relay_url that is a web address, not the agent's WebSocket URL: say which URL was most likely meant. */
+function relayUrlMessage(v: unknown): string {
+  const hint = typeof v === "string" ? suggestAgentUrl(v) : null;
+  return hint ? `${show(v)} is not a relay agent URL: use ${show(hint)} (wss:// or ws://, the relay's agent path)` : `${show(v)} is not a URL (${urlHint("tunnel.relay_url")})`;
+}
+
 /** One sentence for one TypeBox error, naming the value and what was expected. */
 function humanMessage(e: ValueError, path: string): string {
   const s = e.schema as TSchema;
@@ -85,6 +92,7 @@ function humanMessage(e: ValueError, path: string): string {
     case ValueErrorType.StringFormat:
     case ValueErrorType.StringPattern:
       if (s.format === "c2l-duration" || s.pattern === DURATION_PATTERN) return `${show(v)} is not a duration (use e.g. 250ms, 30s, 5m, 1h)`;
+      if (path === "tunnel.relay_url") return relayUrlMessage(v);
       if (s.format === "c2l-url" || s.format === "c2l-url-or-empty") return `${show(v)} is not a URL (${urlHint(path)})`;
       if (s.format === "c2l-listen") {
         try {
@@ -162,7 +170,7 @@ export function semanticIssues(c: Config): FieldIssue[] {
   });
   if (c.tunnel.enabled && !c.tunnel.relay_url) out.push({ path: "tunnel.enabled", message: "the tunnel is enabled but tunnel.relay_url is empty (set the relay URL or enabled = false)" });
   if (c.tunnel.relay_url && !/^wss?:$/.test(new URL(c.tunnel.relay_url).protocol))
-    out.push({ path: "tunnel.relay_url", message: `${show(c.tunnel.relay_url)} is not a URL (expected wss:// or ws://)` });
+    out.push({ path: "tunnel.relay_url", message: relayUrlMessage(c.tunnel.relay_url) });
   const api = splitListen(c.api.listen);
   const proxy = splitListen(c.proxy.listen);
   if (c.proxy.enabled && api.port !== 0 && api.port === proxy.port && (api.hostname === proxy.hostname || api.hostname === "0.0.0.0" || proxy.hostname === "0.0.0.0"))

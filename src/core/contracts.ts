@@ -39,6 +39,7 @@ const TUNNEL_EXAMPLE = {
   attempt: 0,
   lastError: null,
   tunnelId: "alice",
+  cloudUrl: "https://relay.example.com/t/alice/",
   activeStreams: 1,
 };
 const ALERT_EXAMPLE = {
@@ -111,6 +112,8 @@ export const TunnelStatus = t.Object(
     lastError: Nullable(t.String()),
     lastErrorCode: t.Optional(Nullable(t.String({ description: "Stable code of lastError (e.g. unauthorized, signed_out, login_required, no_token)." }))),
     tunnelId: Nullable(t.String()),
+    cloudUrl: t.Optional(Nullable(t.String({ description: "The URL cloud clients call to reach this tunnel through the relay (https://RELAY/t/ID/); null until the relay named the tunnel." }))),
+    fix: t.Optional(Nullable(t.String({ description: "What to do about lastError, fitting this setup (e.g. `cloudtolocalllm-tunnel secret set tunnel-token` without [auth]); null when connected or nothing is known." }))),
     activeStreams: t.Number(),
   },
   { additionalProperties: true, examples: [TUNNEL_EXAMPLE] },

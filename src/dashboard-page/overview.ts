@@ -2,6 +2,7 @@
 import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../core/contracts.ts";
 import { signInTrouble } from "../core/sign-in-text.ts";
 import { serving } from "../core/verdict.ts";
+import { cloudExamples } from "../net/cloud-url.ts";
 import { ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
 import { $, h, setClass, setText } from "./dom.ts";
@@ -161,6 +162,18 @@ export class Overview {
       const b = $<HTMLButtonElement>(`#tunnel-${action}`);
       b.addEventListener("click", () => this.tunnelAction(action, b));
     }
+    $<HTMLButtonElement>("#tunnel-cloud-copy").addEventListener("click", () => void this.copyCloudUrl());
+  }
+
+  private async copyCloudUrl(): Promise<void> {
+    const url = this.status?.tunnel.cloudUrl;
+    if (!url) return;
+    try {
+      await navigator.clipboard.writeText(url);
+      toast("Cloud URL copied", "ok");
+    } catch {
+      toast(`Copy it by hand: ${url}`, "info");
+    }
   }
 
   private async tunnelAction(action: (typeof TUNNEL_ACTIONS)[number], button: HTMLButtonElement): Promise<void> {
@@ -306,6 +319,16 @@ export class Overview {
     const shownError = t.state === "connected" ? null : t.lastError;
     setText(err, shownError ? `Last error: ${shownError}` : "");
     err.hidden = !shownError;
+    // The fix that fits this setup, and where cloud clients reach this machine with ready-to-paste uses.
+    const fix = $("#tunnel-fix");
+    setText(fix, t.fix && t.state !== "connected" ? `Fix: ${t.fix}` : "");
+    fix.hidden = !(t.fix && t.state !== "connected");
+    $("#tunnel-cloud").hidden = !t.cloudUrl;
+    if (t.cloudUrl) {
+      const ex = cloudExamples(t.cloudUrl);
+      setText($("#tunnel-cloud-url"), t.cloudUrl);
+      setText($("#tunnel-cloud-example"), `${ex.curl}\n\n# OpenAI clients: base URL ${ex.openaiBaseUrl}\n${ex.python}`);
+    }
     setText($("#tunnel-since-label"), t.state === "connected" ? "Connected since" : "Since");
     this.syncTunnelButtons(t.state);
   }

@@ -17,11 +17,17 @@ import { serveStream } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import { Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { agentToken } from "./token.ts";
+import { agentPathHint, cloudUrl } from "../net/cloud-url.ts";
 
 const log = logger("tunnel");
 
 /** Attempts that failed for want of a credential: a new account token retries them at once. */
 const NO_TOKEN_CODES = new Set(["no_token", "signed_out", "login_required"]);
+
+/** Codes of a refused credential: a changed stored secret is tried at once (no `tunnel restart` needed). */
+const REFUSED_CODES = new Set(["unauthorized", "forbidden", ...NO_TOKEN_CODES]);
+/** While the relay refuses the stored token, the secret store is read this often for a new one (a `secret set` in another process). */
+export const SECRET_RECHECK_MS = 2_000;
 
 /** The relay URL as shown in status and logs: no credentials, no query (bridge-v1 puts a token there). */
 export function displayRelay(url: string): string | null {
@@ -42,6 +48,9 @@ export class TunnelService implements TunnelControl {
   private lastEmitted = "";
   /** Where the token of the latest attempt came from: only an account's token dies with a sign-out. */
   private tokenSource: "secret" | "auth" | null = null;
+  /** The token of the latest attempt: a stored secret that differs from it is a fix worth trying. */
+  private lastToken: string | null = null;
+  private secretTimer: unknown = null;
 
   constructor(
     private readonly ctx: DaemonContext,
@@ -64,8 +73,30 @@ export class TunnelService implements TunnelControl {
       lastError: s?.lastError ?? null,
       lastErrorCode: s?.lastErrorCode ?? null,
       tunnelId: s?.tunnelId ?? null,
+      // bridge-v1 servers have their own URL scheme for clients; only the v2 relay's /t/ID/ is known here.
+      cloudUrl: this.cfg.protocol === "v2" ? cloudUrl(this.cfg.relay_url, s?.tunnelId) : null,
+      fix: s && state !== "connected" ? this.fixFor(s.lastErrorCode) : null,
       activeStreams: s?.connection?.activeStreams() ?? 0,
     };
+  }
+
+  /** The one-line fix for the latest error, fitting this setup (a stored token or a sign-in); null when none is known. */
+  private fixFor(code: string | null): string | null {
+    const c = this.cfg;
+    const secret = c.token_secret ? `store the agent token the relay expects: \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : null;
+    const login = this.ctx.config.current().auth.issuer ? "sign in again: `cloudtolocalllm-tunnel login`" : null;
+    switch (code) {
+      case "unauthorized":
+      case "forbidden":
+        // The credential that was refused is the one to replace: the account's token needs a sign-in, a stored one a new value.
+        return (this.tokenSource === "auth" ? login : secret) ?? login ?? "set [tunnel] token_secret and store the agent token with `cloudtolocalllm-tunnel secret set NAME`";
+      case "no_token":
+        return [secret, login].filter(Boolean).join(", or ") || "set [tunnel] token_secret or configure [auth]";
+      case "not_found":
+        return agentPathHint(c.relay_url);
+      default:
+        return null;
+    }
   }
 
   async start(): Promise<void> {
@@ -116,6 +147,7 @@ export class TunnelService implements TunnelControl {
 
   /** Closes the connection: at once, or after its in-flight requests finished within `graceMs` (daemon shutdown). */
   async shutdown(reason: string, graceMs = 0): Promise<void> {
+    this.stopSecretWatch();
     const streams = this.last?.connection?.activeStreams() ?? 0;
     if (graceMs > 0 && streams > 0) log.info("letting in-flight requests finish before disconnecting", { streams, grace_ms: graceMs });
     await this.sup?.stop(reason, graceMs);
@@ -143,6 +175,7 @@ export class TunnelService implements TunnelControl {
   private async connectOnce(c: TunnelConfig): Promise<Connection> {
     const tok = await agentToken(this.ctx.services, c.token_secret);
     this.tokenSource = tok?.source ?? null;
+    this.lastToken = tok?.token ?? null;
     if (!tok) {
       const e = this.noTokenError(c);
       tunnelMetrics.connects.inc({ result: "no_token" });
@@ -218,17 +251,44 @@ export class TunnelService implements TunnelControl {
     return res;
   }
 
+  /**
+   * While the relay refuses the stored token (or none is stored), reads the secret store every SECRET_RECHECK_MS: a
+   * value set meanwhile (`secret set` writes the keyring or the file, not the daemon) starts a new attempt at once.
+   */
+  private watchSecret(): void {
+    const s = this.last;
+    const waiting = s?.state === "auth_failed" && REFUSED_CODES.has(s.lastErrorCode ?? "") && this.tokenSource !== "auth" && !!this.cfg.token_secret;
+    if (!waiting) return this.stopSecretWatch();
+    if (this.secretTimer !== null) return;
+    const name = this.cfg.token_secret;
+    this.secretTimer = this.clock.setTimeout(async () => {
+      this.secretTimer = null;
+      const now = await Promise.resolve(this.ctx.services.secrets?.get(name)).catch(() => null);
+      if (this.last?.state !== "auth_failed" || name !== this.cfg.token_secret) return;
+      if (now && now !== this.lastToken) {
+        log.info("the stored agent token changed; connecting with it", { secret: name });
+        this.sup?.restart("the agent token changed");
+      } else this.watchSecret();
+    }, SECRET_RECHECK_MS);
+  }
+
+  private stopSecretWatch(): void {
+    if (this.secretTimer !== null) this.clock.clearTimeout(this.secretTimer);
+    this.secretTimer = null;
+  }
+
   private onChange(s: SupervisorSnapshot): void {
     const prev = this.last;
     this.last = s;
+    this.watchSecret();
     if (prev?.state !== s.state) {
       tunnelMetrics.setState(this.status().state);
       const fields = { relay: displayRelay(this.cfg.relay_url), tunnel_id: s.tunnelId ?? undefined, attempt: s.attempt || undefined };
       if (s.state === "connected") log.info("connected to the relay", { ...fields, protocol: this.cfg.protocol });
       else if (s.state === "auth_failed" && s.lastErrorCode === "signed_out") log.info("signed out: the tunnel waits for a sign-in", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed" && NO_TOKEN_CODES.has(s.lastErrorCode ?? "")) log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
-      else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until you sign in again or fix the token", { ...fields, error: s.lastError });
-      else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError });
+      else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until they change", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
+      else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
       else if (s.state === "stopped") log.info("tunnel stopped", fields);
       else if (s.state === "connecting") log.info("connecting to the relay", fields);
     }

@@ -6,6 +6,8 @@ test("401 and 403 on the upgrade are permanent, other statuses and network error
   expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 401")).toMatchObject({ code: "unauthorized", permanent: true });
   expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 403")).toMatchObject({ code: "forbidden", permanent: true });
   expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 502")).toMatchObject({ code: "http_error", permanent: false });
+  // No agent endpoint at that path: retrying cannot help, the URL must change.
+  expect(classifyUpgradeError("WebSocket connection to 'ws://r/' failed: Expected 101 status code: 404")).toMatchObject({ code: "not_found", permanent: true });
   expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: connection refused")).toMatchObject({ code: "network", permanent: false });
   expect(classifyUpgradeError("TLS handshake failed: unable to verify the first certificate").message).toMatch(/ca_file/);
 });

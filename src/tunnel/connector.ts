@@ -7,7 +7,7 @@ import { Session, type SessionCloseInfo } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
 
-export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "signed_out" | "login_required" | "config";
+export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "signed_out" | "login_required" | "config" | "not_found";
 
 /** Why an attempt failed; `permanent` errors stop the supervisor (retrying cannot help until something changes). */
 export class ConnectError extends Error {
@@ -54,8 +54,10 @@ export function classifyUpgradeError(raw: string, caFile?: string): ConnectError
   // Bun quotes the URL; bridge-v1 URLs carry the token in the query, which must not reach status or events.
   const message = raw.replace(/\?[^'"\s]*/g, "");
   const status = Number(/status code:?\s*(\d{3})/i.exec(message)?.[1] ?? 0);
-  if (status === 401) return new ConnectError("unauthorized", "the relay refused the agent token (401); sign in again or fix the token", true);
+  if (status === 401) return new ConnectError("unauthorized", "the relay refused the agent token (401)", true);
   if (status === 403) return new ConnectError("forbidden", "the relay refused this agent (403)", true);
+  // No agent endpoint at this path (relay_url names the wrong path or not a relay): retrying cannot make one appear.
+  if (status === 404) return new ConnectError("not_found", "the relay has no agent endpoint at this URL (HTTP 404)", true);
   if (status) return new ConnectError("http_error", `the relay answered HTTP ${status} instead of a WebSocket upgrade`, false);
   if (/certificate|self[- ]signed|tls|ssl|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(message)) {
     // With ca_file set, "set ca_file" would send the user in a circle: say what was actually trusted.

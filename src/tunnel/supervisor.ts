@@ -87,7 +87,8 @@ export class Supervisor {
   start(): void {
     if (this.snap.state !== "stopped" && this.snap.state !== "auth_failed" && this.snap.state !== "failed") return;
     this.generation++;
-    this.set({ attempt: 0, nextRetryAt: null });
+    // A fresh start: the error of an earlier run is not this run's (a `tunnel restart` must not report a stale 401).
+    this.set({ attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null });
     void this.attempt(this.generation);
   }
 

@@ -371,6 +371,21 @@ describe("dashboard in Chromium", () => {
     await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });
   }, 30_000);
 
+  test("the tunnel card shows the cloud URL with a curl and the OpenAI base URL that work as pasted", async () => {
+    await page.locator("#tab-overview").click();
+    await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });
+    const cloud = `${relay.url}/t/${TUNNEL_ID}/`;
+    await page.locator("#tunnel-cloud-url", { hasText: cloud }).waitFor({ timeout: 5000 });
+    expect(await page.locator("#tunnel-cloud").isVisible()).toBe(true);
+    const example = (await page.locator("#tunnel-cloud-example").textContent())!;
+    expect(example).toContain(`curl -H "Authorization: Bearer $CLIENT_KEY" ${cloud}v1/models`);
+    expect(example).toContain(`base_url="${cloud}v1"`);
+    // The URL is the one the relay serves this tunnel at: the example's request answers with the daemon's models.
+    const r = await fetch(`${cloud}v1/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(r.status).toBe(200);
+    expect(JSON.stringify(await r.json())).toContain("llama3.2:1b");
+  }, 30_000);
+
   test("Start is disabled while connected; after the relay restarts, the old Last error is gone once connected again", async () => {
     await page.locator("#tab-overview").click();
     await page.locator("#tunnel-state", { hasText: "connected" }).waitFor({ timeout: 5000 });

@@ -42,9 +42,9 @@ test("bash: every command of the table, then each command's subcommands and opti
   expect(top).toContain("--version");
   expect(complete("sta")).toEqual(["status"]);
   expect(complete("mod")).toEqual(["models"]);
-  expect(complete("tunnel", "")).toEqual(["--config", "--help", "--url", "restart", "start", "stop"]);
+  expect(complete("tunnel", "")).toEqual(["--config", "--help", "--url", "--wait", "restart", "start", "stop"]);
   // Once a subcommand is there, only options.
-  expect(complete("tunnel", "start", "")).toEqual(["--config", "--help", "--url"]);
+  expect(complete("tunnel", "start", "")).toEqual(["--config", "--help", "--url", "--wait"]);
   expect(complete("status", "--j")).toEqual(["--json"]);
   expect(complete("config", "val")).toEqual(["validate"]);
   // config's subcommands have their own options.

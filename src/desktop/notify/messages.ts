@@ -12,7 +12,8 @@ const RULE_TITLE: Record<string, string> = {
 };
 
 export function alertNotification(type: "alert.raised" | "alert.cleared", a: Alert): DesktopNotification {
-  const what = RULE_TITLE[a.rule] ?? a.rule;
+  // login_required also stands for a stored agent token the relay refuses: that needs `secret set`, not a sign-in.
+  const what = a.rule === "login_required" && !a.message.startsWith("Sign-in required") ? "Tunnel token refused" : (RULE_TITLE[a.rule] ?? a.rule);
   if (type === "alert.cleared") return { title: `Resolved: ${what}`, body: a.message, urgency: "low" };
   return { title: what, body: a.message, urgency: a.severity === "critical" ? "critical" : "normal" };
 }
