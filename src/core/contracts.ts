@@ -393,6 +393,8 @@ export interface AlertsService {
   active(): Alert[];
   /** Problems with delivering alerts (e.g. notify-send missing), for status warnings and doctor. */
   warnings?(): string[];
+  /** A desktop notification through the alerts' notifier, when [alerts] notifications is on (dashboard access requests). */
+  notify?(n: { title: string; body: string; urgency: "low" | "normal" | "critical" }): void;
 }
 
 export interface ConfigService {
