@@ -83,7 +83,7 @@ describe("a bookmarked dashboard asks for access (issue 24 item 9)", () => {
     // The owner approves the page's code (typed loosely): the waiting page moves on to the dashboard by itself.
     const approved = cli("approve", code.toLowerCase());
     expect(approved.code).toBe(0);
-    await page.waitForURL(`${api}/`, { timeout: 10_000 });
+    await page.waitForURL((u) => u.pathname === "/", { timeout: 10_000 });
     await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
     const cookies = await owner.cookies(api);
     expect(cookies.find((c) => c.name === "c2l_session")?.httpOnly).toBe(true);

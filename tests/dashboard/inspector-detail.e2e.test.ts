@@ -33,6 +33,8 @@ async function apiCall(method: string, path: string, body?: unknown): Promise<Re
 }
 
 const rows = () => page.locator("#requests-body tr");
+/** What the upstream got on /api/chat (its health checks are recorded too). */
+const chats = () => ollama.requests.filter((x) => x.path === "/api/chat");
 
 /** Opens the newest row's details once the table has more than `before` rows. */
 async function openNewest(before: number): Promise<void> {
@@ -122,13 +124,15 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
 
     await page.locator("#request-copy-curl").click();
     const curl = (await page.locator("#request-curl").textContent())!;
-    expect(curl).toStartWith(`curl '${proxy}/api/chat' -H "Authorization: Bearer $C2L_KEY"`);
+    expect(curl).toStartWith(`curl '${proxy}/api/chat' -H `);
+    expect(curl).toContain(` -H "Authorization: Bearer $C2L_KEY" `);
+    expect(curl).toContain(` -H 'x-trace-id: trace-42' `);
     expect(curl).toContain("--data-raw");
     for (const s of [key, ...SECRETS]) expect(curl).not.toContain(s);
     // The command works as copied, with the key from the environment (as the placeholder says).
     const ran = Bun.spawnSync(["bash", "-c", `${curl} --silent --fail --output /dev/null --write-out '%{http_code}'`], { env: { ...process.env, C2L_KEY: key }, stdout: "pipe", stderr: "pipe" });
     expect({ out: ran.stdout.toString(), err: ran.stderr.toString() }).toEqual({ out: "200", err: "" });
-    const sent = ollama.requests.filter((x) => x.path === "/api/chat").at(-1)!;
+    const sent = chats().at(-1)!;
     expect(sent.json).toEqual(JSON.parse(body));
   }, 60_000);
 
@@ -136,7 +140,7 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
     await rows().first().locator("button").click();
     const original = await rows().first().getAttribute("data-request");
     const before = await rows().count();
-    const upstreamBefore = ollama.requests.length;
+    const upstreamBefore = chats().length;
     const [resp] = await Promise.all([
       page.waitForResponse((r) => r.url().endsWith(`/api/v1/requests/${original}/replay`)),
       page.locator("#request-replay").click(),
@@ -144,12 +148,13 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
     expect(resp.status()).toBe(200);
     expect(resp.request().headers()["x-csrf-token"]).toBeTruthy();
     await page.locator("#request-action-msg", { hasText: "answered 200" }).waitFor();
-    expect(ollama.requests.length).toBe(upstreamBefore + 1);
+    expect(chats().length).toBe(upstreamBefore + 1);
     await openNewest(before);
     expect(await rows().first().getAttribute("data-request")).not.toBe(original);
     expect(await page.locator("#request-headers-req").textContent()).toContain(`x-c2l-replay-of${original}`);
     // The same body, without the credentials it came with (they were never kept).
-    expect(ollama.requests.at(-1)!.json).toEqual(ollama.requests.at(-2)!.json);
+    expect(chats().at(-1)!.json).toEqual(chats().at(-2)!.json);
+    expect(chats().at(-1)!.headers["x-trace-id"]).toBe("trace-42");
     // Without the token or the session's CSRF token, nothing is replayed.
     expect((await fetch(`${api}/api/v1/requests/${original}/replay`, { method: "POST" })).status).toBe(401);
     expect(await page.evaluate(async (id) => (await fetch(`/api/v1/requests/${id}/replay`, { method: "POST" })).status, original)).toBe(403);
