@@ -14,8 +14,9 @@ const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "x-api-k
 export function isSecretHeader(name: string, value: string): boolean {
   const n = name.toLowerCase();
   if (SECRET_HEADERS.has(n) || value.includes("c2l_")) return true;
-  // Our own x-c2l-* headers carry ids, never secrets; other names with a credential-like word are hidden.
-  return !n.startsWith("x-c2l-") && !n.startsWith("content-") && n !== "accept" && n !== "user-agent" && n !== "server-timing" && SECRET_NAME.test(n);
+  // Our own x-c2l-* headers carry ids, never secrets, nor do rate-limit counters ("x-ratelimit-remaining-tokens");
+  // other names with a credential-like word are hidden.
+  return !n.startsWith("x-c2l-") && !n.startsWith("content-") && !n.includes("ratelimit") && n !== "accept" && n !== "user-agent" && n !== "server-timing" && SECRET_NAME.test(n);
 }
 
 /** Name → value (lower-case names), secrets redacted, at most MAX_HEADERS entries of at most MAX_VALUE characters. */
