@@ -96,7 +96,7 @@ describe("a bookmarked dashboard asks for access (issue 24 item 9)", () => {
     expect(other.url()).toBe(`${api}/auth/wait`);
     expect(await other.locator("#access-code").textContent()).toBe(otherCode);
     expect((await stranger.request.get(`${api}/`)).status()).toBe(401);
-    expect((await stranger.request.get(`${api}/api/v1/status`)).status()).toBe(401);
+    expect((await stranger.request.get(`${api}/api/v1/requests`)).status()).toBe(401);
     // A dashboard session cannot approve the stranger either: approval needs the token.
     const viaSession = await page.evaluate(async (c) => {
       const csrf = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')!.content;

@@ -36,7 +36,9 @@ function escapeHtml(s: string): string {
 async function shell(status: number, title: string, inner: string, extraHead = ""): Promise<Response> {
   const { ASSET_VERSION } = await assets();
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${extraHead}<title>${escapeHtml(title)} — CloudToLocalLLM tunnel</title><link rel="icon" href="/dashboard/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/dashboard/app.css?v=${ASSET_VERSION}"></head><body><main class="plain"><h1>${escapeHtml(title)}</h1>${inner}</main></body></html>`;
-  return new Response(html, { status, headers: PAGE_HEADERS });
+  // same-origin, not no-referrer: with no-referrer a browser posts the Ask for access form with `Origin: null`, which
+  // cannot be told from a sandboxed page elsewhere. These pages carry no secret in their address.
+  return new Response(html, { status, headers: { ...PAGE_HEADERS, "referrer-policy": "same-origin" } });
 }
 
 const HOW_TO_OPEN = `<p>Run <code>cloudtolocalllm-tunnel dashboard</code> in a terminal, or choose <strong>Open dashboard</strong> in the tray menu: it opens a fresh sign-in link.</p>`;
