@@ -43,7 +43,7 @@ export class RequestDetail {
     $("#request-fields").replaceChildren(
       ...field("Id", r.id),
       ...field("Time", new Date(r.time).toLocaleString()),
-      ...field("Source", r.caller ? `${r.source} (${r.caller})` : r.source),
+      ...field("Source", r.caller && r.caller !== r.source ? `${r.source} (${r.caller})` : r.source),
       ...field("Request", `${r.method} ${r.path}`),
       ...field("Model", r.model ?? fmt.DASH),
       ...field("Upstream", r.upstream ?? fmt.DASH),

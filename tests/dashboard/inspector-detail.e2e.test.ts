@@ -95,7 +95,7 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
     await openNewest(before);
 
     // Beside the table, not below it.
-    const table = (await page.locator(".table-wrap").boundingBox())!;
+    const table = (await page.locator("#panel-requests .table-wrap").boundingBox())!;
     const panel = (await page.locator("#request-detail").boundingBox())!;
     expect(panel.x).toBeGreaterThanOrEqual(table.x + table.width - 1);
 
@@ -119,8 +119,11 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
     expect(await page.locator("#request-timings dt:text-is('Tokens/s') + dd").textContent()).toMatch(/^\d/);
     expect(await page.locator("#request-bodies pre").first().textContent()).toBe(body);
 
+    // Tall enough for the whole panel (headers included) in one picture.
     mkdirSync(join(SCREENSHOT, ".."), { recursive: true });
+    await page.setViewportSize({ width: 1400, height: 1500 });
     await page.screenshot({ path: SCREENSHOT });
+    await page.setViewportSize({ width: 1400, height: 900 });
 
     await page.locator("#request-copy-curl").click();
     const curl = (await page.locator("#request-curl").textContent())!;
@@ -130,8 +133,14 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
     expect(curl).toContain("--data-raw");
     for (const s of [key, ...SECRETS]) expect(curl).not.toContain(s);
     // The command works as copied, with the key from the environment (as the placeholder says).
-    const ran = Bun.spawnSync(["bash", "-c", `${curl} --silent --fail --output /dev/null --write-out '%{http_code}'`], { env: { ...process.env, C2L_KEY: key }, stdout: "pipe", stderr: "pipe" });
-    expect({ out: ran.stdout.toString(), err: ran.stderr.toString() }).toEqual({ out: "200", err: "" });
+    const ran = Bun.spawn(["bash", "-c", `${curl} --silent --show-error --max-time 10 --output /dev/null --write-out '%{http_code}'`], {
+      env: { ...process.env, C2L_KEY: key },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err] = await Promise.all([new Response(ran.stdout).text(), new Response(ran.stderr).text()]);
+    expect({ curl, out, err }).toEqual({ curl, out: "200", err: "" });
     const sent = chats().at(-1)!;
     expect(sent.json).toEqual(JSON.parse(body));
   }, 60_000);
