@@ -9,6 +9,7 @@ import { requestRecord as record } from "../helpers/request-record.ts";
 const BASE = "http://127.0.0.1:8765";
 let env: TestEnv;
 let app: ApiApp;
+const notified: string[] = [];
 const sent: { method: string; url: string; headers: Record<string, string>; body: string; source: string; peer: string | null | undefined }[] = [];
 
 async function call(method: string, path: string, headers: Record<string, string> = {}, body?: string) {
@@ -31,6 +32,7 @@ beforeAll(async () => {
     return new Response('{"done":true}', { status: 200 });
   };
   env.daemon.ctx.services.broker = broker;
+  env.daemon.ctx.services.alerts = { active: () => [], notify: (n) => void notified.push(n.body) };
   await createInspectorComponent(env.daemon.ctx).start();
   app = createApp(env.daemon.ctx, { token: () => TOKEN, docs: false });
 });
@@ -52,6 +54,8 @@ describe("Ask for access (issue 24 item 9)", () => {
     const code = /id="access-code">([A-Z0-9-]+)</.exec(waiting.text)![1]!;
     expect(waiting.text).toContain(`dashboard approve ${code}`);
     expect(waiting.text).toContain('http-equiv="refresh"');
+    // The owner's desktop is told, with the same code and the command that approves it.
+    expect(notified).toEqual([`A browser on this machine asks for the dashboard and shows code ${code}. If it is yours, approve: cloudtolocalllm-tunnel dashboard approve ${code}`]);
 
     // The list and the approval take the token; nothing else approves.
     expect((await call("GET", "/api/v1/dashboard/requests", AUTH)).json.requests.map((r: { code: string }) => r.code)).toEqual([code]);
