@@ -5,6 +5,8 @@ import { iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 import { serving, verdict } from "../src/core/verdict.ts";
 
 export const TITLE = "CloudToLocalLLM tunnel";
+/** Menu keys of the "Approve dashboard access" items: this prefix and the code. */
+export const APPROVE_PREFIX = "dashboard.approve.";
 
 /** Everything the view depends on; the tray rebuilds the view from it after every change. */
 export interface TrayInput {
@@ -25,6 +27,8 @@ export interface TrayInput {
   apiBase: string;
   /** The user code of a sign-in started from the menu, shown in its label until it expires. */
   signInCode?: string | null;
+  /** Dashboard access requests waiting for approval: each gets an "Approve" item. */
+  accessRequests?: { code: string; expiresAt: string }[];
 }
 
 export type SniStatus = "Passive" | "Active" | "NeedsAttention";
@@ -53,6 +57,7 @@ export type MenuAction =
   | "notifications.toggle"
   | "auth.login"
   | "auth.logout"
+  | "dashboard.approve"
   | "daemon.start"
   | "quit";
 
@@ -198,6 +203,9 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
   lines.forEach((l, i) => items.push({ key: `status.line.${i}`, label: l, enabled: false }));
   if (input.compatWarning) items.push({ key: "warning.compat", label: `⚠ ${input.compatWarning}`, enabled: false, icon: "dialog-warning" });
   if (input.actionError) items.push({ key: "warning.action", label: `⚠ ${input.actionError}`, enabled: false, icon: "dialog-error" });
+  // A browser asked for the dashboard: approve it here if its page shows the same code (the key carries the code).
+  const waiting = (input.accessRequests ?? []).filter((a) => Date.parse(a.expiresAt) > Date.now());
+  for (const a of waiting) items.push({ key: `${APPROVE_PREFIX}${a.code}`, label: `Approve dashboard access: code ${a.code}`, action: "dashboard.approve", icon: "dialog-password" });
   items.push({ key: "sep.1", type: "separator" });
   items.push({
     key: "tunnel",

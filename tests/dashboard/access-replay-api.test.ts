@@ -10,6 +10,7 @@ const BASE = "http://127.0.0.1:8765";
 let env: TestEnv;
 let app: ApiApp;
 const notified: string[] = [];
+const events: { code: string; state: string }[] = [];
 const sent: { method: string; url: string; headers: Record<string, string>; body: string; source: string; peer: string | null | undefined }[] = [];
 
 async function call(method: string, path: string, headers: Record<string, string> = {}, body?: string) {
@@ -32,6 +33,7 @@ beforeAll(async () => {
     return new Response('{"done":true}', { status: 200 });
   };
   env.daemon.ctx.services.broker = broker;
+  env.daemon.ctx.events.on("dashboard.access", (e) => void events.push(e.data));
   env.daemon.ctx.services.alerts = { active: () => [], notify: (n) => void notified.push(n.body) };
   await createInspectorComponent(env.daemon.ctx).start();
   app = createApp(env.daemon.ctx, { token: () => TOKEN, docs: false });
@@ -54,6 +56,9 @@ describe("Ask for access (issue 24 item 9)", () => {
     const code = /id="access-code">([A-Z0-9-]+)</.exec(waiting.text)![1]!;
     expect(waiting.text).toContain(`dashboard approve ${code}`);
     expect(waiting.text).toContain('http-equiv="refresh"');
+    // /ws (the tray) hears of it with the code; the public event ring does not keep it.
+    expect(events.map((e) => `${e.state} ${e.code}`)).toEqual([`requested ${code}`]);
+    expect(env.daemon.ctx.events.recent().some((e) => e.type === "dashboard.access")).toBe(false);
     // The owner's desktop is told, with the same code and the command that approves it.
     expect(notified).toEqual([`A browser on this machine asks for the dashboard and shows code ${code}. If it is yours, approve: cloudtolocalllm-tunnel dashboard approve ${code}`]);
 
@@ -69,6 +74,7 @@ describe("Ask for access (issue 24 item 9)", () => {
     expect((await call("GET", "/auth/wait", { cookie: `c2l_access=${code}` })).status).toBe(401);
 
     expect((await call("POST", "/api/v1/dashboard/approve", { ...AUTH, ...json }, JSON.stringify({ code }))).json).toEqual({ approved: true });
+    expect(events.map((e) => `${e.state} ${e.code}`)).toEqual([`requested ${code}`, `approved ${code}`]);
     const inside = await call("GET", "/auth/wait", { cookie: access });
     expect(inside.status).toBe(303);
     expect(inside.headers.get("location")).toBe("/");

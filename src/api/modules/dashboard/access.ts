@@ -6,7 +6,7 @@ import { logger } from "../../../core/log.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { access } from "../../security/access.ts";
-import { ACCESS_COOKIE, accessRequestsFor } from "../../security/access-requests.ts";
+import { ACCESS_COOKIE, accessRequestsFor, normalizeCode } from "../../security/access-requests.ts";
 import { requestHost } from "../../security/host.ts";
 import { readCookie, sessionsFor } from "../../security/sessions.ts";
 import { accessPage } from "./pages.ts";
@@ -43,6 +43,7 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
         const r = accessRequestsFor(deps.ctx).ask();
         if (!r.ok) return accessPage(429, "Too many requests", r.reason, { ask: true });
         log.info("dashboard access requested", { code: r.code, approve: approveHint(r.code) });
+        deps.ctx.events.emit("dashboard.access", { code: r.code, state: "requested", expiresAt: new Date(r.expiresAt).toISOString() });
         deps.ctx.services.alerts?.notify?.({
           title: "Dashboard access requested",
           body: `A browser on this machine asks for the dashboard and shows code ${r.code}. If it is yours, approve: ${approveHint(r.code)}`,
@@ -80,6 +81,7 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
       ({ body }) => {
         if (!accessRequestsFor(deps.ctx).approve(body.code))
           throw new HttpError("not_found", `no dashboard access request is waiting with code "${body.code.slice(0, 20)}" (codes last two minutes and work once)`);
+        deps.ctx.events.emit("dashboard.access", { code: normalizeCode(body.code), state: "approved", expiresAt: new Date().toISOString() });
         return { approved: true as const };
       },
       {
