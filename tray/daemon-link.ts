@@ -15,6 +15,14 @@ export interface LinkState {
   revision: number;
   /** The daemon answers but the live stream was refused (e.g. the API token is missing or wrong). */
   problem: string | null;
+  /** Dashboard access requests waiting for approval (from dashboard.access events), oldest first. */
+  access: { code: string; expiresAt: string }[];
+}
+
+/** The waiting requests after one dashboard.access event: a new one added, an approved one removed, expired ones dropped. */
+export function pendingAccess(list: LinkState["access"], e: { code: string; state: "requested" | "approved"; expiresAt: string }, now = Date.now()): LinkState["access"] {
+  const rest = list.filter((a) => a.code !== e.code && Date.parse(a.expiresAt) > now);
+  return e.state === "requested" ? [...rest, { code: e.code, expiresAt: e.expiresAt }] : rest;
 }
 
 export interface DaemonLinkOptions {
@@ -32,7 +40,7 @@ export class DaemonLink {
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
   private delay: number;
   private stopped = false;
-  readonly state: LinkState = { status: null, linking: true, lastAlert: null, revision: 0, problem: null };
+  readonly state: LinkState = { status: null, linking: true, lastAlert: null, revision: 0, problem: null, access: [] };
 
   constructor(private readonly opts: DaemonLinkOptions) {
     this.delay = opts.backoff?.initialMs ?? 500;
@@ -191,6 +199,9 @@ export class DaemonLink {
       case "config.rejected":
         this.refreshSoon();
         return false;
+      case "dashboard.access":
+        this.state.access = pendingAccess(this.state.access, msg.data);
+        return true;
       default:
         return false;
     }

@@ -15,7 +15,7 @@ import { selfCommand } from "./self-command.ts";
 import { copyToClipboard } from "./clipboard.ts";
 import { createNotifier } from "../src/desktop/notify/notifier.ts";
 import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
-import { buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
+import { APPROVE_PREFIX, buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
 import { startUnit, unitState } from "../src/desktop/systemd-user.ts";
 import { closeDaemonLog, openDaemonLog } from "../src/desktop/daemon-log.ts";
 import { daemonLogFile } from "../src/config/paths.ts";
@@ -124,6 +124,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
       input.linking = s.linking;
       input.lastAlert = s.lastAlert;
       input.linkProblem = s.problem;
+      input.accessRequests = s.access;
       if (s.status) {
         const c = compatibility(VERSION, s.status.daemon.version);
         input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
@@ -185,6 +186,13 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
           }, Math.max(0, Date.parse(d.expiresAt) - Date.now()));
           expire.unref?.();
           await open(d.verificationUriComplete ?? d.verificationUri);
+          break;
+        }
+        case "dashboard.approve": {
+          const code = clicked.key.slice(APPROVE_PREFIX.length);
+          await client.call("POST", "/api/v1/dashboard/approve", { json: { code } });
+          link.state.access = link.state.access.filter((a) => a.code !== code);
+          input.accessRequests = link.state.access;
           break;
         }
         case "auth.logout":

@@ -160,3 +160,12 @@ test("a daemon that refuses the tray is critical, says why, and does not offer S
   expect(v.tooltip.body).toBe("Cannot follow the daemon: the daemon runs but refused the tray: missing or wrong API token");
   expect(item(v, "daemon.start").visible).toBe(false);
 });
+
+test("a dashboard access request waiting gets an Approve item with its code; an expired one does not", () => {
+  const later = new Date(Date.now() + 60_000).toISOString();
+  const gone = new Date(Date.now() - 1000).toISOString();
+  const v = buildView(input(daemonStatus(), { accessRequests: [{ code: "K7QM-3XHD", expiresAt: later }, { code: "ZZZZ-2222", expiresAt: gone }] }));
+  const approve = flat(v.menu).filter((i) => i.action === "dashboard.approve");
+  expect(approve.map((i) => [i.key, i.label])).toEqual([["dashboard.approve.K7QM-3XHD", "Approve dashboard access: code K7QM-3XHD"]]);
+  expect(flat(buildView(input(daemonStatus())).menu).some((i) => i.action === "dashboard.approve")).toBe(false);
+});

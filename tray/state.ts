@@ -5,6 +5,8 @@ import { iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 import { serving, verdict } from "../src/core/verdict.ts";
 
 export const TITLE = "CloudToLocalLLM tunnel";
+/** Menu keys of the "Approve dashboard access" items: this prefix and the code. */
+export const APPROVE_PREFIX = "dashboard.approve.";
 
 /** Everything the view depends on; the tray rebuilds the view from it after every change. */
 export interface TrayInput {
@@ -27,6 +29,8 @@ export interface TrayInput {
   signInCode?: string | null;
   /** The log file of a daemon started without systemd ("Start daemon"), named while the daemon is not running. */
   daemonLog?: string | null;
+  /** Dashboard access requests waiting for approval: each gets an "Approve" item. */
+  accessRequests?: { code: string; expiresAt: string }[];
 }
 
 export type SniStatus = "Passive" | "Active" | "NeedsAttention";
@@ -56,6 +60,7 @@ export type MenuAction =
   | "notifications.toggle"
   | "auth.login"
   | "auth.logout"
+  | "dashboard.approve"
   | "daemon.start"
   | "open.log"
   | "quit";
@@ -221,6 +226,9 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
   lines.forEach((l, i) => items.push({ key: `status.line.${i}`, label: l, enabled: false }));
   if (input.compatWarning) items.push({ key: "warning.compat", label: `⚠ ${input.compatWarning}`, enabled: false, icon: "dialog-warning" });
   if (input.actionError) items.push({ key: "warning.action", label: `⚠ ${input.actionError}`, enabled: false, icon: "dialog-error" });
+  // A browser asked for the dashboard: approve it here if its page shows the same code (the key carries the code).
+  const waiting = (input.accessRequests ?? []).filter((a) => Date.parse(a.expiresAt) > Date.now());
+  for (const a of waiting) items.push({ key: `${APPROVE_PREFIX}${a.code}`, label: `Approve dashboard access: code ${a.code}`, action: "dashboard.approve", icon: "dialog-password" });
   items.push({ key: "sep.1", type: "separator" });
   items.push({
     key: "tunnel",

@@ -247,6 +247,21 @@ describe("alerts component", () => {
     await c.stop();
   });
 
+  test("notify() (a dashboard access request) goes to the desktop while [alerts] notifications is on, and not when off", async () => {
+    const { alertsComponentFactory } = await import("./component.ts");
+    let current = defaultConfig();
+    const sent: string[] = [];
+    const ctx = { config: { current: () => current }, events: new EventBus(), services: {} } as unknown as Parameters<ReturnType<typeof alertsComponentFactory>>[0];
+    const c = alertsComponentFactory({ clock: new ManualClock(), notifier: { warning: () => null, send: async (n) => (sent.push(`${n.title}: ${n.body}`), true) } })(ctx);
+    await c.start();
+    ctx.services.alerts!.notify!({ title: "Dashboard access requested", body: "code K7QM-3XHD", urgency: "normal" });
+    current = structuredClone(current);
+    current.alerts.notifications = false;
+    ctx.services.alerts!.notify!({ title: "Dashboard access requested", body: "code ZZZZ-2222", urgency: "normal" });
+    expect(sent).toEqual(["Dashboard access requested: code K7QM-3XHD"]);
+    await c.stop();
+  });
+
   test("a notifier problem (notify-send missing) shows in the service's warnings while notifications are on", async () => {
     const { alertsComponentFactory } = await import("./component.ts");
     const { createNotifier, MISSING_NOTIFY_SEND } = await import("../desktop/notify/notifier.ts");

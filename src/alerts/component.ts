@@ -37,6 +37,9 @@ export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFacto
 
     const service: AlertsService & { warnings(): string[] } = {
       active: () => engine.active(),
+      notify: (n) => {
+        if (cfg().alerts.notifications) void notifier.send(n);
+      },
       warnings: () => {
         const w = notifier.warning();
         return w && cfg().alerts.notifications ? [w] : [];

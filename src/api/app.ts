@@ -18,6 +18,7 @@ import { wsModule } from "./modules/ws/index.ts";
 import { docsModule } from "./modules/docs/index.ts";
 import { WsHub } from "./modules/ws/hub.ts";
 import { dashboardModule } from "./modules/dashboard/index.ts";
+import { dashboardAccessModule } from "./modules/dashboard/access.ts";
 import { requestsModule } from "./modules/requests/index.ts";
 import { authModule } from "./modules/auth/index.ts";
 import { keysModule } from "./modules/keys/index.ts";
@@ -61,6 +62,7 @@ export function createApp(ctx: DaemonContext, opts: AppOptions = {}) {
     .use(wsModule(deps, hub))
     .use(authModule(deps))
     .use(dashboardModule(deps))
+    .use(dashboardAccessModule(deps))
     .use(requestsModule(deps))
     .use(keysModule(deps))
     .use(usageModule(deps))

@@ -263,6 +263,7 @@ export class Broker implements BrokerService {
           }
         }
         const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
+        ex.requestHeaders = req.headers;
         if (admitted) {
           ex.keyName = admitted.key?.name ?? null;
           ex.caller = admitted.caller;
@@ -274,6 +275,7 @@ export class Broker implements BrokerService {
         const body = await res.bytes();
         ex.bytesOut = body.byteLength;
         ex.ttfbMs = performance.now() - ex.started;
+        ex.responseHeaders = res.headers;
         ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
         return new Response(body, { status: res.status, headers: res.headers });
       }

@@ -14,6 +14,7 @@ export const createBrokerComponent: ComponentFactory = (ctx) => {
       await broker.start();
       ctx.services.broker = broker;
       listener = new ProxyListener(broker, config);
+      ctx.services.brokerUrl = () => listener?.url ?? null;
       // A taken port fails the start (a ListenError naming [proxy] listen): a daemon without the broker it was asked for
       // would look healthy while every local app fails, so `serve` exits 1 with that sentence instead.
       if (config.proxy.enabled) listener.start(config.proxy);

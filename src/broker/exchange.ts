@@ -6,6 +6,7 @@ import type { CallerClass, RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type StreamFormat } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { capturedHeaders } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
@@ -91,6 +92,9 @@ export class Exchange {
   caller: CallerClass;
   /** Time spent waiting for a slot (the gate's queue). */
   queueMs = 0;
+  /** The client's headers and the ones it got back: references only, copied (redacted) when a record is emitted. */
+  requestHeaders: Headers | null = null;
+  responseHeaders: Headers | null = null;
   private responseCapture: Uint8Array[] | null = null;
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
@@ -433,6 +437,10 @@ export class Exchange {
       queueMs: this.queueMs,
     };
     if (this.tokensEstimated) rec.tokensEstimated = true;
+    const reqHeaders = capturedHeaders(this.requestHeaders);
+    if (reqHeaders) rec.requestHeaders = reqHeaders;
+    const resHeaders = capturedHeaders(this.responseHeaders);
+    if (resHeaders) rec.responseHeaders = resHeaders;
     if (this.capture.enabled) {
       if (this.requestBody !== undefined) rec.requestBody = this.requestBody;
       if (this.responseCapture) rec.responseBody = dec.decode(Buffer.concat(this.responseCapture));

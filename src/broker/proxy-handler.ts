@@ -167,6 +167,7 @@ export async function proxy(
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
   ex.holdBody(read.release);
   ex.bytesIn = bytesIn;
+  ex.requestHeaders = req.headers;
   if (stripUsage) ex.stripper = new UsageStripper();
   if (admitted) {
     ex.keyName = admitted.key?.name ?? null;
@@ -282,6 +283,7 @@ export async function proxy(
       const queueMs = queued?.waitedMs ?? 0;
       headers.set("server-timing", `broker;dur=${(sentAt - bodyRead - queueMs).toFixed(2)}, queue;dur=${queueMs.toFixed(2)}`);
       if (queued) headers.set("x-queue-position", String(queued.position));
+      ex.responseHeaders = headers;
       if (ex.isSmall(res)) {
         let bytes: Uint8Array;
         try {

@@ -59,6 +59,8 @@ export interface Services {
   metricsHistory?: MetricsHistoryService;
   /** API keys and the one admission check (broker and tunnel). */
   gateway?: GatewayService;
+  /** The broker's listener as a client on this machine reaches it (http://127.0.0.1:11435), or null when it is off. */
+  brokerUrl?: () => string | null;
 }
 
 export interface DaemonContext {

@@ -267,6 +267,10 @@ export const RequestRecord = t.Object(
     key: t.Optional(Nullable(t.String({ description: "The name of the API key the request used, or null." }))),
     caller: t.Optional(t.UnionEnum(["local", "lan", "tunnel"], { description: "local (this machine), lan (another machine) or tunnel." })),
     queueMs: t.Optional(t.Number({ description: "Time the request waited in the broker's queue (max_parallel)." })),
+    requestHeaders: t.Optional(
+      t.Record(t.String(), t.String(), { description: "The client's request headers, credentials (Authorization, x-api-key, cookies, c2l_ keys) shown as [redacted]; at most 48, values cut at 256 characters." }),
+    ),
+    responseHeaders: t.Optional(t.Record(t.String(), t.String(), { description: "The response headers the client got, redacted and bounded the same way." })),
   },
   { additionalProperties: true },
 );
@@ -392,6 +396,8 @@ export interface AlertsService {
   active(): Alert[];
   /** Problems with delivering alerts (e.g. notify-send missing), for status warnings and doctor. */
   warnings?(): string[];
+  /** A desktop notification through the alerts' notifier, when [alerts] notifications is on (dashboard access requests). */
+  notify?(n: { title: string; body: string; urgency: "low" | "normal" | "critical" }): void;
 }
 
 export interface ConfigService {

@@ -3,6 +3,7 @@ import type { RequestRecord } from "../core/contracts.ts";
 import { call } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
+import { RequestDetail } from "./inspector-detail.ts";
 
 type Rec = RequestRecord;
 
@@ -24,6 +25,9 @@ export class Inspector {
   private max = 200;
   private loaded = false;
   private selected: string | null = null;
+  /** Where Copy as curl points: the broker's address as the daemon reports it. */
+  private brokerUrl = "http://127.0.0.1:11435";
+  private readonly detail = new RequestDetail(() => this.brokerUrl);
   private readonly body = $<HTMLTableSectionElement>("#requests-body");
   private readonly form = $<HTMLFormElement>("#requests-filters");
 
@@ -49,8 +53,9 @@ export class Inspector {
   /** Fetches the daemon's ring (first visit and after a reconnect); live events fill in afterwards. */
   async load(): Promise<void> {
     try {
-      const r = await call<{ requests: Rec[]; capacity?: number } | Rec[]>("GET", "/api/v1/requests?limit=1000");
+      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests?limit=1000");
       const list = Array.isArray(r) ? r : r.requests;
+      if (!Array.isArray(r) && r.brokerUrl) this.brokerUrl = r.brokerUrl;
       if (!Array.isArray(r) && typeof r.capacity === "number" && r.capacity > 0) this.max = r.capacity;
       // Merge: keep live records that arrived while the request was in flight.
       const seen = new Set(list.map((x) => x.id));
@@ -143,38 +148,12 @@ export class Inspector {
     this.selected = id;
     const panel = $("#request-detail");
     const r = id ? this.records.find((x) => x.id === id) : undefined;
+    $("#requests-split").classList.toggle("open", !!r);
     if (!r) {
       panel.hidden = true;
       return;
     }
-    const dl = $("#request-fields");
-    const field = (k: string, v: string) => [h("dt", {}, k), h("dd", {}, v)];
-    dl.replaceChildren(
-      ...field("Id", r.id),
-      ...field("Time", new Date(r.time).toLocaleString()),
-      ...field("Source", r.source),
-      ...field("Request", `${r.method} ${r.path}`),
-      ...field("Model", r.model ?? fmt.DASH),
-      ...field("Upstream", r.upstream ?? fmt.DASH),
-      ...field("Status", r.status ? String(r.status) : fmt.DASH),
-      ...field("Time to first token", fmt.ms(r.ttfbMs)),
-      ...field("Duration", fmt.ms(r.durationMs)),
-      ...field("Tokens/s", fmt.rate(r.tokensPerSec, "")),
-      ...field("Bytes in / out", `${fmt.bytes(r.bytesIn)} / ${fmt.bytes(r.bytesOut)}`),
-      ...field("Error", r.error ?? "none"),
-    );
-    const bodies = $("#request-bodies");
-    const hasBodies = r.requestBody !== undefined || r.responseBody !== undefined;
-    bodies.replaceChildren(
-      ...(hasBodies
-        ? [
-            h("h4", {}, "Request body", r.requestBodyTruncated ? " (truncated)" : ""),
-            h("pre", { tabindex: 0 }, r.requestBody ?? ""),
-            h("h4", {}, "Response body", r.responseBodyTruncated ? " (truncated)" : ""),
-            h("pre", { tabindex: 0 }, r.responseBody ?? ""),
-          ]
-        : [h("p", { class: "muted" }, "Bodies are not kept (privacy). Turn on [dashboard] capture_bodies to keep them, up to body_cap bytes.")]),
-    );
+    this.detail.show(r);
     panel.hidden = false;
     for (const tr of this.body.querySelectorAll("tr")) tr.setAttribute("aria-selected", String(tr.dataset.request === id));
     $<HTMLElement>("#request-detail-title").focus();

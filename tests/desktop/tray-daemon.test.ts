@@ -107,6 +107,27 @@ describe("tray with a real daemon", () => {
     expect(res.headers.get("set-cookie")).toBeTruthy();
   }, 30_000);
 
+  test("a page's Ask for access shows in the menu with its code; clicking Approve lets that browser in", async () => {
+    const api = daemon.urls.api!;
+    const asked = await fetch(`${api}/auth/request`, { method: "POST", headers: { origin: api }, redirect: "manual" });
+    expect(asked.status).toBe(303);
+    const access = asked.headers.get("set-cookie")!.split(";")[0]!;
+    const page = await (await fetch(`${api}/auth/wait`, { headers: { cookie: access }, redirect: "manual" })).text();
+    const code = /id="access-code">([A-Z0-9-]+)</.exec(page)![1]!;
+    const approve = await until(async () => {
+      const { m, items } = await menu();
+      const it = items.find((i) => i.label === `Approve dashboard access: code ${code}`);
+      return it ? { m, id: it.id } : null;
+    }, 10_000, `the Approve item (tray: ${tray.stderr()})`);
+    await approve.m.Event!(approve.id, "clicked", new dbus.Variant("s", ""), 0);
+    await until(() => tray.stderr().includes("menu action done action=dashboard.approve"), 5000, `approve done (tray: ${tray.stderr()})`);
+    const inside = await fetch(`${api}/auth/wait`, { headers: { cookie: access }, redirect: "manual" });
+    expect(inside.status).toBe(303);
+    expect(inside.headers.get("set-cookie")).toContain("c2l_session=");
+    // Approved: the item is gone.
+    await until(async () => !(await menu()).items.some((i) => i.label.includes(code)), 5000, "the Approve item to go");
+  }, 30_000);
+
   test("an upstream going down turns the icon critical and NeedsAttention via the real alert; recovery turns it back", async () => {
     const { sni, get } = await item();
     const signals: string[] = [];

@@ -20,7 +20,7 @@ export const dashboardModule = (deps: ApiDeps) =>
         if (s) return dashboardPage(s.csrf);
         return plainPage(401, "Open the dashboard from your desktop", "This browser has no dashboard session (or it has ended).");
       },
-      { access: "public", detail: { tags, summary: "The dashboard page (HTML; needs the session cookie from /auth, else a page saying how to open it)" } },
+      { access: "public", detail: { tags, summary: "The dashboard page (HTML; needs the session cookie from /auth, else a page saying how to open it or ask for access)" } },
     )
     .get(
       "/auth",

@@ -32,11 +32,31 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
-/** A page without script for "no session" and "link expired": says what to run, nothing more. */
-export async function plainPage(status: number, title: string, message: string): Promise<Response> {
+/** The page shell without script: title and paragraphs (already HTML). */
+async function shell(status: number, title: string, inner: string, extraHead = ""): Promise<Response> {
   const { ASSET_VERSION } = await assets();
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><title>${escapeHtml(title)} — CloudToLocalLLM tunnel</title><link rel="icon" href="/dashboard/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/dashboard/app.css?v=${ASSET_VERSION}"></head><body><main class="plain"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p><p>Run <code>cloudtolocalllm-tunnel dashboard</code> in a terminal, or choose <strong>Open dashboard</strong> in the tray menu: it opens a fresh sign-in link.</p></main></body></html>`;
-  return new Response(html, { status, headers: PAGE_HEADERS });
+  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${extraHead}<title>${escapeHtml(title)} — CloudToLocalLLM tunnel</title><link rel="icon" href="/dashboard/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/dashboard/app.css?v=${ASSET_VERSION}"></head><body><main class="plain"><h1>${escapeHtml(title)}</h1>${inner}</main></body></html>`;
+  // same-origin, not no-referrer: with no-referrer a browser posts the Ask for access form with `Origin: null`, which
+  // cannot be told from a sandboxed page elsewhere. These pages carry no secret in their address.
+  return new Response(html, { status, headers: { ...PAGE_HEADERS, "referrer-policy": "same-origin" } });
+}
+
+const HOW_TO_OPEN = `<p>Run <code>cloudtolocalllm-tunnel dashboard</code> in a terminal, or choose <strong>Open dashboard</strong> in the tray menu: it opens a fresh sign-in link.</p>`;
+/** A plain form (no script): the CSP allows posting to the page's own origin. */
+const ASK_FORM = `<form method="post" action="/auth/request"><p>Or ask from here: the owner of this machine approves this browser with the code shown next.</p><button type="submit" id="ask-access">Ask for access</button></form>`;
+
+/** A page without script for "no session" and "link expired": says what to run, and offers to ask for access. */
+export async function plainPage(status: number, title: string, message: string): Promise<Response> {
+  return shell(status, title, `<p>${escapeHtml(message)}</p>${HOW_TO_OPEN}${ASK_FORM}`);
+}
+
+/** The pages of an access request: waiting with its code (reloads itself every 2 s), refused, or asked too often. */
+export async function accessPage(status: number, title: string, message: string, o: { code?: string; waiting?: boolean; ask: boolean } = { ask: false }): Promise<Response> {
+  let inner = `<p>${escapeHtml(message)}</p>`;
+  if (o.code)
+    inner += `<p class="access-code" id="access-code">${escapeHtml(o.code)}</p><p>The owner approves it with <code>cloudtolocalllm-tunnel dashboard approve ${escapeHtml(o.code)}</code>, or in the tray menu. Approve only a code this page shows: a desktop notification names it too. This page goes on to the dashboard by itself once approved.</p>`;
+  if (o.ask) inner += `${HOW_TO_OPEN}${ASK_FORM}`;
+  return shell(status, title, inner, o.waiting ? `<meta http-equiv="refresh" content="2">` : "");
 }
 
 const TYPES: Record<string, string> = {

@@ -21,4 +21,13 @@ export const RequestsList = t.Object({
   capacity: t.Number({ description: "Requests the inspector keeps ([dashboard] inspector_size)." }),
   captureBodies: t.Boolean(),
   bodyCap: t.Number(),
+  brokerUrl: t.Optional(t.Union([t.String({ description: "The broker's address on this machine (for Copy as curl)." }), t.Null()])),
+});
+
+export const ReplayParams = t.Object({ id: t.String({ maxLength: 100 }) });
+
+export const ReplayResult = t.Object({
+  replayOf: t.String({ description: "The id of the request that was sent again." }),
+  status: t.Number({ description: "The status the broker answered the replay with." }),
+  bytes: t.Number({ description: "Response body bytes (read and dropped; the inspector shows them if capture is on)." }),
 });

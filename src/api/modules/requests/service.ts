@@ -10,5 +10,5 @@ export function listRequests(ctx: DaemonContext, query: Query) {
   const inspector = ctx.services.inspector;
   if (!inspector) throw new HttpError("unavailable", "the request inspector is not running in this daemon");
   const o = inspector.options();
-  return { requests: inspector.list({ ...filter, limit: filter.limit ?? 200 }), capacity: o.size, captureBodies: o.captureBodies, bodyCap: o.bodyCap };
+  return { requests: inspector.list({ ...filter, limit: filter.limit ?? 200 }), capacity: o.size, captureBodies: o.captureBodies, bodyCap: o.bodyCap, brokerUrl: ctx.services.brokerUrl?.() ?? null };
 }

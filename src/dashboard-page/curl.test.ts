@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import type { RequestRecord } from "../core/contracts.ts";
+import { curlCommand, shellQuote } from "./curl.ts";
+
+const base: RequestRecord = {
+  id: "1-x",
+  time: "2026-12-06T12:00:00.000Z",
+  source: "local",
+  method: "POST",
+  path: "/api/chat",
+  model: "llama3.2:1b",
+  upstream: "alpha",
+  status: 200,
+  ttfbMs: 10,
+  durationMs: 50,
+  tokensPerSec: 100,
+  bytesIn: 27,
+  bytesOut: 100,
+  error: null,
+};
+
+test("a captured request becomes a curl line for the broker: credentials as $C2L_KEY, the body quoted for the shell", () => {
+  const r: RequestRecord = {
+    ...base,
+    requestBody: `{"model":"it's","x":"$HOME"}`,
+    requestHeaders: { host: "127.0.0.1:11435", authorization: "[redacted]", cookie: "[redacted]", "content-type": "application/json", "x-auth-token": "[redacted]" },
+  };
+  expect(curlCommand(r, "http://127.0.0.1:11435/")).toBe(
+    `curl 'http://127.0.0.1:11435/api/chat' -H "Authorization: Bearer $C2L_KEY" -H 'content-type: application/json' -H "x-auth-token: $C2L_SECRET_1" --data-raw '{"model":"it'\\''s","x":"$HOME"}'`,
+  );
+});
+
+test("a body not kept whole is read from a file, with a note; a bodyless GET has no -X", () => {
+  expect(curlCommand({ ...base, requestBody: '{"model"', requestBodyTruncated: true }, "http://h:1")).toBe(
+    "# The body was not kept whole ([dashboard] capture_bodies, body_cap): put it in body.json first.\ncurl 'http://h:1/api/chat' --data-binary @body.json",
+  );
+  expect(curlCommand({ ...base, method: "GET", path: "/api/tags", bytesIn: 0, requestHeaders: { "x-api-key": "[redacted]" } }, "http://h:1")).toBe(
+    `curl 'http://h:1/api/tags' -H "x-api-key: $C2L_KEY"`,
+  );
+  expect(curlCommand({ ...base, method: "DELETE", bytesIn: 0 }, "http://h:1")).toBe("curl -X DELETE 'http://h:1/api/chat'");
+  expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
+});

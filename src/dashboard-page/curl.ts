@@ -1,0 +1,46 @@
+// "Copy as curl": an inspected request as a curl command line for the broker, credentials as shell variables, never values.
+import type { RequestRecord } from "../core/contracts.ts";
+
+/** What a redacted header value looks like in a record (src/net/captured-headers.ts). */
+const REDACTED = "[redacted]";
+/** Not on the command line: framing curl sets itself, the client's connection headers, and the dashboard's own marker. */
+const SKIP = new Set(["host", "content-length", "connection", "keep-alive", "transfer-encoding", "accept-encoding", "expect", "cookie", "x-c2l-replay-of"]);
+/** A redacted credential → the header curl sends instead (the variable is expanded by the shell, so it stays out of the text). */
+const PLACEHOLDER: Record<string, string> = {
+  authorization: '"Authorization: Bearer $C2L_KEY"',
+  "x-api-key": '"x-api-key: $C2L_KEY"',
+  "api-key": '"api-key: $C2L_KEY"',
+};
+
+/** One shell word in single quotes: nothing inside is expanded. */
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether the body was kept whole (or there was none): the command then sends exactly what the client sent. */
+export function bodyComplete(r: RequestRecord): boolean {
+  if (r.bytesIn === 0) return true;
+  return r.requestBody !== undefined && !r.requestBodyTruncated;
+}
+
+export function curlCommand(r: RequestRecord, brokerUrl: string): string {
+  const parts = ["curl"];
+  const hasBody = r.bytesIn > 0 || (r.requestBody !== undefined && r.requestBody !== "");
+  if (!(r.method === "GET" && !hasBody) && !(r.method === "POST" && hasBody)) parts.push("-X", r.method);
+  parts.push(shellQuote(brokerUrl.replace(/\/+$/, "") + r.path));
+  let other = 0;
+  for (const [name, value] of Object.entries(r.requestHeaders ?? {})) {
+    if (SKIP.has(name)) continue;
+    if (value === REDACTED) parts.push("-H", PLACEHOLDER[name] ?? `"${name}: $C2L_SECRET_${++other}"`);
+    else parts.push("-H", shellQuote(`${name}: ${value}`));
+  }
+  let note = "";
+  if (hasBody) {
+    if (bodyComplete(r)) parts.push("--data-raw", shellQuote(r.requestBody ?? ""));
+    else {
+      note = "# The body was not kept whole ([dashboard] capture_bodies, body_cap): put it in body.json first.\n";
+      parts.push("--data-binary", "@body.json");
+    }
+  }
+  return note + parts.join(" ");
+}

@@ -1,0 +1,32 @@
+// Headers as the request inspector keeps them: credentials replaced by a marker, and bounded in count and length.
+import { SECRET_NAME } from "./redact-url.ts";
+
+/** What replaces a secret header value. */
+export const HEADER_REDACTED = "[redacted]";
+/** Headers kept per request and characters per value: a record stays small whatever a client sends. */
+export const MAX_HEADERS = 48;
+export const MAX_VALUE = 256;
+
+/** Credentials by name: the client's to the broker, cookies, and anything a proxy or SDK names like a secret. */
+const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"]);
+
+/** Whether a header's value is a secret: by its name, or because it holds a gateway key (`c2l_…`) anywhere. */
+export function isSecretHeader(name: string, value: string): boolean {
+  const n = name.toLowerCase();
+  if (SECRET_HEADERS.has(n) || value.includes("c2l_")) return true;
+  // Our own x-c2l-* headers carry ids, never secrets, nor do rate-limit counters ("x-ratelimit-remaining-tokens");
+  // other names with a credential-like word are hidden.
+  return !n.startsWith("x-c2l-") && !n.startsWith("content-") && !n.includes("ratelimit") && n !== "accept" && n !== "user-agent" && n !== "server-timing" && SECRET_NAME.test(n);
+}
+
+/** Name → value (lower-case names), secrets redacted, at most MAX_HEADERS entries of at most MAX_VALUE characters. */
+export function capturedHeaders(headers: Headers | null | undefined): Record<string, string> | undefined {
+  if (!headers) return undefined;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [name, value] of headers) {
+    if (n++ >= MAX_HEADERS) break;
+    out[name] = isSecretHeader(name, value) ? HEADER_REDACTED : value.length > MAX_VALUE ? value.slice(0, MAX_VALUE) + "…" : value;
+  }
+  return out;
+}
