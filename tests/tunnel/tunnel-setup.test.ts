@@ -108,6 +108,12 @@ describe("a refused tunnel token", () => {
 
 describe("the cloud URL", () => {
   test("status (human and --json) and `tunnel restart` show the URL cloud clients use, and it answers", async () => {
+    // One agent per tunnel: a daemon of an earlier test still connected as the same tunnel would replace this one's
+    // connection after its restart (the newer connection wins) and the two would take turns.
+    for (const old of daemons.splice(0)) {
+      await old.stop();
+      removeHome(old.home);
+    }
     // The token from the environment, as the other tunnel tests pass it: connected from the start.
     const d = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: agentUrl() }));
     daemons.push(d);
