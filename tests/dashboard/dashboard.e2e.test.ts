@@ -15,6 +15,8 @@ import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, relayToml, startRelayProc, type Rel
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
 const ARTIFACTS = join(REPO, "artifacts");
+/** The committed screenshot is rewritten only when asked (C2L_UPDATE_SCREENSHOTS=1); otherwise it goes to artifacts/. */
+const OVERVIEW_SHOT = process.env.C2L_UPDATE_SCREENSHOTS === "1" ? join(REPO, "docs/screenshots/dashboard-overview.png") : join(ARTIFACTS, "dashboard-overview.png");
 const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let alpha: FakeOllama;
@@ -300,6 +302,11 @@ describe("dashboard in Chromium", () => {
       expect(await card.locator('[data-f="p95"]').textContent()).toBe("—");
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, "dashboard-verdict.png") });
+      // README's picture of the overview: the verdict banner down to the tunnel card with its cloud URL block.
+      await step("cloud URL shown", page.locator("#tunnel-cloud-url", { hasText: `/t/${TUNNEL_ID}/` }).waitFor({ timeout: 5000 }));
+      const bottom = await page.locator("#tunnel-card").evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY);
+      mkdirSync(join(OVERVIEW_SHOT, ".."), { recursive: true });
+      await page.screenshot({ path: OVERVIEW_SHOT, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(bottom) + 16 } });
       await step("alert raised", alert.waitFor({ timeout: 10_000 }));
       expect(await alert.textContent()).toContain("beta");
     } finally {

@@ -1,5 +1,5 @@
 // README's `cli` and `config` sections must match what scripts/gen-docs.ts generates from the command table and the schema,
-// and every command the README shows works as written after its Quick start.
+// every command the README shows works as written after its Quick start, and the screenshots the suite takes are shown.
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -224,3 +224,16 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
     removeHome(d.home);
   }
 }, 60_000);
+
+test("every screenshot the test suite writes to docs/screenshots is checked in and shown in the README; every image it shows exists", () => {
+  const repo = REPO_DIR;
+  const readme = readFileSync(README, "utf8");
+  // The tests name the committed file they rewrite under C2L_UPDATE_SCREENSHOTS=1 (tests/dashboard, tests/desktop).
+  const written = new Set<string>();
+  for (const file of new Bun.Glob("tests/**/*.test.ts").scanSync(repo))
+    for (const m of readFileSync(join(repo, file), "utf8").matchAll(/docs\/screenshots\/([\w-]+\.png)/g)) written.add(`docs/screenshots/${m[1]}`);
+  expect([...written].sort()).toEqual(expect.arrayContaining(["docs/screenshots/dashboard-overview.png", "docs/screenshots/tray-tooltip.png"]));
+  const shown = [...readme.matchAll(/!\[[^\]]+\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+  for (const shot of written) expect({ shot, shown: shown.includes(shot) }).toEqual({ shot, shown: true });
+  for (const img of shown) expect({ img, exists: existsSync(join(repo, img)) && statSync(join(repo, img)).size > 1000 }).toEqual({ img, exists: true });
+});

@@ -19,6 +19,7 @@ export const SYSTEM_TOOLS = {
   "secret-tool": { package: "libsecret-tools", usedFor: "reading and writing keyring items as another client" },
   Xvfb: { package: "xvfb", usedFor: "a virtual X display for the tray in a real panel" },
   "xfce4-panel": { package: "xfce4-panel", usedFor: "a real panel that draws the tray icon" },
+  xdotool: { package: "xdotool", usedFor: "pointing at the tray icon in the panel, so it shows its tooltip" },
   import: { package: "imagemagick", usedFor: "screenshots of the panel" },
   convert: { package: "imagemagick", usedFor: "decoding PNGs and screenshots to pixels" },
   identify: { package: "imagemagick", usedFor: "reading PNG headers" },
