@@ -5,7 +5,7 @@ import type { Alert, BrokerService, UpstreamStatus } from "../core/contracts.ts"
 import { EventBus, type EventMap, type EventType } from "../core/events.ts";
 import { AlertEngine } from "./engine.ts";
 import { ManualClock } from "../core/clock.ts";
-import { AlertRules, ruleSettings, ERROR_RATE_RECHECK_MS } from "./rules.ts";
+import { AlertRules, fmtDuration, ruleSettings, ERROR_RATE_RECHECK_MS } from "./rules.ts";
 import { defaultConfig } from "../config/load.ts";
 
 
@@ -311,4 +311,8 @@ describe("alerts component", () => {
     emit("auth.state", { state: "signed_in", subject: "alice" });
     expect(log.map((l) => `${l.type} ${l.alert.id} ${l.alert.message}`).at(-1)).toBe("alert.cleared token_expired The access token was refreshed");
   });
+});
+
+test("durations in alert texts: under a second in ms (never \"0 s\"), then s, min and h", () => {
+  expect([fmtDuration(300), fmtDuration(999), fmtDuration(1000), fmtDuration(90_000), fmtDuration(3_720_000)]).toEqual(["300 ms", "999 ms", "1 s", "1 min 30 s", "1 h 2 min"]);
 });

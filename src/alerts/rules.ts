@@ -40,6 +40,8 @@ type AuthLike = { state: string; reason?: string | null; refresh?: { tokenExpire
 const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
 
 export function fmtDuration(ms: number): string {
+  // A threshold under a second (tests, impatient configs) would read "down for 0 s".
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60 ? `${s % 60} s` : ""}`.trim();
