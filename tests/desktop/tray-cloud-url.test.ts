@@ -1,4 +1,4 @@
-// The tray with a real daemon connected to a real relay: the tooltip shows the cloud URL, "Copy cloud URL" puts it on the clipboard.
+// The tray with a real daemon connected to a real relay: the tooltip shows the cloud URL, "Copy cloud URL" puts it on the clipboard, and a refused token shows its fix.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -73,3 +73,19 @@ test("the tooltip shows the cloud URL; the menu's Copy cloud URL puts it on the 
   await until(() => existsSync(copied) && readFileSync(copied, "utf8").length > 0, 5_000, `the clipboard (tray: ${tray.stderr()})`);
   expect(readFileSync(copied, "utf8")).toBe(cloud);
 }, 30_000);
+
+test("a relay that refuses the agent token: the tooltip says so with the fix that fits the setup", async () => {
+  // The relay comes back on the same address expecting another agent token: the daemon's token is refused.
+  const port = new URL(relay.url).port;
+  const refusing = relayToml({ listen: `127.0.0.1:${port}` }).replace(/agent_token_sha256 = "[0-9a-f]+"/, `agent_token_sha256 = "${"0".repeat(64)}"`);
+  await relay.stop();
+  relay = await startRelayProc(refusing);
+  const o = await client.getProxyObject(watcher.stub.items[0]!, "/StatusNotifierItem");
+  const props = o.getInterface("org.freedesktop.DBus.Properties");
+  const tip = await until(async () => {
+    const t = ((await props.Get!("org.kde.StatusNotifierItem", "ToolTip")) as { value: [string, unknown, string, string] }).value;
+    return /Fix:/.test(t[3]) ? t[3] : null;
+  }, 20_000, `the fix in the tooltip (tray: ${tray.stderr()})`);
+  expect(tip).toMatch(/refused the agent token \(401\)/);
+  expect(tip).toContain("Fix: store the agent token the relay expects: `cloudtolocalllm-tunnel secret set tunnel-token`");
+}, 40_000);
