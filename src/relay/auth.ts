@@ -51,8 +51,26 @@ export class RelayAuth {
   }
 
   private tunnelForSubject(subject: string): string {
-    const bound = this.config.tunnels.find((t) => t.subject && t.subject === subject);
-    return bound ? bound.id : subjectTunnelId(this.config.oidc.issuer, subject);
+    return this.tunnelsOf(subject)[0]!;
+  }
+
+  /**
+   * Every tunnel a JWT subject owns: the [[tunnels]] bound to it (in config order), else the one its hashed id names
+   * (where its agent lands when it connects with its own JWT). Never empty.
+   */
+  tunnelsOf(subject: string): string[] {
+    const bound = this.config.tunnels.filter((t) => t.subject && t.subject === subject).map((t) => t.id);
+    return bound.length ? bound : [subjectTunnelId(this.config.oidc.issuer, subject)];
+  }
+
+  /** A signed-in user (a verified JWT's subject): /me/ and /ollama/ route by it. A static key names no user. */
+  async user(req: Request): Promise<{ ok: true; subject: string } | { ok: false; reason: string }> {
+    const token = bearer(req);
+    if (!token) return { ok: false, reason: "missing Authorization: Bearer token (a signed-in user's access token)" };
+    if (!this.jwks) return { ok: false, reason: "this relay has no [oidc] issuer, so it has no signed-in users: call /t/ID/... with the tunnel's client key" };
+    if (!looksLikeJwt(token)) return { ok: false, reason: "this route needs a signed-in user's access token (a JWT), not a client key: with a client key call /t/ID/..." };
+    const v = await this.verifyJwt(token);
+    return v.ok ? { ok: true, subject: v.subject } : v;
   }
 
   /** An agent: its static token's tunnel, or its JWT subject's tunnel. */
@@ -80,7 +98,7 @@ export class RelayAuth {
     if (looksLikeJwt(token) && this.jwks) {
       const v = await this.verifyJwt(token);
       if (!v.ok) return v;
-      if (this.tunnelForSubject(v.subject) !== tunnelId) return { ok: false, reason: "this account does not own the tunnel" };
+      if (!this.tunnelsOf(v.subject).includes(tunnelId)) return { ok: false, reason: "this account does not own the tunnel" };
       return { ok: true, tunnelId, via: "jwt", subject: v.subject };
     }
     return { ok: false, reason: "unknown client key for this tunnel" };

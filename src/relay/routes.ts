@@ -1,5 +1,5 @@
-// The relay's HTTP routes: the agents' upgrade, cloud clients' /t/ID/... calls, health, readiness, metrics and the
-// admin listing; errors in the caller's dialect on tunnel calls, in the relay's own shape elsewhere.
+// The relay's HTTP routes: the agents' upgrade, cloud clients' /t/ID/... and /me/... calls (my-tunnel.ts), health,
+// readiness, metrics and the admin listing; errors in the caller's dialect on tunnel calls, in the relay's own shape elsewhere.
 import type { Server } from "bun";
 import { VERSION } from "../core/build-info.ts";
 import { HttpError } from "../core/http-error.ts";
@@ -10,6 +10,7 @@ import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import type { Forwarders } from "./forward.ts";
 import type { RelayMetrics } from "./metrics.ts";
+import { myTunnel, myTunnelTarget } from "./my-tunnel.ts";
 
 const log = logger("relay");
 
@@ -24,7 +25,7 @@ export function tunnelTarget(pathname: string): { id: string; path: string } | n
 
 /** An error answer: in the caller's dialect on a tunnel call (/t/ID/...), in the relay's own shape on its own routes. */
 export function relayError(pathname: string, err: HttpError, headers?: HeadersInit): Response {
-  const t = tunnelTarget(pathname);
+  const t = tunnelTarget(pathname) ?? myTunnelTarget(pathname);
   return t ? err.toDialectResponse(t.path, headers) : err.toResponse(headers);
 }
 
@@ -78,6 +79,11 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
       const target = tunnelTarget(p);
       if (target) {
         const res = await deps.forward.client(req, target.id, target.path + url.search);
+        return deps.cluster ? deps.cluster.stamp(res) : res;
+      }
+      const mine = myTunnelTarget(p);
+      if (mine) {
+        const res = await myTunnel(req, url, mine, deps);
         return deps.cluster ? deps.cluster.stamp(res) : res;
       }
       if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });

@@ -1,0 +1,77 @@
+// The signed-in user's tunnel without its id: /me/<path> and /ollama/<path> (the 1.x cloud's route) pick the tunnel
+// the caller's JWT subject owns and hand the call to the one forward path /t/ID/<path> takes (auth, limits, cluster).
+import { HttpError } from "../core/http-error.ts";
+import type { RelayAuth } from "./auth.ts";
+import type { Forwarders } from "./forward.ts";
+
+/** Prefixes that mean "my tunnel": /ollama is what the 1.x web app called (/ollama/api/tags → the tunnel's /api/tags). */
+const MY_PREFIXES = ["me", "ollama"];
+const MY_ROUTE = new RegExp(`^/(?:${MY_PREFIXES.join("|")})(/.*)?$`);
+
+/** Choosing among several tunnels of one subject: this header, or this query parameter (removed before forwarding). */
+export const TUNNEL_HEADER = "x-c2l-tunnel";
+export const TUNNEL_PARAM = "tunnel";
+
+/**
+ * Query parameters a token would ride in. A token in a URL lands in logs, proxies and browser history (the 1.x
+ * defect): such a call is refused outright, never read, so a page that tries it learns at once.
+ */
+const URL_TOKEN_PARAMS = ["access_token", "token", "id_token", "jwt"];
+
+/** /me/<path> or /ollama/<path>: the path the tunnel's agent serves ("/" when there is none); errors in its dialect. */
+export function myTunnelTarget(pathname: string): { path: string } | null {
+  const m = MY_ROUTE.exec(pathname);
+  return m ? { path: m[1] ?? "/" } : null;
+}
+
+/** The query's parameters as raw `k=v` parts, with their decoded names (a malformed escape keeps the raw name). */
+function queryParts(search: string): { name: string; raw: string }[] {
+  return search
+    .replace(/^\?/, "")
+    .split("&")
+    .filter(Boolean)
+    .map((raw) => {
+      const k = raw.split("=")[0]!.replace(/\+/g, " ");
+      try {
+        return { name: decodeURIComponent(k), raw };
+      } catch {
+        return { name: k, raw };
+      }
+    });
+}
+
+export interface MyTunnelDeps {
+  auth: RelayAuth;
+  forward: Forwarders;
+}
+
+/** A call to /me/<path> or /ollama/<path>: refused, or forwarded exactly as /t/ID/<path> would be. */
+export async function myTunnel(req: Request, url: URL, target: { path: string }, deps: MyTunnelDeps): Promise<Response> {
+  const path = target.path;
+  const parts = queryParts(url.search);
+  const inUrl = parts.find((p) => URL_TOKEN_PARAMS.includes(p.name.toLowerCase()));
+  if (inUrl)
+    return new HttpError("bad_request", `a token in the URL (?${inUrl.name}=) is never accepted (URLs end up in logs and browser history): send it as an Authorization: Bearer header`).toDialectResponse(path);
+  const who = await deps.auth.user(req);
+  if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+
+  const owned = deps.auth.tunnelsOf(who.subject);
+  const byHeader = req.headers.get(TUNNEL_HEADER);
+  const byQuery = parts.find((p) => p.name === TUNNEL_PARAM);
+  const byQueryId = byQuery ? new URLSearchParams(byQuery.raw).get(TUNNEL_PARAM) : null;
+  if (byHeader !== null && byQueryId !== null && byHeader !== byQueryId)
+    return new HttpError("bad_request", `the ${TUNNEL_HEADER} header ("${byHeader}") and ?${TUNNEL_PARAM}= ("${byQueryId}") name different tunnels: send one`).toDialectResponse(path);
+  const chosen = byHeader ?? byQueryId;
+  let id: string;
+  if (chosen !== null) {
+    // Only the caller's own ids are named back: whether another account's tunnel exists is not said.
+    if (!owned.includes(chosen)) return new HttpError("not_found", `this account has no tunnel "${chosen}"; its tunnels: ${owned.join(", ")}`).toDialectResponse(path);
+    id = chosen;
+  } else if (owned.length > 1) {
+    return new HttpError("bad_request", `this account has ${owned.length} tunnels (${owned.join(", ")}): choose one with the ${TUNNEL_HEADER} header or ?${TUNNEL_PARAM}=ID`).toDialectResponse(path);
+  } else id = owned[0]!;
+
+  const rest = parts.filter((p) => p !== byQuery).map((p) => p.raw);
+  // The same forwarder as /t/ID/...: it authenticates again (the JWT's subject owns `id`), then limits and forwards.
+  return deps.forward.client(req, id, path + (rest.length ? `?${rest.join("&")}` : ""));
+}
