@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { parseRelayConfig } from "./config.ts";
-import { RelayAuth, subjectTunnelId } from "./auth.ts";
+import { hashToken, RelayAuth, subjectTunnelId } from "./auth.ts";
 import { startRelay } from "./server.ts";
 import { connect } from "../tunnel/connector.ts";
 import { serveStream } from "../protocol/session.ts";
@@ -191,3 +191,20 @@ test("an agent sent away (its token expired) is moving, not offline: a call wait
     await relay.stop();
   }
 }, 15_000);
+
+test("a subject owns every tunnel bound to it (by id, /t/ID/), the signed-in user is read from a JWT only", async () => {
+  const r = parseRelayConfig(
+    `[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n[[tunnels]]\nid = "home"\nsubject = "owner-7"\n[[tunnels]]\nid = "work"\nsubject = "owner-7"\n[[tunnels]]\nid = "keyed"\nagent_token_sha256 = "${"a".repeat(64)}"\nclient_key_sha256 = ["${hashToken("a-client-key")}"]\n`,
+  );
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const auth = new RelayAuth(r.config);
+  served = [keys[0]!.jwk];
+  expect(auth.tunnelsOf("owner-7")).toEqual(["home", "work"]);
+  expect(auth.tunnelsOf("user-1")).toEqual([subjectTunnelId(ISS, "user-1")]);
+  const owner = await sign(keys[0]!, { sub: "owner-7" });
+  expect((await auth.client(req(owner), "work")).ok).toBe(true);
+  expect((await auth.client(req(owner), "keyed")).ok).toBe(false);
+  expect(await auth.user(req(owner))).toEqual({ ok: true, subject: "owner-7" });
+  expect(await auth.user(req("a-client-key"))).toMatchObject({ ok: false, reason: expect.stringContaining("not a client key") });
+  expect(await auth.user(new Request("http://relay/me/api/tags"))).toMatchObject({ ok: false, reason: expect.stringContaining("missing Authorization") });
+});
