@@ -39,6 +39,8 @@ export interface ClusterOptions {
   advertiseUrl?: (id: string, internal: string) => string | undefined;
   /** More [cluster] lines (e.g. redis_ca_file). */
   clusterExtra?: string;
+  /** More TOML at the end of every node's config (e.g. [oidc] and more [[tunnels]]). */
+  extra?: string;
 }
 
 export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string; internal: string; secretFile: string }): string {
@@ -75,7 +77,7 @@ client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
 id = "bob"
 agent_token_sha256 = "${hashToken(BOB_TOKEN)}"
 client_key_sha256 = ["${hashToken(BOB_KEY)}"]
-`;
+${o.extra ?? ""}`;
 }
 
 /** A fresh cluster secret file (mode 600) in `dir`. */

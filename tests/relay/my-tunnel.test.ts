@@ -1,17 +1,14 @@
 // /me/ and /ollama/ through a real relay process and real daemons: each signed-in user (JWT subject) reaches only its
 // own tunnel; a subject with two tunnels chooses by header or query; tokens in the URL and client keys are refused.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { Ollama } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { CLIENT_KEY, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
-// The test's own issuer, as src/relay/jwt.test.ts does it: a key pair, its JWKS on loopback, tokens signed here.
-const ISS = "https://id.test.invalid";
-const AUD = "https://relay.test.invalid";
 const ALICE = "sub-alice";
 const BOB = "sub-bob";
 /** Tunnel id → its owner, its agent token and the one model its fake upstream serves (which proves where a call went). */
@@ -22,26 +19,19 @@ const TUNNELS = {
 } as const;
 type TunnelId = keyof typeof TUNNELS;
 
-let jwks: ReturnType<typeof Bun.serve>;
-let priv: CryptoKey;
+let issuer: TestIssuer;
 let relay: RelayProc;
 const upstreams = new Map<TunnelId, FakeOllama>();
 const daemons: DaemonProc[] = [];
 const tokens: Record<string, string> = {};
 
-const sign = (sub: string) =>
-  new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: "k1" }).setSubject(sub).setIssuer(ISS).setAudience(AUD).setIssuedAt().setExpirationTime("10m").sign(priv);
-
 beforeAll(async () => {
-  const kp = await generateKeyPair("RS256", { extractable: true });
-  priv = kp.privateKey as CryptoKey;
-  const jwk = { ...(await exportJWK(kp.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
-  jwks = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ keys: [jwk] }) });
+  issuer = await startTestIssuer();
   const bound = Object.entries(TUNNELS)
     .map(([id, t]) => `[[tunnels]]\nid = "${id}"\nagent_token_sha256 = "${hashToken(t.agent)}"\nsubject = "${t.subject}"\n`)
     .join("\n");
   // relayToml() brings a static tunnel "alice" with a client key (no subject): the client key case below.
-  relay = await startRelayProc(`${relayToml()}\n${bound}\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
+  relay = await startRelayProc(`${relayToml()}\n${bound}\n${issuer.oidcToml}`);
   const ws = `${relay.url.replace(/^http/, "ws")}/agent`;
   await Promise.all(
     (Object.keys(TUNNELS) as TunnelId[]).map(async (id) => {
@@ -53,15 +43,15 @@ beforeAll(async () => {
       await until(async () => JSON.stringify(await (await fetch(`${d.urls.broker}/api/tags`)).json()).includes(TUNNELS[id].model), 15_000, `${id}'s models`);
     }),
   );
-  tokens.alice = await sign(ALICE);
-  tokens.bob = await sign(BOB);
+  tokens.alice = await issuer.sign(ALICE);
+  tokens.bob = await issuer.sign(BOB);
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(daemons.map((d) => d.stop()));
   await relay?.stop();
   await Promise.all([...upstreams.values()].map((u) => u.stop()));
-  jwks?.stop(true);
+  issuer?.stop();
   cleanup(relay?.dir, ...daemons.map((d) => d.home));
 });
 
