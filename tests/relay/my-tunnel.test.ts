@@ -92,6 +92,8 @@ test("two users, two tunnels: each JWT on /me/api/tags and /ollama/api/tags reac
 
 test("a subject with two tunnels chooses by X-C2L-Tunnel or ?tunnel=; without a choice a 400 lists its ids in the caller's dialect", async () => {
   expect(await models(await call("/me/api/tags", tokens.alice!, { "x-c2l-tunnel": "a-work" }))).toEqual([TUNNELS["a-work"].model]);
+  // The choice is the relay's business: the header does not travel on to the daemon and its upstream.
+  expect(upstreams.get("a-work")!.requests.at(-1)!.headers).not.toHaveProperty("x-c2l-tunnel");
   expect(await models(await call("/ollama/api/tags?tunnel=a-work", tokens.alice!))).toEqual([TUNNELS["a-work"].model]);
   expect(await models(await call("/me/api/tags?tunnel=a-home", tokens.alice!))).toEqual([TUNNELS["a-home"].model]);
   // ?tunnel= is the relay's: the daemon's upstream never sees it.
