@@ -1,6 +1,7 @@
 // CORS on the relay: origin entries and patterns, preflights before authentication, headers on every allowed answer,
 // per-tunnel narrowing, and the config errors that refuse "*", paths and widening tunnel lists.
 import { expect, test } from "bun:test";
+import { HttpError } from "../core/http-error.ts";
 import { hashToken } from "./auth.ts";
 import { formatIssue, parseRelayConfig } from "./config.ts";
 import { createRelayCors, entryWithin, originMatches } from "./cors.ts";
@@ -36,7 +37,7 @@ test("origins match exactly or as subdomains of a pattern, never by prefix or an
 
 test("a preflight from an allowed origin is answered 204 before authentication, allowing the relay's headers and methods", () => {
   const cors = createRelayCors(settings);
-  const res = cors.preflight(preflight("https://app.example.com"), "a")!;
+  const res = cors.preflight(preflight("https://app.example.com"), "a") as Response;
   expect(res.status).toBe(204);
   expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
   expect(res.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key");
@@ -50,13 +51,14 @@ test("a preflight from an allowed origin is answered 204 before authentication, 
   expect(cors.preflight(new Request("http://relay/t/a/", { method: "OPTIONS", headers: { origin: "https://app.example.com" } }), "a")).toBeNull();
 });
 
-test("a foreign origin's preflight is a 403 without CORS headers, naming the setting; its answers get no CORS headers", async () => {
+test("a foreign origin's preflight is a 403 origin_not_allowed naming the setting; its answers get no CORS headers", () => {
   const cors = createRelayCors(settings);
-  const res = cors.preflight(preflight("https://evil.example.net"), "a")!;
-  expect(res.status).toBe(403);
-  expect(res.headers.get("access-control-allow-origin")).toBeNull();
-  expect(res.headers.get("x-c2l-error-code")).toBe("origin_not_allowed");
-  expect(((await res.json()) as { error: { message: string } }).error.message).toContain("[cors] allowed_origins");
+  const refused = cors.preflight(preflight("https://evil.example.net"), "a");
+  expect(refused).toBeInstanceOf(HttpError);
+  expect((refused as HttpError).status).toBe(403);
+  expect((refused as HttpError).code).toBe("origin_not_allowed");
+  expect((refused as HttpError).message).toContain('the origin "https://evil.example.net" may not call this relay from a browser; the relay\'s operator adds it to [cors] allowed_origins');
+  expect((cors.preflight(preflight("http://127.0.0.1:5173"), "b") as HttpError).message).toContain('tunnel "b"\'s allowed_origins');
   const req = new Request("http://relay/t/a/api/chat", { method: "POST", headers: { origin: "https://evil.example.net" } });
   const answer = cors.decorate(req, Response.json({ error: "x" }, { status: 401 }), "a");
   expect([...answer.headers.keys()].filter((k) => k.startsWith("access-control") || k === "vary")).toEqual([]);
@@ -90,6 +92,7 @@ test("a tunnel's allowed_origins narrows the relay's list for its /t/ID/ calls",
   expect(cors.preflight(preflight("http://127.0.0.1:5173"), "b")!.status).toBe(403);
   expect(cors.preflight(preflight("https://app.example.com"), "b")!.status).toBe(204);
   expect(cors.preflight(preflight("http://127.0.0.1:5173"), null)!.status).toBe(204);
+  // The relay's routes answer the same preflight with the tunnel's own narrowing (routes.ts applies the module once).
 });
 
 test("config errors: \"*\", paths, trailing slashes, bare patterns, and a tunnel list that widens the relay's", () => {

@@ -47,8 +47,11 @@ export interface CorsSettings {
 }
 
 export interface RelayCors {
-  /** A preflight's answer (204 for an allowed origin, 403 for another), or null when `req` is not a preflight. */
-  preflight(req: Request, tunnelId: string | null): Response | null;
+  /**
+   * A preflight's answer: 204 for an allowed origin, the 403 to render (in the caller's dialect, routes.ts) for another;
+   * null when `req` is not a preflight.
+   */
+  preflight(req: Request, tunnelId: string | null): Response | HttpError | null;
   /** `res` with the CORS headers when the request came from an allowed origin; unchanged otherwise. */
   decorate(req: Request, res: Response, tunnelId: string | null): Response;
 }
@@ -73,7 +76,7 @@ export function createRelayCors(config: CorsSettings): RelayCors {
       if (req.method !== "OPTIONS" || origin === null || !req.headers.has("access-control-request-method")) return null;
       if (!allowed(origin, tunnelId)) {
         const where = tunnelId && perTunnel.has(tunnelId) ? `[cors] allowed_origins and tunnel "${tunnelId}"'s allowed_origins` : "[cors] allowed_origins";
-        return new HttpError("origin_not_allowed", `the origin "${origin}" may not call this relay from a browser; the relay's operator adds it to ${where}`).toResponse({ vary: "Origin" });
+        return new HttpError("origin_not_allowed", `the origin "${origin}" may not call this relay from a browser; the relay's operator adds it to ${where}`);
       }
       return new Response(null, {
         status: 204,

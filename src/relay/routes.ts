@@ -55,7 +55,8 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     const p = requestProblem(req) ? null : new URL(req.url).pathname;
     if (p === null || p === deps.config.agent_path) return routes(req, srv);
     const tunnelId = tunnelTarget(p)?.id ?? null;
-    const res = cors.preflight(req, tunnelId) ?? (await routes(req, srv));
+    const pre = cors.preflight(req, tunnelId);
+    const res = pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : (pre ?? (await routes(req, srv)));
     return res && cors.decorate(req, res, tunnelId);
   };
 }

@@ -177,6 +177,12 @@ describe("a web app on another origin calls the relay from Chromium (issue 25 it
       { url: `${relay.url}/t/${TUNNEL_ID}/api/chat`, key: CLIENT_KEY, model: MODEL },
     );
     expect(outcome).toBe("TypeError");
+    // What the browser was told: a 403 in the path's dialect, with no CORS headers.
+    const pre = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, { method: "OPTIONS", headers: { origin: `http://127.0.0.1:${foreignSite.port}`, "access-control-request-method": "POST" } });
+    expect(pre.status).toBe(403);
+    expect(pre.headers.get("access-control-allow-origin")).toBeNull();
+    expect(pre.headers.get("x-c2l-error-code")).toBe("origin_not_allowed");
+    expect(((await pre.json()) as { error: string }).error).toContain("[cors] allowed_origins");
     // The preflight was refused, so the POST itself was never sent.
     await Bun.sleep(200);
     expect(fake.requests.slice(before).filter((r) => r.path === "/api/chat")).toEqual([]);
