@@ -162,6 +162,35 @@ describe("a web app on another origin calls the relay from Chromium (issue 25 it
     await page.close();
   }, 20_000);
 
+  test("a relay's own 429 is readable too: the page reads Retry-After and the error code (exposed headers)", async () => {
+    // A relay of its own with one request per minute per tunnel: the second call is the relay's 429.
+    const strict = await startRelayProc(relayToml().replace("requests_per_minute = 100000", "requests_per_minute = 1") + `\n[cors]\nallowed_origins = ["http://127.0.0.1:${appSite.port}"]\n`);
+    try {
+      const page = await pageAt(appSite);
+      // The tunnel has no agent here: the first call is a 502 (and uses up the minute), the second the relay's 429.
+      const limited = await page.evaluate(
+        async ({ url, key }) => {
+          const out = [];
+          for (let i = 0; i < 2; i++) {
+            const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+            out.push({ status: res.status, code: res.headers.get("x-c2l-error-code"), retry: res.headers.get("retry-after"), body: await res.json() });
+          }
+          return out;
+        },
+        { url: `${strict.url}/t/${TUNNEL_ID}/api/tags`, key: CLIENT_KEY },
+      );
+      expect(limited[0]!.code).toBe("tunnel_offline");
+      expect(limited[1]!.status).toBe(429);
+      expect(limited[1]!.code).toBe("rate_limited");
+      expect(Number(limited[1]!.retry)).toBeGreaterThan(0);
+      expect((limited[1]!.body as { error: string }).error).toContain("requests per minute");
+      await page.close();
+    } finally {
+      await strict.stop();
+      cleanup(strict.dir);
+    }
+  }, 20_000);
+
   test("a page from a foreign origin is refused by the browser: its fetch throws TypeError, the request never reaches the upstream", async () => {
     const page = await pageAt(foreignSite);
     const before = fake.requests.length;
