@@ -62,6 +62,15 @@ test("a foreign origin's preflight is a 403 origin_not_allowed naming the settin
   const req = new Request("http://relay/t/a/api/chat", { method: "POST", headers: { origin: "https://evil.example.net" } });
   const answer = cors.decorate(req, Response.json({ error: "x" }, { status: 401 }), "a");
   expect([...answer.headers.keys()].filter((k) => k.startsWith("access-control") || k === "vary")).toEqual([]);
+  // A local server's own CORS headers never pass: the relay alone decides which pages read a tunnel's answers.
+  const upstreamStar = () => new Response("{}", { headers: { "access-control-allow-origin": "*", "access-control-allow-headers": "*" } });
+  for (const r of [req, new Request("http://relay/t/a/api/tags")]) {
+    const passed = cors.decorate(r, upstreamStar(), "a");
+    expect([...passed.headers.keys()].filter((k) => k.startsWith("access-control"))).toEqual([]);
+  }
+  const mine = cors.decorate(new Request("http://relay/t/a/api/tags", { headers: { origin: "https://app.example.com" } }), upstreamStar(), "a");
+  expect(mine.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+  expect(mine.headers.get("access-control-allow-headers")).toBeNull();
 });
 
 test("every answer to an allowed origin carries ACAO, Vary: Origin and the exposed headers (immutable headers too)", async () => {

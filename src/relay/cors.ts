@@ -56,6 +56,16 @@ export interface RelayCors {
   decorate(req: Request, res: Response, tunnelId: string | null): Response;
 }
 
+/** `res` itself when its headers can change; a copy (same status and streamed body) when they cannot (a fetched answer). */
+function writable(res: Response): Response {
+  try {
+    res.headers.delete("x-c2l-cors-probe");
+    return res;
+  } catch {
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
+}
+
 export function createRelayCors(config: CorsSettings): RelayCors {
   const global = config.cors.allowed_origins;
   const perTunnel = new Map(config.tunnels.filter((t) => t.allowed_origins.length).map((t) => [t.id, t.allowed_origins]));
@@ -91,15 +101,15 @@ export function createRelayCors(config: CorsSettings): RelayCors {
     },
     decorate(req, res, tunnelId) {
       const origin = req.headers.get("origin");
-      if (origin === null || !allowed(origin, tunnelId)) return res;
-      // Answers relayed from another node come with immutable headers: copy them (the body streams through untouched).
-      let out = res;
-      try {
-        out.headers.set("access-control-allow-origin", origin);
-      } catch {
-        out = new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
-        out.headers.set("access-control-allow-origin", origin);
-      }
+      const ok = origin !== null && allowed(origin, tunnelId);
+      const theirs = [...res.headers.keys()].filter((k) => k.startsWith("access-control-"));
+      if (!ok && !theirs.length) return res;
+      const out = writable(res);
+      // CORS is the relay's alone: a local server's own (an upstream answering "Access-Control-Allow-Origin: *")
+      // never reaches a browser, or a page the relay refuses could read the tunnel's answers.
+      for (const k of theirs) out.headers.delete(k);
+      if (!ok) return out;
+      out.headers.set("access-control-allow-origin", origin);
       out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
       vary(out.headers, "Origin");
       return out;

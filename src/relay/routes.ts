@@ -56,7 +56,8 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     if (p === null || p === deps.config.agent_path) return routes(req, srv);
     const tunnelId = tunnelTarget(p)?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
-    const res = pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : (pre ?? (await routes(req, srv)));
+    if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
+    const res = await routes(req, srv);
     return res && cors.decorate(req, res, tunnelId);
   };
 }
