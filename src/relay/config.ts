@@ -7,6 +7,7 @@ import { resolveBy } from "../config/resolve.ts";
 import { formatIssue, parseTomlConfig, type ConfigIssue } from "../config/load.ts";
 import { schemaIssues, unknownKeys, type FieldIssue } from "../config/validate.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { entryWithin, originEntryProblem } from "./cors.ts";
 import { httpsOrLoopback } from "./issuer-keys.ts";
 
 const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
@@ -18,6 +19,7 @@ export const RelayTunnelSchema = T.Object(
     agent_token_sha256: T.Optional(Sha256),
     client_key_sha256: T.Array(Sha256, { default: [], description: "Hashed keys cloud clients use for /t/ID/..." }),
     subject: T.String({ default: "", description: "JWT subject that owns this tunnel (agent and clients); empty: none." }),
+    allowed_origins: T.Array(T.String(), { default: [], description: "Narrows [cors] allowed_origins for /t/ID/... calls to these origins (each allowed by [cors] too); empty: the [cors] list." }),
   },
   { additionalProperties: false },
 );
@@ -60,6 +62,15 @@ export const RelayConfigSchema = T.Object(
         jwks_cooldown: Duration("2s", "Minimum time between JWKS refetches when a token names an unknown key id (a key rotation); such a request waits for the refetch."),
       },
       { additionalProperties: false, default: {} },
+    ),
+    cors: T.Object(
+      {
+        allowed_origins: T.Array(T.String(), {
+          default: [],
+          description: "Web app origins whose pages may call the relay from a browser (https://app.example.com, or https://*.example.com for its subdomains); \"*\" is refused. Empty: no browser page on another origin can read an answer.",
+        }),
+      },
+      { additionalProperties: false, default: {}, description: "Cross-origin calls from web pages (docs/relay.md, Calling the relay from a web app)." },
     ),
     tunnels: T.Array(RelayTunnelSchema, { default: [], description: "Tunnels with static tokens, or bound to a JWT subject." }),
     cluster: T.Object(
@@ -111,6 +122,10 @@ function semantic(c: RelayConfig): FieldIssue[] {
     if (c.cluster.advertise_url && !/^https?:\/\/[^/]+\/?$/.test(c.cluster.advertise_url)) out.push({ path: "cluster.advertise_url", message: `"${c.cluster.advertise_url}" must be an http(s) URL with no path, e.g. http://10.0.0.5:8081` });
     if (relayMs(c).cluster.lease_ttl < 1000) out.push({ path: "cluster.lease_ttl", message: `"${c.cluster.lease_ttl}" is too short: at least 1s` });
   }
+  c.cors.allowed_origins.forEach((o, i) => {
+    const p = originEntryProblem(o);
+    if (p) out.push({ path: `cors.allowed_origins[${i}]`, message: p });
+  });
   const ids = new Map<string, number>();
   const tokens = new Map<string, number>();
   c.tunnels.forEach((t, i) => {
@@ -121,6 +136,14 @@ function semantic(c: RelayConfig): FieldIssue[] {
       tokens.set(t.agent_token_sha256, i);
     }
     if (!t.agent_token_sha256 && !t.subject) out.push({ path: `tunnels[${i}]`, message: "a tunnel needs agent_token_sha256 or subject, or no agent can ever connect" });
+    t.allowed_origins.forEach((o, j) => {
+      const path = `tunnels[${i}].allowed_origins[${j}]`;
+      const p = originEntryProblem(o);
+      if (p) out.push({ path, message: p });
+      // A tunnel narrows the relay's list, never widens it: a pattern here must sit inside a [cors] entry.
+      else if (!c.cors.allowed_origins.some((g) => entryWithin(o, g)))
+        out.push({ path, message: `"${o}" is not allowed by [cors] allowed_origins; a tunnel's list only narrows the relay's` });
+    });
     if (t.subject && !c.oidc.issuer) out.push({ path: `tunnels[${i}].subject`, message: "subject needs [oidc] issuer to be set" });
   });
   return out;

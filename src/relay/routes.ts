@@ -8,6 +8,7 @@ import { closing, requestPath, requestProblem } from "../core/request-checks.ts"
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
+import { createRelayCors } from "./cors.ts";
 import type { Forwarders } from "./forward.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { myTunnel, myTunnelTarget } from "./my-tunnel.ts";
@@ -47,6 +48,22 @@ export interface RouteDeps {
 }
 
 export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
+  const cors = createRelayCors(deps.config);
+  const routes = relayRoutes(deps);
+  // CORS in one place, around every route but the agents' upgrade: a preflight is answered before authentication, and
+  // every answer to an allowed origin (errors, streams, the relay's own refusals) carries the headers a page needs.
+  return async (req, srv) => {
+    const p = requestProblem(req) ? null : new URL(req.url).pathname;
+    if (p === null || p === deps.config.agent_path) return routes(req, srv);
+    const tunnelId = tunnelTarget(p)?.id ?? null;
+    const pre = cors.preflight(req, tunnelId);
+    if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
+    const res = await routes(req, srv);
+    return res && cors.decorate(req, res, tunnelId);
+  };
+}
+
+function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
   return async (req, srv) => {
     // Without Host (HTTP/1.0) the URL is a bare path that new URL() refuses; two Hosts or Content-Lengths are refused too.

@@ -1,0 +1,118 @@
+// CORS for browsers calling the relay: origin matching ([cors] allowed_origins, narrowed per tunnel), preflight answers
+// given before authentication, and the headers every answer to an allowed origin carries, applied in one place (routes.ts).
+import { ERROR_CODE_HEADER, HttpError } from "../core/http-error.ts";
+
+/** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies; the methods the routes take. */
+const ALLOW_HEADERS = "Authorization, Content-Type, x-api-key";
+const ALLOW_METHODS = "GET, HEAD, POST, PUT, DELETE";
+/** What a page may read besides the safelisted headers: the stable error code, when to retry, queue place, timings. */
+const EXPOSE_HEADERS = [ERROR_CODE_HEADER, "Retry-After", "X-Queue-Position", "Server-Timing"].join(", ");
+const MAX_AGE = "600";
+
+/**
+ * Why an allowed_origins entry is unusable, or null: `scheme://host[:port]` with no path, or `https://*.domain` for any
+ * subdomain. A bare `*` is refused: every page on the web could then use a key its visitor's browser holds.
+ */
+export function originEntryProblem(entry: string): string | null {
+  if (entry === "*") return `"*" would let any web page call the relay with credentials; list the web app's origins (https://app.example.com), or a pattern such as https://*.example.com`;
+  const m = /^(https?):\/\/(\*\.)?([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/.exec(entry);
+  if (!m) return `"${entry}" is not an origin: write scheme://host[:port] in lower case, with no path or trailing slash (e.g. https://app.example.com)`;
+  if (m[2] && !m[3]!.includes(".")) return `"${entry}": a pattern needs a domain with at least two labels after "*." (e.g. https://*.example.com)`;
+  return null;
+}
+
+/** True when `origin` (as a browser sends it) matches one entry: exactly, or as a subdomain of a `*.` pattern. */
+export function originMatches(origin: string, entry: string): boolean {
+  const o = origin.toLowerCase();
+  const star = entry.indexOf("*.");
+  if (star < 0) return o === entry;
+  const scheme = entry.slice(0, star);
+  const rest = entry.slice(star + 1); // ".example.com[:port]"
+  return o.startsWith(scheme) && o.endsWith(rest) && o.length > scheme.length + rest.length && !o.slice(scheme.length, o.length - rest.length).includes(":") && !o.slice(scheme.length).includes("/");
+}
+
+/** True when every origin `entry` matches is matched by `outer` too (a tunnel's list narrowing the relay's). */
+export function entryWithin(entry: string, outer: string): boolean {
+  if (!entry.includes("*.")) return originMatches(entry, outer);
+  if (!outer.includes("*.")) return false;
+  const [scheme, rest] = entry.split("*") as [string, string];
+  const [oScheme, oRest] = outer.split("*") as [string, string];
+  return scheme === oScheme && (rest === oRest || rest.endsWith(oRest));
+}
+
+/** The parts of the relay config CORS reads (kept structural: config.ts validates with this module). */
+export interface CorsSettings {
+  cors: { allowed_origins: string[] };
+  tunnels: { id: string; allowed_origins: string[] }[];
+}
+
+export interface RelayCors {
+  /**
+   * A preflight's answer: 204 for an allowed origin, the 403 to render (in the caller's dialect, routes.ts) for another;
+   * null when `req` is not a preflight.
+   */
+  preflight(req: Request, tunnelId: string | null): Response | HttpError | null;
+  /** `res` with the CORS headers when the request came from an allowed origin; unchanged otherwise. */
+  decorate(req: Request, res: Response, tunnelId: string | null): Response;
+}
+
+/** `res` itself when its headers can change; a copy (same status and streamed body) when they cannot (a fetched answer). */
+function writable(res: Response): Response {
+  try {
+    res.headers.delete("x-c2l-cors-probe");
+    return res;
+  } catch {
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
+}
+
+export function createRelayCors(config: CorsSettings): RelayCors {
+  const global = config.cors.allowed_origins;
+  const perTunnel = new Map(config.tunnels.filter((t) => t.allowed_origins.length).map((t) => [t.id, t.allowed_origins]));
+  /** Allowed by [cors] and, for a tunnel that narrows it, by the tunnel's own list too. */
+  const allowed = (origin: string, tunnelId: string | null): boolean => {
+    if (!global.some((e) => originMatches(origin, e))) return false;
+    const narrow = tunnelId ? perTunnel.get(tunnelId) : undefined;
+    return !narrow || narrow.some((e) => originMatches(origin, e));
+  };
+  const vary = (h: Headers, v: string) => {
+    const have = (h.get("vary") ?? "").split(",").map((s) => s.trim().toLowerCase());
+    if (!have.includes(v.toLowerCase())) h.append("vary", v);
+  };
+
+  return {
+    preflight(req, tunnelId) {
+      const origin = req.headers.get("origin");
+      if (req.method !== "OPTIONS" || origin === null || !req.headers.has("access-control-request-method")) return null;
+      if (!allowed(origin, tunnelId)) {
+        const where = tunnelId && perTunnel.has(tunnelId) ? `[cors] allowed_origins and tunnel "${tunnelId}"'s allowed_origins` : "[cors] allowed_origins";
+        return new HttpError("origin_not_allowed", `the origin "${origin}" may not call this relay from a browser; the relay's operator adds it to ${where}`);
+      }
+      return new Response(null, {
+        status: 204,
+        headers: {
+          "access-control-allow-origin": origin,
+          "access-control-allow-methods": ALLOW_METHODS,
+          "access-control-allow-headers": ALLOW_HEADERS,
+          "access-control-max-age": MAX_AGE,
+          vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        },
+      });
+    },
+    decorate(req, res, tunnelId) {
+      const origin = req.headers.get("origin");
+      const ok = origin !== null && allowed(origin, tunnelId);
+      const theirs = [...res.headers.keys()].filter((k) => k.startsWith("access-control-"));
+      if (!ok && !theirs.length) return res;
+      const out = writable(res);
+      // CORS is the relay's alone: a local server's own (an upstream answering "Access-Control-Allow-Origin: *")
+      // never reaches a browser, or a page the relay refuses could read the tunnel's answers.
+      for (const k of theirs) out.headers.delete(k);
+      if (!ok) return out;
+      out.headers.set("access-control-allow-origin", origin);
+      out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
+      vary(out.headers, "Origin");
+      return out;
+    },
+  };
+}
