@@ -40,7 +40,7 @@ test("a preflight from an allowed origin is answered 204 before authentication, 
   const res = cors.preflight(preflight("https://app.example.com"), "a") as Response;
   expect(res.status).toBe(204);
   expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
-  expect(res.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key");
+  expect(res.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
   expect(res.headers.get("access-control-allow-methods")).toContain("POST");
   expect(res.headers.get("access-control-max-age")).toBe("600");
   expect(res.headers.get("vary")).toContain("Origin");

@@ -2,8 +2,8 @@
 // given before authentication, and the headers every answer to an allowed origin carries, applied in one place (routes.ts).
 import { ERROR_CODE_HEADER, HttpError } from "../core/http-error.ts";
 
-/** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies; the methods the routes take. */
-const ALLOW_HEADERS = "Authorization, Content-Type, x-api-key";
+/** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies, the /me/ tunnel choice; the methods the routes take. */
+const ALLOW_HEADERS = "Authorization, Content-Type, x-api-key, X-C2L-Tunnel";
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, DELETE";
 /** What a page may read besides the safelisted headers: the stable error code, when to retry, queue place, timings. */
 const EXPOSE_HEADERS = [ERROR_CODE_HEADER, "Retry-After", "X-Queue-Position", "Server-Timing"].join(", ");
