@@ -150,6 +150,8 @@ export class Exchange {
   }
   /** Set when the broker asked the upstream for usage the client did not ask for: that event is taken out of the stream. */
   stripper: UsageStripper | null = null;
+  /** The route the upstream serves for `path` (routeOf: escapes decoded, slashes folded); what decides counting. */
+  route: string | null = null;
 
   constructor(
     readonly source: "local" | "tunnel",
@@ -209,7 +211,7 @@ export class Exchange {
     this.error = null;
     const ct = res.header("content-type") ?? "";
     this.format = streamFormat(ct);
-    this.counting = this.format !== "other" && res.status === 200 && GENERATION_PATHS.has(this.path);
+    this.counting = this.format !== "other" && res.status === 200 && GENERATION_PATHS.has(this.route ?? this.path);
   }
 
   /**

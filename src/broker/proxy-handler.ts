@@ -130,7 +130,7 @@ export async function proxy(
   // An OpenAI stream reports its tokens only when asked: ask, and take the extra event out unless the client asked too.
   let stripUsage = false;
   let sseStream = false;
-  if (body instanceof Uint8Array && method === "POST" && USAGE_STREAM_PATHS.has(path)) {
+  if (body instanceof Uint8Array && method === "POST" && USAGE_STREAM_PATHS.has(route)) {
     const plan = usagePlan(body);
     const asked = plan.withUsage;
     sseStream = plan.streaming;
@@ -154,7 +154,7 @@ export async function proxy(
   // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is refused
   // while the key's requests in flight hold the rest); handed to the Exchange below, with no await in between.
   let budget: (() => void) | null = null;
-  if (admitted?.key?.tokens_per_day && GENERATION_PATHS.has(path)) {
+  if (admitted?.key?.tokens_per_day && GENERATION_PATHS.has(route)) {
     try {
       budget = deps.gateway()?.reserve(admitted, body instanceof Uint8Array ? body : null, estimatePromptTokens(bytesIn)) ?? null;
     } catch (e) {
@@ -165,6 +165,8 @@ export async function proxy(
 
   const capture = deps.capture();
   const ex = new Exchange(source, method, path, model, deps.events, capture, req.signal ?? null);
+  // What the upstream serves decides what is counted: /api/%63hat is /api/chat to Ollama's router.
+  ex.route = route;
   ex.holdBody(read.release);
   ex.bytesIn = bytesIn;
   ex.requestHeaders = req.headers;
@@ -205,6 +207,8 @@ export async function proxy(
       ex.fail(e.status, e.message);
       return e.toDialectResponse(path);
     }
+    // A bug, not a refusal: the exchange still ends, so its budget hold and replay bytes are given back.
+    ex.fail(500, e instanceof Error ? e.message : String(e));
     throw e;
   };
   // The first upstream in routing order with a free slot, or a place in the queue.
@@ -245,7 +249,7 @@ export async function proxy(
         if (sentAt === 0) sentAt = performance.now();
         // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
         const ka = u.config.keep_alive;
-        const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(path) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
+        const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(route) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
         res = await deps
           .clientFor(u)
           .send({

@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { ManualClock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
-import { baseDelay, jittered, MOVE_WINDOW_MS, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
+import { baseDelay, jittered, MAX_QUICK_MOVES, MOVE_WINDOW_MS, MOVES_WINDOW_MS, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
 
 const policy = { initialMs: 1000, maxMs: 60_000, multiplier: 2, jitter: 0.2 };
@@ -248,4 +248,34 @@ test("the backoff resets once a session has been up for stableMs, not only when 
   expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(1000);
   await h.sup.stop();
   expect(h.clock.pending()).toEqual([]);
+});
+
+test("a relay that sends the agent away every 1.5 s gets a few quick moves, then the counted backoff; a minute later moves are quick again", async () => {
+  const h = harness();
+  h.sup.start();
+  await flush();
+  for (let i = 0; i < MAX_QUICK_MOVES; i++) {
+    h.clock.advance(1_500);
+    h.conns.at(-1)!.goAway();
+    await flush();
+    expect(h.conns.length).toBe(i + 2); // at once, uncounted
+    expect(h.sup.snapshot().attempt).toBe(0);
+  }
+  // One more within the minute: a failure, with the first delay.
+  h.clock.advance(1_500);
+  h.conns.at(-1)!.goAway();
+  await flush();
+  expect(h.conns.length).toBe(MAX_QUICK_MOVES + 1);
+  expect(h.sup.snapshot().attempt).toBe(1);
+  expect(h.sup.snapshot().nextRetryAt! - h.clock.now()).toBe(1000);
+  h.clock.advance(1000);
+  await flush();
+  expect(h.sup.snapshot().state).toBe("connected");
+  // Once the window has passed, a move is a planned move again.
+  h.clock.advance(MOVES_WINDOW_MS);
+  h.conns.at(-1)!.goAway();
+  await flush();
+  expect(h.conns.length).toBe(MAX_QUICK_MOVES + 3);
+  expect(h.sup.snapshot().state).toBe("connected");
+  await h.sup.stop();
 });

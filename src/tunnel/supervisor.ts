@@ -44,6 +44,13 @@ export const MOVE_RETRY_MS = 200;
 export const MOVE_WINDOW_MS = 10_000;
 /** A GO_AWAY on a connection younger than this is counted like a failure: a relay sending every agent away at once, again and again, must not be met with a reconnect storm. */
 export const MIN_MOVE_UPTIME_MS = 1_000;
+/**
+ * Planned moves allowed at once within MOVES_WINDOW_MS: a relay that sends the agent away every second or two (a
+ * draining node the balancer keeps choosing, a relay bug) would otherwise get a reconnect a second forever. Past this,
+ * a GO_AWAY counts as a failure and the backoff decides.
+ */
+export const MAX_QUICK_MOVES = 5;
+export const MOVES_WINDOW_MS = 60_000;
 
 export interface SupervisorOptions {
   /** One attempt (the connector); throws ConnectError or anything else (treated as retryable). */
@@ -65,6 +72,8 @@ export class Supervisor {
   private stableTimer: unknown = null;
   /** When the planned move under way began (null: none). */
   private moveStartedAt: number | null = null;
+  /** When the recent planned moves happened (MOVES_WINDOW_MS), oldest first. */
+  private recentMoves: number[] = [];
   /** Connections the relay sent away, still finishing their in-flight streams (make before break). */
   private readonly draining = new Set<Connection>();
 
@@ -160,7 +169,10 @@ export class Supervisor {
       return;
     }
     const attempt = lasted >= this.o.stableMs ? 0 : this.snap.attempt;
-    if (info.moving && lasted >= MIN_MOVE_UPTIME_MS) {
+    const now = this.o.clock.now();
+    while (this.recentMoves.length && this.recentMoves[0]! <= now - MOVES_WINDOW_MS) this.recentMoves.shift();
+    if (info.moving && lasted >= MIN_MOVE_UPTIME_MS && this.recentMoves.length < MAX_QUICK_MOVES) {
+      this.recentMoves.push(now);
       // A planned move (the relay node is stopping or handing its agents over): connect again now, through the same
       // address (the balancer picks a node that is up), while the old connection finishes its in-flight streams.
       for (const d of this.draining) if (!d.session || d.session.closed) this.draining.delete(d);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   });
   broker = d.urls.broker!;
   token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
-  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30]] as const) {
+  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30], ["esc", 30]] as const) {
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name, "--tokens-per-day", String(budget)], { env: d.env, stdout: "pipe" });
     keys[name] = r.stdout.toString().trim();
   }
@@ -157,6 +157,23 @@ test("parallel calls cannot overshoot the budget N times: five at once on a 30-t
     // 54 used now: over the budget, refused until midnight.
     await counted("par", before.requests + 2);
     expect((await status(ollama.chat({ ...chat, stream: false }))).message).toContain("used its 30 tokens for today (54 used)");
+  } finally {
+    fake.options.tokens = 1000;
+  }
+}, 30_000);
+
+test("an escaped spelling of a generation route (/api/%63hat, /v1/chat/%63ompletions) holds and counts like the route the upstream serves", async () => {
+  fake.options.tokens = 20;
+  try {
+    const post = (path: string) =>
+      fetch(`${broker}${path}`, { method: "POST", headers: { authorization: `Bearer ${keys.esc}`, "content-type": "application/json" }, body: JSON.stringify({ ...chat, stream: false }) });
+    // Five at once on a 30-token budget: the holds apply to the escaped spelling too, so four are refused before the upstream.
+    const before = fake.requests.length;
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => post(i % 2 ? "/v1/chat/%63ompletions" : "/api/%63hat")));
+    const statuses = results.map((r) => r.status);
+    await Promise.all(results.map((r) => r.text()));
+    expect(statuses.filter((s) => s === 429).length).toBe(4);
+    expect(fake.requests.length - before).toBe(1);
   } finally {
     fake.options.tokens = 1000;
   }
