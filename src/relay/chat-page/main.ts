@@ -1,0 +1,200 @@
+// The chat page's script: connect with a tunnel id and client key, list the tunnel's models, stream a chat answer
+// (NDJSON over fetch), stop it (AbortController: the relay and the agent cancel the request on the GPU), errors in words.
+// State lives in this page only (sessionStorage for the key, so a reload keeps it and closing the tab forgets it).
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const KEY = "c2l-chat";
+
+interface Saved {
+  tunnel: string;
+  key: string;
+}
+interface Msg {
+  role: "user" | "assistant";
+  content: string;
+}
+
+let saved: Saved | null = null;
+const history: Msg[] = [];
+let running: AbortController | null = null;
+
+function load(): Saved | null {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(KEY) ?? "null") as Saved | null;
+    return v && typeof v.tunnel === "string" && typeof v.key === "string" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where this tunnel's Ollama API is on this relay (same origin: no CORS needed). */
+function apiUrl(path: string): string {
+  return `/t/${encodeURIComponent(saved!.tunnel)}${path}`;
+}
+
+function headers(): HeadersInit {
+  return { authorization: `Bearer ${saved!.key}`, "content-type": "application/json" };
+}
+
+function status(text: string): void {
+  $("status").textContent = text;
+}
+
+function showError(text: string | null): void {
+  const el = $("error");
+  el.textContent = text ?? "";
+  el.hidden = !text;
+}
+
+/** A refused answer in words: the message from the error JSON (Ollama or OpenAI shape), the status and the stable code. */
+async function describe(res: Response): Promise<string> {
+  let message = "";
+  try {
+    const j = (await res.json()) as { error?: string | { message?: string } };
+    message = typeof j.error === "string" ? j.error : (j.error?.message ?? "");
+  } catch {
+    // not JSON (a proxy's HTML page): the status says enough
+  }
+  const code = res.headers.get("x-c2l-error-code");
+  const what = res.status === 401 ? "The relay refused the key" : res.status === 429 ? "Too many requests" : res.status >= 500 ? "The tunnel could not answer" : "The request was refused";
+  const retry = res.headers.get("retry-after");
+  return `${what} (HTTP ${res.status}${code ? `, ${code}` : ""})${message ? `: ${message}` : ""}${retry ? ` — retry in ${retry} s` : ""}`;
+}
+
+function fail(e: unknown): string {
+  return `Could not reach the relay: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+async function connect(): Promise<void> {
+  showError(null);
+  status("Connecting…");
+  let res: Response;
+  try {
+    res = await fetch(apiUrl("/api/tags"), { headers: headers() });
+  } catch (e) {
+    status("");
+    return showError(fail(e));
+  }
+  if (!res.ok) {
+    status("");
+    $("chat").hidden = true;
+    return showError(await describe(res));
+  }
+  const tags = (await res.json()) as { models?: { name: string }[] };
+  const select = $<HTMLSelectElement>("model");
+  select.replaceChildren(...(tags.models ?? []).map((m) => new Option(m.name, m.name)));
+  $("chat").hidden = false;
+  $("forget").hidden = false;
+  status(tags.models?.length ? `Connected to tunnel ${saved!.tunnel}: ${tags.models.length} model(s)` : `Connected to tunnel ${saved!.tunnel}, but it lists no models`);
+}
+
+function bubble(m: Msg): HTMLLIElement {
+  const li = document.createElement("li");
+  li.className = m.role;
+  li.textContent = m.content;
+  $("messages").append(li);
+  return li;
+}
+
+function setRunning(on: boolean): void {
+  $<HTMLButtonElement>("send").disabled = on;
+  $<HTMLButtonElement>("stop").disabled = !on;
+}
+
+async function send(prompt: string): Promise<void> {
+  showError(null);
+  const user: Msg = { role: "user", content: prompt };
+  history.push(user);
+  bubble(user);
+  const answer: Msg = { role: "assistant", content: "" };
+  const li = bubble(answer);
+  li.setAttribute("aria-busy", "true");
+  running = new AbortController();
+  setRunning(true);
+  status("Sending…");
+  try {
+    const res = await fetch(apiUrl("/api/chat"), {
+      method: "POST",
+      headers: headers(),
+      body: JSON.stringify({ model: $<HTMLSelectElement>("model").value, messages: history, stream: true }),
+      signal: running.signal,
+    });
+    if (!res.ok || !res.body) {
+      li.remove();
+      history.pop();
+      return showError(await describe(res));
+    }
+    const queued = res.headers.get("x-queue-position");
+    status(queued ? `Waiting in the queue: position ${queued}` : "Answering…");
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        const chunk = JSON.parse(line) as { message?: { content?: string }; error?: string; done?: boolean };
+        if (chunk.error) throw new Error(chunk.error);
+        if (chunk.message?.content) {
+          if (!answer.content) status("Answering…");
+          answer.content += chunk.message.content;
+          li.textContent = answer.content;
+        }
+      }
+    }
+    history.push(answer);
+    status("Done");
+  } catch (e) {
+    if (running?.signal.aborted) {
+      status("Stopped");
+      if (answer.content) history.push(answer);
+    } else {
+      showError(e instanceof TypeError ? fail(e) : `The answer broke off: ${e instanceof Error ? e.message : String(e)}`);
+      status("");
+    }
+  } finally {
+    li.removeAttribute("aria-busy");
+    running = null;
+    setRunning(false);
+  }
+}
+
+function start(): void {
+  saved = load();
+  if (saved) {
+    $<HTMLInputElement>("tunnel-id").value = saved.tunnel;
+    $<HTMLInputElement>("client-key").value = saved.key;
+    void connect();
+  }
+  $("connect").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    saved = { tunnel: $<HTMLInputElement>("tunnel-id").value.trim(), key: $<HTMLInputElement>("client-key").value.trim() };
+    sessionStorage.setItem(KEY, JSON.stringify(saved));
+    void connect();
+  });
+  $("forget").addEventListener("click", () => {
+    sessionStorage.removeItem(KEY);
+    saved = null;
+    $<HTMLInputElement>("client-key").value = "";
+    $("chat").hidden = true;
+    $("forget").hidden = true;
+    status("Key forgotten");
+  });
+  $("send-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const box = $<HTMLTextAreaElement>("prompt");
+    const text = box.value.trim();
+    if (!text || running) return;
+    box.value = "";
+    void send(text);
+  });
+  $("stop").addEventListener("click", () => running?.abort());
+}
+
+start();
+
+export {}; // a module: its names stay out of the global scope
