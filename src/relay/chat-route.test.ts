@@ -1,9 +1,15 @@
 // The chat page as the relay serves it: strict CSP on every file, only same-origin references, no other host in the bundle.
 import { describe, expect, test } from "bun:test";
-import { chatPage, isChatPath } from "./chat-route.ts";
+import { chatCsp, chatPage, isChatPath } from "./chat-route.ts";
+import { parseRelayConfig, type RelayConfig } from "./config.ts";
 import { CHAT_CSS, CHAT_HTML, CHAT_JS, CHAT_VERSION } from "./chat-assets.ts";
 
-const get = (path: string, method = "GET") => chatPage(new Request(`http://relay.test${path}`, { method }), path);
+function config(toml = ""): RelayConfig {
+  const r = parseRelayConfig(toml);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.config;
+}
+const get = (path: string, method = "GET", c = config()) => chatPage(new Request(`http://relay.test${path}`, { method }), path, c);
 
 describe("the relay's chat page files", () => {
   test("/chat, its script and its style answer with their types and a CSP that allows only this origin", async () => {
@@ -16,6 +22,16 @@ describe("the relay's chat page files", () => {
       expect(res.headers.get("content-security-policy")).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
     }
     expect(isChatPath("/chat/other")).toBe(false);
+  });
+
+  test("sign-in is offered only with [oidc] chat_client_id, and only then may the page connect to the issuer", async () => {
+    expect(await (await get("/chat/config.json")).json()).toEqual({ signIn: null });
+    expect(chatCsp(config())).toContain("connect-src 'self';");
+    const oidc = config(`[oidc]\nissuer = "https://id.example.com/realms/x"\naudience = "https://relay.example.com"\nchat_client_id = "c2l-chat"\n`);
+    expect(await (await get("/chat/config.json", "GET", oidc)).json()).toEqual({ signIn: { issuer: "https://id.example.com/realms/x", client_id: "c2l-chat", audience: "https://relay.example.com" } });
+    expect(chatCsp(oidc)).toContain("connect-src 'self' https://id.example.com;");
+    const bad = parseRelayConfig(`[oidc]\nchat_client_id = "c2l-chat"\n`);
+    expect(bad.ok ? [] : bad.issues.map((i) => i.message)).toContain("the chat page's sign-in needs [oidc] issuer to be set");
   });
 
   test("other methods are refused with 405 and an Allow header", async () => {

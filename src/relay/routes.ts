@@ -81,7 +81,7 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
         const res = await deps.forward.client(req, target.id, target.path + url.search);
         return deps.cluster ? deps.cluster.stamp(res) : res;
       }
-      if (isChatPath(p)) return chatPage(req, p);
+      if (isChatPath(p)) return chatPage(req, p, config);
       if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
       // Ready while Redis is away too: this node still serves the tunnels it holds (the cluster field says degraded).
       if (p === "/readyz") return deps.stopping() ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: sessions.size, cluster: deps.cluster?.readiness() });

@@ -1,6 +1,10 @@
 // The chat page's script: connect with a tunnel id and client key, list the tunnel's models, stream a chat answer
 // (NDJSON over fetch), stop it (AbortController: the relay and the agent cancel the request on the GPU), errors in words.
+// Or sign in (sign-in.ts) when the relay offers it: the access token replaces the key, and an empty tunnel id means
+// "my tunnel" (/me/, the relay's route for the signed-in subject's tunnel).
 // State lives in this page only (sessionStorage for the key, so a reload keeps it and closing the tab forgets it).
+
+import { finishSignIn, signOut, signedInToken, startSignIn, tokenSubject, type SignInConfig } from "./sign-in.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const KEY = "c2l-chat";
@@ -27,13 +31,27 @@ function load(): Saved | null {
   }
 }
 
-/** Where this tunnel's Ollama API is on this relay (same origin: no CORS needed). */
+let signIn: SignInConfig | null = null;
+
+/** Where this tunnel's Ollama API is on this relay (same origin: no CORS needed); signed in without an id: /me. */
 function apiUrl(path: string): string {
-  return `/t/${encodeURIComponent(saved!.tunnel)}${path}`;
+  return saved!.tunnel ? `/t/${encodeURIComponent(saved!.tunnel)}${path}` : `/me${path}`;
 }
 
 function headers(): HeadersInit {
-  return { authorization: `Bearer ${saved!.key}`, "content-type": "application/json" };
+  return { authorization: `Bearer ${signedInToken() ?? saved!.key}`, "content-type": "application/json" };
+}
+
+/** The account box and the key field as the sign-in state says: signed in, the token stands in for the key. */
+function renderAccount(): void {
+  const token = signedInToken();
+  $("account").hidden = !signIn;
+  $("sign-in").hidden = !!token;
+  $("sign-out").hidden = !token;
+  $("who").textContent = token ? `Signed in as ${tokenSubject(token)}` : "Sign in with your account, or paste a client key below.";
+  $("key-label").hidden = !!token;
+  $<HTMLInputElement>("client-key").required = !token;
+  $<HTMLInputElement>("tunnel-id").required = !token;
 }
 
 function status(text: string): void {
@@ -85,7 +103,8 @@ async function connect(): Promise<void> {
   select.replaceChildren(...(tags.models ?? []).map((m) => new Option(m.name, m.name)));
   $("chat").hidden = false;
   $("forget").hidden = false;
-  status(tags.models?.length ? `Connected to tunnel ${saved!.tunnel}: ${tags.models.length} model(s)` : `Connected to tunnel ${saved!.tunnel}, but it lists no models`);
+  const name = saved!.tunnel || "your tunnel";
+  status(tags.models?.length ? `Connected to ${name}: ${tags.models.length} model(s)` : `Connected to ${name}, but it lists no models`);
 }
 
 function bubble(m: Msg): HTMLLIElement {
@@ -163,9 +182,34 @@ async function send(prompt: string): Promise<void> {
   }
 }
 
-function start(): void {
+async function start(): Promise<void> {
+  try {
+    signIn = ((await (await fetch("/chat/config.json")).json()) as { signIn: SignInConfig | null }).signIn;
+  } catch {
+    signIn = null;
+  }
+  const params = new URLSearchParams(location.search);
+  if (signIn && (params.has("code") || params.has("error"))) {
+    try {
+      await finishSignIn(signIn, params);
+    } catch (e) {
+      showError(e instanceof Error ? e.message : String(e));
+    }
+  }
+  renderAccount();
+  $("sign-in").addEventListener("click", () => {
+    showError(null);
+    startSignIn(signIn!).catch((e: unknown) => showError(`Could not start signing in: ${e instanceof Error ? e.message : String(e)}`));
+  });
+  $("sign-out").addEventListener("click", () => {
+    running?.abort();
+    signOut();
+    $("chat").hidden = true;
+    renderAccount();
+    status("Signed out");
+  });
   saved = load();
-  if (saved) {
+  if (saved && (saved.key || signedInToken())) {
     $<HTMLInputElement>("tunnel-id").value = saved.tunnel;
     $<HTMLInputElement>("client-key").value = saved.key;
     void connect();
@@ -195,6 +239,4 @@ function start(): void {
   $("stop").addEventListener("click", () => running?.abort());
 }
 
-start();
-
-export {}; // a module: its names stay out of the global scope
+void start();
