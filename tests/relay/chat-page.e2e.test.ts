@@ -5,6 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
+import { hashToken } from "../../src/relay/auth.ts";
 import { REPO, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
@@ -24,8 +25,12 @@ let browser: Browser;
 
 beforeAll(async () => {
   fake = await startFakeOllama({ models: MODELS, tokens: 400, tokenDelayMs: 40 });
-  relay = await startRelayProc(relayToml());
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+  // A second tunnel, "carol", that the same key may use but whose agent never connects (offline).
+  relay = await startRelayProc(`${relayToml()}\n[[tunnels]]\nid = "carol"\nagent_token_sha256 = "${hashToken("carol-agent-token-0123456789")}"\nclient_key_sha256 = ["${hashToken(CLIENT_KEY)}"]\n`);
+  // One generation at a time upstream: a second one waits in the daemon's queue (the page shows where it waited).
+  const toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }).replace(`url = "${fake.url}"\n`, `url = "${fake.url}"\nmax_parallel = 1\n`);
+  expect(toml).toContain("max_parallel = 1");
+  daemon = await startAgentDaemon(toml);
   // The broker learns the models from its first health check.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -54,8 +59,8 @@ async function openChat(viewport = { width: 1024, height: 768 }): Promise<{ page
   return { page, requested };
 }
 
-async function connect(page: Page, key = CLIENT_KEY): Promise<void> {
-  await page.locator("#tunnel-id").fill(TUNNEL_ID);
+async function connect(page: Page, key = CLIENT_KEY, tunnel = TUNNEL_ID): Promise<void> {
+  await page.locator("#tunnel-id").fill(tunnel);
   await page.locator("#client-key").fill(key);
   await page.locator("#connect-button").click();
 }
@@ -82,6 +87,7 @@ describe("the relay's chat page (issue 25 item 3)", () => {
     await page.waitForFunction((n) => (document.querySelector("#messages li.assistant:last-child")?.textContent ?? "").length > n, early.length);
     expect(await page.locator("#stop").isEnabled()).toBe(true);
     expect(await page.locator("#status").textContent()).toBe("Answering…");
+    expect(fake.concurrency.now).toBe(1);
 
     // The fake upstream got the chat with the chosen model and the user's message, through relay and daemon.
     const chat = fake.requests.find((r) => r.path === "/api/chat")!;
@@ -107,6 +113,16 @@ describe("the relay's chat page (issue 25 item 3)", () => {
     await page.close();
   }, 60_000);
 
+  test("an offline tunnel shows the relay's words for it", async () => {
+    const { page } = await openChat();
+    await connect(page, CLIENT_KEY, "carol");
+    const err = page.locator("#error");
+    await err.waitFor({ state: "visible" });
+    expect((await err.textContent())!).toContain("The tunnel could not answer (HTTP 502, tunnel_offline): ");
+    expect(await page.locator("#chat").isHidden()).toBe(true);
+    await page.close();
+  }, 30_000);
+
   test("a wrong key shows the relay's refusal in words", async () => {
     const { page } = await openChat();
     await connect(page, "not-the-key-0123456789");
@@ -116,6 +132,33 @@ describe("the relay's chat page (issue 25 item 3)", () => {
     expect(text).toContain("The relay refused the key (HTTP 401");
     expect(text).toMatch(/unauthorized|invalid|unknown/i);
     expect(await page.locator("#chat").isHidden()).toBe(true);
+    await page.close();
+  }, 30_000);
+
+  test("a request that waited in the daemon's queue says where it waited", async () => {
+    // Another client holds the only upstream slot with a long stream.
+    const hog = new AbortController();
+    const held = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: MODELS[0], messages: [{ role: "user", content: "hog" }], stream: true }),
+      signal: hog.signal,
+    });
+    expect(held.status).toBe(200);
+    const { page } = await openChat();
+    await connect(page);
+    await page.locator("#chat").waitFor({ state: "visible" });
+    await page.locator("#prompt").fill("queued");
+    await page.locator("#send").click();
+    await page.locator("#status", { hasText: "waiting for the model" }).waitFor();
+    // The slot frees (Bun drops an unread body's connection on cancel; abort() alone leaves it open); the page's request
+    // is served with the place it waited at.
+    await held.body!.cancel().catch(() => {});
+    hog.abort();
+    await page.locator("#status", { hasText: "waited in the queue at position 1" }).waitFor();
+    await page.waitForFunction(() => (document.querySelector("#messages li.assistant:last-child")?.textContent ?? "").includes("tok1 "));
+    await page.locator("#stop").click();
+    await page.locator("#status", { hasText: "Stopped" }).waitFor();
     await page.close();
   }, 30_000);
 

@@ -130,7 +130,7 @@ async function send(prompt: string): Promise<void> {
   li.setAttribute("aria-busy", "true");
   running = new AbortController();
   setRunning(true);
-  status("Sending…");
+  status("Sending… (waiting for the model)");
   try {
     const res = await fetch(apiUrl("/api/chat"), {
       method: "POST",
@@ -143,8 +143,10 @@ async function send(prompt: string): Promise<void> {
       history.pop();
       return showError(await describe(res));
     }
+    // The daemon's broker names the place this request waited at in its queue (the head comes once it is served).
     const queued = res.headers.get("x-queue-position");
-    status(queued ? `Waiting in the queue: position ${queued}` : "Answering…");
+    const answering = queued ? `Answering… (waited in the queue at position ${queued})` : "Answering…";
+    status(answering);
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
     for (;;) {
@@ -159,7 +161,6 @@ async function send(prompt: string): Promise<void> {
         const chunk = JSON.parse(line) as { message?: { content?: string }; error?: string; done?: boolean };
         if (chunk.error) throw new Error(chunk.error);
         if (chunk.message?.content) {
-          if (!answer.content) status("Answering…");
           answer.content += chunk.message.content;
           li.textContent = answer.content;
         }
