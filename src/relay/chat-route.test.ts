@@ -20,6 +20,8 @@ describe("the relay's chat page files", () => {
       expect(res.headers.get("content-type")).toStartWith(type);
       expect(res.headers.get("content-security-policy")).toContain("default-src 'self'");
       expect(res.headers.get("content-security-policy")).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
+      expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+      expect(res.headers.get("referrer-policy")).toBe("no-referrer");
     }
     expect(isChatPath("/chat/other")).toBe(false);
   });
