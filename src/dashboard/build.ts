@@ -2,23 +2,13 @@
 // so the compiled binary carries the finished page and never needs the sources or a bundler at run time.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { bunBuild } from "../core/browser-bundle.ts";
 
 export interface DashboardBundle {
   html: string;
   js: string;
   css: string;
   version: string;
-}
-
-function bunBuild(entry: string, extra: string[] = []): string {
-  // Bun.build cannot run inside a macro (the bundler waits for the macro): run the CLI instead.
-  const r = Bun.spawnSync([process.execPath, "build", entry, "--target=browser", "--minify", ...extra], {
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  if (!r.success) throw new Error(`dashboard bundle failed for ${entry}:\n${r.stderr.toString()}`);
-  return r.stdout.toString();
 }
 
 export function bundleDashboard(): DashboardBundle {

@@ -59,6 +59,7 @@ export const RelayConfigSchema = T.Object(
         issuer: T.String({ default: "", description: "OpenID issuer whose JWTs are accepted (agents and clients); empty: static tokens only." }),
         audience: T.String({ default: "", description: "Required audience of those JWTs." }),
         jwks_url: T.String({ default: "", description: "JWKS URL; empty: the jwks_uri of the issuer's discovery document (<issuer>/.well-known/openid-configuration)." }),
+        chat_client_id: T.String({ default: "", description: "Public client id (no secret; authorization code + PKCE) the /chat page signs in with at the issuer; its redirect URI is https://RELAY/chat. Empty: the page takes a pasted client key only." }),
         jwks_cooldown: Duration("2s", "Minimum time between JWKS refetches when a token names an unknown key id (a key rotation); such a request waits for the refetch."),
       },
       { additionalProperties: false, default: {} },
@@ -108,6 +109,7 @@ function semantic(c: RelayConfig): FieldIssue[] {
   if (!!c.tls.cert_file !== !!c.tls.key_file) out.push({ path: c.tls.cert_file ? "tls.key_file" : "tls.cert_file", message: "tls needs both cert_file and key_file" });
   if (relayMs(c).heartbeat.tolerance <= relayMs(c).heartbeat.interval)
     out.push({ path: "heartbeat.tolerance", message: `"${c.heartbeat.tolerance}" must be longer than heartbeat.interval ("${c.heartbeat.interval}")` });
+  if (c.oidc.chat_client_id && !c.oidc.issuer) out.push({ path: "oidc.chat_client_id", message: "the chat page's sign-in needs [oidc] issuer to be set" });
   if (c.oidc.issuer && !c.oidc.audience) out.push({ path: "oidc.audience", message: "an audience is required when oidc.issuer is set" });
   for (const k of ["issuer", "jwks_url"] as const)
     if (c.oidc[k] && !httpsOrLoopback(c.oidc[k])) out.push({ path: `oidc.${k}`, message: `"${c.oidc[k]}" must be an https URL (plain http is only accepted on loopback)` });

@@ -7,6 +7,7 @@ import { logger } from "../core/log.ts";
 import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
+import { chatPage, isChatPath } from "./chat-route.ts";
 import type { RelayConfig } from "./config.ts";
 import { createRelayCors } from "./cors.ts";
 import type { Forwarders } from "./forward.ts";
@@ -98,6 +99,7 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>) =>
         const res = await deps.forward.client(req, target.id, target.path + url.search);
         return deps.cluster ? deps.cluster.stamp(res) : res;
       }
+      if (isChatPath(p)) return chatPage(req, p, config);
       const mine = myTunnelTarget(p);
       if (mine) {
         const res = await myTunnel(req, url, mine, deps);

@@ -42,6 +42,8 @@ export interface ProviderOptions {
    * oidc-provider's strict rotation, where presenting a consumed refresh token revokes the whole grant.
    */
   refreshReuseGraceSec?: number;
+  /** More clients besides the desktop's (e.g. the relay's chat page, a public web client with its redirect URI). */
+  extraClients?: Record<string, unknown>[];
 }
 
 export async function startProvider(opts: ProviderOptions = {}): Promise<TestProvider> {
@@ -105,6 +107,7 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
         response_types: ["code"],
         redirect_uris: ["http://127.0.0.1/callback"],
       },
+      ...(opts.extraClients ?? []),
     ],
     jwks: { keys: [jwk as any] },
     cookies: { keys: ["test-cookie-key-0123456789"] },
