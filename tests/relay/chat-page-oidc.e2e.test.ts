@@ -6,7 +6,7 @@ import { requireTools } from "../helpers/requires.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AUDIENCE, startProvider, type TestProvider } from "../auth/oidc-provider.ts";
-import { TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
@@ -51,7 +51,7 @@ afterAll(async () => {
 }, 30_000);
 
 describe("the chat page signs in with the relay's OIDC issuer (issue 25 item 3)", () => {
-  test("sign in (code + PKCE), list models, stream, Stop reaches upstream, sign out", async () => {
+  test("sign in (code + PKCE), list models of my tunnel through /me/, stream, Stop reaches upstream, sign out", async () => {
     const page = await browser.newPage();
     // Every request, and those made while the relay's page is shown (the provider's own login page may load what it likes).
     const requested: string[] = [];
@@ -83,7 +83,8 @@ describe("the chat page signs in with the relay's OIDC issuer (issue 25 item 3)"
     expect(authorize.searchParams.get("code_challenge_method")).toBe("S256");
     expect(authorize.searchParams.get("client_id")).toBe(CHAT_CLIENT);
 
-    await page.locator("#tunnel-id").fill(TUNNEL_ID);
+    // No tunnel id: signed in, the page calls /me/, which the relay routes to the subject's own tunnel.
+    expect(await page.locator("#tunnel-id").inputValue()).toBe("");
     await page.locator("#connect-button").click();
     await page.locator("#chat").waitFor({ state: "visible" });
     expect(await page.locator("#model option").allTextContents()).toEqual(["llama3.2:1b"]);
@@ -94,6 +95,7 @@ describe("the chat page signs in with the relay's OIDC issuer (issue 25 item 3)"
     const before = fake.aborts.length;
     await page.locator("#stop").click();
     await fake.waitForAborts(before + 1, 3_000);
+    expect(requested.filter((u) => u.startsWith(`${relay.url}/me/api/`)).map((u) => new URL(u).pathname)).toEqual(["/me/api/tags", "/me/api/chat"]);
     await page.locator("#status", { hasText: "Stopped" }).waitFor();
 
     await page.locator("#sign-out").click();
