@@ -3,6 +3,7 @@ import type { Alert, DaemonStatus, UpstreamStatus } from "../src/core/contracts.
 import { signInTrouble } from "../src/core/sign-in-text.ts";
 import { iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 import { serving, verdict } from "../src/core/verdict.ts";
+import { cloudExamples } from "../src/net/cloud-url.ts";
 
 export const TITLE = "CloudToLocalLLM tunnel";
 /** Menu keys of the "Approve dashboard access" items: this prefix and the code. */
@@ -162,7 +163,7 @@ export function tunnelDetailLines(s: DaemonStatus): string[] {
   if (t.state === "disabled") return [];
   const out: string[] = [];
   if (t.fix && t.state !== "connected") out.push(`Fix: ${t.fix}`);
-  if (t.cloudUrl) out.push(`Cloud URL: ${t.cloudUrl}`);
+  if (t.cloudUrl) out.push(`Cloud URL: ${t.cloudUrl}`, `Chat page: ${cloudExamples(t.cloudUrl).chatPage}`);
   return out;
 }
 

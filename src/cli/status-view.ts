@@ -194,7 +194,10 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   out.push(tunnel);
   if (t.fix && t.state !== "connected") out.push(`  fix: ${t.fix}`);
   // Where cloud clients reach this machine, as ngrok prints its "Forwarding" line.
-  if (t.cloudUrl) out.push(`  cloud URL ${paint(t.cloudUrl, "bold")} · OpenAI base URL ${cloudExamples(t.cloudUrl).openaiBaseUrl}`);
+  if (t.cloudUrl) {
+    const ex = cloudExamples(t.cloudUrl);
+    out.push(`  cloud URL ${paint(t.cloudUrl, "bold")} · OpenAI base URL ${ex.openaiBaseUrl} · chat page ${ex.chatPage}`);
+  }
   out.push(signInLine(s.auth, paint, tone, until));
   if (s.alerts.length) {
     out.push("");

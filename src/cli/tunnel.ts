@@ -19,7 +19,7 @@ export function describeTunnel(t: TunnelStatus, now = Date.now()): string {
   if (t.cloudUrl) {
     // As ngrok's "Forwarding" line: the address cloud clients use, with uses ready to paste.
     const ex = cloudExamples(t.cloudUrl);
-    lines.push(`cloud URL: ${t.cloudUrl}`, `  curl:            ${ex.curl}`, `  OpenAI base URL: ${ex.openaiBaseUrl}`);
+    lines.push(`cloud URL: ${t.cloudUrl}`, `  curl:            ${ex.curl}`, `  OpenAI base URL: ${ex.openaiBaseUrl}`, `  chat page:       ${ex.chatPage}`);
   }
   return lines.join("\n");
 }

@@ -327,7 +327,7 @@ export class Overview {
     if (t.cloudUrl) {
       const ex = cloudExamples(t.cloudUrl);
       setText($("#tunnel-cloud-url"), t.cloudUrl);
-      setText($("#tunnel-cloud-example"), `${ex.curl}\n\n# OpenAI clients: base URL ${ex.openaiBaseUrl}\n${ex.python}`);
+      setText($("#tunnel-cloud-example"), `${ex.curl}\n\n# OpenAI clients: base URL ${ex.openaiBaseUrl}\n${ex.python}\n\n# In a browser (a phone too): ${ex.chatPage}`);
     }
     setText($("#tunnel-since-label"), t.state === "connected" ? "Connected since" : "Since");
     this.syncTunnelButtons(t.state);

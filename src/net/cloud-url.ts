@@ -23,12 +23,16 @@ export function cloudUrl(relayUrl: string | null | undefined, tunnelId: string |
   return proto ? `${proto}//${u.host}/t/${encodeURIComponent(tunnelId)}/` : null;
 }
 
-/** Ready-to-paste uses of a cloud URL: a curl listing the models, the OpenAI client's base URL, and that client in Python. */
-export function cloudExamples(url: string): { curl: string; openaiBaseUrl: string; python: string } {
+/**
+ * Ready-to-paste uses of a cloud URL: a curl listing the models, the OpenAI client's base URL, that client in Python,
+ * and the relay's chat page (/chat at the relay's root: a browser, a phone, reaches the tunnel there).
+ */
+export function cloudExamples(url: string): { curl: string; openaiBaseUrl: string; python: string; chatPage: string } {
   return {
     curl: `curl -H "Authorization: Bearer $CLIENT_KEY" ${url}v1/models`,
     openaiBaseUrl: `${url}v1`,
     python: `from openai import OpenAI\nclient = OpenAI(base_url="${url}v1", api_key=CLIENT_KEY)`,
+    chatPage: new URL("/chat", url).href,
   };
 }
 

@@ -387,6 +387,7 @@ describe("dashboard in Chromium", () => {
     const example = (await page.locator("#tunnel-cloud-example").textContent())!;
     expect(example).toContain(`curl -H "Authorization: Bearer $CLIENT_KEY" ${cloud}v1/models`);
     expect(example).toContain(`base_url="${cloud}v1"`);
+    expect(example).toContain(`# In a browser (a phone too): ${relay.url}/chat`);
     // The URL is the one the relay serves this tunnel at: the example's request answers with the daemon's models.
     const r = await fetch(`${cloud}v1/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
     expect(r.status).toBe(200);

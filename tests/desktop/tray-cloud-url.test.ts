@@ -64,6 +64,7 @@ test("the tooltip shows the cloud URL; the menu's Copy cloud URL puts it on the 
     return t[3].includes("Cloud URL") ? t[3] : null;
   }, 15_000, `the cloud URL in the tooltip (tray: ${tray.stderr()})`);
   expect(tip).toContain(`Cloud URL: ${cloud}`);
+  expect(tip).toContain(`Chat page: ${relay.url}/chat`);
 
   const m = (await client.getProxyObject(watcher.stub.items[0]!, "/MenuBar")).getInterface("com.canonical.dbusmenu");
   const [, layout] = (await m.GetLayout!(0, -1, [])) as [number, Layout];

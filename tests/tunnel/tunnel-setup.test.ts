@@ -123,13 +123,18 @@ describe("the cloud URL", () => {
     expect(json.code).toBe(0);
     expect(JSON.parse(json.out).tunnel.cloudUrl).toBe(cloud);
     const human = await cli(d, "status");
-    expect(human.out.replace(/\n +/g, " ")).toContain(`cloud URL ${cloud} · OpenAI base URL ${cloud}v1`);
+    expect(human.out.replace(/\n +/g, " ")).toContain(`cloud URL ${cloud} · OpenAI base URL ${cloud}v1 · chat page ${relay.url}/chat`);
 
     const restart = await cli(d, "tunnel", "restart");
     expect(restart.code).toBe(0);
     expect(restart.out).toContain("tunnel connected");
     expect(restart.out).toContain(`cloud URL: ${cloud}`);
     expect(restart.out).toContain(`curl -H "Authorization: Bearer $CLIENT_KEY" ${cloud}v1/models`);
+    expect(restart.out).toContain(`chat page:       ${relay.url}/chat`);
+    // The chat page shown is the relay's own.
+    const page = await fetch(`${relay.url}/chat`);
+    expect([page.status, page.headers.get("content-type")?.startsWith("text/html")]).toEqual([200, true]);
+    await page.text();
 
     // The URL shown is the one the relay serves: a cloud client reaches the daemon's models through it.
     const r = await fetch(`${cloud}v1/models`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
