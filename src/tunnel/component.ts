@@ -15,7 +15,7 @@ import { urlPath, urlSearch } from "../core/url-path.ts";
 import { tunnelMetrics } from "./metrics.ts";
 import { serveStream } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
-import { Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
+import { AUTH_CODES, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { agentToken } from "./token.ts";
 import { agentPathHint, cloudUrl } from "../net/cloud-url.ts";
 
@@ -24,8 +24,6 @@ const log = logger("tunnel");
 /** Attempts that failed for want of a credential: a new account token retries them at once. */
 const NO_TOKEN_CODES = new Set(["no_token", "signed_out", "login_required"]);
 
-/** Codes of a refused credential: a changed stored secret is tried at once (no `tunnel restart` needed). */
-const REFUSED_CODES = new Set(["unauthorized", "forbidden", ...NO_TOKEN_CODES]);
 /** While the relay refuses the stored token, the secret store is read this often for a new one (a `secret set` in another process). */
 export const SECRET_RECHECK_MS = 2_000;
 
@@ -257,7 +255,7 @@ export class TunnelService implements TunnelControl {
    */
   private watchSecret(): void {
     const s = this.last;
-    const waiting = s?.state === "auth_failed" && REFUSED_CODES.has(s.lastErrorCode ?? "") && this.tokenSource !== "auth" && !!this.cfg.token_secret;
+    const waiting = s?.state === "auth_failed" && AUTH_CODES.has(s.lastErrorCode ?? "") && this.tokenSource !== "auth" && !!this.cfg.token_secret;
     if (!waiting) return this.stopSecretWatch();
     if (this.secretTimer !== null) return;
     const name = this.cfg.token_secret;

@@ -23,7 +23,8 @@ export function jittered(p: BackoffPolicy, attempt: number, random: () => number
 }
 
 /** Permanent errors that wait for credentials (a sign-in, a stored token) rather than for a fix of the setup. */
-const AUTH_CODES = new Set(["unauthorized", "forbidden", "no_token", "signed_out", "login_required"]);
+/** Why a tunnel cannot get in until the user acts (a refused or missing token): the state is auth_failed, not failed. */
+export const AUTH_CODES: ReadonlySet<string> = new Set(["unauthorized", "forbidden", "no_token", "signed_out", "login_required"]);
 
 export interface SupervisorSnapshot {
   state: Exclude<TunnelState, "disabled">;
