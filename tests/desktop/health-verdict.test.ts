@@ -8,7 +8,7 @@ import { requireTools } from "../helpers/requires.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { runCli } from "../api/cli.ts";
-import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
+import { startPrivateBus, startWatcher, trayOnDaemon, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon"]);
 
@@ -41,11 +41,7 @@ beforeAll(async () => {
   });
   api = daemon.urls.api!;
   token = readFileSync(join(daemon.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
-  const trayConfig = join(daemon.home, "tray.toml");
-  await Bun.write(trayConfig, `[api]\nlisten = "${api.replace("http://", "")}"\n`);
-  tray = spawnTray(trayConfig, { ...daemon.env, DBUS_SESSION_BUS_ADDRESS: bus.address });
-  client = dbus.sessionBus({ busAddress: bus.address });
-  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${tray.stderr()})`);
+  ({ tray, client } = await trayOnDaemon(daemon, bus, watcher));
 }, 60_000);
 
 afterAll(async () => {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import dbus from "dbus-next";
 import { BUN, REPO } from "../helpers/daemon.ts";
 import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
+import { until } from "../helpers/until.ts";
 
 export interface PrivateBus {
   address: string;
@@ -152,4 +153,22 @@ export type TrayProc = LoggedProc;
 export function spawnTray(configFile: string, env: Record<string, string>, binary?: string): TrayProc {
   const cmd = binary ? [binary] : [BUN, join(REPO, "src/main.ts")];
   return spawnLogged([...cmd, "tray", "--config", configFile], { env, label: "tray", debugEnv: "DEBUG_TRAY" });
+}
+
+/**
+ * The tray pointed at a running daemon (its API's ephemeral port written into a tray config in the daemon's home), on
+ * the private bus, registered with the watcher; `env` adds to the daemon's (stand-in tools on PATH, a display).
+ */
+export async function trayOnDaemon(
+  daemon: { home: string; env: Record<string, string>; urls: { api?: string } },
+  bus: PrivateBus,
+  watcher: { stub: WatcherStub },
+  env: Record<string, string> = {},
+): Promise<{ tray: TrayProc; client: dbus.MessageBus }> {
+  const trayConfig = join(daemon.home, "tray.toml");
+  await Bun.write(trayConfig, `[api]\nlisten = "${daemon.urls.api!.replace("http://", "")}"\n`);
+  const tray = spawnTray(trayConfig, { ...daemon.env, ...env, DBUS_SESSION_BUS_ADDRESS: bus.address });
+  const client = dbus.sessionBus({ busAddress: bus.address });
+  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${tray.stderr()})`);
+  return { tray, client };
 }

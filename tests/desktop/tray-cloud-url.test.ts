@@ -7,7 +7,7 @@ import dbus from "dbus-next";
 import { removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TUNNEL_ID, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
-import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
+import { startPrivateBus, startWatcher, trayOnDaemon, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["dbus-daemon"]);
 
@@ -33,15 +33,11 @@ beforeAll(async () => {
   ollama = await startFakeOllama({ models: ["llama3.2:1b"] });
   relay = await startRelayProc(relayToml());
   daemon = await startAgentDaemon(daemonToml({ upstream: ollama.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
-  const trayConfig = join(daemon.home, "tray.toml");
-  await Bun.write(trayConfig, `[api]\nlisten = "${daemon.urls.api!.replace("http://", "")}"\n`);
   // A stand-in wl-copy that records what the tray puts on the clipboard.
   copied = join(daemon.home, "clipboard.txt");
   mkdirSync(join(daemon.home, "bin"));
   writeFileSync(join(daemon.home, "bin/wl-copy"), `#!/bin/sh\ncat > "${copied}"\n`, { mode: 0o755 });
-  tray = spawnTray(trayConfig, { ...daemon.env, PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}`, WAYLAND_DISPLAY: "wayland-test", DBUS_SESSION_BUS_ADDRESS: bus.address });
-  client = dbus.sessionBus({ busAddress: bus.address });
-  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${tray.stderr()})`);
+  ({ tray, client } = await trayOnDaemon(daemon, bus, watcher, { PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}`, WAYLAND_DISPLAY: "wayland-test" }));
 }, 60_000);
 
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import dbus from "dbus-next";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
+import { startPrivateBus, startWatcher, trayOnDaemon, until, type PrivateBus, type TrayProc } from "./private-bus.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon"]);
@@ -34,16 +34,11 @@ beforeAll(async () => {
     env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: "agent-token-for-tests-0123456789" },
     waitFor: ["api"],
   });
-  // The tray finds the API from the config; the daemon chose an ephemeral port, so tell the tray through its config.
-  const api = daemon.urls.api!;
-  const trayConfig = join(daemon.home, "tray.toml");
-  await Bun.write(trayConfig, `[api]\nlisten = "${api.replace("http://", "")}"\n`);
   // A stand-in xdg-open that records what the tray asks the desktop to open.
   mkdirSync(join(daemon.home, "bin"));
   writeFileSync(join(daemon.home, "bin/xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$1" >> "${join(daemon.home, "opened.txt")}"\n`, { mode: 0o755 });
-  tray = spawnTray(trayConfig, { ...daemon.env, PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address });
-  client = dbus.sessionBus({ busAddress: bus.address });
-  await until(() => watcher.stub.items.length > 0, 15_000, `registration (tray: ${tray.stderr()})`);
+  // The tray finds the API from its config: the daemon chose an ephemeral port (trayOnDaemon writes it there).
+  ({ tray, client } = await trayOnDaemon(daemon, bus, watcher, { PATH: `${join(daemon.home, "bin")}:${daemon.env.PATH}` }));
 }, 60_000);
 
 afterAll(async () => {
