@@ -3,7 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { ManualClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
-import { forward, serveStream, Session, type SessionCloseInfo } from "./session.ts";
+import { forward, serveStream } from "./http-over-stream.ts";
+import { Session, type SessionCloseInfo } from "./session.ts";
 import { Stream } from "./stream.ts";
 
 interface Pair {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import { decodeMessage, encode, encodeBatch } from "../../src/protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION, type Frame, type Message } from "../../src/protocol/messages.ts";
-import { serveStream } from "../../src/protocol/session.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
 import { connect } from "../../src/tunnel/connector.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "./helpers.ts";
