@@ -183,6 +183,7 @@ export const TunnelSchema = T.Object(
     }),
     max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay." }),
     go_away_grace: Duration("30s", "On shutdown (SIGTERM), time in-flight tunnel requests get to finish before the connection closes."),
+    resume_window: Duration("60s", "An answer whose relay connection ended is held this long for the relay to resume it (the upstream keeps generating); 0 turns resuming off."),
     backoff: T.Object(
       {
         initial: Duration("1s", "First reconnect delay."),

@@ -6,6 +6,7 @@ import {
   MAX_HEAD,
   MAX_PAYLOAD,
   RESET_CODES,
+  RESUME_TOKEN,
   TYPE,
   type BatchableFrame,
   type Frame,
@@ -147,7 +148,14 @@ function requestHead(o: Record<string, unknown>): RequestHead {
 
 function responseHead(o: Record<string, unknown>): ResponseHead {
   if (!Number.isInteger(o.status) || (o.status as number) < 200 || (o.status as number) > 599) throw new ProtocolError("bad_payload", "RESPONSE_HEAD.status must be 200..599");
-  return { status: o.status as number, headers: headers(o.headers, "RESPONSE_HEAD") };
+  const head: ResponseHead = { status: o.status as number, headers: headers(o.headers, "RESPONSE_HEAD") };
+  if (o.resume !== undefined) head.resume = token(o.resume, "RESPONSE_HEAD.resume");
+  return head;
+}
+
+function token(v: unknown, what: string): string {
+  if (typeof v !== "string" || !RESUME_TOKEN.test(v)) throw new ProtocolError("bad_payload", `${what} must be a resume token (22 base64url characters)`);
+  return v;
 }
 
 function version(v: unknown, name: string): number {
@@ -206,6 +214,13 @@ export function decode(input: Uint8Array | ArrayBuffer): Frame {
       if (!RESET_CODES.includes(o.code as never)) throw new ProtocolError("bad_payload", "RESET.code is not a known reset code");
       if (!isStr(o.reason, 1024)) throw new ProtocolError("bad_payload", "RESET.reason must be a short string");
       return { type: "RESET", stream, body: { code: o.code as never, reason: o.reason } };
+    }
+    case "RESUME":
+      return { type: "RESUME", stream: 0, body: { token: token(json(payload, "RESUME").token, "RESUME.token") } };
+    case "RESUMED": {
+      const o = json(payload, "RESUMED");
+      if (!Number.isSafeInteger(o.offset) || (o.offset as number) < 0) throw new ProtocolError("bad_payload", "RESUMED.offset must be a byte offset (a non-negative integer)");
+      return { type: "RESUMED", stream, body: { token: token(o.token, "RESUMED.token"), offset: o.offset as number } };
     }
     case "GO_AWAY": {
       const o = json(payload, "GO_AWAY");

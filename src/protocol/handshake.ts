@@ -9,8 +9,8 @@ export function helloFrame(agent: string, version = PROTOCOL_VERSION, capabiliti
 }
 
 /** The relay's answer to an accepted HELLO. */
-export function welcomeFrame(tunnelId: string): Frame {
-  return { type: "WELCOME", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: CAPABILITIES, tunnelId } };
+export function welcomeFrame(tunnelId: string, capabilities: readonly string[] = CAPABILITIES): Frame {
+  return { type: "WELCOME", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: [...capabilities], tunnelId } };
 }
 
 /** How the relay ends a refused handshake: the close code and reason, and a GO_AWAY to send first when there is one. */

@@ -1,6 +1,7 @@
 // HTTP over one tunnel stream: the relay sends a fetch Request through a stream (forward) and the agent answers one (serveStream).
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { HeaderList, ResponseHead } from "./messages.ts";
+import type { AnswerResumes, HeldAnswer } from "./resumable-answer.ts";
 import type { Session } from "./session.ts";
 import { StreamError, type Stream } from "./stream.ts";
 
@@ -40,6 +41,8 @@ export async function forward(
     dropHeaders?: readonly string[];
     /** The answer's body broke off after its head (reset, session gone): its last bytes, or null to fail the body. */
     onBreak?: (err: StreamError, head: ResponseHead, lastByte: number) => Uint8Array | null;
+    /** The body of an answer that may be resumed (its head carries a resume token), or null to read it as any other. */
+    resumable?: (s: Stream, head: ResponseHead) => ReadableStream<Uint8Array> | null;
   } = {},
 ): Promise<Response> {
   const headers = headerList(req.headers, opts.dropHeaders);
@@ -75,7 +78,9 @@ export async function forward(
     const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
     // An answer complete on arrival goes out sized in one write; one still coming streams.
     const onBreak = opts.onBreak;
-    const body = noBody ? null : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
+    const body = noBody
+      ? null
+      : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? (head.resume ? opts.resumable?.(s, head) : null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
     return new Response(body, { status: head.status, headers });
   } catch (e) {
     if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
@@ -137,11 +142,16 @@ export interface ServeOptions {
   origin?: string;
   /** The headers the request carries, from the head's. */
   headers?: (h: HeaderList) => [string, string][];
+  /** The stream's session negotiated "resume": the answer is held there and outlives the session (resumable-answer.ts). */
+  resume?: AnswerResumes;
 }
 
 /** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
 export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>, o: ServeOptions = {}): Promise<void> {
   const head = s.requestHead!;
+  // A held answer's request stops with the answer, not with the session: the upstream goes on while the relay resumes.
+  const held = o.resume?.hold(s) ?? null;
+  const signal = held ? held.signal : s.signal;
   let res: Response;
   try {
     const hasBody = head.method !== "GET" && head.method !== "HEAD";
@@ -153,7 +163,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
       method: head.method,
       headers: o.headers ? o.headers(head.headers) : head.headers,
       body,
-      signal: s.signal,
+      signal,
       // fetch requires duplex for streamed bodies.
       duplex: "half",
     } as RequestInit);
@@ -163,7 +173,13 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
-  await answer(s, res);
+  if (held) await answerHeld(held, res);
+  else await answer(s, res);
+}
+
+/** A held answer's head and body (resumable-answer.ts sends them, across sessions). */
+function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
+  return held.answer({ status: res.status, headers: headerList(res.headers) }, res.body as ReadableStream<Uint8Array> | null);
 }
 
 /** Streams a handler's Response back as the stream's answer. */

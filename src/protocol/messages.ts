@@ -40,6 +40,9 @@ export const MESSAGES = [
   { id: 0x13, name: "END", direction: "both", scope: "stream", payload: "empty", fields: [] },
   { id: 0x14, name: "RESET", direction: "both", scope: "stream", payload: "json", fields: ["code", "reason"] },
   { id: 0x15, name: "WINDOW_UPDATE", direction: "both", scope: "stream", payload: "u32", fields: [] },
+  // Only between peers that both listed the "resume" capability (see docs/protocol.md, Resume).
+  { id: 0x16, name: "RESUME", direction: "agent->relay", scope: "control", payload: "json", fields: ["token"] },
+  { id: 0x17, name: "RESUMED", direction: "relay->agent", scope: "stream", payload: "json", fields: ["token", "offset"] },
   { id: 0x20, name: "PING", direction: "both", scope: "control", payload: "opaque8", fields: [] },
   { id: 0x21, name: "PONG", direction: "both", scope: "control", payload: "opaque8", fields: [] },
   { id: 0x22, name: "GO_AWAY", direction: "both", scope: "control", payload: "json", fields: ["code", "reason"] },
@@ -119,6 +122,17 @@ export interface RequestHead {
 export interface ResponseHead {
   status: number;
   headers: HeaderList;
+  /** The answer's resume token (both peers listed "resume"): the relay names it to take the stream over after a reconnect. */
+  resume?: string;
+}
+/** The agent offers to resume the answer it holds under `token` (sent after WELCOME, or when a stream's session ended). */
+export interface Resume {
+  token: string;
+}
+/** The relay takes an offered answer over on this (new) stream id, from byte `offset` of its body on. */
+export interface Resumed {
+  token: string;
+  offset: number;
 }
 export interface Reset {
   code: ResetCode;
@@ -139,6 +153,8 @@ export type Frame =
   | { type: "END"; stream: number }
   | { type: "RESET"; stream: number; body: Reset }
   | { type: "WINDOW_UPDATE"; stream: number; increment: number }
+  | { type: "RESUME"; stream: 0; body: Resume }
+  | { type: "RESUMED"; stream: number; body: Resumed }
   | { type: "PING"; stream: 0; opaque: Uint8Array }
   | { type: "PONG"; stream: 0; opaque: Uint8Array }
   | { type: "GO_AWAY"; stream: 0; body: GoAway };
@@ -157,9 +173,13 @@ export type Message = Frame | BatchFrame;
 export const MAX_BATCH = 64 * 1024;
 /** The capability a peer lists when it reads BATCH messages. */
 export const BATCH_CAPABILITY = "batch";
+/** The capability a peer lists when it keeps answers across a reconnect (RESUME / RESUMED, RESPONSE_HEAD.resume). */
+export const RESUME_CAPABILITY = "resume";
+/** A resume token: 22 base64url characters (128 random bits). */
+export const RESUME_TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
 /**
  * Capabilities this build offers in HELLO/WELCOME. The version decides compatibility; a capability only lets a peer
- * send what the other said it reads ("batch": BATCH messages), so older peers, which do not list it, keep working.
+ * send what the other said it reads ("batch": BATCH messages, "resume": resumable answers), so older peers, which do not list it, keep working.
  */
-export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY];
+export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY, RESUME_CAPABILITY];

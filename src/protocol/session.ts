@@ -41,6 +41,10 @@ export interface SessionOptions {
    * message (one WebSocket message and one write instead of one per frame). Off, every frame is its own message.
    */
   batch?: boolean;
+  /** Relay, "resume" negotiated: the agent offers to resume the answer it holds under this token. */
+  onResume?: (token: string) => void;
+  /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
+  onResumed?: (id: number, token: string, offset: number) => void;
 }
 
 /** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
@@ -163,6 +167,15 @@ export class Session {
       case "WINDOW_UPDATE":
         this.streams.get(f.stream)?.onWindowUpdate(f.increment);
         return;
+      case "RESUME":
+        if (this.role !== "relay" || !this.opts.onResume) throw new ProtocolError("unexpected_frame", "RESUME without the resume capability, or sent to the agent");
+        this.opts.onResume(f.body.token);
+        return;
+      case "RESUMED":
+        if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");
+        if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
+        this.opts.onResumed(f.stream, f.body.token, f.body.offset);
+        return;
     }
   }
 
@@ -246,6 +259,25 @@ export class Session {
     this.nextId += 2;
     const s = this.newStream(id);
     this.write(bytes);
+    return s;
+  }
+
+  /** Relay: takes over the answer the agent offered under `token` on a new stream, from byte `offset` of its body. */
+  resumeStream(token: string, offset: number): Stream {
+    if (this.role !== "relay") throw new Error("only the relay takes a stream over");
+    if (this.closedInfo) throw new StreamError("session_closed", `the tunnel session is closed (${this.closedInfo.reason})`, false);
+    if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
+    const id = this.nextId;
+    this.nextId += 2;
+    const s = this.newStream(id);
+    this.sendFrame({ type: "RESUMED", stream: id, body: { token, offset } });
+    return s;
+  }
+
+  /** Agent: the stream for a RESUMED id (see onResumed); its request side is over already. */
+  adopt(id: number): Stream {
+    const s = this.newStream(id);
+    s.onEnd();
     return s;
   }
 

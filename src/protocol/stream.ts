@@ -52,6 +52,8 @@ export class Stream {
   private released = false;
   bytesIn = 0;
   bytesOut = 0;
+  /** Credit the peer gave back: the bytes of ours its reader took (what a resumable answer may forget). */
+  bytesAcked = 0;
 
   constructor(
     readonly id: number,
@@ -319,6 +321,7 @@ export class Stream {
     this.maybeRelease();
   }
   onWindowUpdate(inc: number): void {
+    this.bytesAcked += inc;
     this.sendWin.grant(inc);
   }
   onResponseHead(h: ResponseHead): void {

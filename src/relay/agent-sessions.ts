@@ -4,9 +4,10 @@
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
 import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
-import { BATCH_CAPABILITY, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD } from "../protocol/messages.ts";
+import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY } from "../protocol/messages.ts";
 import { Session } from "../protocol/session.ts";
 import type { RelayMetrics } from "./metrics.ts";
+import { ResumeOffers } from "./resume-offers.ts";
 
 const log = logger("relay");
 
@@ -45,6 +46,8 @@ export interface AgentTimings {
   heartbeatMs: number;
   toleranceMs: number;
   graceMs: number;
+  /** How long a client's answer waits for its agent to resume it ([relay] resume_window); 0: resuming is off. */
+  resumeMs?: number;
 }
 
 /** What a cluster wants to know about local agents: it claims a tunnel when its agent arrives, releases it when it leaves. */
@@ -65,6 +68,10 @@ export class AgentSessions {
   /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
   private readonly waiting = new Map<string, Set<() => void>>();
   hooks: SessionHooks | null = null;
+  /** Answers agents offered to resume here (resume-offers.ts). */
+  readonly offers: ResumeOffers;
+  /** What WELCOME lists: "resume" only while resuming is on. */
+  private readonly capabilities: string[];
 
   /** Bun's WebSocket handlers for the agent path. */
   readonly websocket: WebSocketHandler<AgentData>;
@@ -74,6 +81,13 @@ export class AgentSessions {
     private readonly t: AgentTimings,
   ) {
     this.websocket = this.handlers();
+    this.offers = new ResumeOffers(t.resumeMs ?? 0);
+    this.capabilities = t.resumeMs ? CAPABILITIES : CAPABILITIES.filter((c) => c !== RESUME_CAPABILITY);
+  }
+
+  /** Resuming is on: WELCOME lists it, and client answers wait for it. */
+  get resumeMs(): number {
+    return this.t.resumeMs ?? 0;
   }
 
   get size(): number {
@@ -212,6 +226,8 @@ export class AgentSessions {
       role: "relay",
       // An agent that reads BATCH says so; older agents get one frame per message.
       batch: hello.capabilities.includes(BATCH_CAPABILITY),
+      // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
+      onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.offers.offer(d.tunnelId, token, session) : undefined,
       heartbeatMs: this.t.heartbeatMs,
       toleranceMs: this.t.toleranceMs,
       sink: {
@@ -242,7 +258,7 @@ export class AgentSessions {
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
     if (old && !old.session.goingAway) old.session.close("replaced", "another connection for this tunnel replaced this one");
-    session.sendFrame(welcomeFrame(d.tunnelId));
+    session.sendFrame(welcomeFrame(d.tunnelId, this.capabilities));
     this.hooks?.opened(d.tunnelId, session);
     if (d.expiresAt !== null) {
       // A JWT is good until it expires, not forever: go away then, and the agent reconnects with its refreshed token.

@@ -32,6 +32,7 @@ export const RelayConfigSchema = T.Object(
     first_byte_timeout: Duration("120s", "504 when the agent sent no response head within this time (model loading can be slow). Streams are never cut afterwards."),
     handshake_timeout: Duration("10s", "Time an agent has to send HELLO after connecting."),
     go_away_grace: Duration("30s", "On shutdown, time in-flight streams get to finish."),
+    resume_window: Duration("60s", "A client's answer whose agent connection ended is kept open this long for the agent to resume it; 0 turns resuming off."),
     tls: T.Object(
       {
         cert_file: T.String({ default: "", description: "PEM certificate chain; empty: plain HTTP (behind a TLS-terminating proxy)." }),

@@ -13,6 +13,12 @@ import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
+import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
+
+/** Across the hop: the owner node names the resume token of an answer the entry node may resume (never sent to a client). */
+export const RESUME_HEADER = "x-c2l-resume";
+/** How long one look for a resumed answer's offer waits before the owner is looked up again. */
+const CLAIM_STEP_MS = 1_000;
 
 /** A header of the agent's answer head (names compared case-insensitively), null when absent. */
 function headerOf(head: ResponseHead, name: string): string | null {
@@ -30,6 +36,8 @@ export interface ClusterRouting {
   admitRate(id: string, perMinute: number, local: () => number | null): Promise<number | null>;
   /** The request sent on to the node that holds the tunnel's agent, or an error answer saying why it cannot be. */
   forwardToOwner(req: Request, id: string, path: string): Promise<Response>;
+  /** The rest of an answer, from `offset`, taken over at the node that holds the tunnel's agent now; null when it has no offer (yet). */
+  resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null>;
 }
 
 export interface ForwardDeps {
@@ -49,6 +57,10 @@ export interface Forwarders {
   client: Forwarder;
   /** A call another node already admitted (client key, rate) and sent here because this node holds the agent. */
   owner: Forwarder;
+  /** How a client's answer (here, or read across the hop) is resumed when its source is lost. */
+  resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks;
+  /** Another node asks for the rest of an answer whose agent offered it here. */
+  resumeHere(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
 }
 
 export function createForwarder(deps: ForwardDeps): Forwarders {
@@ -88,6 +100,48 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
   }
 
+  /** The rest of an answer from `offset`: an offer of the agent here, or at the node holding it now; null after the window. */
+  async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {
+    const deadline = performance.now() + sessions.resumeMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0 || signal.aborted) return null;
+      if (!deps.cluster || sessions.session(id)) {
+        const s = await sessions.offers.claim(id, token, offset, Math.min(left, CLAIM_STEP_MS), signal);
+        if (s) return streamSource(s, offset);
+      } else {
+        const src = await deps.cluster.resumeAtOwner(id, token, offset, signal);
+        if (src) return src;
+        await Bun.sleep(Math.min(200, Math.max(0, left)));
+      }
+    }
+  }
+
+  function resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks {
+    const fields = { tunnel: id, path: path.split("?")[0] };
+    return {
+      resume: (offset, signal) => resumeFrom(id, token, offset, signal),
+      onBreak: (e, last, failed) => {
+        if (!failed && e instanceof StreamError) return brokenAnswer(e, { status: 200, headers: contentType ? [["content-type", contentType]] : [] }, last, id, path);
+        const window = `${Math.round(sessions.resumeMs / 100) / 10}s`;
+        const err = new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer and its agent did not resume it within ${window}; the answer is incomplete`);
+        return cutShortTail(err, contentType, last, false, { ...fields, resume: "failed" });
+      },
+      resumed: (replayed) => {
+        metrics.resumed.inc();
+        metrics.replayed.inc(replayed);
+      },
+      failed: () => metrics.resumeFailed.inc({ reason: "window" }),
+    };
+  }
+
+  async function resumeHere(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response> {
+    const s = sessions.session(id) ? await sessions.offers.claim(id, token, offset, CLAIM_STEP_MS * 2, signal) : null;
+    if (!s) return new HttpError("not_found", `no answer of tunnel "${id}" is offered for resume here`).toResponse();
+    // A break here fails the body: the entry node, which holds the client, resumes again.
+    return new Response(s.directReadable(), { status: 200, headers: { [RESUME_HEADER]: token } });
+  }
+
   function moving(id: string, path: string): Response {
     return new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
   }
@@ -113,6 +167,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     let tooLarge = false;
     const t0 = performance.now();
     let stream: Stream | null = null;
+    let resumeToken: string | null = null;
     metrics.activeStreams.inc();
     const settle = () => {
       lim.done();
@@ -127,7 +182,14 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
         firstByteTimeoutMs: deps.firstByteMs,
         onStream: (s) => (stream = s),
         onBreak: (e, head, last) => brokenAnswer(e, head, last, id, path),
+        resumable: !sessions.resumeMs
+          ? undefined
+          : viaNode
+            ? // The entry node holds the client and resumes: a lost session fails the hop's body (no error line) and the token rides along.
+              (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" ? null : brokenAnswer(e, head, last, id, path))))
+            : (s, head) => resumableBody(streamSource(s), resumeHooks(id, path, head.resume!, headerOf(head, "content-type"))),
       });
+      if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
       metrics.ttfb.observe((performance.now() - t0) / 1000);
       metrics.requests.inc({ status: String(res.status) });
       const s = stream as Stream | null;
@@ -164,5 +226,5 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return deps.cluster.forwardToOwner(req, id, path);
   };
 
-  return { client, owner: (req, id, path) => overSession(req, id, path, true) };
+  return { client, owner: (req, id, path) => overSession(req, id, path, true), resumeHooks, resumeHere };
 }

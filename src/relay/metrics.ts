@@ -13,6 +13,10 @@ export function createRelayMetrics() {
     activeStreams: new Gauge({ name: "cloudtolocalllm_relay_streams_active", help: "Requests in flight through tunnels.", registers: [registry] }),
     protocolErrors: new Counter({ name: "cloudtolocalllm_relay_protocol_errors_total", help: "Agent connections closed for a protocol error, by code.", labelNames: ["code"], registers: [registry] }),
     bytes: new FastCounter({ registry, name: "cloudtolocalllm_relay_bytes_total", help: "Body bytes through tunnels by direction.", labelNames: ["direction"] }),
+    // Answers that outlived the agent's session (docs/protocol.md, Resume).
+    resumed: new Counter({ name: "cloudtolocalllm_relay_resumed_streams_total", help: "Client answers taken over on the agent's new session (here or at another node) after theirs ended.", registers: [registry] }),
+    replayed: new Counter({ name: "cloudtolocalllm_relay_replayed_bytes_total", help: "Answer bytes received before a session ended but not yet delivered, received again after the resume.", registers: [registry] }),
+    resumeFailed: new Counter({ name: "cloudtolocalllm_relay_resume_failed_total", help: "Client answers not resumed within the resume window (ended with the error line), by reason.", labelNames: ["reason"], registers: [registry] }),
     ttfb: new FastHistogram({
       registry,
       name: "cloudtolocalllm_relay_first_byte_seconds",

@@ -28,17 +28,17 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   const metrics = createRelayMetrics();
   const ms = relayMs(config);
   let stopping = false;
-  const sessions = new AgentSessions(metrics, { handshakeMs: ms.handshake_timeout, heartbeatMs: ms.heartbeat.interval, toleranceMs: ms.heartbeat.tolerance, graceMs: ms.go_away_grace });
+  const sessions = new AgentSessions(metrics, { handshakeMs: ms.handshake_timeout, heartbeatMs: ms.heartbeat.interval, toleranceMs: ms.heartbeat.tolerance, graceMs: ms.go_away_grace, resumeMs: ms.resume_window });
   // The cluster routes through the forwarders and they through it; it is created first and given them once they exist.
   let cluster: RelayCluster | null = null;
   const routing: ClusterRouting | undefined = config.cluster.redis_url
-    ? { admitRate: (...a) => cluster!.admitRate(...a), forwardToOwner: (...a) => cluster!.forwardToOwner(...a) }
+    ? { admitRate: (...a) => cluster!.admitRate(...a), forwardToOwner: (...a) => cluster!.forwardToOwner(...a), resumeAtOwner: (...a) => cluster!.resumeAtOwner(...a) }
     : undefined;
   const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing });
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
     const { RelayCluster, readSharedSecret } = await import("./cluster/cluster.ts");
-    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner }, readSharedSecret(config.cluster.shared_secret_file));
+    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner, resume: forward }, readSharedSecret(config.cluster.shared_secret_file));
     await cluster.start();
   }
 

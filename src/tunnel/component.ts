@@ -14,6 +14,7 @@ import { checkPath, sanitize, sanitizedHeaders } from "./filter.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
 import { tunnelMetrics } from "./metrics.ts";
 import { serveStream } from "../protocol/http-over-stream.ts";
+import { AnswerResumes, DEFAULT_RESUME_LIMITS } from "../protocol/resumable-answer.ts";
 import type { Stream } from "../protocol/stream.ts";
 import { AUTH_CODES, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { agentToken } from "./token.ts";
@@ -189,7 +190,8 @@ export class TunnelService implements TunnelControl {
         toleranceMs: resolveBy(TunnelSchema, c).heartbeat.tolerance,
         maxStreams: c.max_streams,
         clock: this.clock,
-        onStream: (s: Stream) => this.onStream(s, c),
+        onStream: (s: Stream, resume?: AnswerResumes) => this.onStream(s, c, resume),
+        resume: this.resumesFor(c),
       };
       const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(sanitize(req, this.brokerHost), c) }) : await connect(opts);
       tunnelMetrics.connects.inc({ result: "ok" });
@@ -212,7 +214,31 @@ export class TunnelService implements TunnelControl {
     return new ConnectError("no_token", `no agent token: ${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"}`, true);
   }
 
-  private onStream(s: Stream, c: TunnelConfig): void {
+  /** The answers held across reconnects: one registry for the service's life, so a new connection resumes the old one's. */
+  private resumes: AnswerResumes | null = null;
+  private resumesFor(c: TunnelConfig): AnswerResumes | undefined {
+    const windowMs = resolveBy(TunnelSchema, c).resume_window;
+    if (!windowMs) return undefined;
+    if (this.resumes?.limits.windowMs !== windowMs) {
+      this.resumes = new AnswerResumes(
+        { ...DEFAULT_RESUME_LIMITS, windowMs },
+        {
+          resumed: (replayed) => {
+            tunnelMetrics.resumed.inc();
+            tunnelMetrics.replayed.inc(replayed);
+            log.info("the relay resumed an answer on the new connection", { replayed_bytes: replayed });
+          },
+          failed: (reason) => {
+            tunnelMetrics.resumeFailed.inc({ reason });
+            log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: windowMs });
+          },
+        },
+      );
+    }
+    return this.resumes;
+  }
+
+  private onStream(s: Stream, c: TunnelConfig, resume?: AnswerResumes): void {
     tunnelMetrics.streams.inc();
     void s.finished.then(() => {
       tunnelMetrics.streams.dec();
@@ -221,7 +247,7 @@ export class TunnelService implements TunnelControl {
     });
     // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
     const brokerHost = this.brokerHost;
-    void serveStream(s, (req) => this.handle(req, c), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost) });
+    void serveStream(s, (req) => this.handle(req, c), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost), resume });
   }
 
   /**

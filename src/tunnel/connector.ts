@@ -2,7 +2,8 @@
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { decode, ProtocolError } from "../protocol/codec.ts";
 import { helloFrame, readWelcome } from "../protocol/handshake.ts";
-import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION, RESUME_CAPABILITY } from "../protocol/messages.ts";
+import type { AnswerResumes } from "../protocol/resumable-answer.ts";
 import { Session, type SessionCloseInfo } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
@@ -42,7 +43,10 @@ export interface ConnectOptions {
   maxStreams: number;
   handshakeTimeoutMs?: number;
   clock?: Clock;
-  onStream(s: Stream): void;
+  /** Each stream the relay opens; `resume`: its session negotiated "resume" (hold its answer there). */
+  onStream(s: Stream, resume?: AnswerResumes): void;
+  /** The answers this agent holds across reconnects; absent, "resume" is not offered. */
+  resume?: AnswerResumes;
   /** Tests only: pretend to speak another protocol version. */
   version?: number;
   /** Tests only: the capabilities to offer (an agent of the previous release offered no "batch"). */
@@ -176,6 +180,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         return fail(new ConnectError(w.reason === "incompatible_version" ? "incompatible_version" : "protocol_error", w.message, w.permanent));
       }
       hs.succeed();
+      // Both sides must keep answers across a reconnect: an older relay does not list "resume", nor an agent without a registry.
+      const resume = o.resume && capabilities.includes(RESUME_CAPABILITY) && w.welcome.capabilities.includes(RESUME_CAPABILITY) ? o.resume : undefined;
       session = new Session({
         role: "agent",
         // Both sides must read BATCH: an older relay does not list it, and then every frame travels alone.
@@ -196,7 +202,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
             if (code !== 1000) terminate(ws);
           },
         },
-        onStream: o.onStream,
+        onStream: (st) => o.onStream(st, resume),
+        onResumed: resume && ((id, token, offset) => resume.resumed(s, id, token, offset)),
         // Make before break: a relay going away (shutdown, a cluster node handing its agents over, an expiring token)
         // gets a new connection at once while this one finishes its in-flight streams.
         onGoAway: (code, reason) => {
@@ -204,7 +211,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         },
         onClose: (info) => resolveClosed(info),
       });
-      const s = session;
+      const s: Session = session;
+      resume?.attach(s);
       resolve({ session: s, tunnelId: w.welcome.tunnelId, closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
     };
     ws.onclose = (ev) => {

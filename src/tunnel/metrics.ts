@@ -18,6 +18,10 @@ export const tunnelMetrics = {
   // Counted on every request: plain numbers, not prom-client's label hashing (src/core/fast-metrics.ts).
   requests: once("cloudtolocalllm_tunnel_requests_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_requests_total", help: "Requests from the relay by HTTP status.", labelNames: ["status"] })),
   bytes: once("cloudtolocalllm_tunnel_bytes_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_bytes_total", help: "Body bytes through the tunnel by direction.", labelNames: ["direction"] })),
+  // Answers that outlived their session (docs/protocol.md, Resume).
+  resumed: once("cloudtolocalllm_tunnel_resumed_streams_total", () => new Counter({ name: "cloudtolocalllm_tunnel_resumed_streams_total", help: "Answers the relay took over on a new session after theirs ended.", registers: [metricsRegistry] })),
+  replayed: once("cloudtolocalllm_tunnel_replayed_bytes_total", () => new Counter({ name: "cloudtolocalllm_tunnel_replayed_bytes_total", help: "Body bytes sent again on a resumed stream (the relay had not received them).", registers: [metricsRegistry] })),
+  resumeFailed: once("cloudtolocalllm_tunnel_resume_failed_total", () => new Counter({ name: "cloudtolocalllm_tunnel_resume_failed_total", help: "Answers held for resume that the relay never took over (resume window over).", labelNames: ["reason"], registers: [metricsRegistry] })),
   rtt: once("cloudtolocalllm_tunnel_rtt_seconds", () => new Gauge({ name: "cloudtolocalllm_tunnel_rtt_seconds", help: "Round-trip time of the last heartbeat.", registers: [metricsRegistry] })),
   setState(s: TunnelState) {
     for (const x of STATES) this.state.set({ state: x }, x === s ? 1 : 0);

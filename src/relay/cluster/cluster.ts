@@ -11,13 +11,14 @@ import { logger } from "../../core/log.ts";
 import type { Session } from "../../protocol/session.ts";
 import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
-import type { ClusterRouting, Forwarder } from "../forward.ts";
+import type { ClusterRouting, Forwarder, Forwarders } from "../forward.ts";
+import { bodySource, type ChunkSource } from "../resumable-body.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { clusterKeys, clusterPrefix, type ClusterKeys } from "./cluster-keys.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
-import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, sendToOwner, signedHeaders } from "./owner-forward.ts";
+import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, resumeAt, sendToOwner, signedHeaders } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
 import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
 
@@ -29,6 +30,8 @@ export interface ClusterDeps {
   sessions: AgentSessions;
   /** Serves a call for a tunnel whose agent is on this node (forward.ts `owner`). */
   owner: Forwarder;
+  /** Resumes answers: the ones this node's clients wait for, and the ones other nodes ask for here (forward.ts). */
+  resume?: Pick<Forwarders, "resumeHooks" | "resumeHere">;
 }
 
 export type ClusterListing = {
@@ -130,6 +133,7 @@ export class RelayCluster implements ClusterRouting {
       refused: (code) => this.d.metrics.internalRefused.inc({ reason: code }),
       tunnel: (req, id, path) => this.fromOtherNode(req, id, path),
       tunnels: () => ({ node: this.nodeId, tunnels: this.d.sessions.listing() }),
+      resume: this.d.resume && ((id, token, offset, signal) => this.d.resume!.resumeHere(id, token, offset, signal)),
     });
     this.d.sessions.hooks = { opened: (id, s) => this.opened(id, s), closed: (id, s) => this.closed(id, s) };
     await this.link.subscribe(this.leases.channel, (msg) => this.onOwnerChange(msg));
@@ -346,7 +350,14 @@ export class RelayCluster implements ClusterRouting {
       m.forwarded.inc({ result: "moving" });
       return new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
     }
-    const r = await sendToOwner(req, id, path, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url });
+    const resume = this.d.resume;
+    const r = await sendToOwner(req, id, path, {
+      key: this.keys.hop,
+      nodeId: this.nodeId,
+      ownerId: lease.node,
+      ownerUrl: lease.url,
+      resume: resume && ((token, contentType) => resume.resumeHooks(id, path, token, contentType)),
+    });
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });
       // The node we thought held it says it does not (a missed change): look it up afresh next time.
@@ -356,6 +367,24 @@ export class RelayCluster implements ClusterRouting {
     m.forwarded.inc({ result: r.aborted ? "client_aborted" : "owner_unreachable" });
     if (!r.aborted) this.owners.delete(id);
     return ownerUnreachable(id, path, r.message);
+  }
+
+  async resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {
+    if (!this.link.up) return null;
+    let lease: Lease | null | "ignored";
+    try {
+      lease = await this.ownerOf(id);
+    } catch {
+      return null;
+    }
+    if (!lease || lease === "ignored" || lease.node === this.nodeId || !lease.url) return null;
+    const body = await resumeAt(id, token, offset, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url }, signal);
+    if (!body) {
+      // Perhaps a stale owner: look it up afresh next time.
+      this.owners.delete(id);
+      return null;
+    }
+    return bodySource(body);
   }
 
   /** Marks a tunnel answer with the node that took the call (and, when it held the agent itself, the owner). */

@@ -8,7 +8,9 @@ import { logger } from "../../core/log.ts";
 import { tunnelTarget } from "../routes.ts";
 import { decodeHopBody, decodeHopBytes, MAX_FRAME, MAX_HOP_BYTES } from "./hop-body.ts";
 import { NODE_AUTH_WINDOW_MS, verifyNodeRequest, type RefusalCode } from "./node-auth.ts";
-import { BODY_LENGTH_HEADER } from "./owner-forward.ts";
+import { RESUME_TOKEN } from "../../protocol/messages.ts";
+import { RESUME_HEADER } from "../forward.ts";
+import { BODY_LENGTH_HEADER, RESUME_OFFSET_HEADER } from "./owner-forward.ts";
 import { ReplayCache } from "./replay-cache.ts";
 
 const log = logger("relay");
@@ -24,6 +26,8 @@ export interface InternalHandlers {
   tunnel(req: Request, id: string, path: string): Promise<Response>;
   /** This node's own tunnels, for a cluster-wide listing. */
   tunnels(): unknown;
+  /** The rest of tunnel `id`'s answer held under `token`, from `offset`, when its agent offered it here. */
+  resume?(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
 }
 
 export function startInternalServer(listen: string, h: InternalHandlers): Server<undefined> {
@@ -44,6 +48,14 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
         return new HttpError("unauthorized", `node-to-node request refused: ${v.reason}`).toResponse();
       }
       if (url.pathname === "/internal/tunnels" && req.method === "GET") return Response.json(h.tunnels());
+      const resume = /^\/internal\/resume\/([A-Za-z0-9._-]{1,128})$/.exec(url.pathname);
+      if (resume && req.method === "GET" && h.resume) {
+        // Signed headers only (verifyNodeRequest): the token and the offset are the entry node's.
+        const token = v.request.headers.get(RESUME_HEADER) ?? "";
+        const offset = Number(v.request.headers.get(RESUME_OFFSET_HEADER) ?? "-1");
+        if (!RESUME_TOKEN.test(token) || !Number.isSafeInteger(offset) || offset < 0) return new HttpError("bad_request", "a resume needs a token and a byte offset").toResponse();
+        return h.resume(resume[1]!, token, offset, req.signal);
+      }
       const t = url.pathname.startsWith("/internal/t/") ? tunnelTarget(url.pathname.slice("/internal".length)) : null;
       if (!t) return new HttpError("not_found", `no internal route for ${url.pathname}`).toResponse();
       let signed: Request;

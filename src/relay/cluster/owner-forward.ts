@@ -5,7 +5,8 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
-import { CLIENT_ONLY } from "../forward.ts";
+import { CLIENT_ONLY, RESUME_HEADER } from "../forward.ts";
+import { bodySource, resumableBody, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import { NODE_AUTH_HEADER, NODE_HEADERS_HEADER, signNodeRequest, type BodyMode } from "./node-auth.ts";
 
@@ -34,7 +35,25 @@ export interface HopOptions {
   nodeId: string;
   ownerId: string;
   ownerUrl: string;
+  /** How an answer the owner marked resumable is resumed when the owner's session or the owner itself is lost. */
+  resume?: (token: string, contentType: string | null) => ResumeHooks;
 }
+
+/** The rest of a resumable answer, from `offset`, at the node whose agent offered it: its body, or null (no offer there). */
+export async function resumeAt(id: string, token: string, offset: number, o: HopOptions, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+  const target = `/internal/resume/${id}`;
+  const headers = new Headers({ [RESUME_HEADER]: token, [RESUME_OFFSET_HEADER]: String(offset) });
+  const signed = signedHeaders(o.key, o.nodeId, o.ownerId, "GET", target, headers, "none");
+  try {
+    const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal, decompress: false } as RequestInit);
+    if (res.status === 200 && res.body) return res.body;
+    await res.arrayBuffer().catch(() => {});
+  } catch {}
+  return null;
+}
+
+/** The byte of the answer a resume starts from (the client has everything before it). */
+export const RESUME_OFFSET_HEADER = "x-c2l-resume-offset";
 
 export type HopResult = { ok: true; response: Response } | { ok: false; aborted: boolean; message: string };
 
@@ -67,8 +86,15 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
       if (!HOP.includes(k)) out.append(k, v);
     });
     out.set(ENTRY_NODE_HEADER, o.nodeId);
-    // The owner node dying mid-answer ends the client's stream with a reason in its dialect, not a reset.
-    const body = res.body && endingBody(res.body, (e, last) => ownerGone(e, last, res.headers.get("content-type"), id, path, o.nodeId));
+    out.delete(RESUME_HEADER);
+    const token = res.headers.get(RESUME_HEADER);
+    const contentType = res.headers.get("content-type");
+    // A resumable answer survives the owner's session or the owner itself: this node holds the client and takes it
+    // over where the agent reconnects. Any other answer ends, when the owner dies mid-answer, with a reason in the
+    // client's dialect, not a reset.
+    const body =
+      res.body &&
+      (token && o.resume ? resumableBody(bodySource(res.body), o.resume(token, contentType)) : endingBody(res.body, (e, last) => ownerGone(e, last, contentType, id, path, o.nodeId)));
     return { ok: true, response: new Response(body, { status: res.status, statusText: res.statusText, headers: out }) };
   } catch (e) {
     return { ok: false, aborted: req.signal.aborted, message: (e as Error).message };

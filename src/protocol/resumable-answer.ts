@@ -1,0 +1,275 @@
+// The agent's answers that outlive their session: each body is read from the upstream into a ResumeBuffer and sent
+// from there; when the session ends, the answer waits (the upstream keeps generating, bounded) for the relay to take it
+// over on a new session (RESUME / RESUMED), and replays what the relay had not received. See docs/protocol.md, Resume.
+import { ResumeBuffer } from "./resume-buffer.ts";
+import type { ResponseHead } from "./messages.ts";
+import type { Session } from "./session.ts";
+import { StreamError, type Stream } from "./stream.ts";
+
+export interface ResumeLimits {
+  /** How long an answer waits for the relay to take it over after its session ended. */
+  windowMs: number;
+  /** Unacknowledged bytes held per answer; past it the upstream is read no further until the relay acknowledges. */
+  perStreamBytes: number;
+  /** The same, for all answers together. */
+  perSessionBytes: number;
+}
+
+/** What the agent counts (src/tunnel/metrics.ts). */
+export interface ResumeEvents {
+  resumed?(replayedBytes: number): void;
+  failed?(reason: string): void;
+}
+
+export const DEFAULT_RESUME_LIMITS: ResumeLimits = { windowMs: 60_000, perStreamBytes: 4 * 1024 * 1024, perSessionBytes: 64 * 1024 * 1024 };
+
+/** 128 random bits as 22 base64url characters: a token nobody can guess (src/protocol/messages.ts RESUME_TOKEN). */
+export function newResumeToken(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64url");
+}
+
+/** Every answer this agent holds for resume, and the session offers go to. One per tunnel connection's lifetime (the TunnelService). */
+export class AnswerResumes {
+  private readonly held = new Map<string, HeldAnswer>();
+  private live: Session | null = null;
+  /** Bytes held by all answers. */
+  bufferedBytes = 0;
+  private readonly roomWaiters = new Set<() => void>();
+
+  constructor(
+    readonly limits: ResumeLimits = DEFAULT_RESUME_LIMITS,
+    readonly events: ResumeEvents = {},
+  ) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Holds the answer to `s` (a stream of a session that negotiated "resume"). */
+  hold(s: Stream): HeldAnswer {
+    const a = new HeldAnswer(this, s);
+    this.held.set(a.token, a);
+    return a;
+  }
+
+  /** A new session that negotiated "resume": answers waiting for one are offered on it. */
+  attach(session: Session): void {
+    this.live = session;
+    for (const a of this.held.values()) if (a.waiting) this.offer(a);
+  }
+
+  /** The relay took the answer held under `token` over on stream `id`: it goes on there, or the stream is refused. */
+  resumed(session: Session, id: number, token: string, offset: number): void {
+    const a = this.held.get(token);
+    if (!a || !a.canResume(offset)) {
+      // Unknown token (another tunnel's, a forgotten answer) or an offset this answer cannot go on from.
+      session.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } });
+      return;
+    }
+    a.resume(session.adopt(id), offset);
+  }
+
+  /** @internal An answer lost its session: offer it on the live one, if any (a later attach() offers it otherwise). */
+  offer(a: HeldAnswer): void {
+    const s = this.live;
+    if (s && !s.closed) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token } });
+  }
+
+  /** @internal */
+  forget(a: HeldAnswer): void {
+    this.held.delete(a.token);
+  }
+
+  /** @internal */
+  grow(n: number): void {
+    this.bufferedBytes += n;
+  }
+
+  /** @internal */
+  shrink(n: number): void {
+    if (!n) return;
+    this.bufferedBytes -= n;
+    for (const w of [...this.roomWaiters]) w();
+  }
+
+  /** @internal Resolves once some answer freed bytes (or after a while: a check, not a promise that may never settle). */
+  room(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.roomWaiters.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, 250);
+      this.roomWaiters.add(done);
+    });
+  }
+}
+
+/** One answer held for resume: attached to a stream, or waiting (for the resume window) for the relay to take it over. */
+export class HeldAnswer {
+  readonly token = newResumeToken();
+  private readonly ctl = new AbortController();
+  /** The request's signal: aborted when the answer is over for good (cancelled, failed, not resumed in time), not when only its session ended. */
+  readonly signal = this.ctl.signal;
+  private stream: Stream | null;
+  private headSent = false;
+  private finished = false;
+  private readonly buf = new ResumeBuffer();
+  /** Body offset written to the current stream, and where that stream began. */
+  private sent = 0;
+  private base = 0;
+  private upstreamDone = false;
+  private upstreamError: unknown = undefined;
+  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private windowTimer: ReturnType<typeof setTimeout> | null = null;
+  private wakeSender: (() => void) | null = null;
+
+  constructor(
+    private readonly r: AnswerResumes,
+    s: Stream,
+  ) {
+    this.stream = s;
+    this.watch(s);
+  }
+
+  /** Detached from its session and waiting to be taken over. */
+  get waiting(): boolean {
+    return !this.finished && this.stream === null;
+  }
+
+  canResume(offset: number): boolean {
+    return this.waiting && offset >= this.buf.start && offset <= this.sent;
+  }
+
+  /** Sends the head (with this answer's token) and the body, across sessions, until the body ends or the answer fails. */
+  async answer(head: ResponseHead, body: ReadableStream<Uint8Array> | null): Promise<void> {
+    const s = this.stream;
+    if (!s || this.finished) {
+      body?.cancel().catch(() => {});
+      return this.stop(new StreamError("cancel", "the stream ended before the answer", false));
+    }
+    try {
+      s.respond({ ...head, resume: this.token });
+    } catch (e) {
+      // A head the relay would refuse (see encode()) fails this stream, not the session.
+      body?.cancel().catch(() => {});
+      s.reset("internal", e instanceof Error ? e.message : String(e));
+      return this.stop(e);
+    }
+    this.headSent = true;
+    if (!body) {
+      this.upstreamDone = true;
+    } else {
+      this.reader = body.getReader();
+      void this.produce(this.reader);
+    }
+    await this.send();
+  }
+
+  private watch(s: Stream): void {
+    s.signal.addEventListener("abort", () => this.streamFailed(s, s.signal.reason), { once: true });
+  }
+
+  private streamFailed(s: Stream, reason: unknown): void {
+    if (s !== this.stream || this.finished) return;
+    this.stream = null;
+    // Only the loss of the session is resumed; a reset (the client went away, a refusal) ends the answer. Before the
+    // head crossed the relay has no token to resume with.
+    const lost = reason instanceof StreamError && reason.code === "session_closed";
+    if (!lost || !this.headSent) return this.stop(reason);
+    this.windowTimer = setTimeout(() => {
+      this.r.events.failed?.("window");
+      this.stop(new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));
+    }, this.r.limits.windowMs);
+    this.r.offer(this);
+    this.wake();
+  }
+
+  /** The relay took this answer over on `s`, from body offset `offset` (checked by canResume). */
+  resume(s: Stream, offset: number): void {
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    this.r.events.resumed?.(this.sent - offset);
+    this.r.shrink(this.buf.dropTo(offset));
+    this.stream = s;
+    this.base = offset;
+    this.sent = offset;
+    this.watch(s);
+    this.wake();
+  }
+
+  private async produce(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+    const { perStreamBytes, perSessionBytes } = this.r.limits;
+    try {
+      for (;;) {
+        // Bounded: past a limit the upstream waits (its own backpressure) until the relay acknowledges.
+        while (!this.finished && (this.buf.size >= perStreamBytes || this.r.bufferedBytes >= perSessionBytes)) await this.r.room();
+        if (this.finished) return;
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (value.length) {
+          this.buf.push(value);
+          this.r.grow(value.length);
+        }
+        this.wake();
+      }
+      this.upstreamDone = true;
+    } catch (e) {
+      // A body failed without an Error (the broker's way to cut an answer it cannot finish in-band) still gets a reason.
+      this.upstreamError = e ?? new Error("the body ended before it was complete");
+    }
+    this.wake();
+  }
+
+  private async send(): Promise<void> {
+    for (;;) {
+      if (this.finished) return;
+      const s = this.stream;
+      if (s && this.sent < this.buf.end) {
+        const chunk = this.buf.from(this.sent);
+        try {
+          await s.write(chunk);
+        } catch {
+          continue; // the stream failed: streamFailed() decided what happens next
+        }
+        if (s === this.stream) {
+          this.sent += chunk.length;
+          this.r.shrink(this.buf.dropTo(this.base + s.bytesAcked));
+        }
+        continue;
+      }
+      if (s && this.upstreamDone) {
+        s.end();
+        return this.stop(null);
+      }
+      if (s && this.upstreamError !== undefined) {
+        const e = this.upstreamError;
+        s.reset("cancel", e instanceof Error ? e.message : String(e));
+        return this.stop(e);
+      }
+      await new Promise<void>((r) => (this.wakeSender = r));
+    }
+  }
+
+  private wake(): void {
+    const w = this.wakeSender;
+    this.wakeSender = null;
+    w?.();
+  }
+
+  /** Over for good: `reason` null when the body was sent whole; otherwise the upstream is stopped. */
+  private stop(reason: unknown): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    this.r.forget(this);
+    this.r.shrink(this.buf.dropTo(this.buf.end));
+    if (reason !== null) {
+      this.ctl.abort(reason);
+      this.reader?.cancel(reason).catch(() => {});
+    }
+    this.wake();
+  }
+}

@@ -1,0 +1,105 @@
+// A client's answer body that outlives the agent's session: read from one source (the agent's stream here, or the
+// owner node's answer across the hop); when that source is lost, the client's connection stays open while the answer is
+// taken over from the byte the client has, wherever the agent reconnected; past the resume window it ends with the
+// error line in the caller's dialect (cut-short.ts), as an answer cut short always did.
+import { StreamError, type Stream } from "../protocol/stream.ts";
+
+/** Where the answer's bytes come from now. */
+export interface ChunkSource {
+  /** The next bytes, null at the end; throws when the source broke. */
+  next(): Promise<Uint8Array | null>;
+  cancel(reason: unknown): void;
+  /** Whether a break (what next() threw) is the loss of the agent's session or node, which a resume can mend. */
+  lost(e: unknown): boolean;
+  /** Bytes received from the agent but not delivered yet when it broke (they come again after the resume). */
+  undelivered?(delivered: number): number;
+}
+
+/** The agent's stream on this node as a source. */
+export function streamSource(s: Stream, base = 0): ChunkSource {
+  return {
+    next: () => s.next(),
+    cancel: (reason) => s.reset("cancel", `the client went away: ${reason ?? "no reason"}`),
+    lost: (e) => e instanceof StreamError && e.code === "session_closed",
+    undelivered: (delivered) => Math.max(0, base + s.bytesIn - delivered),
+  };
+}
+
+/** An answer read from elsewhere (the hop): any failure to read it is a lost node, which a resume may mend. */
+export function bodySource(body: ReadableStream<Uint8Array>): ChunkSource {
+  const reader = body.getReader();
+  return {
+    next: async () => {
+      const r = await reader.read();
+      return r.done ? null : r.value;
+    },
+    cancel: (reason) => void reader.cancel(reason).catch(() => {}),
+    lost: () => true,
+  };
+}
+
+export interface ResumeHooks {
+  /** The source to go on from `offset` (the bytes the client has), found within the resume window; null when none came. */
+  resume(offset: number, signal: AbortSignal): Promise<ChunkSource | null>;
+  /** The answer's last bytes when it cannot go on (see cutShortTail); null fails the body. */
+  onBreak(e: unknown, lastByte: number, resumeFailed: boolean): Uint8Array | null;
+  /** Counted: a resume that worked, with the bytes that came twice to this node. */
+  resumed?(replayed: number): void;
+  /** Counted: the window passed with no resume. */
+  failed?(): void;
+}
+
+/** The client's body: a Bun direct stream over `first`, resumed through `hooks` when its source is lost. */
+export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableStream<Uint8Array> {
+  let src = first;
+  let cancelled = false;
+  const gone = new AbortController();
+  return new ReadableStream({
+    type: "direct",
+    pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
+      let delivered = 0;
+      let last = -1;
+      for (;;) {
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await src.next();
+        } catch (e) {
+          if (cancelled) return;
+          let tail: Uint8Array | null;
+          if (src.lost(e)) {
+            const replayed = src.undelivered?.(delivered) ?? 0;
+            const next = await hooks.resume(delivered, gone.signal);
+            if (cancelled) {
+              next?.cancel("the client went away");
+              return;
+            }
+            if (next) {
+              hooks.resumed?.(replayed);
+              src = next;
+              continue;
+            }
+            hooks.failed?.();
+            tail = hooks.onBreak(e, last, true);
+          } else tail = hooks.onBreak(e, last, false);
+          // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
+          if (tail === null) throw undefined;
+          c.write(tail);
+          c.close();
+          return;
+        }
+        if (!chunk) break;
+        if (!chunk.length) continue;
+        delivered += chunk.length;
+        last = chunk[chunk.length - 1]!;
+        c.write(chunk);
+        await c.flush();
+      }
+      c.close();
+    },
+    cancel: (reason: unknown) => {
+      cancelled = true;
+      gone.abort();
+      src.cancel(reason);
+    },
+  } as unknown as UnderlyingDefaultSource<Uint8Array>);
+}

@@ -1,0 +1,94 @@
+// Answers that outlive the tunnel session, through real processes: a relay paused past the heartbeat tolerance, then
+// resumed; every token reaches the client once and in order, the upstream generates once; past the resume window the
+// client gets the error line in its dialect.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+const TOKENS = 40;
+let fake: FakeOllama;
+let relay: RelayProc;
+let daemon: DaemonProc;
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 60 });
+  relay = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
+  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+}, 30_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  await relay?.stop("SIGKILL");
+  await fake?.stop();
+  cleanup(daemon?.home, relay?.dir);
+});
+
+/** The two streaming dialects: Ollama's NDJSON and OpenAI's SSE. */
+export const DIALECTS = [
+  { name: "NDJSON", path: "/api/generate", body: { model: "llama3.2:1b", prompt: "count" }, done: /"done":true/ },
+  { name: "SSE", path: "/v1/chat/completions", body: { model: "llama3.2:1b", stream: true, messages: [{ role: "user", content: "count" }] }, done: /data: \[DONE\]/ },
+] as const;
+
+/** The token numbers in an answer's text, in the order they came. */
+export function tokensIn(text: string): number[] {
+  return [...text.matchAll(/tok(\d+) /g)].map((m) => Number(m[1]));
+}
+
+/** Starts a streaming call and reads it to its end in the background; `started` resolves on its first token. */
+export function streamingCall(base: string, d: (typeof DIALECTS)[number]) {
+  let text = "";
+  let firstToken!: () => void;
+  const started = new Promise<void>((r) => (firstToken = r));
+  const done = (async () => {
+    const res = await fetch(`${base}/t/${TUNNEL_ID}${d.path}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify(d.body),
+    });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    const dec = new TextDecoder();
+    for await (const chunk of res.body!) {
+      text += dec.decode(chunk, { stream: true });
+      if (/tok\d+ /.test(text)) firstToken();
+    }
+    return text;
+  })();
+  done.catch(() => firstToken());
+  return { started, done, text: () => text };
+}
+
+export async function metric(url: string, name: string, headers: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
+}
+
+describe("resumable streams", () => {
+  test("a relay paused past the heartbeat tolerance mid-stream, then resumed: NDJSON and SSE end with every token once, in order; one generation each", async () => {
+    const before = fake.requests.length;
+    const calls = DIALECTS.map((d) => streamingCall(relay.url, d));
+    await Promise.all(calls.map((c) => c.started));
+    relay.proc.kill("SIGSTOP");
+    // The agent's tolerance is 1.2 s: its session is declared dead well before the relay wakes up.
+    await daemon.waitFor(/tunnel: relay connection failed; retrying|heartbeat_timeout/, 5_000);
+    await Bun.sleep(800);
+    relay.proc.kill("SIGCONT");
+    const texts = await Promise.all(calls.map((c) => c.done));
+    for (const [i, d] of DIALECTS.entries()) {
+      expect(tokensIn(texts[i]!)).toEqual(Array.from({ length: TOKENS }, (_, k) => k));
+      expect(texts[i]!).toMatch(d.done);
+      expect(texts[i]!).not.toMatch(/"error"/);
+    }
+    const generations = fake.requests.slice(before).filter((r) => DIALECTS.some((d) => d.path === r.path));
+    expect(generations.length).toBe(2);
+    expect(fake.aborts).toEqual([]);
+    expect(await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total")).toBe(2);
+    expect(await metric(relay.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(0);
+    const token = (await Bun.file(`${daemon.home}/.config/cloudtolocalllm/api-token`).text()).trim();
+    await until(async () => (await metric(daemon.urls.api!, "cloudtolocalllm_tunnel_resumed_streams_total", { Authorization: `Bearer ${token}` })) === 2 || null, 5_000, "the agent to count 2 resumed streams");
+  }, 40_000);
+});
