@@ -1,11 +1,15 @@
-// The codec against byte fixtures (frames and BATCH), and 100k random and mutated messages that must only ever yield ProtocolError.
+// The codec against byte fixtures (frames, BATCH, and the resume frames as docs/protocol.md shows them), and 100k random and mutated messages that must only ever yield ProtocolError.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { decode, decodeMessage, encode, encodeBatch, ProtocolError, tryDecode } from "./codec.ts";
 import { MAX_PAYLOAD, type Frame } from "./messages.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ""), "hex"));
 const json = (s: string) => Buffer.from(s).toString("hex");
+
+const TOKEN = "q2Vv8k3xR0a9bL1cD4eF5g";
 
 describe("byte fixtures", () => {
   const fixtures: [string, Frame, string][] = [
@@ -24,6 +28,13 @@ describe("byte fixtures", () => {
     ["HELLO", { type: "HELLO", stream: 0, body: { version: 2, capabilities: ["streaming"], agent: "t/3" } }, "01 00 00000000" + json('{"version":2,"capabilities":["streaming"],"agent":"t/3"}')],
     ["WELCOME", { type: "WELCOME", stream: 0, body: { version: 2, capabilities: [], tunnelId: "alice" } }, "02 00 00000000" + json('{"version":2,"capabilities":[],"tunnelId":"alice"}')],
     ["GO_AWAY", { type: "GO_AWAY", stream: 0, body: { code: "normal", reason: "bye" } }, "22 00 00000000" + json('{"code":"normal","reason":"bye"}')],
+    ["RESUME", { type: "RESUME", stream: 0, body: { token: TOKEN } }, "16 00 00000000" + json(`{"token":"${TOKEN}"}`)],
+    ["RESUMED", { type: "RESUMED", stream: 9, body: { token: TOKEN, offset: 1234 } }, "17 00 00000009" + json(`{"token":"${TOKEN}","offset":1234}`)],
+    [
+      "RESPONSE_HEAD with a resume token",
+      { type: "RESPONSE_HEAD", stream: 5, body: { status: 200, headers: [], resume: TOKEN } },
+      "11 00 00000005" + json(`{"status":200,"headers":[],"resume":"${TOKEN}"}`),
+    ],
   ];
   for (const [name, frame, wire] of fixtures) {
     test(`${name} encodes to and decodes from its bytes`, () => {
@@ -32,6 +43,42 @@ describe("byte fixtures", () => {
       expect(JSON.parse(JSON.stringify(back, (_k, v) => (v instanceof Uint8Array ? hex(v) : v)))).toEqual(
         JSON.parse(JSON.stringify(frame, (_k, v) => (v instanceof Uint8Array ? hex(v) : v))),
       );
+    });
+  }
+});
+
+describe("resume frames", () => {
+  test("the Resume fixtures in docs/protocol.md decode to what their captions say", () => {
+    const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
+    const section = md.slice(md.indexOf("## Resume"), md.indexOf("## Heartbeats"));
+    const lines = /```\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split("\n");
+    const found: string[] = [];
+    for (let i = 0; i < lines.length; i += 2) {
+      const [, name, wire] = /^(\w+):\s+(.*)$/.exec(lines[i]!)!;
+      const [, stream, body] = /^\s+stream (\d+) (\{.*\})$/.exec(lines[i + 1]!)!;
+      const f = decode(bytes(wire!)) as Frame & { body: unknown };
+      expect(f.type).toBe(name as Frame["type"]);
+      expect(f.stream).toBe(Number(stream));
+      expect(f.body).toEqual(JSON.parse(body!));
+      // And back to the same bytes.
+      expect(hex(encode(f))).toBe(wire!.replace(/\s+/g, ""));
+      found.push(name!);
+    }
+    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED"]);
+  });
+  const bad: [string, string, string][] = [
+    ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
+    ["a RESUME token with other characters", "16 00 00000000" + json(`{"token":"${TOKEN.slice(0, 21)}/"}`), "bad_payload"],
+    ["a RESUME on a stream", "16 00 00000001" + json(`{"token":"${TOKEN}"}`), "bad_stream_id"],
+    ["a RESUMED on stream 0", "17 00 00000000" + json(`{"token":"${TOKEN}","offset":0}`), "bad_stream_id"],
+    ["a RESUMED with a negative offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":-1}`), "bad_payload"],
+    ["a RESUMED with a fractional offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":1.5}`), "bad_payload"],
+    ["a RESPONSE_HEAD whose resume is not a token", "11 00 00000005" + json('{"status":200,"headers":[],"resume":42}'), "bad_payload"],
+  ];
+  for (const [name, wire, code] of bad) {
+    test(`${name} is ${code}`, () => {
+      const r = tryDecode(bytes(wire));
+      expect(r.ok ? "decoded" : r.error.code).toBe(code);
     });
   }
 });

@@ -12,6 +12,8 @@ test("message type ids are pinned", () => {
     END: 0x13,
     RESET: 0x14,
     WINDOW_UPDATE: 0x15,
+    RESUME: 0x16,
+    RESUMED: 0x17,
     PING: 0x20,
     PONG: 0x21,
     GO_AWAY: 0x22,
@@ -23,5 +25,5 @@ test("ids and names are unique and control frames use stream 0", () => {
   expect(BY_ID.size).toBe(MESSAGES.length);
   expect(new Set(Object.keys(TYPE)).size).toBe(MESSAGES.length);
   for (const m of MESSAGES) expect(["control", "stream"]).toContain(m.scope);
-  expect(MESSAGES.filter((m) => m.scope === "control").map((m) => m.name).sort()).toEqual(["BATCH", "GO_AWAY", "HELLO", "PING", "PONG", "WELCOME"]);
+  expect(MESSAGES.filter((m) => m.scope === "control").map((m) => m.name).sort()).toEqual(["BATCH", "GO_AWAY", "HELLO", "PING", "PONG", "RESUME", "WELCOME"]);
 });

@@ -1,0 +1,187 @@
+// Held answers across two in-memory sessions: a body resumed on a new session arrives whole and once, the upstream is
+// read once; unknown tokens and impossible offsets are refused; the window and the buffer bounds hold.
+import { describe, expect, test } from "bun:test";
+import { ResumeOffers } from "../relay/resume-offers.ts";
+import { forward, serveStream } from "./http-over-stream.ts";
+import { AnswerResumes, DEFAULT_RESUME_LIMITS, type ResumeLimits } from "./resumable-answer.ts";
+import { Session } from "./session.ts";
+import type { Stream } from "./stream.ts";
+
+const TUNNEL = "alice";
+
+/** A relay and an agent session over an in-memory pipe that can be cut (both sides then see the transport close). */
+function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Request) => Promise<Response>, tunnel = TUNNEL) {
+  let dead = false;
+  let relay!: Session;
+  let agent!: Session;
+  const deliver = (to: () => Session, b: Uint8Array) => !dead && queueMicrotask(() => !dead && to().receive(b));
+  const toAgent: string[] = [];
+  relay = new Session({
+    role: "relay",
+    sink: { send: (b) => (toAgent.push(b[0]!.toString(16)), deliver(() => agent, b)), close: () => {} },
+    onResume: (token) => offers.offer(tunnel, token, relay),
+  });
+  agent = new Session({
+    role: "agent",
+    sink: { send: (b) => deliver(() => relay, b), close: () => {} },
+    onStream: (s) => void serveStream(s, handler, { resume: resumes }),
+    onResumed: (id, token, offset) => resumes.resumed(agent, id, token, offset),
+  });
+  resumes.attach(agent);
+  return {
+    relay,
+    agent,
+    toAgent,
+    cut() {
+      dead = true;
+      relay.transportClosed("cut");
+      agent.transportClosed("cut");
+    },
+  };
+}
+
+/** An upstream answer of `n` numbered lines, one every `ms`, recording how far it was read and whether it was cancelled. */
+function upstream(n: number, ms = 2) {
+  const seen = { produced: 0, cancelled: false, requests: 0, aborted: false };
+  const handler = async (req: Request) => {
+    seen.requests++;
+    req.signal.addEventListener("abort", () => (seen.aborted = true));
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (i >= n) return c.close();
+        await Bun.sleep(ms);
+        c.enqueue(new TextEncoder().encode(`line ${i++}\n`));
+        seen.produced = i;
+      },
+      cancel() {
+        seen.cancelled = true;
+      },
+    });
+    return new Response(body, { headers: { "content-type": "application/x-ndjson" } });
+  };
+  return { seen, handler };
+}
+
+const expected = (n: number) => Array.from({ length: n }, (_, i) => `line ${i}\n`).join("");
+
+/** Reads a stream's body until it has at least `min` bytes; returns the text. */
+async function readSome(s: Stream, min: number): Promise<string> {
+  let text = "";
+  while (text.length < min) {
+    const c = await s.next();
+    if (!c) break;
+    text += new TextDecoder().decode(c);
+  }
+  return text;
+}
+async function readAll(s: Stream): Promise<string> {
+  let text = "";
+  for (let c = await s.next(); c; c = await s.next()) text += new TextDecoder().decode(c);
+  return text;
+}
+
+describe("held answers", () => {
+  test("an answer cut by its session goes on from the client's byte on a new session: whole, once, one upstream request", async () => {
+    const up = upstream(200);
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, up.handler);
+    let first!: Stream;
+    const res = await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    expect(res.status).toBe(200);
+    const head = await first.responseHead;
+    expect(head.resume).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    // The client reads part of the answer; then the session dies.
+    let got = await readSome(first, 300);
+    a.cut();
+    expect(resumes.size).toBe(1);
+    await Bun.sleep(30);
+    // The upstream keeps generating meanwhile.
+    expect(up.seen.cancelled).toBe(false);
+    const b = link(resumes, offers, up.handler);
+    const next = await offers.claim(TUNNEL, head.resume!, got.length, 1_000);
+    expect(next).not.toBeNull();
+    got += await readAll(next!);
+    expect(got).toBe(expected(200));
+    expect(up.seen.requests).toBe(1);
+    expect(up.seen.cancelled).toBe(false);
+    expect(up.seen.aborted).toBe(false);
+    expect(b.toAgent).toContain("17");
+    expect(resumes.size).toBe(0);
+  });
+
+  test("RESUMED with a token the agent does not hold, or an offset it cannot go on from, is refused; the answer keeps waiting", async () => {
+    const up = upstream(50);
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    const got = await readSome(first, 40);
+    a.cut();
+    const b = link(resumes, offers, up.handler);
+    await Bun.sleep(10);
+    // Not a token of this agent: refused.
+    const stranger = b.relay.resumeStream("AAAAAAAAAAAAAAAAAAAAAA", 0);
+    expect(await stranger.next().then(() => "read", (e) => e.code)).toBe("refused");
+    // Beyond what the agent sent: refused, and the answer still waits.
+    const ahead = b.relay.resumeStream(token, 1_000_000);
+    expect(await ahead.next().then(() => "read", (e) => e.code)).toBe("refused");
+    expect(resumes.size).toBe(1);
+    const right = b.relay.resumeStream(token, got.length);
+    expect(got + (await readAll(right))).toBe(expected(50));
+  });
+
+  test("past the resume window the upstream request is cancelled and the answer forgotten", async () => {
+    const up = upstream(10_000, 1);
+    const failed: string[] = [];
+    const resumes = new AnswerResumes({ ...DEFAULT_RESUME_LIMITS, windowMs: 150 }, { failed: (r) => failed.push(r) });
+    const a = link(resumes, new ResumeOffers(10_000), up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    await readSome(first, 10);
+    a.cut();
+    await Bun.sleep(50);
+    expect(up.seen.aborted).toBe(false);
+    await Bun.sleep(250);
+    expect(up.seen.aborted).toBe(true);
+    expect(up.seen.cancelled).toBe(true);
+    expect(failed).toEqual(["window"]);
+    expect(resumes.size).toBe(0);
+  });
+
+  test("while no session is there the upstream is read only up to the per-answer bound", async () => {
+    const up = upstream(100_000, 0);
+    const limits: ResumeLimits = { windowMs: 5_000, perStreamBytes: 64 * 1024, perSessionBytes: 1 << 30 };
+    const resumes = new AnswerResumes(limits);
+    const a = link(resumes, new ResumeOffers(10_000), up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    await readSome(first, 10);
+    a.cut();
+    await Bun.sleep(300);
+    // Each line is ~11 bytes: 64 KiB plus one window that was in flight, at most.
+    expect(up.seen.produced * 11).toBeLessThan(64 * 1024 + 512 * 1024 + 4096);
+    expect(resumes.bufferedBytes).toBeLessThanOrEqual(64 * 1024 + 16);
+    const before = up.seen.produced;
+    await Bun.sleep(100);
+    expect(up.seen.produced).toBe(before);
+  });
+
+  test("an offer counts only for the tunnel whose agent made it: another tunnel cannot claim it", async () => {
+    const up = upstream(30);
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    const got = await readSome(first, 20);
+    a.cut();
+    // The token offered on a session of tunnel bob (as a hostile agent of bob would): alice's claim finds nothing.
+    link(resumes, offers, up.handler, "bob");
+    expect(await offers.claim(TUNNEL, token, got.length, 200)).toBeNull();
+  });
+});
