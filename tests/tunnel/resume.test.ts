@@ -91,4 +91,41 @@ describe("resumable streams", () => {
     const token = (await Bun.file(`${daemon.home}/.config/cloudtolocalllm/api-token`).text()).trim();
     await until(async () => (await metric(daemon.urls.api!, "cloudtolocalllm_tunnel_resumed_streams_total", { Authorization: `Bearer ${token}` })) === 2 || null, 5_000, "the agent to count 2 resumed streams");
   }, 40_000);
+
+  test("past the resume window the client's NDJSON and SSE streams end with the error line in their dialect, and the upstream request is cancelled", async () => {
+    const short = await startRelayProc(relayToml({ extra: 'resume_window = "1500ms"' }));
+    const agent = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${short.url.replace(/^http/, "ws")}/agent`, tunnel: 'resume_window = "1500ms"' }));
+    const aborted = fake.aborts.length;
+    // Long enough to still run when the agent's own window ends.
+    fake.options.tokens = 400;
+    try {
+      const calls = DIALECTS.map((d) => streamingCall(short.url, d));
+      await Promise.all(calls.map((c) => c.started));
+      // The agent frozen: the relay declares its session dead after 1.2 s, then waits 1.5 s for a resume.
+      agent.proc.kill("SIGSTOP");
+      const texts = await Promise.all(calls.map((c) => c.done));
+      agent.proc.kill("SIGCONT");
+      const [ndjson, sse] = texts as [string, string];
+      const why = /^tunnel "alice" disconnected in the middle of the answer and its agent did not resume it within 1\.5s; the answer is incomplete$/;
+      expect(JSON.parse(ndjson.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(why) });
+      const event = /event: error\ndata: (.*)\n\n$/.exec(sse);
+      expect(event).not.toBeNull();
+      expect(JSON.parse(event![1]!)).toMatchObject({ error: { message: expect.stringMatching(why), code: "tunnel_offline" } });
+      // Neither answer came whole, and each token that came, came once and in order.
+      for (const t of texts) {
+        const seen = tokensIn(t);
+        expect(seen).toEqual(Array.from({ length: seen.length }, (_, k) => k));
+        expect(seen.length).toBeLessThan(400);
+      }
+      expect(await metric(short.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(2);
+      // Back from its freeze, the agent holds the answers for its own window, then cancels both upstream requests.
+      await until(() => fake.aborts.length - aborted >= 2 || null, 10_000, "the upstream to see both requests cancelled");
+    } finally {
+      fake.options.tokens = TOKENS;
+      agent.proc.kill("SIGCONT");
+      await agent.stop();
+      await short.stop("SIGKILL");
+      cleanup(agent.home, short.dir);
+    }
+  }, 40_000);
 });
