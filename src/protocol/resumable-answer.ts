@@ -45,6 +45,11 @@ export class AnswerResumes {
     return this.held.size;
   }
 
+  /** The tokens of the answers held now (for tests and diagnostics; never logged). */
+  tokens(): string[] {
+    return [...this.held.keys()];
+  }
+
   /** Holds the answer to `s` (a stream of a session that negotiated "resume"). */
   hold(s: Stream): HeldAnswer {
     const a = new HeldAnswer(this, s);
