@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { DIALECTS, metric, streamingCall, tokensIn } from "./resume-helpers.ts";
 
 const TOKENS = 40;
 let fake: FakeOllama;
@@ -24,48 +25,6 @@ afterAll(async () => {
   await fake?.stop();
   cleanup(daemon?.home, relay?.dir);
 });
-
-/** The two streaming dialects: Ollama's NDJSON and OpenAI's SSE. */
-export const DIALECTS = [
-  { name: "NDJSON", path: "/api/generate", body: { model: "llama3.2:1b", prompt: "count" }, done: /"done":true/ },
-  { name: "SSE", path: "/v1/chat/completions", body: { model: "llama3.2:1b", stream: true, messages: [{ role: "user", content: "count" }] }, done: /data: \[DONE\]/ },
-] as const;
-
-/** The token numbers in an answer's text, in the order they came. */
-export function tokensIn(text: string): number[] {
-  return [...text.matchAll(/tok(\d+) /g)].map((m) => Number(m[1]));
-}
-
-/** Starts a streaming call and reads it to its end in the background; `started` resolves on its first token. */
-export function streamingCall(base: string, d: (typeof DIALECTS)[number]) {
-  let text = "";
-  let firstToken!: () => void;
-  const started = new Promise<void>((r) => (firstToken = r));
-  const done = (async () => {
-    const res = await fetch(`${base}/t/${TUNNEL_ID}${d.path}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify(d.body),
-    });
-    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-    const dec = new TextDecoder();
-    for await (const chunk of res.body!) {
-      text += dec.decode(chunk, { stream: true });
-      if (/tok\d+ /.test(text)) firstToken();
-    }
-    return text;
-  })();
-  done.catch(() => firstToken());
-  return { started, done, text: () => text };
-}
-
-export async function metric(url: string, name: string, headers: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { headers })).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(name))
-    .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
-}
 
 describe("resumable streams", () => {
   test("a relay paused past the heartbeat tolerance mid-stream, then resumed: NDJSON and SSE end with every token once, in order; one generation each", async () => {
