@@ -1,0 +1,83 @@
+// Resumable streams across a relay cluster (Debian's redis-server, 3 real relay nodes, HAProxy in front, a real daemon
+// as the agent): the node holding the agent drained with SIGTERM, or killed, mid-stream while the client is connected
+// to another node; the client's node takes the answer over where the agent reconnected, across the hop.
+import { expect } from "bun:test";
+import { requireTools } from "../helpers/requires.ts";
+import { startRedis, type TestRedis } from "../helpers/redis.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { ADMIN_TOKEN, TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
+import { DIALECTS, metric, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
+import { startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+
+const { afterAll, beforeAll, describe, test } = requireTools(["redis-server", "haproxy"]);
+
+const TOKENS = 120;
+let redis: TestRedis;
+let fake: FakeOllama;
+let cluster: TestCluster;
+let lb: TestHaproxy;
+let daemon: DaemonProc;
+
+/** The node holding the tunnel's agent, as the cluster-wide listing of a live node says. */
+async function ownerOf(not?: ClusterNode): Promise<ClusterNode> {
+  const id = await until(async () => {
+    const via = cluster.nodes.find((n) => n.proc.exitCode === null && n !== not)!;
+    const r = await fetch(`${via.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const hits = ((await r.json()) as { tunnels: { id: string; node: string }[] }).tunnels.filter((t) => t.id === TUNNEL_ID);
+    return hits.length === 1 && hits[0]!.node !== not?.id ? hits[0]!.node : null;
+  }, 10_000, "one node to hold the tunnel");
+  return cluster.nodes.find((n) => n.id === id)!;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 40 });
+  // A 1 s grace: the drained node closes the agent's session long before these answers end.
+  cluster = await startCluster({ redisUrl: redis.url, goAwayGrace: "1s" });
+  lb = await startHaproxy(cluster.nodes);
+  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
+}, 60_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  await lb?.stop();
+  await cluster?.stop();
+  await fake?.stop();
+  await redis?.stop();
+  cleanup(daemon?.home);
+});
+
+describe("relay cluster: resumable streams", () => {
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    test(`${signal} of the node holding the agent mid-stream, the client on another node: NDJSON and SSE complete with every token once, in order; one generation each`, async () => {
+      const owner = await ownerOf();
+      const i = cluster.nodes.indexOf(owner);
+      const entry = cluster.nodes.find((n) => n !== owner)!;
+      const before = fake.requests.length;
+      const aborts = fake.aborts.length;
+      const resumedBefore = await metric(entry.url, "cloudtolocalllm_relay_resumed_streams_total");
+      try {
+        const calls = DIALECTS.map((d) => streamingCall(entry.url, d));
+        await Promise.all(calls.map((c) => c.started));
+        owner.proc.kill(signal);
+        const texts = await Promise.all(calls.map((c) => c.done));
+        for (const [k, d] of DIALECTS.entries()) {
+          expect(tokensIn(texts[k]!)).toEqual(Array.from({ length: TOKENS }, (_, n) => n));
+          expect(texts[k]!).toMatch(d.done);
+          expect(texts[k]!).not.toMatch(/"error"/);
+        }
+        const generations = fake.requests.slice(before).filter((r) => DIALECTS.some((d) => d.path === r.path));
+        expect(generations.length).toBe(2);
+        expect(fake.aborts.length).toBe(aborts);
+        expect(await metric(entry.url, "cloudtolocalllm_relay_resumed_streams_total")).toBe(resumedBefore + 2);
+        expect(await ownerOf(owner)).not.toBe(owner);
+        if (signal === "SIGTERM") expect(await owner.proc.exited).toBe(0);
+      } finally {
+        await owner.proc.exited;
+        await cluster.restart(i);
+      }
+    }, 60_000);
+  }
+});
