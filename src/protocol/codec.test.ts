@@ -64,7 +64,7 @@ describe("resume frames", () => {
       expect(hex(encode(f))).toBe(wire!.replace(/\s+/g, ""));
       found.push(name!);
     }
-    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED"]);
+    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED", "RESUME_REFUSED"]);
   });
   const bad: [string, string, string][] = [
     ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
@@ -73,6 +73,7 @@ describe("resume frames", () => {
     ["a RESUMED on stream 0", "17 00 00000000" + json(`{"token":"${TOKEN}","offset":0}`), "bad_stream_id"],
     ["a RESUMED with a negative offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":-1}`), "bad_payload"],
     ["a RESUMED with a fractional offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":1.5}`), "bad_payload"],
+    ["a RESUME_REFUSED without a reason", "18 00 00000000" + json(`{"token":"${TOKEN}"}`), "bad_payload"],
     ["a RESPONSE_HEAD whose resume is not a token", "11 00 00000005" + json('{"status":200,"headers":[],"resume":42}'), "bad_payload"],
   ];
   for (const [name, wire, code] of bad) {

@@ -222,6 +222,11 @@ export function decode(input: Uint8Array | ArrayBuffer): Frame {
       if (!Number.isSafeInteger(o.offset) || (o.offset as number) < 0) throw new ProtocolError("bad_payload", "RESUMED.offset must be a byte offset (a non-negative integer)");
       return { type: "RESUMED", stream, body: { token: token(o.token, "RESUMED.token"), offset: o.offset as number } };
     }
+    case "RESUME_REFUSED": {
+      const o = json(payload, "RESUME_REFUSED");
+      if (!isStr(o.reason, 1024)) throw new ProtocolError("bad_payload", "RESUME_REFUSED.reason must be a short string");
+      return { type: "RESUME_REFUSED", stream: 0, body: { token: token(o.token, "RESUME_REFUSED.token"), reason: o.reason } };
+    }
     case "GO_AWAY": {
       const o = json(payload, "GO_AWAY");
       if (!GO_AWAY_CODES.includes(o.code as never)) throw new ProtocolError("bad_payload", "GO_AWAY.code is not a known code");

@@ -14,6 +14,7 @@ test("message type ids are pinned", () => {
     WINDOW_UPDATE: 0x15,
     RESUME: 0x16,
     RESUMED: 0x17,
+    RESUME_REFUSED: 0x18,
     PING: 0x20,
     PONG: 0x21,
     GO_AWAY: 0x22,
@@ -25,5 +26,5 @@ test("ids and names are unique and control frames use stream 0", () => {
   expect(BY_ID.size).toBe(MESSAGES.length);
   expect(new Set(Object.keys(TYPE)).size).toBe(MESSAGES.length);
   for (const m of MESSAGES) expect(["control", "stream"]).toContain(m.scope);
-  expect(MESSAGES.filter((m) => m.scope === "control").map((m) => m.name).sort()).toEqual(["BATCH", "GO_AWAY", "HELLO", "PING", "PONG", "RESUME", "WELCOME"]);
+  expect(MESSAGES.filter((m) => m.scope === "control").map((m) => m.name).sort()).toEqual(["BATCH", "GO_AWAY", "HELLO", "PING", "PONG", "RESUME", "RESUME_REFUSED", "WELCOME"]);
 });

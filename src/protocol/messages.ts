@@ -43,6 +43,7 @@ export const MESSAGES = [
   // Only between peers that both listed the "resume" capability (see docs/protocol.md, Resume).
   { id: 0x16, name: "RESUME", direction: "agent->relay", scope: "control", payload: "json", fields: ["token"] },
   { id: 0x17, name: "RESUMED", direction: "relay->agent", scope: "stream", payload: "json", fields: ["token", "offset"] },
+  { id: 0x18, name: "RESUME_REFUSED", direction: "relay->agent", scope: "control", payload: "json", fields: ["token", "reason"] },
   { id: 0x20, name: "PING", direction: "both", scope: "control", payload: "opaque8", fields: [] },
   { id: 0x21, name: "PONG", direction: "both", scope: "control", payload: "opaque8", fields: [] },
   { id: 0x22, name: "GO_AWAY", direction: "both", scope: "control", payload: "json", fields: ["code", "reason"] },
@@ -129,6 +130,11 @@ export interface ResponseHead {
 export interface Resume {
   token: string;
 }
+/** The relay will never take the answer offered under `token` over (no client waits for it): the agent drops it. */
+export interface ResumeRefused {
+  token: string;
+  reason: string;
+}
 /** The relay takes an offered answer over on this (new) stream id, from byte `offset` of its body on. */
 export interface Resumed {
   token: string;
@@ -155,6 +161,7 @@ export type Frame =
   | { type: "WINDOW_UPDATE"; stream: number; increment: number }
   | { type: "RESUME"; stream: 0; body: Resume }
   | { type: "RESUMED"; stream: number; body: Resumed }
+  | { type: "RESUME_REFUSED"; stream: 0; body: ResumeRefused }
   | { type: "PING"; stream: 0; opaque: Uint8Array }
   | { type: "PONG"; stream: 0; opaque: Uint8Array }
   | { type: "GO_AWAY"; stream: 0; body: GoAway };

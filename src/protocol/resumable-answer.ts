@@ -74,6 +74,19 @@ export class AnswerResumes {
     a.resume(session.adopt(id), offset);
   }
 
+  /** The tunnel stops on purpose (stopped, reconfigured, daemon shutdown): answers waiting for a resume end now. */
+  abandonAll(reason: string): void {
+    for (const a of [...this.held.values()]) a.abandon(new StreamError("session_closed", reason, false, true));
+  }
+
+  /** The relay said no client waits for the answer held under `token` (a relay restarted, say): it ends now. */
+  refused(token: string, reason: string): void {
+    const a = this.held.get(token);
+    if (!a?.waiting) return;
+    this.events.failed?.("refused");
+    a.abandon(new StreamError("session_closed", `the relay will not resume this answer: ${reason}`, true, true));
+  }
+
   /** @internal An answer lost its session: offer it on the live one, if any (a later attach() offers it otherwise). */
   offer(a: HeldAnswer): void {
     const s = this.live;
@@ -181,7 +194,7 @@ export class HeldAnswer {
     this.stream = null;
     // Only the loss of the session is resumed; a reset (the client went away, a refusal) ends the answer. Before the
     // head crossed the relay has no token to resume with.
-    const lost = reason instanceof StreamError && reason.code === "session_closed";
+    const lost = reason instanceof StreamError && reason.code === "session_closed" && !reason.final;
     if (!lost || !this.headSent) return this.stop(reason);
     this.windowTimer = setTimeout(() => {
       this.r.events.failed?.("window");
@@ -261,6 +274,11 @@ export class HeldAnswer {
     const w = this.wakeSender;
     this.wakeSender = null;
     w?.();
+  }
+
+  /** Ends an answer waiting for a resume that will not come. */
+  abandon(reason: StreamError): void {
+    if (this.waiting) this.stop(reason);
   }
 
   /** Over for good: `reason` null when the body was sent whole; otherwise the upstream is stopped. */

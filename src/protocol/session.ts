@@ -45,6 +45,8 @@ export interface SessionOptions {
   onResume?: (token: string) => void;
   /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
   onResumed?: (id: number, token: string, offset: number) => void;
+  /** Agent, "resume" negotiated: the relay will never take the answer held under `token` over. */
+  onResumeRefused?: (token: string, reason: string) => void;
 }
 
 /** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
@@ -65,6 +67,8 @@ export class Session {
   private closedInfo: SessionCloseInfo | null = null;
   private draining = false;
   private peerDraining = false;
+  /** The peer said GO_AWAY "normal": it is leaving on purpose (the agent stopping), not lost. */
+  private peerLeaving = false;
   private drainTimer: unknown = null;
   private drainResolve: (() => void) | null = null;
   /** Round-trip time of the last answered PING, ms. */
@@ -135,6 +139,7 @@ export class Session {
       }
       case "GO_AWAY":
         this.peerDraining = true;
+        if (f.body.code === "normal") this.peerLeaving = true;
         this.opts.onGoAway?.(f.body.code, f.body.reason);
         if (f.body.code !== "normal") this.close(f.body.code, f.body.reason, true);
         else this.checkDrained();
@@ -175,6 +180,10 @@ export class Session {
         if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");
         if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
         this.opts.onResumed(f.stream, f.body.token, f.body.offset);
+        return;
+      case "RESUME_REFUSED":
+        if (this.role !== "agent" || !this.opts.onResumeRefused) throw new ProtocolError("unexpected_frame", "RESUME_REFUSED without the resume capability, or sent to the relay");
+        this.opts.onResumeRefused(f.body.token, f.body.reason);
         return;
     }
   }
@@ -343,7 +352,10 @@ export class Session {
     this.closedInfo = info;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     if (this.drainTimer !== null) this.clock.clearTimeout(this.drainTimer);
-    const err = new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote);
+    // The agent leaving on purpose (its own close or GO_AWAY) ends its answers for good; a lost connection, or the relay
+    // moving the agent elsewhere, leaves resumable ones to be resumed.
+    const final = this.role === "relay" ? this.peerLeaving : this.draining || (!info.remote && info.code === "normal");
+    const err = new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote, final);
     for (const s of [...this.streams.values()]) s.fail(err);
     this.streams.clear();
     this.drainResolve?.();

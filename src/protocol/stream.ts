@@ -21,6 +21,8 @@ export class StreamError extends Error {
     readonly code: ResetCode,
     message: string,
     readonly byPeer: boolean,
+    /** session_closed on purpose (the agent leaving: its own close, or its GO_AWAY seen by the relay): nothing will resume it. */
+    readonly final = false,
   ) {
     super(message);
     this.name = "StreamError";

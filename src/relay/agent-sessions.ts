@@ -70,6 +70,11 @@ export class AgentSessions {
   hooks: SessionHooks | null = null;
   /** Answers agents offered to resume here (resume-offers.ts). */
   readonly offers: ResumeOffers;
+  /**
+   * A relay alone knows every answer its clients wait for, so it refuses any other offer at once (the agent then stops
+   * that upstream request). A cluster node does not: the client may be at another node, which claims across the hop.
+   */
+  refuseUnknownOffers = true;
   /** What WELCOME lists: "resume" only while resuming is on. */
   private readonly capabilities: string[];
 
@@ -200,6 +205,16 @@ export class AgentSessions {
     };
   }
 
+  /** An agent's RESUME: filed under its own tunnel, or refused when no client here waits for it (a relay alone). */
+  private onOffer(tunnel: string, token: string, session: Session): void {
+    if (this.refuseUnknownOffers && !this.offers.expects(tunnel, token)) {
+      this.metrics.resumeFailed.inc({ reason: "unknown" });
+      session.sendFrame({ type: "RESUME_REFUSED", stream: 0, body: { token, reason: "no client waits for this answer here" } });
+      return;
+    }
+    this.offers.offer(tunnel, token, session);
+  }
+
   private onHello(ws: ServerWebSocket<AgentData>, bytes: Uint8Array): void {
     const d = ws.data;
     const metrics = this.metrics;
@@ -227,7 +242,7 @@ export class AgentSessions {
       // An agent that reads BATCH says so; older agents get one frame per message.
       batch: hello.capabilities.includes(BATCH_CAPABILITY),
       // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
-      onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.offers.offer(d.tunnelId, token, session) : undefined,
+      onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.onOffer(d.tunnelId, token, session) : undefined,
       heartbeatMs: this.t.heartbeatMs,
       toleranceMs: this.t.toleranceMs,
       sink: {

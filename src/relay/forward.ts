@@ -119,13 +119,19 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   function resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks {
     const fields = { tunnel: id, path: path.split("?")[0] };
+    const over = sessions.offers.expect(id, token);
     return {
+      ended: over,
       resume: (offset, signal) => resumeFrom(id, token, offset, signal),
+      // A relay alone that is shutting down has nowhere to resume to: its answers end as they always did.
+      canResume: () => !(deps.stopping() && !deps.cluster),
       onBreak: (e, last, failed) => {
         if (!failed && e instanceof StreamError) return brokenAnswer(e, { status: 200, headers: contentType ? [["content-type", contentType]] : [] }, last, id, path);
         const window = `${Math.round(sessions.resumeMs / 100) / 10}s`;
-        const err = new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer and its agent did not resume it within ${window}; the answer is incomplete`);
-        return cutShortTail(err, contentType, last, false, { ...fields, resume: "failed" });
+        const why = e instanceof Error ? e.message : String(e);
+        const err = new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer (${why}) and its agent did not resume it within ${window}; the answer is incomplete`);
+        // Like any agent going away, an expected ending (info).
+        return cutShortTail(err, contentType, last, true, { ...fields, code: e instanceof StreamError ? e.code : "node_lost", resume: "failed" });
       },
       resumed: (replayed) => {
         metrics.resumed.inc();
@@ -186,7 +192,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
           ? undefined
           : viaNode
             ? // The entry node holds the client and resumes: a lost session fails the hop's body (no error line) and the token rides along.
-              (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" ? null : brokenAnswer(e, head, last, id, path))))
+              (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" && !e.final ? null : brokenAnswer(e, head, last, id, path))))
             : (s, head) => resumableBody(streamSource(s), resumeHooks(id, path, head.resume!, headerOf(head, "content-type"))),
       });
       if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);

@@ -20,7 +20,8 @@ export function streamSource(s: Stream, base = 0): ChunkSource {
   return {
     next: () => s.next(),
     cancel: (reason) => s.reset("cancel", `the client went away: ${reason ?? "no reason"}`),
-    lost: (e) => e instanceof StreamError && e.code === "session_closed",
+    // Not when the agent left on purpose (its GO_AWAY): it will not come back for this answer.
+    lost: (e) => e instanceof StreamError && e.code === "session_closed" && !e.final,
     undelivered: (delivered) => Math.max(0, base + s.bytesIn - delivered),
   };
 }
@@ -41,12 +42,16 @@ export function bodySource(body: ReadableStream<Uint8Array>): ChunkSource {
 export interface ResumeHooks {
   /** The source to go on from `offset` (the bytes the client has), found within the resume window; null when none came. */
   resume(offset: number, signal: AbortSignal): Promise<ChunkSource | null>;
+  /** Whether a lost source may be resumed now (absent: always). */
+  canResume?(): boolean;
   /** The answer's last bytes when it cannot go on (see cutShortTail); null fails the body. */
   onBreak(e: unknown, lastByte: number, resumeFailed: boolean): Uint8Array | null;
   /** Counted: a resume that worked, with the bytes that came twice to this node. */
   resumed?(replayed: number): void;
   /** Counted: the window passed with no resume. */
   failed?(): void;
+  /** The body is over (whole, cut short, or the client gone). */
+  ended?(): void;
 }
 
 /** The client's body: a Bun direct stream over `first`, resumed through `hooks` when its source is lost. */
@@ -57,49 +62,58 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
   return new ReadableStream({
     type: "direct",
     pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
-      let delivered = 0;
-      let last = -1;
-      for (;;) {
-        let chunk: Uint8Array | null;
-        try {
-          chunk = await src.next();
-        } catch (e) {
-          if (cancelled) return;
-          let tail: Uint8Array | null;
-          if (src.lost(e)) {
-            const replayed = src.undelivered?.(delivered) ?? 0;
-            const next = await hooks.resume(delivered, gone.signal);
-            if (cancelled) {
-              next?.cancel("the client went away");
-              return;
-            }
-            if (next) {
-              hooks.resumed?.(replayed);
-              src = next;
-              continue;
-            }
-            hooks.failed?.();
-            tail = hooks.onBreak(e, last, true);
-          } else tail = hooks.onBreak(e, last, false);
-          // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
-          if (tail === null) throw undefined;
-          c.write(tail);
-          c.close();
-          return;
-        }
-        if (!chunk) break;
-        if (!chunk.length) continue;
-        delivered += chunk.length;
-        last = chunk[chunk.length - 1]!;
-        c.write(chunk);
-        await c.flush();
+      try {
+        await copy(c);
+      } finally {
+        hooks.ended?.();
       }
-      c.close();
     },
     cancel: (reason: unknown) => {
       cancelled = true;
       gone.abort();
       src.cancel(reason);
+      hooks.ended?.();
     },
   } as unknown as UnderlyingDefaultSource<Uint8Array>);
+
+  async function copy(c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }): Promise<void> {
+    let delivered = 0;
+    let last = -1;
+    for (;;) {
+      let chunk: Uint8Array | null;
+      try {
+        chunk = await src.next();
+      } catch (e) {
+        if (cancelled) return;
+        let tail: Uint8Array | null;
+        if (src.lost(e) && (hooks.canResume?.() ?? true)) {
+          const replayed = src.undelivered?.(delivered) ?? 0;
+          const next = await hooks.resume(delivered, gone.signal);
+          if (cancelled) {
+            next?.cancel("the client went away");
+            return;
+          }
+          if (next) {
+            hooks.resumed?.(replayed);
+            src = next;
+            continue;
+          }
+          hooks.failed?.();
+          tail = hooks.onBreak(e, last, true);
+        } else tail = hooks.onBreak(e, last, false);
+        // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
+        if (tail === null) throw undefined;
+        c.write(tail);
+        c.close();
+        return;
+      }
+      if (!chunk) break;
+      if (!chunk.length) continue;
+      delivered += chunk.length;
+      last = chunk[chunk.length - 1]!;
+      c.write(chunk);
+      await c.flush();
+    }
+    c.close();
+  }
 }

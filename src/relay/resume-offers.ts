@@ -11,9 +11,28 @@ interface Offer {
 export class ResumeOffers {
   private readonly byTunnel = new Map<string, Map<string, Offer>>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Tokens of the answers this node's clients are being sent (by tunnel): the only offers a relay alone can use. */
+  private readonly expected = new Map<string, Set<string>>();
 
   /** `windowMs`: how long an offer is kept (the agent offers again on each new session). */
   constructor(private readonly windowMs: number) {}
+
+  /** A client here is being sent the answer of `tunnel` under `token`; the returned function says it is over. */
+  expect(tunnel: string, token: string): () => void {
+    let set = this.expected.get(tunnel);
+    if (!set) this.expected.set(tunnel, (set = new Set()));
+    set.add(token);
+    return () => {
+      const s = this.expected.get(tunnel);
+      s?.delete(token);
+      if (s && !s.size) this.expected.delete(tunnel);
+    };
+  }
+
+  /** Whether a client here waits for the answer of `tunnel` under `token`. */
+  expects(tunnel: string, token: string): boolean {
+    return this.expected.get(tunnel)?.has(token) ?? false;
+  }
 
   /** The agent of `tunnel`, on `session`, offers the answer it holds under `token`. */
   offer(tunnel: string, token: string, session: Session): void {

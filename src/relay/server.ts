@@ -29,6 +29,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   const ms = relayMs(config);
   let stopping = false;
   const sessions = new AgentSessions(metrics, { handshakeMs: ms.handshake_timeout, heartbeatMs: ms.heartbeat.interval, toleranceMs: ms.heartbeat.tolerance, graceMs: ms.go_away_grace, resumeMs: ms.resume_window });
+  // A cluster node cannot tell an offer no client waits for from one a client at another node waits for.
+  sessions.refuseUnknownOffers = !config.cluster.redis_url;
   // The cluster routes through the forwarders and they through it; it is created first and given them once they exist.
   let cluster: RelayCluster | null = null;
   const routing: ClusterRouting | undefined = config.cluster.redis_url

@@ -104,6 +104,7 @@ export class TunnelService implements TunnelControl {
 
   async stop(): Promise<void> {
     void this.sup?.stop("stopped by the user");
+    this.resumes?.abandonAll("the tunnel was stopped");
   }
 
   async restart(): Promise<void> {
@@ -147,6 +148,7 @@ export class TunnelService implements TunnelControl {
   /** Closes the connection: at once, or after its in-flight requests finished within `graceMs` (daemon shutdown). */
   async shutdown(reason: string, graceMs = 0): Promise<void> {
     this.stopSecretWatch();
+    this.resumes?.abandonAll(`the tunnel is closing: ${reason}`);
     const streams = this.last?.connection?.activeStreams() ?? 0;
     if (graceMs > 0 && streams > 0) log.info("letting in-flight requests finish before disconnecting", { streams, grace_ms: graceMs });
     await this.sup?.stop(reason, graceMs);

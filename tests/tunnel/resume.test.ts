@@ -65,7 +65,7 @@ describe("resumable streams", () => {
       const texts = await Promise.all(calls.map((c) => c.done));
       agent.proc.kill("SIGCONT");
       const [ndjson, sse] = texts as [string, string];
-      const why = /^tunnel "alice" disconnected in the middle of the answer and its agent did not resume it within 1\.5s; the answer is incomplete$/;
+      const why = /^tunnel "alice" disconnected in the middle of the answer \(the tunnel connection closed \(.*heartbeat_timeout: .*\)\) and its agent did not resume it within 1\.5s; the answer is incomplete$/;
       expect(JSON.parse(ndjson.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(why) });
       const event = /event: error\ndata: (.*)\n\n$/.exec(sse);
       expect(event).not.toBeNull();

@@ -18,7 +18,9 @@ const daemons: DaemonProc[] = [];
 beforeAll(async () => {
   // Slow enough (2 s an answer) that the agent can be killed or stopped in the middle of it.
   fake = await startFakeOllama({ models: [MODEL], tokens: TOKENS, tokenDelayMs: 50 });
-  relay = await startRelayProc(relayToml());
+  // A short resume window: an agent that never comes back (killed, frozen) is waited for 1 s, then the answer ends
+  // with the relay's sentence (docs/protocol.md, Resume; resuming itself: resume.test.ts).
+  relay = await startRelayProc(relayToml({ extra: 'resume_window = "1s"' }));
 }, 40_000);
 
 afterAll(async () => {
