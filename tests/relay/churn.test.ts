@@ -178,13 +178,14 @@ describe("relay nodes replaced under traffic", () => {
     await Promise.all(loops);
     const directOutcomes = await Promise.all(direct);
 
-    // SIGKILL of the owner: a stream forwarded to it ends with the error line; the agent is back within 3 s.
+    // SIGKILL of the owner: a stream forwarded to it is taken over where the agent reconnects (docs/protocol.md,
+    // Resume) and ends whole; the agent is back within 3 s.
     phase = "kill";
     // Every chat of the graceful phase has its answer (or its second of retries) behind it before the kill.
     await Bun.sleep(1_200);
     const owner = await ownerNode();
     const entry = live().find((n) => n !== owner)!;
-    const res = await fetch(`${entry.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", headers, body: JSON.stringify({ model: "llama3.2:1b", prompt: "long", options: { num_predict: 500 } }) });
+    const res = await fetch(`${entry.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", headers, body: JSON.stringify({ model: "llama3.2:1b", prompt: "long", options: { num_predict: 150 } }) });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     await reader.read();
@@ -200,11 +201,13 @@ describe("relay nodes replaced under traffic", () => {
         c.enqueue(r.value);
       },
     });
-    expect(await bodyOutcome(seen.getReader())).toBe("ended");
-    expect(JSON.parse(text.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(/went away in the middle of the answer/) });
+    const outcome = bodyOutcome(seen.getReader(), 15_000);
     await logLineAt(/tunnel: connected to the relay/, connected + 1, 5_000);
     const moved = await ownerNode(owner.id);
     const killBackMs = performance.now() - t0;
+    expect(await outcome).toBe("ended");
+    expect(text.trimEnd().split("\n").at(-1)).toMatch(/"done":true/);
+    expect(text).not.toMatch(/"error"/);
     await Bun.sleep(1_500);
     running = false;
     await small;
