@@ -3,6 +3,7 @@
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures.
 import type { CallerClass, RequestRecord } from "../core/contracts.ts";
+import { resumeMarkOf } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type StreamFormat } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
@@ -439,6 +440,9 @@ export class Exchange {
       queueMs: this.queueMs,
     };
     if (this.tokensEstimated) rec.tokensEstimated = true;
+    // By reference: a tunnel answer resumed after this record was made still shows it.
+    const resumed = resumeMarkOf(this.clientSignal);
+    if (resumed) rec.resumed = resumed;
     const reqHeaders = capturedHeaders(this.requestHeaders);
     if (reqHeaders) rec.requestHeaders = reqHeaders;
     const resHeaders = capturedHeaders(this.responseHeaders);

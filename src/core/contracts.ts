@@ -267,6 +267,15 @@ export const RequestRecord = t.Object(
     key: t.Optional(Nullable(t.String({ description: "The name of the API key the request used, or null." }))),
     caller: t.Optional(t.UnionEnum(["local", "lan", "tunnel"], { description: "local (this machine), lan (another machine) or tunnel." })),
     queueMs: t.Optional(t.Number({ description: "Time the request waited in the broker's queue (max_parallel)." })),
+    resumed: t.Optional(
+      t.Object(
+        {
+          count: t.Number({ description: "Times the relay took the answer over on a new connection after the old one was lost (0: held, never needed)." }),
+          replayedBytes: t.Number({ description: "Answer bytes sent again because the relay had not received them." }),
+        },
+        { description: "A tunnel answer held for resume (docs/protocol.md, Resume)." },
+      ),
+    ),
     requestHeaders: t.Optional(
       t.Record(t.String(), t.String(), { description: "The client's request headers, credentials (Authorization, x-api-key, cookies, c2l_ keys) shown as [redacted]; at most 48, values cut at 256 characters." }),
     ),

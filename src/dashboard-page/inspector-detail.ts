@@ -51,6 +51,7 @@ export class RequestDetail {
       ...field("Status", r.status ? String(r.status) : fmt.DASH),
       ...field("Bytes in / out", `${fmt.bytes(r.bytesIn)} / ${fmt.bytes(r.bytesOut)}`),
       ...field("Error", r.error ?? "none"),
+      ...(r.resumed?.count ? field("Resumed", `${r.resumed.count}× after the relay connection was lost (${fmt.bytes(r.resumed.replayedBytes)} sent again)`) : []),
     );
     const tokens = r.completionTokens ?? null;
     const gen = r.ttfbMs !== null ? r.durationMs - r.ttfbMs : null;

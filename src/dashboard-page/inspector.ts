@@ -124,7 +124,7 @@ export class Inspector {
       "tr",
       { "data-request": r.id, class: bad ? "row-error" : "", "aria-selected": this.selected === r.id ? "true" : "false" },
       h("td", {}, open),
-      h("td", {}, h("span", { class: `badge src-${r.source}` }, r.source)),
+      h("td", {}, h("span", { class: `badge src-${r.source}` }, r.source), ...(r.resumed?.count ? [" ", h("span", { class: "badge resumed", title: "resumed after the relay connection was lost" }, "resumed")] : [])),
       h("td", {}, r.method),
       h("td", { class: "path" }, r.path),
       h("td", {}, r.model ?? fmt.DASH),

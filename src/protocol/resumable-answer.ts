@@ -1,6 +1,7 @@
 // The agent's answers that outlive their session: each body is read from the upstream into a ResumeBuffer and sent
 // from there; when the session ends, the answer waits (the upstream keeps generating, bounded) for the relay to take it
 // over on a new session (RESUME / RESUMED), and replays what the relay had not received. See docs/protocol.md, Resume.
+import { resumeMarkFor, type ResumeMark } from "../core/resume-marks.ts";
 import { ResumeBuffer } from "./resume-buffer.ts";
 import type { ResponseHead } from "./messages.ts";
 import type { Session } from "./session.ts";
@@ -130,6 +131,8 @@ export class HeldAnswer {
   private readonly ctl = new AbortController();
   /** The request's signal: aborted when the answer is over for good (cancelled, failed, not resumed in time), not when only its session ended. */
   readonly signal = this.ctl.signal;
+  /** What the request's record shows (the dashboard's inspector marks a resumed request). */
+  private readonly mark: ResumeMark = resumeMarkFor(this.signal);
   private stream: Stream | null;
   private headSent = false;
   private finished = false;
@@ -209,6 +212,8 @@ export class HeldAnswer {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     this.r.events.resumed?.(this.sent - offset);
+    this.mark.count++;
+    this.mark.replayedBytes += this.sent - offset;
     this.r.shrink(this.buf.dropTo(offset));
     this.stream = s;
     this.base = offset;

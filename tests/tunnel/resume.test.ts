@@ -49,6 +49,13 @@ describe("resumable streams", () => {
     expect(await metric(relay.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(0);
     const token = (await Bun.file(`${daemon.home}/.config/cloudtolocalllm/api-token`).text()).trim();
     await until(async () => (await metric(daemon.urls.api!, "cloudtolocalllm_tunnel_resumed_streams_total", { Authorization: `Bearer ${token}` })) === 2 || null, 5_000, "the agent to count 2 resumed streams");
+    // The dashboard's inspector reads these records: each answer is marked resumed.
+    const records = await until(async () => {
+      const r = (await (await fetch(`${daemon.urls.api}/api/v1/requests`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { requests: { path: string; source: string; resumed?: { count: number; replayedBytes: number } }[] };
+      const mine = r.requests.filter((x) => x.source === "tunnel" && DIALECTS.some((d) => d.path === x.path));
+      return mine.length === 2 ? mine : null;
+    }, 5_000, "the inspector's records of both answers");
+    for (const rec of records) expect(rec.resumed).toEqual({ count: 1, replayedBytes: expect.any(Number) });
   }, 40_000);
 
   test("past the resume window the client's NDJSON and SSE streams end with the error line in their dialect, and the upstream request is cancelled", async () => {
