@@ -184,4 +184,24 @@ describe("held answers", () => {
     link(resumes, offers, up.handler, "bob");
     expect(await offers.claim(TUNNEL, token, got.length, 200)).toBeNull();
   });
+
+  test("an answer whose upload was still coming when the session died is not held: its request is cancelled at once", async () => {
+    let aborted = false;
+    const resumes = new AnswerResumes();
+    const a = link(resumes, new ResumeOffers(10_000), async (req) => {
+      req.signal.addEventListener("abort", () => (aborted = true));
+      // Echo: the head goes at once, while the upload still streams.
+      return new Response(req.body, { headers: { "content-type": "application/octet-stream" } });
+    });
+    const upload = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode("first part ")) });
+    let first!: Stream;
+    const req = new Request("http://x/", { method: "POST", body: upload, duplex: "half" } as RequestInit);
+    await forward(a.relay, req, "/api/blobs/x", { onStream: (s) => (first = s) });
+    expect((await first.responseHead).resume).toBeDefined();
+    expect(await readSome(first, 5)).toBe("first part ");
+    a.cut();
+    await Bun.sleep(20);
+    expect(aborted).toBe(true);
+    expect(resumes.size).toBe(0);
+  });
 });

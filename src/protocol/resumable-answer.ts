@@ -196,9 +196,9 @@ export class HeldAnswer {
     if (s !== this.stream || this.finished) return;
     this.stream = null;
     // Only the loss of the session is resumed; a reset (the client went away, a refusal) ends the answer. Before the
-    // head crossed the relay has no token to resume with.
+    // head crossed the relay has no token to resume with; an upload cut short is not resumed (it fails cleanly).
     const lost = reason instanceof StreamError && reason.code === "session_closed" && !reason.final;
-    if (!lost || !this.headSent) return this.stop(reason);
+    if (!lost || !this.headSent || !s.remoteDone) return this.stop(reason);
     this.windowTimer = setTimeout(() => {
       this.r.events.failed?.("window");
       this.stop(new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));

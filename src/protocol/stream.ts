@@ -220,6 +220,10 @@ export class Stream {
   get done(): boolean {
     return this.released;
   }
+  /** The peer's END came: its side (the agent: the whole request) is complete. */
+  get remoteDone(): boolean {
+    return this.remoteEnded;
+  }
 
   /** Sends one chunk as DATA frames, waiting for credit; rejects once the stream is reset. */
   async write(chunk: Uint8Array): Promise<void> {

@@ -145,7 +145,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const s = sessions.session(id) ? await sessions.offers.claim(id, token, offset, CLAIM_STEP_MS * 2, signal) : null;
     if (!s) return new HttpError("not_found", `no answer of tunnel "${id}" is offered for resume here`).toResponse();
     // A break here fails the body: the entry node, which holds the client, resumes again.
-    return new Response(s.directReadable(), { status: 200, headers: { [RESUME_HEADER]: token } });
+    // (Failed with undefined, not the StreamError: Bun would print that as a stack dump.)
+    return new Response(s.directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
   }
 
   function moving(id: string, path: string): Response {
@@ -174,8 +175,13 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const t0 = performance.now();
     let stream: Stream | null = null;
     let resumeToken: string | null = null;
+    /** A held answer counts as in flight until its client's body ends, across the streams it resumes on. */
+    let held = false;
     metrics.activeStreams.inc();
+    let settled = false;
     const settle = () => {
+      if (settled) return;
+      settled = true;
       lim.done();
       metrics.activeStreams.dec();
     };
@@ -193,7 +199,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
           : viaNode
             ? // The entry node holds the client and resumes: a lost session fails the hop's body (no error line) and the token rides along.
               (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" && !e.final ? null : brokenAnswer(e, head, last, id, path))))
-            : (s, head) => resumableBody(streamSource(s), resumeHooks(id, path, head.resume!, headerOf(head, "content-type"))),
+            : (s, head) => {
+                held = true;
+                const hooks = resumeHooks(id, path, head.resume!, headerOf(head, "content-type"));
+                return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
+              },
       });
       if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
       metrics.ttfb.observe((performance.now() - t0) / 1000);
@@ -201,7 +211,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const s = stream as Stream | null;
       if (s) {
         s.finished.then(() => {
-          settle();
+          if (!held) settle();
           metrics.bytes.inc({ direction: "to_agent" }, s.bytesOut);
           metrics.bytes.inc({ direction: "from_agent" }, s.bytesIn);
         });
