@@ -179,13 +179,9 @@ export class HeldAnswer {
       return this.stop(e);
     }
     this.headSent = true;
-    if (!body) {
-      this.upstreamDone = true;
-    } else {
-      this.reader = body.getReader();
-      void this.produce(this.reader);
-    }
-    await this.send();
+    if (!body) this.upstreamDone = true;
+    else this.reader = body.getReader();
+    await this.run(this.reader);
   }
 
   private watch(s: Stream): void {
@@ -222,30 +218,13 @@ export class HeldAnswer {
     this.wake();
   }
 
-  private async produce(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  /**
+   * One loop, one read at a time: attached, it reads a chunk and writes it (as pump() would), after replaying what the
+   * relay had not received; detached, it goes on reading the upstream into the buffer within the bounds (past them the
+   * upstream waits: its own backpressure) until a resume, the window's end or a refusal.
+   */
+  private async run(reader: ReadableStreamDefaultReader<Uint8Array> | null): Promise<void> {
     const { perStreamBytes, perSessionBytes } = this.r.limits;
-    try {
-      for (;;) {
-        // Bounded: past a limit the upstream waits (its own backpressure) until the relay acknowledges.
-        while (!this.finished && (this.buf.size >= perStreamBytes || this.r.bufferedBytes >= perSessionBytes)) await this.r.room();
-        if (this.finished) return;
-        const { value, done } = await reader.read();
-        if (done) break;
-        if (value.length) {
-          this.buf.push(value);
-          this.r.grow(value.length);
-        }
-        this.wake();
-      }
-      this.upstreamDone = true;
-    } catch (e) {
-      // A body failed without an Error (the broker's way to cut an answer it cannot finish in-band) still gets a reason.
-      this.upstreamError = e ?? new Error("the body ended before it was complete");
-    }
-    this.wake();
-  }
-
-  private async send(): Promise<void> {
     for (;;) {
       if (this.finished) return;
       const s = this.stream;
@@ -271,7 +250,23 @@ export class HeldAnswer {
         s.reset("cancel", e instanceof Error ? e.message : String(e));
         return this.stop(e);
       }
-      await new Promise<void>((r) => (this.wakeSender = r));
+      const bounded = this.buf.size >= perStreamBytes || this.r.bufferedBytes >= perSessionBytes;
+      if (!reader || this.upstreamDone || this.upstreamError !== undefined || (!s && bounded)) {
+        // Nothing to do until a resume (or the window's end); or, past a bound, until acknowledgements free room.
+        await Promise.race([new Promise<void>((r) => (this.wakeSender = r)), ...(bounded ? [this.r.room()] : [])]);
+        continue;
+      }
+      try {
+        const { value, done } = await reader.read();
+        if (done) this.upstreamDone = true;
+        else if (value.length) {
+          this.buf.push(value);
+          this.r.grow(value.length);
+        }
+      } catch (e) {
+        // A body failed without an Error (the broker's way to cut an answer it cannot finish in-band) still gets a reason.
+        this.upstreamError = e ?? new Error("the body ended before it was complete");
+      }
     }
   }
 
