@@ -205,6 +205,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
                 return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
               },
       });
+      // Only this relay names a resume token to the entry node: never one from the agent's own headers.
+      res.headers.delete(RESUME_HEADER);
       if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
       metrics.ttfb.observe((performance.now() - t0) / 1000);
       metrics.requests.inc({ status: String(res.status) });
