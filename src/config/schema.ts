@@ -276,6 +276,17 @@ export const DashboardSchema = T.Object(
   { additionalProperties: false, default: {}, description: "Dashboard and request inspector." },
 );
 
+export const TraySchema = T.Object(
+  {
+    enabled: T.Union([T.Literal("auto"), T.Literal("never")], {
+      default: "auto",
+      description:
+        "auto: the daemon shows its status icon itself when there is a D-Bus session bus (registered with the panel's StatusNotifierWatcher whenever one runs); never: no icon (a headless machine, or the `tray` command runs elsewhere).",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: "The daemon's own tray icon (StatusNotifierItem) on the desktop's panel." },
+);
+
 export const AliasSchema = T.Object(
   {
     name: T.String({ minLength: 1, maxLength: 256, description: "The name apps send, e.g. gpt-4o-mini." }),
@@ -306,6 +317,7 @@ export const ConfigSchema = T.Object(
     auth: AuthSchema,
     secrets: SecretsSchema,
     dashboard: DashboardSchema,
+    tray: TraySchema,
   },
   { additionalProperties: false },
 );
