@@ -3,7 +3,6 @@ import { existsSync } from "node:fs";
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { normalizeBusAddress, sessionBusAddress } from "../desktop/dbus-address.ts";
-import type { DaemonTray } from "../../tray/in-daemon.ts";
 
 const log = logger("tray");
 
@@ -19,7 +18,7 @@ export function noSessionBus(address: string | null): string | null {
 }
 
 export const createTrayComponent: ComponentFactory = (ctx) => {
-  let tray: DaemonTray | null = null;
+  let tray: { busName: string; stop(): Promise<void> } | null = null;
   let starting: Promise<void> | null = null;
 
   const show = async () => {
