@@ -18,6 +18,8 @@ import { openInBrowser } from "../src/client/dashboard-link.ts";
 import type { WatcherRegistration } from "./watcher-registration.ts";
 import { apiActions } from "./api-actions.ts";
 import { startTrayHost } from "./tray-host.ts";
+import { daemonItemOnBus } from "./daemon-shows-tray.ts";
+import { TRAY_ENV } from "../src/desktop/tray-env.ts";
 
 const log = logger("tray");
 
@@ -64,10 +66,30 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   let link!: DaemonLink;
+  // A daemon on this desktop shows the tray itself: a second icon for it (a leftover autostart or unit) steps aside.
+  let checkedRevision = -1;
+  let supersededBy: string | null = null;
+  const stepAsideFor = async (pid: number) => {
+    const name = await daemonItemOnBus(bus, pid).catch(() => null);
+    if (!name || supersededBy) return;
+    supersededBy = name;
+    log.info("the daemon shows its own tray icon on this desktop; this tray exits", { daemon_pid: pid, item: name });
+    await tray.quit();
+  };
   const host = await startTrayHost({
     bus,
     busName,
-    source: (onChange) => (link = new DaemonLink({ client, backoff: opts.backoff, onChange })),
+    source: (onChange) =>
+      (link = new DaemonLink({
+        client,
+        backoff: opts.backoff,
+        onChange: (s) => {
+          onChange(s);
+          if (!s.status || s.revision === checkedRevision) return;
+          checkedRevision = s.revision;
+          void stepAsideFor(s.status.daemon.pid);
+        },
+      })),
     actions: apiActions(client),
     open: opts.open ?? ((t: string) => openInBrowser(t)),
     configFile: opts.configFile,
@@ -145,7 +167,9 @@ export function startDaemon(configFile: string): DaemonStart {
   }
   const out = openDaemonLog();
   try {
-    const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { stdin: "ignore", stdout: out.fd, stderr: out.fd, detached: true } as Parameters<typeof Bun.spawn>[1]);
+    // This tray shows the icon for the daemon it starts: the daemon is told not to show a second one.
+    const env = { ...process.env, [TRAY_ENV]: "never" };
+    const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { env, stdin: "ignore", stdout: out.fd, stderr: out.fd, detached: true } as Parameters<typeof Bun.spawn>[1]);
     p.unref();
     log.info("started the daemon as a detached process", { pid: p.pid, log: out.file });
     return { via: "process", pid: p.pid, log: out.file, exited: p.exited };

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { normalizeBusAddress, sessionBusAddress } from "../desktop/dbus-address.ts";
+import { TRAY_ENV } from "../desktop/tray-env.ts";
 
 const log = logger("tray");
 
@@ -43,7 +44,10 @@ export const createTrayComponent: ComponentFactory = (ctx) => {
     tray = null;
     await t?.stop();
   };
-  const follow = (enabled: "auto" | "never") => (starting = (starting ?? Promise.resolve()).then(() => (enabled === "auto" ? show() : hide())));
+  const follow = (enabled: "auto" | "never") => {
+    const on = enabled === "auto" && process.env[TRAY_ENV] !== "never";
+    return (starting = (starting ?? Promise.resolve()).then(() => (on ? show() : hide())));
+  };
 
   return {
     name: "tray",
