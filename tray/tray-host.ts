@@ -17,6 +17,9 @@ import { registerWithWatcher, type WatcherRegistration } from "./watcher-registr
 
 const log = logger("tray");
 
+/** How long the start waits for the watcher's answer before going on without it. */
+const REGISTRATION_WAIT_MS = 1000;
+
 /** What an action the host leaves to its owner (Start daemon, Open daemon log, Quit) can change. */
 export interface HostControl {
   input: TrayInput;
@@ -196,7 +199,10 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
   }
 
   const registration = registerWithWatcher(bus, busName);
-  await registration.ready.catch((e) => log.warn("watcher registration failed", { error: e as Error }));
+  // Without a watcher the bus answers at once; a watcher that hangs must not hold up the start (the daemon's READY=1
+  // waits for this component): registration goes on in the background.
+  const registered = registration.ready.catch((e) => log.warn("watcher registration failed", { error: e as Error }));
+  await Promise.race([registered, Bun.sleep(REGISTRATION_WAIT_MS)]);
   source.start();
 
   let stopping: Promise<void> | null = null;

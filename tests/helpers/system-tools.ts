@@ -25,6 +25,7 @@ export const SYSTEM_TOOLS = {
   identify: { package: "imagemagick", usedFor: "reading PNG headers" },
   "systemd-analyze": { package: "systemd", usedFor: "systemd-analyze verify on the units" },
   systemctl: { package: "systemd", usedFor: "install's systemd step (without a user manager it must say so)" },
+  "systemd-run": { package: "systemd", usedFor: "the daemon as a transient unit with its unit's settings: systemd's restart brings it (and its tray icon) back" },
   appstreamcli: { package: "appstream", usedFor: "validating the AppStream metainfo" },
   "desktop-file-validate": { package: "desktop-file-utils", usedFor: "validating the desktop entries (one main category, known keys)" },
   zsh: { package: "zsh", usedFor: "checking the zsh completion script (zsh -n)" },
