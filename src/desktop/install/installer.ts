@@ -169,9 +169,10 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   // Units an earlier install enabled that this version retired (the tray's own unit: the daemon shows the tray now):
   // stopped and disabled while their files still exist (best effort), so an upgrade leaves one process, not two.
   const retired = (prev?.units ?? []).filter((u) => RETIRED_UNITS.includes(u));
+  let retiredNote = "";
   if (retired.length && !(await userManagerUnavailable(opts.run))) {
     const r = await opts.run(["disable", "--now", ...retired]);
-    if (r.code === 0) out(`systemd: retired ${retired.join(", ")} (the daemon shows the tray icon itself now).`);
+    if (r.code === 0) retiredNote = `systemd: retired ${retired.join(", ")} (the daemon shows the tray icon itself now).\n`;
   }
 
   // Files an earlier install wrote that this version no longer ships.
@@ -193,7 +194,7 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   atomicWrite(paths.manifest, JSON.stringify(manifest, null, 2) + "\n", 0o644);
 
   const serviceChanged = report.written.some((f) => f === report.binary || f.endsWith(`/${SERVICE_UNIT}`));
-  report.systemd = await enableService(opts.run, opts.enable, serviceChanged);
+  report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged));
   out(report.systemd);
   return report;
 }
