@@ -9,12 +9,12 @@ const log = logger("tray");
 
 /** Why there is no session bus to show an icon on, or null when there is one to try (a path address whose socket is missing counts as none). */
 export function noSessionBus(address: string | null): string | null {
-  if (!address) return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist)";
+  if (!address) return "no session bus (DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist)";
   const paths = normalizeBusAddress(address)
     .split(";")
     .map((a) => /^unix:path=([^,]+)/.exec(a)?.[1])
     .filter((p): p is string => !!p);
-  if (paths.length && paths.length === address.split(";").length && !paths.some((p) => existsSync(p))) return `the D-Bus session bus ${paths[0]} does not exist`;
+  if (paths.length && paths.length === address.split(";").length && !paths.some((p) => existsSync(p))) return `the session bus socket ${paths[0]} does not exist`;
   return null;
 }
 
@@ -36,7 +36,7 @@ export const createTrayComponent: ComponentFactory = (ctx) => {
       tray = await startDaemonTray(ctx, { busAddress: address! });
       log.info("tray icon on the session bus", { bus_name: tray.busName });
     } catch (e) {
-      log.info(`no tray icon: the D-Bus session bus did not answer (${(e as Error).message})`);
+      log.info(`no tray icon: the session bus did not answer (${(e as Error).message})`);
     }
   };
   const hide = async () => {

@@ -64,7 +64,7 @@ test("without a session bus the daemon runs on with one info line and no tray", 
   try {
     const lines = d.stderr().split("\n").filter((l) => /tray/.test(l));
     expect(lines.length).toBe(1);
-    expect(lines[0]).toMatch(/^\S+ info tray: no tray icon: the D-Bus session bus .*no-such-bus does not exist/);
+    expect(lines[0]).toMatch(/^\S+ info tray: no tray icon: the session bus socket .*no-such-bus does not exist/);
   } finally {
     await d.stop();
     removeHome(d.home);
