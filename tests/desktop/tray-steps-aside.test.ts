@@ -42,3 +42,17 @@ test("the tray command following a daemon that shows its own icon here exits 0 w
   const items = ((await d.ListNames!()) as string[]).filter((n) => n.startsWith("org.kde.StatusNotifierItem-"));
   expect(items).toEqual([`org.kde.StatusNotifierItem-${daemon.proc.pid}-1`]);
 }, 30_000);
+
+test("a name that only looks like the daemon's item (owned by another process) does not make the command step aside", async () => {
+  const { daemonItemOnBus } = await import("../../tray/daemon-shows-tray.ts");
+  const squatter = dbus.sessionBus({ busAddress: bus.address });
+  try {
+    // This test process claims the item name of a daemon with another pid (its own is checked by the bus).
+    const fakePid = daemon.proc.pid + 100_000;
+    await squatter.requestName(`org.kde.StatusNotifierItem-${fakePid}-1`, 0);
+    expect(await daemonItemOnBus(client, fakePid)).toBeNull();
+    expect(await daemonItemOnBus(client, daemon.proc.pid)).toBe(`org.kde.StatusNotifierItem-${daemon.proc.pid}-1`);
+  } finally {
+    squatter.disconnect();
+  }
+}, 30_000);
