@@ -5,10 +5,10 @@ import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
-import { USER_MANAGER_NEEDS, serviceProperties, startUserManager, type UserManager } from "../helpers/user-manager.ts";
+import { USER_MANAGER, serviceProperties, startUserManager, type UserManager } from "../helpers/user-manager.ts";
 import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
 
-const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", ...USER_MANAGER_NEEDS]);
+const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", "systemctl", "systemd-run", "unshare", USER_MANAGER]);
 
 const UNIT = `c2l-tray-restart-${process.pid}.service`;
 let manager: UserManager;

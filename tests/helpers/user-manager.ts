@@ -23,16 +23,12 @@ function privateManagerPossible(): boolean {
 
 export const userManagerKind: "session" | "private" | null = sessionManager() ? "session" : privateManagerPossible() ? "private" : null;
 
-/** For requireTools: the tools, then a user manager (the session's, or one this test may start). */
-export const USER_MANAGER_NEEDS: Need[] = [
-  "systemctl",
-  "systemd-run",
-  {
-    name: "a systemd user manager (systemd-run --user)",
-    available: () => userManagerKind !== null,
-    fix: "run the test in a desktop session with a systemd user manager (systemctl --user works), or as root so it can start one (systemd in the container)",
-  },
-];
+/** For requireTools, after the tools ("systemctl", "systemd-run", and "unshare" for a private manager): a user manager. */
+export const USER_MANAGER: Need = {
+  name: "a systemd user manager (systemd-run --user)",
+  available: () => userManagerKind !== null,
+  fix: "run the test in a desktop session with a systemd user manager (systemctl --user works), or as root so it can start one (systemd in the container)",
+};
 
 export interface UserManager {
   /** XDG_RUNTIME_DIR (and the rest of the environment) that systemctl --user and systemd-run --user need to reach it. */
