@@ -1,6 +1,7 @@
 // The one client of the control API, for the CLI, the tray and the dashboard page: paths and replies typed from the app, one error type.
 // It runs in Bun and in the browser (no Node imports); where the base URL and the credentials come from is the caller's part.
 import type { ApiApp } from "../api/app.ts";
+import type { CodeOf } from "../core/error-codes.ts";
 
 export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -14,12 +15,14 @@ export interface Issue {
 
 /**
  * Every failure of a call: `status` 0 with code `unreachable` when nothing answered, else the HTTP status with the stable
- * code from the API's error body (`unauthorized`, `validation_failed`, …; `http_<status>` when the body has none).
+ * code from the API's error body (`unauthorized`, `validation_failed`, …; `unexpected_status` when the body has none).
+ * The codes are ERROR_TABLE.ApiError's (src/core/error-codes.ts); a newer daemon may send one this build does not know.
  */
 export class ApiError extends Error {
+  override name = "ApiError";
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly code: CodeOf<"ApiError"> | (string & {}),
     message: string,
     readonly issues: Issue[] = [],
     /** The error body as the API sent it (JSON when it was JSON). */
@@ -150,7 +153,7 @@ export class ApiClient {
     const err = (parsed as { error?: { code?: unknown; message?: unknown; details?: unknown } } | null)?.error;
     const e = new ApiError(
       res.status,
-      typeof err?.code === "string" ? err.code : res.headers.get("x-c2l-error-code") || `http_${res.status}`,
+      typeof err?.code === "string" ? err.code : res.headers.get("x-c2l-error-code") || "unexpected_status",
       typeof err?.message === "string" ? err.message : `${method} ${path} failed with HTTP ${res.status}.`,
       issuesOf(err?.details),
       parsed,

@@ -1,7 +1,7 @@
 // /api/v1/keys through the app and the one client: create shows the key once, list and show never do, revoke, the
 // errors by code; the keys file is the one the CLI edits.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp, type ApiApp } from "../../src/api/app.ts";
 import { ApiClient, ApiError } from "../../src/client/api-client.ts";
@@ -58,6 +58,16 @@ test("errors by code: 409 for a taken name, 422 for a bad one or a bad lifetime,
   expect((await failure(anon.call("GET", "/api/v1/keys"))).status).toBe(401);
   expect((await client.reply("DELETE", "/api/v1/keys/a")).status).toBe(204);
   expect(await client.call("GET", "/api/v1/keys")).toEqual([]);
+});
+
+test("a keys file that does not parse refuses create and revoke with 409 conflict naming the file (not a 500)", async () => {
+  await client.call("POST", "/api/v1/keys", { json: { name: "a" } });
+  writeFileSync(file, "{ not json");
+  for (const p of [client.call("POST", "/api/v1/keys", { json: { name: "b" } }), client.call("DELETE", "/api/v1/keys/a")]) {
+    const e = await failure(p);
+    expect({ status: e.status, code: e.code }).toEqual({ status: 409, code: "conflict" });
+    expect(e.message).toContain(`the keys file ${file} is not valid JSON`);
+  }
 });
 
 test("model management is a permission of the key: off unless create asks for it, shown in the record", async () => {
