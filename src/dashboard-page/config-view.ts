@@ -1,7 +1,7 @@
 // The configuration tab: a form for the common settings, a TOML editor for everything, backups, import and export.
 // Every check is the API's (POST /api/v1/config/validate, PUT /api/v1/config); errors are shown at the field or line they name.
 import type { UpstreamConfig } from "../config/schema.ts";
-import { ApiError, call, type Issue } from "./api.ts";
+import { api, ApiError, call, type Issue } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
 import { toast } from "./notify.ts";
 import { getPath, setPath } from "./paths.ts";
@@ -339,7 +339,7 @@ export class ConfigView {
       button.disabled = true;
       try {
         this.changedAt = Date.now();
-        await call("POST", `/api/v1/config/backups/${encodeURIComponent(b.id)}/restore`);
+        await api.call("POST", "/api/v1/config/backups/:id/restore", { params: { id: b.id } });
         toast(`Restored the backup from ${new Date(b.time).toLocaleString()}.`, "ok");
         await this.load({ form: true, editor: true });
       } catch (e) {
@@ -355,7 +355,7 @@ export class ConfigView {
   private async exportFile(): Promise<void> {
     const secrets = $<HTMLInputElement>("#export-secrets").checked;
     try {
-      const text = await call<string>("GET", `/api/v1/config/export${secrets ? "?include_secrets=true" : ""}`, { asText: true });
+      const text = await call<string>("GET", "/api/v1/config/export", { asText: true, query: { include_secrets: secrets || undefined } });
       const url = URL.createObjectURL(new Blob([text], { type: "application/toml" }));
       const a = h("a", { href: url, download: "tunnel.toml", hidden: true });
       document.body.append(a);
