@@ -73,9 +73,9 @@ export class GatewayView {
     const expires = String(data.get("expires") ?? "").trim();
     const status = $("#key-status");
     try {
-      const made = (await api.call("POST", "/api/v1/keys", {
+      const made = await api.call("POST", "/api/v1/keys", {
         json: { name: String(data.get("name") ?? "").trim(), models, rpm: num("rpm"), tokens_per_day: num("tokens_per_day"), max_parallel: num("max_parallel"), allow_model_management: data.get("allow_model_management") === "on", ...(expires ? { expires } : {}) },
-      })) as KeyInfo & { key: string };
+      }); // typed from the route's 201 reply: the record and the key itself
       setText($("#key-created-value"), made.key);
       $("#key-created").hidden = false;
       setText(status, `Created key "${made.name}".`);

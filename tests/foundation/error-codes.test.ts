@@ -71,8 +71,8 @@ function sourceFiles(dir: string): string[] {
     .map((d) => join(d.parentPath, d.name));
 }
 
-test("every `extends Error` class in src has a row in the table and carries a code from it", () => {
-  const classes = sourceFiles(join(REPO, "src")).flatMap((f) =>
+test("every `extends Error` class in src and tray has a row in the table and carries a code from it", () => {
+  const classes = [...sourceFiles(join(REPO, "src")), ...sourceFiles(join(REPO, "tray"))].flatMap((f) =>
     [...readFileSync(f, "utf8").matchAll(/\bclass\s+(\w+)\s+extends\s+Error\b/g)].map((m) => ({ name: m[1]!, file: relative(REPO, f) })),
   );
   expect(classes.length).toBeGreaterThan(15);
