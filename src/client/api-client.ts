@@ -204,11 +204,13 @@ export class ApiClient {
 /** The path with its `:name` segments filled from `params` (URL-encoded) and `query` appended. */
 export function withInputs(path: string, opts: Pick<CallOptions, "params" | "query">): string {
   const { params, query } = opts;
-  let out = path.replace(/\/:([A-Za-z_][\w]*)/g, (_, name: string) => {
+  const q0 = path.indexOf("?");
+  const [bare, search] = q0 < 0 ? [path, ""] : [path.slice(0, q0), path.slice(q0)];
+  let out = bare.replace(/\/:([A-Za-z_]\w*)/g, (_, name: string) => {
     const v = params?.[name];
     if (v === undefined) throw new TypeError(`${path}: no value for the path parameter "${name}"`);
     return "/" + encodeURIComponent(String(v));
-  });
+  }) + search;
   if (query) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) for (const item of Array.isArray(v) ? v : [v]) if (item !== undefined) q.append(k, String(item));

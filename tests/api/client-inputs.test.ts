@@ -96,5 +96,6 @@ test("withInputs: segments filled and encoded, undefined query values left out, 
   expect(withInputs("/api/v1/keys/:name", { params: { name: "a b/c" } })).toBe("/api/v1/keys/a%20b%2Fc");
   expect(withInputs("/x", { query: { a: "1&2", b: undefined, c: [1, true] } })).toBe("/x?a=1%262&c=1&c=true");
   expect(withInputs("/x?y=1", { query: { z: 2 } })).toBe("/x?y=1&z=2");
+  expect(withInputs("/x?t=/:y", {})).toBe("/x?t=/:y");
   expect(() => withInputs("/api/v1/keys/:name", {})).toThrow('no value for the path parameter "name"');
 });
