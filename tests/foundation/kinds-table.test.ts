@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, sourceFiles } from "../../scripts/import-graph.ts";
 import { KIND_NAMES } from "../../src/kinds/index.ts";
+import { BROKER_DOC, renderKindsTable, withKindsTable } from "../../scripts/gen-kinds-table.ts";
 
 /** The source with comments blanked (strings kept: they are what is compared). */
 function withoutComments(text: string): string {
@@ -100,4 +101,10 @@ test("every kind is one module in src/kinds/ and one line of the table", () => {
     expect(index).toContain(`import { ${k} } from "./${k}.ts";`);
     expect(table.split("\n").filter((l) => l.trim() === `${k},`)).toHaveLength(1);
   }
+});
+
+test("docs/broker.md's kinds table is the one the kinds render (bun scripts/gen-kinds-table.ts)", () => {
+  const doc = readFileSync(BROKER_DOC, "utf8");
+  expect(withKindsTable(doc)).toBe(doc);
+  for (const k of KIND_NAMES) expect(renderKindsTable()).toContain(`| \`${k}\` |`);
 });
