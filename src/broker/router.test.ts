@@ -75,6 +75,21 @@ describe("router", () => {
     queued.setCapacity({ busy: 8, waiting: 0 });
     expect(names(routeOrder([queued, quiet], "m"))).toEqual(["queued", "quiet"]);
   });
+  test("a request of ours that ended while the server was read is not taken for another client's load", () => {
+    const u = up("u", 1, "up", ["m:latest"]);
+    let own = 1;
+    u.inFlight = () => own;
+    // The read was sent with one of ours running; the server counted it (busy 1); it ended before the answer came back.
+    const ownBefore = u.inFlight();
+    own = 0;
+    u.setCapacity({ slots: 1, busy: 1 }, ownBefore);
+    expect(u.pressure()).toBe(0);
+    // Without that, the one slot would look taken by someone else until the next check.
+    u.setCapacity({ slots: 1, busy: 1 }, 0);
+    expect(u.pressure()).toBe(1);
+    expect(u.status().capacity).toMatchObject({ slots: 1, busy: 1, waiting: null });
+    expect(u.status().inFlight).toBe(0);
+  });
   test("degraded still serves", () => {
     expect(names(routeOrder([up("a", 2, "degraded", ["m:latest"]), up("b", 1, "down", ["m:latest"])], "m"))).toEqual(["a", "b"]);
   });
