@@ -10,7 +10,7 @@ import type { Services } from "../core/component.ts";
 import { Exchange } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
-import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
+import { convertListing, mergeOllamaModels, mergeOpenAiModels, modelIndex, type Listing } from "./model-merge.ts";
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { quality, qualityLatency } from "./quality.ts";
 import { fixFor, verdict } from "../core/verdict.ts";
@@ -120,6 +120,8 @@ export class Broker implements BrokerService {
 
   private open(c: UpstreamConfig, config: Config): UpstreamEntry {
     const u = new Upstream(c, resolved(config).metrics.window);
+    // The router adds our own requests in flight to the load the server last reported.
+    u.inFlight = () => this.gate.inFlight(c.name);
     const client = createUpstreamClient(u);
     const { fetch: f, session } = client instanceof FetchClient ? { fetch: client.fetch, session: null } : newSession();
     const monitor = new HealthMonitor(u, healthSettings(config.health), {
@@ -274,7 +276,7 @@ export class Broker implements BrokerService {
    * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth. With `shown`,
    * only the entries it passes.
    */
-  private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai", shown: ((name: string) => boolean) | null): Promise<Response> {
+  private async mergedList(path: string, what: Listing, shown: ((name: string) => boolean) | null): Promise<Response> {
     const enabled = routeOrder(this.upstreamObjects(), null);
     if (enabled.length === 0) return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
     const notDown = enabled.filter((u) => u.state !== "down");
@@ -283,11 +285,12 @@ export class Broker implements BrokerService {
     const failures: string[] = [];
     const results = await Promise.all(
       ups.map(async (u) => {
-        const p = u.kind === "openai" ? "/v1/models" : what === "ollama-ps" ? "/api/ps" : what === "openai" ? "/v1/models" : "/api/tags";
-        if (u.kind === "openai" && what === "ollama-ps") return null;
+        // Where this kind serves the list, and in which shape (src/kinds/); null: it names no models there.
+        const source = what === "ollama-tags" ? u.module.listing.tags : what === "ollama-ps" ? u.module.listing.ps : u.module.listing.openai;
+        if (!source) return null;
         const e = this.entries.get(u.name);
         try {
-          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + p, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             failures.push(`upstream "${u.name}" answered ${res.status}`);
@@ -296,9 +299,9 @@ export class Broker implements BrokerService {
           const json = (await res.json()) as any;
           // A down upstream answered: check it now rather than at down_interval.
           if (u.state === "down" && e?.upstream === u) void e.monitor.check();
-          if (u.kind === "openai" && what !== "openai") return { models: (Array.isArray(json?.data) ? json.data : []).map((m: { id: string }) => tagFromId(m.id)) };
-          if (what === "ollama-tags" && Array.isArray(json?.models)) u.setModels(json.models.map((m: { name: string }) => m.name));
-          return json;
+          const list = convertListing(json, source.shape, what);
+          if (what === "ollama-tags" && Array.isArray(list.models)) u.setModels((list.models as { name: string }[]).map((m) => m.name));
+          return list;
         } catch (err) {
           const reason = describeFetchError(err);
           const fix = fixFor({ ...u.status(), lastError: reason });

@@ -1,4 +1,5 @@
 // The checks `doctor` runs: each says ok, warn or fail with a one-line fix; "fail" is reserved for what the program needs.
+import { kindOf } from "../kinds/index.ts";
 import { resolved } from "../config/resolve.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
@@ -82,7 +83,8 @@ export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
   const timeout = resolved(config).health.timeout;
   const results = await Promise.all(
     ups.map(async (u) => {
-      const path = u.kind === "ollama" ? "/api/version" : "/v1/models";
+      // The first of the kind's probe reads (src/kinds/): Ollama's /api/version, llama.cpp's /health, /v1/models, …
+      const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
       const r = await probe(u.url.replace(/\/+$/, "") + path, timeout);
       const shown = redactUrl(u.url);
       if ("error" in r) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
