@@ -15,11 +15,12 @@ import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-clie
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
 import { estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
-import type { UsageStripper } from "./sse-usage.ts";
+import type { StreamTransform } from "./stream-transform.ts";
+import type { DialectPlan } from "./dialects/plan-types.ts";
 
 
 /** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
-export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions"]);
+export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
@@ -189,8 +190,13 @@ export class Exchange {
     this.body = null;
     r?.();
   }
-  /** Set when the broker asked the upstream for usage the client did not ask for: that event is taken out of the stream. */
-  stripper: UsageStripper | null = null;
+  /**
+   * Between the upstream's body and the client, with the usage it reads: the usage stripper when the broker asked the
+   * upstream for usage the client did not ask for, or a dialect's translator or usage watcher (dialects/).
+   */
+  stripper: StreamTransform | null = null;
+  /** The request's dialect plan (dialects/plan.ts: Anthropic Messages, count_tokens, Responses), null for other routes. */
+  dialectPlan: DialectPlan | null = null;
   /** The route the upstream serves for `path` (routeOf: escapes decoded, slashes folded); what decides counting. */
   route: string | null = null;
 
@@ -363,7 +369,7 @@ export class Exchange {
       bytes: this.bytesOut,
       ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
     });
-    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte);
+    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte, this.dialect === "anthropic" ? "anthropic" : "openai");
     if (tail !== null) {
       c.write(enc.encode(tail));
       c.close();

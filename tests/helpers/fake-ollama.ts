@@ -4,6 +4,7 @@
 //
 // prints "fake-ollama: listening url=http://127.0.0.1:PORT" and serves until SIGTERM/SIGINT.
 import type { Server } from "bun";
+import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
 
 export interface FakeOllamaOptions {
   /** Model names served (Ollama style "name:tag"). Default ["llama3.2:1b"]. */
@@ -18,7 +19,11 @@ export interface FakeOllamaOptions {
   failWith503?: boolean;
   /** Streams break off (connection dropped, no final line) after this many tokens. */
   dieAfterTokens?: number;
-  /** "ollama" serves the Ollama API and /v1/*; "openai" serves only /v1/* (like llama.cpp server or vLLM). */
+  /**
+   * "ollama" serves the Ollama API and /v1/* including Anthropic's /v1/messages and OpenAI's /v1/responses (as Ollama
+   * 0.14 does); "openai" serves only OpenAI's chat, completions, embeddings and models (a generic OpenAI-compatible
+   * server: /v1/messages and /v1/responses are 404).
+   */
   kind?: "ollama" | "openai";
   /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
   port?: number;
@@ -209,6 +214,14 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   });
   const now = () => new Date().toISOString();
 
+  const dialects: FakeContext = {
+    hasModel,
+    tokensFor,
+    tokenText,
+    stream: (req, path, pieces, final) => tokenStream(req, path, pieces.length, (i) => pieces[i]!, final),
+    wait: (req, path, tokens) => waitGeneration(req, path, tokens),
+  };
+
   async function readBody(req: Request): Promise<{ size: number; json: any }> {
     if (!req.body) return { size: 0, json: undefined };
     const buf = await req.arrayBuffer();
@@ -253,7 +266,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       if (json !== undefined) rec.json = json;
     }
     const body = json ?? {};
-    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings))$/.test(path);
+    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings|messages|responses))$/.test(path);
     if (inference && options.failWith503) return errorJson(503, "server busy, please try again.  maximum pending requests exceeded");
 
     if (options.kind === "ollama") {
@@ -315,6 +328,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         case "/api/copy":
         case "/api/delete":
           return new Response(null, { status: 200 });
+        case "/v1/messages":
+          return anthropicMessages(dialects, req, body);
+        case "/v1/responses":
+          return openAiResponses(dialects, req, body);
       }
     }
 
@@ -325,6 +342,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       case "/v1/completions": {
         if (!hasModel(body.model)) return Response.json({ error: { message: `model "${body.model}" not found`, type: "invalid_request_error", code: "model_not_found" } }, { status: 404 });
         const chat = path === "/v1/chat/completions";
+        const call = chat ? await chatToolCall(dialects, req, body) : null;
+        if (call) return call;
         const model = body.model as string;
         const n = tokensFor(body);
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;

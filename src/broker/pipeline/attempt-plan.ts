@@ -17,6 +17,7 @@
 import type { Exchange } from "../exchange.ts";
 import type { UpstreamReply, UpstreamRequest } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
+import { dialectAttempt } from "./dialect-attempt.ts";
 
 export interface AttemptPlan {
   request(ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest;
@@ -30,6 +31,6 @@ export const IDENTITY_PLAN: AttemptPlan = {
 };
 
 /** The plan for this request on this upstream; one place to choose by the request's dialect and the upstream's kind. */
-export function planFor(_ex: Exchange, _u: Upstream): AttemptPlan {
-  return IDENTITY_PLAN;
+export function planFor(ex: Exchange, _u: Upstream): AttemptPlan {
+  return ex.dialectPlan === null ? IDENTITY_PLAN : dialectAttempt(ex.dialectPlan);
 }

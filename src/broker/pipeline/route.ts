@@ -3,6 +3,7 @@
 import type { Exchange } from "../exchange.ts";
 import { conversationKey, routeOrder, stickyFirst } from "../router.ts";
 import { errorAnswer } from "./answer-error.ts";
+import { dialectRoute } from "./dialect-route.ts";
 
 const bodyText = new TextDecoder();
 function parseJson(body: Uint8Array): unknown {
@@ -27,6 +28,10 @@ export function route(ex: Exchange): Response | null {
     ex.fail(502, "no upstream is enabled");
     return errorAnswer(ex, "no_upstream", "no upstream is enabled in the broker's configuration");
   }
+  // Anthropic Messages, count_tokens and Responses: only upstreams whose kind can take them (natively or translated).
+  const takers = dialectRoute(ex, order);
+  if (takers instanceof Response) return takers;
+  order = takers;
   ex.order = order;
   ex.attempts = ex.retryable ? Math.min(order.length, table.maxAttempts) : 1;
   const key = ex.admitted?.key;

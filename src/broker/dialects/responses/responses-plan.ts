@@ -1,13 +1,13 @@
 // The plan for POST /v1/responses (OpenAI's Responses API): passed through to an upstream that serves it, else a 501.
 import { HttpError } from "../../../core/http-error.ts";
 import type { DialectPlan } from "../plan-types.ts";
-import { servesNatively } from "../native-dialects.ts";
+import { servesNatively } from "../../../kinds/index.ts";
 import { UsageWatcher } from "../usage-watcher.ts";
 
 export function responsesPlan(): DialectPlan {
   return {
     dialect: "openai-responses",
-    takes: (kind) => servesNatively(kind, "openai-responses"),
+    takes: (kind) => servesNatively(kind, "responses"),
     attempt: (_kind, target, sent, bodyLength) => ({
       target,
       body: sent,
