@@ -216,6 +216,18 @@ describe("errors in Anthropic's shape, read by the SDK", () => {
     expect(e.message).toContain("claude-nope-9");
   });
 
+  test("an unknown model on the translating upstream: its OpenAI-shaped 404 comes back in Anthropic's shape", async () => {
+    native.options.failWith503 = true;
+    try {
+      const e = await apiError(client().messages.create({ model: "ghost:1b", max_tokens: 5, messages: [user("hi")] }));
+      expect(plain.requests.at(-1)!.path).toBe("/v1/chat/completions");
+      expect(e).toBeInstanceOf(Anthropic.NotFoundError);
+      expect(e.error).toEqual({ type: "error", error: { type: "not_found_error", message: 'model "ghost:1b" not found' } });
+    } finally {
+      native.options.failWith503 = false;
+    }
+  });
+
   test("a bad request the translation refuses is a 400 invalid_request_error naming the field", async () => {
     const e = await apiError(client().messages.create({ model: "claude-sonnet-4-5", max_tokens: 5, messages: [{ role: "user", content: [{ type: "document", source: { type: "base64", media_type: "application/pdf", data: "JVBERi0=" } }] }] }));
     expect(e).toBeInstanceOf(Anthropic.BadRequestError);
@@ -226,15 +238,15 @@ describe("errors in Anthropic's shape, read by the SDK", () => {
   test("keys: unknown key 401, a model the key may not use 403, over its rate 429 — by x-api-key and by Bearer", async () => {
     const unknown = await apiError(client({ apiKey: "c2l_notarealkey0000000000000000000000000000000" }).messages.create({ model: "claude-haiku-4-5", max_tokens: 1, messages: [user("hi")] }));
     expect(unknown).toBeInstanceOf(Anthropic.AuthenticationError);
-    expect((unknown.error as any).error.type).toBe("authentication_error");
+    expect(unknown.error).toEqual({ type: "error", error: { type: "authentication_error", message: expect.stringContaining("is not known") } });
     const denied = await apiError(client({ authToken: keys.only! }).messages.create({ model: "claude-sonnet-4-5", max_tokens: 1, messages: [user("hi")] }));
     expect(denied).toBeInstanceOf(Anthropic.PermissionDeniedError);
-    expect((denied.error as any).error.type).toBe("permission_error");
+    expect(denied.error).toEqual({ type: "error", error: { type: "permission_error", message: expect.stringContaining('may not use model "qwen2.5:0.5b"') } });
     expect((await client({ authToken: keys.only! }).messages.create({ model: "claude-haiku-4-5", max_tokens: 1, messages: [user("hi")] })).type).toBe("message");
     expect((await client({ apiKey: keys.slow! }).messages.create({ model: "claude-haiku-4-5", max_tokens: 1, messages: [user("hi")] })).type).toBe("message");
     const limited = await apiError(client({ apiKey: keys.slow! }).messages.create({ model: "claude-haiku-4-5", max_tokens: 1, messages: [user("hi")] }));
     expect(limited).toBeInstanceOf(Anthropic.RateLimitError);
-    expect((limited.error as any).error.type).toBe("rate_limit_error");
+    expect(limited.error).toMatchObject({ type: "error", error: { type: "rate_limit_error" } });
     expect(limited.headers?.get("retry-after")).toMatch(/^\d+$/);
   });
 });

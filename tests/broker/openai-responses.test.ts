@@ -18,7 +18,8 @@ const daemonConfig = (ups: string) => `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nl
 const upstream = (name: string, kind: string, url: string, priority: number) => `[[upstreams]]\nname = "${name}"\nkind = "${kind}"\nurl = "${url}"\npriority = ${priority}\n`;
 
 beforeAll(async () => {
-  native = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
+  // "llama3.2:1b" not loaded on the Ollama one (its /api/ps lists the first model): warm-first does not pick it either.
+  native = await startFakeOllama({ models: ["other:1b", "llama3.2:1b"], tokens: 3 });
   plain = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3, kind: "openai" });
   // The OpenAI-only upstream first by priority: a Responses request must still go to the one that serves it.
   [both, onlyPlain] = await Promise.all([
