@@ -34,7 +34,7 @@ export async function readRequest(ex: Exchange, req: Request, replay: ReplayBudg
   }
   const read = await readRoutingBody(req, ex.path, BUFFER_LIMIT, replay);
   // The broker's own time is what it spends between having the client's body and sending it upstream.
-  ex.bodyRead = performance.now();
+  ex.started = ex.bodyRead = performance.now();
   if (read === null) {
     ex.discard();
     return errorAnswer(ex, "bad_request", "the client went away while sending the request body");
