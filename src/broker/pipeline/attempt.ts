@@ -42,15 +42,17 @@ export function firstGrant(ex: Exchange, gate: Gate<Upstream>): Grant<Upstream> 
 
 /**
  * Tries the upstreams in order, at most ex.attempts of them, never one that already failed: the first reply whose
- * headers arrived (a 5xx only from the last attempt), as the upstream's plan hands it over, or the error answer.
- * `plans` chooses each attempt's plan (planFor; a test passes its own).
+ * headers arrived (a 5xx only from the last attempt), as the upstream's plan hands it over, passed on to `then` (the
+ * relay stage: a call, not another async frame per request), or the error answer. `plans` chooses each attempt's plan
+ * (planFor; a test passes its own).
  */
-export async function attempt(
+export async function attempt<T>(
   ex: Exchange,
   gate: Gate<Upstream>,
   first: Grant<Upstream> | Promise<Grant<Upstream>>,
+  then: (ex: Exchange, res: UpstreamReply) => T | Promise<T>,
   plans: (ex: Exchange, u: Upstream) => AttemptPlan = planFor,
-): Promise<UpstreamReply | Response> {
+): Promise<T | Response> {
   const order = ex.order;
   const attempts = ex.attempts;
   let tried: Upstream[] | null = null;
@@ -122,7 +124,7 @@ export async function attempt(
       ex.attemptFailed(u, res.status, lastMessage);
       continue;
     }
-    return plan.reply(ex, u, res);
+    return then(ex, plan.reply(ex, u, res));
   }
   ex.fail(ERROR_CODES[lastCode], lastMessage);
   return errorAnswer(ex, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
