@@ -1,6 +1,6 @@
 // Benchmark: what the gateway costs and how fair its queue is, side by side in one run.
 //
-//   bun bench/gateway.ts [--quick] [--before COMMIT]
+//   bun bench/gateway.ts [--quick] [--rounds N] [--before COMMIT]
 //
 // (a) small requests (wrk, fixed connections and one connection) to the fake Ollama direct, through a plain broker, and
 //     through a broker with the gateway in use (require_key = "always", a key with rpm and model list, max_parallel on
@@ -23,6 +23,8 @@ const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 const quick = process.argv.includes("--quick");
 const P = quick ? { rounds: 1, wrkSec: 3, conns: 16, floodSec: 3 } : { rounds: 3, wrkSec: 8, conns: 32, floodSec: 8 };
+const ri = process.argv.indexOf("--rounds");
+if (ri > 0) P.rounds = Number(process.argv[ri + 1]);
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 
 const BEFORE = beforeArg("8df390f")!;
@@ -104,7 +106,8 @@ let rss: Record<"broker" | "gateway" | "before", number> = { broker: 0, gateway:
 try {
   for (const t of TARGETS) await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1, headers: headers[t] });
   for (let r = 0; r < P.rounds; r++) {
-    for (const t of TARGETS) {
+    // In turn-about order by round, so a drift in the machine's load does not favour one target.
+    for (const t of r % 2 ? [...TARGETS].reverse() : TARGETS) {
       const c0 = cpuMs(pids[t]);
       const w = await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec, headers: headers[t] });
       many[t].push(w);
