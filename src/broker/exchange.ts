@@ -114,7 +114,8 @@ export class Exchange {
 
   /** Numbered at once, spelled out only when a record is emitted. */
   private readonly seq = ++nextId;
-  readonly started = performance.now();
+  /** When the request's clock starts: construction, then (pipeline) the moment its body was read, as ttfb and duration exclude the upload. */
+  started = performance.now();
   readonly time = Date.now();
   upstream: Upstream | null = null;
   ac: Attempt | null = null;

@@ -2,6 +2,9 @@
 //
 //   read-request → admit → route → attempt (with failover; a plan per upstream) → relay-answer     (src/broker/pipeline/)
 //
+// The stages are plain functions of the Exchange, called in turn; each returns null to go on or the answer that ends
+// the request (attempt hands its accepted reply to relay-answer itself, so the request costs one async frame there).
+//
 // The Exchange (exchange.ts) owns the request's state, which each stage fills in for the next; the routing table
 // (routing-table.ts) is read once, here, so a reload never changes a request already under way; every error answer of
 // the stages is rendered by pipeline/answer-error.ts in the dialect decided here, once, from the route.
@@ -10,7 +13,7 @@ import type { Admitted, GatewayService } from "../core/contracts.ts";
 import { dialectError, HttpError, type ErrorCode } from "../core/http-error.ts";
 import { routeOf } from "../core/model-routes.ts";
 import { Exchange } from "./exchange.ts";
-import type { Gate, Grant } from "./gate.ts";
+import type { Gate } from "./gate.ts";
 import type { ReplayBudget } from "./replay-budget.ts";
 import type { RoutingTable } from "./routing-table.ts";
 import type { Upstream } from "./upstream.ts";
@@ -18,7 +21,7 @@ import { queuedSseResponse } from "./queued-sse.ts";
 import { admit } from "./pipeline/admit.ts";
 import { requestDialect } from "./pipeline/answer-error.ts";
 import { attempt, firstGrant } from "./pipeline/attempt.ts";
-import { readRequest } from "./pipeline/read-request.ts";
+import { readBody, takeRequest, unframedRefusal } from "./pipeline/read-request.ts";
 import { relayAnswer } from "./pipeline/relay-answer.ts";
 import { route } from "./pipeline/route.ts";
 
@@ -64,18 +67,15 @@ export async function proxy(
   ex.search = search;
   ex.admitted = admitted;
   ex.requestHeaders = req.headers;
-  const refused = (await readRequest(ex, req, deps.replay)) ?? admit(ex, deps.gateway()) ?? route(ex);
+  const unframed = unframedRefusal(ex, req);
+  if (unframed !== null) return unframed;
+  const read = await readBody(ex, req, deps.replay);
+  const refused = takeRequest(ex, read) ?? admit(ex, deps.gateway()) ?? route(ex);
   if (refused !== null) return refused;
   const gate = deps.gate;
   const first = firstGrant(ex, gate);
   if (first instanceof Response) return first;
   // A streaming OpenAI request that has to wait gets its head now, and SSE comments while it waits.
-  if (first instanceof Promise && ex.sseStream) return queuedSseResponse(send(ex, gate, first), gate.length);
-  return send(ex, gate, first);
-}
-
-/** Attempts, then the answer relayed (or the attempts' error answer). */
-async function send(ex: Exchange, gate: Gate<Upstream>, first: Grant<Upstream> | Promise<Grant<Upstream>>): Promise<Response> {
-  const res = await attempt(ex, gate, first);
-  return res instanceof Response ? res : relayAnswer(ex, res);
+  if (first instanceof Promise && ex.sseStream) return queuedSseResponse(attempt(ex, gate, first, relayAnswer), gate.length);
+  return attempt(ex, gate, first, relayAnswer);
 }

@@ -8,7 +8,7 @@ import { describeFetchError } from "../net-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
-import { planFor } from "./attempt-plan.ts";
+import { planFor, type AttemptPlan } from "./attempt-plan.ts";
 
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
 const keepAliveValue = (v: string): string | number => (/^-?\d+$/.test(v) ? Number(v) : v);
@@ -42,9 +42,17 @@ export function firstGrant(ex: Exchange, gate: Gate<Upstream>): Grant<Upstream> 
 
 /**
  * Tries the upstreams in order, at most ex.attempts of them, never one that already failed: the first reply whose
- * headers arrived (a 5xx only from the last attempt), as the upstream's plan hands it over, or the error answer.
+ * headers arrived (a 5xx only from the last attempt), as the upstream's plan hands it over, passed on to `then` (the
+ * relay stage: a call, not another async frame per request), or the error answer. `plans` chooses each attempt's plan
+ * (planFor; a test passes its own).
  */
-export async function attempt(ex: Exchange, gate: Gate<Upstream>, first: Grant<Upstream> | Promise<Grant<Upstream>>): Promise<UpstreamReply | Response> {
+export async function attempt<T>(
+  ex: Exchange,
+  gate: Gate<Upstream>,
+  first: Grant<Upstream> | Promise<Grant<Upstream>>,
+  then: (ex: Exchange, res: UpstreamReply) => T | Promise<T>,
+  plans: (ex: Exchange, u: Upstream) => AttemptPlan = planFor,
+): Promise<T | Response> {
   const order = ex.order;
   const attempts = ex.attempts;
   let tried: Upstream[] | null = null;
@@ -67,7 +75,7 @@ export async function attempt(ex: Exchange, gate: Gate<Upstream>, first: Grant<U
     (tried ??= []).push(u);
     ex.holdSlot(gate, u);
     const signal = ex.beginAttempt(u);
-    const plan = planFor(ex, u);
+    const plan = plans(ex, u);
     if (ex.sentAt === 0) ex.sentAt = performance.now();
     // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
     const body = ex.payload;
@@ -116,7 +124,7 @@ export async function attempt(ex: Exchange, gate: Gate<Upstream>, first: Grant<U
       ex.attemptFailed(u, res.status, lastMessage);
       continue;
     }
-    return plan.reply(ex, u, res);
+    return then(ex, plan.reply(ex, u, res));
   }
   ex.fail(ERROR_CODES[lastCode], lastMessage);
   return errorAnswer(ex, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
