@@ -55,12 +55,12 @@ async function get(u: Upstream, read: Read, timeoutMs: number): Promise<unknown>
   return read.as === "json" ? await res.json() : await res.text();
 }
 
-/** What one read told, written onto the upstream. */
-function note(u: Upstream, r: Reading): void {
+/** What one read told, written onto the upstream; `ownBefore`: our requests in flight when the read was sent. */
+function note(u: Upstream, r: Reading, ownBefore: number): void {
   if (r.version !== undefined) u.version = r.version;
   if (r.models) u.setModels(r.models);
   if (r.loaded) u.setLoaded(r.loaded);
-  if (r.capacity && Object.keys(r.capacity).length) u.setCapacity(r.capacity);
+  if (r.capacity && Object.keys(r.capacity).length) u.setCapacity(r.capacity, ownBefore);
 }
 
 export class HealthMonitor {
@@ -122,14 +122,17 @@ export class HealthMonitor {
       // The kind's reads (src/kinds/): the required ones are the probe; the optional ones (loaded models, load) are
       // read beside it, never holding it up (a server without the route, or slow to answer it, is judged by the probe).
       const reads = u.module.reads;
-      for (const r of reads) if (!r.required) void get(u, r, timeoutMs)
-          .then((body) => !u.retired && note(u, r.apply(body)))
-          .catch(() => {});
+      const ownBefore = u.inFlight();
+      for (const r of reads)
+        if (!r.required)
+          void get(u, r, timeoutMs)
+            .then((body) => !u.retired && note(u, r.apply(body), ownBefore))
+            .catch(() => {});
       const required = reads.filter((r) => r.required);
       const results = await Promise.allSettled(required.map(async (r) => r.apply(await get(u, r, timeoutMs))));
       const failed = results.filter((x): x is PromiseRejectedResult => x.status === "rejected");
       if (failed.length === results.length) throw failed[0]!.reason;
-      for (const x of results) if (x.status === "fulfilled") note(u, x.value);
+      for (const x of results) if (x.status === "fulfilled") note(u, x.value, ownBefore);
       if (failed.length) {
         next = "degraded";
         reason = describeFetchError(failed[0]!.reason);

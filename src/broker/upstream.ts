@@ -115,14 +115,19 @@ export class Upstream {
   /** The load the server last reported (null: it reports none, or not yet). */
   capacity: ReportedLoad | null = null;
 
-  /** Merges what one read said of the load (a kind may tell slots and busy in separate reads). */
-  setCapacity(c: Partial<Capacity>): void {
+  /**
+   * Merges what one read said of the load (a kind may tell slots and busy in separate reads). Our own requests among
+   * the reported ones: the more of those in flight when the read was sent (`ownBefore`) and now, so that one of ours
+   * ending meanwhile is never taken for another client's load (which would hold a free upstream back a whole interval).
+   */
+  setCapacity(c: Partial<Capacity>, ownBefore = 0): void {
     const prev = this.capacity;
+    const own = Math.max(ownBefore, this.inFlight());
     this.capacity = {
       slots: c.slots !== undefined ? c.slots : (prev?.slots ?? null),
       busy: c.busy !== undefined ? c.busy : (prev?.busy ?? null),
       waiting: c.waiting !== undefined ? c.waiting : (prev?.waiting ?? null),
-      ownAtReport: c.busy !== undefined || c.waiting !== undefined ? this.inFlight() : (prev?.ownAtReport ?? 0),
+      ownAtReport: c.busy !== undefined || c.waiting !== undefined ? own : (prev?.ownAtReport ?? 0),
       at: new Date().toISOString(),
     };
   }

@@ -87,17 +87,18 @@ export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
       const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
       const r = await probe(u.url.replace(/\/+$/, "") + path, timeout);
       const shown = redactUrl(u.url);
-      if ("error" in r) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+      // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
+      const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
+      if ("error" in r) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
       if (r.status === 401 || r.status === 403)
-        return { up: true, result: warn(`Upstream "${u.name}"`, `${shown} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
-      if (r.status >= 500) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
-      return { up: true, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
+        return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
+      if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
+      return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
   );
   const anyUp = results.some((r) => r.up);
-  const fixFor = "start Ollama (`systemctl start ollama` or `ollama serve`) or correct its url in [[upstreams]]";
   // One unreachable upstream among working ones is a warning; none reachable means the broker cannot serve anything.
-  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, fixFor) : fail(r.result.name, r.result.detail, fixFor)));
+  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
 }
 
 export async function checkRelay(config: Config): Promise<CheckResult | null> {

@@ -21,19 +21,21 @@ export const llamacpp: KindModule = {
       path: "/health",
       as: "json",
       required: true,
-      tells: "health",
+      tells: ["health"],
+      fields: 'status "ok"; 503 while loading',
       apply: (b) => {
         const status = (b as { status?: unknown })?.status;
         if (status !== "ok") throw new Error(`/health says ${JSON.stringify(status ?? b)}`);
         return {};
       },
     },
-    { path: "/v1/models", as: "json", required: true, tells: "models", apply: models },
+    { path: "/v1/models", as: "json", required: true, tells: ["models", "loaded"], fields: "data[].id; router mode: status.value", apply: models },
     {
       path: "/props",
       as: "json",
       required: false,
-      tells: "capacity",
+      tells: ["capacity", "version"],
+      fields: "total_slots, build_info",
       apply: (b) => {
         const p = b as { total_slots?: unknown; build_info?: unknown };
         return { capacity: typeof p?.total_slots === "number" ? { slots: p.total_slots } : {}, ...(typeof p?.build_info === "string" ? { version: p.build_info } : {}) };
@@ -43,7 +45,8 @@ export const llamacpp: KindModule = {
       path: "/slots",
       as: "json",
       required: false,
-      tells: "capacity",
+      tells: ["capacity"],
+      fields: "is_processing of each slot",
       apply: (b) => (Array.isArray(b) ? { capacity: { slots: b.length, busy: b.filter((s: { is_processing?: unknown }) => s?.is_processing === true).length } } : {}),
     },
   ],

@@ -27,9 +27,9 @@ export const lmstudio: KindModule = {
   summary: "LM Studio's server (OpenAI, Anthropic ≥ 0.4 and Responses routes; loaded models from its native API)",
   defaultUrl: "http://127.0.0.1:1234",
   reads: [
-    { path: "/v1/models", as: "json", required: true, tells: "models", apply: (b) => ({ models: openAiIds(b) }) },
-    { path: "/api/v1/models", as: "json", required: false, tells: "loaded", apply: nativeV1 },
-    { path: "/api/v0/models", as: "json", required: false, tells: "loaded", apply: nativeV0 },
+    { path: "/v1/models", as: "json", required: true, tells: ["models"], fields: "data[].id", apply: (b) => ({ models: openAiIds(b) }) },
+    { path: "/api/v1/models", as: "json", required: false, tells: ["loaded", "capacity"], fields: "loaded_instances, their config.parallel", apply: nativeV1 },
+    { path: "/api/v0/models", as: "json", required: false, tells: ["loaded"], fields: "state; before 0.4", apply: nativeV0 },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
   listing: { tags: { path: "/v1/models", shape: "openai" }, ps: null, openai: { path: "/v1/models", shape: "openai" } },

@@ -7,9 +7,9 @@ export const ollama: KindModule = {
   summary: "Ollama's own API (and its /v1 OpenAI, Anthropic ≥ 0.14 and Responses routes)",
   defaultUrl: "http://127.0.0.1:11434",
   reads: [
-    { path: "/api/version", as: "json", required: true, tells: "version", apply: (b) => ({ version: typeof (b as { version?: unknown })?.version === "string" ? (b as { version: string }).version : null }) },
-    { path: "/api/tags", as: "json", required: true, tells: "models", apply: (b) => ({ models: ollamaNames(b) }) },
-    { path: "/api/ps", as: "json", required: false, tells: "loaded", apply: (b) => ({ loaded: ollamaNames(b) }) },
+    { path: "/api/version", as: "json", required: true, tells: ["version"], fields: "version", apply: (b) => ({ version: typeof (b as { version?: unknown })?.version === "string" ? (b as { version: string }).version : null }) },
+    { path: "/api/tags", as: "json", required: true, tells: ["models"], fields: "models[].name", apply: (b) => ({ models: ollamaNames(b) }) },
+    { path: "/api/ps", as: "json", required: false, tells: ["loaded"], fields: "models[].name", apply: (b) => ({ loaded: ollamaNames(b) }) },
   ],
   dialects: { ollama: true, openai: true, anthropic: true, responses: true },
   listing: { tags: { path: "/api/tags", shape: "ollama" }, ps: { path: "/api/ps", shape: "ollama" }, openai: { path: "/v1/models", shape: "openai" } },

@@ -5,7 +5,7 @@ export const openai: KindModule = {
   label: "OpenAI-compatible",
   summary: "any OpenAI-compatible server (chat/completions, completions, embeddings, models)",
   defaultUrl: "http://127.0.0.1:8000",
-  reads: [{ path: "/v1/models", as: "json", required: true, tells: "models", apply: (b) => ({ models: openAiIds(b) }) }],
+  reads: [{ path: "/v1/models", as: "json", required: true, tells: ["models"], fields: "data[].id", apply: (b) => ({ models: openAiIds(b) }) }],
   dialects: { openai: true },
   listing: { tags: { path: "/v1/models", shape: "openai" }, ps: null, openai: { path: "/v1/models", shape: "openai" } },
   refusedHint: null,

@@ -34,8 +34,10 @@ export interface Read {
    * never hold the check up nor change its state; a server without the route simply does not tell.
    */
   required: boolean;
-  /** What this read is for (docs/broker.md's kinds table). */
-  tells: "health" | "version" | "models" | "loaded" | "capacity";
+  /** What this read tells (docs/broker.md's kinds table is rendered from it). */
+  tells: readonly ("health" | "version" | "models" | "loaded" | "capacity")[];
+  /** Which fields of the answer are read, for the docs (e.g. "total_slots, build_info"). */
+  fields?: string;
   /** The body → what it tells; throws when the body says the server is not healthy. */
   apply(body: unknown): Reading;
 }

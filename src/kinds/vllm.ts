@@ -8,23 +8,25 @@ export const vllm: KindModule = {
   summary: "vLLM's OpenAI-compatible server (OpenAI, Anthropic and Responses routes; load from /metrics)",
   defaultUrl: "http://127.0.0.1:8000",
   reads: [
-    { path: "/health", as: "text", required: true, tells: "health", apply: () => ({}) },
+    { path: "/health", as: "text", required: true, tells: ["health"], fields: "200", apply: () => ({}) },
     {
       path: "/v1/models",
       as: "json",
       required: true,
-      tells: "models",
+      tells: ["models", "loaded"],
+      fields: "data[].id",
       apply: (b) => {
         const ids = openAiIds(b);
         return { models: ids, loaded: ids };
       },
     },
-    { path: "/version", as: "json", required: false, tells: "version", apply: (b) => ({ version: typeof (b as { version?: unknown })?.version === "string" ? (b as { version: string }).version : null }) },
+    { path: "/version", as: "json", required: false, tells: ["version"], fields: "version", apply: (b) => ({ version: typeof (b as { version?: unknown })?.version === "string" ? (b as { version: string }).version : null }) },
     {
       path: "/metrics",
       as: "text",
       required: false,
-      tells: "capacity",
+      tells: ["capacity"],
+      fields: "vllm:num_requests_running, vllm:num_requests_waiting",
       apply: (b) => {
         const text = String(b);
         const busy = promSum(text, "vllm:num_requests_running");
