@@ -199,6 +199,21 @@ for (const c of CASES) {
       }
     });
 
+    test("an upstream that breaks off mid-stream: the stream ends with Anthropic's error event, which the SDK throws", async () => {
+      const f = c.fake();
+      // After the first token has left (a delay between tokens: otherwise nothing leaves before the death, and that is failover).
+      f.options.dieAfterTokens = 2;
+      f.options.tokenDelayMs = 20;
+      try {
+        const s = client().messages.stream({ model: c.model, max_tokens: 5, messages: [user("hi")] });
+        const e = await apiError(s.finalMessage());
+        expect(e.error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("broke off the response") } });
+      } finally {
+        f.options.dieAfterTokens = undefined;
+        f.options.tokenDelayMs = 0;
+      }
+    });
+
     test("count_tokens: a number (the upstream has no such route: the broker's estimate)", async () => {
       const r = await client().messages.countTokens({ model: c.model, messages: [user("12345678")] });
       expect(r.input_tokens).toBe(2);
