@@ -27,7 +27,7 @@ export function fromChatResponse(res: ChatResponse, model: string, stops: readon
   if (msg.content) content.push({ type: "text", text: msg.content });
   for (const c of msg.tool_calls ?? []) content.push({ type: "tool_use", id: c.id, name: c.function?.name ?? "", input: toolInput(c.function?.arguments) });
   // A server that answers a tool call with finish_reason "stop" (some do) still asked for a tool: say so.
-  const finish = msg.tool_calls?.length && choice?.finish_reason === "stop" ? "tool_calls" : choice?.finish_reason;
+  const finish = msg.tool_calls?.length && (choice?.finish_reason === "stop" || !choice?.finish_reason) ? "tool_calls" : choice?.finish_reason;
   return {
     id: messageId(res.id),
     type: "message",

@@ -95,6 +95,22 @@ test("an error event from the upstream ends the stream with Anthropic's error ev
   expect(ev.map((e) => e.event)).not.toContain("message_stop");
 });
 
+test("tool calls without an index (told apart by their ids) and a stream without a finish reason: each its block, tool_use", () => {
+  const up =
+    sse(chunk({ tool_calls: [{ id: "c1", type: "function", function: { name: "a", arguments: '{"x":' } }] })) +
+    sse(chunk({ tool_calls: [{ function: { arguments: "1}" } }] })) +
+    sse(chunk({ tool_calls: [{ id: "c2", type: "function", function: { name: "b", arguments: "{}" } }] })) +
+    "data: [DONE]\n\n";
+  const ev = translate(up);
+  const starts = ev.filter((e) => e.event === "content_block_start").map((e) => [e.data.index, e.data.content_block.id]);
+  expect(starts).toEqual([
+    [0, "c1"],
+    [1, "c2"],
+  ]);
+  expect(ev.filter((e) => e.event === "content_block_delta" && e.data.index === 0).map((e) => e.data.delta.partial_json)).toEqual(['{"x":', "1}"]);
+  expect(ev.at(-2)!.data.delta.stop_reason).toBe("tool_use");
+});
+
 test("usage is kept for the accounting", () => {
   const t = new AnthropicStreamTranslator("m", [], 0);
   t.push(enc.encode(sse(chunk({ content: "a" })) + sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } })));

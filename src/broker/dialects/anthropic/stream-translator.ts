@@ -101,7 +101,7 @@ export class AnthropicStreamTranslator implements StreamTransform {
     if (thinking) text += this.block({ kind: "thinking" }, { type: "thinking", thinking: "", signature: "" }) + this.delta({ type: "thinking_delta", thinking });
     if (d.content) text += this.block({ kind: "text" }, { type: "text", text: "" }) + this.delta({ type: "text_delta", text: d.content });
     for (const t of d.tool_calls ?? []) {
-      const call = t.index ?? 0;
+      const call = this.callIndex(t.index, t.id);
       if (!this.calls.has(call)) {
         this.calls.add(call);
         text += this.block({ kind: "tool", call }, { type: "tool_use", id: t.id ?? `toolu_${crypto.randomUUID().replaceAll("-", "")}`, name: t.function?.name ?? "", input: {} });
@@ -116,6 +116,20 @@ export class AnthropicStreamTranslator implements StreamTransform {
     }
     return text;
   }
+
+  /**
+   * Which call a piece belongs to: its `index`; without one (some servers leave it out), a new call when it names an id
+   * not seen last, else the open call.
+   */
+  private callIndex(index: number | undefined, id: string | undefined): number {
+    if (index !== undefined) return index;
+    if (id !== undefined && id !== this.lastId) {
+      this.lastId = id;
+      return this.calls.size;
+    }
+    return this.open?.kind === "tool" ? this.open.call : Math.max(0, this.calls.size - 1);
+  }
+  private lastId: string | undefined;
 
   /** Opens a block of this kind unless it is the open one (closing the open one first). */
   private block(kind: NonNullable<Open>, contentBlock: unknown): string {
@@ -141,7 +155,8 @@ export class AnthropicStreamTranslator implements StreamTransform {
     if (this.finished) return "";
     let text = this.start() + this.stopBlock();
     this.finished = true;
-    const finish = this.calls.size > 0 && this.finish === "stop" ? "tool_calls" : this.finish;
+    // A server that ends a tool call with "stop" (or with no finish reason) still asked for a tool: say so.
+    const finish = this.calls.size > 0 && (this.finish === "stop" || this.finish === null) ? "tool_calls" : this.finish;
     const output = this.outputTokens ?? 0;
     const usage: Record<string, number> = { output_tokens: output };
     if (this.inputTokens !== null) usage.input_tokens = this.inputTokens;
