@@ -15,7 +15,6 @@ export const ERROR_CODES = {
   validation_failed: 422,
   rate_limited: 429,
   internal: 500,
-  not_implemented: 501,
   no_upstream: 502,
   upstream_error: 502,
   tunnel_offline: 502,

@@ -32,6 +32,6 @@ export interface DialectPlan {
   takes(kind: KindName): boolean;
   /** The request for an upstream of this kind; throws an HttpError when it cannot be made (a body too large to translate). */
   attempt(kind: KindName, target: string, body: Uint8Array | ReadableStream<Uint8Array> | null, bodyLength: number): DialectAttempt;
-  /** The answer when no enabled upstream takes the request (Responses: 501; count_tokens: the broker's estimate). */
+  /** The answer when no enabled upstream takes the request (count_tokens: the broker's estimate; the others take every kind). */
   none(): Response;
 }

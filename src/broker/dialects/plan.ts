@@ -13,7 +13,7 @@ export interface PlanInput {
 const PLANS: ReadonlyMap<string, (i: PlanInput) => DialectPlan> = new Map([
   ["/v1/messages", (i: PlanInput) => messagesPlan(i.requested)],
   ["/v1/messages/count_tokens", (i: PlanInput) => countTokensPlan(i.body)],
-  ["/v1/responses", () => responsesPlan()],
+  ["/v1/responses", (i: PlanInput) => responsesPlan(i.requested)],
 ]);
 
 /** The routes that have a plan (the tunnel's default allowed paths include them). */

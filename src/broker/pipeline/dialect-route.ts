@@ -5,7 +5,7 @@ import type { Upstream } from "../upstream.ts";
 
 /**
  * The upstreams of `order` that can answer the request's dialect (natively or translated), or the plan's own answer when
- * none can (a 501 for Responses, the broker's estimate for count_tokens). Other routes keep their order.
+ * none can (count_tokens: the broker's estimate). Other routes keep their order.
  */
 export function dialectRoute(ex: Exchange, order: Upstream[]): Upstream[] | Response {
   const plan = dialectPlan(ex.method, ex.route!, { body: ex.payload instanceof Uint8Array ? ex.payload : null, requested: ex.aliasOf ?? ex.model });

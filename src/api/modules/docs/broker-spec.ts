@@ -301,7 +301,7 @@ export const BROKER_ROUTES: Route[] = [
   { method: "post", path: "/v1/completions", summary: "Text completions (OpenAI, legacy)", request: "CompletionRequest", response: "Completion", stream: "text/event-stream" },
   { method: "post", path: "/v1/embeddings", summary: "Embeddings (OpenAI)", request: "EmbeddingsRequest", response: "EmbeddingsResponse" },
   { method: "get", path: "/v1/models", summary: "The models of every usable upstream (OpenAI)", response: "ModelList" },
-  { method: "post", path: "/v1/responses", summary: "Responses (OpenAI): passed through where the upstream's kind serves it, else 501", request: "ResponsesRequest", response: "Response", stream: "text/event-stream" },
+  { method: "post", path: "/v1/responses", summary: "Responses (OpenAI): passed through, or translated to chat completions (docs/broker.md)", request: "ResponsesRequest", response: "Response", stream: "text/event-stream" },
   { method: "post", path: "/v1/messages", summary: "Messages (Anthropic): passed through, or translated to chat completions (docs/broker.md)", request: "MessagesRequest", response: "AnthropicMessage", stream: "text/event-stream" },
   { method: "post", path: "/v1/messages/count_tokens", summary: "Count a Messages request's input tokens (Anthropic)", request: "CountTokensRequest", response: "CountTokensResponse" },
 ];

@@ -1,4 +1,4 @@
-// The shapes of Anthropic's Messages API and OpenAI's chat completions that the translation reads and writes (types only).
+// The shapes of Anthropic's Messages API that the translation reads and writes (types only; chat completions' in ../chat-types.ts).
 
 /** A content block of an Anthropic message (request or response); only the fields the translation reads are named. */
 export type AnthropicBlock =
@@ -59,72 +59,4 @@ export interface AnthropicResponse {
   usage: AnthropicUsage;
 }
 
-// --- OpenAI chat completions ---------------------------------------------------------------------------------------
-
-export type ChatPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
-
-export interface ChatToolCall {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
-}
-
-export type ChatMessage =
-  | { role: "system"; content: string }
-  | { role: "user"; content: string | ChatPart[] }
-  | { role: "assistant"; content: string | null; tool_calls?: ChatToolCall[] }
-  | { role: "tool"; tool_call_id: string; content: string };
-
-export interface ChatRequest {
-  model: string;
-  messages: ChatMessage[];
-  max_tokens?: number;
-  stop?: string[];
-  temperature?: number;
-  top_p?: number;
-  stream?: boolean;
-  stream_options?: { include_usage: boolean };
-  tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];
-  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
-  parallel_tool_calls?: boolean;
-  user?: string;
-}
-
-export interface ChatUsage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-}
-
-/** One choice of a whole answer; `stop_reason` is vLLM's: the stop string that ended it. */
-export interface ChatChoice {
-  index?: number;
-  message?: { role?: string; content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: ChatToolCall[] | null };
-  finish_reason?: string | null;
-  stop_reason?: string | number | null;
-}
-
-export interface ChatResponse {
-  id?: string;
-  model?: string;
-  choices?: ChatChoice[];
-  usage?: ChatUsage | null;
-}
-
-/** One streamed chunk (`data: {…}`): deltas of content, reasoning and tool calls (arguments arrive in pieces). */
-export interface ChatChunk {
-  id?: string;
-  model?: string;
-  choices?: {
-    index?: number;
-    delta?: {
-      role?: string;
-      content?: string | null;
-      reasoning_content?: string | null;
-      reasoning?: string | null;
-      tool_calls?: { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }[] | null;
-    };
-    finish_reason?: string | null;
-    stop_reason?: string | number | null;
-  }[];
-  usage?: ChatUsage | null;
-}
+export type { ChatChoice, ChatChunk, ChatMessage, ChatPart, ChatRequest, ChatResponse, ChatToolCall, ChatUsage } from "../chat-types.ts";
