@@ -396,7 +396,8 @@ export class Exchange {
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
-    const usage = this.stripper?.usage ?? (this.bytesOut ? parseUsage(this.usageTail()) : null) ?? this.estimatedUsage();
+    const t = this.stripper;
+    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage ? parseUsage(this.usageTail()) : null) ?? this.estimatedUsage();
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;

@@ -8,4 +8,10 @@ export interface StreamTransform {
   end(): Uint8Array;
   /** The token counts it read on the way (null until known): preferred to the tail's. */
   readonly usage: TokenUsage | null;
+  /**
+   * The transform is the only source of the counts: when it has none (a stream cut short) the relayed bytes' tail is not
+   * read for them (a Messages stream's message_start says "output_tokens": 0 or 1 long before the end), and the tokens
+   * relayed are counted instead.
+   */
+  readonly ownsUsage?: boolean;
 }

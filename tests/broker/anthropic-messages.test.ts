@@ -47,7 +47,7 @@ model = "qwen2.5:0.5b"
   });
   broker = d.urls.broker!;
   token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
-  for (const [name, ...flags] of [["meter"], ["slow", "--rpm", "1"], ["only", "--models", "claude-haiku*"]]) {
+  for (const [name, ...flags] of [["meter"], ["cut"], ["slow", "--rpm", "1"], ["only", "--models", "claude-haiku*"]]) {
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name!, ...flags], { env: d.env, stdout: "pipe", stderr: "pipe" });
     if (r.exitCode !== 0) throw new Error(`key create ${name}: ${r.stderr.toString()}`);
     keys[name!] = r.stdout.toString().trim();
@@ -276,6 +276,27 @@ test("usage: a translated create and a passed-through stream are counted in /api
   await until(async () => (await usage()).requests === before.requests + 2, 5000, "both requests counted");
   // The fakes count 7 prompt tokens each; 4 and 5 generated. The stream's prompt count is in its message_start.
   expect(await usage()).toMatchObject({ prompt_tokens: before.prompt_tokens + 14, completion_tokens: before.completion_tokens + 9 });
+});
+
+test("an aborted stream is not free: the tokens relayed are counted, passed through and translated alike", async () => {
+  const usage = async () =>
+    ((await (await fetch(`${d.urls.api}/api/v1/usage?key=cut`, { headers: { authorization: `Bearer ${token}` } })).json()) as { totals: { requests: number; prompt_tokens: number; completion_tokens: number } }).totals;
+  for (const c of CASES) {
+    const before = await usage();
+    const f = c.fake();
+    f.options.tokenDelayMs = 30;
+    try {
+      let deltas = 0;
+      const s = client({ apiKey: keys.cut! }).messages.stream({ model: c.model, max_tokens: 500, messages: [user("long")] });
+      for await (const ev of s) if (ev.type === "content_block_delta" && ++deltas === 3) break;
+    } finally {
+      f.options.tokenDelayMs = 0;
+    }
+    await until(async () => (await usage()).requests === before.requests + 1, 5000, `the aborted ${c.label} stream counted`);
+    const after = await usage();
+    // At least the three tokens the client read; never the 0 or 1 of the message_start's opening count.
+    expect({ label: c.label, completion: after.completion_tokens - before.completion_tokens >= 3, prompt: after.prompt_tokens - before.prompt_tokens > 0 }).toEqual({ label: c.label, completion: true, prompt: true });
+  }
 });
 
 test("failover: the native upstream failing (503) sends the request on, translated, to the OpenAI-only one", async () => {

@@ -11,6 +11,10 @@ test("Anthropic stream: input_tokens from message_start, output_tokens from mess
     'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}\n\n' +
     'event: message_stop\ndata: {"type":"message_stop"}\n\n';
   const bytes = enc.encode(text);
+  // The start alone (a stream cut short there) gives no counts: message_start's output count is only a start.
+  const cut = new UsageWatcher("anthropic");
+  cut.push(enc.encode(text.slice(0, text.indexOf("event: content_block_delta"))));
+  expect(cut.usage).toBeNull();
   let out = "";
   for (let i = 0; i < bytes.length; i += 13) out += new TextDecoder().decode(w.push(bytes.subarray(i, i + 13)), { stream: true });
   w.end();

@@ -9,9 +9,9 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 
 /** Where each dialect's stream states its counts, by event type. */
 const READERS: Record<"anthropic" | "responses", (e: any) => Counts | null> = {
-  // message_start carries the prompt's count, message_delta the output's (and, from some servers, the prompt's again).
-  anthropic: (e) =>
-    e?.type === "message_start" ? { input: num(e.message?.usage?.input_tokens), output: num(e.message?.usage?.output_tokens) } : e?.type === "message_delta" ? { input: num(e.usage?.input_tokens), output: num(e.usage?.output_tokens) } : null,
+  // message_start carries the prompt's count (its output count is only a start), message_delta the output's at the end
+  // (and, from some servers, the prompt's again).
+  anthropic: (e) => (e?.type === "message_start" ? { input: num(e.message?.usage?.input_tokens) } : e?.type === "message_delta" ? { input: num(e.usage?.input_tokens), output: num(e.usage?.output_tokens) } : null),
   // response.completed (or .incomplete, .failed) holds the whole response with its usage.
   responses: (e) => (typeof e?.type === "string" && e.type.startsWith("response.") && e.response?.usage ? { input: num(e.response.usage.input_tokens), output: num(e.response.usage.output_tokens) } : null),
 };
@@ -21,6 +21,7 @@ export class UsageWatcher implements StreamTransform {
   private input: number | null = null;
   private output: number | null = null;
   usage: TokenUsage | null = null;
+  readonly ownsUsage = true;
 
   constructor(private readonly dialect: keyof typeof READERS) {}
 

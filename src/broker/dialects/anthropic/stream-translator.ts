@@ -29,6 +29,7 @@ export class AnthropicStreamTranslator implements StreamTransform {
   private inputTokens: number | null = null;
   private outputTokens: number | null = null;
   usage: TokenUsage | null = null;
+  readonly ownsUsage = true;
 
   /**
    * @param model the model name the client asked for (shown back to it)

@@ -30,6 +30,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
   private finish: string | null = null;
   private chatUsage: ChatUsage | null = null;
   usage: TokenUsage | null = null;
+  readonly ownsUsage = true;
 
   constructor(
     private readonly req: ResponsesRequest,
