@@ -1,6 +1,6 @@
 // Benchmark: the fake Ollama direct, through the broker (a real daemon process) and through nginx, side by side.
 //
-//   bun bench/broker.ts [--quick] [--rounds N] [--before COMMIT]
+//   bun bench/broker.ts [--quick] [--rounds N] [--before COMMIT] [--no-streams]
 //
 // (a) small non-streaming requests at fixed concurrency (wrk): throughput, latency p50/p99, CPU per request; and on one
 //     connection (the latency one app sees on an otherwise idle proxy);
@@ -29,6 +29,8 @@ const P: { rounds: number; wrkSec: number; conns: number; singleRounds: number; 
 const ri = process.argv.indexOf("--rounds");
 if (ri > 0) P.rounds = Number(process.argv[ri + 1]);
 const BEFORE = beforeArg(null);
+// (a) alone: the small-request figures (CPU per request) in more rounds for the same time.
+const STREAMS = !process.argv.includes("--no-streams");
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 
 interface StreamResult {
@@ -102,12 +104,12 @@ try {
       }
     }
     for (const t of TARGETS) single1[t].push(await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: 1, durationSec: P.wrkSec }));
-    for (const t of TARGETS) {
+    for (const t of STREAMS ? TARGETS : []) {
       const s = await streamLoad(urls[t], 1, P.singleTokens, P.singleRounds);
       single[t].ttft.push(median(s.ttftMs));
       single[t].cps.push(s.chunks / (s.wallMs / 1000));
     }
-    for (const t of TARGETS) {
+    for (const t of STREAMS ? TARGETS : []) {
       const s = await streamLoad(urls[t], P.manyStreams, P.manyTokens, 1);
       many[t].p50.push(pct(s.ttftMs, 50));
       many[t].p99.push(pct(s.ttftMs, 99));

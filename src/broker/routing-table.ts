@@ -24,7 +24,7 @@ export interface UpstreamEntry {
 }
 
 export class RoutingTable {
-  /** The upstream objects in config order, for the router. */
+  /** The upstream objects in config order, for the router (readonly by type; nothing writes it). */
   readonly upstreams: readonly Upstream[];
   /** [[aliases]]: requested name → the model to route to and ask for. */
   readonly aliases: AliasTable;
@@ -41,7 +41,8 @@ export class RoutingTable {
     readonly config: Config,
     readonly entries: ReadonlyMap<string, UpstreamEntry>,
   ) {
-    this.upstreams = Object.freeze([...entries.values()].map((e) => e.upstream));
+    // Not Object.freeze'd: JSC reads a frozen array several times slower, and the router reads this one per request.
+    this.upstreams = [...entries.values()].map((e) => e.upstream);
     this.aliases = aliasTable(config);
     this.capture = Object.freeze({ enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap });
     this.maxAttempts = config.proxy.max_attempts;
