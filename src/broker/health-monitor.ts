@@ -123,6 +123,8 @@ export class HealthMonitor {
       // read beside it, never holding it up (a server without the route, or slow to answer it, is judged by the probe).
       const reads = u.module.reads;
       const ownBefore = u.inFlight();
+      // A load report outlives a few missed checks at most (the server may have stopped reporting it).
+      u.loadTtlMs = 3 * Math.max(this.settings.intervalMs, this.settings.timeoutMs);
       for (const r of reads)
         if (!r.required)
           void get(u, r, timeoutMs)

@@ -89,6 +89,11 @@ describe("router", () => {
     expect(u.pressure()).toBe(1);
     expect(u.status().capacity).toMatchObject({ slots: 1, busy: 1, waiting: null });
     expect(u.status().inFlight).toBe(0);
+    // A report that has outlived its time (the server stopped reporting) no longer holds the slot: only ours count.
+    u.loadTtlMs = -1;
+    expect(u.pressure()).toBe(0);
+    own = 1;
+    expect(u.pressure()).toBe(1);
   });
   test("degraded still serves", () => {
     expect(names(routeOrder([up("a", 2, "degraded", ["m:latest"]), up("b", 1, "down", ["m:latest"])], "m"))).toEqual(["a", "b"]);

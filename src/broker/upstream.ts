@@ -13,6 +13,8 @@ export interface ReportedLoad extends Capacity {
   /** Our requests in flight to it when the server said `busy`/`waiting` (they are among them). */
   ownAtReport: number;
   at: string;
+  /** performance.now() of the report of busy/waiting. */
+  atMs: number;
 }
 
 export class Upstream {
@@ -114,6 +116,11 @@ export class Upstream {
 
   /** The load the server last reported (null: it reports none, or not yet). */
   capacity: ReportedLoad | null = null;
+  /**
+   * How long a report of busy/waiting counts (the health monitor sets a few check intervals): a server that stopped
+   * reporting its load (restarted with --no-slots, metrics off) is not held to its last figures.
+   */
+  loadTtlMs = Number.POSITIVE_INFINITY;
 
   /**
    * Merges what one read said of the load (a kind may tell slots and busy in separate reads). Our own requests among
@@ -123,12 +130,14 @@ export class Upstream {
   setCapacity(c: Partial<Capacity>, ownBefore = 0): void {
     const prev = this.capacity;
     const own = Math.max(ownBefore, this.inFlight());
+    const fresh = c.busy !== undefined || c.waiting !== undefined;
     this.capacity = {
       slots: c.slots !== undefined ? c.slots : (prev?.slots ?? null),
       busy: c.busy !== undefined ? c.busy : (prev?.busy ?? null),
       waiting: c.waiting !== undefined ? c.waiting : (prev?.waiting ?? null),
-      ownAtReport: c.busy !== undefined || c.waiting !== undefined ? own : (prev?.ownAtReport ?? 0),
+      ownAtReport: fresh ? own : (prev?.ownAtReport ?? 0),
       at: new Date().toISOString(),
+      atMs: fresh ? performance.now() : (prev?.atMs ?? performance.now()),
     };
   }
 
@@ -141,13 +150,17 @@ export class Upstream {
     const c = this.capacity;
     if (!c) return 0;
     const own = this.inFlight();
-    const others = Math.max(0, (c.busy ?? 0) + (c.waiting ?? 0) - (c.busy === null && c.waiting === null ? 0 : c.ownAtReport));
+    // A stale report tells nothing of others' load; the slot count still holds.
+    const stale = performance.now() - c.atMs > this.loadTtlMs;
+    const busy = stale ? null : c.busy;
+    const waiting = stale ? null : c.waiting;
+    const others = Math.max(0, (busy ?? 0) + (waiting ?? 0) - (busy === null && waiting === null ? 0 : c.ownAtReport));
     if (c.slots !== null && c.slots > 0) {
       const load = others + own;
       return load < c.slots ? 0 : (load - c.slots + 1) / c.slots;
     }
     // No slot count (vLLM): a queue of its own means it is full; our requests since the report join that queue.
-    if (c.waiting !== null && c.waiting > 0) return (c.waiting + Math.max(0, own - c.ownAtReport)) / Math.max(1, c.busy ?? 1);
+    if (waiting !== null && waiting > 0) return (waiting + Math.max(0, own - c.ownAtReport)) / Math.max(1, busy ?? 1);
     return 0;
   }
 

@@ -14,9 +14,7 @@ export interface FakeKindState {
 /** A kind's routes: a Response for a path it serves itself, else null (the shared routes answer). */
 export type FakeKindRoutes = (method: string, path: string, s: FakeKindState) => Response | null;
 
-export const FAKE_KIND_ROUTES: Record<KindName, FakeKindRoutes | null> = {
-  ollama: null,
-  openai: null,
+export const FAKE_KIND_ROUTES: Partial<Record<KindName, FakeKindRoutes>> = {
   llamacpp: llamacppRoutes,
   vllm: vllmRoutes,
   lmstudio: lmstudioRoutes,
