@@ -106,6 +106,13 @@ for (const c of CASES) {
       else expect(seen.system).toBe("be brief");
     });
 
+    test("the beta surface Claude Code uses (/v1/messages?beta=true, anthropic-beta header) works the same", async () => {
+      const m = await client().beta.messages.create({ model: c.model, max_tokens: 2, messages: [user("hi")], betas: ["interleaved-thinking-2025-05-14"] });
+      expect(m.content[0]).toMatchObject({ type: "text", text: "tok0 tok1 " });
+      const seen = c.fake().requests.filter((r) => r.path === c.path).at(-1)!;
+      expect(seen.headers["anthropic-beta"]).toBe("interleaved-thinking-2025-05-14");
+    });
+
     test("stream: the event sequence, the text, and the final message with usage", async () => {
       const s = client().messages.stream({ model: c.model, max_tokens: 3, messages: [user("hi")] });
       const types: string[] = [];
