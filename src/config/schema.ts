@@ -38,6 +38,10 @@ export const DEFAULT_TUNNEL_PATHS = [
   "/v1/completions",
   "/v1/embeddings",
   "/v1/models",
+  // Anthropic's Messages API (Claude Code and other Anthropic clients) and OpenAI's Responses API (docs/broker.md).
+  "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/responses",
 ];
 
 export const ApiSchema = T.Object(

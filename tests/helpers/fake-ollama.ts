@@ -6,7 +6,8 @@
 //
 // prints "fake-ollama: listening url=http://127.0.0.1:PORT" and serves until SIGTERM/SIGINT.
 import type { Server } from "bun";
-import type { KindName } from "../../src/kinds/index.ts";
+import { servesNatively, type KindName } from "../../src/kinds/index.ts";
+import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
 import { FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
 
 export interface FakeOllamaOptions {
@@ -24,7 +25,9 @@ export interface FakeOllamaOptions {
   dieAfterTokens?: number;
   /**
    * "ollama" serves the Ollama API and /v1/*; the others serve /v1/*, and llamacpp, vllm and lmstudio their own routes
-   * besides (health, props, slots, metrics, native model lists: tests/helpers/fake-kinds/).
+   * besides (health, props, slots, metrics, native model lists: tests/helpers/fake-kinds/). Anthropic's /v1/messages
+   * and OpenAI's /v1/responses are served by the kinds whose table says they serve them (src/kinds/: all but "openai",
+   * a generic OpenAI-compatible server, where they are 404).
    */
   kind?: KindName;
   /** Generations run at once (llama.cpp's --parallel); more wait their turn inside the server. 0: no limit. Default 0. */
@@ -246,6 +249,14 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   });
   const now = () => new Date().toISOString();
 
+  const dialects: FakeContext = {
+    hasModel,
+    tokensFor,
+    tokenText,
+    stream: (req, path, pieces, final) => tokenStream(req, path, pieces.length, (i) => pieces[i]!, final),
+    wait: (req, path, tokens) => waitGeneration(req, path, tokens),
+  };
+
   async function readBody(req: Request): Promise<{ size: number; json: any }> {
     if (!req.body) return { size: 0, json: undefined };
     const buf = await req.arrayBuffer();
@@ -293,7 +304,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     // The kind's own routes (llama.cpp /health, /props, /slots; vLLM /metrics; LM Studio /api/v1/models …) first.
     const own = FAKE_KIND_ROUTES[options.kind]?.(method, path, { options, concurrency });
     if (own) return own;
-    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings))$/.test(path);
+    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings|messages|responses))$/.test(path);
     if (inference && options.failWith503) return errorJson(503, "server busy, please try again.  maximum pending requests exceeded");
 
     if (options.kind === "ollama") {
@@ -357,6 +368,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           return new Response(null, { status: 200 });
       }
     }
+    if (path === "/v1/messages" && servesNatively(options.kind, "anthropic")) return anthropicMessages(dialects, req, body);
+    if (path === "/v1/responses" && servesNatively(options.kind, "responses")) return openAiResponses(dialects, req, body);
 
     switch (path) {
       case "/v1/models":
@@ -365,6 +378,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       case "/v1/completions": {
         if (!hasModel(body.model)) return Response.json({ error: { message: `model "${body.model}" not found`, type: "invalid_request_error", code: "model_not_found" } }, { status: 404 });
         const chat = path === "/v1/chat/completions";
+        const call = chat ? await chatToolCall(dialects, req, body) : null;
+        if (call) return call;
         const model = body.model as string;
         const n = tokensFor(body);
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
