@@ -52,7 +52,9 @@ export async function main(argv: string[]): Promise<number> {
     const msg = e instanceof Error ? e.message : String(e);
     // Options before any command went to `serve`: a mistyped --version is closer to a top-level option than to serve's.
     const global = e instanceof UsageError && rest === argv && !msg.includes("did you mean") ? optionHint(msg, ["version", "help"]) : "";
-    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}${global}${known ? ` [${known.code}]` : ""}`);
+    // A CliError's default code ("failed") says nothing the exit status does not: only a specific code is shown.
+    const shown = known && known.code !== "failed" ? ` [${known.code}]` : "";
+    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
     if (!(e instanceof UsageError || e instanceof CliError) && process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
     return known?.exit ?? EXIT_FAILURE;
   }

@@ -212,7 +212,7 @@ describe("dashboard in Chromium", () => {
     const failed = Bun.spawnSync([binary, "dashboard", "--url", api], { env: { ...daemon.env, PATH: `${binDir}:${daemon.env.PATH}` }, stdout: "pipe", stderr: "pipe" });
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr.toString().trim()).toBe(
-      "cloudtolocalllm-tunnel dashboard: could not open a browser: xdg-open failed (exit 3): no method available for opening. Use --print-url and open the link yourself. [failed]",
+      "cloudtolocalllm-tunnel dashboard: could not open a browser: xdg-open failed (exit 3): no method available for opening. Use --print-url and open the link yourself.",
     );
 
     const down = Bun.spawnSync([binary, "dashboard", "--print-url", "--url", "http://127.0.0.1:1"], { env: daemon.env, stdout: "pipe", stderr: "pipe" });

@@ -48,7 +48,7 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   );
   const missing = cli(["config", "validate", join(home, "nope.toml")]);
   expect(missing.code).toBe(1);
-  expect(missing.err).toBe(`cloudtolocalllm-tunnel config: ${join(home, "nope.toml")} does not exist. [failed]\n`);
+  expect(missing.err).toBe(`cloudtolocalllm-tunnel config: ${join(home, "nope.toml")} does not exist.\n`);
   const restore = cli(["config", "restore", "20200101T000000000Z"]);
   expect(restore.code).toBe(1);
   for (const r of [unknown, v, missing, restore]) noStack(r.err);
