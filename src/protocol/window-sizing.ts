@@ -1,0 +1,78 @@
+// How much credit a session's receiver grants each stream: twice the bandwidth-delay product it measures (the delivery rate of received DATA × the smallest round trip of its probe PINGs), within bounds.
+import { INITIAL_WINDOW } from "./messages.ts";
+
+/** Smallest window: a few frames' worth, so a slow link never stalls a stream on one round trip per frame. */
+export const MIN_WINDOW = 32 * 1024;
+/** Largest window: bounds what one stream may leave in the receiver's memory (100 Mbit/s × 160 ms, doubled). */
+export const MAX_WINDOW = 4 * 1024 * 1024;
+/**
+ * Round trips shorter than this count as this: on loopback the "delay" is the two event loops' turns, which a window
+ * sized to a 0.1 ms ping would starve (a 200 MB/s stream needs its credit back within one turn).
+ */
+const RTT_FLOOR_MS = 2;
+/** Delivery-rate samples are remembered this long: the window follows the link, not one quiet moment. */
+const RATE_MEMORY_MS = 3000;
+/** At most one probe in flight, and no more often than this while DATA flows. */
+const PROBE_INTERVAL_MS = 25;
+
+/**
+ * Probe PINGs carry a negative opaque value (−1 − the prober's performance.now()): every peer echoes a PING's opaque
+ * bytes unchanged in its PONG, so an older peer answers probes too, and heartbeat PINGs (non-negative) stay apart.
+ */
+export function probeOpaque(sentAt: number): number {
+  return -1 - sentAt;
+}
+/** The send time of a probe PONG's opaque value, or null for a heartbeat's. */
+export function probeSentAt(opaque: number): number | null {
+  return opaque < 0 ? -1 - opaque : null;
+}
+
+export class WindowSizer {
+  /** The window each stream's receiver grants now; the protocol's initial window until a measurement exists. */
+  target = INITIAL_WINDOW;
+  /** Smallest probe round trip seen (the link's delay without our own queue), ms. */
+  minRttMs = Infinity;
+  private received = 0;
+  private outstanding: { sentAt: number; received: number } | null = null;
+  private lastProbe = -Infinity;
+  private rates: { at: number; bytesPerMs: number }[] = [];
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  /** Counts received DATA bytes; returns the opaque value of a probe PING to send now, or null. */
+  onData(n: number): number | null {
+    this.received += n;
+    return this.outstanding ? null : this.probe(false);
+  }
+
+  /** A probe to send regardless of traffic (the session's start: the idle round trip), or null while one is in flight. */
+  probe(force = true): number | null {
+    if (this.outstanding) return null;
+    const t = this.now();
+    if (!force && t - this.lastProbe < PROBE_INTERVAL_MS) return null;
+    this.lastProbe = t;
+    this.outstanding = { sentAt: t, received: this.received };
+    return probeOpaque(t);
+  }
+
+  /** A probe came back: one round-trip sample, and the delivery rate over it. Returns the round trip, ms. */
+  onProbeAnswered(sentAt: number): number | null {
+    const p = this.outstanding;
+    if (!p || p.sentAt !== sentAt) return null; // not ours, or a stale one
+    this.outstanding = null;
+    const t = this.now();
+    const rtt = Math.max(0.001, t - sentAt);
+    if (rtt < this.minRttMs) this.minRttMs = rtt;
+    const bytes = this.received - p.received;
+    // A round trip with nothing received says nothing about the rate: the window stays as it is.
+    if (bytes > 0) {
+      this.rates.push({ at: t, bytesPerMs: bytes / rtt });
+      while (this.rates.length > 1 && t - this.rates[0]!.at > RATE_MEMORY_MS) this.rates.shift();
+      let max = 0;
+      for (const r of this.rates) if (r.bytesPerMs > max) max = r.bytesPerMs;
+      const bdp = max * Math.max(RTT_FLOOR_MS, this.minRttMs);
+      this.target = Math.round(Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, 2 * bdp)));
+    }
+    return rtt;
+  }
+}
