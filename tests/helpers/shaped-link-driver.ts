@@ -10,6 +10,7 @@ import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody,
 const [rate = "4mbit", delayArg = "150", samplesArg = "5"] = process.argv.slice(2);
 const SAMPLES = Number(samplesArg);
 const UPLOAD = 20 * 1024 * 1024;
+const GOODPUT_BYTES = 1024 * 1024;
 
 function run(cmd: string[]): void {
   const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
@@ -76,6 +77,12 @@ try {
   await chat(); // warm: connections, JIT
   const unloaded: number[] = [];
   for (let i = 0; i < SAMPLES; i++) unloaded.push(await chat());
+  // The upload alone first: what share of the link a bulk stream gets with the windows the session chose.
+  const t0 = performance.now();
+  const alone = await fetch(`${base}/api/blobs/sha256:${"1".repeat(64)}`, { method: "POST", headers: auth, body: generatedBody(GOODPUT_BYTES, 64 * 1024), duplex: "half" } as RequestInit);
+  await alone.arrayBuffer();
+  if (alone.status !== 201) throw new Error(`the upload alone answered ${alone.status}`);
+  result.uploadKBps = Math.round(GOODPUT_BYTES / 1024 / ((performance.now() - t0) / 1000));
   const abort = new AbortController();
   let uploaded = 0;
   const upload = fetch(`${base}/api/blobs/sha256:${"0".repeat(64)}`, {
