@@ -10,7 +10,8 @@ const SHAPING = {
   available: () => Bun.spawnSync(["unshare", "-rn", "sh", "-c", "ip link add c2l-probe type veth peer name c2l-probe-b && tc qdisc add dev c2l-probe root tbf rate 1mbit burst 16kb latency 30ms"], { stdout: "ignore", stderr: "ignore" }).success,
   fix: "a kernel with the veth and sch_tbf modules (modprobe veth sch_tbf)",
 };
-const { test } = requireTools([...NETNS_NEEDS, "tc", "nsenter", SHAPING]);
+// The tools written out (the suite's scan reads them here), then NETNS_NEEDS' user-namespace check, then shaping.
+const { test } = requireTools(["unshare", "ip", "tc", "nsenter", ...NETNS_NEEDS.filter((n) => typeof n !== "string"), SHAPING]);
 const DRIVER = join(import.meta.dir, "../helpers/shaped-link-driver.ts");
 
 interface ShapedRun {
