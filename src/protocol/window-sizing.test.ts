@@ -1,0 +1,82 @@
+// Window sizing: twice the measured bandwidth-delay product within bounds, probes told apart from heartbeats.
+import { describe, expect, test } from "bun:test";
+import { INITIAL_WINDOW } from "./messages.ts";
+import { MAX_WINDOW, MIN_WINDOW, WindowSizer, probeOpaque, probeSentAt } from "./window-sizing.ts";
+
+/** A sizer on a manual clock, and a helper that receives `bytes` over one probe round trip of `rttMs`. */
+function sizer() {
+  let t = 1000;
+  const s = new WindowSizer(() => t);
+  const roundTrip = (bytes: number, rttMs: number) => {
+    const opaque = s.probe();
+    expect(opaque).not.toBeNull();
+    s.onData(bytes);
+    t += rttMs;
+    s.onProbeAnswered(probeSentAt(opaque!)!);
+  };
+  return { s, roundTrip, advance: (ms: number) => (t += ms) };
+}
+
+describe("WindowSizer", () => {
+  test("until it has measured, the window is the protocol's initial one", () => {
+    const { s, roundTrip } = sizer();
+    expect(s.target).toBe(INITIAL_WINDOW);
+    roundTrip(0, 5); // an idle round trip: a delay, but no rate yet
+    expect(s.minRttMs).toBe(5);
+    expect(s.target).toBe(INITIAL_WINDOW);
+  });
+
+  test("a 4 Mbit/s link with our own queue on it: the smallest window, not the queue's round trip", () => {
+    const { s, roundTrip } = sizer();
+    roundTrip(0, 1); // idle: 1 ms
+    roundTrip(50_000, 100); // loaded: 500 KB/s, the probe waited 100 ms behind the upload
+    expect(s.target).toBe(MIN_WINDOW);
+  });
+
+  test("100 Mbit/s over 50 ms: twice the product, more than the old fixed 512 KiB", () => {
+    const { s, roundTrip } = sizer();
+    roundTrip(0, 50);
+    roundTrip(625_000, 50);
+    expect(s.target).toBe(1_250_000);
+    expect(s.target).toBeGreaterThan(INITIAL_WINDOW);
+  });
+
+  test("window-limited on a long link, the window doubles each round trip until the cap", () => {
+    const { s, roundTrip } = sizer();
+    roundTrip(0, 200);
+    let w = 64 * 1024;
+    for (let i = 0; i < 10; i++) {
+      roundTrip(w, 200); // all the credit, every round trip: the link could take more
+      expect(s.target).toBe(Math.min(MAX_WINDOW, 2 * w));
+      w = s.target;
+    }
+    expect(s.target).toBe(MAX_WINDOW);
+  });
+
+  test("on loopback the round trip counts as 2 ms, so a fast stream keeps a window it can fill", () => {
+    const { s, roundTrip } = sizer();
+    roundTrip(0, 0.05);
+    roundTrip(100_000, 0.5); // 200 MB/s
+    expect(s.target).toBe(800_000);
+  });
+
+  test("one probe in flight, spaced while DATA flows; a stale or foreign PONG is ignored", () => {
+    const { s, advance } = sizer();
+    const first = s.onData(10);
+    expect(first).not.toBeNull();
+    expect(s.onData(10)).toBeNull(); // one in flight
+    expect(s.onProbeAnswered(12345)).toBeNull();
+    advance(1);
+    expect(s.onProbeAnswered(probeSentAt(first!)!)).toBe(1);
+    expect(s.onData(10)).toBeNull(); // too soon after the last
+    advance(30);
+    expect(s.onData(10)).not.toBeNull();
+  });
+
+  test("probe values are negative, heartbeat timestamps are not: a PONG says which it answers", () => {
+    expect(probeSentAt(probeOpaque(0))).toBe(0);
+    expect(probeSentAt(probeOpaque(1234.5))).toBe(1234.5);
+    expect(probeSentAt(Date.now())).toBeNull();
+    expect(probeSentAt(0)).toBeNull();
+  });
+});
