@@ -26,12 +26,29 @@ describe("RecvWindow", () => {
     expect(w.receive(32 * 1024 + 1)).toBe(false); // the peer now holds exactly the new window
   });
 
-  test("a larger target grants the difference at the next read", () => {
-    let target = 64 * 1024;
-    const w = new RecvWindow(() => target, 64 * 1024);
-    w.receive(1000);
-    target = 1024 * 1024;
-    expect(w.consume(1000)).toBe(1024 * 1024 - 64 * 1024 + 1000);
-    expect(w.receive(1024 * 1024)).toBe(true);
+  test("withheld credit comes back when the target rises again, and credit returned never exceeds bytes consumed", () => {
+    let target = 512 * 1024;
+    const w = new RecvWindow(() => target, 512 * 1024);
+    let consumed = 0;
+    let returned = 0;
+    let credit = 512 * 1024; // what the peer may still send, as it sees it
+    // A stream whose target moves between the smallest and the initial window while DATA flows and is read.
+    for (let i = 0; i < 2000; i++) {
+      if (i % 97 === 0) target = [32 * 1024, 512 * 1024, 100_000, 48 * 1024][(i / 97) % 4]!;
+      const n = Math.min(credit, 1 + ((i * 7919) % 20_000));
+      if (n > 0) {
+        expect(w.receive(n)).toBe(true);
+        credit -= n;
+        const inc = w.consume(n);
+        consumed += n;
+        returned += inc;
+        credit += inc;
+      }
+      expect(returned).toBeLessThanOrEqual(consumed);
+      expect(credit).toBeLessThanOrEqual(512 * 1024);
+    }
+    target = 512 * 1024;
+    w.receive(credit);
+    expect(w.consume(credit)).toBe(512 * 1024); // back to the whole initial window
   });
 });

@@ -3,8 +3,13 @@ import { INITIAL_WINDOW } from "./messages.ts";
 
 /** Smallest window: a few frames' worth, so a slow link never stalls a stream on one round trip per frame. */
 export const MIN_WINDOW = 32 * 1024;
-/** Largest window: bounds what one stream may leave in the receiver's memory (100 Mbit/s × 160 ms, doubled). */
-export const MAX_WINDOW = 4 * 1024 * 1024;
+/**
+ * Largest window: the protocol's initial one. A receiver only withholds credit and gives withheld credit back, so the
+ * WINDOW_UPDATE increments of a stream never add up to more than the bytes its reader consumed: credit returned stays
+ * an acknowledgement of bytes delivered (what a resumable answer may forget, docs/protocol.md "Resume"), and memory
+ * stays bounded by streams × 512 KiB as before.
+ */
+export const MAX_WINDOW = INITIAL_WINDOW;
 /**
  * Round trips shorter than this count as this: on loopback the "delay" is the two event loops' turns, which a window
  * sized to a 0.1 ms ping would starve (a 200 MB/s stream needs its credit back within one turn).
