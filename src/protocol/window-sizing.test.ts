@@ -1,5 +1,8 @@
 // Window sizing: twice the measured bandwidth-delay product within bounds, probes told apart from heartbeats.
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { decode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { MAX_WINDOW, MIN_WINDOW, WindowSizer, probeOpaque, probeSentAt } from "./window-sizing.ts";
 
@@ -85,4 +88,21 @@ describe("WindowSizer", () => {
     expect(probeSentAt(Date.now())).toBeNull();
     expect(probeSentAt(0)).toBeNull();
   });
+});
+
+test("the probe fixtures in docs/protocol.md decode to what their captions say", () => {
+  const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
+  const section = md.slice(md.indexOf("## Scheduling"), md.indexOf("## Going away"));
+  const lines = /```\n([\s\S]*?)```/.exec(section)![1]!.trimEnd().split("\n");
+  const seen: (number | null)[] = [];
+  for (let i = 0; i < lines.length; i += 2) {
+    const wire = /^PING:\s+(.*)$/.exec(lines[i]!)![1]!;
+    const f = decode(new Uint8Array(Buffer.from(wire.replace(/\s+/g, ""), "hex")));
+    if (f.type !== "PING") throw new Error(`${wire} is not a PING`);
+    const value = new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0);
+    seen.push(probeSentAt(value));
+    if (probeSentAt(value) === null) expect(lines[i + 1]).toContain(`heartbeat sent at ${value}`);
+  }
+  expect(seen).toEqual([1234.5, null]);
+  expect(lines[1]).toContain("performance.now() = 1234.5");
 });
