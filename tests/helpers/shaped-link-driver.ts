@@ -1,4 +1,4 @@
-// Inside a private user + network namespace: a relay here, an agent and a fake upstream in a second namespace behind a veth whose relay→agent side is rate-limited (tbf); measures a chat's time to first token without and with a 20 MB upload on the same tunnel, and prints JSON.
+// Inside a private user + network namespace: a relay here, an agent and fake upstreams in a second namespace behind a veth rate-limited both ways (tbf); measures a chat's time to first token alone, beside a 20 MB upload and beside a long fast answer on the same tunnel, and prints JSON.
 //
 //   unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' bun tests/helpers/shaped-link-driver.ts RATE TOKEN_DELAY_MS
 export {}; // a module: top-level await, and its own scope
@@ -28,18 +28,26 @@ run(["ip", "addr", "add", "10.77.0.1/24", "dev", "c2l-relay"]);
 run(["ip", "link", "set", "c2l-relay", "up"]);
 run(inB(["ip", "addr", "add", "10.77.0.2/24", "dev", "c2l-agent"]));
 run(inB(["ip", "link", "set", "c2l-agent", "up"]));
-// The relay→agent direction is the slow one: what a request's head and an upload's body cross.
+// Both directions are slow: relay→agent carries a request's head and an upload's body, agent→relay the answers.
 run(["tc", "qdisc", "add", "dev", "c2l-relay", "root", "tbf", "rate", rate, "burst", "16kb", "latency", "30ms"]);
+run(inB(["tc", "qdisc", "add", "dev", "c2l-agent", "root", "tbf", "rate", rate, "burst", "16kb", "latency", "30ms"]));
 
-const fake = Bun.spawn(inB([BUN, join(REPO, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "3", "--delay-ms", delayArg]), { stdout: "pipe", stderr: "inherit" });
-let fakeOut = "";
-const fakeReader = fake.stdout.getReader();
-while (!/listening url=(\S+)/.test(fakeOut)) {
-  const { value, done } = await fakeReader.read();
-  if (done) throw new Error(`fake upstream did not start: ${fakeOut}`);
-  fakeOut += new TextDecoder().decode(value);
+/** A fake upstream in the agent's namespace; resolves with it and its URL. */
+async function fakeInB(args: string[]) {
+  const proc = Bun.spawn(inB([BUN, join(REPO, "tests/helpers/fake-ollama.ts"), "--port", "0", ...args]), { stdout: "pipe", stderr: "inherit" });
+  let out = "";
+  const reader = proc.stdout.getReader();
+  while (!/listening url=(\S+)/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`fake upstream did not start: ${out}`);
+    out += new TextDecoder().decode(value);
+  }
+  return { proc, url: /listening url=(\S+)/.exec(out)![1]! };
 }
-const fakeUrl = /listening url=(\S+)/.exec(fakeOut)![1]!;
+// The chat's model thinks before its first token; the bulk model streams as fast as it can (a long answer, a download).
+const fake = await fakeInB(["--tokens", "3", "--delay-ms", delayArg]);
+const bulk = await fakeInB(["--tokens", "3", "--models", "bulk:latest"]);
+const fakeUrl = fake.url;
 
 // Heartbeats slower than the tests' default: an old session would otherwise die of a late PONG, not show the delay.
 const relay = await startRelayProc(relayToml({ listen: "10.77.0.1:0" }).replace('interval = "300ms"\ntolerance = "1200ms"', 'interval = "1s"\ntolerance = "20s"'));
@@ -49,7 +57,7 @@ writeFileSync(wrapper, `#!/bin/sh\nexec nsenter -t ${pid} -n ${BUN} ${join(REPO,
 chmodSync(wrapper, 0o755);
 const daemon = await startDaemon({
   binary: wrapper,
-  config: daemonToml({ upstream: fakeUrl, relayUrl: `ws://10.77.0.1:${relay.port}/agent`, tunnel: "allow_model_management = true\n", heartbeat: ["1s", "20s"] }),
+  config: daemonToml({ upstream: fakeUrl, relayUrl: `ws://10.77.0.1:${relay.port}/agent`, tunnel: "allow_model_management = true\n", heartbeat: ["1s", "20s"] }) + `[[upstreams]]\nname = "bulk"\nurl = "${bulk.url}"\n`,
   env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
 });
 const result: Record<string, unknown> = { rate, tokenDelayMs: Number(delayArg) };
@@ -102,12 +110,37 @@ try {
   const uploadedBeforeAbort = uploaded;
   abort.abort();
   Object.assign(result, { unloaded, loaded, unloadedMs: median(unloaded), loadedMs: median(loaded), uploadedMiB: +(uploadedBeforeAbort / 1048576).toFixed(1), upload: await upload });
+  // A long answer streaming as fast as the agent→relay link takes it (~20 MB of NDJSON), and the chat beside it.
+  const stopBulk = new AbortController();
+  let downloaded = 0;
+  const download = fetch(`${base}/api/generate`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ model: "bulk:latest", prompt: "everything", stream: true, options: { num_predict: 300_000 } }),
+    signal: stopBulk.signal,
+  }).then(
+    async (r) => {
+      for (const reader = r.body!.getReader(); ; ) {
+        const { value, done } = await reader.read();
+        if (done) return `ended after ${downloaded} bytes`;
+        downloaded += value.length;
+      }
+    },
+    (e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`),
+  ).catch((e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`));
+  await Bun.sleep(3000);
+  const beside: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) beside.push(await chat());
+  const downloadedBeforeAbort = downloaded;
+  stopBulk.abort();
+  Object.assign(result, { besideDownload: beside, besideDownloadMs: median(beside), downloadedMiB: +(downloadedBeforeAbort / 1048576).toFixed(1), download: await download });
 } catch (e) {
   result.error = e instanceof Error ? e.message : String(e);
 } finally {
   await daemon.stop();
   await relay.stop();
-  fake.kill();
+  fake.proc.kill();
+  bulk.proc.kill();
   holder.kill();
   cleanup(dir);
   removeHome(daemon.home);
