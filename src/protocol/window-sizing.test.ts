@@ -4,69 +4,95 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
-import { MAX_WINDOW, MIN_WINDOW, WindowSizer, probeOpaque, probeSentAt } from "./window-sizing.ts";
+import { MIN_WINDOW, WindowSizer, probeOpaque, probeSentAt } from "./window-sizing.ts";
 
-/** A sizer on a manual clock, and a helper that receives `bytes` over one probe round trip of `rttMs`. */
+/** A sizer on a manual clock: idle round trips, and DATA arriving at a rate (one frame per `frameMs`). */
 function sizer() {
   let t = 1000;
   const s = new WindowSizer(() => t);
-  const roundTrip = (bytes: number, rttMs: number) => {
+  /** One probe answered after `ms`, nothing received meanwhile. */
+  const roundTrip = (ms: number) => {
     const opaque = s.probe();
     expect(opaque).not.toBeNull();
-    s.onData(bytes);
-    t += rttMs;
-    s.onProbeAnswered(probeSentAt(opaque!)!);
+    t += ms;
+    return s.onProbeAnswered(probeSentAt(opaque!)!);
   };
-  return { s, roundTrip, advance: (ms: number) => (t += ms) };
+  /** `bytesPerMs` for `ms`, in frames every `frameMs`; probes it asks for are answered after `probeRttMs`. */
+  const deliver = (bytesPerMs: number, ms: number, frameMs = 1, probeRttMs = 0) => {
+    let pending: { opaque: number; at: number } | null = null;
+    for (let e = 0; e < ms; e += frameMs) {
+      t += frameMs;
+      if (pending && t >= pending.at) {
+        s.onProbeAnswered(probeSentAt(pending.opaque)!);
+        pending = null;
+      }
+      const p = s.onData(bytesPerMs * frameMs);
+      if (p !== null && probeRttMs > 0) pending = { opaque: p, at: t + probeRttMs };
+      else if (p !== null) s.onProbeAnswered(probeSentAt(p)!);
+    }
+  };
+  return { s, roundTrip, deliver, advance: (ms: number) => (t += ms) };
 }
 
 describe("WindowSizer", () => {
-  test("until it has measured, the window is the protocol's initial one", () => {
+  test("until it has measured both a delay and a rate, the window is the protocol's initial one", () => {
     const { s, roundTrip } = sizer();
     expect(s.target).toBe(INITIAL_WINDOW);
-    roundTrip(0, 5); // an idle round trip: a delay, but no rate yet
+    expect(roundTrip(5)).toBe(5);
     expect(s.minRttMs).toBe(5);
     expect(s.target).toBe(INITIAL_WINDOW);
   });
 
   test("a 4 Mbit/s link with our own queue on it: the smallest window, not the queue's round trip", () => {
-    const { s, roundTrip } = sizer();
-    roundTrip(0, 1); // idle: 1 ms
-    roundTrip(50_000, 100); // loaded: 500 KB/s, the probe waited 100 ms behind the upload
+    const { s, roundTrip, deliver } = sizer();
+    roundTrip(0.2); // idle
+    deliver(500, 1000, 1, 100); // 500 KB/s; each probe waits 100 ms behind the upload
+    expect(s.target).toBe(MIN_WINDOW);
+  });
+
+  test("a shaped link's bursts are not its rate: 16 KB at once, then the bucket's pace", () => {
+    const { s, roundTrip, deliver, advance } = sizer();
+    roundTrip(0.2);
+    for (let i = 0; i < 20; i++) {
+      deliver(16_000, 1); // a burst at the wire's speed
+      advance(31); // then the token bucket refills
+    }
     expect(s.target).toBe(MIN_WINDOW);
   });
 
   test("10 Mbit/s over 20 ms: twice the product", () => {
-    const { s, roundTrip } = sizer();
-    roundTrip(0, 20);
-    roundTrip(25_000, 20); // 1.25 MB/s
-    expect(s.target).toBe(50_000);
+    const { s, roundTrip, deliver } = sizer();
+    roundTrip(20);
+    deliver(1250, 500, 1, 20);
+    expect(s.target).toBeGreaterThan(0.9 * 50_000);
+    expect(s.target).toBeLessThan(1.1 * 50_000);
   });
 
   test("100 Mbit/s over 50 ms: capped at the initial window, so credit returned never exceeds bytes consumed", () => {
-    const { s, roundTrip } = sizer();
-    roundTrip(0, 50);
-    roundTrip(625_000, 50);
+    const { s, roundTrip, deliver } = sizer();
+    roundTrip(50);
+    deliver(12_500, 500, 1, 50);
     expect(s.target).toBe(INITIAL_WINDOW);
   });
 
-  test("window-limited on a long link, the window doubles each round trip until the cap", () => {
-    const { s, roundTrip } = sizer();
-    roundTrip(0, 200);
-    let w = MIN_WINDOW;
-    for (let i = 0; i < 5; i++) {
-      roundTrip(w, 200); // all the credit, every round trip: the link could take more
-      expect(s.target).toBe(Math.min(MAX_WINDOW, 2 * w));
-      w = s.target;
-    }
-    expect(s.target).toBe(MAX_WINDOW);
+  test("on loopback the round trip counts as 2 ms, so a fast stream keeps a window it can fill", () => {
+    const { s, roundTrip, deliver } = sizer();
+    roundTrip(0.05);
+    deliver(50_000, 200); // 50 MB/s: 0.05 ms would make the window 5 KB, 2 ms makes it 200 KB
+    expect(s.target).toBeGreaterThan(0.9 * 200_000);
+    expect(s.target).toBeLessThan(1.1 * 200_000);
   });
 
-  test("on loopback the round trip counts as 2 ms, so a fast stream keeps a window it can fill", () => {
-    const { s, roundTrip } = sizer();
-    roundTrip(0, 0.05);
-    roundTrip(25_000, 0.5); // 50 MB/s: 0.05 ms would make it 5 KB, 2 ms makes it 200 KB
-    expect(s.target).toBe(200_000);
+  test("the rate is the highest of the last 3 s: a quiet moment does not shrink the window, a quiet link does", () => {
+    const { s, roundTrip, deliver, advance } = sizer();
+    roundTrip(1);
+    deliver(50_000, 200);
+    const busy = s.target;
+    deliver(100, 500); // a lull
+    expect(s.target).toBe(busy);
+    advance(4000);
+    deliver(100, 500); // only slow traffic for longer than the memory
+    expect(s.target).toBe(MIN_WINDOW);
   });
 
   test("one probe in flight, spaced while DATA flows; a stale or foreign PONG is ignored", () => {
@@ -78,7 +104,7 @@ describe("WindowSizer", () => {
     advance(1);
     expect(s.onProbeAnswered(probeSentAt(first!)!)).toBe(1);
     expect(s.onData(10)).toBeNull(); // too soon after the last
-    advance(30);
+    advance(100);
     expect(s.onData(10)).not.toBeNull();
   });
 

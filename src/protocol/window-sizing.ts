@@ -2,7 +2,7 @@
 import { INITIAL_WINDOW } from "./messages.ts";
 
 /** Smallest window: a few frames' worth, so a slow link never stalls a stream on one round trip per frame. */
-export const MIN_WINDOW = 32 * 1024;
+export const MIN_WINDOW = 16 * 1024;
 /**
  * Largest window: the protocol's initial one. A receiver only withholds credit and gives withheld credit back, so the
  * WINDOW_UPDATE increments of a stream never add up to more than the bytes its reader consumed: credit returned stays
@@ -17,8 +17,13 @@ export const MAX_WINDOW = INITIAL_WINDOW;
 const RTT_FLOOR_MS = 2;
 /** Delivery-rate samples are remembered this long: the window follows the link, not one quiet moment. */
 const RATE_MEMORY_MS = 3000;
-/** At most one probe in flight, and no more often than this while DATA flows. */
-const PROBE_INTERVAL_MS = 25;
+/**
+ * Each rate sample is the bytes received over at least this long: a shaped link delivers in bursts (a token bucket's
+ * burst at the wire's speed), and a sample over a burst would take it for the link's rate.
+ */
+const RATE_BIN_MS = 50;
+/** At most one probe in flight, and no more often than this while DATA flows (ten a second per busy session at most). */
+const PROBE_INTERVAL_MS = 100;
 
 /**
  * Probe PINGs carry a negative opaque value (−1 − the prober's performance.now()): every peer echoes a PING's opaque
@@ -37,8 +42,9 @@ export class WindowSizer {
   target = INITIAL_WINDOW;
   /** Smallest probe round trip seen (the link's delay without our own queue), ms. */
   minRttMs = Infinity;
-  private received = 0;
-  private outstanding: { sentAt: number; received: number } | null = null;
+  private binStart = -1;
+  private binBytes = 0;
+  private outstanding: { sentAt: number } | null = null;
   private lastProbe = -Infinity;
   private rates: { at: number; bytesPerMs: number }[] = [];
 
@@ -46,7 +52,14 @@ export class WindowSizer {
 
   /** Counts received DATA bytes; returns the opaque value of a probe PING to send now, or null. */
   onData(n: number): number | null {
-    this.received += n;
+    const t = this.now();
+    if (this.binStart < 0) this.binStart = t;
+    this.binBytes += n;
+    if (t - this.binStart >= RATE_BIN_MS) {
+      this.addRate(this.binBytes / (t - this.binStart), t);
+      this.binStart = t;
+      this.binBytes = 0;
+    }
     return this.outstanding ? null : this.probe(false);
   }
 
@@ -56,28 +69,35 @@ export class WindowSizer {
     const t = this.now();
     if (!force && t - this.lastProbe < PROBE_INTERVAL_MS) return null;
     this.lastProbe = t;
-    this.outstanding = { sentAt: t, received: this.received };
+    this.outstanding = { sentAt: t };
     return probeOpaque(t);
   }
 
-  /** A probe came back: one round-trip sample, and the delivery rate over it. Returns the round trip, ms. */
+  /** A probe came back: one round-trip sample. Returns the round trip, ms (null for a stale or foreign one). */
   onProbeAnswered(sentAt: number): number | null {
     const p = this.outstanding;
-    if (!p || p.sentAt !== sentAt) return null; // not ours, or a stale one
+    if (!p || p.sentAt !== sentAt) return null;
     this.outstanding = null;
-    const t = this.now();
-    const rtt = Math.max(0.001, t - sentAt);
-    if (rtt < this.minRttMs) this.minRttMs = rtt;
-    const bytes = this.received - p.received;
-    // A round trip with nothing received says nothing about the rate: the window stays as it is.
-    if (bytes > 0) {
-      this.rates.push({ at: t, bytesPerMs: bytes / rtt });
-      while (this.rates.length > 1 && t - this.rates[0]!.at > RATE_MEMORY_MS) this.rates.shift();
-      let max = 0;
-      for (const r of this.rates) if (r.bytesPerMs > max) max = r.bytesPerMs;
-      const bdp = max * Math.max(RTT_FLOOR_MS, this.minRttMs);
-      this.target = Math.round(Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, 2 * bdp)));
+    const rtt = Math.max(0.001, this.now() - sentAt);
+    if (rtt < this.minRttMs) {
+      this.minRttMs = rtt;
+      this.resize();
     }
     return rtt;
+  }
+
+  private addRate(bytesPerMs: number, t: number): void {
+    this.rates.push({ at: t, bytesPerMs });
+    while (this.rates.length > 1 && t - this.rates[0]!.at > RATE_MEMORY_MS) this.rates.shift();
+    this.resize();
+  }
+
+  /** Twice rate × delay, once both are known; before that, the initial window. */
+  private resize(): void {
+    if (!this.rates.length || this.minRttMs === Infinity) return;
+    let max = 0;
+    for (const r of this.rates) if (r.bytesPerMs > max) max = r.bytesPerMs;
+    const bdp = max * Math.max(RTT_FLOOR_MS, this.minRttMs);
+    this.target = Math.round(Math.min(MAX_WINDOW, Math.max(MIN_WINDOW, 2 * bdp)));
   }
 }
