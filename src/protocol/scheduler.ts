@@ -47,7 +47,8 @@ export class FrameScheduler {
   /** Adds one encoded frame of `stream` (0 for control frames). */
   push(bytes: Uint8Array, stream: number): void {
     const type = bytes[0]!;
-    const q = stream ? this.queues.get(stream) : undefined;
+    // Most of the time no stream has anything queued: no lookup then.
+    const q = stream && this.queues.size ? this.queues.get(stream) : undefined;
     if (type === DATA) {
       // Nothing competing and the transport keeping up: the frame leaves in order with everything else (the hot path).
       if (!q && !this.blocked && !this.ring.length) this.urgent.push(bytes);

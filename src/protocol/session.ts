@@ -284,28 +284,33 @@ export class Session {
   /** Writes frames as messages: small ones together in BATCHes (when the peer reads them), big ones alone. */
   private emit(frames: Uint8Array[]): void {
     const sink = this.opts.sink;
-    if (!this.opts.batch) {
+    if (!this.opts.batch || frames.length === 1) {
       for (const f of frames) if (!this.closedInfo) sink.send(f);
       return;
     }
-    let group: Uint8Array[] = [];
+    let from = 0;
     let size = 0;
-    const out = () => {
-      if (group.length && !this.closedInfo) sink.send(group.length === 1 ? group[0]! : encodeBatch(group));
-      group = [];
-      size = 0;
-    };
-    for (const f of frames) {
-      if (f.length >= BATCH_ITEM_MAX) {
-        out();
-        if (!this.closedInfo) sink.send(f);
-        continue;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      if (f.length >= BATCH_ITEM_MAX || size + 4 + f.length > MAX_BATCH) {
+        this.sendGroup(frames, from, i);
+        from = i;
+        size = 0;
+        if (f.length >= BATCH_ITEM_MAX) {
+          if (!this.closedInfo) sink.send(f);
+          from = i + 1;
+          continue;
+        }
       }
-      if (size + 4 + f.length > MAX_BATCH) out();
-      group.push(f);
       size += 4 + f.length;
     }
-    out();
+    this.sendGroup(frames, from, frames.length);
+  }
+
+  /** frames[from, to) as one message: the frame itself when alone, else a BATCH. */
+  private sendGroup(frames: Uint8Array[], from: number, to: number): void {
+    if (to <= from || this.closedInfo) return;
+    this.opts.sink.send(to - from === 1 ? frames[from]! : encodeBatch(from === 0 && to === frames.length ? frames : frames.slice(from, to)));
   }
 
   private ping(opaqueValue: number): void {
