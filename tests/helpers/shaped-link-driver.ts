@@ -104,7 +104,7 @@ try {
     (e: Error) => (abort.signal.aborted ? "aborted" : `failed: ${e.message}`),
   );
   // Past the start of the upload: its first window drains, and the session's windows settle on the link.
-  await Bun.sleep(3000);
+  await Bun.sleep(2000);
   const loaded: number[] = [];
   for (let i = 0; i < SAMPLES; i++) loaded.push(await chat());
   const uploadedBeforeAbort = uploaded;
@@ -128,7 +128,7 @@ try {
     },
     (e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`),
   ).catch((e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`));
-  await Bun.sleep(3000);
+  await Bun.sleep(2000);
   const beside: number[] = [];
   for (let i = 0; i < SAMPLES; i++) beside.push(await chat());
   const downloadedBeforeAbort = downloaded;
