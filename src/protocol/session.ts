@@ -1,15 +1,20 @@
-// A multiplexed tunnel session over any binary message transport: streams, heartbeats, go-away, and fetch-style helpers.
-import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
+// A multiplexed tunnel session over any binary message transport: frames, streams, credit, heartbeats, go-away (HTTP over a stream is http-over-stream.ts).
 import { realClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
-import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type HeaderList, type RequestHead, type ResponseHead } from "./messages.ts";
-
-export { CLOSE_CODES };
+import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type RequestHead } from "./messages.ts";
+import { BACKLOG_MARK, FrameScheduler } from "./scheduler.ts";
 import { Stream, StreamError } from "./stream.ts";
+import { probeSentAt, WindowSizer } from "./window-sizing.ts";
 
 /** Where the session writes frames and how it ends the underlying connection. */
 export interface FrameSink {
   send(bytes: Uint8Array): void;
+  /**
+   * Bytes the transport holds that it has not handed to the kernel yet. With it, DATA beyond BACKLOG_MARK waits in the
+   * session's per-stream queues (scheduler.ts), where a head or a token line can pass it; call Session.drained() when
+   * the transport drains, or the session looks again a millisecond later.
+   */
+  backlog?(): number;
   /** WebSocket close code and reason (4000 + a stable code, see docs/protocol.md). */
   close(code: number, reason: string): void;
 }
@@ -32,6 +37,7 @@ export interface SessionOptions {
   toleranceMs?: number;
   /** Streams accepted from the peer at once; more are refused with RESET refused. */
   maxStreams?: number;
+  /** A fixed receive window per stream; without it, windows follow the measured bandwidth-delay product (window-sizing.ts). */
   window?: number;
   /** Agent: each stream the relay opens. */
   onStream?: (s: Stream) => void;
@@ -48,7 +54,6 @@ export interface SessionOptions {
 
 /** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
 const BATCH_ITEM_MAX = 16 * 1024;
-
 
 export class Session {
   readonly role: "relay" | "agent";
@@ -69,10 +74,12 @@ export class Session {
   private drainResolve: (() => void) | null = null;
   /** Round-trip time of the last answered PING, ms. */
   rttMs: number | null = null;
-  /** Encoded frames waiting for the end of this turn of the event loop (batch mode only). */
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
+  /** Encoded frames not yet handed to the transport: control first, DATA fairly across streams (scheduler.ts). */
+  private readonly sched = new FrameScheduler();
   private flushScheduled = false;
+  private drainPoll: ReturnType<typeof setTimeout> | null = null;
+  /** Null with a fixed window (opts.window). */
+  private readonly sizer: WindowSizer | null;
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -81,6 +88,7 @@ export class Session {
     this.toleranceMs = opts.toleranceMs ?? 15_000;
     this.maxStreams = opts.maxStreams ?? 256;
     this.window = opts.window ?? INITIAL_WINDOW;
+    this.sizer = opts.window === undefined ? new WindowSizer() : null;
     this.lastReceived = this.clock.now();
     this.lastPing = this.clock.now();
     this.schedule();
@@ -130,7 +138,11 @@ export class Session {
         return;
       case "PONG": {
         const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
-        if (Number.isFinite(sent)) this.rttMs = Math.max(0, this.clock.now() - sent);
+        const probe = probeSentAt(sent);
+        if (probe !== null) {
+          const rtt = this.sizer?.onProbeAnswered(probe);
+          if (rtt != null) this.rttMs = rtt;
+        } else if (Number.isFinite(sent)) this.rttMs = Math.max(0, this.clock.now() - sent);
         return;
       }
       case "GO_AWAY":
@@ -151,6 +163,10 @@ export class Session {
         return;
       }
       case "DATA": {
+        if (this.sizer) {
+          const probe = this.sizer.onData(f.data.length);
+          if (probe !== null) this.ping(probe);
+        }
         const s = this.streams.get(f.stream);
         if (s && !s.onData(f.data)) {
           // The peer ignored its credit: one stream's fault, but it breaks the memory bound, so it is fatal.
@@ -187,7 +203,8 @@ export class Session {
   }
 
   private newStream(id: number): Stream {
-    const s = new Stream(id, { sendFrame: (f) => this.sendFrame(f), release: (sid) => this.release(sid) }, this.window);
+    const sizer = this.sizer;
+    const s = new Stream(id, { sendFrame: (f) => this.sendFrame(f), release: (sid) => this.release(sid) }, this.window, sizer ? () => sizer.target : undefined);
     this.streams.set(id, s);
     return s;
   }
@@ -199,24 +216,17 @@ export class Session {
 
   sendFrame(f: Frame): void {
     if (this.closedInfo) return;
-    this.write(encode(f));
+    this.write(encode(f), f.stream);
     // Credit is what the peer's sender waits for: it leaves now (with whatever was queued before it), not a turn later.
     // WELCOME leaves alone and first: the agent reads it as one frame, before it knows that the relay speaks BATCH
     // (a call waiting for this agent may open a stream in the same turn).
     if (f.type === "WINDOW_UPDATE" || f.type === "WELCOME") this.flush();
   }
 
-  /** Every outgoing frame passes here, so order is kept whether or not it is batched. */
-  private write(bytes: Uint8Array): void {
-    if (!this.opts.batch) return this.opts.sink.send(bytes);
-    if (bytes.length >= BATCH_ITEM_MAX) {
-      this.flush();
-      this.opts.sink.send(bytes);
-      return;
-    }
-    if (this.queuedBytes + 4 + bytes.length > MAX_BATCH) this.flush();
-    this.queued.push(bytes);
-    this.queuedBytes += 4 + bytes.length;
+  /** Every outgoing frame passes here and through the scheduler, so a stream's frames keep their order. */
+  private write(bytes: Uint8Array, stream: number): void {
+    this.sched.push(bytes, stream);
+    if (!this.opts.batch || bytes.length >= BATCH_ITEM_MAX) return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the promise jobs of this turn too, so a head and the body parts that follow it share one message.
@@ -227,13 +237,86 @@ export class Session {
     }
   }
 
+  /** The transport drained (Bun's drain event): queued DATA may go on. */
+  drained(): void {
+    if (this.sched.pending) this.flush();
+  }
+
+  /**
+   * Hands the transport what may leave now: every urgent frame, then queued DATA by round robin while the transport's
+   * backlog stays under BACKLOG_MARK. What is left waits for drained() or the next look.
+   */
   private flush(): void {
-    const q = this.queued;
-    if (!q.length) return;
-    this.queued = [];
-    this.queuedBytes = 0;
     if (this.closedInfo) return;
-    this.opts.sink.send(q.length === 1 ? q[0]! : encodeBatch(q));
+    this.emit(this.sched.takeUrgent());
+    const backlog = this.opts.sink.backlog;
+    if (!backlog) {
+      // A transport that cannot say: nothing is held back.
+      for (let f = this.sched.next(); f && !this.closedInfo; f = this.sched.next()) this.emit([f]);
+      return;
+    }
+    for (;;) {
+      if (this.closedInfo) return;
+      if (backlog() >= BACKLOG_MARK) {
+        this.sched.blocked = true;
+        if (this.sched.pending && this.drainPoll === null) {
+          this.drainPoll = setTimeout(() => {
+            this.drainPoll = null;
+            this.flush();
+          }, 1);
+        }
+        return;
+      }
+      const group: Uint8Array[] = [];
+      let bytes = 0;
+      for (let f = this.sched.next(); f; f = bytes < BACKLOG_MARK ? this.sched.next() : null) {
+        group.push(f);
+        bytes += f.length;
+      }
+      if (!group.length) {
+        this.sched.blocked = false;
+        return;
+      }
+      this.emit(group);
+    }
+  }
+
+  /** Writes frames as messages: small ones together in BATCHes (when the peer reads them), big ones alone. */
+  private emit(frames: Uint8Array[]): void {
+    const sink = this.opts.sink;
+    if (!this.opts.batch || frames.length === 1) {
+      for (const f of frames) if (!this.closedInfo) sink.send(f);
+      return;
+    }
+    let from = 0;
+    let size = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      if (f.length >= BATCH_ITEM_MAX || size + 4 + f.length > MAX_BATCH) {
+        this.sendGroup(frames, from, i);
+        from = i;
+        size = 0;
+        if (f.length >= BATCH_ITEM_MAX) {
+          if (!this.closedInfo) sink.send(f);
+          from = i + 1;
+          continue;
+        }
+      }
+      size += 4 + f.length;
+    }
+    this.sendGroup(frames, from, frames.length);
+  }
+
+  /** frames[from, to) as one message: the frame itself when alone, else a BATCH. */
+  private sendGroup(frames: Uint8Array[], from: number, to: number): void {
+    if (to <= from || this.closedInfo) return;
+    this.opts.sink.send(to - from === 1 ? frames[from]! : encodeBatch(from === 0 && to === frames.length ? frames : frames.slice(from, to)));
+  }
+
+  private ping(opaqueValue: number): void {
+    const opaque = new Uint8Array(8);
+    new DataView(opaque.buffer).setFloat64(0, opaqueValue);
+    this.sendFrame({ type: "PING", stream: 0, opaque });
   }
 
   // ---- streams (relay side) ----
@@ -249,7 +332,7 @@ export class Session {
     const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
     this.nextId += 2;
     const s = this.newStream(id);
-    this.write(bytes);
+    this.write(bytes, id);
     return s;
   }
 
@@ -271,9 +354,8 @@ export class Session {
     }
     if (now - this.lastPing >= this.heartbeatMs) {
       this.lastPing = now;
-      const opaque = new Uint8Array(8);
-      new DataView(opaque.buffer).setFloat64(0, now);
-      this.sendFrame({ type: "PING", stream: 0, opaque });
+      // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
+      this.ping(this.sizer?.probe() ?? now);
     }
     this.schedule();
   }
@@ -305,7 +387,8 @@ export class Session {
   close(code: GoAwayCode, reason: string, remote = false): void {
     if (this.closedInfo) return;
     if (!remote && !(this.draining && code === "normal")) this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code, reason } });
-    this.flush();
+    // What is urgent leaves (the GO_AWAY); queued DATA of streams that are failing now does not.
+    this.emit(this.sched.takeUrgent());
     this.opts.sink.close(CLOSE_CODES[code].code, `${code}: ${reason}`.slice(0, 120));
     this.finish({ code, reason, remote });
   }
@@ -315,193 +398,11 @@ export class Session {
     this.closedInfo = info;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     if (this.drainTimer !== null) this.clock.clearTimeout(this.drainTimer);
+    if (this.drainPoll !== null) clearTimeout(this.drainPoll);
     const err = new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote);
     for (const s of [...this.streams.values()]) s.fail(err);
     this.streams.clear();
     this.drainResolve?.();
     this.opts.onClose?.(info);
   }
-}
-
-// ---- fetch mapping ----
-
-/** Never across the tunnel: hop-by-hop headers, and Host and Content-Length, which each side sets for itself. */
-const NOT_ACROSS = new Set<string>([...HOP_BY_HOP, "host", "content-length"]);
-
-/** The headers that cross the tunnel: hop-by-hop ones never do, `also` (lower-case names) neither. */
-export function headerList(h: Headers, also: readonly string[] = []): HeaderList {
-  const out: HeaderList = [];
-  // Headers yields lower-case names.
-  h.forEach((v, k) => {
-    if (!NOT_ACROSS.has(k) && !also.includes(k)) out.push([k, v]);
-  });
-  return out;
-}
-
-/** What forward() needs of a request (a fetch Request fits). */
-export type OutgoingRequest = Pick<Request, "method" | "headers" | "body"> & Partial<Pick<Request, "bytes">>;
-
-/**
- * A body up to this size with a declared length crosses as one buffer on both sides: read whole, sent as DATA + END,
- * handed to the broker sized. Larger or unsized bodies stream (credit windows bound what is in flight).
- */
-export const SMALL_BODY_BYTES = 64 * 1024;
-
-/** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
-export async function forward(
-  session: Session,
-  req: OutgoingRequest,
-  path: string,
-  opts: {
-    signal?: AbortSignal;
-    firstByteTimeoutMs?: number;
-    onStream?: (s: Stream) => void;
-    maxBodyBytes?: number;
-    onBodyTooLarge?: () => void;
-    dropHeaders?: readonly string[];
-    /** The answer's body broke off after its head (reset, session gone): its last bytes, or null to fail the body. */
-    onBreak?: (err: StreamError, head: ResponseHead, lastByte: number) => Uint8Array | null;
-  } = {},
-): Promise<Response> {
-  const headers = headerList(req.headers, opts.dropHeaders);
-  // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
-  const declared = req.body ? req.headers.get("content-length") : null;
-  if (declared !== null && /^\d+$/.test(declared)) headers.push(["content-length", declared]);
-  const s = session.open({ method: req.method, path, headers });
-  opts.onStream?.(s);
-  const onAbort = () => s.reset("cancel", "the client went away");
-  if (opts.signal?.aborted) onAbort();
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
-  // A broken or oversized upload resets the stream inside pump(); the response side then fails.
-  const small = req.body && req.bytes && declared !== null && /^\d+$/.test(declared) && Number(declared) <= SMALL_BODY_BYTES;
-  const sent: Promise<unknown> = !req.body
-    ? Promise.resolve(s.end())
-    : small
-      ? sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge)
-      : s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  try {
-    const head = await (opts.firstByteTimeoutMs
-      ? Promise.race([
-          s.responseHead,
-          new Promise<never>((_, rej) => {
-            void sent.then(() => {
-              if (!s.done) timer = setTimeout(() => rej(new StreamError("timeout", `no response within ${opts.firstByteTimeoutMs} ms`, false)), opts.firstByteTimeoutMs);
-            });
-          }),
-        ])
-      : s.responseHead);
-    const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
-    const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
-    // An answer complete on arrival goes out sized in one write; one still coming streams.
-    const onBreak = opts.onBreak;
-    const body = noBody ? null : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
-    return new Response(body, { status: head.status, headers });
-  } catch (e) {
-    if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
-    opts.signal?.removeEventListener("abort", onAbort);
-    throw e;
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
-
-/** A small body read whole, then sent; a failed read or one over `limit` resets the stream like pump() does. */
-async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLimit?: () => void): Promise<boolean> {
-  let body: Uint8Array;
-  try {
-    body = await bytes;
-  } catch (e) {
-    s.reset("cancel", e instanceof Error ? e.message : String(e));
-    return false;
-  }
-  if (limit && body.length > limit) {
-    onLimit?.();
-    s.reset("refused", `body over ${limit} bytes`);
-    return false;
-  }
-  return s.send(body);
-}
-
-/** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */
-async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayBuffer>> {
-  const parts: Uint8Array[] = [];
-  let seen = 0;
-  for (;;) {
-    const value = await s.next();
-    if (!value) break;
-    if (seen + value.length > length) {
-      s.reset("cancel", `the request body is longer than its declared ${length} bytes`);
-      throw new Error(`the request body is longer than its declared ${length} bytes`);
-    }
-    parts.push(value);
-    seen += value.length;
-  }
-  if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
-  // Usually one DATA frame: its view of the received message is the body, no copy.
-  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
-  return Buffer.concat(parts, length) as Uint8Array<ArrayBuffer>;
-}
-
-/** A head's content-length, -1 when absent; one that is not a plain number fails the stream. */
-function declaredLength(headers: HeaderList): number {
-  const values = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
-  if (values.length === 0) return -1;
-  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw new Error("the request head has an invalid content-length");
-  return Number(values[0]);
-}
-
-/** How serveStream builds the one Request it hands on (the agent builds the broker's request directly, no copy). */
-export interface ServeOptions {
-  /** Scheme and authority of the request's URL (default "http://tunnel.invalid"). */
-  origin?: string;
-  /** The headers the request carries, from the head's. */
-  headers?: (h: HeaderList) => [string, string][];
-}
-
-/** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
-export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>, o: ServeOptions = {}): Promise<void> {
-  const head = s.requestHead!;
-  let res: Response;
-  try {
-    const hasBody = head.method !== "GET" && head.method !== "HEAD";
-    const declared = declaredLength(head.headers);
-    // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
-    // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
-    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readableExactly(declared);
-    const req = new Request(`${o.origin ?? "http://tunnel.invalid"}${head.path}`, {
-      method: head.method,
-      headers: o.headers ? o.headers(head.headers) : head.headers,
-      body,
-      signal: s.signal,
-      // fetch requires duplex for streamed bodies.
-      duplex: "half",
-    } as RequestInit);
-    res = await handler(req, s);
-  } catch (e) {
-    if (s.signal.aborted) return;
-    s.reset("internal", e instanceof Error ? e.message : String(e));
-    return;
-  }
-  await answer(s, res);
-}
-
-/** Streams a handler's Response back as the stream's answer. */
-async function answer(s: Stream, res: Response): Promise<void> {
-  if (s.signal.aborted) {
-    res.body?.cancel().catch(() => {});
-    return;
-  }
-  try {
-    s.respond({ status: res.status, headers: headerList(res.headers) });
-  } catch (e) {
-    // A head the relay would refuse (see encode()) fails this stream, not the session.
-    res.body?.cancel().catch(() => {});
-    s.reset("internal", e instanceof Error ? e.message : String(e));
-    return;
-  }
-  // pump() cancels the body when the stream is reset (client gone), which is what stops the upstream's work.
-  if (res.body) await s.pump(res.body as ReadableStream<Uint8Array>);
-  else s.end();
 }

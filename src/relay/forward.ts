@@ -1,9 +1,9 @@
 // A cloud client's call through a tunnel: the client's credentials and the tunnel's rate, then the request streamed
-// over the agent's session here (src/protocol/session.ts forward()) or, in a cluster, to the node that holds the
+// over the agent's session here (src/protocol/http-over-stream.ts forward()) or, in a cluster, to the node that holds the
 // agent; every refusal in the dialect of the path being called.
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
-import { forward } from "../protocol/session.ts";
+import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
 import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";

@@ -5,7 +5,7 @@ import { parseRelayConfig } from "./config.ts";
 import { hashToken, RelayAuth, subjectTunnelId } from "./auth.ts";
 import { startRelay } from "./server.ts";
 import { connect } from "../tunnel/connector.ts";
-import { serveStream } from "../protocol/session.ts";
+import { serveStream } from "../protocol/http-over-stream.ts";
 
 const ISS = "https://id.test.invalid";
 const AUD = "https://relay.test.invalid";

@@ -13,7 +13,7 @@ import { connectBridge } from "./bridge-v1.ts";
 import { checkPath, sanitize, sanitizedHeaders } from "./filter.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
 import { tunnelMetrics } from "./metrics.ts";
-import { serveStream } from "../protocol/session.ts";
+import { serveStream } from "../protocol/http-over-stream.ts";
 import type { Stream } from "../protocol/stream.ts";
 import { AUTH_CODES, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { agentToken } from "./token.ts";

@@ -41,6 +41,8 @@ export const SYSTEM_TOOLS = {
   script: { package: "bsdutils", usedFor: "running the daemon under a pseudo-terminal (its terminal log format)" },
   unshare: { package: "util-linux", usedFor: "a private network namespace, to use the default ports" },
   ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
+  tc: { package: "iproute2", usedFor: "a rate-limited link (tbf) between two network namespaces" },
+  nsenter: { package: "util-linux", usedFor: "starting processes in the second network namespace of a test" },
   mount: { package: "mount", usedFor: "a tiny full tmpfs in a private mount namespace (disk-full tests)" },
   "redis-server": { package: "redis-server", usedFor: "the Redis the relay cluster's nodes share (Debian's, 7.0)" },
   nginx: { package: "nginx", usedFor: "the reverse-proxy baseline in bench/broker.ts; checking the relay cluster's nginx example" },

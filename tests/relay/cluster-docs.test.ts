@@ -9,7 +9,7 @@ import { freePort } from "../../bench/lib/proc.ts";
 import { nginxPrelude } from "../../bench/lib/peers.ts";
 import { parseRelayConfig, formatIssue } from "../../src/relay/config.ts";
 import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
-import { serveStream } from "../../src/protocol/session.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
 import { connect } from "../../src/tunnel/connector.ts";
 import { BUN, REPO } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";

@@ -14,7 +14,7 @@ import { until } from "../helpers/until.ts";
 import { ADMIN_TOKEN, cleanup } from "../tunnel/helpers.ts";
 import { BOB_KEY, BOB_TOKEN, clusterRedisKeys, startCluster, startClusterNode, writeClusterSecret, type ClusterNode, type TestCluster } from "./cluster-helpers.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
-import { serveStream } from "../../src/protocol/session.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
 import { signRecord } from "../../src/relay/cluster/record-signature.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["redis-server"]);

@@ -13,7 +13,7 @@ import type { DaemonProc } from "../helpers/daemon.ts";
 import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
 import { BOB_KEY, BOB_TOKEN, clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
-import { serveStream } from "../../src/protocol/session.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
 import { TunnelLeases } from "../../src/relay/cluster/leases.ts";
 import { signRecord } from "../../src/relay/cluster/record-signature.ts";
 

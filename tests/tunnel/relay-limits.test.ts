@@ -6,7 +6,7 @@ import { parseRelayConfig } from "../../src/relay/config.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { startRelay, type RelayServer } from "../../src/relay/server.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
-import { serveStream } from "../../src/protocol/session.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
 
 const AGENT = "limits-agent-token-0000";
 const CLIENT = "limits-client-key-0000";

@@ -1,0 +1,186 @@
+// HTTP over one tunnel stream: the relay sends a fetch Request through a stream (forward) and the agent answers one (serveStream).
+import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
+import type { HeaderList, ResponseHead } from "./messages.ts";
+import type { Session } from "./session.ts";
+import { StreamError, type Stream } from "./stream.ts";
+
+/** Never across the tunnel: hop-by-hop headers, and Host and Content-Length, which each side sets for itself. */
+const NOT_ACROSS = new Set<string>([...HOP_BY_HOP, "host", "content-length"]);
+
+/** The headers that cross the tunnel: hop-by-hop ones never do, `also` (lower-case names) neither. */
+export function headerList(h: Headers, also: readonly string[] = []): HeaderList {
+  const out: HeaderList = [];
+  // Headers yields lower-case names.
+  h.forEach((v, k) => {
+    if (!NOT_ACROSS.has(k) && !also.includes(k)) out.push([k, v]);
+  });
+  return out;
+}
+
+/** What forward() needs of a request (a fetch Request fits). */
+export type OutgoingRequest = Pick<Request, "method" | "headers" | "body"> & Partial<Pick<Request, "bytes">>;
+
+/**
+ * A body up to this size with a declared length crosses as one buffer on both sides: read whole, sent as DATA + END,
+ * handed to the broker sized. Larger or unsized bodies stream (credit windows bound what is in flight).
+ */
+export const SMALL_BODY_BYTES = 64 * 1024;
+
+/** Relay side: sends a fetch Request through a new stream and resolves with the streamed Response once the head arrives. */
+export async function forward(
+  session: Session,
+  req: OutgoingRequest,
+  path: string,
+  opts: {
+    signal?: AbortSignal;
+    firstByteTimeoutMs?: number;
+    onStream?: (s: Stream) => void;
+    maxBodyBytes?: number;
+    onBodyTooLarge?: () => void;
+    dropHeaders?: readonly string[];
+    /** The answer's body broke off after its head (reset, session gone): its last bytes, or null to fail the body. */
+    onBreak?: (err: StreamError, head: ResponseHead, lastByte: number) => Uint8Array | null;
+  } = {},
+): Promise<Response> {
+  const headers = headerList(req.headers, opts.dropHeaders);
+  // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
+  const declared = req.body ? req.headers.get("content-length") : null;
+  if (declared !== null && /^\d+$/.test(declared)) headers.push(["content-length", declared]);
+  const s = session.open({ method: req.method, path, headers });
+  opts.onStream?.(s);
+  const onAbort = () => s.reset("cancel", "the client went away");
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
+  // A broken or oversized upload resets the stream inside pump(); the response side then fails.
+  const small = req.body && req.bytes && declared !== null && /^\d+$/.test(declared) && Number(declared) <= SMALL_BODY_BYTES;
+  const sent: Promise<unknown> = !req.body
+    ? Promise.resolve(s.end())
+    : small
+      ? sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge)
+      : s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  try {
+    const head = await (opts.firstByteTimeoutMs
+      ? Promise.race([
+          s.responseHead,
+          new Promise<never>((_, rej) => {
+            void sent.then(() => {
+              if (!s.done) timer = setTimeout(() => rej(new StreamError("timeout", `no response within ${opts.firstByteTimeoutMs} ms`, false)), opts.firstByteTimeoutMs);
+            });
+          }),
+        ])
+      : s.responseHead);
+    const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
+    const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
+    // An answer complete on arrival goes out sized in one write; one still coming streams.
+    const onBreak = opts.onBreak;
+    const body = noBody ? null : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
+    return new Response(body, { status: head.status, headers });
+  } catch (e) {
+    if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
+    opts.signal?.removeEventListener("abort", onAbort);
+    throw e;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/** A small body read whole, then sent; a failed read or one over `limit` resets the stream like pump() does. */
+async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLimit?: () => void): Promise<boolean> {
+  let body: Uint8Array;
+  try {
+    body = await bytes;
+  } catch (e) {
+    s.reset("cancel", e instanceof Error ? e.message : String(e));
+    return false;
+  }
+  if (limit && body.length > limit) {
+    onLimit?.();
+    s.reset("refused", `body over ${limit} bytes`);
+    return false;
+  }
+  return s.send(body);
+}
+
+/** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */
+async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayBuffer>> {
+  const parts: Uint8Array[] = [];
+  let seen = 0;
+  for (;;) {
+    const value = await s.next();
+    if (!value) break;
+    if (seen + value.length > length) {
+      s.reset("cancel", `the request body is longer than its declared ${length} bytes`);
+      throw new Error(`the request body is longer than its declared ${length} bytes`);
+    }
+    parts.push(value);
+    seen += value.length;
+  }
+  if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
+  // Usually one DATA frame: its view of the received message is the body, no copy.
+  if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
+  return Buffer.concat(parts, length) as Uint8Array<ArrayBuffer>;
+}
+
+/** A head's content-length, -1 when absent; one that is not a plain number fails the stream. */
+function declaredLength(headers: HeaderList): number {
+  const values = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
+  if (values.length === 0) return -1;
+  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw new Error("the request head has an invalid content-length");
+  return Number(values[0]);
+}
+
+/** How serveStream builds the one Request it hands on (the agent builds the broker's request directly, no copy). */
+export interface ServeOptions {
+  /** Scheme and authority of the request's URL (default "http://tunnel.invalid"). */
+  origin?: string;
+  /** The headers the request carries, from the head's. */
+  headers?: (h: HeaderList) => [string, string][];
+}
+
+/** Agent side: turns an incoming stream into a fetch Request, runs the handler and streams its Response back. */
+export async function serveStream(s: Stream, handler: (req: Request, s: Stream) => Promise<Response>, o: ServeOptions = {}): Promise<void> {
+  const head = s.requestHead!;
+  let res: Response;
+  try {
+    const hasBody = head.method !== "GET" && head.method !== "HEAD";
+    const declared = declaredLength(head.headers);
+    // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
+    // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
+    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readableExactly(declared);
+    const req = new Request(`${o.origin ?? "http://tunnel.invalid"}${head.path}`, {
+      method: head.method,
+      headers: o.headers ? o.headers(head.headers) : head.headers,
+      body,
+      signal: s.signal,
+      // fetch requires duplex for streamed bodies.
+      duplex: "half",
+    } as RequestInit);
+    res = await handler(req, s);
+  } catch (e) {
+    if (s.signal.aborted) return;
+    s.reset("internal", e instanceof Error ? e.message : String(e));
+    return;
+  }
+  await answer(s, res);
+}
+
+/** Streams a handler's Response back as the stream's answer. */
+async function answer(s: Stream, res: Response): Promise<void> {
+  if (s.signal.aborted) {
+    res.body?.cancel().catch(() => {});
+    return;
+  }
+  try {
+    s.respond({ status: res.status, headers: headerList(res.headers) });
+  } catch (e) {
+    // A head the relay would refuse (see encode()) fails this stream, not the session.
+    res.body?.cancel().catch(() => {});
+    s.reset("internal", e instanceof Error ? e.message : String(e));
+    return;
+  }
+  // pump() cancels the body when the stream is reset (client gone), which is what stops the upstream's work.
+  if (res.body) await s.pump(res.body as ReadableStream<Uint8Array>);
+  else s.end();
+}
