@@ -1,6 +1,6 @@
 // Benchmark: what the gateway costs and how fair its queue is, side by side in one run.
 //
-//   bun bench/gateway.ts [--quick] [--before COMMIT]
+//   bun bench/gateway.ts [--quick] [--rounds N] [--before COMMIT]
 //
 // (a) small requests (wrk, fixed connections and one connection) to the fake Ollama direct, through a plain broker, and
 //     through a broker with the gateway in use (require_key = "always", a key with rpm and model list, max_parallel on
@@ -11,10 +11,10 @@
 // (c) the gateway of an earlier commit (--before, default 8df390f: the main before issue 21's model checks), run from
 //     that commit's tree beside today's in the same rounds, so "CPU per request, now / before" compares like with like.
 // Prints a markdown table and writes it to bench/results/gateway.md. Medians over the rounds.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { removeHome, startDaemon, type DaemonProc } from "../tests/helpers/daemon.ts";
+import { beforeArg, beforeTree } from "./lib/before-tree.ts";
 import { cpuMs, memMb, spawnListening } from "./lib/proc.ts";
 import { median } from "./lib/stats.ts";
 import { wrk, type WrkResult } from "./lib/wrk.ts";
@@ -23,21 +23,13 @@ const ROOT = resolve(import.meta.dir, "..");
 const BUN = process.execPath;
 const quick = process.argv.includes("--quick");
 const P = quick ? { rounds: 1, wrkSec: 3, conns: 16, floodSec: 3 } : { rounds: 3, wrkSec: 8, conns: 32, floodSec: 8 };
+const ri = process.argv.indexOf("--rounds");
+if (ri > 0) P.rounds = Number(process.argv[ri + 1]);
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 
-const bi = process.argv.indexOf("--before");
-const BEFORE = bi > 0 ? process.argv[bi + 1]! : "8df390f";
+const BEFORE = beforeArg("8df390f")!;
 // The earlier commit's tree, beside this one's node_modules: its daemon and its CLI run from there.
-const beforeDir = mkdtempSync(join(tmpdir(), "c2l-bench-before-"));
-{
-  const archive = Bun.spawnSync(["git", "-C", ROOT, "archive", "--format=tar", BEFORE, "src", "package.json", "tsconfig.json", "bunfig.toml"], { stdout: "pipe", stderr: "pipe" });
-  if (archive.exitCode !== 0) throw new Error(`git archive ${BEFORE} failed: ${archive.stderr}`);
-  const untar = Bun.spawnSync(["tar", "-x", "-C", beforeDir], { stdin: archive.stdout, stderr: "pipe" });
-  if (untar.exitCode !== 0) throw new Error(`untar failed: ${untar.stderr}`);
-  symlinkSync(join(ROOT, "node_modules"), join(beforeDir, "node_modules"));
-  writeFileSync(join(beforeDir, "serve.sh"), `#!/bin/sh\nexec "${BUN}" "${join(beforeDir, "src/main.ts")}" "$@"\n`);
-  chmodSync(join(beforeDir, "serve.sh"), 0o755);
-}
+const before = beforeTree(ROOT, BEFORE);
 
 function key(d: DaemonProc, ...args: string[]): string {
   return keyWith(join(ROOT, "src/main.ts"), d, ...args);
@@ -57,10 +49,10 @@ const gw = await startDaemon({ config: base(fast.url), waitFor: ["broker"] });
 const gwKey = key(gw, "create", "bench", "--models", "bench*", "--rpm", "100000000");
 await gw.stop();
 const gateway = await startDaemon({ home: gw.home, config: base(fast.url, 'require_key = "always"') + `max_parallel = ${P.conns}\n`, waitFor: ["broker"] });
-const gwB = await startDaemon({ binary: join(beforeDir, "serve.sh"), config: base(fast.url), waitFor: ["broker"] });
-const beforeKey = keyWith(join(beforeDir, "src/main.ts"), gwB, "create", "bench", "--models", "bench*", "--rpm", "100000000");
+const gwB = await startDaemon({ binary: before.serve, config: base(fast.url), waitFor: ["broker"] });
+const beforeKey = keyWith(before.main, gwB, "create", "bench", "--models", "bench*", "--rpm", "100000000");
 await gwB.stop();
-const gatewayBefore = await startDaemon({ binary: join(beforeDir, "serve.sh"), home: gwB.home, config: base(fast.url, 'require_key = "always"') + `max_parallel = ${P.conns}\n`, waitFor: ["broker"] });
+const gatewayBefore = await startDaemon({ binary: before.serve, home: gwB.home, config: base(fast.url, 'require_key = "always"') + `max_parallel = ${P.conns}\n`, waitFor: ["broker"] });
 const fair = await startDaemon({ config: base(slow.url) + "max_parallel = 1\n", waitFor: ["broker"] });
 const floodKey = key(fair, "create", "flood");
 const editorKey = key(fair, "create", "editor");
@@ -114,7 +106,8 @@ let rss: Record<"broker" | "gateway" | "before", number> = { broker: 0, gateway:
 try {
   for (const t of TARGETS) await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: 1, headers: headers[t] });
   for (let r = 0; r < P.rounds; r++) {
-    for (const t of TARGETS) {
+    // In turn-about order by round, so a drift in the machine's load does not favour one target.
+    for (const t of r % 2 ? [...TARGETS].reverse() : TARGETS) {
       const c0 = cpuMs(pids[t]);
       const w = await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: P.conns, durationSec: P.wrkSec, headers: headers[t] });
       many[t].push(w);
@@ -129,7 +122,7 @@ try {
     await d.stop();
     removeHome(d.home);
   }
-  rmSync(beforeDir, { recursive: true, force: true });
+  before.remove();
   for (const f of [fast, slow]) {
     f.proc.kill();
     await f.proc.exited;

@@ -1,15 +1,18 @@
 // Benchmark: the per-request cost of the tunnel and the broker, and the idle footprint, against the best peers, in one run.
 //
-//   bun bench/hot-paths.ts [--quick] [--save-before] [--only tunnel,broker,idle]
+//   bun bench/hot-paths.ts [--quick] [--save-before] [--only tunnel,broker,idle] [--before COMMIT]
 //
 // The subject (relay + daemon, sshd + ssh, a proxy) runs pinned alone on CPU 1; the load generator and the upstream on
 // CPU 0. CPU per request is the subject's process tree's user + system time (/proc/PID/stat) over the requests served.
 // (t) tunnel, 16 connections of small generate requests (wrk): relay + daemon vs `ssh -R` (sshd + ssh, forwarding to
-//     the same daemon's broker); req/s, CPU µs per request, peak RSS; a 100 MB upload's MB/s.
+//     the same daemon's broker); req/s, CPU µs per request, peak RSS; one connection's p50 over the daemon's own (the
+//     latency each path adds); a 100 MB upload's MB/s.
 // (b) broker in front of a static upstream (nginx answering fixed ~400-byte JSON) vs HAProxy (http-no-delay), nginx and
 //     Caddy in front of it: 32 connections (wrk) req/s and CPU per request, 1 connection p99, and the added p50/p99 at a
 //     fixed 1,000 req/s (open loop, no coordinated omission) over the upstream alone.
 // (i) idle: the compiled daemon and tray, and a bare compiled Bun server, after 10 s: RSS and PSS.
+// --before COMMIT also runs that commit's relay and daemon (git archive) in the same interleaved rounds of (t), so "before"
+// is measured beside "now" on the same machine at the same moment (other work on the CPUs moves both alike).
 // Writes bench/results/hot-paths.md; --save-before also keeps this run's own figures in bench/results/hot-paths-before.json,
 // which later runs show beside theirs ("before").
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +20,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ensureBinary } from "../tests/helpers/binary.ts";
 import { homeEnv, removeHome, startDaemon, tempHome } from "../tests/helpers/daemon.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
+import { oldRelease } from "../tests/helpers/old-release.ts";
+import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startAgentDaemon, startRelayProc } from "../tests/tunnel/helpers.ts";
 import { startStaticUpstream, startCaddyProxy, startHaproxyProxy, startNginxProxy, type Peer } from "./lib/peers.ts";
 import { fixedRateLatencies } from "./lib/fixed-rate.ts";
 import { freePort, pin, spawnListening, treeCpuMs, treeMem } from "./lib/proc.ts";
@@ -36,6 +40,7 @@ const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream:
 const LOAD_CPU = 0;
 const SUBJECT_CPU = 1;
 const BEFORE_FILE = join(ROOT, "bench/results/hot-paths-before.json");
+const BEFORE_COMMIT = args.includes("--before") ? args[args.indexOf("--before") + 1]! : null;
 
 /** wrk on the load CPU; the POST body from a Lua script. */
 async function wrkRun(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<WrkResult> {
@@ -87,6 +92,22 @@ async function tunnel(): Promise<void> {
   );
   const ssh = await startSshTunnel(new URL(daemon.urls.broker!).host);
   for (const p of [relay.proc.pid, daemon.proc.pid, ssh.sshd.pid, ssh.ssh.pid]) pin(p, SUBJECT_CPU);
+  // The same pair from an earlier commit (--before), idle on the subject CPU while the others run.
+  const old = BEFORE_COMMIT ? oldRelease(BEFORE_COMMIT) : null;
+  const oldRelay = old ? await startRelayProc(relayToml(), undefined, [], old.main) : null;
+  const oldDaemon =
+    old && oldRelay
+      ? await startDaemon({
+          binary: old.binary,
+          config: daemonToml({ upstream: fake.url, relayUrl: `${oldRelay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n[logging]\nrequests = false\n", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }),
+          env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
+        })
+      : null;
+  if (oldRelay && oldDaemon) {
+    await oldDaemon.waitFor(/tunnel: connected to the relay/, 15_000);
+    for (const p of [oldRelay.proc.pid, oldDaemon.proc.pid]) pin(p, SUBJECT_CPU);
+  }
+  const oldUrl = oldRelay ? `${oldRelay.url}/t/${TUNNEL_ID}` : "";
   const tunnelUrl = `${relay.url}/t/${TUNNEL_ID}`;
   const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
   try {
@@ -102,9 +123,22 @@ async function tunnel(): Promise<void> {
     await wrkRun(`${ssh.url}/api/generate`, 16, 1);
     // sshd forks per connection: pin again so the session's processes run on the subject CPU too.
     pin(ssh.sshd.pid, SUBJECT_CPU);
-    const t: { rps: number[]; cpu: number[]; daemon: number[] } = { rps: [], cpu: [], daemon: [] };
-    const s: { rps: number[]; cpu: number[]; daemon: number[] } = { rps: [], cpu: [], daemon: [] };
+    const t: { rps: number[]; cpu: number[]; daemon: number[]; one: number[] } = { rps: [], cpu: [], daemon: [], one: [] };
+    const s: { rps: number[]; cpu: number[]; daemon: number[]; one: number[] } = { rps: [], cpu: [], daemon: [], one: [] };
+    const o: { rps: number[]; cpu: number[]; one: number[] } = { rps: [], cpu: [], one: [] };
+    const direct: number[] = [];
+    if (oldRelay && oldDaemon) await wrkRun(`${oldUrl}/api/generate`, 16, 1, auth);
     for (let r = 0; r < P.rounds; r++) {
+      if (oldRelay && oldDaemon) {
+        o.one.push((await wrkRun(`${oldUrl}/api/generate`, 1, P.oneSec, auth)).p50Ms);
+        const c = await measured(`${oldUrl}/api/generate`, [oldRelay.proc.pid, oldDaemon.proc.pid], 16, P.wrkSec, auth);
+        o.rps.push(c.rps);
+        o.cpu.push(c.cpuUs);
+      }
+      // One connection, one request at a time: the latency each path adds to the daemon's own (interleaved, medians).
+      direct.push((await wrkRun(`${daemon.urls.broker}/api/generate`, 1, P.oneSec)).p50Ms);
+      t.one.push((await wrkRun(`${tunnelUrl}/api/generate`, 1, P.oneSec, auth)).p50Ms);
+      s.one.push((await wrkRun(`${ssh.url}/api/generate`, 1, P.oneSec)).p50Ms);
       const d0 = treeCpuMs(daemon.proc.pid);
       const a = await measured(`${tunnelUrl}/api/generate`, [relay.proc.pid, daemon.proc.pid], 16, P.wrkSec, auth);
       t.rps.push(a.rps);
@@ -115,6 +149,15 @@ async function tunnel(): Promise<void> {
       s.rps.push(b.rps);
       s.cpu.push(b.cpuUs);
       s.daemon.push(((treeCpuMs(daemon.proc.pid) - d1) * 1000) / b.requests);
+    }
+    ours.tunnelOneConnAddedMs = median(t.one) - median(direct);
+    peers.tunnelOneConnAddedMs = median(s.one) - median(direct);
+    ours.tunnelOneConnP50 = median(t.one);
+    peers.tunnelOneConnP50 = median(s.one);
+    if (o.rps.length) {
+      ours.beforeRps = median(o.rps);
+      ours.beforeCpuUs = median(o.cpu);
+      ours.beforeOneConnAddedMs = median(o.one) - median(direct);
     }
     ours.tunnelRps = median(t.rps);
     peers.tunnelRps = median(s.rps);
@@ -134,6 +177,11 @@ async function tunnel(): Promise<void> {
     peers.tunnelPeakMiB = treeMem(ssh.sshd.pid).peak + treeMem(ssh.ssh.pid).peak;
   } finally {
     await ssh.stop();
+    await oldDaemon?.stop();
+    await oldRelay?.stop();
+    if (oldRelay) cleanup(oldRelay.dir);
+    if (oldDaemon) removeHome(oldDaemon.home);
+    if (old) cleanup(old.dir);
     await daemon.stop();
     await relay.stop();
     fake.proc.kill();
@@ -264,11 +312,18 @@ const bestHi = (...xs: [string, number][]) => xs.reduce((a, b) => (b[1] > a[1] ?
 const rows: string[][] = [];
 const row = (measure: string, key: string, peerName: string, peer: number, d: number, target: string, r = ratio(ours[key]!, peer)) => rows.push([measure, f(before[key], d), f(ours[key], d), `${peerName} ${f(peer, d)}`, r, target]);
 if (ours.tunnelRps !== undefined) {
-row("tunnel, 16 connections: req/s", "tunnelRps", "`ssh -R`", peers.tunnelRps!, 0, "≥ 0.7× ssh");
+row("tunnel, 16 connections: req/s", "tunnelRps", "`ssh -R`", peers.tunnelRps!, 0, "≥ 1.0× ssh");
+row("tunnel one connection: p50 added to the daemon's own, ms", "tunnelOneConnAddedMs", "`ssh -R`", peers.tunnelOneConnAddedMs!, 3, "≤ 1.0× ssh");
+row("  p50 through the tunnel, ms", "tunnelOneConnP50", "`ssh -R`", peers.tunnelOneConnP50!, 3, "");
 row("tunnel CPU per request, µs (relay + daemon; sshd + ssh)", "tunnelCpuUs", "sshd + ssh", peers.tunnelCpuUs!, 0, "≤ 2.5× ssh");
 row("  of which the daemon, µs (same daemon behind ssh: its broker work)", "tunnelDaemonCpuUs", "daemon behind ssh", peers.tunnelDaemonCpuUs!, 0, "");
 row(`tunnel ${P.uploadMb} MB upload, MB/s`, "tunnelUploadMBs", "`ssh -R`", peers.tunnelUploadMBs!, 0, "≥ 1.0× ssh");
 row("tunnel peak RSS, MiB (relay + daemon; sshd + ssh)", "tunnelPeakMiB", "sshd + ssh", peers.tunnelPeakMiB!, 0, "≤ 100 MiB");
+if (ours.beforeRps !== undefined) {
+  row(`  ${BEFORE_COMMIT}'s tunnel, same rounds: req/s`, "beforeRps", "`ssh -R`", peers.tunnelRps!, 0, "");
+  row(`  ${BEFORE_COMMIT}'s tunnel: CPU per request, µs`, "beforeCpuUs", "sshd + ssh", peers.tunnelCpuUs!, 0, "");
+  row(`  ${BEFORE_COMMIT}'s tunnel: one connection p50 added, ms`, "beforeOneConnAddedMs", "`ssh -R`", peers.tunnelOneConnAddedMs!, 3, "");
+}
 if (ours.tunnelRestMiB !== undefined) row("  at rest before the load, RSS MiB (from source)", "tunnelRestMiB", "sshd + ssh", peers.tunnelRestMiB!, 0, "");
 }
 if (ours.brokerRps !== undefined) {

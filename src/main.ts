@@ -2,6 +2,7 @@
 // Entry point of the one binary: picks a command from the table and turns errors into one sentence and an exit code.
 import { COMMANDS, findCommand } from "./cli/commands.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, optionHint, UsageError, wantsHelp } from "./cli/args.ts";
+import { codeInfo } from "./core/error-codes.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -45,20 +46,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(rest, COMMANDS);
   } catch (e) {
-    if (e instanceof UsageError) {
-      // Options before any command went to `serve`: a mistyped --version is closer to a top-level option than to serve's.
-      const global = rest === argv && !e.message.includes("did you mean") ? optionHint(e.message, ["version", "help"]) : "";
-      console.error(`cloudtolocalllm-tunnel ${name}: ${e.message}${global}`);
-      return EXIT_USAGE;
-    }
-    if (e instanceof CliError) {
-      console.error(`cloudtolocalllm-tunnel ${name}: ${e.message}`);
-      return EXIT_FAILURE;
-    }
+    // The one mapping of the CLI's errors: the sentence, the stable code in brackets and the exit code, both from the
+    // table (src/core/error-codes.ts); an error outside the table is a failure (1) without a code.
+    const known = codeInfo(e);
     const msg = e instanceof Error ? e.message : String(e);
-    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}`);
-    if (process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
-    return EXIT_FAILURE;
+    // Options before any command went to `serve`: a mistyped --version is closer to a top-level option than to serve's.
+    const global = e instanceof UsageError && rest === argv && !msg.includes("did you mean") ? optionHint(msg, ["version", "help"]) : "";
+    // A CliError's default code ("failed") says nothing the exit status does not: only a specific code is shown.
+    const shown = known && known.code !== "failed" ? ` [${known.code}]` : "";
+    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
+    if (!(e instanceof UsageError || e instanceof CliError) && process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
+    return known?.exit ?? EXIT_FAILURE;
   }
 }
 

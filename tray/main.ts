@@ -1,27 +1,25 @@
-// The tray process: puts the item and menu on the session bus, follows the daemon and turns menu clicks into API calls.
-import dbus from "dbus-next";
-import { VERSION } from "../src/core/build-info.ts";
-import { compatibility } from "../src/core/compat.ts";
+// The `tray` command: the tray for a daemon that runs elsewhere (a system service, another machine), following it over its control API.
+import type dbus from "dbus-next";
 import { logger } from "../src/core/log.ts";
 import { ApiClient } from "../src/client/api-client.ts";
 import { readClientSettings, tokenReader } from "../src/client/settings.ts";
-import { iconsInstalled } from "../src/desktop/icons/installed.ts";
 import { busReady, connectSessionBus } from "../src/desktop/session-bus.ts";
-import { DaemonLink, type LinkState } from "./daemon-link.ts";
-import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
-import { writeNotificationsSetting } from "./notifications-setting.ts";
+import { DaemonLink } from "./daemon-link.ts";
+import type { DBusMenu } from "./dbusmenu.ts";
 import { baseUrlOf } from "../src/core/listen-url.ts";
 import { selfCommand } from "./self-command.ts";
-import { copyToClipboard } from "./clipboard.ts";
-import { createNotifier } from "../src/desktop/notify/notifier.ts";
-import { ITEM_PATH, StatusNotifierItem } from "./sni.ts";
-import { APPROVE_PREFIX, buildView, type MenuItem, type TrayInput, type TrayView } from "./state.ts";
+import type { StatusNotifierItem } from "./sni.ts";
+import type { TrayView } from "./state.ts";
 import { startUnit, unitState } from "../src/desktop/systemd-user.ts";
 import { closeDaemonLog, openDaemonLog } from "../src/desktop/daemon-log.ts";
 import { daemonLogFile } from "../src/config/paths.ts";
 import { existsSync } from "node:fs";
-import { dashboardLink, openInBrowser } from "../src/client/dashboard-link.ts";
-import { registerWithWatcher, type WatcherRegistration } from "./watcher-registration.ts";
+import { openInBrowser } from "../src/client/dashboard-link.ts";
+import type { WatcherRegistration } from "./watcher-registration.ts";
+import { apiActions } from "./api-actions.ts";
+import { startTrayHost } from "./tray-host.ts";
+import { daemonItemOnBus } from "./daemon-shows-tray.ts";
+import { TRAY_ENV } from "../src/desktop/tray-env.ts";
 
 const log = logger("tray");
 
@@ -60,182 +58,64 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   const apiBase = opts.apiBase ?? settings.base ?? baseUrlOf(settings.api.listen);
   // The one API client (the CLI's and the dashboard's too); the token file is read at each call, so one made later counts.
   const client = new ApiClient({ base: apiBase, token: tokenReader(settings), timeoutMs: 15_000 });
-  const open = opts.open ?? ((t: string) => openInBrowser(t));
 
   const bus = connectSessionBus(opts.busAddress);
   await busReady(bus);
   const busName = `org.kde.StatusNotifierItem-${process.pid}-${++instance}`;
 
-  const input: TrayInput = {
-    status: null,
-    linking: true,
-    lastAlert: null,
-    compatWarning: null,
-    notifications: settings.notifications,
-    actionError: null,
-    trayVersion: VERSION,
-    apiBase,
-    // A daemon started earlier by a tray wrote here: named in the tooltip and the menu while it exists.
-    daemonLog: existsSync(daemonLogFile()) ? daemonLogFile() : null,
-  };
-  let current = buildView(input);
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
-
-  // The dashboard needs a one-time sign-in code from the daemon; the browser trades it for a session cookie.
-  const openDashboard = async () => open((await dashboardLink(client)).url);
-  const item = new StatusNotifierItem({
-    activate: () => void openDashboard().catch((e) => log.warn("could not open the dashboard", { error: e as Error })),
-  });
-  const menu = new DBusMenu((clicked) => void onAction(clicked));
-
-  // Hosts find themed icons first; without installed ones, a private theme directory stands in.
-  if (!iconsInstalled()) {
-    try {
-      // The renderers pull in zlib: loaded only when the icons are not installed.
-      const { ensurePrivateIconTheme, privateIconRoot } = await import("../src/desktop/icons/theme.ts");
-      const root = ensurePrivateIconTheme(opts.iconRoot ?? privateIconRoot());
-      item.setIconThemePath(root);
-      menu.setIconThemePath([root]);
-    } catch (e) {
-      log.warn("could not write the private icon theme; hosts will use the pixmaps", { error: e as Error });
-    }
-  }
-
-  const render = () => {
-    current = buildView(input);
-    item.update(current);
-    menu.setMenu(current.menu);
-    menu.setStatus(current.status === "NeedsAttention" ? "notice" : "normal");
+  let link!: DaemonLink;
+  // A daemon on this desktop shows the tray itself: a second icon for it (a leftover autostart or unit) steps aside.
+  let checkedRevision = -1;
+  let supersededBy: string | null = null;
+  const stepAsideFor = async (pid: number) => {
+    const name = await daemonItemOnBus(bus, pid).catch(() => null);
+    if (!name || supersededBy) return;
+    supersededBy = name;
+    log.info("the daemon shows its own tray icon on this desktop; this tray exits", { daemon_pid: pid, item: name });
+    await tray.quit();
   };
-  menu.setMenu(current.menu);
-  item.update(current);
-
-  bus.export(ITEM_PATH, item);
-  bus.export(MENU_PATH, menu);
-  await bus.requestName(busName, dbus.NameFlag.DO_NOT_QUEUE);
-
-  let seenRevision = -1;
-  const link = new DaemonLink({
-    client,
-    backoff: opts.backoff,
-    onChange: (s: LinkState) => {
-      input.status = s.status;
-      input.linking = s.linking;
-      input.lastAlert = s.lastAlert;
-      input.linkProblem = s.problem;
-      input.accessRequests = s.access;
-      if (s.status) {
-        const c = compatibility(VERSION, s.status.daemon.version);
-        input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
-        // The setting lives in the file; it is re-read only when the whole status was (connect, config reload).
-        if (s.revision !== seenRevision && s.status.daemon.configPath) input.notifications = readClientSettings(s.status.daemon.configPath).notifications;
-        seenRevision = s.revision;
-      }
-      render();
+  const host = await startTrayHost({
+    bus,
+    busName,
+    source: (onChange) =>
+      (link = new DaemonLink({
+        client,
+        backoff: opts.backoff,
+        onChange: (s) => {
+          onChange(s);
+          if (!s.status || s.revision === checkedRevision) return;
+          checkedRevision = s.revision;
+          void stepAsideFor(s.status.daemon.pid);
+        },
+      })),
+    actions: apiActions(client),
+    open: opts.open ?? ((t: string) => openInBrowser(t)),
+    configFile: opts.configFile,
+    readNotifications: (status) => (status.daemon.configPath ? readClientSettings(status.daemon.configPath).notifications : settings.notifications),
+    notifications: settings.notifications,
+    // A daemon started earlier by a tray wrote here: named in the tooltip and the menu while it exists.
+    daemonLog: existsSync(daemonLogFile()) ? daemonLogFile() : null,
+    iconRoot: opts.iconRoot,
+    own: {
+      "daemon.start": async ({ input, source, render }) => {
+        const started = startDaemon(opts.configFile);
+        if (started.via === "process") {
+          input.daemonLog = started.log;
+          // A daemon that stops at once (a taken port, a bad config) says why in its log: point there.
+          void Promise.race([started.exited, Bun.sleep(START_WATCH_MS).then(() => null)]).then((code) => {
+            if (code === null) return;
+            input.actionError = `Start daemon: the daemon exited (code ${code}); see ${started.log}`;
+            log.warn("the daemon the tray started exited", { code, log: started.log });
+            render();
+          });
+        }
+        source.reconnectNow();
+      },
+      quit: () => tray.quit(),
     },
   });
-
-  const configFile = () => input.status?.daemon.configPath || opts.configFile;
-
-  /** The cloud URL to the clipboard; without a clipboard tool, in a notification (and the menu) for the user to copy by hand. */
-  async function copyCloudUrl(): Promise<void> {
-    const url = input.status?.tunnel.cloudUrl;
-    if (!url) throw new Error("the relay has not named the tunnel yet");
-    const tool = await copyToClipboard(url);
-    if (tool) {
-      log.info("copied the cloud URL", { tool });
-      return;
-    }
-    const shown = await createNotifier().send({ title: "Cloud URL", body: `${url} (no clipboard tool: install wl-clipboard or xclip)`, urgency: "low" });
-    if (!shown) throw new Error(`no clipboard tool (wl-copy, xclip) and no notifications; the URL is ${url}`);
-  }
-
-  async function onAction(clicked: MenuItem): Promise<void> {
-    input.actionError = null;
-    try {
-      switch (clicked.action) {
-        case "tunnel.start":
-        case "tunnel.stop":
-        case "tunnel.restart":
-          await client.call("POST", `/api/v1/tunnel/${clicked.action.slice(7) as "start" | "stop" | "restart"}`);
-          break;
-        case "tunnel.copy-url":
-          await copyCloudUrl();
-          break;
-        case "reconnect":
-          await client.call("POST", "/api/v1/reconnect");
-          break;
-        case "open.dashboard":
-          await openDashboard();
-          break;
-        case "open.docs":
-          await open(apiBase + "/swagger");
-          break;
-        case "open.config":
-          await open(configFile());
-          break;
-        case "auth.login": {
-          // The daemon runs the device flow; the browser opens on the verification page, the label shows the code.
-          const d = await client.call("POST", "/api/v1/auth/login");
-          input.signInCode = d.userCode;
-          const expire = setTimeout(() => {
-            if (input.signInCode !== d.userCode) return;
-            input.signInCode = null;
-            render();
-          }, Math.max(0, Date.parse(d.expiresAt) - Date.now()));
-          expire.unref?.();
-          await open(d.verificationUriComplete ?? d.verificationUri);
-          break;
-        }
-        case "dashboard.approve": {
-          const code = clicked.key.slice(APPROVE_PREFIX.length);
-          await client.call("POST", "/api/v1/dashboard/approve", { json: { code } });
-          link.state.access = link.state.access.filter((a) => a.code !== code);
-          input.accessRequests = link.state.access;
-          break;
-        }
-        case "auth.logout":
-          await client.call("POST", "/api/v1/auth/logout");
-          input.signInCode = null;
-          break;
-        case "notifications.toggle":
-          await writeNotificationsSetting(configFile(), !input.notifications);
-          input.notifications = !input.notifications;
-          break;
-        case "open.log":
-          if (input.daemonLog) await open(input.daemonLog);
-          break;
-        case "daemon.start": {
-          const started = startDaemon(opts.configFile);
-          if (started.via === "process") {
-            input.daemonLog = started.log;
-            // A daemon that stops at once (a taken port, a bad config) says why in its log: point there.
-            void Promise.race([started.exited, Bun.sleep(START_WATCH_MS).then(() => null)]).then((code) => {
-              if (code === null) return;
-              input.actionError = `Start daemon: the daemon exited (code ${code}); see ${started.log}`;
-              log.warn("the daemon the tray started exited", { code, log: started.log });
-              render();
-            });
-          }
-          link.reconnectNow();
-          break;
-        }
-        case "quit":
-          await tray.quit();
-          return;
-      }
-      log.info("menu action done", { action: clicked.action });
-    } catch (e) {
-      input.actionError = `${clicked.label}: ${(e as Error).message}`;
-      log.warn("menu action failed", { action: clicked.action, error: e as Error });
-    }
-    render();
-  }
-
-  const registration = registerWithWatcher(bus, busName);
-  await registration.ready.catch((e) => log.warn("watcher registration failed", { error: e as Error }));
-  link.start();
 
   // The session bus going away means the session ended: nothing left to show the icon in.
   let lost: string | null = null;
@@ -252,19 +132,16 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   const tray: Tray = {
     busName,
     bus,
-    item,
-    menu,
-    registration,
+    item: host.item,
+    menu: host.menu,
+    registration: host.registration,
     link,
-    view: () => current,
+    view: host.view,
     done,
     lostReason: () => lost,
     quit() {
       quitting ??= (async () => {
-        link.stop();
-        registration.stop();
-        // On a dead bus the call would never be answered.
-        if (!lost) await Promise.race([bus.releaseName(busName).catch(() => {}), Bun.sleep(1000)]);
+        await host.stop(!lost);
         bus.disconnect();
         resolveDone();
       })();
@@ -290,7 +167,9 @@ export function startDaemon(configFile: string): DaemonStart {
   }
   const out = openDaemonLog();
   try {
-    const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { stdin: "ignore", stdout: out.fd, stderr: out.fd, detached: true } as Parameters<typeof Bun.spawn>[1]);
+    // This tray shows the icon for the daemon it starts: the daemon is told not to show a second one.
+    const env = { ...process.env, [TRAY_ENV]: "never" };
+    const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { env, stdin: "ignore", stdout: out.fd, stderr: out.fd, detached: true } as Parameters<typeof Bun.spawn>[1]);
     p.unref();
     log.info("started the daemon as a detached process", { pid: p.pid, log: out.file });
     return { via: "process", pid: p.pid, log: out.file, exited: p.exited };

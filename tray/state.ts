@@ -30,6 +30,8 @@ export interface TrayInput {
   signInCode?: string | null;
   /** The log file of a daemon started without systemd ("Start daemon"), named while the daemon is not running. */
   daemonLog?: string | null;
+  /** The last item's label: "Quit tray" for the `tray` command; the daemon's own tray only hides its icon. */
+  quitLabel?: string;
   /** Dashboard access requests waiting for approval: each gets an "Approve" item. */
   accessRequests?: { code: string; expiresAt: string }[];
 }
@@ -264,6 +266,6 @@ function buildMenu(input: TrayInput, state: TrayState, lines: string[]): MenuIte
   }
   items.push({ key: "about", label: "About", children: about });
   items.push({ key: "sep.4", type: "separator" });
-  items.push({ key: "quit", label: "Quit tray", action: "quit" });
+  items.push({ key: "quit", label: input.quitLabel ?? "Quit tray", action: "quit" });
   return items;
 }

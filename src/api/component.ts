@@ -3,6 +3,7 @@ import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { listenError } from "../core/listen-error.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
+import { baseUrlOf } from "../core/listen-url.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
 import { createApp, type ApiApp } from "./app.ts";
 import { WsHub } from "./modules/ws/hub.ts";
@@ -54,6 +55,11 @@ export const createApiComponent: ComponentFactory = (ctx) => {
     name: "api",
     async start() {
       refreshToken();
+      ctx.services.apiUrl = () => {
+        const port = slot.current?.server?.port;
+        const { hostname } = splitListen(slot.listen);
+        return port === undefined ? null : baseUrlOf(`${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
+      };
       slot.start(ctx.config.current().api.listen);
       announce();
     },

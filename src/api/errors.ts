@@ -1,5 +1,6 @@
 // The one mapping from anything thrown in the API to `{ "error": { "code", "message" } }` with a stable code and status.
 import { diskFull } from "../config/atomic-write.ts";
+import { httpErrorOf } from "../core/error-codes.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { lacksHost, MISSING_HOST_MESSAGE } from "../core/request-checks.ts";
@@ -57,6 +58,9 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   // A full disk under a write (config, backup, token): 507 naming the file, which was left as it was.
   const full = diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
   if (full) return new HttpError("disk_full", full.message, { file: full.file });
+  // Every other error with a row in the table of stable codes (a broken keys file, an unknown backup) becomes its HTTP code.
+  const known = httpErrorOf(error);
+  if (known) return known;
   const method = request.method;
   const path = urlPath(request.url);
   switch (code) {

@@ -2,10 +2,13 @@
 import * as client from "openid-client";
 import type { Config } from "../config/schema.ts";
 import { isLoopbackHost } from "../config/listen.ts";
+import type { CodeOf } from "../core/error-codes.ts";
 
 export type AuthConfig = Config["auth"];
 
 export class AuthNotConfiguredError extends Error {
+  override name = "AuthNotConfiguredError";
+  readonly code: CodeOf<"AuthNotConfiguredError"> = "auth_not_configured";
   constructor() {
     super("Sign-in is not configured: set [auth] issuer and client_id in the config file.");
   }

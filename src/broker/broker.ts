@@ -7,20 +7,21 @@ import type { EventBus } from "../core/events.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
 import type { Services } from "../core/component.ts";
-import { Exchange, type CaptureOptions } from "./exchange.ts";
+import { Exchange } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
-import { mergeOllamaModels, mergeOpenAiModels, modelIndex, tagFromId } from "./model-merge.ts";
+import { convertListing, mergeOllamaModels, mergeOpenAiModels, modelIndex, type Listing } from "./model-merge.ts";
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { quality, qualityLatency } from "./quality.ts";
 import { fixFor, verdict } from "../core/verdict.ts";
 import { describeFetchError } from "./net-error.ts";
 import { routeOrder } from "./router.ts";
-import { aliasTable, listWithAliases, type AliasTable } from "./aliases.ts";
-import { Gate, type GateLimits } from "./gate.ts";
+import { listWithAliases } from "./aliases.ts";
+import { Gate } from "./gate.ts";
+import { emptyTable, nextTable, type RoutingTable, type UpstreamEntry } from "./routing-table.ts";
 import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
-import { createUpstreamClient, FetchClient, type UpstreamClient } from "./upstream-client.ts";
+import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 
 const log = logger("broker");
@@ -36,16 +37,6 @@ function onlyShown<T extends Record<string, unknown>>(entries: T[], key: "name" 
   });
 }
 
-interface Entry {
-  upstream: Upstream;
-  monitor: HealthMonitor;
-  /** Proxied requests. */
-  client: UpstreamClient;
-  /** Model listings (fetch). */
-  fetch: FetchFn;
-  session: { close(): void } | null;
-}
-
 function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
   const FS = (Bun as unknown as { FetchSession?: new () => { fetch: FetchFn; close(): void } }).FetchSession;
   if (!FS) return { fetch, session: null };
@@ -54,17 +45,12 @@ function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
 }
 
 export class Broker implements BrokerService {
-  private entries = new Map<string, Entry>();
-  /** The upstream objects of `entries`, as an array for the router (rebuilt when the set changes). */
-  private list: Upstream[] = [];
-  private config: Config;
+  /** This config version's routing table (routing-table.ts): replaced whole on reload, never changed in place. */
+  private table: RoutingTable;
   private ticker: ReturnType<typeof setInterval> | null = null;
   private readonly deps: ProxyDeps;
-  private captureOpts: CaptureOptions;
-  private aliases: AliasTable;
   /** max_parallel slots and the fair queue; its limits follow reloads. */
-  readonly gate = new Gate<Upstream>(() => this.queueLimits);
-  private queueLimits: GateLimits;
+  readonly gate = new Gate<Upstream>(() => this.table.queue);
   private unwatchGate: (() => void) | null = null;
   /** [proxy] replay_buffer, shared by every request; its bound follows reloads. */
   readonly replay = new ReplayBudget(() => this.config.proxy.replay_buffer);
@@ -74,34 +60,29 @@ export class Broker implements BrokerService {
     private readonly events: EventBus,
     private readonly services: Services,
   ) {
-    this.config = config;
-    this.captureOpts = { enabled: config.dashboard.capture_bodies, cap: config.dashboard.body_cap };
-    this.aliases = aliasTable(config);
-    this.queueLimits = { queueLimit: config.proxy.queue_limit, queueTimeoutMs: resolved(config).proxy.queue_timeout };
+    this.table = emptyTable(config);
     this.deps = {
       events,
-      order: (model) => routeOrder(this.list, model),
-      maxAttempts: () => this.config.proxy.max_attempts,
-      capture: () => this.captureOpts,
-      clientFor: (u) => {
-        const e = this.entries.get(u.name);
-        // A request that started before a reload finishes on its own upstream object: a one-off client for it.
-        return e && e.upstream === u ? e.client : createUpstreamClient(u);
-      },
-      suspect: (u) => {
-        const e = this.entries.get(u.name);
-        if (e && e.upstream === u) void e.monitor.check();
-      },
+      table: () => this.table,
+      gate: this.gate,
+      replay: this.replay,
       gateway: () => this.services.gateway,
-      aliases: () => this.aliases,
-      gate: () => this.gate,
-      sticky: () => this.config.proxy.sticky,
-      replay: () => this.replay,
     };
   }
 
+  // The table's parts under the names the rest of the broker reads them by.
+  private get config(): Config {
+    return this.table.config;
+  }
+  private get entries(): ReadonlyMap<string, UpstreamEntry> {
+    return this.table.entries;
+  }
+  private get aliases() {
+    return this.table.aliases;
+  }
+
   async start(): Promise<void> {
-    for (const c of this.config.upstreams) this.add(c);
+    this.swap(this.config);
     this.unwatchGate = watchGate(this.gate);
     this.ticker = setInterval(() => this.evaluateQuality(false), QUALITY_TICK_MS);
     this.ticker.unref?.();
@@ -112,49 +93,46 @@ export class Broker implements BrokerService {
     this.ticker = null;
     this.unwatchGate?.();
     for (const e of this.entries.values()) this.retire(e);
-    this.entries.clear();
-    this.list = [];
+    this.table = emptyTable(this.config, this.table.version + 1);
   }
 
-  /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the objects they started with. */
+  /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the table (and objects) they started with. */
   async apply(next: Config, prev: Config, changed: ReadonlySet<Section> = changes(prev, next)): Promise<void> {
-    this.config = next;
-    this.captureOpts = { enabled: next.dashboard.capture_bodies, cap: next.dashboard.body_cap };
-    this.aliases = aliasTable(next);
-    this.queueLimits = { queueLimit: next.proxy.queue_limit, queueTimeoutMs: resolved(next).proxy.queue_timeout };
-    const windowChanged = next.metrics.window !== prev.metrics.window;
-    const wanted = new Map(next.upstreams.map((u) => [u.name, u]));
-    for (const [name, e] of [...this.entries]) {
-      const c = wanted.get(name);
-      if (!c || windowChanged || JSON.stringify(c) !== e.upstream.key) {
-        this.retire(e);
-        this.entries.delete(name);
-        log.info(c ? "upstream reconfigured" : "upstream removed", { upstream: name });
-      }
-    }
-    for (const c of next.upstreams) if (!this.entries.has(c.name)) this.add(c);
-    this.list = [...this.upstreamObjects()];
+    const kept = this.swap(next);
     if (changed.has("health")) {
       const s = healthSettings(next.health);
-      for (const e of this.entries.values()) e.monitor.update(s);
+      for (const e of kept) e.monitor.update(s);
     }
     if (changed.has("quality")) this.evaluateQuality(true);
   }
 
-  private add(c: UpstreamConfig): void {
-    const u = new Upstream(c, resolved(this.config).metrics.window);
+  /** Builds the next table for `config`, swaps it in, then retires what it left behind; returns the entries it kept. */
+  private swap(config: Config): UpstreamEntry[] {
+    const prev = this.table;
+    const { table, retired, reconfigured } = nextTable(prev, config, (c) => this.open(c, config));
+    this.table = table;
+    for (const e of retired) {
+      this.retire(e);
+      log.info(reconfigured.has(e.upstream.name) ? "upstream reconfigured" : "upstream removed", { upstream: e.upstream.name });
+    }
+    return [...table.entries.values()].filter((e) => prev.entries.get(e.upstream.name) === e);
+  }
+
+  private open(c: UpstreamConfig, config: Config): UpstreamEntry {
+    const u = new Upstream(c, resolved(config).metrics.window);
+    // The router adds our own requests in flight to the load the server last reported.
+    u.inFlight = () => this.gate.inFlight(c.name);
     const client = createUpstreamClient(u);
     const { fetch: f, session } = client instanceof FetchClient ? { fetch: client.fetch, session: null } : newSession();
-    const monitor = new HealthMonitor(u, healthSettings(this.config.health), {
+    const monitor = new HealthMonitor(u, healthSettings(config.health), {
       checked: (up, change) => this.checked(up, change),
       refreshAuth: (up) => this.refreshAuth(up),
     });
-    this.entries.set(c.name, { upstream: u, monitor, client, fetch: f, session });
-    this.list = [...this.upstreamObjects()];
     if (c.enabled) monitor.start();
+    return { upstream: u, monitor, client, fetch: f, session };
   }
 
-  private retire(e: Entry): void {
+  private retire(e: UpstreamEntry): void {
     e.upstream.retired = true;
     e.monitor.stop();
     // Idle pooled connections only: requests in flight finish on theirs.
@@ -298,7 +276,7 @@ export class Broker implements BrokerService {
    * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth. With `shown`,
    * only the entries it passes.
    */
-  private async mergedList(path: string, what: "ollama-tags" | "ollama-ps" | "openai", shown: ((name: string) => boolean) | null): Promise<Response> {
+  private async mergedList(path: string, what: Listing, shown: ((name: string) => boolean) | null): Promise<Response> {
     const enabled = routeOrder(this.upstreamObjects(), null);
     if (enabled.length === 0) return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
     const notDown = enabled.filter((u) => u.state !== "down");
@@ -307,11 +285,12 @@ export class Broker implements BrokerService {
     const failures: string[] = [];
     const results = await Promise.all(
       ups.map(async (u) => {
-        const p = u.kind === "openai" ? "/v1/models" : what === "ollama-ps" ? "/api/ps" : what === "openai" ? "/v1/models" : "/api/tags";
-        if (u.kind === "openai" && what === "ollama-ps") return null;
+        // Where this kind serves the list, and in which shape (src/kinds/); null: it names no models there.
+        const source = what === "ollama-tags" ? u.module.listing.tags : what === "ollama-ps" ? u.module.listing.ps : u.module.listing.openai;
+        if (!source) return null;
         const e = this.entries.get(u.name);
         try {
-          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + p, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             failures.push(`upstream "${u.name}" answered ${res.status}`);
@@ -320,9 +299,9 @@ export class Broker implements BrokerService {
           const json = (await res.json()) as any;
           // A down upstream answered: check it now rather than at down_interval.
           if (u.state === "down" && e?.upstream === u) void e.monitor.check();
-          if (u.kind === "openai" && what !== "openai") return { models: (Array.isArray(json?.data) ? json.data : []).map((m: { id: string }) => tagFromId(m.id)) };
-          if (what === "ollama-tags" && Array.isArray(json?.models)) u.setModels(json.models.map((m: { name: string }) => m.name));
-          return json;
+          const list = convertListing(json, source.shape, what);
+          if (what === "ollama-tags" && Array.isArray(list.models)) u.setModels((list.models as { name: string }[]).map((m) => m.name));
+          return list;
         } catch (err) {
           const reason = describeFetchError(err);
           const fix = fixFor({ ...u.status(), lastError: reason });

@@ -1,22 +1,27 @@
-// One client request through the broker: its attempts, the relayed response stream, and its accounting when it ends.
+// One client request through the broker: its state as the pipeline's stages fill it in (src/broker/pipeline/), its
+// attempts, the relayed response stream, and its accounting when it ends.
 //
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
-// request costs one object rather than a handful of closures.
-import type { CallerClass, RequestRecord } from "../core/contracts.ts";
+// request costs one object rather than a handful of closures; the stages are plain functions of it.
+import type { Admitted, CallerClass, RequestRecord } from "../core/contracts.ts";
 import { resumeMarkOf } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
-import { HttpError, streamErrorTail, streamFormat, type StreamFormat } from "../core/http-error.ts";
+import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamFormat } from "../core/http-error.ts";
+import type { Claimant, Gate, Grant } from "./gate.ts";
+import type { RequestModels } from "./model-fields.ts";
+import type { RoutingTable } from "./routing-table.ts";
 import { logger } from "../core/log.ts";
 import { capturedHeaders } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
 import { estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
-import type { UsageStripper } from "./sse-usage.ts";
+import type { StreamTransform } from "./stream-transform.ts";
+import type { DialectPlan } from "./dialects/plan-types.ts";
 
 
 /** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
-export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions"]);
+export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
@@ -73,10 +78,45 @@ function watch(set: Set<Exchange>, ex: Exchange): void {
   }
 }
 
+const NO_UPSTREAMS: readonly Upstream[] = [];
+
 export class Exchange {
+  // --- The request as the pipeline's stages decide it (each field is written by one stage, read by the later ones).
+  /** The routing table this request started with (set by the pipeline): it keeps it to the end, whatever reloads. */
+  table: RoutingTable | null = null;
+  /** The dialect of every error answer of this request, decided once from its route (pipeline/answer-error.ts). */
+  dialect: Dialect = "ollama";
+  /** The query string, sent upstream after the path. */
+  search = "";
+  /** Who was admitted (the gateway's answer; null in a bare broker). */
+  admitted: Admitted | null = null;
+  /** The body as it is sent upstream (alias and usage ask applied), its length (-1: chunked), and whether it can be sent twice. */
+  payload: Uint8Array | ReadableStream<Uint8Array> | null = null;
+  payloadLength = -1;
+  retryable = true;
+  /** The models the body names (read-request), for the key's checks (admit). */
+  named: RequestModels | null = null;
+  /** Why the body was not read whole (null when it was): longer than the limit, or the replay budget was spent. */
+  bodyCut: "limit" | "budget" | null = null;
+  /** The model name the client sent when it is an alias (`model` is then what the alias stands for), else null. */
+  aliasOf: string | null = null;
+  /** A streaming OpenAI request (it gets its SSE head at once when it has to wait in the queue). */
+  sseStream = false;
+  /** The upstreams to try in order (route), and how many attempts at most. */
+  order: readonly Upstream[] = NO_UPSTREAMS;
+  attempts = 1;
+  /** Whose turn it is when upstreams are busy (max_parallel): the key's bucket, or the caller's class without one. */
+  claimant: Claimant | null = null;
+  /** The grant that had to wait in the queue (its position goes in x-queue-position), else null. */
+  queued: Grant<Upstream> | null = null;
+  /** performance.now() when the body was read and when the first attempt was sent: the broker's own time between. */
+  bodyRead = 0;
+  sentAt = 0;
+
   /** Numbered at once, spelled out only when a record is emitted. */
   private readonly seq = ++nextId;
-  readonly started = performance.now();
+  /** When the request's clock starts: construction, then (pipeline) the moment its body was read, as ttfb and duration exclude the upload. */
+  started = performance.now();
   readonly time = Date.now();
   upstream: Upstream | null = null;
   ac: Attempt | null = null;
@@ -129,15 +169,18 @@ export class Exchange {
     this.budget = null;
     b?.();
   }
-  /** Gives back the upstream slot this request holds (the gate's), once: when an attempt fails or the exchange ends. */
-  private slot: (() => void) | null = null;
-  holdSlot(release: () => void): void {
-    this.slot = release;
+  /** Gives back the upstream slot this request holds (the gate's, for `upstream`), once: when an attempt fails or the exchange ends. */
+  private slot: Gate<Upstream> | null = null;
+  private slotOf: Upstream | null = null;
+  holdSlot(gate: Gate<Upstream>, u: Upstream): void {
+    this.slot = gate;
+    this.slotOf = u;
   }
   private releaseSlot(): void {
-    const r = this.slot;
+    const g = this.slot;
+    if (g === null) return;
     this.slot = null;
-    r?.();
+    g.release(this.slotOf!, this.claimant!);
   }
   /** Gives the request body's bytes back to the replay budget, once: when a response is accepted or the exchange ends. */
   private body: (() => void) | null = null;
@@ -149,8 +192,13 @@ export class Exchange {
     this.body = null;
     r?.();
   }
-  /** Set when the broker asked the upstream for usage the client did not ask for: that event is taken out of the stream. */
-  stripper: UsageStripper | null = null;
+  /**
+   * Between the upstream's body and the client, with the usage it reads: the usage stripper when the broker asked the
+   * upstream for usage the client did not ask for, or a dialect's translator or usage watcher (dialects/).
+   */
+  stripper: StreamTransform | null = null;
+  /** The request's dialect plan (dialects/plan.ts: Anthropic Messages, count_tokens, Responses), null for other routes. */
+  dialectPlan: DialectPlan | null = null;
   /** The route the upstream serves for `path` (routeOf: escapes decoded, slashes folded); what decides counting. */
   route: string | null = null;
 
@@ -158,7 +206,8 @@ export class Exchange {
     readonly source: "local" | "tunnel",
     readonly method: string,
     readonly path: string,
-    readonly model: string | null,
+    /** The model routed to and counted (what an alias stands for); set by the pipeline once the body is read. */
+    public model: string | null,
     private readonly events: EventBus,
     private readonly capture: CaptureOptions,
     readonly clientSignal: AbortSignal | null,
@@ -322,7 +371,7 @@ export class Exchange {
       bytes: this.bytesOut,
       ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
     });
-    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte);
+    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte, this.dialect === "anthropic" ? "anthropic" : "openai");
     if (tail !== null) {
       c.write(enc.encode(tail));
       c.close();
@@ -348,7 +397,8 @@ export class Exchange {
     if (error !== null) this.error = error;
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
-    const usage = this.stripper?.usage ?? (this.bytesOut ? parseUsage(this.usageTail()) : null) ?? this.estimatedUsage();
+    const t = this.stripper;
+    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage ? parseUsage(this.usageTail()) : null) ?? this.estimatedUsage();
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;
@@ -400,6 +450,17 @@ export class Exchange {
     this.done = true;
     this.clearTimer();
     this.emit(performance.now() - this.started, null);
+    this.settleBudget();
+  }
+
+  /**
+   * A request refused before it was routed (bad body, the key's limits): nothing is recorded for it, as nothing was
+   * asked of an upstream; what it holds (the body's replay bytes) is given back.
+   */
+  discard(): void {
+    this.releaseBody();
+    if (this.done) return;
+    this.done = true;
     this.settleBudget();
   }
 

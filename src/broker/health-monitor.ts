@@ -1,6 +1,7 @@
 // Periodic and on-demand health checks of one upstream, and the state machine unknown / up / degraded / down.
 //
-// A full success → up. A partial success (ollama: version answers but the model list does not) → degraded.
+// The reads come from the upstream's kind (src/kinds/). A full success → up. A partial success (some of the kind's
+// required reads answer: Ollama's version but not its model list, llama.cpp's model list while /health says loading) → degraded.
 // A failure → degraded when it was up, down after `failures_before_down` consecutive failures. An upstream that has
 // never answered goes down on its first failure: the threshold rides out blips of a working upstream, and there is
 // none to ride out (an Ollama that is not running is reported down at start, not "unknown" for half a minute).
@@ -14,6 +15,7 @@ import { Upstream } from "./upstream.ts";
 import { upstreamHeaders } from "./headers.ts";
 import { describeFetchError } from "./net-error.ts";
 import { observeHealthCheck } from "./prometheus.ts";
+import type { Read, Reading } from "../kinds/index.ts";
 
 export interface HealthSettings {
   intervalMs: number;
@@ -39,19 +41,27 @@ export interface HealthHooks {
   refreshAuth(u: Upstream): Promise<void>;
 }
 
-async function getJson(u: Upstream, path: string, timeoutMs: number): Promise<any> {
-  const res = await fetch(u.base + path, {
+/** One of a kind's reads: the body as JSON or text; a status other than 2xx is a failure naming path and status. */
+async function get(u: Upstream, read: Read, timeoutMs: number): Promise<unknown> {
+  const res = await fetch(u.base + read.path, {
     headers: upstreamHeaders(null, u),
     signal: AbortSignal.timeout(timeoutMs),
     redirect: "manual",
   });
   if (!res.ok) {
     void res.body?.cancel();
-    throw new Error(`${path} answered ${res.status}`);
+    throw new Error(`${read.path} answered ${res.status}`);
   }
-  return await res.json();
+  return read.as === "json" ? await res.json() : await res.text();
 }
 
+/** What one read told, written onto the upstream; `ownBefore`: our requests in flight when the read was sent. */
+function note(u: Upstream, r: Reading, ownBefore: number): void {
+  if (r.version !== undefined) u.version = r.version;
+  if (r.models) u.setModels(r.models);
+  if (r.loaded) u.setLoaded(r.loaded);
+  if (r.capacity && Object.keys(r.capacity).length) u.setCapacity(r.capacity, ownBefore);
+}
 
 export class HealthMonitor {
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -109,34 +119,28 @@ export class HealthMonitor {
     let next: UpstreamState;
     let reason: string | undefined;
     try {
-      if (u.kind === "ollama") {
-        // Which models are in memory, for warm-first routing: read beside the check, never holding it up (an upstream
-        // without /api/ps, or slow to answer it, is judged by the check alone).
-        void getJson(u, "/api/ps", timeoutMs)
-          .then((ps) => {
-            if (Array.isArray(ps?.models)) u.setLoaded(ps.models.map((m: { name?: string; model?: string }) => m.name ?? m.model).filter((n: unknown) => typeof n === "string"));
-          })
-          .catch(() => {});
-        const [v, tags] = await Promise.allSettled([getJson(u, "/api/version", timeoutMs), getJson(u, "/api/tags", timeoutMs)]);
-        if (v.status === "rejected" && tags.status === "rejected") throw v.reason;
-        if (v.status === "fulfilled") u.version = typeof v.value?.version === "string" ? v.value.version : null;
-        if (tags.status === "fulfilled") {
-          const models = Array.isArray(tags.value?.models) ? tags.value.models : [];
-          u.setModels(models.map((m: { name?: string; model?: string }) => m.name ?? m.model).filter((n: unknown) => typeof n === "string"));
-        }
-        if (v.status === "rejected" || tags.status === "rejected") {
-          next = "degraded";
-          reason = describeFetchError(v.status === "rejected" ? v.reason : (tags as PromiseRejectedResult).reason);
-        } else next = "up";
-        // Back from an outage (down, never answered, or degraded by a failed check): what failed meanwhile is not its quality.
-        if (next === "up" && (u.state === "down" || u.state === "unknown" || (u.state === "degraded" && u.consecutiveFailures > 0))) u.metrics.forgetErrors();
-      } else {
-        const list = await getJson(u, "/v1/models", timeoutMs);
-        const data = Array.isArray(list?.data) ? list.data : [];
-        u.setModels(data.map((m: { id?: string }) => m.id).filter((n: unknown) => typeof n === "string"));
-        if (u.state !== "up") u.metrics.forgetErrors();
-        next = "up";
-      }
+      // The kind's reads (src/kinds/): the required ones are the probe; the optional ones (loaded models, load) are
+      // read beside it, never holding it up (a server without the route, or slow to answer it, is judged by the probe).
+      const reads = u.module.reads;
+      const ownBefore = u.inFlight();
+      // A load report outlives a few missed checks at most (the server may have stopped reporting it).
+      u.loadTtlMs = 3 * Math.max(this.settings.intervalMs, this.settings.timeoutMs);
+      for (const r of reads)
+        if (!r.required)
+          void get(u, r, timeoutMs)
+            .then((body) => !u.retired && note(u, r.apply(body), ownBefore))
+            .catch(() => {});
+      const required = reads.filter((r) => r.required);
+      const results = await Promise.allSettled(required.map(async (r) => r.apply(await get(u, r, timeoutMs))));
+      const failed = results.filter((x): x is PromiseRejectedResult => x.status === "rejected");
+      if (failed.length === results.length) throw failed[0]!.reason;
+      for (const x of results) if (x.status === "fulfilled") note(u, x.value, ownBefore);
+      if (failed.length) {
+        next = "degraded";
+        reason = describeFetchError(failed[0]!.reason);
+      } else next = "up";
+      // Back from an outage (down, never answered, or degraded by a failed check): what failed meanwhile is not its quality.
+      if (next === "up" && (u.state === "down" || u.state === "unknown" || (u.state === "degraded" && u.consecutiveFailures > 0))) u.metrics.forgetErrors();
       u.consecutiveFailures = 0;
       this.answered = true;
       const ms = performance.now() - t0;

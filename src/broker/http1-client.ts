@@ -9,6 +9,7 @@ import { clientHeadersOf, upstreamHeaderLines } from "./headers.ts";
 import { HttpParseError, ResponseParser, headerValue, type ParserSink, type ResponseHead } from "./http1-parser.ts";
 import type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-types.ts";
 import type { Upstream } from "./upstream.ts";
+import type { CodeOf } from "../core/error-codes.ts";
 
 /** Idle sockets kept per upstream; more are closed when their request ends. */
 export const MAX_IDLE = 32;
@@ -20,12 +21,13 @@ const HIGH_WATER = 64 * 1024;
 const COALESCE = 64 * 1024;
 const CRLF = Buffer.from("\r\n");
 
-/** A failure talking to the upstream; `code` follows the system error names describeFetchError knows. */
+/** A failure talking to the upstream; `errno` follows the system error names describeFetchError knows. */
 export class UpstreamConnError extends Error {
   override name = "UpstreamConnError";
+  readonly code: CodeOf<"UpstreamConnError"> = "upstream_connection";
   constructor(
     message: string,
-    readonly code: string,
+    readonly errno: string,
     /** Nothing came back on a socket that had served a request before: the server had closed it (safe to resend). */
     readonly stale = false,
   ) {

@@ -1,5 +1,6 @@
 // Incremental HTTP/1.1 response parser (RFC 9112): status line, headers, and a body framed by Content-Length,
 // chunked transfer coding, or the end of the connection. Pure: bytes in, callbacks out; body parts are zero-copy views.
+import type { CodeOf } from "../core/error-codes.ts";
 
 export interface ResponseHead {
   status: number;
@@ -24,6 +25,7 @@ export interface ParserSink {
 
 export class HttpParseError extends Error {
   override name = "HttpParseError";
+  readonly code: CodeOf<"HttpParseError"> = "upstream_bad_http";
 }
 
 /** Heads larger than this are refused: a server sending them is broken or hostile. */

@@ -1,8 +1,35 @@
-// Merges model lists from several upstreams (first listed wins a duplicate), in Ollama and OpenAI shapes.
+// Merges model lists from several upstreams (first listed wins a duplicate), in Ollama and OpenAI shapes, each upstream's
+// list converted from the shape its kind serves.
 
 /** An Ollama /api/tags entry for a model that an OpenAI-compatible upstream lists only by id. */
 export function tagFromId(id: string): Record<string, unknown> {
   return { name: id, model: id, modified_at: new Date(0).toISOString(), size: 0, digest: "", details: {} };
+}
+
+/** The merged listings: Ollama's /api/tags and /api/ps, OpenAI's /v1/models. */
+export type Listing = "ollama-tags" | "ollama-ps" | "openai";
+
+/** An Ollama /api/ps entry for a model a server lists by id and holds in memory (llama.cpp, vLLM). */
+function psFromId(id: string): Record<string, unknown> {
+  return { ...tagFromId(id), expires_at: new Date(0).toISOString(), size_vram: 0 };
+}
+
+/**
+ * One upstream's list body, in the shape its kind serves it (src/kinds/: `listing`), → the body of `listing`. An
+ * OpenAI-shaped list feeds /api/ps with the models it names as loaded (all of them, unless an entry has a
+ * `status.value` other than "loaded", as llama.cpp's router mode gives).
+ */
+export function convertListing(body: any, shape: "ollama" | "openai", listing: Listing): Record<string, unknown> {
+  if (shape === "ollama") {
+    if (listing !== "openai") return body;
+    const names = Array.isArray(body?.models) ? body.models.map((m: { name?: unknown; model?: unknown }) => m?.name ?? m?.model).filter((n: unknown) => typeof n === "string") : [];
+    return { object: "list", data: names.map((id: string) => ({ id, object: "model", created: 0, owned_by: "library" })) };
+  }
+  if (listing === "openai") return body;
+  const data: { id?: unknown; status?: { value?: unknown } }[] = Array.isArray(body?.data) ? body.data : [];
+  const named = data.filter((m) => typeof m?.id === "string");
+  if (listing === "ollama-tags") return { models: named.map((m) => tagFromId(m.id as string)) };
+  return { models: named.filter((m) => !m.status || typeof m.status !== "object" || m.status.value === "loaded").map((m) => psFromId(m.id as string)) };
 }
 
 /** Ollama /api/tags or /api/ps bodies → one { models } body, deduplicated by name. */

@@ -32,6 +32,69 @@ describe("router", () => {
     hot.state = "down";
     expect(names(routeOrder([cold, hot], "m"))).toEqual(["cold", "hot"]);
   });
+  test("load-aware: a free slot before priority; full ones by queue per slot; our requests in flight count between reports", () => {
+    // "small" is preferred by priority but has 1 slot; "big" has 4 (llama.cpp /slots, read by the health check).
+    const small = up("small", 1, "up", ["m:latest"]);
+    const big = up("big", 2, "up", ["m:latest"]);
+    const inflight = new Map<string, number>([["small", 0], ["big", 0]]);
+    for (const u of [small, big]) u.inFlight = () => inflight.get(u.name)!;
+    small.setCapacity({ slots: 1, busy: 0 });
+    big.setCapacity({ slots: 4, busy: 0 });
+    // Both free: priority decides.
+    expect(names(routeOrder([small, big], "m"))).toEqual(["small", "big"]);
+    // One request of ours on "small" since the report: it is full, "big" has room.
+    inflight.set("small", 1);
+    expect(names(routeOrder([small, big], "m"))).toEqual(["big", "small"]);
+    // Both full: the shorter queue per slot first. small: 2 on 1 slot → (2-1+1)/1 = 2; big: 5 on 4 → (5-4+1)/4 = 0.5.
+    inflight.set("small", 2);
+    inflight.set("big", 5);
+    expect(names(routeOrder([small, big], "m"))).toEqual(["big", "small"]);
+    // big: 9 on 4 → 1.5 < 2 still; 13 on 4 → 2.5 > 2: small's one slot has the shorter queue.
+    inflight.set("big", 13);
+    expect(names(routeOrder([small, big], "m"))).toEqual(["small", "big"]);
+    // Another client's load the server reported (busy 4 while none of ours were there) counts as well.
+    inflight.set("small", 0);
+    inflight.set("big", 0);
+    big.setCapacity({ slots: 4, busy: 4 });
+    small.setCapacity({ slots: 1, busy: 0 });
+    expect(names(routeOrder([small, big], "m"))).toEqual(["small", "big"]);
+    inflight.set("small", 1);
+    // small: 1 on 1 slot → (1-1+1)/1 = 1; big: 4 foreign on 4 → 1/4: big's queue per slot is shorter.
+    expect(names(routeOrder([small, big], "m"))).toEqual(["big", "small"]);
+  });
+  test("load-aware: warm still goes first; an upstream that reports no load counts as having room; vLLM's queue means full", () => {
+    const cold = up("cold", 1, "up", ["m:latest"]);
+    const hot = up("hot", 2, "up", ["m:latest"]);
+    hot.setLoaded(["m:latest"]);
+    hot.setCapacity({ slots: 1, busy: 1 });
+    expect(names(routeOrder([cold, hot], "m"))).toEqual(["hot", "cold"]); // loaded beats free
+    const quiet = up("quiet", 2, "up", ["m:latest"]); // Ollama/openai: no capacity reported
+    const queued = up("queued", 1, "up", ["m:latest"]); // vLLM: running 8, waiting 3
+    queued.setCapacity({ busy: 8, waiting: 3 });
+    expect(names(routeOrder([queued, quiet], "m"))).toEqual(["quiet", "queued"]);
+    queued.setCapacity({ busy: 8, waiting: 0 });
+    expect(names(routeOrder([queued, quiet], "m"))).toEqual(["queued", "quiet"]);
+  });
+  test("a request of ours that ended while the server was read is not taken for another client's load", () => {
+    const u = up("u", 1, "up", ["m:latest"]);
+    let own = 1;
+    u.inFlight = () => own;
+    // The read was sent with one of ours running; the server counted it (busy 1); it ended before the answer came back.
+    const ownBefore = u.inFlight();
+    own = 0;
+    u.setCapacity({ slots: 1, busy: 1 }, ownBefore);
+    expect(u.pressure()).toBe(0);
+    // Without that, the one slot would look taken by someone else until the next check.
+    u.setCapacity({ slots: 1, busy: 1 }, 0);
+    expect(u.pressure()).toBe(1);
+    expect(u.status().capacity).toMatchObject({ slots: 1, busy: 1, waiting: null });
+    expect(u.status().inFlight).toBe(0);
+    // A report that has outlived its time (the server stopped reporting) no longer holds the slot: only ours count.
+    u.loadTtlMs = -1;
+    expect(u.pressure()).toBe(0);
+    own = 1;
+    expect(u.pressure()).toBe(1);
+  });
   test("degraded still serves", () => {
     expect(names(routeOrder([up("a", 2, "degraded", ["m:latest"]), up("b", 1, "down", ["m:latest"])], "m"))).toEqual(["a", "b"]);
   });

@@ -1,11 +1,15 @@
 // Picks the order in which upstreams are tried for one request: eligibility tiers, then the model already loaded
-// (warm-first: no load time), then priority, then recent latency.
+// (warm-first: no load time), then load (a free slot, else the shortest queue per slot, by what the server reports and
+// our own requests in flight), then priority, then recent latency.
 //
 // Tiers, best first (disabled upstreams are never tried):
 //   0  up or degraded, and serves the named model (or the request names none)
 //   1  state unknown (not checked yet), and serves the model or has no list yet
 //   2  up or degraded, but its model list does not name the model (lists can be stale; it answers 404 itself)
 //   3  down (tried last: a health check may not have noticed a recovery yet)
+//
+// Load only orders upstreams that report it (src/kinds/: llama.cpp's slots, vLLM's queue, LM Studio's parallel); one
+// that says nothing counts as having room, so priority still decides between it and a free one.
 import type { Upstream } from "./upstream.ts";
 
 function tier(u: Upstream, model: string | null): number {
@@ -18,12 +22,13 @@ function tier(u: Upstream, model: string | null): number {
 export function routeOrder(upstreams: Iterable<Upstream>, model: string | null): Upstream[] {
   // The common setup, one upstream: nothing to order.
   if (Array.isArray(upstreams) && upstreams.length === 1) return upstreams[0]!.enabled ? [upstreams[0]!] : [];
-  const list: { u: Upstream; t: number }[] = [];
-  for (const u of upstreams) if (u.enabled) list.push({ u, t: tier(u, model) });
+  const list: { u: Upstream; t: number; p: number }[] = [];
+  for (const u of upstreams) if (u.enabled) list.push({ u, t: tier(u, model), p: u.pressure() });
   list.sort(
     (a, b) =>
       a.t - b.t ||
       (model === null ? 0 : Number(b.u.warm(model)) - Number(a.u.warm(model))) ||
+      a.p - b.p ||
       a.u.config.priority - b.u.config.priority ||
       (a.u.ewmaMs ?? Number.MAX_VALUE) - (b.u.ewmaMs ?? Number.MAX_VALUE) ||
       (a.u.name < b.u.name ? -1 : 1),

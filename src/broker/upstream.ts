@@ -6,10 +6,22 @@ import type { UpstreamConfig } from "../config/schema.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";
+
+/** What the server last said of its load, and how many of our own requests were on it then. */
+export interface ReportedLoad extends Capacity {
+  /** Our requests in flight to it when the server said `busy`/`waiting` (they are among them). */
+  ownAtReport: number;
+  at: string;
+  /** performance.now() of the report of busy/waiting. */
+  atMs: number;
+}
 
 export class Upstream {
   readonly name: string;
-  readonly kind: "ollama" | "openai";
+  readonly kind: KindName;
+  /** The kind's module: how it is probed and listed (src/kinds/). */
+  readonly module: KindModule;
   /** Base URL without a trailing slash; request paths are appended to it. */
   readonly base: string;
   readonly firstByteTimeoutMs: number;
@@ -45,6 +57,7 @@ export class Upstream {
   ) {
     this.name = config.name;
     this.kind = config.kind;
+    this.module = kindOf(config.kind);
     this.base = config.url.replace(/\/+$/, "");
     const ms = resolveBy(UpstreamSchema, config);
     this.firstByteTimeoutMs = ms.first_byte_timeout;
@@ -81,9 +94,11 @@ export class Upstream {
     this.modelSet = set;
   }
 
-  /** Models the upstream has in memory now (Ollama's /api/ps, read with each health check). */
+  /** Models the upstream has in memory now (read with each health check, as its kind says: Ollama's /api/ps, …). */
   private loadedSet = new Set<string>();
+  loaded: string[] = [];
   setLoaded(names: string[]): void {
+    this.loaded = names;
     const set = new Set<string>();
     for (const n of names) {
       set.add(n);
@@ -94,6 +109,59 @@ export class Upstream {
   /** Whether this model is loaded (warm): a request for it starts without the load. */
   warm(model: string): boolean {
     return this.loadedSet.has(model) || this.loadedSet.has(`${model}:latest`);
+  }
+
+  /** Our requests in flight to this upstream now (the broker's gate counts them); 0 until the broker wires it. */
+  inFlight: () => number = () => 0;
+
+  /** The load the server last reported (null: it reports none, or not yet). */
+  capacity: ReportedLoad | null = null;
+  /**
+   * How long a report of busy/waiting counts (the health monitor sets a few check intervals): a server that stopped
+   * reporting its load (restarted with --no-slots, metrics off) is not held to its last figures.
+   */
+  loadTtlMs = Number.POSITIVE_INFINITY;
+
+  /**
+   * Merges what one read said of the load (a kind may tell slots and busy in separate reads). Our own requests among
+   * the reported ones: the more of those in flight when the read was sent (`ownBefore`) and now, so that one of ours
+   * ending meanwhile is never taken for another client's load (which would hold a free upstream back a whole interval).
+   */
+  setCapacity(c: Partial<Capacity>, ownBefore = 0): void {
+    const prev = this.capacity;
+    const own = Math.max(ownBefore, this.inFlight());
+    const fresh = c.busy !== undefined || c.waiting !== undefined;
+    this.capacity = {
+      slots: c.slots !== undefined ? c.slots : (prev?.slots ?? null),
+      busy: c.busy !== undefined ? c.busy : (prev?.busy ?? null),
+      waiting: c.waiting !== undefined ? c.waiting : (prev?.waiting ?? null),
+      ownAtReport: fresh ? own : (prev?.ownAtReport ?? 0),
+      at: new Date().toISOString(),
+      atMs: fresh ? performance.now() : (prev?.atMs ?? performance.now()),
+    };
+  }
+
+  /**
+   * How loaded it is now, for the router: 0 when it has a free slot or says nothing of its load; above 0 when it is
+   * full, growing with the queue per slot. Between health checks the reported figures are brought up to date with our
+   * own requests: others' load is what it reported minus ours then, and ours is counted now.
+   */
+  pressure(): number {
+    const c = this.capacity;
+    if (!c) return 0;
+    const own = this.inFlight();
+    // A stale report tells nothing of others' load; the slot count still holds.
+    const stale = performance.now() - c.atMs > this.loadTtlMs;
+    const busy = stale ? null : c.busy;
+    const waiting = stale ? null : c.waiting;
+    const others = Math.max(0, (busy ?? 0) + (waiting ?? 0) - (busy === null && waiting === null ? 0 : c.ownAtReport));
+    if (c.slots !== null && c.slots > 0) {
+      const load = others + own;
+      return load < c.slots ? 0 : (load - c.slots + 1) / c.slots;
+    }
+    // No slot count (vLLM): a queue of its own means it is full; our requests since the report join that queue.
+    if (waiting !== null && waiting > 0) return (waiting + Math.max(0, own - c.ownAtReport)) / Math.max(1, busy ?? 1);
+    return 0;
   }
 
   /** Whether the model list names this model ("llama3" matches "llama3:latest"). */
@@ -121,6 +189,9 @@ export class Upstream {
       quality: this.quality,
       version: this.version,
       models: this.models,
+      loaded: this.loaded,
+      capacity: this.capacity && { slots: this.capacity.slots, busy: this.capacity.busy, waiting: this.capacity.waiting, at: this.capacity.at },
+      inFlight: this.inFlight(),
       lastCheck: this.lastCheck,
       lastError: this.lastError,
       metrics: this.metrics.snapshot(),

@@ -13,6 +13,12 @@ describe("token usage from the tail of a response", () => {
     const sse = 'data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":12,"total_tokens":19}}\n\ndata: [DONE]\n\n';
     expect(parseUsage(b(sse))).toEqual({ tokens: 12, promptTokens: 7, genMs: null });
   });
+  test("Anthropic's message and OpenAI's Responses answer: input_tokens and output_tokens", () => {
+    const msg = '{"id":"msg_1","type":"message","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":9,"output_tokens":3}}';
+    expect(parseUsage(b(msg))).toEqual({ tokens: 3, promptTokens: 9, genMs: null });
+    const resp = '{"id":"resp_1","object":"response","usage":{"input_tokens":5,"input_tokens_details":{"cached_tokens":0},"output_tokens":4,"total_tokens":9}}';
+    expect(parseUsage(b(resp))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
+  });
   test("nothing to find", () => {
     expect(parseUsage(b('{"done":false}\n'))).toBeNull();
     expect(parseUsage(new Uint8Array())).toBeNull();

@@ -1,4 +1,5 @@
-// Reads generated-token counts from the tail of a response: Ollama's final done line or an OpenAI usage object.
+// Reads generated-token counts from the tail of a response: Ollama's final done line, an OpenAI usage object, or the
+// input_tokens/output_tokens usage of an Anthropic message or an OpenAI Responses answer.
 //
 // Only the last bytes of a stream are looked at (the numbers are at the very end of both formats), once, when the
 // stream ends: no per-chunk parsing.
@@ -12,6 +13,10 @@ const K_PROMPT_TOKENS = Buffer.from('"prompt_tokens"');
 const K_EVAL_COUNT = Buffer.from('"eval_count"');
 const K_EVAL_DURATION = Buffer.from('"eval_duration"');
 const K_COMPLETION_TOKENS = Buffer.from('"completion_tokens"');
+const OUTPUT_TOKENS = /^"output_tokens"\s*:\s*(\d+)/;
+const INPUT_TOKENS = /^"input_tokens"\s*:\s*(\d+)/;
+const K_OUTPUT_TOKENS = Buffer.from('"output_tokens"');
+const K_INPUT_TOKENS = Buffer.from('"input_tokens"');
 
 export interface TokenUsage {
   /** Generated (completion) tokens. */
@@ -39,7 +44,9 @@ export function parseUsage(tail: Uint8Array): TokenUsage | null {
     return { tokens: count, promptTokens: lastNumber(buf, K_PROMPT_EVAL_COUNT, PROMPT_EVAL_COUNT), genMs: dur !== null ? dur / 1e6 : null };
   }
   const completion = lastNumber(buf, K_COMPLETION_TOKENS, COMPLETION_TOKENS);
-  return completion !== null ? { tokens: completion, promptTokens: lastNumber(buf, K_PROMPT_TOKENS, PROMPT_TOKENS), genMs: null } : null;
+  if (completion !== null) return { tokens: completion, promptTokens: lastNumber(buf, K_PROMPT_TOKENS, PROMPT_TOKENS), genMs: null };
+  const output = lastNumber(buf, K_OUTPUT_TOKENS, OUTPUT_TOKENS);
+  return output !== null ? { tokens: output, promptTokens: lastNumber(buf, K_INPUT_TOKENS, INPUT_TOKENS), genMs: null } : null;
 }
 
 /** Bytes kept from the end of a response for parseUsage. */

@@ -1,15 +1,27 @@
 // The CLI's shared pieces: the command contract, usage errors (exit 2) and option parsing.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { suggest } from "../config/suggest.ts";
+import type { CodeOf } from "../core/error-codes.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+// The exit codes live beside the table of stable codes that names each error's (src/core/error-codes.ts).
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../core/error-codes.ts";
 
 /** Wrong arguments or an invalid file: printed as one sentence, exit code 2. */
-export class UsageError extends Error {}
-/** A runtime failure with a message meant for the user: exit code 1. */
-export class CliError extends Error {}
+export class UsageError extends Error {
+  override name = "UsageError";
+  readonly code: CodeOf<"UsageError"> = "usage";
+}
+/** A runtime failure with a message meant for the user: exit code 1; `code` says which kind (src/core/error-codes.ts). */
+export class CliError extends Error {
+  override name = "CliError";
+  constructor(
+    message: string,
+    readonly code: CodeOf<"CliError"> = "failed",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 export interface Command {
   name: string;

@@ -34,14 +34,18 @@ export function cliError(api: DaemonApi, e: unknown): Error {
   if (e.unreachable)
     return new CliError(
       `cannot reach the daemon at ${api.base} (${(e.cause as Error | undefined)?.message ?? "no answer"}); is it running? Start it with \`cloudtolocalllm-tunnel serve\`.`,
+      "daemon_unreachable",
+      { cause: e },
     );
   if (e.status === 401)
     return new CliError(
       api.client.opts.token?.()
         ? `the daemon refused the API token in ${api.tokenFile} (${e.message || "unauthorized"}).`
         : `no API token in ${api.tokenFile}; the daemon creates it on start (is this the same user and config?).`,
+      "daemon_unauthorized",
+      { cause: e },
     );
-  return new CliError(e.message);
+  return new CliError(e.message, "daemon_refused", { cause: e });
 }
 
 /** Runs one or more calls; a failure becomes the CLI's sentence for it. */

@@ -1,4 +1,5 @@
 // The checks `doctor` runs: each says ok, warn or fail with a one-line fix; "fail" is reserved for what the program needs.
+import { kindOf } from "../kinds/index.ts";
 import { resolved } from "../config/resolve.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
@@ -82,20 +83,22 @@ export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
   const timeout = resolved(config).health.timeout;
   const results = await Promise.all(
     ups.map(async (u) => {
-      const path = u.kind === "ollama" ? "/api/version" : "/v1/models";
+      // The first of the kind's probe reads (src/kinds/): Ollama's /api/version, llama.cpp's /health, /v1/models, …
+      const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
       const r = await probe(u.url.replace(/\/+$/, "") + path, timeout);
       const shown = redactUrl(u.url);
-      if ("error" in r) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+      // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
+      const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
+      if ("error" in r) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
       if (r.status === 401 || r.status === 403)
-        return { up: true, result: warn(`Upstream "${u.name}"`, `${shown} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
-      if (r.status >= 500) return { up: false, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
-      return { up: true, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
+        return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
+      if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
+      return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
   );
   const anyUp = results.some((r) => r.up);
-  const fixFor = "start Ollama (`systemctl start ollama` or `ollama serve`) or correct its url in [[upstreams]]";
   // One unreachable upstream among working ones is a warning; none reachable means the broker cannot serve anything.
-  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, fixFor) : fail(r.result.name, r.result.detail, fixFor)));
+  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
 }
 
 export async function checkRelay(config: Config): Promise<CheckResult | null> {

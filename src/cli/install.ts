@@ -14,16 +14,18 @@ export function runningBinary(): string | null {
 
 const command: Command = {
   name: "install",
-  summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons, man page, completions",
+  summary: "Install this binary for the current user: systemd user service, autostart, launcher, icons, man page, completions",
   help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
 
 For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service). Copies the binary to ~/.local/bin, writes the systemd
-user units to $XDG_CONFIG_HOME/systemd/user, the dashboard launcher to $XDG_DATA_HOME/applications, the tray
-autostart entry to $XDG_CONFIG_HOME/autostart, the icons to $XDG_DATA_HOME/icons/hicolor, the AppStream metainfo to
+user unit to $XDG_CONFIG_HOME/systemd/user, the dashboard launcher to $XDG_DATA_HOME/applications, the
+autostart entry (it starts the daemon at login when systemd does not) to $XDG_CONFIG_HOME/autostart, the icons to $XDG_DATA_HOME/icons/hicolor, the AppStream metainfo to
 $XDG_DATA_HOME/metainfo, the man page to $XDG_DATA_HOME/man/man1 and the bash, zsh and fish completions under
 $XDG_DATA_HOME (see \`completion --help\`), then runs
-\`systemctl --user daemon-reload\` and enables and starts cloudtolocalllm-tunnel.service. Without a systemd
-user manager the files are still written and the systemd step is skipped with a message.
+\`systemctl --user daemon-reload\` and enables and starts cloudtolocalllm-tunnel.service, which shows the tray
+icon itself: one process. An earlier install's tray unit (cloudtolocalllm-tunnel-tray.service) is stopped,
+disabled and removed. Without a systemd user manager the files are still written and the systemd step is skipped
+with a message.
 
 Running it again is safe: unchanged files are left alone and the service is restarted only when the binary or its
 unit changed. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
@@ -51,7 +53,7 @@ Options:
       const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner, generated });
       console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
       console.log(r.systemd);
-      console.log("The tray starts at your next login (XDG autostart); start it now with `cloudtolocalllm-tunnel tray &`.");
+      console.log("The daemon shows its tray icon itself while your desktop's panel hosts tray icons ([tray] enabled = \"auto\").");
       // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.
       if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${xdgInstallPaths().zshCompletionDir} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));

@@ -97,11 +97,8 @@ Options for create:
         } catch (e) {
           throw e instanceof UsageError ? e : new UsageError((e as Error).message);
         }
-        try {
-          store.add(made.record);
-        } catch (e) {
-          throw new CliError((e as Error).message);
-        }
+        // A broken keys file or a taken name throws KeyStoreError: main.ts prints it with its code (src/core/error-codes.ts).
+        store.add(made.record);
         if (values.json) console.log(JSON.stringify({ key: made.key, ...keyInfo(made.record) }, null, 2));
         else {
           console.log(made.key);

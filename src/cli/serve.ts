@@ -86,7 +86,7 @@ Options:
       await daemon.start();
     } catch (e) {
       // One sentence and exit 1 (a runtime failure); start() already stopped whatever had started, so nothing listens.
-      const fix = e instanceof ListenError ? ` (${e.code === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
+      const fix = e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
       throw new CliError(`${e instanceof Error ? e.message : String(e)}; the daemon did not start${fix}.`);
     }
     const watcher = watchConfigFile(file, (t) => daemon.runtime.fileChanged(t), { initialText: text });

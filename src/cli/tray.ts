@@ -1,4 +1,4 @@
-// `tray`: runs the desktop tray icon (a separate process from the daemon; either can restart without the other).
+// `tray`: the desktop tray icon for a daemon that runs elsewhere (a system service, another machine); a local daemon shows its own.
 import { configPath } from "../config/paths.ts";
 import { parse, type Command } from "./args.ts";
 
@@ -8,9 +8,12 @@ const command: Command = {
   help: `Usage: cloudtolocalllm-tunnel tray [--config FILE]
 
 Shows a status icon with a menu in any panel that hosts StatusNotifierItems (KDE Plasma, XFCE,
-Waybar, GNOME with the AppIndicator extension). It follows the daemon over its control API, so
-the daemon and the tray can each stop or restart without the other. When no panel is running yet,
-the tray waits and registers as soon as one appears (and again after a panel restart).
+Waybar, GNOME with the AppIndicator extension), for a daemon that does not show one itself: a
+daemon running as a system service, in a container or on another machine. It follows that daemon
+over its control API. A daemon running in your desktop session shows the icon itself
+([tray] enabled = "auto"); when the daemon this command follows does, the command says so and
+exits (code 0). When no panel is running yet, the tray waits and registers as soon as one
+appears (and again after a panel restart).
 
 Options:
   -c, --config FILE   config file, used to find the control API and its token

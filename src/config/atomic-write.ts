@@ -15,11 +15,15 @@ const FULL: Record<string, string> = { ENOSPC: "no space left on the disk", EDQU
 
 /** A write that failed because the disk (or the user's quota) is full; `file` is the one that could not be written, and was left as it was. */
 export class DiskFullError extends Error {
+  override name = "DiskFullError";
+  /** Its stable code (src/core/error-codes.ts; config sits below core, so the literal is checked by a test). */
+  readonly code = "disk_full";
   constructor(
     readonly file: string,
-    readonly code: string,
+    /** The system's code: ENOSPC or EDQUOT. */
+    readonly errno: string,
   ) {
-    super(`cannot write ${file}: ${FULL[code] ?? code} (${code}); the file was left as it was, free some space and try again`);
+    super(`cannot write ${file}: ${FULL[errno] ?? errno} (${errno}); the file was left as it was, free some space and try again`);
   }
 }
 

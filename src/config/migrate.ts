@@ -1,4 +1,5 @@
 // Carries the 1.x tunnel manager's tunnel_config.json and the 2.x tray daemon's connection_config.json into the new config (old files are only read).
+import { DEFAULT_KIND, isKindName, KIND_NAMES, KINDS } from "../kinds/index.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { defaultConfig, validateConfig, type ConfigIssue } from "./load.ts";
@@ -140,7 +141,7 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
   const drop = (field: string, reason: string) => notCarried.push({ field, reason });
   const local = "upstreams[0]";
   const localBase = () => {
-    if (!raw.upstreams) setPath(raw, local, { name: "local", kind: "ollama", url: "http://127.0.0.1:11434" });
+    if (!raw.upstreams) setPath(raw, local, { name: "local", kind: DEFAULT_KIND, url: KINDS[DEFAULT_KIND].defaultUrl });
   };
 
   for (const src of sources.filter((s) => s.kind === "tunnel_config")) {
@@ -204,8 +205,8 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       if (base) set(`${local}.url`, base.replace(/\/+$/, "").replace(/\/api$/, ""), f("api_base_url"));
       else if (str(lo.host) || num(lo.port) !== undefined) set(`${local}.url`, hostUrl(str(lo.host) ?? "localhost", num(lo.port) ?? 11434), f("host, port"));
       const type = str(lo.connection_type)?.toLowerCase();
-      if (type === "ollama" || type === "openai") set(`${local}.kind`, type, f("connection_type"));
-      else if (type && type !== "local") drop(f("connection_type"), `${JSON.stringify(lo.connection_type)} is not an upstream kind (ollama or openai)`);
+      if (isKindName(type)) set(`${local}.kind`, type, f("connection_type"));
+      else if (type && type !== "local") drop(f("connection_type"), `${JSON.stringify(lo.connection_type)} is not an upstream kind (${KIND_NAMES.join(", ")})`);
       if (seconds(lo.timeout)) set(`${local}.connect_timeout`, seconds(lo.timeout), f("timeout"));
       if (bool(lo.enabled) !== undefined) set(`${local}.enabled`, bool(lo.enabled), f("enabled"));
       const token = str(lo.auth_token);

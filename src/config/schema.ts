@@ -1,6 +1,7 @@
 // The one configuration schema: TypeScript type, defaults, validation and reference docs all come from here.
 import { Type as T, type Static, type TArray, type TObject, type TSchema, type TString } from "@sinclair/typebox";
 import "./formats.ts";
+import { DEFAULT_KIND, KIND_NAMES, KINDS } from "../kinds/index.ts";
 
 // Durations are written the way people say them ("250ms", "30s", "5m", "1h"); see duration.ts.
 export const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$";
@@ -37,6 +38,10 @@ export const DEFAULT_TUNNEL_PATHS = [
   "/v1/completions",
   "/v1/embeddings",
   "/v1/models",
+  // Anthropic's Messages API (Claude Code and other Anthropic clients) and OpenAI's Responses API (docs/broker.md).
+  "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/responses",
 ];
 
 export const ApiSchema = T.Object(
@@ -101,10 +106,13 @@ export const ProxySchema = T.Object(
 export const UpstreamSchema = T.Object(
   {
     name: T.String({ minLength: 1, pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]*$", description: "Unique name, used in metrics and logs." }),
-    kind: T.Union([T.Literal("ollama"), T.Literal("openai")], {
-      default: "ollama",
-      description: "ollama, or openai for any OpenAI-compatible server (llama.cpp, LM Studio, vLLM).",
-    }),
+    kind: T.Union(
+      KIND_NAMES.map((k) => T.Literal(k)),
+      {
+        default: DEFAULT_KIND,
+        description: `The kind of server: how it is probed and what it reports (models, loaded models, free slots); openai for any other OpenAI-compatible server. The kinds table in docs/broker.md says what each reads.`,
+      },
+    ),
     url: T.String({ format: "c2l-url", description: "Base URL, e.g. http://127.0.0.1:11434." }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),
@@ -277,6 +285,17 @@ export const DashboardSchema = T.Object(
   { additionalProperties: false, default: {}, description: "Dashboard and request inspector." },
 );
 
+export const TraySchema = T.Object(
+  {
+    enabled: T.Union([T.Literal("auto"), T.Literal("never")], {
+      default: "auto",
+      description:
+        "auto: the daemon shows its status icon itself when there is a D-Bus session bus (registered with the panel's StatusNotifierWatcher whenever one runs); never: no icon (a headless machine, or the `tray` command runs elsewhere).",
+    }),
+  },
+  { additionalProperties: false, default: {}, description: "The daemon's own tray icon (StatusNotifierItem) on the desktop's panel." },
+);
+
 export const AliasSchema = T.Object(
   {
     name: T.String({ minLength: 1, maxLength: 256, description: "The name apps send, e.g. gpt-4o-mini." }),
@@ -291,7 +310,7 @@ export const ConfigSchema = T.Object(
     api: ApiSchema,
     proxy: ProxySchema,
     upstreams: T.Array(UpstreamSchema, {
-      default: [{ name: "local", kind: "ollama", url: "http://127.0.0.1:11434" }],
+      default: [{ name: "local", kind: DEFAULT_KIND, url: KINDS[DEFAULT_KIND].defaultUrl }],
       description: "The servers the broker routes to.",
     }),
     aliases: T.Array(AliasSchema, {
@@ -307,6 +326,7 @@ export const ConfigSchema = T.Object(
     auth: AuthSchema,
     secrets: SecretsSchema,
     dashboard: DashboardSchema,
+    tray: TraySchema,
   },
   { additionalProperties: false },
 );

@@ -26,7 +26,11 @@ export interface StoreOptions {
   keep?: number;
 }
 
-export class BackupNotFoundError extends Error {}
+export class BackupNotFoundError extends Error {
+  override name = "BackupNotFoundError";
+  /** Its stable code (src/core/error-codes.ts): 404 in the API, exit 1 in the CLI. */
+  readonly code = "backup_not_found";
+}
 
 const ID_RE = /^\d{8}T\d{9}Z(-\d+)?$/;
 

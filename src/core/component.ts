@@ -61,6 +61,8 @@ export interface Services {
   gateway?: GatewayService;
   /** The broker's listener as a client on this machine reaches it (http://127.0.0.1:11435), or null when it is off. */
   brokerUrl?: () => string | null;
+  /** The control API as a client on this machine reaches it (its bound port), or null while it does not listen. */
+  apiUrl?: () => string | null;
 }
 
 export interface DaemonContext {

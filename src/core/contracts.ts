@@ -2,6 +2,7 @@
 // The API validates responses and builds its OpenAPI components from these; every other part uses the `Static` types.
 import { t, type Static } from "elysia";
 import type { Config } from "../config/schema.ts";
+import { KIND_NAMES } from "../kinds/index.ts";
 
 const LATENCY_EXAMPLE = { p50: 180, p90: 420, p95: 610, p99: 1200 };
 const UPSTREAM_EXAMPLE = {
@@ -84,7 +85,7 @@ export const Quality = t.UnionEnum(["excellent", "good", "poor", "critical", "do
 export const UpstreamStatus = t.Object(
   {
     name: t.String({ examples: ["local"] }),
-    kind: t.UnionEnum(["ollama", "openai"]),
+    kind: t.UnionEnum(KIND_NAMES, { description: "The kind of server (docs/broker.md, the kinds table)." }),
     url: t.String({ examples: ["http://127.0.0.1:11434"] }),
     enabled: t.Boolean(),
     priority: t.Number(),
@@ -92,6 +93,21 @@ export const UpstreamStatus = t.Object(
     quality: Quality,
     version: Nullable(t.String()),
     models: t.Array(t.String()),
+    loaded: t.Optional(t.Array(t.String(), { description: "Models in its memory now, as its kind reports them (Ollama /api/ps, llama.cpp and vLLM: the model they serve, LM Studio's native model list); empty when it does not say." })),
+    capacity: t.Optional(
+      Nullable(
+        t.Object(
+          {
+            slots: Nullable(t.Number({ description: "Requests it runs at once (llama.cpp /slots or /props total_slots, LM Studio's parallel)." })),
+            busy: Nullable(t.Number({ description: "Requests it was running (llama.cpp /slots, vLLM vllm:num_requests_running)." })),
+            waiting: Nullable(t.Number({ description: "Requests in its own queue (vLLM vllm:num_requests_waiting)." })),
+            at: t.String({ description: "ISO time of the report." }),
+          },
+          { description: "The load the server last reported with a health check; null when its kind reports none." },
+        ),
+      ),
+    ),
+    inFlight: t.Optional(t.Number({ description: "The broker's own requests to it in flight now (the router adds them to the reported load)." })),
     lastCheck: Nullable(t.String({ description: "ISO time of the last health check." })),
     lastError: Nullable(t.String()),
     metrics: UpstreamMetrics,

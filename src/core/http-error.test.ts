@@ -101,3 +101,38 @@ describe("streamErrorTail (the last bytes of a stream cut short)", () => {
     expect(streamErrorTail("other", err, 10)).toBeNull();
   });
 });
+
+describe("Anthropic's dialect (/v1/messages)", () => {
+  test("/v1/messages and under it are Anthropic's; the rest of /v1 stays OpenAI's", () => {
+    for (const p of ["/v1/messages", "/v1/messages/count_tokens", "/v1/messages?beta=true"]) expect(dialectOf(p)).toBe("anthropic");
+    expect(dialectOf("/v1/messagesx")).toBe("openai");
+    expect(dialectOf("/v1/responses")).toBe("openai");
+  });
+
+  test("each status gets the error type Anthropic's API sends for it, in its shape, with the stable code header", async () => {
+    const cases: [Parameters<typeof dialectError>[1], number, string][] = [
+      ["bad_request", 400, "invalid_request_error"],
+      ["unauthorized", 401, "authentication_error"],
+      ["forbidden", 403, "permission_error"],
+      ["not_found", 404, "not_found_error"],
+      ["payload_too_large", 413, "request_too_large"],
+      ["rate_limited", 429, "rate_limit_error"],
+      ["internal", 500, "api_error"],
+      ["upstream_error", 502, "api_error"],
+      ["unavailable", 503, "overloaded_error"],
+      ["validation_failed", 422, "invalid_request_error"],
+    ];
+    for (const [code, status, type] of cases) {
+      const r = dialectError("/v1/messages", code, `m ${code}`);
+      expect(r.status).toBe(status);
+      expect(r.headers.get(ERROR_CODE_HEADER)).toBe(code);
+      expect(await r.json()).toEqual({ type: "error", error: { type, message: `m ${code}` } });
+    }
+    expect(errorBody("anthropic", "upstream_error", "busy", 529)).toEqual({ type: "error", error: { type: "overloaded_error", message: "busy" } });
+  });
+
+  test("a Messages stream that breaks off ends with an SSE error event in Anthropic's shape", () => {
+    const tail = streamErrorTail("sse", new HttpError("upstream_error", "broke off"), 10, "anthropic");
+    expect(tail).toBe(`\nevent: error\ndata: {"type":"error","error":{"type":"api_error","message":"broke off"}}\n\n`);
+  });
+});

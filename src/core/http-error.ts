@@ -32,21 +32,21 @@ export const ERROR_CODE_HEADER = "x-c2l-error-code";
 
 /**
  * The error shape a caller's client parses. Ollama's clients read `{"error": "<message>"}` (an object there shows as
- * "[object Object]"); OpenAI's read `{"error": {"message", "type", "code"}}`; our own APIs (control API, relay admin)
- * answer `{"error": {"code", "message"}}`.
+ * "[object Object]"); OpenAI's read `{"error": {"message", "type", "code"}}`; Anthropic's (on /v1/messages) read
+ * `{"type": "error", "error": {"type", "message"}}`; our own APIs (control API, relay admin) answer `{"error": {"code", "message"}}`.
  */
-export type Dialect = "ollama" | "openai" | "native";
+export type Dialect = "ollama" | "openai" | "anthropic" | "native";
 
 /** Whether `path` is `prefix` itself or under it, with or without a query ("/v1", "/v1/x", "/v1?x"). */
 const under = (path: string, prefix: string) => path === prefix || path.startsWith(prefix + "/") || path.startsWith(prefix + "?");
 
 /**
- * The dialect of a path on an Ollama/OpenAI-compatible surface (broker, tunnel agent, relay's /t/ID/...): /v1/* is
- * OpenAI's; /api/v1/* is our control API's namespace, never Ollama's (a script probing it, say through the tunnel, gets
- * the control API's shape); every other path is Ollama's.
+ * The dialect of a path on an Ollama/OpenAI-compatible surface (broker, tunnel agent, relay's /t/ID/...): /v1/messages
+ * (and under it) is Anthropic's; the rest of /v1/* is OpenAI's; /api/v1/* is our control API's namespace, never
+ * Ollama's (a script probing it, say through the tunnel, gets the control API's shape); every other path is Ollama's.
  */
 export function dialectOf(path: string): Dialect {
-  if (under(path, "/v1")) return "openai";
+  if (under(path, "/v1")) return under(path, "/v1/messages") ? "anthropic" : "openai";
   if (under(path, "/api/v1")) return "native";
   return "ollama";
 }
@@ -66,6 +66,28 @@ function openAiType(status: number): string {
   if (status === 404) return "not_found_error";
   if (status === 429) return "rate_limit_error";
   return status < 500 ? "invalid_request_error" : "server_error";
+}
+
+/** Anthropic's error `type` for a status, as its Messages API sends it (its SDK picks the error class by status). */
+export function anthropicType(status: number): string {
+  return ANTHROPIC_TYPES[status] ?? (status < 500 ? "invalid_request_error" : "api_error");
+}
+const ANTHROPIC_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  503: "overloaded_error",
+  529: "overloaded_error",
+};
+
+/** Anthropic's error body: its clients show `error.message` and expose `error.type`. */
+export interface AnthropicErrorBody {
+  type: "error";
+  error: { type: string; message: string };
 }
 
 export class HttpError extends Error {
@@ -111,8 +133,10 @@ export class HttpError extends Error {
  */
 export function errorBody(dialect: "ollama", code: ErrorCode, message: string, status?: number): { error: string };
 export function errorBody(dialect: "openai", code: ErrorCode, message: string, status?: number): { error: OpenAiError };
-export function errorBody(dialect: "ollama" | "openai", code: ErrorCode, message: string, status?: number): { error: string | OpenAiError };
-export function errorBody(dialect: "ollama" | "openai", code: ErrorCode, message: string, status: number = ERROR_CODES[code]): { error: string | OpenAiError } {
+export function errorBody(dialect: "anthropic", code: ErrorCode, message: string, status?: number): AnthropicErrorBody;
+export function errorBody(dialect: Exclude<Dialect, "native">, code: ErrorCode, message: string, status?: number): { error: string | OpenAiError } | AnthropicErrorBody;
+export function errorBody(dialect: Exclude<Dialect, "native">, code: ErrorCode, message: string, status: number = ERROR_CODES[code]): { error: string | OpenAiError } | AnthropicErrorBody {
+  if (dialect === "anthropic") return { type: "error", error: { type: anthropicType(status), message } };
   return dialect === "ollama" ? { error: message } : { error: { message, type: openAiType(status), code, param: null } };
 }
 
@@ -128,11 +152,12 @@ export function streamFormat(contentType: string | null): StreamFormat {
  * The last bytes of a stream that already sent 200 and cannot finish (broker: upstream broke off; relay: the agent went
  * away): an NDJSON error line in Ollama's shape, or an SSE `error` event in OpenAI's (openai-js throws an APIError with
  * its message, ollama-js an Error with the line's text). `lastByte` is the last byte already sent (-1: none), so the
- * error starts its own line or event. null for other formats: nothing in-band can say it, the body must fail.
+ * error starts its own line or event. null for other formats: nothing in-band can say it, the body must fail. An SSE
+ * stream of Anthropic's Messages API (`sseDialect` "anthropic") gets its `error` event in Anthropic's shape.
  */
-export function streamErrorTail(format: StreamFormat, err: HttpError, lastByte: number): string | null {
+export function streamErrorTail(format: StreamFormat, err: HttpError, lastByte: number, sseDialect: "openai" | "anthropic" = "openai"): string | null {
   if (format === "ndjson") return (lastByte === 10 || lastByte < 0 ? "" : "\n") + JSON.stringify(errorBody("ollama", err.code, err.message, err.status)) + "\n";
-  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify(errorBody("openai", err.code, err.message, err.status))}\n\n`;
+  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify(errorBody(sseDialect, err.code, err.message, err.status))}\n\n`;
   return null;
 }
 

@@ -1,12 +1,15 @@
 // The one sentence for a listener that cannot bind its address: which part, which address and setting, and why.
+import type { CodeOf } from "./error-codes.ts";
 
 /** A listener could not bind; `field` is the config key that names the address (e.g. "api.listen"). */
 export class ListenError extends Error {
+  override name = "ListenError";
+  readonly code: CodeOf<"ListenError"> = "listen_failed";
   constructor(
     readonly field: string,
     message: string,
     /** The system's error code (EADDRINUSE, EADDRNOTAVAIL, EACCES), when there is one. */
-    readonly code?: string,
+    readonly errno?: string,
   ) {
     super(message);
   }

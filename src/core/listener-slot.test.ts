@@ -62,7 +62,7 @@ test("a taken port throws a ListenError naming the field, and the running socket
   s.start("127.0.0.1:0");
   const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("other") });
   opened.push(holder);
-  await expect(s.stage(`127.0.0.1:${holder.port}`)).rejects.toMatchObject({ field: "test.listen", code: "EADDRINUSE" });
+  await expect(s.stage(`127.0.0.1:${holder.port}`)).rejects.toMatchObject({ field: "test.listen", code: "listen_failed", errno: "EADDRINUSE" });
   await expect(s.commit(`127.0.0.1:${holder.port}`)).rejects.toThrow(`port ${holder.port} is already in use`);
   expect(await get(`http://127.0.0.1:${s.current!.port}/`)).toBe("a 127.0.0.1:0");
 });

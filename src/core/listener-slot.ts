@@ -58,7 +58,7 @@ export class ListenerSlot<S> {
     } catch (e) {
       const running = this.server;
       const port = splitListen(listen).port;
-      if (!running || !(e instanceof ListenError) || e.code !== "EADDRINUSE" || port === 0 || this.o.port(running) !== port) throw e;
+      if (!running || !(e instanceof ListenError) || e.errno !== "EADDRINUSE" || port === 0 || this.o.port(running) !== port) throw e;
     }
     await this.o.close(this.server!);
     this.server = null;

@@ -1,5 +1,6 @@
 // The one health verdict: the headline quality, the worst problem with its reason and fix. Status, the CLI, the tray, the dashboard and /metrics render it.
 import type { Quality, UpstreamStatus, Verdict, VerdictLevel } from "./contracts.ts";
+import { isKindName, kindOf } from "../kinds/index.ts";
 
 export const QUALITY_RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
 
@@ -10,9 +11,9 @@ type Shown = Pick<UpstreamStatus, "name" | "kind" | "enabled" | "state" | "quali
  * the upstream, never its URL: they also reach callers in error bodies (/api/tags through the tunnel), and the URL of a
  * LAN server is not theirs to learn; `status` shows the URL beside the name.
  */
-const FIXES: { kind?: UpstreamStatus["kind"]; reason: RegExp; fix: (u: Shown) => string }[] = [
-  { kind: "ollama", reason: /^connection refused/, fix: () => "is Ollama running? `systemctl --user start ollama` or `ollama serve`" },
-  { reason: /^connection refused/, fix: (u) => `is the server of upstream "${u.name}" running, at the url the config gives?` },
+const FIXES: { reason: RegExp; fix: (u: Shown) => string }[] = [
+  // The kind's own advice when it has some (src/kinds/: how to start that server).
+  { reason: /^connection refused/, fix: (u) => (isKindName(u.kind) && kindOf(u.kind).refusedHint) || `is the server of upstream "${u.name}" running, at the url the config gives?` },
   { reason: /^connection reset/, fix: (u) => `upstream "${u.name}" closed the connection: is it restarting, or is its url's scheme (http/https) right?` },
   { reason: /^host not found/, fix: (u) => `check the url of upstream "${u.name}" in the config (\`cloudtolocalllm-tunnel config edit\`)` },
   { reason: /^timed out/, fix: (u) => `upstream "${u.name}" did not answer in time: is it overloaded, or behind a firewall?` },
@@ -23,7 +24,7 @@ const FIXES: { kind?: UpstreamStatus["kind"]; reason: RegExp; fix: (u: Shown) =>
 
 export function fixFor(u: Shown): string | null {
   if (!u.lastError) return null;
-  const f = FIXES.find((x) => (!x.kind || x.kind === u.kind) && x.reason.test(u.lastError!));
+  const f = FIXES.find((x) => x.reason.test(u.lastError!));
   return f ? f.fix(u) : null;
 }
 

@@ -11,6 +11,7 @@ import { createInspectorComponent } from "../inspector/component.ts";
 import { createMetricsHistory } from "../dashboard/history-component.ts";
 import { createSdNotifyComponent } from "./sd-notify.ts";
 import { createRequestLog } from "./request-log.ts";
+import { createTrayComponent } from "./tray-component.ts";
 
 export const COMPONENTS: ComponentFactory[] = [
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
@@ -31,6 +32,8 @@ export const COMPONENTS: ComponentFactory[] = [
   createRequestLog,
   // The dashboard's 15-minute chart history samples ctx.services.broker.
   createMetricsHistory,
+  // The tray icon before the API: a `tray` command that finds the daemon (a leftover autostart) sees its icon already there.
+  createTrayComponent,
   // The API starts last so that /readyz never reports components that are not there yet.
   createApiComponent,
   // After the API: READY=1 to systemd means the API listens.

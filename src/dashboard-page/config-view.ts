@@ -1,7 +1,8 @@
 // The configuration tab: a form for the common settings, a TOML editor for everything, backups, import and export.
 // Every check is the API's (POST /api/v1/config/validate, PUT /api/v1/config); errors are shown at the field or line they name.
 import type { UpstreamConfig } from "../config/schema.ts";
-import { ApiError, call, type Issue } from "./api.ts";
+import { DEFAULT_KIND, KIND_NAMES, KINDS } from "../kinds/index.ts";
+import { api, ApiError, call, type Issue } from "./api.ts";
 import { $, h, setText } from "./dom.ts";
 import { toast } from "./notify.ts";
 import { getPath, setPath } from "./paths.ts";
@@ -48,7 +49,7 @@ export class ConfigView {
     $("#cfg-add-upstream").addEventListener("click", () => {
       this.formDirty = true;
       const n = this.upstreamRows.rows.length;
-      this.upstreamRows.append(this.upstreamRow({ name: `upstream${n + 1}`, kind: "ollama", url: "http://127.0.0.1:11434", priority: 100, enabled: true } as UpstreamConfig, n));
+      this.upstreamRows.append(this.upstreamRow({ name: `upstream${n + 1}`, kind: DEFAULT_KIND, url: KINDS[DEFAULT_KIND].defaultUrl, priority: 100, enabled: true } as UpstreamConfig, n));
       this.upstreamRows.rows[n]?.querySelector<HTMLInputElement>("input")?.focus();
     });
     this.editor.addEventListener("input", () => {
@@ -134,8 +135,9 @@ export class ConfigView {
     const id = (f: string) => `cfg-up-${seq}-${f}`;
     const input = (f: string, label: string, attrs: Record<string, string | number | boolean>) =>
       h("td", {}, h("label", { for: id(f), class: "sr-only" }, `Upstream ${i + 1} ${label}`), h("input", { id: id(f), "data-path": `upstreams[${i}].${f}`, "data-row": i, ...attrs }), h("span", { class: "field-error", id: `${id(f)}-err`, hidden: true }));
-    const kind = h("select", { id: id("kind"), "data-path": `upstreams[${i}].kind`, "data-row": i }, h("option", { value: "ollama" }, "ollama"), h("option", { value: "openai" }, "openai"));
-    kind.value = u.kind ?? "ollama";
+    // One option per kind in the table (src/kinds/), its label as the tooltip.
+    const kind = h("select", { id: id("kind"), "data-path": `upstreams[${i}].kind`, "data-row": i }, ...KIND_NAMES.map((k) => h("option", { value: k, title: `${KINDS[k].label}: ${KINDS[k].summary}` }, k)));
+    kind.value = u.kind ?? DEFAULT_KIND;
     const remove = h("button", { type: "button", class: "secondary", "aria-label": `Remove upstream ${u.name}` }, "Remove");
     const tr = h(
       "tr",
@@ -339,7 +341,7 @@ export class ConfigView {
       button.disabled = true;
       try {
         this.changedAt = Date.now();
-        await call("POST", `/api/v1/config/backups/${encodeURIComponent(b.id)}/restore`);
+        await api.call("POST", "/api/v1/config/backups/:id/restore", { params: { id: b.id } });
         toast(`Restored the backup from ${new Date(b.time).toLocaleString()}.`, "ok");
         await this.load({ form: true, editor: true });
       } catch (e) {
@@ -355,7 +357,7 @@ export class ConfigView {
   private async exportFile(): Promise<void> {
     const secrets = $<HTMLInputElement>("#export-secrets").checked;
     try {
-      const text = await call<string>("GET", `/api/v1/config/export${secrets ? "?include_secrets=true" : ""}`, { asText: true });
+      const text = await call<string>("GET", "/api/v1/config/export", { asText: true, query: { include_secrets: secrets || undefined } });
       const url = URL.createObjectURL(new Blob([text], { type: "application/toml" }));
       const a = h("a", { href: url, download: "tunnel.toml", hidden: true });
       document.body.append(a);

@@ -73,9 +73,9 @@ export class GatewayView {
     const expires = String(data.get("expires") ?? "").trim();
     const status = $("#key-status");
     try {
-      const made = (await api.call("POST", "/api/v1/keys", {
+      const made = await api.call("POST", "/api/v1/keys", {
         json: { name: String(data.get("name") ?? "").trim(), models, rpm: num("rpm"), tokens_per_day: num("tokens_per_day"), max_parallel: num("max_parallel"), allow_model_management: data.get("allow_model_management") === "on", ...(expires ? { expires } : {}) },
-      })) as KeyInfo & { key: string };
+      }); // typed from the route's 201 reply: the record and the key itself
       setText($("#key-created-value"), made.key);
       $("#key-created").hidden = false;
       setText(status, `Created key "${made.name}".`);
@@ -90,7 +90,7 @@ export class GatewayView {
 
   private async revoke(name: string): Promise<void> {
     try {
-      await api.send("DELETE", `/api/v1/keys/${encodeURIComponent(name)}`);
+      await api.call("DELETE", "/api/v1/keys/:name", { params: { name } });
       setText($("#key-status"), `Revoked key "${name}"; its callers get 401 from now on.`);
       $("#key-created").hidden = true;
     } catch (e) {
@@ -101,7 +101,7 @@ export class GatewayView {
 
   async loadUsage(): Promise<void> {
     const since = new Date(Date.now() - (USAGE_DAYS - 1) * 86_400_000).toISOString().slice(0, 10);
-    const r = await api.call("GET", `/api/v1/usage?since=${since}`);
+    const r = await api.call("GET", "/api/v1/usage", { query: { since } });
     this.renderUsage(r.rows, r.totals);
   }
 

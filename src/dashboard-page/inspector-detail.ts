@@ -1,6 +1,6 @@
 // The inspector's detail panel beside the table: fields, timings, redacted headers, bodies, and Replay / Copy as curl.
 import type { RequestRecord } from "../core/contracts.ts";
-import { call } from "./api.ts";
+import { api } from "./api.ts";
 import { bodyComplete, curlCommand } from "./curl.ts";
 import { $, h, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
@@ -93,7 +93,7 @@ export class RequestDetail {
     const msg = $("#request-action-msg");
     setText(msg, "Replaying…");
     try {
-      const res = await call<{ status: number }>("POST", `/api/v1/requests/${encodeURIComponent(r.id)}/replay`);
+      const res = await api.call("POST", "/api/v1/requests/:id/replay", { params: { id: r.id } });
       setText(msg, `Replayed: the broker answered ${res.status}. The new request is at the top of the list.`);
     } catch (e) {
       setText(msg, `Replay failed: ${(e as Error).message}`);

@@ -53,7 +53,7 @@ export class Inspector {
   /** Fetches the daemon's ring (first visit and after a reconnect); live events fill in afterwards. */
   async load(): Promise<void> {
     try {
-      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests?limit=1000");
+      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests", { query: { limit: 1000 } });
       const list = Array.isArray(r) ? r : r.requests;
       if (!Array.isArray(r) && r.brokerUrl) this.brokerUrl = r.brokerUrl;
       if (!Array.isArray(r) && typeof r.capacity === "number" && r.capacity > 0) this.max = r.capacity;

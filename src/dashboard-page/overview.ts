@@ -3,7 +3,7 @@ import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus
 import { signInTrouble } from "../core/sign-in-text.ts";
 import { serving } from "../core/verdict.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
-import { ApiError, call } from "./api.ts";
+import { api, ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
 import { $, h, setClass, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
@@ -32,7 +32,7 @@ class UpstreamCard {
     check.addEventListener("click", async () => {
       check.disabled = true;
       try {
-        await call("POST", `/api/v1/upstreams/${encodeURIComponent(name)}/check`);
+        await api.call("POST", "/api/v1/upstreams/:name/check", { params: { name } });
         toast(`Checked ${name}.`, "ok");
       } catch (e) {
         toast((e as Error).message, "error");

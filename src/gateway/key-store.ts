@@ -5,6 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import { t } from "elysia";
 import { atomicWriteWithBackup } from "../config/atomic-write.ts";
 import { appStateDir } from "../config/paths.ts";
+import type { CodeOf } from "../core/error-codes.ts";
 import { expired, keyHash, KeyRecord } from "./keys.ts";
 
 export function defaultKeysFile(): string {
@@ -13,7 +14,15 @@ export function defaultKeysFile(): string {
 
 const FileShape = t.Object({ version: t.Literal(1), keys: t.Array(KeyRecord) });
 
-export class KeyStoreError extends Error {}
+export class KeyStoreError extends Error {
+  override name = "KeyStoreError";
+  constructor(
+    readonly code: CodeOf<"KeyStoreError">,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Reads and writes the keys file. The daemon and the CLI both use it: the daemon notices a change the CLI wrote by the
@@ -65,11 +74,11 @@ export class KeyStore {
     try {
       data = JSON.parse(readFileSync(this.file, "utf8"));
     } catch (e) {
-      throw new KeyStoreError(`the keys file ${this.file} is not valid JSON (${(e as Error).message}); the keys read before stay in force`);
+      throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} is not valid JSON (${(e as Error).message}); the keys read before stay in force`);
     }
     if (!Value.Check(FileShape, data)) {
       const first = [...Value.Errors(FileShape, data)][0];
-      throw new KeyStoreError(`the keys file ${this.file} is not a keys file (${first ? `${first.path || "/"}: ${first.message}` : "wrong shape"}); the keys read before stay in force`);
+      throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} is not a keys file (${first ? `${first.path || "/"}: ${first.message}` : "wrong shape"}); the keys read before stay in force`);
     }
     return data.keys;
   }
@@ -106,15 +115,15 @@ export class KeyStore {
 
   add(record: KeyRecord): void {
     this.refresh(true);
-    if (this.lastError) throw new KeyStoreError(this.lastError);
-    if (this.records.some((r) => r.name === record.name)) throw new KeyStoreError(`a key named "${record.name}" exists already; revoke it first or choose another name`);
+    if (this.lastError) throw new KeyStoreError("keys_file_invalid", this.lastError);
+    if (this.records.some((r) => r.name === record.name)) throw new KeyStoreError("key_exists", `a key named "${record.name}" exists already; revoke it first or choose another name`);
     this.write([...this.records, record]);
   }
 
   /** Removes a key; false when there was none by that name. */
   revoke(name: string): boolean {
     this.refresh(true);
-    if (this.lastError) throw new KeyStoreError(this.lastError);
+    if (this.lastError) throw new KeyStoreError("keys_file_invalid", this.lastError);
     if (!this.records.some((r) => r.name === name)) return false;
     this.write(this.records.filter((r) => r.name !== name));
     return true;

@@ -28,7 +28,11 @@ function defaultCas(): string[] {
 }
 
 /** Thrown when ca_file cannot be read; the caller maps it to its own error. */
-export class CaFileError extends Error {}
+export class CaFileError extends Error {
+  override name = "CaFileError";
+  /** Its stable code (src/core/error-codes.ts; net sits below core, so the literal is checked by a test). */
+  readonly code = "ca_file_unreadable";
+}
 
 /**
  * The `ca` to give Bun's TLS client: undefined without a file (Bun's defaults apply as they are), else every default

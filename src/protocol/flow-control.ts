@@ -40,25 +40,34 @@ export class SendWindow {
   }
 }
 
-/** Credit we granted the peer on one stream, and how much the reader consumed since the last WINDOW_UPDATE. */
+/**
+ * Credit we granted the peer on one stream, and what we hold unread. The window may move while the stream runs (the
+ * session's measured bandwidth-delay product, window-sizing.ts): credit is returned so that what the peer may still
+ * send plus what we hold comes back to the current target. A smaller target withholds credit until the peer's drains;
+ * a larger one grants the difference at once. Either way the peer only ever sees WINDOW_UPDATE, as in every version.
+ */
 export class RecvWindow {
   private granted: number;
-  private consumed = 0;
-  constructor(private readonly size = INITIAL_WINDOW) {
-    this.granted = size;
+  private held = 0;
+  constructor(
+    private readonly target: () => number = () => INITIAL_WINDOW,
+    initial = INITIAL_WINDOW,
+  ) {
+    this.granted = initial;
   }
   /** Accounts for received bytes; false means the peer overran its credit (a flow-control violation). */
   receive(n: number): boolean {
     if (n > this.granted) return false;
     this.granted -= n;
+    this.held += n;
     return true;
   }
-  /** Accounts for bytes the reader took; returns an increment to send once half the window is consumed, else 0. */
+  /** Accounts for bytes the reader took; returns an increment to send once half the window is free again, else 0. */
   consume(n: number): number {
-    this.consumed += n;
-    if (this.consumed < this.size / 2) return 0;
-    const inc = this.consumed;
-    this.consumed = 0;
+    this.held -= n;
+    const size = this.target();
+    const inc = size - this.granted - this.held;
+    if (inc < size / 2) return 0;
     this.granted += inc;
     return inc;
   }

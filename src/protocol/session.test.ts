@@ -20,7 +20,7 @@ interface Pair {
 
 function pair(
   handler: (req: Request, s: Stream) => Promise<Response>,
-  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean } = {},
+  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean; window?: number } = {},
 ): Pair {
   const sent: Pair["sent"] = { relay: [], agent: [] };
   let dead = false;
@@ -43,6 +43,7 @@ function pair(
     heartbeatMs: opts.heartbeatMs,
     toleranceMs: opts.toleranceMs,
     batch: opts.batch,
+    window: opts.window,
     sink: { send: (b) => (sent.relay.push(b), deliver(() => agent, b)), close: (c, r) => closeBoth(c, () => agent, r) },
     onClose: (i) => (closes.relay = i),
   });
@@ -53,6 +54,7 @@ function pair(
     toleranceMs: opts.toleranceMs,
     maxStreams: opts.maxStreams,
     batch: opts.batch,
+    window: opts.window,
     sink: { send: (b) => (sent.agent.push(b), deliver(() => relay, b)), close: (c, r) => closeBoth(c, () => relay, r) },
     onStream: (s) => {
       agentStreams.push(s);
@@ -310,8 +312,9 @@ describe("BATCH (peers that both list the batch capability)", () => {
 
   test("a small request and its answer each cross as one message, with the same frames as without batching", async () => {
     const handler = async (req: Request) => new Response(`got ${await req.text()}`, { headers: { "content-type": "text/plain" } });
-    const batched = pair(handler, { batch: true });
-    const plain = pair(handler);
+    // A fixed window: no probe PINGs, so the frames are exactly the request's and the answer's.
+    const batched = pair(handler, { batch: true, window: INITIAL_WINDOW });
+    const plain = pair(handler, { window: INITIAL_WINDOW });
     for (const p of [batched, plain]) {
       const res = await forward(p.relay, new Request("http://relay/x", { method: "POST", body: "hi", headers: { "content-length": "2" } }), "/api/generate");
       expect(await res.text()).toBe("got hi");
@@ -347,7 +350,7 @@ describe("BATCH (peers that both list the batch capability)", () => {
   });
 
   test("big DATA frames travel alone, in order with the small frames queued before them", async () => {
-    const p = pair(async () => new Response(byteStream(300 * 1024)), { batch: true });
+    const p = pair(async () => new Response(byteStream(300 * 1024)), { batch: true, window: INITIAL_WINDOW });
     const res = await forward(p.relay, post(null, "GET"), "/big");
     const body = new Uint8Array(await res.arrayBuffer());
     expect(body.length).toBe(300 * 1024);

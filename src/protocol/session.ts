@@ -2,11 +2,19 @@
 import { realClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
 import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type RequestHead } from "./messages.ts";
+import { BACKLOG_MARK, FrameScheduler } from "./scheduler.ts";
 import { Stream, StreamError } from "./stream.ts";
+import { probeSentAt, WindowSizer } from "./window-sizing.ts";
 
 /** Where the session writes frames and how it ends the underlying connection. */
 export interface FrameSink {
   send(bytes: Uint8Array): void;
+  /**
+   * Bytes the transport holds that it has not handed to the kernel yet. With it, DATA beyond BACKLOG_MARK waits in the
+   * session's per-stream queues (scheduler.ts), where a head or a token line can pass it; call Session.drained() when
+   * the transport drains, or the session looks again a millisecond later.
+   */
+  backlog?(): number;
   /** WebSocket close code and reason (4000 + a stable code, see docs/protocol.md). */
   close(code: number, reason: string): void;
 }
@@ -29,6 +37,7 @@ export interface SessionOptions {
   toleranceMs?: number;
   /** Streams accepted from the peer at once; more are refused with RESET refused. */
   maxStreams?: number;
+  /** A fixed receive window per stream; without it, windows follow the measured bandwidth-delay product (window-sizing.ts). */
   window?: number;
   /** Agent: each stream the relay opens. */
   onStream?: (s: Stream) => void;
@@ -73,10 +82,12 @@ export class Session {
   private drainResolve: (() => void) | null = null;
   /** Round-trip time of the last answered PING, ms. */
   rttMs: number | null = null;
-  /** Encoded frames waiting for the end of this turn of the event loop (batch mode only). */
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
+  /** Encoded frames not yet handed to the transport: control first, DATA fairly across streams (scheduler.ts). */
+  private readonly sched = new FrameScheduler();
   private flushScheduled = false;
+  private drainPoll: ReturnType<typeof setTimeout> | null = null;
+  /** Null with a fixed window (opts.window). */
+  private readonly sizer: WindowSizer | null;
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -85,6 +96,7 @@ export class Session {
     this.toleranceMs = opts.toleranceMs ?? 15_000;
     this.maxStreams = opts.maxStreams ?? 256;
     this.window = opts.window ?? INITIAL_WINDOW;
+    this.sizer = opts.window === undefined ? new WindowSizer() : null;
     this.lastReceived = this.clock.now();
     this.lastPing = this.clock.now();
     this.schedule();
@@ -134,7 +146,11 @@ export class Session {
         return;
       case "PONG": {
         const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
-        if (Number.isFinite(sent)) this.rttMs = Math.max(0, this.clock.now() - sent);
+        const probe = probeSentAt(sent);
+        if (probe !== null) {
+          const rtt = this.sizer?.onProbeAnswered(probe);
+          if (rtt != null) this.rttMs = rtt;
+        } else if (Number.isFinite(sent)) this.rttMs = Math.max(0, this.clock.now() - sent);
         return;
       }
       case "GO_AWAY":
@@ -156,6 +172,10 @@ export class Session {
         return;
       }
       case "DATA": {
+        if (this.sizer) {
+          const probe = this.sizer.onData(f.data.length);
+          if (probe !== null) this.ping(probe);
+        }
         const s = this.streams.get(f.stream);
         if (s && !s.onData(f.data)) {
           // The peer ignored its credit: one stream's fault, but it breaks the memory bound, so it is fatal.
@@ -205,7 +225,8 @@ export class Session {
   }
 
   private newStream(id: number): Stream {
-    const s = new Stream(id, { sendFrame: (f) => this.sendFrame(f), release: (sid) => this.release(sid) }, this.window);
+    const sizer = this.sizer;
+    const s = new Stream(id, { sendFrame: (f) => this.sendFrame(f), release: (sid) => this.release(sid) }, this.window, sizer ? () => sizer.target : undefined);
     this.streams.set(id, s);
     return s;
   }
@@ -217,24 +238,17 @@ export class Session {
 
   sendFrame(f: Frame): void {
     if (this.closedInfo) return;
-    this.write(encode(f));
+    this.write(encode(f), f.stream);
     // Credit is what the peer's sender waits for: it leaves now (with whatever was queued before it), not a turn later.
     // WELCOME leaves alone and first: the agent reads it as one frame, before it knows that the relay speaks BATCH
     // (a call waiting for this agent may open a stream in the same turn).
     if (f.type === "WINDOW_UPDATE" || f.type === "WELCOME") this.flush();
   }
 
-  /** Every outgoing frame passes here, so order is kept whether or not it is batched. */
-  private write(bytes: Uint8Array): void {
-    if (!this.opts.batch) return this.opts.sink.send(bytes);
-    if (bytes.length >= BATCH_ITEM_MAX) {
-      this.flush();
-      this.opts.sink.send(bytes);
-      return;
-    }
-    if (this.queuedBytes + 4 + bytes.length > MAX_BATCH) this.flush();
-    this.queued.push(bytes);
-    this.queuedBytes += 4 + bytes.length;
+  /** Every outgoing frame passes here and through the scheduler, so a stream's frames keep their order. */
+  private write(bytes: Uint8Array, stream: number): void {
+    this.sched.push(bytes, stream);
+    if (!this.opts.batch || bytes.length >= BATCH_ITEM_MAX) return this.flush();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // After the promise jobs of this turn too, so a head and the body parts that follow it share one message.
@@ -245,13 +259,86 @@ export class Session {
     }
   }
 
+  /** The transport drained (Bun's drain event): queued DATA may go on. */
+  drained(): void {
+    if (this.sched.pending) this.flush();
+  }
+
+  /**
+   * Hands the transport what may leave now: every urgent frame, then queued DATA by round robin while the transport's
+   * backlog stays under BACKLOG_MARK. What is left waits for drained() or the next look.
+   */
   private flush(): void {
-    const q = this.queued;
-    if (!q.length) return;
-    this.queued = [];
-    this.queuedBytes = 0;
     if (this.closedInfo) return;
-    this.opts.sink.send(q.length === 1 ? q[0]! : encodeBatch(q));
+    this.emit(this.sched.takeUrgent());
+    const backlog = this.opts.sink.backlog;
+    if (!backlog) {
+      // A transport that cannot say: nothing is held back.
+      for (let f = this.sched.next(); f && !this.closedInfo; f = this.sched.next()) this.emit([f]);
+      return;
+    }
+    for (;;) {
+      if (this.closedInfo) return;
+      if (backlog() >= BACKLOG_MARK) {
+        this.sched.blocked = true;
+        if (this.sched.pending && this.drainPoll === null) {
+          this.drainPoll = setTimeout(() => {
+            this.drainPoll = null;
+            this.flush();
+          }, 1);
+        }
+        return;
+      }
+      const group: Uint8Array[] = [];
+      let bytes = 0;
+      for (let f = this.sched.next(); f; f = bytes < BACKLOG_MARK ? this.sched.next() : null) {
+        group.push(f);
+        bytes += f.length;
+      }
+      if (!group.length) {
+        this.sched.blocked = false;
+        return;
+      }
+      this.emit(group);
+    }
+  }
+
+  /** Writes frames as messages: small ones together in BATCHes (when the peer reads them), big ones alone. */
+  private emit(frames: Uint8Array[]): void {
+    const sink = this.opts.sink;
+    if (!this.opts.batch || frames.length === 1) {
+      for (const f of frames) if (!this.closedInfo) sink.send(f);
+      return;
+    }
+    let from = 0;
+    let size = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i]!;
+      if (f.length >= BATCH_ITEM_MAX || size + 4 + f.length > MAX_BATCH) {
+        this.sendGroup(frames, from, i);
+        from = i;
+        size = 0;
+        if (f.length >= BATCH_ITEM_MAX) {
+          if (!this.closedInfo) sink.send(f);
+          from = i + 1;
+          continue;
+        }
+      }
+      size += 4 + f.length;
+    }
+    this.sendGroup(frames, from, frames.length);
+  }
+
+  /** frames[from, to) as one message: the frame itself when alone, else a BATCH. */
+  private sendGroup(frames: Uint8Array[], from: number, to: number): void {
+    if (to <= from || this.closedInfo) return;
+    this.opts.sink.send(to - from === 1 ? frames[from]! : encodeBatch(from === 0 && to === frames.length ? frames : frames.slice(from, to)));
+  }
+
+  private ping(opaqueValue: number): void {
+    const opaque = new Uint8Array(8);
+    new DataView(opaque.buffer).setFloat64(0, opaqueValue);
+    this.sendFrame({ type: "PING", stream: 0, opaque });
   }
 
   // ---- streams (relay side) ----
@@ -267,7 +354,7 @@ export class Session {
     const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
     this.nextId += 2;
     const s = this.newStream(id);
-    this.write(bytes);
+    this.write(bytes, id);
     return s;
   }
 
@@ -308,9 +395,8 @@ export class Session {
     }
     if (now - this.lastPing >= this.heartbeatMs) {
       this.lastPing = now;
-      const opaque = new Uint8Array(8);
-      new DataView(opaque.buffer).setFloat64(0, now);
-      this.sendFrame({ type: "PING", stream: 0, opaque });
+      // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
+      this.ping(this.sizer?.probe() ?? now);
     }
     this.schedule();
   }
@@ -342,7 +428,8 @@ export class Session {
   close(code: GoAwayCode, reason: string, remote = false): void {
     if (this.closedInfo) return;
     if (!remote && !(this.draining && code === "normal")) this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code, reason } });
-    this.flush();
+    // What is urgent leaves (the GO_AWAY); queued DATA of streams that are failing now does not.
+    this.emit(this.sched.takeUrgent());
     this.opts.sink.close(CLOSE_CODES[code].code, `${code}: ${reason}`.slice(0, 120));
     this.finish({ code, reason, remote });
   }
@@ -352,6 +439,7 @@ export class Session {
     this.closedInfo = info;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     if (this.drainTimer !== null) this.clock.clearTimeout(this.drainTimer);
+    if (this.drainPoll !== null) clearTimeout(this.drainPoll);
     // The agent leaving on purpose (its own close or GO_AWAY) ends its answers for good; a lost connection, or the relay
     // moving the agent elsewhere, leaves resumable ones to be resumed.
     const final = this.role === "relay" ? this.peerLeaving : this.draining || (!info.remote && info.code === "normal");

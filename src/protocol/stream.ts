@@ -61,9 +61,11 @@ export class Stream {
     readonly id: number,
     private readonly host: StreamHost,
     window: number,
+    /** The receive window as it moves (the session's measured one); fixed at `window` without it. */
+    recvTarget: () => number = () => window,
   ) {
     this.sendWin = new SendWindow(window);
-    this.recvWin = new RecvWindow(window);
+    this.recvWin = new RecvWindow(recvTarget, window);
     this.signal = this.abort.signal;
     this.responseHead = new Promise((res, rej) => {
       this.resolveHead = res;

@@ -197,6 +197,7 @@ export class AgentSessions {
         if (!ws.data.session) return this.onHello(ws, msg as Uint8Array);
         ws.data.session.receive(msg as Uint8Array);
       },
+      drain: (ws) => ws.data.session?.drained(),
       close: (ws, code, reason) => {
         if (ws.data.handshakeTimer) clearTimeout(ws.data.handshakeTimer);
         if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
@@ -251,6 +252,7 @@ export class AgentSessions {
           if (ws.send(b) === 0 && ws.readyState === 1) session.close("protocol_error", "the agent connection is too far behind");
         },
         close: (code, reason) => ws.close(code, reason),
+        backlog: () => ws.getBufferedAmount(),
       },
       onProtocolError: (e) => {
         metrics.protocolErrors.inc({ code: e.code });

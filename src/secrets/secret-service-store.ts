@@ -4,6 +4,7 @@ import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
 import { normalizeBusAddress } from "../desktop/dbus-address.ts";
 import { checkSecretName } from "../config/secret-names.ts";
+import type { CodeOf } from "../core/error-codes.ts";
 import { DH_ALGORITHM, DhKeyExchange, decryptSecret, encryptSecret } from "./dh-session.ts";
 
 const { Message, Variant } = dbus;
@@ -19,13 +20,18 @@ export const APPLICATION = "cloudtolocalllm-tunnel";
 export const itemLabel = (name: string) => `CloudToLocalLLM: ${name}`;
 
 export class KeyringLockedError extends Error {
+  override name = "KeyringLockedError";
+  readonly code: CodeOf<"KeyringLockedError"> = "keyring_locked";
   constructor() {
     super("The desktop keyring is locked: unlock it (log in to the desktop session or open your keyring manager) and try again.");
   }
 }
 
 /** Thrown by probe() when there is no usable Secret Service; the message says why. */
-export class NoSecretServiceError extends Error {}
+export class NoSecretServiceError extends Error {
+  override name = "NoSecretServiceError";
+  readonly code: CodeOf<"NoSecretServiceError"> = "no_secret_service";
+}
 
 type Bus = ReturnType<typeof dbus.sessionBus>;
 

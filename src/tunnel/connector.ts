@@ -194,6 +194,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
           send: (b) => {
             if (ws.readyState === WebSocket.OPEN) ws.send(b as Uint8Array<ArrayBuffer>);
           },
+          backlog: () => ws.bufferedAmount,
           close: (code, reason) => {
             // Clients may only send 1000 or 3000-4999; a dead (half-open) peer never answers the close, so drop the socket too.
             try {

@@ -109,7 +109,7 @@ test("the broker's OpenAPI document is served beside the control API's and picke
   const doc = (await r.json()) as any;
   expect(openApiProblems(doc)).toEqual([]);
   expect(doc.servers[0].url).toBe("http://127.0.0.1:11999");
-  const routes = ["/api/chat", "/api/generate", "/api/embed", "/api/tags", "/api/ps", "/api/show", "/api/version", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"];
+  const routes = ["/api/chat", "/api/generate", "/api/embed", "/api/tags", "/api/ps", "/api/show", "/api/version", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens"];
   expect(Object.keys(doc.paths).sort()).toEqual([...routes].sort());
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -204,11 +204,11 @@ test("failures are UpstreamConnErrors: refused, invalid response, closed mid-bod
   dead.stop(true);
   const refused = await send(new Http1Pool(upstream(`http://127.0.0.1:${deadPort}`)), "/").catch((e) => e);
   expect(refused).toBeInstanceOf(UpstreamConnError);
-  expect(refused).toMatchObject({ code: "ECONNREFUSED", message: "connection refused" });
+  expect(refused).toMatchObject({ code: "upstream_connection", errno: "ECONNREFUSED", message: "connection refused" });
 
   const garbage = rawServer((s) => void s.write("SSH-2.0-OpenSSH\r\n\r\n"));
   const bad = await send(new Http1Pool(upstream(garbage.url)), "/").catch((e) => e);
-  expect(bad).toMatchObject({ code: "EPROTO" });
+  expect(bad).toMatchObject({ code: "upstream_connection", errno: "EPROTO" });
   expect(bad.message).toContain("invalid HTTP response");
 
   const cut = rawServer((s) => {
@@ -270,7 +270,7 @@ test("connect_timeout is enforced: a blackholed upstream fails after it, not aft
   const e = await send(pool, "/api/tags").catch((x) => x);
   const ms = performance.now() - t0;
   expect(e).toBeInstanceOf(UpstreamConnError);
-  expect(e).toMatchObject({ code: "ETIMEDOUT", message: "no connection within 200ms (connect_timeout)" });
+  expect(e).toMatchObject({ code: "upstream_connection", errno: "ETIMEDOUT", message: "no connection within 200ms (connect_timeout)" });
   expect(ms).toBeGreaterThanOrEqual(190);
   expect(ms).toBeLessThan(2000);
 });

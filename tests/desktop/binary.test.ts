@@ -28,7 +28,8 @@ beforeAll(async () => {
   dead.stop(true);
   daemon = await startDaemon({
     binary: bin,
-    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "gone"\nurl = "http://127.0.0.1:${port}"\n[health]\ninterval = "200ms"\ndown_interval = "200ms"\nfailures_before_down = 1\n[alerts]\nupstream_down_after = "300ms"\n`,
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "gone"\nurl = "http://127.0.0.1:${port}"\n[health]\ninterval = "200ms"\ndown_interval = "200ms"\nfailures_before_down = 1\n[alerts]\nupstream_down_after = "300ms"\n[tray]\nenabled = "never"\n`,
+    // On the bus for its notifications; its icon is left to the `tray` command below (as for a daemon run elsewhere).
     env: { DBUS_SESSION_BUS_ADDRESS: bus.address },
     waitFor: ["api"],
   });
@@ -70,4 +71,26 @@ describe("compiled binary", () => {
     console.log(`compiled tray RSS: total ${kb("VmRSS")} kB, anonymous ${kb("RssAnon")} kB, file-backed ${kb("RssFile")} kB; PSS ${pss} kB (binary pages shared with the daemon)`);
     expect(kb("RssAnon")).toBeLessThanOrEqual(35 * 1024);
   }, 30_000);
+
+  test("the compiled daemon shows the tray itself: dbus-next loaded lazily from the binary, registered, following its state", async () => {
+    const own = await startDaemon({
+      binary: bin,
+      config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "gone"\nurl = "http://127.0.0.1:9"\n[health]\ninterval = "200ms"\ndown_interval = "200ms"\nfailures_before_down = 1\n[alerts]\nnotifications = false\n`,
+      env: { DBUS_SESSION_BUS_ADDRESS: bus.address },
+      waitFor: ["api"],
+    });
+    const client = dbus.sessionBus({ busAddress: bus.address });
+    try {
+      const name = `org.kde.StatusNotifierItem-${own.proc.pid}-1`;
+      await until(() => watcher.stub.items.includes(name), 15_000, `the daemon's own registration (daemon: ${own.stderr()})`);
+      const props = (await client.getProxyObject(name, "/StatusNotifierItem")).getInterface("org.freedesktop.DBus.Properties");
+      await until(async () => ((await props.Get!("org.kde.StatusNotifierItem", "IconName")) as { value: string }).value === "cloudtolocalllm-tunnel-critical", 10_000, `critical icon (daemon: ${own.stderr()})`);
+      const status = readFileSync(`/proc/${own.proc.pid}/status`, "utf8");
+      console.log(`compiled daemon with its own tray: RSS ${/VmRSS:\s+(\d+)/.exec(status)![1]} kB (one process)`);
+    } finally {
+      client.disconnect();
+      await own.stop();
+      removeHome(own.home);
+    }
+  }, 120_000);
 });

@@ -120,12 +120,12 @@ test("-v prints the version, as --version and -V do", () => {
 test("a mistyped option gets a \"did you mean\", as a mistyped command does", () => {
   const r = cli(["status", "--jsn"]);
   expect(r.code).toBe(2);
-  expect(r.err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--jsn' (did you mean "--json"?)\n`);
+  expect(r.err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--jsn' (did you mean "--json"?) [usage]\n`);
   expect(cli(["config", "show", "--jsno"]).err).toContain('(did you mean "--json"?)');
   // Before any command the options are serve's, but --version is what was meant.
   expect(cli(["--verison"]).err).toContain('(did you mean "--version"?)');
   // Nothing close: no guess.
-  expect(cli(["status", "--frobnicate"]).err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--frobnicate'\n`);
+  expect(cli(["status", "--frobnicate"]).err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--frobnicate' [usage]\n`);
 });
 
 test("install from source names the README's build command", () => {

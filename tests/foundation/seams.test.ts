@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO, sourceFiles } from "../../scripts/import-graph.ts";
+import { closure, importGraph, REPO, sourceFiles } from "../../scripts/import-graph.ts";
 
 const sources = () => sourceFiles().map((f) => ({ f, text: readFileSync(join(REPO, f), "utf8") }));
 
@@ -42,9 +42,17 @@ test("the tunnel handshake is written once (src/protocol/handshake.ts): neither 
   expect(hits).toEqual([]);
 });
 
-test("the tray is a client: it imports the shared contracts, the API client and desktop pieces, never the daemon's parts", () => {
+/** The daemon's side of the tray's seams (tray/tray-ports.ts): they read the daemon's services in-process, by design. */
+const IN_DAEMON = ["tray/in-daemon.ts", "tray/local-source.ts", "tray/local-actions.ts"];
+
+test("the tray command is a client: it never reaches the daemon's in-process side of the tray", () => {
+  const reached = closure(importGraph(), ["tray/main.ts"], ["runtime", "lazy"]);
+  expect(IN_DAEMON.filter((f) => reached.has(f))).toEqual([]);
+});
+
+test("the tray is a client: it imports the shared contracts, the API client and desktop pieces, never the daemon's parts (but its in-daemon side)", () => {
   const hits = sources()
-    .filter(({ f }) => f.startsWith("tray/"))
+    .filter(({ f }) => f.startsWith("tray/") && !IN_DAEMON.includes(f) && !f.endsWith(".test.ts"))
     .flatMap(({ f, text }) => [...text.matchAll(/from "\.\.\/src\/(api|daemon|broker|dashboard|dashboard-page|gateway|tunnel|relay|alerts|inspector|auth|cli)\//g)].map((m) => `${f}: ${m[0]}`));
   expect(hits).toEqual([]);
 });

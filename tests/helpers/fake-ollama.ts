@@ -1,9 +1,14 @@
 // A fake Ollama (or OpenAI-compatible) server for tests and benchmarks: in-process via startFakeOllama(), or as a process.
+// With kind llamacpp, vllm or lmstudio it also serves that server's own routes (tests/helpers/fake-kinds/), and with
+// `slots` it runs that many generations at once, queueing the rest as those servers do.
 //
-//   bun tests/helpers/fake-ollama.ts --port 0 --tokens N --delay-ms D [--models a,b] [--kind ollama|openai] [--version V]
+//   bun tests/helpers/fake-ollama.ts --port 0 --tokens N --delay-ms D [--models a,b] [--kind KIND] [--slots N] [--version V]
 //
 // prints "fake-ollama: listening url=http://127.0.0.1:PORT" and serves until SIGTERM/SIGINT.
 import type { Server } from "bun";
+import { servesNatively, type KindName } from "../../src/kinds/index.ts";
+import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
+import { FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
 
 export interface FakeOllamaOptions {
   /** Model names served (Ollama style "name:tag"). Default ["llama3.2:1b"]. */
@@ -18,8 +23,19 @@ export interface FakeOllamaOptions {
   failWith503?: boolean;
   /** Streams break off (connection dropped, no final line) after this many tokens. */
   dieAfterTokens?: number;
-  /** "ollama" serves the Ollama API and /v1/*; "openai" serves only /v1/* (like llama.cpp server or vLLM). */
-  kind?: "ollama" | "openai";
+  /**
+   * "ollama" serves the Ollama API and /v1/*; the others serve /v1/*, and llamacpp, vllm and lmstudio their own routes
+   * besides (health, props, slots, metrics, native model lists: tests/helpers/fake-kinds/). Anthropic's /v1/messages
+   * and OpenAI's /v1/responses are served by the kinds whose table says they serve them (src/kinds/: all but "openai",
+   * a generic OpenAI-compatible server, where they are 404).
+   */
+  kind?: KindName;
+  /** Generations run at once (llama.cpp's --parallel); more wait their turn inside the server. 0: no limit. Default 0. */
+  slots?: number;
+  /** Models in memory (Ollama /api/ps, LM Studio's loaded_instances). Default: the first model. */
+  loaded?: string[];
+  /** The server is still loading its model (llama.cpp: /health answers 503). Mutable through `options`. */
+  loading?: boolean;
   /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
   port?: number;
   /** Record requests (tests); benchmarks turn it off. Default true. */
@@ -54,8 +70,8 @@ export interface FakeOllama {
   setHealthy(healthy: boolean): void;
   /** Resolves once `aborts` has n entries (or rejects after timeoutMs). */
   waitForAborts(n: number, timeoutMs?: number): Promise<RecordedAbort[]>;
-  /** Generations running now and the most that ever ran at once (what max_parallel must hold down). */
-  concurrency: { now: number; max: number };
+  /** Generations running now, the most that ever ran at once (what max_parallel must hold down), and those waiting for a slot. */
+  concurrency: { now: number; max: number; waiting: number };
   stop(): Promise<void>;
 }
 
@@ -103,9 +119,25 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     dieAfterTokens: opts.dieAfterTokens,
     kind: opts.kind ?? "ollama",
     record: opts.record ?? true,
+    slots: opts.slots ?? 0,
+    loaded: opts.loaded ?? (opts.models ?? ["llama3.2:1b"]).slice(0, 1),
+    loading: opts.loading ?? false,
   };
   let healthy = true;
-  const concurrency = { now: 0, max: 0 };
+  const concurrency = { now: 0, max: 0, waiting: 0 };
+  /** Generations waiting for a slot, first come first served. */
+  const slotWaiters: (() => void)[] = [];
+  /** Resolves when a slot is free (at once without a slot limit); the generation then counts as running. */
+  function slot(): Promise<void> | void {
+    if (options.slots <= 0 || concurrency.now < options.slots) return;
+    concurrency.waiting++;
+    return new Promise<void>((resolve) =>
+      slotWaiters.push(() => {
+        concurrency.waiting--;
+        resolve();
+      }),
+    );
+  }
   const requests: RecordedRequest[] = [];
   const aborts: RecordedAbort[] = [];
   const abortWaiters: { n: number; resolve: () => void }[] = [];
@@ -121,9 +153,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   function tokenStream(req: Request, path: string, tokens: number, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
     let i = 0;
     let gone = false;
-    const ended = generationStarted();
+    let ended: (() => void) | null = null;
     const onGone = () => {
-      ended();
+      ended?.();
       if (gone) return;
       gone = true;
       noteAbort(path);
@@ -132,10 +164,16 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const body = new ReadableStream<Uint8Array>({
       async pull(c) {
         if (gone) return;
+        if (!ended) {
+          await slot();
+          ended = generationStarted();
+          // Gone while it waited for a slot: give the slot back at once.
+          if (gone) return ended();
+        }
         if (i < tokens) {
           if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
             gone = true; // not a client abort: we are the ones dying
-            ended();
+            ended!();
             // Erroring the body drops the connection without the final chunk; no Error object, so Bun logs nothing.
             c.error(undefined);
             return;
@@ -147,7 +185,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         }
         for (const f of final) c.enqueue(f);
         gone = true;
-        ended();
+        ended!();
         c.close();
       },
       cancel() {
@@ -160,6 +198,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
 
   /** stream:false: wait as long as the generation would take, noticing a client that goes away meanwhile. */
   async function waitGeneration(req: Request, path: string, tokens: number): Promise<boolean> {
+    await slot();
     const ended = generationStarted();
     try {
       return await generate(req, path, tokens);
@@ -176,6 +215,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       if (once) return;
       once = true;
       concurrency.now--;
+      slotWaiters.shift()?.();
     };
   }
 
@@ -208,6 +248,14 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     eval_duration: evalDurationNs(n),
   });
   const now = () => new Date().toISOString();
+
+  const dialects: FakeContext = {
+    hasModel,
+    tokensFor,
+    tokenText,
+    stream: (req, path, pieces, final) => tokenStream(req, path, pieces.length, (i) => pieces[i]!, final),
+    wait: (req, path, tokens) => waitGeneration(req, path, tokens),
+  };
 
   async function readBody(req: Request): Promise<{ size: number; json: any }> {
     if (!req.body) return { size: 0, json: undefined };
@@ -253,7 +301,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       if (json !== undefined) rec.json = json;
     }
     const body = json ?? {};
-    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings))$/.test(path);
+    // The kind's own routes (llama.cpp /health, /props, /slots; vLLM /metrics; LM Studio /api/v1/models …) first.
+    const own = FAKE_KIND_ROUTES[options.kind]?.(method, path, { options, concurrency });
+    if (own) return own;
+    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings|messages|responses))$/.test(path);
     if (inference && options.failWith503) return errorJson(503, "server busy, please try again.  maximum pending requests exceeded");
 
     if (options.kind === "ollama") {
@@ -265,7 +316,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         case "/api/tags":
           return Response.json({ models: options.models.map(tagObject) });
         case "/api/ps":
-          return Response.json({ models: options.models.slice(0, 1).map((m) => ({ ...tagObject(m), expires_at: now(), size_vram: 1 })) });
+          return Response.json({ models: options.loaded.map((m) => ({ ...tagObject(m), expires_at: now(), size_vram: 1 })) });
         case "/api/show":
           if (!hasModel(body.model ?? body.name)) return errorJson(404, `model '${body.model ?? body.name}' not found`);
           return Response.json({
@@ -317,6 +368,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           return new Response(null, { status: 200 });
       }
     }
+    if (path === "/v1/messages" && servesNatively(options.kind, "anthropic")) return anthropicMessages(dialects, req, body);
+    if (path === "/v1/responses" && servesNatively(options.kind, "responses")) return openAiResponses(dialects, req, body);
 
     switch (path) {
       case "/v1/models":
@@ -325,6 +378,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       case "/v1/completions": {
         if (!hasModel(body.model)) return Response.json({ error: { message: `model "${body.model}" not found`, type: "invalid_request_error", code: "model_not_found" } }, { status: 404 });
         const chat = path === "/v1/chat/completions";
+        const call = chat ? await chatToolCall(dialects, req, body) : null;
+        if (call) return call;
         const model = body.model as string;
         const n = tokensFor(body);
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
@@ -408,6 +463,7 @@ if (import.meta.main) {
       "delay-ms": { type: "string", default: "0" },
       models: { type: "string" },
       kind: { type: "string", default: "ollama" },
+      slots: { type: "string", default: "0" },
       version: { type: "string" },
       record: { type: "boolean", default: false },
     },
@@ -417,7 +473,8 @@ if (import.meta.main) {
     tokens: Number(values.tokens),
     tokenDelayMs: Number(values["delay-ms"]),
     models: values.models?.split(","),
-    kind: values.kind as "ollama" | "openai",
+    kind: values.kind as KindName,
+    slots: Number(values.slots),
     version: values.version,
     record: values.record,
   });

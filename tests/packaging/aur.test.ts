@@ -54,7 +54,6 @@ test("the package's file list and metadata", () => {
     [
       "/usr/bin/cloudtolocalllm-tunnel",
       "/usr/lib/systemd/user/cloudtolocalllm-tunnel.service",
-      "/usr/lib/systemd/user/cloudtolocalllm-tunnel-tray.service",
       "/usr/lib/systemd/system/cloudtolocalllm-relay.service",
       "/usr/share/applications/cloudtolocalllm-tunnel.desktop",
       "/etc/xdg/autostart/cloudtolocalllm-tunnel-tray.desktop",

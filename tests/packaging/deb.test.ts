@@ -33,7 +33,6 @@ test("the .deb has the control fields, scripts and files a Debian package needs"
   for (const f of [
     "./usr/bin/cloudtolocalllm-tunnel",
     "./usr/lib/systemd/user/cloudtolocalllm-tunnel.service",
-    "./usr/lib/systemd/user/cloudtolocalllm-tunnel-tray.service",
     "./usr/lib/systemd/system/cloudtolocalllm-relay.service",
     "./etc/xdg/autostart/cloudtolocalllm-tunnel-tray.desktop",
     "./usr/share/applications/cloudtolocalllm-tunnel.desktop",
@@ -47,6 +46,8 @@ test("the .deb has the control fields, scripts and files a Debian package needs"
     "./usr/share/doc/cloudtolocalllm-tunnel/changelog.Debian.gz",
   ])
     expect(contents).toContain(f);
+  // One process per desktop: the daemon shows the tray itself, so no tray unit (an upgrade removes the old one).
+  expect(contents).not.toContain("cloudtolocalllm-tunnel-tray.service");
   expect(contents).toMatch(/^-rwxr-xr-x root\/root .* \.\/usr\/bin\/cloudtolocalllm-tunnel$/m);
   // The postinst never starts anyone's user service.
   const postinst = Bun.spawnSync(["dpkg-deb", "--ctrl-tarfile", deb]).success && Bun.spawnSync(["sh", "-c", `dpkg-deb --ctrl-tarfile '${deb}' | tar -xO ./postinst`]).stdout.toString();

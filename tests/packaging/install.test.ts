@@ -26,7 +26,6 @@ function cli(...args: string[]) {
 const EXPECTED = [
   ".local/bin/cloudtolocalllm-tunnel",
   ".config/systemd/user/cloudtolocalllm-tunnel.service",
-  ".config/systemd/user/cloudtolocalllm-tunnel-tray.service",
   ".config/autostart/cloudtolocalllm-tunnel-tray.desktop",
   ".local/share/applications/cloudtolocalllm-tunnel.desktop",
   ".local/share/cloudtolocalllm/install-manifest.json",

@@ -33,7 +33,6 @@ describe("release", () => {
         "LICENSE",
         "README.md",
         "systemd/cloudtolocalllm-tunnel.service",
-        "systemd/cloudtolocalllm-tunnel-tray.service",
         "systemd/cloudtolocalllm-relay.service",
         "desktop/cloudtolocalllm-tunnel.desktop",
         "desktop/cloudtolocalllm-tunnel-tray.desktop",

@@ -26,8 +26,8 @@ function copyUnit(name: string, replace: (t: string) => string = (t) => t): stri
 const UNITS = readdirSync(join(REPO, "systemd")).filter((f) => f.endsWith(".service"));
 
 describe("systemd units", () => {
-  test("the three units exist", () => {
-    expect(UNITS.sort()).toEqual(["cloudtolocalllm-relay.service", "cloudtolocalllm-tunnel-tray.service", "cloudtolocalllm-tunnel.service"]);
+  test("the two units exist: one process per desktop (the daemon shows the tray itself), the relay", () => {
+    expect(UNITS.sort()).toEqual(["cloudtolocalllm-relay.service", "cloudtolocalllm-tunnel.service"]);
   });
 
   for (const name of UNITS) {
@@ -91,28 +91,36 @@ describe("desktop files", () => {
     return Object.fromEntries(main.split("\n").slice(1).filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
   }
 
-  test("launcher runs the dashboard, tray entry skips itself when the tray unit is enabled", () => {
+  test("launcher runs the dashboard; the autostart entry starts the daemon unless systemd runs it, and no entry starts a tray process", () => {
     const launcher = entry("cloudtolocalllm-tunnel.desktop");
     expect(launcher).toMatchObject({ Type: "Application", Exec: "cloudtolocalllm-tunnel dashboard", Icon: "cloudtolocalllm-tunnel" });
-    const tray = entry("cloudtolocalllm-tunnel-tray.desktop");
-    expect(tray.Exec).toContain("systemctl --user -q is-enabled cloudtolocalllm-tunnel-tray.service");
-    expect(tray.Exec).toContain("exec cloudtolocalllm-tunnel tray");
-    expect(tray.NoDisplay).toBe("true");
+    expect(launcher.Actions).toBeUndefined();
+    const autostart = entry("cloudtolocalllm-tunnel-tray.desktop");
+    expect(autostart.Exec).toContain("systemctl --user -q is-enabled cloudtolocalllm-tunnel.service");
+    expect(autostart.Exec).toContain("exec cloudtolocalllm-tunnel serve");
+    expect(autostart.NoDisplay).toBe("true");
+    for (const f of readdirSync(join(REPO, "packaging/desktop")).filter((f) => f.endsWith(".desktop")))
+      expect({ f, tray: readFileSync(join(REPO, "packaging/desktop", f), "utf8").includes("cloudtolocalllm-tunnel tray") }).toEqual({ f, tray: false });
   });
 
-  test("the autostart guard works in a real shell: skipped when enabled, runs the tray otherwise", () => {
+  test("the autostart entry in a real shell starts one process: none when the unit is enabled, the unit when systemd has it, else the daemon", () => {
     const exec = entry("cloudtolocalllm-tunnel-tray.desktop").Exec!;
     const script = /^sh -c "(.*)"$/.exec(exec)![1]!;
     const bin = join(tmp, "guard-bin");
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin);
     const fake = (name: string, body: string) => (writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`), chmodSync(join(bin, name), 0o755));
-    fake("cloudtolocalllm-tunnel", 'echo "tray started: $*"');
-    fake("systemctl", "exit 1");
+    fake("cloudtolocalllm-tunnel", 'echo "started: $*"');
     const run = () => Bun.spawnSync(["/bin/sh", "-c", script], { env: { PATH: `${bin}:/usr/bin:/bin` } }).stdout.toString();
-    expect(run()).toBe("tray started: tray\n");
-    fake("systemctl", "exit 0");
-    expect(run()).toBe("");
+    // No user manager (or no unit): the daemon itself, which shows the tray.
+    fake("systemctl", "exit 1");
+    expect(run()).toBe("started: serve\n");
+    // Enabled: systemd starts it at login; nothing more.
+    fake("systemctl", 'echo "systemctl $*"; exit 0');
+    expect(run()).toBe("systemctl --user -q is-enabled cloudtolocalllm-tunnel.service\n");
+    // Installed but not enabled: started through systemd (which restarts it if it crashes), not as a bare process.
+    fake("systemctl", 'echo "systemctl $*"; [ "$3" = start ]');
+    expect(run()).toBe("systemctl --user -q is-enabled cloudtolocalllm-tunnel.service\nsystemctl --user -q start cloudtolocalllm-tunnel.service\n");
   });
 
   test("every command the units and entries run exists in the CLI", () => {
@@ -121,13 +129,13 @@ describe("desktop files", () => {
       ...readdirSync(join(REPO, "packaging/desktop")).filter((f) => f.endsWith(".desktop")).map((f) => readFileSync(join(REPO, "packaging/desktop", f), "utf8")),
     ];
     const used = new Set(texts.flatMap((t) => [...t.matchAll(/cloudtolocalllm-tunnel (\w+)/g)].map((m) => m[1]!)));
-    expect([...used].sort()).toEqual(["dashboard", "relay", "serve", "tray"]);
+    expect([...used].sort()).toEqual(["dashboard", "relay", "serve"]);
     for (const c of used) expect(findCommand(c)?.name).toBe(c);
   });
 
   const GENERATOR = "/usr/lib/systemd/user-generators/systemd-xdg-autostart-generator";
   const generator = { name: "systemd's xdg-autostart generator", available: existsSync(GENERATOR), fix: "apt-get install systemd (246 or later)" };
-  requireTools(["systemd-analyze", generator]).test("systemd's xdg-autostart generator turns the tray entry into a valid unit", () => {
+  requireTools(["systemd-analyze", generator]).test("systemd's xdg-autostart generator turns the autostart entry into a valid unit", () => {
     const g = join(tmp, "generator");
     for (const d of ["xdg/autostart", "out", "bin", "home"]) mkdirSync(join(g, d), { recursive: true });
     copyFileSync(join(REPO, "packaging/desktop/cloudtolocalllm-tunnel-tray.desktop"), join(g, "xdg/autostart/cloudtolocalllm-tunnel-tray.desktop"));
@@ -140,7 +148,7 @@ describe("desktop files", () => {
     const unit = join(out, "app-cloudtolocalllm\\x2dtunnel\\x2dtray@autostart.service");
     const text = readFileSync(unit, "utf8");
     expect(text).toContain("PartOf=graphical-session.target");
-    expect(text).toContain('-q is-enabled cloudtolocalllm-tunnel-tray.service 2>/dev/null || exec cloudtolocalllm-tunnel tray"');
+    expect(text).toContain('-q is-enabled cloudtolocalllm-tunnel.service 2>/dev/null || systemctl --user -q start cloudtolocalllm-tunnel.service 2>/dev/null || exec cloudtolocalllm-tunnel serve"');
     expect(verifyUnit(unit, true, tmp)).toEqual({ code: 0, output: "" });
   });
 

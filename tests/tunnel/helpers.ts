@@ -41,11 +41,11 @@ client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
 `;
 }
 
-/** Starts `bun src/main.ts relay --config FILE` and waits for its listening line. */
-export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-")), bunArgs: string[] = []): Promise<RelayProc> {
+/** Starts `bun src/main.ts relay --config FILE` (or another release's main.ts) and waits for its listening line. */
+export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-")), bunArgs: string[] = [], main = join(REPO, "src/main.ts")): Promise<RelayProc> {
   const configFile = join(dir, "relay.toml");
   writeFileSync(configFile, toml, { mode: 0o600 });
-  const p = spawnLogged([BUN, ...bunArgs, join(REPO, "src/main.ts"), "relay", "--config", configFile], {
+  const p = spawnLogged([BUN, ...bunArgs, main, "relay", "--config", configFile], {
     env: { ...RUNTIME_ENV, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
     cwd: dir,
     label: "relay",

@@ -1,6 +1,5 @@
 // `config restore ID`: puts a backup back (validated first; the current file is backed up before being replaced).
-import { BackupNotFoundError } from "../../config/store.ts";
-import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
+import { parse, EXIT_USAGE, UsageError } from "../args.ts";
 import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, storeFor } from "./common.ts";
 
@@ -19,13 +18,8 @@ ${CONFIG_HELP}`,
     const { values, positionals } = parse(argv, CONFIG_OPTION);
     if (positionals.length !== 1) throw new UsageError("expects exactly one backup ID (see `config backups`).");
     const store = storeFor(values.config);
-    let r;
-    try {
-      r = store.restore(positionals[0]!);
-    } catch (e) {
-      if (e instanceof BackupNotFoundError) throw new CliError(`${e.message}.`);
-      throw e;
-    }
+    // An unknown id throws BackupNotFoundError: main.ts prints it with its code and exit code (src/core/error-codes.ts).
+    const r = store.restore(positionals[0]!);
     if (!r.ok) {
       printIssues(r.issues);
       return EXIT_USAGE;

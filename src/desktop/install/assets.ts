@@ -1,9 +1,8 @@
 // The files a desktop install consists of (units, desktop entries, icons, metainfo), embedded in the binary.
 import tunnelUnit from "../../../systemd/cloudtolocalllm-tunnel.service" with { type: "text" };
-import trayUnit from "../../../systemd/cloudtolocalllm-tunnel-tray.service" with { type: "text" };
 import relayUnit from "../../../systemd/cloudtolocalllm-relay.service" with { type: "text" };
 import launcherEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel.desktop" with { type: "text" };
-import trayEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop" with { type: "text" };
+import autostartEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop" with { type: "text" };
 import metainfo from "../../../packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml" with { type: "text" };
 import { encodePng, iconName, ICON_SIZES, renderSvg, TRAY_STATES, type TrayState } from "../icons/index.ts";
 
@@ -22,7 +21,16 @@ export interface Asset {
 
 export const PACKAGED_BINARY = "/usr/bin/cloudtolocalllm-tunnel";
 export const SERVICE_UNIT = "cloudtolocalllm-tunnel.service";
-export const TRAY_UNIT = "cloudtolocalllm-tunnel-tray.service";
+/**
+ * Units earlier versions installed and this one no longer ships: the tray's own unit (the daemon shows the tray
+ * itself now). `install` stops and disables them, so an upgrade never leaves a second process behind.
+ */
+export const RETIRED_UNITS = ["cloudtolocalllm-tunnel-tray.service"];
+/**
+ * The autostart entry starts the daemon when systemd does not (the file keeps the name it had when it started the tray
+ * process, so a user's override that hides it still applies after an upgrade).
+ */
+export const AUTOSTART_ENTRY = "cloudtolocalllm-tunnel-tray.desktop";
 
 let iconCache: Asset[] | null = null;
 /** The icons for the hicolor theme: the app icon under apps/, the tray states under status/, SVG and every PNG size. */
@@ -65,9 +73,8 @@ export function assets(opts: { binary?: string; relay?: boolean; metainfo?: bool
   const entry = (t: string) => (opts.binary ? rewriteDesktopEntry(t, opts.binary) : t);
   const out: Asset[] = [
     { kind: "user-unit", name: SERVICE_UNIT, content: unit(tunnelUnit) },
-    { kind: "user-unit", name: TRAY_UNIT, content: unit(trayUnit) },
     { kind: "application", name: "cloudtolocalllm-tunnel.desktop", content: entry(launcherEntry) },
-    { kind: "autostart", name: "cloudtolocalllm-tunnel-tray.desktop", content: entry(trayEntry) },
+    { kind: "autostart", name: AUTOSTART_ENTRY, content: entry(autostartEntry) },
   ];
   if (opts.relay !== false) out.push({ kind: "system-unit", name: "cloudtolocalllm-relay.service", content: unit(relayUnit) });
   if (opts.metainfo !== false) out.push({ kind: "metainfo", name: "io.github.cloudtolocalllm.Tunnel.metainfo.xml", content: metainfo });

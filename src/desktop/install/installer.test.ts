@@ -72,12 +72,43 @@ describe("installer", () => {
     const unit = readFileSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel.service"), "utf8");
     expect(unit).toContain(`ExecStart=${bin} serve`);
     expect(unit).not.toContain("/usr/bin/cloudtolocalllm-tunnel");
-    const tray = readFileSync(join(paths.autostartDir, "cloudtolocalllm-tunnel-tray.desktop"), "utf8");
-    expect(tray).toContain(`exec ${bin} tray"`);
-    expect(tray).toContain(`TryExec=${bin}\n`);
-    expect(tray).toContain("Icon=cloudtolocalllm-tunnel\n");
+    // The autostart entry starts the daemon (which shows the tray) when systemd does not: one process.
+    const autostart = readFileSync(join(paths.autostartDir, "cloudtolocalllm-tunnel-tray.desktop"), "utf8");
+    expect(autostart).toContain(`exec ${bin} serve"`);
+    expect(autostart).not.toContain(`${bin} tray`);
+    expect(autostart).toContain(`TryExec=${bin}\n`);
+    expect(autostart).toContain("Icon=cloudtolocalllm-tunnel\n");
+    expect(existsSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel-tray.service"))).toBe(false);
     expect(readFileSync(join(paths.applicationsDir, "cloudtolocalllm-tunnel.desktop"), "utf8")).toContain(`Exec=${bin} dashboard\n`);
     expect(existsSync(join(paths.iconsDir, "hicolor/48x48/status/cloudtolocalllm-tunnel-critical.png"))).toBe(true);
+  }, 30_000);
+
+  test("an upgrade over an install that had the tray's own unit stops and disables it while its file exists, then removes it", async () => {
+    // What an earlier version left: the tray unit installed and listed in the manifest.
+    const trayUnit = join(paths.userUnitDir, "cloudtolocalllm-tunnel-tray.service");
+    await install({ source: src, enable: false, run: noManager, paths });
+    writeFileSync(trayUnit, "[Service]\nExecStart=/bin/true\n");
+    const m = JSON.parse(readFileSync(paths.manifest, "utf8"));
+    writeFileSync(paths.manifest, JSON.stringify({ ...m, files: [...m.files, trayUnit], units: ["cloudtolocalllm-tunnel.service", "cloudtolocalllm-tunnel-tray.service"] }));
+    calls = [];
+    let existedAtDisable = false;
+    const out: string[] = [];
+    const r = await install({
+      source: src,
+      enable: true,
+      run: async (args) => {
+        if (args[0] === "disable") existedAtDisable = existsSync(trayUnit);
+        return recorder()(args);
+      },
+      paths,
+      out: (l) => out.push(l),
+    });
+    expect(calls).toEqual(["show-environment", "disable --now cloudtolocalllm-tunnel-tray.service", "show-environment", "daemon-reload", "enable cloudtolocalllm-tunnel.service", "start cloudtolocalllm-tunnel.service"]);
+    expect(existedAtDisable).toBe(true);
+    expect(r.removed).toEqual([trayUnit]);
+    expect(existsSync(trayUnit)).toBe(false);
+    expect(out[0]).toContain("retired cloudtolocalllm-tunnel-tray.service");
+    expect(JSON.parse(readFileSync(paths.manifest, "utf8")).units).toEqual(["cloudtolocalllm-tunnel.service"]);
   }, 30_000);
 
   test("without a user manager the files are written and the systemd step is skipped with a reason", async () => {
@@ -100,7 +131,7 @@ describe("installer", () => {
     await install({ source: src, enable: true, run: recorder(), paths });
     calls = [];
     const r = await uninstall({ run: recorder(), paths });
-    expect(calls).toEqual(["show-environment", "disable --now cloudtolocalllm-tunnel.service cloudtolocalllm-tunnel-tray.service", "daemon-reload"]);
+    expect(calls).toEqual(["show-environment", "disable --now cloudtolocalllm-tunnel.service", "daemon-reload"]);
     expect(r.removed.length).toBe(1 + assets({ relay: false }).length);
     expect(existsSync(foreign)).toBe(true);
     for (const d of ["bin", "config", "data/icons", "data/cloudtolocalllm"]) expect(existsSync(join(root, d))).toBe(false);

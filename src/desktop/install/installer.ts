@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { atomicWrite } from "../../config/atomic-write.ts";
 import { configHome, dataHome } from "../../config/paths.ts";
-import { assets, checkPlainPath, SERVICE_UNIT, TRAY_UNIT, type Asset, type AssetKind } from "./assets.ts";
+import { assets, checkPlainPath, RETIRED_UNITS, SERVICE_UNIT, type Asset, type AssetKind } from "./assets.ts";
 import { userManagerUnavailable, type Runner } from "./systemctl.ts";
 
 export const BINARY_NAME = "cloudtolocalllm-tunnel";
@@ -166,6 +166,15 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     report.written.push(dest);
   }
 
+  // Units an earlier install enabled that this version retired (the tray's own unit: the daemon shows the tray now):
+  // stopped and disabled while their files still exist (best effort), so an upgrade leaves one process, not two.
+  const retired = (prev?.units ?? []).filter((u) => RETIRED_UNITS.includes(u));
+  let retiredNote = "";
+  if (retired.length && !(await userManagerUnavailable(opts.run))) {
+    const r = await opts.run(["disable", "--now", ...retired]);
+    if (r.code === 0) retiredNote = `systemd: retired ${retired.join(", ")} (the daemon shows the tray icon itself now).\n`;
+  }
+
   // Files an earlier install wrote that this version no longer ships.
   for (const f of prev?.files ?? []) {
     if (files.includes(f)) continue;
@@ -180,12 +189,12 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     binary: report.binary,
     files,
     dirs: [...created].sort(),
-    units: [SERVICE_UNIT, TRAY_UNIT],
+    units: [SERVICE_UNIT],
   };
   atomicWrite(paths.manifest, JSON.stringify(manifest, null, 2) + "\n", 0o644);
 
   const serviceChanged = report.written.some((f) => f === report.binary || f.endsWith(`/${SERVICE_UNIT}`));
-  report.systemd = await enableService(opts.run, opts.enable, serviceChanged);
+  report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged));
   out(report.systemd);
   return report;
 }

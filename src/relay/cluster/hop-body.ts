@@ -3,6 +3,7 @@
 // previous tag (the first: the request's signature) and the frame, and a frame of length 0 ends the body. A frame that
 // was altered, reordered, moved to another request or cut off errors the stream before its data is used.
 import { createHmac, timingSafeEqual } from "node:crypto";
+import type { CodeOf } from "../../core/error-codes.ts";
 
 const TAG = 32;
 /** Larger chunks are split, so the owner never holds more than this to check one frame. */
@@ -133,7 +134,10 @@ class ByteQueue {
   }
 }
 
-export class HopBodyError extends Error {}
+export class HopBodyError extends Error {
+  override name = "HopBodyError";
+  readonly code: CodeOf<"HopBodyError"> = "hop_body_refused";
+}
 
 /** The owner's side: the original body, each frame's data released only after its tag verified. */
 export function decodeHopBody(frames: ReadableStream<Uint8Array>, key: Uint8Array, signature: Uint8Array): ReadableStream<Uint8Array> {

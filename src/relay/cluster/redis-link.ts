@@ -3,8 +3,10 @@
 // degrade (serve local tunnels, per-node limits) instead of hanging.
 import { RedisClient } from "bun";
 import { diagnoseRedis } from "./redis-probe.ts";
+import type { CodeOf } from "../../core/error-codes.ts";
 
 export class RedisDown extends Error {
+  readonly code: CodeOf<"RedisDown"> = "redis_down";
   constructor(message: string) {
     super(message);
     this.name = "RedisDown";
@@ -150,8 +152,8 @@ export class RedisLink {
     } catch (e) {
       const msg = (e as Error).message;
       // A script or argument error is ours to report; a timeout or a broken connection means Redis is down.
-      if (e instanceof TimeoutError || !c.connected) {
-        this.o.events?.error?.(e instanceof TimeoutError ? "timeout" : "command", msg);
+      if (e instanceof RedisTimeoutError || !c.connected) {
+        this.o.events?.error?.(e instanceof RedisTimeoutError ? "timeout" : "command", msg);
         this.down(msg, gen);
         throw new RedisDown(`Redis is unreachable (${msg})`);
       }
@@ -175,14 +177,17 @@ export class RedisLink {
   }
 }
 
-class TimeoutError extends Error {}
+export class RedisTimeoutError extends Error {
+  override name = "RedisTimeoutError";
+  readonly code: CodeOf<"RedisTimeoutError"> = "redis_timeout";
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: ReturnType<typeof setTimeout>;
   return Promise.race([
     p,
     new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(new TimeoutError(`${what} took longer than ${ms} ms`)), ms);
+      t = setTimeout(() => rej(new RedisTimeoutError(`${what} took longer than ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(t));
 }

@@ -7,7 +7,7 @@ import type { ReloadResult } from "../../../core/contracts.ts";
 import { parseConfig, validateConfig, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
 import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
-import { BackupNotFoundError, ConfigStore, type BackupInfo } from "../../../config/store.ts";
+import { ConfigStore, type BackupInfo } from "../../../config/store.ts";
 import type { Config } from "../../../config/schema.ts";
 import { tokenFile } from "../../token.ts";
 
@@ -152,13 +152,8 @@ export async function restoreBackup(ctx: DaemonContext, id: string) {
     const old = parseConfig(readFileSync(backup.file, "utf8"), backup.file);
     if (old.ok) keepFileOnlyFields(ctx, old.config);
   }
-  let w;
-  try {
-    w = store(ctx).restore(id);
-  } catch (e) {
-    if (e instanceof BackupNotFoundError) throw new HttpError("not_found", e.message);
-    throw e;
-  }
+  // An unknown id throws BackupNotFoundError: 404 by the table of stable codes (src/api/errors.ts maps it).
+  const w = store(ctx).restore(id);
   if (!w.ok) throw invalid(w.issues);
   const reload = applied(ctx, await ctx.config.runtime.replace(w.config, store(ctx).read() ?? undefined), w.backup);
   return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };

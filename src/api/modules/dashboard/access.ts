@@ -1,15 +1,15 @@
 // "Ask for access" from a bookmarked dashboard: the page asks (POST /auth/request), waits (/auth/wait), and the owner
 // approves its short code with the token (`dashboard approve CODE`, the tray, POST /api/v1/dashboard/approve).
 import { Elysia, t } from "elysia";
-import { HttpError } from "../../../core/http-error.ts";
 import { logger } from "../../../core/log.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { access } from "../../security/access.ts";
-import { ACCESS_COOKIE, accessRequestsFor, normalizeCode } from "../../security/access-requests.ts";
+import { ACCESS_COOKIE, accessRequestsFor } from "../../security/access-requests.ts";
 import { requestHost } from "../../security/host.ts";
 import { readCookie, sessionsFor } from "../../security/sessions.ts";
 import { accessPage } from "./pages.ts";
+import { approveAccess } from "./service.ts";
 
 const tags = ["dashboard"];
 const log = logger("dashboard");
@@ -78,12 +78,7 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
     )
     .post(
       "/api/v1/dashboard/approve",
-      ({ body }) => {
-        if (!accessRequestsFor(deps.ctx).approve(body.code))
-          throw new HttpError("not_found", `no dashboard access request is waiting with code "${body.code.slice(0, 20)}" (codes last two minutes and work once)`);
-        deps.ctx.events.emit("dashboard.access", { code: normalizeCode(body.code), state: "approved", expiresAt: new Date().toISOString() });
-        return { approved: true as const };
-      },
+      ({ body }) => approveAccess(deps.ctx, body.code),
       {
         body: t.Object({ code: t.String({ minLength: 1, maxLength: 40, description: "The code the asking page shows." }) }),
         response: { 200: t.Object({ approved: t.Literal(true) }), ...errors(401, 404, 422) },

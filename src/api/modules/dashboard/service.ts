@@ -1,5 +1,7 @@
 // Dashboard sign-in without a token in the browser: one-time codes for token holders, traded at /auth for a session cookie.
 import type { DaemonContext } from "../../../core/component.ts";
+import { HttpError } from "../../../core/http-error.ts";
+import { accessRequestsFor, normalizeCode } from "../../security/access-requests.ts";
 import { sessionsFor, type NewSession } from "../../security/sessions.ts";
 import { WINDOW_MS } from "../../../dashboard/metrics-history.ts";
 
@@ -7,6 +9,14 @@ export function issueCode(ctx: DaemonContext, host: string) {
   const { code, expiresAt } = sessionsFor(ctx).issueCode();
   const path = `/auth?code=${encodeURIComponent(code)}`;
   return { code, path, url: `http://${host}${path}`, expiresAt: new Date(expiresAt).toISOString() };
+}
+
+/** Lets in the browser waiting with this code (POST /api/v1/dashboard/approve, `dashboard approve` and the tray's menu item). */
+export function approveAccess(ctx: DaemonContext, code: string): { approved: true } {
+  if (!accessRequestsFor(ctx).approve(code))
+    throw new HttpError("not_found", `no dashboard access request is waiting with code "${code.slice(0, 20)}" (codes last two minutes and work once)`);
+  ctx.events.emit("dashboard.access", { code: normalizeCode(code), state: "approved", expiresAt: new Date().toISOString() });
+  return { approved: true as const };
 }
 
 /** Null when the code is unknown, spent or expired. */

@@ -5,7 +5,7 @@ import { openApiProblems } from "../../../../tests/helpers/openapi-check.ts";
 import { BROKER_ROUTES, brokerServers, brokerSpec } from "./broker-spec.ts";
 
 const doc = brokerSpec({ version: "9.9.9", listen: "127.0.0.1:11435" }) as any;
-const ROUTES = ["/api/chat", "/api/generate", "/api/embed", "/api/tags", "/api/ps", "/api/show", "/api/version", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models"];
+const ROUTES = ["/api/chat", "/api/generate", "/api/embed", "/api/tags", "/api/ps", "/api/show", "/api/version", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/v1/responses", "/v1/messages", "/v1/messages/count_tokens"];
 
 describe("broker OpenAPI document", () => {
   test("holds the OpenAPI 3.0 invariants (refs resolve, responses described, ids unique, schemes defined)", () => {
@@ -35,6 +35,8 @@ describe("broker OpenAPI document", () => {
     expect(doc.components.schemas.ChatCompletion.properties.object.enum).toEqual(["chat.completion"]);
     expect(doc.paths["/api/chat"].post.responses["200"].content["application/x-ndjson"]).toBeTruthy();
     expect(doc.paths["/v1/chat/completions"].post.responses["200"].content["text/event-stream"]).toBeTruthy();
+    expect(doc.paths["/v1/messages"].post.responses["200"].content["text/event-stream"]).toBeTruthy();
+    expect(doc.paths["/v1/messages"].post.tags).toEqual(["anthropic"]);
   });
 
   test("keys are optional (local callers) and go as a bearer token or x-api-key", () => {
@@ -46,7 +48,7 @@ describe("broker OpenAPI document", () => {
   test("errors are in each path's dialect, with the stable code header", () => {
     for (const [path, op] of Object.entries<any>(doc.paths)) {
       const o = op.post ?? op.get;
-      const body = path.startsWith("/v1/") ? "#/components/schemas/OpenAIError" : "#/components/schemas/OllamaError";
+      const body = path.startsWith("/v1/messages") ? "#/components/schemas/AnthropicError" : path.startsWith("/v1/") ? "#/components/schemas/OpenAIError" : "#/components/schemas/OllamaError";
       for (const status of ["400", "401", "403", "429", "502", "503"]) {
         expect({ path, status, ref: o.responses[status]?.content["application/json"].schema.$ref }).toEqual({ path, status, ref: body });
         expect(o.responses[status].headers["x-c2l-error-code"]).toBeTruthy();

@@ -1,6 +1,6 @@
 // The broker's Ollama- and OpenAI-compatible API as an OpenAPI 3 document (the shapes from Ollama's and OpenAI's API docs,
 // kept minimal), with the key auth and each dialect's error body; served at /api/v1/docs/broker.json next to the control API's.
-import { ERROR_CODES, type ErrorCode } from "../../../core/http-error.ts";
+import { dialectOf, ERROR_CODES, type ErrorCode } from "../../../core/http-error.ts";
 
 type Json = Record<string, unknown>;
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -33,7 +33,69 @@ const KEEP_ALIVE = { oneOf: [{ type: "string" }, { type: "number" }], descriptio
 const FORMAT = { oneOf: [{ type: "string", enum: ["json"] }, { type: "object" }], description: '"json" or a JSON schema the answer must follow.' };
 const USAGE = obj({ prompt_tokens: int(), completion_tokens: int(), total_tokens: int() }, ["prompt_tokens", "total_tokens"]);
 
+/** Anthropic's Messages request, as far as the broker reads it (docs/broker.md, dialects); other fields pass to a native upstream. */
+const ANTHROPIC_REQUEST = {
+  model: str("A local model, or an alias ([[aliases]]) such as a claude-… name.", { example: "qwen3-coder:30b" }),
+  messages: arr(obj({ role: str(undefined, { enum: ["user", "assistant"] }), content: { oneOf: [{ type: "string" }, { type: "array", items: { type: "object", additionalProperties: true } }], description: "Text, or blocks: text, image, tool_use, tool_result, document." } }, ["role", "content"])),
+  system: { oneOf: [{ type: "string" }, { type: "array", items: { type: "object", additionalProperties: true } }] },
+  tools: arr({ type: "object", additionalProperties: true }, "name, description, input_schema."),
+  tool_choice: { type: "object", additionalProperties: true },
+};
+
 const SCHEMAS: Record<string, Json> = {
+  AnthropicError: obj(
+    { type: str(undefined, { enum: ["error"] }), error: obj({ type: str("invalid_request_error, authentication_error, permission_error, not_found_error, request_too_large, rate_limit_error, api_error or overloaded_error."), message: str() }, ["type", "message"]) },
+    ["type", "error"],
+    "Anthropic's error body (on /v1/messages); the stable code is in the x-c2l-error-code header.",
+  ),
+  MessagesRequest: obj(
+    {
+      ...ANTHROPIC_REQUEST,
+      max_tokens: int(),
+      stop_sequences: arr(str()),
+      temperature: num(),
+      top_p: num(),
+      stream: bool("true: server-sent events (message_start, content_block_start|delta|stop, message_delta, message_stop, ping).", false),
+    },
+    ["model", "messages", "max_tokens"],
+  ),
+  AnthropicMessage: obj(
+    {
+      id: str(),
+      type: str(undefined, { enum: ["message"] }),
+      role: str(undefined, { enum: ["assistant"] }),
+      model: str(),
+      content: arr({ type: "object", additionalProperties: true }, "Blocks: text, tool_use, thinking."),
+      stop_reason: str("end_turn, max_tokens, stop_sequence, tool_use or refusal.", { nullable: true }),
+      stop_sequence: str(undefined, { nullable: true }),
+      usage: obj({ input_tokens: int(), output_tokens: int() }, ["input_tokens", "output_tokens"]),
+    },
+    ["id", "type", "role", "content", "usage"],
+  ),
+  CountTokensRequest: obj(ANTHROPIC_REQUEST, ["model", "messages"]),
+  CountTokensResponse: obj({ input_tokens: int("The upstream's count, or the broker's estimate where it has none (docs/broker.md).") }, ["input_tokens"]),
+  ResponsesRequest: obj(
+    {
+      model: str(undefined, { example: "llama3.2:1b" }),
+      input: { oneOf: [{ type: "string" }, { type: "array", items: { type: "object", additionalProperties: true } }] },
+      instructions: str(),
+      max_output_tokens: int(),
+      stream: bool("true: server-sent events (response.created, response.output_text.delta, …, response.completed).", false),
+      tools: arr({ type: "object", additionalProperties: true }),
+    },
+    ["model", "input"],
+  ),
+  Response: obj(
+    {
+      id: str(),
+      object: str(undefined, { enum: ["response"] }),
+      status: str(),
+      model: str(),
+      output: arr({ type: "object", additionalProperties: true }),
+      usage: obj({ input_tokens: int(), output_tokens: int(), total_tokens: int() }),
+    },
+    ["id", "object", "output"],
+  ),
   OllamaError: obj({ error: str("One sentence saying what is wrong.") }, ["error"], 'Ollama\'s error body; the stable code is in the x-c2l-error-code header.'),
   OpenAIError: obj(
     { error: obj({ message: str(), type: str("authentication_error, permission_error, not_found_error, rate_limit_error, invalid_request_error or server_error."), code: str("The stable code (docs/errors.md)."), param: { type: "string", nullable: true } }, ["message", "type", "code"]) },
@@ -197,13 +259,13 @@ const ERRORS: [ErrorCode, string][] = [
 ];
 
 /** Error responses in the dialect of a path: the status, when, the body schema, and the stable code header. */
-function errorResponses(dialect: "ollama" | "openai"): Record<string, Json> {
+function errorResponses(dialect: "ollama" | "openai" | "anthropic"): Record<string, Json> {
   const byStatus = new Map<number, string[]>();
   for (const [code, when] of ERRORS) {
     const status = ERROR_CODES[code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), `\`${code}\`: ${when}`]);
   }
-  const body = dialect === "ollama" ? "OllamaError" : "OpenAIError";
+  const body = dialect === "ollama" ? "OllamaError" : dialect === "anthropic" ? "AnthropicError" : "OpenAIError";
   return Object.fromEntries(
     [...byStatus].map(([status, whens]) => [
       String(status),
@@ -239,15 +301,20 @@ export const BROKER_ROUTES: Route[] = [
   { method: "post", path: "/v1/completions", summary: "Text completions (OpenAI, legacy)", request: "CompletionRequest", response: "Completion", stream: "text/event-stream" },
   { method: "post", path: "/v1/embeddings", summary: "Embeddings (OpenAI)", request: "EmbeddingsRequest", response: "EmbeddingsResponse" },
   { method: "get", path: "/v1/models", summary: "The models of every usable upstream (OpenAI)", response: "ModelList" },
+  { method: "post", path: "/v1/responses", summary: "Responses (OpenAI): passed through, or translated to chat completions (docs/broker.md)", request: "ResponsesRequest", response: "Response", stream: "text/event-stream" },
+  { method: "post", path: "/v1/messages", summary: "Messages (Anthropic): passed through, or translated to chat completions (docs/broker.md)", request: "MessagesRequest", response: "AnthropicMessage", stream: "text/event-stream" },
+  { method: "post", path: "/v1/messages/count_tokens", summary: "Count a Messages request's input tokens (Anthropic)", request: "CountTokensRequest", response: "CountTokensResponse" },
 ];
 
 function operation(r: Route): Json {
-  const dialect = r.path.startsWith("/v1/") ? "openai" : "ollama";
+  const d = dialectOf(r.path);
+  const dialect = d === "anthropic" || d === "openai" ? d : "ollama";
   const ok: Json = { "application/json": { schema: ref(r.response) } };
-  if (r.stream) ok[r.stream] = { schema: r.stream === "text/event-stream" ? str("data: {chunk JSON} lines, then data: [DONE]") : ref(r.response) };
+  const sse = dialect === "anthropic" || r.path === "/v1/responses" ? "event: NAME and data: {event JSON} per event" : "data: {chunk JSON} lines, then data: [DONE]";
+  if (r.stream) ok[r.stream] = { schema: r.stream === "text/event-stream" ? str(sse) : ref(r.response) };
   return {
     operationId: `${r.method}${r.path.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
-    tags: [dialect === "openai" ? "openai" : "ollama"],
+    tags: [dialect],
     summary: r.summary,
     ...(r.request ? { requestBody: { required: true, content: { "application/json": { schema: ref(r.request) } } } } : {}),
     responses: {
@@ -282,6 +349,7 @@ export function brokerSpec(opts: { version: string; listen: string }): Json {
     tags: [
       { name: "ollama", description: "Ollama's API (https://github.com/ollama/ollama/blob/main/docs/api.md)" },
       { name: "openai", description: "OpenAI's API as Ollama serves it (https://platform.openai.com/docs/api-reference)" },
+      { name: "anthropic", description: "Anthropic's Messages API (https://docs.anthropic.com/en/api/messages): passed through or translated" },
     ],
     // An empty requirement first: a key is optional for callers on this machine.
     security: [{}, { bearer: [] }, { apiKey: [] }],

@@ -1,0 +1,23 @@
+import { expect, test } from "bun:test";
+import { countTokensPlan } from "./count-tokens-plan.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+test("sent to kinds that serve Messages; the broker's estimate when none does, or when the upstream has no such route", async () => {
+  const body = enc.encode(JSON.stringify({ model: "m", messages: [{ role: "user", content: "12345678" }] }));
+  const p = countTokensPlan(body);
+  expect(p.takes("llamacpp")).toBe(true);
+  expect(p.takes("openai")).toBe(false);
+  const a = p.attempt("ollama", "/v1/messages/count_tokens", body, body.byteLength);
+  expect(a.target).toBe("/v1/messages/count_tokens");
+  expect(a.answer(200, "application/json").transform).toBeNull();
+  const fallback = a.answer(404, "text/plain");
+  expect(fallback.status).toBe(200);
+  expect(JSON.parse(dec.decode(fallback.transform!.push(enc.encode("404 page not found"))) + dec.decode(fallback.transform!.end()))).toEqual({ input_tokens: 2 });
+  expect(await p.none().json()).toEqual({ input_tokens: 2 });
+  const bad = countTokensPlan(enc.encode("{")).none();
+  expect(bad.status).toBe(400);
+  expect(await bad.json()).toMatchObject({ type: "error", error: { type: "invalid_request_error" } });
+  expect((await countTokensPlan(enc.encode("{}")).none().json()) as unknown).toMatchObject({ error: { message: expect.stringContaining('"messages"') } });
+});

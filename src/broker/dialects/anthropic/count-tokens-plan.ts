@@ -1,0 +1,46 @@
+// The plan for POST /v1/messages/count_tokens: sent to an upstream that serves Messages (llama.cpp and vLLM count
+// themselves); the broker's estimate when it has no such route (Ollama) or no upstream serves Messages at all.
+import { servesNatively } from "../../../kinds/index.ts";
+import { HttpError } from "../../../core/http-error.ts";
+import type { DialectPlan } from "../plan-types.ts";
+import { WholeBody } from "../whole-body.ts";
+import { estimateInputTokens } from "./count-tokens.ts";
+import type { AnthropicRequest } from "./types.ts";
+
+const dec = new TextDecoder();
+const PATH = "/v1/messages/count_tokens";
+/** An upstream's answers that mean "no such route here" (not "your request is wrong"). */
+const NO_ROUTE = new Set([404, 405, 501]);
+
+/** The estimate's answer: its status and JSON text (a 400 in Anthropic's shape for a body that is not a Messages request). */
+function estimate(body: Uint8Array | null): { status: number; text: string } {
+  try {
+    const req = JSON.parse(dec.decode(body ?? new Uint8Array(0))) as AnthropicRequest;
+    return { status: 200, text: JSON.stringify({ input_tokens: estimateInputTokens(req) }) };
+  } catch (e) {
+    const err = e instanceof HttpError ? e : new HttpError("bad_request", "the request body must be a JSON object (Anthropic's count_tokens)");
+    return { status: err.status, text: JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: err.message } }) };
+  }
+}
+
+export function countTokensPlan(body: Uint8Array | null): DialectPlan {
+  return {
+    dialect: "anthropic-count-tokens",
+    takes: (kind) => servesNatively(kind, "anthropic"),
+    attempt: (_kind, target, sent, bodyLength) => ({
+      target,
+      body: sent,
+      bodyLength,
+      translated: false,
+      answer(status) {
+        if (!NO_ROUTE.has(status)) return { transform: null, contentType: null };
+        const e = estimate(body);
+        return { status: e.status, transform: new WholeBody(() => ({ text: e.text, usage: null })), contentType: "application/json" };
+      },
+    }),
+    none() {
+      const e = estimate(body);
+      return new Response(e.text, { status: e.status, headers: { "content-type": "application/json" } });
+    },
+  };
+}

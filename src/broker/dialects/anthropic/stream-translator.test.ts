@@ -1,0 +1,123 @@
+import { expect, test } from "bun:test";
+import { SseDecoder } from "../sse-decoder.ts";
+import { AnthropicStreamTranslator } from "./stream-translator.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const sse = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+const chunk = (delta: object, finish: string | null = null, extra: object = {}) => ({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta, finish_reason: finish, ...extra }] });
+
+/** Runs the stream through the translator cut into pieces of `size` bytes; returns the events as parsed objects. */
+function translate(text: string, size = 7, stops: string[] = []): { event: string; data: any }[] {
+  const t = new AnthropicStreamTranslator("claude-x", stops, 11);
+  let out = "";
+  const bytes = enc.encode(text);
+  for (let i = 0; i < bytes.length; i += size) out += dec.decode(t.push(bytes.subarray(i, i + size)));
+  out += dec.decode(t.end());
+  const d = new SseDecoder();
+  const events = [...d.push(enc.encode(out)), ...d.end()];
+  for (const e of events) expect(JSON.parse(e.data).type).toBe(e.event);
+  return events.map((e) => ({ event: e.event, data: JSON.parse(e.data) }));
+}
+
+test("text: message_start, ping, one text block with its deltas, message_delta with usage, message_stop", () => {
+  const up =
+    sse(chunk({ role: "assistant", content: "" })) +
+    sse(chunk({ content: "Hel" })) +
+    sse(chunk({ content: "lo" })) +
+    sse(chunk({}, "stop")) +
+    sse({ id: "chatcmpl-1", object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } }) +
+    "data: [DONE]\n\n";
+  const ev = translate(up);
+  expect(ev.map((e) => e.event)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+  expect(ev[0]!.data.message).toMatchObject({ type: "message", role: "assistant", model: "claude-x", content: [], stop_reason: null, usage: { input_tokens: 11, output_tokens: 0 } });
+  expect(ev[2]!.data).toEqual({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
+  expect(ev[3]!.data).toEqual({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } });
+  expect(ev[6]!.data).toEqual({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 2, input_tokens: 9 } });
+});
+
+test("tool calls with arguments in pieces: text block, then one tool_use block per call with input_json_delta", () => {
+  const call = (index: number, fn: object, id?: string) => ({ tool_calls: [{ index, ...(id ? { id, type: "function" } : {}), function: fn }] });
+  const up =
+    sse(chunk({ role: "assistant", content: "Let me check." })) +
+    sse(chunk(call(0, { name: "get_weather", arguments: "" }, "call_a"))) +
+    sse(chunk(call(0, { arguments: '{"ci' }))) +
+    sse(chunk(call(0, { arguments: 'ty":"Paris"}' }))) +
+    sse(chunk(call(1, { name: "get_time", arguments: '{"tz":"CET"}' }, "call_b"))) +
+    sse(chunk({}, "tool_calls")) +
+    "data: [DONE]\n\n";
+  for (const size of [3, 1000]) {
+    const ev = translate(up, size);
+    expect(ev.map((e) => e.event)).toEqual([
+      "message_start",
+      "ping",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    expect(ev[5]!.data).toEqual({ type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "call_a", name: "get_weather", input: {} } });
+    expect(ev[6]!.data.delta).toEqual({ type: "input_json_delta", partial_json: '{"ci' });
+    expect(ev[7]!.data.delta).toEqual({ type: "input_json_delta", partial_json: 'ty":"Paris"}' });
+    expect(ev[9]!.data.content_block).toMatchObject({ type: "tool_use", id: "call_b", name: "get_time" });
+    expect(ev[10]!.data).toEqual({ type: "content_block_delta", index: 2, delta: { type: "input_json_delta", partial_json: '{"tz":"CET"}' } });
+    expect(ev[12]!.data.delta.stop_reason).toBe("tool_use");
+    // No usage chunk: zero output tokens reported, none counted by the translator.
+    expect(ev[12]!.data.usage).toEqual({ output_tokens: 0 });
+  }
+});
+
+test("reasoning becomes a thinking block before the text; length is max_tokens; a stream without [DONE] still closes", () => {
+  const up = sse(chunk({ reasoning_content: "hmm" })) + sse(chunk({ content: "A" })) + sse(chunk({}, "length"));
+  const ev = translate(up);
+  expect(ev.map((e) => e.event)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "content_block_stop", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]);
+  expect(ev[2]!.data.content_block.type).toBe("thinking");
+  expect(ev[3]!.data.delta).toEqual({ type: "thinking_delta", thinking: "hmm" });
+  expect(ev[8]!.data.delta.stop_reason).toBe("max_tokens");
+});
+
+test("a stop sequence the server names (vLLM's stop_reason) is stop_sequence", () => {
+  const ev = translate(sse(chunk({ content: "x" })) + sse(chunk({}, "stop", { stop_reason: "END" })) + "data: [DONE]\n\n", 5, ["END"]);
+  expect(ev.at(-2)!.data.delta).toEqual({ stop_reason: "stop_sequence", stop_sequence: "END" });
+});
+
+test("an error event from the upstream ends the stream with Anthropic's error event", () => {
+  const ev = translate(sse(chunk({ content: "x" })) + sse({ error: { message: "out of memory" } }) + sse(chunk({ content: "y" })));
+  expect(ev.at(-1)).toEqual({ event: "error", data: { type: "error", error: { type: "api_error", message: "out of memory" } } });
+  expect(ev.map((e) => e.event)).not.toContain("message_stop");
+});
+
+test("tool calls without an index (told apart by their ids) and a stream without a finish reason: each its block, tool_use", () => {
+  const up =
+    sse(chunk({ tool_calls: [{ id: "c1", type: "function", function: { name: "a", arguments: '{"x":' } }] })) +
+    sse(chunk({ tool_calls: [{ function: { arguments: "1}" } }] })) +
+    sse(chunk({ tool_calls: [{ id: "c2", type: "function", function: { name: "b", arguments: "{}" } }] })) +
+    "data: [DONE]\n\n";
+  const ev = translate(up);
+  const starts = ev.filter((e) => e.event === "content_block_start").map((e) => [e.data.index, e.data.content_block.id]);
+  expect(starts).toEqual([
+    [0, "c1"],
+    [1, "c2"],
+  ]);
+  expect(ev.filter((e) => e.event === "content_block_delta" && e.data.index === 0).map((e) => e.data.delta.partial_json)).toEqual(['{"x":', "1}"]);
+  expect(ev.at(-2)!.data.delta.stop_reason).toBe("tool_use");
+});
+
+test("usage is kept for the accounting", () => {
+  const t = new AnthropicStreamTranslator("m", [], 0);
+  t.push(enc.encode(sse(chunk({ content: "a" })) + sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } })));
+  expect(t.usage).toBeNull();
+  t.end();
+  expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
+  // An empty upstream stream is still a whole Anthropic message.
+  const e = new AnthropicStreamTranslator("m", [], 0);
+  expect(dec.decode(e.end())).toContain("event: message_stop");
+});

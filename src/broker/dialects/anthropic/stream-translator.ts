@@ -1,0 +1,168 @@
+// An OpenAI chat completions stream rewritten, chunk by chunk, as the Anthropic Messages stream of events.
+//
+// A state machine: the first chunk opens the message (message_start, ping); text, reasoning and each tool call open a
+// content block of their own (content_block_start), closed when another kind begins (content_block_stop); the finish
+// reason and the usage chunk (asked with stream_options.include_usage) make the closing message_delta and message_stop.
+import type { StreamTransform } from "../../stream-transform.ts";
+import type { TokenUsage } from "../../usage.ts";
+import { SseDecoder, sseText } from "../sse-decoder.ts";
+import { messageId } from "./from-chat-response.ts";
+import { stopReason } from "./stop-reason.ts";
+import type { ChatChunk } from "./types.ts";
+
+const enc = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+type Open = { kind: "text" } | { kind: "thinking" } | { kind: "tool"; call: number } | null;
+
+export class AnthropicStreamTranslator implements StreamTransform {
+  private readonly sse = new SseDecoder();
+  private started = false;
+  private finished = false;
+  /** Index of the next content block; the open one is `next - 1`. */
+  private next = 0;
+  private open: Open = null;
+  /** OpenAI tool call index → whether its block was opened (a call's later pieces name only its index). */
+  private readonly calls = new Set<number>();
+  private finish: string | null = null;
+  private matched: unknown = null;
+  private inputTokens: number | null = null;
+  private outputTokens: number | null = null;
+  usage: TokenUsage | null = null;
+  readonly ownsUsage = true;
+
+  /**
+   * @param model the model name the client asked for (shown back to it)
+   * @param stops the request's stop_sequences (to tell a stop sequence from a natural end)
+   * @param estimatedInput prompt tokens to show in message_start, before the upstream's count arrives at the end
+   */
+  constructor(
+    private readonly model: string,
+    private readonly stops: readonly string[],
+    private readonly estimatedInput: number,
+  ) {}
+
+  push(chunk: Uint8Array): Uint8Array {
+    return this.out(this.events(this.sse.push(chunk)));
+  }
+
+  end(): Uint8Array {
+    let text = this.events(this.sse.end());
+    if (!this.finished) text += this.close();
+    return this.out(text);
+  }
+
+  private out(text: string): Uint8Array {
+    return text ? enc.encode(text) : EMPTY;
+  }
+
+  private events(list: { event: string; data: string }[]): string {
+    let text = "";
+    for (const e of list) {
+      if (this.finished) break;
+      if (e.data === "[DONE]") {
+        text += this.close();
+        continue;
+      }
+      let chunk: ChatChunk;
+      try {
+        chunk = JSON.parse(e.data) as ChatChunk;
+      } catch {
+        continue;
+      }
+      // An error event in the middle of an OpenAI stream ends the message with Anthropic's error event.
+      const err = (chunk as { error?: { message?: unknown } | string }).error;
+      if (err !== undefined) {
+        text += this.start() + sseText("error", { type: "error", error: { type: "api_error", message: typeof err === "string" ? err : String(err?.message ?? "upstream error") } });
+        this.finished = true;
+        break;
+      }
+      text += this.chunk(chunk);
+    }
+    return text;
+  }
+
+  private start(): string {
+    if (this.started) return "";
+    this.started = true;
+    const message = { id: messageId(undefined), type: "message", role: "assistant", model: this.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: this.estimatedInput, output_tokens: 0 } };
+    return sseText("message_start", { type: "message_start", message }) + sseText("ping", { type: "ping" });
+  }
+
+  private chunk(c: ChatChunk): string {
+    let text = this.start();
+    if (c.usage) {
+      if (typeof c.usage.prompt_tokens === "number") this.inputTokens = c.usage.prompt_tokens;
+      if (typeof c.usage.completion_tokens === "number") this.outputTokens = c.usage.completion_tokens;
+    }
+    const choice = c.choices?.[0];
+    if (!choice) return text;
+    const d = choice.delta ?? {};
+    const thinking = d.reasoning_content ?? d.reasoning;
+    if (thinking) text += this.block({ kind: "thinking" }, { type: "thinking", thinking: "", signature: "" }) + this.delta({ type: "thinking_delta", thinking });
+    if (d.content) text += this.block({ kind: "text" }, { type: "text", text: "" }) + this.delta({ type: "text_delta", text: d.content });
+    for (const t of d.tool_calls ?? []) {
+      const call = this.callIndex(t.index, t.id);
+      if (!this.calls.has(call)) {
+        this.calls.add(call);
+        text += this.block({ kind: "tool", call }, { type: "tool_use", id: t.id ?? `toolu_${crypto.randomUUID().replaceAll("-", "")}`, name: t.function?.name ?? "", input: {} });
+      }
+      // Pieces of a call whose block was already closed (calls interleaved) cannot be placed: Anthropic's blocks are sequential.
+      const args = t.function?.arguments;
+      if (args && this.open?.kind === "tool" && this.open.call === call) text += this.delta({ type: "input_json_delta", partial_json: args });
+    }
+    if (choice.finish_reason) {
+      this.finish = choice.finish_reason;
+      this.matched = choice.stop_reason ?? null;
+    }
+    return text;
+  }
+
+  /**
+   * Which call a piece belongs to: its `index`; without one (some servers leave it out), a new call when it names an id
+   * not seen last, else the open call.
+   */
+  private callIndex(index: number | undefined, id: string | undefined): number {
+    if (index !== undefined) return index;
+    if (id !== undefined && id !== this.lastId) {
+      this.lastId = id;
+      return this.calls.size;
+    }
+    return this.open?.kind === "tool" ? this.open.call : Math.max(0, this.calls.size - 1);
+  }
+  private lastId: string | undefined;
+
+  /** Opens a block of this kind unless it is the open one (closing the open one first). */
+  private block(kind: NonNullable<Open>, contentBlock: unknown): string {
+    const o = this.open;
+    if (o && o.kind === kind.kind && (o.kind !== "tool" || (kind.kind === "tool" && o.call === kind.call))) return "";
+    const text = this.stopBlock();
+    this.open = kind;
+    return text + sseText("content_block_start", { type: "content_block_start", index: this.next++, content_block: contentBlock });
+  }
+
+  private delta(delta: unknown): string {
+    return sseText("content_block_delta", { type: "content_block_delta", index: this.next - 1, delta });
+  }
+
+  private stopBlock(): string {
+    if (!this.open) return "";
+    this.open = null;
+    return sseText("content_block_stop", { type: "content_block_stop", index: this.next - 1 });
+  }
+
+  /** The end of the message: the open block closed, the stop reason and usage, message_stop. */
+  private close(): string {
+    if (this.finished) return "";
+    let text = this.start() + this.stopBlock();
+    this.finished = true;
+    // A server that ends a tool call with "stop" (or with no finish reason) still asked for a tool: say so.
+    const finish = this.calls.size > 0 && (this.finish === "stop" || this.finish === null) ? "tool_calls" : this.finish;
+    const output = this.outputTokens ?? 0;
+    const usage: Record<string, number> = { output_tokens: output };
+    if (this.inputTokens !== null) usage.input_tokens = this.inputTokens;
+    if (this.outputTokens !== null) this.usage = { tokens: output, promptTokens: this.inputTokens, genMs: null };
+    text += sseText("message_delta", { type: "message_delta", delta: stopReason(finish, this.matched, this.stops), usage });
+    return text + sseText("message_stop", { type: "message_stop" });
+  }
+}

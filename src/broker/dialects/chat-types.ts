@@ -1,0 +1,70 @@
+// The shapes of OpenAI's chat completions that the dialect translations write and read (types only).
+
+export type ChatPart = { type: "text"; text: string } | { type: "image_url"; image_url: { url: string } };
+
+export interface ChatToolCall {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+export type ChatMessage =
+  | { role: "system"; content: string }
+  | { role: "user"; content: string | ChatPart[] }
+  | { role: "assistant"; content: string | null; tool_calls?: ChatToolCall[] }
+  | { role: "tool"; tool_call_id: string; content: string };
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  max_tokens?: number;
+  stop?: string[];
+  temperature?: number;
+  top_p?: number;
+  stream?: boolean;
+  stream_options?: { include_usage: boolean };
+  tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];
+  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+  parallel_tool_calls?: boolean;
+  response_format?: { type: "json_object" } | { type: "json_schema"; json_schema: { name: string; schema?: unknown; strict?: boolean; description?: string } };
+  user?: string;
+}
+
+export interface ChatUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+}
+
+/** One choice of a whole answer; `stop_reason` is vLLM's: the stop string that ended it. */
+export interface ChatChoice {
+  index?: number;
+  message?: { role?: string; content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: ChatToolCall[] | null };
+  finish_reason?: string | null;
+  stop_reason?: string | number | null;
+}
+
+export interface ChatResponse {
+  id?: string;
+  model?: string;
+  choices?: ChatChoice[];
+  usage?: ChatUsage | null;
+}
+
+/** One streamed chunk (`data: {…}`): deltas of content, reasoning and tool calls (arguments arrive in pieces). */
+export interface ChatChunk {
+  id?: string;
+  model?: string;
+  choices?: {
+    index?: number;
+    delta?: {
+      role?: string;
+      content?: string | null;
+      reasoning_content?: string | null;
+      reasoning?: string | null;
+      tool_calls?: { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }[] | null;
+    };
+    finish_reason?: string | null;
+    stop_reason?: string | number | null;
+  }[];
+  usage?: ChatUsage | null;
+}

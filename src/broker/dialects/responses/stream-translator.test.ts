@@ -1,0 +1,75 @@
+import { expect, test } from "bun:test";
+import { SseDecoder } from "../sse-decoder.ts";
+import { ResponsesStreamTranslator } from "./stream-translator.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const sse = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+const chunk = (delta: object, finish: string | null = null) => ({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: finish }] });
+
+function translate(text: string, size = 5) {
+  const t = new ResponsesStreamTranslator({ model: "m", input: "hi", instructions: "x" }, "shown");
+  let out = "";
+  const bytes = enc.encode(text);
+  for (let i = 0; i < bytes.length; i += size) out += dec.decode(t.push(bytes.subarray(i, i + size)));
+  out += dec.decode(t.end());
+  const d = new SseDecoder();
+  const events = [...d.push(enc.encode(out)), ...d.end()].map((e) => ({ event: e.event, data: JSON.parse(e.data) }));
+  for (const e of events) expect(e.data.type).toBe(e.event);
+  events.forEach((e, i) => expect(e.data.sequence_number).toBe(i));
+  return { events, usage: t.usage };
+}
+
+test("text: created, in_progress, a message item with its deltas and done events, completed with usage", () => {
+  const { events, usage } = translate(
+    sse(chunk({ role: "assistant", content: "" })) + sse(chunk({ content: "Hel" })) + sse(chunk({ content: "lo" })) + sse(chunk({}, "stop")) + sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 2 } }) + "data: [DONE]\n\n",
+  );
+  expect(events.map((e) => e.event)).toEqual([
+    "response.created",
+    "response.in_progress",
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+    "response.completed",
+  ]);
+  expect(events[0]!.data.response).toMatchObject({ object: "response", status: "in_progress", model: "shown", instructions: "x", output: [] });
+  expect(events[4]!.data).toMatchObject({ output_index: 0, content_index: 0, delta: "Hel" });
+  expect(events[6]!.data.text).toBe("Hello");
+  const done = events.at(-1)!.data.response;
+  expect(done).toMatchObject({ status: "completed", output: [{ type: "message", status: "completed", content: [{ type: "output_text", text: "Hello" }] }], usage: { input_tokens: 4, output_tokens: 2, total_tokens: 6 } });
+  expect(events[2]!.data.item.id).toBe(done.output[0].id);
+  expect(usage).toEqual({ tokens: 2, promptTokens: 4, genMs: null });
+});
+
+test("tool calls: a function_call item per call, arguments in pieces, done with the whole arguments", () => {
+  const { events } = translate(
+    sse(chunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "get_weather", arguments: "" } }] })) +
+      sse(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] })) +
+      sse(chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] })) +
+      sse(chunk({ tool_calls: [{ index: 1, id: "call_b", type: "function", function: { name: "t", arguments: "{}" } }] })) +
+      sse(chunk({}, "tool_calls")) +
+      "data: [DONE]\n\n",
+  );
+  const added = events.filter((e) => e.event === "response.output_item.added").map((e) => e.data.item);
+  expect(added).toMatchObject([
+    { type: "function_call", call_id: "call_a", name: "get_weather", arguments: "", status: "in_progress" },
+    { type: "function_call", call_id: "call_b", name: "t" },
+  ]);
+  expect(events.filter((e) => e.event === "response.function_call_arguments.delta" && e.data.output_index === 0).map((e) => e.data.delta)).toEqual(['{"city":', '"Paris"}']);
+  expect(events.find((e) => e.event === "response.function_call_arguments.done")!.data.arguments).toBe('{"city":"Paris"}');
+  expect(events.at(-1)!.data.response.output).toMatchObject([
+    { type: "function_call", call_id: "call_a", arguments: '{"city":"Paris"}', status: "completed" },
+    { type: "function_call", call_id: "call_b", arguments: "{}", status: "completed" },
+  ]);
+});
+
+test("cut by length: response.incomplete; an upstream error event: an error event and no completion", () => {
+  expect(translate(sse(chunk({ content: "a" })) + sse(chunk({}, "length"))).events.at(-1)!.data).toMatchObject({ type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } });
+  const err = translate(sse(chunk({ content: "a" })) + sse({ error: { message: "oom" } })).events;
+  expect(err.at(-1)!.data).toMatchObject({ type: "error", message: "oom" });
+  expect(err.map((e) => e.event)).not.toContain("response.completed");
+});

@@ -1,0 +1,163 @@
+// An OpenAI chat completions stream rewritten, chunk by chunk, as the Responses API's stream of events.
+//
+// A state machine: the first chunk opens the response (response.created, response.in_progress); text opens a message
+// item (output_item.added, content_part.added, then output_text.delta per piece), each tool call a function_call item
+// (output_item.added, then function_call_arguments.delta per piece); an item is closed (its .done events) when another
+// begins; the end of the stream closes the last and reports response.completed (or .incomplete) with the usage.
+import type { StreamTransform } from "../../stream-transform.ts";
+import type { TokenUsage } from "../../usage.ts";
+import type { ChatChunk, ChatUsage } from "../chat-types.ts";
+import { SseDecoder, sseText } from "../sse-decoder.ts";
+import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
+import type { OutputItem, ResponsesRequest } from "./types.ts";
+
+const enc = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+export class ResponsesStreamTranslator implements StreamTransform {
+  private readonly sse = new SseDecoder();
+  private readonly id = newId("resp");
+  private seq = 0;
+  private started = false;
+  private finished = false;
+  /** Items done so far and the open one (its index is output.length - 1 while open). */
+  private readonly output: OutputItem[] = [];
+  private open: OutputItem | null = null;
+  /** The open message's text, or the open call's arguments. */
+  private buffer = "";
+  /** Chat tool call index → whether its item was opened. */
+  private readonly calls = new Set<number>();
+  private finish: string | null = null;
+  private chatUsage: ChatUsage | null = null;
+  usage: TokenUsage | null = null;
+  readonly ownsUsage = true;
+
+  constructor(
+    private readonly req: ResponsesRequest,
+    private readonly shown: string,
+  ) {}
+
+  push(chunk: Uint8Array): Uint8Array {
+    return this.out(this.events(this.sse.push(chunk)));
+  }
+
+  end(): Uint8Array {
+    let text = this.events(this.sse.end());
+    if (!this.finished) text += this.close();
+    return this.out(text);
+  }
+
+  private out(text: string): Uint8Array {
+    return text ? enc.encode(text) : EMPTY;
+  }
+
+  private ev(type: string, rest: object): string {
+    return sseText(type, { type, sequence_number: this.seq++, ...rest });
+  }
+
+  private events(list: { data: string }[]): string {
+    let text = "";
+    for (const e of list) {
+      if (this.finished) break;
+      if (e.data === "[DONE]") {
+        text += this.close();
+        continue;
+      }
+      let chunk: ChatChunk;
+      try {
+        chunk = JSON.parse(e.data) as ChatChunk;
+      } catch {
+        continue;
+      }
+      const err = (chunk as { error?: { message?: unknown } | string }).error;
+      if (err !== undefined) {
+        text += this.start() + this.ev("error", { code: "upstream_error", message: typeof err === "string" ? err : String(err?.message ?? "upstream error"), param: null });
+        this.finished = true;
+        break;
+      }
+      text += this.chunk(chunk);
+    }
+    return text;
+  }
+
+  private snapshot(status: "in_progress" | "completed" | "incomplete", incomplete: string | null = null) {
+    return responseObject(this.id, this.req, this.shown, status, [...this.output], status === "in_progress" ? null : responsesUsage(this.chatUsage), incomplete);
+  }
+
+  private start(): string {
+    if (this.started) return "";
+    this.started = true;
+    return this.ev("response.created", { response: this.snapshot("in_progress") }) + this.ev("response.in_progress", { response: this.snapshot("in_progress") });
+  }
+
+  private chunk(c: ChatChunk): string {
+    let text = this.start();
+    if (c.usage) this.chatUsage = c.usage;
+    const choice = c.choices?.[0];
+    if (!choice) return text;
+    const d = choice.delta ?? {};
+    if (d.content) {
+      if (this.open?.type !== "message") text += this.openItem({ type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] });
+      this.buffer += d.content;
+      text += this.ev("response.output_text.delta", { item_id: this.open!.id, output_index: this.output.length - 1, content_index: 0, delta: d.content, logprobs: [] });
+    }
+    for (const t of d.tool_calls ?? []) {
+      const call = t.index ?? this.calls.size - (t.id ? 0 : 1);
+      if (!this.calls.has(call)) {
+        this.calls.add(call);
+        text += this.openItem({ type: "function_call", id: newId("fc"), call_id: t.id ?? newId("call"), name: t.function?.name ?? "", arguments: "", status: "in_progress" });
+      }
+      const args = t.function?.arguments;
+      if (args && this.open?.type === "function_call") {
+        this.buffer += args;
+        text += this.ev("response.function_call_arguments.delta", { item_id: this.open.id, output_index: this.output.length - 1, delta: args });
+      }
+    }
+    if (choice.finish_reason) this.finish = choice.finish_reason;
+    return text;
+  }
+
+  /** Closes the open item and opens `item` (output_item.added; a message also its content_part.added). */
+  private openItem(item: OutputItem): string {
+    let text = this.closeItem();
+    this.open = item;
+    this.buffer = "";
+    this.output.push(item);
+    const index = this.output.length - 1;
+    text += this.ev("response.output_item.added", { output_index: index, item });
+    if (item.type === "message") text += this.ev("response.content_part.added", { item_id: item.id, output_index: index, content_index: 0, part: { type: "output_text", text: "", annotations: [] } });
+    return text;
+  }
+
+  private closeItem(): string {
+    const o = this.open;
+    if (!o) return "";
+    this.open = null;
+    const index = this.output.length - 1;
+    let text = "";
+    let done: OutputItem;
+    if (o.type === "message") {
+      const part = { type: "output_text" as const, text: this.buffer, annotations: [] };
+      text += this.ev("response.output_text.done", { item_id: o.id, output_index: index, content_index: 0, text: this.buffer, logprobs: [] });
+      text += this.ev("response.content_part.done", { item_id: o.id, output_index: index, content_index: 0, part });
+      done = { ...o, status: "completed", content: [part] };
+    } else {
+      text += this.ev("response.function_call_arguments.done", { item_id: o.id, output_index: index, arguments: this.buffer });
+      done = { ...o, status: "completed", arguments: this.buffer };
+    }
+    this.output[index] = done;
+    return text + this.ev("response.output_item.done", { output_index: index, item: done });
+  }
+
+  private close(): string {
+    if (this.finished) return "";
+    let text = this.start() + this.closeItem();
+    this.finished = true;
+    if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
+    const cut = this.finish === "length";
+    text += cut
+      ? this.ev("response.incomplete", { response: this.snapshot("incomplete", "max_output_tokens") })
+      : this.ev("response.completed", { response: this.snapshot("completed") });
+    return text;
+  }
+}

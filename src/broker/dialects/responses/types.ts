@@ -1,0 +1,78 @@
+// The shapes of OpenAI's Responses API that the translation reads and writes (types only; chat completions' in ../chat-types.ts).
+
+/** A content part of an input message. */
+export type InputPart =
+  | { type: "input_text"; text: string }
+  | { type: "output_text"; text: string }
+  | { type: "refusal"; refusal: string }
+  | { type: "input_image"; image_url?: string; file_id?: string; detail?: string }
+  | { type: "input_file"; [k: string]: unknown };
+
+/** One item of `input`: a message, a function call the model made, its output, or the model's reasoning. */
+export type InputItem =
+  | { type?: "message"; role: "user" | "system" | "developer" | "assistant"; content: string | InputPart[] }
+  | { type: "function_call"; call_id: string; name: string; arguments: string; id?: string }
+  | { type: "function_call_output"; call_id: string; output: string | InputPart[] }
+  | { type: "reasoning"; [k: string]: unknown }
+  | { type: string; [k: string]: unknown };
+
+export interface ResponsesTool {
+  type: string;
+  name?: string;
+  description?: string;
+  parameters?: unknown;
+  strict?: boolean;
+}
+
+export interface ResponsesRequest {
+  model: string;
+  input: string | InputItem[];
+  instructions?: string | null;
+  tools?: ResponsesTool[];
+  tool_choice?: "auto" | "none" | "required" | { type: "function"; name: string } | { type: string };
+  parallel_tool_calls?: boolean;
+  max_output_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  user?: string;
+  stream?: boolean;
+  previous_response_id?: string | null;
+  background?: boolean | null;
+  text?: { format?: { type: "text" } | { type: "json_object" } | { type: "json_schema"; name: string; schema?: unknown; strict?: boolean; description?: string } };
+}
+
+export type OutputItem =
+  | { type: "message"; id: string; status: "in_progress" | "completed" | "incomplete"; role: "assistant"; content: { type: "output_text"; text: string; annotations: unknown[] }[] }
+  | { type: "function_call"; id: string; call_id: string; name: string; arguments: string; status: "in_progress" | "completed" | "incomplete" };
+
+export interface ResponsesUsage {
+  input_tokens: number;
+  input_tokens_details: { cached_tokens: number };
+  output_tokens: number;
+  output_tokens_details: { reasoning_tokens: number };
+  total_tokens: number;
+}
+
+/** A response object, as the Responses API returns it whole and in its stream's response.* events. */
+export interface ResponseObject {
+  id: string;
+  object: "response";
+  created_at: number;
+  status: "in_progress" | "completed" | "incomplete";
+  model: string;
+  output: OutputItem[];
+  usage: ResponsesUsage | null;
+  error: null;
+  incomplete_details: { reason: string } | null;
+  instructions: string | null;
+  parallel_tool_calls: boolean;
+  tool_choice: unknown;
+  tools: unknown[];
+  temperature: number | null;
+  top_p: number | null;
+  max_output_tokens: number | null;
+  previous_response_id: null;
+  store: false;
+  text: { format: unknown };
+  metadata: Record<string, string>;
+}

@@ -1,0 +1,31 @@
+import { expect, test } from "bun:test";
+import { UsageWatcher } from "./usage-watcher.ts";
+
+const enc = new TextEncoder();
+
+test("Anthropic stream: input_tokens from message_start, output_tokens from message_delta; bytes pass unchanged", () => {
+  const w = new UsageWatcher("anthropic");
+  const text =
+    'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","usage":{"input_tokens":25,"output_tokens":1}}}\n\n' +
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n' +
+    'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}\n\n' +
+    'event: message_stop\ndata: {"type":"message_stop"}\n\n';
+  const bytes = enc.encode(text);
+  // The start alone (a stream cut short there) gives no counts: message_start's output count is only a start.
+  const cut = new UsageWatcher("anthropic");
+  cut.push(enc.encode(text.slice(0, text.indexOf("event: content_block_delta"))));
+  expect(cut.usage).toBeNull();
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 13) out += new TextDecoder().decode(w.push(bytes.subarray(i, i + 13)), { stream: true });
+  w.end();
+  expect(out).toBe(text);
+  expect(w.usage).toEqual({ tokens: 15, promptTokens: 25, genMs: null });
+});
+
+test("Responses stream: the usage of response.completed", () => {
+  const w = new UsageWatcher("responses");
+  w.push(enc.encode('event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1","status":"in_progress","usage":null}}\n\n'));
+  expect(w.usage).toBeNull();
+  w.push(enc.encode('event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":7,"output_tokens":3,"total_tokens":10}}}\n\n'));
+  expect(w.usage).toEqual({ tokens: 3, promptTokens: 7, genMs: null });
+});

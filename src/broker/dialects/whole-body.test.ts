@@ -1,0 +1,11 @@
+import { expect, test } from "bun:test";
+import { WholeBody } from "./whole-body.ts";
+
+test("holds every chunk and sends the rewritten whole at the end, with its usage", () => {
+  const enc = new TextEncoder();
+  const w = new WholeBody((t) => ({ text: t.toUpperCase(), usage: { tokens: t.length, promptTokens: null, genMs: null } }));
+  expect(w.push(enc.encode("ab")).byteLength).toBe(0);
+  expect(w.push(enc.encode("cé")).byteLength).toBe(0);
+  expect(new TextDecoder().decode(w.end())).toBe("ABCÉ");
+  expect(w.usage).toEqual({ tokens: 4, promptTokens: null, genMs: null });
+});

@@ -1,0 +1,85 @@
+// Unit tests for the admit stage: the key's checks get the routed model and the alias, refusals come in the request's
+// dialect with their headers, a generation request holds its budget until the request ends, and capture takes the body.
+import { expect, test } from "bun:test";
+import { kit, kitConfig, records, upstreams } from "../../../tests/helpers/pipeline-kit.ts";
+import type { Admitted, GatewayService, KeyRecord, RequestModelNames } from "../../core/contracts.ts";
+import { HttpError } from "../../core/http-error.ts";
+import { unbounded } from "../replay-budget.ts";
+import { admit } from "./admit.ts";
+import { readRequest } from "./read-request.ts";
+
+const keyRec = (over: Partial<KeyRecord> = {}): KeyRecord => ({ name: "editor", prefix: "c2l_abcd", hash: "", models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expires_at: null, created_at: "", ...over });
+
+function gateway(refuse: HttpError | null = null) {
+  const calls: { model: string | null | undefined; alias?: string; request?: RequestModelNames }[] = [];
+  const reserved: number[] = [];
+  let released = 0;
+  const g = {
+    authorize(_a: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames) {
+      calls.push({ model, alias, request });
+      if (refuse) throw refuse;
+    },
+    reserve(_a: Admitted, _body: Uint8Array | null, promptTokens: number) {
+      reserved.push(promptTokens);
+      return () => void released++;
+    },
+  } as unknown as GatewayService;
+  return { g, calls, reserved, released: () => released };
+}
+
+async function readied(path: string, body: unknown, admitted: Admitted, toml = "") {
+  const k = kit(kitConfig(upstreams("a") + toml, ""));
+  const ex = k.exchange(path);
+  ex.admitted = admitted;
+  expect(await readRequest(ex, new Request(`http://broker${path}`, { method: "POST", body: JSON.stringify(body) }), unbounded())).toBeNull();
+  return { k, ex };
+}
+
+test("the key's checks see the model routed to, the alias the client sent, and the route's other names", async () => {
+  const { ex } = await readied("/api/chat", { model: "gpt-4o", messages: [] }, { key: keyRec(), caller: "lan" }, `[[aliases]]\nname = "gpt-4o"\nmodel = "m:latest"\n`);
+  const gw = gateway();
+  expect(admit(ex, gw.g)).toBeNull();
+  expect(gw.calls).toEqual([{ model: "m:latest", alias: "gpt-4o", request: { path: "/api/chat", others: [], opaque: null, complete: true, cut: null, encoding: null } }]);
+  expect(ex.keyName).toBe("editor");
+  expect(ex.caller).toBe("lan");
+});
+
+test("a refusal is answered in the request's dialect with its Retry-After, and nothing is recorded", async () => {
+  const { k, ex } = await readied("/v1/chat/completions", { model: "m", messages: [] }, { key: keyRec(), caller: "local" });
+  const res = admit(ex, gateway(new HttpError("rate_limited", "the key's rpm is spent").after(7)).g)!;
+  expect(res.status).toBe(429);
+  expect(res.headers.get("retry-after")).toBe("7");
+  expect(((await res.json()) as { error: { type: string; message: string } }).error).toMatchObject({ type: "rate_limit_error", message: "the key's rpm is spent" });
+  expect(records(k)).toEqual([]);
+});
+
+test("a generation request of a key with a daily budget holds an estimate, given back once when the request ends", async () => {
+  const { ex } = await readied("/api/generate", { model: "m", prompt: "x".repeat(400) }, { key: keyRec({ tokens_per_day: 1000 }), caller: "local" });
+  const gw = gateway();
+  expect(admit(ex, gw.g)).toBeNull();
+  expect(gw.reserved.length).toBe(1);
+  expect(gw.reserved[0]!).toBeGreaterThan(0);
+  expect(gw.released()).toBe(0);
+  ex.fail(502, "test");
+  ex.fail(502, "again");
+  expect(gw.released()).toBe(1);
+});
+
+test("without a budget, or on a route that generates nothing, no hold is taken; a bare broker (no gateway) admits all", async () => {
+  const gw = gateway();
+  const a = await readied("/api/generate", { model: "m", prompt: "x" }, { key: keyRec(), caller: "local" });
+  expect(admit(a.ex, gw.g)).toBeNull();
+  const b = await readied("/api/embed", { model: "m", input: "x" }, { key: keyRec({ tokens_per_day: 10 }), caller: "local" });
+  expect(admit(b.ex, gw.g)).toBeNull();
+  expect(gw.reserved).toEqual([]);
+  const c = await readied("/api/generate", { model: "m" }, null as unknown as Admitted);
+  expect(admit(c.ex, undefined)).toBeNull();
+});
+
+test("with capture on, the body as sent upstream is kept for the inspector, cut at body_cap", async () => {
+  const k = kit(kitConfig(upstreams("a") + `[dashboard]\ncapture_bodies = true\nbody_cap = 10\n`));
+  const ex = k.exchange("/api/generate");
+  await readRequest(ex, new Request("http://broker/api/generate", { method: "POST", body: JSON.stringify({ model: "m", prompt: "hello" }) }), unbounded());
+  expect(admit(ex, undefined)).toBeNull();
+  expect(ex.requestBody).toBe('{"model":"');
+});

@@ -1,0 +1,41 @@
+// Pipeline stage 2, admit: the key's model allowlist and rate now that the model is known (who is calling was checked
+// before the body was read), and a hold on its daily token budget for a generation request.
+import type { GatewayService } from "../../core/contracts.ts";
+import { GENERATION_PATHS, type Exchange } from "../exchange.ts";
+import { estimatePromptTokens } from "../usage.ts";
+import { refusalAnswer } from "./answer-error.ts";
+
+/** The request body's Content-Encoding when it is one the broker does not undo (anything but none or identity), else null. */
+function bodyEncoding(headers: Headers | null): string | null {
+  const ce = headers?.get("content-encoding")?.trim();
+  return ce && ce.toLowerCase() !== "identity" ? ce : null;
+}
+
+/** Null when the request may go on (its budget hold is on the Exchange); else the refusal, in the request's dialect. */
+export function admit(ex: Exchange, gateway: GatewayService | undefined): Response | null {
+  const admitted = ex.admitted;
+  if (admitted) {
+    const named = ex.named!;
+    const route = ex.route!;
+    try {
+      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
+      gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);
+      // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is
+      // refused while the key's requests in flight hold the rest); the Exchange gives it back when it ends.
+      if (admitted.key?.tokens_per_day && GENERATION_PATHS.has(route)) {
+        const body = ex.payload;
+        ex.holdBudget(gateway?.reserve(admitted, body instanceof Uint8Array ? body : null, estimatePromptTokens(ex.bytesIn)) ?? null);
+      }
+    } catch (e) {
+      ex.discard();
+      return refusalAnswer(ex, e);
+    }
+    ex.keyName = admitted.key?.name ?? null;
+    ex.caller = admitted.caller;
+  }
+  const capture = ex.table!.capture;
+  const body = ex.payload;
+  if (capture.enabled && body instanceof Uint8Array)
+    ex.requestBody = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, capture.cap)).toString("utf8");
+  return null;
+}

@@ -1,0 +1,131 @@
+// Pipeline stage 4, attempt: a slot on the first upstream in order (or a place in the fair queue), the request sent
+// through that upstream's plan (attempt-plan.ts), and failover to the next upstream while nothing reached the client.
+import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
+import { KEEP_ALIVE_PATHS, withFields } from "../aliases.ts";
+import type { Exchange } from "../exchange.ts";
+import type { Gate, Grant } from "../gate.ts";
+import { describeFetchError } from "../net-error.ts";
+import type { UpstreamReply } from "../upstream-client.ts";
+import type { Upstream } from "../upstream.ts";
+import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
+import { planFor, type AttemptPlan } from "./attempt-plan.ts";
+
+/** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
+const keepAliveValue = (v: string): string | number => (/^-?\d+$/.test(v) ? Number(v) : v);
+
+/** The gate refused or gave up on the request (queue full or timed out, client gone while queued): recorded and answered. */
+function queueRefusal(ex: Exchange, e: unknown): Response {
+  if (ex.clientGone || (e as Error).name === "AbortError") {
+    ex.fail(499, "client closed the connection while queued");
+    return clientClosed();
+  }
+  if (e instanceof HttpError) {
+    ex.fail(e.status, e.message);
+    return refusalAnswer(ex, e);
+  }
+  // A bug, not a refusal: the exchange still ends, so its budget hold and replay bytes are given back.
+  ex.fail(500, e instanceof Error ? e.message : String(e));
+  throw e;
+}
+
+/**
+ * A slot on the first upstream in the request's order that has one, a promise of one (the request waits its turn in
+ * the fair queue), or the refusal answer. Asked before the attempts so a waiting stream can get its head at once.
+ */
+export function firstGrant(ex: Exchange, gate: Gate<Upstream>): Grant<Upstream> | Promise<Grant<Upstream>> | Response {
+  try {
+    return gate.acquire(ex.order, ex.claimant!, ex.clientSignal);
+  } catch (e) {
+    return queueRefusal(ex, e);
+  }
+}
+
+/**
+ * Tries the upstreams in order, at most ex.attempts of them, never one that already failed: the first reply whose
+ * headers arrived (a 5xx only from the last attempt), as the upstream's plan hands it over, passed on to `then` (the
+ * relay stage: a call, not another async frame per request), or the error answer. `plans` chooses each attempt's plan
+ * (planFor; a test passes its own).
+ */
+export async function attempt<T>(
+  ex: Exchange,
+  gate: Gate<Upstream>,
+  first: Grant<Upstream> | Promise<Grant<Upstream>>,
+  then: (ex: Exchange, res: UpstreamReply) => T | Promise<T>,
+  plans: (ex: Exchange, u: Upstream) => AttemptPlan = planFor,
+): Promise<T | Response> {
+  const order = ex.order;
+  const attempts = ex.attempts;
+  let tried: Upstream[] | null = null;
+  let lastCode: ErrorCode = "no_upstream";
+  let lastMessage = "";
+  for (let i = 0; i < attempts; i++) {
+    let grant: Grant<Upstream>;
+    try {
+      // Failover never goes back to an upstream that failed.
+      const g = i === 0 ? first : gate.acquire(order.filter((x) => !tried!.includes(x)), ex.claimant!, ex.clientSignal);
+      grant = g instanceof Promise ? await g : g;
+    } catch (e) {
+      return queueRefusal(ex, e);
+    }
+    const u = grant.upstream;
+    if (grant.position > 0) {
+      ex.queued = grant;
+      ex.queueMs += grant.waitedMs;
+    }
+    (tried ??= []).push(u);
+    ex.holdSlot(gate, u);
+    const signal = ex.beginAttempt(u);
+    const plan = plans(ex, u);
+    if (ex.sentAt === 0) ex.sentAt = performance.now();
+    // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
+    const body = ex.payload;
+    const ka = u.config.keep_alive;
+    const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(ex.route!) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
+    let request;
+    try {
+      request = plan.request(ex, u, {
+        method: ex.method,
+        target: ex.path + ex.search,
+        headers: ex.requestHeaders,
+        body: sent,
+        bodyLength: sent === body ? ex.payloadLength : (sent as Uint8Array).byteLength,
+        signal,
+      });
+    } catch (e) {
+      // The plan cannot send this request (say, a body its translation refuses): no other upstream would do better.
+      if (!(e instanceof HttpError)) {
+        ex.fail(500, e instanceof Error ? e.message : String(e));
+        throw e;
+      }
+      ex.fail(e.status, e.message);
+      return refusalAnswer(ex, e);
+    }
+    let res: UpstreamReply;
+    try {
+      res = await ex.table!.clientFor(u).send(request);
+    } catch (e) {
+      if (ex.clientGone) {
+        ex.fail(499, "client closed the connection");
+        return clientClosed();
+      }
+      lastCode = ex.timedOut ? "upstream_timeout" : "upstream_error";
+      lastMessage = ex.timedOut
+        ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
+        : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
+      ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
+      ex.table!.suspect(u);
+      continue;
+    }
+    if (res.status >= 500 && i < attempts - 1) {
+      // Nothing reached the client yet: try the next upstream.
+      res.cancel();
+      lastCode = "upstream_error";
+      lastMessage = `upstream "${u.name}" answered ${res.status}`;
+      ex.attemptFailed(u, res.status, lastMessage);
+      continue;
+    }
+    return then(ex, plan.reply(ex, u, res));
+  }
+  ex.fail(ERROR_CODES[lastCode], lastMessage);
+  return errorAnswer(ex, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
+}

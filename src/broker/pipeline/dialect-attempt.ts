@@ -1,0 +1,24 @@
+// The attempt plan of a request with a dialect plan: each upstream's request native or translated, and its reply through
+// the answer plan (the body transform becomes the Exchange's, so relaying and usage go through it).
+import type { DialectAttempt, DialectPlan } from "../dialects/plan-types.ts";
+import { TransformedReply } from "../dialects/transformed-reply.ts";
+import type { Exchange } from "../exchange.ts";
+import type { UpstreamReply, UpstreamRequest } from "../upstream-client.ts";
+import type { Upstream } from "../upstream.ts";
+
+/** One attempt's plan (attempt-plan.ts's AttemptPlan): made per attempt, so each upstream gets its own rewrite. */
+export function dialectAttempt(plan: DialectPlan) {
+  let sent: DialectAttempt | null = null;
+  return {
+    request(_ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest {
+      const a = (sent = plan.attempt(u.kind, req.target, req.body, req.bodyLength));
+      return a.target === req.target && a.body === req.body ? req : { ...req, target: a.target, body: a.body, bodyLength: a.bodyLength };
+    },
+    reply(ex: Exchange, _u: Upstream, res: UpstreamReply): UpstreamReply {
+      const answer = sent!.answer(res.status, res.header("content-type"));
+      if (answer.transform === null && answer.contentType === null && answer.status === undefined) return res;
+      if (answer.transform) ex.stripper = answer.transform;
+      return new TransformedReply(res, answer);
+    },
+  };
+}

@@ -1,0 +1,19 @@
+// Within the route stage: the request's dialect plan (dialects/plan.ts) and the order narrowed to the upstreams whose kind can take it.
+import { dialectPlan } from "../dialects/plan.ts";
+import type { Exchange } from "../exchange.ts";
+import type { Upstream } from "../upstream.ts";
+
+/**
+ * The upstreams of `order` that can answer the request's dialect (natively or translated), or the plan's own answer when
+ * none can (count_tokens: the broker's estimate). Other routes keep their order.
+ */
+export function dialectRoute(ex: Exchange, order: Upstream[]): Upstream[] | Response {
+  const plan = dialectPlan(ex.method, ex.route!, { body: ex.payload instanceof Uint8Array ? ex.payload : null, requested: ex.aliasOf ?? ex.model });
+  if (plan === null) return order;
+  ex.dialectPlan = plan;
+  const takers = order.filter((u) => plan.takes(u.kind));
+  if (takers.length > 0) return takers;
+  const res = plan.none();
+  ex.fail(res.status, res.ok ? null : `no enabled upstream serves ${ex.route}`);
+  return res;
+}

@@ -1,0 +1,46 @@
+// Pipeline stage 5, relay the answer: the accepted reply's head (with the broker's Server-Timing and queue position),
+// then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
+import type { Exchange } from "../exchange.ts";
+import { describeFetchError } from "../net-error.ts";
+import type { UpstreamReply } from "../upstream-client.ts";
+import { clientClosed, errorAnswer } from "./answer-error.ts";
+
+/** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
+function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
+  return res.statusText === "" || (res.status === 200 && res.statusText === "OK")
+    ? { status: res.status, headers }
+    : { status: res.status, statusText: res.statusText, headers };
+}
+
+/** The client's response for the reply the attempt stage accepted: from here on it belongs to the client. */
+export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promise<Response> {
+  ex.accept(res);
+  const headers = res.clientHeaders();
+  // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued.
+  const queued = ex.queued;
+  const queueMs = queued?.waitedMs ?? 0;
+  headers.set("server-timing", `broker;dur=${(ex.sentAt - ex.bodyRead - queueMs).toFixed(2)}, queue;dur=${queueMs.toFixed(2)}`);
+  if (queued) headers.set("x-queue-position", String(queued.position));
+  ex.responseHeaders = headers;
+  if (ex.isSmall(res)) return relayWhole(ex, res, headers);
+  return new Response(ex.stream(res), responseInit(res, headers));
+}
+
+/** A small, complete answer, read whole and sent as bytes. */
+async function relayWhole(ex: Exchange, res: UpstreamReply, headers: Headers): Promise<Response> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await res.bytes();
+  } catch (e) {
+    if (ex.clientGone) {
+      ex.finish("client closed the connection");
+      return clientClosed();
+    }
+    const msg = `upstream "${ex.upstream?.name}" broke off the response: ${describeFetchError(e)}`;
+    ex.status = 502;
+    ex.finish(msg);
+    return errorAnswer(ex, "upstream_error", msg);
+  }
+  ex.completeSmall(bytes);
+  return new Response(bytes as Uint8Array<ArrayBuffer>, responseInit(res, headers));
+}

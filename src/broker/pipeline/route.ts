@@ -1,0 +1,40 @@
+// Pipeline stage 3, route: the upstreams to try in order (router.ts, on the request's own table; sticky conversations
+// first to their upstream), how many attempts failover may make, and whose turn it is in the queue.
+import type { Exchange } from "../exchange.ts";
+import { conversationKey, routeOrder, stickyFirst } from "../router.ts";
+import { errorAnswer } from "./answer-error.ts";
+import { dialectRoute } from "./dialect-route.ts";
+
+const bodyText = new TextDecoder();
+function parseJson(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(bodyText.decode(body));
+  } catch {
+    return null;
+  }
+}
+
+/** Fills the Exchange's order, attempts and claimant; an error answer (recorded) when no upstream is enabled. */
+export function route(ex: Exchange): Response | null {
+  const table = ex.table!;
+  const model = ex.model;
+  let order = routeOrder(table.upstreams, model);
+  const body = ex.payload;
+  if (table.sticky && order.length > 1 && body instanceof Uint8Array) {
+    const key = conversationKey(parseJson(body));
+    if (key !== null) order = stickyFirst(order, model, key);
+  }
+  if (order.length === 0) {
+    ex.fail(502, "no upstream is enabled");
+    return errorAnswer(ex, "no_upstream", "no upstream is enabled in the broker's configuration");
+  }
+  // Anthropic Messages, count_tokens and Responses: only upstreams whose kind can take them (natively or translated).
+  const takers = dialectRoute(ex, order);
+  if (takers instanceof Response) return takers;
+  order = takers;
+  ex.order = order;
+  ex.attempts = ex.retryable ? Math.min(order.length, table.maxAttempts) : 1;
+  const key = ex.admitted?.key;
+  ex.claimant = { bucket: key?.name ?? `-${ex.caller}`, keyLimit: key?.max_parallel ?? 0, local: ex.caller !== "tunnel" };
+  return null;
+}

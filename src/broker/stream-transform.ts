@@ -1,0 +1,17 @@
+// What the Exchange can put between an upstream's stream and the client: bytes in, bytes out, and the usage it read.
+import type { TokenUsage } from "./usage.ts";
+
+export interface StreamTransform {
+  /** The bytes to send for this chunk of the upstream's body (may be empty while an event is incomplete). */
+  push(chunk: Uint8Array): Uint8Array;
+  /** The last bytes, once the upstream's body ended. */
+  end(): Uint8Array;
+  /** The token counts it read on the way (null until known): preferred to the tail's. */
+  readonly usage: TokenUsage | null;
+  /**
+   * The transform is the only source of the counts: when it has none (a stream cut short) the relayed bytes' tail is not
+   * read for them (a Messages stream's message_start says "output_tokens": 0 or 1 long before the end), and the tokens
+   * relayed are counted instead.
+   */
+  readonly ownsUsage?: boolean;
+}

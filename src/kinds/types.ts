@@ -1,0 +1,95 @@
+// What a kind of upstream server declares: how it is probed, where its models and load are read, which dialects it speaks.
+// Kind modules are data plus small pure readers: they import nothing, so every layer (config, core, broker, the page) may use them.
+
+/** The request dialects a broker client may speak: Ollama's API, OpenAI chat/completions, Anthropic Messages, OpenAI Responses. */
+export type Dialect = "ollama" | "openai" | "anthropic" | "responses";
+
+/** What a server says about its load; null where it does not say. */
+export interface Capacity {
+  /** Requests it runs at once (llama.cpp slots, LM Studio's parallel). */
+  slots: number | null;
+  /** Requests it is running now. */
+  busy: number | null;
+  /** Requests it holds in its own queue. */
+  waiting: number | null;
+}
+
+/** What one read of a server found (each field only when that read tells it). */
+export interface Reading {
+  version?: string | null;
+  /** Model names as clients must send them. */
+  models?: string[];
+  /** Models in memory now: a request for one starts without a load. */
+  loaded?: string[];
+  capacity?: Partial<Capacity>;
+}
+
+/** One GET the health check makes. */
+export interface Read {
+  path: string;
+  /** How the body is read: JSON, or text (Prometheus metrics, an empty health answer). */
+  as: "json" | "text";
+  /**
+   * Required reads are the probe: all failing → down, some failing → degraded. Optional reads (loaded models, load)
+   * never hold the check up nor change its state; a server without the route simply does not tell.
+   */
+  required: boolean;
+  /** What this read tells (docs/broker.md's kinds table is rendered from it). */
+  tells: readonly ("health" | "version" | "models" | "loaded" | "capacity")[];
+  /** Which fields of the answer are read, for the docs (e.g. "total_slots, build_info"). */
+  fields?: string;
+  /** The body → what it tells; throws when the body says the server is not healthy. */
+  apply(body: unknown): Reading;
+}
+
+/** Where a model list comes from, in which shape: the broker's merged listings convert the shape. */
+export interface ListSource {
+  path: string;
+  /** "ollama": an /api/tags or /api/ps body; "openai": a /v1/models body. */
+  shape: "ollama" | "openai";
+}
+
+export interface KindModule {
+  /** The server, as people call it. */
+  label: string;
+  /** One line for the config reference and the dashboard. */
+  summary: string;
+  /** Where the server listens by default. */
+  defaultUrl: string;
+  /** The health check's reads (required first). */
+  reads: readonly Read[];
+  /** Dialects the server speaks itself: requests in them pass through; others are translated or refused. */
+  dialects: Readonly<Partial<Record<Dialect, true>>>;
+  /** Its models in the merged /api/tags, /api/ps (null: it names no loaded models there) and /v1/models. */
+  listing: { tags: ListSource; ps: ListSource | null; openai: ListSource };
+  /** What to tell the user when the connection is refused (null: the generic advice). */
+  refusedHint: string | null;
+}
+
+/** Model ids from an OpenAI /v1/models body. */
+export function openAiIds(body: unknown): string[] {
+  const data = (body as { data?: unknown } | null)?.data;
+  return Array.isArray(data) ? data.map((m: { id?: unknown }) => m?.id).filter((n): n is string => typeof n === "string") : [];
+}
+
+/** Names from an Ollama /api/tags or /api/ps body (`name`, else `model`). */
+export function ollamaNames(body: unknown): string[] {
+  const models = (body as { models?: unknown } | null)?.models;
+  return Array.isArray(models) ? models.map((m: { name?: unknown; model?: unknown }) => m?.name ?? m?.model).filter((n): n is string => typeof n === "string") : [];
+}
+
+/**
+ * The sum of one metric's samples in a Prometheus text exposition (over every label set, e.g. one per model), or null
+ * when the metric is absent.
+ */
+export function promSum(text: string, metric: string): number | null {
+  let sum: number | null = null;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(metric)) continue;
+    const rest = line.slice(metric.length);
+    if (rest[0] !== "{" && rest[0] !== " ") continue;
+    const value = Number(rest.slice(rest[0] === "{" ? rest.lastIndexOf("}") + 1 : 0).trim().split(/\s+/)[0]);
+    if (Number.isFinite(value)) sum = (sum ?? 0) + value;
+  }
+  return sum;
+}

@@ -1,0 +1,41 @@
+// vLLM's OpenAI-compatible server (docs.vllm.ai): /health (200, empty) and /v1/models are the probe (it serves only the
+// models it loaded), /version its version, /metrics the requests it runs (vllm:num_requests_running) and queues
+// (vllm:num_requests_waiting). It reports no slot count (max_num_seqs): a queue means it is full.
+import { openAiIds, promSum, type KindModule } from "./types.ts";
+
+export const vllm: KindModule = {
+  label: "vLLM",
+  summary: "vLLM's OpenAI-compatible server (OpenAI, Anthropic and Responses routes; load from /metrics)",
+  defaultUrl: "http://127.0.0.1:8000",
+  reads: [
+    { path: "/health", as: "text", required: true, tells: ["health"], fields: "200", apply: () => ({}) },
+    {
+      path: "/v1/models",
+      as: "json",
+      required: true,
+      tells: ["models", "loaded"],
+      fields: "data[].id",
+      apply: (b) => {
+        const ids = openAiIds(b);
+        return { models: ids, loaded: ids };
+      },
+    },
+    { path: "/version", as: "json", required: false, tells: ["version"], fields: "version", apply: (b) => ({ version: typeof (b as { version?: unknown })?.version === "string" ? (b as { version: string }).version : null }) },
+    {
+      path: "/metrics",
+      as: "text",
+      required: false,
+      tells: ["capacity"],
+      fields: "vllm:num_requests_running, vllm:num_requests_waiting",
+      apply: (b) => {
+        const text = String(b);
+        const busy = promSum(text, "vllm:num_requests_running");
+        const waiting = promSum(text, "vllm:num_requests_waiting");
+        return busy === null && waiting === null ? {} : { capacity: { busy, waiting } };
+      },
+    },
+  ],
+  dialects: { openai: true, anthropic: true, responses: true },
+  listing: { tags: { path: "/v1/models", shape: "openai" }, ps: { path: "/v1/models", shape: "openai" }, openai: { path: "/v1/models", shape: "openai" } },
+  refusedHint: "is vLLM running? `vllm serve MODEL`",
+};

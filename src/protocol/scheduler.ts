@@ -1,0 +1,115 @@
+// Which outgoing frame leaves next on a session: control frames and heads at once, each stream's DATA in deficit round robin, and only while the transport is not backed up.
+import { TYPE } from "./messages.ts";
+
+/**
+ * What each stream may send per round when streams compete: a token line or a small body leaves in its stream's first
+ * round, while a bulk stream gets the same share and no more.
+ */
+export const QUANTUM = 16 * 1024;
+/**
+ * Bytes the transport may hold unsent before DATA waits in the session's own per-stream queues instead: past this, the
+ * socket's buffer would be the queue, first in first out, and a chat's head would wait behind another stream's upload.
+ */
+export const BACKLOG_MARK = 64 * 1024;
+
+const DATA = TYPE.DATA;
+const END = TYPE.END;
+const RESET = TYPE.RESET;
+
+interface StreamQueue {
+  frames: Uint8Array[];
+  deficit: number;
+}
+
+/** Encoded frames in the order they should leave; the session takes them while the transport keeps up. */
+export class FrameScheduler {
+  /** Frames that go before any queued DATA: control frames, heads, credit, resets, and a stream's own DATA when nothing competes. */
+  private urgent: Uint8Array[] = [];
+  private readonly queues = new Map<number, StreamQueue>();
+  /** Streams with DATA queued, in round-robin order. */
+  private ring: number[] = [];
+  /** Set while the transport is backed up: new DATA joins its stream's queue rather than the urgent list. */
+  blocked = false;
+  /** The stream at the head of the ring has had its QUANTUM for this turn. */
+  private turnGranted = false;
+
+  /** Whether anything waits. */
+  get pending(): boolean {
+    return this.urgent.length > 0 || this.ring.length > 0;
+  }
+  /** DATA bytes waiting in per-stream queues (for tests and metrics). */
+  get queuedData(): number {
+    let n = 0;
+    for (const q of this.queues.values()) for (const f of q.frames) n += f.length;
+    return n;
+  }
+
+  /** Adds one encoded frame of `stream` (0 for control frames). */
+  push(bytes: Uint8Array, stream: number): void {
+    const type = bytes[0]!;
+    // Most of the time no stream has anything queued: no lookup then.
+    const q = stream && this.queues.size ? this.queues.get(stream) : undefined;
+    if (type === DATA) {
+      // Nothing competing and the transport keeping up: the frame leaves in order with everything else (the hot path).
+      if (!q && !this.blocked && !this.ring.length) this.urgent.push(bytes);
+      else this.enqueue(stream, q, bytes);
+      return;
+    }
+    // A reset makes the stream's queued DATA moot; an END must follow the stream's queued DATA.
+    if (type === RESET && q) this.drop(stream);
+    else if (type === END && q) return this.enqueue(stream, q, bytes);
+    this.urgent.push(bytes);
+  }
+
+  private enqueue(stream: number, q: StreamQueue | undefined, bytes: Uint8Array): void {
+    if (!q) {
+      q = { frames: [], deficit: 0 };
+      this.queues.set(stream, q);
+      this.ring.push(stream);
+    }
+    q.frames.push(bytes);
+  }
+
+  private drop(stream: number): void {
+    this.queues.delete(stream);
+    if (this.ring[0] === stream) this.turnGranted = false;
+    this.ring = this.ring.filter((s) => s !== stream);
+  }
+
+  /** Takes the urgent frames (all of them: they are small and must not wait). */
+  takeUrgent(): Uint8Array[] {
+    const u = this.urgent;
+    if (u.length) this.urgent = [];
+    return u;
+  }
+
+  /**
+   * The next queued frame by deficit round robin, or null when no stream has DATA queued. The stream at the head of the
+   * ring earns QUANTUM once per turn and sends frames while they fit in what it has earned; then the next stream's turn.
+   */
+  next(): Uint8Array | null {
+    while (this.ring.length) {
+      const id = this.ring[0]!;
+      const q = this.queues.get(id)!;
+      if (!this.turnGranted) {
+        q.deficit += QUANTUM;
+        this.turnGranted = true;
+      }
+      const f = q.frames[0]!;
+      if (f.length <= q.deficit) {
+        q.deficit -= f.length;
+        q.frames.shift();
+        if (!q.frames.length) {
+          // An emptied stream leaves the ring and keeps no credit: DRR's rule against saving up for a burst.
+          this.queues.delete(id);
+          this.ring.shift();
+          this.turnGranted = false;
+        }
+        return f;
+      }
+      this.ring.push(this.ring.shift()!);
+      this.turnGranted = false;
+    }
+    return null;
+  }
+}

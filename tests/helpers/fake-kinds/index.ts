@@ -1,0 +1,21 @@
+// The fake upstream's own routes per kind (one file per kind, as src/kinds/ has one module per kind). Ollama's API and
+// the OpenAI routes every kind serves are in tests/helpers/fake-ollama.ts; these add what each server has besides.
+import type { KindName } from "../../../src/kinds/index.ts";
+import { llamacppRoutes } from "./llamacpp.ts";
+import { lmstudioRoutes } from "./lmstudio.ts";
+import { vllmRoutes } from "./vllm.ts";
+
+/** What a kind's routes read of the fake: its live options and its generations running and waiting. */
+export interface FakeKindState {
+  options: { models: string[]; loaded: string[]; slots: number; loading: boolean; version: string };
+  concurrency: { now: number; waiting: number };
+}
+
+/** A kind's routes: a Response for a path it serves itself, else null (the shared routes answer). */
+export type FakeKindRoutes = (method: string, path: string, s: FakeKindState) => Response | null;
+
+export const FAKE_KIND_ROUTES: Partial<Record<KindName, FakeKindRoutes>> = {
+  llamacpp: llamacppRoutes,
+  vllm: vllmRoutes,
+  lmstudio: lmstudioRoutes,
+};

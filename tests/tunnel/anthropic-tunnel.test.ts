@@ -1,0 +1,99 @@
+// Anthropic's Messages API and OpenAI's Responses API through a real relay and daemon (the default [tunnel]
+// allowed_paths let them through), with the official clients: translated and streamed, tools, abort, errors in Anthropic's shape.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+let native: FakeOllama;
+let plain: FakeOllama;
+let relay: RelayProc;
+let daemon: DaemonProc;
+
+beforeAll(async () => {
+  native = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
+  plain = await startFakeOllama({ models: ["qwen2.5:0.5b"], tokens: 3, kind: "openai" });
+  relay = await startRelayProc(relayToml());
+  // daemonToml's upstream "fake" is the Ollama-kind one; the OpenAI-only one is added, with an alias for Claude's name.
+  const toml =
+    daemonToml({ upstream: native.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }) +
+    `[[upstreams]]\nname = "plain"\nkind = "openai"\nurl = "${plain.url}"\n[[aliases]]\nname = "claude-sonnet-4-5"\nmodel = "qwen2.5:0.5b"\n`;
+  daemon = await startAgentDaemon(toml);
+}, 40_000);
+afterAll(async () => {
+  await daemon?.stop();
+  await relay?.stop();
+  await native?.stop();
+  await plain?.stop();
+  cleanup(relay?.dir, daemon?.home);
+});
+
+// Through the relay the client key goes as a bearer token: ANTHROPIC_AUTH_TOKEN, not ANTHROPIC_API_KEY (x-api-key).
+const anthropic = () => new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, authToken: CLIENT_KEY, apiKey: null, maxRetries: 0 });
+
+test("create and stream, translated for the OpenAI-only upstream and passed through to the Ollama one", async () => {
+  const m = await anthropic().messages.create({ model: "claude-sonnet-4-5", max_tokens: 2, messages: [{ role: "user", content: "hi" }] });
+  expect(m.content).toEqual([{ type: "text", text: "tok0 tok1 " } as Anthropic.TextBlock]);
+  expect(plain.requests.at(-1)!.path).toBe("/v1/chat/completions");
+  const s = await anthropic().messages.stream({ model: "llama3.2:1b", max_tokens: 3, messages: [{ role: "user", content: "hi" }] }).finalMessage();
+  expect(s.content).toMatchObject([{ type: "text", text: "tok0 tok1 tok2 " }]);
+  expect(native.requests.at(-1)!.path).toBe("/v1/messages");
+  expect((await anthropic().messages.countTokens({ model: "claude-sonnet-4-5", messages: [{ role: "user", content: "12345678" }] })).input_tokens).toBe(2);
+});
+
+test("tools with streamed arguments, translated, through the tunnel", async () => {
+  const s = anthropic().messages.stream({
+    model: "claude-sonnet-4-5",
+    max_tokens: 50,
+    tools: [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+    messages: [{ role: "user", content: "weather?" }],
+  });
+  const pieces: string[] = [];
+  s.on("inputJson", (p) => pieces.push(p));
+  const m = await s.finalMessage();
+  expect(pieces).toEqual(TOOL_ARGS);
+  expect(m.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "get_weather", input: { city: "Paris" } });
+});
+
+test("abort through the tunnel reaches the upstream", async () => {
+  const before = plain.aborts.length;
+  plain.options.tokenDelayMs = 30;
+  try {
+    const s = anthropic().messages.stream({ model: "claude-sonnet-4-5", max_tokens: 500, messages: [{ role: "user", content: "long" }] });
+    for await (const ev of s) if (ev.type === "content_block_delta") break;
+    await plain.waitForAborts(before + 1);
+    expect(plain.aborts.at(-1)!.path).toBe("/v1/chat/completions");
+  } finally {
+    plain.options.tokenDelayMs = 0;
+  }
+});
+
+test("errors through the tunnel in Anthropic's shape: an unknown model, a wrong relay key", async () => {
+  let e: unknown = null;
+  try {
+    await anthropic().messages.create({ model: "claude-nope-9", max_tokens: 1, messages: [{ role: "user", content: "hi" }] });
+  } catch (x) {
+    e = x;
+  }
+  expect(e).toBeInstanceOf(Anthropic.NotFoundError);
+  expect(((e as InstanceType<typeof Anthropic.APIError>).error as any).error.type).toBe("not_found_error");
+  let w: unknown = null;
+  try {
+    await new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, authToken: "wrong-key", apiKey: null, maxRetries: 0 }).messages.create({ model: "claude-sonnet-4-5", max_tokens: 1, messages: [{ role: "user", content: "hi" }] });
+  } catch (x) {
+    w = x;
+  }
+  expect(w).toBeInstanceOf(Anthropic.AuthenticationError);
+  expect(((w as InstanceType<typeof Anthropic.APIError>).error as any).error.type).toBe("authentication_error");
+});
+
+test("OpenAI's responses.create through the tunnel (stream and not)", async () => {
+  const oa = new OpenAI({ baseURL: `${relay.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
+  expect((await oa.responses.create({ model: "llama3.2:1b", input: "hi", max_output_tokens: 2 })).output_text).toBe("tok0 tok1 ");
+  let text = "";
+  for await (const ev of await oa.responses.create({ model: "llama3.2:1b", input: "hi", max_output_tokens: 2, stream: true })) if (ev.type === "response.output_text.delta") text += ev.delta;
+  expect(text).toBe("tok0 tok1 ");
+});
