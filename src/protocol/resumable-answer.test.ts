@@ -26,6 +26,7 @@ function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Reque
     sink: { send: (b) => deliver(() => relay, b), close: () => {} },
     onStream: (s) => void serveStream(s, handler, { resume: resumes }),
     onResumed: (id, token, offset) => resumes.resumed(agent, id, token, offset),
+    onResumeRefused: (token, reason) => resumes.refused(token, reason),
   });
   resumes.attach(agent);
   return {
@@ -202,6 +203,26 @@ describe("held answers", () => {
     a.cut();
     await Bun.sleep(20);
     expect(aborted).toBe(true);
+    expect(resumes.size).toBe(0);
+  });
+
+  test("RESUME_REFUSED (no client waits for it) ends a waiting answer at once: its upstream request is cancelled", async () => {
+    const up = upstream(10_000, 1);
+    const failed: string[] = [];
+    const resumes = new AnswerResumes(DEFAULT_RESUME_LIMITS, { failed: (r) => failed.push(r) });
+    const a = link(resumes, new ResumeOffers(10_000), up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    await readSome(first, 10);
+    a.cut();
+    const b = link(resumes, new ResumeOffers(10_000), up.handler);
+    await Bun.sleep(20);
+    expect(up.seen.aborted).toBe(false);
+    b.relay.sendFrame({ type: "RESUME_REFUSED", stream: 0, body: { token, reason: "no client waits for this answer here" } });
+    await Bun.sleep(20);
+    expect(up.seen.aborted).toBe(true);
+    expect(failed).toEqual(["refused"]);
     expect(resumes.size).toBe(0);
   });
 });

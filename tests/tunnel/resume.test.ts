@@ -47,6 +47,8 @@ describe("resumable streams", () => {
     expect(fake.aborts).toEqual([]);
     expect(await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total")).toBe(2);
     expect(await metric(relay.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(0);
+    // Bytes that crossed twice (received before the loss, not yet delivered): counted, possibly none.
+    expect(await (await fetch(`${relay.url}/metrics`)).text()).toMatch(/^cloudtolocalllm_relay_replayed_bytes_total \d+/m);
     const token = (await Bun.file(`${daemon.home}/.config/cloudtolocalllm/api-token`).text()).trim();
     await until(async () => (await metric(daemon.urls.api!, "cloudtolocalllm_tunnel_resumed_streams_total", { Authorization: `Bearer ${token}` })) === 2 || null, 5_000, "the agent to count 2 resumed streams");
     // The dashboard's inspector reads these records: each answer is marked resumed.
@@ -84,6 +86,8 @@ describe("resumable streams", () => {
         expect(seen.length).toBeLessThan(400);
       }
       expect(await metric(short.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(2);
+      const token = (await Bun.file(`${agent.home}/.config/cloudtolocalllm/api-token`).text()).trim();
+      await until(async () => (await metric(agent.urls.api!, "cloudtolocalllm_tunnel_resume_failed_total", { Authorization: `Bearer ${token}` })) === 2 || null, 10_000, "the agent to count 2 failed resumes");
       // Back from its freeze, the agent holds the answers for its own window, then cancels both upstream requests.
       await until(() => fake.aborts.length - aborted >= 2 || null, 10_000, "the upstream to see both requests cancelled");
     } finally {
