@@ -80,4 +80,11 @@ describe("relay cluster: resumable streams", () => {
       }
     }, 60_000);
   }
+
+  test("a node's /internal/resume answers only a signed request: an unsigned one naming a token and an offset is refused", async () => {
+    const node = cluster.nodes.find((n) => n.proc.exitCode === null)!;
+    const r = await fetch(`${node.internalUrl}/internal/resume/${TUNNEL_ID}`, { headers: { "x-c2l-resume": "q2Vv8k3xR0a9bL1cD4eF5g", "x-c2l-resume-offset": "0" } });
+    expect(r.status).toBe(401);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/^node-to-node request refused/);
+  });
 });

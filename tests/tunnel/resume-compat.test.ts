@@ -161,6 +161,8 @@ describe("the relay with agents old and new", () => {
       expect(text).toBe(Array.from({ length: 30 }, (_, i) => `tok${i} `).join(""));
       expect(upstreamCancelled).toBe(false);
       expect(resumes.size).toBe(0);
+      // The token is a credential for this answer: never in the relay's log.
+      expect(relay.stderr() + relay.stdout()).not.toContain(token!);
     } finally {
       bob?.close();
       conn?.close("test over");
