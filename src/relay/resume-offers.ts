@@ -3,6 +3,9 @@
 import type { Session } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 
+/** Offers kept per tunnel at most (far more answers than a tunnel may have in flight). */
+export const MAX_OFFERS_PER_TUNNEL = 1024;
+
 interface Offer {
   session: Session;
   at: number;
@@ -40,6 +43,8 @@ export class ResumeOffers {
     if (!m) this.byTunnel.set(tunnel, (m = new Map()));
     const now = performance.now();
     for (const [t, o] of m) if (now - o.at > this.windowMs || o.session.closed) m.delete(t);
+    // Bounded: an agent offering token after token (a cluster node files every offer) pushes out its oldest.
+    if (m.size >= MAX_OFFERS_PER_TUNNEL) m.delete(m.keys().next().value!);
     m.set(token, { session, at: now });
     for (const w of [...(this.waiters.get(tunnel) ?? [])]) w();
   }
