@@ -156,7 +156,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
     const ws = openAgentSocket(o.url, o);
     ws.binaryType = "arraybuffer";
-    const capabilities = o.capabilities ?? CAPABILITIES;
+    // "resume" only from an agent that holds answers across reconnects.
+    const capabilities = o.capabilities ?? (o.resume ? CAPABILITIES : CAPABILITIES.filter((c) => c !== RESUME_CAPABILITY));
     const timeoutMs = o.handshakeTimeoutMs ?? 10_000;
     const hs = startHandshake(ws, reject, timeoutMs, `no answer from the relay within ${timeoutMs} ms`, o.caFile);
     const fail = hs.fail;
