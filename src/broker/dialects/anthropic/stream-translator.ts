@@ -48,7 +48,9 @@ export class AnthropicStreamTranslator implements StreamTransform {
 
   end(): Uint8Array {
     let text = this.events(this.sse.end());
-    if (!this.finished) text += this.close();
+    // An OpenAI stream says it is whole with a finish reason or [DONE]: one that ends with neither was cut short (a
+    // proxy or the server closed it cleanly mid-answer), and must not reach the client as a finished message.
+    if (!this.finished) text += this.finish !== null ? this.close() : this.fail("the upstream ended the stream without finishing the message (no finish_reason, no [DONE]); the answer is incomplete");
     return this.out(text);
   }
 
@@ -68,13 +70,14 @@ export class AnthropicStreamTranslator implements StreamTransform {
       try {
         chunk = JSON.parse(e.data) as ChatChunk;
       } catch {
-        continue;
+        // A piece of the answer lost: what follows cannot be trusted to make a whole message.
+        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
+        break;
       }
       // An error event in the middle of an OpenAI stream ends the message with Anthropic's error event.
       const err = (chunk as { error?: { message?: unknown } | string }).error;
       if (err !== undefined) {
-        text += this.start() + sseText("error", { type: "error", error: { type: "api_error", message: typeof err === "string" ? err : String(err?.message ?? "upstream error") } });
-        this.finished = true;
+        text += this.fail(typeof err === "string" ? err : String(err?.message ?? "upstream error"));
         break;
       }
       text += this.chunk(chunk);
@@ -149,6 +152,16 @@ export class AnthropicStreamTranslator implements StreamTransform {
     if (!this.open) return "";
     this.open = null;
     return sseText("content_block_stop", { type: "content_block_stop", index: this.next - 1 });
+  }
+
+  /**
+   * The end of a message that cannot be finished: Anthropic's error event (the SDK raises it as an APIError), no
+   * message_stop. The counts the upstream sent so far are kept for the accounting (else the tokens relayed are counted).
+   */
+  private fail(message: string): string {
+    this.finished = true;
+    if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
+    return this.start() + sseText("error", { type: "error", error: { type: "api_error", message } });
   }
 
   /** The end of the message: the open block closed, the stop reason and usage, message_stop. */

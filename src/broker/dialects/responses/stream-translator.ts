@@ -43,7 +43,8 @@ export class ResponsesStreamTranslator implements StreamTransform {
 
   end(): Uint8Array {
     let text = this.events(this.sse.end());
-    if (!this.finished) text += this.close();
+    // Whole only with a finish reason or [DONE]: a stream that ends with neither was cut short (anthropic/stream-translator.ts).
+    if (!this.finished) text += this.finish !== null ? this.close() : this.fail("the upstream ended the stream without finishing the response (no finish_reason, no [DONE]); the answer is incomplete");
     return this.out(text);
   }
 
@@ -67,7 +68,8 @@ export class ResponsesStreamTranslator implements StreamTransform {
       try {
         chunk = JSON.parse(e.data) as ChatChunk;
       } catch {
-        continue;
+        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
+        break;
       }
       const err = (chunk as { error?: { message?: unknown } | string }).error;
       if (err !== undefined) {
@@ -80,7 +82,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
     return text;
   }
 
-  private snapshot(status: "in_progress" | "completed" | "incomplete", incomplete: string | null = null) {
+  private snapshot(status: "in_progress" | "completed" | "incomplete" | "failed", incomplete: string | null = null) {
     return responseObject(this.id, this.req, this.shown, status, [...this.output], status === "in_progress" ? null : responsesUsage(this.chatUsage), incomplete);
   }
 
@@ -147,6 +149,17 @@ export class ResponsesStreamTranslator implements StreamTransform {
     }
     this.output[index] = done;
     return text + this.ev("response.output_item.done", { output_index: index, item: done });
+  }
+
+  /**
+   * A response that cannot be finished: OpenAI's response.failed, its error in the response object (status "failed"),
+   * with the items so far; the counts the upstream sent are kept for the accounting.
+   */
+  private fail(message: string): string {
+    this.finished = true;
+    if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
+    const response = { ...this.snapshot("failed"), error: { code: "server_error", message } };
+    return this.start() + this.ev("response.failed", { response });
   }
 
   private close(): string {
