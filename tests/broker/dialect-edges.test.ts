@@ -1,0 +1,210 @@
+// The dialect routes (/v1/messages, count_tokens, /v1/responses) as an outside tester attacks them, through a real
+// daemon: every spelling of the route, bodies the broker cannot read as every upstream would (empty, not JSON,
+// compressed, chunked), and upstreams that answer badly (a huge whole answer, one that is not JSON, a stream cut short
+// or with an event that is not JSON) — each answered in the caller's dialect, read by the official clients, and counted.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+import { until } from "../helpers/until.ts";
+
+let native: FakeOllama;
+let d: DaemonProc;
+let port: number;
+let token: string;
+const keys: Record<string, string> = {};
+
+/** An OpenAI-compatible upstream (needs translation) that misbehaves as `mode` says. */
+let mode: "huge" | "notjson" | "malformed" | "nodone" = "huge";
+let rogueAborts = 0;
+let rogue: ReturnType<typeof Bun.serve>;
+const enc = new TextEncoder();
+const sse = (o: unknown) => `data: ${typeof o === "string" ? o : JSON.stringify(o)}\n\n`;
+const chunk = (content: string, finish: string | null = null) => ({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: finish }] });
+const USAGE = sse({ id: "c", object: "chat.completion.chunk", choices: [], usage: { prompt_tokens: 5, completion_tokens: 2 } });
+const STREAMS = {
+  malformed: sse(chunk("a")) + USAGE + sse("{not json") + sse(chunk("b", "stop")) + sse("[DONE]"),
+  nodone: sse(chunk("a")) + USAGE + sse(chunk("b")),
+};
+
+beforeAll(async () => {
+  native = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
+  rogue = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/models") return Response.json({ object: "list", data: [{ id: "rogue:1b", object: "model" }] });
+      if (path !== "/v1/chat/completions") return new Response("not found", { status: 404 });
+      await req.json();
+      if (mode === "huge") {
+        // 40 MiB of one JSON string, chunked, for as long as the broker reads it.
+        let n = 0;
+        return new Response(
+          new ReadableStream({
+            pull(c) {
+              if (n++ > 640) return c.close();
+              c.enqueue(enc.encode(n === 1 ? '{"x":"' : "a".repeat(65536)));
+            },
+            cancel() {
+              rogueAborts++;
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        );
+      }
+      if (mode === "notjson") return new Response("<html>bad gateway</html>", { headers: { "content-type": "application/json" } });
+      return new Response(STREAMS[mode], { headers: { "content-type": "text/event-stream" } });
+    },
+  });
+  d = await startDaemon({
+    config: `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[[upstreams]]
+name = "native"
+kind = "ollama"
+url = "${native.url}"
+[[upstreams]]
+name = "rogue"
+kind = "openai"
+url = "http://127.0.0.1:${rogue.port}"
+`,
+    waitFor: ["api", "broker"],
+  });
+  port = Number(new URL(d.urls.broker!).port);
+  token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  for (const [name, ...flags] of [["only", "--models", "llama3.2:1b"], ["meter"]]) {
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name!, ...flags], { env: d.env, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`key create ${name}: ${r.stderr.toString()}`);
+    keys[name!] = r.stdout.toString().trim();
+  }
+  await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": keys.meter! } })).status === 200, 5000, "the daemon to see the keys");
+  await until(async () => {
+    const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string }[];
+    return st.length === 2 && st.every((u) => u.state === "up");
+  }, 10_000, "both upstreams up");
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await native?.stop();
+  rogue?.stop(true);
+  if (d) removeHome(d.home);
+});
+
+const usage = async (key: string) =>
+  ((await (await fetch(`${d.urls.api}/api/v1/usage?key=${key}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { totals: { requests: number; prompt_tokens: number; completion_tokens: number } }).totals;
+const msg = (model: string) => JSON.stringify({ model, max_tokens: 2, messages: [{ role: "user", content: "hi" }] });
+const anthropic = () => new Anthropic({ baseURL: d.urls.broker!, apiKey: keys.meter!, maxRetries: 0 });
+const openai = () => new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: keys.meter!, maxRetries: 0 });
+
+async function thrown(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("the call succeeded");
+}
+
+describe("every spelling of /v1/messages", () => {
+  const SPELLINGS = ["/v1/%6Dessages", "//v1/messages", "/v1/messages/", "/V1/messages", "/v1/messages?beta=true"];
+
+  test("is admitted by the key's model list, reaches a native upstream as /v1/messages (its router's spelling), and is counted", async () => {
+    const before = await usage("only");
+    for (const path of SPELLINGS) {
+      const denied = await rawRequest(port, "POST", path, { headers: { "x-api-key": keys.only!, "content-type": "application/json" }, body: msg("rogue:1b") });
+      expect({ path, status: denied.status, type: JSON.parse(denied.body).error?.type }).toEqual({ path, status: 403, type: "permission_error" });
+      const ok = await rawRequest(port, "POST", path, { headers: { "x-api-key": keys.only!, "content-type": "application/json" }, body: msg("llama3.2:1b") });
+      expect({ path, status: ok.status, type: JSON.parse(ok.body).type }).toEqual({ path, status: 200, type: "message" });
+      const seen = native.requests.at(-1)!;
+      expect({ path, seen: seen.path }).toEqual({ path, seen: "/v1/messages" });
+    }
+    await until(async () => (await usage("only")).requests === before.requests + SPELLINGS.length, 5000, "each spelling counted");
+    expect((await usage("only")).completion_tokens - before.completion_tokens).toBe(2 * SPELLINGS.length);
+  });
+});
+
+describe("request bodies on the dialect routes", () => {
+  const ROUTES = [
+    { path: "/v1/messages", body: msg("llama3.2:1b"), anthropic: true },
+    { path: "/v1/messages/count_tokens", body: JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] }), anthropic: true },
+    { path: "/v1/responses", body: JSON.stringify({ model: "llama3.2:1b", input: "hi", max_output_tokens: 2 }), anthropic: false },
+  ];
+  const shape = (anthropic: boolean, body: string) => {
+    const j = JSON.parse(body);
+    return anthropic ? { type: j.type, kind: j.error?.type, message: j.error?.message } : { type: "error", kind: j.error?.type, message: j.error?.message };
+  };
+
+  test("sized and chunked bodies both work", async () => {
+    for (const r of ROUTES) {
+      const sized = await rawRequest(port, "POST", r.path, { headers: { "content-type": "application/json" }, body: r.body });
+      const chunked = await rawRequest(port, "POST", r.path, { headers: { "content-type": "application/json" }, body: r.body, chunked: true });
+      expect({ path: r.path, sized: sized.status, chunked: chunked.status }).toEqual({ path: r.path, sized: 200, chunked: 200 });
+    }
+  });
+
+  test("empty, not a JSON object, or compressed: a clear error in the caller's dialect, for every upstream alike", async () => {
+    for (const r of ROUTES) {
+      for (const [label, body, headers, status, words] of [
+        ["empty", "", {}, 400, "is empty"],
+        ["empty chunked", "", {}, 400, "is empty"],
+        ["not JSON", "hello", {}, 400, "not a JSON object"],
+        ["an array", "[1]", {}, 400, "not a JSON object"],
+        ["gzip", r.body, { "content-encoding": "gzip" }, 415, "Content-Encoding: gzip"],
+      ] as const) {
+        const res = await rawRequest(port, "POST", r.path, { headers: { "content-type": "application/json", ...headers }, body, chunked: label === "empty chunked" });
+        const s = shape(r.anthropic, res.body);
+        expect({ path: r.path, label, status: res.status, type: s.type, kind: s.kind }).toEqual({ path: r.path, label, status, type: "error", kind: "invalid_request_error" });
+        expect(s.message).toContain(words);
+      }
+    }
+  });
+});
+
+describe("an upstream that answers badly, through a translation", () => {
+  test("a whole answer over the broker's limit is a 502 in the caller's dialect, and the upstream's reading is stopped", async () => {
+    mode = "huge";
+    const before = rogueAborts;
+    const e = await thrown(anthropic().messages.create({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+    expect(e).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(e.status).toBe(502);
+    expect(e.error).toEqual({ type: "error", error: { type: "api_error", message: expect.stringContaining("more than the broker holds") } });
+    const o = await thrown(openai().responses.create({ model: "rogue:1b", input: "hi" }));
+    expect(o).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(o.error).toMatchObject({ code: "upstream_error", message: expect.stringContaining("more than the broker holds") });
+    await until(() => rogueAborts >= before + 2, 5000, "the upstream's answers abandoned");
+  });
+
+  test("a whole answer that is not JSON is a 502 error the clients raise, never a 200", async () => {
+    mode = "notjson";
+    const e = await thrown(anthropic().messages.create({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }));
+    expect(e).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(e.message).toContain("not JSON");
+    const o = await thrown(openai().responses.create({ model: "rogue:1b", input: "hi" }));
+    expect(o).toBeInstanceOf(OpenAI.InternalServerError);
+  });
+
+  for (const m of ["malformed", "nodone"] as const) {
+    test(`a stream ${m === "malformed" ? "with an event that is not JSON" : "cut short (no finish reason, no [DONE])"}: Anthropic's error event the SDK raises, Responses' response.failed; counted`, async () => {
+      mode = m;
+      const before = await usage("meter");
+      const s = anthropic().messages.stream({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
+      const e = await thrown(s.finalMessage());
+      expect(e).toBeInstanceOf(Anthropic.APIError);
+      expect(e.error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("the answer is incomplete") } });
+      const events: any[] = [];
+      for await (const ev of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(ev);
+      expect(events.at(-1)).toMatchObject({ type: "response.failed", response: { status: "failed", error: { message: expect.stringContaining("the answer is incomplete") } } });
+      expect(events.map((x) => x.type)).not.toContain("response.completed");
+      await until(async () => (await usage("meter")).requests === before.requests + 2, 5000, "both streams counted");
+      // The upstream's counts, sent before the break, are what is counted.
+      const after = await usage("meter");
+      expect({ prompt: after.prompt_tokens - before.prompt_tokens, completion: after.completion_tokens - before.completion_tokens }).toEqual({ prompt: 10, completion: 4 });
+    });
+  }
+});
