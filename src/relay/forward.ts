@@ -21,8 +21,14 @@ function headerOf(head: ResponseHead, name: string): string | null {
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
+const CLIENT_ONLY_WITH_KEY = [...CLIENT_ONLY, "x-api-key"];
+/** The headers of a client's call that stay at the relay: CLIENT_ONLY, and x-api-key when it carried the relay's credential (auth.ts clientCredential). */
+export function stayAtRelay(headers: Headers): string[] {
+  return !headers.has("authorization") && headers.has("x-api-key") ? CLIENT_ONLY_WITH_KEY : CLIENT_ONLY;
+}
 /** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
 const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
+const NOT_FOR_AGENT_WITH_KEY = [...CLIENT_ONLY_WITH_KEY, NODE_AUTH_HEADER];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
@@ -93,7 +99,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
-  async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
+  async function overSession(req: Request, id: string, path: string, viaNode: boolean, dropHeaders = NOT_FOR_AGENT): Promise<Response> {
     const session = sessions.session(id);
     if (!session || session.sentGoAway) {
       // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
@@ -102,7 +108,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const wasMoving = sessions.moving(id);
       if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
       const back = sessions.session(id);
-      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, dropHeaders);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
       return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
@@ -121,7 +127,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     try {
       const res = await forward(session, req, path, {
         signal: req.signal,
-        dropHeaders: NOT_FOR_AGENT,
+        dropHeaders,
         maxBodyBytes: max,
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: deps.firstByteMs,
@@ -160,7 +166,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
     if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
+    // A call another node sends here arrives without the client's credential headers (owner-forward.ts): only the entry node decides which they were.
+    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, stayAtRelay(req.headers) === CLIENT_ONLY ? NOT_FOR_AGENT : NOT_FOR_AGENT_WITH_KEY);
     return deps.cluster.forwardToOwner(req, id, path);
   };
 
