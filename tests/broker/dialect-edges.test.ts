@@ -73,6 +73,12 @@ url = "${native.url}"
 name = "rogue"
 kind = "openai"
 url = "http://127.0.0.1:${rogue.port}"
+[[aliases]]
+name = "claude-haiku-4-5"
+model = "llama3.2:1b"
+[[aliases]]
+name = "claude-rogue-4-5"
+model = "rogue:1b"
 `,
     waitFor: ["api", "broker"],
   });
@@ -110,6 +116,41 @@ async function thrown(p: Promise<unknown>): Promise<any> {
   }
   throw new Error("the call succeeded");
 }
+
+describe("a key limited to some models, on the dialect routes", () => {
+  const ROUTES = [
+    { path: "/v1/messages", rest: '"max_tokens":2,"messages":[{"role":"user","content":"hi"}]', anthropic: true },
+    { path: "/v1/messages/count_tokens", rest: '"messages":[{"role":"user","content":"hi"}]', anthropic: true },
+    { path: "/v1/responses", rest: '"input":"hi","max_output_tokens":2', anthropic: false },
+  ];
+  const type = (anthropic: boolean, body: string) => (anthropic ? JSON.parse(body).error?.type : JSON.parse(body).error?.type);
+
+  test("a body naming the model twice, in another case, escaped or not as a string is refused in the route's dialect; nothing reaches an upstream", async () => {
+    const before = native.requests.filter((r) => r.path.startsWith("/v1/")).length;
+    for (const r of ROUTES) {
+      for (const [label, models] of [
+        ["twice", '"model":"llama3.2:1b","model":"rogue:1b"'],
+        ["case", '"model":"llama3.2:1b","Model":"rogue:1b"'],
+        ["escaped", '"model":"llama3.2:1b","mod\\u0065l":"rogue:1b"'],
+        ["not a string", '"model":["rogue:1b"]'],
+      ] as const) {
+        const res = await rawRequest(port, "POST", r.path, { headers: { "x-api-key": keys.only!, "content-type": "application/json" }, body: `{${models},${r.rest}}` });
+        expect({ path: r.path, label, status: res.status, type: type(r.anthropic, res.body), anthropicShape: JSON.parse(res.body).type === "error" }).toEqual({ path: r.path, label, status: 400, type: "invalid_request_error", anthropicShape: r.anthropic });
+      }
+    }
+    expect(native.requests.filter((r) => r.path.startsWith("/v1/")).length).toBe(before);
+  });
+
+  test("an alias is allowed by its model on the list; a claude-… alias of a model off the list is a 403 the SDK raises", async () => {
+    const only = new Anthropic({ baseURL: d.urls.broker!, apiKey: keys.only!, maxRetries: 0 });
+    expect((await only.messages.create({ model: "claude-haiku-4-5", max_tokens: 2, messages: [{ role: "user", content: "hi" }] })).type).toBe("message");
+    const e = await thrown(only.messages.create({ model: "claude-rogue-4-5", max_tokens: 2, messages: [{ role: "user", content: "hi" }] }));
+    expect(e).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(e.message).toContain('may not use model "rogue:1b"');
+    const o = await thrown(new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: keys.only!, maxRetries: 0 }).responses.create({ model: "claude-rogue-4-5", input: "hi" }));
+    expect(o).toBeInstanceOf(OpenAI.PermissionDeniedError);
+  });
+});
 
 describe("every spelling of /v1/messages", () => {
   const SPELLINGS = ["/v1/%6Dessages", "//v1/messages", "/v1/messages/", "/V1/messages", "/v1/messages?beta=true"];

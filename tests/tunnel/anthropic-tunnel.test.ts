@@ -143,6 +143,11 @@ test("with the relay's key as a bearer token, a gateway key in x-api-key goes on
   }
   expect(e).toBeInstanceOf(Anthropic.PermissionDeniedError);
   expect(((e as InstanceType<typeof Anthropic.APIError>).error as any).error.message).toContain('"only-llama" may not use model');
+  // The bodies an upstream reads differently from the broker are refused behind the relay as on this machine.
+  for (const models of ['"model":"llama3.2:1b","model":"qwen2.5:0.5b"', '"model":"llama3.2:1b","Model":"qwen2.5:0.5b"', '"model":"llama3.2:1b","mod\\u0065l":"qwen2.5:0.5b"']) {
+    const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/v1/messages`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "x-api-key": gatewayKey, "content-type": "application/json" }, body: `{${models},"max_tokens":1,"messages":[]}` });
+    expect({ models, status: res.status, body: JSON.parse(res.body).error?.type }).toEqual({ models, status: 400, body: "invalid_request_error" });
+  }
 });
 
 test("every spelling of /v1/messages through the relay: the canonical one with a query works; the others are refused in Anthropic's shape, reaching nothing", async () => {
