@@ -21,6 +21,16 @@ const keys: Record<string, string> = {};
 let mode: "huge" | "notjson" | "malformed" | "nodone" = "huge";
 let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
+/** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
+let cutter: ReturnType<typeof Bun.serve>;
+const ev = (type: string, o: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
+const CUT_STREAMS: Record<string, string> = {
+  "/v1/messages":
+    ev("message_start", { message: { id: "msg_1", type: "message", role: "assistant", model: "cutter:1b", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 6, output_tokens: 1 } } }) +
+    ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } }) +
+    ev("content_block_delta", { index: 0, delta: { type: "text_delta", text: "half an ans" } }),
+  "/v1/responses": ev("response.created", { sequence_number: 0, response: { id: "resp_1", object: "response", status: "in_progress", output: [], usage: null } }) + ev("response.output_text.delta", { sequence_number: 1, item_id: "m", output_index: 0, content_index: 0, delta: "half" }),
+};
 const enc = new TextEncoder();
 const sse = (o: unknown) => `data: ${typeof o === "string" ? o : JSON.stringify(o)}\n\n`;
 const chunk = (content: string, finish: string | null = null) => ({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: finish }] });
@@ -41,12 +51,12 @@ beforeAll(async () => {
       if (path !== "/v1/chat/completions") return new Response("not found", { status: 404 });
       await req.json();
       if (mode === "huge") {
-        // 40 MiB of one JSON string, chunked, for as long as the broker reads it.
+        // Up to 256 MiB of one JSON string, chunked, for as long as the broker reads it (it must stop at 32 MiB).
         let n = 0;
         return new Response(
           new ReadableStream({
             pull(c) {
-              if (n++ > 640) return c.close();
+              if (n++ > 4096) return c.close();
               c.enqueue(enc.encode(n === 1 ? '{"x":"' : "a".repeat(65536)));
             },
             cancel() {
@@ -58,6 +68,19 @@ beforeAll(async () => {
       }
       if (mode === "notjson") return new Response("<html>bad gateway</html>", { headers: { "content-type": "application/json" } });
       return new Response(STREAMS[mode], { headers: { "content-type": "text/event-stream" } });
+    },
+  });
+  cutter = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/version") return Response.json({ version: "0.14.0" });
+      if (path === "/api/tags" || path === "/api/ps") return Response.json({ models: [{ name: "cutter:1b", model: "cutter:1b" }] });
+      const cut = CUT_STREAMS[path];
+      if (!cut) return Response.json({ error: "not found" }, { status: 404 });
+      await req.text();
+      return new Response(cut, { headers: { "content-type": "text/event-stream" } });
     },
   });
   d = await startDaemon({
@@ -73,6 +96,10 @@ url = "${native.url}"
 name = "rogue"
 kind = "openai"
 url = "http://127.0.0.1:${rogue.port}"
+[[upstreams]]
+name = "cutter"
+kind = "ollama"
+url = "http://127.0.0.1:${cutter.port}"
 [[aliases]]
 name = "claude-haiku-4-5"
 model = "llama3.2:1b"
@@ -92,13 +119,14 @@ model = "rogue:1b"
   await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": keys.meter! } })).status === 200, 5000, "the daemon to see the keys");
   await until(async () => {
     const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string }[];
-    return st.length === 2 && st.every((u) => u.state === "up");
-  }, 10_000, "both upstreams up");
+    return st.length === 3 && st.every((u) => u.state === "up");
+  }, 10_000, "the upstreams up");
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await native?.stop();
   rogue?.stop(true);
+  cutter?.stop(true);
   if (d) removeHome(d.home);
 });
 
@@ -248,4 +276,15 @@ describe("an upstream that answers badly, through a translation", () => {
       expect({ prompt: after.prompt_tokens - before.prompt_tokens, completion: after.completion_tokens - before.completion_tokens }).toEqual({ prompt: 10, completion: 4 });
     });
   }
+
+  test("a native stream that ends cleanly before its last event: the dialect's error event is added (Anthropic's SDK raises it)", async () => {
+    const s = anthropic().messages.stream({ model: "cutter:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
+    const e = await thrown(s.finalMessage());
+    expect(e).toBeInstanceOf(Anthropic.APIError);
+    expect(e.error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("the answer is incomplete") } });
+    // OpenAI's SDK hands a Responses stream's error event to the caller as an event (as it does OpenAI's own).
+    const events: any[] = [];
+    for await (const x of await openai().responses.create({ model: "cutter:1b", input: "hi", stream: true })) events.push(x);
+    expect(events.at(-1)).toEqual({ type: "error", code: "upstream_error", message: expect.stringContaining("the answer is incomplete"), param: null });
+  });
 });
