@@ -18,7 +18,7 @@ let token: string;
 const keys: Record<string, string> = {};
 
 /** An OpenAI-compatible upstream (needs translation) that misbehaves as `mode` says. */
-let mode: "huge" | "notjson" | "malformed" | "nodone" = "huge";
+let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" = "huge";
 let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
 /** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
@@ -67,6 +67,20 @@ beforeAll(async () => {
         );
       }
       if (mode === "notjson") return new Response("<html>bad gateway</html>", { headers: { "content-type": "application/json" } });
+      if (mode === "drop") {
+        // Two tokens and the usage, then the connection is dropped mid-stream (no last chunk).
+        let step = 0;
+        return new Response(
+          new ReadableStream({
+            async pull(c) {
+              if (step++ === 0) return c.enqueue(enc.encode(sse(chunk("a")) + sse(chunk("b")) + USAGE));
+              await Bun.sleep(30);
+              c.error(new Error("gone"));
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        );
+      }
       return new Response(STREAMS[mode], { headers: { "content-type": "text/event-stream" } });
     },
   });
@@ -258,17 +272,25 @@ describe("an upstream that answers badly, through a translation", () => {
     expect(o).toBeInstanceOf(OpenAI.InternalServerError);
   });
 
-  for (const m of ["malformed", "nodone"] as const) {
-    test(`a stream ${m === "malformed" ? "with an event that is not JSON" : "cut short (no finish reason, no [DONE])"}: Anthropic's error event the SDK raises, Responses' response.failed; counted`, async () => {
+  for (const m of ["malformed", "nodone", "drop"] as const) {
+    test(`a stream ${m === "malformed" ? "with an event that is not JSON" : m === "nodone" ? "cut short (no finish reason, no [DONE])" : "broken off (the connection dropped)"}: Anthropic's error event the SDK raises, Responses' response.failed (or an error it raises); counted`, async () => {
       mode = m;
       const before = await usage("meter");
       const s = anthropic().messages.stream({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
       const e = await thrown(s.finalMessage());
       expect(e).toBeInstanceOf(Anthropic.APIError);
-      expect(e.error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining("the answer is incomplete") } });
+      const why = m === "drop" ? "broke off the response" : "the answer is incomplete";
+      expect(e.error).toMatchObject({ type: "error", error: { type: "api_error", message: expect.stringContaining(why) } });
       const events: any[] = [];
-      for await (const ev of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(ev);
-      expect(events.at(-1)).toMatchObject({ type: "response.failed", response: { status: "failed", error: { message: expect.stringContaining("the answer is incomplete") } } });
+      const iterate = (async () => {
+        for await (const ev of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(ev);
+      })();
+      // A broken connection ends the stream with an error the SDK raises (the broker's stream error tail); the others with response.failed.
+      if (m === "drop") expect(String((await thrown(iterate)).message)).toContain(why);
+      else {
+        await iterate;
+        expect(events.at(-1)).toMatchObject({ type: "response.failed", response: { status: "failed", error: { message: expect.stringContaining(why) } } });
+      }
       expect(events.map((x) => x.type)).not.toContain("response.completed");
       await until(async () => (await usage("meter")).requests === before.requests + 2, 5000, "both streams counted");
       // The upstream's counts, sent before the break, are what is counted.

@@ -113,8 +113,11 @@ test("tool calls without an index (told apart by their ids) and a stream without
 
 test("usage is kept for the accounting", () => {
   const t = new AnthropicStreamTranslator("m", [], 0);
-  t.push(enc.encode(sse(chunk({ content: "a" }, "stop")) + sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } })));
+  t.push(enc.encode(sse(chunk({ content: "a" }, "stop"))));
   expect(t.usage).toBeNull();
+  // Kept as soon as the counts arrive: a stream broken off after them is counted by them.
+  t.push(enc.encode(sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } })));
+  expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
   t.end();
   expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
 });

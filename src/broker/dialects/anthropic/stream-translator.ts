@@ -97,6 +97,8 @@ export class AnthropicStreamTranslator implements StreamTransform {
     if (c.usage) {
       if (typeof c.usage.prompt_tokens === "number") this.inputTokens = c.usage.prompt_tokens;
       if (typeof c.usage.completion_tokens === "number") this.outputTokens = c.usage.completion_tokens;
+      // Kept at once: a stream broken off after its counts (the Exchange ends it without end()) is counted by them.
+      if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
     }
     const choice = c.choices?.[0];
     if (!choice) return text;

@@ -94,7 +94,11 @@ export class ResponsesStreamTranslator implements StreamTransform {
 
   private chunk(c: ChatChunk): string {
     let text = this.start();
-    if (c.usage) this.chatUsage = c.usage;
+    if (c.usage) {
+      this.chatUsage = c.usage;
+      // Kept at once: a stream broken off after its counts (the Exchange ends it without end()) is counted by them.
+      this.usage = { tokens: c.usage.completion_tokens ?? 0, promptTokens: c.usage.prompt_tokens ?? null, genMs: null };
+    }
     const choice = c.choices?.[0];
     if (!choice) return text;
     const d = choice.delta ?? {};
