@@ -18,7 +18,7 @@ let token: string;
 const keys: Record<string, string> = {};
 
 /** An OpenAI-compatible upstream (needs translation) that misbehaves as `mode` says. */
-let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" = "huge";
+let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" = "huge";
 let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
 /** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
@@ -67,6 +67,23 @@ beforeAll(async () => {
         );
       }
       if (mode === "notjson") return new Response("<html>bad gateway</html>", { headers: { "content-type": "application/json" } });
+      if (mode === "slow") {
+        // The head and a first piece of a whole answer, then nothing until the broker lets go.
+        let sent = false;
+        return new Response(
+          new ReadableStream({
+            async pull(c) {
+              if (!sent) return void ((sent = true), c.enqueue(enc.encode('{"id":"x",')));
+              await Bun.sleep(10_000);
+              c.close();
+            },
+            cancel() {
+              rogueAborts++;
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        );
+      }
       if (mode === "drop") {
         // Two tokens and the usage, then the connection is dropped mid-stream (no last chunk).
         let step = 0;
@@ -261,6 +278,17 @@ describe("an upstream that answers badly, through a translation", () => {
     expect(o).toBeInstanceOf(OpenAI.InternalServerError);
     expect(o.error).toMatchObject({ code: "upstream_error", message: expect.stringContaining("more than the broker holds") });
     await until(() => rogueAborts >= before + 2, 5000, "the upstream's answers abandoned");
+  });
+
+  test("a whole answer the client abandons while the broker reads it: the upstream sees the abort", async () => {
+    mode = "slow";
+    const before = rogueAborts;
+    const ac = new AbortController();
+    const p = anthropic().messages.create({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }, { signal: ac.signal });
+    await Bun.sleep(300);
+    ac.abort();
+    expect(await thrown(p)).toBeInstanceOf(Anthropic.APIUserAbortError);
+    await until(() => rogueAborts > before, 5000, "the upstream to see the abort");
   });
 
   test("a whole answer that is not JSON is a 502 error the clients raise, never a 200", async () => {
