@@ -177,3 +177,26 @@ test("a translated Responses stream aborted through the relay: the upstream sees
     plain.options.tokenDelayMs = 0;
   }
 });
+
+test("through the relay: sized and chunked bodies work on both routes; an empty, non-object or compressed one is refused in the route's dialect", async () => {
+  const routes = [
+    { path: "/v1/messages", body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 2, messages: [{ role: "user", content: "hi" }] }), anthropic: true },
+    { path: "/v1/responses", body: JSON.stringify({ model: "qwen2.5:0.5b", input: "hi", max_output_tokens: 2 }), anthropic: false },
+  ];
+  const headers = { "x-api-key": CLIENT_KEY, "content-type": "application/json" };
+  for (const r of routes) {
+    for (const chunked of [false, true]) {
+      const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${r.path}`, { headers, body: r.body, chunked });
+      expect({ path: r.path, chunked, status: res.status }).toEqual({ path: r.path, chunked, status: 200 });
+    }
+    for (const [body, extra, status] of [
+      ["", {}, 400],
+      ["[1]", {}, 400],
+      [r.body, { "content-encoding": "gzip" }, 415],
+    ] as const) {
+      const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${r.path}`, { headers: { ...headers, ...extra }, body });
+      const j = JSON.parse(res.body);
+      expect({ path: r.path, body, status: res.status, anthropic: j.type === "error", type: j.error?.type }).toEqual({ path: r.path, body, status, anthropic: r.anthropic, type: "invalid_request_error" });
+    }
+  }
+});
