@@ -24,7 +24,7 @@ export function bearer(req: Request): string | null {
  * A cloud client's credential for /t/ID/...: the bearer token or, when no Authorization header is sent at all, the
  * x-api-key header — where Anthropic's SDK and Claude Code (ANTHROPIC_API_KEY) put a key. Authorization wins so a
  * client can send the relay's key as a bearer token and a gateway key (c2l_…) for the broker in x-api-key. The header
- * it came from stays at the relay (forward.ts stayAtRelay).
+ * it came from stays at the relay (forward.ts).
  */
 export function clientCredential(req: Request): { token: string; header: "authorization" | "x-api-key" } | null {
   if (req.headers.has("authorization")) {

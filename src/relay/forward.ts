@@ -7,7 +7,7 @@ import { forward } from "../protocol/session.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
 import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
-import type { RelayAuth } from "./auth.ts";
+import { clientCredential, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
@@ -21,14 +21,8 @@ function headerOf(head: ResponseHead, name: string): string | null {
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
-const CLIENT_ONLY_WITH_KEY = [...CLIENT_ONLY, "x-api-key"];
-/** The headers of a client's call that stay at the relay: CLIENT_ONLY, and x-api-key when it carried the relay's credential (auth.ts clientCredential). */
-export function stayAtRelay(headers: Headers): string[] {
-  return !headers.has("authorization") && headers.has("x-api-key") ? CLIENT_ONLY_WITH_KEY : CLIENT_ONLY;
-}
 /** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
 const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
-const NOT_FOR_AGENT_WITH_KEY = [...CLIENT_ONLY_WITH_KEY, NODE_AUTH_HEADER];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
@@ -99,7 +93,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
-  async function overSession(req: Request, id: string, path: string, viaNode: boolean, dropHeaders = NOT_FOR_AGENT): Promise<Response> {
+  async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
     const session = sessions.session(id);
     if (!session || session.sentGoAway) {
       // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
@@ -108,7 +102,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const wasMoving = sessions.moving(id);
       if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
       const back = sessions.session(id);
-      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, dropHeaders);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
       return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
@@ -127,7 +121,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     try {
       const res = await forward(session, req, path, {
         signal: req.signal,
-        dropHeaders,
+        dropHeaders: NOT_FOR_AGENT,
         maxBodyBytes: max,
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: deps.firstByteMs,
@@ -156,6 +150,9 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   const client: Forwarder = async (req, id, path) => {
     const who = await auth.client(req, id);
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
+    // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key is the broker's business.
+    if (clientCredential(req)?.header === "x-api-key") req.headers.delete("x-api-key");
     // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
     // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
     if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
@@ -166,8 +163,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
     if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    // A call another node sends here arrives without the client's credential headers (owner-forward.ts): only the entry node decides which they were.
-    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, stayAtRelay(req.headers) === CLIENT_ONLY ? NOT_FOR_AGENT : NOT_FOR_AGENT_WITH_KEY);
+    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
     return deps.cluster.forwardToOwner(req, id, path);
   };
 

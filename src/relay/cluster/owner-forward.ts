@@ -5,7 +5,7 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
-import { stayAtRelay } from "../forward.ts";
+import { CLIENT_ONLY } from "../forward.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import { NODE_AUTH_HEADER, NODE_HEADERS_HEADER, signNodeRequest, type BodyMode } from "./node-auth.ts";
 
@@ -41,9 +41,8 @@ export type HopResult = { ok: true; response: Response } | { ok: false; aborted:
 export async function sendToOwner(req: Request, id: string, path: string, o: HopOptions): Promise<HopResult> {
   const target = `/internal/t/${id}${path}`;
   const headers = new Headers();
-  const stay = stayAtRelay(req.headers);
   req.headers.forEach((v, k) => {
-    if (!HOP.includes(k) && !stay.includes(k) && !NODE_ONLY.includes(k)) headers.append(k, v);
+    if (!HOP.includes(k) && !CLIENT_ONLY.includes(k) && !NODE_ONLY.includes(k)) headers.append(k, v);
   });
   const length = req.headers.get("content-length");
   if (length !== null) headers.set(BODY_LENGTH_HEADER, length);
