@@ -23,6 +23,7 @@ let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
 /** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
 let cutter: ReturnType<typeof Bun.serve>;
+const cutterPaths: string[] = [];
 const ev = (type: string, o: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`;
 const CUT_STREAMS: Record<string, string> = {
   "/v1/messages":
@@ -106,6 +107,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const path = new URL(req.url).pathname;
+      if (req.method === "POST") cutterPaths.push(path);
       if (path === "/api/version") return Response.json({ version: "0.14.0" });
       if (path === "/api/tags" || path === "/api/ps") return Response.json({ models: [{ name: "cutter:1b", model: "cutter:1b" }] });
       const cut = CUT_STREAMS[path];
@@ -226,6 +228,20 @@ describe("every spelling of /v1/messages", () => {
     }
     await until(async () => (await usage("only")).requests === before.requests + SPELLINGS.length, 5000, "each spelling counted");
     expect((await usage("only")).completion_tokens - before.completion_tokens).toBe(2 * SPELLINGS.length);
+  });
+
+  test("/v1/responses and count_tokens likewise: the upstream gets the route as the broker read it", async () => {
+    for (const [path, route, body] of [
+      ["/v1/%72esponses", "/v1/responses", { model: "llama3.2:1b", input: "hi", max_output_tokens: 2 }],
+      ["/V1/Responses/", "/v1/responses", { model: "llama3.2:1b", input: "hi", max_output_tokens: 2 }],
+      ["//v1/messages//count_tokens", "/v1/messages/count_tokens", { model: "cutter:1b", messages: [{ role: "user", content: "hi" }] }],
+    ] as const) {
+      const denied = await rawRequest(port, "POST", path, { headers: { "x-api-key": keys.only!, "content-type": "application/json" }, body: JSON.stringify({ ...body, model: "rogue:1b" }) });
+      expect({ path, status: denied.status }).toEqual({ path, status: 403 });
+      const res = await rawRequest(port, "POST", path, { headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      // (count_tokens: this Ollama-kind upstream has no such route, so the broker's estimate answers, after asking it.)
+      expect({ path, status: res.status, seen: route === "/v1/responses" ? native.requests.at(-1)!.path : cutterPaths.at(-1) }).toEqual({ path, status: 200, seen: route });
+    }
   });
 });
 
