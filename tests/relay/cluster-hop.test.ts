@@ -236,7 +236,7 @@ test("a node with the wrong shared secret on the same Redis never joins: not a m
   }
 }, 40_000);
 
-test("a client key sent as x-api-key (Claude Code's ANTHROPIC_API_KEY) stays at the entry node; one beside a bearer key goes on", async () => {
+test("a client key sent as x-api-key (Claude Code's ANTHROPIC_API_KEY) stays at the entry node; a gateway key beside a bearer key goes on", async () => {
   const call = (headers: Record<string, string>) => fetch(`${n2.url}/t/bob/v1/messages`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
   const viaKey = await call({ "x-api-key": BOB_KEY });
   expect(viaKey.status).toBe(200);
@@ -246,5 +246,8 @@ test("a client key sent as x-api-key (Claude Code's ANTHROPIC_API_KEY) stays at 
   const beside = await call({ authorization: `Bearer ${BOB_KEY}`, "x-api-key": "c2l_for_the_broker" });
   expect(beside.status).toBe(200);
   expect(apiKeys.at(-1)).toBe("c2l_for_the_broker");
+  // Anything else in x-api-key beside a bearer key (another relay key, say) is no gateway key: it stays too.
+  expect((await call({ authorization: `Bearer ${BOB_KEY}`, "x-api-key": "another-relay-key" })).status).toBe(200);
+  expect(apiKeys.at(-1)).toBeNull();
   expect((await call({ "x-api-key": "wrong" })).status).toBe(401);
 });
