@@ -51,7 +51,8 @@ export class UsageWatcher implements StreamTransform {
 
   end(): Uint8Array {
     this.read(this.sse.end());
-    if (this.ended) return EMPTY;
+    // An event too large to hold (sse-decoder.ts) passed through unread: where the stream ended cannot be told.
+    if (this.ended || this.sse.overflowed) return EMPTY;
     // A blank line first ends whatever partial event the upstream left, so the error is an event of its own.
     return enc.encode((this.lastByte === 0x0a ? "\n" : "\n\n") + ENDINGS[this.dialect].cut(CUT));
   }

@@ -142,3 +142,15 @@ test("a stream event that is not JSON ends the stream with Anthropic's error eve
   // The counts the upstream sent before the break are kept for the accounting.
   expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
 });
+
+test("an event the upstream never ends, past the broker's limit: Anthropic's error event, and nothing more is held", () => {
+  const t = new AnthropicStreamTranslator("m", [], 0);
+  const head = dec.decode(t.push(enc.encode(sse(chunk({ content: "a" })) + "data: ")));
+  expect(head).toContain("text_delta");
+  const big = new Uint8Array(1024 * 1024).fill(0x61);
+  let out = "";
+  for (let i = 0; i < 33; i++) out += dec.decode(t.push(big));
+  expect(out).toContain("event: error");
+  expect(out).toContain("over 33554432 bytes");
+  expect(dec.decode(t.push(big)) + dec.decode(t.end())).toBe("");
+});

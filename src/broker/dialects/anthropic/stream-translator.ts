@@ -5,7 +5,7 @@
 // reason and the usage chunk (asked with stream_options.include_usage) make the closing message_delta and message_stop.
 import type { StreamTransform } from "../../stream-transform.ts";
 import type { TokenUsage } from "../../usage.ts";
-import { SseDecoder, sseText } from "../sse-decoder.ts";
+import { MAX_EVENT, SseDecoder, sseText } from "../sse-decoder.ts";
 import { messageId } from "./from-chat-response.ts";
 import { stopReason } from "./stop-reason.ts";
 import type { ChatChunk } from "./types.ts";
@@ -43,7 +43,11 @@ export class AnthropicStreamTranslator implements StreamTransform {
   ) {}
 
   push(chunk: Uint8Array): Uint8Array {
-    return this.out(this.events(this.sse.push(chunk)));
+    if (this.finished) return EMPTY;
+    const events = this.sse.push(chunk);
+    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
+    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
+    return this.out(this.events(events));
   }
 
   end(): Uint8Array {

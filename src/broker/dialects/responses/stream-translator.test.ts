@@ -83,3 +83,14 @@ test("a stream cut short (no finish reason, no [DONE]) or an event that is not J
   expect(bad.events.filter((e) => e.event === "response.output_text.delta").map((e) => e.data.delta)).toEqual(["a"]);
   expect(bad.events.map((e) => e.event)).not.toContain("response.completed");
 });
+
+test("an event the upstream never ends, past the broker's limit: response.failed, and nothing more is held", () => {
+  const t = new ResponsesStreamTranslator({ model: "m", input: "hi" }, "shown");
+  t.push(enc.encode(sse(chunk({ content: "a" })) + "data: "));
+  const big = new Uint8Array(1024 * 1024).fill(0x61);
+  let out = "";
+  for (let i = 0; i < 33; i++) out += dec.decode(t.push(big));
+  expect(out).toContain("response.failed");
+  expect(out).toContain("over 33554432 bytes");
+  expect(dec.decode(t.end())).toBe("");
+});

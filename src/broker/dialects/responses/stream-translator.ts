@@ -7,7 +7,7 @@
 import type { StreamTransform } from "../../stream-transform.ts";
 import type { TokenUsage } from "../../usage.ts";
 import type { ChatChunk, ChatUsage } from "../chat-types.ts";
-import { SseDecoder, sseText } from "../sse-decoder.ts";
+import { MAX_EVENT, SseDecoder, sseText } from "../sse-decoder.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
 import type { OutputItem, ResponsesRequest } from "./types.ts";
 
@@ -38,7 +38,11 @@ export class ResponsesStreamTranslator implements StreamTransform {
   ) {}
 
   push(chunk: Uint8Array): Uint8Array {
-    return this.out(this.events(this.sse.push(chunk)));
+    if (this.finished) return EMPTY;
+    const events = this.sse.push(chunk);
+    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
+    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
+    return this.out(this.events(events));
   }
 
   end(): Uint8Array {
