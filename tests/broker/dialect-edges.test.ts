@@ -18,7 +18,7 @@ let token: string;
 const keys: Record<string, string> = {};
 
 /** An OpenAI-compatible upstream (needs translation) that misbehaves as `mode` says. */
-let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" = "huge";
+let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" | "babble" = "huge";
 let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
 /** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
@@ -83,6 +83,23 @@ beforeAll(async () => {
             },
           }),
           { headers: { "content-type": "application/json" } },
+        );
+      }
+      if (mode === "babble") {
+        // A bad event, then more chunks every 50 ms for as long as anyone reads them.
+        let first = true;
+        return new Response(
+          new ReadableStream({
+            async pull(c) {
+              if (first) return void ((first = false), c.enqueue(enc.encode(sse(chunk("a")) + sse("{not json"))));
+              await Bun.sleep(50);
+              c.enqueue(enc.encode(sse(chunk("more"))));
+            },
+            cancel() {
+              rogueAborts++;
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
         );
       }
       if (mode === "drop") {
@@ -342,6 +359,17 @@ describe("an upstream that answers badly, through a translation", () => {
       expect({ prompt: after.prompt_tokens - before.prompt_tokens, completion: after.completion_tokens - before.completion_tokens }).toEqual({ prompt: 10, completion: 4 });
     });
   }
+
+  test("a stream the broker ended with an error is not read further: the client's stream ends, the upstream is let go", async () => {
+    mode = "babble";
+    const before = rogueAborts;
+    const events: any[] = [];
+    for await (const x of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(x);
+    expect(events.at(-1)).toMatchObject({ type: "response.failed" });
+    await until(() => rogueAborts > before, 5000, "the upstream let go");
+    const r = await rawRequest(port, "POST", "/v1/messages", { body: JSON.stringify({ model: "rogue:1b", max_tokens: 5, stream: true, messages: [{ role: "user", content: "hi" }] }), timeoutMs: 5000 });
+    expect(r.body.trimEnd().split("\n\n").at(-1)).toStartWith("event: error");
+  });
 
   test("a native stream that ends cleanly before its last event: the dialect's error event is added (Anthropic's SDK raises it)", async () => {
     const s = anthropic().messages.stream({ model: "cutter:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });

@@ -141,6 +141,11 @@ test("a stream event that is not JSON ends the stream with Anthropic's error eve
   expect(out).not.toContain("message_stop");
   // The counts the upstream sent before the break are kept for the accounting.
   expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
+  // Ended with an error: the Exchange reads no more of the upstream (a whole message is not abandoned).
+  expect(t.abandoned).toBe(true);
+  const whole = new AnthropicStreamTranslator("m", [], 0);
+  whole.push(enc.encode(sse(chunk({ content: "a" }, "stop")) + "data: [DONE]\n\n"));
+  expect(whole.abandoned).toBe(false);
 });
 
 test("an event the upstream never ends, past the broker's limit: Anthropic's error event, and nothing more is held", () => {

@@ -30,6 +30,8 @@ export class AnthropicStreamTranslator implements StreamTransform {
   private outputTokens: number | null = null;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
+  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
+  abandoned = false;
 
   /**
    * @param model the model name the client asked for (shown back to it)
@@ -166,6 +168,7 @@ export class AnthropicStreamTranslator implements StreamTransform {
    */
   private fail(message: string): string {
     this.finished = true;
+    this.abandoned = true;
     if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
     return this.start() + sseText("error", { type: "error", error: { type: "api_error", message } });
   }

@@ -31,6 +31,8 @@ export class ResponsesStreamTranslator implements StreamTransform {
   private chatUsage: ChatUsage | null = null;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
+  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
+  abandoned = false;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -165,6 +167,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
    */
   private fail(message: string): string {
     this.finished = true;
+    this.abandoned = true;
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
     const response = { ...this.snapshot("failed"), error: { code: "server_error", message } };
     return this.start() + this.ev("response.failed", { response });
