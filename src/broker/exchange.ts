@@ -342,6 +342,12 @@ export class Exchange {
         }
       }
       if (r.done) break;
+      // A transform that ended the answer with an error (a translated stream gone wrong): the rest is not read.
+      if (this.stripper?.abandoned) {
+        reader.cancel();
+        c.close();
+        return this.finish("the upstream's stream broke the rules of its dialect; the answer was ended with an error");
+      }
       c.flush();
     }
     c.close();

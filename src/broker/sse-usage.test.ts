@@ -25,3 +25,17 @@ test("the usage event is taken out even when split across chunks; every other by
   expect(s(st.push(b(keep)))).toBe(keep);
   expect(st.usage).toBeNull();
 });
+
+test("an event the upstream never ends is not held: past 64 KiB it passes on as it comes, and the usage event after it is still taken out", () => {
+  const st = new UsageStripper();
+  const dec = new TextDecoder();
+  const enc = new TextEncoder();
+  let out = dec.decode(st.push(enc.encode("data: " + "a".repeat(40_000))));
+  expect(out).toBe("");
+  out += dec.decode(st.push(enc.encode("a".repeat(40_000))));
+  expect(out.length).toBe(80_006);
+  out += dec.decode(st.push(enc.encode('b\n\ndata: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\ndata: [DONE]\n\n')));
+  out += dec.decode(st.end());
+  expect(out).toBe("data: " + "a".repeat(80_000) + "b\n\ndata: [DONE]\n\n");
+  expect(st.usage).toEqual({ tokens: 2, promptTokens: 3, genMs: null });
+});

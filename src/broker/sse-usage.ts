@@ -37,6 +37,12 @@ export function askForUsage(body: Uint8Array): Uint8Array | null {
  * Removes the usage-only event (`"choices": []` with `"usage"`) from an SSE stream, chunk by chunk. Whole events pass
  * at once; only a partial event at a chunk's end waits for the rest of it.
  */
+/**
+ * The most of a partial event held back: the usage-only event is a few hundred bytes, so a longer one is not it and
+ * passes on as it comes — an upstream that never ends an event cannot make the broker hold (and rescan) it all.
+ */
+const HOLD_AT_MOST = 64 * 1024;
+
 export class UsageStripper {
   private pending = "";
   usage: TokenUsage | null = null;
@@ -45,6 +51,10 @@ export class UsageStripper {
     const text = this.pending + dec.decode(chunk, { stream: true });
     const end = text.lastIndexOf("\n\n");
     if (end < 0) {
+      if (text.length > HOLD_AT_MOST) {
+        this.pending = "";
+        return enc.encode(text);
+      }
       this.pending = text;
       return new Uint8Array(0);
     }

@@ -14,4 +14,9 @@ export interface StreamTransform {
    * relayed are counted instead.
    */
   readonly ownsUsage?: boolean;
+  /**
+   * The transform ended the answer early with the dialect's error (a translated stream that broke its rules): the rest
+   * of the upstream's body is not wanted, so the Exchange stops reading it, lets the upstream go and ends the client's stream.
+   */
+  readonly abandoned?: boolean;
 }

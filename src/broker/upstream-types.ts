@@ -38,6 +38,8 @@ export interface UpstreamReply {
   read(): Promise<ReadResult> | ReadResult;
   /** Abandons the rest of the body. */
   cancel(): void;
+  /** Read whole before the head is sent, whatever its size (a translated answer: its status is known only at the end). */
+  readonly whole?: boolean;
 }
 
 export interface UpstreamClient {

@@ -43,6 +43,26 @@ describe("status table", () => {
     expect(out).toContain("critical  spare is down (2m00s ago)");
     expect(out).toContain("warning: secrets are kept in a file");
   });
+  test("what each upstream reports of itself: its loaded models and its slots (busy/total, or running and waiting)", () => {
+    const at = "2026-11-21T11:59:50Z";
+    const s: DaemonStatus = {
+      ...status,
+      upstreams: [
+        { ...upstream("gpu", "up", ["a", "b", "c"]), loaded: ["a", "b"], capacity: { slots: 4, busy: 1, waiting: null, at } },
+        { ...upstream("vllm", "up", ["v"]), loaded: ["v"], capacity: { slots: null, busy: 3, waiting: 5, at } },
+        { ...upstream("plain", "up", ["p"]), capacity: null },
+      ],
+    };
+    const lines = renderStatus(s, { color: false, now, width: 200 }).split("\n");
+    const header = lines.find((l) => l.startsWith("UPSTREAM"))!;
+    const row = (name: string) => lines.find((l) => l.startsWith(name))!;
+    expect(row("gpu").slice(header.indexOf("LOADED")).split(/\s{2,}/).slice(0, 2)).toEqual(["2", "1/4"]);
+    expect(row("vllm").slice(header.indexOf("LOADED")).split(/\s{2,}/).slice(0, 2)).toEqual(["1", "3 +5 waiting"]);
+    expect(row("plain").slice(header.indexOf("LOADED")).split(/\s{2,}/).slice(0, 2)).toEqual(["-", "-"]);
+    // On 80 columns they are the first to give way.
+    expect(renderStatus(s, { color: false, now }).split("\n").find((l) => l.startsWith("UPSTREAM"))).not.toContain("SLOTS");
+  });
+
   test("colours on a terminal: states in green/red, column alignment unchanged", () => {
     const out = renderStatus(status, { color: true, now });
     expect(out).toContain("\x1b[32mup\x1b[0m");

@@ -1,6 +1,7 @@
 // Renders a DaemonStatus as the `status` command's table, with colours on a terminal.
 import type { DaemonStatus, LatencySummary, VerdictLevel } from "../core/contracts.ts";
 import { signInTrouble } from "../core/sign-in-text.ts";
+import { capacityText, loadedText } from "../core/upstream-load.ts";
 import { serving } from "../core/verdict.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
 
@@ -45,9 +46,9 @@ const pct = (l: LatencySummary) => [ms(l.p50), ms(l.p95), ms(l.p99)];
 const NO_FIGURES = ["-", "-", "-"];
 
 /** Index of the free-text LAST ERROR cell in a row: shown under the row, never as a column. */
-const LAST_ERROR = 10;
+const LAST_ERROR = 12;
 /** Columns left out, in this order, while the table is wider than the terminal (every figure stays in --json). */
-const DROP_ORDER = ["P99", "TOK/S", "P50", "CHECKED", "MODELS"];
+const DROP_ORDER = ["SLOTS", "LOADED", "P99", "TOK/S", "P50", "CHECKED", "MODELS"];
 
 /** Names are cut to this many characters before any figure is left out. */
 const NAME_MIN = 16;
@@ -150,7 +151,7 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   if (v && v.level !== "ok") out.push(`health ${paint(v.text, VERDICT_TONE[v.level])}`);
   out.push("");
 
-  const header = ["UPSTREAM", "STATE", "QUALITY", "MODELS", "P50", "P95", "P99", "ERRORS", "TOK/S", "CHECKED", "LAST ERROR"];
+  const header = ["UPSTREAM", "STATE", "QUALITY", "MODELS", "LOADED", "SLOTS", "P50", "P95", "P99", "ERRORS", "TOK/S", "CHECKED", "LAST ERROR"];
   const rows = s.upstreams.map((u) => [
     u.enabled ? u.name : `${u.name} (off)`,
     u.state,
@@ -158,6 +159,9 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
     u.state === "unknown" ? "-" : u.quality,
     // A down upstream's model count and latencies are from before it went down: not shown as if current.
     serving(u) ? String(u.models.length) : "-",
+    // What the server reports of itself (its kind: docs/broker.md), the figures the router prefers loaded and free upstreams by.
+    (serving(u) && loadedText(u)) || "-",
+    (serving(u) && capacityText(u)) || "-",
     ...(serving(u) ? pct(u.metrics.latencyMs) : NO_FIGURES),
     `${(u.metrics.errorRate * 100).toFixed(1)}%`,
     u.metrics.tokensPerSec === null ? "-" : u.metrics.tokensPerSec.toFixed(1),

@@ -1,4 +1,5 @@
 // The one HTTP error type: a status, a stable machine-readable code and a message, rendered in one place.
+import { routeOf } from "./model-routes.ts";
 export const ERROR_CODES = {
   bad_request: 400,
   unauthorized: 401,
@@ -45,7 +46,10 @@ const under = (path: string, prefix: string) => path === prefix || path.startsWi
  * (and under it) is Anthropic's; the rest of /v1/* is OpenAI's; /api/v1/* is our control API's namespace, never
  * Ollama's (a script probing it, say through the tunnel, gets the control API's shape); every other path is Ollama's.
  */
-export function dialectOf(path: string): Dialect {
+export function dialectOf(raw: string): Dialect {
+  // Decided on the route the path names (routeOf: "/V1/%6Dessages" is /v1/messages), as the broker decides what to do
+  // with it: a client that spells a route oddly still gets its errors in the shape its SDK reads.
+  const path = routeOf(raw);
   if (under(path, "/v1")) return under(path, "/v1/messages") ? "anthropic" : "openai";
   if (under(path, "/api/v1")) return "native";
   return "ollama";

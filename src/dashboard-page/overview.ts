@@ -1,6 +1,7 @@
 // The overview: one card per upstream, the tunnel with its controls, overall quality, active alerts and the live charts.
 import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../core/contracts.ts";
 import { signInTrouble } from "../core/sign-in-text.ts";
+import { capacityText, loadedText } from "../core/upstream-load.ts";
 import { serving } from "../core/verdict.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
 import { api, ApiError, call } from "./api.ts";
@@ -50,6 +51,8 @@ class UpstreamCard {
         { class: "stats" },
         stat("Version", "version"),
         stat("Models", "modelCount"),
+        stat("Loaded", "loaded"),
+        stat("Slots", "slots"),
         stat("Latency p50", "p50"),
         stat("Latency p95", "p95"),
         stat("Error rate", "errorRate"),
@@ -77,6 +80,9 @@ class UpstreamCard {
     // A down upstream's model count and latencies are from before it went down: not shown as current.
     this.live = serving(u);
     setText(this.f.modelCount!, this.live ? String(u.models.length) : fmt.DASH);
+    // What the server reports of itself (loaded models, its slots and queue): what the router prefers upstreams by.
+    setText(this.f.loaded!, (this.live && loadedText(u)) || fmt.DASH);
+    setText(this.f.slots!, (this.live && capacityText(u)) || fmt.DASH);
     setText(this.f.lastCheck!, u.lastCheck ? fmt.clock(u.lastCheck) : fmt.DASH);
     setText(this.f.lastError!, u.lastError && u.state !== "up" ? `Last error: ${u.lastError}` : "");
     this.f.lastError!.hidden = !(u.lastError && u.state !== "up");

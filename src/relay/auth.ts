@@ -20,6 +20,21 @@ export function bearer(req: Request): string | null {
   return m ? m[1]! : null;
 }
 
+/**
+ * A cloud client's credential for /t/ID/...: the bearer token or, when no Authorization header is sent at all, the
+ * x-api-key header — where Anthropic's SDK and Claude Code (ANTHROPIC_API_KEY) put a key. Authorization wins so a
+ * client can send the relay's key as a bearer token and a gateway key (c2l_…) for the broker in x-api-key. The header
+ * it came from stays at the relay (forward.ts).
+ */
+export function clientCredential(req: Request): { token: string; header: "authorization" | "x-api-key" } | null {
+  if (req.headers.has("authorization")) {
+    const token = bearer(req);
+    return token ? { token, header: "authorization" } : null;
+  }
+  const key = req.headers.get("x-api-key")?.trim();
+  return key && !/\s/.test(key) ? { token: key, header: "x-api-key" } : null;
+}
+
 /** A JWT-looking token (three base64url parts); anything else is treated as a static token. */
 const looksLikeJwt = (t: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(t);
 
@@ -90,8 +105,8 @@ export class RelayAuth {
 
   /** A cloud client calling /t/ID/...: one of the tunnel's client keys, or a JWT whose subject owns the tunnel. */
   async client(req: Request, tunnelId: string): Promise<AuthResult> {
-    const token = bearer(req);
-    if (!token) return { ok: false, reason: "missing Authorization: Bearer token" };
+    const token = clientCredential(req)?.token;
+    if (!token) return { ok: false, reason: "missing Authorization: Bearer token (or x-api-key)" };
     const t = this.config.tunnels.find((x) => x.id === tunnelId);
     const h = hashToken(token);
     if (t && t.client_key_sha256.some((k) => sameHash(k, h))) return { ok: true, tunnelId, via: "token" };

@@ -1,13 +1,14 @@
 // A cloud client's call through a tunnel: the client's credentials and the tunnel's rate, then the request streamed
 // over the agent's session here (src/protocol/http-over-stream.ts forward()) or, in a cluster, to the node that holds the
 // agent; every refusal in the dialect of the path being called.
+import { KEY_PREFIX } from "../core/contracts.ts";
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
 import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
-import type { RelayAuth } from "./auth.ts";
+import { clientCredential, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
@@ -230,6 +231,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   const client: Forwarder = async (req, id, path) => {
     const who = await auth.client(req, id);
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
+    // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
+    // holds a gateway key (c2l_…): the broker reads no other, and drops the header before any upstream anyway.
+    const apiKey = req.headers.get("x-api-key");
+    if (apiKey !== null && (clientCredential(req)?.header === "x-api-key" || !apiKey.includes(KEY_PREFIX))) req.headers.delete("x-api-key");
     // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
     // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
     if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });

@@ -220,7 +220,7 @@ describe("dashboard in Chromium", () => {
     expect(down.stderr.toString()).toContain("cannot reach the daemon");
   }, 30_000);
 
-  test("shows a card per upstream with state, quality, version, models and metrics", async () => {
+  test("shows a card per upstream with state, quality, version, models, loaded models, slots and metrics", async () => {
     const cards = page.locator("article.upstream");
     await expect(cards.count()).resolves.toBe(2);
     for (const [name, model] of [
@@ -232,6 +232,9 @@ describe("dashboard in Chromium", () => {
       expect(await card.locator("h3").textContent()).toBe(name);
       expect(await card.locator('[data-f="version"]').textContent()).toBe("0.6.0");
       expect(await card.locator('[data-f="modelCount"]').textContent()).toBe("1");
+      // What the server says of itself: Ollama's /api/ps names its loaded model; it reports no slots.
+      await card.locator('[data-f="loaded"]', { hasText: "1" }).waitFor({ timeout: 5_000 });
+      expect(await card.locator('[data-f="slots"]').textContent()).toBe("—");
       expect(await card.locator(".models li").allTextContents()).toEqual([model]);
       expect(await card.locator('[data-f="quality"]').textContent()).toMatch(/excellent|good|poor|critical/);
       await expect(card.locator('[data-f="p95"]').count()).resolves.toBe(1);

@@ -41,13 +41,19 @@ export function rawRequest(
   port: number,
   method: string,
   target: string,
-  opts: { headers?: Record<string, string>; body?: string; host?: string; timeoutMs?: number } = {},
+  opts: { headers?: Record<string, string>; body?: string; host?: string; timeoutMs?: number; chunked?: boolean } = {},
 ): Promise<RawResponse> {
   const headers: Record<string, string> = { host: opts.host ?? `127.0.0.1:${port}`, connection: "close", ...opts.headers };
-  if (opts.body !== undefined) headers["content-length"] = String(Buffer.byteLength(opts.body));
+  let body = opts.body;
+  // chunked: the body in two chunks (or none), ended by the last chunk, with no Content-Length.
+  if (body !== undefined && opts.chunked) {
+    headers["transfer-encoding"] = "chunked";
+    const half = body.slice(0, body.length >> 1);
+    body = [half, body.slice(half.length)].filter((p) => p !== "").map((p) => `${Buffer.byteLength(p).toString(16)}\r\n${p}\r\n`).join("") + "0\r\n\r\n";
+  } else if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
   const head = `${method} ${target} HTTP/1.1\r\n` + Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n";
   return new Promise((resolve, reject) => {
-    const sock = connect(port, "127.0.0.1", () => sock.write(head + (opts.body ?? "")));
+    const sock = connect(port, "127.0.0.1", () => sock.write(head + (body ?? "")));
     let data = Buffer.alloc(0);
     let done = false;
     const finish = () => {

@@ -33,6 +33,8 @@ let proxyMode: "forward" | "hold" = "forward";
 const captured: Captured[] = [];
 /** What bob's real agent (on n1) was asked to do. */
 const served: string[] = [];
+/** The x-api-key header each request reached the real agent with (null: none). */
+const apiKeys: (string | null)[] = [];
 const agents: Connection[] = [];
 let n1: ClusterNode;
 let n2: ClusterNode;
@@ -76,7 +78,10 @@ async function agentAt(node: ClusterNode, name: string): Promise<Connection> {
     maxStreams: 64,
     onStream: (s) =>
       void serveStream(s, async (req) => {
-        if (name === "real") served.push(await req.text());
+        if (name === "real") {
+          apiKeys.push(req.headers.get("x-api-key"));
+          served.push(await req.text());
+        }
         return Response.json({ agent: name });
       }),
   });
@@ -230,3 +235,19 @@ test("a node with the wrong shared secret on the same Redis never joins: not a m
     cleanup(dir);
   }
 }, 40_000);
+
+test("a client key sent as x-api-key (Claude Code's ANTHROPIC_API_KEY) stays at the entry node; a gateway key beside a bearer key goes on", async () => {
+  const call = (headers: Record<string, string>) => fetch(`${n2.url}/t/bob/v1/messages`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
+  const viaKey = await call({ "x-api-key": BOB_KEY });
+  expect(viaKey.status).toBe(200);
+  expect(captured.at(-1)!.headers.find(([k]) => k === "x-api-key")).toBeUndefined();
+  expect(apiKeys.at(-1)).toBeNull();
+  // With the relay's key as a bearer token, x-api-key is the client's business with the broker (a gateway key).
+  const beside = await call({ authorization: `Bearer ${BOB_KEY}`, "x-api-key": "c2l_for_the_broker" });
+  expect(beside.status).toBe(200);
+  expect(apiKeys.at(-1)).toBe("c2l_for_the_broker");
+  // Anything else in x-api-key beside a bearer key (another relay key, say) is no gateway key: it stays too.
+  expect((await call({ authorization: `Bearer ${BOB_KEY}`, "x-api-key": "another-relay-key" })).status).toBe(200);
+  expect(apiKeys.at(-1)).toBeNull();
+  expect((await call({ "x-api-key": "wrong" })).status).toBe(401);
+});

@@ -5,7 +5,10 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
-import type { DaemonProc } from "../helpers/daemon.ts";
+import { join } from "node:path";
+import { BUN, REPO, type DaemonProc } from "../helpers/daemon.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 
 let native: FakeOllama;
@@ -31,7 +34,7 @@ afterAll(async () => {
   cleanup(relay?.dir, daemon?.home);
 });
 
-// Through the relay the client key goes as a bearer token: ANTHROPIC_AUTH_TOKEN, not ANTHROPIC_API_KEY (x-api-key).
+// Through the relay the client key goes as a bearer token (ANTHROPIC_AUTH_TOKEN) or, without one, as x-api-key (ANTHROPIC_API_KEY).
 const anthropic = () => new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, authToken: CLIENT_KEY, apiKey: null, maxRetries: 0 });
 
 test("create and stream, translated for the OpenAI-only upstream and passed through to the Ollama one", async () => {
@@ -96,4 +99,104 @@ test("OpenAI's responses.create through the tunnel (stream and not)", async () =
   let text = "";
   for await (const ev of await oa.responses.create({ model: "llama3.2:1b", input: "hi", max_output_tokens: 2, stream: true })) if (ev.type === "response.output_text.delta") text += ev.delta;
   expect(text).toBe("tok0 tok1 ");
+});
+
+/**
+ * A client that sends its key in x-api-key only, as Claude Code sends ANTHROPIC_API_KEY (and Anthropic's SDKs before
+ * 1.x did; this SDK's `apiKey` now goes as a bearer token, which the relay always took).
+ */
+const xApiKey = (key: string) => new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, apiKey: null, authToken: null, defaultHeaders: { "x-api-key": key }, maxRetries: 0 });
+
+test("Claude Code's ANTHROPIC_API_KEY (x-api-key) is taken as the relay's client key, and that header stays at the relay", async () => {
+  const before = native.requests.length;
+  // The SDK's own apiKey option works too.
+  expect((await new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, apiKey: CLIENT_KEY, maxRetries: 0 }).messages.countTokens({ model: "llama3.2:1b", messages: [{ role: "user", content: "1234" }] })).input_tokens).toBe(1);
+  const viaApiKey = xApiKey(CLIENT_KEY);
+  const m = await viaApiKey.messages.create({ model: "llama3.2:1b", max_tokens: 2, messages: [{ role: "user", content: "hi" }] });
+  expect(m.content).toEqual([{ type: "text", text: "tok0 tok1 " } as Anthropic.TextBlock]);
+  const s = await viaApiKey.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 2, messages: [{ role: "user", content: "hi" }] }).finalMessage();
+  expect(s.content).toMatchObject([{ type: "text", text: "tok0 tok1 " }]);
+  const seen = native.requests.slice(before).find((r) => r.path === "/v1/messages")!;
+  expect(seen.headers["x-api-key"]).toBeUndefined();
+  expect(plain.requests.at(-1)!.headers["x-api-key"]).toBeUndefined();
+  let w: unknown = null;
+  try {
+    await xApiKey("wrong-key").messages.create({ model: "llama3.2:1b", max_tokens: 1, messages: [{ role: "user", content: "hi" }] });
+  } catch (x) {
+    w = x;
+  }
+  expect(w).toBeInstanceOf(Anthropic.AuthenticationError);
+  expect(((w as InstanceType<typeof Anthropic.APIError>).error as any).error).toMatchObject({ type: "authentication_error", message: expect.stringContaining("unknown client key") });
+});
+
+test("with the relay's key as a bearer token, a gateway key in x-api-key goes on to the broker (its model list applies)", async () => {
+  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", "only-llama", "--models", "llama3.2:1b"], { env: daemon.env, stdout: "pipe", stderr: "pipe" });
+  expect(r.exitCode).toBe(0);
+  const gatewayKey = r.stdout.toString().trim();
+  const both = new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, authToken: CLIENT_KEY, apiKey: null, defaultHeaders: { "x-api-key": gatewayKey }, maxRetries: 0 });
+  await until(async () => (await both.messages.create({ model: "llama3.2:1b", max_tokens: 1, messages: [{ role: "user", content: "hi" }] }).then(() => true, () => false)), 5000, "the daemon to see the key");
+  let e: unknown = null;
+  try {
+    await both.messages.create({ model: "claude-sonnet-4-5", max_tokens: 1, messages: [{ role: "user", content: "hi" }] });
+  } catch (x) {
+    e = x;
+  }
+  expect(e).toBeInstanceOf(Anthropic.PermissionDeniedError);
+  expect(((e as InstanceType<typeof Anthropic.APIError>).error as any).error.message).toContain('"only-llama" may not use model');
+  // The bodies an upstream reads differently from the broker are refused behind the relay as on this machine.
+  for (const models of ['"model":"llama3.2:1b","model":"qwen2.5:0.5b"', '"model":"llama3.2:1b","Model":"qwen2.5:0.5b"', '"model":"llama3.2:1b","mod\\u0065l":"qwen2.5:0.5b"']) {
+    const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/v1/messages`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "x-api-key": gatewayKey, "content-type": "application/json" }, body: `{${models},"max_tokens":1,"messages":[]}` });
+    expect({ models, status: res.status, body: JSON.parse(res.body).error?.type }).toEqual({ models, status: 400, body: "invalid_request_error" });
+  }
+});
+
+test("every spelling of /v1/messages through the relay: the canonical one with a query works; the others are refused in Anthropic's shape, reaching nothing", async () => {
+  const body = JSON.stringify({ model: "llama3.2:1b", max_tokens: 2, messages: [{ role: "user", content: "hi" }] });
+  const ok = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/v1/messages?beta=true`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" }, body });
+  expect(ok.status).toBe(200);
+  expect(JSON.parse(ok.body).type).toBe("message");
+  const before = native.requests.length + plain.requests.length;
+  // ("/v1/./messages" is not among them: the relay's HTTP parser resolves dot segments, so it is /v1/messages from the start.)
+  for (const spelling of ["/v1/%6Dessages", "//v1/messages", "/v1/messages/", "/V1/messages", "/v1/messages%2F", "/v1/Messages/count_tokens"]) {
+    const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${spelling}`, { headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" }, body });
+    const j = JSON.parse(res.body);
+    expect({ spelling, status: res.status >= 400, shape: j.type, kind: typeof j.error?.type }).toEqual({ spelling, status: true, shape: "error", kind: "string" });
+  }
+  expect(native.requests.length + plain.requests.length).toBe(before);
+});
+
+test("a translated Responses stream aborted through the relay: the upstream sees the abort", async () => {
+  const before = plain.aborts.length;
+  plain.options.tokenDelayMs = 30;
+  try {
+    const oa = new OpenAI({ baseURL: `${relay.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
+    for await (const ev of await oa.responses.create({ model: "qwen2.5:0.5b", input: "long", max_output_tokens: 500, stream: true })) if (ev.type === "response.output_text.delta") break;
+    await plain.waitForAborts(before + 1);
+    expect(plain.aborts.at(-1)!.path).toBe("/v1/chat/completions");
+  } finally {
+    plain.options.tokenDelayMs = 0;
+  }
+});
+
+test("through the relay: sized and chunked bodies work on both routes; an empty, non-object or compressed one is refused in the route's dialect", async () => {
+  const routes = [
+    { path: "/v1/messages", body: JSON.stringify({ model: "claude-sonnet-4-5", max_tokens: 2, messages: [{ role: "user", content: "hi" }] }), anthropic: true },
+    { path: "/v1/responses", body: JSON.stringify({ model: "qwen2.5:0.5b", input: "hi", max_output_tokens: 2 }), anthropic: false },
+  ];
+  const headers = { "x-api-key": CLIENT_KEY, "content-type": "application/json" };
+  for (const r of routes) {
+    for (const chunked of [false, true]) {
+      const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${r.path}`, { headers, body: r.body, chunked });
+      expect({ path: r.path, chunked, status: res.status }).toEqual({ path: r.path, chunked, status: 200 });
+    }
+    for (const [body, extra, status] of [
+      ["", {}, 400],
+      ["[1]", {}, 400],
+      [r.body, { "content-encoding": "gzip" }, 415],
+    ] as const) {
+      const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${r.path}`, { headers: { ...headers, ...extra }, body });
+      const j = JSON.parse(res.body);
+      expect({ path: r.path, body, status: res.status, anthropic: j.type === "error", type: j.error?.type }).toEqual({ path: r.path, body, status, anthropic: r.anthropic, type: "invalid_request_error" });
+    }
+  }
 });

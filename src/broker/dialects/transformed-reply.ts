@@ -2,11 +2,14 @@
 // (and, for an answer the broker makes itself, its status) replaced.
 import type { ReadResult, UpstreamReply } from "../upstream-client.ts";
 import type { AnswerPlan } from "./plan-types.ts";
+import { WholeBody } from "./whole-body.ts";
 
 export class TransformedReply implements UpstreamReply {
   readonly status: number;
   readonly statusText: string;
   readonly hasBody: boolean;
+  /** A whole answer rewritten (WholeBody): read before the head is sent, so a failure to read it is still an error status. */
+  readonly whole: boolean;
   private ended = false;
 
   constructor(
@@ -17,6 +20,7 @@ export class TransformedReply implements UpstreamReply {
     this.statusText = plan.status === undefined ? res.statusText : "";
     // A transform may write at the end what the upstream never sent (a whole translated message for an empty body).
     this.hasBody = res.hasBody || plan.transform !== null;
+    this.whole = plan.transform instanceof WholeBody;
   }
 
   header(name: string): string | null {
@@ -32,13 +36,23 @@ export class TransformedReply implements UpstreamReply {
     return h;
   }
 
+  /** The body through the transform, part by part as it arrives (so a cap on what it holds stops the reading too). */
   async bytes(): Promise<Uint8Array> {
-    const body = this.res.hasBody ? await this.res.bytes() : new Uint8Array(0);
     const t = this.plan.transform;
-    if (!t) return body;
-    const head = t.push(body);
-    const tail = t.end();
-    return head.byteLength === 0 ? tail : Buffer.concat([head, tail]);
+    if (!t) return this.res.hasBody ? this.res.bytes() : new Uint8Array(0);
+    const out: Uint8Array[] = [];
+    try {
+      for (let done = !this.res.hasBody; !done; ) {
+        const r = await this.res.read();
+        for (const part of r.value) out.push(t.push(part));
+        done = r.done;
+      }
+    } catch (e) {
+      this.res.cancel();
+      throw e;
+    }
+    out.push(t.end());
+    return Buffer.concat(out);
   }
 
   /** The upstream's parts as they are: the Exchange applies the transform (its `stripper`) as it relays them. */

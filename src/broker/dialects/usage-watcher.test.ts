@@ -29,3 +29,19 @@ test("Responses stream: the usage of response.completed", () => {
   w.push(enc.encode('event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","status":"completed","usage":{"input_tokens":7,"output_tokens":3,"total_tokens":10}}}\n\n'));
   expect(w.usage).toEqual({ tokens: 3, promptTokens: 7, genMs: null });
 });
+
+test("a native stream that ends before its last event gets the dialect's error event; a whole one gets nothing added", () => {
+  const dec = new TextDecoder();
+  const a = new UsageWatcher("anthropic");
+  a.push(enc.encode('event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":3}}}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta"'));
+  expect(dec.decode(a.end())).toBe('\n\nevent: error\ndata: {"type":"error","error":{"type":"api_error","message":"the upstream ended the stream before its last event; the answer is incomplete"}}\n\n');
+  const whole = new UsageWatcher("anthropic");
+  whole.push(enc.encode('event: message_stop\ndata: {"type":"message_stop"}\n\n'));
+  expect(whole.end().byteLength).toBe(0);
+  const r = new UsageWatcher("responses");
+  r.push(enc.encode('event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"a"}\n\n'));
+  expect(JSON.parse(dec.decode(r.end()).split("data: ")[1]!)).toEqual({ type: "error", code: "upstream_error", message: expect.stringContaining("incomplete"), param: null });
+  const failed = new UsageWatcher("responses");
+  failed.push(enc.encode('event: response.failed\ndata: {"type":"response.failed","response":{"status":"failed"}}\n\n'));
+  expect(failed.end().byteLength).toBe(0);
+});

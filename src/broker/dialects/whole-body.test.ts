@@ -9,3 +9,14 @@ test("holds every chunk and sends the rewritten whole at the end, with its usage
   expect(new TextDecoder().decode(w.end())).toBe("ABCÉ");
   expect(w.usage).toEqual({ tokens: 4, promptTokens: null, genMs: null });
 });
+
+test("an answer over the limit is an upstream_error (502), and nothing more is held", () => {
+  const w = new WholeBody((t) => ({ text: t, usage: null }), 4);
+  w.push(new Uint8Array(3));
+  expect(() => w.push(new Uint8Array(2))).toThrow(/over 4 bytes/);
+  try {
+    w.push(new Uint8Array(2));
+  } catch (e) {
+    expect((e as { status: number }).status).toBe(502);
+  }
+});

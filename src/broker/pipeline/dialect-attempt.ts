@@ -10,8 +10,10 @@ import type { Upstream } from "../upstream.ts";
 export function dialectAttempt(plan: DialectPlan) {
   let sent: DialectAttempt | null = null;
   return {
-    request(_ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest {
-      const a = (sent = plan.attempt(u.kind, req.target, req.body, req.bodyLength));
+    request(ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest {
+      // The route the broker decided on (routeOf: "/V1/%6Dessages/" is /v1/messages), not the client's spelling of it,
+      // so a native upstream acts on the route that was admitted, counted and planned, whatever its router makes of spellings.
+      const a = (sent = plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength));
       return a.target === req.target && a.body === req.body ? req : { ...req, target: a.target, body: a.body, bodyLength: a.bodyLength };
     },
     reply(ex: Exchange, _u: Upstream, res: UpstreamReply): UpstreamReply {

@@ -1,6 +1,7 @@
 // Pipeline stage 1, read: the request as the broker will send it — its body held for failover, the models it names, an
 // alias replaced by its model, and an OpenAI stream asked for its usage.
 import { withModel } from "../aliases.ts";
+import { dialectBodyProblem } from "../dialects/body-check.ts";
 import type { Exchange } from "../exchange.ts";
 import { requestModels } from "../model-fields.ts";
 import type { ReplayBudget } from "../replay-budget.ts";
@@ -61,6 +62,11 @@ export function takeRequest(ex: Exchange, read: RoutingBody | null): Response | 
   // The models the body names, read as the upstream reads them (top-level keys, escapes, case, duplicates refused), on
   // the route the upstream will serve (an escaped spelling of a path is the same route).
   const route = ex.route!;
+  const bad = dialectBodyProblem(method, route, ex.requestHeaders, read.head, bodyLength);
+  if (bad !== null) {
+    ex.discard();
+    return refusalAnswer(ex, bad);
+  }
   try {
     ex.named = requestModels(route, read.head, payload === null || payload === read.head);
   } catch (e) {

@@ -3,7 +3,8 @@
 import type { Exchange } from "../exchange.ts";
 import { describeFetchError } from "../net-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
-import { clientClosed, errorAnswer } from "./answer-error.ts";
+import { HttpError } from "../../core/http-error.ts";
+import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
 
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
 function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
@@ -22,7 +23,7 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
   headers.set("server-timing", `broker;dur=${(ex.sentAt - ex.bodyRead - queueMs).toFixed(2)}, queue;dur=${queueMs.toFixed(2)}`);
   if (queued) headers.set("x-queue-position", String(queued.position));
   ex.responseHeaders = headers;
-  if (ex.isSmall(res)) return relayWhole(ex, res, headers);
+  if (res.whole === true || ex.isSmall(res)) return relayWhole(ex, res, headers);
   return new Response(ex.stream(res), responseInit(res, headers));
 }
 
@@ -35,6 +36,12 @@ async function relayWhole(ex: Exchange, res: UpstreamReply, headers: Headers): P
     if (ex.clientGone) {
       ex.finish("client closed the connection");
       return clientClosed();
+    }
+    // An answer the broker could not make whole (too large to translate, not JSON): its own error, in the caller's dialect.
+    if (e instanceof HttpError) {
+      ex.status = e.status;
+      ex.finish(e.message);
+      return refusalAnswer(ex, e);
     }
     const msg = `upstream "${ex.upstream?.name}" broke off the response: ${describeFetchError(e)}`;
     ex.status = 502;

@@ -250,10 +250,10 @@ const ERRORS: [ErrorCode, string][] = [
   ["origin_not_allowed", "a browser Origin not in [proxy] allowed_origins"],
   ["not_found", "the upstream has no such model (its own answer, passed through as it sent it)"],
   ["payload_too_large", "the body is larger than the broker accepts"],
-  ["unsupported_media_type", "the body is not JSON"],
+  ["unsupported_media_type", "the body is compressed (Content-Encoding) where the broker must read it (a key with a model list; /v1/messages, /v1/responses)"],
   ["rate_limited", "the key's requests per minute or tokens per day are spent (Retry-After says when to come back)"],
   ["no_upstream", "no upstream is enabled"],
-  ["upstream_error", "every upstream tried failed before answering"],
+  ["upstream_error", "every upstream tried failed before answering, or its whole answer could not be translated (over 32 MiB, not JSON)"],
   ["unavailable", "the queue is full or the wait timed out (Retry-After)"],
   ["upstream_timeout", "the upstream did not answer in time"],
 ];

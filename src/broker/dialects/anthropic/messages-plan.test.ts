@@ -12,7 +12,7 @@ test("a kind that serves /v1/messages gets the request as it is; its stream pass
   const a = messagesPlan("claude-x").attempt("ollama", "/v1/messages?beta=true", sent, sent.byteLength);
   expect(a).toMatchObject({ target: "/v1/messages?beta=true", body: sent, translated: false });
   const ans = a.answer(200, "text/event-stream");
-  const ev = 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}\n\n';
+  const ev = 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n';
   expect(run(ans.transform, ev)).toBe(ev);
   expect(ans.transform!.usage).toEqual({ tokens: 3, promptTokens: null, genMs: null });
   // Its errors in Anthropic's shape stay; another shape is put in it.

@@ -69,7 +69,8 @@ export function messagesPlan(requested: string | null): DialectPlan {
               try {
                 res = JSON.parse(text) as ChatResponse;
               } catch {
-                return { text: JSON.stringify(anthropicErrorFrom(502, `the upstream's answer is not JSON: ${text.slice(0, 200)}`)), usage: null };
+                // Read whole before the head is sent (TransformedReply.whole): the client gets a 502, not a 200 with an error in it.
+                throw new HttpError("upstream_error", `the upstream's answer is not JSON: ${text.slice(0, 200)}`);
               }
               const m = fromChatResponse(res, shown, stops);
               return { text: JSON.stringify(m), usage: { tokens: m.usage.output_tokens, promptTokens: m.usage.input_tokens, genMs: null } };

@@ -113,11 +113,49 @@ test("tool calls without an index (told apart by their ids) and a stream without
 
 test("usage is kept for the accounting", () => {
   const t = new AnthropicStreamTranslator("m", [], 0);
-  t.push(enc.encode(sse(chunk({ content: "a" })) + sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } })));
+  t.push(enc.encode(sse(chunk({ content: "a" }, "stop"))));
   expect(t.usage).toBeNull();
+  // Kept as soon as the counts arrive: a stream broken off after them is counted by them.
+  t.push(enc.encode(sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } })));
+  expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
   t.end();
   expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
-  // An empty upstream stream is still a whole Anthropic message.
+});
+
+test("a stream cut short (no finish reason, no [DONE]) or an empty one ends with Anthropic's error event, not a finished message", () => {
+  const ev = translate(sse(chunk({ content: "a" })) + sse(chunk({ content: "b" })));
+  expect(ev.map((e) => e.event)).toEqual(["message_start", "ping", "content_block_start", "content_block_delta", "content_block_delta", "error"]);
+  expect(ev.at(-1)!.data).toEqual({ type: "error", error: { type: "api_error", message: expect.stringContaining("without finishing the message") } });
   const e = new AnthropicStreamTranslator("m", [], 0);
-  expect(dec.decode(e.end())).toContain("event: message_stop");
+  const empty = dec.decode(e.end());
+  expect(empty).toContain("event: error");
+  expect(empty).not.toContain("message_stop");
+});
+
+test("a stream event that is not JSON ends the stream with Anthropic's error event; what follows is not made into a message", () => {
+  const t = new AnthropicStreamTranslator("m", [], 0);
+  const out = dec.decode(t.push(enc.encode(sse(chunk({ content: "a" })) + sse({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 1 } }) + "data: {not json\n\n" + sse(chunk({ content: "b" }, "stop")) + "data: [DONE]\n\n"))) + dec.decode(t.end());
+  expect(out).toContain("event: error");
+  expect(out).toContain("not JSON");
+  expect(out).not.toContain('"text":"b"');
+  expect(out).not.toContain("message_stop");
+  // The counts the upstream sent before the break are kept for the accounting.
+  expect(t.usage).toEqual({ tokens: 1, promptTokens: 4, genMs: null });
+  // Ended with an error: the Exchange reads no more of the upstream (a whole message is not abandoned).
+  expect(t.abandoned).toBe(true);
+  const whole = new AnthropicStreamTranslator("m", [], 0);
+  whole.push(enc.encode(sse(chunk({ content: "a" }, "stop")) + "data: [DONE]\n\n"));
+  expect(whole.abandoned).toBe(false);
+});
+
+test("an event the upstream never ends, past the broker's limit: Anthropic's error event, and nothing more is held", () => {
+  const t = new AnthropicStreamTranslator("m", [], 0);
+  const head = dec.decode(t.push(enc.encode(sse(chunk({ content: "a" })) + "data: ")));
+  expect(head).toContain("text_delta");
+  const big = new Uint8Array(1024 * 1024).fill(0x61);
+  let out = "";
+  for (let i = 0; i < 33; i++) out += dec.decode(t.push(big));
+  expect(out).toContain("event: error");
+  expect(out).toContain("over 33554432 bytes");
+  expect(dec.decode(t.push(big)) + dec.decode(t.end())).toBe("");
 });

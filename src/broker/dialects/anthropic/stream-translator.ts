@@ -5,7 +5,7 @@
 // reason and the usage chunk (asked with stream_options.include_usage) make the closing message_delta and message_stop.
 import type { StreamTransform } from "../../stream-transform.ts";
 import type { TokenUsage } from "../../usage.ts";
-import { SseDecoder, sseText } from "../sse-decoder.ts";
+import { MAX_EVENT, SseDecoder, sseText } from "../sse-decoder.ts";
 import { messageId } from "./from-chat-response.ts";
 import { stopReason } from "./stop-reason.ts";
 import type { ChatChunk } from "./types.ts";
@@ -30,6 +30,8 @@ export class AnthropicStreamTranslator implements StreamTransform {
   private outputTokens: number | null = null;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
+  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
+  abandoned = false;
 
   /**
    * @param model the model name the client asked for (shown back to it)
@@ -43,12 +45,18 @@ export class AnthropicStreamTranslator implements StreamTransform {
   ) {}
 
   push(chunk: Uint8Array): Uint8Array {
-    return this.out(this.events(this.sse.push(chunk)));
+    if (this.finished) return EMPTY;
+    const events = this.sse.push(chunk);
+    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
+    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
+    return this.out(this.events(events));
   }
 
   end(): Uint8Array {
     let text = this.events(this.sse.end());
-    if (!this.finished) text += this.close();
+    // An OpenAI stream says it is whole with a finish reason or [DONE]: one that ends with neither was cut short (a
+    // proxy or the server closed it cleanly mid-answer), and must not reach the client as a finished message.
+    if (!this.finished) text += this.finish !== null ? this.close() : this.fail("the upstream ended the stream without finishing the message (no finish_reason, no [DONE]); the answer is incomplete");
     return this.out(text);
   }
 
@@ -68,13 +76,14 @@ export class AnthropicStreamTranslator implements StreamTransform {
       try {
         chunk = JSON.parse(e.data) as ChatChunk;
       } catch {
-        continue;
+        // A piece of the answer lost: what follows cannot be trusted to make a whole message.
+        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
+        break;
       }
       // An error event in the middle of an OpenAI stream ends the message with Anthropic's error event.
       const err = (chunk as { error?: { message?: unknown } | string }).error;
       if (err !== undefined) {
-        text += this.start() + sseText("error", { type: "error", error: { type: "api_error", message: typeof err === "string" ? err : String(err?.message ?? "upstream error") } });
-        this.finished = true;
+        text += this.fail(typeof err === "string" ? err : String(err?.message ?? "upstream error"));
         break;
       }
       text += this.chunk(chunk);
@@ -94,6 +103,8 @@ export class AnthropicStreamTranslator implements StreamTransform {
     if (c.usage) {
       if (typeof c.usage.prompt_tokens === "number") this.inputTokens = c.usage.prompt_tokens;
       if (typeof c.usage.completion_tokens === "number") this.outputTokens = c.usage.completion_tokens;
+      // Kept at once: a stream broken off after its counts (the Exchange ends it without end()) is counted by them.
+      if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
     }
     const choice = c.choices?.[0];
     if (!choice) return text;
@@ -149,6 +160,17 @@ export class AnthropicStreamTranslator implements StreamTransform {
     if (!this.open) return "";
     this.open = null;
     return sseText("content_block_stop", { type: "content_block_stop", index: this.next - 1 });
+  }
+
+  /**
+   * The end of a message that cannot be finished: Anthropic's error event (the SDK raises it as an APIError), no
+   * message_stop. The counts the upstream sent so far are kept for the accounting (else the tokens relayed are counted).
+   */
+  private fail(message: string): string {
+    this.finished = true;
+    this.abandoned = true;
+    if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
+    return this.start() + sseText("error", { type: "error", error: { type: "api_error", message } });
   }
 
   /** The end of the message: the open block closed, the stop reason and usage, message_stop. */

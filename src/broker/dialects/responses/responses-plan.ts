@@ -68,7 +68,7 @@ export function responsesPlan(requested: string | null): DialectPlan {
               try {
                 res = JSON.parse(text) as ChatResponse;
               } catch {
-                return { text: JSON.stringify({ error: { message: `the upstream's answer is not JSON: ${text.slice(0, 200)}`, type: "server_error", code: "upstream_error", param: null } }), usage: null };
+                throw new HttpError("upstream_error", `the upstream's answer is not JSON: ${text.slice(0, 200)}`);
               }
               const r = fromChatResponse(res, req, shown);
               return { text: JSON.stringify(r), usage: { tokens: r.usage!.output_tokens, promptTokens: r.usage!.input_tokens, genMs: null } };

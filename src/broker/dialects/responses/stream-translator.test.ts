@@ -73,3 +73,24 @@ test("cut by length: response.incomplete; an upstream error event: an error even
   expect(err.at(-1)!.data).toMatchObject({ type: "error", message: "oom" });
   expect(err.map((e) => e.event)).not.toContain("response.completed");
 });
+
+test("a stream cut short (no finish reason, no [DONE]) or an event that is not JSON: response.failed with the error, never completed", () => {
+  const cut = translate(sse(chunk({ content: "a" })) + sse(chunk({ content: "b" }))).events;
+  expect(cut.at(-1)!.data).toMatchObject({ type: "response.failed", response: { status: "failed", error: { code: "server_error", message: expect.stringContaining("without finishing the response") } } });
+  expect(cut.map((e) => e.event)).not.toContain("response.completed");
+  const bad = translate(sse(chunk({ content: "a" })) + "data: {not json\n\n" + sse(chunk({ content: "b" }, "stop")) + "data: [DONE]\n\n");
+  expect(bad.events.at(-1)!.data).toMatchObject({ type: "response.failed", response: { status: "failed", error: { message: expect.stringContaining("not JSON") } } });
+  expect(bad.events.filter((e) => e.event === "response.output_text.delta").map((e) => e.data.delta)).toEqual(["a"]);
+  expect(bad.events.map((e) => e.event)).not.toContain("response.completed");
+});
+
+test("an event the upstream never ends, past the broker's limit: response.failed, and nothing more is held", () => {
+  const t = new ResponsesStreamTranslator({ model: "m", input: "hi" }, "shown");
+  t.push(enc.encode(sse(chunk({ content: "a" })) + "data: "));
+  const big = new Uint8Array(1024 * 1024).fill(0x61);
+  let out = "";
+  for (let i = 0; i < 33; i++) out += dec.decode(t.push(big));
+  expect(out).toContain("response.failed");
+  expect(out).toContain("over 33554432 bytes");
+  expect(dec.decode(t.end())).toBe("");
+});

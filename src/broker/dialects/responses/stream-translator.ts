@@ -7,7 +7,7 @@
 import type { StreamTransform } from "../../stream-transform.ts";
 import type { TokenUsage } from "../../usage.ts";
 import type { ChatChunk, ChatUsage } from "../chat-types.ts";
-import { SseDecoder, sseText } from "../sse-decoder.ts";
+import { MAX_EVENT, SseDecoder, sseText } from "../sse-decoder.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
 import type { OutputItem, ResponsesRequest } from "./types.ts";
 
@@ -31,6 +31,8 @@ export class ResponsesStreamTranslator implements StreamTransform {
   private chatUsage: ChatUsage | null = null;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
+  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
+  abandoned = false;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -38,12 +40,17 @@ export class ResponsesStreamTranslator implements StreamTransform {
   ) {}
 
   push(chunk: Uint8Array): Uint8Array {
-    return this.out(this.events(this.sse.push(chunk)));
+    if (this.finished) return EMPTY;
+    const events = this.sse.push(chunk);
+    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
+    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
+    return this.out(this.events(events));
   }
 
   end(): Uint8Array {
     let text = this.events(this.sse.end());
-    if (!this.finished) text += this.close();
+    // Whole only with a finish reason or [DONE]: a stream that ends with neither was cut short (anthropic/stream-translator.ts).
+    if (!this.finished) text += this.finish !== null ? this.close() : this.fail("the upstream ended the stream without finishing the response (no finish_reason, no [DONE]); the answer is incomplete");
     return this.out(text);
   }
 
@@ -67,7 +74,8 @@ export class ResponsesStreamTranslator implements StreamTransform {
       try {
         chunk = JSON.parse(e.data) as ChatChunk;
       } catch {
-        continue;
+        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
+        break;
       }
       const err = (chunk as { error?: { message?: unknown } | string }).error;
       if (err !== undefined) {
@@ -80,7 +88,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
     return text;
   }
 
-  private snapshot(status: "in_progress" | "completed" | "incomplete", incomplete: string | null = null) {
+  private snapshot(status: "in_progress" | "completed" | "incomplete" | "failed", incomplete: string | null = null) {
     return responseObject(this.id, this.req, this.shown, status, [...this.output], status === "in_progress" ? null : responsesUsage(this.chatUsage), incomplete);
   }
 
@@ -92,7 +100,11 @@ export class ResponsesStreamTranslator implements StreamTransform {
 
   private chunk(c: ChatChunk): string {
     let text = this.start();
-    if (c.usage) this.chatUsage = c.usage;
+    if (c.usage) {
+      this.chatUsage = c.usage;
+      // Kept at once: a stream broken off after its counts (the Exchange ends it without end()) is counted by them.
+      this.usage = { tokens: c.usage.completion_tokens ?? 0, promptTokens: c.usage.prompt_tokens ?? null, genMs: null };
+    }
     const choice = c.choices?.[0];
     if (!choice) return text;
     const d = choice.delta ?? {};
@@ -147,6 +159,18 @@ export class ResponsesStreamTranslator implements StreamTransform {
     }
     this.output[index] = done;
     return text + this.ev("response.output_item.done", { output_index: index, item: done });
+  }
+
+  /**
+   * A response that cannot be finished: OpenAI's response.failed, its error in the response object (status "failed"),
+   * with the items so far; the counts the upstream sent are kept for the accounting.
+   */
+  private fail(message: string): string {
+    this.finished = true;
+    this.abandoned = true;
+    if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
+    const response = { ...this.snapshot("failed"), error: { code: "server_error", message } };
+    return this.start() + this.ev("response.failed", { response });
   }
 
   private close(): string {

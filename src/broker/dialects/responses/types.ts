@@ -58,11 +58,11 @@ export interface ResponseObject {
   id: string;
   object: "response";
   created_at: number;
-  status: "in_progress" | "completed" | "incomplete";
+  status: "in_progress" | "completed" | "incomplete" | "failed";
   model: string;
   output: OutputItem[];
   usage: ResponsesUsage | null;
-  error: null;
+  error: { code: string; message: string } | null;
   incomplete_details: { reason: string } | null;
   instructions: string | null;
   parallel_tool_calls: boolean;
