@@ -157,8 +157,8 @@ const lines = [
   "",
   `| measure | direct | broker | nginx | broker vs direct | broker / nginx |${BEFORE ? ` broker at ${BEFORE} | now / before |` : ""}`,
   `| --- | ---: | ---: | ---: | ---: | ---: |${BEFORE ? " ---: | ---: |" : ""}`,
-  ...rows.map((r) => `| ${r[0]} | ${r[5](r[1])} | ${r[5](r[2])} | ${r[5](r[3])} | ${diff(r)} | ${f(r[2] / r[3], 2)}× |${BEFORE ? ` ${r[5](r[6])} | ${f(r[2] / r[6], 3)}× |` : ""}`),
-  `| (c) broker RSS (MB): idle / after ${P.manyStreams} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |${BEFORE ? " | |" : ""}`,
+  ...rows.filter((r) => STREAMS || !r[0].startsWith("(b)")).map((r) => `| ${r[0]} | ${r[5](r[1])} | ${r[5](r[2])} | ${r[5](r[3])} | ${diff(r)} | ${f(r[2] / r[3], 2)}× |${BEFORE ? ` ${r[5](r[6])} | ${f(r[2] / r[6], 3)}× |` : ""}`),
+  `| (c) broker RSS (MB): idle / after ${STREAMS ? P.manyStreams : 0} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |${BEFORE ? " | |" : ""}`,
   "",
   `(a) the same broker with Bun's fetch as its upstream client (CLOUDTOLOCALLLM_BROKER_CLIENT=fetch), same run: ` +
     `${fi(median(viaFetch.w.map((x) => x.rps)))} requests/s, p50 ${f(median(viaFetch.w.map((x) => x.p50Ms)))} ms, p99 ${f(median(viaFetch.w.map((x) => x.p99Ms)))} ms, ` +
