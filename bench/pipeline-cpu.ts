@@ -70,12 +70,18 @@ async function round(b: BrokerLike, n: number): Promise<number> {
 
 const fake = await spawnListening([process.execPath, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "1", "--delay-ms", "0", "--models", "bench:latest"]);
 const tree = beforeTree(ROOT, BEFORE);
+// Today's side from a tree of its own too (HEAD, or --now COMMIT): both sides then load alike, so neither is favoured
+// by where its files live. --before HEAD is the A/A check: the ratio it prints is the bench's own bias.
+const ni = process.argv.indexOf("--now");
+const nowTree = beforeTree(ROOT, ni > 0 ? process.argv[ni + 1]! : "HEAD");
 const cpu = { now: [] as number[], before: [] as number[] };
 let now: BrokerLike | null = null;
 let before: BrokerLike | null = null;
 try {
-  now = await load(ROOT, fake.url);
-  before = await load(tree.dir, fake.url);
+  // Loaded in the other order with --load-before-first: whichever loads first may be compiled differently.
+  if (process.argv.includes("--load-before-first")) before = await load(tree.dir, fake.url);
+  now = await load(nowTree.dir, fake.url);
+  before ??= await load(tree.dir, fake.url);
   const targets = { now, before } as const;
   // Warm-up: both paths compiled by the JIT before anything is counted.
   for (const b of [now, before]) await round(b, N);
@@ -86,6 +92,7 @@ try {
   await now?.stop();
   await before?.stop();
   tree.remove();
+  nowTree.remove();
   fake.proc.kill();
   await fake.proc.exited;
 }
