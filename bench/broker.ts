@@ -173,7 +173,7 @@ const lines = [
   ...(BEFORE
     ? [
         `(d) CPU per request at a fixed ${FIXED.rate} requests/s (GET /api/version through the pipeline, open loop, ${FIXED.seconds} s per round): ` +
-          `now ${f(median(fixedCpu.broker), 1)} µs, at ${BEFORE} ${f(median(fixedCpu.before), 1)} µs, now / before ${f(median(fixedCpu.broker) / median(fixedCpu.before), 3)}× ` +
+          `now ${f(median(fixedCpu.broker), 1)} µs, at ${BEFORE} ${f(median(fixedCpu.before), 1)} µs, now / before ${f(median(fixedCpu.broker) / median(fixedCpu.before), 3)}× (median of the rounds' ratios ${f(median(fixedCpu.broker.map((x, i) => x / fixedCpu.before[i]!)), 3)}×) ` +
           `(per round: ${fixedCpu.broker.map((x, i) => f(x / fixedCpu.before[i]!, 3)).join(", ")}).`,
         "",
       ]
