@@ -16,6 +16,7 @@ import { join, resolve } from "node:path";
 import { removeHome, startDaemon } from "../tests/helpers/daemon.ts";
 import { beforeArg, beforeTree } from "./lib/before-tree.ts";
 import { startNginx } from "./lib/nginx.ts";
+import { fixedRate } from "./lib/fixed-rate.ts";
 import { cpuMs, memMb, spawnListening } from "./lib/proc.ts";
 import { median, pct } from "./lib/stats.ts";
 import { wrk, type WrkResult } from "./lib/wrk.ts";
@@ -85,6 +86,10 @@ const pids: Record<Target, number> = { direct: fake.proc.pid, broker: daemon.pro
 const single = per<{ ttft: number[]; cps: number[] }>(() => ({ ttft: [], cps: [] }));
 const many = per<{ p50: number[]; p99: number[]; cps: number[]; errors: number }>(() => ({ p50: [], p99: [], cps: [], errors: 0 }));
 let rssAfterMany = 0;
+// (d) with --before: CPU per request of each broker at the same fixed rate (open loop), so neither is helped by batching
+// more requests per wake-up when it happens to get more of the machine.
+const FIXED = { rate: 1000, seconds: quick ? 3 : 5 };
+const fixedCpu = per<number[]>(() => []);
 const viaFetch: { w: WrkResult[]; cpu: number[] } = { w: [], cpu: [] };
 
 try {
@@ -102,6 +107,11 @@ try {
         viaFetch.w.push(wf);
         viaFetch.cpu.push(((cpuMs(daemonFetch.proc.pid) - f0) * 1000) / Math.max(1, wf.requests));
       }
+    }
+    for (const t of BEFORE ? (r % 2 ? (["before", "broker"] as const) : (["broker", "before"] as const)) : []) {
+      const c0 = cpuMs(pids[t]);
+      const fr = await fixedRate(`${urls[t]}/api/version`, { rate: FIXED.rate, seconds: FIXED.seconds });
+      fixedCpu[t].push(((cpuMs(pids[t]) - c0) * 1000) / Math.max(1, fr.sent));
     }
     for (const t of TARGETS) single1[t].push(await wrk(`${urls[t]}/api/generate`, SMALL_BODY, { connections: 1, durationSec: P.wrkSec }));
     for (const t of STREAMS ? TARGETS : []) {
@@ -157,9 +167,17 @@ const lines = [
   "",
   `| measure | direct | broker | nginx | broker vs direct | broker / nginx |${BEFORE ? ` broker at ${BEFORE} | now / before |` : ""}`,
   `| --- | ---: | ---: | ---: | ---: | ---: |${BEFORE ? " ---: | ---: |" : ""}`,
-  ...rows.map((r) => `| ${r[0]} | ${r[5](r[1])} | ${r[5](r[2])} | ${r[5](r[3])} | ${diff(r)} | ${f(r[2] / r[3], 2)}× |${BEFORE ? ` ${r[5](r[6])} | ${f(r[2] / r[6], 3)}× |` : ""}`),
-  `| (c) broker RSS (MB): idle / after ${P.manyStreams} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |${BEFORE ? " | |" : ""}`,
+  ...rows.filter((r) => STREAMS || !r[0].startsWith("(b)")).map((r) => `| ${r[0]} | ${r[5](r[1])} | ${r[5](r[2])} | ${r[5](r[3])} | ${diff(r)} | ${f(r[2] / r[3], 2)}× |${BEFORE ? ` ${r[5](r[6])} | ${f(r[2] / r[6], 3)}× |` : ""}`),
+  `| (c) broker RSS (MB): idle / after ${STREAMS ? P.manyStreams : 0} streams / peak | | ${f(idleRss, 1)} / ${f(rssAfterMany, 1)} / ${f(peakRss, 1)} | | | |${BEFORE ? " | |" : ""}`,
   "",
+  ...(BEFORE
+    ? [
+        `(d) CPU per request at a fixed ${FIXED.rate} requests/s (GET /api/version through the pipeline, open loop, ${FIXED.seconds} s per round): ` +
+          `now ${f(median(fixedCpu.broker), 1)} µs, at ${BEFORE} ${f(median(fixedCpu.before), 1)} µs, now / before ${f(median(fixedCpu.broker) / median(fixedCpu.before), 3)}× (median of the rounds' ratios ${f(median(fixedCpu.broker.map((x, i) => x / fixedCpu.before[i]!)), 3)}×) ` +
+          `(per round: ${fixedCpu.broker.map((x, i) => f(x / fixedCpu.before[i]!, 3)).join(", ")}).`,
+        "",
+      ]
+    : []),
   `(a) the same broker with Bun's fetch as its upstream client (CLOUDTOLOCALLLM_BROKER_CLIENT=fetch), same run: ` +
     `${fi(median(viaFetch.w.map((x) => x.rps)))} requests/s, p50 ${f(median(viaFetch.w.map((x) => x.p50Ms)))} ms, p99 ${f(median(viaFetch.w.map((x) => x.p99Ms)))} ms, ` +
     `CPU ${f(median(viaFetch.cpu), 0)} µs/request (HTTP/1.1 client: ${f(median(cpuPerReq.broker), 0)}).`,

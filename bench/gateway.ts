@@ -145,6 +145,8 @@ const lines = [
   `| CPU per request of that process (µs) | ${f(median(cpu.direct), 0)} | ${f(median(cpu.broker), 0)} | ${f(median(cpu.gateway), 0)} | ${f(median(cpu.gateway) - median(cpu.broker), 0)} µs | ${f(median(cpu.before), 0)} | ${f(median(cpu.gateway) / median(cpu.before))}× |`,
   `| daemon RSS after the run (MB) | | ${f(rss.broker, 1)} | ${f(rss.gateway, 1)} | | ${f(rss.before, 1)} | |`,
   "",
+  `CPU per request, gateway now / before, round by round (each pair measured back to back): ${cpu.gateway.map((x, i) => f(x / cpu.before[i]!, 3)).join(", ")}; median ${f(median(cpu.gateway.map((x, i) => x / cpu.before[i]!)), 3)}×.`,
+  "",
   `Fairness (max_parallel = 1, ~40 ms per answer, ${P.floodSec} s): 16 requests of key "flood" always waiting, key "editor" one at a time. ` +
     `Share of answers: flood ${f(median(fairness.flood), 1)} %, editor ${f(median(fairness.editor), 1)} % (two keys in turn: 50 % each when both always wait). ` +
     `Editor's wait in the queue: p50 ${f(median(fairness.editorWaitP50), 1)} ms, worst ${f(median(fairness.editorWaitMax), 1)} ms; one answer alone takes ${f(median(fairness.editorAlone), 1)} ms, so a wait of about one answer means one slot.`,

@@ -39,7 +39,12 @@ export const ERROR_CODE_HEADER = "x-c2l-error-code";
 export type Dialect = "ollama" | "openai" | "anthropic" | "native";
 
 /** Whether `path` is `prefix` itself or under it, with or without a query ("/v1", "/v1/x", "/v1?x"). */
-const under = (path: string, prefix: string) => path === prefix || path.startsWith(prefix + "/") || path.startsWith(prefix + "?");
+const under = (path: string, prefix: string) => {
+  // No string built per call: the broker asks this of every request.
+  if (!path.startsWith(prefix)) return false;
+  const next = path.charCodeAt(prefix.length);
+  return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */;
+};
 
 /**
  * The dialect of a path on an Ollama/OpenAI-compatible surface (broker, tunnel agent, relay's /t/ID/...): /v1/messages
