@@ -5,6 +5,7 @@
 import type { CallerClass, RequestRecord } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type StreamFormat } from "../core/http-error.ts";
+import { noteActivity } from "../core/idle-gc.ts";
 import { logger } from "../core/log.ts";
 import { capturedHeaders } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
@@ -162,6 +163,7 @@ export class Exchange {
     private readonly capture: CaptureOptions,
     readonly clientSignal: AbortSignal | null,
   ) {
+    noteActivity();
     // Never removed: that costs more than a late, harmless call (every path through here is idempotent).
     if (clientSignal) clientSignal.addEventListener("abort", this);
     if (capture.enabled) this.responseCapture = [];
@@ -341,6 +343,8 @@ export class Exchange {
   finish(error: string | null): void {
     if (this.done) return;
     this.done = true;
+    // The collection of this request's garbage waits until the broker is quiet (src/core/idle-gc.ts).
+    noteActivity();
     this.clearTimer();
     this.releaseSlot();
     this.releaseBody();

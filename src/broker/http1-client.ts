@@ -235,7 +235,7 @@ class Http1Reply implements UpstreamReply, ParserSink {
 
   constructor(
     private readonly conn: Conn,
-    private readonly req: UpstreamRequest,
+    private req: UpstreamRequest,
     private readonly headText: string,
   ) {
     this.parser = new ResponseParser(this, req.method === "HEAD");
@@ -269,6 +269,9 @@ class Http1Reply implements UpstreamReply, ParserSink {
       this.write(out);
       if (!this.pendingOut) this.requestWritten = true;
     }
+    // A sized body is in the socket (or in pendingOut): this reply, which lives as long as the answer streams, lets go of
+    // it, so an open stream does not hold its request body (tests/broker/stream-memory.test.ts).
+    if (b && !(b instanceof ReadableStream)) this.req = { ...this.req, body: null };
     return p;
   }
 

@@ -242,7 +242,9 @@ export async function proxy(
       ex.queueMs += grant.waitedMs;
     }
       (tried ??= []).push(u);
-      ex.holdSlot(() => gate.release(u, claimant));
+      // bind, not an arrow: an arrow here would hold this handler's whole scope, the request body with it, for as long as
+      // the answer streams (tests/broker/stream-memory.test.ts).
+      ex.holdSlot(gate.release.bind(gate, u, claimant));
       const signal = ex.beginAttempt(u);
       let res: UpstreamReply;
       try {
