@@ -21,6 +21,7 @@ import { spawnLogged, type LoggedProc } from "../tests/helpers/process.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, daemonToml, generatedBody, relayToml } from "../tests/tunnel/helpers.ts";
 import { RUNTIME_ENV } from "../src/core/runtime-tuning.ts";
 import { fixedRateLatencies } from "./lib/fixed-rate.ts";
+import { startNginx } from "./lib/nginx.ts";
 import { startNginxProxy, startStaticUpstream } from "./lib/peers.ts";
 import { pin, spawnListening, treeCpuMs, treeMem } from "./lib/proc.ts";
 import { startSshTunnel } from "./lib/ssh-tunnel.ts";
@@ -35,6 +36,8 @@ const ONLY = args.includes("--only") ? args[args.indexOf("--only") + 1]!.split("
 const P = QUICK
   ? { idleSec: 10, wrkSec: 3, uploadMb: 20, afterSec: 10, streams: 200, tokens: 20, tailRounds: 1, rateSec: 3, oneSec: 2, cpuSec: 20 }
   : { idleSec: 10, wrkSec: 6, uploadMb: 100, afterSec: 60, streams: 200, tokens: 40, tailRounds: 3, rateSec: 6, oneSec: 4, cpuSec: 300 };
+/** --env K=V (repeatable): set for our compiled processes only, to compare JavaScriptCore settings side by side. */
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === "--env" ? [a.split("=") as [string, string]] : [])));
 const LOAD_CPU = 0;
 const SUBJECT_CPU = 1;
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
@@ -78,7 +81,7 @@ async function startCompiledRelay(bin: string): Promise<LoggedProc & { url: stri
   const configFile = join(dir, "relay.toml");
   // The default heartbeat (the agent's is the one that counts for idle CPU), not the tests' short one.
   writeFileSync(configFile, relayToml().replace(/\[heartbeat\][^[]*/, ""), { mode: 0o600 });
-  const p = spawnLogged([bin, "relay", "--config", configFile], { env: { ...RUNTIME_ENV, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir }, cwd: dir, label: "relay", debugEnv: "DEBUG_RELAY" });
+  const p = spawnLogged([bin, "relay", "--config", configFile], { env: { ...RUNTIME_ENV, ...EXTRA_ENV, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir }, cwd: dir, label: "relay", debugEnv: "DEBUG_RELAY" });
   const line = await p.waitFor(/relay: .*listening.* url=/);
   return { ...p, url: /url=(\S+)/.exec(line)![1]!, dir };
 }
@@ -86,7 +89,7 @@ async function startCompiledRelay(bin: string): Promise<LoggedProc & { url: stri
 /** The compiled daemon with the tunnel on, connected to `relayUrl`; default heartbeat and health-check intervals. */
 async function startCompiledAgent(bin: string, upstream: string, relayUrl: string, env: Record<string, string> = {}): Promise<DaemonProc> {
   const toml = daemonToml({ upstream, relayUrl: `${relayUrl.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n[logging]\nrequests = false\n", heartbeat: ["10s", "30s"], backoff: ["1s", "60s"] });
-  const d = await startDaemon({ binary: bin, config: toml, env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN, ...env }, waitFor: ["api", "broker"] });
+  const d = await startDaemon({ binary: bin, config: toml, env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN, ...EXTRA_ENV, ...env }, waitFor: ["api", "broker"] });
   await d.waitFor(/tunnel: connected to the relay/, 15_000);
   return d;
 }
@@ -207,9 +210,10 @@ async function tunnel(bin: string): Promise<void> {
 async function streams(bin: string): Promise<void> {
   // Streams that last about a second each (tokens × delay), so all of them are open at once.
   const fake = await spawnListening(["taskset", "-c", String(LOAD_CPU), BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", String(P.tokens), "--delay-ms", "25", "--models", "bench:latest"]);
-  const daemon = await startDaemon({ binary: bin, config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "fake"\nurl = "${fake.url}"\n`, waitFor: ["api", "broker"] });
+  const daemon = await startDaemon({ binary: bin, env: EXTRA_ENV, config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "fake"\nurl = "${fake.url}"\n`, waitFor: ["api", "broker"] });
   const minimal = await spawnListening([BUN, join(ROOT, "bench/lib/minimal-proxy.ts"), "--front", "serve", "--upstream", fake.url], RUNTIME_ENV);
-  const nginx = await startNginxProxy(fake.url);
+  // This nginx sends the upstream's own Host (the fake, like Ollama, refuses others).
+  const nginx = await startNginx(fake.url);
   const subjects = [
     { key: "broker", url: daemon.urls.broker!, pid: daemon.proc.pid },
     { key: "minimal", url: minimal.url, pid: minimal.proc.pid },
@@ -241,7 +245,7 @@ async function streams(bin: string): Promise<void> {
 async function tail(bin: string): Promise<void> {
   const upstream = await startStaticUpstream();
   pin(upstream.pid, LOAD_CPU);
-  const daemon = await startDaemon({ binary: bin, config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
+  const daemon = await startDaemon({ binary: bin, env: EXTRA_ENV, config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[logging]\nrequests = false\n[[upstreams]]\nname = "static"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
   const minimal = await spawnListening([BUN, join(ROOT, "bench/lib/minimal-proxy.ts"), "--front", "serve", "--upstream", upstream.url], RUNTIME_ENV);
   const nginx = await startNginxProxy(upstream.url);
   const subjects = [
@@ -359,6 +363,7 @@ const md = [
   ...rows.map((r) => `| ${r.join(" | ")} |`),
   "",
   ...(notes.length ? [notes.map((n) => `Note: ${n}.`).join(" "), ""] : []),
+  ...(Object.keys(EXTRA_ENV).length ? [`With ${Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`).join(" ")} for our processes.`, ""] : []),
   `Run ${new Date().toISOString()}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs, load average ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")} at the end.`,
 ].join("\n");
 console.log(md);
