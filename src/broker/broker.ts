@@ -58,7 +58,7 @@ export class Broker implements BrokerService {
   /** The upstream objects of `entries`, as an array for the router (rebuilt when the set changes). */
   private list: Upstream[] = [];
   private config: Config;
-  private ticker: ReturnType<typeof setInterval> | null = null;
+  private ticker: ReturnType<typeof setTimeout> | null = null;
   private readonly deps: ProxyDeps;
   private captureOpts: CaptureOptions;
   private aliases: AliasTable;
@@ -103,14 +103,23 @@ export class Broker implements BrokerService {
   async start(): Promise<void> {
     for (const c of this.config.upstreams) this.add(c);
     this.unwatchGate = watchGate(this.gate);
-    this.ticker = setInterval(() => this.evaluateQuality(false), QUALITY_TICK_MS);
-    this.ticker.unref?.();
   }
 
+  /** Traffic marked an upstream dirty: its quality is evaluated within a second (one timer, none while idle). */
+  private readonly armQuality = (): void => {
+    if (this.ticker || !this.unwatchGate) return;
+    this.ticker = setTimeout(() => {
+      this.ticker = null;
+      this.evaluateQuality(false);
+    }, QUALITY_TICK_MS);
+    this.ticker.unref?.();
+  };
+
   async stop(): Promise<void> {
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker) clearTimeout(this.ticker);
     this.ticker = null;
     this.unwatchGate?.();
+    this.unwatchGate = null;
     for (const e of this.entries.values()) this.retire(e);
     this.entries.clear();
     this.list = [];
@@ -143,6 +152,7 @@ export class Broker implements BrokerService {
 
   private add(c: UpstreamConfig): void {
     const u = new Upstream(c, resolved(this.config).metrics.window);
+    u.onDirty = this.armQuality;
     const client = createUpstreamClient(u);
     const { fetch: f, session } = client instanceof FetchClient ? { fetch: client.fetch, session: null } : newSession();
     const monitor = new HealthMonitor(u, healthSettings(this.config.health), {
