@@ -1,13 +1,13 @@
 // Runs every benchmark one after another (never side by side: they would measure each other) and writes their tables into
 // the README's Performance section.
 //
-//   bun bench/all.ts [--quick] [--only startup,api,broker,gateway,tunnel,relay-cluster,hot-paths] [--readme-only]
+//   bun bench/all.ts [--quick] [--only startup,api,broker,gateway,tunnel,relay-cluster,hot-paths,footprint] [--readme-only]
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths", "front-end", "broker-tail"] as const;
+const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths", "front-end", "broker-tail", "footprint"] as const;
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: { quick: { type: "boolean" }, only: { type: "string" }, "readme-only": { type: "boolean" } },
@@ -33,6 +33,7 @@ const TITLES: Record<string, string> = {
   "hot-paths": "Hot paths against the best peers, pinned to one core (`bench/hot-paths.ts`; docs/performance.md)",
   "front-end": "The broker's HTTP front end: Bun.serve vs a raw-socket server (`bench/front-end.ts`; docs/performance.md)",
   "broker-tail": "The broker's tail at a fixed rate, with the GC log (`bench/broker-tail.ts`; docs/performance.md)",
+  footprint: "Footprint: idle memory, memory under load and after it, the tail and idle CPU, beside their floors (`bench/footprint.ts`; docs/performance.md)",
   release: "Release artifacts (`bun run release`)",
 };
 const parts = [
