@@ -6,6 +6,9 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 export interface FrontApp {
   fetch(req: Request): Response | Promise<Response>;
   server: unknown;
+  /** Elysia's lazily loaded plugins (Swagger): once they are in, the app is compiled again with their routes. */
+  readonly modules?: Promise<unknown>;
+  compile?(): unknown;
 }
 
 export interface ApiFront {
@@ -59,6 +62,9 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
         (a) => {
           // Only what Elysia's upgrade calls: with a real Server here, Elysia's compile() would reload it with its own handlers.
           a.server = { upgrade: (r: Request, opts: unknown) => server.upgrade(r, opts as never), port: server.port, hostname: server.hostname };
+          // What Elysia's listen() does: routes of plugins loaded later (the docs) join once they are in. The front
+          // reads app.fetch at every request, so it serves the recompiled handler.
+          void a.modules?.then(() => a.compile?.()).catch(() => {});
           return (app = a);
         },
         (e) => {

@@ -34,7 +34,7 @@ async function loaded(pid: number, file: string): Promise<string[]> {
   return JSON.parse(readFileSync(file, "utf8")) as string[];
 }
 
-test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notification packages; the first API request loads the API", async () => {
+test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notification packages; the first API request loads the API, then Swagger", async () => {
   d = await startDaemon({
     // The file backend: the keyring client must not load for a store it does not use.
     config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
@@ -51,6 +51,9 @@ test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notif
     const metrics = await fetch(`${d.urls.api}/metrics`);
     expect(await metrics.text()).toContain("c2l_queue_length 0");
     expect(lazyIn(await loaded(d.proc.pid, file), ["elysia/dist/index.", "prom-client"])).toEqual(["elysia/dist/index.", "prom-client"]);
+    // Swagger, which the app loads a moment after it is made, joins the routes it serves.
+    const base = d.urls.api;
+    await until(async () => (await fetch(`${base}/swagger/json`)).status === 200, 15_000, "the OpenAPI document at /swagger/json");
   }
 }, 60_000);
 
