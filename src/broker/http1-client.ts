@@ -235,7 +235,7 @@ class Http1Reply implements UpstreamReply, ParserSink {
 
   constructor(
     private readonly conn: Conn,
-    private req: UpstreamRequest,
+    private readonly req: UpstreamRequest,
     private readonly headText: string,
   ) {
     this.parser = new ResponseParser(this, req.method === "HEAD");
@@ -269,9 +269,6 @@ class Http1Reply implements UpstreamReply, ParserSink {
       this.write(out);
       if (!this.pendingOut) this.requestWritten = true;
     }
-    // A sized body is in the socket (or in pendingOut): this reply, which lives as long as the answer streams, lets go of
-    // it, so an open stream does not hold its request body (tests/broker/stream-memory.test.ts).
-    if (b && !(b instanceof ReadableStream)) this.req = { ...this.req, body: null };
     return p;
   }
 
@@ -376,6 +373,10 @@ class Http1Reply implements UpstreamReply, ParserSink {
     this.keepAlive = h.keepAlive;
     const r = this.resolveHead;
     this.resolveHead = this.rejectHead = null;
+    // Answered: no retry can send a sized body again, and this reply lives as long as the answer streams, so it lets
+    // go of the body (an open stream must not hold its request body: tests/broker/stream-memory.test.ts). The request
+    // object is this attempt's own; mutating it allocates nothing on the hot path.
+    if (!(this.req.body instanceof ReadableStream)) this.req.body = null;
     r?.(this);
   }
 
