@@ -1,13 +1,13 @@
 // Runs every benchmark one after another (never side by side: they would measure each other) and writes their tables into
 // the README's Performance section.
 //
-//   bun bench/all.ts [--quick] [--only startup,api,broker,gateway,tunnel,relay-cluster,hot-paths,routing,dialects] [--readme-only]
+//   bun bench/all.ts [--quick] [--only startup,api,broker,gateway,tunnel,relay-cluster,hot-paths,routing,dialects,footprint] [--readme-only]
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const ROOT = resolve(import.meta.dir, "..");
-const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths", "front-end", "broker-tail", "routing", "dialects"] as const;
+const BENCHES = ["startup", "api", "broker", "gateway", "tunnel", "relay-cluster", "hot-paths", "front-end", "broker-tail", "routing", "dialects", "footprint"] as const;
 const { values } = parseArgs({
   args: Bun.argv.slice(2),
   options: { quick: { type: "boolean" }, only: { type: "string" }, "readme-only": { type: "boolean" } },
@@ -35,6 +35,7 @@ const TITLES: Record<string, string> = {
   "broker-tail": "The broker's tail at a fixed rate, with the GC log (`bench/broker-tail.ts`; docs/performance.md)",
   routing: "Load-aware routing vs priority and latency alone, upstreams of 1 and 4 slots (`bench/routing.ts`; docs/broker.md)",
   dialects: "Anthropic's Messages API: passed through vs translated, time to first token (`bench/dialects.ts`)",
+  footprint: "Footprint: idle memory, memory under load and after it, the tail and idle CPU, beside their floors (`bench/footprint.ts`; docs/performance.md)",
   release: "Release artifacts (`bun run release`)",
 };
 const parts = [

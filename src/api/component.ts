@@ -1,12 +1,13 @@
 // The control API component: makes the token, listens on `[api] listen`, moves only when that address changes (new socket bound before the old one closes).
+// The app itself (Elysia and every module) is loaded by the first request (lazy-front.ts).
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { listenError } from "../core/listen-error.ts";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
-import { createApp, type ApiApp } from "./app.ts";
-import { WsHub } from "./modules/ws/hub.ts";
+import type { WsHub } from "./modules/ws/hub.ts";
+import { serveApiFront, type ApiFront, type FrontApp } from "./lazy-front.ts";
 import { ensureApiToken } from "./token.ts";
 
 const log = logger("api");
@@ -16,37 +17,44 @@ const SERVER_BODY_CAP = 64 * 1024 * 1024;
 
 export const createApiComponent: ComponentFactory = (ctx) => {
   let token = "";
-  const hub = new WsHub(ctx);
+  // One hub for every socket the slot opens (a moved listener keeps serving the same app), made with the app.
+  let hub: WsHub | null = null;
+  let app: Promise<FrontApp> | null = null;
+  const loadApp = () =>
+    (app ??= (async () => {
+      const [{ createApp }, { WsHub }] = await Promise.all([import("./app.ts"), import("./modules/ws/hub.ts")]);
+      hub = new WsHub(ctx);
+      return createApp(ctx, { token: () => token, hub }) as unknown as FrontApp;
+    })().catch((e) => {
+      app = null;
+      throw e;
+    }));
   // Re-read on every apply: deleting the file and reloading (SIGHUP) rotates the token; a moved token_file is followed.
   const refreshToken = () => {
     token = ensureApiToken(ctx.config.current());
   };
 
-  const slot = new ListenerSlot<ApiApp>({
+  const slot = new ListenerSlot<ApiFront>({
     what: "the control API",
     open(listenAt) {
       const { hostname, port } = splitListen(listenAt);
       try {
-        // Elysia's default reusePort would let a second daemon (or anything of this user) share the port silently.
-        return (
-          createApp(ctx, { token: () => token, hub })
-            .listen({ hostname, port, reusePort: false, maxRequestBodySize: SERVER_BODY_CAP })
-        );
+        return serveApiFront(loadApp, { hostname, port, maxRequestBodySize: SERVER_BODY_CAP });
       } catch (e) {
         throw listenError("the control API", "api.listen", listenAt, e);
       }
     },
-    close: async (app) => {
-      await app.stop(true);
+    close: async (front) => {
+      await front.stop(true);
     },
-    port: (app) => app.server?.port,
+    port: (front) => front.server.port,
   });
 
   const announce = () => {
     const listenAt = slot.listen;
     const { hostname } = splitListen(listenAt);
     const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    log.info("control API listening", { url: `http://${host}:${slot.current!.server!.port}` });
+    log.info("control API listening", { url: `http://${host}:${slot.current!.server.port}` });
     if (!isLoopbackHost(hostname))
       log.warn("the control API is reachable from other machines; status and metrics need no token", { listen: listenAt });
   };
@@ -64,7 +72,7 @@ export const createApiComponent: ComponentFactory = (ctx) => {
       announce();
     },
     async stop() {
-      hub.closeAll();
+      hub?.closeAll();
       await slot.stop();
     },
     async prepare(next, prev) {
@@ -79,7 +87,7 @@ export const createApiComponent: ComponentFactory = (ctx) => {
       log.info("moving the control API", { from: prev.api.listen, to: next.api.listen });
       await slot.commit(next.api.listen);
       // Live-event clients were connected to the old address.
-      hub.closeAll();
+      hub?.closeAll();
       announce();
     },
   };

@@ -1,6 +1,6 @@
 // The Device Authorization Grant (RFC 8628): get a user code, show it, poll the issuer until the user approves.
-import * as client from "openid-client";
-import { audienceParams, discover, scopeParam, type AuthConfig } from "./oidc.ts";
+import type * as client from "openid-client";
+import { audienceParams, discover, openidClient, scopeParam, type AuthConfig } from "./oidc.ts";
 import { sessionFromTokens, type AuthSession } from "./session.ts";
 
 export interface DeviceLogin {
@@ -19,10 +19,11 @@ export async function startDeviceLogin(auth: AuthConfig, oidc?: client.Configura
     throw new Error(`The issuer ${auth.issuer} does not support the device flow; use \`login --pkce\`.`);
   }
   const extra = audienceParams(auth);
-  const resp = await client.initiateDeviceAuthorization(config, { scope: scopeParam(auth), ...extra });
+  const oc = await openidClient();
+  const resp = await oc.initiateDeviceAuthorization(config, { scope: scopeParam(auth), ...extra });
   const abort = new AbortController();
   const ids = { issuer: auth.issuer, clientId: auth.client_id };
-  const result = client
+  const result = oc
     .pollDeviceAuthorizationGrant(config, resp, extra, { signal: abort.signal })
     .then((tokens) => sessionFromTokens(tokens, ids));
   // Callers may never await `result` (e.g. the API after a logout); an unhandled rejection must not crash the daemon.

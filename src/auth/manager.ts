@@ -2,11 +2,10 @@
 import { AuthSchema } from "../config/schema.ts";
 import { resolveBy } from "../config/resolve.ts";
 import type * as client from "openid-client";
-import * as oidcClient from "openid-client";
 import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
-import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, type AuthConfig } from "./oidc.ts";
+import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, openidClient, type AuthConfig } from "./oidc.ts";
 import { clearSession, loadSession, saveSession, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
 
@@ -253,7 +252,7 @@ export class AuthManager implements AuthService {
       if (!this.timer) this.schedule(this.lastGrantAt + this.minGrantMs - Date.now());
       return;
     }
-    let tokens: Awaited<ReturnType<typeof oidcClient.refreshTokenGrant>> | undefined;
+    let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>> | undefined;
     let used = s.refreshToken;
     try {
       tokens = await this.grant(s.refreshToken);
@@ -290,10 +289,10 @@ export class AuthManager implements AuthService {
   }
 
   /** One refresh grant; the first try of a refresh counts toward the rate bound. */
-  private async grant(refreshToken: string, again = false): Promise<Awaited<ReturnType<typeof oidcClient.refreshTokenGrant>>> {
+  private async grant(refreshToken: string, again = false): Promise<Awaited<ReturnType<typeof client.refreshTokenGrant>>> {
     if (!again) this.lastGrantAt = Date.now();
     const config = await this.client();
-    return oidcClient.refreshTokenGrant(config, refreshToken, audienceParams(this.auth));
+    return (await openidClient()).refreshTokenGrant(config, refreshToken, audienceParams(this.auth));
   }
 
   private async refreshFailed(s: AuthSession, e: unknown): Promise<void> {
@@ -405,7 +404,7 @@ export class AuthManager implements AuthService {
     if (s?.refreshToken) {
       // Best effort: revoke at the issuer so the refresh token is useless even if a copy leaked.
       try {
-        await oidcClient.tokenRevocation(await this.client(), s.refreshToken, { token_type_hint: "refresh_token" });
+        await (await openidClient()).tokenRevocation(await this.client(), s.refreshToken, { token_type_hint: "refresh_token" });
       } catch (e) {
         log.debug("revoking the refresh token failed", { error: grantErrorMessage(e) });
       }

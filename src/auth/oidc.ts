@@ -1,5 +1,8 @@
 // Talks to the [auth] issuer through openid-client: discovery, and the parameters every grant sends (scope, audience).
-import * as client from "openid-client";
+import type * as client from "openid-client";
+
+/** openid-client loads with the first sign-in or token refresh: a daemon without [auth] never needs it. */
+export const openidClient = () => import("openid-client");
 import type { Config } from "../config/schema.ts";
 import { isLoopbackHost } from "../config/listen.ts";
 import type { CodeOf } from "../core/error-codes.ts";
@@ -24,8 +27,9 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
   }
   try {
     // A desktop app is a public client (RFC 8252): no client secret, PKCE instead.
-    return await client.discovery(url, auth.client_id, undefined, client.None(), {
-      execute: insecure ? [client.allowInsecureRequests] : [],
+    const oc = await openidClient();
+    return await oc.discovery(url, auth.client_id, undefined, oc.None(), {
+      execute: insecure ? [oc.allowInsecureRequests] : [],
       timeout: 15,
     });
   } catch (e) {

@@ -47,7 +47,7 @@ function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
 export class Broker implements BrokerService {
   /** This config version's routing table (routing-table.ts): replaced whole on reload, never changed in place. */
   private table: RoutingTable;
-  private ticker: ReturnType<typeof setInterval> | null = null;
+  private ticker: ReturnType<typeof setTimeout> | null = null;
   private readonly deps: ProxyDeps;
   /** max_parallel slots and the fair queue; its limits follow reloads. */
   readonly gate = new Gate<Upstream>(() => this.table.queue);
@@ -84,14 +84,23 @@ export class Broker implements BrokerService {
   async start(): Promise<void> {
     this.swap(this.config);
     this.unwatchGate = watchGate(this.gate);
-    this.ticker = setInterval(() => this.evaluateQuality(false), QUALITY_TICK_MS);
-    this.ticker.unref?.();
   }
 
+  /** Traffic marked an upstream dirty: its quality is evaluated within a second (one timer, none while idle). */
+  private readonly armQuality = (): void => {
+    if (this.ticker || !this.unwatchGate) return;
+    this.ticker = setTimeout(() => {
+      this.ticker = null;
+      this.evaluateQuality(false);
+    }, QUALITY_TICK_MS);
+    this.ticker.unref?.();
+  };
+
   async stop(): Promise<void> {
-    if (this.ticker) clearInterval(this.ticker);
+    if (this.ticker) clearTimeout(this.ticker);
     this.ticker = null;
     this.unwatchGate?.();
+    this.unwatchGate = null;
     for (const e of this.entries.values()) this.retire(e);
     this.table = emptyTable(this.config, this.table.version + 1);
   }
@@ -122,6 +131,7 @@ export class Broker implements BrokerService {
     const u = new Upstream(c, resolved(config).metrics.window);
     // The router adds our own requests in flight to the load the server last reported.
     u.inFlight = () => this.gate.inFlight(c.name);
+    u.onDirty = this.armQuality;
     const client = createUpstreamClient(u);
     const { fetch: f, session } = client instanceof FetchClient ? { fetch: client.fetch, session: null } : newSession();
     const monitor = new HealthMonitor(u, healthSettings(config.health), {

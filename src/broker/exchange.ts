@@ -7,6 +7,7 @@ import type { Admitted, CallerClass, RequestRecord } from "../core/contracts.ts"
 import { resumeMarkOf } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamFormat } from "../core/http-error.ts";
+import { noteActivity } from "../core/idle-gc.ts";
 import type { Claimant, Gate, Grant } from "./gate.ts";
 import type { RequestModels } from "./model-fields.ts";
 import type { RoutingTable } from "./routing-table.ts";
@@ -212,6 +213,7 @@ export class Exchange {
     private readonly capture: CaptureOptions,
     readonly clientSignal: AbortSignal | null,
   ) {
+    noteActivity();
     // Never removed: that costs more than a late, harmless call (every path through here is idempotent).
     if (clientSignal) clientSignal.addEventListener("abort", this);
     if (capture.enabled) this.responseCapture = [];
@@ -397,6 +399,8 @@ export class Exchange {
   finish(error: string | null): void {
     if (this.done) return;
     this.done = true;
+    // The collection of this request's garbage waits until the broker is quiet (src/core/idle-gc.ts).
+    noteActivity();
     this.clearTimer();
     this.releaseSlot();
     this.releaseBody();

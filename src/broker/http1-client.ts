@@ -375,6 +375,10 @@ class Http1Reply implements UpstreamReply, ParserSink {
     this.keepAlive = h.keepAlive;
     const r = this.resolveHead;
     this.resolveHead = this.rejectHead = null;
+    // Answered: no retry can send a sized body again, and this reply lives as long as the answer streams, so it lets
+    // go of the body (an open stream must not hold its request body: tests/broker/stream-memory.test.ts). The request
+    // object is this attempt's own; mutating it allocates nothing on the hot path.
+    if (!(this.req.body instanceof ReadableStream)) this.req.body = null;
     r?.(this);
   }
 

@@ -1,6 +1,5 @@
 // The broker's Prometheus metrics in the shared registry, updated on the hot path without hashing label sets (fast-metrics.ts).
-import { Counter, Gauge } from "prom-client";
-import { CounterChild, FastCounter, FastHistogram, HistogramChild } from "../core/fast-metrics.ts";
+import { CounterChild, FastCounter, FastGauge, FastHistogram, HistogramChild } from "../core/fast-metrics.ts";
 import { metricsRegistry } from "../core/metrics-registry.ts";
 
 type Source = "local" | "tunnel";
@@ -92,40 +91,31 @@ export function watchGate(g: GateView): () => void {
 
 const sum = (f: (g: GateView) => number) => [...gates].reduce((n, g) => n + f(g), 0);
 
-new Gauge({
+new FastGauge({
+  registry: metricsRegistry,
   name: "c2l_queue_length",
   help: "Requests waiting for a free upstream slot ([[upstreams]] max_parallel) or key slot.",
-  registers: [metricsRegistry],
-  collect() {
-    this.set(sum((g) => g.length));
-  },
+  collect: (m) => m.set(sum((g) => g.length)),
 });
-new Counter({
+new FastCounter({
+  registry: metricsRegistry,
   name: "c2l_queue_requests_total",
   help: "Requests that had to wait in the queue, since start.",
-  registers: [metricsRegistry],
-  collect() {
-    this.reset();
-    this.inc(sum((g) => g.stats.queued));
-  },
+  collect: (m) => m.child().set(sum((g) => g.stats.queued)),
 });
-new Counter({
+new FastCounter({
+  registry: metricsRegistry,
   name: "c2l_queue_wait_seconds_total",
   help: "Time requests spent waiting in the queue, summed, since start.",
-  registers: [metricsRegistry],
-  collect() {
-    this.reset();
-    this.inc(sum((g) => g.stats.waitedMs) / 1000);
-  },
+  collect: (m) => m.child().set(sum((g) => g.stats.waitedMs) / 1000),
 });
-new Counter({
+new FastCounter({
+  registry: metricsRegistry,
   name: "c2l_queue_refused_total",
   help: "Requests refused by the queue since start, by reason (full: 429, timeout: 503).",
   labelNames: ["reason"],
-  registers: [metricsRegistry],
-  collect() {
-    this.reset();
-    this.inc({ reason: "full" }, sum((g) => g.stats.refusedFull));
-    this.inc({ reason: "timeout" }, sum((g) => g.stats.timedOut));
+  collect(m) {
+    m.child({ reason: "full" }).set(sum((g) => g.stats.refusedFull));
+    m.child({ reason: "timeout" }).set(sum((g) => g.stats.timedOut));
   },
 });

@@ -47,8 +47,18 @@ export class Upstream {
   ewmaMs: number | null = null;
   /** The auth header value from the secret store (null: none); refreshed by the health monitor. */
   authValue: string | null = null;
+  private traffic = false;
+  /** Called when traffic first marks this upstream dirty: the broker's one evaluation timer is armed then, so an idle
+   *  broker has no timer waking it every second (docs/performance.md, idle CPU). */
+  onDirty: (() => void) | null = null;
   /** Set by traffic since the last quality evaluation. */
-  dirty = false;
+  get dirty(): boolean {
+    return this.traffic;
+  }
+  set dirty(v: boolean) {
+    if (v && !this.traffic) this.onDirty?.();
+    this.traffic = v;
+  }
   retired = false;
 
   constructor(

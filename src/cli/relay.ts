@@ -1,5 +1,4 @@
 // `relay`: runs the self-hostable relay from its own TOML config; `relay hash-token` hashes a token for that config.
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parse, UsageError, CliError, type Command } from "./args.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
@@ -36,7 +35,7 @@ Options:
     const sub = positionals[0];
     if (sub === "hash-token") {
       const { hashToken } = await import("../relay/auth.ts");
-      const token = values.generate ? randomBytes(32).toString("base64url") : await readStdin();
+      const token = values.generate ? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url") : await readStdin();
       if (!token) throw new UsageError("no token on stdin (pipe it in, or use --generate)");
       // With --generate two lines look alike: label both, so the token goes to the agent and the hash to the relay config.
       if (values.generate) {

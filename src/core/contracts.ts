@@ -1,6 +1,7 @@
 // The shapes the daemon's parts, the API, the tray and the dashboard exchange, written once as `t` schemas with their types.
 // The API validates responses and builds its OpenAPI components from these; every other part uses the `Static` types.
-import { t, type Static } from "elysia";
+import { t } from "elysia/type-system";
+import type { Static } from "@sinclair/typebox";
 import type { Config } from "../config/schema.ts";
 import { KIND_NAMES } from "../kinds/index.ts";
 

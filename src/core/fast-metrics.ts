@@ -1,8 +1,13 @@
-// Counters and histograms for hot paths: plain numbers per label set, handed to a prom-client registry at scrape time.
+// Counters, gauges and histograms without prom-client: plain numbers per label set, handed to a prom-client registry at
+// scrape time.
 //
 // prom-client hashes the label set on every inc()/observe(), even through labels() children (3-5 % of a proxied
-// request's CPU). These keep a child per label set, found by one string key, and render in prom-client's own format.
-import type { Registry } from "prom-client";
+// request's CPU), and loading it costs an idle process 10+ MiB. These keep a child per label set, found by one string
+// key, and render in prom-client's own format when a scrape loads it (src/core/metrics-registry.ts).
+import type { MetricSet } from "./metrics-registry.ts";
+
+/** Where a metric registers: the lazy MetricSet, or (in tests) a prom-client Registry. */
+type Registry = MetricSet | { registerMetric(m: never): void };
 
 export type Labels = Record<string, string>;
 
@@ -20,10 +25,16 @@ abstract class FastMetric<C extends { clear(): void }> {
     registry: Registry,
     readonly name: string,
     readonly help: string,
-    readonly type: "counter" | "histogram",
+    readonly type: "counter" | "gauge" | "histogram",
     private readonly labelNames: readonly string[],
+    /** Called before each scrape (prom-client's `collect`): a metric read from elsewhere sets itself here. */
+    private readonly collect?: (self: never) => void,
   ) {
     registry.registerMetric(this as never);
+  }
+  /** As prom-client's: a metric without labels reports 0 before its first update. Called by subclasses once set up. */
+  protected init(): void {
+    if (!this.labelNames.length) this.child();
   }
   protected abstract fresh(): C;
   /** The child for one label set (values taken in labelNames order); cached, so keep it on a hot path. */
@@ -47,6 +58,7 @@ abstract class FastMetric<C extends { clear(): void }> {
   }
   protected abstract values(): MetricValue[];
   async get() {
+    this.collect?.(this as never);
     return { name: this.name, help: this.help, type: this.type, values: this.values(), aggregator: this.aggregator };
   }
 }
@@ -59,11 +71,16 @@ export class CounterChild {
   inc(n = 1): void {
     this.value += n;
   }
+  /** For a counter read from elsewhere at scrape time (its `collect`). */
+  set(n: number): void {
+    this.value = n;
+  }
 }
 
 export class FastCounter extends FastMetric<CounterChild> {
-  constructor(o: { registry: Registry; name: string; help: string; labelNames?: readonly string[] }) {
-    super(o.registry, o.name, o.help, "counter", o.labelNames ?? []);
+  constructor(o: { registry: Registry; name: string; help: string; labelNames?: readonly string[]; collect?: (self: FastCounter) => void }) {
+    super(o.registry, o.name, o.help, "counter", o.labelNames ?? [], o.collect);
+    this.init();
   }
   protected fresh() {
     return new CounterChild();
@@ -72,6 +89,48 @@ export class FastCounter extends FastMetric<CounterChild> {
   inc(a?: Labels | number, n = 1): void {
     if (typeof a === "number") this.child().inc(a);
     else this.child(a).inc(n);
+  }
+  protected values(): MetricValue[] {
+    return [...this.entries()].map((e) => ({ labels: e.labels, value: e.c.value }));
+  }
+}
+
+export class GaugeChild {
+  value = 0;
+  clear(): void {
+    this.value = 0;
+  }
+  set(v: number): void {
+    this.value = v;
+  }
+  inc(n = 1): void {
+    this.value += n;
+  }
+  dec(n = 1): void {
+    this.value -= n;
+  }
+}
+
+export class FastGauge extends FastMetric<GaugeChild> {
+  constructor(o: { registry: Registry; name: string; help: string; labelNames?: readonly string[]; collect?: (self: FastGauge) => void }) {
+    super(o.registry, o.name, o.help, "gauge", o.labelNames ?? [], o.collect);
+    this.init();
+  }
+  protected fresh() {
+    return new GaugeChild();
+  }
+  /** prom-client's shape: set(v) or set(labels, v). */
+  set(a: Labels | number, v?: number): void {
+    if (typeof a === "number") this.child().set(a);
+    else this.child(a).set(v!);
+  }
+  inc(a?: Labels | number, n = 1): void {
+    if (typeof a === "number") this.child().inc(a);
+    else this.child(a).inc(n);
+  }
+  dec(a?: Labels | number, n = 1): void {
+    if (typeof a === "number") this.child().dec(a);
+    else this.child(a).dec(n);
   }
   protected values(): MetricValue[] {
     return [...this.entries()].map((e) => ({ labels: e.labels, value: e.c.value }));
@@ -107,6 +166,7 @@ export class FastHistogram extends FastMetric<HistogramChild> {
   constructor(o: { registry: Registry; name: string; help: string; buckets: readonly number[]; labelNames?: readonly string[] }) {
     super(o.registry, o.name, o.help, "histogram", o.labelNames ?? []);
     this.bounds = o.buckets;
+    this.init();
   }
   protected fresh() {
     return new HistogramChild(this.bounds);

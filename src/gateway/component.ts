@@ -37,8 +37,9 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     const ledger = new UsageLedger(usageFile);
     const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
     let off: (() => void) | null = null;
-    let timer: ReturnType<typeof setInterval> | null = null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
     const flush = () => {
+      timer = null;
       try {
         ledger.flush();
       } catch (e) {
@@ -84,16 +85,18 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
           usageRequests.inc({ key, model, caller: r.caller ?? (r.source === "tunnel" ? "tunnel" : "local") });
           if (r.promptTokens) usageTokens.inc({ key, model, kind: "prompt" }, r.promptTokens);
           if (r.completionTokens) usageTokens.inc({ key, model, kind: "completion" }, r.completionTokens);
+          // Written within FLUSH_MS of the first request after the last write: no timer wakes an idle daemon.
+          if (!timer && off) {
+            timer = setTimeout(flush, FLUSH_MS);
+            timer.unref?.();
+          }
         });
-        timer = setInterval(flush, FLUSH_MS);
-        timer.unref?.();
         ctx.services.gateway = service;
       },
       async stop() {
         off?.();
         off = null;
-        if (timer) clearInterval(timer);
-        timer = null;
+        if (timer) clearTimeout(timer);
         flush();
       },
       // A reload that would open the broker without keys is refused before anything changes.

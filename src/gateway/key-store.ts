@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
-import { t } from "elysia";
+import { t } from "elysia/type-system";
 import { atomicWriteWithBackup } from "../config/atomic-write.ts";
 import { appStateDir } from "../config/paths.ts";
 import type { CodeOf } from "../core/error-codes.ts";

@@ -1,16 +1,16 @@
 // Gateway keys as data: the key format (c2l_…), its sha256 fingerprint, the record kept for it, and model allowlists.
-import { createHash, randomBytes } from "node:crypto";
 import { KEY_NAME, KEY_PREFIX, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
 
 // The shapes are shared with the API and the dashboard, so they are defined with the other contracts.
 export { KEY_NAME, KEY_PREFIX, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
 
 export function newKey(): string {
-  return KEY_PREFIX + randomBytes(32).toString("base64url");
+  return KEY_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
 export function keyHash(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
+  // Bun's native hasher, not node:crypto: that module (and node:stream under it) would cost an idle daemon MiBs.
+  return new Bun.CryptoHasher("sha256").update(key).digest("hex");
 }
 
 /** Throws a one-sentence error naming what is wrong with a key name. */

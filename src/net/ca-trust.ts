@@ -1,6 +1,6 @@
 // The CAs trusted for the relay when [tunnel] ca_file is set: Bun's defaults (bundled, system store, NODE_EXTRA_CA_CERTS) plus the file.
 import { readFileSync } from "node:fs";
-import * as tls from "node:tls";
+import type * as Tls from "node:tls";
 
 /**
  * Bun's `tls: { ca }` REPLACES its default trust, so a private CA given alone would drop the system store (a relay
@@ -13,6 +13,9 @@ const DEFAULT_STORES = ["bundled", "system", "extra"] as const;
 type GetCa = (store: (typeof DEFAULT_STORES)[number]) => string[];
 
 function defaultCas(): string[] {
+  // Required here, not imported: node:tls (and node:net and node:stream under it) costs an idle daemon MiBs, and only
+  // a tunnel with ca_file asks.
+  const tls = require("node:tls") as typeof Tls;
   const get = (tls as unknown as { getCACertificates?: GetCa }).getCACertificates;
   // Without getCACertificates (an older runtime) only the bundled roots can be named; the system store is then lost.
   if (!get) return [...tls.rootCertificates];

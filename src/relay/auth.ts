@@ -1,16 +1,20 @@
 // Who may do what at the relay: hashed static tokens, OIDC JWTs (jose, JWKS with key rotation), subject → tunnel id.
-import { createHash, timingSafeEqual } from "node:crypto";
-import { jwtVerify } from "jose";
 import { relayMs, type RelayConfig } from "./config.ts";
 import { IssuerKeys } from "./issuer-keys.ts";
 
+// Bun's native hasher, and no jose until a JWT comes: node:crypto and jose would cost an idle relay several MiB.
+const sha256Hex = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+
 export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
+  return sha256Hex(token);
 }
 
+/** Constant-time comparison of two hex digests (what timingSafeEqual did, without node:crypto). */
 function sameHash(a: string, b: string): boolean {
   if (a.length !== b.length) return false;
-  return timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** The bearer token of an Authorization header, or null. Tokens are never read from the URL. */
@@ -40,7 +44,7 @@ const looksLikeJwt = (t: string) => /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9
 
 /** Tunnel id for a JWT subject without a [[tunnels]] entry: a hash, so that distinct subjects can never collide or be guessed into one another. */
 export function subjectTunnelId(issuer: string, subject: string): string {
-  return "u" + createHash("sha256").update(`${issuer}\n${subject}`).digest("hex").slice(0, 24);
+  return "u" + sha256Hex(`${issuer}\n${subject}`).slice(0, 24);
 }
 
 /** expiresAt (ms since epoch) is set for JWTs: the relay ends an agent's session when its token expires. */
@@ -58,6 +62,7 @@ export class RelayAuth {
   private async verifyJwt(token: string): Promise<{ ok: true; subject: string; expiresAt: number } | { ok: false; reason: string }> {
     if (!this.jwks) return { ok: false, reason: "JWTs are not accepted by this relay (no [oidc] issuer)" };
     try {
+      const { jwtVerify } = await import("jose");
       const { payload } = await jwtVerify(token, this.jwks.getKey, { issuer: this.config.oidc.issuer, audience: this.config.oidc.audience, requiredClaims: ["sub", "exp"] });
       return { ok: true, subject: payload.sub!, expiresAt: payload.exp! * 1000 };
     } catch (e) {

@@ -1,5 +1,5 @@
 // Where the relay gets an issuer's signing keys: jwks_url, or the jwks_uri of the issuer's discovery document; prompt refetch on key rotation.
-import { createRemoteJWKSet, errors, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyGetKey } from "jose";
+import type { createRemoteJWKSet, FlattenedJWSInput, JWSHeaderParameters, JWTVerifyGetKey } from "jose";
 import { isLoopbackHost } from "../config/listen.ts";
 import { logger } from "../core/log.ts";
 
@@ -34,17 +34,22 @@ function checkedUrl(raw: string, what: string): URL {
   return new URL(raw);
 }
 
+// jose loads with the first JWT, not with the relay: an idle relay (or one without [oidc]) never needs it.
+const jose = () => import("jose");
+
 export class IssuerKeys {
   private remote: RemoteJwks | null = null;
+  /** jwks_url, checked at construction (a bad one fails the start); its key set is made on first use. */
+  private readonly fixedUrl: URL | null;
   private discovering: Promise<RemoteJwks> | null = null;
   private failure: { at: number; error: Error } | null = null;
 
   constructor(private readonly o: IssuerKeysOptions) {
-    if (o.jwksUrl) this.remote = this.jwks(checkedUrl(o.jwksUrl, "[oidc] jwks_url"));
+    this.fixedUrl = o.jwksUrl ? checkedUrl(o.jwksUrl, "[oidc] jwks_url") : null;
   }
 
-  private jwks(url: URL): RemoteJwks {
-    return createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000 });
+  private async jwks(url: URL): Promise<RemoteJwks> {
+    return (await jose()).createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000 });
   }
 
   /** The issuer's jwks_uri, read from its discovery document; the document must name the configured issuer. */
@@ -67,13 +72,14 @@ export class IssuerKeys {
   /** The cached key set; discovered once, again after a failure (at most once per cooldown). */
   private async current(): Promise<RemoteJwks> {
     if (this.remote) return this.remote;
+    if (this.fixedUrl) return (this.remote = await this.jwks(this.fixedUrl));
     if (this.failure && Date.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
     this.discovering ??= this.discover().then(
-      (url) => {
+      async (url) => {
         this.failure = null;
         this.discovering = null;
         log.info("JWKS address discovered", { issuer: this.o.issuer, jwks_uri: url.href });
-        return (this.remote = this.jwks(url));
+        return (this.remote = await this.jwks(url));
       },
       (e: Error) => {
         this.failure = { at: Date.now(), error: e };
@@ -91,7 +97,7 @@ export class IssuerKeys {
     try {
       return await jwks(header, token);
     } catch (e) {
-      if (e instanceof errors.JWKSNoMatchingKey) {
+      if (e instanceof (await jose()).errors.JWKSNoMatchingKey) {
         if (!jwks.coolingDown) throw e;
         // The issuer rotated right after our last fetch: wait out the (short) cooldown once, then jose refetches.
         const until = Date.now() + Math.min(this.o.cooldownMs, MAX_ROTATION_WAIT_MS);

@@ -1,5 +1,6 @@
 // The relay's HTTP routes: the agents' upgrade, cloud clients' /t/ID/... and /me/... calls (my-tunnel.ts), health,
 // readiness, metrics and the admin listing; errors in the caller's dialect on tunnel calls, in the relay's own shape elsewhere.
+import { noteActivity } from "../core/idle-gc.ts";
 import type { Server } from "bun";
 import { VERSION } from "../core/build-info.ts";
 import { HttpError } from "../core/http-error.ts";
@@ -54,6 +55,8 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
   // CORS in one place, around every route but the agents' upgrade: a preflight is answered before authentication, and
   // every answer to an allowed origin (errors, streams, the relay's own refusals) carries the headers a page needs.
   return async (req, srv) => {
+    // The relay's garbage is collected when it goes quiet (src/core/idle-gc.ts), and its memory handed back.
+    noteActivity();
     const p = requestProblem(req) ? null : new URL(req.url).pathname;
     if (p === null || p === deps.config.agent_path) return routes(req, srv);
     const tunnelId = tunnelTarget(p)?.id ?? null;

@@ -3,7 +3,6 @@ import type { Config } from "../config/schema.ts";
 import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
 import { FileSecretStore, defaultSecretsFile } from "./file-store.ts";
-import { SecretServiceStore } from "./secret-service-store.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
 import { inlineSecretFields, inlineSecretWarning, isInlineSecret } from "../config/inline-secrets.ts";
@@ -134,6 +133,8 @@ async function openBackend(config: Pick<Config, "secrets">, opts: OpenSecretStor
     reason = "there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)";
     short = "no session bus";
   } else {
+    // Loaded only here: dbus-next costs an idle process several MiB, and the file backend never needs it.
+    const { SecretServiceStore } = await import("./secret-service-store.ts");
     const ss = new SecretServiceStore({ busAddress: address, callTimeoutMs: opts.callTimeoutMs ?? (backend === "auto" ? 3000 : 10000) });
     try {
       await ss.probe();

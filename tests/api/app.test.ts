@@ -167,8 +167,11 @@ describe("metrics", () => {
     expect(r.json.tunnel.state).toBe("disabled");
   });
   test("GET /metrics is Prometheus text with the shared registry and the daemon gauges", async () => {
-    const c = new Counter({ name: "c2l_apitest_requests_total", help: "test", labelNames: ["upstream"], registers: [metricsRegistry] });
-    const h = new Histogram({ name: "c2l_apitest_seconds", help: "test", labelNames: ["upstream"], buckets: [0.1, 1], registers: [metricsRegistry] });
+    // prom-client's own metrics render through the shared registry too (it loads prom-client at the scrape).
+    const c = new Counter({ name: "c2l_apitest_requests_total", help: "test", labelNames: ["upstream"], registers: [] });
+    const h = new Histogram({ name: "c2l_apitest_seconds", help: "test", labelNames: ["upstream"], buckets: [0.1, 1], registers: [] });
+    metricsRegistry.registerMetric(c);
+    metricsRegistry.registerMetric(h);
     try {
       c.inc({ upstream: "local" });
       h.observe({ upstream: "local" }, 0.2);

@@ -124,7 +124,11 @@ export async function attempt<T>(
       ex.attemptFailed(u, res.status, lastMessage);
       continue;
     }
-    return then(ex, plan.reply(ex, u, res));
+    const reply = plan.reply(ex, u, res);
+    // No failover after this: the body is not sent again, and a streaming answer must not keep it alive for as long as it
+    // streams (tests/broker/stream-memory.test.ts).
+    ex.payload = null;
+    return then(ex, reply);
   }
   ex.fail(ERROR_CODES[lastCode], lastMessage);
   return errorAnswer(ex, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);

@@ -1,5 +1,5 @@
 // Desktop notifications through node-notifier's notify-send backend; a missing notify-send or session bus is reported once, in one line, never thrown.
-import NotifySend from "node-notifier/notifiers/notifysend.js";
+import type NotifySend from "node-notifier/notifiers/notifysend.js";
 import { logger } from "../../core/log.ts";
 import { APP_ICON } from "../icons/shapes.ts";
 import { iconInstalled } from "../icons/installed.ts";
@@ -59,7 +59,12 @@ async function notificationIcon(): Promise<string> {
 export function createNotifier(opts: { which?: (cmd: string) => string | null; env?: NodeJS.ProcessEnv } = {}): Notifier {
   const which = opts.which ?? ((cmd: string) => Bun.which(cmd));
   const env = opts.env ?? process.env;
-  const backend = new NotifySend({ suppressOsdCheck: true } as ConstructorParameters<typeof NotifySend>[0]);
+  // node-notifier (and semver, which, …) loads with the first notification: most daemons never show one.
+  let backend: Promise<NotifySend> | null = null;
+  const loadBackend = async () => {
+    const { default: NotifySendClass } = await import("node-notifier/notifiers/notifysend.js");
+    return new NotifySendClass({ suppressOsdCheck: true } as ConstructorParameters<typeof NotifySend>[0]);
+  };
   let warning: string | null = null;
   let icon: Promise<string> | null = null;
   // Each failure is logged once, one line, until a notification gets through: an alert storm is not a log storm.
@@ -90,8 +95,9 @@ export function createNotifier(opts: { which?: (cmd: string) => string | null; e
         timeout: n.urgency === "critical" ? 0 : 10,
         hint: `string:desktop-entry:${APP_ICON}`,
       };
+      const b = await (backend ??= loadBackend());
       return await new Promise<boolean>((resolve) => {
-        backend.notify(options as NotifySend.Notification, (err: unknown) => {
+        b.notify(options as NotifySend.Notification, (err: unknown) => {
           if (err) resolve(failed(notifyFailure(err)));
           else {
             warning = null;

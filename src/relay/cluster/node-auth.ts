@@ -3,7 +3,11 @@
 // a body follows (its frames are authenticated by hop-body.ts, chained to this signature). The internal listener
 // answers only requests signed this way, within a short clock window, each nonce once (replay-cache.ts); headers it was
 // not told about are refused, so nothing unsigned ever reaches an agent.
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type * as NodeCrypto from "node:crypto";
+
+// Required on first use, not imported: forward.ts needs this file's header names on every relay, and node:crypto
+// (with node:stream under it) would cost a relay that is not in a cluster several MiB.
+const nodeCrypto = () => require("node:crypto") as typeof NodeCrypto;
 import type { ReplayCache } from "./replay-cache.ts";
 
 /** The header that carries `node.timestamp_ms.nonce.body.signature` on every node-to-node request. */
@@ -39,7 +43,7 @@ function names(headers: Headers): string[] {
 }
 
 function mac(key: Uint8Array, node: string, ts: number, nonce: string, r: SignedRequest, signed: string[]): Buffer {
-  const h = createHmac("sha256", key).update(`c2l-hop\n${node}\n${r.to}\n${ts}\n${nonce}\n${BODY_FLAG[r.body]}\n${r.method.toUpperCase()}\n${r.target}\n${signed.join(",")}\n`);
+  const h = nodeCrypto().createHmac("sha256", key).update(`c2l-hop\n${node}\n${r.to}\n${ts}\n${nonce}\n${BODY_FLAG[r.body]}\n${r.method.toUpperCase()}\n${r.target}\n${signed.join(",")}\n`);
   for (const n of signed) h.update(`${n}:${r.headers.get(n) ?? ""}\n`);
   return h.digest();
 }
@@ -52,7 +56,7 @@ export function signNodeRequest(key: Uint8Array, node: string, r: SignedRequest,
   const signed = names(r.headers);
   const bad = signed.find((n) => TRANSPORT.has(n));
   if (bad) throw new Error(`${bad} cannot be a signed node-to-node header`);
-  const nonce = randomBytes(16).toString("base64url");
+  const nonce = nodeCrypto().randomBytes(16).toString("base64url");
   const sig = mac(key, node, now, nonce, r, signed);
   return { auth: `${node}.${now}.${nonce}.${BODY_FLAG[r.body]}.${sig.toString("base64url")}`, headerNames: signed.join(","), signature: new Uint8Array(sig) };
 }
@@ -87,7 +91,7 @@ export function verifyNodeRequest(key: Uint8Array, replay: ReplayCache, self: st
   // The list must be the sender's own (sorted, unique, no transport header) or the signature cannot match anyway.
   const want = mac(key, node, ts, nonce, request, signed);
   const got = Buffer.from(sig, "base64url");
-  if (names(kept).join(",") !== listed || !timingSafeEqual(want, got)) return { ok: false, reason: "bad signature (is shared_secret_file the same on every node? was the request altered?)", code: "bad_signature" };
+  if (names(kept).join(",") !== listed || !nodeCrypto().timingSafeEqual(want, got)) return { ok: false, reason: "bad signature (is shared_secret_file the same on every node? was the request altered?)", code: "bad_signature" };
   let unsigned: string | undefined;
   headers.forEach((_, k) => {
     const n = k.toLowerCase();

@@ -1,0 +1,85 @@
+// The control API's listening socket: a bare Bun.serve that loads the Elysia app (and all its modules import) when the
+// first request arrives, so a daemon nobody asks never loads it (docs/performance.md: idle memory).
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+
+/** What the front needs of the app: Elysia's `fetch`, and its `server`, which the front sets (WebSocket upgrades use it). */
+export interface FrontApp {
+  fetch(req: Request): Response | Promise<Response>;
+  server: unknown;
+  /** Elysia's lazily loaded plugins (Swagger): once they are in, the app is compiled again with their routes. */
+  readonly modules?: Promise<unknown>;
+  compile?(): unknown;
+}
+
+export interface ApiFront {
+  readonly server: Server<unknown>;
+  /** The app once a request made it (null before). */
+  readonly app: FrontApp | null;
+  stop(closeActiveConnections: boolean): Promise<void>;
+}
+
+interface Dispatch {
+  open?(ws: ServerWebSocket<Dispatch>): void;
+  message?(ws: ServerWebSocket<Dispatch>, m: string | Buffer): void;
+  drain?(ws: ServerWebSocket<Dispatch>): void;
+  close?(ws: ServerWebSocket<Dispatch>, code: number, reason: string): void;
+  ping?(ws: ServerWebSocket<Dispatch>, data: Buffer): void;
+  pong?(ws: ServerWebSocket<Dispatch>, data: Buffer): void;
+}
+
+// Elysia's WebSocket handlers dispatch through each socket's data, which its upgrade sets: the same, without Elysia.
+const websocket: WebSocketHandler<Dispatch> = {
+  open: (ws) => ws.data.open?.(ws),
+  message: (ws, m) => ws.data.message?.(ws, m),
+  drain: (ws) => ws.data.drain?.(ws),
+  close: (ws, code, reason) => ws.data.close?.(ws, code, reason),
+  ping: (ws, d) => ws.data.ping?.(ws, d),
+  pong: (ws, d) => ws.data.pong?.(ws, d),
+};
+
+export interface FrontOptions {
+  hostname: string;
+  port: number;
+  maxRequestBodySize: number;
+}
+
+/** Binds now (a taken port throws here, as Elysia's listen did); `load` runs once, on the first request. */
+export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): ApiFront {
+  let app: FrontApp | null = null;
+  let loading: Promise<FrontApp> | null = null;
+  const server: Server<Dispatch> = Bun.serve<Dispatch>({
+    hostname: o.hostname,
+    port: o.port,
+    // Elysia's default reusePort would let a second daemon (or anything of this user) share the port silently.
+    reusePort: false,
+    maxRequestBodySize: o.maxRequestBodySize,
+    // As Elysia's listen sets it: a /ws client or a long poll may sit quiet, a stuck one may not hold a socket forever.
+    idleTimeout: 30,
+    websocket,
+    fetch(req) {
+      if (app) return app.fetch(req);
+      loading ??= load().then(
+        (a) => {
+          // Only what Elysia's upgrade calls: with a real Server here, Elysia's compile() would reload it with its own handlers.
+          a.server = { upgrade: (r: Request, opts: unknown) => server.upgrade(r, opts as never), port: server.port, hostname: server.hostname };
+          // What Elysia's listen() does: routes of plugins loaded later (the docs) join once they are in. The front
+          // reads app.fetch at every request, so it serves the recompiled handler.
+          void a.modules?.then(() => a.compile?.()).catch(() => {});
+          return (app = a);
+        },
+        (e) => {
+          loading = null; // the next request tries again
+          throw e;
+        },
+      );
+      return loading.then((a) => a.fetch(req));
+    },
+  });
+  return {
+    server: server as Server<unknown>,
+    get app() {
+      return app;
+    },
+    stop: (closeActive) => server.stop(closeActive),
+  };
+}

@@ -1,0 +1,65 @@
+// What an idle daemon and an idle relay load: none of what serves the first request of a kind (the control API's Elysia
+// app and Swagger, prom-client, OIDC, the keyring client, notifications); the first such request loads it.
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { LOADED_MODULES_FILE } from "../helpers/loaded-modules.ts";
+import { cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { until } from "../helpers/until.ts";
+
+const PRELOAD = ["--preload", join(REPO, "tests/helpers/loaded-modules.ts")];
+/**
+ * Loaded by the first request that needs them, never at start-up: Elysia itself (its type system, which the shared
+ * schemas are written in, is not the app), Swagger, prom-client, OIDC, the keyring client, notifications.
+ */
+const LAZY = ["elysia/dist/index.", "@elysiajs/swagger", "swagger-ui-dist", "prom-client", "openid-client", "jose/", "dbus-next", "node-notifier"];
+const lazyIn = (paths: string[], names = LAZY) => names.filter((n) => paths.some((p) => p.includes(`node_modules/${n}`)));
+
+let d: DaemonProc | null = null;
+let r: RelayProc | null = null;
+afterAll(async () => {
+  await d?.stop();
+  if (d) removeHome(d.home);
+  await r?.stop();
+  if (r) cleanup(r.dir);
+});
+
+/** The paths of the modules the process has loaded, asked through the preload's signal. */
+async function loaded(pid: number, file: string): Promise<string[]> {
+  rmSync(file, { force: true });
+  process.kill(pid, "SIGUSR2");
+  await until(() => existsSync(file), 5000);
+  await Bun.sleep(50);
+  return JSON.parse(readFileSync(file, "utf8")) as string[];
+}
+
+test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notification packages; the first API request loads the API, then Swagger", async () => {
+  d = await startDaemon({
+    // The file backend: the keyring client must not load for a store it does not use.
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
+    bunArgs: PRELOAD,
+    waitFor: ["api", "broker"],
+  });
+  const file = join(d.home, LOADED_MODULES_FILE);
+  {
+    await Bun.sleep(500);
+    const idle = await loaded(d.proc.pid, file);
+    expect(lazyIn(idle)).toEqual([]);
+    const res = await fetch(`${d.urls.api}/healthz`);
+    expect(res.status).toBe(200);
+    const metrics = await fetch(`${d.urls.api}/metrics`);
+    expect(await metrics.text()).toContain("c2l_queue_length 0");
+    expect(lazyIn(await loaded(d.proc.pid, file), ["elysia/dist/index.", "prom-client"])).toEqual(["elysia/dist/index.", "prom-client"]);
+    // Swagger, which the app loads a moment after it is made, joins the routes it serves.
+    const base = d.urls.api;
+    await until(async () => (await fetch(`${base}/swagger/json`)).status === 200, 15_000, "the OpenAPI document at /swagger/json");
+  }
+}, 60_000);
+
+test("an idle relay has loaded neither prom-client nor jose", async () => {
+  r = await startRelayProc(relayToml(), undefined, PRELOAD);
+  await Bun.sleep(500);
+  const idle = await loaded(r.proc.pid, join(r.dir, LOADED_MODULES_FILE));
+  expect(lazyIn(idle, ["prom-client", "jose/", "elysia/dist/index."])).toEqual([]);
+}, 60_000);
