@@ -1,11 +1,11 @@
 // The plan for POST /v1/messages: passed through to an upstream that serves it, translated to chat completions for one that does not.
-import { dialectError, HttpError } from "../../../core/http-error.ts";
+import { dialectError } from "../../../core/http-error.ts";
 import { estimatePromptTokens } from "../../usage.ts";
 import type { AnswerPlan, DialectAttempt, DialectPlan } from "../plan-types.ts";
 import { servesNatively } from "../../../kinds/index.ts";
 import { UsageWatcher } from "../usage-watcher.ts";
 import { WholeBody } from "../whole-body.ts";
-import { isSse, JSON_TYPE, parseObject, wholeChatAnswer } from "../translated-answer.ts";
+import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../translated-answer.ts";
 import { anthropicErrorFrom, fromChatResponse } from "./from-chat-response.ts";
 import { AnthropicStreamTranslator } from "./stream-translator.ts";
 import { toChatRequest } from "./to-chat-request.ts";
@@ -36,9 +36,7 @@ export function messagesPlan(requested: string | null): DialectPlan {
     none: () => dialectError("/v1/messages", "no_upstream", "no upstream is enabled in the broker's configuration"),
     attempt(kind, target, sent, bodyLength): DialectAttempt {
       if (servesNatively(kind, "anthropic")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
-      if (!(sent instanceof Uint8Array)) throw new HttpError("payload_too_large", "the request body is too large for the broker to translate for an upstream without /v1/messages (at most 32 MiB)");
-      const req = parseObject<AnthropicRequest>(sent);
-      if (req === null) throw new HttpError("bad_request", "the request body must be a JSON object (Anthropic's Messages API)");
+      const req = requestToTranslate<AnthropicRequest>(sent, "/v1/messages", "Anthropic's Messages API");
       const chat = toChatRequest(req);
       const out = enc.encode(JSON.stringify(chat));
       const stops = chat.stop ?? [];

@@ -1,11 +1,11 @@
 // The plan for POST /v1/responses (OpenAI's Responses API): passed through to an upstream that serves it, translated to
 // chat completions for one that does not (stateless requests; one that needs OpenAI's stored state is a 400).
 import { servesNatively } from "../../../kinds/index.ts";
-import { dialectError, HttpError } from "../../../core/http-error.ts";
+import { dialectError } from "../../../core/http-error.ts";
 import type { AnswerPlan, DialectPlan } from "../plan-types.ts";
 import { UsageWatcher } from "../usage-watcher.ts";
 import { WholeBody } from "../whole-body.ts";
-import { isSse, JSON_TYPE, parseObject, wholeChatAnswer } from "../translated-answer.ts";
+import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../translated-answer.ts";
 import { fromChatResponse } from "./from-chat-response.ts";
 import { ResponsesStreamTranslator } from "./stream-translator.ts";
 import { toChatRequest } from "./to-chat-request.ts";
@@ -36,9 +36,7 @@ export function responsesPlan(requested: string | null): DialectPlan {
     none: () => dialectError("/v1/responses", "no_upstream", "no upstream is enabled in the broker's configuration"),
     attempt(kind, target, sent, bodyLength) {
       if (servesNatively(kind, "responses")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
-      if (!(sent instanceof Uint8Array)) throw new HttpError("payload_too_large", "the request body is too large for the broker to translate for an upstream without /v1/responses (at most 32 MiB)");
-      const req = parseObject<ResponsesRequest>(sent);
-      if (req === null) throw new HttpError("bad_request", "the request body must be a JSON object (OpenAI's Responses API)");
+      const req = requestToTranslate<ResponsesRequest>(sent, "/v1/responses", "OpenAI's Responses API");
       const chat = toChatRequest(req);
       const out = enc.encode(JSON.stringify(chat));
       const shown = requested ?? chat.model;
