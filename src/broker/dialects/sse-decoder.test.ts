@@ -1,3 +1,4 @@
+// The SSE decoder's events across chunks and line ends, and sseText.
 import { expect, test } from "bun:test";
 import { SseDecoder, sseText } from "./sse-decoder.ts";
 
