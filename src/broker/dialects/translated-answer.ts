@@ -1,5 +1,5 @@
 // What the translating dialect plans (Messages, Responses) share: the request read as a JSON object, and the upstream's whole chat completion rewritten.
-import { HttpError } from "../../core/http-error.ts";
+import { HttpError, streamFormat } from "../../core/http-error.ts";
 import { BUFFER_LIMIT } from "../request-body.ts";
 import type { TokenUsage } from "../usage.ts";
 import type { ChatResponse } from "./chat-types.ts";
@@ -9,7 +9,8 @@ import { WholeBody } from "./whole-body.ts";
 const dec = new TextDecoder();
 export const JSON_TYPE = "application/json";
 
-export const isSse = (contentType: string | null): boolean => (contentType ?? "").includes("text/event-stream");
+/** Whether an answer is an SSE stream, read from its content type as every stream is (http-error.ts streamFormat). */
+export const isSse = (contentType: string | null): boolean => streamFormat(contentType) === "sse";
 
 /**
  * The request body as the broker sends it (an alias already resolved in its "model"), parsed to be translated for an
