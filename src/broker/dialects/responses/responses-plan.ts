@@ -18,7 +18,7 @@ function nativeAnswer(status: number, contentType: string | null): AnswerPlan {
 }
 
 /** An upstream's error body in OpenAI's shape (the chat route's error is in it already; anything else is put in it). */
-function errorBody(status: number): WholeBody {
+function openAiErrorFrom(status: number): WholeBody {
   return new WholeBody((text) => {
     try {
       const j = JSON.parse(text) as { error?: unknown };
@@ -46,7 +46,7 @@ export function responsesPlan(requested: string | null): DialectPlan {
         bodyLength: out.byteLength,
         translated: true,
         answer(status, contentType) {
-          if (status >= 400) return { transform: errorBody(status), contentType: JSON_TYPE };
+          if (status >= 400) return { transform: openAiErrorFrom(status), contentType: JSON_TYPE };
           if (isSse(contentType)) return { transform: new ResponsesStreamTranslator(req, shown), contentType: null };
           return wholeChatAnswer((res) => {
             const r = fromChatResponse(res, req, shown);
