@@ -3,7 +3,8 @@
 import { errorBody } from "../../core/http-error.ts";
 import type { StreamTransform } from "../stream-transform.ts";
 import type { TokenUsage } from "../usage.ts";
-import { SseDecoder, sseText } from "./sse-decoder.ts";
+import { sseText } from "../../core/sse-text.ts";
+import { SseDecoder } from "./sse-decoder.ts";
 
 type Counts = { input?: number; output?: number };
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);

@@ -5,7 +5,7 @@
 // reason and the usage chunk (asked with stream_options.include_usage) make the closing message_delta and message_stop.
 import { errorBody } from "../../../core/http-error.ts";
 import { ChatStreamTranslator } from "../chat-stream-translator.ts";
-import { sseText } from "../sse-decoder.ts";
+import { sseText } from "../../../core/sse-text.ts";
 import { messageId } from "./from-chat-response.ts";
 import { stopReason } from "./stop-reason.ts";
 import type { ChatChunk } from "./types.ts";

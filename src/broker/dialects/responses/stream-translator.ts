@@ -6,7 +6,7 @@
 // begins; the end of the stream closes the last and reports response.completed (or .incomplete) with the usage.
 import { ChatStreamTranslator } from "../chat-stream-translator.ts";
 import type { ChatChunk, ChatUsage } from "../chat-types.ts";
-import { sseText } from "../sse-decoder.ts";
+import { sseText } from "../../../core/sse-text.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
 import type { OutputItem, ResponsesRequest } from "./types.ts";
 
