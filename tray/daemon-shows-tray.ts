@@ -1,5 +1,6 @@
 // Whether the daemon the `tray` command follows already shows its own icon on this session bus (then the command steps aside).
 import type dbus from "dbus-next";
+import { itemNamePrefix } from "./sni.ts";
 
 /**
  * The daemon's item is named org.kde.StatusNotifierItem-PID-N after its own pid; the bus confirms which process owns
@@ -8,7 +9,7 @@ import type dbus from "dbus-next";
 export async function daemonItemOnBus(bus: dbus.MessageBus, daemonPid: number): Promise<string | null> {
   const obj = await bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
   const d = obj.getInterface("org.freedesktop.DBus");
-  const prefix = `org.kde.StatusNotifierItem-${daemonPid}-`;
+  const prefix = itemNamePrefix(daemonPid);
   for (const name of ((await d.ListNames!()) as string[]).filter((n) => n.startsWith(prefix))) {
     try {
       if ((await d.GetConnectionUnixProcessID!(name)) === daemonPid) return name;

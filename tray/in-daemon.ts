@@ -6,6 +6,7 @@ import { openInBrowser } from "../src/client/dashboard-link.ts";
 import { busReady, connectSessionBus } from "../src/desktop/session-bus.ts";
 import { LocalSource } from "./local-source.ts";
 import { localActions } from "./local-actions.ts";
+import { newItemName } from "./sni.ts";
 import { startTrayHost, type TrayHost } from "./tray-host.ts";
 
 const log = logger("tray");
@@ -27,8 +28,6 @@ export interface DaemonTray {
   stop(): Promise<void>;
 }
 
-let instance = 0;
-
 export async function startDaemonTray(ctx: DaemonContext, opts: DaemonTrayOptions): Promise<DaemonTray> {
   const bus = connectSessionBus(opts.busAddress);
   try {
@@ -37,7 +36,7 @@ export async function startDaemonTray(ctx: DaemonContext, opts: DaemonTrayOption
     bus.disconnect();
     throw e;
   }
-  const busName = `org.kde.StatusNotifierItem-${process.pid}-${++instance}`;
+  const busName = newItemName();
   const host = await startTrayHost({
     bus,
     busName,

@@ -8,7 +8,7 @@ import { DaemonLink } from "./daemon-link.ts";
 import type { DBusMenu } from "./dbusmenu.ts";
 import { baseUrlOf } from "../src/core/listen-url.ts";
 import { selfCommand } from "./self-command.ts";
-import type { StatusNotifierItem } from "./sni.ts";
+import { newItemName, type StatusNotifierItem } from "./sni.ts";
 import type { TrayView } from "./state.ts";
 import { startUnit, unitState } from "../src/desktop/systemd-user.ts";
 import { closeDaemonLog, openDaemonLog } from "../src/desktop/daemon-log.ts";
@@ -51,8 +51,6 @@ export interface Tray {
   quit(): Promise<void>;
 }
 
-let instance = 0;
-
 export async function startTray(opts: TrayOptions): Promise<Tray> {
   const settings = readClientSettings(opts.configFile);
   const apiBase = opts.apiBase ?? settings.base ?? baseUrlOf(settings.api.listen);
@@ -61,7 +59,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
 
   const bus = connectSessionBus(opts.busAddress);
   await busReady(bus);
-  const busName = `org.kde.StatusNotifierItem-${process.pid}-${++instance}`;
+  const busName = newItemName();
 
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));

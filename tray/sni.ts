@@ -8,6 +8,14 @@ import { MENU_PATH } from "./dbusmenu.ts";
 const { Interface } = dbus.interface;
 
 export const ITEM_PATH = "/StatusNotifierItem";
+
+/** The start of the bus names of the items process `pid` shows (daemon-shows-tray.ts finds the daemon's own by it). */
+export const itemNamePrefix = (pid: number): string => `org.kde.StatusNotifierItem-${pid}-`;
+let items = 0;
+/** A bus name for a new item of this process: org.kde.StatusNotifierItem-PID-N, as the SNI spec suggests. */
+export function newItemName(): string {
+  return itemNamePrefix(process.pid) + ++items;
+}
 /** Pixmap sizes offered to hosts that cannot use the themed icon (IconName is the first choice). */
 export const PIXMAP_SIZES = [16, 22, 24, 32, 48];
 

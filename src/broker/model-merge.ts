@@ -1,5 +1,6 @@
 // Merges model lists from several upstreams (first listed wins a duplicate), in Ollama and OpenAI shapes, each upstream's
 // list converted from the shape its kind serves.
+import { ollamaNames } from "../kinds/types.ts";
 
 /** An Ollama /api/tags entry for a model that an OpenAI-compatible upstream lists only by id. */
 export function tagFromId(id: string): Record<string, unknown> {
@@ -22,8 +23,7 @@ function psFromId(id: string): Record<string, unknown> {
 export function convertListing(body: any, shape: "ollama" | "openai", listing: Listing): Record<string, unknown> {
   if (shape === "ollama") {
     if (listing !== "openai") return body;
-    const names = Array.isArray(body?.models) ? body.models.map((m: { name?: unknown; model?: unknown }) => m?.name ?? m?.model).filter((n: unknown) => typeof n === "string") : [];
-    return { object: "list", data: names.map((id: string) => ({ id, object: "model", created: 0, owned_by: "library" })) };
+    return { object: "list", data: ollamaNames(body).map((id) => ({ id, object: "model", created: 0, owned_by: "library" })) };
   }
   if (listing === "openai") return body;
   const data: { id?: unknown; status?: { value?: unknown } }[] = Array.isArray(body?.data) ? body.data : [];

@@ -1,6 +1,7 @@
 // The early head of a streaming OpenAI request that has to wait in the queue: 200 with text/event-stream at once, SSE
 // comments while it waits (clients and proxies see a live connection), then the upstream's events, or an error event.
 import { ERROR_CODE_HEADER, errorBody, type ErrorCode } from "../core/http-error.ts";
+import { sseText } from "../core/sse-text.ts";
 
 const enc = new TextEncoder();
 /** How often a waiting request says it is still there. */
@@ -38,7 +39,7 @@ export function queuedSseResponse(pending: Promise<Response>, position: number, 
             const j = (await res.json()) as { error?: { message?: string } | string };
             message = typeof j.error === "string" ? j.error : (j.error?.message ?? message);
           } catch {}
-          if (res.status !== 499) c.enqueue(enc.encode(`event: error\ndata: ${JSON.stringify(errorBody("openai", code, message, res.status))}\n\n`));
+          if (res.status !== 499) c.enqueue(enc.encode(sseText("error", errorBody("openai", code, message, res.status))));
           c.close();
           return;
         }

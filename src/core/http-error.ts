@@ -1,5 +1,6 @@
 // The one HTTP error type: a status, a stable machine-readable code and a message, rendered in one place.
 import { routeOf } from "./model-routes.ts";
+import { sseText } from "./sse-text.ts";
 export const ERROR_CODES = {
   bad_request: 400,
   unauthorized: 401,
@@ -166,7 +167,7 @@ export function streamFormat(contentType: string | null): StreamFormat {
  */
 export function streamErrorTail(format: StreamFormat, err: HttpError, lastByte: number, sseDialect: "openai" | "anthropic" = "openai"): string | null {
   if (format === "ndjson") return (lastByte === 10 || lastByte < 0 ? "" : "\n") + JSON.stringify(errorBody("ollama", err.code, err.message, err.status)) + "\n";
-  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + `event: error\ndata: ${JSON.stringify(errorBody(sseDialect, err.code, err.message, err.status))}\n\n`;
+  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + sseText("error", errorBody(sseDialect, err.code, err.message, err.status));
   return null;
 }
 

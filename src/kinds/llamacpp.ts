@@ -1,7 +1,7 @@
 // llama.cpp's llama-server (tools/server/README.md): GET /health is 200 {"status":"ok"} once the model is loaded and 503
 // while loading; /v1/models names the model (in router mode each with status.value loaded|unloaded|loading); /props
 // gives total_slots (--parallel) and build_info; /slots each slot's is_processing (unless --no-slots).
-import { openAiIds, type KindModule, type Reading } from "./types.ts";
+import { type KindModule, OPENAI_MODELS, openAiIds, type Reading } from "./types.ts";
 
 /** /v1/models: every model, and those loaded (one server, one model: it is loaded once the server answers). */
 function models(body: unknown): Reading {
@@ -51,6 +51,6 @@ export const llamacpp: KindModule = {
     },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
-  listing: { tags: { path: "/v1/models", shape: "openai" }, ps: { path: "/v1/models", shape: "openai" }, openai: { path: "/v1/models", shape: "openai" } },
+  listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is llama-server running? `llama-server -m MODEL.gguf --port 8080`",
 };

@@ -1,7 +1,7 @@
 // LM Studio (lmstudio.ai/docs/developer/rest): /v1/models is the probe and the model list; the native GET /api/v1/models
 // (≥ 0.4) gives each model's loaded_instances (with config.parallel, the predictions an instance runs at once), the older
 // GET /api/v0/models each model's state loaded | not-loaded.
-import { openAiIds, type KindModule, type Reading } from "./types.ts";
+import { type KindModule, OPENAI_MODELS, openAiIds, type Reading } from "./types.ts";
 
 interface V1Model {
   key?: unknown;
@@ -32,6 +32,6 @@ export const lmstudio: KindModule = {
     { path: "/api/v0/models", as: "json", required: false, tells: ["loaded"], fields: "state; before 0.4", apply: nativeV0 },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
-  listing: { tags: { path: "/v1/models", shape: "openai" }, ps: null, openai: { path: "/v1/models", shape: "openai" } },
+  listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: "is LM Studio's server running? `lms server start`",
 };

@@ -1,5 +1,5 @@
 // Any OpenAI-compatible server: /v1/models is the probe and the model list; it says nothing of loaded models or load.
-import { openAiIds, type KindModule } from "./types.ts";
+import { type KindModule, OPENAI_MODELS, openAiIds } from "./types.ts";
 
 export const openai: KindModule = {
   label: "OpenAI-compatible",
@@ -7,6 +7,6 @@ export const openai: KindModule = {
   defaultUrl: "http://127.0.0.1:8000",
   reads: [{ path: "/v1/models", as: "json", required: true, tells: ["models"], fields: "data[].id", apply: (b) => ({ models: openAiIds(b) }) }],
   dialects: { openai: true },
-  listing: { tags: { path: "/v1/models", shape: "openai" }, ps: null, openai: { path: "/v1/models", shape: "openai" } },
+  listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: null,
 };

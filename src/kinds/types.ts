@@ -66,6 +66,15 @@ export interface KindModule {
   refusedHint: string | null;
 }
 
+/** An OpenAI /v1/models list: where every OpenAI-compatible server names its models. */
+export const OPENAI_MODELS: ListSource = { path: "/v1/models", shape: "openai" };
+
+/** The `version` string of a JSON body (Ollama's /api/version, vLLM's /version); null when it has none. */
+export function versionField(body: unknown): Reading {
+  const v = (body as { version?: unknown } | null)?.version;
+  return { version: typeof v === "string" ? v : null };
+}
+
 /** Model ids from an OpenAI /v1/models body. */
 export function openAiIds(body: unknown): string[] {
   const data = (body as { data?: unknown } | null)?.data;

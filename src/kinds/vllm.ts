@@ -1,7 +1,7 @@
 // vLLM's OpenAI-compatible server (docs.vllm.ai): /health (200, empty) and /v1/models are the probe (it serves only the
 // models it loaded), /version its version, /metrics the requests it runs (vllm:num_requests_running) and queues
 // (vllm:num_requests_waiting). It reports no slot count (max_num_seqs): a queue means it is full.
-import { openAiIds, promSum, type KindModule } from "./types.ts";
+import { type KindModule, OPENAI_MODELS, openAiIds, promSum, versionField } from "./types.ts";
 
 export const vllm: KindModule = {
   label: "vLLM",
@@ -20,7 +20,7 @@ export const vllm: KindModule = {
         return { models: ids, loaded: ids };
       },
     },
-    { path: "/version", as: "json", required: false, tells: ["version"], fields: "version", apply: (b) => ({ version: typeof (b as { version?: unknown })?.version === "string" ? (b as { version: string }).version : null }) },
+    { path: "/version", as: "json", required: false, tells: ["version"], fields: "version", apply: versionField },
     {
       path: "/metrics",
       as: "text",
@@ -36,6 +36,6 @@ export const vllm: KindModule = {
     },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
-  listing: { tags: { path: "/v1/models", shape: "openai" }, ps: { path: "/v1/models", shape: "openai" }, openai: { path: "/v1/models", shape: "openai" } },
+  listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is vLLM running? `vllm serve MODEL`",
 };

@@ -60,14 +60,16 @@ export class WindowSizer {
       this.binStart = t;
       this.binBytes = 0;
     }
-    return this.outstanding ? null : this.probe(false);
+    // The time read once per frame (this runs for every DATA frame received).
+    return this.outstanding || t - this.lastProbe < PROBE_INTERVAL_MS ? null : this.probeAt(t);
   }
 
   /** A probe to send regardless of traffic (the session's start: the idle round trip), or null while one is in flight. */
-  probe(force = true): number | null {
-    if (this.outstanding) return null;
-    const t = this.now();
-    if (!force && t - this.lastProbe < PROBE_INTERVAL_MS) return null;
+  probe(): number | null {
+    return this.outstanding ? null : this.probeAt(this.now());
+  }
+
+  private probeAt(t: number): number {
     this.lastProbe = t;
     this.outstanding = { sentAt: t };
     return probeOpaque(t);

@@ -1,3 +1,4 @@
+// The last bytes of an answer cut short, in the path's dialect.
 import { expect, test } from "bun:test";
 import { HttpError } from "../core/http-error.ts";
 import { cutShortTail } from "./cut-short.ts";

@@ -2,11 +2,10 @@
 // upstream that serves /v1/messages, translated to chat completions for an OpenAI-only one; tools with streamed
 // arguments, a tool result, an image, abort, errors in Anthropic's shape, keys, usage, failover between the two.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
-import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let native: FakeOllama;
@@ -46,11 +45,9 @@ model = "qwen2.5:0.5b"
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
-  token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  token = await apiToken(d);
   for (const [name, ...flags] of [["meter"], ["cut"], ["slow", "--rpm", "1"], ["only", "--models", "claude-haiku*"]]) {
-    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name!, ...flags], { env: d.env, stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`key create ${name}: ${r.stderr.toString()}`);
-    keys[name!] = r.stdout.toString().trim();
+    keys[name!] = createKey(d, name!, ...flags);
   }
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.meter! } })).status === 200, 5000, "the daemon to see the keys");
   // Both upstreams checked, so each model routes to the upstream that lists it.

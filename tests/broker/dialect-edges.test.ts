@@ -3,11 +3,10 @@
 // compressed, chunked), and upstreams that answer badly (a huge whole answer, one that is not JSON, a stream cut short
 // or with an event that is not JSON) — each answered in the caller's dialect, read by the official clients, and counted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 import { until } from "../helpers/until.ts";
 
@@ -160,11 +159,9 @@ model = "rogue:1b"
     waitFor: ["api", "broker"],
   });
   port = Number(new URL(d.urls.broker!).port);
-  token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  token = await apiToken(d);
   for (const [name, ...flags] of [["only", "--models", "llama3.2:1b"], ["meter"]]) {
-    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name!, ...flags], { env: d.env, stdout: "pipe", stderr: "pipe" });
-    if (r.exitCode !== 0) throw new Error(`key create ${name}: ${r.stderr.toString()}`);
-    keys[name!] = r.stdout.toString().trim();
+    keys[name!] = createKey(d, name!, ...flags);
   }
   await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": keys.meter! } })).status === 200, 5000, "the daemon to see the keys");
   await until(async () => {

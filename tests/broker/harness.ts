@@ -1,5 +1,5 @@
 // Builds an in-process broker (service + listener) on an ephemeral port from a TOML snippet, for the broker tests.
-import { parseConfig } from "../../src/config/load.ts";
+import { testConfig } from "../helpers/test-config.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { EventBus, type DaemonEvent } from "../../src/core/events.ts";
 import { Broker } from "../../src/broker/broker.ts";
@@ -24,11 +24,7 @@ export function upstreamToml(name: string, url: string, extra = ""): string {
 }
 
 /** `proxyExtra` adds keys to [proxy], whose listen address is always an ephemeral loopback port. */
-export function makeConfig(toml: string, proxyExtra = ""): Config {
-  const r = parseConfig(`[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${proxyExtra}\n${toml}`, "test.toml");
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.config;
-}
+export const makeConfig = testConfig;
 
 export async function startBroker(toml: string, services: Services = {}, proxyExtra = ""): Promise<TestBroker> {
   const config = makeConfig(toml, proxyExtra);

@@ -2,11 +2,10 @@
 // upstream whose kind serves it, translated to chat completions for one that does not (stream and not, tools with streamed
 // arguments, a function call's output, usage counted, abort reaching the upstream); what needs OpenAI's stored state is a 400.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
-import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let native: FakeOllama;
@@ -29,10 +28,10 @@ beforeAll(async () => {
     startDaemon({ config: daemonConfig(upstream("native", "ollama", native.url, 1) + upstream("plain", "openai", plain.url, 50)), waitFor: ["api", "broker"] }),
     startDaemon({ config: daemonConfig(upstream("plain", "openai", plain.url, 1)), waitFor: ["api", "broker"] }),
   ]);
-  token = (await Bun.file(join(both.home, ".config/cloudtolocalllm/api-token")).text()).trim();
-  meter = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", "meter"], { env: both.env, stdout: "pipe" }).stdout.toString().trim();
-  meter2 = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", "meter"], { env: onlyPlain.env, stdout: "pipe" }).stdout.toString().trim();
-  token2 = (await Bun.file(join(onlyPlain.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  token = await apiToken(both);
+  meter = createKey(both, "meter");
+  meter2 = createKey(onlyPlain, "meter");
+  token2 = await apiToken(onlyPlain);
   await until(async () => (await fetch(`${both.urls.broker}/v1/models`, { headers: { "x-api-key": meter } })).status === 200, 5000, "the daemon to see the key");
   await until(async () => (await fetch(`${onlyPlain.urls.broker}/v1/models`, { headers: { "x-api-key": meter2 } })).status === 200, 5000, "the daemon to see the key");
 }, 40_000);

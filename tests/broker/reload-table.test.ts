@@ -2,6 +2,7 @@
 // its upstreams, even one the reload removed), while requests that start after the reload see the new table.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
 import { makeConfig, startBroker, upstreamToml, type TestBroker } from "./harness.ts";
 
 let a: FakeOllama;
@@ -24,14 +25,6 @@ afterEach(async () => {
 const enc = new TextEncoder();
 const alias = (model: string) => `[[aliases]]\nname = "x"\nmodel = "${model}"\n`;
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(5);
-  }
-}
-
 test("a reload while a request's body is still arriving: that request keeps its table (old alias, removed upstream); the next one sees the new", async () => {
   tb = await startBroker(upstreamToml("a", a.url) + alias("one:latest"));
   await tb.waitState("a", "up");
@@ -50,7 +43,7 @@ test("a reload while a request's body is still arriving: that request keeps its 
   });
   const before = a.requests.length;
   const pending = fetch(`${tb.url}/api/generate`, { method: "POST", body, duplex: "half" } as RequestInit);
-  await until(() => tb!.broker.replay.held > 0, "the broker to be reading the body");
+  await until(() => tb!.broker.replay.held > 0, 5000, "the broker to be reading the body");
 
   // The reload: upstream a removed, b added, the alias now stands for another model.
   const v2 = makeConfig(upstreamToml("b", b.url) + alias("two:latest"));

@@ -86,6 +86,18 @@ export async function startDaemon(opts: StartOptions = {}): Promise<DaemonProc> 
   return d;
 }
 
+/** The control API's token the daemon wrote in its home. */
+export async function apiToken(d: { home: string }): Promise<string> {
+  return (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+}
+
+/** A gateway key made with the CLI (`key create NAME FLAGS…`) in the daemon's home; throws with the CLI's words when it fails. */
+export function createKey(d: { env: Record<string, string> }, name: string, ...flags: string[]): string {
+  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name, ...flags], { env: d.env, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`key create ${name}: ${r.stderr.toString()}`);
+  return r.stdout.toString().trim();
+}
+
 export function removeHome(home: string): void {
   rmSync(home, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 // Test kit for the broker pipeline's stage units: a routing table of scripted upstreams, and an Exchange at a stage's door.
-import { parseConfig } from "../../src/config/load.ts";
+import { testConfig } from "./test-config.ts";
 import type { Config, UpstreamConfig } from "../../src/config/schema.ts";
 import { EventBus, type DaemonEvent } from "../../src/core/events.ts";
 import { routeOf } from "../../src/core/model-routes.ts";
@@ -11,11 +11,7 @@ import { Upstream } from "../../src/broker/upstream.ts";
 import { requestDialect } from "../../src/broker/pipeline/answer-error.ts";
 
 /** A config from TOML (sections after [api] and [proxy], whose listen addresses are ephemeral). */
-export function kitConfig(toml: string, proxyExtra = ""): Config {
-  const r = parseConfig(`[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${proxyExtra}\n${toml}`, "kit.toml");
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  return r.config;
-}
+export const kitConfig = testConfig;
 
 export const upstreams = (...names: string[]) => names.map((n) => `[[upstreams]]\nname = "${n}"\nurl = "http://127.0.0.1:9/${n}"\n`).join("");
 

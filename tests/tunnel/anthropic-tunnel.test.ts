@@ -5,8 +5,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
-import { join } from "node:path";
-import { BUN, REPO, type DaemonProc } from "../helpers/daemon.ts";
+import { createKey, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
@@ -130,9 +129,7 @@ test("Claude Code's ANTHROPIC_API_KEY (x-api-key) is taken as the relay's client
 });
 
 test("with the relay's key as a bearer token, a gateway key in x-api-key goes on to the broker (its model list applies)", async () => {
-  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", "only-llama", "--models", "llama3.2:1b"], { env: daemon.env, stdout: "pipe", stderr: "pipe" });
-  expect(r.exitCode).toBe(0);
-  const gatewayKey = r.stdout.toString().trim();
+  const gatewayKey = createKey(daemon, "only-llama", "--models", "llama3.2:1b");
   const both = new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, authToken: CLIENT_KEY, apiKey: null, defaultHeaders: { "x-api-key": gatewayKey }, maxRetries: 0 });
   await until(async () => (await both.messages.create({ model: "llama3.2:1b", max_tokens: 1, messages: [{ role: "user", content: "hi" }] }).then(() => true, () => false)), 5000, "the daemon to see the key");
   let e: unknown = null;

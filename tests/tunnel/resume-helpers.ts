@@ -1,4 +1,5 @@
 // Test helpers for resumable streams: streaming calls in both dialects read to their end, the tokens in an answer, metrics.
+import { promSum } from "../../src/kinds/types.ts";
 import { CLIENT_KEY, TUNNEL_ID } from "./helpers.ts";
 
 /** The two streaming dialects: Ollama's NDJSON and OpenAI's SSE. */
@@ -35,10 +36,7 @@ export function streamingCall(base: string, d: (typeof DIALECTS)[number]) {
   return { started, done, text: () => text };
 }
 
+/** A metric's value at `url`/metrics, summed over its label sets (0 while it has none). */
 export async function metric(url: string, name: string, headers: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { headers })).text();
-  return text
-    .split("\n")
-    .filter((l) => l.startsWith(name))
-    .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
+  return promSum(await (await fetch(`${url}/metrics`, { headers })).text(), name) ?? 0;
 }

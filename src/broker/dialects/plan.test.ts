@@ -1,3 +1,4 @@
+// Which routes and methods have a dialect plan.
 import { expect, test } from "bun:test";
 import { dialectPlan, DIALECT_ROUTES } from "./plan.ts";
 

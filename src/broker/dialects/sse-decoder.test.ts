@@ -1,5 +1,7 @@
+// The SSE decoder's events across chunks and line ends, and sseText.
 import { expect, test } from "bun:test";
-import { SseDecoder, sseText } from "./sse-decoder.ts";
+import { sseText } from "../../core/sse-text.ts";
+import { SseDecoder } from "./sse-decoder.ts";
 
 const enc = new TextEncoder();
 

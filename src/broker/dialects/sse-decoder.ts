@@ -83,8 +83,3 @@ function parse(block: string): SseEvent[] {
   }
   return out;
 }
-
-/** One event as SSE bytes' text: `event: NAME` (when named) and one `data:` line. */
-export function sseText(event: string, data: unknown): string {
-  return `${event ? `event: ${event}\n` : ""}data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
-}

@@ -10,7 +10,6 @@ export class TransformedReply implements UpstreamReply {
   readonly hasBody: boolean;
   /** A whole answer rewritten (WholeBody): read before the head is sent, so a failure to read it is still an error status. */
   readonly whole: boolean;
-  private ended = false;
 
   constructor(
     private readonly res: UpstreamReply,
@@ -57,12 +56,7 @@ export class TransformedReply implements UpstreamReply {
 
   /** The upstream's parts as they are: the Exchange applies the transform (its `stripper`) as it relays them. */
   read(): Promise<ReadResult> | ReadResult {
-    if (!this.res.hasBody) {
-      if (this.ended) return { done: true, value: [] };
-      this.ended = true;
-      return { done: true, value: [] };
-    }
-    return this.res.read();
+    return this.res.hasBody ? this.res.read() : { done: true, value: [] };
   }
 
   cancel(): void {

@@ -1,3 +1,4 @@
+// Usage read from native Messages and Responses streams, and the error event of one cut short.
 import { expect, test } from "bun:test";
 import { UsageWatcher } from "./usage-watcher.ts";
 

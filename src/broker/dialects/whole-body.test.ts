@@ -1,3 +1,4 @@
+// WholeBody: a whole answer held, rewritten, and capped.
 import { expect, test } from "bun:test";
 import { WholeBody } from "./whole-body.ts";
 

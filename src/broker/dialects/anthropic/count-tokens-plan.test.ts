@@ -1,3 +1,4 @@
+// count_tokens' plan: which kinds count themselves, and the broker's estimate when none does.
 import { expect, test } from "bun:test";
 import { countTokensPlan } from "./count-tokens-plan.ts";
 

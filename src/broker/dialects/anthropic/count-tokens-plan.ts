@@ -1,7 +1,7 @@
 // The plan for POST /v1/messages/count_tokens: sent to an upstream that serves Messages (llama.cpp and vLLM count
 // themselves); the broker's estimate when it has no such route (Ollama) or no upstream serves Messages at all.
 import { servesNatively } from "../../../kinds/index.ts";
-import { HttpError } from "../../../core/http-error.ts";
+import { errorBody, HttpError } from "../../../core/http-error.ts";
 import type { DialectPlan } from "../plan-types.ts";
 import { WholeBody } from "../whole-body.ts";
 import { estimateInputTokens } from "./count-tokens.ts";
@@ -19,7 +19,7 @@ function estimate(body: Uint8Array | null): { status: number; text: string } {
     return { status: 200, text: JSON.stringify({ input_tokens: estimateInputTokens(req) }) };
   } catch (e) {
     const err = e instanceof HttpError ? e : new HttpError("bad_request", "the request body must be a JSON object (Anthropic's count_tokens)");
-    return { status: err.status, text: JSON.stringify({ type: "error", error: { type: "invalid_request_error", message: err.message } }) };
+    return { status: err.status, text: JSON.stringify(errorBody("anthropic", err.code, err.message, err.status)) };
   }
 }
 

@@ -1,3 +1,4 @@
+// The broker's estimate of a Messages request's input tokens.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
 import { estimateInputTokens, IMAGE_TOKENS } from "./count-tokens.ts";

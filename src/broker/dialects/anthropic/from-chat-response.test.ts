@@ -1,3 +1,4 @@
+// A whole chat completion rewritten as an Anthropic message.
 import { expect, test } from "bun:test";
 import { anthropicErrorFrom, fromChatResponse, toolInput } from "./from-chat-response.ts";
 

@@ -1,3 +1,4 @@
+// /v1/messages' plan: passed through to kinds that serve it, translated for the others.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
 import { messagesPlan } from "./messages-plan.ts";

@@ -1,19 +1,17 @@
 // The plan for POST /v1/messages: passed through to an upstream that serves it, translated to chat completions for one that does not.
-import { dialectError, HttpError } from "../../../core/http-error.ts";
+import { dialectError } from "../../../core/http-error.ts";
 import { estimatePromptTokens } from "../../usage.ts";
 import type { AnswerPlan, DialectAttempt, DialectPlan } from "../plan-types.ts";
 import { servesNatively } from "../../../kinds/index.ts";
 import { UsageWatcher } from "../usage-watcher.ts";
 import { WholeBody } from "../whole-body.ts";
+import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../translated-answer.ts";
 import { anthropicErrorFrom, fromChatResponse } from "./from-chat-response.ts";
 import { AnthropicStreamTranslator } from "./stream-translator.ts";
 import { toChatRequest } from "./to-chat-request.ts";
-import type { AnthropicRequest, ChatResponse } from "./types.ts";
+import type { AnthropicRequest } from "./types.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-const JSON_TYPE = "application/json";
-const isSse = (ct: string | null) => (ct ?? "").includes("text/event-stream");
 
 /** A native upstream's error that is not in Anthropic's shape already (a proxy's text, another server's JSON) is put in it. */
 function nativeErrorBody(status: number): WholeBody {
@@ -30,16 +28,6 @@ function nativeAnswer(status: number, contentType: string | null): AnswerPlan {
   return { transform: isSse(contentType) ? new UsageWatcher("anthropic") : null, contentType: null };
 }
 
-/** The request as the broker sends it (an alias already resolved in its "model"), parsed; null when it is not a JSON object. */
-function parse(body: Uint8Array): AnthropicRequest | null {
-  try {
-    const v = JSON.parse(dec.decode(body)) as unknown;
-    return v && typeof v === "object" && !Array.isArray(v) ? (v as AnthropicRequest) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** `requested`: the model name the client sent, shown back to it in translated answers. */
 export function messagesPlan(requested: string | null): DialectPlan {
   return {
@@ -48,9 +36,7 @@ export function messagesPlan(requested: string | null): DialectPlan {
     none: () => dialectError("/v1/messages", "no_upstream", "no upstream is enabled in the broker's configuration"),
     attempt(kind, target, sent, bodyLength): DialectAttempt {
       if (servesNatively(kind, "anthropic")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
-      if (!(sent instanceof Uint8Array)) throw new HttpError("payload_too_large", "the request body is too large for the broker to translate for an upstream without /v1/messages (at most 32 MiB)");
-      const req = parse(sent);
-      if (req === null) throw new HttpError("bad_request", "the request body must be a JSON object (Anthropic's Messages API)");
+      const req = requestToTranslate<AnthropicRequest>(sent, "/v1/messages", "Anthropic's Messages API");
       const chat = toChatRequest(req);
       const out = enc.encode(JSON.stringify(chat));
       const stops = chat.stop ?? [];
@@ -63,20 +49,10 @@ export function messagesPlan(requested: string | null): DialectPlan {
         answer(status, contentType) {
           if (status >= 400) return { transform: new WholeBody((text) => ({ text: JSON.stringify(anthropicErrorFrom(status, text)), usage: null })), contentType: JSON_TYPE };
           if (isSse(contentType)) return { transform: new AnthropicStreamTranslator(shown, stops, estimatePromptTokens(bodyLength)), contentType: null };
-          return {
-            transform: new WholeBody((text) => {
-              let res: ChatResponse;
-              try {
-                res = JSON.parse(text) as ChatResponse;
-              } catch {
-                // Read whole before the head is sent (TransformedReply.whole): the client gets a 502, not a 200 with an error in it.
-                throw new HttpError("upstream_error", `the upstream's answer is not JSON: ${text.slice(0, 200)}`);
-              }
-              const m = fromChatResponse(res, shown, stops);
-              return { text: JSON.stringify(m), usage: { tokens: m.usage.output_tokens, promptTokens: m.usage.input_tokens, genMs: null } };
-            }),
-            contentType: JSON_TYPE,
-          };
+          return wholeChatAnswer((res) => {
+            const m = fromChatResponse(res, shown, stops);
+            return { text: JSON.stringify(m), usage: { tokens: m.usage.output_tokens, promptTokens: m.usage.input_tokens, genMs: null } };
+          });
         },
       };
     },

@@ -1,3 +1,4 @@
+// OpenAI finish reasons as Anthropic stop reasons.
 import { expect, test } from "bun:test";
 import { stopReason } from "./stop-reason.ts";
 

@@ -1,3 +1,4 @@
+// A chat completions stream rewritten as Anthropic's Messages events.
 import { expect, test } from "bun:test";
 import { SseDecoder } from "../sse-decoder.ts";
 import { AnthropicStreamTranslator } from "./stream-translator.ts";

@@ -3,35 +3,26 @@
 // A state machine: the first chunk opens the message (message_start, ping); text, reasoning and each tool call open a
 // content block of their own (content_block_start), closed when another kind begins (content_block_stop); the finish
 // reason and the usage chunk (asked with stream_options.include_usage) make the closing message_delta and message_stop.
-import type { StreamTransform } from "../../stream-transform.ts";
-import type { TokenUsage } from "../../usage.ts";
-import { MAX_EVENT, SseDecoder, sseText } from "../sse-decoder.ts";
+import { errorBody } from "../../../core/http-error.ts";
+import { ChatStreamTranslator } from "../chat-stream-translator.ts";
+import { sseText } from "../../../core/sse-text.ts";
 import { messageId } from "./from-chat-response.ts";
 import { stopReason } from "./stop-reason.ts";
 import type { ChatChunk } from "./types.ts";
 
-const enc = new TextEncoder();
-const EMPTY = new Uint8Array(0);
-
 type Open = { kind: "text" } | { kind: "thinking" } | { kind: "tool"; call: number } | null;
 
-export class AnthropicStreamTranslator implements StreamTransform {
-  private readonly sse = new SseDecoder();
+export class AnthropicStreamTranslator extends ChatStreamTranslator {
+  protected readonly noun = "message";
   private started = false;
-  private finished = false;
   /** Index of the next content block; the open one is `next - 1`. */
   private next = 0;
   private open: Open = null;
   /** OpenAI tool call index → whether its block was opened (a call's later pieces name only its index). */
   private readonly calls = new Set<number>();
-  private finish: string | null = null;
   private matched: unknown = null;
   private inputTokens: number | null = null;
   private outputTokens: number | null = null;
-  usage: TokenUsage | null = null;
-  readonly ownsUsage = true;
-  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
-  abandoned = false;
 
   /**
    * @param model the model name the client asked for (shown back to it)
@@ -42,53 +33,13 @@ export class AnthropicStreamTranslator implements StreamTransform {
     private readonly model: string,
     private readonly stops: readonly string[],
     private readonly estimatedInput: number,
-  ) {}
-
-  push(chunk: Uint8Array): Uint8Array {
-    if (this.finished) return EMPTY;
-    const events = this.sse.push(chunk);
-    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
-    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
-    return this.out(this.events(events));
+  ) {
+    super();
   }
 
-  end(): Uint8Array {
-    let text = this.events(this.sse.end());
-    // An OpenAI stream says it is whole with a finish reason or [DONE]: one that ends with neither was cut short (a
-    // proxy or the server closed it cleanly mid-answer), and must not reach the client as a finished message.
-    if (!this.finished) text += this.finish !== null ? this.close() : this.fail("the upstream ended the stream without finishing the message (no finish_reason, no [DONE]); the answer is incomplete");
-    return this.out(text);
-  }
-
-  private out(text: string): Uint8Array {
-    return text ? enc.encode(text) : EMPTY;
-  }
-
-  private events(list: { event: string; data: string }[]): string {
-    let text = "";
-    for (const e of list) {
-      if (this.finished) break;
-      if (e.data === "[DONE]") {
-        text += this.close();
-        continue;
-      }
-      let chunk: ChatChunk;
-      try {
-        chunk = JSON.parse(e.data) as ChatChunk;
-      } catch {
-        // A piece of the answer lost: what follows cannot be trusted to make a whole message.
-        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
-        break;
-      }
-      // An error event in the middle of an OpenAI stream ends the message with Anthropic's error event.
-      const err = (chunk as { error?: { message?: unknown } | string }).error;
-      if (err !== undefined) {
-        text += this.fail(typeof err === "string" ? err : String(err?.message ?? "upstream error"));
-        break;
-      }
-      text += this.chunk(chunk);
-    }
-    return text;
+  /** An error event in the middle of an OpenAI stream ends the message with Anthropic's error event. */
+  protected upstreamError(message: string): string {
+    return this.fail(message);
   }
 
   private start(): string {
@@ -98,7 +49,7 @@ export class AnthropicStreamTranslator implements StreamTransform {
     return sseText("message_start", { type: "message_start", message }) + sseText("ping", { type: "ping" });
   }
 
-  private chunk(c: ChatChunk): string {
+  protected chunk(c: ChatChunk): string {
     let text = this.start();
     if (c.usage) {
       if (typeof c.usage.prompt_tokens === "number") this.inputTokens = c.usage.prompt_tokens;
@@ -166,15 +117,15 @@ export class AnthropicStreamTranslator implements StreamTransform {
    * The end of a message that cannot be finished: Anthropic's error event (the SDK raises it as an APIError), no
    * message_stop. The counts the upstream sent so far are kept for the accounting (else the tokens relayed are counted).
    */
-  private fail(message: string): string {
+  protected fail(message: string): string {
     this.finished = true;
     this.abandoned = true;
     if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
-    return this.start() + sseText("error", { type: "error", error: { type: "api_error", message } });
+    return this.start() + sseText("error", errorBody("anthropic", "upstream_error", message));
   }
 
   /** The end of the message: the open block closed, the stop reason and usage, message_stop. */
-  private close(): string {
+  protected close(): string {
     if (this.finished) return "";
     let text = this.start() + this.stopBlock();
     this.finished = true;

@@ -1,3 +1,4 @@
+// A whole chat completion rewritten as a Responses API response object.
 import { expect, test } from "bun:test";
 import { fromChatResponse } from "./from-chat-response.ts";
 

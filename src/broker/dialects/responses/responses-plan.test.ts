@@ -1,3 +1,4 @@
+// /v1/responses' plan: passed through to kinds that serve it, translated for the others.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
 import { responsesPlan } from "./responses-plan.ts";

@@ -1,27 +1,24 @@
 // The plan for POST /v1/responses (OpenAI's Responses API): passed through to an upstream that serves it, translated to
 // chat completions for one that does not (stateless requests; one that needs OpenAI's stored state is a 400).
 import { servesNatively } from "../../../kinds/index.ts";
-import { dialectError, HttpError } from "../../../core/http-error.ts";
-import type { ChatResponse } from "../chat-types.ts";
+import { dialectError } from "../../../core/http-error.ts";
 import type { AnswerPlan, DialectPlan } from "../plan-types.ts";
 import { UsageWatcher } from "../usage-watcher.ts";
 import { WholeBody } from "../whole-body.ts";
+import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../translated-answer.ts";
 import { fromChatResponse } from "./from-chat-response.ts";
 import { ResponsesStreamTranslator } from "./stream-translator.ts";
 import { toChatRequest } from "./to-chat-request.ts";
 import type { ResponsesRequest } from "./types.ts";
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
-const JSON_TYPE = "application/json";
-const isSse = (ct: string | null) => (ct ?? "").includes("text/event-stream");
 
 function nativeAnswer(status: number, contentType: string | null): AnswerPlan {
   return { transform: status === 200 && isSse(contentType) ? new UsageWatcher("responses") : null, contentType: null };
 }
 
 /** An upstream's error body in OpenAI's shape (the chat route's error is in it already; anything else is put in it). */
-function errorBody(status: number): WholeBody {
+function openAiErrorFrom(status: number): WholeBody {
   return new WholeBody((text) => {
     try {
       const j = JSON.parse(text) as { error?: unknown };
@@ -29,15 +26,6 @@ function errorBody(status: number): WholeBody {
     } catch {}
     return { text: JSON.stringify({ error: { message: text.trim() || `the upstream answered ${status}`, type: status >= 500 ? "server_error" : "invalid_request_error", code: status >= 500 ? "upstream_error" : "bad_request", param: null } }), usage: null };
   });
-}
-
-function parse(body: Uint8Array): ResponsesRequest | null {
-  try {
-    const v = JSON.parse(dec.decode(body)) as unknown;
-    return v && typeof v === "object" && !Array.isArray(v) ? (v as ResponsesRequest) : null;
-  } catch {
-    return null;
-  }
 }
 
 /** `requested`: the model name the client sent, shown back to it in translated answers. */
@@ -48,9 +36,7 @@ export function responsesPlan(requested: string | null): DialectPlan {
     none: () => dialectError("/v1/responses", "no_upstream", "no upstream is enabled in the broker's configuration"),
     attempt(kind, target, sent, bodyLength) {
       if (servesNatively(kind, "responses")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
-      if (!(sent instanceof Uint8Array)) throw new HttpError("payload_too_large", "the request body is too large for the broker to translate for an upstream without /v1/responses (at most 32 MiB)");
-      const req = parse(sent);
-      if (req === null) throw new HttpError("bad_request", "the request body must be a JSON object (OpenAI's Responses API)");
+      const req = requestToTranslate<ResponsesRequest>(sent, "/v1/responses", "OpenAI's Responses API");
       const chat = toChatRequest(req);
       const out = enc.encode(JSON.stringify(chat));
       const shown = requested ?? chat.model;
@@ -60,21 +46,12 @@ export function responsesPlan(requested: string | null): DialectPlan {
         bodyLength: out.byteLength,
         translated: true,
         answer(status, contentType) {
-          if (status >= 400) return { transform: errorBody(status), contentType: JSON_TYPE };
+          if (status >= 400) return { transform: openAiErrorFrom(status), contentType: JSON_TYPE };
           if (isSse(contentType)) return { transform: new ResponsesStreamTranslator(req, shown), contentType: null };
-          return {
-            transform: new WholeBody((text) => {
-              let res: ChatResponse;
-              try {
-                res = JSON.parse(text) as ChatResponse;
-              } catch {
-                throw new HttpError("upstream_error", `the upstream's answer is not JSON: ${text.slice(0, 200)}`);
-              }
-              const r = fromChatResponse(res, req, shown);
-              return { text: JSON.stringify(r), usage: { tokens: r.usage!.output_tokens, promptTokens: r.usage!.input_tokens, genMs: null } };
-            }),
-            contentType: JSON_TYPE,
-          };
+          return wholeChatAnswer((res) => {
+            const r = fromChatResponse(res, req, shown);
+            return { text: JSON.stringify(r), usage: { tokens: r.usage!.output_tokens, promptTokens: r.usage!.input_tokens, genMs: null } };
+          });
         },
       };
     },

@@ -1,3 +1,4 @@
+// A chat completions stream rewritten as the Responses API's events.
 import { expect, test } from "bun:test";
 import { SseDecoder } from "../sse-decoder.ts";
 import { ResponsesStreamTranslator } from "./stream-translator.ts";

@@ -4,22 +4,17 @@
 // item (output_item.added, content_part.added, then output_text.delta per piece), each tool call a function_call item
 // (output_item.added, then function_call_arguments.delta per piece); an item is closed (its .done events) when another
 // begins; the end of the stream closes the last and reports response.completed (or .incomplete) with the usage.
-import type { StreamTransform } from "../../stream-transform.ts";
-import type { TokenUsage } from "../../usage.ts";
+import { ChatStreamTranslator } from "../chat-stream-translator.ts";
 import type { ChatChunk, ChatUsage } from "../chat-types.ts";
-import { MAX_EVENT, SseDecoder, sseText } from "../sse-decoder.ts";
+import { sseText } from "../../../core/sse-text.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
 import type { OutputItem, ResponsesRequest } from "./types.ts";
 
-const enc = new TextEncoder();
-const EMPTY = new Uint8Array(0);
-
-export class ResponsesStreamTranslator implements StreamTransform {
-  private readonly sse = new SseDecoder();
+export class ResponsesStreamTranslator extends ChatStreamTranslator {
+  protected readonly noun = "response";
   private readonly id = newId("resp");
   private seq = 0;
   private started = false;
-  private finished = false;
   /** Items done so far and the open one (its index is output.length - 1 while open). */
   private readonly output: OutputItem[] = [];
   private open: OutputItem | null = null;
@@ -27,65 +22,23 @@ export class ResponsesStreamTranslator implements StreamTransform {
   private buffer = "";
   /** Chat tool call index → whether its item was opened. */
   private readonly calls = new Set<number>();
-  private finish: string | null = null;
   private chatUsage: ChatUsage | null = null;
-  usage: TokenUsage | null = null;
-  readonly ownsUsage = true;
-  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
-  abandoned = false;
 
   constructor(
     private readonly req: ResponsesRequest,
     private readonly shown: string,
-  ) {}
-
-  push(chunk: Uint8Array): Uint8Array {
-    if (this.finished) return EMPTY;
-    const events = this.sse.push(chunk);
-    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
-    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
-    return this.out(this.events(events));
-  }
-
-  end(): Uint8Array {
-    let text = this.events(this.sse.end());
-    // Whole only with a finish reason or [DONE]: a stream that ends with neither was cut short (anthropic/stream-translator.ts).
-    if (!this.finished) text += this.finish !== null ? this.close() : this.fail("the upstream ended the stream without finishing the response (no finish_reason, no [DONE]); the answer is incomplete");
-    return this.out(text);
-  }
-
-  private out(text: string): Uint8Array {
-    return text ? enc.encode(text) : EMPTY;
+  ) {
+    super();
   }
 
   private ev(type: string, rest: object): string {
     return sseText(type, { type, sequence_number: this.seq++, ...rest });
   }
 
-  private events(list: { data: string }[]): string {
-    let text = "";
-    for (const e of list) {
-      if (this.finished) break;
-      if (e.data === "[DONE]") {
-        text += this.close();
-        continue;
-      }
-      let chunk: ChatChunk;
-      try {
-        chunk = JSON.parse(e.data) as ChatChunk;
-      } catch {
-        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
-        break;
-      }
-      const err = (chunk as { error?: { message?: unknown } | string }).error;
-      if (err !== undefined) {
-        text += this.start() + this.ev("error", { code: "upstream_error", message: typeof err === "string" ? err : String(err?.message ?? "upstream error"), param: null });
-        this.finished = true;
-        break;
-      }
-      text += this.chunk(chunk);
-    }
-    return text;
+  /** An error event in the middle of the chat stream: the Responses stream's own error event. */
+  protected upstreamError(message: string): string {
+    this.finished = true;
+    return this.start() + this.ev("error", { code: "upstream_error", message, param: null });
   }
 
   private snapshot(status: "in_progress" | "completed" | "incomplete" | "failed", incomplete: string | null = null) {
@@ -98,7 +51,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
     return this.ev("response.created", { response: this.snapshot("in_progress") }) + this.ev("response.in_progress", { response: this.snapshot("in_progress") });
   }
 
-  private chunk(c: ChatChunk): string {
+  protected chunk(c: ChatChunk): string {
     let text = this.start();
     if (c.usage) {
       this.chatUsage = c.usage;
@@ -165,7 +118,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
    * A response that cannot be finished: OpenAI's response.failed, its error in the response object (status "failed"),
    * with the items so far; the counts the upstream sent are kept for the accounting.
    */
-  private fail(message: string): string {
+  protected fail(message: string): string {
     this.finished = true;
     this.abandoned = true;
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
@@ -173,7 +126,7 @@ export class ResponsesStreamTranslator implements StreamTransform {
     return this.start() + this.ev("response.failed", { response });
   }
 
-  private close(): string {
+  protected close(): string {
     if (this.finished) return "";
     let text = this.start() + this.closeItem();
     this.finished = true;

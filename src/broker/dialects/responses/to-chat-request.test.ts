@@ -1,3 +1,4 @@
+// A Responses request translated to a chat completions request, and the 400s of what cannot be.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
 import { toChatRequest } from "./to-chat-request.ts";

@@ -1,0 +1,78 @@
+// What every translation of an OpenAI chat completions stream shares: the SSE events read, [DONE], events that are not
+// JSON, an upstream's in-stream error and a stream cut short; the dialect's subclass writes its own events.
+import type { StreamTransform } from "../stream-transform.ts";
+import type { TokenUsage } from "../usage.ts";
+import type { ChatChunk } from "./chat-types.ts";
+import { MAX_EVENT, SseDecoder, type SseEvent } from "./sse-decoder.ts";
+
+const enc = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+export abstract class ChatStreamTranslator implements StreamTransform {
+  private readonly sse = new SseDecoder();
+  /** The answer's last event was written (closed, or failed): nothing more is. */
+  protected finished = false;
+  /** The upstream's finish_reason, once it sent one. */
+  protected finish: string | null = null;
+  usage: TokenUsage | null = null;
+  readonly ownsUsage = true;
+  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
+  abandoned = false;
+
+  /** What the client's stream is an answer of ("message", "response"), for the error of a stream cut short. */
+  protected abstract readonly noun: string;
+  /** The events for one chat chunk. */
+  protected abstract chunk(c: ChatChunk): string;
+  /** The end of a whole answer (a finish reason or [DONE] came); "" when it was already written. */
+  protected abstract close(): string;
+  /** The end of an answer that cannot be finished, in the dialect's words; sets `finished` and `abandoned`. */
+  protected abstract fail(message: string): string;
+  /** The end of an answer whose upstream sent an error event mid-stream. */
+  protected abstract upstreamError(message: string): string;
+
+  push(chunk: Uint8Array): Uint8Array {
+    if (this.finished) return EMPTY;
+    const events = this.sse.push(chunk);
+    // An event the broker will not hold whole (sse-decoder.ts MAX_EVENT): the answer cannot be finished.
+    if (this.sse.overflowed) return this.out(this.fail(`the upstream sent a stream event over ${MAX_EVENT} bytes; the answer is incomplete`));
+    return this.out(this.events(events));
+  }
+
+  end(): Uint8Array {
+    let text = this.events(this.sse.end());
+    // An OpenAI stream says it is whole with a finish reason or [DONE]: one that ends with neither was cut short (a
+    // proxy or the server closed it cleanly mid-answer), and must not reach the client as a finished answer.
+    if (!this.finished) text += this.finish !== null ? this.close() : this.fail(`the upstream ended the stream without finishing the ${this.noun} (no finish_reason, no [DONE]); the answer is incomplete`);
+    return this.out(text);
+  }
+
+  private out(text: string): Uint8Array {
+    return text ? enc.encode(text) : EMPTY;
+  }
+
+  private events(list: SseEvent[]): string {
+    let text = "";
+    for (const e of list) {
+      if (this.finished) break;
+      if (e.data === "[DONE]") {
+        text += this.close();
+        continue;
+      }
+      let chunk: ChatChunk;
+      try {
+        chunk = JSON.parse(e.data) as ChatChunk;
+      } catch {
+        // A piece of the answer lost: what follows cannot be trusted to make a whole answer.
+        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
+        break;
+      }
+      const err = (chunk as { error?: { message?: unknown } | string }).error;
+      if (err !== undefined) {
+        text += this.upstreamError(typeof err === "string" ? err : String(err?.message ?? "upstream error"));
+        break;
+      }
+      text += this.chunk(chunk);
+    }
+    return text;
+  }
+}
