@@ -4,7 +4,7 @@
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures; the stages are plain functions of it.
 import type { Admitted, CallerClass, RequestRecord } from "../core/contracts.ts";
-import { resumeMarkOf } from "../core/resume-marks.ts";
+import { followResumes, resumeMarkOf } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamFormat } from "../core/http-error.ts";
 import { noteActivity } from "../core/idle-gc.ts";
@@ -511,9 +511,14 @@ export class Exchange {
       queueMs: this.queueMs,
     };
     if (this.tokensEstimated) rec.tokensEstimated = true;
-    // By reference: a tunnel answer resumed after this record was made still shows it.
+    // By reference: a tunnel answer resumed after this record was made still shows it (and the page hears of it).
     const resumed = resumeMarkOf(this.clientSignal);
-    if (resumed) rec.resumed = resumed;
+    if (resumed) {
+      rec.resumed = resumed;
+      const { events } = this;
+      const id = rec.id;
+      followResumes(resumed, () => events.emit("request.resumed", { id, resumed: { ...resumed } }));
+    }
     const reqHeaders = capturedHeaders(this.requestHeaders);
     if (reqHeaders) rec.requestHeaders = reqHeaders;
     const resHeaders = capturedHeaders(this.responseHeaders);

@@ -13,6 +13,8 @@ export interface EventMap {
   "auth.progress": { step: "device_code" | "waiting" | "signed_in" | "failed" | "signed_out" | "refreshed"; message: string; verificationUri?: string; userCode?: string };
   "auth.state": { state: AuthState; subject?: string; expiresAt?: string; reason?: string; refresh?: RefreshTrouble };
   "request.completed": RequestRecord;
+  /** A tunnel answer already recorded was resumed after a lost relay connection (its upstream had finished meanwhile). */
+  "request.resumed": { id: string; resumed: NonNullable<RequestRecord["resumed"]> };
   /** A page asked for dashboard access (its code, for the tray to offer approving it), or the request was approved. */
   "dashboard.access": { code: string; state: "requested" | "approved"; expiresAt: string };
   "daemon.started": { version: string; pid: number };
@@ -31,8 +33,8 @@ export type WsMessage = { type: "snapshot"; data: DaemonStatus } | { type: "metr
 
 type Listener = (e: DaemonEvent) => void;
 
-/** Events kept in the ring (request.completed is high-volume and goes to the inspector instead; access codes go only to /ws, which needs the token). */
-const NOT_RINGED: ReadonlySet<EventType> = new Set(["request.completed", "dashboard.access"]);
+/** Events kept in the ring (request.completed and .resumed go to the inspector instead; access codes go only to /ws, which needs the token). */
+const NOT_RINGED: ReadonlySet<EventType> = new Set(["request.completed", "request.resumed", "dashboard.access"]);
 
 function deliver(set: Set<Listener> | undefined, e: DaemonEvent): void {
   if (!set) return;

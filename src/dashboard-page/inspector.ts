@@ -81,6 +81,15 @@ export class Inspector {
     this.renderSoon();
   }
 
+  /** A shown request was resumed after its record came (its upstream finished while the relay was away): mark it. */
+  resumed(id: string, mark: NonNullable<Rec["resumed"]>): void {
+    const r = this.records.find((x) => x.id === id);
+    if (!r) return;
+    r.resumed = mark;
+    if (this.selected === id) this.detail.show(r);
+    this.renderSoon();
+  }
+
   private pending: ReturnType<typeof setTimeout> | undefined;
   /** Under heavy traffic many requests finish per second: redraw the table at most every 200 ms. */
   private renderSoon(): void {

@@ -124,6 +124,9 @@ function onMessage(m: LiveMessage): void {
     case "request.completed":
       inspector.add(m.data);
       break;
+    case "request.resumed":
+      inspector.resumed(m.data.id, m.data.resumed);
+      break;
     case "config.reloaded":
       banner("config", null);
       if (!configView.changedHere()) toast("Configuration reloaded.", "ok");

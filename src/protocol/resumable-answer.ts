@@ -1,7 +1,7 @@
 // The agent's answers that outlive their session: each body is read from the upstream into a ResumeBuffer and sent
 // from there; when the session ends, the answer waits (the upstream keeps generating, bounded) for the relay to take it
 // over on a new session (RESUME / RESUMED), and replays what the relay had not received. See docs/protocol.md, Resume.
-import { resumeMarkFor, type ResumeMark } from "../core/resume-marks.ts";
+import { noteResumed, resumeMarkFor, type ResumeMark } from "../core/resume-marks.ts";
 import { ResumeBuffer } from "./resume-buffer.ts";
 import type { ResponseHead } from "./messages.ts";
 import type { Session } from "./session.ts";
@@ -208,8 +208,7 @@ export class HeldAnswer {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     this.r.events.resumed?.(this.sent - offset);
-    this.mark.count++;
-    this.mark.replayedBytes += this.sent - offset;
+    noteResumed(this.mark, this.sent - offset);
     this.r.shrink(this.buf.dropTo(offset));
     this.stream = s;
     this.base = offset;

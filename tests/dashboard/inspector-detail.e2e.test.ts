@@ -1,27 +1,25 @@
 // End to end: the inspector's detail panel in headless Debian Chromium against the compiled binary's daemon and a fake
 // Ollama: redacted headers, timings, Copy as curl (run for real) and Replay (a new row; refused without the whole body).
 import { expect } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { openDashboard, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium", "curl"]);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 /** The committed screenshot is rewritten only when asked (C2L_UPDATE_SCREENSHOTS=1); otherwise it goes to artifacts/. */
 const SCREENSHOT = process.env.C2L_UPDATE_SCREENSHOTS === "1" ? join(REPO, "docs/screenshots/inspector-detail.png") : join(REPO, "artifacts/inspector-detail.png");
 const SECRETS = ["sk-upstream-secret-0001", "xk-secret-0002", "sid=cookie-secret-0003"];
 
 let ollama: FakeOllama;
 let daemon: DaemonProc;
-let context: BrowserContext;
+let browser: DashboardBrowser;
 let page: Page;
-let userDataDir: string;
 let binary: string;
 let api: string;
 let proxy: string;
@@ -63,21 +61,16 @@ notifications = false
   expect(created.status).toBe(201);
   key = ((await created.json()) as { key: string }).key;
 
-  userDataDir = mkdtempSync(join(tmpdir(), "c2l-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS, viewport: { width: 1400, height: 900 }, colorScheme: "light" });
-  page = context.pages()[0] ?? (await context.newPage());
-  const link = Bun.spawnSync([binary, "dashboard", "--print-url", "--url", api], { env: daemon.env, stdout: "pipe" });
-  await page.goto(link.stdout.toString().trim());
-  await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+  browser = await openDashboard(daemon, { binary });
+  page = browser.page;
   await page.locator("#tab-requests").click();
 }, 180_000);
 
 afterAll(async () => {
-  await context?.close().catch(() => {});
+  await browser?.close();
   await daemon?.stop();
   await ollama?.stop();
   if (daemon) removeHome(daemon.home);
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 }, 30_000);
 
 describe("the inspector's detail panel (issue 24 item 10)", () => {

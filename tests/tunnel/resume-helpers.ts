@@ -1,6 +1,8 @@
-// Test helpers for resumable streams: streaming calls in both dialects read to their end, the tokens in an answer, metrics.
+// Test helpers for resumable streams: streaming calls in both dialects read to their end, the tokens in an answer, metrics,
+// and a relay paused past the agent's heartbeat tolerance.
 import { promSum } from "../../src/kinds/types.ts";
-import { CLIENT_KEY, TUNNEL_ID } from "./helpers.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { CLIENT_KEY, TUNNEL_ID, type RelayProc } from "./helpers.ts";
 
 /** The two streaming dialects: Ollama's NDJSON and OpenAI's SSE. */
 export const DIALECTS = [
@@ -14,7 +16,7 @@ export function tokensIn(text: string): number[] {
 }
 
 /** Starts a streaming call and reads it to its end in the background; `started` resolves on its first token. */
-export function streamingCall(base: string, d: (typeof DIALECTS)[number]) {
+export function streamingCall(base: string, d: { path: string; body: unknown }) {
   let text = "";
   let firstToken!: () => void;
   const started = new Promise<void>((r) => (firstToken = r));
@@ -39,4 +41,19 @@ export function streamingCall(base: string, d: (typeof DIALECTS)[number]) {
 /** A metric's value at `url`/metrics, summed over its label sets (0 while it has none). */
 export async function metric(url: string, name: string, headers: Record<string, string> = {}): Promise<number> {
   return promSum(await (await fetch(`${url}/metrics`, { headers })).text(), name) ?? 0;
+}
+
+/**
+ * Freezes the relay (SIGSTOP) until the agent declares its session dead (its tolerance is 1.2 s in daemonToml), waits a
+ * little longer so the relay wakes to a dead socket too (and for `meanwhile`, if given), then resumes it (SIGCONT): the
+ * streams in flight must resume.
+ */
+export async function pauseRelayPastTolerance(relay: RelayProc, agent: DaemonProc, meanwhile?: () => Promise<unknown>): Promise<void> {
+  relay.proc.kill("SIGSTOP");
+  try {
+    await agent.waitFor(/tunnel: relay connection failed; retrying|heartbeat_timeout/, 5_000);
+    await Promise.all([Bun.sleep(800), meanwhile?.()]);
+  } finally {
+    relay.proc.kill("SIGCONT");
+  }
 }

@@ -6,7 +6,7 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
-import { DIALECTS, metric, streamingCall, tokensIn } from "./resume-helpers.ts";
+import { DIALECTS, metric, pauseRelayPastTolerance, streamingCall, tokensIn } from "./resume-helpers.ts";
 
 const TOKENS = 40;
 let fake: FakeOllama;
@@ -31,11 +31,7 @@ describe("resumable streams", () => {
     const before = fake.requests.length;
     const calls = DIALECTS.map((d) => streamingCall(relay.url, d));
     await Promise.all(calls.map((c) => c.started));
-    relay.proc.kill("SIGSTOP");
-    // The agent's tolerance is 1.2 s: its session is declared dead well before the relay wakes up.
-    await daemon.waitFor(/tunnel: relay connection failed; retrying|heartbeat_timeout/, 5_000);
-    await Bun.sleep(800);
-    relay.proc.kill("SIGCONT");
+    await pauseRelayPastTolerance(relay, daemon);
     const texts = await Promise.all(calls.map((c) => c.done));
     for (const [i, d] of DIALECTS.entries()) {
       expect(tokensIn(texts[i]!)).toEqual(Array.from({ length: TOKENS }, (_, k) => k));

@@ -27,6 +27,7 @@ export const WS_MESSAGES: Record<WsMessageType, WsMessageInfo> = {
   "auth.progress": { when: "A sign-in flow advances (device code shown, waiting, done).", data: "{ step, message, verificationUri?, userCode? }" },
   "auth.state": { when: "The sign-in state changes.", data: "{ state, subject?, expiresAt?, reason? }" },
   "request.completed": { when: "A request through the broker or the tunnel finished.", data: "RequestRecord" },
+  "request.resumed": { when: "A tunnel answer already reported by request.completed was resumed after a lost relay connection.", data: "{ id, resumed: { count, replayedBytes } }" },
   "dashboard.access": { when: "A page asked for dashboard access, or that request was approved (the tray offers approving it).", data: "{ code, state: requested|approved, expiresAt }" },
   "daemon.started": { when: "The daemon finished starting (rarely seen: /ws opens after it).", data: "{ version, pid }" },
   shutdown: { when: "The daemon is stopping; the connection closes right after.", data: "{ reason }" },
