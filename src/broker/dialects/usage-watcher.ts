@@ -1,6 +1,6 @@
 // Reads the usage of a Messages or Responses stream as it passes through unchanged (native pass-through): those streams
 // give their counts in events the response's tail does not always hold (Anthropic's input_tokens in message_start).
-import { errorBody } from "../../core/http-error.ts";
+import { sseErrorData } from "../../core/http-error.ts";
 import type { StreamTransform } from "../stream-transform.ts";
 import type { TokenUsage } from "../usage.ts";
 import { sseText } from "../../core/sse-text.ts";
@@ -24,10 +24,10 @@ const READERS: Record<"anthropic" | "responses", (e: any) => Counts | null> = {
  * than take the part it got for the whole answer — as the translated streams end (anthropic/, responses/).
  */
 const ENDINGS: Record<keyof typeof READERS, { ends: ReadonlySet<string>; cut: (message: string) => string }> = {
-  anthropic: { ends: new Set(["message_stop", "error"]), cut: (message) => sseText("error", errorBody("anthropic", "upstream_error", message)) },
+  anthropic: { ends: new Set(["message_stop", "error"]), cut: (message) => sseText("error", sseErrorData("anthropic", "upstream_error", message)) },
   responses: {
     ends: new Set(["response.completed", "response.incomplete", "response.failed", "error"]),
-    cut: (message) => sseText("error", { type: "error", code: "upstream_error", message, param: null }),
+    cut: (message) => sseText("error", sseErrorData("responses", "upstream_error", message)),
   },
 };
 const CUT = "the upstream ended the stream before its last event; the answer is incomplete";
