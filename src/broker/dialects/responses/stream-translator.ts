@@ -36,9 +36,13 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     return sseText(type, { type, sequence_number: this.seq++, ...rest });
   }
 
-  /** An error event in the middle of the chat stream: the Responses stream's own error event. */
+  /**
+   * An error event in the middle of the chat stream: the Responses stream's own error event. The answer is over, so the
+   * rest of the upstream's stream is not read (abandoned: the Exchange cancels it), as Anthropic's translator does.
+   */
   protected upstreamError(message: string): string {
     this.finished = true;
+    this.abandoned = true;
     return this.start() + this.ev("error", sseErrorData("responses", "upstream_error", message));
   }
 
