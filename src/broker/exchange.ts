@@ -379,7 +379,7 @@ export class Exchange {
       bytes: this.bytesOut,
       ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
     });
-    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte, this.dialect === "anthropic" ? "anthropic" : "openai");
+    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte, this.path);
     if (tail !== null) {
       c.write(enc.encode(tail));
       c.close();

@@ -76,15 +76,24 @@ class Truncated {}
 const TRUNCATED = new Truncated();
 
 /**
+ * Where a JSON body's value starts: past a UTF-8 BOM and JSON white space (the body's length when there is none). The
+ * one reading of a body's start, for readTopLevel and the dialect routes' check that a body is an object (body-check.ts).
+ */
+export function valueStart(body: Uint8Array): number {
+  const n = body.length;
+  let i = n >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  while (i < n && isSpace(body[i]!)) i++;
+  return i;
+}
+
+/**
  * The chosen top-level fields of `body` (names in lower case ASCII). Reads only what it must: the keys of the top-level
  * object and the values of the chosen fields.
  */
 export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLevel {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const n = buf.length;
-  let i = 0;
-  if (n >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) i = 3;
-  while (i < n && isSpace(buf[i]!)) i++;
+  let i = valueStart(buf);
   if (i >= n || buf[i] !== OPEN_BRACE) return { kind: "not-object" };
   const fields: FieldRead[] = [];
   for (let k = 0; k < names.length; k++) fields.push({ exact: 0, variants: NO_VARIANTS, value: undefined });

@@ -1,7 +1,7 @@
 // The one error renderer: the same HttpError in Ollama's, OpenAI's and our native shape, always with the stable code header.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { dialectError, dialectOf, ERROR_CODE_HEADER, ERROR_CODES, errorBody, HttpError, streamErrorTail, streamFormat } from "./http-error.ts";
+import { dialectError, dialectOf, ERROR_CODE_HEADER, ERROR_CODES, errorBody, HttpError, sseErrorData, sseErrorShape, streamErrorTail, streamFormat } from "./http-error.ts";
 
 describe("dialectOf", () => {
   test("/v1/* is OpenAI's; Ollama's /api/* and every other path are Ollama's", () => {
@@ -91,14 +91,25 @@ describe("streamErrorTail (the last bytes of a stream cut short)", () => {
     expect(streamFormat("text/event-stream; charset=utf-8")).toBe("sse");
     expect(streamFormat("application/json")).toBe("other");
     expect(streamFormat(null)).toBe("other");
-    expect(streamErrorTail("ndjson", err, 10)).toBe('{"error":"gone"}\n');
-    expect(streamErrorTail("ndjson", err, -1)).toBe('{"error":"gone"}\n');
-    expect(streamErrorTail("ndjson", err, 125)).toBe('\n{"error":"gone"}\n');
+    expect(streamErrorTail("ndjson", err, 10, "/v1/chat/completions")).toBe('{"error":"gone"}\n');
+    expect(streamErrorTail("ndjson", err, -1, "/v1/chat/completions")).toBe('{"error":"gone"}\n');
+    expect(streamErrorTail("ndjson", err, 125, "/v1/chat/completions")).toBe('\n{"error":"gone"}\n');
     const event = 'event: error\ndata: {"error":{"message":"gone","type":"server_error","code":"tunnel_offline","param":null}}\n\n';
-    expect(streamErrorTail("sse", err, -1)).toBe(event);
-    expect(streamErrorTail("sse", err, 10)).toBe("\n" + event);
-    expect(streamErrorTail("sse", err, 125)).toBe("\n\n" + event);
-    expect(streamErrorTail("other", err, 10)).toBeNull();
+    expect(streamErrorTail("sse", err, -1, "/v1/chat/completions")).toBe(event);
+    expect(streamErrorTail("sse", err, 10, "/v1/chat/completions")).toBe("\n" + event);
+    expect(streamErrorTail("sse", err, 125, "/v1/chat/completions")).toBe("\n\n" + event);
+    expect(streamErrorTail("other", err, 10, "/v1/chat/completions")).toBeNull();
+  });
+
+  test("an SSE stream's error event is in the shape of the API its path names: Responses' own event on /v1/responses", () => {
+    // OpenAI's Responses stream error event (openai-js hands it to the caller as an event of type "error").
+    expect(streamErrorTail("sse", err, 10, "/v1/responses")).toBe('\nevent: error\ndata: {"type":"error","code":"tunnel_offline","message":"gone","param":null}\n\n');
+    expect(streamErrorTail("sse", err, -1, "/V1/%72esponses?x=1")).toStartWith('event: error\ndata: {"type":"error","code"');
+    expect(sseErrorShape("/v1/messages/count_tokens")).toBe("anthropic");
+    expect(sseErrorShape("/v1/responsesx")).toBe("chat");
+    expect(sseErrorShape("/v1/completions")).toBe("chat");
+    expect(sseErrorData("chat", "upstream_error", "m")).toEqual(errorBody("openai", "upstream_error", "m"));
+    expect(sseErrorData("anthropic", "upstream_error", "m")).toEqual(errorBody("anthropic", "upstream_error", "m"));
   });
 });
 
@@ -132,7 +143,7 @@ describe("Anthropic's dialect (/v1/messages)", () => {
   });
 
   test("a Messages stream that breaks off ends with an SSE error event in Anthropic's shape", () => {
-    const tail = streamErrorTail("sse", new HttpError("upstream_error", "broke off"), 10, "anthropic");
+    const tail = streamErrorTail("sse", new HttpError("upstream_error", "broke off"), 10, "/v1/messages");
     expect(tail).toBe(`\nevent: error\ndata: {"type":"error","error":{"type":"api_error","message":"broke off"}}\n\n`);
   });
 });

@@ -159,15 +159,39 @@ export function streamFormat(contentType: string | null): StreamFormat {
 }
 
 /**
- * The last bytes of a stream that already sent 200 and cannot finish (broker: upstream broke off; relay: the agent went
- * away): an NDJSON error line in Ollama's shape, or an SSE `error` event in OpenAI's (openai-js throws an APIError with
- * its message, ollama-js an Error with the line's text). `lastByte` is the last byte already sent (-1: none), so the
- * error starts its own line or event. null for other formats: nothing in-band can say it, the body must fail. An SSE
- * stream of Anthropic's Messages API (`sseDialect` "anthropic") gets its `error` event in Anthropic's shape.
+ * The error event of an SSE stream, by the API the stream answers (its route): each dialect's clients read their own.
+ * A chat completions stream's is OpenAI's error body (openai-js raises an event with `error` as an APIError); a
+ * Responses stream's is its own `error` event, `{"type":"error","code","message","param"}` as OpenAI documents it
+ * (openai-js hands it to the caller as an event of that type, as it does OpenAI's own); a Messages stream's is
+ * Anthropic's error body (its SDK raises it as an APIError).
  */
-export function streamErrorTail(format: StreamFormat, err: HttpError, lastByte: number, sseDialect: "openai" | "anthropic" = "openai"): string | null {
+export type SseErrorShape = "chat" | "responses" | "anthropic";
+const SSE_ERRORS: Record<SseErrorShape, (code: ErrorCode, message: string, status: number) => object> = {
+  chat: (code, message, status) => errorBody("openai", code, message, status),
+  responses: (code, message) => ({ type: "error", code, message, param: null }),
+  anthropic: (code, message, status) => errorBody("anthropic", code, message, status),
+};
+
+/** The SSE error shape of a stream answering `path` (spelled as the broker routes it, routeOf; a query may follow). */
+export function sseErrorShape(path: string): SseErrorShape {
+  const route = routeOf(path);
+  return under(route, "/v1/messages") ? "anthropic" : under(route, "/v1/responses") ? "responses" : "chat";
+}
+
+/** The payload of an SSE `error` event in `shape` (sseErrorShape): the one place each dialect's stream error is written. */
+export function sseErrorData(shape: SseErrorShape, code: ErrorCode, message: string, status: number = ERROR_CODES[code]): object {
+  return SSE_ERRORS[shape](code, message, status);
+}
+
+/**
+ * The last bytes of a stream that already sent 200 and cannot finish (broker: upstream broke off; relay: the agent went
+ * away): an NDJSON error line in Ollama's shape, or an SSE `error` event in the shape of the API `path` names
+ * (sseErrorShape). `lastByte` is the last byte already sent (-1: none), so the error starts its own line or event. null
+ * for other formats: nothing in-band can say it, the body must fail.
+ */
+export function streamErrorTail(format: StreamFormat, err: HttpError, lastByte: number, path: string): string | null {
   if (format === "ndjson") return (lastByte === 10 || lastByte < 0 ? "" : "\n") + JSON.stringify(errorBody("ollama", err.code, err.message, err.status)) + "\n";
-  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + sseText("error", errorBody(sseDialect, err.code, err.message, err.status));
+  if (format === "sse") return (lastByte < 0 ? "" : lastByte === 10 ? "\n" : "\n\n") + sseText("error", sseErrorData(sseErrorShape(path), err.code, err.message, err.status));
   return null;
 }
 

@@ -175,6 +175,23 @@ describe("held answers", () => {
     expect(resumes.size).toBe(0);
   });
 
+  test("a window changed on reload (setWindow) applies to an answer that loses its session afterwards", async () => {
+    const up = upstream(10_000, 1);
+    const failed: string[] = [];
+    const resumes = new AnswerResumes({ ...DEFAULT_RESUME_LIMITS, windowMs: 60_000 }, { failed: (r) => failed.push(r) });
+    const a = link(resumes, new ResumeOffers(10_000), up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    await readSome(first, 10);
+    resumes.setWindow(150);
+    expect(resumes.limits).toEqual({ ...DEFAULT_RESUME_LIMITS, windowMs: 150 });
+    a.cut();
+    await Bun.sleep(400);
+    expect(up.seen.aborted).toBe(true);
+    expect(failed).toEqual(["window"]);
+    expect(resumes.size).toBe(0);
+  });
+
   test("while no session is there the upstream is read only up to the per-answer bound", async () => {
     const up = upstream(100_000, 0);
     const limits: ResumeLimits = { windowMs: 5_000, perStreamBytes: 64 * 1024, perSessionBytes: 1 << 30 };

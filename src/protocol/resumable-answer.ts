@@ -38,9 +38,21 @@ export class AnswerResumes {
   private readonly roomWaiters = new Set<() => void>();
 
   constructor(
-    readonly limits: ResumeLimits = DEFAULT_RESUME_LIMITS,
+    private bounds: ResumeLimits = DEFAULT_RESUME_LIMITS,
     readonly events: ResumeEvents = {},
   ) {}
+
+  get limits(): ResumeLimits {
+    return this.bounds;
+  }
+
+  /**
+   * A reload changed [tunnel] resume_window: the registry stays (its answers are still offered on the next session);
+   * the new window applies to answers that lose their session from now on, one already waiting keeps the one it began.
+   */
+  setWindow(windowMs: number): void {
+    if (windowMs !== this.bounds.windowMs) this.bounds = { ...this.bounds, windowMs };
+  }
 
   get size(): number {
     return this.held.size;

@@ -1,6 +1,6 @@
 // How a relayed answer that cannot finish ends (the agent's session gone, the owner node gone): one log line, and a last
 // error line or event in the caller's dialect, then a clean end, so clients show a reason instead of a reset.
-import { dialectOf, streamErrorTail, streamFormat, type HttpError } from "../core/http-error.ts";
+import { streamErrorTail, streamFormat, type HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 
 const log = logger("relay");
@@ -9,11 +9,10 @@ const enc = new TextEncoder();
 /**
  * The last bytes of an answer cut short by `err` (by its content type: an NDJSON line or an SSE error event), or null
  * when the format has no in-band error and the body must fail. `expected` endings (an agent going away) log at info.
- * `fields.path` (the path after /t/ID) picks the SSE event's shape: Anthropic's on /v1/messages, else OpenAI's.
+ * `fields.path` (the path after /t/ID) picks the SSE event's shape (sseErrorShape: Messages', Responses' or chat's).
  */
 export function cutShortTail(err: HttpError, contentType: string | null, lastByte: number, expected: boolean, fields: Record<string, unknown>): Uint8Array | null {
-  const anthropic = typeof fields.path === "string" && dialectOf(fields.path) === "anthropic";
-  const tail = streamErrorTail(streamFormat(contentType), err, lastByte, anthropic ? "anthropic" : "openai");
+  const tail = streamErrorTail(streamFormat(contentType), err, lastByte, typeof fields.path === "string" ? fields.path : "");
   log[expected ? "info" : "warn"]("answer cut short", { ...fields, error: err.message, ended_with: tail === null ? "reset" : "error_line" });
   return tail === null ? null : enc.encode(tail);
 }

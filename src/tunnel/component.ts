@@ -216,13 +216,17 @@ export class TunnelService implements TunnelControl {
     return new ConnectError("no_token", `no agent token: ${[store, signIn].filter(Boolean).join(" or ") || "set [tunnel] token_secret or configure [auth]"}`, true);
   }
 
-  /** The answers held across reconnects: one registry for the service's life, so a new connection resumes the old one's. */
+  /**
+   * The answers held across reconnects: one registry for the service's life, so a new connection resumes the old one's.
+   * A reload that changes resume_window updates it in place: a new registry would strand the answers the old one holds.
+   */
   private resumes: AnswerResumes | null = null;
   private resumesFor(c: TunnelConfig): AnswerResumes | undefined {
     const windowMs = resolveBy(TunnelSchema, c).resume_window;
     if (!windowMs) return undefined;
-    if (this.resumes?.limits.windowMs !== windowMs) {
-      this.resumes = new AnswerResumes(
+    if (this.resumes) this.resumes.setWindow(windowMs);
+    else {
+      const resumes = (this.resumes = new AnswerResumes(
         { ...DEFAULT_RESUME_LIMITS, windowMs },
         {
           resumed: (replayed) => {
@@ -232,10 +236,10 @@ export class TunnelService implements TunnelControl {
           },
           failed: (reason) => {
             tunnelMetrics.resumeFailed.inc({ reason });
-            log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: windowMs });
+            log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: resumes.limits.windowMs });
           },
         },
-      );
+      ));
     }
     return this.resumes;
   }

@@ -17,7 +17,7 @@ let token: string;
 const keys: Record<string, string> = {};
 
 /** An OpenAI-compatible upstream (needs translation) that misbehaves as `mode` says. */
-let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" | "babble" = "huge";
+let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" | "babble" | "errbabble" = "huge";
 let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
 /** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
@@ -84,13 +84,14 @@ beforeAll(async () => {
           { headers: { "content-type": "application/json" } },
         );
       }
-      if (mode === "babble") {
-        // A bad event, then more chunks every 50 ms for as long as anyone reads them.
+      if (mode === "babble" || mode === "errbabble") {
+        // A bad event (or the upstream's own error event), then more chunks every 50 ms for as long as anyone reads them.
         let first = true;
+        const bad = mode === "babble" ? sse("{not json") : sse({ error: { message: "the model ran out of memory", type: "server_error" } });
         return new Response(
           new ReadableStream({
             async pull(c) {
-              if (first) return void ((first = false), c.enqueue(enc.encode(sse(chunk("a")) + sse("{not json"))));
+              if (first) return void ((first = false), c.enqueue(enc.encode(sse(chunk("a")) + bad)));
               await Bun.sleep(50);
               c.enqueue(enc.encode(sse(chunk("more"))));
             },
@@ -343,12 +344,11 @@ describe("an upstream that answers badly, through a translation", () => {
       const iterate = (async () => {
         for await (const ev of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(ev);
       })();
-      // A broken connection ends the stream with an error the SDK raises (the broker's stream error tail); the others with response.failed.
-      if (m === "drop") expect(String((await thrown(iterate)).message)).toContain(why);
-      else {
-        await iterate;
-        expect(events.at(-1)).toMatchObject({ type: "response.failed", response: { status: "failed", error: { message: expect.stringContaining(why) } } });
-      }
+      await iterate;
+      // A broken connection ends the stream with the broker's stream error tail: the Responses stream's own error event
+      // (OpenAI's SDK hands it to the caller as an event, as OpenAI's own); the others with response.failed.
+      if (m === "drop") expect(events.at(-1)).toEqual({ type: "error", code: "upstream_error", message: expect.stringContaining(why), param: null });
+      else expect(events.at(-1)).toMatchObject({ type: "response.failed", response: { status: "failed", error: { message: expect.stringContaining(why) } } });
       expect(events.map((x) => x.type)).not.toContain("response.completed");
       await until(async () => (await usage("meter")).requests === before.requests + 2, 5000, "both streams counted");
       // The upstream's counts, sent before the break, are what is counted.
@@ -366,6 +366,20 @@ describe("an upstream that answers badly, through a translation", () => {
     await until(() => rogueAborts > before, 5000, "the upstream let go");
     const r = await rawRequest(port, "POST", "/v1/messages", { body: JSON.stringify({ model: "rogue:1b", max_tokens: 5, stream: true, messages: [{ role: "user", content: "hi" }] }), timeoutMs: 5000 });
     expect(r.body.trimEnd().split("\n\n").at(-1)).toStartWith("event: error");
+  });
+
+  test("an upstream's error event mid-stream ends the answer with the dialect's error event; the rest is not read, the upstream is let go", async () => {
+    mode = "errbabble";
+    const before = rogueAborts;
+    const events: any[] = [];
+    for await (const x of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(x);
+    expect(events.at(-1)).toMatchObject({ type: "error", code: "upstream_error", message: "the model ran out of memory", param: null });
+    await until(() => rogueAborts > before, 5000, "the upstream let go (Responses)");
+    const s = anthropic().messages.stream({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
+    const e = await thrown(s.finalMessage());
+    expect(e).toBeInstanceOf(Anthropic.APIError);
+    expect(e.error).toMatchObject({ type: "error", error: { type: "api_error", message: "the model ran out of memory" } });
+    await until(() => rogueAborts > before + 1, 5000, "the upstream let go (Messages)");
   });
 
   test("a native stream that ends cleanly before its last event: the dialect's error event is added (Anthropic's SDK raises it)", async () => {

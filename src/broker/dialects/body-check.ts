@@ -5,16 +5,12 @@
 // would have to decode (Content-Encoding: a native upstream may decode it, the translation would not), an empty one,
 // and one that is not a JSON object (which a native upstream would answer in its own words and a translation in ours).
 import { HttpError } from "../../core/http-error.ts";
+import { valueStart } from "../json-top-level.ts";
 import { DIALECT_ROUTES } from "./plan.ts";
 
-/** Whether the first byte that is not JSON white space opens an object. */
+/** Whether the first byte past a UTF-8 BOM and JSON white space opens an object (as readTopLevel and the translation read it). */
 function opensObject(head: Uint8Array): boolean {
-  for (let i = 0; i < head.byteLength; i++) {
-    const c = head[i]!;
-    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
-    return c === 0x7b;
-  }
-  return false;
+  return head[valueStart(head)] === 0x7b;
 }
 
 /**

@@ -46,3 +46,33 @@ test("a native stream that ends before its last event gets the dialect's error e
   failed.push(enc.encode('event: response.failed\ndata: {"type":"response.failed","response":{"status":"failed"}}\n\n'));
   expect(failed.end().byteLength).toBe(0);
 });
+
+test("only the events that carry counts are decoded and parsed: the token events pass unread", () => {
+  const decode = TextDecoder.prototype.decode;
+  const parse = JSON.parse;
+  let decoded = 0;
+  let parsed = 0;
+  TextDecoder.prototype.decode = function (this: TextDecoder, ...a: Parameters<TextDecoder["decode"]>) {
+    decoded++;
+    return decode.apply(this, a);
+  };
+  JSON.parse = (...a: Parameters<typeof JSON.parse>) => (parsed++, parse(...a));
+  const delta = enc.encode('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"tok \\"usage\\""}}\n\n');
+  const w = new UsageWatcher("anthropic");
+  let tokens: { decoded: number; parsed: number };
+  try {
+    w.push(enc.encode('event: message_start\ndata: {"type":"message_start","message":{"usage":{"input_tokens":4,"output_tokens":1}}}\n\nevent: ping\ndata: {"type": "ping"}\n\n'));
+    const start = { decoded, parsed };
+    for (let i = 0; i < 100; i++) w.push(delta);
+    tokens = { decoded: decoded - start.decoded, parsed: parsed - start.parsed };
+    w.push(enc.encode('event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":100}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'));
+    w.end();
+  } finally {
+    TextDecoder.prototype.decode = decode;
+    JSON.parse = parse;
+  }
+  expect(tokens).toEqual({ decoded: 0, parsed: 0 });
+  // message_start and message_delta, each decoded and parsed once.
+  expect({ decoded, parsed }).toEqual({ decoded: 2, parsed: 2 });
+  expect(w.usage).toEqual({ tokens: 100, promptTokens: 4, genMs: null });
+});

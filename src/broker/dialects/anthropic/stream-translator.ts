@@ -3,7 +3,7 @@
 // A state machine: the first chunk opens the message (message_start, ping); text, reasoning and each tool call open a
 // content block of their own (content_block_start), closed when another kind begins (content_block_stop); the finish
 // reason and the usage chunk (asked with stream_options.include_usage) make the closing message_delta and message_stop.
-import { errorBody } from "../../../core/http-error.ts";
+import { sseErrorData } from "../../../core/http-error.ts";
 import { ChatStreamTranslator } from "../chat-stream-translator.ts";
 import { sseText } from "../../../core/sse-text.ts";
 import { messageId } from "./from-chat-response.ts";
@@ -121,7 +121,7 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
     this.finished = true;
     this.abandoned = true;
     if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
-    return this.start() + sseText("error", errorBody("anthropic", "upstream_error", message));
+    return this.start() + sseText("error", sseErrorData("anthropic", "upstream_error", message));
   }
 
   /** The end of the message: the open block closed, the stop reason and usage, message_stop. */

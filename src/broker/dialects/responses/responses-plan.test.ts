@@ -31,6 +31,18 @@ test("translated for a kind without it: chat completions out, a response object 
   expect(whole.transform!.usage).toEqual({ tokens: 1, promptTokens: 3, genMs: null });
   expect(JSON.parse(run(a.answer(404, "application/json").transform, '{"error":{"message":"model not found","type":"invalid_request_error"}}'))).toEqual({ error: { message: "model not found", type: "invalid_request_error" } });
   expect(JSON.parse(run(a.answer(500, "text/plain").transform, "boom")).error).toMatchObject({ message: "boom", type: "server_error" });
+  // An error body not in OpenAI's shape gets the type and code of its status, as every other OpenAI-shaped error does.
+  const cases: [number, string, string][] = [
+    [400, "invalid_request_error", "bad_request"],
+    [401, "authentication_error", "unauthorized"],
+    [403, "permission_error", "forbidden"],
+    [404, "not_found_error", "not_found"],
+    [422, "invalid_request_error", "validation_failed"],
+    [429, "rate_limit_error", "rate_limited"],
+    [418, "invalid_request_error", "bad_request"],
+    [503, "server_error", "upstream_error"],
+  ];
+  for (const [status, type, code] of cases) expect(JSON.parse(run(a.answer(status, "text/plain").transform, "no"))).toEqual({ error: { message: "no", type, code, param: null } });
   expect(run(a.answer(200, "text/event-stream").transform, "data: [DONE]\n\n")).toContain("event: response.completed");
 });
 

@@ -1,7 +1,7 @@
 // The plan for POST /v1/responses (OpenAI's Responses API): passed through to an upstream that serves it, translated to
 // chat completions for one that does not (stateless requests; one that needs OpenAI's stored state is a 400).
 import { servesNatively } from "../../../kinds/index.ts";
-import { dialectError } from "../../../core/http-error.ts";
+import { dialectError, ERROR_CODES, errorBody, type ErrorCode } from "../../../core/http-error.ts";
 import type { AnswerPlan, DialectPlan } from "../plan-types.ts";
 import { UsageWatcher } from "../usage-watcher.ts";
 import { WholeBody } from "../whole-body.ts";
@@ -17,14 +17,22 @@ function nativeAnswer(status: number, contentType: string | null): AnswerPlan {
   return { transform: status === 200 && isSse(contentType) ? new UsageWatcher("responses") : null, contentType: null };
 }
 
-/** An upstream's error body in OpenAI's shape (the chat route's error is in it already; anything else is put in it). */
+/**
+ * The stable code of an upstream's error status: the first code ERROR_CODES gives that status (401 unauthorized, 404
+ * not_found, 429 rate_limited, …), other 4xx bad_request, 5xx upstream_error (the upstream's failure, whatever it was).
+ */
+const CODE_OF_STATUS = new Map<number, ErrorCode>();
+for (const [code, status] of Object.entries(ERROR_CODES) as [ErrorCode, number][]) if (status < 500 && !CODE_OF_STATUS.has(status)) CODE_OF_STATUS.set(status, code);
+const codeOf = (status: number): ErrorCode => (status >= 500 ? "upstream_error" : (CODE_OF_STATUS.get(status) ?? "bad_request"));
+
+/** An upstream's error body in OpenAI's shape (the chat route's error is in it already; anything else is put in it by errorBody, with its status's type). */
 function openAiErrorFrom(status: number): WholeBody {
   return new WholeBody((text) => {
     try {
       const j = JSON.parse(text) as { error?: unknown };
       if (j?.error && typeof j.error === "object") return { text, usage: null };
     } catch {}
-    return { text: JSON.stringify({ error: { message: text.trim() || `the upstream answered ${status}`, type: status >= 500 ? "server_error" : "invalid_request_error", code: status >= 500 ? "upstream_error" : "bad_request", param: null } }), usage: null };
+    return { text: JSON.stringify(errorBody("openai", codeOf(status), text.trim() || `the upstream answered ${status}`, status)), usage: null };
   });
 }
 

@@ -18,7 +18,7 @@ function translate(text: string, size = 5) {
   const events = [...d.push(enc.encode(out)), ...d.end()].map((e) => ({ event: e.event, data: JSON.parse(e.data) }));
   for (const e of events) expect(e.data.type).toBe(e.event);
   events.forEach((e, i) => expect(e.data.sequence_number).toBe(i));
-  return { events, usage: t.usage };
+  return { events, usage: t.usage, abandoned: t.abandoned };
 }
 
 test("text: created, in_progress, a message item with its deltas and done events, completed with usage", () => {
@@ -70,9 +70,13 @@ test("tool calls: a function_call item per call, arguments in pieces, done with 
 
 test("cut by length: response.incomplete; an upstream error event: an error event and no completion", () => {
   expect(translate(sse(chunk({ content: "a" })) + sse(chunk({}, "length"))).events.at(-1)!.data).toMatchObject({ type: "response.incomplete", response: { status: "incomplete", incomplete_details: { reason: "max_output_tokens" } } });
-  const err = translate(sse(chunk({ content: "a" })) + sse({ error: { message: "oom" } })).events;
-  expect(err.at(-1)!.data).toMatchObject({ type: "error", message: "oom" });
+  const failed = translate(sse(chunk({ content: "a" })) + sse({ error: { message: "oom" } }) + sse(chunk({ content: "more" })));
+  const err = failed.events;
+  expect(err.at(-1)!.data).toEqual({ type: "error", sequence_number: err.length - 1, code: "upstream_error", message: "oom", param: null });
   expect(err.map((e) => e.event)).not.toContain("response.completed");
+  // Ended with an error, as Anthropic's translator ends: the Exchange reads no more of the upstream and cancels it.
+  expect(failed.abandoned).toBe(true);
+  expect(translate(sse(chunk({ content: "a" }, "stop"))).abandoned).toBe(false);
 });
 
 test("a stream cut short (no finish reason, no [DONE]) or an event that is not JSON: response.failed with the error, never completed", () => {

@@ -6,6 +6,7 @@
 // begins; the end of the stream closes the last and reports response.completed (or .incomplete) with the usage.
 import { ChatStreamTranslator } from "../chat-stream-translator.ts";
 import type { ChatChunk, ChatUsage } from "../chat-types.ts";
+import { sseErrorData } from "../../../core/http-error.ts";
 import { sseText } from "../../../core/sse-text.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
 import type { OutputItem, ResponsesRequest } from "./types.ts";
@@ -35,10 +36,14 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     return sseText(type, { type, sequence_number: this.seq++, ...rest });
   }
 
-  /** An error event in the middle of the chat stream: the Responses stream's own error event. */
+  /**
+   * An error event in the middle of the chat stream: the Responses stream's own error event. The answer is over, so the
+   * rest of the upstream's stream is not read (abandoned: the Exchange cancels it), as Anthropic's translator does.
+   */
   protected upstreamError(message: string): string {
     this.finished = true;
-    return this.start() + this.ev("error", { code: "upstream_error", message, param: null });
+    this.abandoned = true;
+    return this.start() + this.ev("error", sseErrorData("responses", "upstream_error", message));
   }
 
   private snapshot(status: "in_progress" | "completed" | "incomplete" | "failed", incomplete: string | null = null) {

@@ -1,0 +1,26 @@
+// The agent's registry of held answers across a reload that changes [tunnel] resume_window: kept, its window updated.
+import { expect, test } from "bun:test";
+import { parseConfig } from "../config/load.ts";
+import type { DaemonContext } from "../core/component.ts";
+import type { Stream } from "../protocol/stream.ts";
+import { TunnelService } from "./component.ts";
+
+function tunnelConfig(window: string) {
+  const r = parseConfig(`[tunnel]\nrelay_url = "wss://relay.example/agent"\nresume_window = "${window}"\n`, "test.toml");
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.config;
+}
+
+test("a reload that changes resume_window keeps the answers held (still offered on the next session), with the new window", () => {
+  const first = tunnelConfig("30s");
+  const svc = new TunnelService({ config: { current: () => first }, services: {} } as unknown as DaemonContext);
+  const resumes = svc["resumesFor"](first.tunnel)!;
+  // A held answer needs only its stream's signal until it answers.
+  const held = resumes.hold({ signal: new AbortController().signal } as unknown as Stream);
+  const again = svc["resumesFor"](tunnelConfig("90s").tunnel)!;
+  expect(again).toBe(resumes);
+  expect(again.tokens()).toEqual([held.token]);
+  expect(again.limits.windowMs).toBe(90_000);
+  // Resume turned off: nothing is offered on new connections (the held answers still end by their window).
+  expect(svc["resumesFor"](tunnelConfig("0s").tunnel)).toBeUndefined();
+});
