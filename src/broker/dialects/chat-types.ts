@@ -21,6 +21,9 @@ export interface ChatRequest {
   stop?: string[];
   temperature?: number;
   top_p?: number;
+  seed?: number;
+  frequency_penalty?: number;
+  presence_penalty?: number;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
   tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];

@@ -2,8 +2,8 @@
 import type { KindName } from "../../kinds/index.ts";
 import type { StreamTransform } from "../stream-transform.ts";
 
-/** The client dialects the broker routes on its own terms (Ollama's and OpenAI's chat routes pass through as they are). */
-export type DialectName = "anthropic-messages" | "anthropic-count-tokens" | "openai-responses";
+/** The client dialects the broker routes on its own terms (OpenAI's chat routes pass through as they are). */
+export type DialectName = "ollama" | "anthropic-messages" | "anthropic-count-tokens" | "openai-responses";
 
 /**
  * Between an upstream's answer and the client: a transform of its body (null: as it is), the content type to say (null:

@@ -2,6 +2,7 @@
 import type { DialectPlan } from "./plan-types.ts";
 import { countTokensPlan } from "./anthropic/count-tokens-plan.ts";
 import { messagesPlan } from "./anthropic/messages-plan.ts";
+import { embedPlan, generationPlan } from "./ollama/ollama-plan.ts";
 import { responsesPlan } from "./responses/responses-plan.ts";
 
 /** What the plan is built from: the body as read (null when it was too large to hold) and the model name the client sent. */
@@ -10,14 +11,28 @@ export interface PlanInput {
   requested: string | null;
 }
 
-const PLANS: ReadonlyMap<string, (i: PlanInput) => DialectPlan> = new Map([
+/** The routes whose body the broker checks before anything else (body-check.ts): it reads them itself for every upstream. */
+const CHECKED: ReadonlyMap<string, (i: PlanInput) => DialectPlan> = new Map([
   ["/v1/messages", (i: PlanInput) => messagesPlan(i.requested)],
   ["/v1/messages/count_tokens", (i: PlanInput) => countTokensPlan(i.body)],
   ["/v1/responses", (i: PlanInput) => responsesPlan(i.requested)],
 ]);
 
-/** The routes that have a plan (the tunnel's default allowed paths include them). */
-export const DIALECT_ROUTES: readonly string[] = [...PLANS.keys()];
+/**
+ * Ollama's API: passed through as it is to an upstream that serves it (its body unchecked, Ollama answers it in its own
+ * words), translated for one that does not (the translation refuses a body it cannot read, in Ollama's shape).
+ */
+const OLLAMA: ReadonlyMap<string, (i: PlanInput) => DialectPlan> = new Map([
+  ["/api/chat", (i: PlanInput) => generationPlan("chat", i.requested)],
+  ["/api/generate", (i: PlanInput) => generationPlan("generate", i.requested)],
+  ["/api/embed", (i: PlanInput) => embedPlan("embed", i.requested)],
+  ["/api/embeddings", (i: PlanInput) => embedPlan("embeddings", i.requested)],
+]);
+
+const PLANS = new Map([...CHECKED, ...OLLAMA]);
+
+/** The routes whose body is checked before anything else (body-check.ts); the tunnel's default allowed paths include them. */
+export const DIALECT_ROUTES: readonly string[] = [...CHECKED.keys()];
 
 /** The plan for a POST to `route` (routeOf), or null: the request passes through as it is. */
 export function dialectPlan(method: string, route: string, input: PlanInput): DialectPlan | null {
