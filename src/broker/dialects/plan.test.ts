@@ -7,6 +7,8 @@ test("POSTs to the dialect routes have a plan; other routes and methods pass thr
   expect(dialectPlan("POST", "/v1/messages", i)?.dialect).toBe("anthropic-messages");
   expect(dialectPlan("POST", "/v1/messages/count_tokens", i)?.dialect).toBe("anthropic-count-tokens");
   expect(dialectPlan("POST", "/v1/responses", i)?.dialect).toBe("openai-responses");
+  for (const r of ["/api/chat", "/api/generate", "/api/embed", "/api/embeddings"]) expect(dialectPlan("POST", r, i)?.dialect).toBe("ollama");
+  expect(dialectPlan("POST", "/api/pull", i)).toBeNull();
   expect(dialectPlan("GET", "/v1/messages", i)).toBeNull();
   expect(dialectPlan("POST", "/v1/chat/completions", i)).toBeNull();
   expect(DIALECT_ROUTES).toEqual(["/v1/messages", "/v1/messages/count_tokens", "/v1/responses"]);
