@@ -132,6 +132,14 @@ describe("translated for an OpenAI-only upstream", () => {
     expect(e.error).toContain('"raw"');
   });
 
+  test("a load request (empty messages, an empty prompt, as `ollama run` sends first) is answered done_reason load", async () => {
+    const r = await client().chat({ model: "my-chat", messages: [], stream: false });
+    expect(r).toMatchObject({ model: "my-chat", done: true, done_reason: "load", message: { role: "assistant", content: "" } });
+    expect(lastSeen(plain, "/v1/chat/completions")).toMatchObject({ max_tokens: 1 });
+    const g = await client().generate({ model: "my-chat", prompt: "", stream: false });
+    expect(g).toMatchObject({ done: true, done_reason: "load", response: "" });
+  });
+
   test("tools: the tool call comes back with its arguments as an object, and a tool result goes on as a tool message", async () => {
     const r = await client().chat({ model: "my-chat", messages: [{ role: "user", content: "weather?" }], tools: [WEATHER], stream: false });
     expect(r.message.tool_calls).toEqual([expect.objectContaining({ function: expect.objectContaining({ name: "get_weather", arguments: { city: "Paris" } }) })]);

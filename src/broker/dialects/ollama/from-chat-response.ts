@@ -67,3 +67,9 @@ export function ollamaErrorFrom(status: number, body: string): { error: string }
   } catch {}
   return { error: message || `the upstream answered ${status}` };
 }
+
+/** Ollama's answer to a load request (an empty prompt or messages), once the upstream answered: nothing generated. */
+export function loadAnswer(route: OllamaRoute, model: string): Record<string, unknown> {
+  const head = { model, created_at: new Date().toISOString() };
+  return route === "chat" ? { ...head, message: { role: "assistant", content: "" }, done_reason: "load", done: true } : { ...head, response: "", done: true, done_reason: "load" };
+}

@@ -70,3 +70,15 @@ test("no enabled upstream: Ollama's error shape", async () => {
   expect(res.status).toBe(502);
   expect(Object.keys(await res.json())).toEqual(["error"]);
 });
+
+test("a load request: one token asked of the upstream, Ollama's done_reason load answered (one NDJSON line when streamed)", () => {
+  const a = generationPlan("chat", "shown").attempt("openai", "/api/chat", body({ model: "real", messages: [] }), 0);
+  expect(JSON.parse(dec.decode(a.body as Uint8Array))).toEqual({ model: "real", messages: [{ role: "user", content: "" }], max_tokens: 1 });
+  const r = run(a, 200, "application/json", JSON.stringify({ choices: [{ message: { content: "x" }, finish_reason: "length" }] }));
+  expect(r.contentType).toBe("application/x-ndjson");
+  expect(r.text.endsWith("\n")).toBe(true);
+  expect(JSON.parse(r.text)).toMatchObject({ model: "shown", message: { role: "assistant", content: "" }, done: true, done_reason: "load" });
+  const g = generationPlan("generate", null).attempt("openai", "/api/generate", body({ model: "real", stream: false }), 0);
+  expect(JSON.parse(run(g, 200, "application/json", "{}").text)).toMatchObject({ model: "real", response: "", done: true, done_reason: "load" });
+  expect(JSON.parse(run(g, 404, "application/json", '{"error":{"message":"no such model"}}').text)).toEqual({ error: "no such model" });
+});

@@ -6,9 +6,10 @@ import type { AnswerPlan, DialectAttempt, DialectPlan } from "../plan-types.ts";
 import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../translated-answer.ts";
 import { WholeBody } from "../whole-body.ts";
 import { embeddingsRequest, fromEmbeddingsResponse, type EmbeddingsResponse, type EmbedRoute } from "./embed.ts";
-import { fromChatResponse, ollamaErrorFrom, type OllamaRoute } from "./from-chat-response.ts";
+import { fromChatResponse, loadAnswer, ollamaErrorFrom, type OllamaRoute } from "./from-chat-response.ts";
 import { OllamaStreamTranslator } from "./stream-translator.ts";
-import { chatRequest, generateRequest } from "./to-chat-request.ts";
+import { chatRequest, generateRequest, isLoadRequest, loadRequest } from "./to-chat-request.ts";
+import type { OllamaChatRequest, OllamaGenerateRequest } from "./types.ts";
 
 const enc = new TextEncoder();
 const NDJSON_TYPE = "application/x-ndjson";
@@ -34,7 +35,9 @@ function ollamaPlan(route: string, translate: (body: DialectAttempt["body"]) => 
 export function generationPlan(route: OllamaRoute, requested: string | null): DialectPlan {
   const path = `/api/${route}`;
   return ollamaPlan(path, (body) => {
-    const chat = route === "chat" ? chatRequest(requestToTranslate(body, path, API)) : generateRequest(requestToTranslate(body, path, API));
+    const req = requestToTranslate<OllamaChatRequest & OllamaGenerateRequest>(body, path, API);
+    if (isLoadRequest(route, req)) return loadAttempt(route, req, requested);
+    const chat = route === "chat" ? chatRequest(req) : generateRequest(req);
     const out = enc.encode(JSON.stringify(chat));
     const shown = requested ?? chat.model;
     const started = performance.now();
@@ -53,6 +56,23 @@ export function generationPlan(route: OllamaRoute, requested: string | null): Di
       },
     };
   });
+}
+
+/** A load request (isLoadRequest): a one-token completion sent, Ollama's `"done_reason": "load"` answered once it came. */
+function loadAttempt(route: OllamaRoute, req: OllamaChatRequest & OllamaGenerateRequest, requested: string | null): DialectAttempt {
+  const chat = loadRequest(req);
+  const out = enc.encode(JSON.stringify(chat));
+  const line = JSON.stringify(loadAnswer(route, requested ?? chat.model)) + (req.stream === false ? "" : "\n");
+  return {
+    target: "/v1/chat/completions",
+    body: out,
+    bodyLength: out.byteLength,
+    translated: true,
+    answer(status) {
+      if (status >= 400) return errorAnswer(status);
+      return { transform: new WholeBody(() => ({ text: line, usage: null })), contentType: req.stream === false ? JSON_TYPE : NDJSON_TYPE };
+    },
+  };
 }
 
 /** /api/embed or /api/embeddings, as /v1/embeddings. */

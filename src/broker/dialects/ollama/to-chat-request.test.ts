@@ -1,7 +1,7 @@
 // Ollama's /api/chat and /api/generate requests (shapes from Ollama's docs/api.md) as OpenAI chat completions.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
-import { chatMessages, chatRequest, generateRequest, imageUrl } from "./to-chat-request.ts";
+import { chatMessages, chatRequest, generateRequest, imageUrl, isLoadRequest, loadRequest } from "./to-chat-request.ts";
 
 test("chat: roles, options mapped, keep_alive and think left out, a stream asks for usage", () => {
   const r = chatRequest({
@@ -127,4 +127,15 @@ test("generate: raw, suffix, template and context are refused with a 400 naming 
     expect((e as HttpError).message).toContain(`"${k}"`);
   }
   expect(generateRequest({ model: "m", prompt: "x", raw: false }).messages).toEqual([{ role: "user", content: "x" }]);
+});
+
+test("a load request (empty messages, an empty prompt) is told apart, and sent as one token for an empty turn", () => {
+  expect(isLoadRequest("chat", { model: "m", messages: [] })).toBe(true);
+  expect(isLoadRequest("chat", { model: "m" })).toBe(true);
+  expect(isLoadRequest("chat", { model: "m", messages: [{ role: "user", content: "" }] })).toBe(false);
+  expect(isLoadRequest("generate", { model: "m" })).toBe(true);
+  expect(isLoadRequest("generate", { model: "m", prompt: "" })).toBe(true);
+  expect(isLoadRequest("generate", { model: "m", prompt: "hi" })).toBe(false);
+  expect(isLoadRequest("generate", { model: "m", images: ["iVBOR"] })).toBe(false);
+  expect(loadRequest({ model: "m", keep_alive: "5m" })).toEqual({ model: "m", messages: [{ role: "user", content: "" }], max_tokens: 1 });
 });

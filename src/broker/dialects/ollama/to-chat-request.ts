@@ -130,3 +130,20 @@ export function generateRequest(req: OllamaGenerateRequest): ChatRequest {
   messages.push({ role: "user", content: userContent(req.prompt ?? "", req.images) });
   return base(req, messages);
 }
+
+/**
+ * Whether the request only asks to load the model (Ollama's docs: an empty `messages`, or an empty `prompt` without
+ * images): there is nothing to answer, and Ollama says `"done_reason": "load"`.
+ */
+export function isLoadRequest(route: "chat" | "generate", req: OllamaChatRequest & OllamaGenerateRequest): boolean {
+  if (route === "chat") return Array.isArray(req.messages) ? req.messages.length === 0 : req.messages === undefined;
+  return (req.prompt === undefined || req.prompt === "") && !req.images?.length && !req.system;
+}
+
+/**
+ * A load request as a chat completion: one token asked for an empty turn, so a server that loads models on demand (LM
+ * Studio's JIT loading, llama-swap) loads it, as Ollama would; the answer is not shown.
+ */
+export function loadRequest(req: OllamaCommon): ChatRequest {
+  return { ...base({ model: req.model, stream: false }, [{ role: "user", content: "" }]), max_tokens: 1 };
+}
