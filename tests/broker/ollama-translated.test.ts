@@ -16,8 +16,8 @@ let token: string;
 let meterKey: string;
 
 beforeAll(async () => {
-  native = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
-  plain = await startFakeOllama({ models: ["qwen2.5:0.5b", "embed:1b"], tokens: 3, kind: "openai" });
+  native = await startFakeOllama({ models: ["llama3.2:1b", "shared:1b"], tokens: 3 });
+  plain = await startFakeOllama({ models: ["qwen2.5:0.5b", "embed:1b", "shared:1b"], tokens: 3, kind: "openai" });
   llama = await startFakeOllama({ models: ["phi:1b"], tokens: 3, kind: "llamacpp" });
   d = await startDaemon({
     config: `[api]
@@ -28,10 +28,12 @@ listen = "127.0.0.1:0"
 name = "native"
 kind = "ollama"
 url = "${native.url}"
+priority = 10
 [[upstreams]]
 name = "plain"
 kind = "openai"
 url = "${plain.url}"
+priority = 20
 [[upstreams]]
 name = "llama"
 kind = "llamacpp"
@@ -216,4 +218,17 @@ test("an Ollama-kind upstream still gets /api/chat as it is", async () => {
   const r = await client().chat({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }], options: { num_predict: 2 }, stream: false });
   expect(r.message.content).toBe("tok0 tok1 ");
   expect(lastSeen(native, "/api/chat")).toMatchObject({ model: "llama3.2:1b", options: { num_predict: 2 } });
+});
+
+test("failover: an Ollama-kind upstream that answers 503 hands the request on, translated, to an OpenAI-only one", async () => {
+  native.options.failWith503 = true;
+  try {
+    const before = native.requests.filter((r) => r.path === "/api/chat").length;
+    const r = await client().chat({ model: "shared:1b", messages: [{ role: "user", content: "hi" }], options: { num_predict: 2 }, stream: false });
+    expect(r).toMatchObject({ model: "shared:1b", message: { content: "tok0 tok1 " }, done: true, eval_count: 2 });
+    expect(native.requests.filter((r) => r.path === "/api/chat").length).toBe(before + 1);
+    expect(lastSeen(plain, "/v1/chat/completions")).toMatchObject({ model: "shared:1b", max_tokens: 2 });
+  } finally {
+    native.options.failWith503 = false;
+  }
 });
