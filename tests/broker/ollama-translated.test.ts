@@ -196,11 +196,17 @@ describe("translated for an OpenAI-only upstream", () => {
     }
   });
 
-  test("an unknown model is a ResponseError with Ollama's error and the status", async () => {
-    const e = (await client().chat({ model: "nope:9b", messages: [{ role: "user", content: "hi" }], stream: false }).catch((x) => x)) as any;
-    expect(e.name).toBe("ResponseError");
-    expect(e.status_code).toBe(404);
-    expect(e.error).toContain("nope:9b");
+  test("an unknown model: the translating upstream's OpenAI-shaped 404 is a ResponseError with Ollama's error and the status", async () => {
+    // The Ollama-kind upstream (tried first) busy, so a translating one answers.
+    native.options.failWith503 = true;
+    try {
+      const e = (await client().chat({ model: "nope:9b", messages: [{ role: "user", content: "hi" }], stream: false }).catch((x) => x)) as any;
+      expect(e.name).toBe("ResponseError");
+      expect(e.status_code).toBe(404);
+      expect(e.error).toBe('model "nope:9b" not found');
+    } finally {
+      native.options.failWith503 = false;
+    }
   });
 
   test("usage: a translated chat and a translated stream are counted in /api/v1/usage with their token counts", async () => {
