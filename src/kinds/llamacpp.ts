@@ -51,6 +51,8 @@ export const llamacpp: KindModule = {
     },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
+  // llama-server's chat completions take every /completion sampling option (its README).
+  samplerOptions: ["top_k", "min_p", "repeat_penalty", "typical_p"],
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is llama-server running? `llama-server -m MODEL.gguf --port 8080`",
 };

@@ -32,6 +32,8 @@ export const lmstudio: KindModule = {
     { path: "/api/v0/models", as: "json", required: false, tells: ["loaded"], fields: "state; before 0.4", apply: nativeV0 },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
+  // LM Studio's OpenAI-compatible endpoints list them among the fields they take.
+  samplerOptions: ["top_k", "repeat_penalty"],
   listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: "is LM Studio's server running? `lms server start`",
 };

@@ -49,6 +49,9 @@ export interface ListSource {
   shape: "ollama" | "openai";
 }
 
+/** Sampling options of Ollama's `options` that some servers' chat completions take under the same name (beyond OpenAI's API). */
+export type SamplerOption = "top_k" | "min_p" | "repeat_penalty" | "typical_p";
+
 export interface KindModule {
   /** The server, as people call it. */
   label: string;
@@ -60,6 +63,11 @@ export interface KindModule {
   reads: readonly Read[];
   /** Dialects the server speaks itself: requests in them pass through; others are translated or refused. */
   dialects: Readonly<Partial<Record<Dialect, true>>>;
+  /**
+   * Ollama `options` its /v1/chat/completions takes under the same name (its own extensions to OpenAI's API): sent when
+   * an Ollama /api/chat or /api/generate is translated for it (none: OpenAI's API refuses fields it does not know).
+   */
+  samplerOptions?: readonly SamplerOption[];
   /** Its models in the merged /api/tags, /api/ps (null: it names no loaded models there) and /v1/models. */
   listing: { tags: ListSource; ps: ListSource | null; openai: ListSource };
   /** What to tell the user when the connection is refused (null: the generic advice). */

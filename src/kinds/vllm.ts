@@ -36,6 +36,8 @@ export const vllm: KindModule = {
     },
   ],
   dialects: { openai: true, anthropic: true, responses: true },
+  // vLLM's extra sampling parameters of the chat API (its docs; its repetition_penalty is named otherwise).
+  samplerOptions: ["top_k", "min_p"],
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is vLLM running? `vllm serve MODEL`",
 };

@@ -64,8 +64,9 @@ const WEATHER: Tool = { type: "function", function: { name: "get_weather", descr
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 const CASES = [
-  { label: "OpenAI-only upstream", model: "my-chat", upstreamModel: "qwen2.5:0.5b", fake: () => plain },
-  { label: "llama.cpp upstream", model: "phi:1b", upstreamModel: "phi:1b", fake: () => llama },
+  // top_k is sent only to a kind whose chat completions take it (llama.cpp's do; OpenAI's API refuses unknown fields).
+  { label: "OpenAI-only upstream", model: "my-chat", upstreamModel: "qwen2.5:0.5b", fake: () => plain, extra: {} },
+  { label: "llama.cpp upstream", model: "phi:1b", upstreamModel: "phi:1b", fake: () => llama, extra: { top_k: 20 } },
 ] as const;
 
 for (const c of CASES) {
@@ -74,7 +75,7 @@ for (const c of CASES) {
       const r = await client().chat({
         model: c.model,
         messages: [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }],
-        options: { temperature: 0.5, top_p: 0.9, num_predict: 4, stop: ["\n\n"], seed: 42 },
+        options: { temperature: 0.5, top_p: 0.9, top_k: 20, num_predict: 4, stop: ["\n\n"], seed: 42 },
         format: "json",
         keep_alive: "5m",
         stream: false,
@@ -93,6 +94,7 @@ for (const c of CASES) {
         temperature: 0.5,
         top_p: 0.9,
         seed: 42,
+        ...c.extra,
         max_tokens: 4,
         stop: ["\n\n"],
         response_format: { type: "json_object" },

@@ -24,6 +24,11 @@ export interface ChatRequest {
   seed?: number;
   frequency_penalty?: number;
   presence_penalty?: number;
+  /** Sampling options some servers take beyond OpenAI's API (src/kinds/: samplerOptions). */
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  typical_p?: number;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
   tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];

@@ -1,7 +1,7 @@
 // The plans for Ollama's own API (POST /api/chat, /api/generate, /api/embed, /api/embeddings): passed through to an
 // upstream that serves it, translated to OpenAI's /v1/chat/completions or /v1/embeddings for one that does not.
 import { dialectError, HttpError } from "../../../core/http-error.ts";
-import { servesNatively } from "../../../kinds/index.ts";
+import { kindOf, servesNatively, type KindName } from "../../../kinds/index.ts";
 import type { AnswerPlan, DialectAttempt, DialectPlan } from "../plan-types.ts";
 import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../translated-answer.ts";
 import { WholeBody } from "../whole-body.ts";
@@ -22,22 +22,23 @@ const passThrough = (target: string, body: DialectAttempt["body"], bodyLength: n
 const errorAnswer = (status: number): AnswerPlan => ({ transform: new WholeBody((text) => ({ text: JSON.stringify(ollamaErrorFrom(status, text)), usage: null })), contentType: JSON_TYPE });
 
 /** The attempt for an upstream of `kind`: as it is when it serves Ollama's API, else what `translate` makes of the body. */
-function ollamaPlan(route: string, translate: (body: DialectAttempt["body"]) => DialectAttempt): DialectPlan {
+function ollamaPlan(route: string, translate: (body: DialectAttempt["body"], kind: KindName) => DialectAttempt): DialectPlan {
   return {
     dialect: "ollama",
     takes: () => true,
     none: () => dialectError(route, "no_upstream", "no upstream is enabled in the broker's configuration"),
-    attempt: (kind, target, body, bodyLength) => (servesNatively(kind, "ollama") ? passThrough(target, body, bodyLength) : translate(body)),
+    attempt: (kind, target, body, bodyLength) => (servesNatively(kind, "ollama") ? passThrough(target, body, bodyLength) : translate(body, kind)),
   };
 }
 
 /** /api/chat or /api/generate, as a chat completion; `requested`: the model name the client sent, shown back to it. */
 export function generationPlan(route: OllamaRoute, requested: string | null): DialectPlan {
   const path = `/api/${route}`;
-  return ollamaPlan(path, (body) => {
+  return ollamaPlan(path, (body, kind) => {
     const req = requestToTranslate<OllamaChatRequest & OllamaGenerateRequest>(body, path, API);
     if (isLoadRequest(route, req)) return loadAttempt(route, req, requested);
-    const chat = route === "chat" ? chatRequest(req) : generateRequest(req);
+    const extra = kindOf(kind).samplerOptions ?? [];
+    const chat = route === "chat" ? chatRequest(req, extra) : generateRequest(req, extra);
     const out = enc.encode(JSON.stringify(chat));
     const shown = requested ?? chat.model;
     const started = performance.now();

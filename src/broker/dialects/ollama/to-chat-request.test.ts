@@ -139,3 +139,10 @@ test("a load request (empty messages, an empty prompt) is told apart, and sent a
   expect(isLoadRequest("generate", { model: "m", images: ["iVBOR"] })).toBe(false);
   expect(loadRequest({ model: "m", keep_alive: "5m" })).toEqual({ model: "m", messages: [{ role: "user", content: "" }], max_tokens: 1 });
 });
+
+test("the sampling options the upstream's kind takes beyond OpenAI's API are sent; others (top_k for OpenAI) left out", () => {
+  const options = { top_k: 40, min_p: 0.05, repeat_penalty: 1.1, typical_p: 0.9 };
+  expect(chatRequest({ model: "m", stream: false, options })).toEqual({ model: "m", messages: [] });
+  expect(chatRequest({ model: "m", stream: false, options }, ["top_k", "repeat_penalty"])).toEqual({ model: "m", messages: [], top_k: 40, repeat_penalty: 1.1 });
+  expect(generateRequest({ model: "m", prompt: "x", stream: false, options: { top_k: "many" as unknown as number } }, ["top_k"])).toEqual({ model: "m", messages: [{ role: "user", content: "x" }] });
+});

@@ -1,5 +1,6 @@
 // Ollama's /api/chat and /api/generate requests rewritten as OpenAI chat completions, for an upstream without Ollama's API.
 import { HttpError } from "../../../core/http-error.ts";
+import type { SamplerOption } from "../../../kinds/index.ts";
 import type { ChatMessage, ChatPart, ChatRequest, ChatToolCall } from "../chat-types.ts";
 import type { OllamaChatRequest, OllamaCommon, OllamaGenerateRequest, OllamaMessage } from "./types.ts";
 
@@ -74,8 +75,11 @@ export function chatMessages(messages: OllamaMessage[]): ChatMessage[] {
   return out;
 }
 
-/** `options` and `format` as chat completion fields (what OpenAI has no field for, such as num_ctx or top_k, is left out). */
-function parameters(req: OllamaCommon): Partial<ChatRequest> {
+/**
+ * `options` and `format` as chat completion fields. What OpenAI's API has no field for is left out (num_ctx and the
+ * server's other settings), but for the sampling options the upstream's kind says its chat completions take (`extra`).
+ */
+function parameters(req: OllamaCommon, extra: readonly SamplerOption[]): Partial<ChatRequest> {
   const o = req.options && typeof req.options === "object" ? req.options : {};
   const p: Partial<ChatRequest> = {};
   const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
@@ -84,6 +88,7 @@ function parameters(req: OllamaCommon): Partial<ChatRequest> {
   if (num(o.seed)) p.seed = o.seed;
   if (num(o.frequency_penalty)) p.frequency_penalty = o.frequency_penalty;
   if (num(o.presence_penalty)) p.presence_penalty = o.presence_penalty;
+  for (const k of extra) if (num(o[k])) p[k] = o[k];
   // -1 (until done) and -2 (until the context is full) are Ollama's "no limit".
   if (num(o.num_predict) && o.num_predict >= 0) p.max_tokens = o.num_predict;
   if (typeof o.stop === "string") p.stop = [o.stop];
@@ -94,17 +99,17 @@ function parameters(req: OllamaCommon): Partial<ChatRequest> {
   return p;
 }
 
-function base(req: OllamaCommon, messages: ChatMessage[]): ChatRequest {
+function base(req: OllamaCommon, messages: ChatMessage[], extra: readonly SamplerOption[] = []): ChatRequest {
   if (typeof req.model !== "string" || !req.model) throw bad("model is required");
   // Ollama streams unless told not to; keep_alive and think have no counterpart and are left out.
   const stream = req.stream !== false;
-  return { model: req.model, messages, ...parameters(req), ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) };
+  return { model: req.model, messages, ...parameters(req, extra), ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) };
 }
 
-/** /api/chat as a chat completion. */
-export function chatRequest(req: OllamaChatRequest): ChatRequest {
+/** /api/chat as a chat completion; `extra`: the sampling options the upstream takes beyond OpenAI's (its kind's samplerOptions). */
+export function chatRequest(req: OllamaChatRequest, extra: readonly SamplerOption[] = []): ChatRequest {
   if (req.messages !== undefined && !Array.isArray(req.messages)) throw bad("messages must be an array");
-  const chat = base(req, chatMessages(req.messages ?? []));
+  const chat = base(req, chatMessages(req.messages ?? []), extra);
   if (Array.isArray(req.tools) && req.tools.length) {
     chat.tools = req.tools.map((t, i) => {
       if (!t?.function?.name) throw bad(`tools[${i}].function.name is required`);
@@ -119,7 +124,7 @@ export function chatRequest(req: OllamaChatRequest): ChatRequest {
  * completion can do is refused with a 400 naming it: `raw` (the prompt is not to be templated), `suffix` (fill in the
  * middle), `context` (an earlier answer's token ids) and `template` (the model's template replaced).
  */
-export function generateRequest(req: OllamaGenerateRequest): ChatRequest {
+export function generateRequest(req: OllamaGenerateRequest, extra: readonly SamplerOption[] = []): ChatRequest {
   for (const field of ["raw", "suffix", "template"] as const) {
     if (req[field]) throw bad(`"${field}" is not supported by this upstream (it serves OpenAI's API, not Ollama's; the broker translates /api/generate to chat completions)`);
   }
@@ -128,7 +133,7 @@ export function generateRequest(req: OllamaGenerateRequest): ChatRequest {
   const messages: ChatMessage[] = [];
   if (typeof req.system === "string" && req.system) messages.push({ role: "system", content: req.system });
   messages.push({ role: "user", content: userContent(req.prompt ?? "", req.images) });
-  return base(req, messages);
+  return base(req, messages, extra);
 }
 
 /**
