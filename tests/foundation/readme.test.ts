@@ -198,8 +198,11 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
   expect(defaultConfig().upstreams).toMatchObject([{ name: "local", url: "http://127.0.0.1:11434" }]);
   const logLine = /the log says `([^`]+)`/.exec(quick)?.[1];
   const reply = /broker gets `502 ([^`]+)`/.exec(quick)?.[1];
+  // The model list (`ollama list`, Open WebUI on start) gets its own 502, with the same reason and the fix after it.
+  const tagsReply = /`\/api\/tags` a 502 too, `([^`]+)…`/.exec(quick)?.[1];
   expect(logLine).toBeDefined();
   expect(reply).toBeDefined();
+  expect(tagsReply).toBeDefined();
 
   // The default upstream, but on a port where nothing listens (this machine may well run an Ollama on 11434).
   const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
@@ -219,6 +222,9 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
     const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }) });
     expect(res.status).toBe(502);
     expect(await res.text()).toBe(reply!);
+    const tags = await fetch(`${d.urls.broker}/api/tags`);
+    expect(tags.status).toBe(502);
+    expect((await tags.json()).error).toStartWith(tagsReply!);
   } finally {
     await d.stop();
     removeHome(d.home);
