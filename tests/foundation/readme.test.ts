@@ -243,3 +243,72 @@ test("every screenshot the test suite writes to docs/screenshots is checked in a
   for (const shot of written) expect({ shot, shown: shown.includes(shot) }).toEqual({ shot, shown: true });
   for (const img of shown) expect({ img, exists: existsSync(join(repo, img)) && statSync(join(repo, img)).size > 1000 }).toEqual({ img, exists: true });
 });
+
+// ---- The config examples a reader copies, and the README's relay try-out, work as written. ----
+
+/** The ```toml blocks of a Markdown file. */
+const tomlBlocks = (md: string) => [...md.matchAll(/^```toml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+/** A relay config block says so on its first line (`# relay.toml…`); the others are the daemon's tunnel.toml. */
+const isRelayBlock = (toml: string) => /^# relay\.toml\b/.test(toml);
+/** The README's placeholders for a token's hash (`"<the agent token's hash>"`) stand for a real sha256. */
+const fillHashes = (toml: string, hashes: Record<string, string>) => toml.replace(/"<the (agent token|client key)'s hash>"/g, (_, which: string) => `"${hashes[which]}"`);
+
+test("every TOML example in the README, docs/broker.md and docs/gateway.md passes the check it is for: `config validate` for tunnel.toml, `relay check` for relay.toml", async () => {
+  const { parseConfig, formatIssue } = await import("../../src/config/load.ts");
+  const { parseRelayConfig } = await import("../../src/relay/config.ts");
+  const { hashToken } = await import("../../src/relay/auth.ts");
+  const hashes = { "agent token": hashToken("a"), "client key": hashToken("b") };
+  const problems: string[] = [];
+  let daemonBlocks = 0;
+  let readmeRelayBlocks = 0;
+  for (const doc of ["README.md", "docs/broker.md", "docs/gateway.md"]) {
+    for (const [i, toml] of tomlBlocks(readFileSync(join(REPO_DIR, doc), "utf8")).entries()) {
+      const relay = isRelayBlock(toml);
+      const r = relay ? parseRelayConfig(fillHashes(toml, hashes), `${doc} block ${i + 1}`) : parseConfig(toml, `${doc} block ${i + 1}`);
+      if (!r.ok) problems.push(...r.issues.map(formatIssue));
+      if (relay && doc === "README.md") readmeRelayBlocks++;
+      if (!relay) daemonBlocks++;
+    }
+  }
+  expect(problems).toEqual([]);
+  expect(daemonBlocks).toBeGreaterThanOrEqual(5);
+  // The README's tunnel section shows a relay config a reader can run (its `relay --config relay.toml` needs one).
+  expect(readmeRelayBlocks).toBe(1);
+});
+
+test("the README's relay try-out works as written: its relay.toml, its relay_url and its curl reach the local model through the tunnel", async () => {
+  const { hashToken } = await import("../../src/relay/auth.ts");
+  const { AGENT_TOKEN, CLIENT_KEY, daemonToml, startRelayProc } = await import("../tunnel/helpers.ts");
+  const { startFakeOllama } = await import("../helpers/fake-ollama.ts");
+  const { runCli } = await import("../api/cli.ts");
+  const readme = readFileSync(README, "utf8");
+  const section = sectionOf(readme, "tunnel");
+  const relayBlock = tomlBlocks(section).find(isRelayBlock);
+  expect(relayBlock).toBeDefined();
+  const listen = /^listen = "([^"]+)"/m.exec(relayBlock!)![1]!;
+  const relayUrl = /`relay_url = "(ws:\/\/[^"]+)"`/.exec(section)?.[1];
+  const cloud = /prints the cloud URL,\s+`([^`]+)`/.exec(section)?.[1];
+  const curl = /`curl -H "Authorization: Bearer \$CLIENT_KEY" (\S+)`/.exec(section)?.[1];
+  expect({ relayUrl, cloud, curl }).toEqual({ relayUrl: expect.stringContaining(listen), cloud: expect.stringContaining(listen), curl: expect.stringContaining(listen) });
+  // The README's port may be taken on this machine: the same config on a free one.
+  const toml = fillHashes(relayBlock!, { "agent token": hashToken(AGENT_TOKEN), "client key": hashToken(CLIENT_KEY) }).replace(listen, "127.0.0.1:0");
+  const fake = await startFakeOllama({ models: ["llama3.2:1b"] });
+  const relay = await startRelayProc(toml);
+  const onRelay = (url: string) => url.replace(listen, `127.0.0.1:${relay.port}`);
+  // The secret as `secret set tunnel-token` stores it: the daemon reads it from the store (CLOUDTOLOCALLLM_SECRET_* in tests).
+  const d = await startDaemon({ config: daemonToml({ upstream: fake.url, relayUrl: onRelay(relayUrl!) }), env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN }, waitFor: ["api"] });
+  try {
+    await d.waitFor(/tunnel: connected to the relay/, 15_000);
+    const restart = await runCli(d.env, "tunnel", "restart", "--url", d.urls.api!);
+    expect(restart.code).toBe(0);
+    expect(restart.out).toContain(`cloud URL: ${onRelay(cloud!)}`);
+    const res = await fetch(onRelay(curl!), { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(res.status).toBe(200);
+    expect((await res.json()).models.map((m: { name: string }) => m.name)).toEqual(["llama3.2:1b"]);
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+    await relay.stop();
+    await fake.stop();
+  }
+}, 60_000);
