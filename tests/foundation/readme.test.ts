@@ -312,3 +312,14 @@ test("the README's relay try-out works as written: its relay.toml, its relay_url
     await fake.stop();
   }
 }, 60_000);
+
+test("the README and docs name the relay's config file where the packaged relay unit reads it", () => {
+  const unit = readFileSync(join(REPO_DIR, "systemd/cloudtolocalllm-relay.service"), "utf8");
+  const unitFile = /^ExecStart=\S+ relay --config (\S+)$/m.exec(unit)?.[1];
+  expect(unitFile).toStartWith("/etc/");
+  const named: string[] = [];
+  for (const doc of ["README.md", ...new Bun.Glob("docs/*.md").scanSync(REPO_DIR)])
+    for (const m of readFileSync(join(REPO_DIR, doc), "utf8").matchAll(/\/etc\/[\w.-]+\/relay\.toml/g)) named.push(`${doc}: ${m[0]}`);
+  expect(named.length).toBeGreaterThan(0);
+  expect(named.filter((n) => !n.endsWith(`: ${unitFile}`))).toEqual([]);
+});
