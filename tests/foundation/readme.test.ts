@@ -323,3 +323,15 @@ test("the README and docs name the relay's config file where the packaged relay 
   expect(named.length).toBeGreaterThan(0);
   expect(named.filter((n) => !n.endsWith(`: ${unitFile}`))).toEqual([]);
 });
+
+test("no text a user reads speaks of the tray as a program of its own that starts the daemon: the daemon shows the icon, only the `tray` command is separate", async () => {
+  // Phrases from before the tray moved into the daemon (a tray autostart entry, "once the tray starts the daemon").
+  const stale = [/tray autostart/i, /\bthe tray start(s|ed)\b/i, /\bthe tray's \*\*Start daemon\*\*/i];
+  const texts: [string, string][] = [["README.md", readFileSync(README, "utf8")]];
+  for (const doc of new Bun.Glob("docs/*.md").scanSync(REPO_DIR)) texts.push([doc, readFileSync(join(REPO_DIR, doc), "utf8")]);
+  for (const file of new Bun.Glob("src/cli/*.ts").scanSync(REPO_DIR)) if (!file.endsWith(".test.ts")) texts.push([file, readFileSync(join(REPO_DIR, file), "utf8")]);
+  const { checkDaemonLog } = await import("../../src/cli/doctor-checks.ts");
+  texts.push(["doctor's Daemon log line", checkDaemonLog({ available: false, installed: false } as Parameters<typeof checkDaemonLog>[0]).detail]);
+  const found = texts.flatMap(([name, text]) => stale.filter((re) => re.test(text)).map((re) => `${name}: ${re}`));
+  expect(found).toEqual([]);
+});
