@@ -335,3 +335,14 @@ test("no text a user reads speaks of the tray as a program of its own that start
   const found = texts.flatMap(([name, text]) => stale.filter((re) => re.test(text)).map((re) => `${name}: ${re}`));
   expect(found).toEqual([]);
 });
+
+test("the Command line section says what an error looks like, with the bracketed code the CLI prints", () => {
+  const cli = sectionOf(readFileSync(README, "utf8"), "cli");
+  // Nothing listens on port 9 of loopback: the "is it running?" error every daemon command gives a newcomer first.
+  const r = npx(["cloudtolocalllm-tunnel", "status", "--url", "http://127.0.0.1:9"]);
+  expect(r.code).toBe(1);
+  const code = /\[([a-z_]+)\]$/.exec(r.err.trim())?.[1];
+  expect(code).toBe("daemon_unreachable");
+  expect(cli.split("\n\n")[1]).toContain(`\`[${code}]\``);
+  expect(cli).toContain("docs/errors.md");
+}, 30_000);
