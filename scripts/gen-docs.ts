@@ -13,7 +13,7 @@ const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 /** The CLI reference: a summary table, then every command's (and subcommand's) --help text. */
 export async function renderCliSection(): Promise<string> {
-  const out: string[] = ["## Command line", "", "`cloudtolocalllm-tunnel [COMMAND] [OPTIONS]`; without a command, `serve` runs. Every command answers `--help`.", "Exit codes: 0 success, 1 runtime failure, 2 usage error or invalid configuration. Errors are one sentence naming the file and field.", ""];
+  const out: string[] = ["## Command line", "", "`cloudtolocalllm-tunnel [COMMAND] [OPTIONS]`; without a command, `serve` runs. Every command answers `--help`.", "Exit codes: 0 success, 1 runtime failure, 2 usage error or invalid configuration. Errors are one sentence naming what is wrong (the file and field, where there is one), most ending with the error's stable code in brackets, e.g. `[daemon_unreachable]`: every code in [docs/errors.md](docs/errors.md#codes-of-the-errors-inside-the-daemon-and-the-cli).", ""];
   out.push("| Command | What it does |", "| --- | --- |");
   for (const c of COMMANDS) out.push(`| [\`${c.name}\`](#${c.name}) | ${cell(c.summary)} |`);
   for (const c of COMMANDS) {

@@ -47,6 +47,16 @@ export interface FrontOptions {
 export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): ApiFront {
   let app: FrontApp | null = null;
   let loading: Promise<FrontApp> | null = null;
+  /** Until the lazily loaded plugins are in: a route of theirs (/swagger) would be a 404 for the first caller. */
+  let plugins: Promise<unknown> | null = null;
+  const serve = async (a: FrontApp, req: Request): Promise<Response> => {
+    const res = await a.fetch(req);
+    // Not found while plugins are still loading: perhaps theirs. A body-less request is asked again once they are in
+    // (a WebSocket upgrade answers nothing).
+    if (!res || res.status !== 404 || !plugins || (req.method !== "GET" && req.method !== "HEAD")) return res;
+    await plugins;
+    return a.fetch(req);
+  };
   const server: Server<Dispatch> = Bun.serve<Dispatch>({
     hostname: o.hostname,
     port: o.port,
@@ -57,14 +67,14 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
     idleTimeout: 30,
     websocket,
     fetch(req) {
-      if (app) return app.fetch(req);
+      if (app) return plugins ? serve(app, req) : app.fetch(req);
       loading ??= load().then(
         (a) => {
           // Only what Elysia's upgrade calls: with a real Server here, Elysia's compile() would reload it with its own handlers.
           a.server = { upgrade: (r: Request, opts: unknown) => server.upgrade(r, opts as never), port: server.port, hostname: server.hostname };
           // What Elysia's listen() does: routes of plugins loaded later (the docs) join once they are in. The front
           // reads app.fetch at every request, so it serves the recompiled handler.
-          void a.modules?.then(() => a.compile?.()).catch(() => {});
+          if (a.modules) plugins = a.modules.then(() => a.compile?.()).catch(() => {}).finally(() => (plugins = null));
           return (app = a);
         },
         (e) => {
@@ -72,7 +82,7 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
           throw e;
         },
       );
-      return loading.then((a) => a.fetch(req));
+      return loading.then((a) => serve(a, req));
     },
   });
   return {

@@ -154,7 +154,8 @@ export class Broker implements BrokerService {
     const name = u.config.auth_secret;
     if (!name) return u.setAuth(null);
     const v = (await this.services.secrets?.get(name).catch(() => null)) ?? null;
-    if (v === null && u.authValue === null) log.warn("auth secret not found; sending no credentials", { upstream: u.name, secret_name: name });
+    // The name in the message: a field named like a secret would be logged as [redacted], hiding which one to store.
+    if (v === null && u.authValue === null) log.warn(`auth secret "${name}" not found; sending no credentials until it is stored (\`cloudtolocalllm-tunnel secret set ${name}\`)`, { upstream: u.name });
     registerSecret(v);
     u.setAuth(v);
   }

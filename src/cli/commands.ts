@@ -6,7 +6,7 @@ export type { CommandEntry };
 export const COMMANDS: CommandEntry[] = [
   { name: "serve", summary: "Run the daemon (the default command)", load: () => import("./serve.ts") },
   { name: "version", summary: "Print version, commit and build date", load: () => import("./version.ts") },
-  { name: "install", summary: "Install this binary for the current user: systemd user service, tray autostart, launcher, icons, man page, completions", load: () => import("./install.ts") },
+  { name: "install", summary: "Install this binary for the current user: systemd user service (with the tray icon), autostart entry, launcher, icons, man page, completions", load: () => import("./install.ts") },
   { name: "uninstall", summary: "Remove what `install` wrote (the configuration stays)", load: () => import("./uninstall.ts") },
   { name: "status", summary: "Show the daemon, upstreams, tunnel and alerts", load: () => import("./status.ts") },
   { name: "models", summary: "List the models of every upstream, where each is and whether it is loaded (like `ollama list`)", load: () => import("./models.ts") },

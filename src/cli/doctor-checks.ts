@@ -72,8 +72,8 @@ export async function checkDaemon(config: Config): Promise<CheckResult> {
   const base = baseUrlOf(config.api.listen);
   const r = await probe(`${base}/healthz`, 2000);
   if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
-  // A daemon the tray started and that stopped left its reason in its log file.
-  const log = existsSync(daemonLogFile()) ? `; why the last one the tray started stopped: ${daemonLogFile()}` : "";
+  // A daemon the `tray` command started and that stopped left its reason in its log file.
+  const log = existsSync(daemonLogFile()) ? `; why the last one the \`tray\` command started stopped: ${daemonLogFile()}` : "";
   return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}`);
 }
 
@@ -218,12 +218,13 @@ export async function checkSecrets(config: Config, env: NodeJS.ProcessEnv): Prom
   }
 }
 
-/** Where the daemon's log is: the journal under the systemd unit, else the file the tray's "Start daemon" writes. */
+/** Where the daemon's log is: the journal under the systemd unit, else its terminal, or the file the `tray` command's "Start daemon" writes. */
 export function checkDaemonLog(u: UnitState): CheckResult {
   if (u.available && u.installed) return ok("Daemon log", `journalctl --user -u ${UNIT}`);
   const file = daemonLogFile();
-  if (existsSync(file)) return ok("Daemon log", `${file} (written by the daemon the tray started)`);
-  return ok("Daemon log", `${file} once the tray starts the daemon (\`serve\` in a terminal prints to the terminal)`);
+  if (existsSync(file)) return ok("Daemon log", `${file} (written by the daemon the \`tray\` command started)`);
+  // The daemon shows the tray icon itself: one started in a terminal (`npm start`, `serve`) logs there.
+  return ok("Daemon log", `the terminal of \`serve\` (or \`npm start\`); a daemon the \`tray\` command's Start daemon runs writes ${file}`);
 }
 
 export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {

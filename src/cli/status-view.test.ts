@@ -181,6 +181,10 @@ describe("status table", () => {
     expect(retrying).not.toContain("2026-11-21T12:00:04");
     const up = renderStatus({ ...status, tunnel: { ...status.tunnel, cloudUrl: "https://relay.example/t/t1/" } }, { color: false, now }).replace(/\n +/g, " ");
     expect(up).toContain("cloud URL https://relay.example/t/t1/ · OpenAI base URL https://relay.example/t/t1/v1");
+    // After `tunnel stop` the API still knows the URL, but nothing answers there: status does not offer it.
+    const stopped = renderStatus({ ...status, tunnel: { ...status.tunnel, state: "stopped", cloudUrl: "https://relay.example/t/t1/" } }, { color: false, now });
+    expect(stopped).toContain("tunnel stopped");
+    expect(stopped).not.toContain("cloud URL");
   });
 
   test("sign-in: a failing refresh shows the error, the attempt and the next retry; login_required its reason", () => {

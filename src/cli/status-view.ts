@@ -197,8 +197,9 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
   if (t.lastError && t.state !== "connected") tunnel += ` · ${paint(t.lastError, "red")}`;
   out.push(tunnel);
   if (t.fix && t.state !== "connected") out.push(`  fix: ${t.fix}`);
-  // Where cloud clients reach this machine, as ngrok prints its "Forwarding" line.
-  if (t.cloudUrl) {
+  // Where cloud clients reach this machine, as ngrok prints its "Forwarding" line; only while it does (a stopped or
+  // reconnecting tunnel's URL answers tunnel_offline).
+  if (t.cloudUrl && t.state === "connected") {
     const ex = cloudExamples(t.cloudUrl);
     out.push(`  cloud URL ${paint(t.cloudUrl, "bold")} · OpenAI base URL ${ex.openaiBaseUrl} · chat page ${ex.chatPage}`);
   }

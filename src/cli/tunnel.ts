@@ -16,8 +16,9 @@ export function describeTunnel(t: TunnelStatus, now = Date.now()): string {
   if (t.state === "reconnecting" && t.nextRetry) s += ` · retry in ${Math.max(0, Math.round((Date.parse(t.nextRetry) - now) / 1000))} s`;
   const lines = [s];
   if (t.fix && t.state !== "connected") lines.push(`fix: ${t.fix}`);
-  if (t.cloudUrl) {
-    // As ngrok's "Forwarding" line: the address cloud clients use, with uses ready to paste.
+  if (t.cloudUrl && t.state === "connected") {
+    // As ngrok's "Forwarding" line: the address cloud clients use, with uses ready to paste (not after `tunnel stop`:
+    // the API keeps the last tunnel id, but nothing answers there until the tunnel is back).
     const ex = cloudExamples(t.cloudUrl);
     lines.push(`cloud URL: ${t.cloudUrl}`, `  curl:            ${ex.curl}`, `  OpenAI base URL: ${ex.openaiBaseUrl}`, `  chat page:       ${ex.chatPage}`);
   }

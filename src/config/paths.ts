@@ -42,7 +42,7 @@ export function defaultTokenFile(): string {
 export function legacyDir(): string {
   return join(home(), ".cloudtolocalllm");
 }
-/** The log of a daemon the tray started without systemd (under systemd the journal has it). */
+/** The log of a daemon the `tray` command started without systemd (under systemd the journal has it). */
 export function daemonLogFile(): string {
   return join(appStateDir(), "daemon.log");
 }

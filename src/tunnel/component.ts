@@ -319,7 +319,8 @@ export class TunnelService implements TunnelControl {
       else if (s.state === "auth_failed" && NO_TOKEN_CODES.has(s.lastErrorCode ?? "")) log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until they change", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
       else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
-      else if (s.state === "stopped") log.info("tunnel stopped", fields);
+      // A new supervisor's first snapshot is "stopped" (nothing ran yet): enabling the tunnel must not log that it stopped.
+      else if (s.state === "stopped" && prev) log.info("tunnel stopped", fields);
       else if (s.state === "connecting") log.info("connecting to the relay", fields);
     }
     // A planned move (the relay's GO_AWAY) is not a failure: the old connection finishes its streams meanwhile.

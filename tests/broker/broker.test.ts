@@ -277,6 +277,22 @@ describe("headers", () => {
     expect(chats(a).at(-1)!.headers.authorization).toBeUndefined();
   });
 
+  test("an auth_secret not stored yet is logged by its name with the command that stores it (the name is not a secret)", async () => {
+    const { setLogSink } = await import("../../src/core/log.ts");
+    const lines: string[] = [];
+    setLogSink((l) => void lines.push(l));
+    try {
+      tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("B", b.url, `auth_secret = "workstation-key"`), { secrets: { get: async () => null } as never });
+      await tb.waitState("B", "up");
+      const line = lines.find((l) => l.includes("not found; sending no credentials"));
+      expect(line).toContain('auth secret "workstation-key" not found');
+      expect(line).toContain("`cloudtolocalllm-tunnel secret set workstation-key`");
+      expect(line).not.toContain("[redacted]");
+    } finally {
+      setLogSink((l) => void process.stderr.write(l + "\n"));
+    }
+  });
+
   test("upstream connections are kept alive and reused", async () => {
     const t = await twoUpstreams();
     for (let i = 0; i < 5; i++) await (await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [], stream: i % 2 === 0 })).text();

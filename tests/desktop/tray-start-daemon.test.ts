@@ -74,7 +74,7 @@ test("Start daemon spawns `serve` with the tray's config, logging to $XDG_STATE_
 
   const doctor = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--json", "--config", config], { env, stdout: "pipe", stderr: "pipe" });
   const checks = JSON.parse(await new Response(doctor.stdout).text()).checks as { name: string; detail: string }[];
-  expect(checks.find((c) => c.name === "Daemon log")?.detail).toBe(`${logFile} (written by the daemon the tray started)`);
+  expect(checks.find((c) => c.name === "Daemon log")?.detail).toBe(`${logFile} (written by the daemon the \`tray\` command started)`);
 }, 60_000);
 
 test("a daemon that stops at once (its port taken): the tray's menu says so and names the log, which holds the reason", async () => {
@@ -114,5 +114,5 @@ test("a daemon that stops at once (its port taken): the tray's menu says so and 
   // doctor, asked why nothing answers, points at the same file.
   const doctor = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--json", "--config", config], { env, stdout: "pipe", stderr: "pipe" });
   const checks = JSON.parse(await new Response(doctor.stdout).text()).checks as { name: string; level: string; fix?: string }[];
-  expect(checks.find((c) => c.name === "Daemon")).toMatchObject({ level: "warn", fix: expect.stringContaining(`why the last one the tray started stopped: ${logFile}`) });
+  expect(checks.find((c) => c.name === "Daemon")).toMatchObject({ level: "warn", fix: expect.stringContaining(`why the last one the \`tray\` command started stopped: ${logFile}`) });
 }, 60_000);

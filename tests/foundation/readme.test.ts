@@ -198,8 +198,11 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
   expect(defaultConfig().upstreams).toMatchObject([{ name: "local", url: "http://127.0.0.1:11434" }]);
   const logLine = /the log says `([^`]+)`/.exec(quick)?.[1];
   const reply = /broker gets `502 ([^`]+)`/.exec(quick)?.[1];
+  // The model list (`ollama list`, Open WebUI on start) gets its own 502, with the same reason and the fix after it.
+  const tagsReply = /`\/api\/tags` a 502 too, `([^`]+)…`/.exec(quick)?.[1];
   expect(logLine).toBeDefined();
   expect(reply).toBeDefined();
+  expect(tagsReply).toBeDefined();
 
   // The default upstream, but on a port where nothing listens (this machine may well run an Ollama on 11434).
   const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response() });
@@ -219,6 +222,9 @@ test("what the Quick start says you see without an Ollama is what the daemon sho
     const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [{ role: "user", content: "hi" }] }) });
     expect(res.status).toBe(502);
     expect(await res.text()).toBe(reply!);
+    const tags = await fetch(`${d.urls.broker}/api/tags`);
+    expect(tags.status).toBe(502);
+    expect((await tags.json()).error).toStartWith(tagsReply!);
   } finally {
     await d.stop();
     removeHome(d.home);
@@ -237,3 +243,106 @@ test("every screenshot the test suite writes to docs/screenshots is checked in a
   for (const shot of written) expect({ shot, shown: shown.includes(shot) }).toEqual({ shot, shown: true });
   for (const img of shown) expect({ img, exists: existsSync(join(repo, img)) && statSync(join(repo, img)).size > 1000 }).toEqual({ img, exists: true });
 });
+
+// ---- The config examples a reader copies, and the README's relay try-out, work as written. ----
+
+/** The ```toml blocks of a Markdown file. */
+const tomlBlocks = (md: string) => [...md.matchAll(/^```toml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+/** A relay config block says so on its first line (`# relay.toml…`); the others are the daemon's tunnel.toml. */
+const isRelayBlock = (toml: string) => /^# relay\.toml\b/.test(toml);
+/** The README's placeholders for a token's hash (`"<the agent token's hash>"`) stand for a real sha256. */
+const fillHashes = (toml: string, hashes: Record<string, string>) => toml.replace(/"<the (agent token|client key)'s hash>"/g, (_, which: string) => `"${hashes[which]}"`);
+
+test("every TOML example in the README, docs/broker.md and docs/gateway.md passes the check it is for: `config validate` for tunnel.toml, `relay check` for relay.toml", async () => {
+  const { parseConfig, formatIssue } = await import("../../src/config/load.ts");
+  const { parseRelayConfig } = await import("../../src/relay/config.ts");
+  const { hashToken } = await import("../../src/relay/auth.ts");
+  const hashes = { "agent token": hashToken("a"), "client key": hashToken("b") };
+  const problems: string[] = [];
+  let daemonBlocks = 0;
+  let readmeRelayBlocks = 0;
+  for (const doc of ["README.md", "docs/broker.md", "docs/gateway.md"]) {
+    for (const [i, toml] of tomlBlocks(readFileSync(join(REPO_DIR, doc), "utf8")).entries()) {
+      const relay = isRelayBlock(toml);
+      const r = relay ? parseRelayConfig(fillHashes(toml, hashes), `${doc} block ${i + 1}`) : parseConfig(toml, `${doc} block ${i + 1}`);
+      if (!r.ok) problems.push(...r.issues.map(formatIssue));
+      if (relay && doc === "README.md") readmeRelayBlocks++;
+      if (!relay) daemonBlocks++;
+    }
+  }
+  expect(problems).toEqual([]);
+  expect(daemonBlocks).toBeGreaterThanOrEqual(5);
+  // The README's tunnel section shows a relay config a reader can run (its `relay --config relay.toml` needs one).
+  expect(readmeRelayBlocks).toBe(1);
+});
+
+test("the README's relay try-out works as written: its relay.toml, its relay_url and its curl reach the local model through the tunnel", async () => {
+  const { hashToken } = await import("../../src/relay/auth.ts");
+  const { AGENT_TOKEN, CLIENT_KEY, daemonToml, startRelayProc } = await import("../tunnel/helpers.ts");
+  const { startFakeOllama } = await import("../helpers/fake-ollama.ts");
+  const { runCli } = await import("../api/cli.ts");
+  const readme = readFileSync(README, "utf8");
+  const section = sectionOf(readme, "tunnel");
+  const relayBlock = tomlBlocks(section).find(isRelayBlock);
+  expect(relayBlock).toBeDefined();
+  const listen = /^listen = "([^"]+)"/m.exec(relayBlock!)![1]!;
+  const relayUrl = /`relay_url = "(ws:\/\/[^"]+)"`/.exec(section)?.[1];
+  const cloud = /prints the cloud URL,\s+`([^`]+)`/.exec(section)?.[1];
+  const curl = /`curl -H "Authorization: Bearer \$CLIENT_KEY" (\S+)`/.exec(section)?.[1];
+  expect({ relayUrl, cloud, curl }).toEqual({ relayUrl: expect.stringContaining(listen), cloud: expect.stringContaining(listen), curl: expect.stringContaining(listen) });
+  // The README's port may be taken on this machine: the same config on a free one.
+  const toml = fillHashes(relayBlock!, { "agent token": hashToken(AGENT_TOKEN), "client key": hashToken(CLIENT_KEY) }).replace(listen, "127.0.0.1:0");
+  const fake = await startFakeOllama({ models: ["llama3.2:1b"] });
+  const relay = await startRelayProc(toml);
+  const onRelay = (url: string) => url.replace(listen, `127.0.0.1:${relay.port}`);
+  // The secret as `secret set tunnel-token` stores it: the daemon reads it from the store (CLOUDTOLOCALLLM_SECRET_* in tests).
+  const d = await startDaemon({ config: daemonToml({ upstream: fake.url, relayUrl: onRelay(relayUrl!) }), env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN }, waitFor: ["api"] });
+  try {
+    await d.waitFor(/tunnel: connected to the relay/, 15_000);
+    const restart = await runCli(d.env, "tunnel", "restart", "--url", d.urls.api!);
+    expect(restart.code).toBe(0);
+    expect(restart.out).toContain(`cloud URL: ${onRelay(cloud!)}`);
+    const res = await fetch(onRelay(curl!), { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(res.status).toBe(200);
+    expect((await res.json()).models.map((m: { name: string }) => m.name)).toEqual(["llama3.2:1b"]);
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+    await relay.stop();
+    await fake.stop();
+  }
+}, 60_000);
+
+test("the README and docs name the relay's config file where the packaged relay unit reads it", () => {
+  const unit = readFileSync(join(REPO_DIR, "systemd/cloudtolocalllm-relay.service"), "utf8");
+  const unitFile = /^ExecStart=\S+ relay --config (\S+)$/m.exec(unit)?.[1];
+  expect(unitFile).toStartWith("/etc/");
+  const named: string[] = [];
+  for (const doc of ["README.md", ...new Bun.Glob("docs/*.md").scanSync(REPO_DIR)])
+    for (const m of readFileSync(join(REPO_DIR, doc), "utf8").matchAll(/\/etc\/[\w.-]+\/relay\.toml/g)) named.push(`${doc}: ${m[0]}`);
+  expect(named.length).toBeGreaterThan(0);
+  expect(named.filter((n) => !n.endsWith(`: ${unitFile}`))).toEqual([]);
+});
+
+test("no text a user reads speaks of the tray as a program of its own that starts the daemon: the daemon shows the icon, only the `tray` command is separate", async () => {
+  // Phrases from before the tray moved into the daemon (a tray autostart entry, "once the tray starts the daemon").
+  const stale = [/tray autostart/i, /\bthe tray start(s|ed)\b/i, /\bthe tray's \*\*Start daemon\*\*/i];
+  const texts: [string, string][] = [["README.md", readFileSync(README, "utf8")]];
+  for (const doc of new Bun.Glob("docs/*.md").scanSync(REPO_DIR)) texts.push([doc, readFileSync(join(REPO_DIR, doc), "utf8")]);
+  for (const file of new Bun.Glob("src/cli/*.ts").scanSync(REPO_DIR)) if (!file.endsWith(".test.ts")) texts.push([file, readFileSync(join(REPO_DIR, file), "utf8")]);
+  const { checkDaemonLog } = await import("../../src/cli/doctor-checks.ts");
+  texts.push(["doctor's Daemon log line", checkDaemonLog({ available: false, installed: false } as Parameters<typeof checkDaemonLog>[0]).detail]);
+  const found = texts.flatMap(([name, text]) => stale.filter((re) => re.test(text)).map((re) => `${name}: ${re}`));
+  expect(found).toEqual([]);
+});
+
+test("the Command line section says what an error looks like, with the bracketed code the CLI prints", () => {
+  const cli = sectionOf(readFileSync(README, "utf8"), "cli");
+  // Nothing listens on port 9 of loopback: the "is it running?" error every daemon command gives a newcomer first.
+  const r = npx(["cloudtolocalllm-tunnel", "status", "--url", "http://127.0.0.1:9"]);
+  expect(r.code).toBe(1);
+  const code = /\[([a-z_]+)\]$/.exec(r.err.trim())?.[1];
+  expect(code).toBe("daemon_unreachable");
+  expect(cli.split("\n\n")[1]).toContain(`\`[${code}]\``);
+  expect(cli).toContain("docs/errors.md");
+}, 30_000);

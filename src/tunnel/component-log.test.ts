@@ -1,0 +1,25 @@
+// The tunnel's log lines as its state changes: a tunnel just enabled logs that it connects, not that it stopped.
+import { afterAll, expect, test } from "bun:test";
+import { parseConfig } from "../config/load.ts";
+import type { DaemonContext } from "../core/component.ts";
+import { setLogSink } from "../core/log.ts";
+import { TunnelService } from "./component.ts";
+import type { SupervisorSnapshot } from "./supervisor.ts";
+
+const lines: string[] = [];
+setLogSink((l) => void lines.push(l));
+afterAll(() => setLogSink((l) => void process.stderr.write(l + "\n")));
+
+const snap = (state: SupervisorSnapshot["state"]): SupervisorSnapshot => ({ state, attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null, tunnelId: null, since: 0, connection: null, moving: false });
+
+test("enabling the tunnel logs 'connecting', not 'tunnel stopped' for the supervisor's first snapshot; a real stop is logged", () => {
+  const r = parseConfig(`[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:8090/agent"\n`, "test.toml");
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const svc = new TunnelService({ config: { current: () => r.config }, services: {}, events: { emit: () => {} } } as unknown as DaemonContext);
+  const onChange = (s: SupervisorSnapshot) => (svc as unknown as { onChange(s: SupervisorSnapshot): void }).onChange(s);
+  onChange(snap("stopped"));
+  onChange(snap("connecting"));
+  expect(lines.filter((l) => l.includes("tunnel:")).map((l) => l.replace(/^.*tunnel: /, ""))).toEqual(["connecting to the relay relay=ws://127.0.0.1:8090/agent"]);
+  onChange(snap("stopped"));
+  expect(lines.at(-1)).toContain("tunnel stopped relay=ws://127.0.0.1:8090/agent");
+});
