@@ -50,3 +50,8 @@ test("llamacpp speaks OpenAI, Anthropic and Responses itself, not Ollama's API",
   expect(servesNatively("llamacpp", "responses")).toBe(true);
   expect(servesNatively("llamacpp", "ollama")).toBe(false);
 });
+
+test("llamacpp: a /v1/models entry's meta.n_params is the parameter count", () => {
+  expect(llamacpp.modelFacts!({ id: "m", meta: { n_params: 8_030_261_312, n_ctx_train: 131072 } })).toEqual({ parameterCount: 8_030_261_312 });
+  expect(llamacpp.modelFacts!({ id: "m" })).toEqual({});
+});

@@ -53,6 +53,11 @@ export const llamacpp: KindModule = {
   dialects: { openai: true, anthropic: true, responses: true },
   // llama-server's chat completions take every /completion sampling option (its README).
   samplerOptions: ["top_k", "min_p", "repeat_penalty", "typical_p"],
+  // Its /v1/models entries carry the GGUF's meta: n_params (n_ctx_train is the trained context, not the one it runs with).
+  modelFacts: (e) => {
+    const n = (e.meta as { n_params?: unknown } | null | undefined)?.n_params;
+    return typeof n === "number" ? { parameterCount: n } : {};
+  },
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is llama-server running? `llama-server -m MODEL.gguf --port 8080`",
 };

@@ -52,6 +52,14 @@ export interface ListSource {
 /** Sampling options of Ollama's `options` that some servers' chat completions take under the same name (beyond OpenAI's API). */
 export type SamplerOption = "top_k" | "min_p" | "repeat_penalty" | "typical_p";
 
+/** What a server's /v1/models entry tells of one model beyond its id (Ollama's /api/show is answered from it); absent: not told. */
+export interface ModelFacts {
+  /** Parameters in the model. */
+  parameterCount?: number;
+  /** The context window the server runs the model with, in tokens. */
+  contextLength?: number;
+}
+
 export interface KindModule {
   /** The server, as people call it. */
   label: string;
@@ -68,6 +76,8 @@ export interface KindModule {
    * an Ollama /api/chat or /api/generate is translated for it (none: OpenAI's API refuses fields it does not know).
    */
   samplerOptions?: readonly SamplerOption[];
+  /** What its /v1/models entry of a model tells beyond OpenAI's fields (none: nothing). */
+  modelFacts?(entry: Record<string, unknown>): ModelFacts;
   /** Its models in the merged /api/tags, /api/ps (null: it names no loaded models there) and /v1/models. */
   listing: { tags: ListSource; ps: ListSource | null; openai: ListSource };
   /** What to tell the user when the connection is refused (null: the generic advice). */

@@ -5,6 +5,7 @@ import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollam
 import { readAll } from "../../tests/helpers/fake-kinds/read-all.ts";
 import { promSum } from "./types.ts";
 import { servesNatively } from "./index.ts";
+import { vllm } from "./vllm.ts";
 
 let fake: FakeOllama;
 beforeAll(async () => {
@@ -37,4 +38,9 @@ test("promSum adds a gauge over its label sets and ignores longer names and comm
 test("vllm speaks OpenAI, Anthropic and Responses itself", () => {
   expect(servesNatively("vllm", "openai") && servesNatively("vllm", "anthropic") && servesNatively("vllm", "responses")).toBe(true);
   expect(servesNatively("vllm", "ollama")).toBe(false);
+});
+
+test("vllm: a /v1/models entry's max_model_len is the context it runs the model with", () => {
+  expect(vllm.modelFacts!({ id: "m", max_model_len: 8192 })).toEqual({ contextLength: 8192 });
+  expect(vllm.modelFacts!({ id: "m" })).toEqual({});
 });

@@ -38,6 +38,8 @@ export const vllm: KindModule = {
   dialects: { openai: true, anthropic: true, responses: true },
   // vLLM's extra sampling parameters of the chat API (its docs; its repetition_penalty is named otherwise).
   samplerOptions: ["top_k", "min_p"],
+  // Its /v1/models entries say max_model_len: the context it runs the model with.
+  modelFacts: (e) => (typeof e.max_model_len === "number" ? { contextLength: e.max_model_len } : {}),
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is vLLM running? `vllm serve MODEL`",
 };

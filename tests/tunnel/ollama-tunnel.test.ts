@@ -1,7 +1,9 @@
 // Ollama's API through a real relay and daemon with the official `ollama` client, translated for an OpenAI-only upstream:
-// chat and a chat stream, embed, abort reaching the upstream, an unknown model in Ollama's error shape.
+// chat and a chat stream, embed, abort reaching the upstream, an unknown model in Ollama's error shape; /api/version
+// and /api/show answered by the broker.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Ollama } from "ollama";
+import { OLLAMA_API_VERSION } from "../../src/broker/dialects/ollama/metadata-plan.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
@@ -61,4 +63,15 @@ test("an unknown model through the tunnel is a ResponseError in Ollama's shape",
   expect(e.name).toBe("ResponseError");
   expect(e.status_code).toBe(404);
   expect(e.error).toContain("nope:9b");
+});
+
+test("version() and show() through the tunnel: the broker's answers in Ollama's shape for the OpenAI-only upstream", async () => {
+  expect(await ollama().version()).toEqual({ version: OLLAMA_API_VERSION });
+  const s = await ollama().show({ model: "qwen2.5:0.5b" });
+  expect(s.capabilities).toEqual(["completion"]);
+  expect(s.details.parameter_size).toBe("");
+  expect(plain.requests.at(-1)).toMatchObject({ method: "GET", path: "/v1/models" });
+  const e = (await ollama().show({ model: "nope:9b" }).catch((x) => x)) as any;
+  expect(e.status_code).toBe(404);
+  expect(e.error).toBe("model 'nope:9b' not found");
 });

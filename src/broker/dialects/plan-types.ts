@@ -17,6 +17,8 @@ export interface AnswerPlan {
 
 /** One attempt's request, for the upstream picked. */
 export interface DialectAttempt {
+  /** The method to send, when not the client's (a show answered from a GET of the model list). */
+  method?: string;
   /** Path and query to send. */
   target: string;
   body: Uint8Array | ReadableStream<Uint8Array> | null;

@@ -2,13 +2,18 @@
 import type { DialectPlan } from "./plan-types.ts";
 import { countTokensPlan } from "./anthropic/count-tokens-plan.ts";
 import { messagesPlan } from "./anthropic/messages-plan.ts";
+import { showPlan, versionPlan } from "./ollama/metadata-plan.ts";
 import { embedPlan, generationPlan } from "./ollama/ollama-plan.ts";
 import { responsesPlan } from "./responses/responses-plan.ts";
 
-/** What the plan is built from: the body as read (null when it was too large to hold) and the model name the client sent. */
+/**
+ * What the plan is built from: the body as read (null when it was too large to hold), the model name the client sent
+ * and the one the upstream is asked for (an alias resolved).
+ */
 export interface PlanInput {
   body: Uint8Array | null;
   requested: string | null;
+  model: string | null;
 }
 
 /** The routes whose body the broker checks before anything else (body-check.ts): it reads them itself for every upstream. */
@@ -27,15 +32,20 @@ const OLLAMA: ReadonlyMap<string, (i: PlanInput) => DialectPlan> = new Map([
   ["/api/generate", (i: PlanInput) => generationPlan("generate", i.requested)],
   ["/api/embed", (i: PlanInput) => embedPlan("embed", i.requested)],
   ["/api/embeddings", (i: PlanInput) => embedPlan("embeddings", i.requested)],
+  ["/api/show", (i: PlanInput) => showPlan(i.model, i.requested)],
 ]);
 
 const PLANS = new Map([...CHECKED, ...OLLAMA]);
 
+/** GET routes with a plan: Ollama's version, the broker's own when no upstream serves Ollama's API. */
+const GET_PLANS: ReadonlyMap<string, () => DialectPlan> = new Map([["/api/version", versionPlan]]);
+
 /** The routes whose body is checked before anything else (body-check.ts); the tunnel's default allowed paths include them. */
 export const DIALECT_ROUTES: readonly string[] = [...CHECKED.keys()];
 
-/** The plan for a POST to `route` (routeOf), or null: the request passes through as it is. */
+/** The plan for a request to `route` (routeOf), or null: the request passes through as it is. */
 export function dialectPlan(method: string, route: string, input: PlanInput): DialectPlan | null {
+  if (method === "GET") return GET_PLANS.get(route)?.() ?? null;
   if (method !== "POST") return null;
   return PLANS.get(route)?.(input) ?? null;
 }

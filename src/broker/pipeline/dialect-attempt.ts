@@ -14,7 +14,8 @@ export function dialectAttempt(plan: DialectPlan) {
       // The route the broker decided on (routeOf: "/V1/%6Dessages/" is /v1/messages), not the client's spelling of it,
       // so a native upstream acts on the route that was admitted, counted and planned, whatever its router makes of spellings.
       const a = (sent = plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength));
-      return a.target === req.target && a.body === req.body ? req : { ...req, target: a.target, body: a.body, bodyLength: a.bodyLength };
+      if (a.target === req.target && a.body === req.body && a.method === undefined) return req;
+      return { ...req, method: a.method ?? req.method, target: a.target, body: a.body, bodyLength: a.bodyLength };
     },
     reply(ex: Exchange, _u: Upstream, res: UpstreamReply): UpstreamReply {
       const answer = sent!.answer(res.status, res.header("content-type"));

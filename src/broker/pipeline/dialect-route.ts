@@ -8,7 +8,7 @@ import type { Upstream } from "../upstream.ts";
  * none can (count_tokens: the broker's estimate). Other routes keep their order.
  */
 export function dialectRoute(ex: Exchange, order: Upstream[]): Upstream[] | Response {
-  const plan = dialectPlan(ex.method, ex.route!, { body: ex.payload instanceof Uint8Array ? ex.payload : null, requested: ex.aliasOf ?? ex.model });
+  const plan = dialectPlan(ex.method, ex.route!, { body: ex.payload instanceof Uint8Array ? ex.payload : null, requested: ex.aliasOf ?? ex.model, model: ex.model });
   if (plan === null) return order;
   ex.dialectPlan = plan;
   const takers = order.filter((u) => plan.takes(u.kind));
