@@ -97,8 +97,8 @@ test("the plan hook: each attempt's plan rewrites what is sent to its upstream a
   expect(k.clients.get("b")!.sent[0]!.target).toBe("/v1/chat/completions?for=b");
   expect(k.clients.get("b")!.sent[0]!.bodyLength).toBe(2);
   expect(res.header("x-wrapped")).toBe("yes");
-  // The identity plan is the default, and hands request and reply over as they are.
-  const ex = routed(k);
+  // The identity plan is the default (a route with no dialect plan), and hands request and reply over as they are.
+  const ex = routed(k, "/v1/chat/completions");
   const req = { method: "POST", target: "/", headers: null, body: null, bodyLength: -1, signal: new AbortController().signal };
   expect(planFor(ex, k.up("a")).request(ex, k.up("a"), req)).toBe(req);
 });
