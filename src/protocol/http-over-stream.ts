@@ -177,7 +177,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     } as RequestInit);
     res = await handler(req, s);
   } catch (e) {
-    if (s.signal.aborted) return;
+    if (s.failure) return;
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
@@ -215,7 +215,7 @@ async function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
 
 /** Streams a handler's Response back as the stream's answer. */
 async function answer(s: Stream, res: Response): Promise<void> {
-  if (s.signal.aborted) {
+  if (s.failure) {
     res.body?.cancel().catch(() => {});
     return;
   }

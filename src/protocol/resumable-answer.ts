@@ -204,7 +204,7 @@ export class HeldAnswer {
   }
 
   private watch(s: Stream): void {
-    s.signal.addEventListener("abort", () => this.streamFailed(s, s.signal.reason), { once: true });
+    s.onFailure((err) => this.streamFailed(s, err));
   }
 
   private streamFailed(s: Stream, reason: unknown): void {

@@ -30,8 +30,18 @@ export class StreamError extends Error {
 }
 
 export class Stream {
+  /** Called once when the stream fails: a lighter watch than a listener on `signal` (which is then never made). */
+  private failWatchers: ((err: StreamError) => void)[] | null = null;
+  /** Made on first use: the relay's side of a stream never asks for it. */
+  private abort: AbortController | null = null;
   /** Aborted when the stream is reset or its session closes; the agent hands it to fetch so upstream work stops. */
-  readonly signal: AbortSignal;
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.error) this.abort.abort(this.error);
+    }
+    return this.abort.signal;
+  }
   /** Set on the agent side: the request the relay sent. */
   requestHead: RequestHead | null = null;
   /** Relay side: resolves with the agent's response head. */
@@ -40,7 +50,6 @@ export class Stream {
   readonly finished: Promise<void>;
   private resolveFinished!: () => void;
 
-  private readonly abort = new AbortController();
   private readonly sendWin: SendWindow;
   private readonly recvWin: RecvWindow;
   private queue: Uint8Array[] = [];
@@ -66,7 +75,6 @@ export class Stream {
   ) {
     this.sendWin = new SendWindow(window);
     this.recvWin = new RecvWindow(recvTarget, window);
-    this.signal = this.abort.signal;
     this.responseHead = new Promise((res, rej) => {
       this.resolveHead = res;
       this.rejectHead = rej;
@@ -211,6 +219,18 @@ export class Stream {
     if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
   }
 
+  /** Why the stream failed (reset, or its session ended); null while it has not. */
+  get failure(): StreamError | null {
+    return this.error;
+  }
+
+  /** Calls `cb` when the stream fails (at once, in a microtask, when it already has). */
+  onFailure(cb: (err: StreamError) => void): void {
+    const e = this.error;
+    if (e) queueMicrotask(() => cb(e));
+    else (this.failWatchers ??= []).push(cb);
+  }
+
   /** Bytes received and not yet read (bounded by the window). */
   get buffered(): number {
     return this.queuedBytes;
@@ -236,7 +256,7 @@ export class Stream {
       // Credit is usually there: skip the promise machinery on the hot path.
       const n = this.sendWin.available > 0 ? this.sendWin.takeNow(want) : await this.sendWin.take(want);
       if (this.error) throw this.error;
-      this.host.sendFrame({ type: "DATA", stream: this.id, data: chunk.subarray(off, off + n) });
+      this.host.sendFrame({ type: "DATA", stream: this.id, data: off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n) });
       this.bytesOut += n;
       off += n;
     }
@@ -346,7 +366,10 @@ export class Stream {
     this.queuedBytes = 0;
     this.sendWin.fail(err);
     this.rejectHead(err);
-    this.abort.abort(err);
+    this.abort?.abort(err);
+    const watchers = this.failWatchers;
+    this.failWatchers = null;
+    if (watchers) for (const w of watchers) w(err);
     this.wakeReader();
     this.release();
   }
