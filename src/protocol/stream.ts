@@ -44,8 +44,23 @@ export class Stream {
   }
   /** Set on the agent side: the request the relay sent. */
   requestHead: RequestHead | null = null;
-  /** Relay side: resolves with the agent's response head. */
-  readonly responseHead: Promise<ResponseHead>;
+  /** Relay side: the agent's response head, or why it will not come (made on first use: the agent never asks). */
+  get responseHead(): Promise<ResponseHead> {
+    if (!this.headPromise) {
+      this.headPromise = this.head
+        ? Promise.resolve(this.head)
+        : this.error
+          ? Promise.reject(this.error)
+          : new Promise((res, rej) => {
+              this.resolveHead = res;
+              this.rejectHead = rej;
+            });
+      this.headPromise.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    }
+    return this.headPromise;
+  }
+  private headPromise: Promise<ResponseHead> | null = null;
+  private head: ResponseHead | null = null;
   /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. */
   readonly finished: Promise<void>;
   private resolveFinished!: () => void;
@@ -58,8 +73,8 @@ export class Stream {
   private localEnded = false;
   private error: StreamError | null = null;
   private wake: (() => void) | null = null;
-  private resolveHead!: (h: ResponseHead) => void;
-  private rejectHead!: (e: Error) => void;
+  private resolveHead: ((h: ResponseHead) => void) | null = null;
+  private rejectHead: ((e: Error) => void) | null = null;
   private released = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -75,11 +90,6 @@ export class Stream {
   ) {
     this.sendWin = new SendWindow(window);
     this.recvWin = new RecvWindow(recvTarget, window);
-    this.responseHead = new Promise((res, rej) => {
-      this.resolveHead = res;
-      this.rejectHead = rej;
-    });
-    this.responseHead.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
     this.finished = new Promise((r) => (this.resolveFinished = r));
   }
 
@@ -353,7 +363,9 @@ export class Stream {
     this.sendWin.grant(inc);
   }
   onResponseHead(h: ResponseHead): void {
-    this.resolveHead(h);
+    if (this.head || this.error) return;
+    this.head = h;
+    this.resolveHead?.(h);
   }
   onReset(code: ResetCode, reason: string): void {
     this.fail(new StreamError(code, reason, true));
@@ -365,7 +377,7 @@ export class Stream {
     this.queue = [];
     this.queuedBytes = 0;
     this.sendWin.fail(err);
-    this.rejectHead(err);
+    if (!this.head) this.rejectHead?.(err);
     this.abort?.abort(err);
     const watchers = this.failWatchers;
     this.failWatchers = null;
