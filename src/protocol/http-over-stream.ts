@@ -110,14 +110,6 @@ async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLim
 
 /** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */
 async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayBuffer>> {
-  // Usually the whole body came with its head (one BATCH): taken as it is, no read per chunk.
-  const whole = s.takeWhole();
-  if (whole) {
-    if (whole.length === length) return whole as Uint8Array<ArrayBuffer>;
-    if (whole.length < length) throw new Error(`the request body ended after ${whole.length} of its declared ${length} bytes`);
-    s.reset("cancel", `the request body is longer than its declared ${length} bytes`);
-    throw new Error(`the request body is longer than its declared ${length} bytes`);
-  }
   const parts: Uint8Array[] = [];
   let seen = 0;
   for (;;) {
