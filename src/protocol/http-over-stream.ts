@@ -179,8 +179,8 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
 
 /**
  * An answer up to this size with a declared length (a stream:false answer, a listing) is read whole and sent as head,
- * DATA and END in one turn: one BATCH message, no reader and no read loop. Well under the session's batching limit, so
- * the three frames travel together and the relay gets all of them or none.
+ * DATA and END in one turn, no reader and no read loop: well under the session's batching limits, so the three frames
+ * leave together in one BATCH (unless other streams' frames of the same turn fill it first).
  */
 export const WHOLE_ANSWER_BYTES = 8 * 1024;
 

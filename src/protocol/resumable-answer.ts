@@ -185,9 +185,9 @@ export class HeldAnswer {
   }
 
   /**
-   * A small answer read whole: head, DATA and END leave in one turn, as one message (http-over-stream.ts
-   * WHOLE_ANSWER_BYTES), so the relay gets all of it or none, and there is nothing to resume: the head carries no token
-   * (the relay keeps no resume state for it) and the answer is forgotten at once.
+   * A small answer read whole: head, DATA and END leave in one turn, together (http-over-stream.ts WHOLE_ANSWER_BYTES).
+   * Nothing is left to generate, so nothing is held: the head carries no token (a relay that lost the session then ends
+   * the answer at once, instead of waiting the resume window for an offer that cannot come).
    */
   async answerWhole(head: ResponseHead, body: Uint8Array): Promise<void> {
     const s = this.stream;
