@@ -1,6 +1,6 @@
 // Benchmark: the per-request cost of the tunnel and the broker, and the idle footprint, against the best peers, in one run.
 //
-//   bun bench/hot-paths.ts [--quick] [--save-before] [--only tunnel,broker,idle] [--before COMMIT]
+//   bun bench/hot-paths.ts [--quick] [--save-before] [--only tunnel,broker,idle] [--before COMMIT] [--rounds N]
 //
 // The subject (relay + daemon, sshd + ssh, a proxy) runs pinned alone on CPU 1; the load generator and the upstream on
 // CPU 0. CPU per request is the subject's process tree's user + system time (/proc/PID/stat) over the requests served.
@@ -36,6 +36,8 @@ const quick = args.includes("--quick");
 const P = quick
   ? { rounds: 1, wrkSec: 3, oneSec: 2, rate: 1000, rateSec: 3, uploadMb: 20, idleSec: 5 }
   : { rounds: 2, wrkSec: 6, oneSec: 4, rate: 1000, rateSec: 6, uploadMb: 100, idleSec: 10 };
+// More interleaved rounds when the machine is busy (medians steady with more of them).
+if (args.includes("--rounds")) P.rounds = Number(args[args.indexOf("--rounds") + 1]) || P.rounds;
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 const LOAD_CPU = 0;
 const SUBJECT_CPU = 1;
@@ -128,13 +130,16 @@ async function tunnel(): Promise<void> {
     const o: { rps: number[]; cpu: number[]; one: number[] } = { rps: [], cpu: [], one: [] };
     const direct: number[] = [];
     if (oldRelay && oldDaemon) await wrkRun(`${oldUrl}/api/generate`, 16, 1, auth);
+    const runOld = async () => {
+      if (!oldRelay || !oldDaemon) return;
+      o.one.push((await wrkRun(`${oldUrl}/api/generate`, 1, P.oneSec, auth)).p50Ms);
+      const c = await measured(`${oldUrl}/api/generate`, [oldRelay.proc.pid, oldDaemon.proc.pid], 16, P.wrkSec, auth);
+      o.rps.push(c.rps);
+      o.cpu.push(c.cpuUs);
+    };
     for (let r = 0; r < P.rounds; r++) {
-      if (oldRelay && oldDaemon) {
-        o.one.push((await wrkRun(`${oldUrl}/api/generate`, 1, P.oneSec, auth)).p50Ms);
-        const c = await measured(`${oldUrl}/api/generate`, [oldRelay.proc.pid, oldDaemon.proc.pid], 16, P.wrkSec, auth);
-        o.rps.push(c.rps);
-        o.cpu.push(c.cpuUs);
-      }
+      // The earlier commit first in even rounds, last in odd ones: neither side always follows the other.
+      if (r % 2 === 0) await runOld();
       // One connection, one request at a time: the latency each path adds to the daemon's own (interleaved, medians).
       direct.push((await wrkRun(`${daemon.urls.broker}/api/generate`, 1, P.oneSec)).p50Ms);
       t.one.push((await wrkRun(`${tunnelUrl}/api/generate`, 1, P.oneSec, auth)).p50Ms);
@@ -149,6 +154,7 @@ async function tunnel(): Promise<void> {
       s.rps.push(b.rps);
       s.cpu.push(b.cpuUs);
       s.daemon.push(((treeCpuMs(daemon.proc.pid) - d1) * 1000) / b.requests);
+      if (r % 2 === 1) await runOld();
     }
     ours.tunnelOneConnAddedMs = median(t.one) - median(direct);
     peers.tunnelOneConnAddedMs = median(s.one) - median(direct);

@@ -39,8 +39,10 @@ abstract class FastMetric<C extends { clear(): void }> {
   protected abstract fresh(): C;
   /** The child for one label set (values taken in labelNames order); cached, so keep it on a hot path. */
   child(labels: Labels = {}): C {
-    let key = "";
-    for (const n of this.labelNames) key += (labels[n] ?? "") + "\u0000";
+    // No label, or one (the common cases): no key to build.
+    const names = this.labelNames;
+    let key = names.length === 1 ? (labels[names[0]!] ?? "") : "";
+    if (names.length > 1) for (const n of names) key += (labels[n] ?? "") + "\u0000";
     let e = this.children.get(key);
     if (!e) {
       const own: Labels = {};

@@ -169,7 +169,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     } as RequestInit);
     res = await handler(req, s);
   } catch (e) {
-    if (s.signal.aborted) return;
+    if (s.failure) return;
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
@@ -177,26 +177,59 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
   else await answer(s, res);
 }
 
+/**
+ * An answer up to this size with a declared length (a stream:false answer, a listing) is read whole and sent as head,
+ * DATA and END in one turn, no reader and no read loop: well under the session's batching limits, so the three frames
+ * leave together in one BATCH (unless other streams' frames of the same turn fill it first).
+ */
+export const WHOLE_ANSWER_BYTES = 8 * 1024;
+
+/** Whether `res` is a small answer with a declared length (whole-answer path). */
+function isWholeAnswer(res: Response): boolean {
+  if (!res.body) return false;
+  const cl = res.headers.get("content-length");
+  return cl !== null && cl.length <= 5 && Number(cl) <= WHOLE_ANSWER_BYTES;
+}
+
 /** A held answer's head and body (resumable-answer.ts sends them, across sessions). */
-function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
-  return held.answer({ status: res.status, headers: headerList(res.headers) }, res.body as ReadableStream<Uint8Array> | null);
+async function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
+  const head = { status: res.status, headers: headerList(res.headers) };
+  if (!isWholeAnswer(res)) return held.answer(head, res.body as ReadableStream<Uint8Array> | null);
+  let bytes: Uint8Array;
+  try {
+    bytes = await res.bytes();
+  } catch {
+    // Its body failed to read: the streamed path says why the same way as any other broken body.
+    return held.answer(head, new ReadableStream({ start: (c) => c.error(new Error("the answer's body could not be read")) }));
+  }
+  return held.answerWhole(head, bytes);
 }
 
 /** Streams a handler's Response back as the stream's answer. */
 async function answer(s: Stream, res: Response): Promise<void> {
-  if (s.signal.aborted) {
+  if (s.failure) {
     res.body?.cancel().catch(() => {});
     return;
+  }
+  let whole: Uint8Array | null = null;
+  if (isWholeAnswer(res)) {
+    try {
+      whole = await res.bytes();
+    } catch (e) {
+      s.reset("cancel", `the answer's body could not be read: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
   }
   try {
     s.respond({ status: res.status, headers: headerList(res.headers) });
   } catch (e) {
     // A head the relay would refuse (see encode()) fails this stream, not the session.
-    res.body?.cancel().catch(() => {});
+    if (!whole) res.body?.cancel().catch(() => {});
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
+  if (whole) await s.send(whole);
   // pump() cancels the body when the stream is reset (client gone), which is what stops the upstream's work.
-  if (res.body) await s.pump(res.body as ReadableStream<Uint8Array>);
+  else if (res.body) await s.pump(res.body as ReadableStream<Uint8Array>);
   else s.end();
 }

@@ -1,7 +1,7 @@
 // Held answers across two in-memory sessions: a body resumed on a new session arrives whole and once, the upstream is
 // read once; unknown tokens and impossible offsets are refused; the window, refusals and the buffer bounds hold.
 import { describe, expect, test } from "bun:test";
-import { forward, serveStream } from "./http-over-stream.ts";
+import { forward, serveStream, WHOLE_ANSWER_BYTES } from "./http-over-stream.ts";
 import { AnswerResumes, DEFAULT_RESUME_LIMITS, type ResumeLimits } from "./resumable-answer.ts";
 import { Session } from "./session.ts";
 import type { Stream } from "./stream.ts";
@@ -248,5 +248,62 @@ describe("held answers", () => {
     expect(up.seen.aborted).toBe(true);
     expect(failed).toEqual(["refused"]);
     expect(resumes.size).toBe(0);
+  });
+});
+
+describe("small answers read whole", () => {
+  /** Relay and agent sessions that speak BATCH; every message the agent sends is kept (decoded) to count what crossed. */
+  function batchLink(handler: (req: Request) => Promise<Response>, resumes?: AnswerResumes) {
+    let relay!: Session;
+    let agent!: Session;
+    const fromAgent: Uint8Array[] = [];
+    relay = new Session({ role: "relay", batch: true, sink: { send: (b) => queueMicrotask(() => agent.receive(b)), close: () => {} } });
+    agent = new Session({
+      role: "agent",
+      batch: true,
+      sink: { send: (b) => (fromAgent.push(b), queueMicrotask(() => relay.receive(b))), close: () => {} },
+      onStream: (s) => void serveStream(s, handler, { resume: resumes }),
+    });
+    resumes?.attach(agent);
+    return { relay, fromAgent };
+  }
+  const ANSWER = JSON.stringify({ response: "hi", done: true });
+  const small = async () => new Response(ANSWER, { headers: { "content-type": "application/json", "content-length": String(ANSWER.length) } });
+
+  for (const held of [true, false]) {
+    test(`${held ? "held for resume" : "no resume"}: head, DATA and END leave as one BATCH message${held ? ", with no token and nothing held" : ""}`, async () => {
+      const resumes = held ? new AnswerResumes() : undefined;
+      const l = batchLink(small, resumes);
+      let s!: Stream;
+      const res = await forward(l.relay, new Request("http://x/", { method: "POST", body: "{}", headers: { "content-length": "2" } }), "/api/generate", { onStream: (x) => (s = x) });
+      expect(await res.text()).toBe(ANSWER);
+      // One message from the agent: a BATCH (0x30) of RESPONSE_HEAD (0x11), DATA (0x12) and END (0x13).
+      expect(l.fromAgent.length).toBe(1);
+      const m = l.fromAgent[0]!;
+      expect(m[0]).toBe(0x30);
+      const types: number[] = [];
+      for (let at = 6; at < m.length; ) {
+        const len = (m[at]! << 24) | (m[at + 1]! << 16) | (m[at + 2]! << 8) | m[at + 3]!;
+        // The window sizer's probe PINGs ride along; they are not the answer's.
+        if (m[at + 4] !== 0x20) types.push(m[at + 4]!);
+        at += 4 + len;
+      }
+      expect(types).toEqual([0x11, 0x12, 0x13]);
+      // All of it arrives at once or not at all: a token would only make the relay wait for a resume that cannot come.
+      expect((await s.responseHead).resume).toBeUndefined();
+      if (resumes) expect(resumes.size).toBe(0);
+    });
+  }
+
+  test("an answer over the whole-answer size, or without a declared length, still streams with its token", async () => {
+    const resumes = new AnswerResumes();
+    const big = "x".repeat(WHOLE_ANSWER_BYTES + 1);
+    for (const headers of [{ "content-length": String(big.length) }, {}] as Record<string, string>[]) {
+      const l = batchLink(async () => new Response(headers["content-length"] ? big : new Blob([big]).stream(), { headers }), resumes);
+      let s!: Stream;
+      const res = await forward(l.relay, new Request("http://x/", { method: "POST", body: "{}", headers: { "content-length": "2" } }), "/api/generate", { onStream: (x) => (s = x) });
+      expect((await s.responseHead).resume).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      expect(await res.text()).toBe(big);
+    }
   });
 });

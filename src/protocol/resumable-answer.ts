@@ -196,8 +196,27 @@ export class HeldAnswer {
     await this.run(this.reader);
   }
 
+  /**
+   * A small answer read whole: head, DATA and END leave in one turn, together (http-over-stream.ts WHOLE_ANSWER_BYTES).
+   * Nothing is left to generate, so nothing is held: the head carries no token (a relay that lost the session then ends
+   * the answer at once, instead of waiting the resume window for an offer that cannot come).
+   */
+  async answerWhole(head: ResponseHead, body: Uint8Array): Promise<void> {
+    const s = this.stream;
+    if (!s || this.finished) return this.stop(new StreamError("cancel", "the stream ended before the answer", false));
+    try {
+      s.respond(head);
+    } catch (e) {
+      s.reset("internal", e instanceof Error ? e.message : String(e));
+      return this.stop(e);
+    }
+    // headSent stays false: the relay has no token for this answer, so a lost session ends it (streamFailed).
+    const sent = await s.send(body);
+    this.stop(sent ? null : new StreamError("cancel", "the stream ended before the answer was sent", false));
+  }
+
   private watch(s: Stream): void {
-    s.signal.addEventListener("abort", () => this.streamFailed(s, s.signal.reason), { once: true });
+    s.onFailure((err) => this.streamFailed(s, err));
   }
 
   private streamFailed(s: Stream, reason: unknown): void {

@@ -272,18 +272,24 @@ test("a flood of 1-byte DATA frames is folded into few buffers, every byte still
 describe("bodies held to their declared length", () => {
   // The relay is not trusted: a body longer or shorter than it declared never reaches the handler, whether it is small
   // enough to be read whole (SMALL_BODY_BYTES) or streamed.
-  for (const [declared, sent] of [
-    [4, 6],
-    [4, 2],
-    [70_000, 70_100],
-    [70_000, 69_000],
+  // With BATCH, a small body arrives with its head and END in one message and is taken whole (Stream.takeWhole()).
+  for (const [declared, sent, batch] of [
+    [4, 6, false],
+    [4, 2, false],
+    [70_000, 70_100, false],
+    [70_000, 69_000, false],
+    [4, 6, true],
+    [4, 2, true],
   ] as const) {
-    test(`declared ${declared}, sent ${sent}: the stream fails and the handler sees no body`, async () => {
+    test(`declared ${declared}, sent ${sent}${batch ? ", one BATCH" : ""}: the stream fails and the handler sees no body`, async () => {
       const seen: number[] = [];
-      const p = pair(async (req) => {
-        seen.push((await req.bytes()).length);
-        return new Response("ok");
-      });
+      const p = pair(
+        async (req) => {
+          seen.push((await req.bytes()).length);
+          return new Response("ok");
+        },
+        { batch },
+      );
       const s = p.relay.open({ method: "POST", path: "/x", headers: [["content-length", String(declared)]] });
       await s.write(new Uint8Array(sent).fill(1));
       s.end();

@@ -224,9 +224,12 @@ export class Session {
     this.opts.onStream?.(s);
   }
 
+  /** What every stream of this session calls back (one object and closure per session, not per stream). */
+  private readonly host = { sendFrame: (f: Frame) => this.sendFrame(f), release: (sid: number) => this.release(sid) };
+  private readonly recvTarget = () => this.sizer!.target;
+
   private newStream(id: number): Stream {
-    const sizer = this.sizer;
-    const s = new Stream(id, { sendFrame: (f) => this.sendFrame(f), release: (sid) => this.release(sid) }, this.window, sizer ? () => sizer.target : undefined);
+    const s = new Stream(id, this.host, this.window, this.sizer ? this.recvTarget : undefined);
     this.streams.set(id, s);
     return s;
   }

@@ -30,17 +30,41 @@ export class StreamError extends Error {
 }
 
 export class Stream {
+  /** Called once when the stream fails: a lighter watch than a listener on `signal` (which is then never made). */
+  private failWatchers: ((err: StreamError) => void)[] | null = null;
+  /** Made on first use: the relay's side of a stream never asks for it. */
+  private abort: AbortController | null = null;
   /** Aborted when the stream is reset or its session closes; the agent hands it to fetch so upstream work stops. */
-  readonly signal: AbortSignal;
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.error) this.abort.abort(this.error);
+    }
+    return this.abort.signal;
+  }
   /** Set on the agent side: the request the relay sent. */
   requestHead: RequestHead | null = null;
-  /** Relay side: resolves with the agent's response head. */
-  readonly responseHead: Promise<ResponseHead>;
+  /** Relay side: the agent's response head, or why it will not come (made on first use: the agent never asks). */
+  get responseHead(): Promise<ResponseHead> {
+    if (!this.headPromise) {
+      this.headPromise = this.head
+        ? Promise.resolve(this.head)
+        : this.error
+          ? Promise.reject(this.error)
+          : new Promise((res, rej) => {
+              this.resolveHead = res;
+              this.rejectHead = rej;
+            });
+      this.headPromise.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    }
+    return this.headPromise;
+  }
+  private headPromise: Promise<ResponseHead> | null = null;
+  private head: ResponseHead | null = null;
   /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. */
   readonly finished: Promise<void>;
   private resolveFinished!: () => void;
 
-  private readonly abort = new AbortController();
   private readonly sendWin: SendWindow;
   private readonly recvWin: RecvWindow;
   private queue: Uint8Array[] = [];
@@ -49,8 +73,8 @@ export class Stream {
   private localEnded = false;
   private error: StreamError | null = null;
   private wake: (() => void) | null = null;
-  private resolveHead!: (h: ResponseHead) => void;
-  private rejectHead!: (e: Error) => void;
+  private resolveHead: ((h: ResponseHead) => void) | null = null;
+  private rejectHead: ((e: Error) => void) | null = null;
   private released = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -66,12 +90,6 @@ export class Stream {
   ) {
     this.sendWin = new SendWindow(window);
     this.recvWin = new RecvWindow(recvTarget, window);
-    this.signal = this.abort.signal;
-    this.responseHead = new Promise((res, rej) => {
-      this.resolveHead = res;
-      this.rejectHead = rej;
-    });
-    this.responseHead.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
     this.finished = new Promise((r) => (this.resolveFinished = r));
   }
 
@@ -211,6 +229,18 @@ export class Stream {
     if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
   }
 
+  /** Why the stream failed (reset, or its session ended); null while it has not. */
+  get failure(): StreamError | null {
+    return this.error;
+  }
+
+  /** Calls `cb` when the stream fails (at once, in a microtask, when it already has). */
+  onFailure(cb: (err: StreamError) => void): void {
+    const e = this.error;
+    if (e) queueMicrotask(() => cb(e));
+    else (this.failWatchers ??= []).push(cb);
+  }
+
   /** Bytes received and not yet read (bounded by the window). */
   get buffered(): number {
     return this.queuedBytes;
@@ -236,7 +266,7 @@ export class Stream {
       // Credit is usually there: skip the promise machinery on the hot path.
       const n = this.sendWin.available > 0 ? this.sendWin.takeNow(want) : await this.sendWin.take(want);
       if (this.error) throw this.error;
-      this.host.sendFrame({ type: "DATA", stream: this.id, data: chunk.subarray(off, off + n) });
+      this.host.sendFrame({ type: "DATA", stream: this.id, data: off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n) });
       this.bytesOut += n;
       off += n;
     }
@@ -333,7 +363,9 @@ export class Stream {
     this.sendWin.grant(inc);
   }
   onResponseHead(h: ResponseHead): void {
-    this.resolveHead(h);
+    if (this.head || this.error) return;
+    this.head = h;
+    this.resolveHead?.(h);
   }
   onReset(code: ResetCode, reason: string): void {
     this.fail(new StreamError(code, reason, true));
@@ -345,8 +377,11 @@ export class Stream {
     this.queue = [];
     this.queuedBytes = 0;
     this.sendWin.fail(err);
-    this.rejectHead(err);
-    this.abort.abort(err);
+    if (!this.head) this.rejectHead?.(err);
+    this.abort?.abort(err);
+    const watchers = this.failWatchers;
+    this.failWatchers = null;
+    if (watchers) for (const w of watchers) w(err);
     this.wakeReader();
     this.release();
   }

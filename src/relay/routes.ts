@@ -57,23 +57,24 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
   return async (req, srv) => {
     // The relay's garbage is collected when it goes quiet (src/core/idle-gc.ts), and its memory handed back.
     noteActivity();
-    const p = requestProblem(req) ? null : new URL(req.url).pathname;
-    if (p === null || p === deps.config.agent_path) return routes(req, srv);
+    // Without Host (HTTP/1.0) the URL is a bare path that new URL() refuses; two Hosts or Content-Lengths are refused too.
+    const problem = requestProblem(req);
+    if (problem) return closing(relayError(requestPath(req), new HttpError("bad_request", problem)));
+    // Checked and parsed once per request, here; the routes take the URL.
+    const url = new URL(req.url);
+    const p = url.pathname;
+    if (p === deps.config.agent_path) return routes(req, srv, url);
     const tunnelId = tunnelTarget(p)?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
-    const res = await routes(req, srv);
+    const res = await routes(req, srv, url);
     return res && cors.decorate(req, res, tunnelId);
   };
 }
 
-function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
+function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
-  return async (req, srv) => {
-    // Without Host (HTTP/1.0) the URL is a bare path that new URL() refuses; two Hosts or Content-Lengths are refused too.
-    const problem = requestProblem(req);
-    if (problem) return closing(relayError(requestPath(req), new HttpError("bad_request", problem)));
-    const url = new URL(req.url);
+  return async (req, srv, url) => {
     const p = url.pathname;
     try {
       if (p === config.agent_path) {

@@ -1,0 +1,61 @@
+// A stream's failure as its users see it: the onFailure() callbacks, the signal made on first use (aborted already when
+// the stream failed before anyone asked), and the response head's promise made on first use.
+import { describe, expect, test } from "bun:test";
+import type { Frame } from "./messages.ts";
+import { Stream, StreamError } from "./stream.ts";
+
+const host = () => {
+  const sent: Frame[] = [];
+  return { sent, host: { sendFrame: (f: Frame) => void sent.push(f), release: () => {} } };
+};
+
+describe("stream failure", () => {
+  test("onFailure callbacks run once, with the error, when the stream is reset", () => {
+    const s = new Stream(1, host().host, 1024);
+    const seen: string[] = [];
+    s.onFailure((e) => seen.push(`a:${e.code}`));
+    s.onFailure((e) => seen.push(`b:${e.code}`));
+    expect(s.failure).toBeNull();
+    s.onReset("cancel", "the client went away");
+    s.fail(new StreamError("session_closed", "later", false));
+    expect(seen).toEqual(["a:cancel", "b:cancel"]);
+    expect(s.failure?.code).toBe("cancel");
+  });
+
+  test("onFailure on a stream that failed already runs in a microtask", async () => {
+    const s = new Stream(1, host().host, 1024);
+    s.fail(new StreamError("session_closed", "gone", true));
+    const seen: string[] = [];
+    s.onFailure((e) => seen.push(e.code));
+    expect(seen).toEqual([]);
+    await Promise.resolve();
+    expect(seen).toEqual(["session_closed"]);
+  });
+
+  test("a signal asked for after the failure is aborted with its error; one asked for before aborts with it", () => {
+    const before = new Stream(1, host().host, 1024);
+    const signal = before.signal;
+    expect(signal.aborted).toBe(false);
+    before.onReset("refused", "no");
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as StreamError).code).toBe("refused");
+    const after = new Stream(3, host().host, 1024);
+    after.onReset("timeout", "slow");
+    expect(after.signal.aborted).toBe(true);
+    expect((after.signal.reason as StreamError).code).toBe("timeout");
+  });
+
+  test("the response head resolves or rejects whether it is asked for before or after it came", async () => {
+    const early = new Stream(1, host().host, 1024);
+    const p = early.responseHead;
+    early.onResponseHead({ status: 200, headers: [] });
+    expect((await p).status).toBe(200);
+    const late = new Stream(3, host().host, 1024);
+    late.onResponseHead({ status: 201, headers: [] });
+    late.fail(new StreamError("cancel", "after the head", false));
+    expect((await late.responseHead).status).toBe(201);
+    const failed = new Stream(5, host().host, 1024);
+    failed.onReset("refused", "busy");
+    await expect(failed.responseHead).rejects.toThrow("busy");
+  });
+});
