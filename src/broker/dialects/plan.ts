@@ -1,4 +1,5 @@
 // The dialect plan of a route, from one table: which client dialect a path speaks and how it reaches each kind of upstream.
+import type { Dialect } from "../../kinds/index.ts";
 import type { DialectPlan } from "./plan-types.ts";
 import { countTokensPlan } from "./anthropic/count-tokens-plan.ts";
 import { messagesPlan } from "./anthropic/messages-plan.ts";
@@ -42,6 +43,17 @@ const GET_PLANS: ReadonlyMap<string, () => DialectPlan> = new Map([["/api/versio
 
 /** The routes whose body is checked before anything else (body-check.ts); the tunnel's default allowed paths include them. */
 export const DIALECT_ROUTES: readonly string[] = [...CHECKED.keys()];
+
+/**
+ * The dialect of a route whose plan, for an upstream that serves that dialect, is to send the request exactly as it is
+ * with no answer transform (Ollama's API: nothing is checked or counted on the way), or null. The route stage skips
+ * building a plan when every upstream in the order serves it (dialect-route.ts): the common case costs no objects.
+ */
+export function passedAsIs(method: string, route: string): Dialect | null {
+  if (method === "POST") return OLLAMA.has(route) ? "ollama" : null;
+  if (method === "GET") return GET_PLANS.has(route) ? "ollama" : null;
+  return null;
+}
 
 /** The plan for a request to `route` (routeOf), or null: the request passes through as it is. */
 export function dialectPlan(method: string, route: string, input: PlanInput): DialectPlan | null {

@@ -67,3 +67,20 @@ test("no upstream enabled: 502 no_upstream in the request's dialect, recorded fo
   expect(((await res.json()) as { error: { code: string } }).error.code).toBe("no_upstream");
   expect(records(k).map((r) => [r.status, r.error])).toEqual([[502, "no upstream is enabled"]]);
 });
+
+test("Ollama's API before upstreams that all serve it, spelled as its route: no dialect plan is built (the hot path); otherwise one is", () => {
+  const native = kit(kitConfig(upstreams("a", "b")));
+  const plain = native.exchange("/api/generate");
+  expect(route(plain)).toBeNull();
+  expect(plain.dialectPlan).toBeNull();
+  // Another spelling of the route: the plan sends the upstream the route itself.
+  const spelled = native.exchange("/api/%67enerate");
+  spelled.route = "/api/generate";
+  route(spelled);
+  expect(spelled.dialectPlan).not.toBeNull();
+  // An upstream that needs the translation in the order: the plan decides per attempt.
+  const mixed = kit(kitConfig(upstreams("a") + `[[upstreams]]\nname = "o"\nkind = "openai"\nurl = "http://127.0.0.1:9/o"\n`));
+  const ex = mixed.exchange("/api/generate");
+  route(ex);
+  expect(ex.dialectPlan?.dialect).toBe("ollama");
+});
