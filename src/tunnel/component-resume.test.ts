@@ -15,8 +15,8 @@ test("a reload that changes resume_window keeps the answers held (still offered 
   const first = tunnelConfig("30s");
   const svc = new TunnelService({ config: { current: () => first }, services: {} } as unknown as DaemonContext);
   const resumes = svc["resumesFor"](first.tunnel)!;
-  // A held answer needs only its stream's signal until it answers.
-  const held = resumes.hold({ signal: new AbortController().signal } as unknown as Stream);
+  // A held answer only watches its stream for a failure until it answers.
+  const held = resumes.hold({ onFailure: () => {} } as unknown as Stream);
   const again = svc["resumesFor"](tunnelConfig("90s").tunnel)!;
   expect(again).toBe(resumes);
   expect(again.tokens()).toEqual([held.token]);
