@@ -1,4 +1,5 @@
 // A whole OpenAI chat completion rewritten as an Anthropic message (stream: false), and an upstream's error body as Anthropic's.
+import { upstreamErrorMessage } from "../upstream-error-message.ts";
 import { errorBody, type AnthropicErrorBody } from "../../../core/http-error.ts";
 import { stopReason } from "./stop-reason.ts";
 import type { AnthropicBlock, AnthropicResponse, ChatResponse } from "./types.ts";
@@ -44,14 +45,6 @@ export function fromChatResponse(res: ChatResponse, model: string, stops: readon
  * shape, for the same status: the SDK picks its error class by status and shows the message.
  */
 export function anthropicErrorFrom(status: number, body: string): AnthropicErrorBody {
-  let message = body.trim();
-  try {
-    const j = JSON.parse(body) as { error?: unknown; message?: unknown; detail?: unknown };
-    const e = j?.error;
-    if (typeof e === "string") message = e;
-    else if (e && typeof e === "object" && typeof (e as { message?: unknown }).message === "string") message = (e as { message: string }).message;
-    else if (typeof j?.message === "string") message = j.message;
-    else if (typeof j?.detail === "string") message = j.detail;
-  } catch {}
-  return errorBody("anthropic", status >= 500 ? "upstream_error" : "bad_request", message || `the upstream answered ${status}`, status);
+  const message = upstreamErrorMessage(status, body);
+  return errorBody("anthropic", status >= 500 ? "upstream_error" : "bad_request", message, status);
 }

@@ -1,4 +1,5 @@
 // A whole OpenAI chat completion rewritten as Ollama's /api/chat or /api/generate answer, and an upstream's error as Ollama's `{"error":"…"}`.
+import { upstreamErrorMessage } from "../upstream-error-message.ts";
 import type { ChatResponse, ChatToolCall, ChatUsage } from "../chat-types.ts";
 import type { OllamaStats, OllamaToolCall } from "./types.ts";
 
@@ -56,16 +57,8 @@ export function fromChatResponse(res: ChatResponse, route: OllamaRoute, model: s
 
 /** An upstream's error answer (OpenAI's `{"error":{"message"}}`, `{"error":"…"}`, `{"detail"}`, or any text) as Ollama's `{"error":"…"}`. */
 export function ollamaErrorFrom(status: number, body: string): { error: string } {
-  let message = body.trim();
-  try {
-    const j = JSON.parse(body) as { error?: unknown; message?: unknown; detail?: unknown };
-    const e = j?.error;
-    if (typeof e === "string") message = e;
-    else if (e && typeof e === "object" && typeof (e as { message?: unknown }).message === "string") message = (e as { message: string }).message;
-    else if (typeof j?.message === "string") message = j.message;
-    else if (typeof j?.detail === "string") message = j.detail;
-  } catch {}
-  return { error: message || `the upstream answered ${status}` };
+  const message = upstreamErrorMessage(status, body);
+  return { error: message };
 }
 
 /** Ollama's answer to a load request (an empty prompt or messages), once the upstream answered: nothing generated. */
