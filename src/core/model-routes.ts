@@ -51,6 +51,11 @@ const BY_PATH: ReadonlyMap<string, ModelFields> = new Map([
   ["/api/push", MODEL_OR_NAME],
   ["/api/delete", MODEL_OR_NAME],
   ["/api/show", MODEL_OR_NAME],
+  // GET only in Ollama (no request type in api/types.go): whatever a body names, these act on no model. Clients check
+  // them before anything else (Open WebUI reads /api/version, others "Ollama is running" on /), so a key limited to
+  // some models must pass them.
+  ["/", fields([])],
+  ["/api/version", fields([])],
 ]);
 
 /** A blob upload names no model (its digest is in the path; /api/create names the models that use it). */

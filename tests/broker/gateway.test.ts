@@ -67,6 +67,10 @@ test("a key made by the CLI while the daemon runs works within a second; its mod
   expect(k).toMatch(/^c2l_/);
   await until(async () => (await fetch(`${broker}/api/tags`, { headers: { authorization: `Bearer ${k}` } })).status === 200, 5000, "the daemon to see the new key");
   expect((await ollama(k).chat(chat("llama3.2:1b"))).done).toBe(true);
+  // The version check clients make before anything else (Open WebUI, the ollama client) names no model: not a 403.
+  expect((await ollama(k).version()).version).toBeString();
+  expect((await fetch(`${broker}/api/version`, { headers: { authorization: `Bearer ${k}` } })).status).toBe(200);
+  expect((await fetch(`${broker}/`, { headers: { authorization: `Bearer ${k}` } })).status).not.toBe(403);
   const o = await thrown(ollama(k).chat(chat("qwen2.5:0.5b")));
   expect(o).toEqual({ status: 403, message: 'the API key "editor" may not use model "qwen2.5:0.5b" (allowed: llama3*)' });
   const a = await thrown(openai(k).chat.completions.create(chat("qwen2.5:0.5b")));
