@@ -98,7 +98,7 @@ export function decodeMessage(buf: Uint8Array): Message {
     const f = BY_CODE.get(code);
     if (!f) continue;
     if (value.signature !== f[2]) throw new DBusProtocolError(`header field ${f[1]} has signature "${value.signature}", not "${f[2]}"`);
-    (m as Record<string, unknown>)[f[1]] = value.value;
+    (m as unknown as Record<string, unknown>)[f[1]] = value.value;
   }
   r.align(8);
   const bodyStart = r.pos;
