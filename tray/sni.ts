@@ -1,5 +1,6 @@
 // org.kde.StatusNotifierItem at /StatusNotifierItem: every property, method and signal of the spec, fed by the tray view.
 import { renderArgb } from "../src/desktop/icons/render.ts";
+import { storedArgb } from "../src/desktop/icons/stored.ts";
 import { APP_ICON, iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 import type { SniStatus, TrayView } from "./state.ts";
 import { MENU_PATH } from "./dbusmenu.ts";
@@ -23,7 +24,7 @@ const pixmapCache = new Map<string, Pixmap[]>();
 export function pixmaps(state: TrayState | undefined): Pixmap[] {
   const key = state ?? "app";
   let p = pixmapCache.get(key);
-  if (!p) pixmapCache.set(key, (p = PIXMAP_SIZES.map((s) => [s, s, Buffer.from(renderArgb(state, s))] as Pixmap)));
+  if (!p) pixmapCache.set(key, (p = PIXMAP_SIZES.map((s) => [s, s, Buffer.from(storedArgb(state, s) ?? renderArgb(state, s))] as Pixmap)));
   return p;
 }
 

@@ -114,3 +114,14 @@ test("a PNG's image data is a zlib stream node:zlib inflates back to the filtere
   const rows = new Uint8Array(inflateSync(png.subarray(41, 41 + idatLength)));
   expect([...rows]).toEqual([0, ...rgba.subarray(0, 12), 0, ...rgba.subarray(12)]);
 });
+
+test("the prerendered icons are what the renderers draw today (after changing a shape: bun scripts/gen-icons.ts)", async () => {
+  const { PRERENDERED_SIZES, storedArgb, storedPng, storedRgba } = await import("./stored.ts");
+  for (const state of [undefined, ...TRAY_STATES]) {
+    for (const size of PRERENDERED_SIZES) {
+      expect({ icon: iconName(state), size, same: Buffer.from(storedRgba(state, size)!).equals(Buffer.from(renderRgba(state, size))) }).toEqual({ icon: iconName(state), size, same: true });
+      expect(Buffer.from(storedArgb(state, size)!).equals(Buffer.from(renderArgb(state, size)))).toBe(true);
+    }
+  }
+  expect(storedPng("good", 128)).toBeNull();
+});
