@@ -212,3 +212,28 @@ test("a connection that goes bad later tells its close listeners why and fails i
   expect(await pending).toMatch(/the D-Bus connection closed: malformed message/);
   expect(c.closed).toMatch(/malformed/);
 });
+
+test("a method whose answer does not fit its out signature answers with an error; a bad signal is logged, not thrown", async () => {
+  class Wrong extends DBusInterface {
+    constructor() {
+      super("org.example.Wrong", { methods: { Count: { in: "", out: "u" } }, signals: { Said: "s" } });
+    }
+    Count(): unknown {
+      return "not a number";
+    }
+    say(): void {
+      this.emit("Said", 42);
+    }
+  }
+  const w = new Wrong();
+  ours.export("/org/example/Wrong", w);
+  try {
+    const err = (await theirs.call(new dbus.Message({ destination: ours.uniqueName, path: "/org/example/Wrong", interface: "org.example.Wrong", member: "Count" })).catch((e) => e)) as { type: string; text: string };
+    expect(err.type).toBe("org.freedesktop.DBus.Error.Failed");
+    expect(err.text).toMatch(/cannot write "not a number" as D-Bus "u"/);
+    expect(() => w.say()).not.toThrow();
+    expect(ours.closed).toBeNull();
+  } finally {
+    ours.unexport("/org/example/Wrong", w);
+  }
+});

@@ -151,9 +151,14 @@ export class BusConnection {
     try {
       this.send(reply);
     } catch (e) {
+      if (this.closedWith) return;
       // The method returned something its out signature cannot carry: the caller gets an error, not silence.
       log.warn("a D-Bus method's answer does not fit its signature", { member: m.member, error: e as Error });
-      this.send(error(new DBusError("org.freedesktop.DBus.Error.Failed", (e as Error).message)));
+      try {
+        this.send(error(new DBusError("org.freedesktop.DBus.Error.Failed", (e as Error).message)));
+      } catch {
+        // The connection closed in between: nobody is left to answer.
+      }
     }
   }
 
@@ -240,7 +245,12 @@ export class BusConnection {
     this.objects.add(path, iface);
     const off = iface.onSignal((ifaceName, member, signature, body) => {
       if (this.closedWith) return;
-      this.send({ type: MessageType.SIGNAL, path, interface: ifaceName, member, signature, body });
+      try {
+        this.send({ type: MessageType.SIGNAL, path, interface: ifaceName, member, signature, body });
+      } catch (e) {
+        // A signal whose values do not fit its signature is our bug: said, not thrown into whoever changed the state.
+        log.warn("could not send a D-Bus signal", { member, error: e as Error });
+      }
     });
     this.exportedSignals.set(`${path}\n${iface.interfaceName}`, off);
   }
