@@ -120,8 +120,9 @@ function readArray(r: Reader, child: TypeNode, depth: number): unknown {
   const end = r.pos + len;
   if (end > r.bytes.length) throw new DBusProtocolError("message ends inside an array");
   if (child.code === "y") {
-    // A copy: the message's bytes are the connection's receive buffer.
-    const b = Buffer.from(r.bytes.subarray(r.pos, end));
+    // A copy (slice: native), wrapped without a second one: the message's bytes are the connection's receive buffer.
+    const copy = r.bytes.slice(r.pos, end);
+    const b = Buffer.from(copy.buffer, copy.byteOffset, copy.length);
     r.pos = end;
     return b;
   }
