@@ -87,7 +87,9 @@ export class ObjectTable {
     const body = m.body ?? [];
     const signature = m.signature ?? "";
     const ifaces = this.paths.get(path);
-    const standard = m.interface ? STANDARD_METHODS[`${m.interface}.${member}`] : Object.entries(STANDARD_METHODS).find(([k]) => k.endsWith(`.${member}`))?.[1];
+    // Without an interface, the object's own method of that name comes before a standard one (a "Get" of its own).
+    const own = !m.interface && ifaces && [...ifaces.values()].some((i) => i.members.methods?.[member]);
+    const standard = m.interface ? STANDARD_METHODS[`${m.interface}.${member}`] : own ? undefined : Object.entries(STANDARD_METHODS).find(([k]) => k.endsWith(`.${member}`))?.[1];
     if (!ifaces) {
       // A path above exported objects still introspects, so tools can walk down to them.
       if (standard && member === "Introspect" && this.childrenOf(path).length) return standard.run(this, path, new Map(), body);
