@@ -18,6 +18,10 @@ class Thing extends DBusInterface {
   Two(): [number, string] {
     return [1, "a"];
   }
+  /** A method of the object that its member table does not declare: not reachable from the bus. */
+  reset(): string {
+    return "reset";
+  }
 }
 
 const table = new ObjectTable();
@@ -36,6 +40,9 @@ test("what a caller gets wrong is a D-Bus error naming it", async () => {
   expect(await fault({ path: "/nope", member: "Get" })).toEqual(["org.freedesktop.DBus.Error.UnknownObject", "no object at /nope"]);
   expect(await fault({ member: "Get", signature: "i", body: [1] })).toEqual(["org.freedesktop.DBus.Error.InvalidArgs", 'Get takes "s", not "i"']);
   expect(await fault({ member: "Nope" })).toEqual(["org.freedesktop.DBus.Error.UnknownMethod", "no method Nope at /a/b"]);
+  // Only the member table is served: the object's other methods (and getters, constructor) are not callable.
+  expect(await fault({ member: "reset" })).toEqual(["org.freedesktop.DBus.Error.UnknownMethod", "no method reset at /a/b"]);
+  expect(await fault({ interface: "org.example.Thing", member: "constructor" })).toEqual(["org.freedesktop.DBus.Error.UnknownMethod", "no method constructor in org.example.Thing"]);
   expect(await fault({ interface: "org.example.Other", member: "Get" })).toEqual(["org.freedesktop.DBus.Error.UnknownInterface", "no interface org.example.Other at /a/b"]);
 });
 
