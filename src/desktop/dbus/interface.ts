@@ -16,6 +16,14 @@ export type SignalSink = (iface: string, member: string, signature: string, body
 export const PROPERTIES = "org.freedesktop.DBus.Properties";
 
 /**
+ * The entry `name` of a member table, only if the table itself has it: names come from the bus, and "constructor" or
+ * "toString" must not find Object.prototype's.
+ */
+export function member<T>(table: Record<string, T> | undefined, name: string): T | undefined {
+  return table && Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
+/**
  * The base of an object served on the bus. Subclasses declare their members in a table and implement them as
  * methods and getters of the same names (as dbus-next's Interface had it, so hosts see the same object).
  */
@@ -35,7 +43,7 @@ export abstract class DBusInterface {
 
   /** Emits signal `name` with `args` as its body, typed by the member table. */
   protected emit(name: string, ...args: unknown[]): void {
-    const signature = this.members.signals?.[name];
+    const signature = member(this.members.signals, name);
     if (signature === undefined) throw new Error(`${this.interfaceName} declares no signal ${name}`);
     for (const s of this.sinks) s(this.interfaceName, name, signature, args);
   }
@@ -49,7 +57,7 @@ export abstract class DBusInterface {
 
   /** A property's current value as a variant of its declared signature. */
   propertyValue(name: string): Variant {
-    const p = this.members.properties?.[name];
+    const p = member(this.members.properties, name);
     if (!p) throw new Error(`${this.interfaceName} declares no property ${name}`);
     return new Variant(p.signature, (this as unknown as Record<string, unknown>)[name]);
   }

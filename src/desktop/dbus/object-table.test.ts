@@ -43,6 +43,10 @@ test("what a caller gets wrong is a D-Bus error naming it", async () => {
   // Only the member table is served: the object's other methods (and getters, constructor) are not callable.
   expect(await fault({ member: "reset" })).toEqual(["org.freedesktop.DBus.Error.UnknownMethod", "no method reset at /a/b"]);
   expect(await fault({ interface: "org.example.Thing", member: "constructor" })).toEqual(["org.freedesktop.DBus.Error.UnknownMethod", "no method constructor in org.example.Thing"]);
+  expect(await fault({ interface: "org.freedesktop.DBus.Properties", member: "Get", signature: "ss", body: ["org.example.Thing", "constructor"] })).toEqual([
+    "org.freedesktop.DBus.Error.UnknownProperty",
+    "no property constructor on org.example.Thing",
+  ]);
   expect(await fault({ interface: "org.example.Other", member: "Get" })).toEqual(["org.freedesktop.DBus.Error.UnknownInterface", "no interface org.example.Other at /a/b"]);
 });
 

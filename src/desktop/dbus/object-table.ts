@@ -1,5 +1,5 @@
 // The objects this connection serves: a method call finds its path and interface, Properties, Introspectable and Peer answer for every object.
-import { PROPERTIES, type DBusInterface } from "./interface.ts";
+import { member as entry, PROPERTIES, type DBusInterface } from "./interface.ts";
 import { introspectionXml } from "./introspect.ts";
 import type { Message } from "./message.ts";
 import { parseSignature } from "./signature.ts";
@@ -16,7 +16,7 @@ type Standard = (t: ObjectTable, path: string, ifaces: Map<string, DBusInterface
 function findProperty(ifaces: Map<string, DBusInterface>, iface: string, name: string): DBusInterface {
   const candidates = iface ? [ifaces.get(iface)] : [...ifaces.values()];
   if (iface && !candidates[0]) throw new DBusError(`${E}UnknownInterface`, `no interface ${iface} here`);
-  const owner = candidates.find((i) => i?.members.properties?.[name]);
+  const owner = candidates.find((i) => i && entry(i.members.properties, name));
   if (!owner) throw new DBusError(`${E}UnknownProperty`, `no property ${name} on ${iface || "this object"}`);
   return owner;
 }
@@ -46,7 +46,7 @@ const STANDARD_METHODS: Record<string, { in: string; run: Standard }> = {
     in: "ssv",
     run: (_t, _p, ifaces, [iface, name, value]) => {
       const owner = findProperty(ifaces, iface as string, name as string);
-      const p = owner.members.properties![name as string]!;
+      const p = entry(owner.members.properties, name as string)!;
       if (p.access !== "readwrite") throw new DBusError(`${E}PropertyReadOnly`, `property ${name} is read-only`);
       const v = value as Variant;
       if (v.signature !== p.signature) throw new DBusError(`${E}InvalidArgs`, `property ${name} has type "${p.signature}", not "${v.signature}"`);
@@ -88,8 +88,8 @@ export class ObjectTable {
     const signature = m.signature ?? "";
     const ifaces = this.paths.get(path);
     // Without an interface, the object's own method of that name comes before a standard one (a "Get" of its own).
-    const own = !m.interface && ifaces && [...ifaces.values()].some((i) => i.members.methods?.[member]);
-    const standard = m.interface ? STANDARD_METHODS[`${m.interface}.${member}`] : own ? undefined : Object.entries(STANDARD_METHODS).find(([k]) => k.endsWith(`.${member}`))?.[1];
+    const own = !m.interface && ifaces && [...ifaces.values()].some((i) => entry(i.members.methods, member));
+    const standard = m.interface ? entry(STANDARD_METHODS, `${m.interface}.${member}`) : own ? undefined : Object.entries(STANDARD_METHODS).find(([k]) => k.endsWith(`.${member}`))?.[1];
     if (!ifaces) {
       // A path above exported objects still introspects, so tools can walk down to them.
       if (standard && member === "Introspect" && this.childrenOf(path).length) return standard.run(this, path, new Map(), body);
@@ -99,9 +99,9 @@ export class ObjectTable {
       if (signature !== standard.in) throw new DBusError(`${E}InvalidArgs`, `${member} takes "${standard.in}", not "${signature}"`);
       return standard.run(this, path, ifaces, body);
     }
-    const target = m.interface ? ifaces.get(m.interface) : [...ifaces.values()].find((i) => i.members.methods?.[member]);
+    const target = m.interface ? ifaces.get(m.interface) : [...ifaces.values()].find((i) => entry(i.members.methods, member));
     if (!target) throw new DBusError(m.interface ? `${E}UnknownInterface` : `${E}UnknownMethod`, m.interface ? `no interface ${m.interface} at ${path}` : `no method ${member} at ${path}`);
-    const spec = target.members.methods?.[member];
+    const spec = entry(target.members.methods, member);
     if (!spec) throw new DBusError(`${E}UnknownMethod`, `no method ${member} in ${target.interfaceName}`);
     if (signature !== spec.in) throw new DBusError(`${E}InvalidArgs`, `${member} takes "${spec.in}", not "${signature}"`);
     let result: unknown;
