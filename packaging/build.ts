@@ -68,7 +68,7 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
     "--minify-syntax",
     "--sourcemap=none",
     // Start-up: precompiled bytecode (no parsing at launch), and each lazily imported command and module
-    // in its own chunk, so `--version` or `config path` never load Elysia, dbus-next or prom-client.
+    // in its own chunk, so `--version` or `config path` never load Elysia, the D-Bus client or prom-client.
     "--bytecode",
     "--format=esm",
     "--splitting",
@@ -80,11 +80,6 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
     "--no-compile-autoload-bunfig",
     "--no-compile-autoload-tsconfig",
     "--no-compile-autoload-package-json",
-    // dbus-next's optional X11 transport and abstract-socket module: never used, and they do not bundle.
-    "--external",
-    "x11",
-    "--external",
-    "usocket",
     "--define",
     `__VERSION__=${JSON.stringify(version)}`,
     "--define",

@@ -5,7 +5,7 @@ import type { MenuItem } from "./state.ts";
 
 function record(menu: DBusMenu) {
   const signals: { name: string; args: unknown }[] = [];
-  (menu as unknown as { $emitter: { on(e: string, f: (o: { name: string }, r: unknown) => void): void } }).$emitter.on("signal", (o, r) => signals.push({ name: o.name, args: r }));
+  menu.onSignal((_iface, name, _signature, body) => signals.push({ name, args: body }));
   return signals;
 }
 

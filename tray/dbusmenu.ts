@@ -1,20 +1,18 @@
 // com.canonical.dbusmenu at /MenuBar: serves the tray's menu model, numbers items stably and signals changes.
-import dbus from "dbus-next";
+import { DBusInterface, type MemberTable } from "../src/desktop/dbus/interface.ts";
+import { DBusError, Variant } from "../src/desktop/dbus/variant.ts";
 import type { MenuItem } from "./state.ts";
-
-const { Interface } = dbus.interface;
-const { Variant, DBusError } = dbus;
 
 export const MENU_PATH = "/MenuBar";
 
-type Props = Record<string, InstanceType<typeof Variant>>;
+type Props = Record<string, Variant>;
 interface Node {
   id: number;
   item: MenuItem;
   props: Props;
   children: Node[];
 }
-type Layout = [number, Props, InstanceType<typeof Variant>[]];
+type Layout = [number, Props, Variant[]];
 
 // Only non-default values are sent, as the dbusmenu spec asks.
 function propsOf(item: MenuItem): Props {
@@ -38,7 +36,27 @@ function sameProps(a: Props, b: Props): boolean {
   return ka.every((k) => b[k] !== undefined && b[k]!.signature === a[k]!.signature && b[k]!.value === a[k]!.value);
 }
 
-export class DBusMenu extends Interface {
+/** The members of com.canonical.dbusmenu, with their signatures. */
+const MEMBERS: MemberTable = {
+  properties: {
+    Version: { signature: "u" },
+    TextDirection: { signature: "s" },
+    Status: { signature: "s" },
+    IconThemePath: { signature: "as" },
+  },
+  methods: {
+    GetLayout: { in: "iias", out: "u(ia{sv}av)" },
+    GetGroupProperties: { in: "aias", out: "a(ia{sv})" },
+    GetProperty: { in: "is", out: "v" },
+    Event: { in: "isvu", out: "" },
+    EventGroup: { in: "a(isvu)", out: "ai" },
+    AboutToShow: { in: "i", out: "b" },
+    AboutToShowGroup: { in: "ai", out: "aiai" },
+  },
+  signals: { ItemsPropertiesUpdated: "a(ia{sv})a(ias)", LayoutUpdated: "ui", ItemActivationRequested: "iu" },
+};
+
+export class DBusMenu extends DBusInterface {
   private revision = 1;
   private ids = new Map<string, number>();
   private nextId = 1;
@@ -48,7 +66,7 @@ export class DBusMenu extends Interface {
   private themePath: string[] = [];
 
   constructor(private readonly onClick: (item: MenuItem) => void) {
-    super("com.canonical.dbusmenu");
+    super("com.canonical.dbusmenu", MEMBERS);
   }
 
   /** Replaces the menu; emits LayoutUpdated when the menu changed and ItemsPropertiesUpdated for changed items. */
@@ -79,16 +97,16 @@ export class DBusMenu extends Interface {
     this.byId = byId;
     if (!structural && updated.length === 0) return;
     this.revision++;
-    if (updated.length) this.ItemsPropertiesUpdated(updated, removed);
+    if (updated.length) this.emit("ItemsPropertiesUpdated", updated, removed);
     // Many hosts only listen for LayoutUpdated, so any change is announced there too.
-    this.LayoutUpdated(this.revision, 0);
+    this.emit("LayoutUpdated", this.revision, 0);
   }
 
   /** "notice" asks the host to draw attention to the menu (used while an alert is active). */
   setStatus(status: "normal" | "notice"): void {
     if (status === this.statusValue) return;
     this.statusValue = status;
-    Interface.emitPropertiesChanged(this, { Status: status }, []);
+    this.propertiesChanged(["Status"]);
   }
 
   setIconThemePath(paths: string[]): void {
@@ -134,7 +152,7 @@ export class DBusMenu extends Interface {
     return nodes.map((n) => [n.id, this.layoutOf(n, 0, propertyNames)[1]]);
   }
 
-  GetProperty(id: number, name: string): InstanceType<typeof Variant> {
+  GetProperty(id: number, name: string): Variant {
     const v = this.node(id).props[name];
     if (!v) throw new DBusError("com.canonical.dbusmenu.Error.UnknownProperty", `menu item ${id} has no property "${name}"`);
     return v;
@@ -164,39 +182,4 @@ export class DBusMenu extends Interface {
   AboutToShowGroup(ids: number[]): [number[], number[]] {
     return [[], ids.filter((i) => !this.byId.has(i))];
   }
-
-  ItemsPropertiesUpdated(updated: [number, Props][], removed: [number, string[]][]): [[number, Props][], [number, string[]][]] {
-    return [updated, removed];
-  }
-
-  LayoutUpdated(revision: number, parent: number): [number, number] {
-    return [revision, parent];
-  }
-
-  ItemActivationRequested(id: number, timestamp: number): [number, number] {
-    return [id, timestamp];
-  }
 }
-
-DBusMenu.configureMembers({
-  properties: {
-    Version: { signature: "u", access: "read" },
-    TextDirection: { signature: "s", access: "read" },
-    Status: { signature: "s", access: "read" },
-    IconThemePath: { signature: "as", access: "read" },
-  },
-  methods: {
-    GetLayout: { inSignature: "iias", outSignature: "u(ia{sv}av)" },
-    GetGroupProperties: { inSignature: "aias", outSignature: "a(ia{sv})" },
-    GetProperty: { inSignature: "is", outSignature: "v" },
-    Event: { inSignature: "isvu", outSignature: "" },
-    EventGroup: { inSignature: "a(isvu)", outSignature: "ai" },
-    AboutToShow: { inSignature: "i", outSignature: "b" },
-    AboutToShowGroup: { inSignature: "ai", outSignature: "aiai" },
-  },
-  signals: {
-    ItemsPropertiesUpdated: { signature: "a(ia{sv})a(ias)" },
-    LayoutUpdated: { signature: "ui" },
-    ItemActivationRequested: { signature: "iu" },
-  },
-});

@@ -1,9 +1,9 @@
 // The daemon's own tray icon: the same item and menu as the `tray` command, fed in-process from the daemon's services and events.
-import type dbus from "dbus-next";
 import type { DaemonContext } from "../src/core/component.ts";
 import { logger } from "../src/core/log.ts";
 import { openInBrowser } from "../src/client/dashboard-link.ts";
-import { busReady, connectSessionBus } from "../src/desktop/session-bus.ts";
+import type { BusConnection } from "../src/desktop/dbus/connection.ts";
+import { connectSessionBus } from "../src/desktop/session-bus.ts";
 import { LocalSource } from "./local-source.ts";
 import { localActions } from "./local-actions.ts";
 import { newItemName } from "./sni.ts";
@@ -22,20 +22,14 @@ export interface DaemonTrayOptions {
 
 export interface DaemonTray {
   busName: string;
-  bus: dbus.MessageBus;
+  bus: BusConnection;
   host: TrayHost;
   /** Takes the icon off the bus and closes the connection (daemon stopping, [tray] enabled = "never"). */
   stop(): Promise<void>;
 }
 
 export async function startDaemonTray(ctx: DaemonContext, opts: DaemonTrayOptions): Promise<DaemonTray> {
-  const bus = connectSessionBus(opts.busAddress);
-  try {
-    await busReady(bus, opts.connectTimeoutMs ?? 2000);
-  } catch (e) {
-    bus.disconnect();
-    throw e;
-  }
+  const bus = await connectSessionBus(opts.busAddress, opts.connectTimeoutMs ?? 2000);
   const busName = newItemName();
   const host = await startTrayHost({
     bus,
@@ -62,17 +56,16 @@ export async function startDaemonTray(ctx: DaemonContext, opts: DaemonTrayOption
   const onLost = (why: string) => {
     if (stopping) return;
     log.info("lost the session bus; the daemon goes on without a tray icon", { reason: why });
-    stopping = host.stop(false).then(() => bus.disconnect());
+    stopping = host.stop(false).then(() => bus.close());
   };
-  bus.on("error", (e: Error) => onLost(e.message));
-  (bus as unknown as { _connection?: { on(ev: string, f: () => void): void } })._connection?.on("end", () => onLost("the bus closed the connection"));
+  bus.onClose(onLost);
 
   const tray: DaemonTray = {
     busName,
     bus,
     host,
     stop() {
-      stopping ??= host.stop().then(() => bus.disconnect());
+      stopping ??= host.stop().then(() => bus.close());
       return stopping;
     },
   };

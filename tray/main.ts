@@ -1,9 +1,9 @@
 // The `tray` command: the tray for a daemon that runs elsewhere (a system service, another machine), following it over its control API.
-import type dbus from "dbus-next";
 import { logger } from "../src/core/log.ts";
 import { ApiClient } from "../src/client/api-client.ts";
 import { readClientSettings, tokenReader } from "../src/client/settings.ts";
-import { busReady, connectSessionBus } from "../src/desktop/session-bus.ts";
+import type { BusConnection } from "../src/desktop/dbus/connection.ts";
+import { connectSessionBus } from "../src/desktop/session-bus.ts";
 import { DaemonLink } from "./daemon-link.ts";
 import type { DBusMenu } from "./dbusmenu.ts";
 import { baseUrlOf } from "../src/core/listen-url.ts";
@@ -38,7 +38,7 @@ export interface TrayOptions {
 
 export interface Tray {
   busName: string;
-  bus: dbus.MessageBus;
+  bus: BusConnection;
   item: StatusNotifierItem;
   menu: DBusMenu;
   registration: WatcherRegistration;
@@ -57,8 +57,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   // The one API client (the CLI's and the dashboard's too); the token file is read at each call, so one made later counts.
   const client = new ApiClient({ base: apiBase, token: tokenReader(settings), timeoutMs: 15_000 });
 
-  const bus = connectSessionBus(opts.busAddress);
-  await busReady(bus);
+  const bus = await connectSessionBus(opts.busAddress);
   const busName = newItemName();
 
   let resolveDone!: () => void;
@@ -123,8 +122,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     log.warn("lost the session bus; the tray exits", { reason: why });
     void tray.quit();
   };
-  bus.on("error", (e: Error) => onLost(e.message));
-  (bus as unknown as { _connection?: { on(ev: string, f: () => void): void } })._connection?.on("end", () => onLost("the bus closed the connection"));
+  bus.onClose(onLost);
 
   let quitting: Promise<void> | null = null;
   const tray: Tray = {
@@ -140,7 +138,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
     quit() {
       quitting ??= (async () => {
         await host.stop(!lost);
-        bus.disconnect();
+        bus.close();
         resolveDone();
       })();
       return quitting;

@@ -1,11 +1,10 @@
 // org.kde.StatusNotifierItem at /StatusNotifierItem: every property, method and signal of the spec, fed by the tray view.
-import dbus from "dbus-next";
 import { renderArgb } from "../src/desktop/icons/render.ts";
+import { storedArgb } from "../src/desktop/icons/stored.ts";
 import { APP_ICON, iconName, type TrayState } from "../src/desktop/icons/shapes.ts";
 import type { SniStatus, TrayView } from "./state.ts";
 import { MENU_PATH } from "./dbusmenu.ts";
-
-const { Interface } = dbus.interface;
+import { DBusInterface, type MemberTable } from "../src/desktop/dbus/interface.ts";
 
 export const ITEM_PATH = "/StatusNotifierItem";
 
@@ -25,7 +24,7 @@ const pixmapCache = new Map<string, Pixmap[]>();
 export function pixmaps(state: TrayState | undefined): Pixmap[] {
   const key = state ?? "app";
   let p = pixmapCache.get(key);
-  if (!p) pixmapCache.set(key, (p = PIXMAP_SIZES.map((s) => [s, s, Buffer.from(renderArgb(state, s))] as Pixmap)));
+  if (!p) pixmapCache.set(key, (p = PIXMAP_SIZES.map((s) => [s, s, Buffer.from(storedArgb(state, s) ?? renderArgb(state, s))] as Pixmap)));
   return p;
 }
 
@@ -35,7 +34,36 @@ export interface ItemCallbacks {
   secondaryActivate?(x: number, y: number): void;
 }
 
-export class StatusNotifierItem extends Interface {
+/** The members the SNI spec defines, with their signatures. */
+const MEMBERS: MemberTable = {
+  properties: {
+    Category: { signature: "s" },
+    Id: { signature: "s" },
+    Title: { signature: "s" },
+    Status: { signature: "s" },
+    WindowId: { signature: "i" },
+    IconThemePath: { signature: "s" },
+    Menu: { signature: "o" },
+    ItemIsMenu: { signature: "b" },
+    IconName: { signature: "s" },
+    IconPixmap: { signature: "a(iiay)" },
+    OverlayIconName: { signature: "s" },
+    OverlayIconPixmap: { signature: "a(iiay)" },
+    AttentionIconName: { signature: "s" },
+    AttentionIconPixmap: { signature: "a(iiay)" },
+    AttentionMovieName: { signature: "s" },
+    ToolTip: { signature: "(sa(iiay)ss)" },
+  },
+  methods: {
+    Activate: { in: "ii", out: "" },
+    SecondaryActivate: { in: "ii", out: "" },
+    ContextMenu: { in: "ii", out: "" },
+    Scroll: { in: "is", out: "" },
+  },
+  signals: { NewTitle: "", NewIcon: "", NewAttentionIcon: "", NewOverlayIcon: "", NewToolTip: "", NewStatus: "s" },
+};
+
+export class StatusNotifierItem extends DBusInterface {
   private state: TrayState = "connecting";
   private status: SniStatus = "Active";
   private title = "CloudToLocalLLM tunnel";
@@ -43,7 +71,7 @@ export class StatusNotifierItem extends Interface {
   private themePath = "";
 
   constructor(private readonly callbacks: ItemCallbacks) {
-    super("org.kde.StatusNotifierItem");
+    super("org.kde.StatusNotifierItem", MEMBERS);
   }
 
   /** The directory of the private icon theme when the icons are not installed system-wide ("" otherwise). */
@@ -55,19 +83,19 @@ export class StatusNotifierItem extends Interface {
   update(view: TrayView): void {
     if (view.title !== this.title) {
       this.title = view.title;
-      this.NewTitle();
+      this.emit("NewTitle");
     }
     if (view.state !== this.state) {
       this.state = view.state;
-      this.NewIcon();
+      this.emit("NewIcon");
     }
     if (view.tooltip.title !== this.tooltip.title || view.tooltip.body !== this.tooltip.body) {
       this.tooltip = view.tooltip;
-      this.NewToolTip();
+      this.emit("NewToolTip");
     }
     if (view.status !== this.status) {
       this.status = view.status;
-      this.NewStatus(view.status);
+      this.emit("NewStatus", view.status);
     }
   }
 
@@ -131,48 +159,4 @@ export class StatusNotifierItem extends Interface {
     // The host shows the dbusmenu itself (Menu property); nothing to draw here.
   }
   Scroll(_delta: number, _orientation: string): void {}
-
-  NewTitle(): void {}
-  NewIcon(): void {}
-  NewAttentionIcon(): void {}
-  NewOverlayIcon(): void {}
-  NewToolTip(): void {}
-  NewStatus(status: string): string {
-    return status;
-  }
 }
-
-StatusNotifierItem.configureMembers({
-  properties: {
-    Category: { signature: "s", access: "read" },
-    Id: { signature: "s", access: "read" },
-    Title: { signature: "s", access: "read" },
-    Status: { signature: "s", access: "read" },
-    WindowId: { signature: "i", access: "read" },
-    IconThemePath: { signature: "s", access: "read" },
-    Menu: { signature: "o", access: "read" },
-    ItemIsMenu: { signature: "b", access: "read" },
-    IconName: { signature: "s", access: "read" },
-    IconPixmap: { signature: "a(iiay)", access: "read" },
-    OverlayIconName: { signature: "s", access: "read" },
-    OverlayIconPixmap: { signature: "a(iiay)", access: "read" },
-    AttentionIconName: { signature: "s", access: "read" },
-    AttentionIconPixmap: { signature: "a(iiay)", access: "read" },
-    AttentionMovieName: { signature: "s", access: "read" },
-    ToolTip: { signature: "(sa(iiay)ss)", access: "read" },
-  },
-  methods: {
-    Activate: { inSignature: "ii", outSignature: "" },
-    SecondaryActivate: { inSignature: "ii", outSignature: "" },
-    ContextMenu: { inSignature: "ii", outSignature: "" },
-    Scroll: { inSignature: "is", outSignature: "" },
-  },
-  signals: {
-    NewTitle: { signature: "" },
-    NewIcon: { signature: "" },
-    NewAttentionIcon: { signature: "" },
-    NewOverlayIcon: { signature: "" },
-    NewToolTip: { signature: "" },
-    NewStatus: { signature: "s" },
-  },
-});

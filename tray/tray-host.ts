@@ -1,11 +1,11 @@
 // The tray on a bus connection: the item and the menu, fed by a status source, menu clicks turned into actions, registered with the watcher.
-import dbus from "dbus-next";
 import type { DaemonStatus } from "../src/core/contracts.ts";
 import { VERSION } from "../src/core/build-info.ts";
 import { compatibility } from "../src/core/compat.ts";
 import { logger } from "../src/core/log.ts";
 import { iconsInstalled } from "../src/desktop/icons/installed.ts";
 import { createNotifier } from "../src/desktop/notify/notifier.ts";
+import { NameFlag, type BusConnection } from "../src/desktop/dbus/connection.ts";
 import { copyToClipboard } from "./clipboard.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
@@ -28,7 +28,7 @@ export interface HostControl {
 }
 
 export interface HostOptions {
-  bus: dbus.MessageBus;
+  bus: BusConnection;
   busName: string;
   /** Makes the status source, given what to call on each change. */
   source(onChange: (s: LinkState) => void): StatusSource;
@@ -106,7 +106,7 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
 
   bus.export(ITEM_PATH, item);
   bus.export(MENU_PATH, menu);
-  await bus.requestName(busName, dbus.NameFlag.DO_NOT_QUEUE);
+  await bus.requestName(busName, NameFlag.DO_NOT_QUEUE);
 
   let seenRevision = -1;
   const source = opts.source((s: LinkState) => {

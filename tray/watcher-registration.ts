@@ -1,6 +1,7 @@
 // Registers the item with org.kde.StatusNotifierWatcher, and again whenever the watcher's owner changes (panel restart).
-import type dbus from "dbus-next";
 import { logger } from "../src/core/log.ts";
+import type { BusConnection } from "../src/desktop/dbus/connection.ts";
+import { watchNameOwner } from "../src/desktop/dbus/name-owner.ts";
 
 const log = logger("tray");
 
@@ -15,18 +16,16 @@ export interface WatcherRegistration {
   stop(): void;
 }
 
-export function registerWithWatcher(bus: dbus.MessageBus, itemName: string, onRegistered?: () => void): WatcherRegistration {
+export function registerWithWatcher(bus: BusConnection, itemName: string, onRegistered?: () => void): WatcherRegistration {
   let count = 0;
   let saidNoWatcher = false;
   let stopped = false;
-  let dbusIface: dbus.ClientInterface | null = null;
+  let unwatch: (() => void) | null = null;
 
   const register = async () => {
     if (stopped) return;
     try {
-      const obj = await bus.getProxyObject(WATCHER_NAME, WATCHER_PATH);
-      const watcher = obj.getInterface(WATCHER_NAME);
-      await watcher.RegisterStatusNotifierItem!(itemName);
+      await bus.call({ destination: WATCHER_NAME, path: WATCHER_PATH, interface: WATCHER_NAME, member: "RegisterStatusNotifierItem", signature: "s", body: [itemName] });
       count++;
       saidNoWatcher = false;
       log.info("registered with the StatusNotifierWatcher", { item: itemName });
@@ -43,14 +42,13 @@ export function registerWithWatcher(bus: dbus.MessageBus, itemName: string, onRe
     }
   };
 
-  const onOwnerChanged = (name: string, _old: string, owner: string) => {
-    if (name === WATCHER_NAME && owner) void register();
-  };
-
   const ready = (async () => {
-    const obj = await bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
-    dbusIface = obj.getInterface("org.freedesktop.DBus");
-    dbusIface.on("NameOwnerChanged", onOwnerChanged);
+    // Watching starts before the first attempt, so a watcher that appears in between is not missed.
+    const stop = await watchNameOwner(bus, WATCHER_NAME, (owner) => {
+      if (owner) void register();
+    });
+    if (stopped) stop();
+    else unwatch = stop;
     await register();
   })();
 
@@ -59,7 +57,8 @@ export function registerWithWatcher(bus: dbus.MessageBus, itemName: string, onRe
     count: () => count,
     stop() {
       stopped = true;
-      dbusIface?.removeListener("NameOwnerChanged", onOwnerChanged);
+      unwatch?.();
+      unwatch = null;
     },
   };
 }

@@ -152,7 +152,7 @@ async function daemonTunnel(config: Config): Promise<TunnelStatus | null> {
 }
 
 export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: boolean): Promise<CheckResult[]> {
-  const { connectSessionBus, busReady } = await import("../desktop/session-bus.ts");
+  const { connectSessionBus } = await import("../desktop/session-bus.ts");
   const out: CheckResult[] = [];
   const address = sessionBusAddress(env);
   const notifySend = Bun.which("notify-send", { PATH: env.PATH ?? "" });
@@ -161,22 +161,20 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
   if (!address) {
     out.push(warn("Session bus", "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and $XDG_RUNTIME_DIR/bus does not exist)", "run inside a desktop session (headless servers can ignore this: tray and notifications need a desktop)"));
   } else {
-    const bus = connectSessionBus(address);
-    bus.on("error", () => {});
+    let bus: Awaited<ReturnType<typeof connectSessionBus>> | null = null;
     try {
-      await busReady(bus, 2000);
+      bus = await connectSessionBus(address, 2000);
       out.push(ok("Session bus", address.split(",")[0]!));
       cannotDeliver = null;
-      const obj = await bus.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus");
-      const d = obj.getInterface("org.freedesktop.DBus");
-      const has = async (n: string) => (await d.NameHasOwner!(n)) as boolean;
+      const d = bus;
+      const has = async (n: string) => (await d.callBus("NameHasOwner", "s", [n])) as boolean;
       if (await has("org.kde.StatusNotifierWatcher")) out.push(ok("Tray host", "a StatusNotifierWatcher is running: the tray icon can show"));
       else
         out.push(
           warn("Tray host", "no StatusNotifierWatcher on the session bus: the tray icon has nowhere to show", "use a panel that hosts StatusNotifierItems (KDE, XFCE with the systray plugin, Waybar; on GNOME the AppIndicator extension)"),
         );
       if (notificationsOn) {
-        const activatable = ((await d.ListActivatableNames!()) as string[]).includes("org.freedesktop.Notifications");
+        const activatable = ((await d.callBus("ListActivatableNames")) as string[]).includes("org.freedesktop.Notifications");
         if (!(await has("org.freedesktop.Notifications")) && !activatable) {
           out.push(warn("Notification server", "nothing serves org.freedesktop.Notifications on the session bus", "run a notification daemon (your desktop's, or dunst / mako)"));
           cannotDeliver = "no notification server on the session bus";
@@ -186,7 +184,7 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
       out.push(warn("Session bus", `${address}: ${reason(e)}`, "check DBUS_SESSION_BUS_ADDRESS; log out and in again if the session bus died"));
       cannotDeliver = "the session bus does not answer";
     } finally {
-      bus.disconnect();
+      bus?.close();
     }
   }
   if (!notificationsOn) out.push(ok("notify-send", "desktop notifications are off in [alerts]"));

@@ -92,6 +92,9 @@ export const ERROR_TABLE = {
   HopBodyError: { hop_body_refused: { meaning: "a request body forwarded between relay nodes failed its signature or framing" } },
   HttpParseError: { upstream_bad_http: { meaning: "an upstream sent a malformed HTTP/1.1 response" } },
   UpstreamConnError: { upstream_connection: { meaning: "the broker's connection to an upstream failed (errno says how: refused, timed out, reset, closed)" } },
+  // D-Bus (the tray, the keyring): a peer's error reply, and bytes that break the specification (the connection closes).
+  DBusError: { dbus_error: { meaning: "a D-Bus peer answered a call with an error (its D-Bus error name is in the message's `type`)" } },
+  DBusProtocolError: { dbus_malformed: { meaning: "the D-Bus bus sent bytes that break the D-Bus specification; that connection is closed" } },
 } satisfies Record<string, Record<string, CodeInfo>>;
 
 export type ErrorFamily = keyof typeof ERROR_TABLE;

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
-import { normalizeBusAddress, sessionBusAddress } from "../desktop/dbus-address.ts";
+import { busSockets, sessionBusAddress } from "../desktop/dbus-address.ts";
 import { TRAY_ENV } from "../desktop/tray-env.ts";
 
 const log = logger("tray");
@@ -10,11 +10,10 @@ const log = logger("tray");
 /** Why there is no session bus to show an icon on, or null when there is one to try (a path address whose socket is missing counts as none). */
 export function noSessionBus(address: string | null): string | null {
   if (!address) return "no session bus (DBUS_SESSION_BUS_ADDRESS is not set and $XDG_RUNTIME_DIR/bus does not exist)";
-  const paths = normalizeBusAddress(address)
-    .split(";")
-    .map((a) => /^unix:path=([^,]+)/.exec(a)?.[1])
-    .filter((p): p is string => !!p);
-  if (paths.length && paths.length === address.split(";").length && !paths.some((p) => existsSync(p))) return `the session bus socket ${paths[0]} does not exist`;
+  const sockets = busSockets(address);
+  if (!sockets.length) return `the session bus address ${address.split(",")[0]} names no unix socket`;
+  const paths = sockets.filter((s) => !s.abstract).map((s) => s.path);
+  if (paths.length === sockets.length && !paths.some((p) => existsSync(p))) return `the session bus socket ${paths[0]} does not exist`;
   return null;
 }
 
@@ -31,7 +30,7 @@ export const createTrayComponent: ComponentFactory = (ctx) => {
       return;
     }
     try {
-      // dbus-next, the item and the menu are loaded only here: a headless daemon never pays for them.
+      // The D-Bus client, the item and the menu are loaded only here: a headless daemon never pays for them.
       const { startDaemonTray } = await import("../../tray/in-daemon.ts");
       tray = await startDaemonTray(ctx, { busAddress: address! });
       log.info("tray icon on the session bus", { bus_name: tray.busName });

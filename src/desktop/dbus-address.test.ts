@@ -1,18 +1,23 @@
-// Session bus discovery and the abstract-socket rewrite.
+// Session bus discovery and the sockets an address names.
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { normalizeBusAddress, sessionBusAddress } from "./dbus-address.ts";
+import { busSockets, sessionBusAddress } from "./dbus-address.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "c2l-dbus-address-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("normalizeBusAddress", () => {
-  test("abstract sockets become the \\0 path Bun's net understands; others pass through", () => {
-    expect(normalizeBusAddress("unix:abstract=/tmp/dbus-AbC,guid=123")).toBe("unix:socket=\0/tmp/dbus-AbC");
-    expect(normalizeBusAddress("unix:path=/run/user/1000/bus")).toBe("unix:path=/run/user/1000/bus");
-    expect(normalizeBusAddress("unix:abstract=/tmp/a;unix:path=/b")).toBe("unix:socket=\0/tmp/a;unix:path=/b");
+describe("busSockets", () => {
+  test("path and abstract sockets in order (abstract ones as the \\0 path Bun connects to), escapes undone, other transports left out", () => {
+    expect(busSockets("unix:abstract=/tmp/dbus-AbC,guid=123")).toEqual([{ path: "\0/tmp/dbus-AbC", abstract: true }]);
+    expect(busSockets("unix:path=/run/user/1000/bus")).toEqual([{ path: "/run/user/1000/bus", abstract: false }]);
+    expect(busSockets("tcp:host=localhost,port=1;unix:abstract=/tmp/a;unix:path=/b%2dc")).toEqual([
+      { path: "\0/tmp/a", abstract: true },
+      { path: "/b-c", abstract: false },
+    ]);
+    expect(busSockets("unix:socket=\0x")).toEqual([{ path: "\0x", abstract: true }]);
+    expect(busSockets("launchd:env=X")).toEqual([]);
   });
 });
 

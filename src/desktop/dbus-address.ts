@@ -1,4 +1,4 @@
-// D-Bus session bus addresses: where the session bus is, and the form dbus-next can connect to inside the single binary.
+// D-Bus session bus addresses: where the session bus is, and the unix sockets an address names (path, abstract, socket).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeDir } from "../config/paths.ts";
@@ -11,14 +11,28 @@ export function sessionBusAddress(env: NodeJS.ProcessEnv = process.env): string 
   return null;
 }
 
+/** One unix socket an address offers: a file path, or an abstract name (connected to as "\0NAME"). */
+export interface BusSocket {
+  path: string;
+  abstract: boolean;
+}
+
+/** Address values escape bytes as %XX (the specification's "optionally-escaped" characters). */
+const unescape = (v: string) => v.replace(/%([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+
 /**
- * dbus-next understands `unix:path=` and `unix:socket=`, but its `unix:abstract=` needs the native usocket
- * module, which the single binary leaves out: Bun's net connects to an abstract socket given "\0NAME" as its path.
- * Every dbus.sessionBus() call goes through this.
+ * The unix sockets of an address, in the order to try them (`unix:path=`, `unix:abstract=`, and `unix:socket=` as
+ * dbus-next wrote it); other transports (tcp, launchd) are left out: a session bus on this machine is a unix socket.
  */
-export function normalizeBusAddress(address: string): string {
-  return address
-    .split(";")
-    .map((a) => a.replace(/^unix:abstract=([^,]+)(,.*)?$/, (_m, name: string) => `unix:socket=\0${name}`))
-    .join(";");
+export function busSockets(address: string): BusSocket[] {
+  const out: BusSocket[] = [];
+  for (const entry of address.split(";")) {
+    const m = /^unix:(.*)$/.exec(entry.trim());
+    if (!m) continue;
+    const kv = new Map(m[1]!.split(",").map((p) => [p.slice(0, p.indexOf("=")), unescape(p.slice(p.indexOf("=") + 1))] as const));
+    if (kv.get("path")) out.push({ path: kv.get("path")!, abstract: false });
+    else if (kv.get("abstract")) out.push({ path: "\0" + kv.get("abstract")!, abstract: true });
+    else if (kv.get("socket")) out.push({ path: kv.get("socket")!, abstract: kv.get("socket")!.startsWith("\0") });
+  }
+  return out;
 }

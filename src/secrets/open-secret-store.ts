@@ -133,7 +133,7 @@ async function openBackend(config: Pick<Config, "secrets">, opts: OpenSecretStor
     reason = "there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset)";
     short = "no session bus";
   } else {
-    // Loaded only here: dbus-next costs an idle process several MiB, and the file backend never needs it.
+    // Loaded only here: the D-Bus client costs an idle process memory, and the file backend never needs it.
     const { SecretServiceStore } = await import("./secret-service-store.ts");
     const ss = new SecretServiceStore({ busAddress: address, callTimeoutMs: opts.callTimeoutMs ?? (backend === "auto" ? 3000 : 10000) });
     try {

@@ -1,13 +1,12 @@
 // The desktop keyring as a SecretStore: the freedesktop Secret Service (GNOME Keyring, KWallet, KeePassXC) over D-Bus.
-import dbus from "dbus-next";
 import type { SecretStore } from "../core/contracts.ts";
 import { registerSecret } from "../core/log.ts";
-import { normalizeBusAddress } from "../desktop/dbus-address.ts";
+import { connectBus, type BusConnection } from "../desktop/dbus/connection.ts";
+import { Variant } from "../desktop/dbus/variant.ts";
 import { checkSecretName } from "../config/secret-names.ts";
 import type { CodeOf } from "../core/error-codes.ts";
 import { DH_ALGORITHM, DhKeyExchange, decryptSecret, encryptSecret } from "./dh-session.ts";
 
-const { Message, Variant } = dbus;
 const DEST = "org.freedesktop.secrets";
 const SERVICE_PATH = "/org/freedesktop/secrets";
 const I_SERVICE = "org.freedesktop.Secret.Service";
@@ -33,15 +32,6 @@ export class NoSecretServiceError extends Error {
   readonly code: CodeOf<"NoSecretServiceError"> = "no_secret_service";
 }
 
-type Bus = ReturnType<typeof dbus.sessionBus>;
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    p.finally(() => clearTimeout(t)),
-    new Promise<T>((_, rej) => (t = setTimeout(() => rej(new Error(`The Secret Service did not answer ${what} within ${ms} ms.`)), ms))),
-  ]);
-}
 
 export interface SecretServiceOptions {
   busAddress: string;
@@ -54,7 +44,7 @@ export interface SecretServiceOptions {
 export class SecretServiceStore implements SecretStore {
   readonly backend = "secret-service" as const;
   warning: string | null = null;
-  private bus: Bus | null = null;
+  private bus: Promise<BusConnection> | null = null;
   private session: string | null = null;
   /** AES key of an encrypted session; null for "plain". */
   private aesKey: Buffer | null = null;
@@ -64,32 +54,33 @@ export class SecretServiceStore implements SecretStore {
     this.timeoutMs = opts.callTimeoutMs ?? 5000;
   }
 
-  private connect(): Bus {
+  private connect(): Promise<BusConnection> {
     if (this.bus) return this.bus;
-    const bus = dbus.sessionBus({ busAddress: normalizeBusAddress(this.opts.busAddress) });
-    // A dropped connection must not crash the daemon: forget it and reconnect on the next call.
-    bus.on("error", () => this.forget(bus));
-    (bus as unknown as { connection?: { on(e: string, f: () => void): void } }).connection?.on("end", () => this.forget(bus));
+    const bus = connectBus(this.opts.busAddress, this.timeoutMs).then((c) => {
+      // A dropped connection must not crash the daemon: forget it and reconnect on the next call.
+      c.onClose(() => this.forget(bus));
+      return c;
+    });
+    bus.catch(() => this.forget(bus));
     this.bus = bus;
     return bus;
   }
 
-  private forget(bus: Bus): void {
+  private forget(bus: Promise<BusConnection>): void {
     if (this.bus !== bus) return;
     this.bus = null;
     this.session = null;
     this.aesKey = null;
-    try {
-      bus.disconnect();
-    } catch {}
+    bus.then(
+      (c) => c.close(),
+      () => {},
+    );
   }
 
   private async call(path: string, iface: string, member: string, signature = "", body: unknown[] = []): Promise<any[]> {
     const bus = this.connect();
-    const msg = new Message({ destination: DEST, path, interface: iface, member, signature, body });
     try {
-      const reply = await withTimeout(bus.call(msg), this.timeoutMs, member);
-      return reply?.body ?? [];
+      return await (await bus).call({ destination: DEST, path, interface: iface, member, signature, body }, this.timeoutMs);
     } catch (e) {
       const name = (e as { type?: string }).type;
       if (name === "org.freedesktop.DBus.Error.ServiceUnknown" || name === "org.freedesktop.DBus.Error.NameHasNoOwner") {
@@ -103,7 +94,7 @@ export class SecretServiceStore implements SecretStore {
 
   private async prop(path: string, iface: string, name: string): Promise<any> {
     const [v] = await this.call(path, I_PROPS, "Get", "ss", [iface, name]);
-    return (v as InstanceType<typeof Variant>).value;
+    return (v as Variant).value;
   }
 
   /** Which transfer the current session uses (for tests and doctor). */
@@ -117,7 +108,7 @@ export class SecretServiceStore implements SecretStore {
       const dh = new DhKeyExchange();
       try {
         const [output, path] = await this.call(SERVICE_PATH, I_SERVICE, "OpenSession", "sv", [DH_ALGORITHM, new Variant("ay", dh.publicKey)]);
-        this.aesKey = dh.deriveKey((output as InstanceType<typeof Variant>).value as Buffer);
+        this.aesKey = dh.deriveKey((output as Variant).value as Buffer);
         this.session = path as string;
         return this.session;
       } catch (e) {

@@ -22,6 +22,8 @@ import { HttpParseError } from "../../src/broker/http1-parser.ts";
 import { UpstreamConnError } from "../../src/broker/http1-client.ts";
 import { KeyringLockedError, NoSecretServiceError } from "../../src/secrets/secret-service-store.ts";
 import { ListenError } from "../../src/core/listen-error.ts";
+import { DBusError } from "../../src/desktop/dbus/variant.ts";
+import { DBusProtocolError } from "../../src/desktop/dbus/protocol-error.ts";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
 
 setDefaultTimeout(30_000);
@@ -48,6 +50,8 @@ const SAMPLES: Record<ErrorFamily, () => Error> = {
   HopBodyError: () => new HopBodyError("x"),
   HttpParseError: () => new HttpParseError("x"),
   UpstreamConnError: () => new UpstreamConnError("x", "ECONNREFUSED"),
+  DBusError: () => new DBusError("org.freedesktop.DBus.Error.Failed", "x"),
+  DBusProtocolError: () => new DBusProtocolError("x"),
 };
 
 // ---- type level (tsc runs in the test command): a class's code type and its row's codes are the same set.

@@ -102,3 +102,26 @@ test("installed icons are found where install puts them (apps/ for the app, stat
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test("a PNG's image data is a zlib stream node:zlib inflates back to the filtered rows (header and Adler-32 right)", async () => {
+  const { inflateSync } = await import("node:zlib");
+  const { pngFromRgba } = await import("./index.ts");
+  const rgba = Uint8Array.from({ length: 3 * 2 * 4 }, (_, i) => (i * 37) % 256);
+  const png = pngFromRgba(rgba, 3, 2);
+  const view = new DataView(png.buffer, png.byteOffset);
+  const idatLength = view.getUint32(33);
+  expect(new TextDecoder().decode(png.subarray(37, 41))).toBe("IDAT");
+  const rows = new Uint8Array(inflateSync(png.subarray(41, 41 + idatLength)));
+  expect([...rows]).toEqual([0, ...rgba.subarray(0, 12), 0, ...rgba.subarray(12)]);
+});
+
+test("the prerendered icons are what the renderers draw today (after changing a shape: bun scripts/gen-icons.ts)", async () => {
+  const { PRERENDERED_SIZES, storedArgb, storedPng, storedRgba } = await import("./stored.ts");
+  for (const state of [undefined, ...TRAY_STATES]) {
+    for (const size of PRERENDERED_SIZES) {
+      expect({ icon: iconName(state), size, same: Buffer.from(storedRgba(state, size)!).equals(Buffer.from(renderRgba(state, size))) }).toEqual({ icon: iconName(state), size, same: true });
+      expect(Buffer.from(storedArgb(state, size)!).equals(Buffer.from(renderArgb(state, size)))).toBe(true);
+    }
+  }
+  expect(storedPng("good", 128)).toBeNull();
+});

@@ -1,5 +1,5 @@
-// A minimal PNG writer (8-bit RGBA, one IDAT) on node:zlib, so icons need no image library.
-import { deflateSync } from "node:zlib";
+// A minimal PNG writer (8-bit RGBA, one IDAT) on Bun's built-in deflate, so icons need no image library (nor node:zlib,
+// which costs the daemon that writes its private icon theme several MiB for a few small files).
 import { renderRgba } from "./render.ts";
 import type { TrayState } from "./shapes.ts";
 
@@ -17,6 +17,27 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+/** Adler-32 of `bytes` (RFC 1950), the check value that ends a zlib stream. */
+function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    a = (a + bytes[i]!) % 65521;
+    b = (b + a) % 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/** A zlib stream (RFC 1950), as PNG's IDAT holds: header, Bun's raw deflate, Adler-32. */
+function zlibDeflate(raw: Uint8Array<ArrayBuffer>): Uint8Array {
+  const body = Bun.deflateSync(raw, { level: 9 });
+  const out = new Uint8Array(2 + body.length + 4);
+  out.set([0x78, 0xda], 0); // deflate, 32 KiB window, maximum compression; (0x78 << 8 | 0xda) % 31 === 0
+  out.set(body, 2);
+  new DataView(out.buffer).setUint32(2 + body.length, adler32(raw));
+  return out;
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {
@@ -46,7 +67,7 @@ export function pngFromRgba(rgba: Uint8Array, width: number, height: number): Ui
   const parts = [
     new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk("IHDR", ihdr),
-    chunk("IDAT", new Uint8Array(deflateSync(raw, { level: 9 }))),
+    chunk("IDAT", zlibDeflate(raw)),
     chunk("IEND", new Uint8Array(0)),
   ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

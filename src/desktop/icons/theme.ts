@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "./png.ts";
+import { storedPng } from "./stored.ts";
 import { renderSvg } from "./render.ts";
 import { TRAY_STATES, iconName, type TrayState } from "./shapes.ts";
 import { ICON_SIZES } from "./index.ts";
@@ -19,11 +20,13 @@ export function writeIconTheme(root: string, sizes: readonly number[] = ICON_SIZ
     files.push(file);
   };
   const all: (TrayState | undefined)[] = [undefined, ...TRAY_STATES];
+  // The prerendered sizes are copied, the others (128, 256: packages and `install`) rendered.
+  const png = (state: TrayState | undefined, size: number) => storedPng(state, size) ?? encodePng(state, size);
   for (const state of all) {
     const name = iconName(state);
-    for (const size of sizes) put(join(root, "hicolor", `${size}x${size}`, "apps", `${name}.png`), encodePng(state, size));
+    for (const size of sizes) put(join(root, "hicolor", `${size}x${size}`, "apps", `${name}.png`), png(state, size));
     put(join(root, "hicolor", "scalable", "apps", `${name}.svg`), renderSvg(state));
-    put(join(root, `${name}.png`), encodePng(state, 64));
+    put(join(root, `${name}.png`), png(state, 64));
   }
   return files;
 }
