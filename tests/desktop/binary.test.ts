@@ -1,4 +1,4 @@
-// The desktop parts inside the compiled binary: dbus-next (built with x11/usocket external) and node-notifier's notify-send backend.
+// The desktop parts inside the compiled binary: our own D-Bus client (src/desktop/dbus/) for the tray and node-notifier's notify-send backend.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { join } from "node:path";
@@ -72,7 +72,7 @@ describe("compiled binary", () => {
     expect(kb("RssAnon")).toBeLessThanOrEqual(35 * 1024);
   }, 30_000);
 
-  test("the compiled daemon shows the tray itself: dbus-next loaded lazily from the binary, registered, following its state", async () => {
+  test("the compiled daemon shows the tray itself: our D-Bus client from the binary, registered, following its state", async () => {
     const own = await startDaemon({
       binary: bin,
       config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "gone"\nurl = "http://127.0.0.1:9"\n[health]\ninterval = "200ms"\ndown_interval = "200ms"\nfailures_before_down = 1\n[alerts]\nnotifications = false\n`,
