@@ -1,7 +1,8 @@
 // Decodes a validated config into the types components use, once per loaded config: every duration in milliseconds.
 import type { Static, TSchema } from "@sinclair/typebox";
 import { durationMs } from "./duration.ts";
-import { ConfigSchema, type Config, type Resolved, type ResolvedConfig } from "./schema.ts";
+import type { Config, Resolved, ResolvedConfig } from "./schema.ts";
+import { CONFIG_SCHEMA } from "./config-check.generated.ts";
 
 const memo = new WeakMap<TSchema, WeakMap<object, unknown>>();
 
@@ -32,5 +33,5 @@ function walk(schema: TSchema, value: unknown): unknown {
 
 /** The resolved form of a loaded config (see resolveBy): what components read their durations from. */
 export function resolved(config: Config): ResolvedConfig {
-  return resolveBy(ConfigSchema, config);
+  return resolveBy(CONFIG_SCHEMA, config);
 }

@@ -1,0 +1,59 @@
+// Fills in a parsed config's missing values from a schema's defaults without TypeBox: the same steps as TypeBox's Value.Default for the kinds our config schemas use (tables, lists, values), on their plain copies (*.generated.ts).
+import type { TSchema } from "@sinclair/typebox";
+
+/** The parts of a schema node defaults read: a table's properties, a list's items, the default itself. */
+interface DefaultsNode {
+  type?: string;
+  properties?: Record<string, DefaultsNode>;
+  items?: DefaultsNode;
+  default?: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
+const isList = (v: unknown): v is unknown[] => Array.isArray(v) && !ArrayBuffer.isView(v);
+
+/** A deep copy of a default (defaults are plain JSON: lists, tables and values). */
+function clone(v: unknown): unknown {
+  if (isList(v)) return v.map(clone);
+  if (isObject(v)) return Object.fromEntries(Object.getOwnPropertyNames(v).map((k) => [k, clone(v[k])]));
+  return v;
+}
+
+/** The value, or a copy of the default where it is missing; a table over a table default keeps both (the value's keys win). */
+function valueOrDefault(node: DefaultsNode, value: unknown): unknown {
+  const copy = clone("default" in node ? node.default : undefined);
+  return value === undefined ? copy : isObject(value) && isObject(copy) ? Object.assign(copy, value) : value;
+}
+
+function fromList(node: DefaultsNode, value: unknown): unknown {
+  const list = isList(value) ? value : valueOrDefault(node, value);
+  if (!isList(list)) return list;
+  for (let i = 0; i < list.length; i++) list[i] = visit(node.items!, list[i]);
+  return list;
+}
+
+function fromTable(node: DefaultsNode, value: unknown): unknown {
+  const table = valueOrDefault(node, value);
+  if (!isObject(table)) return table;
+  // As TypeBox does: a key whose value stays undefined is not written (no `key: undefined` appears).
+  for (const key of Object.getOwnPropertyNames(node.properties)) {
+    if (visit(node.properties![key]!, table[key]) === undefined) continue;
+    table[key] = visit(node.properties![key]!, table[key]);
+  }
+  return table;
+}
+
+function visit(node: DefaultsNode, value: unknown): unknown {
+  if (node.type === "object" && node.properties) return fromTable(node, value);
+  if (node.type === "array" && node.items) return fromList(node, value);
+  return valueOrDefault(node, value);
+}
+
+/**
+ * `value` with every missing value that has a default filled in; mutates and returns it (pass a copy), as
+ * `Value.Default(schema, value)` would for a schema of tables, lists, values and unions of literals (the generator,
+ * scripts/gen-config-check.ts, refuses any other kind; defaults.test.ts compares the two).
+ */
+export function applyDefaults(schema: TSchema, value: unknown): unknown {
+  return visit(schema as DefaultsNode, value);
+}
