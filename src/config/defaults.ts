@@ -35,10 +35,12 @@ function fromList(node: DefaultsNode, value: unknown): unknown {
 function fromTable(node: DefaultsNode, value: unknown): unknown {
   const table = valueOrDefault(node, value);
   if (!isObject(table)) return table;
-  // As TypeBox does: a key whose value stays undefined is not written (no `key: undefined` appears).
+  // As TypeBox does: a key whose value stays undefined is not written (no `key: undefined` appears). TypeBox visits
+  // each key twice (once to see whether it is undefined); a second visit only finds what the first filled in, so once is
+  // enough here, and keeps this walk too short to be worth the optimising JIT at start-up.
   for (const key of Object.getOwnPropertyNames(node.properties)) {
-    if (visit(node.properties![key]!, table[key]) === undefined) continue;
-    table[key] = visit(node.properties![key]!, table[key]);
+    const v = visit(node.properties![key]!, table[key]);
+    if (v !== undefined) table[key] = v;
   }
   return table;
 }
