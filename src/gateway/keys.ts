@@ -3,7 +3,8 @@ import type { KeyInfo, KeyLimits, KeyRecord } from "../core/contracts.ts";
 import { KEY_NAME, KEY_PREFIX } from "../core/key-format.ts";
 
 // The shapes are shared with the API and the dashboard, so they are defined with the other contracts.
-export { KEY_NAME, KEY_PREFIX, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
+export { KEY_NAME, KEY_PREFIX } from "../core/key-format.ts";
+export type { KeyInfo, KeyRecord, KeyLimits } from "../core/contracts.ts";
 
 export function newKey(): string {
   return KEY_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
