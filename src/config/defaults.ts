@@ -9,37 +9,41 @@ interface DefaultsNode {
   default?: unknown;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
-const isList = (v: unknown): v is unknown[] => Array.isArray(v) && !ArrayBuffer.isView(v);
-
-/** A deep copy of a default (defaults are plain JSON: lists, tables and values). */
-function clone(v: unknown): unknown {
-  if (isList(v)) return v.map(clone);
-  if (isObject(v)) return Object.fromEntries(Object.getOwnPropertyNames(v).map((k) => [k, clone(v[k])]));
-  return v;
-}
+// Written out, not as helpers: small functions called for every node get hot enough for the optimising JIT, whose
+// compiler's pages an idle process then carries (docs/performance.md, Footprint).
 
 /** The value, or a copy of the default where it is missing; a table over a table default keeps both (the value's keys win). */
 function valueOrDefault(node: DefaultsNode, value: unknown): unknown {
-  const copy = clone("default" in node ? node.default : undefined);
-  return value === undefined ? copy : isObject(value) && isObject(copy) ? Object.assign(copy, value) : value;
+  // Defaults are plain JSON (lists, tables, values): structuredClone copies them as TypeBox's Clone does.
+  const copy = "default" in node ? structuredClone(node.default) : undefined;
+  if (value === undefined) return copy;
+  return value !== null && typeof value === "object" && copy !== null && typeof copy === "object" ? Object.assign(copy, value) : value;
 }
 
 function fromList(node: DefaultsNode, value: unknown): unknown {
-  const list = isList(value) ? value : valueOrDefault(node, value);
-  if (!isList(list)) return list;
+  const list = Array.isArray(value) ? value : valueOrDefault(node, value);
+  if (!Array.isArray(list)) return list;
   for (let i = 0; i < list.length; i++) list[i] = visit(node.items!, list[i]);
   return list;
 }
 
 function fromTable(node: DefaultsNode, value: unknown): unknown {
-  const table = valueOrDefault(node, value);
-  if (!isObject(table)) return table;
+  const table = valueOrDefault(node, value) as Record<string, unknown>;
+  if (table === null || typeof table !== "object") return table;
   // As TypeBox does: a key whose value stays undefined is not written (no `key: undefined` appears). TypeBox visits
   // each key twice (once to see whether it is undefined); a second visit only finds what the first filled in, so once is
   // enough here, and keeps this walk too short to be worth the optimising JIT at start-up.
   for (const key of Object.getOwnPropertyNames(node.properties)) {
-    const v = visit(node.properties![key]!, table[key]);
+    const child = node.properties![key]!;
+    const cur = table[key];
+    // A plain value, given or defaulted, is settled here without a call: most fields are one.
+    const plainChild = !(child.type === "object" && child.properties) && !(child.type === "array" && child.items);
+    const v =
+      plainChild && cur !== undefined && (cur === null || typeof cur !== "object")
+        ? cur
+        : plainChild && cur === undefined && (child.default === null || typeof child.default !== "object")
+          ? child.default
+          : visit(child, cur);
     if (v !== undefined) table[key] = v;
   }
   return table;
