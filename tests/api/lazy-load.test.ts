@@ -37,11 +37,13 @@ async function loaded(pid: number, file: string): Promise<string[]> {
   return JSON.parse(readFileSync(file, "utf8")) as string[];
 }
 
-test("an idle daemon has loaded none of the API, TypeBox, metrics, OIDC, keyring or notification packages; the first API request loads the API, then Swagger", async () => {
+test("an idle daemon has loaded none of the API, TypeBox, metrics, OIDC, keyring or notification packages, nor started the optimising JIT; the first API request loads the API, then Swagger", async () => {
   d = await startDaemon({
     // The file backend: the keyring client must not load for a store it does not use.
     config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
     bunArgs: PRELOAD,
+    // JavaScriptCore names each function its optimising JIT (the DFG) compiles: nothing should be hot at start-up.
+    env: { BUN_JSC_reportDFGCompileTimes: "1" },
     waitFor: ["api", "broker"],
   });
   const file = join(d.home, LOADED_MODULES_FILE);
@@ -49,6 +51,9 @@ test("an idle daemon has loaded none of the API, TypeBox, metrics, OIDC, keyring
     await Bun.sleep(500);
     const idle = await loaded(d.proc.pid, file);
     expect(lazyIn(idle)).toEqual([]);
+    // Start-up ran nothing hot enough for the DFG, whose compiler's pages (about 3 MiB) an idle daemon would otherwise
+    // carry (docs/performance.md, Footprint): TypeBox's validators were, config defaults and histogram walks could be.
+    expect(d.stderr().split("\n").filter((l) => /using DFG/.test(l))).toEqual([]);
     const res = await fetch(`${d.urls.api}/healthz`);
     expect(res.status).toBe(200);
     const metrics = await fetch(`${d.urls.api}/metrics`);
