@@ -1,5 +1,5 @@
 // The daemon's sign-in lifecycle: loads the session, refreshes it before expiry, rotates refresh tokens, reports state.
-import { AuthSchema } from "../config/schema.ts";
+import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import { resolveBy } from "../config/resolve.ts";
 import type * as client from "openid-client";
 import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
@@ -194,7 +194,7 @@ export class AuthManager implements AuthService {
   }
 
   private dueAt(s: AuthSession): number {
-    return refreshDueAt(s, resolveBy(AuthSchema, this.auth).refresh_before, Date.now());
+    return refreshDueAt(s, resolveBy(CONFIG_SCHEMA.properties.auth, this.auth).refresh_before, Date.now());
   }
 
   private get minGrantMs(): number {

@@ -1,5 +1,5 @@
 // Header rules between a client and an upstream: what is dropped, what is rewritten, whose credentials go where.
-import { KEY_PREFIX } from "../core/contracts.ts";
+import { KEY_PREFIX } from "../core/key-format.ts";
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { Upstream } from "./upstream.ts";
 

@@ -8,7 +8,7 @@
 // Down upstreams are checked at the slower `down_interval` once they have answered at least once; until then at
 // `interval`, as such an upstream is often still starting alongside the daemon.
 import { resolveBy } from "../config/resolve.ts";
-import { HealthSchema } from "../config/schema.ts";
+import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { UpstreamState } from "../core/contracts.ts";
 import type { Config } from "../config/schema.ts";
 import { Upstream } from "./upstream.ts";
@@ -25,7 +25,7 @@ export interface HealthSettings {
 }
 
 export function healthSettings(c: Config["health"]): HealthSettings {
-  const r = resolveBy(HealthSchema, c);
+  const r = resolveBy(CONFIG_SCHEMA.properties.health, c);
   return {
     intervalMs: r.interval,
     downIntervalMs: r.down_interval,

@@ -39,6 +39,39 @@ describe("log-linear histogram", () => {
     expect(h.percentile(99)).toBe(7.3);
   });
 
+  test("merging and percentiles over the buckets in use answer as a walk over all of them (NaN, negatives, huge values, after a reset)", () => {
+    const full = (h: Histogram, p: number) => {
+      if (h.count === 0) return null;
+      const rank = Math.max(1, Math.ceil((p / 100) * h.count));
+      let seen = 0;
+      for (let i = 0; i < BUCKETS; i++) {
+        seen += h.counts[i]!;
+        if (seen >= rank) return Math.min(h.max, Math.max(h.min, bucketLowerBound(i)));
+      }
+      return h.max;
+    };
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const specials = [NaN, -3, 0, 1e12, 0.01, 2 ** 22, 4096];
+    for (let round = 0; round < 40; round++) {
+      const parts = [new Histogram(), new Histogram(), new Histogram()];
+      for (const h of parts) {
+        const n = Math.floor(rand() * 6);
+        for (let i = 0; i < n; i++) h.record(rand() < 0.15 ? specials[Math.floor(rand() * specials.length)]! : rand() * 10 ** (rand() * 5));
+        if (rand() < 0.2) h.reset();
+      }
+      const merged = new Histogram();
+      merged.record(5);
+      merged.reset();
+      for (const h of parts) merged.add(h);
+      // A reset histogram holds nothing of what it held before.
+      let total = 0;
+      for (let i = 0; i < BUCKETS; i++) total += merged.counts[i]!;
+      expect(total).toBe(merged.count);
+      for (const h of [...parts, merged]) for (const p of [1, 50, 90, 99, 100]) expect(h.percentile(p)).toBe(full(h, p));
+    }
+  });
+
   test("memory is fixed whatever the number of samples", () => {
     const h = new Histogram();
     for (let i = 0; i < 200_000; i++) h.record(i % 5000);

@@ -1,6 +1,6 @@
 // One upstream server as the broker sees it: its config, resolved auth, live state, model list and traffic metrics.
 import { resolveBy } from "../config/resolve.ts";
-import { UpstreamSchema } from "../config/schema.ts";
+import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
 import { MetricsWindow } from "./metrics-window.ts";
@@ -69,7 +69,7 @@ export class Upstream {
     this.kind = config.kind;
     this.module = kindOf(config.kind);
     this.base = config.url.replace(/\/+$/, "");
-    const ms = resolveBy(UpstreamSchema, config);
+    const ms = resolveBy(CONFIG_SCHEMA.properties.upstreams.items, config);
     this.firstByteTimeoutMs = ms.first_byte_timeout;
     this.streamIdleTimeoutMs = ms.stream_idle_timeout;
     this.connectTimeoutMs = ms.connect_timeout;

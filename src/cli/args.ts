@@ -1,6 +1,7 @@
 // The CLI's shared pieces: the command contract, usage errors (exit 2) and option parsing.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { ParseArgsConfig } from "node:util";
 import { suggest } from "../config/suggest.ts";
+import { parseSimple } from "./simple-args.ts";
 import type { CodeOf } from "../core/error-codes.ts";
 
 // The exit codes live beside the table of stable codes that names each error's (src/core/error-codes.ts).
@@ -54,12 +55,20 @@ export interface Subcommand extends Command {
 
 export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T, allowPositionals = true) {
   const all = { ...options, help: { type: "boolean", short: "h" } } as const;
+  const config = { args: argv, options: all, allowPositionals, strict: true as const };
+  const simple = parseSimple(argv, all, allowPositionals);
+  if (simple) return simple as ReturnType<typeof nodeParseArgs<typeof config>>;
   try {
-    return parseArgs({ args: argv, options: all, allowPositionals, strict: true });
+    return nodeParseArgs(config);
   } catch (e) {
     const message = (e as Error).message.replace(/\. To specify.*$/s, ".");
     throw new UsageError(message + optionHint(message, Object.keys(all)));
   }
+}
+
+/** node:util's parseArgs, loaded for the command lines parseSimple leaves to it (and for their errors). */
+function nodeParseArgs<C extends ParseArgsConfig>(config: C) {
+  return (require("node:util") as typeof import("node:util")).parseArgs(config);
 }
 
 /** " (did you mean \"--json\"?)" for an unknown long option close to a known one, as unknown commands get. */

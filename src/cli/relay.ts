@@ -1,5 +1,4 @@
 // `relay`: runs the self-hostable relay from its own TOML config; `relay hash-token` hashes a token for that config.
-import { readFileSync } from "node:fs";
 import { parse, UsageError, CliError, type Command } from "./args.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 
@@ -48,7 +47,8 @@ Options:
     if (!values.config) throw new UsageError("--config FILE is required");
     let text: string;
     try {
-      text = readFileSync(values.config, "utf8");
+      // Bun.file, not node:fs: an idle relay then never loads node:fs (docs/performance.md, Footprint).
+      text = await Bun.file(values.config).text();
     } catch (e) {
       throw new CliError(`cannot read ${values.config}: ${(e as Error).message}`);
     }

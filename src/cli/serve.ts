@@ -3,8 +3,6 @@ import { existsSync } from "node:fs";
 import { configPath } from "../config/paths.ts";
 import { formatIssue, parseConfig } from "../config/load.ts";
 import { ConfigStore } from "../config/store.ts";
-import { defaultConfigText } from "../config/render.ts";
-import { findLegacy } from "../config/migrate.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { COMPONENTS } from "../daemon/components.ts";
 import { watchConfigFile } from "../daemon/config-watcher.ts";
@@ -17,6 +15,9 @@ const log = logger("daemon");
 
 /** Creates the config file on first run: migrated from the 1.x/2.x app when its files exist, else the commented defaults. */
 async function firstRun(store: ConfigStore): Promise<void> {
+  // Loaded here, on first run only: rendering the commented defaults reads the TypeBox schema's descriptions.
+  const { findLegacy } = await import("../config/migrate.ts");
+  const { defaultConfigText } = await import("../config/render.ts");
   const legacy = findLegacy();
   if (legacy.length) {
     const { migrateInto } = await import("./config/migrate.ts");

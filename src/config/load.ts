@@ -1,9 +1,11 @@
 // Reads a TOML config into a validated, defaulted Config; problems come back as issues naming file, field, line and column.
 import { parse, TomlError } from "smol-toml";
-import { Value } from "@sinclair/typebox/value";
-import { ConfigSchema, type Config } from "./schema.ts";
+import type { TSchema } from "@sinclair/typebox";
+import type { Config } from "./schema.ts";
 import { locate, locateAll } from "./locate.ts";
-import { schemaIssues, semanticIssues, structureIssues } from "./validate.ts";
+import { semanticIssues, structureIssues, type FieldIssue } from "./validate.ts";
+import { applyDefaults } from "./defaults.ts";
+import { checkConfig, CONFIG_SCHEMA } from "./config-check.generated.ts";
 
 export interface ConfigIssue {
   file: string;
@@ -25,7 +27,7 @@ export const EMPTY_CONFIG_MESSAGE =
   "or put a backup back with `cloudtolocalllm-tunnel config restore ID` (`config backups` lists them)";
 
 export function defaultConfig(): Config {
-  return Value.Default(ConfigSchema, {}) as Config;
+  return applyDefaults(CONFIG_SCHEMA, {}) as Config;
 }
 
 /** Parses and validates config text. `file` is only used in messages. A text that sets no key at all is refused (see EMPTY_CONFIG_MESSAGE). */
@@ -66,11 +68,24 @@ function setsAnything(raw: unknown): boolean {
   return Object.values(raw).some(setsAnything);
 }
 
+/**
+ * The schema's issues with a defaulted config: none when the generated check (TypeBox's compiled check, made at build
+ * time) passes it; otherwise TypeBox, loaded now, names each one. An idle daemon or relay never loads TypeBox, and a
+ * validator that runs once per field does not get hot enough to page in the optimising JIT at start-up.
+ */
+export function schemaIssuesOf(withDefaults: unknown, check: (v: unknown) => boolean, schema: () => TSchema): FieldIssue[] {
+  if (check(withDefaults)) return [];
+  return (require("./schema-issues.ts") as typeof import("./schema-issues.ts")).schemaIssues(withDefaults, schema());
+}
+
+/** The TypeBox schema, loaded only to name what is wrong in an invalid config. */
+const typeboxSchema = () => (require("./schema.ts") as typeof import("./schema.ts")).ConfigSchema;
+
 export function validateConfig(raw: unknown, file = "config"): LoadResult {
-  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw));
+  const withDefaults = applyDefaults(CONFIG_SCHEMA, structuredClone(raw));
   const structural = structureIssues(raw);
   const under = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || p.startsWith(`${q}[`);
-  let found = [...structural, ...schemaIssues(withDefaults).filter((i) => !structural.some((s) => under(i.path, s.path)))];
+  let found = [...structural, ...schemaIssuesOf(withDefaults, checkConfig, typeboxSchema).filter((i) => !structural.some((s) => under(i.path, s.path)))];
   if (!found.length) found = semanticIssues(withDefaults as Config);
   if (found.length) return { ok: false, issues: found.map((f) => ({ file, ...f })) };
   return { ok: true, config: withDefaults as Config };

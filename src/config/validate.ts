@@ -1,7 +1,7 @@
-// Checks a parsed config against the schema with human messages, flags unknown keys with a suggestion, and applies the rules TypeBox can't express.
-import { Value, ValueErrorType, type ValueError } from "@sinclair/typebox/value";
+// Flags unknown keys of a parsed config with a suggestion and applies the rules a schema can't express (schema-issues.ts names the schema's own errors).
 import type { TSchema } from "@sinclair/typebox";
-import { ConfigSchema, DURATION_PATTERN, type Config } from "./schema.ts";
+import type { Config } from "./schema.ts";
+import { CONFIG_SCHEMA } from "./config-check.generated.ts";
 import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
@@ -16,16 +16,16 @@ export interface FieldIssue {
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
-const show = (v: unknown) => {
+export const show = (v: unknown) => {
   // A quoted value may be a URL with credentials: messages reach logs, events and status, so it is shown redacted.
   const s = typeof v === "string" ? JSON.stringify(redactUrl(v)) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
   return s.length > 80 ? `${s.slice(0, 77)}..."` : s;
 };
 
-const joinPath = (base: string, key: string) => (base ? `${base}.${key}` : key);
+export const joinPath = (base: string, key: string) => (base ? `${base}.${key}` : key);
 
 /** Keys the schema does not know (with the closest known key at that level), and tables written where a list belongs. */
-export function structureIssues(raw: unknown, schema: TSchema = ConfigSchema, path = ""): FieldIssue[] {
+export function structureIssues(raw: unknown, schema: TSchema = CONFIG_SCHEMA, path = ""): FieldIssue[] {
   const out: FieldIssue[] = [];
   if (schema.type === "object" && schema.properties && isPlainObject(raw)) {
     const known = Object.keys(schema.properties);
@@ -53,98 +53,14 @@ export function structureIssues(raw: unknown, schema: TSchema = ConfigSchema, pa
   return out;
 }
 
-function typeName(schema: TSchema): string {
-  switch (schema.type) {
-    case "integer":
-      return "a whole number";
-    case "number":
-      return "a number";
-    case "boolean":
-      return "true or false";
-    case "string":
-      return "a string";
-    case "array":
-      return "a list";
-    case "object":
-      return "a table";
-    default:
-      return "a value";
-  }
-}
-
-function urlHint(path: string): string {
+export function urlHint(path: string): string {
   return path === "tunnel.relay_url" ? "expected wss:// or ws://" : "expected http:// or https://";
 }
 
 /** A relay_url that is a web address, not the agent's WebSocket URL: say which URL was most likely meant. */
-function relayUrlMessage(v: unknown): string {
+export function relayUrlMessage(v: unknown): string {
   const hint = typeof v === "string" ? suggestAgentUrl(v) : null;
   return hint ? `${show(v)} is not a relay agent URL: use ${show(hint)} (wss:// or ws://, the relay's agent path)` : `${show(v)} is not a URL (${urlHint("tunnel.relay_url")})`;
-}
-
-/** One sentence for one TypeBox error, naming the value and what was expected. */
-function humanMessage(e: ValueError, path: string): string {
-  const s = e.schema as TSchema;
-  const v = e.value;
-  switch (e.type) {
-    case ValueErrorType.ObjectRequiredProperty:
-      return `missing required key "${path.split(".").pop()}"`;
-    case ValueErrorType.StringFormat:
-    case ValueErrorType.StringPattern:
-      if (s.format === "c2l-duration" || s.pattern === DURATION_PATTERN) return `${show(v)} is not a duration (use e.g. 250ms, 30s, 5m, 1h)`;
-      if (path === "tunnel.relay_url") return relayUrlMessage(v);
-      if (s.format === "c2l-url" || s.format === "c2l-url-or-empty") return `${show(v)} is not a URL (${urlHint(path)})`;
-      if (s.format === "c2l-listen") {
-        try {
-          splitListen(String(v));
-        } catch (err) {
-          const m = (err as Error).message;
-          return m.startsWith("port") ? `${show(v)}: ${m}` : `${show(v)} is not a listen address (use host:port, e.g. 127.0.0.1:8765)`;
-        }
-      }
-      if (path.endsWith(".name")) return `${show(v)} is not a valid name (letters, digits, "_", "." and "-", starting with a letter or digit)`;
-      return `${show(v)} does not have the expected form (${s.pattern ?? s.format})`;
-    case ValueErrorType.StringMinLength:
-      return s.minLength === 1 ? "must not be empty" : `must be at least ${s.minLength} characters`;
-    case ValueErrorType.StringMaxLength:
-      return `must be at most ${s.maxLength} characters`;
-    case ValueErrorType.IntegerMinimum:
-    case ValueErrorType.NumberMinimum:
-      return `${show(v)} is below the minimum ${s.minimum}`;
-    case ValueErrorType.IntegerMaximum:
-    case ValueErrorType.NumberMaximum:
-      return `${show(v)} is above the maximum ${s.maximum}`;
-    case ValueErrorType.Union: {
-      const options = ((s.anyOf ?? []) as TSchema[]).map((o) => o.const).filter((c) => c !== undefined);
-      if (options.length) return `${show(v)} is not one of ${options.map(show).join(", ")}`;
-      return `${show(v)} is not an allowed value`;
-    }
-    case ValueErrorType.ArrayMinItems:
-      return `needs at least ${s.minItems} item${s.minItems === 1 ? "" : "s"}`;
-    case ValueErrorType.ArrayMaxItems:
-      return `allows at most ${s.maxItems} items`;
-    default:
-      return `expected ${typeName(s)}, got ${show(v)}`;
-  }
-}
-
-/** Schema errors as human sentences, one per field (unknown keys are reported by structureIssues()). */
-export function schemaIssues(withDefaults: unknown, schema: TSchema = ConfigSchema): FieldIssue[] {
-  const seen = new Set<string>();
-  const out: FieldIssue[] = [];
-  for (const e of Value.Errors(schema, withDefaults)) {
-    if (e.type === ValueErrorType.ObjectAdditionalProperties) continue;
-    const path = e.path
-      .replace(/^\//, "")
-      .split("/")
-      .filter(Boolean)
-      .map((seg) => seg.replace(/~1/g, "/").replace(/~0/g, "~"))
-      .reduce((p, seg) => (/^\d+$/.test(seg) ? `${p}[${seg}]` : joinPath(p, seg)), "");
-    if (seen.has(path)) continue;
-    seen.add(path);
-    out.push({ path, message: humanMessage(e, path) });
-  }
-  return out;
 }
 
 /** Rules across fields, checked on a config that already passed the schema. */

@@ -4,6 +4,7 @@ import { t } from "elysia/type-system";
 import type { Static } from "@sinclair/typebox";
 import type { Config } from "../config/schema.ts";
 import { KIND_NAMES } from "../kinds/index.ts";
+import { KEY_NAME } from "./key-format.ts";
 
 const LATENCY_EXAMPLE = { p50: 180, p90: 420, p95: 610, p99: 1200 };
 const UPSTREAM_EXAMPLE = {
@@ -328,11 +329,7 @@ export const MetricsTick = t.Object({
   tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
 });
 
-/** How a gateway key starts (c2l_ + 43 base64url characters): the gateway finds keys by it, the broker never forwards one. */
-export const KEY_PREFIX = "c2l_";
-
-/** What a gateway key name may be: safe in a URL path, a label and a log line. */
-export const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export { KEY_NAME, KEY_PREFIX } from "./key-format.ts";
 
 /** What is stored for a key: never the key, only its hash and the first characters that identify it to a person. */
 export const KeyRecord = t.Object({

@@ -1,5 +1,4 @@
 // One-line logging to stderr, its format chosen by where it goes (journald, a terminal, a pipe or file); secrets scrubbed and URLs redacted.
-import { fstatSync } from "node:fs";
 import { redactUrlsIn } from "../net/redact-url.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -48,15 +47,28 @@ function toJournal(env: NodeJS.ProcessEnv, fd: number): boolean {
   const js = env.JOURNAL_STREAM;
   if (!js) return false;
   try {
-    const st = fstatSync(fd, { bigint: true });
+    // node:fs only here, under journald: an idle relay otherwise never loads it.
+    const st = (require("node:fs") as typeof import("node:fs")).fstatSync(fd, { bigint: true });
     return js === `${st.dev}:${st.ino}`;
   } catch {
     return false;
   }
 }
 
+/**
+ * Whether stderr is a terminal, asked without creating `process.stderr`: that Node stream (and the tty and stream
+ * modules behind it) costs an idle relay about a MiB of heap besides the code it pages in (docs/performance.md).
+ */
+function stderrIsTTY(): boolean {
+  try {
+    return (process as unknown as { binding(name: string): { isTTY(fd: number): boolean } }).binding("tty_wrap").isTTY(2);
+  } catch {
+    return !!process.stderr.isTTY;
+  }
+}
+
 /** The format for a stream: the journal's priorities, a terminal's readable lines, or plain timestamped lines. */
-export function chooseFormat(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean; fd?: number } = process.stderr as { isTTY?: boolean; fd?: number }): LogFormat {
+export function chooseFormat(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean; fd?: number } = { fd: 2, isTTY: stderrIsTTY() }): LogFormat {
   const fd = stream.fd ?? 2;
   if (toJournal(env, fd)) return "journal";
   return stream.isTTY ? "tty" : "plain";
@@ -65,7 +77,8 @@ export function chooseFormat(env: NodeJS.ProcessEnv = process.env, stream: { isT
 let threshold: LogLevel = (process.env.CLOUDTOLOCALLLM_LOG_LEVEL as LogLevel) || "info";
 let format: LogFormat = chooseFormat();
 let colour = format === "tty" && !process.env.NO_COLOR;
-let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
+// console.error with one string writes it as it is (no format directives), synchronously, without process.stderr.
+let sink: (line: string) => void = (line) => console.error(line);
 const secrets = new Set<string>();
 
 export function setLogLevel(level: LogLevel): void {

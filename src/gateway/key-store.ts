@@ -1,18 +1,15 @@
 // The gateway keys' file: hashed records in one 0600 JSON file, written atomically with the previous version kept as .bak.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Value } from "@sinclair/typebox/value";
-import { t } from "elysia/type-system";
 import { atomicWriteWithBackup } from "../config/atomic-write.ts";
 import { appStateDir } from "../config/paths.ts";
 import type { CodeOf } from "../core/error-codes.ts";
-import { expired, keyHash, KeyRecord } from "./keys.ts";
+import { expired, keyHash, type KeyRecord } from "./keys.ts";
+import { checkKeysFile } from "./keys-file-check.generated.ts";
 
 export function defaultKeysFile(): string {
   return join(appStateDir(), "keys.json");
 }
-
-const FileShape = t.Object({ version: t.Literal(1), keys: t.Array(KeyRecord) });
 
 export class KeyStoreError extends Error {
   override name = "KeyStoreError";
@@ -76,11 +73,10 @@ export class KeyStore {
     } catch (e) {
       throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} is not valid JSON (${(e as Error).message}); the keys read before stay in force`);
     }
-    if (!Value.Check(FileShape, data)) {
-      const first = [...Value.Errors(FileShape, data)][0];
-      throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} is not a keys file (${first ? `${first.path || "/"}: ${first.message}` : "wrong shape"}); the keys read before stay in force`);
-    }
-    return data.keys;
+    // The generated check (no TypeBox at start-up); TypeBox loads only for a file that fails it, to decide and name what is wrong.
+    const problem = checkKeysFile(data) ? null : (require("./keys-file-shape.ts") as typeof import("./keys-file-shape.ts")).keysFileProblem(data);
+    if (problem) throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} is not a keys file (${problem}); the keys read before stay in force`);
+    return (data as { keys: KeyRecord[] }).keys;
   }
 
   private install(records: KeyRecord[]): void {

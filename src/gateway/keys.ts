@@ -1,8 +1,10 @@
 // Gateway keys as data: the key format (c2l_…), its sha256 fingerprint, the record kept for it, and model allowlists.
-import { KEY_NAME, KEY_PREFIX, type KeyInfo, type KeyLimits, type KeyRecord } from "../core/contracts.ts";
+import type { KeyInfo, KeyLimits, KeyRecord } from "../core/contracts.ts";
+import { KEY_NAME, KEY_PREFIX } from "../core/key-format.ts";
 
 // The shapes are shared with the API and the dashboard, so they are defined with the other contracts.
-export { KEY_NAME, KEY_PREFIX, KeyInfo, KeyRecord, type KeyLimits } from "../core/contracts.ts";
+export { KEY_NAME, KEY_PREFIX } from "../core/key-format.ts";
+export type { KeyInfo, KeyRecord, KeyLimits } from "../core/contracts.ts";
 
 export function newKey(): string {
   return KEY_PREFIX + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");

@@ -1,7 +1,7 @@
 // A cloud client's call through a tunnel: the client's credentials and the tunnel's rate, then the request streamed
 // over the agent's session here (src/protocol/http-over-stream.ts forward()) or, in a cluster, to the node that holds the
 // agent; every refusal in the dialect of the path being called.
-import { KEY_PREFIX } from "../core/contracts.ts";
+import { KEY_PREFIX } from "../core/key-format.ts";
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { forward } from "../protocol/http-over-stream.ts";

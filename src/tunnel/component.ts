@@ -2,7 +2,9 @@
 import { resolveBy } from "../config/resolve.ts";
 import type { Component, ComponentFactory, DaemonContext } from "../core/component.ts";
 import type { TunnelControl, TunnelStatus } from "../core/contracts.ts";
-import { ProxySchema, TunnelSchema, type Config, type Section, type TunnelConfig } from "../config/schema.ts";
+import type { Config, Section, TunnelConfig } from "../config/schema.ts";
+import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
+
 import { splitListen } from "../config/listen.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
@@ -19,6 +21,10 @@ import type { Stream } from "../protocol/stream.ts";
 import { AUTH_CODES, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { agentToken } from "./token.ts";
 import { agentPathHint, cloudUrl } from "../net/cloud-url.ts";
+
+// The plain copies of the schemas (no TypeBox at start-up): what resolveBy walks for the durations.
+const TunnelSchema = CONFIG_SCHEMA.properties.tunnel;
+const ProxySchema = CONFIG_SCHEMA.properties.proxy;
 
 const log = logger("tunnel");
 

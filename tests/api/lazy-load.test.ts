@@ -1,5 +1,6 @@
 // What an idle daemon and an idle relay load: none of what serves the first request of a kind (the control API's Elysia
-// app and Swagger, prom-client, OIDC, the keyring client, notifications); the first such request loads it.
+// app and Swagger, prom-client, OIDC, the keyring client, notifications); the first such request loads it. Nor TypeBox:
+// a valid config is checked by the generated checks; TypeBox loads only to name what is wrong in an invalid one.
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -7,13 +8,15 @@ import { REPO, removeHome, startDaemon, type DaemonProc } from "../helpers/daemo
 import { LOADED_MODULES_FILE } from "../helpers/loaded-modules.ts";
 import { cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 import { until } from "../helpers/until.ts";
+import { formatIssue, parseConfig } from "../../src/config/load.ts";
+import { parseRelayConfig } from "../../src/relay/config.ts";
 
 const PRELOAD = ["--preload", join(REPO, "tests/helpers/loaded-modules.ts")];
 /**
- * Loaded by the first request that needs them, never at start-up: Elysia itself (its type system, which the shared
- * schemas are written in, is not the app), Swagger, prom-client, OIDC, the keyring client, notifications.
+ * Loaded by the first request that needs them, never at start-up: Elysia (the app, and the type system the shared
+ * schemas are written in), TypeBox, Swagger, prom-client, OIDC, the keyring client, notifications.
  */
-const LAZY = ["elysia/dist/index.", "@elysiajs/swagger", "swagger-ui-dist", "prom-client", "openid-client", "jose/", "dbus-next", "node-notifier"];
+const LAZY = ["elysia/", "@sinclair/typebox", "@elysiajs/swagger", "swagger-ui-dist", "prom-client", "openid-client", "jose/", "dbus-next", "node-notifier"];
 const lazyIn = (paths: string[], names = LAZY) => names.filter((n) => paths.some((p) => p.includes(`node_modules/${n}`)));
 
 let d: DaemonProc | null = null;
@@ -34,11 +37,13 @@ async function loaded(pid: number, file: string): Promise<string[]> {
   return JSON.parse(readFileSync(file, "utf8")) as string[];
 }
 
-test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notification packages; the first API request loads the API, then Swagger", async () => {
+test("an idle daemon has loaded none of the API, TypeBox, metrics, OIDC, keyring or notification packages, nor started the optimising JIT; the first API request loads the API, then Swagger", async () => {
   d = await startDaemon({
     // The file backend: the keyring client must not load for a store it does not use.
     config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
     bunArgs: PRELOAD,
+    // JavaScriptCore names each function its optimising JIT (the DFG) compiles: nothing should be hot at start-up.
+    env: { BUN_JSC_reportDFGCompileTimes: "1" },
     waitFor: ["api", "broker"],
   });
   const file = join(d.home, LOADED_MODULES_FILE);
@@ -46,6 +51,9 @@ test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notif
     await Bun.sleep(500);
     const idle = await loaded(d.proc.pid, file);
     expect(lazyIn(idle)).toEqual([]);
+    // Start-up ran nothing hot enough for the DFG, whose compiler's pages (about 3 MiB) an idle daemon would otherwise
+    // carry (docs/performance.md, Footprint): TypeBox's validators were, config defaults and histogram walks could be.
+    expect(d.stderr().split("\n").filter((l) => /using DFG/.test(l))).toEqual([]);
     const res = await fetch(`${d.urls.api}/healthz`);
     expect(res.status).toBe(200);
     const metrics = await fetch(`${d.urls.api}/metrics`);
@@ -58,9 +66,16 @@ test("an idle daemon has loaded none of the API, metrics, OIDC, keyring or notif
   }
 }, 60_000);
 
-test("an idle relay has loaded neither prom-client nor jose", async () => {
+test("an idle relay has loaded neither prom-client, jose, Elysia nor TypeBox", async () => {
   r = await startRelayProc(relayToml(), undefined, PRELOAD);
   await Bun.sleep(500);
   const idle = await loaded(r.proc.pid, join(r.dir, LOADED_MODULES_FILE));
-  expect(lazyIn(idle, ["prom-client", "jose/", "elysia/dist/index."])).toEqual([]);
+  expect(lazyIn(idle, ["prom-client", "jose/", "elysia/", "@sinclair/typebox"])).toEqual([]);
 }, 60_000);
+
+test("an invalid config loads TypeBox to say what is wrong, as before (the relay's and the daemon's)", () => {
+  const relay = parseRelayConfig("listen = 5\n[limits]\nmax_streams = 0\n");
+  expect(relay.ok ? [] : relay.issues.map(formatIssue)).toEqual(["relay.toml:1:1: listen: expected a string, got 5", "relay.toml:3:1: limits.max_streams: 0 is below the minimum 1"]);
+  const daemon = parseConfig('[proxy]\nqueue_timeout = "soon"\n', "t.toml");
+  expect(daemon.ok ? [] : daemon.issues.map(formatIssue)).toEqual(['t.toml:2:1: proxy.queue_timeout: "soon" is not a duration (use e.g. 250ms, 30s, 5m, 1h)']);
+});
