@@ -96,7 +96,8 @@ export class AnswerResumes {
   refused(token: string, reason: string): void {
     const a = this.held.get(token);
     if (!a?.waiting) return;
-    this.events.failed?.("refused");
+    // An answer whose last frame was sent was most likely read whole by the relay before the session went: no failure.
+    if (!a.ended) this.events.failed?.("refused");
     a.abandon(new StreamError("session_closed", `the relay will not resume this answer: ${reason}`, true, true));
   }
 
@@ -157,6 +158,10 @@ export class HeldAnswer {
   private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   private windowTimer: ReturnType<typeof setTimeout> | null = null;
   private wakeSender: (() => void) | null = null;
+  /** The answer's last frame (END, or RESET after an upstream error) was written at least once. */
+  private lastSent = false;
+  /** Why the answer stops once that frame was read: null for a whole body, the upstream's error otherwise. */
+  private lastReason: unknown = null;
 
   constructor(
     private readonly r: AnswerResumes,
@@ -220,18 +225,46 @@ export class HeldAnswer {
   }
 
   private streamFailed(s: Stream, reason: unknown): void {
-    if (s !== this.stream || this.finished) return;
+    // After the last frame only its acknowledgement decides (lastFrameSent): the stream fails by its own RESET then.
+    if (s !== this.stream || this.finished || this.lastSent) return;
+    this.detach(s, reason);
+  }
+
+  /** `s` is gone: a lost session leaves the answer waiting for a resume; anything else ends it. */
+  private detach(s: Stream, reason: unknown): void {
     this.stream = null;
     // Only the loss of the session is resumed; a reset (the client went away, a refusal) ends the answer. Before the
     // head crossed the relay has no token to resume with; an upload cut short is not resumed (it fails cleanly).
     const lost = reason instanceof StreamError && reason.code === "session_closed" && !reason.final;
-    if (!lost || !this.headSent || !s.remoteDone) return this.stop(reason);
+    if (!lost || !this.headSent || !s.remoteDone) return this.stop(this.lastSent ? this.lastReason : reason);
     this.windowTimer = setTimeout(() => {
-      this.r.events.failed?.("window");
-      this.stop(new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));
+      // An answer whose last frame was sent may have reached the relay whole (only the acknowledgement was lost): the
+      // relay counts it if it did not; here it is not counted as failed.
+      if (!this.lastSent) this.r.events.failed?.("window");
+      this.stop(this.lastSent ? this.lastReason : new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));
     }, this.r.limits.windowMs);
     this.r.offer(this);
     this.wake();
+  }
+
+  /**
+   * Writes the answer's last frame (END for a whole body, RESET after an upstream error) and holds the answer until the
+   * relay has read it; a session lost first leaves it to a resume like any other (docs/protocol.md, Resume, rule 2).
+   */
+  private async lastFrame(s: Stream, reason: unknown): Promise<void> {
+    this.lastSent = true;
+    this.lastReason = reason;
+    if (reason === null) s.end();
+    else s.reset("cancel", reason instanceof Error ? reason.message : String(reason));
+    const lost = await s.acknowledged();
+    if (this.finished || s !== this.stream) return;
+    if (!lost) return this.stop(reason);
+    this.detach(s, lost);
+  }
+
+  /** Whether the answer's last frame was sent (an offer the relay refuses may simply have been whole there). */
+  get ended(): boolean {
+    return this.lastSent;
   }
 
   /** The relay took this answer over on `s`, from body offset `offset` (checked by canResume). */
@@ -244,6 +277,8 @@ export class HeldAnswer {
     this.stream = s;
     this.base = offset;
     this.sent = offset;
+    // The last frame goes again, after the replay, on this stream.
+    this.lastSent = false;
     this.watch(s);
     this.wake();
   }
@@ -271,14 +306,9 @@ export class HeldAnswer {
         }
         continue;
       }
-      if (s && this.upstreamDone) {
-        s.end();
-        return this.stop(null);
-      }
-      if (s && this.upstreamError !== undefined) {
-        const e = this.upstreamError;
-        s.reset("cancel", e instanceof Error ? e.message : String(e));
-        return this.stop(e);
+      if (s && (this.upstreamDone || this.upstreamError !== undefined)) {
+        await this.lastFrame(s, this.upstreamDone ? null : this.upstreamError);
+        continue;
       }
       const bounded = this.buf.size >= perStreamBytes || this.r.bufferedBytes >= perSessionBytes;
       if (!reader || this.upstreamDone || this.upstreamError !== undefined || (!s && bounded)) {
