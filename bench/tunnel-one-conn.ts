@@ -1,7 +1,7 @@
 // Benchmark: what one tunnel request costs each process at one connection (relay and agent daemon apart), against
 // earlier commits in the same interleaved rounds: CPU µs, context switches (wake-ups) and p50 per request.
 //
-//   bun bench/tunnel-one-conn.ts [--before COMMIT[,COMMIT…]] [--rounds N] [--seconds S] [--strace]
+//   bun bench/tunnel-one-conn.ts [--before COMMIT[,COMMIT…]] [--rounds N] [--seconds S] [--warm S] [--strace]
 //
 // Wall-clock latency on a shared machine moves by ±30 % between identical subjects; CPU time and wake-ups per request
 // (from /proc, the subject's own) move far less, so a change is judged by them. Each subject (relay + daemon of one
@@ -25,6 +25,17 @@ const ROUNDS = Number(opt("--rounds", "3"));
 const SECONDS = Number(opt("--seconds", "3"));
 const STRACE = args.includes("--strace");
 const BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
+
+/** CPU ms of a process's main thread alone (JIT compiler and GC helper threads left out: they settle as the code warms). */
+function mainCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 
 /** Voluntary + involuntary context switches of every thread of a process tree: each is a wake-up or a preemption. */
 function switches(pid: number): number {
@@ -60,7 +71,7 @@ interface Subject {
   daemon: DaemonProc;
   url: string;
   dir?: string;
-  rows: { relayUs: number; daemonUs: number; relaySw: number; daemonSw: number; p50: number; rps: number }[];
+  rows: { relayUs: number; daemonUs: number; relayMainUs: number; daemonMainUs: number; relaySw: number; daemonSw: number; p50: number; rps: number }[];
 }
 
 async function subject(name: string, fakeUrl: string, commit?: string): Promise<Subject> {
@@ -79,6 +90,8 @@ async function subject(name: string, fakeUrl: string, commit?: string): Promise<
 async function round(s: Subject): Promise<void> {
   const r0 = treeCpuMs(s.relay.proc.pid);
   const d0 = treeCpuMs(s.daemon.proc.pid);
+  const rm0 = mainCpuMs(s.relay.proc.pid);
+  const dm0 = mainCpuMs(s.daemon.proc.pid);
   const rs0 = switches(s.relay.proc.pid);
   const ds0 = switches(s.daemon.proc.pid);
   const w = await wrk(s.url, SECONDS);
@@ -87,6 +100,8 @@ async function round(s: Subject): Promise<void> {
   s.rows.push({
     relayUs: ((treeCpuMs(s.relay.proc.pid) - r0) * 1000) / n,
     daemonUs: ((treeCpuMs(s.daemon.proc.pid) - d0) * 1000) / n,
+    relayMainUs: ((mainCpuMs(s.relay.proc.pid) - rm0) * 1000) / n,
+    daemonMainUs: ((mainCpuMs(s.daemon.proc.pid) - dm0) * 1000) / n,
     relaySw: (switches(s.relay.proc.pid) - rs0) / n,
     daemonSw: (switches(s.daemon.proc.pid) - ds0) / n,
     p50: w.p50Ms,
@@ -120,19 +135,19 @@ const subjects: Subject[] = [];
 try {
   subjects.push(await subject("now", fake.url));
   for (const c of BEFORE) subjects.push(await subject(c, fake.url, c));
-  // Warm up: JIT and connections.
-  for (const s of subjects) await wrk(s.url, 1);
+  // Warm up until the JIT settles (its compiler threads burn 20–50 µs per request for the first seconds).
+  for (const s of subjects) await wrk(s.url, Number(opt("--warm", "8")));
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 ? [...subjects].reverse() : subjects;
     for (const s of order) await round(s);
   }
   const f = (v: number, d = 0) => v.toFixed(d);
   console.log(`one connection, ${ROUNDS} rounds of ${SECONDS} s (medians)`);
-  console.log("| subject | relay µs/req | daemon µs/req | relay switches/req | daemon switches/req | p50 ms | req/s |");
+  console.log("| subject | relay µs/req (main thread) | daemon µs/req (main thread) | relay switches/req | daemon switches/req | p50 ms | req/s |");
   console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const s of subjects) {
     const m = (k: keyof Subject["rows"][number]) => median(s.rows.map((x) => x[k]));
-    console.log(`| ${s.name} | ${f(m("relayUs"))} | ${f(m("daemonUs"))} | ${f(m("relaySw"), 2)} | ${f(m("daemonSw"), 2)} | ${f(m("p50"), 3)} | ${f(m("rps"))} |`);
+    console.log(`| ${s.name} | ${f(m("relayUs"))} (${f(m("relayMainUs"))}) | ${f(m("daemonUs"))} (${f(m("daemonMainUs"))}) | ${f(m("relaySw"), 2)} | ${f(m("daemonSw"), 2)} | ${f(m("p50"), 3)} | ${f(m("rps"))} |`);
   }
   if (STRACE) for (const s of subjects) console.log(await syscalls(s));
 } finally {
