@@ -63,11 +63,14 @@ export class AnswerResumes {
     return [...this.held.keys()];
   }
 
-  /** Holds the answer to `s` (a stream of a session that negotiated "resume"). */
+  /** Holds the answer to `s` (a stream of a session that negotiated "resume"); it is registered once it has a token. */
   hold(s: Stream): HeldAnswer {
-    const a = new HeldAnswer(this, s);
-    this.held.set(a.token, a);
-    return a;
+    return new HeldAnswer(this, s);
+  }
+
+  /** @internal The answer's head (with its token) is being sent: from now on it may be resumed. */
+  register(a: HeldAnswer, token: string): void {
+    this.held.set(token, a);
   }
 
   /** A new session that negotiated "resume": answers waiting for one are offered on it. */
@@ -104,12 +107,12 @@ export class AnswerResumes {
   /** @internal An answer lost its session: offer it on the live one, if any (a later attach() offers it otherwise). */
   offer(a: HeldAnswer): void {
     const s = this.live;
-    if (s && !s.closed) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token } });
+    if (s && !s.closed && a.token) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token } });
   }
 
   /** @internal */
   forget(a: HeldAnswer): void {
-    this.held.delete(a.token);
+    if (a.token) this.held.delete(a.token);
   }
 
   /** @internal */
@@ -140,12 +143,16 @@ export class AnswerResumes {
 
 /** One answer held for resume: attached to a stream, or waiting (for the resume window) for the relay to take it over. */
 export class HeldAnswer {
-  readonly token = newResumeToken();
+  /**
+   * Made when the head that carries it is sent (answer()). A small answer read whole (answerWhole) never gets one, nor
+   * a mark or a buffer: most answers cost no random bytes, no registry entry and no WeakMap entry.
+   */
+  token: string | null = null;
   private readonly ctl = new AbortController();
   /** The request's signal: aborted when the answer is over for good (cancelled, failed, not resumed in time), not when only its session ended. */
   readonly signal = this.ctl.signal;
-  /** What the request's record shows (the dashboard's inspector marks a resumed request). */
-  private readonly mark: ResumeMark = resumeMarkFor(this.signal);
+  /** What the request's record shows (the dashboard's inspector marks a resumed request); made with the token. */
+  private mark: ResumeMark | null = null;
   private stream: Stream | null;
   private headSent = false;
   private finished = false;
@@ -187,8 +194,11 @@ export class HeldAnswer {
       body?.cancel().catch(() => {});
       return this.stop(new StreamError("cancel", "the stream ended before the answer", false));
     }
+    const token = (this.token = newResumeToken());
+    // Before the body: the request's record (made when the body ends) carries the mark by reference.
+    this.mark = resumeMarkFor(this.signal);
     try {
-      s.respond({ ...head, resume: this.token });
+      s.respond({ ...head, resume: token });
     } catch (e) {
       // A head the relay would refuse (see encode()) fails this stream, not the session.
       body?.cancel().catch(() => {});
@@ -196,6 +206,7 @@ export class HeldAnswer {
       return this.stop(e);
     }
     this.headSent = true;
+    this.r.register(this, token);
     if (!body) this.upstreamDone = true;
     else this.reader = body.getReader();
     await this.run(this.reader);
@@ -272,7 +283,7 @@ export class HeldAnswer {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     this.r.events.resumed?.(this.sent - offset);
-    noteResumed(this.mark, this.sent - offset);
+    if (this.mark) noteResumed(this.mark, this.sent - offset);
     this.r.shrink(this.buf.dropTo(offset));
     this.stream = s;
     this.base = offset;
