@@ -254,6 +254,10 @@ export class Stream {
   get done(): boolean {
     return this.released;
   }
+  /** Our END was sent: our side (the relay: the whole request) is complete. */
+  get localDone(): boolean {
+    return this.localEnded;
+  }
   /** The peer's END came: its side (the agent: the whole request) is complete. */
   get remoteDone(): boolean {
     return this.remoteEnded;
