@@ -1,7 +1,7 @@
 // Benchmark: what one tunnel request costs each process at one connection (relay and agent daemon apart), against
 // earlier commits in the same interleaved rounds: CPU µs, context switches (wake-ups) and p50 per request.
 //
-//   bun bench/tunnel-one-conn.ts [--before COMMIT[,COMMIT…]] [--rounds N] [--seconds S] [--warm S] [--strace]
+//   bun bench/tunnel-one-conn.ts [--before COMMIT[,COMMIT…]] [--rounds N] [--seconds S] [--warm S] [--connections C] [--strace]
 //
 // Wall-clock latency on a shared machine moves by ±30 % between identical subjects; CPU time and wake-ups per request
 // (from /proc, the subject's own) move far less, so a change is judged by them. Each subject (relay + daemon of one
@@ -24,6 +24,8 @@ const BEFORE = args.includes("--before") ? opt("--before", "").split(",").filter
 const ROUNDS = Number(opt("--rounds", "3"));
 const SECONDS = Number(opt("--seconds", "3"));
 const STRACE = args.includes("--strace");
+/** One connection by default (the latency row); `--connections 16` compares the throughput row's load the same way. */
+const CONNECTIONS = Number(opt("--connections", "1"));
 const BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 
 /** CPU ms of a process's main thread alone (JIT compiler and GC helper threads left out: they settle as the code warms). */
@@ -56,7 +58,7 @@ async function wrk(url: string, seconds: number) {
   try {
     const script = join(dir, "post.lua");
     writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${CLIENT_KEY}"\n`);
-    const p = Bun.spawn(["taskset", "-c", "0", "wrk", "-t1", "-c1", `-d${seconds}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["taskset", "-c", "0", "wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--latency", "-s", script, url], { stdout: "pipe", stderr: "pipe" });
     const out = await new Response(p.stdout).text();
     if ((await p.exited) !== 0) throw new Error(`wrk failed: ${await new Response(p.stderr).text()}`);
     return parseWrk(out);
@@ -142,7 +144,7 @@ try {
     for (const s of order) await round(s);
   }
   const f = (v: number, d = 0) => v.toFixed(d);
-  console.log(`one connection, ${ROUNDS} rounds of ${SECONDS} s (medians)`);
+  console.log(`${CONNECTIONS} connection(s), ${ROUNDS} rounds of ${SECONDS} s (medians)`);
   console.log("| subject | relay µs/req (main thread) | daemon µs/req (main thread) | relay switches/req | daemon switches/req | p50 ms | req/s |");
   console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const s of subjects) {
