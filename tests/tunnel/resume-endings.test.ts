@@ -92,33 +92,40 @@ describe("the end of a held answer sent into a cut link", () => {
 });
 
 describe("an upload cut by the loss of the session", () => {
-  test("fails at once with the error in the caller's dialect (Ollama's {error}), not a hang; the agent is back for the next call", async () => {
-    let sent = 0;
-    const chunk = new Uint8Array(16 * 1024).fill(1);
-    const body = new ReadableStream<Uint8Array>({
-      async pull(c) {
-        await Bun.sleep(20);
-        sent += chunk.length;
-        c.enqueue(chunk);
-      },
-    });
-    const t0 = performance.now();
-    const res = fetch(`${relay.url}/t/${TUNNEL_ID}/api/blobs/sha256:${"ab".repeat(32)}`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/octet-stream" },
-      body,
-      duplex: "half",
-    } as RequestInit);
-    await until(() => sent > 256 * 1024 || null, 5_000, "the upload to be under way");
-    proxy.cut();
-    const r = await res;
-    const text = await r.text();
-    // The session is declared dead after 1.2 s; the answer comes then.
-    expect(performance.now() - t0).toBeLessThan(5_000);
-    expect(r.status).toBe(502);
-    expect(JSON.parse(text)).toEqual({ error: expect.stringMatching(/^tunnel "alice" disconnected before answering/) });
-    await until(async () => (await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } })).status === 200 || null, 10_000, "the tunnel to be back");
-  }, 30_000);
+  const UPLOADS = [
+    { dialect: "Ollama", path: `/api/blobs/sha256:${"ab".repeat(32)}`, error: (j: unknown) => (j as { error: string }).error },
+    { dialect: "OpenAI", path: "/v1/chat/completions", error: (j: unknown) => (j as { error: { message: string; code: string } }).error.message },
+  ];
+  for (const u of UPLOADS) {
+    test(`fails at once with the error in the caller's dialect (${u.dialect}), not a hang; the agent is back for the next call`, async () => {
+      let sent = 0;
+      const chunk = new Uint8Array(16 * 1024).fill(32);
+      // A body that never ends on its own: only the cut can end the call.
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          await Bun.sleep(20);
+          sent += chunk.length;
+          c.enqueue(sent === chunk.length ? new TextEncoder().encode(`{"model":"llama3.2:1b","messages":[{"role":"user","content":"`) : chunk);
+        },
+      });
+      const t0 = performance.now();
+      const res = fetch(`${relay.url}/t/${TUNNEL_ID}${u.path}`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/octet-stream" },
+        body,
+        duplex: "half",
+      } as RequestInit);
+      await until(() => sent > 256 * 1024 || null, 5_000, "the upload to be under way");
+      proxy.cut();
+      const r = await res;
+      const text = await r.text();
+      // The session is declared dead after 1.2 s; the answer comes then.
+      expect(performance.now() - t0).toBeLessThan(5_000);
+      expect(r.status).toBe(502);
+      expect(u.error(JSON.parse(text))).toMatch(/^tunnel "alice" disconnected before answering/);
+      await until(async () => (await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } })).status === 200 || null, 10_000, "the tunnel to be back");
+    }, 30_000);
+  }
 });
 
 describe("a non-streamed answer bigger than a small answer's BATCH", () => {
