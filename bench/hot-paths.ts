@@ -121,15 +121,23 @@ async function tunnel(): Promise<void> {
     // At rest, before any load: the floor under the peak (each process's modules and heap with nothing to do).
     ours.tunnelRestMiB = treeMem(relay.proc.pid).rss + treeMem(daemon.proc.pid).rss;
     peers.tunnelRestMiB = treeMem(ssh.sshd.pid).rss + treeMem(ssh.ssh.pid).rss;
-    await wrkRun(`${tunnelUrl}/api/generate`, 16, 1, auth);
-    await wrkRun(`${ssh.url}/api/generate`, 16, 1);
+    // Warm until the JIT settles: for its first seconds under load each Bun process's compiler threads spend 20–50 µs
+    // per request on the subject's core (bench/tunnel-one-conn.ts), a one-time cost that made round 1 of the
+    // one-connection rows a measure of compilation. ssh's path gets the same warm-up.
+    await wrkRun(`${tunnelUrl}/api/generate`, 16, quick ? 1 : 5, auth);
+    await wrkRun(`${tunnelUrl}/api/generate`, 1, quick ? 1 : 3, auth);
+    await wrkRun(`${ssh.url}/api/generate`, 16, quick ? 1 : 5);
+    await wrkRun(`${ssh.url}/api/generate`, 1, quick ? 1 : 3);
     // sshd forks per connection: pin again so the session's processes run on the subject CPU too.
     pin(ssh.sshd.pid, SUBJECT_CPU);
     const t: { rps: number[]; cpu: number[]; daemon: number[]; one: number[] } = { rps: [], cpu: [], daemon: [], one: [] };
     const s: { rps: number[]; cpu: number[]; daemon: number[]; one: number[] } = { rps: [], cpu: [], daemon: [], one: [] };
     const o: { rps: number[]; cpu: number[]; one: number[] } = { rps: [], cpu: [], one: [] };
     const direct: number[] = [];
-    if (oldRelay && oldDaemon) await wrkRun(`${oldUrl}/api/generate`, 16, 1, auth);
+    if (oldRelay && oldDaemon) {
+      await wrkRun(`${oldUrl}/api/generate`, 16, quick ? 1 : 5, auth);
+      await wrkRun(`${oldUrl}/api/generate`, 1, quick ? 1 : 3, auth);
+    }
     const runOld = async () => {
       if (!oldRelay || !oldDaemon) return;
       o.one.push((await wrkRun(`${oldUrl}/api/generate`, 1, P.oneSec, auth)).p50Ms);

@@ -1,7 +1,7 @@
 // Where a request's CPU time goes: runs the broker (or the relay and the agent daemon) under Bun's CPU profiler while
 // wrk loads it, and keeps the top of each profile (functions by samples) in bench/results/profile-<what>.md.
 //
-//   bun bench/profile.ts broker|tunnel [--seconds S]
+//   bun bench/profile.ts broker|tunnel [--seconds S] [--connections N]
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +15,8 @@ import { wrk } from "./lib/wrk.ts";
 const ROOT = resolve(import.meta.dir, "..");
 const what = process.argv[2];
 const seconds = Number(process.argv[process.argv.indexOf("--seconds") + 1] || 6) || 6;
+// The tunnel at one connection (`--connections 1`) is where each request wakes both processes from idle.
+const connections = process.argv.includes("--connections") ? Number(process.argv[process.argv.indexOf("--connections") + 1]) : 16;
 if (what !== "broker" && what !== "tunnel") throw new Error("usage: bun bench/profile.ts broker|tunnel [--seconds S]");
 const SMALL_BODY = JSON.stringify({ model: "bench:latest", prompt: "hi", stream: false, options: { num_predict: 1 } });
 const dirs: Record<string, string> = {};
@@ -47,13 +49,13 @@ if (what === "broker") {
   const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "[logging]\nrequests = false\n", heartbeat: ["10s", "15s"] }), {}, true, prof("agent"));
   pin(relay.proc.pid, 1);
   pin(daemon.proc.pid, 1);
-  const w = await wrk(`${relay.url}/t/${TUNNEL_ID}/api/generate`, SMALL_BODY, { connections: 16, durationSec: seconds, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+  const w = await wrk(`${relay.url}/t/${TUNNEL_ID}/api/generate`, SMALL_BODY, { connections, durationSec: seconds, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
   await daemon.stop();
   await relay.stop();
   fake.proc.kill();
   cleanup(relay.dir);
   removeHome(daemon.home);
-  out.push(`${w.requests} requests (${w.rps.toFixed(0)}/s).`, "", "## relay", "", top("relay"), "", "## agent daemon", "", top("agent"));
+  out.push(`${w.requests} requests (${w.rps.toFixed(0)}/s) at ${connections} connection(s).`, "", "## relay", "", top("relay"), "", "## agent daemon", "", top("agent"));
 }
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
 writeFileSync(join(ROOT, `bench/results/profile-${what}.md`), out.join("\n") + "\n");

@@ -11,7 +11,10 @@ export const MISSING_HOST_MESSAGE = "the request has no Host header (HTTP/1.0 wi
 
 /** Whether Bun received the request without a Host header: its URL is then the bare request target, not absolute. */
 export function lacksHost(req: Request): boolean {
-  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(req.url);
+  const url = req.url;
+  // Bun's absolute URLs start with its own scheme: no regular expression for them (every request of every listener).
+  if (url.startsWith("http://") || url.startsWith("https://")) return false;
+  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(url);
 }
 
 /** What is wrong with a request before any route sees it (answered 400), or null. */

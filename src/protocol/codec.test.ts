@@ -66,6 +66,14 @@ describe("resume frames", () => {
     }
     expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED", "RESUME_REFUSED"]);
   });
+  test("the fence PING in docs/protocol.md (Resume) carries 2^52 + 1", () => {
+    const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
+    const section = md.slice(md.indexOf("## Resume"), md.indexOf("## Heartbeats"));
+    const wire = /PING:\s+([0-9a-f ]+)\n/.exec(section)![1]!;
+    const f = decode(bytes(wire)) as Extract<Frame, { type: "PING" }>;
+    expect(f.type).toBe("PING");
+    expect(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0)).toBe(2 ** 52 + 1);
+  });
   const bad: [string, string, string][] = [
     ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
     ["a RESUME token with other characters", "16 00 00000000" + json(`{"token":"${TOKEN.slice(0, 21)}/"}`), "bad_payload"],

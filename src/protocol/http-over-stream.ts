@@ -1,6 +1,7 @@
 // HTTP over one tunnel stream: the relay sends a fetch Request through a stream (forward) and the agent answers one (serveStream).
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { HeaderList, ResponseHead } from "./messages.ts";
+import { unwatchFirstByte, watchFirstByte } from "./first-byte-deadlines.ts";
 import type { AnswerResumes, HeldAnswer } from "./resumable-answer.ts";
 import type { Session } from "./session.ts";
 import { StreamError, type Stream } from "./stream.ts";
@@ -54,26 +55,16 @@ export async function forward(
   const onAbort = () => s.reset("cancel", "the client went away");
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
-  // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
   // A broken or oversized upload resets the stream inside pump(); the response side then fails.
   const small = req.body && req.bytes && declared !== null && /^\d+$/.test(declared) && Number(declared) <= SMALL_BODY_BYTES;
-  const sent: Promise<unknown> = !req.body
-    ? Promise.resolve(s.end())
-    : small
-      ? sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge)
-      : s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
-  let timer: ReturnType<typeof setTimeout> | null = null;
+  if (!req.body) s.end();
+  else if (small) void sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge);
+  else void s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
+  // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
+  const deadline = opts.firstByteTimeoutMs ? watchFirstByte(s, opts.firstByteTimeoutMs) : null;
   try {
-    const head = await (opts.firstByteTimeoutMs
-      ? Promise.race([
-          s.responseHead,
-          new Promise<never>((_, rej) => {
-            void sent.then(() => {
-              if (!s.done) timer = setTimeout(() => rej(new StreamError("timeout", `no response within ${opts.firstByteTimeoutMs} ms`, false)), opts.firstByteTimeoutMs);
-            });
-          }),
-        ])
-      : s.responseHead);
+    const head = await s.responseHead;
+    if (deadline) unwatchFirstByte(deadline);
     const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
     const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
     // An answer complete on arrival goes out sized in one write; one still coming streams.
@@ -83,11 +74,9 @@ export async function forward(
       : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? (head.resume ? opts.resumable?.(s, head) : null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
     return new Response(body, { status: head.status, headers });
   } catch (e) {
-    if (e instanceof StreamError && e.code === "timeout") s.reset("timeout", e.message);
+    if (deadline) unwatchFirstByte(deadline);
     opts.signal?.removeEventListener("abort", onAbort);
     throw e;
-  } finally {
-    if (timer) clearTimeout(timer);
   }
 }
 

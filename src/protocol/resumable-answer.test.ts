@@ -34,6 +34,8 @@ class ResumeOffers {
 /** A relay and an agent session over an in-memory pipe that can be cut (both sides then see the transport close). */
 function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Request) => Promise<Response>, tunnel = TUNNEL) {
   let dead = false;
+  /** What the agent sends from now on is lost (a link gone quiet before either side noticed). */
+  let muted = false;
   let relay!: Session;
   let agent!: Session;
   const deliver = (to: () => Session, b: Uint8Array) => !dead && queueMicrotask(() => !dead && to().receive(b));
@@ -45,7 +47,7 @@ function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Reque
   });
   agent = new Session({
     role: "agent",
-    sink: { send: (b) => deliver(() => relay, b), close: () => {} },
+    sink: { send: (b) => !muted && deliver(() => relay, b), close: () => {} },
     onStream: (s) => void serveStream(s, handler, { resume: resumes }),
     onResumed: (id, token, offset) => resumes.resumed(agent, id, token, offset),
     onResumeRefused: (token, reason) => resumes.refused(token, reason),
@@ -55,6 +57,9 @@ function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Reque
     relay,
     agent,
     toAgent,
+    mute() {
+      muted = true;
+    },
     cut() {
       dead = true;
       relay.transportClosed("cut");
@@ -63,8 +68,11 @@ function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Reque
   };
 }
 
-/** An upstream answer of `n` numbered lines, one every `ms`, recording how far it was read and whether it was cancelled. */
-function upstream(n: number, ms = 2) {
+/**
+ * An upstream answer of `n` numbered lines, one every `ms`, recording how far it was read and whether it was cancelled;
+ * with `failAfter`, the body errors after that many lines instead.
+ */
+function upstream(n: number, ms = 2, failAfter = -1) {
   const seen = { produced: 0, cancelled: false, requests: 0, aborted: false };
   const handler = async (req: Request) => {
     seen.requests++;
@@ -72,10 +80,17 @@ function upstream(n: number, ms = 2) {
     let i = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(c) {
-        if (i >= n) return c.close();
+        if (i === failAfter) {
+          seen.produced = n;
+          return c.error(new Error("the model crashed"));
+        }
+        if (i >= n) {
+          seen.produced = n;
+          return c.close();
+        }
         await Bun.sleep(ms);
         c.enqueue(new TextEncoder().encode(`line ${i++}\n`));
-        seen.produced = i;
+        if (i < n) seen.produced = i;
       },
       cancel() {
         seen.cancelled = true;
@@ -132,6 +147,77 @@ describe("held answers", () => {
     expect(up.seen.aborted).toBe(false);
     expect(b.toAgent).toContain("17");
     expect(resumes.size).toBe(0);
+  });
+
+  test("an answer whose END was sent but never read by the relay stays held: the tail and the end come on the new session", async () => {
+    const up = upstream(30);
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    let got = await readSome(first, 20);
+    // The link goes quiet: the last lines and the END are written, and lost.
+    a.mute();
+    while (up.seen.produced < 30) await Bun.sleep(5);
+    await Bun.sleep(20);
+    expect(resumes.size).toBe(1);
+    a.cut();
+    got += await readAll(first).catch(() => "");
+    const b = link(resumes, offers, up.handler);
+    const next = await offers.claim(TUNNEL, token, got.length, 1_000);
+    expect(next).not.toBeNull();
+    got += await readAll(next!);
+    expect(got).toBe(expected(30));
+    expect(up.seen.requests).toBe(1);
+    expect(up.seen.aborted).toBe(false);
+    // Read by the relay this time (its PONG came back): forgotten.
+    await Bun.sleep(10);
+    expect(resumes.size).toBe(0);
+    expect(b.toAgent).toContain("17");
+  });
+
+  test("an upstream that failed while the link was quiet: after the resume the tail comes, then the reset with its reason", async () => {
+    const up = upstream(30, 2, 25);
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    let got = await readSome(first, 20);
+    a.mute();
+    while (up.seen.produced < 30) await Bun.sleep(5);
+    await Bun.sleep(20);
+    expect(resumes.size).toBe(1);
+    a.cut();
+    got += await readAll(first).catch(() => "");
+    link(resumes, offers, up.handler);
+    const next = await offers.claim(TUNNEL, token, got.length, 1_000);
+    expect(next).not.toBeNull();
+    let why = "";
+    try {
+      for (let c = await next!.next(); c; c = await next!.next()) got += new TextDecoder().decode(c);
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    expect(got).toBe(expected(25));
+    expect(why).toBe("the model crashed");
+    await Bun.sleep(10);
+    expect(resumes.size).toBe(0);
+  });
+
+  test("an answer read whole by the relay is forgotten, though no credit acknowledged its last bytes", async () => {
+    const up = upstream(5);
+    const resumes = new AnswerResumes();
+    const a = link(resumes, new ResumeOffers(10_000), up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    expect(await readAll(first)).toBe(expected(5));
+    await Bun.sleep(10);
+    expect(resumes.size).toBe(0);
+    expect(resumes.bufferedBytes).toBe(0);
   });
 
   test("RESUMED with a token the agent does not hold, or an offset it cannot go on from, is refused; the answer keeps waiting", async () => {

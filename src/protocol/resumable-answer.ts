@@ -63,11 +63,14 @@ export class AnswerResumes {
     return [...this.held.keys()];
   }
 
-  /** Holds the answer to `s` (a stream of a session that negotiated "resume"). */
+  /** Holds the answer to `s` (a stream of a session that negotiated "resume"); it is registered once it has a token. */
   hold(s: Stream): HeldAnswer {
-    const a = new HeldAnswer(this, s);
-    this.held.set(a.token, a);
-    return a;
+    return new HeldAnswer(this, s);
+  }
+
+  /** @internal The answer's head (with its token) is being sent: from now on it may be resumed. */
+  register(a: HeldAnswer, token: string): void {
+    this.held.set(token, a);
   }
 
   /** A new session that negotiated "resume": answers waiting for one are offered on it. */
@@ -96,19 +99,20 @@ export class AnswerResumes {
   refused(token: string, reason: string): void {
     const a = this.held.get(token);
     if (!a?.waiting) return;
-    this.events.failed?.("refused");
+    // An answer whose last frame was sent was most likely read whole by the relay before the session went: no failure.
+    if (!a.ended) this.events.failed?.("refused");
     a.abandon(new StreamError("session_closed", `the relay will not resume this answer: ${reason}`, true, true));
   }
 
   /** @internal An answer lost its session: offer it on the live one, if any (a later attach() offers it otherwise). */
   offer(a: HeldAnswer): void {
     const s = this.live;
-    if (s && !s.closed) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token } });
+    if (s && !s.closed && a.token) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token } });
   }
 
   /** @internal */
   forget(a: HeldAnswer): void {
-    this.held.delete(a.token);
+    if (a.token) this.held.delete(a.token);
   }
 
   /** @internal */
@@ -139,12 +143,16 @@ export class AnswerResumes {
 
 /** One answer held for resume: attached to a stream, or waiting (for the resume window) for the relay to take it over. */
 export class HeldAnswer {
-  readonly token = newResumeToken();
+  /**
+   * Made when the head that carries it is sent (answer()). A small answer read whole (answerWhole) never gets one, nor
+   * a mark or a buffer: most answers cost no random bytes, no registry entry and no WeakMap entry.
+   */
+  token: string | null = null;
   private readonly ctl = new AbortController();
   /** The request's signal: aborted when the answer is over for good (cancelled, failed, not resumed in time), not when only its session ended. */
   readonly signal = this.ctl.signal;
-  /** What the request's record shows (the dashboard's inspector marks a resumed request). */
-  private readonly mark: ResumeMark = resumeMarkFor(this.signal);
+  /** What the request's record shows (the dashboard's inspector marks a resumed request); made with the token. */
+  private mark: ResumeMark | null = null;
   private stream: Stream | null;
   private headSent = false;
   private finished = false;
@@ -157,6 +165,10 @@ export class HeldAnswer {
   private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   private windowTimer: ReturnType<typeof setTimeout> | null = null;
   private wakeSender: (() => void) | null = null;
+  /** The answer's last frame (END, or RESET after an upstream error) was written at least once. */
+  private lastSent = false;
+  /** Why the answer stops once that frame was read: null for a whole body, the upstream's error otherwise. */
+  private lastReason: unknown = null;
 
   constructor(
     private readonly r: AnswerResumes,
@@ -182,8 +194,11 @@ export class HeldAnswer {
       body?.cancel().catch(() => {});
       return this.stop(new StreamError("cancel", "the stream ended before the answer", false));
     }
+    const token = (this.token = newResumeToken());
+    // Before the body: the request's record (made when the body ends) carries the mark by reference.
+    this.mark = resumeMarkFor(this.signal);
     try {
-      s.respond({ ...head, resume: this.token });
+      s.respond({ ...head, resume: token });
     } catch (e) {
       // A head the relay would refuse (see encode()) fails this stream, not the session.
       body?.cancel().catch(() => {});
@@ -191,6 +206,7 @@ export class HeldAnswer {
       return this.stop(e);
     }
     this.headSent = true;
+    this.r.register(this, token);
     if (!body) this.upstreamDone = true;
     else this.reader = body.getReader();
     await this.run(this.reader);
@@ -220,18 +236,46 @@ export class HeldAnswer {
   }
 
   private streamFailed(s: Stream, reason: unknown): void {
-    if (s !== this.stream || this.finished) return;
+    // After the last frame only its acknowledgement decides (lastFrameSent): the stream fails by its own RESET then.
+    if (s !== this.stream || this.finished || this.lastSent) return;
+    this.detach(s, reason);
+  }
+
+  /** `s` is gone: a lost session leaves the answer waiting for a resume; anything else ends it. */
+  private detach(s: Stream, reason: unknown): void {
     this.stream = null;
     // Only the loss of the session is resumed; a reset (the client went away, a refusal) ends the answer. Before the
     // head crossed the relay has no token to resume with; an upload cut short is not resumed (it fails cleanly).
     const lost = reason instanceof StreamError && reason.code === "session_closed" && !reason.final;
-    if (!lost || !this.headSent || !s.remoteDone) return this.stop(reason);
+    if (!lost || !this.headSent || !s.remoteDone) return this.stop(this.lastSent ? this.lastReason : reason);
     this.windowTimer = setTimeout(() => {
-      this.r.events.failed?.("window");
-      this.stop(new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));
+      // An answer whose last frame was sent may have reached the relay whole (only the acknowledgement was lost): the
+      // relay counts it if it did not; here it is not counted as failed.
+      if (!this.lastSent) this.r.events.failed?.("window");
+      this.stop(this.lastSent ? this.lastReason : new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));
     }, this.r.limits.windowMs);
     this.r.offer(this);
     this.wake();
+  }
+
+  /**
+   * Writes the answer's last frame (END for a whole body, RESET after an upstream error) and holds the answer until the
+   * relay has read it; a session lost first leaves it to a resume like any other (docs/protocol.md, Resume, rule 2).
+   */
+  private async lastFrame(s: Stream, reason: unknown): Promise<void> {
+    this.lastSent = true;
+    this.lastReason = reason;
+    if (reason === null) s.end();
+    else s.reset("cancel", reason instanceof Error ? reason.message : String(reason));
+    const lost = await s.acknowledged();
+    if (this.finished || s !== this.stream) return;
+    if (!lost) return this.stop(reason);
+    this.detach(s, lost);
+  }
+
+  /** Whether the answer's last frame was sent (an offer the relay refuses may simply have been whole there). */
+  get ended(): boolean {
+    return this.lastSent;
   }
 
   /** The relay took this answer over on `s`, from body offset `offset` (checked by canResume). */
@@ -239,11 +283,13 @@ export class HeldAnswer {
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     this.r.events.resumed?.(this.sent - offset);
-    noteResumed(this.mark, this.sent - offset);
+    if (this.mark) noteResumed(this.mark, this.sent - offset);
     this.r.shrink(this.buf.dropTo(offset));
     this.stream = s;
     this.base = offset;
     this.sent = offset;
+    // The last frame goes again, after the replay, on this stream.
+    this.lastSent = false;
     this.watch(s);
     this.wake();
   }
@@ -271,14 +317,9 @@ export class HeldAnswer {
         }
         continue;
       }
-      if (s && this.upstreamDone) {
-        s.end();
-        return this.stop(null);
-      }
-      if (s && this.upstreamError !== undefined) {
-        const e = this.upstreamError;
-        s.reset("cancel", e instanceof Error ? e.message : String(e));
-        return this.stop(e);
+      if (s && (this.upstreamDone || this.upstreamError !== undefined)) {
+        await this.lastFrame(s, this.upstreamDone ? null : this.upstreamError);
+        continue;
       }
       const bounded = this.buf.size >= perStreamBytes || this.r.bufferedBytes >= perSessionBytes;
       if (!reader || this.upstreamDone || this.upstreamError !== undefined || (!s && bounded)) {

@@ -15,6 +15,7 @@ export const BACKLOG_MARK = 64 * 1024;
 const DATA = TYPE.DATA;
 const END = TYPE.END;
 const RESET = TYPE.RESET;
+const PING = TYPE.PING;
 
 interface StreamQueue {
   frames: Uint8Array[];
@@ -55,9 +56,10 @@ export class FrameScheduler {
       else this.enqueue(stream, q, bytes);
       return;
     }
-    // A reset makes the stream's queued DATA moot; an END must follow the stream's queued DATA.
+    // A reset makes the stream's queued DATA moot; an END must follow the stream's queued DATA, and so must a PING
+    // written for the stream (Session.fence: its PONG says the peer has read the stream's frames).
     if (type === RESET && q) this.drop(stream);
-    else if (type === END && q) return this.enqueue(stream, q, bytes);
+    else if ((type === END || type === PING) && q) return this.enqueue(stream, q, bytes);
     this.urgent.push(bytes);
   }
 

@@ -385,3 +385,38 @@ describe("BATCH (peers that both list the batch capability)", () => {
     expect(p.closes.agent?.code).toBe("protocol_error");
   });
 });
+
+describe("fence", () => {
+  test("its PING follows the stream's queued DATA and END; the PONG resolves it, a session that ends first fails it", async () => {
+    const out: Uint8Array[] = [];
+    let backlog = 1 << 20;
+    let stream!: Stream;
+    const agent = new Session({ role: "agent", window: INITIAL_WINDOW, sink: { send: (b) => void out.push(b), backlog: () => backlog, close: () => {} }, onStream: (s) => (stream = s) });
+    agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/", headers: [] } }));
+    agent.receive(encode({ type: "END", stream: 1 }));
+    stream.respond({ status: 200, headers: [] });
+    // The transport is backed up: the head leaves (urgent), the DATA waits in the stream's queue.
+    await stream.write(new Uint8Array(10));
+    await stream.write(new Uint8Array(20));
+    stream.end();
+    const fenced = agent.fence(1);
+    const types = () => out.map((b) => decodeMessage(b).type);
+    expect(types()).toEqual(["RESPONSE_HEAD"]);
+    backlog = 0;
+    agent.drained();
+    expect(types()).toEqual(["RESPONSE_HEAD", "DATA", "DATA", "END", "PING"]);
+    const ping = decodeMessage(out.at(-1)!) as { opaque: Uint8Array };
+    let settled: unknown = "pending";
+    void fenced.then((v) => (settled = v));
+    await Bun.sleep(1);
+    expect(settled).toBe("pending");
+    agent.receive(encode({ type: "PONG", stream: 0, opaque: ping.opaque }));
+    expect(await fenced).toBeNull();
+    // A heartbeat's PONG (the clock) resolves nothing; the session's end fails what still waits.
+    const second = agent.fence(1);
+    agent.receive(encode({ type: "PONG", stream: 0, opaque: new Uint8Array(8) }));
+    agent.transportClosed("gone");
+    expect((await second)?.code).toBe("session_closed");
+    expect((await agent.fence(1))?.code).toBe("session_closed");
+  });
+});

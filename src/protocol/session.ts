@@ -61,6 +61,12 @@ export interface SessionOptions {
 /** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
 const BATCH_ITEM_MAX = 16 * 1024;
 
+/**
+ * Fence PINGs (see fence()) carry opaque values from 2^52 up: heartbeats carry the clock (milliseconds since 1970, far
+ * below) and probes are negative, so the three stay apart; every peer echoes the bytes, so any relay answers them.
+ */
+const FENCE_BASE = 2 ** 52;
+
 export class Session {
   readonly role: "relay" | "agent";
   private readonly streams = new Map<number, Stream>();
@@ -88,6 +94,9 @@ export class Session {
   private drainPoll: ReturnType<typeof setTimeout> | null = null;
   /** Null with a fixed window (opts.window). */
   private readonly sizer: WindowSizer | null;
+  /** Fences waiting for their PONG, by opaque value. */
+  private readonly fences = new Map<number, (lost: StreamError | null) => void>();
+  private fenceSeq = 0;
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -146,6 +155,12 @@ export class Session {
         return;
       case "PONG": {
         const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
+        if (sent >= FENCE_BASE) {
+          const done = this.fences.get(sent);
+          this.fences.delete(sent);
+          done?.(null);
+          return;
+        }
         const probe = probeSentAt(sent);
         if (probe !== null) {
           const rtt = this.sizer?.onProbeAnswered(probe);
@@ -225,7 +240,7 @@ export class Session {
   }
 
   /** What every stream of this session calls back (one object and closure per session, not per stream). */
-  private readonly host = { sendFrame: (f: Frame) => this.sendFrame(f), release: (sid: number) => this.release(sid) };
+  private readonly host = { sendFrame: (f: Frame) => this.sendFrame(f), release: (sid: number) => this.release(sid), fence: (sid: number) => this.fence(sid) };
   private readonly recvTarget = () => this.sizer!.target;
 
   private newStream(id: number): Stream {
@@ -339,9 +354,22 @@ export class Session {
   }
 
   private ping(opaqueValue: number): void {
-    const opaque = new Uint8Array(8);
-    new DataView(opaque.buffer).setFloat64(0, opaqueValue);
-    this.sendFrame({ type: "PING", stream: 0, opaque });
+    this.sendFrame({ type: "PING", stream: 0, opaque: opaqueBytes(opaqueValue) });
+  }
+
+  /**
+   * Resolves with null once the peer has read every frame written so far on stream `id` (a PING written after them,
+   * behind that stream's queued DATA, came back as PONG: the transport is ordered and the peer answers in order);
+   * with the session's error when the session ends first. A held answer waits for this after its END
+   * (docs/protocol.md, Resume): the relay's credit acknowledges bytes, nothing acknowledges the END.
+   */
+  fence(id: number): Promise<StreamError | null> {
+    if (this.closedInfo) return Promise.resolve(this.closedError(this.closedInfo));
+    const opaque = FENCE_BASE + ++this.fenceSeq;
+    return new Promise((resolve) => {
+      this.fences.set(opaque, resolve);
+      this.write(encode({ type: "PING", stream: 0, opaque: opaqueBytes(opaque) }), id);
+    });
   }
 
   // ---- streams (relay side) ----
@@ -437,19 +465,32 @@ export class Session {
     this.finish({ code, reason, remote });
   }
 
+  /** What a stream of this session fails with once it closed. */
+  private closedError(info: SessionCloseInfo): StreamError {
+    // The agent leaving on purpose (its own close or GO_AWAY) ends its answers for good; a lost connection, or the relay
+    // moving the agent elsewhere, leaves resumable ones to be resumed.
+    const final = this.role === "relay" ? this.peerLeaving : this.draining || (!info.remote && info.code === "normal");
+    return new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote, final);
+  }
+
   private finish(info: SessionCloseInfo): void {
     if (this.closedInfo) return;
     this.closedInfo = info;
     if (this.timer !== null) this.clock.clearTimeout(this.timer);
     if (this.drainTimer !== null) this.clock.clearTimeout(this.drainTimer);
     if (this.drainPoll !== null) clearTimeout(this.drainPoll);
-    // The agent leaving on purpose (its own close or GO_AWAY) ends its answers for good; a lost connection, or the relay
-    // moving the agent elsewhere, leaves resumable ones to be resumed.
-    const final = this.role === "relay" ? this.peerLeaving : this.draining || (!info.remote && info.code === "normal");
-    const err = new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote, final);
+    const err = this.closedError(info);
     for (const s of [...this.streams.values()]) s.fail(err);
     this.streams.clear();
+    for (const done of this.fences.values()) done(err);
+    this.fences.clear();
     this.drainResolve?.();
     this.opts.onClose?.(info);
   }
+}
+
+function opaqueBytes(value: number): Uint8Array {
+  const opaque = new Uint8Array(8);
+  new DataView(opaque.buffer).setFloat64(0, value);
+  return opaque;
 }

@@ -59,3 +59,31 @@ describe("stream failure", () => {
     await expect(failed.responseHead).rejects.toThrow("busy");
   });
 });
+
+describe("a whole answer when its session goes", () => {
+  test("both ends done, bytes still unread: the loss of the session leaves them to the reader, then the end", async () => {
+    const s = new Stream(1, host().host, 1024);
+    s.end();
+    s.onData(new TextEncoder().encode("the last line\n"));
+    s.onEnd();
+    s.fail(new StreamError("session_closed", "the tunnel connection closed", true));
+    expect(s.failure).toBeNull();
+    expect(new TextDecoder().decode((await s.next())!)).toBe("the last line\n");
+    expect(await s.next()).toBeNull();
+    expect(s.done).toBe(true);
+  });
+
+  test("a reset still drops them, and a stream whose END has not come fails as before", async () => {
+    const reset = new Stream(1, host().host, 1024);
+    reset.end();
+    reset.onData(new Uint8Array([1]));
+    reset.onEnd();
+    reset.fail(new StreamError("cancel", "the client went away", false));
+    expect(await reset.next().then(() => "read", (e) => e.code)).toBe("cancel");
+    const open = new Stream(3, host().host, 1024);
+    open.end();
+    open.onData(new Uint8Array([1]));
+    open.fail(new StreamError("session_closed", "gone", true));
+    expect(await open.next().then(() => "read", (e) => e.code)).toBe("session_closed");
+  });
+});

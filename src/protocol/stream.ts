@@ -13,6 +13,8 @@ export interface StreamHost {
   sendFrame(f: Frame): void;
   /** Called once when the stream has nothing left to do (both ends done, or reset). */
   release(id: number): void;
+  /** Resolves with null once the peer has read this stream's frames written so far (Session.fence); absent: at once. */
+  fence?(id: number): Promise<StreamError | null>;
 }
 
 /** The stream was reset (by us or the peer) or its session ended. */
@@ -252,6 +254,10 @@ export class Stream {
   get done(): boolean {
     return this.released;
   }
+  /** Our END was sent: our side (the relay: the whole request) is complete. */
+  get localDone(): boolean {
+    return this.localEnded;
+  }
   /** The peer's END came: its side (the agent: the whole request) is complete. */
   get remoteDone(): boolean {
     return this.remoteEnded;
@@ -323,6 +329,14 @@ export class Stream {
     this.maybeRelease();
   }
 
+  /**
+   * Resolves with null once the peer has read every frame of ours written so far (our END included, once sent), or with
+   * the session's error when it ended first: what a held answer waits for before it forgets its bytes.
+   */
+  acknowledged(): Promise<StreamError | null> {
+    return this.host.fence?.(this.id) ?? Promise.resolve(null);
+  }
+
   /** Agent side: sends the response head. */
   respond(head: ResponseHead): void {
     if (this.error) return;
@@ -373,6 +387,10 @@ export class Stream {
 
   fail(err: StreamError): void {
     if (this.error) return;
+    // Both ends done, only our reader behind: what is queued is the rest of a whole answer, and the loss of the session
+    // cannot take it away; the reader gets it, then the end. (An agent forgets an answer once its END was read here:
+    // docs/protocol.md, Resume.)
+    if (err.code === "session_closed" && this.remoteEnded && this.localEnded) return;
     this.error = err;
     this.queue = [];
     this.queuedBytes = 0;

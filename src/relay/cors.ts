@@ -102,12 +102,14 @@ export function createRelayCors(config: CorsSettings): RelayCors {
     decorate(req, res, tunnelId) {
       const origin = req.headers.get("origin");
       const ok = origin !== null && allowed(origin, tunnelId);
-      const theirs = [...res.headers.keys()].filter((k) => k.startsWith("access-control-"));
-      if (!ok && !theirs.length) return res;
+      // No array for the common answer that carries none (every call through the relay passes here).
+      let theirs: string[] | null = null;
+      for (const k of res.headers.keys()) if (k.startsWith("access-control-")) (theirs ??= []).push(k);
+      if (!ok && !theirs) return res;
       const out = writable(res);
       // CORS is the relay's alone: a local server's own (an upstream answering "Access-Control-Allow-Origin: *")
       // never reaches a browser, or a page the relay refuses could read the tunnel's answers.
-      for (const k of theirs) out.headers.delete(k);
+      for (const k of theirs ?? []) out.headers.delete(k);
       if (!ok) return out;
       out.headers.set("access-control-allow-origin", origin);
       out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);

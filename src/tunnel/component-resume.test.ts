@@ -15,11 +15,14 @@ test("a reload that changes resume_window keeps the answers held (still offered 
   const first = tunnelConfig("30s");
   const svc = new TunnelService({ config: { current: () => first }, services: {} } as unknown as DaemonContext);
   const resumes = svc["resumesFor"](first.tunnel)!;
-  // A held answer only watches its stream for a failure until it answers.
-  const held = resumes.hold({ onFailure: () => {} } as unknown as Stream);
+  // A held answer registers once its head (with the token) is sent; its END then waits for the relay's acknowledgement.
+  const stream = { onFailure: () => {}, respond: () => {}, end: () => {}, acknowledged: () => new Promise(() => {}) };
+  const held = resumes.hold(stream as unknown as Stream);
+  void held.answer({ status: 200, headers: [] }, null);
+  expect(held.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
   const again = svc["resumesFor"](tunnelConfig("90s").tunnel)!;
   expect(again).toBe(resumes);
-  expect(again.tokens()).toEqual([held.token]);
+  expect(again.tokens()).toEqual([held.token!]);
   expect(again.limits.windowMs).toBe(90_000);
   // Resume turned off: nothing is offered on new connections (the held answers still end by their window).
   expect(svc["resumesFor"](tunnelConfig("0s").tunnel)).toBeUndefined();

@@ -117,16 +117,21 @@ export function rssMiB(pid: number): { hwm: number; rss: number } {
   return { hwm: kb("VmHWM") / 1024, rss: kb("VmRSS") / 1024 };
 }
 
-/** A loopback TCP proxy that can start blackholing: bytes are swallowed, connections stay open (a half-open path). */
+/**
+ * A loopback TCP proxy that can start blackholing: bytes are swallowed, connections stay open (a half-open path).
+ * blackhole() does it to every connection, now and later; cut() only to the ones open now (the agent's next connection
+ * goes through: a link lost and another found).
+ */
 export async function startBlackholeProxy(target: { host: string; port: number }) {
   let blackhole = false;
-  const conns = new Set<{ client: import("bun").Socket<unknown>; upstream: import("bun").Socket<unknown> | null }>();
-  const server = Bun.listen<{ pair: { client: import("bun").Socket<unknown>; upstream: import("bun").Socket<unknown> | null; pending: Uint8Array[] } }>({
+  type Pair = { client: import("bun").Socket<unknown>; upstream: import("bun").Socket<unknown> | null; pending: Uint8Array[]; cut: boolean };
+  const conns = new Set<Pair>();
+  const server = Bun.listen<{ pair: Pair }>({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       async open(client) {
-        const pair = { client: client as import("bun").Socket<unknown>, upstream: null as import("bun").Socket<unknown> | null, pending: [] as Uint8Array[] };
+        const pair: Pair = { client: client as import("bun").Socket<unknown>, upstream: null, pending: [], cut: false };
         client.data = { pair };
         conns.add(pair);
         pair.upstream = await Bun.connect({
@@ -134,10 +139,10 @@ export async function startBlackholeProxy(target: { host: string; port: number }
           port: target.port,
           socket: {
             data(_s, d) {
-              if (!blackhole) client.write(d);
+              if (!blackhole && !pair.cut) client.write(d);
             },
             close() {
-              if (!blackhole) client.end();
+              if (!blackhole && !pair.cut) client.end();
             },
           },
         });
@@ -145,12 +150,12 @@ export async function startBlackholeProxy(target: { host: string; port: number }
       },
       data(client, d) {
         const pair = client.data.pair;
-        if (blackhole) return;
+        if (blackhole || pair.cut) return;
         if (pair.upstream) pair.upstream.write(d);
         else pair.pending.push(new Uint8Array(d));
       },
       close(client) {
-        if (!blackhole) client.data.pair.upstream?.end();
+        if (!blackhole && !client.data.pair.cut) client.data.pair.upstream?.end();
       },
     },
   });
@@ -158,6 +163,9 @@ export async function startBlackholeProxy(target: { host: string; port: number }
     port: server.port,
     blackhole() {
       blackhole = true;
+    },
+    cut() {
+      for (const c of conns) c.cut = true;
     },
     stop() {
       for (const c of conns) {

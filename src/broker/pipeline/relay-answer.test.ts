@@ -21,6 +21,8 @@ test("a small answer is read whole and sent as bytes, with the broker's own time
   expect(res.headers.get("server-timing")).toBe("broker;dur=3.50, queue;dur=0.00");
   expect(res.headers.get("x-queue-position")).toBeNull();
   expect(res.headers.get("x-up")).toBe("1");
+  // Declared in the Response itself: the tunnel's agent, in the same process, sends such an answer whole.
+  expect(res.headers.get("content-length")).toBe("13");
   expect(await res.text()).toBe('{"done":true}');
   expect(records(k).map((r) => [r.status, r.upstream, r.model])).toEqual([[200, "a", "m"]]);
 });

@@ -49,5 +49,8 @@ async function relayWhole(ex: Exchange, res: UpstreamReply, headers: Headers): P
     return errorAnswer(ex, "upstream_error", msg);
   }
   ex.completeSmall(bytes);
+  // Declared, as Bun's server would declare it anyway: a caller in the same process (the tunnel's agent) then knows the
+  // answer is whole and small, and sends it as one message with nothing held for resume (http-over-stream.ts).
+  if (bytes.byteLength) headers.set("content-length", String(bytes.byteLength));
   return new Response(bytes as Uint8Array<ArrayBuffer>, responseInit(res, headers));
 }
