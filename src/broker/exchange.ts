@@ -81,6 +81,18 @@ function watch(set: Set<Exchange>, ex: Exchange): void {
 
 const NO_UPSTREAMS: readonly Upstream[] = [];
 
+/** The start time of the last record, in the two spellings a record carries: requests that start in the same
+ * millisecond (a burst) share the strings instead of each making a Date and two strings. */
+let stampMs = -1;
+let stampIso = "";
+let stamp36 = "";
+function stampFor(ms: number): void {
+  if (ms === stampMs) return;
+  stampMs = ms;
+  stampIso = new Date(ms).toISOString();
+  stamp36 = ms.toString(36);
+}
+
 export class Exchange {
   // --- The request as the pipeline's stages decide it (each field is written by one stage, read by the later ones).
   /** The routing table this request started with (set by the pipeline): it keeps it to the end, whatever reloads. */
@@ -489,9 +501,10 @@ export class Exchange {
 
   private emit(durationMs: number, tokensPerSec: number | null): void {
     if (!this.events.heard("request.completed")) return;
+    stampFor(this.time);
     const rec: RequestRecord = {
-      id: this.seq.toString(36) + "-" + this.time.toString(36),
-      time: new Date(this.time).toISOString(),
+      id: this.seq.toString(36) + "-" + stamp36,
+      time: stampIso,
       source: this.source,
       method: this.method,
       path: this.path,
