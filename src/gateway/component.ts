@@ -82,9 +82,10 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
           ledger.add(r);
           const key = r.key ?? "-";
           const model = r.model ?? "-";
-          usageRequests.inc({ key, model, caller: r.caller ?? (r.source === "tunnel" ? "tunnel" : "local") });
-          if (r.promptTokens) usageTokens.inc({ key, model, kind: "prompt" }, r.promptTokens);
-          if (r.completionTokens) usageTokens.inc({ key, model, kind: "completion" }, r.completionTokens);
+          // child3: no label object or key string per request.
+          usageRequests.child3(key, model, r.caller ?? (r.source === "tunnel" ? "tunnel" : "local")).inc();
+          if (r.promptTokens) usageTokens.child3(key, model, "prompt").inc(r.promptTokens);
+          if (r.completionTokens) usageTokens.child3(key, model, "completion").inc(r.completionTokens);
           // Written within FLUSH_MS of the first request after the last write: no timer wakes an idle daemon.
           if (!timer && off) {
             timer = setTimeout(flush, FLUSH_MS);

@@ -77,9 +77,7 @@ export class UsageLedger {
     const key = rec.key ?? "-";
     const caller = rec.caller ?? (rec.source === "tunnel" ? "tunnel" : "local");
     const model = rec.model ?? "-";
-    const k = rowKey(day, key, model, caller);
-    let row = this.rows.get(k);
-    if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+    const row = this.todayRow(day, key, model, caller);
     row.queue_ms = (row.queue_ms ?? 0) + (rec.queueMs ?? 0);
     row.requests++;
     if (rec.status >= 400 || rec.status === 0 || rec.error !== null) row.errors++;
@@ -90,6 +88,28 @@ export class UsageLedger {
       this.keyTokens.set(rec.key, (this.keyTokens.get(rec.key) ?? 0) + tokens);
     }
     this.dirty = true;
+  }
+
+  /** Today's rows by key, model and caller: found per request without building the row's key string. */
+  private today = new Map<string, Map<string, Map<string, UsageRow>>>();
+  private todayDay = "";
+  private todayRow(day: string, key: string, model: string, caller: string): UsageRow {
+    if (day !== this.todayDay) {
+      this.todayDay = day;
+      this.today = new Map();
+    }
+    let byModel = this.today.get(key);
+    if (!byModel) this.today.set(key, (byModel = new Map()));
+    let byCaller = byModel.get(model);
+    if (!byCaller) byModel.set(model, (byCaller = new Map()));
+    let row = byCaller.get(caller);
+    if (!row) {
+      const k = rowKey(day, key, model, caller);
+      row = this.rows.get(k);
+      if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+      byCaller.set(caller, row);
+    }
+    return row;
   }
 
   private rollKeyDay(day: string): void {
