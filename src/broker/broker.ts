@@ -227,7 +227,8 @@ export class Broker implements BrokerService {
     return { waiting: this.gate.length, ...this.gate.stats };
   }
 
-  async handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> {
+  /** Not async itself (an async frame per request costs a generator, a scope and a promise): the listings have their own. */
+  handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> | Response {
     // req.url is a getter that builds a string: read it once.
     const url = req.url;
     const path = urlPath(url);
@@ -243,33 +244,36 @@ export class Broker implements BrokerService {
     }
     if (req.method === "GET") {
       const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
-      if (what) {
-        if (admitted) {
-          try {
-            gateway!.authorize(admitted, undefined);
-          } catch (e) {
-            return errorResponse(path, e);
-          }
-        }
-        const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
-        ex.requestHeaders = req.headers;
-        if (admitted) {
-          ex.keyName = admitted.key?.name ?? null;
-          ex.caller = admitted.caller;
-        }
-        // A key with a model list sees only what it may use (an alias when it may use the alias or its model).
-        const a = admitted;
-        const shown = a?.key && a.key.models.length > 0 ? (name: string) => this.listable(gateway!, a, name) : null;
-        const res = await this.mergedList(path, what, shown);
-        const body = await res.bytes();
-        ex.bytesOut = body.byteLength;
-        ex.ttfbMs = performance.now() - ex.started;
-        ex.responseHeaders = res.headers;
-        ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
-        return new Response(body, { status: res.status, headers: res.headers });
-      }
+      if (what) return this.listing(req, source, path, what, gateway, admitted);
     }
     return proxy(this.deps, req, source, path, urlSearch(url), admitted);
+  }
+
+  /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */
+  private async listing(req: Request, source: "local" | "tunnel", path: string, what: "ollama-tags" | "ollama-ps" | "openai", gateway: GatewayService | undefined, admitted: Admitted | null): Promise<Response> {
+    if (admitted) {
+      try {
+        gateway!.authorize(admitted, undefined);
+      } catch (e) {
+        return errorResponse(path, e);
+      }
+    }
+    const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
+    ex.requestHeaders = req.headers;
+    if (admitted) {
+      ex.keyName = admitted.key?.name ?? null;
+      ex.caller = admitted.caller;
+    }
+    // A key with a model list sees only what it may use (an alias when it may use the alias or its model).
+    const a = admitted;
+    const shown = a?.key && a.key.models.length > 0 ? (name: string) => this.listable(gateway!, a, name) : null;
+    const res = await this.mergedList(path, what, shown);
+    const body = await res.bytes();
+    ex.bytesOut = body.byteLength;
+    ex.ttfbMs = performance.now() - ex.started;
+    ex.responseHeaders = res.headers;
+    ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
+    return new Response(body, { status: res.status, headers: res.headers });
   }
 
   /** Whether a listing shows `name` to this caller: a model it may use, or an alias of one (either name allowed). */

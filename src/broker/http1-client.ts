@@ -476,9 +476,14 @@ class Http1Reply implements UpstreamReply, ParserSink {
   }
 
   bytes(): Promise<Uint8Array> {
+    const now = this.bytesNow();
+    return now !== null ? Promise.resolve(now) : this.collect();
+  }
+
+  bytesNow(): Uint8Array | null {
     // The common case: a small answer that came whole with its head.
-    if (this.ended && this.queue.length <= 1) return Promise.resolve(this.queue.length ? this.take().value[0]! : new Uint8Array(0));
-    return this.collect();
+    if (this.ended && this.queue.length <= 1) return this.queue.length ? this.take().value[0]! : new Uint8Array(0);
+    return null;
   }
 
   private async collect(): Promise<Uint8Array> {

@@ -157,7 +157,7 @@ export class ProxyListener {
     }
     // Without an Origin (every non-browser client) the broker's promise is handed to Bun as it is: no extra await.
     if (origin === null) return this.broker.handle(req, "local", peer);
-    return this.broker.handle(req, "local", peer).then((res) => {
+    return Promise.resolve(this.broker.handle(req, "local", peer)).then((res) => {
       res.headers.set("access-control-allow-origin", origin);
       res.headers.append("vary", "Origin");
       return res;

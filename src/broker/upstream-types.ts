@@ -34,6 +34,8 @@ export interface UpstreamReply {
   clientHeaders(): Headers;
   /** The whole body. */
   bytes(): Promise<Uint8Array>;
+  /** The whole body when it has already arrived complete (taken, as bytes() would), else null: no promise to wait on. */
+  bytesNow?(): Uint8Array | null;
   /** Every part received so far (waits for one when there is none); done once the body is complete. */
   read(): Promise<ReadResult> | ReadResult;
   /** Abandons the rest of the body. */

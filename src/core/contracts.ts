@@ -406,7 +406,7 @@ export interface BrokerService {
    * Serves one Ollama/OpenAI-compatible request with admission (keys), routing and failover (used by the proxy listener
    * and the tunnel). `peer` is the caller's address as the listener saw it (none through the tunnel).
    */
-  handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response>;
+  handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response> | Response;
   /** The queue in front of the upstreams (max_parallel). */
   queue?(): QueueStatus;
 }

@@ -51,12 +51,12 @@ abstract class FastMetric<C extends { clear(): void }> {
     }
     return e.c;
   }
-  private byValues: Map<string | number, Map<string | number, Map<string | number, C>>> | null = null;
+  private byValues: Map<string, Map<string, Map<string, C>>> | null = null;
   /**
    * child() for a metric of three labels, by their values in labelNames order, through nested maps: no label object
    * and no key string per call (the gateway's usage series are counted per request).
    */
-  child3(a: string | number, b: string | number, c: string | number): C {
+  child3(a: string, b: string, c: string): C {
     const byA = (this.byValues ??= new Map());
     let byB = byA.get(a);
     if (!byB) byA.set(a, (byB = new Map()));

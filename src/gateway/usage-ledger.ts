@@ -91,9 +91,9 @@ export class UsageLedger {
   }
 
   /** Today's rows by key, model and caller: found per request without building the row's key string. */
-  private today = new Map<string, Map<string, Map<string, UsageRow>>>();
+  private today = new Map<string, Map<string, Map<UsageRow["caller"], UsageRow>>>();
   private todayDay = "";
-  private todayRow(day: string, key: string, model: string, caller: string): UsageRow {
+  private todayRow(day: string, key: string, model: string, caller: UsageRow["caller"]): UsageRow {
     if (day !== this.todayDay) {
       this.todayDay = day;
       this.today = new Map();
@@ -105,9 +105,9 @@ export class UsageLedger {
     let row = byCaller.get(caller);
     if (!row) {
       const k = rowKey(day, key, model, caller);
-      row = this.rows.get(k);
-      if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
-      byCaller.set(caller, row);
+      let found = this.rows.get(k);
+      if (!found) this.rows.set(k, (found = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+      byCaller.set(caller, (row = found));
     }
     return row;
   }
