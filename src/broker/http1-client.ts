@@ -111,20 +111,25 @@ export class Http1Pool implements UpstreamClient {
     return this.idle.length;
   }
 
-  async send(req: UpstreamRequest): Promise<UpstreamReply> {
+  /**
+   * Not async (an async frame per request costs a generator, scopes and promises): on an idle socket the reply's own
+   * promise is the answer. A kept-alive socket the server closed meanwhile is retried by the reply (resend()).
+   */
+  send(req: UpstreamRequest): Promise<UpstreamReply> {
     const head = this.head(req);
-    const replayable = !(req.body instanceof ReadableStream);
-    for (let attempt = 0; ; attempt++) {
-      let conn = this.takeIdle();
-      if (!conn) conn = await this.connect(req.signal);
-      try {
-        return await new Http1Reply(conn, req, head).start();
-      } catch (e) {
-        // A kept-alive socket the server closed meanwhile: once more on a new connection, when the body allows.
-        if (e instanceof UpstreamConnError && e.stale && replayable && attempt === 0 && !req.signal.aborted) continue;
-        throw e;
-      }
-    }
+    const conn = this.takeIdle();
+    if (conn) return new Http1Reply(conn, req, head, true).start();
+    return this.onNewConnection(req, head, true);
+  }
+
+  /** The request once more on a new connection (its first socket was a stale keep-alive one): no further retry. */
+  resend(req: UpstreamRequest, head: string): Promise<UpstreamReply> {
+    return this.onNewConnection(req, head, false);
+  }
+
+  private async onNewConnection(req: UpstreamRequest, head: string, mayRetry: boolean): Promise<UpstreamReply> {
+    const conn = await this.connect(req.signal);
+    return new Http1Reply(conn, req, head, mayRetry).start();
   }
 
   /** Closes the idle sockets. Sockets of requests in flight return to the pool afterwards and idle out. */
@@ -239,6 +244,8 @@ class Http1Reply implements UpstreamReply, ParserSink {
     private readonly conn: Conn,
     private readonly req: UpstreamRequest,
     private readonly headText: string,
+    /** A stale keep-alive socket may be replaced once (send()); false on the replacement. */
+    private readonly mayRetry: boolean,
   ) {
     this.parser = new ResponseParser(this, req.method === "HEAD");
   }
@@ -419,8 +426,16 @@ class Http1Reply implements UpstreamReply, ParserSink {
     this.conn.reply = null;
     this.conn.terminate();
     const rej = this.rejectHead;
+    const res = this.resolveHead;
     this.resolveHead = this.rejectHead = null;
-    if (rej) return rej(e);
+    if (rej) {
+      // A kept-alive socket the server closed meanwhile: once more on a new connection, when the body allows.
+      if (e instanceof UpstreamConnError && e.stale && this.mayRetry && !(this.req.body instanceof ReadableStream) && !this.req.signal.aborted) {
+        this.conn.pool.resend(this.req, this.headText).then(res!, rej);
+        return;
+      }
+      return rej(e);
+    }
     const d = this.drained;
     this.drained = null;
     d?.();
