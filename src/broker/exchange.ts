@@ -12,7 +12,7 @@ import type { Claimant, Gate, Grant } from "./gate.ts";
 import type { RequestModels } from "./model-fields.ts";
 import type { RoutingTable } from "./routing-table.ts";
 import { logger } from "../core/log.ts";
-import { capturedHeaders } from "../net/captured-headers.ts";
+import { capturedHeaders, type HeaderJson } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
@@ -149,6 +149,11 @@ export class Exchange {
   /** The client's headers and the ones it got back: references only, copied (redacted) when a record is emitted. */
   requestHeaders: Headers | null = null;
   responseHeaders: Headers | null = null;
+  private headerJson: HeaderJson | null = null;
+  /** The client's headers as `toJSON()` makes them, made once: the upstream request's head and the record share it. */
+  requestHeaderJson(): HeaderJson | null {
+    return (this.headerJson ??= (this.requestHeaders?.toJSON() as HeaderJson | undefined) ?? null);
+  }
   private responseCapture: Uint8Array[] | null = null;
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
@@ -532,7 +537,7 @@ export class Exchange {
       const id = rec.id;
       followResumes(resumed, () => events.emit("request.resumed", { id, resumed: { ...resumed } }));
     }
-    const reqHeaders = capturedHeaders(this.requestHeaders);
+    const reqHeaders = capturedHeaders(this.requestHeaders, this.headerJson);
     if (reqHeaders) rec.requestHeaders = reqHeaders;
     const resHeaders = capturedHeaders(this.responseHeaders);
     if (resHeaders) rec.responseHeaders = resHeaders;

@@ -86,6 +86,7 @@ export async function attempt<T>(
         method: ex.method,
         target: ex.path + ex.search,
         headers: ex.requestHeaders,
+        headerJson: ex.requestHeaderJson(),
         body: sent,
         bodyLength: sent === body ? ex.payloadLength : (sent as Uint8Array).byteLength,
         signal,
