@@ -166,8 +166,10 @@ export class Exchange {
   idleTimedOut = false;
   private reader: UpstreamReply | null = null;
   private format: StreamFormat = "other";
-  private readonly tail: (Uint8Array | undefined)[] = new Array(TAIL_CHUNKS);
+  /** The last chunks relayed, for the usage at the end: made when a stream starts (an answer read whole has `whole`). */
+  private tail: (Uint8Array | undefined)[] | null = null;
   private tailPos = 0;
+  private whole: Uint8Array | null = null;
   private lastByte = 10;
   private done = false;
   private usage: TokenUsage | null = null;
@@ -296,8 +298,7 @@ export class Exchange {
   /** Accounts a small answer that was read whole. */
   completeSmall(bytes: Uint8Array): void {
     this.bytesOut = bytes.byteLength;
-    this.tail[0] = bytes;
-    this.tailPos = 1;
+    this.whole = bytes;
     if (this.responseCapture) this.responseCapture.push(bytes.slice(0, this.capture.cap));
     this.finish(null);
   }
@@ -345,7 +346,7 @@ export class Exchange {
         if (n === 0) continue;
         this.bytesOut += n;
         if (this.counting) this.streamed += streamedTokens(chunk, this.format === "sse");
-        this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
+        (this.tail ??= new Array(TAIL_CHUNKS))[this.tailPos++ % TAIL_CHUNKS] = chunk;
         this.lastByte = chunk[n - 1]!;
         if (this.responseCapture && this.captured < this.capture.cap) {
           const part = chunk.subarray(0, this.capture.cap - this.captured);
@@ -493,14 +494,14 @@ export class Exchange {
 
   /** The end of the response: the newest chunk alone when it is long enough (no copy), else the last chunks joined. */
   private usageTail(): Uint8Array {
-    const newest = this.tail[(this.tailPos - 1) % TAIL_CHUNKS]!;
-    if (this.tailPos === 1 || newest.byteLength >= TAIL_BYTES) return newest.subarray(Math.max(0, newest.byteLength - TAIL_BYTES));
+    const newest = this.tail === null ? this.whole! : this.tail[(this.tailPos - 1) % TAIL_CHUNKS]!;
+    if (this.tail === null || this.tailPos === 1 || newest.byteLength >= TAIL_BYTES) return newest.subarray(Math.max(0, newest.byteLength - TAIL_BYTES));
     return joinTail(this.orderedTail());
   }
 
   private orderedTail(): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = [];
-    for (let i = 0; i < TAIL_CHUNKS; i++) out.push(this.tail[(this.tailPos + i) % TAIL_CHUNKS]);
+    for (let i = 0; i < TAIL_CHUNKS; i++) out.push(this.tail![(this.tailPos + i) % TAIL_CHUNKS]);
     return out;
   }
 
