@@ -9,6 +9,9 @@
 // (b) One connection, closed loop (wrk, as bench/footprint.ts's "p99 on one connection"): each daemon and the minimal
 //     Bun.serve proxy pinned alone on CPU 1, a static nginx upstream and wrk on CPU 0, interleaved rounds, with
 //     JavaScriptCore's GC log: collections per 10,000 requests (young and full), their pauses, and the latencies.
+// (c) The fixed rate of the tail rows (1,000 GET /api/version a second, bench/lib/open-loop.ts): collections per
+//     second. At a fixed rate nearly all of them come from the runtime's collection timers, whose delay grows as fewer
+//     bytes are allocated a second, so this count moves with allocations too and not with the machine's load.
 // Default --before: e20894b, the tree before this work.
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,7 +21,8 @@ import { RUNTIME_ENV } from "../src/core/runtime-tuning.ts";
 import { beforeArg, beforeTree } from "./lib/before-tree.ts";
 import { startStaticUpstream } from "./lib/peers.ts";
 import { pin, spawnListening } from "./lib/proc.ts";
-import { median } from "./lib/stats.ts";
+import { fixedRateLatencies } from "./lib/fixed-rate.ts";
+import { median, pct } from "./lib/stats.ts";
 import { wrk } from "./lib/wrk.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -112,6 +116,23 @@ try {
     const gc = s.log() ? `${m("young").toFixed(1)} | ${m("full").toFixed(1)} | ${m("pause50").toFixed(2)} | ${m("pauseMax").toFixed(2)}` : "| | | ";
     say(`| ${s.name} | ${m("rps").toFixed(0)} | ${m("p50").toFixed(2)} | ${m("p99").toFixed(2)} | ${gc} |`);
   }
+
+  // ---------------------------------------------------------------- (c) collections at a fixed rate
+  const fixed = new Map(subjects.slice(0, 2).map((s) => [s.name, [] as { perSec: number; p99: number }[]]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const s of r % 2 ? subjects.slice(0, 2).reverse() : subjects.slice(0, 2)) {
+      const from = s.log().length;
+      const t0 = performance.now();
+      const lat = await fixedRateLatencies(`${s.url}/api/version`, { rate: 1000, seconds: SECONDS, warmup: 0.5, cpu: 0 });
+      const sec = (performance.now() - t0) / 1000;
+      const g = collections(s.log().slice(from));
+      fixed.get(s.name)!.push({ perSec: (g.young + g.full) / sec, p99: pct(lat, 99) });
+    }
+  }
+  say(`\n(c) 1,000 GET /api/version a second, ${ROUNDS} interleaved rounds of ${SECONDS} s (medians)\n`);
+  say("| subject | collections / s | p99, ms |");
+  say("|---|---:|---:|");
+  for (const [name, rs] of fixed) say(`| ${name} | ${median(rs.map((x) => x.perSec)).toFixed(2)} | ${median(rs.map((x) => x.p99)).toFixed(2)} |`);
   minimal.proc.kill();
 } finally {
   for (const d of started) {
