@@ -4,7 +4,7 @@
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures; the stages are plain functions of it.
 import type { Admitted, CallerClass, RequestRecord } from "../core/contracts.ts";
-import { followResumes, resumeMarkOf } from "../core/resume-marks.ts";
+import { followResumes, resumeMarkOf, type ResumeMark } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamFormat } from "../core/http-error.ts";
 import { noteActivity } from "../core/idle-gc.ts";
@@ -91,6 +91,13 @@ function stampFor(ms: number): void {
   stampMs = ms;
   stampIso = new Date(ms).toISOString();
   stamp36 = ms.toString(36);
+}
+
+/** A tunnel answer's record that later resumes follows it (apart from emit(): its closure would cost every record a scope). */
+function followRecord(events: EventBus, rec: RequestRecord, resumed: ResumeMark): void {
+  rec.resumed = resumed;
+  const id = rec.id;
+  followResumes(resumed, () => events.emit("request.resumed", { id, resumed: { ...resumed } }));
 }
 
 export class Exchange {
@@ -532,12 +539,7 @@ export class Exchange {
     if (this.tokensEstimated) rec.tokensEstimated = true;
     // By reference: a tunnel answer resumed after this record was made still shows it (and the page hears of it).
     const resumed = resumeMarkOf(this.clientSignal);
-    if (resumed) {
-      rec.resumed = resumed;
-      const { events } = this;
-      const id = rec.id;
-      followResumes(resumed, () => events.emit("request.resumed", { id, resumed: { ...resumed } }));
-    }
+    if (resumed) followRecord(this.events, rec, resumed);
     const reqHeaders = capturedHeaders(this.requestHeaders, this.headerJson);
     if (reqHeaders) rec.requestHeaders = reqHeaders;
     const resHeaders = capturedHeaders(this.responseHeaders);

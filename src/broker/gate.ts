@@ -105,6 +105,11 @@ export class Gate<U extends Slotted> {
         }
       }
     }
+    return this.enqueue(candidates, c, signal);
+  }
+
+  /** The request waits its turn (or is refused a place). Apart from acquire(): its closures would make acquire() allocate a scope on every call, waiting or not. */
+  private enqueue(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Promise<Grant<U>> {
     const lim = this.limits();
     const full = this.refusal(c.bucket, lim.queueLimit);
     if (full) {

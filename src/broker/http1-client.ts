@@ -251,10 +251,10 @@ class Http1Reply implements UpstreamReply, ParserSink {
   }
 
   start(): Promise<UpstreamReply> {
-    const p = new Promise<UpstreamReply>((resolve, reject) => {
-      this.resolveHead = resolve;
-      this.rejectHead = reject;
-    });
+    // withResolvers: no executor closure (and scope) per request.
+    const { promise: p, resolve, reject } = Promise.withResolvers<UpstreamReply>();
+    this.resolveHead = resolve;
+    this.rejectHead = reject;
     this.conn.reply = this;
     // Never removed: a late abort after the end is ignored (`over`), and removing costs more than it saves.
     this.req.signal.addEventListener("abort", this);
