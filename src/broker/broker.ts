@@ -23,6 +23,7 @@ import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
+import type { HeaderJson } from "../net/captured-headers.ts";
 
 const log = logger("broker");
 const QUALITY_TICK_MS = 1000;
@@ -235,9 +236,11 @@ export class Broker implements BrokerService {
     // Who is calling, before anything else is read: one check for the listener and the tunnel alike (src/gateway).
     const gateway = this.deps.gateway();
     let admitted: Admitted | null = null;
+    // The headers as one object, read once for admission, the upstream request and the record (src/broker/exchange.ts).
+    let headerJson: HeaderJson | null = null;
     if (gateway) {
       try {
-        admitted = gateway.admit(req.headers, { source, ip: peer });
+        admitted = gateway.admit(req.headers, { source, ip: peer }, (headerJson = req.headers.toJSON() as HeaderJson));
       } catch (e) {
         return errorResponse(path, e);
       }
@@ -246,7 +249,7 @@ export class Broker implements BrokerService {
       const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
       if (what) return this.listing(req, source, path, what, gateway, admitted);
     }
-    return proxy(this.deps, req, source, path, urlSearch(url), admitted);
+    return proxy(this.deps, req, source, path, urlSearch(url), admitted, headerJson);
   }
 
   /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */

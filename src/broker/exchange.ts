@@ -156,8 +156,9 @@ export class Exchange {
   /** The client's headers and the ones it got back: references only, copied (redacted) when a record is emitted. */
   requestHeaders: Headers | null = null;
   responseHeaders: Headers | null = null;
-  private headerJson: HeaderJson | null = null;
-  /** The client's headers as `toJSON()` makes them, made once: the upstream request's head and the record share it. */
+  /** requestHeaders as `toJSON()` made them, when admission already did (else made on first use, below). */
+  headerJson: HeaderJson | null = null;
+  /** The client's headers as `toJSON()` makes them, made once: admission, the upstream request's head and the record share it. */
   requestHeaderJson(): HeaderJson | null {
     return (this.headerJson ??= (this.requestHeaders?.toJSON() as HeaderJson | undefined) ?? null);
   }

@@ -47,7 +47,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       }
     };
     const service: GatewayService = {
-      admit: (headers, caller) => admission.admit(headers, caller),
+      admit: (headers, caller, json) => admission.admit(headers, caller, json),
       authorize: (a, model, alias, request) => admission.authorize(a, model, alias, request),
       mayUse: (a, model) => admission.mayUse(a, model),
       reserve: (a, body, promptTokens) => admission.reserve(a, body, promptTokens),
