@@ -1,6 +1,6 @@
 // The broker service: the upstream set built from config, their health monitors and quality, and request handling.
 import { resolved } from "../config/resolve.ts";
-import type { Admitted, BrokerService, GatewayService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
+import type { Admitted, BrokerService, Caller, GatewayService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
 import type { Config, Section, UpstreamConfig } from "../config/schema.ts";
 import { changes } from "../config/changes.ts";
 import type { EventBus } from "../core/events.ts";
@@ -44,6 +44,9 @@ function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
   const s = new FS();
   return { fetch: s.fetch as FetchFn, session: s };
 }
+
+/** Who calls on a loopback-only listener (every request there): one object, not one per request. */
+const LOOPBACK_CALLER: Caller = Object.freeze({ source: "local", ip: "127.0.0.1" });
 
 export class Broker implements BrokerService {
   /** This config version's routing table (routing-table.ts): replaced whole on reload, never changed in place. */
@@ -240,7 +243,8 @@ export class Broker implements BrokerService {
     let headerJson: HeaderJson | null = null;
     if (gateway) {
       try {
-        admitted = gateway.admit(req.headers, { source, ip: peer }, (headerJson = req.headers.toJSON() as HeaderJson));
+        const caller = source === "local" && peer === LOOPBACK_CALLER.ip ? LOOPBACK_CALLER : { source, ip: peer };
+        admitted = gateway.admit(req.headers, caller, (headerJson = req.headers.toJSON() as HeaderJson));
       } catch (e) {
         return errorResponse(path, e);
       }

@@ -496,9 +496,14 @@ class Http1Reply implements UpstreamReply, ParserSink {
   }
 
   bytesNow(): Uint8Array | null {
-    // The common case: a small answer that came whole with its head.
-    if (this.ended && this.queue.length <= 1) return this.queue.length ? this.take().value[0]! : new Uint8Array(0);
-    return null;
+    // The common case: a small answer that came whole with its head. Taken in place (no read result, no new queue):
+    // the reply has ended, so the socket is no longer paused for it.
+    if (!this.ended || this.queue.length > 1) return null;
+    if (this.queue.length === 0) return new Uint8Array(0);
+    const whole = this.queue[0]!;
+    this.queue.length = 0;
+    this.queued = 0;
+    return whole;
   }
 
   private async collect(): Promise<Uint8Array> {
