@@ -3,6 +3,7 @@
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { atomicWriteWithBackup } from "../config/atomic-write.ts";
+import { atomicWriteWithBackupInBackground } from "./background-write.ts";
 import { appStateDir } from "../config/paths.ts";
 import type { RequestRecord, UsageRow } from "../core/contracts.ts";
 import { logger } from "../core/log.ts";
@@ -133,13 +134,46 @@ export class UsageLedger {
       .map((r) => ({ ...r }));
   }
 
-  /** Writes the file if anything changed (called every few seconds and at stop); drops days past KEEP_DAYS. */
+  /** Writes the file now if anything changed (at stop: after close() let a write in the background finish); drops days past KEEP_DAYS. */
   flush(): void {
     if (!this.dirty) return;
+    atomicWriteWithBackup(this.file, this.text(), 0o600);
+    this.dirty = false;
+  }
+
+  private writing: Promise<void> | null = null;
+  /**
+   * The periodic write (every few seconds under traffic): the rows are read now, the file written off the main thread
+   * (background-write.ts), so requests are not held up by its fsyncs. One at a time: while one is under way this waits
+   * for it; a failed one leaves the rows to write next time.
+   */
+  flushInBackground(): Promise<void> {
+    // Rows counted while a write is under way go in the next one, right after it.
+    if (this.writing) return this.writing.catch(() => {}).then(() => this.flushInBackground());
+    if (!this.dirty) return Promise.resolve();
+    const text = this.text();
+    this.dirty = false;
+    this.writing = atomicWriteWithBackupInBackground(this.file, text, 0o600)
+      .catch((e: unknown) => {
+        this.dirty = true;
+        throw e;
+      })
+      .finally(() => {
+        this.writing = null;
+      });
+    return this.writing;
+  }
+
+  /** At stop: a write under way finishes first (it would otherwise land after, with older rows), then the rest now. */
+  async close(): Promise<void> {
+    await this.writing?.catch(() => {});
+    this.flush();
+  }
+
+  private text(): string {
     const oldest = utcDay(this.now() - KEEP_DAYS * 86_400_000);
     for (const [k, r] of this.rows) if (r.day < oldest) this.rows.delete(k);
-    atomicWriteWithBackup(this.file, JSON.stringify({ version: 1, rows: this.query() }) + "\n", 0o600);
-    this.dirty = false;
+    return JSON.stringify({ version: 1, rows: this.query() }) + "\n";
   }
 }
 
