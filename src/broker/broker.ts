@@ -1,6 +1,6 @@
 // The broker service: the upstream set built from config, their health monitors and quality, and request handling.
 import { resolved } from "../config/resolve.ts";
-import type { Admitted, BrokerService, GatewayService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
+import type { Admitted, BrokerService, Caller, GatewayService, Quality, QueueStatus, UpstreamStatus } from "../core/contracts.ts";
 import type { Config, Section, UpstreamConfig } from "../config/schema.ts";
 import { changes } from "../config/changes.ts";
 import type { EventBus } from "../core/events.ts";
@@ -23,6 +23,7 @@ import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
+import type { HeaderJson } from "../net/captured-headers.ts";
 
 const log = logger("broker");
 const QUALITY_TICK_MS = 1000;
@@ -43,6 +44,9 @@ function newSession(): { fetch: FetchFn; session: { close(): void } | null } {
   const s = new FS();
   return { fetch: s.fetch as FetchFn, session: s };
 }
+
+/** Who calls on a loopback-only listener (every request there): one object, not one per request. */
+const LOOPBACK_CALLER: Caller = Object.freeze({ source: "local", ip: "127.0.0.1" });
 
 export class Broker implements BrokerService {
   /** This config version's routing table (routing-table.ts): replaced whole on reload, never changed in place. */
@@ -227,49 +231,56 @@ export class Broker implements BrokerService {
     return { waiting: this.gate.length, ...this.gate.stats };
   }
 
-  async handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> {
+  /** Not async itself (an async frame per request costs a generator, a scope and a promise): the listings have their own. */
+  handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> | Response {
     // req.url is a getter that builds a string: read it once.
     const url = req.url;
     const path = urlPath(url);
     // Who is calling, before anything else is read: one check for the listener and the tunnel alike (src/gateway).
     const gateway = this.deps.gateway();
     let admitted: Admitted | null = null;
+    // The headers as one object, read once for admission, the upstream request and the record (src/broker/exchange.ts).
+    let headerJson: HeaderJson | null = null;
     if (gateway) {
       try {
-        admitted = gateway.admit(req.headers, { source, ip: peer });
+        const caller = source === "local" && peer === LOOPBACK_CALLER.ip ? LOOPBACK_CALLER : { source, ip: peer };
+        admitted = gateway.admit(req.headers, caller, (headerJson = req.headers.toJSON() as HeaderJson));
       } catch (e) {
         return errorResponse(path, e);
       }
     }
     if (req.method === "GET") {
       const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
-      if (what) {
-        if (admitted) {
-          try {
-            gateway!.authorize(admitted, undefined);
-          } catch (e) {
-            return errorResponse(path, e);
-          }
-        }
-        const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
-        ex.requestHeaders = req.headers;
-        if (admitted) {
-          ex.keyName = admitted.key?.name ?? null;
-          ex.caller = admitted.caller;
-        }
-        // A key with a model list sees only what it may use (an alias when it may use the alias or its model).
-        const a = admitted;
-        const shown = a?.key && a.key.models.length > 0 ? (name: string) => this.listable(gateway!, a, name) : null;
-        const res = await this.mergedList(path, what, shown);
-        const body = await res.bytes();
-        ex.bytesOut = body.byteLength;
-        ex.ttfbMs = performance.now() - ex.started;
-        ex.responseHeaders = res.headers;
-        ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
-        return new Response(body, { status: res.status, headers: res.headers });
+      if (what) return this.listing(req, source, path, what, gateway, admitted);
+    }
+    return proxy(this.deps, req, source, path, urlSearch(url), admitted, headerJson);
+  }
+
+  /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */
+  private async listing(req: Request, source: "local" | "tunnel", path: string, what: "ollama-tags" | "ollama-ps" | "openai", gateway: GatewayService | undefined, admitted: Admitted | null): Promise<Response> {
+    if (admitted) {
+      try {
+        gateway!.authorize(admitted, undefined);
+      } catch (e) {
+        return errorResponse(path, e);
       }
     }
-    return proxy(this.deps, req, source, path, urlSearch(url), admitted);
+    const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
+    ex.requestHeaders = req.headers;
+    if (admitted) {
+      ex.keyName = admitted.key?.name ?? null;
+      ex.caller = admitted.caller;
+    }
+    // A key with a model list sees only what it may use (an alias when it may use the alias or its model).
+    const a = admitted;
+    const shown = a?.key && a.key.models.length > 0 ? (name: string) => this.listable(gateway!, a, name) : null;
+    const res = await this.mergedList(path, what, shown);
+    const body = await res.bytes();
+    ex.bytesOut = body.byteLength;
+    ex.ttfbMs = performance.now() - ex.started;
+    ex.responseHeaders = res.headers;
+    ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
+    return new Response(body, { status: res.status, headers: res.headers });
   }
 
   /** Whether a listing shows `name` to this caller: a model it may use, or an alias of one (either name allowed). */

@@ -4,7 +4,7 @@
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures; the stages are plain functions of it.
 import type { Admitted, CallerClass, RequestRecord } from "../core/contracts.ts";
-import { followResumes, resumeMarkOf } from "../core/resume-marks.ts";
+import { followResumes, resumeMarkOf, type ResumeMark } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamFormat } from "../core/http-error.ts";
 import { noteActivity } from "../core/idle-gc.ts";
@@ -12,7 +12,7 @@ import type { Claimant, Gate, Grant } from "./gate.ts";
 import type { RequestModels } from "./model-fields.ts";
 import type { RoutingTable } from "./routing-table.ts";
 import { logger } from "../core/log.ts";
-import { capturedHeaders } from "../net/captured-headers.ts";
+import { capturedHeaders, type HeaderJson } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
@@ -81,6 +81,25 @@ function watch(set: Set<Exchange>, ex: Exchange): void {
 
 const NO_UPSTREAMS: readonly Upstream[] = [];
 
+/** The start time of the last record, in the two spellings a record carries: requests that start in the same
+ * millisecond (a burst) share the strings instead of each making a Date and two strings. */
+let stampMs = -1;
+let stampIso = "";
+let stamp36 = "";
+function stampFor(ms: number): void {
+  if (ms === stampMs) return;
+  stampMs = ms;
+  stampIso = new Date(ms).toISOString();
+  stamp36 = ms.toString(36);
+}
+
+/** A tunnel answer's record that later resumes follows it (apart from emit(): its closure would cost every record a scope). */
+function followRecord(events: EventBus, rec: RequestRecord, resumed: ResumeMark): void {
+  rec.resumed = resumed;
+  const id = rec.id;
+  followResumes(resumed, () => events.emit("request.resumed", { id, resumed: { ...resumed } }));
+}
+
 export class Exchange {
   // --- The request as the pipeline's stages decide it (each field is written by one stage, read by the later ones).
   /** The routing table this request started with (set by the pipeline): it keeps it to the end, whatever reloads. */
@@ -137,6 +156,12 @@ export class Exchange {
   /** The client's headers and the ones it got back: references only, copied (redacted) when a record is emitted. */
   requestHeaders: Headers | null = null;
   responseHeaders: Headers | null = null;
+  /** requestHeaders as `toJSON()` made them, when admission already did (else made on first use, below). */
+  headerJson: HeaderJson | null = null;
+  /** The client's headers as `toJSON()` makes them, made once: admission, the upstream request's head and the record share it. */
+  requestHeaderJson(): HeaderJson | null {
+    return (this.headerJson ??= (this.requestHeaders?.toJSON() as HeaderJson | undefined) ?? null);
+  }
   private responseCapture: Uint8Array[] | null = null;
   private captured = 0;
   /** performance.now() by which response headers must have arrived (first_byte_timeout). */
@@ -149,8 +174,10 @@ export class Exchange {
   idleTimedOut = false;
   private reader: UpstreamReply | null = null;
   private format: StreamFormat = "other";
-  private readonly tail: (Uint8Array | undefined)[] = new Array(TAIL_CHUNKS);
+  /** The last chunks relayed, for the usage at the end: made when a stream starts (an answer read whole has `whole`). */
+  private tail: (Uint8Array | undefined)[] | null = null;
   private tailPos = 0;
+  private whole: Uint8Array | null = null;
   private lastByte = 10;
   private done = false;
   private usage: TokenUsage | null = null;
@@ -279,8 +306,7 @@ export class Exchange {
   /** Accounts a small answer that was read whole. */
   completeSmall(bytes: Uint8Array): void {
     this.bytesOut = bytes.byteLength;
-    this.tail[0] = bytes;
-    this.tailPos = 1;
+    this.whole = bytes;
     if (this.responseCapture) this.responseCapture.push(bytes.slice(0, this.capture.cap));
     this.finish(null);
   }
@@ -328,7 +354,7 @@ export class Exchange {
         if (n === 0) continue;
         this.bytesOut += n;
         if (this.counting) this.streamed += streamedTokens(chunk, this.format === "sse");
-        this.tail[this.tailPos++ % TAIL_CHUNKS] = chunk;
+        (this.tail ??= new Array(TAIL_CHUNKS))[this.tailPos++ % TAIL_CHUNKS] = chunk;
         this.lastByte = chunk[n - 1]!;
         if (this.responseCapture && this.captured < this.capture.cap) {
           const part = chunk.subarray(0, this.capture.cap - this.captured);
@@ -476,22 +502,23 @@ export class Exchange {
 
   /** The end of the response: the newest chunk alone when it is long enough (no copy), else the last chunks joined. */
   private usageTail(): Uint8Array {
-    const newest = this.tail[(this.tailPos - 1) % TAIL_CHUNKS]!;
-    if (this.tailPos === 1 || newest.byteLength >= TAIL_BYTES) return newest.subarray(Math.max(0, newest.byteLength - TAIL_BYTES));
+    const newest = this.tail === null ? this.whole! : this.tail[(this.tailPos - 1) % TAIL_CHUNKS]!;
+    if (this.tail === null || this.tailPos === 1 || newest.byteLength >= TAIL_BYTES) return newest.subarray(Math.max(0, newest.byteLength - TAIL_BYTES));
     return joinTail(this.orderedTail());
   }
 
   private orderedTail(): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = [];
-    for (let i = 0; i < TAIL_CHUNKS; i++) out.push(this.tail[(this.tailPos + i) % TAIL_CHUNKS]);
+    for (let i = 0; i < TAIL_CHUNKS; i++) out.push(this.tail![(this.tailPos + i) % TAIL_CHUNKS]);
     return out;
   }
 
   private emit(durationMs: number, tokensPerSec: number | null): void {
     if (!this.events.heard("request.completed")) return;
+    stampFor(this.time);
     const rec: RequestRecord = {
-      id: this.seq.toString(36) + "-" + this.time.toString(36),
-      time: new Date(this.time).toISOString(),
+      id: this.seq.toString(36) + "-" + stamp36,
+      time: stampIso,
       source: this.source,
       method: this.method,
       path: this.path,
@@ -513,13 +540,8 @@ export class Exchange {
     if (this.tokensEstimated) rec.tokensEstimated = true;
     // By reference: a tunnel answer resumed after this record was made still shows it (and the page hears of it).
     const resumed = resumeMarkOf(this.clientSignal);
-    if (resumed) {
-      rec.resumed = resumed;
-      const { events } = this;
-      const id = rec.id;
-      followResumes(resumed, () => events.emit("request.resumed", { id, resumed: { ...resumed } }));
-    }
-    const reqHeaders = capturedHeaders(this.requestHeaders);
+    if (resumed) followRecord(this.events, rec, resumed);
+    const reqHeaders = capturedHeaders(this.requestHeaders, this.headerJson);
     if (reqHeaders) rec.requestHeaders = reqHeaders;
     const resHeaders = capturedHeaders(this.responseHeaders);
     if (resHeaders) rec.responseHeaders = resHeaders;

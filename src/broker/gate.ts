@@ -57,6 +57,14 @@ export class Gate<U extends Slotted> {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** The grant of a request that did not wait, one per upstream (read only by the attempt; weak: a reload retires upstreams): none made per request. */
+  private immediate = new WeakMap<U, Grant<U>>();
+  private immediateGrant(u: U): Grant<U> {
+    let g = this.immediate.get(u);
+    if (!g) this.immediate.set(u, (g = Object.freeze({ upstream: u, position: 0, waitedMs: 0 })));
+    return g;
+  }
+
   /** Requests waiting now. */
   get length(): number {
     return this.waiting;
@@ -93,10 +101,15 @@ export class Gate<U extends Slotted> {
       for (const u of candidates) {
         if (this.free(u)) {
           this.take(u, c);
-          return { upstream: u, position: 0, waitedMs: 0 };
+          return this.immediateGrant(u);
         }
       }
     }
+    return this.enqueue(candidates, c, signal);
+  }
+
+  /** The request waits its turn (or is refused a place). Apart from acquire(): its closures would make acquire() allocate a scope on every call, waiting or not. */
+  private enqueue(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Promise<Grant<U>> {
     const lim = this.limits();
     const full = this.refusal(c.bucket, lim.queueLimit);
     if (full) {

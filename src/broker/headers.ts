@@ -2,6 +2,7 @@
 import { KEY_PREFIX } from "../core/key-format.ts";
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { Upstream } from "./upstream.ts";
+import type { HeaderJson } from "../net/captured-headers.ts";
 
 /**
  * Never forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), Host (fetch sets the upstream's own), Origin
@@ -59,10 +60,11 @@ export function clientHeaders(upstream: Headers): Headers {
  * The same rules as upstreamHeaders, as raw header lines for the HTTP/1.1 client ("name: value\r\n" each).
  * Values come from Bun's parser (no CR/LF possible); the upstream credential is checked here.
  */
-export function upstreamHeaderLines(client: Headers | null, u: Upstream): string {
+export function upstreamHeaderLines(client: Headers | null, u: Upstream, json: HeaderJson | null = null): string {
   let out = "";
   if (client) {
-    const all = client.toJSON() as Record<string, string | string[]>;
+    // Read once per request: the request record copies the same object (src/net/captured-headers.ts).
+    const all = json ?? (client.toJSON() as HeaderJson);
     const conn = all.connection as string | undefined;
     const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
     for (const k in all) {

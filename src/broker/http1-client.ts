@@ -111,20 +111,25 @@ export class Http1Pool implements UpstreamClient {
     return this.idle.length;
   }
 
-  async send(req: UpstreamRequest): Promise<UpstreamReply> {
+  /**
+   * Not async (an async frame per request costs a generator, scopes and promises): on an idle socket the reply's own
+   * promise is the answer. A kept-alive socket the server closed meanwhile is retried by the reply (resend()).
+   */
+  send(req: UpstreamRequest): Promise<UpstreamReply> {
     const head = this.head(req);
-    const replayable = !(req.body instanceof ReadableStream);
-    for (let attempt = 0; ; attempt++) {
-      let conn = this.takeIdle();
-      if (!conn) conn = await this.connect(req.signal);
-      try {
-        return await new Http1Reply(conn, req, head).start();
-      } catch (e) {
-        // A kept-alive socket the server closed meanwhile: once more on a new connection, when the body allows.
-        if (e instanceof UpstreamConnError && e.stale && replayable && attempt === 0 && !req.signal.aborted) continue;
-        throw e;
-      }
-    }
+    const conn = this.takeIdle();
+    if (conn) return new Http1Reply(conn, req, head, true).start();
+    return this.onNewConnection(req, head, true);
+  }
+
+  /** The request once more on a new connection (its first socket was a stale keep-alive one): no further retry. */
+  resend(req: UpstreamRequest, head: string): Promise<UpstreamReply> {
+    return this.onNewConnection(req, head, false);
+  }
+
+  private async onNewConnection(req: UpstreamRequest, head: string, mayRetry: boolean): Promise<UpstreamReply> {
+    const conn = await this.connect(req.signal);
+    return new Http1Reply(conn, req, head, mayRetry).start();
   }
 
   /** Closes the idle sockets. Sockets of requests in flight return to the pool afterwards and idle out. */
@@ -202,7 +207,7 @@ export class Http1Pool implements UpstreamClient {
 
   /** Request line, Host, the client's headers by the rules of headers.ts, and the body's framing. */
   private head(req: UpstreamRequest): string {
-    let s = `${req.method} ${this.basePath}${req.target} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n${upstreamHeaderLines(req.headers, this.u)}`;
+    let s = `${req.method} ${this.basePath}${req.target} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n${upstreamHeaderLines(req.headers, this.u, req.headerJson ?? null)}`;
     const b = req.body;
     if (b instanceof Uint8Array) s += `content-length: ${b.byteLength}\r\n`;
     else if (b) s += req.bodyLength >= 0 ? `content-length: ${req.bodyLength}\r\n` : "transfer-encoding: chunked\r\n";
@@ -239,15 +244,17 @@ class Http1Reply implements UpstreamReply, ParserSink {
     private readonly conn: Conn,
     private readonly req: UpstreamRequest,
     private readonly headText: string,
+    /** A stale keep-alive socket may be replaced once (send()); false on the replacement. */
+    private readonly mayRetry: boolean,
   ) {
     this.parser = new ResponseParser(this, req.method === "HEAD");
   }
 
   start(): Promise<UpstreamReply> {
-    const p = new Promise<UpstreamReply>((resolve, reject) => {
-      this.resolveHead = resolve;
-      this.rejectHead = reject;
-    });
+    // withResolvers: no executor closure (and scope) per request.
+    const { promise: p, resolve, reject } = Promise.withResolvers<UpstreamReply>();
+    this.resolveHead = resolve;
+    this.rejectHead = reject;
     this.conn.reply = this;
     // Never removed: a late abort after the end is ignored (`over`), and removing costs more than it saves.
     this.req.signal.addEventListener("abort", this);
@@ -419,8 +426,16 @@ class Http1Reply implements UpstreamReply, ParserSink {
     this.conn.reply = null;
     this.conn.terminate();
     const rej = this.rejectHead;
+    const res = this.resolveHead;
     this.resolveHead = this.rejectHead = null;
-    if (rej) return rej(e);
+    if (rej) {
+      // A kept-alive socket the server closed meanwhile: once more on a new connection, when the body allows.
+      if (e instanceof UpstreamConnError && e.stale && this.mayRetry && !(this.req.body instanceof ReadableStream) && !this.req.signal.aborted) {
+        this.conn.pool.resend(this.req, this.headText).then(res!, rej);
+        return;
+      }
+      return rej(e);
+    }
     const d = this.drained;
     this.drained = null;
     d?.();
@@ -476,9 +491,19 @@ class Http1Reply implements UpstreamReply, ParserSink {
   }
 
   bytes(): Promise<Uint8Array> {
-    // The common case: a small answer that came whole with its head.
-    if (this.ended && this.queue.length <= 1) return Promise.resolve(this.queue.length ? this.take().value[0]! : new Uint8Array(0));
-    return this.collect();
+    const now = this.bytesNow();
+    return now !== null ? Promise.resolve(now) : this.collect();
+  }
+
+  bytesNow(): Uint8Array | null {
+    // The common case: a small answer that came whole with its head. Taken in place (no read result, no new queue):
+    // the reply has ended, so the socket is no longer paused for it.
+    if (!this.ended || this.queue.length > 1) return null;
+    if (this.queue.length === 0) return new Uint8Array(0);
+    const whole = this.queue[0]!;
+    this.queue.length = 0;
+    this.queued = 0;
+    return whole;
   }
 
   private async collect(): Promise<Uint8Array> {

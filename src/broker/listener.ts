@@ -52,6 +52,15 @@ function internalError(req: Request | null, e: unknown): Response {
   return brokerError(req ? urlPath(req.url) : "/", "internal", "internal error in the broker; its log has the details");
 }
 
+/** The answer to a browser's request, with its CORS headers (apart from route(): its closure would cost every request a scope). */
+function withCors(res: Promise<Response> | Response, origin: string): Promise<Response> {
+  return Promise.resolve(res).then((r) => {
+    r.headers.set("access-control-allow-origin", origin);
+    r.headers.append("vary", "Origin");
+    return r;
+  });
+}
+
 export class ProxyListener {
   private rules: AccessRules;
   private readonly slot = new ListenerSlot<Server<undefined>>({
@@ -157,10 +166,6 @@ export class ProxyListener {
     }
     // Without an Origin (every non-browser client) the broker's promise is handed to Bun as it is: no extra await.
     if (origin === null) return this.broker.handle(req, "local", peer);
-    return this.broker.handle(req, "local", peer).then((res) => {
-      res.headers.set("access-control-allow-origin", origin);
-      res.headers.append("vary", "Origin");
-      return res;
-    });
+    return withCors(this.broker.handle(req, "local", peer), origin);
   }
 }

@@ -16,6 +16,8 @@ export interface RequestModels {
   complete: boolean;
 }
 
+/** Most bodies name one model: one shared (frozen) empty list rather than one per request. */
+const NO_OTHERS = Object.freeze([]) as unknown as string[];
 const NONE: RequestModels = { model: null, field: null, others: [], opaque: null, complete: true };
 const NONE_INCOMPLETE: RequestModels = { ...NONE, complete: false };
 const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
@@ -53,7 +55,7 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
       field = names[k]!;
     } else if (v !== model) (others ??= []).push(v);
   }
-  return { model, field, others: others ?? [], opaque, complete: read.complete };
+  return { model, field, others: others ?? NO_OTHERS, opaque, complete: read.complete };
 }
 
 function check(name: string, f: FieldRead): void {

@@ -13,6 +13,7 @@ import type { Admitted, GatewayService } from "../core/contracts.ts";
 import { dialectError, HttpError, type ErrorCode } from "../core/http-error.ts";
 import { routeOf } from "../core/model-routes.ts";
 import { Exchange } from "./exchange.ts";
+import type { HeaderJson } from "../net/captured-headers.ts";
 import type { Gate } from "./gate.ts";
 import type { ReplayBudget } from "./replay-budget.ts";
 import type { RoutingTable } from "./routing-table.ts";
@@ -56,6 +57,7 @@ export async function proxy(
   path: string,
   search: string,
   admitted: Admitted | null = null,
+  headerJson: HeaderJson | null = null,
 ): Promise<Response> {
   const table = deps.table();
   const ex = new Exchange(source, req.method, path, null, deps.events, table.capture, req.signal ?? null);
@@ -67,6 +69,7 @@ export async function proxy(
   ex.search = search;
   ex.admitted = admitted;
   ex.requestHeaders = req.headers;
+  ex.headerJson = headerJson;
   const unframed = unframedRefusal(ex, req);
   if (unframed !== null) return unframed;
   const read = await readBody(ex, req, deps.replay);

@@ -42,43 +42,46 @@ const noop = () => {};
 const forgotten = new FinalizationRegistry<ReplayLease>((lease) => lease.release());
 const NONE: RoutingBody = { body: null, retryable: true, head: null, bytesIn: 0, bodyLength: -1, release: noop, cut: null };
 
-/** Reads `req`'s body for routing; null when the client went away while sending it (its bytes are given back). */
-export async function readRoutingBody(req: Request, path: string, limit = BUFFER_LIMIT, budget: ReplayBudget = unbounded()): Promise<RoutingBody | null> {
+/** NONE, already resolved: a request without a body costs no promise of its own. */
+const NO_BODY: Promise<RoutingBody | null> = Promise.resolve(NONE);
+
+/**
+ * Reads `req`'s body for routing; null when the client went away while sending it (its bytes are given back).
+ * Not async itself, and a small sized body is read without asking for `req.body` (Bun builds a ReadableStream for it):
+ * the common request, a small JSON body with its Content-Length, costs one promise here (docs/performance.md).
+ */
+export function readRoutingBody(req: Request, path: string, limit = BUFFER_LIMIT, budget: ReplayBudget = unbounded()): Promise<RoutingBody | null> {
   const method = req.method;
-  if (method === "GET" || method === "HEAD" || !req.body) return NONE;
+  if (method === "GET" || method === "HEAD") return NO_BODY;
   const cl = req.headers.get("content-length");
   const declared = cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
-  // Multi-GB blobs, or a body that says up front it is too large to hold: streamed through, one attempt.
-  if (path.startsWith("/api/blobs/") || declared > limit) return { body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop, cut: "limit" };
-  // A small sized body (most requests) is read whole, outside the budget: no lease to make. (The listener, and the
-  // tunnel agent, hold a body to its declared length.)
-  if (declared >= 0 && declared <= HEAD_BYTES) return readWhole(req, noop);
+  // A declared length says whether there is a body; without one, Bun's own reading of the framing does.
+  if (declared === 0 || (declared < 0 && !req.body)) return NO_BODY;
+  if (path.startsWith("/api/blobs/") || declared > limit) return Promise.resolve({ body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop, cut: "limit" });
+  if (declared > 0 && declared <= HEAD_BYTES) return req.bytes().then(wholeBody, gone);
+  return readLeased(req, declared, limit, budget);
+}
+
+async function readLeased(req: Request, declared: number, limit: number, budget: ReplayBudget): Promise<RoutingBody | null> {
   const lease = budget.lease();
-  // A larger sized body is charged at once when the budget covers it, else as it is read, like one without a length.
-  // Either way it is read chunk by chunk into one buffer: req.bytes() on a streamed body holds its chunks and their
-  // joined copy at once.
   const prepaid = declared >= 0 && lease.take(declared - HEAD_BYTES) ? declared : HEAD_BYTES;
-  const r = await readHeld(req.body.getReader(), limit, lease, prepaid);
+  const r = await readHeld(req.body!.getReader(), limit, lease, prepaid);
   if (r === null) {
     lease.release();
     return null;
   }
   if (lease.held > 0) forgotten.register(r.held, lease);
-  // A sized body that the budget could not cover keeps its Content-Length upstream; an unsized one goes chunked.
   if (r.rest) return { body: prefixed(r.next ? [r.held, r.next] : [r.held], r.rest), retryable: false, head: r.held, bytesIn: r.held.byteLength, bodyLength: declared, release: lease.release, cut: r.cut };
   return { body: r.held, retryable: true, head: r.held, bytesIn: r.held.byteLength, bodyLength: r.held.byteLength, release: lease.release, cut: null };
 }
 
-async function readWhole(req: Request, release: () => void): Promise<RoutingBody | null> {
-  let body: Uint8Array;
-  try {
-    body = await req.bytes();
-  } catch {
-    release();
-    return null;
-  }
-  return { body, retryable: true, head: body, bytesIn: body.byteLength, bodyLength: body.byteLength, release, cut: null };
+/** A small body read whole (it is held outside the replay budget: nothing to give back). */
+function wholeBody(body: Uint8Array): RoutingBody {
+  return { body, retryable: true, head: body, bytesIn: body.byteLength, bodyLength: body.byteLength, release: noop, cut: null };
 }
+
+/** The client went away while sending its body. */
+const gone = (): null => null;
 
 /** Room beyond the limit for the chunk that crosses it (it is held too: it was read). */
 const CHUNK_SLACK = 4 * 1024 * 1024;

@@ -10,7 +10,7 @@ function up(name: string, priority: number, state: Upstream["state"], models: st
   u.ewmaMs = ewma;
   return u;
 }
-const names = (l: Upstream[]) => l.map((u) => u.name);
+const names = (l: readonly Upstream[]) => l.map((u) => u.name);
 
 describe("router", () => {
   test("up and serving the model first, then priority, then lowest recent latency", () => {

@@ -19,9 +19,11 @@ function tier(u: Upstream, model: string | null): number {
   return serves ? 0 : 2;
 }
 
-export function routeOrder(upstreams: Iterable<Upstream>, model: string | null): Upstream[] {
-  // The common setup, one upstream: nothing to order.
-  if (Array.isArray(upstreams) && upstreams.length === 1) return upstreams[0]!.enabled ? [upstreams[0]!] : [];
+const NONE: readonly Upstream[] = [];
+
+export function routeOrder(upstreams: Iterable<Upstream>, model: string | null): readonly Upstream[] {
+  // The common setup, one upstream: nothing to order, and the table's own list is the order (no array per request).
+  if (Array.isArray(upstreams) && upstreams.length === 1) return upstreams[0]!.enabled ? (upstreams as readonly Upstream[]) : NONE;
   const list: { u: Upstream; t: number; p: number }[] = [];
   for (const u of upstreams) if (u.enabled) list.push({ u, t: tier(u, model), p: u.pressure() });
   list.sort(
@@ -51,7 +53,7 @@ function fnv1a(s: string): number {
  * upstream among those that are up and serve the model, so its KV cache of that prefix is reused. Rendezvous hashing:
  * an upstream joining or leaving moves only the conversations that pick it. The rest of the order stays for failover.
  */
-export function stickyFirst(order: Upstream[], model: string | null, conversation: string): Upstream[] {
+export function stickyFirst(order: readonly Upstream[], model: string | null, conversation: string): readonly Upstream[] {
   let best: Upstream | null = null;
   let bestScore = -1;
   for (const u of order) {

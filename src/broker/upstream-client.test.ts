@@ -36,3 +36,24 @@ test("an Attempt calls each abort listener once, objects and functions alike, an
   expect(a.aborted).toBe(true);
   expect(calls).toEqual(["obj", "fn"]);
 });
+
+test("an Attempt keeps its listeners' order when the first is removed and more come", () => {
+  const a = new Attempt();
+  const calls: string[] = [];
+  const l = (name: string) => () => void calls.push(name);
+  const first = l("first");
+  const b = l("b");
+  a.addEventListener("abort", first);
+  a.addEventListener("abort", b);
+  a.removeEventListener("abort", first);
+  a.addEventListener("abort", l("c"));
+  a.abort();
+  expect(calls).toEqual(["b", "c"]);
+  const again = new Attempt();
+  const only = l("only");
+  again.addEventListener("abort", only);
+  again.removeEventListener("abort", only);
+  again.addEventListener("abort", l("d"));
+  again.abort();
+  expect(calls).toEqual(["b", "c", "d"]);
+});

@@ -12,26 +12,42 @@ export type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, Upstream
  * The cancel switch of one attempt: what an AbortController does, without the DOM event machinery (an
  * AbortController and its listener cost more than the rest of the attempt's bookkeeping together).
  */
+type AbortListener = EventListenerObject | (() => void);
+
 export class Attempt implements AttemptSignal {
   aborted = false;
-  private listeners: (EventListenerObject | (() => void))[] = [];
+  /** The first listener (an attempt has one: its reply), and a list only for more: no array per request. */
+  private first: AbortListener | null = null;
+  private more: AbortListener[] | null = null;
 
-  addEventListener(_type: "abort", l: EventListenerObject | (() => void)): void {
-    this.listeners.push(l);
+  addEventListener(_type: "abort", l: AbortListener): void {
+    if (this.first === null && this.more === null) this.first = l;
+    else (this.more ??= []).push(l);
   }
 
-  removeEventListener(_type: "abort", l: EventListenerObject | (() => void)): void {
-    const i = this.listeners.indexOf(l);
-    if (i >= 0) this.listeners.splice(i, 1);
+  removeEventListener(_type: "abort", l: AbortListener): void {
+    if (this.first === l) {
+      this.first = null;
+      return;
+    }
+    const i = this.more?.indexOf(l) ?? -1;
+    if (i >= 0) this.more!.splice(i, 1);
   }
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    const ls = this.listeners;
-    this.listeners = [];
-    for (const l of ls) typeof l === "function" ? l() : l.handleEvent(new Event("abort"));
+    const first = this.first;
+    const more = this.more;
+    this.first = this.more = null;
+    if (first) call(first);
+    if (more) for (const l of more) call(l);
   }
+}
+
+function call(l: AbortListener): void {
+  if (typeof l === "function") l();
+  else l.handleEvent(new Event("abort"));
 }
 
 type FetchFn = typeof fetch;

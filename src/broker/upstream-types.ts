@@ -1,4 +1,5 @@
 // What an upstream client is: one request in, one reply out (the keep-alive HTTP/1.1 client and the fetch client both are one).
+import type { HeaderJson } from "../net/captured-headers.ts";
 /** The part of AbortSignal a client uses: an AbortSignal fits, and so does the broker's lighter Attempt. */
 export interface AttemptSignal {
   readonly aborted: boolean;
@@ -12,6 +13,8 @@ export interface UpstreamRequest {
   target: string;
   /** The client's headers (the rules of headers.ts are applied here); null for none. */
   headers: Headers | null;
+  /** The same headers as `headers.toJSON()` made them, when the Exchange already has that (it shares it with its record). */
+  headerJson?: HeaderJson | null;
   body: Uint8Array | ReadableStream<Uint8Array> | null;
   /** The length of a stream body when the client announced it, else -1. */
   bodyLength: number;
@@ -34,6 +37,8 @@ export interface UpstreamReply {
   clientHeaders(): Headers;
   /** The whole body. */
   bytes(): Promise<Uint8Array>;
+  /** The whole body when it has already arrived complete (taken, as bytes() would), else null: no promise to wait on. */
+  bytesNow?(): Uint8Array | null;
   /** Every part received so far (waits for one when there is none); done once the body is complete. */
   read(): Promise<ReadResult> | ReadResult;
   /** Abandons the rest of the body. */

@@ -19,6 +19,20 @@ describe("token usage from the tail of a response", () => {
     const resp = '{"id":"resp_1","object":"response","usage":{"input_tokens":5,"input_tokens_details":{"cached_tokens":0},"output_tokens":4,"total_tokens":9}}';
     expect(parseUsage(b(resp))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
   });
+  test("numbers read from the bytes as the regex read them: white space, no digits, digits past the 32-byte window", () => {
+    const regex = (text: string) => {
+      const at = text.lastIndexOf('"eval_count"');
+      if (at < 0) return null;
+      const m = /^"eval_count"\s*:\s*(\d+)/.exec(text.slice(at, at + '"eval_count"'.length + 32));
+      return m ? Number(m[1]) : null;
+    };
+    const cases = ['"eval_count":12', '"eval_count" : 7}', '"eval_count"\t:\n\r 99', '"eval_count":\u00a05', '"eval_count":x1', '"eval_count"', '"eval_count":', '"eval_count" 3',
+      `"eval_count":${" ".repeat(25)}123456789`, '"eval_count":1,"eval_count":2', '"eval_count":007'];
+    for (const c of cases) {
+      const bytes = Buffer.from(c, "latin1");
+      expect({ c, n: parseUsage(bytes)?.tokens ?? null }).toEqual({ c, n: regex(c) });
+    }
+  });
   test("nothing to find", () => {
     expect(parseUsage(b('{"done":false}\n'))).toBeNull();
     expect(parseUsage(new Uint8Array())).toBeNull();

@@ -403,7 +403,7 @@ export interface BrokerService {
    * Serves one Ollama/OpenAI-compatible request with admission (keys), routing and failover (used by the proxy listener
    * and the tunnel). `peer` is the caller's address as the listener saw it (none through the tunnel).
    */
-  handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response>;
+  handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response> | Response;
   /** The queue in front of the upstreams (max_parallel). */
   queue?(): QueueStatus;
 }
@@ -557,7 +557,8 @@ export interface Admitted {
 /** The gateway: who may use the broker (admit, for the broker and the tunnel alike) and its keys (for the API and dashboard). */
 export interface GatewayService {
   /** Who is calling: throws an HttpError 401 when a key is needed and missing, or a sent key is unknown or expired. */
-  admit(headers: Headers, caller: Caller): Admitted;
+  /** `json`: the same headers as `headers.toJSON()` made them, when the caller already has that (one per request). */
+  admit(headers: Headers, caller: Caller, json?: Record<string, string | string[]> | null): Admitted;
   /**
    * What they may do: model management (403 without the key's permission), the key's model allowlist (403) and rate
    * (429 with Retry-After); `model` undefined for routes without one; `alias` the name the caller sent when `model` is

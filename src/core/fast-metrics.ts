@@ -51,6 +51,24 @@ abstract class FastMetric<C extends { clear(): void }> {
     }
     return e.c;
   }
+  private byValues: Map<string, Map<string, Map<string, C>>> | null = null;
+  /**
+   * child() for a metric of three labels, by their values in labelNames order, through nested maps: no label object
+   * and no key string per call (the gateway's usage series are counted per request).
+   */
+  child3(a: string, b: string, c: string): C {
+    const byA = (this.byValues ??= new Map());
+    let byB = byA.get(a);
+    if (!byB) byA.set(a, (byB = new Map()));
+    let byC = byB.get(b);
+    if (!byC) byB.set(b, (byC = new Map()));
+    let child = byC.get(c);
+    if (!child) {
+      const names = this.labelNames;
+      byC.set(c, (child = this.child({ [names[0]!]: a, [names[1]!]: b, [names[2]!]: c })));
+    }
+    return child;
+  }
   /** Zeroes in place: the hot path keeps references to the children. */
   reset(): void {
     for (const e of this.children.values()) e.c.clear();

@@ -27,10 +27,11 @@ const isKeyChar = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 
  * anything in our own `x-c2l-*` headers (a relay node may be named `c2l_east`). Through the tunnel the agent removes
  * Authorization, Proxy-Authorization and Cookie first (they are the relay's: src/tunnel/filter.ts).
  */
-export function presentedKeys(headers: Headers): { key: string; header: string }[] {
+export function presentedKeys(headers: Headers, json: Record<string, string | string[]> | null = null): { key: string; header: string }[] {
   let found: { key: string; header: string }[] | null = null;
-  // One native call for every header (cheaper than iterating entries); a repeated header arrives joined by ", ".
-  const all = headers.toJSON() as Record<string, string | string[]>;
+  // One native call for every header (cheaper than iterating entries), shared with the broker's other readers of the
+  // same request (`json`); a repeated header arrives joined by ", ".
+  const all = json ?? (headers.toJSON() as Record<string, string | string[]>);
   for (const name in all) {
     const v = all[name]!;
     let text = typeof v === "string" ? v : v.join(", ");
@@ -50,15 +51,27 @@ export function presentedKeys(headers: Headers): { key: string; header: string }
 }
 
 /** The one key a request presents, or null; two different keys are a 400 naming both headers (never one of them silently). */
-export function presentedKey(headers: Headers): string | null {
-  const found = presentedKeys(headers);
+export function presentedKey(headers: Headers, json: Record<string, string | string[]> | null = null): string | null {
+  const found = presentedKeys(headers, json);
   if (found.length === 0) return null;
+  if (found.length > 1) oneKeyOnly(found);
+  return found[0]!.key;
+}
+
+/** Two different keys are refused (apart from presentedKey(): its closure would cost every request a scope). */
+function oneKeyOnly(found: { key: string; header: string }[]): void {
   const first = found[0]!;
   const other = found.find((f) => f.key !== first.key);
   if (other)
     throw new HttpError("bad_request", `the request carries two different API keys (${first.key.slice(0, 8)}… in ${first.header}, ${other.key.slice(0, 8)}… in ${other.header}); send one`);
-  return first.key;
 }
+
+/** The admission of a caller without a key, one per caller class (read only): none made per request. */
+const NO_KEY: Record<CallerClass, Admitted> = {
+  local: Object.freeze({ key: null, caller: "local" }),
+  lan: Object.freeze({ key: null, caller: "lan" }),
+  tunnel: Object.freeze({ key: null, caller: "tunnel" }),
+};
 
 const notAllowed = (key: KeyRecord, model: string) => new HttpError("forbidden", `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
 
@@ -96,12 +109,12 @@ export class Admission {
    * Who is calling: checks the key (401 when one is needed and missing, or a sent key is unknown or expired). Cheap,
    * and done before the request body is read, so a caller without a key never gets 32 MiB read on its behalf.
    */
-  admit(headers: Headers, caller: Caller): Admitted {
+  admit(headers: Headers, caller: Caller, json: Record<string, string | string[]> | null = null): Admitted {
     const cls = callerClass(caller);
-    const sent = presentedKey(headers);
+    const sent = presentedKey(headers, json);
     if (sent === null) {
       if (this.needsKey(cls)) throw new HttpError("unauthorized", `an API key is required for callers ${cls === "tunnel" ? "through the tunnel" : "from another machine"}: ${HOW}`);
-      return { key: null, caller: cls };
+      return NO_KEY[cls];
     }
     const key = this.store.lookup(sent);
     if (!key) throw new HttpError("unauthorized", `the API key ${sent.slice(0, 8)}… is not known (revoked, or mistyped): ${HOW}`);

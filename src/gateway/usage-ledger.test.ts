@@ -55,3 +55,28 @@ test("utcDay names the UTC day of any time, across midnights and back in time", 
   expect(utcDay(Date.UTC(2024, 1, 29, 12))).toBe("2024-02-29");
   expect(utcDay(0)).toBe("1970-01-01");
 });
+
+test("the periodic write leaves the main thread at once (the file changes only after it), keeps a .bak, and close() writes what came after", async () => {
+  const file = fileIn();
+  const now = () => Date.parse("2026-12-05T12:00:00Z");
+  const l = new UsageLedger(file, now);
+  l.add(rec());
+  l.flush();
+  l.add(rec());
+  const writing = l.flushInBackground();
+  // Nothing written yet when the call returns: the fsyncs happen on the I/O threads, not in the request's way.
+  expect(JSON.parse(readFileSync(file, "utf8")).rows[0].requests).toBe(1);
+  l.add(rec());
+  const next = l.flushInBackground();
+  await writing;
+  expect(JSON.parse(readFileSync(file, "utf8")).rows[0].requests).toBeGreaterThanOrEqual(2);
+  expect(JSON.parse(readFileSync(file + ".bak", "utf8")).rows[0].requests).toBeGreaterThanOrEqual(1);
+  await next;
+  expect(JSON.parse(readFileSync(file, "utf8")).rows[0].requests).toBe(3);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  l.add(rec());
+  void l.flushInBackground();
+  await l.close();
+  expect(JSON.parse(readFileSync(file, "utf8")).rows[0].requests).toBe(4);
+  expect(new UsageLedger(file, now).query()[0]!.requests).toBe(4);
+});

@@ -3,6 +3,7 @@
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { atomicWriteWithBackup } from "../config/atomic-write.ts";
+import { atomicWriteWithBackupInBackground } from "./background-write.ts";
 import { appStateDir } from "../config/paths.ts";
 import type { RequestRecord, UsageRow } from "../core/contracts.ts";
 import { logger } from "../core/log.ts";
@@ -77,9 +78,7 @@ export class UsageLedger {
     const key = rec.key ?? "-";
     const caller = rec.caller ?? (rec.source === "tunnel" ? "tunnel" : "local");
     const model = rec.model ?? "-";
-    const k = rowKey(day, key, model, caller);
-    let row = this.rows.get(k);
-    if (!row) this.rows.set(k, (row = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+    const row = this.todayRow(day, key, model, caller);
     row.queue_ms = (row.queue_ms ?? 0) + (rec.queueMs ?? 0);
     row.requests++;
     if (rec.status >= 400 || rec.status === 0 || rec.error !== null) row.errors++;
@@ -90,6 +89,28 @@ export class UsageLedger {
       this.keyTokens.set(rec.key, (this.keyTokens.get(rec.key) ?? 0) + tokens);
     }
     this.dirty = true;
+  }
+
+  /** Today's rows by key, model and caller: found per request without building the row's key string. */
+  private today = new Map<string, Map<string, Map<UsageRow["caller"], UsageRow>>>();
+  private todayDay = "";
+  private todayRow(day: string, key: string, model: string, caller: UsageRow["caller"]): UsageRow {
+    if (day !== this.todayDay) {
+      this.todayDay = day;
+      this.today = new Map();
+    }
+    let byModel = this.today.get(key);
+    if (!byModel) this.today.set(key, (byModel = new Map()));
+    let byCaller = byModel.get(model);
+    if (!byCaller) byModel.set(model, (byCaller = new Map()));
+    let row = byCaller.get(caller);
+    if (!row) {
+      const k = rowKey(day, key, model, caller);
+      let found = this.rows.get(k);
+      if (!found) this.rows.set(k, (found = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+      byCaller.set(caller, (row = found));
+    }
+    return row;
   }
 
   private rollKeyDay(day: string): void {
@@ -113,13 +134,46 @@ export class UsageLedger {
       .map((r) => ({ ...r }));
   }
 
-  /** Writes the file if anything changed (called every few seconds and at stop); drops days past KEEP_DAYS. */
+  /** Writes the file now if anything changed (at stop: after close() let a write in the background finish); drops days past KEEP_DAYS. */
   flush(): void {
     if (!this.dirty) return;
+    atomicWriteWithBackup(this.file, this.text(), 0o600);
+    this.dirty = false;
+  }
+
+  private writing: Promise<void> | null = null;
+  /**
+   * The periodic write (every few seconds under traffic): the rows are read now, the file written off the main thread
+   * (background-write.ts), so requests are not held up by its fsyncs. One at a time: while one is under way this waits
+   * for it; a failed one leaves the rows to write next time.
+   */
+  flushInBackground(): Promise<void> {
+    // Rows counted while a write is under way go in the next one, right after it.
+    if (this.writing) return this.writing.catch(() => {}).then(() => this.flushInBackground());
+    if (!this.dirty) return Promise.resolve();
+    const text = this.text();
+    this.dirty = false;
+    this.writing = atomicWriteWithBackupInBackground(this.file, text, 0o600)
+      .catch((e: unknown) => {
+        this.dirty = true;
+        throw e;
+      })
+      .finally(() => {
+        this.writing = null;
+      });
+    return this.writing;
+  }
+
+  /** At stop: a write under way finishes first (it would otherwise land after, with older rows), then the rest now. */
+  async close(): Promise<void> {
+    await this.writing?.catch(() => {});
+    this.flush();
+  }
+
+  private text(): string {
     const oldest = utcDay(this.now() - KEEP_DAYS * 86_400_000);
     for (const [k, r] of this.rows) if (r.day < oldest) this.rows.delete(k);
-    atomicWriteWithBackup(this.file, JSON.stringify({ version: 1, rows: this.query() }) + "\n", 0o600);
-    this.dirty = false;
+    return JSON.stringify({ version: 1, rows: this.query() }) + "\n";
   }
 }
 

@@ -33,3 +33,12 @@ test("bounded: at most MAX_HEADERS headers, each value cut to MAX_VALUE characte
   for (const v of Object.values(out)) expect(v.length).toBe(MAX_VALUE + 1);
   expect(capturedHeaders(null)).toBeUndefined();
 });
+
+test("from the toJSON object the upstream request already made: the same record, and that object left as it was", () => {
+  const h = new Headers({ authorization: "Bearer secret-token", "content-type": "application/json", "set-cookie": "a=b" });
+  const json = h.toJSON() as Record<string, string | string[]>;
+  const before = structuredClone(json);
+  expect(capturedHeaders(h, json)).toEqual(capturedHeaders(h)!);
+  expect(capturedHeaders(h, json)).toEqual({ authorization: HEADER_REDACTED, "content-type": "application/json", "set-cookie": HEADER_REDACTED });
+  expect(json).toEqual(before);
+});

@@ -19,14 +19,32 @@ export function isSecretHeader(name: string, value: string): boolean {
   return !n.startsWith("x-c2l-") && !n.startsWith("content-") && !n.includes("ratelimit") && n !== "accept" && n !== "user-agent" && n !== "server-timing" && SECRET_NAME.test(n);
 }
 
-/** Name → value (lower-case names), secrets redacted, at most MAX_HEADERS entries of at most MAX_VALUE characters. */
-export function capturedHeaders(headers: Headers | null | undefined): Record<string, string> | undefined {
+/** Headers as Bun's `headers.toJSON()` gives them: lower-case names, Set-Cookie as a list. */
+export type HeaderJson = Record<string, string | string[]>;
+
+/**
+ * Name → value (lower-case names), secrets redacted, at most MAX_HEADERS entries of at most MAX_VALUE characters.
+ * Built from Bun's headers.toJSON(), one native call and the object kept, rather than by iterating the Headers: the
+ * iterator made an array per header (a record is built per request; docs/performance.md, "What makes the broker's tail").
+ * `json`, when given, is that object already made for the same headers (the upstream request's head read it): copied,
+ * not changed, and no string made again.
+ */
+export function capturedHeaders(headers: Headers | null | undefined, json: HeaderJson | null = null): Record<string, string> | undefined {
   if (!headers) return undefined;
-  const out: Record<string, string> = {};
+  const src = json ?? (headers.toJSON() as HeaderJson);
+  const out: Record<string, string | string[]> = json ? {} : src;
   let n = 0;
-  for (const [name, value] of headers) {
-    if (n++ >= MAX_HEADERS) break;
-    out[name] = isSecretHeader(name, value) ? HEADER_REDACTED : value.length > MAX_VALUE ? value.slice(0, MAX_VALUE) + "…" : value;
+  for (const name in src) {
+    if (n++ >= MAX_HEADERS) {
+      if (!json) delete out[name];
+      continue;
+    }
+    const v = src[name]!;
+    // Set-Cookie is the one header toJSON keeps as a list (secret anyway).
+    const value = typeof v === "string" ? v : v.join(", ");
+    if (isSecretHeader(name, value)) out[name] = HEADER_REDACTED;
+    else if (value.length > MAX_VALUE) out[name] = value.slice(0, MAX_VALUE) + "…";
+    else if (json || value !== v) out[name] = value;
   }
-  return out;
+  return out as Record<string, string>;
 }

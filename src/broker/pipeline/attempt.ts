@@ -72,7 +72,6 @@ export async function attempt<T>(
       ex.queued = grant;
       ex.queueMs += grant.waitedMs;
     }
-    (tried ??= []).push(u);
     ex.holdSlot(gate, u);
     const signal = ex.beginAttempt(u);
     const plan = plans(ex, u);
@@ -87,6 +86,7 @@ export async function attempt<T>(
         method: ex.method,
         target: ex.path + ex.search,
         headers: ex.requestHeaders,
+        headerJson: ex.requestHeaderJson(),
         body: sent,
         bodyLength: sent === body ? ex.payloadLength : (sent as Uint8Array).byteLength,
         signal,
@@ -114,6 +114,8 @@ export async function attempt<T>(
         : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
       ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
       ex.table!.suspect(u);
+      // Only failover reads it: a request answered by its first upstream makes no list.
+      (tried ??= []).push(u);
       continue;
     }
     if (res.status >= 500 && i < attempts - 1) {
@@ -122,6 +124,7 @@ export async function attempt<T>(
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}`;
       ex.attemptFailed(u, res.status, lastMessage);
+      (tried ??= []).push(u);
       continue;
     }
     const reply = plan.reply(ex, u, res);

@@ -8,7 +8,7 @@ import type { Upstream } from "../upstream.ts";
  * The upstreams of `order` that can answer the request's dialect (natively or translated), or the plan's own answer when
  * none can (count_tokens: the broker's estimate). Other routes keep their order.
  */
-export function dialectRoute(ex: Exchange, order: Upstream[]): Upstream[] | Response {
+export function dialectRoute(ex: Exchange, order: readonly Upstream[]): readonly Upstream[] | Response {
   // The common case: Ollama's API, spelled as its route, in front of upstreams that all serve it. Their plan would send
   // the request as it is and hand the answer back as it is, so none is built (no objects per request on the hot path).
   const asIs = passedAsIs(ex.method, ex.route!);

@@ -1,6 +1,8 @@
 // Pipeline stage 3, route: the upstreams to try in order (router.ts, on the request's own table; sticky conversations
 // first to their upstream), how many attempts failover may make, and whose turn it is in the queue.
+import type { CallerClass } from "../../core/contracts.ts";
 import type { Exchange } from "../exchange.ts";
+import type { Claimant } from "../gate.ts";
 import { conversationKey, routeOrder, stickyFirst } from "../router.ts";
 import { errorAnswer } from "./answer-error.ts";
 import { dialectRoute } from "./dialect-route.ts";
@@ -13,6 +15,13 @@ function parseJson(body: Uint8Array): unknown {
     return null;
   }
 }
+
+/** The claimant of a request without a key, one per caller class (the gate only reads it): none made per request. */
+const BY_CALLER: Record<CallerClass, Claimant> = {
+  local: { bucket: "-local", keyLimit: 0, local: true },
+  lan: { bucket: "-lan", keyLimit: 0, local: true },
+  tunnel: { bucket: "-tunnel", keyLimit: 0, local: false },
+};
 
 /** Fills the Exchange's order, attempts and claimant; an error answer (recorded) when no upstream is enabled. */
 export function route(ex: Exchange): Response | null {
@@ -35,6 +44,6 @@ export function route(ex: Exchange): Response | null {
   ex.order = order;
   ex.attempts = ex.retryable ? Math.min(order.length, table.maxAttempts) : 1;
   const key = ex.admitted?.key;
-  ex.claimant = { bucket: key?.name ?? `-${ex.caller}`, keyLimit: key?.max_parallel ?? 0, local: ex.caller !== "tunnel" };
+  ex.claimant = key ? { bucket: key.name, keyLimit: key.max_parallel ?? 0, local: ex.caller !== "tunnel" } : BY_CALLER[ex.caller];
   return null;
 }
