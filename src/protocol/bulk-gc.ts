@@ -11,9 +11,9 @@
 import { heapSize } from "bun:jsc";
 
 /** DATA bytes between two looks at the heap (one look costs under a microsecond). */
-export const CHECK_BYTES = 2 * 1024 * 1024;
+export const CHECK_BYTES = 1024 * 1024;
 /** Growth of the heap, buffers included, that a transfer may leave before it is collected. */
-export const SLACK_BYTES = 8 * 1024 * 1024;
+export const SLACK_BYTES = 4 * 1024 * 1024;
 
 let bytes = 0;
 let floor = -1;
