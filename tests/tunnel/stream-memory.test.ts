@@ -22,7 +22,7 @@ const MAX_RSS_KIB_PER_STREAM = 160;
 const MAX_AFTER_BURST_MIB = 10;
 /** The upload, and what it may add to either process's peak (VmHWM) over its resident memory before it. */
 const UPLOAD_BYTES = 100 * 1024 * 1024;
-const MAX_UPLOAD_GROWTH_MIB = 32;
+const MAX_UPLOAD_GROWTH_MIB = 40;
 
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
 const enc = new TextEncoder();
