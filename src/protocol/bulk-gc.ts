@@ -12,8 +12,8 @@ import { fullGC, heapSize } from "bun:jsc";
 
 /**
  * Frames smaller than this are not bulk and are not counted: token lines and small JSON bodies are the broker's request
- * path, where JavaScriptCore's own pacing is cheaper (counted, the looks' collections cost small requests through the
- * tunnel 15–20 % of their rate in bench/hot-paths.ts; docs/performance.md).
+ * path, where JavaScriptCore's own pacing is cheaper (counted, small requests through the tunnel read 0.85× and 0.57×
+ * e20894b's rate in two of three runs of bench/hot-paths.ts; docs/performance.md).
  */
 export const BULK_FRAME_BYTES = 2 * 1024;
 /** Bulk DATA bytes between two looks at the heap (one look costs under a microsecond). */
