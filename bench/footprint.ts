@@ -5,7 +5,8 @@
 //     a StatusNotifierWatcher when dbus-daemon is there), the compiled relay with that agent connected, and a bare
 //     compiled Bun server; RSS split into the executable's pages and anonymous memory.
 // (t) the tunnel path (compiled relay + daemon) under 16 connections and a 100 MB upload, beside `ssh -R` (sshd + ssh):
-//     peak RSS, and RSS a minute after the load against the idle figure before it.
+//     peak RSS (and each phase's own peak per process: VmHWM reset before it, anonymous memory sampled), and RSS a
+//     minute after the load against the idle figure before it.
 // (s) the broker (compiled daemon) after 200 concurrent generate streams, beside the minimal Bun.serve proxy and nginx
 //     under the same streams: peak RSS, and RSS a minute after.
 // (l) the broker's tail: added p50/p99 at 1000 req/s and p99 on one connection, pinned alone on CPU 1 with the static
@@ -70,6 +71,35 @@ function wakeups(pid: number): number {
     } catch {}
   }
   return n;
+}
+
+/**
+ * Runs `fn` and returns each process's peak over it: VmHWM reset first (`clear_refs` 5, our own children), and RSS,
+ * anonymous memory and the executable's pages sampled every 50 ms (the peak of RSS and its split at that moment).
+ */
+async function phasePeaks<K extends string>(pids: Record<K, number>, fn: () => Promise<unknown>): Promise<Record<K, Mem & { hwm: number }>> {
+  const keys = Object.keys(pids) as K[];
+  for (const k of keys) {
+    try {
+      writeFileSync(`/proc/${pids[k]}/clear_refs`, "5");
+    } catch {}
+  }
+  const top = Object.fromEntries(keys.map((k) => [k, { rss: 0, pss: 0, anon: 0, file: 0, hwm: 0 }])) as Record<K, Mem & { hwm: number }>;
+  const sample = () => {
+    for (const k of keys) {
+      const m = mem(pids[k]);
+      if (m.rss > top[k].rss) Object.assign(top[k], m);
+    }
+  };
+  const every = setInterval(sample, 50);
+  try {
+    await fn();
+  } finally {
+    clearInterval(every);
+  }
+  sample();
+  for (const k of keys) top[k].hwm = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pids[k]}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  return top;
 }
 
 const f1 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? "–" : n.toFixed(1));
@@ -181,20 +211,41 @@ async function tunnel(bin: string): Promise<void> {
     for (const p of [relay.proc.pid, daemon.proc.pid, ssh.sshd.pid, ssh.ssh.pid]) pin(p, SUBJECT_CPU);
     await untilModels(tunnelUrl, auth);
     await Bun.sleep(2000);
-    const rest = { relay: mem(relay.proc.pid).rss, daemon: mem(daemon.proc.pid).rss, ssh: treeMem(ssh.sshd.pid).rss + treeMem(ssh.ssh.pid).rss };
-    await load(tunnelUrl, 16, P.wrkSec, auth);
-    await load(ssh.url, 16, P.wrkSec);
-    await upload(tunnelUrl, auth);
+    const restMem = { relay: mem(relay.proc.pid), daemon: mem(daemon.proc.pid) };
+    const rest = { relay: restMem.relay.rss, daemon: restMem.daemon.rss, ssh: treeMem(ssh.sshd.pid).rss + treeMem(ssh.ssh.pid).rss };
+    const ours = { relay: relay.proc.pid, daemon: daemon.proc.pid };
+    // Each phase's own peak per process (VmHWM reset before it), so the figure says which phase and which side makes it.
+    const phases = {
+      conns: await phasePeaks(ours, () => load(tunnelUrl, 16, P.wrkSec, auth)),
+      settle: await phasePeaks(ours, () => Bun.sleep(3000)),
+      upload: await phasePeaks(ours, () => upload(tunnelUrl, auth)),
+    };
+    // The same daemon's broker under the same load arriving through `ssh -R` instead: what the tunnel's side adds.
+    const viaSsh = await phasePeaks(ours, () => load(ssh.url, 16, P.wrkSec));
+    F.sshConnsDaemonHwm = viaSsh.daemon.hwm;
+    F.sshConnsDaemonAnon = viaSsh.daemon.anon;
+    F.sshConnsDaemonFile = viaSsh.daemon.file;
     await upload(ssh.url, {});
+    for (const [phase, m] of Object.entries(phases)) {
+      for (const side of ["relay", "daemon"] as const) {
+        const key = `tunnel${phase[0]!.toUpperCase()}${phase.slice(1)}${side === "relay" ? "Relay" : "Daemon"}`;
+        F[`${key}Hwm`] = m[side].hwm;
+        F[`${key}Anon`] = m[side].anon;
+        F[`${key}File`] = m[side].file;
+      }
+    }
     F.tunnelRest = rest.relay + rest.daemon;
-    F.tunnelPeak = treeMem(relay.proc.pid).peak + treeMem(daemon.proc.pid).peak;
-    F.tunnelPeakRelay = treeMem(relay.proc.pid).peak;
-    F.tunnelPeakDaemon = treeMem(daemon.proc.pid).peak;
+    F.tunnelPeakRelay = Math.max(...Object.values(phases).map((m) => m.relay.hwm));
+    F.tunnelPeakDaemon = Math.max(...Object.values(phases).map((m) => m.daemon.hwm));
+    F.tunnelPeak = F.tunnelPeakRelay + F.tunnelPeakDaemon;
     F.sshRest = rest.ssh;
     F.sshPeak = treeMem(ssh.sshd.pid).peak + treeMem(ssh.ssh.pid).peak;
     await Bun.sleep(P.afterSec * 1000);
-    F.tunnelAfterRelay = mem(relay.proc.pid).rss - rest.relay;
-    F.tunnelAfterDaemon = mem(daemon.proc.pid).rss - rest.daemon;
+    const after = { relay: mem(relay.proc.pid), daemon: mem(daemon.proc.pid) };
+    F.tunnelAfterRelay = after.relay.rss - rest.relay;
+    F.tunnelAfterDaemon = after.daemon.rss - rest.daemon;
+    F.tunnelAfterRelayAnon = after.relay.anon - restMem.relay.anon;
+    F.tunnelAfterDaemonAnon = after.daemon.anon - restMem.daemon.anon;
     F.sshAfter = treeMem(ssh.sshd.pid).rss + treeMem(ssh.ssh.pid).rss - rest.ssh;
   } finally {
     await ssh.stop();
@@ -340,7 +391,12 @@ if (F.idleDaemon !== undefined) {
 }
 if (F.tunnelPeak !== undefined) {
   row(`tunnel peak RSS, MiB (relay + daemon; 16 connections, then a ${P.uploadMb} MB upload)`, `${f1(F.tunnelPeak)} (${f1(F.tunnelPeakRelay)} + ${f1(F.tunnelPeakDaemon)}); ${f1(F.tunnelRest)} at rest`, `\`ssh -R\` (sshd + ssh) ${f1(F.sshPeak)}; ${f1(F.sshRest)} at rest`, "≤ 150", met(F.tunnelPeak, 150));
-  row(`tunnel RSS ${P.afterSec} s after the load, over rest, MiB (relay; daemon)`, `+${f1(F.tunnelAfterRelay)}; +${f1(F.tunnelAfterDaemon)}`, `\`ssh -R\` +${f1(F.sshAfter)}`, "each ≤ +10", met(Math.max(F.tunnelAfterRelay!, F.tunnelAfterDaemon!), 10));
+  for (const [phase, label] of [["Conns", "16 connections"], ["Settle", "3 s after them"], ["Upload", `the ${P.uploadMb} MB upload`]] as const) {
+    const side = (s: "Relay" | "Daemon") => `${f1(F[`tunnel${phase}${s}Hwm`])} (${f1(F[`tunnel${phase}${s}File`])} + ${f1(F[`tunnel${phase}${s}Anon`])})`;
+    row(`— peak during ${label}, MiB (relay; daemon) — executable pages + anonymous at the sampled top`, `${side("Relay")}; ${side("Daemon")}`, "", "", "");
+  }
+  row("— the daemon's peak under the same 16 connections through `ssh -R` (its broker alone), MiB", `${f1(F.sshConnsDaemonHwm)} (${f1(F.sshConnsDaemonFile)} + ${f1(F.sshConnsDaemonAnon)})`, "", "", "");
+  row(`tunnel RSS ${P.afterSec} s after the load, over rest, MiB (relay; daemon)`, `+${f1(F.tunnelAfterRelay)}; +${f1(F.tunnelAfterDaemon)} (anonymous +${f1(F.tunnelAfterRelayAnon)}; +${f1(F.tunnelAfterDaemonAnon)})`, `\`ssh -R\` +${f1(F.sshAfter)}`, "each ≤ +10", met(Math.max(F.tunnelAfterRelay!, F.tunnelAfterDaemon!), 10));
 }
 if (F.brokerStreamsPeak !== undefined) {
   row(`broker peak RSS after ${P.streams} concurrent streams (two rounds), MiB`, `${f1(F.brokerStreamsPeak)}; ${f1(F.brokerStreamsRest)} at rest`, `minimal Bun proxy ${f1(F.minimalStreamsPeak)} · nginx ${f1(F.nginxStreamsPeak)}`, "≤ 100", met(F.brokerStreamsPeak, 100));

@@ -180,11 +180,13 @@ async function tunnel(): Promise<void> {
     ours.tunnelDaemonCpuUs = median(t.daemon);
     peers.tunnelDaemonCpuUs = median(s.daemon);
     // Interleaved rounds, medians: one upload each swings by 10 % on this machine.
-    const up: { t: number[]; s: number[] } = { t: [], s: [] };
+    const up: { t: number[]; s: number[]; o: number[] } = { t: [], s: [], o: [] };
     for (let r = 0; r < P.rounds + 1; r++) {
       up.t.push(await upload(tunnelUrl, auth));
       up.s.push(await upload(ssh.url, {}));
+      if (oldRelay && oldDaemon) up.o.push(await upload(oldUrl, auth));
     }
+    if (up.o.length) ours.beforeUploadMBs = median(up.o);
     ours.tunnelUploadMBs = median(up.t);
     peers.tunnelUploadMBs = median(up.s);
     ours.tunnelPeakMiB = treeMem(relay.proc.pid).peak + treeMem(daemon.proc.pid).peak;
@@ -337,6 +339,7 @@ if (ours.beforeRps !== undefined) {
   row(`  ${BEFORE_COMMIT}'s tunnel, same rounds: req/s`, "beforeRps", "`ssh -R`", peers.tunnelRps!, 0, "");
   row(`  ${BEFORE_COMMIT}'s tunnel: CPU per request, µs`, "beforeCpuUs", "sshd + ssh", peers.tunnelCpuUs!, 0, "");
   row(`  ${BEFORE_COMMIT}'s tunnel: one connection p50 added, ms`, "beforeOneConnAddedMs", "`ssh -R`", peers.tunnelOneConnAddedMs!, 3, "");
+  if (ours.beforeUploadMBs !== undefined) row(`  ${BEFORE_COMMIT}'s tunnel: ${P.uploadMb} MB upload, MB/s`, "beforeUploadMBs", "`ssh -R`", peers.tunnelUploadMBs!, 0, "");
 }
 if (ours.tunnelRestMiB !== undefined) row("  at rest before the load, RSS MiB (from source)", "tunnelRestMiB", "sshd + ssh", peers.tunnelRestMiB!, 0, "");
 }

@@ -1,5 +1,6 @@
 // One multiplexed stream: a web ReadableStream of the peer's DATA and a WritableStream that sends ours, both under credit windows.
 import { DATA_CHUNK, type Frame, type RequestHead, type ResetCode, type ResponseHead } from "./messages.ts";
+import { noteBulkBytes } from "./bulk-gc.ts";
 import { RecvWindow, SendWindow } from "./flow-control.ts";
 
 /**
@@ -274,6 +275,7 @@ export class Stream {
       if (this.error) throw this.error;
       this.host.sendFrame({ type: "DATA", stream: this.id, data: off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n) });
       this.bytesOut += n;
+      noteBulkBytes(n);
       off += n;
     }
   }
@@ -357,6 +359,7 @@ export class Stream {
     if (this.error || this.remoteEnded) return true; // late frames after a reset are dropped
     if (!this.recvWin.receive(data.length)) return false;
     this.bytesIn += data.length;
+    noteBulkBytes(data.length);
     if (data.length) {
       // No copy: each WebSocket message arrives in its own buffer, and decode() hands out a view of it.
       this.queue.push(data);
