@@ -24,23 +24,39 @@ export const SLACK_BYTES = 4 * 1024 * 1024;
 /** One collection in this many also releases the allocator's free pages. */
 export const RELEASE_EVERY = 4;
 
-let bytes = 0;
-let floor = -1;
-/** Collections run so far (for tests and benchmarks). */
-export const bulkGcStats = { collections: 0 };
-
-/** Counts DATA bytes sent or received; collects once the heap grew by SLACK_BYTES during bulk traffic. */
-export function noteBulkBytes(n: number): void {
-  if (n < BULK_FRAME_BYTES) return;
-  bytes += n;
-  if (bytes < CHECK_BYTES) return;
-  bytes = 0;
-  const size = heapSize();
-  if (floor < 0 || size < floor) floor = size;
-  if (size - floor < SLACK_BYTES) return;
-  // Every RELEASE_EVERY-th time also has mimalloc hand back what the collection freed (Bun.gc(true): 4 ms against
-  // fullGC()'s 0.5 here); in between, the freed buffers are reused for the next ones.
-  if (++bulkGcStats.collections % RELEASE_EVERY === 0) Bun.gc(true);
-  else fullGC();
-  floor = heapSize();
+/** What a bulk collector looks at and does: the heap's size, and a full collection (`release`: pages handed back too). */
+export interface BulkGcHooks {
+  heapSize(): number;
+  collect(release: boolean): void;
 }
+
+// Every RELEASE_EVERY-th time also has mimalloc hand back what the collection freed (Bun.gc(true): 4 ms against
+// fullGC()'s 0.5 here); in between, the freed buffers are reused for the next ones.
+const JSC_HOOKS: BulkGcHooks = { heapSize, collect: (release) => (release ? Bun.gc(true) : fullGC()) };
+
+/** A counter of bulk DATA bytes with its own state; `stats.collections` counts what it ran (tests and benchmarks). */
+export function bulkCollector(hooks: BulkGcHooks = JSC_HOOKS): { note(n: number): void; stats: { collections: number } } {
+  let bytes = 0;
+  let floor = -1;
+  const stats = { collections: 0 };
+  return {
+    stats,
+    /** Counts DATA bytes sent or received; collects once the heap grew by SLACK_BYTES during bulk traffic. */
+    note(n: number): void {
+      if (n < BULK_FRAME_BYTES) return;
+      bytes += n;
+      if (bytes < CHECK_BYTES) return;
+      bytes = 0;
+      const size = hooks.heapSize();
+      if (floor < 0 || size < floor) floor = size;
+      if (size - floor < SLACK_BYTES) return;
+      hooks.collect(++stats.collections % RELEASE_EVERY === 0);
+      floor = hooks.heapSize();
+    },
+  };
+}
+
+/** The process's collector, fed by every tunnel stream (src/protocol/stream.ts). */
+const processCollector = bulkCollector();
+export const bulkGcStats = processCollector.stats;
+export const noteBulkBytes = processCollector.note;
