@@ -31,7 +31,7 @@ export interface BuildResult {
   buildDate: string;
 }
 
-/** Which bytecode a started daemon uses, recorded by scripts/bytecode-order.ts; laid out first, it starts faster in less memory. */
+/** Which bytecode an idle daemon and an idle relay run, recorded by scripts/bytecode-order.ts; laid out first, it sits in fewer of the executable's pages. */
 export const BYTECODE_ORDER = join(REPO, "packaging", "bytecode-order.txt");
 
 export function defaultOutfile(target: Target = DEFAULT_TARGET): string {
