@@ -47,19 +47,23 @@ export async function forward(
   } = {},
 ): Promise<Response> {
   const headers = headerList(req.headers, opts.dropHeaders);
+  // A small body with a declared length is read with bytes(), without asking for req.body first: for a Request that
+  // makes Bun build a ReadableStream (and its source) the small path never reads. Any other request asks as before.
+  const length = req.headers.get("content-length");
+  const sized = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
+  const small = sized > 0 && sized <= SMALL_BODY_BYTES && !!req.bytes;
+  const body = small ? null : (req.body ?? null);
   // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
-  const declared = req.body ? req.headers.get("content-length") : null;
-  if (declared !== null && /^\d+$/.test(declared)) headers.push(["content-length", declared]);
+  if (small || (body && sized >= 0)) headers.push(["content-length", length!]);
   const s = session.open({ method: req.method, path, headers });
   opts.onStream?.(s);
   const onAbort = () => s.reset("cancel", "the client went away");
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   // A broken or oversized upload resets the stream inside pump(); the response side then fails.
-  const small = req.body && req.bytes && declared !== null && /^\d+$/.test(declared) && Number(declared) <= SMALL_BODY_BYTES;
-  if (!req.body) s.end();
+  if (!small && !body) s.end();
   else if (small) void sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge);
-  else void s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
+  else void s.pump(body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
   // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
   const deadline = opts.firstByteTimeoutMs ? watchFirstByte(s, opts.firstByteTimeoutMs) : null;
   try {

@@ -3,7 +3,8 @@ import { relayMs, type RelayConfig } from "./config.ts";
 import { IssuerKeys } from "./issuer-keys.ts";
 
 // Bun's native hasher, and no jose until a JWT comes: node:crypto and jose would cost an idle relay several MiB.
-const sha256Hex = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+// One-shot: no hasher object per request (a client key is hashed on every call through the relay).
+const sha256Hex = (text: string) => Bun.CryptoHasher.hash("sha256", text, "hex") as string;
 
 export function hashToken(token: string): string {
   return sha256Hex(token);
