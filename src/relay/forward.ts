@@ -8,7 +8,7 @@ import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
 import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
-import { clientCredential, type RelayAuth } from "./auth.ts";
+import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
@@ -228,8 +228,16 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
   }
 
-  const client: Forwarder = async (req, id, path) => {
-    const who = await auth.client(req, id);
+  // Not async: a call admitted at once (a client key, no cluster) is the promise of overSession() itself, with no
+  // promise of its own around it; a JWT, a refusal or a cluster's shared rate takes the async path.
+  const client: Forwarder = (req, id, path) => {
+    const who = auth.client(req, id);
+    if (who instanceof Promise) return who.then((w) => admitted(req, id, path, w));
+    const res = admitted(req, id, path, who);
+    return res instanceof Response ? Promise.resolve(res) : res;
+  };
+
+  function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
@@ -241,14 +249,23 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
-    const perMinute = config.limits.requests_per_minute;
-    const local = () => limitsFor(id).admitRate();
-    const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
-    if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster);
+    const wait = limitsFor(id).admitRate();
+    if (wait !== null) return overRate(id, path, wait);
+    return overSession(req, id, path, false);
+  }
+
+  function overRate(id: string, path: string, wait: number): Response {
+    return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+  }
+
+  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting): Promise<Response> {
+    const wait = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate());
+    if (wait !== null) return overRate(id, path, wait);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
-    return deps.cluster.forwardToOwner(req, id, path);
-  };
+    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
+    return cluster.forwardToOwner(req, id, path);
+  }
 
   return { client, owner: (req, id, path) => overSession(req, id, path, true), resumeHooks, resumeHere };
 }
