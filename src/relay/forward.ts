@@ -23,13 +23,16 @@ const CLAIM_STEP_MS = 1_000;
 
 /** A header of the agent's answer head (names compared case-insensitively), null when absent. */
 function headerOf(head: ResponseHead, name: string): string | null {
-  return head.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? null;
+  for (const h of head.headers) if (h[0].toLowerCase() === name) return h[1];
+  return null;
 }
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
 /** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
 const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
+/** Never taken from an agent's answer head. */
+const NOT_FROM_AGENT = [RESUME_HEADER];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
@@ -73,6 +76,15 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return l;
   };
   const max = config.limits.max_body_bytes;
+  // The per-request series' children, found once (no label object or key per request).
+  const toAgent = metrics.bytes.child({ direction: "to_agent" });
+  const fromAgent = metrics.bytes.child({ direction: "from_agent" });
+  const byStatus = new Map<number, ReturnType<typeof metrics.requests.child>>();
+  const countStatus = (status: number) => {
+    let c = byStatus.get(status);
+    if (!c) byStatus.set(status, (c = metrics.requests.child({ status: String(status) })));
+    c.inc();
+  };
 
   function failedForward(e: unknown, id: string): HttpError {
     if (e instanceof ProtocolError) return new HttpError("bad_request", `the request cannot cross the tunnel: ${e.message}`);
@@ -190,6 +202,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const res = await forward(session, req, path, {
         signal: req.signal,
         dropHeaders: NOT_FOR_AGENT,
+        // Only this relay names a resume token to the entry node: never one from the agent's own headers.
+        dropAnswerHeaders: NOT_FROM_AGENT,
         maxBodyBytes: max,
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: deps.firstByteMs,
@@ -206,24 +220,22 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
                 return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
               },
       });
-      // Only this relay names a resume token to the entry node: never one from the agent's own headers.
-      res.headers.delete(RESUME_HEADER);
       if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
       metrics.ttfb.observe((performance.now() - t0) / 1000);
-      metrics.requests.inc({ status: String(res.status) });
+      countStatus(res.status);
       const s = stream as Stream | null;
       if (s) {
         s.finished.then(() => {
           if (!held) settle();
-          metrics.bytes.inc({ direction: "to_agent" }, s.bytesOut);
-          metrics.bytes.inc({ direction: "from_agent" }, s.bytesIn);
+          toAgent.inc(s.bytesOut);
+          fromAgent.inc(s.bytesIn);
         });
       } else settle();
       return res;
     } catch (e) {
       settle();
       const err = tooLarge ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`) : failedForward(e, id);
-      metrics.requests.inc({ status: String(err.status) });
+      countStatus(err.status);
       return err.toDialectResponse(path);
     }
   }

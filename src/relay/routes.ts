@@ -63,18 +63,20 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     // Checked and parsed once per request, here; the routes take the URL.
     const url = new URL(req.url);
     const p = url.pathname;
-    if (p === deps.config.agent_path) return routes(req, srv, url);
-    const tunnelId = tunnelTarget(p)?.id ?? null;
+    if (p === deps.config.agent_path) return routes(req, srv, url, null);
+    // Matched once: CORS and the routes both take it.
+    const target = tunnelTarget(p);
+    const tunnelId = target?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
-    const res = await routes(req, srv, url);
+    const res = await routes(req, srv, url, target);
     return res && cors.decorate(req, res, tunnelId);
   };
 }
 
-function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL) => Promise<Response | undefined> {
+function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL, target: { id: string; path: string } | null) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
-  return async (req, srv, url) => {
+  return async (req, srv, url, target) => {
     const p = url.pathname;
     try {
       if (p === config.agent_path) {
@@ -98,7 +100,6 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
         if (srv.upgrade(req, { data })) return undefined;
         return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
       }
-      const target = tunnelTarget(p);
       if (target) {
         const res = await deps.forward.client(req, target.id, target.path + url.search);
         return deps.cluster ? deps.cluster.stamp(res) : res;
