@@ -105,7 +105,7 @@ async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLim
     s.reset("refused", `body over ${limit} bytes`);
     return false;
   }
-  return s.send(body);
+  return s.sendNow(body) ?? s.send(body);
 }
 
 /** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */

@@ -310,6 +310,26 @@ export class Stream {
   }
 
   /** Sends a whole body held in memory, then END (a small body: no reader, no per-chunk promises); false when reset. */
+  /**
+   * send() without a promise when it can finish now: the body fits one DATA frame and its credit is there (a small
+   * request body, nearly always). Null when it cannot; then send() does it.
+   */
+  sendNow(body: Uint8Array): boolean | null {
+    if (this.error || body.length > DATA_CHUNK || this.sendWin.available < body.length) return null;
+    try {
+      if (body.length > 0) {
+        this.sendWin.takeNow(body.length);
+        this.host.sendFrame({ type: "DATA", stream: this.id, data: body });
+        this.bytesOut += body.length;
+      }
+      this.end();
+      return true;
+    } catch (e) {
+      this.reset("cancel", e instanceof Error ? e.message : String(e));
+      return false;
+    }
+  }
+
   async send(body: Uint8Array): Promise<boolean> {
     try {
       await this.write(body);

@@ -63,20 +63,36 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     // Checked and parsed once per request, here; the routes take the URL.
     const url = new URL(req.url);
     const p = url.pathname;
-    if (p === deps.config.agent_path) return routes(req, srv, url, null);
+    if (p === deps.config.agent_path) return routes(req, srv, url);
     // Matched once: CORS and the routes both take it.
     const target = tunnelTarget(p);
     const tunnelId = target?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
-    const res = await routes(req, srv, url, target);
+    // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
+    let res: Response | undefined;
+    if (target) {
+      try {
+        res = await deps.forward.client(req, target.id, target.path + url.search);
+        if (deps.cluster) res = deps.cluster.stamp(res);
+      } catch (e) {
+        res = failed(p, e);
+      }
+    } else res = await routes(req, srv, url);
     return res && cors.decorate(req, res, tunnelId);
   };
 }
 
-function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL, target: { id: string; path: string } | null) => Promise<Response | undefined> {
+/** A route that threw: logged, and an internal error in the caller's dialect. */
+function failed(p: string, e: unknown): Response {
+  log.error("request failed", { path: p, error: e });
+  return relayError(p, new HttpError("internal", "the relay failed this request"));
+}
+
+/** Every route but a call through a tunnel (relayFetch answers those itself). */
+function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
-  return async (req, srv, url, target) => {
+  return async (req, srv, url) => {
     const p = url.pathname;
     try {
       if (p === config.agent_path) {
@@ -100,10 +116,6 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
         if (srv.upgrade(req, { data })) return undefined;
         return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
       }
-      if (target) {
-        const res = await deps.forward.client(req, target.id, target.path + url.search);
-        return deps.cluster ? deps.cluster.stamp(res) : res;
-      }
       if (isChatPath(p)) return chatPage(req, p, config);
       const mine = myTunnelTarget(p);
       if (mine) {
@@ -120,8 +132,7 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
       }
       return new HttpError("not_found", `no route for ${p}`).toResponse();
     } catch (e) {
-      log.error("request failed", { path: p, error: e });
-      return relayError(p, new HttpError("internal", "the relay failed this request"));
+      return failed(p, e);
     }
   };
 }
