@@ -63,9 +63,21 @@ export class Stream {
   }
   private headPromise: Promise<ResponseHead> | null = null;
   private head: ResponseHead | null = null;
-  /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. */
-  readonly finished: Promise<void>;
-  private resolveFinished!: () => void;
+  /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. Made on first use. */
+  get finished(): Promise<void> {
+    return (this.finishedPromise ??= this.released ? Promise.resolve() : new Promise((r) => (this.resolveFinished = r)));
+  }
+  private finishedPromise: Promise<void> | null = null;
+  private resolveFinished: (() => void) | null = null;
+  /** whenFinished()'s callback: the relay's accounting per request, without a promise and a reaction. */
+  private finishWatch: (() => void) | null = null;
+
+  /** Calls `cb` once when the stream is over (at release, or now if it is over already). One watcher per stream. */
+  whenFinished(cb: () => void): void {
+    if (this.finishWatch) throw new Error("a stream has one whenFinished watcher");
+    if (this.released) cb();
+    else this.finishWatch = cb;
+  }
 
   private readonly sendWin: SendWindow;
   private readonly recvWin: RecvWindow;
@@ -92,7 +104,6 @@ export class Stream {
   ) {
     this.sendWin = new SendWindow(window);
     this.recvWin = new RecvWindow(recvTarget, window);
-    this.finished = new Promise((r) => (this.resolveFinished = r));
   }
 
   private readableStream: ReadableStream<Uint8Array> | null = null;
@@ -436,7 +447,10 @@ export class Stream {
     if (this.released) return;
     this.released = true;
     this.host.release(this.id);
-    this.resolveFinished();
+    this.resolveFinished?.();
+    const w = this.finishWatch;
+    this.finishWatch = null;
+    w?.();
   }
 }
 

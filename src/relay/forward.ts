@@ -225,7 +225,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       countStatus(res.status);
       const s = stream as Stream | null;
       if (s) {
-        s.finished.then(() => {
+        s.whenFinished(() => {
           if (!held) settle();
           toAgent.inc(s.bytesOut);
           fromAgent.inc(s.bytesIn);
