@@ -19,6 +19,9 @@ export function headerList(h: Headers, also: readonly string[] = []): HeaderList
   return out;
 }
 
+/** Methods whose body Bun's server never hands over (req.body is null even with a Content-Length). */
+const NO_BODY_METHODS = new Set(["GET", "HEAD", "TRACE"]);
+
 /** What forward() needs of a request (a fetch Request fits). */
 export type OutgoingRequest = Pick<Request, "method" | "headers" | "body"> & Partial<Pick<Request, "bytes">>;
 
@@ -50,10 +53,11 @@ export async function forward(
 ): Promise<Response> {
   const headers = headerList(req.headers, opts.dropHeaders);
   // A small body with a declared length is read with bytes(), without asking for req.body first: for a Request that
-  // makes Bun build a ReadableStream (and its source) the small path never reads. Any other request asks as before.
+  // makes Bun build a ReadableStream (and its source) the small path never reads. Any other request asks as before,
+  // and so do the methods whose body Bun's server drops whatever their Content-Length says (req.body is null).
   const length = req.headers.get("content-length");
   const sized = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
-  const small = sized > 0 && sized <= SMALL_BODY_BYTES && !!req.bytes;
+  const small = sized > 0 && sized <= SMALL_BODY_BYTES && !!req.bytes && !NO_BODY_METHODS.has(req.method);
   const body = small ? null : (req.body ?? null);
   // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
   if (small || (body && sized >= 0)) headers.push(["content-length", length!]);
