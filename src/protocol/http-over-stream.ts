@@ -19,6 +19,9 @@ export function headerList(h: Headers, also: readonly string[] = []): HeaderList
   return out;
 }
 
+/** Methods whose body Bun's server never hands over (req.body is null even with a Content-Length). */
+const NO_BODY_METHODS = new Set(["GET", "HEAD", "TRACE"]);
+
 /** What forward() needs of a request (a fetch Request fits). */
 export type OutgoingRequest = Pick<Request, "method" | "headers" | "body"> & Partial<Pick<Request, "bytes">>;
 
@@ -40,6 +43,8 @@ export async function forward(
     maxBodyBytes?: number;
     onBodyTooLarge?: () => void;
     dropHeaders?: readonly string[];
+    /** Answer headers (lower-case) the agent may not set: dropped as the answer's headers are built. */
+    dropAnswerHeaders?: readonly string[];
     /** The answer's body broke off after its head (reset, session gone): its last bytes, or null to fail the body. */
     onBreak?: (err: StreamError, head: ResponseHead, lastByte: number) => Uint8Array | null;
     /** The body of an answer that may be resumed (its head carries a resume token), or null to read it as any other. */
@@ -47,26 +52,36 @@ export async function forward(
   } = {},
 ): Promise<Response> {
   const headers = headerList(req.headers, opts.dropHeaders);
+  // A small body with a declared length is read with bytes(), without asking for req.body first: for a Request that
+  // makes Bun build a ReadableStream (and its source) the small path never reads. Any other request asks as before,
+  // and so do the methods whose body Bun's server drops whatever their Content-Length says (req.body is null).
+  const length = req.headers.get("content-length");
+  const sized = length !== null && /^\d+$/.test(length) ? Number(length) : -1;
+  const small = sized > 0 && sized <= SMALL_BODY_BYTES && !!req.bytes && !NO_BODY_METHODS.has(req.method);
+  const body = small ? null : (req.body ?? null);
   // The declared length crosses too (the agent holds the body to it), so the far side knows a body's size up front.
-  const declared = req.body ? req.headers.get("content-length") : null;
-  if (declared !== null && /^\d+$/.test(declared)) headers.push(["content-length", declared]);
+  if (small || (body && sized >= 0)) headers.push(["content-length", length!]);
   const s = session.open({ method: req.method, path, headers });
   opts.onStream?.(s);
   const onAbort = () => s.reset("cancel", "the client went away");
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   // A broken or oversized upload resets the stream inside pump(); the response side then fails.
-  const small = req.body && req.bytes && declared !== null && /^\d+$/.test(declared) && Number(declared) <= SMALL_BODY_BYTES;
-  if (!req.body) s.end();
+  if (!small && !body) s.end();
   else if (small) void sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge);
-  else void s.pump(req.body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
+  else void s.pump(body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
   // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
   const deadline = opts.firstByteTimeoutMs ? watchFirstByte(s, opts.firstByteTimeoutMs) : null;
   try {
     const head = await s.responseHead;
     if (deadline) unwatchFirstByte(deadline);
     const noBody = head.status === 204 || head.status === 304 || req.method === "HEAD";
-    const headers = new Headers(head.headers.filter(([k]) => !NOT_ACROSS.has(k.toLowerCase())));
+    // One pass, no destructuring (an array pattern walks an iterator per header).
+    const headers = new Headers();
+    for (const h of head.headers) {
+      const k = h[0].toLowerCase();
+      if (!NOT_ACROSS.has(k) && !opts.dropAnswerHeaders?.includes(k)) headers.append(k, h[1]);
+    }
     // An answer complete on arrival goes out sized in one write; one still coming streams.
     const onBreak = opts.onBreak;
     const body = noBody
@@ -94,7 +109,7 @@ async function sendWhole(s: Stream, bytes: Promise<Uint8Array>, limit = 0, onLim
     s.reset("refused", `body over ${limit} bytes`);
     return false;
   }
-  return s.send(body);
+  return s.sendNow(body) ?? s.send(body);
 }
 
 /** Reads exactly `length` bytes of a stream's body into one buffer; more, or fewer before the end, throws. */

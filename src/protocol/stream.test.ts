@@ -87,3 +87,43 @@ describe("a whole answer when its session goes", () => {
     expect(await open.next().then(() => "read", (e) => e.code)).toBe("session_closed");
   });
 });
+
+describe("a small body and the end of a stream without promises", () => {
+  test("sendNow sends a body within its credit as one DATA and END at once; over the credit or failed, it leaves it to send()", () => {
+    const h = host();
+    const s = new Stream(1, h.host, 1024);
+    expect(s.sendNow(new Uint8Array(1024).fill(1))).toBe(true);
+    expect(h.sent.map((f) => f.type)).toEqual(["DATA", "END"]);
+    expect(s.bytesOut).toBe(1024);
+    const empty = host();
+    expect(new Stream(3, empty.host, 1024).sendNow(new Uint8Array(0))).toBe(true);
+    expect(empty.sent.map((f) => f.type)).toEqual(["END"]);
+    const over = host();
+    expect(new Stream(5, over.host, 1024).sendNow(new Uint8Array(1025))).toBeNull();
+    expect(over.sent).toEqual([]);
+    const reset = host();
+    const r = new Stream(7, reset.host, 1024);
+    r.onReset("cancel", "gone");
+    expect(r.sendNow(new Uint8Array(1))).toBeNull();
+  });
+
+  test("whenFinished runs once at release (or at once after it), and finished still resolves", async () => {
+    const s = new Stream(1, host().host, 1024);
+    let n = 0;
+    s.whenFinished(() => n++);
+    s.end();
+    expect(n).toBe(0);
+    s.onEnd();
+    expect(n).toBe(1);
+    await s.finished;
+    const done = new Stream(3, host().host, 1024);
+    const p = done.finished;
+    done.end();
+    done.onEnd();
+    await p;
+    let m = 0;
+    done.whenFinished(() => m++);
+    expect(m).toBe(1);
+    expect(() => done.whenFinished(() => {})).not.toThrow();
+  });
+});

@@ -64,9 +64,21 @@ export class Stream {
   }
   private headPromise: Promise<ResponseHead> | null = null;
   private head: ResponseHead | null = null;
-  /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. */
-  readonly finished: Promise<void>;
-  private resolveFinished!: () => void;
+  /** Resolves once the stream is over (both ends done, or reset): for accounting and limits. Made on first use. */
+  get finished(): Promise<void> {
+    return (this.finishedPromise ??= this.released ? Promise.resolve() : new Promise((r) => (this.resolveFinished = r)));
+  }
+  private finishedPromise: Promise<void> | null = null;
+  private resolveFinished: (() => void) | null = null;
+  /** whenFinished()'s callback: the relay's accounting per request, without a promise and a reaction. */
+  private finishWatch: (() => void) | null = null;
+
+  /** Calls `cb` once when the stream is over (at release, or now if it is over already). One watcher per stream. */
+  whenFinished(cb: () => void): void {
+    if (this.finishWatch) throw new Error("a stream has one whenFinished watcher");
+    if (this.released) cb();
+    else this.finishWatch = cb;
+  }
 
   private readonly sendWin: SendWindow;
   private readonly recvWin: RecvWindow;
@@ -93,7 +105,6 @@ export class Stream {
   ) {
     this.sendWin = new SendWindow(window);
     this.recvWin = new RecvWindow(recvTarget, window);
-    this.finished = new Promise((r) => (this.resolveFinished = r));
   }
 
   private readableStream: ReadableStream<Uint8Array> | null = null;
@@ -312,6 +323,26 @@ export class Stream {
   }
 
   /** Sends a whole body held in memory, then END (a small body: no reader, no per-chunk promises); false when reset. */
+  /**
+   * send() without a promise when it can finish now: the body fits one DATA frame and its credit is there (a small
+   * request body, nearly always). Null when it cannot; then send() does it.
+   */
+  sendNow(body: Uint8Array): boolean | null {
+    if (this.error || body.length > DATA_CHUNK || this.sendWin.available < body.length) return null;
+    try {
+      if (body.length > 0) {
+        this.sendWin.takeNow(body.length);
+        this.host.sendFrame({ type: "DATA", stream: this.id, data: body });
+        this.bytesOut += body.length;
+      }
+      this.end();
+      return true;
+    } catch (e) {
+      this.reset("cancel", e instanceof Error ? e.message : String(e));
+      return false;
+    }
+  }
+
   async send(body: Uint8Array): Promise<boolean> {
     try {
       await this.write(body);
@@ -419,7 +450,10 @@ export class Stream {
     if (this.released) return;
     this.released = true;
     this.host.release(this.id);
-    this.resolveFinished();
+    this.resolveFinished?.();
+    const w = this.finishWatch;
+    this.finishWatch = null;
+    w?.();
   }
 }
 

@@ -3,7 +3,8 @@ import { relayMs, type RelayConfig } from "./config.ts";
 import { IssuerKeys } from "./issuer-keys.ts";
 
 // Bun's native hasher, and no jose until a JWT comes: node:crypto and jose would cost an idle relay several MiB.
-const sha256Hex = (text: string) => new Bun.CryptoHasher("sha256").update(text).digest("hex");
+// One-shot: no hasher object per request (a client key is hashed on every call through the relay).
+const sha256Hex = (text: string) => Bun.CryptoHasher.hash("sha256", text, "hex") as string;
 
 export function hashToken(token: string): string {
   return sha256Hex(token);
@@ -109,19 +110,22 @@ export class RelayAuth {
   }
 
   /** A cloud client calling /t/ID/...: one of the tunnel's client keys, or a JWT whose subject owns the tunnel. */
-  async client(req: Request, tunnelId: string): Promise<AuthResult> {
+  // A client key is answered without a promise (every call through the relay passes here); only a JWT waits.
+  client(req: Request, tunnelId: string): AuthResult | Promise<AuthResult> {
     const token = clientCredential(req)?.token;
     if (!token) return { ok: false, reason: "missing Authorization: Bearer token (or x-api-key)" };
     const t = this.config.tunnels.find((x) => x.id === tunnelId);
     const h = hashToken(token);
     if (t && t.client_key_sha256.some((k) => sameHash(k, h))) return { ok: true, tunnelId, via: "token" };
-    if (looksLikeJwt(token) && this.jwks) {
-      const v = await this.verifyJwt(token);
-      if (!v.ok) return v;
-      if (!this.tunnelsOf(v.subject).includes(tunnelId)) return { ok: false, reason: "this account does not own the tunnel" };
-      return { ok: true, tunnelId, via: "jwt", subject: v.subject };
-    }
+    if (looksLikeJwt(token) && this.jwks) return this.clientByJwt(token, tunnelId);
     return { ok: false, reason: "unknown client key for this tunnel" };
+  }
+
+  private async clientByJwt(token: string, tunnelId: string): Promise<AuthResult> {
+    const v = await this.verifyJwt(token);
+    if (!v.ok) return v;
+    if (!this.tunnelsOf(v.subject).includes(tunnelId)) return { ok: false, reason: "this account does not own the tunnel" };
+    return { ok: true, tunnelId, via: "jwt", subject: v.subject };
   }
 
   admin(req: Request): boolean {

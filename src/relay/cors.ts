@@ -82,8 +82,9 @@ export function createRelayCors(config: CorsSettings): RelayCors {
 
   return {
     preflight(req, tunnelId) {
+      if (req.method !== "OPTIONS") return null;
       const origin = req.headers.get("origin");
-      if (req.method !== "OPTIONS" || origin === null || !req.headers.has("access-control-request-method")) return null;
+      if (origin === null || !req.headers.has("access-control-request-method")) return null;
       if (!allowed(origin, tunnelId)) {
         const where = tunnelId && perTunnel.has(tunnelId) ? `[cors] allowed_origins and tunnel "${tunnelId}"'s allowed_origins` : "[cors] allowed_origins";
         return new HttpError("origin_not_allowed", `the origin "${origin}" may not call this relay from a browser; the relay's operator adds it to ${where}`);

@@ -8,7 +8,7 @@ import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
 import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
-import { clientCredential, type RelayAuth } from "./auth.ts";
+import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
@@ -23,13 +23,16 @@ const CLAIM_STEP_MS = 1_000;
 
 /** A header of the agent's answer head (names compared case-insensitively), null when absent. */
 function headerOf(head: ResponseHead, name: string): string | null {
-  return head.headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? null;
+  for (const h of head.headers) if (h[0].toLowerCase() === name) return h[1];
+  return null;
 }
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
 /** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
 const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
+/** Never taken from an agent's answer head. */
+const NOT_FROM_AGENT = [RESUME_HEADER];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
@@ -73,6 +76,15 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return l;
   };
   const max = config.limits.max_body_bytes;
+  // The per-request series' children, found once (no label object or key per request).
+  const toAgent = metrics.bytes.child({ direction: "to_agent" });
+  const fromAgent = metrics.bytes.child({ direction: "from_agent" });
+  const byStatus = new Map<number, ReturnType<typeof metrics.requests.child>>();
+  const countStatus = (status: number) => {
+    let c = byStatus.get(status);
+    if (!c) byStatus.set(status, (c = metrics.requests.child({ status: String(status) })));
+    c.inc();
+  };
 
   function failedForward(e: unknown, id: string): HttpError {
     if (e instanceof ProtocolError) return new HttpError("bad_request", `the request cannot cross the tunnel: ${e.message}`);
@@ -190,6 +202,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const res = await forward(session, req, path, {
         signal: req.signal,
         dropHeaders: NOT_FOR_AGENT,
+        // Only this relay names a resume token to the entry node: never one from the agent's own headers.
+        dropAnswerHeaders: NOT_FROM_AGENT,
         maxBodyBytes: max,
         onBodyTooLarge: () => (tooLarge = true),
         firstByteTimeoutMs: deps.firstByteMs,
@@ -206,30 +220,36 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
                 return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
               },
       });
-      // Only this relay names a resume token to the entry node: never one from the agent's own headers.
-      res.headers.delete(RESUME_HEADER);
       if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
       metrics.ttfb.observe((performance.now() - t0) / 1000);
-      metrics.requests.inc({ status: String(res.status) });
+      countStatus(res.status);
       const s = stream as Stream | null;
       if (s) {
-        s.finished.then(() => {
+        s.whenFinished(() => {
           if (!held) settle();
-          metrics.bytes.inc({ direction: "to_agent" }, s.bytesOut);
-          metrics.bytes.inc({ direction: "from_agent" }, s.bytesIn);
+          toAgent.inc(s.bytesOut);
+          fromAgent.inc(s.bytesIn);
         });
       } else settle();
       return res;
     } catch (e) {
       settle();
       const err = tooLarge ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`) : failedForward(e, id);
-      metrics.requests.inc({ status: String(err.status) });
+      countStatus(err.status);
       return err.toDialectResponse(path);
     }
   }
 
-  const client: Forwarder = async (req, id, path) => {
-    const who = await auth.client(req, id);
+  // Not async: a call admitted at once (a client key, no cluster) is the promise of overSession() itself, with no
+  // promise of its own around it; a JWT, a refusal or a cluster's shared rate takes the async path.
+  const client: Forwarder = (req, id, path) => {
+    const who = auth.client(req, id);
+    if (who instanceof Promise) return who.then((w) => admitted(req, id, path, w));
+    const res = admitted(req, id, path, who);
+    return res instanceof Response ? Promise.resolve(res) : res;
+  };
+
+  function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
@@ -241,14 +261,23 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
-    const perMinute = config.limits.requests_per_minute;
-    const local = () => limitsFor(id).admitRate();
-    const wait = deps.cluster ? await deps.cluster.admitRate(id, perMinute, local) : local();
-    if (wait !== null) return new HttpError("rate_limited", `tunnel "${id}" is over ${perMinute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster);
+    const wait = limitsFor(id).admitRate();
+    if (wait !== null) return overRate(id, path, wait);
+    return overSession(req, id, path, false);
+  }
+
+  function overRate(id: string, path: string, wait: number): Response {
+    return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+  }
+
+  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting): Promise<Response> {
+    const wait = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate());
+    if (wait !== null) return overRate(id, path, wait);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    if (!deps.cluster || sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
-    return deps.cluster.forwardToOwner(req, id, path);
-  };
+    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
+    return cluster.forwardToOwner(req, id, path);
+  }
 
   return { client, owner: (req, id, path) => overSession(req, id, path, true), resumeHooks, resumeHere };
 }

@@ -64,14 +64,32 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     const url = new URL(req.url);
     const p = url.pathname;
     if (p === deps.config.agent_path) return routes(req, srv, url);
-    const tunnelId = tunnelTarget(p)?.id ?? null;
+    // Matched once: CORS and the routes both take it.
+    const target = tunnelTarget(p);
+    const tunnelId = target?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
-    const res = await routes(req, srv, url);
+    // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
+    let res: Response | undefined;
+    if (target) {
+      try {
+        res = await deps.forward.client(req, target.id, target.path + url.search);
+        if (deps.cluster) res = deps.cluster.stamp(res);
+      } catch (e) {
+        res = failed(p, e);
+      }
+    } else res = await routes(req, srv, url);
     return res && cors.decorate(req, res, tunnelId);
   };
 }
 
+/** A route that threw: logged, and an internal error in the caller's dialect. */
+function failed(p: string, e: unknown): Response {
+  log.error("request failed", { path: p, error: e });
+  return relayError(p, new HttpError("internal", "the relay failed this request"));
+}
+
+/** Every route but a call through a tunnel (relayFetch answers those itself). */
 function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
   return async (req, srv, url) => {
@@ -98,11 +116,6 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
         if (srv.upgrade(req, { data })) return undefined;
         return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
       }
-      const target = tunnelTarget(p);
-      if (target) {
-        const res = await deps.forward.client(req, target.id, target.path + url.search);
-        return deps.cluster ? deps.cluster.stamp(res) : res;
-      }
       if (isChatPath(p)) return chatPage(req, p, config);
       const mine = myTunnelTarget(p);
       if (mine) {
@@ -119,8 +132,7 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
       }
       return new HttpError("not_found", `no route for ${p}`).toResponse();
     } catch (e) {
-      log.error("request failed", { path: p, error: e });
-      return relayError(p, new HttpError("internal", "the relay failed this request"));
+      return failed(p, e);
     }
   };
 }

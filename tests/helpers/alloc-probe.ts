@@ -21,12 +21,15 @@ export const NO_COLLECTION_ENV: Record<string, string> = {
   BUN_JSC_logGC: "1",
 };
 
+/** A process started with PROBE_PRELOAD: a daemon, or a relay (tests/tunnel/relay-allocations.test.ts). */
+type Probed = Pick<DaemonProc, "proc" | "stderr">;
+
 interface Probe {
   timers: { setTimeout: number; setInterval: number };
   objects: Record<string, number>;
 }
 
-async function probe(p: DaemonProc): Promise<Probe> {
+async function probe(p: Probed): Promise<Probe> {
   const from = p.stderr().length;
   process.kill(p.proc.pid, "SIGUSR2");
   for (let i = 0; i < 500; i++) {
@@ -84,7 +87,7 @@ export interface PerRequest {
 }
 
 /** Warms the path with `warm` requests, then counts what `count` more allocate. `p` must run with PROBE_PRELOAD and NO_COLLECTION_ENV. */
-export async function allocationsPerRequest(p: DaemonProc, url: string, request: Uint8Array, warm: number, count: number): Promise<PerRequest> {
+export async function allocationsPerRequest(p: Probed, url: string, request: Uint8Array, warm: number, count: number): Promise<PerRequest> {
   await sendSequential(url, request, warm);
   const a = await probe(p);
   const logFrom = p.stderr().length;

@@ -42,11 +42,11 @@ client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
 }
 
 /** Starts `bun src/main.ts relay --config FILE` (or another release's main.ts) and waits for its listening line. */
-export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-")), bunArgs: string[] = [], main = join(REPO, "src/main.ts")): Promise<RelayProc> {
+export async function startRelayProc(toml: string, dir = mkdtempSync(join(tmpdir(), "c2l-relay-")), bunArgs: string[] = [], main = join(REPO, "src/main.ts"), env: Record<string, string> = {}): Promise<RelayProc> {
   const configFile = join(dir, "relay.toml");
   writeFileSync(configFile, toml, { mode: 0o600 });
   const p = spawnLogged([BUN, ...bunArgs, main, "relay", "--config", configFile], {
-    env: { ...RUNTIME_ENV, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+    env: { ...RUNTIME_ENV, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, ...env },
     cwd: dir,
     label: "relay",
     debugEnv: "DEBUG_RELAY",
