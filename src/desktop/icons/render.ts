@@ -1,4 +1,5 @@
 // Renders the icon shapes as SVG text, as ARGB32 pixels (SNI IconPixmap) and as RGBA for PNG, anti-aliased by distance.
+import { rgbaToArgb } from "./pixel-order.ts";
 import { shapes, VIEWBOX, type Shape, type TrayState } from "./shapes.ts";
 
 export function renderSvg(state?: TrayState): string {
@@ -78,12 +79,5 @@ export function renderRgba(state: TrayState | undefined, size: number): Uint8Arr
 /** ARGB32 in network byte order (A, R, G, B per pixel), as StatusNotifierItem's IconPixmap wants it. */
 export function renderArgb(state: TrayState | undefined, size: number): Uint8Array {
   const rgba = renderRgba(state, size);
-  const out = new Uint8Array(rgba.length);
-  for (let i = 0; i < rgba.length; i += 4) {
-    out[i] = rgba[i + 3]!;
-    out[i + 1] = rgba[i]!;
-    out[i + 2] = rgba[i + 1]!;
-    out[i + 3] = rgba[i + 2]!;
-  }
-  return out;
+  return rgbaToArgb(rgba);
 }

@@ -1,4 +1,5 @@
 // The small icons the tray needs at start, from prerendered.ts (PNG files as they are; SNI pixmaps decoded from them).
+import { rgbaToArgb } from "./pixel-order.ts";
 import { PRERENDERED_PNG } from "./prerendered.ts";
 import { iconName, type TrayState } from "./shapes.ts";
 
@@ -38,12 +39,5 @@ export function storedRgba(state: TrayState | undefined, size: number): Uint8Arr
 export function storedArgb(state: TrayState | undefined, size: number): Uint8Array | null {
   const rgba = storedRgba(state, size);
   if (!rgba) return null;
-  const out = new Uint8Array(rgba.length);
-  for (let i = 0; i < rgba.length; i += 4) {
-    out[i] = rgba[i + 3]!;
-    out[i + 1] = rgba[i]!;
-    out[i + 2] = rgba[i + 1]!;
-    out[i + 3] = rgba[i + 2]!;
-  }
-  return out;
+  return rgbaToArgb(rgba);
 }
