@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { QUIET_MS } from "../../src/core/idle-gc.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { holdingUpstream, type HoldingUpstream } from "../helpers/holding-upstream.ts";
 
 /**
  * The stated bounds (docs/performance.md, "Memory bounds"): an open stream holds its sockets, its exchange and its
@@ -20,53 +21,7 @@ function rssKiB(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 }
 
-/** An upstream whose generations send one line and then wait until released: the streams stay open as long as the test wants. */
-function holdingUpstream() {
-  let release!: () => void;
-  let released = new Promise<void>((r) => (release = r));
-  const enc = new TextEncoder();
-  let open = 0;
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path === "/api/version") return Response.json({ version: "0.6.0" });
-      if (path === "/api/tags") return Response.json({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: new Date().toISOString(), details: {} }] });
-      if (path === "/api/ps") return Response.json({ models: [] });
-      if (path !== "/api/generate") return new Response("not found", { status: 404 });
-      await req.arrayBuffer();
-      const gate = released;
-      open++;
-      return new Response(
-        new ReadableStream({
-          async start(c) {
-            c.enqueue(enc.encode(`${JSON.stringify({ model: "m:latest", response: "x", done: false })}\n`));
-            await gate;
-            c.enqueue(enc.encode(`${JSON.stringify({ model: "m:latest", response: "", done: true, eval_count: 1 })}\n`));
-            c.close();
-            open--;
-          },
-        }),
-        { headers: { "content-type": "application/x-ndjson" } },
-      );
-    },
-  });
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    get open() {
-      return open;
-    },
-    /** Ends every held stream, and holds the next ones again. */
-    releaseAll() {
-      release();
-      released = new Promise<void>((r) => (release = r));
-    },
-    stop: () => server.stop(true),
-  };
-}
-
-let up: ReturnType<typeof holdingUpstream>;
+let up: HoldingUpstream;
 let d: DaemonProc;
 
 beforeAll(async () => {

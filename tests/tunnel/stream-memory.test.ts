@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { QUIET_MS, SHRINK_MS } from "../../src/core/idle-gc.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
+import { holdingUpstream, type HoldingUpstream } from "../helpers/holding-upstream.ts";
 
 /**
  * The stated bounds (docs/performance.md, "Memory per open stream"): an open tunnel stream holds its stream state,
@@ -25,75 +26,19 @@ const UPLOAD_BYTES = 100 * 1024 * 1024;
 const MAX_UPLOAD_GROWTH_MIB = 40;
 
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
-const enc = new TextEncoder();
-
-/** One upstream: generations that send a line and wait while `hold` is on, quick ones otherwise; blobs drained. */
-function upstream() {
-  let release!: () => void;
-  let released = new Promise<void>((r) => (release = r));
-  let open = 0;
-  let received = 0;
-  const state = { hold: false };
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path === "/api/version") return Response.json({ version: "0.6.0" });
-      if (path === "/api/tags") return Response.json({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: new Date().toISOString(), details: {} }] });
-      if (path === "/api/ps") return Response.json({ models: [] });
-      if (path.startsWith("/api/blobs/") && req.body) {
-        for await (const c of req.body) received += c.byteLength;
-        return new Response(null, { status: 201 });
-      }
-      if (path !== "/api/generate") return new Response("not found", { status: 404 });
-      await req.arrayBuffer();
-      if (!state.hold) return Response.json({ model: "m:latest", response: "x", done: true, eval_count: 1 });
-      const gate = released;
-      open++;
-      return new Response(
-        new ReadableStream({
-          async start(c) {
-            c.enqueue(enc.encode(`${JSON.stringify({ model: "m:latest", response: "x", done: false })}\n`));
-            await gate;
-            c.enqueue(enc.encode(`${JSON.stringify({ model: "m:latest", response: "", done: true, eval_count: 1 })}\n`));
-            c.close();
-            open--;
-          },
-        }),
-        { headers: { "content-type": "application/x-ndjson" } },
-      );
-    },
-  });
-  return {
-    url: `http://127.0.0.1:${server.port}`,
-    state,
-    get open() {
-      return open;
-    },
-    get received() {
-      return received;
-    },
-    releaseAll() {
-      release();
-      released = new Promise<void>((r) => (release = r));
-    },
-    stop: () => server.stop(true),
-  };
-}
 
 function status(pid: number, key: string): number {
   return Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 }
 
-let up: ReturnType<typeof upstream>;
+let up: HoldingUpstream;
 let relay: RelayProc;
 let daemon: DaemonProc;
 let base: string;
 
 beforeAll(async () => {
-  up = upstream();
+  up = holdingUpstream();
+  up.state.hold = false;
   relay = await startRelayProc(relayToml());
   daemon = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n[logging]\nrequests = false\n" }));
   base = `${relay.url}/t/${TUNNEL_ID}`;
