@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
-import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let native: FakeOllama;
@@ -51,10 +51,7 @@ model = "qwen2.5:0.5b"
   }
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.meter! } })).status === 200, 5000, "the daemon to see the keys");
   // Both upstreams checked, so each model routes to the upstream that lists it.
-  await until(async () => {
-    const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { name: string; state: string }[];
-    return st.length === 2 && st.every((u) => u.state === "up");
-  }, 10_000, "both upstreams up");
+  await untilUpstreamsUp(d, token, 2);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 import { until } from "../helpers/until.ts";
 
@@ -165,10 +165,7 @@ model = "rogue:1b"
     keys[name!] = createKey(d, name!, ...flags);
   }
   await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": keys.meter! } })).status === 200, 5000, "the daemon to see the keys");
-  await until(async () => {
-    const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string }[];
-    return st.length === 3 && st.every((u) => u.state === "up");
-  }, 10_000, "the upstreams up");
+  await untilUpstreamsUp(d, token, 3);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();

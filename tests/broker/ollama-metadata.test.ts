@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import { OLLAMA_API_VERSION } from "../../src/broker/dialects/ollama/metadata-plan.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let plain: FakeOllama;
@@ -27,10 +27,7 @@ const HEAD = `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n`;
 
 async function allUp(d: DaemonProc, n: number): Promise<void> {
   const token = await apiToken(d);
-  await until(async () => {
-    const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string }[];
-    return st.length === n && st.every((u) => u.state === "up");
-  }, 10_000, "the upstreams up");
+  await untilUpstreamsUp(d, token, n);
 }
 
 beforeAll(async () => {

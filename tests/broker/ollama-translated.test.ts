@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Ollama, type Tool } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { apiToken, createKey, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let native: FakeOllama;
@@ -47,10 +47,7 @@ model = "qwen2.5:0.5b"
   token = await apiToken(d);
   meterKey = createKey(d, "meter");
   await until(async () => (await fetch(`${d.urls.broker}/v1/models`, { headers: { authorization: `Bearer ${meterKey}` } })).status === 200, 5000, "the daemon to see the key");
-  await until(async () => {
-    const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string }[];
-    return st.length === 3 && st.every((u) => u.state === "up");
-  }, 10_000, "the upstreams up");
+  await untilUpstreamsUp(d, token, 3);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { spawnLogged, type LoggedProc } from "./process.ts";
 import { RUNTIME_ENV } from "../../src/core/runtime-tuning.ts";
+import { until } from "./until.ts";
 
 export const REPO = resolve(import.meta.dir, "../..");
 export const BUN = process.execPath;
@@ -100,4 +101,12 @@ export function createKey(d: { env: Record<string, string> }, name: string, ...f
 
 export function removeHome(home: string): void {
   rmSync(home, { recursive: true, force: true });
+}
+
+/** Waits until the daemon's control API lists `n` upstreams, every one of them up (health checks passed). */
+export async function untilUpstreamsUp(d: DaemonProc, token: string, n: number, timeoutMs = 10_000): Promise<void> {
+  await until(async () => {
+    const st = (await (await fetch(`${d.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { state: string }[];
+    return st.length === n && st.every((u) => u.state === "up");
+  }, timeoutMs, `${n} upstreams up`);
 }
