@@ -43,6 +43,9 @@ const LOAD_CPU = 0;
 const SUBJECT_CPU = 1;
 const BEFORE_FILE = join(ROOT, "bench/results/hot-paths-before.json");
 const BEFORE_COMMIT = args.includes("--before") ? args[args.indexOf("--before") + 1]! : null;
+/** --env K=V (repeatable): set for this tree's relay and daemon only, so `--before HEAD --env …` weighs a runtime setting
+ * against the same code without it in the same interleaved rounds. */
+const EXTRA_ENV: Record<string, string> = Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === "--env" ? [a.split("=") as [string, string]] : [])));
 
 /** wrk on the load CPU; the POST body from a Lua script. */
 async function wrkRun(url: string, connections: number, seconds: number, headers: Record<string, string> = {}): Promise<WrkResult> {
@@ -88,9 +91,10 @@ const peers: Figures = {};
 // ---------------------------------------------------------------- (t) tunnel vs ssh -R
 async function tunnel(): Promise<void> {
   const fake = await spawnListening(["taskset", "-c", String(LOAD_CPU), BUN, join(ROOT, "tests/helpers/fake-ollama.ts"), "--port", "0", "--tokens", "1", "--models", "bench:latest"]);
-  const relay = await startRelayProc(relayToml());
+  const relay = await startRelayProc(relayToml(), undefined, [], undefined, EXTRA_ENV);
   const daemon = await startAgentDaemon(
     daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n[logging]\nrequests = false\n", heartbeat: ["10s", "15s"], backoff: ["1s", "60s"] }),
+    EXTRA_ENV,
   );
   const ssh = await startSshTunnel(new URL(daemon.urls.broker!).host);
   for (const p of [relay.proc.pid, daemon.proc.pid, ssh.sshd.pid, ssh.ssh.pid]) pin(p, SUBJECT_CPU);
@@ -373,6 +377,7 @@ const table = [
   "|---|---:|---:|---|---:|---|",
   ...rows.map((r) => `| ${r.join(" | ")} |`),
   "",
+  ...(Object.keys(EXTRA_ENV).length ? [`With ${Object.entries(EXTRA_ENV).map(([k, v]) => `${k}=${v}`).join(" ")} for this tree's relay and daemon.`, ""] : []),
   `Run ${new Date().toISOString()}, Bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs. CPU per request: the subject's process tree (/proc/PID/stat, 10 ms ticks) over the requests wrk counted.`,
   "",
 ].join("\n");
