@@ -56,6 +56,13 @@ test("llamacpp: a /v1/models entry's meta.n_params is the parameter count", () =
   expect(llamacpp.modelFacts!({ id: "m" })).toEqual({});
 });
 
+test("llamacpp: a /v1/models entry whose architecture.input_modalities has image is vision; text only, or none, says nothing", () => {
+  expect(llamacpp.modelFacts!({ id: "m", architecture: { input_modalities: ["text", "image"], output_modalities: ["text"] } })).toEqual({ capabilities: ["vision"] });
+  expect(llamacpp.modelFacts!({ id: "m", architecture: { input_modalities: ["text"], output_modalities: ["text"] } })).toEqual({});
+  expect(llamacpp.modelFacts!({ id: "m", architecture: null })).toEqual({});
+  expect(llamacpp.modelFacts!({ id: "m", architecture: { input_modalities: "image" } })).toEqual({});
+});
+
 // GET /props as tools/server/README.md documents it (abridged), for Ollama's /api/show.
 const PROPS = {
   default_generation_settings: { id: 0, id_task: -1, n_ctx: 8192, speculative: false, is_processing: false, params: { n_predict: -1 } },

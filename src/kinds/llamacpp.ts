@@ -82,10 +82,14 @@ export const llamacpp: KindModule = {
   dialects: { openai: true, anthropic: true, responses: true },
   // llama-server's chat completions take every /completion sampling option (its README).
   samplerOptions: ["top_k", "min_p", "repeat_penalty", "typical_p"],
-  // Its /v1/models entries carry the GGUF's meta: n_params (n_ctx_train is the trained context, not the one it runs with).
+  // Its /v1/models entries carry the GGUF's meta: n_params (n_ctx_train is the trained context, not the one it runs
+  // with); recent builds also architecture.input_modalities, "image" among them when a projector takes images (in
+  // router mode known before the model is loaded, when its /props cannot be read without loading it).
   modelFacts: (e) => {
     const n = (e.meta as { n_params?: unknown } | null | undefined)?.n_params;
-    return typeof n === "number" ? { parameterCount: n } : {};
+    const inputs = (e.architecture as { input_modalities?: unknown } | null | undefined)?.input_modalities;
+    const vision = Array.isArray(inputs) && inputs.includes("image");
+    return { ...(typeof n === "number" ? { parameterCount: n } : {}), ...(vision ? { capabilities: ["vision"] as const } : {}) };
   },
   // In router mode ?model= picks the model's own server, and autoload=false keeps a show from loading it (an unloaded
   // model's /props fails: the show then tells what the listing does); one server, one model ignores both.

@@ -43,7 +43,8 @@ test("a 2xx JSON answer: its body; the GET carries the request's headers and no 
   const c = clientOf(async () => replyOf(200, [enc.encode('{"default_generation_'), enc.encode('settings":{"n_ctx":4096}}')]));
   const req = request();
   expect(await asideRead(c, "/props?model=m&autoload=false", req)).toEqual({ default_generation_settings: { n_ctx: 4096 } });
-  expect(c.sent[0]).toMatchObject({ method: "GET", target: "/props?model=m&autoload=false", headers: req.headers, body: null, bodyLength: 0 });
+  expect(c.sent[0]).toMatchObject({ method: "GET", target: "/props?model=m&autoload=false", body: null, bodyLength: 0 });
+  expect(c.sent[0]!.headers).toBe(req.headers);
   // Its own signal: ending the read never aborts the request it runs beside.
   expect(c.sent[0]!.signal).not.toBe(req.signal);
 });

@@ -1,16 +1,17 @@
 // A GET sent to an attempt's upstream beside its request (Ollama's /api/show for llama.cpp also reads /props): its JSON
 // body, or null for any failure, so the answer made from it never fails because of it.
 import { BUFFER_LIMIT } from "../request-body.ts";
-import { Attempt, type UpstreamClient, type UpstreamRequest } from "../upstream-client.ts";
+import { Attempt, type UpstreamClient, type UpstreamReply, type UpstreamRequest } from "../upstream-client.ts";
 
 /**
  * How long the read may take: the answer waits for it, and it is an extra that the answer does without. A server's
- * property read answers at once (llama.cpp's /props never waits for a slot); one that does not is not waited for.
+ * property read answers at once (llama.cpp makes /props from its settings, queued behind no generation); one that
+ * does not is not waited for.
  */
 export const ASIDE_LIMIT_MS = 2_000;
 
 /** A whole body, read part by part, up to `limit` bytes; null past it (the rest abandoned). */
-async function bodyUpTo(res: Awaited<ReturnType<UpstreamClient["send"]>>, limit: number): Promise<Uint8Array | null> {
+async function bodyUpTo(res: UpstreamReply, limit: number): Promise<Uint8Array | null> {
   const parts: Uint8Array[] = [];
   let held = 0;
   for (let done = !res.hasBody; !done; ) {
