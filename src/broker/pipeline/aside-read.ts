@@ -37,9 +37,11 @@ async function bodyUpTo(res: UpstreamReply, limit: number): Promise<Uint8Array |
  */
 export function asideRead(client: UpstreamClient, target: string, req: UpstreamRequest, limitMs = ASIDE_LIMIT_MS): Promise<unknown> {
   const signal = new Attempt();
+  // The deadline and the client's leaving end the read even where a client ignores the signal once the head has arrived.
+  const expired = new Promise<null>((resolve) => signal.addEventListener("abort", () => resolve(null)));
   const stop = () => signal.abort();
-  if (req.signal.aborted) signal.abort();
-  else req.signal.addEventListener("abort", stop);
+  if (req.signal.aborted) return Promise.resolve(null);
+  req.signal.addEventListener("abort", stop);
   const timer = setTimeout(stop, limitMs);
   const read = async (): Promise<unknown> => {
     const res = await client.send({ method: "GET", target, headers: req.headers, headerJson: req.headerJson ?? null, body: null, bodyLength: 0, signal });
@@ -50,8 +52,6 @@ export function asideRead(client: UpstreamClient, target: string, req: UpstreamR
     const bytes = await bodyUpTo(res, BUFFER_LIMIT);
     return bytes === null ? null : JSON.parse(new TextDecoder().decode(bytes));
   };
-  // The deadline also ends a read whose client ignores the signal once the head has arrived.
-  const expired = new Promise<null>((resolve) => signal.addEventListener("abort", () => resolve(null)));
   return Promise.race([read(), expired])
     .catch(() => null)
     .finally(() => {
