@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 import { readAll } from "../../tests/helpers/fake-kinds/read-all.ts";
-import { llamacpp } from "./llamacpp.ts";
+import { llamacpp, propsFacts } from "./llamacpp.ts";
 import { servesNatively } from "./index.ts";
 
 let fake: FakeOllama;
@@ -54,4 +54,51 @@ test("llamacpp speaks OpenAI, Anthropic and Responses itself, not Ollama's API",
 test("llamacpp: a /v1/models entry's meta.n_params is the parameter count", () => {
   expect(llamacpp.modelFacts!({ id: "m", meta: { n_params: 8_030_261_312, n_ctx_train: 131072 } })).toEqual({ parameterCount: 8_030_261_312 });
   expect(llamacpp.modelFacts!({ id: "m" })).toEqual({});
+});
+
+test("llamacpp: a /v1/models entry whose architecture.input_modalities has image is vision; text only, or none, says nothing", () => {
+  expect(llamacpp.modelFacts!({ id: "m", architecture: { input_modalities: ["text", "image"], output_modalities: ["text"] } })).toEqual({ capabilities: ["vision"] });
+  expect(llamacpp.modelFacts!({ id: "m", architecture: { input_modalities: ["text"], output_modalities: ["text"] } })).toEqual({});
+  expect(llamacpp.modelFacts!({ id: "m", architecture: null })).toEqual({});
+  expect(llamacpp.modelFacts!({ id: "m", architecture: { input_modalities: "image" } })).toEqual({});
+});
+
+// GET /props as tools/server/README.md documents it (abridged), for Ollama's /api/show.
+const PROPS = {
+  default_generation_settings: { id: 0, id_task: -1, n_ctx: 8192, speculative: false, is_processing: false, params: { n_predict: -1 } },
+  total_slots: 1,
+  model_path: "../models/Meta-Llama-3.1-8B-Instruct-Q4_K_M.gguf",
+  chat_template: "{{ messages }}",
+  chat_template_caps: {},
+  modalities: { vision: false },
+  build_info: "b6123-abcdef0",
+  is_sleeping: false,
+};
+
+test("llamacpp /props for /api/show: the slot context (default_generation_settings.n_ctx) and no capability the server does not state", () => {
+  expect(propsFacts(PROPS)).toEqual({ contextLength: 8192 });
+  expect(propsFacts({ ...PROPS, modalities: { vision: false, video: false, audio: true } })).toEqual({ contextLength: 8192 });
+});
+
+test("llamacpp /props: modalities.vision true is vision; a template that renders tool definitions and tool calls is tools", () => {
+  expect(propsFacts({ ...PROPS, modalities: { vision: true, audio: false } })).toEqual({ contextLength: 8192, capabilities: ["vision"] });
+  const tools = { supports_tools: true, supports_tool_calls: true, supports_system_role: true, supports_parallel_tool_calls: true };
+  expect(propsFacts({ ...PROPS, chat_template_caps: tools })).toEqual({ contextLength: 8192, capabilities: ["tools"] });
+  expect(propsFacts({ ...PROPS, modalities: { vision: true }, chat_template_caps: tools })).toEqual({ contextLength: 8192, capabilities: ["vision", "tools"] });
+  // Half a tool loop is not tools: definitions read but calls never rendered back, or the other way round.
+  expect(propsFacts({ ...PROPS, chat_template_caps: { supports_tools: true, supports_tool_calls: false } }).capabilities).toBeUndefined();
+  expect(propsFacts({ ...PROPS, chat_template_caps: { supports_tool_calls: true } }).capabilities).toBeUndefined();
+});
+
+test("llamacpp /props: a field missing or of another type tells nothing (never a throw)", () => {
+  for (const body of [null, undefined, "props", 42, [], {}, { default_generation_settings: null, modalities: null, chat_template_caps: null }]) expect(propsFacts(body)).toEqual({});
+  for (const n_ctx of ["8192", 0, -1, 1.5, Number.NaN, null]) expect(propsFacts({ default_generation_settings: { n_ctx } })).toEqual({});
+  // Only true is a statement: "true", 1 or a modality list are not.
+  expect(propsFacts({ modalities: ["text", "image"] })).toEqual({});
+  expect(propsFacts({ modalities: { vision: "true" }, chat_template_caps: { supports_tools: 1, supports_tool_calls: 1 } })).toEqual({});
+});
+
+test("llamacpp /props target: the model's own server in router mode, never loaded by a show; the name URL-encoded", () => {
+  expect(llamacpp.showRead!.target("ggml-org/gemma-3-4b-it-GGUF:Q4_K_M")).toBe("/props?model=ggml-org%2Fgemma-3-4b-it-GGUF%3AQ4_K_M&autoload=false");
+  expect(llamacpp.showRead!.facts).toBe(propsFacts);
 });

@@ -52,12 +52,33 @@ export interface ListSource {
 /** Sampling options of Ollama's `options` that some servers' chat completions take under the same name (beyond OpenAI's API). */
 export type SamplerOption = "top_k" | "min_p" | "repeat_penalty" | "typical_p";
 
-/** What a server's /v1/models entry tells of one model beyond its id (Ollama's /api/show is answered from it); absent: not told. */
+/** A capability in Ollama's words (its /api/show `capabilities`) beyond "completion", which every chat model has. */
+export type ModelCapability = "vision" | "tools" | "thinking" | "insert" | "embedding";
+
+/**
+ * What a server tells of one model beyond its id, from its /v1/models entry or the kind's showRead (Ollama's /api/show
+ * is answered from it); absent: not told.
+ */
 export interface ModelFacts {
   /** Parameters in the model. */
   parameterCount?: number;
   /** The context window the server runs the model with, in tokens. */
   contextLength?: number;
+  /** Capabilities the server states the model has (only those it states). */
+  capabilities?: readonly ModelCapability[];
+}
+
+/**
+ * A GET the broker makes beside the model listing when it answers Ollama's /api/show itself (llama.cpp's /props): what
+ * the server says of the model it runs that its listing does not. Its failure never fails the show.
+ */
+export interface ShowRead {
+  /** Path and query for a model, as the upstream names it. */
+  target(model: string): string;
+  /** Which fields of the answer are read, for the docs. */
+  fields: string;
+  /** The body → the facts it tells; never throws (a field it cannot read is not told). */
+  facts(body: unknown): ModelFacts;
 }
 
 export interface KindModule {
@@ -78,6 +99,8 @@ export interface KindModule {
   samplerOptions?: readonly SamplerOption[];
   /** What its /v1/models entry of a model tells beyond OpenAI's fields (none: nothing). */
   modelFacts?(entry: Record<string, unknown>): ModelFacts;
+  /** Read beside the listing for Ollama's /api/show (none: the listing alone); its facts win over the entry's. */
+  showRead?: ShowRead;
   /** Its models in the merged /api/tags, /api/ps (null: it names no loaded models there) and /v1/models. */
   listing: { tags: ListSource; ps: ListSource | null; openai: ListSource };
   /** What to tell the user when the connection is refused (null: the generic advice). */

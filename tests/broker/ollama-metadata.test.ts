@@ -1,6 +1,7 @@
 // Ollama's metadata routes through a real daemon with the official `ollama` npm client: GET /api/version and POST
 // /api/show answered by the broker, in Ollama's shape, when the upstreams do not serve Ollama's API (OpenAI-only,
-// llama.cpp, vLLM), and passed through unchanged to an Ollama-kind upstream; a key's model list applies to /api/show.
+// llama.cpp with what its /props tells, vLLM), and passed through unchanged to an Ollama-kind upstream; a key's model
+// list applies to /api/show.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import { OLLAMA_API_VERSION } from "../../src/broker/dialects/ollama/metadata-plan.ts";
@@ -76,7 +77,7 @@ describe("no upstream serves Ollama's API", () => {
       parameters: "",
       template: "",
       details: { parent_model: "", format: "", family: "", families: [], parameter_size: "", quantization_level: "" },
-      model_info: {},
+      model_info: { "general.architecture": "" },
       capabilities: ["completion"],
       modified_at: new Date(1_700_000_000_000).toISOString(),
     });
@@ -90,17 +91,64 @@ describe("no upstream serves Ollama's API", () => {
     expect((await client(bare).show({ model: "my-chat" })).capabilities).toEqual(["completion"]);
   });
 
-  test("/api/show for a llama.cpp model: parameter_size and parameter_count from its /v1/models meta", async () => {
+  /** The GETs one show made of the llama.cpp fake (the health monitor's own reads of /props carry no query). */
+  const showReads = (from: number) => llama.requests.slice(from).filter((r) => r.path === "/v1/models" || (r.path === "/props" && r.search !== ""));
+
+  test("/api/show for a llama.cpp model: parameter_size from its /v1/models meta, the slot context from /props where Ollama's clients read it", async () => {
+    const n = llama.requests.length;
     const s = await client(bare).show({ model: "phi:1b" });
     expect(s.details.parameter_size).toBe("8.0B");
-    expect(s.model_info as unknown).toEqual({ "general.parameter_count": 8_030_261_312 });
-    expect(llama.requests.at(-1)).toMatchObject({ method: "GET", path: "/v1/models" });
+    expect(s.model_info as unknown).toEqual({ "general.architecture": "", "general.parameter_count": 8_030_261_312, ".context_length": 4096 });
+    // As `ollama show` and Ollama's own integrations find it: model_info[<general.architecture>.context_length].
+    const info = s.model_info as unknown as Record<string, unknown>;
+    expect(info[`${info["general.architecture"] as string}.context_length`]).toBe(4096);
+    expect(s.parameters).toBe("num_ctx 4096");
+    // The fake's template renders no tools and it has no projector: completion only; its Jinja is not Ollama's template.
+    expect(s.capabilities).toEqual(["completion"]);
+    expect(s.template).toBe("");
+    // (The health monitor may read /v1/models meanwhile: only the show's /props is counted exactly.)
+    const reads = showReads(n);
+    expect(reads.filter((r) => r.path === "/props").map((r) => [r.method, r.path + r.search])).toEqual([["GET", "/props?model=phi%3A1b&autoload=false"]]);
+    expect(reads.some((r) => r.method === "GET" && r.path === "/v1/models")).toBe(true);
   });
 
-  test("/api/show for a vLLM model: its max_model_len as num_ctx", async () => {
+  test("/api/show for a llama.cpp vision model whose template handles tools: vision and tools, its own context", async () => {
+    llama.options.props = {
+      default_generation_settings: { n_ctx: 32768, params: {} },
+      modalities: { vision: true, audio: false },
+      chat_template_caps: { supports_tools: true, supports_tool_calls: true, supports_parallel_tool_calls: true, supports_system_role: true },
+    };
+    try {
+      const s = await client(bare).show({ model: "phi:1b" });
+      expect(s.capabilities).toEqual(["completion", "vision", "tools"]);
+      expect(s.parameters).toBe("num_ctx 32768");
+      expect((s.model_info as unknown as Record<string, unknown>)[".context_length"]).toBe(32768);
+    } finally {
+      llama.options.props = {};
+    }
+  });
+
+  test("/api/show for a llama.cpp model whose /props fails (404) or lacks the fields: answered as from /v1/models alone", async () => {
+    const alone = { parameters: "", capabilities: ["completion"], model_info: { "general.architecture": "", "general.parameter_count": 8_030_261_312 } };
+    try {
+      llama.options.props = null;
+      const n = llama.requests.length;
+      expect(await client(bare).show({ model: "phi:1b" })).toMatchObject(alone);
+      expect(showReads(n).some((r) => r.path === "/props")).toBe(true);
+      llama.options.props = { default_generation_settings: null, modalities: null, chat_template_caps: null };
+      expect(await client(bare).show({ model: "phi:1b" })).toMatchObject(alone);
+    } finally {
+      llama.options.props = {};
+    }
+  });
+
+  test("/api/show for a vLLM model: its max_model_len as num_ctx and context_length, nothing asked beside /v1/models", async () => {
+    const n = vllm.requests.length;
     const s = await client(bare).show({ model: "org/vllm-model" });
     expect(s.parameters).toBe("num_ctx 8192");
+    expect(s.model_info as unknown).toEqual({ "general.architecture": "", ".context_length": 8192 });
     expect(s.details.parameter_size).toBe("");
+    expect(vllm.requests.slice(n).some((r) => r.path === "/props")).toBe(false);
   });
 
   test("/api/show for a model no upstream has: Ollama's 404 `model 'x' not found`", async () => {
@@ -114,7 +162,12 @@ describe("no upstream serves Ollama's API", () => {
     const res = await fetch(`${bare.urls.broker}/api/show`, { method: "POST", headers: { authorization: `Bearer ${phiOnly}` }, body: JSON.stringify({ model: "qwen2.5:0.5b" }) });
     expect(res.status).toBe(403);
     expect(typeof ((await res.json()) as { error: unknown }).error).toBe("string");
+    const n = llama.requests.length;
     expect((await client(bare, phiOnly).show({ model: "phi:1b" })).details.parameter_size).toBe("8.0B");
+    // The key is the broker's: neither the listing nor /props beside it carries it to the upstream.
+    const reads = showReads(n);
+    expect(new Set(reads.map((r) => r.path))).toEqual(new Set(["/props", "/v1/models"]));
+    for (const r of reads) expect(JSON.stringify(r.headers)).not.toContain(phiOnly);
     expect(await client(bare, phiOnly).version()).toEqual({ version: "0.9.0" });
   });
 });

@@ -36,6 +36,8 @@ export interface FakeOllamaOptions {
   loaded?: string[];
   /** The server is still loading its model (llama.cpp: /health answers 503). Mutable through `options`. */
   loading?: boolean;
+  /** llama.cpp: fields of GET /props in place of the fake's (a vision model: { modalities: { vision: true } }); null: /props is 404. Mutable through `options`. */
+  props?: Record<string, unknown> | null;
   /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
   port?: number;
   /** Record requests (tests); benchmarks turn it off. Default true. */
@@ -46,6 +48,8 @@ export interface RecordedRequest {
   time: number; // performance.now()
   method: string;
   path: string;
+  /** The query, "?…" ("" for none). */
+  search: string;
   headers: Record<string, string>;
   bodySize: number;
   /** The parsed JSON body (inference and other JSON routes), as the upstream received it. */
@@ -122,6 +126,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     slots: opts.slots ?? 0,
     loaded: opts.loaded ?? (opts.models ?? ["llama3.2:1b"]).slice(0, 1),
     loading: opts.loading ?? false,
+    props: opts.props === undefined ? {} : opts.props,
   };
   let healthy = true;
   const concurrency = { now: 0, max: 0, waiting: 0 };
@@ -280,7 +285,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const path = url.pathname;
     const method = req.method;
     const rec: RecordedRequest | null = options.record
-      ? { time: performance.now(), method, path, headers: Object.fromEntries(req.headers), bodySize: 0, remotePort }
+      ? { time: performance.now(), method, path, search: url.search, headers: Object.fromEntries(req.headers), bodySize: 0, remotePort }
       : null;
     if (rec) requests.push(rec);
 

@@ -13,6 +13,11 @@ export interface AnswerPlan {
   transform: StreamTransform | null;
   contentType: string | null;
   status?: number;
+  /**
+   * Settled (never rejected) before a whole answer's transform ends: the transform also reads a GET made beside the
+   * request (DialectAttempt.aside), and this is when that read is in hand.
+   */
+  before?: Promise<unknown>;
 }
 
 /** One attempt's request, for the upstream picked. */
@@ -25,7 +30,12 @@ export interface DialectAttempt {
   bodyLength: number;
   /** Whether the request was translated (for the inspector and the bench). */
   translated: boolean;
-  answer(status: number, contentType: string | null): AnswerPlan;
+  /**
+   * Path and query of a GET sent to the same upstream beside the request (Ollama's /api/show for llama.cpp: /props);
+   * its JSON body, or null when it failed, is handed to `answer` as `aside`.
+   */
+  aside?: string;
+  answer(status: number, contentType: string | null, aside?: Promise<unknown> | null): AnswerPlan;
 }
 
 export interface DialectPlan {

@@ -50,6 +50,7 @@ export class TransformedReply implements UpstreamReply {
       this.res.cancel();
       throw e;
     }
+    if (this.plan.before) await this.plan.before;
     out.push(t.end());
     return Buffer.concat(out);
   }

@@ -5,20 +5,24 @@ import { TransformedReply } from "../dialects/transformed-reply.ts";
 import type { Exchange } from "../exchange.ts";
 import type { UpstreamReply, UpstreamRequest } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
+import { asideRead } from "./aside-read.ts";
 
 /** One attempt's plan (attempt-plan.ts's AttemptPlan): made per attempt, so each upstream gets its own rewrite. */
 export function dialectAttempt(plan: DialectPlan) {
   let sent: DialectAttempt | null = null;
+  let aside: Promise<unknown> | null = null;
   return {
     request(ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest {
       // The route the broker decided on (routeOf: "/V1/%6Dessages/" is /v1/messages), not the client's spelling of it,
       // so a native upstream acts on the route that was admitted, counted and planned, whatever its router makes of spellings.
       const a = (sent = plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength));
+      // Sent now, so it runs while the request does.
+      if (a.aside !== undefined) aside = asideRead(ex.table!.clientFor(u), a.aside, req);
       if (a.target === req.target && a.body === req.body && a.method === undefined) return req;
       return { ...req, method: a.method ?? req.method, target: a.target, body: a.body, bodyLength: a.bodyLength };
     },
     reply(ex: Exchange, _u: Upstream, res: UpstreamReply): UpstreamReply {
-      const answer = sent!.answer(res.status, res.header("content-type"));
+      const answer = sent!.answer(res.status, res.header("content-type"), aside);
       if (answer.transform === null && answer.contentType === null && answer.status === undefined) return res;
       if (answer.transform) ex.stripper = answer.transform;
       return new TransformedReply(res, answer);

@@ -7,7 +7,7 @@ import { vllmRoutes } from "./vllm.ts";
 
 /** What a kind's routes read of the fake: its live options and its generations running and waiting. */
 export interface FakeKindState {
-  options: { models: string[]; loaded: string[]; slots: number; loading: boolean; version: string };
+  options: { models: string[]; loaded: string[]; slots: number; loading: boolean; version: string; props: Record<string, unknown> | null };
   concurrency: { now: number; waiting: number };
 }
 

@@ -1,5 +1,6 @@
 // llama.cpp's llama-server as its README (tools/server/README.md) documents it: /health (503 while loading), /props
-// (total_slots, build_info), /slots (per-slot is_processing), /metrics (llamacpp:requests_processing|deferred), and
+// (total_slots, build_info, the slot context, modalities, chat_template_caps; the fake's `props` option replaces fields
+// or, null, makes it 404), /slots (per-slot is_processing), /metrics (llamacpp:requests_processing|deferred), and
 // /v1/models naming the one model, owned_by "llamacpp".
 import type { FakeKindRoutes } from "./index.ts";
 
@@ -15,14 +16,19 @@ export const llamacppRoutes: FakeKindRoutes = (method, path, s) => {
     case "/v1/health":
       return Response.json({ status: "ok" });
     case "/props":
+      if (s.options.props === null) return Response.json({ error: { code: 404, message: "File Not Found", type: "not_found_error" } }, { status: 404 });
       return Response.json({
         default_generation_settings: { id: 0, id_task: -1, n_ctx: 4096, speculative: false, is_processing: false, params: { n_predict: -1 } },
         total_slots: slots,
+        model_alias: s.options.models[0],
         model_path: `/models/${s.options.models[0]}.gguf`,
-        chat_template: "",
-        modalities: { vision: false },
+        modalities: { vision: false, video: false, audio: false },
+        chat_template: "{% for message in messages %}{{ message['content'] }}{% endfor %}",
+        // common/jinja/caps.cpp's keys, as that template renders: no tools.
+        chat_template_caps: { supports_string_content: true, supports_typed_content: false, supports_tools: false, supports_tool_calls: false, supports_parallel_tool_calls: false, supports_system_role: true, supports_preserve_reasoning: false },
         build_info: `b${s.options.version}-fake`,
         is_sleeping: false,
+        ...s.options.props,
       });
     case "/slots":
       return Response.json(
