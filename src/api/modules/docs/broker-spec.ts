@@ -295,7 +295,7 @@ export const BROKER_ROUTES: Route[] = [
   { method: "post", path: "/api/embed", summary: "Embeddings for one or more texts (Ollama)", request: "EmbedRequest", response: "EmbedResponse" },
   { method: "get", path: "/api/tags", summary: "The models of every usable upstream, merged (Ollama)", response: "TagsResponse" },
   { method: "get", path: "/api/ps", summary: "Models loaded now (Ollama)", response: "PsResponse" },
-  { method: "post", path: "/api/show", summary: "A model's details (Ollama; from the /v1/models entry for other kinds)", request: "ShowRequest", response: "ShowResponse" },
+  { method: "post", path: "/api/show", summary: "A model's details (Ollama; for other kinds from the /v1/models entry, and for llama.cpp also /props: context, vision, tools)", request: "ShowRequest", response: "ShowResponse" },
   { method: "get", path: "/api/version", summary: "The Ollama version (of an Ollama upstream; the broker's own, 0.9.0, when none is enabled)", response: "VersionResponse" },
   { method: "post", path: "/v1/chat/completions", summary: "Chat completions (OpenAI)", request: "ChatCompletionRequest", response: "ChatCompletion", stream: "text/event-stream" },
   { method: "post", path: "/v1/completions", summary: "Text completions (OpenAI, legacy)", request: "CompletionRequest", response: "Completion", stream: "text/event-stream" },
