@@ -26,7 +26,7 @@ afterAll(async () => {
 const tunnel = async (d: DaemonProc) => (await (await fetch(`${d.urls.api}/api/v1/tunnel`)).json()) as TunnelStatus;
 /** Agent sessions the relay accepted so far (each replacement in a fight is one more). */
 const relayConnects = async () => Number(/cloudtolocalllm_relay_agent_connections_total\{result="ok"\} (\d+)/.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1] ?? 0);
-const DISPLACED_LOG = /tunnel: another agent took this tunnel over; stopped reconnecting/;
+const DISPLACED_LOG = /^\S+Z warn tunnel: another agent took this tunnel over; stopped reconnecting .*error=.*fix=/;
 
 /** The loser is in failed/displaced with its reason and fix, the winner connected, and the relay sees no more connects. */
 async function settled(winner: DaemonProc, loser: DaemonProc): Promise<void> {
