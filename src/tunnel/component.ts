@@ -19,6 +19,7 @@ import { serveStream } from "../protocol/http-over-stream.ts";
 import { AnswerResumes, DEFAULT_RESUME_LIMITS } from "../protocol/resumable-answer.ts";
 import type { Stream } from "../protocol/stream.ts";
 import { AUTH_CODES, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
+import { DISPLACED_CODE, DISPLACED_FIX } from "./displacement.ts";
 import { agentToken } from "./token.ts";
 import { agentPathHint, cloudUrl } from "../net/cloud-url.ts";
 
@@ -99,6 +100,8 @@ export class TunnelService implements TunnelControl {
         return [secret, login].filter(Boolean).join(", or ") || "set [tunnel] token_secret or configure [auth]";
       case "not_found":
         return agentPathHint(c.relay_url);
+      case DISPLACED_CODE:
+        return DISPLACED_FIX;
       default:
         return null;
     }
@@ -324,6 +327,7 @@ export class TunnelService implements TunnelControl {
       else if (s.state === "auth_failed" && s.lastErrorCode === "signed_out") log.info("signed out: the tunnel waits for a sign-in", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed" && NO_TOKEN_CODES.has(s.lastErrorCode ?? "")) log.warn("login required: the tunnel waits for a sign-in or a stored agent token", { ...fields, error: s.lastError });
       else if (s.state === "auth_failed") log.error("the relay refused our credentials; not retrying until they change", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
+      else if (s.state === "failed" && s.lastErrorCode === DISPLACED_CODE) log.warn("another agent took this tunnel over; stopped reconnecting", { ...fields, error: s.lastError, fix: DISPLACED_FIX });
       else if (s.state === "failed") log.error("tunnel stopped: this cannot be fixed by retrying", { ...fields, error: s.lastError, fix: this.status().fix ?? undefined });
       // A new supervisor's first snapshot is "stopped" (nothing ran yet): enabling the tunnel must not log that it stopped.
       else if (s.state === "stopped" && prev) log.info("tunnel stopped", fields);

@@ -1,8 +1,9 @@
 // The supervisor on a manual clock: backoff growth, cap and jitter bounds, permanent errors, reset after a stable
-// connection, the relay's GO_AWAY as a planned move (reconnect at once, not counted).
+// connection, the relay's GO_AWAY as a planned move (reconnect at once, not counted), standing down when displaced.
 import { expect, test } from "bun:test";
 import { ManualClock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
+import { DISPLACED_CODE, DISPLACED_WINDOW_MS } from "./displacement.ts";
 import { baseDelay, jittered, MAX_QUICK_MOVES, MOVE_WINDOW_MS, MOVES_WINDOW_MS, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
 
@@ -277,5 +278,65 @@ test("a relay that sends the agent away every 1.5 s gets a few quick moves, then
   await flush();
   expect(h.conns.length).toBe(MAX_QUICK_MOVES + 3);
   expect(h.sup.snapshot().state).toBe("connected");
+  await h.sup.stop();
+});
+
+/** What the connector reports when the relay closes the session for a newer connection of the same tunnel. */
+const REPLACED = { code: "replaced", reason: "another connection for this tunnel replaced this one" } as const;
+
+test("replaced once: reconnects; replaced again within the window: stops in failed/displaced with no retry; a user start takes the tunnel back with the count cleared", async () => {
+  const h = harness();
+  h.sup.start();
+  await flush();
+  h.clock.advance(60_000);
+  h.conns.at(-1)!.drop(REPLACED);
+  await flush();
+  // One replacement (a lease moved to another relay node, say): the ordinary retry.
+  expect(h.sup.snapshot()).toMatchObject({ state: "reconnecting", lastErrorCode: "replaced", nextRetryAt: h.clock.now() + 1000 });
+  h.clock.advance(1000);
+  await flush();
+  expect(h.sup.snapshot().state).toBe("connected");
+  expect(h.conns.length).toBe(2);
+  // The other agent takes the tunnel again a few seconds later: a fight. This one stands down.
+  h.clock.advance(3_000);
+  h.conns.at(-1)!.drop(REPLACED);
+  await flush();
+  const s = h.sup.snapshot();
+  expect(s).toMatchObject({ state: "failed", lastErrorCode: DISPLACED_CODE, nextRetryAt: null, connection: null });
+  expect(s.lastError).toMatch(/another agent connected with this tunnel's token.*stopped reconnecting/);
+  expect(h.clock.pending()).toEqual([]);
+  h.clock.advance(60_000);
+  await flush();
+  expect(h.attempts).toBe(2);
+  // The user reconnects here, within the window: it connects, and the next replacement is a first one again (reconnected).
+  h.sup.restart("reconnect");
+  await flush();
+  expect(h.sup.snapshot()).toMatchObject({ state: "connected", lastErrorCode: null });
+  h.clock.advance(1_000);
+  h.conns.at(-1)!.drop(REPLACED);
+  await flush();
+  expect(h.sup.snapshot().state).toBe("reconnecting");
+  await h.sup.stop();
+});
+
+test("two replacements further apart than the window are two one-off events: both reconnected", async () => {
+  const h = harness();
+  h.sup.start();
+  await flush();
+  for (let i = 0; i < 3; i++) {
+    h.clock.advance(DISPLACED_WINDOW_MS);
+    h.conns.at(-1)!.drop(REPLACED);
+    await flush();
+    expect(h.sup.snapshot().state).toBe("reconnecting");
+    h.clock.advance(1000);
+    await flush();
+    expect(h.sup.snapshot().state).toBe("connected");
+  }
+  expect(h.conns.length).toBe(4);
+  // Other endings between them never count: only `replaced` does.
+  h.clock.advance(1_000);
+  h.conns.at(-1)!.drop({ code: "heartbeat_timeout", reason: "no pong" });
+  await flush();
+  expect(h.sup.snapshot().state).toBe("reconnecting");
   await h.sup.stop();
 });

@@ -1,8 +1,10 @@
 // Owns reconnection: exponential backoff with jitter, retryable vs permanent errors, reset after a stable connection,
-// planned moves (the relay's GO_AWAY) reconnected at once and not counted, injectable clock.
+// planned moves (the relay's GO_AWAY) reconnected at once and not counted, standing down when another agent keeps
+// taking the tunnel over (displacement.ts), injectable clock.
 import type { TunnelState } from "../core/contracts.ts";
 import type { Clock } from "../core/clock.ts";
 import { ConnectError, type Connection } from "./connector.ts";
+import { DISPLACED_CODE, DISPLACED_MESSAGE, Replacements } from "./displacement.ts";
 
 export interface BackoffPolicy {
   initialMs: number;
@@ -77,6 +79,8 @@ export class Supervisor {
   private recentMoves: number[] = [];
   /** Connections the relay sent away, still finishing their in-flight streams (make before break). */
   private readonly draining = new Set<Connection>();
+  /** Live sessions the relay closed with `replaced` lately: a second agent on the same token. */
+  private readonly replacements = new Replacements();
 
   constructor(private readonly o: SupervisorOptions) {
     this.random = o.random ?? Math.random;
@@ -97,6 +101,7 @@ export class Supervisor {
   start(): void {
     if (this.snap.state !== "stopped" && this.snap.state !== "auth_failed" && this.snap.state !== "failed") return;
     this.generation++;
+    this.replacements.reset();
     // A fresh start: the error of an earlier run is not this run's (a `tunnel restart` must not report a stale 401).
     this.set({ attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null });
     void this.attempt(this.generation);
@@ -167,6 +172,11 @@ export class Supervisor {
     const message = `connection lost (${info.code}: ${info.reason})`;
     if (info.code === "unauthorized" || info.code === "incompatible_version") {
       this.set({ state: info.code === "unauthorized" ? "auth_failed" : "failed", connection: null, lastError: message, lastErrorCode: info.code });
+      return;
+    }
+    // Newest wins at the relay: the loser of a fight stands down (a permanent failure) instead of taking the tunnel back.
+    if (info.code === "replaced" && this.replacements.record(this.o.clock.now())) {
+      this.set({ state: "failed", connection: null, lastError: DISPLACED_MESSAGE, lastErrorCode: DISPLACED_CODE, nextRetryAt: null, moving: false });
       return;
     }
     const attempt = lasted >= this.o.stableMs ? 0 : this.snap.attempt;

@@ -1,0 +1,72 @@
+// Two daemons with the same tunnel token against one relay: the newer keeps the tunnel, the older stands down as
+// `displaced` instead of the two replacing each other forever; a reconnect of the displaced one takes the tunnel back.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { TunnelStatus } from "../../src/core/contracts.ts";
+import { apiToken, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+let fake: FakeOllama;
+let relay: RelayProc;
+const daemons: DaemonProc[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeOllama();
+  relay = await startRelayProc(relayToml());
+}, 30_000);
+
+afterAll(async () => {
+  for (const d of daemons) await d.stop();
+  await relay?.stop();
+  await fake?.stop();
+  cleanup(relay?.dir, ...daemons.map((d) => d.home));
+});
+
+const tunnel = async (d: DaemonProc) => (await (await fetch(`${d.urls.api}/api/v1/tunnel`)).json()) as TunnelStatus;
+/** Agent sessions the relay accepted so far (each replacement in a fight is one more). */
+const relayConnects = async () => Number(/cloudtolocalllm_relay_agent_connections_total\{result="ok"\} (\d+)/.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1] ?? 0);
+const DISPLACED_LOG = /^\S+Z warn tunnel: another agent took this tunnel over; stopped reconnecting .*error=.*fix=/;
+
+/** The loser is in failed/displaced with its reason and fix, the winner connected, and the relay sees no more connects. */
+async function settled(winner: DaemonProc, loser: DaemonProc): Promise<void> {
+  const lost = await until(async () => {
+    const t = await tunnel(loser);
+    return t.lastErrorCode === "displaced" && t;
+  }, 10_000, "the older agent to stand down as displaced");
+  expect(lost.state).toBe("failed");
+  expect(lost.lastError).toMatch(/another agent connected with this tunnel's token and took the tunnel over/);
+  expect(lost.fix).toMatch(/stop the agent on the other machine, or take the tunnel back here: `cloudtolocalllm-tunnel tunnel restart`/);
+  expect(lost.nextRetry).toBeNull();
+  expect((await tunnel(winner)).state).toBe("connected");
+  // The fight is over: with 100 ms backoff the old behaviour is several connects a second; now none.
+  const before = await relayConnects();
+  await Bun.sleep(1_500);
+  expect(await relayConnects()).toBe(before);
+  expect((await tunnel(winner)).state).toBe("connected");
+  expect((await tunnel(loser)).state).toBe("failed");
+  // One structured line, no stack.
+  expect(loser.count(DISPLACED_LOG)).toBe(1);
+  expect(loser.stderr()).not.toMatch(/^\s+at /m);
+  const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+  expect(r.status).toBe(200);
+  await r.body?.cancel();
+}
+
+test("two agents on one token: the newer keeps the tunnel, the older stands down displaced; its reconnect takes the tunnel back", async () => {
+  const toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, backoff: ["100ms", "200ms"] });
+  const older = await startAgentDaemon(toml);
+  daemons.push(older);
+  const newer = await startAgentDaemon(toml);
+  daemons.push(newer);
+  await settled(newer, older);
+  expect(newer.count(DISPLACED_LOG)).toBe(0);
+  // Bounded: the first connects of both, the one reconnect each gets, nothing more.
+  expect(await relayConnects()).toBeLessThanOrEqual(4);
+
+  // The user takes the tunnel back on the displaced machine: the other one (replaced twice within the window) stands down.
+  const res = await fetch(`${older.urls.api}/api/v1/tunnel/restart`, { method: "POST", headers: { Authorization: `Bearer ${await apiToken(older)}` } });
+  expect(res.status).toBe(200);
+  await settled(older, newer);
+  expect((await tunnel(older)).lastErrorCode).not.toBe("displaced");
+}, 60_000);
