@@ -332,6 +332,9 @@ export class TunnelService implements TunnelControl {
       // A new supervisor's first snapshot is "stopped" (nothing ran yet): enabling the tunnel must not log that it stopped.
       else if (s.state === "stopped" && prev) log.info("tunnel stopped", fields);
       else if (s.state === "connecting") log.info("connecting to the relay", fields);
+      // No retry follows a permanent failure (displaced, refused for good): nothing held for a resume can be resumed,
+      // so the upstream generations behind it are cancelled now rather than at the end of the resume window.
+      if (s.state === "failed") this.resumes?.abandonAll(`the tunnel stopped: ${s.lastError ?? s.lastErrorCode ?? "failed"}`);
     }
     // A planned move (the relay's GO_AWAY) is not a failure: the old connection finishes its streams meanwhile.
     if (s.moving && !prev?.moving) log.info("the relay is moving this tunnel; reconnecting at once", { relay: displayRelay(this.cfg.relay_url), reason: s.lastError });

@@ -70,3 +70,30 @@ test("two agents on one token: the newer keeps the tunnel, the older stands down
   await settled(older, newer);
   expect((await tunnel(older)).lastErrorCode).not.toBe("displaced");
 }, 60_000);
+
+test("a displaced agent cancels the generations it held for a resume at once, not at the end of the resume window", async () => {
+  // A relay of its own: the agents above still hold the first one's tunnel.
+  const relay2 = await startRelayProc(relayToml());
+  const slow = await startFakeOllama({ tokens: 600, tokenDelayMs: 100 });
+  const stops: (() => Promise<unknown> | void)[] = [() => relay2.stop(), () => slow.stop(), () => cleanup(relay2.dir)];
+  try {
+    const toml = daemonToml({ upstream: slow.url, relayUrl: `${relay2.url.replace(/^http/, "ws")}/agent`, backoff: ["100ms", "200ms"] });
+    const older = await startAgentDaemon(toml);
+    stops.unshift(() => cleanup(older.home), () => older.stop());
+    // A 60 s generation through the older agent, its first tokens read.
+    const res = await fetch(`${relay2.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", headers: { Authorization: `Bearer ${CLIENT_KEY}` }, body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi" }) });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    stops.unshift(() => reader.cancel().catch(() => {}));
+    const newer = await startAgentDaemon(toml);
+    stops.unshift(() => cleanup(newer.home), () => newer.stop());
+    await until(async () => (await tunnel(older)).lastErrorCode === "displaced", 10_000, "the older agent to stand down as displaced");
+    // Standing down, the older agent gives up what it held: the upstream sees its request cancelled within seconds
+    // (the default resume window is 60 s, the generation's own length too).
+    const [abort] = await slow.waitForAborts(1, 5_000);
+    expect(abort!.path).toBe("/api/generate");
+  } finally {
+    for (const s of stops) await s();
+  }
+}, 60_000);
