@@ -13,11 +13,16 @@ afterAll(() => setLogSink((l) => void process.stderr.write(l + "\n")));
 
 const snap = (state: SupervisorSnapshot["state"]): SupervisorSnapshot => ({ state, attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null, tunnelId: null, since: 0, connection: null, moving: false });
 
-test("enabling the tunnel logs 'connecting', not 'tunnel stopped' for the supervisor's first snapshot; a real stop is logged", () => {
+/** A tunnel service on an enabled [tunnel], and its supervisor-change hook (what the supervisor calls). */
+function enabledService() {
   const r = parseConfig(`[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:8090/agent"\n`, "test.toml");
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   const svc = new TunnelService({ config: { current: () => r.config }, services: {}, events: { emit: () => {} } } as unknown as DaemonContext);
-  const onChange = (s: SupervisorSnapshot) => (svc as unknown as { onChange(s: SupervisorSnapshot): void }).onChange(s);
+  return { svc, onChange: (s: SupervisorSnapshot) => (svc as unknown as { onChange(s: SupervisorSnapshot): void }).onChange(s) };
+}
+
+test("enabling the tunnel logs 'connecting', not 'tunnel stopped' for the supervisor's first snapshot; a real stop is logged", () => {
+  const { onChange } = enabledService();
   onChange(snap("stopped"));
   onChange(snap("connecting"));
   expect(lines.filter((l) => l.includes("tunnel:")).map((l) => l.replace(/^.*tunnel: /, ""))).toEqual(["connecting to the relay relay=ws://127.0.0.1:8090/agent"]);
@@ -26,10 +31,7 @@ test("enabling the tunnel logs 'connecting', not 'tunnel stopped' for the superv
 });
 
 test("a displaced tunnel: one warn line with the reason and the fix, and the fix in its status", () => {
-  const r = parseConfig(`[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:8090/agent"\n`, "test.toml");
-  if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  const svc = new TunnelService({ config: { current: () => r.config }, services: {}, events: { emit: () => {} } } as unknown as DaemonContext);
-  const onChange = (s: SupervisorSnapshot) => (svc as unknown as { onChange(s: SupervisorSnapshot): void }).onChange(s);
+  const { svc, onChange } = enabledService();
   onChange(snap("connected"));
   const before = lines.length;
   onChange({ ...snap("failed"), lastError: DISPLACED_MESSAGE, lastErrorCode: DISPLACED_CODE });
