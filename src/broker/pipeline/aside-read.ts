@@ -1,7 +1,8 @@
 // A GET sent to an attempt's upstream beside its request (Ollama's /api/show for llama.cpp also reads /props): its JSON
 // body, or null for any failure, so the answer made from it never fails because of it.
-import { BUFFER_LIMIT } from "../request-body.ts";
-import { Attempt, type UpstreamClient, type UpstreamReply, type UpstreamRequest } from "../upstream-client.ts";
+import { TransformedReply } from "../dialects/transformed-reply.ts";
+import { WholeBody } from "../dialects/whole-body.ts";
+import { Attempt, type UpstreamClient, type UpstreamRequest } from "../upstream-client.ts";
 
 /**
  * How long the read may take: the answer waits for it, and it is an extra that the answer does without. A server's
@@ -9,25 +10,6 @@ import { Attempt, type UpstreamClient, type UpstreamReply, type UpstreamRequest 
  * does not is not waited for.
  */
 export const ASIDE_LIMIT_MS = 2_000;
-
-/** A whole body, read part by part, up to `limit` bytes; null past it (the rest abandoned). */
-async function bodyUpTo(res: UpstreamReply, limit: number): Promise<Uint8Array | null> {
-  const parts: Uint8Array[] = [];
-  let held = 0;
-  for (let done = !res.hasBody; !done; ) {
-    const r = await res.read();
-    for (const part of r.value) {
-      held += part.byteLength;
-      if (held > limit) {
-        res.cancel();
-        return null;
-      }
-      parts.push(part);
-    }
-    done = r.done;
-  }
-  return Buffer.concat(parts);
-}
 
 /**
  * GET `target` of the upstream `client` serves, with the request's headers (the upstream's credential added, the
@@ -49,8 +31,14 @@ export function asideRead(client: UpstreamClient, target: string, req: UpstreamR
       res.cancel();
       return null;
     }
-    const bytes = await bodyUpTo(res, BUFFER_LIMIT);
-    return bytes === null ? null : JSON.parse(new TextDecoder().decode(bytes));
+    // Read whole as a translated answer is, and held to the same cap (WholeBody: over it, it throws and the read is cancelled).
+    let json: unknown = null;
+    const whole = new WholeBody((text) => {
+      json = JSON.parse(text);
+      return { text: "", usage: null };
+    });
+    await new TransformedReply(res, { transform: whole, contentType: null }).bytes();
+    return json;
   };
   return Promise.race([read(), expired])
     .catch(() => null)

@@ -17,7 +17,8 @@ export function dialectAttempt(plan: DialectPlan) {
       // so a native upstream acts on the route that was admitted, counted and planned, whatever its router makes of spellings.
       const a = (sent = plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength));
       // Sent now, so it runs while the request does.
-      if (a.aside !== undefined) aside = asideRead(ex.table!.clientFor(u), a.aside, req);
+      // A failover's attempt reads beside it for its own upstream, or not at all: never the answer of the one before.
+      aside = a.aside !== undefined ? asideRead(ex.table!.clientFor(u), a.aside, req) : null;
       if (a.target === req.target && a.body === req.body && a.method === undefined) return req;
       return { ...req, method: a.method ?? req.method, target: a.target, body: a.body, bodyLength: a.bodyLength };
     },
