@@ -29,6 +29,24 @@ const ProxySchema = CONFIG_SCHEMA.properties.proxy;
 
 const log = logger("tunnel");
 
+/**
+ * [tunnel] settings a reload applies to the open connection: the paths each request is checked against when it comes,
+ * the shutdown grace read when it starts, the held answers' window. The rest (relay, protocol, credentials, CA,
+ * heartbeat, stream limit, backoff) is what the connection or its supervisor was made with: changing it reconnects.
+ */
+const IN_PLACE: ReadonlySet<string> = new Set(["allowed_paths", "allow_model_management", "go_away_grace", "resume_window"]);
+
+/** The [tunnel] settings that differ between two configs (compared by value). */
+function changedFields(a: TunnelConfig, b: TunnelConfig): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => JSON.stringify(a[k as keyof TunnelConfig]) !== JSON.stringify(b[k as keyof TunnelConfig]));
+}
+
+/** Resuming is negotiated when connecting: turning it on or off (a window of 0) takes a new connection. */
+function resumeKept(a: TunnelConfig, b: TunnelConfig): boolean {
+  return !resolveBy(TunnelSchema, a).resume_window === !resolveBy(TunnelSchema, b).resume_window;
+}
+
 /** Attempts that failed for want of a credential: a new account token retries them at once. */
 const NO_TOKEN_CODES = new Set(["no_token", "signed_out", "login_required"]);
 
@@ -125,10 +143,22 @@ export class TunnelService implements TunnelControl {
     return this.ensureSupervisor();
   }
 
-  /** Config changed: rebuild when our section (or the broker address we rewrite Host to) changed; leave the connection alone otherwise. */
+  /**
+   * Config changed: the connection stays when [tunnel] did not change, or when only settings each request or the held
+   * answers read changed (IN_PLACE; cloudflared's orchestrator swaps its ingress rules the same way): cutting every
+   * stream the cloud is being answered on to let the next one through a new path would lose the ones in flight.
+   * Anything the connection was made with reconnects.
+   */
   async apply(next: Config, changed: ReadonlySet<Section>): Promise<void> {
     this.brokerHost = brokerHostOf(next);
     if (!changed.has("tunnel")) return;
+    const fields = changedFields(this.cfg, next.tunnel);
+    if (this.sup && fields.every((f) => IN_PLACE.has(f)) && resumeKept(this.cfg, next.tunnel)) {
+      this.cfg = next.tunnel;
+      this.resumes?.setWindow(resolveBy(TunnelSchema, this.cfg).resume_window);
+      log.info("tunnel settings applied to the open connection", { fields: fields.join(",") });
+      return;
+    }
     void this.shutdown("configuration changed");
     this.cfg = next.tunnel;
     this.sup = null;
@@ -201,10 +231,10 @@ export class TunnelService implements TunnelControl {
         toleranceMs: resolveBy(TunnelSchema, c).heartbeat.tolerance,
         maxStreams: c.max_streams,
         clock: this.clock,
-        onStream: (s: Stream, resume?: AnswerResumes) => this.onStream(s, c, resume),
+        onStream: (s: Stream, resume?: AnswerResumes) => this.onStream(s, resume),
         resume: this.resumesFor(c),
       };
-      const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(sanitize(req, this.brokerHost), c) }) : await connect(opts);
+      const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(sanitize(req, this.brokerHost), this.cfg) }) : await connect(opts);
       tunnelMetrics.connects.inc({ result: "ok" });
       return conn;
     } catch (e) {
@@ -253,7 +283,7 @@ export class TunnelService implements TunnelControl {
     return this.resumes;
   }
 
-  private onStream(s: Stream, c: TunnelConfig, resume?: AnswerResumes): void {
+  private onStream(s: Stream, resume?: AnswerResumes): void {
     tunnelMetrics.streams.inc();
     void s.finished.then(() => {
       tunnelMetrics.streams.dec();
@@ -262,7 +292,8 @@ export class TunnelService implements TunnelControl {
     });
     // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
     const brokerHost = this.brokerHost;
-    void serveStream(s, (req) => this.handle(req, c), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost), resume });
+    // The settings of the moment (a reload may have changed the paths in place), not those the connection was made with.
+    void serveStream(s, (req) => this.handle(req, this.cfg), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost), resume });
   }
 
   /**
