@@ -6,39 +6,37 @@
 // of being sent away, within 3 s of its node's SIGKILL.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
-import { startRedis, type TestRedis } from "../helpers/redis.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
-import { startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome } from "../tunnel/helpers.ts";
+import type { ClusterNode, TestCluster, TestHaproxy } from "./cluster-helpers.ts";
+import { startClusterRig, type ClusterRig } from "./cluster-rig.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["redis-server", "haproxy"]);
 
 const DRAIN_DELAY_MS = 600;
-let redis: TestRedis;
 let fake: FakeOllama;
 let cluster: TestCluster;
 let lb: TestHaproxy;
 let daemon: DaemonProc;
 
+let rig: ClusterRig;
+
 beforeAll(async () => {
-  redis = await startRedis();
-  fake = await startFakeOllama({ tokenDelayMs: 20 });
-  cluster = await startCluster({ redisUrl: redis.url, goAwayGrace: "8s", clusterExtra: `drain_delay = "${DRAIN_DELAY_MS}ms"` });
-  // Checks every 200 ms, one failure takes a node out, one success brings it back.
-  lb = await startHaproxy(cluster.nodes, "inter 200ms fall 1 rise 1");
-  // The daemon's default-like backoff (1 s doubling): a move that waited on it would show.
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent`, backoff: ["1s", "30s"] }));
+  rig = await startClusterRig({
+    fake: { tokenDelayMs: 20 },
+    cluster: { goAwayGrace: "8s", clusterExtra: `drain_delay = "${DRAIN_DELAY_MS}ms"` },
+    // Checks every 200 ms, one failure takes a node out, one success brings it back.
+    checks: "inter 200ms fall 1 rise 1",
+    // The daemon's default-like backoff (1 s doubling): a move that waited on it would show.
+    backoff: ["1s", "30s"],
+  });
+  ({ fake, cluster, lb, daemon } = rig);
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop();
-  await lb?.stop();
-  await cluster?.stop();
-  await fake?.stop();
-  await redis?.stop();
-  cleanup(daemon?.home);
+  await rig?.stop();
 });
 
 const headers = { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" };

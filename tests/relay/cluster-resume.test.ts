@@ -3,50 +3,31 @@
 // to another node; the client's node takes the answer over where the agent reconnected, across the hop.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
-import { startRedis, type TestRedis } from "../helpers/redis.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { until } from "../helpers/until.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { ADMIN_TOKEN, TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
+import { TUNNEL_ID } from "../tunnel/helpers.ts";
 import { DIALECTS, metric, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
-import { startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import type { ClusterNode, TestCluster } from "./cluster-helpers.ts";
+import { ownerOf as ownerAt, startClusterRig, type ClusterRig } from "./cluster-rig.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["redis-server", "haproxy"]);
 
 const TOKENS = 120;
-let redis: TestRedis;
 let fake: FakeOllama;
 let cluster: TestCluster;
-let lb: TestHaproxy;
 let daemon: DaemonProc;
 
-/** The node holding the tunnel's agent, as the cluster-wide listing of a live node says. */
-async function ownerOf(not?: ClusterNode): Promise<ClusterNode> {
-  const id = await until(async () => {
-    const via = cluster.nodes.find((n) => n.proc.exitCode === null && n !== not)!;
-    const r = await fetch(`${via.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const hits = ((await r.json()) as { tunnels: { id: string; node: string }[] }).tunnels.filter((t) => t.id === TUNNEL_ID);
-    return hits.length === 1 && hits[0]!.node !== not?.id ? hits[0]!.node : null;
-  }, 10_000, "one node to hold the tunnel");
-  return cluster.nodes.find((n) => n.id === id)!;
-}
+let rig: ClusterRig;
+const ownerOf = (not?: ClusterNode) => ownerAt(cluster, { not });
 
 beforeAll(async () => {
-  redis = await startRedis();
-  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 40 });
   // A 1 s grace: the drained node closes the agent's session long before these answers end.
-  cluster = await startCluster({ redisUrl: redis.url, goAwayGrace: "1s" });
-  lb = await startHaproxy(cluster.nodes);
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
+  rig = await startClusterRig({ fake: { tokens: TOKENS, tokenDelayMs: 40 }, cluster: { goAwayGrace: "1s" } });
+  ({ fake, cluster, daemon } = rig);
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop();
-  await lb?.stop();
-  await cluster?.stop();
-  await fake?.stop();
-  await redis?.stop();
-  cleanup(daemon?.home);
+  await rig?.stop();
 });
 
 describe("relay cluster: resumable streams", () => {

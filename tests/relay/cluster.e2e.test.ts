@@ -6,12 +6,13 @@
 import { expect } from "bun:test";
 import OpenAI from "openai";
 import { requireTools } from "../helpers/requires.ts";
-import { startRedis, type TestRedis } from "../helpers/redis.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { TestRedis } from "../helpers/redis.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
-import { BOB_KEY, BOB_TOKEN, clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID } from "../tunnel/helpers.ts";
+import { BOB_KEY, BOB_TOKEN, clusterRedisKeys, startCluster, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { ownerOf as ownerAt, startClusterRig, type ClusterRig } from "./cluster-rig.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
 import { serveStream } from "../../src/protocol/http-over-stream.ts";
 import { TunnelLeases } from "../../src/relay/cluster/leases.ts";
@@ -36,14 +37,7 @@ async function listing(node: ClusterNode): Promise<Listing> {
   return (await r.json()) as Listing;
 }
 /** The node holding a tunnel's agent, as the cluster-wide listing says. */
-async function ownerOf(tunnel = TUNNEL_ID, via?: ClusterNode, not?: ClusterNode): Promise<ClusterNode> {
-  const id = await until(async () => {
-    const l = await listing(via ?? cluster.nodes.find((n) => n.proc.exitCode === null)!);
-    const hits = l.tunnels.filter((t) => t.id === tunnel);
-    return hits.length === 1 && hits[0]!.node !== not?.id ? hits[0]!.node : null;
-  }, 10_000, `one node${not ? ` other than ${not.id}` : ""} to hold ${tunnel}`);
-  return cluster.nodes.find((n) => n.id === id)!;
-}
+const ownerOf = (tunnel = TUNNEL_ID, via?: ClusterNode, not?: ClusterNode) => ownerAt(cluster, { tunnel, via, not });
 const others = (n: ClusterNode) => cluster.nodes.filter((x) => x !== n && x.proc.exitCode === null);
 async function metric(node: ClusterNode, name: string): Promise<number> {
   const text = await (await fetch(`${node.url}/metrics`)).text();
@@ -53,21 +47,15 @@ async function metric(node: ClusterNode, name: string): Promise<number> {
     .reduce((a, l) => a + Number(l.split(" ").at(-1)), 0);
 }
 
+let rig: ClusterRig;
+
 beforeAll(async () => {
-  redis = await startRedis();
-  fake = await startFakeOllama({ tokens: 8, tokenDelayMs: 2 });
-  cluster = await startCluster({ redisUrl: redis.url });
-  lb = await startHaproxy(cluster.nodes);
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
+  rig = await startClusterRig({ fake: { tokens: 8, tokenDelayMs: 2 } });
+  ({ redis, fake, cluster, lb, daemon } = rig);
 }, 60_000);
 
 afterAll(async () => {
-  await daemon?.stop();
-  await lb?.stop();
-  await cluster?.stop();
-  await fake?.stop();
-  await redis?.stop();
-  cleanup(daemon?.home);
+  await rig?.stop();
 });
 
 describe("relay cluster", () => {
