@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pkg from "../package.json" with { type: "json" };
+import { STARTUP_JIT_POLICY } from "../src/core/jit-policy.ts";
 
 export const REPO = resolve(import.meta.dir, "..");
 export const TARGETS = ["linux-x64", "linux-x64-baseline", "linux-arm64"] as const;
@@ -74,6 +75,8 @@ export async function build(opts: BuildOptions = {}): Promise<BuildResult> {
     "--splitting",
     // A profile from an older build still applies: functions it does not name are simply laid out after.
     ...(opts.bytecodeOrder !== false && existsSync(BYTECODE_ORDER) ? ["--bytecode-order", BYTECODE_ORDER] : []),
+    // Start-up code stays interpreted until the first request (src/core/jit-policy.ts).
+    `--compile-jit-policy=${STARTUP_JIT_POLICY}`,
     // A compiled binary would otherwise read .env, bunfig.toml, tsconfig.json and package.json from
     // whatever directory it starts in.
     "--no-compile-autoload-dotenv",

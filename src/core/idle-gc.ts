@@ -7,6 +7,8 @@
 // 9–10 MiB of a tunnel daemon's memory after a burst). An idle process has no timer at all (each timeout is armed by
 // activity and neither re-arms itself), so this costs idle CPU nothing.
 
+import { jitQuiet, jitServing } from "./jit-policy.ts";
+
 /** Long enough that steady traffic, even one request a second, never meets a collection of ours. */
 export const QUIET_MS = 1500;
 /**
@@ -44,11 +46,13 @@ function shrink(): void {
   shrinkTimer = null;
   idleGcStats.shrinks++;
   Bun.shrink();
+  jitQuiet();
 }
 
 /** Marks activity (a request started or ended); the collection waits until QUIET_MS have passed without any. */
 export function noteActivity(): void {
   lastActivity = performance.now();
+  jitServing();
   if (shrinkTimer) {
     clearTimeout(shrinkTimer);
     shrinkTimer = null;
