@@ -190,9 +190,10 @@ async function tunnel(): Promise<void> {
     // Interleaved rounds, medians: one upload each swings by 10 % on this machine.
     const up: { t: number[]; s: number[]; o: number[] } = { t: [], s: [], o: [] };
     for (let r = 0; r < P.rounds + 1; r++) {
-      up.t.push(await upload(tunnelUrl, auth));
-      up.s.push(await upload(ssh.url, {}));
-      if (oldRelay && oldDaemon) up.o.push(await upload(oldUrl, auth));
+      // The order reversed every round: the first upload after the rounds' load meets their garbage.
+      const runs: (() => Promise<void>)[] = [async () => void up.t.push(await upload(tunnelUrl, auth)), async () => void up.s.push(await upload(ssh.url, {}))];
+      if (oldRelay && oldDaemon) runs.push(async () => void up.o.push(await upload(oldUrl, auth)));
+      for (const run of r % 2 === 0 ? runs : runs.toReversed()) await run();
     }
     if (up.o.length) ours.beforeUploadMBs = median(up.o);
     ours.tunnelUploadMBs = median(up.t);
