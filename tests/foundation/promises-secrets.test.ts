@@ -1,5 +1,6 @@
-// The README's promises about secrets, attacked through real processes: a token pasted into the config that the relay
-// refuses (looked for in every output another local user or `ps` can see), and a value typed into `secret set` on a terminal.
+// The promises about secrets (README "Sign-in and secrets", docs/auth.md), attacked through real processes: a token pasted
+// into the config that the relay refuses and an issuer that quotes the refresh token in its refusal (each looked for in every
+// output another local user or `ps` can see), and a value typed into `secret set` on a terminal.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +10,18 @@ import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 import { runCli } from "../api/cli.ts";
 import { daemonToml, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+
+/**
+ * A notify-send on PATH that writes down its arguments (what `ps` shows every user on the machine while it runs), and a
+ * session bus address so the daemon's notifier runs it (the stand-in needs no bus).
+ */
+function fakeNotifySend(home: string): { log: string; env: Record<string, string> } {
+  const bin = join(home, "bin");
+  mkdirSync(bin);
+  const log = join(home, "notify-send.args");
+  writeFileSync(join(bin, "notify-send"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done >> "${log}"\n`, { mode: 0o755 });
+  return { log, env: { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, "no-bus")}` } };
+}
 
 describe("a token pasted into [tunnel] token_secret (README: a credential pasted straight into such a field still works, with a warning)", () => {
   // A vendor-shaped key: the config reads it as the credential itself, not as the name of a stored one.
@@ -25,11 +38,8 @@ describe("a token pasted into [tunnel] token_secret (README: a credential pasted
     // The relay expects another agent token: it refuses the pasted one, so the tunnel shows its fix and the alert fires.
     relay = await startRelayProc(relayToml());
     const home = tempHome("c2l-pasted-");
-    // A notify-send that writes down its arguments: what `ps` shows every user on the machine while it runs.
-    const bin = join(home, "bin");
-    mkdirSync(bin);
-    notifyLog = join(home, "notify-send.args");
-    writeFileSync(join(bin, "notify-send"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done >> "${notifyLog}"\n`, { mode: 0o755 });
+    const notify = fakeNotifySend(home);
+    notifyLog = notify.log;
     const config = `${daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: `token_secret = "${PASTED}"` })}
 [alerts]
 notifications = true
@@ -39,8 +49,7 @@ enabled = "never"
     d = await startDaemon({
       home,
       config,
-      // A session bus address, so the notifier runs notify-send (the stand-in above needs no bus).
-      env: { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, "no-bus")}` },
+      env: notify.env,
       waitFor: ["api", "broker"],
     });
   }, 60_000);
@@ -87,6 +96,73 @@ enabled = "never"
     ];
     const leaks = outputs.filter(([, text]) => text.includes(PASTED) || text.includes(CORE)).map(([where]) => where);
     expect(leaks).toEqual([]);
+  }, 60_000);
+});
+
+describe("an issuer that echoes the refresh token in its error (docs/auth.md: tokens never go to /api/v1/status, /api/v1/events or /ws)", () => {
+  const REFRESH = `rt-${crypto.randomUUID()}`;
+  let issuer: ReturnType<typeof Bun.serve>;
+  let grants = 0;
+  let d: DaemonProc;
+  let notifyLog: string;
+
+  beforeAll(async () => {
+    // Discovery and a token endpoint that refuses every refresh, quoting the token it was sent (some issuers do).
+    issuer = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const base = `http://127.0.0.1:${issuer.port}`;
+        const path = new URL(req.url).pathname;
+        if (path === "/.well-known/openid-configuration")
+          return Response.json({ issuer: base, token_endpoint: `${base}/token`, authorization_endpoint: `${base}/auth`, device_authorization_endpoint: `${base}/device`, jwks_uri: `${base}/jwks`, response_types_supported: ["code"] });
+        if (path === "/token") {
+          grants++;
+          const sent = new URLSearchParams(await req.text()).get("refresh_token");
+          return Response.json({ error: "invalid_grant", error_description: `refresh token ${sent} has been revoked` }, { status: 400 });
+        }
+        return new Response("not found", { status: 404 });
+      },
+    });
+    const iss = `http://127.0.0.1:${issuer.port}`;
+    const home = tempHome("c2l-echo-");
+    const notify = fakeNotifySend(home);
+    notifyLog = notify.log;
+    // A session signed in earlier, its access token run out: the daemon refreshes it at once.
+    const session = { issuer: iss, clientId: "c2l-desktop", accessToken: `at-${crypto.randomUUID()}`, refreshToken: REFRESH, idToken: null, expiresAt: Date.now() - 60_000, subject: "alice", name: null, issuedAt: Date.now() - 120_000 };
+    mkdirSync(join(home, ".local/state/cloudtolocalllm"), { recursive: true });
+    writeFileSync(join(home, ".local/state/cloudtolocalllm/secrets.json"), JSON.stringify({ version: 1, secrets: { "auth-session": JSON.stringify(session) } }), { mode: 0o600 });
+    d = await startDaemon({
+      home,
+      config: `${TEST_DAEMON_TOML}[auth]\nissuer = "${iss}"\nclient_id = "c2l-desktop"\n[alerts]\nnotifications = true\n[tray]\nenabled = "never"\n`,
+      env: notify.env,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await d?.stop();
+    issuer?.stop(true);
+    if (d) removeHome(d.home);
+  }, 30_000);
+
+  test("the refusal reaches the state, the alert and its notification with its reason, and the token nowhere", async () => {
+    const api = d.urls.api!;
+    const auth = await until(async () => {
+      const a = (await (await fetch(`${api}/api/v1/auth`)).json()) as { state: string; reason?: string | null };
+      return a.state === "login_required" ? a : null;
+    }, 20_000, `login_required (daemon log:\n${d.stderr()})`);
+    expect(grants).toBeGreaterThanOrEqual(1);
+    // What the issuer said is still there to read, with the token taken out.
+    expect(auth.reason).toContain("invalid_grant: refresh token [redacted] has been revoked");
+    await until(() => existsSync(notifyLog) && readFileSync(notifyLog, "utf8").includes("Sign-in required"), 10_000, "the desktop notification");
+    const open = await Promise.all(["/api/v1/auth", "/api/v1/status", "/api/v1/events", "/metrics"].map(async (p) => [p, await (await fetch(api + p)).text()] as const));
+    const outputs: [string, string][] = [
+      ...open,
+      ["whoami --json", (await runCli(d.env, "whoami", "--json", "--url", api)).out],
+      ["status", (await runCli(d.env, "status", "--url", api)).out],
+      ["notify-send's arguments", readFileSync(notifyLog, "utf8")],
+      ["the log", d.stderr()],
+    ];
+    expect(outputs.filter(([, text]) => text.includes(REFRESH)).map(([where]) => where)).toEqual([]);
   }, 60_000);
 });
 
