@@ -10,6 +10,7 @@ import { REPO } from "../helpers/daemon.ts";
 import { StubBroker, TOKEN, testEnv, upstream, type TestEnv } from "./stubs.ts";
 import { sessionsFor } from "../../src/api/security/sessions.ts";
 import { openApiProblems } from "../helpers/openapi-check.ts";
+import { until } from "../helpers/until.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, test } = requireTools(["chromium"]);
@@ -91,6 +92,41 @@ test("from a dashboard session, Try it out on a change answers 200, not 403 csrf
   expect(direct.headers.get("cache-control")).toBe("no-store");
   expect(await direct.text()).toContain('<meta name="csrf-token" content="">');
   await page.close();
+}, 60_000);
+
+test("a page on another port of 127.0.0.1 (the same site: the session cookie goes along) cannot frame Swagger UI or the dashboard", async () => {
+  // Clickjacking: framed with the owner's session, Swagger UI would carry its CSRF token and run changes on the framer's clicks.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  expect(new URL(page.url()).pathname).toBe("/");
+  // Any program on the machine (another user's too) may serve such a page on a port of its own.
+  const framer = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => new Response(`<!doctype html><iframe name="swagger" src="${base}/swagger"></iframe><iframe name="dashboard" src="${base}/"></iframe>`, { headers: { "content-type": "text/html" } }),
+  });
+  try {
+    const framed = new Map<string, string>();
+    page.on("response", (r) => {
+      if (r.request().resourceType() === "document") framed.set(new URL(r.url()).pathname, r.url());
+    });
+    await page.goto(`http://127.0.0.1:${framer.port}/`);
+    // Both documents were fetched (with the cookie): what matters is whether the browser shows them inside the framer.
+    await until(() => framed.has("/swagger") && framed.has("/"), 10_000, "the framed documents' responses");
+    await Bun.sleep(500);
+    const shown: Record<string, string | null> = {};
+    for (const name of ["swagger", "dashboard"]) {
+      const f = page.frame({ name });
+      // A blocked frame holds the browser's error page: no document of the daemon, so no CSRF token to use.
+      shown[name] = f ? await f.evaluate(() => document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? null).catch(() => null) : null;
+    }
+    expect(shown).toEqual({ swagger: null, dashboard: null });
+  } finally {
+    framer.stop(true);
+    await context.close();
+  }
 }, 60_000);
 
 test("the control API's document lists 403 csrf_failed on cookie-accepting changes", async () => {
