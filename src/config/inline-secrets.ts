@@ -36,5 +36,5 @@ export function inlineSecretWarning(fields: string[]): string | null {
  */
 export function secretSetAdvice(ref: string, field: string, name: string): string {
   if (!isInlineSecret(ref)) return `\`cloudtolocalllm-tunnel secret set ${ref}\``;
-  return `\`cloudtolocalllm-tunnel secret set ${name}\` and set ${field} = "${name}" (it holds the token itself now)`;
+  return `\`cloudtolocalllm-tunnel secret set ${name}\` and set ${field} = "${name}" (it holds the credential itself now)`;
 }

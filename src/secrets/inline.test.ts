@@ -39,6 +39,6 @@ test("the `secret set` advice quotes a name, never a pasted credential (it names
   for (const pasted of ["sk-live-0123456789abcdef", "Bearer abc", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"]) {
     const advice = secretSetAdvice(pasted, "[tunnel] token_secret", "tunnel-token");
     expect(advice).not.toContain(pasted);
-    expect(advice).toBe('`cloudtolocalllm-tunnel secret set tunnel-token` and set [tunnel] token_secret = "tunnel-token" (it holds the token itself now)');
+    expect(advice).toBe('`cloudtolocalllm-tunnel secret set tunnel-token` and set [tunnel] token_secret = "tunnel-token" (it holds the credential itself now)');
   }
 });
