@@ -85,7 +85,7 @@ enabled = "never"
     const status = JSON.parse(open[0]![1]) as { alerts: { rule: string; message: string }[]; warnings: string[] };
     expect(status.alerts.find((a) => a.rule === "login_required")?.message).toContain("secret set tunnel-token");
     expect(status.warnings.some((w) => w.includes("tunnel.token_secret"))).toBe(true);
-    const outputs: [string, string][] = [
+    const outputs: (readonly [string, string])[] = [
       ...open,
       ["status", (await runCli(d.env, "status", "--url", api)).out],
       ["status --json", (await runCli(d.env, "status", "--json", "--url", api)).out],
@@ -155,7 +155,7 @@ describe("an issuer that echoes the refresh token in its error (docs/auth.md: to
     expect(auth.reason).toContain("invalid_grant: refresh token [redacted] has been revoked");
     await until(() => existsSync(notifyLog) && readFileSync(notifyLog, "utf8").includes("Sign-in required"), 10_000, "the desktop notification");
     const open = await Promise.all(["/api/v1/auth", "/api/v1/status", "/api/v1/events", "/metrics"].map(async (p) => [p, await (await fetch(api + p)).text()] as const));
-    const outputs: [string, string][] = [
+    const outputs: (readonly [string, string])[] = [
       ...open,
       ["whoami --json", (await runCli(d.env, "whoami", "--json", "--url", api)).out],
       ["status", (await runCli(d.env, "status", "--url", api)).out],
