@@ -184,9 +184,9 @@ describe("`secret set` (README: reads the value from stdin, typed without echo, 
   const cli = (...args: string[]) => runCli(env, ...args, "--config", configFile);
   const sh = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
-  ttyTest("typed on a terminal: nothing is echoed, the value is stored as typed (backspace honoured), and the command ends", async () => {
-    const argv = [BUN, join(REPO, "src/main.ts"), "secret", "set", "openai-key", "--config", configFile];
-    // `script` gives the command a pseudo-terminal as stdin, stdout and stderr; what it prints is what the terminal showed.
+  /** Runs `secret set NAME` on a pseudo-terminal (`script`) and types `keys` after the prompt; what the terminal showed, and the exit code. */
+  async function typeInto(name: string, keys: string): Promise<{ code: number | string; shown: string }> {
+    const argv = [BUN, join(REPO, "src/main.ts"), "secret", "set", name, "--config", configFile];
     const p = Bun.spawn(["script", "-qfec", "exec " + argv.map(sh).join(" "), "/dev/null"], { env: { ...env, SHELL: "/bin/sh", TERM: "xterm" }, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     let shown = "";
     const reading = (async () => {
@@ -194,24 +194,43 @@ describe("`secret set` (README: reads the value from stdin, typed without echo, 
       for await (const c of p.stdout) shown += dec.decode(c, { stream: true });
     })();
     try {
-      await until(() => shown.includes("Value for openai-key (input hidden): "), 15_000, `the prompt (terminal: ${JSON.stringify(shown)})`);
+      await until(() => shown.includes(`Value for ${name} (input hidden): `), 15_000, `the prompt (terminal: ${JSON.stringify(shown)})`);
       // A person starts typing after the prompt; the pause lets the program switch the terminal to no-echo first.
       await Bun.sleep(300);
-      p.stdin.write("sk-typed-Secret-valuX\x7fe-42\r");
+      p.stdin.write(keys);
       p.stdin.flush();
       const code = await Promise.race([p.exited, Bun.sleep(15_000).then(() => "hung")]);
-      expect(code).toBe(0);
+      return { code, shown };
     } finally {
       p.kill();
       await p.exited;
       await reading;
     }
-    expect(shown).toContain('Stored "openai-key" (file).');
-    expect(shown).not.toContain("typed");
-    expect(shown).not.toContain("Secret");
-    const get = await cli("secret", "get", "openai-key");
-    expect(get).toMatchObject({ code: 0, out: "sk-typed-Secret-value-42\n" });
+  }
+
+  ttyTest("typed on a terminal: nothing is echoed, the value is stored as typed (backspace honoured), and the command ends", async () => {
+    const typed = await typeInto("openai-key", "sk-typed-Secret-valuX\x7fe-42\r");
+    expect(typed.code).toBe(0);
+    expect(typed.shown).toContain('Stored "openai-key" (file).');
+    expect(typed.shown).not.toContain("typed");
+    expect(typed.shown).not.toContain("Secret");
+    expect(await cli("secret", "get", "openai-key")).toMatchObject({ code: 0, out: "sk-typed-Secret-value-42\n" });
   }, 40_000);
+
+  ttyTest("keys that are not characters never land in the secret: Ctrl-D ends the input (on an empty line, nothing is stored), arrows and Ctrl-U do not type", async () => {
+    await cli("secret", "delete", "ssh-key");
+    const first = await typeInto("ssh-key", "sk-first-value-7\r");
+    expect(first.code).toBe(0);
+    // Ctrl-D on an empty line, as at a shell prompt: nothing replaces the stored value.
+    const aborted = await typeInto("ssh-key", "\x04");
+    expect(aborted.code).toBe(1);
+    expect(aborted.shown).toContain("the value is empty; nothing was stored.");
+    expect((await cli("secret", "get", "ssh-key")).out).toBe("sk-first-value-7\n");
+    // Arrow keys and Home send escape sequences; Ctrl-U starts the line over; Ctrl-D ends a typed value.
+    const edited = await typeInto("ssh-key", "sk-wrong\x1b[D\x1b[D\x1bOH\x15sk-second\x1b[C-value-8\x04");
+    expect(edited.code).toBe(0);
+    expect((await cli("secret", "get", "ssh-key")).out).toBe("sk-second-value-8\n");
+  }, 60_000);
 
   test("a value on the command line is refused (exit 2, saying why) and nothing is stored", async () => {
     const r = await cli("secret", "set", "other-key", "sk-on-the-command-line-0123");
