@@ -4,6 +4,7 @@ import type * as client from "openid-client";
 /** openid-client loads with the first sign-in or token refresh: a daemon without [auth] never needs it. */
 export const openidClient = () => import("openid-client");
 import type { Config } from "../config/schema.ts";
+import { scrub } from "../core/log.ts";
 import { isLoopbackHost } from "../config/listen.ts";
 import type { CodeOf } from "../core/error-codes.ts";
 
@@ -55,8 +56,15 @@ export function isPermanentGrantError(e: unknown): boolean {
   return code === "invalid_grant" || code === "invalid_client" || code === "unauthorized_client" || code === "invalid_target" || code === "invalid_scope";
 }
 
-/** One sentence for a failed grant, without echoing anything secret. */
+/**
+ * One sentence for a failed grant, without echoing anything secret: the issuer's own words may quote the token it was sent
+ * (some do), and the sentence reaches the state that /api/v1/status shows any local user, alerts and notify-send's argv.
+ */
 export function grantErrorMessage(e: unknown): string {
+  return scrub(issuerWords(e));
+}
+
+function issuerWords(e: unknown): string {
   const err = e as { error?: string; error_description?: string; message?: string; cause?: unknown; status?: number };
   if (err?.error) return `${err.error}${err.error_description ? `: ${err.error_description}` : ""}`;
   const status = err?.cause instanceof Response ? err.cause.status : err?.status;

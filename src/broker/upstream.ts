@@ -3,6 +3,7 @@ import { resolveBy } from "../config/resolve.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
+import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
@@ -184,8 +185,7 @@ export class Upstream {
   }
 
   setAuth(secret: string | null): void {
-    const scheme = this.config.auth_scheme;
-    this.authValue = secret ? (scheme ? `${scheme} ${secret}` : secret) : null;
+    this.authValue = secret ? upstreamAuthValue(this.config, secret) : null;
   }
 
   status(): UpstreamStatus {

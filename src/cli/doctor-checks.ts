@@ -11,6 +11,8 @@ import { baseUrlOf } from "../core/listen-url.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
+import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
+import { upstreamAuthValue } from "../config/upstream-auth.ts";
 
 export type CheckLevel = "ok" | "warn" | "fail";
 export interface CheckResult {
@@ -77,21 +79,46 @@ export async function checkDaemon(config: Config): Promise<CheckResult> {
   return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}`);
 }
 
-export async function checkUpstreams(config: Config): Promise<CheckResult[]> {
+/** Each upstream's auth_secret as the daemon would read it (store, environment override, or the value pasted in); null when none. */
+async function upstreamSecrets(ups: Config["upstreams"], config: Config, env: NodeJS.ProcessEnv): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  if (!ups.some((u) => u.auth_secret)) return out;
+  const { openSecretStore } = await import("../secrets/open-secret-store.ts");
+  const store = await openSecretStore(config, { env, callTimeoutMs: 2000 }).catch(() => null);
+  // A key pasted into the field is used as it is, even when no store opens (as the daemon's store does).
+  for (const u of ups) if (u.auth_secret) out.set(u.name, isInlineSecret(u.auth_secret) ? u.auth_secret : ((await store?.get(u.auth_secret).catch(() => null)) ?? null));
+  await store?.close().catch(() => {});
+  return out;
+}
+
+/** Why an upstream refused doctor's probe, and what to do, given what the probe sent. */
+function refused(u: Config["upstreams"][number], shown: string, status: number, sent: boolean): CheckResult {
+  const name = `Upstream "${u.name}"`;
+  if (!u.auth_secret) return warn(name, `${shown} answers but refuses access (HTTP ${status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`);
+  const advice = secretSetAdvice(u.auth_secret, "auth_secret", `upstream-${u.name}`);
+  if (!sent) return warn(name, `${shown} answers but refuses access (HTTP ${status}); its auth secret "${u.auth_secret}" is not stored`, `store its key: ${advice}`);
+  // A key pasted into auth_secret is never quoted (doctor's output is shown, pasted and logged).
+  const which = isInlineSecret(u.auth_secret) ? "auth_secret" : `auth_secret "${u.auth_secret}"`;
+  return warn(name, `${shown} refuses the key in ${which} (HTTP ${status})`, `store the key it expects: ${advice}`);
+}
+
+export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
   const ups = config.upstreams.filter((u) => u.enabled);
   if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434")];
   const timeout = resolved(config).health.timeout;
+  // The daemon sends each upstream its auth_secret: a probe without it would call a server that needs a key "refusing".
+  const secrets = await upstreamSecrets(ups, config, env);
   const results = await Promise.all(
     ups.map(async (u) => {
       // The first of the kind's probe reads (src/kinds/): Ollama's /api/version, llama.cpp's /health, /v1/models, …
       const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
-      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout);
+      const secret = secrets.get(u.name) ?? null;
+      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, secret ? { headers: { [u.auth_header]: upstreamAuthValue(u, secret) } } : {});
       const shown = redactUrl(u.url);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
       if ("error" in r) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
-      if (r.status === 401 || r.status === 403)
-        return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} answers but refuses access (HTTP ${r.status})`, `store its key: \`cloudtolocalllm-tunnel secret set NAME\` and set auth_secret = "NAME"`) };
+      if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };
       if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
@@ -229,7 +256,7 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const { result, config } = checkConfig(ctx.file);
   const parallel = await Promise.all([
     checkDaemon(config),
-    checkUpstreams(config),
+    checkUpstreams(config, ctx.env),
     checkRelay(config),
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),

@@ -17,6 +17,9 @@ async function readValue(name: string): Promise<string> {
   return text.replace(/\r?\n$/, "");
 }
 
+/** CSI and SS3 sequences a terminal sends for special keys (ESC [ … final byte, ESC O letter), and a lone ESC. */
+const ESCAPE_SEQUENCE = /\x1b(\[[0-?]*[ -/]*[@-~]|O[@-~])?/g;
+
 function readHiddenLine(): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
@@ -30,11 +33,16 @@ function readHiddenLine(): Promise<string> {
       err ? reject(err) : resolve(value);
     };
     const onData = (buf: Buffer) => {
-      for (const ch of buf.toString("utf8")) {
+      // Keys that send escape sequences (arrows, Home, Delete, F-keys) are not part of a secret: without echo nobody
+      // would see them land in it.
+      for (const ch of buf.toString("utf8").replace(ESCAPE_SEQUENCE, "")) {
         if (ch === "\r" || ch === "\n") return done();
         if (ch === "\u0003") return done(new CliError("cancelled."));
+        // Ctrl-D ends the input as it does at a shell prompt (on an empty line: nothing to store).
+        if (ch === "\u0004") return done();
         if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
-        else value += ch;
+        else if (ch === "\u0015") value = ""; // Ctrl-U: start the line over
+        else if (ch >= " ") value += ch;
       }
     };
     stdin.on("data", onData);

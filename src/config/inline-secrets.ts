@@ -28,3 +28,13 @@ export function inlineSecretWarning(fields: string[]): string | null {
   if (!fields.length) return null;
   return `The config holds a secret value instead of a secret name in ${fields.join(", ")}: it works, but move it to the keyring with \`cloudtolocalllm-tunnel secret set NAME\` and put NAME there.`;
 }
+
+/**
+ * The `secret set` command a message gives for the secret reference in `field`. A reference that is itself a credential
+ * is never quoted: such messages reach status and /metrics (open to every local user), alerts and desktop notifications
+ * (notify-send's arguments, which `ps` shows); the command then names `name` to store it under instead.
+ */
+export function secretSetAdvice(ref: string, field: string, name: string): string {
+  if (!isInlineSecret(ref)) return `\`cloudtolocalllm-tunnel secret set ${ref}\``;
+  return `\`cloudtolocalllm-tunnel secret set ${name}\` and set ${field} = "${name}" (it holds the credential itself now)`;
+}

@@ -1,6 +1,6 @@
 // Inline secrets in the config: recognised, still usable through the store, and warned about.
 import { expect, test } from "bun:test";
-import { inlineSecretFields, isInlineSecret } from "../config/inline-secrets.ts";
+import { inlineSecretFields, isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { openSecretStore } from "./open-secret-store.ts";
 import { defaultConfig } from "../config/load.ts";
 
@@ -31,4 +31,14 @@ test("the store returns an inline value as is and warns, naming the field, witho
   config.tunnel.token_secret = "tunnel-token";
   store.checkConfig(config);
   expect(store.warning).toBeNull();
+});
+
+test("the `secret set` advice quotes a name, never a pasted credential (it names the field and a name to store it under)", () => {
+  expect(secretSetAdvice("tunnel-token", "[tunnel] token_secret", "tunnel-token")).toBe("`cloudtolocalllm-tunnel secret set tunnel-token`");
+  expect(secretSetAdvice("my-relay", "[tunnel] token_secret", "tunnel-token")).toBe("`cloudtolocalllm-tunnel secret set my-relay`");
+  for (const pasted of ["sk-live-0123456789abcdef", "Bearer abc", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"]) {
+    const advice = secretSetAdvice(pasted, "[tunnel] token_secret", "tunnel-token");
+    expect(advice).not.toContain(pasted);
+    expect(advice).toBe('`cloudtolocalllm-tunnel secret set tunnel-token` and set [tunnel] token_secret = "tunnel-token" (it holds the credential itself now)');
+  }
 });

@@ -6,6 +6,7 @@ import type { Config, Section, TunnelConfig } from "../config/schema.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 
 import { splitListen } from "../config/listen.ts";
+import { secretSetAdvice } from "../config/inline-secrets.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { VERSION } from "../core/build-info.ts";
@@ -107,7 +108,7 @@ export class TunnelService implements TunnelControl {
   /** The one-line fix for the latest error, fitting this setup (a stored token or a sign-in); null when none is known. */
   private fixFor(code: string | null): string | null {
     const c = this.cfg;
-    const secret = c.token_secret ? `store the agent token the relay expects: \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : null;
+    const secret = c.token_secret ? `store the agent token the relay expects: ${secretSetAdvice(c.token_secret, "[tunnel] token_secret", "tunnel-token")}` : null;
     const login = this.ctx.config.current().auth.issuer ? "sign in again: `cloudtolocalllm-tunnel login`" : null;
     switch (code) {
       case "unauthorized":
@@ -246,7 +247,7 @@ export class TunnelService implements TunnelControl {
   /** Why there is no credential, in the words of the account's state: signed out on purpose, sign-in required, or none configured. */
   private noTokenError(c: TunnelConfig): ConnectError {
     const state = (this.ctx.services.auth as { status?(): { state: string } } | undefined)?.status?.().state;
-    const store = c.token_secret ? `store an agent token with \`cloudtolocalllm-tunnel secret set ${c.token_secret}\`` : "";
+    const store = c.token_secret ? `store an agent token with ${secretSetAdvice(c.token_secret, "[tunnel] token_secret", "tunnel-token")}` : "";
     if (state === "login_required") return new ConnectError("login_required", "login required: sign in again (`cloudtolocalllm-tunnel login`)", true);
     if (state === "signed_out") return new ConnectError("signed_out", `signed out: sign in with \`cloudtolocalllm-tunnel login\`${store ? ` or ${store}` : ""}`, true);
     // Signed in, but the access token ran out while the issuer could not refresh it: retried, and at once on a new token.

@@ -93,6 +93,35 @@ test("from a dashboard session, Try it out on a change answers 200, not 403 csrf
   await page.close();
 }, 60_000);
 
+test("a page on another port of 127.0.0.1 (the same site: the session cookie goes along) cannot frame Swagger UI or the dashboard", async () => {
+  // Clickjacking: framed with the owner's session, Swagger UI would carry its CSRF token and run changes on the framer's clicks.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  expect(new URL(page.url()).pathname).toBe("/");
+  // Any program on the machine (another user's too) may serve such a page on a port of its own.
+  const framer = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => new Response(`<!doctype html><iframe name="swagger" src="${base}/swagger"></iframe><iframe name="dashboard" src="${base}/"></iframe>`, { headers: { "content-type": "text/html" } }),
+  });
+  try {
+    // "load" waits for both frames, whether they show the daemon's documents or the browser's error page.
+    await page.goto(`http://127.0.0.1:${framer.port}/`, { waitUntil: "load" });
+    const shown: Record<string, string | null> = {};
+    for (const name of ["swagger", "dashboard"]) {
+      const f = page.frame({ name });
+      // A blocked frame holds the browser's error page: no document of the daemon, so no CSRF token to use.
+      shown[name] = f ? await f.evaluate(() => document.querySelector('meta[name="csrf-token"]')?.getAttribute("content") ?? null).catch(() => null) : null;
+    }
+    expect(shown).toEqual({ swagger: null, dashboard: null });
+  } finally {
+    framer.stop(true);
+    await context.close();
+  }
+}, 60_000);
+
 test("the control API's document lists 403 csrf_failed on cookie-accepting changes", async () => {
   const doc = (await (await fetch(`${base}/swagger/json`)).json()) as any;
   for (const [path, method] of [["/api/v1/reconnect", "post"], ["/api/v1/tunnel/start", "post"], ["/api/v1/config", "put"]] as const) {

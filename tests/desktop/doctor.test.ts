@@ -22,12 +22,17 @@ let ollama: FakeOllama;
 const homes: string[] = [];
 const cleanups: (() => void)[] = [];
 
-async function doctor(config: string, env: Record<string, string> = {}, args: string[] = ["--json"]) {
+async function doctor(config: string, env: Record<string, string> = {}, args: string[] = ["--json"], secrets: Record<string, string> = {}) {
   const home = tempHome("c2l-doctor-");
   homes.push(home);
   const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   writeFileSync(file, config);
+  // Secrets as `secret set` keeps them without a keyring (the 0600 file of [secrets] backend = "file").
+  if (Object.keys(secrets).length) {
+    mkdirSync(join(home, ".local/state/cloudtolocalllm"), { recursive: true });
+    writeFileSync(join(home, ".local/state/cloudtolocalllm/secrets.json"), JSON.stringify({ version: 1, secrets }), { mode: 0o600 });
+  }
   const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--config", file, ...args], {
     env: { ...homeEnv(home), ...env },
     stdout: "pipe",
@@ -105,6 +110,34 @@ describe("doctor", () => {
       expect(find(r.checks, "Notification server").level).toBe("warn");
     } finally {
       await lonely.stop();
+    }
+  }, 30_000);
+
+  test("an upstream that needs a key is probed with its auth_secret, as the daemon calls it; a refused or missing key names the secret", async () => {
+    const KEY = "sk-upstream-0123456789abcdef";
+    const keyed = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (req.headers.get("authorization") === `Bearer ${KEY}` ? Response.json({ version: "0.6.2" }) : new Response("unauthorized", { status: 401 })),
+    });
+    try {
+      const config = `[[upstreams]]\nname = "keyed"\nurl = "http://127.0.0.1:${keyed.port}"\nauth_secret = "keyed-key"\n[secrets]\nbackend = "file"\n`;
+      const stored = await doctor(config, {}, ["--json"], { "keyed-key": KEY });
+      expect(find(stored.checks, 'Upstream "keyed"')).toMatchObject({ level: "ok", detail: expect.stringContaining("is reachable (HTTP 200)") });
+      const wrong = await doctor(config, {}, ["--json"], { "keyed-key": "sk-stale-0123456789abcdef" });
+      expect(find(wrong.checks, 'Upstream "keyed"')).toMatchObject({
+        level: "warn",
+        detail: expect.stringContaining('refuses the key in auth_secret "keyed-key" (HTTP 401)'),
+        fix: "store the key it expects: `cloudtolocalllm-tunnel secret set keyed-key`",
+      });
+      const missing = await doctor(config);
+      expect(find(missing.checks, 'Upstream "keyed"')).toMatchObject({ level: "warn", detail: expect.stringContaining('its auth secret "keyed-key" is not stored') });
+      // The environment override counts, as it does for the daemon.
+      const env = await doctor(config, { CLOUDTOLOCALLLM_SECRET_KEYED_KEY: KEY });
+      expect(find(env.checks, 'Upstream "keyed"').level).toBe("ok");
+      for (const r of [stored, wrong, missing, env]) expect(r.out + r.err).not.toContain("0123456789abcdef");
+    } finally {
+      keyed.stop(true);
     }
   }, 30_000);
 

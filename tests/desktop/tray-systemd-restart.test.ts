@@ -1,5 +1,6 @@
 // Crash isolation for the one desktop process: the daemon runs with its unit's settings under a systemd user manager
-// (systemd-run --user); killed, systemd restarts it and the tray icon is back with the panel.
+// (systemd-run --user); killed, systemd restarts it and the tray icon is back with the panel. A config error is not a crash:
+// the unit is left failed instead of restarted (README, Install).
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -67,3 +68,29 @@ test("the unit runs one process that shows the icon; killed, systemd restarts it
   await until(() => watcher.stub.items.includes(itemOf(second)), 20_000, `the icon back (status: ${manager.systemctl("status", UNIT).out})`);
   expect(Number(manager.systemctl("show", UNIT, "-p", "NRestarts", "--value").out)).toBe(1);
 }, 90_000);
+
+test("a config error is not restarted: `serve` exits 2 and systemd leaves the unit failed", async () => {
+  const unit = `c2l-config-error-${process.pid}.service`;
+  const bad = tempHome("c2l-sdconfig-");
+  mkdirSync(join(bad, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(bad, ".config/cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[helth]\n`);
+  const setenv = Object.entries(homeEnv(bad)).map(([k, v]) => `--setenv=${k}=${v}`);
+  try {
+    // Without --collect: a failed unit stays loaded, so its state can be read.
+    const run = Bun.spawn(["systemd-run", "--user", `--unit=${unit}`, ...serviceProperties(join(REPO, "systemd/cloudtolocalllm-tunnel.service")), ...setenv, BUN, join(REPO, "src/main.ts"), "serve"], {
+      env: manager.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // systemd-run waits for READY=1, which a daemon that cannot read its config never sends.
+    expect(await run.exited).not.toBe(0);
+    // Past RestartSec (2 s) and then some: a restart would have been made by now.
+    await Bun.sleep(4000);
+    const props = manager.systemctl("show", unit, "-p", "ActiveState", "-p", "Result", "-p", "ExecMainStatus", "-p", "NRestarts").out;
+    expect(Object.fromEntries(props.split("\n").map((l) => l.split("=", 2) as [string, string]))).toEqual({ ActiveState: "failed", Result: "exit-code", ExecMainStatus: "2", NRestarts: "0" });
+  } finally {
+    manager.systemctl("stop", unit);
+    manager.systemctl("reset-failed", unit);
+    removeHome(bad);
+  }
+}, 60_000);

@@ -75,7 +75,9 @@ function brokerOrigin(listen: string): string | null {
 }
 
 function csp(broker: string | null): string {
-  return `default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'${broker ? ` ${broker}` : ""}; font-src 'self'`;
+  // frame-ancestors: a page on another port of 127.0.0.1 is the same site, so a frame of it would load with the dashboard
+  // session and its CSRF token, and a framer could click "Try it out" for the user (clickjacking); default-src does not cover it.
+  return `default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'${broker ? ` ${broker}` : ""}; font-src 'self'; frame-ancestors 'none'`;
 }
 
 const DOCUMENTATION = {
@@ -148,7 +150,7 @@ export const openapi = (deps: ApiDeps) => {
           const broker = brokerOrigin(deps.ctx.config.current().proxy.listen);
           return new Response(page(session?.csrf ?? ""), {
             // A page carrying a session's CSRF token is not cached anywhere.
-            headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": csp(broker), "cache-control": "no-store" },
+            headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": csp(broker), "x-frame-options": "DENY", "cache-control": "no-store" },
           });
         },
         { detail: { hide: true } },
