@@ -100,6 +100,20 @@ test("device sign-in started from the API, approved in the provider's own pages"
   expect(started.verificationUri).toBe(`${p.issuer}/device`);
   expect(started.userCode).toMatch(/\w/);
 
+  // Until the sign-in completes the code is a credential: whoever enters it first signs the daemon (and its tunnel) in
+  // with their own account. Public reads, which any user of this machine can make, say a sign-in is pending, not its code.
+  const anonymousAuth = await (await fetch(`${d.urls.api}/api/v1/auth`)).text();
+  const anonymousEvents = await (await fetch(`${d.urls.api}/api/v1/events`)).text();
+  for (const body of [anonymousAuth, anonymousEvents]) {
+    expect(body).not.toContain(started.userCode);
+    expect(body).not.toContain(encodeURIComponent(started.userCode));
+  }
+  expect(JSON.parse(anonymousAuth)).toMatchObject({ state: "signed_out", pending: null, pendingSignIn: true });
+  expect(anonymousEvents).toContain("A device sign-in is waiting");
+  // The owner's reads (the token; the dashboard's session alike) show it, as `login` and the tray do.
+  expect(((await (await api("/api/v1/auth")).json()) as { pending: { userCode: string } }).pending.userCode).toBe(started.userCode);
+  expect(await (await api("/api/v1/events")).text()).toContain(started.userCode);
+
   // The user opens the page, confirms the code, signs in and consents.
   const page = await browse(started.verificationUriComplete, "alice");
   expect(page.body).toContain("Sign-in Success");

@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { access } from "../../security/access.ts";
+import { holdsCredentials, withoutPendingCode } from "../../security/private-view.ts";
 import { AuthStatusBody, DeviceLoginStarted } from "./model.ts";
 import { authStatus, logout, reload, startLogin } from "./service.ts";
 
@@ -10,9 +11,10 @@ const tags = ["auth"];
 
 export const authModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/auth" }).use(access)
-    .get("", () => authStatus(deps.ctx), {
+    .get("", ({ request }) => (holdsCredentials(request, deps) ? authStatus(deps.ctx) : withoutPendingCode(authStatus(deps.ctx))), {
       response: { 200: AuthStatusBody },
-      access: "public", detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled" },
+      access: "public",
+      detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled; a pending device sign-in's code only with the token or a dashboard session" },
     })
     .post(
       "/login",

@@ -4,4 +4,11 @@ import { AuthStatus, DeviceLoginStarted, Nullable } from "../../../core/contract
 
 export { DeviceLoginStarted };
 
-export const AuthStatusBody = t.Object({ ...AuthStatus.properties, issuer: Nullable(t.String()) }, { description: "Sign-in state." });
+export const AuthStatusBody = t.Object(
+  {
+    ...AuthStatus.properties,
+    issuer: Nullable(t.String()),
+    pendingSignIn: t.Optional(t.Boolean({ description: "A device sign-in is pending; sent instead of `pending` (its code) to a caller without the API token or a dashboard session." })),
+  },
+  { description: "Sign-in state." },
+);
