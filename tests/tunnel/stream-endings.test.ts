@@ -161,7 +161,7 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
       }
     })();
     const responses = (async () => {
-      const events: { type: string; code?: unknown; message?: unknown }[] = [];
+      const events: { type: string; code?: unknown; message?: unknown; param?: unknown }[] = [];
       try {
         for await (const ev of await openai.responses.create({ model: MODEL, input: "hi", stream: true })) {
           events.push(ev as (typeof events)[number]);
