@@ -12,6 +12,8 @@ import { apiToken, removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { TUNNEL_ID, daemonToml, startAgentDaemon } from "./helpers.ts";
 
+/** The daemon's [tunnel] max_streams. */
+const AGENT_MAX_STREAMS = 4;
 let fake: FakeOllama;
 let daemon: DaemonProc;
 let relay: ReturnType<typeof Bun.serve>;
@@ -58,7 +60,8 @@ beforeAll(async () => {
       },
     },
   });
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${relay.port}/agent` }));
+  // A small [tunnel] max_streams: the test of streams beyond it opens a few, not hundreds.
+  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${relay.port}/agent`, tunnel: `max_streams = ${AGENT_MAX_STREAMS}` }));
 });
 afterAll(async () => {
   await daemon?.stop();
@@ -271,6 +274,23 @@ test("frames for streams that do not exist, and a RESUMED for an answer the agen
   const frames = await ask(45, { method: "POST", path: "/api/generate", headers: [["content-type", "application/json"]] }, JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }));
   expect(frames.find((f) => f.type === "RESPONSE_HEAD")).toMatchObject({ body: { status: 200 } });
   expect({ hellos, closes: closes.length }).toEqual({ hellos: connected, closes: closed });
+});
+
+test("streams beyond [tunnel] max_streams are refused (RESET refused), and the slots come back once the relay ends its streams", async () => {
+  const ws = agent!;
+  const open = Array.from({ length: AGENT_MAX_STREAMS }, (_, i) => 61 + 2 * i);
+  // Requests whose bodies never come: each holds a slot.
+  for (const id of open) ws.send(encode({ type: "REQUEST_HEAD", stream: id, body: { method: "POST", path: "/api/generate", headers: [["content-type", "application/json"]] } }));
+  const over = 61 + 2 * AGENT_MAX_STREAMS;
+  const refused = new Promise<Frame[]>((resolve) => {
+    const frames: Frame[] = [];
+    answers.set(over, { frames, done: () => resolve(frames) });
+  });
+  ws.send(encode({ type: "REQUEST_HEAD", stream: over, body: { method: "GET", path: "/api/tags", headers: [] } }));
+  expect(await refused).toEqual([{ type: "RESET", stream: over, body: { code: "refused", reason: `too many streams (limit ${AGENT_MAX_STREAMS})` } }]);
+  for (const id of open) ws.send(encode({ type: "RESET", stream: id, body: { code: "cancel", reason: "the client went away" } }));
+  const frames = await ask(over + 2, { method: "POST", path: "/api/generate", headers: [["content-type", "application/json"]] }, JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }));
+  expect(frames.find((f) => f.type === "RESPONSE_HEAD")).toMatchObject({ body: { status: 200 } });
 });
 
 test("a relay that acknowledges bytes the agent never sent cannot make it forget them: a resumed answer is replayed whole and ends", async () => {
