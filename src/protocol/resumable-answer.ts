@@ -313,7 +313,9 @@ export class HeldAnswer {
         }
         if (s === this.stream) {
           this.sent += chunk.length;
-          this.r.shrink(this.buf.dropTo(this.base + s.bytesAcked));
+          // Credit acknowledges bytes delivered; a relay that returns more than was sent is not believed (the bytes not
+          // sent yet stay held, or the replay after a resume would lose them).
+          this.r.shrink(this.buf.dropTo(Math.min(this.base + s.bytesAcked, this.sent)));
         }
         continue;
       }

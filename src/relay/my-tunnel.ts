@@ -57,8 +57,10 @@ export async function myTunnel(req: Request, url: URL, target: { path: string },
 
   const owned = deps.auth.tunnelsOf(who.subject);
   const byHeader = req.headers.get(TUNNEL_HEADER);
-  const byQuery = parts.find((p) => p.name === TUNNEL_PARAM);
-  const byQueryId = byQuery ? new URLSearchParams(byQuery.raw).get(TUNNEL_PARAM) : null;
+  const byQuery = parts.filter((p) => p.name === TUNNEL_PARAM);
+  const queryIds = [...new Set(byQuery.map((p) => new URLSearchParams(p.raw).get(TUNNEL_PARAM)!))];
+  if (queryIds.length > 1) return new HttpError("bad_request", `?${TUNNEL_PARAM}= names different tunnels (${queryIds.join(", ")}): send one`).toDialectResponse(path);
+  const byQueryId = queryIds[0] ?? null;
   if (byHeader !== null && byQueryId !== null && byHeader !== byQueryId)
     return new HttpError("bad_request", `the ${TUNNEL_HEADER} header ("${byHeader}") and ?${TUNNEL_PARAM}= ("${byQueryId}") name different tunnels: send one`).toDialectResponse(path);
   const chosen = byHeader ?? byQueryId;
@@ -71,7 +73,9 @@ export async function myTunnel(req: Request, url: URL, target: { path: string },
     return new HttpError("bad_request", `this account has ${owned.length} tunnels (${owned.join(", ")}): choose one with the ${TUNNEL_HEADER} header or ?${TUNNEL_PARAM}=ID`).toDialectResponse(path);
   } else id = owned[0]!;
 
-  const rest = parts.filter((p) => p !== byQuery).map((p) => p.raw);
+  // The choice is the relay's: neither the header nor any ?tunnel= goes on to the daemon.
+  req.headers.delete(TUNNEL_HEADER);
+  const rest = parts.filter((p) => p.name !== TUNNEL_PARAM).map((p) => p.raw);
   // The same forwarder as /t/ID/...: it authenticates again (the JWT's subject owns `id`), then limits and forwards.
   return deps.forward.client(req, id, path + (rest.length ? `?${rest.join("&")}` : ""));
 }

@@ -7,6 +7,7 @@ import type { AnswerResumes } from "../protocol/resumable-answer.ts";
 import { Session, type SessionCloseInfo } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
+import { relayText } from "./relay-text.ts";
 
 export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "signed_out" | "login_required" | "config" | "not_found";
 
@@ -75,7 +76,7 @@ export function classifyUpgradeError(raw: string, caFile?: string): ConnectError
 
 /** A close during the handshake, classified by the one close-code table (src/protocol/messages.ts). */
 function closeError(code: number, reason: string): ConnectError {
-  const text = reason || `WebSocket closed with code ${code}`;
+  const text = relayText(reason) || `WebSocket closed with code ${code}`;
   const why = closeReasonOf(code, reason);
   if (why === "incompatible_version") return new ConnectError("incompatible_version", `the relay refused our protocol version: ${text}`, CLOSE_CODES[why].permanent);
   if (why === "unauthorized") return new ConnectError("unauthorized", `the relay refused the agent: ${text}`, CLOSE_CODES[why].permanent);
@@ -210,13 +211,14 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         // Make before break: a relay going away (shutdown, a cluster node handing its agents over, an expiring token)
         // gets a new connection at once while this one finishes its in-flight streams.
         onGoAway: (code, reason) => {
-          if (code === "normal") resolveClosed({ code, reason: `the relay is going away: ${reason}`, remote: true, moving: true });
+          if (code === "normal") resolveClosed({ code, reason: `the relay is going away: ${relayText(reason)}`, remote: true, moving: true });
         },
-        onClose: (info) => resolveClosed(info),
+        // The relay's words reach status and the terminal: shown, not obeyed (relay-text.ts).
+        onClose: (info) => resolveClosed({ ...info, reason: relayText(info.reason) }),
       });
       const s: Session = session;
       resume?.attach(s);
-      resolve({ session: s, tunnelId: w.welcome.tunnelId, closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
+      resolve({ session: s, tunnelId: relayText(w.welcome.tunnelId), closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
     };
     ws.onclose = (ev) => {
       if (session) session.transportClosed(`websocket closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ""})`);

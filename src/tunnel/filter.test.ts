@@ -46,6 +46,8 @@ test("sanitizedHeaders, what a relay's head becomes for the broker: any spelling
       ["COOKIE", "s=1"],
       ["host", "evil"],
       ["X-Real-IP", "1.2.3.4"],
+      ["X-Forwarded-Proto", "https"],
+      ["x-forwarded-prefix", "/evil"],
       ["content-type", "application/json"],
     ],
     "127.0.0.1:11435",

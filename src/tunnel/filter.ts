@@ -4,7 +4,9 @@ import type { TunnelConfig } from "../config/schema.ts";
 import { isModelManagement } from "../core/model-routes.ts";
 
 /** Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints). */
-const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip", "host"]);
+const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-real-ip", "host"]);
+/** Every X-Forwarded-* (for, host, proto, port, prefix, ...): a proxy hint the relay cannot vouch for, whichever one a local server reads. */
+const FORWARDED_PREFIX = "x-forwarded-";
 
 /** null when the relay may call this method and path, else the error to answer with. */
 export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfig, "allowed_paths" | "allow_model_management">): HttpError | null {
@@ -31,7 +33,10 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
 /** The headers the broker sees from the relay's: relay credentials, cookies, origins and proxy hints gone; Host the broker's own. */
 export function sanitizedHeaders(headers: Iterable<[string, string]>, brokerHost: string): [string, string][] {
   const out: [string, string][] = [];
-  for (const [k, v] of headers) if (!STRIPPED.has(k.toLowerCase())) out.push([k, v]);
+  for (const [k, v] of headers) {
+    const name = k.toLowerCase();
+    if (!STRIPPED.has(name) && !name.startsWith(FORWARDED_PREFIX)) out.push([k, v]);
+  }
   out.push(["host", brokerHost]);
   return out;
 }

@@ -111,6 +111,32 @@ test("a subject with two tunnels chooses by X-C2L-Tunnel or ?tunnel=; without a 
   expect(both.status).toBe(400);
 });
 
+test("the tunnel choice stays at the relay: neither X-C2L-Tunnel nor any ?tunnel= reaches the daemon's upstream; two different ?tunnel= are a 400", async () => {
+  const up = upstreams.get("a-home")!;
+  const generate = (query: string, headers: Record<string, string> = {}) =>
+    fetch(`${relay.url}/me/api/generate${query}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.alice!}`, "content-type": "application/json", ...headers },
+      body: JSON.stringify({ model: TUNNELS["a-home"].model, prompt: "hi", stream: false }),
+    });
+  // (A generate request goes to the upstream as it came: its query and headers are what the daemon received.)
+  for (const [query, headers] of [
+    ["?tunnel=a-home", { "x-c2l-tunnel": "a-home" }],
+    ["?tunnel=a-home&tunnel=a-home&keep=1", {}],
+    ["?%74unnel=a-home&keep=1", {}],
+  ] as const) {
+    const before = up.requests.length;
+    const res = await generate(query, headers);
+    expect({ query, status: res.status }).toEqual({ query, status: 200 });
+    const seen = up.requests.slice(before).filter((r) => r.path === "/api/generate");
+    expect(seen.length).toBe(1);
+    expect({ query, search: seen[0]!.search.replace(/^\?keep=1$/, ""), header: seen[0]!.headers["x-c2l-tunnel"] }).toEqual({ query, search: "", header: undefined });
+  }
+  const split = await generate("?tunnel=a-home&tunnel=a-work");
+  expect(split.status).toBe(400);
+  expect(((await split.json()) as { error: string }).error).toMatch(/a-home.*a-work/);
+});
+
 test("a token in the query string is refused with a clear error, even a valid JWT; so is a client key on /me/", async () => {
   for (const q of ["access_token", "token"]) {
     const r = await fetch(`${relay.url}/me/api/tags?${q}=${tokens.bob}`);

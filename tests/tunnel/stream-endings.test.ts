@@ -2,6 +2,7 @@
 // ollama and openai clients: a last error in the caller's dialect and a clean end (never a reset), SIGTERM lets them
 // finish, and every log line of the relay and the daemon stays one structured line (no stack dumps).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -141,6 +142,49 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
     await clients.started();
     d.proc.kill("SIGKILL");
     expectDialectEndings(await clients.ollama, await clients.openai, { ndjson: await raw.ndjson, sse: await raw.sse });
+  }, 30_000);
+
+  test("the daemon killed mid-stream: Anthropic's Messages stream throws the relay's sentence, OpenAI's Responses stream ends with its error event", async () => {
+    const d = await agent();
+    const anthropic = new Anthropic({ baseURL: `${relay.url}/t/${TUNNEL_ID}`, authToken: CLIENT_KEY, apiKey: null, maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${relay.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const seen = { messages: 0, responses: 0 };
+    const messages = (async () => {
+      try {
+        for await (const ev of await anthropic.messages.create({ model: MODEL, max_tokens: 100, messages: [{ role: "user", content: "hi" }], stream: true })) {
+          if (ev.type === "content_block_delta") seen.messages++;
+          if (ev.type === "message_stop") return { complete: true, error: null };
+        }
+        return { complete: false, error: null };
+      } catch (e) {
+        return { complete: false, error: e as Error };
+      }
+    })();
+    const responses = (async () => {
+      const events: { type: string; code?: unknown; message?: unknown; param?: unknown }[] = [];
+      try {
+        for await (const ev of await openai.responses.create({ model: MODEL, input: "hi", stream: true })) {
+          events.push(ev as (typeof events)[number]);
+          if (ev.type === "response.output_text.delta") seen.responses++;
+        }
+        return { events, error: null };
+      } catch (e) {
+        return { events, error: e as Error };
+      }
+    })();
+    for (let i = 0; i < 200 && (seen.messages < 2 || seen.responses < 2); i++) await Bun.sleep(20);
+    expect(Math.min(seen.messages, seen.responses)).toBeGreaterThanOrEqual(2);
+    d.proc.kill("SIGKILL");
+    // Anthropic's SDK throws an APIError for the Messages API's own error event, with the relay's sentence in it.
+    const m = await messages;
+    expect(m.complete).toBe(false);
+    expect(m.error).toBeInstanceOf(Anthropic.APIError);
+    expect((m.error as InstanceType<typeof Anthropic.APIError>).error).toEqual({ type: "error", error: { type: "api_error", message: expect.stringMatching(DISCONNECTED) } });
+    // The Responses API's error event is an event of the stream (as OpenAI sends it): the last one, never a completion.
+    const r = await responses;
+    expect(r.error).toBeNull();
+    expect(r.events.some((e) => e.type === "response.completed")).toBe(false);
+    expect(r.events.at(-1)).toEqual({ type: "error", code: "tunnel_offline", message: expect.stringMatching(DISCONNECTED), param: null });
   }, 30_000);
 
   test("the agent's heartbeat lost mid-stream (daemon frozen with SIGSTOP): after the tolerance, the same last error in each dialect", async () => {

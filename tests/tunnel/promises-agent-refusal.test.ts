@@ -1,0 +1,62 @@
+// The agent's own refusal of a stream through a real relay and daemon: with [tunnel] max_streams = 1 busy, the next
+// call is 503 unavailable with the agent's reason, in the caller's dialect, as the ollama and openai clients show it.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+let fake: FakeOllama;
+let relay: RelayProc;
+let daemon: DaemonProc;
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ tokens: 40, tokenDelayMs: 50 });
+  relay = await startRelayProc(relayToml());
+  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "max_streams = 1" }));
+}, 40_000);
+afterAll(async () => {
+  await daemon?.stop();
+  await relay?.stop();
+  await fake?.stop();
+  cleanup(relay?.dir, daemon?.home);
+});
+
+const REFUSED = /^the agent refused the request: too many streams \(limit 1\)$/;
+
+test("a stream beyond the agent's max_streams: 503 unavailable with the agent's reason, in Ollama's and OpenAI's shapes", async () => {
+  // One long answer holds the agent's only stream.
+  const busy = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "llama3.2:1b", prompt: "long" }),
+  });
+  const reader = busy.body!.getReader();
+  await reader.read();
+  try {
+    const raw = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    expect({ status: raw.status, code: raw.headers.get("x-c2l-error-code"), body: await raw.json() }).toEqual({ status: 503, code: "unavailable", body: { error: expect.stringMatching(REFUSED) } });
+
+    const ollama = new Ollama({ host: `${relay.url}/t/${TUNNEL_ID}`, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    const o = await ollama.generate({ model: "llama3.2:1b", prompt: "hi", stream: false }).then(
+      () => null,
+      (e: Error & { status_code?: number }) => e,
+    );
+    expect({ status: o?.status_code, message: o?.message }).toEqual({ status: 503, message: expect.stringMatching(REFUSED) });
+
+    const openai = new OpenAI({ baseURL: `${relay.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const a = await openai.chat.completions.create({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(a).toBeInstanceOf(OpenAI.APIError);
+    const err = a as InstanceType<typeof OpenAI.APIError>;
+    expect({ status: err.status, code: err.code, message: err.message }).toEqual({ status: 503, code: "unavailable", message: expect.stringMatching(/too many streams \(limit 1\)/) });
+  } finally {
+    await reader.cancel();
+  }
+  // The slot is free again once the long answer's client went away (as soon as the relay has noticed it left).
+  await until(async () => (await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).status === 200, 5_000, "the agent's slot to come back");
+}, 30_000);
