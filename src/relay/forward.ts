@@ -31,8 +31,12 @@ function headerOf(head: ResponseHead, name: string): string | null {
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
 /** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
 const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
-/** Never taken from an agent's answer head. */
-const NOT_FROM_AGENT = [RESUME_HEADER];
+/**
+ * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
+ * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
+ * upstream's).
+ */
+const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie"];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {

@@ -131,6 +131,18 @@ test("a reconnecting agent replaces its old session cleanly", async () => {
   expect(relay.tunnels().length).toBe(1);
 });
 
+test("an agent cannot set cookies on the relay's origin: Set-Cookie in its answer never reaches the client", async () => {
+  // A relay serves many tunnels (and its chat page) from one origin: one tunnel's agent must not plant cookies there.
+  // An honest daemon never sends one (the broker drops an upstream's); this agent is hand-written.
+  const relay = await relayWith("max_streams = 8");
+  await agent(relay, async () => new Response("{}", { headers: [["content-type", "application/json"], ["set-cookie", "session=planted; Path=/; Domain=127.0.0.1"], ["Set-Cookie", "b=2"]] }));
+  const r = await call(relay, "/api/tags");
+  expect(r.status).toBe(200);
+  expect(r.headers.getSetCookie()).toEqual([]);
+  expect(r.headers.get("content-type")).toBe("application/json");
+  await r.body?.cancel();
+});
+
 test("relay shutdown sends go-away: in-flight requests finish, then agents are closed", async () => {
   const relay = await relayWith("max_streams = 8");
   const conn = await agent(relay, async () => {
