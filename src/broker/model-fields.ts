@@ -1,6 +1,6 @@
 // The models a request names, decided as the upstream reads its body (json-top-level.ts), or the 400 for a body that names them ambiguously.
 import { HttpError } from "../core/http-error.ts";
-import { modelFields } from "../core/model-routes.ts";
+import { modelFields, pathModel } from "../core/model-routes.ts";
 import { NOT_A_STRING, readTopLevel, type FieldRead } from "./json-top-level.ts";
 
 export interface RequestModels {
@@ -28,6 +28,8 @@ const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
  * (case, or a character Go folds onto a letter), a non-string model, or a JSON object that does not parse.
  */
 export function requestModels(path: string, head: Uint8Array | null, complete: boolean): RequestModels {
+  const named = pathModel(path);
+  if (named !== null) return { model: named, field: null, others: NO_OTHERS, opaque: null, complete: true };
   const spec = modelFields(path);
   if (spec.all.length === 0) return NO_MODEL_ROUTE;
   if (head === null || head.byteLength === 0) return complete ? NONE : NONE_INCOMPLETE;
