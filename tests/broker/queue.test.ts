@@ -76,6 +76,29 @@ test("a client that disconnects while queued never reaches the upstream", async 
   expect(tb.broker.gate.length).toBe(0);
 });
 
+test("a streaming OpenAI request whose client leaves after its early head, while still queued, never reaches the upstream", async () => {
+  tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
+  await tb.waitState("a", "up");
+  const first = chat(tb.url); // holds the only slot for ~160 ms
+  await Bun.sleep(30);
+  const ac = new AbortController();
+  const r = await fetch(`${tb.url}/v1/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true }),
+    signal: ac.signal,
+  });
+  // The head and the first comment came while it waited; then the client goes away.
+  expect(r.headers.get("x-queue-position")).toBe("1");
+  const reader = r.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toStartWith(": queued at position 1");
+  ac.abort();
+  await reader.read().catch(() => {});
+  expect((await first).status).toBe(200);
+  await Bun.sleep(300);
+  expect(a.requests.filter((x) => x.path === "/v1/chat/completions").length).toBe(0);
+  expect(tb.broker.gate.length).toBe(0);
+});
+
 test("a streaming OpenAI request that must wait gets its head at once, SSE comments while queued, then the stream", async () => {
   tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
   await tb.waitState("a", "up");
