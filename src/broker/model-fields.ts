@@ -29,7 +29,10 @@ const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
  */
 export function requestModels(path: string, head: Uint8Array | null, complete: boolean): RequestModels {
   const named = pathModel(path);
-  if (named !== null) return { model: named, field: null, others: NO_OTHERS, opaque: null, complete: true };
+  if (named !== null) {
+    if (named.length > MAX_MODEL_NAME) throw new HttpError("bad_request", `the model name in the path is ${named.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
+    return { model: named, field: null, others: NO_OTHERS, opaque: null, complete: true };
+  }
   const spec = modelFields(path);
   if (spec.all.length === 0) return NO_MODEL_ROUTE;
   if (head === null || head.byteLength === 0) return complete ? NONE : NONE_INCOMPLETE;
@@ -60,9 +63,18 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
   return { model, field, others: others ?? NO_OTHERS, opaque, complete: read.complete };
 }
 
+/**
+ * The longest model name read from a body: Ollama's names are at most a few hundred characters (host, namespace, model
+ * and tag each bounded), OpenAI-compatible servers' a repository path. A longer one names no model any upstream has, and
+ * it would be kept (the request's record, the inspector, usage) long after its body was given back.
+ */
+export const MAX_MODEL_NAME = 1024;
+
 function check(name: string, f: FieldRead): void {
   if (f.variants.length > 0)
     throw new HttpError("bad_request", `the request body names "${name}" also as ${f.variants.map((v) => JSON.stringify(v)).join(", ")}; upstreams differ in which one they read (Ollama ignores case, others do not), so send it once, spelled "${name}"`);
   if (f.exact > 1) throw new HttpError("bad_request", `the request body has "${name}" ${f.exact} times; upstreams differ in which one they read, so send it once`);
   if (f.value === NOT_A_STRING) throw new HttpError("bad_request", `"${name}" in the request body must be a string`);
+  if (typeof f.value === "string" && f.value.length > MAX_MODEL_NAME)
+    throw new HttpError("bad_request", `"${name}" in the request body is ${f.value.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
 }

@@ -188,3 +188,31 @@ test("fair across keys through a real daemon: with one key flooding a max_parall
     await slow.stop();
   }
 }, 60_000);
+
+test("a caller naming a new model in every request cannot grow the usage rows and /metrics without bound (past 256 a day they count as (other)), nor name one of megabytes", async () => {
+  const k = key("create", "namer").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  const ask = (model: string) => fetch(`${broker}/api/chat`, { method: "POST", headers: { "x-api-key": k }, body: JSON.stringify({ ...chat(model), stream: false }) });
+  // A model name of megabytes would be kept in the request's record (the inspector holds 200) after its body was given
+  // back: refused before anything is kept.
+  const long = await ask("x".repeat(4 * 1024 * 1024));
+  expect([long.status, long.headers.get("x-c2l-error-code")]).toEqual([400, "bad_request"]);
+  expect(((await long.json()) as { error: string }).error).toContain("a model name has at most 1024");
+  // 300 requests, each for a model nobody has (the upstream answers 404).
+  for (let i = 0; i < 300; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => ask(`made-up-${i + j}:1b`).then((r) => r.arrayBuffer())));
+  const api = d.urls.api!;
+  const token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  const usage = async () =>
+    (await (await fetch(`${api}/api/v1/usage?key=namer`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      rows: { model: string; requests: number; errors: number }[];
+      totals: { requests: number };
+    };
+  await until(async () => (await usage()).totals.requests === 300, 5000, "the requests to be counted");
+  const { rows } = await usage();
+  // Every request is counted, in at most 256 rows of their own plus one for the rest.
+  expect(rows.length).toBe(257);
+  expect(rows.find((r) => r.model === "(other)")).toMatchObject({ requests: 300 - 256, errors: 300 - 256 });
+  expect(Math.max(...rows.map((r) => r.model.length))).toBeLessThan(20);
+  const series = (await (await fetch(`${api}/metrics`)).text()).split("\n").filter((l) => l.startsWith('c2l_usage_requests_total{key="namer"'));
+  expect(series.length).toBe(257);
+}, 60_000);
