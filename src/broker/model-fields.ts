@@ -55,6 +55,8 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
     const v = fields[k]!.value;
     if (typeof v !== "string" || v === "") continue;
     if (k >= named) opaque ??= names[k]!;
+    else if (v.length > MAX_MODEL_NAME)
+      throw new HttpError("bad_request", `"${names[k]}" in the request body is ${v.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
     else if (k < acts && model === null) {
       model = v;
       field = names[k]!;
@@ -75,6 +77,4 @@ function check(name: string, f: FieldRead): void {
     throw new HttpError("bad_request", `the request body names "${name}" also as ${f.variants.map((v) => JSON.stringify(v)).join(", ")}; upstreams differ in which one they read (Ollama ignores case, others do not), so send it once, spelled "${name}"`);
   if (f.exact > 1) throw new HttpError("bad_request", `the request body has "${name}" ${f.exact} times; upstreams differ in which one they read, so send it once`);
   if (f.value === NOT_A_STRING) throw new HttpError("bad_request", `"${name}" in the request body must be a string`);
-  if (typeof f.value === "string" && f.value.length > MAX_MODEL_NAME)
-    throw new HttpError("bad_request", `"${name}" in the request body is ${f.value.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
 }
