@@ -28,10 +28,10 @@ const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
  * (case, or a character Go folds onto a letter), a non-string model, or a JSON object that does not parse.
  */
 export function requestModels(path: string, head: Uint8Array | null, complete: boolean): RequestModels {
-  const named = pathModel(path);
-  if (named !== null) {
-    if (named.length > MAX_MODEL_NAME) throw new HttpError("bad_request", `the model name in the path is ${named.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
-    return { model: named, field: null, others: NO_OTHERS, opaque: null, complete: true };
+  const inPath = pathModel(path);
+  if (inPath !== null) {
+    if (inPath.length > MAX_MODEL_NAME) throw new HttpError("bad_request", `the model name in the path is ${inPath.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
+    return { model: inPath, field: null, others: NO_OTHERS, opaque: null, complete: true };
   }
   const spec = modelFields(path);
   if (spec.all.length === 0) return NO_MODEL_ROUTE;
