@@ -42,6 +42,9 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
     if (complete) throw new HttpError("bad_request", `the request body is not valid JSON (${read.reason} at byte ${read.at})`);
     return NONE_INCOMPLETE;
   }
+  // The whole body was given and its object never ends: JSON no upstream parses (Go: "unexpected EOF"), not a body too
+  // large to read whole.
+  if (complete && !read.complete) throw new HttpError("bad_request", "the request body is not valid JSON (it ends inside its object)");
   const fields = read.fields;
   const names = spec.all;
   for (let k = 0; k < fields.length; k++) check(names[k]!, fields[k]!);

@@ -218,3 +218,18 @@ test("a caller naming a new model in every request cannot grow the usage rows an
   const series = (await (await fetch(`${api}/metrics`)).text()).split("\n").filter((l) => l.startsWith('c2l_usage_requests_total{key="namer"'));
   expect(series.length).toBe(257);
 }, 60_000);
+
+test("a body that ends inside its JSON object is a 400 for everyone, before the upstream: not 'too large' for a key with a model list", async () => {
+  const k = key("create", "cut", "--models", "llama3*").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  const before = fake.requests.length;
+  for (const headers of [{ "x-api-key": k }, {}] as Record<string, string>[]) {
+    for (const [path, body] of [["/api/chat", '{"model":"llama3.2:1b","messages":['], ["/v1/chat/completions", '{"model":"llama3.2:1b"']]) {
+      const r = await fetch(`${broker}${path}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
+      const text = await r.text();
+      expect({ path, key: !!headers["x-api-key"], status: r.status, code: r.headers.get("x-c2l-error-code") }).toEqual({ path, key: !!headers["x-api-key"], status: 400, code: "bad_request" });
+      expect(text).toContain("not valid JSON (it ends inside its object)");
+    }
+  }
+  expect(fake.requests.slice(before).filter((r) => r.method === "POST")).toEqual([]);
+});
