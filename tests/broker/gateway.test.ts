@@ -1,6 +1,7 @@
 // API keys through a real daemon, as the official ollama and openai clients see them: 401 for a wrong key, 403 for a
 // model the key may not use, 429 with Retry-After over its rate; keys made by the CLI while the daemon runs.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
@@ -232,4 +233,33 @@ test("a body that ends inside its JSON object is a 400 for everyone, before the 
     }
   }
   expect(fake.requests.slice(before).filter((r) => r.method === "POST")).toEqual([]);
+});
+
+test("two different keys in two Authorization headers (a Basic credential beside a bearer key) are 400, whichever comes first", async () => {
+  const limited = key("create", "dup-limited", "--models", "llama3*").out;
+  const open = key("create", "dup-open").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": open } })).status === 200, 5000, "the daemon to see the new keys");
+  const port = Number(new URL(broker).port);
+  const basic = (k: string) => `Basic ${Buffer.from(`u:${k}`).toString("base64")}`;
+  // Sent as two header lines, as a proxy adding its own credential would: the client library never joins them.
+  const send = (lines: string[]) =>
+    new Promise<string>((resolve) => {
+      const body = JSON.stringify({ ...chat("qwen2.5:0.5b"), stream: false });
+      const s = connect(port, "127.0.0.1", () =>
+        s.write(`POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n${lines.map((l) => `${l}\r\n`).join("")}\r\n${body}`),
+      );
+      let out = "";
+      s.on("data", (c) => (out += c));
+      s.on("close", () => resolve(out));
+    });
+  const before = fake.requests.filter((r) => r.path === "/api/chat").length;
+  for (const lines of [
+    [`Authorization: ${basic(open)}`, `Authorization: Bearer ${limited}`],
+    [`Authorization: Bearer ${limited}`, `Authorization: ${basic(open)}`],
+  ]) {
+    const answer = await send(lines);
+    expect({ lines: lines.map((l) => l.slice(0, 21)), status: answer.slice(0, 12) }).toEqual({ lines: lines.map((l) => l.slice(0, 21)), status: "HTTP/1.1 400" });
+    expect(answer).toContain("the request carries two different API keys");
+  }
+  expect(fake.requests.filter((r) => r.path === "/api/chat").length).toBe(before);
 });
