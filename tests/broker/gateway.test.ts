@@ -263,3 +263,22 @@ test("two different keys in two Authorization headers (a Basic credential beside
   }
   expect(fake.requests.filter((r) => r.path === "/api/chat").length).toBe(before);
 });
+
+test("a key's --max-parallel holds through a real daemon: three at once on an upstream without a limit run one at a time, the others queued", async () => {
+  const k = key("create", "single", "--max-parallel", "1").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  fake.options.tokenDelayMs = 150; // 2 tokens: each answer takes some 300 ms, long enough for two to overlap
+  fake.concurrency.max = 0;
+  try {
+    const replies = await Promise.all(Array.from({ length: 3 }, () => ollama(k).chat({ ...chat("llama3.2:1b"), stream: false }).then(() => "ok")));
+    expect(replies).toEqual(["ok", "ok", "ok"]);
+    expect(fake.concurrency.max).toBe(1);
+    // Another caller is not held by that key's limit.
+    const [a, b] = await Promise.all([fetch(`${broker}/api/chat`, { method: "POST", body: JSON.stringify({ ...chat("llama3.2:1b"), stream: false }) }), ollama(k).chat({ ...chat("llama3.2:1b"), stream: false })]);
+    expect(a.status).toBe(200);
+    expect(b.done).toBe(true);
+    expect(fake.concurrency.max).toBe(2);
+  } finally {
+    fake.options.tokenDelayMs = 0;
+  }
+});
