@@ -30,8 +30,20 @@ export const createApiComponent: ComponentFactory = (ctx) => {
       throw e;
     }));
   // Re-read on every apply: deleting the file and reloading (SIGHUP) rotates the token; a moved token_file is followed.
-  const refreshToken = () => {
+  // Returns whether the token changed.
+  const refreshToken = (): boolean => {
+    const before = token;
     token = ensureApiToken(ctx.config.current());
+    return before !== "" && token !== before;
+  };
+  // What the old token bought ends with it: the dashboard sessions (and unspent codes) it minted and the live-event
+  // sockets opened with it or with such a session. Nothing to end while the app was never loaded.
+  const endOldAccess = async () => {
+    if (!app) return;
+    const { sessionsFor } = await import("./security/sessions.ts");
+    sessionsFor(ctx).revokeAll();
+    hub?.closeAll(1008, "the API token was rotated; reconnect with the new token");
+    log.info("the API token changed: dashboard sessions and live-event connections made with the old one were ended");
   };
 
   const slot = new ListenerSlot<ApiFront>({
@@ -82,7 +94,7 @@ export const createApiComponent: ComponentFactory = (ctx) => {
       return { release: () => slot.release() };
     },
     async apply(next, prev) {
-      refreshToken();
+      if (refreshToken()) await endOldAccess();
       if (next.api.listen === prev.api.listen && slot.current) return; // allowlists and body limit are read per request
       log.info("moving the control API", { from: prev.api.listen, to: next.api.listen });
       await slot.commit(next.api.listen);

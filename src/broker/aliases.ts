@@ -1,5 +1,6 @@
 // Model aliases ([[aliases]]): the name an app sends → the model the broker routes to and asks the upstream for.
 import type { Config } from "../config/schema.ts";
+import { foldsTo } from "./json-top-level.ts";
 
 export type AliasTable = ReadonlyMap<string, { model: string; show: boolean }>;
 
@@ -18,7 +19,11 @@ export function withModel(body: Uint8Array, model: string): Uint8Array {
   return withFields(body, { model });
 }
 
-/** The body with top-level fields set (parsed and written again); a body that is not a JSON object comes back as it is. */
+/**
+ * The body with top-level fields set (parsed and written again); a body that is not a JSON object comes back as it is.
+ * Other spellings of a field's name ("KEEP_ALIVE", "\u212Aeep_alive") are taken out: Go's encoding/json (Ollama) sets
+ * the field from every key that matches it without case, the last one winning, so one left after ours would win.
+ */
 export function withFields(body: Uint8Array, fields: Record<string, unknown>): Uint8Array {
   let json: unknown;
   try {
@@ -27,8 +32,10 @@ export function withFields(body: Uint8Array, fields: Record<string, unknown>): U
     return body;
   }
   if (!json || typeof json !== "object" || Array.isArray(json)) return body;
-  Object.assign(json, fields);
-  return enc.encode(JSON.stringify(json));
+  const obj = json as Record<string, unknown>;
+  for (const name in fields) for (const key of Object.keys(obj)) if (key !== name && foldsTo(key, name)) delete obj[key];
+  Object.assign(obj, fields);
+  return enc.encode(JSON.stringify(obj));
 }
 
 /** Ollama's routes that load a model and take keep_alive. */

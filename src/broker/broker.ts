@@ -6,6 +6,7 @@ import { changes } from "../config/changes.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
+import { routeOf } from "../core/model-routes.ts";
 import type { Services } from "../core/component.ts";
 import { Exchange } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
@@ -250,8 +251,11 @@ export class Broker implements BrokerService {
       }
     }
     if (req.method === "GET") {
-      const what = path === "/api/tags" ? "ollama-tags" : path === "/api/ps" ? "ollama-ps" : path === "/v1/models" ? "openai" : null;
-      if (what) return this.listing(req, source, path, what, gateway, admitted);
+      // Decided on the route the upstream serves (routeOf: "/api/%74ags" is /api/tags to Ollama's router), so no spelling
+      // of a listing reaches the upstream's unfiltered list past a key's model list.
+      const route = routeOf(path);
+      const what = route === "/api/tags" ? "ollama-tags" : route === "/api/ps" ? "ollama-ps" : route === "/v1/models" ? "openai" : null;
+      if (what) return this.listing(req, source, route, what, gateway, admitted);
     }
     return proxy(this.deps, req, source, path, urlSearch(url), admitted, headerJson);
   }

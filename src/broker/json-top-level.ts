@@ -273,7 +273,7 @@ function matchKey(buf: Buffer, start: number, end: number, names: readonly strin
 }
 
 /** Whether `key` is `name` (lower-case ASCII) under the loosest folding above: case, the non-ASCII folds, "_" and "-" left out of both. */
-function foldsTo(key: string, name: string): boolean {
+export function foldsTo(key: string, name: string): boolean {
   const target = undelimited(name);
   let j = 0;
   for (const ch of key) {

@@ -97,3 +97,26 @@ describe("an alias rewrites the field that was decided", () => {
     }
   });
 });
+
+describe("what a route names beyond its body's model field", () => {
+  test("a model name over 1024 characters is refused, in any model field; a long Modelfile (text, not a name) is not", () => {
+    const long = "x".repeat(1025);
+    expect(refused("/api/chat", `{"model":"${long}"}`)).toContain('"model" in the request body is 1025 characters long; a model name has at most 1024');
+    expect(refused("/api/copy", `{"source":"a","destination":"${long}"}`)).toContain('"destination"');
+    expect(named("/api/chat", `{"model":"${"x".repeat(1024)}"}`).model).toHaveLength(1024);
+    expect(named("/api/create", `{"model":"m","modelfile":"FROM a\\n${long}"}`)).toMatchObject({ model: "m", opaque: "modelfile" });
+  });
+
+  test("a whole body whose object never ends is not valid JSON (400), not a body too large to read whole", () => {
+    expect(refused("/api/chat", '{"model":"llama3.2:1b","messages":[')).toBe("the request body is not valid JSON (it ends inside its object)");
+    expect(refused("/api/chat", "{")).toContain("ends inside its object");
+    // Only a head of the body: the rest is still to come.
+    expect(named("/api/chat", '{"model":"llama3.2:1b","messages":[', false)).toMatchObject({ model: "llama3.2:1b", complete: false });
+  });
+
+  test("GET /v1/models/{model} names the model in its path, whatever its body says", () => {
+    expect(named("/v1/models/qwen2.5:0.5b", '{"model":"llama3.2:1b"}')).toMatchObject({ model: "qwen2.5:0.5b", others: [] });
+    expect(requestModels("/v1/models/llama3.2:1b", null, true).model).toBe("llama3.2:1b");
+    expect(named("/v1/models", '{"model":"llama3.2:1b"}').model).toBe("llama3.2:1b");
+  });
+});

@@ -1,6 +1,6 @@
 // The models a request names, decided as the upstream reads its body (json-top-level.ts), or the 400 for a body that names them ambiguously.
 import { HttpError } from "../core/http-error.ts";
-import { modelFields } from "../core/model-routes.ts";
+import { modelFields, pathModel } from "../core/model-routes.ts";
 import { NOT_A_STRING, readTopLevel, type FieldRead } from "./json-top-level.ts";
 
 export interface RequestModels {
@@ -28,6 +28,11 @@ const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
  * (case, or a character Go folds onto a letter), a non-string model, or a JSON object that does not parse.
  */
 export function requestModels(path: string, head: Uint8Array | null, complete: boolean): RequestModels {
+  const inPath = pathModel(path);
+  if (inPath !== null) {
+    if (inPath.length > MAX_MODEL_NAME) throw new HttpError("bad_request", `the model name in the path is ${inPath.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
+    return { model: inPath, field: null, others: NO_OTHERS, opaque: null, complete: true };
+  }
   const spec = modelFields(path);
   if (spec.all.length === 0) return NO_MODEL_ROUTE;
   if (head === null || head.byteLength === 0) return complete ? NONE : NONE_INCOMPLETE;
@@ -37,6 +42,9 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
     if (complete) throw new HttpError("bad_request", `the request body is not valid JSON (${read.reason} at byte ${read.at})`);
     return NONE_INCOMPLETE;
   }
+  // The whole body was given and its object never ends: JSON no upstream parses (Go: "unexpected EOF"), not a body too
+  // large to read whole.
+  if (complete && !read.complete) throw new HttpError("bad_request", "the request body is not valid JSON (it ends inside its object)");
   const fields = read.fields;
   const names = spec.all;
   for (let k = 0; k < fields.length; k++) check(names[k]!, fields[k]!);
@@ -50,6 +58,8 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
     const v = fields[k]!.value;
     if (typeof v !== "string" || v === "") continue;
     if (k >= named) opaque ??= names[k]!;
+    else if (v.length > MAX_MODEL_NAME)
+      throw new HttpError("bad_request", `"${names[k]}" in the request body is ${v.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
     else if (k < acts && model === null) {
       model = v;
       field = names[k]!;
@@ -57,6 +67,13 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
   }
   return { model, field, others: others ?? NO_OTHERS, opaque, complete: read.complete };
 }
+
+/**
+ * The longest model name read from a body: Ollama's names are at most a few hundred characters (host, namespace, model
+ * and tag each bounded), OpenAI-compatible servers' a repository path. A longer one names no model any upstream has, and
+ * it would be kept (the request's record, the inspector, usage) long after its body was given back.
+ */
+export const MAX_MODEL_NAME = 1024;
 
 function check(name: string, f: FieldRead): void {
   if (f.variants.length > 0)

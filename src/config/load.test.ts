@@ -172,6 +172,19 @@ describe("validation errors", () => {
     expect(one('[tunnel.heartbeat]\ninterval = "20s"\ntolerance = "15s"\n')).toMatchObject({ path: "tunnel.heartbeat.tolerance", line: 3 });
   });
 
+  test("the API and the broker on one port are refused for every spelling of the same socket: the IPv6 wildcard [::] covers 127.0.0.1 as 0.0.0.0 does", () => {
+    for (const [api, proxy] of [
+      ["127.0.0.1:9000", "[::]:9000"],
+      ["[::]:9000", "127.0.0.1:9000"],
+      ["[::1]:9000", "[0:0:0:0:0:0:0:1]:9000"],
+      ["127.0.0.1:9000", "0.0.0.0:9000"],
+    ])
+      expect({ api, proxy, issue: one(`[api]\nlisten = "${api}"\n[proxy]\nlisten = "${proxy}"\n`).path }).toEqual({ api, proxy, issue: "proxy.listen" });
+    // Two loopback addresses, or two ports, are two sockets.
+    expect(parseConfig('[api]\nlisten = "127.0.0.1:9000"\n[proxy]\nlisten = "[::1]:9000"\n').ok).toBe(true);
+    expect(parseConfig('[api]\nlisten = "[::]:9000"\n[proxy]\nlisten = "[::]:9001"\n').ok).toBe(true);
+  });
+
   test("validateConfig works on an already parsed object (no positions)", () => {
     const r = validateConfig({ api: { listen: "127.0.0.1:1", lisen: 1 } }, "api");
     expect(r.ok).toBe(false);

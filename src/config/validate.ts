@@ -5,6 +5,7 @@ import { CONFIG_SCHEMA } from "./config-check.generated.ts";
 import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { hostSet } from "../net/host.ts";
 import { suggest } from "./suggest.ts";
 import { suggestAgentUrl } from "../net/cloud-url.ts";
 
@@ -89,7 +90,7 @@ export function semanticIssues(c: Config): FieldIssue[] {
     out.push({ path: "tunnel.relay_url", message: relayUrlMessage(c.tunnel.relay_url) });
   const api = splitListen(c.api.listen);
   const proxy = splitListen(c.proxy.listen);
-  if (c.proxy.enabled && api.port !== 0 && api.port === proxy.port && (api.hostname === proxy.hostname || api.hostname === "0.0.0.0" || proxy.hostname === "0.0.0.0"))
+  if (c.proxy.enabled && api.port !== 0 && api.port === proxy.port && sameSocketHost(api.hostname, proxy.hostname))
     out.push({ path: "proxy.listen", message: `${show(c.proxy.listen)} is the same address as api.listen (use another port)` });
   if (durationMs(c.tunnel.backoff.max) < durationMs(c.tunnel.backoff.initial))
     out.push({ path: "tunnel.backoff.max", message: `${show(c.tunnel.backoff.max)} is shorter than tunnel.backoff.initial (${c.tunnel.backoff.initial})` });
@@ -100,6 +101,19 @@ export function semanticIssues(c: Config): FieldIssue[] {
   if (c.quality.good_latency_ms > c.quality.poor_latency_ms)
     out.push({ path: "quality.good_latency_ms", message: `${c.quality.good_latency_ms} is above quality.poor_latency_ms (${c.quality.poor_latency_ms})` });
   return out;
+}
+
+/** The wildcard addresses, canonical: IPv4's, and IPv6's, which (dual-stack, as Linux binds it) also takes IPv4. */
+const [ANY_V4, ANY_V6] = [...hostSet(["0.0.0.0"]), ...hostSet(["::"])];
+
+/**
+ * Whether two listen hosts on one port would be the same socket: one spelling of one address ("[::1]" and
+ * "[0:0:0:0:0:0:0:1]"), or a wildcard beside anything (0.0.0.0, and [::], which takes IPv4 as well).
+ */
+function sameSocketHost(a: string, b: string): boolean {
+  const x = [...hostSet([a])][0] ?? a.toLowerCase();
+  const y = [...hostSet([b])][0] ?? b.toLowerCase();
+  return x === y || x === ANY_V4 || y === ANY_V4 || x === ANY_V6 || y === ANY_V6;
 }
 
 /** Older name of structureIssues(), still used by the relay's config. */

@@ -61,6 +61,15 @@ const BY_PATH: ReadonlyMap<string, ModelFields> = new Map([
 /** A blob upload names no model (its digest is in the path; /api/create names the models that use it). */
 const NO_MODEL = fields([]);
 
+/**
+ * The model a route names in its path, or null: OpenAI's model retrieval, `GET /v1/models/{model}` (Ollama serves it as
+ * /api/show of that model). Its body, if any, is not read by the upstream, so the path is what a key's list is checked on.
+ */
+export function pathModel(route: string): string | null {
+  return route.startsWith(MODEL_RETRIEVE) && route.length > MODEL_RETRIEVE.length ? route.slice(MODEL_RETRIEVE.length) : null;
+}
+const MODEL_RETRIEVE = "/v1/models/";
+
 export function modelFields(path: string): ModelFields {
   return BY_PATH.get(path) ?? (path.startsWith("/api/blobs/") ? NO_MODEL : MODEL_ONLY);
 }

@@ -176,6 +176,15 @@ test("two different keys in one request are 400, naming the headers and never a 
   expect(e.message).not.toContain(a.key);
   expect(refusal(() => adm.check(new Headers({ "x-api-key": `${a.key}, ${b.key}` }), LOCAL, "m")).status).toBe(400);
   expect(refusal(() => adm.check(new Headers({ "x-api-key": a.key, "api-key": "c2l_unknown" }), LOCAL, "m")).status).toBe(400);
+  // Authorization sent twice arrives joined by ", ": a Basic credential before or after a bearer key is read too.
+  const basic = (k: string) => `Basic ${btoa(`u:${k}`)}`;
+  for (const joined of [`${basic(b.key)}, Bearer ${a.key}`, `Bearer ${a.key}, ${basic(b.key)}`, `${basic(a.key)}, ${basic(b.key)}`]) {
+    const h = new Headers();
+    for (const part of joined.split(", ")) h.append("authorization", part);
+    expect({ joined, status: refusal(() => adm.check(h, LOCAL, "m")).status }).toEqual({ joined, status: 400 });
+  }
+  expect(adm.check(new Headers({ authorization: `${basic(a.key)}` }), LAN, "m").key?.name).toBe("a");
+  expect(presentedKey(new Headers({ authorization: "Bearer ollama, Basic eDp5" }))).toBeNull();
 });
 
 test("model management needs the key's permission; then every model the body names must be allowed", () => {

@@ -35,7 +35,7 @@ export function presentedKeys(headers: Headers, json: Record<string, string | st
   for (const name in all) {
     const v = all[name]!;
     let text = typeof v === "string" ? v : v.join(", ");
-    if ((name === "authorization" || name === "proxy-authorization") && /^basic\s/i.test(text)) text = Buffer.from(text.slice(6).trim(), "base64").toString("utf8");
+    if ((name === "authorization" || name === "proxy-authorization") && BASIC.test(text)) text = withBasicDecoded(text);
     let at = text.indexOf(KEY_PREFIX);
     if (at < 0 || name.startsWith("x-c2l-")) continue;
     while (at >= 0) {
@@ -48,6 +48,19 @@ export function presentedKeys(headers: Headers, json: Record<string, string | st
     }
   }
   return found ?? [];
+}
+
+const BASIC = /basic\s/i;
+const BASIC_CREDENTIAL = /(?:^|,)\s*basic\s+([A-Za-z0-9+/=_-]+)/gi;
+/**
+ * The value with every Basic credential in it decoded after it ("Basic dTpjMmxf…" → "… u:c2l_…"): a repeated
+ * Authorization header arrives joined by ", ", so a Basic credential may come before or after a bearer token, and the
+ * keys of both must be found.
+ */
+function withBasicDecoded(value: string): string {
+  let out = value;
+  for (const m of value.matchAll(BASIC_CREDENTIAL)) out += " " + Buffer.from(m[1]!, "base64").toString("utf8");
+  return out;
 }
 
 /** The one key a request presents, or null; two different keys are a 400 naming both headers (never one of them silently). */

@@ -7,12 +7,12 @@
 /** Completion tokens held for a request that names no larger limit (num_predict, max_tokens): a typical long answer. */
 export const DEFAULT_COMPLETION_HOLD = 512;
 
-const LIMIT_KEYS = ['"num_predict"', '"max_tokens"', '"max_completion_tokens"'].map((k) => Buffer.from(k));
+const LIMIT_KEYS = ['"num_predict"', '"max_tokens"', '"max_completion_tokens"', '"max_output_tokens"'].map((k) => Buffer.from(k));
 const NUMBER_AFTER = /^"\w+"\s*:\s*(\d{1,12})\b/;
 
 /**
  * The largest generation limit anywhere in the body (Ollama's options.num_predict, OpenAI's max_tokens or
- * max_completion_tokens), found with a byte search. The largest is taken, and never less than the default: a body
+ * max_completion_tokens, the Responses API's max_output_tokens), found with a byte search. The largest is taken, and never less than the default: a body
  * cannot make its hold smaller by hiding a small limit where the upstream does not read it.
  */
 function completionHold(body: Uint8Array | null): number {

@@ -77,9 +77,9 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
           log.warn("the broker listens beyond loopback with require_key = never: every machine on that network may use it without a key");
         off = ctx.events.on("request.completed", (e) => {
           const r = e.data;
-          ledger.add(r);
+          // The name the ledger counted it under: a caller's endless new model names share one series past the day's bound.
+          const model = ledger.add(r);
           const key = r.key ?? "-";
-          const model = r.model ?? "-";
           // child3: no label object or key string per request.
           usageRequests.child3(key, model, r.caller ?? (r.source === "tunnel" ? "tunnel" : "local")).inc();
           if (r.promptTokens) usageTokens.child3(key, model, "prompt").inc(r.promptTokens);

@@ -26,6 +26,14 @@ export interface UsageQuery {
 /** Days kept in the file: enough for a month's report, small enough to rewrite at once. */
 const KEEP_DAYS = 62;
 
+/**
+ * The model name is the caller's: a caller naming a new one in every request (each a 404) would add a row, and a
+ * series in /metrics, per request. So each key and caller class has its own rows for at most this many models a day;
+ * the requests naming others are counted under OTHER_MODEL (their tokens still count against the key's budget).
+ */
+export const MAX_MODELS_PER_DAY = 256;
+export const OTHER_MODEL = "(other)";
+
 const DAY_MS = 86_400_000;
 let dayStart = 0;
 let dayEnd = -1;
@@ -70,8 +78,8 @@ export class UsageLedger {
     }
   }
 
-  /** Counts one finished request. */
-  add(rec: Pick<RequestRecord, "model" | "status" | "error" | "promptTokens" | "completionTokens" | "key" | "caller" | "source" | "queueMs">): void {
+  /** Counts one finished request; returns the model name it was counted under (OTHER_MODEL past the day's bound). */
+  add(rec: Pick<RequestRecord, "model" | "status" | "error" | "promptTokens" | "completionTokens" | "key" | "caller" | "source" | "queueMs">): string {
     const day = utcDay(this.now());
     // Today's per-key totals are brought up to date before this request is added to the rows they are counted from.
     this.rollKeyDay(day);
@@ -89,28 +97,44 @@ export class UsageLedger {
       this.keyTokens.set(rec.key, (this.keyTokens.get(rec.key) ?? 0) + tokens);
     }
     this.dirty = true;
+    return row.model;
   }
 
   /** Today's rows by key, model and caller: found per request without building the row's key string. */
   private today = new Map<string, Map<string, Map<UsageRow["caller"], UsageRow>>>();
   private todayDay = "";
+  /** Today's distinct models per key and caller class ("key\0caller"), for MAX_MODELS_PER_DAY. */
+  private todayModels = new Map<string, number>();
   private todayRow(day: string, key: string, model: string, caller: UsageRow["caller"]): UsageRow {
     if (day !== this.todayDay) {
       this.todayDay = day;
       this.today = new Map();
+      // Rows of today already there (read from the file at start) count towards the bound.
+      this.todayModels = new Map();
+      for (const r of this.rows.values()) if (r.day === day) this.todayModels.set(r.key + "\u0000" + r.caller, (this.todayModels.get(r.key + "\u0000" + r.caller) ?? 0) + 1);
     }
     let byModel = this.today.get(key);
     if (!byModel) this.today.set(key, (byModel = new Map()));
+    const row = byModel.get(model)?.get(caller);
+    return row ?? this.newTodayRow(day, key, model, caller, byModel);
+  }
+
+  /** First request of the day (in this process) for a key, model and caller: its row, or OTHER_MODEL's past the bound. */
+  private newTodayRow(day: string, key: string, model: string, caller: UsageRow["caller"], byModel: Map<string, Map<UsageRow["caller"], UsageRow>>): UsageRow {
+    const k = rowKey(day, key, model, caller);
+    let found = this.rows.get(k);
+    if (!found) {
+      const counted = key + "\u0000" + caller;
+      const n = this.todayModels.get(counted) ?? 0;
+      // Checked before anything is kept for the name: a refused name leaves nothing behind.
+      if (n >= MAX_MODELS_PER_DAY && model !== OTHER_MODEL) return this.todayRow(day, key, OTHER_MODEL, caller);
+      this.todayModels.set(counted, n + 1);
+      this.rows.set(k, (found = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
+    }
     let byCaller = byModel.get(model);
     if (!byCaller) byModel.set(model, (byCaller = new Map()));
-    let row = byCaller.get(caller);
-    if (!row) {
-      const k = rowKey(day, key, model, caller);
-      let found = this.rows.get(k);
-      if (!found) this.rows.set(k, (found = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
-      byCaller.set(caller, (row = found));
-    }
-    return row;
+    byCaller.set(caller, found);
+    return found;
   }
 
   private rollKeyDay(day: string): void {

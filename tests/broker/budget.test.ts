@@ -23,7 +23,7 @@ beforeAll(async () => {
   });
   broker = d.urls.broker!;
   token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
-  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30], ["esc", 30]] as const) {
+  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30], ["esc", 30], ["resp", 600]] as const) {
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name, "--tokens-per-day", String(budget)], { env: d.env, stdout: "pipe" });
     keys[name] = r.stdout.toString().trim();
   }
@@ -159,6 +159,19 @@ test("parallel calls cannot overshoot the budget N times: five at once on a 30-t
     expect((await status(ollama.chat({ ...chat, stream: false }))).message).toContain("used its 30 tokens for today (54 used)");
   } finally {
     fake.options.tokens = 1000;
+  }
+}, 30_000);
+
+test("openai client, Responses API: max_output_tokens is the generation limit a call holds, so five at once on a 600-token budget with 700 each run one at a time", async () => {
+  fake.options.tokenDelayMs = 1; // 700 tokens each (the fake generates what max_output_tokens allows, as a model may)
+  try {
+    const oa = new OpenAI({ baseURL: `${broker}/v1`, apiKey: keys.resp!, maxRetries: 0 });
+    // Each may generate 700 tokens: holding the default 512 instead would let two run at once and spend the budget twice.
+    const results = await Promise.all(Array.from({ length: 5 }, () => status(oa.responses.create({ model: "m:1b", input: "hi", max_output_tokens: 700 }))));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429]);
+    expect(results.find((r) => r.status === 429)!.message).toContain('the API key "resp" has its 600 tokens for today used or held by requests in flight');
+  } finally {
+    fake.options.tokenDelayMs = 30;
   }
 }, 30_000);
 

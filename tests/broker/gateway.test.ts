@@ -1,6 +1,7 @@
 // API keys through a real daemon, as the official ollama and openai clients see them: 401 for a wrong key, 403 for a
 // model the key may not use, 429 with Retry-After over its rate; keys made by the CLI while the daemon runs.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
@@ -188,3 +189,96 @@ test("fair across keys through a real daemon: with one key flooding a max_parall
     await slow.stop();
   }
 }, 60_000);
+
+test("a caller naming a new model in every request cannot grow the usage rows and /metrics without bound (past 256 a day they count as (other)), nor name one of megabytes", async () => {
+  const k = key("create", "namer").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  const ask = (model: string) => fetch(`${broker}/api/chat`, { method: "POST", headers: { "x-api-key": k }, body: JSON.stringify({ ...chat(model), stream: false }) });
+  // A model name of megabytes would be kept in the request's record (the inspector holds 200) after its body was given
+  // back: refused before anything is kept.
+  const long = await ask("x".repeat(4 * 1024 * 1024));
+  expect([long.status, long.headers.get("x-c2l-error-code")]).toEqual([400, "bad_request"]);
+  expect(((await long.json()) as { error: string }).error).toContain("a model name has at most 1024");
+  // 300 requests, each for a model nobody has (the upstream answers 404).
+  for (let i = 0; i < 300; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => ask(`made-up-${i + j}:1b`).then((r) => r.arrayBuffer())));
+  const api = d.urls.api!;
+  const token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  const usage = async () =>
+    (await (await fetch(`${api}/api/v1/usage?key=namer`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      rows: { model: string; requests: number; errors: number }[];
+      totals: { requests: number };
+    };
+  // The 300, and the /api/version asked while waiting for the key (its row: model "-").
+  await until(async () => (await usage()).totals.requests === 301, 5000, "the requests to be counted");
+  const { rows } = await usage();
+  // Every request is counted, in at most 256 rows of their own plus one for the rest.
+  expect(rows.length).toBe(257);
+  expect(rows.filter((r) => r.model.startsWith("made-up-")).length).toBe(255);
+  expect(rows.find((r) => r.model === "(other)")).toMatchObject({ requests: 300 - 255, errors: 300 - 255 });
+  expect(Math.max(...rows.map((r) => r.model.length))).toBeLessThan(20);
+  const series = (await (await fetch(`${api}/metrics`)).text()).split("\n").filter((l) => l.startsWith('c2l_usage_requests_total{key="namer"'));
+  expect(series.length).toBe(257);
+}, 60_000);
+
+test("a body that ends inside its JSON object is a 400 for everyone, before the upstream: not 'too large' for a key with a model list", async () => {
+  const k = key("create", "cut", "--models", "llama3*").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  const before = fake.requests.length;
+  for (const headers of [{ "x-api-key": k }, {}] as Record<string, string>[]) {
+    for (const [path, body] of [["/api/chat", '{"model":"llama3.2:1b","messages":['], ["/v1/chat/completions", '{"model":"llama3.2:1b"']]) {
+      const r = await fetch(`${broker}${path}`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body });
+      const text = await r.text();
+      expect({ path, key: !!headers["x-api-key"], status: r.status, code: r.headers.get("x-c2l-error-code") }).toEqual({ path, key: !!headers["x-api-key"], status: 400, code: "bad_request" });
+      expect(text).toContain("not valid JSON (it ends inside its object)");
+    }
+  }
+  expect(fake.requests.slice(before).filter((r) => r.method === "POST")).toEqual([]);
+});
+
+test("two different keys in two Authorization headers (a Basic credential beside a bearer key) are 400, whichever comes first", async () => {
+  const limited = key("create", "dup-limited", "--models", "llama3*").out;
+  const open = key("create", "dup-open").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": open } })).status === 200, 5000, "the daemon to see the new keys");
+  const port = Number(new URL(broker).port);
+  const basic = (k: string) => `Basic ${Buffer.from(`u:${k}`).toString("base64")}`;
+  // Sent as two header lines, as a proxy adding its own credential would: the client library never joins them.
+  const send = (lines: string[]) =>
+    new Promise<string>((resolve) => {
+      const body = JSON.stringify({ ...chat("qwen2.5:0.5b"), stream: false });
+      const s = connect(port, "127.0.0.1", () =>
+        s.write(`POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: ${body.length}\r\n${lines.map((l) => `${l}\r\n`).join("")}\r\n${body}`),
+      );
+      let out = "";
+      s.on("data", (c) => (out += c));
+      s.on("close", () => resolve(out));
+    });
+  const before = fake.requests.filter((r) => r.path === "/api/chat").length;
+  for (const lines of [
+    [`Authorization: ${basic(open)}`, `Authorization: Bearer ${limited}`],
+    [`Authorization: Bearer ${limited}`, `Authorization: ${basic(open)}`],
+  ]) {
+    const answer = await send(lines);
+    expect({ lines: lines.map((l) => l.slice(0, 21)), status: answer.slice(0, 12) }).toEqual({ lines: lines.map((l) => l.slice(0, 21)), status: "HTTP/1.1 400" });
+    expect(answer).toContain("the request carries two different API keys");
+  }
+  expect(fake.requests.filter((r) => r.path === "/api/chat").length).toBe(before);
+});
+
+test("a key's --max-parallel holds through a real daemon: three at once on an upstream without a limit run one at a time, the others queued", async () => {
+  const k = key("create", "single", "--max-parallel", "1").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  fake.options.tokenDelayMs = 150; // 2 tokens: each answer takes some 300 ms, long enough for two to overlap
+  fake.concurrency.max = 0;
+  try {
+    const replies = await Promise.all(Array.from({ length: 3 }, () => ollama(k).chat({ ...chat("llama3.2:1b"), stream: false }).then(() => "ok")));
+    expect(replies).toEqual(["ok", "ok", "ok"]);
+    expect(fake.concurrency.max).toBe(1);
+    // Another caller is not held by that key's limit.
+    const [a, b] = await Promise.all([fetch(`${broker}/api/chat`, { method: "POST", body: JSON.stringify({ ...chat("llama3.2:1b"), stream: false }) }), ollama(k).chat({ ...chat("llama3.2:1b"), stream: false })]);
+    expect(a.status).toBe(200);
+    expect(b.done).toBe(true);
+    expect(fake.concurrency.max).toBe(2);
+  } finally {
+    fake.options.tokenDelayMs = 0;
+  }
+});

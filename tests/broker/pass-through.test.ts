@@ -45,3 +45,34 @@ test("an upstream's keep_alive replaces the client's on Ollama routes (a number 
   await fetch(`${tb.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify(v1) });
   expect(lastBody("/v1/chat/completions")).toEqual(v1);
 });
+
+/**
+ * The keep_alive Ollama runs with: Go's encoding/json sets the field from every top-level key that matches it, exactly
+ * or without case (the Kelvin sign K folds to k, the long s ſ to s), the last one winning. Its json/v2 also ignores "_" and "-".
+ */
+function goKeepAlive(body: Record<string, unknown>): unknown {
+  let v: unknown;
+  const fold = (k: string) => k.replace(/\u212a/g, "k").replace(/\u017f/g, "s").replace(/[_-]/g, "").toLowerCase();
+  for (const [k, x] of Object.entries(body)) if (fold(k) === "keepalive") v = x;
+  return v;
+}
+
+test("an upstream's keep_alive cannot be overridden by the client's keep_alive in another spelling, which Go reads after it", async () => {
+  tb = await startBroker(upstreamToml("local", f.url, 'keep_alive = "0"'));
+  await tb.waitState("local", "up");
+  // Each body sends keep_alive = "-1" (keep the model loaded forever) where Go reads it last, against the upstream's "0".
+  const bodies = [
+    `{"model":"m:1b","prompt":"hi","stream":false,"keep_alive":"5m","KEEP_ALIVE":"-1"}`,
+    `{"model":"m:1b","prompt":"hi","stream":false,"Keep_Alive":"-1"}`,
+    `{"model":"m:1b","prompt":"hi","stream":false,"keep_alive":"5m","\\u212Aeep_alive":"-1"}`,
+    `{"model":"m:1b","prompt":"hi","stream":false,"keep_alive":"5m","keep_alive":"-1"}`,
+    `{"model":"m:1b","prompt":"hi","stream":false,"keep_alive":"5m","keepalive":"-1"}`,
+  ];
+  for (const body of bodies) {
+    const r = await fetch(`${tb.url}/api/generate`, { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect({ body, status: r.status }).toEqual({ body, status: 200 });
+    const seen = lastBody("/api/generate") as Record<string, unknown>;
+    expect({ body, keepAlive: goKeepAlive(seen) }).toEqual({ body, keepAlive: 0 });
+    expect(seen.prompt).toBe("hi");
+  }
+});

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
 import { metricsRegistry } from "../../src/core/metrics-registry.ts";
+import { until } from "../helpers/until.ts";
 
 let a: FakeOllama;
 let b: FakeOllama;
@@ -76,6 +77,29 @@ test("a client that disconnects while queued never reaches the upstream", async 
   expect(tb.broker.gate.length).toBe(0);
 });
 
+test("a streaming OpenAI request whose client leaves after its early head, while still queued, never reaches the upstream", async () => {
+  tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
+  await tb.waitState("a", "up");
+  const first = chat(tb.url); // holds the only slot for ~160 ms
+  await Bun.sleep(30);
+  const ac = new AbortController();
+  const r = await fetch(`${tb.url}/v1/chat/completions`, {
+    method: "POST",
+    body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true }),
+    signal: ac.signal,
+  });
+  // The head and the first comment came while it waited; then the client goes away.
+  expect(r.headers.get("x-queue-position")).toBe("1");
+  const reader = r.body!.getReader();
+  expect(new TextDecoder().decode((await reader.read()).value)).toStartWith(": queued at position 1");
+  ac.abort();
+  await reader.read().catch(() => {});
+  expect((await first).status).toBe(200);
+  await Bun.sleep(300);
+  expect(a.requests.filter((x) => x.path === "/v1/chat/completions").length).toBe(0);
+  expect(tb.broker.gate.length).toBe(0);
+});
+
 test("a streaming OpenAI request that must wait gets its head at once, SSE comments while queued, then the stream", async () => {
   tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
   await tb.waitState("a", "up");
@@ -103,4 +127,36 @@ test("a streaming OpenAI request that must wait gets its head at once, SSE comme
   for await (const c of await oa.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true })) content += c.choices[0]?.delta?.content ?? "";
   expect(content).toBe("tok0 tok1 tok2 tok3 ");
   await hold;
+});
+
+test("a request that waits past queue_timeout is a 503 in its dialect with Retry-After (an SSE error event once its head went out); queue_limit = 0 queues nothing", async () => {
+  a.options.tokenDelayMs = 250; // the request holding the only slot takes about a second
+  try {
+    tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"), {}, 'queue_timeout = "300ms"');
+    await tb.waitState("a", "up");
+    const busy = chat(tb.url);
+    await until(() => a.concurrency.now === 1, 2000, "the first request to reach the upstream");
+    const ollama = await chat(tb.url);
+    expect([ollama.status, ollama.headers.get("x-c2l-error-code"), Number(ollama.headers.get("retry-after")) > 0]).toEqual([503, "unavailable", true]);
+    expect(((await ollama.json()) as { error: string }).error).toContain("queue_timeout");
+    const sse = await fetch(`${tb.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true }) });
+    expect(sse.status).toBe(200);
+    const text = await sse.text();
+    expect(text).toContain("event: error");
+    expect(text).toContain('"code":"unavailable"');
+    expect((await busy).status).toBe(200);
+    expect(a.requests.filter((r) => r.path === "/api/chat" || r.path === "/v1/chat/completions").length).toBe(1);
+    await tb.stop();
+
+    tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"), {}, "queue_limit = 0");
+    await tb.waitState("a", "up");
+    const holding = chat(tb.url);
+    await until(() => a.concurrency.now === 1, 2000, "the first request to reach the upstream");
+    const refused = await fetch(`${tb.url}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }) });
+    expect([refused.status, refused.headers.get("x-c2l-error-code")]).toEqual([429, "rate_limited"]);
+    expect(((await refused.json()) as { error: { type: string } }).error.type).toBe("rate_limit_error");
+    expect((await holding).status).toBe(200);
+  } finally {
+    a.options.tokenDelayMs = 40;
+  }
 });

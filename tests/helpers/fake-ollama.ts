@@ -42,6 +42,12 @@ export interface FakeOllamaOptions {
   port?: number;
   /** Record requests (tests); benchmarks turn it off. Default true. */
   record?: boolean;
+  /**
+   * Route on the path with its percent-escapes decoded, as Go's net/http hands URL.Path to Ollama's router (and
+   * Starlette and cpp-httplib decode before routing): "/api/%74ags" is served as /api/tags. Requests are recorded with
+   * the path as sent. Default false.
+   */
+  routeDecoded?: boolean;
 }
 
 export interface RecordedRequest {
@@ -127,6 +133,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     loaded: opts.loaded ?? (opts.models ?? ["llama3.2:1b"]).slice(0, 1),
     loading: opts.loading ?? false,
     props: opts.props === undefined ? {} : opts.props,
+    routeDecoded: opts.routeDecoded ?? false,
   };
   let healthy = true;
   const concurrency = { now: 0, max: 0, waiting: 0 };
@@ -282,12 +289,20 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
 
   async function handle(req: Request, url: URL, remotePort: number): Promise<Response> {
-    const path = url.pathname;
+    let path = url.pathname;
     const method = req.method;
     const rec: RecordedRequest | null = options.record
       ? { time: performance.now(), method, path, search: url.search, headers: Object.fromEntries(req.headers), bodySize: 0, remotePort }
       : null;
     if (rec) requests.push(rec);
+    if (options.routeDecoded) {
+      try {
+        path = decodeURIComponent(path);
+      } catch {
+        // Go's url.PathUnescape fails, and net/http answers 400.
+        return new Response("400 Bad Request", { status: 400 });
+      }
+    }
 
     if (options.kind === "ollama" && !isAllowedOllamaHost(req.headers.get("host"))) return new Response("", { status: 403 });
     if (!healthy) return errorJson(503, "fake upstream is unhealthy");

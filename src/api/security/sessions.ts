@@ -132,6 +132,12 @@ export class SessionManager {
     return this.fromCookieHeader(req.headers.get("cookie"));
   }
 
+  /** Ends every session and forgets every unspent code: the API token they were bought with was rotated. */
+  revokeAll(): void {
+    this.codes.clear();
+    this.sessions.clear();
+  }
+
   /** Ends the session of this cookie header (sign-out). */
   revoke(header: string | null | undefined): boolean {
     const value = readCookie(header, SESSION_COOKIE);
