@@ -19,6 +19,8 @@ const DROP_REQUEST = new Set<string>([
   "origin",
   "authorization",
   "x-api-key",
+  // Azure OpenAI's key header (its SDKs send it): a credential of the client's like the two above.
+  "api-key",
   "cookie",
   "accept-encoding",
   "content-length",

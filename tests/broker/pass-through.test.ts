@@ -76,3 +76,13 @@ test("an upstream's keep_alive cannot be overridden by the client's keep_alive i
     expect(seen.prompt).toBe("hi");
   }
 });
+
+test("a client's credentials in any header the broker knows as one (Azure OpenAI's api-key too) never reach the upstream", async () => {
+  tb = await startBroker(upstreamToml("local", f.url));
+  await tb.waitState("local", "up");
+  const headers = { "content-type": "application/json", "api-key": "azure-secret-1", "x-api-key": "anthropic-secret-2", authorization: "Bearer sk-secret-3", cookie: "s=secret-4" };
+  const r = await fetch(`${tb.url}/v1/chat/completions`, { method: "POST", headers, body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }) });
+  expect(r.status).toBe(200);
+  const seen = f.requests.filter((x) => x.path === "/v1/chat/completions").at(-1)!;
+  expect(JSON.stringify(seen.headers)).not.toMatch(/secret-\d/);
+});
