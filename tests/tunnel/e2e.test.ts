@@ -1,9 +1,10 @@
 // End to end over loopback: a real relay process and a real daemon process; the official ollama client calls through the tunnel.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Ollama } from "ollama";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, generatedBody, daemonToml, relayToml, rssMiB, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, generatedBody, daemonToml, relayToml, rssMiB, startAgentDaemon, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 
 let fake: FakeOllama;
@@ -14,12 +15,15 @@ const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
 const BOB_AGENT = "bob-agent-token-xxxxxxxx";
 const BOB_CLIENT = "bob-client-key-xxxxxxxx";
 
+let rig: TunnelRig;
+
 beforeAll(async () => {
-  fake = await startFakeOllama({ models: MODELS, tokens: 8, tokenDelayMs: 2 });
-  relay = await startRelayProc(relayToml({ extra: "" }) + `\n[[tunnels]]\nid = "bob"\nagent_token_sha256 = "${hashToken(BOB_AGENT)}"\nclient_key_sha256 = ["${hashToken(BOB_CLIENT)}"]\n`);
-  daemon = await startAgentDaemon(
-    daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true" }),
-  );
+  rig = await startTunnelRig({
+    fake: { models: MODELS, tokens: 8, tokenDelayMs: 2 },
+    relayToml: relayToml({ extra: "" }) + `\n[[tunnels]]\nid = "bob"\nagent_token_sha256 = "${hashToken(BOB_AGENT)}"\nclient_key_sha256 = ["${hashToken(BOB_CLIENT)}"]\n`,
+    tunnel: "allow_model_management = true",
+  });
+  ({ fake, relay, daemon } = rig);
   // The broker learns the models from its first health check.
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -28,12 +32,8 @@ beforeAll(async () => {
     await Bun.sleep(100);
   }
 }, 40_000);
-
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 describe("through a real relay and a real daemon", () => {

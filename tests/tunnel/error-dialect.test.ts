@@ -4,7 +4,8 @@ import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, relayToml, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { connect } from "node:net";
 
@@ -14,20 +15,18 @@ let daemon: DaemonProc;
 const OFFLINE_CLIENT = "offline-client-key-xxxxxxxx";
 const MODEL = "tiny:1b";
 
-beforeAll(async () => {
-  fake = await startFakeOllama({ models: [MODEL] });
-  // "offline" has no agent: every call to it meets a tunnel that is not connected.
-  relay = await startRelayProc(
-    relayToml() + `\n[[tunnels]]\nid = "offline"\nagent_token_sha256 = "${hashToken("offline-agent-token-xxxxxxxx")}"\nclient_key_sha256 = ["${hashToken(OFFLINE_CLIENT)}"]\n`,
-  );
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
-}, 40_000);
+let rig: TunnelRig;
 
+beforeAll(async () => {
+  rig = await startTunnelRig({
+    fake: { models: [MODEL] },
+    // "offline" has no agent: every call to it meets a tunnel that is not connected.
+    relayToml: relayToml() + `\n[[tunnels]]\nid = "offline"\nagent_token_sha256 = "${hashToken("offline-agent-token-xxxxxxxx")}"\nclient_key_sha256 = ["${hashToken(OFFLINE_CLIENT)}"]\n`,
+  });
+  ({ fake, relay, daemon } = rig);
+}, 40_000);
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 /** What the ollama client throws (its ResponseError), or null when the call succeeded. */

@@ -3,25 +3,24 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 
 let fake: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
+let rig: TunnelRig;
+
 beforeAll(async () => {
-  fake = await startFakeOllama({ tokens: 40, tokenDelayMs: 50 });
-  relay = await startRelayProc(relayToml());
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "max_streams = 1" }));
+  rig = await startTunnelRig({ fake: { tokens: 40, tokenDelayMs: 50 }, tunnel: "max_streams = 1" });
+  ({ fake, relay, daemon } = rig);
 }, 40_000);
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 const REFUSED = /^the agent refused the request: too many streams \(limit 1\)$/;

@@ -4,11 +4,12 @@
 // stops the upstream's generation, and every stream slot comes back on both sides: the next calls are served, not 429.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { metric } from "./resume-helpers.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, relayToml, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 
 /** The tunnel's concurrent requests at the relay: fewer than the cuts below, so one slot not given back shows as a 429. */
 const MAX_STREAMS = 2;
@@ -17,16 +18,14 @@ let fake: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
+let rig: TunnelRig;
+
 beforeAll(async () => {
-  fake = await startFakeOllama({ tokens: 40 });
-  relay = await startRelayProc(relayToml().replace("max_streams = 512", `max_streams = ${MAX_STREAMS}`));
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+  rig = await startTunnelRig({ fake: { tokens: 40 }, relayToml: relayToml().replace("max_streams = 512", `max_streams = ${MAX_STREAMS}`) });
+  ({ fake, relay, daemon } = rig);
 }, 40_000);
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 /** A raw connection to the relay that sends `head` and `part` of a body, and is cut once `cutWhen` resolves. */

@@ -1,0 +1,36 @@
+// The set-up many tunnel tests share: a fake Ollama, a relay process and an agent daemon connected to it; and its teardown.
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama, type FakeOllamaOptions } from "../helpers/fake-ollama.ts";
+import { cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+export interface TunnelRig {
+  fake: FakeOllama;
+  relay: RelayProc;
+  daemon: DaemonProc;
+  stop(): Promise<void>;
+}
+
+export interface TunnelRigOptions {
+  fake?: FakeOllamaOptions;
+  /** The relay's whole config (default: the tests' relayToml()). */
+  relayToml?: string;
+  /** More [tunnel] lines for the daemon. */
+  tunnel?: string;
+}
+
+export async function startTunnelRig(o: TunnelRigOptions = {}): Promise<TunnelRig> {
+  const fake = await startFakeOllama(o.fake);
+  const relay = await startRelayProc(o.relayToml ?? relayToml());
+  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: o.tunnel }));
+  return {
+    fake,
+    relay,
+    daemon,
+    async stop() {
+      await daemon.stop();
+      await relay.stop();
+      await fake.stop();
+      cleanup(relay.dir, daemon.home);
+    },
+  };
+}
