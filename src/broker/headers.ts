@@ -52,9 +52,21 @@ export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
   return out;
 }
 
+/**
+ * The fields an upstream's Connection header names (RFC 9110 §7.6.1: hop-by-hop too, removed by a proxy), or null for
+ * none beyond the usual keep-alive or close (nearly every answer: no array for them).
+ */
+function connectionNamed(value: string | null): string[] | null {
+  if (value === null) return null;
+  const v = value.toLowerCase();
+  if (v === "keep-alive" || v === "close") return null;
+  return v.split(",").map((s) => s.trim());
+}
+
 export function clientHeaders(upstream: Headers): Headers {
   const out = new Headers();
-  for (const [k, v] of upstream) if (!DROP_RESPONSE.has(k)) out.set(k, v);
+  const named = connectionNamed(upstream.get("connection"));
+  for (const [k, v] of upstream) if (!DROP_RESPONSE.has(k) && !named?.includes(k)) out.set(k, v);
   return out;
 }
 
@@ -88,6 +100,9 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream, json: H
 /** clientHeaders for a flat [name, value, ...] list (names in lower case). */
 export function clientHeadersOf(flat: string[]): Headers {
   const out = new Headers();
-  for (let i = 0; i < flat.length; i += 2) if (!DROP_RESPONSE.has(flat[i]!)) out.append(flat[i]!, flat[i + 1]!);
+  let conn: string | null = null;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === "connection") conn = conn === null ? flat[i + 1]! : `${conn},${flat[i + 1]}`;
+  const named = connectionNamed(conn);
+  for (let i = 0; i < flat.length; i += 2) if (!DROP_RESPONSE.has(flat[i]!) && !named?.includes(flat[i]!)) out.append(flat[i]!, flat[i + 1]!);
   return out;
 }
