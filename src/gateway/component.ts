@@ -8,7 +8,8 @@ import { logger } from "../core/log.ts";
 import { Admission } from "./admission.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey, keyInfo } from "./keys.ts";
-import { UsageLedger } from "./usage-ledger.ts";
+import { MAX_MODELS_PER_DAY, OTHER_MODEL, UsageLedger } from "./usage-ledger.ts";
+import { BoundedLabels } from "./bounded-labels.ts";
 import { FastCounter } from "../core/fast-metrics.ts";
 import { metricsRegistry } from "../core/metrics-registry.ts";
 
@@ -35,6 +36,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
   return (ctx) => {
     const store = new KeyStore(file);
     const ledger = new UsageLedger(usageFile);
+    const metricModels = new BoundedLabels(MAX_MODELS_PER_DAY, OTHER_MODEL);
     const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
     let off: (() => void) | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
@@ -78,10 +80,12 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
         off = ctx.events.on("request.completed", (e) => {
           const r = e.data;
           // The name the ledger counted it under: a caller's endless new model names share one series past the day's bound.
-          const model = ledger.add(r);
           const key = r.key ?? "-";
+          const caller = r.caller ?? (r.source === "tunnel" ? "tunnel" : "local");
+          // The ledger's bound is per day; the series live as long as the process: bounded again over its life.
+          const model = metricModels.labelFor(key, caller, ledger.add(r));
           // child3: no label object or key string per request.
-          usageRequests.child3(key, model, r.caller ?? (r.source === "tunnel" ? "tunnel" : "local")).inc();
+          usageRequests.child3(key, model, caller).inc();
           if (r.promptTokens) usageTokens.child3(key, model, "prompt").inc(r.promptTokens);
           if (r.completionTokens) usageTokens.child3(key, model, "completion").inc(r.completionTokens);
           // Written within FLUSH_MS of the first request after the last write: no timer wakes an idle daemon.
