@@ -43,14 +43,38 @@ export class IssuerKeys {
   private readonly fixedUrl: URL | null;
   private discovering: Promise<RemoteJwks> | null = null;
   private failure: { at: number; error: Error } | null = null;
+  /** The last failed JWKS fetch: within a cooldown of it no fetch is made, so a flood of tokens cannot hammer a failing issuer. */
+  private fetchFailure: { at: number; error: Error } | null = null;
 
   constructor(private readonly o: IssuerKeysOptions) {
     this.fixedUrl = o.jwksUrl ? checkedUrl(o.jwksUrl, "[oidc] jwks_url") : null;
   }
 
   private async jwks(url: URL): Promise<RemoteJwks> {
-    return (await jose()).createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000 });
+    const j = await jose();
+    // jose's cooldown only counts successful fetches: without this guard every token refetches while the JWKS fails.
+    return j.createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000, [j.customFetch]: this.guardedFetch });
   }
+
+  /** The failure of a JWKS fetch less than a cooldown ago, if any. */
+  private recentFetchFailure(): Error | null {
+    const f = this.fetchFailure;
+    return f && Date.now() - f.at < this.o.cooldownMs ? f.error : null;
+  }
+
+  private readonly guardedFetch = async (url: string, init: RequestInit): Promise<Response> => {
+    const recent = this.recentFetchFailure();
+    if (recent) throw recent;
+    try {
+      const res = await fetch(url, init);
+      if (res.status !== 200) throw new Error(`the issuer's JWKS ${url} answered HTTP ${res.status}`);
+      this.fetchFailure = null;
+      return res;
+    } catch (e) {
+      this.fetchFailure = { at: Date.now(), error: e as Error };
+      throw e;
+    }
+  };
 
   /** The issuer's jwks_uri, read from its discovery document; the document must name the configured issuer. */
   private async discover(): Promise<URL> {
@@ -74,6 +98,9 @@ export class IssuerKeys {
     if (this.remote) return this.remote;
     if (this.fixedUrl) return (this.remote = await this.jwks(this.fixedUrl));
     if (this.failure && Date.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
+    // The discovered JWKS failed a moment ago: discovery is read again after the cooldown, not on every token.
+    const recent = this.recentFetchFailure();
+    if (recent) throw recent;
     this.discovering ??= this.discover().then(
       async (url) => {
         this.failure = null;
