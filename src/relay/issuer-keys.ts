@@ -44,7 +44,9 @@ export class IssuerKeys {
   private discovering: Promise<RemoteJwks> | null = null;
   private failure: { at: number; error: Error } | null = null;
   /** The last failed JWKS fetch: within a cooldown of it no fetch is made, so a flood of tokens cannot hammer a failing issuer. */
-  private fetchFailure: { at: number; error: Error } | null = null;
+  private fetchFailure: { at: number; url: string; error: Error } | null = null;
+  /** When discovery was last read: after a failed JWKS fetch it is read again at most once per cooldown. */
+  private discoveredAt = 0;
 
   constructor(private readonly o: IssuerKeysOptions) {
     this.fixedUrl = o.jwksUrl ? checkedUrl(o.jwksUrl, "[oidc] jwks_url") : null;
@@ -56,14 +58,15 @@ export class IssuerKeys {
     return j.createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000, [j.customFetch]: this.guardedFetch });
   }
 
-  /** The failure of a JWKS fetch less than a cooldown ago, if any. */
-  private recentFetchFailure(): Error | null {
+  /** The failure of a JWKS fetch (of this url, or any) less than a cooldown ago, if any. */
+  private recentFetchFailure(url?: string): Error | null {
     const f = this.fetchFailure;
-    return f && Date.now() - f.at < this.o.cooldownMs ? f.error : null;
+    return f && (url === undefined || f.url === url) && Date.now() - f.at < this.o.cooldownMs ? f.error : null;
   }
 
+  // A moved jwks_uri (a new URL from discovery) is fetched at once; the URL that just failed waits out the cooldown.
   private readonly guardedFetch = async (url: string, init: RequestInit): Promise<Response> => {
-    const recent = this.recentFetchFailure();
+    const recent = this.recentFetchFailure(url);
     if (recent) throw recent;
     try {
       const res = await fetch(url, init);
@@ -71,7 +74,7 @@ export class IssuerKeys {
       this.fetchFailure = null;
       return res;
     } catch (e) {
-      this.fetchFailure = { at: Date.now(), error: e as Error };
+      this.fetchFailure = { at: Date.now(), url, error: e as Error };
       throw e;
     }
   };
@@ -98,10 +101,10 @@ export class IssuerKeys {
     if (this.remote) return this.remote;
     if (this.fixedUrl) return (this.remote = await this.jwks(this.fixedUrl));
     if (this.failure && Date.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
-    // The discovered JWKS failed a moment ago: discovery is read again after the cooldown, not on every token.
+    // The discovered JWKS failed a moment ago: discovery is read again at most once per cooldown, not on every token.
     const recent = this.recentFetchFailure();
-    if (recent) throw recent;
-    this.discovering ??= this.discover().then(
+    if (recent && !this.discovering && Date.now() - this.discoveredAt < this.o.cooldownMs) throw recent;
+    this.discovering ??= ((this.discoveredAt = Date.now()), this.discover()).then(
       async (url) => {
         this.failure = null;
         this.discovering = null;
