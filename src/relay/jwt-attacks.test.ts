@@ -3,6 +3,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT, type JWK } from "jose";
 import { parseRelayConfig } from "./config.ts";
 import { RelayAuth, subjectTunnelId } from "./auth.ts";
+import { startRelay } from "./server.ts";
+import { connect } from "../tunnel/connector.ts";
+import { serveStream } from "../protocol/http-over-stream.ts";
 
 const ISS = "https://id.test.invalid";
 const AUD = "https://relay.test.invalid";
@@ -183,3 +186,41 @@ test("a JWT in x-api-key is a client credential for its subject's tunnel only; a
   const both = new Request("http://relay/t/home/api/tags", { headers: { authorization: "", "x-api-key": await sign({ sub: "owner-7" }) } });
   expect((await auth.client(both, "home")).ok).toBe(false);
 });
+
+test("through a running relay: a JWT in x-api-key reaches its own tunnel and stays at the relay; another user's or a forged one is refused", async () => {
+  const r = parseRelayConfig(`listen = "127.0.0.1:0"\n[oidc]\nissuer = "${ISS}"\naudience = "${AUD}"\njwks_url = "http://127.0.0.1:${jwks.port}/jwks"\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const relay = await startRelay(r.config);
+  const seen: Record<string, string>[] = [];
+  const agent = await connect({
+    url: `${relay.url.replace(/^http/, "ws")}/agent`,
+    token: await sign({ sub: "victim" }),
+    agent: "t",
+    heartbeatMs: 1000,
+    toleranceMs: 5000,
+    maxStreams: 4,
+    onStream: (s) => void serveStream(s, async (req) => (seen.push(Object.fromEntries(req.headers)), Response.json({ models: [] }))),
+  });
+  try {
+    expect(agent.tunnelId).toBe(subjectTunnelId(ISS, "victim"));
+    const call = async (headers: Record<string, string>) => {
+      const res = await fetch(`${relay.url}/t/${agent.tunnelId}/api/tags`, { headers });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    const own = await sign({ sub: "victim" });
+    expect(await call({ "x-api-key": own })).toBe(200);
+    expect(JSON.stringify(seen)).not.toContain(own);
+    expect(seen.at(-1)!["x-api-key"]).toBeUndefined();
+    // The attacker's valid JWT, a subject named like the victim's tunnel id, alg none: refused, nothing reaches the agent.
+    const n = seen.length;
+    for (const t of [await sign({ sub: "attacker" }), await sign({ sub: agent.tunnelId }), forge({ alg: "none" }, { ...validPayload(), sub: "victim" })]) {
+      expect(await call({ "x-api-key": t })).toBe(401);
+      expect(await call({ authorization: `Bearer ${t}` })).toBeGreaterThanOrEqual(401);
+    }
+    expect(seen.length).toBe(n);
+  } finally {
+    agent.close("test over");
+    await relay.stop();
+  }
+}, 20_000);
