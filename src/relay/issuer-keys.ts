@@ -43,14 +43,41 @@ export class IssuerKeys {
   private readonly fixedUrl: URL | null;
   private discovering: Promise<RemoteJwks> | null = null;
   private failure: { at: number; error: Error } | null = null;
+  /** The last failed JWKS fetch: within a cooldown of it no fetch is made, so a flood of tokens cannot hammer a failing issuer. */
+  private fetchFailure: { at: number; url: string; error: Error } | null = null;
+  /** When discovery was last read: after a failed JWKS fetch it is read again at most once per cooldown. */
+  private discoveredAt = 0;
 
   constructor(private readonly o: IssuerKeysOptions) {
     this.fixedUrl = o.jwksUrl ? checkedUrl(o.jwksUrl, "[oidc] jwks_url") : null;
   }
 
   private async jwks(url: URL): Promise<RemoteJwks> {
-    return (await jose()).createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000 });
+    const j = await jose();
+    // jose's cooldown only counts successful fetches: without this guard every token refetches while the JWKS fails.
+    return j.createRemoteJWKSet(url, { cooldownDuration: this.o.cooldownMs, cacheMaxAge: 10 * 60_000, timeoutDuration: this.o.timeoutMs ?? 5000, [j.customFetch]: this.guardedFetch });
   }
+
+  /** The failure of a JWKS fetch (of this url, or any) less than a cooldown ago, if any. */
+  private recentFetchFailure(url?: string): Error | null {
+    const f = this.fetchFailure;
+    return f && (url === undefined || f.url === url) && Date.now() - f.at < this.o.cooldownMs ? f.error : null;
+  }
+
+  // A moved jwks_uri (a new URL from discovery) is fetched at once; the URL that just failed waits out the cooldown.
+  private readonly guardedFetch = async (url: string, init: RequestInit): Promise<Response> => {
+    const recent = this.recentFetchFailure(url);
+    if (recent) throw recent;
+    try {
+      const res = await fetch(url, init);
+      if (res.status !== 200) throw new Error(`the issuer's JWKS ${url} answered HTTP ${res.status}`);
+      this.fetchFailure = null;
+      return res;
+    } catch (e) {
+      this.fetchFailure = { at: Date.now(), url, error: e as Error };
+      throw e;
+    }
+  };
 
   /** The issuer's jwks_uri, read from its discovery document; the document must name the configured issuer. */
   private async discover(): Promise<URL> {
@@ -74,7 +101,10 @@ export class IssuerKeys {
     if (this.remote) return this.remote;
     if (this.fixedUrl) return (this.remote = await this.jwks(this.fixedUrl));
     if (this.failure && Date.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
-    this.discovering ??= this.discover().then(
+    // The discovered JWKS failed a moment ago: discovery is read again at most once per cooldown, not on every token.
+    const recent = this.recentFetchFailure();
+    if (recent && !this.discovering && Date.now() - this.discoveredAt < this.o.cooldownMs) throw recent;
+    this.discovering ??= ((this.discoveredAt = Date.now()), this.discover()).then(
       async (url) => {
         this.failure = null;
         this.discovering = null;

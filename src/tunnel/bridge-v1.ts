@@ -2,6 +2,11 @@
 import { realClock, type Clock } from "../core/clock.ts";
 import { ConnectError, openAgentSocket, startHandshake, terminate, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
+import { HttpError } from "../core/http-error.ts";
+import { logger } from "../core/log.ts";
+import { BridgeGuard } from "./bridge-v1-guard.ts";
+
+const log = logger("tunnel");
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
 const BRIDGE_PING_MS = 30_000;
@@ -23,6 +28,8 @@ export interface BridgeOptions {
   toleranceMs: number;
   clock?: Clock;
   handshakeTimeoutMs?: number;
+  /** Requests served at once ([tunnel] max_streams); more are answered 503. */
+  maxStreams?: number;
   handle(req: Request): Promise<Response>;
 }
 
@@ -41,7 +48,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
   const clock = o.clock ?? realClock;
   return new Promise((resolve, reject) => {
     let ended = false;
-    let inflight = 0;
+    const guard = new BridgeGuard(o.maxStreams ?? 256);
     let lastSeen = clock.now();
     let watchdog: unknown = null;
     let resolveClosed!: (i: SessionCloseInfo) => void;
@@ -71,15 +78,16 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
 
     async function serve(m: BridgeMessage): Promise<void> {
       const d = m.data ?? {};
-      inflight++;
+      const method = String(d.method ?? "GET").toUpperCase();
+      const admitted = guard.admit(m.id, method, d.path);
+      if ("ignore" in admitted) return log.warn("ignored a request from the bridge", { reason: admitted.ignore });
+      const id = m.id!;
       let out: Record<string, unknown>;
       try {
-        const method = String(d.method ?? "GET").toUpperCase();
-        const path = String(d.path ?? "/");
         const headers = new Headers();
         for (const [k, v] of Object.entries((d.headers as Record<string, unknown>) ?? {})) if (typeof v === "string") headers.set(k, v);
         const body = d.body == null || method === "GET" || method === "HEAD" ? null : typeof d.body === "string" ? d.body : JSON.stringify(d.body);
-        const res = await o.handle(new Request(`http://bridge.invalid${path.startsWith("/") ? path : `/${path}`}`, { method, headers, body }));
+        const res = admitted instanceof HttpError ? admitted.toDialectResponse(String(d.path ?? "/")) : await o.handle(new Request(`http://bridge.invalid${admitted.path}`, { method, headers, body }));
         // No streaming in this protocol: the whole body goes back in one message.
         const buf = await res.arrayBuffer();
         if (buf.byteLength > MAX_BRIDGE_BODY) throw new Error(`response body of ${buf.byteLength} bytes is too large for bridge-v1`);
@@ -89,9 +97,9 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       } catch (e) {
         out = { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify({ error: (e as Error).message }) };
       } finally {
-        inflight--;
+        if (!(admitted instanceof HttpError)) guard.done(id);
       }
-      if (ws.readyState === WebSocket.OPEN) ws.send(msg("response", m.id, out));
+      if (ws.readyState === WebSocket.OPEN) ws.send(msg("response", id, out));
     }
 
     ws.onmessage = (ev) => {
@@ -112,7 +120,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
         resolve({
           tunnelId: String(m.data?.bridgeId ?? ""),
           closed,
-          activeStreams: () => inflight,
+          activeStreams: () => guard.size,
           close: (reason) => {
             end({ code: "normal", reason, remote: false });
             try {

@@ -1,0 +1,178 @@
+// protocol = "bridge-v1" against a hostile 1.x bridge: the real daemon refuses bad frames, paths and headers cleanly and keeps serving.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { ServerWebSocket } from "bun";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { cleanup, daemonToml, AGENT_TOKEN } from "./helpers.ts";
+import { startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+
+type Answer = { statusCode: number; headers: Record<string, string>; body: string };
+let fake: FakeOllama;
+let bridge: ReturnType<typeof Bun.serve>;
+let d: DaemonProc;
+let ws: ServerWebSocket<unknown>;
+/** Every response the agent sent, by request id, in order of arrival. */
+const answers = new Map<string, Answer[]>();
+let waiters: (() => void)[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ tokens: 3 });
+  bridge = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req, srv) {
+      if (srv.upgrade(req, { data: {} })) return;
+      return new Response("upgrade", { status: 400 });
+    },
+    websocket: {
+      maxPayloadLength: 64 * 1024 * 1024,
+      open(s) {
+        ws = s;
+        s.send(JSON.stringify({ type: "auth", id: "a", data: { success: true, bridgeId: "b-1" } }));
+      },
+      message(_s, m) {
+        const msg = JSON.parse(String(m));
+        if (msg.type !== "response") return;
+        const list = answers.get(String(msg.id)) ?? [];
+        list.push(msg.data);
+        answers.set(String(msg.id), list);
+        for (const w of waiters) w();
+        waiters = [];
+      },
+    },
+  });
+  d = await startDaemon({
+    config: daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${bridge.port}/ws/bridge`, tunnel: 'protocol = "bridge-v1"\nmax_streams = 4' }),
+    env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
+  });
+  await d.waitFor(/tunnel: connected to the relay.*protocol=bridge-v1/);
+}, 30_000);
+
+afterAll(async () => {
+  await d?.stop();
+  if (d) cleanup(d.home);
+  bridge?.stop(true);
+  await fake?.stop();
+});
+
+async function answerOf(id: string, timeoutMs = 10_000): Promise<Answer> {
+  const until = Date.now() + timeoutMs;
+  while (!answers.get(id)?.length) {
+    if (Date.now() > until) throw new Error(`no answer for ${id}`);
+    await Promise.race([new Promise<void>((r) => waiters.push(r)), Bun.sleep(100)]);
+  }
+  return answers.get(id)![0]!;
+}
+const send = (o: unknown) => ws.send(typeof o === "string" ? o : JSON.stringify(o));
+const ask = (id: string, data: Record<string, unknown>) => (send({ type: "request", id, data }), answerOf(id));
+const tags = async (id: string) => expect((await ask(id, { method: "GET", path: "/api/tags", headers: {} })).statusCode).toBe(200);
+const upstreamPaths = () => fake.requests.map((r) => r.path);
+
+test("malformed frames (not JSON, binary, arrays, odd types, odd data) are ignored and the agent keeps serving", async () => {
+  const before = fake.requests.length;
+  for (const f of ["{", "null", "[]", "42", '"request"', '{"type":5}', '{"type":"request"}', '{"type":"request","id":"x1","data":"GET /api/pull"}', '{"type":"request","id":"x2","data":null}', '{"type":"request","id":"x3","data":[1,2]}', '{"type":"request","id":"x4","data":{"path":{"toString":"/api/tags"},"headers":"authorization: x","method":["GET"]}}'])
+    send(f);
+  ws.send(new Uint8Array([0xff, 0xfe, 0x00, 0x7b]));
+  await tags("after-garbage");
+  // Whatever was answered of the odd requests was refused; nothing but the one good request reached the upstream.
+  for (const id of ["x1", "x2", "x3", "x4"]) for (const a of answers.get(id) ?? []) expect(a.statusCode).toBeGreaterThanOrEqual(400);
+  expect(upstreamPaths().slice(before)).toEqual(["/api/tags"]);
+  expect(d.proc.exitCode).toBeNull();
+}, 20_000);
+
+test("paths outside allowed_paths, model management and paths that normalize into an allowed one are refused before the broker", async () => {
+  const before = fake.requests.length;
+  const paths = ["/api/pull", "/api/delete", "/api/create", "/api/copy", "/api/push", "/api/blobs/sha256:00", "/api/chat/../pull", "/api/chat/%2e%2e/pull", "\\api\\pull", "//evil.example/api/tags", "/x/../api/tags", "/api/%74ags", "/api/tags/", "/api/tags#frag", "/API/TAGS", "/metrics", "/api/v1/config", "/admin"];
+  for (const [i, path] of paths.entries()) {
+    const a = await ask(`p${i}`, { method: "POST", path, headers: { "content-type": "application/json" }, body: '{"name":"m"}' });
+    expect({ path, refused: a.statusCode >= 400 && a.statusCode < 500 }).toEqual({ path, refused: true });
+  }
+  expect(upstreamPaths().slice(before)).toEqual([]);
+  await tags("after-paths");
+}, 20_000);
+
+test("the relay's credentials, cookies, Host and proxy hints never reach the broker's upstream; bad header names are refused cleanly", async () => {
+  const before = fake.requests.length;
+  const a = await ask("h1", {
+    method: "GET",
+    path: "/api/tags",
+    headers: { Authorization: "Bearer relay-secret", cookie: "sid=relay-secret", host: "evil.example", "proxy-authorization": "Basic cmVsYXk=", "x-forwarded-for": "1.2.3.4", "x-forwarded-host": "evil.example", forwarded: "for=1.2.3.4", origin: "https://evil.example", "x-real-ip": "1.2.3.4" },
+  });
+  expect(a.statusCode).toBe(200);
+  const seen = fake.requests.slice(before).map((r) => r.headers);
+  expect(seen.length).toBe(1);
+  const h = seen[0]!;
+  for (const k of ["authorization", "cookie", "proxy-authorization", "x-forwarded-for", "x-forwarded-host", "forwarded", "origin", "x-real-ip"]) expect(h[k]).toBeUndefined();
+  expect(h.host).not.toBe("evil.example");
+  expect(JSON.stringify(h)).not.toContain("relay-secret");
+  // Header names or values no HTTP stack accepts: an error answer, not a crash or a dropped connection.
+  for (const [i, headers] of [{ "bad name": "x" }, { "x-ok": "a\r\nx-injected: 1" }, { "": "x" }, { "x-nul": "a\u0000b" }].entries()) {
+    const r = await ask(`hb${i}`, { method: "GET", path: "/api/tags", headers });
+    if (r.statusCode === 200) expect(fake.requests.at(-1)!.headers["x-injected"]).toBeUndefined();
+  }
+  await tags("after-headers");
+}, 20_000);
+
+test("odd methods and bodies: refused or served cleanly, never a crash", async () => {
+  for (const [i, data] of [
+    { method: "CONNECT", path: "/api/tags" },
+    { method: "TRACE", path: "/api/tags" },
+    { method: "OPTIONS", path: "/api/tags" },
+    { method: "G ET", path: "/api/tags" },
+    { method: "FOO", path: "/api/tags" },
+    { method: "POST", path: "/api/chat", headers: { "content-type": "application/json", "content-encoding": "gzip" }, body: '{"model":"llama3.2:1b","messages":[]}' },
+    { method: "POST", path: "/api/chat", headers: { "content-type": "application/json", "content-length": "3" }, body: '{"model":"llama3.2:1b","messages":[]}' },
+    { method: "POST", path: "/api/chat", headers: { "transfer-encoding": "chunked" }, body: "\ud800\udfff\ud800" },
+    { method: "POST", path: "/api/chat", body: { model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }], stream: false } },
+    { method: "POST", path: "/api/chat", body: 12345 },
+  ].entries()) {
+    const a = await ask(`m${i}`, data);
+    // A method that is no HTTP method is refused, not quietly turned into GET (what Bun's Request does with it).
+    if (i < 5) expect(a.statusCode).toBe(405);
+    expect(a.statusCode).toBeGreaterThanOrEqual(200);
+  }
+  await tags("after-methods");
+  expect(d.proc.exitCode).toBeNull();
+}, 30_000);
+
+test("a request id reused while the first is in flight is not served twice", async () => {
+  fake.options.tokenDelayMs = 300;
+  try {
+    const before = fake.requests.length;
+    const body = JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] });
+    send({ type: "request", id: "dup", data: { method: "POST", path: "/api/chat", headers: {}, body } });
+    await Bun.sleep(100);
+    send({ type: "request", id: "dup", data: { method: "POST", path: "/api/chat", headers: {}, body } });
+    const first = await answerOf("dup");
+    expect(first.statusCode).toBe(200);
+    await Bun.sleep(1500);
+    expect(fake.requests.slice(before).filter((r) => r.path === "/api/chat").length).toBe(1);
+    expect(answers.get("dup")!.length).toBe(1);
+  } finally {
+    fake.options.tokenDelayMs = 0;
+  }
+  await tags("after-dup");
+}, 20_000);
+
+test("a flood of requests beyond max_streams is answered 503 at once, not queued without bound", async () => {
+  fake.options.tokenDelayMs = 300;
+  try {
+    const body = JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] });
+    for (let i = 0; i < 20; i++) send({ type: "request", id: `f${i}`, data: { method: "POST", path: "/api/chat", headers: {}, body } });
+    const all = await Promise.all(Array.from({ length: 20 }, (_, i) => answerOf(`f${i}`, 20_000)));
+    const statuses = all.map((a) => a.statusCode);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(4);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(16);
+  } finally {
+    fake.options.tokenDelayMs = 0;
+  }
+  await tags("after-flood");
+}, 30_000);
+
+test("a huge message (a 40 MB body) is answered or dropped with the connection, never a crash, and the agent keeps serving", async () => {
+  const a = await ask("huge", { method: "POST", path: "/api/chat", headers: { "content-type": "application/json" }, body: `{"model":"llama3.2:1b","messages":[{"role":"user","content":"${"x".repeat(40 * 1024 * 1024)}"}]}` }).catch((e: Error) => ({ statusCode: -1, headers: {}, body: e.message }));
+  // Either answered (413 from the broker's body limit, or served) or dropped with the connection: never a crash.
+  expect(d.proc.exitCode).toBeNull();
+  if (a.statusCode === -1) await d.waitFor(/tunnel: connected to the relay/, 15_000);
+  await tags("after-huge");
+  expect(d.proc.exitCode).toBeNull();
+}, 40_000);
