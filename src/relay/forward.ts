@@ -12,6 +12,7 @@ import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
+import { ORIGIN_WIDE_HEADERS } from "./origin-wide-headers.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
@@ -34,9 +35,9 @@ const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
 /**
  * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
- * upstream's).
+ * upstream's); nor any other header that acts on that whole origin (origin-wide-headers.ts).
  */
-const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie"];
+const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {

@@ -20,6 +20,17 @@ const EVIL_PROMPT = payload("client-prompt");
 const EVIL_HEADER = payload("client-header");
 const EVIL_CLIENT_MODEL = payload("client-model");
 const GOOD = "llama3.2:1b";
+/**
+ * Headers that act on the whole origin that answers them, not on the one answer: on the relay they would reach every
+ * tunnel's clients and the chat page (wipe its storage, switch HSTS off, report visits elsewhere).
+ */
+const ORIGIN_WIDE = {
+  "clear-site-data": '"storage", "cache", "executionContexts"',
+  "strict-transport-security": "max-age=0",
+  nel: '{"report_to":"evil","max_age":31536000,"include_subdomains":true,"success_fraction":1.0}',
+  "report-to": '{"group":"evil","max_age":31536000,"endpoints":[{"url":"https://collector.invalid/nel"}]}',
+  "alt-svc": 'h2="collector.invalid:443"; ma=31536000',
+};
 const BROKEN = "broken:1b";
 
 /** An Ollama that lies: a model named in markup, markup streamed as tokens, markup as an error message. */
@@ -40,7 +51,7 @@ function startHostileOllama() {
         const line = (o: unknown) => JSON.stringify(o) + "\n";
         const msg = (content: string, done: boolean) => ({ model: body.model, created_at: new Date().toISOString(), message: { role: "assistant", content }, done, ...(done ? { done_reason: "stop", eval_count: 2 } : {}) });
         if (body.stream === false) return Response.json(msg(EVIL_TOKEN, true));
-        return new Response(line(msg(EVIL_TOKEN.slice(0, 20), false)) + line(msg(EVIL_TOKEN.slice(20), false)) + line(msg("", true)), { headers: { "content-type": "application/x-ndjson" } });
+        return new Response(line(msg(EVIL_TOKEN.slice(0, 20), false)) + line(msg(EVIL_TOKEN.slice(20), false)) + line(msg("", true)), { headers: { "content-type": "application/x-ndjson", ...ORIGIN_WIDE } });
       }
       return Response.json({ error: "not found" }, { status: 404 });
     },
@@ -201,6 +212,26 @@ describe("hostile answers on the relay's chat page", () => {
     expect(await page.locator("#messages li.assistant").last().textContent()).toBe(EVIL_TOKEN);
     await expectNothingRan(page);
     await expectCspBlocksInline(page);
+    await page.close();
+  }, 30_000);
+
+  test("headers that act on the relay's whole origin do not come through from a tunnel: the chat page's storage survives", async () => {
+    const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: GOOD, messages: [{ role: "user", content: "hi" }] }),
+    });
+    await res.text();
+    expect(res.status).toBe(200);
+    for (const name of Object.keys(ORIGIN_WIDE)) expect({ name, value: res.headers.get(name) }).toEqual({ name, value: null });
+
+    // In the browser: what this origin keeps (another tab's sign-in, the saved key) is still there after the answer.
+    const page = await connected();
+    await page.evaluate(() => localStorage.setItem("kept", "yes"));
+    await ask(page, GOOD, "hello");
+    await page.locator("#status", { hasText: "Done" }).waitFor({ timeout: 10_000 });
+    await Bun.sleep(300);
+    expect(await page.evaluate(() => [localStorage.getItem("kept"), sessionStorage.getItem("c2l-chat") !== null])).toEqual(["yes", true]);
     await page.close();
   }, 30_000);
 
