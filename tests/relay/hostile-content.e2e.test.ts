@@ -19,6 +19,8 @@ const EVIL_ERROR = payload("upstream-error");
 const EVIL_PROMPT = payload("client-prompt");
 const EVIL_HEADER = payload("client-header");
 const EVIL_CLIENT_MODEL = payload("client-model");
+const EVIL_VERSION = payload("upstream-version");
+const EVIL_GARBAGE = payload("upstream-garbage");
 const GOOD = "llama3.2:1b";
 /**
  * Headers that act on the whole origin that answers them, not on the one answer: on the relay they would reach every
@@ -33,6 +35,21 @@ const ORIGIN_WIDE = {
 };
 const BROKEN = "broken:1b";
 
+/** A second upstream that answers its health checks with markup that is not JSON: down, its parse error in an alert. */
+function startBrokenOllama(same: string) {
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      const url = new URL(req.url);
+      // Inference (if the router still picks it before its first check) answers as the first upstream would.
+      if (req.method === "POST") return fetch(same + url.pathname, { method: "POST", headers: req.headers, body: req.body });
+      return new Response(EVIL_GARBAGE, { headers: { "content-type": "application/json" } });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+}
+
 /** An Ollama that lies: a model named in markup, markup streamed as tokens, markup as an error message. */
 function startHostileOllama() {
   const server = Bun.serve({
@@ -41,7 +58,7 @@ function startHostileOllama() {
     async fetch(req) {
       const path = new URL(req.url).pathname;
       const tag = (name: string) => ({ name, model: name, modified_at: new Date().toISOString(), size: 1, digest: "0".repeat(64), details: { family: "llama", parameter_size: "1B", quantization_level: "Q4" } });
-      if (path === "/api/version") return Response.json({ version: "0.5.0" });
+      if (path === "/api/version") return Response.json({ version: EVIL_VERSION });
       if (path === "/api/tags") return Response.json({ models: [tag(GOOD), tag(EVIL_MODEL), tag(BROKEN)] });
       if (path === "/api/ps") return Response.json({ models: [] });
       if (path === "/api/chat") {
@@ -60,13 +77,15 @@ function startHostileOllama() {
 }
 
 let upstream: ReturnType<typeof startHostileOllama>;
+let broken: ReturnType<typeof startBrokenOllama>;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
 beforeAll(async () => {
   upstream = startHostileOllama();
+  broken = startBrokenOllama(upstream.url);
   relay = await startRelayProc(relayToml());
-  const toml = `${daemonToml({ upstream: upstream.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` })}[dashboard]\ncapture_bodies = true\n[alerts]\nnotifications = false\n`;
+  const toml = `${daemonToml({ upstream: upstream.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` })}[[upstreams]]\nname = "beta"\nurl = "${broken.url}"\n[dashboard]\ncapture_bodies = true\n[alerts]\nnotifications = false\nupstream_down_after = "1s"\n`;
   daemon = await startAgentDaemon(toml);
   // The broker learns the upstream's models from its first health check.
   const deadline = Date.now() + 10_000;
@@ -81,6 +100,7 @@ afterAll(async () => {
   await daemon?.stop();
   await relay?.stop();
   upstream?.stop();
+  broken?.stop();
   cleanup(relay?.dir);
   if (daemon) removeHome(daemon.home);
 }, 30_000);
@@ -148,6 +168,13 @@ describe("hostile content on the daemon's dashboard", () => {
   test("an upstream's model named in markup is listed as text in the overview", async () => {
     const page = dash.page;
     await page.waitForFunction((m) => [...document.querySelectorAll("ul.models li")].some((li) => li.textContent === m), EVIL_MODEL, { timeout: 10_000 });
+    await expectNothingRan(page);
+  }, 30_000);
+
+  test("an upstream's health-check answers in markup (its version, a body that is not JSON): text in the overview and its alert", async () => {
+    const page = dash.page;
+    await page.locator("[data-alert]", { hasText: "Upstream beta has been down" }).waitFor({ timeout: 15_000 });
+    await page.waitForFunction((v) => (document.querySelector("#panel-overview")?.textContent ?? "").includes(v), EVIL_VERSION, { timeout: 10_000 });
     await expectNothingRan(page);
   }, 30_000);
 
