@@ -5,6 +5,7 @@ import { expect } from "bun:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
 import { openDashboard, CHROMIUM_ARGS, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
@@ -21,6 +22,8 @@ const EVIL_HEADER = payload("client-header");
 const EVIL_CLIENT_MODEL = payload("client-model");
 const EVIL_VERSION = payload("upstream-version");
 const EVIL_GARBAGE = payload("upstream-garbage");
+/** A request target goes out byte for byte (no spaces allowed in it, so the payload does without). */
+const EVIL_PATH = `/api/"><img/src=x/onerror=window.__pwned='client-path'><svg/onload=window.__pwned='client-path'>`;
 const GOOD = "llama3.2:1b";
 /**
  * Headers that act on the whole origin that answers them, not on the one answer: on the relay they would reach every
@@ -149,6 +152,11 @@ describe("hostile content on the daemon's dashboard", () => {
         body: JSON.stringify({ model, stream, messages: [{ role: "user", content: EVIL_PROMPT }] }),
       });
     for (const [model, stream] of [[GOOD, true], [EVIL_CLIENT_MODEL, false], [BROKEN, false]] as const) await (await call(model, stream)).text();
+    // And a path in markup, sent raw (a fetch would percent-encode it): refused in JSON, the path percent-encoded in it.
+    const raw = await rawRequest(relay.port, "GET", `/t/${TUNNEL_ID}${EVIL_PATH}`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(raw.status).toBe(403);
+    expect(raw.headers["content-type"]).toStartWith("application/json");
+    expect(raw.body).not.toContain("<");
     dash = await openDashboard(daemon);
   }, 60_000);
 
@@ -178,7 +186,7 @@ describe("hostile content on the daemon's dashboard", () => {
     await expectNothingRan(page);
   }, 30_000);
 
-  test("a client's prompt, header and model, an upstream's tokens and error: text in the inspector, nothing runs", async () => {
+  test("a client's prompt, header and model, an upstream's tokens and error: text in the inspector and usage, nothing runs", async () => {
     const page = dash.page;
     await page.locator("#tab-requests").click();
     await page.waitForFunction(() => document.querySelectorAll("#requests-body tr").length >= 3, undefined, { timeout: 10_000 });
@@ -195,6 +203,10 @@ describe("hostile content on the daemon's dashboard", () => {
     const all = seen.join("\n") + (await page.locator("#requests-body").textContent());
     // Headers and the model as they came; bodies as their JSON text (quotes escaped), the streamed token split in two lines.
     for (const p of [EVIL_HEADER, EVIL_CLIENT_MODEL, ...[EVIL_PROMPT, EVIL_ERROR, EVIL_TOKEN.slice(20)].map((x) => JSON.stringify(x).slice(1, -1))]) expect(all).toContain(p);
+    await page.locator("#tab-gateway").click();
+    // Usage by model (chart legend, bars' labels and the table) names the client's model as it came.
+    await page.waitForFunction((m) => (document.querySelector("#panel-gateway")?.textContent ?? "").includes(m), EVIL_CLIENT_MODEL, { timeout: 10_000 });
+    await expectNothingRan(page);
     await page.locator("#tab-overview").click();
     await expectNothingRan(page);
   }, 60_000);
