@@ -274,6 +274,25 @@ describe("hostile answers on the relay's chat page", () => {
     await page.close();
   }, 30_000);
 
+  test("a link anyone can send, a forged sign-in answer with markup in error_description: shown as text, nothing runs", async () => {
+    // A relay that offers sign-in (the page only reads the answer's error: the issuer is never asked).
+    const oidc = `[oidc]\nissuer = "http://127.0.0.1:9"\naudience = "relay"\nchat_client_id = "chat"\n`;
+    const signInRelay = await startRelayProc(relayToml({ extra: oidc }));
+    try {
+      const page = await browser.newPage();
+      const evil = payload("link");
+      await page.goto(`${signInRelay.url}/chat?error=access_denied&error_description=${encodeURIComponent(evil)}`);
+      const err = page.locator("#error");
+      await err.waitFor({ state: "visible", timeout: 10_000 });
+      expect(await err.textContent()).toBe(`the sign-in server refused: ${evil}`);
+      await expectNothingRan(page);
+      await page.close();
+    } finally {
+      await signInRelay.stop();
+      cleanup(signInRelay.dir);
+    }
+  }, 30_000);
+
   test("an upstream's error message in markup is shown as text", async () => {
     const page = await connected();
     await ask(page, BROKEN, "hello");
