@@ -4,6 +4,7 @@
 import { KEY_PREFIX } from "../core/key-format.ts";
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
+import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
 import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
@@ -12,7 +13,6 @@ import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { cutShortTail } from "./cut-short.ts";
-import { ORIGIN_WIDE_HEADERS } from "./origin-wide-headers.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
@@ -35,7 +35,7 @@ const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
 /**
  * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
- * upstream's); nor any other header that acts on that whole origin (origin-wide-headers.ts).
+ * upstream's); nor any other header that acts on that whole origin (src/net/origin-wide-headers.ts).
  */
 const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS];
 

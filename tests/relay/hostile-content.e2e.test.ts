@@ -30,7 +30,7 @@ const GOOD = "llama3.2:1b";
  * tunnel's clients and the chat page (wipe its storage, switch HSTS off, report visits elsewhere).
  */
 const ORIGIN_WIDE = {
-  "clear-site-data": '"storage", "cache", "executionContexts"',
+  "clear-site-data": '"cookies", "storage", "cache", "executionContexts"',
   "strict-transport-security": "max-age=0",
   nel: '{"report_to":"evil","max_age":31536000,"include_subdomains":true,"success_fraction":1.0}',
   "report-to": '{"group":"evil","max_age":31536000,"endpoints":[{"url":"https://collector.invalid/nel"}]}',
@@ -171,6 +171,28 @@ describe("hostile content on the daemon's dashboard", () => {
     expect(csp).not.toContain("unsafe-inline");
     await dash.page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
     await expectCspBlocksInline(dash.page);
+  }, 30_000);
+
+  test("an upstream cannot sign this browser out of the dashboard: its Clear-Site-Data stops at the broker", async () => {
+    // Cookies ignore ports: a Clear-Site-Data "cookies" on the broker's answer (127.0.0.1:broker) would clear the
+    // dashboard's session cookie (127.0.0.1:api) too. Any page using the broker in this browser would carry it (a
+    // local web UI, Swagger's Try it out); here a page of the broker's origin itself.
+    const broker = daemon.urls.broker!;
+    const res = await fetch(`${broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: GOOD, messages: [{ role: "user", content: "x" }] }) });
+    await res.text();
+    expect(res.status).toBe(200);
+    for (const name of Object.keys(ORIGIN_WIDE)) expect({ name, value: res.headers.get(name) }).toEqual({ name, value: null });
+
+    const page = await dash.context.newPage();
+    await page.goto(`${broker}/`);
+    const sessionCookie = async () => (await dash.context.cookies()).map((c) => c.name).filter((n) => n.startsWith("c2l_"));
+    const before = await sessionCookie();
+    expect(before.length).toBe(1);
+    const status = await page.evaluate(async (m) => (await fetch("/api/chat", { method: "POST", body: JSON.stringify({ model: m, messages: [{ role: "user", content: "x" }] }) })).status, GOOD);
+    expect(status).toBe(200);
+    await Bun.sleep(300);
+    expect(await sessionCookie()).toEqual(before);
+    await page.close();
   }, 30_000);
 
   test("an upstream's model named in markup is listed as text in the overview", async () => {
