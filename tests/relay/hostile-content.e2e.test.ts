@@ -2,6 +2,9 @@
 // answers, the agent answering the relay's chat page) shown in headless Chromium: shown as text, never run; each page's CSP
 // stops inline script even where a page would parse markup.
 import { expect } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { removeHome, type DaemonProc } from "../helpers/daemon.ts";
@@ -24,6 +27,8 @@ const EVIL_VERSION = payload("upstream-version");
 const EVIL_GARBAGE = payload("upstream-garbage");
 /** A request target goes out byte for byte (no spaces allowed in it, so the payload does without). */
 const EVIL_PATH = `/api/"><img/src=x/onerror=window.__pwned='client-path'><svg/onload=window.__pwned='client-path'>`;
+/** A header name is a token, and a token may hold backticks (Bun lower-cases it): a secret-looking one is redacted. */
+const EVIL_HEADER_NAME = "x-token-`pwned`";
 const GOOD = "llama3.2:1b";
 /**
  * Headers that act on the whole origin that answers them, not on the one answer: on the relay they would reach every
@@ -157,6 +162,12 @@ describe("hostile content on the daemon's dashboard", () => {
     expect(raw.status).toBe(403);
     expect(raw.headers["content-type"]).toStartWith("application/json");
     expect(raw.body).not.toContain("<");
+    // A header name that would run a command in a shell (the test's shell defines `pwned`).
+    const named = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/api/chat`, {
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json", [EVIL_HEADER_NAME]: "v", "x-mark": "named" },
+      body: JSON.stringify({ model: GOOD, stream: false, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(named.status).toBe(200);
     dash = await openDashboard(daemon);
   }, 60_000);
 
@@ -193,6 +204,32 @@ describe("hostile content on the daemon's dashboard", () => {
     await Bun.sleep(300);
     expect(await sessionCookie()).toEqual(before);
     await page.close();
+  }, 30_000);
+
+  test("Copy as curl of a request whose header name holds backticks: pasted into a shell, the line runs nothing", async () => {
+    const page = dash.page;
+    await page.locator("#tab-requests").click();
+    const row = page.locator("#requests-body tr").filter({ hasText: "tunnel" });
+    await page.waitForFunction(() => document.querySelectorAll("#requests-body tr").length >= 5, undefined, { timeout: 10_000 });
+    let line = "";
+    for (let i = 0; i < (await row.count()) && !line; i++) {
+      await row.nth(i).locator("button").click();
+      await page.waitForFunction((id) => document.querySelector("#request-fields dd")?.textContent === id, await row.nth(i).getAttribute("data-request"));
+      if (!(await page.locator("#request-headers-req").textContent())!.includes("named")) continue;
+      await page.locator("#request-copy-curl").click();
+      line = (await page.locator("#request-curl").textContent())!;
+    }
+    expect(line).toContain("pwned");
+    const dir = mkdtempSync(join(tmpdir(), "c2l-curl-"));
+    try {
+      // curl prints its words; `pwned` leaves a file if the shell ever runs it.
+      const run = Bun.spawnSync(["bash", "-c", `curl() { printf '%s\\n' "$@"; }; pwned() { touch .pwned; }; C2L_SECRET_1=s; ${line}`], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      expect({ line, files: readdirSync(dir) }).toEqual({ line, files: [] });
+      expect(run.stdout.toString().split("\n")).toContain(`${EVIL_HEADER_NAME}: s`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await page.locator("#tab-overview").click();
   }, 30_000);
 
   test("an upstream's model named in markup is listed as text in the overview", async () => {
