@@ -1,4 +1,7 @@
+// What the broker passes back from an upstream's answer: no hop-by-hop header (those its Connection header names too),
+// nothing that acts on the broker's whole host in a browser.
 import { expect, test } from "bun:test";
+import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
 import { clientHeaders, clientHeadersOf } from "./headers.ts";
 
 test("an upstream's answer headers named in its Connection header are hop-by-hop: neither client path passes them on", () => {
@@ -11,4 +14,21 @@ test("an upstream's answer headers named in its Connection header are hop-by-hop
   expect([...clientHeadersOf(["connection", "keep-alive", "connection", "x-a", "x-a", "1", "x-b", "2"]).keys()]).toEqual(["x-b"]);
   // The usual answer: nothing else dropped.
   expect([...clientHeadersOf(["connection", "keep-alive", "x-b", "2", "date", "now"]).keys()]).toEqual(["x-b"]);
+});
+
+const WIDE: [string, string][] = [
+  ["clear-site-data", '"cookies"'],
+  ["strict-transport-security", "max-age=0"],
+  ["nel", '{"report_to":"x","max_age":1}'],
+  ["report-to", '{"group":"x","max_age":1,"endpoints":[{"url":"https://collector.invalid/"}]}'],
+  ["alt-svc", 'h2="collector.invalid:443"'],
+  ["set-cookie", "a=1"],
+];
+
+test("an upstream's Clear-Site-Data, HSTS, NEL, Report-To, Alt-Svc and Set-Cookie never reach the client; its own headers do", () => {
+  const own: [string, string][] = [["content-type", "application/x-ndjson"], ["x-own", "kept"]];
+  for (const out of [clientHeaders(new Headers([...own, ...WIDE])), clientHeadersOf([...own, ...WIDE].flat())]) {
+    expect([...out]).toEqual(own);
+  }
+  for (const name of ORIGIN_WIDE_HEADERS) expect(clientHeaders(new Headers([[name, "x"]])).has(name)).toBe(false);
 });

@@ -1,6 +1,7 @@
 // Header rules between a client and an upstream: what is dropped, what is rewritten, whose credentials go where.
 import { KEY_PREFIX } from "../core/key-format.ts";
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
+import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
 import type { Upstream } from "./upstream.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
 
@@ -28,11 +29,13 @@ const DROP_REQUEST = new Set<string>([
 ]);
 
 /**
- * Never passed back to the client: hop-by-hop, and the framing headers Bun sets itself for the relayed body.
+ * Never passed back to the client: hop-by-hop, and the framing headers Bun sets itself for the relayed body; nor what
+ * acts on the broker's whole host in a browser (cookies, Clear-Site-Data, HSTS ...: src/net/origin-wide-headers.ts).
  * Content-Encoding stays: bytes are relayed untouched (fetch runs with decompress: false).
  */
 const DROP_RESPONSE = new Set<string>([
   ...HOP_BY_HOP,
+  ...ORIGIN_WIDE_HEADERS,
   "proxy-authenticate",
   "content-length",
   "set-cookie",

@@ -1,4 +1,8 @@
+// Copy as curl: the command line built from a captured request, and that a hostile request cannot make it run anything.
 import { expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { RequestRecord } from "../core/contracts.ts";
 import { curlCommand, shellQuote } from "./curl.ts";
 
@@ -39,4 +43,28 @@ test("a body not kept whole is read from a file, with a note; a bodyless GET has
   );
   expect(curlCommand({ ...base, method: "DELETE", bytesIn: 0 }, "http://h:1")).toBe("curl -X DELETE 'http://h:1/api/chat'");
   expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
+});
+
+test("names and a method a hostile client chose stay words on the copied line: pasted into a shell, nothing runs", () => {
+  // Backticks and $ are legal in header names and methods (RFC 9110 tchar); a name that looks secret (or a value holding a
+  // gateway key) is redacted and shown as a $C2L_SECRET_n placeholder, so the name must be quoted apart from the variable.
+  const dir = mkdtempSync(join(tmpdir(), "c2l-curl-"));
+  try {
+    const r: RequestRecord = {
+      ...base,
+      method: "`touch$IFS.pwned-method`",
+      requestBody: "{}",
+      requestHeaders: { "x-token-`touch$IFS.pwned-name`": "[redacted]", "x-`touch$IFS.pwned-plain`": "$(touch .pwned-value)" },
+    };
+    const line = curlCommand(r, "http://127.0.0.1:1");
+    // curl is a no-op function here: only what the shell itself expands on the line could create a file.
+    const run = Bun.spawnSync(["bash", "-c", `curl() { printf '%s\\n' "$@"; }; C2L_SECRET_1=s; ${line}`], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    expect({ line, files: readdirSync(dir) }).toEqual({ line, files: [] });
+    const words = run.stdout.toString().trim().split("\n");
+    expect(words).toContain("`touch$IFS.pwned-method`");
+    expect(words).toContain("x-token-`touch$IFS.pwned-name`: s");
+    expect(words).toContain("x-`touch$IFS.pwned-plain`: $(touch .pwned-value)");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -17,6 +17,13 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * A word the shell passes on as it is (no quote, $, backtick or glob in it); anything else is quoted. A client picks its
+ * method and header names, and RFC 9110 lets them hold ` and $: unquoted, or inside "…", the shell would run them.
+ */
+const PLAIN = /^[A-Za-z0-9._-]+$/;
+const word = (s: string) => (PLAIN.test(s) ? s : shellQuote(s));
+
 /** Whether the body was kept whole (or there was none): the command then sends exactly what the client sent. */
 export function bodyComplete(r: RequestRecord): boolean {
   if (r.bytesIn === 0) return true;
@@ -26,12 +33,13 @@ export function bodyComplete(r: RequestRecord): boolean {
 export function curlCommand(r: RequestRecord, brokerUrl: string): string {
   const parts = ["curl"];
   const hasBody = r.bytesIn > 0 || (r.requestBody !== undefined && r.requestBody !== "");
-  if (!(r.method === "GET" && !hasBody) && !(r.method === "POST" && hasBody)) parts.push("-X", r.method);
+  if (!(r.method === "GET" && !hasBody) && !(r.method === "POST" && hasBody)) parts.push("-X", word(r.method));
   parts.push(shellQuote(brokerUrl.replace(/\/+$/, "") + r.path));
   let other = 0;
   for (const [name, value] of Object.entries(r.requestHeaders ?? {})) {
     if (SKIP.has(name)) continue;
-    if (value === REDACTED) parts.push("-H", PLACEHOLDER[name] ?? `"${name}: $C2L_SECRET_${++other}"`);
+    // The name in single quotes beside the variable in double quotes when it is not plain: one word, only $C2L_SECRET_n expanded.
+    if (value === REDACTED) parts.push("-H", PLACEHOLDER[name] ?? (PLAIN.test(name) ? `"${name}: $C2L_SECRET_${++other}"` : `${shellQuote(`${name}: `)}"$C2L_SECRET_${++other}"`));
     else parts.push("-H", shellQuote(`${name}: ${value}`));
   }
   let note = "";

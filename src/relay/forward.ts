@@ -4,6 +4,7 @@
 import { KEY_PREFIX } from "../core/key-format.ts";
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
+import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
 import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
@@ -34,9 +35,9 @@ const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
 /**
  * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
- * upstream's).
+ * upstream's); nor any other header that acts on that whole origin (src/net/origin-wide-headers.ts).
  */
-const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie"];
+const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS];
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {

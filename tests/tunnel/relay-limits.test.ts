@@ -143,6 +143,26 @@ test("an agent cannot set cookies on the relay's origin: Set-Cookie in its answe
   await r.body?.cancel();
 });
 
+test("an agent cannot send headers that act on the relay's whole origin (Clear-Site-Data, HSTS, NEL, Alt-Svc ...)", async () => {
+  // They would wipe the storage of the chat page and every tunnel's browser clients, switch HSTS off or report visits
+  // elsewhere; this agent is hand-written (an honest daemon's broker drops them from an upstream's answer already).
+  const relay = await relayWith("max_streams = 8");
+  const wide = [
+    ["Clear-Site-Data", '"*"'],
+    ["strict-transport-security", "max-age=0"],
+    ["NEL", '{"report_to":"x","max_age":1}'],
+    ["report-to", '{"group":"x","max_age":1,"endpoints":[{"url":"https://collector.invalid/"}]}'],
+    ["reporting-endpoints", 'x="https://collector.invalid/"'],
+    ["alt-svc", 'h2="collector.invalid:443"'],
+  ] as [string, string][];
+  await agent(relay, async () => new Response("{}", { headers: [["content-type", "application/json"], ["x-own", "kept"], ...wide] }));
+  const r = await call(relay, "/api/tags");
+  expect(r.status).toBe(200);
+  expect(wide.map(([k]) => r.headers.get(k))).toEqual(wide.map(() => null));
+  expect(r.headers.get("x-own")).toBe("kept");
+  await r.body?.cancel();
+});
+
 test("relay shutdown sends go-away: in-flight requests finish, then agents are closed", async () => {
   const relay = await relayWith("max_streams = 8");
   const conn = await agent(relay, async () => {
