@@ -44,7 +44,7 @@ export async function forward(
     onBodyTooLarge?: () => void;
     dropHeaders?: readonly string[];
     /** Answer headers (lower-case) the agent may not set: dropped as the answer's headers are built. */
-    dropAnswerHeaders?: readonly string[];
+    dropAnswerHeaders?: ReadonlySet<string>;
     /** The answer's body broke off after its head (reset, session gone): its last bytes, or null to fail the body. */
     onBreak?: (err: StreamError, head: ResponseHead, lastByte: number) => Uint8Array | null;
     /** The body of an answer that may be resumed (its head carries a resume token), or null to read it as any other. */
@@ -80,7 +80,7 @@ export async function forward(
     const headers = new Headers();
     for (const h of head.headers) {
       const k = h[0].toLowerCase();
-      if (!NOT_ACROSS.has(k) && !opts.dropAnswerHeaders?.includes(k)) headers.append(k, h[1]);
+      if (!NOT_ACROSS.has(k) && !opts.dropAnswerHeaders?.has(k)) headers.append(k, h[1]);
     }
     // An answer complete on arrival goes out sized in one write; one still coming streams.
     const onBreak = opts.onBreak;

@@ -37,7 +37,7 @@ const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
  * upstream's); nor any other header that acts on that whole origin (src/net/origin-wide-headers.ts).
  */
-const NOT_FROM_AGENT = [RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS];
+const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS]);
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
