@@ -6,6 +6,7 @@ import { logger } from "../src/core/log.ts";
 import { iconsInstalled } from "../src/desktop/icons/installed.ts";
 import { createNotifier } from "../src/desktop/notify/notifier.ts";
 import { NameFlag, type BusConnection } from "../src/desktop/dbus/connection.ts";
+import { openSignInPage, type PrivateLink } from "../src/auth/private-link.ts";
 import { copyToClipboard } from "./clipboard.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
@@ -75,6 +76,7 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
   let current = buildView(input);
 
   const openDashboard = async () => open(await actions.dashboardUrl());
+  let signInLink: PrivateLink | null = null;
   const item = new StatusNotifierItem({
     activate: () => void openDashboard().catch((e) => log.warn("could not open the dashboard", { error: e as Error })),
   });
@@ -161,7 +163,10 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
         render();
       }, Math.max(0, Date.parse(d.expiresAt) - Date.now()));
       expire.unref?.();
-      await open(d.verificationUriComplete ?? d.verificationUri);
+      // The complete URI holds the code, and xdg-open's argv is readable by every local user: argv gets a loopback
+      // link that redirects only this user's browser (src/auth/private-link.ts).
+      signInLink?.close();
+      signInLink = (await openSignInPage(d, open)).link;
     },
     "dashboard.approve": async (clicked) => {
       const code = clicked.key.slice(APPROVE_PREFIX.length);
@@ -216,6 +221,7 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
       stopping ??= (async () => {
         source.stop();
         registration.stop();
+        signInLink?.close();
         // On a dead bus the call would never be answered.
         if (release) await Promise.race([bus.releaseName(busName).catch(() => {}), Bun.sleep(1000)]);
       })();

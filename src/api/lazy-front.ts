@@ -71,7 +71,13 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
       loading ??= load().then(
         (a) => {
           // Only what Elysia's upgrade calls: with a real Server here, Elysia's compile() would reload it with its own handlers.
-          a.server = { upgrade: (r: Request, opts: unknown) => server.upgrade(r, opts as never), port: server.port, hostname: server.hostname };
+          a.server = {
+            upgrade: (r: Request, opts: unknown) => server.upgrade(r, opts as never),
+            port: server.port,
+            hostname: server.hostname,
+            // The dashboard's code trade asks who is on the other end (security/same-user.ts).
+            requestIP: (r: Request) => server.requestIP(r),
+          };
           // What Elysia's listen() does: routes of plugins loaded later (the docs) join once they are in. The front
           // reads app.fetch at every request, so it serves the recompiled handler.
           if (a.modules) plugins = a.modules.then(() => a.compile?.()).catch(() => {}).finally(() => (plugins = null));

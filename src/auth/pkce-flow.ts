@@ -2,6 +2,8 @@
 import * as client from "openid-client";
 import { audienceParams, discover, scopeParam, type AuthConfig } from "./oidc.ts";
 import { sessionFromTokens, type AuthSession } from "./session.ts";
+import { fromOtherUser } from "../net/peer-uid.ts";
+import { authPage as page } from "./auth-page.ts";
 
 export interface PkceLoginOptions {
   /** Called with the authorization URL to open in the browser. */
@@ -11,10 +13,6 @@ export interface PkceLoginOptions {
   oidc?: client.Configuration;
 }
 
-const page = (title: string, text: string) =>
-  new Response(`<!doctype html><meta charset="utf-8"><title>${title}</title><h1>${title}</h1><p>${text}</p>`, {
-    headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
-  });
 
 export async function pkceLogin(auth: AuthConfig, opts: PkceLoginOptions): Promise<AuthSession> {
   const config = opts.oidc ?? (await discover(auth));
@@ -30,9 +28,12 @@ export async function pkceLogin(auth: AuthConfig, opts: PkceLoginOptions): Promi
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    async fetch(req) {
+    async fetch(req, srv) {
       const url = new URL(req.url);
       if (url.pathname !== "/callback" || handled) return new Response("Not found", { status: 404 });
+      // The authorization URL (with our state) was in xdg-open's argv: another local user could sign in at the issuer
+      // with it and send their own browser here, signing us in to their account. Only this user's browser may finish.
+      if (fromOtherUser(srv, req)) return page("Not your sign-in", "Only the user who started the sign-in can finish it.", 403);
       // Only the redirect that carries our state ends the flow; anything else on this port is ignored.
       if (url.searchParams.get("state") !== state) return new Response("Unexpected request", { status: 400 });
       handled = true;

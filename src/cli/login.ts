@@ -6,6 +6,7 @@ import { discover } from "../auth/oidc.ts";
 import { startDeviceLogin } from "../auth/device-flow.ts";
 import { pkceLogin } from "../auth/pkce-flow.ts";
 import { openBrowser } from "../auth/browser.ts";
+import { openSignInPage } from "../auth/private-link.ts";
 import { saveSession, type AuthSession } from "../auth/session.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
@@ -56,7 +57,10 @@ ${API_HELP}`,
       } else {
         const d = await startDeviceLogin(auth, oidc);
         console.error(`To sign in, open ${d.verificationUri} and enter the code:\n\n    ${d.userCode}\n`);
-        if (d.verificationUriComplete && browser(d.verificationUriComplete)) console.error("(A browser window was opened for you.)");
+        // The complete URI holds the code: the browser gets it through a loopback redirect, argv only the link.
+        const { link, opened } = values["no-browser"] ? { link: null, opened: false } : await openSignInPage(d, browser);
+        if (opened) console.error("(A browser window was opened for you.)");
+        else link?.close();
         console.error("Waiting for the sign-in to be approved…");
         const stop = () => d.cancel();
         process.once("SIGINT", stop);
@@ -64,6 +68,7 @@ ${API_HELP}`,
           session = await d.result;
         } finally {
           process.off("SIGINT", stop);
+          link?.close();
         }
       }
     } catch (e) {

@@ -185,9 +185,10 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
 
 /**
  * Plays the user's browser: follows redirects and submits each page's form (user code confirmation, dev login,
- * consent) until a page without a form. Returns the last response body and the URLs visited.
+ * consent) until a page without a form. Returns the last response body and the URLs visited. With `stopAt`, a
+ * redirect to a matching URL is not followed but returned (`stoppedAt`), for the test to make that request itself.
  */
-export async function browse(start: string, login = "alice"): Promise<{ body: string; visited: string[] }> {
+export async function browse(start: string, login = "alice", stopAt?: (url: URL) => boolean): Promise<{ body: string; visited: string[]; stoppedAt?: string }> {
   const jar = new Map<string, string>();
   const visited: string[] = [];
   const cookieHeader = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
@@ -210,6 +211,7 @@ export async function browse(start: string, login = "alice"): Promise<{ body: st
     const loc = r.headers.get("location");
     if (r.status >= 300 && r.status < 400 && loc) {
       url = new URL(loc, url).href;
+      if (stopAt?.(new URL(url))) return { body: "", visited, stoppedAt: url };
       init = { method: "GET" };
       continue;
     }

@@ -39,6 +39,7 @@ export const SYSTEM_TOOLS = {
   openssl: { package: "openssl", usedFor: "a private CA and certificate for the TLS relay" },
   git: { package: "git", usedFor: "checking the commit the binary says it was built from" },
   script: { package: "bsdutils", usedFor: "running the daemon under a pseudo-terminal (its terminal log format)" },
+  setpriv: { package: "util-linux", usedFor: "acting as another local user (uid 65534) against the daemon's loopback listeners" },
   unshare: { package: "util-linux", usedFor: "a private network namespace, to use the default ports" },
   ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
   tc: { package: "iproute2", usedFor: "a rate-limited link (tbf) between two network namespaces" },

@@ -7,8 +7,9 @@ import { errors } from "../../schemas.ts";
 import { access } from "../../security/access.ts";
 import { ACCESS_COOKIE, accessRequestsFor } from "../../security/access-requests.ts";
 import { requestHost } from "../../security/host.ts";
+import { fromOtherUser, type PeerSource } from "../../../net/peer-uid.ts";
 import { readCookie, sessionsFor } from "../../security/sessions.ts";
-import { accessPage } from "./pages.ts";
+import { accessPage, otherUserPage } from "./pages.ts";
 import { approveAccess } from "./service.ts";
 
 const tags = ["dashboard"];
@@ -38,7 +39,9 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
     .use(access)
     .post(
       "/auth/request",
-      async ({ request }) => {
+      async ({ request, server }) => {
+        // Another user on this machine may not even ask: the owner would see a code in a notification and might approve it.
+        if (fromOtherUser(server as PeerSource | null, request)) return otherUserPage();
         if (!ownPage(request)) return accessPage(403, "Ask from the dashboard page", "Access can only be asked for from the dashboard's own page.", { ask: false });
         const r = accessRequestsFor(deps.ctx).ask();
         if (!r.ok) return accessPage(429, "Too many requests", r.reason, { ask: true });
@@ -58,7 +61,8 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
     )
     .get(
       "/auth/wait",
-      async ({ request }) => {
+      async ({ request, server }) => {
+        if (fromOtherUser(server as PeerSource | null, request)) return otherUserPage();
         const secret = readCookie(request.headers.get("cookie"), ACCESS_COOKIE);
         const r = accessRequestsFor(deps.ctx).claim(secret);
         if (r.state === "approved") {

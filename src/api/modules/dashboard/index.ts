@@ -5,8 +5,9 @@ import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { requestHost } from "../../security/host.ts";
 import { access } from "../../security/access.ts";
+import { fromOtherUser, type PeerSource } from "../../../net/peer-uid.ts";
 import { AuthQuery, ChartHistory, IssuedCode, SessionInfo } from "./model.ts";
-import { dashboardAsset, dashboardPage, plainPage } from "./pages.ts";
+import { dashboardAsset, dashboardPage, otherUserPage, plainPage } from "./pages.ts";
 import { chartHistory, endSession, exchangeCode, issueCode, sessionOf } from "./service.ts";
 
 const tags = ["dashboard"];
@@ -24,7 +25,9 @@ export const dashboardModule = (deps: ApiDeps) =>
     )
     .get(
       "/auth",
-      ({ query }) => {
+      ({ query, request, server }) => {
+        // Checked before the code is spent: another user's try must not burn the owner's link either.
+        if (fromOtherUser(server as PeerSource | null, request)) return otherUserPage();
         const s = exchangeCode(deps.ctx, query.code);
         if (!s) return plainPage(401, "This dashboard link has expired", "Dashboard links work once, for about a minute.");
         // 303 to "/": the code leaves the address bar, and a reload cannot replay it.

@@ -51,6 +51,10 @@ export async function plainPage(status: number, title: string, message: string):
 }
 
 /** The pages of an access request: waiting with its code (reloads itself every 2 s), refused, or asked too often. */
+/** A browser of another local user (security/same-user.ts): refused before any code or request is spent. */
+export const otherUserPage = () =>
+  plainPage(403, "This dashboard belongs to another user", "The dashboard signs in only browsers of the user the daemon runs as.");
+
 export async function accessPage(status: number, title: string, message: string, o: { code?: string; waiting?: boolean; ask: boolean } = { ask: false }): Promise<Response> {
   let inner = `<p>${escapeHtml(message)}</p>`;
   if (o.code)
