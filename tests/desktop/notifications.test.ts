@@ -93,6 +93,29 @@ describe("desktop notifications for alerts", () => {
   }, 40_000);
 });
 
+describe("a notification's body is text, never markup", () => {
+  test("a relay's close reason with a link and tags reaches the notification server escaped (the title as it was)", async () => {
+    // notify-send runs with this process's environment: the private bus goes there for the length of the send.
+    const saved = process.env.DBUS_SESSION_BUS_ADDRESS;
+    process.env.DBUS_SESSION_BUS_ADDRESS = bus.address;
+    const n = createNotifier();
+    const before = server.stub.received.length;
+    const reason = `the relay closed the connection: <a href="https://evil.example/login">Sign in again</a> & <img src="https://evil.example/t.png">`;
+    try {
+      expect(await n.send({ title: "Tunnel <b>disconnected</b>", body: reason, urgency: "normal" })).toBe(true);
+    } finally {
+      if (saved === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
+      else process.env.DBUS_SESSION_BUS_ADDRESS = saved;
+    }
+    const got = await until(() => server.stub.received[before], 10_000, "the notification");
+    expect(got.body).toBe(
+      "the relay closed the connection: &lt;a href=\"https://evil.example/login\"&gt;Sign in again&lt;/a&gt; &amp; &lt;img src=\"https://evil.example/t.png\"&gt;",
+    );
+    expect(got.body).not.toContain("<");
+    expect(got.summary).toBe("Tunnel <b>disconnected</b>");
+  }, 30_000);
+});
+
 describe("notifier without notify-send", () => {
   test("is reported once as a warning, never thrown", async () => {
     const lines: string[] = [];

@@ -26,6 +26,15 @@ export function notifyFailure(err: unknown): string {
   return last.length > 120 ? last.slice(0, 119) + "…" : last;
 }
 
+/**
+ * The body as text: notification servers that offer "body-markup" (GNOME Shell, Plasma, xfce4-notifyd, dunst, mako)
+ * read `<a href>`, `<img src>`, `<b>` in it. Bodies quote what others wrote (a relay's close reason, an upstream's
+ * error), so a hostile relay could otherwise put a clickable link in a desktop notification. The title is never markup.
+ */
+export function escapeBodyMarkup(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
 export interface DesktopNotification {
   title: string;
   body: string;
@@ -87,7 +96,7 @@ export function createNotifier(opts: { which?: (cmd: string) => string | null; e
       icon ??= notificationIcon();
       const options = {
         title: n.title,
-        message: n.body.replace(/\s*\n\s*/g, " "),
+        message: escapeBodyMarkup(n.body.replace(/\s*\n\s*/g, " ")),
         urgency: n.urgency,
         icon: await icon,
         "app-name": APP_NAME,
