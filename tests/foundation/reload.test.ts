@@ -1,6 +1,6 @@
 // Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
@@ -132,6 +132,29 @@ test("a symlinked config is watched at its target too", async () => {
     await d.waitFor(/daemon: started/);
     writeFileSync(real, base('[metrics]\nwindow = "2m"\n'));
     await d.waitFor(/configuration reloaded sections=metrics/);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("the config directory replaced whole (a restore, a dotfiles checkout): the saves after it are still applied", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: base() });
+  try {
+    await d.waitFor(/daemon: started/);
+    const dir = join(home, ".config/cloudtolocalllm");
+    const next = join(home, ".config/cloudtolocalllm.new");
+    mkdirSync(next);
+    writeFileSync(join(next, "tunnel.toml"), base('[metrics]\nwindow = "2m"\n'));
+    cpSync(join(dir, "api-token"), join(next, "api-token"));
+    rmSync(dir, { recursive: true });
+    renameSync(next, dir);
+    await d.waitFor(/configuration reloaded sections=metrics/);
+    // Only a watch of the new directory sees this one (the old directory's watch went with it).
+    writeFileSync(d.configFile, base('[metrics]\nwindow = "2m"\n[health]\ninterval = "20s"\n'));
+    await d.waitFor(/configuration reloaded sections=health/);
+    expect(await healthz(d)).toBe(200);
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });
