@@ -200,3 +200,26 @@ test("suggestions use edit distance and stay quiet when nothing is close", () =>
   expect(suggest("intervall", ["interval", "timeout"])).toBe("interval");
   expect(suggest("xyz", ["interval", "timeout"])).toBeUndefined();
 });
+
+test("a credential pasted into the wrong field is not quoted by the issue (it reaches the log, status and notifications)", () => {
+  const key = "sk-proj-Abcdefghij0123456789XYZ";
+  const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlMTIz";
+  const texts = [
+    `[[upstreams]]\nname = "cloud"\nurl = "${key}"\n`,
+    `[tunnel]\nrelay_url = "${jwt}"\n`,
+    `[auth]\nissuer = "Bearer ${jwt}"\n`,
+    `[[upstreams]]\nname = "${key}!"\nurl = "http://127.0.0.1:9"\n`,
+    `[tunnel]\n"${key}" = true\n`,
+  ];
+  for (const text of texts) {
+    const r = parseConfig(text, "f");
+    expect(r.ok).toBe(false);
+    const message = r.ok ? "" : r.issues.map(formatIssue).join("\n");
+    expect(message).toContain("[redacted]");
+    expect(message).not.toContain(key.slice(8));
+    expect(message).not.toContain(jwt.slice(-12));
+  }
+  // Ordinary values are still quoted, so the message says what is wrong.
+  const plain = parseConfig(`[[upstreams]]\nname = "cloud"\nurl = "localhost:11434"\n`, "f");
+  expect(plain.ok ? "" : plain.issues[0]!.message).toContain('"localhost:11434" is not a URL');
+});

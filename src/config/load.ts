@@ -5,6 +5,7 @@ import type { Config } from "./schema.ts";
 import { locate, locateAll } from "./locate.ts";
 import { semanticIssues, structureIssues, type FieldIssue } from "./validate.ts";
 import { applyDefaults } from "./defaults.ts";
+import { hideCredentials } from "./inline-secrets.ts";
 import { checkConfig, CONFIG_SCHEMA } from "./config-check.generated.ts";
 
 export interface ConfigIssue {
@@ -56,7 +57,11 @@ export function parseTomlConfig<C>(
   const r = validate(raw, file);
   if (r.ok) return r;
   const all = locateAll(text);
-  for (const i of r.issues) Object.assign(i, locate(text, i.path, all) ?? {});
+  for (const i of r.issues) {
+    Object.assign(i, locate(text, i.path, all) ?? {});
+    // Found by its real path; a key that is a pasted credential is then not shown (the message hides it too).
+    i.path = i.path.replace(/[^.[\]]+/g, hideCredentials);
+  }
   return r;
 }
 
