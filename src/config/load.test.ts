@@ -223,3 +223,12 @@ test("a credential pasted into the wrong field is not quoted by the issue (it re
   const plain = parseConfig(`[[upstreams]]\nname = "cloud"\nurl = "localhost:11434"\n`, "f");
   expect(plain.ok ? "" : plain.issues[0]!.message).toContain('"localhost:11434" is not a URL');
 });
+
+test("a key or table defined twice is named, with the line of the second one", () => {
+  const issue = (text: string) => {
+    const r = parseConfig(text, "f");
+    return r.ok ? null : { line: r.issues[0]!.line, message: r.issues[0]!.message };
+  };
+  expect(issue('[alerts]\nenabled = true\n\n  enabled = false # again\n')).toEqual({ line: 4, message: expect.stringMatching(/redefine .*: enabled in \[alerts\]$/) });
+  expect(issue('[api]\nlisten = "127.0.0.1:1"\n[alerts]\nenabled = true\n[api]\nbody_limit = 5\n')).toEqual({ line: 5, message: expect.stringMatching(/redefine .*: \[api\]$/) });
+});

@@ -51,7 +51,11 @@ export function parseTomlConfig<C>(
   try {
     raw = parse(text);
   } catch (e) {
-    if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
+    if (e instanceof TomlError) {
+      const twice = /redefine/.test(e.message) ? definedTwice(text, e.line) : null;
+      const message = e.message.split("\n")[0]! + (twice ? `: ${twice}` : "");
+      return { ok: false, issues: [{ file, path: "", message, line: e.line, column: e.column }] };
+    }
     throw e;
   }
   const r = validate(raw, file);
@@ -63,6 +67,24 @@ export function parseTomlConfig<C>(
     i.path = i.path.replace(/[^.[\]]+/g, hideCredentials);
   }
   return r;
+}
+
+const HEADER = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?/;
+
+/** smol-toml says only "trying to redefine an already defined table or value": the table or key on that line, by name. */
+function definedTwice(text: string, line: number): string | null {
+  const lines = text.split("\n");
+  const at = lines[line - 1] ?? "";
+  const header = HEADER.exec(at);
+  if (header) return `[${hideCredentials(header[1]!)}]`;
+  const key = /^\s*([^=#]+?)\s*=/.exec(at);
+  if (!key) return null;
+  const table = lines
+    .slice(0, line - 1)
+    .reverse()
+    .map((l) => HEADER.exec(l)?.[1])
+    .find((t) => t !== undefined);
+  return `${hideCredentials(key[1]!)}${table ? ` in [${table}]` : ""}`;
 }
 
 const mib = (n: number) => `${Number.isInteger(n / 1048576) ? n / 1048576 : (n / 1048576).toFixed(1)} MiB`;
