@@ -232,3 +232,18 @@ test("a key or table defined twice is named, with the line of the second one", (
   expect(issue('[alerts]\nenabled = true\n\n  enabled = false # again\n')).toEqual({ line: 4, message: expect.stringMatching(/redefine .*: enabled in \[alerts\]$/) });
   expect(issue('[api]\nlisten = "127.0.0.1:1"\n[alerts]\nenabled = true\n[api]\nbody_limit = 5\n')).toEqual({ line: 5, message: expect.stringMatching(/redefine .*: \[api\]$/) });
 });
+
+test("keys every object inherits (constructor, toString, __proto__) are unknown keys like any other, in TOML and in JSON", () => {
+  for (const k of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+    for (const [text, path] of [
+      [`${k} = 1\n[api]\nlisten = "127.0.0.1:0"\n`, k],
+      [`[api]\nlisten = "127.0.0.1:0"\n${k} = 1\n`, `api.${k}`],
+      [`[[upstreams]]\nname = "a"\nurl = "http://127.0.0.1:9"\n${k} = 1\n`, `upstreams[0].${k}`],
+    ]) {
+      const r = parseConfig(text!, "f");
+      expect({ k, ok: r.ok, path: r.ok ? null : r.issues[0]!.path }).toEqual({ k, ok: false, path: path! });
+    }
+  }
+  const json = validateConfig(JSON.parse('{"__proto__": {"listen": "0.0.0.0:1"}, "api": {"listen": "127.0.0.1:0"}}'));
+  expect(json.ok ? [] : json.issues.map((i) => i.path)).toEqual(["__proto__"]);
+});

@@ -33,7 +33,8 @@ export function structureIssues(raw: unknown, schema: TSchema = CONFIG_SCHEMA, p
   if (schema.type === "object" && schema.properties && isPlainObject(raw)) {
     const known = Object.keys(schema.properties);
     for (const [k, v] of Object.entries(raw)) {
-      const sub = schema.properties[k] as TSchema | undefined;
+      // Own keys only: `constructor`, `toString` or `__proto__` are not settings because every object inherits them.
+      const sub = Object.hasOwn(schema.properties, k) ? (schema.properties[k] as TSchema) : undefined;
       if (sub) {
         out.push(...structureIssues(v, sub, joinPath(path, k)));
         continue;
