@@ -33,9 +33,14 @@ export function defaultConfig(): Config {
 
 /** Parses and validates config text. `file` is only used in messages. A text that sets no key at all is refused (see EMPTY_CONFIG_MESSAGE). */
 export function parseConfig(text: string, file = "config"): LoadResult {
-  const r = parseTomlConfig(text, file, (raw, f) => (setsAnything(raw) ? validateConfig(raw, f) : { ok: false, issues: [{ file: f, path: "", message: EMPTY_CONFIG_MESSAGE }] }));
+  const r = parseTomlConfig(text, file, validateSettings);
   if (!r.ok) r.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return r;
+}
+
+/** A parsed config (from TOML, or JSON sent to the API) checked as a file is: one that sets nothing is refused too. */
+export function validateSettings(raw: unknown, file = "config"): LoadResult {
+  return setsAnything(raw) ? validateConfig(raw, file) : { ok: false, issues: [{ file, path: "", message: EMPTY_CONFIG_MESSAGE }] };
 }
 
 /** TOML text through `validate`, for this config and the relay's: a syntax error or each issue gets the line and column of the field it names (or of its table when the field is missing). */
