@@ -2,8 +2,8 @@
 import { closeSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 
-/** A lock older than this was left by a process that died holding it (a change takes milliseconds). */
-const STALE_MS = 10_000;
+/** A lock older than this was left by a process that died holding it (a change takes milliseconds, a slow fsync seconds). */
+const STALE_MS = 5_000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
@@ -11,7 +11,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * instead of writing back what it read before this one's change (a key created at the same time lost, a revoked key
  * brought back). Synchronous, as the writes it guards are: a holder keeps it for milliseconds.
  */
-export function withFileLock<T>(path: string, fn: () => T, timeoutMs = 5000): T {
+export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS + 1000): T {
   const lock = `${path}.lock`;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + timeoutMs;
