@@ -1,4 +1,5 @@
 // Reads a TOML config into a validated, defaulted Config; problems come back as issues naming file, field, line and column.
+import { closeSync, openSync, readSync } from "node:fs";
 import { parse, TomlError } from "smol-toml";
 import type { TSchema } from "@sinclair/typebox";
 import type { Config } from "./schema.ts";
@@ -27,6 +28,23 @@ export const EMPTY_CONFIG_MESSAGE =
   "To start over from the defaults on purpose, delete the file and restart the daemon (it writes the commented defaults again), " +
   "or put a backup back with `cloudtolocalllm-tunnel config restore ID` (`config backups` lists them)";
 
+/**
+ * A config file's text, read no further than MAX_CONFIG_BYTES + 1 bytes: a bigger file (a log redirected into it, a link
+ * to /dev/zero) is then refused for its size by parseConfig without being held in memory whole first. Throws what
+ * opening or reading it throws.
+ */
+export function readConfigText(file: string): string {
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let got = -1; n < buf.length && got !== 0; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    return buf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function defaultConfig(): Config {
   return applyDefaults(CONFIG_SCHEMA, {}) as Config;
 }
@@ -50,8 +68,10 @@ export function parseTomlConfig<C>(
   validate: (raw: unknown, file: string) => { ok: true; config: C } | { ok: false; issues: ConfigIssue[] },
 ): { ok: true; config: C } | { ok: false; issues: ConfigIssue[] } {
   const bytes = Buffer.byteLength(text, "utf8");
+  // A file readConfigText stopped reading is "over" the limit (a cut UTF-8 character decodes to up to 3 bytes more).
+  const size = bytes > MAX_CONFIG_BYTES + 3 ? mib(bytes) : `over ${mib(MAX_CONFIG_BYTES)}`;
   if (bytes > MAX_CONFIG_BYTES)
-    return { ok: false, issues: [{ file, path: "", message: `the file is ${mib(bytes)}; a config file may be at most ${mib(MAX_CONFIG_BYTES)} (check what was written into it)` }] };
+    return { ok: false, issues: [{ file, path: "", message: `the file is ${size}; a config file may be at most ${mib(MAX_CONFIG_BYTES)} (check what was written into it)` }] };
   let raw: unknown;
   try {
     raw = parse(text);

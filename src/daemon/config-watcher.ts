@@ -1,8 +1,9 @@
 // Watches the config file's directory (editors save by renaming a temp file over it) and reloads, debounced, when the file changes.
-import { watch, readFileSync, type FSWatcher } from "node:fs";
+import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { logger } from "../core/log.ts";
 import { resolveLink } from "../config/atomic-write.ts";
+import { readConfigText } from "../config/load.ts";
 
 const log = logger("config");
 
@@ -19,7 +20,7 @@ export function watchConfigFile(file: string, reload: (text: string) => Promise<
   const debounceMs = opts.debounceMs ?? 150;
   const read = () => {
     try {
-      return readFileSync(file, "utf8");
+      return readConfigText(file);
     } catch {
       return null;
     }
