@@ -131,7 +131,9 @@ export class DaemonLink implements StatusSource {
     } catch (e) {
       // Nothing listens: really not running. Anything else the daemon said is why it refused the stream.
       const refused = e instanceof ApiError && !e.unreachable;
-      this.state.problem = refused ? `the daemon runs but refused the tray: ${e.message}${this.opts.client.opts.token?.() ? "" : " (no API token file yet)"}` : null;
+      // Another user's program at the daemon's address: the token was kept back, and the message says so.
+      if (e instanceof ApiError && e.code === "foreign_listener") this.state.problem = e.message;
+      else this.state.problem = refused ? `the daemon runs but refused the tray: ${e.message}${this.opts.client.opts.token?.() ? "" : " (no API token file yet)"}` : null;
     }
     if (this.state.problem && this.state.problem !== before) log.warn(this.state.problem);
   }

@@ -55,7 +55,7 @@ export async function startTray(opts: TrayOptions): Promise<Tray> {
   const settings = readClientSettings(opts.configFile);
   const apiBase = opts.apiBase ?? settings.base ?? baseUrlOf(settings.api.listen);
   // The one API client (the CLI's and the dashboard's too); the token file is read at each call, so one made later counts.
-  const client = new ApiClient({ base: apiBase, token: tokenReader(settings), timeoutMs: 15_000 });
+  const client = new ApiClient({ base: apiBase, token: tokenReader(settings, apiBase), timeoutMs: 15_000 });
 
   const bus = await connectSessionBus(opts.busAddress);
   const busName = newItemName();

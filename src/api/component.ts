@@ -56,9 +56,9 @@ export const createApiComponent: ComponentFactory = (ctx) => {
         throw listenError("the control API", "api.listen", listenAt, e);
       }
     },
-    close: async (front) => {
-      await front.stop(true);
-    },
+    // Graceful, as the broker's: the request that moved the listener (a PUT of the config) is answered on the old
+    // socket instead of being cut off; stop() below ends what is left at shutdown.
+    close: async (front) => void front.stop(false),
     port: (front) => front.server.port,
   });
 
@@ -85,7 +85,9 @@ export const createApiComponent: ComponentFactory = (ctx) => {
     },
     async stop() {
       hub?.closeAll();
+      const front = slot.current;
       await slot.stop();
+      if (front) await front.stop(true);
     },
     async prepare(next, prev) {
       if (next.api.listen === prev.api.listen && slot.current) return;

@@ -25,7 +25,7 @@ export function daemonApi(opts: { config?: string; url?: string }): DaemonApi {
   const explicit = opts.url || process.env.CLOUDTOLOCALLLM_API_URL;
   const base = explicit ? explicit.replace(/\/+$/, "") : settings.base;
   if (!base) throw new CliError(`[api] listen is "${settings.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
-  return { client: new ApiClient({ base, token: tokenReader(settings), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };
+  return { client: new ApiClient({ base, token: tokenReader(settings, base), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };
 }
 
 /** The CLI's sentence for a failed call: how to start the daemon, which token file was refused. */
@@ -37,6 +37,8 @@ export function cliError(api: DaemonApi, e: unknown): Error {
       "daemon_unreachable",
       { cause: e },
     );
+  // Nothing was sent: the sentence says who holds the address instead.
+  if (e.code === "foreign_listener") return new CliError(e.message, "failed", { cause: e });
   if (e.status === 401)
     return new CliError(
       api.client.opts.token?.()

@@ -1,5 +1,5 @@
 // What a client of the daemon (the CLI, the tray) reads from the config file: the API address, the token file, notifications.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
 import { Value } from "@sinclair/typebox/value";
 import { defaultConfig, parseConfig } from "../config/load.ts";
@@ -7,7 +7,9 @@ import { splitListen } from "../config/listen.ts";
 import { AlertsSchema, ApiSchema, type Config } from "../config/schema.ts";
 import { readApiToken, tokenFile } from "../api/token.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
-import { ApiClient, type ApiClientOptions } from "./api-client.ts";
+import { isLoopbackHost } from "../net/host.ts";
+import { loopbackListenerUids } from "../net/listener-owner.ts";
+import { ApiClient, ApiError, type ApiClientOptions } from "./api-client.ts";
 
 export interface ClientSettings {
   /** `[api]` with the schema's defaults. */
@@ -61,12 +63,46 @@ export function readClientSettings(file: string): ClientSettings {
   };
 }
 
-/** The token from the settings' token file (read at each call: the daemon creates it on its first start). */
-export function tokenReader(settings: Pick<ClientSettings, "api">): () => string | null {
-  return () => readApiToken({ api: settings.api });
+/**
+ * The token from the settings' token file (read at each call: the daemon creates it on its first start). For a loopback
+ * `base` it is given only while what listens there is this user's, the token file owner's (a daemon run as a service
+ * user) or root's: another local user who took the port while the daemon was down would otherwise be sent it.
+ */
+export function tokenReader(settings: Pick<ClientSettings, "api">, base?: string | null): () => string | null {
+  return () => {
+    const token = readApiToken({ api: settings.api });
+    if (token && base) refuseForeignListener(base, tokenFile(settings));
+    return token;
+  };
+}
+
+/** Throws ApiError `foreign_listener` when another user's socket listens at a loopback `base`. */
+function refuseForeignListener(base: string, file: string): void {
+  let url: URL;
+  try {
+    url = new URL(base);
+  } catch {
+    return;
+  }
+  const me = process.getuid?.();
+  if (me === undefined || !isLoopbackHost(url.hostname)) return;
+  const uids = loopbackListenerUids(Number(url.port || (url.protocol === "https:" ? 443 : 80)));
+  if (!uids) return; // the system does not say (not Linux)
+  let owner = me;
+  try {
+    owner = statSync(file).uid;
+  } catch {}
+  const foreign = uids.filter((u) => u !== me && u !== owner && u !== 0);
+  if (foreign.length)
+    throw new ApiError(
+      0,
+      "foreign_listener",
+      `${url.host} is held by a program of another user (uid ${foreign.join(", ")}), not by your daemon, so the API token was not sent to it; ` +
+        "stop that program, or move the daemon with [api] listen",
+    );
 }
 
 /** An API client with the bearer token from the settings' token file. */
 export function clientFor(settings: ClientSettings, base: string, opts: Partial<ApiClientOptions> = {}): ApiClient {
-  return new ApiClient({ base, token: tokenReader(settings), ...opts });
+  return new ApiClient({ base, token: tokenReader(settings, base), ...opts });
 }

@@ -6,12 +6,25 @@ import { NAME_PATTERN } from "./secret-names.ts";
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const VENDOR_KEY = /^(sk|pk|rk|ghp|gho|ghs|glpat|xox[abpr]|hf)[-_][A-Za-z0-9_-]{8,}$/;
 
+/** True when `s` has the shape of a credential (a JWT, a vendor-prefixed key, a long random string). */
+function looksLikeCredential(s: string): boolean {
+  if (JWT.test(s) || VENDOR_KEY.test(s)) return true;
+  return s.length >= 32 && /\d/.test(s) && /[a-z]/.test(s) && /[A-Z]/.test(s) && !/[-_./]/.test(s);
+}
+
 /** True when a secret reference is not a name but a credential written straight into the config. */
 export function isInlineSecret(ref: string): boolean {
   if (!ref) return false;
   if (!NAME_PATTERN.test(ref)) return true;
-  if (JWT.test(ref) || VENDOR_KEY.test(ref)) return true;
-  return ref.length >= 32 && /\d/.test(ref) && /[a-z]/.test(ref) && /[A-Z]/.test(ref) && !/[-_.]/.test(ref);
+  return looksLikeCredential(ref);
+}
+
+/**
+ * `text` with each credential-shaped word replaced by "[redacted]". A value a config issue quotes (a key pasted into
+ * `url`, a token into `relay_url`) reaches the log, the open /api/v1/status and events, and notify-send's arguments.
+ */
+export function hideCredentials(text: string): string {
+  return text.replace(/[A-Za-z0-9._~+/=-]{16,}/g, (w) => (looksLikeCredential(w) ? "[redacted]" : w));
 }
 
 /** Dotted paths of the config fields that hold an inline secret. */

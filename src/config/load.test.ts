@@ -200,3 +200,50 @@ test("suggestions use edit distance and stay quiet when nothing is close", () =>
   expect(suggest("intervall", ["interval", "timeout"])).toBe("interval");
   expect(suggest("xyz", ["interval", "timeout"])).toBeUndefined();
 });
+
+test("a credential pasted into the wrong field is not quoted by the issue (it reaches the log, status and notifications)", () => {
+  const key = "sk-proj-Abcdefghij0123456789XYZ";
+  const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlMTIz";
+  const texts = [
+    `[[upstreams]]\nname = "cloud"\nurl = "${key}"\n`,
+    `[tunnel]\nrelay_url = "${jwt}"\n`,
+    `[auth]\nissuer = "Bearer ${jwt}"\n`,
+    `[[upstreams]]\nname = "${key}!"\nurl = "http://127.0.0.1:9"\n`,
+    `[tunnel]\n"${key}" = true\n`,
+  ];
+  for (const text of texts) {
+    const r = parseConfig(text, "f");
+    expect(r.ok).toBe(false);
+    const message = r.ok ? "" : r.issues.map(formatIssue).join("\n");
+    expect(message).toContain("[redacted]");
+    expect(message).not.toContain(key.slice(8));
+    expect(message).not.toContain(jwt.slice(-12));
+  }
+  // Ordinary values are still quoted, so the message says what is wrong.
+  const plain = parseConfig(`[[upstreams]]\nname = "cloud"\nurl = "localhost:11434"\n`, "f");
+  expect(plain.ok ? "" : plain.issues[0]!.message).toContain('"localhost:11434" is not a URL');
+});
+
+test("a key or table defined twice is named, with the line of the second one", () => {
+  const issue = (text: string) => {
+    const r = parseConfig(text, "f");
+    return r.ok ? null : { line: r.issues[0]!.line, message: r.issues[0]!.message };
+  };
+  expect(issue('[alerts]\nenabled = true\n\n  enabled = false # again\n')).toEqual({ line: 4, message: expect.stringMatching(/redefine .*: enabled in \[alerts\]$/) });
+  expect(issue('[api]\nlisten = "127.0.0.1:1"\n[alerts]\nenabled = true\n[api]\nbody_limit = 5\n')).toEqual({ line: 5, message: expect.stringMatching(/redefine .*: \[api\]$/) });
+});
+
+test("keys every object inherits (constructor, toString, __proto__) are unknown keys like any other, in TOML and in JSON", () => {
+  for (const k of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+    for (const [text, path] of [
+      [`${k} = 1\n[api]\nlisten = "127.0.0.1:0"\n`, k],
+      [`[api]\nlisten = "127.0.0.1:0"\n${k} = 1\n`, `api.${k}`],
+      [`[[upstreams]]\nname = "a"\nurl = "http://127.0.0.1:9"\n${k} = 1\n`, `upstreams[0].${k}`],
+    ]) {
+      const r = parseConfig(text!, "f");
+      expect({ k, ok: r.ok, path: r.ok ? null : r.issues[0]!.path }).toEqual({ k, ok: false, path: path! });
+    }
+  }
+  const json = validateConfig(JSON.parse('{"__proto__": {"listen": "0.0.0.0:1"}, "api": {"listen": "127.0.0.1:0"}}'));
+  expect(json.ok ? [] : json.issues.map((i) => i.path)).toEqual(["__proto__"]);
+});

@@ -1,10 +1,12 @@
 // Reads a TOML config into a validated, defaulted Config; problems come back as issues naming file, field, line and column.
+import { closeSync, openSync, readSync } from "node:fs";
 import { parse, TomlError } from "smol-toml";
 import type { TSchema } from "@sinclair/typebox";
 import type { Config } from "./schema.ts";
 import { locate, locateAll } from "./locate.ts";
 import { semanticIssues, structureIssues, type FieldIssue } from "./validate.ts";
 import { applyDefaults } from "./defaults.ts";
+import { hideCredentials } from "./inline-secrets.ts";
 import { checkConfig, CONFIG_SCHEMA } from "./config-check.generated.ts";
 
 export interface ConfigIssue {
@@ -26,15 +28,37 @@ export const EMPTY_CONFIG_MESSAGE =
   "To start over from the defaults on purpose, delete the file and restart the daemon (it writes the commented defaults again), " +
   "or put a backup back with `cloudtolocalllm-tunnel config restore ID` (`config backups` lists them)";
 
+/**
+ * A config file's text, read no further than MAX_CONFIG_BYTES + 1 bytes: a bigger file (a log redirected into it, a link
+ * to /dev/zero) is then refused for its size by parseConfig without being held in memory whole first. Throws what
+ * opening or reading it throws.
+ */
+export function readConfigText(file: string): string {
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
+    let n = 0;
+    for (let got = -1; n < buf.length && got !== 0; n += got) got = readSync(fd, buf, n, buf.length - n, null);
+    return buf.toString("utf8", 0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function defaultConfig(): Config {
   return applyDefaults(CONFIG_SCHEMA, {}) as Config;
 }
 
 /** Parses and validates config text. `file` is only used in messages. A text that sets no key at all is refused (see EMPTY_CONFIG_MESSAGE). */
 export function parseConfig(text: string, file = "config"): LoadResult {
-  const r = parseTomlConfig(text, file, (raw, f) => (setsAnything(raw) ? validateConfig(raw, f) : { ok: false, issues: [{ file: f, path: "", message: EMPTY_CONFIG_MESSAGE }] }));
+  const r = parseTomlConfig(text, file, validateSettings);
   if (!r.ok) r.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   return r;
+}
+
+/** A parsed config (from TOML, or JSON sent to the API) checked as a file is: one that sets nothing is refused too. */
+export function validateSettings(raw: unknown, file = "config"): LoadResult {
+  return setsAnything(raw) ? validateConfig(raw, file) : { ok: false, issues: [{ file, path: "", message: EMPTY_CONFIG_MESSAGE }] };
 }
 
 /** TOML text through `validate`, for this config and the relay's: a syntax error or each issue gets the line and column of the field it names (or of its table when the field is missing). */
@@ -44,20 +68,48 @@ export function parseTomlConfig<C>(
   validate: (raw: unknown, file: string) => { ok: true; config: C } | { ok: false; issues: ConfigIssue[] },
 ): { ok: true; config: C } | { ok: false; issues: ConfigIssue[] } {
   const bytes = Buffer.byteLength(text, "utf8");
+  // A file readConfigText stopped reading is "over" the limit (a cut UTF-8 character decodes to up to 3 bytes more).
+  const size = bytes > MAX_CONFIG_BYTES + 3 ? mib(bytes) : `over ${mib(MAX_CONFIG_BYTES)}`;
   if (bytes > MAX_CONFIG_BYTES)
-    return { ok: false, issues: [{ file, path: "", message: `the file is ${mib(bytes)}; a config file may be at most ${mib(MAX_CONFIG_BYTES)} (check what was written into it)` }] };
+    return { ok: false, issues: [{ file, path: "", message: `the file is ${size}; a config file may be at most ${mib(MAX_CONFIG_BYTES)} (check what was written into it)` }] };
   let raw: unknown;
   try {
     raw = parse(text);
   } catch (e) {
-    if (e instanceof TomlError) return { ok: false, issues: [{ file, path: "", message: e.message.split("\n")[0]!, line: e.line, column: e.column }] };
+    if (e instanceof TomlError) {
+      const twice = /redefine/.test(e.message) ? definedTwice(text, e.line) : null;
+      const message = e.message.split("\n")[0]! + (twice ? `: ${twice}` : "");
+      return { ok: false, issues: [{ file, path: "", message, line: e.line, column: e.column }] };
+    }
     throw e;
   }
   const r = validate(raw, file);
   if (r.ok) return r;
   const all = locateAll(text);
-  for (const i of r.issues) Object.assign(i, locate(text, i.path, all) ?? {});
+  for (const i of r.issues) {
+    Object.assign(i, locate(text, i.path, all) ?? {});
+    // Found by its real path; a key that is a pasted credential is then not shown (the message hides it too).
+    i.path = i.path.replace(/[^.[\]]+/g, hideCredentials);
+  }
   return r;
+}
+
+const HEADER = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?/;
+
+/** smol-toml says only "trying to redefine an already defined table or value": the table or key on that line, by name. */
+function definedTwice(text: string, line: number): string | null {
+  const lines = text.split("\n");
+  const at = lines[line - 1] ?? "";
+  const header = HEADER.exec(at);
+  if (header) return `[${hideCredentials(header[1]!)}]`;
+  const key = /^\s*([^=#]+?)\s*=/.exec(at);
+  if (!key) return null;
+  const table = lines
+    .slice(0, line - 1)
+    .reverse()
+    .map((l) => HEADER.exec(l)?.[1])
+    .find((t) => t !== undefined);
+  return `${hideCredentials(key[1]!)}${table ? ` in [${table}]` : ""}`;
 }
 
 const mib = (n: number) => `${Number.isInteger(n / 1048576) ? n / 1048576 : (n / 1048576).toFixed(1)} MiB`;

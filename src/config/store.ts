@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join } from "node:path";
 import { parse as parseToml, stringify } from "smol-toml";
 import { atomicWrite } from "./atomic-write.ts";
-import { formatIssue, parseConfig, type ConfigIssue } from "./load.ts";
+import { formatIssue, parseConfig, readConfigText, type ConfigIssue } from "./load.ts";
 import { backupsDir } from "./paths.ts";
 import { redactSecrets } from "./redact.ts";
 import type { Config } from "./schema.ts";
@@ -56,7 +56,7 @@ export class ConfigStore {
 
   /** Current file text, or null when there is none yet. */
   read(): string | null {
-    return existsSync(this.file) ? readFileSync(this.file, "utf8") : null;
+    return existsSync(this.file) ? readConfigText(this.file) : null;
   }
 
   /** Validates `text`; only if it is valid, backs up the current file and replaces it atomically with mode 0600. */

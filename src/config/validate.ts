@@ -7,6 +7,7 @@ import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { hostSet } from "../net/host.ts";
 import { suggest } from "./suggest.ts";
+import { hideCredentials } from "./inline-secrets.ts";
 import { suggestAgentUrl } from "../net/cloud-url.ts";
 
 export { editDistance, suggest } from "./suggest.ts";
@@ -19,7 +20,8 @@ export interface FieldIssue {
 const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Date);
 export const show = (v: unknown) => {
   // A quoted value may be a URL with credentials: messages reach logs, events and status, so it is shown redacted.
-  const s = typeof v === "string" ? JSON.stringify(redactUrl(v)) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
+  // So may a credential pasted into the wrong field: hidden too.
+  const s = typeof v === "string" ? JSON.stringify(hideCredentials(redactUrl(v))) : v === undefined ? "nothing" : isPlainObject(v) ? "a table" : Array.isArray(v) ? "a list" : (JSON.stringify(v) ?? String(v));
   return s.length > 80 ? `${s.slice(0, 77)}..."` : s;
 };
 
@@ -31,7 +33,8 @@ export function structureIssues(raw: unknown, schema: TSchema = CONFIG_SCHEMA, p
   if (schema.type === "object" && schema.properties && isPlainObject(raw)) {
     const known = Object.keys(schema.properties);
     for (const [k, v] of Object.entries(raw)) {
-      const sub = schema.properties[k] as TSchema | undefined;
+      // Own keys only: `constructor`, `toString` or `__proto__` are not settings because every object inherits them.
+      const sub = Object.hasOwn(schema.properties, k) ? (schema.properties[k] as TSchema) : undefined;
       if (sub) {
         out.push(...structureIssues(v, sub, joinPath(path, k)));
         continue;
@@ -40,8 +43,8 @@ export function structureIssues(raw: unknown, schema: TSchema = CONFIG_SCHEMA, p
       const hint = suggest(k, known);
       const message =
         !path && isPlainObject(v)
-          ? `unknown section [${k}]${hint ? ` (did you mean [${hint}]?)` : ""}`
-          : `unknown key "${k}" ${path ? `in [${path.replace(/\[\d+\]$/, "")}]` : "at the top level"}${hint ? ` (did you mean "${hint}"?)` : ""}`;
+          ? `unknown section [${hideCredentials(k)}]${hint ? ` (did you mean [${hint}]?)` : ""}`
+          : `unknown key "${hideCredentials(k)}" ${path ? `in [${path.replace(/\[\d+\]$/, "")}]` : "at the top level"}${hint ? ` (did you mean "${hint}"?)` : ""}`;
       out.push({ path: joinPath(path, k), message });
     }
   } else if (schema.type === "array" && schema.items && Array.isArray(raw)) {

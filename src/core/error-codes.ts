@@ -31,6 +31,7 @@ export const ERROR_TABLE = {
     ...HTTP,
     unreachable: { meaning: "nothing answered at the control API's address (status 0)", exit: EXIT_FAILURE },
     unexpected_status: { meaning: "an error status whose body names no code", exit: EXIT_FAILURE },
+    foreign_listener: { meaning: "another user's program listens at the control API's address; the token was not sent", exit: EXIT_FAILURE },
   },
   UsageError: { usage: { meaning: "wrong arguments or an invalid file", exit: EXIT_USAGE } },
   CliError: {

@@ -1,7 +1,6 @@
 // The running configuration: the last good config, the last reload's outcome, and reloads that never replace good with bad.
-import { readFileSync } from "node:fs";
 import type { Config, Section } from "../config/schema.ts";
-import { parseConfig, type ConfigIssue } from "../config/load.ts";
+import { parseConfig, readConfigText, type ConfigIssue } from "../config/load.ts";
 import { locate } from "../config/locate.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { changedSections } from "../config/changes.ts";
@@ -54,7 +53,7 @@ export class ConfigRuntime {
   async reload(fileText?: string): Promise<ReloadResult> {
     let text: string;
     try {
-      text = fileText ?? readFileSync(this.file, "utf8");
+      text = fileText ?? readConfigText(this.file);
     } catch (e) {
       return this.reject({ file: this.file, path: "", message: `cannot read: ${(e as Error).message}` });
     }
@@ -102,7 +101,7 @@ export class ConfigRuntime {
     let where = {};
     if (path) {
       try {
-        where = locate(text ?? readFileSync(this.file, "utf8"), path) ?? {};
+        where = locate(text ?? readConfigText(this.file), path) ?? {};
       } catch {}
     }
     return { file: this.file, path, message: e instanceof Error ? e.message : String(e), ...where };

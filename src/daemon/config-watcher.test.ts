@@ -1,8 +1,8 @@
 // The config watcher: which saves reach the reload, and that putting the good file back after a rejection is read.
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { watchConfigFile, type ConfigWatcher } from "./config-watcher.ts";
 
 const dirs: string[] = [];
@@ -52,4 +52,44 @@ test("a rejected text saved again is retried; a save that changed nothing after 
   writeFileSync(file, "good = 2\n");
   await Bun.sleep(300);
   expect(seen).toEqual(["bad = 2\n", "bad = 2\n", "good = 2\n"]);
+});
+
+test("the config directory replaced by another (renamed over it, or deleted and made again): later saves are still seen", async () => {
+  const { file, seen } = setup("good = 1\n");
+  const dir = dirname(file);
+  const other = `${dir}.new`;
+  dirs.push(other);
+  mkdirSync(other);
+  writeFileSync(join(other, "tunnel.toml"), "good = 2\n");
+  rmSync(dir, { recursive: true });
+  renameSync(other, dir);
+  await until(() => seen.at(-1) === "good = 2\n");
+  // The watch of the old directory went with it: this save is seen only by a watch of the new one.
+  writeFileSync(file, "good = 3\n");
+  await until(() => seen.at(-1) === "good = 3\n");
+  rmSync(dir, { recursive: true });
+  await Bun.sleep(100);
+  mkdirSync(dir);
+  writeFileSync(file, "good = 4\n");
+  await until(() => seen.at(-1) === "good = 4\n");
+  writeFileSync(file, "good = 5\n");
+  await until(() => seen.at(-1) === "good = 5\n");
+});
+
+test("a symlinked config re-pointed at a file in another directory: edits of the new target are seen", async () => {
+  const root = mkdtempSync(join(tmpdir(), "c2l-watch-"));
+  dirs.push(root);
+  for (const d of ["conf", "a", "b"]) mkdirSync(join(root, d));
+  writeFileSync(join(root, "a/tunnel.toml"), "good = 1\n");
+  writeFileSync(join(root, "b/tunnel.toml"), "good = 2\n");
+  const file = join(root, "conf/tunnel.toml");
+  symlinkSync(join(root, "a/tunnel.toml"), file);
+  const seen: string[] = [];
+  watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: true }), { debounceMs: 30, initialText: "good = 1\n" });
+  // As a dotfile manager switches generations: a new link renamed over the old one.
+  symlinkSync(join(root, "b/tunnel.toml"), join(root, "conf/.tmp-link"));
+  renameSync(join(root, "conf/.tmp-link"), file);
+  await until(() => seen.at(-1) === "good = 2\n");
+  writeFileSync(join(root, "b/tunnel.toml"), "good = 3\n");
+  await until(() => seen.at(-1) === "good = 3\n");
 });

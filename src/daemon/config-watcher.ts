@@ -1,8 +1,9 @@
 // Watches the config file's directory (editors save by renaming a temp file over it) and reloads, debounced, when the file changes.
-import { watch, readFileSync, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { watch, type FSWatcher } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { logger } from "../core/log.ts";
 import { resolveLink } from "../config/atomic-write.ts";
+import { readConfigText } from "../config/load.ts";
 
 const log = logger("config");
 
@@ -17,10 +18,9 @@ export interface ConfigWatcher {
  */
 export function watchConfigFile(file: string, reload: (text: string) => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 150;
-  const name = basename(file);
   const read = () => {
     try {
-      return readFileSync(file, "utf8");
+      return readConfigText(file);
     } catch {
       return null;
     }
@@ -52,29 +52,66 @@ export function watchConfigFile(file: string, reload: (text: string) => Promise<
     if (timer) clearTimeout(timer);
     timer = setTimeout(fire, debounceMs);
   };
-  // A symlinked config is usually edited at its target: watch the target's directory too.
-  const target = resolveLink(file);
-  const watched = [[dirname(file), name]];
-  if (target !== file) watched.push([dirname(target), basename(target)]);
-  const watchers: FSWatcher[] = [];
-  for (const [dir, base] of watched) {
-    try {
-      const w = watch(dir!, { persistent: false }, (_event, filename) => {
-        if (filename !== null && filename !== base) return;
-        schedule();
-      });
-      w.on("error", (e) => log.warn("config watch failed; reload with SIGHUP", { dir, error: e }));
-      watchers.push(w);
-    } catch (e) {
-      log.warn("cannot watch the config directory; reload with SIGHUP", { dir, error: e });
+  // What is watched, and for which names in it: the file's directory for the file, and that directory's parent for the
+  // directory itself (a restore, `git checkout` or dotfile manager may replace the whole directory, and a watch stays with
+  // the old one: every later save would go unseen); a symlinked config is usually edited at its target, so the same
+  // for the target. Worked out again on each event for one of these names: a re-pointed link is followed.
+  const wanted = (): Map<string, Set<string>> => {
+    const out = new Map<string, Set<string>>();
+    const add = (path: string) => {
+      for (const p of [path, dirname(path)]) {
+        const dir = dirname(p);
+        if (dir === p) continue;
+        const names = out.get(dir) ?? new Set<string>();
+        out.set(dir, names.add(basename(p)));
+      }
+    };
+    add(file);
+    const target = resolveLink(file);
+    if (target !== file) add(target);
+    return out;
+  };
+  const watchers = new Map<string, { w: FSWatcher; names: Set<string> }>();
+  let closed = false;
+  /** Watches what `wanted()` names; `renew` is a directory that was replaced, whose old watch is dead. */
+  const arm = (renew?: string) => {
+    if (closed) return;
+    const want = wanted();
+    for (const [dir, entry] of watchers)
+      if (!want.has(dir) || dir === renew) {
+        entry.w.close();
+        watchers.delete(dir);
+      }
+    for (const [dir, names] of want) {
+      const have = watchers.get(dir);
+      if (have) {
+        have.names = names;
+        continue;
+      }
+      const entry = { w: null as unknown as FSWatcher, names };
+      try {
+        entry.w = watch(dir, { persistent: false }, (_event, filename) => {
+          if (filename !== null && !entry.names.has(filename)) return;
+          arm(filename === null ? undefined : join(dir, filename));
+          schedule();
+        });
+      } catch (e) {
+        // A directory that is not there (yet): the watch of its parent arms this one when it appears.
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT") log.warn("cannot watch the config directory; reload with SIGHUP", { dir, error: e });
+        continue;
+      }
+      entry.w.on("error", (e) => log.warn("config watch failed; reload with SIGHUP", { dir, error: e }));
+      watchers.set(dir, entry);
     }
-  }
+  };
+  arm();
   log.debug("watching the config file", { file });
   if (read() !== lastText) schedule();
   return {
     close() {
       if (timer) clearTimeout(timer);
-      for (const w of watchers) w.close();
+      closed = true;
+      for (const { w } of watchers.values()) w.close();
     },
   };
 }

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { atomicWriteWithBackup } from "../config/atomic-write.ts";
+import { withFileLock } from "../config/file-lock.ts";
 import { appStateDir } from "../config/paths.ts";
 import type { CodeOf } from "../core/error-codes.ts";
 import { expired, keyHash, type KeyRecord } from "./keys.ts";
@@ -24,7 +25,8 @@ export class KeyStoreError extends Error {
 /**
  * Reads and writes the keys file. The daemon and the CLI both use it: the daemon notices a change the CLI wrote by the
  * file's mtime and size, looked at no more than once per `recheckMs`, so checking a key costs a hash and a map lookup.
- * A file that cannot be read as keys is reported and the keys read before stay in force.
+ * A file that cannot be read as keys is reported and the keys read before stay in force. A change (add, revoke) reads
+ * and writes the file under a lock file, so two processes changing it at once both land.
  */
 export class KeyStore {
   private records: KeyRecord[] = [];
@@ -110,19 +112,23 @@ export class KeyStore {
   }
 
   add(record: KeyRecord): void {
-    this.refresh(true);
-    if (this.lastError) throw new KeyStoreError("keys_file_invalid", this.lastError);
-    if (this.records.some((r) => r.name === record.name)) throw new KeyStoreError("key_exists", `a key named "${record.name}" exists already; revoke it first or choose another name`);
-    this.write([...this.records, record]);
+    withFileLock(this.file, () => {
+      this.refresh(true);
+      if (this.lastError) throw new KeyStoreError("keys_file_invalid", this.lastError);
+      if (this.records.some((r) => r.name === record.name)) throw new KeyStoreError("key_exists", `a key named "${record.name}" exists already; revoke it first or choose another name`);
+      this.write([...this.records, record]);
+    });
   }
 
   /** Removes a key; false when there was none by that name. */
   revoke(name: string): boolean {
-    this.refresh(true);
-    if (this.lastError) throw new KeyStoreError("keys_file_invalid", this.lastError);
-    if (!this.records.some((r) => r.name === name)) return false;
-    this.write(this.records.filter((r) => r.name !== name));
-    return true;
+    return withFileLock(this.file, () => {
+      this.refresh(true);
+      if (this.lastError) throw new KeyStoreError("keys_file_invalid", this.lastError);
+      if (!this.records.some((r) => r.name === name)) return false;
+      this.write(this.records.filter((r) => r.name !== name));
+      return true;
+    });
   }
 
   /** The record of a presented key (any string), or null. */

@@ -306,6 +306,16 @@ describe("config", () => {
     writeFileSync(env.file, TOML);
     expect((await call("POST", "/api/v1/config/reload", { headers: AUTH })).json.ok).toBe(true);
   });
+  test("validate answers what PUT would do: a JSON body that sets nothing (or that the router turns into {}) is invalid for both", async () => {
+    const json = { ...AUTH, "content-type": "application/json" };
+    for (const body of ["{}", '{"api": {}}', "[]", "1", "true"]) {
+      const v = await call("POST", "/api/v1/config/validate", { headers: json, body });
+      const put = await call("PUT", "/api/v1/config", { headers: json, body });
+      expect({ body, valid: v.json.valid, put: put.status }).toEqual({ body, valid: false, put: 422 });
+      expect(v.json.issues[0].message).toBe(put.json.error.details[0].message);
+    }
+    expect((await call("POST", "/api/v1/config/validate", { headers: json, body: JSON.stringify({ api: { listen: "127.0.0.1:0" } }) })).json).toEqual({ valid: true, issues: [] });
+  });
   test("bodies: too large (declared and chunked) is 413, unknown type 415, broken JSON 400", async () => {
     const big = "x".repeat(5000);
     expectError(await call("PUT", "/api/v1/config", { headers: toml(), body: big }), 413, "payload_too_large");

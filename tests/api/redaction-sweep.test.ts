@@ -138,3 +138,21 @@ test("no output of the daemon shows a secret from an upstream or relay URL", asy
   expect(d.stderr()).toContain("api_key=redacted");
   expect(outputs.find(([w]) => w === "cli doctor --json (valid file)")![1]).toContain(`http://user:redacted@127.0.0.1:${fake.port}/?api_key=redacted`);
 }, 90_000);
+
+test("a credential pasted into the wrong field (a key as an upstream's url) is not quoted by the rejection anywhere", async () => {
+  const key = "sk-proj-PASTEDkey0123456789Abc";
+  const rejected = d.count(/configuration rejected/);
+  writeFileSync(d.configFile, config(`\n[[upstreams]]\nname = "pasted"\nurl = "${key}"\n`));
+  await d.waitFor(/configuration rejected/);
+  const start = Date.now();
+  while (d.count(/configuration rejected/) <= rejected && Date.now() - start < 10_000) await Bun.sleep(50);
+  const outputs: [string, string][] = [["daemon log", d.stderr()]];
+  // Open to every local user, without the token.
+  for (const p of ["/api/v1/status", "/api/v1/events", "/metrics"]) outputs.push([`GET ${p}`, await (await fetch(api + p)).text()]);
+  const r = await runCli(d.env, "status", "--url", api, "--config", d.configFile);
+  outputs.push(["cli status", r.out + r.err]);
+  expect(outputs.filter(([, text]) => text.includes(key.slice(8))).map(([what]) => what)).toEqual([]);
+  // The rejection still says where and what: the field, its line, and that the value is not a URL.
+  const status = JSON.parse(outputs[1]![1]);
+  expect(status.daemon.lastReload.error).toMatchObject({ path: "upstreams[3].url", message: '"[redacted]" is not a URL (expected http:// or https://)' });
+}, 60_000);

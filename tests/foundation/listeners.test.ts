@@ -145,6 +145,21 @@ describe("moving a listener on reload", () => {
     }
   });
 
+  test("PUT /api/v1/config to a free port is answered (200) on the old socket before it closes, not cut off", async () => {
+    const token = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+    const newApi = freePort();
+    const r = await fetch(`http://127.0.0.1:${api}/api/v1/config`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/toml" },
+      body: toml(`127.0.0.1:${newApi}`, `127.0.0.1:${proxy}`),
+    });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { reload: { ok: boolean } }).reload.ok).toBe(true);
+    expect(await status(`http://127.0.0.1:${newApi}/healthz`)).toBe(200);
+    expect(await status(`http://127.0.0.1:${api}/healthz`)).toBe("refused");
+    api = newApi;
+  });
+
   test("a free address moves both listeners; the old ports close", async () => {
     const newApi = freePort();
     const newProxy = freePort();

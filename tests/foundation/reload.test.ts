@@ -1,6 +1,6 @@
 // Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
@@ -72,7 +72,7 @@ describe("hot reload through the directory watch", () => {
       ["", /the file sets nothing/],
       ["  \n\n\t\n", /the file sets nothing/],
       ["# cloudtolocalllm-tunnel configuration\n# [api]\n# listen = \"127.0.0.1:8765\"\n[api]\n", /the file sets nothing/],
-      [base() + "#".repeat(2 * 1024 * 1024) + "\n", /the file is 2.0 MiB; a config file may be at most 1 MiB/],
+      [base() + "#".repeat(2 * 1024 * 1024) + "\n", /the file is over 1 MiB; a config file may be at most 1 MiB/],
     ];
     for (const [i, [text, why]] of saves.entries()) {
       writeFileSync(d.configFile, text);
@@ -132,6 +132,49 @@ test("a symlinked config is watched at its target too", async () => {
     await d.waitFor(/daemon: started/);
     writeFileSync(real, base('[metrics]\nwindow = "2m"\n'));
     await d.waitFor(/configuration reloaded sections=metrics/);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("the config directory replaced whole (a restore, a dotfiles checkout): the saves after it are still applied", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: base() });
+  try {
+    await d.waitFor(/daemon: started/);
+    const dir = join(home, ".config/cloudtolocalllm");
+    const next = join(home, ".config/cloudtolocalllm.new");
+    mkdirSync(next);
+    writeFileSync(join(next, "tunnel.toml"), base('[metrics]\nwindow = "2m"\n'));
+    cpSync(join(dir, "api-token"), join(next, "api-token"));
+    rmSync(dir, { recursive: true });
+    renameSync(next, dir);
+    await d.waitFor(/configuration reloaded sections=metrics/);
+    // Only a watch of the new directory sees this one (the old directory's watch went with it).
+    writeFileSync(d.configFile, base('[metrics]\nwindow = "2m"\n[health]\ninterval = "20s"\n'));
+    await d.waitFor(/configuration reloaded sections=health/);
+    expect(await healthz(d)).toBe(200);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("a file of gigabytes (a log redirected into it) is rejected for its size and never read whole", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: base() });
+  try {
+    await d.waitFor(/daemon: started/);
+    // Sparse: 3 GiB on paper, nothing on the disk. Read whole, it held the daemon at 3 GiB and was then ignored unreported.
+    writeFileSync(d.configFile, base('[metrics]\nwindow = "2m"\n'));
+    truncateSync(d.configFile, 3 * 1024 ** 3);
+    const line = await d.waitFor(/configuration rejected/);
+    expect(line).toContain("the file is over 1 MiB; a config file may be at most 1 MiB");
+    const status = (await (await fetch(`${d.urls.api}/api/v1/status`)).json()) as { daemon: { lastReload: { ok: boolean } } };
+    expect(status.daemon.lastReload.ok).toBe(false);
+    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1]);
+    expect(peakKiB).toBeLessThan(512 * 1024);
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });

@@ -41,6 +41,7 @@ export const SYSTEM_TOOLS = {
   script: { package: "bsdutils", usedFor: "running the daemon under a pseudo-terminal (its terminal log format)" },
   setpriv: { package: "util-linux", usedFor: "acting as another local user (uid 65534) against the daemon's loopback listeners" },
   unshare: { package: "util-linux", usedFor: "a private network namespace, to use the default ports" },
+  setpriv: { package: "util-linux", usedFor: "a program run as another user (nobody), e.g. one that takes the control API's port" },
   ip: { package: "iproute2", usedFor: "bringing up loopback in the private network namespace" },
   tc: { package: "iproute2", usedFor: "a rate-limited link (tbf) between two network namespaces" },
   nsenter: { package: "util-linux", usedFor: "starting processes in the second network namespace of a test" },

@@ -4,7 +4,7 @@ import { stringify } from "smol-toml";
 import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import type { ReloadResult } from "../../../core/contracts.ts";
-import { parseConfig, validateConfig, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
+import { parseConfig, validateSettings, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
 import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 import { ConfigStore, type BackupInfo } from "../../../config/store.ts";
@@ -93,7 +93,8 @@ export function checkBody(ctx: DaemonContext, body: unknown): { text: string; re
   }
   if (!body || typeof body !== "object" || Array.isArray(body))
     throw new HttpError("bad_request", "send the config as TOML (text/plain or application/toml) or as a JSON object");
-  const result = validateConfig(body, file);
+  // As the file it becomes is checked: a JSON object that sets nothing is refused by validate as by PUT.
+  const result = validateSettings(body, file);
   if (result.ok) {
     const hidden = redactedPaths(body);
     if (hidden.length) return { text: "", result: redactedIssue(file, hidden) };

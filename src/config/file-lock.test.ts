@@ -1,0 +1,34 @@
+// The lock file: held for the change only, released when it throws, a crashed holder's lock broken, a live one waited for.
+import { afterEach, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { withFileLock } from "./file-lock.ts";
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+const fileIn = () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-lock-"));
+  dirs.push(d);
+  return join(d, "keys.json");
+};
+
+test("the lock is held while the change runs and released after it, also when it throws", () => {
+  const file = fileIn();
+  expect(withFileLock(file, () => existsSync(`${file}.lock`))).toBe(true);
+  expect(existsSync(`${file}.lock`)).toBe(false);
+  expect(() => withFileLock(file, () => {
+    throw new Error("boom");
+  })).toThrow("boom");
+  expect(existsSync(`${file}.lock`)).toBe(false);
+});
+
+test("a lock left by a process that died is broken; one held now is waited for, then named in the error", () => {
+  const file = fileIn();
+  writeFileSync(`${file}.lock`, "");
+  const old = (Date.now() - 60_000) / 1000;
+  utimesSync(`${file}.lock`, old, old);
+  expect(withFileLock(file, () => "ran")).toBe("ran");
+  writeFileSync(`${file}.lock`, "");
+  expect(() => withFileLock(file, () => "ran", 50)).toThrow(`${file}.lock is held by another process`);
+});

@@ -1,0 +1,40 @@
+// A lock file beside a file that several processes read, change and write back (the keys file: the daemon and the CLI).
+import { closeSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** A lock older than this was left by a process that died holding it (a change takes milliseconds, a slow fsync seconds). */
+const STALE_MS = 5_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `fn` while holding `<path>.lock`, made with O_EXCL: a read-change-write of `path` by another process waits
+ * instead of writing back what it read before this one's change (a key created at the same time lost, a revoked key
+ * brought back). Synchronous, as the writes it guards are: a holder keeps it for milliseconds.
+ */
+export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS + 1000): T {
+  const lock = `${path}.lock`;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, "wx", 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let age = 0;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released just now
+    }
+    if (age > STALE_MS) rmSync(lock, { force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock} is held by another process; delete it if no cloudtolocalllm-tunnel is running`);
+    else Atomics.wait(pause, 0, 0, 2);
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}

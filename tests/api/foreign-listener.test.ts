@@ -1,0 +1,52 @@
+// Another local user's program on the control API's port (the daemon is down): the CLI sends it no token and says who holds the port.
+import { afterAll, expect, setDefaultTimeout } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { until } from "../helpers/until.ts";
+import { runCli } from "./cli.ts";
+
+setDefaultTimeout(30_000);
+
+const NOBODY = 65534;
+const { test } = requireTools([
+  "setpriv",
+  { name: "root (to run a program as another user, nobody)", available: () => process.getuid?.() === 0, fix: "run the test suite as root, e.g. in CI's container" },
+]);
+
+const home = tempHome();
+afterAll(() => removeHome(home));
+
+test("a port taken by another user gets no API token from `status`, `reload` or `tunnel`; the sentence names the uid", async () => {
+  const probe = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = probe.port!;
+  probe.stop(true);
+  const token = "tok-" + "x".repeat(40);
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:${port}"\n`);
+  writeFileSync(join(home, ".config/cloudtolocalllm/api-token"), token + "\n", { mode: 0o600 });
+  // What another user would run while the daemon is down: it answers like the API and keeps every Authorization it gets.
+  const squatter = Bun.spawn(
+    ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", BUN, "-e",
+      `Bun.serve({ hostname: "127.0.0.1", port: ${port}, fetch(r) { console.log("got " + r.method + " " + new URL(r.url).pathname + " " + r.headers.get("authorization")); return Response.json({}); } }); console.log("ready");`],
+    { cwd: "/", stdout: "pipe", stderr: "pipe" },
+  );
+  let heard = "";
+  void (async () => {
+    for await (const chunk of squatter.stdout) heard += new TextDecoder().decode(chunk);
+  })();
+  try {
+    await until(() => heard.includes("ready"), 10_000, "the other user's listener");
+    const env = homeEnv(home);
+    for (const args of [["status"], ["reload"], ["tunnel", "restart"]]) {
+      const r = await runCli(env, ...args);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect(r.err).toContain(`127.0.0.1:${port} is held by a program of another user (uid ${NOBODY}), not by your daemon, so the API token was not sent to it`);
+    }
+    expect(heard).not.toContain(token);
+  } finally {
+    squatter.kill();
+    await squatter.exited;
+  }
+});
