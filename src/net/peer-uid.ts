@@ -1,7 +1,9 @@
-// Who owns the other end of a loopback TCP connection: the uid the kernel lists for that socket in /proc/net/tcp{,6} (what identd reads).
+// Who owns a TCP socket on this machine, from the kernel's tables in /proc/net/tcp{,6} (what identd reads): the other end of a loopback connection, a listener.
 import { readFileSync } from "node:fs";
 
 export interface SocketRow {
+  /** The kernel's TCP state in hex: "0A" listening, "01" established. */
+  state: string;
   /** Canonical address ("127.0.0.1", or 32 hex digits for IPv6 that is not IPv4-mapped) and port of each end. */
   local: string;
   localPort: number;
@@ -35,7 +37,7 @@ export function parseProcNetTcp(text: string): SocketRow[] {
     const [ra, rp] = f[2]!.split(":");
     const uid = Number(f[7]);
     if (!la || !lp || !ra || !rp || !/^[0-9A-Fa-f]+$/.test(la + ra) || !Number.isInteger(uid)) continue;
-    rows.push({ local: canonical(wordBytes(la)), localPort: parseInt(lp, 16), remote: canonical(wordBytes(ra)), remotePort: parseInt(rp, 16), uid });
+    rows.push({ state: f[3]!.toUpperCase(), local: canonical(wordBytes(la)), localPort: parseInt(lp, 16), remote: canonical(wordBytes(ra)), remotePort: parseInt(rp, 16), uid });
   }
   return rows;
 }
@@ -59,6 +61,17 @@ export function canonicalAddress(address: string): string | null {
 export type ReadProc = (path: string) => string;
 const readProc: ReadProc = (path) => readFileSync(path, "utf8");
 
+/** The rows of /proc/net/tcp and /proc/net/tcp6; null where the system does not say (not Linux, no /proc). */
+export function socketTable(read: ReadProc = readProc): SocketRow[] | null {
+  let rows: SocketRow[] | null = null;
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    try {
+      (rows ??= []).push(...parseProcNetTcp(read(file)));
+    } catch {}
+  }
+  return rows;
+}
+
 /**
  * The uid of the process side that connected from `peer` to our listening `serverPort`: its socket is the row whose
  * local end is the peer and whose remote end is our port. Null when no such row is visible (another network namespace,
@@ -67,15 +80,7 @@ const readProc: ReadProc = (path) => readFileSync(path, "utf8");
 export function peerUid(peer: { address: string; port: number }, serverPort: number, read: ReadProc = readProc): number | null {
   const address = canonicalAddress(peer.address);
   if (!address) return null;
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = read(file);
-    } catch {
-      continue;
-    }
-    for (const r of parseProcNetTcp(text)) if (r.localPort === peer.port && r.remotePort === serverPort && r.local === address) return r.uid;
-  }
+  for (const r of socketTable(read) ?? []) if (r.localPort === peer.port && r.remotePort === serverPort && r.local === address) return r.uid;
   return null;
 }
 

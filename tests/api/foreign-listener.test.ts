@@ -4,16 +4,14 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
+import { ROOT } from "../helpers/other-user.ts";
 import { until } from "../helpers/until.ts";
 import { runCli } from "./cli.ts";
 
 setDefaultTimeout(30_000);
 
 const NOBODY = 65534;
-const { test } = requireTools([
-  "setpriv",
-  { name: "root (to run a program as another user, nobody)", available: () => process.getuid?.() === 0, fix: "run the test suite as root, e.g. in CI's container" },
-]);
+const { test } = requireTools(["setpriv", ROOT]);
 
 const home = tempHome();
 afterAll(() => removeHome(home));
