@@ -72,6 +72,9 @@ Options:
       console.log(`${values.config}: ok (${r.config.tunnels.length} tunnel${r.config.tunnels.length === 1 ? "" : "s"}${r.config.cluster.redis_url ? ", cluster node" : ""})`);
       return 0;
     }
+    // SIGHUP's default ends the process, and a closed terminal or a reload sends it: the relay does not re-read its
+    // config, so it says so and keeps every tunnel up (before start too, which may wait for Redis).
+    process.on("SIGHUP", () => log.warn("SIGHUP ignored: the relay does not re-read its config; restart it to apply changes", { config: values.config }));
     const { startRelay } = await import("../relay/server.ts");
     let relay;
     try {

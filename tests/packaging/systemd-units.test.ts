@@ -69,6 +69,9 @@ describe("systemd units", () => {
     const relay = readFileSync(join(REPO, "systemd/cloudtolocalllm-relay.service"), "utf8");
     for (const line of ["DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"]) expect(relay.split("\n")).toContain(line);
     expect(relay).not.toMatch(/^MemoryDenyWriteExecute=/m);
+    // The relay does not re-read its config: `systemctl reload` must not pretend to (its SIGHUP used to end the relay,
+    // a "clean" signal systemd does not restart after; tests/tunnel/relay-process.test.ts).
+    expect(relay).not.toMatch(/^ExecReload=/m);
   });
 
   test("every long-running process starts with the runtime settings of src/core/runtime-tuning.ts: the units and npm start", () => {

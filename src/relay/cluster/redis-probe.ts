@@ -1,6 +1,7 @@
 // Why a connection to the cluster's Redis failed, in words an operator can act on: Bun's client only says the
 // connection closed, so after a failure one raw RESP exchange (AUTH with redis_url's credentials, or PING without)
-// tells a refused password, a missing one and a password Redis does not expect apart. Credentials never appear in it.
+// tells a refused password, a missing one and a password Redis does not expect apart, and a connection that fails names
+// its cause (a name that does not resolve, a refused port). Credentials never appear in it.
 import { connect, isIP } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 
@@ -15,6 +16,22 @@ export function explainReply(reply: string, hasPassword: boolean): string | null
   if (hasPassword && /without any password configured/.test(reply)) return "cluster.redis_url has a password but this Redis has none configured for that user (requirepass / ACL)";
   if (reply.startsWith("-")) return `Redis answered: ${reply.slice(1, 200).trim()}`;
   return null;
+}
+
+/** Why a connection to Redis failed before any reply, by the system's error code (Bun's client says only "Connection closed"). */
+const UNREACHABLE: Record<string, string> = {
+  ENOTFOUND: "its host name does not resolve (DNS)",
+  EAI_AGAIN: "its host name could not be resolved now (DNS)",
+  ECONNREFUSED: "the connection was refused (nothing listens on that port)",
+  EHOSTUNREACH: "no route to its host",
+  ENETUNREACH: "no route to its network",
+  ECONNRESET: "the connection was reset",
+};
+
+/** The sentence for a connection to host:port that failed with `e` (never holding a credential: neither is in it). */
+export function explainUnreachable(host: string, port: number, e: NodeJS.ErrnoException): string {
+  const why = (e.code && UNREACHABLE[e.code]) ?? e.message;
+  return `cannot reach Redis at ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}${e.code && UNREACHABLE[e.code] ? ` (${e.code})` : ""}`;
 }
 
 /** One AUTH (or PING) on a fresh connection to `url`; an explanation of the failure, or null. */
@@ -44,7 +61,7 @@ export function diagnoseRedis(url: string, timeoutMs: number, tls?: ConnectionOp
       got += d.toString("utf8");
       if (got.includes("\r\n")) done(explainReply(got.slice(0, got.indexOf("\r\n")), !!password));
     });
-    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : null));
+    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : explainUnreachable(host, port, e)));
     sock.on("close", () => done(null));
   });
 }
