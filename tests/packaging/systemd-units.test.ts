@@ -39,6 +39,27 @@ describe("systemd units", () => {
     });
   }
 
+  // The relay runs as a dynamic user, which cannot read a root-only relay.toml (where a Redis password lives): the
+  // documented drop-in hands it over as a credential, and what it says is a unit systemd accepts.
+  requireTools(["systemd-analyze"]).test("docs/relay-cluster.md's drop-in hands relay.toml and the secret over as credentials and verifies on the relay unit", () => {
+    const md = readFileSync(join(REPO, "docs/relay-cluster.md"), "utf8");
+    const dropIn = /```ini\n([\s\S]*?)```/.exec(md)![1]!;
+    const lines = dropIn.split("\n");
+    expect(lines).toContain("LoadCredential=relay.toml:/etc/cloudtolocalllm-relay/relay.toml");
+    expect(lines).toContain("LoadCredential=cluster-secret:/etc/cloudtolocalllm-relay/cluster.secret");
+    expect(lines).toContain("ExecStart=/usr/bin/cloudtolocalllm-tunnel relay --config ${CREDENTIALS_DIRECTORY}/relay.toml");
+    const unit = copyUnit("cloudtolocalllm-relay.service");
+    mkdirSync(`${unit}.d`, { recursive: true });
+    writeFileSync(join(`${unit}.d`, "cluster.conf"), dropIn.split("/usr/bin/cloudtolocalllm-tunnel").join(stub));
+    try {
+      const r = verifyUnit(unit, false, tmp);
+      expect(r.output).toBe("");
+      expect(r.code).toBe(0);
+    } finally {
+      rmSync(`${unit}.d`, { recursive: true, force: true });
+    }
+  });
+
   requireTools(["systemd-analyze"]).test("the check can fail: an unknown key and a missing binary are reported", () => {
     const bad = copyUnit("cloudtolocalllm-tunnel.service", (t) => t.replace("[Service]", "[Service]\nWatchdogSecs=5").split(stub).join("/nonexistent/bin"));
     const r = verifyUnit(bad, true, tmp);
