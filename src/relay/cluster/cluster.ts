@@ -220,10 +220,14 @@ export class RelayCluster implements ClusterRouting {
   /** Reports an ignored record once (a forged lease is looked at on every renewal). */
   private ignored(what: string, fields: Record<string, unknown>): void {
     this.d.metrics.ignoredRecords.inc({ kind: / lease/.test(what) ? "lease" : "node" });
-    const k = `${what} ${JSON.stringify(fields)}`;
-    if (this.reported.has(k)) return;
+    this.once(`${what} ${JSON.stringify(fields)}`, what, fields);
+  }
+
+  /** One warning per `key`, however often it recurs (bounded: the set starts over past 1000 keys). */
+  private once(key: string, what: string, fields: Record<string, unknown>): void {
+    if (this.reported.has(key)) return;
     if (this.reported.size > 1000) this.reported.clear();
-    this.reported.add(k);
+    this.reported.add(key);
     log.warn(what, fields);
   }
 
@@ -363,6 +367,11 @@ export class RelayCluster implements ClusterRouting {
       // The node we thought held it says it does not (a missed change): look it up afresh next time.
       if (r.response.headers.get(ERROR_CODE_HEADER) === "tunnel_moving") this.owners.delete(id);
       return r.response;
+    }
+    if (r.refused) {
+      m.forwarded.inc({ result: "hop_refused" });
+      this.once(`hop refused by ${lease.node}: ${r.message}`, "a node refused this node's forwarded call: check that every node has the same shared secret and NTP-synced clocks", { tunnel: id, owner: lease.node, reason: r.message });
+      return new HttpError("unavailable", `the relay node holding tunnel "${id}" refused this node's forwarded call (${r.message}); the relay's operator must fix the cluster, a retry will not help`).toDialectResponse(path);
     }
     m.forwarded.inc({ result: r.aborted ? "client_aborted" : "owner_unreachable" });
     if (!r.aborted) this.owners.delete(id);

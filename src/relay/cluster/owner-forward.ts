@@ -55,7 +55,8 @@ export async function resumeAt(id: string, token: string, offset: number, o: Hop
 /** The byte of the answer a resume starts from (the client has everything before it). */
 export const RESUME_OFFSET_HEADER = "x-c2l-resume-offset";
 
-export type HopResult = { ok: true; response: Response } | { ok: false; aborted: boolean; message: string };
+/** `refused`: the owner's internal listener refused the hop itself (the nodes do not trust each other's signatures). */
+export type HopResult = { ok: true; response: Response } | { ok: false; aborted: boolean; message: string; refused?: boolean };
 
 export async function sendToOwner(req: Request, id: string, path: string, o: HopOptions): Promise<HopResult> {
   const target = `/internal/t/${id}${path}`;
@@ -81,6 +82,12 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
       decompress: false,
       duplex: "half",
     } as RequestInit);
+    // Every answer from the owner's tunnel path names the owner; a 401 without it is the internal listener refusing this
+    // node's signature (clocks more than 30 s apart, another shared secret): not the client's key, so not its 401.
+    if (res.status === 401 && !res.headers.has(OWNER_NODE_HEADER)) {
+      const why = ((await res.json().catch(() => null)) as { error?: { message?: string } } | null)?.error?.message;
+      return { ok: false, aborted: false, refused: true, message: why ?? "HTTP 401" };
+    }
     const out = new Headers();
     res.headers.forEach((v, k) => {
       if (!HOP.includes(k)) out.append(k, v);
