@@ -1,5 +1,5 @@
 // `relay`: runs the self-hostable relay from its own TOML config; `relay hash-token` hashes a token for that config.
-import { parse, UsageError, CliError, type Command } from "./args.ts";
+import { parse, UsageError, CliError, unreadableFile, type Command } from "./args.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 
 const log = logger("relay");
@@ -50,7 +50,7 @@ Options:
       // Bun.file, not node:fs: an idle relay then never loads node:fs (docs/performance.md, Footprint).
       text = await Bun.file(values.config).text();
     } catch (e) {
-      throw new CliError(`cannot read ${values.config}: ${(e as Error).message}`);
+      throw unreadableFile(values.config, e);
     }
     const { parseRelayConfig, formatIssue, relayMs } = await import("../relay/config.ts");
     const r = parseRelayConfig(text, values.config);

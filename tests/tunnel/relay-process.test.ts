@@ -1,5 +1,6 @@
 // The relay process's endings: a SIGHUP (systemctl reload, a closed terminal) does not end it; a start that cannot
-// happen exits 1 with one sentence naming the setting; a Redis it cannot reach is named with the cause.
+// happen exits 1 with one sentence naming the setting (2 for a config file it cannot read); a Redis it cannot reach is
+// named with the cause.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -64,6 +65,18 @@ test("a port already in use: exit 1 with one sentence naming the setting, listen
     expect(said(nosecret.err)[0]).toMatch(/^cloudtolocalllm-tunnel relay: the relay cannot start: cluster\.shared_secret_file: ENOENT.*no-such\.secret/);
   } finally {
     holder.stop(true);
+  }
+});
+
+test("a config file that cannot be read or is missing: exit 2 (restarting cannot fix it), naming the file and why", async () => {
+  const missing = join(dir, "no-such-relay.toml");
+  for (const [file, why] of [
+    [missing, "it does not exist (ENOENT)"],
+    [dir, "it is a directory, not a file (EISDIR)"],
+  ] as const) {
+    const p = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "relay", "--config", file], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    expect(p.exitCode).toBe(2);
+    expect(said(p.stderr.toString())).toEqual([`cloudtolocalllm-tunnel relay: cannot read ${file}: ${why} [usage]`]);
   }
 });
 
