@@ -4,6 +4,7 @@
 // its cause (a name that does not resolve, a refused port). Credentials never appear in it.
 import { connect, isIP } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { unreachable } from "../../net/unreachable.ts";
 
 function resp(args: string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
@@ -16,22 +17,6 @@ export function explainReply(reply: string, hasPassword: boolean): string | null
   if (hasPassword && /without any password configured/.test(reply)) return "cluster.redis_url has a password but this Redis has none configured for that user (requirepass / ACL)";
   if (reply.startsWith("-")) return `Redis answered: ${reply.slice(1, 200).trim()}`;
   return null;
-}
-
-/** Why a connection to Redis failed before any reply, by the system's error code (Bun's client says only "Connection closed"). */
-const UNREACHABLE: Record<string, string> = {
-  ENOTFOUND: "its host name does not resolve (DNS)",
-  EAI_AGAIN: "its host name could not be resolved now (DNS)",
-  ECONNREFUSED: "the connection was refused (nothing listens on that port)",
-  EHOSTUNREACH: "no route to its host",
-  ENETUNREACH: "no route to its network",
-  ECONNRESET: "the connection was reset",
-};
-
-/** The sentence for a connection to host:port that failed with `e` (never holding a credential: neither is in it). */
-export function explainUnreachable(host: string, port: number, e: NodeJS.ErrnoException): string {
-  const why = (e.code && UNREACHABLE[e.code]) ?? e.message;
-  return `cannot reach Redis at ${host.includes(":") ? `[${host}]` : host}:${port}: ${why}${e.code && UNREACHABLE[e.code] ? ` (${e.code})` : ""}`;
 }
 
 /** One AUTH (or PING) on a fresh connection to `url`; an explanation of the failure, or null. */
@@ -61,7 +46,7 @@ export function diagnoseRedis(url: string, timeoutMs: number, tls?: ConnectionOp
       got += d.toString("utf8");
       if (got.includes("\r\n")) done(explainReply(got.slice(0, got.indexOf("\r\n")), !!password));
     });
-    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : explainUnreachable(host, port, e)));
+    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : `cannot reach Redis at ${unreachable(host, port, e)}`));
     sock.on("close", () => done(null));
   });
 }
