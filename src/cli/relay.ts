@@ -56,6 +56,11 @@ Options:
     const r = parseRelayConfig(text, values.config);
     if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
     if (sub === "check") {
+      try {
+        await (await import("../relay/tls-files.ts")).readRelayTls(r.config);
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
       if (r.config.cluster.redis_url) {
         const { readSharedSecret, redisTls } = await import("../relay/cluster/cluster.ts");
         try {

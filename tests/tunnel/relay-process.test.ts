@@ -68,6 +68,24 @@ test("a port already in use: exit 1 with one sentence naming the setting, listen
   }
 });
 
+test("[tls] files that are missing or not PEM are named by their setting at start and by `relay check`, not as a listener that failed", async () => {
+  const missing = join(dir, "no-such.pem");
+  const garbage = join(dir, "garbage.pem");
+  await Bun.write(garbage, "not a certificate\n");
+  const at = `127.0.0.1:${await freePort()}`;
+  const started = await start(relayToml({ listen: at, tls: { cert: missing, key: missing } }));
+  expect(started.code).toBe(1);
+  expect(said(started.err)).toEqual([expect.stringMatching(new RegExp(`^cloudtolocalllm-tunnel relay: the relay cannot start: tls\\.cert_file: cannot read ${missing}: ENOENT`))]);
+  const file = join(mkdtempSync(join(dir, "check-")), "relay.toml");
+  await Bun.write(file, relayToml({ listen: at, tls: { cert: missing, key: missing } }));
+  const checked = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "relay", "check", "--config", file], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  expect(checked.exitCode).toBe(1);
+  expect(checked.stderr.toString()).toMatch(/tls\.cert_file: cannot read .*no-such\.pem: ENOENT/);
+  const bad = await start(relayToml({ listen: at, tls: { cert: garbage, key: garbage } }));
+  expect(bad.code).toBe(1);
+  expect(said(bad.err)).toEqual([expect.stringMatching(/^cloudtolocalllm-tunnel relay: the relay cannot start: \[tls\]: .*garbage\.pem and .*garbage\.pem are not a usable certificate and key: .*PEM/)]);
+});
+
 test("a config file that cannot be read or is missing: exit 2 (restarting cannot fix it), naming the file and why", async () => {
   const missing = join(dir, "no-such-relay.toml");
   for (const [file, why] of [
