@@ -54,7 +54,9 @@ export async function main(argv: string[]): Promise<number> {
     const global = e instanceof UsageError && rest === argv && !msg.includes("did you mean") ? optionHint(msg, ["version", "help"]) : "";
     // A CliError's default code ("failed") says nothing the exit status does not: only a specific code is shown.
     const shown = known && known.code !== "failed" ? ` [${known.code}]` : "";
-    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
+    // Under journald the line that says why a service did not start is an error there too (`journalctl -p err`).
+    const priority = (await import("./core/log.ts")).logFormat() === "journal" ? "<3>" : "";
+    console.error(`${priority}cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
     if (!(e instanceof UsageError || e instanceof CliError) && process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
     return known?.exit ?? EXIT_FAILURE;
   }

@@ -12,6 +12,19 @@ export class UsageError extends Error {
   override name = "UsageError";
   readonly code: CodeOf<"UsageError"> = "usage";
 }
+const READ_FAILURES: Record<string, string> = {
+  EACCES: "permission denied (the user it runs as cannot read it)",
+  EPERM: "permission denied (the user it runs as cannot read it)",
+  EISDIR: "it is a directory, not a file",
+  ENOENT: "it does not exist",
+};
+
+/** A config file that cannot be read: a usage error (exit 2; restarting cannot fix it), naming the file and why. */
+export function unreadableFile(file: string, e: unknown): UsageError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return new UsageError(`cannot read ${file}: ${(code && READ_FAILURES[code]) ?? (e as Error)?.message ?? String(e)}${code ? ` (${code})` : ""}`);
+}
+
 /** A runtime failure with a message meant for the user: exit code 1; `code` says which kind (src/core/error-codes.ts). */
 export class CliError extends Error {
   override name = "CliError";

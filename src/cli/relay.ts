@@ -1,5 +1,5 @@
 // `relay`: runs the self-hostable relay from its own TOML config; `relay hash-token` hashes a token for that config.
-import { parse, UsageError, CliError, type Command } from "./args.ts";
+import { parse, UsageError, CliError, unreadableFile, type Command } from "./args.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 
 const log = logger("relay");
@@ -50,12 +50,17 @@ Options:
       // Bun.file, not node:fs: an idle relay then never loads node:fs (docs/performance.md, Footprint).
       text = await Bun.file(values.config).text();
     } catch (e) {
-      throw new CliError(`cannot read ${values.config}: ${(e as Error).message}`);
+      throw unreadableFile(values.config, e);
     }
     const { parseRelayConfig, formatIssue, relayMs } = await import("../relay/config.ts");
     const r = parseRelayConfig(text, values.config);
     if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
     if (sub === "check") {
+      try {
+        await (await import("../relay/tls-files.ts")).readRelayTls(r.config);
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
       if (r.config.cluster.redis_url) {
         const { readSharedSecret, redisTls } = await import("../relay/cluster/cluster.ts");
         try {
@@ -72,6 +77,9 @@ Options:
       console.log(`${values.config}: ok (${r.config.tunnels.length} tunnel${r.config.tunnels.length === 1 ? "" : "s"}${r.config.cluster.redis_url ? ", cluster node" : ""})`);
       return 0;
     }
+    // SIGHUP's default ends the process, and a closed terminal or a reload sends it: the relay does not re-read its
+    // config, so it says so and keeps every tunnel up (before start too, which may wait for Redis).
+    process.on("SIGHUP", () => log.warn("SIGHUP ignored: the relay does not re-read its config; restart it to apply changes", { config: values.config }));
     const { startRelay } = await import("../relay/server.ts");
     let relay;
     try {

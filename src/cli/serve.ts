@@ -9,7 +9,7 @@ import { watchConfigFile } from "../daemon/config-watcher.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../core/build-info.ts";
-import { CliError, parse, UsageError, type Command } from "./args.ts";
+import { CliError, parse, UsageError, unreadableFile, type Command } from "./args.ts";
 
 const log = logger("daemon");
 
@@ -59,7 +59,12 @@ Options:
     const file = configPath(values.config);
     const store = new ConfigStore(file);
     if (!existsSync(file)) await firstRun(store);
-    const text = store.read() ?? "";
+    let text: string;
+    try {
+      text = store.read() ?? "";
+    } catch (e) {
+      throw unreadableFile(file, e);
+    }
     const r = parseConfig(text, file);
     if (!r.ok) throw new UsageError(formatIssue(r.issues[0]!));
 

@@ -15,18 +15,21 @@ export class ListenError extends Error {
   }
 }
 
-const REASONS: Record<string, (port: string) => string> = {
-  EADDRINUSE: (port) => `port ${port} is already in use (by another program, or another copy of the daemon)`,
+const REASONS: Record<string, (port: string, program: string) => string> = {
+  EADDRINUSE: (port, program) => `port ${port} is already in use (by another program, or another copy of ${program})`,
   EADDRNOTAVAIL: () => "that address is not on this machine",
   EACCES: (port) => `permission denied (port ${port} needs privileges)`,
 };
 
-/** Wraps what Bun.serve threw for `listen` (the value of `[section] key`) as a ListenError naming the part and the setting. */
-export function listenError(what: string, field: string, listen: string, e: unknown): ListenError {
+/**
+ * Wraps what Bun.serve threw for `listen` (the value of `[section] key`, or of a top-level `key`) as a ListenError
+ * naming the part and the setting; `program` is what another copy of would hold the port.
+ */
+export function listenError(what: string, field: string, listen: string, e: unknown, program = "the daemon"): ListenError {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   const port = listen.slice(listen.lastIndexOf(":") + 1);
   const dot = field.indexOf(".");
-  const setting = `[${field.slice(0, dot)}] ${field.slice(dot + 1)}`;
-  const why = (code && REASONS[code]?.(port)) ?? (e instanceof Error ? e.message : String(e));
+  const setting = dot < 0 ? field : `[${field.slice(0, dot)}] ${field.slice(dot + 1)}`;
+  const why = (code && REASONS[code]?.(port, program)) ?? (e instanceof Error ? e.message : String(e));
   return new ListenError(field, `${what} cannot listen on ${listen} (${setting}): ${why}`, code);
 }

@@ -20,38 +20,48 @@ export function cutShortTail(err: HttpError, contentType: string | null, lastByt
 /**
  * A body read from elsewhere (the owner node's answer across the cluster hop) as a Bun direct stream that, when reading
  * it fails, ends with `onBreak`'s bytes (see cutShortTail; it sees the last byte sent, -1 for none) instead of a reset.
+ * `ended`: the body is over (whole, cut short, or the client gone).
  */
-export function endingBody(body: ReadableStream<Uint8Array>, onBreak: (e: unknown, lastByte: number) => Uint8Array | null): ReadableStream<Uint8Array> {
+export function endingBody(body: ReadableStream<Uint8Array>, onBreak: (e: unknown, lastByte: number) => Uint8Array | null, ended?: () => void): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let cancelled = false;
   return new ReadableStream({
     type: "direct",
     pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
-      let last = -1;
-      for (;;) {
-        let r: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          r = await reader.read();
-        } catch (e) {
-          if (cancelled) return;
-          const tail = onBreak(e, last);
-          // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
-          if (tail === null) throw undefined;
-          c.write(tail);
-          c.close();
-          return;
-        }
-        if (r.done) break;
-        if (!r.value.length) continue;
-        last = r.value[r.value.length - 1]!;
-        c.write(r.value);
-        await c.flush();
+      try {
+        await copy(c);
+      } finally {
+        ended?.();
       }
-      c.close();
     },
     cancel: (reason: unknown) => {
       cancelled = true;
       reader.cancel(reason).catch(() => {});
+      ended?.();
     },
   } as unknown as UnderlyingDefaultSource<Uint8Array>);
+
+  async function copy(c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }): Promise<void> {
+    let last = -1;
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (cancelled) return;
+        const tail = onBreak(e, last);
+        // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
+        if (tail === null) throw undefined;
+        c.write(tail);
+        c.close();
+        return;
+      }
+      if (r.done) break;
+      if (!r.value.length) continue;
+      last = r.value[r.value.length - 1]!;
+      c.write(r.value);
+      await c.flush();
+    }
+    c.close();
+  }
 }

@@ -1,6 +1,7 @@
 // The relay process: wires its parts (agent sessions, forwarding, routes) onto one Bun server, and stops it cleanly.
 import type { Server } from "bun";
 import { splitListen } from "../config/listen.ts";
+import { listenError } from "../core/listen-error.ts";
 import { logger } from "../core/log.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
@@ -9,6 +10,7 @@ import type { RelayCluster } from "./cluster/cluster.ts";
 import { createForwarder, type ClusterRouting } from "./forward.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { relayFetch } from "./routes.ts";
+import { readRelayTls } from "./tls-files.ts";
 
 export { tunnelTarget } from "./routes.ts";
 export type { TunnelInfo };
@@ -40,23 +42,44 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
     const { RelayCluster, readSharedSecret } = await import("./cluster/cluster.ts");
-    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner, resume: forward }, readSharedSecret(config.cluster.shared_secret_file));
+    let secret: Uint8Array;
+    try {
+      secret = readSharedSecret(config.cluster.shared_secret_file);
+    } catch (e) {
+      throw new Error(`cluster.shared_secret_file: ${(e as Error).message}`);
+    }
+    cluster = new RelayCluster({ config, metrics, sessions, owner: forward.owner, resume: forward }, secret);
     await cluster.start();
   }
 
   const { hostname, port } = splitListen(config.listen);
-  const tls = config.tls.cert_file ? { cert: Bun.file(config.tls.cert_file), key: Bun.file(config.tls.key_file) } : undefined;
-  const server: Server<AgentData> = Bun.serve<AgentData>({
-    hostname,
-    port,
-    tls,
-    // Long generations must never be cut by an idle timer; first-byte and heartbeat timers do that job.
-    idleTimeout: 0,
-    // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined }),
-    websocket: sessions.websocket,
-  });
+  let tls: Awaited<ReturnType<typeof readRelayTls>>;
+  try {
+    tls = await readRelayTls(config);
+  } catch (e) {
+    await cluster?.stop();
+    throw e;
+  }
+  let server: Server<AgentData>;
+  try {
+    server = Bun.serve<AgentData>({
+      hostname,
+      port,
+      tls,
+      // Long generations must never be cut by an idle timer; first-byte and heartbeat timers do that job.
+      idleTimeout: 0,
+      // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      fetch: relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined }),
+      websocket: sessions.websocket,
+    });
+  } catch (e) {
+    // A cluster node that started already leaves again: no heartbeat of a node that never served stays behind.
+    await cluster?.stop();
+    // A TLS error is [tls]'s (a file that is not PEM, a key that does not fit); the others (EADDRINUSE, ...) the listener's.
+    if (/^ERR_(OSSL|SSL|TLS)/.test((e as NodeJS.ErrnoException)?.code ?? "")) throw new Error(`[tls]: ${config.tls.cert_file} and ${config.tls.key_file} are not a usable certificate and key: ${(e as Error).message}`);
+    throw listenError("it", "listen", config.listen, e, "the relay");
+  }
   const shownHost = hostname.includes(":") ? `[${hostname}]` : hostname;
   const url = `${tls ? "https" : "http"}://${shownHost}:${server.port}`;
   log.info("relay listening", { url, agent_path: config.agent_path, tunnels: config.tunnels.length, oidc: config.oidc.issuer || undefined, node: cluster?.nodeId });

@@ -1,6 +1,6 @@
 // Classifying failed connection attempts: 401/403 are permanent, everything else retryable, and no URL query leaks.
 import { expect, test } from "bun:test";
-import { classifyUpgradeError } from "./connector.ts";
+import { classifyUpgradeError, connect, type ConnectError } from "./connector.ts";
 
 test("401 and 403 on the upgrade are permanent, other statuses and network errors are retryable", () => {
   expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 401")).toMatchObject({ code: "unauthorized", permanent: true });
@@ -26,4 +26,19 @@ test("with ca_file set, a TLS failure names the file and the system store, and d
   expect(e.message).toContain("[tunnel] ca_file (/etc/c2l/private-ca.pem)");
   expect(e.message).toContain("system store");
   expect(e.message).not.toMatch(/set \[tunnel\] ca_file/);
+});
+
+test("a relay that cannot be reached says why: a refused port, a name that does not resolve; never the URL's query", async () => {
+  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = s.port!;
+  s.stop(true);
+  const attempt = (url: string) =>
+    connect({ url, token: "t-123456789", agent: "test", heartbeatMs: 1000, toleranceMs: 3000, maxStreams: 8, onStream: () => {} }).then(
+      () => "connected",
+      (e: ConnectError) => `${e.code}: ${e.message}`,
+    );
+  expect(await attempt(`ws://127.0.0.1:${port}/agent?token=hunter2`)).toBe(`network: cannot reach the relay at 127.0.0.1:${port}: the connection was refused (nothing listens on that port) (ECONNREFUSED)`);
+  const dns = await attempt("ws://no-such-host.invalid:8080/agent?token=hunter2");
+  expect(dns).toMatch(/^network: cannot reach the relay at no-such-host\.invalid:8080: its host name (does not resolve|could not be resolved now) \(DNS\)/);
+  expect(dns).not.toContain("hunter2");
 });

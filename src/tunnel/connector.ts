@@ -1,5 +1,6 @@
 // One connection attempt to a relay (protocol v2): WebSocket with a bearer header, HELLO/WELCOME, then a live Session. Never retries.
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
+import { whyUnreachable } from "../net/unreachable.ts";
 import { decode, ProtocolError } from "../protocol/codec.ts";
 import { helloFrame, readWelcome } from "../protocol/handshake.ts";
 import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION, RESUME_CAPABILITY } from "../protocol/messages.ts";
@@ -120,8 +121,10 @@ export interface Handshake {
 export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void, timeoutMs: number, timeoutMessage: string, caFile?: string): Handshake {
   let settled = false;
   let lastError = "";
-  const fail = (e: ConnectError) => {
-    if (settled) return;
+  /** A failed connection is being asked why (whyUnreachable): the close that follows must not settle it first. */
+  let diagnosing = false;
+  const fail = (e: ConnectError, diagnosed = false) => {
+    if (settled || (diagnosing && !diagnosed)) return;
     settled = true;
     clearTimeout(timer);
     try {
@@ -132,7 +135,15 @@ export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void,
   const timer = setTimeout(() => fail(new ConnectError("handshake", timeoutMessage, false)), timeoutMs);
   ws.onerror = (ev) => {
     lastError = (ev as ErrorEvent).message ?? "";
-    if (!settled) fail(classifyUpgradeError(lastError, caFile));
+    if (settled || diagnosing) return;
+    const e = classifyUpgradeError(lastError, caFile);
+    // Bun says "Failed to connect" for a name that does not resolve and a refused port alike: one TCP attempt tells.
+    if (!/failed to connect/i.test(lastError)) return fail(e);
+    diagnosing = true;
+    void whyUnreachable(ws.url, Math.min(2_000, timeoutMs)).then(
+      (why) => fail(why ? new ConnectError("network", `cannot reach the relay at ${why}`, false) : e, true),
+      () => fail(e, true),
+    );
   };
   return {
     get settled() {

@@ -1,6 +1,6 @@
 // The daemon's log as a user meets it: on a terminal (a pseudo-terminal here) readable, coloured lines and one per request; under journald the priorities.
 import { expect } from "bun:test";
-import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { BUN, REPO, TEST_DAEMON_TOML, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
@@ -114,3 +114,24 @@ test("under journald (JOURNAL_STREAM names the daemon's stderr) every line keeps
   await until(() => /^<6>info request: 200 POST \/api\/chat model=llama3\.2:1b upstream=local /m.test(text()), 10_000, `the request line (log:\n${text()})`);
   for (const l of text().trim().split("\n")) expect(l).toMatch(/^<[3467]>(debug|info|warn|error) [\w.-]+: \S/);
 }, 60_000);
+
+test("under journald the line saying why a service did not start is an error too (<3>), the relay's and the daemon's", async () => {
+  const home = tempHome("c2l-journal-fail-");
+  cleanups.push(() => removeHome(home));
+  const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+  cleanups.push(() => holder.stop(true));
+  const relayConfig = join(home, "relay.toml");
+  await Bun.write(relayConfig, `listen = "127.0.0.1:${holder.port}"\n`);
+  for (const [cmd, config] of [["relay", relayConfig], ["serve", join(home, "no-such-dir-config")]] as const) {
+    if (cmd === "serve") mkdirSync(config, { recursive: true });
+    const logFile = join(home, `journal-${cmd}`);
+    const fd = openSync(logFile, "w");
+    const st = fstatSync(fd, { bigint: true });
+    const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), cmd, "--config", config], { env: { ...homeEnv(home), JOURNAL_STREAM: `${st.dev}:${st.ino}` }, stdin: "ignore", stdout: fd, stderr: fd });
+    closeSync(fd);
+    expect(await p.exited).not.toBe(0);
+    const lines = readFileSync(logFile, "utf8").trim().split("\n");
+    expect(lines.at(-1)).toMatch(new RegExp(`^<3>cloudtolocalllm-tunnel ${cmd}: `));
+    for (const l of lines) expect(l).toMatch(/^<[3467]>/);
+  }
+});

@@ -125,3 +125,13 @@ test("a config file that sets nothing, or is over 1 MiB, stops the start with ex
   // Read no further than the limit, so "over" it rather than an exact size (docs/configuration.md).
   expect(said(big.err)).toEqual([expect.stringMatching(/: the file is over 1 MiB; a config file may be at most 1 MiB/)]);
 });
+
+test("a config file that cannot be read stops the start with exit 2 (restarting cannot fix it), naming the file and why", async () => {
+  const home = tempHome("c2l-start-");
+  homes.push(home);
+  const dir = join(home, "tunnel.toml");
+  mkdirSync(dir);
+  const p = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "serve", "--config", dir], { env: homeEnv(home), cwd: home, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  expect(p.exitCode).toBe(2);
+  expect(said(p.stderr.toString())).toEqual([`cloudtolocalllm-tunnel serve: cannot read ${dir}: it is a directory, not a file (EISDIR) [usage]`]);
+});

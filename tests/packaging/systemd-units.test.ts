@@ -39,6 +39,27 @@ describe("systemd units", () => {
     });
   }
 
+  // The relay runs as a dynamic user, which cannot read a root-only relay.toml (where a Redis password lives): the
+  // documented drop-in hands it over as a credential, and what it says is a unit systemd accepts.
+  requireTools(["systemd-analyze"]).test("docs/relay-cluster.md's drop-in hands relay.toml and the secret over as credentials and verifies on the relay unit", () => {
+    const md = readFileSync(join(REPO, "docs/relay-cluster.md"), "utf8");
+    const dropIn = /```ini\n([\s\S]*?)```/.exec(md)![1]!;
+    const lines = dropIn.split("\n");
+    expect(lines).toContain("LoadCredential=relay.toml:/etc/cloudtolocalllm-relay/relay.toml");
+    expect(lines).toContain("LoadCredential=cluster-secret:/etc/cloudtolocalllm-relay/cluster.secret");
+    expect(lines).toContain("ExecStart=/usr/bin/cloudtolocalllm-tunnel relay --config ${CREDENTIALS_DIRECTORY}/relay.toml");
+    const unit = copyUnit("cloudtolocalllm-relay.service");
+    mkdirSync(`${unit}.d`, { recursive: true });
+    writeFileSync(join(`${unit}.d`, "cluster.conf"), dropIn.split("/usr/bin/cloudtolocalllm-tunnel").join(stub));
+    try {
+      const r = verifyUnit(unit, false, tmp);
+      expect(r.output).toBe("");
+      expect(r.code).toBe(0);
+    } finally {
+      rmSync(`${unit}.d`, { recursive: true, force: true });
+    }
+  });
+
   requireTools(["systemd-analyze"]).test("the check can fail: an unknown key and a missing binary are reported", () => {
     const bad = copyUnit("cloudtolocalllm-tunnel.service", (t) => t.replace("[Service]", "[Service]\nWatchdogSecs=5").split(stub).join("/nonexistent/bin"));
     const r = verifyUnit(bad, true, tmp);
@@ -69,6 +90,9 @@ describe("systemd units", () => {
     const relay = readFileSync(join(REPO, "systemd/cloudtolocalllm-relay.service"), "utf8");
     for (const line of ["DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"]) expect(relay.split("\n")).toContain(line);
     expect(relay).not.toMatch(/^MemoryDenyWriteExecute=/m);
+    // The relay does not re-read its config: `systemctl reload` must not pretend to (its SIGHUP used to end the relay,
+    // a "clean" signal systemd does not restart after; tests/tunnel/relay-process.test.ts).
+    expect(relay).not.toMatch(/^ExecReload=/m);
   });
 
   test("every long-running process starts with the runtime settings of src/core/runtime-tuning.ts: the units and npm start", () => {

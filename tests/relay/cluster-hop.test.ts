@@ -28,8 +28,12 @@ interface Captured {
 let redis: TestRedis;
 let cluster: TestCluster;
 let proxy: Server<undefined>;
-/** "forward": record and pass on to n1's internal listener; "hold": record only (the request never arrives). */
-let proxyMode: "forward" | "hold" = "forward";
+/**
+ * "forward": record and pass on to n1's internal listener; "hold": record only (the request never arrives); "skew":
+ * pass on with the signature's time 40 s back (the sending node's clock off); "foreign": with another signature (a node
+ * with another shared secret).
+ */
+let proxyMode: "forward" | "hold" | "skew" | "foreign" = "forward";
 const captured: Captured[] = [];
 /** What bob's real agent (on n1) was asked to do. */
 const served: string[] = [];
@@ -51,7 +55,9 @@ function recordingProxy(internal: string): Server<undefined> {
       const c: Captured = { method: req.method, target: url.pathname + url.search, headers: [...req.headers], body: new Uint8Array(await req.arrayBuffer()) };
       captured.push(c);
       if (proxyMode === "hold") return new Response("held by the test", { status: 502 });
-      return send(`http://${internal}`, c);
+      const [node, ts, nonce, body, sig] = c.headers.find(([k]) => k === "x-c2l-node-auth")![1].split(".") as [string, string, string, string, string];
+      const auth = proxyMode === "skew" ? [node, Number(ts) - 40_000, nonce, body, sig] : proxyMode === "foreign" ? [node, ts, nonce, body, "A".repeat(43)] : null;
+      return send(`http://${internal}`, c, auth ? { headers: { "x-c2l-node-auth": auth.join(".") } } : {});
     },
   });
 }
@@ -195,6 +201,34 @@ test("a captured hop request sent again, as it was or altered, is refused and ne
   expect((await send(n1.internalUrl, captured.at(-1)!)).status).toBe(401);
   expect(served.length).toBe(2);
 }, 30_000);
+
+test("a hop the owner refuses (clocks 40 s apart, another secret) is a 503 naming the cluster to the client, not a 401 on its key; logged once", async () => {
+  const before = served.length;
+  for (const [mode, why] of [
+    ["skew", /the signature is stale \(or the nodes' clocks disagree by more than 30 s\)/],
+    ["foreign", /bad signature \(is shared_secret_file the same on every node/],
+  ] as const) {
+    proxyMode = mode;
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await chat(n2, `refused ${mode}`);
+        expect(r.status).toBe(503);
+        expect(r.headers.get("x-c2l-error-code")).toBe("unavailable");
+        const msg = ((await r.json()) as { error: string }).error;
+        expect(msg).toMatch(/the relay node holding tunnel "bob" refused this node's forwarded call/);
+        expect(msg).toMatch(why);
+      }
+    } finally {
+      proxyMode = "forward";
+    }
+  }
+  expect(served.length).toBe(before);
+  // One line each on the entry node, however many calls; the owner logs each refusal it makes.
+  expect(n2.count(/warn relay: a node refused this node's forwarded call.*owner=n1.*stale/)).toBe(1);
+  expect(n2.count(/warn relay: a node refused this node's forwarded call.*owner=n1.*bad signature/)).toBe(1);
+  expect(await metric(n2, 'cloudtolocalllm_relay_forwarded_total{result="hop_refused"}')).toBe(4);
+  expect((await chat(n2, "after")).status).toBe(200);
+});
 
 test("a large body streams across the hop in verified frames and arrives intact", async () => {
   const prompt = "y".repeat(3_000_000);

@@ -1,11 +1,11 @@
 // Resumable streams across a relay cluster (Debian's redis-server, 3 real relay nodes, HAProxy in front, a real daemon
-// as the agent): the node holding the agent drained with SIGTERM, or killed, mid-stream while the client is connected
-// to another node; the client's node takes the answer over where the agent reconnected, across the hop.
+// as the agent): the node holding the agent drained with SIGTERM, killed, or frozen mid-stream while the client is
+// connected to another node; the client's node takes the answer over where the agent reconnected, across the hop.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import type { FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { TUNNEL_ID } from "../tunnel/helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID } from "../tunnel/helpers.ts";
 import { DIALECTS, metric, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
 import type { ClusterNode, TestCluster } from "./cluster-helpers.ts";
 import { ownerOf as ownerAt, startClusterRig, type ClusterRig } from "./cluster-rig.ts";
@@ -31,7 +31,9 @@ afterAll(async () => {
 });
 
 describe("relay cluster: resumable streams", () => {
-  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+  // SIGSTOP: the node freezes (a paused VM, a network that drops): its connections never break, so the client's node
+  // must notice it stopped beating and answering, or the answers (and new calls) would hang.
+  for (const signal of ["SIGTERM", "SIGKILL", "SIGSTOP"] as const) {
     test(`${signal} of the node holding the agent mid-stream, the client on another node: NDJSON and SSE complete with every token once, in order; one generation each`, async () => {
       const owner = await ownerOf();
       const i = cluster.nodes.indexOf(owner);
@@ -43,6 +45,13 @@ describe("relay cluster: resumable streams", () => {
         const calls = DIALECTS.map((d) => streamingCall(entry.url, d));
         await Promise.all(calls.map((c) => c.started));
         owner.proc.kill(signal);
+        if (signal === "SIGSTOP") {
+          // A new call meanwhile is answered (by the agent's new node, or 503 tunnel_moving while it moves), never left waiting.
+          const r = await fetch(`${entry.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` }, signal: AbortSignal.timeout(20_000) });
+          expect([200, 503]).toContain(r.status);
+          if (r.status === 503) expect(r.headers.get("x-c2l-error-code")).toBe("tunnel_moving");
+          await r.arrayBuffer();
+        }
         const texts = await Promise.all(calls.map((c) => c.done));
         for (const [k, d] of DIALECTS.entries()) {
           expect(tokensIn(texts[k]!)).toEqual(Array.from({ length: TOKENS }, (_, n) => n));
@@ -55,7 +64,9 @@ describe("relay cluster: resumable streams", () => {
         expect(await metric(entry.url, "cloudtolocalllm_relay_resumed_streams_total")).toBe(resumedBefore + 2);
         expect(await ownerOf(owner)).not.toBe(owner);
         if (signal === "SIGTERM") expect(await owner.proc.exited).toBe(0);
+        if (signal === "SIGSTOP") expect(entry.stderr()).toMatch(new RegExp(`calls to a relay node that stopped answering were aborted node=${owner.id} calls=\\d`));
       } finally {
+        if (signal === "SIGSTOP") owner.proc.kill("SIGKILL");
         await owner.proc.exited;
         await cluster.restart(i);
       }

@@ -15,6 +15,7 @@ import type { ClusterRouting, Forwarder, Forwarders } from "../forward.ts";
 import { bodySource, type ChunkSource } from "../resumable-body.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { clusterKeys, clusterPrefix, type ClusterKeys } from "./cluster-keys.ts";
+import { HopWatch } from "./hop-watch.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
@@ -86,6 +87,8 @@ export class RelayCluster implements ClusterRouting {
    */
   private readonly moved = new Map<string, number>();
   private readonly owners = new Map<string, { lease: Lease; at: number }>();
+  /** This node's calls in flight at other nodes (aborted when such a node freezes). */
+  private readonly hops = new HopWatch();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private internal: Server<undefined> | null = null;
   private readonly ms;
@@ -220,10 +223,14 @@ export class RelayCluster implements ClusterRouting {
   /** Reports an ignored record once (a forged lease is looked at on every renewal). */
   private ignored(what: string, fields: Record<string, unknown>): void {
     this.d.metrics.ignoredRecords.inc({ kind: / lease/.test(what) ? "lease" : "node" });
-    const k = `${what} ${JSON.stringify(fields)}`;
-    if (this.reported.has(k)) return;
+    this.once(`${what} ${JSON.stringify(fields)}`, what, fields);
+  }
+
+  /** One warning per `key`, however often it recurs (bounded: the set starts over past 1000 keys). */
+  private once(key: string, what: string, fields: Record<string, unknown>): void {
+    if (this.reported.has(key)) return;
     if (this.reported.size > 1000) this.reported.clear();
-    this.reported.add(k);
+    this.reported.add(key);
     log.warn(what, fields);
   }
 
@@ -285,7 +292,40 @@ export class RelayCluster implements ClusterRouting {
     try {
       await this.registry.beat();
       await this.refreshMembers();
-    } catch {}
+    } catch {
+      return;
+    }
+    await this.sweepHops();
+  }
+
+  /**
+   * Calls waiting on a node that stopped beating and does not answer a probe (frozen: its connections never break)
+   * are aborted, so their answers resume where the agent reconnected or end with their error line instead of hanging.
+   * A node that still answers (only cut off from Redis) keeps its calls.
+   */
+  private async sweepHops(): Promise<void> {
+    for (const w of this.hops.waitedOn()) {
+      if (this.members.has(w.node) || (await this.answers(w.node, w.url))) continue;
+      const calls = this.hops.abort(w.node, `the relay node ${w.node} stopped answering (no heartbeat, and no answer within ${this.probeMs} ms)`);
+      if (calls) log.warn("calls to a relay node that stopped answering were aborted", { node: w.node, calls });
+    }
+  }
+
+  private get probeMs(): number {
+    return Math.max(500, Math.min(2000, this.ms.node_ttl));
+  }
+
+  /** Whether `node`'s internal listener answers a signed request in time. */
+  private async answers(node: string, url: string): Promise<boolean> {
+    try {
+      const target = "/internal/tunnels";
+      const { headers } = signedHeaders(this.keys.hop, this.nodeId, node, "GET", target, new Headers(), "none");
+      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(this.probeMs) });
+      await res.arrayBuffer();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private async refreshMembers(): Promise<NodeInfo[]> {
@@ -356,6 +396,7 @@ export class RelayCluster implements ClusterRouting {
       nodeId: this.nodeId,
       ownerId: lease.node,
       ownerUrl: lease.url,
+      watch: this.hops,
       resume: resume && ((token, contentType) => resume.resumeHooks(id, path, token, contentType)),
     });
     if (r.ok) {
@@ -363,6 +404,11 @@ export class RelayCluster implements ClusterRouting {
       // The node we thought held it says it does not (a missed change): look it up afresh next time.
       if (r.response.headers.get(ERROR_CODE_HEADER) === "tunnel_moving") this.owners.delete(id);
       return r.response;
+    }
+    if (r.refused) {
+      m.forwarded.inc({ result: "hop_refused" });
+      this.once(`hop refused by ${lease.node}: ${r.message}`, "a node refused this node's forwarded call: check that every node has the same shared secret and NTP-synced clocks", { tunnel: id, owner: lease.node, reason: r.message });
+      return new HttpError("unavailable", `the relay node holding tunnel "${id}" refused this node's forwarded call (${r.message}); the relay's operator must fix the cluster, a retry will not help`).toDialectResponse(path);
     }
     m.forwarded.inc({ result: r.aborted ? "client_aborted" : "owner_unreachable" });
     if (!r.aborted) this.owners.delete(id);

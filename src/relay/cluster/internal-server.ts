@@ -4,6 +4,7 @@
 import type { Server } from "bun";
 import { splitListen } from "../../config/listen.ts";
 import { HttpError } from "../../core/http-error.ts";
+import { listenError } from "../../core/listen-error.ts";
 import { logger } from "../../core/log.ts";
 import { tunnelTarget } from "../routes.ts";
 import { decodeHopBody, decodeHopBytes, MAX_FRAME, MAX_HOP_BYTES } from "./hop-body.ts";
@@ -33,6 +34,14 @@ export interface InternalHandlers {
 export function startInternalServer(listen: string, h: InternalHandlers): Server<undefined> {
   const { hostname, port } = splitListen(listen);
   const replay = new ReplayCache(NODE_AUTH_WINDOW_MS);
+  try {
+    return serveInternal(hostname, port, replay, h);
+  } catch (e) {
+    throw listenError("its internal listener", "cluster.internal_listen", listen, e, "the relay");
+  }
+}
+
+function serveInternal(hostname: string, port: number, replay: ReplayCache, h: InternalHandlers): Server<undefined> {
   return Bun.serve({
     hostname,
     port,

@@ -8,6 +8,7 @@ import { endingBody, cutShortTail } from "../cut-short.ts";
 import { CLIENT_ONLY, RESUME_HEADER } from "../forward.ts";
 import { bodySource, resumableBody, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
+import type { HopWatch } from "./hop-watch.ts";
 import { NODE_AUTH_HEADER, NODE_HEADERS_HEADER, signNodeRequest, type BodyMode } from "./node-auth.ts";
 
 /** Never copied across the hop: hop-by-hop headers, and Host (fetch sets the owner's). */
@@ -37,6 +38,8 @@ export interface HopOptions {
   ownerUrl: string;
   /** How an answer the owner marked resumable is resumed when the owner's session or the owner itself is lost. */
   resume?: (token: string, contentType: string | null) => ResumeHooks;
+  /** Watches the hop, to abort it when the owner freezes (hop-watch.ts). */
+  watch?: HopWatch;
 }
 
 /** The rest of a resumable answer, from `offset`, at the node whose agent offered it: its body, or null (no offer there). */
@@ -55,7 +58,8 @@ export async function resumeAt(id: string, token: string, offset: number, o: Hop
 /** The byte of the answer a resume starts from (the client has everything before it). */
 export const RESUME_OFFSET_HEADER = "x-c2l-resume-offset";
 
-export type HopResult = { ok: true; response: Response } | { ok: false; aborted: boolean; message: string };
+/** `refused`: the owner's internal listener refused the hop itself (the nodes do not trust each other's signatures). */
+export type HopResult = { ok: true; response: Response } | { ok: false; aborted: boolean; message: string; refused?: boolean };
 
 export async function sendToOwner(req: Request, id: string, path: string, o: HopOptions): Promise<HopResult> {
   const target = `/internal/t/${id}${path}`;
@@ -70,17 +74,25 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, req.method, target, headers, hasBody ? "framed" : "none");
   // A small body of declared length (nearly every call) goes as one buffer; others stream frame by frame.
   const small = hasBody && length !== null && /^\d+$/.test(length) && Number(length) <= MAX_FRAME;
+  const hop = o.watch?.open(o.ownerId, o.ownerUrl, req.signal);
   try {
     const res = await fetch(o.ownerUrl + target, {
       method: req.method,
       headers: signed.headers,
       body: !hasBody ? undefined : small ? encodeHopBytes(new Uint8Array(await req.arrayBuffer()), o.key, signed.signature) : encodeHopBody(req.body, o.key, signed.signature),
-      signal: req.signal,
+      signal: hop?.signal ?? req.signal,
       redirect: "manual",
       // The agent's bytes go to the client as they are: no decompression, no buffering.
       decompress: false,
       duplex: "half",
     } as RequestInit);
+    // Every answer from the owner's tunnel path names the owner; a 401 without it is the internal listener refusing this
+    // node's signature (clocks more than 30 s apart, another shared secret): not the client's key, so not its 401.
+    if (res.status === 401 && !res.headers.has(OWNER_NODE_HEADER)) {
+      hop?.close();
+      const why = ((await res.json().catch(() => null)) as { error?: { message?: string } } | null)?.error?.message;
+      return { ok: false, aborted: false, refused: true, message: why ?? "HTTP 401" };
+    }
     const out = new Headers();
     res.headers.forEach((v, k) => {
       if (!HOP.includes(k)) out.append(k, v);
@@ -92,11 +104,17 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
     // A resumable answer survives the owner's session or the owner itself: this node holds the client and takes it
     // over where the agent reconnects. Any other answer ends, when the owner dies mid-answer, with a reason in the
     // client's dialect, not a reset.
+    const closed = () => hop?.close();
+    const hooks = token && o.resume ? o.resume(token, contentType) : null;
     const body =
       res.body &&
-      (token && o.resume ? resumableBody(bodySource(res.body), o.resume(token, contentType)) : endingBody(res.body, (e, last) => ownerGone(e, last, contentType, id, path, o.nodeId)));
+      (hooks
+        ? resumableBody(bodySource(res.body), { ...hooks, ended: () => (hooks.ended?.(), closed()) })
+        : endingBody(res.body, (e, last) => ownerGone(e, last, contentType, id, path, o.nodeId), closed));
+    if (!body) closed();
     return { ok: true, response: new Response(body, { status: res.status, statusText: res.statusText, headers: out }) };
   } catch (e) {
+    hop?.close();
     return { ok: false, aborted: req.signal.aborted, message: (e as Error).message };
   }
 }

@@ -1,8 +1,10 @@
 // Why a connection to the cluster's Redis failed, in words an operator can act on: Bun's client only says the
 // connection closed, so after a failure one raw RESP exchange (AUTH with redis_url's credentials, or PING without)
-// tells a refused password, a missing one and a password Redis does not expect apart. Credentials never appear in it.
+// tells a refused password, a missing one and a password Redis does not expect apart, and a connection that fails names
+// its cause (a name that does not resolve, a refused port). Credentials never appear in it.
 import { connect, isIP } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { unreachable } from "../../net/unreachable.ts";
 
 function resp(args: string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
@@ -44,7 +46,7 @@ export function diagnoseRedis(url: string, timeoutMs: number, tls?: ConnectionOp
       got += d.toString("utf8");
       if (got.includes("\r\n")) done(explainReply(got.slice(0, got.indexOf("\r\n")), !!password));
     });
-    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : null));
+    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : `cannot reach Redis at ${unreachable(host, port, e)}`));
     sock.on("close", () => done(null));
   });
 }

@@ -1,0 +1,45 @@
+// Why a TCP connection to a host and port failed, in words an operator can act on: a name that does not resolve, a
+// refused port, no route. Bun's WebSocket and Redis clients say only that the connection failed or closed.
+
+const REASONS: Record<string, string> = {
+  ENOTFOUND: "its host name does not resolve (DNS)",
+  EAI_AGAIN: "its host name could not be resolved now (DNS)",
+  ECONNREFUSED: "the connection was refused (nothing listens on that port)",
+  EHOSTUNREACH: "no route to its host",
+  ENETUNREACH: "no route to its network",
+  ECONNRESET: "the connection was reset",
+};
+
+/** "HOST:PORT: why (CODE)" for a connection that failed with `e` (never a credential: neither part holds one). */
+export function unreachable(host: string, port: number, e: NodeJS.ErrnoException): string {
+  const why = e.code ? REASONS[e.code] : undefined;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}: ${why ? `${why} (${e.code})` : e.message}`;
+}
+
+/**
+ * Why `url`'s host and port cannot be reached, from one TCP connection (null when it connects now, or gives no answer
+ * within `timeoutMs`). Only the host and port are named: a URL's query may hold a token.
+ */
+export async function whyUnreachable(url: string, timeoutMs: number): Promise<string | null> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return null;
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(u.port || (u.protocol === "wss:" || u.protocol === "https:" ? 443 : 80));
+  // Loaded on a failure only: an agent that connects never pays for node:net.
+  const { connect } = await import("node:net");
+  return new Promise((resolve) => {
+    const sock = connect({ host, port });
+    const done = (v: string | null) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    sock.on("connect", () => done(null));
+    sock.on("error", (e) => done(unreachable(host, port, e)));
+  });
+}
