@@ -5,6 +5,7 @@ import type { Server } from "bun";
 import { VERSION } from "../core/build-info.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
@@ -92,6 +93,8 @@ function failed(p: string, e: unknown): Response {
 /** Every route but a call through a tunnel (relayFetch answers those itself). */
 function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
+  // Anyone who can connect can be refused: one line per reason per window, the metric counts each.
+  const refusals = new RepeatLimit();
   return async (req, srv, url) => {
     const p = url.pathname;
     try {
@@ -100,7 +103,8 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
         const who = await auth.agent(req);
         if (!who.ok) {
           metrics.agentConnections.inc({ result: "unauthorized" });
-          log.warn("agent refused", { reason: who.reason, remote: srv.requestIP(req)?.address });
+          const line = refusals.note(who.reason);
+          if (line.write) log.warn("agent refused", { reason: who.reason, remote: srv.requestIP(req)?.address, repeated: line.repeated || undefined });
           return new HttpError("unauthorized", who.reason).toResponse({ "www-authenticate": 'Bearer realm="relay"' });
         }
         const data: AgentData = {

@@ -115,3 +115,20 @@ test("a cluster node whose Redis name does not resolve says so in /readyz and it
     await relay.stop();
   }
 });
+
+test("a flood of refused agent connections is one log line per reason per window; the metric counts every one", async () => {
+  const relay = await startRelayProc(relayToml(), mkdtempSync(join(dir, "flood-")));
+  try {
+    const agent = `${relay.url}/agent`;
+    for (let batch = 0; batch < 10; batch++)
+      await Promise.all(Array.from({ length: 30 }, () => fetch(agent, { headers: { authorization: "Bearer not-a-token-of-any-tunnel" } }).then((r) => r.arrayBuffer())));
+    await fetch(agent).then((r) => r.arrayBuffer()); // another reason: no credential at all
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/cloudtolocalllm_relay_agent_connections_total\{result="unauthorized"\} 301\b/);
+    await Bun.sleep(200);
+    const lines = relay.stderr().split("\n").filter((l) => l.includes("agent refused"));
+    expect(lines).toHaveLength(2);
+  } finally {
+    await relay.stop();
+  }
+});

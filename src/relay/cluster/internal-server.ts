@@ -3,6 +3,7 @@
 // parts only (signed headers, the body's verified frames): calls for tunnels this node holds, and its tunnel list.
 import type { Server } from "bun";
 import { splitListen } from "../../config/listen.ts";
+import { RepeatLimit } from "../../core/repeat-limit.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { listenError } from "../../core/listen-error.ts";
 import { logger } from "../../core/log.ts";
@@ -42,6 +43,12 @@ export function startInternalServer(listen: string, h: InternalHandlers): Server
 }
 
 function serveInternal(hostname: string, port: number, replay: ReplayCache, h: InternalHandlers): Server<undefined> {
+  // Anyone who reaches the internal port can be refused: one line per reason per window, the metric counts each.
+  const refusals = new RepeatLimit();
+  const refused = (reason: string, path: string) => {
+    const line = refusals.note(reason);
+    if (line.write) log.warn("internal request refused", { reason, path, repeated: line.repeated || undefined });
+  };
   return Bun.serve({
     hostname,
     port,
@@ -53,7 +60,7 @@ function serveInternal(hostname: string, port: number, replay: ReplayCache, h: I
       const v = verifyNodeRequest(h.key, replay, h.nodeId, req.method, url.pathname + url.search, req.headers, hasBody);
       if (!v.ok) {
         h.refused?.(v.code);
-        log.warn("internal request refused", { reason: v.reason, path: url.pathname });
+        refused(v.reason, url.pathname);
         return new HttpError("unauthorized", `node-to-node request refused: ${v.reason}`).toResponse();
       }
       if (url.pathname === "/internal/tunnels" && req.method === "GET") return Response.json(h.tunnels());
@@ -72,7 +79,7 @@ function serveInternal(hostname: string, port: number, replay: ReplayCache, h: I
         signed = await signedOnly(req, v.request.headers, v.request.body === "framed" ? v.signature : null, h.key);
       } catch (e) {
         h.refused?.("body");
-        log.warn("internal request refused", { reason: (e as Error).message, path: url.pathname });
+        refused((e as Error).message, url.pathname);
         return new HttpError("unauthorized", `node-to-node request refused: ${(e as Error).message}`).toResponse();
       }
       return h.tunnel(signed, t.id, t.path + url.search);
