@@ -8,7 +8,7 @@
 import type { Server } from "bun";
 import { servesNatively, type KindName } from "../../src/kinds/index.ts";
 import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
-import { FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
+import { FAKE_KIND_CHAT_EXTRAS, FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
 
 export interface FakeOllamaOptions {
   /** Model names served (Ollama style "name:tag"). Default ["llama3.2:1b"]. */
@@ -409,7 +409,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
           return Response.json(
             chat
-              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer(n) }, finish_reason: "stop" }], usage }
+              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer(n) }, finish_reason: "stop" }], usage, ...FAKE_KIND_CHAT_EXTRAS[options.kind]?.(body) }
               : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: answer(n), finish_reason: "stop" }], usage },
           );
         }
