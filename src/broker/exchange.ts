@@ -19,6 +19,7 @@ import { requestMetrics } from "./prometheus.ts";
 import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 import type { StreamTransform } from "./stream-transform.ts";
 import { wholeUsage } from "./whole-usage.ts";
+import { streamCutShort } from "./stream-ending.ts";
 import type { DialectPlan } from "./dialects/plan-types.ts";
 
 
@@ -378,7 +379,12 @@ export class Exchange {
           return c.close();
         }
       }
-      if (r.done) break;
+      if (r.done) {
+        // A native generation stream that ended cleanly before its last line or event is not a whole answer (stream-ending.ts).
+        const cut = this.counting && this.bytesOut > 0 && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.usageTail()) : null;
+        if (cut !== null) return this.breakOff(c, new Error(cut));
+        break;
+      }
       // A transform that ended the answer with an error (a translated stream gone wrong): the rest is not read.
       if (this.stripper?.abandoned) {
         reader.cancel();

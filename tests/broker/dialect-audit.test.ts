@@ -1,12 +1,18 @@
 // Attacks on what the docs promise about dialects and upstream kinds, through a real daemon with the official clients:
 // whole answers counted by their own usage (not a number in data the upstream echoed, nor lost behind fields after it).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let vllm: FakeOllama;
+let slow: FakeOllama;
+/** An Ollama-kind upstream whose streams (NDJSON and chat completions SSE) end cleanly between two tokens: no done line, no finish_reason, no [DONE]. */
+let cutter: ReturnType<typeof Bun.serve>;
+const CUT_NDJSON = ['{"model":"c:1b","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"half "},"done":false}', '{"model":"c:1b","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"an ans"},"done":false}', ""].join("\n");
+const cutChunk = (content: string) => `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", created: 1, model: "c:1b", choices: [{ index: 0, delta: { role: "assistant", content }, finish_reason: null }] })}\n\n`;
 let d: DaemonProc;
 let broker: string;
 let token: string;
@@ -14,6 +20,21 @@ const keys: Record<string, string> = {};
 
 beforeAll(async () => {
   vllm = await startFakeOllama({ models: ["v:1b"], tokens: 40, kind: "vllm" });
+  // A long, slow answer from a server without Ollama's API: an Ollama client's stream is translated, and cut by the client.
+  slow = await startFakeOllama({ models: ["s:1b"], tokens: 1000, tokenDelayMs: 20, kind: "openai" });
+  cutter = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/version") return Response.json({ version: "0.12.0" });
+      if (path === "/api/tags") return Response.json({ models: [{ name: "c:1b", model: "c:1b" }] });
+      await req.text();
+      if (path === "/api/chat" || path === "/api/generate") return new Response(CUT_NDJSON.replaceAll('"message":{"role":"assistant","content":', path === "/api/chat" ? '"message":{"role":"assistant","content":' : '"response":').replaceAll('"},"done"', path === "/api/chat" ? '"},"done"' : ',"done"'), { headers: { "content-type": "application/x-ndjson" } });
+      if (path === "/v1/chat/completions") return new Response(cutChunk("half ") + cutChunk("an ans"), { headers: { "content-type": "text/event-stream" } });
+      return new Response("404 page not found", { status: 404 });
+    },
+  });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -23,18 +44,28 @@ listen = "127.0.0.1:0"
 name = "vllm"
 kind = "vllm"
 url = "${vllm.url}"
+[[upstreams]]
+name = "slow"
+kind = "openai"
+url = "${slow.url}"
+[[upstreams]]
+name = "cutter"
+kind = "ollama"
+url = "http://127.0.0.1:${cutter.port}"
 `,
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["logprobs", "echo"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
+  for (const name of ["logprobs", "echo", "cut"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 1);
+  await untilUpstreamsUp(d, token, 3);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await vllm?.stop();
+  await slow?.stop();
+  await cutter?.stop(true);
   if (d) removeHome(d.home);
 });
 
@@ -76,5 +107,60 @@ describe("a whole (not streamed) answer is counted by its own usage", () => {
     const t = await counted("echo", 1);
     expect(t.completion_tokens).toBe(40);
     expect(t.prompt_tokens).toBe(7);
+  });
+});
+
+test("an Ollama client's translated stream aborted after 5 parts is counted (its NDJSON lines), and the abort reaches the upstream", async () => {
+  const ollama = new Ollama({ host: broker, headers: { authorization: `Bearer ${keys.cut}` } });
+  const stream = await ollama.chat({ model: "s:1b", messages: [{ role: "user", content: "hi" }], stream: true });
+  let parts = 0;
+  try {
+    for await (const _ of stream) if (++parts === 5) stream.abort();
+  } catch {}
+  expect(parts).toBe(5);
+  await slow.waitForAborts(1);
+  const t = await counted("cut", 1);
+  expect(t.completion_tokens).toBeGreaterThanOrEqual(5);
+  expect(t.prompt_tokens).toBeGreaterThan(0);
+});
+
+describe("a native stream that ends cleanly before its end (no done line, no finish_reason or [DONE]) is not a whole answer", () => {
+  test("Ollama's NDJSON (chat and generate): an error line the ollama client raises", async () => {
+    const ollama = new Ollama({ host: broker });
+    let text = "";
+    const e = await (async () => {
+      try {
+        for await (const p of await ollama.chat({ model: "c:1b", messages: [{ role: "user", content: "hi" }], stream: true })) text += p.message.content;
+      } catch (err) {
+        return err as Error;
+      }
+      return null;
+    })();
+    expect(text).toBe("half an ans");
+    expect(e?.message).toContain("ended the stream before its last line");
+    const g = await (async () => {
+      try {
+        for await (const _ of await ollama.generate({ model: "c:1b", prompt: "hi", stream: true }));
+      } catch (err) {
+        return err as Error;
+      }
+      return null;
+    })();
+    expect(g?.message).toContain("ended the stream before its last line");
+  });
+
+  test("OpenAI's chat completions SSE: an error event the openai client raises", async () => {
+    let text = "";
+    const e = await (async () => {
+      try {
+        for await (const c of await openai("ollama").chat.completions.create({ model: "c:1b", messages: [{ role: "user", content: "hi" }], stream: true })) text += c.choices[0]?.delta?.content ?? "";
+      } catch (err) {
+        return err as Error;
+      }
+      return null;
+    })();
+    expect(text).toBe("half an ans");
+    expect(e).toBeInstanceOf(OpenAI.APIError);
+    expect(e?.message).toContain("ended the stream before its last event");
   });
 });
