@@ -9,6 +9,8 @@ import { until } from "../helpers/until.ts";
 
 let vllm: FakeOllama;
 let slow: FakeOllama;
+/** An Ollama-kind upstream: it reads top-level keys as Go does (without case, the last one winning). */
+let goFake: FakeOllama;
 /** An Ollama-kind upstream whose streams (NDJSON and chat completions SSE) end cleanly between two tokens: no done line, no finish_reason, no [DONE]. */
 let cutter: ReturnType<typeof Bun.serve>;
 const CUT_NDJSON = ['{"model":"c:1b","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"half "},"done":false}', '{"model":"c:1b","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"an ans"},"done":false}', ""].join("\n");
@@ -35,6 +37,7 @@ beforeAll(async () => {
       return new Response("404 page not found", { status: 404 });
     },
   });
+  goFake = await startFakeOllama({ models: ["g:1b"], tokens: 6 });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -52,20 +55,24 @@ url = "${slow.url}"
 name = "cutter"
 kind = "ollama"
 url = "http://127.0.0.1:${cutter.port}"
+[[upstreams]]
+name = "go"
+url = "${goFake.url}"
 `,
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["logprobs", "echo", "cut"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
+  for (const name of ["logprobs", "echo", "cut", "fold"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 3);
+  await untilUpstreamsUp(d, token, 4);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await vllm?.stop();
   await slow?.stop();
   await cutter?.stop(true);
+  await goFake?.stop();
   if (d) removeHome(d.home);
 });
 
@@ -163,4 +170,20 @@ describe("a native stream that ends cleanly before its end (no done line, no fin
     expect(e).toBeInstanceOf(OpenAI.APIError);
     expect(e?.message).toContain("ended the stream before its last event");
   });
+});
+
+test("a stream hidden from the broker in another spelling (Go's decoder reads \"STREAM\": true, JSON.parse does not) is still counted, by its events", async () => {
+  // The broker reads "stream": false and asks for no usage; Ollama streams without it: the tokens relayed are counted.
+  const res = await fetch(`${broker}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${keys.fold}` },
+    body: '{"model":"g:1b","messages":[{"role":"user","content":"hi"}],"stream":false,"STREAM":true}',
+  });
+  expect(res.headers.get("content-type")).toContain("text/event-stream");
+  const text = await res.text();
+  expect(text).toContain("data: [DONE]");
+  expect(goFake.requests.at(-1)!.json).not.toHaveProperty("stream_options");
+  const t = await counted("fold", 1);
+  expect(t.completion_tokens).toBeGreaterThanOrEqual(6);
+  expect(t.prompt_tokens).toBeGreaterThan(0);
 });

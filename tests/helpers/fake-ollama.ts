@@ -115,6 +115,18 @@ function tagObject(name: string) {
   };
 }
 
+/**
+ * A top-level field as the fake's kind reads it. Ollama decodes into Go structs: a key matches a field without case and
+ * the last match wins ({"stream":false,"STREAM":true} streams); vLLM (pydantic), llama.cpp (nlohmann) and the others
+ * match exactly. (JSON.parse already kept the last of exact duplicates; among spellings, the last key in the object.)
+ */
+function topLevel(body: Record<string, unknown>, name: string, fold: boolean): unknown {
+  if (!fold) return body[name];
+  let v: unknown;
+  for (const k of Object.keys(body)) if (k.toLowerCase() === name) v = body[k];
+  return v;
+}
+
 function errorJson(status: number, message: string): Response {
   return Response.json({ error: message }, { status });
 }
@@ -405,7 +417,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
         const created = Math.floor(Date.now() / 1000);
         const usage = { prompt_tokens: 7, completion_tokens: n, total_tokens: 7 + n };
-        if (!body.stream) {
+        if (!topLevel(body, "stream", options.kind === "ollama")) {
           if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
           return Response.json(
             chat
@@ -419,7 +431,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
             : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: delta ?? "", finish_reason: finish }] };
         const sse = (o: unknown) => enc.encode(`data: ${JSON.stringify(o)}\n\n`);
         const final = [sse(chunk(null, "stop"))];
-        if (body.stream_options?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
+        if ((topLevel(body, "stream_options", options.kind === "ollama") as { include_usage?: unknown } | undefined)?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
         final.push(enc.encode("data: [DONE]\n\n"));
         return tokenStream(req, path, n, (i) => sse(chunk(tokenText(i), null)), final);
       }
