@@ -63,7 +63,7 @@ url = "${goFake.url}"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["logprobs", "echo", "cut", "fold"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
+  for (const name of ["logprobs", "echo", "cut", "fold", "whole"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 4);
 }, 40_000);
@@ -186,4 +186,17 @@ test("a stream hidden from the broker in another spelling (Go's decoder reads \"
   const t = await counted("fold", 1);
   expect(t.completion_tokens).toBeGreaterThanOrEqual(6);
   expect(t.prompt_tokens).toBeGreaterThan(0);
+});
+
+test("documented: a stream:false generation abandoned before its answer is not counted; the abort reaches the upstream (the GPU stops)", async () => {
+  const aborts = slow.aborts.length;
+  const ac = new AbortController();
+  const call = openai(keys.whole!).chat.completions.create({ model: "s:1b", messages: [{ role: "user", content: "hi" }], max_tokens: 50 }, { signal: ac.signal });
+  await Bun.sleep(300);
+  ac.abort();
+  await call.catch(() => {});
+  await slow.waitForAborts(aborts + 1);
+  await Bun.sleep(300);
+  // docs/gateway.md: "A request aborted before its answer began is not counted."
+  expect((await usage("whole")).completion_tokens).toBe(0);
 });
