@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
-import type { KindName } from "../../src/kinds/index.ts";
+import { servesNatively, type KindName } from "../../src/kinds/index.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { TOOL_ARGS } from "../helpers/fake-dialects.ts";
 import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
@@ -97,6 +97,11 @@ for (const kind of KINDS) {
       expect(r.status).toBe("completed");
       expect(r.output_text).toBe("tok0 tok1 tok2 tok3 ");
       expect(r.usage?.output_tokens).toBe(4);
+      if (servesNatively(kind, "responses")) return;
+      // Translated: a tool call's arguments, streamed in pieces, land in its function_call item.
+      const tools: OpenAI.Responses.Tool[] = [{ type: "function", name: "get_weather", parameters: WEATHER.input_schema as Record<string, unknown>, strict: false }];
+      const t = await openai().responses.stream({ model, input: "weather in Paris?", tools }).finalResponse();
+      expect(t.output).toMatchObject([{ type: "function_call", name: "get_weather", arguments: TOOL_ARGS.join(""), status: "completed" }]);
     });
 
     test("an upstream that breaks off mid-stream is an error each client raises (or, Responses, a response that is not completed)", async () => {
