@@ -15,9 +15,10 @@ let broker: string;
 beforeAll(async () => {
   // The model's only upstream answers 503 (Ollama's "server busy"; a runner that died answers 500 the same way).
   holder = await startFakeOllama({ models: ["m:1b"], tokens: 3, failWith503: true });
-  other = await startFakeOllama({ models: ["x:1b"], tokens: 3, kind: "openai" });
+  // A server that checks the names it is sent (vLLM answers 404 for a model it does not serve), so it is tried next.
+  other = await startFakeOllama({ models: ["x:1b"], tokens: 3, kind: "vllm" });
   d = await startDaemon({
-    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "holder"\nurl = "${holder.url}"\n[[upstreams]]\nname = "other"\nkind = "openai"\nurl = "${other.url}"\n`,
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "holder"\nurl = "${holder.url}"\n[[upstreams]]\nname = "other"\nkind = "vllm"\nurl = "${other.url}"\n`,
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;

@@ -170,8 +170,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     aborts.push({ time: performance.now(), path });
     for (const w of [...abortWaiters]) if (aborts.length >= w.n) (abortWaiters.splice(abortWaiters.indexOf(w), 1), w.resolve());
   };
-  const hasModel = (m: unknown) =>
+  const listed = (m: unknown) =>
     typeof m === "string" && (options.models.includes(m) || (!m.includes(":") && options.models.includes(`${m}:latest`)));
+  // llama.cpp with one model runs it whatever the request names (its server only echoes "model"); the others answer 404.
+  const hasModel = (m: unknown) => (options.kind === "llamacpp" && options.models.length === 1 ? typeof m === "string" || m === undefined : listed(m));
 
   /** A token stream: delays, optional death, abort noticed through cancel() or the request's signal. */
   function tokenStream(req: Request, path: string, tokens: number, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
