@@ -25,6 +25,8 @@ import type { DialectPlan } from "./dialects/plan-types.ts";
 
 /** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
 export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"]);
+/** The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them. */
+export const EMBEDDING_PATHS = new Set(["/api/embed", "/api/embeddings", "/v1/embeddings"]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
@@ -190,6 +192,8 @@ export class Exchange {
   private counting = false;
   /** Whether this response is a generation's answer (200 on a generation route), streamed or whole: it is never free. */
   private generation = false;
+  /** Whether this response is an embedding's answer (200 on an embedding route): its prompt is counted, never free. */
+  private embedding = false;
   /** Tokens relayed so far, one per NDJSON line or SSE data event: the count when the upstream's own never arrives. */
   private streamed = 0;
   /** The token counts are estimates (the stream ended before the upstream's own counts, or it sent none). */
@@ -298,6 +302,7 @@ export class Exchange {
     const ct = res.header("content-type") ?? "";
     this.format = streamFormat(ct);
     this.generation = res.status === 200 && GENERATION_PATHS.has(this.route ?? this.path);
+    this.embedding = res.status === 200 && EMBEDDING_PATHS.has(this.route ?? this.path);
     this.counting = this.format !== "other" && this.generation;
   }
 
@@ -326,7 +331,7 @@ export class Exchange {
       return null;
     }
     this.reader = res;
-    if (this.generation && this.format === "other") this.wholeParts = [];
+    if ((this.generation || this.embedding) && this.format === "other") this.wholeParts = [];
     this.idleLimitMs = this.upstream?.streamIdleTimeoutMs ?? 0;
     if (this.idleLimitMs > 0) watch(streaming, this);
     return new DirectStream(this);
@@ -489,7 +494,7 @@ export class Exchange {
    * after them nor taken from data the client sent and the upstream echoed), a stream's or a larger answer's from its tail.
    */
   private answerUsage(): TokenUsage | null {
-    if (this.generation && this.format === "other") {
+    if ((this.generation || this.embedding) && this.format === "other") {
       const whole = this.whole ?? (this.wholeParts !== null ? Buffer.concat(this.wholeParts) : null);
       if (whole !== null) return wholeUsage(whole);
     }
@@ -502,6 +507,11 @@ export class Exchange {
    * request free. Null for anything else.
    */
   private estimatedUsage(): TokenUsage | null {
+    if (this.embedding) {
+      // An embedding without its count (one over 256 KiB, an old /api/embeddings answer): its prompt by the request's size.
+      this.tokensEstimated = true;
+      return { tokens: 0, promptTokens: estimatePromptTokens(this.bytesIn), genMs: null };
+    }
     if (!this.generation) return null;
     this.tokensEstimated = true;
     // A whole answer without its counts (cut short, or in no known shape) has no token events: one per 4 bytes of it.

@@ -21,7 +21,11 @@ describe("the counts of a whole answer", () => {
     const echo = { tools: [{ parameters: { default: { eval_count: 0, completion_tokens: 0 } } }] };
     expect(wholeUsage(b({ object: "response", ...echo, usage: { input_tokens: 7, output_tokens: 40 }, user: null }))).toEqual({ tokens: 40, promptTokens: 7, genMs: null });
   });
+  test("an embedding's: its prompt only (Ollama's /api/embed prompt_eval_count, OpenAI's usage.prompt_tokens)", () => {
+    expect(wholeUsage(b({ model: "m", embeddings: [[0.1]], prompt_eval_count: 3 }))).toEqual({ tokens: 0, promptTokens: 3, genMs: null });
+    expect(wholeUsage(b({ object: "list", data: [], usage: { prompt_tokens: 5, total_tokens: 5 } }))).toEqual({ tokens: 0, promptTokens: 5, genMs: null });
+  });
   test("not JSON, not an object, or without counts: null", () => {
-    for (const body of ["", "nope", "[1,2]", '{"usage":{"total_tokens":3}}', '{"a":1}', '{"usage":{"completion_tokens":"5"}}']) expect(wholeUsage(b(body))).toBeNull();
+    for (const body of ["", "nope", "[1,2]", '{"usage":{"total_tokens":3}}', '{"a":1}', '{"usage":{"completion_tokens":"5"}}', '{"embedding":[0.1]}']) expect(wholeUsage(b(body))).toBeNull();
   });
 });

@@ -11,7 +11,7 @@ const dec = new TextDecoder();
 
 const count = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : null);
 
-/** The counts of a whole answer in any dialect, or null when it is not a JSON object that has them. */
+/** The counts of a whole answer in any dialect (an embedding's: its prompt only), or null when it is not a JSON object that has them. */
 export function wholeUsage(body: Uint8Array): TokenUsage | null {
   let j: unknown;
   try {
@@ -27,6 +27,9 @@ export function wholeUsage(body: Uint8Array): TokenUsage | null {
     const dur = count(top.eval_duration);
     return { tokens: evalCount ?? 0, promptTokens: count(top.prompt_eval_count), genMs: dur !== null ? dur / 1e6 : null };
   }
+  // Ollama's /api/embed: the prompt's count only (an embedding generates nothing).
+  const promptEval = count(top.prompt_eval_count);
+  if (promptEval !== null) return { tokens: 0, promptTokens: promptEval, genMs: null };
   const u = top.usage;
   if (!u || typeof u !== "object") return null;
   const usage = u as Record<string, unknown>;
@@ -35,5 +38,7 @@ export function wholeUsage(body: Uint8Array): TokenUsage | null {
   if (completion !== null) return { tokens: completion, promptTokens: count(usage.prompt_tokens), genMs: null };
   const output = count(usage.output_tokens);
   if (output !== null) return { tokens: output, promptTokens: count(usage.input_tokens), genMs: null };
-  return null;
+  // OpenAI's /v1/embeddings: prompt_tokens only.
+  const prompt = count(usage.prompt_tokens);
+  return prompt !== null ? { tokens: 0, promptTokens: prompt, genMs: null } : null;
 }

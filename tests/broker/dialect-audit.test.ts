@@ -63,7 +63,7 @@ url = "${goFake.url}"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["logprobs", "echo", "cut", "fold", "whole"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
+  for (const name of ["logprobs", "echo", "cut", "fold", "whole", "embed"]) keys[name] = createKey(d, name, "--tokens-per-day", "100000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 4);
 }, 40_000);
@@ -199,4 +199,15 @@ test("documented: a stream:false generation abandoned before its answer is not c
   await Bun.sleep(300);
   // docs/gateway.md: "A request aborted before its answer began is not counted."
   expect((await usage("whole")).completion_tokens).toBe(0);
+});
+
+test("embeddings are counted (their prompt tokens), in both dialects and translated, so a token budget bounds them too", async () => {
+  // The vLLM fake answers usage.prompt_tokens 3; the Ollama-kind fake's /api/embed prompt_eval_count 3; /api/embed to vLLM is translated.
+  const e = await openai(keys.embed!).embeddings.create({ model: "v:1b", input: ["a", "b"], encoding_format: "float" });
+  expect(e.usage.prompt_tokens).toBe(3);
+  await new Ollama({ host: broker, headers: { authorization: `Bearer ${keys.embed}` } }).embed({ model: "g:1b", input: "hello" });
+  await new Ollama({ host: broker, headers: { authorization: `Bearer ${keys.embed}` } }).embed({ model: "v:1b", input: "hello" });
+  const t = await counted("embed", 3);
+  expect(t.prompt_tokens).toBe(9);
+  expect(t.completion_tokens).toBe(0);
 });
