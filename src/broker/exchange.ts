@@ -16,13 +16,17 @@ import { capturedHeaders, type HeaderJson } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
-import { estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
+import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 import type { StreamTransform } from "./stream-transform.ts";
+import { wholeUsage } from "./whole-usage.ts";
+import { streamCutShort } from "./stream-ending.ts";
 import type { DialectPlan } from "./dialects/plan-types.ts";
 
 
 /** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
 export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"]);
+/** The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them. */
+export const EMBEDDING_PATHS = new Set(["/api/embed", "/api/embeddings", "/v1/embeddings"]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
@@ -178,11 +182,18 @@ export class Exchange {
   private tail: (Uint8Array | undefined)[] | null = null;
   private tailPos = 0;
   private whole: Uint8Array | null = null;
+  /** A whole generation answer relayed in parts (no Content-Length, or a large one): its parts while they fit SMALL_RESPONSE. */
+  private wholeParts: Uint8Array[] | null = null;
+  private wholePartsBytes = 0;
   private lastByte = 10;
   private done = false;
   private usage: TokenUsage | null = null;
   /** Whether this response is a generation stream whose tokens are counted as they pass (for a stream cut short). */
   private counting = false;
+  /** Whether this response is a generation's answer (200 on a generation route), streamed or whole: it is never free. */
+  private generation = false;
+  /** Whether this response is an embedding's answer (200 on an embedding route): its prompt is counted, never free. */
+  private embedding = false;
   /** Tokens relayed so far, one per NDJSON line or SSE data event: the count when the upstream's own never arrives. */
   private streamed = 0;
   /** The token counts are estimates (the stream ended before the upstream's own counts, or it sent none). */
@@ -290,7 +301,9 @@ export class Exchange {
     this.error = null;
     const ct = res.header("content-type") ?? "";
     this.format = streamFormat(ct);
-    this.counting = this.format !== "other" && res.status === 200 && GENERATION_PATHS.has(this.route ?? this.path);
+    this.generation = res.status === 200 && GENERATION_PATHS.has(this.route ?? this.path);
+    this.embedding = res.status === 200 && EMBEDDING_PATHS.has(this.route ?? this.path);
+    this.counting = this.format !== "other" && this.generation;
   }
 
   /**
@@ -318,6 +331,7 @@ export class Exchange {
       return null;
     }
     this.reader = res;
+    if ((this.generation || this.embedding) && this.format === "other") this.wholeParts = [];
     this.idleLimitMs = this.upstream?.streamIdleTimeoutMs ?? 0;
     if (this.idleLimitMs > 0) watch(streaming, this);
     return new DirectStream(this);
@@ -355,6 +369,7 @@ export class Exchange {
         this.bytesOut += n;
         if (this.counting) this.streamed += streamedTokens(chunk, this.format === "sse");
         (this.tail ??= new Array(TAIL_CHUNKS))[this.tailPos++ % TAIL_CHUNKS] = chunk;
+        if (this.wholeParts !== null) this.keepPart(chunk);
         this.lastByte = chunk[n - 1]!;
         if (this.responseCapture && this.captured < this.capture.cap) {
           const part = chunk.subarray(0, this.capture.cap - this.captured);
@@ -369,7 +384,12 @@ export class Exchange {
           return c.close();
         }
       }
-      if (r.done) break;
+      if (r.done) {
+        // A native generation stream that ended cleanly before its last line or event is not a whole answer (stream-ending.ts).
+        const cut = this.counting && this.bytesOut > 0 && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.usageTail()) : null;
+        if (cut !== null) return this.breakOff(c, new Error(cut));
+        break;
+      }
       // A transform that ended the answer with an error (a translated stream gone wrong): the rest is not read.
       if (this.stripper?.abandoned) {
         reader.cancel();
@@ -434,7 +454,7 @@ export class Exchange {
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
     const t = this.stripper;
-    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage ? parseUsage(this.usageTail()) : null) ?? this.estimatedUsage();
+    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage ? this.answerUsage() : null) ?? this.estimatedUsage();
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;
@@ -462,15 +482,41 @@ export class Exchange {
     this.settleBudget();
   }
 
+  /** A part of a whole generation answer relayed in parts, kept (by reference) while the answer fits SMALL_RESPONSE. */
+  private keepPart(chunk: Uint8Array): void {
+    this.wholePartsBytes += chunk.byteLength;
+    if (this.wholePartsBytes > SMALL_RESPONSE) this.wholeParts = null;
+    else this.wholeParts!.push(chunk);
+  }
+
+  /**
+   * The upstream's counts: a whole generation answer's from its parsed fields (whole-usage.ts: neither lost behind data
+   * after them nor taken from data the client sent and the upstream echoed), a stream's or a larger answer's from its tail.
+   */
+  private answerUsage(): TokenUsage | null {
+    if ((this.generation || this.embedding) && this.format === "other") {
+      const whole = this.whole ?? (this.wholeParts !== null ? Buffer.concat(this.wholeParts) : null);
+      if (whole !== null) return wholeUsage(whole);
+    }
+    return parseUsage(this.usageTail());
+  }
+
   /**
    * A generation stream that ended without the upstream's counts (the client went away, the upstream broke off, or it
    * never sends them): the tokens relayed, and the prompt estimated from the request's size. Aborting never makes a
    * request free. Null for anything else.
    */
   private estimatedUsage(): TokenUsage | null {
-    if (!this.counting) return null;
+    if (this.embedding) {
+      // An embedding without its count (one over 256 KiB, an old /api/embeddings answer): its prompt by the request's size.
+      this.tokensEstimated = true;
+      return { tokens: 0, promptTokens: estimatePromptTokens(this.bytesIn), genMs: null };
+    }
+    if (!this.generation) return null;
     this.tokensEstimated = true;
-    return { tokens: this.streamed, promptTokens: estimatePromptTokens(this.bytesIn), genMs: null };
+    // A whole answer without its counts (cut short, or in no known shape) has no token events: one per 4 bytes of it.
+    const tokens = this.counting ? this.streamed : Math.ceil(this.bytesOut / BYTES_PER_TOKEN);
+    return { tokens, promptTokens: estimatePromptTokens(this.bytesIn), genMs: null };
   }
 
   /**

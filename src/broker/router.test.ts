@@ -3,8 +3,8 @@ import { describe, expect, test } from "bun:test";
 import { conversationKey, routeOrder, stickyFirst } from "./router.ts";
 import { Upstream } from "./upstream.ts";
 
-function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true): Upstream {
-  const u = new Upstream({ name, kind: "ollama", url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true, kind: "ollama" | "llamacpp" = "ollama"): Upstream {
+  const u = new Upstream({ name, kind, url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
   u.state = state;
   u.setModels(models);
   u.ewmaMs = ewma;
@@ -13,6 +13,23 @@ function up(name: string, priority: number, state: Upstream["state"], models: st
 const names = (l: readonly Upstream[]) => l.map((u) => u.name);
 
 describe("router", () => {
+  test("an upstream that runs its one model whatever the request names (llama.cpp) gets no model another lists, nor any unlisted one for a key with a model list", () => {
+    const ollama = up("ollama", 9, "up", ["m:latest"]);
+    const cpp = up("cpp", 1, "up", ["coder:32b"], null, true, "llamacpp");
+    // m is Ollama's: llama.cpp would run coder instead, so it is not tried, even while Ollama is down.
+    expect(names(routeOrder([ollama, cpp], "m"))).toEqual(["ollama"]);
+    ollama.state = "down";
+    expect(names(routeOrder([ollama, cpp], "m"))).toEqual(["ollama"]);
+    ollama.state = "up";
+    // A name nobody lists: as the servers would answer it directly (Ollama 404s, llama.cpp runs its model)…
+    expect(names(routeOrder([ollama, cpp], "gpt-4o"))).toEqual(["cpp", "ollama"]);
+    // …but never llama.cpp for a key with a model list, alone or not.
+    expect(names(routeOrder([ollama, cpp], "gpt-4o", true))).toEqual(["ollama"]);
+    expect(names(routeOrder([cpp], "gpt-4o", true))).toEqual([]);
+    expect(names(routeOrder([cpp], "gpt-4o"))).toEqual(["cpp"]);
+    expect(names(routeOrder([cpp], "coder:32b", true))).toEqual(["cpp"]);
+    expect(names(routeOrder([ollama, cpp], null, true))).toEqual(["cpp", "ollama"]);
+  });
   test("up and serving the model first, then priority, then lowest recent latency", () => {
     const list = [up("slow", 1, "up", ["m:latest"], 50), up("fast", 1, "up", ["m:latest"], 5), up("low", 9, "up", ["m:latest"]), up("other", 0, "up", ["x:1b"])];
     expect(names(routeOrder(list, "m"))).toEqual(["fast", "slow", "low", "other"]);

@@ -8,11 +8,23 @@
 //   2  up or degraded, but its model list does not name the model (lists can be stale; it answers 404 itself)
 //   3  down (tried last: a health check may not have noticed a recovery yet)
 //
+// Not tried for a named model: an upstream whose list (known) does not name it and whose kind does not check the name
+// (src/kinds/ checksModelName: llama.cpp with one model runs it whatever the request names), when another upstream
+// lists the model (it would run another model than the one asked for, say while the model's own upstream is down) or
+// the caller's key has a model list (the model it runs is not one the list allowed). A name no upstream lists still
+// reaches it for other callers, as it would reach the server directly (apps that send a fixed name to llama.cpp).
+//
 // Load only orders upstreams that report it (src/kinds/: llama.cpp's slots, vLLM's queue, LM Studio's parallel); one
 // that says nothing counts as having room, so priority still decides between it and a free one.
 import type { Upstream } from "./upstream.ts";
 
-function tier(u: Upstream, model: string | null): number {
+/** Whether `u` would run another model than `model`: its list, known, does not name it, and it does not check names. */
+export function runsOtherModel(u: Upstream, model: string | null): boolean {
+  return model !== null && u.models.length > 0 && !u.module.checksModelName && !u.serves(model);
+}
+
+function tier(u: Upstream, model: string | null, strict: boolean): number {
+  if (strict && runsOtherModel(u, model)) return NEVER;
   if (u.state === "down") return 3;
   const serves = model === null || u.serves(model);
   if (u.state === "unknown") return serves || u.models.length === 0 ? 1 : 2;
@@ -20,12 +32,26 @@ function tier(u: Upstream, model: string | null): number {
 }
 
 const NONE: readonly Upstream[] = [];
+const NEVER = -1;
 
-export function routeOrder(upstreams: Iterable<Upstream>, model: string | null): readonly Upstream[] {
+/**
+ * The upstreams to try for a request naming `model` (null: none), in order. `keyList`: the caller's key has a model
+ * list, so no upstream may run a model other than the one it names (see the top of this file).
+ */
+export function routeOrder(upstreams: Iterable<Upstream>, model: string | null, keyList = false): readonly Upstream[] {
   // The common setup, one upstream: nothing to order, and the table's own list is the order (no array per request).
-  if (Array.isArray(upstreams) && upstreams.length === 1) return upstreams[0]!.enabled ? (upstreams as readonly Upstream[]) : NONE;
+  if (Array.isArray(upstreams) && upstreams.length === 1) {
+    const u = upstreams[0] as Upstream;
+    return u.enabled && !(keyList && runsOtherModel(u, model)) ? (upstreams as readonly Upstream[]) : NONE;
+  }
+  let strict = keyList;
+  if (!strict && model !== null) for (const u of upstreams) if (u.enabled && u.serves(model)) strict = true;
   const list: { u: Upstream; t: number; p: number }[] = [];
-  for (const u of upstreams) if (u.enabled) list.push({ u, t: tier(u, model), p: u.pressure() });
+  for (const u of upstreams) {
+    if (!u.enabled) continue;
+    const t = tier(u, model, strict);
+    if (t !== NEVER) list.push({ u, t, p: u.pressure() });
+  }
   list.sort(
     (a, b) =>
       a.t - b.t ||

@@ -100,4 +100,6 @@ export const llamacpp: KindModule = {
   },
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is llama-server running? `llama-server -m MODEL.gguf --port 8080`",
+  // One model: its server only echoes the request's "model" and runs its own (router mode checks, but cannot be told apart).
+  checksModelName: false,
 };

@@ -36,4 +36,6 @@ export const lmstudio: KindModule = {
   samplerOptions: ["top_k", "repeat_penalty"],
   listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: "is LM Studio's server running? `lms server start`",
+  // Releases before 0.3 answered with the loaded model whatever the request named.
+  checksModelName: false,
 };

@@ -9,4 +9,6 @@ export const openai: KindModule = {
   dialects: { openai: true },
   listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: null,
+  // Some OpenAI-compatible servers (llamafile, koboldcpp…) run their one model whatever the request names.
+  checksModelName: false,
 };

@@ -105,6 +105,12 @@ export interface KindModule {
   listing: { tags: ListSource; ps: ListSource | null; openai: ListSource };
   /** What to tell the user when the connection is refused (null: the generic advice). */
   refusedHint: string | null;
+  /**
+   * Whether it answers a request for a model it does not have with an error (404), rather than running what it runs
+   * whatever the request names: llama.cpp with one model only echoes "model", and a generic OpenAI-compatible server
+   * may do the same. The router never sends an upstream that does not check a model its list does not name.
+   */
+  checksModelName: boolean;
 }
 
 /** An OpenAI /v1/models list: where every OpenAI-compatible server names its models. */

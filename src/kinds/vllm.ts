@@ -42,4 +42,5 @@ export const vllm: KindModule = {
   modelFacts: (e) => (typeof e.max_model_len === "number" ? { contextLength: e.max_model_len } : {}),
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },
   refusedHint: "is vLLM running? `vllm serve MODEL`",
+  checksModelName: true,
 };

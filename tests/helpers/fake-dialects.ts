@@ -67,7 +67,10 @@ export async function openAiResponses(ctx: FakeContext, req: Request, body: any)
   const text = Array.from({ length: n }, (_, i) => ctx.tokenText(i)).join("");
   const usage = { input_tokens: PROMPT_TOKENS, input_tokens_details: { cached_tokens: 0 }, output_tokens: n, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: PROMPT_TOKENS + n };
   const item = (t: string, status: string) => ({ id: itemId, type: "message", status, role: "assistant", content: [{ type: "output_text", text: t, annotations: [] }] });
-  const response = (status: string, output: unknown[], u: unknown) => ({ id, object: "response", created_at: Math.floor(Date.now() / 1000), status, model: body.model, output, usage: u, error: null, incomplete_details: null });
+  // The response object echoes the request's settings (instructions, metadata, tools, text format…), as OpenAI's API
+  // reference shows it and vLLM's ResponsesResponse writes it: before usage, and user after it.
+  const echo = { instructions: body.instructions ?? null, metadata: body.metadata ?? {}, tools: body.tools ?? [], text: body.text ?? { format: { type: "text" } } };
+  const response = (status: string, output: unknown[], u: unknown) => ({ id, object: "response", created_at: Math.floor(Date.now() / 1000), status, model: body.model, output, error: null, incomplete_details: null, ...echo, usage: u, user: body.user ?? null });
   if (!body.stream) {
     if (!(await ctx.wait(req, path, n))) return Response.json({ error: { message: "aborted" } }, { status: 500 });
     return Response.json(response("completed", [item(text, "completed")], usage));

@@ -8,7 +8,7 @@
 import type { Server } from "bun";
 import { servesNatively, type KindName } from "../../src/kinds/index.ts";
 import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
-import { FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
+import { FAKE_KIND_CHAT_EXTRAS, FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
 
 export interface FakeOllamaOptions {
   /** Model names served (Ollama style "name:tag"). Default ["llama3.2:1b"]. */
@@ -115,6 +115,18 @@ function tagObject(name: string) {
   };
 }
 
+/**
+ * A top-level field as the fake's kind reads it. Ollama decodes into Go structs: a key matches a field without case and
+ * the last match wins ({"stream":false,"STREAM":true} streams); vLLM (pydantic), llama.cpp (nlohmann) and the others
+ * match exactly. (JSON.parse already kept the last of exact duplicates; among spellings, the last key in the object.)
+ */
+function topLevel(body: Record<string, unknown>, name: string, fold: boolean): unknown {
+  if (!fold) return body[name];
+  let v: unknown;
+  for (const k of Object.keys(body)) if (k.toLowerCase() === name) v = body[k];
+  return v;
+}
+
 function errorJson(status: number, message: string): Response {
   return Response.json({ error: message }, { status });
 }
@@ -158,8 +170,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     aborts.push({ time: performance.now(), path });
     for (const w of [...abortWaiters]) if (aborts.length >= w.n) (abortWaiters.splice(abortWaiters.indexOf(w), 1), w.resolve());
   };
-  const hasModel = (m: unknown) =>
+  const listed = (m: unknown) =>
     typeof m === "string" && (options.models.includes(m) || (!m.includes(":") && options.models.includes(`${m}:latest`)));
+  // llama.cpp with one model runs it whatever the request names (its server only echoes "model"); the others answer 404.
+  const hasModel = (m: unknown) => (options.kind === "llamacpp" && options.models.length === 1 ? typeof m === "string" || m === undefined : listed(m));
 
   /** A token stream: delays, optional death, abort noticed through cancel() or the request's signal. */
   function tokenStream(req: Request, path: string, tokens: number, line: (i: number) => Uint8Array, final: Uint8Array[]): Response {
@@ -405,11 +419,11 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
         const created = Math.floor(Date.now() / 1000);
         const usage = { prompt_tokens: 7, completion_tokens: n, total_tokens: 7 + n };
-        if (!body.stream) {
+        if (!topLevel(body, "stream", options.kind === "ollama")) {
           if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
           return Response.json(
             chat
-              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer(n) }, finish_reason: "stop" }], usage }
+              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer(n) }, finish_reason: "stop" }], usage, ...FAKE_KIND_CHAT_EXTRAS[options.kind]?.(body) }
               : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: answer(n), finish_reason: "stop" }], usage },
           );
         }
@@ -419,7 +433,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
             : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: delta ?? "", finish_reason: finish }] };
         const sse = (o: unknown) => enc.encode(`data: ${JSON.stringify(o)}\n\n`);
         const final = [sse(chunk(null, "stop"))];
-        if (body.stream_options?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
+        if ((topLevel(body, "stream_options", options.kind === "ollama") as { include_usage?: unknown } | undefined)?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
         final.push(enc.encode("data: [DONE]\n\n"));
         return tokenStream(req, path, n, (i) => sse(chunk(tokenText(i), null)), final);
       }

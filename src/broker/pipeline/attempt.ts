@@ -28,6 +28,11 @@ function queueRefusal(ex: Exchange, e: unknown): Response {
   throw e;
 }
 
+/** A 404 of `u` hides an earlier failure: its list does not name the model, and an upstream tried before (which failed) does. */
+function hidesFailure(model: string | null, u: Upstream, tried: readonly Upstream[]): boolean {
+  return model !== null && u.models.length > 0 && !u.serves(model) && tried.some((t) => t.serves(model));
+}
+
 /**
  * A slot on the first upstream in the request's order that has one, a promise of one (the request waits its turn in
  * the fair queue), or the refusal answer. Asked before the attempts so a waiting stream can get its head at once.
@@ -58,7 +63,8 @@ export async function attempt<T>(
   let tried: Upstream[] | null = null;
   let lastCode: ErrorCode = "no_upstream";
   let lastMessage = "";
-  for (let i = 0; i < attempts; i++) {
+  let asked = 0;
+  for (let i = 0; i < attempts; i++, asked = i) {
     let grant: Grant<Upstream>;
     try {
       // Failover never goes back to an upstream that failed.
@@ -127,6 +133,14 @@ export async function attempt<T>(
       (tried ??= []).push(u);
       continue;
     }
+    if (res.status === 404 && tried !== null && hidesFailure(ex.model, u, tried)) {
+      // The upstream that has the model failed and this one does not have it: its "not found" would hide why (and send
+      // the user to pull a model that is there), so the failure is the answer.
+      res.cancel();
+      lastMessage += `; upstream "${u.name}" does not have the model "${ex.model}"`;
+      asked = i + 1;
+      break;
+    }
     const reply = plan.reply(ex, u, res);
     // No failover after this: the body is not sent again, and a streaming answer must not keep it alive for as long as it
     // streams (tests/broker/stream-memory.test.ts).
@@ -134,5 +148,5 @@ export async function attempt<T>(
     return then(ex, reply);
   }
   ex.fail(ERROR_CODES[lastCode], lastMessage);
-  return errorAnswer(ex, lastCode, attempts > 1 ? `${lastMessage} (after trying ${attempts} upstreams)` : lastMessage);
+  return errorAnswer(ex, lastCode, asked > 1 ? `${lastMessage} (after trying ${asked} upstreams)` : lastMessage);
 }

@@ -27,11 +27,18 @@ const BY_CALLER: Record<CallerClass, Claimant> = {
 export function route(ex: Exchange): Response | null {
   const table = ex.table!;
   const model = ex.model;
-  let order = routeOrder(table.upstreams, model);
+  // A key with a model list never reaches an upstream that would run another model than the one it names (router.ts).
+  const keyList = (ex.admitted?.key?.models?.length ?? 0) > 0;
+  let order = routeOrder(table.upstreams, model, keyList);
   const body = ex.payload;
   if (table.sticky && order.length > 1 && body instanceof Uint8Array) {
     const key = conversationKey(parseJson(body));
     if (key !== null) order = stickyFirst(order, model, key);
+  }
+  if (order.length === 0 && model !== null && table.upstreams.some((u) => u.enabled)) {
+    // Every enabled upstream would run another model than the one named (router.ts): none has it.
+    ex.fail(404, `model "${model}" not found`);
+    return errorAnswer(ex, "not_found", `model "${model}" not found: no upstream lists it (a request of an API key with a model list is not sent to a server that would run its own model instead)`);
   }
   if (order.length === 0) {
     ex.fail(502, "no upstream is enabled");

@@ -3,7 +3,7 @@
 import type { KindName } from "../../../src/kinds/index.ts";
 import { llamacppRoutes } from "./llamacpp.ts";
 import { lmstudioRoutes } from "./lmstudio.ts";
-import { vllmRoutes } from "./vllm.ts";
+import { vllmChatExtras, vllmRoutes } from "./vllm.ts";
 
 /** What a kind's routes read of the fake: its live options and its generations running and waiting. */
 export interface FakeKindState {
@@ -18,4 +18,11 @@ export const FAKE_KIND_ROUTES: Partial<Record<KindName, FakeKindRoutes>> = {
   llamacpp: llamacppRoutes,
   vllm: vllmRoutes,
   lmstudio: lmstudioRoutes,
+};
+
+/** Fields a kind adds to a whole chat completion after its usage (vLLM's prompt_logprobs), from the request body. */
+export type FakeKindAnswerExtras = (body: any) => Record<string, unknown>;
+
+export const FAKE_KIND_CHAT_EXTRAS: Partial<Record<KindName, FakeKindAnswerExtras>> = {
+  vllm: vllmChatExtras,
 };

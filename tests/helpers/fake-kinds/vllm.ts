@@ -1,6 +1,20 @@
 // vLLM's OpenAI-compatible server as its docs describe it: /health (200, empty body), /version, /v1/models (owned_by
-// "vllm", root, max_model_len) and Prometheus /metrics with vllm:num_requests_running and vllm:num_requests_waiting per model.
-import type { FakeKindRoutes } from "./index.ts";
+// "vllm", root, max_model_len) and Prometheus /metrics with vllm:num_requests_running and vllm:num_requests_waiting per model;
+// a chat completion's vLLM-only fields (prompt_logprobs), after its usage as vLLM's ChatCompletionResponse orders them.
+import type { FakeKindAnswerExtras, FakeKindRoutes } from "./index.ts";
+
+/**
+ * vLLM's extra sampling parameter `prompt_logprobs` (N): the top N log probabilities of every prompt token, answered in
+ * a `prompt_logprobs` list after `usage` (null for the first token). The fake's prompt is a token per 4 bytes of its messages' text.
+ */
+export const vllmChatExtras: FakeKindAnswerExtras = (body) => {
+  const n = body?.prompt_logprobs;
+  if (!Number.isInteger(n) || n < 0) return {};
+  const text = (Array.isArray(body.messages) ? body.messages : []).map((m: any) => (typeof m?.content === "string" ? m.content : "")).join("");
+  const tokens = Math.max(1, Math.ceil(text.length / 4));
+  const top = (t: number) => Object.fromEntries(Array.from({ length: Math.max(1, n) }, (_, r) => [String(1000 + t * 7 + r), { logprob: -0.5 * (r + 1), rank: r + 1, decoded_token: text.slice(t * 4, t * 4 + 4) }]));
+  return { prompt_logprobs: Array.from({ length: tokens }, (_, t) => (t === 0 ? null : top(t))) };
+};
 
 export const vllmRoutes: FakeKindRoutes = (method, path, s) => {
   if (method !== "GET") return null;

@@ -100,7 +100,9 @@ export function embedPlan(route: EmbedRoute, requested: string | null): DialectP
               // Read whole before the head is sent (TransformedReply.whole): the client gets a 502 in Ollama's shape.
               throw new HttpError("upstream_error", `the upstream's answer is not JSON: ${text.slice(0, 200)}`);
             }
-            return { text: JSON.stringify(fromEmbeddingsResponse(route, res, shown, performance.now() - started)), usage: null };
+            // Embeddings generate nothing: their prompt tokens are what is counted (and what a key's budget spends).
+            const prompt = typeof res?.usage?.prompt_tokens === "number" ? res.usage.prompt_tokens : null;
+            return { text: JSON.stringify(fromEmbeddingsResponse(route, res, shown, performance.now() - started)), usage: prompt === null ? null : { tokens: 0, promptTokens: prompt, genMs: null } };
           }),
           contentType: JSON_TYPE,
         };

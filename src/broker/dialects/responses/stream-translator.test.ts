@@ -99,3 +99,37 @@ test("an event the upstream never ends, past the broker's limit: response.failed
   expect(out).toContain("over 33554432 bytes");
   expect(dec.decode(t.end())).toBe("");
 });
+
+test("parallel calls whose argument pieces are interleaved: each piece goes to its own call's item", () => {
+  const { events } = translate(
+    sse(chunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "f", arguments: "" } }] })) +
+      sse(chunk({ tool_calls: [{ index: 1, id: "call_b", type: "function", function: { name: "g", arguments: "" } }] })) +
+      sse(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"x":' } }] })) +
+      sse(chunk({ tool_calls: [{ index: 1, function: { arguments: '{"y":2}' } }] })) +
+      sse(chunk({ tool_calls: [{ index: 0, function: { arguments: "1}" } }] })) +
+      sse(chunk({}, "tool_calls")) +
+      "data: [DONE]\n\n",
+  );
+  expect(events.filter((e) => e.event === "response.function_call_arguments.delta").map((e) => [e.data.output_index, e.data.delta])).toEqual([
+    [0, '{"x":'],
+    [1, '{"y":2}'],
+    [0, "1}"],
+  ]);
+  expect(events.filter((e) => e.event === "response.function_call_arguments.done").map((e) => e.data.arguments)).toEqual(['{"x":1}', '{"y":2}']);
+  expect(events.at(-1)!.data.response.output).toMatchObject([
+    { type: "function_call", call_id: "call_a", name: "f", arguments: '{"x":1}', status: "completed" },
+    { type: "function_call", call_id: "call_b", name: "g", arguments: '{"y":2}', status: "completed" },
+  ]);
+});
+
+test("text, then a call, then text again: each item closed before the next kind begins, in output order", () => {
+  const { events } = translate(
+    sse(chunk({ content: "Let me check." })) +
+      sse(chunk({ tool_calls: [{ index: 0, id: "call_a", type: "function", function: { name: "f", arguments: "{}" } }] })) +
+      sse(chunk({ content: "Done." })) +
+      sse(chunk({}, "stop")) +
+      "data: [DONE]\n\n",
+  );
+  expect(events.filter((e) => e.event === "response.output_item.added" || e.event === "response.output_item.done").map((e) => `${e.event.slice(21)}:${e.data.output_index}`)).toEqual(["added:0", "done:0", "added:1", "done:1", "added:2", "done:2"]);
+  expect(events.at(-1)!.data.response.output.map((o: any) => o.type)).toEqual(["message", "function_call", "message"]);
+});

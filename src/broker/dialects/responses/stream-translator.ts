@@ -2,8 +2,10 @@
 //
 // A state machine: the first chunk opens the response (response.created, response.in_progress); text opens a message
 // item (output_item.added, content_part.added, then output_text.delta per piece), each tool call a function_call item
-// (output_item.added, then function_call_arguments.delta per piece); an item is closed (its .done events) when another
-// begins; the end of the stream closes the last and reports response.completed (or .incomplete) with the usage.
+// (output_item.added, then function_call_arguments.delta per piece, to that call's own item: a server may interleave
+// the pieces of parallel calls, and each delta names its item's output_index); the message is closed (its .done events)
+// when a call begins, the calls when text begins again or the stream ends, which reports response.completed (or
+// .incomplete) with the usage.
 import { ChatStreamTranslator } from "../chat-stream-translator.ts";
 import type { ChatChunk, ChatUsage } from "../chat-types.ts";
 import { sseErrorData } from "../../../core/http-error.ts";
@@ -16,12 +18,13 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
   private readonly id = newId("resp");
   private seq = 0;
   private started = false;
-  /** Items done so far and the open one (its index is output.length - 1 while open). */
+  /** The items so far, open ones as they were added (each is replaced by its done version when closed). */
   private readonly output: OutputItem[] = [];
-  private open: OutputItem | null = null;
-  /** The open message's text, or the open call's arguments. */
-  private buffer = "";
-  /** Chat tool call index → whether its item was opened. */
+  /** The open message item (its index in output) and its text so far. */
+  private message: { index: number; text: string } | null = null;
+  /** Chat tool call index → its function_call item's index in output and arguments so far, while open. */
+  private readonly openCalls = new Map<number, { index: number; args: string }>();
+  /** Chat tool call indexes seen (an item was opened for each). */
   private readonly calls = new Set<number>();
   private chatUsage: ChatUsage | null = null;
 
@@ -67,56 +70,69 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     if (!choice) return text;
     const d = choice.delta ?? {};
     if (d.content) {
-      if (this.open?.type !== "message") text += this.openItem({ type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] });
-      this.buffer += d.content;
-      text += this.ev("response.output_text.delta", { item_id: this.open!.id, output_index: this.output.length - 1, content_index: 0, delta: d.content, logprobs: [] });
+      if (!this.message) {
+        text += this.closeCalls();
+        const { index, text: added } = this.addItem({ type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] });
+        this.message = { index, text: "" };
+        text += added + this.ev("response.content_part.added", { item_id: this.output[index]!.id, output_index: index, content_index: 0, part: { type: "output_text", text: "", annotations: [] } });
+      }
+      const m = this.message;
+      m.text += d.content;
+      text += this.ev("response.output_text.delta", { item_id: this.output[m.index]!.id, output_index: m.index, content_index: 0, delta: d.content, logprobs: [] });
     }
     for (const t of d.tool_calls ?? []) {
       const call = t.index ?? this.calls.size - (t.id ? 0 : 1);
       if (!this.calls.has(call)) {
         this.calls.add(call);
-        text += this.openItem({ type: "function_call", id: newId("fc"), call_id: t.id ?? newId("call"), name: t.function?.name ?? "", arguments: "", status: "in_progress" });
+        text += this.closeMessage();
+        const { index, text: added } = this.addItem({ type: "function_call", id: newId("fc"), call_id: t.id ?? newId("call"), name: t.function?.name ?? "", arguments: "", status: "in_progress" });
+        text += added;
+        this.openCalls.set(call, { index, args: "" });
       }
       const args = t.function?.arguments;
-      if (args && this.open?.type === "function_call") {
-        this.buffer += args;
-        text += this.ev("response.function_call_arguments.delta", { item_id: this.open.id, output_index: this.output.length - 1, delta: args });
+      const open = this.openCalls.get(call);
+      // Pieces of a call closed already (text came between) cannot be placed: its done events were sent.
+      if (args && open) {
+        open.args += args;
+        text += this.ev("response.function_call_arguments.delta", { item_id: this.output[open.index]!.id, output_index: open.index, delta: args });
       }
     }
     if (choice.finish_reason) this.finish = choice.finish_reason;
     return text;
   }
 
-  /** Closes the open item and opens `item` (output_item.added; a message also its content_part.added). */
-  private openItem(item: OutputItem): string {
-    let text = this.closeItem();
-    this.open = item;
-    this.buffer = "";
+  /** Adds an item to the output: its index, and its output_item.added event. */
+  private addItem(item: OutputItem): { index: number; text: string } {
     this.output.push(item);
     const index = this.output.length - 1;
-    text += this.ev("response.output_item.added", { output_index: index, item });
-    if (item.type === "message") text += this.ev("response.content_part.added", { item_id: item.id, output_index: index, content_index: 0, part: { type: "output_text", text: "", annotations: [] } });
-    return text;
+    return { index, text: this.ev("response.output_item.added", { output_index: index, item }) };
   }
 
-  private closeItem(): string {
-    const o = this.open;
-    if (!o) return "";
-    this.open = null;
-    const index = this.output.length - 1;
+  private closeMessage(): string {
+    const m = this.message;
+    if (!m) return "";
+    this.message = null;
+    const o = this.output[m.index] as Extract<OutputItem, { type: "message" }>;
+    const part = { type: "output_text" as const, text: m.text, annotations: [] };
+    let text = this.ev("response.output_text.done", { item_id: o.id, output_index: m.index, content_index: 0, text: m.text, logprobs: [] });
+    text += this.ev("response.content_part.done", { item_id: o.id, output_index: m.index, content_index: 0, part });
+    const done: OutputItem = { ...o, status: "completed", content: [part] };
+    this.output[m.index] = done;
+    return text + this.ev("response.output_item.done", { output_index: m.index, item: done });
+  }
+
+  /** Closes the open calls, in the order they were opened. */
+  private closeCalls(): string {
     let text = "";
-    let done: OutputItem;
-    if (o.type === "message") {
-      const part = { type: "output_text" as const, text: this.buffer, annotations: [] };
-      text += this.ev("response.output_text.done", { item_id: o.id, output_index: index, content_index: 0, text: this.buffer, logprobs: [] });
-      text += this.ev("response.content_part.done", { item_id: o.id, output_index: index, content_index: 0, part });
-      done = { ...o, status: "completed", content: [part] };
-    } else {
-      text += this.ev("response.function_call_arguments.done", { item_id: o.id, output_index: index, arguments: this.buffer });
-      done = { ...o, status: "completed", arguments: this.buffer };
+    for (const { index, args } of this.openCalls.values()) {
+      const o = this.output[index] as Extract<OutputItem, { type: "function_call" }>;
+      text += this.ev("response.function_call_arguments.done", { item_id: o.id, output_index: index, arguments: args });
+      const done: OutputItem = { ...o, status: "completed", arguments: args };
+      this.output[index] = done;
+      text += this.ev("response.output_item.done", { output_index: index, item: done });
     }
-    this.output[index] = done;
-    return text + this.ev("response.output_item.done", { output_index: index, item: done });
+    this.openCalls.clear();
+    return text;
   }
 
   /**
@@ -133,7 +149,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
 
   protected close(): string {
     if (this.finished) return "";
-    let text = this.start() + this.closeItem();
+    let text = this.start() + this.closeMessage() + this.closeCalls();
     this.finished = true;
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
     const cut = this.finish === "length";

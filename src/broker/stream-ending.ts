@@ -1,0 +1,28 @@
+// Whether a native generation stream ended with its last line or event, read once from its tail when it ends.
+//
+// Ollama's NDJSON ends with a line whose "done" is true (or an error line), an OpenAI-compatible stream with
+// `data: [DONE]` (or an error event of its own); a stream that ends cleanly without them (a proxy between the broker and
+// the upstream closed it mid-answer) is not a whole answer. The ollama npm client notices a missing done line itself;
+// the openai client and others take what came for the whole answer. The Messages and Responses streams have their own
+// check (dialects/usage-watcher.ts), and a translated stream its translator's.
+import type { StreamFormat } from "../core/http-error.ts";
+
+const dec = new TextDecoder();
+
+/** Why the stream is cut short (the message of the error added to it), or null when it ended as its format ends. */
+export function streamCutShort(format: StreamFormat, tail: Uint8Array): string | null {
+  if (format === "other" || tail.byteLength === 0) return null;
+  const text = dec.decode(tail).trimEnd();
+  if (format === "ndjson") {
+    // The last line, when the tail holds its start (a token line is short; a done line with a long context may not fit).
+    const at = text.lastIndexOf("\n");
+    if (at < 0 && tail.byteLength >= 1024) return null;
+    // Negative evidence only: a last line that says the answer goes on.
+    return /"done"\s*:\s*false/.test(text.slice(at + 1)) ? 'the upstream ended the stream before its last line (no "done": true); the answer is incomplete' : null;
+  }
+  const last = text.slice(text.lastIndexOf("\n\n") + 1);
+  if (/^data: ?\[DONE\]\s*$/m.test(last) || last.includes('"error"')) return null;
+  // A server that leaves [DONE] out still names why its answer ended (as the translations read it, chat-stream-translator.ts).
+  if (/"finish_reason"\s*:\s*"/.test(text)) return null;
+  return "the upstream ended the stream before its last event (no data: [DONE]); the answer is incomplete";
+}
