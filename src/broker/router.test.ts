@@ -13,14 +13,17 @@ function up(name: string, priority: number, state: Upstream["state"], models: st
 const names = (l: readonly Upstream[]) => l.map((u) => u.name);
 
 describe("router", () => {
-  test("an upstream that runs its one model whatever the request names (llama.cpp) gets no model another lists, nor any unlisted one for a key with a model list", () => {
+  test("an upstream that runs its one model whatever the request names (llama.cpp) gets no unlisted model for a key with a model list; for others it is a fallback", () => {
     const ollama = up("ollama", 9, "up", ["m:latest"]);
     const cpp = up("cpp", 1, "up", ["coder:32b"], null, true, "llamacpp");
-    // m is Ollama's: llama.cpp would run coder instead, so it is not tried, even while Ollama is down.
-    expect(names(routeOrder([ollama, cpp], "m"))).toEqual(["ollama"]);
+    // m is Ollama's: for a key with a model list llama.cpp (which would run coder) is not tried, even while Ollama is down...
+    expect(names(routeOrder([ollama, cpp], "m", true))).toEqual(["ollama"]);
     ollama.state = "down";
-    expect(names(routeOrder([ollama, cpp], "m"))).toEqual(["ollama"]);
+    expect(names(routeOrder([ollama, cpp], "m", true))).toEqual(["ollama"]);
+    // ...for other callers it is the fallback the config set up: after the upstream that lists the model, before it once that one is down.
+    expect(names(routeOrder([ollama, cpp], "m"))).toEqual(["cpp", "ollama"]);
     ollama.state = "up";
+    expect(names(routeOrder([ollama, cpp], "m"))).toEqual(["ollama", "cpp"]);
     // A name nobody lists: as the servers would answer it directly (Ollama 404s, llama.cpp runs its model)…
     expect(names(routeOrder([ollama, cpp], "gpt-4o"))).toEqual(["cpp", "ollama"]);
     // …but never llama.cpp for a key with a model list, alone or not.

@@ -8,12 +8,11 @@
 //   2  up or degraded, but its model list does not name the model (lists can be stale; it answers 404 itself)
 //   3  down (tried last: a health check may not have noticed a recovery yet)
 //
-// Not tried for a named model: an upstream whose list (known) does not name it and whose kind does not check the name
-// (src/kinds/ checksModelName: llama.cpp with one model runs it whatever the request names), when another upstream
-// lists the model (it would run another model than the one asked for, say while the model's own upstream is down) or
-// the caller's key has a model list (the model it runs is not one the list allowed). A name no upstream lists still
-// reaches it for other callers, as it would reach the server directly (apps that send a fixed name to llama.cpp).
-//
+// Not tried for a named model when the caller's key has a model list: an upstream whose list (known) does not name it
+// and whose kind does not check the name (src/kinds/ checksModelName: llama.cpp with one model runs it whatever the
+// request names): the model it would run is not one the list allowed. For other callers it stays where tier 2 puts it:
+// a fallback the config chose (the README's llama.cpp "workstation"), tried once the upstreams that list the model fail.
+
 // Load only orders upstreams that report it (src/kinds/: llama.cpp's slots, vLLM's queue, LM Studio's parallel); one
 // that says nothing counts as having room, so priority still decides between it and a free one.
 import type { Upstream } from "./upstream.ts";
@@ -44,8 +43,7 @@ export function routeOrder(upstreams: Iterable<Upstream>, model: string | null, 
     const u = upstreams[0] as Upstream;
     return u.enabled && !(keyList && runsOtherModel(u, model)) ? (upstreams as readonly Upstream[]) : NONE;
   }
-  let strict = keyList;
-  if (!strict && model !== null) for (const u of upstreams) if (u.enabled && u.serves(model)) strict = true;
+  const strict = keyList;
   const list: { u: Upstream; t: number; p: number }[] = [];
   for (const u of upstreams) {
     if (!u.enabled) continue;
