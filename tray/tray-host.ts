@@ -6,7 +6,7 @@ import { logger } from "../src/core/log.ts";
 import { iconsInstalled } from "../src/desktop/icons/installed.ts";
 import { createNotifier } from "../src/desktop/notify/notifier.ts";
 import { NameFlag, type BusConnection } from "../src/desktop/dbus/connection.ts";
-import { openSignInPage, type PrivateLink } from "../src/auth/private-link.ts";
+import { openSignInPage, type PrivateLink } from "../src/desktop/private-link.ts";
 import { copyToClipboard } from "./clipboard.ts";
 import { DBusMenu, MENU_PATH } from "./dbusmenu.ts";
 import { writeNotificationsSetting } from "./notifications-setting.ts";
@@ -164,7 +164,7 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
       }, Math.max(0, Date.parse(d.expiresAt) - Date.now()));
       expire.unref?.();
       // The complete URI holds the code, and xdg-open's argv is readable by every local user: argv gets a loopback
-      // link that redirects only this user's browser (src/auth/private-link.ts).
+      // link that redirects only this user's browser (src/desktop/private-link.ts).
       signInLink?.close();
       signInLink = (await openSignInPage(d, open)).link;
     },

@@ -3,7 +3,7 @@ import * as client from "openid-client";
 import { audienceParams, discover, scopeParam, type AuthConfig } from "./oidc.ts";
 import { sessionFromTokens, type AuthSession } from "./session.ts";
 import { fromOtherUser } from "../net/peer-uid.ts";
-import { authPage as page } from "./auth-page.ts";
+import { authPage as page } from "../core/plain-page.ts";
 
 export interface PkceLoginOptions {
   /** Called with the authorization URL to open in the browser. */

@@ -6,7 +6,7 @@ import { discover } from "../auth/oidc.ts";
 import { startDeviceLogin } from "../auth/device-flow.ts";
 import { pkceLogin } from "../auth/pkce-flow.ts";
 import { openBrowser } from "../auth/browser.ts";
-import { openSignInPage } from "../auth/private-link.ts";
+import { openSignInPage } from "../desktop/private-link.ts";
 import { saveSession, type AuthSession } from "../auth/session.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";

@@ -5,12 +5,12 @@ import { expect } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
-import { OTHER_USER_NEEDS, curlAsNobody } from "../helpers/other-user.ts";
+import { ROOT, curlAsNobody } from "../helpers/other-user.ts";
 import { AUDIENCE, authorizationUrl, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, homeEnv, removeHome, REPO, tempHome } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
-const { afterAll, beforeAll, test } = requireTools(OTHER_USER_NEEDS);
+const { afterAll, beforeAll, test } = requireTools(["setpriv", "curl", ROOT]);
 
 let p: TestProvider;
 let home: string;

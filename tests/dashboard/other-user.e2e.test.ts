@@ -3,10 +3,10 @@
 // and curl run as uid 65534 with setpriv.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
-import { OTHER_USER_NEEDS, curlAsNobody } from "../helpers/other-user.ts";
+import { ROOT, curlAsNobody } from "../helpers/other-user.ts";
 import { TEST_DAEMON_TOML, apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 
-const { afterAll, beforeAll, describe, test } = requireTools(OTHER_USER_NEEDS);
+const { afterAll, beforeAll, describe, test } = requireTools(["setpriv", "curl", ROOT]);
 
 let daemon: DaemonProc;
 let api: string;

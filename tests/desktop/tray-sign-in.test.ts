@@ -5,12 +5,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
 import { requireTools } from "../helpers/requires.ts";
-import { OTHER_USER_NEEDS, curlAsNobody } from "../helpers/other-user.ts";
+import { ROOT, curlAsNobody } from "../helpers/other-user.ts";
 import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { AUDIENCE, browse, CLIENT_ID, startProvider, type TestProvider } from "../auth/oidc-provider.ts";
 import { startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
 
-const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", ...OTHER_USER_NEEDS]);
+const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", "setpriv", "curl", ROOT]);
 
 type Layout = [number, Record<string, { value: unknown }>, { value: Layout }[]];
 const labels = (l: Layout, out: { id: number; label: string }[] = []) => {

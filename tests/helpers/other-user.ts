@@ -4,10 +4,7 @@ import type { Capability } from "./requires.ts";
 /** setpriv can drop to another uid only from root (CI runs as root). */
 export const ROOT: Capability = { name: "root", available: () => process.getuid?.() === 0, fix: "run the tests as root (CI does), so setpriv can act as another user" };
 
-/** The needs of a test that uses curlAsNobody, for requireTools. */
-export const OTHER_USER_NEEDS = ["setpriv", "curl", ROOT] as const;
-
-/** curl as uid/gid 65534 (nobody), no redirects followed: the status, the headers (lower-cased) and the body. */
+/** curl as uid/gid 65534 (nobody), for a test that declares requireTools(["setpriv", "curl", ROOT]), no redirects followed: the status, the headers (lower-cased) and the body. */
 export function curlAsNobody(url: string, ...args: string[]): { status: number; headers: string; body: string } {
   const r = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s", "-i", "-w", "\n%{http_code}", ...args, url], {
     stdout: "pipe",

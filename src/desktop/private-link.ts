@@ -1,6 +1,6 @@
 // A URL that carries a sign-in code, opened without putting the code in any process's argv: a loopback redirect that only this user can follow.
 import { fromOtherUser } from "../net/peer-uid.ts";
-import { authPage } from "./auth-page.ts";
+import { authPage } from "../core/plain-page.ts";
 
 export interface PrivateLink {
   /** `http://127.0.0.1:PORT/NONCE`: safe in xdg-open's and the browser's argv. */
