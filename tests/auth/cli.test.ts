@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AUDIENCE, authorizationUrl, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { authorizationUrl, browse, signInHome, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, homeEnv, removeHome, REPO, tempHome } from "../helpers/daemon.ts";
 
 let p: TestProvider;
@@ -11,13 +11,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   p = await startProvider({ accessTokenTtlSec: 60 });
-  home = tempHome();
-  env = homeEnv(home);
-  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
-  writeFileSync(
-    join(home, ".config/cloudtolocalllm/tunnel.toml"),
-    `[api]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
-  );
+  ({ home, env } = signInHome(p));
 });
 afterAll(async () => {
   await p?.close();

@@ -6,6 +6,9 @@ import Provider from "oidc-provider";
 // @ts-ignore no type declarations either; the provider's own in-memory store, extended below for a reuse grace
 import MemoryAdapter from "oidc-provider/lib/adapters/memory_adapter.js";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { homeEnv, tempHome } from "../helpers/daemon.ts";
 
 export const CLIENT_ID = "c2l-desktop";
 export const AUDIENCE = "https://relay.test.invalid";
@@ -257,4 +260,15 @@ export async function authorizationUrl(stderr: ReadableStream<Uint8Array>): Prom
         },
       };
   }
+}
+
+/** A HOME for the sign-in commands (`login`, `whoami`, `logout`) run from source: [auth] on `p`, tokens in the 0600 file store. */
+export function signInHome(p: TestProvider): { home: string; env: Record<string, string> } {
+  const home = tempHome();
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(
+    join(home, ".config/cloudtolocalllm/tunnel.toml"),
+    `[api]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
+  );
+  return { home, env: homeEnv(home) };
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { ROOT, curlAsNobody } from "../helpers/other-user.ts";
-import { AUDIENCE, authorizationUrl, browse, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { authorizationUrl, browse, signInHome, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, homeEnv, removeHome, REPO, tempHome } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
@@ -18,13 +18,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   p = await startProvider({ accessTokenTtlSec: 60 });
-  home = tempHome();
-  env = homeEnv(home);
-  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
-  writeFileSync(
-    join(home, ".config/cloudtolocalllm/tunnel.toml"),
-    `[api]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
-  );
+  ({ home, env } = signInHome(p));
   // A stand-in for xdg-open that records what it was asked to open.
   mkdirSync(join(home, "bin"));
   writeFileSync(join(home, "bin/xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > "${join(home, "opened")}"\n`, { mode: 0o755 });

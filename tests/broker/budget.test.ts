@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { BUN, keyUsage, removeHome, REPO, startDaemon, untilCounted, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let fake: FakeOllama;
@@ -35,15 +35,8 @@ afterAll(async () => {
   if (d) removeHome(d.home);
 });
 
-interface Totals {
-  requests: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-}
-const usage = async (key: string): Promise<Totals> =>
-  ((await (await fetch(`${d.urls.api}/api/v1/usage?key=${key}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { totals: Totals }).totals;
-/** Waits until the key's nth request is counted (an aborted stream is counted when the broker sees it end). */
-const counted = (key: string, n: number) => until(async () => (await usage(key)).requests >= n, 5000, `request ${n} of "${key}" to be counted`);
+const usage = (key: string) => keyUsage(d, token, key);
+const counted = (key: string, n: number) => untilCounted(d, token, key, n);
 /**
  * The prompt estimate for the client's body the upstream got last (4 bytes a token), as the broker makes it; on /v1/*
  * less the stream_options the broker added to ask for usage.

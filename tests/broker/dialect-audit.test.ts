@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, keyUsage, removeHome, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let vllm: FakeOllama;
@@ -76,17 +76,8 @@ afterAll(async () => {
   if (d) removeHome(d.home);
 });
 
-interface Totals {
-  requests: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-}
-const usage = async (key: string): Promise<Totals> =>
-  ((await (await fetch(`${d.urls.api}/api/v1/usage?key=${key}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { totals: Totals }).totals;
-const counted = async (key: string, n: number): Promise<Totals> => {
-  await until(async () => (await usage(key)).requests >= n, 5000, `request ${n} of "${key}" to be counted`);
-  return usage(key);
-};
+const usage = (key: string) => keyUsage(d, token, key);
+const counted = (key: string, n: number) => untilCounted(d, token, key, n);
 const openai = (key: string) => new OpenAI({ baseURL: `${broker}/v1`, apiKey: key, maxRetries: 0 });
 
 describe("a whole (not streamed) answer is counted by its own usage", () => {

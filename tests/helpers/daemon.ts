@@ -110,3 +110,21 @@ export async function untilUpstreamsUp(d: DaemonProc, token: string, n: number, 
     return st.length === n && st.every((u) => u.state === "up");
   }, timeoutMs, `${n} upstreams up`);
 }
+
+export interface UsageTotals {
+  requests: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/** A key's usage totals today, from GET /api/v1/usage. */
+export async function keyUsage(d: DaemonProc, token: string, key: string): Promise<UsageTotals> {
+  const r = await fetch(`${d.urls.api}/api/v1/usage?key=${key}`, { headers: { authorization: `Bearer ${token}` } });
+  return ((await r.json()) as { totals: UsageTotals }).totals;
+}
+
+/** Waits until the key's nth request is counted (an aborted stream is counted when the broker sees it end); its totals then. */
+export async function untilCounted(d: DaemonProc, token: string, key: string, n: number): Promise<UsageTotals> {
+  await until(async () => (await keyUsage(d, token, key)).requests >= n, 5000, `request ${n} of "${key}" to be counted`);
+  return keyUsage(d, token, key);
+}
