@@ -318,7 +318,8 @@ test("the README's relay try-out works as written: its relay.toml, its relay_url
   expect({ relayUrl, cloud, curl }).toEqual({ relayUrl: expect.stringContaining(listen), cloud: expect.stringContaining(listen), curl: expect.stringContaining(listen) });
   // The README's port may be taken on this machine: the same config on a free one.
   const toml = fillHashes(relayBlock!, { "agent token": hashToken(AGENT_TOKEN), "client key": hashToken(CLIENT_KEY) }).replace(listen, "127.0.0.1:0");
-  const fake = await startFakeOllama({ models: ["llama3.2:1b"] });
+  // llama3.2 (:latest) is the model the README's client snippet asks for.
+  const fake = await startFakeOllama({ models: ["llama3.2:1b", "llama3.2:latest"] });
   const relay = await startRelayProc(toml);
   const onRelay = (url: string) => url.replace(listen, `127.0.0.1:${relay.port}`);
   // The secret as `secret set tunnel-token` stores it: the daemon reads it from the store (CLOUDTOLOCALLLM_SECRET_* in tests).
@@ -330,7 +331,15 @@ test("the README's relay try-out works as written: its relay.toml, its relay_url
     expect(restart.out).toContain(`cloud URL: ${onRelay(cloud!)}`);
     const res = await fetch(onRelay(curl!), { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
     expect(res.status).toBe(200);
-    expect((await res.json()).models.map((m: { name: string }) => m.name)).toEqual(["llama3.2:1b"]);
+    expect((await res.json()).models.map((m: { name: string }) => m.name)).toEqual(["llama3.2:1b", "llama3.2:latest"]);
+    // The README's Ollama client snippet, pasted as is (its key from $CLIENT_KEY, as the shell lines keep it) with this relay as its host.
+    const js = /^```js\n([\s\S]*?)^```$/m.exec(section)?.[1];
+    const host = /host: "([^"]+)"/.exec(js ?? "")?.[1];
+    expect(host).toBe(cloud!.replace(/\/$/, "").replace(/^http:\/\/[^/]+/, "https://relay.example.com"));
+    const snippet = Bun.spawn([process.execPath, "-e", js!.replace(host!, onRelay(cloud!).replace(/\/$/, ""))], { cwd: REPO_DIR, env: { ...process.env, CLIENT_KEY }, stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(snippet.stdout).text(), new Response(snippet.stderr).text(), snippet.exited]);
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out).toStartWith("tok0 tok1");
   } finally {
     await d.stop();
     removeHome(d.home);
