@@ -302,6 +302,44 @@ test("every TOML example in the README, docs/broker.md and docs/gateway.md passe
   expect(readmeRelayBlocks).toBe(1);
 });
 
+/** The `[section] key` settings a text names (`[proxy] require_key`, `[[upstreams]] max_parallel`, `[tunnel.backoff] initial`). */
+const settingsNamed = (md: string) => [...md.matchAll(/`(\[\[?[a-z_.]+\]\]?) ([a-z_]+)\b/g)].map((m) => ({ section: m[1]!, key: m[2]! }));
+/** Named in docs/performance.md as a design that was not built. */
+const NOT_SETTINGS = new Set(["[proxy] workers"]);
+
+test("every `[section] key` the README and docs/*.md name is a setting of the daemon's or the relay's config schema", async () => {
+  const { ConfigSchema } = await import("../../src/config/schema.ts");
+  const { RelayConfigSchema } = await import("../../src/relay/config-schema.ts");
+  type Node = { properties?: Record<string, Node>; items?: Node; anyOf?: Node[] };
+  const has = (schema: Node, path: string[]) => {
+    let node: Node | undefined = schema;
+    for (const name of path) {
+      if (node?.items) node = node.items;
+      if (node?.anyOf) node = node.anyOf.find((n) => n.properties) ?? node;
+      node = node?.properties?.[name];
+      if (!node) return false;
+    }
+    return true;
+  };
+  const known = ({ section, key }: { section: string; key: string }) => {
+    const path = [...section.replace(/[[\]]/g, "").split("."), key];
+    return has(ConfigSchema as Node, path) || has(RelayConfigSchema as Node, path);
+  };
+  const unknown: string[] = [];
+  let checked = 0;
+  for (const doc of ["README.md", ...[...new Bun.Glob("docs/*.md").scanSync(REPO_DIR)].sort()]) {
+    for (const named of settingsNamed(readFileSync(join(REPO_DIR, doc), "utf8"))) {
+      if (NOT_SETTINGS.has(`${named.section} ${named.key}`)) continue;
+      checked++;
+      if (!known(named)) unknown.push(`${doc}: ${named.section} ${named.key}`);
+    }
+  }
+  expect(unknown).toEqual([]);
+  expect(checked).toBeGreaterThan(50);
+  // The check itself tells a misspelt key, a key of another section and a section that does not exist.
+  expect(settingsNamed("`[proxy] max_attemps`, `[api] require_key`, `[gateway] keys`, `[[upstreams]] max_parallel`, `[cors] allowed_origins`").map(known)).toEqual([false, false, false, true, true]);
+});
+
 test("the README's relay try-out works as written: its relay.toml, its relay_url and its curl reach the local model through the tunnel", async () => {
   const { hashToken } = await import("../../src/relay/auth.ts");
   const { AGENT_TOKEN, CLIENT_KEY, daemonToml, startRelayProc } = await import("../tunnel/helpers.ts");
