@@ -302,6 +302,14 @@ test("every TOML example in the README, docs/broker.md and docs/gateway.md passe
   expect(readmeRelayBlocks).toBe(1);
 });
 
+test("the dashboard's size the README gives is the bundle's, gzipped (within a fifth)", async () => {
+  const { DASHBOARD_CSS, DASHBOARD_JS, ICON_SVG, renderIndex } = await import("../../src/dashboard/assets.ts");
+  const said = Number(/about (\d+) KB gzipped in all/.exec(sectionOf(readFileSync(README, "utf8"), "dashboard"))?.[1]);
+  const kb = [renderIndex("x".repeat(32)), DASHBOARD_JS, DASHBOARD_CSS, ICON_SVG].reduce((n, p) => n + Bun.gzipSync(p).length, 0) / 1024;
+  // The whole object on failure: what the README says beside what the bundle weighs now.
+  expect({ said, measured: Math.round(kb), near: Math.abs(said - kb) <= kb / 5 }).toMatchObject({ near: true });
+});
+
 /** The `[section] key` settings a text names (`[proxy] require_key`, `[[upstreams]] max_parallel`, `[tunnel.backoff] initial`). */
 const settingsNamed = (md: string) => [...md.matchAll(/`(\[\[?[a-z_.]+\]\]?) ([a-z_]+)\b/g)].map((m) => ({ section: m[1]!, key: m[2]! }));
 /** Named in docs/performance.md as a design that was not built. */
