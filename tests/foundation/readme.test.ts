@@ -310,6 +310,30 @@ test("the dashboard's size the README gives is the bundle's, gzipped (within a f
   expect({ said, measured: Math.round(kb), near: Math.abs(said - kb) <= kb / 5 }).toMatchObject({ near: true });
 });
 
+/** GitHub's id for a heading: lower case, punctuation dropped, each space a hyphen. */
+const headingId = (h: string) => h.trim().toLowerCase().replace(/<[^>]+>/g, "").replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
+const headingIds = (md: string) => new Set(md.replace(/^```[\s\S]*?^```$/gm, "").split("\n").filter((l) => /^#{1,6} /.test(l)).map((l) => headingId(l.replace(/^#+ /, ""))));
+
+test("every relative link in the README and docs/*.md reaches its file, and its #heading when it names one", () => {
+  const broken: string[] = [];
+  let checked = 0;
+  for (const doc of ["README.md", ...[...new Bun.Glob("docs/*.md").scanSync(REPO_DIR)].sort()]) {
+    const text = readFileSync(join(REPO_DIR, doc), "utf8");
+    for (const m of text.matchAll(/\]\(([^)\s:#]*)(?:#([^)\s]+))?\)/g)) {
+      const [file, id] = [m[1]!, m[2]];
+      if (!file && !id) continue;
+      checked++;
+      const target = file ? join(REPO_DIR, doc, "..", file) : join(REPO_DIR, doc);
+      if (!existsSync(target)) broken.push(`${doc}: ${m[0]} (no such file)`);
+      else if (id && !(statSync(target).isFile() && headingIds(readFileSync(target, "utf8")).has(id))) broken.push(`${doc}: ${m[0]} (no such heading)`);
+    }
+  }
+  expect(broken).toEqual([]);
+  expect(checked).toBeGreaterThan(30);
+  expect(headingId("Codes of the errors inside the daemon and the CLI")).toBe("codes-of-the-errors-inside-the-daemon-and-the-cli");
+  expect(headingId("Desktop: tray icon, alerts, notifications, `doctor`")).toBe("desktop-tray-icon-alerts-notifications-doctor");
+});
+
 /** The `[section] key` settings a text names (`[proxy] require_key`, `[[upstreams]] max_parallel`, `[tunnel.backoff] initial`). */
 const settingsNamed = (md: string) => [...md.matchAll(/`(\[\[?[a-z_.]+\]\]?) ([a-z_]+)\b/g)].map((m) => ({ section: m[1]!, key: m[2]! }));
 /** Named in docs/performance.md as a design that was not built. */
