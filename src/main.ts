@@ -3,6 +3,7 @@
 import { COMMANDS, findCommand } from "./cli/commands.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, optionHint, UsageError, wantsHelp } from "./cli/args.ts";
 import { codeInfo } from "./core/error-codes.ts";
+import { writeStderrLine } from "./core/stderr-line.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!entry) {
     const { suggest } = await import("./config/suggest.ts");
     const hint = suggest(name, COMMANDS.map((c) => c.name));
-    console.error(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
+    writeStderrLine(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
     return EXIT_USAGE;
   }
   const cmd = (await entry.load()).default;
@@ -54,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     const global = e instanceof UsageError && rest === argv && !msg.includes("did you mean") ? optionHint(msg, ["version", "help"]) : "";
     // A CliError's default code ("failed") says nothing the exit status does not: only a specific code is shown.
     const shown = known && known.code !== "failed" ? ` [${known.code}]` : "";
-    console.error(`cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
+    writeStderrLine(`cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
     if (!(e instanceof UsageError || e instanceof CliError) && process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
     return known?.exit ?? EXIT_FAILURE;
   }

@@ -1,4 +1,4 @@
-// The daemon's log as a user meets it: on a terminal (a pseudo-terminal here) readable, coloured lines and one per request; under journald the priorities.
+// The daemon's log and the CLI's messages as a user meets them: on a terminal (a pseudo-terminal here) readable lines coloured only where meant, one per request; under journald the priorities.
 import { expect } from "bun:test";
 import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -76,6 +76,8 @@ test("on a terminal: local time, a coloured level, the component; one line per r
   // Before: "<6>info broker: …" lines without a time, and nothing per request.
   expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  request  200 POST \/api\/chat model=llama3\.2:1b upstream=local from=local ttft=\d+ms tok_s=[\d.]+ took=\d+(ms|\.\d\ds)$/);
   expect(t.out()).toContain("\x1b[32mINFO \x1b[0m");
+  // Each line starts with its dim time: Bun's console.error painted every line red up to the first reset.
+  for (const l of t.lines().filter((l) => l.replace(ANSI, "").trim())) expect(l).toMatch(/^\x1b\[2m\d\d:\d\d:\d\d\.\d{3}\x1b\[0m /);
   const logLines = plain().filter((l) => l.trim());
   for (const l of logLines) expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO |WARN |ERROR) \S+ +\S/);
   const keyring = logLines.find((l) => l.includes("No desktop keyring"))!;
@@ -114,3 +116,16 @@ test("under journald (JOURNAL_STREAM names the daemon's stderr) every line keeps
   await until(() => /^<6>info request: 200 POST \/api\/chat model=llama3\.2:1b upstream=local /m.test(text()), 10_000, `the request line (log:\n${text()})`);
   for (const l of text().trim().split("\n")) expect(l).toMatch(/^<[3467]>(debug|info|warn|error) [\w.-]+: \S/);
 }, 60_000);
+
+test("the CLI's messages on a terminal are not painted red: a key created, a secret stored, are not errors", async () => {
+  const home = tempHome("c2l-tty-cli-");
+  cleanups.push(() => removeHome(home));
+  const env = homeEnv(home);
+  const key = underPty([BUN, join(REPO, "src/main.ts"), "key", "create", "probe"], env);
+  await key.p.exited;
+  expect(key.out()).toMatch(/^c2l_\S+\r?\nCreated key "probe"\. It is shown only now/);
+  const secret = underPty(["sh", "-c", `printf %s value | ${sh(BUN)} ${sh(join(REPO, "src/main.ts"))} secret set probe`], env);
+  await secret.p.exited;
+  expect(secret.out()).toContain('Stored "probe" (file).');
+  for (const out of [key.out(), secret.out()]) expect(out).not.toContain("\x1b[");
+}, 30_000);
