@@ -391,6 +391,10 @@ test("the README's relay try-out works as written: its relay.toml, its relay_url
   // llama3.2 (:latest) is the model the README's client snippet asks for.
   const fake = await startFakeOllama({ models: ["llama3.2:1b", "llama3.2:latest"] });
   const relay = await startRelayProc(toml);
+  // `relay check --config relay.toml` prints what the README's comment beside it says.
+  const checkSaid = /relay check --config relay\.toml +# (.+)$/m.exec(section)?.[1];
+  const check = Bun.spawnSync([process.execPath, join(REPO_DIR, "src/main.ts"), "relay", "check", "--config", "relay.toml"], { cwd: relay.dir, stdout: "pipe", stderr: "pipe" });
+  expect({ code: check.exitCode, out: (check.stdout.toString() + check.stderr.toString()).trim() }).toEqual({ code: 0, out: checkSaid! });
   const onRelay = (url: string) => url.replace(listen, `127.0.0.1:${relay.port}`);
   // The secret as `secret set tunnel-token` stores it: the daemon reads it from the store (CLOUDTOLOCALLLM_SECRET_* in tests).
   const d = await startDaemon({ config: daemonToml({ upstream: fake.url, relayUrl: onRelay(relayUrl!) }), env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN }, waitFor: ["api"] });
