@@ -310,6 +310,14 @@ test("the dashboard's size the README gives is the bundle's, gzipped (within a f
   expect({ said, measured: Math.round(kb), near: Math.abs(said - kb) <= kb / 5 }).toMatchObject({ near: true });
 });
 
+test("the line `systemctl --user status` shows, as the README quotes it, is the one the daemon reports to systemd", async () => {
+  const { statusLine } = await import("../../src/daemon/sd-notify.ts");
+  const quoted = /systemctl --user status cloudtolocalllm-tunnel +# "Status: ([^"]+)"/.exec(sectionOf(readFileSync(README, "utf8"), "install"))?.[1];
+  type Args = Parameters<typeof statusLine>[0];
+  const up = { enabled: true, state: "up" };
+  expect(statusLine({ upstreams: [up, up], quality: "excellent", tunnel: { state: "connected" } } as unknown as Args)).toBe(quoted!);
+});
+
 /** GitHub's id for a heading: lower case, punctuation dropped, each space a hyphen. */
 const headingId = (h: string) => h.trim().toLowerCase().replace(/<[^>]+>/g, "").replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/\s/g, "-");
 const headingIds = (md: string) => new Set(md.replace(/^```[\s\S]*?^```$/gm, "").split("\n").filter((l) => /^#{1,6} /.test(l)).map((l) => headingId(l.replace(/^#+ /, ""))));
