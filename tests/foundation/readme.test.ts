@@ -411,6 +411,10 @@ test("the README's relay try-out works as written: its relay.toml, its relay_url
     const restart = await runCli(d.env, "tunnel", "restart", "--url", d.urls.api!);
     expect(restart.code).toBe(0);
     expect(restart.out).toContain(`cloud URL: ${onRelay(cloud!)}`);
+    // The README's example of that output (for wss://relay.example.com) is what it prints, this relay's URLs in place.
+    const shown = /^```text\n\$ cloudtolocalllm-tunnel tunnel restart\n([\s\S]*?)^```$/m.exec(section)?.[1];
+    const relayHttp = `http://127.0.0.1:${relay.port}`;
+    expect(shown?.replaceAll("wss://relay.example.com/agent", onRelay(relayUrl!)).replaceAll("https://relay.example.com", relayHttp).trim()).toBe(restart.out.trim());
     const res = await fetch(onRelay(curl!), { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
     expect(res.status).toBe(200);
     expect((await res.json()).models.map((m: { name: string }) => m.name)).toEqual(["llama3.2:1b", "llama3.2:latest"]);
