@@ -3,6 +3,7 @@
 import { COMMANDS, findCommand } from "./cli/commands.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, optionHint, UsageError, wantsHelp } from "./cli/args.ts";
 import { codeInfo } from "./core/error-codes.ts";
+import { writeStderrLine } from "./core/stderr-line.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!entry) {
     const { suggest } = await import("./config/suggest.ts");
     const hint = suggest(name, COMMANDS.map((c) => c.name));
-    console.error(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
+    writeStderrLine(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
     return EXIT_USAGE;
   }
   const cmd = (await entry.load()).default;
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     const shown = known && known.code !== "failed" ? ` [${known.code}]` : "";
     // Under journald the line that says why a service did not start is an error there too (`journalctl -p err`).
     const priority = (await import("./core/log.ts")).logFormat() === "journal" ? "<3>" : "";
-    console.error(`${priority}cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
+    writeStderrLine(`${priority}cloudtolocalllm-tunnel ${name}: ${msg}${global}${shown}`);
     if (!(e instanceof UsageError || e instanceof CliError) && process.env.CLOUDTOLOCALLLM_DEBUG) console.error(e);
     return known?.exit ?? EXIT_FAILURE;
   }

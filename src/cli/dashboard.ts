@@ -2,6 +2,7 @@
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { dashboardLink, openInBrowser } from "../client/dashboard-link.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 /** `dashboard approve [CODE]`: approves a waiting access request with the token, or lists the waiting ones. */
 async function approve(argv: string[]): Promise<number> {
@@ -16,7 +17,7 @@ async function approve(argv: string[]): Promise<number> {
     return 0;
   }
   await withDaemon(api, (c) => c.call("POST", "/api/v1/dashboard/approve", { json: { code } }));
-  console.error(`Approved ${code}: that browser opens the dashboard within a few seconds.`);
+  writeStderrLine(`Approved ${code}: that browser opens the dashboard within a few seconds.`);
   return 0;
 }
 
@@ -55,7 +56,7 @@ ${API_HELP}`,
     } catch (e) {
       throw new CliError(`could not open a browser: ${(e as Error).message}. Use --print-url and open the link yourself.`);
     }
-    console.error("Opened the dashboard in your browser.");
+    writeStderrLine("Opened the dashboard in your browser.");
     return 0;
   },
 };

@@ -6,6 +6,7 @@ import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { BUILD_DATE, VERSION } from "../core/build-info.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 /** The file this process runs from, when it is the compiled binary (from source, process.execPath is bun itself). */
 export function runningBinary(): string | null {
@@ -40,7 +41,7 @@ Options:
     if (!source) throw new UsageError("install copies the compiled binary: run it from `npm run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
     if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
     // A common slip: `sudo ... install` sets things up for root, not for the desktop user.
-    if (process.getuid?.() === 0 && process.env.SUDO_USER) console.error(`Note: running as root through sudo installs for root, not for ${process.env.SUDO_USER}; run it without sudo.`);
+    if (process.getuid?.() === 0 && process.env.SUDO_USER) writeStderrLine(`Note: running as root through sudo installs for root, not for ${process.env.SUDO_USER}; run it without sudo.`);
     try {
       if (!values.binary && source === PACKAGED_BINARY) {
         // A package already put the units, entries and icons under /usr: a second copy in $HOME would shadow them.

@@ -2,6 +2,7 @@
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { KeyStore } from "../gateway/key-store.ts";
 import { createKey, keyInfo, parseExpiry, type KeyInfo } from "../gateway/keys.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 const OPTIONS = {
   models: { type: "string", multiple: true },
@@ -102,7 +103,7 @@ Options for create:
         if (values.json) console.log(JSON.stringify({ key: made.key, ...keyInfo(made.record) }, null, 2));
         else {
           console.log(made.key);
-          console.error(`Created key "${made.record.name}". It is shown only now: store it where the client reads it.`);
+          writeStderrLine(`Created key "${made.record.name}". It is shown only now: store it where the client reads it.`);
         }
         return 0;
       }
@@ -120,7 +121,7 @@ Options for create:
       }
       case "revoke": {
         if (!store.revoke(needName())) throw new CliError(`no key named "${name}".`);
-        console.error(`Revoked key "${name}"; clients using it get 401 from now on.`);
+        writeStderrLine(`Revoked key "${name}"; clients using it get 401 from now on.`);
         return 0;
       }
       default:

@@ -10,6 +10,7 @@ import { openSignInPage } from "../desktop/private-link.ts";
 import { saveSession, type AuthSession } from "../auth/session.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 const command: Command = {
   name: "login",
@@ -50,18 +51,18 @@ ${API_HELP}`,
           oidc,
           onUrl(url) {
             const opened = browser(url);
-            console.error(opened ? "Continue the sign-in in your browser. If it did not open, visit:" : "Open this address in a browser on this machine:");
-            console.error(`  ${url}`);
+            writeStderrLine(opened ? "Continue the sign-in in your browser. If it did not open, visit:" : "Open this address in a browser on this machine:");
+            writeStderrLine(`  ${url}`);
           },
         });
       } else {
         const d = await startDeviceLogin(auth, oidc);
-        console.error(`To sign in, open ${d.verificationUri} and enter the code:\n\n    ${d.userCode}\n`);
+        writeStderrLine(`To sign in, open ${d.verificationUri} and enter the code:\n\n    ${d.userCode}\n`);
         // The complete URI holds the code: the browser gets it through a loopback redirect, argv only the link.
         const { link, opened } = values["no-browser"] ? { link: null, opened: false } : await openSignInPage(d, browser);
-        if (opened) console.error("(A browser window was opened for you.)");
+        if (opened) writeStderrLine("(A browser window was opened for you.)");
         else link?.close();
-        console.error("Waiting for the sign-in to be approved…");
+        writeStderrLine("Waiting for the sign-in to be approved…");
         const stop = () => d.cancel();
         process.once("SIGINT", stop);
         try {
@@ -79,7 +80,7 @@ ${API_HELP}`,
       throw new CliError((e as Error).message);
     });
     try {
-      if (store.warning) console.error(`warning: ${store.warning}`);
+      if (store.warning) writeStderrLine(`warning: ${store.warning}`);
       await saveSession(store, session);
     } catch (e) {
       throw new CliError(`signed in, but the tokens could not be stored: ${(e as Error).message}`);
@@ -89,8 +90,8 @@ ${API_HELP}`,
     const who = session.name && session.subject && session.name !== session.subject ? `${session.name} (${session.subject})` : (session.name ?? session.subject ?? "unknown user");
     console.log(`Signed in as ${who}.`);
     const r = await callDaemon(values, "POST", "/api/v1/auth/reload");
-    if (r.reached && r.ok) console.error("The running daemon now uses this sign-in.");
-    else if (r.reached) console.error(`note: the running daemon was not told about the sign-in (${r.message}); restart it or run \`cloudtolocalllm-tunnel reload\`.`);
+    if (r.reached && r.ok) writeStderrLine("The running daemon now uses this sign-in.");
+    else if (r.reached) writeStderrLine(`note: the running daemon was not told about the sign-in (${r.message}); restart it or run \`cloudtolocalllm-tunnel reload\`.`);
     return 0;
   },
 };

@@ -3,6 +3,7 @@ import { parse, type Command } from "./args.ts";
 import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
 import { loadCliConfig, withLocalAuth } from "./local-auth.ts";
 import { callDaemon } from "./daemon-call.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 const command: Command = {
   name: "logout",
@@ -23,7 +24,7 @@ ${API_HELP}`,
       console.log(was.subject ? `Signed out ${was.name ?? was.subject}.` : "Not signed in; nothing to do.");
     });
     const r = await callDaemon(values, "POST", "/api/v1/auth/reload");
-    if (r.reached && !r.ok) console.error(`note: the running daemon was not told about the sign-out (${r.message}).`);
+    if (r.reached && !r.ok) writeStderrLine(`note: the running daemon was not told about the sign-out (${r.message}).`);
     return 0;
   },
 };

@@ -2,6 +2,7 @@
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { EXIT_USAGE, parse, type Command } from "./args.ts";
 import { issuesOf } from "../client/api-client.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 const command: Command = {
   name: "reload",
@@ -20,11 +21,11 @@ Exit codes: 0 reloaded, 1 the daemon is not reachable, 2 the file was rejected.`
     const api = daemonApi(values);
     const { status, body } = await withDaemon(api, (c) => c.reply("POST", "/api/v1/config/reload", { accept: [422] }));
     if (status === 422) {
-      console.error("cloudtolocalllm-tunnel reload: the config file was rejected; the daemon keeps its running configuration.");
+      writeStderrLine("cloudtolocalllm-tunnel reload: the config file was rejected; the daemon keeps its running configuration.");
       const st = await api.client.call("GET", "/api/v1/status").catch(() => null);
       const file = st?.daemon?.configPath ?? "config";
       for (const i of issuesOf((body as { error?: { details?: unknown } }).error?.details))
-        console.error(`${file}${i.line ? `:${i.line}:${i.column ?? 1}` : ""}: ${i.path ? `${i.path}: ` : ""}${i.message}`);
+        writeStderrLine(`${file}${i.line ? `:${i.line}:${i.column ?? 1}` : ""}: ${i.path ? `${i.path}: ` : ""}${i.message}`);
       return EXIT_USAGE;
     }
     console.log("configuration reloaded");

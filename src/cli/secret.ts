@@ -3,6 +3,7 @@ import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { loadCliConfig } from "./local-auth.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 /** Reads one value: all of piped stdin, or a line typed without echo on a terminal. */
 async function readValue(name: string): Promise<string> {
@@ -91,13 +92,13 @@ Options:
       throw new CliError((e as Error).message);
     });
     try {
-      if (store.warning) console.error(`warning: ${store.warning}`);
+      if (store.warning) writeStderrLine(`warning: ${store.warning}`);
       switch (action) {
         case "set": {
           const value = await readValue(name!);
           if (!value) throw new CliError("the value is empty; nothing was stored.");
           await store.set(name!, value);
-          console.error(`Stored "${name}" (${store.backend}).`);
+          writeStderrLine(`Stored "${name}" (${store.backend}).`);
           return 0;
         }
         case "get": {
@@ -108,8 +109,8 @@ Options:
         }
         case "delete": {
           if (!(await store.delete(name!))) throw new CliError(`no secret named "${name}".`);
-          console.error(`Deleted "${name}".`);
-          if (store.fromEnv(name!)) console.error(`note: ${secretEnvVar(name!)} is still set in the environment.`);
+          writeStderrLine(`Deleted "${name}".`);
+          if (store.fromEnv(name!)) writeStderrLine(`note: ${secretEnvVar(name!)} is still set in the environment.`);
           return 0;
         }
         default: {

@@ -3,6 +3,7 @@ import type { TunnelStatus } from "../core/contracts.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
 import { EXIT_FAILURE, parse, UsageError, type Command } from "./args.ts";
+import { writeStderrLine } from "../core/stderr-line.ts";
 
 const ACTIONS = ["start", "stop", "restart"] as const;
 /** How long start|restart wait for the outcome by default: a handshake that got no answer times out in 10 s. */
@@ -71,7 +72,7 @@ Exit codes: 0 ok (connected, or stopped), 1 the attempt failed, gave no outcome 
       console.log(describeTunnel(body));
       return 0;
     }
-    console.error(outcome === "pending" ? `no outcome within ${waitSec} s: ${describeTunnel(body)}` : describeTunnel(body));
+    writeStderrLine(outcome === "pending" ? `no outcome within ${waitSec} s: ${describeTunnel(body)}` : describeTunnel(body));
     return EXIT_FAILURE;
   },
 };

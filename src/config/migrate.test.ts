@@ -48,6 +48,8 @@ test("1.x tunnel_config.json: every field is carried or listed with a reason", (
     ]),
   );
   for (const n of m.notCarried) expect(n.reason.length).toBeGreaterThan(10);
+  // The tray is the daemon's own icon: pointing a 2.x user at the `tray` command (for a daemon elsewhere) would lead nowhere.
+  expect(m.notCarried.find((n) => n.field === "tunnel_config.json minimizeToTray")?.reason).toBe("there is no main window any more: the daemon shows the tray icon itself");
   expect(m.secrets).toEqual([]);
 });
 

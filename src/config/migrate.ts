@@ -188,7 +188,7 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     const level = str(d.logLevel)?.toLowerCase().replace(/^warning$/, "warn");
     if (level && ["debug", "info", "warn", "error"].includes(level)) set("logging.level", level, f("logLevel"));
     else if ("logLevel" in d) drop(f("logLevel"), `${JSON.stringify(d.logLevel)} is not a log level`);
-    for (const k of ["minimizeToTray", "startMinimized"]) if (k in d) drop(f(k), "there is no main window any more (the tray is `cloudtolocalllm-tunnel tray`)");
+    for (const k of ["minimizeToTray", "startMinimized"]) if (k in d) drop(f(k), "there is no main window any more: the daemon shows the tray icon itself");
     if ("autoStartOnBoot" in d) drop(f("autoStartOnBoot"), "start at login with `cloudtolocalllm-tunnel install` (systemd user service)");
   }
 

@@ -1,5 +1,6 @@
 // One-line logging to stderr, its format chosen by where it goes (journald, a terminal, a pipe or file); secrets scrubbed and URLs redacted.
 import { redactUrlsIn } from "../net/redact-url.ts";
+import { stderrIsTTY, writeStderrLine } from "./stderr-line.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -55,17 +56,6 @@ function toJournal(env: NodeJS.ProcessEnv, fd: number): boolean {
   }
 }
 
-/**
- * Whether stderr is a terminal, asked without creating `process.stderr`: that Node stream (and the tty and stream
- * modules behind it) costs an idle relay about a MiB of heap besides the code it pages in (docs/performance.md).
- */
-function stderrIsTTY(): boolean {
-  try {
-    return (process as unknown as { binding(name: string): { isTTY(fd: number): boolean } }).binding("tty_wrap").isTTY(2);
-  } catch {
-    return !!process.stderr.isTTY;
-  }
-}
 
 /** The format for a stream: the journal's priorities, a terminal's readable lines, or plain timestamped lines. */
 export function chooseFormat(env: NodeJS.ProcessEnv = process.env, stream: { isTTY?: boolean; fd?: number } = { fd: 2, isTTY: stderrIsTTY() }): LogFormat {
@@ -77,8 +67,8 @@ export function chooseFormat(env: NodeJS.ProcessEnv = process.env, stream: { isT
 let threshold: LogLevel = (process.env.CLOUDTOLOCALLLM_LOG_LEVEL as LogLevel) || "info";
 let format: LogFormat = chooseFormat();
 let colour = format === "tty" && !process.env.NO_COLOR;
-// console.error with one string writes it as it is (no format directives), synchronously, without process.stderr.
-let sink: (line: string) => void = (line) => console.error(line);
+// Synchronously, without process.stderr, and never painted red by console.error on a terminal.
+let sink: (line: string) => void = writeStderrLine;
 const secrets = new Set<string>();
 
 export function setLogLevel(level: LogLevel): void {

@@ -1,4 +1,4 @@
-// The daemon's log as a user meets it: on a terminal (a pseudo-terminal here) readable, coloured lines and one per request; under journald the priorities.
+// The daemon's log and the CLI's messages as a user meets them: on a terminal (a pseudo-terminal here) readable lines coloured only where meant, one per request; under journald the priorities.
 import { expect } from "bun:test";
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +20,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 }, 30_000);
+
+/** A request's line on a terminal, as the README quotes it (its model llama3.2:1b, its upstream "local"). */
+const TTY_REQUEST_LINE = /^\d\d:\d\d:\d\d\.\d{3} INFO  request  200 POST \/api\/chat model=llama3\.2:1b upstream=local from=local ttft=\d+ms tok_s=[\d.]+ took=\d+(ms|\.\d\ds)$/;
 
 const sh = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
 
@@ -74,8 +77,10 @@ test("on a terminal: local time, a coloured level, the component; one line per r
   const line = await until(() => plain().find((l) => / request +200 POST \/api\/chat /.test(l)), 10_000, `the request line (terminal:\n${t.out()})`);
 
   // Before: "<6>info broker: …" lines without a time, and nothing per request.
-  expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  request  200 POST \/api\/chat model=llama3\.2:1b upstream=local from=local ttft=\d+ms tok_s=[\d.]+ took=\d+(ms|\.\d\ds)$/);
+  expect(line).toMatch(TTY_REQUEST_LINE);
   expect(t.out()).toContain("\x1b[32mINFO \x1b[0m");
+  // Each line starts with its dim time: Bun's console.error painted every line red up to the first reset.
+  for (const l of t.lines().filter((l) => l.replace(ANSI, "").trim())) expect(l).toMatch(/^\x1b\[2m\d\d:\d\d:\d\d\.\d{3}\x1b\[0m /);
   const logLines = plain().filter((l) => l.trim());
   for (const l of logLines) expect(l).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO |WARN |ERROR) \S+ +\S/);
   const keyring = logLines.find((l) => l.includes("No desktop keyring"))!;
@@ -134,4 +139,27 @@ test("under journald the line saying why a service did not start is an error too
     expect(lines.at(-1)).toMatch(new RegExp(`^<3>cloudtolocalllm-tunnel ${cmd}: `));
     for (const l of lines) expect(l).toMatch(/^<[3467]>/);
   }
+});
+
+test("the CLI's messages on a terminal are not painted red: a key created, a secret stored, are not errors", async () => {
+  const home = tempHome("c2l-tty-cli-");
+  cleanups.push(() => removeHome(home));
+  const env = homeEnv(home);
+  const key = underPty([BUN, join(REPO, "src/main.ts"), "key", "create", "probe"], env);
+  await key.p.exited;
+  expect(key.out()).toMatch(/^c2l_\S+\r?\nCreated key "probe"\. It is shown only now/);
+  const secret = underPty(["sh", "-c", `printf %s value | ${sh(BUN)} ${sh(join(REPO, "src/main.ts"))} secret set probe`], env);
+  await secret.p.exited;
+  expect(secret.out()).toContain('Stored "probe" (file).');
+  for (const out of [key.out(), secret.out()]) expect(out).not.toContain("\x1b[");
+}, 30_000);
+
+test("the README quotes the three forms as the daemon writes them: the journal's, a terminal's request line, a file's", () => {
+  const readme = readFileSync(join(REPO, "README.md"), "utf8").replace(/\n/g, " ");
+  const journal = /sd-daemon priorities \(`([^`]+)`\)/.exec(readme)?.[1];
+  const tty = /In a terminal \(`cloudtolocalllm-tunnel serve`\) they read `([^`]+)`/.exec(readme)?.[1];
+  const plain = /plain lines starting with an ISO time \(`([^`]+)`\)/.exec(readme)?.[1];
+  expect(journal).toMatch(/^<6>info broker: …$/);
+  expect(tty).toMatch(TTY_REQUEST_LINE);
+  expect(plain).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info broker: …$/);
 });

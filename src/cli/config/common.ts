@@ -4,6 +4,7 @@ import { configPath } from "../../config/paths.ts";
 import { ConfigStore } from "../../config/store.ts";
 import { formatIssue, type ConfigIssue } from "../../config/load.ts";
 import { CliError } from "../args.ts";
+import { writeStderrLine } from "../../core/stderr-line.ts";
 
 export const CONFIG_OPTION = { config: { type: "string", short: "c" } } as const;
 export const CONFIG_HELP = "  -c, --config FILE   config file (default: $CLOUDTOLOCALLLM_CONFIG or $XDG_CONFIG_HOME/cloudtolocalllm/tunnel.toml)";
@@ -24,5 +25,5 @@ export function readUserFile(file: string): string {
 
 /** Prints every issue on its own line to stderr ("FILE:LINE:COL: field: message"). */
 export function printIssues(issues: ConfigIssue[]): void {
-  for (const i of issues) console.error(formatIssue(i));
+  for (const i of issues) writeStderrLine(formatIssue(i));
 }

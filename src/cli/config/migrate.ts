@@ -7,6 +7,7 @@ import { legacyDir } from "../../config/paths.ts";
 import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
 import type { Subcommand } from "../args.ts";
 import { CONFIG_HELP, CONFIG_OPTION, printIssues, storeFor } from "./common.ts";
+import { writeStderrLine } from "../../core/stderr-line.ts";
 
 /** Migrates `files` into `store`, keeping legacy tokens in the secret store (opened here, closed after). */
 export async function migrateInto(files: string[], store: ConfigStore): Promise<AppliedMigration> {
@@ -53,7 +54,7 @@ ${CONFIG_HELP}`,
       if (values["dry-run"]) {
         const m = migrateLegacy(files.map(readLegacyFile));
         process.stdout.write(renderMigration(m));
-        for (const s of m.secrets) console.error(`would store ${s.from} as secret "${s.name}"`);
+        for (const s of m.secrets) writeStderrLine(`would store ${s.from} as secret "${s.name}"`);
         return 0;
       }
       applied = await migrateInto(files, store);
