@@ -19,7 +19,7 @@ import { tunnelMetrics } from "./metrics.ts";
 import { serveStream } from "../protocol/http-over-stream.ts";
 import { AnswerResumes, DEFAULT_RESUME_LIMITS } from "../protocol/resumable-answer.ts";
 import type { Stream } from "../protocol/stream.ts";
-import { AUTH_CODES, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
+import { AUTH_CODES, MOVE_RETRY_MS, MOVE_WINDOW_MS, Supervisor, type SupervisorSnapshot } from "./supervisor.ts";
 import { DISPLACED_CODE, DISPLACED_FIX } from "./displacement.ts";
 import { agentToken } from "./token.ts";
 import { agentPathHint, cloudUrl } from "../net/cloud-url.ts";
@@ -70,6 +70,8 @@ export class TunnelService implements TunnelControl {
   private cfg: TunnelConfig;
   private brokerHost: string;
   private last: SupervisorSnapshot | null = null;
+  /** Whether this planned move's first failed retry was logged (the rest of its quick retries are not). */
+  private moveRetryLogged = false;
   private lastEmitted = "";
   /** Where the token of the latest attempt came from: only an account's token dies with a sign-out. */
   private tokenSource: "secret" | "auth" | null = null;
@@ -369,9 +371,20 @@ export class TunnelService implements TunnelControl {
       if (s.state === "failed") this.resumes?.abandonAll(`the tunnel stopped: ${s.lastError ?? s.lastErrorCode ?? "failed"}`);
     }
     // A planned move (the relay's GO_AWAY) is not a failure: the old connection finishes its streams meanwhile.
-    if (s.moving && !prev?.moving) log.info("the relay is moving this tunnel; reconnecting at once", { relay: displayRelay(this.cfg.relay_url), reason: s.lastError });
-    if (s.state === "reconnecting" && s.nextRetryAt && s.nextRetryAt !== prev?.nextRetryAt)
-      (s.moving ? log.info : log.warn)("relay connection failed; retrying", { error: s.lastError, code: s.lastErrorCode, attempt: s.attempt, retry_in_ms: s.nextRetryAt - this.clock.now(), moving: s.moving || undefined });
+    if (s.moving && !prev?.moving) {
+      this.moveRetryLogged = false;
+      log.info("the relay is moving this tunnel; reconnecting at once", { relay: displayRelay(this.cfg.relay_url), reason: s.lastError });
+    }
+    if (s.state === "reconnecting" && s.nextRetryAt && s.nextRetryAt !== prev?.nextRetryAt) {
+      const fields = { error: s.lastError, code: s.lastErrorCode, attempt: s.attempt, retry_in_ms: s.nextRetryAt - this.clock.now() };
+      if (!s.moving) log.warn("relay connection failed; retrying", fields);
+      // A move retries every 200 ms for up to 10 s (a relay restarting, a balancer still naming the old node): the first
+      // failure says so, the rest would be 50 lines saying the same; past the window the ordinary backoff logs each.
+      else if (!this.moveRetryLogged) {
+        this.moveRetryLogged = true;
+        log.info(`relay connection failed; retrying every ${MOVE_RETRY_MS} ms while the relay moves (up to ${MOVE_WINDOW_MS / 1000} s)`, { ...fields, moving: true });
+      }
+    }
     const rtt = s.connection?.session?.rttMs;
     if (rtt != null) tunnelMetrics.rtt.set(rtt / 1000);
     this.publish();
