@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!entry) {
     const { suggest } = await import("./config/suggest.ts");
     const hint = suggest(name, COMMANDS.map((c) => c.name));
-    writeStderrLine(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list.`);
+    writeStderrLine(`cloudtolocalllm-tunnel: unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}. Run \`cloudtolocalllm-tunnel --help\` for the list. [usage]`);
     return EXIT_USAGE;
   }
   const cmd = (await entry.load()).default;

@@ -126,6 +126,10 @@ test("a mistyped option gets a \"did you mean\", as a mistyped command does", ()
   expect(cli(["--verison"]).err).toContain('(did you mean "--version"?)');
   // Nothing close: no guess.
   expect(cli(["status", "--frobnicate"]).err).toBe(`cloudtolocalllm-tunnel status: Unknown option '--frobnicate' [usage]\n`);
+  // A mistyped command: the same exit and code as any other usage error.
+  const cmd = cli(["stauts"]);
+  expect(cmd.code).toBe(2);
+  expect(cmd.err).toBe('cloudtolocalllm-tunnel: unknown command "stauts" (did you mean "status"?). Run `cloudtolocalllm-tunnel --help` for the list. [usage]\n');
 });
 
 test("install from source names the README's build command", () => {
