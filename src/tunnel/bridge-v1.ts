@@ -12,6 +12,11 @@ const log = logger("tunnel");
 const BRIDGE_PING_MS = 30_000;
 /** Largest response body sent back (the 1.x server buffers it whole). */
 const MAX_BRIDGE_BODY = 32 * 1024 * 1024;
+/**
+ * Largest message taken from the bridge: a request's whole body rides in it (no streaming), so the same bound as the
+ * answer's plus room for the envelope. A bigger one is not parsed nor served: that connection is closed (a reconnect follows).
+ */
+export const MAX_BRIDGE_MESSAGE = MAX_BRIDGE_BODY + 64 * 1024;
 
 interface BridgeMessage {
   type: string;
@@ -104,6 +109,17 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
 
     ws.onmessage = (ev) => {
       lastSeen = clock.now();
+      const size = typeof ev.data === "string" ? Buffer.byteLength(ev.data) : (ev.data as ArrayBuffer).byteLength;
+      if (size > MAX_BRIDGE_MESSAGE) {
+        const reason = `the bridge sent a message of ${size} bytes, over the ${MAX_BRIDGE_MESSAGE}-byte limit`;
+        if (!hs.settled) return fail(new ConnectError("protocol_error", reason, false));
+        log.warn("closing the bridge connection: a message was too large", { bytes: size, limit: MAX_BRIDGE_MESSAGE });
+        end({ code: "protocol_error", reason, remote: false });
+        try {
+          ws.close(4000, "protocol_error: message too large");
+        } catch {}
+        return terminate(ws);
+      }
       let m: BridgeMessage;
       try {
         m = JSON.parse(typeof ev.data === "string" ? ev.data : utf8.decode(ev.data as ArrayBuffer));
