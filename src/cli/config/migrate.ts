@@ -1,7 +1,7 @@
 // `config migrate [FILE]`: converts the 1.x/2.x app's ~/.cloudtolocalllm config into the new file; tokens go to the secret store.
 import type { Config } from "../../config/schema.ts";
 import type { SecretStore } from "../../core/contracts.ts";
-import { applyMigration, findLegacy, migrateLegacy, readLegacyFile, renderMigration, type AppliedMigration } from "../../config/migrate.ts";
+import { applyMigration, findLegacy, markMigrated, planMigration, renderMigration, type AppliedMigration } from "../../config/migrate.ts";
 import type { ConfigStore } from "../../config/store.ts";
 import { legacyDir } from "../../config/paths.ts";
 import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
@@ -10,7 +10,7 @@ import { CONFIG_HELP, CONFIG_OPTION, printIssues, storeFor } from "./common.ts";
 
 /** Migrates `files` into `store`, keeping legacy tokens in the secret store (opened here, closed after). */
 export async function migrateInto(files: string[], store: ConfigStore): Promise<AppliedMigration> {
-  const m = migrateLegacy(files.map(readLegacyFile));
+  const m = planMigration(files);
   let secrets: (SecretStore & { close?(): Promise<void> }) | null = null;
   if (m.secrets.length) {
     try {
@@ -21,7 +21,9 @@ export async function migrateInto(files: string[], store: ConfigStore): Promise<
     }
   }
   try {
-    return await applyMigration(m, store, secrets);
+    const applied = await applyMigration(m, store, secrets);
+    if (applied.result.ok) markMigrated(store.file);
+    return applied;
   } finally {
     await secrets?.close?.().catch(() => {});
   }
@@ -51,9 +53,9 @@ ${CONFIG_HELP}`,
     const store = storeFor(values.config);
     try {
       if (values["dry-run"]) {
-        const m = migrateLegacy(files.map(readLegacyFile));
+        const m = planMigration(files);
         process.stdout.write(renderMigration(m));
-        for (const s of m.secrets) console.error(`would store ${s.from} as secret "${s.name}"`);
+        for (const s of m.secrets) console.error(`would store ${s.from} as secret "${s.name}" (unless that secret already holds another value, which is kept)`);
         return 0;
       }
       applied = await migrateInto(files, store);
