@@ -188,3 +188,15 @@ test("a huge message (a 40 MB body) is refused unparsed: that connection is clos
   await tags("after-huge");
   expect(d.proc.exitCode).toBeNull();
 }, 40_000);
+
+test("the bridge closing the connection (a cloud restart) is followed by a reconnect, never a dead tunnel (the 1.x defect)", async () => {
+  for (const [code, reason] of [[1001, "going away"], [1011, "server error"]] as const) {
+    const first = ws;
+    first.close(code, reason);
+    const until = Date.now() + 15_000;
+    while (ws === first && Date.now() < until) await Bun.sleep(50);
+    expect(ws).not.toBe(first);
+    await tags(`after-close-${code}`);
+  }
+  expect(d.proc.exitCode).toBeNull();
+}, 40_000);
