@@ -31,7 +31,8 @@ test("1.x tunnel_config.json: every field is carried or listed with a reason", (
   expect(c.tunnel.backoff.initial).toBe("2s");
   expect(c.auth.audience).toBe("https://api.cloudtolocalllm.online");
   expect(c.api.listen).toBe("127.0.0.1:8766"); // 1.x listened on every interface; now loopback only
-  expect(c.api.allowed_origins).toEqual(["https://app.cloudtolocalllm.online"]);
+  // The 1.x cloud's web app is not let at the new API (a website reading the daemon's status without a token).
+  expect(c.api.allowed_origins).toEqual([]);
   expect(c.alerts.notifications).toBe(false);
   expect(c.logging.level).toBe("debug");
   const all = accounted(m);
@@ -45,6 +46,7 @@ test("1.x tunnel_config.json: every field is carried or listed with a reason", (
       "tunnel_config.json startMinimized",
       "tunnel_config.json autoStartOnBoot",
       'tunnel_config.json allowedOrigins "http://localhost:*"',
+      'tunnel_config.json allowedOrigins "https://app.cloudtolocalllm.online"',
     ]),
   );
   for (const n of m.notCarried) expect(n.reason.length).toBeGreaterThan(10);
@@ -201,4 +203,14 @@ test("the marker says a config file was migrated into, and when", () => {
   expect(migratedAt(join(dir, "a.toml"), marker)).toBe("2026-12-07T00:00:00.000Z");
   expect(migratedAt(join(dir, "b.toml"), marker)).toBe("2026-12-08T00:00:00.000Z");
   expect(statSync(marker).mode & 0o777).toBe(0o600);
+});
+
+test("allowedOrigins: an origin the user added is carried; the 1.x cloud's web app (the default, or the cloudProxyUrl's) is not", () => {
+  const m = migrateLegacy([
+    { file: "x/tunnel_config.json", kind: "tunnel_config", data: { cloudProxyUrl: "https://cloud.example.org", allowedOrigins: ["https://app.cloudtolocalllm.online", "https://cloud.example.org", "http://localhost:3000", "https://dash.example.net"] } },
+  ]);
+  expect(m.config.api.allowed_origins).toEqual(["http://localhost:3000", "https://dash.example.net"]);
+  const listed = m.notCarried.map((n) => n.field);
+  expect(listed).toContain('tunnel_config.json allowedOrigins "https://app.cloudtolocalllm.online"');
+  expect(listed).toContain('tunnel_config.json allowedOrigins "https://cloud.example.org"');
 });

@@ -185,6 +185,16 @@ function deletePath(obj: Record<string, unknown>, path: string): boolean {
   return true;
 }
 
+/** The 1.x cloud's web app, on the 1.x default allowedOrigins. */
+const LEGACY_CLOUD_ORIGIN = "https://app.cloudtolocalllm.online";
+const originOf = (url: string): string => {
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`).origin;
+  } catch {
+    return url;
+  }
+};
+
 const TUNNEL_KEYS = new Set([
   "enableLocalOllama", "ollamaHost", "ollamaPort", "connectionTimeout", "enableCloudProxy", "cloudProxyUrl", "cloudProxyAudience",
   "apiServerPort", "enableApiServer", "allowedOrigins", "healthCheckInterval", "maxRetries", "retryDelay", "connectionPoolSize",
@@ -270,7 +280,12 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     if ("enableApiServer" in d) drop(f("enableApiServer"), "the control API always runs, on loopback and behind a token");
     if (Array.isArray(d.allowedOrigins)) {
       const origins = d.allowedOrigins.filter((o): o is string => typeof o === "string");
-      const exact = origins.filter((o) => !o.includes("*"));
+      // The 1.x cloud's own web app was on that list by default, for the 1.x API this version does not serve: carried,
+      // it would only let that site (and whoever holds its domain later) read this daemon's status without a token.
+      const cloudOrigins = new Set([LEGACY_CLOUD_ORIGIN, ...(str(d.cloudProxyUrl) ? [originOf(str(d.cloudProxyUrl)!)] : [])]);
+      for (const o of origins.filter((o) => cloudOrigins.has(originOf(o))))
+        drop(`${f("allowedOrigins")} ${JSON.stringify(o)}`, "the 1.x cloud's web app called the 1.x API, which is gone; allowing it would let that site read this daemon's status (add it to [api] allowed_origins yourself if you need it)");
+      const exact = origins.filter((o) => !o.includes("*") && !cloudOrigins.has(originOf(o)));
       if (exact.length) set("api.allowed_origins", exact, f("allowedOrigins"));
       for (const o of origins.filter((o) => o.includes("*")))
         drop(`${f("allowedOrigins")} ${JSON.stringify(o)}`, "wildcard origins are not accepted; the API's own origin is always allowed");
