@@ -1,6 +1,6 @@
 // Carries the 1.x tunnel manager's tunnel_config.json and the 2.x tray daemon's connection_config.json into the new config (old files are only read).
 import { DEFAULT_KIND, isKindName, KIND_NAMES, KINDS } from "../kinds/index.ts";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { atomicWrite } from "./atomic-write.ts";
 import { defaultConfig, MAX_CONFIG_BYTES, readConfigText, validateConfig, type ConfigIssue } from "./load.ts";
@@ -382,6 +382,24 @@ export function renderMigration(m: Migration, now = new Date()): string {
     ...(m.notCarried.length ? ["Not carried over:", ...m.notCarried.map((n) => `  - ${n.field}: ${n.reason}`)] : []),
   ];
   return renderConfig(m.config, { comments: true, header });
+}
+
+/**
+ * The legacy files that still hold, in plaintext, a token now in the secret store: they are only read, never changed,
+ * so the user is told (by path and mode, never the value) to remove them once the old app is gone.
+ */
+export function plaintextLeftBehind(m: Migration, stored: string[]): string[] {
+  const files = new Set(m.secrets.filter((s) => stored.includes(s.name)).map((s) => s.from.split(" ")[0]!));
+  return m.sources
+    .filter((f) => files.has(basename(f)))
+    .map((f) => {
+      let mode = "";
+      try {
+        const bits = statSync(f).mode & 0o777;
+        mode = ` (mode ${bits.toString(8).padStart(4, "0")}${bits & 0o044 ? ", readable by other users" : ""})`;
+      } catch {}
+      return `${f} still holds the token in plaintext${mode}: delete it once the 1.x/2.x app is gone (it was only read)`;
+    });
 }
 
 export interface AppliedMigration {

@@ -1,6 +1,6 @@
 // Integration: what an upgrading 1.x/2.x user really has on disk (a corrupt file, a BOM, a token typed since, a config deleted to start over), through the real CLI and daemon.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
 import { NETNS_NEEDS, runInNetns } from "../helpers/netns.ts";
@@ -21,7 +21,8 @@ function legacyHome(files: Record<string, string | null>): { home: string; legac
   mkdirSync(legacy);
   for (const [name, text] of Object.entries(files)) {
     if (text === null) copyFileSync(join(REPO, "tests/fixtures/legacy", name), join(legacy, name));
-    else writeFileSync(join(legacy, name), text, { mode: 0o644 });
+    else writeFileSync(join(legacy, name), text);
+    chmodSync(join(legacy, name), 0o644); // as the old apps left them
   }
   return { home, legacy };
 }
@@ -48,6 +49,8 @@ requireTools(NETNS_NEEDS).test("first run: a corrupt 1.x file does not cost the 
   expect(toml).not.toContain(TOKEN);
   expect(secretOf(home, "tunnel-token")).toBe(TOKEN);
   expect(readFileSync(join(legacy, "connection_config.json"), "utf8")).toBe(before);
+  // The old file was only read, so it still holds the token: the user is told where, never what.
+  expect(first.stderr).toContain(`warn daemon: ${join(legacy, "connection_config.json")} still holds the token in plaintext (mode 0644, readable by other users): delete it once the 1.x/2.x app is gone`);
 });
 
 requireTools(NETNS_NEEDS).test("a config deleted to start over gets the defaults, not the 1.x settings again, and a token stored since is kept", async () => {
@@ -80,8 +83,10 @@ test("config migrate reads a file a Windows editor saved (BOM, CRLF); the old fi
 });
 
 test("config migrate run again keeps a token stored since (and its dry run says it would)", () => {
-  const { home } = legacyHome({ "tunnel_config.json": null, "connection_config.json": null });
-  expect(cli(home, ["config", "migrate"]).code).toBe(0);
+  const { home, legacy } = legacyHome({ "tunnel_config.json": null, "connection_config.json": null });
+  const first = cli(home, ["config", "migrate"]);
+  expect(first.code).toBe(0);
+  expect(first.out).toContain(`note: ${join(legacy, "connection_config.json")} still holds the token in plaintext (mode 0644, readable by other users)`);
   expect(secretOf(home, "tunnel-token")).toBe(TOKEN);
   expect(cli(home, ["secret", "set", "tunnel-token"], NEWER).code).toBe(0);
   const second = cli(home, ["config", "migrate"]);
@@ -89,6 +94,7 @@ test("config migrate run again keeps a token stored since (and its dry run says 
   expect(secretOf(home, "tunnel-token")).toBe(NEWER);
   expect(second.out).toMatch(/previous file saved as backup \d{8}T\d{9}Z/);
   expect(second.out).toContain('connection_config.json cloud_proxy.auth_token: the secret "tunnel-token" already holds another value, which was kept');
+  expect(second.out).not.toContain("still holds the token"); // the old token was not the one carried this time
   const dry = cli(home, ["config", "migrate", "--dry-run"]);
   expect(dry.err).toContain('would store connection_config.json cloud_proxy.auth_token as secret "tunnel-token" (unless that secret already holds another value, which is kept)');
   expect(second.out + second.err + dry.out + dry.err).not.toContain(NEWER);

@@ -1,7 +1,7 @@
 // `config migrate [FILE]`: converts the 1.x/2.x app's ~/.cloudtolocalllm config into the new file; tokens go to the secret store.
 import type { Config } from "../../config/schema.ts";
 import type { SecretStore } from "../../core/contracts.ts";
-import { applyMigration, findLegacy, markMigrated, planMigration, renderMigration, type AppliedMigration } from "../../config/migrate.ts";
+import { applyMigration, findLegacy, markMigrated, planMigration, plaintextLeftBehind, renderMigration, type AppliedMigration } from "../../config/migrate.ts";
 import type { ConfigStore } from "../../config/store.ts";
 import { legacyDir } from "../../config/paths.ts";
 import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
@@ -75,6 +75,7 @@ ${CONFIG_HELP}`,
       for (const n of m.notCarried) console.log(`  ${n.field}: ${n.reason}`);
     }
     console.log("the old files were left as they were.");
+    for (const note of plaintextLeftBehind(m, applied.storedSecrets)) console.log(`note: ${note}`);
     return 0;
   },
 };
