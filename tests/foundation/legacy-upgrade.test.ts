@@ -48,6 +48,9 @@ requireTools(NETNS_NEEDS).test("first run: a corrupt 1.x file does not cost the 
   expect(toml).toMatch(/^# {3}- tunnel_config\.json: cannot read it as JSON \(.*\); nothing in it was\n# +carried$/m);
   expect(toml).not.toContain(TOKEN);
   expect(secretOf(home, "tunnel-token")).toBe(TOKEN);
+  // Everything written is the user's alone: the config, the secret file (no keyring here), the migration marker.
+  for (const f of [configOf(home), ".local/state/cloudtolocalllm/secrets.json", ".local/state/cloudtolocalllm/legacy-migrated.json"])
+    expect({ f, mode: statSync(f.startsWith("/") ? f : join(home, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
   expect(readFileSync(join(legacy, "connection_config.json"), "utf8")).toBe(before);
   // The old file was only read, so it still holds the token: the user is told where, never what.
   expect(first.stderr).toContain(`warn daemon: ${join(legacy, "connection_config.json")} still holds the token in plaintext (mode 0644, readable by other users): delete it once the 1.x/2.x app is gone`);
