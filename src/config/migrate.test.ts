@@ -95,6 +95,9 @@ test("both files together: the newer 2.x values win and the overridden 1.x ones 
   expect(m.config.upstreams[0]!.url).toBe("http://127.0.0.1:11434");
   expect(m.notCarried).toContainEqual({ field: "tunnel_config.json ollamaHost, ollamaPort", reason: "superseded by connection_config.json local_ollama.host, port" });
   expect(m.config.tunnel.relay_url).toBe("wss://app.cloudtolocalllm.online/ws/bridge");
+  // A field both files set to the same value is carried from both, not listed as unusable.
+  expect(m.carried).toContainEqual({ from: "tunnel_config.json enableLocalOllama", to: "upstreams[0].enabled" });
+  expect(m.notCarried.map((n) => n.reason).filter((r) => r.startsWith("its value"))).toEqual([]);
   await applyMigration(m, new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") }), new MemorySecretStore());
   const after = ["tunnel_config.json", "connection_config.json"].map((f) => [readFileSync(join(dir, f), "utf8"), statSync(join(dir, f)).mtimeMs]);
   expect(after).toEqual(before);

@@ -233,12 +233,13 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
   const values = new Map<string, string>(); // config path → JSON of the value set
   const set = (to: string, value: unknown, from: string) => {
     const prev = origin.get(to);
-    if (prev && !prev.startsWith(from.split(" ")[0]!) && values.get(to) !== JSON.stringify(value))
-      notCarried.push({ field: prev, reason: `superseded by ${from}` });
+    const same = values.get(to) === JSON.stringify(value);
+    if (prev && !prev.startsWith(from.split(" ")[0]!) && !same) notCarried.push({ field: prev, reason: `superseded by ${from}` });
     values.set(to, JSON.stringify(value));
     setPath(raw, to, value);
     origin.set(to, from);
-    for (const c of carried.filter((c) => c.to === to && c.from === prev)) carried.splice(carried.indexOf(c), 1);
+    // The same value from both files: both were carried (dropping the first would leave it unaccounted for).
+    if (!same) for (const c of carried.filter((c) => c.to === to && c.from === prev)) carried.splice(carried.indexOf(c), 1);
     carried.push({ from, to });
   };
   const drop = (field: string, reason: string) => notCarried.push({ field, reason });
