@@ -3,6 +3,7 @@ import { diskFull } from "../config/atomic-write.ts";
 import { httpErrorOf } from "../core/error-codes.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { legacyRouteHint } from "./legacy-routes.ts";
 import { lacksHost, MISSING_HOST_MESSAGE } from "../core/request-checks.ts";
 import { urlPath } from "../core/url-path.ts";
 
@@ -67,7 +68,7 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
     case "VALIDATION":
       return validationError(error as ValidationLike, request.url);
     case "NOT_FOUND":
-      return new HttpError("not_found", `no route ${method} ${path}`);
+      return new HttpError("not_found", `no route ${method} ${path}${legacyRouteHint(path)}`);
     case "PARSE":
       return new HttpError("bad_request", `the request body could not be parsed: ${(cause as Error)?.message ?? "invalid"}`);
     case "INVALID_COOKIE_SIGNATURE":

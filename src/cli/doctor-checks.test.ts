@@ -1,8 +1,8 @@
-// Unit tests for doctor's upstream check: it probes each upstream where its kind says (src/kinds/) and gives that
-// kind's fix when the server does not answer.
+// Unit tests for doctor's upstream and relay checks: each upstream probed where its kind says (src/kinds/), the relay where its protocol says,
+// and a kind's fix when the server does not answer.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
-import { checkUpstreams } from "./doctor-checks.ts";
+import { checkRelay, checkUpstreams } from "./doctor-checks.ts";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 
 let llama: FakeOllama;
@@ -25,4 +25,25 @@ test("doctor probes a llama.cpp server at /health, and names how to start it whe
   expect(llama.requests.map((r) => r.path)).toEqual(["/health"]);
   expect(gone!.level).toBe("warn");
   expect(gone!.fix).toContain("llama-server");
+});
+
+test("doctor asks a bridge-v1 server (the 1.x cloud) at its own health URL, GET /health, not the relay's /healthz", async () => {
+  const seen: string[] = [];
+  const cloud = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      const path = new URL(req.url).pathname;
+      seen.push(path);
+      return path === "/health" ? Response.json({ status: "OK" }) : new Response("Cannot GET", { status: 404 });
+    },
+  });
+  try {
+    const c = config(`[api]\nlisten = "127.0.0.1:9"\n[tunnel]\nenabled = true\nprotocol = "bridge-v1"\nrelay_url = "ws://127.0.0.1:${cloud.port}/ws/bridge"\n`);
+    const r = (await checkRelay(c))!;
+    expect(seen).toEqual(["/health"]);
+    expect(r.detail).toContain(`127.0.0.1:${cloud.port} is reachable (HTTP 200 from /health)`);
+  } finally {
+    cloud.stop(true);
+  }
 });

@@ -128,6 +128,9 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
   return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
 }
 
+/** Where each protocol's server says it is alive: the 1.x cloud (bridge-v1) has GET /health, not /healthz. */
+const RELAY_HEALTH_PATH: Record<Config["tunnel"]["protocol"], string> = { v2: "/healthz", "bridge-v1": "/health" };
+
 export async function checkRelay(config: Config): Promise<CheckResult | null> {
   const t = config.tunnel;
   if (!t.enabled) return null;
@@ -138,7 +141,8 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
   } catch {
     return fail("Relay", `relay_url "${t.relay_url}" is not a URL`, "set relay_url to a ws:// or wss:// URL");
   }
-  const http = `${url.protocol === "wss:" ? "https:" : url.protocol === "ws:" ? "http:" : url.protocol}//${url.host}/healthz`;
+  const health = RELAY_HEALTH_PATH[t.protocol];
+  const http = `${url.protocol === "wss:" ? "https:" : url.protocol === "ws:" ? "http:" : url.protocol}//${url.host}${health}`;
   let ca: string[] | undefined;
   try {
     // The tunnel's own trust: ca_file added to the system store and NODE_EXTRA_CA_CERTS (src/net/ca-trust.ts).
@@ -156,7 +160,7 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
       : "for a private CA set [tunnel] ca_file";
     return fail("Relay", `${url.host}: ${error}`, `check the network and relay_url; ${caHint}; \`cloudtolocalllm-tunnel status\` shows the tunnel's own last error`);
   }
-  const reachable = `${url.host} is reachable (HTTP ${r.status} from /healthz)`;
+  const reachable = `${url.host} is reachable (HTTP ${r.status} from ${health})`;
   // Reachable is not connected: the relay may refuse the token or have no agent endpoint at relay_url's path. The
   // daemon's tunnel knows, and its GET /api/v1/tunnel is public.
   const tunnel = await daemonTunnel(config);

@@ -16,10 +16,13 @@ const log = logger("daemon");
 /** Creates the config file on first run: migrated from the 1.x/2.x app when its files exist, else the commented defaults. */
 async function firstRun(store: ConfigStore): Promise<void> {
   // Loaded here, on first run only: rendering the commented defaults reads the TypeBox schema's descriptions.
-  const { findLegacy } = await import("../config/migrate.ts");
+  const { findLegacy, migratedAt, plaintextLeftBehind } = await import("../config/migrate.ts");
   const { defaultConfigText } = await import("../config/render.ts");
   const legacy = findLegacy();
-  if (legacy.length) {
+  // Migrated once already: the config was deleted since, to start over from the defaults.
+  const before = legacy.length ? migratedAt(store.file) : null;
+  if (before) log.info("the 1.x/2.x configuration was migrated before; writing the defaults (`cloudtolocalllm-tunnel config migrate` migrates it again)", { migrated_at: before });
+  else if (legacy.length) {
     const { migrateInto } = await import("./config/migrate.ts");
     try {
       const applied = await migrateInto(legacy, store);
@@ -30,6 +33,7 @@ async function firstRun(store: ConfigStore): Promise<void> {
           carried: applied.migration.carried.length,
           not_carried: applied.migration.notCarried.map((n) => n.field).join("; ") || undefined,
         });
+        for (const note of plaintextLeftBehind(applied.migration, applied.storedSecrets)) log.warn(note);
         return;
       }
       log.warn("could not migrate the 1.x/2.x configuration; starting from the defaults", { error: formatIssue(applied.result.issues[0]!) });

@@ -1,11 +1,11 @@
 // Unit tests for the 1.x/2.x migration from fixture files: every field carried or listed, tokens to the secret store only, old files untouched.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MemorySecretStore } from "../secrets/memory-store.ts";
 import { parseConfig } from "./load.ts";
-import { applyMigration, bridgeUrl, migrateLegacy, readLegacyFile } from "./migrate.ts";
+import { applyMigration, bridgeUrl, markMigrated, migratedAt, migrateLegacy, planMigration, readLegacyFile } from "./migrate.ts";
 import { ConfigStore } from "./store.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../../tests/fixtures/legacy");
@@ -31,7 +31,8 @@ test("1.x tunnel_config.json: every field is carried or listed with a reason", (
   expect(c.tunnel.backoff.initial).toBe("2s");
   expect(c.auth.audience).toBe("https://api.cloudtolocalllm.online");
   expect(c.api.listen).toBe("127.0.0.1:8766"); // 1.x listened on every interface; now loopback only
-  expect(c.api.allowed_origins).toEqual(["https://app.cloudtolocalllm.online"]);
+  // The 1.x cloud's web app is not let at the new API (a website reading the daemon's status without a token).
+  expect(c.api.allowed_origins).toEqual([]);
   expect(c.alerts.notifications).toBe(false);
   expect(c.logging.level).toBe("debug");
   const all = accounted(m);
@@ -45,6 +46,7 @@ test("1.x tunnel_config.json: every field is carried or listed with a reason", (
       "tunnel_config.json startMinimized",
       "tunnel_config.json autoStartOnBoot",
       'tunnel_config.json allowedOrigins "http://localhost:*"',
+      'tunnel_config.json allowedOrigins "https://app.cloudtolocalllm.online"',
     ]),
   );
   for (const n of m.notCarried) expect(n.reason.length).toBeGreaterThan(10);
@@ -95,15 +97,18 @@ test("both files together: the newer 2.x values win and the overridden 1.x ones 
   expect(m.config.upstreams[0]!.url).toBe("http://127.0.0.1:11434");
   expect(m.notCarried).toContainEqual({ field: "tunnel_config.json ollamaHost, ollamaPort", reason: "superseded by connection_config.json local_ollama.host, port" });
   expect(m.config.tunnel.relay_url).toBe("wss://app.cloudtolocalllm.online/ws/bridge");
+  // A field both files set to the same value is carried from both, not listed as unusable.
+  expect(m.carried).toContainEqual({ from: "tunnel_config.json enableLocalOllama", to: "upstreams[0].enabled" });
+  expect(m.notCarried.map((n) => n.reason).filter((r) => r.startsWith("its value"))).toEqual([]);
   await applyMigration(m, new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") }), new MemorySecretStore());
   const after = ["tunnel_config.json", "connection_config.json"].map((f) => [readFileSync(join(dir, f), "utf8"), statSync(join(dir, f)).mtimeMs]);
   expect(after).toEqual(before);
 });
 
 test("values the new schema rejects fall back to defaults and are listed", () => {
-  const m = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { ollamaPort: 70000, logLevel: "TRACE", enableCloudProxy: true, cloudProxyUrl: "" } }]);
+  const m = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { ollamaHost: "not a host", ollamaPort: 70000, logLevel: "TRACE", enableCloudProxy: true, cloudProxyUrl: "" } }]);
   expect(m.config.upstreams[0]!.url).toBe("http://127.0.0.1:11434");
-  expect(m.notCarried.map((n) => n.field)).toEqual(expect.arrayContaining(["tunnel_config.json ollamaHost, ollamaPort", "tunnel_config.json logLevel"]));
+  expect(m.notCarried.map((n) => n.field)).toEqual(expect.arrayContaining(["tunnel_config.json ollamaHost", "tunnel_config.json ollamaPort", "tunnel_config.json logLevel"]));
   expect(m.config.tunnel.enabled).toBe(false); // no cloud URL: the tunnel cannot be on
 });
 
@@ -112,4 +117,105 @@ test("bridgeUrl maps the 1.x cloud URL to its bridge endpoint", () => {
   expect(bridgeUrl("http://localhost:3000/")).toBe("ws://localhost:3000/ws/bridge");
   expect(bridgeUrl("wss://x.example/ws/bridge")).toBe("wss://x.example/ws/bridge");
   expect(bridgeUrl("not a url")).toBeUndefined();
+});
+
+// ---- What upgrading users really have on disk (audit of the 1.x/2.x promises). ----
+
+const legacyFile = (name: string, text: string | Uint8Array) => (writeFileSync(join(dir, name), text), join(dir, name));
+const tunnelFile = () => join(dir, "tunnel_config.json");
+const connectionFile = () => join(dir, "connection_config.json");
+
+test("a file a Windows editor saved (BOM, CRLF, non-ASCII) is read like any other", () => {
+  const text = '\uFEFF{\r\n  "ollamaHost": "höst.example",\r\n  "ollamaPort": 11500,\r\n  "cloudProxyUrl": "https://app.cloudtolocalllm.online"\r\n}\r\n';
+  const m = planMigration([legacyFile("tunnel_config.json", text)]);
+  expect(m.config.upstreams[0]!.url).toBe("http://höst.example:11500");
+  expect(m.config.tunnel.relay_url).toBe("wss://app.cloudtolocalllm.online/ws/bridge");
+});
+
+test("one corrupt file does not cost the other one (nor its token): it is listed, the other carried", () => {
+  legacyFile("tunnel_config.json", '{"ollamaHost": "localhost", "ollamaPort": 11500,');
+  const m = planMigration([tunnelFile(), connectionFile()]);
+  expect(m.sources).toEqual([connectionFile()]);
+  expect(m.secrets.map((s) => s.name)).toEqual(["tunnel-token"]);
+  expect(m.config.tunnel.relay_url).toBe("wss://api.cloudtolocalllm.online/ws/bridge");
+  expect(m.notCarried[0]).toEqual({ field: "tunnel_config.json", reason: expect.stringMatching(/^cannot read it as JSON \(.+\); nothing in it was carried$/) });
+  // None readable: an error naming the file, as before.
+  legacyFile("connection_config.json", "");
+  expect(() => planMigration([tunnelFile(), connectionFile()])).toThrow(`${tunnelFile()}: cannot read it as JSON`);
+});
+
+test("a parse error never quotes the file: a token pasted without its quotes stays out of the message", () => {
+  legacyFile("connection_config.json", '{"cloud_proxy": {"auth_token": sk_live_PASTEDSECRET123, "enabled": true}}');
+  expect(() => readLegacyFile(connectionFile())).toThrow(/cannot read it as JSON \(JSON Parse error: .*\[redacted\]/);
+  try {
+    readLegacyFile(connectionFile());
+  } catch (e) {
+    expect((e as Error).message).not.toContain("PASTEDSECRET");
+  }
+});
+
+test("a legacy file that is a link to /dev/zero (or a huge log) is read no further than 1 MiB", () => {
+  rmSync(tunnelFile());
+  symlinkSync("/dev/zero", tunnelFile());
+  expect(() => readLegacyFile(tunnelFile())).toThrow(/the file is over 1048576 bytes/);
+});
+
+test("values the old apps would have refused are listed by their type, never carried as something else", () => {
+  const m = migrateLegacy([
+    { file: "x/tunnel_config.json", kind: "tunnel_config", data: { ollamaHost: "localhost", ollamaPort: 0, apiServerPort: 0, connectionTimeout: 0, enableMetrics: true } },
+    { file: "x/connection_config.json", kind: "connection_config", data: { cloud_proxy: { auth_token: 4242424242, api_base_url: "https://app.cloudtolocalllm.online", enabled: "yes" } } },
+  ]);
+  // Port 0 is neither "no port" (port 80) nor a random port for the API.
+  expect(m.config.upstreams[0]!.url).toBe("http://localhost:11434");
+  expect(m.config.api.listen).toBe("127.0.0.1:8765");
+  const listed = Object.fromEntries(m.notCarried.map((n) => [n.field, n.reason]));
+  for (const f of ["tunnel_config.json ollamaPort", "tunnel_config.json apiServerPort", "tunnel_config.json connectionTimeout", "connection_config.json cloud_proxy.auth_token", "connection_config.json cloud_proxy.enabled"])
+    expect(listed[f]).toMatch(/^its value \(a (number|string)\) is not one the new setting takes; the default is kept$/);
+  expect(JSON.stringify(m.notCarried)).not.toContain("4242424242");
+});
+
+test("a cloud URL: a bare host is the https cloud it names; one that is not a URL is listed without being quoted (it may hold a token)", () => {
+  const bare = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { cloudProxyUrl: "app.cloudtolocalllm.online", ollamaHost: "http://192.168.1.5" } }]);
+  expect(bare.config.tunnel.relay_url).toBe("wss://app.cloudtolocalllm.online/ws/bridge");
+  expect(bare.config.upstreams[0]!.url).toBe("http://192.168.1.5:11434"); // a URL typed into the host field
+  const bad = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { cloudProxyUrl: "ftp://token=eyJSECRETPART@x y", enableCloudProxy: true } }]);
+  expect(bad.config.tunnel.relay_url).toBe("");
+  expect(bad.notCarried.map((n) => n.field)).toContain("tunnel_config.json cloudProxyUrl");
+  expect(JSON.stringify(bad.notCarried)).not.toContain("SECRETPART");
+});
+
+test("a secret stored since (a new token) is kept: migrating again never overwrites it with the legacy token", async () => {
+  const secrets = new MemorySecretStore();
+  await secrets.set("tunnel-token", "the-newer-token");
+  const store = new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") });
+  const applied = await applyMigration(planMigration([connectionFile()]), store, secrets);
+  expect(applied.result.ok).toBe(true);
+  expect(await secrets.get("tunnel-token")).toBe("the-newer-token");
+  expect(applied.storedSecrets).toEqual([]);
+  expect(applied.migration.notCarried.find((n) => n.field === "connection_config.json cloud_proxy.auth_token")?.reason).toContain('the secret "tunnel-token" already holds another value, which was kept');
+  // The same value again is no conflict (a second run is idempotent).
+  await secrets.set("tunnel-token", TOKEN);
+  const again = await applyMigration(planMigration([connectionFile()]), store, secrets);
+  expect(again.storedSecrets).toEqual(["tunnel-token"]);
+  expect(again.text.replace(/^# Migrated on \S+/m, "")).toBe(applied.text.replace(/^# Migrated on \S+/m, "").replace(/^#   - connection_config.json cloud_proxy.auth_token:.*\n(#     .*\n)*/m, ""));
+});
+
+test("the marker says a config file was migrated into, and when", () => {
+  const marker = join(dir, "state", "legacy-migrated.json");
+  expect(migratedAt(join(dir, "a.toml"), marker)).toBeNull();
+  markMigrated(join(dir, "a.toml"), new Date("2026-12-07T00:00:00Z"), marker);
+  markMigrated(join(dir, "b.toml"), new Date("2026-12-08T00:00:00Z"), marker);
+  expect(migratedAt(join(dir, "a.toml"), marker)).toBe("2026-12-07T00:00:00.000Z");
+  expect(migratedAt(join(dir, "b.toml"), marker)).toBe("2026-12-08T00:00:00.000Z");
+  expect(statSync(marker).mode & 0o777).toBe(0o600);
+});
+
+test("allowedOrigins: an origin the user added is carried; the 1.x cloud's web app (the default, or the cloudProxyUrl's) is not", () => {
+  const m = migrateLegacy([
+    { file: "x/tunnel_config.json", kind: "tunnel_config", data: { cloudProxyUrl: "https://cloud.example.org", allowedOrigins: ["https://app.cloudtolocalllm.online", "https://cloud.example.org", "http://localhost:3000", "https://dash.example.net"] } },
+  ]);
+  expect(m.config.api.allowed_origins).toEqual(["http://localhost:3000", "https://dash.example.net"]);
+  const listed = m.notCarried.map((n) => n.field);
+  expect(listed).toContain('tunnel_config.json allowedOrigins "https://app.cloudtolocalllm.online"');
+  expect(listed).toContain('tunnel_config.json allowedOrigins "https://cloud.example.org"');
 });

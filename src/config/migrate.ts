@@ -1,9 +1,10 @@
 // Carries the 1.x tunnel manager's tunnel_config.json and the 2.x tray daemon's connection_config.json into the new config (old files are only read).
 import { DEFAULT_KIND, isKindName, KIND_NAMES, KINDS } from "../kinds/index.ts";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { defaultConfig, validateConfig, type ConfigIssue } from "./load.ts";
-import { legacyDir } from "./paths.ts";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { atomicWrite } from "./atomic-write.ts";
+import { defaultConfig, MAX_CONFIG_BYTES, readConfigText, validateConfig, type ConfigIssue } from "./load.ts";
+import { legacyDir, legacyMarkerFile } from "./paths.ts";
 import { renderConfig } from "./render.ts";
 import type { Config } from "./schema.ts";
 import type { ConfigStore, WriteResult } from "./store.ts";
@@ -45,16 +46,73 @@ function kindOf(file: string, data: Record<string, unknown>): LegacySource["kind
   return "tunnel_config";
 }
 
-/** Reads one legacy JSON file; throws a one-sentence error naming the file. */
+/**
+ * Reads one legacy JSON file; throws a one-sentence error naming the file. Read no further than the config limit (a
+ * link to /dev/zero, a log redirected into it); a leading BOM (Windows editors) is skipped; the parser's message loses
+ * what it quotes of the file, which may be a token pasted without its quotes.
+ */
 export function readLegacyFile(file: string): LegacySource {
+  let text: string;
+  try {
+    text = readConfigText(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new Error(`${file}: the file is over ${MAX_CONFIG_BYTES} bytes; a 1.x/2.x config file is a few hundred (check what was written into it)`);
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(file, "utf8"));
+    data = JSON.parse(text.replace(/^\uFEFF/, ""));
   } catch (e) {
-    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]})`);
+    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]!.replace(/"[^"]*"/g, "[redacted]")})`);
   }
   if (!data || typeof data !== "object" || Array.isArray(data)) throw new Error(`${file}: expected a JSON object`);
   return { file, kind: kindOf(file, data as Record<string, unknown>), data: data as Record<string, unknown> };
+}
+
+/**
+ * Reads the legacy files and works out the new config. A file that cannot be read is listed as not carried and the
+ * others are still migrated (a corrupt 1.x file must not cost the 2.x token); throws only when none can be read.
+ */
+export function planMigration(files: string[]): Migration {
+  const sources: LegacySource[] = [];
+  const unreadable: NotCarried[] = [];
+  let first: Error | undefined;
+  for (const file of files) {
+    try {
+      sources.push(readLegacyFile(file));
+    } catch (e) {
+      first ??= e as Error;
+      unreadable.push({ field: basename(file), reason: `${(e as Error).message.slice(file.length + 2)}; nothing in it was carried` });
+    }
+  }
+  if (!sources.length) throw first ?? new Error("no 1.x/2.x configuration file to migrate");
+  const m = migrateLegacy(sources);
+  m.notCarried.unshift(...unreadable);
+  return m;
+}
+
+/** When the legacy files were migrated into `configFile` (first run or `config migrate`), or null. */
+export function migratedAt(configFile: string, marker = legacyMarkerFile()): string | null {
+  try {
+    const at = (JSON.parse(readFileSync(marker, "utf8")) as { files?: Record<string, unknown> }).files?.[resolve(configFile)];
+    return typeof at === "string" ? at : null;
+  } catch {
+    return null; // none yet, or unreadable: as if never migrated
+  }
+}
+
+/**
+ * Records that the legacy files were migrated into `configFile`: a user who deletes the config later to start over
+ * gets the defaults, not the 1.x settings (and tokens) back. Best effort: a failure only means a later first run migrates again.
+ */
+export function markMigrated(configFile: string, now = new Date(), marker = legacyMarkerFile()): void {
+  let files: Record<string, unknown> = {};
+  try {
+    files = (JSON.parse(readFileSync(marker, "utf8")) as { files?: Record<string, unknown> }).files ?? {};
+  } catch {}
+  try {
+    atomicWrite(marker, JSON.stringify({ files: { ...files, [resolve(configFile)]: now.toISOString() } }, null, 2) + "\n");
+  } catch {}
 }
 
 /** The legacy files present in ~/.cloudtolocalllm (or `dir`). */
@@ -69,14 +127,28 @@ const seconds = (v: unknown): string | undefined => {
   const n = num(v);
   return n !== undefined && n > 0 ? `${n}s` : undefined;
 };
+/** A TCP port as the old apps validated it (1–65535); anything else is not carried. */
+const port = (v: unknown): number | undefined => {
+  const n = num(v);
+  return n !== undefined && Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
+};
 const hostUrl = (host: string, port: number | undefined, scheme = "http") => {
+  // A URL typed into the host field: its own scheme, and its own port unless the port field says otherwise.
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
+    try {
+      const u = new URL(host);
+      return `${u.protocol}//${u.hostname}${port ? `:${port}` : u.port ? `:${u.port}` : ""}`;
+    } catch {}
+  }
   const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   return `${scheme}://${h}${port ? `:${port}` : ""}`;
 };
 /** The 1.x cloud's bridge endpoint for a cloud URL: wss://HOST/ws/bridge. */
 export function bridgeUrl(cloudUrl: string): string | undefined {
   try {
-    const u = new URL(cloudUrl);
+    // A bare host ("app.cloudtolocalllm.online") is the https cloud it names.
+    const u = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(cloudUrl) ? cloudUrl : `https://${cloudUrl}`);
+    if (!["http:", "https:", "ws:", "wss:"].includes(u.protocol) || !u.hostname) return undefined;
     if (u.pathname.startsWith("/ws/")) return `${u.protocol.replace(/^http/, "ws")}//${u.host}${u.pathname}`;
     return `${u.protocol === "http:" || u.protocol === "ws:" ? "ws" : "wss"}://${u.host}/ws/bridge`;
   } catch {
@@ -113,12 +185,43 @@ function deletePath(obj: Record<string, unknown>, path: string): boolean {
   return true;
 }
 
+/** The 1.x cloud's web app, on the 1.x default allowedOrigins. */
+const LEGACY_CLOUD_ORIGIN = "https://app.cloudtolocalllm.online";
+const originOf = (url: string): string => {
+  try {
+    return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`).origin;
+  } catch {
+    return url;
+  }
+};
+
 const TUNNEL_KEYS = new Set([
   "enableLocalOllama", "ollamaHost", "ollamaPort", "connectionTimeout", "enableCloudProxy", "cloudProxyUrl", "cloudProxyAudience",
   "apiServerPort", "enableApiServer", "allowedOrigins", "healthCheckInterval", "maxRetries", "retryDelay", "connectionPoolSize",
   "requestTimeout", "enableMetrics", "minimizeToTray", "startMinimized", "showNotifications", "logLevel", "autoStartTunnel", "autoStartOnBoot",
 ]);
 const CONNECTION_KEYS = new Set(["connection_type", "host", "port", "api_base_url", "auth_token", "timeout", "enabled"]);
+
+/**
+ * The fields of a legacy file that nothing above carried or listed: a value the new setting cannot take (a port of 0,
+ * a number where a token belongs). Named by their type only, as the value may be a token. null and "" are unset.
+ */
+function unused(src: LegacySource, said: string[]): { name: string; reason: string }[] {
+  const file = src.kind === "tunnel_config" ? TUNNEL_CONFIG : CONNECTION_CONFIG;
+  const fields: [string, string, unknown][] = [];
+  if (src.kind === "tunnel_config") for (const [k, v] of Object.entries(src.data)) fields.push(["", k, v]);
+  else
+    for (const section of ["local_ollama", "cloud_proxy"]) {
+      const o = src.data[section];
+      if (o && typeof o === "object" && !Array.isArray(o)) for (const [k, v] of Object.entries(o)) fields.push([`${section}.`, k, v]);
+      else if (o !== undefined) fields.push(["", section, o]);
+    }
+  const typeOf = (v: unknown) => (Array.isArray(v) ? "an array" : v === null ? "null" : `a ${typeof v}`);
+  const escape = (k: string) => k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return fields
+    .filter(([prefix, k, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length) && !said.some((x) => x.startsWith(`${file} ${prefix}`) && new RegExp(`(^|[\\s,"])${escape(k)}($|[\\s,"])`).test(x.slice(file.length + 1 + prefix.length))))
+    .map(([prefix, k, v]) => ({ name: `${file} ${prefix}${k}`, reason: `its value (${typeOf(v)}) is not one the new setting takes; the default is kept` }));
+}
 
 /** Works out the new config from the legacy files. Pure: nothing is written and no secret is stored. */
 export function migrateLegacy(sources: LegacySource[]): Migration {
@@ -130,12 +233,13 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
   const values = new Map<string, string>(); // config path → JSON of the value set
   const set = (to: string, value: unknown, from: string) => {
     const prev = origin.get(to);
-    if (prev && !prev.startsWith(from.split(" ")[0]!) && values.get(to) !== JSON.stringify(value))
-      notCarried.push({ field: prev, reason: `superseded by ${from}` });
+    const same = values.get(to) === JSON.stringify(value);
+    if (prev && !prev.startsWith(from.split(" ")[0]!) && !same) notCarried.push({ field: prev, reason: `superseded by ${from}` });
     values.set(to, JSON.stringify(value));
     setPath(raw, to, value);
     origin.set(to, from);
-    for (const c of carried.filter((c) => c.to === to && c.from === prev)) carried.splice(carried.indexOf(c), 1);
+    // The same value from both files: both were carried (dropping the first would leave it unaccounted for).
+    if (!same) for (const c of carried.filter((c) => c.to === to && c.from === prev)) carried.splice(carried.indexOf(c), 1);
     carried.push({ from, to });
   };
   const drop = (field: string, reason: string) => notCarried.push({ field, reason });
@@ -150,8 +254,8 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     for (const k of Object.keys(d)) if (!TUNNEL_KEYS.has(k)) drop(f(k), "unknown field");
     localBase();
     const host = str(d.ollamaHost);
-    const port = num(d.ollamaPort);
-    if (host || port !== undefined) set(`${local}.url`, hostUrl(host ?? "localhost", port ?? 11434), f("ollamaHost, ollamaPort"));
+    const p = port(d.ollamaPort);
+    if (host || p !== undefined) set(`${local}.url`, hostUrl(host ?? "localhost", p ?? 11434), f(p !== undefined ? "ollamaHost, ollamaPort" : "ollamaHost"));
     if (bool(d.enableLocalOllama) !== undefined) set(`${local}.enabled`, bool(d.enableLocalOllama), f("enableLocalOllama"));
     if (seconds(d.connectionTimeout)) set(`${local}.connect_timeout`, seconds(d.connectionTimeout), f("connectionTimeout"));
     if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
@@ -167,17 +271,22 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       if (relay) {
         set("tunnel.relay_url", relay, f("cloudProxyUrl"));
         setPath(raw, "tunnel.protocol", "bridge-v1");
-      } else drop(f("cloudProxyUrl"), `${JSON.stringify(cloud)} is not a URL`);
+      } else drop(f("cloudProxyUrl"), "it is not a URL (expected https://HOST); the value is not quoted here, as it may hold a token");
     }
     const enabled = bool(d.enableCloudProxy);
     const auto = bool(d.autoStartTunnel);
     if (enabled !== undefined || auto !== undefined) set("tunnel.enabled", (enabled ?? true) && (auto ?? true), f("enableCloudProxy, autoStartTunnel"));
     if (str(d.cloudProxyAudience)) set("auth.audience", str(d.cloudProxyAudience), f("cloudProxyAudience"));
-    if (num(d.apiServerPort) !== undefined) set("api.listen", `127.0.0.1:${num(d.apiServerPort)}`, f("apiServerPort") + " (now loopback only)");
+    if (port(d.apiServerPort) !== undefined) set("api.listen", `127.0.0.1:${port(d.apiServerPort)}`, f("apiServerPort") + " (now loopback only)");
     if ("enableApiServer" in d) drop(f("enableApiServer"), "the control API always runs, on loopback and behind a token");
     if (Array.isArray(d.allowedOrigins)) {
       const origins = d.allowedOrigins.filter((o): o is string => typeof o === "string");
-      const exact = origins.filter((o) => !o.includes("*"));
+      // The 1.x cloud's own web app was on that list by default, for the 1.x API this version does not serve: carried,
+      // it would only let that site (and whoever holds its domain later) read this daemon's status without a token.
+      const cloudOrigins = new Set([LEGACY_CLOUD_ORIGIN, ...(str(d.cloudProxyUrl) ? [originOf(str(d.cloudProxyUrl)!)] : [])]);
+      for (const o of origins.filter((o) => cloudOrigins.has(originOf(o))))
+        drop(`${f("allowedOrigins")} ${JSON.stringify(o)}`, "the 1.x cloud's web app called the 1.x API, which is gone; allowing it would let that site read this daemon's status (add it to [api] allowed_origins yourself if you need it)");
+      const exact = origins.filter((o) => !o.includes("*") && !cloudOrigins.has(originOf(o)));
       if (exact.length) set("api.allowed_origins", exact, f("allowedOrigins"));
       for (const o of origins.filter((o) => o.includes("*")))
         drop(`${f("allowedOrigins")} ${JSON.stringify(o)}`, "wildcard origins are not accepted; the API's own origin is always allowed");
@@ -201,12 +310,13 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       for (const k of Object.keys(lo)) if (!CONNECTION_KEYS.has(k)) drop(f(k), "unknown field");
       localBase();
       const base = str(lo.api_base_url);
-      if (base && (str(lo.host) || num(lo.port) !== undefined)) drop(f("host, port"), "the URL is taken from api_base_url");
+      if (base && (str(lo.host) || port(lo.port) !== undefined)) drop(f("host, port"), "the URL is taken from api_base_url");
       if (base) set(`${local}.url`, base.replace(/\/+$/, "").replace(/\/api$/, ""), f("api_base_url"));
-      else if (str(lo.host) || num(lo.port) !== undefined) set(`${local}.url`, hostUrl(str(lo.host) ?? "localhost", num(lo.port) ?? 11434), f("host, port"));
+      else if (str(lo.host) || port(lo.port) !== undefined) set(`${local}.url`, hostUrl(str(lo.host) ?? "localhost", port(lo.port) ?? 11434), f(port(lo.port) !== undefined ? "host, port" : "host"));
       const type = str(lo.connection_type)?.toLowerCase();
-      if (isKindName(type)) set(`${local}.kind`, type, f("connection_type"));
-      else if (type && type !== "local") drop(f("connection_type"), `${JSON.stringify(lo.connection_type)} is not an upstream kind (${KIND_NAMES.join(", ")})`);
+      // "local" is the 2.x tray's name for the local Ollama.
+      if (isKindName(type) || type === "local") set(`${local}.kind`, type === "local" ? DEFAULT_KIND : type, f("connection_type"));
+      else if (type) drop(f("connection_type"), `${JSON.stringify(lo.connection_type)} is not an upstream kind (${KIND_NAMES.join(", ")})`);
       if (seconds(lo.timeout)) set(`${local}.connect_timeout`, seconds(lo.timeout), f("timeout"));
       if (bool(lo.enabled) !== undefined) set(`${local}.enabled`, bool(lo.enabled), f("enabled"));
       const token = str(lo.auth_token);
@@ -219,14 +329,14 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     if (cp && typeof cp === "object") {
       const f = (k: string) => `${CONNECTION_CONFIG} cloud_proxy.${k}`;
       for (const k of Object.keys(cp)) if (!CONNECTION_KEYS.has(k)) drop(f(k), "unknown field");
-      const base = str(cp.api_base_url) ?? (str(cp.host) ? hostUrl(str(cp.host)!, num(cp.port), "https") : undefined);
-      if (str(cp.api_base_url) && (str(cp.host) || num(cp.port) !== undefined)) drop(f("host, port"), "the cloud URL is taken from api_base_url");
+      const base = str(cp.api_base_url) ?? (str(cp.host) ? hostUrl(str(cp.host)!, port(cp.port), "https") : undefined);
+      if (str(cp.api_base_url) && (str(cp.host) || port(cp.port) !== undefined)) drop(f("host, port"), "the cloud URL is taken from api_base_url");
       if (base && !origin.has("tunnel.relay_url")) {
         const relay = bridgeUrl(base);
         if (relay) {
           set("tunnel.relay_url", relay, f(str(cp.api_base_url) ? "api_base_url" : "host, port"));
           setPath(raw, "tunnel.protocol", "bridge-v1");
-        }
+        } else drop(f(str(cp.api_base_url) ? "api_base_url" : "host, port"), "it is not a URL (expected https://HOST); the value is not quoted here, as it may hold a token");
       } else if (base) drop(f("api_base_url"), `the relay URL comes from ${origin.get("tunnel.relay_url")}`);
       if (bool(cp.enabled) !== undefined) set("tunnel.enabled", bool(cp.enabled), f("enabled"));
       if ("timeout" in cp) drop(f("timeout"), "the tunnel detects dead connections with heartbeats ([tunnel.heartbeat])");
@@ -235,6 +345,8 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
     }
   }
+
+  for (const src of sources) unused(src, [...carried.map((c) => c.from), ...notCarried.map((n) => n.field), ...secrets.map((x) => x.from)]).forEach((field) => drop(field.name, field.reason));
 
   // The tunnel cannot be on without a relay.
   const t = raw.tunnel as Record<string, unknown> | undefined;
@@ -273,6 +385,24 @@ export function renderMigration(m: Migration, now = new Date()): string {
   return renderConfig(m.config, { comments: true, header });
 }
 
+/**
+ * The legacy files that still hold, in plaintext, a token now in the secret store: they are only read, never changed,
+ * so the user is told (by path and mode, never the value) to remove them once the old app is gone.
+ */
+export function plaintextLeftBehind(m: Migration, stored: string[]): string[] {
+  const files = new Set(m.secrets.filter((s) => stored.includes(s.name)).map((s) => s.from.split(" ")[0]!));
+  return m.sources
+    .filter((f) => files.has(basename(f)))
+    .map((f) => {
+      let mode = "";
+      try {
+        const bits = statSync(f).mode & 0o777;
+        mode = ` (mode ${bits.toString(8).padStart(4, "0")}${bits & 0o044 ? ", readable by other users" : ""})`;
+      } catch {}
+      return `${f} still holds the token in plaintext${mode}: delete it once the 1.x/2.x app is gone (it was only read)`;
+    });
+}
+
 export interface AppliedMigration {
   result: WriteResult;
   migration: Migration;
@@ -287,6 +417,7 @@ export interface AppliedMigration {
 /** Where migrated tokens go: the secret store (src/secrets), seen from here only as what this needs of it. */
 export interface SecretSink {
   readonly backend: string;
+  get(name: string): Promise<string | null>;
   set(name: string, value: string): Promise<void>;
 }
 
@@ -296,6 +427,13 @@ export async function applyMigration(m: Migration, store: ConfigStore, secrets?:
     let reason: string | null = null;
     if (secrets) {
       try {
+        // A value stored since (`secret set`, a sign-in, an earlier migration of other files) is newer than the
+        // legacy token: it is kept, never overwritten (the store keeps no backup of it).
+        const current = await secrets.get(s.name);
+        if (current !== null && current !== s.value) {
+          m.notCarried.push({ field: s.from, reason: `the secret "${s.name}" already holds another value, which was kept (to use the old token instead: \`cloudtolocalllm-tunnel secret set ${s.name}\`)` });
+          continue;
+        }
         await secrets.set(s.name, s.value);
         storedSecrets.push(s.name);
         m.carried.push({ from: s.from, to: `secret "${s.name}" (${secrets.backend})` });

@@ -42,6 +42,10 @@ export function defaultTokenFile(): string {
 export function legacyDir(): string {
   return join(home(), ".cloudtolocalllm");
 }
+/** Which config files the 1.x/2.x files were migrated into, and when: first run does not migrate them again. */
+export function legacyMarkerFile(): string {
+  return join(appStateDir(), "legacy-migrated.json");
+}
 /** The log of a daemon the `tray` command started without systemd (under systemd the journal has it). */
 export function daemonLogFile(): string {
   return join(appStateDir(), "daemon.log");

@@ -12,6 +12,11 @@ const log = logger("tunnel");
 const BRIDGE_PING_MS = 30_000;
 /** Largest response body sent back (the 1.x server buffers it whole). */
 const MAX_BRIDGE_BODY = 32 * 1024 * 1024;
+/**
+ * Largest message taken from the bridge: a request's whole body rides in it (no streaming), so the same bound as the
+ * answer's plus room for the envelope. A bigger one is not parsed nor served: that connection is closed (a reconnect follows).
+ */
+export const MAX_BRIDGE_MESSAGE = MAX_BRIDGE_BODY + 64 * 1024;
 
 interface BridgeMessage {
   type: string;
@@ -41,6 +46,24 @@ export function bridgeUrl(url: string, token: string): string {
 }
 
 const utf8 = new TextDecoder();
+
+/** The whole body, or null (and the body cancelled) once it passes `max` bytes. */
+async function readUpTo(res: Response, max: number): Promise<Uint8Array | null> {
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks);
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+}
 
 const msg = (type: string, id: string | undefined, data: Record<string, unknown>) => JSON.stringify({ type, id, data, timestamp: new Date().toISOString() });
 
@@ -88,9 +111,10 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
         for (const [k, v] of Object.entries((d.headers as Record<string, unknown>) ?? {})) if (typeof v === "string") headers.set(k, v);
         const body = d.body == null || method === "GET" || method === "HEAD" ? null : typeof d.body === "string" ? d.body : JSON.stringify(d.body);
         const res = admitted instanceof HttpError ? admitted.toDialectResponse(String(d.path ?? "/")) : await o.handle(new Request(`http://bridge.invalid${admitted.path}`, { method, headers, body }));
-        // No streaming in this protocol: the whole body goes back in one message.
-        const buf = await res.arrayBuffer();
-        if (buf.byteLength > MAX_BRIDGE_BODY) throw new Error(`response body of ${buf.byteLength} bytes is too large for bridge-v1`);
+        // No streaming in this protocol: the whole body goes back in one message, held no further than the limit (a
+        // generation that never ends is cancelled there, not buffered until memory runs out).
+        const buf = await readUpTo(res, MAX_BRIDGE_BODY);
+        if (!buf) throw new Error(`the response body is over the ${MAX_BRIDGE_BODY}-byte limit of bridge-v1 (it cannot stream); the upstream request was cancelled`);
         const h: Record<string, string> = {};
         res.headers.forEach((v, k) => (h[k] = v));
         out = { statusCode: res.status, headers: h, body: utf8.decode(buf) };
@@ -104,6 +128,17 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
 
     ws.onmessage = (ev) => {
       lastSeen = clock.now();
+      const size = typeof ev.data === "string" ? Buffer.byteLength(ev.data) : (ev.data as ArrayBuffer).byteLength;
+      if (size > MAX_BRIDGE_MESSAGE) {
+        const reason = `the bridge sent a message of ${size} bytes, over the ${MAX_BRIDGE_MESSAGE}-byte limit`;
+        if (!hs.settled) return fail(new ConnectError("protocol_error", reason, false));
+        log.warn("closing the bridge connection: a message was too large", { bytes: size, limit: MAX_BRIDGE_MESSAGE });
+        end({ code: "protocol_error", reason, remote: false });
+        try {
+          ws.close(4000, "protocol_error: message too large");
+        } catch {}
+        return terminate(ws);
+      }
       let m: BridgeMessage;
       try {
         m = JSON.parse(typeof ev.data === "string" ? ev.data : utf8.decode(ev.data as ArrayBuffer));

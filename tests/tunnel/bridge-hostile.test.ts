@@ -13,6 +13,8 @@ let ws: ServerWebSocket<unknown>;
 /** Every response the agent sent, by request id, in order of arrival. */
 const answers = new Map<string, Answer[]>();
 let waiters: (() => void)[] = [];
+/** How the agent closed each connection. */
+const closes: { code: number; reason: string }[] = [];
 
 beforeAll(async () => {
   fake = await startFakeOllama({ tokens: 3 });
@@ -28,6 +30,9 @@ beforeAll(async () => {
       open(s) {
         ws = s;
         s.send(JSON.stringify({ type: "auth", id: "a", data: { success: true, bridgeId: "b-1" } }));
+      },
+      close(_s, code, reason) {
+        closes.push({ code, reason });
       },
       message(_s, m) {
         const msg = JSON.parse(String(m));
@@ -168,11 +173,30 @@ test("a flood of requests beyond max_streams is answered 503 at once, not queued
   await tags("after-flood");
 }, 30_000);
 
-test("a huge message (a 40 MB body) is answered or dropped with the connection, never a crash, and the agent keeps serving", async () => {
-  const a = await ask("huge", { method: "POST", path: "/api/chat", headers: { "content-type": "application/json" }, body: `{"model":"llama3.2:1b","messages":[{"role":"user","content":"${"x".repeat(40 * 1024 * 1024)}"}]}` }).catch((e: Error) => ({ statusCode: -1, headers: {}, body: e.message }));
-  // Either answered (413 from the broker's body limit, or served) or dropped with the connection: never a crash.
-  expect(d.proc.exitCode).toBeNull();
-  if (a.statusCode === -1) await d.waitFor(/tunnel: connected to the relay/, 15_000);
+test("a huge message (a 40 MB body) is refused unparsed: that connection is closed with a reason, the upstream never sees it, the agent reconnects and keeps serving", async () => {
+  const before = fake.requests.length;
+  const first = ws;
+  closes.length = 0;
+  send({ type: "request", id: "huge", data: { method: "POST", path: "/api/chat", headers: { "content-type": "application/json" }, body: `{"model":"llama3.2:1b","messages":[{"role":"user","content":"${"x".repeat(40 * 1024 * 1024)}"}]}` } });
+  await d.waitFor(/closing the bridge connection: a message was too large bytes=4194\d{4} limit=33619968/, 15_000);
+  const until = Date.now() + 10_000;
+  while (ws === first && Date.now() < until) await Bun.sleep(50);
+  expect(ws).not.toBe(first); // a new connection
+  expect(closes[0]).toEqual({ code: 4000, reason: "protocol_error: message too large" });
+  expect(answers.get("huge")).toBeUndefined();
+  expect(fake.requests.length).toBe(before);
   await tags("after-huge");
+  expect(d.proc.exitCode).toBeNull();
+}, 40_000);
+
+test("the bridge closing the connection (a cloud restart) is followed by a reconnect, never a dead tunnel (the 1.x defect)", async () => {
+  for (const [code, reason] of [[1001, "going away"], [1011, "server error"]] as const) {
+    const first = ws;
+    first.close(code, reason);
+    const until = Date.now() + 15_000;
+    while (ws === first && Date.now() < until) await Bun.sleep(50);
+    expect(ws).not.toBe(first);
+    await tags(`after-close-${code}`);
+  }
   expect(d.proc.exitCode).toBeNull();
 }, 40_000);

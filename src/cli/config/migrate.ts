@@ -1,7 +1,7 @@
 // `config migrate [FILE]`: converts the 1.x/2.x app's ~/.cloudtolocalllm config into the new file; tokens go to the secret store.
 import type { Config } from "../../config/schema.ts";
 import type { SecretStore } from "../../core/contracts.ts";
-import { applyMigration, findLegacy, migrateLegacy, readLegacyFile, renderMigration, type AppliedMigration } from "../../config/migrate.ts";
+import { applyMigration, findLegacy, markMigrated, planMigration, plaintextLeftBehind, renderMigration, type AppliedMigration } from "../../config/migrate.ts";
 import type { ConfigStore } from "../../config/store.ts";
 import { legacyDir } from "../../config/paths.ts";
 import { parse, CliError, EXIT_USAGE, UsageError } from "../args.ts";
@@ -11,7 +11,7 @@ import { writeStderrLine } from "../../core/stderr-line.ts";
 
 /** Migrates `files` into `store`, keeping legacy tokens in the secret store (opened here, closed after). */
 export async function migrateInto(files: string[], store: ConfigStore): Promise<AppliedMigration> {
-  const m = migrateLegacy(files.map(readLegacyFile));
+  const m = planMigration(files);
   let secrets: (SecretStore & { close?(): Promise<void> }) | null = null;
   if (m.secrets.length) {
     try {
@@ -22,7 +22,9 @@ export async function migrateInto(files: string[], store: ConfigStore): Promise<
     }
   }
   try {
-    return await applyMigration(m, store, secrets);
+    const applied = await applyMigration(m, store, secrets);
+    if (applied.result.ok) markMigrated(store.file);
+    return applied;
   } finally {
     await secrets?.close?.().catch(() => {});
   }
@@ -52,9 +54,9 @@ ${CONFIG_HELP}`,
     const store = storeFor(values.config);
     try {
       if (values["dry-run"]) {
-        const m = migrateLegacy(files.map(readLegacyFile));
+        const m = planMigration(files);
         process.stdout.write(renderMigration(m));
-        for (const s of m.secrets) writeStderrLine(`would store ${s.from} as secret "${s.name}"`);
+        for (const s of m.secrets) writeStderrLine(`would store ${s.from} as secret "${s.name}" (unless that secret already holds another value, which is kept)`);
         return 0;
       }
       applied = await migrateInto(files, store);
@@ -74,6 +76,7 @@ ${CONFIG_HELP}`,
       for (const n of m.notCarried) console.log(`  ${n.field}: ${n.reason}`);
     }
     console.log("the old files were left as they were.");
+    for (const note of plaintextLeftBehind(m, applied.storedSecrets)) console.log(`note: ${note}`);
     return 0;
   },
 };
