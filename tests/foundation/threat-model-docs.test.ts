@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
-const DOCS = ["docs/gateway.md", "docs/relay-cluster.md"];
+const DOCS = ["docs/api.md", "docs/gateway.md", "docs/relay-cluster.md"];
 
 interface Row {
   line: string;
