@@ -1,0 +1,105 @@
+// The docs' promise about a slow reader (docs/protocol.md, Flow control), tried through a real relay and daemon: a cloud
+// client that stops reading while a fast upstream generates holds the upstream back (bounded memory everywhere), with
+// resume on and off, and does not hold up another stream of the same tunnel.
+import { afterAll, afterEach, expect, test } from "bun:test";
+import { connect, type Socket } from "node:net";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+const MiB = 1024 * 1024;
+/** What may sit in the pipes of a stalled answer: kernel socket buffers on three hops, windows, the broker's read-ahead. Unbounded, it was 100s of MB per second. */
+const MAX_PRODUCED = 48 * MiB;
+
+/** An upstream whose generations produce 64 KiB of NDJSON per pull, as fast as they are read, counting what it produced. */
+function firehose() {
+  const st = { produced: 0 };
+  const line = JSON.stringify({ model: "m:latest", response: "x".repeat(1000), done: false }) + "\n";
+  const chunk = new TextEncoder().encode(line.repeat(64));
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/version") return Response.json({ version: "0.6.0" });
+      if (path === "/api/tags") return Response.json({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: new Date().toISOString(), details: {} }] });
+      if (path === "/api/ps") return Response.json({ models: [] });
+      if (path !== "/api/generate") return new Response("not found", { status: 404 });
+      const { prompt } = (await req.json()) as { prompt: string };
+      // "short": a small answer of 200 lines, read while the other one is stalled.
+      let left = prompt === "short" ? 200 : Infinity;
+      return new Response(
+        new ReadableStream({
+          pull(c) {
+            if (left-- <= 0) {
+              c.enqueue(new TextEncoder().encode(JSON.stringify({ model: "m:latest", response: "", done: true }) + "\n"));
+              return c.close();
+            }
+            c.enqueue(prompt === "short" ? new TextEncoder().encode(line) : chunk.slice());
+            if (prompt !== "short") st.produced += chunk.length;
+          },
+        }),
+        { headers: { "content-type": "application/x-ndjson" } },
+      );
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, st, stop: () => server.stop(true) };
+}
+
+const up = firehose();
+let relay: RelayProc;
+let daemon: DaemonProc;
+
+async function start(relayExtra: string): Promise<void> {
+  relay = await startRelayProc(relayToml({ extra: relayExtra }));
+  daemon = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+}
+afterEach(async () => {
+  await daemon?.stop();
+  await relay?.stop();
+  cleanup(relay?.dir, daemon?.home);
+});
+afterAll(() => up.stop());
+
+/** A raw client that asks for an endless generation and stops reading after its first bytes. */
+async function stalledClient(): Promise<Socket> {
+  const body = JSON.stringify({ model: "m:latest", prompt: "endless" });
+  const sock = connect(relay.port, "127.0.0.1");
+  sock.on("error", () => {});
+  await new Promise<void>((r) => sock.once("connect", () => r()));
+  sock.write(`POST /t/${TUNNEL_ID}/api/generate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${CLIENT_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  await new Promise<void>((r) => sock.once("data", () => (sock.pause(), r())));
+  return sock;
+}
+
+// The answer's body at the relay is resumable (resume negotiated) or a plain stream (resume_window = "0s").
+test.each([
+  ["resume on", ""],
+  ["resume off", 'resume_window = "0s"'],
+])("%s: a client that stops reading holds the upstream back: the relay buffers a bounded amount, and another stream of the tunnel finishes meanwhile", async (_, extra) => {
+  await start(extra);
+  const relayBefore = rssMiB(relay.proc.pid).rss;
+  const producedBefore = up.st.produced;
+  const sock = await stalledClient();
+  try {
+    await Bun.sleep(2_500);
+    const produced = up.st.produced - producedBefore;
+    expect(produced).toBeLessThan(MAX_PRODUCED);
+    // Still bounded a while later: the pipes are full, nothing more is generated.
+    await Bun.sleep(500);
+    expect(up.st.produced - producedBefore - produced).toBeLessThan(2 * MiB);
+    expect(rssMiB(relay.proc.pid).rss - relayBefore).toBeLessThan(64);
+
+    // No head-of-line blocking: a small answer on the same tunnel comes whole while the stalled one is held back.
+    const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "m:latest", prompt: "short" }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    const lines = (await res.text()).trim().split("\n");
+    expect(lines.length).toBe(201);
+    expect(JSON.parse(lines.at(-1)!).done).toBe(true);
+  } finally {
+    sock.destroy();
+  }
+}, 40_000);
