@@ -4,6 +4,7 @@
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import type { DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -12,7 +13,7 @@ const MAX_PRODUCED = 48 * MiB;
 
 /** An upstream whose generations produce 64 KiB of NDJSON per pull, as fast as they are read, counting what it produced. */
 function firehose() {
-  const st = { produced: 0 };
+  const st = { produced: 0, open: 0 };
   const line = JSON.stringify({ model: "m:latest", response: "x".repeat(1000), done: false }) + "\n";
   const chunk = new TextEncoder().encode(line.repeat(64));
   const server = Bun.serve({
@@ -27,8 +28,10 @@ function firehose() {
       const { prompt } = (await req.json()) as { prompt: string };
       // "short": a small answer of 200 lines, read while the other one is stalled.
       let left = prompt === "short" ? 200 : Infinity;
+      if (prompt !== "short") st.open++;
       return new Response(
         new ReadableStream({
+          cancel: () => void st.open--,
           pull(c) {
             if (left-- <= 0) {
               c.enqueue(new TextEncoder().encode(JSON.stringify({ model: "m:latest", response: "", done: true }) + "\n"));
@@ -59,6 +62,10 @@ afterEach(async () => {
   cleanup(relay?.dir, daemon?.home);
 });
 afterAll(() => up.stop());
+
+async function streamsActive(): Promise<number> {
+  return Number(/^cloudtolocalllm_relay_streams_active (\d+)/m.exec(await (await fetch(`${relay.url}/metrics`)).text())?.[1] ?? NaN);
+}
 
 /** A raw client that asks for an endless generation and stops reading after its first bytes. */
 async function stalledClient(): Promise<Socket> {
@@ -99,6 +106,9 @@ test.each([
     const lines = (await res.text()).trim().split("\n");
     expect(lines.length).toBe(201);
     expect(JSON.parse(lines.at(-1)!).done).toBe(true);
+    // The stalled client leaves: its generation stops, and its stream slot comes back at the relay.
+    sock.destroy();
+    await until(async () => up.st.open === 0 && (await streamsActive()) === 0, 5_000);
   } finally {
     sock.destroy();
   }
