@@ -4,7 +4,10 @@
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import type { DaemonProc } from "../helpers/daemon.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { startCluster } from "../relay/cluster-helpers.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, rssMiB, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -68,13 +71,14 @@ async function streamsActive(): Promise<number> {
 }
 
 /** A raw client that asks for an endless generation and stops reading after its first bytes. */
-async function stalledClient(): Promise<Socket> {
+async function stalledClient(port = relay.port): Promise<Socket> {
   const body = JSON.stringify({ model: "m:latest", prompt: "endless" });
-  const sock = connect(relay.port, "127.0.0.1");
+  const sock = connect(port, "127.0.0.1");
   sock.on("error", () => {});
   await new Promise<void>((r) => sock.once("connect", () => r()));
   sock.write(`POST /t/${TUNNEL_ID}/api/generate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${CLIENT_KEY}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
-  await new Promise<void>((r) => sock.once("data", () => (sock.pause(), r())));
+  const first = await new Promise<Buffer>((r) => sock.once("data", (d: Buffer) => (sock.pause(), r(d))));
+  expect(first.toString("latin1")).toStartWith("HTTP/1.1 200 ");
   return sock;
 }
 
@@ -111,5 +115,29 @@ test.each([
     await until(async () => up.st.open === 0 && (await streamsActive()) === 0, 5_000);
   } finally {
     sock.destroy();
+  }
+}, 40_000);
+
+// Across the cluster hop the answer is read twice: by the client's node from the agent's node, and by the client.
+requireTools(["redis-server"]).test("a client that stops reading at one cluster node, its tunnel's agent at another: the same bound on both nodes", async () => {
+  const redis = await startRedis();
+  const cluster = await startCluster({ redisUrl: redis.url, size: 2 });
+  const [owner, entry] = cluster.nodes as [RelayProc, RelayProc];
+  const agent = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${owner.url.replace(/^http/, "ws")}/agent` }));
+  try {
+    const before = [rssMiB(owner.proc.pid).rss, rssMiB(entry.proc.pid).rss];
+    const producedBefore = up.st.produced;
+    const sock = await stalledClient(entry.port);
+    await Bun.sleep(2_500);
+    expect(up.st.produced - producedBefore).toBeLessThan(MAX_PRODUCED);
+    expect(rssMiB(owner.proc.pid).rss - before[0]!).toBeLessThan(64);
+    expect(rssMiB(entry.proc.pid).rss - before[1]!).toBeLessThan(64);
+    sock.destroy();
+    await until(() => up.st.open === 0, 5_000, "the stalled generation to stop");
+  } finally {
+    await agent.stop();
+    await cluster.stop();
+    await redis.stop();
+    cleanup(agent.home);
   }
 }, 40_000);
