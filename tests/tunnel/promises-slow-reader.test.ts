@@ -1,6 +1,7 @@
 // The docs' promise about a slow reader (docs/protocol.md, Flow control), tried through a real relay and daemon: a cloud
 // client that stops reading while a fast upstream generates holds the upstream back (bounded memory everywhere), with
-// resume on and off, and does not hold up another stream of the same tunnel.
+// resume on and off and across the cluster hop, and does not hold up another stream of the same tunnel; and the reverse
+// (a fast upload to an upstream that reads slowly) holds the client back.
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import type { DaemonProc } from "../helpers/daemon.ts";
@@ -16,14 +17,24 @@ const MAX_PRODUCED = 48 * MiB;
 
 /** An upstream whose generations produce 64 KiB of NDJSON per pull, as fast as they are read, counting what it produced. */
 function firehose() {
-  const st = { produced: 0, open: 0 };
+  const st = { produced: 0, open: 0, uploaded: 0 };
   const line = JSON.stringify({ model: "m:latest", response: "x".repeat(1000), done: false }) + "\n";
   const chunk = new TextEncoder().encode(line.repeat(64));
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     async fetch(req) {
       const path = new URL(req.url).pathname;
+      if (path === "/api/chat") {
+        // An upstream that reads an upload slowly (~5 MB/s).
+        let n = 0;
+        for await (const c of req.body!) {
+          st.uploaded += c.byteLength;
+          if (++n % 4 === 0) await Bun.sleep(50);
+        }
+        return Response.json({ model: "m:latest", message: { role: "assistant", content: "ok" }, done: true });
+      }
       if (path === "/api/version") return Response.json({ version: "0.6.0" });
       if (path === "/api/tags") return Response.json({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: new Date().toISOString(), details: {} }] });
       if (path === "/api/ps") return Response.json({ models: [] });
@@ -115,6 +126,32 @@ test.each([
     await until(async () => up.st.open === 0 && (await streamsActive()) === 0, 5_000);
   } finally {
     sock.destroy();
+  }
+}, 40_000);
+
+test("the reverse: a client uploading fast to an upstream that reads slowly is held back; the relay buffers a bounded amount", async () => {
+  await start("");
+  const relayBefore = rssMiB(relay.proc.pid).rss;
+  const filler = new Uint8Array(MiB).fill(0x61);
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent === 0) c.enqueue(new TextEncoder().encode('{"model":"m:latest","messages":[{"role":"user","content":"'));
+      sent += filler.length;
+      c.enqueue(filler);
+    },
+  });
+  const ac = new AbortController();
+  const upload = fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" }, body, duplex: "half", signal: ac.signal } as RequestInit).catch(() => null);
+  try {
+    await until(() => up.st.uploaded > 4 * MiB, 10_000, "the upload to reach the upstream");
+    await Bun.sleep(2_000);
+    // What the client got rid of but the upstream has not read: in the pipes, bounded.
+    expect(sent - up.st.uploaded).toBeLessThan(MAX_PRODUCED);
+    expect(rssMiB(relay.proc.pid).rss - relayBefore).toBeLessThan(64);
+  } finally {
+    ac.abort();
+    await upload;
   }
 }, 40_000);
 
