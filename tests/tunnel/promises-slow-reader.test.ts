@@ -159,7 +159,7 @@ test("the reverse: a client uploading fast to an upstream that reads slowly is h
 requireTools(["redis-server"]).test("a client that stops reading at one cluster node, its tunnel's agent at another: the same bound on both nodes", async () => {
   const redis = await startRedis();
   const cluster = await startCluster({ redisUrl: redis.url, size: 2 });
-  const [owner, entry] = cluster.nodes as [RelayProc, RelayProc];
+  const [owner, entry] = [cluster.nodes[0]!, cluster.nodes[1]!];
   const agent = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${owner.url.replace(/^http/, "ws")}/agent` }));
   try {
     const before = [rssMiB(owner.proc.pid).rss, rssMiB(entry.proc.pid).rss];
