@@ -1,5 +1,6 @@
 // The resume promises (docs/protocol.md, Resume) at their edges, through a real relay and daemon: many answers cut at
 // once, cut again right after they resumed, some read slowly; every token still reaches each client once and in order.
+// An agent that leaves on purpose is not waited for.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
@@ -27,11 +28,11 @@ afterAll(async () => {
 });
 
 /** A streaming call read to its end; a slow one pauses after each chunk. `started` resolves on its first token. */
-function call(d: (typeof DIALECTS)[number], slowMs: number) {
+function call(d: (typeof DIALECTS)[number], slowMs: number, r: RelayProc = relay) {
   let first!: () => void;
   const started = new Promise<void>((r) => (first = r));
   const done = (async () => {
-    const res = await fetch(`${relay.url}/t/${TUNNEL_ID}${d.path}`, {
+    const res = await fetch(`${r.url}/t/${TUNNEL_ID}${d.path}`, {
       method: "POST",
       headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
       body: JSON.stringify(d.body),
@@ -67,3 +68,28 @@ test(`${PER_DIALECT * 2} answers cut at once, then cut again just after they res
   expect(fake.aborts).toEqual([]);
   expect(await metric(relay.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(0);
 }, 60_000);
+
+test("an agent that leaves on purpose (daemon SIGTERM) past its go_away_grace: the answers end with the error line at once, not after the relay's resume window", async () => {
+  // A relay of its own: this tunnel's agent above must not take the tunnel back meanwhile.
+  const own = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
+  const leaving = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${own.url.replace(/^http/, "ws")}/agent`, tunnel: 'go_away_grace = "1s"' }));
+  const aborts = fake.aborts.length;
+  const calls = DIALECTS.map((d) => call(d, 0, own));
+  try {
+    await Promise.all(calls.map((c) => c.started));
+    const t0 = performance.now();
+    const exited = leaving.stop("SIGTERM");
+    const texts = await Promise.all(calls.map((c) => c.done));
+    // The grace (1 s) and a little: the relay's window (20 s) is not waited out for an agent that said it leaves.
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    const why = /^tunnel "alice" disconnected in the middle of the answer .*; the answer is incomplete$/;
+    expect(JSON.parse(texts[0]!.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(why) });
+    expect(JSON.parse(/event: error\ndata: (.*)\n\n$/.exec(texts[1]!)![1]!)).toMatchObject({ error: { message: expect.stringMatching(why), code: "tunnel_offline" } });
+    expect(await exited).toBe(0);
+    await fake.waitForAborts(aborts + 2, 5_000);
+  } finally {
+    await leaving.stop("SIGKILL");
+    await own.stop();
+    cleanup(leaving.home, own.dir);
+  }
+}, 30_000);
