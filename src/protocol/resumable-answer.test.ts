@@ -296,6 +296,24 @@ describe("held answers", () => {
     expect(up.seen.produced).toBe(before);
   });
 
+  test("while no session is there all answers together are read only up to the per-session bound", async () => {
+    const ups = [upstream(100_000, 0), upstream(100_000, 0), upstream(100_000, 0)];
+    let k = 0;
+    const limits: ResumeLimits = { windowMs: 5_000, perStreamBytes: 1 << 30, perSessionBytes: 96 * 1024 };
+    const resumes = new AnswerResumes(limits);
+    const a = link(resumes, new ResumeOffers(10_000), (req) => ups[k++]!.handler(req));
+    const streams: Stream[] = [];
+    for (let i = 0; i < ups.length; i++) await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => streams.push(s) });
+    for (const s of streams) await readSome(s, 10);
+    a.cut();
+    await Bun.sleep(300);
+    // Past the bound each answer reads at most one more chunk (one line, ~11 bytes).
+    expect(resumes.bufferedBytes).toBeLessThanOrEqual(96 * 1024 + ups.length * 16);
+    const before = ups.map((u) => u.seen.produced);
+    await Bun.sleep(100);
+    expect(ups.map((u) => u.seen.produced)).toEqual(before);
+  });
+
   test("an answer whose upload was still coming when the session died is not held: its request is cancelled at once", async () => {
     let aborted = false;
     const resumes = new AnswerResumes();

@@ -182,7 +182,9 @@ export class Stream {
           }
           if (!chunk) break;
           last = chunk[chunk.length - 1]!;
-          c.write(chunk);
+          // write() returns a promise while the client reads slower than the agent sends: waiting on it is what keeps
+          // the credit (and so the agent's upstream) back; flush() alone never waits (a stalled reader grew the relay by GBs).
+          await c.write(chunk);
           await c.flush();
         }
         c.close();

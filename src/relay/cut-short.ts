@@ -59,7 +59,8 @@ export function endingBody(body: ReadableStream<Uint8Array>, onBreak: (e: unknow
       if (r.done) break;
       if (!r.value.length) continue;
       last = r.value[r.value.length - 1]!;
-      c.write(r.value);
+      // Backpressure: a pending write waits for a slow client (see Stream.directReadable).
+      await c.write(r.value);
       await c.flush();
     }
     c.close();

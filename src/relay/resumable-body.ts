@@ -111,7 +111,8 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
       if (!chunk.length) continue;
       delivered += chunk.length;
       last = chunk[chunk.length - 1]!;
-      c.write(chunk);
+      // Backpressure: a pending write waits for a slow client (see Stream.directReadable).
+      await c.write(chunk);
       await c.flush();
     }
     c.close();
