@@ -184,7 +184,9 @@ export class Stream {
           last = chunk[chunk.length - 1]!;
           // write() returns a promise while the client reads slower than the agent sends: waiting on it is what keeps
           // the credit (and so the agent's upstream) back; flush() alone never waits (a stalled reader grew the relay by GBs).
-          await c.write(chunk);
+          const w = c.write(chunk);
+          // A number when the client keeps up: no await (a microtask per chunk) on the common path.
+          if (typeof w !== "number") await w;
           await c.flush();
         }
         c.close();

@@ -60,7 +60,8 @@ export function endingBody(body: ReadableStream<Uint8Array>, onBreak: (e: unknow
       if (!r.value.length) continue;
       last = r.value[r.value.length - 1]!;
       // Backpressure: a pending write waits for a slow client (see Stream.directReadable).
-      await c.write(r.value);
+      const w = c.write(r.value);
+      if (typeof w !== "number") await w;
       await c.flush();
     }
     c.close();

@@ -112,7 +112,8 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
       delivered += chunk.length;
       last = chunk[chunk.length - 1]!;
       // Backpressure: a pending write waits for a slow client (see Stream.directReadable).
-      await c.write(chunk);
+      const w = c.write(chunk);
+      if (typeof w !== "number") await w;
       await c.flush();
     }
     c.close();
