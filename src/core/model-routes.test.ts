@@ -10,6 +10,13 @@ test("an escaped, doubled, trailing-slash or upper-case spelling of a path is it
   expect(routeOf("/API/Pull")).toBe("/api/pull");
   expect(routeOf("/v1/models/llama3.2%3A1b")).toBe("/v1/models/llama3.2:1b");
   expect(routeOf("/")).toBe("/");
+  // Dot segments that only decoding reveals (Bun resolved the plain ones): Go's ServeMux cleans them before Ollama routes.
+  expect(routeOf("/api/chat/..%2fpull")).toBe("/api/pull");
+  expect(routeOf("/api/chat/%2E%2E%2Fcopy")).toBe("/api/copy");
+  expect(routeOf("/api/x%2f.%2fdelete")).toBe("/api/x/delete");
+  expect(routeOf("/%2e%2e/%2e%2e/api/push")).toBe("/api/push");
+  expect(routeOf("/api/tags%2f..")).toBe("/api");
+  expect(routeOf("/api/ollama..%2fx")).toBe("/api/ollama../x");
   // Decoded once, as Go decodes: %2563 is "%63", not "c".
   expect(routeOf("/api/%2563opy")).toBe("/api/%63opy");
   for (const p of ["/api/%63opy", "/API/DELETE", "/api/blobs/sha256:00", "/api/push/"]) expect(isModelManagement(routeOf(p))).toBe(true);

@@ -4,14 +4,32 @@
  * The route an upstream will serve for `path` (no query), for deciding what a request may do: percent-escapes decoded
  * as Go's net/url (and Python's and cpp-httplib's servers) decode them before routing, so "/api/%63opy" is "/api/copy";
  * then, stricter than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no
- * spelling of a route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url.)
+ * spelling of a route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url; those
+ * that only decoding reveals are resolved here.)
  */
 const UNUSUAL_PATH = /[%A-Z]|\/\/|.\/$/;
 export function routeOf(path: string): string {
   if (!UNUSUAL_PATH.test(path)) return path;
   let p = path.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
   p = p.replace(/\/+/g, "/").toLowerCase();
+  // Bun resolved the dot segments it saw, but not one spelled with an escaped slash ("/api/chat/..%2fpull"): after
+  // decoding it is "/api/chat/../pull", which Go's ServeMux (in front of Ollama's router) cleans to /api/pull.
+  if (DOT_SEGMENT.test(p)) p = withoutDotSegments(p);
   return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+}
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/** "/a/b/../c/./d" is "/a/c/d" (RFC 3986 §5.2.4); ".." above the root stays at the root, as Go's path.Clean has it. */
+function withoutDotSegments(path: string): string {
+  const out: string[] = [];
+  const parts = path.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const seg = parts[i]!;
+    if (seg === "..") out.pop();
+    else if (seg !== ".") out.push(seg);
+  }
+  const last = parts[parts.length - 1];
+  return "/" + out.join("/") + (last === "." || last === ".." ? "/" : "");
 }
 
 /** Ollama model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management. */

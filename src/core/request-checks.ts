@@ -2,8 +2,8 @@
 //
 // Bun refuses most framing tricks itself (Content-Length with Transfer-Encoding, differing Content-Lengths, any coding
 // but chunked, bare CR, obs-fold; tests/foundation/request-smuggling.test.ts). It merges repeated headers, though, so two
-// Host lines or two equal Content-Lengths arrive as one value with a comma, and a request without Host (HTTP/1.0 allows
-// it) arrives with a bare "/path" as req.url, which no URL parser takes.
+// Host lines or two equal Content-Lengths arrive as one value with a comma, a request without Host (HTTP/1.0 allows
+// it) arrives with a bare "/path" as req.url, which no URL parser takes, and a fragment ("/api/pull#x") stays in req.url.
 import { urlPath } from "./url-path.ts";
 
 /** The sentence every listener answers (400) to a request without Host. */
@@ -11,7 +11,9 @@ export const MISSING_HOST_MESSAGE = "the request has no Host header (HTTP/1.0 wi
 
 /** Whether Bun received the request without a Host header: its URL is then the bare request target, not absolute. */
 export function lacksHost(req: Request): boolean {
-  const url = req.url;
+  return bareTarget(req.url);
+}
+function bareTarget(url: string): boolean {
   // Bun's absolute URLs start with its own scheme: no regular expression for them (every request of every listener).
   if (url.startsWith("http://") || url.startsWith("https://")) return false;
   return !/^[a-z][a-z0-9+.-]*:\/\//i.test(url);
@@ -19,7 +21,12 @@ export function lacksHost(req: Request): boolean {
 
 /** What is wrong with a request before any route sees it (answered 400), or null. */
 export function requestProblem(req: Request): string | null {
-  if (lacksHost(req)) return MISSING_HOST_MESSAGE;
+  const url = req.url;
+  if (bareTarget(url)) return MISSING_HOST_MESSAGE;
+  // A request target has no fragment (RFC 9112 §3.2; clients strip it), but Bun keeps one in req.url: "/api/pull#x" was
+  // not /api/pull to the broker's rules, while an upstream that drops the fragment (uvicorn's httptools, Node, Bun)
+  // served /api/pull or /v1/chat/completions uncounted. Refused, so no server in the chain reads it its own way.
+  if (url.includes("#")) return "the request target has a fragment (#…), which HTTP requests never carry; send the path without it";
   // A comma is never part of one host, and RFC 9112 §3.2 answers more than one Host line with 400.
   if (req.headers.get("host")?.includes(",")) return "the request has more than one Host header (or a comma in it); send exactly one";
   // RFC 9110 §8.6 lets a server accept "4, 4", but an intermediary that took the first and one that took the last
@@ -28,11 +35,11 @@ export function requestProblem(req: Request): string | null {
   return null;
 }
 
-/** The request's path without the query, for choosing the error's dialect ("/api/tags"): also for a bare target. */
+/** The request's path without the query (or a fragment), for choosing the error's dialect ("/api/tags"): also for a bare target. */
 export function requestPath(req: Request): string {
-  if (!lacksHost(req)) return urlPath(req.url);
-  const q = req.url.indexOf("?");
-  return q < 0 ? req.url : req.url.slice(0, q);
+  const url = req.url;
+  const path = lacksHost(req) ? url.split("?", 1)[0]! : urlPath(url);
+  return path.split("#", 1)[0]!;
 }
 
 /** The answer to such a request, with the connection closed after it: where its body ends is not to be trusted. */

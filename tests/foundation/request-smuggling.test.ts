@@ -96,6 +96,16 @@ describe("request smuggling, on every listener", () => {
     expect(JSON.parse(openai.body)).toEqual({ error: { message: expect.stringContaining("more than one Host"), type: "invalid_request_error", code: "bad_request", param: null } });
   });
 
+  test("a fragment in the request target (#…): 400 naming it, nothing upstream (Bun keeps it in req.url; servers after it differ)", async () => {
+    for (const t of targets) {
+      const before = fake.requests.length;
+      const r = await raw(t.port(), `POST ${t.path}#x HTTP/1.1\r\nHost: 127.0.0.1\r\n${t.auth}Content-Length: 2\r\n\r\n{}`);
+      expect({ listener: t.name, statuses: r.statuses }).toEqual({ listener: t.name, statuses: [400] });
+      expect({ listener: t.name, body: r.body }).toEqual({ listener: t.name, body: expect.stringContaining("fragment") });
+      expect({ listener: t.name, upstream: fake.requests.slice(before).map((q) => q.path) }).toEqual({ listener: t.name, upstream: [] });
+    }
+  });
+
   test("two equal Content-Lengths are named in the answer", async () => {
     const r = await raw(targets[0]!.port(), "POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}");
     expect(r.statuses).toEqual([400]);

@@ -1,0 +1,155 @@
+// The HTTP layer's promises where one component checks what the next parses again: request targets (fragments, dot
+// segments only decoding reveals, every spelling of a management route) on the broker and through the relay, curl's
+// Expect: 100-continue uploads, and what a pipelining client gets. Raw sockets and curl, not fetch (which normalizes).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect } from "node:net";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { createKey, removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { until } from "../helpers/until.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+
+const ALLOWED = "llama3.2:1b";
+const FORBIDDEN = "qwen2.5:0.5b";
+let fake: FakeOllama;
+let relay: RelayProc;
+let d: DaemonProc;
+let port: number;
+/** A key limited to llama3*, without model management; and one with every model, without model management. */
+let editor: string;
+let full: string;
+const RELAY_AUTH = { authorization: `Bearer ${CLIENT_KEY}` };
+
+beforeAll(async () => {
+  // routeDecoded: the fake decodes escapes before routing, as Go does; like uvicorn's httptools, Node and Bun, it drops a
+  // fragment from the request target (Go keeps it in the path, so Ollama itself answers 404 to "/api/pull#x").
+  fake = await startFakeOllama({ models: [FORBIDDEN, ALLOWED], tokens: 2, routeDecoded: true });
+  relay = await startRelayProc(relayToml());
+  d = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+  port = Number(new URL(d.urls.broker!).port);
+  editor = createKey(d, "editor", "--models", "llama3*");
+  full = createKey(d, "full");
+  await until(async () => (await fetch(`${d.urls.broker}/api/tags`, { headers: { "x-api-key": full } })).status === 200, 5000, "the daemon to see the keys");
+}, 30_000);
+
+afterAll(async () => {
+  await d?.stop();
+  await relay?.stop();
+  await fake?.stop();
+  cleanup(relay?.dir);
+  if (d) removeHome(d.home);
+});
+
+const pulls = () => fake.requests.filter((r) => /pull/i.test(r.path));
+
+test("a request target with a fragment (#…) is 400 in the caller's dialect, on the broker and the relay: /api/pull#x is never the pull, nor /api/tags#x the whole list, of an upstream that drops the fragment", async () => {
+  const before = fake.requests.length;
+  const pull = JSON.stringify({ model: ALLOWED, stream: false });
+  const cases: [string, string, Record<string, string>, string | undefined, (b: any) => unknown][] = [
+    ["broker", "POST /api/pull#x", { "x-api-key": full }, pull, (b) => b.error],
+    ["broker", "GET /api/tags#x", { "x-api-key": editor }, undefined, (b) => b.error],
+    ["broker", "POST /v1/chat/completions#x", { "x-api-key": editor }, JSON.stringify({ model: ALLOWED, messages: [] }), (b) => b.error.message],
+    ["broker", "POST /v1/messages#x", { "x-api-key": editor }, JSON.stringify({ model: ALLOWED, max_tokens: 5, messages: [] }), (b) => b.type === "error" && b.error.message],
+    ["relay", `POST /t/${TUNNEL_ID}/api/pull#x`, { ...RELAY_AUTH, "x-api-key": full }, pull, (b) => b.error],
+    ["relay", `GET /t/${TUNNEL_ID}/v1/models#x`, { ...RELAY_AUTH, "x-api-key": editor }, undefined, (b) => b.error.message],
+  ];
+  for (const [where, line, headers, body, message] of cases) {
+    const [method, target] = line.split(" ") as [string, string];
+    const r = await rawRequest(where === "broker" ? port : relay.port, method, target, { headers, body });
+    expect({ line, status: r.status, code: r.headers["x-c2l-error-code"] }).toEqual({ line, status: 400, code: "bad_request" });
+    expect({ line, message: message(JSON.parse(r.body)) }).toEqual({ line, message: expect.stringContaining("fragment") });
+  }
+  expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
+});
+
+test("every spelling of /api/pull is the pull for a key without --allow-model-management (403, the upstream never asked); spellings no upstream routes as the pull pass as they are", async () => {
+  const body = JSON.stringify({ model: ALLOWED, stream: false });
+  // Bun resolves "/./", "\" and absolute-form targets itself; the broker decodes escapes, folds case, slashes and the dot
+  // segments only decoding reveals ("..%2f": Go's ServeMux cleans it to /api/pull before Ollama's router sees it).
+  const spellings = ["/api/pull", "//api/pull", "/api/pull/", "/api/./pull", "/api/%2e/pull", "/api/chat/../pull", "/api/chat/..%2fpull", "/api/chat/%2E%2E%2Fpull", "/api/%70ull", "/api%2fpull", "/API/PULL", "/api\\pull", "http://127.0.0.1/api/pull", "/api/pull?insecure=true"];
+  for (const key of [editor, full])
+    for (const target of spellings) {
+      const r = await rawRequest(port, "POST", target, { headers: { "x-api-key": key }, body });
+      expect({ target, status: r.status }).toEqual({ target, status: 403 });
+      expect(JSON.parse(r.body).error).toContain("may not manage models (/api/pull)");
+    }
+  expect(pulls()).toEqual([]);
+  // Not the pull to Go (";" is not special, "%00" and "%20" stay in the path): the upstream answers them as it would.
+  for (const target of ["/api/pull;x", "/api/pull%00", "/api/pull%20"]) {
+    const r = await rawRequest(port, "POST", target, { headers: { "x-api-key": full }, body });
+    expect({ target, status: r.status }).toEqual({ target, status: 404 });
+  }
+  // Ollama's own 404 (its path decoded): no pull ran.
+  expect(pulls().map((q) => q.path)).toEqual(["/api/pull;x", "/api/pull%00", "/api/pull%20"]);
+});
+
+test("through the relay every spelling of /api/pull is refused at the agent ([tunnel] allow_model_management is off) and reaches nothing", async () => {
+  const body = JSON.stringify({ model: ALLOWED, stream: false });
+  const before = fake.requests.length;
+  for (const target of ["/api/pull", "//api/pull", "/api/pull/", "/api/%70ull", "/api%2fpull", "/API/PULL", "/api/chat/..%2fpull", "/api/pull;x", "/api/pull%00"]) {
+    const r = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${target}`, { headers: RELAY_AUTH, body });
+    expect({ target, refused: r.status === 400 || r.status === 403 || r.status === 404 }).toEqual({ target, refused: true });
+    expect({ target, error: typeof JSON.parse(r.body).error }).toEqual({ target, error: "string" });
+  }
+  expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
+});
+
+requireTools(["curl"]).test("curl's Expect: 100-continue upload (a body over 1 MiB) works on the broker and through the relay, and the key's model list is checked on all of it", async () => {
+  const dir = relay.dir;
+  const filler = "a".repeat(2 * 1024 * 1024);
+  const ok = join(dir, "ok.json");
+  const hidden = join(dir, "hidden.json");
+  writeFileSync(ok, JSON.stringify({ model: ALLOWED, prompt: filler, stream: false }));
+  // A second "model" after 2 MiB: read as the model by Go (the last one wins), so the broker must have read it too.
+  writeFileSync(hidden, `{"model":"${ALLOWED}","prompt":"${filler}","stream":false,"model":"${FORBIDDEN}"}`);
+  const curl = async (url: string, file: string, headers: string[]) => {
+    const args = ["curl", "-sS", "-v", "--data-binary", `@${file}`, "-H", "content-type: application/json", ...headers.flatMap((h) => ["-H", h]), "-w", "\n%{http_code}", url];
+    const p = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
+    const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    await p.exited;
+    const at = out.lastIndexOf("\n");
+    return { status: Number(out.slice(at + 1)), body: out.slice(0, at), sentExpect: /> Expect: 100-continue/i.test(err), gotContinue: /< HTTP\/1\.1 100/.test(err) };
+  };
+  for (const [where, url, headers] of [
+    ["broker", `${d.urls.broker}/api/generate`, [`x-api-key: ${editor}`]],
+    ["relay", `${relay.url}/t/${TUNNEL_ID}/api/generate`, [`authorization: Bearer ${CLIENT_KEY}`, `x-api-key: ${editor}`]],
+  ] as const) {
+    const before = fake.requests.length;
+    const good = await curl(url, ok, [...headers]);
+    expect({ where, status: good.status, sentExpect: good.sentExpect, gotContinue: good.gotContinue }).toEqual({ where, status: 200, sentExpect: true, gotContinue: true });
+    const seen = fake.requests.slice(before).filter((q) => q.path === "/api/generate");
+    expect(seen.map((q) => q.bodySize)).toEqual([Bun.file(ok).size]);
+    const bad = await curl(url, hidden, [...headers]);
+    expect({ where, status: bad.status }).toEqual({ where, status: 400 });
+    expect(JSON.parse(bad.body).error).toContain("model");
+    expect(fake.requests.slice(before).filter((q) => q.path === "/api/generate").length).toBe(1);
+  }
+});
+
+/** Writes `bytes` in one write; every status line received before the server closes (or 3 s). */
+function statuses(bytes: string): Promise<number[]> {
+  return new Promise((resolve) => {
+    let out = "";
+    const s = connect({ host: "127.0.0.1", port }, () => s.write(bytes));
+    s.setEncoding("latin1");
+    s.on("data", (c) => (out += c));
+    const done = () => resolve([...out.matchAll(/(?:^|\n)HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])));
+    s.on("close", done);
+    s.on("error", () => {});
+    setTimeout(() => s.destroy(), 3_000);
+  });
+}
+
+test("documented: two requests pipelined in one write get both answers in order, or (Bun 1.4's uWS, oven-sh/bun#33664) the connection closed with none; never an answer to one the upstream did not run", async () => {
+  const body = JSON.stringify({ model: ALLOWED, prompt: "hi", stream: false });
+  const req = (last: boolean) => `POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n${last ? "Connection: close\r\n" : ""}\r\n${body}`;
+  const before = fake.requests.length;
+  const got = await statuses(req(false) + req(true));
+  expect([[], [200, 200]]).toContainEqual(got);
+  const ran = fake.requests.slice(before).filter((q) => q.path === "/api/generate").length;
+  expect(ran).toBeGreaterThanOrEqual(got.length);
+  expect(ran).toBeLessThanOrEqual(2);
+});
