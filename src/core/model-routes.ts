@@ -32,12 +32,23 @@ function withoutDotSegments(path: string): string {
   return "/" + out.join("/") + (last === "." || last === ".." ? "/" : "");
 }
 
-/** Ollama model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management. */
-export const MODEL_MANAGEMENT_PATHS = ["/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs"];
+/**
+ * Model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management.
+ * Ollama's routes, and the other kinds' own: llama.cpp's router mode loads and unloads models, LM Studio's v1 REST API
+ * also downloads them, and vLLM (with VLLM_ALLOW_RUNTIME_LORA_UPDATING) loads a LoRA adapter from any path it names.
+ */
+export const MODEL_MANAGEMENT_PATHS = [
+  "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs",
+  "/models/load", "/models/unload",
+  "/api/v1/models/load", "/api/v1/models/unload", "/api/v1/models/download",
+  "/v1/load_lora_adapter", "/v1/unload_lora_adapter",
+];
 
 /** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
 export function isModelManagement(path: string): boolean {
-  if (!path.startsWith("/api/")) return false;
+  // Every route on the list starts /api/, /models/ or /v1/: one character decides for most other paths.
+  const c = path.charCodeAt(1);
+  if (c !== 0x61 /* a */ && c !== 0x6d /* m */ && c !== 0x76 /* v */) return false;
   for (let i = 0; i < MODEL_MANAGEMENT_PATHS.length; i++) if (path === MODEL_MANAGEMENT_PATHS[i] || path.startsWith(MANAGEMENT_PREFIXES[i]!)) return true;
   return false;
 }
@@ -69,6 +80,10 @@ const BY_PATH: ReadonlyMap<string, ModelFields> = new Map([
   ["/api/push", MODEL_OR_NAME],
   ["/api/delete", MODEL_OR_NAME],
   ["/api/show", MODEL_OR_NAME],
+  // LM Studio unloads an instance (its model's key, or "key:2" for a second instance); vLLM names an adapter.
+  ["/api/v1/models/unload", fields(["instance_id"])],
+  ["/v1/load_lora_adapter", fields(["lora_name"])],
+  ["/v1/unload_lora_adapter", fields(["lora_name"])],
   // GET only in Ollama (no request type in api/types.go): whatever a body names, these act on no model. Clients check
   // them before anything else (Open WebUI reads /api/version, others "Ollama is running" on /), so a key limited to
   // some models must pass them.

@@ -97,6 +97,29 @@ test("through the relay every spelling of /api/pull is refused at the agent ([tu
   expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
 });
 
+test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1 REST API, vLLM's LoRA updates) need --allow-model-management too, and [tunnel] allow_model_management", async () => {
+  const before = fake.requests.length;
+  const routes: [string, Record<string, string>][] = [
+    ["/models/load", { model: ALLOWED }],
+    ["/models/unload", { model: ALLOWED }],
+    ["/api/v1/models/load", { model: ALLOWED }],
+    ["/api/v1/models/unload", { instance_id: ALLOWED }],
+    ["/api/v1/models/download", { model: ALLOWED }],
+    ["/v1/load_lora_adapter", { lora_name: ALLOWED, lora_path: "/tmp/x" }],
+  ];
+  for (const [route, body] of routes) {
+    for (const key of [full, editor]) {
+      const r = await rawRequest(port, "POST", route, { headers: { "x-api-key": key }, body: JSON.stringify(body) });
+      expect({ route, status: r.status, code: r.headers["x-c2l-error-code"] }).toEqual({ route, status: 403, code: "forbidden" });
+      expect(r.body).toContain(`may not manage models (${route})`);
+    }
+    const t = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${route}`, { headers: RELAY_AUTH, body: JSON.stringify(body) });
+    expect({ route, status: t.status }).toEqual({ route, status: 403 });
+    expect(t.body).toContain("model management");
+  }
+  expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
+});
+
 requireTools(["curl"]).test("curl's Expect: 100-continue upload (a body over 1 MiB) works on the broker and through the relay, and the key's model list is checked on all of it", async () => {
   const dir = relay.dir;
   const filler = "a".repeat(2 * 1024 * 1024);
