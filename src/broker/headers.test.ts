@@ -2,7 +2,8 @@
 // nothing that acts on the broker's whole host in a browser.
 import { expect, test } from "bun:test";
 import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
-import { clientHeaders, clientHeadersOf } from "./headers.ts";
+import { clientHeaders, clientHeadersOf, upstreamHeaderLines, upstreamHeaders } from "./headers.ts";
+import type { Upstream } from "./upstream.ts";
 
 test("an upstream's answer headers named in its Connection header are hop-by-hop: neither client path passes them on", () => {
   const flat = ["content-type", "application/json", "connection", "X-Upstream-Secret, keep-alive", "x-upstream-secret", "s3cr3t", "x-kept", "yes"];
@@ -31,4 +32,15 @@ test("an upstream's Clear-Site-Data, HSTS, NEL, Report-To, Alt-Svc and Set-Cooki
     expect([...out]).toEqual(own);
   }
   for (const name of ORIGIN_WIDE_HEADERS) expect(clientHeaders(new Headers([[name, "x"]])).has(name)).toBe(false);
+});
+
+test("an upstream's own credential header (a custom auth_header) carries the operator's secret only: a client's line of that name is not sent before it", () => {
+  const u = { name: "remote", authValue: "operator-secret", config: { auth_header: "X-Goog-Api-Key" } } as unknown as Upstream;
+  const client = new Headers([["x-goog-api-key", "client-chosen"], ["x-other", "1"]]);
+  const lines = upstreamHeaderLines(client, u).split("\r\n").filter((l) => /^x-goog-api-key:/i.test(l));
+  expect(lines).toEqual(["X-Goog-Api-Key: operator-secret"]);
+  expect(upstreamHeaders(client, u).get("x-goog-api-key")).toBe("operator-secret");
+  // Without a secret of its own, the upstream gets the client's header as before.
+  const bare = { name: "open", authValue: null, config: { auth_header: "X-Goog-Api-Key" } } as unknown as Upstream;
+  expect(upstreamHeaderLines(client, bare)).toContain("x-goog-api-key: client-chosen\r\n");
 });

@@ -84,8 +84,11 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream, json: H
     const all = json ?? (client.toJSON() as HeaderJson);
     const conn = all.connection as string | undefined;
     const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
+    // The upstream's own credential header, when it has one, is the operator's: a client's line of that name went out
+    // before it, and Go's Header.Get (and most servers) read the first line.
+    const own = u.authValue ? u.config.auth_header.toLowerCase() : null;
     for (const k in all) {
-      if (DROP_REQUEST.has(k) || (extra && extra.includes(k))) continue;
+      if (DROP_REQUEST.has(k) || (extra && extra.includes(k)) || k === own) continue;
       const v = all[k]!;
       const line = typeof v === "string" ? v : v.join(", ");
       if (line.includes(KEY_PREFIX)) continue;
