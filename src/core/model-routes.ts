@@ -34,11 +34,13 @@ function withoutDotSegments(path: string): string {
 
 /**
  * Model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management.
- * Ollama's routes, and the other kinds' own: llama.cpp's router mode loads and unloads models, LM Studio's v1 REST API
- * also downloads them, and vLLM (with VLLM_ALLOW_RUNTIME_LORA_UPDATING) loads a LoRA adapter from any path it names.
+ * Ollama's routes (with those of the machine's ollama.com account: who it is, signing it out), and the other kinds'
+ * own: llama.cpp's router mode loads and unloads models, LM Studio's v1 REST API also downloads them, and vLLM (with
+ * VLLM_ALLOW_RUNTIME_LORA_UPDATING) loads a LoRA adapter from any path it names.
  */
 export const MODEL_MANAGEMENT_PATHS = [
   "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs",
+  "/api/me", "/api/signout", "/api/user/keys",
   "/models/load", "/models/unload",
   "/api/v1/models/load", "/api/v1/models/unload", "/api/v1/models/download",
   "/v1/load_lora_adapter", "/v1/unload_lora_adapter",
@@ -80,6 +82,9 @@ const BY_PATH: ReadonlyMap<string, ModelFields> = new Map([
   ["/api/push", MODEL_OR_NAME],
   ["/api/delete", MODEL_OR_NAME],
   ["/api/show", MODEL_OR_NAME],
+  // The account routes act on no model: a key with the permission and a model list is not refused for naming none.
+  ["/api/me", fields([])],
+  ["/api/signout", fields([])],
   // LM Studio unloads an instance (its model's key, or "key:2" for a second instance); vLLM names an adapter.
   ["/api/v1/models/unload", fields(["instance_id"])],
   ["/v1/load_lora_adapter", fields(["lora_name"])],

@@ -97,7 +97,7 @@ test("through the relay every spelling of /api/pull is refused at the agent ([tu
   expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
 });
 
-test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1 REST API, vLLM's LoRA updates) need --allow-model-management too, and [tunnel] allow_model_management", async () => {
+test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1 REST API, vLLM's LoRA updates) and Ollama's account routes need --allow-model-management too, and [tunnel] allow_model_management", async () => {
   const before = fake.requests.length;
   const routes: [string, Record<string, string>][] = [
     ["/models/load", { model: ALLOWED }],
@@ -106,6 +106,9 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
     ["/api/v1/models/unload", { instance_id: ALLOWED }],
     ["/api/v1/models/download", { model: ALLOWED }],
     ["/v1/load_lora_adapter", { lora_name: ALLOWED, lora_path: "/tmp/x" }],
+    // Ollama's account routes: who the machine's ollama.com account is, and signing it out.
+    ["/api/me", {}],
+    ["/api/signout", {}],
   ];
   for (const [route, body] of routes) {
     for (const key of [full, editor]) {
