@@ -123,6 +123,26 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
   expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
 });
 
+test("a body with a byte-order mark, or in UTF-16 (Python's json.loads reads both), cannot name a model off a key's list: refused in the caller's dialect, nothing upstream", async () => {
+  const before = fake.requests.length;
+  const json = JSON.stringify({ model: FORBIDDEN, messages: [], stream: false });
+  const bodies: [string, Uint8Array][] = [
+    ["BOM", new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(json)])],
+    ["UTF-16LE", new Uint8Array(Buffer.from(json, "utf16le"))],
+    ["UTF-16LE with BOM", new Uint8Array([0xff, 0xfe, ...Buffer.from(json, "utf16le")])],
+  ];
+  for (const [name, body] of bodies) {
+    const r = await fetch(`${d.urls.broker}/v1/chat/completions`, { method: "POST", headers: { "x-api-key": editor, "content-type": "application/json" }, body });
+    // Past a UTF-8 mark the model is read (and refused); UTF-16 starts like an object that does not parse (400); with its
+    // mark, like no object at all (names none, 403).
+    const want = { BOM: [403, /may not use model "qwen2\.5:0\.5b"/], "UTF-16LE": [400, /JSON/], "UTF-16LE with BOM": [403, /names none/] } as const;
+    const [status, message] = want[name as keyof typeof want];
+    expect({ name, status: r.status }).toEqual({ name, status });
+    expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(message);
+  }
+  expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
+});
+
 requireTools(["curl"]).test("curl's Expect: 100-continue upload (a body over 1 MiB) works on the broker and through the relay, and the key's model list is checked on all of it", async () => {
   const dir = relay.dir;
   const filler = "a".repeat(2 * 1024 * 1024);
