@@ -126,7 +126,7 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
 test("a body with a byte-order mark, or in UTF-16 (Python's json.loads reads both), cannot name a model off a key's list: refused in the caller's dialect, nothing upstream", async () => {
   const before = fake.requests.length;
   const json = JSON.stringify({ model: FORBIDDEN, messages: [], stream: false });
-  const bodies: [string, Uint8Array][] = [
+  const bodies: [string, Uint8Array<ArrayBuffer>][] = [
     ["BOM", new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(json)])],
     ["UTF-16LE", new Uint8Array(Buffer.from(json, "utf16le"))],
     ["UTF-16LE with BOM", new Uint8Array([0xff, 0xfe, ...Buffer.from(json, "utf16le")])],
