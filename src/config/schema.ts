@@ -187,7 +187,7 @@ export const TunnelSchema = T.Object(
     }),
     allow_model_management: T.Boolean({
       default: false,
-      description: "Also allow model management through the tunnel: /api/pull, /api/push, /api/create, /api/copy, /api/delete, /api/blobs, Ollama's account routes (/api/me, /api/signout), and the load, unload and download routes of llama.cpp, LM Studio and vLLM.",
+      description: "Also allow model management through the tunnel: /api/pull, /api/push, /api/create, /api/copy, /api/delete, /api/blobs, and the load, unload and download routes of llama.cpp, LM Studio and vLLM (not Ollama's account routes, /api/me, /api/signout, /api/user/keys: only allowed_paths opens those).",
     }),
     max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay." }),
     go_away_grace: Duration("30s", "On shutdown (SIGTERM), time in-flight tunnel requests get to finish before the connection closes."),

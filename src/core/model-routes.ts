@@ -46,6 +46,19 @@ export const MODEL_MANAGEMENT_PATHS = [
   "/v1/load_lora_adapter", "/v1/unload_lora_adapter",
 ];
 
+/**
+ * Of those, the routes of the machine's ollama.com account. A key needs allow_model_management for them like for the
+ * rest, but [tunnel] allow_model_management does not open them to the cloud (pulling models is what it is for, not
+ * signing the account out): through the tunnel they pass only when [tunnel] allowed_paths names them.
+ */
+const ACCOUNT_PATHS = ["/api/me", "/api/signout", "/api/user/keys"];
+
+/** Whether `path` (no query) is one of the ollama.com account's routes, or under one. */
+export function isAccountRoute(path: string): boolean {
+  for (const a of ACCOUNT_PATHS) if (path === a || path.startsWith(a + "/")) return true;
+  return false;
+}
+
 /** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
 export function isModelManagement(path: string): boolean {
   // Every route on the list starts /api/, /models/ or /v1/: one character decides for most other paths.

@@ -16,6 +16,17 @@ test("model management is refused unless allowed", () => {
   }
 });
 
+test("the ollama.com account's routes are not opened by allow_model_management: only allowed_paths names them", () => {
+  const managing = { ...cfg, allow_model_management: true };
+  for (const p of ["/api/me", "/api/signout", "/api/user/keys", "/api/user/keys/abc"]) {
+    expect(checkPath("POST", p, managing)?.status).toBe(403);
+    expect(checkPath("POST", p, cfg)?.status).toBe(403);
+  }
+  expect(checkPath("POST", "/api/me", { ...managing, allowed_paths: [...DEFAULT_TUNNEL_PATHS, "/api/me"] })).toBeNull();
+  // The other kinds' management routes are model management: the opt-in opens them.
+  for (const p of ["/models/load", "/api/v1/models/download", "/v1/load_lora_adapter"]) expect(checkPath("POST", p, managing)).toBeNull();
+});
+
 test("other paths and path tricks are refused", () => {
   for (const p of ["/", "/api/chat/../pull", "/api/./chat", "//api/chat", "/api%2fchat", "/api/chat%2F..%2Fpull", "/metrics", "/api/v1/status"]) {
     expect(checkPath("POST", p, cfg)).not.toBeNull();

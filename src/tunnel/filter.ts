@@ -1,7 +1,7 @@
 // The desktop's guard against an untrusted relay: path allowlist, model management opt-in, credentials stripped, Host rewritten.
 import { HttpError } from "../core/http-error.ts";
 import type { TunnelConfig } from "../config/schema.ts";
-import { isModelManagement } from "../core/model-routes.ts";
+import { isAccountRoute, isModelManagement } from "../core/model-routes.ts";
 
 /** Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints). */
 const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-real-ip", "host"]);
@@ -21,8 +21,9 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
   }
   if (normalized !== path || /%2f|%2e|%5c|\\/i.test(path)) return new HttpError("forbidden", `the path ${JSON.stringify(path)} is not in canonical form`);
   if (method === "OPTIONS" || method === "CONNECT" || method === "TRACE") return new HttpError("method_not_allowed", `${method} is not allowed through the tunnel`);
-  // Ollama model management (core/model-routes.ts) is opt-in through the tunnel.
-  if (isModelManagement(path)) {
+  // Model management (core/model-routes.ts) is opt-in through the tunnel; the ollama.com account's routes are not part
+  // of that opt-in: only allowed_paths can open them.
+  if (isModelManagement(path) && !isAccountRoute(path)) {
     if (cfg.allow_model_management) return null;
     return new HttpError("forbidden", `model management (${path}) is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it`);
   }
