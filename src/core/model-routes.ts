@@ -33,6 +33,14 @@ function withoutDotSegments(path: string): string {
 }
 
 /**
+ * The routes that act on the machine's ollama.com account: who it is, signing it out, its keys, and the web search and
+ * fetch it pays for; and Ollama's profiler (/debug/pprof: its memory and goroutines). A key needs
+ * allow_model_management for them as for the rest below, but [tunnel] allow_model_management does not open them to the
+ * cloud (pulling models is what it is for): through the tunnel they pass only when [tunnel] allowed_paths names them.
+ */
+const ACCOUNT_PATHS = ["/api/me", "/api/signout", "/api/user/keys", "/api/experimental/web_search", "/api/experimental/web_fetch", "/debug"];
+
+/**
  * Model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management.
  * Ollama's routes (with those of the machine's ollama.com account: who it is, signing it out), and the other kinds'
  * own: llama.cpp's router mode loads and unloads models, LM Studio's v1 REST API also downloads them, and vLLM (with
@@ -40,18 +48,11 @@ function withoutDotSegments(path: string): string {
  */
 export const MODEL_MANAGEMENT_PATHS = [
   "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs",
-  "/api/me", "/api/signout", "/api/user/keys",
+  ...ACCOUNT_PATHS,
   "/models/load", "/models/unload",
   "/api/v1/models/load", "/api/v1/models/unload", "/api/v1/models/download",
   "/v1/load_lora_adapter", "/v1/unload_lora_adapter",
 ];
-
-/**
- * Of those, the routes of the machine's ollama.com account. A key needs allow_model_management for them like for the
- * rest, but [tunnel] allow_model_management does not open them to the cloud (pulling models is what it is for, not
- * signing the account out): through the tunnel they pass only when [tunnel] allowed_paths names them.
- */
-const ACCOUNT_PATHS = ["/api/me", "/api/signout", "/api/user/keys"];
 
 /** Whether `path` (no query) is one of the ollama.com account's routes, or under one. */
 export function isAccountRoute(path: string): boolean {
@@ -61,9 +62,9 @@ export function isAccountRoute(path: string): boolean {
 
 /** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
 export function isModelManagement(path: string): boolean {
-  // Every route on the list starts /api/, /models/ or /v1/: one character decides for most other paths.
+  // Every route on the list starts /api/, /models/, /v1/ or /debug: one character decides for most other paths.
   const c = path.charCodeAt(1);
-  if (c !== 0x61 /* a */ && c !== 0x6d /* m */ && c !== 0x76 /* v */) return false;
+  if (c !== 0x61 /* a */ && c !== 0x6d /* m */ && c !== 0x76 /* v */ && c !== 0x64 /* d */) return false;
   for (let i = 0; i < MODEL_MANAGEMENT_PATHS.length; i++) if (path === MODEL_MANAGEMENT_PATHS[i] || path.startsWith(MANAGEMENT_PREFIXES[i]!)) return true;
   return false;
 }

@@ -18,7 +18,7 @@ test("model management is refused unless allowed", () => {
 
 test("the ollama.com account's routes are not opened by allow_model_management: only allowed_paths names them", () => {
   const managing = { ...cfg, allow_model_management: true };
-  for (const p of ["/api/me", "/api/signout", "/api/user/keys", "/api/user/keys/abc"]) {
+  for (const p of ["/api/me", "/api/signout", "/api/user/keys", "/api/user/keys/abc", "/api/experimental/web_search", "/api/experimental/web_fetch", "/debug/pprof/heap"]) {
     expect(checkPath("POST", p, managing)?.status).toBe(403);
     expect(checkPath("POST", p, cfg)?.status).toBe(403);
   }

@@ -109,7 +109,11 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
     // Ollama's account routes: who the machine's ollama.com account is, and signing it out.
     ["/api/me", {}],
     ["/api/signout", {}],
+    // What that account pays for, and Ollama's profiler.
+    ["/api/experimental/web_search", { query: "x" }],
+    ["/debug/pprof/heap", {}],
   ];
+  const account = new Set(["/api/me", "/api/signout", "/api/experimental/web_search", "/debug/pprof/heap"]);
   for (const [route, body] of routes) {
     for (const key of [full, editor]) {
       const r = await rawRequest(port, "POST", route, { headers: { "x-api-key": key }, body: JSON.stringify(body) });
@@ -119,7 +123,7 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
     const t = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${route}`, { headers: RELAY_AUTH, body: JSON.stringify(body) });
     expect({ route, status: t.status }).toEqual({ route, status: 403 });
     // The account's routes are not model management through the tunnel: only allowed_paths could open them.
-    expect(t.body).toContain(route.startsWith("/api/me") || route.startsWith("/api/signout") ? "is not in [tunnel] allowed_paths" : "model management");
+    expect(t.body).toContain(account.has(route) ? "is not in [tunnel] allowed_paths" : "model management");
   }
   expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
 });
