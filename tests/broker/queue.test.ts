@@ -61,6 +61,21 @@ test("a second free upstream takes the overflow, each still within its own limit
   expect(b.requests.filter((r) => r.path === "/api/chat").length).toBeGreaterThan(0);
 });
 
+test("a request waits for the busy upstream that lists its model, not a free one that does not (which would 404)", async () => {
+  const other = await startFakeOllama({ models: ["other:1b"], tokens: 2 });
+  try {
+    tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1") + upstreamToml("other", other.url));
+    await tb.waitState("a", "up");
+    await tb.waitState("other", "up");
+    const replies = await Promise.all(Array.from({ length: 3 }, () => chat(tb!.url)));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(a.concurrency.max).toBe(1);
+    expect(other.requests.filter((r) => r.path === "/api/chat")).toHaveLength(0);
+  } finally {
+    await other.stop();
+  }
+});
+
 test("a client that disconnects while queued never reaches the upstream", async () => {
   tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
   await tb.waitState("a", "up");

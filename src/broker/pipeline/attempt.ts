@@ -34,12 +34,25 @@ function hidesFailure(model: string | null, u: Upstream, tried: readonly Upstrea
 }
 
 /**
+ * The leading upstreams of `order` that are not down and list the model (or whose list is not known yet): a request
+ * waits for a slot on one of them rather than take a free one that does not list it, which would answer 404 (or, a
+ * one-model llama.cpp, run its own model) while the model's own upstream is only busy. The others stay the failover.
+ * The whole order when none does (the router's fallback) or all do (nothing allocated then).
+ */
+function listing(order: readonly Upstream[], model: string | null): readonly Upstream[] {
+  if (model === null || order.length < 2) return order;
+  let n = 0;
+  while (n < order.length && order[n]!.state !== "down" && (order[n]!.models.length === 0 || order[n]!.serves(model))) n++;
+  return n === 0 || n === order.length ? order : order.slice(0, n);
+}
+
+/**
  * A slot on the first upstream in the request's order that has one, a promise of one (the request waits its turn in
  * the fair queue), or the refusal answer. Asked before the attempts so a waiting stream can get its head at once.
  */
 export function firstGrant(ex: Exchange, gate: Gate<Upstream>): Grant<Upstream> | Promise<Grant<Upstream>> | Response {
   try {
-    return gate.acquire(ex.order, ex.claimant!, ex.clientSignal);
+    return gate.acquire(listing(ex.order, ex.model), ex.claimant!, ex.clientSignal);
   } catch (e) {
     return queueRefusal(ex, e);
   }
