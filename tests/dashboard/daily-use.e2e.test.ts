@@ -27,8 +27,10 @@ const sockets: WebSocketRoute[] = [];
 /** Requests the browser tried to send elsewhere than 127.0.0.1 (blocked). */
 const foreign: string[] = [];
 
-function config(apiListen = "127.0.0.1:0"): string {
-  const ups = fakes.map((f, i) => `[[upstreams]]\nname = "up${i}"\nurl = "${f.url}"\npriority = ${10 + i}\n`).join("");
+/** `password`: the last upstream's URL carries one (an inline secret, which the API shows redacted). */
+function config(apiListen = "127.0.0.1:0", password = ""): string {
+  const url = (f: FakeOllama, i: number) => (password && i === fakes.length - 1 ? f.url.replace("http://", `http://owner:${password}@`) : f.url);
+  const ups = fakes.map((f, i) => `[[upstreams]]\nname = "up${i}"\nurl = "${url(f, i)}"\npriority = ${10 + i}\n`).join("");
   return `${TEST_DAEMON_TOML.replace('listen = "127.0.0.1:0"', `listen = "${apiListen}"`)}# kept by hand: the owner's note
 [health]
 interval = "250ms"
@@ -46,6 +48,7 @@ async function chat(model: string): Promise<number> {
   return r.status;
 }
 
+const PASSWORD = "pw-inline-0001";
 const nodes = () => page.evaluate(() => document.getElementsByTagName("*").length);
 
 beforeAll(async () => {
@@ -217,7 +220,7 @@ describe("the dashboard in daily use", () => {
   test("a daemon restart ends the session: the page says how to get back in, and a fresh link does", async () => {
     const port = new URL(api).port;
     await daemon.stop();
-    daemon = await startDaemon({ binary, home: daemon.home, config: config(`127.0.0.1:${port}`), waitFor: ["api", "broker"] });
+    daemon = await startDaemon({ binary, home: daemon.home, config: config(`127.0.0.1:${port}`, PASSWORD), waitFor: ["api", "broker"] });
     const banner = page.locator("#banners [data-banner=session]");
     await banner.waitFor({ timeout: 20_000 });
     expect(await banner.textContent()).toContain("cloudtolocalllm-tunnel dashboard");
@@ -234,4 +237,17 @@ describe("the dashboard in daily use", () => {
     await page.goto(link.stdout.toString().trim());
     await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
   }, 60_000);
+
+  test("with a password in an upstream's URL (shown redacted), the form still saves another setting and the password stays", async () => {
+    await page.locator("#tab-config").click();
+    await page.waitForFunction(() => (document.querySelector('[data-path="upstreams[9].url"]') as HTMLInputElement | null)?.value.includes("owner:redacted@"), undefined, { timeout: 5000 });
+    await page.locator("#cfg-health-failures").fill("3");
+    await page.locator("#cfg-save").click();
+    await page.locator("#config-form-status", { hasText: /Saved|Not saved/ }).waitFor({ timeout: 5000 });
+    expect(await page.locator("#config-form-status").textContent()).toStartWith("Saved");
+    const onDisk = readFileSync(daemon.configFile, "utf8");
+    expect(onDisk).toMatch(/failures_before_down = 3\b/);
+    expect(onDisk).toContain(`owner:${PASSWORD}@`);
+    expect(await page.content()).not.toContain(PASSWORD);
+  }, 30_000);
 });
