@@ -24,6 +24,8 @@ let proxy: string;
 let token: string;
 /** The page's /ws connections, routed through the test so it can cut them (a network blip). */
 const sockets: WebSocketRoute[] = [];
+let hold = false;
+const held: WebSocketRoute[] = [];
 /** Requests the browser tried to send elsewhere than 127.0.0.1 (blocked). */
 const foreign: string[] = [];
 
@@ -73,6 +75,8 @@ beforeAll(async () => {
   await browser.context.routeWebSocket(
     (u) => u.pathname === "/ws",
     (ws) => {
+      // Held: the page gets a socket that says nothing (a feed gone quiet) until the test lets go.
+      if (hold) return void held.push(ws);
       ws.connectToServer();
       sockets.push(ws);
     },
@@ -131,6 +135,44 @@ describe("the dashboard in daily use", () => {
     }
   }, 30_000);
 
+  test("a narrow window: one column (cards, charts, the config form), nothing wider than the window", async () => {
+    await page.setViewportSize({ width: 400, height: 800 });
+    try {
+      await page.locator("#tab-overview").click();
+      const lefts = async (sel: string) => new Set(await page.locator(sel).evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().left))));
+      expect((await lefts("#upstreams article.upstream")).size).toBe(1);
+      expect((await lefts('[data-charts="up0"] figure')).size).toBe(1);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await page.locator("#tab-config").click();
+      const field = await page.locator("#cfg-health-interval").boundingBox();
+      const label = await page.locator('label[for="cfg-health-interval"]').boundingBox();
+      expect(field!.y).toBeGreaterThan(label!.y);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  }, 30_000);
+
+  test("a long stream: the page stays live and usable while it runs; the request is listed once it finishes", async () => {
+    fakes[3]!.options.tokenDelayMs = 250;
+    fakes[3]!.options.tokens = 12;
+    await page.locator("#tab-requests").click();
+    const stream = fetch(`${proxy}/api/chat`, { method: "POST", body: JSON.stringify({ model: "only-3:1b", messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
+    await page.waitForTimeout(1000);
+    // Tabs and ticks go on meanwhile.
+    await page.locator("#tab-overview").click();
+    const uptime = await page.locator("#daemon-uptime").textContent();
+    await page.waitForFunction((u) => document.querySelector("#daemon-uptime")?.textContent !== u, uptime, { timeout: 3000 });
+    await page.locator("#tab-requests").click();
+    expect(await page.locator("#requests-body tr", { hasText: "only-3:1b" }).count()).toBe(0);
+    expect((await stream).split("\n").filter(Boolean).length).toBe(13);
+    const row = page.locator("#requests-body tr", { hasText: "only-3:1b" });
+    await row.waitFor({ timeout: 5000 });
+    expect(Number.parseFloat((await row.locator("td").nth(8).textContent())!)).toBeGreaterThan(2);
+    fakes[3]!.options.tokenDelayMs = 0;
+    fakes[3]!.options.tokens = 2;
+  }, 30_000);
+
   test("1,000 requests: the inspector keeps inspector_size rows and the page's DOM stops growing", async () => {
     await page.locator("#tab-requests").click();
     const send = async (n: number) => {
@@ -167,6 +209,47 @@ describe("the dashboard in daily use", () => {
     expect(await page.locator("#requests-body tr").first().getAttribute("data-request")).not.toBe(before);
     expect(await page.locator("#banners").textContent()).toBe("");
   }, 30_000);
+
+  test("the inspector after a pause, a disconnect longer than its ring, and Clear view: the newest requests, the cleared ones gone", async () => {
+    await page.locator("#tab-requests").click();
+    const top = () => page.locator("#requests-body tr").first().getAttribute("data-request");
+    const newest = async () => ((await (await fetch(`${api}/api/v1/requests?limit=1`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string }[] }).requests[0]!.id;
+    // Paused, the table stands still; resumed, what finished meanwhile is there.
+    await page.locator("#requests-pause").check();
+    const before = await top();
+    for (let i = 0; i < 2; i++) expect(await chat("only-4:1b")).toBe(200);
+    await page.waitForTimeout(400);
+    expect(await top()).toBe(before);
+    await page.locator("#requests-pause").uncheck();
+    await page.locator(`#requests-body tr[data-request="${await newest()}"]`).waitFor({ timeout: 5000 });
+    expect(await page.locator("#requests-body tr", { hasText: "only-4:1b" }).count()).toBe(2);
+
+    // The feed goes quiet while more requests finish than the daemon's ring keeps; once back, the newest are shown.
+    hold = true;
+    for (const ws of sockets.splice(0)) await ws.close({ code: 1011, reason: "blip" });
+    await until(() => held.length > 0, 5000, "the page's next connection");
+    let next = 0;
+    await Promise.all(Array.from({ length: 10 }, async () => {
+      while (next < 250) {
+        next++;
+        expect(await chat("only-5:1b")).toBe(200);
+      }
+    }));
+    hold = false;
+    for (const ws of held.splice(0)) await ws.close({ code: 1011, reason: "blip" });
+    await page.locator(`#requests-body tr[data-request="${await newest()}"]`).waitFor({ timeout: 5000 });
+    expect(await page.locator("#requests-body tr", { hasText: "only-5:1b" }).count()).toBe(200);
+
+    // Cleared stays cleared when the list is fetched again (a resume, a reconnect).
+    await page.locator("#requests-clear").click();
+    await page.locator("#requests-pause").check();
+    await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/requests"), page.locator("#requests-pause").uncheck()]);
+    await page.waitForTimeout(100);
+    expect(await page.locator("#requests-body tr").count()).toBe(0);
+    expect(await chat("only-6:1b")).toBe(200);
+    await page.locator("#requests-body tr", { hasText: "only-6:1b" }).waitFor({ timeout: 5000 });
+    expect(await page.locator("#requests-body tr").count()).toBe(1);
+  }, 60_000);
 
   test("a form save while the file was edited by hand keeps the hand edit (only the fields changed in the form are written)", async () => {
     await page.locator("#tab-config").click();
@@ -237,6 +320,19 @@ describe("the dashboard in daily use", () => {
     await page.goto(link.stdout.toString().trim());
     await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
   }, 60_000);
+
+  test("the notifications switch of the form is saved as [alerts] notifications and applied", async () => {
+    await page.locator("#tab-config").click();
+    const box = page.locator("#cfg-alerts-notifications");
+    await page.waitForFunction(() => document.querySelector("#cfg-alerts-notifications") !== null && (document.querySelector("#cfg-save") as HTMLButtonElement).offsetParent !== null);
+    expect(await box.isChecked()).toBe(false);
+    await box.check();
+    await page.locator("#cfg-save").click();
+    await page.locator("#config-form-status", { hasText: /Saved|Not saved/ }).waitFor({ timeout: 5000 });
+    const view = (await (await fetch(`${api}/api/v1/config`, { headers: { authorization: `Bearer ${await apiToken(daemon)}` } })).json()) as { config: { alerts: { notifications: boolean } } };
+    expect(view.config.alerts.notifications).toBe(true);
+    expect(readFileSync(daemon.configFile, "utf8")).toMatch(/notifications = true/);
+  }, 30_000);
 
   test("with a password in an upstream's URL (shown redacted), the form still saves another setting and the password stays", async () => {
     await page.locator("#tab-config").click();
