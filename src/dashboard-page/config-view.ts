@@ -93,6 +93,7 @@ export class ConfigView {
         call<string>("GET", "/api/v1/config/export", { asText: true }),
       ]);
       this.config = (cfg.config as Json | undefined) ?? cfg;
+      const changedOnDisk = this.loaded && text !== this.text;
       this.text = text;
       if (reset.form || !this.formDirty) this.fillForm();
       if (reset.editor || !this.editorDirty) {
@@ -101,6 +102,9 @@ export class ConfigView {
         this.updateGutter();
         this.showEditorIssues([]);
         if (reset.editor) setText($("#toml-status"), "");
+      } else if (changedOnDisk) {
+        // The editor holds the whole file: saving it now would silently undo the other change.
+        setText($("#toml-status"), "The file changed since you began editing: Revert shows it; Save and apply replaces it with your text.");
       }
       this.loaded = true;
       setText($("#config-load-error"), "");

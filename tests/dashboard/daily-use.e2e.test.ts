@@ -275,6 +275,15 @@ describe("the dashboard in daily use", () => {
     expect(onDisk).not.toContain("the owner's note");
     // The form is filled again from what was saved.
     await page.waitForFunction(() => (document.querySelector("#cfg-health-timeout") as HTMLInputElement).value === "2s", undefined, { timeout: 5000 });
+
+    // The TOML editor holds the whole file: with unsaved text in it, a change on disk is said, not silently overwritten later.
+    await page.locator("#toml-editor").press("End");
+    await page.locator("#toml-editor").pressSequentially("\n# mine");
+    writeFileSync(daemon.configFile, readFileSync(daemon.configFile, "utf8").replace("failures_before_down = 1", "failures_before_down = 2"));
+    await page.waitForFunction(() => (document.querySelector("#cfg-health-failures") as HTMLInputElement).value === "2", undefined, { timeout: 5000 });
+    await page.locator("#toml-status", { hasText: "The file changed since you began editing" }).waitFor({ timeout: 5000 });
+    await page.locator("#toml-revert").click();
+    await page.waitForFunction(() => !(document.querySelector("#toml-editor") as HTMLTextAreaElement).value.includes("# mine"), undefined, { timeout: 5000 });
   }, 30_000);
 
   test("Swagger UI from the dashboard's browser: Try it out works for a GET and a POST with the session; nothing leaves 127.0.0.1", async () => {
