@@ -196,6 +196,27 @@ describe("the dashboard in daily use", () => {
     expect(Math.abs((await nodes()) - after250)).toBeLessThan(50);
   }, 60_000);
 
+  test("a page opened now draws the recent past from the daemon's samples, not just from its own ticks", async () => {
+    // The daemon's samples (one every 5 s) reach back more than 10 s.
+    await until(async () => {
+      const h = (await (await fetch(`${api}/api/v1/dashboard/history`, { headers: { authorization: `Bearer ${token}` } })).json()) as { upstreams: Record<string, { t: number }[]> };
+      return (h.upstreams.up1?.length ?? 0) >= 3;
+    }, 20_000, "three samples of up1");
+    const fresh = await browser.context.newPage();
+    try {
+      await Promise.all([fresh.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/dashboard/history"), fresh.goto(`${api}/`)]);
+      // The page has been open for less than a tick or two: what it draws further back came from the daemon.
+      const span = await fresh.waitForFunction(() => {
+        const xs = [...(document.querySelector('[data-charts="up1"] svg path.rps')?.getAttribute("d") ?? "").matchAll(/[ML]([\d.]+) /g)].map((m) => Number(m[1]));
+        return xs.length >= 2 ? xs[xs.length - 1]! - xs[0]! : false;
+      }, undefined, { timeout: 5000 });
+      // 15 minutes across about 266 px: 2.5 px is some 8 s of history.
+      expect(await span.jsonValue()).toBeGreaterThan(2.5);
+    } finally {
+      await fresh.close();
+    }
+  }, 30_000);
+
   test("a /ws blip: the page says so, reconnects by itself with its session (no reload), and shows what it missed", async () => {
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const before = await page.locator("#requests-body tr").first().getAttribute("data-request");
@@ -251,7 +272,7 @@ describe("the dashboard in daily use", () => {
     expect(await page.locator("#requests-body tr").count()).toBe(1);
   }, 60_000);
 
-  test("a form save while the file was edited by hand keeps the hand edit (only the fields changed in the form are written)", async () => {
+  test("a form save while the file was edited by hand keeps the hand edit (only the fields changed in the form are written); the TOML editor says the file changed", async () => {
     await page.locator("#tab-config").click();
     await page.waitForFunction(() => (document.querySelector("#cfg-health-interval") as HTMLInputElement).value === "250ms", undefined, { timeout: 5000 });
     // The user starts editing the form...
