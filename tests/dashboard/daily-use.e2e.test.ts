@@ -231,7 +231,7 @@ describe("the dashboard in daily use", () => {
     expect(await page.locator("#banners").textContent()).toBe("");
   }, 30_000);
 
-  test("the inspector after a pause, a disconnect longer than its ring, and Clear view: the newest requests, the cleared ones gone", async () => {
+  test("the inspector: filters, a pause, a disconnect longer than its ring, and Clear view: the newest requests, the cleared ones gone", async () => {
     await page.locator("#tab-requests").click();
     const top = () => page.locator("#requests-body tr").first().getAttribute("data-request");
     const newest = async () => ((await (await fetch(`${api}/api/v1/requests?limit=1`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string }[] }).requests[0]!.id;
@@ -244,6 +244,21 @@ describe("the dashboard in daily use", () => {
     await page.locator("#requests-pause").uncheck();
     await page.locator(`#requests-body tr[data-request="${await newest()}"]`).waitFor({ timeout: 5000 });
     expect(await page.locator("#requests-body tr", { hasText: "only-4:1b" }).count()).toBe(2);
+
+    // The filters: path or model, upstream, status class.
+    expect(await chat("no-such-model:1b")).toBe(404);
+    await page.locator("#requests-body tr", { hasText: "no-such-model:1b" }).waitFor({ timeout: 5000 });
+    const shown = () => page.locator("#requests-body tr").count();
+    await page.locator('#requests-filters input[name="text"]').fill("ONLY-4");
+    expect(await shown()).toBe(2);
+    await page.locator('#requests-filters input[name="text"]').fill("");
+    await page.selectOption('#requests-filters select[name="upstream"]', "up4");
+    expect(await shown()).toBe(2);
+    await page.selectOption('#requests-filters select[name="upstream"]', "");
+    await page.selectOption('#requests-filters select[name="status"]', "4xx");
+    expect(await page.locator("#requests-body tr").allTextContents()).toEqual([expect.stringContaining("no-such-model:1b")]);
+    await page.selectOption('#requests-filters select[name="status"]', "");
+    expect(await shown()).toBe(200);
 
     // The feed goes quiet while more requests finish than the daemon's ring keeps; once back, the newest are shown.
     hold = true;
