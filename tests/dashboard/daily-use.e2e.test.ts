@@ -107,7 +107,7 @@ describe("the dashboard in daily use", () => {
     await page.waitForFunction((d) => document.querySelector('[data-charts="up0"] svg path.rps')?.getAttribute("d") !== d, was, { timeout: 5000 });
   }, 30_000);
 
-  test("keyboard: the tabs move with the arrow keys, Home and End; every form control has a name", async () => {
+  test("keyboard: the tabs move with the arrow keys, Home and End; every form control has a name; the TOML editor lets Tab out after Escape", async () => {
     await page.locator("#tab-overview").focus();
     const selected = () => page.evaluate(() => document.querySelector("[role=tab][aria-selected=true]")?.id);
     await page.keyboard.press("End");
@@ -133,6 +133,19 @@ describe("the dashboard in daily use", () => {
       }, `panel-${tab}`);
       expect(unnamed).toEqual([]);
     }
+    // The TOML editor takes Tab as an indent, and Escape then Tab leaves it (no keyboard trap).
+    const editor = page.locator("#toml-editor");
+    await page.waitForFunction(() => (document.querySelector("#toml-editor") as HTMLTextAreaElement).value.includes("[[upstreams]]"), undefined, { timeout: 5000 });
+    const text = await editor.inputValue();
+    await editor.focus();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("toml-editor");
+    expect((await editor.inputValue()).length).toBe(text.length + 2);
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("toml-validate");
+    await page.locator("#toml-revert").click();
+    await page.waitForFunction((t) => (document.querySelector("#toml-editor") as HTMLTextAreaElement).value === t, text, { timeout: 5000 });
   }, 30_000);
 
   test("a narrow window: one column (cards, charts, the config form), nothing wider than the window", async () => {
