@@ -32,7 +32,7 @@ const foreign: string[] = [];
 /** `password`: the last upstream's URL carries one (an inline secret, which the API shows redacted). */
 function config(apiListen = "127.0.0.1:0", password = ""): string {
   const url = (f: FakeOllama, i: number) => (password && i === fakes.length - 1 ? f.url.replace("http://", `http://owner:${password}@`) : f.url);
-  const ups = fakes.map((f, i) => `[[upstreams]]\nname = "up${i}"\nurl = "${url(f, i)}"\npriority = ${10 + i}\n`).join("");
+  const ups = fakes.map((f, i) => `[[upstreams]]\nname = "up${i}"\nurl = "${url(f, i)}"\npriority = ${10 + i}\n${i === 9 ? 'kind = "llamacpp"\n' : ""}`).join("");
   return `${TEST_DAEMON_TOML.replace('listen = "127.0.0.1:0"', `listen = "${apiListen}"`)}# kept by hand: the owner's note
 [health]
 interval = "250ms"
@@ -54,7 +54,8 @@ const PASSWORD = "pw-inline-0001";
 const nodes = () => page.evaluate(() => document.getElementsByTagName("*").length);
 
 beforeAll(async () => {
-  fakes = await Promise.all(Array.from({ length: 10 }, (_, i) => startFakeOllama({ models: i === 0 ? MODELS : [`only-${i}:1b`], tokens: 2 })));
+  // The last one is a llama.cpp server with two slots: its card shows how many are busy.
+  fakes = await Promise.all(Array.from({ length: 10 }, (_, i) => startFakeOllama({ models: i === 0 ? MODELS : [`only-${i}:1b`], tokens: 2, ...(i === 9 ? { kind: "llamacpp" as const, slots: 2 } : {}) })));
   binary = await ensureBinary();
   daemon = await startDaemon({ binary, config: config(), waitFor: ["api", "broker"] });
   api = daemon.urls.api!;
@@ -166,12 +167,18 @@ describe("the dashboard in daily use", () => {
     }
   }, 30_000);
 
-  test("a long stream: the page stays live and usable while it runs; the request is listed once it finishes", async () => {
+  test("long streams: the page stays live and usable while they run; a llama.cpp card shows its busy slot; the request is listed once it finishes", async () => {
     fakes[3]!.options.tokenDelayMs = 250;
     fakes[3]!.options.tokens = 12;
-    await page.locator("#tab-requests").click();
+    fakes[9]!.options.tokenDelayMs = 250;
+    fakes[9]!.options.tokens = 24;
     const stream = fetch(`${proxy}/api/chat`, { method: "POST", body: JSON.stringify({ model: "only-3:1b", messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
-    await page.waitForTimeout(1000);
+    const onSlot = fetch(`${proxy}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "only-9:1b", stream: true, messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
+    await page.locator("#tab-overview").click();
+    // The llama.cpp card's slots follow its load while nothing else changes (no state event to bring a new status).
+    await page.locator('article[data-upstream="up9"] [data-f="slots"]', { hasText: "1/2" }).waitFor({ timeout: 4000 });
+    await page.locator("#tab-requests").click();
+    await page.waitForTimeout(500);
     // Tabs and ticks go on meanwhile.
     await page.locator("#tab-overview").click();
     const uptime = await page.locator("#daemon-uptime").textContent();
@@ -179,11 +186,12 @@ describe("the dashboard in daily use", () => {
     await page.locator("#tab-requests").click();
     expect(await page.locator("#requests-body tr", { hasText: "only-3:1b" }).count()).toBe(0);
     expect((await stream).split("\n").filter(Boolean).length).toBe(13);
+    expect(await onSlot).toContain("[DONE]");
+    await page.locator('article[data-upstream="up9"] [data-f="slots"]', { hasText: "0/2" }).waitFor({ state: "attached", timeout: 4000 });
     const row = page.locator("#requests-body tr", { hasText: "only-3:1b" });
     await row.waitFor({ timeout: 5000 });
     expect(Number.parseFloat((await row.locator("td").nth(8).textContent())!)).toBeGreaterThan(2);
-    fakes[3]!.options.tokenDelayMs = 0;
-    fakes[3]!.options.tokens = 2;
+    for (const f of [fakes[3]!, fakes[9]!]) Object.assign(f.options, { tokenDelayMs: 0, tokens: 2 });
   }, 30_000);
 
   test("1,000 requests: the inspector keeps inspector_size rows and the page's DOM stops growing", async () => {
