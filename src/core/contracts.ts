@@ -327,6 +327,7 @@ export const AuthStatus = t.Object({
 export const MetricsTick = t.Object({
   upstreams: t.Array(t.Object({ name: t.String(), metrics: UpstreamMetrics, loaded: UpstreamStatus.properties.loaded, capacity: UpstreamStatus.properties.capacity })),
   tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
+  queue: t.Optional(QueueStatus),
 });
 
 export { KEY_NAME, KEY_PREFIX } from "./key-format.ts";

@@ -90,6 +90,7 @@ function onMessage(m: LiveMessage): void {
       const d = m.data;
       const time = m.time ? new Date(m.time).getTime() : Date.now();
       overview.tick(time, d.upstreams ?? [], d.tunnel);
+      if (d.queue) gatewayView.setQueue(d.queue);
       break;
     }
     case "upstream.state": {

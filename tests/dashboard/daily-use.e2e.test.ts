@@ -167,11 +167,12 @@ describe("the dashboard in daily use", () => {
     }
   }, 30_000);
 
-  test("long streams: the page stays live and usable while they run; a llama.cpp card shows its busy slot; the request is listed once it finishes", async () => {
+  test("long streams: the page stays live and usable while they run; a llama.cpp card shows its busy slot, the Gateway tab the request waiting; the request is listed once it finishes", async () => {
     fakes[3]!.options.tokenDelayMs = 250;
     fakes[3]!.options.tokens = 12;
     fakes[9]!.options.tokenDelayMs = 250;
     fakes[9]!.options.tokens = 24;
+    Object.assign(fakes[8]!.options, { tokenDelayMs: 250, tokens: 8 });
     const stream = fetch(`${proxy}/api/chat`, { method: "POST", body: JSON.stringify({ model: "only-3:1b", messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
     const onSlot = fetch(`${proxy}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "only-9:1b", stream: true, messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text());
     await page.locator("#tab-overview").click();
@@ -191,7 +192,16 @@ describe("the dashboard in daily use", () => {
     const row = page.locator("#requests-body tr", { hasText: "only-3:1b" });
     await row.waitFor({ timeout: 5000 });
     expect(Number.parseFloat((await row.locator("td").nth(8).textContent())!)).toBeGreaterThan(2);
-    for (const f of [fakes[3]!, fakes[9]!]) Object.assign(f.options, { tokenDelayMs: 0, tokens: 2 });
+    // A key that may run one request at a time: its second waits in the broker's queue, and the Gateway tab says so.
+    const made = await fetch(`${api}/api/v1/keys`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "one-at-a-time", max_parallel: 1 }) });
+    expect(made.status).toBe(201);
+    const { key } = (await made.json()) as { key: string };
+    const queued = [0, 1].map(() => fetch(`${proxy}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ model: "only-8:1b", messages: [{ role: "user", content: "hi" }] }) }).then((r) => r.text().then(() => r.status)));
+    await page.locator("#tab-gateway").click();
+    await page.locator("#gw-queue", { hasText: /^1 waiting now/ }).waitFor({ timeout: 4000 });
+    expect(await Promise.all(queued)).toEqual([200, 200]);
+    await page.locator("#gw-queue", { hasText: /^0 waiting now; 1 waited since start/ }).waitFor({ timeout: 4000 });
+    for (const f of [fakes[3]!, fakes[8]!, fakes[9]!]) Object.assign(f.options, { tokenDelayMs: 0, tokens: 2 });
   }, 30_000);
 
   test("1,000 requests: the inspector keeps inspector_size rows and the page's DOM stops growing", async () => {

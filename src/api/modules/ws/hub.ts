@@ -73,6 +73,7 @@ export class WsHub {
       // The load each server reported with its last health check moves without a state change: the cards follow it here.
       upstreams: upstreamList(this.ctx).map((u) => ({ name: u.name, metrics: u.metrics, ...(u.loaded ? { loaded: u.loaded } : {}), ...(u.capacity !== undefined ? { capacity: u.capacity } : {}) })),
       tunnel: { state: t.state, activeStreams: t.activeStreams, attempt: t.attempt },
+      ...(this.ctx.services.broker?.queue ? { queue: this.ctx.services.broker.queue() } : {}),
     };
   }
 
