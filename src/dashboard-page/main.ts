@@ -53,7 +53,6 @@ for (const t of TABS) $(`#tab-${t}`).addEventListener("click", () => showTab(t))
 const initial = location.hash.slice(1) as Tab;
 showTab(TABS.includes(initial) ? initial : "overview");
 
-
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 /** Bumped by every event that changes what the status shows. */
 let generation = 0;
