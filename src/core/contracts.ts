@@ -323,10 +323,11 @@ export const AuthStatus = t.Object({
   pending: Nullable(DeviceLoginStarted),
 });
 
-/** The once-a-second /ws message: each upstream's metrics and the tunnel's counters. */
+/** The once-a-second /ws message: each upstream's metrics and reported load, and the tunnel's counters. */
 export const MetricsTick = t.Object({
-  upstreams: t.Array(t.Object({ name: t.String(), metrics: UpstreamMetrics })),
+  upstreams: t.Array(t.Object({ name: t.String(), metrics: UpstreamMetrics, loaded: UpstreamStatus.properties.loaded, capacity: UpstreamStatus.properties.capacity })),
   tunnel: t.Object({ state: TunnelState, activeStreams: t.Number(), attempt: t.Number() }),
+  queue: t.Optional(QueueStatus),
 });
 
 export { KEY_NAME, KEY_PREFIX } from "./key-format.ts";

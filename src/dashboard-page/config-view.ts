@@ -29,6 +29,10 @@ function describe(issue: Issue): string {
 
 export class ConfigView {
   private config: Json | null = null;
+  /** The config the form was filled from: a field is written only when the user changed it from this. */
+  private formBase: Json | null = null;
+  /** Upstream rows were added or removed since the form was filled. */
+  private rowsEdited = false;
   private text = "";
   private formDirty = false;
   private editorDirty = false;
@@ -48,8 +52,11 @@ export class ConfigView {
     $("#cfg-reset").addEventListener("click", () => void this.load({ form: true }));
     $("#cfg-add-upstream").addEventListener("click", () => {
       this.formDirty = true;
+      this.rowsEdited = true;
       const n = this.upstreamRows.rows.length;
-      this.upstreamRows.append(this.upstreamRow({ name: `upstream${n + 1}`, kind: DEFAULT_KIND, url: KINDS[DEFAULT_KIND].defaultUrl, priority: 100, enabled: true } as UpstreamConfig, n));
+      const row = this.upstreamRow({ name: `upstream${n + 1}`, kind: DEFAULT_KIND, url: KINDS[DEFAULT_KIND].defaultUrl, priority: 100, enabled: true } as UpstreamConfig, n);
+      delete row.dataset.origin; // a new upstream: no entry of the file underneath
+      this.upstreamRows.append(row);
       this.upstreamRows.rows[n]?.querySelector<HTMLInputElement>("input")?.focus();
     });
     this.editor.addEventListener("input", () => {
@@ -86,6 +93,7 @@ export class ConfigView {
         call<string>("GET", "/api/v1/config/export", { asText: true }),
       ]);
       this.config = (cfg.config as Json | undefined) ?? cfg;
+      const changedOnDisk = this.loaded && text !== this.text;
       this.text = text;
       if (reset.form || !this.formDirty) this.fillForm();
       if (reset.editor || !this.editorDirty) {
@@ -94,6 +102,9 @@ export class ConfigView {
         this.updateGutter();
         this.showEditorIssues([]);
         if (reset.editor) setText($("#toml-status"), "");
+      } else if (changedOnDisk) {
+        // The editor holds the whole file: saving it now would silently undo the other change.
+        setText($("#toml-status"), "The file changed since you began editing: Revert shows it; Save and apply replaces it with your text.");
       }
       this.loaded = true;
       setText($("#config-load-error"), "");
@@ -124,7 +135,10 @@ export class ConfigView {
     const ups = (cfg.upstreams as UpstreamConfig[] | undefined) ?? [];
     this.rowSeq = 0;
     this.upstreamRows.replaceChildren(...ups.map((u, i) => this.upstreamRow(u, i)));
+    for (const el of this.form.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]")) el.dataset.initial = JSON.stringify(readField(el));
+    this.formBase = structuredClone(cfg);
     this.formDirty = false;
+    this.rowsEdited = false;
   }
 
   private rowSeq = 0;
@@ -141,7 +155,7 @@ export class ConfigView {
     const remove = h("button", { type: "button", class: "secondary", "aria-label": `Remove upstream ${u.name}` }, "Remove");
     const tr = h(
       "tr",
-      { "data-index": i },
+      { "data-index": i, "data-origin": i },
       input("name", "name", { value: u.name ?? "", required: true, autocomplete: "off" }),
       h("td", {}, h("label", { for: id("kind"), class: "sr-only" }, `Upstream ${i + 1} kind`), kind, h("span", { class: "field-error", id: `${id("kind")}-err`, hidden: true })),
       input("url", "URL", { value: u.url ?? "", type: "text", inputmode: "url", autocomplete: "off", class: "wide" }),
@@ -151,25 +165,34 @@ export class ConfigView {
     );
     remove.addEventListener("click", () => {
       this.formDirty = true;
+      this.rowsEdited = true;
       tr.remove();
     });
     return tr;
   }
 
-  /** The loaded config with the form's values written over it (fields the form does not show are kept). */
+  /**
+   * The latest config with only what the user changed in the form written over it: a setting edited in the file (and
+   * hot-reloaded) while the form was open is kept, not put back to what the form was filled with.
+   */
   private formValue(): Json {
     const out = structuredClone(this.config ?? {}) as Json;
+    const changed = (el: HTMLInputElement | HTMLSelectElement) => JSON.stringify(readField(el)) !== el.dataset.initial;
     for (const el of this.form.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]:not([data-row])")) {
-      setPath(out, el.dataset.path!, readField(el));
+      if (changed(el)) setPath(out, el.dataset.path!, readField(el));
     }
-    const old = ((this.config?.upstreams as Json[] | undefined) ?? []).map((u) => structuredClone(u));
+    // The upstream table as a whole: untouched, the latest list stands; edited, the table as shown (on the rows it was filled from).
+    if (!this.rowsEdited && ![...this.upstreamRows.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]")].some(changed)) return out;
+    const filled = (this.formBase?.upstreams as Json[] | undefined) ?? [];
+    const latest = (this.config?.upstreams as Json[] | undefined) ?? [];
     const ups: Json[] = [];
     for (const tr of this.upstreamRows.rows) {
-      const i = Number(tr.dataset.index);
-      const u: Json = { ...(old[i] ?? {}) };
+      // A row from the file: its latest entry (by the name it had), with the cells the user changed written over it.
+      const base = tr.dataset.origin !== undefined ? filled[Number(tr.dataset.origin)] : undefined;
+      const u: Json = structuredClone((base && latest.find((x) => x.name === base.name)) ?? base ?? {});
       for (const el of tr.querySelectorAll<HTMLInputElement | HTMLSelectElement>("[data-path]")) {
         const key = el.dataset.path!.replace(/^upstreams\[\d+\]\./, "");
-        u[key] = readField(el);
+        if (!base || changed(el)) u[key] = readField(el);
       }
       ups.push(u);
     }

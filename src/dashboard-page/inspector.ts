@@ -25,6 +25,8 @@ export class Inspector {
   private max = 200;
   private loaded = false;
   private selected: string | null = null;
+  /** "Clear view" hides what had finished by then, also from later fetches of the daemon's ring (resume, reconnect). */
+  private clearedAt = "";
   /** Where Copy as curl points: the broker's address as the daemon reports it. */
   private brokerUrl = "http://127.0.0.1:11435";
   private readonly detail = new RequestDetail(() => this.brokerUrl);
@@ -36,8 +38,13 @@ export class Inspector {
     this.form.addEventListener("submit", (e) => e.preventDefault());
     $("#requests-clear").addEventListener("click", () => {
       this.records = [];
+      this.clearedAt = new Date().toISOString();
       this.select(null);
       this.render();
+    });
+    // Requests that finished while paused were not kept: fetch them on resume.
+    $<HTMLInputElement>("#requests-pause").addEventListener("change", (e) => {
+      if (!(e.target as HTMLInputElement).checked && this.loaded) void this.load();
     });
     $("#request-close").addEventListener("click", () => this.close());
     $("#request-detail").addEventListener("keydown", (e) => {
@@ -54,13 +61,15 @@ export class Inspector {
   async load(): Promise<void> {
     try {
       const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests", { query: { limit: 1000 } });
-      const list = Array.isArray(r) ? r : r.requests;
+      const list = (Array.isArray(r) ? r : r.requests).filter((x) => x.time > this.clearedAt);
       if (!Array.isArray(r) && r.brokerUrl) this.brokerUrl = r.brokerUrl;
       if (!Array.isArray(r) && typeof r.capacity === "number" && r.capacity > 0) this.max = r.capacity;
-      // Merge: keep live records that arrived while the request was in flight.
+      // Merge: keep live records that arrived while the request was in flight; newest first, then cut (after a long
+      // disconnect the ring is all new: the old records shown before must give way, not the new ones).
       const seen = new Set(list.map((x) => x.id));
-      this.records = [...this.records.filter((x) => !seen.has(x.id)), ...list].slice(0, this.max);
+      this.records = [...this.records.filter((x) => !seen.has(x.id)), ...list];
       this.records.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+      this.records.length = Math.min(this.records.length, this.max);
       this.loaded = true;
       setText($("#requests-error"), "");
     } catch (e) {

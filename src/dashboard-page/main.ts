@@ -53,10 +53,6 @@ for (const t of TABS) $(`#tab-${t}`).addEventListener("click", () => showTab(t))
 const initial = location.hash.slice(1) as Tab;
 showTab(TABS.includes(initial) ? initial : "overview");
 
-whenUnauthorized(() =>
-  banner("session", "This dashboard session has ended. Run `cloudtolocalllm-tunnel dashboard` (or the tray's Open dashboard) to open it again.", "error"),
-);
-
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 /** Bumped by every event that changes what the status shows. */
 let generation = 0;
@@ -93,6 +89,7 @@ function onMessage(m: LiveMessage): void {
       const d = m.data;
       const time = m.time ? new Date(m.time).getTime() : Date.now();
       overview.tick(time, d.upstreams ?? [], d.tunnel);
+      if (d.queue) gatewayView.setQueue(d.queue);
       break;
     }
     case "upstream.state": {
@@ -163,7 +160,7 @@ function showReload(r: DaemonStatus["daemon"]["lastReload"]): void {
 }
 
 let everLive = false;
-connectLive(onMessage, (state, attempt) => {
+const live = connectLive(onMessage, (state, attempt) => {
   const el = $("#live");
   el.dataset.state = state;
   setText(el, state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected");
@@ -177,4 +174,14 @@ connectLive(onMessage, (state, attempt) => {
     // A refused upgrade looks like any other close: ask once whether the session is still valid.
     void call("GET", "/api/v1/dashboard/session").catch(() => {});
   }
+});
+// A session that has ended (a daemon restart, sign-out, a rotated token) never comes back: say so once, and stop the feed
+// knocking with it every 10 s beside a "retrying…" that cannot succeed.
+whenUnauthorized(() => {
+  live.close();
+  banner("daemon", null);
+  const el = $("#live");
+  el.dataset.state = "offline";
+  setText(el, "Signed out");
+  banner("session", "This dashboard session has ended. Run `cloudtolocalllm-tunnel dashboard` (or the tray's Open dashboard) to open it again, or reload this page to ask for access.", "error");
 });

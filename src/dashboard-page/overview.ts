@@ -1,5 +1,5 @@
 // The overview: one card per upstream, the tunnel with its controls, overall quality, active alerts and the live charts.
-import type { Alert, DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../core/contracts.ts";
+import type { Alert, DaemonStatus, MetricsTick, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../core/contracts.ts";
 import { signInTrouble } from "../core/sign-in-text.ts";
 import { capacityText, loadedText } from "../core/upstream-load.ts";
 import { serving } from "../core/verdict.ts";
@@ -263,12 +263,16 @@ export class Overview {
     this.cards.get(name)?.update(u);
   }
 
-  tick(time: number, upstreams: { name: string; metrics: UpstreamMetrics }[], tunnel?: Partial<TunnelStatus>): void {
-    for (const { name, metrics } of upstreams) {
+  tick(time: number, upstreams: MetricsTick["upstreams"], tunnel?: Partial<TunnelStatus>): void {
+    for (const { name, metrics, loaded, capacity } of upstreams) {
       this.history.add(name, time, metrics);
       const u = this.status?.upstreams.find((x) => x.name === name);
-      if (u) u.metrics = metrics;
-      this.cards.get(name)?.metrics(metrics);
+      if (!u) continue;
+      u.metrics = metrics;
+      // The load it reports (slots busy, models loaded) changes between state events: the whole card follows.
+      if (loaded !== undefined) u.loaded = loaded;
+      if (capacity !== undefined) u.capacity = capacity;
+      this.cards.get(name)?.update(u);
     }
     this.drawCharts(time);
     if (this.status) {

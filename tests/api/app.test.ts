@@ -277,11 +277,26 @@ describe("config", () => {
     expect(readFileSync(env.file, "utf8")).toContain('name = "only"');
     expect(env.daemon.ctx.config.current().upstreams.map((u) => u.name)).toEqual(["only"]);
   });
-  test("a config sent back with [redacted] values is refused instead of wiping the secret", async () => {
-    const view = await call("GET", "/api/v1/config", { headers: AUTH });
-    const r = await call("PUT", "/api/v1/config", { headers: { ...AUTH, "content-type": "application/json" }, body: JSON.stringify(view.json.config) });
-    expectError(r, 422, "validation_failed");
-    expect(r.json.error.details[0].path).toBe("upstreams[0].url");
+  test("a config sent back as GET showed it keeps the secrets it hides (the dashboard's form); a [redacted] moved or edited is refused", async () => {
+    const json = { ...AUTH, "content-type": "application/json" };
+    const view = (await call("GET", "/api/v1/config", { headers: AUTH })).json.config;
+    expect(view.upstreams[0].url).toBe("http://user:redacted@127.0.0.1:11434");
+    // Redirected to another host, or handed to another upstream (the first one removed): never the old password.
+    for (const upstreams of [
+      [{ ...view.upstreams[0], url: "http://user:redacted@127.0.0.1:11499" }, view.upstreams[1]],
+      [{ ...view.upstreams[1], url: view.upstreams[0].url }],
+    ]) {
+      const r = await call("PUT", "/api/v1/config", { headers: json, body: JSON.stringify({ ...view, upstreams }) });
+      expectError(r, 422, "validation_failed");
+      expect(r.json.error.details[0].path).toBe("upstreams[0].url");
+    }
+    expect(readFileSync(env.file, "utf8")).toContain("hunter2secret");
+    // Sent back as shown, with one other change: applied, and the password is still the one in the file.
+    const r = await call("PUT", "/api/v1/config", { headers: json, body: JSON.stringify({ ...view, proxy: { ...view.proxy, max_attempts: 2 } }) });
+    expect(r.status).toBe(200);
+    expect(env.daemon.ctx.config.current().upstreams[0]!.url).toBe("http://user:hunter2secret@127.0.0.1:11434");
+    expect(env.daemon.ctx.config.current().proxy.max_attempts).toBe(2);
+    expect(readFileSync(env.file, "utf8")).toContain("hunter2secret");
   });
   test("validate, export (redacted), import, reload", async () => {
     const v = await call("POST", "/api/v1/config/validate", { headers: toml(), body: "[api]\nlisten = \"nowhere\"\n" });

@@ -672,7 +672,7 @@ describe("dashboard in Chromium", () => {
     // WCAG AA for every visible piece of text on every tab, in both schemes.
     for (const colorScheme of ["light", "dark"] as const) {
       await page.emulateMedia({ colorScheme });
-      for (const tab of ["overview", "requests", "config"]) {
+      for (const tab of ["overview", "requests", "gateway", "config"]) {
         await page.locator(`#tab-${tab}`).click();
         expect({ colorScheme, tab, low: await lowContrast(page) }).toEqual({ colorScheme, tab, low: [] });
       }
@@ -680,7 +680,7 @@ describe("dashboard in Chromium", () => {
     await page.locator("#tab-overview").click();
 
     await page.setViewportSize({ width: 380, height: 800 });
-    for (const tab of ["overview", "requests", "config"]) {
+    for (const tab of ["overview", "requests", "gateway", "config"]) {
       await page.locator(`#tab-${tab}`).click();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       expect({ tab, overflow }).toEqual({ tab, overflow: 0 });

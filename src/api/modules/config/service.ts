@@ -10,6 +10,7 @@ import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../net
 import { ConfigStore, type BackupInfo } from "../../../config/store.ts";
 import type { Config } from "../../../config/schema.ts";
 import { tokenFile } from "../../token.ts";
+import { keepUnchangedSecrets } from "./unchanged-secrets.ts";
 
 export type Issue = { path: string; message: string; line?: number; column?: number };
 
@@ -93,6 +94,8 @@ export function checkBody(ctx: DaemonContext, body: unknown): { text: string; re
   }
   if (!body || typeof body !== "object" || Array.isArray(body))
     throw new HttpError("bad_request", "send the config as TOML (text/plain or application/toml) or as a JSON object");
+  // The dashboard's form sends the config back whole, as GET showed it: a secret it left as shown stays the secret.
+  body = keepUnchangedSecrets(body, ctx.config.current());
   // As the file it becomes is checked: a JSON object that sets nothing is refused by validate as by PUT.
   const result = validateSettings(body, file);
   if (result.ok) {

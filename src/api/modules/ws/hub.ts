@@ -70,8 +70,10 @@ export class WsHub {
   tickData(): TickData {
     const t = tunnelStatus(this.ctx);
     return {
-      upstreams: upstreamList(this.ctx).map((u) => ({ name: u.name, metrics: u.metrics })),
+      // The load each server reported with its last health check moves without a state change: the cards follow it here.
+      upstreams: upstreamList(this.ctx).map((u) => ({ name: u.name, metrics: u.metrics, ...(u.loaded ? { loaded: u.loaded } : {}), ...(u.capacity !== undefined ? { capacity: u.capacity } : {}) })),
       tunnel: { state: t.state, activeStreams: t.activeStreams, attempt: t.attempt },
+      ...(this.ctx.services.broker?.queue ? { queue: this.ctx.services.broker.queue() } : {}),
     };
   }
 

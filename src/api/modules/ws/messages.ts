@@ -15,7 +15,7 @@ export const WS_MESSAGES: Record<WsMessageType, WsMessageInfo> = {
   snapshot: { when: "First message after the connection opens.", data: "DaemonStatus (as GET /api/v1/status)." },
   "metrics.tick": {
     when: "Once a second while at least one client is connected; dropped (not queued) for a client that is behind.",
-    data: "{ upstreams: [{ name, metrics: UpstreamMetrics }], tunnel: { state, activeStreams, attempt } }",
+    data: "{ upstreams: [{ name, metrics: UpstreamMetrics, loaded?, capacity? }], tunnel: { state, activeStreams, attempt }, queue? } (queue: the broker's, as in DaemonStatus; loaded and capacity: what the upstream reported with its last health check, as in UpstreamStatus)",
   },
   "upstream.state": { when: "An upstream changes state (unknown/up/degraded/down).", data: "{ name, from, to, reason? }" },
   "upstream.quality": { when: "An upstream's quality level changes.", data: "{ name, from, to }" },
