@@ -44,7 +44,7 @@ const ACCOUNT_PATHS = ["/api/me", "/api/signout", "/api/user/keys", "/api/experi
  * Model management: needs [tunnel] allow_model_management through the tunnel, and a key's allow_model_management.
  * Ollama's routes (with those of the machine's ollama.com account: who it is, signing it out), and the other kinds'
  * own: llama.cpp's router mode loads and unloads models, LM Studio's v1 REST API also downloads them, and vLLM (with
- * VLLM_ALLOW_RUNTIME_LORA_UPDATING) loads a LoRA adapter from any path it names.
+ * VLLM_ALLOW_RUNTIME_LORA_UPDATING) loads a LoRA adapter from any path it names, and (in its development mode) sleeps.
  */
 export const MODEL_MANAGEMENT_PATHS = [
   "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/blobs",
@@ -52,6 +52,9 @@ export const MODEL_MANAGEMENT_PATHS = [
   "/models/load", "/models/unload",
   "/api/v1/models/load", "/api/v1/models/unload", "/api/v1/models/download",
   "/v1/load_lora_adapter", "/v1/unload_lora_adapter",
+  // vLLM's development routes (VLLM_SERVER_DEV_MODE=1): releasing and reloading the weights, the prefix cache, the
+  // profiler, and an RPC to every worker.
+  "/sleep", "/wake_up", "/reset_prefix_cache", "/start_profile", "/stop_profile", "/collective_rpc",
 ];
 
 /** Whether `path` (no query) is one of the ollama.com account's routes, or under one. */
@@ -62,13 +65,13 @@ export function isAccountRoute(path: string): boolean {
 
 /** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
 export function isModelManagement(path: string): boolean {
-  // Every route on the list starts /api/, /models/, /v1/ or /debug: one character decides for most other paths.
-  const c = path.charCodeAt(1);
-  if (c !== 0x61 /* a */ && c !== 0x6d /* m */ && c !== 0x76 /* v */ && c !== 0x64 /* d */) return false;
+  // One character decides for most other paths: the second of every route on the list.
+  if (!FIRST_CHARS.has(path.charCodeAt(1))) return false;
   for (let i = 0; i < MODEL_MANAGEMENT_PATHS.length; i++) if (path === MODEL_MANAGEMENT_PATHS[i] || path.startsWith(MANAGEMENT_PREFIXES[i]!)) return true;
   return false;
 }
 const MANAGEMENT_PREFIXES = MODEL_MANAGEMENT_PATHS.map((m) => m + "/");
+const FIRST_CHARS = new Set(MODEL_MANAGEMENT_PATHS.map((m) => m.charCodeAt(1)));
 
 /**
  * The top-level fields that name a model, per route (Ollama's api/types.go). `acts` in order: the first non-empty one

@@ -106,6 +106,9 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
     ["/api/v1/models/unload", { instance_id: ALLOWED }],
     ["/api/v1/models/download", { model: ALLOWED }],
     ["/v1/load_lora_adapter", { lora_name: ALLOWED, lora_path: "/tmp/x" }],
+    // vLLM's development routes: releasing the weights, an RPC to every worker.
+    ["/sleep", {}],
+    ["/collective_rpc", { method: "x" }],
     // Ollama's account routes: who the machine's ollama.com account is, and signing it out.
     ["/api/me", {}],
     ["/api/signout", {}],
