@@ -6,26 +6,22 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 import { DIALECTS, metric, pauseRelayPastTolerance, tokensIn } from "./resume-helpers.ts";
 
 const TOKENS = 120;
 const PER_DIALECT = 8;
+let rig: TunnelRig;
 let fake: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
 beforeAll(async () => {
-  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 40 });
-  relay = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+  rig = await startTunnelRig({ fake: { tokens: TOKENS, tokenDelayMs: 40 }, relayToml: relayToml({ extra: 'resume_window = "20s"' }) });
+  ({ fake, relay, daemon } = rig);
 }, 30_000);
 
-afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop("SIGKILL");
-  await fake?.stop();
-  cleanup(daemon?.home, relay?.dir);
-});
+afterAll(() => rig?.stop());
 
 /** A streaming call read to its end; a slow one pauses after each chunk. `started` resolves on its first token. */
 function call(d: (typeof DIALECTS)[number], slowMs: number, r: RelayProc = relay) {

@@ -6,25 +6,21 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 import { DIALECTS, metric, pauseRelayPastTolerance, streamingCall, tokensIn } from "./resume-helpers.ts";
 
 const TOKENS = 40;
+let rig: TunnelRig;
 let fake: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
 beforeAll(async () => {
-  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 60 });
-  relay = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+  rig = await startTunnelRig({ fake: { tokens: TOKENS, tokenDelayMs: 60 }, relayToml: relayToml({ extra: 'resume_window = "20s"' }) });
+  ({ fake, relay, daemon } = rig);
 }, 30_000);
 
-afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop("SIGKILL");
-  await fake?.stop();
-  cleanup(daemon?.home, relay?.dir);
-});
+afterAll(() => rig?.stop());
 
 describe("resumable streams", () => {
   test("a relay paused past the heartbeat tolerance mid-stream, then resumed: NDJSON and SSE end with every token once, in order; one generation each", async () => {

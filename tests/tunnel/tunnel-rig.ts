@@ -28,7 +28,8 @@ export async function startTunnelRig(o: TunnelRigOptions = {}): Promise<TunnelRi
     daemon,
     async stop() {
       await daemon.stop();
-      await relay.stop();
+      // Killed: a test may leave it paused (SIGSTOP), where a graceful stop would wait for ever.
+      await relay.stop("SIGKILL");
       await fake.stop();
       cleanup(relay.dir, daemon.home);
     },
