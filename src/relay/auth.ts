@@ -26,6 +26,16 @@ export function bearer(req: Request): string | null {
 }
 
 /**
+ * Why no token was found: none was sent, or an Authorization header is there but is not one Bearer token (another
+ * scheme, a token with spaces, or two headers, which arrive joined by a comma). `wanted` names what was expected.
+ */
+function noToken(req: Request, wanted: string): string {
+  return req.headers.has("authorization")
+    ? `the Authorization header is not one Bearer token (another scheme, a token with spaces, or two Authorization headers): send ${wanted}`
+    : `missing ${wanted}`;
+}
+
+/**
  * A cloud client's credential for /t/ID/...: the bearer token or, when no Authorization header is sent at all, the
  * x-api-key header — where Anthropic's SDK and Claude Code (ANTHROPIC_API_KEY) put a key. Authorization wins so a
  * client can send the relay's key as a bearer token and a gateway key (c2l_…) for the broker in x-api-key. The header
@@ -87,7 +97,7 @@ export class RelayAuth {
   /** A signed-in user (a verified JWT's subject): /me/ and /ollama/ route by it. A static key names no user. */
   async user(req: Request): Promise<{ ok: true; subject: string } | { ok: false; reason: string }> {
     const token = bearer(req);
-    if (!token) return { ok: false, reason: "missing Authorization: Bearer token (a signed-in user's access token)" };
+    if (!token) return { ok: false, reason: noToken(req, "Authorization: Bearer with a signed-in user's access token") };
     if (!this.jwks) return { ok: false, reason: "this relay has no [oidc] issuer, so it has no signed-in users: call /t/ID/... with the tunnel's client key" };
     if (!looksLikeJwt(token)) return { ok: false, reason: "this route needs a signed-in user's access token (a JWT), not a client key: with a client key call /t/ID/..." };
     const v = await this.verifyJwt(token);
@@ -97,7 +107,7 @@ export class RelayAuth {
   /** An agent: its static token's tunnel, or its JWT subject's tunnel. */
   async agent(req: Request): Promise<AuthResult> {
     const token = bearer(req);
-    if (!token) return { ok: false, reason: "missing Authorization: Bearer token" };
+    if (!token) return { ok: false, reason: noToken(req, "Authorization: Bearer with the agent's token") };
     const h = hashToken(token);
     const t = this.config.tunnels.find((x) => x.agent_token_sha256 && sameHash(x.agent_token_sha256, h));
     if (t) return { ok: true, tunnelId: t.id, via: "token" };
@@ -113,7 +123,7 @@ export class RelayAuth {
   // A client key is answered without a promise (every call through the relay passes here); only a JWT waits.
   client(req: Request, tunnelId: string): AuthResult | Promise<AuthResult> {
     const token = clientCredential(req)?.token;
-    if (!token) return { ok: false, reason: "missing Authorization: Bearer token (or x-api-key)" };
+    if (!token) return { ok: false, reason: noToken(req, "Authorization: Bearer with a client key (or x-api-key)") };
     const t = this.config.tunnels.find((x) => x.id === tunnelId);
     const h = hashToken(token);
     if (t && t.client_key_sha256.some((k) => sameHash(k, h))) return { ok: true, tunnelId, via: "token" };
