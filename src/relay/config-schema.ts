@@ -46,6 +46,10 @@ export const RelayConfigSchema = T.Object(
         max_streams: T.Integer({ default: 64, minimum: 1, description: "Concurrent requests per tunnel; more get 429." }),
         max_body_bytes: T.Integer({ default: 104857600, minimum: 0, description: "Largest request body per request, in bytes; bigger gets 413." }),
         requests_per_minute: T.Integer({ default: 600, minimum: 1, description: "Requests per tunnel per minute; more get 429." }),
+        idle_timeout: Duration(
+          "30s",
+          "How long a client's connection may stay silent (1s to 255s) until a call of it is admitted (its key accepted): an idle keep-alive connection, or one trickling its request head (slowloris), is closed then. An admitted call through a tunnel is never cut by it; \"0s\": no limit.",
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

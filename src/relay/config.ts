@@ -27,6 +27,9 @@ function semantic(c: RelayConfig): FieldIssue[] {
   if (!!c.tls.cert_file !== !!c.tls.key_file) out.push({ path: c.tls.cert_file ? "tls.key_file" : "tls.cert_file", message: "tls needs both cert_file and key_file" });
   if (relayMs(c).heartbeat.tolerance <= relayMs(c).heartbeat.interval)
     out.push({ path: "heartbeat.tolerance", message: `"${c.heartbeat.tolerance}" must be longer than heartbeat.interval ("${c.heartbeat.interval}")` });
+  const idle = relayMs(c).limits.idle_timeout;
+  // Bun counts it in whole seconds, at most 255.
+  if (idle !== 0 && (idle < 1000 || idle > 255_000)) out.push({ path: "limits.idle_timeout", message: `"${c.limits.idle_timeout}" must be between 1s and 255s, or 0s for no limit` });
   if (c.oidc.chat_client_id && !c.oidc.issuer) out.push({ path: "oidc.chat_client_id", message: "the chat page's sign-in needs [oidc] issuer to be set" });
   if (c.oidc.issuer && !c.oidc.audience) out.push({ path: "oidc.audience", message: "an audience is required when oidc.issuer is set" });
   for (const k of ["issuer", "jwks_url"] as const)

@@ -57,6 +57,8 @@ export interface ForwardDeps {
   firstByteMs: number;
   stopping(): boolean;
   cluster?: ClusterRouting;
+  /** A call's key was accepted: its connection is no longer cut by the relay's idle timeout (server.ts). */
+  admit?(req: Request): void;
 }
 
 export type Forwarder = (req: Request, id: string, path: string) => Promise<Response>;
@@ -256,6 +258,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    deps.admit?.(req);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
     // holds a gateway key (c2l_…): the broker reads no other, and drops the header before any upstream anyway.

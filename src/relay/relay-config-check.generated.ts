@@ -90,6 +90,11 @@ export const RELAY_CONFIG_SCHEMA = {
         "requests_per_minute": {
           "type": "integer",
           "default": 600
+        },
+        "idle_timeout": {
+          "type": "string",
+          "format": "c2l-duration",
+          "default": "30s"
         }
       }
     },
@@ -243,14 +248,15 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
   const local_6 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_7 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_8 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
-  const local_9 = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-  const local_10 = /^[0-9a-f]{64}$/;
+  const local_9 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_10 = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
   const local_11 = /^[0-9a-f]{64}$/;
-  const local_12 = /^[A-Za-z0-9_.:-]*$/;
-  const local_13 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_12 = /^[0-9a-f]{64}$/;
+  const local_13 = /^[A-Za-z0-9_.:-]*$/;
   const local_14 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_15 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_16 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_17 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   return function check(value: any): boolean {
     return (
       (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
@@ -291,14 +297,17 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
       value['limits']['max_body_bytes'] >= 0 &&
       Number.isInteger(value['limits']['requests_per_minute']) &&
       value['limits']['requests_per_minute'] >= 1 &&
-      Object.getOwnPropertyNames(value['limits']).length === 3 &&
+      (typeof value['limits']['idle_timeout'] === 'string') &&
+      local_8.test(value['limits']['idle_timeout']) &&
+      format('c2l-duration', value['limits']['idle_timeout']) &&
+      Object.getOwnPropertyNames(value['limits']).length === 4 &&
       (typeof value['oidc'] === 'object' && value['oidc'] !== null && !Array.isArray(value['oidc'])) &&
       (typeof value['oidc']['issuer'] === 'string') &&
       (typeof value['oidc']['audience'] === 'string') &&
       (typeof value['oidc']['jwks_url'] === 'string') &&
       (typeof value['oidc']['chat_client_id'] === 'string') &&
       (typeof value['oidc']['jwks_cooldown'] === 'string') &&
-      local_8.test(value['oidc']['jwks_cooldown']) &&
+      local_9.test(value['oidc']['jwks_cooldown']) &&
       format('c2l-duration', value['oidc']['jwks_cooldown']) &&
       Object.getOwnPropertyNames(value['oidc']).length === 5 &&
       (typeof value['cors'] === 'object' && value['cors'] !== null && !Array.isArray(value['cors'])) &&
@@ -306,29 +315,29 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
       ((array) => { for(const value: any of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['cors']['allowed_origins']) &&
       Object.getOwnPropertyNames(value['cors']).length === 1 &&
       Array.isArray(value['tunnels']) &&
-      ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['id'] === 'string') && local_9.test(value['id']) && (value['agent_token_sha256'] !== undefined ? ((typeof value['agent_token_sha256'] === 'string') && local_10.test(value['agent_token_sha256'])) : true) && Array.isArray(value['client_key_sha256']) && ((array) => { for(const value: any of array) if(!(((typeof value === 'string') && local_11.test(value)))) { return false }; return true; })(value['client_key_sha256']) && (typeof value['subject'] === 'string') && Array.isArray(value['allowed_origins']) && ((array) => { for(const value: any of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['allowed_origins']) && Object.getOwnPropertyNames(value).every(key => ['id', 'agent_token_sha256', 'client_key_sha256', 'subject', 'allowed_origins'].includes(key))))) { return false }; return true; })(value['tunnels']) &&
+      ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['id'] === 'string') && local_10.test(value['id']) && (value['agent_token_sha256'] !== undefined ? ((typeof value['agent_token_sha256'] === 'string') && local_11.test(value['agent_token_sha256'])) : true) && Array.isArray(value['client_key_sha256']) && ((array) => { for(const value: any of array) if(!(((typeof value === 'string') && local_12.test(value)))) { return false }; return true; })(value['client_key_sha256']) && (typeof value['subject'] === 'string') && Array.isArray(value['allowed_origins']) && ((array) => { for(const value: any of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['allowed_origins']) && Object.getOwnPropertyNames(value).every(key => ['id', 'agent_token_sha256', 'client_key_sha256', 'subject', 'allowed_origins'].includes(key))))) { return false }; return true; })(value['tunnels']) &&
       (typeof value['cluster'] === 'object' && value['cluster'] !== null && !Array.isArray(value['cluster'])) &&
       (typeof value['cluster']['redis_url'] === 'string') &&
       (typeof value['cluster']['redis_ca_file'] === 'string') &&
       (typeof value['cluster']['redis_cert_file'] === 'string') &&
       (typeof value['cluster']['redis_key_file'] === 'string') &&
       (typeof value['cluster']['node_id'] === 'string') &&
-      local_12.test(value['cluster']['node_id']) &&
+      local_13.test(value['cluster']['node_id']) &&
       (typeof value['cluster']['internal_listen'] === 'string') &&
       format('c2l-listen', value['cluster']['internal_listen']) &&
       (typeof value['cluster']['advertise_url'] === 'string') &&
       (typeof value['cluster']['shared_secret_file'] === 'string') &&
       (typeof value['cluster']['lease_ttl'] === 'string') &&
-      local_13.test(value['cluster']['lease_ttl']) &&
+      local_14.test(value['cluster']['lease_ttl']) &&
       format('c2l-duration', value['cluster']['lease_ttl']) &&
       (typeof value['cluster']['node_ttl'] === 'string') &&
-      local_14.test(value['cluster']['node_ttl']) &&
+      local_15.test(value['cluster']['node_ttl']) &&
       format('c2l-duration', value['cluster']['node_ttl']) &&
       (typeof value['cluster']['drain_delay'] === 'string') &&
-      local_15.test(value['cluster']['drain_delay']) &&
+      local_16.test(value['cluster']['drain_delay']) &&
       format('c2l-duration', value['cluster']['drain_delay']) &&
       (typeof value['cluster']['redis_timeout'] === 'string') &&
-      local_16.test(value['cluster']['redis_timeout']) &&
+      local_17.test(value['cluster']['redis_timeout']) &&
       format('c2l-duration', value['cluster']['redis_timeout']) &&
       Object.getOwnPropertyNames(value['cluster']).length === 12 &&
       Object.getOwnPropertyNames(value).length === 14

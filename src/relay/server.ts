@@ -38,7 +38,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   const routing: ClusterRouting | undefined = config.cluster.redis_url
     ? { admitRate: (...a) => cluster!.admitRate(...a), forwardToOwner: (...a) => cluster!.forwardToOwner(...a), resumeAtOwner: (...a) => cluster!.resumeAtOwner(...a) }
     : undefined;
-  const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing });
+  // The server exists once the forwarders do; an admitted call lifts its connection's idle timeout through it.
+  let server: Server<AgentData> | null = null;
+  const admit = ms.limits.idle_timeout ? (req: Request) => server?.timeout(req, 0) : undefined;
+  const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing, admit });
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
     const { RelayCluster, readSharedSecret } = await import("./cluster/cluster.ts");
@@ -60,14 +63,15 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     await cluster?.stop();
     throw e;
   }
-  let server: Server<AgentData>;
   try {
     server = Bun.serve<AgentData>({
       hostname,
       port,
       tls,
-      // Long generations must never be cut by an idle timer; first-byte and heartbeat timers do that job.
-      idleTimeout: 0,
+      // A connection that has not had a call admitted is closed after [limits] idle_timeout of silence (an idle
+      // keep-alive, a request head trickled in: slowloris); an admitted call lifts it (forward.ts `admit`), because
+      // long generations must never be cut by an idle timer: first-byte and heartbeat timers do that job.
+      idleTimeout: Math.round(ms.limits.idle_timeout / 1000),
       // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       fetch: relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined }),
