@@ -1,14 +1,13 @@
 // protocol = "bridge-v1" cannot stream: an answer that never ends (a model generating forever) is cut at the protocol's limit and its generation cancelled, not buffered without bound.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { ServerWebSocket } from "bun";
 import { cleanup, daemonToml, AGENT_TOKEN } from "./helpers.ts";
+import { startFakeBridge, type FakeBridge } from "./fake-bridge.ts";
 import { startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 
 type Answer = { statusCode: number; headers: Record<string, string>; body: string };
 let upstream: ReturnType<typeof Bun.serve>;
-let bridge: ReturnType<typeof Bun.serve>;
+let bridge: FakeBridge;
 let d: DaemonProc;
-let ws: ServerWebSocket<unknown>;
 const answers = new Map<string, (a: Answer) => void>();
 /** Bytes the endless answer had sent, and whether its reader went away. */
 const endless = { sent: 0, cancelled: false };
@@ -40,23 +39,9 @@ beforeAll(async () => {
       );
     },
   });
-  bridge = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req, srv) {
-      if (srv.upgrade(req, { data: {} })) return;
-      return new Response("upgrade", { status: 400 });
-    },
-    websocket: {
-      maxPayloadLength: 64 * 1024 * 1024,
-      open(s) {
-        ws = s;
-        s.send(JSON.stringify({ type: "auth", id: "a", data: { success: true, bridgeId: "b-1" } }));
-      },
-      message(_s, m) {
-        const msg = JSON.parse(String(m));
-        if (msg.type === "response") answers.get(String(msg.id))?.(msg.data);
-      },
+  bridge = startFakeBridge({
+    onMessage(msg) {
+      if (msg.type === "response") answers.get(String(msg.id))?.(msg.data as Answer);
     },
   });
   d = await startDaemon({
@@ -69,13 +54,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   if (d) cleanup(d.home);
-  bridge?.stop(true);
+  bridge?.stop();
   upstream?.stop(true);
 });
 
 function ask(id: string, data: Record<string, unknown>): Promise<Answer> {
   const p = new Promise<Answer>((r) => answers.set(id, r));
-  ws.send(JSON.stringify({ type: "request", id, data, timestamp: new Date().toISOString() }));
+  bridge.socket().send(JSON.stringify({ type: "request", id, data, timestamp: new Date().toISOString() }));
   return p;
 }
 

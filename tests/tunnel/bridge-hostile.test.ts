@@ -1,15 +1,14 @@
 // protocol = "bridge-v1" against a hostile 1.x bridge: the real daemon refuses bad frames, paths and headers cleanly and keeps serving.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { ServerWebSocket } from "bun";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { cleanup, daemonToml, AGENT_TOKEN } from "./helpers.ts";
+import { startFakeBridge, type FakeBridge } from "./fake-bridge.ts";
 import { startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 
 type Answer = { statusCode: number; headers: Record<string, string>; body: string };
 let fake: FakeOllama;
-let bridge: ReturnType<typeof Bun.serve>;
+let bridge: FakeBridge;
 let d: DaemonProc;
-let ws: ServerWebSocket<unknown>;
 /** Every response the agent sent, by request id, in order of arrival. */
 const answers = new Map<string, Answer[]>();
 let waiters: (() => void)[] = [];
@@ -18,31 +17,15 @@ const closes: { code: number; reason: string }[] = [];
 
 beforeAll(async () => {
   fake = await startFakeOllama({ tokens: 3 });
-  bridge = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(req, srv) {
-      if (srv.upgrade(req, { data: {} })) return;
-      return new Response("upgrade", { status: 400 });
-    },
-    websocket: {
-      maxPayloadLength: 64 * 1024 * 1024,
-      open(s) {
-        ws = s;
-        s.send(JSON.stringify({ type: "auth", id: "a", data: { success: true, bridgeId: "b-1" } }));
-      },
-      close(_s, code, reason) {
-        closes.push({ code, reason });
-      },
-      message(_s, m) {
-        const msg = JSON.parse(String(m));
-        if (msg.type !== "response") return;
-        const list = answers.get(String(msg.id)) ?? [];
-        list.push(msg.data);
-        answers.set(String(msg.id), list);
-        for (const w of waiters) w();
-        waiters = [];
-      },
+  bridge = startFakeBridge({
+    onClose: (code, reason) => closes.push({ code, reason }),
+    onMessage(msg) {
+      if (msg.type !== "response") return;
+      const list = answers.get(String(msg.id)) ?? [];
+      list.push(msg.data as Answer);
+      answers.set(String(msg.id), list);
+      for (const w of waiters) w();
+      waiters = [];
     },
   });
   d = await startDaemon({
@@ -55,7 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   if (d) cleanup(d.home);
-  bridge?.stop(true);
+  bridge?.stop();
   await fake?.stop();
 });
 
@@ -67,7 +50,7 @@ async function answerOf(id: string, timeoutMs = 10_000): Promise<Answer> {
   }
   return answers.get(id)![0]!;
 }
-const send = (o: unknown) => ws.send(typeof o === "string" ? o : JSON.stringify(o));
+const send = (o: unknown) => bridge.socket().send(typeof o === "string" ? o : JSON.stringify(o));
 const ask = (id: string, data: Record<string, unknown>) => (send({ type: "request", id, data }), answerOf(id));
 const tags = async (id: string) => expect((await ask(id, { method: "GET", path: "/api/tags", headers: {} })).statusCode).toBe(200);
 const upstreamPaths = () => fake.requests.map((r) => r.path);
@@ -76,7 +59,7 @@ test("malformed frames (not JSON, binary, arrays, odd types, odd data) are ignor
   const before = fake.requests.length;
   for (const f of ["{", "null", "[]", "42", '"request"', '{"type":5}', '{"type":"request"}', '{"type":"request","id":"x1","data":"GET /api/pull"}', '{"type":"request","id":"x2","data":null}', '{"type":"request","id":"x3","data":[1,2]}', '{"type":"request","id":"x4","data":{"path":{"toString":"/api/tags"},"headers":"authorization: x","method":["GET"]}}'])
     send(f);
-  ws.send(new Uint8Array([0xff, 0xfe, 0x00, 0x7b]));
+  bridge.socket().send(new Uint8Array([0xff, 0xfe, 0x00, 0x7b]));
   await tags("after-garbage");
   // Whatever was answered of the odd requests was refused; nothing but the one good request reached the upstream.
   for (const id of ["x1", "x2", "x3", "x4"]) for (const a of answers.get(id) ?? []) expect(a.statusCode).toBeGreaterThanOrEqual(400);
@@ -175,13 +158,13 @@ test("a flood of requests beyond max_streams is answered 503 at once, not queued
 
 test("a huge message (a 40 MB body) is refused unparsed: that connection is closed with a reason, the upstream never sees it, the agent reconnects and keeps serving", async () => {
   const before = fake.requests.length;
-  const first = ws;
+  const first = bridge.socket();
   closes.length = 0;
   send({ type: "request", id: "huge", data: { method: "POST", path: "/api/chat", headers: { "content-type": "application/json" }, body: `{"model":"llama3.2:1b","messages":[{"role":"user","content":"${"x".repeat(40 * 1024 * 1024)}"}]}` } });
   await d.waitFor(/closing the bridge connection: a message was too large bytes=4194\d{4} limit=33619968/, 15_000);
   const until = Date.now() + 10_000;
-  while (ws === first && Date.now() < until) await Bun.sleep(50);
-  expect(ws).not.toBe(first); // a new connection
+  while (bridge.socket() === first && Date.now() < until) await Bun.sleep(50);
+  expect(bridge.socket()).not.toBe(first); // a new connection
   expect(closes[0]).toEqual({ code: 4000, reason: "protocol_error: message too large" });
   expect(answers.get("huge")).toBeUndefined();
   expect(fake.requests.length).toBe(before);
@@ -191,11 +174,11 @@ test("a huge message (a 40 MB body) is refused unparsed: that connection is clos
 
 test("the bridge closing the connection (a cloud restart) is followed by a reconnect, never a dead tunnel (the 1.x defect)", async () => {
   for (const [code, reason] of [[1001, "going away"], [1011, "server error"]] as const) {
-    const first = ws;
+    const first = bridge.socket();
     first.close(code, reason);
     const until = Date.now() + 15_000;
-    while (ws === first && Date.now() < until) await Bun.sleep(50);
-    expect(ws).not.toBe(first);
+    while (bridge.socket() === first && Date.now() < until) await Bun.sleep(50);
+    expect(bridge.socket()).not.toBe(first);
     await tags(`after-close-${code}`);
   }
   expect(d.proc.exitCode).toBeNull();
