@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   method_not_allowed: 405,
   conflict: 409,
   tunnel_disabled: 409,
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   validation_failed: 422,

@@ -252,6 +252,39 @@ describe("config", () => {
     expectError(badId, 422, "validation_failed");
     expect(badId.json.error.details[0].path).toBe("params.id");
   });
+  test("If-Match: a write based on an older read of the file is refused with 412 and writes nothing; the current ETag passes", async () => {
+    const read = await call("GET", "/api/v1/config", { headers: AUTH });
+    const tag = read.headers.get("etag")!;
+    expect(tag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect((await call("GET", "/api/v1/config/export", { headers: AUTH })).headers.get("etag")).toBe(tag);
+    // Someone edits the file by hand after our read (the daemon need not have applied it: the tag is the file's).
+    const handEdit = TOML.replace("body_limit = 4096", "body_limit = 5000");
+    writeFileSync(env.file, handEdit);
+    const mine = TOML.replace("body_limit = 4096", "body_limit = 8192");
+    for (const [method, path] of [["PUT", "/api/v1/config"], ["POST", "/api/v1/config/import"]] as const) {
+      const stale = await call(method, path, { headers: toml({ "if-match": tag }), body: mine });
+      expectError(stale, 412, "precondition_failed");
+      expect(stale.json.error.message).toContain("changed since you read it");
+      expect(readFileSync(env.file, "utf8")).toBe(handEdit);
+    }
+    // A weak tag never matches (strong comparison); a list holding the current tag does; so does *.
+    const now = (await call("GET", "/api/v1/config", { headers: AUTH })).headers.get("etag")!;
+    expect(now).not.toBe(tag);
+    expectError(await call("PUT", "/api/v1/config", { headers: toml({ "if-match": `W/${now}` }), body: mine }), 412, "precondition_failed");
+    expect(readFileSync(env.file, "utf8")).toBe(handEdit);
+    const ok = await call("PUT", "/api/v1/config", { headers: toml({ "if-match": `${tag}, ${now}` }), body: mine });
+    expect(ok.status).toBe(200);
+    expect(readFileSync(env.file, "utf8")).toBe(mine);
+    expect((await call("PUT", "/api/v1/config", { headers: toml({ "if-match": "*" }), body: TOML })).status).toBe(200);
+    // Restore checks it too (the file is TOML again: the hand edit's tag is stale); a refused restore takes no backup.
+    const backups = (await call("GET", "/api/v1/config/backups", { headers: AUTH })).json;
+    const restore = await call("POST", `/api/v1/config/backups/${backups[0].id}/restore`, { headers: { ...AUTH, "if-match": now } });
+    expectError(restore, 412, "precondition_failed");
+    expect(readFileSync(env.file, "utf8")).toBe(TOML);
+    expect((await call("GET", "/api/v1/config/backups", { headers: AUTH })).json.length).toBe(backups.length);
+    // Without If-Match the last writer wins, as before.
+    expect((await call("PUT", "/api/v1/config", { headers: toml(), body: mine })).status).toBe(200);
+  });
   test("PUT invalid TOML: 422 with line and column; a semantic error names the field and its line; the file is untouched", async () => {
     const syntax = await call("PUT", "/api/v1/config", { headers: toml(), body: "[api]\nlisten = \n" });
     expectError(syntax, 422, "validation_failed");

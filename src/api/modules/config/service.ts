@@ -11,6 +11,7 @@ import { ConfigStore, type BackupInfo } from "../../../config/store.ts";
 import type { Config } from "../../../config/schema.ts";
 import { tokenFile } from "../../token.ts";
 import { keepUnchangedSecrets } from "./unchanged-secrets.ts";
+import { checkIfMatch, fileTag } from "./file-version.ts";
 
 export type Issue = { path: string; message: string; line?: number; column?: number };
 
@@ -112,6 +113,11 @@ function redactedIssue(file: string, paths: string[]): LoadResult {
   };
 }
 
+/** The config file's version (ETag): GET and export send it, PUT, import and restore check it in If-Match. */
+export function configTag(ctx: DaemonContext): string {
+  return fileTag(store(ctx).read());
+}
+
 export function readConfig(ctx: DaemonContext) {
   const { value, redacted } = redactSecrets(ctx.config.current());
   return { path: ctx.config.path(), config: value as Record<string, unknown>, redacted, lastReload: redactUrlsDeep(ctx.config.lastReload()) };
@@ -123,11 +129,14 @@ export function validateBody(ctx: DaemonContext, body: unknown): { valid: boolea
 }
 
 /** Validates, writes through the store (backing up the old file), then hot-applies the new config. */
-export async function writeConfig(ctx: DaemonContext, body: unknown) {
+export async function writeConfig(ctx: DaemonContext, body: unknown, ifMatch?: string | null) {
   const { text, result } = checkBody(ctx, body);
   if (!result.ok) throw invalid(result.issues);
   keepFileOnlyFields(ctx, result.config);
-  const w = store(ctx).write(text);
+  // Checked and written in one synchronous step: no other API write can land between them.
+  const s = store(ctx);
+  checkIfMatch(ifMatch, s.read(), s.file);
+  const w = s.write(text);
   if (!w.ok) throw invalid(w.issues);
   // With its text, so the file watcher seeing this write does not apply it a second time.
   const reload = applied(ctx, await ctx.config.runtime.replace(w.config, text), w.backup);
@@ -149,7 +158,7 @@ export function listBackups(ctx: DaemonContext) {
     .reverse();
 }
 
-export async function restoreBackup(ctx: DaemonContext, id: string) {
+export async function restoreBackup(ctx: DaemonContext, id: string, ifMatch?: string | null) {
   // A backup is an older file: restoring it through the API must not bring back other FILE_ONLY values either.
   const backup = store(ctx).list().find((b) => b.id === id);
   if (backup) {
@@ -157,7 +166,9 @@ export async function restoreBackup(ctx: DaemonContext, id: string) {
     if (old.ok) keepFileOnlyFields(ctx, old.config);
   }
   // An unknown id throws BackupNotFoundError: 404 by the table of stable codes (src/api/errors.ts maps it).
-  const w = store(ctx).restore(id);
+  const s = store(ctx);
+  checkIfMatch(ifMatch, s.read(), s.file);
+  const w = s.restore(id);
   if (!w.ok) throw invalid(w.issues);
   const reload = applied(ctx, await ctx.config.runtime.replace(w.config, store(ctx).read() ?? undefined), w.backup);
   return { ok: true as const, backup: w.backup ? publicBackup(w.backup) : null, reload };
