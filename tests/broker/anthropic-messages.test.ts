@@ -141,6 +141,18 @@ for (const c of CASES) {
       expect(whole.stop_reason).toBe("tool_use");
     });
 
+    test("parallel tool calls whose pieces the server interleaves: each tool_use whole, with its own input", async () => {
+      const TIME: Anthropic.Tool = { name: "get_time", description: "The time in a zone", input_schema: { type: "object", properties: { city: { type: "string" } } } };
+      const s = client().messages.stream({ model: c.model, max_tokens: 50, tools: [WEATHER, TIME], messages: [user("weather and time in Paris, in parallel")] });
+      const m = await s.finalMessage();
+      expect(m.stop_reason).toBe("tool_use");
+      const uses = m.content.filter((b) => b.type === "tool_use") as Anthropic.ToolUseBlock[];
+      if (c.fake() === plain) expect(uses.map((u) => ({ name: u.name, input: u.input }))).toEqual([
+        { name: "get_weather", input: { city: "Paris" } },
+        { name: "get_time", input: { city: "Paris" } },
+      ]);
+      else expect(uses[0]).toMatchObject({ name: "get_weather", input: { city: "Paris" } });
+    });
     test("a multi-turn conversation with a tool result gets the model's answer", async () => {
       const m = await client().messages.create({
         model: c.model,

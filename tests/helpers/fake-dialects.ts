@@ -111,8 +111,14 @@ export async function chatToolCall(ctx: FakeContext, req: Request, body: any): P
     const call = { id: "call_fake1", type: "function", function: { name, arguments: TOOL_ARGS.join("") } };
     return Response.json({ id, object: "chat.completion", created, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [call] }, finish_reason: "tool_calls" }], usage });
   }
-  const first = data({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: [{ index: 0, id: "call_fake1", type: "function", function: { name, arguments: "" } }] }, finish_reason: null }] });
-  const pieces = TOOL_ARGS.map((a) => data({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: a } }] }, finish_reason: null }] }));
+  // Asked to call tools "in parallel" (and not told not to): every tool offered, their pieces interleaved, as some
+  // servers stream parallel calls (each piece names its call's index).
+  const calls = /in parallel/.test(JSON.stringify(body.messages?.at(-1)?.content ?? "")) && body.parallel_tool_calls !== false ? body.tools.map(toolName) : [name];
+  const first = data({
+    ...base,
+    choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: calls.map((n: string, i: number) => ({ index: i, id: `call_fake${i + 1}`, type: "function", function: { name: n, arguments: "" } })) }, finish_reason: null }],
+  });
+  const pieces = TOOL_ARGS.flatMap((a) => calls.map((_: string, i: number) => data({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: i, function: { arguments: a } }] }, finish_reason: null }] })));
   pieces[0] = Buffer.concat([first, pieces[0]!]);
   const final = [data({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] })];
   if (body.stream_options?.include_usage) final.push(data({ ...base, choices: [], usage }));

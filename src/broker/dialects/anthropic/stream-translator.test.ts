@@ -160,3 +160,41 @@ test("an event the upstream never ends, past the broker's limit: Anthropic's err
   expect(out).toContain("over 33554432 bytes");
   expect(dec.decode(t.push(big)) + dec.decode(t.end())).toBe("");
 });
+
+test("parallel calls whose pieces interleave: each call's arguments whole in its own block (the first streamed, the others held)", () => {
+  const piece = (index: number, fn: object, id?: string) => sse(chunk({ tool_calls: [{ index, ...(id ? { id, type: "function" } : {}), function: fn }] }));
+  const up =
+    piece(0, { name: "get_weather", arguments: "" }, "call_a") +
+    piece(1, { name: "get_time", arguments: "" }, "call_b") +
+    piece(0, { arguments: '{"city":' }) +
+    piece(1, { arguments: '{"tz":' }) +
+    piece(0, { arguments: '"Paris"}' }) +
+    piece(1, { arguments: '"CET"}' }) +
+    sse(chunk({}, "tool_calls")) +
+    "data: [DONE]\n\n";
+  for (const size of [5, 1000]) {
+    const ev = translate(up, size);
+    // Blocks are sequential: each index starts, gets its deltas and stops before the next starts.
+    const blocks: { id: string; name: string; json: string }[] = [];
+    let open = -1;
+    for (const e of ev) {
+      if (e.event === "content_block_start") {
+        expect(open).toBe(-1);
+        open = e.data.index;
+        expect(open).toBe(blocks.length);
+        blocks.push({ id: e.data.content_block.id, name: e.data.content_block.name, json: "" });
+      } else if (e.event === "content_block_delta") {
+        expect(e.data.index).toBe(open);
+        blocks[open]!.json += e.data.delta.partial_json;
+      } else if (e.event === "content_block_stop") {
+        expect(e.data.index).toBe(open);
+        open = -1;
+      }
+    }
+    expect(blocks.map((b) => ({ id: b.id, name: b.name, input: JSON.parse(b.json) }))).toEqual([
+      { id: "call_a", name: "get_weather", input: { city: "Paris" } },
+      { id: "call_b", name: "get_time", input: { tz: "CET" } },
+    ]);
+    expect(ev.at(-2)!.data.delta.stop_reason).toBe("tool_use");
+  }
+});

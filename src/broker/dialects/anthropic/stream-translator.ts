@@ -18,8 +18,12 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
   /** Index of the next content block; the open one is `next - 1`. */
   private next = 0;
   private open: Open = null;
-  /** OpenAI tool call index → whether its block was opened (a call's later pieces name only its index). */
+  /** OpenAI tool call indexes seen (a call's later pieces name only its index). */
   private readonly calls = new Set<number>();
+  /** Calls that began while another call's block was open: their arguments, until that block closes. */
+  private readonly held = new Map<number, { id: string; name: string; args: string }>();
+  /** The call the last piece belonged to (a piece without index or new id continues it). */
+  private lastCall = -1;
   private matched: unknown = null;
   private inputTokens: number | null = null;
   private outputTokens: number | null = null;
@@ -65,13 +69,19 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
     if (d.content) text += this.block({ kind: "text" }, { type: "text", text: "" }) + this.delta({ type: "text_delta", text: d.content });
     for (const t of d.tool_calls ?? []) {
       const call = this.callIndex(t.index, t.id);
+      this.lastCall = call;
+      const args = t.function?.arguments ?? "";
       if (!this.calls.has(call)) {
         this.calls.add(call);
-        text += this.block({ kind: "tool", call }, { type: "tool_use", id: t.id ?? `toolu_${crypto.randomUUID().replaceAll("-", "")}`, name: t.function?.name ?? "", input: {} });
+        const head = { id: t.id ?? `toolu_${crypto.randomUUID().replaceAll("-", "")}`, name: t.function?.name ?? "" };
+        // Anthropic's blocks are sequential, and a server may interleave parallel calls' pieces: while one call's block
+        // is open, a new call is held whole and given its block when the open one closes.
+        if (this.open?.kind === "tool") this.held.set(call, { ...head, args: "" });
+        else text += this.block({ kind: "tool", call }, { type: "tool_use", ...head, input: {} });
       }
-      // Pieces of a call whose block was already closed (calls interleaved) cannot be placed: Anthropic's blocks are sequential.
-      const args = t.function?.arguments;
-      if (args && this.open?.kind === "tool" && this.open.call === call) text += this.delta({ type: "input_json_delta", partial_json: args });
+      const held = this.held.get(call);
+      if (held) held.args += args;
+      else if (args && this.open?.kind === "tool" && this.open.call === call) text += this.delta({ type: "input_json_delta", partial_json: args });
     }
     if (choice.finish_reason) {
       this.finish = choice.finish_reason;
@@ -82,7 +92,7 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
 
   /**
    * Which call a piece belongs to: its `index`; without one (some servers leave it out), a new call when it names an id
-   * not seen last, else the open call.
+   * not seen last, else the call of the piece before.
    */
   private callIndex(index: number | undefined, id: string | undefined): number {
     if (index !== undefined) return index;
@@ -90,7 +100,7 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
       this.lastId = id;
       return this.calls.size;
     }
-    return this.open?.kind === "tool" ? this.open.call : Math.max(0, this.calls.size - 1);
+    return this.lastCall >= 0 ? this.lastCall : 0;
   }
   private lastId: string | undefined;
 
@@ -107,10 +117,21 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
     return sseText("content_block_delta", { type: "content_block_delta", index: this.next - 1, delta });
   }
 
+  /** Closes the open block; a tool block's closing gives each held call its block, whole, in the order they began. */
   private stopBlock(): string {
     if (!this.open) return "";
+    const wasTool = this.open.kind === "tool";
     this.open = null;
-    return sseText("content_block_stop", { type: "content_block_stop", index: this.next - 1 });
+    let text = sseText("content_block_stop", { type: "content_block_stop", index: this.next - 1 });
+    if (!wasTool) return text;
+    for (const [, c] of this.held) {
+      const index = this.next++;
+      text += sseText("content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: c.id, name: c.name, input: {} } });
+      if (c.args) text += sseText("content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: c.args } });
+      text += sseText("content_block_stop", { type: "content_block_stop", index });
+    }
+    this.held.clear();
+    return text;
   }
 
   /**
