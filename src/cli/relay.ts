@@ -87,9 +87,18 @@ Options:
     } catch (e) {
       throw new CliError(`the relay cannot start: ${(e as Error).message}`);
     }
+    let signals = 0;
     const reason = await new Promise<string>((res) => {
-      process.on("SIGTERM", () => res("SIGTERM"));
-      process.on("SIGINT", () => res("SIGINT"));
+      const onSignal = (sig: string) => {
+        // A second signal means "now", as for the daemon: the streams' grace is not waited out.
+        if (++signals > 1) {
+          log.warn(`second ${sig}: stopping now, without waiting for the streams in flight`);
+          process.exit(0);
+        }
+        res(sig);
+      };
+      process.on("SIGTERM", () => onSignal("SIGTERM"));
+      process.on("SIGINT", () => onSignal("SIGINT"));
       // A stray failure is one log line, not a stack dump; an uncaught exception stops the relay (exit 1).
       logStrayFailures(log, () => res("error"));
     });

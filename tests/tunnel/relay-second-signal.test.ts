@@ -1,0 +1,33 @@
+// A relay draining a generation (go_away_grace) stops at once on a second SIGTERM or SIGINT, as the daemon does: the
+// operator's "now" (a second Ctrl-C, systemd's or a script's second signal) is obeyed, not queued behind the grace.
+import { expect, test } from "bun:test";
+import { startTunnelRig } from "./tunnel-rig.ts";
+import { CLIENT_KEY, TUNNEL_ID } from "./helpers.ts";
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`${signal} twice while a stream is in flight: the relay exits at once instead of waiting out its 30 s grace`, async () => {
+    const rig = await startTunnelRig({ fake: { tokens: 10_000, tokenDelayMs: 50 } });
+    try {
+      const res = await fetch(`${rig.relay.url}/t/${TUNNEL_ID}/api/generate`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${CLIENT_KEY}` },
+        body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi" }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read();
+      rig.relay.proc.kill(signal);
+      await rig.relay.waitFor(/stopping/, 5_000);
+      // The first signal drains: the relay is still there a second later (the stream has 30 s to finish).
+      await Bun.sleep(1_000);
+      expect(rig.relay.proc.exitCode).toBeNull();
+      rig.relay.proc.kill(signal);
+      const code = await Promise.race([rig.relay.proc.exited, Bun.sleep(5_000).then(() => "still running")]);
+      expect(code).toBe(0);
+      expect(rig.relay.stderr()).toMatch(new RegExp(`second ${signal}: stopping now`));
+      await reader.cancel().catch(() => {});
+    } finally {
+      await rig.stop();
+    }
+  }, 30_000);
+}
