@@ -233,7 +233,8 @@ export class Broker implements BrokerService {
   }
 
   /** Not async itself (an async frame per request costs a generator, a scope and a promise): the listings have their own. */
-  handle(req: Request, source: "local" | "tunnel", peer: string | null = null): Promise<Response> | Response {
+  /** `admit`: called once the caller is let in (its key accepted, or a caller that needs none), before any other work. */
+  handle(req: Request, source: "local" | "tunnel", peer: string | null = null, admit?: (req: Request) => void): Promise<Response> | Response {
     // req.url is a getter that builds a string: read it once.
     const url = req.url;
     const path = urlPath(url);
@@ -250,6 +251,7 @@ export class Broker implements BrokerService {
         return errorResponse(path, e);
       }
     }
+    admit?.(req);
     if (req.method === "GET") {
       // Decided on the route the upstream serves (routeOf: "/api/%74ags" is /api/tags to Ollama's router), so no spelling
       // of a listing reaches the upstream's unfiltered list past a key's model list.

@@ -10,6 +10,8 @@ import { brokerError } from "./proxy-handler.ts";
 import { listenError } from "../core/listen-error.ts";
 import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
+import { resolveBy } from "../config/resolve.ts";
+import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Prepared } from "../core/component.ts";
 
 const log = logger("broker");
@@ -61,6 +63,9 @@ function withCors(res: Promise<Response> | Response, origin: string): Promise<Re
   });
 }
 
+/** Bun's idleTimeout is whole seconds, at most 255. */
+const idleSecondsOf = (p: Config["proxy"]): number => Math.min(255, Math.ceil(resolveBy(CONFIG_SCHEMA.properties.proxy, p).idle_timeout / 1000));
+
 export class ProxyListener {
   private rules: AccessRules;
   private readonly slot = new ListenerSlot<Server<undefined>>({
@@ -71,11 +76,15 @@ export class ProxyListener {
     port: (s) => s.port,
   });
 
+  /** [proxy] idle_timeout in seconds, for a socket beyond loopback (read when one binds). */
+  private idleSeconds: number;
+
   constructor(
     private readonly broker: Broker,
     config: Config,
   ) {
     this.rules = accessRules(config.proxy);
+    this.idleSeconds = idleSecondsOf(config.proxy);
   }
 
   get url(): string | null {
@@ -87,6 +96,7 @@ export class ProxyListener {
 
   /** Binds [proxy] listen (at start); throws a ListenError, leaving nothing bound. */
   start(p: Config["proxy"]): void {
+    this.idleSeconds = idleSecondsOf(p);
     this.slot.start(p.listen);
     this.rules = accessRules(p);
     log.info("Ollama-compatible endpoint listening", { url: this.url! });
@@ -95,6 +105,7 @@ export class ProxyListener {
   /** A reload's first phase: binds a new [proxy] listen beside the running socket; throws a ListenError, which refuses the reload. */
   async prepare(p: Config["proxy"]): Promise<Prepared | undefined> {
     if (!p.enabled || (this.slot.current && p.listen === this.slot.listen)) return undefined;
+    this.idleSeconds = idleSecondsOf(p);
     await this.slot.stage(p.listen);
     return { release: () => this.slot.release() };
   }
@@ -102,6 +113,7 @@ export class ProxyListener {
   /** Follows [proxy] changes: moves to the address prepare() bound (binding it now if it did not), stops when disabled. */
   async apply(p: Config["proxy"]): Promise<void> {
     if (p.enabled && !(this.slot.current && p.listen === this.slot.listen)) {
+      this.idleSeconds = idleSecondsOf(p);
       await this.slot.commit(p.listen);
       log.info("Ollama-compatible endpoint listening", { url: this.url! });
     }
@@ -121,12 +133,17 @@ export class ProxyListener {
     // A socket bound to loopback only hears this machine: its callers are local without asking Bun for each one's
     // address (2.5 % of a request's CPU). Decided per socket, so a reload that moves the listener never mixes the two.
     const onlyLocal = isLoopbackHost(hostname);
+    // Beyond loopback anyone on the network can open connections: one that no admitted request uses (idle, or its head
+    // trickled in: slowloris) is closed after [proxy] idle_timeout; an admitted request lifts it for its connection,
+    // since generations can be silent for minutes (model loading). On loopback nothing is cut, at no cost per request.
+    const idle = onlyLocal ? 0 : this.idleSeconds;
+    let server: Server<undefined> | undefined;
+    const admit = idle ? (req: Request) => server?.timeout(req, 0) : undefined;
     try {
-      return Bun.serve({
+      return (server = Bun.serve({
         hostname,
         port,
-        // Generations can be silent for minutes (model loading): never cut a connection for idleness.
-        idleTimeout: 0,
+        idleTimeout: idle,
         // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.
@@ -135,20 +152,20 @@ export class ProxyListener {
           if (problem) return closing(brokerError(requestPath(req), "bad_request", problem));
           // A bug fails with a 500 in the caller's dialect (Bun's error hook below never sees which path was called).
           try {
-            const res = this.route(req, onlyLocal ? LOOPBACK_PEER : (server.requestIP(req)?.address ?? null));
+            const res = this.route(req, onlyLocal ? LOOPBACK_PEER : (server.requestIP(req)?.address ?? null), admit);
             return res instanceof Promise ? res.catch((e: unknown) => internalError(req, e)) : res;
           } catch (e) {
             return internalError(req, e);
           }
         },
         error: (e) => internalError(null, e),
-      });
+      }));
     } catch (e) {
       throw listenError("the broker", "proxy.listen", listen, e);
     }
   }
 
-  private route(req: Request, peer: string | null): Promise<Response> | Response {
+  private route(req: Request, peer: string | null, admit?: (req: Request) => void): Promise<Response> | Response {
     if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(urlPath(req.url), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
     const origin = req.headers.get("origin");
     if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(urlPath(req.url), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
@@ -165,7 +182,7 @@ export class ProxyListener {
       });
     }
     // Without an Origin (every non-browser client) the broker's promise is handed to Bun as it is: no extra await.
-    if (origin === null) return this.broker.handle(req, "local", peer);
-    return withCors(this.broker.handle(req, "local", peer), origin);
+    if (origin === null) return this.broker.handle(req, "local", peer, admit);
+    return withCors(this.broker.handle(req, "local", peer, admit), origin);
   }
 }

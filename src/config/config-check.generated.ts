@@ -92,6 +92,11 @@ export const CONFIG_SCHEMA = {
           "format": "c2l-duration",
           "default": "2m"
         },
+        "idle_timeout": {
+          "type": "string",
+          "format": "c2l-duration",
+          "default": "30s"
+        },
         "require_key": {
           "default": "auto"
         }
@@ -510,8 +515,8 @@ export const CONFIG_SCHEMA = {
 /** Whether a defaulted value is valid, as Value.Check(ConfigSchema, value) answers (TypeCompiler.Code). */
 export const checkConfig: (value: unknown) => boolean = (() => {
   const local_0 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
-  const local_1 = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-  const local_2 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_1 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_2 = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
   const local_3 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_4 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_5 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
@@ -530,6 +535,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
   const local_18 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_19 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_20 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_21 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   return function check(value: any): boolean {
     return (
       (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
@@ -563,21 +569,24 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       (typeof value['proxy']['queue_timeout'] === 'string') &&
       local_0.test(value['proxy']['queue_timeout']) &&
       format('c2l-duration', value['proxy']['queue_timeout']) &&
+      (typeof value['proxy']['idle_timeout'] === 'string') &&
+      local_1.test(value['proxy']['idle_timeout']) &&
+      format('c2l-duration', value['proxy']['idle_timeout']) &&
       (((value['proxy']['require_key'] === 'auto')) || ((value['proxy']['require_key'] === 'always')) || ((value['proxy']['require_key'] === 'never'))) &&
-      Object.getOwnPropertyNames(value['proxy']).length === 10 &&
+      Object.getOwnPropertyNames(value['proxy']).length === 11 &&
       Array.isArray(value['upstreams']) &&
-      ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['name'] === 'string') && value['name'].length >= 1 && local_1.test(value['name']) && (((value['kind'] === 'ollama')) || ((value['kind'] === 'openai')) || ((value['kind'] === 'llamacpp')) || ((value['kind'] === 'vllm')) || ((value['kind'] === 'lmstudio'))) && (typeof value['url'] === 'string') && format('c2l-url', value['url']) && Number.isInteger(value['priority']) && value['priority'] >= 0 && (typeof value['enabled'] === 'boolean') && (typeof value['connect_timeout'] === 'string') && local_2.test(value['connect_timeout']) && format('c2l-duration', value['connect_timeout']) && (typeof value['first_byte_timeout'] === 'string') && local_3.test(value['first_byte_timeout']) && format('c2l-duration', value['first_byte_timeout']) && (typeof value['stream_idle_timeout'] === 'string') && local_4.test(value['stream_idle_timeout']) && format('c2l-duration', value['stream_idle_timeout']) && (typeof value['keep_alive'] === 'string') && Number.isInteger(value['max_parallel']) && value['max_parallel'] >= 0 && (typeof value['auth_secret'] === 'string') && (typeof value['auth_header'] === 'string') && (typeof value['auth_scheme'] === 'string') && Object.getOwnPropertyNames(value).length === 13))) { return false }; return true; })(value['upstreams']) &&
+      ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['name'] === 'string') && value['name'].length >= 1 && local_2.test(value['name']) && (((value['kind'] === 'ollama')) || ((value['kind'] === 'openai')) || ((value['kind'] === 'llamacpp')) || ((value['kind'] === 'vllm')) || ((value['kind'] === 'lmstudio'))) && (typeof value['url'] === 'string') && format('c2l-url', value['url']) && Number.isInteger(value['priority']) && value['priority'] >= 0 && (typeof value['enabled'] === 'boolean') && (typeof value['connect_timeout'] === 'string') && local_3.test(value['connect_timeout']) && format('c2l-duration', value['connect_timeout']) && (typeof value['first_byte_timeout'] === 'string') && local_4.test(value['first_byte_timeout']) && format('c2l-duration', value['first_byte_timeout']) && (typeof value['stream_idle_timeout'] === 'string') && local_5.test(value['stream_idle_timeout']) && format('c2l-duration', value['stream_idle_timeout']) && (typeof value['keep_alive'] === 'string') && Number.isInteger(value['max_parallel']) && value['max_parallel'] >= 0 && (typeof value['auth_secret'] === 'string') && (typeof value['auth_header'] === 'string') && (typeof value['auth_scheme'] === 'string') && Object.getOwnPropertyNames(value).length === 13))) { return false }; return true; })(value['upstreams']) &&
       Array.isArray(value['aliases']) &&
       ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['name'] === 'string') && value['name'].length <= 256 && value['name'].length >= 1 && (typeof value['model'] === 'string') && value['model'].length <= 256 && value['model'].length >= 1 && (typeof value['show'] === 'boolean') && Object.getOwnPropertyNames(value).length === 3))) { return false }; return true; })(value['aliases']) &&
       (typeof value['health'] === 'object' && value['health'] !== null && !Array.isArray(value['health'])) &&
       (typeof value['health']['interval'] === 'string') &&
-      local_5.test(value['health']['interval']) &&
+      local_6.test(value['health']['interval']) &&
       format('c2l-duration', value['health']['interval']) &&
       (typeof value['health']['down_interval'] === 'string') &&
-      local_6.test(value['health']['down_interval']) &&
+      local_7.test(value['health']['down_interval']) &&
       format('c2l-duration', value['health']['down_interval']) &&
       (typeof value['health']['timeout'] === 'string') &&
-      local_7.test(value['health']['timeout']) &&
+      local_8.test(value['health']['timeout']) &&
       format('c2l-duration', value['health']['timeout']) &&
       Number.isInteger(value['health']['failures_before_down']) &&
       value['health']['failures_before_down'] >= 1 &&
@@ -598,7 +607,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       Object.getOwnPropertyNames(value['quality']).length === 5 &&
       (typeof value['metrics'] === 'object' && value['metrics'] !== null && !Array.isArray(value['metrics'])) &&
       (typeof value['metrics']['window'] === 'string') &&
-      local_8.test(value['metrics']['window']) &&
+      local_9.test(value['metrics']['window']) &&
       format('c2l-duration', value['metrics']['window']) &&
       Object.getOwnPropertyNames(value['metrics']).length === 1 &&
       (typeof value['tunnel'] === 'object' && value['tunnel'] !== null && !Array.isArray(value['tunnel'])) &&
@@ -614,17 +623,17 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       Number.isInteger(value['tunnel']['max_streams']) &&
       value['tunnel']['max_streams'] >= 1 &&
       (typeof value['tunnel']['go_away_grace'] === 'string') &&
-      local_9.test(value['tunnel']['go_away_grace']) &&
+      local_10.test(value['tunnel']['go_away_grace']) &&
       format('c2l-duration', value['tunnel']['go_away_grace']) &&
       (typeof value['tunnel']['resume_window'] === 'string') &&
-      local_10.test(value['tunnel']['resume_window']) &&
+      local_11.test(value['tunnel']['resume_window']) &&
       format('c2l-duration', value['tunnel']['resume_window']) &&
       (typeof value['tunnel']['backoff'] === 'object' && value['tunnel']['backoff'] !== null && !Array.isArray(value['tunnel']['backoff'])) &&
       (typeof value['tunnel']['backoff']['initial'] === 'string') &&
-      local_11.test(value['tunnel']['backoff']['initial']) &&
+      local_12.test(value['tunnel']['backoff']['initial']) &&
       format('c2l-duration', value['tunnel']['backoff']['initial']) &&
       (typeof value['tunnel']['backoff']['max'] === 'string') &&
-      local_12.test(value['tunnel']['backoff']['max']) &&
+      local_13.test(value['tunnel']['backoff']['max']) &&
       format('c2l-duration', value['tunnel']['backoff']['max']) &&
       Number.isFinite(value['tunnel']['backoff']['multiplier']) &&
       value['tunnel']['backoff']['multiplier'] >= 1 &&
@@ -632,15 +641,15 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       value['tunnel']['backoff']['jitter'] <= 1 &&
       value['tunnel']['backoff']['jitter'] >= 0 &&
       (typeof value['tunnel']['backoff']['reset_after'] === 'string') &&
-      local_13.test(value['tunnel']['backoff']['reset_after']) &&
+      local_14.test(value['tunnel']['backoff']['reset_after']) &&
       format('c2l-duration', value['tunnel']['backoff']['reset_after']) &&
       Object.getOwnPropertyNames(value['tunnel']['backoff']).length === 5 &&
       (typeof value['tunnel']['heartbeat'] === 'object' && value['tunnel']['heartbeat'] !== null && !Array.isArray(value['tunnel']['heartbeat'])) &&
       (typeof value['tunnel']['heartbeat']['interval'] === 'string') &&
-      local_14.test(value['tunnel']['heartbeat']['interval']) &&
+      local_15.test(value['tunnel']['heartbeat']['interval']) &&
       format('c2l-duration', value['tunnel']['heartbeat']['interval']) &&
       (typeof value['tunnel']['heartbeat']['tolerance'] === 'string') &&
-      local_15.test(value['tunnel']['heartbeat']['tolerance']) &&
+      local_16.test(value['tunnel']['heartbeat']['tolerance']) &&
       format('c2l-duration', value['tunnel']['heartbeat']['tolerance']) &&
       Object.getOwnPropertyNames(value['tunnel']['heartbeat']).length === 2 &&
       Object.getOwnPropertyNames(value['tunnel']).length === 12 &&
@@ -648,11 +657,11 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       (typeof value['alerts']['enabled'] === 'boolean') &&
       (typeof value['alerts']['notifications'] === 'boolean') &&
       (typeof value['alerts']['upstream_down_after'] === 'string') &&
-      local_16.test(value['alerts']['upstream_down_after']) &&
+      local_17.test(value['alerts']['upstream_down_after']) &&
       format('c2l-duration', value['alerts']['upstream_down_after']) &&
       (((value['alerts']['quality_level'] === 'excellent')) || ((value['alerts']['quality_level'] === 'good')) || ((value['alerts']['quality_level'] === 'poor')) || ((value['alerts']['quality_level'] === 'critical'))) &&
       (typeof value['alerts']['quality_after'] === 'string') &&
-      local_17.test(value['alerts']['quality_after']) &&
+      local_18.test(value['alerts']['quality_after']) &&
       format('c2l-duration', value['alerts']['quality_after']) &&
       Number.isFinite(value['alerts']['error_rate']) &&
       value['alerts']['error_rate'] <= 1 &&
@@ -660,10 +669,10 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       Number.isInteger(value['alerts']['error_rate_min_requests']) &&
       value['alerts']['error_rate_min_requests'] >= 1 &&
       (typeof value['alerts']['tunnel_down_after'] === 'string') &&
-      local_18.test(value['alerts']['tunnel_down_after']) &&
+      local_19.test(value['alerts']['tunnel_down_after']) &&
       format('c2l-duration', value['alerts']['tunnel_down_after']) &&
       (typeof value['alerts']['cooldown'] === 'string') &&
-      local_19.test(value['alerts']['cooldown']) &&
+      local_20.test(value['alerts']['cooldown']) &&
       format('c2l-duration', value['alerts']['cooldown']) &&
       Object.getOwnPropertyNames(value['alerts']).length === 9 &&
       (typeof value['logging'] === 'object' && value['logging'] !== null && !Array.isArray(value['logging'])) &&
@@ -679,7 +688,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       ((array) => { for(const value: any of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['auth']['scopes']) &&
       (((value['auth']['flow'] === 'device')) || ((value['auth']['flow'] === 'pkce'))) &&
       (typeof value['auth']['refresh_before'] === 'string') &&
-      local_20.test(value['auth']['refresh_before']) &&
+      local_21.test(value['auth']['refresh_before']) &&
       format('c2l-duration', value['auth']['refresh_before']) &&
       Object.getOwnPropertyNames(value['auth']).length === 6 &&
       (typeof value['secrets'] === 'object' && value['secrets'] !== null && !Array.isArray(value['secrets'])) &&

@@ -94,6 +94,10 @@ export const ProxySchema = T.Object(
     }),
     queue_limit: T.Integer({ default: 256, minimum: 0, description: "Requests that may wait for a free upstream (max_parallel) or key slot; one more is refused with 429. Each key waiting holds at most its share (queue_limit / keys waiting, at least one); a key with nothing waiting always gets a place." }),
     queue_timeout: Duration("2m", "How long a request may wait in the queue before it is refused with 503."),
+    idle_timeout: Duration(
+      "30s",
+      "Only on a listen address beyond loopback: how long a connection may stay silent (1s to 255s) until a request of it is admitted (its key accepted, or a caller that needs none): an idle keep-alive connection, or one trickling its request head (slowloris), is closed then. An admitted request is never cut by it (generations can be silent for minutes). \"0s\": no limit. Takes effect when the listener binds (start, or a new listen address).",
+    ),
     require_key: T.Union([T.Literal("auto"), T.Literal("always"), T.Literal("never")], {
       default: "auto",
       description:
