@@ -258,9 +258,15 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
 
   const tokenText = (i: number) => `tok${i} `;
-  // A request may ask for fewer or more tokens (Ollama options.num_predict, OpenAI max_tokens), like a real model.
+  // A request may ask for fewer or more tokens (Ollama options.num_predict, OpenAI max_tokens, llama.cpp n_predict), like
+  // a real model, read as the kind's server reads it: Ollama's top-level keys without case (Go), its options map with any
+  // number (700.0, 7e2); vLLM's pydantic also takes a string of digits ("700") and 7e2; the others integers only.
   const tokensFor = (body: any): number => {
-    const n = body?.options?.num_predict ?? body?.max_tokens ?? body?.max_completion_tokens;
+    const kind = options.kind;
+    const go = kind === "ollama";
+    const top = (name: string) => (body && typeof body === "object" ? topLevel(body, name, go) : undefined);
+    const lax = (v: unknown) => (kind === "vllm" && typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
+    const n = (top("options") as any)?.num_predict ?? lax(top("max_tokens")) ?? lax(top("max_completion_tokens")) ?? (kind === "llamacpp" ? top("n_predict") : undefined);
     return Number.isInteger(n) && n >= 0 ? n : options.tokens;
   };
   const answer = (n: number) => Array.from({ length: n }, (_, i) => tokenText(i)).join("");

@@ -1,0 +1,111 @@
+// The fields of a generation request the broker and the gateway act on (stream, the generation limits, n, Ollama's
+// options), through a real daemon: read as the upstream reads them, or refused with a 400 when upstreams differ.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { gzipSync } from "node:zlib";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { apiToken, createKey, removeHome, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+
+/** An Ollama upstream (Go's decoder: keys without case, the last one winning) and a vLLM one (pydantic: exact keys, lax numbers). */
+let go: FakeOllama;
+let vllm: FakeOllama;
+let d: DaemonProc;
+let broker: string;
+let token: string;
+const keys: Record<string, string> = {};
+
+beforeAll(async () => {
+  go = await startFakeOllama({ models: ["g:1b"], tokens: 6, tokenDelayMs: 1 });
+  vllm = await startFakeOllama({ models: ["v:1b"], tokens: 6, tokenDelayMs: 1, kind: "vllm" });
+  d = await startDaemon({
+    config: `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[[upstreams]]
+name = "go"
+url = "${go.url}"
+[[upstreams]]
+name = "vllm"
+kind = "vllm"
+url = "${vllm.url}"
+`,
+    waitFor: ["api", "broker"],
+  });
+  broker = d.urls.broker!;
+  token = await apiToken(d);
+  keys.any = createKey(d, "any", "--models", "g:1b,v:1b");
+  for (const name of ["escaped", "options", "digits", "gz"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.gz! } })).status !== 401, 5000, "the daemon to see the keys");
+  await untilUpstreamsUp(d, token, 2);
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await go?.stop();
+  await vllm?.stop();
+  if (d) removeHome(d.home);
+});
+
+const post = (path: string, key: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+  fetch(`${broker}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers }, body });
+const msgs = '"messages":[{"role":"user","content":"hi"}]';
+
+test("a body naming stream, a generation limit, n or options twice or in another spelling is a 400 in the caller's dialect, and reaches no upstream", async () => {
+  const cases: [path: string, body: string, says: string, shape: (j: any) => string][] = [
+    ["/api/chat", `{"model":"g:1b",${msgs},"options":{"num_predict":10},"OPTIONS":{"num_predict":100000}}`, 'names "options" also as "OPTIONS"', (j) => j.error],
+    ["/api/generate", `{"model":"g:1b","prompt":"hi","stream":false,"Stream":true}`, 'names "stream" also as "Stream"', (j) => j.error],
+    ["/v1/chat/completions", `{"model":"g:1b",${msgs},"max_tokens":600,"MAX_TOKENS":100000}`, 'names "max_tokens" also as "MAX_TOKENS"', (j) => j.error.message],
+    ["/v1/chat/completions", `{"model":"v:1b",${msgs},"max_tokens":600,"max_tokens":100000}`, 'has "max_tokens" 2 times', (j) => j.error.message],
+    ["/v1/completions", `{"model":"v:1b","prompt":"hi","n":1,"N":50}`, 'names "n" also as "N"', (j) => j.error.message],
+    ["/v1/messages", `{"model":"g:1b","max_tokens":100,"Max_Tokens":100000,${msgs}}`, 'names "max_tokens" also as "Max_Tokens"', (j) => j.error.message],
+    ["/v1/responses", `{"model":"g:1b","input":"hi","max_output_tokens":20,"\\u006dax_output_tokens":100000}`, 'has "max_output_tokens" 2 times', (j) => j.error.message],
+    // vLLM's pydantic reads "true" as true, llama.cpp as false, Ollama refuses it: the broker would not know whether it streams.
+    ["/v1/chat/completions", `{"model":"v:1b",${msgs},"stream":"true"}`, '"stream" in the request body must be true or false, not "true"', (j) => j.error.message],
+  ];
+  const before = go.requests.length + vllm.requests.length;
+  for (const [path, body, says, shape] of cases) {
+    const r = await post(path, keys.any!, body);
+    const j = await r.json();
+    expect({ path, body, status: r.status, message: shape(j) }).toEqual({ path, body, status: 400, message: expect.stringContaining(says) });
+  }
+  expect(go.requests.length + vllm.requests.length).toBe(before);
+  // One spelling of each passes (the same fields, each once).
+  const ok = await post("/v1/chat/completions", keys.any!, `{"model":"g:1b",${msgs},"max_tokens":3,"stream":false,"n":1}`);
+  expect(ok.status).toBe(200);
+  expect(go.requests.at(-1)!.json).toMatchObject({ max_tokens: 3, stream: false });
+});
+
+/**
+ * Five calls at once on a 600-token budget, each asking for 700 tokens in a spelling the upstream reads but the byte
+ * search the hold used did not: each must hold 700, so one runs and four are refused (holding the default 512 let two run).
+ */
+async function fiveAtOnce(key: string, path: string, body: string, fake: FakeOllama): Promise<void> {
+  const before = fake.requests.length;
+  const rs = await Promise.all(Array.from({ length: 5 }, () => post(path, keys[key]!, body)));
+  const texts = await Promise.all(rs.map((r) => r.text()));
+  expect(rs.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429]);
+  expect(texts.find((_, i) => rs[i]!.status === 429)).toContain(`${key}\\" has its 600 tokens for today used or held by requests in flight`);
+  expect(fake.requests.length - before).toBe(1);
+  // The one that ran generated the 700 tokens the upstream read.
+  expect((await untilCounted(d, token, key, 1)).completion_tokens).toBe(700);
+}
+
+test("the hold reads a generation limit as the upstream does: an escaped name (\\u006dax_tokens)", async () => {
+  await fiveAtOnce("escaped", "/v1/chat/completions", `{"model":"g:1b",${msgs},"\\u006dax_tokens":700}`, go);
+}, 30_000);
+
+test("the hold reads a generation limit as the upstream does: Ollama's options.num_predict as 7e2 (Go reads any number into its options)", async () => {
+  await fiveAtOnce("options", "/api/chat", `{"model":"g:1b",${msgs},"stream":false,"options":{"num_predict":7e2}}`, go);
+}, 30_000);
+
+test("the hold reads a generation limit as the upstream does: vLLM's max_tokens as a string of digits (pydantic reads \"700\" as 700)", async () => {
+  await fiveAtOnce("digits", "/v1/chat/completions", `{"model":"v:1b",${msgs},"max_tokens":"700"}`, vllm);
+}, 30_000);
+
+test("a compressed generation body of a key with a daily budget is a 415: its generation limit cannot be read", async () => {
+  const before = go.requests.length;
+  const r = await post("/api/chat", keys.gz!, gzipSync(`{"model":"g:1b",${msgs},"stream":false,"options":{"num_predict":100000}}`), { "content-encoding": "gzip" });
+  expect(r.status).toBe(415);
+  expect(((await r.json()) as { error: string }).error).toContain('it cannot read the generation limit the API key "gz" holds of its daily budget');
+  expect(go.requests.length).toBe(before);
+});
