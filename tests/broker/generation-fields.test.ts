@@ -1,7 +1,6 @@
 // The fields of a generation request the broker and the gateway act on (stream, the generation limits, n, Ollama's
 // options), through a real daemon: read as the upstream reads them, or refused with a 400 when upstreams differ.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { gzipSync } from "node:zlib";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, createKey, removeHome, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
@@ -46,7 +45,7 @@ afterAll(async () => {
   if (d) removeHome(d.home);
 });
 
-const post = (path: string, key: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+const post = (path: string, key: string, body: BodyInit, headers: Record<string, string> = {}) =>
   fetch(`${broker}${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}`, ...headers }, body });
 const msgs = '"messages":[{"role":"user","content":"hi"}]';
 
@@ -104,7 +103,7 @@ test("the hold reads a generation limit as the upstream does: vLLM's max_tokens 
 
 test("a compressed generation body of a key with a daily budget is a 415: its generation limit cannot be read", async () => {
   const before = go.requests.length;
-  const r = await post("/api/chat", keys.gz!, gzipSync(`{"model":"g:1b",${msgs},"stream":false,"options":{"num_predict":100000}}`), { "content-encoding": "gzip" });
+  const r = await post("/api/chat", keys.gz!, Bun.gzipSync(new TextEncoder().encode(`{"model":"g:1b",${msgs},"stream":false,"options":{"num_predict":100000}}`)), { "content-encoding": "gzip" });
   expect(r.status).toBe(415);
   expect(((await r.json()) as { error: string }).error).toContain('it cannot read the generation limit the API key "gz" holds of its daily budget');
   expect(go.requests.length).toBe(before);
