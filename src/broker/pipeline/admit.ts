@@ -19,7 +19,7 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
     const named = ex.named!;
     const route = ex.route!;
     try {
-      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
+      const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
       gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);
       // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is
       // refused while the key's requests in flight hold the rest); the Exchange gives it back when it ends.
