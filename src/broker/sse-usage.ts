@@ -7,8 +7,8 @@ import type { TokenUsage } from "./usage.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The OpenAI routes that stream with SSE and can report usage at the end. */
-export const USAGE_STREAM_PATHS = new Set(["/v1/chat/completions", "/v1/completions"]);
+/** The OpenAI routes that stream with SSE and can report usage at the end (llama.cpp's without /v1, LM Studio's /api/v0 too). */
+export const USAGE_STREAM_PATHS = new Set(["/v1/chat/completions", "/v1/completions", "/chat/completions", "/completions", "/api/v0/chat/completions", "/api/v0/completions"]);
 
 /**
  * An OpenAI request body read once: whether it streams, and the body to send instead when it streams without asking for

@@ -62,3 +62,8 @@ describe("tokens counted as a stream passes (for a stream cut short)", () => {
     expect([estimatePromptTokens(0), estimatePromptTokens(4), estimatePromptTokens(81)]).toEqual([0, 1, 21]);
   });
 });
+
+test("llama.cpp's own /completion stream: the last event's tokens_predicted (each event carries the running count)", () => {
+  const tail = new TextEncoder().encode('data: {"content":"a","stop":false,"tokens_predicted":1,"tokens_evaluated":7}\n\ndata: {"content":"","stop":true,"tokens_predicted":2,"tokens_evaluated":7}\n\n');
+  expect(parseUsage(tail)).toEqual({ tokens: 2, promptTokens: 7, genMs: null });
+});

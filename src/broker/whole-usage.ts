@@ -31,7 +31,11 @@ export function wholeUsage(body: Uint8Array): TokenUsage | null {
   const promptEval = count(top.prompt_eval_count);
   if (promptEval !== null) return { tokens: 0, promptTokens: promptEval, genMs: null };
   const u = top.usage;
-  if (!u || typeof u !== "object") return null;
+  if (!u || typeof u !== "object") {
+    // llama.cpp's own /completion: its counts at the top.
+    const predicted = count(top.tokens_predicted);
+    return predicted !== null ? { tokens: predicted, promptTokens: count(top.tokens_evaluated), genMs: null } : null;
+  }
   const usage = u as Record<string, unknown>;
   // OpenAI's chat completions and completions; Anthropic's message and OpenAI's Responses answer.
   const completion = count(usage.completion_tokens);

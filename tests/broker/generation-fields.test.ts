@@ -8,6 +8,8 @@ import { until } from "../helpers/until.ts";
 /** An Ollama upstream (Go's decoder: keys without case, the last one winning) and a vLLM one (pydantic: exact keys, lax numbers). */
 let go: FakeOllama;
 let vllm: FakeOllama;
+/** llama.cpp: its OpenAI routes also without /v1, and its own /completion (n_predict, tokens_predicted). */
+let llama: FakeOllama;
 let d: DaemonProc;
 let broker: string;
 let token: string;
@@ -16,6 +18,7 @@ const keys: Record<string, string> = {};
 beforeAll(async () => {
   go = await startFakeOllama({ models: ["g:1b"], tokens: 6, tokenDelayMs: 1 });
   vllm = await startFakeOllama({ models: ["v:1b"], tokens: 6, tokenDelayMs: 1, kind: "vllm" });
+  llama = await startFakeOllama({ models: ["l:1b"], tokens: 6, tokenDelayMs: 1, kind: "llamacpp" });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -28,20 +31,26 @@ url = "${go.url}"
 name = "vllm"
 kind = "vllm"
 url = "${vllm.url}"
+[[upstreams]]
+name = "llama"
+kind = "llamacpp"
+url = "${llama.url}"
 `,
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
   keys.any = createKey(d, "any", "--models", "g:1b,v:1b");
-  for (const name of ["escaped", "options", "digits", "gz"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
+  keys.native = createKey(d, "native", "--tokens-per-day", "100000");
+  for (const name of ["escaped", "options", "digits", "gz", "native5"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.gz! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 2);
+  await untilUpstreamsUp(d, token, 3);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await go?.stop();
   await vllm?.stop();
+  await llama?.stop();
   if (d) removeHome(d.home);
 });
 
@@ -108,3 +117,28 @@ test("a compressed generation body of a key with a daily budget is a 415: its ge
   expect(((await r.json()) as { error: string }).error).toContain('it cannot read the generation limit the API key "gz" holds of its daily budget');
   expect(go.requests.length).toBe(before);
 });
+
+test("llama.cpp's own generation routes (/completion, and /chat/completions and /completions without /v1) are counted against a key's budget, streamed or whole", async () => {
+  let n = 0;
+  const counted = async (tokens: number) => expect((await untilCounted(d, token, "native", ++n)).completion_tokens).toBe(tokens);
+  let r = await post("/completion", keys.native!, '{"model":"l:1b","prompt":"hi","n_predict":50}');
+  expect(((await r.json()) as { tokens_predicted: number }).tokens_predicted).toBe(50);
+  await counted(50);
+  r = await post("/completion", keys.native!, '{"model":"l:1b","prompt":"hi","n_predict":40,"stream":true}');
+  const text = await r.text();
+  expect(text).toContain('"stop":true');
+  // The stream ends as llama.cpp's own ends (its last event says stop): no error added to it.
+  expect(text).not.toContain("error");
+  await counted(90);
+  r = await post("/chat/completions", keys.native!, `{"model":"l:1b",${msgs},"max_tokens":30,"stream":true}`);
+  // The broker asked for the usage it counts, and took it out again: the client did not ask.
+  expect(await r.text()).not.toContain('"usage"');
+  await counted(120);
+  r = await post("/completions", keys.native!, '{"model":"l:1b","prompt":"hi","max_tokens":20}');
+  expect(r.status).toBe(200);
+  await counted(140);
+}, 30_000);
+
+test("llama.cpp's /completion holds its n_predict: five at once on a 600-token budget with 700 each run one at a time", async () => {
+  await fiveAtOnce("native5", "/completion", '{"model":"l:1b","prompt":"hi","n_predict":700}', llama);
+}, 30_000);

@@ -218,7 +218,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         onGone();
       },
     });
-    const sse = path.startsWith("/v1/");
+    const sse = path.startsWith("/v1/") || path === "/completion";
     return new Response(body, { headers: sse ? SSE_HEADERS : NDJSON_HEADERS });
   }
 
@@ -266,7 +266,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     const go = kind === "ollama";
     const top = (name: string) => (body && typeof body === "object" ? topLevel(body, name, go) : undefined);
     const lax = (v: unknown) => (kind === "vllm" && typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
-    const n = (top("options") as any)?.num_predict ?? lax(top("max_tokens")) ?? lax(top("max_completion_tokens")) ?? (kind === "llamacpp" ? top("n_predict") : undefined);
+    const n = (kind === "llamacpp" ? top("n_predict") : undefined) ?? (top("options") as any)?.num_predict ?? lax(top("max_tokens")) ?? lax(top("max_completion_tokens"));
     return Number.isInteger(n) && n >= 0 ? n : options.tokens;
   };
   const answer = (n: number) => Array.from({ length: n }, (_, i) => tokenText(i)).join("");
@@ -407,6 +407,21 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         case "/api/delete":
           return new Response(null, { status: 200 });
       }
+    }
+    // llama.cpp serves its OpenAI routes without /v1 too, LM Studio under /api/v0 (its REST API's OpenAI-shaped routes).
+    if ((options.kind === "llamacpp" && (path === "/chat/completions" || path === "/completions")) || (options.kind === "lmstudio" && /^\/api\/v0\/(chat\/)?completions$/.test(path)))
+      path = `/v1${path.replace("/api/v0", "")}`;
+    // llama.cpp's own /completion: n_predict (or max_tokens), each event with the running tokens_predicted, the last with
+    // "stop": true and its timings; no [DONE].
+    if (options.kind === "llamacpp" && path === "/completion" && method === "POST") {
+      const n = tokensFor(body);
+      const event = (o: unknown) => enc.encode(`data: ${JSON.stringify(o)}\n\n`);
+      const last = { index: 0, content: "", tokens: [], id_slot: 0, stop: true, model: options.models[0], tokens_predicted: n, tokens_evaluated: 7, stop_type: "eos", timings: { prompt_n: 7, predicted_n: n } };
+      if (body.stream !== true) {
+        if (!(await waitGeneration(req, path, n))) return Response.json({ error: { code: 500, message: "generation aborted" } }, { status: 500 });
+        return Response.json({ ...last, content: answer(n) });
+      }
+      return tokenStream(req, path, n, (i) => event({ index: 0, content: tokenText(i), tokens: [], stop: false, id_slot: 0, tokens_predicted: i + 1, tokens_evaluated: 7 }), [event(last)]);
     }
     if (path === "/v1/messages" && servesNatively(options.kind, "anthropic")) return anthropicMessages(dialects, req, body);
     if (path === "/v1/responses" && servesNatively(options.kind, "responses")) return openAiResponses(dialects, req, body);
