@@ -10,6 +10,8 @@ let go: FakeOllama;
 let vllm: FakeOllama;
 /** llama.cpp: its OpenAI routes also without /v1, and its own /completion (n_predict, tokens_predicted). */
 let llama: FakeOllama;
+/** LM Studio: its REST API serves the OpenAI routes under /api/v0 too. */
+let lms: FakeOllama;
 let d: DaemonProc;
 let broker: string;
 let token: string;
@@ -19,6 +21,7 @@ beforeAll(async () => {
   go = await startFakeOllama({ models: ["g:1b"], tokens: 6, tokenDelayMs: 1 });
   vllm = await startFakeOllama({ models: ["v:1b"], tokens: 6, tokenDelayMs: 1, kind: "vllm" });
   llama = await startFakeOllama({ models: ["l:1b"], tokens: 6, tokenDelayMs: 1, kind: "llamacpp" });
+  lms = await startFakeOllama({ models: ["s:1b"], tokens: 6, tokenDelayMs: 1, kind: "lmstudio" });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -35,6 +38,10 @@ url = "${vllm.url}"
 name = "llama"
 kind = "llamacpp"
 url = "${llama.url}"
+[[upstreams]]
+name = "lms"
+kind = "lmstudio"
+url = "${lms.url}"
 `,
     waitFor: ["api", "broker"],
   });
@@ -44,13 +51,14 @@ url = "${llama.url}"
   keys.native = createKey(d, "native", "--tokens-per-day", "100000");
   for (const name of ["escaped", "options", "digits", "gz", "native5"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.gz! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 3);
+  await untilUpstreamsUp(d, token, 4);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await go?.stop();
   await vllm?.stop();
   await llama?.stop();
+  await lms?.stop();
   if (d) removeHome(d.home);
 });
 
@@ -118,7 +126,7 @@ test("a compressed generation body of a key with a daily budget is a 415: its ge
   expect(go.requests.length).toBe(before);
 });
 
-test("llama.cpp's own generation routes (/completion, and /chat/completions and /completions without /v1) are counted against a key's budget, streamed or whole", async () => {
+test("llama.cpp's own generation routes (/completion, and /chat/completions and /completions without /v1) and LM Studio's /api/v0 ones are counted against a key's budget, streamed or whole", async () => {
   let n = 0;
   const counted = async (tokens: number) => expect((await untilCounted(d, token, "native", ++n)).completion_tokens).toBe(tokens);
   let r = await post("/completion", keys.native!, '{"model":"l:1b","prompt":"hi","n_predict":50}');
@@ -137,6 +145,10 @@ test("llama.cpp's own generation routes (/completion, and /chat/completions and 
   r = await post("/completions", keys.native!, '{"model":"l:1b","prompt":"hi","max_tokens":20}');
   expect(r.status).toBe(200);
   await counted(140);
+  // LM Studio's /api/v0 spelling of chat completions, streamed without asking for usage.
+  r = await post("/api/v0/chat/completions", keys.native!, `{"model":"s:1b",${msgs},"max_tokens":10,"stream":true}`);
+  expect(await r.text()).not.toContain('"usage"');
+  await counted(150);
 }, 30_000);
 
 test("llama.cpp's /completion holds its n_predict: five at once on a 600-token budget with 700 each run one at a time", async () => {
