@@ -38,3 +38,8 @@ test("a field named twice, escaped or in another spelling (Go reads it without c
   expect(refused('{"N":50}')).toContain('names "n" also as "N"');
   expect(refused('{"beſt_of":5}')).toContain('names "best_of" also as "beſt_of"');
 });
+
+test("a stream given as a string is refused on every generation route (Ollama refuses it, vLLM and llama.cpp read it differently)", () => {
+  expect(refused('{"model":"m","stream":"false"}')).toBe('"stream" in the request body must be true or false, not "false": upstreams read it differently (vLLM as true, llama.cpp as false, Ollama refuses it)');
+  for (const ok of ['{"stream":false}', '{"stream":true}', '{"stream":null}', '{"model":"m"}']) expect(() => checkActedFields(enc.encode(ok))).not.toThrow();
+});

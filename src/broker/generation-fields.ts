@@ -41,4 +41,14 @@ export function checkActedFields(head: Uint8Array | null): void {
       throw new HttpError("bad_request", `the request body names "${name}" also as ${f.variants.map((v) => JSON.stringify(v)).join(", ")}; upstreams differ in which one they read (Ollama ignores case, others do not), so send it once, spelled "${name}"`);
     if (f.exact > 1) throw new HttpError("bad_request", `the request body has "${name}" ${f.exact} times; upstreams differ in which one they read, so send it once`);
   }
+  // A stream given as a string ("false"): Ollama refuses it, vLLM reads "false" as false and "true" as true, llama.cpp
+  // either as false, and the broker's translation of an Ollama request as true. (Other non-booleans: sse-usage.ts.)
+  const stream = read.fields[STREAM]!.value;
+  if (typeof stream === "string") throw new HttpError("bad_request", notBoolean(JSON.stringify(stream)));
 }
+
+const STREAM = ACTED_FIELDS.indexOf("stream");
+
+/** The 400's message for a "stream" that is not a boolean (`shown`: the value as JSON). */
+export const notBoolean = (shown: string) =>
+  `"stream" in the request body must be true or false, not ${shown}: upstreams read it differently (vLLM as true, llama.cpp as false, Ollama refuses it)`;

@@ -1,6 +1,7 @@
 // OpenAI streams and their usage: asking the upstream for it (stream_options.include_usage) when the client did not,
 // and taking that extra last event out of what the client gets, keeping its numbers for the accounting.
 import { HttpError } from "../core/http-error.ts";
+import { notBoolean } from "./generation-fields.ts";
 import { foldsTo } from "./json-top-level.ts";
 import type { TokenUsage } from "./usage.ts";
 
@@ -28,7 +29,7 @@ export function usagePlan(body: Uint8Array): { streaming: boolean; withUsage: Ui
   }
   const stream = json.stream;
   if (stream !== undefined && stream !== null && typeof stream !== "boolean")
-    throw new HttpError("bad_request", `"stream" in the request body must be true or false, not ${JSON.stringify(stream)}: upstreams read it differently (vLLM as true, llama.cpp as false, Ollama refuses it)`);
+    throw new HttpError("bad_request", notBoolean(JSON.stringify(stream)));
   if (stream !== true) return { streaming: false, withUsage: null };
   const opts = json.stream_options && typeof json.stream_options === "object" && !Array.isArray(json.stream_options) ? (json.stream_options as Record<string, unknown>) : null;
   // Another spelling of include_usage ("INCLUDE_USAGE": false) is taken out: Ollama's decoder would read it after ours.

@@ -77,6 +77,9 @@ test("a body naming stream, a generation limit, n or options twice or in another
     ["/v1/responses", `{"model":"g:1b","input":"hi","max_output_tokens":20,"\\u006dax_output_tokens":100000}`, 'has "max_output_tokens" 2 times', (j) => j.error.message],
     // vLLM's pydantic reads "true" as true, llama.cpp as false, Ollama refuses it: the broker would not know whether it streams.
     ["/v1/chat/completions", `{"model":"v:1b",${msgs},"stream":"true"}`, '"stream" in the request body must be true or false, not "true"', (j) => j.error.message],
+    ["/v1/chat/completions", `{"model":"v:1b",${msgs},"stream":1}`, '"stream" in the request body must be true or false, not 1', (j) => j.error.message],
+    // Ollama refuses "false"; the broker's translation of an Ollama request for another kind would have streamed.
+    ["/api/chat", `{"model":"g:1b",${msgs},"stream":"false"}`, '"stream" in the request body must be true or false, not "false"', (j) => j.error],
   ];
   const before = go.requests.length + vllm.requests.length;
   for (const [path, body, says, shape] of cases) {
