@@ -3,7 +3,6 @@
 import { withModel } from "../aliases.ts";
 import { dialectBodyProblem } from "../dialects/body-check.ts";
 import { GENERATION_PATHS, type Exchange } from "../exchange.ts";
-import { checkActedFields } from "../generation-fields.ts";
 import { requestModels } from "../model-fields.ts";
 import type { ReplayBudget } from "../replay-budget.ts";
 import { BUFFER_LIMIT, readRoutingBody, type RoutingBody } from "../request-body.ts";
@@ -69,10 +68,9 @@ export function takeRequest(ex: Exchange, read: RoutingBody | null): Response | 
     return refusalAnswer(ex, bad);
   }
   try {
-    ex.named = requestModels(route, read.head, payload === null || payload === read.head);
-    // The fields that decide how the answer is read and counted, and what the request holds of a key's budget: one
-    // reading for every upstream, or a 400 (generation-fields.ts).
-    if (GENERATION_PATHS.has(route)) checkActedFields(read.head);
+    // On a generation route, with the fields that decide how the answer is read and counted and what the request holds
+    // of a key's budget: one reading for every upstream, or a 400 (generation-fields.ts).
+    ex.named = requestModels(route, read.head, payload === null || payload === read.head, GENERATION_PATHS.has(route));
   } catch (e) {
     ex.discard();
     return refusalAnswer(ex, e);
