@@ -34,8 +34,16 @@ export const GENERATION_PATHS = new Set([
   "/chat/completions", "/completions", "/completion", "/infill",
   "/api/v0/chat/completions", "/api/v0/completions",
 ]);
-/** The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them. */
-export const EMBEDDING_PATHS = new Set(["/api/embed", "/api/embeddings", "/v1/embeddings"]);
+/**
+ * The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them:
+ * embeddings (llama.cpp's own /embedding and /embeddings, LM Studio's /api/v0 one) and the other prompt-only routes of
+ * llama.cpp and vLLM (rerank, score, classify, pooling), by their usage.prompt_tokens or the request's size.
+ */
+export const EMBEDDING_PATHS = new Set([
+  "/api/embed", "/api/embeddings", "/v1/embeddings",
+  "/embedding", "/embeddings", "/api/v0/embeddings",
+  "/rerank", "/reranking", "/v1/rerank", "/v1/reranking", "/v2/rerank", "/score", "/v1/score", "/classify", "/pooling",
+]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);

@@ -157,3 +157,15 @@ test("llama.cpp's own generation routes (/completion, and /chat/completions and 
 test("llama.cpp's /completion holds its n_predict: five at once on a 600-token budget with 700 each run one at a time", async () => {
   await fiveAtOnce("native5", "/completion", '{"model":"l:1b","prompt":"hi","n_predict":700}', llama);
 }, 30_000);
+
+test("llama.cpp's own embeddings route and its rerank count their prompt tokens against a key's budget", async () => {
+  const before = await untilCounted(d, token, "native", 0);
+  let r = await post("/embeddings", keys.native!, '{"model":"l:1b","input":"hi"}');
+  expect(r.status).toBe(200);
+  await untilCounted(d, token, "native", before.requests + 1);
+  r = await post("/rerank", keys.native!, '{"model":"l:1b","query":"q","documents":["a","b"]}');
+  expect(((await r.json()) as { results: unknown[] }).results.length).toBe(2);
+  // The fake's usage: 3 prompt tokens for the embedding, 11 for the rerank.
+  const after = await untilCounted(d, token, "native", before.requests + 2);
+  expect(after.prompt_tokens - before.prompt_tokens).toBe(3 + 11);
+}, 30_000);

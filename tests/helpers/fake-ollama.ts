@@ -409,7 +409,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       }
     }
     // llama.cpp serves its OpenAI routes without /v1 too, LM Studio under /api/v0 (its REST API's OpenAI-shaped routes).
-    if ((options.kind === "llamacpp" && (path === "/chat/completions" || path === "/completions")) || (options.kind === "lmstudio" && /^\/api\/v0\/(chat\/)?completions$/.test(path)))
+    if ((options.kind === "llamacpp" && /^\/(chat\/completions|completions|embeddings|rerank)$/.test(path)) || (options.kind === "lmstudio" && /^\/api\/v0\/(chat\/completions|completions|embeddings)$/.test(path)))
       path = `/v1${path.replace("/api/v0", "")}`;
     // llama.cpp's own /completion: n_predict (or max_tokens), each event with the running tokens_predicted, the last with
     // "stop": true and its timings; no [DONE].
@@ -458,6 +458,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         final.push(enc.encode("data: [DONE]\n\n"));
         return tokenStream(req, path, n, (i) => sse(chunk(tokenText(i), null)), final);
       }
+      case "/v1/rerank":
+        // llama.cpp's and vLLM's rerank: the documents by relevance, and the prompt tokens it read.
+        if (options.kind !== "llamacpp" && options.kind !== "vllm") break;
+        return Response.json({ id: "rerank-1", model: body.model, results: (body.documents ?? []).map((_: unknown, index: number) => ({ index, relevance_score: 0.5 })), usage: { prompt_tokens: 11, total_tokens: 11 } });
       case "/v1/embeddings": {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
         return Response.json({
