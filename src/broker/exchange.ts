@@ -26,13 +26,14 @@ import type { DialectPlan } from "./dialects/plan-types.ts";
 /**
  * The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens), and
  * held against a key's budget. With the other kinds' own spellings of them: llama.cpp serves its OpenAI routes without
- * /v1 too and has its own /completion and /infill (tokens_predicted); LM Studio's REST API serves them under /api/v0.
+ * /v1 too and has its own /completion and /infill (tokens_predicted); LM Studio's REST API serves them under /api/v0,
+ * and has its own chat, /api/v1/chat (max_output_tokens; its stats count).
  * A generation on a route left out here would be neither held nor counted.
  */
 export const GENERATION_PATHS = new Set([
   "/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses",
   "/chat/completions", "/completions", "/completion", "/infill",
-  "/api/v0/chat/completions", "/api/v0/completions",
+  "/api/v0/chat/completions", "/api/v0/completions", "/api/v1/chat",
 ]);
 /**
  * The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them:

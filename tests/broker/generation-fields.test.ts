@@ -129,7 +129,7 @@ test("a compressed generation body of a key with a daily budget is a 415: its ge
   expect(go.requests.length).toBe(before);
 });
 
-test("llama.cpp's own generation routes (/completion, and /chat/completions and /completions without /v1) and LM Studio's /api/v0 ones are counted against a key's budget, streamed or whole", async () => {
+test("llama.cpp's own generation routes (/completion, and /chat/completions and /completions without /v1) and LM Studio's /api/v0 ones and its own /api/v1/chat are counted against a key's budget, streamed or whole", async () => {
   let n = 0;
   const counted = async (tokens: number) => expect((await untilCounted(d, token, "native", ++n)).completion_tokens).toBe(tokens);
   let r = await post("/completion", keys.native!, '{"model":"l:1b","prompt":"hi","n_predict":50}');
@@ -152,6 +152,15 @@ test("llama.cpp's own generation routes (/completion, and /chat/completions and 
   r = await post("/api/v0/chat/completions", keys.native!, `{"model":"s:1b",${msgs},"max_tokens":10,"stream":true}`);
   expect(await r.text()).not.toContain('"usage"');
   await counted(150);
+  // LM Studio's own chat (its v1 REST API), whole and streamed (named events, the last chat.end): its stats count.
+  r = await post("/api/v1/chat", keys.native!, '{"model":"s:1b","input":"hi","max_output_tokens":25}');
+  expect(((await r.json()) as { stats: { total_output_tokens: number } }).stats.total_output_tokens).toBe(25);
+  await counted(175);
+  r = await post("/api/v1/chat", keys.native!, '{"model":"s:1b","input":"hi","max_output_tokens":15,"stream":true}');
+  const events = await r.text();
+  expect(events).toContain("event: chat.end");
+  expect(events).not.toContain("error");
+  await counted(190);
 }, 30_000);
 
 test("llama.cpp's /completion holds its n_predict: five at once on a 600-token budget with 700 each run one at a time", async () => {

@@ -218,7 +218,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         onGone();
       },
     });
-    const sse = path.startsWith("/v1/") || path === "/completion";
+    const sse = path.startsWith("/v1/") || path === "/completion" || path === "/api/v1/chat";
     return new Response(body, { headers: sse ? SSE_HEADERS : NDJSON_HEADERS });
   }
 
@@ -422,6 +422,18 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         return Response.json({ ...last, content: answer(n) });
       }
       return tokenStream(req, path, n, (i) => event({ index: 0, content: tokenText(i), tokens: [], stop: false, id_slot: 0, tokens_predicted: i + 1, tokens_evaluated: 7 }), [event(last)]);
+    }
+    // LM Studio's own chat (its v1 REST API): max_output_tokens; the answer's stats carry its counts; streamed, named
+    // events ending with chat.end, which holds the whole answer.
+    if (options.kind === "lmstudio" && path === "/api/v1/chat" && method === "POST") {
+      const n = tokensFor({ max_tokens: body.max_output_tokens });
+      const result = { model_instance_id: body.model, output: [{ type: "message", content: answer(n) }], stats: { input_tokens: 7, total_output_tokens: n, reasoning_output_tokens: 0, tokens_per_second: 50, time_to_first_token_seconds: 0.1 } };
+      if (body.stream !== true) {
+        if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
+        return Response.json(result);
+      }
+      const event = (type: string, o: object) => enc.encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`);
+      return tokenStream(req, path, n, (i) => event("message.delta", { content: tokenText(i) }), [event("message.end", {}), event("chat.end", { result })]);
     }
     if (path === "/v1/messages" && servesNatively(options.kind, "anthropic")) return anthropicMessages(dialects, req, body);
     if (path === "/v1/responses" && servesNatively(options.kind, "responses")) return openAiResponses(dialects, req, body);
