@@ -23,10 +23,28 @@ import { streamCutShort } from "./stream-ending.ts";
 import type { DialectPlan } from "./dialects/plan-types.ts";
 
 
-/** The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens). */
-export const GENERATION_PATHS = new Set(["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses"]);
-/** The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them. */
-export const EMBEDDING_PATHS = new Set(["/api/embed", "/api/embeddings", "/v1/embeddings"]);
+/**
+ * The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens), and
+ * held against a key's budget. With the other kinds' own spellings of them: llama.cpp serves its OpenAI routes without
+ * /v1 too and has its own /completion and /infill (tokens_predicted); LM Studio's REST API serves them under /api/v0,
+ * and has its own chat, /api/v1/chat (max_output_tokens; its stats count).
+ * A generation on a route left out here would be neither held nor counted.
+ */
+export const GENERATION_PATHS = new Set([
+  "/api/chat", "/api/generate", "/v1/chat/completions", "/v1/completions", "/v1/messages", "/v1/responses",
+  "/chat/completions", "/completions", "/completion", "/infill",
+  "/api/v0/chat/completions", "/api/v0/completions", "/api/v1/chat",
+]);
+/**
+ * The routes whose answers count prompt tokens only (an embedding generates nothing), as a key's budget spends them:
+ * embeddings (llama.cpp's own /embedding and /embeddings, LM Studio's /api/v0 one) and the other prompt-only routes of
+ * llama.cpp and vLLM (rerank, score, classify, pooling), by their usage.prompt_tokens or the request's size.
+ */
+export const EMBEDDING_PATHS = new Set([
+  "/api/embed", "/api/embeddings", "/v1/embeddings",
+  "/embedding", "/embeddings", "/api/v0/embeddings",
+  "/rerank", "/reranking", "/v1/rerank", "/v1/reranking", "/v2/rerank", "/score", "/v1/score", "/classify", "/pooling",
+]);
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);

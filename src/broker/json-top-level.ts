@@ -62,6 +62,7 @@ const NON_ASCII_FOLDS: ReadonlyMap<number, number> = new Map([
 ]);
 
 const NO_VARIANTS: readonly string[] = [];
+const NOT_OBJECT: TopLevel = Object.freeze({ kind: "not-object" });
 
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
@@ -88,15 +89,27 @@ export function valueStart(body: Uint8Array): number {
 
 /**
  * The chosen top-level fields of `body` (names in lower case ASCII). Reads only what it must: the keys of the top-level
- * object and the values of the chosen fields.
+ * object and the values of the chosen fields. `into`: the caller's FieldRead per name, reset and filled in place (a
+ * check run on every request allocates none); the answer is read before the next call.
  */
-export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLevel {
+export function readTopLevel(body: Uint8Array, names: readonly string[], into?: FieldRead[]): TopLevel {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const n = buf.length;
   let i = valueStart(buf);
-  if (i >= n || buf[i] !== OPEN_BRACE) return { kind: "not-object" };
-  const fields: FieldRead[] = [];
-  for (let k = 0; k < names.length; k++) fields.push({ exact: 0, variants: NO_VARIANTS, value: undefined });
+  if (i >= n || buf[i] !== OPEN_BRACE) return NOT_OBJECT;
+  let fields: FieldRead[];
+  if (into) {
+    fields = into;
+    for (let k = 0; k < names.length; k++) {
+      const f = into[k]!;
+      f.exact = 0;
+      f.variants = NO_VARIANTS;
+      f.value = undefined;
+    }
+  } else {
+    fields = [];
+    for (let k = 0; k < names.length; k++) fields.push({ exact: 0, variants: NO_VARIANTS, value: undefined });
+  }
   const spec = keySpec(names);
   try {
     i = skipSpace(buf, i + 1);
@@ -106,21 +119,22 @@ export function readTopLevel(body: Uint8Array, names: readonly string[]): TopLev
       if (buf[i] !== QUOTE) throw new Invalid(i, "expected a key in quotes");
       const keyEnd = stringEnd(buf, i + 1);
       const which = matchKey(buf, i + 1, keyEnd, names, spec);
+      const variant = which === NO_MATCH || which % 2 === 1 ? null : variantKey;
       i = skipSpace(buf, keyEnd + 1);
       if (i >= n) throw TRUNCATED;
       if (buf[i] !== COLON) throw new Invalid(i, "expected : after a key");
       i = skipSpace(buf, i + 1);
       if (i >= n) throw TRUNCATED;
-      if (which === null) {
+      if (which === NO_MATCH) {
         i = skipValue(buf, i);
       } else {
-        const f = fields[which.index]!;
+        const f = fields[which >> 1]!;
         const start = i;
         i = skipValue(buf, i);
-        if (which.exact) {
+        if (variant === null) {
           f.exact++;
           f.value = valueOf(buf, start, i);
-        } else f.variants = [...f.variants, which.key];
+        } else f.variants = [...f.variants, variant];
       }
       i = skipSpace(buf, i);
       if (i >= n) throw TRUNCATED;
@@ -203,21 +217,27 @@ function skipContainer(buf: Buffer, i: number): number {
 
 /** What matching needs to know of the chosen names, worked out once per list (the routes' lists are constants). */
 interface KeySpec {
-  /** Each name's length without "_" and "-": a key of another length (without its own) is none of them. */
-  lengths: ReadonlySet<number>;
-  /** Whether a name holds "_" or "-" (then a key without them may still fold onto it). */
-  delimited: boolean;
+  /** Each name without "_" and "-" (what a key folds onto, its own "_" and "-" left out too). */
+  bare: readonly string[];
 }
 const specs = new WeakMap<readonly string[], KeySpec>();
 const undelimited = (s: string) => s.replace(/[_-]/g, "");
 function keySpec(names: readonly string[]): KeySpec {
   let spec = specs.get(names);
-  if (!spec) specs.set(names, (spec = { lengths: new Set(names.map((n) => undelimited(n).length)), delimited: names.some((n) => undelimited(n) !== n) }));
+  if (!spec) specs.set(names, (spec = { bare: names.map(undelimited) }));
   return spec;
 }
 
-/** Which chosen name the key between `start` and `end` (content, no quotes) is, exactly or as another spelling. */
-function matchKey(buf: Buffer, start: number, end: number, names: readonly string[], spec: KeySpec): { index: number; exact: boolean; key: string } | null {
+/** matchKey's answer: no chosen name. Otherwise the name's index times 2, plus 1 when the key is exactly the name. */
+const NO_MATCH = -1;
+/** The key matchKey last matched as another spelling (read at once by the caller, for the 400's message). */
+let variantKey = "";
+
+/**
+ * Which chosen name the key between `start` and `end` (content, no quotes) is, exactly or as another spelling
+ * (NO_MATCH, or index * 2 + exact). A plain ASCII key, the common case, is compared byte by byte, allocating nothing.
+ */
+function matchKey(buf: Buffer, start: number, end: number, names: readonly string[], spec: KeySpec): number {
   const len = end - start;
   let plain = true;
   let delimiters = 0;
@@ -230,46 +250,46 @@ function matchKey(buf: Buffer, start: number, end: number, names: readonly strin
     if (c === UNDERSCORE || c === DASH) delimiters++;
   }
   if (plain) {
-    // A plain ASCII key that is no name's length once its delimiters are left out names none of them: not decoded.
-    if (!spec.lengths.has(len - delimiters)) return null;
-    // The common case, a plain key without delimiters ("model", "messages"): compared byte by byte.
-    if (delimiters === 0) {
-      for (let k = 0; k < names.length; k++) {
-        const name = names[k]!;
-        if (name.length !== len) continue;
-        let exact = true;
-        let folded = true;
-        for (let j = 0; j < len; j++) {
-          const c = buf[start + j]!;
-          const t = name.charCodeAt(j);
-          if (c !== t) {
-            exact = false;
-            if ((c | 0x20) !== t || t < 0x61 || t > 0x7a) {
-              folded = false;
-              break;
-            }
-          }
+    for (let k = 0; k < names.length; k++) {
+      const bare = spec.bare[k]!;
+      if (bare.length !== len - delimiters) continue;
+      // The key without its delimiters against the name without its own, ASCII letters without case.
+      let j = start;
+      let folded = true;
+      for (let t = 0; t < bare.length; t++, j++) {
+        let c = buf[j]!;
+        while (c === UNDERSCORE || c === DASH) c = buf[++j]!;
+        const want = bare.charCodeAt(t);
+        if (c !== want && ((c | 0x20) !== want || want < 0x61 || want > 0x7a)) {
+          folded = false;
+          break;
         }
-        if (folded) return { index: k, exact, key: exact ? name : buf.toString("latin1", start, end) };
       }
-      if (!spec.delimited) return null;
+      if (!folded) continue;
+      const name = names[k]!;
+      let exact = name.length === len;
+      for (let t = 0; exact && t < len; t++) if (buf[start + t] !== name.charCodeAt(t)) exact = false;
+      if (!exact) variantKey = buf.toString("latin1", start, end);
+      return k * 2 + (exact ? 1 : 0);
     }
+    return NO_MATCH;
   }
-  // Escapes, non-ASCII or delimiters: decoded as JSON decodes it, then compared character by character.
+  // Escapes or non-ASCII: decoded as JSON decodes it, then compared character by character.
   let key: string;
-  if (plain) key = buf.toString("latin1", start, end);
-  else
-    try {
-      key = JSON.parse(buf.toString("utf8", start - 1, end + 1)) as string;
-    } catch {
-      throw new Invalid(start - 1, "a key is not a valid JSON string");
-    }
+  try {
+    key = JSON.parse(buf.toString("utf8", start - 1, end + 1)) as string;
+  } catch {
+    throw new Invalid(start - 1, "a key is not a valid JSON string");
+  }
   for (let k = 0; k < names.length; k++) {
     const name = names[k]!;
-    if (key === name) return { index: k, exact: true, key };
-    if (foldsTo(key, name)) return { index: k, exact: false, key };
+    if (key === name) return k * 2 + 1;
+    if (foldsTo(key, name)) {
+      variantKey = key;
+      return k * 2;
+    }
   }
-  return null;
+  return NO_MATCH;
 }
 
 /** Whether `key` is `name` (lower-case ASCII) under the loosest folding above: case, the non-ASCII folds, "_" and "-" left out of both. */

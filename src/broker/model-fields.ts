@@ -1,6 +1,7 @@
 // The models a request names, decided as the upstream reads its body (json-top-level.ts), or the 400 for a body that names them ambiguously.
 import { HttpError } from "../core/http-error.ts";
 import { modelFields, pathModel } from "../core/model-routes.ts";
+import { ACTED_FIELDS, checkActed } from "./generation-fields.ts";
 import { NOT_A_STRING, readTopLevel, type FieldRead } from "./json-top-level.ts";
 
 export interface RequestModels {
@@ -22,12 +23,17 @@ const NONE: RequestModels = { model: null, field: null, others: [], opaque: null
 const NONE_INCOMPLETE: RequestModels = { ...NONE, complete: false };
 const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
 
+/** On a generation route, "model" and the fields the broker acts on (generation-fields.ts), read in one pass into one reused set. */
+const MODEL_AND_ACTED: readonly string[] = ["model", ...ACTED_FIELDS];
+const SCRATCH: FieldRead[] = MODEL_AND_ACTED.map(() => ({ exact: 0, variants: [], value: undefined }));
+
 /**
  * What `head` (the body, or the part of it in memory when `complete` is false) names on `path`. Throws a 400 HttpError
  * for a body whose answer depends on the upstream's parser: a field named twice, or in another spelling of its name
- * (case, or a character Go folds onto a letter), a non-string model, or a JSON object that does not parse.
+ * (case, or a character Go folds onto a letter), a non-string model, or a JSON object that does not parse. `generation`:
+ * the route generates, and the fields the broker acts on besides the model are checked in the same pass (checkActed).
  */
-export function requestModels(path: string, head: Uint8Array | null, complete: boolean): RequestModels {
+export function requestModels(path: string, head: Uint8Array | null, complete: boolean, generation = false): RequestModels {
   const inPath = pathModel(path);
   if (inPath !== null) {
     if (inPath.length > MAX_MODEL_NAME) throw new HttpError("bad_request", `the model name in the path is ${inPath.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
@@ -36,7 +42,8 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
   const spec = modelFields(path);
   if (spec.all.length === 0) return NO_MODEL_ROUTE;
   if (head === null || head.byteLength === 0) return complete ? NONE : NONE_INCOMPLETE;
-  const read = readTopLevel(head, spec.all);
+  const acted = generation && spec.all.length === 1 && spec.all[0] === "model";
+  const read = acted ? readTopLevel(head, MODEL_AND_ACTED, SCRATCH) : readTopLevel(head, spec.all);
   if (read.kind === "not-object") return complete ? NONE : NONE_INCOMPLETE;
   if (read.kind === "invalid") {
     if (complete) throw new HttpError("bad_request", `the request body is not valid JSON (${read.reason} at byte ${read.at})`);
@@ -47,14 +54,15 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
   if (complete && !read.complete) throw new HttpError("bad_request", "the request body is not valid JSON (it ends inside its object)");
   const fields = read.fields;
   const names = spec.all;
-  for (let k = 0; k < fields.length; k++) check(names[k]!, fields[k]!);
+  for (let k = 0; k < names.length; k++) check(names[k]!, fields[k]!);
+  if (acted) checkActed(fields, names.length);
   let model: string | null = null;
   let field: string | null = null;
   let others: string[] | null = null;
   let opaque: string | null = null;
   const acts = spec.acts.length;
   const named = acts + spec.also.length;
-  for (let k = 0; k < fields.length; k++) {
+  for (let k = 0; k < names.length; k++) {
     const v = fields[k]!.value;
     if (typeof v !== "string" || v === "") continue;
     if (k >= named) opaque ??= names[k]!;

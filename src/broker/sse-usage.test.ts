@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { askForUsage, UsageStripper } from "./sse-usage.ts";
+import { askForUsage, usagePlan, UsageStripper } from "./sse-usage.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 const s = (u: Uint8Array) => new TextDecoder().decode(u);
@@ -38,4 +38,12 @@ test("an event the upstream never ends is not held: past 64 KiB it passes on as 
   out += dec.decode(st.end());
   expect(out).toBe("data: " + "a".repeat(80_000) + "b\n\ndata: [DONE]\n\n");
   expect(st.usage).toEqual({ tokens: 2, promptTokens: 3, genMs: null });
+});
+
+test("a stream that is neither a boolean nor null is refused (vLLM reads \"true\" and 1 as true, llama.cpp as false); include_usage in another spelling is taken out", () => {
+  for (const v of ['"true"', "1", '"yes"', '"false"', "0", "{}"]) expect(() => usagePlan(b(`{"stream":${v}}`))).toThrow('"stream" in the request body must be true or false');
+  expect(usagePlan(b('{"stream":null}'))).toEqual({ streaming: false, withUsage: null });
+  // Ollama's decoder reads "INCLUDE_USAGE" after the include_usage the broker sets: it is taken out, ours stays.
+  expect(JSON.parse(s(askForUsage(b('{"stream":true,"stream_options":{"include_usage":false,"INCLUDE_USAGE":false}}'))!))).toEqual({ stream: true, stream_options: { include_usage: true } });
+  expect(JSON.parse(s(askForUsage(b('{"stream":true,"stream_options":{"include_usage":true,"Include_Usage":false}}'))!))).toEqual({ stream: true, stream_options: { include_usage: true } });
 });

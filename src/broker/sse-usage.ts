@@ -1,16 +1,22 @@
 // OpenAI streams and their usage: asking the upstream for it (stream_options.include_usage) when the client did not,
 // and taking that extra last event out of what the client gets, keeping its numbers for the accounting.
+import { HttpError } from "../core/http-error.ts";
+import { notBoolean } from "./generation-fields.ts";
+import { foldsTo } from "./json-top-level.ts";
 import type { TokenUsage } from "./usage.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** The OpenAI routes that stream with SSE and can report usage at the end. */
-export const USAGE_STREAM_PATHS = new Set(["/v1/chat/completions", "/v1/completions"]);
+/** The OpenAI routes that stream with SSE and can report usage at the end (llama.cpp's without /v1, LM Studio's /api/v0 too). */
+export const USAGE_STREAM_PATHS = new Set(["/v1/chat/completions", "/v1/completions", "/chat/completions", "/completions", "/api/v0/chat/completions", "/api/v0/completions"]);
 
 /**
  * An OpenAI request body read once: whether it streams, and the body to send instead when it streams without asking for
- * usage (the same JSON with stream_options.include_usage = true; null when nothing is to change).
+ * usage (the same JSON with stream_options.include_usage = true; null when nothing is to change). Throws a 400 HttpError
+ * for a "stream" that is neither a boolean nor null: upstreams read one differently (vLLM's pydantic takes "true", 1 or
+ * "yes" as true, llama.cpp any non-boolean as false, Ollama refuses it), so the broker could not know whether the answer
+ * streams. (A second "stream", or one in another spelling, was refused before: generation-fields.ts.)
  */
 export function usagePlan(body: Uint8Array): { streaming: boolean; withUsage: Uint8Array | null } {
   let json: Record<string, unknown>;
@@ -21,10 +27,17 @@ export function usagePlan(body: Uint8Array): { streaming: boolean; withUsage: Ui
   } catch {
     return { streaming: false, withUsage: null };
   }
-  if (json.stream !== true) return { streaming: false, withUsage: null };
-  const opts = json.stream_options;
-  if (opts && typeof opts === "object" && (opts as { include_usage?: unknown }).include_usage === true) return { streaming: true, withUsage: null };
-  json.stream_options = { ...(opts && typeof opts === "object" ? opts : {}), include_usage: true };
+  const stream = json.stream;
+  if (stream !== undefined && stream !== null && typeof stream !== "boolean")
+    throw new HttpError("bad_request", notBoolean(JSON.stringify(stream)));
+  if (stream !== true) return { streaming: false, withUsage: null };
+  const opts = json.stream_options && typeof json.stream_options === "object" && !Array.isArray(json.stream_options) ? (json.stream_options as Record<string, unknown>) : null;
+  // Another spelling of include_usage ("INCLUDE_USAGE": false) is taken out: Ollama's decoder would read it after ours.
+  const variants = opts ? Object.keys(opts).filter((k) => k !== "include_usage" && foldsTo(k, "include_usage")) : [];
+  if (opts?.include_usage === true && variants.length === 0) return { streaming: true, withUsage: null };
+  const kept = { ...opts };
+  for (const k of variants) delete kept[k];
+  json.stream_options = { ...kept, include_usage: true };
   return { streaming: true, withUsage: enc.encode(JSON.stringify(json)) };
 }
 

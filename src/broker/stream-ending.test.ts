@@ -29,6 +29,12 @@ describe("an OpenAI-compatible SSE stream", () => {
   });
   test("a token event last is cut short", () => {
     expect(streamCutShort("sse", b(ev(chunk("a")) + ev(chunk("b"))))).toContain("no data: [DONE]");
+    // llama.cpp's own /completion: the last event says "stop": true (a token event says false).
+    expect(streamCutShort("sse", b(ev({ content: "a", stop: false, tokens_predicted: 1 }) + ev({ content: "", stop: true, tokens_predicted: 1 })))).toBeNull();
+    expect(streamCutShort("sse", b(ev({ content: "a", stop: false, tokens_predicted: 1 })))).toContain("no data: [DONE]");
+    // LM Studio's own chat: named events, the last chat.end.
+    expect(streamCutShort("sse", b('event: message.delta\ndata: {"type":"message.delta","content":"a"}\n\nevent: chat.end\ndata: {"type":"chat.end","result":{}}\n\n'))).toBeNull();
+    expect(streamCutShort("sse", b('event: message.delta\ndata: {"type":"message.delta","content":"a"}\n\n'))).toContain("no data: [DONE]");
   });
   test("a body that is not a stream is not judged", () => {
     expect(streamCutShort("other", b('{"a":1}'))).toBeNull();

@@ -24,5 +24,9 @@ export function streamCutShort(format: StreamFormat, tail: Uint8Array): string |
   if (/^data: ?\[DONE\]\s*$/m.test(last) || last.includes('"error"')) return null;
   // A server that leaves [DONE] out still names why its answer ended (as the translations read it, chat-stream-translator.ts).
   if (/"finish_reason"\s*:\s*"/.test(text)) return null;
+  // llama.cpp's own /completion ends with an event whose "stop" is true, and no [DONE].
+  if (/"stop"\s*:\s*true/.test(last)) return null;
+  // LM Studio's own chat ends with its chat.end event (the whole answer), and no [DONE].
+  if (/^event: ?chat\.end\s*$/m.test(last)) return null;
   return "the upstream ended the stream before its last event (no data: [DONE]); the answer is incomplete";
 }

@@ -62,3 +62,13 @@ describe("tokens counted as a stream passes (for a stream cut short)", () => {
     expect([estimatePromptTokens(0), estimatePromptTokens(4), estimatePromptTokens(81)]).toEqual([0, 1, 21]);
   });
 });
+
+test("llama.cpp's own /completion stream: the last event's tokens_predicted (each event carries the running count)", () => {
+  const tail = new TextEncoder().encode('data: {"content":"a","stop":false,"tokens_predicted":1,"tokens_evaluated":7}\n\ndata: {"content":"","stop":true,"tokens_predicted":2,"tokens_evaluated":7}\n\n');
+  expect(parseUsage(tail)).toEqual({ tokens: 2, promptTokens: 7, genMs: null });
+});
+
+test("LM Studio's own chat stream: the stats of its chat.end event (total_output_tokens, not a reasoning or other count)", () => {
+  const tail = new TextEncoder().encode('event: chat.end\ndata: {"type":"chat.end","result":{"output":[],"stats":{"input_tokens":7,"total_output_tokens":25,"reasoning_output_tokens":3}}}\n\n');
+  expect(parseUsage(tail)).toEqual({ tokens: 25, promptTokens: 7, genMs: null });
+});

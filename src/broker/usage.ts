@@ -1,5 +1,6 @@
-// Reads generated-token counts from the tail of a response: Ollama's final done line, an OpenAI usage object, or the
-// input_tokens/output_tokens usage of an Anthropic message or an OpenAI Responses answer.
+// Reads generated-token counts from the tail of a response: Ollama's final done line, an OpenAI usage object, the
+// input_tokens/output_tokens usage of an Anthropic message or an OpenAI Responses answer, llama.cpp's tokens_predicted,
+// or the stats of LM Studio's own chat (total_output_tokens).
 //
 // Only the last bytes of a stream are looked at (the numbers are at the very end of both formats), once, when the
 // stream ends: no per-chunk parsing.
@@ -10,6 +11,9 @@ const K_EVAL_DURATION = Buffer.from('"eval_duration"');
 const K_COMPLETION_TOKENS = Buffer.from('"completion_tokens"');
 const K_OUTPUT_TOKENS = Buffer.from('"output_tokens"');
 const K_INPUT_TOKENS = Buffer.from('"input_tokens"');
+const K_TOKENS_PREDICTED = Buffer.from('"tokens_predicted"');
+const K_TOKENS_EVALUATED = Buffer.from('"tokens_evaluated"');
+const K_TOTAL_OUTPUT_TOKENS = Buffer.from('"total_output_tokens"');
 
 export interface TokenUsage {
   /** Generated (completion) tokens. */
@@ -60,7 +64,13 @@ export function parseUsage(tail: Uint8Array): TokenUsage | null {
   const completion = lastNumber(buf, K_COMPLETION_TOKENS);
   if (completion !== null) return { tokens: completion, promptTokens: lastNumber(buf, K_PROMPT_TOKENS), genMs: null };
   const output = lastNumber(buf, K_OUTPUT_TOKENS);
-  return output !== null ? { tokens: output, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null } : null;
+  if (output !== null) return { tokens: output, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null };
+  // llama.cpp's own /completion: every event carries the running count, the last one the whole.
+  const predicted = lastNumber(buf, K_TOKENS_PREDICTED);
+  if (predicted !== null) return { tokens: predicted, promptTokens: lastNumber(buf, K_TOKENS_EVALUATED), genMs: null };
+  // LM Studio's own chat (/api/v1/chat): its chat.end event's stats.
+  const total = lastNumber(buf, K_TOTAL_OUTPUT_TOKENS);
+  return total !== null ? { tokens: total, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null } : null;
 }
 
 /** Bytes kept from the end of a response for parseUsage. */

@@ -25,6 +25,12 @@ describe("the counts of a whole answer", () => {
     expect(wholeUsage(b({ model: "m", embeddings: [[0.1]], prompt_eval_count: 3 }))).toEqual({ tokens: 0, promptTokens: 3, genMs: null });
     expect(wholeUsage(b({ object: "list", data: [], usage: { prompt_tokens: 5, total_tokens: 5 } }))).toEqual({ tokens: 0, promptTokens: 5, genMs: null });
   });
+  test("llama.cpp's own /completion: tokens_predicted and tokens_evaluated at its top", () => {
+    expect(wholeUsage(b({ content: "hi", stop: true, tokens_predicted: 50, tokens_evaluated: 7, generation_settings: { n_predict: 50 } }))).toEqual({ tokens: 50, promptTokens: 7, genMs: null });
+  });
+  test("LM Studio's own chat (/api/v1/chat): its stats", () => {
+    expect(wholeUsage(b({ model_instance_id: "m", output: [], stats: { input_tokens: 7, total_output_tokens: 25, reasoning_output_tokens: 3, tokens_per_second: 50 } }))).toEqual({ tokens: 25, promptTokens: 7, genMs: null });
+  });
   test("not JSON, not an object, or without counts: null", () => {
     for (const body of ["", "nope", "[1,2]", '{"usage":{"total_tokens":3}}', '{"a":1}', '{"usage":{"completion_tokens":"5"}}', '{"embedding":[0.1]}']) expect(wholeUsage(b(body))).toBeNull();
   });

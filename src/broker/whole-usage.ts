@@ -31,7 +31,15 @@ export function wholeUsage(body: Uint8Array): TokenUsage | null {
   const promptEval = count(top.prompt_eval_count);
   if (promptEval !== null) return { tokens: 0, promptTokens: promptEval, genMs: null };
   const u = top.usage;
-  if (!u || typeof u !== "object") return null;
+  if (!u || typeof u !== "object") {
+    // llama.cpp's own /completion: its counts at the top.
+    const predicted = count(top.tokens_predicted);
+    if (predicted !== null) return { tokens: predicted, promptTokens: count(top.tokens_evaluated), genMs: null };
+    // LM Studio's own chat (/api/v1/chat): its stats.
+    const stats = top.stats;
+    const total = stats && typeof stats === "object" ? count((stats as Record<string, unknown>).total_output_tokens) : null;
+    return total !== null ? { tokens: total, promptTokens: count((stats as Record<string, unknown>).input_tokens), genMs: null } : null;
+  }
   const usage = u as Record<string, unknown>;
   // OpenAI's chat completions and completions; Anthropic's message and OpenAI's Responses answer.
   const completion = count(usage.completion_tokens);

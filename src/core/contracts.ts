@@ -541,6 +541,8 @@ export interface Caller {
  */
 export interface RequestModelNames {
   path: string;
+  /** The request's method: a route may list on GET and manage models on others (llama.cpp's /models). */
+  method?: string;
   others: readonly string[];
   opaque: string | null;
   complete: boolean;
@@ -571,7 +573,7 @@ export interface GatewayService {
   /**
    * Holds part of the key's daily token budget for an authorized generation request until its usage is counted, so
    * requests in flight count against the budget: `promptTokens` is the broker's estimate of its prompt, the body is
-   * searched for its generation limit. Returns the release (call it after request.completed), or null without a budget.
+   * read for its generation limit (the fields every upstream reads). Returns the release (call it after request.completed), or null without a budget.
    */
   reserve(admitted: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null;
   keys(): KeyInfo[];

@@ -24,6 +24,10 @@ test("an escaped, doubled, trailing-slash or upper-case spelling of a path is it
   // The other kinds' own management routes: llama.cpp's router, LM Studio's v1 REST API, vLLM's runtime LoRA updates.
   for (const p of ["/models/load", "/models/unload", "/api/v1/models/download", "/API/v1/Models/%6Coad", "/api/v1/models/unload/", "/v1/load_lora_adapter", "/api/signout", "/api/me", "/api/user/keys/abc", "/api/experimental/web_search", "/api/experimental/web_fetch", "/debug/pprof/heap", "/DEBUG/pprof/", "/sleep", "/wake_up", "/collective_rpc", "/reset_prefix_cache"]) expect(isModelManagement(routeOf(p))).toBe(true);
   for (const p of ["/models", "/v1/models", "/api/v1/models", "/api/v1/chat", "/v1/chat/completions", "/models/loaded", "/sleeping", "/health", "/is_sleeping"]) expect(isModelManagement(routeOf(p))).toBe(false);
+  // llama.cpp's router lists on GET /models, downloads on POST and deletes on DELETE /models?model=…: management when the method is known.
+  for (const m of ["POST", "DELETE", "PUT", "PATCH"]) expect(isModelManagement(routeOf("/Models/"), m)).toBe(true);
+  for (const m of ["GET", "HEAD"]) expect(isModelManagement("/models", m)).toBe(false);
+  expect(isModelManagement("/v1/models", "POST")).toBe(false);
   expect(modelFields("/api/v1/models/unload").acts).toEqual(["instance_id"]);
   expect(modelFields(routeOf("/api/%63opy/")).acts).toEqual(["source"]);
 });

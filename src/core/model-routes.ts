@@ -63,8 +63,18 @@ export function isAccountRoute(path: string): boolean {
   return false;
 }
 
-/** Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). */
-export function isModelManagement(path: string): boolean {
+/**
+ * Routes whose GET lists and whose other methods manage: llama.cpp's router lists its models on GET /models, downloads
+ * one from Hugging Face on POST /models and deletes one from its cache on DELETE /models?model=… (the model in the query).
+ */
+const MANAGEMENT_UNLESS_READ = "/models";
+
+/**
+ * Whether `path` (no query) is a model-management route, or under one (/api/blobs/sha256:…). With `method`, a route
+ * that only reads on GET (MANAGEMENT_UNLESS_READ) is management for the other methods.
+ */
+export function isModelManagement(path: string, method?: string): boolean {
+  if (method !== undefined && path === MANAGEMENT_UNLESS_READ && method !== "GET" && method !== "HEAD") return true;
   // One character decides for most other paths: the second of every route on the list.
   if (!FIRST_CHARS.has(path.charCodeAt(1))) return false;
   for (let i = 0; i < MODEL_MANAGEMENT_PATHS.length; i++) if (path === MODEL_MANAGEMENT_PATHS[i] || path.startsWith(MANAGEMENT_PREFIXES[i]!)) return true;

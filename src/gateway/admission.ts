@@ -145,7 +145,7 @@ export class Admission {
   authorize(a: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames): void {
     const key = a.key;
     if (!key) return;
-    if (request && isModelManagement(request.path) && key.allow_model_management !== true)
+    if (request && isModelManagement(request.path, request.method) && key.allow_model_management !== true)
       throw new HttpError("forbidden", `the API key "${key.name}" may not manage models (${request.path}); create a key with --allow-model-management for that`);
     if (key.models.length > 0 && request) {
       if (request.encoding !== null)

@@ -12,9 +12,31 @@ test("a request holds its prompt's estimate plus its generation limit, never les
   expect(holdFor(b('{"model":"m","max_completion_tokens":3000}'), 0)).toBe(3000);
   // A small limit hidden where the upstream does not read it cannot shrink the hold; the largest one found counts.
   expect(holdFor(b('{"model":"m","tools":[{"max_tokens":1}],"options":{"num_predict":1}}'), 0)).toBe(DEFAULT_COMPLETION_HOLD);
-  expect(holdFor(b('{"options":{"num_predict":900},"x":{"max_tokens":5000}}'), 0)).toBe(5000);
+  expect(holdFor(b('{"options":{"num_predict":900},"max_tokens":5000}'), 0)).toBe(5000);
   // Ollama's num_predict -1 (no limit) and a key inside a string are not limits.
   expect(holdFor(b('{"options":{"num_predict":-1},"prompt":"say \\"max_tokens\\": 99999"}'), 0)).toBe(DEFAULT_COMPLETION_HOLD);
+});
+
+test("the limit is read as the upstream reads it, not by a byte search: escaped names, numbers in any notation, strings of digits, n copies", () => {
+  const hold = (s: string) => holdFor(b(s), 0);
+  // An escaped name is the name (every JSON parser unescapes keys); the search for the bytes "max_tokens" missed it.
+  expect(hold('{"model":"m","\\u006dax_tokens":100000}')).toBe(100000);
+  // Python and nlohmann read 1e5 and 100000.0 as integers; Ollama's options map any number; pydantic reads "100000".
+  expect(hold('{"max_tokens":1e5}')).toBe(100000);
+  expect(hold('{"max_completion_tokens":100000.0}')).toBe(100000);
+  expect(hold('{"options":{"num_predict":7e2}}')).toBe(700);
+  expect(hold('{"max_tokens":"100000"}')).toBe(100000);
+  expect(hold('{"max_tokens":9999999999999}')).toBe(2 ** 31);
+  // llama.cpp's own limit.
+  expect(hold('{"prompt":"hi","n_predict":4096}')).toBe(4096);
+  // vLLM generates n answers (best_of when larger), each up to the limit.
+  expect(hold('{"max_tokens":1000,"n":8}')).toBe(8000);
+  expect(hold('{"max_tokens":1000,"n":2,"best_of":5}')).toBe(5000);
+  expect(hold('{"n":4}')).toBe(4 * DEFAULT_COMPLETION_HOLD);
+  // A limit nested where no upstream reads it is not the request's limit (nor are null, booleans, negative numbers).
+  expect(hold('{"messages":[{"role":"user","content":[{"type":"text","text":"x","max_tokens":90000}]}]}')).toBe(DEFAULT_COMPLETION_HOLD);
+  expect(hold('{"max_tokens":null,"n_predict":-1,"num_predict":true}')).toBe(DEFAULT_COMPLETION_HOLD);
+  expect(hold("not json")).toBe(DEFAULT_COMPLETION_HOLD);
 });
 
 test("holds add up per key and each is given back once", () => {

@@ -7,26 +7,54 @@
 /** Completion tokens held for a request that names no larger limit (num_predict, max_tokens): a typical long answer. */
 export const DEFAULT_COMPLETION_HOLD = 512;
 
-const LIMIT_KEYS = ['"num_predict"', '"max_tokens"', '"max_completion_tokens"', '"max_output_tokens"'].map((k) => Buffer.from(k));
-const NUMBER_AFTER = /^"\w+"\s*:\s*(\d{1,12})\b/;
+/**
+ * The top-level generation limits upstreams read: OpenAI's max_tokens and max_completion_tokens, the Responses API's
+ * max_output_tokens, llama.cpp's n_predict (its /completion; its OpenAI routes read max_tokens), and num_predict where
+ * a server takes it at the top. Ollama's num_predict is read inside "options".
+ */
+const LIMITS = ["max_tokens", "max_completion_tokens", "max_output_tokens", "n_predict", "num_predict"];
+/** Answers generated per request: OpenAI's n (vLLM honours it), and best_of (vLLM generates best_of, returns n). */
+const COPIES = ["n", "best_of"];
+/** No context window is larger: a bigger limit (1e300, which Go's int64 conversion turns negative) holds this many. */
+const MOST_TOKENS = 2 ** 31;
 
 /**
- * The largest generation limit anywhere in the body (Ollama's options.num_predict, OpenAI's max_tokens or
- * max_completion_tokens, the Responses API's max_output_tokens), found with a byte search. The largest is taken, and never less than the default: a body
- * cannot make its hold smaller by hiding a small limit where the upstream does not read it.
+ * A limit as the most lenient upstream reads it: a number (pydantic and nlohmann take 1e3 and 700.0 as integers, Ollama's
+ * options map any number), or a string of one (pydantic's lax mode reads "700" as 700). Negative (Ollama's -1: no
+ * limit), absent or anything else: null, no limit named.
+ */
+function limitOf(v: unknown): number | null {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  if (!(n >= 0)) return null;
+  return Math.min(Math.ceil(n), MOST_TOKENS);
+}
+
+/**
+ * The generation limit of a request body as its upstream reads it: parsed, the top-level fields (and Ollama's
+ * options.num_predict) only, the largest when several are named, never less than the default (a small limit only
+ * says less is likely: the hold is an estimate). Times the answers it asks for (n, best_of). The broker has refused a
+ * body that names one of these fields twice or in another spelling (src/broker/generation-fields.ts), so the exact
+ * name is the one every upstream reads. A body that is not a JSON object names no limit.
  */
 function completionHold(body: Uint8Array | null): number {
-  let max = DEFAULT_COMPLETION_HOLD;
-  if (!body) return max;
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  for (const k of LIMIT_KEYS) {
-    for (let at = buf.indexOf(k); at >= 0; at = buf.indexOf(k, at + k.length)) {
-      const m = NUMBER_AFTER.exec(buf.toString("latin1", at, Math.min(buf.length, at + k.length + 32)));
-      if (m) max = Math.max(max, Number(m[1]));
-    }
+  if (!body || body.byteLength === 0) return DEFAULT_COMPLETION_HOLD;
+  let json: unknown;
+  try {
+    json = JSON.parse(dec.decode(body));
+  } catch {
+    return DEFAULT_COMPLETION_HOLD;
   }
-  return max;
+  if (!json || typeof json !== "object" || Array.isArray(json)) return DEFAULT_COMPLETION_HOLD;
+  const top = json as Record<string, unknown>;
+  let max = DEFAULT_COMPLETION_HOLD;
+  for (const k of LIMITS) max = Math.max(max, limitOf(top[k]) ?? 0);
+  const options = top.options;
+  if (options && typeof options === "object") max = Math.max(max, limitOf((options as Record<string, unknown>).num_predict) ?? 0);
+  let copies = 1;
+  for (const k of COPIES) copies = Math.max(copies, limitOf(top[k]) ?? 0);
+  return Math.min(max * copies, MOST_TOKENS);
 }
+const dec = new TextDecoder();
 
 /** What a request holds of its key's budget while in flight: its prompt (the broker's estimate) and its generation limit. */
 export function holdFor(body: Uint8Array | null, promptTokens: number): number {

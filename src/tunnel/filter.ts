@@ -23,7 +23,7 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
   if (method === "OPTIONS" || method === "CONNECT" || method === "TRACE") return new HttpError("method_not_allowed", `${method} is not allowed through the tunnel`);
   // Model management (core/model-routes.ts) is opt-in through the tunnel; the ollama.com account's routes are not part
   // of that opt-in: only allowed_paths can open them.
-  if (isModelManagement(path) && !isAccountRoute(path)) {
+  if (isModelManagement(path, method) && !isAccountRoute(path)) {
     if (cfg.allow_model_management) return null;
     return new HttpError("forbidden", `model management (${path}) is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it`);
   }

@@ -131,6 +131,27 @@ test("the other kinds' own management routes (llama.cpp's router, LM Studio's v1
   expect(fake.requests.slice(before).map((q) => q.path)).toEqual([]);
 });
 
+test("llama.cpp's router downloads a model on POST /models and deletes one on DELETE /models?model=… (the model in the query): model management for a key and through the tunnel; GET /models stays its list", async () => {
+  const before = fake.requests.length;
+  for (const [method, target, body] of [
+    ["POST", "/models", JSON.stringify({ model: "someone/huge-model-GGUF" })],
+    ["DELETE", `/models?model=${ALLOWED}`, undefined],
+    ["DELETE", `/%6Dodels?model=${ALLOWED}`, undefined],
+  ] as const) {
+    for (const key of [full, editor]) {
+      const r = await rawRequest(port, method, target, { headers: { "x-api-key": key }, ...(body ? { body } : {}) });
+      expect({ method, target, status: r.status }).toEqual({ method, target, status: 403 });
+      expect(r.body).toContain("may not manage models (/models)");
+    }
+    const t = await rawRequest(relay.port, method, `/t/${TUNNEL_ID}${target}`, { headers: RELAY_AUTH, ...(body ? { body } : {}) });
+    expect({ method, target, status: t.status }).toEqual({ method, target, status: 403 });
+  }
+  expect(fake.requests.slice(before).map((q) => `${q.method} ${q.path}`)).toEqual([]);
+  // Listing is not managing: the key without a model list still reads GET /models (the fake Ollama has no such route).
+  const list = await rawRequest(port, "GET", "/models", { headers: { "x-api-key": full } });
+  expect(list.body).not.toContain("may not manage models");
+});
+
 test("a body with a byte-order mark, or in UTF-16 (Python's json.loads reads both), cannot name a model off a key's list: refused in the caller's dialect, nothing upstream", async () => {
   const before = fake.requests.length;
   const json = JSON.stringify({ model: FORBIDDEN, messages: [], stream: false });

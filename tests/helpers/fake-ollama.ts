@@ -218,7 +218,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         onGone();
       },
     });
-    const sse = path.startsWith("/v1/");
+    const sse = path.startsWith("/v1/") || path === "/completion" || path === "/api/v1/chat";
     return new Response(body, { headers: sse ? SSE_HEADERS : NDJSON_HEADERS });
   }
 
@@ -258,9 +258,15 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
 
   const tokenText = (i: number) => `tok${i} `;
-  // A request may ask for fewer or more tokens (Ollama options.num_predict, OpenAI max_tokens), like a real model.
+  // A request may ask for fewer or more tokens (Ollama options.num_predict, OpenAI max_tokens, llama.cpp n_predict), like
+  // a real model, read as the kind's server reads it: Ollama's top-level keys without case (Go), its options map with any
+  // number (700.0, 7e2); vLLM's pydantic also takes a string of digits ("700") and 7e2; the others integers only.
   const tokensFor = (body: any): number => {
-    const n = body?.options?.num_predict ?? body?.max_tokens ?? body?.max_completion_tokens;
+    const kind = options.kind;
+    const go = kind === "ollama";
+    const top = (name: string) => (body && typeof body === "object" ? topLevel(body, name, go) : undefined);
+    const lax = (v: unknown) => (kind === "vllm" && typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
+    const n = (kind === "llamacpp" ? top("n_predict") : undefined) ?? (top("options") as any)?.num_predict ?? lax(top("max_tokens")) ?? lax(top("max_completion_tokens"));
     return Number.isInteger(n) && n >= 0 ? n : options.tokens;
   };
   const answer = (n: number) => Array.from({ length: n }, (_, i) => tokenText(i)).join("");
@@ -402,6 +408,33 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           return new Response(null, { status: 200 });
       }
     }
+    // llama.cpp serves its OpenAI routes without /v1 too, LM Studio under /api/v0 (its REST API's OpenAI-shaped routes).
+    if ((options.kind === "llamacpp" && /^\/(chat\/completions|completions|embeddings|rerank)$/.test(path)) || (options.kind === "lmstudio" && /^\/api\/v0\/(chat\/completions|completions|embeddings)$/.test(path)))
+      path = `/v1${path.replace("/api/v0", "")}`;
+    // llama.cpp's own /completion: n_predict (or max_tokens), each event with the running tokens_predicted, the last with
+    // "stop": true and its timings; no [DONE].
+    if (options.kind === "llamacpp" && path === "/completion" && method === "POST") {
+      const n = tokensFor(body);
+      const event = (o: unknown) => enc.encode(`data: ${JSON.stringify(o)}\n\n`);
+      const last = { index: 0, content: "", tokens: [], id_slot: 0, stop: true, model: options.models[0], tokens_predicted: n, tokens_evaluated: 7, stop_type: "eos", timings: { prompt_n: 7, predicted_n: n } };
+      if (body.stream !== true) {
+        if (!(await waitGeneration(req, path, n))) return Response.json({ error: { code: 500, message: "generation aborted" } }, { status: 500 });
+        return Response.json({ ...last, content: answer(n) });
+      }
+      return tokenStream(req, path, n, (i) => event({ index: 0, content: tokenText(i), tokens: [], stop: false, id_slot: 0, tokens_predicted: i + 1, tokens_evaluated: 7 }), [event(last)]);
+    }
+    // LM Studio's own chat (its v1 REST API): max_output_tokens; the answer's stats carry its counts; streamed, named
+    // events ending with chat.end, which holds the whole answer.
+    if (options.kind === "lmstudio" && path === "/api/v1/chat" && method === "POST") {
+      const n = tokensFor({ max_tokens: body.max_output_tokens });
+      const result = { model_instance_id: body.model, output: [{ type: "message", content: answer(n) }], stats: { input_tokens: 7, total_output_tokens: n, reasoning_output_tokens: 0, tokens_per_second: 50, time_to_first_token_seconds: 0.1 } };
+      if (body.stream !== true) {
+        if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
+        return Response.json(result);
+      }
+      const event = (type: string, o: object) => enc.encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`);
+      return tokenStream(req, path, n, (i) => event("message.delta", { content: tokenText(i) }), [event("message.end", {}), event("chat.end", { result })]);
+    }
     if (path === "/v1/messages" && servesNatively(options.kind, "anthropic")) return anthropicMessages(dialects, req, body);
     if (path === "/v1/responses" && servesNatively(options.kind, "responses")) return openAiResponses(dialects, req, body);
 
@@ -437,6 +470,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         final.push(enc.encode("data: [DONE]\n\n"));
         return tokenStream(req, path, n, (i) => sse(chunk(tokenText(i), null)), final);
       }
+      case "/v1/rerank":
+        // llama.cpp's and vLLM's rerank: the documents by relevance, and the prompt tokens it read.
+        if (options.kind !== "llamacpp" && options.kind !== "vllm") break;
+        return Response.json({ id: "rerank-1", model: body.model, results: (body.documents ?? []).map((_: unknown, index: number) => ({ index, relevance_score: 0.5 })), usage: { prompt_tokens: 11, total_tokens: 11 } });
       case "/v1/embeddings": {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
         return Response.json({

@@ -1,6 +1,7 @@
 // Pipeline stage 2, admit: the key's model allowlist and rate now that the model is known (who is calling was checked
 // before the body was read), and a hold on its daily token budget for a generation request.
 import type { GatewayService } from "../../core/contracts.ts";
+import { HttpError } from "../../core/http-error.ts";
 import { GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { estimatePromptTokens } from "../usage.ts";
 import { refusalAnswer } from "./answer-error.ts";
@@ -18,11 +19,14 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
     const named = ex.named!;
     const route = ex.route!;
     try {
-      const request = { path: route, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
+      const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
       gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);
       // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is
       // refused while the key's requests in flight hold the rest); the Exchange gives it back when it ends.
       if (admitted.key?.tokens_per_day && GENERATION_PATHS.has(route)) {
+        // A compressed body's limit cannot be read (an upstream that inflates it would read a larger one than the hold).
+        if (request.encoding !== null)
+          throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read the generation limit the API key "${admitted.key.name}" holds of its daily budget; send it uncompressed`);
         const body = ex.payload;
         ex.holdBudget(gateway?.reserve(admitted, body instanceof Uint8Array ? body : null, estimatePromptTokens(ex.bytesIn)) ?? null);
       }

@@ -2,7 +2,7 @@
 // alias replaced by its model, and an OpenAI stream asked for its usage.
 import { withModel } from "../aliases.ts";
 import { dialectBodyProblem } from "../dialects/body-check.ts";
-import type { Exchange } from "../exchange.ts";
+import { GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { requestModels } from "../model-fields.ts";
 import type { ReplayBudget } from "../replay-budget.ts";
 import { BUFFER_LIMIT, readRoutingBody, type RoutingBody } from "../request-body.ts";
@@ -68,7 +68,9 @@ export function takeRequest(ex: Exchange, read: RoutingBody | null): Response | 
     return refusalAnswer(ex, bad);
   }
   try {
-    ex.named = requestModels(route, read.head, payload === null || payload === read.head);
+    // On a generation route, with the fields that decide how the answer is read and counted and what the request holds
+    // of a key's budget: one reading for every upstream, or a 400 (generation-fields.ts).
+    ex.named = requestModels(route, read.head, payload === null || payload === read.head, GENERATION_PATHS.has(route));
   } catch (e) {
     ex.discard();
     return refusalAnswer(ex, e);
@@ -87,7 +89,13 @@ export function takeRequest(ex: Exchange, read: RoutingBody | null): Response | 
   } else ex.model = requested;
   // An OpenAI stream reports its tokens only when asked: ask, and take the extra event out unless the client asked too.
   if (payload instanceof Uint8Array && method === "POST" && USAGE_STREAM_PATHS.has(route)) {
-    const plan = usagePlan(payload);
+    let plan;
+    try {
+      plan = usagePlan(payload);
+    } catch (e) {
+      ex.discard();
+      return refusalAnswer(ex, e);
+    }
     ex.sseStream = plan.streaming;
     if (plan.withUsage) {
       payload = plan.withUsage;
