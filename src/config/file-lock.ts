@@ -1,6 +1,7 @@
 // A lock file beside a file that several processes read, change and write back (the keys file: the daemon and the CLI).
 import { closeSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFailure } from "./atomic-write.ts";
 
 /** A lock older than this was left by a process that died holding it (a change takes milliseconds, a slow fsync seconds). */
 const STALE_MS = 5_000;
@@ -13,14 +14,19 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  */
 export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS + 1000): T {
   const lock = `${path}.lock`;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw writeFailure(e, path) ?? e;
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       closeSync(openSync(lock, "wx", 0o600));
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      // A lock that cannot be made (a read-only disk) is a write of `path` that cannot happen: said as such.
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw writeFailure(e, path) ?? e;
     }
     let age = 0;
     try {
