@@ -4,7 +4,7 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, sy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
-import { atomicWrite } from "./atomic-write.ts";
+import { atomicWrite, FileWriteError } from "./atomic-write.ts";
 import { BackupNotFoundError, ConfigStore } from "./store.ts";
 
 let dir: string;
@@ -67,6 +67,21 @@ test("an invalid write changes nothing and makes no backup", () => {
   if (!r.ok) expect(r.issues[0]).toMatchObject({ path: "logging.level", line: 2, file });
   expect(readFileSync(file, "utf8")).toBe(V1);
   expect(store.list()).toHaveLength(0);
+});
+
+test("a backup that cannot be written (a file where the backups directory should be) stops the write, naming the backup and the cause", () => {
+  store.write(V1);
+  writeFileSync(join(dir, "backups"), "");
+  let err: Error | undefined;
+  try {
+    store.write(V2);
+  } catch (e) {
+    err = e as Error;
+  }
+  // Before: mkdir's bare "EEXIST: file already exists, mkdir '…/backups'" (a 500 "internal error" through the API).
+  expect(err).toBeInstanceOf(FileWriteError);
+  expect(err?.message).toMatch(new RegExp(`^cannot write ${join(dir, "backups")}/\\d{8}T\\d{9}Z\\.toml: a file stands where one of its directories should be \\((ENOTDIR|EEXIST)\\); the file was left as it was$`));
+  expect(readFileSync(file, "utf8")).toBe(V1);
 });
 
 test("backup and restore round trip; the replaced file is itself backed up", () => {

@@ -1,5 +1,5 @@
 // The one way the program writes its config file: validate, back up the current file, write atomically (0600); plus backups, restore and export.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml, stringify } from "smol-toml";
 import { atomicWrite } from "./atomic-write.ts";
@@ -72,10 +72,10 @@ export class ConfigStore {
   backup(): BackupInfo {
     if (!existsSync(this.file)) throw new Error(`nothing to back up: ${this.file} does not exist`);
     const text = readFileSync(this.file);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const base = idFor(new Date());
     let id = base;
     for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
+    // atomicWrite makes the directory (0700), and names the backup and the cause when it cannot (a read-only disk).
     atomicWrite(this.pathOf(id), text, 0o600);
     this.prune();
     return { id, time: timeOf(id), size: text.length, file: this.pathOf(id) };

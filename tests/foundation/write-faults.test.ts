@@ -1,0 +1,94 @@
+// Integration: the CLI and a real daemon writing on a full or read-only file system (in their own mount namespace): each failure names the file and its cause, the file and its last good backup stay whole, the daemon keeps serving.
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { TEST_DAEMON_TOML, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { fullDisk, mountNamespace, namespaceWrapper, readOnly } from "../helpers/mount-namespace.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { createKey } from "../../src/gateway/keys.ts";
+
+// Real processes on a busy machine: more than bun's 5 s default.
+setDefaultTimeout(30_000);
+
+const guarded = requireTools(["unshare", "mount", mountNamespace]);
+const homes: string[] = [];
+afterAll(() => homes.forEach(removeHome));
+const NO_LIMITS = { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null };
+const keysText = (names: string[]) => JSON.stringify({ version: 1, keys: names.map((n) => createKey(n, NO_LIMITS).record) }, null, 2) + "\n";
+const TOKEN = "write-faults-test-token-0123456789abcdef";
+
+guarded.test("key create on a full disk: exit 1 [disk_full] naming the file; keys.json and its last good .bak stay whole", () => {
+  const home = tempHome("c2l-wf-full-");
+  homes.push(home);
+  const state = join(home, ".local/state/cloudtolocalllm");
+  const seed = join(home, "seed");
+  const out = join(home, "after");
+  mkdirSync(state, { recursive: true });
+  mkdirSync(seed);
+  mkdirSync(out);
+  // keys.json bigger than its .bak by more than a block: a copy over the .bak (truncated first) cannot fit.
+  const current = keysText(Array.from({ length: 40 }, (_, i) => `key-${i}`));
+  const previous = keysText(["key-0"]);
+  writeFileSync(join(seed, "keys.json"), current, { mode: 0o600 });
+  writeFileSync(join(seed, "keys.json.bak"), previous, { mode: 0o600 });
+  const cli = namespaceWrapper(join(home, "cli.sh"), fullDisk(state, seed), `rm -f '${state}/.fill'; cp -a '${state}'/. '${out}'/`);
+  const r = Bun.spawnSync([cli, "key", "create", "one-more"], { env: homeEnv(home), stdout: "pipe", stderr: "pipe" });
+  const stderr = r.stderr.toString();
+  if (r.exitCode === 97 || r.exitCode === 98) throw new Error(`the namespace set-up failed: ${stderr}`);
+  expect(r.exitCode).toBe(1);
+  expect(stderr).toContain(`cannot write ${join(state, "keys.json.bak")}: no space left on the disk (ENOSPC); the file was left as it was`);
+  expect(stderr).toContain("[disk_full]");
+  expect(readFileSync(join(out, "keys.json"), "utf8")).toBe(current);
+  // Before: the .bak was truncated and cut short by the full disk (the last good backup gone, not JSON).
+  expect(readFileSync(join(out, "keys.json.bak"), "utf8")).toBe(previous);
+  expect(readdirSync(out).sort()).toEqual(["keys.json", "keys.json.bak"]);
+});
+
+guarded.test("a read-only config directory: PUT /api/v1/config answers 500 write_failed naming the file and the cause; the daemon keeps its config", async () => {
+  const home = tempHome("c2l-wf-ro-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  mkdirSync(cfgDir, { recursive: true });
+  mkdirSync(state, { recursive: true });
+  const file = join(cfgDir, "tunnel.toml");
+  writeFileSync(file, TEST_DAEMON_TOML, { mode: 0o600 });
+  writeFileSync(join(cfgDir, "api-token"), TOKEN + "\n", { mode: 0o600 });
+  writeFileSync(join(state, "keys.json"), keysText(["first"]), { mode: 0o600 });
+  mkdirSync(join(state, "backups"));
+  // The config's backups stay writable (their own tmpfs): this is about the config file's directory.
+  const wrapper = namespaceWrapper(join(home, "serve.sh"), `${readOnly(cfgDir)}\n${readOnly(state)}\nmount -t tmpfs c2l-backups '${join(state, "backups")}' || exit 97`);
+  const d = await startDaemon({ home, binary: wrapper });
+  try {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const r = await fetch(`${d.urls.api}/api/v1/config`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/toml" },
+      body: TEST_DAEMON_TOML + '[logging]\nlevel = "debug"\n',
+    });
+    const body = (await r.json()) as { error: { code: string; message: string; details: unknown } };
+    // Before: 500 internal, "internal error; the daemon log has the details", the log naming the temp file's rm.
+    expect({ status: r.status, ...body.error }).toEqual({
+      status: 500,
+      code: "write_failed",
+      message: `cannot write ${file}: the file system is read-only (EROFS); the file was left as it was`,
+      details: { file },
+    });
+    expect(d.stderr()).not.toContain(".tmp");
+    const running = (await (await fetch(`${d.urls.api}/api/v1/config`, { headers: auth })).json()) as { config: { logging: { level: string } } };
+    expect(running.config.logging.level).toBe("info");
+    // A key created through the API on a read-only state directory: the same, naming the keys file.
+    const k = await fetch(`${d.urls.api}/api/v1/keys`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ name: "second" }) });
+    const kb = (await k.json()) as { error: { code: string; message: string } };
+    expect({ status: k.status, code: kb.error.code, message: kb.error.message }).toEqual({
+      status: 500,
+      code: "write_failed",
+      message: `cannot write ${join(state, "keys.json")}: the file system is read-only (EROFS); the file was left as it was`,
+    });
+    // Still serving: the keys read at start are listed.
+    const keys = (await (await fetch(`${d.urls.api}/api/v1/keys`, { headers: auth })).json()) as { name: string }[];
+    expect(keys.map((x) => x.name)).toEqual(["first"]);
+  } finally {
+    await d.stop();
+  }
+});
