@@ -55,19 +55,23 @@ test("a directory in the file's place (or its backup's) is a FileWriteError nami
   expect(readdirSync(dir).sort()).toEqual(["keys.json", "keys.json.bak", "state", "usage.json"]);
 });
 
-test("temp files left by a process killed mid-write are removed by the next write of that file; others' are kept", async () => {
+test("temp files left by a process killed mid-write are removed by the next write in their directory; others' are kept", async () => {
   const f = join(dir, "tunnel.toml");
-  const dead = `.tunnel.toml.${deadPid()}.lx0abc123.tmp`;
+  const dead = `.tunnel.toml.${deadPid()}.mxcvxhlehgkl14.tmp`;
   // Our own pid in an older file: a process before this one had it (pids are reused after a restart).
-  const reused = `.tunnel.toml.${process.pid}.lx0abc124.tmp`;
-  const live = `.tunnel.toml.1.lx0abc125.tmp`; // pid 1 runs: a write under way in another process
-  const otherFile = `.usage.json.${deadPid()}.lx0abc126.tmp`;
-  const notOurs = ".tunnel.toml.swp";
-  for (const t of [dead, reused, live, otherFile, notOurs]) writeFileSync(join(dir, t), "half");
+  const reused = `.tunnel.toml.${process.pid}.mxcvxhlehgkl15.tmp`;
+  const live = `.tunnel.toml.1.mxcvxhlehgkl16.tmp`; // pid 1 runs: a write under way in another process
+  // A backup's: written under a name no later write uses.
+  const otherFile = `.20261207T062230895Z.toml.${deadPid()}.mxcvxhlehgkl17.tmp`;
+  const notOurs = [".tunnel.toml.swp", "4913", ".tunnel.toml.12.x.tmp"];
+  for (const t of [dead, reused, live, otherFile, ...notOurs]) writeFileSync(join(dir, t), "half");
   utimesSync(join(dir, reused), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
   atomicWrite(f, "one");
-  expect(readdirSync(dir).sort()).toEqual([live, otherFile, notOurs, "tunnel.toml"].sort());
-  // The background write sweeps too (the usage file).
-  await atomicWriteWithBackupInBackground(join(dir, "usage.json"), "{}");
-  expect(readdirSync(dir).sort()).toEqual([live, notOurs, "tunnel.toml", "usage.json"].sort());
+  expect(readdirSync(dir).sort()).toEqual([live, ...notOurs, "tunnel.toml"].sort());
+  // The background write sweeps too (the usage file), once per directory.
+  const sub = join(dir, "state");
+  mkdirSync(sub);
+  writeFileSync(join(sub, dead), "half");
+  await atomicWriteWithBackupInBackground(join(sub, "usage.json"), "{}");
+  expect(readdirSync(sub)).toEqual(["usage.json"]);
 });

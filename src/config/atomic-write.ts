@@ -69,8 +69,8 @@ export function writeFailure(e: unknown, file: string): DiskFullError | FileWrit
   return code && code in CANNOT ? new FileWriteError(file, code) : undefined;
 }
 
-/** A temp file of ours: `.<name>.<pid>.<random>.tmp`. */
-const TEMP_RE = /^\.(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
+/** A temp file of ours: `.<name>.<pid>.<time and random, base 36>.tmp` (tempPathFor). */
+const TEMP_RE = /^\..+\.(\d+)\.[0-9a-z]{9,16}\.tmp$/;
 
 /** A new temp file's name beside `path`: the pid in it lets a later process tell a stale one from one in use. */
 export function tempPathFor(path: string): string {
@@ -88,15 +88,15 @@ function alive(pid: number): boolean {
 
 const swept = new Set<string>();
 /**
- * Removes the temp files beside `path` that a process killed in the middle of a write (SIGKILL, power loss) left
- * behind, once per file and process: without this each such kill leaves one for good. A temp file is stale when the
- * process named in it is gone, or is this one (a reused pid) and the file is older than this process.
+ * Removes the temp files in `path`'s directory that a process killed in the middle of a write (SIGKILL, power loss)
+ * left behind, once per directory and process: without this each such kill leaves one for good (in the backups
+ * directory under a name never written again). A temp file is stale when the process named in it is gone, or is this
+ * one (a reused pid) and the file is older than this process.
  */
 export function sweepStaleTemps(path: string): void {
-  if (swept.has(path)) return;
-  swept.add(path);
   const dir = dirname(path);
-  const name = basename(path);
+  if (swept.has(dir)) return;
+  swept.add(dir);
   let entries: string[];
   try {
     entries = readdirSync(dir);
@@ -105,8 +105,8 @@ export function sweepStaleTemps(path: string): void {
   }
   for (const f of entries) {
     const m = TEMP_RE.exec(f);
-    if (!m || m[1] !== name) continue;
-    const pid = Number(m[2]);
+    if (!m) continue;
+    const pid = Number(m[1]);
     try {
       if (pid === process.pid ? statSync(join(dir, f)).mtimeMs >= performance.timeOrigin : alive(pid)) continue;
       rmSync(join(dir, f), { force: true });
