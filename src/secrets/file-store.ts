@@ -5,6 +5,7 @@ import type { SecretStore } from "../core/contracts.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { appStateDir } from "../config/paths.ts";
 import { atomicWrite } from "../config/atomic-write.ts";
+import { withFileLock } from "../config/file-lock.ts";
 import { checkSecretName } from "../config/secret-names.ts";
 
 const log = logger("secrets");
@@ -63,19 +64,26 @@ export class FileSecretStore implements SecretStore {
     registerSecret(v);
     return v;
   }
+  // A change reads, changes and writes the whole file under a lock file: the daemon (a sign-in refreshed) and the CLI
+  // (`secret set`) changing it at once would otherwise write back what each read before the other's change, losing it.
   async set(name: string, value: string): Promise<void> {
     checkSecretName(name);
     registerSecret(value);
-    const all = this.read();
-    all[name] = value;
-    this.write(all);
+    withFileLock(this.path, () => {
+      const all = this.read();
+      all[name] = value;
+      this.write(all);
+    });
   }
   async delete(name: string): Promise<boolean> {
-    const all = this.read();
-    if (!(checkSecretName(name) in all)) return false;
-    delete all[name];
-    this.write(all);
-    return true;
+    checkSecretName(name);
+    return withFileLock(this.path, () => {
+      const all = this.read();
+      if (!(name in all)) return false;
+      delete all[name];
+      this.write(all);
+      return true;
+    });
   }
   async list(): Promise<string[]> {
     return Object.keys(this.read()).sort();
