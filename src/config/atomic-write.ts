@@ -77,7 +77,8 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid runs (EPERM: it does, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -108,7 +109,7 @@ export function sweepStaleTemps(path: string): void {
     if (!m) continue;
     const pid = Number(m[1]);
     try {
-      if (pid === process.pid ? statSync(join(dir, f)).mtimeMs >= performance.timeOrigin : alive(pid)) continue;
+      if (pid === process.pid ? statSync(join(dir, f)).mtimeMs >= performance.timeOrigin : processAlive(pid)) continue;
       rmSync(join(dir, f), { force: true });
     } catch {}
   }
