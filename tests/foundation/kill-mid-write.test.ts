@@ -1,8 +1,10 @@
-// Integration: a real daemon SIGKILLed at random moments while PUT /api/v1/config and key creation write: the config, its backups and the keys file are always one whole version, and no temp file piles up.
+// Integration: a real daemon SIGKILLed at random moments while PUT /api/v1/config and key creation write: the config, its backups and the keys file are always one whole version, and no temp file piles up; usage counts across a SIGKILL and a SIGTERM.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TEST_DAEMON_TOML, apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { TEST_DAEMON_TOML, apiToken, keyUsage, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
 
 setDefaultTimeout(90_000);
 
@@ -74,4 +76,42 @@ test("SIGKILL in the middle of repeated config and key writes: every file is a w
   expect(k.status).toBe(201);
   expect([...named(cfgDir), ...named(state), ...named(backups)]).toEqual([]);
   if (process.env.DEBUG_KILLS) console.log(`${n} versions sent, ${leftBehind} temp files left by the kills`);
+});
+
+test("usage across restarts: what was written before a SIGKILL is counted once, a SIGTERM writes the rest", async () => {
+  const fake = await startFakeOllama({ models: ["m:1b"], tokens: 2 });
+  const config = `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`;
+  let u = await startDaemon({ config, waitFor: ["api", "broker"] });
+  try {
+    const usageFile = join(u.home, ".local/state/cloudtolocalllm/usage.json");
+    const onDisk = () => {
+      try {
+        return (JSON.parse(readFileSync(usageFile, "utf8")) as { rows: { requests: number }[] }).rows.reduce((n, r) => n + r.requests, 0);
+      } catch {
+        return 0;
+      }
+    };
+    const chat = async (d: DaemonProc) => {
+      const r = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }) });
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    };
+    for (let i = 0; i < 3; i++) await chat(u);
+    await until(() => onDisk() === 3, 10_000, "the periodic write of the usage file");
+    u.proc.kill("SIGKILL");
+    await u.proc.exited;
+    u = await startDaemon({ home: u.home, waitFor: ["api", "broker"] });
+    const token = await apiToken(u);
+    // Not lost, not counted twice.
+    expect((await keyUsage(u, token, "-")).requests).toBe(3);
+    await chat(u);
+    await u.stop("SIGTERM");
+    expect(onDisk()).toBe(4);
+    u = await startDaemon({ home: u.home, waitFor: ["api", "broker"] });
+    expect((await keyUsage(u, await apiToken(u), "-")).requests).toBe(4);
+  } finally {
+    await u.stop();
+    await fake.stop();
+    removeHome(u.home);
+  }
 });
