@@ -24,11 +24,11 @@ export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS 
     try {
       const fd = openSync(lock, "wx", 0o600);
       try {
-        // Who holds it: a waiter breaks the lock of a holder that is gone at once, not after STALE_MS.
+        // Who holds it: a waiter breaks the lock of a holder that is gone at once, not after STALE_MS. Best effort:
+        // on a full disk the lock is held all the same (empty, broken by its age), and the write it guards says why it fails.
         writeSync(fd, `${process.pid}\n`);
-      } finally {
-        closeSync(fd);
-      }
+      } catch {}
+      closeSync(fd);
       break;
     } catch (e) {
       // A lock that cannot be made (a read-only disk) is a write of `path` that cannot happen: said as such.

@@ -63,13 +63,21 @@ export class ConfigStore {
   write(text: string): WriteResult {
     const r = parseConfig(text, this.file);
     if (!r.ok) return r;
-    const backup = existsSync(this.file) ? this.backup() : null;
-    atomicWrite(this.file, text, 0o600);
+    const backup = existsSync(this.file) ? this.backup(false) : null;
+    try {
+      atomicWrite(this.file, text, 0o600);
+    } catch (e) {
+      // The file stays as it was, so its copy is not needed; pruned only after a write, a failing save retried
+      // (a full disk, a read-only directory) cannot push the older backups out one by one.
+      if (backup) rmSync(backup.file, { force: true });
+      throw e;
+    }
+    if (backup) this.prune();
     return { ok: true, config: r.config, backup };
   }
 
   /** Copies the current file into the backups directory (throws when there is no file to back up). */
-  backup(): BackupInfo {
+  backup(prune = true): BackupInfo {
     if (!existsSync(this.file)) throw new Error(`nothing to back up: ${this.file} does not exist`);
     const text = readFileSync(this.file);
     const base = idFor(new Date());
@@ -77,7 +85,7 @@ export class ConfigStore {
     for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
     // atomicWrite makes the directory (0700), and names the backup and the cause when it cannot (a read-only disk).
     atomicWrite(this.pathOf(id), text, 0o600);
-    this.prune();
+    if (prune) this.prune();
     return { id, time: timeOf(id), size: text.length, file: this.pathOf(id) };
   }
 

@@ -56,8 +56,12 @@ guarded.test("a read-only config directory: PUT /api/v1/config answers 500 write
   writeFileSync(join(cfgDir, "api-token"), TOKEN + "\n", { mode: 0o600 });
   writeFileSync(join(state, "keys.json"), keysText(["first"]), { mode: 0o600 });
   mkdirSync(join(state, "backups"));
-  // The config's backups stay writable (their own tmpfs): this is about the config file's directory.
-  const wrapper = namespaceWrapper(join(home, "serve.sh"), `${readOnly(cfgDir)}\n${readOnly(state)}\nmount -t tmpfs c2l-backups '${join(state, "backups")}' || exit 97`);
+  // A full set of backups (20 kept) from before, in a writable directory mounted at the backups' place.
+  const backups = join(home, "backups-rw");
+  mkdirSync(backups);
+  const older = Array.from({ length: 20 }, (_, i) => `20261101T0000000${String(i).padStart(2, "0")}Z.toml`);
+  for (const b of older) writeFileSync(join(backups, b), TEST_DAEMON_TOML, { mode: 0o600 });
+  const wrapper = namespaceWrapper(join(home, "serve.sh"), `${readOnly(cfgDir)}\n${readOnly(state)}\nmount --bind '${backups}' '${join(state, "backups")}' || exit 97`);
   const d = await startDaemon({ home, binary: wrapper });
   try {
     const auth = { authorization: `Bearer ${TOKEN}` };
@@ -75,6 +79,9 @@ guarded.test("a read-only config directory: PUT /api/v1/config answers 500 write
       details: { file },
     });
     expect(d.stderr()).not.toContain(".tmp");
+    // Each failed save leaves the backups as they were. Before: each made one and pushed the oldest out.
+    for (let i = 0; i < 2; i++) expect((await fetch(`${d.urls.api}/api/v1/config`, { method: "PUT", headers: { ...auth, "content-type": "application/toml" }, body: TEST_DAEMON_TOML + "# again\n" })).status).toBe(500);
+    expect(readdirSync(backups).sort()).toEqual(older);
     const running = (await (await fetch(`${d.urls.api}/api/v1/config`, { headers: auth })).json()) as { config: { logging: { level: string } } };
     expect(running.config.logging.level).toBe("info");
     // A key created through the API on a read-only state directory: the same, naming the keys file.
