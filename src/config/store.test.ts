@@ -1,6 +1,6 @@
 // Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
@@ -82,6 +82,14 @@ test("a backup that cannot be written (a file where the backups directory should
   expect(err).toBeInstanceOf(FileWriteError);
   expect(err?.message).toMatch(new RegExp(`^cannot write ${join(dir, "backups")}/\\d{8}T\\d{9}Z\\.toml: a file stands where one of its directories should be \\((ENOTDIR|EEXIST)\\); the file was left as it was$`));
   expect(readFileSync(file, "utf8")).toBe(V1);
+});
+
+test("a directory where the config file should be: a save names it, not a bare EISDIR", () => {
+  mkdirSync(file, { recursive: true });
+  // Before: readFileSync's "EISDIR: illegal operation on a directory, read" (the API's 500 "internal error").
+  expect(() => store.write(V1)).toThrow(new FileWriteError(file, "EISDIR"));
+  expect(new FileWriteError(file, "EISDIR").message).toBe(`cannot write ${file}: a directory stands in its place (EISDIR); the file was left as it was`);
+  expect(store.list()).toEqual([]);
 });
 
 test("backup and restore round trip; the replaced file is itself backed up", () => {

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml, stringify } from "smol-toml";
-import { atomicWrite } from "./atomic-write.ts";
+import { atomicWrite, previousVersion } from "./atomic-write.ts";
 import { formatIssue, parseConfig, readConfigText, type ConfigIssue } from "./load.ts";
 import { backupsDir } from "./paths.ts";
 import { redactSecrets } from "./redact.ts";
@@ -78,8 +78,9 @@ export class ConfigStore {
 
   /** Copies the current file into the backups directory (throws when there is no file to back up). */
   backup(prune = true): BackupInfo {
-    if (!existsSync(this.file)) throw new Error(`nothing to back up: ${this.file} does not exist`);
-    const text = readFileSync(this.file);
+    // A directory in the file's place is named as what stops the write, not as a bare EISDIR (a 500 "internal error").
+    const text = previousVersion(this.file);
+    if (!text) throw new Error(`nothing to back up: ${this.file} does not exist`);
     const base = idFor(new Date());
     let id = base;
     for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
