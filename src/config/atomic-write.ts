@@ -1,14 +1,25 @@
 // Writes a file so that readers see the old or the new content, never a torn one: temp file in the same directory, fsync, rename.
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 
-/** The file a symlink points to (following chains), or `path` itself when it is not a symlink or does not exist. */
+/**
+ * The file a symlink points to (following chains), or `path` itself when it is not a symlink or does not exist. A
+ * dangling link (its target deleted, as a dotfiles checkout may) is followed too: written through, it stays a link.
+ */
 export function resolveLink(path: string): string {
-  try {
-    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
-  } catch {
-    return path;
+  for (let hops = 0; hops < 40; hops++) {
+    try {
+      if (!lstatSync(path).isSymbolicLink()) return path;
+    } catch {
+      return path;
+    }
+    try {
+      return realpathSync(path);
+    } catch {
+      path = resolve(dirname(path), readlinkSync(path));
+    }
   }
+  return path;
 }
 
 const FULL: Record<string, string> = { ENOSPC: "no space left on the disk", EDQUOT: "the disk quota is used up" };

@@ -43,6 +43,16 @@ test("atomicWrite through a symlink replaces the target and keeps the link", () 
   expect(readFileSync(target, "utf8")).toBe("two");
 });
 
+test("atomicWrite through a dangling symlink (its target deleted) writes the target and keeps the link", () => {
+  mkdirSync(join(dir, "dotfiles"));
+  const link = join(dir, "link.toml");
+  symlinkSync("dotfiles/tunnel.toml", link);
+  atomicWrite(link, "one");
+  // Before: the link was replaced by a regular file, cutting the config off from the dotfiles.
+  expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  expect(readFileSync(join(dir, "dotfiles", "tunnel.toml"), "utf8")).toBe("one");
+});
+
 test("write validates, backs up the current file, and writes mode 0600", () => {
   const first = store.write(V1);
   expect(first.ok).toBe(true);
