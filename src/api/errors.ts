@@ -58,7 +58,11 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   if (cause instanceof HttpError) return cause;
   // A failed write (config, backup, token, keys): a full disk 507, a read-only one or permissions 500, naming the file, which was left as it was.
   const failed = error instanceof FileWriteError ? error : diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
-  if (failed) return new HttpError(failed.code, failed.message, { file: failed.file });
+  if (failed) {
+    // Not a bug of ours, but the operator's to fix (free space, a read-only mount): one line in the log says so too.
+    log.warn("a file could not be written; the request was refused", { method: request.method, path: urlPath(request.url), error: failed });
+    return new HttpError(failed.code, failed.message, { file: failed.file });
+  }
   // Every other error with a row in the table of stable codes (a broken keys file, an unknown backup) becomes its HTTP code.
   const known = httpErrorOf(error);
   if (known) return known;

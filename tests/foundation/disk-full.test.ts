@@ -56,6 +56,8 @@ guarded.test("PUT /api/v1/config on a full disk answers 507 disk_full naming the
   expect(body.error.details).toEqual({ file });
   // Before: 500 internal, "internal error; the daemon log has the details".
   expect(d!.stderr()).not.toContain("request failed");
+  // One warn line for the operator, naming the file and the cause (before: none at all).
+  expect(d!.stderr().split("\n").filter((l) => / warn api: a file could not be written/.test(l) && l.includes(`cannot write ${file}: no space left on the disk (ENOSPC)`))).toHaveLength(1);
   const exported = await fetch(`${d!.urls.api}/api/v1/config/export`, { headers: auth });
   expect(await exported.text()).toBe(CONFIG);
   const running = (await (await fetch(`${d!.urls.api}/api/v1/config`, { headers: auth })).json()) as { config: { logging: { level: string } } };

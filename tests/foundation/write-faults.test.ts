@@ -79,6 +79,8 @@ guarded.test("a read-only config directory: PUT /api/v1/config answers 500 write
       details: { file },
     });
     expect(d.stderr()).not.toContain(".tmp");
+    // And one log line, naming the file and the cause. Before: "request failed" with the temp file's rm.
+    expect(d.stderr().split("\n").filter((l) => l.includes("a file could not be written") && l.includes(`cannot write ${file}: the file system is read-only (EROFS)`))).toHaveLength(1);
     // Each failed save leaves the backups as they were. Before: each made one and pushed the oldest out.
     for (let i = 0; i < 2; i++) expect((await fetch(`${d.urls.api}/api/v1/config`, { method: "PUT", headers: { ...auth, "content-type": "application/toml" }, body: TEST_DAEMON_TOML + "# again\n" })).status).toBe(500);
     expect(readdirSync(backups).sort()).toEqual(older);
