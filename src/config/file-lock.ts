@@ -1,4 +1,4 @@
-// A lock file beside a file that several processes read, change and write back (the keys file: the daemon and the CLI).
+// A lock file beside a file that several processes read, change and write back (the keys and secrets files: the daemon and the CLI).
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { processAlive, writeFailure } from "./atomic-write.ts";
