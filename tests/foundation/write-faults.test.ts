@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { TEST_DAEMON_TOML, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
 import { fullDisk, mountNamespace, namespaceWrapper, readOnly } from "../helpers/mount-namespace.ts";
 import { requireTools } from "../helpers/requires.ts";
+import { until } from "../helpers/until.ts";
 import { createKey } from "../../src/gateway/keys.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
@@ -97,6 +98,32 @@ guarded.test("a read-only config directory: PUT /api/v1/config answers 500 write
     // Still serving: the keys read at start are listed.
     const keys = (await (await fetch(`${d.urls.api}/api/v1/keys`, { headers: auth })).json()) as { name: string }[];
     expect(keys.map((x) => x.name)).toEqual(["first"]);
+  } finally {
+    await d.stop();
+  }
+});
+
+guarded.test("the API token and secrets files mounted read-only at 0644 (a container's secret volume): the daemon starts and reads them, saying once that they stay readable", async () => {
+  const home = tempHome("c2l-wf-secretvol-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  mkdirSync(cfgDir, { recursive: true });
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(cfgDir, "tunnel.toml"), `${TEST_DAEMON_TOML}[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:9/agent"\n`, { mode: 0o600 });
+  writeFileSync(join(cfgDir, "api-token"), TOKEN + "\n", { mode: 0o644 });
+  writeFileSync(join(state, "secrets.json"), JSON.stringify({ version: 1, secrets: { "tunnel-token": "agent-token-from-the-volume" } }), { mode: 0o644 });
+  // Before: "EROFS: read-only file system, chmod '…/api-token'; the daemon did not start."
+  const d = await startDaemon({ home, binary: namespaceWrapper(join(home, "serve.sh"), `${readOnly(cfgDir)}\n${readOnly(state)}`) });
+  try {
+    const status = await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(status.status).toBe(200);
+    // The tunnel read its token and tried the relay (nothing listens there) twice; before, each try failed on the chmod.
+    await until(() => d.count(/relay connection failed/) >= 2, 10_000, "two attempts to reach the relay");
+    expect(d.stderr()).not.toContain("chmod");
+    expect(d.count(/warn api: the API token file is readable by others and cannot be made 0600; it is used as it is .*reason=EROFS/)).toBe(1);
+    expect(d.count(/warn secrets: secrets file is readable by others and cannot be made 0600; it is used as it is .*reason=EROFS/)).toBe(1);
+    expect(d.stderr()).not.toContain("agent-token-from-the-volume");
   } finally {
     await d.stop();
   }
