@@ -1,11 +1,12 @@
 // Integration: the CLI and a real daemon writing on a full or read-only file system (in their own mount namespace): each failure names the file and its cause, the file and its last good backup stay whole, the daemon keeps serving.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TEST_DAEMON_TOML, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
 import { fullDisk, mountNamespace, namespaceWrapper, readOnly } from "../helpers/mount-namespace.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
 import { createKey } from "../../src/gateway/keys.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
@@ -126,5 +127,55 @@ guarded.test("the API token and secrets files mounted read-only at 0644 (a conta
     expect(d.stderr()).not.toContain("agent-token-from-the-volume");
   } finally {
     await d.stop();
+  }
+});
+
+guarded.test("the usage file on a full disk: its periodic write fails with one warn line naming the file, usage.json and its .bak stay whole, and the counts land once there is room", async () => {
+  const fake = await startFakeOllama({ models: ["m:1b"], tokens: 2 });
+  const home = tempHome("c2l-wf-usage-");
+  homes.push(home);
+  const state = join(home, ".local/state/cloudtolocalllm");
+  const seed = join(home, "seed");
+  mkdirSync(state, { recursive: true });
+  mkdirSync(seed);
+  // usage.json bigger than its .bak by more than a block: a copy over the .bak (truncated first) cannot fit.
+  const day = new Date().toISOString().slice(0, 10);
+  const row = (i: number) => ({ day, key: `seeded-${i}`, model: "m:1b", caller: "local", requests: 1, errors: 0, prompt_tokens: 7, completion_tokens: 2, queue_ms: 0 });
+  const current = JSON.stringify({ version: 1, rows: Array.from({ length: 200 }, (_, i) => row(i)) }) + "\n";
+  const previous = JSON.stringify({ version: 1, rows: [row(0)] }) + "\n";
+  writeFileSync(join(seed, "usage.json"), current, { mode: 0o600 });
+  writeFileSync(join(seed, "usage.json.bak"), previous, { mode: 0o600 });
+  const d = await startDaemon({
+    home,
+    config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`,
+    binary: namespaceWrapper(join(home, "serve.sh"), fullDisk(state, seed)),
+    waitFor: ["api", "broker"],
+  });
+  // The daemon's own view of its state directory (a tmpfs in its mount namespace), through /proc.
+  const inside = (f: string) => `/proc/${d.proc.pid}/root${join(state, f)}`;
+  const chat = async () => {
+    const r = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }) });
+    expect(r.status).toBe(200);
+    await r.arrayBuffer();
+  };
+  try {
+    await chat();
+    await until(() => d.count(/could not write the usage file/) >= 1, 10_000, "the periodic write to fail");
+    expect(d.count(/warn gateway: could not write the usage file; counting goes on in memory .*no space left on the disk \(ENOSPC\)/)).toBe(1);
+    // Before: the .bak was truncated and cut short by the full disk (the last good version gone, not JSON).
+    expect(readFileSync(inside("usage.json.bak"), "utf8")).toBe(previous);
+    expect(readFileSync(inside("usage.json"), "utf8")).toBe(current);
+    expect(readdirSync(`/proc/${d.proc.pid}/root${state}`).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    // Room again: the next write carries what was counted in memory.
+    rmSync(inside(".fill"));
+    await chat();
+    await until(() => readFileSync(inside("usage.json"), "utf8").includes('"key":"-"'), 10_000, "the counts to be written");
+    const rows = (JSON.parse(readFileSync(inside("usage.json"), "utf8")) as { rows: { key: string; requests: number }[] }).rows;
+    expect(rows.find((r) => r.key === "-")?.requests).toBe(2);
+    expect(rows.length).toBe(201);
+    expect(readFileSync(inside("usage.json.bak"), "utf8")).toBe(current);
+  } finally {
+    await d.stop();
+    await fake.stop();
   }
 });
