@@ -131,6 +131,15 @@ test("a backup that no longer validates is not restored", () => {
   expect(readFileSync(file, "utf8")).toBe(V1);
 });
 
+test("a backup removed by another process while the list is read is left out, not an error", () => {
+  store.write(V1);
+  store.write(V2);
+  // Stands for one pruned between readdir and stat: a name that no longer leads to a file.
+  symlinkSync(join(dir, "gone"), join(dir, "backups", "20261101T000000000Z.toml"));
+  // Before: ENOENT from statSync (GET /api/v1/config/backups answered 500, `config backups` failed).
+  expect(store.list()).toHaveLength(1);
+});
+
 test("only the last N backups are kept, oldest removed first", () => {
   store.write(V1);
   const ids = [1, 2, 3, 4, 5].map(() => store.backup().id);

@@ -97,7 +97,11 @@ export class ConfigStore {
       .filter((f) => f.endsWith(".toml") && ID_RE.test(f.slice(0, -5)))
       .map((f) => f.slice(0, -5))
       .sort(compareIds)
-      .map((id) => ({ id, time: timeOf(id), size: statSync(this.pathOf(id)).size, file: this.pathOf(id) }));
+      .flatMap((id) => {
+        // One pruned by another process (the CLI, the daemon) since the directory was read is no longer a backup.
+        const st = statSync(this.pathOf(id), { throwIfNoEntry: false });
+        return st ? [{ id, time: timeOf(id), size: st.size, file: this.pathOf(id) }] : [];
+      });
   }
 
   /** Puts a backup back: it is validated first, and the current file is itself backed up before being replaced. */
