@@ -1,5 +1,5 @@
 // The one mapping from anything thrown in the API to `{ "error": { "code", "message" } }` with a stable code and status.
-import { diskFull } from "../config/atomic-write.ts";
+import { diskFull, FileWriteError } from "../config/atomic-write.ts";
 import { httpErrorOf } from "../core/error-codes.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
@@ -56,9 +56,13 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   // Elysia wraps what a body parser throws (our 413/415/400) in a ParseError; the original is its cause.
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof HttpError) return cause;
-  // A full disk under a write (config, backup, token): 507 naming the file, which was left as it was.
-  const full = diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
-  if (full) return new HttpError("disk_full", full.message, { file: full.file });
+  // A failed write (config, backup, token, keys): a full disk 507, a read-only one or permissions 500, naming the file, which was left as it was.
+  const failed = error instanceof FileWriteError ? error : diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
+  if (failed) {
+    // Not a bug of ours, but the operator's to fix (free space, a read-only mount): one line in the log says so too.
+    log.warn("a file could not be written; the request was refused", { method: request.method, path: urlPath(request.url), error: failed });
+    return new HttpError(failed.code, failed.message, { file: failed.file });
+  }
   // Every other error with a row in the table of stable codes (a broken keys file, an unknown backup) becomes its HTTP code.
   const known = httpErrorOf(error);
   if (known) return known;

@@ -1,9 +1,12 @@
 // The control API's bearer token: created once (random, 0600 file) by the daemon, read by the CLI, the tray and the dashboard.
-import { existsSync, readFileSync, statSync, chmodSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { atomicWrite } from "../config/atomic-write.ts";
+import { keepPrivate } from "../config/file-mode.ts";
 import { defaultTokenFile } from "../config/paths.ts";
 import type { Config } from "../config/schema.ts";
-import { registerSecret } from "../core/log.ts";
+import { logger, registerSecret } from "../core/log.ts";
+
+const log = logger("api");
 
 type ApiConfig = Pick<Config, "api">;
 
@@ -32,8 +35,11 @@ export function ensureApiToken(config: ApiConfig): string {
   const file = tokenFile(config);
   const existing = readApiToken(config);
   if (existing) {
-    // A token readable by other local users would let them drive the daemon.
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    // A token readable by other local users would let them drive the daemon. One that cannot be tightened (a read-only
+    // mount such as a container's secret volume) is used all the same: refusing it would stop the daemon from starting.
+    const kept = keepPrivate(file);
+    if (typeof kept === "object")
+      log.warn("the API token file is readable by others and cannot be made 0600; it is used as it is", { file, reason: kept.cannot });
     return existing;
   }
   const token = newToken();

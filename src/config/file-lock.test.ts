@@ -32,3 +32,14 @@ test("a lock left by a process that died is broken; one held now is waited for, 
   writeFileSync(`${file}.lock`, "");
   expect(() => withFileLock(file, () => "ran", 50)).toThrow(`${file}.lock is held by another process`);
 });
+
+test("a fresh lock whose holder is gone (killed mid-change) is broken at once; a live holder's is waited for", () => {
+  const file = fileIn();
+  const dead = Bun.spawnSync(["true"]).pid;
+  writeFileSync(`${file}.lock`, `${dead}\n`);
+  // Before: waited until the lock was STALE_MS old (the daemon's event loop stalled with it), here past the deadline.
+  expect(withFileLock(file, () => "ran", 1000)).toBe("ran");
+  expect(existsSync(`${file}.lock`)).toBe(false);
+  writeFileSync(`${file}.lock`, "1\n"); // pid 1 runs
+  expect(() => withFileLock(file, () => "ran", 50)).toThrow(`${file}.lock is held by another process`);
+});

@@ -1,6 +1,7 @@
-// A lock file beside a file that several processes read, change and write back (the keys file: the daemon and the CLI).
-import { closeSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+// A lock file beside a file that several processes read, change and write back (the keys and secrets files: the daemon and the CLI).
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { processAlive, writeFailure } from "./atomic-write.ts";
 
 /** A lock older than this was left by a process that died holding it (a change takes milliseconds, a slow fsync seconds). */
 const STALE_MS = 5_000;
@@ -13,22 +14,36 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  */
 export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS + 1000): T {
   const lock = `${path}.lock`;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw writeFailure(e, path) ?? e;
+  }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      closeSync(openSync(lock, "wx", 0o600));
+      const fd = openSync(lock, "wx", 0o600);
+      try {
+        // Who holds it: a waiter breaks the lock of a holder that is gone at once, not after STALE_MS. Best effort:
+        // on a full disk the lock is held all the same (empty, broken by its age), and the write it guards says why it fails.
+        writeSync(fd, `${process.pid}\n`);
+      } catch {}
+      closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      // A lock that cannot be made (a read-only disk) is a write of `path` that cannot happen: said as such.
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw writeFailure(e, path) ?? e;
     }
     let age = 0;
+    let holder = NaN;
     try {
       age = Date.now() - statSync(lock).mtimeMs;
+      holder = Number.parseInt(readFileSync(lock, "utf8"), 10);
     } catch {
       continue; // released just now
     }
-    if (age > STALE_MS) rmSync(lock, { force: true });
+    // A holder killed mid-change (SIGKILL) would otherwise stall every change, and the daemon's event loop, for STALE_MS.
+    if (age > STALE_MS || (holder > 0 && holder !== process.pid && !processAlive(holder))) rmSync(lock, { force: true });
     else if (Date.now() > deadline) throw new Error(`${lock} is held by another process; delete it if no cloudtolocalllm-tunnel is running`);
     else Atomics.wait(pause, 0, 0, 2);
   }

@@ -1,10 +1,10 @@
 // Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
-import { atomicWrite } from "./atomic-write.ts";
+import { atomicWrite, FileWriteError } from "./atomic-write.ts";
 import { BackupNotFoundError, ConfigStore } from "./store.ts";
 
 let dir: string;
@@ -43,6 +43,16 @@ test("atomicWrite through a symlink replaces the target and keeps the link", () 
   expect(readFileSync(target, "utf8")).toBe("two");
 });
 
+test("atomicWrite through a dangling symlink (its target deleted) writes the target and keeps the link", () => {
+  mkdirSync(join(dir, "dotfiles"));
+  const link = join(dir, "link.toml");
+  symlinkSync("dotfiles/tunnel.toml", link);
+  atomicWrite(link, "one");
+  // Before: the link was replaced by a regular file, cutting the config off from the dotfiles.
+  expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  expect(readFileSync(join(dir, "dotfiles", "tunnel.toml"), "utf8")).toBe("one");
+});
+
 test("write validates, backs up the current file, and writes mode 0600", () => {
   const first = store.write(V1);
   expect(first.ok).toBe(true);
@@ -67,6 +77,29 @@ test("an invalid write changes nothing and makes no backup", () => {
   if (!r.ok) expect(r.issues[0]).toMatchObject({ path: "logging.level", line: 2, file });
   expect(readFileSync(file, "utf8")).toBe(V1);
   expect(store.list()).toHaveLength(0);
+});
+
+test("a backup that cannot be written (a file where the backups directory should be) stops the write, naming the backup and the cause", () => {
+  store.write(V1);
+  writeFileSync(join(dir, "backups"), "");
+  let err: Error | undefined;
+  try {
+    store.write(V2);
+  } catch (e) {
+    err = e as Error;
+  }
+  // Before: mkdir's bare "EEXIST: file already exists, mkdir '…/backups'" (a 500 "internal error" through the API).
+  expect(err).toBeInstanceOf(FileWriteError);
+  expect(err?.message).toMatch(new RegExp(`^cannot write ${join(dir, "backups")}/\\d{8}T\\d{9}Z\\.toml: a file stands where one of its directories should be \\((ENOTDIR|EEXIST)\\); the file was left as it was$`));
+  expect(readFileSync(file, "utf8")).toBe(V1);
+});
+
+test("a directory where the config file should be: a save names it, not a bare EISDIR", () => {
+  mkdirSync(file, { recursive: true });
+  // Before: readFileSync's "EISDIR: illegal operation on a directory, read" (the API's 500 "internal error").
+  expect(() => store.write(V1)).toThrow(new FileWriteError(file, "EISDIR"));
+  expect(new FileWriteError(file, "EISDIR").message).toBe(`cannot write ${file}: a directory stands in its place (EISDIR); the file was left as it was`);
+  expect(store.list()).toEqual([]);
 });
 
 test("backup and restore round trip; the replaced file is itself backed up", () => {
@@ -96,6 +129,15 @@ test("a backup that no longer validates is not restored", () => {
   expect(r.ok).toBe(false);
   if (!r.ok) expect(r.issues[0]!.file).toBe(b.file);
   expect(readFileSync(file, "utf8")).toBe(V1);
+});
+
+test("a backup removed by another process while the list is read is left out, not an error", () => {
+  store.write(V1);
+  store.write(V2);
+  // Stands for one pruned between readdir and stat: a name that no longer leads to a file.
+  symlinkSync(join(dir, "gone"), join(dir, "backups", "20261101T000000000Z.toml"));
+  // Before: ENOENT from statSync (GET /api/v1/config/backups answered 500, `config backups` failed).
+  expect(store.list()).toHaveLength(1);
 });
 
 test("only the last N backups are kept, oldest removed first", () => {

@@ -1,8 +1,8 @@
 // The one way the program writes its config file: validate, back up the current file, write atomically (0600); plus backups, restore and export.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml, stringify } from "smol-toml";
-import { atomicWrite } from "./atomic-write.ts";
+import { atomicWrite, previousVersion } from "./atomic-write.ts";
 import { formatIssue, parseConfig, readConfigText, type ConfigIssue } from "./load.ts";
 import { backupsDir } from "./paths.ts";
 import { redactSecrets } from "./redact.ts";
@@ -63,21 +63,30 @@ export class ConfigStore {
   write(text: string): WriteResult {
     const r = parseConfig(text, this.file);
     if (!r.ok) return r;
-    const backup = existsSync(this.file) ? this.backup() : null;
-    atomicWrite(this.file, text, 0o600);
+    const backup = existsSync(this.file) ? this.backup(false) : null;
+    try {
+      atomicWrite(this.file, text, 0o600);
+    } catch (e) {
+      // The file stays as it was, so its copy is not needed; pruned only after a write, a failing save retried
+      // (a full disk, a read-only directory) cannot push the older backups out one by one.
+      if (backup) rmSync(backup.file, { force: true });
+      throw e;
+    }
+    if (backup) this.prune();
     return { ok: true, config: r.config, backup };
   }
 
   /** Copies the current file into the backups directory (throws when there is no file to back up). */
-  backup(): BackupInfo {
-    if (!existsSync(this.file)) throw new Error(`nothing to back up: ${this.file} does not exist`);
-    const text = readFileSync(this.file);
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  backup(prune = true): BackupInfo {
+    // A directory in the file's place is named as what stops the write, not as a bare EISDIR (a 500 "internal error").
+    const text = previousVersion(this.file);
+    if (!text) throw new Error(`nothing to back up: ${this.file} does not exist`);
     const base = idFor(new Date());
     let id = base;
     for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
+    // atomicWrite makes the directory (0700), and names the backup and the cause when it cannot (a read-only disk).
     atomicWrite(this.pathOf(id), text, 0o600);
-    this.prune();
+    if (prune) this.prune();
     return { id, time: timeOf(id), size: text.length, file: this.pathOf(id) };
   }
 
@@ -88,7 +97,11 @@ export class ConfigStore {
       .filter((f) => f.endsWith(".toml") && ID_RE.test(f.slice(0, -5)))
       .map((f) => f.slice(0, -5))
       .sort(compareIds)
-      .map((id) => ({ id, time: timeOf(id), size: statSync(this.pathOf(id)).size, file: this.pathOf(id) }));
+      .flatMap((id) => {
+        // One pruned by another process (the CLI, the daemon) since the directory was read is no longer a backup.
+        const st = statSync(this.pathOf(id), { throwIfNoEntry: false });
+        return st ? [{ id, time: timeOf(id), size: st.size, file: this.pathOf(id) }] : [];
+      });
   }
 
   /** Puts a backup back: it is validated first, and the current file is itself backed up before being replaced. */

@@ -46,6 +46,7 @@ export const ERROR_TABLE = {
     key_exists: { meaning: "a key with this name exists already", http: "conflict", exit: EXIT_FAILURE },
   },
   DiskFullError: { disk_full: { meaning: "a write failed for lack of disk space or quota; the file was left as it was", http: "disk_full", exit: EXIT_FAILURE } },
+  FileWriteError: { write_failed: { meaning: "a write failed for another reason the system named (read-only file system, permissions, a directory in the way); the file was left as it was", http: "write_failed", exit: EXIT_FAILURE } },
   BackupNotFoundError: { backup_not_found: { meaning: "no config backup with this id", http: "not_found", exit: EXIT_FAILURE } },
   AuthNotConfiguredError: { auth_not_configured: { meaning: "sign-in needs [auth] issuer and client_id", http: "conflict", exit: EXIT_FAILURE } },
   KeyringLockedError: { keyring_locked: { meaning: "the desktop keyring is locked", http: "unavailable", exit: EXIT_FAILURE } },

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   not_ready: 503,
   upstream_timeout: 504,
   disk_full: 507,
+  write_failed: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KeyStore } from "./key-store.ts";
@@ -53,4 +53,14 @@ test("another process's change is seen after recheckMs; a broken file keeps the 
   daemon.refresh();
   expect(daemon.lastError).toContain("is not a keys file");
   expect(existsSync(file)).toBe(true);
+});
+
+test("a keys file that cannot be read (a directory in its place) is named, with why, and nothing is written over it", () => {
+  const file = fileIn();
+  mkdirSync(file);
+  const store = new KeyStore(file);
+  // Before: "is not valid JSON (EISDIR: …)", for a file that was never read.
+  expect(store.lastError).toStartWith(`the keys file ${file} cannot be read (EISDIR`);
+  expect(() => store.add(createKey("a", NO_LIMITS).record)).toThrow(`the keys file ${file} cannot be read`);
+  expect(statSync(file).isDirectory()).toBe(true);
 });

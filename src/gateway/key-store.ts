@@ -69,9 +69,16 @@ export class KeyStore {
 
   private read(): KeyRecord[] {
     if (!existsSync(this.file)) return [];
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (e) {
+      // A directory in its place, no permission: named with the file, as a file that does not parse is.
+      throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} cannot be read (${(e as Error).message}); the keys read before stay in force`);
+    }
     let data: unknown;
     try {
-      data = JSON.parse(readFileSync(this.file, "utf8"));
+      data = JSON.parse(text);
     } catch (e) {
       throw new KeyStoreError("keys_file_invalid", `the keys file ${this.file} is not valid JSON (${(e as Error).message}); the keys read before stay in force`);
     }

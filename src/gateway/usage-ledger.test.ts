@@ -45,6 +45,26 @@ test("written 0600 with a .bak, read back after a restart; rows from before queu
   expect(new UsageLedger(file, now).query({ key: "old" })[0]!.queue_ms).toBe(0);
 });
 
+test("a usage file that does not parse (cut short, edited) is kept as .unreadable and counting goes on from its .bak, not from zero", () => {
+  const file = fileIn();
+  const now = () => Date.parse("2026-12-05T12:00:00Z");
+  const a = new UsageLedger(file, now);
+  a.add(rec());
+  a.flush();
+  a.add(rec());
+  a.flush();
+  const broken = readFileSync(file, "utf8").slice(0, 40);
+  writeFileSync(file, broken);
+  const b = new UsageLedger(file, now);
+  // Before: nothing (the keys' daily budgets started again from zero).
+  expect(b.query()[0]!.requests).toBe(1);
+  expect(b.tokensToday("k")).toBe(9);
+  expect(readFileSync(file + ".unreadable", "utf8")).toBe(broken);
+  // Neither readable: from zero, the daemon still starts.
+  writeFileSync(file + ".bak", "{");
+  expect(new UsageLedger(file, now).query()).toEqual([]);
+});
+
 test("utcDay names the UTC day of any time, across midnights and back in time", () => {
   const midnight = Date.UTC(2026, 11, 5);
   expect(utcDay(midnight - 1)).toBe("2026-12-04");

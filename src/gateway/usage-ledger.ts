@@ -65,17 +65,31 @@ export class UsageLedger {
   private load(): void {
     if (!existsSync(this.file)) return;
     try {
-      const data = JSON.parse(readFileSync(this.file, "utf8")) as { version?: number; rows?: UsageRow[] };
-      if (data.version !== 1 || !Array.isArray(data.rows)) throw new Error("not a usage file");
-      // Rows written before queue time was counted have none.
-      for (const r of data.rows) this.rows.set(rowKey(r.day, r.key, r.model, r.caller), { ...r, queue_ms: r.queue_ms ?? 0 });
+      this.readRows(this.file);
     } catch (e) {
-      // Counting starts again rather than stopping the daemon; the unreadable file is kept beside for a person to look at.
-      log.warn("the usage file could not be read; usage counting starts from zero", { file: this.file, error: e as Error });
+      // The unreadable file is kept beside for a person to look at (the next write replaces it).
       try {
         copyFileSync(this.file, this.file + ".unreadable");
       } catch {}
+      // Its previous version (one write, a few seconds, older) keeps the day's counts, and so the keys' budgets;
+      // only without one does counting start again, rather than stopping the daemon.
+      try {
+        this.readRows(this.file + ".bak");
+        log.warn("the usage file could not be read; counting goes on from its previous version (.bak)", { file: this.file, error: e as Error });
+      } catch {
+        log.warn("the usage file could not be read; usage counting starts from zero", { file: this.file, error: e as Error });
+      }
     }
+  }
+
+  /** Takes the rows of `file`, all or none. */
+  private readRows(file: string): void {
+    const data = JSON.parse(readFileSync(file, "utf8")) as { version?: number; rows?: UsageRow[] };
+    if (data?.version !== 1 || !Array.isArray(data.rows)) throw new Error("not a usage file");
+    const rows = new Map<string, UsageRow>();
+    // Rows written before queue time was counted have none.
+    for (const r of data.rows) rows.set(rowKey(r.day, r.key, r.model, r.caller), { ...r, queue_ms: r.queue_ms ?? 0 });
+    this.rows = rows;
   }
 
   /** Counts one finished request; returns the model name it was counted under (OTHER_MODEL past the day's bound). */

@@ -1,6 +1,6 @@
 // The fallback file store, the environment override and name rules.
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSecretStore } from "./file-store.ts";
@@ -34,6 +34,20 @@ test("file store keeps secrets in a 0600 file in a 0700 directory and round-trip
   expect(await s.delete("tunnel-token")).toBe(false);
   expect(await s.list()).toEqual(["openai.key"]);
   expect(statSync(file).mode & 0o777).toBe(0o600);
+});
+
+test("two processes setting secrets in the same file at once lose none of them (the CLI and the daemon)", async () => {
+  const file = join(tmp(), "secrets.json");
+  const writer = (tag: string) =>
+    Bun.spawn(
+      [process.execPath, "-e", `const { FileSecretStore } = await import(${JSON.stringify(join(import.meta.dir, "file-store.ts"))}); const s = new FileSecretStore(process.argv[1]); for (let i = 0; i < 40; i++) await s.set("${tag}-" + i, "v" + i);`, file],
+      { stdout: "inherit", stderr: "inherit" },
+    );
+  const [a, b] = [writer("a"), writer("b")];
+  expect([await a.exited, await b.exited]).toEqual([0, 0]);
+  // Before: each read-change-write could write back a file read before the other's change: names went missing.
+  expect((await new FileSecretStore(file).list()).length).toBe(80);
+  expect(readdirSync(join(file, "..")).sort()).toEqual(["secrets.json"]);
 });
 
 test("file store tightens a file that others can read", async () => {

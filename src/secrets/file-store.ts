@@ -1,10 +1,12 @@
 // The fallback SecretStore: one JSON file, mode 0600, under $XDG_STATE_HOME/cloudtolocalllm, replaced atomically.
-import { chmodSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SecretStore } from "../core/contracts.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { appStateDir } from "../config/paths.ts";
 import { atomicWrite } from "../config/atomic-write.ts";
+import { withFileLock } from "../config/file-lock.ts";
+import { keepPrivate } from "../config/file-mode.ts";
 import { checkSecretName } from "../config/secret-names.ts";
 
 const log = logger("secrets");
@@ -20,6 +22,7 @@ interface FileShape {
 
 export class FileSecretStore implements SecretStore {
   readonly backend = "file" as const;
+  private saidLoose = false;
 
   constructor(
     readonly path: string = defaultSecretsFile(),
@@ -29,11 +32,13 @@ export class FileSecretStore implements SecretStore {
   private read(): Record<string, string> {
     let text: string;
     try {
-      const st = statSync(this.path);
-      // Someone loosened the mode (copy, editor): tighten it rather than keep secrets readable by others.
-      if ((st.mode & 0o077) !== 0) {
-        chmodSync(this.path, 0o600);
-        log.warn("secrets file was readable by others; its mode is now 0600", { file: this.path });
+      // Someone loosened the mode (copy, editor): tighten it rather than keep secrets readable by others. On a
+      // read-only mount it cannot be: the secrets are still read (every get() failing would stop the tunnel), said once.
+      const kept = keepPrivate(this.path);
+      if (kept === "tightened") log.warn("secrets file was readable by others; its mode is now 0600", { file: this.path });
+      else if (typeof kept === "object" && !this.saidLoose) {
+        this.saidLoose = true;
+        log.warn("secrets file is readable by others and cannot be made 0600; it is used as it is", { file: this.path, reason: kept.cannot });
       }
       text = readFileSync(this.path, "utf8");
     } catch (e) {
@@ -63,19 +68,26 @@ export class FileSecretStore implements SecretStore {
     registerSecret(v);
     return v;
   }
+  // A change reads, changes and writes the whole file under a lock file: the daemon (a sign-in refreshed) and the CLI
+  // (`secret set`) changing it at once would otherwise write back what each read before the other's change, losing it.
   async set(name: string, value: string): Promise<void> {
     checkSecretName(name);
     registerSecret(value);
-    const all = this.read();
-    all[name] = value;
-    this.write(all);
+    withFileLock(this.path, () => {
+      const all = this.read();
+      all[name] = value;
+      this.write(all);
+    });
   }
   async delete(name: string): Promise<boolean> {
-    const all = this.read();
-    if (!(checkSecretName(name) in all)) return false;
-    delete all[name];
-    this.write(all);
-    return true;
+    checkSecretName(name);
+    return withFileLock(this.path, () => {
+      const all = this.read();
+      if (!(name in all)) return false;
+      delete all[name];
+      this.write(all);
+      return true;
+    });
   }
   async list(): Promise<string[]> {
     return Object.keys(this.read()).sort();

@@ -10,7 +10,7 @@ import { ApiError } from "../../src/client/api-client.ts";
 import { CliError, UsageError } from "../../src/cli/args.ts";
 import { CaFileError } from "../../src/net/ca-trust.ts";
 import { KeyStoreError } from "../../src/gateway/key-store.ts";
-import { DiskFullError } from "../../src/config/atomic-write.ts";
+import { DiskFullError, FileWriteError } from "../../src/config/atomic-write.ts";
 import { BackupNotFoundError } from "../../src/config/store.ts";
 import { AuthNotConfiguredError } from "../../src/auth/oidc.ts";
 import { StreamError } from "../../src/protocol/stream.ts";
@@ -37,6 +37,7 @@ const SAMPLES: Record<ErrorFamily, () => Error> = {
   CaFileError: () => new CaFileError("x"),
   KeyStoreError: () => new KeyStoreError("keys_file_invalid", "x"),
   DiskFullError: () => new DiskFullError("/f", "ENOSPC"),
+  FileWriteError: () => new FileWriteError("/f", "EROFS"),
   BackupNotFoundError: () => new BackupNotFoundError("x"),
   AuthNotConfiguredError: () => new AuthNotConfiguredError(),
   KeyringLockedError: () => new KeyringLockedError(),
@@ -63,6 +64,7 @@ same<Same<ConnectError["code"], CodeOf<"ConnectError">>>(true);
 same<Same<KeyStoreError["code"], CodeOf<"KeyStoreError">>>(true);
 same<Same<CliError["code"], CodeOf<"CliError">>>(true);
 same<Same<DiskFullError["code"], CodeOf<"DiskFullError">>>(true);
+same<Same<FileWriteError["code"], CodeOf<"FileWriteError">>>(true);
 same<Same<CaFileError["code"], CodeOf<"CaFileError">>>(true);
 same<Same<BackupNotFoundError["code"], CodeOf<"BackupNotFoundError">>>(true);
 same<Same<HttpError["code"], CodeOf<"HttpError">>>(true);
@@ -113,6 +115,7 @@ test("the control API's mapping: an error of the table becomes its HTTP code and
     [new KeyStoreError("key_exists", 'a key named "a" exists already'), "conflict", 409],
     [new BackupNotFoundError('no backup with id "x"'), "not_found", 404],
     [new DiskFullError("/f", "ENOSPC"), "disk_full", 507],
+    [new FileWriteError("/f", "EROFS"), "write_failed", 500],
     [new AuthNotConfiguredError(), "conflict", 409],
   ];
   for (const [e, code, status] of cases) {

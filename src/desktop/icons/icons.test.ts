@@ -1,6 +1,7 @@
 // Icon rendering: PNG bytes that a real decoder (ImageMagick) reads back to the same pixels, ARGB order, SVG shape.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { ensurePrivateIconTheme } from "./theme.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, encodePng, iconName, renderArgb, renderRgba, renderSvg, TRAY_STATES } from "./index.ts";
@@ -124,4 +125,16 @@ test("the prerendered icons are what the renderers draw today (after changing a 
     }
   }
   expect(storedPng("good", 128)).toBeNull();
+});
+
+test("the private icon theme cut short on its first run (only the app's icon written) is completed by the next", () => {
+  const root = mkdtempSync(join(tmpdir(), "c2l-icons-"));
+  try {
+    writeFileSync(join(root, `${iconName()}.png`), encodePng(undefined, 64));
+    ensurePrivateIconTheme(root);
+    // Before: the app's icon was taken as proof that all were there; the states' icons never came.
+    for (const s of TRAY_STATES) expect(existsSync(join(root, `${iconName(s)}.png`))).toBe(true);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -39,7 +39,9 @@ export function privateIconRoot(): string {
 
 /** Writes the private icon theme once (small sizes only) and returns its root. */
 export function ensurePrivateIconTheme(root: string = privateIconRoot()): string {
-  if (!existsSync(join(root, `${iconName()}.png`))) {
+  // Looked for by the file written last: a first run cut short (killed, a full disk) is completed by the next, not
+  // taken for done because the app's own icon is there.
+  if (!existsSync(join(root, `${iconName(TRAY_STATES.at(-1))}.png`))) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     writeIconTheme(root, [16, 22, 24, 32, 48]);
   }

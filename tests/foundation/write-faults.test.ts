@@ -1,0 +1,181 @@
+// Integration: the CLI and a real daemon writing on a full or read-only file system (in their own mount namespace): each failure names the file and its cause, the file and its last good backup stay whole, the daemon keeps serving.
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { TEST_DAEMON_TOML, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { fullDisk, mountNamespace, namespaceWrapper, readOnly } from "../helpers/mount-namespace.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { until } from "../helpers/until.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
+import { createKey } from "../../src/gateway/keys.ts";
+
+// Real processes on a busy machine: more than bun's 5 s default.
+setDefaultTimeout(30_000);
+
+const guarded = requireTools(["unshare", "mount", mountNamespace]);
+const homes: string[] = [];
+afterAll(() => homes.forEach(removeHome));
+const NO_LIMITS = { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null };
+const keysText = (names: string[]) => JSON.stringify({ version: 1, keys: names.map((n) => createKey(n, NO_LIMITS).record) }, null, 2) + "\n";
+const TOKEN = "write-faults-test-token-0123456789abcdef";
+
+guarded.test("key create on a full disk: exit 1 [disk_full] naming the file; keys.json and its last good .bak stay whole", () => {
+  const home = tempHome("c2l-wf-full-");
+  homes.push(home);
+  const state = join(home, ".local/state/cloudtolocalllm");
+  const seed = join(home, "seed");
+  const out = join(home, "after");
+  mkdirSync(state, { recursive: true });
+  mkdirSync(seed);
+  mkdirSync(out);
+  // keys.json bigger than its .bak by more than a block: a copy over the .bak (truncated first) cannot fit.
+  const current = keysText(Array.from({ length: 40 }, (_, i) => `key-${i}`));
+  const previous = keysText(["key-0"]);
+  writeFileSync(join(seed, "keys.json"), current, { mode: 0o600 });
+  writeFileSync(join(seed, "keys.json.bak"), previous, { mode: 0o600 });
+  const cli = namespaceWrapper(join(home, "cli.sh"), fullDisk(state, seed), `rm -f '${state}/.fill'; cp -a '${state}'/. '${out}'/`);
+  const r = Bun.spawnSync([cli, "key", "create", "one-more"], { env: homeEnv(home), stdout: "pipe", stderr: "pipe" });
+  const stderr = r.stderr.toString();
+  if (r.exitCode === 97 || r.exitCode === 98) throw new Error(`the namespace set-up failed: ${stderr}`);
+  expect(r.exitCode).toBe(1);
+  expect(stderr).toContain(`cannot write ${join(state, "keys.json.bak")}: no space left on the disk (ENOSPC); the file was left as it was`);
+  expect(stderr).toContain("[disk_full]");
+  expect(readFileSync(join(out, "keys.json"), "utf8")).toBe(current);
+  // Before: the .bak was truncated and cut short by the full disk (the last good backup gone, not JSON).
+  expect(readFileSync(join(out, "keys.json.bak"), "utf8")).toBe(previous);
+  expect(readdirSync(out).sort()).toEqual(["keys.json", "keys.json.bak"]);
+});
+
+guarded.test("a read-only config directory: PUT /api/v1/config answers 500 write_failed naming the file and the cause; the daemon keeps its config", async () => {
+  const home = tempHome("c2l-wf-ro-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  mkdirSync(cfgDir, { recursive: true });
+  mkdirSync(state, { recursive: true });
+  const file = join(cfgDir, "tunnel.toml");
+  writeFileSync(file, TEST_DAEMON_TOML, { mode: 0o600 });
+  writeFileSync(join(cfgDir, "api-token"), TOKEN + "\n", { mode: 0o600 });
+  writeFileSync(join(state, "keys.json"), keysText(["first"]), { mode: 0o600 });
+  mkdirSync(join(state, "backups"));
+  // A full set of backups (20 kept) from before, in a writable directory mounted at the backups' place.
+  const backups = join(home, "backups-rw");
+  mkdirSync(backups);
+  const older = Array.from({ length: 20 }, (_, i) => `20261101T0000000${String(i).padStart(2, "0")}Z.toml`);
+  for (const b of older) writeFileSync(join(backups, b), TEST_DAEMON_TOML, { mode: 0o600 });
+  const wrapper = namespaceWrapper(join(home, "serve.sh"), `${readOnly(cfgDir)}\n${readOnly(state)}\nmount --bind '${backups}' '${join(state, "backups")}' || exit 97`);
+  const d = await startDaemon({ home, binary: wrapper });
+  try {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const r = await fetch(`${d.urls.api}/api/v1/config`, {
+      method: "PUT",
+      headers: { ...auth, "content-type": "application/toml" },
+      body: TEST_DAEMON_TOML + '[logging]\nlevel = "debug"\n',
+    });
+    const body = (await r.json()) as { error: { code: string; message: string; details: unknown } };
+    // Before: 500 internal, "internal error; the daemon log has the details", the log naming the temp file's rm.
+    expect({ status: r.status, ...body.error }).toEqual({
+      status: 500,
+      code: "write_failed",
+      message: `cannot write ${file}: the file system is read-only (EROFS); the file was left as it was`,
+      details: { file },
+    });
+    expect(d.stderr()).not.toContain(".tmp");
+    // And one log line, naming the file and the cause. Before: "request failed" with the temp file's rm.
+    expect(d.stderr().split("\n").filter((l) => l.includes("a file could not be written") && l.includes(`cannot write ${file}: the file system is read-only (EROFS)`))).toHaveLength(1);
+    // Each failed save leaves the backups as they were. Before: each made one and pushed the oldest out.
+    for (let i = 0; i < 2; i++) expect((await fetch(`${d.urls.api}/api/v1/config`, { method: "PUT", headers: { ...auth, "content-type": "application/toml" }, body: TEST_DAEMON_TOML + "# again\n" })).status).toBe(500);
+    expect(readdirSync(backups).sort()).toEqual(older);
+    const running = (await (await fetch(`${d.urls.api}/api/v1/config`, { headers: auth })).json()) as { config: { logging: { level: string } } };
+    expect(running.config.logging.level).toBe("info");
+    // A key created through the API on a read-only state directory: the same, naming the keys file.
+    const k = await fetch(`${d.urls.api}/api/v1/keys`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ name: "second" }) });
+    const kb = (await k.json()) as { error: { code: string; message: string } };
+    expect({ status: k.status, code: kb.error.code, message: kb.error.message }).toEqual({
+      status: 500,
+      code: "write_failed",
+      message: `cannot write ${join(state, "keys.json")}: the file system is read-only (EROFS); the file was left as it was`,
+    });
+    // Still serving: the keys read at start are listed.
+    const keys = (await (await fetch(`${d.urls.api}/api/v1/keys`, { headers: auth })).json()) as { name: string }[];
+    expect(keys.map((x) => x.name)).toEqual(["first"]);
+  } finally {
+    await d.stop();
+  }
+});
+
+guarded.test("the API token and secrets files mounted read-only at 0644 (a container's secret volume): the daemon starts and reads them, saying once that they stay readable", async () => {
+  const home = tempHome("c2l-wf-secretvol-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  mkdirSync(cfgDir, { recursive: true });
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(cfgDir, "tunnel.toml"), `${TEST_DAEMON_TOML}[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:9/agent"\n`, { mode: 0o600 });
+  writeFileSync(join(cfgDir, "api-token"), TOKEN + "\n", { mode: 0o644 });
+  writeFileSync(join(state, "secrets.json"), JSON.stringify({ version: 1, secrets: { "tunnel-token": "agent-token-from-the-volume" } }), { mode: 0o644 });
+  // Before: "EROFS: read-only file system, chmod '…/api-token'; the daemon did not start."
+  const d = await startDaemon({ home, binary: namespaceWrapper(join(home, "serve.sh"), `${readOnly(cfgDir)}\n${readOnly(state)}`) });
+  try {
+    const status = await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(status.status).toBe(200);
+    // The tunnel read its token and tried the relay (nothing listens there) twice; before, each try failed on the chmod.
+    await until(() => d.count(/relay connection failed/) >= 2, 10_000, "two attempts to reach the relay");
+    expect(d.stderr()).not.toContain("chmod");
+    expect(d.count(/warn api: the API token file is readable by others and cannot be made 0600; it is used as it is .*reason=EROFS/)).toBe(1);
+    expect(d.count(/warn secrets: secrets file is readable by others and cannot be made 0600; it is used as it is .*reason=EROFS/)).toBe(1);
+    expect(d.stderr()).not.toContain("agent-token-from-the-volume");
+  } finally {
+    await d.stop();
+  }
+});
+
+guarded.test("the usage file on a full disk: its periodic write fails with one warn line naming the file, usage.json and its .bak stay whole, and the counts land once there is room", async () => {
+  const fake = await startFakeOllama({ models: ["m:1b"], tokens: 2 });
+  const home = tempHome("c2l-wf-usage-");
+  homes.push(home);
+  const state = join(home, ".local/state/cloudtolocalllm");
+  const seed = join(home, "seed");
+  mkdirSync(state, { recursive: true });
+  mkdirSync(seed);
+  // usage.json bigger than its .bak by more than a block: a copy over the .bak (truncated first) cannot fit.
+  const day = new Date().toISOString().slice(0, 10);
+  const row = (i: number) => ({ day, key: `seeded-${i}`, model: "m:1b", caller: "local", requests: 1, errors: 0, prompt_tokens: 7, completion_tokens: 2, queue_ms: 0 });
+  const current = JSON.stringify({ version: 1, rows: Array.from({ length: 200 }, (_, i) => row(i)) }) + "\n";
+  const previous = JSON.stringify({ version: 1, rows: [row(0)] }) + "\n";
+  writeFileSync(join(seed, "usage.json"), current, { mode: 0o600 });
+  writeFileSync(join(seed, "usage.json.bak"), previous, { mode: 0o600 });
+  const d = await startDaemon({
+    home,
+    config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`,
+    binary: namespaceWrapper(join(home, "serve.sh"), fullDisk(state, seed)),
+    waitFor: ["api", "broker"],
+  });
+  // The daemon's own view of its state directory (a tmpfs in its mount namespace), through /proc.
+  const inside = (f: string) => `/proc/${d.proc.pid}/root${join(state, f)}`;
+  const chat = async () => {
+    const r = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }) });
+    expect(r.status).toBe(200);
+    await r.arrayBuffer();
+  };
+  try {
+    await chat();
+    await until(() => d.count(/could not write the usage file/) >= 1, 10_000, "the periodic write to fail");
+    expect(d.count(/warn gateway: could not write the usage file; counting goes on in memory .*no space left on the disk \(ENOSPC\)/)).toBe(1);
+    // Before: the .bak was truncated and cut short by the full disk (the last good version gone, not JSON).
+    expect(readFileSync(inside("usage.json.bak"), "utf8")).toBe(previous);
+    expect(readFileSync(inside("usage.json"), "utf8")).toBe(current);
+    expect(readdirSync(`/proc/${d.proc.pid}/root${state}`).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    // Room again: the next write carries what was counted in memory.
+    rmSync(inside(".fill"));
+    await chat();
+    await until(() => readFileSync(inside("usage.json"), "utf8").includes('"key":"-"'), 10_000, "the counts to be written");
+    const rows = (JSON.parse(readFileSync(inside("usage.json"), "utf8")) as { rows: { key: string; requests: number }[] }).rows;
+    expect(rows.find((r) => r.key === "-")?.requests).toBe(2);
+    expect(rows.length).toBe(201);
+    expect(readFileSync(inside("usage.json.bak"), "utf8")).toBe(current);
+  } finally {
+    await d.stop();
+    await fake.stop();
+  }
+});
