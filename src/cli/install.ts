@@ -29,7 +29,8 @@ disabled and removed. Without a systemd user manager the files are still written
 with a message.
 
 Running it again is safe: unchanged files are left alone and the service is restarted only when the binary or its
-unit changed. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
+unit changed. A file you changed since (an autostart entry your desktop turned off, an edited unit) or made yourself
+is kept and named, by uninstall too. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
 exactly that. The configuration is never touched.
 
 Options:
@@ -53,6 +54,7 @@ Options:
       const generated = commands ? await generatedAssets(commands, VERSION, new Date(Date.parse(BUILD_DATE) || Date.now())) : [];
       const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner, generated });
       console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
+      if (r.kept.length) console.log(`Kept ${r.kept.length} file${r.kept.length > 1 ? "s" : ""} you changed or made yourself (delete one and run install again for the shipped version):\n  ${r.kept.join("\n  ")}`);
       console.log(r.systemd);
       console.log("The daemon shows its tray icon itself while your desktop's panel hosts tray icons ([tray] enabled = \"auto\").");
       // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.

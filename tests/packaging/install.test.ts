@@ -90,3 +90,55 @@ test("install from source without --binary is a usage error (exit 2)", () => {
   expect(r.code).toBe(2);
   expect(r.out).toContain("install copies the compiled binary");
 }, 60_000);
+
+test("install keeps a unit the user made and names it; uninstall leaves it (through the CLI)", () => {
+  const h = tempHome("c2l-install-own-");
+  try {
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+    };
+    const unit = join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service");
+    mkdirSync(join(unit, ".."), { recursive: true });
+    writeFileSync(unit, "[Service]\nExecStart=/opt/mine serve\n");
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    const r = run("install", "--no-enable", "--binary", bin);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`Kept 1 file you changed or made yourself (delete one and run install again for the shipped version):\n  ${unit}\n`);
+    expect(run("uninstall").code).toBe(0);
+    expect(readFileSync(unit, "utf8")).toBe("[Service]\nExecStart=/opt/mine serve\n");
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+// As another user (root ignores permissions): a read-only ~/.config stops install with one sentence and exit 1.
+requireTools(["setpriv"]).test("with a read-only ~/.config, install exits 1 naming the file, and uninstall removes the binary it had copied", () => {
+  const h = tempHome("c2l-install-ro-");
+  try {
+    const as = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    if (as.length) Bun.spawnSync(["chown", "-R", "65534:65534", h]);
+    chmodSync(join(h, ".config"), 0o555);
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([...as, BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+    };
+    const r = run("install", "--no-enable", "--binary", bin);
+    expect({ code: r.code, err: r.err }).toEqual({
+      code: 1,
+      err: `cloudtolocalllm-tunnel install: cannot write ${join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service")} (at ${join(h, ".config/systemd")}): permission denied (EACCES); fix that and run install again, or run uninstall to remove what was written\n`,
+    });
+    const u = run("uninstall");
+    expect(u.code).toBe(0);
+    expect(u.out).toContain("Removed 1 files.");
+    expect(readdirSync(join(h, ".local"))).not.toContain("bin");
+  } finally {
+    chmodSync(join(h, ".config"), 0o755);
+    removeHome(h);
+  }
+}, 60_000);
