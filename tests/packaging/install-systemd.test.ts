@@ -1,0 +1,80 @@
+// `install` with a real systemd user manager: the compiled daemon runs as one process from ~/.local/bin, a reinstall of
+// a new binary restarts it onto that binary, an unchanged one leaves it running, and uninstall stops it.
+import { expect } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { requireTools } from "../helpers/requires.ts";
+import { USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
+import { ensureBinary } from "../helpers/binary.ts";
+import { until } from "../helpers/until.ts";
+
+const { afterAll, beforeAll, test } = requireTools(["systemctl", "unshare", USER_MANAGER]);
+
+const UNIT = "cloudtolocalllm-tunnel.service";
+let manager: UserManager;
+let bin: string;
+
+beforeAll(async () => {
+  bin = await ensureBinary();
+  manager = await startUserManager();
+}, 300_000);
+afterAll(async () => {
+  manager?.systemctl("stop", UNIT);
+  await manager?.stop();
+}, 30_000);
+
+test("install runs the daemon under systemd as one process; a new binary is restarted onto, an unchanged one is not; uninstall stops it", async () => {
+  if (manager.env.HOME === undefined || !manager.env.XDG_CONFIG_HOME) throw new Error("needs the private user manager (its own HOME)");
+  const home = manager.env.HOME;
+  // The daemon reads the manager's environment: its config there, on ports of its own (never the host's 8765/11435).
+  mkdirSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[alerts]\nnotifications = false\n[tray]\nenabled = "never"\n`);
+  // Two "versions": wrappers that exec the compiled binary and mark the process with which one started it.
+  const version = (v: string) => {
+    const f = join(home, `download-${v}`);
+    writeFileSync(f, `#!/bin/sh\nC2L_TEST_VERSION=${v} exec ${bin} "$@"\n`);
+    chmodSync(f, 0o755);
+    return f;
+  };
+  const run = (...args: string[]) => {
+    const r = Bun.spawnSync([bin, ...args], { env: { ...manager.env, PATH: `${join(home, ".local/bin")}:${manager.env.PATH}` }, stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+  };
+  const show = (p: string) => manager.systemctl("show", UNIT, "-p", p, "--value").out;
+  const runningVersion = () => {
+    const pid = Number(show("MainPID"));
+    if (!pid) return null;
+    return /(?:^|\0)C2L_TEST_VERSION=(\w+)/.exec(readFileSync(`/proc/${pid}/environ`, "utf8"))?.[1] ?? "?";
+  };
+  const childrenOf = (pid: number) => readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean));
+
+  const first = run("install", "--binary", version("v1"));
+  expect(first.code, first.out).toBe(0);
+  expect(first.out).toContain(`systemd: ${UNIT} enabled and (re)started`);
+  // Type=notify: systemctl returned once the daemon said READY=1.
+  expect(show("ActiveState")).toBe("active");
+  expect(show("UnitFileState")).toBe("enabled");
+  expect(show("FragmentPath")).toBe(join(manager.env.XDG_CONFIG_HOME, "systemd/user", UNIT));
+  expect(runningVersion()).toBe("v1");
+  const pid1 = Number(show("MainPID"));
+  expect(readFileSync(`/proc/${pid1}/cmdline`, "utf8").split("\0")).toEqual([bin, "serve", ""]);
+  expect(childrenOf(pid1)).toEqual([]);
+
+  // The same binary again: nothing restarted.
+  const again = run("install", "--binary", version("v1"));
+  expect(again.out).toContain("(0 files written,");
+  expect(Number(show("MainPID"))).toBe(pid1);
+
+  // An upgrade: the new binary runs once install returns.
+  const up = run("install", "--binary", version("v2"));
+  expect(up.code, up.out).toBe(0);
+  expect(up.out).toContain("(1 files written,");
+  await until(() => runningVersion() === "v2" || null, 20_000, `the restarted daemon (status: ${manager.systemctl("status", UNIT).out})`);
+  expect(Number(show("MainPID"))).not.toBe(pid1);
+
+  const un = run("uninstall");
+  expect(un.code, un.out).toBe(0);
+  expect(show("ActiveState")).toBe("inactive");
+  expect(existsSync(join(home, ".local/bin/cloudtolocalllm-tunnel"))).toBe(false);
+  expect(existsSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm/tunnel.toml"))).toBe(true);
+}, 120_000);
