@@ -78,3 +78,35 @@ test("install runs the daemon under systemd as one process; a new binary is rest
   expect(existsSync(join(home, ".local/bin/cloudtolocalllm-tunnel"))).toBe(false);
   expect(existsSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm/tunnel.toml"))).toBe(true);
 }, 120_000);
+
+test("the autostart entry with a real user manager: a masked unit runs nothing, a disabled one starts through systemd", async () => {
+  const { HOME: home, XDG_DATA_HOME: data, XDG_CONFIG_HOME: config } = manager.env;
+  // Where a package's unit is found in a user's lookup paths (so `mask` can put its /dev/null link in ~/.config).
+  mkdirSync(join(data!, "systemd/user"), { recursive: true });
+  writeFileSync(join(data!, "systemd/user", UNIT), "[Service]\nExecStart=/bin/sleep 1000\n[Install]\nWantedBy=default.target\n");
+  // The daemon run bare (outside systemd) leaves a mark.
+  const fakeBin = join(home!, "fake-bin");
+  mkdirSync(fakeBin, { recursive: true });
+  const marker = join(home!, "bare-daemon");
+  writeFileSync(join(fakeBin, "cloudtolocalllm-tunnel"), `#!/bin/sh\necho "$*" > ${marker}\n`);
+  chmodSync(join(fakeBin, "cloudtolocalllm-tunnel"), 0o755);
+  const entry = readFileSync(join(import.meta.dir, "../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop"), "utf8");
+  const script = /^Exec=sh -c "(.*)"$/m.exec(entry)![1]!;
+  const login = () => Bun.spawnSync(["/bin/sh", "-c", script], { env: { ...manager.env, PATH: `${fakeBin}:${manager.env.PATH}` } }).exitCode;
+  try {
+    expect(manager.systemctl("daemon-reload").code).toBe(0);
+    expect(manager.systemctl("mask", UNIT).code).toBe(0);
+    expect(existsSync(join(config!, "systemd/user", UNIT))).toBe(true);
+    expect(login()).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect(manager.systemctl("show", UNIT, "-p", "ActiveState", "--value").out).toBe("inactive");
+
+    expect(manager.systemctl("unmask", UNIT).code).toBe(0);
+    expect(login()).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+    expect(manager.systemctl("show", UNIT, "-p", "ActiveState", "--value").out).toBe("active");
+  } finally {
+    manager.systemctl("stop", UNIT);
+    manager.systemctl("unmask", UNIT);
+  }
+}, 60_000);
