@@ -5,7 +5,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
-import { USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
+import { PRIVATE_USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
 import { until } from "../helpers/until.ts";
 import { ensureRelease } from "./release-fixture.ts";
 import { buildDeb } from "../../packaging/deb/build.ts";
@@ -84,7 +84,7 @@ test("dpkg installs, upgrades, removes and purges it: modes, the admin's conffil
 // The scripts as dpkg runs them on a systemd machine, against a real user manager. A stand-in systemctl (first on PATH)
 // answers for the machine: it lists one running user manager and sends every call to the test's manager, so
 // deb-systemd-invoke's "every user" and the system manager (the relay) both land there.
-const life = requireTools(["dpkg-deb", "dpkg", "deb-systemd-invoke", "systemctl", "unshare", "mount", USER_MANAGER]);
+const life = requireTools(["dpkg-deb", "dpkg", "deb-systemd-invoke", "systemctl", "unshare", "mount", PRIVATE_USER_MANAGER]);
 let manager: UserManager;
 const shim = join(work, "shim");
 const fakeBin = join(work, "bin", PKG);

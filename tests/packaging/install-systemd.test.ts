@@ -4,11 +4,11 @@ import { expect } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
-import { USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
+import { PRIVATE_USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { until } from "../helpers/until.ts";
 
-const { afterAll, beforeAll, test } = requireTools(["systemctl", "unshare", USER_MANAGER]);
+const { afterAll, beforeAll, test } = requireTools(["systemctl", "unshare", PRIVATE_USER_MANAGER]);
 
 const UNIT = "cloudtolocalllm-tunnel.service";
 let manager: UserManager;
@@ -24,11 +24,10 @@ afterAll(async () => {
 }, 30_000);
 
 test("install runs the daemon under systemd as one process; a new binary is restarted onto, an unchanged one is not; uninstall stops it", async () => {
-  if (manager.env.HOME === undefined || !manager.env.XDG_CONFIG_HOME) throw new Error("needs the private user manager (its own HOME)");
-  const home = manager.env.HOME;
+  const home = manager.env.HOME!;
   // The daemon reads the manager's environment: its config there, on ports of its own (never the host's 8765/11435).
-  mkdirSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm"), { recursive: true });
-  writeFileSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[alerts]\nnotifications = false\n[tray]\nenabled = "never"\n`);
+  mkdirSync(join(manager.env.XDG_CONFIG_HOME!, "cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(manager.env.XDG_CONFIG_HOME!, "cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[alerts]\nnotifications = false\n[tray]\nenabled = "never"\n`);
   // Two "versions": wrappers that exec the compiled binary and mark the process with which one started it.
   const version = (v: string) => {
     const f = join(home, `download-${v}`);
@@ -54,7 +53,7 @@ test("install runs the daemon under systemd as one process; a new binary is rest
   // Type=notify: systemctl returned once the daemon said READY=1.
   expect(show("ActiveState")).toBe("active");
   expect(show("UnitFileState")).toBe("enabled");
-  expect(show("FragmentPath")).toBe(join(manager.env.XDG_CONFIG_HOME, "systemd/user", UNIT));
+  expect(show("FragmentPath")).toBe(join(manager.env.XDG_CONFIG_HOME!, "systemd/user", UNIT));
   expect(runningVersion()).toBe("v1");
   const pid1 = Number(show("MainPID"));
   expect(readFileSync(`/proc/${pid1}/cmdline`, "utf8").split("\0")).toEqual([bin, "serve", ""]);
@@ -76,7 +75,7 @@ test("install runs the daemon under systemd as one process; a new binary is rest
   expect(un.code, un.out).toBe(0);
   expect(show("ActiveState")).toBe("inactive");
   expect(existsSync(join(home, ".local/bin/cloudtolocalllm-tunnel"))).toBe(false);
-  expect(existsSync(join(manager.env.XDG_CONFIG_HOME, "cloudtolocalllm/tunnel.toml"))).toBe(true);
+  expect(existsSync(join(manager.env.XDG_CONFIG_HOME!, "cloudtolocalllm/tunnel.toml"))).toBe(true);
 }, 120_000);
 
 test("the autostart entry with a real user manager: a masked unit runs nothing, a disabled one starts through systemd", async () => {
@@ -109,4 +108,14 @@ test("the autostart entry with a real user manager: a masked unit runs nothing, 
     manager.systemctl("stop", UNIT);
     manager.systemctl("unmask", UNIT);
   }
+}, 60_000);
+
+test("XDG_CONFIG_HOME set only in this shell: install says the manager reads units elsewhere (not a bare \"unit not found\")", () => {
+  const env = { ...manager.env, XDG_CONFIG_HOME: join(manager.env.HOME!, "shell-only-config") };
+  const r = Bun.spawnSync([bin, "install", "--binary", "/bin/true"], { env, stdout: "pipe", stderr: "pipe" });
+  expect(r.exitCode).toBe(1);
+  expect(r.stderr.toString()).toBe(
+    `cloudtolocalllm-tunnel install: systemd's user manager reads units from ${join(manager.env.XDG_CONFIG_HOME!, "systemd/user")}, not ${join(env.XDG_CONFIG_HOME, "systemd/user")} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`cloudtolocalllm-tunnel serve\`\n`,
+  );
+  expect(Bun.spawnSync([bin, "uninstall"], { env }).exitCode).toBe(0);
 }, 60_000);

@@ -219,6 +219,22 @@ describe("installer", () => {
     expect(existsSync(join(root, "bin"))).toBe(false);
   }, 30_000);
 
+  test("a user manager that looks elsewhere for units (XDG_CONFIG_HOME only in this shell) is named before any systemctl step", async () => {
+    const elsewhere: Runner = async (args) => {
+      calls.push(args.join(" "));
+      return { code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}/home\nXDG_CONFIG_HOME=${root}/session-config\n` : "", stderr: "" };
+    };
+    await expect(install({ source: src, enable: true, run: elsewhere, paths })).rejects.toThrow(
+      `systemd's user manager reads units from ${root}/session-config/systemd/user, not ${paths.userUnitDir} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's)`,
+    );
+    expect(calls).toEqual(["show-environment"]);
+    // The same directory (spelled with a trailing slash, or by HOME alone): no complaint.
+    const same: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=/nowhere\nXDG_CONFIG_HOME=${root}/config/\n` : "", stderr: "" });
+    expect((await install({ source: src, enable: true, run: same, paths })).systemd).toContain("enabled and");
+    const byHome: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}\nXDG_CONFIG_HOME=relative\n` : "", stderr: "" });
+    expect((await install({ source: src, enable: true, run: byHome, paths: { ...paths, userUnitDir: join(root, ".config/systemd/user") } })).systemd).toContain("enabled and");
+  }, 30_000);
+
   test("paths that unit files cannot take unquoted are refused", () => {
     expect(() => rewriteUnit("ExecStart=/usr/bin/cloudtolocalllm-tunnel serve", "/home/a b/bin/x")).toThrow("spaces, quotes");
     expect(rewriteDesktopEntry("Exec=cloudtolocalllm-tunnel dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x", "/o/c")).toBe(

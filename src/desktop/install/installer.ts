@@ -1,11 +1,11 @@
 // Installs the plain binary for one user under the XDG directories, with a manifest so uninstall removes exactly that.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { atomicWrite } from "../../config/atomic-write.ts";
 import { configHome, dataHome } from "../../config/paths.ts";
 import { assets, checkPlainPath, RETIRED_UNITS, SERVICE_UNIT, type Asset, type AssetKind } from "./assets.ts";
-import { userManagerUnavailable, type Runner } from "./systemctl.ts";
+import { managerUnitDir, userManager, userManagerUnavailable, type Runner } from "./systemctl.ts";
 
 export const BINARY_NAME = "cloudtolocalllm-tunnel";
 
@@ -245,16 +245,26 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   saveManifest();
 
   const serviceChanged = report.written.some((f) => f === report.binary || f.endsWith(`/${SERVICE_UNIT}`));
-  report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged));
+  report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged, paths.userUnitDir));
   out(report.systemd);
   return report;
 }
 
-/** daemon-reload, then enable and (re)start the user service; the one-line outcome, or why systemd was skipped. */
-export async function enableService(run: Runner, enable: boolean, changed: boolean): Promise<string> {
-  const unavailable = await userManagerUnavailable(run);
+/**
+ * daemon-reload, then enable and (re)start the user service; the one-line outcome, or why systemd was skipped.
+ * `unitDir`: where install wrote the unit, which must be where the manager looks for it.
+ */
+export async function enableService(run: Runner, enable: boolean, changed: boolean, unitDir?: string): Promise<string> {
+  const { unavailable, environment } = await userManager(run);
   if (unavailable) {
     return `systemd: skipped, ${unavailable}. Start the daemon yourself with \`${BINARY_NAME} serve\`, or run \`systemctl --user daemon-reload && systemctl --user enable --now ${SERVICE_UNIT}\` in your desktop session.`;
+  }
+  // XDG_CONFIG_HOME set in a shell's rc file but not in the session: the manager would never see the unit ("not found").
+  const seen = unitDir && managerUnitDir(environment);
+  if (seen && unitDir && resolve(seen) !== resolve(unitDir)) {
+    throw new Error(
+      `systemd's user manager reads units from ${seen}, not ${unitDir} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`${BINARY_NAME} serve\``,
+    );
   }
   const step = async (args: string[]) => {
     const r = await run(args);
