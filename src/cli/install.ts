@@ -1,5 +1,5 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { enableService, install, xdgInstallPaths } from "../desktop/install/installer.ts";
 import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
@@ -41,6 +41,10 @@ Options:
     const source = values.binary ? resolve(values.binary) : runningBinary();
     if (!source) throw new UsageError("install copies the compiled binary: run it from `npm run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
     if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
+    // The tarball, its .sha256 or the unpacked directory instead of the program: refused before anything is written.
+    const st = statSync(source);
+    if (!st.isFile()) throw new UsageError(`--binary: ${source} is ${st.isDirectory() ? "a directory" : "not a regular file"}; name the program itself (cloudtolocalllm-tunnel inside it).`);
+    if ((st.mode & 0o111) === 0) throw new UsageError(`--binary: ${source} is not executable; name the program itself (the cloudtolocalllm-tunnel file unpacked from the tarball).`);
     // A common slip: `sudo ... install` sets things up for root, not for the desktop user.
     if (process.getuid?.() === 0 && process.env.SUDO_USER) writeStderrLine(`Note: running as root through sudo installs for root, not for ${process.env.SUDO_USER}; run it without sudo.`);
     try {

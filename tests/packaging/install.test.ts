@@ -85,6 +85,28 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   expect(cli("uninstall").out).toContain("Nothing to uninstall");
 }, 60_000);
 
+test("--binary naming the tarball's directory or a non-executable file (the tarball, its .sha256) is a usage error; nothing is written", () => {
+  const h = tempHome("c2l-install-arg-");
+  try {
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, err: r.stderr.toString() };
+    };
+    const dir = join(h, "cloudtolocalllm-tunnel-3.0.0-linux-x64");
+    mkdirSync(dir);
+    const tarball = join(h, "cloudtolocalllm-tunnel-3.0.0-linux-x64.tar.gz");
+    writeFileSync(tarball, "\x1f\x8b");
+    expect(run("install", "--binary", dir)).toEqual({ code: 2, err: `cloudtolocalllm-tunnel install: --binary: ${dir} is a directory; name the program itself (cloudtolocalllm-tunnel inside it). [usage]\n` });
+    expect(run("install", "--binary", tarball)).toEqual({
+      code: 2,
+      err: `cloudtolocalllm-tunnel install: --binary: ${tarball} is not executable; name the program itself (the cloudtolocalllm-tunnel file unpacked from the tarball). [usage]\n`,
+    });
+    expect(readdirSync(join(h, ".local"))).not.toContain("bin");
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
 test("install from source without --binary is a usage error (exit 2)", () => {
   const r = cli("install");
   expect(r.code).toBe(2);
