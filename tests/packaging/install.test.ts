@@ -63,6 +63,12 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   const unit = join(home, ".config/systemd/user/cloudtolocalllm-tunnel.service");
   expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${join(home, ".local/bin/cloudtolocalllm-tunnel")} serve`);
   expect(verifyUnit(unit, true, join(home, "run"))).toEqual({ code: 0, output: "" });
+  // The entries as written, with their Exec and TryExec pointing at the installed binary, are valid too.
+  if (Bun.which("desktop-file-validate"))
+    for (const f of [".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/applications/cloudtolocalllm-tunnel.desktop"]) {
+      const v = Bun.spawnSync(["desktop-file-validate", join(home, f)], { stdout: "pipe", stderr: "pipe" });
+      expect({ f, code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ f, code: 0, out: "" });
+    }
   // The man page and the completions are the real ones, generated from the command table.
   expect(readFileSync(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"), "utf8")).toMatch(/^\.TH CLOUDTOLOCALLLM\\-TUNNEL 1 /);
   expect(readFileSync(join(home, ".local/share/bash-completion/completions/cloudtolocalllm-tunnel"), "utf8")).toContain("complete -F _cloudtolocalllm_tunnel cloudtolocalllm-tunnel");
