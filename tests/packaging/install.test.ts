@@ -135,6 +135,8 @@ test("install keeps a unit the user made and names it; uninstall leaves it (thro
     const r = run("install", "--no-enable", "--binary", bin);
     expect(r.code).toBe(0);
     expect(r.out).toContain(`Kept 1 file you changed or made yourself (delete one and run install again for the shipped version):\n  ${unit}\n`);
+    // The README's promise: install says when ~/.local/bin is not on PATH (it is not in this environment's).
+    expect(r.out).toContain(`Note: ${join(h, ".local/bin")} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
     expect(run("uninstall").code).toBe(0);
     expect(readFileSync(unit, "utf8")).toBe("[Service]\nExecStart=/opt/mine serve\n");
   } finally {
