@@ -1,6 +1,6 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
 import { existsSync, statSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { enableService, install, xdgInstallPaths } from "../desktop/install/installer.ts";
 import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
@@ -65,6 +65,9 @@ Options:
       if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${xdgInstallPaths().zshCompletionDir} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
       if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+      // man finds ~/.local/share/man through ~/.local/bin on PATH (bin/ → ../share/man); a moved XDG_DATA_HOME it does not.
+      const manRoot = dirname(xdgInstallPaths().manDir);
+      if (manRoot !== join(dirname(bin), "share", "man")) console.log(`man: add ${manRoot} to MANPATH (\`export MANPATH=${manRoot}:\`) for \`man cloudtolocalllm-tunnel\`.`);
       return 0;
     } catch (e) {
       throw new CliError((e as Error).message);

@@ -137,8 +137,29 @@ test("install keeps a unit the user made and names it; uninstall leaves it (thro
     expect(r.out).toContain(`Kept 1 file you changed or made yourself (delete one and run install again for the shipped version):\n  ${unit}\n`);
     // The README's promise: install says when ~/.local/bin is not on PATH (it is not in this environment's).
     expect(r.out).toContain(`Note: ${join(h, ".local/bin")} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+    // Where man finds the page by itself (~/.local/share/man beside ~/.local/bin), nothing to say about MANPATH.
+    expect(r.out).not.toContain("MANPATH");
     expect(run("uninstall").code).toBe(0);
     expect(readFileSync(unit, "utf8")).toBe("[Service]\nExecStart=/opt/mine serve\n");
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+test("with XDG_DATA_HOME moved, install says how man finds the page, and man does with that MANPATH", () => {
+  const h = tempHome("c2l-install-data-");
+  try {
+    const env = { ...homeEnv(h), XDG_DATA_HOME: join(h, "data"), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toContain(`man: add ${join(h, "data/man")} to MANPATH (\`export MANPATH=${join(h, "data/man")}:\`) for \`man cloudtolocalllm-tunnel\`.`);
+    if (Bun.which("man")) {
+      const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(h, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: `${join(h, "data/man")}:` }, stdout: "pipe", stderr: "pipe" });
+      expect(m.stdout.toString().trim()).toBe(join(h, "data/man/man1/cloudtolocalllm-tunnel.1"));
+    }
   } finally {
     removeHome(h);
   }
