@@ -119,3 +119,22 @@ test("XDG_CONFIG_HOME set only in this shell: install says the manager reads uni
   );
   expect(Bun.spawnSync([bin, "uninstall"], { env }).exitCode).toBe(0);
 }, 60_000);
+
+test("a daemon that cannot start (its port taken, as by `npm start`): install exits 1 and points at the journal", () => {
+  const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const config = join(manager.env.XDG_CONFIG_HOME!, "cloudtolocalllm/tunnel.toml");
+  const before = readFileSync(config, "utf8");
+  try {
+    writeFileSync(config, `[api]\nlisten = "127.0.0.1:${taken.port}"\n[proxy]\nlisten = "127.0.0.1:0"\n[tray]\nenabled = "never"\n`);
+    const r = Bun.spawnSync([bin, "install", "--binary", bin], { env: manager.env, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(1);
+    // systemd's own words between the two vary with its version.
+    expect(r.stderr.toString()).toStartWith("cloudtolocalllm-tunnel install: systemctl --user restart cloudtolocalllm-tunnel.service failed: Job for cloudtolocalllm-tunnel.service failed");
+    expect(r.stderr.toString()).toEndWith("; the daemon says why in `journalctl --user -u cloudtolocalllm-tunnel.service -e`\n");
+  } finally {
+    taken.stop(true);
+    manager.systemctl("stop", UNIT);
+    Bun.spawnSync([bin, "uninstall"], { env: manager.env });
+    writeFileSync(config, before);
+  }
+}, 60_000);

@@ -118,6 +118,13 @@ describe("installer", () => {
     expect(existsSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel.service"))).toBe(true);
   }, 30_000);
 
+  test("a service that fails to start points at the daemon's own words in the journal", async () => {
+    const failing: Runner = async (args) => (args[0] === "restart" ? { code: 1, stdout: "", stderr: "Job for cloudtolocalllm-tunnel.service failed because the control process exited with error code.\nSee \"systemctl --user status cloudtolocalllm-tunnel.service\" for details.\n" } : { code: 0, stdout: "", stderr: "" });
+    await expect(install({ source: src, enable: true, run: failing, paths })).rejects.toThrow(
+      "systemctl --user restart cloudtolocalllm-tunnel.service failed: Job for cloudtolocalllm-tunnel.service failed because the control process exited with error code; the daemon says why in `journalctl --user -u cloudtolocalllm-tunnel.service -e`",
+    );
+  }, 30_000);
+
   test("a failing systemctl step is one clear error", async () => {
     await expect(install({ source: src, enable: true, run: recorder("enable"), paths })).rejects.toThrow(
       "systemctl --user enable cloudtolocalllm-tunnel.service failed: Unit cloudtolocalllm-tunnel.service not found.",

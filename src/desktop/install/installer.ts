@@ -268,7 +268,12 @@ export async function enableService(run: Runner, enable: boolean, changed: boole
   }
   const step = async (args: string[]) => {
     const r = await run(args);
-    if (r.code !== 0) throw new Error(`systemctl --user ${args.join(" ")} failed: ${r.stderr.trim().split("\n")[0] || `exit code ${r.code}`}`);
+    if (r.code === 0) return;
+    // systemd only says "the control process exited with error code": the daemon's own sentence (a port in use by
+    // `npm start`, a config error with its line) is in the journal.
+    const first = r.stderr.trim().split("\n")[0] || `exit code ${r.code}`;
+    const why = /start$/.test(args[0]!) ? `${first.replace(/\.$/, "")}; the daemon says why in \`journalctl --user -u ${SERVICE_UNIT} -e\`` : first;
+    throw new Error(`systemctl --user ${args.join(" ")} failed: ${why}`);
   };
   await step(["daemon-reload"]);
   if (enable) {
