@@ -63,12 +63,6 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   const unit = join(home, ".config/systemd/user/cloudtolocalllm-tunnel.service");
   expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${join(home, ".local/bin/cloudtolocalllm-tunnel")} serve`);
   expect(verifyUnit(unit, true, join(home, "run"))).toEqual({ code: 0, output: "" });
-  // The entries as written, with their Exec and TryExec pointing at the installed binary, are valid too.
-  if (Bun.which("desktop-file-validate"))
-    for (const f of [".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/applications/cloudtolocalllm-tunnel.desktop"]) {
-      const v = Bun.spawnSync(["desktop-file-validate", join(home, f)], { stdout: "pipe", stderr: "pipe" });
-      expect({ f, code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ f, code: 0, out: "" });
-    }
   // The man page and the completions are the real ones, generated from the command table.
   expect(readFileSync(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"), "utf8")).toMatch(/^\.TH CLOUDTOLOCALLLM\\-TUNNEL 1 /);
   expect(readFileSync(join(home, ".local/share/bash-completion/completions/cloudtolocalllm-tunnel"), "utf8")).toContain("complete -F _cloudtolocalllm_tunnel cloudtolocalllm-tunnel");
@@ -108,6 +102,24 @@ test("--binary naming the tarball's directory or a non-executable file (the tarb
       err: `cloudtolocalllm-tunnel install: --binary: ${tarball} is not executable; name the program itself (the cloudtolocalllm-tunnel file unpacked from the tarball). [usage]\n`,
     });
     expect(readdirSync(join(h, ".local"))).not.toContain("bin");
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+requireTools(["desktop-file-validate"]).test("the desktop entries as install writes them (Exec and TryExec at the installed binary) are valid", () => {
+  const h = tempHome("c2l-install-entries-");
+  try {
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    for (const f of [".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/applications/cloudtolocalllm-tunnel.desktop"]) {
+      expect(readFileSync(join(h, f), "utf8")).toContain(`TryExec=${join(h, ".local/bin/cloudtolocalllm-tunnel")}`);
+      const v = Bun.spawnSync(["desktop-file-validate", join(h, f)], { stdout: "pipe", stderr: "pipe" });
+      expect({ f, code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ f, code: 0, out: "" });
+    }
   } finally {
     removeHome(h);
   }
