@@ -5,6 +5,7 @@ import { basename, join, resolve } from "node:path";
 import { runScript, scriptArgs, usageError } from "../script-args.ts";
 import { gzipSync } from "node:zlib";
 import type { Target } from "../build.ts";
+import { POSTINST, POSTRM, PRERM } from "./maintainer-scripts.ts";
 
 export const PACKAGE = "cloudtolocalllm-tunnel";
 const MAINTAINER = "CloudToLocalLLM contributors <cloudtolocalllm@users.noreply.github.com>";
@@ -61,24 +62,6 @@ function changelog(version: string, date: Date): string {
  -- ${MAINTAINER}  ${date.toUTCString().replace("GMT", "+0000")}
 `;
 }
-
-// Packages never start anyone's user service: each user runs `systemctl --user enable --now cloudtolocalllm-tunnel`.
-// The system manager is told about the relay's unit so `systemctl enable cloudtolocalllm-relay` works at once.
-const RELOAD = `if [ -d /run/systemd/system ]; then
-	systemctl --system daemon-reload >/dev/null || true
-fi`;
-const POSTINST = `#!/bin/sh
-set -e
-if [ "$1" = "configure" ]; then
-	${RELOAD.split("\n").join("\n\t")}
-fi
-`;
-const POSTRM = `#!/bin/sh
-set -e
-if [ "$1" = "remove" ] || [ "$1" = "purge" ]; then
-	${RELOAD.split("\n").join("\n\t")}
-fi
-`;
 
 // Lintian tags that follow from what a Bun-compiled binary is, each with the reason.
 const OVERRIDES = `# Stripping deletes the JavaScript program that Bun appends to the executable.
@@ -174,6 +157,7 @@ Description: broker, tray and cloud tunnel for a local LLM (Ollama)
     put("DEBIAN/md5sums", md5.stdout.toString());
     put("DEBIAN/conffiles", "/etc/xdg/autostart/cloudtolocalllm-tunnel-tray.desktop\n");
     put("DEBIAN/postinst", POSTINST, 0o755);
+    put("DEBIAN/prerm", PRERM, 0o755);
     put("DEBIAN/postrm", POSTRM, 0o755);
     // Directories 0755 regardless of the umask the build runs under.
     const fixDirs = (d: string) => {

@@ -1,8 +1,8 @@
 // Unit tests for doctor's upstream and relay checks: each upstream probed where its kind says (src/kinds/), the relay where its protocol says,
-// and a kind's fix when the server does not answer.
+// and a kind's fix when the server does not answer; the systemd unit line for each state the unit can be in.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
-import { checkRelay, checkUpstreams } from "./doctor-checks.ts";
+import { checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 
 let llama: FakeOllama;
@@ -46,4 +46,15 @@ test("doctor asks a bridge-v1 server (the 1.x cloud) at its own health URL, GET 
   } finally {
     cloud.stop(true);
   }
+});
+
+test("doctor's systemd line: a masked unit is named as masked with the unmask fix, not as \"not installed\"", () => {
+  const unit = (p: Partial<Parameters<typeof checkSystemdUnit>[0]>) => checkSystemdUnit({ available: true, installed: false, enabled: false, active: false, detail: "", ...p });
+  // What `systemctl --user mask` leaves: LoadState=masked, so not "loaded".
+  expect(unit({ masked: true, detail: "load=masked file=masked active=inactive" })).toMatchObject({
+    detail: "cloudtolocalllm-tunnel.service is masked: nothing starts the daemon, not systemd and not the autostart entry",
+    fix: "systemctl --user unmask cloudtolocalllm-tunnel.service && systemctl --user enable --now cloudtolocalllm-tunnel.service",
+  });
+  expect(unit({}).fix).toBe("cloudtolocalllm-tunnel install");
+  expect(unit({ installed: true, enabled: true, active: true }).level).toBe("ok");
 });

@@ -228,6 +228,7 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
 
 export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
   if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
+  if (u.masked) return warn("systemd user unit", `${UNIT} is masked: nothing starts the daemon, not systemd and not the autostart entry`, `systemctl --user unmask ${UNIT} && systemctl --user enable --now ${UNIT}`);
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);
   if (!u.active) return warn("systemd user unit", `${UNIT} is enabled but not running (${u.detail})`, `systemctl --user start ${UNIT}; journalctl --user -u ${UNIT} shows why it stopped`);

@@ -1,6 +1,6 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { enableService, install, xdgInstallPaths } from "../desktop/install/installer.ts";
 import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
@@ -29,7 +29,8 @@ disabled and removed. Without a systemd user manager the files are still written
 with a message.
 
 Running it again is safe: unchanged files are left alone and the service is restarted only when the binary or its
-unit changed. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
+unit changed. A file you changed since (an autostart entry your desktop turned off, an edited unit) or made yourself
+is kept and named, by uninstall too. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
 exactly that. The configuration is never touched.
 
 Options:
@@ -40,6 +41,10 @@ Options:
     const source = values.binary ? resolve(values.binary) : runningBinary();
     if (!source) throw new UsageError("install copies the compiled binary: run it from `npm run build`'s dist/cloudtolocalllm-tunnel, or pass --binary FILE.");
     if (!existsSync(source)) throw new UsageError(`--binary: ${source} does not exist.`);
+    // The tarball, its .sha256 or the unpacked directory instead of the program: refused before anything is written.
+    const st = statSync(source);
+    if (!st.isFile()) throw new UsageError(`--binary: ${source} is ${st.isDirectory() ? "a directory" : "not a regular file"}; name the program itself (cloudtolocalllm-tunnel inside it).`);
+    if ((st.mode & 0o111) === 0) throw new UsageError(`--binary: ${source} is not executable; name the program itself (the cloudtolocalllm-tunnel file unpacked from the tarball).`);
     // A common slip: `sudo ... install` sets things up for root, not for the desktop user.
     if (process.getuid?.() === 0 && process.env.SUDO_USER) writeStderrLine(`Note: running as root through sudo installs for root, not for ${process.env.SUDO_USER}; run it without sudo.`);
     try {
@@ -53,12 +58,16 @@ Options:
       const generated = commands ? await generatedAssets(commands, VERSION, new Date(Date.parse(BUILD_DATE) || Date.now())) : [];
       const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner, generated });
       console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
+      if (r.kept.length) console.log(`Kept ${r.kept.length} file${r.kept.length > 1 ? "s" : ""} you changed or made yourself (delete one and run install again for the shipped version):\n  ${r.kept.join("\n  ")}`);
       console.log(r.systemd);
       console.log("The daemon shows its tray icon itself while your desktop's panel hosts tray icons ([tray] enabled = \"auto\").");
       // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.
       if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${xdgInstallPaths().zshCompletionDir} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
       if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+      // man finds ~/.local/share/man through ~/.local/bin on PATH (bin/ → ../share/man); a moved XDG_DATA_HOME it does not.
+      const manRoot = dirname(xdgInstallPaths().manDir);
+      if (manRoot !== join(dirname(bin), "share", "man")) console.log(`man: add ${manRoot} to MANPATH (\`export MANPATH=${manRoot}:\`) for \`man cloudtolocalllm-tunnel\`.`);
       return 0;
     } catch (e) {
       throw new CliError((e as Error).message);

@@ -21,6 +21,7 @@ Packages (AUR, .deb) are removed with the package manager instead.`,
         return 0;
       }
       console.log(r.systemd);
+      if (r.kept.length) console.log(`Kept ${r.kept.length} file${r.kept.length > 1 ? "s" : ""} you changed since install:\n  ${r.kept.join("\n  ")}`);
       console.log(`Removed ${r.removed.length} files. Your configuration was kept.`);
       return 0;
     } catch (e) {

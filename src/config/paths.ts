@@ -1,6 +1,6 @@
 // Where files live: every location comes from XDG variables (inside the binary import.meta.dir is virtual).
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 
 const APP = "cloudtolocalllm";
 
@@ -8,17 +8,24 @@ function home(): string {
   return process.env.HOME || homedir();
 }
 
+/** An XDG base directory variable; the spec says a relative path is invalid and is ignored, as if unset (it would
+ * otherwise mean another directory for every working directory: the unit's daemon and a shell's CLI would disagree). */
+function xdgVar(name: "XDG_CONFIG_HOME" | "XDG_STATE_HOME" | "XDG_DATA_HOME" | "XDG_RUNTIME_DIR"): string | undefined {
+  const v = process.env[name];
+  return v && isAbsolute(v) ? v : undefined;
+}
+
 export function configHome(): string {
-  return process.env.XDG_CONFIG_HOME || join(home(), ".config");
+  return xdgVar("XDG_CONFIG_HOME") ?? join(home(), ".config");
 }
 export function stateHome(): string {
-  return process.env.XDG_STATE_HOME || join(home(), ".local", "state");
+  return xdgVar("XDG_STATE_HOME") ?? join(home(), ".local", "state");
 }
 export function dataHome(): string {
-  return process.env.XDG_DATA_HOME || join(home(), ".local", "share");
+  return xdgVar("XDG_DATA_HOME") ?? join(home(), ".local", "share");
 }
 export function runtimeDir(): string | undefined {
-  return process.env.XDG_RUNTIME_DIR || undefined;
+  return xdgVar("XDG_RUNTIME_DIR");
 }
 
 export function appConfigDir(): string {

@@ -5,6 +5,8 @@ export interface UnitState {
   /** systemctl --user works (a user manager is running). */
   available: boolean;
   installed: boolean;
+  /** `systemctl --user mask`: the user turned the daemon off for good (the autostart entry respects it too). */
+  masked?: boolean;
   enabled: boolean;
   active: boolean;
   detail: string;
@@ -27,6 +29,7 @@ export function unitState(unit = UNIT): UnitState {
   return {
     available: true,
     installed,
+    masked: props.LoadState === "masked",
     enabled: props.UnitFileState === "enabled" || props.UnitFileState === "enabled-runtime",
     active: props.ActiveState === "active" || props.ActiveState === "activating",
     detail: `load=${props.LoadState} file=${props.UnitFileState} active=${props.ActiveState}`,

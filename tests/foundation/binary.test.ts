@@ -40,6 +40,24 @@ test("the binary's CLI works without the sources: config validate reports a bad 
   expect(r.stderr.toString()).toBe(`${f}:2:1: api.listen: "127.0.0.1:70000": port 70000 is out of range (0-65535)\n`);
 });
 
+// The build passes --no-compile-autoload-dotenv and --no-compile-autoload-bunfig: a .env or bunfig.toml in whatever
+// directory the binary starts in (a cloned repository, a download folder) must not change what it does.
+test("a .env and a bunfig.toml in the working directory change nothing in the binary (they do for bun running the source)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-cwd-"));
+  homes.push(dir);
+  Bun.write(join(dir, ".env"), `CLOUDTOLOCALLLM_CONFIG=${dir}/planted.toml\nXDG_CONFIG_HOME=${dir}/planted\n`);
+  Bun.write(join(dir, "bunfig.toml"), 'preload = ["./planted.ts"]\n');
+  Bun.write(join(dir, "planted.ts"), `require("node:fs").writeFileSync(${JSON.stringify(join(dir, "PRELOADED"))}, "x");\n`);
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(dir, "home") };
+  const bin_ = Bun.spawnSync([bin, "config", "path"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+  expect({ code: bin_.exitCode, out: bin_.stdout.toString(), err: bin_.stderr.toString() }).toEqual({ code: 0, out: `${join(dir, "home/.config/cloudtolocalllm/tunnel.toml")}\n`, err: "" });
+  expect(existsSync(join(dir, "PRELOADED"))).toBe(false);
+  // The planted files are live: bun itself, running the same command from source there, obeys both.
+  const src = Bun.spawnSync([process.execPath, join(REPO, "src/main.ts"), "config", "path"], { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+  expect(src.stdout.toString()).toBe(`${dir}/planted.toml\n`);
+  expect(existsSync(join(dir, "PRELOADED"))).toBe(true);
+});
+
 // The default config listens on 8765 and 11435, which tests must never take on the host: a private network namespace has its own.
 requireTools(NETNS_NEEDS).test("with an empty HOME: writes the commented default config, answers /healthz, exits 0 on SIGTERM within 2 s", async () => {
   const home = mkdtempSync(join(tmpdir(), "c2l-empty-home-"));

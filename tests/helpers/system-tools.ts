@@ -36,6 +36,8 @@ export const SYSTEM_TOOLS = {
   bsdtar: { package: "libarchive-tools", usedFor: "makepkg (unpacking sources, packing) and reading the package" },
   lintian: { package: "lintian", usedFor: "linting the .deb" },
   "dpkg-deb": { package: "dpkg", usedFor: "building and reading the .deb" },
+  dpkg: { package: "dpkg", usedFor: "installing, upgrading, removing and purging the .deb in a scratch root" },
+  "deb-systemd-invoke": { package: "init-system-helpers", usedFor: "the .deb's maintainer scripts restarting and stopping the units" },
   openssl: { package: "openssl", usedFor: "a private CA and certificate for the TLS relay" },
   git: { package: "git", usedFor: "checking the commit the binary says it was built from" },
   script: { package: "bsdutils", usedFor: "running the daemon under a pseudo-terminal (its terminal log format)" },

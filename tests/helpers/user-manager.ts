@@ -30,6 +30,14 @@ export const USER_MANAGER: Need = {
   fix: "run the test in a desktop session with a systemd user manager (systemctl --user works), or as root so it can start one (systemd in the container)",
 };
 
+/** A manager of the test's own, with its own HOME: for tests that install, restart or stop units by their real names,
+ * which in the session's manager would be the user's own service. */
+export const PRIVATE_USER_MANAGER: Need = {
+  name: "a private systemd user manager",
+  available: () => userManagerKind === "private",
+  fix: "run the test as root, so it can start systemd --user in a private mount namespace",
+};
+
 export interface UserManager {
   /** XDG_RUNTIME_DIR (and the rest of the environment) that systemctl --user and systemd-run --user need to reach it. */
   env: Record<string, string>;

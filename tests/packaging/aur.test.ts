@@ -101,3 +101,15 @@ test("the from-source PKGBUILD's package() installs the same files (build() need
   const license = (l: string) => l.replace(/licenses\/cloudtolocalllm-tunnel(-bin)?\//, "licenses/PKG/");
   expect(fileList(join(dir, pkg!)).map(license).sort()).toEqual(fileList(join(work, pkgFile)).map(license).sort());
 }, 120_000);
+
+test("the package's install script tells an upgrade to restart the daemon and the relay, and a removal to stop them", () => {
+  const script = Bun.spawnSync(["bsdtar", "-xOf", join(work, pkgFile), ".INSTALL"], { stdout: "pipe" }).stdout.toString();
+  const say = (fn: string) => Bun.spawnSync(["bash", "-c", `${script}\n${fn}`], { stdout: "pipe" }).stdout.toString();
+  expect(say("post_upgrade")).toContain("systemctl --user restart cloudtolocalllm-tunnel");
+  expect(say("post_upgrade")).toContain("systemctl try-restart cloudtolocalllm-relay");
+  expect(say("pre_remove")).toContain("systemctl --user disable --now cloudtolocalllm-tunnel");
+  expect(say("pre_remove")).toContain("systemctl disable --now cloudtolocalllm-relay");
+  // The units it names are the ones the package ships.
+  for (const unit of new Set([...script.matchAll(/systemctl (?:--user )?[\w-]+(?: --now)? (cloudtolocalllm-[\w-]+)/g)].map((m) => m[1]!)))
+    expect(["cloudtolocalllm-tunnel", "cloudtolocalllm-relay", "cloudtolocalllm-tunnel-tray"]).toContain(unit);
+});

@@ -49,10 +49,12 @@ test("the .deb has the control fields, scripts and files a Debian package needs"
   // One process per desktop: the daemon shows the tray itself, so no tray unit (an upgrade removes the old one).
   expect(contents).not.toContain("cloudtolocalllm-tunnel-tray.service");
   expect(contents).toMatch(/^-rwxr-xr-x root\/root .* \.\/usr\/bin\/cloudtolocalllm-tunnel$/m);
-  // The postinst never starts anyone's user service.
+  // The postinst enables nothing for anyone and starts nothing new: it restarts what runs (deb-lifecycle.test.ts).
   const postinst = Bun.spawnSync(["dpkg-deb", "--ctrl-tarfile", deb]).success && Bun.spawnSync(["sh", "-c", `dpkg-deb --ctrl-tarfile '${deb}' | tar -xO ./postinst`]).stdout.toString();
   expect(postinst).toContain("daemon-reload");
-  expect(postinst).not.toMatch(/--user|--global|enable|start/);
+  expect(postinst).not.toMatch(/--global|enable|\bstart\b/);
+  const control = Bun.spawnSync(["dpkg-deb", "--ctrl-tarfile", deb], { stdout: "pipe" });
+  expect(Bun.spawnSync(["tar", "-t"], { stdin: control.stdout, stdout: "pipe" }).stdout.toString().split("\n")).toEqual(expect.arrayContaining(["./postinst", "./prerm", "./postrm"]));
 });
 
 requireTools(["dpkg-deb", "lintian"]).test("lintian reports no errors and no warnings", () => {

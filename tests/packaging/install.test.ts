@@ -85,8 +85,123 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   expect(cli("uninstall").out).toContain("Nothing to uninstall");
 }, 60_000);
 
+test("--binary naming the tarball's directory or a non-executable file (the tarball, its .sha256) is a usage error; nothing is written", () => {
+  const h = tempHome("c2l-install-arg-");
+  try {
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, err: r.stderr.toString() };
+    };
+    const dir = join(h, "cloudtolocalllm-tunnel-3.0.0-linux-x64");
+    mkdirSync(dir);
+    const tarball = join(h, "cloudtolocalllm-tunnel-3.0.0-linux-x64.tar.gz");
+    writeFileSync(tarball, "\x1f\x8b");
+    expect(run("install", "--binary", dir)).toEqual({ code: 2, err: `cloudtolocalllm-tunnel install: --binary: ${dir} is a directory; name the program itself (cloudtolocalllm-tunnel inside it). [usage]\n` });
+    expect(run("install", "--binary", tarball)).toEqual({
+      code: 2,
+      err: `cloudtolocalllm-tunnel install: --binary: ${tarball} is not executable; name the program itself (the cloudtolocalllm-tunnel file unpacked from the tarball). [usage]\n`,
+    });
+    expect(readdirSync(join(h, ".local"))).not.toContain("bin");
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+requireTools(["desktop-file-validate"]).test("the desktop entries as install writes them (Exec and TryExec at the installed binary) are valid", () => {
+  const h = tempHome("c2l-install-entries-");
+  try {
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    for (const f of [".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/applications/cloudtolocalllm-tunnel.desktop"]) {
+      expect(readFileSync(join(h, f), "utf8")).toContain(`TryExec=${join(h, ".local/bin/cloudtolocalllm-tunnel")}`);
+      const v = Bun.spawnSync(["desktop-file-validate", join(h, f)], { stdout: "pipe", stderr: "pipe" });
+      expect({ f, code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ f, code: 0, out: "" });
+    }
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
 test("install from source without --binary is a usage error (exit 2)", () => {
   const r = cli("install");
   expect(r.code).toBe(2);
   expect(r.out).toContain("install copies the compiled binary");
+}, 60_000);
+
+test("install keeps a unit the user made and names it; uninstall leaves it (through the CLI)", () => {
+  const h = tempHome("c2l-install-own-");
+  try {
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+    };
+    const unit = join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service");
+    mkdirSync(join(unit, ".."), { recursive: true });
+    writeFileSync(unit, "[Service]\nExecStart=/opt/mine serve\n");
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    const r = run("install", "--no-enable", "--binary", bin);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`Kept 1 file you changed or made yourself (delete one and run install again for the shipped version):\n  ${unit}\n`);
+    // The README's promise: install says when ~/.local/bin is not on PATH (it is not in this environment's).
+    expect(r.out).toContain(`Note: ${join(h, ".local/bin")} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+    // Where man finds the page by itself (~/.local/share/man beside ~/.local/bin), nothing to say about MANPATH.
+    expect(r.out).not.toContain("MANPATH");
+    expect(run("uninstall").code).toBe(0);
+    expect(readFileSync(unit, "utf8")).toBe("[Service]\nExecStart=/opt/mine serve\n");
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+test("with XDG_DATA_HOME moved, install says how man finds the page, and man does with that MANPATH", () => {
+  const h = tempHome("c2l-install-data-");
+  try {
+    const env = { ...homeEnv(h), XDG_DATA_HOME: join(h, "data"), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toContain(`man: add ${join(h, "data/man")} to MANPATH (\`export MANPATH=${join(h, "data/man")}:\`) for \`man cloudtolocalllm-tunnel\`.`);
+    if (Bun.which("man")) {
+      const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(h, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: `${join(h, "data/man")}:` }, stdout: "pipe", stderr: "pipe" });
+      expect(m.stdout.toString().trim()).toBe(join(h, "data/man/man1/cloudtolocalllm-tunnel.1"));
+    }
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+// As another user (root ignores permissions): a read-only ~/.config stops install with one sentence and exit 1.
+requireTools(["setpriv"]).test("with a read-only ~/.config, install exits 1 naming the file, and uninstall removes the binary it had copied", () => {
+  const h = tempHome("c2l-install-ro-");
+  try {
+    const as = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    if (as.length) Bun.spawnSync(["chown", "-R", "65534:65534", h]);
+    chmodSync(join(h, ".config"), 0o555);
+    const run = (...args: string[]) => {
+      const r = Bun.spawnSync([...as, BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+      return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+    };
+    const r = run("install", "--no-enable", "--binary", bin);
+    expect({ code: r.code, err: r.err }).toEqual({
+      code: 1,
+      err: `cloudtolocalllm-tunnel install: cannot write ${join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service")} (at ${join(h, ".config/systemd")}): permission denied (EACCES); fix that and run install again, or run uninstall to remove what was written\n`,
+    });
+    const u = run("uninstall");
+    expect(u.code).toBe(0);
+    expect(u.out).toContain("Removed 1 files.");
+    expect(readdirSync(join(h, ".local"))).not.toContain("bin");
+  } finally {
+    chmodSync(join(h, ".config"), 0o755);
+    removeHome(h);
+  }
 }, 60_000);

@@ -145,6 +145,9 @@ describe("desktop files", () => {
     // Installed but not enabled: started through systemd (which restarts it if it crashes), not as a bare process.
     fake("systemctl", 'echo "systemctl $*"; [ "$3" = start ]');
     expect(run()).toBe("systemctl --user -q is-enabled cloudtolocalllm-tunnel.service\nsystemctl --user -q start cloudtolocalllm-tunnel.service\n");
+    // Masked (`systemctl --user mask`: never run it): nothing at all, not the bare daemon either.
+    fake("systemctl", '[ "$2" = is-enabled ] && echo masked; exit 1');
+    expect(run()).toBe("");
   });
 
   test("every command the units and entries run exists in the CLI", () => {
@@ -172,7 +175,7 @@ describe("desktop files", () => {
     const unit = join(out, "app-cloudtolocalllm\\x2dtunnel\\x2dtray@autostart.service");
     const text = readFileSync(unit, "utf8");
     expect(text).toContain("PartOf=graphical-session.target");
-    expect(text).toContain('-q is-enabled cloudtolocalllm-tunnel.service 2>/dev/null || systemctl --user -q start cloudtolocalllm-tunnel.service 2>/dev/null || exec cloudtolocalllm-tunnel serve"');
+    expect(text).toContain('grep -q ^masked || systemctl --user -q start cloudtolocalllm-tunnel.service 2>/dev/null || exec cloudtolocalllm-tunnel serve"');
     expect(verifyUnit(unit, true, tmp)).toEqual({ code: 0, output: "" });
   });
 

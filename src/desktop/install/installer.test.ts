@@ -118,6 +118,13 @@ describe("installer", () => {
     expect(existsSync(join(paths.userUnitDir, "cloudtolocalllm-tunnel.service"))).toBe(true);
   }, 30_000);
 
+  test("a service that fails to start points at the daemon's own words in the journal", async () => {
+    const failing: Runner = async (args) => (args[0] === "restart" ? { code: 1, stdout: "", stderr: "Job for cloudtolocalllm-tunnel.service failed because the control process exited with error code.\nSee \"systemctl --user status cloudtolocalllm-tunnel.service\" for details.\n" } : { code: 0, stdout: "", stderr: "" });
+    await expect(install({ source: src, enable: true, run: failing, paths })).rejects.toThrow(
+      "systemctl --user restart cloudtolocalllm-tunnel.service failed: Job for cloudtolocalllm-tunnel.service failed because the control process exited with error code; the daemon says why in `journalctl --user -u cloudtolocalllm-tunnel.service -e`",
+    );
+  }, 30_000);
+
   test("a failing systemctl step is one clear error", async () => {
     await expect(install({ source: src, enable: true, run: recorder("enable"), paths })).rejects.toThrow(
       "systemctl --user enable cloudtolocalllm-tunnel.service failed: Unit cloudtolocalllm-tunnel.service not found.",
@@ -159,6 +166,80 @@ describe("installer", () => {
     await uninstall({ run: noManager, paths });
     for (const f of files) expect(existsSync(f)).toBe(false);
     for (const d of ["data/man", "data/metainfo", "data/bash-completion", "data/zsh", "data/fish"]) expect(existsSync(join(root, d))).toBe(false);
+  }, 30_000);
+
+  test("a unit the user made before install (or `systemctl --user edit --full`'s copy) is kept and named, and uninstall leaves it", async () => {
+    const unit = join(paths.userUnitDir, "cloudtolocalllm-tunnel.service");
+    await Bun.write(unit, "[Service]\nExecStart=/opt/mine serve\nEnvironment=FOO=1\n");
+    const r = await install({ source: src, enable: true, run: recorder(), paths });
+    expect(r.kept).toEqual([unit]);
+    expect(r.written).not.toContain(unit);
+    expect(readFileSync(unit, "utf8")).toContain("Environment=FOO=1");
+    const u = await uninstall({ run: recorder(), paths });
+    expect(u.removed).not.toContain(unit);
+    expect(readFileSync(unit, "utf8")).toContain("Environment=FOO=1");
+  }, 30_000);
+
+  test("a file changed since install (the desktop turned autostart off) survives a reinstall and uninstall; unchanged ones are updated", async () => {
+    const man = (v: string) => [{ kind: "man" as const, name: "cloudtolocalllm-tunnel.1", content: `.TH X 1 ${v}\n` }];
+    await install({ source: src, enable: true, run: recorder(), paths, generated: man("v1") });
+    const entry = join(paths.autostartDir, "cloudtolocalllm-tunnel-tray.desktop");
+    // What GNOME's "Startup Applications" and KDE's autostart settings do to the user's copy.
+    await Bun.write(entry, readFileSync(entry, "utf8") + "X-GNOME-Autostart-enabled=false\nHidden=true\n");
+    writeFileSync(src, "#!/bin/sh\necho v2\n");
+    const r = await install({ source: src, enable: true, run: recorder(), paths, generated: man("v2") });
+    expect(r.kept).toEqual([entry]);
+    expect(readFileSync(entry, "utf8")).toEndWith("Hidden=true\n");
+    expect(readFileSync(join(paths.manDir, "cloudtolocalllm-tunnel.1"), "utf8")).toBe(".TH X 1 v2\n");
+    expect(readFileSync(join(paths.binDir, "cloudtolocalllm-tunnel"), "utf8")).toContain("v2");
+    // Still the user's on the next run, and uninstall keeps it while removing the rest.
+    expect((await install({ source: src, enable: true, run: recorder(), paths, generated: man("v2") })).kept).toEqual([entry]);
+    const u = await uninstall({ run: recorder(), paths });
+    expect(u.kept).toEqual([entry]);
+    expect(readFileSync(entry, "utf8")).toEndWith("Hidden=true\n");
+    expect(existsSync(join(paths.manDir, "cloudtolocalllm-tunnel.1"))).toBe(false);
+    expect(existsSync(join(paths.binDir, "cloudtolocalllm-tunnel"))).toBe(false);
+  }, 30_000);
+
+  test("a file it cannot write (a file where ~/.config/systemd should be) is one sentence, and uninstall removes what was written", async () => {
+    await install({ source: src, enable: false, run: noManager, paths });
+    writeFileSync(src, "#!/bin/sh\necho v2\n");
+    rmSync(join(root, "config/systemd"), { recursive: true });
+    writeFileSync(join(root, "config/systemd"), "not a directory\n");
+    const unit = join(paths.userUnitDir, "cloudtolocalllm-tunnel.service");
+    await expect(install({ source: src, enable: true, run: recorder(), paths })).rejects.toThrow(
+      `cannot write ${unit} (at ${paths.userUnitDir}): a file stands where a directory must be (ENOTDIR); fix that and run install again, or run uninstall to remove what was written`,
+    );
+    expect(readFileSync(join(paths.binDir, "cloudtolocalllm-tunnel"), "utf8")).toContain("v2");
+    // The earlier install's files and the new binary are all still listed: uninstall leaves nothing of either behind.
+    const u = await uninstall({ run: noManager, paths });
+    expect(u.nothing).toBe(false);
+    for (const d of ["bin", "config/autostart", "data/icons", "data/applications", "data/cloudtolocalllm"]) expect(existsSync(join(root, d))).toBe(false);
+  }, 30_000);
+
+  test("a first install that fails part way leaves a manifest, so uninstall removes the binary it copied", async () => {
+    await Bun.write(join(root, "config/systemd"), "not a directory\n");
+    await expect(install({ source: src, enable: true, run: recorder(), paths })).rejects.toThrow("(ENOTDIR)");
+    expect(existsSync(join(paths.binDir, "cloudtolocalllm-tunnel"))).toBe(true);
+    const u = await uninstall({ run: noManager, paths });
+    expect(u.removed).toContain(join(paths.binDir, "cloudtolocalllm-tunnel"));
+    expect(existsSync(join(root, "bin"))).toBe(false);
+  }, 30_000);
+
+  test("a user manager that looks elsewhere for units (XDG_CONFIG_HOME only in this shell) is named before any systemctl step", async () => {
+    const elsewhere: Runner = async (args) => {
+      calls.push(args.join(" "));
+      return { code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}/home\nXDG_CONFIG_HOME=${root}/session-config\n` : "", stderr: "" };
+    };
+    await expect(install({ source: src, enable: true, run: elsewhere, paths })).rejects.toThrow(
+      `systemd's user manager reads units from ${root}/session-config/systemd/user, not ${paths.userUnitDir} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's)`,
+    );
+    expect(calls).toEqual(["show-environment"]);
+    // The same directory (spelled with a trailing slash, or by HOME alone): no complaint.
+    const same: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=/nowhere\nXDG_CONFIG_HOME=${root}/config/\n` : "", stderr: "" });
+    expect((await install({ source: src, enable: true, run: same, paths })).systemd).toContain("enabled and");
+    const byHome: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}\nXDG_CONFIG_HOME=relative\n` : "", stderr: "" });
+    expect((await install({ source: src, enable: true, run: byHome, paths: { ...paths, userUnitDir: join(root, ".config/systemd/user") } })).systemd).toContain("enabled and");
   }, 30_000);
 
   test("paths that unit files cannot take unquoted are refused", () => {

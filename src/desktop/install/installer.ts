@@ -1,11 +1,11 @@
 // Installs the plain binary for one user under the XDG directories, with a manifest so uninstall removes exactly that.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { atomicWrite } from "../../config/atomic-write.ts";
 import { configHome, dataHome } from "../../config/paths.ts";
 import { assets, checkPlainPath, RETIRED_UNITS, SERVICE_UNIT, type Asset, type AssetKind } from "./assets.ts";
-import { userManagerUnavailable, type Runner } from "./systemctl.ts";
+import { managerUnitDir, userManager, userManagerUnavailable, type Runner } from "./systemctl.ts";
 
 export const BINARY_NAME = "cloudtolocalllm-tunnel";
 
@@ -53,6 +53,8 @@ export interface Manifest {
   /** Directories install created (removed by uninstall when empty). */
   dirs: string[];
   units: string[];
+  /** sha256 of what install wrote to each file but the binary: a file that no longer matches was changed by its user. */
+  sha256?: Record<string, string>;
 }
 
 export function readManifest(path: string): Manifest | null {
@@ -81,6 +83,8 @@ export interface InstallReport {
   written: string[];
   unchanged: string[];
   removed: string[];
+  /** Files left as they are: changed since install wrote them, or never written by install (a unit of the user's own). */
+  kept: string[];
   systemd: string;
 }
 
@@ -106,6 +110,34 @@ async function sameFile(a: string, b: string): Promise<boolean> {
   return (await sha256File(a)) === (await sha256File(b));
 }
 
+function sha256(content: string | Uint8Array): string {
+  return new Bun.CryptoHasher("sha256").update(content).digest("hex");
+}
+
+/** Whether `path` holds what an earlier install wrote there (manifests without hashes predate the check: theirs count as such). */
+function asInstalled(path: string, m: Manifest | null): boolean {
+  if (!m?.files.includes(path)) return false;
+  const want = m.sha256?.[path];
+  return want === undefined || (existsSync(path) && sha256(readFileSync(path)) === want);
+}
+
+const WRITE_FAILURES: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the disk",
+  EDQUOT: "the disk quota is used up",
+  ENOTDIR: "a file stands where a directory must be",
+};
+
+/** One sentence for a file install could not write: which, why, and that a rerun or `uninstall` picks up from there. */
+function writeFailure(file: string, e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const why = (err?.code && WRITE_FAILURES[err.code]) ?? err?.message ?? String(e);
+  const where = err?.path && err.path !== file ? `${file} (at ${err.path})` : file;
+  return `cannot write ${where}: ${why}${err?.code ? ` (${err.code})` : ""}; fix that and run install again, or run uninstall to remove what was written`;
+}
+
 function sameContent(path: string, content: string | Uint8Array): boolean {
   if (!existsSync(path)) return false;
   const cur = readFileSync(path);
@@ -129,41 +161,69 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   const out = opts.out ?? (() => {});
   const prev = readManifest(paths.manifest);
   const created = new Set(prev?.dirs ?? []);
-  const report: InstallReport = { binary: join(paths.binDir, BINARY_NAME), written: [], unchanged: [], removed: [], systemd: "" };
+  const report: InstallReport = { binary: join(paths.binDir, BINARY_NAME), written: [], unchanged: [], removed: [], kept: [], systemd: "" };
   const files: string[] = [];
+  const hashes: Record<string, string> = {};
   checkPlainPath(report.binary);
+  const saveManifest = () => {
+    mkdirTracked(dirname(paths.manifest), created);
+    const manifest: Manifest = { format: 1, installedAt: new Date().toISOString(), binary: report.binary, files, dirs: [...created].sort(), units: [SERVICE_UNIT], sha256: hashes };
+    atomicWrite(paths.manifest, JSON.stringify(manifest, null, 2) + "\n", 0o644);
+  };
+  let current = report.binary;
+  try {
+    // The binary: copied to a stable place so the unit keeps working when the download folder is cleaned.
+    // Written beside the target and renamed over it, so a running copy is never modified in place.
+    mkdirTracked(paths.binDir, created);
+    if (await sameFile(opts.source, report.binary)) {
+      if (prev?.files.includes(report.binary)) files.push(report.binary);
+      report.unchanged.push(report.binary);
+    } else {
+      const tmp = `${report.binary}.${process.pid}.tmp`;
+      try {
+        copyFileSync(opts.source, tmp);
+        chmodSync(tmp, 0o755);
+        renameSync(tmp, report.binary);
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+      files.push(report.binary);
+      report.written.push(report.binary);
+    }
 
-  // The binary: copied to a stable place so the unit keeps working when the download folder is cleaned.
-  // Written beside the target and renamed over it, so a running copy is never modified in place.
-  mkdirTracked(paths.binDir, created);
-  if (await sameFile(opts.source, report.binary)) {
-    if (prev?.files.includes(report.binary)) files.push(report.binary);
-    report.unchanged.push(report.binary);
-  } else {
-    const tmp = `${report.binary}.${process.pid}.tmp`;
+    for (const a of [...assets({ binary: report.binary, relay: false }), ...(opts.generated ?? [])]) {
+      const key = DIR_OF[a.kind];
+      if (!key) continue;
+      const dest = (current = join(paths[key], a.name));
+      if (sameContent(dest, a.content)) {
+        files.push(dest);
+        hashes[dest] = sha256(a.content);
+        report.unchanged.push(dest);
+        continue;
+      }
+      // The user's edit (a desktop's "don't start at login" in the autostart entry, a changed unit) or the user's own file
+      // (`systemctl --user edit --full`): never overwritten. One install wrote stays listed with its old hash, so uninstall keeps it too.
+      if (existsSync(dest) && !asInstalled(dest, prev)) {
+        if (prev?.files.includes(dest)) {
+          files.push(dest);
+          if (prev.sha256?.[dest]) hashes[dest] = prev.sha256[dest];
+        }
+        report.kept.push(dest);
+        continue;
+      }
+      files.push(dest);
+      hashes[dest] = sha256(a.content);
+      mkdirTracked(dirname(dest), created);
+      atomicWrite(dest, a.content, 0o644);
+      report.written.push(dest);
+    }
+  } catch (e) {
+    // What was written so far stays listed, with what an earlier install listed, so `uninstall` can remove it all.
+    for (const f of prev?.files ?? []) if (!files.includes(f)) files.push(f);
     try {
-      copyFileSync(opts.source, tmp);
-      chmodSync(tmp, 0o755);
-      renameSync(tmp, report.binary);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
-    files.push(report.binary);
-    report.written.push(report.binary);
-  }
-
-  for (const a of [...assets({ binary: report.binary, relay: false }), ...(opts.generated ?? [])]) {
-    const key = DIR_OF[a.kind];
-    if (!key) continue;
-    const dest = join(paths[key], a.name);
-    files.push(dest);
-    if (sameContent(dest, a.content)) {
-      report.unchanged.push(dest);
-      continue;
-    }
-    mkdirTracked(dirname(dest), created);
-    atomicWrite(dest, a.content, 0o644);
-    report.written.push(dest);
+      saveManifest();
+    } catch {}
+    throw new Error(writeFailure(current, e), { cause: e });
   }
 
   // Units an earlier install enabled that this version retired (the tray's own unit: the daemon shows the tray now):
@@ -182,32 +242,38 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     report.removed.push(f);
   }
 
-  mkdirTracked(dirname(paths.manifest), created);
-  const manifest: Manifest = {
-    format: 1,
-    installedAt: new Date().toISOString(),
-    binary: report.binary,
-    files,
-    dirs: [...created].sort(),
-    units: [SERVICE_UNIT],
-  };
-  atomicWrite(paths.manifest, JSON.stringify(manifest, null, 2) + "\n", 0o644);
+  saveManifest();
 
   const serviceChanged = report.written.some((f) => f === report.binary || f.endsWith(`/${SERVICE_UNIT}`));
-  report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged));
+  report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged, paths.userUnitDir));
   out(report.systemd);
   return report;
 }
 
-/** daemon-reload, then enable and (re)start the user service; the one-line outcome, or why systemd was skipped. */
-export async function enableService(run: Runner, enable: boolean, changed: boolean): Promise<string> {
-  const unavailable = await userManagerUnavailable(run);
+/**
+ * daemon-reload, then enable and (re)start the user service; the one-line outcome, or why systemd was skipped.
+ * `unitDir`: where install wrote the unit, which must be where the manager looks for it.
+ */
+export async function enableService(run: Runner, enable: boolean, changed: boolean, unitDir?: string): Promise<string> {
+  const { unavailable, environment } = await userManager(run);
   if (unavailable) {
     return `systemd: skipped, ${unavailable}. Start the daemon yourself with \`${BINARY_NAME} serve\`, or run \`systemctl --user daemon-reload && systemctl --user enable --now ${SERVICE_UNIT}\` in your desktop session.`;
   }
+  // XDG_CONFIG_HOME set in a shell's rc file but not in the session: the manager would never see the unit ("not found").
+  const seen = unitDir && managerUnitDir(environment);
+  if (seen && unitDir && resolve(seen) !== resolve(unitDir)) {
+    throw new Error(
+      `systemd's user manager reads units from ${seen}, not ${unitDir} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`${BINARY_NAME} serve\``,
+    );
+  }
   const step = async (args: string[]) => {
     const r = await run(args);
-    if (r.code !== 0) throw new Error(`systemctl --user ${args.join(" ")} failed: ${r.stderr.trim().split("\n")[0] || `exit code ${r.code}`}`);
+    if (r.code === 0) return;
+    // systemd only says "the control process exited with error code": the daemon's own sentence (a port in use by
+    // `npm start`, a config error with its line) is in the journal.
+    const first = r.stderr.trim().split("\n")[0] || `exit code ${r.code}`;
+    const why = /start$/.test(args[0]!) ? `${first.replace(/\.$/, "")}; the daemon says why in \`journalctl --user -u ${SERVICE_UNIT} -e\`` : first;
+    throw new Error(`systemctl --user ${args.join(" ")} failed: ${why}`);
   };
   await step(["daemon-reload"]);
   if (enable) {
@@ -222,6 +288,8 @@ export async function enableService(run: Runner, enable: boolean, changed: boole
 
 export interface UninstallReport {
   removed: string[];
+  /** Files changed since install wrote them: left in place. */
+  kept: string[];
   systemd: string;
   nothing: boolean;
 }
@@ -229,7 +297,7 @@ export interface UninstallReport {
 export async function uninstall(opts: { run: Runner; paths?: InstallPaths }): Promise<UninstallReport> {
   const paths = opts.paths ?? xdgInstallPaths();
   const m = readManifest(paths.manifest);
-  if (!m) return { removed: [], systemd: "", nothing: true };
+  if (!m) return { removed: [], kept: [], systemd: "", nothing: true };
   const unavailable = await userManagerUnavailable(opts.run);
   let systemd: string;
   if (unavailable) systemd = `systemd: skipped, ${unavailable}.`;
@@ -239,8 +307,13 @@ export async function uninstall(opts: { run: Runner; paths?: InstallPaths }): Pr
     systemd = `systemd: ${m.units.join(", ")} stopped and disabled.`;
   }
   const removed: string[] = [];
+  const kept: string[] = [];
   for (const f of m.files) {
     if (!existsSync(f)) continue;
+    if (!asInstalled(f, m)) {
+      kept.push(f);
+      continue;
+    }
     rmSync(f, { force: true });
     removed.push(f);
   }
@@ -252,5 +325,5 @@ export async function uninstall(opts: { run: Runner; paths?: InstallPaths }): Pr
     } catch {}
   }
   if (!unavailable) await opts.run(["daemon-reload"]);
-  return { removed, systemd, nothing: false };
+  return { removed, kept, systemd, nothing: false };
 }

@@ -17,11 +17,23 @@ export const systemctlRunner: Runner = async (args) => {
   }
 };
 
+/** The user manager's environment (`show-environment`), or the reason it cannot be used, in one line. */
+export async function userManager(run: Runner): Promise<{ unavailable: string | null; environment: string }> {
+  const r = await run(["show-environment"]);
+  if (r.code === 0) return { unavailable: null, environment: r.stdout };
+  if (r.code === 127) return { unavailable: "systemctl is not installed", environment: "" };
+  const first = r.stderr.trim().split("\n")[0];
+  return { unavailable: `no systemd user manager is reachable${first ? ` (${first})` : ""}`, environment: "" };
+}
+
 /** null when a systemd user manager answers; otherwise the reason it cannot be used, in one line. */
 export async function userManagerUnavailable(run: Runner): Promise<string | null> {
-  const r = await run(["show-environment"]);
-  if (r.code === 0) return null;
-  if (r.code === 127) return "systemctl is not installed";
-  const first = r.stderr.trim().split("\n")[0];
-  return `no systemd user manager is reachable${first ? ` (${first})` : ""}`;
+  return (await userManager(run)).unavailable;
+}
+
+/** Where the manager reads a user's own units: $XDG_CONFIG_HOME/systemd/user in its environment (a relative value is ignored, as the XDG spec says); null when its environment does not say. */
+export function managerUnitDir(environment: string): string | null {
+  const env = Object.fromEntries(environment.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  const config = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : env.HOME?.startsWith("/") ? `${env.HOME}/.config` : null;
+  return config && `${config.replace(/\/+$/, "")}/systemd/user`;
 }
