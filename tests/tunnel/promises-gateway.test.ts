@@ -1,12 +1,14 @@
 // The gateway's promises through the relay and the tunnel, beside the same calls on this machine: who the broker sees
 // as the caller, the fair queue between the two ways in, keys' limits and budgets shared across them, exact usage.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, createKey, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
+import { metric, pauseRelayPastTolerance } from "./resume-helpers.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 
 let fake: FakeOllama;
@@ -15,12 +17,13 @@ let d: DaemonProc;
 let token: string;
 let local: string;
 let remote: string;
+let toml: string;
 
 beforeAll(async () => {
   // Every answer takes the fake upstream a fixed time (3 tokens, 70 ms each); one at a time (max_parallel = 1).
   fake = await startFakeOllama({ models: ["m:1b"], tokens: 3, tokenDelayMs: 70 });
-  relay = await startRelayProc(relayToml());
-  const toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` })
+  relay = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
+  toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` })
     .replace(`url = "${fake.url}"\n`, `url = "${fake.url}"\nmax_parallel = 1\n`)
     .replace("[proxy]\n", "[proxy]\nqueue_limit = 6\n");
   d = await startAgentDaemon(toml);
@@ -70,13 +73,13 @@ async function usageRows(keyName: string): Promise<UsageRow[]> {
  * times from the other. Counted in answers, not milliseconds: how many other requests reached the upstream after the
  * editor asked and before its own did.
  */
-async function floodVersusEditor(flood: () => Promise<Response>, editor: (prompt: string) => Promise<Response>, tag: string) {
+async function floodVersusEditor(flood: (signal: AbortSignal) => Promise<Response>, editor: (prompt: string) => Promise<Response>, tag: string) {
   const stop = new AbortController();
   let floodRefused = 0;
   const worker = async () => {
     while (!stop.signal.aborted) {
       try {
-        const r = await Promise.race([flood(), new Promise<never>((_, no) => stop.signal.addEventListener("abort", () => no(new Error("stopped"))))]);
+        const r = await flood(stop.signal);
         await r.arrayBuffer();
         if (r.status === 429) floodRefused++;
       } catch {}
@@ -108,12 +111,200 @@ test("a flood on this machine cannot starve an editor through the relay, nor a f
   const editorKey = await key("editor");
   const floodKey = await key("flood");
   // The common set-up: a script on this machine (no key needed), the editor through the relay (its client key only).
-  const remoteEditor = await floodVersusEditor(() => generate(local, "flood"), (p) => generate(remote, p), "remote-editor");
+  const remoteEditor = await floodVersusEditor((signal) => generate(local, "flood", undefined, signal), (p) => generate(remote, p), "remote-editor");
   expect(remoteEditor.map((t) => t.status)).toEqual(Array(5).fill(200));
   expect(remoteEditor.filter((t) => t.othersFirst <= 1).length).toBeGreaterThanOrEqual(4);
   // The reverse, with gateway keys on both sides.
   await until(() => fake.concurrency.now === 0, 5000, "the flood's last answers");
-  const localEditor = await floodVersusEditor(() => generate(remote, "flood", floodKey), (p) => generate(local, p, editorKey), "local-editor");
+  const localEditor = await floodVersusEditor((signal) => generate(remote, "flood", floodKey, signal), (p) => generate(local, p, editorKey), "local-editor");
   expect(localEditor.map((t) => t.status)).toEqual(Array(5).fill(200));
   expect(localEditor.filter((t) => t.othersFirst <= 1).length).toBeGreaterThanOrEqual(4);
 }, 90_000);
+
+test("a key's requests per minute and daily budget are one, whichever way its calls come: the limit is reached across both", async () => {
+  const rpm = await key("rpm", "--rpm", "3");
+  const statuses: number[] = [];
+  for (const where of [local, remote, local, remote]) {
+    const r = await generate(where, "rpm", rpm);
+    statuses.push(r.status);
+    if (r.status === 429) expect([(await r.json()) as unknown, Number(r.headers.get("retry-after"))]).toEqual([{ error: expect.stringContaining('"rpm" is over its limit of 3 requests per minute') }, expect.any(Number)]);
+    else await r.arrayBuffer();
+  }
+  // The daemon's own check that the key exists (key()) was the first of its minute.
+  expect(statuses).toEqual([200, 200, 429, 429]);
+  // Six streams at once, three from each side, on a budget smaller than one call's hold: one runs, five wait for none.
+  const budget = await key("shared-budget", "--tokens-per-day", "30");
+  const all = await Promise.all([local, remote, local, remote, remote, local].map((where, i) => fetch(`${where}/api/generate`, { method: "POST", headers: headersFor(where, budget), body: JSON.stringify({ model: "m:1b", prompt: `b${i}` }) })));
+  expect(all.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429, 429]);
+  await Promise.all(all.map((r) => r.arrayBuffer()));
+});
+
+/** The clients of one key, on this machine or through the relay (its client key as the bearer token, the gateway key in x-api-key). */
+function clients(where: string, gatewayKey: string) {
+  const viaRelay = where === remote;
+  return {
+    ollama: new Ollama({ host: where, headers: viaRelay ? { authorization: `Bearer ${CLIENT_KEY}`, "x-api-key": gatewayKey } : { "x-api-key": gatewayKey } }),
+    openai: new OpenAI({ baseURL: `${where}/v1`, apiKey: viaRelay ? CLIENT_KEY : gatewayKey, defaultHeaders: viaRelay ? { "x-api-key": gatewayKey } : {}, maxRetries: 0 }),
+    anthropic: viaRelay
+      ? new Anthropic({ baseURL: where, authToken: CLIENT_KEY, apiKey: null, defaultHeaders: { "x-api-key": gatewayKey }, maxRetries: 0 })
+      : new Anthropic({ baseURL: where, apiKey: gatewayKey, maxRetries: 0 }),
+  };
+}
+
+test("usage after 100 mixed calls (both ways in, three official clients, streamed and whole) equals exactly what the upstream generated", async () => {
+  const mixKey = await key("mix");
+  await until(() => fake.concurrency.now === 0, 5000, "the last flood's answers");
+  fake.options.tokenDelayMs = 0;
+  const by = { [local]: clients(local, mixKey), [remote]: clients(remote, mixKey) };
+  const user = [{ role: "user" as const, content: "hi" }];
+  const calls: ((c: ReturnType<typeof clients>, n: number) => Promise<unknown>)[] = [
+    async (c, n) => c.ollama.generate({ model: "m:1b", prompt: "hi", options: { num_predict: n } }),
+    async (c, n) => {
+      for await (const _ of await c.ollama.chat({ model: "m:1b", messages: user, stream: true, options: { num_predict: n } }));
+    },
+    async (c, n) => c.openai.chat.completions.create({ model: "m:1b", messages: user, max_tokens: n }),
+    async (c, n) => {
+      for await (const _ of await c.openai.chat.completions.create({ model: "m:1b", messages: user, max_tokens: n, stream: true }));
+    },
+    async (c, n) => c.anthropic.messages.create({ model: "m:1b", max_tokens: n, messages: user }),
+    async (c, n) => {
+      for await (const _ of await c.anthropic.messages.create({ model: "m:1b", max_tokens: n, messages: user, stream: true }));
+    },
+  ];
+  const expected = { local: { requests: 0, completion: 0 }, tunnel: { requests: 0, completion: 0 } };
+  const generations = fake.requests.length;
+  try {
+    for (let i = 0; i < 100; i++) {
+      const where = i % 2 === 0 ? local : remote;
+      const n = 1 + ((i * 7) % 13);
+      await calls[i % calls.length]!(by[where]!, n);
+      const e = expected[where === local ? "local" : "tunnel"];
+      e.requests++;
+      e.completion += n;
+    }
+  } finally {
+    fake.options.tokenDelayMs = 70;
+  }
+  // Every call reached the upstream once, and each was counted once, under the way it came in.
+  expect(fake.requests.slice(generations).filter((r) => r.method === "POST" && !JSON.stringify(r.json).includes("flood")).length).toBe(100);
+  const rows = await until(async () => {
+    const r = await usageRows("mix");
+    return r.filter((x) => x.model === "m:1b").reduce((s, x) => s + x.requests, 0) === 100 ? r : null;
+  }, 8000, "100 calls to be counted");
+  const of = (caller: string) => rows.filter((x) => x.model === "m:1b" && x.caller === caller).map(({ requests, prompt_tokens, completion_tokens }) => ({ requests, prompt_tokens, completion_tokens }));
+  // The fake's prompt count is 7 for every dialect.
+  expect(of("local")).toEqual([{ requests: 50, prompt_tokens: 50 * 7, completion_tokens: expected.local.completion }]);
+  expect(of("tunnel")).toEqual([{ requests: 50, prompt_tokens: 50 * 7, completion_tokens: expected.tunnel.completion }]);
+}, 60_000);
+
+test("a call through the relay that gives up while queued (its client's abort, the relay's first_byte_timeout) leaves the queue: it never reaches the upstream, and gives its budget hold back", async () => {
+  // A budget smaller than one call's hold (its prompt and 512 tokens): while one call is held, the next is refused (429).
+  const q = await key("queued", "--tokens-per-day", "100");
+  /** A call of that key through the relay, sent again while the key's budget is still held by the one before (429). */
+  const admitted = (make: () => Promise<Response>) =>
+    until(async () => {
+      const r = await make();
+      if (r.status !== 429) return r;
+      await r.arrayBuffer();
+      return null;
+    }, 3000, "the call before to give its hold back");
+  const queuedStream = (content: string) => () =>
+    fetch(`${remote}/v1/chat/completions`, { method: "POST", headers: headersFor(remote, q), body: JSON.stringify({ model: "m:1b", stream: true, messages: [{ role: "user", content }] }) });
+  fake.options.tokenDelayMs = 1000;
+  // Holds the one slot for 10 s (10 tokens, 1 s each).
+  const blocker = fetch(`${local}/api/generate`, { method: "POST", body: JSON.stringify({ model: "m:1b", prompt: "blocker", stream: false, options: { num_predict: 10 } }) });
+  try {
+    await until(() => fake.concurrency.now === 1, 5000, "the blocker to hold the slot");
+    const gone = new AbortController();
+    const aborted = generate(remote, "aborted-while-queued", q, gone.signal).catch((e: Error) => e.name);
+    await until(async () => ((await (await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue?: { waiting: number } }).queue?.waiting === 1, 5000, "the call to wait in the queue");
+    gone.abort();
+    expect(await aborted).toBe("AbortError");
+    // Its hold is back: the key's next call is admitted (an OpenAI stream that must wait gets its head at once), then cancelled.
+    const next = await admitted(queuedStream("cancelled-while-queued"));
+    expect(next.status).toBe(200);
+    await next.body!.cancel();
+    // An Ollama call gets no head while it waits: past the relay's first_byte_timeout (5 s) the relay answers 504.
+    const late = await admitted(() => generate(remote, "waited-past-first-byte", q));
+    expect(late.status).toBe(504);
+    await late.arrayBuffer();
+    const after = await admitted(queuedStream("after"));
+    expect(after.status).toBe(200);
+    await after.body!.cancel();
+  } finally {
+    fake.options.tokenDelayMs = 70;
+    await (await blocker).arrayBuffer();
+  }
+  // Whatever was still queued would have its turn now that the blocker is done.
+  await until(async () => (await metric(relay.url, "cloudtolocalllm_relay_streams_active")) === 0, 5000, "no stream left at the relay");
+  await Bun.sleep(300);
+  const asked = JSON.stringify(fake.requests.map((r) => r.json));
+  for (const gaveUp of ["aborted-while-queued", "cancelled-while-queued", "waited-past-first-byte", '"after"']) expect({ gaveUp, reached: asked.includes(gaveUp) }).toEqual({ gaveUp, reached: false });
+}, 40_000);
+
+/** Proxy hints and our own header names a remote caller might send to pass for a caller on this machine, or for a relay node. */
+const CLAIMS_LOCAL = {
+  "x-forwarded-for": "127.0.0.1",
+  "x-forwarded-host": "127.0.0.1:11435",
+  forwarded: "for=127.0.0.1;host=localhost",
+  "x-real-ip": "127.0.0.1",
+  "x-c2l-relay-node": "local",
+  "x-c2l-replay-of": "r1",
+};
+
+test("a caller through the relay is the tunnel's whatever it claims: counted as such, and under require_key = always refused without a key; with one, counted under it", async () => {
+  const who = await key("who");
+  const prompt = `claims-${Date.now()}`;
+  const r = await fetch(`${remote}/api/generate`, { method: "POST", headers: { ...headersFor(remote), ...CLAIMS_LOCAL }, body: JSON.stringify({ model: "m:1b", prompt, stream: false }) });
+  expect(r.status).toBe(200);
+  await r.arrayBuffer();
+  // None of the proxy hints reached the upstream either (the agent drops them).
+  const seen = fake.requests.find((x) => (x.json as { prompt?: string } | undefined)?.prompt === prompt)!;
+  expect(Object.keys(seen.headers).filter((h) => h in CLAIMS_LOCAL && !h.startsWith("x-c2l-"))).toEqual([]);
+  writeFileSync(d.configFile, toml.replace("[proxy]\n", '[proxy]\nrequire_key = "always"\n'));
+  try {
+    await until(async () => (await generate(local, "x")).status === 401, 10_000, "the reload to apply require_key = always");
+    const refused = await fetch(`${remote}/api/generate`, { method: "POST", headers: { ...headersFor(remote), ...CLAIMS_LOCAL }, body: JSON.stringify({ model: "m:1b", prompt: "x", stream: false }) });
+    expect([refused.status, ((await refused.json()) as { error: string }).error]).toEqual([401, expect.stringContaining("an API key is required for callers through the tunnel")]);
+    // A key no one made, in the header the relay passes on, is 401 too.
+    const forged = await fetch(`${remote}/api/generate`, { method: "POST", headers: { ...headersFor(remote, "c2l_" + "A".repeat(43)), ...CLAIMS_LOCAL }, body: "{}" });
+    expect(forged.status).toBe(401);
+    const keyed = await fetch(`${remote}/api/generate`, { method: "POST", headers: { ...headersFor(remote, who), ...CLAIMS_LOCAL }, body: JSON.stringify({ model: "m:1b", prompt: "x", stream: false }) });
+    expect(keyed.status).toBe(200);
+    await keyed.arrayBuffer();
+  } finally {
+    writeFileSync(d.configFile, toml);
+    await until(async () => (await generate(local, "x")).status === 200, 10_000, "the reload back to require_key = auto");
+  }
+  const rows = await until(async () => (await usageRows("who")).find((x) => x.model === "m:1b"), 5000, "the keyed call to be counted");
+  expect(rows).toMatchObject({ caller: "tunnel", requests: 1 });
+  const anonymous = await until(async () => (await usageRows("-")).filter((x) => x.model === "m:1b"), 5000, "calls without a key");
+  expect(anonymous.map((x) => x.caller).sort()).toEqual(["local", "tunnel"]);
+}, 40_000);
+
+test("a stream the tunnel resumes after its connection was lost is generated once and counted once, every token of it", async () => {
+  const resumeKey = await key("resumed", "--tokens-per-day", "100000");
+  fake.options.tokens = 40;
+  fake.options.tokenDelayMs = 60;
+  try {
+    const generations = fake.requests.length;
+    const res = await fetch(`${remote}/api/generate`, { method: "POST", headers: headersFor(remote, resumeKey), body: JSON.stringify({ model: "m:1b", prompt: "count" }) });
+    expect(res.status).toBe(200);
+    const text = (async () => {
+      let t = "";
+      for await (const chunk of res.body!) t += new TextDecoder().decode(chunk);
+      return t;
+    })();
+    await until(() => fake.requests.slice(generations).some((r) => r.method === "POST"), 5000, "the generation to start");
+    await pauseRelayPastTolerance(relay, d);
+    const body = await text;
+    expect(body).toContain('"done":true');
+    expect(body).not.toContain('"error"');
+    expect(fake.requests.slice(generations).filter((r) => r.method === "POST").length).toBe(1);
+    expect(await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total")).toBe(1);
+    expect(await until(async () => (await usageRows("resumed")).find((r) => r.model === "m:1b"), 5000, "the resumed stream to be counted")).toMatchObject({ caller: "tunnel", requests: 1, prompt_tokens: 7, completion_tokens: 40 });
+  } finally {
+    fake.options.tokens = 3;
+    fake.options.tokenDelayMs = 70;
+  }
+}, 40_000);
