@@ -86,7 +86,7 @@ async function floodVersusEditor(flood: (signal: AbortSignal) => Promise<Respons
       await Bun.sleep(100);
     }
   };
-  const workers = Array.from({ length: 9 }, worker);
+  const running = Array.from({ length: 9 }, worker);
   await until(() => floodRefused > 0, 15_000, "the flood to fill the queue");
   const tries: { status: number; othersFirst: number }[] = [];
   try {
@@ -102,7 +102,7 @@ async function floodVersusEditor(flood: (signal: AbortSignal) => Promise<Respons
     }
   } finally {
     stop.abort();
-    await Promise.all(workers);
+    await Promise.all(running);
   }
   return tries;
 }
