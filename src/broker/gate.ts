@@ -14,7 +14,7 @@ export interface Claimant {
   bucket: string;
   /** The key's max_parallel (0 = none). */
   keyLimit: number;
-  /** Callers on this machine go before the tunnel's between buckets equally due (a tie in the round-robin). */
+  /** Callers not coming through the tunnel (this machine, the LAN) go first between buckets equally due (a tie in the round-robin). */
   local: boolean;
 }
 
@@ -205,7 +205,7 @@ export class Gate<U extends Slotted> {
    * Hands free slots to waiters: the bucket served longest ago (the slot a key got without waiting counts too), whichever
    * way its requests came, so a key with a hundred requests waiting gets one slot in n, and a flood on this machine
    * cannot starve a caller through the tunnel (nor the reverse). Between buckets equally due (a key waiting both here and
-   * through the tunnel, or buckets never served), this machine's go first.
+   * through the tunnel, or buckets never served), those not coming through the tunnel go first.
    */
   private dispatch(): void {
     while (this.waiting > 0) {
