@@ -23,7 +23,8 @@ beforeAll(async () => {
   // Every answer takes the fake upstream a fixed time (3 tokens, 70 ms each); one at a time (max_parallel = 1).
   fake = await startFakeOllama({ models: ["m:1b"], tokens: 3, tokenDelayMs: 70 });
   relay = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
-  toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` })
+  // The agent holds an answer whose relay connection was lost for 4 s (the last test lets it run out).
+  toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: 'resume_window = "4s"' })
     .replace(`url = "${fake.url}"\n`, `url = "${fake.url}"\nmax_parallel = 1\n`)
     .replace("[proxy]\n", "[proxy]\nqueue_limit = 6\n");
   d = await startAgentDaemon(toml);
@@ -308,3 +309,33 @@ test("a stream the tunnel resumes after its connection was lost is generated onc
     fake.options.tokenDelayMs = 70;
   }
 }, 40_000);
+
+// Last: the relay is gone for good after it.
+test("a stream whose relay dies for good is cancelled at the upstream when the agent's resume window runs out, and counted once, never free", async () => {
+  const lostKey = await key("lost", "--tokens-per-day", "100000");
+  fake.options.tokens = 400;
+  fake.options.tokenDelayMs = 30;
+  const aborts = fake.aborts.length;
+  try {
+    const res = await fetch(`${remote}/api/generate`, { method: "POST", headers: headersFor(remote, lostKey), body: JSON.stringify({ model: "m:1b", prompt: "lost" }) });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = "";
+    while (!/tok4 /.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    relay.proc.kill("SIGKILL");
+    await reader.read().catch(() => null);
+    // Not generated to its end: cancelled once the agent's 4 s ran out.
+    await fake.waitForAborts(aborts + 1, 10_000);
+    const row = await until(async () => (await usageRows("lost")).find((r) => r.model === "m:1b"), 5000, "the lost stream to be counted");
+    expect(row).toMatchObject({ caller: "tunnel", requests: 1 });
+    // What it relayed before the cancel (at least the 5 tokens seen, fewer than the 400 asked), its prompt estimated.
+    expect(row.completion_tokens).toBeGreaterThanOrEqual(5);
+    expect(row.completion_tokens).toBeLessThan(400);
+    expect(row.prompt_tokens).toBeGreaterThan(0);
+    await Bun.sleep(500);
+    expect((await usageRows("lost")).find((r) => r.model === "m:1b")!.requests).toBe(1);
+  } finally {
+    fake.options.tokens = 3;
+    fake.options.tokenDelayMs = 70;
+  }
+}, 30_000);
