@@ -140,6 +140,31 @@ test("a key's requests per minute and daily budget are one, whichever way its ca
   await Promise.all(all.map((r) => r.arrayBuffer()));
 });
 
+test("a key's --max-parallel holds across both ways in: five calls at once, here and through the relay, run one at a time", async () => {
+  const one = await key("one-at-a-time", "--max-parallel", "1");
+  // The upstream without its own limit, so only the key's holds.
+  writeFileSync(d.configFile, toml.replace("max_parallel = 1\n", ""));
+  try {
+    await until(async () => {
+      fake.concurrency.max = 0;
+      await Promise.all([generate(local, "x"), generate(local, "y")].map(async (r) => (await r).arrayBuffer()));
+      return fake.concurrency.max === 2;
+    }, 10_000, "the reload to lift the upstream's max_parallel");
+    fake.concurrency.max = 0;
+    const all = await Promise.all([local, remote, remote, local, remote].map((where, i) => generate(where, `one${i}`, one)));
+    expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    await Promise.all(all.map((r) => r.arrayBuffer()));
+    expect(fake.concurrency.max).toBe(1);
+  } finally {
+    writeFileSync(d.configFile, toml);
+    await until(async () => {
+      fake.concurrency.max = 0;
+      await Promise.all([generate(local, "x"), generate(local, "y")].map(async (r) => (await r).arrayBuffer()));
+      return fake.concurrency.max === 1;
+    }, 10_000, "the reload to restore the upstream's max_parallel");
+  }
+});
+
 /** The clients of one key, on this machine or through the relay (its client key as the bearer token, the gateway key in x-api-key). */
 function clients(where: string, gatewayKey: string) {
   const viaRelay = where === remote;
