@@ -268,6 +268,38 @@ test("a call through the relay that gives up while queued (its client's abort, t
   for (const gaveUp of ["aborted-while-queued", "cancelled-while-queued", "waited-past-first-byte", '"after"']) expect({ gaveUp, reached: asked.includes(gaveUp) }).toEqual({ gaveUp, reached: false });
 }, 40_000);
 
+test("streams aborted through the relay (ollama and openai clients) stop at the upstream and are counted, so the key's budget runs out as here", async () => {
+  const cut = await key("cut", "--tokens-per-day", "25");
+  const c = clients(remote, cut);
+  fake.options.tokens = 1000;
+  fake.options.tokenDelayMs = 30;
+  const aborts = fake.aborts.length;
+  try {
+    const ol = await c.ollama.generate({ model: "m:1b", prompt: "hi", stream: true });
+    let n = 0;
+    for await (const _ of ol) if (++n === 3) break;
+    ol.abort();
+    await fake.waitForAborts(aborts + 1, 5000);
+    const first = await until(async () => (await usageRows("cut")).find((r) => r.model === "m:1b" && r.requests === 1), 5000, "the first aborted stream to be counted");
+    expect(first.completion_tokens).toBeGreaterThanOrEqual(3);
+    const ac = new AbortController();
+    const oa = await c.openai.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true }, { signal: ac.signal });
+    n = 0;
+    try {
+      for await (const _ of oa) if (++n === 3) ac.abort();
+    } catch {}
+    await fake.waitForAborts(aborts + 2, 5000);
+    const both = await until(async () => (await usageRows("cut")).find((r) => r.model === "m:1b" && r.requests === 2), 5000, "the second aborted stream to be counted");
+    expect(both.completion_tokens).toBeGreaterThanOrEqual(first.completion_tokens + 2);
+    expect(both.prompt_tokens + both.completion_tokens).toBeGreaterThanOrEqual(25);
+    const next = await generate(remote, "over", cut);
+    expect([next.status, ((await next.json()) as { error: string }).error]).toEqual([429, expect.stringContaining('"cut" used its 25 tokens for today')]);
+  } finally {
+    fake.options.tokens = 3;
+    fake.options.tokenDelayMs = 70;
+  }
+}, 30_000);
+
 /** Proxy hints and our own header names a remote caller might send to pass for a caller on this machine, or for a relay node. */
 const CLAIMS_LOCAL = {
   "x-forwarded-for": "127.0.0.1",
