@@ -300,6 +300,35 @@ test("streams aborted through the relay (ollama and openai clients) stop at the 
   }
 }, 30_000);
 
+test("a key revoked while its calls wait in the queue: they are refused (401) when their turn comes, never reaching the upstream; a call already running finishes", async () => {
+  const leaked = await key("leaked");
+  fake.options.tokenDelayMs = 1000;
+  // The key's own call holds the one slot (3 tokens, 3 s); two more wait, one of them an OpenAI stream (its head at once).
+  const running = generate(remote, "leaked-running", leaked);
+  try {
+    await until(() => fake.concurrency.now === 1, 5000, "the key's call to run");
+    const waiting = generate(remote, "leaked-waiting", leaked);
+    const stream = await fetch(`${remote}/v1/chat/completions`, { method: "POST", headers: headersFor(remote, leaked), body: JSON.stringify({ model: "m:1b", stream: true, messages: [{ role: "user", content: "leaked-stream" }] }) });
+    expect(stream.status).toBe(200);
+    await until(async () => ((await (await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue?: { waiting: number } }).queue?.waiting === 2, 5000, "both calls to wait");
+    const revoked = Bun.spawnSync([process.execPath, "src/main.ts", "key", "revoke", "leaked"], { env: d.env, cwd: `${import.meta.dir}/../..` });
+    expect(revoked.exitCode).toBe(0);
+    // The daemon sees it within a second (a listing is answered by the broker itself, so this probe never queues).
+    await until(async () => (await fetch(`${local}/api/tags`, { headers: { "x-api-key": leaked } })).status === 401, 3000, "the daemon to see the revoke");
+    expect(fake.concurrency.now).toBe(1);
+    const r = await running;
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { done: boolean }).done).toBe(true);
+    const w = await waiting;
+    expect([w.status, ((await w.json()) as { error: string }).error]).toEqual([401, expect.stringContaining('"leaked" was revoked')]);
+    expect(await stream.text()).toMatch(/event: error\ndata: .*"code":"unauthorized"/);
+  } finally {
+    fake.options.tokenDelayMs = 70;
+  }
+  const asked = JSON.stringify(fake.requests.map((x) => x.json));
+  expect([asked.includes("leaked-waiting"), asked.includes("leaked-stream")]).toEqual([false, false]);
+}, 30_000);
+
 /** Proxy hints and our own header names a remote caller might send to pass for a caller on this machine, or for a relay node. */
 const CLAIMS_LOCAL = {
   "x-forwarded-for": "127.0.0.1",
