@@ -21,7 +21,7 @@ let toml: string;
 
 beforeAll(async () => {
   // Every answer takes the fake upstream a fixed time (3 tokens, 70 ms each); one at a time (max_parallel = 1).
-  fake = await startFakeOllama({ models: ["m:1b"], tokens: 3, tokenDelayMs: 70 });
+  fake = await startFakeOllama({ models: ["m:1b", "other:7b"], loaded: ["m:1b", "other:7b"], tokens: 3, tokenDelayMs: 70 });
   relay = await startRelayProc(relayToml({ extra: 'resume_window = "20s"' }));
   // The agent holds an answer whose relay connection was lost for 4 s (the last test lets it run out).
   toml = daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: 'resume_window = "4s"' })
@@ -176,6 +176,19 @@ function clients(where: string, gatewayKey: string) {
       : new Anthropic({ baseURL: where, apiKey: gatewayKey, maxRetries: 0 }),
   };
 }
+
+test("a key with a model list sees only its models through the relay, with the ollama and openai clients, and cannot retrieve another", async () => {
+  const listed = await key("listed", "--models", "m:*");
+  const c = clients(remote, listed);
+  expect((await c.ollama.list()).models.map((m) => m.name)).toEqual(["m:1b"]);
+  expect((await c.ollama.ps()).models.map((m) => m.name)).toEqual(["m:1b"]);
+  const ids: string[] = [];
+  for await (const m of c.openai.models.list()) ids.push(m.id);
+  expect(ids).toEqual(["m:1b"]);
+  expect(await c.openai.models.retrieve("other:7b").then(() => 200, (e: { status: number }) => e.status)).toBe(403);
+  // The same client key without the gateway key is the tunnel's (no key needed under auto): the whole list.
+  expect((await new Ollama({ host: remote, headers: { authorization: `Bearer ${CLIENT_KEY}` } }).list()).models.map((m) => m.name).sort()).toEqual(["m:1b", "other:7b"]);
+});
 
 test("usage after 100 mixed calls (both ways in, three official clients, streamed and whole) equals exactly what the upstream generated", async () => {
   const mixKey = await key("mix");
