@@ -3,7 +3,7 @@
 //
 // The Exchange is itself the abort listener (handleEvent) and the response stream's direct source (pull/cancel), so a
 // request costs one object rather than a handful of closures; the stages are plain functions of it.
-import type { Admitted, CallerClass, RequestRecord } from "../core/contracts.ts";
+import type { Admitted, CallerClass, GatewayService, RequestRecord } from "../core/contracts.ts";
 import { followResumes, resumeMarkOf, type ResumeMark } from "../core/resume-marks.ts";
 import type { EventBus } from "../core/events.ts";
 import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamFormat } from "../core/http-error.ts";
@@ -132,6 +132,8 @@ export class Exchange {
   search = "";
   /** Who was admitted (the gateway's answer; null in a bare broker). */
   admitted: Admitted | null = null;
+  /** The gateway that admitted a key's request: it checks the key again after a wait in the queue (admit.ts, attempt.ts). */
+  gateway: GatewayService | null = null;
   /** The body as it is sent upstream (alias and usage ask applied), its length (-1: chunked), and whether it can be sent twice. */
   payload: Uint8Array | ReadableStream<Uint8Array> | null = null;
   payloadLength = -1;

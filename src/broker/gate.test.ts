@@ -68,7 +68,7 @@ test("the bucket served longest ago goes next: a key that got its slot without w
   expect(order).toEqual(["editor", "flood1", "flood2"]);
 });
 
-test("this machine's callers go before the tunnel's; a key's own max_parallel holds its requests back", async () => {
+test("between buckets never served, this machine's callers go before the tunnel's; a key's own max_parallel holds its requests back", async () => {
   const { g, a, order, wait } = oneBusySlot();
   const remote = wait(who("t", false), "tunnel");
   const local = wait(who("l", true), "local");
@@ -85,6 +85,20 @@ test("this machine's callers go before the tunnel's; a key's own max_parallel ho
   expect(held).toBeInstanceOf(Promise);
   g.release(free, k);
   expect((await held).upstream).toBe(free);
+});
+
+test("a flood on this machine cannot starve a caller through the tunnel, nor the reverse: each waits at most one slot", async () => {
+  for (const floodLocal of [true, false]) {
+    const { g, a, order, wait } = oneBusySlot();
+    const flood = Array.from({ length: 10 }, (_, i) => wait(who("flood", floodLocal), `flood${i}`));
+    const editor = wait(who("editor", !floodLocal), "editor");
+    for (let i = 0; i < 11; i++) {
+      g.release(a, who("x"));
+      await Bun.sleep(0);
+    }
+    await Promise.all([...flood, editor]);
+    expect({ floodLocal, editorWithinOneSlot: order.indexOf("editor") <= 1 }).toEqual({ floodLocal, editorWithinOneSlot: true });
+  }
 });
 
 test("a client that goes away leaves the queue at once; a full queue is 429; a long wait is 503", async () => {

@@ -1,5 +1,5 @@
 // Slots and the fair queue: at most max_parallel requests on an upstream (and on a key), the rest waiting in turn,
-// round-robin across keys so one busy script cannot starve the editor, this machine's callers before the tunnel's;
+// round-robin across keys (here or through the tunnel) so one busy script cannot starve the editor, this machine's first on a tie;
 // each key may hold only its share of the queue's places, and a key with nothing waiting always gets one.
 import { HttpError } from "../core/http-error.ts";
 
@@ -14,7 +14,7 @@ export interface Claimant {
   bucket: string;
   /** The key's max_parallel (0 = none). */
   keyLimit: number;
-  /** Callers on this machine are served before the tunnel's. */
+  /** Callers not coming through the tunnel (this machine, the LAN) go first between buckets equally due (a tie in the round-robin). */
   local: boolean;
 }
 
@@ -202,36 +202,35 @@ export class Gate<U extends Slotted> {
   }
 
   /**
-   * Hands free slots to waiters: this machine's callers first, and within a class the bucket that was served longest ago
-   * (the slot a key got without waiting counts too), so a key with a hundred requests waiting gets one slot in n.
+   * Hands free slots to waiters: the bucket served longest ago (the slot a key got without waiting counts too), whichever
+   * way its requests came, so a key with a hundred requests waiting gets one slot in n, and a flood on this machine
+   * cannot starve a caller through the tunnel (nor the reverse). Between buckets equally due (a key waiting both here and
+   * through the tunnel, or buckets never served), those not coming through the tunnel go first.
    */
   private dispatch(): void {
-    for (let progress = true; progress && this.waiting > 0; ) {
-      progress = false;
+    while (this.waiting > 0) {
+      let best: { cls: Map<string, Waiter<U>[]>; name: string; bucket: Waiter<U>[]; u: U; at: number } | null = null;
       for (const cls of this.classes) {
-        let best: { name: string; bucket: Waiter<U>[]; u: U; at: number } | null = null;
         for (const [name, bucket] of cls) {
           const w = bucket[0]!;
           if (!this.keyFree(w.claimant)) continue;
           const u = w.candidates.find((x) => this.free(x));
           if (!u) continue;
           const at = this.served.get(name) ?? 0;
-          if (!best || at < best.at) best = { name, bucket, u, at };
+          if (!best || at < best.at) best = { cls, name, bucket, u, at };
         }
-        if (!best) continue;
-        const w = best.bucket.shift()!;
-        this.waiting--;
-        this.unqueued(w.claimant.bucket);
-        if (best.bucket.length === 0) cls.delete(best.name);
-        w.done = true;
-        w.cleanup();
-        this.take(best.u, w.claimant);
-        const waitedMs = this.now() - w.since;
-        this.stats.waitedMs += waitedMs;
-        w.resolve({ upstream: best.u, position: w.position, waitedMs });
-        progress = true;
-        break; // start again from this machine's class: a freed slot goes there first
       }
+      if (!best) return;
+      const w = best.bucket.shift()!;
+      this.waiting--;
+      this.unqueued(w.claimant.bucket);
+      if (best.bucket.length === 0) best.cls.delete(best.name);
+      w.done = true;
+      w.cleanup();
+      this.take(best.u, w.claimant);
+      const waitedMs = this.now() - w.since;
+      this.stats.waitedMs += waitedMs;
+      w.resolve({ upstream: best.u, position: w.position, waitedMs });
     }
   }
 }

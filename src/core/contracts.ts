@@ -576,6 +576,8 @@ export interface GatewayService {
    * read for its generation limit (the fields every upstream reads). Returns the release (call it after request.completed), or null without a budget.
    */
   reserve(admitted: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null;
+  /** After a wait in the queue: throws an HttpError 401 when the caller's key was revoked or expired meanwhile. */
+  recheck(admitted: Admitted): void;
   keys(): KeyInfo[];
   key(name: string): KeyInfo | undefined;
   /** The key itself is in the answer once and never again. */

@@ -76,6 +76,24 @@ test("a sent key is always checked: unknown, revoked or expired is 401 even wher
   expect(refusal(() => adm.check(new Headers({ "x-api-key": k.key }), LOCAL, "m")).status).toBe(401);
 });
 
+test("after a wait in the queue the key is checked again: revoked, replaced by a new key of its name, or expired meanwhile is 401", () => {
+  const { store, admission, tick } = setup();
+  const adm = admission(store);
+  const k = createKey("ci", { ...NO_LIMITS, expiresInMs: 60_000 }, new Date("2026-12-01T00:00:00Z"));
+  store.add(k.record);
+  const a = adm.admit(bearer(k.key), TUNNEL);
+  adm.recheck(a); // still valid: nothing thrown
+  adm.recheck(adm.admit(new Headers(), TUNNEL)); // no key: nothing to check
+  tick(60_000);
+  expect(refusal(() => adm.recheck(a)).message).toBe('the API key "ci" expired at 2026-12-01T00:01:00.000Z while its request waited in the queue');
+  store.revoke("ci");
+  const e = refusal(() => adm.recheck(a));
+  expect([e.status, e.message]).toEqual([401, 'the API key "ci" was revoked while its request waited in the queue']);
+  // A new key under the same name is another key: the old one's queued requests do not pass as it.
+  store.add(createKey("ci", NO_LIMITS).record);
+  expect(refusal(() => adm.recheck(a)).status).toBe(401);
+});
+
 test("the model allowlist is 403 naming the key, the model and what is allowed", () => {
   const { store, adm, admission } = setup();
   const k = createKey("editor", { ...NO_LIMITS, models: ["llama3*"] });

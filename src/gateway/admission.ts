@@ -188,6 +188,17 @@ export class Admission {
     return this.holds.hold(key.name, holdFor(body, promptTokens));
   }
 
+  /**
+   * For a request that waited in the queue: a key revoked (or replaced) or expired while it waited is a 401 now, so
+   * revoking a key stops what it has queued, not only its next requests. A request already running finishes.
+   */
+  recheck(a: Admitted): void {
+    const key = a.key;
+    if (!key) return;
+    if (this.store.get(key.name)?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
+    if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at} while its request waited in the queue`);
+  }
+
   /** Whether the admitted caller may use `model`: any model without a key or with an empty list. */
   mayUse(a: Admitted, model: string): boolean {
     return a.key === null || modelAllowed(a.key.models, model);

@@ -51,6 +51,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       authorize: (a, model, alias, request) => admission.authorize(a, model, alias, request),
       mayUse: (a, model) => admission.mayUse(a, model),
       reserve: (a, body, promptTokens) => admission.reserve(a, body, promptTokens),
+      recheck: (a) => admission.recheck(a),
       keys: () => store.list().map(keyInfo),
       key: (name) => {
         const r = store.get(name);

@@ -36,6 +36,7 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
     }
     ex.keyName = admitted.key?.name ?? null;
     ex.caller = admitted.caller;
+    if (admitted.key) ex.gateway = gateway ?? null;
   }
   const capture = ex.table!.capture;
   const body = ex.payload;

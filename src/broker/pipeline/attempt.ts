@@ -92,6 +92,14 @@ export async function attempt<T>(
       ex.queueMs += grant.waitedMs;
     }
     ex.holdSlot(gate, u);
+    // A key revoked (or expired) while its request waited stops here: revoking a key stops what it has queued too.
+    if (grant.position > 0 && ex.gateway !== null) {
+      try {
+        ex.gateway.recheck(ex.admitted!);
+      } catch (e) {
+        return queueRefusal(ex, e);
+      }
+    }
     const signal = ex.beginAttempt(u);
     const plan = plans(ex, u);
     if (ex.sentAt === 0) ex.sentAt = performance.now();
