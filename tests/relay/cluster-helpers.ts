@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nginxPrelude } from "../../bench/lib/peers.ts";
 import { freePort } from "../../bench/lib/proc.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
@@ -137,10 +138,12 @@ export function clusterRedisKeys(c: { secretFile: string }): { keys: ClusterKeys
   return { keys, prefix: clusterPrefix(keys) };
 }
 
-export interface TestHaproxy extends LoggedProc {
+/** A reverse proxy the tests started (HAProxy, nginx) and the URL clients call. */
+export interface TestProxy extends LoggedProc {
   url: string;
   port: number;
 }
+export type TestHaproxy = TestProxy;
 
 /** A fenced block of docs/relay-cluster.md by its language tag: what the tests run is what the docs say. */
 export function docBlock(lang: string): string {
@@ -196,6 +199,43 @@ export async function startHaproxy(nodes: { port: number }[], checks?: string): 
     port,
     async stop(signal = "SIGTERM") {
       const r = await p.stop(signal);
+      cleanup(dir);
+      return r;
+    },
+  };
+}
+
+/** The docs' nginx example with its upstream servers, listen and TLS lines pointed at this test's port and nodes; `upstreamExtra` adds lines to the upstream block. */
+export function nginxConfigFromDocs(dir: string, port: number, nodes: { port: number }[], upstreamExtra = ""): string {
+  const block = docBlock("nginx")
+    .replace(/^\s*server 10\.0\.0\.11:8080(.*)$/m, (_, rest) => nodes.map((n) => `  server 127.0.0.1:${n.port}${rest}`).join("\n") + (upstreamExtra ? `\n  ${upstreamExtra}` : ""))
+    .replace(/^\s*server 10\.0\.0\.1\d:8080.*\n/gm, "")
+    .replace(/listen 443 ssl;/, `listen 127.0.0.1:${port};`)
+    .replace(/^\s*ssl_certificate.*\n/gm, "");
+  if (!nodes.every((n) => block.includes(`127.0.0.1:${n.port}`))) throw new Error("the docs' nginx example changed shape: update this helper");
+  return `${nginxPrelude(dir)}\n${block}\n}\n`;
+}
+
+/** nginx with the docs' example in front of the nodes (HTTP on loopback; the example's TLS lines dropped). */
+export async function startNginx(nodes: { port: number }[], upstreamExtra = ""): Promise<TestProxy> {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-nginx-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "nginx.conf"), nginxConfigFromDocs(dir, port, nodes, upstreamExtra));
+  const p = spawnLogged(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "nginx", debugEnv: "DEBUG_NGINX" });
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  while ((await fetch(`${url}/healthz`).then((r) => r.status).catch(() => 0)) !== 200) {
+    if (p.proc.exitCode !== null) throw new Error(`nginx exited: ${p.stderr()}`);
+    if (performance.now() - t0 > 10_000) throw new Error(`nginx did not answer: ${p.stderr()}`);
+    await Bun.sleep(50);
+  }
+  return {
+    ...p,
+    url,
+    port,
+    async stop() {
+      // SIGQUIT: nginx's graceful stop (SIGTERM is its fast one; either ends the test's workers).
+      const r = await p.stop("SIGQUIT");
       cleanup(dir);
       return r;
     },
