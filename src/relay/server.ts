@@ -11,7 +11,7 @@ import type { RelayCluster } from "./cluster/cluster.ts";
 import { createForwarder, type ClusterRouting } from "./forward.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { relayFetch } from "./routes.ts";
-import { readRelayTls } from "./tls-files.ts";
+import { readRelayTls, unusableTls } from "./tls-files.ts";
 
 export { tunnelTarget } from "./routes.ts";
 export type { TunnelInfo };
@@ -104,7 +104,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     // A cluster node that started already leaves again: no heartbeat of a node that never served stays behind.
     await cluster?.stop();
     // A TLS error is [tls]'s (a file that is not PEM, a key that does not fit); the others (EADDRINUSE, ...) the listener's.
-    if (/^ERR_(OSSL|SSL|TLS)/.test((e as NodeJS.ErrnoException)?.code ?? "")) throw new Error(`[tls]: ${config.tls.cert_file} and ${config.tls.key_file} are not a usable certificate and key: ${(e as Error).message}`);
+    if (/^ERR_(OSSL|SSL|TLS)/.test((e as NodeJS.ErrnoException)?.code ?? "")) throw unusableTls(config, (e as Error).message);
     throw listenError("it", "listen", config.listen, e, "the relay");
   }
   const shownHost = hostname.includes(":") ? `[${hostname}]` : hostname;
