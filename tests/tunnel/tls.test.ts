@@ -74,6 +74,37 @@ test("without the CA the agent refuses the relay's certificate", async () => {
   expect(relay.count(/agent connected/)).toBe(1); // only the daemon of the first test
 });
 
+test("with the CA trusted, a certificate it signed for another name is refused: the agent checks the relay's name", async () => {
+  sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "elsewhere.key", "-out", "elsewhere.csr", "-subj", "/CN=relay.elsewhere.example"]);
+  writeFileSync(join(dir, "elsewhere.cnf"), "subjectAltName=DNS:relay.elsewhere.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  sh(["openssl", "x509", "-req", "-in", "elsewhere.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "elsewhere.pem", "-days", "2", "-extfile", "elsewhere.cnf"]);
+  const other = await startRelayProc(relayToml({ tls: { cert: join(dir, "elsewhere.pem"), key: join(dir, "elsewhere.key") } }));
+  try {
+    const err = await connect({
+      url: `${other.url.replace(/^https/, "wss")}/agent`,
+      token: AGENT_TOKEN,
+      caFile: join(dir, "ca.pem"),
+      agent: "test",
+      heartbeatMs: 1000,
+      toleranceMs: 3000,
+      maxStreams: 4,
+      onStream: () => {},
+      handshakeTimeoutMs: 5_000,
+    }).then(
+      (c) => (c.close("unexpected"), null),
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(ConnectError);
+    expect(err.message).toMatch(/TLS verification of the relay failed .*the relay's certificate is not for the host in \[tunnel\] relay_url/);
+    // ca_file holds the right CA: naming it as the fault would send the user the wrong way.
+    expect(err.message).not.toContain("ca_file");
+    expect(other.count(/agent connected/)).toBe(0);
+  } finally {
+    await other.stop();
+    cleanup(other.dir);
+  }
+});
+
 // The system store, as OpenSSL (and so Bun) reads it: SSL_CERT_FILE names the system bundle file. The relay's CA is
 // installed there only, and ca_file names another CA: ca_file must add to the store, not replace it.
 for (const [store, env] of [
