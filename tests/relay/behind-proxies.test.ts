@@ -14,7 +14,7 @@ import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
-import { haproxyConfigFromDocs, startHaproxy, startNginx, type TestProxy } from "./cluster-helpers.ts";
+import { docBlock, haproxyConfigFromDocs, startHaproxy, startNginx, type TestProxy } from "./cluster-helpers.ts";
 
 const { test, beforeAll, afterAll } = requireTools(["haproxy", "nginx"]);
 
@@ -270,4 +270,32 @@ test("behind HAProxy a client's X-Forwarded-For (or Forwarded, X-Real-IP, CF-Con
   const line = await limited.waitFor(/agent refused/, 5_000);
   expect(line).toContain("remote=127.0.0.1");
   expect(limited.stderr()).not.toContain("203.0.113.9");
+}, 30_000);
+
+test("a request head trickled in through the docs' HAProxy is cut by the balancer (timeout http-request), since the relay never sees it", async () => {
+  // The docs' 10 s, shortened here to keep the test fast.
+  expect(docBlock("haproxy")).toMatch(/^\s*timeout http-request 10s$/m);
+  const lb = await startHaproxy([link], undefined, (cfg) => cfg.replace(/timeout http-request 10s/, "timeout http-request 1s"));
+  extra.procs.push(lb);
+  const s = tcp(lb.port, "127.0.0.1");
+  let answer = "";
+  s.on("data", (d) => (answer += d.toString()));
+  s.on("error", () => {});
+  const head = `GET /t/${TUNNEL_ID}/api/tags HTTP/1.1\r\nHost: relay\r\nX-Pad: ${"a".repeat(200)}`;
+  let i = 0;
+  const drip = setInterval(() => s.destroyed || i >= head.length || s.write(head[i++]!), 200);
+  try {
+    const closedAfter = await new Promise<number>((resolve) => {
+      const t0 = performance.now();
+      s.on("close", () => resolve(performance.now() - t0));
+      setTimeout(() => resolve(-1), 8_000);
+    });
+    // Closed by HAProxy's timer (a 408), long before the head could have been whole.
+    expect(closedAfter).toBeGreaterThan(0);
+    expect(answer).toStartWith("HTTP/1.1 408");
+    expect(i).toBeLessThan(head.length);
+  } finally {
+    clearInterval(drip);
+    s.destroy();
+  }
 }, 30_000);

@@ -173,12 +173,12 @@ export function haproxyConfigFromDocs(port: number, nodes: { port: number }[], c
   return out.join("\n");
 }
 
-/** HAProxy with the docs' example in front of the nodes: round robin per request, upgrades passed, dead nodes skipped. */
-export async function startHaproxy(nodes: { port: number }[], checks?: string): Promise<TestHaproxy> {
+/** HAProxy with the docs' example in front of the nodes (`edit` changes its text): round robin per request, upgrades passed, dead nodes skipped. */
+export async function startHaproxy(nodes: { port: number }[], checks?: string, edit: (cfg: string) => string = (c) => c): Promise<TestHaproxy> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-haproxy-"));
   const port = await freePort();
   const cfg = join(dir, "haproxy.cfg");
-  const text = haproxyConfigFromDocs(port, nodes, checks);
+  const text = edit(haproxyConfigFromDocs(port, nodes, checks));
   if (checks && !text.includes(`default-server ${checks}`)) throw new Error("the docs' HAProxy example has no default-server line: update this helper");
   writeFileSync(cfg, text);
   const p = spawnLogged(["haproxy", "-db", "-f", cfg], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "haproxy", debugEnv: "DEBUG_HAPROXY" });
