@@ -207,7 +207,7 @@ async function chatVia(proxy: TestProxy, id: string): Promise<number> {
   return r.status;
 }
 
-test("an agent's WebSocket through HAProxy and nginx outlives a reload of the proxy; calls go on through the reloaded proxy", async () => {
+test("an agent's WebSocket and an answer in flight through HAProxy and nginx outlive a reload of the proxy; calls go on through the reloaded proxy", async () => {
   const viaH = await agentVia(haproxy.url, viaToken(VIA.haproxy));
   const viaN = await agentVia(nginx.url, viaToken(VIA.nginx));
   extra.conns.push(viaH, viaN);
@@ -217,6 +217,16 @@ test("an agent's WebSocket through HAProxy and nginx outlives a reload of the pr
   // Heartbeats every 300 ms cross both proxies for a while first (the docs' tunnel timeouts are 1 h).
   await Bun.sleep(1_500);
   expect([await chatVia(haproxy, VIA.haproxy), await chatVia(nginx, VIA.nginx)]).toEqual([200, 200]);
+  // And an answer in flight through each proxy, its first line read, the rest held back by the agent across the reload.
+  const dec = new TextDecoder();
+  const inFlight = await Promise.all(
+    [haproxy, nginx].map(async (p) => {
+      const id = crypto.randomUUID();
+      const res = await fetch(`${p.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}`, "x-test-hold": id }, body: CHAT });
+      const reader = res.body!.getReader();
+      return { id, reader, body: dec.decode((await reader.read()).value) };
+    }),
+  );
 
   // nginx: SIGHUP to the master (nginx -s reload) starts a new worker; the old one keeps its upgraded connections.
   const workers = () => readFileSync(`/proc/${nginx.proc.pid}/task/${nginx.proc.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
@@ -232,6 +242,15 @@ test("an agent's WebSocket through HAProxy and nginx outlives a reload of the pr
   // The new process answers on the port (the old one has stopped listening once it did).
   await until(async () => (await fetch(`${haproxy.url}/healthz`).then((r) => r.status).catch(() => 0)) === 200 && next.proc.exitCode === null, 10_000, "the reloaded HAProxy to answer");
 
+  // The answers in flight finish through the old worker or process, every line once.
+  for (const f of inFlight) gates.get(f.id)!();
+  const bodies = await Promise.all(
+    inFlight.map(async (f) => {
+      for (let r; !(r = await f.reader.read()).done; ) f.body += dec.decode(r.value);
+      return f.body;
+    }),
+  );
+  expect(bodies).toEqual(Array(2).fill('{"i":0,"done":false}\n{"i":1,"done":true}\n'));
   // Calls through the reloaded proxies reach the same agent connections: neither agent reconnected.
   await Bun.sleep(1_500);
   expect([await chatVia(haproxy, VIA.haproxy), await chatVia(nginx, VIA.nginx)]).toEqual([200, 200]);
