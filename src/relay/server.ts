@@ -37,8 +37,20 @@ export interface RelayServer {
 function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSet<Request>): ReturnType<typeof relayFetch> {
   return async (req, srv) => {
     const res = await routes(req, srv);
-    return res && !admitted.has(req) ? closing(res) : res;
+    if (!res || admitted.has(req)) return res;
+    // A body the answer left unread (a refused upload) is read to its end first, as Bun would to keep the connection:
+    // closing on unread bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
+    if (req.body && !req.bodyUsed) await drain(req.body);
+    return closing(res);
   };
+}
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  try {
+    for await (const _ of body);
+  } catch {
+    // The client went away (or the idle timer cut a body trickled in): the answer has no one to reach.
+  }
 }
 
 export async function startRelay(config: RelayConfig): Promise<RelayServer> {

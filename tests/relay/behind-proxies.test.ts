@@ -159,6 +159,33 @@ test("a chat sent through HAProxy and nginx as the relay's idle timer fires is a
   }
 }, 60_000);
 
+test("an upload refused before its body is read (a wrong key) is answered 401 through each proxy, not reset into a 502", async () => {
+  // Proxies straight at the relay: the latency link would take the body in whatever the relay does with it.
+  const direct = await Promise.all([startHaproxy([relay]), startNginx([relay]), startNginx([relay], "keepalive 16;")]);
+  extra.procs.push(...direct);
+  const statuses: Record<string, (number | string)[]> = {};
+  for (const [name, p] of Object.entries({ relay: { url: relay.url }, haproxy: direct[0], nginx: direct[1], pooled: direct[2] })) {
+    statuses[name] = [];
+    for (const chunked of [false, true]) {
+      const size = 8 * 1024 * 1024;
+      const body = chunked
+        ? new ReadableStream<Uint8Array>({
+            start(c) {
+              for (let i = 0; i < size; i += 256 * 1024) c.enqueue(new Uint8Array(256 * 1024));
+              c.close();
+            },
+          })
+        : new Uint8Array(size);
+      const r = await fetch(`${p.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: "Bearer not-the-key" }, body, duplex: "half" } as RequestInit).then(
+        async (r) => (await r.arrayBuffer(), r.status),
+        (e: Error) => e.message,
+      );
+      statuses[name]!.push(r);
+    }
+  }
+  expect(statuses).toEqual({ relay: [401, 401], haproxy: [401, 401], nginx: [401, 401], pooled: [401, 401] });
+}, 60_000);
+
 /** Through `proxy`: whether the answer's first line reached the client while the agent still held back the last, and the whole body. */
 async function firstLineWhileHeld(proxy: TestProxy, path: string): Promise<{ early: boolean; first: string; body: string }> {
   const id = crypto.randomUUID();
