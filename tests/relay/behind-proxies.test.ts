@@ -20,8 +20,10 @@ const { test, beforeAll, afterAll } = requireTools(["haproxy", "nginx"]);
 
 /** Tunnels whose agents connect through a proxy (the WebSocket tests), each with its own token. */
 const VIA = { haproxy: "via-haproxy", nginx: "via-nginx" } as const;
+/** Tunnels whose agents connect over wss:// to a proxy that terminates TLS with the docs' own lines. */
+const TLS_VIA = { haproxy: "tls-haproxy", nginx: "tls-nginx" } as const;
 const viaToken = (id: string) => `${id}-agent-token-0123456789`;
-const viaTunnels = Object.values(VIA)
+const viaTunnels = [...Object.values(VIA), ...Object.values(TLS_VIA)]
   .map((id) => `\n[[tunnels]]\nid = "${id}"\nagent_token_sha256 = "${hashToken(viaToken(id))}"\nclient_key_sha256 = ["${hashToken(CLIENT_KEY)}"]\n`)
   .join("");
 
@@ -321,7 +323,7 @@ test("behind HAProxy a client's X-Forwarded-For (or Forwarded, X-Real-IP, CF-Con
 test("a request head trickled in through the docs' HAProxy is cut by the balancer (timeout http-request), since the relay never sees it", async () => {
   // The docs' 10 s, shortened here to keep the test fast.
   expect(docBlock("haproxy")).toMatch(/^\s*timeout http-request 10s$/m);
-  const lb = await startHaproxy([link], undefined, (cfg) => cfg.replace(/timeout http-request 10s/, "timeout http-request 1s"));
+  const lb = await startHaproxy([link], undefined, { edit: (cfg) => cfg.replace(/timeout http-request 10s/, "timeout http-request 1s") });
   extra.procs.push(lb);
   const s = tcp(lb.port, "127.0.0.1");
   let answer = "";
@@ -343,5 +345,42 @@ test("a request head trickled in through the docs' HAProxy is cut by the balance
   } finally {
     clearInterval(drip);
     s.destroy();
+  }
+}, 30_000);
+
+requireTools(["haproxy", "nginx", "openssl"]).test("the docs' TLS lines (HAProxy bind ssl crt, nginx listen ssl) carry an agent's wss:// that verifies the proxy's certificate, and a client's https:// call", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-proxy-tls-"));
+  extra.dirs.push(dir);
+  const sh = (...cmd: string[]) => {
+    const r = Bun.spawnSync(cmd, { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  };
+  sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=c2l proxy test CA");
+  sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost");
+  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  sh("openssl", "x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "relay.crt", "-days", "2", "-extfile", "ext.cnf");
+  // HAProxy's crt is one file: the certificate chain, then its key.
+  writeFileSync(join(dir, "relay.pem"), readFileSync(join(dir, "relay.crt"), "utf8") + readFileSync(join(dir, "relay.key"), "utf8"));
+  const ca = readFileSync(join(dir, "ca.pem"), "utf8");
+  const proxies = {
+    [TLS_VIA.haproxy]: await startHaproxy([link], undefined, { tlsPem: join(dir, "relay.pem"), ca }),
+    [TLS_VIA.nginx]: await startNginx([link], "", { cert: join(dir, "relay.crt"), key: join(dir, "relay.key"), ca }),
+  };
+  extra.procs.push(...Object.values(proxies));
+  for (const [id, p] of Object.entries(proxies)) {
+    expect(p.url).toStartWith("https://");
+    const c = await connect({
+      url: `${p.url.replace(/^https/, "wss")}/agent`,
+      token: viaToken(id),
+      caFile: join(dir, "ca.pem"),
+      agent: "behind-proxies-tls",
+      heartbeatMs: 300,
+      toleranceMs: 1200,
+      maxStreams: 8,
+      onStream: (s) => void serveStream(s, answer),
+    });
+    extra.conns.push(c);
+    const r = await fetch(`${p.url}/t/${id}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}` }, body: CHAT, tls: { ca } });
+    expect({ id, status: r.status, body: await r.text() }).toEqual({ id, status: 200, body: '{"i":0,"done":true}\n' });
   }
 }, 30_000);
