@@ -224,6 +224,24 @@ test("NDJSON and SSE stay streams through HAProxy and nginx: the first line arri
   }
 }, 60_000);
 
+test("an answer silent past the relay's idle timer (a model loading) goes on through HAProxy and nginx", async () => {
+  const dec = new TextDecoder();
+  const bodies = await Promise.all(
+    [haproxy, nginx, pooled].map(async (p) => {
+      const id = crypto.randomUUID();
+      const res = await fetch(`${p.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}`, "x-test-hold": id }, body: CHAT });
+      const reader = res.body!.getReader();
+      let body = dec.decode((await reader.read()).value);
+      // 5 s of silence: past the 1 s idle timeout and the 4 s tick Bun fires it on.
+      await Bun.sleep(5_000);
+      gates.get(id)!();
+      for (let r; !(r = await reader.read()).done; ) body += dec.decode(r.value);
+      return body;
+    }),
+  );
+  expect(bodies).toEqual(Array(3).fill('{"i":0,"done":false}\n{"i":1,"done":true}\n'));
+}, 30_000);
+
 /** When the relay's listing says the tunnel's agent connected (it changes only when the agent reconnects). */
 async function connectedAt(id: string): Promise<string | undefined> {
   const r = await fetch(`${relay.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
