@@ -54,6 +54,14 @@ test("the relay serves HTTPS and the agent connects over wss when ca_file names 
   }
 }, 30_000);
 
+test("the relay's TLS is 1.2 or 1.3: a client offering only TLS 1.0 or 1.1 is refused", () => {
+  const negotiated = (flag: string) => {
+    const p = Bun.spawnSync(["openssl", "s_client", "-connect", `127.0.0.1:${relay.port}`, flag, "-brief"], { stdin: new TextEncoder().encode("Q\n"), stdout: "pipe", stderr: "pipe" });
+    return /Protocol version: (\S+)/.exec(p.stdout.toString() + p.stderr.toString())?.[1] ?? "refused";
+  };
+  expect(["-tls1", "-tls1_1", "-tls1_2", "-tls1_3"].map(negotiated)).toEqual(["refused", "refused", "TLSv1.2", "TLSv1.3"]);
+});
+
 test("without the CA the agent refuses the relay's certificate", async () => {
   const err = await connect({
     url: `${relay.url.replace(/^https/, "wss")}/agent`,
