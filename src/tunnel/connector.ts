@@ -105,7 +105,9 @@ export function openAgentSocket(url: string, o: { token: string; agent: string; 
   }
   return new WebSocket(url, {
     headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
-    ...(ca ? { tls: { ca } } : {}),
+    // Said outright: NODE_TLS_REJECT_UNAUTHORIZED=0 in the daemon's environment (set for some other tool) would
+    // otherwise turn verification off, and any certificate would get the token.
+    tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) },
   } as unknown as string[]);
 }
 

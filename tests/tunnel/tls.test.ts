@@ -4,7 +4,9 @@ import { requireTools } from "../helpers/requires.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { apiToken } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
 import { checkRelay } from "../../src/cli/doctor-checks.ts";
@@ -113,6 +115,28 @@ test("with the CA trusted, a certificate it signed for another name is refused: 
   }
 });
 
+test("NODE_TLS_REJECT_UNAUTHORIZED=0 in the daemon's environment (set for another tool) does not turn the agent's verification off", async () => {
+  const before = relay.count(/agent connected/);
+  // No ca_file: the relay's private CA is trusted nowhere, and the variable would let any certificate through.
+  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^https/, "wss")}/agent` }), { NODE_TLS_REJECT_UNAUTHORIZED: "0" }, false);
+  try {
+    const headers = { authorization: `Bearer ${await apiToken(daemon)}` };
+    const st = await until(
+      async () => {
+        const t = (await (await fetch(`${daemon.urls.api}/api/v1/tunnel`, { headers })).json()) as { state: string; lastError: string | null };
+        return t.lastError?.includes("TLS verification of the relay failed") ? t : null;
+      },
+      10_000,
+      "the tunnel to report the relay's certificate refused",
+    );
+    expect(st.state).not.toBe("connected");
+    expect(relay.count(/agent connected/)).toBe(before);
+  } finally {
+    await daemon.stop();
+    cleanup(daemon.home);
+  }
+}, 30_000);
+
 // The system store, as OpenSSL (and so Bun) reads it: SSL_CERT_FILE names the system bundle file. The relay's CA is
 // installed there only, and ca_file names another CA: ca_file must add to the store, not replace it.
 for (const [store, env] of [
@@ -173,4 +197,11 @@ test("doctor probes the relay with the tunnel's trust: ca_file naming the CA pas
   expect(`${r.detail} ${r.fix}`).not.toMatch(/set \[tunnel\] ca_file/);
   expect(r.fix).toContain(`[tunnel] ca_file (${other})`);
   expect((await checkRelay(config(join(dir, "missing.pem"))))!.detail).toContain("cannot read tunnel.ca_file");
+  // doctor's probe is verified as the tunnel is, whatever NODE_TLS_REJECT_UNAUTHORIZED says.
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+  try {
+    expect((await checkRelay(config("")))!.level).toBe("fail");
+  } finally {
+    delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  }
 });
