@@ -306,7 +306,7 @@ test("an agent's WebSocket and an answer in flight through HAProxy and nginx out
   expect(closedYet).toBe(false);
 }, 60_000);
 
-test("behind HAProxy a client's X-Forwarded-For (or Forwarded, X-Real-IP, CF-Connecting-IP) names no one: it dodges no limit, and the log names the connection's peer", async () => {
+test("behind HAProxy a client's X-Forwarded-For (or Forwarded, X-Real-IP, CF-Connecting-IP) names no one: it dodges no limit, and the log names the connection's peer; calls without the key use up none of the limit", async () => {
   // Its own relay: 3 calls a minute for the tunnel, behind the docs' HAProxy (which adds no forwarding header of its own).
   const limited = await startRelayProc(relayToml().replace("requests_per_minute = 100000", "requests_per_minute = 3"));
   extra.procs.push(limited);
@@ -320,6 +320,14 @@ test("behind HAProxy a client's X-Forwarded-For (or Forwarded, X-Real-IP, CF-Con
     { forwarded: "for=198.51.100.4", "cf-connecting-ip": "198.51.100.4", "true-client-ip": "198.51.100.4" },
     { "x-forwarded-for": "198.51.100.5", "x-client-ip": "198.51.100.5" },
   ];
+  // Calls without the key, however many, use up nothing of the tunnel's window.
+  const refusedCalls: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await fetch(`${lb.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: "Bearer not-the-key", ...spoofs[i % spoofs.length] }, body: CHAT });
+    await r.arrayBuffer();
+    refusedCalls.push(r.status);
+  }
+  expect(refusedCalls).toEqual([401, 401, 401, 401, 401]);
   const statuses: number[] = [];
   for (const h of spoofs) {
     const r = await fetch(`${lb.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}`, ...h }, body: CHAT });
