@@ -9,11 +9,13 @@ import { join } from "node:path";
 import { hashToken } from "../../src/relay/auth.ts";
 import { serveStream } from "../../src/protocol/http-over-stream.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
 import { startLatencyLink, type LatencyLink } from "../helpers/latency-link.ts";
 import { spawnLogged, type LoggedProc } from "../helpers/process.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
-import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { DIALECTS, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
 import { docBlock, haproxyConfigFromDocs, startHaproxy, startNginx, type TestProxy } from "./cluster-helpers.ts";
 
 const { test, beforeAll, afterAll } = requireTools(["haproxy", "nginx"]);
@@ -408,5 +410,37 @@ requireTools(["haproxy", "nginx", "openssl"]).test("the docs' TLS lines (HAProxy
     extra.conns.push(c);
     const r = await fetch(`${p.url}/t/${id}/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}` }, body: CHAT, tls: { ca } });
     expect({ id, status: r.status, body: await r.text() }).toEqual({ id, status: 200, body: '{"i":0,"done":true}\n' });
+  }
+}, 30_000);
+
+test("an answer in flight resumes when the HAProxy in front of its agent is killed and started again: every token once, in order", async () => {
+  // Its own relay and a real agent daemon that holds answers across reconnects, connected through HAProxy; the client
+  // calls the relay straight, so only the agent's connection goes through the proxy that dies.
+  const fake = await startFakeOllama({ tokens: 30, tokenDelayMs: 50 });
+  const own = await startRelayProc(relayToml());
+  extra.procs.push(own);
+  extra.dirs.push(own.dir);
+  const dir = mkdtempSync(join(tmpdir(), "c2l-haproxy-restart-"));
+  extra.dirs.push(dir);
+  const lb = await startHaproxy([own]);
+  writeFileSync(join(dir, "haproxy.cfg"), haproxyConfigFromDocs(lb.port, [own]));
+  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
+  try {
+    const call = streamingCall(own.url, DIALECTS[0]);
+    await call.started;
+    await lb.stop("SIGKILL");
+    const again = spawnLogged(["haproxy", "-db", "-f", join(dir, "haproxy.cfg")], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "haproxy (restarted)" });
+    extra.procs.push(again);
+    const text = await call.done;
+    expect(tokensIn(text)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(text).not.toContain('"error"');
+    expect(text).toMatch(DIALECTS[0].done);
+    // The agent is back through the restarted proxy, and the answer was resumed there, not generated again.
+    await daemon.waitFor(/the relay resumed an answer on the new connection/, 5_000);
+    expect(fake.requests.filter((r) => r.path === DIALECTS[0].path)).toHaveLength(1);
+  } finally {
+    await daemon.stop();
+    cleanup(daemon.home);
+    await fake.stop();
   }
 }, 30_000);
