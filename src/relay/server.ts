@@ -38,8 +38,10 @@ function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSe
   return async (req, srv) => {
     const res = await routes(req, srv);
     if (!res || admitted.has(req)) return res;
-    // A body the answer left unread (a refused upload) is read to its end first, as Bun would to keep the connection:
-    // closing on unread bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
+    // An answer that closes already (a request whose framing is in doubt) closes at once. Otherwise a body the answer
+    // left unread (a refused upload) is read to its end first, as Bun would to keep the connection: closing on unread
+    // bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
+    if (res.headers.get("connection") === "close") return res;
     if (req.body && !req.bodyUsed) await drain(req.body);
     return closing(res);
   };
