@@ -151,7 +151,8 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
     if (e instanceof CaFileError) return fail("Relay", e.message, "point [tunnel] ca_file at a readable PEM file, or remove it");
     throw e;
   }
-  const r = await probe(http, 5000, ca ? { tls: { ca } } : {});
+  // Verified whatever NODE_TLS_REJECT_UNAUTHORIZED says, as the tunnel's own connection is (src/tunnel/connector.ts).
+  const r = await probe(http, 5000, { tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) } });
   if ("error" in r) {
     // With ca_file set, "set ca_file" would send the user in a circle: say what was trusted instead.
     const error = t.ca_file ? r.error.replace(/ \(set \[tunnel\] ca_file[^)]*\)/, "") : r.error;

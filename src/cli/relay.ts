@@ -57,7 +57,9 @@ Options:
     if (!r.ok) throw new UsageError(r.issues.map(formatIssue).join("\n"));
     if (sub === "check") {
       try {
-        await (await import("../relay/tls-files.ts")).readRelayTls(r.config);
+        const { readRelayTls, checkRelayTls } = await import("../relay/tls-files.ts");
+        const pem = await readRelayTls(r.config);
+        if (pem) checkRelayTls(r.config, pem);
       } catch (e) {
         throw new CliError((e as Error).message);
       }

@@ -281,6 +281,10 @@ export const CONFIG_SCHEMA = {
           "type": "string",
           "default": ""
         },
+        "allow_plaintext_relay": {
+          "type": "boolean",
+          "default": false
+        },
         "allowed_paths": {
           "type": "array",
           "default": [
@@ -617,6 +621,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       (((value['tunnel']['protocol'] === 'v2')) || ((value['tunnel']['protocol'] === 'bridge-v1'))) &&
       (typeof value['tunnel']['token_secret'] === 'string') &&
       (typeof value['tunnel']['ca_file'] === 'string') &&
+      (typeof value['tunnel']['allow_plaintext_relay'] === 'boolean') &&
       Array.isArray(value['tunnel']['allowed_paths']) &&
       ((array) => { for(const value: any of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['tunnel']['allowed_paths']) &&
       (typeof value['tunnel']['allow_model_management'] === 'boolean') &&
@@ -652,7 +657,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       local_16.test(value['tunnel']['heartbeat']['tolerance']) &&
       format('c2l-duration', value['tunnel']['heartbeat']['tolerance']) &&
       Object.getOwnPropertyNames(value['tunnel']['heartbeat']).length === 2 &&
-      Object.getOwnPropertyNames(value['tunnel']).length === 12 &&
+      Object.getOwnPropertyNames(value['tunnel']).length === 13 &&
       (typeof value['alerts'] === 'object' && value['alerts'] !== null && !Array.isArray(value['alerts'])) &&
       (typeof value['alerts']['enabled'] === 'boolean') &&
       (typeof value['alerts']['notifications'] === 'boolean') &&

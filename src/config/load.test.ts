@@ -128,6 +128,20 @@ describe("validation errors", () => {
     expect(one('[tunnel]\nrelay_url = "relay.example.com"\n').message).toContain('use "wss://relay.example.com/agent"');
   });
 
+  test("a ws:// relay_url to another machine is refused (the token would cross the network in cleartext) unless allow_plaintext_relay opts in", () => {
+    const i = one('[tunnel]\nrelay_url = "ws://relay.example.com:8080/agent"\n');
+    expect(i).toMatchObject({ path: "tunnel.relay_url" });
+    expect(i.message).toBe(
+      "ws://relay.example.com:8080 is not encrypted: the agent token and every prompt and answer would cross the network in cleartext; use wss://relay.example.com:8080/agent (the relay's [tls], or a TLS proxy in front of it), or set [tunnel] allow_plaintext_relay = true for a network you trust end to end",
+    );
+    // A token in the URL is not shown.
+    expect(one('[tunnel]\nrelay_url = "ws://10.0.0.5/agent?token=hunter2"\n').message).not.toContain("hunter2");
+    for (const host of ["10.0.0.5", "[fd00::5]", "127.0.0.1.nip.io", "localhost.example.com"]) expect(issues(`[tunnel]\nrelay_url = "ws://${host}/agent"\n`).map((x) => x.path)).toEqual(["tunnel.relay_url"]);
+    // This machine, wss://, or the opt-in: accepted.
+    for (const url of ["ws://127.0.0.1:8080/agent", "ws://localhost/agent", "ws://[::1]:9/agent", "ws://127.5.0.1/agent", "wss://relay.example.com/agent"]) expect(parseConfig(`[tunnel]\nrelay_url = "${url}"\n`, "t.toml").ok).toBe(true);
+    expect(parseConfig('[tunnel]\nrelay_url = "ws://10.0.0.5/agent"\nallow_plaintext_relay = true\n', "t.toml").ok).toBe(true);
+  });
+
   test("a bad duration suggests the form", () => {
     const i = one('[health]\ninterval = "10 seconds"\n');
     expect(i).toMatchObject({ path: "health.interval", line: 2 });

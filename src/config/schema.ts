@@ -185,6 +185,10 @@ export const TunnelSchema = T.Object(
     }),
     token_secret: T.String({ default: "tunnel-token", description: "Name of the secret holding the agent token." }),
     ca_file: T.String({ default: "", description: "Extra CA certificate (PEM) to trust for the relay, added to the system store and NODE_EXTRA_CA_CERTS; certificates are always verified." }),
+    allow_plaintext_relay: T.Boolean({
+      default: false,
+      description: "Allow a ws:// (unencrypted) relay_url to another machine: the agent token and every prompt and answer then cross the network in cleartext. Only for a network you trust end to end (a WireGuard link); ws:// to this machine (localhost, 127.0.0.1, ::1) needs no opt-in.",
+    }),
     allowed_paths: T.Array(T.String(), {
       default: DEFAULT_TUNNEL_PATHS,
       description: "Paths the relay may call (inference and listing by default).",

@@ -5,7 +5,7 @@ import { CONFIG_SCHEMA } from "./config-check.generated.ts";
 import { durationMs } from "./duration.ts";
 import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
-import { hostSet } from "../net/host.ts";
+import { hostSet, isLoopbackHost } from "../net/host.ts";
 import { suggest } from "./suggest.ts";
 import { hideCredentials } from "./inline-secrets.ts";
 import { suggestAgentUrl } from "../net/cloud-url.ts";
@@ -67,6 +67,17 @@ export function relayUrlMessage(v: unknown): string {
   return hint ? `${show(v)} is not a relay agent URL: use ${show(hint)} (wss:// or ws://, the relay's agent path)` : `${show(v)} is not a URL (${urlHint("tunnel.relay_url")})`;
 }
 
+/** A ws:// relay URL whose host is not this machine: the agent's token (in the upgrade's Authorization) would cross the network in cleartext. */
+function plaintextToAnotherMachine(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "ws:" && !isLoopbackHost(u.hostname);
+}
+
+function plaintextRelayMessage(url: string): string {
+  const u = new URL(url);
+  return `ws://${u.host} is not encrypted: the agent token and every prompt and answer would cross the network in cleartext; use wss://${u.host}${u.pathname} (the relay's [tls], or a TLS proxy in front of it), or set [tunnel] allow_plaintext_relay = true for a network you trust end to end`;
+}
+
 /** Rules across fields, checked on a config that already passed the schema. */
 export function semanticIssues(c: Config): FieldIssue[] {
   const out: FieldIssue[] = [];
@@ -91,6 +102,8 @@ export function semanticIssues(c: Config): FieldIssue[] {
   if (c.tunnel.enabled && !c.tunnel.relay_url) out.push({ path: "tunnel.enabled", message: "the tunnel is enabled but tunnel.relay_url is empty (set the relay URL or enabled = false)" });
   if (c.tunnel.relay_url && !/^wss?:$/.test(new URL(c.tunnel.relay_url).protocol))
     out.push({ path: "tunnel.relay_url", message: relayUrlMessage(c.tunnel.relay_url) });
+  else if (c.tunnel.relay_url && !c.tunnel.allow_plaintext_relay && plaintextToAnotherMachine(c.tunnel.relay_url))
+    out.push({ path: "tunnel.relay_url", message: plaintextRelayMessage(c.tunnel.relay_url) });
   const api = splitListen(c.api.listen);
   const proxy = splitListen(c.proxy.listen);
   if (c.proxy.enabled && api.port !== 0 && api.port === proxy.port && sameSocketHost(api.hostname, proxy.hostname))

@@ -48,7 +48,7 @@ export const RelayConfigSchema = T.Object(
         requests_per_minute: T.Integer({ default: 600, minimum: 1, description: "Requests per tunnel per minute; more get 429." }),
         idle_timeout: Duration(
           "30s",
-          "How long a client's connection may stay silent (1s to 255s) until a call of it is admitted (its key accepted): an idle keep-alive connection, or one trickling its request head (slowloris), is closed then. An admitted call through a tunnel is never cut by it; \"0s\": no limit.",
+          "How long a client's connection may stay silent (1s to 255s) until a call of it is admitted (its key accepted): one trickling its request head (slowloris) is closed then, and an answer to a call that is not admitted closes its connection. An admitted call through a tunnel is never cut by it, nor is an idle keep-alive connection a reverse proxy may reuse; \"0s\": no limit.",
         ),
       },
       { additionalProperties: false, default: {} },

@@ -2,6 +2,7 @@
 import type { Server } from "bun";
 import { splitListen } from "../config/listen.ts";
 import { listenError } from "../core/listen-error.ts";
+import { closing } from "../core/request-checks.ts";
 import { logger } from "../core/log.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
@@ -10,7 +11,7 @@ import type { RelayCluster } from "./cluster/cluster.ts";
 import { createForwarder, type ClusterRouting } from "./forward.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { relayFetch } from "./routes.ts";
-import { readRelayTls } from "./tls-files.ts";
+import { readRelayTls, unusableTls } from "./tls-files.ts";
 
 export { tunnelTarget } from "./routes.ts";
 export type { TunnelInfo };
@@ -23,6 +24,35 @@ export interface RelayServer {
   metrics: RelayMetrics;
   tunnels(): TunnelInfo[];
   stop(): Promise<void>;
+}
+
+/**
+ * The relay's idle timer must never close a connection a reverse proxy may reuse: nginx's upstream keepalive and
+ * HAProxy's connection reuse would send the next call into a connection the relay is closing (a 502, or a connection
+ * closed under the client; neither retries a POST). So an answer to a call that was not admitted (a refusal, /healthz,
+ * the chat page) closes its connection, and one that was admitted has no idle timer left: an idle keep-alive
+ * connection is always the proxy's to close, whatever its timeouts. Only a request head that never completes meets
+ * the timer (slowloris).
+ */
+function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSet<Request>): ReturnType<typeof relayFetch> {
+  return async (req, srv) => {
+    const res = await routes(req, srv);
+    if (!res || admitted.has(req)) return res;
+    // An answer that closes already (a request whose framing is in doubt) closes at once. Otherwise a body the answer
+    // left unread (a refused upload) is read to its end first, as Bun would to keep the connection: closing on unread
+    // bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
+    if (res.headers.get("connection") === "close") return res;
+    if (req.body && !req.bodyUsed) await drain(req.body);
+    return closing(res);
+  };
+}
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  try {
+    for await (const _ of body);
+  } catch {
+    // The client went away (or the idle timer cut a body trickled in): the answer has no one to reach.
+  }
 }
 
 export async function startRelay(config: RelayConfig): Promise<RelayServer> {
@@ -40,7 +70,13 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     : undefined;
   // The server exists once the forwarders do; an admitted call lifts its connection's idle timeout through it.
   let server: Server<AgentData> | null = null;
-  const admit = ms.limits.idle_timeout ? (req: Request) => server?.timeout(req, 0) : undefined;
+  const admitted = new WeakSet<Request>();
+  const admit = ms.limits.idle_timeout
+    ? (req: Request) => {
+        admitted.add(req);
+        server?.timeout(req, 0);
+      }
+    : undefined;
   const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing, admit });
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
@@ -63,25 +99,26 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     await cluster?.stop();
     throw e;
   }
+  const routes = relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined });
   try {
     server = Bun.serve<AgentData>({
       hostname,
       port,
       tls,
-      // A connection that has not had a call admitted is closed after [limits] idle_timeout of silence (an idle
-      // keep-alive, a request head trickled in: slowloris); an admitted call lifts it (forward.ts `admit`), because
-      // long generations must never be cut by an idle timer: first-byte and heartbeat timers do that job.
+      // A connection that has not had a call admitted is closed after [limits] idle_timeout of silence (a request head
+      // trickled in: slowloris; its answer closes it otherwise, closeUnadmitted); an admitted call lifts it (forward.ts
+      // `admit`), because long generations must never be cut by an idle timer: first-byte and heartbeat timers do that job.
       idleTimeout: Math.round(ms.limits.idle_timeout / 1000),
       // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch: relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined }),
+      fetch: admit ? closeUnadmitted(routes, admitted) : routes,
       websocket: sessions.websocket,
     });
   } catch (e) {
     // A cluster node that started already leaves again: no heartbeat of a node that never served stays behind.
     await cluster?.stop();
     // A TLS error is [tls]'s (a file that is not PEM, a key that does not fit); the others (EADDRINUSE, ...) the listener's.
-    if (/^ERR_(OSSL|SSL|TLS)/.test((e as NodeJS.ErrnoException)?.code ?? "")) throw new Error(`[tls]: ${config.tls.cert_file} and ${config.tls.key_file} are not a usable certificate and key: ${(e as Error).message}`);
+    if (/^ERR_(OSSL|SSL|TLS)/.test((e as NodeJS.ErrnoException)?.code ?? "")) throw unusableTls(config, (e as Error).message);
     throw listenError("it", "listen", config.listen, e, "the relay");
   }
   const shownHost = hostname.includes(":") ? `[${hostname}]` : hostname;

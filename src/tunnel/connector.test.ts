@@ -12,6 +12,20 @@ test("401 and 403 on the upgrade are permanent, other statuses and network error
   expect(classifyUpgradeError("TLS handshake failed: unable to verify the first certificate").message).toMatch(/ca_file/);
 });
 
+test("a certificate for another name, or an expired one, is named as such: no CA hint, which could not fix it", () => {
+  const wss = "WebSocket connection to 'wss://relay.example.com/agent' failed: TLS handshake failed: ";
+  for (const caFile of [undefined, "/etc/c2l/ca.pem"]) {
+    const name = classifyUpgradeError(`${wss}Hostname/IP does not match certificate's altnames`, caFile);
+    expect(name.message).toMatch(/TLS verification of the relay failed .*the relay's certificate is not for the host in \[tunnel\] relay_url: use a name the certificate lists$/);
+    expect(name.message).not.toContain("ca_file");
+    const expired = classifyUpgradeError(`${wss}certificate has expired`, caFile);
+    expect(expired.message).toMatch(/the relay's certificate has expired: it must be renewed on the relay$/);
+    expect(expired.message).not.toContain("ca_file");
+  }
+  // An unknown CA still gets the CA hint.
+  expect(classifyUpgradeError(`${wss}self signed certificate in certificate chain`).message).toMatch(/set \[tunnel\] ca_file/);
+});
+
 test("error messages never carry the URL's query (bridge-v1 puts the token there)", () => {
   for (const m of ["failed: Expected 101 status code: 502", "failed: connection refused"]) {
     const e = classifyUpgradeError(`WebSocket connection to 'wss://x/ws/bridge?token=abc.def.ghi' ${m}`);

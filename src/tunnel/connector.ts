@@ -55,6 +55,12 @@ export interface ConnectOptions {
   capabilities?: readonly string[];
 }
 
+/** TLS failures a trusted CA cannot fix, by Bun's wording, and what to say instead. */
+const TLS_NOT_A_CA: readonly [RegExp, string][] = [
+  [/altnames|Hostname\/IP does not match|ALTNAME/i, "the relay's certificate is not for the host in [tunnel] relay_url: use a name the certificate lists"],
+  [/expired/i, "the relay's certificate has expired: it must be renewed on the relay"],
+];
+
 /** Classifies the text of Bun's WebSocket error ("Expected 101 status code: 401" for a refused upgrade); caFile is [tunnel] ca_file when set. */
 export function classifyUpgradeError(raw: string, caFile?: string): ConnectError {
   // Bun quotes the URL; bridge-v1 URLs carry the token in the query, which must not reach status or events.
@@ -66,10 +72,13 @@ export function classifyUpgradeError(raw: string, caFile?: string): ConnectError
   if (status === 404) return new ConnectError("not_found", "the relay has no agent endpoint at this URL (HTTP 404)", true);
   if (status) return new ConnectError("http_error", `the relay answered HTTP ${status} instead of a WebSocket upgrade`, false);
   if (/certificate|self[- ]signed|tls|ssl|UNABLE_TO_VERIFY|DEPTH_ZERO/i.test(message)) {
-    // With ca_file set, "set ca_file" would send the user in a circle: say what was actually trusted.
-    const hint = caFile
-      ? `the relay's certificate is not signed by the CA in [tunnel] ca_file (${caFile}) nor by one in the system store or NODE_EXTRA_CA_CERTS; check that ca_file holds the CA that signed it`
-      : "set [tunnel] ca_file (or NODE_EXTRA_CA_CERTS) for a private CA";
+    // With ca_file set, "set ca_file" would send the user in a circle: say what was actually trusted. A certificate for
+    // another name, or an expired one, is no CA's fault: a CA hint would send the user the wrong way.
+    const hint =
+      TLS_NOT_A_CA.find(([re]) => re.test(message))?.[1] ??
+      (caFile
+        ? `the relay's certificate is not signed by the CA in [tunnel] ca_file (${caFile}) nor by one in the system store or NODE_EXTRA_CA_CERTS; check that ca_file holds the CA that signed it`
+        : "set [tunnel] ca_file (or NODE_EXTRA_CA_CERTS) for a private CA");
     return new ConnectError("network", `TLS verification of the relay failed (${message}); ${hint}`, false);
   }
   return new ConnectError("network", `cannot reach the relay: ${message || "connection failed"}`, false);
@@ -96,7 +105,9 @@ export function openAgentSocket(url: string, o: { token: string; agent: string; 
   }
   return new WebSocket(url, {
     headers: { Authorization: `Bearer ${o.token}`, "User-Agent": o.agent },
-    ...(ca ? { tls: { ca } } : {}),
+    // Said outright: NODE_TLS_REJECT_UNAUTHORIZED=0 in the daemon's environment (set for some other tool) would
+    // otherwise turn verification off, and any certificate would get the token.
+    tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) },
   } as unknown as string[]);
 }
 

@@ -57,7 +57,7 @@ writeFileSync(wrapper, `#!/bin/sh\nexec nsenter -t ${pid} -n ${BUN} ${join(REPO,
 chmodSync(wrapper, 0o755);
 const daemon = await startDaemon({
   binary: wrapper,
-  config: daemonToml({ upstream: fakeUrl, relayUrl: `ws://10.77.0.1:${relay.port}/agent`, tunnel: "allow_model_management = true\n", heartbeat: ["1s", "20s"] }) + `[[upstreams]]\nname = "bulk"\nurl = "${bulk.url}"\n`,
+  config: daemonToml({ upstream: fakeUrl, relayUrl: `ws://10.77.0.1:${relay.port}/agent`, tunnel: "allow_model_management = true\nallow_plaintext_relay = true\n", heartbeat: ["1s", "20s"] }) + `[[upstreams]]\nname = "bulk"\nurl = "${bulk.url}"\n`,
   env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
 });
 const result: Record<string, unknown> = { rate, tokenDelayMs: Number(delayArg) };

@@ -2,11 +2,9 @@
 // checks hold, and its nginx example (addresses swapped for the test's) carries an agent's WebSocket and a streamed call
 // to a two-node cluster. (Its HAProxy example runs in tests/relay/cluster.e2e.test.ts.)
 import { expect, test as plainTest } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../../bench/lib/proc.ts";
-import { nginxPrelude } from "../../bench/lib/peers.ts";
 import { parseRelayConfig, formatIssue } from "../../src/relay/config.ts";
 import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
 import { serveStream } from "../../src/protocol/http-over-stream.ts";
@@ -14,7 +12,7 @@ import { connect } from "../../src/tunnel/connector.ts";
 import { BUN, REPO } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { startRedis } from "../helpers/redis.ts";
-import { BOB_KEY, BOB_TOKEN, docBlock, startCluster } from "./cluster-helpers.ts";
+import { BOB_KEY, BOB_TOKEN, docBlock, startCluster, startNginx } from "./cluster-helpers.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "c2l-cluster-docs-"));
 process.on("exit", () => rmSync(tmp, { recursive: true, force: true }));
@@ -70,31 +68,9 @@ plainTest("the shared secret: at least 32 bytes, never readable by group or othe
 requireTools(["redis-server", "nginx"]).test("the docs' nginx example in front of the nodes carries an agent's WebSocket and a streamed call", async () => {
   const redis = await startRedis();
   const cluster = await startCluster({ redisUrl: redis.url.replace(/\/0$/, "/2"), size: 2 });
-  const dir = join(tmp, "nginx");
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const block = docBlock("nginx")
-    .replace(/^\s*server 10\.0\.0\.11:8080(.*)$/m, (_, rest) => cluster.nodes.map((n) => `  server 127.0.0.1:${n.port}${rest}`).join("\n"))
-    .replace(/^\s*server 10\.0\.0\.1\d:8080.*\n/gm, "")
-    .replace(/listen 443 ssl;/, `listen 127.0.0.1:${port};`)
-    .replace(/^\s*ssl_certificate.*\n/gm, "");
-  expect(block).toContain(`127.0.0.1:${cluster.nodes[1]!.port}`);
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `${nginxPrelude(dir)}
-${block}
-}
-`,
-  );
-  const nginx = Bun.spawn(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { stdout: "ignore", stderr: "pipe" });
-  const url = `http://127.0.0.1:${port}`;
+  const nginx = await startNginx(cluster.nodes);
+  const url = nginx.url;
   try {
-    const t0 = performance.now();
-    while ((await fetch(`${url}/healthz`).then((r) => r.status).catch(() => 0)) !== 200) {
-      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${await new Response(nginx.stderr).text()}`);
-      if (performance.now() - t0 > 10_000) throw new Error("nginx did not answer");
-      await Bun.sleep(50);
-    }
     // An agent through nginx (the upgrade passes); it streams ten lines 100 ms apart.
     const agent = await connect({
       url: `${url.replace(/^http/, "ws")}/agent`,
@@ -142,8 +118,7 @@ ${block}
       agent.close("test over");
     }
   } finally {
-    nginx.kill("SIGQUIT");
-    await nginx.exited;
+    await nginx.stop();
     await cluster.stop();
     await redis.stop();
   }

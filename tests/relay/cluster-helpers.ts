@@ -3,6 +3,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nginxPrelude } from "../../bench/lib/peers.ts";
 import { freePort } from "../../bench/lib/proc.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { readSharedSecret } from "../../src/relay/cluster/cluster.ts";
@@ -137,10 +138,12 @@ export function clusterRedisKeys(c: { secretFile: string }): { keys: ClusterKeys
   return { keys, prefix: clusterPrefix(keys) };
 }
 
-export interface TestHaproxy extends LoggedProc {
+/** A reverse proxy the tests started (HAProxy, nginx) and the URL clients call. */
+export interface TestProxy extends LoggedProc {
   url: string;
   port: number;
 }
+export type TestHaproxy = TestProxy;
 
 /** A fenced block of docs/relay-cluster.md by its language tag: what the tests run is what the docs say. */
 export function docBlock(lang: string): string {
@@ -154,13 +157,14 @@ export function docBlock(lang: string): string {
  * The docs' HAProxy example with its bind and server lines pointed at this test's port and nodes; `checks` replaces
  * the example's default-server line (e.g. faster health checks for a churn test).
  */
-export function haproxyConfigFromDocs(port: number, nodes: { port: number }[], checks?: string): string {
+export function haproxyConfigFromDocs(port: number, nodes: { port: number }[], checks?: string, tlsPem?: string): string {
   const lines = docBlock("haproxy").split("\n");
   const servers = lines.filter((l) => /^\s*server relay\d/.test(l));
   if (servers.length !== 3 || !lines.some((l) => /^\s*bind /.test(l))) throw new Error("the docs' HAProxy example changed shape: update this helper");
   const out: string[] = [];
   for (const l of lines) {
-    if (/^\s*bind /.test(l)) out.push(`  bind 127.0.0.1:${port}`);
+    // With tlsPem, the docs' own TLS words on the bind line, with the test's certificate file.
+    if (/^\s*bind /.test(l)) out.push(tlsPem ? l.replace(/bind :443 /, `bind 127.0.0.1:${port} `).replace(/ crt \S+/, ` crt ${tlsPem}`) : `  bind 127.0.0.1:${port}`);
     // The example's maxconn needs a raised file limit (the packaged haproxy.service has one); a test shell may not.
     else if (/^\s*maxconn /.test(l)) out.push("  maxconn 2000");
     else if (checks && /^\s*default-server /.test(l)) out.push(`  default-server ${checks}`);
@@ -170,20 +174,23 @@ export function haproxyConfigFromDocs(port: number, nodes: { port: number }[], c
   return out.join("\n");
 }
 
-/** HAProxy with the docs' example in front of the nodes: round robin per request, upgrades passed, dead nodes skipped. */
-export async function startHaproxy(nodes: { port: number }[], checks?: string): Promise<TestHaproxy> {
+/**
+ * HAProxy with the docs' example in front of the nodes (`edit` changes its text; `tlsPem`, certificate and key in one
+ * file, keeps the example's TLS bind, `ca` trusting it): round robin per request, upgrades passed, dead nodes skipped.
+ */
+export async function startHaproxy(nodes: { port: number }[], checks?: string, o: { edit?: (cfg: string) => string; tlsPem?: string; ca?: string } = {}): Promise<TestHaproxy> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-haproxy-"));
   const port = await freePort();
   const cfg = join(dir, "haproxy.cfg");
-  const text = haproxyConfigFromDocs(port, nodes, checks);
+  const text = (o.edit ?? ((c) => c))(haproxyConfigFromDocs(port, nodes, checks, o.tlsPem));
   if (checks && !text.includes(`default-server ${checks}`)) throw new Error("the docs' HAProxy example has no default-server line: update this helper");
   writeFileSync(cfg, text);
   const p = spawnLogged(["haproxy", "-db", "-f", cfg], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "haproxy", debugEnv: "DEBUG_HAPROXY" });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${o.tlsPem ? "https" : "http"}://127.0.0.1:${port}`;
   const t0 = performance.now();
   for (;;) {
     try {
-      const r = await fetch(`${url}/healthz`);
+      const r = await fetch(`${url}/healthz`, o.ca ? { tls: { ca: o.ca } } : {});
       if (r.status === 200) break;
     } catch {}
     if (p.proc.exitCode !== null) throw new Error(`haproxy exited: ${p.stderr()}`);
@@ -196,6 +203,50 @@ export async function startHaproxy(nodes: { port: number }[], checks?: string): 
     port,
     async stop(signal = "SIGTERM") {
       const r = await p.stop(signal);
+      cleanup(dir);
+      return r;
+    },
+  };
+}
+
+/**
+ * The docs' nginx example with its upstream servers, listen and TLS lines pointed at this test's port and nodes;
+ * `upstreamExtra` adds lines to the upstream block; `tls` keeps the example's TLS lines with the test's files.
+ */
+export function nginxConfigFromDocs(dir: string, port: number, nodes: { port: number }[], upstreamExtra = "", tls?: { cert: string; key: string }): string {
+  const servers = docBlock("nginx")
+    .replace(/^\s*server 10\.0\.0\.11:8080(.*)$/m, (_, rest) => nodes.map((n) => `  server 127.0.0.1:${n.port}${rest}`).join("\n") + (upstreamExtra ? `\n  ${upstreamExtra}` : ""))
+    .replace(/^\s*server 10\.0\.0\.1\d:8080.*\n/gm, "");
+  const block = tls
+    ? servers
+        .replace(/listen 443 ssl;/, `listen 127.0.0.1:${port} ssl;`)
+        .replace(/ssl_certificate \S+;/, `ssl_certificate ${tls.cert};`)
+        .replace(/ssl_certificate_key \S+;/, `ssl_certificate_key ${tls.key};`)
+    : servers.replace(/listen 443 ssl;/, `listen 127.0.0.1:${port};`).replace(/^\s*ssl_certificate.*\n/gm, "");
+  if (!nodes.every((n) => block.includes(`127.0.0.1:${n.port}`))) throw new Error("the docs' nginx example changed shape: update this helper");
+  return `${nginxPrelude(dir)}\n${block}\n}\n`;
+}
+
+/** nginx with the docs' example in front of the nodes (HTTP on loopback, the example's TLS lines dropped; or with `tls`, its TLS lines on the test's files). */
+export async function startNginx(nodes: { port: number }[], upstreamExtra = "", tls?: { cert: string; key: string; ca: string }): Promise<TestProxy> {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-nginx-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "nginx.conf"), nginxConfigFromDocs(dir, port, nodes, upstreamExtra, tls));
+  const p = spawnLogged(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "nginx", debugEnv: "DEBUG_NGINX" });
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const t0 = performance.now();
+  while ((await fetch(`${url}/healthz`, tls ? { tls: { ca: tls.ca } } : {}).then((r) => r.status).catch(() => 0)) !== 200) {
+    if (p.proc.exitCode !== null) throw new Error(`nginx exited: ${p.stderr()}`);
+    if (performance.now() - t0 > 10_000) throw new Error(`nginx did not answer: ${p.stderr()}`);
+    await Bun.sleep(50);
+  }
+  return {
+    ...p,
+    url,
+    port,
+    async stop() {
+      // SIGQUIT: nginx's graceful stop (SIGTERM is its fast one; either ends the test's workers).
+      const r = await p.stop("SIGQUIT");
       cleanup(dir);
       return r;
     },

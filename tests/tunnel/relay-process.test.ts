@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
 import { BUN, REPO } from "../helpers/daemon.ts";
+import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 import { clusterNodeToml, writeClusterSecret } from "../relay/cluster-helpers.ts";
 import { cleanup, relayToml, startRelayProc } from "./helpers.ts";
@@ -84,6 +85,41 @@ test("[tls] files that are missing or not PEM are named by their setting at star
   const bad = await start(relayToml({ listen: at, tls: { cert: garbage, key: garbage } }));
   expect(bad.code).toBe(1);
   expect(said(bad.err)).toEqual([expect.stringMatching(/^cloudtolocalllm-tunnel relay: the relay cannot start: \[tls\]: .*garbage\.pem and .*garbage\.pem are not a usable certificate and key: .*PEM/)]);
+});
+
+requireTools(["openssl"]).test("`relay check` refuses what the start or every agent would: a key of another certificate, an expired certificate; a good pair is ok", async () => {
+  const d = mkdtempSync(join(dir, "pki-"));
+  const sh = (...cmd: string[]) => {
+    const r = Bun.spawnSync(cmd, { cwd: d, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString()}`);
+  };
+  sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=c2l test CA");
+  sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "relay.key", "-out", "relay.csr", "-subj", "/CN=localhost");
+  sh("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.csr", "-subj", "/CN=other");
+  sh("openssl", "x509", "-req", "-in", "relay.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "relay.pem", "-days", "2");
+  // One that expired in 2020 (openssl ca takes explicit dates).
+  await Bun.write(join(d, "index.txt"), "");
+  await Bun.write(join(d, "serial"), "01\n");
+  await Bun.write(join(d, "ca.cnf"), "[ca]\ndefault_ca = c\n[c]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n");
+  sh("openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-in", "relay.csr", "-out", "expired.pem", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z", "-notext");
+  const check = async (cert: string, key: string) => {
+    const file = join(mkdtempSync(join(dir, "check-")), "relay.toml");
+    await Bun.write(file, relayToml({ tls: { cert: join(d, cert), key: join(d, key) } }));
+    const p = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "relay", "check", "--config", file], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    return { code: p.exitCode, out: p.stdout.toString() + p.stderr.toString() };
+  };
+  const mismatch = await check("relay.pem", "other.key");
+  expect(mismatch.code).toBe(1);
+  expect(mismatch.out).toMatch(/\[tls\]: .*relay\.pem and .*other\.key are not a usable certificate and key: .*KEY_VALUES_MISMATCH/);
+  // The start says the same.
+  const started = await start(relayToml({ listen: `127.0.0.1:${await freePort()}`, tls: { cert: join(d, "relay.pem"), key: join(d, "other.key") } }));
+  expect(started.code).toBe(1);
+  expect(said(started.err)[0]).toMatch(/the relay cannot start: \[tls\]: .*relay\.pem and .*other\.key are not a usable certificate and key: .*KEY_VALUES_MISMATCH/);
+  const expired = await check("expired.pem", "relay.key");
+  expect(expired.code).toBe(1);
+  expect(expired.out).toMatch(/tls\.cert_file: the certificate in .*expired\.pem expired on 2020-01-02T00:00:00\.000Z: agents and clients refuse it \(renew it, then restart the relay\)/);
+  const good = await check("relay.pem", "relay.key");
+  expect(good).toMatchObject({ code: 0, out: expect.stringMatching(/: ok \(1 tunnel\)/) });
 });
 
 test("a config file that cannot be read or is missing: exit 2 (restarting cannot fix it), naming the file and why", async () => {
