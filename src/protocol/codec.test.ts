@@ -64,7 +64,7 @@ describe("resume frames", () => {
       expect(hex(encode(f))).toBe(wire!.replace(/\s+/g, ""));
       found.push(name!);
     }
-    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED", "RESUME_REFUSED"]);
+    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED", "RESUME_REFUSED", "HELLO", "WELCOME"]);
   });
   test("the fence PING in docs/protocol.md (Resume) carries 2^52 + 1", () => {
     const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
@@ -82,6 +82,8 @@ describe("resume frames", () => {
     ["a RESUMED with a negative offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":-1}`), "bad_payload"],
     ["a RESUMED with a fractional offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":1.5}`), "bad_payload"],
     ["a RESUME_REFUSED without a reason", "18 00 00000000" + json(`{"token":"${TOKEN}"}`), "bad_payload"],
+    ["a HELLO whose resumeWindow is not milliseconds", "01 00 00000000" + json('{"version":2,"capabilities":[],"agent":"a","resumeWindow":-5}'), "bad_payload"],
+    ["a WELCOME whose resumeWindow is a string", "02 00 00000000" + json('{"version":2,"capabilities":[],"tunnelId":"a","resumeWindow":"60s"}'), "bad_payload"],
     ["a RESPONSE_HEAD whose resume is not a token", "11 00 00000005" + json('{"status":200,"headers":[],"resume":42}'), "bad_payload"],
   ];
   for (const [name, wire, code] of bad) {

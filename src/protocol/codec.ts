@@ -5,15 +5,18 @@ import {
   HEADER_SIZE,
   MAX_HEAD,
   MAX_PAYLOAD,
+  MAX_RESUME_WINDOW,
   RESET_CODES,
   RESUME_TOKEN,
   TYPE,
   type BatchableFrame,
   type Frame,
   type HeaderList,
+  type Hello,
   type Message,
   type RequestHead,
   type ResponseHead,
+  type Welcome,
 } from "./messages.ts";
 
 export type ProtocolErrorCode =
@@ -158,6 +161,11 @@ function token(v: unknown, what: string): string {
   return v;
 }
 
+function resumeWindow(v: unknown, name: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > MAX_RESUME_WINDOW) throw new ProtocolError("bad_payload", `${name}.resumeWindow must be milliseconds (0..2^31-1)`);
+  return v as number;
+}
+
 function version(v: unknown, name: string): number {
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffff) throw new ProtocolError("bad_payload", `${name}.version must be a small integer`);
   return v as number;
@@ -210,12 +218,16 @@ function decodeAt(buf: Uint8Array, at: number, end: number): Frame {
     case "HELLO": {
       const o = json(payload, "HELLO");
       if (!isStr(o.agent, 256)) throw new ProtocolError("bad_payload", "HELLO.agent must be a string");
-      return { type: "HELLO", stream: 0, body: { version: version(o.version, "HELLO"), capabilities: strings(o.capabilities, "HELLO.capabilities"), agent: o.agent } };
+      const body: Hello = { version: version(o.version, "HELLO"), capabilities: strings(o.capabilities, "HELLO.capabilities"), agent: o.agent };
+      if (o.resumeWindow !== undefined) body.resumeWindow = resumeWindow(o.resumeWindow, "HELLO");
+      return { type: "HELLO", stream: 0, body };
     }
     case "WELCOME": {
       const o = json(payload, "WELCOME");
       if (!isStr(o.tunnelId, 256)) throw new ProtocolError("bad_payload", "WELCOME.tunnelId must be a string");
-      return { type: "WELCOME", stream: 0, body: { version: version(o.version, "WELCOME"), capabilities: strings(o.capabilities, "WELCOME.capabilities"), tunnelId: o.tunnelId } };
+      const body: Welcome = { version: version(o.version, "WELCOME"), capabilities: strings(o.capabilities, "WELCOME.capabilities"), tunnelId: o.tunnelId };
+      if (o.resumeWindow !== undefined) body.resumeWindow = resumeWindow(o.resumeWindow, "WELCOME");
+      return { type: "WELCOME", stream: 0, body };
     }
     case "REQUEST_HEAD":
       return { type: "REQUEST_HEAD", stream, body: requestHead(json(payload, "REQUEST_HEAD")) };

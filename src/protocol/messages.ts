@@ -109,11 +109,15 @@ export interface Hello {
   version: number;
   capabilities: string[];
   agent: string;
+  /** With "resume": how long (ms) the agent holds an answer whose session was lost; the relay waits no longer. */
+  resumeWindow?: number;
 }
 export interface Welcome {
   version: number;
   capabilities: string[];
   tunnelId: string;
+  /** With "resume": how long (ms) the relay keeps a client waiting for a resume; the agent holds an answer no longer. */
+  resumeWindow?: number;
 }
 export interface RequestHead {
   method: string;
@@ -182,6 +186,8 @@ export const MAX_BATCH = 64 * 1024;
 export const BATCH_CAPABILITY = "batch";
 /** The capability a peer lists when it keeps answers across a reconnect (RESUME / RESUMED, RESPONSE_HEAD.resume). */
 export const RESUME_CAPABILITY = "resume";
+/** Largest resume window a peer may announce in HELLO/WELCOME (ms): what a timer can wait. */
+export const MAX_RESUME_WINDOW = 2 ** 31 - 1;
 /** A resume token: 22 base64url characters (128 random bits). */
 export const RESUME_TOKEN = /^[A-Za-z0-9_-]{22}$/;
 

@@ -3,7 +3,7 @@
 // tunnels whose agent this relay sent away and which are moving (not offline) until it is back.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
-import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
+import { acceptHello, agreedResumeWindow, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
 import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY } from "../protocol/messages.ts";
 import { Session } from "../protocol/session.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -68,6 +68,8 @@ export class AgentSessions {
   /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
   private readonly waiting = new Map<string, Set<() => void>>();
   hooks: SessionHooks | null = null;
+  /** The resume window each session's agent announced in HELLO (ms). */
+  private readonly agentWindows = new WeakMap<Session, number>();
   /** Answers agents offered to resume here (resume-offers.ts). */
   readonly offers: ResumeOffers;
   /**
@@ -93,6 +95,14 @@ export class AgentSessions {
   /** Resuming is on: WELCOME lists it, and client answers wait for it. */
   get resumeMs(): number {
     return this.t.resumeMs ?? 0;
+  }
+
+  /**
+   * How long a client of an answer on `session` waits for its agent to resume it: [relay] resume_window, or the window
+   * the agent announced in HELLO when shorter (an older agent announces none).
+   */
+  resumeWindowOf(session: Session): number {
+    return agreedResumeWindow(this.resumeMs, this.agentWindows.get(session));
   }
 
   get size(): number {
@@ -275,7 +285,10 @@ export class AgentSessions {
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
     if (old && !old.session.goingAway) old.session.close("replaced", "another connection for this tunnel replaced this one");
-    session.sendFrame(welcomeFrame(d.tunnelId, this.capabilities));
+    // Resume windows are agreed (the shorter wins): a client is not kept waiting for an answer its agent gave up.
+    const resumes = this.resumeMs > 0 && hello.capabilities.includes(RESUME_CAPABILITY);
+    if (resumes && hello.resumeWindow !== undefined) this.agentWindows.set(session, hello.resumeWindow);
+    session.sendFrame(welcomeFrame(d.tunnelId, this.capabilities, this.resumeMs > 0 ? this.resumeMs : undefined));
     this.hooks?.opened(d.tunnelId, session);
     if (d.expiresAt !== null) {
       // A JWT is good until it expires, not forever: go away then, and the agent reconnects with its refreshed token.

@@ -69,7 +69,7 @@ export interface Forwarders {
   /** A call another node already admitted (client key, rate) and sent here because this node holds the agent. */
   owner: Forwarder;
   /** How a client's answer (here, or read across the hop) is resumed when its source is lost. */
-  resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks;
+  resumeHooks(id: string, path: string, token: string, contentType: string | null, windowMs?: number): ResumeHooks;
   /** Another node asks for the rest of an answer whose agent offered it here. */
   resumeHere(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
 }
@@ -121,8 +121,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   /** The rest of an answer from `offset`: an offer of the agent here, or at the node holding it now; null after the window. */
-  async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {
-    const deadline = performance.now() + sessions.resumeMs;
+  async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal, windowMs: number): Promise<ChunkSource | null> {
+    const deadline = performance.now() + windowMs;
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0 || signal.aborted) return null;
@@ -137,17 +137,18 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
   }
 
-  function resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks {
+  /** `windowMs`: how long the client waits for a resume (the window agreed with the agent, when this node has it). */
+  function resumeHooks(id: string, path: string, token: string, contentType: string | null, windowMs = sessions.resumeMs): ResumeHooks {
     const fields = { tunnel: id, path: path.split("?")[0] };
     const over = sessions.offers.expect(id, token);
     return {
       ended: over,
-      resume: (offset, signal) => resumeFrom(id, token, offset, signal),
+      resume: (offset, signal) => resumeFrom(id, token, offset, signal, windowMs),
       // A relay alone that is shutting down has nowhere to resume to: its answers end as they always did.
       canResume: () => !(deps.stopping() && !deps.cluster),
       onBreak: (e, last, failed) => {
         if (!failed && e instanceof StreamError) return brokenAnswer(e, { status: 200, headers: contentType ? [["content-type", contentType]] : [] }, last, id, path);
-        const window = `${Math.round(sessions.resumeMs / 100) / 10}s`;
+        const window = `${Math.round(windowMs / 100) / 10}s`;
         const why = e instanceof Error ? e.message : String(e);
         const err = new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer (${why}) and its agent did not resume it within ${window}; the answer is incomplete`);
         // Like any agent going away, an expected ending (info).
@@ -223,7 +224,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
               (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" && !e.final ? null : brokenAnswer(e, head, last, id, path))))
             : (s, head) => {
                 held = true;
-                const hooks = resumeHooks(id, path, head.resume!, headerOf(head, "content-type"));
+                const hooks = resumeHooks(id, path, head.resume!, headerOf(head, "content-type"), sessions.resumeWindowOf(session));
                 return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
               },
       });

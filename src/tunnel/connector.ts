@@ -175,7 +175,9 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     const fail = hs.fail;
 
     ws.onopen = () => {
-      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities) as Uint8Array<ArrayBuffer>);
+      // The agent's resume window goes with "resume": the relay keeps a client waiting no longer than the agent holds its answer.
+      const window = o.resume && capabilities.includes(RESUME_CAPABILITY) ? o.resume.limits.windowMs : undefined;
+      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities, window) as Uint8Array<ArrayBuffer>);
     };
     ws.onmessage = (ev) => {
       if (session) return session.receive(ev.data as ArrayBuffer);
@@ -228,7 +230,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         onClose: (info) => resolveClosed({ ...info, reason: relayText(info.reason) }),
       });
       const s: Session = session;
-      resume?.attach(s);
+      resume?.attach(s, w.welcome.resumeWindow);
       resolve({ session: s, tunnelId: relayText(w.welcome.tunnelId), closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
     };
     ws.onclose = (ev) => {
