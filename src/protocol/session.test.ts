@@ -234,6 +234,55 @@ describe("session", () => {
     expect(waited).toBeGreaterThanOrEqual(2_000);
   });
 
+  /** A manual clock whose wall time can be set apart from its monotonic time (a clock set back, a laptop's sleep). */
+  class WallClock extends ManualClock {
+    offset = 0;
+    override now(): number {
+      return super.now() + this.offset;
+    }
+    monotonic(): number {
+      return super.now();
+    }
+  }
+
+  test("a wall clock set back an hour (NTP, a user) neither silences the heartbeat nor hides a dead peer", async () => {
+    const clock = new WallClock();
+    const p = pair(echo, { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    clock.advance(500);
+    await Bun.sleep(0);
+    clock.offset = -3_600_000;
+    const pings = () => p.sent.relay.filter((b) => b[0] === 0x20).length;
+    const before = pings();
+    for (let i = 0; i < 20; i++) {
+      clock.advance(250);
+      await Bun.sleep(0);
+    }
+    // Still pinging (the peer, whose clock was not set back, would otherwise declare this side dead), still alive.
+    expect(pings()).toBeGreaterThan(before);
+    expect(p.closes.relay).toBeUndefined();
+    p.blackhole();
+    let waited = 0;
+    while (!p.closes.relay && waited < 10_000) {
+      clock.advance(250);
+      waited += 250;
+    }
+    expect(p.closes.relay?.code).toBe("heartbeat_timeout");
+    expect(waited).toBeLessThanOrEqual(3_000 + 1_000);
+  });
+
+  test("a laptop's sleep, which the monotonic clock may not count, is seen on the wall clock: a silent peer is noticed at the first tick after waking", async () => {
+    const clock = new WallClock();
+    const p = pair(echo, { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    clock.advance(500);
+    await Bun.sleep(0);
+    p.blackhole();
+    // Ten minutes asleep: the wall clock moved, the monotonic one did not, no timer fired.
+    clock.offset = 600_000;
+    clock.advance(750);
+    expect(p.closes.relay?.code).toBe("heartbeat_timeout");
+    expect(p.closes.relay?.reason).toMatch(/no frame from the peer for 60\d{4} ms/);
+  });
+
   test("a malformed frame closes the session with a protocol error and fails its streams", async () => {
     const gate = Promise.withResolvers<void>();
     const p = pair(async () => (await gate.promise, new Response("x")));

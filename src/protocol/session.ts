@@ -1,5 +1,5 @@
 // A multiplexed tunnel session over any binary message transport: frames, streams, credit, heartbeats, go-away (HTTP over a stream is http-over-stream.ts).
-import { realClock, type Clock } from "../core/clock.ts";
+import { elapsedSince, instant, mark, realClock, type Clock, type Instant } from "../core/clock.ts";
 import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
 import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type RequestHead } from "./messages.ts";
 import { BACKLOG_MARK, FrameScheduler } from "./scheduler.ts";
@@ -76,8 +76,9 @@ export class Session {
   private readonly toleranceMs: number;
   private readonly maxStreams: number;
   private readonly window: number;
-  private lastReceived: number;
-  private lastPing = 0;
+  /** When the last frame came (both clocks: a wall clock set back must not silence the heartbeat). */
+  private readonly lastReceived: Instant;
+  private readonly lastPing: Instant;
   private timer: unknown = null;
   private closedInfo: SessionCloseInfo | null = null;
   private draining = false;
@@ -106,8 +107,8 @@ export class Session {
     this.maxStreams = opts.maxStreams ?? 256;
     this.window = opts.window ?? INITIAL_WINDOW;
     this.sizer = opts.window === undefined ? new WindowSizer() : null;
-    this.lastReceived = this.clock.now();
-    this.lastPing = this.clock.now();
+    this.lastReceived = instant(this.clock);
+    this.lastPing = instant(this.clock);
     this.schedule();
   }
 
@@ -131,7 +132,7 @@ export class Session {
   /** Feeds one binary message from the transport. A bad frame closes the session with protocol_error. */
   receive(bytes: Uint8Array | ArrayBuffer): void {
     if (this.closedInfo) return;
-    this.lastReceived = this.clock.now();
+    mark(this.clock, this.lastReceived);
     try {
       const m = decodeMessage(bytes);
       if (m.type !== "BATCH") this.dispatch(m);
@@ -420,12 +421,13 @@ export class Session {
     this.timer = null;
     if (this.closedInfo) return;
     const now = this.clock.now();
-    if (now - this.lastReceived > this.toleranceMs) {
-      this.close("heartbeat_timeout", `no frame from the peer for ${now - this.lastReceived} ms (tolerance ${this.toleranceMs} ms)`);
+    const silent = Math.round(elapsedSince(this.clock, this.lastReceived));
+    if (silent > this.toleranceMs) {
+      this.close("heartbeat_timeout", `no frame from the peer for ${silent} ms (tolerance ${this.toleranceMs} ms)`);
       return;
     }
-    if (now - this.lastPing >= this.heartbeatMs) {
-      this.lastPing = now;
+    if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
+      mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
       this.ping(this.sizer?.probe() ?? now);
     }
