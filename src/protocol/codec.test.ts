@@ -74,7 +74,20 @@ describe("resume frames", () => {
     expect(f.type).toBe("PING");
     expect(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0)).toBe(2 ** 52 + 1);
   });
+  test("the REQUEST_HEAD window fixture in docs/protocol.md (Scheduling) decodes to what its caption says", () => {
+    const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
+    const section = md.slice(md.indexOf("## Scheduling"), md.indexOf("## Going away"));
+    const block = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.startsWith("REQUEST_HEAD:"))!;
+    const [first, second] = block.split("\n");
+    const wire = /^REQUEST_HEAD:\s+(.*)$/.exec(first!)![1]!;
+    const [, stream, body] = /^\s+stream (\d+) (\{.*\})$/.exec(second!)!;
+    const f = decode(bytes(wire));
+    expect(f).toEqual({ type: "REQUEST_HEAD", stream: Number(stream), body: JSON.parse(body!) });
+    expect(hex(encode(f))).toBe(wire.replace(/\s+/g, ""));
+  });
   const bad: [string, string, string][] = [
+    ["a REQUEST_HEAD window above the initial window", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":524289}'), "bad_payload"],
+    ["a REQUEST_HEAD window of 0", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":0}'), "bad_payload"],
     ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
     ["a RESUME token with other characters", "16 00 00000000" + json(`{"token":"${TOKEN.slice(0, 21)}/"}`), "bad_payload"],
     ["a RESUME on a stream", "16 00 00000001" + json(`{"token":"${TOKEN}"}`), "bad_stream_id"],

@@ -3,6 +3,7 @@ import {
   BY_ID,
   GO_AWAY_CODES,
   HEADER_SIZE,
+  INITIAL_WINDOW,
   MAX_HEAD,
   MAX_PAYLOAD,
   MAX_RESUME_WINDOW,
@@ -146,7 +147,13 @@ function json(payload: Uint8Array, name: string): Record<string, unknown> {
 function requestHead(o: Record<string, unknown>): RequestHead {
   if (!isStr(o.method, 32) || !/^[A-Z]+$/.test(o.method)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.method must be an upper-case HTTP method");
   if (!isStr(o.path, 8192) || !o.path.startsWith("/") || /[\s\0]/.test(o.path)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.path must start with / and contain no spaces");
-  return { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") };
+  const head: RequestHead = { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") };
+  if (o.window !== undefined) {
+    // Never above the initial window: what a receiver holds per stream stays bounded as before.
+    if (!Number.isInteger(o.window) || (o.window as number) < 1 || (o.window as number) > INITIAL_WINDOW) throw new ProtocolError("bad_payload", `REQUEST_HEAD.window must be 1..${INITIAL_WINDOW} bytes`);
+    head.window = o.window as number;
+  }
+  return head;
 }
 
 function responseHead(o: Record<string, unknown>): ResponseHead {

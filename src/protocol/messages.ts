@@ -123,6 +123,12 @@ export interface RequestHead {
   method: string;
   path: string;
   headers: HeaderList;
+  /**
+   * This stream's initial credit in both directions (bytes, up to INITIAL_WINDOW) in place of INITIAL_WINDOW: the
+   * relay's measured window, so a new bulk stream does not put a whole 512 KiB ahead of a chat on a slow link. Only to an
+   * agent that listed "window".
+   */
+  window?: number;
 }
 export interface ResponseHead {
   status: number;
@@ -188,6 +194,8 @@ export const BATCH_CAPABILITY = "batch";
 export const RESUME_CAPABILITY = "resume";
 /** Largest resume window a peer may announce in HELLO/WELCOME (ms): what a timer can wait. */
 export const MAX_RESUME_WINDOW = 2 ** 31 - 1;
+/** The capability a peer lists when it reads REQUEST_HEAD.window (a stream's initial credit). */
+export const WINDOW_CAPABILITY = "window";
 /** A resume token: 22 base64url characters (128 random bits). */
 export const RESUME_TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -195,4 +203,4 @@ export const RESUME_TOKEN = /^[A-Za-z0-9_-]{22}$/;
  * Capabilities this build offers in HELLO/WELCOME. The version decides compatibility; a capability only lets a peer
  * send what the other said it reads ("batch": BATCH messages, "resume": resumable answers), so older peers, which do not list it, keep working.
  */
-export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY, RESUME_CAPABILITY];
+export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY, RESUME_CAPABILITY, WINDOW_CAPABILITY];

@@ -469,3 +469,38 @@ describe("fence", () => {
     expect((await agent.fence(1))?.code).toBe("session_closed");
   });
 });
+
+describe("a stream's initial window from its head (REQUEST_HEAD.window, the window capability)", () => {
+  test("the agent grants and spends exactly the head's window: its answer waits for credit past it, and the relay's DATA past it is a flow_control error", async () => {
+    const out: Uint8Array[] = [];
+    const closes: number[] = [];
+    let stream!: Stream;
+    const agent = new Session({ role: "agent", sink: { send: (b) => out.push(b), close: (c) => closes.push(c) }, onStream: (s) => (stream = s) });
+    agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "POST", path: "/x", headers: [], window: 16_384 } }));
+    expect(stream.requestHead?.window).toBe(16_384);
+    // The answer: 16 KiB leave, the rest waits for the relay's WINDOW_UPDATE.
+    const sent = stream.write(new Uint8Array(20_000));
+    await Bun.sleep(5);
+    const data = () => out.map((b) => decodeMessage(b)).filter((f) => f.type === "DATA").reduce((n, f) => n + (f.type === "DATA" ? f.data.length : 0), 0);
+    expect(data()).toBe(16_384);
+    agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: 8_192 }));
+    await sent;
+    expect(data()).toBe(20_000);
+    // The relay's side of the same stream: 16 KiB may come, one byte more may not.
+    agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(16_384) }));
+    expect(agent.closed).toBeNull();
+    agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(1) }));
+    expect(agent.closed?.code).toBe("protocol_error");
+    agent.close("normal", "done");
+  });
+
+  test("a relay without the agent's window capability never names a window (an older agent keeps 512 KiB a stream)", () => {
+    const out: Uint8Array[] = [];
+    const relay = new Session({ role: "relay", sink: { send: (b) => out.push(b), close: () => {} } });
+    relay.open({ method: "GET", path: "/x", headers: [] });
+    relay.receive(encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }));
+    const head = out.map((b) => decodeMessage(b)).find((f) => f.type === "REQUEST_HEAD");
+    expect(head?.type === "REQUEST_HEAD" && "window" in head.body).toBe(false);
+    relay.close("normal", "done");
+  });
+});

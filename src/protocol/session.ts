@@ -50,6 +50,11 @@ export interface SessionOptions {
    * message (one WebSocket message and one write instead of one per frame). Off, every frame is its own message.
    */
   batch?: boolean;
+  /**
+   * Relay: the agent listed "window": a stream opens with the relay's measured window as its initial credit both ways
+   * (REQUEST_HEAD.window), not 512 KiB. The agent always honours a window a head carries.
+   */
+  windowHeads?: boolean;
   /** Relay, "resume" negotiated: the agent offers to resume the answer it holds under this token. */
   onResume?: (token: string) => void;
   /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
@@ -235,7 +240,7 @@ export class Session {
       this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: `too many streams (limit ${this.maxStreams})` } });
       return;
     }
-    const s = this.newStream(id);
+    const s = this.newStream(id, head.window);
     s.requestHead = head;
     this.opts.onStream?.(s);
   }
@@ -244,8 +249,9 @@ export class Session {
   private readonly host = { sendFrame: (f: Frame) => this.sendFrame(f), release: (sid: number) => this.release(sid), fence: (sid: number) => this.fence(sid) };
   private readonly recvTarget = () => this.sizer!.target;
 
-  private newStream(id: number): Stream {
-    const s = new Stream(id, this.host, this.window, this.sizer ? this.recvTarget : undefined);
+  /** `window`: the stream's initial credit both ways when its head named one (REQUEST_HEAD.window). */
+  private newStream(id: number, window = this.window): Stream {
+    const s = new Stream(id, this.host, window, this.sizer ? this.recvTarget : undefined);
     this.streams.set(id, s);
     return s;
   }
@@ -382,10 +388,12 @@ export class Session {
     if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
     const id = this.nextId;
+    // A window measured below the initial one: a new bulk stream then puts no more than the link's BDP ahead of a chat.
+    const window = this.opts.windowHeads && this.sizer && this.sizer.target < INITIAL_WINDOW ? this.sizer.target : undefined;
     // Encoded first: a head the agent would refuse throws here, for this request only, before a stream exists.
-    const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
+    const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: window === undefined ? head : { ...head, window } });
     this.nextId += 2;
-    const s = this.newStream(id);
+    const s = this.newStream(id, window);
     this.write(bytes, id);
     return s;
   }

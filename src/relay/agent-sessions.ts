@@ -4,7 +4,7 @@
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
 import { acceptHello, agreedResumeWindow, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
-import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY } from "../protocol/messages.ts";
+import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY, WINDOW_CAPABILITY } from "../protocol/messages.ts";
 import { Session } from "../protocol/session.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { ResumeOffers } from "./resume-offers.ts";
@@ -252,6 +252,8 @@ export class AgentSessions {
       role: "relay",
       // An agent that reads BATCH says so; older agents get one frame per message.
       batch: hello.capabilities.includes(BATCH_CAPABILITY),
+      // An agent that takes a stream's initial credit from its head; older agents keep 512 KiB per stream.
+      windowHeads: hello.capabilities.includes(WINDOW_CAPABILITY),
       // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
       onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.onOffer(d.tunnelId, token, session) : undefined,
       heartbeatMs: this.t.heartbeatMs,

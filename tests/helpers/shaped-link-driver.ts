@@ -1,13 +1,15 @@
 // Inside a private user + network namespace: a relay here, an agent and fake upstreams in a second namespace behind a veth rate-limited both ways (tbf); measures a chat's time to first token alone, beside a 20 MB upload and beside a long fast answer on the same tunnel, and prints JSON.
 //
-//   unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' bun tests/helpers/shaped-link-driver.ts RATE TOKEN_DELAY_MS
+//   unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' bun tests/helpers/shaped-link-driver.ts RATE TOKEN_DELAY_MS [SAMPLES [SETTLE_MS]]
+// SETTLE_MS: how long after a bulk stream starts the chats begin (default 2000; less: right behind its first window).
 export {}; // a module: top-level await, and its own scope
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, removeHome, startDaemon } from "./daemon.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startRelayProc } from "../tunnel/helpers.ts";
 
-const [rate = "4mbit", delayArg = "150", samplesArg = "5"] = process.argv.slice(2);
+const [rate = "4mbit", delayArg = "150", samplesArg = "5", settleArg = "2000"] = process.argv.slice(2);
+const SETTLE_MS = Number(settleArg);
 const SAMPLES = Number(samplesArg);
 const UPLOAD = 20 * 1024 * 1024;
 const GOODPUT_BYTES = 1024 * 1024;
@@ -103,8 +105,8 @@ try {
     (r) => `answered ${r.status}`,
     (e: Error) => (abort.signal.aborted ? "aborted" : `failed: ${e.message}`),
   );
-  // Past the start of the upload: its first window drains, and the session's windows settle on the link.
-  await Bun.sleep(2000);
+  // Past the start of the upload (by default long enough for its first window to drain).
+  await Bun.sleep(SETTLE_MS);
   const loaded: number[] = [];
   for (let i = 0; i < SAMPLES; i++) loaded.push(await chat());
   const uploadedBeforeAbort = uploaded;
@@ -128,7 +130,7 @@ try {
     },
     (e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`),
   ).catch((e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`));
-  await Bun.sleep(2000);
+  await Bun.sleep(SETTLE_MS);
   const beside: number[] = [];
   for (let i = 0; i < SAMPLES; i++) beside.push(await chat());
   const downloadedBeforeAbort = downloaded;
