@@ -2,6 +2,7 @@
 //
 //   unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' bun tests/helpers/shaped-link-driver.ts RATE TOKEN_DELAY_MS [SAMPLES [SETTLE_MS]]
 // SETTLE_MS: how long after a bulk stream starts the chats begin (default 2000; less: right behind its first window).
+// FRESH ("fresh"): no upload alone first, so the agent has measured nothing it received when the big upload begins.
 export {}; // a module: top-level await, and its own scope
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +11,7 @@ import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody,
 
 const [rate = "4mbit", delayArg = "150", samplesArg = "5", settleArg = "2000"] = process.argv.slice(2);
 const SETTLE_MS = Number(settleArg);
+const FRESH = process.argv[6] === "fresh";
 const SAMPLES = Number(samplesArg);
 const UPLOAD = 20 * 1024 * 1024;
 const GOODPUT_BYTES = 1024 * 1024;
@@ -88,11 +90,13 @@ try {
   const unloaded: number[] = [];
   for (let i = 0; i < SAMPLES; i++) unloaded.push(await chat());
   // The upload alone first: what share of the link a bulk stream gets with the windows the session chose.
-  const t0 = performance.now();
-  const alone = await fetch(`${base}/api/blobs/sha256:${"1".repeat(64)}`, { method: "POST", headers: auth, body: generatedBody(GOODPUT_BYTES, 64 * 1024), duplex: "half" } as RequestInit);
-  await alone.arrayBuffer();
-  if (alone.status !== 201) throw new Error(`the upload alone answered ${alone.status}`);
-  result.uploadKBps = Math.round(GOODPUT_BYTES / 1024 / ((performance.now() - t0) / 1000));
+  if (!FRESH) {
+    const t0 = performance.now();
+    const alone = await fetch(`${base}/api/blobs/sha256:${"1".repeat(64)}`, { method: "POST", headers: auth, body: generatedBody(GOODPUT_BYTES, 64 * 1024), duplex: "half" } as RequestInit);
+    await alone.arrayBuffer();
+    if (alone.status !== 201) throw new Error(`the upload alone answered ${alone.status}`);
+    result.uploadKBps = Math.round(GOODPUT_BYTES / 1024 / ((performance.now() - t0) / 1000));
+  }
   const abort = new AbortController();
   let uploaded = 0;
   const upload = fetch(`${base}/api/blobs/sha256:${"0".repeat(64)}`, {
