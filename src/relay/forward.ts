@@ -5,6 +5,7 @@ import { KEY_PREFIX } from "../core/key-format.ts";
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
+import { agreedResumeWindow } from "../protocol/handshake.ts";
 import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
@@ -19,6 +20,8 @@ import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from 
 
 /** Across the hop: the owner node names the resume token of an answer the entry node may resume (never sent to a client). */
 export const RESUME_HEADER = "x-c2l-resume";
+/** Across the hop beside RESUME_HEADER: the resume window (ms) the owner node agreed with the agent (never sent to a client). */
+export const RESUME_WINDOW_HEADER = "x-c2l-resume-window";
 /** How long one look for a resumed answer's offer waits before the owner is looked up again. */
 const CLAIM_STEP_MS = 1_000;
 
@@ -37,7 +40,7 @@ const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
  * upstream's); nor any other header that acts on that whole origin (src/net/origin-wide-headers.ts).
  */
-const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS]);
+const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, RESUME_WINDOW_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS]);
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
@@ -137,8 +140,9 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
   }
 
-  /** `windowMs`: how long the client waits for a resume (the window agreed with the agent, when this node has it). */
-  function resumeHooks(id: string, path: string, token: string, contentType: string | null, windowMs = sessions.resumeMs): ResumeHooks {
+  /** `agreed`: the window agreed with the agent, when known; the client waits no longer than it, nor than this node's own. */
+  function resumeHooks(id: string, path: string, token: string, contentType: string | null, agreed?: number): ResumeHooks {
+    const windowMs = agreedResumeWindow(sessions.resumeMs, agreed);
     const fields = { tunnel: id, path: path.split("?")[0] };
     const over = sessions.offers.expect(id, token);
     return {
@@ -228,7 +232,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
                 return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
               },
       });
-      if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
+      if (resumeToken) {
+        res.headers.set(RESUME_HEADER, resumeToken);
+        // The entry node, which holds the client, waits no longer than the agent holds the answer.
+        res.headers.set(RESUME_WINDOW_HEADER, String(sessions.resumeWindowOf(session)));
+      }
       metrics.ttfb.observe((performance.now() - t0) / 1000);
       countStatus(res.status);
       const s = stream as Stream | null;
