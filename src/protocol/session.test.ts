@@ -504,3 +504,22 @@ describe("a stream's initial window from its head (REQUEST_HEAD.window, the wind
     relay.close("normal", "done");
   });
 });
+
+test("a stream opened with a head's window keeps it as its receive window until the receiver has measured its own: the first credit returned is no more than that window", async () => {
+  const out: Uint8Array[] = [];
+  let stream!: Stream;
+  const agent = new Session({ role: "agent", sink: { send: (b) => out.push(b), close: () => {} }, onStream: (s) => (stream = s) });
+  agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "POST", path: "/x", headers: [], window: 16_384 } }));
+  agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(16_384) }));
+  await stream.next();
+  const credit = out
+    .flatMap((b) => {
+      const m = decodeMessage(b);
+      return m.type === "BATCH" ? m.frames : [m];
+    })
+    .filter((f) => f.type === "WINDOW_UPDATE")
+    .reduce((n, f) => n + (f.type === "WINDOW_UPDATE" ? f.increment : 0), 0);
+  // Unmeasured, the session's own window is 512 KiB: the relay would then put that much of an upload on a slow link.
+  expect(credit).toBe(16_384);
+  agent.close("normal", "done");
+});

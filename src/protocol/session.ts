@@ -251,7 +251,11 @@ export class Session {
 
   /** `window`: the stream's initial credit both ways when its head named one (REQUEST_HEAD.window). */
   private newStream(id: number, window = this.window): Stream {
-    const s = new Stream(id, this.host, window, this.sizer ? this.recvTarget : undefined);
+    // A stream opened with a smaller window keeps it until this side has measured its own (it may have received no
+    // DATA yet): growing it to the unmeasured 512 KiB at the first read would undo what the head's window was for.
+    const sizer = this.sizer;
+    const target = !sizer ? undefined : window === this.window ? this.recvTarget : () => (sizer.measured ? sizer.target : window);
+    const s = new Stream(id, this.host, window, target);
     this.streams.set(id, s);
     return s;
   }
