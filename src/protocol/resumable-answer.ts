@@ -319,10 +319,14 @@ export class HeldAnswer {
       const s = this.stream;
       if (s && this.sent < this.buf.end) {
         const chunk = this.buf.from(this.sent);
+        const base = this.sent - s.bytesOut;
         try {
           await s.write(chunk);
         } catch {
-          continue; // the stream failed: streamFailed() decided what happens next
+          // The stream failed (streamFailed() decided what happens next) perhaps halfway through the chunk, its credit
+          // spent: what did leave may have reached the relay, whose offset then lies past the chunk's start.
+          if (this.stream === null) this.sent = Math.max(this.sent, base + s.bytesOut);
+          continue;
         }
         if (s === this.stream) {
           this.sent += chunk.length;
