@@ -523,3 +523,18 @@ test("a stream opened with a head's window keeps it as its receive window until 
   expect(credit).toBe(16_384);
   agent.close("normal", "done");
 });
+
+test("on a stream opened with a head's window, credit that may be the relay's window growing (up to 512 KiB) is not taken for bytes it read: what a held answer may forget stays within what was delivered", async () => {
+  const out: Uint8Array[] = [];
+  let stream!: Stream;
+  const agent = new Session({ role: "agent", sink: { send: (b) => out.push(b), close: () => {} }, onStream: (s) => (stream = s) });
+  agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/x", headers: [], window: 16_384 } }));
+  await stream.write(new Uint8Array(16_384));
+  // The relay read 8 KiB and grew its window to 100 KiB: 92 KiB of credit, of which only 8 KiB acknowledge bytes.
+  agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: 92 * 1024 }));
+  expect(stream.bytesAcked).toBeLessThanOrEqual(16_384);
+  // Past the growth the peer can have had, credit acknowledges bytes again.
+  agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: INITIAL_WINDOW }));
+  expect(stream.bytesAcked).toBe(92 * 1024 + INITIAL_WINDOW - (INITIAL_WINDOW - 16_384));
+  agent.close("normal", "done");
+});

@@ -255,7 +255,8 @@ export class Session {
     // DATA yet): growing it to the unmeasured 512 KiB at the first read would undo what the head's window was for.
     const sizer = this.sizer;
     const target = !sizer ? undefined : window === this.window ? this.recvTarget : () => (sizer.measured ? sizer.target : window);
-    const s = new Stream(id, this.host, window, target);
+    // Such a stream's credit may also be the peer's window growing back to 512 KiB: not all of it acknowledges bytes.
+    const s = new Stream(id, this.host, window, target, window === this.window ? 0 : INITIAL_WINDOW - window);
     this.streams.set(id, s);
     return s;
   }
