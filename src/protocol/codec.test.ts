@@ -87,6 +87,7 @@ describe("resume frames", () => {
   });
   const bad: [string, string, string][] = [
     ["a REQUEST_HEAD window above the initial window", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":524289}'), "bad_payload"],
+    ["a RESUMED window above the initial window", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":0,"window":524289}`), "bad_payload"],
     ["a REQUEST_HEAD window of 0", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":0}'), "bad_payload"],
     ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
     ["a RESUME token with other characters", "16 00 00000000" + json(`{"token":"${TOKEN.slice(0, 21)}/"}`), "bad_payload"],

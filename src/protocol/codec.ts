@@ -17,6 +17,7 @@ import {
   type Message,
   type RequestHead,
   type ResponseHead,
+  type Resumed,
   type Welcome,
 } from "./messages.ts";
 
@@ -148,12 +149,14 @@ function requestHead(o: Record<string, unknown>): RequestHead {
   if (!isStr(o.method, 32) || !/^[A-Z]+$/.test(o.method)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.method must be an upper-case HTTP method");
   if (!isStr(o.path, 8192) || !o.path.startsWith("/") || /[\s\0]/.test(o.path)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.path must start with / and contain no spaces");
   const head: RequestHead = { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") };
-  if (o.window !== undefined) {
-    // Never above the initial window: what a receiver holds per stream stays bounded as before.
-    if (!Number.isInteger(o.window) || (o.window as number) < 1 || (o.window as number) > INITIAL_WINDOW) throw new ProtocolError("bad_payload", `REQUEST_HEAD.window must be 1..${INITIAL_WINDOW} bytes`);
-    head.window = o.window as number;
-  }
+  if (o.window !== undefined) head.window = streamWindow(o.window, "REQUEST_HEAD");
   return head;
+}
+
+/** A stream's initial window named in its first frame: never above the initial window (what a receiver holds per stream stays bounded). */
+function streamWindow(v: unknown, name: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > INITIAL_WINDOW) throw new ProtocolError("bad_payload", `${name}.window must be 1..${INITIAL_WINDOW} bytes`);
+  return v as number;
 }
 
 function responseHead(o: Record<string, unknown>): ResponseHead {
@@ -251,7 +254,9 @@ function decodeAt(buf: Uint8Array, at: number, end: number): Frame {
     case "RESUMED": {
       const o = json(payload, "RESUMED");
       if (!Number.isSafeInteger(o.offset) || (o.offset as number) < 0) throw new ProtocolError("bad_payload", "RESUMED.offset must be a byte offset (a non-negative integer)");
-      return { type: "RESUMED", stream, body: { token: token(o.token, "RESUMED.token"), offset: o.offset as number } };
+      const body: Resumed = { token: token(o.token, "RESUMED.token"), offset: o.offset as number };
+      if (o.window !== undefined) body.window = streamWindow(o.window, "RESUMED");
+      return { type: "RESUMED", stream, body };
     }
     case "RESUME_REFUSED": {
       const o = json(payload, "RESUME_REFUSED");

@@ -149,6 +149,8 @@ export interface ResumeRefused {
 export interface Resumed {
   token: string;
   offset: number;
+  /** The new stream's initial credit both ways, as REQUEST_HEAD.window (only to an agent that listed "window"). */
+  window?: number;
 }
 export interface Reset {
   code: ResetCode;

@@ -92,14 +92,14 @@ export class AnswerResumes {
   }
 
   /** The relay took the answer held under `token` over on stream `id`: it goes on there, or the stream is refused. */
-  resumed(session: Session, id: number, token: string, offset: number): void {
+  resumed(session: Session, id: number, token: string, offset: number, window?: number): void {
     const a = this.held.get(token);
     if (!a || !a.canResume(offset)) {
       // Unknown token (another tunnel's, a forgotten answer) or an offset this answer cannot go on from.
       session.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } });
       return;
     }
-    a.resume(session.adopt(id), offset);
+    a.resume(session.adopt(id, window), offset);
   }
 
   /** The tunnel stops on purpose (stopped, reconfigured, daemon shutdown): answers waiting for a resume end now. */

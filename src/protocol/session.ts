@@ -55,10 +55,15 @@ export interface SessionOptions {
    * (REQUEST_HEAD.window), not 512 KiB. The agent always honours a window a head carries.
    */
   windowHeads?: boolean;
+  /**
+   * Relay: the window the tunnel's previous session had measured, named for streams opened before this one has
+   * measured its own (a resumed answer right after a reconnect would otherwise open with 512 KiB).
+   */
+  firstWindow?: number;
   /** Relay, "resume" negotiated: the agent offers to resume the answer it holds under this token. */
   onResume?: (token: string) => void;
   /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
-  onResumed?: (id: number, token: string, offset: number) => void;
+  onResumed?: (id: number, token: string, offset: number, window?: number) => void;
   /** Agent, "resume" negotiated: the relay will never take the answer held under `token` over. */
   onResumeRefused?: (token: string, reason: string) => void;
 }
@@ -220,7 +225,7 @@ export class Session {
       case "RESUMED":
         if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");
         if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
-        this.opts.onResumed(f.stream, f.body.token, f.body.offset);
+        this.opts.onResumed(f.stream, f.body.token, f.body.offset, f.body.window);
         return;
       case "RESUME_REFUSED":
         if (this.role !== "agent" || !this.opts.onResumeRefused) throw new ProtocolError("unexpected_frame", "RESUME_REFUSED without the resume capability, or sent to the relay");
@@ -393,14 +398,29 @@ export class Session {
     if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
     const id = this.nextId;
-    // A window measured below the initial one: a new bulk stream then puts no more than the link's BDP ahead of a chat.
-    const window = this.opts.windowHeads && this.sizer && this.sizer.target < INITIAL_WINDOW ? this.sizer.target : undefined;
+    const window = this.headWindow();
     // Encoded first: a head the agent would refuse throws here, for this request only, before a stream exists.
     const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: window === undefined ? head : { ...head, window } });
     this.nextId += 2;
     const s = this.newStream(id, window);
     this.write(bytes, id);
     return s;
+  }
+
+  /**
+   * Relay: the initial window a new stream names (REQUEST_HEAD / RESUMED window), when the agent reads it and it is below
+   * 512 KiB: the measured one, or until there is one the previous session's. A new bulk stream then puts no more than
+   * the link's bandwidth-delay product ahead of a chat.
+   */
+  private headWindow(): number | undefined {
+    if (!this.opts.windowHeads || !this.sizer) return undefined;
+    const w = this.sizer.measured ? this.sizer.target : (this.opts.firstWindow ?? INITIAL_WINDOW);
+    return w < INITIAL_WINDOW ? w : undefined;
+  }
+
+  /** The window this session measured (null before a measurement, or with a fixed window): the next session's firstWindow. */
+  get measuredWindow(): number | null {
+    return this.sizer?.measured ? this.sizer.target : null;
   }
 
   /** Relay: takes over the answer the agent offered under `token` on a new stream, from byte `offset` of its body. */
@@ -410,14 +430,15 @@ export class Session {
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
     const id = this.nextId;
     this.nextId += 2;
-    const s = this.newStream(id);
-    this.sendFrame({ type: "RESUMED", stream: id, body: { token, offset } });
+    const window = this.headWindow();
+    const s = this.newStream(id, window);
+    this.sendFrame({ type: "RESUMED", stream: id, body: window === undefined ? { token, offset } : { token, offset, window } });
     return s;
   }
 
-  /** Agent: the stream for a RESUMED id (see onResumed); its request side is over already. */
-  adopt(id: number): Stream {
-    const s = this.newStream(id);
+  /** Agent: the stream for a RESUMED id (see onResumed), with the window it named; its request side is over already. */
+  adopt(id: number, window?: number): Stream {
+    const s = this.newStream(id, window);
     s.onEnd();
     return s;
   }

@@ -68,6 +68,8 @@ export class AgentSessions {
   /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
   private readonly waiting = new Map<string, Set<() => void>>();
   hooks: SessionHooks | null = null;
+  /** The window each tunnel's last session had measured: its next session names it until it measured its own. */
+  private readonly lastWindows = new Map<string, number>();
   /** The resume window each session's agent announced in HELLO (ms). */
   private readonly agentWindows = new WeakMap<Session, number>();
   /** Answers agents offered to resume here (resume-offers.ts). */
@@ -254,6 +256,7 @@ export class AgentSessions {
       batch: hello.capabilities.includes(BATCH_CAPABILITY),
       // An agent that takes a stream's initial credit from its head; older agents keep 512 KiB per stream.
       windowHeads: hello.capabilities.includes(WINDOW_CAPABILITY),
+      firstWindow: this.lastWindows.get(d.tunnelId),
       // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
       onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.onOffer(d.tunnelId, token, session) : undefined,
       heartbeatMs: this.t.heartbeatMs,
@@ -271,6 +274,8 @@ export class AgentSessions {
         log.warn("agent sent a malformed frame; closing its connection", { tunnel: d.tunnelId, code: e.code, error: e.message });
       },
       onClose: (info) => {
+        const measured = session.measuredWindow;
+        if (measured !== null) this.lastWindows.set(d.tunnelId, measured);
         if (this.tunnels.get(d.tunnelId)?.session === session) {
           this.tunnels.delete(d.tunnelId);
           metrics.tunnels.set(this.tunnels.size);

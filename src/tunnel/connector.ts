@@ -219,7 +219,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
           },
         },
         onStream: (st) => o.onStream(st, resume),
-        onResumed: resume && ((id, token, offset) => resume.resumed(s, id, token, offset)),
+        onResumed: resume && ((id, token, offset, window) => resume.resumed(s, id, token, offset, window)),
         onResumeRefused: resume && ((token, reason) => resume.refused(token, reason)),
         // Make before break: a relay going away (shutdown, a cluster node handing its agents over, an expiring token)
         // gets a new connection at once while this one finishes its in-flight streams.
