@@ -1,12 +1,42 @@
 // An injectable clock (time and timers) so heartbeat, reconnect and alert-timing tests never sleep.
 export interface Clock {
+  /** Wall-clock time (ms since 1970): it counts a laptop's sleep, and it jumps when the system clock is set. */
   now(): number;
+  /** A clock that never jumps (ms); absent, now() serves. Silence is measured on both (see elapsedSince). */
+  monotonic?(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
 
+/** A moment read on both clocks of `c`. */
+export interface Instant {
+  wall: number;
+  mono: number;
+}
+
+export function instant(c: Clock): Instant {
+  return mark(c, { wall: 0, mono: 0 });
+}
+
+/** Sets `t` to now, in place (no allocation: the session marks every message it receives). */
+export function mark(c: Clock, t: Instant): Instant {
+  t.wall = c.now();
+  t.mono = c.monotonic?.() ?? t.wall;
+  return t;
+}
+
+/**
+ * Time since `t`: the larger of the two clocks' spans. A wall clock set back (NTP, a user) would make a silence look
+ * negative, so the monotonic span counts; a sleep the monotonic clock may not count (Linux CLOCK_MONOTONIC stops in
+ * suspend) shows on the wall clock, so a laptop waking from sleep sees at once that its peer has been silent.
+ */
+export function elapsedSince(c: Clock, t: Instant): number {
+  return Math.max(c.now() - t.wall, (c.monotonic?.() ?? c.now()) - t.mono);
+}
+
 export const realClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };

@@ -64,7 +64,7 @@ describe("resume frames", () => {
       expect(hex(encode(f))).toBe(wire!.replace(/\s+/g, ""));
       found.push(name!);
     }
-    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED", "RESUME_REFUSED"]);
+    expect(found).toEqual(["RESPONSE_HEAD", "RESUME", "RESUMED", "RESUME_REFUSED", "HELLO", "WELCOME"]);
   });
   test("the fence PING in docs/protocol.md (Resume) carries 2^52 + 1", () => {
     const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
@@ -74,7 +74,21 @@ describe("resume frames", () => {
     expect(f.type).toBe("PING");
     expect(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0)).toBe(2 ** 52 + 1);
   });
+  test("the REQUEST_HEAD window fixture in docs/protocol.md (Scheduling) decodes to what its caption says", () => {
+    const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
+    const section = md.slice(md.indexOf("## Scheduling"), md.indexOf("## Going away"));
+    const block = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.startsWith("REQUEST_HEAD:"))!;
+    const [first, second] = block.split("\n");
+    const wire = /^REQUEST_HEAD:\s+(.*)$/.exec(first!)![1]!;
+    const [, stream, body] = /^\s+stream (\d+) (\{.*\})$/.exec(second!)!;
+    const f = decode(bytes(wire));
+    expect(f).toEqual({ type: "REQUEST_HEAD", stream: Number(stream), body: JSON.parse(body!) });
+    expect(hex(encode(f))).toBe(wire.replace(/\s+/g, ""));
+  });
   const bad: [string, string, string][] = [
+    ["a REQUEST_HEAD window above the initial window", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":524289}'), "bad_payload"],
+    ["a RESUMED window above the initial window", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":0,"window":524289}`), "bad_payload"],
+    ["a REQUEST_HEAD window of 0", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":0}'), "bad_payload"],
     ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
     ["a RESUME token with other characters", "16 00 00000000" + json(`{"token":"${TOKEN.slice(0, 21)}/"}`), "bad_payload"],
     ["a RESUME on a stream", "16 00 00000001" + json(`{"token":"${TOKEN}"}`), "bad_stream_id"],
@@ -82,6 +96,8 @@ describe("resume frames", () => {
     ["a RESUMED with a negative offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":-1}`), "bad_payload"],
     ["a RESUMED with a fractional offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":1.5}`), "bad_payload"],
     ["a RESUME_REFUSED without a reason", "18 00 00000000" + json(`{"token":"${TOKEN}"}`), "bad_payload"],
+    ["a HELLO whose resumeWindow is not milliseconds", "01 00 00000000" + json('{"version":2,"capabilities":[],"agent":"a","resumeWindow":-5}'), "bad_payload"],
+    ["a WELCOME whose resumeWindow is a string", "02 00 00000000" + json('{"version":2,"capabilities":[],"tunnelId":"a","resumeWindow":"60s"}'), "bad_payload"],
     ["a RESPONSE_HEAD whose resume is not a token", "11 00 00000005" + json('{"status":200,"headers":[],"resume":42}'), "bad_payload"],
   ];
   for (const [name, wire, code] of bad) {

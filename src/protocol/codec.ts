@@ -3,17 +3,22 @@ import {
   BY_ID,
   GO_AWAY_CODES,
   HEADER_SIZE,
+  INITIAL_WINDOW,
   MAX_HEAD,
   MAX_PAYLOAD,
+  MAX_RESUME_WINDOW,
   RESET_CODES,
   RESUME_TOKEN,
   TYPE,
   type BatchableFrame,
   type Frame,
   type HeaderList,
+  type Hello,
   type Message,
   type RequestHead,
   type ResponseHead,
+  type Resumed,
+  type Welcome,
 } from "./messages.ts";
 
 export type ProtocolErrorCode =
@@ -143,7 +148,15 @@ function json(payload: Uint8Array, name: string): Record<string, unknown> {
 function requestHead(o: Record<string, unknown>): RequestHead {
   if (!isStr(o.method, 32) || !/^[A-Z]+$/.test(o.method)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.method must be an upper-case HTTP method");
   if (!isStr(o.path, 8192) || !o.path.startsWith("/") || /[\s\0]/.test(o.path)) throw new ProtocolError("bad_payload", "REQUEST_HEAD.path must start with / and contain no spaces");
-  return { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") };
+  const head: RequestHead = { method: o.method, path: o.path, headers: headers(o.headers, "REQUEST_HEAD") };
+  if (o.window !== undefined) head.window = streamWindow(o.window, "REQUEST_HEAD");
+  return head;
+}
+
+/** A stream's initial window named in its first frame: never above the initial window (what a receiver holds per stream stays bounded). */
+function streamWindow(v: unknown, name: string): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > INITIAL_WINDOW) throw new ProtocolError("bad_payload", `${name}.window must be 1..${INITIAL_WINDOW} bytes`);
+  return v as number;
 }
 
 function responseHead(o: Record<string, unknown>): ResponseHead {
@@ -156,6 +169,11 @@ function responseHead(o: Record<string, unknown>): ResponseHead {
 function token(v: unknown, what: string): string {
   if (typeof v !== "string" || !RESUME_TOKEN.test(v)) throw new ProtocolError("bad_payload", `${what} must be a resume token (22 base64url characters)`);
   return v;
+}
+
+function resumeWindow(v: unknown, name: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > MAX_RESUME_WINDOW) throw new ProtocolError("bad_payload", `${name}.resumeWindow must be milliseconds (0..2^31-1)`);
+  return v as number;
 }
 
 function version(v: unknown, name: string): number {
@@ -210,12 +228,16 @@ function decodeAt(buf: Uint8Array, at: number, end: number): Frame {
     case "HELLO": {
       const o = json(payload, "HELLO");
       if (!isStr(o.agent, 256)) throw new ProtocolError("bad_payload", "HELLO.agent must be a string");
-      return { type: "HELLO", stream: 0, body: { version: version(o.version, "HELLO"), capabilities: strings(o.capabilities, "HELLO.capabilities"), agent: o.agent } };
+      const body: Hello = { version: version(o.version, "HELLO"), capabilities: strings(o.capabilities, "HELLO.capabilities"), agent: o.agent };
+      if (o.resumeWindow !== undefined) body.resumeWindow = resumeWindow(o.resumeWindow, "HELLO");
+      return { type: "HELLO", stream: 0, body };
     }
     case "WELCOME": {
       const o = json(payload, "WELCOME");
       if (!isStr(o.tunnelId, 256)) throw new ProtocolError("bad_payload", "WELCOME.tunnelId must be a string");
-      return { type: "WELCOME", stream: 0, body: { version: version(o.version, "WELCOME"), capabilities: strings(o.capabilities, "WELCOME.capabilities"), tunnelId: o.tunnelId } };
+      const body: Welcome = { version: version(o.version, "WELCOME"), capabilities: strings(o.capabilities, "WELCOME.capabilities"), tunnelId: o.tunnelId };
+      if (o.resumeWindow !== undefined) body.resumeWindow = resumeWindow(o.resumeWindow, "WELCOME");
+      return { type: "WELCOME", stream: 0, body };
     }
     case "REQUEST_HEAD":
       return { type: "REQUEST_HEAD", stream, body: requestHead(json(payload, "REQUEST_HEAD")) };
@@ -232,7 +254,9 @@ function decodeAt(buf: Uint8Array, at: number, end: number): Frame {
     case "RESUMED": {
       const o = json(payload, "RESUMED");
       if (!Number.isSafeInteger(o.offset) || (o.offset as number) < 0) throw new ProtocolError("bad_payload", "RESUMED.offset must be a byte offset (a non-negative integer)");
-      return { type: "RESUMED", stream, body: { token: token(o.token, "RESUMED.token"), offset: o.offset as number } };
+      const body: Resumed = { token: token(o.token, "RESUMED.token"), offset: o.offset as number };
+      if (o.window !== undefined) body.window = streamWindow(o.window, "RESUMED");
+      return { type: "RESUMED", stream, body };
     }
     case "RESUME_REFUSED": {
       const o = json(payload, "RESUME_REFUSED");

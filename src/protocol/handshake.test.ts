@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { decode, encode } from "./codec.ts";
-import { acceptHello, helloFrame, readWelcome, welcomeFrame } from "./handshake.ts";
+import { acceptHello, agreedResumeWindow, helloFrame, readWelcome, welcomeFrame } from "./handshake.ts";
 import { CLOSE_CODES, closeReasonOf, GO_AWAY_CODES, PROTOCOL_VERSION } from "./messages.ts";
 
 test("HELLO then WELCOME: what one side writes the other accepts", () => {
@@ -41,4 +41,17 @@ test("the close-code table: every GO_AWAY code has one, codes are unique, and a 
   expect(closeReasonOf(4000, "incompatible_version: upgrade")).toBe("incompatible_version");
   expect(closeReasonOf(1000, "normal: bye")).toBe("normal");
   expect(closeReasonOf(4999)).toBeNull();
+});
+
+test("resume windows: each side names its own, both use the shorter; a peer that names none (3.2) leaves ours", () => {
+  const h = acceptHello(helloFrame("a", PROTOCOL_VERSION, ["resume"], 1_500));
+  expect(h.ok && h.hello.resumeWindow).toBe(1_500);
+  const w = readWelcome(decode(encode(welcomeFrame("alice", ["resume"], 20_000))));
+  expect(w.ok && w.welcome.resumeWindow).toBe(20_000);
+  expect(agreedResumeWindow(20_000, 1_500)).toBe(1_500);
+  expect(agreedResumeWindow(1_500, 20_000)).toBe(1_500);
+  expect(agreedResumeWindow(20_000, undefined)).toBe(20_000);
+  // A frame of 3.2 has no field: none is read.
+  const old = acceptHello(helloFrame("a"));
+  expect(old.ok && "resumeWindow" in old.hello).toBe(false);
 });

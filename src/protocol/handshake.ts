@@ -3,14 +3,22 @@
 import { encode, tryDecode } from "./codec.ts";
 import { CAPABILITIES, CLOSE_CODES, PROTOCOL_VERSION, type CloseReason, type Frame, type Hello, type Welcome } from "./messages.ts";
 
-/** The agent's first frame. */
-export function helloFrame(agent: string, version = PROTOCOL_VERSION, capabilities: readonly string[] = CAPABILITIES): Uint8Array {
-  return encode({ type: "HELLO", stream: 0, body: { version, capabilities: [...capabilities], agent } });
+/** The agent's first frame; `resumeWindow` (ms) when it lists "resume" (docs/protocol.md, Resume, rule 6). */
+export function helloFrame(agent: string, version = PROTOCOL_VERSION, capabilities: readonly string[] = CAPABILITIES, resumeWindow?: number): Uint8Array {
+  return encode({ type: "HELLO", stream: 0, body: { version, capabilities: [...capabilities], agent, ...(resumeWindow !== undefined ? { resumeWindow } : {}) } });
 }
 
-/** The relay's answer to an accepted HELLO. */
-export function welcomeFrame(tunnelId: string, capabilities: readonly string[] = CAPABILITIES): Frame {
-  return { type: "WELCOME", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: [...capabilities], tunnelId } };
+/** The relay's answer to an accepted HELLO; `resumeWindow` (ms) when it lists "resume". */
+export function welcomeFrame(tunnelId: string, capabilities: readonly string[] = CAPABILITIES, resumeWindow?: number): Frame {
+  return { type: "WELCOME", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: [...capabilities], tunnelId, ...(resumeWindow !== undefined ? { resumeWindow } : {}) } };
+}
+
+/**
+ * The resume window both sides use for a session: the shorter of the two announced (an answer one side gave up on is
+ * not waited for by the other). A peer that announced none (an older release) leaves ours.
+ */
+export function agreedResumeWindow(ours: number, theirs: number | undefined): number {
+  return theirs === undefined ? ours : Math.min(ours, theirs);
 }
 
 /** How the relay ends a refused handshake: the close code and reason, and a GO_AWAY to send first when there is one. */

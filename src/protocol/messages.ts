@@ -109,16 +109,26 @@ export interface Hello {
   version: number;
   capabilities: string[];
   agent: string;
+  /** With "resume": how long (ms) the agent holds an answer whose session was lost; the relay waits no longer. */
+  resumeWindow?: number;
 }
 export interface Welcome {
   version: number;
   capabilities: string[];
   tunnelId: string;
+  /** With "resume": how long (ms) the relay keeps a client waiting for a resume; the agent holds an answer no longer. */
+  resumeWindow?: number;
 }
 export interface RequestHead {
   method: string;
   path: string;
   headers: HeaderList;
+  /**
+   * This stream's initial credit in both directions (bytes, up to INITIAL_WINDOW) in place of INITIAL_WINDOW: the
+   * relay's measured window, so a new bulk stream does not put a whole 512 KiB ahead of a chat on a slow link. Only to an
+   * agent that listed "window".
+   */
+  window?: number;
 }
 export interface ResponseHead {
   status: number;
@@ -139,6 +149,8 @@ export interface ResumeRefused {
 export interface Resumed {
   token: string;
   offset: number;
+  /** The new stream's initial credit both ways, as REQUEST_HEAD.window (only to an agent that listed "window"). */
+  window?: number;
 }
 export interface Reset {
   code: ResetCode;
@@ -182,6 +194,10 @@ export const MAX_BATCH = 64 * 1024;
 export const BATCH_CAPABILITY = "batch";
 /** The capability a peer lists when it keeps answers across a reconnect (RESUME / RESUMED, RESPONSE_HEAD.resume). */
 export const RESUME_CAPABILITY = "resume";
+/** Largest resume window a peer may announce in HELLO/WELCOME (ms): what a timer can wait. */
+export const MAX_RESUME_WINDOW = 2 ** 31 - 1;
+/** The capability a peer lists when it reads REQUEST_HEAD.window (a stream's initial credit). */
+export const WINDOW_CAPABILITY = "window";
 /** A resume token: 22 base64url characters (128 random bits). */
 export const RESUME_TOKEN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -189,4 +205,4 @@ export const RESUME_TOKEN = /^[A-Za-z0-9_-]{22}$/;
  * Capabilities this build offers in HELLO/WELCOME. The version decides compatibility; a capability only lets a peer
  * send what the other said it reads ("batch": BATCH messages, "resume": resumable answers), so older peers, which do not list it, keep working.
  */
-export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY, RESUME_CAPABILITY];
+export const CAPABILITIES = ["streaming", "flow-control", "cancel", "go-away", BATCH_CAPABILITY, RESUME_CAPABILITY, WINDOW_CAPABILITY];

@@ -149,6 +149,37 @@ describe("held answers", () => {
     expect(resumes.size).toBe(0);
   });
 
+  test("an answer cut while one big piece of it was half sent (its credit ran out mid-piece): the relay's byte, past what the agent had finished sending, is one it can go on from", async () => {
+    // One 2 MiB piece from the upstream: the agent sends what credit allows, the relay reads part, then the link is cut.
+    const piece = new Uint8Array(2 * 1024 * 1024).map((_, i) => 97 + (i % 26));
+    let requests = 0;
+    const handler = async () => {
+      requests++;
+      return new Response(new ReadableStream({ start: (c) => (c.enqueue(piece), c.close()) }), { headers: { "content-type": "application/octet-stream" } });
+    };
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/x", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    let got = 0;
+    const parts: Uint8Array[] = [];
+    while (got < 300 * 1024) {
+      const c = (await first.next())!;
+      parts.push(c);
+      got += c.length;
+    }
+    await Bun.sleep(20);
+    a.cut();
+    link(resumes, offers, handler);
+    const next = await offers.claim(TUNNEL, token, got, 1_000);
+    expect(next).not.toBeNull();
+    for (let c = await next!.next(); c; c = await next!.next()) parts.push(c);
+    expect(Buffer.concat(parts).equals(Buffer.from(piece))).toBe(true);
+    expect(requests).toBe(1);
+  });
+
   test("an answer whose END was sent but never read by the relay stays held: the tail and the end come on the new session", async () => {
     const up = upstream(30);
     const resumes = new AnswerResumes();

@@ -2,6 +2,7 @@
 // from there; when the session ends, the answer waits (the upstream keeps generating, bounded) for the relay to take it
 // over on a new session (RESUME / RESUMED), and replays what the relay had not received. See docs/protocol.md, Resume.
 import { noteResumed, resumeMarkFor, type ResumeMark } from "../core/resume-marks.ts";
+import { agreedResumeWindow } from "./handshake.ts";
 import { ResumeBuffer } from "./resume-buffer.ts";
 import type { ResponseHead } from "./messages.ts";
 import type { Session } from "./session.ts";
@@ -33,6 +34,8 @@ export function newResumeToken(): string {
 export class AnswerResumes {
   private readonly held = new Map<string, HeldAnswer>();
   private live: Session | null = null;
+  /** The resume window the live session's relay announced in WELCOME. */
+  private relayWindowMs: number | undefined;
   /** Bytes held by all answers. */
   bufferedBytes = 0;
   private readonly roomWaiters = new Set<() => void>();
@@ -44,6 +47,11 @@ export class AnswerResumes {
 
   get limits(): ResumeLimits {
     return this.bounds;
+  }
+
+  /** How long an answer that loses its session now waits: ours, or the relay's when shorter (no client waits longer). */
+  get windowMs(): number {
+    return agreedResumeWindow(this.bounds.windowMs, this.relayWindowMs);
   }
 
   /**
@@ -73,21 +81,25 @@ export class AnswerResumes {
     this.held.set(token, a);
   }
 
-  /** A new session that negotiated "resume": answers waiting for one are offered on it. */
-  attach(session: Session): void {
+  /**
+   * A new session that negotiated "resume": answers waiting for one are offered on it. `relayWindowMs`: the relay's
+   * resume window (its WELCOME), absent from an older relay.
+   */
+  attach(session: Session, relayWindowMs?: number): void {
     this.live = session;
+    this.relayWindowMs = relayWindowMs;
     for (const a of this.held.values()) if (a.waiting) this.offer(a);
   }
 
   /** The relay took the answer held under `token` over on stream `id`: it goes on there, or the stream is refused. */
-  resumed(session: Session, id: number, token: string, offset: number): void {
+  resumed(session: Session, id: number, token: string, offset: number, window?: number): void {
     const a = this.held.get(token);
     if (!a || !a.canResume(offset)) {
       // Unknown token (another tunnel's, a forgotten answer) or an offset this answer cannot go on from.
       session.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } });
       return;
     }
-    a.resume(session.adopt(id), offset);
+    a.resume(session.adopt(id, window), offset);
   }
 
   /** The tunnel stops on purpose (stopped, reconfigured, daemon shutdown): answers waiting for a resume end now. */
@@ -248,12 +260,13 @@ export class HeldAnswer {
     // head crossed the relay has no token to resume with; an upload cut short is not resumed (it fails cleanly).
     const lost = reason instanceof StreamError && reason.code === "session_closed" && !reason.final;
     if (!lost || !this.headSent || !s.remoteDone) return this.stop(this.lastSent ? this.lastReason : reason);
+    const windowMs = this.r.windowMs;
     this.windowTimer = setTimeout(() => {
       // An answer whose last frame was sent may have reached the relay whole (only the acknowledgement was lost): the
       // relay counts it if it did not; here it is not counted as failed.
       if (!this.lastSent) this.r.events.failed?.("window");
-      this.stop(this.lastSent ? this.lastReason : new StreamError("session_closed", `not resumed within the resume window (${this.r.limits.windowMs} ms)`, false));
-    }, this.r.limits.windowMs);
+      this.stop(this.lastSent ? this.lastReason : new StreamError("session_closed", `not resumed within the resume window (${windowMs} ms)`, false));
+    }, windowMs);
     this.r.offer(this);
     this.wake();
   }
@@ -306,10 +319,14 @@ export class HeldAnswer {
       const s = this.stream;
       if (s && this.sent < this.buf.end) {
         const chunk = this.buf.from(this.sent);
+        const base = this.sent - s.bytesOut;
         try {
           await s.write(chunk);
         } catch {
-          continue; // the stream failed: streamFailed() decided what happens next
+          // The stream failed (streamFailed() decided what happens next) perhaps halfway through the chunk, its credit
+          // spent: what did leave may have reached the relay, whose offset then lies past the chunk's start.
+          if (this.stream === null) this.sent = Math.max(this.sent, base + s.bytesOut);
+          continue;
         }
         if (s === this.stream) {
           this.sent += chunk.length;

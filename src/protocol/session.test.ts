@@ -234,6 +234,55 @@ describe("session", () => {
     expect(waited).toBeGreaterThanOrEqual(2_000);
   });
 
+  /** A manual clock whose wall time can be set apart from its monotonic time (a clock set back, a laptop's sleep). */
+  class WallClock extends ManualClock {
+    offset = 0;
+    override now(): number {
+      return super.now() + this.offset;
+    }
+    monotonic(): number {
+      return super.now();
+    }
+  }
+
+  test("a wall clock set back an hour (NTP, a user) neither silences the heartbeat nor hides a dead peer", async () => {
+    const clock = new WallClock();
+    const p = pair(echo, { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    clock.advance(500);
+    await Bun.sleep(0);
+    clock.offset = -3_600_000;
+    const pings = () => p.sent.relay.filter((b) => b[0] === 0x20).length;
+    const before = pings();
+    for (let i = 0; i < 20; i++) {
+      clock.advance(250);
+      await Bun.sleep(0);
+    }
+    // Still pinging (the peer, whose clock was not set back, would otherwise declare this side dead), still alive.
+    expect(pings()).toBeGreaterThan(before);
+    expect(p.closes.relay).toBeUndefined();
+    p.blackhole();
+    let waited = 0;
+    while (!p.closes.relay && waited < 10_000) {
+      clock.advance(250);
+      waited += 250;
+    }
+    expect(p.closes.relay?.code).toBe("heartbeat_timeout");
+    expect(waited).toBeLessThanOrEqual(3_000 + 1_000);
+  });
+
+  test("a laptop's sleep, which the monotonic clock may not count, is seen on the wall clock: a silent peer is noticed at the first tick after waking", async () => {
+    const clock = new WallClock();
+    const p = pair(echo, { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    clock.advance(500);
+    await Bun.sleep(0);
+    p.blackhole();
+    // Ten minutes asleep: the wall clock moved, the monotonic one did not, no timer fired.
+    clock.offset = 600_000;
+    clock.advance(750);
+    expect(p.closes.relay?.code).toBe("heartbeat_timeout");
+    expect(p.closes.relay?.reason).toMatch(/no frame from the peer for 60\d{4} ms/);
+  });
+
   test("a malformed frame closes the session with a protocol error and fails its streams", async () => {
     const gate = Promise.withResolvers<void>();
     const p = pair(async () => (await gate.promise, new Response("x")));
@@ -419,4 +468,73 @@ describe("fence", () => {
     expect((await second)?.code).toBe("session_closed");
     expect((await agent.fence(1))?.code).toBe("session_closed");
   });
+});
+
+describe("a stream's initial window from its head (REQUEST_HEAD.window, the window capability)", () => {
+  test("the agent grants and spends exactly the head's window: its answer waits for credit past it, and the relay's DATA past it is a flow_control error", async () => {
+    const out: Uint8Array[] = [];
+    const closes: number[] = [];
+    let stream!: Stream;
+    const agent = new Session({ role: "agent", sink: { send: (b) => out.push(b), close: (c) => closes.push(c) }, onStream: (s) => (stream = s) });
+    agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "POST", path: "/x", headers: [], window: 16_384 } }));
+    expect(stream.requestHead?.window).toBe(16_384);
+    // The answer: 16 KiB leave, the rest waits for the relay's WINDOW_UPDATE.
+    const sent = stream.write(new Uint8Array(20_000));
+    await Bun.sleep(5);
+    const data = () => out.map((b) => decodeMessage(b)).filter((f) => f.type === "DATA").reduce((n, f) => n + (f.type === "DATA" ? f.data.length : 0), 0);
+    expect(data()).toBe(16_384);
+    agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: 8_192 }));
+    await sent;
+    expect(data()).toBe(20_000);
+    // The relay's side of the same stream: 16 KiB may come, one byte more may not.
+    agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(16_384) }));
+    expect(agent.closed).toBeNull();
+    agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(1) }));
+    expect(agent.closed?.code).toBe("protocol_error");
+    agent.close("normal", "done");
+  });
+
+  test("a relay without the agent's window capability never names a window (an older agent keeps 512 KiB a stream)", () => {
+    const out: Uint8Array[] = [];
+    const relay = new Session({ role: "relay", sink: { send: (b) => out.push(b), close: () => {} } });
+    relay.open({ method: "GET", path: "/x", headers: [] });
+    relay.receive(encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }));
+    const head = out.map((b) => decodeMessage(b)).find((f) => f.type === "REQUEST_HEAD");
+    expect(head?.type === "REQUEST_HEAD" && "window" in head.body).toBe(false);
+    relay.close("normal", "done");
+  });
+});
+
+test("a stream opened with a head's window keeps it as its receive window until the receiver has measured its own: the first credit returned is no more than that window", async () => {
+  const out: Uint8Array[] = [];
+  let stream!: Stream;
+  const agent = new Session({ role: "agent", sink: { send: (b) => out.push(b), close: () => {} }, onStream: (s) => (stream = s) });
+  agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "POST", path: "/x", headers: [], window: 16_384 } }));
+  agent.receive(encode({ type: "DATA", stream: 1, data: new Uint8Array(16_384) }));
+  await stream.next();
+  const credit = out
+    .flatMap((b) => {
+      const m = decodeMessage(b);
+      return m.type === "BATCH" ? m.frames : [m];
+    })
+    .filter((f) => f.type === "WINDOW_UPDATE")
+    .reduce((n, f) => n + (f.type === "WINDOW_UPDATE" ? f.increment : 0), 0);
+  // Unmeasured, the session's own window is 512 KiB: the relay would then put that much of an upload on a slow link.
+  expect(credit).toBe(16_384);
+  agent.close("normal", "done");
+});
+
+test("on a stream opened with a head's window, credit that may be the relay's window growing (up to 512 KiB) is not taken for bytes it read: what a held answer may forget stays within what was delivered", async () => {
+  const out: Uint8Array[] = [];
+  let stream!: Stream;
+  const agent = new Session({ role: "agent", sink: { send: (b) => out.push(b), close: () => {} }, onStream: (s) => (stream = s) });
+  agent.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/x", headers: [], window: 16_384 } }));
+  await stream.write(new Uint8Array(16_384));
+  // The relay read 8 KiB and grew its window to 100 KiB: 92 KiB of credit, of which only 8 KiB acknowledge bytes.
+  agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: 92 * 1024 }));
+  expect(stream.bytesAcked).toBeLessThanOrEqual(16_384);
+  // Past the growth the peer can have had, credit acknowledges bytes again.
+  agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: INITIAL_WINDOW }));
+  expect(stream.bytesAcked).toBe(92 * 1024 + INITIAL_WINDOW - (INITIAL_WINDOW - 16_384));
+  agent.close("normal", "done");
 });

@@ -1,5 +1,5 @@
 // A multiplexed tunnel session over any binary message transport: frames, streams, credit, heartbeats, go-away (HTTP over a stream is http-over-stream.ts).
-import { realClock, type Clock } from "../core/clock.ts";
+import { elapsedSince, instant, mark, realClock, type Clock, type Instant } from "../core/clock.ts";
 import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
 import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type RequestHead } from "./messages.ts";
 import { BACKLOG_MARK, FrameScheduler } from "./scheduler.ts";
@@ -50,10 +50,20 @@ export interface SessionOptions {
    * message (one WebSocket message and one write instead of one per frame). Off, every frame is its own message.
    */
   batch?: boolean;
+  /**
+   * Relay: the agent listed "window": a stream opens with the relay's measured window as its initial credit both ways
+   * (REQUEST_HEAD.window), not 512 KiB. The agent always honours a window a head carries.
+   */
+  windowHeads?: boolean;
+  /**
+   * Relay: the window the tunnel's previous session had measured, named for streams opened before this one has
+   * measured its own (a resumed answer right after a reconnect would otherwise open with 512 KiB).
+   */
+  firstWindow?: number;
   /** Relay, "resume" negotiated: the agent offers to resume the answer it holds under this token. */
   onResume?: (token: string) => void;
   /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
-  onResumed?: (id: number, token: string, offset: number) => void;
+  onResumed?: (id: number, token: string, offset: number, window?: number) => void;
   /** Agent, "resume" negotiated: the relay will never take the answer held under `token` over. */
   onResumeRefused?: (token: string, reason: string) => void;
 }
@@ -76,8 +86,9 @@ export class Session {
   private readonly toleranceMs: number;
   private readonly maxStreams: number;
   private readonly window: number;
-  private lastReceived: number;
-  private lastPing = 0;
+  /** When the last frame came (both clocks: a wall clock set back must not silence the heartbeat). */
+  private readonly lastReceived: Instant;
+  private readonly lastPing: Instant;
   private timer: unknown = null;
   private closedInfo: SessionCloseInfo | null = null;
   private draining = false;
@@ -106,8 +117,8 @@ export class Session {
     this.maxStreams = opts.maxStreams ?? 256;
     this.window = opts.window ?? INITIAL_WINDOW;
     this.sizer = opts.window === undefined ? new WindowSizer() : null;
-    this.lastReceived = this.clock.now();
-    this.lastPing = this.clock.now();
+    this.lastReceived = instant(this.clock);
+    this.lastPing = instant(this.clock);
     this.schedule();
   }
 
@@ -131,7 +142,7 @@ export class Session {
   /** Feeds one binary message from the transport. A bad frame closes the session with protocol_error. */
   receive(bytes: Uint8Array | ArrayBuffer): void {
     if (this.closedInfo) return;
-    this.lastReceived = this.clock.now();
+    mark(this.clock, this.lastReceived);
     try {
       const m = decodeMessage(bytes);
       if (m.type !== "BATCH") this.dispatch(m);
@@ -214,7 +225,7 @@ export class Session {
       case "RESUMED":
         if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");
         if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
-        this.opts.onResumed(f.stream, f.body.token, f.body.offset);
+        this.opts.onResumed(f.stream, f.body.token, f.body.offset, f.body.window);
         return;
       case "RESUME_REFUSED":
         if (this.role !== "agent" || !this.opts.onResumeRefused) throw new ProtocolError("unexpected_frame", "RESUME_REFUSED without the resume capability, or sent to the relay");
@@ -234,7 +245,7 @@ export class Session {
       this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: `too many streams (limit ${this.maxStreams})` } });
       return;
     }
-    const s = this.newStream(id);
+    const s = this.newStream(id, head.window);
     s.requestHead = head;
     this.opts.onStream?.(s);
   }
@@ -243,8 +254,14 @@ export class Session {
   private readonly host = { sendFrame: (f: Frame) => this.sendFrame(f), release: (sid: number) => this.release(sid), fence: (sid: number) => this.fence(sid) };
   private readonly recvTarget = () => this.sizer!.target;
 
-  private newStream(id: number): Stream {
-    const s = new Stream(id, this.host, this.window, this.sizer ? this.recvTarget : undefined);
+  /** `window`: the stream's initial credit both ways when its head named one (REQUEST_HEAD.window). */
+  private newStream(id: number, window = this.window): Stream {
+    // A stream opened with a smaller window keeps it until this side has measured its own (it may have received no
+    // DATA yet): growing it to the unmeasured 512 KiB at the first read would undo what the head's window was for.
+    const sizer = this.sizer;
+    const target = !sizer ? undefined : window === this.window ? this.recvTarget : () => (sizer.measured ? sizer.target : window);
+    // Such a stream's credit may also be the peer's window growing back to 512 KiB: not all of it acknowledges bytes.
+    const s = new Stream(id, this.host, window, target, window === this.window ? 0 : INITIAL_WINDOW - window);
     this.streams.set(id, s);
     return s;
   }
@@ -381,12 +398,29 @@ export class Session {
     if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
     const id = this.nextId;
+    const window = this.headWindow();
     // Encoded first: a head the agent would refuse throws here, for this request only, before a stream exists.
-    const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: head });
+    const bytes = encode({ type: "REQUEST_HEAD", stream: id, body: window === undefined ? head : { ...head, window } });
     this.nextId += 2;
-    const s = this.newStream(id);
+    const s = this.newStream(id, window);
     this.write(bytes, id);
     return s;
+  }
+
+  /**
+   * Relay: the initial window a new stream names (REQUEST_HEAD / RESUMED window), when the agent reads it and it is below
+   * 512 KiB: the measured one, or until there is one the previous session's. A new bulk stream then puts no more than
+   * the link's bandwidth-delay product ahead of a chat.
+   */
+  private headWindow(): number | undefined {
+    if (!this.opts.windowHeads || !this.sizer) return undefined;
+    const w = this.sizer.measured ? this.sizer.target : (this.opts.firstWindow ?? INITIAL_WINDOW);
+    return w < INITIAL_WINDOW ? w : undefined;
+  }
+
+  /** The window this session measured (null before a measurement, or with a fixed window): the next session's firstWindow. */
+  get measuredWindow(): number | null {
+    return this.sizer?.measured ? this.sizer.target : null;
   }
 
   /** Relay: takes over the answer the agent offered under `token` on a new stream, from byte `offset` of its body. */
@@ -396,14 +430,15 @@ export class Session {
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
     const id = this.nextId;
     this.nextId += 2;
-    const s = this.newStream(id);
-    this.sendFrame({ type: "RESUMED", stream: id, body: { token, offset } });
+    const window = this.headWindow();
+    const s = this.newStream(id, window);
+    this.sendFrame({ type: "RESUMED", stream: id, body: window === undefined ? { token, offset } : { token, offset, window } });
     return s;
   }
 
-  /** Agent: the stream for a RESUMED id (see onResumed); its request side is over already. */
-  adopt(id: number): Stream {
-    const s = this.newStream(id);
+  /** Agent: the stream for a RESUMED id (see onResumed), with the window it named; its request side is over already. */
+  adopt(id: number, window?: number): Stream {
+    const s = this.newStream(id, window);
     s.onEnd();
     return s;
   }
@@ -420,12 +455,13 @@ export class Session {
     this.timer = null;
     if (this.closedInfo) return;
     const now = this.clock.now();
-    if (now - this.lastReceived > this.toleranceMs) {
-      this.close("heartbeat_timeout", `no frame from the peer for ${now - this.lastReceived} ms (tolerance ${this.toleranceMs} ms)`);
+    const silent = Math.round(elapsedSince(this.clock, this.lastReceived));
+    if (silent > this.toleranceMs) {
+      this.close("heartbeat_timeout", `no frame from the peer for ${silent} ms (tolerance ${this.toleranceMs} ms)`);
       return;
     }
-    if (now - this.lastPing >= this.heartbeatMs) {
-      this.lastPing = now;
+    if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
+      mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
       this.ping(this.sizer?.probe() ?? now);
     }

@@ -93,8 +93,8 @@ export class Stream {
   private released = false;
   bytesIn = 0;
   bytesOut = 0;
-  /** Credit the peer gave back: the bytes of ours its reader took (what a resumable answer may forget). */
-  bytesAcked = 0;
+  /** Credit the peer gave back in all. */
+  private credited = 0;
 
   constructor(
     readonly id: number,
@@ -102,6 +102,11 @@ export class Stream {
     window: number,
     /** The receive window as it moves (the session's measured one); fixed at `window` without it. */
     recvTarget: () => number = () => window,
+    /**
+     * How much the peer's window may grow beyond `window` (a stream opened with a head's window: up to 512 KiB): credit
+     * that large may be growth, not bytes its reader took.
+     */
+    private readonly growth = 0,
   ) {
     this.sendWin = new SendWindow(window);
     this.recvWin = new RecvWindow(recvTarget, window);
@@ -410,8 +415,16 @@ export class Stream {
     this.wakeReader();
     this.maybeRelease();
   }
+  /**
+   * The bytes of ours the peer's reader surely took (what a resumable answer may forget): the credit it gave back,
+   * less what may have been its window growing (docs/protocol.md, Scheduling).
+   */
+  get bytesAcked(): number {
+    return Math.max(0, this.credited - this.growth);
+  }
+
   onWindowUpdate(inc: number): void {
-    this.bytesAcked += inc;
+    this.credited += inc;
     this.sendWin.grant(inc);
   }
   onResponseHead(h: ResponseHead): void {

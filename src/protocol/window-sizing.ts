@@ -50,6 +50,11 @@ export class WindowSizer {
 
   constructor(private readonly now: () => number = () => performance.now()) {}
 
+  /** Whether `target` comes from a measurement yet (a rate and a round trip), not the initial window. */
+  get measured(): boolean {
+    return this.rates.length > 0 && this.minRttMs !== Infinity;
+  }
+
   /** Counts received DATA bytes; returns the opaque value of a probe PING to send now, or null. */
   onData(n: number): number | null {
     const t = this.now();

@@ -3,8 +3,8 @@
 // tunnels whose agent this relay sent away and which are moving (not offline) until it is back.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
-import { acceptHello, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
-import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY } from "../protocol/messages.ts";
+import { acceptHello, agreedResumeWindow, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
+import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY, WINDOW_CAPABILITY } from "../protocol/messages.ts";
 import { Session } from "../protocol/session.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { ResumeOffers } from "./resume-offers.ts";
@@ -68,6 +68,10 @@ export class AgentSessions {
   /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
   private readonly waiting = new Map<string, Set<() => void>>();
   hooks: SessionHooks | null = null;
+  /** The window each tunnel's last session had measured: its next session names it until it measured its own. */
+  private readonly lastWindows = new Map<string, number>();
+  /** The resume window each session's agent announced in HELLO (ms). */
+  private readonly agentWindows = new WeakMap<Session, number>();
   /** Answers agents offered to resume here (resume-offers.ts). */
   readonly offers: ResumeOffers;
   /**
@@ -93,6 +97,14 @@ export class AgentSessions {
   /** Resuming is on: WELCOME lists it, and client answers wait for it. */
   get resumeMs(): number {
     return this.t.resumeMs ?? 0;
+  }
+
+  /**
+   * How long a client of an answer on `session` waits for its agent to resume it: [relay] resume_window, or the window
+   * the agent announced in HELLO when shorter (an older agent announces none).
+   */
+  resumeWindowOf(session: Session): number {
+    return agreedResumeWindow(this.resumeMs, this.agentWindows.get(session));
   }
 
   get size(): number {
@@ -242,6 +254,9 @@ export class AgentSessions {
       role: "relay",
       // An agent that reads BATCH says so; older agents get one frame per message.
       batch: hello.capabilities.includes(BATCH_CAPABILITY),
+      // An agent that takes a stream's initial credit from its head; older agents keep 512 KiB per stream.
+      windowHeads: hello.capabilities.includes(WINDOW_CAPABILITY),
+      firstWindow: this.lastWindows.get(d.tunnelId),
       // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
       onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.onOffer(d.tunnelId, token, session) : undefined,
       heartbeatMs: this.t.heartbeatMs,
@@ -259,6 +274,8 @@ export class AgentSessions {
         log.warn("agent sent a malformed frame; closing its connection", { tunnel: d.tunnelId, code: e.code, error: e.message });
       },
       onClose: (info) => {
+        const measured = session.measuredWindow;
+        if (measured !== null) this.lastWindows.set(d.tunnelId, measured);
         if (this.tunnels.get(d.tunnelId)?.session === session) {
           this.tunnels.delete(d.tunnelId);
           metrics.tunnels.set(this.tunnels.size);
@@ -275,7 +292,10 @@ export class AgentSessions {
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
     if (old && !old.session.goingAway) old.session.close("replaced", "another connection for this tunnel replaced this one");
-    session.sendFrame(welcomeFrame(d.tunnelId, this.capabilities));
+    // Resume windows are agreed (the shorter wins): a client is not kept waiting for an answer its agent gave up.
+    const resumes = this.resumeMs > 0 && hello.capabilities.includes(RESUME_CAPABILITY);
+    if (resumes && hello.resumeWindow !== undefined) this.agentWindows.set(session, hello.resumeWindow);
+    session.sendFrame(welcomeFrame(d.tunnelId, this.capabilities, this.resumeMs > 0 ? this.resumeMs : undefined));
     this.hooks?.opened(d.tunnelId, session);
     if (d.expiresAt !== null) {
       // A JWT is good until it expires, not forever: go away then, and the agent reconnects with its refreshed token.

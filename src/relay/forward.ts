@@ -5,6 +5,7 @@ import { KEY_PREFIX } from "../core/key-format.ts";
 import { HttpError } from "../core/http-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
+import { agreedResumeWindow } from "../protocol/handshake.ts";
 import { forward } from "../protocol/http-over-stream.ts";
 import type { ResponseHead } from "../protocol/messages.ts";
 import { StreamError, type Stream } from "../protocol/stream.ts";
@@ -19,6 +20,8 @@ import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from 
 
 /** Across the hop: the owner node names the resume token of an answer the entry node may resume (never sent to a client). */
 export const RESUME_HEADER = "x-c2l-resume";
+/** Across the hop beside RESUME_HEADER: the resume window (ms) the owner node agreed with the agent (never sent to a client). */
+export const RESUME_WINDOW_HEADER = "x-c2l-resume-window";
 /** How long one look for a resumed answer's offer waits before the owner is looked up again. */
 const CLAIM_STEP_MS = 1_000;
 
@@ -37,7 +40,7 @@ const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
  * upstream's); nor any other header that acts on that whole origin (src/net/origin-wide-headers.ts).
  */
-const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS]);
+const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, RESUME_WINDOW_HEADER, "set-cookie", ...ORIGIN_WIDE_HEADERS]);
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
@@ -69,7 +72,7 @@ export interface Forwarders {
   /** A call another node already admitted (client key, rate) and sent here because this node holds the agent. */
   owner: Forwarder;
   /** How a client's answer (here, or read across the hop) is resumed when its source is lost. */
-  resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks;
+  resumeHooks(id: string, path: string, token: string, contentType: string | null, windowMs?: number): ResumeHooks;
   /** Another node asks for the rest of an answer whose agent offered it here. */
   resumeHere(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
 }
@@ -121,8 +124,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   /** The rest of an answer from `offset`: an offer of the agent here, or at the node holding it now; null after the window. */
-  async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {
-    const deadline = performance.now() + sessions.resumeMs;
+  async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal, windowMs: number): Promise<ChunkSource | null> {
+    const deadline = performance.now() + windowMs;
     for (;;) {
       const left = deadline - performance.now();
       if (left <= 0 || signal.aborted) return null;
@@ -137,17 +140,19 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
   }
 
-  function resumeHooks(id: string, path: string, token: string, contentType: string | null): ResumeHooks {
+  /** `agreed`: the window agreed with the agent, when known; the client waits no longer than it, nor than this node's own. */
+  function resumeHooks(id: string, path: string, token: string, contentType: string | null, agreed?: number): ResumeHooks {
+    const windowMs = agreedResumeWindow(sessions.resumeMs, agreed);
     const fields = { tunnel: id, path: path.split("?")[0] };
     const over = sessions.offers.expect(id, token);
     return {
       ended: over,
-      resume: (offset, signal) => resumeFrom(id, token, offset, signal),
+      resume: (offset, signal) => resumeFrom(id, token, offset, signal, windowMs),
       // A relay alone that is shutting down has nowhere to resume to: its answers end as they always did.
       canResume: () => !(deps.stopping() && !deps.cluster),
       onBreak: (e, last, failed) => {
         if (!failed && e instanceof StreamError) return brokenAnswer(e, { status: 200, headers: contentType ? [["content-type", contentType]] : [] }, last, id, path);
-        const window = `${Math.round(sessions.resumeMs / 100) / 10}s`;
+        const window = `${Math.round(windowMs / 100) / 10}s`;
         const why = e instanceof Error ? e.message : String(e);
         const err = new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer (${why}) and its agent did not resume it within ${window}; the answer is incomplete`);
         // Like any agent going away, an expected ending (info).
@@ -223,11 +228,15 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
               (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" && !e.final ? null : brokenAnswer(e, head, last, id, path))))
             : (s, head) => {
                 held = true;
-                const hooks = resumeHooks(id, path, head.resume!, headerOf(head, "content-type"));
+                const hooks = resumeHooks(id, path, head.resume!, headerOf(head, "content-type"), sessions.resumeWindowOf(session));
                 return resumableBody(streamSource(s), { ...hooks, ended: () => (hooks.ended?.(), settle()) });
               },
       });
-      if (resumeToken) res.headers.set(RESUME_HEADER, resumeToken);
+      if (resumeToken) {
+        res.headers.set(RESUME_HEADER, resumeToken);
+        // The entry node, which holds the client, waits no longer than the agent holds the answer.
+        res.headers.set(RESUME_WINDOW_HEADER, String(sessions.resumeWindowOf(session)));
+      }
       metrics.ttfb.observe((performance.now() - t0) / 1000);
       countStatus(res.status);
       const s = stream as Stream | null;

@@ -13,16 +13,23 @@ export interface ChunkSource {
   lost(e: unknown): boolean;
   /** Bytes received from the agent but not delivered yet when it broke (they come again after the resume). */
   undelivered?(delivered: number): number;
+  /**
+   * Calls `cb` as soon as the source is lost (lost() would say so), even while nothing reads it: a client that is not
+   * reading must not put off the resume until it reads again, when the agent may have given the answer up.
+   */
+  onLost?(cb: () => void): void;
 }
 
 /** The agent's stream on this node as a source. */
 export function streamSource(s: Stream, base = 0): ChunkSource {
+  // Not when the agent left on purpose (its GO_AWAY): it will not come back for this answer.
+  const lost = (e: unknown) => e instanceof StreamError && e.code === "session_closed" && !e.final;
   return {
     next: () => s.next(),
     cancel: (reason) => s.reset("cancel", `the client went away: ${reason ?? "no reason"}`),
-    // Not when the agent left on purpose (its GO_AWAY): it will not come back for this answer.
-    lost: (e) => e instanceof StreamError && e.code === "session_closed" && !e.final,
+    lost,
     undelivered: (delivered) => Math.max(0, base + s.bytesIn - delivered),
+    onLost: (cb) => s.onFailure((e) => lost(e) && cb()),
   };
 }
 
@@ -59,6 +66,20 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
   let src = first;
   let cancelled = false;
   const gone = new AbortController();
+  /** Body bytes handed to the client (a write that waits for a slow client counts: the client gets them). */
+  let delivered = 0;
+  /** A resume started when the source was lost, from the byte the client had then (see ChunkSource.onLost). */
+  let early: { offset: number; next: Promise<ChunkSource | null> } | null = null;
+  const dropEarly = (reason: string) => {
+    void early?.next.then((s) => s?.cancel(reason));
+    early = null;
+  };
+  const watch = (s: ChunkSource) =>
+    s.onLost?.(() => {
+      if (cancelled || early || s !== src || !(hooks.canResume?.() ?? true)) return;
+      early = { offset: delivered, next: hooks.resume(delivered, gone.signal) };
+    });
+  watch(first);
   return new ReadableStream({
     type: "direct",
     pull: async (c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }) => {
@@ -71,13 +92,13 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
     cancel: (reason: unknown) => {
       cancelled = true;
       gone.abort();
+      dropEarly("the client went away");
       src.cancel(reason);
       hooks.ended?.();
     },
   } as unknown as UnderlyingDefaultSource<Uint8Array>);
 
   async function copy(c: { write(b: Uint8Array): unknown; flush(): unknown; close(): void }): Promise<void> {
-    let delivered = 0;
     let last = -1;
     for (;;) {
       let chunk: Uint8Array | null;
@@ -88,7 +109,12 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
         let tail: Uint8Array | null;
         if (src.lost(e) && (hooks.canResume?.() ?? true)) {
           const replayed = src.undelivered?.(delivered) ?? 0;
-          const next = await hooks.resume(delivered, gone.signal);
+          // The resume begun at the loss, when it asked for the bytes the client has now (it always does: the lost
+          // stream hands out nothing more); else one from here.
+          const begun = early?.offset === delivered ? early.next : null;
+          if (!begun) dropEarly("superseded");
+          early = null;
+          const next = await (begun ?? hooks.resume(delivered, gone.signal));
           if (cancelled) {
             next?.cancel("the client went away");
             return;
@@ -96,11 +122,15 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
           if (next) {
             hooks.resumed?.(replayed);
             src = next;
+            watch(next);
             continue;
           }
           hooks.failed?.();
           tail = hooks.onBreak(e, last, true);
-        } else tail = hooks.onBreak(e, last, false);
+        } else {
+          dropEarly("the answer ended");
+          tail = hooks.onBreak(e, last, false);
+        }
         // Failed with undefined, not an Error: Bun prints an Error that fails a body as a multi-line stack dump.
         if (tail === null) throw undefined;
         c.write(tail);

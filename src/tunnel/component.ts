@@ -278,7 +278,7 @@ export class TunnelService implements TunnelControl {
           },
           failed: (reason) => {
             tunnelMetrics.resumeFailed.inc({ reason });
-            log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: resumes.limits.windowMs });
+            log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: resumes.windowMs });
           },
         },
       ));

@@ -186,7 +186,9 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     const fail = hs.fail;
 
     ws.onopen = () => {
-      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities) as Uint8Array<ArrayBuffer>);
+      // The agent's resume window goes with "resume": the relay keeps a client waiting no longer than the agent holds its answer.
+      const window = o.resume && capabilities.includes(RESUME_CAPABILITY) ? o.resume.limits.windowMs : undefined;
+      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities, window) as Uint8Array<ArrayBuffer>);
     };
     ws.onmessage = (ev) => {
       if (session) return session.receive(ev.data as ArrayBuffer);
@@ -228,7 +230,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
           },
         },
         onStream: (st) => o.onStream(st, resume),
-        onResumed: resume && ((id, token, offset) => resume.resumed(s, id, token, offset)),
+        onResumed: resume && ((id, token, offset, window) => resume.resumed(s, id, token, offset, window)),
         onResumeRefused: resume && ((token, reason) => resume.refused(token, reason)),
         // Make before break: a relay going away (shutdown, a cluster node handing its agents over, an expiring token)
         // gets a new connection at once while this one finishes its in-flight streams.
@@ -239,7 +241,7 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         onClose: (info) => resolveClosed({ ...info, reason: relayText(info.reason) }),
       });
       const s: Session = session;
-      resume?.attach(s);
+      resume?.attach(s, w.welcome.resumeWindow);
       resolve({ session: s, tunnelId: relayText(w.welcome.tunnelId), closed, activeStreams: () => s.activeStreams, close: (reason) => s.close("normal", reason) });
     };
     ws.onclose = (ev) => {

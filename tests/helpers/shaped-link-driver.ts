@@ -1,16 +1,28 @@
 // Inside a private user + network namespace: a relay here, an agent and fake upstreams in a second namespace behind a veth rate-limited both ways (tbf); measures a chat's time to first token alone, beside a 20 MB upload and beside a long fast answer on the same tunnel, and prints JSON.
 //
-//   unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' bun tests/helpers/shaped-link-driver.ts RATE TOKEN_DELAY_MS
+//   unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' bun tests/helpers/shaped-link-driver.ts RATE TOKEN_DELAY_MS [SAMPLES [SETTLE_MS]]
+// SETTLE_MS: how long after a bulk stream starts the chats begin (default 2000; less: right behind its first window).
+// MODE "fresh": no upload alone first, so the agent has measured nothing it received when the big upload begins.
+// MODE "reconnect": instead of the upload and the long answer beside chats, a long answer whose link is cut past the
+// heartbeat tolerance and restored: the chats are sent SETTLE_MS after the agent reconnected, while the relay takes the
+// answer over on the new session (heartbeats at the tests' 300 ms / 1.2 s).
 export {}; // a module: top-level await, and its own scope
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, removeHome, startDaemon } from "./daemon.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startRelayProc } from "../tunnel/helpers.ts";
 
-const [rate = "4mbit", delayArg = "150", samplesArg = "5"] = process.argv.slice(2);
+const [rate = "4mbit", delayArg = "150", samplesArg = "5", settleArg = "2000"] = process.argv.slice(2);
+const SETTLE_MS = Number(settleArg);
+const MODE = process.argv[6] ?? "";
+const FRESH = MODE === "fresh";
+const RECONNECT = MODE === "reconnect";
 const SAMPLES = Number(samplesArg);
 const UPLOAD = 20 * 1024 * 1024;
 const GOODPUT_BYTES = 1024 * 1024;
+
+/** The reconnect mode's early end (its results are in). */
+class Done {}
 
 function run(cmd: string[]): void {
   const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
@@ -50,14 +62,15 @@ const bulk = await fakeInB(["--tokens", "3", "--models", "bulk:latest"]);
 const fakeUrl = fake.url;
 
 // Heartbeats slower than the tests' default: an old session would otherwise die of a late PONG, not show the delay.
-const relay = await startRelayProc(relayToml({ listen: "10.77.0.1:0" }).replace('interval = "300ms"\ntolerance = "1200ms"', 'interval = "1s"\ntolerance = "20s"'));
+const shortBeats = relayToml({ listen: "10.77.0.1:0" });
+const relay = await startRelayProc(RECONNECT ? shortBeats : shortBeats.replace('interval = "300ms"\ntolerance = "1200ms"', 'interval = "1s"\ntolerance = "20s"'));
 const dir = relay.dir;
 const wrapper = join(dir, "daemon-in-agent-ns.sh");
 writeFileSync(wrapper, `#!/bin/sh\nexec nsenter -t ${pid} -n ${BUN} ${join(REPO, "src/main.ts")} "$@"\n`);
 chmodSync(wrapper, 0o755);
 const daemon = await startDaemon({
   binary: wrapper,
-  config: daemonToml({ upstream: fakeUrl, relayUrl: `ws://10.77.0.1:${relay.port}/agent`, tunnel: "allow_model_management = true\nallow_plaintext_relay = true\n", heartbeat: ["1s", "20s"] }) + `[[upstreams]]\nname = "bulk"\nurl = "${bulk.url}"\n`,
+  config: daemonToml({ upstream: fakeUrl, relayUrl: `ws://10.77.0.1:${relay.port}/agent`, tunnel: "allow_model_management = true\nallow_plaintext_relay = true\n", heartbeat: RECONNECT ? undefined : ["1s", "20s"] }) + `[[upstreams]]\nname = "bulk"\nurl = "${bulk.url}"\n`,
   env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
 });
 const result: Record<string, unknown> = { rate, tokenDelayMs: Number(delayArg) };
@@ -85,12 +98,48 @@ try {
   await chat(); // warm: connections, JIT
   const unloaded: number[] = [];
   for (let i = 0; i < SAMPLES; i++) unloaded.push(await chat());
+  if (RECONNECT) {
+    const stopBulk = new AbortController();
+    let downloaded = 0;
+    let tail = "";
+    const download = fetch(`${base}/api/generate`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ model: "bulk:latest", prompt: "everything", stream: true, options: { num_predict: 300_000 } }),
+      signal: stopBulk.signal,
+    })
+      .then(async (r) => {
+        for (const reader = r.body!.getReader(); ; ) {
+          const { value, done } = await reader.read();
+          if (done) return `ended after ${downloaded} bytes: ${tail}`;
+          downloaded += value.length;
+          tail = (tail + new TextDecoder().decode(value)).slice(-300);
+        }
+      })
+      .catch((e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`));
+    await Bun.sleep(1500);
+    const connected = daemon.count(/tunnel: connected to the relay/);
+    run(["ip", "link", "set", "c2l-relay", "down"]);
+    await Bun.sleep(2500);
+    run(["ip", "link", "set", "c2l-relay", "up"]);
+    for (let i = 0; i < 300 && daemon.count(/tunnel: connected to the relay/) === connected; i++) await Bun.sleep(50);
+    if (daemon.count(/tunnel: connected to the relay/) === connected) throw new Error("the agent did not reconnect");
+    await Bun.sleep(SETTLE_MS);
+    const after: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) after.push(await chat());
+    const downloadedBeforeAbort = downloaded;
+    stopBulk.abort();
+    Object.assign(result, { unloaded, unloadedMs: median(unloaded), afterReconnect: after, afterReconnectMs: median(after), downloadedMiB: +(downloadedBeforeAbort / 1048576).toFixed(1), download: await download, relayResumed: (await (await fetch(`${relay.url}/metrics`)).text()).match(/^cloudtolocalllm_relay_resumed_streams_total (\d+)/m)?.[1] });
+    throw new Done();
+  }
   // The upload alone first: what share of the link a bulk stream gets with the windows the session chose.
-  const t0 = performance.now();
-  const alone = await fetch(`${base}/api/blobs/sha256:${"1".repeat(64)}`, { method: "POST", headers: auth, body: generatedBody(GOODPUT_BYTES, 64 * 1024), duplex: "half" } as RequestInit);
-  await alone.arrayBuffer();
-  if (alone.status !== 201) throw new Error(`the upload alone answered ${alone.status}`);
-  result.uploadKBps = Math.round(GOODPUT_BYTES / 1024 / ((performance.now() - t0) / 1000));
+  if (!FRESH) {
+    const t0 = performance.now();
+    const alone = await fetch(`${base}/api/blobs/sha256:${"1".repeat(64)}`, { method: "POST", headers: auth, body: generatedBody(GOODPUT_BYTES, 64 * 1024), duplex: "half" } as RequestInit);
+    await alone.arrayBuffer();
+    if (alone.status !== 201) throw new Error(`the upload alone answered ${alone.status}`);
+    result.uploadKBps = Math.round(GOODPUT_BYTES / 1024 / ((performance.now() - t0) / 1000));
+  }
   const abort = new AbortController();
   let uploaded = 0;
   const upload = fetch(`${base}/api/blobs/sha256:${"0".repeat(64)}`, {
@@ -103,8 +152,8 @@ try {
     (r) => `answered ${r.status}`,
     (e: Error) => (abort.signal.aborted ? "aborted" : `failed: ${e.message}`),
   );
-  // Past the start of the upload: its first window drains, and the session's windows settle on the link.
-  await Bun.sleep(2000);
+  // Past the start of the upload (by default long enough for its first window to drain).
+  await Bun.sleep(SETTLE_MS);
   const loaded: number[] = [];
   for (let i = 0; i < SAMPLES; i++) loaded.push(await chat());
   const uploadedBeforeAbort = uploaded;
@@ -128,14 +177,14 @@ try {
     },
     (e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`),
   ).catch((e: Error) => (stopBulk.signal.aborted ? "aborted" : `failed: ${e.message}`));
-  await Bun.sleep(2000);
+  await Bun.sleep(SETTLE_MS);
   const beside: number[] = [];
   for (let i = 0; i < SAMPLES; i++) beside.push(await chat());
   const downloadedBeforeAbort = downloaded;
   stopBulk.abort();
   Object.assign(result, { besideDownload: beside, besideDownloadMs: median(beside), downloadedMiB: +(downloadedBeforeAbort / 1048576).toFixed(1), download: await download });
 } catch (e) {
-  result.error = e instanceof Error ? e.message : String(e);
+  if (!(e instanceof Done)) result.error = e instanceof Error ? e.message : String(e);
 } finally {
   await daemon.stop();
   await relay.stop();

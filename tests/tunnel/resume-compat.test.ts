@@ -41,7 +41,7 @@ async function rawAgent(relayUrl: string, capabilities: string[], token = AGENT_
         if (f.type === "PING") ws.send(encode({ type: "PONG", stream: 0, opaque: f.opaque }) as Uint8Array<ArrayBuffer>);
         if (f.type === "REQUEST_HEAD") {
           // A resume header of its own making (the relay's hop header): it must never reach anyone.
-          const headers: [string, string][] = [["content-type", "application/x-ndjson"], ["x-c2l-resume", "q2Vv8k3xR0a9bL1cD4eF5g"]];
+          const headers: [string, string][] = [["content-type", "application/x-ndjson"], ["x-c2l-resume", "q2Vv8k3xR0a9bL1cD4eF5g"], ["x-c2l-resume-window", "1"]];
           ws.send(encode({ type: "RESPONSE_HEAD", stream: f.stream, body: { status: 200, headers } }) as Uint8Array<ArrayBuffer>);
           ws.send(encode({ type: "DATA", stream: f.stream, data: enc.encode('{"response":"tok0 ","done":false}\n') }) as Uint8Array<ArrayBuffer>);
         }
@@ -79,6 +79,7 @@ describe("the relay with agents old and new", () => {
     const res = await generate(relay);
     expect(res.status).toBe(200);
     expect(res.headers.get("x-c2l-resume")).toBeNull();
+    expect(res.headers.get("x-c2l-resume-window")).toBeNull();
     const t0 = performance.now();
     const reader = res.body!.getReader();
     let text = new TextDecoder().decode((await reader.read()).value);

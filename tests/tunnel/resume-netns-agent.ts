@@ -11,7 +11,8 @@ const sh = (cmd: string) => {
 for (let i = 0; i < 200 && !Bun.spawnSync(["ip", "link", "show", "v1"], { stdout: "ignore", stderr: "ignore" }).success; i++) await Bun.sleep(25);
 sh("ip link set lo up && ip addr add 10.203.0.2/24 dev v1 && ip link set v1 up");
 const fake = await startFakeOllama({ tokens: Number(tokens), tokenDelayMs: 60 });
-const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: relayWs! }));
+// The relay is across the test's own veth (ws:// to 10.x): plaintext allowed explicitly, as a user on a trusted link would.
+const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: relayWs!, tunnel: "allow_plaintext_relay = true" }));
 console.log("ready");
 for await (const line of console) if (line.trim() === "report") break;
 const inference = fake.requests.filter((r) => r.path === "/api/generate" || r.path === "/v1/chat/completions");

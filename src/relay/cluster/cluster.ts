@@ -397,7 +397,8 @@ export class RelayCluster implements ClusterRouting {
       ownerId: lease.node,
       ownerUrl: lease.url,
       watch: this.hops,
-      resume: resume && ((token, contentType) => resume.resumeHooks(id, path, token, contentType)),
+      // The window the owner agreed with the agent, when it names one (this node waits no longer than its own either).
+      resume: resume && ((token, contentType, agreed) => resume.resumeHooks(id, path, token, contentType, agreed)),
     });
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });

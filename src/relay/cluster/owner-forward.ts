@@ -5,7 +5,7 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
-import { CLIENT_ONLY, RESUME_HEADER } from "../forward.ts";
+import { CLIENT_ONLY, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
 import { bodySource, resumableBody, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import type { HopWatch } from "./hop-watch.ts";
@@ -37,7 +37,8 @@ export interface HopOptions {
   ownerId: string;
   ownerUrl: string;
   /** How an answer the owner marked resumable is resumed when the owner's session or the owner itself is lost. */
-  resume?: (token: string, contentType: string | null) => ResumeHooks;
+  /** `windowMs`: the resume window the owner agreed with the agent, when it named one. */
+  resume?: (token: string, contentType: string | null, windowMs?: number) => ResumeHooks;
   /** Watches the hop, to abort it when the owner freezes (hop-watch.ts). */
   watch?: HopWatch;
 }
@@ -99,13 +100,15 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
     });
     out.set(ENTRY_NODE_HEADER, o.nodeId);
     out.delete(RESUME_HEADER);
+    out.delete(RESUME_WINDOW_HEADER);
     const token = res.headers.get(RESUME_HEADER);
+    const agreed = Number(res.headers.get(RESUME_WINDOW_HEADER) ?? NaN);
     const contentType = res.headers.get("content-type");
     // A resumable answer survives the owner's session or the owner itself: this node holds the client and takes it
     // over where the agent reconnects. Any other answer ends, when the owner dies mid-answer, with a reason in the
     // client's dialect, not a reset.
     const closed = () => hop?.close();
-    const hooks = token && o.resume ? o.resume(token, contentType) : null;
+    const hooks = token && o.resume ? o.resume(token, contentType, Number.isFinite(agreed) && agreed >= 0 ? agreed : undefined) : null;
     const body =
       res.body &&
       (hooks
