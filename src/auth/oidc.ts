@@ -18,6 +18,13 @@ export class AuthNotConfiguredError extends Error {
   }
 }
 
+/**
+ * Certificates are verified whatever NODE_TLS_REJECT_UNAUTHORIZED says (set for some other tool, it would hand the
+ * refresh token to whoever answers for the issuer's name), as for the tunnel's connection (src/tunnel/connector.ts).
+ * Extra CAs still come from the system store and NODE_EXTRA_CA_CERTS.
+ */
+const verifiedFetch: client.CustomFetch = (url, options) => fetch(url, { ...options, tls: { rejectUnauthorized: true } } as RequestInit);
+
 /** Discovers the issuer's metadata. Plain http is accepted only for a loopback issuer (development and tests). */
 export async function discover(auth: AuthConfig): Promise<client.Configuration> {
   if (!auth.issuer || !auth.client_id) throw new AuthNotConfiguredError();
@@ -32,6 +39,8 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
     return await oc.discovery(url, auth.client_id, undefined, oc.None(), {
       execute: insecure ? [oc.allowInsecureRequests] : [],
       timeout: 15,
+      // Kept by the Configuration for every later request (token, refresh, device code, revocation).
+      [oc.customFetch]: verifiedFetch,
     });
   } catch (e) {
     throw new Error(`Could not reach the sign-in issuer ${auth.issuer}: ${(e as Error).message}`);
