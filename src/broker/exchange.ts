@@ -30,6 +30,8 @@ export const EMBEDDING_PATHS = new Set(["/api/embed", "/api/embeddings", "/v1/em
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
+/** The tail of a stream that sent nothing. */
+const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const TAIL_CHUNKS = 4;
@@ -95,6 +97,11 @@ function stampFor(ms: number): void {
   stampMs = ms;
   stampIso = new Date(ms).toISOString();
   stamp36 = ms.toString(36);
+}
+
+/** An upstream that sent its response head and then no body (or not all of an answer read whole) within first_byte_timeout. */
+export function headOnlyMessage(name: string, timeout: string | undefined): string {
+  return `upstream "${name}" sent its response head but not its body within ${timeout} (first_byte_timeout); the answer was ended`;
 }
 
 /** A tunnel answer's record that later resumes follows it (apart from emit(): its closure would cost every record a scope). */
@@ -176,6 +183,8 @@ export class Exchange {
   idleLimitMs = 0;
   /** The upstream stayed silent past stream_idle_timeout and was cut. */
   idleTimedOut = false;
+  /** The relayed body's first read came back: first_byte_timeout no longer applies. */
+  private bodyBegun = false;
   private reader: UpstreamReply | null = null;
   private format: StreamFormat = "other";
   /** The last chunks relayed, for the usage at the end: made when a stream starts (an answer read whole has `whole`). */
@@ -293,7 +302,9 @@ export class Exchange {
 
   /** Headers arrived: from here on the response belongs to the client. */
   accept(res: UpstreamReply): void {
-    this.clearTimer();
+    // first_byte_timeout holds until the body's first byte (an answer read whole: its end), not just the head: an
+    // upstream that sends its head and then nothing (a LAN host gone, llama.cpp's early head) is not waited for forever.
+    if (!res.hasBody) this.clearTimer();
     // No attempt can follow: the body is no longer held for one.
     this.releaseBody();
     this.status = res.status;
@@ -353,6 +364,10 @@ export class Exchange {
           r = await p;
           this.readingSince = 0;
         } else r = p;
+        if (!this.bodyBegun) {
+          this.bodyBegun = true;
+          waiting.delete(this);
+        }
       } catch (e) {
         this.readingSince = 0;
         if (this.clientGone || this.done) return c.close();
@@ -386,7 +401,7 @@ export class Exchange {
       }
       if (r.done) {
         // A native generation stream that ended cleanly before its last line or event is not a whole answer (stream-ending.ts).
-        const cut = this.counting && this.bytesOut > 0 && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.usageTail()) : null;
+        const cut = this.counting && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.bytesOut > 0 ? this.usageTail() : EMPTY) : null;
         if (cut !== null) return this.breakOff(c, new Error(cut));
         break;
       }
@@ -414,18 +429,25 @@ export class Exchange {
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */
   private breakOff(c: ReadableStreamDirectController, e: unknown): void {
     const name = this.upstream?.name ?? "?";
+    const headOnly = this.timedOut && !this.bodyBegun;
     const msg = this.idleTimedOut
       ? `upstream "${name}" sent nothing for ${this.upstream?.config.stream_idle_timeout} in the middle of the response (stream_idle_timeout); the stream was ended`
-      : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
+      : headOnly
+        ? headOnlyMessage(name, this.upstream?.config.first_byte_timeout)
+        : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
     this.error = msg;
     // The client got a 200 and then an error line: the log is where an operator sees which upstream stalls or breaks.
-    log.warn(this.idleTimedOut ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
+    log.warn(this.idleTimedOut || headOnly ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
       upstream: name,
       path: this.path,
       bytes: this.bytesOut,
-      ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
+      ...(this.idleTimedOut
+        ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout }
+        : headOnly
+          ? { first_byte_timeout: this.upstream?.config.first_byte_timeout }
+          : { reason: (e as Error)?.message ?? String(e) }),
     });
-    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte, this.path);
+    const tail = streamErrorTail(this.format, new HttpError(headOnly ? "upstream_timeout" : "upstream_error", msg), this.lastByte, this.path);
     if (tail !== null) {
       c.write(enc.encode(tail));
       c.close();

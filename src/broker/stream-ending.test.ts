@@ -32,5 +32,13 @@ describe("an OpenAI-compatible SSE stream", () => {
   });
   test("a body that is not a stream is not judged", () => {
     expect(streamCutShort("other", b('{"a":1}'))).toBeNull();
+    expect(streamCutShort("other", b(""))).toBeNull();
+  });
+});
+
+describe("a stream that ended with nothing in it", () => {
+  test("is cut short in either format (the openai client took it for an empty answer)", () => {
+    expect(streamCutShort("sse", b(""))).toContain("without sending anything");
+    expect(streamCutShort("ndjson", b(""))).toContain("without sending anything");
   });
 });

@@ -11,7 +11,9 @@ const dec = new TextDecoder();
 
 /** Why the stream is cut short (the message of the error added to it), or null when it ended as its format ends. */
 export function streamCutShort(format: StreamFormat, tail: Uint8Array): string | null {
-  if (format === "other" || tail.byteLength === 0) return null;
+  if (format === "other") return null;
+  // A 200 with an empty stream (a proxy that ended it at once): the openai client would take it for an empty answer.
+  if (tail.byteLength === 0) return "the upstream ended the stream without sending anything; the answer is empty";
   const text = dec.decode(tail).trimEnd();
   if (format === "ndjson") {
     // The last line, when the tail holds its start (a token line is short; a done line with a long context may not fit).

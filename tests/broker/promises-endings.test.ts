@@ -1,0 +1,97 @@
+// Every ending has a reason: an upstream that sends its response head and then nothing, or a stream that ends at once
+// with nothing in it, is an error each official client raises naming why, through a real daemon — never a hang or an
+// empty "successful" answer.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { scriptedUpstream, type ScriptedUpstream } from "../helpers/scripted-upstream.ts";
+
+const SSE = "text/event-stream";
+const NDJSON = "application/x-ndjson";
+const typeOf = (path: string) => (path.startsWith("/api/") ? NDJSON : SSE);
+const chunkedHead = (type: string) => `HTTP/1.1 200 OK\r\ncontent-type: ${type}\r\ntransfer-encoding: chunked\r\n\r\n`;
+
+let up: ScriptedUpstream;
+let d: DaemonProc;
+let broker: string;
+
+beforeAll(async () => {
+  up = scriptedUpstream(() => {});
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "up"\nkind = "ollama"\nurl = "${up.url}"\nfirst_byte_timeout = "2s"\n`,
+    waitFor: ["api", "broker"],
+  });
+  broker = d.urls.broker!;
+  await untilUpstreamsUp(d, await apiToken(d), 1);
+}, 30_000);
+afterAll(async () => {
+  await d?.stop();
+  up?.stop();
+  if (d) removeHome(d.home);
+});
+
+const model = "m:latest";
+const ollama = () => new Ollama({ host: broker });
+const openai = () => new OpenAI({ baseURL: `${broker}/v1`, apiKey: "x", maxRetries: 0 });
+const anthropic = () => new Anthropic({ baseURL: broker, apiKey: "x", maxRetries: 0 });
+
+async function thrown(p: Promise<unknown>): Promise<Error & { status?: number }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("the call succeeded");
+}
+const drain = async (it: AsyncIterable<unknown>) => {
+  for await (const _ of it);
+};
+
+describe("an upstream that sends its response head and then nothing (a LAN host gone, an early head before a long prompt)", () => {
+  test("a stream ends after first_byte_timeout with its error, each client raises it; the upstream is hung up on", async () => {
+    // Before: first_byte_timeout stopped at the head, stream_idle_timeout starts at the first body byte: nothing applied
+    // between them, and every client waited forever.
+    up.script = (path, s) => void s.write(chunkedHead(typeOf(path)));
+    const closed = up.closed;
+    const o = await thrown(drain(await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], stream: true })));
+    expect(o.message).toContain('upstream "up" sent its response head but not its body within 2s (first_byte_timeout)');
+    const c = await thrown(drain(await openai().chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], stream: true })));
+    expect(c).toBeInstanceOf(OpenAI.APIError);
+    expect(c.message).toContain("first_byte_timeout");
+    const a = await thrown(anthropic().messages.stream({ model, max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).finalMessage());
+    expect(a).toBeInstanceOf(Anthropic.APIError);
+    expect(a.message).toContain("first_byte_timeout");
+    // The broker closed each stalled connection (the upstream stops generating).
+    expect(up.closed - closed).toBeGreaterThanOrEqual(3);
+    const line = await d.waitFor(/upstream stalled mid-stream; stream ended .*first_byte_timeout=2s/, 5000);
+    expect(line).toContain("upstream=up");
+  }, 30_000);
+
+  test("a whole answer whose body stops after its head is a 504 upstream_timeout the clients raise, not a wait without end", async () => {
+    // A stream:false answer with its Content-Length, half of it sent: read whole by the broker, which waited forever.
+    up.script = (_path, s) => void s.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{"model":"m:latest",`);
+    const o = await thrown(ollama().chat({ model, messages: [{ role: "user", content: "hi" }], stream: false }));
+    expect((o as Error & { status_code?: number }).status_code).toBe(504);
+    expect(o.message).toContain("first_byte_timeout");
+    const c = await thrown(openai().chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }));
+    expect(c).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(c.status).toBe(504);
+    expect((c as InstanceType<typeof OpenAI.APIError>).code).toBe("upstream_timeout");
+  }, 30_000);
+});
+
+describe("a generation stream that the upstream ends at once, empty (a proxy between closed it cleanly)", () => {
+  test("is an error naming it: the openai client raises it instead of returning an empty answer; the ollama client too", async () => {
+    up.script = (path, s) => void s.write(chunkedHead(typeOf(path)) + "0\r\n\r\n");
+    const c = await thrown(drain(await openai().chat.completions.create({ model, messages: [{ role: "user", content: "hi" }], stream: true })));
+    expect(c).toBeInstanceOf(OpenAI.APIError);
+    expect(c.message).toContain("without sending anything");
+    const t = await thrown(drain(await openai().completions.create({ model, prompt: "hi", stream: true })));
+    expect(t.message).toContain("without sending anything");
+    const o = await thrown(drain(await ollama().generate({ model, prompt: "hi", stream: true })));
+    // Before, the ollama client's own "Did not receive done or success response in stream.": now the broker's reason.
+    expect(o.message).toContain("without sending anything");
+  }, 30_000);
+});
