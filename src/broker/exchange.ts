@@ -85,6 +85,24 @@ function watch(set: Set<Exchange>, ex: Exchange): void {
   }
 }
 
+/** The answers being relayed as streams now: a daemon that stops ends each with its reason (endStreams), not a reset. */
+const relaying = new Set<Exchange>();
+
+/**
+ * Ends every stream being relayed with `reason` as its last error line or event (the caller's dialect), then waits (at
+ * most `waitMs`) for them to finish: a stopping daemon's clients learn why their answer ended instead of seeing a reset.
+ */
+export async function endStreams(reason: string, waitMs = 1000): Promise<void> {
+  if (relaying.size === 0) return;
+  for (const ex of relaying) {
+    ex.stopReason = reason;
+    ex.ac?.abort();
+  }
+  for (const until = performance.now() + waitMs; relaying.size > 0 && performance.now() < until; ) await Bun.sleep(10);
+  // The last bytes are written; give them a moment to leave before the listener closes the connections.
+  await Bun.sleep(50);
+}
+
 const NO_UPSTREAMS: readonly Upstream[] = [];
 
 /** The start time of the last record, in the two spellings a record carries: requests that start in the same
@@ -183,6 +201,8 @@ export class Exchange {
   idleLimitMs = 0;
   /** The upstream stayed silent past stream_idle_timeout and was cut. */
   idleTimedOut = false;
+  /** Why the broker itself ended this stream (the daemon stopping: endStreams), else null. */
+  stopReason: string | null = null;
   /** The relayed body's first read came back: first_byte_timeout no longer applies. */
   private bodyBegun = false;
   private reader: UpstreamReply | null = null;
@@ -342,6 +362,7 @@ export class Exchange {
       return null;
     }
     this.reader = res;
+    relaying.add(this);
     if ((this.generation || this.embedding) && this.format === "other") this.wholeParts = [];
     this.idleLimitMs = this.upstream?.streamIdleTimeoutMs ?? 0;
     if (this.idleLimitMs > 0) watch(streaming, this);
@@ -430,14 +451,15 @@ export class Exchange {
   private breakOff(c: ReadableStreamDirectController, e: unknown): void {
     const name = this.upstream?.name ?? "?";
     const headOnly = this.timedOut && !this.bodyBegun;
-    const msg = this.idleTimedOut
+    const msg = this.stopReason ?? (this.idleTimedOut
       ? `upstream "${name}" sent nothing for ${this.upstream?.config.stream_idle_timeout} in the middle of the response (stream_idle_timeout); the stream was ended`
       : headOnly
         ? headOnlyMessage(name, this.upstream?.config.first_byte_timeout)
-        : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
+        : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`);
     this.error = msg;
     // The client got a 200 and then an error line: the log is where an operator sees which upstream stalls or breaks.
-    log.warn(this.idleTimedOut || headOnly ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
+    if (this.stopReason !== null) log.info("stream ended: the broker is stopping", { upstream: name, path: this.path, bytes: this.bytesOut });
+    else log.warn(this.idleTimedOut || headOnly ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
       upstream: name,
       path: this.path,
       bytes: this.bytesOut,
@@ -447,7 +469,8 @@ export class Exchange {
           ? { first_byte_timeout: this.upstream?.config.first_byte_timeout }
           : { reason: (e as Error)?.message ?? String(e) }),
     });
-    const tail = streamErrorTail(this.format, new HttpError(headOnly ? "upstream_timeout" : "upstream_error", msg), this.lastByte, this.path);
+    const code = this.stopReason !== null ? "unavailable" : headOnly ? "upstream_timeout" : "upstream_error";
+    const tail = streamErrorTail(this.format, new HttpError(code, msg), this.lastByte, this.path);
     if (tail !== null) {
       c.write(enc.encode(tail));
       c.close();
@@ -467,6 +490,7 @@ export class Exchange {
   finish(error: string | null): void {
     if (this.done) return;
     this.done = true;
+    relaying.delete(this);
     // The collection of this request's garbage waits until the broker is quiet (src/core/idle-gc.ts).
     noteActivity();
     this.clearTimer();

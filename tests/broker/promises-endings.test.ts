@@ -1,11 +1,12 @@
-// Every ending has a reason: an upstream that sends its response head and then nothing, or a stream that ends at once
-// with nothing in it, is an error each official client raises naming why, through a real daemon — never a hang or an
-// empty "successful" answer.
+// Every ending has a reason: an upstream that sends its response head and then nothing, a stream that ends at once with
+// nothing in it, or the daemon stopping mid-answer is an error each official client raises naming why, through a real
+// daemon — never a hang, a reset without a reason, or an empty "successful" answer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
 import { scriptedUpstream, type ScriptedUpstream } from "../helpers/scripted-upstream.ts";
 
 const SSE = "text/event-stream";
@@ -93,5 +94,45 @@ describe("a generation stream that the upstream ends at once, empty (a proxy bet
     const o = await thrown(drain(await ollama().generate({ model, prompt: "hi", stream: true })));
     // Before, the ollama client's own "Did not receive done or success response in stream.": now the broker's reason.
     expect(o.message).toContain("without sending anything");
+  }, 30_000);
+});
+
+describe("the daemon stopped (SIGTERM) while local clients stream", () => {
+  test("each answer ends with the reason in its dialect, the clients raise it; not a reset connection", async () => {
+    const slow = await startFakeOllama({ models: ["m:1b"], tokens: 500, tokenDelayMs: 20 });
+    const own = await startDaemon({
+      config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "${slow.url}"\n`,
+      waitFor: ["api", "broker"],
+    });
+    try {
+      await untilUpstreamsUp(own, await apiToken(own), 1);
+      const url = own.urls.broker!;
+      let tokens = 0;
+      const o = thrown(
+        (async () => {
+          for await (const _ of await new Ollama({ host: url }).chat({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true })) tokens++;
+        })(),
+      );
+      const c = thrown(drain(await new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 }).chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true })));
+      const a = thrown(new Anthropic({ baseURL: url, apiKey: "x", maxRetries: 0 }).messages.stream({ model: "m:1b", max_tokens: 500, messages: [{ role: "user", content: "hi" }] }).finalMessage());
+      while (tokens < 5) await Bun.sleep(20);
+      own.proc.kill("SIGTERM");
+      // Before: ECONNRESET ("The socket connection was closed unexpectedly") in each client, no reason.
+      expect((await o).message).toBe("the daemon is stopping; the answer is incomplete");
+      const ce = await c;
+      expect(ce).toBeInstanceOf(OpenAI.APIError);
+      expect(ce.message).toContain("the daemon is stopping");
+      const ae = await a;
+      expect(ae).toBeInstanceOf(Anthropic.APIError);
+      expect(ae.message).toContain("the daemon is stopping");
+      expect(await own.proc.exited).toBe(0);
+      // The generations were let go at the upstream, and the log says why, one line each.
+      await slow.waitForAborts(3, 5000);
+      expect(own.count(/info broker: stream ended: the broker is stopping upstream=local/)).toBe(3);
+    } finally {
+      await own.stop();
+      await slow.stop();
+      removeHome(own.home);
+    }
   }, 30_000);
 });
