@@ -85,12 +85,16 @@ function watch(set: Set<Exchange>, ex: Exchange): void {
   }
 }
 
-/** The answers being relayed as streams now: a daemon that stops ends each with its reason (endStreams), not a reset. */
+/**
+ * The requests at an upstream now (from their first attempt until they end): a daemon that stops ends each with its
+ * reason (endStreams), not a reset.
+ */
 const relaying = new Set<Exchange>();
 
 /**
- * Ends every stream being relayed with `reason` as its last error line or event (the caller's dialect), then waits (at
- * most `waitMs`) for them to finish: a stopping daemon's clients learn why their answer ended instead of seeing a reset.
+ * Ends every request at an upstream with `reason`: a stream with it as its last error line or event, one still waiting
+ * for its answer with a 503 (both in the caller's dialect); then waits (at most `waitMs`) for them to finish. A stopping
+ * daemon's clients learn why their answer ended instead of seeing a reset connection.
  */
 export async function endStreams(reason: string, waitMs = 1000): Promise<void> {
   if (relaying.size === 0) return;
@@ -299,6 +303,7 @@ export class Exchange {
   beginAttempt(u: Upstream): AttemptSignal {
     this.upstream = u;
     this.timedOut = false;
+    relaying.add(this);
     this.ac = new Attempt();
     if (this.clientGone) this.ac.abort();
     this.deadline = performance.now() + u.firstByteTimeoutMs;
@@ -362,7 +367,6 @@ export class Exchange {
       return null;
     }
     this.reader = res;
-    relaying.add(this);
     if ((this.generation || this.embedding) && this.format === "other") this.wholeParts = [];
     this.idleLimitMs = this.upstream?.streamIdleTimeoutMs ?? 0;
     if (this.idleLimitMs > 0) watch(streaming, this);
@@ -570,6 +574,7 @@ export class Exchange {
    * broker composed itself (merged model lists; message null). Recorded for the inspector, not for any upstream.
    */
   fail(status: number, message: string | null): void {
+    relaying.delete(this);
     this.status = status;
     this.error = message;
     this.releaseSlot();

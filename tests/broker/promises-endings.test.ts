@@ -98,7 +98,7 @@ describe("a generation stream that the upstream ends at once, empty (a proxy bet
 });
 
 describe("the daemon stopped (SIGTERM) while local clients stream", () => {
-  test("each answer ends with the reason in its dialect, the clients raise it; not a reset connection", async () => {
+  test("each answer ends with the reason in its dialect (a stream's last event, a 503 for one still waiting), the clients raise it; not a reset connection", async () => {
     const slow = await startFakeOllama({ models: ["m:1b"], tokens: 500, tokenDelayMs: 20 });
     const own = await startDaemon({
       config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "${slow.url}"\n`,
@@ -115,6 +115,8 @@ describe("the daemon stopped (SIGTERM) while local clients stream", () => {
       );
       const c = thrown(drain(await new OpenAI({ baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0 }).chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true })));
       const a = thrown(new Anthropic({ baseURL: url, apiKey: "x", maxRetries: 0 }).messages.stream({ model: "m:1b", max_tokens: 500, messages: [{ role: "user", content: "hi" }] }).finalMessage());
+      // A stream:false call still waiting for its whole answer (Ollama sends the head at the end).
+      const w = thrown(new Ollama({ host: url }).chat({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }));
       while (tokens < 5) await Bun.sleep(20);
       own.proc.kill("SIGTERM");
       // Before: ECONNRESET ("The socket connection was closed unexpectedly") in each client, no reason.
@@ -125,9 +127,12 @@ describe("the daemon stopped (SIGTERM) while local clients stream", () => {
       const ae = await a;
       expect(ae).toBeInstanceOf(Anthropic.APIError);
       expect(ae.message).toContain("the daemon is stopping");
+      const we = await w;
+      expect((we as Error & { status_code?: number }).status_code).toBe(503);
+      expect(we.message).toBe("the daemon is stopping; the answer is incomplete");
       expect(await own.proc.exited).toBe(0);
-      // The generations were let go at the upstream, and the log says why, one line each.
-      await slow.waitForAborts(3, 5000);
+      // The generations were let go at the upstream, and the log says why, one line per stream.
+      await slow.waitForAborts(4, 5000);
       expect(own.count(/info broker: stream ended: the broker is stopping upstream=local/)).toBe(3);
     } finally {
       await own.stop();

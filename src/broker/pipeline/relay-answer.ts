@@ -60,6 +60,11 @@ async function relayWhole(ex: Exchange, res: UpstreamReply, headers: Headers): P
       ex.finish(e.message);
       return refusalAnswer(ex, e);
     }
+    if (ex.stopReason !== null) {
+      ex.status = 503;
+      ex.finish(ex.stopReason);
+      return errorAnswer(ex, "unavailable", ex.stopReason);
+    }
     // The head came, the rest of the answer not within first_byte_timeout (the sweeper aborted the read).
     const late = ex.timedOut;
     const msg = late ? headOnlyMessage(ex.upstream?.name ?? "?", ex.upstream?.config.first_byte_timeout) : `upstream "${ex.upstream?.name}" broke off the response: ${describeFetchError(e)}`;
