@@ -97,6 +97,13 @@ describe("a generation stream that the upstream ends at once, empty (a proxy bet
   }, 30_000);
 });
 
+test("an NDJSON stream that ends cleanly in the middle of a line: the ollama client raises the broker's reason, not its own \"Did not receive done\"", async () => {
+  const part = (t: string) => `${Buffer.byteLength(t).toString(16)}\r\n${t}\r\n`;
+  up.script = (path, s) => void s.write(chunkedHead(typeOf(path)) + part(JSON.stringify({ model, message: { role: "assistant", content: "a" }, done: false }) + "\n") + part('{"model":"m:latest","done":fa') + "0\r\n\r\n");
+  const o = await thrown(drain(await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], stream: true })));
+  expect(o.message).toBe('upstream "up" broke off the response: the upstream ended the stream in the middle of a line; the answer is incomplete');
+});
+
 describe("the daemon stopped (SIGTERM) while local clients stream", () => {
   test("each answer ends with the reason in its dialect (a stream's last event, a 503 for one still waiting), the clients raise it; not a reset connection", async () => {
     const slow = await startFakeOllama({ models: ["m:1b"], tokens: 500, tokenDelayMs: 20 });
