@@ -104,6 +104,28 @@ test("an NDJSON stream that ends cleanly in the middle of a line: the ollama cli
   expect(o.message).toBe('upstream "up" broke off the response: the upstream ended the stream in the middle of a line; the answer is incomplete');
 });
 
+test("the routes the matrix leaves out, cut mid-chunk by the upstream (a socket closed in a chunk): generate, completions and raw Responses events carry the reason", async () => {
+  const part = (t: string) => `${Buffer.byteLength(t).toString(16)}\r\n${t}\r\n`;
+  const first: Record<string, string> = {
+    "/api/generate": JSON.stringify({ model, response: "a", done: false }) + "\n",
+    "/v1/completions": `data: ${JSON.stringify({ id: "c", object: "text_completion", created: 1, model, choices: [{ index: 0, text: "a", finish_reason: null }] })}\n\n`,
+    "/v1/responses": `event: response.created\ndata: ${JSON.stringify({ type: "response.created", sequence_number: 0, response: { id: "r", object: "response", created_at: 1, status: "in_progress", model, output: [] } })}\n\n`,
+  };
+  up.script = (path, s) => {
+    s.write(chunkedHead(typeOf(path)) + part(first[path]!) + "40\r\nabc");
+    setTimeout(() => s.end(), 20);
+  };
+  const reason = 'upstream "up" broke off the response: connection closed in the middle of the response body';
+  const g = await thrown(drain(await ollama().generate({ model, prompt: "hi", stream: true })));
+  expect(g.message).toBe(reason);
+  const c = await thrown(drain(await openai().completions.create({ model, prompt: "hi", stream: true })));
+  expect(c).toBeInstanceOf(OpenAI.APIError);
+  expect(c.message).toBe(reason);
+  const events: { type: string; message?: string; code?: string }[] = [];
+  for await (const ev of await openai().responses.create({ model, input: "hi", stream: true })) events.push(ev as (typeof events)[number]);
+  expect(events.at(-1)).toMatchObject({ type: "error", code: "upstream_error", message: reason });
+});
+
 describe("the daemon stopped (SIGTERM) while local clients stream", () => {
   test("each answer ends with the reason in its dialect (a stream's last event, a 503 for one still waiting), the clients raise it; not a reset connection", async () => {
     const slow = await startFakeOllama({ models: ["m:1b"], tokens: 500, tokenDelayMs: 20 });
@@ -147,4 +169,11 @@ describe("the daemon stopped (SIGTERM) while local clients stream", () => {
       removeHome(own.home);
     }
   }, 30_000);
+});
+
+test("the daemon's log through every ending above: one structured line each, no stack frames, no stray failures", () => {
+  const lines = (d.stderr() + d.stdout()).split("\n").filter((l) => l !== "");
+  expect(lines.length).toBeGreaterThan(5);
+  expect(lines.filter((l) => !/^\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warn|error) [a-z-]+: \S/.test(l) || /^\s+at |\$bunfs|unhandled|unexpected error/i.test(l))).toEqual([]);
+  expect(lines.filter((l) => / warn broker: upstream (stalled|broke off) mid-stream /.test(l)).length).toBeGreaterThanOrEqual(5);
 });
