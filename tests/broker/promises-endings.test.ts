@@ -126,6 +126,23 @@ test("the routes the matrix leaves out, cut mid-chunk by the upstream (a socket 
   expect(events.at(-1)).toMatchObject({ type: "error", code: "upstream_error", message: reason });
 });
 
+test("an upstream head the broker cannot pass on (a NUL in a header, a head over 64 KiB in one packet) is a 502 naming it, not a 500 'internal error' or a reset", async () => {
+  const heads = [
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-a: \u0000\r\ncontent-length: 2\r\n\r\n{}",
+    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n" + `x-a: ${"y".repeat(1000)}\r\n`.repeat(100) + "\r\n{}",
+  ];
+  for (const [i, head] of heads.entries()) {
+    up.script = (_path, s) => void s.write(head);
+    const c = await thrown(openai().chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] }));
+    // Before: 500 "internal error in the broker" (Bun's Headers refused the value) and a reset connection.
+    expect(c).toBeInstanceOf(OpenAI.APIError);
+    expect(c.status).toBe(502);
+    expect((c as InstanceType<typeof OpenAI.APIError>).code).toBe("upstream_error");
+    expect(c.message).toContain(i === 0 ? "malformed header line" : "response head larger than 65536 bytes");
+  }
+  expect(d.stderr()).not.toContain("request failed inside the broker");
+});
+
 describe("the daemon stopped (SIGTERM) while local clients stream", () => {
   test("each answer ends with the reason in its dialect (a stream's last event, a 503 for one still waiting), the clients raise it; not a reset connection", async () => {
     const slow = await startFakeOllama({ models: ["m:1b"], tokens: 500, tokenDelayMs: 20 });
