@@ -1,6 +1,7 @@
 // The broker as a daemon component: builds the Broker, publishes it as ctx.services.broker, runs the listener.
 import type { ComponentFactory } from "../core/component.ts";
 import { Broker } from "./broker.ts";
+import { endStreams } from "./exchange.ts";
 import { ProxyListener } from "./listener.ts";
 
 export const createBrokerComponent: ComponentFactory = (ctx) => {
@@ -23,6 +24,8 @@ export const createBrokerComponent: ComponentFactory = (ctx) => {
       return listener?.prepare(next.proxy);
     },
     async stop() {
+      // Answers still streaming end with this reason (an error line or event), not with a reset connection.
+      await endStreams("the daemon is stopping; the answer is incomplete");
       await listener?.stop(true);
       await broker?.stop();
       if (ctx.services.broker === broker) delete ctx.services.broker;

@@ -48,6 +48,8 @@ export const EMBEDDING_PATHS = new Set([
 
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
+/** The tail of a stream that sent nothing. */
+const EMPTY = new Uint8Array(0);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const TAIL_CHUNKS = 4;
@@ -101,6 +103,28 @@ function watch(set: Set<Exchange>, ex: Exchange): void {
   }
 }
 
+/**
+ * The requests at an upstream now (from their first attempt until they end): a daemon that stops ends each with its
+ * reason (endStreams), not a reset.
+ */
+const relaying = new Set<Exchange>();
+
+/**
+ * Ends every request at an upstream with `reason`: a stream with it as its last error line or event, one still waiting
+ * for its answer with a 503 (both in the caller's dialect); then waits (at most `waitMs`) for them to finish. A stopping
+ * daemon's clients learn why their answer ended instead of seeing a reset connection.
+ */
+export async function endStreams(reason: string, waitMs = 1000): Promise<void> {
+  if (relaying.size === 0) return;
+  for (const ex of relaying) {
+    ex.stopReason = reason;
+    ex.ac?.abort();
+  }
+  for (const until = performance.now() + waitMs; relaying.size > 0 && performance.now() < until; ) await Bun.sleep(10);
+  // The last bytes are written; give them a moment to leave before the listener closes the connections.
+  await Bun.sleep(50);
+}
+
 const NO_UPSTREAMS: readonly Upstream[] = [];
 
 /** The start time of the last record, in the two spellings a record carries: requests that start in the same
@@ -113,6 +137,11 @@ function stampFor(ms: number): void {
   stampMs = ms;
   stampIso = new Date(ms).toISOString();
   stamp36 = ms.toString(36);
+}
+
+/** An upstream that sent its response head and then no body (or not all of an answer read whole) within first_byte_timeout. */
+export function headOnlyMessage(name: string, timeout: string | undefined): string {
+  return `upstream "${name}" sent its response head but not its body within ${timeout} (first_byte_timeout); the answer was ended`;
 }
 
 /** A tunnel answer's record that later resumes follows it (apart from emit(): its closure would cost every record a scope). */
@@ -196,6 +225,10 @@ export class Exchange {
   idleLimitMs = 0;
   /** The upstream stayed silent past stream_idle_timeout and was cut. */
   idleTimedOut = false;
+  /** Why the broker itself ended this stream (the daemon stopping: endStreams), else null. */
+  stopReason: string | null = null;
+  /** The relayed body's first read came back: first_byte_timeout no longer applies. */
+  private bodyBegun = false;
   private reader: UpstreamReply | null = null;
   private format: StreamFormat = "other";
   /** The last chunks relayed, for the usage at the end: made when a stream starts (an answer read whole has `whole`). */
@@ -290,6 +323,7 @@ export class Exchange {
   beginAttempt(u: Upstream): AttemptSignal {
     this.upstream = u;
     this.timedOut = false;
+    relaying.add(this);
     this.ac = new Attempt();
     if (this.clientGone) this.ac.abort();
     this.deadline = performance.now() + u.firstByteTimeoutMs;
@@ -313,7 +347,9 @@ export class Exchange {
 
   /** Headers arrived: from here on the response belongs to the client. */
   accept(res: UpstreamReply): void {
-    this.clearTimer();
+    // first_byte_timeout holds until the body's first byte (an answer read whole: its end), not just the head: an
+    // upstream that sends its head and then nothing (a LAN host gone, llama.cpp's early head) is not waited for forever.
+    if (!res.hasBody) this.clearTimer();
     // No attempt can follow: the body is no longer held for one.
     this.releaseBody();
     this.status = res.status;
@@ -373,6 +409,10 @@ export class Exchange {
           r = await p;
           this.readingSince = 0;
         } else r = p;
+        if (!this.bodyBegun) {
+          this.bodyBegun = true;
+          waiting.delete(this);
+        }
       } catch (e) {
         this.readingSince = 0;
         if (this.clientGone || this.done) return c.close();
@@ -406,7 +446,7 @@ export class Exchange {
       }
       if (r.done) {
         // A native generation stream that ended cleanly before its last line or event is not a whole answer (stream-ending.ts).
-        const cut = this.counting && this.bytesOut > 0 && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.usageTail()) : null;
+        const cut = this.counting && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.bytesOut > 0 ? this.usageTail() : EMPTY) : null;
         if (cut !== null) return this.breakOff(c, new Error(cut));
         break;
       }
@@ -434,18 +474,27 @@ export class Exchange {
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */
   private breakOff(c: ReadableStreamDirectController, e: unknown): void {
     const name = this.upstream?.name ?? "?";
-    const msg = this.idleTimedOut
+    const headOnly = this.timedOut && !this.bodyBegun;
+    const msg = this.stopReason ?? (this.idleTimedOut
       ? `upstream "${name}" sent nothing for ${this.upstream?.config.stream_idle_timeout} in the middle of the response (stream_idle_timeout); the stream was ended`
-      : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`;
+      : headOnly
+        ? headOnlyMessage(name, this.upstream?.config.first_byte_timeout)
+        : `upstream "${name}" broke off the response: ${(e as Error)?.message ?? String(e)}`);
     this.error = msg;
     // The client got a 200 and then an error line: the log is where an operator sees which upstream stalls or breaks.
-    log.warn(this.idleTimedOut ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
+    if (this.stopReason !== null) log.info("stream ended: the broker is stopping", { upstream: name, path: this.path, bytes: this.bytesOut });
+    else log.warn(this.idleTimedOut || headOnly ? "upstream stalled mid-stream; stream ended" : "upstream broke off mid-stream", {
       upstream: name,
       path: this.path,
       bytes: this.bytesOut,
-      ...(this.idleTimedOut ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout } : { reason: (e as Error)?.message ?? String(e) }),
+      ...(this.idleTimedOut
+        ? { stream_idle_timeout: this.upstream?.config.stream_idle_timeout }
+        : headOnly
+          ? { first_byte_timeout: this.upstream?.config.first_byte_timeout }
+          : { reason: (e as Error)?.message ?? String(e) }),
     });
-    const tail = streamErrorTail(this.format, new HttpError("upstream_error", msg), this.lastByte, this.path);
+    const code = this.stopReason !== null ? "unavailable" : headOnly ? "upstream_timeout" : "upstream_error";
+    const tail = streamErrorTail(this.format, new HttpError(code, msg), this.lastByte, this.path);
     if (tail !== null) {
       c.write(enc.encode(tail));
       c.close();
@@ -465,6 +514,7 @@ export class Exchange {
   finish(error: string | null): void {
     if (this.done) return;
     this.done = true;
+    relaying.delete(this);
     // The collection of this request's garbage waits until the broker is quiet (src/core/idle-gc.ts).
     noteActivity();
     this.clearTimer();
@@ -544,6 +594,7 @@ export class Exchange {
    * broker composed itself (merged model lists; message null). Recorded for the inspector, not for any upstream.
    */
   fail(status: number, message: string | null): void {
+    relaying.delete(this);
     this.status = status;
     this.error = message;
     this.releaseSlot();

@@ -107,6 +107,21 @@ test("malformed responses are refused with a clear error", () => {
   expect(() => run(["HTTP/1.1 101 Switching Protocols\r\n\r\n"])).toThrow("switched protocols");
 });
 
+test("a head over the limit is refused when it comes whole in one part too (not passed on for the client's server to choke on)", () => {
+  expect(() => run(["HTTP/1.1 200 OK\r\n" + "x-big: " + "a".repeat(70_000) + "\r\ncontent-length: 0\r\n\r\n"])).toThrow("larger than 65536 bytes");
+  expect(run(["HTTP/1.1 200 OK\r\n" + "x-big: " + "a".repeat(60_000) + "\r\ncontent-length: 0\r\n\r\n"]).head?.status).toBe(200);
+});
+
+test("a header the client's Headers would refuse (NUL, a bare LF or CR, a name that is not a token) is a malformed answer", () => {
+  for (const line of ["x-a: \u0000b", "x-a: b\nc", "x-a: b\rc", "x a: b", "x(a): b"]) {
+    expect(() => run([`HTTP/1.1 200 OK\r\n${line}\r\ncontent-length: 0\r\n\r\n`])).toThrow(HttpParseError);
+  }
+  // The message stays one line, whatever the bytes.
+  expect(() => run(["HTTP/1.1 200 OK\r\nx-a: b\nc\r\n\r\n"])).toThrow('malformed header line "x-a: b\\nc"');
+  // What is allowed stays allowed: a tab, other bytes a server may send (latin1), odd but valid names.
+  expect(run(["HTTP/1.1 200 OK\r\nx-a: b\tc\r\nx-b: caf\u00e9\r\nX_Odd.Name~1: v\r\ncontent-length: 0\r\n\r\n"]).head?.status).toBe(200);
+});
+
 test("bytes after a complete message are counted, not parsed", () => {
   const r = run(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK"]);
   expect(r.text).toBe("ok");

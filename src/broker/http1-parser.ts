@@ -30,6 +30,9 @@ export class HttpParseError extends Error {
 
 /** Heads larger than this are refused: a server sending them is broken or hostile. */
 export const MAX_HEAD = 64 * 1024;
+/** A header name (RFC 9110 token, lower-cased) and the bytes no header value may hold (the fetch standard's). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const BAD_VALUE = /[\0\r\n]/;
 const CRLFCRLF = Buffer.from("\r\n\r\n");
 
 const enum State {
@@ -90,6 +93,8 @@ export class ResponseParser {
             return;
           }
           this.head = null;
+          // A whole head that came in one part is held to the same limit as one that came in several.
+          if (end > MAX_HEAD) throw new HttpParseError(`response head larger than ${MAX_HEAD} bytes`);
           const informational = this.parseHead(joined.toString("latin1", 0, end));
           buf = joined.subarray(end + 4);
           if (informational) continue;
@@ -229,6 +234,9 @@ export class ResponseParser {
       if (colon <= 0) throw new HttpParseError(`malformed header line "${l.slice(0, 60)}"`);
       const name = l.slice(0, colon).trim().toLowerCase();
       const value = l.slice(colon + 1).trim();
+      // What the client's Headers would refuse (a NUL, a bare CR or LF, a name that is not a token) is the upstream's
+      // malformed answer, not a failure inside the broker when its head is passed on.
+      if (!TOKEN.test(name) || BAD_VALUE.test(value)) throw new HttpParseError(`malformed header line "${JSON.stringify(l.slice(0, 60)).slice(1, -1)}"`);
       headers.push(name, value);
       if (name === "content-length") {
         if (!/^\d{1,15}$/.test(value) || (contentLength >= 0 && Number(value) !== contentLength)) throw new HttpParseError(`invalid Content-Length "${value.slice(0, 30)}"`);

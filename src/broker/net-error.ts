@@ -11,6 +11,10 @@ export function describeFetchError(e: unknown): string {
     case "FailedToOpenSocket":
     case "ENOTFOUND":
       return "host not found or unreachable";
+    // Bun words these "Was there a typo in the url or port?": the cause is this process's own file limit.
+    case "EMFILE":
+    case "ENFILE":
+      return `too many open files (${err.code}): the daemon is at its file limit (ulimit -n, systemd LimitNOFILE=), not the upstream`;
   }
   // Bun appends advice to some messages ("For more information, pass `verbose: true`..."): keep the first sentence.
   const msg = err?.message ?? String(e);

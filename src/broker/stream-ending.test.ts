@@ -15,6 +15,11 @@ describe("Ollama's NDJSON", () => {
     expect(streamCutShort("ndjson", b(line({ message: { content: "a" }, done: false })))).toContain('no "done": true');
     expect(streamCutShort("ndjson", b(line({ message: { content: "a" }, done: false }) + line({ message: { content: 'b "done": true' }, done: false })))).toContain("incomplete");
   });
+  test("a last line cut in its middle is cut short, whatever it says", () => {
+    expect(streamCutShort("ndjson", b(line({ message: { content: "a" }, done: false }) + '{"model":"m","done":fa'))).toContain("in the middle of a line");
+    expect(streamCutShort("ndjson", b(line({ message: { content: "a" }, done: false }) + '{"done":true,"eval_count":1'))).toContain("in the middle of a line");
+    expect(streamCutShort("ndjson", b('{"model":"m","message":{"content":"a"'))).toContain("in the middle of a line");
+  });
   test("a last line longer than the tail (a done line with its context) is not judged", () => {
     expect(streamCutShort("ndjson", b(`{"context":[${"1,".repeat(600)}1],"done":false}`.slice(-1024)))).toBeNull();
   });
@@ -38,5 +43,13 @@ describe("an OpenAI-compatible SSE stream", () => {
   });
   test("a body that is not a stream is not judged", () => {
     expect(streamCutShort("other", b('{"a":1}'))).toBeNull();
+    expect(streamCutShort("other", b(""))).toBeNull();
+  });
+});
+
+describe("a stream that ended with nothing in it", () => {
+  test("is cut short in either format (the openai client took it for an empty answer)", () => {
+    expect(streamCutShort("sse", b(""))).toContain("without sending anything");
+    expect(streamCutShort("ndjson", b(""))).toContain("without sending anything");
   });
 });

@@ -9,16 +9,30 @@ import type { StreamFormat } from "../core/http-error.ts";
 
 const dec = new TextDecoder();
 
+function parses(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Why the stream is cut short (the message of the error added to it), or null when it ended as its format ends. */
 export function streamCutShort(format: StreamFormat, tail: Uint8Array): string | null {
-  if (format === "other" || tail.byteLength === 0) return null;
+  if (format === "other") return null;
+  // A 200 with an empty stream (a proxy that ended it at once): the openai client would take it for an empty answer.
+  if (tail.byteLength === 0) return "the upstream ended the stream without sending anything; the answer is empty";
   const text = dec.decode(tail).trimEnd();
   if (format === "ndjson") {
     // The last line, when the tail holds its start (a token line is short; a done line with a long context may not fit).
     const at = text.lastIndexOf("\n");
     if (at < 0 && tail.byteLength >= 1024) return null;
-    // Negative evidence only: a last line that says the answer goes on.
-    return /"done"\s*:\s*false/.test(text.slice(at + 1)) ? 'the upstream ended the stream before its last line (no "done": true); the answer is incomplete' : null;
+    // Negative evidence only: a last line that says the answer goes on,
+    const last = text.slice(at + 1);
+    if (/"done"\s*:\s*false/.test(last)) return 'the upstream ended the stream before its last line (no "done": true); the answer is incomplete';
+    // or one cut in its middle (every line is a whole JSON object; the ollama client said only "Did not receive done").
+    return parses(last) ? null : "the upstream ended the stream in the middle of a line; the answer is incomplete";
   }
   const last = text.slice(text.lastIndexOf("\n\n") + 1);
   if (/^data: ?\[DONE\]\s*$/m.test(last) || last.includes('"error"')) return null;

@@ -25,6 +25,27 @@ export function unreadableFile(file: string, e: unknown): UsageError {
   return new UsageError(`cannot read ${file}: ${(code && READ_FAILURES[code]) ?? (e as Error)?.message ?? String(e)}${code ? ` (${code})` : ""}`);
 }
 
+const CREATE_FAILURES: Record<string, string> = {
+  EACCES: "permission denied (the user it runs as cannot write there)",
+  EPERM: "permission denied (the user it runs as cannot write there)",
+  ENOENT: "its directory cannot be created",
+  ENOTDIR: "a part of its path is a file, not a directory",
+  EEXIST: "a part of its path is a file, not a directory",
+  EROFS: "the file system is read-only",
+};
+
+/**
+ * A first config file that cannot be written (its directory cannot be made, or written): a usage error naming the
+ * file and why, not the system's sentence about a temporary file beside it.
+ */
+export function uncreatableFile(file: string, e: unknown): UsageError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return new UsageError(`cannot create the configuration ${file}: ${(code && CREATE_FAILURES[code]) ?? (e as Error)?.message ?? String(e)}${code ? ` (${code})` : ""}; create it yourself, or pass --config FILE`);
+}
+
+/** Whether a failure is the system's (an errno code such as EACCES), not one of ours with its own sentence. */
+export const isSystemError = (e: unknown): boolean => /^E[A-Z0-9]+$/.test(String((e as NodeJS.ErrnoException | undefined)?.code ?? ""));
+
 /** A runtime failure with a message meant for the user: exit code 1; `code` says which kind (src/core/error-codes.ts). */
 export class CliError extends Error {
   override name = "CliError";

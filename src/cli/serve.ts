@@ -9,7 +9,7 @@ import { watchConfigFile } from "../daemon/config-watcher.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../core/build-info.ts";
-import { CliError, parse, UsageError, unreadableFile, type Command } from "./args.ts";
+import { CliError, isSystemError, parse, uncreatableFile, UsageError, unreadableFile, type Command } from "./args.ts";
 
 const log = logger("daemon");
 
@@ -62,7 +62,13 @@ Options:
     const { values } = parse(argv, { config: { type: "string", short: "c" } }, false);
     const file = configPath(values.config);
     const store = new ConfigStore(file);
-    if (!existsSync(file)) await firstRun(store);
+    if (!existsSync(file)) {
+      try {
+        await firstRun(store);
+      } catch (e) {
+        throw isSystemError(e) ? uncreatableFile(file, e) : e;
+      }
+    }
     let text: string;
     try {
       text = store.read() ?? "";

@@ -135,3 +135,17 @@ test("a config file that cannot be read stops the start with exit 2 (restarting 
   expect(p.exitCode).toBe(2);
   expect(said(p.stderr.toString())).toEqual([`cloudtolocalllm-tunnel serve: cannot read ${dir}: it is a directory, not a file (EISDIR) [usage]`]);
 });
+
+test("a first config file that cannot be created stops the start with exit 2, naming the file and why (not a temporary file's errno sentence)", async () => {
+  const home = tempHome("c2l-start-");
+  homes.push(home);
+  // Its directory would be under a regular file (a mistyped --config, a file where ~/.config should be).
+  writeFileSync(join(home, "not-a-dir"), "");
+  const file = join(home, "not-a-dir/cloudtolocalllm/tunnel.toml");
+  const p = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "serve", "--config", file], { env: homeEnv(home), cwd: home, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  // Before: exit 1 with "EEXIST: file already exists, mkdir '…/not-a-dir'" (or, in a read-only place, EACCES on ".tunnel.toml.123.tmp").
+  expect(p.exitCode).toBe(2);
+  expect(said(p.stderr.toString())).toEqual([
+    expect.stringMatching(new RegExp(`^cloudtolocalllm-tunnel serve: cannot create the configuration ${file.replace(/[.]/g, "\\.")}: a part of its path is a file, not a directory \\((EEXIST|ENOTDIR)\\); create it yourself, or pass --config FILE \\[usage\\]$`)),
+  ]);
+});

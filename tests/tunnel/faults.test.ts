@@ -241,6 +241,9 @@ describe("faults", () => {
       expect(metrics).toMatch(/cloudtolocalllm_relay_protocol_errors_total\{code="/);
       expect(rssMiB(relay.proc.pid).hwm).toBeLessThan(Math.max(before.hwm, 100) + 150);
       expect(relay.proc.exitCode).toBeNull();
+      // Whatever the bytes, the relay's log stays structured: one line at a level each, no stack frames, no stray failures.
+      const lines = (relay.stderr() + relay.stdout()).split("\n").filter((l) => l !== "");
+      expect(lines.filter((l) => !/^\d{4}-\d\d-\d\dT[\d:.]+Z (debug|info|warn|error) [a-z-]+: \S/.test(l) || /^\s+at |\$bunfs|unhandled|unexpected error/i.test(l))).toEqual([]);
     } finally {
       await relay.stop();
       cleanup(relay.dir);

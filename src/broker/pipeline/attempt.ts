@@ -135,6 +135,11 @@ export async function attempt<T>(
         ex.fail(499, "client closed the connection");
         return clientClosed();
       }
+      // The daemon is stopping (endStreams): no failover, the caller hears why.
+      if (ex.stopReason !== null) {
+        ex.fail(503, ex.stopReason);
+        return errorAnswer(ex, "unavailable", ex.stopReason);
+      }
       lastCode = ex.timedOut ? "upstream_timeout" : "upstream_error";
       lastMessage = ex.timedOut
         ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`

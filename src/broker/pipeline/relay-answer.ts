@@ -1,6 +1,6 @@
 // Pipeline stage 5, relay the answer: the accepted reply's head (with the broker's Server-Timing and queue position),
 // then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
-import type { Exchange } from "../exchange.ts";
+import { headOnlyMessage, type Exchange } from "../exchange.ts";
 import { describeFetchError } from "../net-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
@@ -60,10 +60,17 @@ async function relayWhole(ex: Exchange, res: UpstreamReply, headers: Headers): P
       ex.finish(e.message);
       return refusalAnswer(ex, e);
     }
-    const msg = `upstream "${ex.upstream?.name}" broke off the response: ${describeFetchError(e)}`;
-    ex.status = 502;
+    if (ex.stopReason !== null) {
+      ex.status = 503;
+      ex.finish(ex.stopReason);
+      return errorAnswer(ex, "unavailable", ex.stopReason);
+    }
+    // The head came, the rest of the answer not within first_byte_timeout (the sweeper aborted the read).
+    const late = ex.timedOut;
+    const msg = late ? headOnlyMessage(ex.upstream?.name ?? "?", ex.upstream?.config.first_byte_timeout) : `upstream "${ex.upstream?.name}" broke off the response: ${describeFetchError(e)}`;
+    ex.status = late ? 504 : 502;
     ex.finish(msg);
-    return errorAnswer(ex, "upstream_error", msg);
+    return errorAnswer(ex, late ? "upstream_timeout" : "upstream_error", msg);
   }
   return wholeAnswer(ex, res, headers, bytes);
 }

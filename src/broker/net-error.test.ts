@@ -1,0 +1,15 @@
+// Unit tests for the one sentence a connection failure becomes in logs, status and error bodies.
+import { expect, test } from "bun:test";
+import { describeFetchError } from "./net-error.ts";
+
+test("the process out of file descriptors names its own limit, not a typo in the upstream's URL", () => {
+  // What Bun reported for a health check of a daemon started under `ulimit -n 12`.
+  const e = Object.assign(new Error("EMFILE: Was there a typo in the url or port?"), { code: "EMFILE" });
+  expect(describeFetchError(e)).toBe("too many open files (EMFILE): the daemon is at its file limit (ulimit -n, systemd LimitNOFILE=), not the upstream");
+  expect(describeFetchError(Object.assign(new Error("x"), { code: "ENFILE" }))).toContain("too many open files (ENFILE)");
+});
+
+test("the usual failures keep their short sentences", () => {
+  expect(describeFetchError(Object.assign(new Error("x"), { code: "ECONNREFUSED" }))).toBe("connection refused");
+  expect(describeFetchError(new Error("Unable to connect. For more information, pass `verbose: true`"))).toBe("Unable to connect");
+});
