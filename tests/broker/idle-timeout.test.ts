@@ -2,7 +2,8 @@
 // a request head trickled in byte by byte: slowloris) is closed; an admitted request is never cut, however long it is
 // silent. The daemon listens on 0.0.0.0 with require_key = "always", so a caller on 127.0.0.1 is refused without a key.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
+import { closedWithin, trickleHead } from "../helpers/raw-http.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { createKey, homeEnv, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 
@@ -28,30 +29,13 @@ afterAll(async () => {
   if (d) removeHome(d.home);
 });
 
-/** Resolves with how long the socket stayed open (ms) once the daemon closes it, or null if it is still open after `waitMs`. */
-function closedWithin(s: Socket, waitMs: number): Promise<number | null> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), waitMs);
-    s.on("close", () => {
-      clearTimeout(timer);
-      resolve(performance.now() - t0);
-    });
-    s.on("error", () => {});
-  });
-}
 
 test("beyond loopback: an idle connection after a refused call and a trickled request head are closed; an admitted silent answer is not", async () => {
   const refused = connect(port, "127.0.0.1");
   let answer = "";
   refused.on("data", (b) => (answer += b.toString()));
   refused.write("GET /api/tags HTTP/1.1\r\nHost: box.lan\r\n\r\n");
-  const trickle = connect(port, "127.0.0.1");
-  const head = `POST /api/generate HTTP/1.1\r\nHost: box.lan\r\nX-Pad: ${"a".repeat(200)}`;
-  let i = 0;
-  const drip = setInterval(() => {
-    if (!trickle.destroyed && i < head.length) trickle.write(head[i++]!);
-  }, 400);
+  const { socket: trickle, stop: stopDrip } = trickleHead(port, `POST /api/generate HTTP/1.1\r\nHost: box.lan\r\nX-Pad: ${"a".repeat(200)}`);
   const stream = fetch(`http://127.0.0.1:${port}/api/generate`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}` },
@@ -67,7 +51,7 @@ test("beyond loopback: an idle connection after a refused call and a trickled re
     expect(lines.filter((l) => l.error)).toEqual([]);
     expect(lines.at(-1)!.done).toBe(true);
   } finally {
-    clearInterval(drip);
+    stopDrip();
     refused.destroy();
     trickle.destroy();
   }

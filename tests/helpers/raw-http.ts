@@ -1,5 +1,5 @@
 // One HTTP/1.1 request over a raw socket: the request target goes out byte for byte (no client normalizes "//", "%72" or "/./").
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 
 export interface RawResponse {
   status: number;
@@ -84,4 +84,27 @@ export function rawRequest(
     sock.on("close", finish);
     sock.on("error", (e) => (data.length ? finish() : (clearTimeout(timer), reject(e))));
   });
+}
+
+/** Resolves with how long `s` stayed open (ms) once the server closes it, or null if it is still open after `waitMs`. */
+export function closedWithin(s: Socket, waitMs: number): Promise<number | null> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(null), waitMs);
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve(performance.now() - t0);
+    });
+    s.on("error", () => {});
+  });
+}
+
+/** Slowloris: a request head sent one byte every `everyMs`, never finished; stop() ends the drip. */
+export function trickleHead(port: number, head: string, everyMs = 400): { socket: Socket; stop(): void } {
+  const socket = connect(port, "127.0.0.1");
+  let i = 0;
+  const drip = setInterval(() => {
+    if (!socket.destroyed && i < head.length) socket.write(head[i++]!);
+  }, everyMs);
+  return { socket, stop: () => clearInterval(drip) };
 }

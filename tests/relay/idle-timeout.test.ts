@@ -1,7 +1,8 @@
 // [limits] idle_timeout: a connection with no admitted call (an idle keep-alive after a refusal, a request head trickled
 // in byte by byte: slowloris) is closed; an admitted call through the tunnel is never cut by it, however long it is silent.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
+import { closedWithin, trickleHead } from "../helpers/raw-http.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { CLIENT_KEY, TUNNEL_ID, relayToml } from "../tunnel/helpers.ts";
 import { startTunnelRig, type TunnelRig } from "../tunnel/tunnel-rig.ts";
@@ -13,18 +14,6 @@ beforeAll(async () => {
 }, 30_000);
 afterAll(() => rig?.stop());
 
-/** Resolves with how long the socket stayed open (ms) once the relay closes it, or null if it is still open after `waitMs`. */
-function closedWithin(s: Socket, waitMs: number): Promise<number | null> {
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), waitMs);
-    s.on("close", () => {
-      clearTimeout(timer);
-      resolve(performance.now() - t0);
-    });
-    s.on("error", () => {});
-  });
-}
 
 test("an idle keep-alive connection after a refused call, and a request head trickled in, are closed; an admitted silent answer is not", async () => {
   const port = rig.relay.port;
@@ -34,12 +23,7 @@ test("an idle keep-alive connection after a refused call, and a request head tri
   refused.on("data", (d) => (answer += d.toString()));
   refused.write(`GET /t/${TUNNEL_ID}/api/tags HTTP/1.1\r\nHost: relay\r\n\r\n`);
   // Slowloris: one byte of a request head every 400 ms, never finished.
-  const trickle = connect(port, "127.0.0.1");
-  const head = `GET /t/${TUNNEL_ID}/api/tags HTTP/1.1\r\nHost: relay\r\nX-Pad: ${"a".repeat(200)}`;
-  let i = 0;
-  const drip = setInterval(() => {
-    if (!trickle.destroyed && i < head.length) trickle.write(head[i++]!);
-  }, 400);
+  const { socket: trickle, stop: stopDrip } = trickleHead(port, `GET /t/${TUNNEL_ID}/api/tags HTTP/1.1\r\nHost: relay\r\nX-Pad: ${"a".repeat(200)}`);
   // Meanwhile an admitted streamed answer with a 3 s silence inside.
   const stream = fetch(`${rig.relay.url}/t/${TUNNEL_ID}/api/generate`, {
     method: "POST",
@@ -56,7 +40,7 @@ test("an idle keep-alive connection after a refused call, and a request head tri
     expect(lines.filter((l) => l.error)).toEqual([]);
     expect(lines.at(-1)!.done).toBe(true);
   } finally {
-    clearInterval(drip);
+    stopDrip();
     refused.destroy();
     trickle.destroy();
   }
