@@ -13,6 +13,7 @@ import { ListenerSlot } from "../core/listener-slot.ts";
 import { resolveBy } from "../config/resolve.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Prepared } from "../core/component.ts";
+import { EXPOSED_HEADERS } from "../net/exposed-headers.ts";
 
 const log = logger("broker");
 
@@ -58,6 +59,8 @@ function internalError(req: Request | null, e: unknown): Response {
 function withCors(res: Promise<Response> | Response, origin: string): Promise<Response> {
   return Promise.resolve(res).then((r) => {
     r.headers.set("access-control-allow-origin", origin);
+    // The page reads the broker's error code and Retry-After as it reads the relay's (only the safelisted ones otherwise).
+    r.headers.set("access-control-expose-headers", EXPOSED_HEADERS);
     r.headers.append("vary", "Origin");
     return r;
   });

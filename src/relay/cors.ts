@@ -1,6 +1,7 @@
 // CORS for browsers calling the relay: origin matching ([cors] allowed_origins, narrowed per tunnel), preflight answers
 // given before authentication, and the headers every answer to an allowed origin carries, applied in one place (routes.ts).
-import { ERROR_CODE_HEADER, HttpError } from "../core/http-error.ts";
+import { HttpError } from "../core/http-error.ts";
+import { EXPOSED_HEADERS } from "../net/exposed-headers.ts";
 
 /** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies, the /me/ tunnel choice; the methods the routes take. */
 const ALLOW_HEADERS = "Authorization, Content-Type, x-api-key, X-C2L-Tunnel";
@@ -18,8 +19,6 @@ function allowHeaders(req: Request): string {
   return asked && HEADER_LIST.test(asked) ? `${ALLOW_HEADERS}, ${asked}` : ALLOW_HEADERS;
 }
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, DELETE";
-/** What a page may read besides the safelisted headers: the stable error code, when to retry, queue place, timings. */
-const EXPOSE_HEADERS = [ERROR_CODE_HEADER, "Retry-After", "X-Queue-Position", "Server-Timing"].join(", ");
 const MAX_AGE = "600";
 
 /**
@@ -126,7 +125,7 @@ export function createRelayCors(config: CorsSettings): RelayCors {
       for (const k of theirs ?? []) out.headers.delete(k);
       if (!ok) return out;
       out.headers.set("access-control-allow-origin", origin);
-      out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
+      out.headers.set("access-control-expose-headers", EXPOSED_HEADERS);
       vary(out.headers, "Origin");
       return out;
     },

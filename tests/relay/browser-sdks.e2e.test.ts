@@ -91,3 +91,54 @@ describe("the official JS clients in a web page", () => {
     }, 30_000);
   }
 });
+
+describe("Stop and errors, as the clients in the page see them", () => {
+  for (const sdk of ["openai", "ollama", "anthropic"] as const) {
+    test(`${sdk}: an abort after two pieces reaches the upstream, through the relay and from the broker`, async () => {
+      fake.options.tokens = 1000;
+      try {
+        for (const [host, target] of [[APP_HOST, `${relay.url}/t/${TUNNEL_ID}`], ["127.0.0.1", daemon.urls.broker!]] as const) {
+          const page = await pageOn(host);
+          const before = fake.aborts.length;
+          const r = await call(page, { sdk, base: bases(target)[sdk], key: CLIENT_KEY, abortAfter: 2 });
+          expect(r.pieces.length).toBeLessThan(10);
+          // openai's stream ends its loop quietly on an abort; the others throw an AbortError.
+          if (sdk !== "openai") expect(r.errorName).toMatch(/Abort/);
+          await fake.waitForAborts(before + 1, 2_000);
+          await page.close();
+        }
+      } finally {
+        fake.options.tokens = TOKENS;
+      }
+    }, 30_000);
+
+    test(`${sdk}: a refusal reaches the client with its status, message and x-c2l-error-code (relay: wrong key; broker: the upstream's unknown model)`, async () => {
+      const page = await pageOn(APP_HOST);
+      const refused = await call(page, { sdk, base: bases(`${relay.url}/t/${TUNNEL_ID}`)[sdk], key: "not-the-key" });
+      expect(refused.status).toBe(401);
+      expect(refused.error).toContain("unknown client key for this tunnel");
+      if (sdk !== "ollama") expect(refused.code).toBe("unauthorized"); // ollama's ResponseError carries no headers
+      await page.close();
+      const local = await pageOn("127.0.0.1");
+      const missing = await local.evaluate((c) => (globalThis as unknown as { sdkCall: (c: unknown) => Promise<SdkOutcome> }).sdkCall(c), { sdk, base: bases(daemon.urls.broker!)[sdk], key: CLIENT_KEY, model: "no-such-model:1b" });
+      expect(missing.status).toBe(404);
+      expect(missing.error).toContain("no-such-model");
+      // The upstream's own 404, passed through as it sent it (without our code: docs/errors.md).
+      await local.close();
+    }, 30_000);
+  }
+});
+
+test("a local page reads the broker's own error code and Retry-After (Access-Control-Expose-Headers), as it does the relay's", async () => {
+  const page = await pageOn("127.0.0.1");
+  const seen = await page.evaluate(async (url) => {
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    return { status: res.status, code: res.headers.get("x-c2l-error-code"), body: await res.text() };
+  }, `${daemon.urls.broker}/api/chat`);
+  expect(seen.status).toBe(400);
+  expect(seen.body).toContain("error");
+  expect(seen.code).toBe("bad_request");
+  const raw = await fetch(`${daemon.urls.broker}/api/chat`, { method: "POST", headers: { origin: "http://localhost:3000" }, body: "{not json" });
+  expect(raw.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Queue-Position, Server-Timing");
+  await page.close();
+}, 30_000);
