@@ -180,6 +180,8 @@ export class ProxyListener {
           "access-control-allow-methods": "GET, POST, PUT, DELETE, HEAD, OPTIONS",
           "access-control-allow-headers": req.headers.get("access-control-request-headers") ?? "authorization, content-type",
           "access-control-max-age": "600",
+          // Private Network Access: a page of an allowed public origin ([proxy] allowed_origins) asks before it calls 127.0.0.1.
+          ...(req.headers.get("access-control-request-private-network") === "true" ? { "access-control-allow-private-network": "true" } : {}),
           vary: "Origin",
         },
       });

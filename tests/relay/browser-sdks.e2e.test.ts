@@ -2,6 +2,8 @@
 // the relay from another origin and the broker from a local page: streamed piece by piece, Stop reaching the upstream,
 // errors readable with their code; a foreign page's simple POST runs nothing.
 import { expect } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -141,4 +143,54 @@ test("a local page reads the broker's own error code and Retry-After (Access-Con
   const raw = await fetch(`${daemon.urls.broker}/api/chat`, { method: "POST", headers: { origin: "http://localhost:3000" }, body: "{not json" });
   expect(raw.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Queue-Position, Server-Timing");
   await page.close();
+}, 30_000);
+
+test("a foreign website's simple POST (text/plain, no preflight) runs no generation, on the broker or through the relay, and reads nothing", async () => {
+  const page = await pageOn(EVIL_HOST);
+  const before = fake.requests.length;
+  const body = JSON.stringify({ model: MODEL, prompt: "spend the GPU", stream: false });
+  const outcomes = await page.evaluate(
+    async ({ urls, body }) =>
+      Promise.all(
+        urls.map(async (url) => {
+          const cors = await fetch(url, { method: "POST", headers: { "content-type": "text/plain" }, body }).then((r) => `read ${r.status}`, (e: Error) => e.name);
+          const opaque = await fetch(url, { method: "POST", mode: "no-cors", body }).then((r) => r.type);
+          return { cors, opaque };
+        }),
+      ),
+    { urls: [`${daemon.urls.broker}/api/generate`, `${relay.url}/t/${TUNNEL_ID}/api/generate`], body },
+  );
+  expect(outcomes).toEqual([
+    { cors: "TypeError", opaque: "opaque" },
+    { cors: "TypeError", opaque: "opaque" },
+  ]);
+  await Bun.sleep(300);
+  expect(fake.requests.slice(before).map((r) => r.path)).not.toContain("/api/generate");
+  await page.close();
+}, 30_000);
+
+test("Chromium's own guards in front of the broker: a file:// page (Origin null) is refused, a public page's call to 127.0.0.1 never arrives", async () => {
+  // A file:// page's Origin is "null", as is any website's sandboxed iframe: the broker refuses it unless listed.
+  const dir = mkdtempSync(join(tmpdir(), "browser-client-file-"));
+  writeFileSync(join(dir, "page.html"), "<!doctype html><p>local file");
+  const file = await browser.newPage();
+  await file.goto(`file://${join(dir, "page.html")}`);
+  const fromFile = await file.evaluate((url) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }).then((r) => `read ${r.status}`, (e: Error) => e.name), `${daemon.urls.broker}/api/chat`);
+  expect(fromFile).toBe("TypeError");
+  await file.close();
+  rmSync(dir, { recursive: true, force: true });
+  // A page Chromium takes for a public one (an http:// site on the internet): it does not even send a preflight
+  // (Local Network Access wants a secure context and the user's permission), so nothing reaches the broker.
+  const publicBrowser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${EVIL_HOST} 127.0.0.1`, `--ip-address-space-overrides=127.0.0.1:${site.port}=public`] });
+  try {
+    const page = await publicBrowser.newPage();
+    await page.goto(`http://${EVIL_HOST}:${site.port}/`);
+    const before = fake.requests.length;
+    const got = await page.evaluate((url) => fetch(url, { method: "POST", mode: "no-cors", body: '{"model":"x","prompt":"y"}' }).then((r) => r.type, (e: Error) => e.name), `${daemon.urls.broker}/api/generate`);
+    expect(got).toBe("TypeError");
+    await Bun.sleep(200);
+    expect(fake.requests.slice(before).map((r) => r.path)).not.toContain("/api/generate");
+  } finally {
+    await publicBrowser.close();
+  }
 }, 30_000);
