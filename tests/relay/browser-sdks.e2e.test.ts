@@ -10,7 +10,9 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { CHROMIUM_ARGS } from "../helpers/dashboard-browser.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import type { DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+import { metric } from "../tunnel/resume-helpers.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 import type { SdkOutcome } from "./browser-sdks-page.ts";
 
@@ -107,6 +109,15 @@ describe("Stop and errors, as the clients in the page see them", () => {
           // openai's stream ends its loop quietly on an abort; the others throw an AbortError.
           if (sdk !== "openai") expect(r.errorName).toMatch(/Abort/);
           await fake.waitForAborts(before + 1, 2_000);
+          // Counted where it was cancelled: the daemon's record of the request says the client closed it (through
+          // the relay: the tunnel's stream reset), and the relay holds no stream for it any more.
+          const token = await apiToken(daemon);
+          await until(async () => {
+            const r = (await (await fetch(`${daemon.urls.api}/api/v1/requests`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string; error: string | null; source: string }[] };
+            const last = r.requests.at(0);
+            return (last?.source === (host === APP_HOST ? "tunnel" : "local") && last.error?.includes("client closed")) || null;
+          }, 3_000, "the daemon to record the cancelled request");
+          await until(async () => (await metric(relay.url, "cloudtolocalllm_relay_streams_active")) === 0 || null, 3_000, "the relay to let the stream go");
           await page.close();
         }
       } finally {
