@@ -205,3 +205,29 @@ test("Chromium's own guards in front of the broker: a file:// page (Origin null)
     await publicBrowser.close();
   }
 }, 30_000);
+
+test("a website whose name resolves to 127.0.0.1 (DNS rebinding) is refused by the broker: its Host is not local", async () => {
+  const port = new URL(daemon.urls.broker!).port;
+  const page = await browser.newPage();
+  const before = fake.requests.length;
+  // The attacker's page is now served "by" the broker's port under the attacker's name: same origin, no CORS.
+  const res = await page.goto(`http://${EVIL_HOST}:${port}/api/tags`);
+  expect(res!.status()).toBe(403);
+  expect(res!.headers()["x-c2l-error-code"]).toBe("host_not_allowed");
+  const post = await page.evaluate(async () => (await fetch("/api/generate", { method: "POST", body: '{"model":"llama3.2:1b","prompt":"x","stream":false}' })).status);
+  expect(post).toBe(403);
+  expect(fake.requests.slice(before).map((r) => r.path)).not.toContain("/api/generate");
+  await page.close();
+}, 30_000);
+
+test("credentials mode: a page that sends cookies (credentials: include) is refused by the browser, as the relay never allows credentials; the SDKs do not ask for it", async () => {
+  const page = await pageOn(APP_HOST);
+  const got = await page.evaluate(
+    (url) => fetch(url, { credentials: "include", headers: { authorization: "Bearer x" } }).then((r) => `read ${r.status}`, (e: Error) => e.name),
+    `${relay.url}/t/${TUNNEL_ID}/api/tags`,
+  );
+  expect(got).toBe("TypeError");
+  const plain = await page.evaluate((c) => fetch(c.url, { headers: { authorization: `Bearer ${c.key}` } }).then((r) => r.status), { url: `${relay.url}/t/${TUNNEL_ID}/api/tags`, key: CLIENT_KEY });
+  expect(plain).toBe(200);
+  await page.close();
+}, 30_000);
