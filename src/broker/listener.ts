@@ -13,7 +13,7 @@ import { ListenerSlot } from "../core/listener-slot.ts";
 import { resolveBy } from "../config/resolve.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Prepared } from "../core/component.ts";
-import { EXPOSED_HEADERS } from "../net/exposed-headers.ts";
+import { EXPOSED_HEADERS } from "../core/exposed-headers.ts";
 
 const log = logger("broker");
 

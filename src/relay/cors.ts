@@ -1,7 +1,7 @@
 // CORS for browsers calling the relay: origin matching ([cors] allowed_origins, narrowed per tunnel), preflight answers
 // given before authentication, and the headers every answer to an allowed origin carries, applied in one place (routes.ts).
 import { HttpError } from "../core/http-error.ts";
-import { EXPOSED_HEADERS } from "../net/exposed-headers.ts";
+import { EXPOSED_HEADERS } from "../core/exposed-headers.ts";
 
 /** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies, the /me/ tunnel choice; the methods the routes take. */
 const ALLOW_HEADERS = "Authorization, Content-Type, x-api-key, X-C2L-Tunnel";
