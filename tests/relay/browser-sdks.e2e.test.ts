@@ -82,7 +82,7 @@ const bases = (target: string): Record<Sdk, string> => ({ openai: `${target}/v1`
 describe("the official JS clients in a web page", () => {
   for (const sdk of ["openai", "ollama", "anthropic"] as const) {
     test(`${sdk}: streams piece by piece from the relay on another origin, and from the broker on a local page`, async () => {
-      for (const [host, target] of [[APP_HOST, `${relay.url}/t/${TUNNEL_ID}`], ["127.0.0.1", daemon.urls.broker!]] as const) {
+      for (const [host, target] of [[APP_HOST, `${relay.url}/t/${TUNNEL_ID}`], ["localhost", daemon.urls.broker!]] as const) {
         const page = await pageOn(host);
         const r = await call(page, { sdk, base: bases(target)[sdk], key: CLIENT_KEY });
         expect({ target, error: r.error }).toEqual({ target, error: null });
@@ -101,7 +101,7 @@ describe("Stop and errors, as the clients in the page see them", () => {
     test(`${sdk}: an abort after two pieces reaches the upstream, through the relay and from the broker`, async () => {
       fake.options.tokens = 1000;
       try {
-        for (const [host, target] of [[APP_HOST, `${relay.url}/t/${TUNNEL_ID}`], ["127.0.0.1", daemon.urls.broker!]] as const) {
+        for (const [host, target] of [[APP_HOST, `${relay.url}/t/${TUNNEL_ID}`], ["localhost", daemon.urls.broker!]] as const) {
           const page = await pageOn(host);
           const before = fake.aborts.length;
           const r = await call(page, { sdk, base: bases(target)[sdk], key: CLIENT_KEY, abortAfter: 2 });
@@ -132,7 +132,7 @@ describe("Stop and errors, as the clients in the page see them", () => {
       expect(refused.error).toContain("unknown client key for this tunnel");
       if (sdk !== "ollama") expect(refused.code).toBe("unauthorized"); // ollama's ResponseError carries no headers
       await page.close();
-      const local = await pageOn("127.0.0.1");
+      const local = await pageOn("localhost");
       const missing = await local.evaluate((c) => (globalThis as unknown as { sdkCall: (c: unknown) => Promise<SdkOutcome> }).sdkCall(c), { sdk, base: bases(daemon.urls.broker!)[sdk], key: CLIENT_KEY, model: "no-such-model:1b" });
       expect(missing.status).toBe(404);
       expect(missing.error).toContain("no-such-model");
@@ -143,7 +143,7 @@ describe("Stop and errors, as the clients in the page see them", () => {
 });
 
 test("a local page reads the broker's own error code and Retry-After (Access-Control-Expose-Headers), as it does the relay's", async () => {
-  const page = await pageOn("127.0.0.1");
+  const page = await pageOn("localhost");
   const seen = await page.evaluate(async (url) => {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
     return { status: res.status, code: res.headers.get("x-c2l-error-code"), body: await res.text() };
