@@ -15,6 +15,7 @@ import { until } from "../helpers/until.ts";
 import { metric } from "../tunnel/resume-helpers.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 import type { SdkOutcome } from "./browser-sdks-page.ts";
+import { startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
@@ -31,6 +32,7 @@ let daemon: DaemonProc;
 let site: Server<undefined>;
 let browser: Browser;
 let bundle: string;
+let issuer: TestIssuer;
 
 beforeAll(async () => {
   const built = await Bun.build({ entrypoints: [join(import.meta.dir, "browser-sdks-page.ts")], target: "browser" });
@@ -45,7 +47,9 @@ beforeAll(async () => {
         : new Response('<!doctype html><title>web app</title><script src="/sdk.js"></script>', { headers: { "content-type": "text/html" } }),
   });
   fake = await startFakeOllama({ models: [MODEL], tokens: TOKENS, tokenDelayMs: DELAY_MS });
-  relay = await startRelayProc(relayToml() + `\n[cors]\nallowed_origins = ["http://${APP_HOST}:${site.port}"]\n`);
+  // Tunnel alice is also owned by the issuer's subject "alice": a signed-in web app calls /me/ and /ollama/.
+  issuer = await startTestIssuer();
+  relay = await startRelayProc(relayToml({ extra: issuer.oidcToml }) + `subject = "alice"\n\n[cors]\nallowed_origins = ["http://${APP_HOST}:${site.port}"]\n`);
   daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
@@ -62,6 +66,7 @@ afterAll(async () => {
   await daemon?.stop();
   await relay?.stop();
   await fake?.stop();
+  issuer?.stop();
   cleanup(relay?.dir, daemon?.home);
 }, 30_000);
 
@@ -95,6 +100,18 @@ describe("the official JS clients in a web page", () => {
     }, 30_000);
   }
 });
+
+test("a signed-in web app: its access token opens the user's own tunnel through /me/ (openai, anthropic) and /ollama (ollama/browser)", async () => {
+  const token = await issuer.sign("alice");
+  const page = await pageOn(APP_HOST);
+  const base: Record<Sdk, string> = { openai: `${relay.url}/me/v1`, ollama: `${relay.url}/ollama`, anthropic: `${relay.url}/me` };
+  for (const sdk of ["openai", "ollama", "anthropic"] as const) {
+    const r = await call(page, { sdk, base: base[sdk], key: token });
+    expect({ sdk, error: r.error }).toEqual({ sdk, error: null });
+    expect(r.pieces.length).toBeGreaterThanOrEqual(TOKENS);
+  }
+  await page.close();
+}, 30_000);
 
 describe("Stop and errors, as the clients in the page see them", () => {
   for (const sdk of ["openai", "ollama", "anthropic"] as const) {
