@@ -90,3 +90,24 @@ for (const how of ["key", "signed-in"] as const) test(`${how}: an answer the age
   expect(fake.requests.filter((r) => r.path === "/api/chat").length).toBe(chats + 1);
   await page.close();
 }, 60_000);
+
+test("Stop while the answer waits for its agent to come back: the generation is still cancelled upstream once the agent is back", async () => {
+  fake.options.tokens = 1000;
+  try {
+    const page = await openChat("key");
+    await page.locator("#prompt").fill("Say something long");
+    await page.locator("#send").click();
+    await page.waitForFunction(() => (document.querySelector("#messages li.assistant:last-child")?.textContent ?? "").includes("tok5 "));
+    const aborts = fake.aborts.length;
+    const connected = daemon.count(/tunnel: connected to the relay/);
+    proxy.cut();
+    // The page gives up during the cut, before the agent has even noticed it.
+    await page.locator("#stop").click();
+    await page.locator("#status", { hasText: "Stopped" }).waitFor();
+    await until(() => daemon.count(/tunnel: connected to the relay/) > connected || null, 10_000, "the agent to reconnect");
+    await fake.waitForAborts(aborts + 1, 5_000);
+    await page.close();
+  } finally {
+    fake.options.tokens = TOKENS;
+  }
+}, 60_000);
