@@ -13,6 +13,7 @@ import { ListenerSlot } from "../core/listener-slot.ts";
 import { resolveBy } from "../config/resolve.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Prepared } from "../core/component.ts";
+import { EXPOSED_HEADERS } from "../core/exposed-headers.ts";
 
 const log = logger("broker");
 
@@ -58,6 +59,8 @@ function internalError(req: Request | null, e: unknown): Response {
 function withCors(res: Promise<Response> | Response, origin: string): Promise<Response> {
   return Promise.resolve(res).then((r) => {
     r.headers.set("access-control-allow-origin", origin);
+    // The page reads the broker's error code and Retry-After as it reads the relay's (only the safelisted ones otherwise).
+    r.headers.set("access-control-expose-headers", EXPOSED_HEADERS);
     r.headers.append("vary", "Origin");
     return r;
   });
@@ -177,6 +180,8 @@ export class ProxyListener {
           "access-control-allow-methods": "GET, POST, PUT, DELETE, HEAD, OPTIONS",
           "access-control-allow-headers": req.headers.get("access-control-request-headers") ?? "authorization, content-type",
           "access-control-max-age": "600",
+          // Private Network Access: a page of an allowed public origin ([proxy] allowed_origins) asks before it calls 127.0.0.1.
+          ...(req.headers.get("access-control-request-private-network") === "true" ? { "access-control-allow-private-network": "true" } : {}),
           vary: "Origin",
         },
       });

@@ -40,7 +40,14 @@ test("a preflight from an allowed origin is answered 204 before authentication, 
   const res = cors.preflight(preflight("https://app.example.com"), "a") as Response;
   expect(res.status).toBe(204);
   expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
-  expect(res.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
+  expect(res.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel, authorization, content-type");
+  // The official clients' own headers (openai, @anthropic-ai/sdk in a browser) are granted, or the browser refuses the call;
+  // a list that is not header names is not echoed.
+  const ask = (list: string) => new Request("http://relay/t/a/v1/messages", { method: "OPTIONS", headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": list } });
+  const sdk = "anthropic-dangerous-direct-browser-access,anthropic-version,content-type,x-api-key,x-stainless-arch,x-stainless-retry-count";
+  expect((cors.preflight(ask(sdk), "a") as Response).headers.get("access-control-allow-headers")).toBe(`Authorization, Content-Type, x-api-key, X-C2L-Tunnel, ${sdk}`);
+  expect((cors.preflight(ask("x-a; x-b=1"), "a") as Response).headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
+  expect((cors.preflight(ask("a b"), "a") as Response).headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
   expect(res.headers.get("access-control-allow-methods")).toContain("POST");
   expect(res.headers.get("access-control-max-age")).toBe("600");
   expect(res.headers.get("vary")).toContain("Origin");

@@ -1,12 +1,24 @@
 // CORS for browsers calling the relay: origin matching ([cors] allowed_origins, narrowed per tunnel), preflight answers
 // given before authentication, and the headers every answer to an allowed origin carries, applied in one place (routes.ts).
-import { ERROR_CODE_HEADER, HttpError } from "../core/http-error.ts";
+import { HttpError } from "../core/http-error.ts";
+import { EXPOSED_HEADERS } from "../core/exposed-headers.ts";
 
 /** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies, the /me/ tunnel choice; the methods the routes take. */
 const ALLOW_HEADERS = "Authorization, Content-Type, x-api-key, X-C2L-Tunnel";
+/** A preflight's Access-Control-Request-Headers: comma-separated header names (tokens), nothing else. */
+const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9a-z-]+(?:\s*,\s*[!#$%&'*+.^_`|~0-9a-z-]+)*$/i;
+
+/**
+ * The headers a preflight allows: the relay's own, plus those the page asks for. The official clients send their own
+ * (openai's and Anthropic's x-stainless-*, anthropic-version, anthropic-dangerous-direct-browser-access) and the browser
+ * refuses the call unless each is allowed; an allowed origin may send any header a script could (the agent strips
+ * what it must), so its list is granted.
+ */
+function allowHeaders(req: Request): string {
+  const asked = req.headers.get("access-control-request-headers")?.trim();
+  return asked && HEADER_LIST.test(asked) ? `${ALLOW_HEADERS}, ${asked}` : ALLOW_HEADERS;
+}
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, DELETE";
-/** What a page may read besides the safelisted headers: the stable error code, when to retry, queue place, timings. */
-const EXPOSE_HEADERS = [ERROR_CODE_HEADER, "Retry-After", "X-Queue-Position", "Server-Timing"].join(", ");
 const MAX_AGE = "600";
 
 /**
@@ -94,7 +106,7 @@ export function createRelayCors(config: CorsSettings): RelayCors {
         headers: {
           "access-control-allow-origin": origin,
           "access-control-allow-methods": ALLOW_METHODS,
-          "access-control-allow-headers": ALLOW_HEADERS,
+          "access-control-allow-headers": allowHeaders(req),
           "access-control-max-age": MAX_AGE,
           vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
         },
@@ -113,7 +125,7 @@ export function createRelayCors(config: CorsSettings): RelayCors {
       for (const k of theirs ?? []) out.headers.delete(k);
       if (!ok) return out;
       out.headers.set("access-control-allow-origin", origin);
-      out.headers.set("access-control-expose-headers", EXPOSE_HEADERS);
+      out.headers.set("access-control-expose-headers", EXPOSED_HEADERS);
       vary(out.headers, "Origin");
       return out;
     },

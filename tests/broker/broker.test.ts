@@ -309,4 +309,26 @@ describe("headers", () => {
     expect((await fetch(`${t.url}/api/version`, { headers: { origin: "http://127.0.0.1:8080" } })).status).toBe(200);
     expect(a.requests.filter((r) => r.path === "/api/version" && r.headers.origin).length).toBe(0);
   });
+
+  test("preflights: Private Network Access is granted to an allowed origin only; Origin null (a file:// page in Chromium, any site's sandboxed iframe) is refused unless listed", async () => {
+    tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("A", a.url), {}, `allowed_origins = ["https://app.example.com"]`);
+    await tb.waitState("A", "up");
+    const preflight = (origin: string) =>
+      fetch(`${tb!.url}/api/chat`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type", "access-control-request-private-network": "true" } });
+    for (const origin of ["https://app.example.com", "http://localhost:3000"]) {
+      const ok = await preflight(origin);
+      expect(ok.status).toBe(204);
+      expect(ok.headers.get("access-control-allow-origin")).toBe(origin);
+      expect(ok.headers.get("access-control-allow-private-network")).toBe("true");
+    }
+    for (const origin of ["https://evil.example", "null"]) {
+      const refused = await preflight(origin);
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+      expect(refused.headers.get("access-control-allow-private-network")).toBeNull();
+    }
+    // Not asked, not said.
+    const plain = await fetch(`${tb.url}/api/chat`, { method: "OPTIONS", headers: { origin: "http://localhost:3000", "access-control-request-method": "POST" } });
+    expect(plain.headers.get("access-control-allow-private-network")).toBeNull();
+  });
 });
