@@ -44,3 +44,17 @@ test("an upstream's own credential header (a custom auth_header) carries the ope
   const bare = { name: "open", authValue: null, config: { auth_header: "X-Goog-Api-Key" } } as unknown as Upstream;
   expect(upstreamHeaderLines(client, bare)).toContain("x-goog-api-key: client-chosen\r\n");
 });
+
+test("an upstream's own CORS grant (Access-Control-Allow-Origin: *, credentials) never reaches the client: which pages may read is the broker's decision", () => {
+  const cors: [string, string][] = [
+    ["access-control-allow-origin", "*"],
+    ["access-control-allow-credentials", "true"],
+    ["access-control-allow-headers", "*"],
+    ["access-control-allow-methods", "*"],
+    ["access-control-allow-private-network", "true"],
+    ["access-control-expose-headers", "*"],
+    ["access-control-max-age", "86400"],
+  ];
+  const own: [string, string][] = [["content-type", "application/json"]];
+  for (const out of [clientHeaders(new Headers([...own, ...cors])), clientHeadersOf([...own, ...cors].flat())]) expect([...out]).toEqual(own);
+});

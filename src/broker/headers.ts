@@ -28,6 +28,17 @@ const DROP_REQUEST = new Set<string>([
   "expect",
 ]);
 
+/** The CORS answer headers (the browser reads them as the server's grant). */
+const CORS_RESPONSE_HEADERS = [
+  "access-control-allow-origin",
+  "access-control-allow-credentials",
+  "access-control-allow-headers",
+  "access-control-allow-methods",
+  "access-control-allow-private-network",
+  "access-control-expose-headers",
+  "access-control-max-age",
+];
+
 /**
  * Never passed back to the client: hop-by-hop, and the framing headers Bun sets itself for the relayed body; nor what
  * acts on the broker's whole host in a browser (cookies, Clear-Site-Data, HSTS ...: src/net/origin-wide-headers.ts).
@@ -40,6 +51,9 @@ const DROP_RESPONSE = new Set<string>([
   "content-length",
   "set-cookie",
   "date",
+  // Which pages may read an answer is the broker's decision ([proxy] allowed_origins, src/broker/listener.ts), as at
+  // the relay: an upstream's own "*" or credentials grant never reaches a browser.
+  ...CORS_RESPONSE_HEADERS,
 ]);
 
 export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
