@@ -22,6 +22,7 @@ import { Gate } from "./gate.ts";
 import { emptyTable, nextTable, type RoutingTable, type UpstreamEntry } from "./routing-table.ts";
 import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
+import { boundedJson } from "./bounded-body.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
@@ -318,13 +319,13 @@ export class Broker implements BrokerService {
         if (!source) return null;
         const e = this.entries.get(u.name);
         try {
-          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false, redirect: "manual" });
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             failures.push(`upstream "${u.name}" answered ${res.status}`);
             return null;
           }
-          const json = (await res.json()) as any;
+          const json = (await boundedJson(res, `its ${source.path}`)) as any;
           // A down upstream answered: check it now rather than at down_interval.
           if (u.state === "down" && e?.upstream === u) void e.monitor.check();
           const list = convertListing(json, source.shape, what);

@@ -1,0 +1,119 @@
+// A broken or hostile upstream (a compromised LAN box answering as Ollama) against a real daemon: its model lists and
+// probes are never followed to another address, nor read past a cap, and the caller gets a 502 naming the problem.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import type { Socket } from "bun";
+import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { rssMiB } from "../tunnel/helpers.ts";
+
+/** A socket's writer waiting for drain (an answer too large for one write). */
+type Conn = Socket<(() => void) | undefined>;
+/** What the hostile upstream answers on each path: a raw head and body writer. */
+type Answer = (s: Conn) => void;
+const answers = new Map<string, Answer>();
+const whole = (body: string, status = "200 OK", extra = "") => (s: Conn) =>
+  void s.write(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`);
+
+let hostile: { port: number; stop(closeActive?: boolean): void };
+/** A server the hostile upstream points its redirects at (the control API, a metadata service): never to be reached. */
+let trap: ReturnType<typeof Bun.serve>;
+const trapped: string[] = [];
+let d: DaemonProc;
+
+beforeAll(async () => {
+  trap = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(req) {
+      trapped.push(`${req.method} ${new URL(req.url).pathname} key=${req.headers.get("x-upstream-key")}`);
+      return Response.json({ models: [{ name: "from-the-trap", model: "from-the-trap" }], data: [{ id: "from-the-trap" }] });
+    },
+  });
+  hostile = Bun.listen<(() => void) | undefined>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      drain(s) {
+        s.data?.();
+      },
+      data(s, chunk) {
+        const path = chunk.toString("latin1").split(" ")[1] ?? "";
+        const a = answers.get(path);
+        if (a) return a(s);
+        whole(path === "/api/version" ? '{"version":"0.12.0"}' : '{"models":[]}')(s);
+      },
+    },
+  });
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[health]\ninterval = "1s"\ntimeout = "10s"\n[[upstreams]]\nname = "lan"\nurl = "http://127.0.0.1:${hostile.port}"\nauth_secret = "sk-upstream-secret"\nauth_header = "X-Upstream-Key"\n`,
+    waitFor: ["api", "broker"],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await d?.stop();
+  hostile?.stop(true);
+  trap?.stop(true);
+  if (d) removeHome(d.home);
+});
+
+test("a listing answered with a redirect (to the control API, a metadata address) is a 502 naming the status; the broker never follows it, with or without the upstream's key", async () => {
+  const to = `http://127.0.0.1:${trap.port}/latest/meta-data`;
+  for (const path of ["/api/tags", "/api/ps", "/v1/models"]) answers.set(path, whole("", "302 Found", `location: ${to}\r\n`));
+  try {
+    for (const [path, dialect] of [["/api/tags", "ollama"], ["/api/ps", "ollama"], ["/v1/models", "openai"]] as const) {
+      const res = await fetch(`${d.urls.broker}${path}`);
+      const text = await res.text();
+      // Followed, the redirect gave the trap's list to the caller, and the upstream's key to the trap (fetch drops only
+      // Authorization on a redirect to another origin, not a custom auth_header).
+      expect({ path, trapped }).toEqual({ path, trapped: [] });
+      expect(text).not.toContain("from-the-trap");
+      const j = JSON.parse(text);
+      const message: string = dialect === "openai" ? j.error.message : j.error;
+      expect({ path, status: res.status, message }).toEqual({ path, status: 502, message: 'no upstream answered with its model list: upstream "lan" answered 302' });
+    }
+    // Health checks (every second here) read the same routes: none of them went to the trap either.
+    await Bun.sleep(1500);
+    expect(trapped).toEqual([]);
+  } finally {
+    answers.clear();
+  }
+});
+
+test("a model list of hundreds of MiB (one model name of that size) is a 502 naming the cap; the daemon's memory stays far below the list's size", async () => {
+  const SIZE = 320 * 1024 * 1024;
+  const piece = Buffer.alloc(1024 * 1024, "a");
+  // Close-delimited, written as the socket drains: nothing tells the broker the size up front.
+  answers.set("/api/tags", (s) => {
+    s.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"models":[{"name":"`);
+    let sent = 0;
+    let rest: Uint8Array = piece;
+    // Written as the socket drains (drain calls it again): the name, then the list's end.
+    const more = () => {
+      while (sent < SIZE) {
+        const n = s.write(rest);
+        if (n < rest.byteLength) {
+          rest = rest.subarray(Math.max(0, n));
+          return;
+        }
+        sent += piece.byteLength;
+        rest = piece;
+      }
+      s.data = undefined;
+      s.end('"}]}');
+    };
+    s.data = more;
+    more();
+  });
+  try {
+    const before = rssMiB(d.proc.pid).rss;
+    const res = await fetch(`${d.urls.broker}/api/tags`);
+    const body = (await res.json()) as { error: string };
+    expect(res.status).toBe(502);
+    expect(body.error).toContain("/api/tags is over 33554432 bytes");
+    const peak = rssMiB(d.proc.pid).hwm;
+    // Holding the list (and its text, and the parsed name) would take several times its 320 MiB.
+    expect(peak - before).toBeLessThan(250);
+  } finally {
+    answers.clear();
+  }
+}, 60_000);
