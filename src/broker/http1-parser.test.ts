@@ -134,3 +134,19 @@ test("body parts are views into the pushed bytes (no copy)", () => {
   new ResponseParser({ onHead() {}, onBody: (b) => (part = b), onEnd() {} }).push(data);
   expect(part!.buffer).toBe(data.buffer);
 });
+
+test("bytes after the message in the same push are counted in `extra` before onEnd, whatever ended it", () => {
+  const tail = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
+  const cases: [string, boolean][] = [
+    ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", false],
+    ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: 1\r\n\r\n", false],
+    ["HTTP/1.1 204 No Content\r\n\r\n", false],
+    ["HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true],
+  ];
+  for (const [msg, noBody] of cases) {
+    let extraAtEnd = -1;
+    const p: ResponseParser = new ResponseParser({ onHead: () => {}, onBody: () => {}, onEnd: () => (extraAtEnd = p.extra) }, noBody);
+    p.push(Buffer.from(msg + tail, "latin1"));
+    expect({ msg, extraAtEnd }).toEqual({ msg, extraAtEnd: tail.length });
+  }
+});

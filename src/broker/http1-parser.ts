@@ -98,11 +98,13 @@ export class ResponseParser {
           const informational = this.parseHead(joined.toString("latin1", 0, end));
           buf = joined.subarray(end + 4);
           if (informational) continue;
+          // An answer without a body (HEAD, 204, 304, Content-Length: 0) is complete with its head.
+          if (this.done) buf = this.finish(buf);
           break;
         }
         case State.Length: {
           buf = this.body(buf);
-          if (this.remaining === 0) this.finish();
+          if (this.remaining === 0) buf = this.finish(buf);
           break;
         }
         case State.ChunkSize: {
@@ -157,7 +159,7 @@ export class ResponseParser {
           if (rest < 0) return;
           buf = buf.subarray(rest);
           // Trailer fields are read and dropped; the empty line ends the message.
-          if (this.takeLine().trim() === "") this.finish();
+          if (this.takeLine().trim() === "") buf = this.finish(buf);
           break;
         }
         case State.Close:
@@ -172,7 +174,7 @@ export class ResponseParser {
 
   /** The connection ended: completes a close-delimited body; throws when the message was cut short. */
   eof(): void {
-    if (this.state === State.Close) return this.finish();
+    if (this.state === State.Close) return void this.finish(EMPTY);
     if (this.state === State.Done) return;
     throw new HttpParseError(this.state === State.Head ? "connection closed before a response" : "connection closed in the middle of the response body");
   }
@@ -211,9 +213,16 @@ export class ResponseParser {
     return s;
   }
 
-  private finish(): void {
+  /**
+   * The message is complete; `rest` (what followed it in the same push) is counted in `extra` before the sink hears of
+   * the end, so a socket whose server sent more than its answer is not reused for the next request (its bytes, a
+   * response to a request never sent, would be that request's answer). Returns nothing left to parse.
+   */
+  private finish(rest: Uint8Array): Uint8Array {
+    this.extra += rest.byteLength;
     this.state = State.Done;
     this.sink.onEnd();
+    return EMPTY;
   }
 
   /** Parses a head; returns true for a 1xx interim response (skipped: the final one follows). */
@@ -263,7 +272,6 @@ export class ResponseParser {
     }
     this.remaining = contentLength;
     this.sink.onHead({ status, statusText: m[3] ?? "", headers, contentLength: hasBody ? contentLength : -1, keepAlive, hasBody });
-    if (this.state === State.Done) this.sink.onEnd();
     return false;
   }
 }
