@@ -23,6 +23,7 @@ import { emptyTable, nextTable, type RoutingTable, type UpstreamEntry } from "./
 import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
 import { boundedJson } from "./bounded-body.ts";
+import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
@@ -329,7 +330,8 @@ export class Broker implements BrokerService {
           // A down upstream answered: check it now rather than at down_interval.
           if (u.state === "down" && e?.upstream === u) void e.monitor.check();
           const list = convertListing(json, source.shape, what);
-          if (what === "ollama-tags" && Array.isArray(list.models)) u.setModels((list.models as { name: string }[]).map((m) => m.name));
+          // Every entry's name as the merge reads it (name, else model): one entry without a name does not fail the list.
+          if (what === "ollama-tags" && Array.isArray(list.models)) u.setModels(ollamaNames(list));
           return list;
         } catch (err) {
           const reason = describeFetchError(err);

@@ -117,3 +117,23 @@ test("a model list of hundreds of MiB (one model name of that size) is a 502 nam
     answers.clear();
   }
 }, 60_000);
+
+test("listed names with terminal escapes, line breaks, bidi overrides or of absurd length are left out of the listings and the daemon's model index; an entry named only by `model` does not fail the list", async () => {
+  const bad = ["evil\x1b]0;owned\x07\x1b[2J", "two\nlines", "a\u202Egpj.exe", "x".repeat(5000), ""];
+  const entry = (name: string) => ({ name, model: name, size: 1, digest: "d", modified_at: "2026-01-01T00:00:00Z", details: {} });
+  const list = JSON.stringify({ models: [entry("good:latest"), ...bad.map(entry), { model: "only-model:latest" }, null, { name: 42 }] });
+  answers.set("/api/tags", whole(list));
+  answers.set("/v1/models", whole(JSON.stringify({ object: "list", data: [...["good:latest", ...bad].map((id) => ({ id, object: "model" })), { id: null }] })));
+  try {
+    const tags = await fetch(`${d.urls.broker}/api/tags`);
+    expect(tags.status).toBe(200);
+    expect(((await tags.json()) as { models: { name?: string; model?: string }[] }).models.map((m) => m.name ?? m.model)).toEqual(["good:latest", "only-model:latest"]);
+    const v1 = (await (await fetch(`${d.urls.broker}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(v1.data.map((m) => m.id)).toEqual(["good:latest"]);
+    // What `models`, `status` and the dashboard show: the index the control API serves, from the listing and the checks.
+    const index = (await (await fetch(`${d.urls.api}/api/v1/models`)).json()) as { name: string }[];
+    expect(index.map((m) => m.name)).toEqual(["good:latest", "only-model:latest"]);
+  } finally {
+    answers.clear();
+  }
+});
