@@ -39,7 +39,7 @@ beforeAll(async () => {
         const path = chunk.toString("latin1").split(" ")[1] ?? "";
         const a = answers.get(path);
         if (a) return a(s);
-        whole(path === "/api/version" ? '{"version":"0.12.0"}' : '{"models":[]}')(s);
+        whole(path === "/api/version" ? '{"version":"0.14.0"}' : path === "/api/tags" ? '{"models":[{"name":"m:latest","model":"m:latest"}]}' : '{"models":[]}')(s);
       },
     },
   });
@@ -133,6 +133,26 @@ test("listed names with terminal escapes, line breaks, bidi overrides or of absu
     // What `models`, `status` and the dashboard show: the index the control API serves, from the listing and the checks.
     const index = (await (await fetch(`${d.urls.api}/api/v1/models`)).json()) as { name: string }[];
     expect(index.map((m) => m.name)).toEqual(["good:latest", "only-model:latest"]);
+  } finally {
+    answers.clear();
+  }
+});
+
+test("an upstream's redirect of a generation is a 502 naming it, never passed on: the official Anthropic client would re-send the prompt where the upstream points", async () => {
+  const { default: Anthropic } = await import("@anthropic-ai/sdk");
+  const elsewhere = `http://127.0.0.1:${trap.port}/v1/messages`;
+  for (const path of ["/v1/messages", "/api/chat", "/v1/chat/completions"]) answers.set(path, whole("", "307 Temporary Redirect", `location: ${elsewhere}\r\n`));
+  try {
+    const client = new Anthropic({ apiKey: "unused", baseURL: d.urls.broker, maxRetries: 0 });
+    const err = await client.messages.create({ model: "m:latest", max_tokens: 5, messages: [{ role: "user", content: "a private prompt" }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect((err as InstanceType<typeof Anthropic.InternalServerError>).status).toBe(502);
+    expect(String((err as Error).message)).toContain('upstream "lan" answered 307, a redirect, which the broker neither follows nor passes on');
+    // Any client, whatever it does with redirects: the answer carries no Location.
+    const res = await fetch(`${d.urls.broker}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m:latest", messages: [{ role: "user", content: "x" }] }), redirect: "manual" });
+    expect({ status: res.status, location: res.headers.get("location") }).toEqual({ status: 502, location: null });
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("upstream_error");
+    expect(trapped).toEqual([]);
   } finally {
     answers.clear();
   }
