@@ -157,3 +157,37 @@ test("an upstream's redirect of a generation is a 502 naming it, never passed on
     answers.clear();
   }
 });
+
+const DONE = JSON.stringify({ model: "m:latest", message: { role: "assistant", content: "hi" }, done: true, done_reason: "stop" });
+const sized = (head: string, body = DONE) => `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n${head}content-length: ${body.length}\r\n\r\n${body}`;
+
+test("odd but valid framing reaches the caller as the answer; what acts on the broker's whole origin is dropped; a body shorter than its length is a 502 naming it", async () => {
+  const cases: { name: string; raw: string; close?: boolean; status: number; body?: string; error?: string }[] = [
+    { name: "100 and 103 before the answer", raw: `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\n${sized("")}`, status: 200, body: DONE },
+    { name: "5000 headers", raw: sized("x-h: 1\r\n".repeat(5000)), status: 200, body: DONE },
+    { name: "chunked with extensions and trailers", raw: `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n${DONE.length.toString(16)};ext=1\r\n${DONE}\r\n0\r\nset-cookie: t=1\r\nx-trailer: 1\r\n\r\n`, status: 200, body: DONE },
+    { name: "HTTP/1.0 claiming keep-alive, no length", raw: `HTTP/1.0 200 OK\r\ncontent-type: application/json\r\nconnection: keep-alive\r\n\r\n${DONE}`, close: true, status: 200, body: DONE },
+    { name: "Content-Length longer than the body", raw: `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${DONE.length + 50}\r\n\r\n${DONE}`, close: true, status: 502, error: 'upstream "lan" broke off the response: connection closed in the middle of the response body' },
+    { name: "a head that never ends", raw: `HTTP/1.1 200 OK\r\n${"x-long: ".padEnd(70_000, "a")}`, status: 502, error: "response head larger than 65536 bytes" },
+  ];
+  try {
+    for (const c of cases) {
+      answers.set("/api/chat", (s) => {
+        s.write(Buffer.from(c.raw, "latin1"));
+        if (c.close) s.end();
+      });
+      const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m:latest", messages: [{ role: "user", content: "x" }], stream: false }) });
+      const text = await res.text();
+      expect({ name: c.name, status: res.status }).toEqual({ name: c.name, status: c.status });
+      if (c.body) expect({ name: c.name, text }).toEqual({ name: c.name, text: c.body });
+      if (c.error) expect({ name: c.name, error: (JSON.parse(text) as { error: string }).error }).toEqual({ name: c.name, error: expect.stringContaining(c.error) });
+      expect(res.headers.get("set-cookie")).toBeNull();
+    }
+    answers.set("/api/chat", (s) => void s.write(Buffer.from(sized('set-cookie: c2l_session=evil; Path=/\r\nclear-site-data: "*"\r\nstrict-transport-security: max-age=0\r\nx-latin: caf\xe9\r\n'), "latin1")));
+    const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:latest", messages: [], stream: false }) });
+    expect(await res.text()).toBe(DONE);
+    expect({ cookie: res.headers.get("set-cookie"), clear: res.headers.get("clear-site-data"), hsts: res.headers.get("strict-transport-security"), latin: res.headers.get("x-latin") }).toEqual({ cookie: null, clear: null, hsts: null, latin: "café" });
+  } finally {
+    answers.clear();
+  }
+});
