@@ -320,3 +320,21 @@ test("a socket whose server sent bytes beyond its answer (a second response, a b
     pool.close();
   }
 });
+
+test("bytes an idle kept-alive socket receives (a late second answer) close it: the next caller gets a new connection and its own answer", async () => {
+  const srv = rawServer((s, all) => {
+    if (!all.endsWith("\r\n\r\n")) return;
+    const asked = [...all.matchAll(/GET \/(\w+)/g)].map((m) => m[1]!);
+    const body = JSON.stringify({ who: asked.at(-1) });
+    s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    // A response to a request never sent, a moment later, while the socket idles in the pool.
+    if (asked.length === 1) setTimeout(() => s.write(`HTTP/1.1 200 OK\r\ncontent-length: 17\r\n\r\n{"who":"caller1"}`), 30);
+  });
+  const pool = new Http1Pool(upstream(srv.url));
+  expect(JSON.parse(await text(await send(pool, "/caller1")))).toEqual({ who: "caller1" });
+  await Bun.sleep(100);
+  expect(pool.idleCount).toBe(0);
+  expect(JSON.parse(await text(await send(pool, "/caller2")))).toEqual({ who: "caller2" });
+  expect(srv.events.filter((e) => e.startsWith("open"))).toEqual(["open 1", "open 2"]);
+  pool.close();
+});
