@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { rssMiB } from "../tunnel/helpers.ts";
+import { startFakeOllama } from "../helpers/fake-ollama.ts";
 
 /** A socket's writer waiting for drain (an answer too large for one write). */
 type Conn = Socket<(() => void) | undefined>;
@@ -191,3 +192,26 @@ test("odd but valid framing reaches the caller as the answer; what acts on the b
     answers.clear();
   }
 });
+
+test("a model list nested too deeply to serialize fails that upstream's part alone: the other upstream's models are listed, not a 500 for everyone", async () => {
+  const home = await startFakeOllama({ models: ["home-model:latest"] });
+  const both = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "lan"\nurl = "http://127.0.0.1:${hostile.port}"\npriority = 1\n[[upstreams]]\nname = "home"\nurl = "${home.url}"\npriority = 2\n`,
+    waitFor: ["api", "broker"],
+  });
+  const deep = "[".repeat(200_000) + "]".repeat(200_000);
+  answers.set("/api/tags", whole(`{"models":[{"name":"deep:latest","model":"deep:latest","details":${deep}}]}`));
+  try {
+    const res = await fetch(`${both.urls.broker}/api/tags`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { models: { name: string }[] }).models.map((m) => m.name)).toEqual(["home-model:latest"]);
+    // Alone, it is the listing's 502 naming why.
+    const one = await fetch(`${d.urls.broker}/api/tags`);
+    expect({ status: one.status, body: await one.json() }).toEqual({ status: 502, body: { error: 'no upstream answered with its model list: upstream "lan" answered a model list the broker cannot use: its /api/tags is nested too deeply to pass on' } });
+  } finally {
+    answers.clear();
+    await both.stop();
+    await home.stop();
+    removeHome(both.home);
+  }
+}, 30_000);
