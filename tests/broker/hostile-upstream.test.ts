@@ -215,3 +215,21 @@ test("a model list nested too deeply to serialize fails that upstream's part alo
     removeHome(both.home);
   }
 }, 30_000);
+
+test("a streamed answer whose chunk-size line or extension runs on (20 KB) ends with an error line naming it, after what came", async () => {
+  const line = JSON.stringify({ model: "m:latest", message: { role: "assistant", content: "a" }, done: false }) + "\n";
+  for (const runOn of ["0".repeat(20_000) + "1\r\n", `1;${"e".repeat(20_000)}\r\n`]) {
+    answers.set("/api/chat", (s) => {
+      s.write(`HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n${line.length.toString(16)}\r\n${line}\r\n`);
+      setTimeout(() => s.write(runOn), 30);
+    });
+    try {
+      const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:latest", messages: [] }) });
+      const lines = (await res.text()).trim().split("\n");
+      expect(lines[0] + "\n").toBe(line);
+      expect(JSON.parse(lines.at(-1)!)).toEqual({ error: 'upstream "lan" broke off the response: invalid HTTP response: chunk or trailer line too long' });
+    } finally {
+      answers.clear();
+    }
+  }
+});
