@@ -150,3 +150,26 @@ test("bytes after the message in the same push are counted in `extra` before onE
     expect({ msg, extraAtEnd }).toEqual({ msg, extraAtEnd: tail.length });
   }
 });
+
+test("a head that trickles in a byte at a time is copied in linear, not quadratic, work (a 64 KiB head, then 1xx heads without end)", () => {
+  const head = Buffer.from("HTTP/1.1 103 Early Hints\r\nlink: " + "a".repeat(60_000) + "\r\n\r\n", "latin1");
+  // What the parser allocates to hold the parts: every byte of it is a byte copied.
+  let allocated = 0;
+  const { allocUnsafe, concat } = Buffer;
+  Buffer.allocUnsafe = ((n: number) => ((allocated += n), allocUnsafe(n))) as typeof Buffer.allocUnsafe;
+  Buffer.concat = ((list: readonly Uint8Array[], n?: number) => {
+    const b = concat(list, n);
+    allocated += b.byteLength;
+    return b;
+  }) as typeof Buffer.concat;
+  try {
+    const p = new ResponseParser({ onHead: () => {}, onBody: () => {}, onEnd: () => {} });
+    for (let round = 0; round < 2; round++) for (let i = 0; i < head.length; i++) p.push(head.subarray(i, i + 1));
+    expect(p.headDone).toBe(false);
+    // Linear: a few times the bytes; held by concatenation it was the sum of every prefix (gigabytes).
+    expect(allocated).toBeLessThan(8 * 2 * head.length);
+  } finally {
+    Buffer.allocUnsafe = allocUnsafe;
+    Buffer.concat = concat;
+  }
+});
