@@ -22,6 +22,8 @@ import { Gate } from "./gate.ts";
 import { emptyTable, nextTable, type RoutingTable, type UpstreamEntry } from "./routing-table.ts";
 import { ReplayBudget } from "./replay-budget.ts";
 import { watchGate } from "./prometheus.ts";
+import { boundedJson } from "./bounded-body.ts";
+import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
@@ -317,21 +319,31 @@ export class Broker implements BrokerService {
         const source = what === "ollama-tags" ? u.module.listing.tags : what === "ollama-ps" ? u.module.listing.ps : u.module.listing.openai;
         if (!source) return null;
         const e = this.entries.get(u.name);
+        let answered = false;
         try {
-          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false });
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false, redirect: "manual" });
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             failures.push(`upstream "${u.name}" answered ${res.status}`);
             return null;
           }
-          const json = (await res.json()) as any;
+          answered = true;
+          const json = (await boundedJson(res, `its ${source.path}`)) as any;
           // A down upstream answered: check it now rather than at down_interval.
           if (u.state === "down" && e?.upstream === u) void e.monitor.check();
           const list = convertListing(json, source.shape, what);
-          if (what === "ollama-tags" && Array.isArray(list.models)) u.setModels((list.models as { name: string }[]).map((m) => m.name));
+          // Every entry's name as the merge reads it (name, else model): one entry without a name does not fail the list.
+          if (what === "ollama-tags" && Array.isArray(list.models)) u.setModels(ollamaNames(list));
+          // Entries are passed on whole: one nested too deeply to serialize would fail the merged answer of every upstream.
+          if (!serializable(list)) throw new Error(`its ${source.path} is nested too deeply to pass on`);
           return list;
         } catch (err) {
           const reason = describeFetchError(err);
+          // A list that came but cannot be used (too large, not JSON, too deep) is the upstream's answer, not its absence.
+          if (answered && !(err instanceof Error && err.name === "TimeoutError")) {
+            failures.push(`upstream "${u.name}" answered a model list the broker cannot use: ${reason}`);
+            return null;
+          }
           const fix = fixFor({ ...u.status(), lastError: reason });
           failures.push(`upstream "${u.name}" could not be reached: ${reason}${fix ? ` — ${fix}` : ""}`);
           return null;
@@ -347,5 +359,15 @@ export class Broker implements BrokerService {
     const merged = mergeOllamaModels(ok);
     const models = what === "ollama-tags" ? listWithAliases(merged.models, this.aliases, "name") : merged.models;
     return Response.json({ ...merged, models: onlyShown(models, "name", shown) });
+  }
+}
+
+/** Whether JSON.stringify can write `v` (it throws on nesting deeper than its stack). */
+function serializable(v: unknown): boolean {
+  try {
+    JSON.stringify(v);
+    return true;
+  } catch {
+    return false;
   }
 }

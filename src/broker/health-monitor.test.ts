@@ -45,3 +45,28 @@ test("some of the probe's reads failing is degraded, all failing is down; llama.
   await check(v);
   expect(v.state).toBe("down");
 });
+
+test("a probe answering a body that never ends is read up to the cap, not until the timeout: degraded, naming the cap", async () => {
+  const piece = new Uint8Array(1024 * 1024).fill(0x61);
+  let pulled = 0;
+  routes = {
+    "/api/version": () => Response.json({ version: "0.12.0" }),
+    // An endless model list (a compromised LAN box answering as Ollama): old code held all of it until timeoutMs.
+    "/api/tags": () =>
+      new Response(
+        new ReadableStream({
+          pull(c) {
+            pulled++;
+            c.enqueue(piece);
+          },
+        }),
+        { headers: { "content-type": "application/json" } },
+      ),
+  };
+  const u = upstream("ollama");
+  await check(u);
+  expect(u.state).toBe("degraded");
+  expect(u.lastError).toBe("/api/tags's answer is over 33554432 bytes, more than the broker reads");
+  // Read no further than the cap (and what was in flight).
+  expect(pulled).toBeLessThan(200);
+});

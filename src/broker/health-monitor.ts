@@ -14,6 +14,7 @@ import type { Config } from "../config/schema.ts";
 import { Upstream } from "./upstream.ts";
 import { upstreamHeaders } from "./headers.ts";
 import { describeFetchError } from "./net-error.ts";
+import { boundedText } from "./bounded-body.ts";
 import { observeHealthCheck } from "./prometheus.ts";
 import type { Read, Reading } from "../kinds/index.ts";
 
@@ -52,7 +53,8 @@ async function get(u: Upstream, read: Read, timeoutMs: number): Promise<unknown>
     void res.body?.cancel();
     throw new Error(`${read.path} answered ${res.status}`);
   }
-  return read.as === "json" ? await res.json() : await res.text();
+  const text = await boundedText(res, `${read.path}'s answer`);
+  return read.as === "json" ? JSON.parse(text) : text;
 }
 
 /** What one read told, written onto the upstream; `ownBefore`: our requests in flight when the read was sent. */

@@ -134,3 +134,42 @@ test("body parts are views into the pushed bytes (no copy)", () => {
   new ResponseParser({ onHead() {}, onBody: (b) => (part = b), onEnd() {} }).push(data);
   expect(part!.buffer).toBe(data.buffer);
 });
+
+test("bytes after the message in the same push are counted in `extra` before onEnd, whatever ended it", () => {
+  const tail = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi";
+  const cases: [string, boolean][] = [
+    ["HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", false],
+    ["HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nx-t: 1\r\n\r\n", false],
+    ["HTTP/1.1 204 No Content\r\n\r\n", false],
+    ["HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n", true],
+  ];
+  for (const [msg, noBody] of cases) {
+    let extraAtEnd = -1;
+    const p: ResponseParser = new ResponseParser({ onHead: () => {}, onBody: () => {}, onEnd: () => (extraAtEnd = p.extra) }, noBody);
+    p.push(Buffer.from(msg + tail, "latin1"));
+    expect({ msg, extraAtEnd }).toEqual({ msg, extraAtEnd: tail.length });
+  }
+});
+
+test("a head that trickles in a byte at a time is copied in linear, not quadratic, work (a 64 KiB head, then 1xx heads without end)", () => {
+  const head = Buffer.from("HTTP/1.1 103 Early Hints\r\nlink: " + "a".repeat(60_000) + "\r\n\r\n", "latin1");
+  // What the parser allocates to hold the parts: every byte of it is a byte copied.
+  let allocated = 0;
+  const { allocUnsafe, concat } = Buffer;
+  Buffer.allocUnsafe = ((n: number) => ((allocated += n), allocUnsafe(n))) as typeof Buffer.allocUnsafe;
+  Buffer.concat = ((list: readonly Uint8Array[], n?: number) => {
+    const b = concat(list, n);
+    allocated += b.byteLength;
+    return b;
+  }) as typeof Buffer.concat;
+  try {
+    const p = new ResponseParser({ onHead: () => {}, onBody: () => {}, onEnd: () => {} });
+    for (let round = 0; round < 2; round++) for (let i = 0; i < head.length; i++) p.push(head.subarray(i, i + 1));
+    expect(p.headDone).toBe(false);
+    // Linear: a few times the bytes; held by concatenation it was the sum of every prefix (gigabytes).
+    expect(allocated).toBeLessThan(8 * 2 * head.length);
+  } finally {
+    Buffer.allocUnsafe = allocUnsafe;
+    Buffer.concat = concat;
+  }
+});

@@ -54,7 +54,9 @@ export function headerValue(headers: string[], name: string): string | null {
 
 export class ResponseParser {
   private state = State.Head;
+  /** A head that came in parts: its bytes so far (headLength of them), in a buffer that doubles as it fills. */
   private head: Buffer | null = null;
+  private headLength = 0;
   private remaining = 0;
   /** Partial chunk-size or trailer line carried over between pushes. */
   private line = "";
@@ -82,27 +84,34 @@ export class ResponseParser {
     while (buf.byteLength > 0) {
       switch (this.state) {
         case State.Head: {
-          const joined = this.head ? Buffer.concat([this.head, buf]) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+          const joined = this.head ? this.held(buf) : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
           // Search from where the previous part ended, minus the three bytes a split CRLFCRLF could leave behind.
-          const from = this.head ? Math.max(0, this.head.byteLength - 3) : 0;
+          const from = this.head ? Math.max(0, this.headLength - 3) : 0;
           const end = joined.indexOf(CRLFCRLF, from);
           if (end < 0) {
             if (joined.byteLength > MAX_HEAD) throw new HttpParseError(`response head larger than ${MAX_HEAD} bytes`);
             // A copy: the connection may reuse the memory of the bytes it handed over.
-            this.head = this.head ? joined : Buffer.from(joined);
+            if (!this.head) {
+              this.head = Buffer.allocUnsafe(Math.max(1024, 2 * joined.byteLength));
+              this.head.set(joined);
+            }
+            this.headLength = joined.byteLength;
             return;
           }
+          // Not reused for the next head: the body parts that follow are views of it.
           this.head = null;
           // A whole head that came in one part is held to the same limit as one that came in several.
           if (end > MAX_HEAD) throw new HttpParseError(`response head larger than ${MAX_HEAD} bytes`);
           const informational = this.parseHead(joined.toString("latin1", 0, end));
           buf = joined.subarray(end + 4);
           if (informational) continue;
+          // An answer without a body (HEAD, 204, 304, Content-Length: 0) is complete with its head.
+          if (this.done) buf = this.finish(buf);
           break;
         }
         case State.Length: {
           buf = this.body(buf);
-          if (this.remaining === 0) this.finish();
+          if (this.remaining === 0) buf = this.finish(buf);
           break;
         }
         case State.ChunkSize: {
@@ -157,7 +166,7 @@ export class ResponseParser {
           if (rest < 0) return;
           buf = buf.subarray(rest);
           // Trailer fields are read and dropped; the empty line ends the message.
-          if (this.takeLine().trim() === "") this.finish();
+          if (this.takeLine().trim() === "") buf = this.finish(buf);
           break;
         }
         case State.Close:
@@ -172,9 +181,25 @@ export class ResponseParser {
 
   /** The connection ended: completes a close-delimited body; throws when the message was cut short. */
   eof(): void {
-    if (this.state === State.Close) return this.finish();
+    if (this.state === State.Close) return void this.finish(EMPTY);
     if (this.state === State.Done) return;
     throw new HttpParseError(this.state === State.Head ? "connection closed before a response" : "connection closed in the middle of the response body");
+  }
+
+  /**
+   * The head held so far with `part` added, as one view. Appended in place (the buffer doubles when full): a head that
+   * trickles in a byte at a time costs its length in copies, not its length squared (64 KiB of them was half a second
+   * of the main thread per head, and a server may send 1xx heads without end).
+   */
+  private held(part: Uint8Array): Buffer {
+    const n = this.headLength + part.byteLength;
+    if (n > this.head!.byteLength) {
+      const grown = Buffer.allocUnsafe(Math.max(n, 2 * this.head!.byteLength));
+      grown.set(this.head!.subarray(0, this.headLength));
+      this.head = grown;
+    }
+    this.head!.set(part, this.headLength);
+    return this.head!.subarray(0, n);
   }
 
   /** Hands the sink up to `remaining` body bytes (a view, no copy); returns what follows them. */
@@ -211,9 +236,16 @@ export class ResponseParser {
     return s;
   }
 
-  private finish(): void {
+  /**
+   * The message is complete; `rest` (what followed it in the same push) is counted in `extra` before the sink hears of
+   * the end, so a socket whose server sent more than its answer is not reused for the next request (its bytes, a
+   * response to a request never sent, would be that request's answer). Returns nothing left to parse.
+   */
+  private finish(rest: Uint8Array): Uint8Array {
+    this.extra += rest.byteLength;
     this.state = State.Done;
     this.sink.onEnd();
+    return EMPTY;
   }
 
   /** Parses a head; returns true for a 1xx interim response (skipped: the final one follows). */
@@ -263,7 +295,6 @@ export class ResponseParser {
     }
     this.remaining = contentLength;
     this.sink.onHead({ status, statusText: m[3] ?? "", headers, contentLength: hasBody ? contentLength : -1, keepAlive, hasBody });
-    if (this.state === State.Done) this.sink.onEnd();
     return false;
   }
 }

@@ -1,6 +1,7 @@
 // Merges model lists from several upstreams (first listed wins a duplicate), in Ollama and OpenAI shapes, each upstream's
 // list converted from the shape its kind serves.
 import { ollamaNames } from "../kinds/types.ts";
+import { listedName } from "../kinds/listed-name.ts";
 
 /** An Ollama /api/tags entry for a model that an OpenAI-compatible upstream lists only by id. */
 export function tagFromId(id: string): Record<string, unknown> {
@@ -32,7 +33,7 @@ export function convertListing(body: any, shape: "ollama" | "openai", listing: L
   return { models: named.filter((m) => !m.status || typeof m.status !== "object" || m.status.value === "loaded").map((m) => psFromId(m.id as string)) };
 }
 
-/** Ollama /api/tags or /api/ps bodies → one { models } body, deduplicated by name. */
+/** Ollama /api/tags or /api/ps bodies → one { models } body, deduplicated by name (names listedName refuses left out). */
 export function mergeOllamaModels(lists: { models?: unknown }[]): { models: Record<string, unknown>[] } {
   const seen = new Set<string>();
   const models: Record<string, unknown>[] = [];
@@ -40,7 +41,7 @@ export function mergeOllamaModels(lists: { models?: unknown }[]): { models: Reco
     if (!Array.isArray(l.models)) continue;
     for (const m of l.models as Record<string, unknown>[]) {
       const name = (m?.name ?? m?.model) as unknown;
-      if (typeof name !== "string" || seen.has(name)) continue;
+      if (!listedName(name) || seen.has(name)) continue;
       seen.add(name);
       models.push(m);
     }
@@ -48,7 +49,7 @@ export function mergeOllamaModels(lists: { models?: unknown }[]): { models: Reco
   return { models };
 }
 
-/** OpenAI /v1/models bodies → one list body, deduplicated by id. */
+/** OpenAI /v1/models bodies → one list body, deduplicated by id (ids listedName refuses left out). */
 export function mergeOpenAiModels(lists: { data?: unknown }[]): { object: "list"; data: Record<string, unknown>[] } {
   const seen = new Set<string>();
   const data: Record<string, unknown>[] = [];
@@ -56,7 +57,7 @@ export function mergeOpenAiModels(lists: { data?: unknown }[]): { object: "list"
     if (!Array.isArray(l.data)) continue;
     for (const m of l.data as Record<string, unknown>[]) {
       const id = m?.id;
-      if (typeof id !== "string" || seen.has(id)) continue;
+      if (!listedName(id) || seen.has(id)) continue;
       seen.add(id);
       data.push(m);
     }

@@ -5,6 +5,7 @@ import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.t
 import type { UpstreamConfig } from "../config/schema.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { MetricsWindow } from "./metrics-window.ts";
+import { listedName } from "../kinds/listed-name.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";
@@ -95,7 +96,9 @@ export class Upstream {
     return this.state === "up" || this.state === "degraded";
   }
 
-  setModels(names: string[]): void {
+  /** The names it lists (those listedName takes: a hostile upstream's escape sequences never reach a terminal). */
+  setModels(listed: string[]): void {
+    const names = listed.filter(listedName);
     this.models = names;
     const set = new Set<string>();
     for (const n of names) {
@@ -108,7 +111,8 @@ export class Upstream {
   /** Models the upstream has in memory now (read with each health check, as its kind says: Ollama's /api/ps, …). */
   private loadedSet = new Set<string>();
   loaded: string[] = [];
-  setLoaded(names: string[]): void {
+  setLoaded(listed: string[]): void {
+    const names = listed.filter(listedName);
     this.loaded = names;
     const set = new Set<string>();
     for (const n of names) {

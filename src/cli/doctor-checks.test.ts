@@ -58,3 +58,19 @@ test("doctor's systemd line: a masked unit is named as masked with the unmask fi
   expect(unit({}).fix).toBe("cloudtolocalllm-tunnel install");
   expect(unit({ installed: true, enabled: true, active: true }).level).toBe("ok");
 });
+
+test("doctor does not call an upstream that answers its probe with a redirect reachable: the daemon follows none", async () => {
+  const hits: string[] = [];
+  const trap = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (hits.push(new URL(req.url).pathname), Response.json({ version: "0.12.0" })) });
+  const redirecting = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 302, headers: { location: `http://127.0.0.1:${trap.port}/api/version` } }) });
+  try {
+    const [r] = await checkUpstreams(config(`[[upstreams]]\nname = "lan"\nurl = "http://127.0.0.1:${redirecting.port}"\n`));
+    expect(r!.level).toBe("fail");
+    expect(r!.detail).toContain("answers /api/version with a redirect (HTTP 302), which the daemon does not follow");
+    expect(r!.fix).toContain("the daemon follows no redirect");
+    expect(hits).toEqual([]);
+  } finally {
+    trap.stop(true);
+    redirecting.stop(true);
+  }
+});

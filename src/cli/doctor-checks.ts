@@ -120,6 +120,9 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       if ("error" in r) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
       if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };
       if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
+      // The daemon follows no redirect from an upstream (its health check fails on one): neither does doctor call it reachable.
+      if (r.status >= 300 && r.status < 400)
+        return { up: false, fix: `correct the url of upstream "${u.name}" in [[upstreams]] to the server itself (the daemon follows no redirect)`, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers ${path} with a redirect (HTTP ${r.status}), which the daemon does not follow` } };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
   );

@@ -40,6 +40,11 @@ test("a message with line breaks is still one line", () => {
   expect(lines).toEqual(['<3>error test: first second third error="a\\nb"']);
 });
 
+test("a field value with a control character (a terminal escape from a client or an upstream) is quoted and escaped", () => {
+  logger("test").info("request", { model: "m\x1b]0;owned\x07\x1b[2J", upstream: "plain" });
+  expect(lines).toEqual(['<6>info test: request model="m\\u001b]0;owned\\u0007\\u001b[2J" upstream=plain']);
+});
+
 test("stray failures (an unhandled rejection, an uncaught exception) are one log line each, no stack dump", async () => {
   const script = `
     import { logger, logStrayFailures } from ${JSON.stringify(import.meta.dir + "/log.ts")};

@@ -96,7 +96,9 @@ const SECRET_KEY = /token|secret|password|authorization|cookie|api[_-]?key/i;
 function fmtValue(k: string, v: unknown): string {
   if (SECRET_KEY.test(k)) return "[redacted]";
   const s = typeof v === "string" ? v : v instanceof Error ? v.message : JSON.stringify(v);
-  return /[\s"=]/.test(s ?? "") ? JSON.stringify(s) : String(s);
+  // Quoted (JSON-escaped) when it holds a control character too: a value from a client or an upstream (a model name, a
+  // status line) must not put a terminal escape sequence into the log of a terminal or the journal.
+  return /[\s"=\x00-\x1f\x7f-\x9f]/.test(s ?? "") ? JSON.stringify(s) : String(s);
 }
 
 export function scrub(line: string): string {

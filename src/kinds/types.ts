@@ -1,5 +1,7 @@
 // What a kind of upstream server declares: how it is probed, where its models and load are read, which dialects it speaks.
-// Kind modules are data plus small pure readers: they import nothing, so every layer (config, core, broker, the page) may use them.
+// Kind modules are data plus small pure readers: they import nothing outside src/kinds, so every layer (config, core,
+// broker, the page) may use them.
+import { listedName } from "./listed-name.ts";
 
 /** The request dialects a broker client may speak: Ollama's API, OpenAI chat/completions, Anthropic Messages, OpenAI Responses. */
 export type Dialect = "ollama" | "openai" | "anthropic" | "responses";
@@ -119,7 +121,7 @@ export const OPENAI_MODELS: ListSource = { path: "/v1/models", shape: "openai" }
 /** The `version` string of a JSON body (Ollama's /api/version, vLLM's /version); null when it has none. */
 export function versionField(body: unknown): Reading {
   const v = (body as { version?: unknown } | null)?.version;
-  return { version: typeof v === "string" ? v : null };
+  return { version: listedName(v) ? v : null };
 }
 
 /** Model ids from an OpenAI /v1/models body. */

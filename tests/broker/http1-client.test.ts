@@ -297,3 +297,44 @@ test("a large buffered body goes out whole across partial writes; HEAD answers h
   expect(pool.idleCount).toBe(1);
   pool.close();
 });
+
+test("a socket whose server sent bytes beyond its answer (a second response, a body longer than its Content-Length) is never reused: the next caller gets its own answer", async () => {
+  // A desynced proxy: request 1 on a socket is answered twice (the second a response to a request never sent), or with
+  // more body than its length; on a reused socket it hands the queued answer to whoever asks next.
+  const smuggled = "HTTP/1.1 200 OK\r\ncontent-length: 14\r\n\r\n{\"who\":\"nobody\"";
+  const sized = (body: string) => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+  const chunked = (body: string) => `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+  for (const [answer, extra] of [[sized, smuggled], [sized, "0123456789"], [chunked, smuggled]] as const) {
+    const srv = rawServer((s, all) => {
+      if (!all.endsWith("\r\n\r\n")) return;
+      const asked = [...all.matchAll(/GET \/(\w+)/g)].map((m) => m[1]!);
+      const body = JSON.stringify({ who: asked.at(-1) });
+      // The first request on each socket gets the extra bytes in the same write as its answer; later ones get the queued reply.
+      if (asked.length === 1) s.write(answer(body) + extra);
+      else s.write(`HTTP/1.1 200 OK\r\ncontent-length: 17\r\n\r\n{"who":"caller1"}`);
+    });
+    const pool = new Http1Pool(upstream(srv.url));
+    expect(JSON.parse(await text(await send(pool, "/caller1")))).toEqual({ who: "caller1" });
+    expect(JSON.parse(await text(await send(pool, "/caller2")))).toEqual({ who: "caller2" });
+    expect(srv.events.filter((e) => e.startsWith("open"))).toEqual(["open 1", "open 2"]);
+    pool.close();
+  }
+});
+
+test("bytes an idle kept-alive socket receives (a late second answer) close it: the next caller gets a new connection and its own answer", async () => {
+  const srv = rawServer((s, all) => {
+    if (!all.endsWith("\r\n\r\n")) return;
+    const asked = [...all.matchAll(/GET \/(\w+)/g)].map((m) => m[1]!);
+    const body = JSON.stringify({ who: asked.at(-1) });
+    s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+    // A response to a request never sent, a moment later, while the socket idles in the pool.
+    if (asked.length === 1) setTimeout(() => s.write(`HTTP/1.1 200 OK\r\ncontent-length: 17\r\n\r\n{"who":"caller1"}`), 30);
+  });
+  const pool = new Http1Pool(upstream(srv.url));
+  expect(JSON.parse(await text(await send(pool, "/caller1")))).toEqual({ who: "caller1" });
+  await Bun.sleep(100);
+  expect(pool.idleCount).toBe(0);
+  expect(JSON.parse(await text(await send(pool, "/caller2")))).toEqual({ who: "caller2" });
+  expect(srv.events.filter((e) => e.startsWith("open"))).toEqual(["open 1", "open 2"]);
+  pool.close();
+});

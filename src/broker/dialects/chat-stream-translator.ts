@@ -42,7 +42,13 @@ export abstract class ChatStreamTranslator implements StreamTransform {
     let text = this.events(this.sse.end());
     // An OpenAI stream says it is whole with a finish reason or [DONE]: one that ends with neither was cut short (a
     // proxy or the server closed it cleanly mid-answer), and must not reach the client as a finished answer.
-    if (!this.finished) text += this.finish !== null ? this.close() : this.fail(`the upstream ended the stream without finishing the ${this.noun} (no finish_reason, no [DONE]); the answer is incomplete`);
+    if (!this.finished) {
+      try {
+        text += this.finish !== null ? this.close() : this.fail(`the upstream ended the stream without finishing the ${this.noun} (no finish_reason, no [DONE]); the answer is incomplete`);
+      } catch (e) {
+        text += this.untranslatable(e);
+      }
+    }
     return this.out(text);
   }
 
@@ -54,25 +60,35 @@ export abstract class ChatStreamTranslator implements StreamTransform {
     let text = "";
     for (const e of list) {
       if (this.finished) break;
-      if (e.data === "[DONE]") {
-        text += this.close();
-        continue;
-      }
-      let chunk: ChatChunk;
       try {
-        chunk = JSON.parse(e.data) as ChatChunk;
-      } catch {
-        // A piece of the answer lost: what follows cannot be trusted to make a whole answer.
-        text += this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
-        break;
+        text += this.event(e);
+      } catch (err) {
+        text += this.untranslatable(err);
       }
-      const err = (chunk as { error?: { message?: unknown } | string }).error;
-      if (err !== undefined) {
-        text += this.upstreamError(typeof err === "string" ? err : String(err?.message ?? "upstream error"));
-        break;
-      }
-      text += this.chunk(chunk);
     }
     return text;
+  }
+
+  /**
+   * What an event the dialect's events cannot be written for (an upstream's tool arguments nested deeper than
+   * JSON.stringify goes) ends the answer with: the dialect's error, not a stream that breaks off with no word.
+   */
+  private untranslatable(e: unknown): string {
+    return this.fail(`the upstream sent a stream event the broker cannot translate (${e instanceof Error ? e.message : String(e)}); the answer is incomplete`);
+  }
+
+  /** One event's text: the close, the dialect's events for a chunk, or the end of an answer that went wrong. */
+  private event(e: SseEvent): string {
+    if (e.data === "[DONE]") return this.close();
+    let chunk: ChatChunk;
+    try {
+      chunk = JSON.parse(e.data) as ChatChunk;
+    } catch {
+      // A piece of the answer lost: what follows cannot be trusted to make a whole answer.
+      return this.fail(`the upstream sent a stream event that is not JSON (${JSON.stringify(e.data.slice(0, 80))}); the answer is incomplete`);
+    }
+    const err = (chunk as { error?: { message?: unknown } | string }).error;
+    if (err !== undefined) return this.upstreamError(typeof err === "string" ? err : String(err?.message ?? "upstream error"));
+    return this.chunk(chunk);
   }
 }

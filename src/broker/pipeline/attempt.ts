@@ -150,6 +150,16 @@ export async function attempt<T>(
       (tried ??= []).push(u);
       continue;
     }
+    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
+      // An upstream's redirect is neither followed nor passed on: a client following it would send its request (the
+      // prompt, its headers) wherever the upstream chose, a service on the caller's own machine included.
+      res.cancel();
+      lastCode = "upstream_error";
+      lastMessage = `upstream "${u.name}" answered ${res.status}, a redirect, which the broker neither follows nor passes on`;
+      ex.attemptFailed(u, res.status, lastMessage);
+      (tried ??= []).push(u);
+      continue;
+    }
     if (res.status >= 500 && i < attempts - 1) {
       // Nothing reached the client yet: try the next upstream.
       res.cancel();

@@ -77,3 +77,17 @@ test("a finish reason without [DONE] is still a whole answer", () => {
   const { lines } = translate(sse(chunk({ content: "a" }, "stop")));
   expect(lines.at(-1)).toMatchObject({ done: true, done_reason: "stop" });
 });
+
+test("tool arguments nested deeper than JSON.stringify goes end the answer with an error line, after what came (not a throw that reset the client)", () => {
+  const deep = `{"x":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+  const text = sse(chunk({ role: "assistant", content: "ok" })) + sse(chunk({ tool_calls: [{ index: 0, id: "t", type: "function", function: { name: "f", arguments: deep } }] })) + sse(chunk({}, "tool_calls")) + "data: [DONE]\n\n";
+  for (const size of [7, 1 << 20]) {
+    const { lines, abandoned } = translate(text, "chat", size);
+    expect(lines[0].message.content).toBe("ok");
+    expect(lines.at(-1).error).toStartWith("the upstream sent a stream event the broker cannot translate (Maximum call stack size exceeded");
+    expect(abandoned).toBe(true);
+  }
+  // Cut before [DONE]: the close end() writes fails the same way.
+  const cut = translate(sse(chunk({ tool_calls: [{ index: 0, id: "t", type: "function", function: { name: "f", arguments: deep } }] })) + sse(chunk({}, "tool_calls")), "chat", 1 << 20);
+  expect(cut.lines.at(-1).error).toContain("cannot translate");
+});
