@@ -84,6 +84,8 @@ export class SecretServiceStore implements SecretStore {
     } catch (e) {
       const name = (e as { type?: string }).type;
       if (name === "org.freedesktop.DBus.Error.ServiceUnknown" || name === "org.freedesktop.DBus.Error.NameHasNoOwner") {
+        // The service is gone, and its sessions with it: a restarted one must be asked for a new session.
+        this.dropSession();
         throw new NoSecretServiceError("No Secret Service (org.freedesktop.secrets) is running on the session bus.");
       }
       if (name === "org.freedesktop.Secret.Error.IsLocked") throw new KeyringLockedError();
@@ -95,6 +97,25 @@ export class SecretServiceStore implements SecretStore {
   private async prop(path: string, iface: string, name: string): Promise<any> {
     const [v] = await this.call(path, I_PROPS, "Get", "ss", [iface, name]);
     return (v as Variant).value;
+  }
+
+  private dropSession(): void {
+    this.session = null;
+    this.aesKey = null;
+  }
+
+  /**
+   * Runs `op` with an open session. A keyring daemon that restarted (crash, D-Bus activation again) knows nothing of
+   * the session opened with its predecessor and answers NoSession: a new session is opened and `op` tried once more.
+   */
+  private async withSession<T>(op: (session: string) => Promise<T>): Promise<T> {
+    try {
+      return await op(await this.openSession());
+    } catch (e) {
+      if ((e as { type?: string }).type !== "org.freedesktop.Secret.Error.NoSession") throw e;
+      this.dropSession();
+      return await op(await this.openSession());
+    }
   }
 
   /** Which transfer the current session uses (for tests and doctor). */
@@ -160,10 +181,11 @@ export class SecretServiceStore implements SecretStore {
       if (locked.length) throw new KeyringLockedError();
       return null;
     }
-    const session = await this.openSession();
-    const [secret] = await this.call(unlocked[0]!, I_ITEM, "GetSecret", "o", [session]);
-    const [, params, bytes] = secret as [string, Buffer, Buffer, string];
-    const value = (this.aesKey ? decryptSecret(this.aesKey, params, bytes) : Buffer.from(bytes)).toString("utf8");
+    const value = await this.withSession(async (session) => {
+      const [secret] = await this.call(unlocked[0]!, I_ITEM, "GetSecret", "o", [session]);
+      const [, params, bytes] = secret as [string, Buffer, Buffer, string];
+      return (this.aesKey ? decryptSecret(this.aesKey, params, bytes) : Buffer.from(bytes)).toString("utf8");
+    });
     registerSecret(value);
     return value;
   }
@@ -172,16 +194,17 @@ export class SecretServiceStore implements SecretStore {
     checkSecretName(name);
     registerSecret(value);
     const collection = await this.defaultCollection();
-    const session = await this.openSession();
     const props = {
       "org.freedesktop.Secret.Item.Label": new Variant("s", itemLabel(name)),
       "org.freedesktop.Secret.Item.Attributes": new Variant("a{ss}", { application: APPLICATION, name }),
     };
     const plain = Buffer.from(value, "utf8");
-    const { iv, value: bytes } = this.aesKey ? encryptSecret(this.aesKey, plain) : { iv: Buffer.alloc(0), value: plain };
-    const secret = [session, iv, bytes, "text/plain; charset=utf8"];
-    // replace=true: an item with the same attributes is updated in place instead of duplicated.
-    const [, prompt] = await this.call(collection, I_COLLECTION, "CreateItem", "a{sv}(oayays)b", [props, secret, true]);
+    const [, prompt] = await this.withSession(async (session) => {
+      const { iv, value: bytes } = this.aesKey ? encryptSecret(this.aesKey, plain) : { iv: Buffer.alloc(0), value: plain };
+      const secret = [session, iv, bytes, "text/plain; charset=utf8"];
+      // replace=true: an item with the same attributes is updated in place instead of duplicated.
+      return await this.call(collection, I_COLLECTION, "CreateItem", "a{sv}(oayays)b", [props, secret, true]);
+    });
     if (prompt && prompt !== "/") throw new KeyringLockedError();
     // Items stored earlier in another collection would shadow this one on get(): remove them.
     const { unlocked } = await this.find(name);
