@@ -56,6 +56,8 @@ export class AuthManager implements AuthService {
   private confirmed = false;
   private oidc: client.Configuration | null = null;
   private device: DeviceLogin | null = null;
+  /** A device sign-in being started: callers meanwhile (a second click, another client) share it. */
+  private deviceStart: Promise<NonNullable<AuthStatus["pending"]>> | null = null;
   private listeners = new Set<(t: string | null) => void>();
   private stopped = false;
 
@@ -362,10 +364,15 @@ export class AuthManager implements AuthService {
     this.schedule();
   }
 
-  async startDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
-    const auth = this.auth;
-    if (this.device) return this.status().pending!;
-    const d = await startDeviceLogin(auth, await this.client());
+  startDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
+    if (this.device) return Promise.resolve(this.status().pending!);
+    // Two starts at once would each get a code, and the first one's approval would be dropped (it is no longer
+    // this.device): one start at a time, shared.
+    return (this.deviceStart ??= this.beginDeviceLogin().finally(() => (this.deviceStart = null)));
+  }
+
+  private async beginDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
+    const d = await startDeviceLogin(this.auth, await this.client());
     this.device = d;
     const pending = this.status().pending!;
     this.deps.events.emit("auth.progress", {
