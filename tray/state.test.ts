@@ -25,6 +25,9 @@ describe("tray state", () => {
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "unknown", quality: "critical" })], quality: "critical" }), linking: false })).toBe("connecting");
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "down", quality: "down" })] }), linking: false })).toBe("critical");
     expect(trayState({ status: daemonStatus({ tunnel: tunnel("auth_failed") }), linking: false })).toBe("critical");
+    // sign-in required with the tunnel off and no alert (alerts disabled): still critical, as the README's table says
+    const auth = { ...daemonStatus().auth, state: "login_required" as const, reason: "the session could not be refreshed (invalid_grant)" };
+    expect(trayState({ status: daemonStatus({ tunnel: tunnel("disabled"), auth, alerts: [] }), linking: false })).toBe("critical");
     // nothing serves: one never answered and one down, no upstream at all, or the broker not running (overall "down")
     const unknown = upstream("a", { state: "unknown", quality: "critical", lastCheck: null });
     expect(trayState({ status: daemonStatus({ upstreams: [unknown, upstream("b", { state: "down", quality: "down" })], quality: "critical" }), linking: false })).toBe("critical");
