@@ -55,6 +55,8 @@ export class AuthManager implements AuthService {
   /** A refresh succeeded since the session was loaded: the stored refresh token is the issuer's current one. */
   private confirmed = false;
   private oidc: client.Configuration | null = null;
+  /** The refresh token of the session last read from or written to the store: another process's change shows against it. */
+  private storedRefreshToken: string | null = null;
   private device: DeviceLogin | null = null;
   /** A device sign-in being started: callers meanwhile (a second click, another client) share it. */
   private deviceStart: Promise<NonNullable<AuthStatus["pending"]>> | null = null;
@@ -170,6 +172,7 @@ export class AuthManager implements AuthService {
       return;
     }
     if (session) session.issuedAt ??= Date.now();
+    if (!storeError) this.storedRefreshToken = session?.refreshToken ?? null;
     this.session = session;
     if (!session) {
       this.setState("signed_out", storeError);
@@ -277,6 +280,14 @@ export class AuthManager implements AuthService {
     // else happens, even while stopping (else the next start has only a consumed token). Not after a sign-out or a new
     // sign-in meanwhile: that session is not ours to overwrite.
     if (this.session !== s) return;
+    // `logout` or `login` in another process (the CLI) changed the store while the grant was on its way: writing this
+    // session back would undo that. Take what the store holds now instead.
+    if (await this.storeChangedElsewhere()) {
+      if (this.session !== s) return;
+      log.info("the stored sign-in changed in another process during a refresh; using the stored one");
+      return this.reload();
+    }
+    if (this.session !== s) return;
     const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, { ...s, refreshToken: used });
     if (this.stopped) {
       await this.persist(next, "could not store the refreshed tokens while stopping; the next start will need a new sign-in");
@@ -304,7 +315,7 @@ export class AuthManager implements AuthService {
       // The refresh token is dead (revoked, expired, rotated away): only a new sign-in helps; do not retry.
       this.session = null;
       this.resetTrouble();
-      await clearSession(this.store()).catch(() => {});
+      await clearSession(this.store()).then(() => (this.storedRefreshToken = null), () => {});
       this.setState("login_required", `the session could not be refreshed (${msg})`);
       this.notify(null);
       this.deps.events.emit("auth.progress", { step: "failed", message: `Refreshing the sign-in failed: ${msg}. Sign in again.` });
@@ -346,9 +357,20 @@ export class AuthManager implements AuthService {
     else this.expiryTimer = setTimeout(fire, Math.min(left, 2 ** 31 - 1));
   }
 
+  /** Whether the store's session is no longer the one this manager last read or wrote (false when it cannot be read). */
+  private async storeChangedElsewhere(): Promise<boolean> {
+    try {
+      const stored = await loadSession(this.store());
+      return (stored?.refreshToken ?? null) !== this.storedRefreshToken;
+    } catch {
+      return false;
+    }
+  }
+
   private async persist(session: AuthSession, storeFailure: string): Promise<void> {
     try {
       await saveSession(this.store(), session);
+      this.storedRefreshToken = session.refreshToken;
     } catch (e) {
       log.error(storeFailure, { error: e });
     }
@@ -418,6 +440,7 @@ export class AuthManager implements AuthService {
     }
     try {
       await clearSession(this.store());
+      this.storedRefreshToken = null;
     } catch (e) {
       log.error("could not delete the sign-in tokens from the secret store", { error: e });
     }
