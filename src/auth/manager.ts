@@ -6,7 +6,7 @@ import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/co
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
 import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, openidClient, type AuthConfig } from "./oidc.ts";
-import { clearSession, loadSession, saveSession, sessionFromTokens, type AuthSession } from "./session.ts";
+import { clearSession, loadSession, saveSession, SESSION_SECRET, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
 
 const log = logger("auth");
@@ -360,7 +360,10 @@ export class AuthManager implements AuthService {
   /** Whether the store's session is no longer the one this manager last read or wrote (false when it cannot be read). */
   private async storeChangedElsewhere(): Promise<boolean> {
     try {
-      const stored = await loadSession(this.store());
+      const store = this.store();
+      // A session given in CLOUDTOLOCALLLM_SECRET_AUTH_SESSION reads the same whatever is written: nothing to compare.
+      if ((store as { fromEnv?(name: string): boolean }).fromEnv?.(SESSION_SECRET)) return false;
+      const stored = await loadSession(store);
       return (stored?.refreshToken ?? null) !== this.storedRefreshToken;
     } catch {
       return false;
