@@ -173,7 +173,8 @@ export function tunnelDetailLines(s: DaemonStatus): string[] {
 
 /** The sign-in's trouble (refreshes failing, token expired, sign-in required), or nothing when all is well. */
 export function signInLine(s: DaemonStatus): string | null {
-  const trouble = signInTrouble(s.auth, (iso) => iso.slice(11, 19));
+  // Relative, as the tunnel's retry: a clock time sliced from the ISO string would be UTC, not the user's.
+  const trouble = signInTrouble(s.auth, (iso) => inTime(iso));
   return trouble ? `Sign-in: ${trouble}` : null;
 }
 
