@@ -60,6 +60,8 @@ export class AuthManager implements AuthService {
   private device: DeviceLogin | null = null;
   /** A device sign-in being started: callers meanwhile (a second click, another client) share it. */
   private deviceStart: Promise<NonNullable<AuthStatus["pending"]>> | null = null;
+  /** Counts sign-outs: a device sign-in whose start straddled one is dropped, not left polling after it. */
+  private signOuts = 0;
   private listeners = new Set<(t: string | null) => void>();
   private stopped = false;
 
@@ -393,11 +395,20 @@ export class AuthManager implements AuthService {
     if (this.device) return Promise.resolve(this.status().pending!);
     // Two starts at once would each get a code, and the first one's approval would be dropped (it is no longer
     // this.device): one start at a time, shared.
-    return (this.deviceStart ??= this.beginDeviceLogin().finally(() => (this.deviceStart = null)));
+    if (this.deviceStart) return this.deviceStart;
+    const starting = this.beginDeviceLogin().finally(() => {
+      if (this.deviceStart === starting) this.deviceStart = null;
+    });
+    return (this.deviceStart = starting);
   }
 
   private async beginDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
+    const signOuts = this.signOuts;
     const d = await startDeviceLogin(this.auth, await this.client());
+    if (signOuts !== this.signOuts || this.stopped) {
+      d.cancel();
+      throw new Error("The sign-in was cancelled: signed out while it was starting.");
+    }
     this.device = d;
     const pending = this.status().pending!;
     this.deps.events.emit("auth.progress", {
@@ -427,6 +438,8 @@ export class AuthManager implements AuthService {
   }
 
   async logout(): Promise<void> {
+    this.signOuts++;
+    this.deviceStart = null;
     this.device?.cancel();
     this.device = null;
     this.clearTimer();
