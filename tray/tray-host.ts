@@ -182,8 +182,16 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
       if (input.daemonLog) await open(input.daemonLog);
     },
     "notifications.toggle": async () => {
-      await writeNotificationsSetting(configFile(), !input.notifications);
-      input.notifications = !input.notifications;
+      // Flipped before the write: a second click meanwhile flips it back (and writes that after this), instead of
+      // reading the same old value and writing it again.
+      const next = !input.notifications;
+      input.notifications = next;
+      try {
+        await writeNotificationsSetting(configFile(), next);
+      } catch (e) {
+        input.notifications = !next;
+        throw e;
+      }
     },
   };
 
