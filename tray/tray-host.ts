@@ -117,6 +117,8 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
     input.lastAlert = s.lastAlert;
     input.linkProblem = s.problem;
     input.accessRequests = s.access;
+    // The code is used once signed in: a later sign-out (API, CLI, a revoked token) must not show it again.
+    if (s.status?.auth.state === "signed_in") input.signInCode = null;
     if (s.status) {
       const c = compatibility(VERSION, s.status.daemon.version);
       input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
