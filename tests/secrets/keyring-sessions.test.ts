@@ -1,4 +1,4 @@
-// A keyring daemon that restarts under a running store (crash, D-Bus activation again): reads and writes go on.
+// Secret Service sessions under load and trouble: many first reads at once (a daemon starting), a keyring daemon that restarts.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { startKeyring, type Keyring } from "./keyring.ts";
@@ -13,6 +13,26 @@ beforeAll(async () => {
 afterAll(async () => {
   await kr?.stop();
 });
+
+test("a fresh store read by several callers at once (the daemon's components starting) returns every value: one session, one key", async () => {
+  const setup = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
+  const names = ["tunnel-token", "openai-key", "groq-key", "vllm-key", "auth-session"];
+  try {
+    for (const n of names) await setup.set(n, `${n}-value-abcdefghijklmnopqrstuvwxyz`);
+  } finally {
+    await setup.close();
+  }
+  for (let round = 0; round < 3; round++) {
+    const store = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
+    try {
+      const got = await Promise.allSettled(names.map((n) => store.get(n)));
+      expect(got.map((r) => (r.status === "fulfilled" ? r.value : `error: ${(r.reason as Error).message}`))).toEqual(names.map((n) => `${n}-value-abcdefghijklmnopqrstuvwxyz`));
+      expect((store as unknown as { inner: { algorithm: string } }).inner.algorithm).toBe("dh");
+    } finally {
+      await store.close();
+    }
+  }
+}, 60_000);
 
 test("a restarted gnome-keyring-daemon is asked for a new session: get and set work without restarting the daemon", async () => {
   const store = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
