@@ -3,6 +3,8 @@ import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { startKeyring, type Keyring } from "./keyring.ts";
 import { openSecretStore } from "../../src/secrets/open-secret-store.ts";
+import { removeHome, startDaemon } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", "gnome-keyring-daemon", "gdbus"]);
 
@@ -31,6 +33,38 @@ test("a fresh store read by several callers at once (the daemon's components sta
     } finally {
       await store.close();
     }
+  }
+}, 60_000);
+
+test("a daemon whose four upstreams' API keys are in the keyring sends each its own key from the start", async () => {
+  const names = ["key-a", "key-b", "key-c", "key-d"];
+  const setup = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
+  try {
+    for (const n of names) await setup.set(n, `sk-${n}-0123456789abcdef`);
+  } finally {
+    await setup.close();
+  }
+  // An OpenAI-style upstream per key, recording the credential each health check brings.
+  const seen = new Map<string, string>();
+  const upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      const name = new URL(req.url).pathname.split("/")[1]!;
+      if (!seen.has(name)) seen.set(name, req.headers.get("authorization") ?? "none");
+      return Response.json({ object: "list", data: [{ id: "m", object: "model" }] });
+    },
+  });
+  const ups = names.map((n) => `[[upstreams]]\nname = "${n}"\nurl = "http://127.0.0.1:${upstream.port}/${n}"\nkind = "openai"\nauth_secret = "${n}"\n`).join("");
+  const d = await startDaemon({ env: { DBUS_SESSION_BUS_ADDRESS: kr.address }, config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${ups}`, waitFor: ["api"] });
+  try {
+    await until(() => seen.size === names.length, 15_000, "a health check of every upstream");
+    expect(Object.fromEntries(seen)).toEqual(Object.fromEntries(names.map((n) => [n, `Bearer sk-${n}-0123456789abcdef`])));
+    expect(d.stderr()).not.toContain("not found");
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+    upstream.stop(true);
   }
 }, 60_000);
 
