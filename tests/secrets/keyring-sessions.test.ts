@@ -84,3 +84,39 @@ test("a restarted gnome-keyring-daemon is asked for a new session: get and set w
     await store.close();
   }
 }, 60_000);
+
+// Last here: it leaves the keyring locked.
+test("a keyring locked while the daemon runs (KeePassXC locks with the screen) does not take an upstream's API key away", async () => {
+  const setup = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
+  try {
+    await setup.set("lock-key", "sk-lock-key-0123456789abcdef");
+  } finally {
+    await setup.close();
+  }
+  const headers: string[] = [];
+  const upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      headers.push(req.headers.get("authorization") ?? "none");
+      return Response.json({ object: "list", data: [{ id: "m", object: "model" }] });
+    },
+  });
+  const config = `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[health]\ninterval = "150ms"\n[[upstreams]]\nname = "cloud"\nurl = "http://127.0.0.1:${upstream.port}"\nkind = "openai"\nauth_secret = "lock-key"\n`;
+  const d = await startDaemon({ env: { DBUS_SESSION_BUS_ADDRESS: kr.address }, config, waitFor: ["api"] });
+  try {
+    await until(() => headers.length > 0, 15_000, "the first health check");
+    const lock = Bun.spawnSync(
+      ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.Lock", "['/org/freedesktop/secrets/collection/login']"],
+      { env: kr.env },
+    );
+    expect(lock.exitCode).toBe(0);
+    const locked = headers.length;
+    await until(() => headers.length >= locked + 5, 15_000, "health checks while the keyring is locked");
+    expect([...new Set(headers)]).toEqual(["Bearer sk-lock-key-0123456789abcdef"]);
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+    upstream.stop(true);
+  }
+}, 60_000);
