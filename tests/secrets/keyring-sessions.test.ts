@@ -3,7 +3,8 @@ import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { startKeyring, type Keyring } from "./keyring.ts";
 import { openSecretStore } from "../../src/secrets/open-secret-store.ts";
-import { removeHome, startDaemon } from "../helpers/daemon.ts";
+import { apiToken, removeHome, startDaemon } from "../helpers/daemon.ts";
+import { AGENT_TOKEN, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 import { until } from "../helpers/until.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", "gnome-keyring-daemon", "gdbus"]);
@@ -86,10 +87,11 @@ test("a restarted gnome-keyring-daemon is asked for a new session: get and set w
 }, 60_000);
 
 // Last here: it leaves the keyring locked.
-test("a keyring locked while the daemon runs (KeePassXC locks with the screen) does not take an upstream's API key away", async () => {
+test("a keyring locked while the daemon runs (KeePassXC locks with the screen) takes neither an upstream's API key nor the tunnel's token away", async () => {
   const setup = await openSecretStore({ secrets: { backend: "auto" } }, { env: kr.env });
   try {
     await setup.set("lock-key", "sk-lock-key-0123456789abcdef");
+    await setup.set("tunnel-token", AGENT_TOKEN);
   } finally {
     await setup.close();
   }
@@ -102,9 +104,13 @@ test("a keyring locked while the daemon runs (KeePassXC locks with the screen) d
       return Response.json({ object: "list", data: [{ id: "m", object: "model" }] });
     },
   });
-  const config = `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[health]\ninterval = "150ms"\n[[upstreams]]\nname = "cloud"\nurl = "http://127.0.0.1:${upstream.port}"\nkind = "openai"\nauth_secret = "lock-key"\n`;
-  const d = await startDaemon({ env: { DBUS_SESSION_BUS_ADDRESS: kr.address }, config, waitFor: ["api"] });
+  let relay: RelayProc | null = null;
+  let d: Awaited<ReturnType<typeof startDaemon>> | null = null;
   try {
+    relay = await startRelayProc(relayToml());
+    const config = `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[health]\ninterval = "150ms"\n[[upstreams]]\nname = "cloud"\nurl = "http://127.0.0.1:${upstream.port}"\nkind = "openai"\nauth_secret = "lock-key"\n[tunnel]\nenabled = true\nrelay_url = "${relay.url.replace(/^http/, "ws")}/agent"\n[tunnel.backoff]\ninitial = "100ms"\nmax = "400ms"\n`;
+    d = await startDaemon({ env: { DBUS_SESSION_BUS_ADDRESS: kr.address }, config, waitFor: ["api"] });
+    await d.waitFor(/tunnel: connected to the relay/, 15_000);
     await until(() => headers.length > 0, 15_000, "the first health check");
     const lock = Bun.spawnSync(
       ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.Lock", "['/org/freedesktop/secrets/collection/login']"],
@@ -114,9 +120,19 @@ test("a keyring locked while the daemon runs (KeePassXC locks with the screen) d
     const locked = headers.length;
     await until(() => headers.length >= locked + 5, 15_000, "health checks while the keyring is locked");
     expect([...new Set(headers)]).toEqual(["Bearer sk-lock-key-0123456789abcdef"]);
+    // The tunnel reconnects (a network blip while the screen is locked) with the token it has.
+    const token = await apiToken(d);
+    const api = (path: string, method = "GET") => fetch(`${d!.urls.api}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    expect((await api("/api/v1/tunnel/restart", "POST")).status).toBe(200);
+    const t = await until(async () => {
+      const t = (await (await api("/api/v1/tunnel")).json()) as { state: string; connectedSince?: string; lastError?: string };
+      return t.state === "connected" || t.state === "auth_failed" || (t.lastError && /locked/.test(t.lastError)) ? t : null;
+    }, 15_000, "the tunnel to reconnect or fail");
+    expect(t).toMatchObject({ state: "connected" });
   } finally {
-    await d.stop();
-    removeHome(d.home);
+    await d?.stop();
+    if (d) removeHome(d.home);
+    await relay?.stop();
     upstream.stop(true);
   }
 }, 60_000);
