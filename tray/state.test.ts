@@ -25,6 +25,9 @@ describe("tray state", () => {
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "unknown", quality: "critical" })], quality: "critical" }), linking: false })).toBe("connecting");
     expect(trayState({ status: daemonStatus({ upstreams: [upstream("a", { state: "down", quality: "down" })] }), linking: false })).toBe("critical");
     expect(trayState({ status: daemonStatus({ tunnel: tunnel("auth_failed") }), linking: false })).toBe("critical");
+    // sign-in required with the tunnel off and no alert (alerts disabled): still critical, as the README's table says
+    const auth = { ...daemonStatus().auth, state: "login_required" as const, reason: "the session could not be refreshed (invalid_grant)" };
+    expect(trayState({ status: daemonStatus({ tunnel: tunnel("disabled"), auth, alerts: [] }), linking: false })).toBe("critical");
     // nothing serves: one never answered and one down, no upstream at all, or the broker not running (overall "down")
     const unknown = upstream("a", { state: "unknown", quality: "critical", lastCheck: null });
     expect(trayState({ status: daemonStatus({ upstreams: [unknown, upstream("b", { state: "down", quality: "down" })], quality: "critical" }), linking: false })).toBe("critical");
@@ -78,9 +81,12 @@ describe("tray state", () => {
     expect(lines.join("\n")).not.toContain("excellent");
   });
 
-  test("tooltip: a failing refresh shows its error, attempt and next retry; a required sign-in says so", () => {
-    const failing = daemonStatus({ auth: { state: "signed_in", subject: "alice", expiresAt: null, reason: "x", refresh: { lastError: "connection refused", attempt: 3, nextRetryAt: "2026-01-01T10:20:30.000Z", tokenExpired: true } } });
-    expect(buildView(input(failing)).tooltip.body).toContain("Sign-in: access token expired, refresh failing (attempt 3: connection refused), next retry 10:20:30");
+  test("tooltip: a failing refresh shows its error, attempt and next retry (relative, as the tunnel's: not a UTC clock time); a required sign-in says so", () => {
+    const next = new Date(Date.now() + 125_000).toISOString();
+    const failing = daemonStatus({ auth: { state: "signed_in", subject: "alice", expiresAt: null, reason: "x", refresh: { lastError: "connection refused", attempt: 3, nextRetryAt: next, tokenExpired: true } } });
+    const body = buildView(input(failing)).tooltip.body;
+    expect(body).toContain("Sign-in: access token expired, refresh failing (attempt 3: connection refused), next retry in 2 min");
+    expect(body).not.toContain(next.slice(11, 19));
     const required = daemonStatus({ auth: { state: "login_required", subject: null, expiresAt: null, reason: "the session could not be refreshed (invalid_grant)" } });
     expect(buildView(input(required)).tooltip.body).toContain("Sign-in: sign in again: the session could not be refreshed (invalid_grant)");
     expect(buildView(input(daemonStatus())).tooltip.body).not.toContain("Sign-in");

@@ -94,7 +94,9 @@ export function trayState(input: Pick<TrayInput, "status" | "linking" | "linkPro
   // "connecting", not a problem. An overall "down" means the broker itself is not running.
   const checking = ups.length > 0 && ups.every((u) => u.state === "unknown");
   const nothingServes = s.quality === "down" || (s.quality === "critical" && !checking);
-  if (allDown || nothingServes || t === "auth_failed" || t === "failed" || s.alerts.some((a) => a.severity === "critical")) return "critical";
+  // Sign-in required is critical by itself: with [alerts] off, or the tunnel not on the account's token, no alert or tunnel state says it.
+  const signInRequired = s.auth.state === "login_required";
+  if (allDown || nothingServes || t === "auth_failed" || t === "failed" || signInRequired || s.alerts.some((a) => a.severity === "critical")) return "critical";
   if (t === "connecting" || t === "reconnecting" || checking) return "connecting";
   // An unchecked upstream's quality (critical: never answered) is no verdict on it yet; its first check gives one.
   if (ups.some((u) => u.state === "down" || u.state === "degraded" || (u.state === "up" && (u.quality === "poor" || u.quality === "critical"))) || s.quality === "poor")
@@ -171,7 +173,8 @@ export function tunnelDetailLines(s: DaemonStatus): string[] {
 
 /** The sign-in's trouble (refreshes failing, token expired, sign-in required), or nothing when all is well. */
 export function signInLine(s: DaemonStatus): string | null {
-  const trouble = signInTrouble(s.auth, (iso) => iso.slice(11, 19));
+  // Relative, as the tunnel's retry: a clock time sliced from the ISO string would be UTC, not the user's.
+  const trouble = signInTrouble(s.auth, (iso) => inTime(iso));
   return trouble ? `Sign-in: ${trouble}` : null;
 }
 

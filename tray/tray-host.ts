@@ -117,6 +117,8 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
     input.lastAlert = s.lastAlert;
     input.linkProblem = s.problem;
     input.accessRequests = s.access;
+    // The code is used once signed in: a later sign-out (API, CLI, a revoked token) must not show it again.
+    if (s.status?.auth.state === "signed_in") input.signInCode = null;
     if (s.status) {
       const c = compatibility(VERSION, s.status.daemon.version);
       input.compatWarning = c.compatible ? null : `daemon ${c.message}`;
@@ -182,8 +184,16 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
       if (input.daemonLog) await open(input.daemonLog);
     },
     "notifications.toggle": async () => {
-      await writeNotificationsSetting(configFile(), !input.notifications);
-      input.notifications = !input.notifications;
+      // Flipped before the write: a second click meanwhile flips it back (and writes that after this), instead of
+      // reading the same old value and writing it again.
+      const next = !input.notifications;
+      input.notifications = next;
+      try {
+        await writeNotificationsSetting(configFile(), next);
+      } catch (e) {
+        input.notifications = !next;
+        throw e;
+      }
     },
   };
 

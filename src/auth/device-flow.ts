@@ -23,9 +23,12 @@ export async function startDeviceLogin(auth: AuthConfig, oidc?: client.Configura
   const resp = await oc.initiateDeviceAuthorization(config, { scope: scopeParam(auth), ...extra });
   const abort = new AbortController();
   const ids = { issuer: auth.issuer, clientId: auth.client_id };
-  const result = oc
-    .pollDeviceAuthorizationGrant(config, resp, extra, { signal: abort.signal })
-    .then((tokens) => sessionFromTokens(tokens, ids));
+  // openid-client notices the abort only between its 5 s wait steps, and then reports it as "something went wrong":
+  // a cancel (Ctrl-C, logout) settles the result at once, with its own sentence.
+  const { promise: cancelled, reject: cancelNow } = Promise.withResolvers<never>();
+  const result = Promise.race([oc.pollDeviceAuthorizationGrant(config, resp, extra, { signal: abort.signal }), cancelled]).then((tokens) =>
+    sessionFromTokens(tokens, ids),
+  );
   // Callers may never await `result` (e.g. the API after a logout); an unhandled rejection must not crash the daemon.
   result.catch(() => {});
   return {
@@ -34,6 +37,10 @@ export async function startDeviceLogin(auth: AuthConfig, oidc?: client.Configura
     userCode: resp.user_code,
     expiresAt: new Date(Date.now() + resp.expires_in * 1000).toISOString(),
     result,
-    cancel: () => abort.abort(new Error("The sign-in was cancelled.")),
+    cancel: () => {
+      const why = new Error("The sign-in was cancelled.");
+      cancelNow(why);
+      abort.abort(why);
+    },
   };
 }

@@ -6,7 +6,7 @@ import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/co
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
 import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, openidClient, type AuthConfig } from "./oidc.ts";
-import { clearSession, loadSession, saveSession, sessionFromTokens, type AuthSession } from "./session.ts";
+import { clearSession, loadSession, saveSession, SESSION_SECRET, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
 
 const log = logger("auth");
@@ -55,7 +55,13 @@ export class AuthManager implements AuthService {
   /** A refresh succeeded since the session was loaded: the stored refresh token is the issuer's current one. */
   private confirmed = false;
   private oidc: client.Configuration | null = null;
+  /** The refresh token of the session last read from or written to the store: another process's change shows against it. */
+  private storedRefreshToken: string | null = null;
   private device: DeviceLogin | null = null;
+  /** A device sign-in being started: callers meanwhile (a second click, another client) share it. */
+  private deviceStart: Promise<NonNullable<AuthStatus["pending"]>> | null = null;
+  /** Counts sign-outs: a device sign-in whose start straddled one is dropped, not left polling after it. */
+  private signOuts = 0;
   private listeners = new Set<(t: string | null) => void>();
   private stopped = false;
 
@@ -168,6 +174,7 @@ export class AuthManager implements AuthService {
       return;
     }
     if (session) session.issuedAt ??= Date.now();
+    if (!storeError) this.storedRefreshToken = session?.refreshToken ?? null;
     this.session = session;
     if (!session) {
       this.setState("signed_out", storeError);
@@ -275,6 +282,14 @@ export class AuthManager implements AuthService {
     // else happens, even while stopping (else the next start has only a consumed token). Not after a sign-out or a new
     // sign-in meanwhile: that session is not ours to overwrite.
     if (this.session !== s) return;
+    // `logout` or `login` in another process (the CLI) changed the store while the grant was on its way: writing this
+    // session back would undo that. Take what the store holds now instead.
+    if (await this.storeChangedElsewhere()) {
+      if (this.session !== s) return;
+      log.info("the stored sign-in changed in another process during a refresh; using the stored one");
+      return this.reload();
+    }
+    if (this.session !== s) return;
     const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, { ...s, refreshToken: used });
     if (this.stopped) {
       await this.persist(next, "could not store the refreshed tokens while stopping; the next start will need a new sign-in");
@@ -302,7 +317,7 @@ export class AuthManager implements AuthService {
       // The refresh token is dead (revoked, expired, rotated away): only a new sign-in helps; do not retry.
       this.session = null;
       this.resetTrouble();
-      await clearSession(this.store()).catch(() => {});
+      await clearSession(this.store()).then(() => (this.storedRefreshToken = null), () => {});
       this.setState("login_required", `the session could not be refreshed (${msg})`);
       this.notify(null);
       this.deps.events.emit("auth.progress", { step: "failed", message: `Refreshing the sign-in failed: ${msg}. Sign in again.` });
@@ -344,9 +359,23 @@ export class AuthManager implements AuthService {
     else this.expiryTimer = setTimeout(fire, Math.min(left, 2 ** 31 - 1));
   }
 
+  /** Whether the store's session is no longer the one this manager last read or wrote (false when it cannot be read). */
+  private async storeChangedElsewhere(): Promise<boolean> {
+    try {
+      const store = this.store();
+      // A session given in CLOUDTOLOCALLLM_SECRET_AUTH_SESSION reads the same whatever is written: nothing to compare.
+      if ((store as { fromEnv?(name: string): boolean }).fromEnv?.(SESSION_SECRET)) return false;
+      const stored = await loadSession(store);
+      return (stored?.refreshToken ?? null) !== this.storedRefreshToken;
+    } catch {
+      return false;
+    }
+  }
+
   private async persist(session: AuthSession, storeFailure: string): Promise<void> {
     try {
       await saveSession(this.store(), session);
+      this.storedRefreshToken = session.refreshToken;
     } catch (e) {
       log.error(storeFailure, { error: e });
     }
@@ -362,10 +391,24 @@ export class AuthManager implements AuthService {
     this.schedule();
   }
 
-  async startDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
-    const auth = this.auth;
-    if (this.device) return this.status().pending!;
-    const d = await startDeviceLogin(auth, await this.client());
+  startDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
+    if (this.device) return Promise.resolve(this.status().pending!);
+    // Two starts at once would each get a code, and the first one's approval would be dropped (it is no longer
+    // this.device): one start at a time, shared.
+    if (this.deviceStart) return this.deviceStart;
+    const starting = this.beginDeviceLogin().finally(() => {
+      if (this.deviceStart === starting) this.deviceStart = null;
+    });
+    return (this.deviceStart = starting);
+  }
+
+  private async beginDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
+    const signOuts = this.signOuts;
+    const d = await startDeviceLogin(this.auth, await this.client());
+    if (signOuts !== this.signOuts || this.stopped) {
+      d.cancel();
+      throw new Error("The sign-in was cancelled: signed out while it was starting.");
+    }
     this.device = d;
     const pending = this.status().pending!;
     this.deps.events.emit("auth.progress", {
@@ -395,6 +438,8 @@ export class AuthManager implements AuthService {
   }
 
   async logout(): Promise<void> {
+    this.signOuts++;
+    this.deviceStart = null;
     this.device?.cancel();
     this.device = null;
     this.clearTimer();
@@ -411,6 +456,7 @@ export class AuthManager implements AuthService {
     }
     try {
       await clearSession(this.store());
+      this.storedRefreshToken = null;
     } catch (e) {
       log.error("could not delete the sign-in tokens from the secret store", { error: e });
     }

@@ -33,6 +33,20 @@ test("a JWT access token's exp wins when it is earlier than expires_in; its sub 
   expect(s.subject).toBe("svc");
 });
 
+test("clock skew: a JWT's lifetime (exp − iat) counts from when it arrived, not its exp read on a clock hours ahead", () => {
+  const now = 1_700_000_000_000;
+  const issuerNow = now / 1000 - 2 * 3600; // our clock is 2 h ahead of the issuer's
+  const at = jwt({ sub: "svc", iat: issuerNow, exp: issuerNow + 300 });
+  const s = sessionFromTokens({ access_token: at, token_type: "bearer", expires_in: 300 } as any, ids, null, now);
+  expect(s.expiresAt).toBe(now + 300_000);
+  // Without expires_in too, and with a clock behind the issuer's: still the token's 300 s.
+  const behind = jwt({ sub: "svc", iat: now / 1000 + 600, exp: now / 1000 + 900 });
+  expect(sessionFromTokens({ access_token: behind, token_type: "bearer" } as any, ids, null, now).expiresAt).toBe(now + 300_000);
+  // A JWT that lives shorter than expires_in says still wins.
+  const short = jwt({ sub: "svc", iat: issuerNow, exp: issuerNow + 60 });
+  expect(sessionFromTokens({ access_token: short, token_type: "bearer", expires_in: 3600 } as any, ids, null, now).expiresAt).toBe(now + 60_000);
+});
+
 test("audience goes out as resource (RFC 8707) for URIs and as audience always; grant errors are classified", () => {
   const base = { issuer: "", client_id: "", scopes: [], flow: "device" as const, refresh_before: "60s" };
   expect(audienceParams({ ...base, audience: "" })).toEqual({});

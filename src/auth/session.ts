@@ -59,7 +59,12 @@ export function sessionFromTokens(
   const idClaims = tokens.claims?.() ?? claimsOf(tokens.id_token);
   const atClaims = claimsOf(tokens.access_token);
   const expiresIn = typeof tokens.expires_in === "number" ? tokens.expires_in : null;
-  const atExp = typeof atClaims.exp === "number" ? atClaims.exp * 1000 : null;
+  const exp = typeof atClaims.exp === "number" ? atClaims.exp * 1000 : null;
+  const iat = typeof atClaims.iat === "number" ? atClaims.iat * 1000 : null;
+  // Read on our clock, the issuer's absolute exp is off by however far the two clocks differ (a desktop minutes or hours
+  // ahead would see a fresh token as expired, drop it and refresh every 2 s): its own lifetime, exp − iat, counted from
+  // now is not. Without iat, exp is all there is.
+  const atExp = exp !== null && iat !== null && exp > iat ? now + (exp - iat) : exp;
   const rotated = !!tokens.refresh_token && !!prev?.refreshToken && tokens.refresh_token !== prev.refreshToken;
   return register({
     ...ids,

@@ -160,7 +160,13 @@ export class Broker implements BrokerService {
   private async refreshAuth(u: Upstream): Promise<void> {
     const name = u.config.auth_secret;
     if (!name) return u.setAuth(null);
-    const v = (await this.services.secrets?.get(name).catch(() => null)) ?? null;
+    let unreadable: Error | null = null;
+    const v = (await this.services.secrets?.get(name).catch((e: Error) => ((unreadable = e), null))) ?? null;
+    // A store that cannot answer now (a keyring locked with the screen) says nothing about the key: the one in use stays.
+    if (unreadable) {
+      if (u.authValue === null) log.warn(`auth secret "${name}" could not be read: ${(unreadable as Error).message}`, { upstream: u.name });
+      return;
+    }
     // The name in the message: a field named like a secret would be logged as [redacted], hiding which one to store.
     if (v === null && u.authValue === null) log.warn(`auth secret "${name}" not found; sending no credentials until it is stored (\`cloudtolocalllm-tunnel secret set ${name}\`)`, { upstream: u.name });
     registerSecret(v);

@@ -33,6 +33,12 @@ export class NoSecretServiceError extends Error {
 }
 
 
+/** A Secret Service session: its object path, and the AES key of an encrypted one (null for "plain"). */
+interface Session {
+  path: string;
+  key: Buffer | null;
+}
+
 export interface SecretServiceOptions {
   busAddress: string;
   /** Time allowed for each D-Bus call (service activation can be slow). Default 5 s. */
@@ -45,9 +51,12 @@ export class SecretServiceStore implements SecretStore {
   readonly backend = "secret-service" as const;
   warning: string | null = null;
   private bus: Promise<BusConnection> | null = null;
-  private session: string | null = null;
-  /** AES key of an encrypted session; null for "plain". */
-  private aesKey: Buffer | null = null;
+  /**
+   * The open session, shared: callers at once (the daemon reads several secrets as it starts) must not each open one,
+   * or a secret sent under one session's key is decrypted with another's (BAD_DECRYPT, or garbage taken for the value).
+   */
+  private session: Promise<Session> | null = null;
+  private opened: Session | null = null;
   private readonly timeoutMs: number;
 
   constructor(private readonly opts: SecretServiceOptions) {
@@ -69,8 +78,7 @@ export class SecretServiceStore implements SecretStore {
   private forget(bus: Promise<BusConnection>): void {
     if (this.bus !== bus) return;
     this.bus = null;
-    this.session = null;
-    this.aesKey = null;
+    this.dropSession();
     bus.then(
       (c) => c.close(),
       () => {},
@@ -84,6 +92,8 @@ export class SecretServiceStore implements SecretStore {
     } catch (e) {
       const name = (e as { type?: string }).type;
       if (name === "org.freedesktop.DBus.Error.ServiceUnknown" || name === "org.freedesktop.DBus.Error.NameHasNoOwner") {
+        // The service is gone, and its sessions with it: a restarted one must be asked for a new session.
+        this.dropSession();
         throw new NoSecretServiceError("No Secret Service (org.freedesktop.secrets) is running on the session bus.");
       }
       if (name === "org.freedesktop.Secret.Error.IsLocked") throw new KeyringLockedError();
@@ -97,29 +107,57 @@ export class SecretServiceStore implements SecretStore {
     return (v as Variant).value;
   }
 
-  /** Which transfer the current session uses (for tests and doctor). */
-  get algorithm(): "dh" | "plain" | null {
-    return this.session ? (this.aesKey ? "dh" : "plain") : null;
+  private dropSession(): void {
+    this.session = null;
+    this.opened = null;
   }
 
-  private async openSession(): Promise<string> {
+  /**
+   * Runs `op` with an open session. A keyring daemon that restarted (crash, D-Bus activation again) knows nothing of
+   * the session opened with its predecessor and answers NoSession: a new session is opened and `op` tried once more.
+   */
+  private async withSession<T>(op: (session: Session) => Promise<T>): Promise<T> {
+    const session = await this.openSession();
+    try {
+      return await op(session);
+    } catch (e) {
+      if ((e as { type?: string }).type !== "org.freedesktop.Secret.Error.NoSession") throw e;
+      // Another caller may have opened the new one already.
+      if (this.opened === session) this.dropSession();
+      return await op(await this.openSession());
+    }
+  }
+
+  /** Which transfer the current session uses (for tests and doctor). */
+  get algorithm(): "dh" | "plain" | null {
+    return this.opened ? (this.opened.key ? "dh" : "plain") : null;
+  }
+
+  private openSession(): Promise<Session> {
     if (this.session && this.bus) return this.session;
+    const opening = this.negotiate().then((session) => {
+      if (this.session === opening) this.opened = session;
+      return session;
+    });
+    opening.catch(() => {
+      if (this.session === opening) this.session = null;
+    });
+    return (this.session = opening);
+  }
+
+  private async negotiate(): Promise<Session> {
     if ((this.opts.algorithm ?? "dh") === "dh") {
       const dh = new DhKeyExchange();
       try {
         const [output, path] = await this.call(SERVICE_PATH, I_SERVICE, "OpenSession", "sv", [DH_ALGORITHM, new Variant("ay", dh.publicKey)]);
-        this.aesKey = dh.deriveKey((output as Variant).value as Buffer);
-        this.session = path as string;
-        return this.session;
+        return { path: path as string, key: dh.deriveKey((output as Variant).value as Buffer) };
       } catch (e) {
         if ((e as { type?: string }).type !== "org.freedesktop.DBus.Error.NotSupported") throw e;
       }
     }
     // "plain" sends the secret unencrypted over the per-user bus socket, as libsecret does when it must.
     const [, path] = await this.call(SERVICE_PATH, I_SERVICE, "OpenSession", "sv", ["plain", new Variant("s", "")]);
-    this.aesKey = null;
-    this.session = path as string;
-    return this.session;
+    return { path: path as string, key: null };
   }
 
   /** The default collection's object path; throws when it is missing or locked. */
@@ -160,10 +198,11 @@ export class SecretServiceStore implements SecretStore {
       if (locked.length) throw new KeyringLockedError();
       return null;
     }
-    const session = await this.openSession();
-    const [secret] = await this.call(unlocked[0]!, I_ITEM, "GetSecret", "o", [session]);
-    const [, params, bytes] = secret as [string, Buffer, Buffer, string];
-    const value = (this.aesKey ? decryptSecret(this.aesKey, params, bytes) : Buffer.from(bytes)).toString("utf8");
+    const value = await this.withSession(async ({ path, key }) => {
+      const [secret] = await this.call(unlocked[0]!, I_ITEM, "GetSecret", "o", [path]);
+      const [, params, bytes] = secret as [string, Buffer, Buffer, string];
+      return (key ? decryptSecret(key, params, bytes) : Buffer.from(bytes)).toString("utf8");
+    });
     registerSecret(value);
     return value;
   }
@@ -172,16 +211,17 @@ export class SecretServiceStore implements SecretStore {
     checkSecretName(name);
     registerSecret(value);
     const collection = await this.defaultCollection();
-    const session = await this.openSession();
     const props = {
       "org.freedesktop.Secret.Item.Label": new Variant("s", itemLabel(name)),
       "org.freedesktop.Secret.Item.Attributes": new Variant("a{ss}", { application: APPLICATION, name }),
     };
     const plain = Buffer.from(value, "utf8");
-    const { iv, value: bytes } = this.aesKey ? encryptSecret(this.aesKey, plain) : { iv: Buffer.alloc(0), value: plain };
-    const secret = [session, iv, bytes, "text/plain; charset=utf8"];
-    // replace=true: an item with the same attributes is updated in place instead of duplicated.
-    const [, prompt] = await this.call(collection, I_COLLECTION, "CreateItem", "a{sv}(oayays)b", [props, secret, true]);
+    const [, prompt] = await this.withSession(async ({ path, key }) => {
+      const { iv, value: bytes } = key ? encryptSecret(key, plain) : { iv: Buffer.alloc(0), value: plain };
+      const secret = [path, iv, bytes, "text/plain; charset=utf8"];
+      // replace=true: an item with the same attributes is updated in place instead of duplicated.
+      return await this.call(collection, I_COLLECTION, "CreateItem", "a{sv}(oayays)b", [props, secret, true]);
+    });
     if (prompt && prompt !== "/") throw new KeyringLockedError();
     // Items stored earlier in another collection would shadow this one on get(): remove them.
     const { unlocked } = await this.find(name);
@@ -212,7 +252,7 @@ export class SecretServiceStore implements SecretStore {
   async close(): Promise<void> {
     const bus = this.bus;
     if (!bus) return;
-    if (this.session) await this.call(this.session, "org.freedesktop.Secret.Session", "Close").catch(() => {});
+    if (this.opened) await this.call(this.opened.path, "org.freedesktop.Secret.Session", "Close").catch(() => {});
     this.forget(bus);
   }
 }

@@ -77,6 +77,8 @@ export class TunnelService implements TunnelControl {
   private tokenSource: "secret" | "auth" | null = null;
   /** The token of the latest attempt: a stored secret that differs from it is a fix worth trying. */
   private lastToken: string | null = null;
+  /** The [tunnel] token_secret lastToken was read for. */
+  private lastTokenName = "";
   private secretTimer: unknown = null;
 
   constructor(
@@ -216,9 +218,19 @@ export class TunnelService implements TunnelControl {
   }
 
   private async connectOnce(c: TunnelConfig): Promise<Connection> {
-    const tok = await agentToken(this.ctx.services, c.token_secret);
+    let tok: Awaited<ReturnType<typeof agentToken>>;
+    try {
+      tok = await agentToken(this.ctx.services, c.token_secret);
+    } catch (e) {
+      // A store that cannot answer now (a keyring locked with the screen) says nothing about the stored token: a
+      // reconnect goes on with the one it read before, as the relay will say if that is no longer good.
+      if (this.tokenSource !== "secret" || !this.lastToken || this.lastTokenName !== c.token_secret) throw e;
+      log.warn("the agent token could not be read again; reconnecting with the one read before", { secret: c.token_secret, error: (e as Error).message });
+      tok = { token: this.lastToken, source: "secret" };
+    }
     this.tokenSource = tok?.source ?? null;
     this.lastToken = tok?.token ?? null;
+    this.lastTokenName = c.token_secret;
     if (!tok) {
       const e = this.noTokenError(c);
       tunnelMetrics.connects.inc({ result: "no_token" });

@@ -85,3 +85,22 @@ test("login explains a missing [auth] configuration in one sentence", async () =
     removeHome(other);
   }
 });
+
+test("Ctrl-C while the device sign-in waits: says it was cancelled, at once (not openid-client's 'something went wrong' after its 5 s poll)", async () => {
+  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--device", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  let err = "";
+  void (async () => {
+    for await (const c of proc.stderr) err += new TextDecoder().decode(c);
+  })();
+  while (!err.includes("Waiting for the sign-in") && proc.exitCode === null) await Bun.sleep(50);
+  const sent = Date.now();
+  proc.kill("SIGINT");
+  const code = await proc.exited;
+  const took = Date.now() - sent;
+  await Bun.sleep(50);
+  expect(err).toContain("The sign-in was cancelled.");
+  expect(err).not.toContain("something went wrong");
+  expect(code).not.toBe(0);
+  // The provider polls every 5 s; the command must not sit out the interval.
+  expect(took).toBeLessThan(4000);
+}, 30_000);

@@ -122,3 +122,21 @@ test("without [auth] issuer the service is disabled and has no token", async () 
   expect(await m.accessToken()).toBeNull();
   await m.stop();
 });
+
+test("a sign-out while a device sign-in is starting drops it: no code left pending, no polling after the sign-out", async () => {
+  const auth = { issuer: p.issuer, client_id: CLIENT_ID, audience: AUDIENCE, scopes: ["openid", "offline_access", "tunnel"], flow: "device" as const, refresh_before: "60s" };
+  const m = new AuthManager({ config: () => auth, secrets: () => new MemorySecretStore(), events: new EventBus() });
+  await m.start();
+  try {
+    const starting = m.startDeviceLogin();
+    await m.logout();
+    await expect(starting).rejects.toThrow("signed out while it was starting");
+    expect(m.status()).toMatchObject({ state: "signed_out", pending: null });
+    // A new sign-in afterwards starts afresh.
+    const again = await m.startDeviceLogin();
+    expect(again.userCode).toMatch(/\w/);
+    expect(m.status().pending?.userCode).toBe(again.userCode);
+  } finally {
+    await m.stop();
+  }
+});

@@ -79,4 +79,14 @@ test("Sign in… opens a private loopback link; only this user's browser reaches
     15_000,
     "the daemon to be signed in",
   );
+
+  // Signed out another way (the API, the CLI, a revoked refresh token): the item comes back without the used code.
+  await fetch(`${daemon.urls.api}/api/v1/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+  const again = await until(async () => {
+    const [, layout] = (await m.GetLayout!(0, -1, [])) as [number, Layout];
+    return labels(layout).find((i) => i.id === signIn.id && i.label.startsWith("Sign in"));
+  }, 10_000, "the Sign in item again");
+  await Bun.sleep(300);
+  const [, layout] = (await m.GetLayout!(0, -1, [])) as [number, Layout];
+  expect(labels(layout).find((i) => i.id === again.id)!.label).toBe("Sign in…");
 }, 40_000);

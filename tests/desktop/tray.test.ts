@@ -188,6 +188,18 @@ describe("tray on a private session bus", () => {
     await until(async () => (await menuItems()).items.find((i) => i.id === n.id)!.props["toggle-state"] === 0, 5000, "toggle-state 0");
   }, 30_000);
 
+  test("two quick clicks on Notifications (one EventGroup) turn it off and on again: the file and the check mark agree", async () => {
+    const { items, menu } = await menuItems();
+    const n = items.find((i) => i.props.label === "Notifications")!;
+    const before = n.props["toggle-state"];
+    const click = [n.id, "clicked", new dbus.Variant("s", ""), 0];
+    await menu.EventGroup!([click, click]);
+    await Bun.sleep(1000);
+    const saved = /^notifications = (true|false)/m.exec(readFileSync(configFile, "utf8"))![1];
+    const shown = (await menuItems()).items.find((i) => i.id === n.id)!.props["toggle-state"];
+    expect({ saved, shown }).toEqual({ saved: before === 1 ? "true" : "false", shown: before });
+  }, 30_000);
+
   test("stopping and restarting the watcher (a panel restart) leads to re-registration", async () => {
     watcher.stop();
     await Bun.sleep(100);

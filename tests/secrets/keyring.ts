@@ -9,6 +9,8 @@ export interface Keyring {
   dir: string;
   address: string;
   env: Record<string, string>;
+  /** Kills gnome-keyring-daemon and starts a new one on the same bus and keyring files (a crash and re-activation). */
+  restartService(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -56,8 +58,7 @@ export async function startKeyring(password: string | null = "keyring-test-passw
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  try {
-    await until(() => existsSync(join(dir, "bus")), 10_000, "the private bus socket");
+  const startService = async () => {
     // --unlock reads the password from stdin and creates (or unlocks) the "login" keyring, aliased "default": no prompt.
     const gk = Bun.spawn(["gnome-keyring-daemon", "--foreground", ...(password === null ? [] : ["--unlock"]), "--components=secrets"], {
       env,
@@ -84,9 +85,21 @@ export async function startKeyring(password: string | null = "keyring-test-passw
     }, 15_000, password === null ? "org.freedesktop.secrets" : "org.freedesktop.secrets with a default collection").catch((e) => {
       throw new Error(`${(e as Error).message}: ${last}`);
     });
+    return gk;
+  };
+  let service: Subprocess;
+  const restartService = async () => {
+    service.kill("SIGTERM");
+    await service.exited;
+    procs.splice(procs.indexOf(service), 1);
+    service = await startService();
+  };
+  try {
+    await until(() => existsSync(join(dir, "bus")), 10_000, "the private bus socket");
+    service = await startService();
   } catch (e) {
     await stop();
     throw e;
   }
-  return { dir, address, env, stop };
+  return { dir, address, env, restartService, stop };
 }

@@ -10,3 +10,12 @@ test("a refused stored token is titled as such, not as a sign-in", () => {
   expect(refused).toMatchObject({ title: "Tunnel token refused", urgency: "critical" });
   expect(refused.body).toContain("secret set tunnel-token");
 });
+
+test("every rule the alerts raise has a title in words, not its id (token_expired was shown as \"token_expired\")", () => {
+  for (const rule of ["upstream_down", "quality", "error_rate", "tunnel_down", "login_required", "token_expired", "config_rejected"]) {
+    const n = alertNotification("alert.raised", { ...alert("Sign-in required: x"), id: rule, rule });
+    expect({ rule, title: n.title }).not.toEqual({ rule, title: rule });
+    expect(n.title).toMatch(/^[A-Z][a-z]/);
+  }
+  expect(alertNotification("alert.cleared", { ...alert("The access token was refreshed"), rule: "token_expired" }).title).toBe("Resolved: Access token expired");
+});

@@ -8,6 +8,7 @@ const RULE_TITLE: Record<string, string> = {
   error_rate: "Errors",
   tunnel_down: "Tunnel disconnected",
   login_required: "Sign-in required",
+  token_expired: "Access token expired",
   config_rejected: "Config rejected",
 };
 
