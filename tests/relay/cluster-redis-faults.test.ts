@@ -72,6 +72,39 @@ describe("relay cluster: Redis faults", () => {
     }, 40_000);
   }
 
+  test("Redis frozen (SIGSTOP) longer than lease_ttl, then resumed: the owner serves throughout, the others answer 503 with Retry-After naming Redis; after it, leases are back and no node is fenced", async () => {
+    const owner = await ownerOf(rig.cluster);
+    const other = rig.cluster.nodes.find((n) => n !== owner)!;
+    const pid = Number(/process_id:(\d+)/.exec(await redisCli("INFO", "server"))![1]);
+    const lines = (n: ClusterNode) => n.stderr().match(/cluster Redis unreachable|cannot connect to the cluster's Redis/g)?.length ?? 0;
+    const before = rig.cluster.nodes.map(lines);
+    process.kill(pid, "SIGSTOP");
+    try {
+      await until(async () => (await readiness(other)).redis === "down", 5_000, `${other.id}'s /readyz to say Redis is down`);
+      expect((await readiness(other)).reason).toMatch(/took longer than 500 ms/);
+      const t0 = Date.now();
+      // lease_ttl is 3 s: every lease expires on Redis's clock while it is frozen.
+      while (Date.now() - t0 < 3_500) {
+        const direct = await call(owner, "/api/tags");
+        expect(direct.status).toBe(200);
+        await direct.arrayBuffer();
+        const r = await call(other, "/v1/models");
+        expect(r.status).toBe(503);
+        expect(r.headers.get("retry-after")).toBe("2");
+        expect(((await r.json()) as { error: { code: string; message: string } }).error.message).toMatch(/cannot reach the cluster's Redis/);
+        await Bun.sleep(250);
+      }
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    await until(everyNodeReaches, 8_000, "every node to reach the agent again");
+    expect(await leaseHolders()).toEqual([owner.id]);
+    for (const n of rig.cluster.nodes) expect(n.stderr()).not.toMatch(/tunnel fenced/);
+    expect(rig.daemon.stderr() + rig.daemon.stdout()).not.toMatch(/replaced|displaced/);
+    // Per node: that Redis went away and why it cannot be reached again, once each, not at every call or retry.
+    rig.cluster.nodes.forEach((n, i) => expect(lines(n) - before[i]!).toBe(2));
+  }, 40_000);
+
   test("Redis refusing writes (out of memory, then too few replicas): said once per cause, /readyz names it, the owner serves, the others answer 503 with Retry-After in the caller's dialect; then back", async () => {
     const owner = await ownerOf(rig.cluster);
     const other = rig.cluster.nodes.find((n) => n !== owner)!;

@@ -88,3 +88,31 @@ test("Redis restarted empty while the old owner is cut off with a half-open agen
   expect(n2.stderr()).not.toMatch(/tunnel fenced/);
   expect(daemon.stderr() + daemon.stdout()).not.toMatch(/replaced|displaced/);
 }, 60_000);
+
+test("a network split between the owner node and Redis, the other nodes keeping Redis: the owner serves its agent all along; once healed, every node reaches it again and one node holds it", async () => {
+  const holder = await leaseHolder();
+  const owner = cluster.nodes.find((n) => n.id === holder)!;
+  const others = cluster.nodes.filter((n) => n !== owner);
+  redisLinks.get(owner.id)!.silence();
+  try {
+    await until(async () => (await redisState(owner)) === "down", 5_000, `${owner.id} to see Redis down`);
+    // Longer than lease_ttl (3 s): the owner's lease expires in Redis while its agent stays connected to it.
+    const t0 = Date.now();
+    while (Date.now() - t0 < 4_000) {
+      expect(await tags(owner)).toBe(200);
+      for (const n of others) {
+        expect(await redisState(n)).toBe("up");
+        // The others find the lease, then none once it expired: never a hang, never a second owner.
+        expect([200, 502]).toContain(await tags(n));
+      }
+      await Bun.sleep(250);
+    }
+    expect(await leaseHolder()).toBeNull();
+  } finally {
+    redisLinks.get(owner.id)!.heal();
+  }
+  for (const n of cluster.nodes) await until(async () => (await tags(n)) === 200, 5_000, `${n.id} to reach the agent again`);
+  expect(await leaseHolder()).toBe(owner.id);
+  for (const n of cluster.nodes) expect(n.stderr().match(/tunnel fenced/g)?.length ?? 0).toBe(n.id === "n1" ? 1 : 0);
+  expect(daemon.stderr() + daemon.stdout()).not.toMatch(/replaced|displaced/);
+}, 60_000);
