@@ -237,6 +237,10 @@ export class RelayCluster implements ClusterRouting {
 
   private async renewAll(): Promise<void> {
     if (!this.link.up) return;
+    // The heartbeat goes first (same connection, so Redis runs it first): when Redis lost its records (restarted
+    // empty, FLUSHALL), a lease this round puts back must not name a node that is not a member yet, or the other
+    // nodes would refuse to forward there and log it as a forged record.
+    if (this.held.size) await this.registry.beat().catch(() => {});
     for (const [id, h] of [...this.held]) {
       if (h.epoch === null) {
         await this.claim(id);
