@@ -417,6 +417,8 @@ export class RelayCluster implements ClusterRouting {
     const r = await this.honouredLease(id);
     if (!r) return null;
     if ("ignored" in r) {
+      // While Redis refuses writes no node can beat, so a lapsed membership proves nothing: not a forgery to report.
+      if (this.refusing) return null;
       this.ignored(`${r.ignored}: not forwarding there`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
       return "ignored";
     }
@@ -428,8 +430,10 @@ export class RelayCluster implements ClusterRouting {
     const m = this.d.metrics;
     let lease: Lease | null | "ignored";
     try {
-      lease = this.usable ? await this.ownerOf(id) : null;
-      if (!this.usable) throw new RedisDown(this.refusing ?? this.link.reason);
+      lease = this.link.up ? await this.ownerOf(id) : null;
+      if (!this.link.up) throw new RedisDown(this.link.reason);
+      // Redis still answers reads, so a lease it holds is followed; none may only mean its holder could not renew it.
+      if (!lease && this.refusing) throw new RedisDown(this.refusing);
     } catch (e) {
       m.forwarded.inc({ result: "redis_down" });
       return new HttpError("unavailable", `this relay node cannot ${this.refusing && this.link.up ? "write to" : "reach"} the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" });
@@ -466,7 +470,7 @@ export class RelayCluster implements ClusterRouting {
   }
 
   async resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {
-    if (!this.usable) return null;
+    if (!this.link.up) return null;
     let lease: Lease | null | "ignored";
     try {
       lease = await this.ownerOf(id);
