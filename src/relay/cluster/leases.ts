@@ -11,16 +11,18 @@ export const OWNERS_CHANNEL = "owners";
 
 /**
  * Atomic in Redis (Lua, Redis 7.0+): the epoch counter outlives the lease, so epochs only ever grow. A counter Redis
- * lost (restarted empty, FLUSHALL) starts again from Redis's clock in milliseconds, not from 1: a claim made after the
- * loss must still outrank every epoch a node holds from before it, or the old holder would fence the agent's new node.
+ * lost (restarted empty, FLUSHALL) starts again from Redis's clock in microseconds, not from 1: a claim made after the
+ * loss must still outrank every epoch a node holds from before it, or the old holder would fence the agent's new node
+ * (claims would have to outpace the clock, one per microsecond, to break this). Epochs travel as decimal strings:
+ * Lua's own number formatting would round 16 digits.
  */
 const CLAIM = `
 local epoch
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  epoch = redis.call('INCR', KEYS[2])
+  epoch = string.format('%d', redis.call('INCR', KEYS[2]))
 else
   local t = redis.call('TIME')
-  epoch = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  epoch = t[1] .. string.format('%06d', tonumber(t[2]))
   redis.call('SET', KEYS[2], epoch)
 end
 local previous = redis.call('HGET', KEYS[1], 'node') or ''
