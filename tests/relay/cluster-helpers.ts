@@ -38,6 +38,10 @@ export interface ClusterOptions {
   goAwayGrace?: string;
   /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
   advertiseUrl?: (id: string, internal: string) => string | undefined;
+  /** A node's own redis_url (e.g. through a proxy that can cut it off); default: redisUrl. */
+  redisUrlFor?: (id: string) => string;
+  /** The nodes' [heartbeat] interval and tolerance with their agents (default 300ms, 1200ms). */
+  heartbeat?: [string, string];
   /** More [cluster] lines (e.g. redis_ca_file). */
   clusterExtra?: string;
   /** More TOML at the end of every node's config (e.g. [oidc] and more [[tunnels]]). */
@@ -51,7 +55,7 @@ first_byte_timeout = "5s"
 go_away_grace = "${o.goAwayGrace ?? "5s"}"
 
 [cluster]
-redis_url = "${o.redisUrl}"
+redis_url = "${o.redisUrlFor?.(o.id) ?? o.redisUrl}"
 node_id = "${o.id}"
 internal_listen = "${o.internal}"
 ${o.advertiseUrl?.(o.id, o.internal) ? `advertise_url = "${o.advertiseUrl(o.id, o.internal)}"\n` : ""}shared_secret_file = "${o.secretFile}"
@@ -61,8 +65,8 @@ redis_timeout = "500ms"
 ${o.clusterExtra ?? ""}
 
 [heartbeat]
-interval = "300ms"
-tolerance = "1200ms"
+interval = "${o.heartbeat?.[0] ?? "300ms"}"
+tolerance = "${o.heartbeat?.[1] ?? "1200ms"}"
 
 [limits]
 max_streams = 512

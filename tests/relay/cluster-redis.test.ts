@@ -70,6 +70,36 @@ test("a lease not renewed expires; a vanished lease comes back to its holder onl
   expect(await a.owner("moved")).toBeNull();
 });
 
+test("after Redis lost its records, the tunnel's latest claim outranks an earlier holder that renews first", async () => {
+  const link = await redis.link();
+  const a = new TunnelLeases(link, KEY, "node-a", 5000, "http://a:1");
+  const b = new TunnelLeases(link, KEY, "node-b", 5000, "http://b:1");
+  const c = new TunnelLeases(link, KEY, "node-c", 5000, "http://c:1");
+  const lose = () => link.cmd("DEL", ["c2l:relay:lease:lost", "c2l:relay:epoch:lost"]);
+  // node-a held the tunnel and froze (SIGSTOP, a half-open agent link); the agent reconnected to node-b.
+  const stale = await a.claim("lost");
+  const held = await b.claim("lost");
+  // Redis restarts empty; node-a, resumed, renews before node-b does and puts its lease back.
+  await lose();
+  expect(await a.renew("lost", stale.epoch)).toBe("reinstated");
+  // node-b's claim is the later one: its renewal takes the tunnel back (node-a is fenced by the published change) ...
+  expect(await b.renew("lost", held.epoch)).toBe("reinstated");
+  expect(await b.owner("lost")).toEqual({ node: "node-b", epoch: held.epoch, url: "http://b:1" });
+  expect(await b.renew("lost", held.epoch)).toBe("renewed");
+  // ... and node-a cannot take it again, with its lease gone or not.
+  expect(await a.renew("lost", stale.epoch)).toBe("fenced");
+  await link.cmd("DEL", ["c2l:relay:lease:lost"]);
+  expect(await a.renew("lost", stale.epoch)).toBe("fenced");
+  expect(await b.renew("lost", held.epoch)).toBe("reinstated");
+  // Lost again, then the agent connects to node-c: that claim outranks node-b's from before the loss, whoever renews.
+  await lose();
+  const moved = await c.claim("lost");
+  expect(moved.epoch).toBeGreaterThan(held.epoch);
+  expect(await b.renew("lost", held.epoch)).toBe("fenced");
+  expect((await c.owner("lost"))?.node).toBe("node-c");
+  expect(await c.renew("lost", moved.epoch)).toBe("renewed");
+});
+
 test("every ownership change is published for other nodes' caches", async () => {
   const link = await redis.link();
   const seen: string[] = [];

@@ -188,7 +188,7 @@ describe("relay cluster", () => {
       const link = await redis.link();
       const { keys, prefix } = clusterRedisKeys(cluster);
       const sig = signRecord(keys.record, "lease", ["bob", "n3", n3.internalUrl]);
-      await link.cmd("EVAL", ["redis.call('SET', KEYS[2], 1000) redis.call('HSET', KEYS[1], 'node', 'n3', 'epoch', 1000, 'url', ARGV[1], 'sig', ARGV[2]) return 1", "2", `${prefix}:lease:bob`, `${prefix}:epoch:bob`, n3.internalUrl, sig]);
+      const higher = Number(await link.cmd("EVAL", ["local e = redis.call('INCRBY', KEYS[2], 1000) redis.call('HSET', KEYS[1], 'node', 'n3', 'epoch', e, 'url', ARGV[1], 'sig', ARGV[2]) return e", "2", `${prefix}:lease:bob`, `${prefix}:epoch:bob`, n3.internalUrl, sig]));
       const two = agents[1]!;
       const ended = await Promise.race([two.closed, Bun.sleep(5_000).then(() => null)]);
       expect(ended?.code).toBe("replaced");
@@ -200,7 +200,7 @@ describe("relay cluster", () => {
       expect(((await ollama.json()) as { error: string }).error).toMatch(/tunnel "bob".*retry in a moment/);
       const oa = await call(n3.url, "/v1/models", {}, "bob", BOB_KEY);
       expect(((await oa.json()) as { error: { code: string; message: string } }).error.code).toBe("tunnel_moving");
-      await new TunnelLeases(link, keys.record, "n3", 3000, n3.internalUrl, prefix).release("bob", 1000);
+      await new TunnelLeases(link, keys.record, "n3", 3000, n3.internalUrl, prefix).release("bob", higher);
     } finally {
       for (const a of agents) a.close("test over");
     }

@@ -22,6 +22,7 @@ import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
 import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, resumeAt, sendToOwner, signedHeaders } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
 import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
+import { writeRefusal } from "./write-refusal.ts";
 
 const log = logger("relay");
 
@@ -98,6 +99,10 @@ export class RelayCluster implements ClusterRouting {
   private members = new Set<string>();
   /** Ignored records already logged (each once, not once per heartbeat). */
   private readonly reported = new Set<string>();
+  /** Why Redis refuses this node's writes (write-refusal.ts), or null; cleared by the next heartbeat it accepts. */
+  private refusing: string | null = null;
+  /** Why the last attempt to connect to Redis failed, as logged (each new reason once per outage). */
+  private connectFailure = "";
 
   constructor(
     private readonly d: ClusterDeps,
@@ -115,7 +120,10 @@ export class RelayCluster implements ClusterRouting {
       tls: redisTls(c),
       events: {
         latency: (s) => m.redisLatency.observe(s),
-        error: (kind) => m.redisErrors.inc({ kind }),
+        error: (kind, message) => {
+          m.redisErrors.inc({ kind });
+          if (kind === "connect") this.cannotConnect(message);
+        },
         state: (up, reason) => this.onRedisState(up, reason),
       },
     });
@@ -127,6 +135,32 @@ export class RelayCluster implements ClusterRouting {
 
   get redisUp(): boolean {
     return this.link.up;
+  }
+
+  /** Redis is reachable and takes this node's writes: leases, heartbeats and the shared limits can be kept. */
+  private get usable(): boolean {
+    return this.link.up && this.refusing === null;
+  }
+
+  /** Notes a write Redis refused (logged once per outage, not per command); false when `e` is no such refusal. */
+  private refused(e: unknown): boolean {
+    const why = writeRefusal(e);
+    if (!why) return false;
+    if (this.refusing === null) {
+      this.d.metrics.redisUp.set(0);
+      this.owners.clear();
+      log.warn("cluster Redis refuses this node's writes: serving local tunnels only, limits per node", { node: this.nodeId, reason: why });
+    }
+    this.refusing = why;
+    return true;
+  }
+
+  private writesAccepted(): void {
+    if (this.refusing === null) return;
+    this.refusing = null;
+    this.d.metrics.redisUp.set(1);
+    log.info("cluster Redis accepts this node's writes again; leases renewed, limits shared again", { node: this.nodeId });
+    void this.renewAll();
   }
 
   async start(): Promise<void> {
@@ -196,13 +230,17 @@ export class RelayCluster implements ClusterRouting {
         log.info("tunnel taken over from another node", { tunnel: id, from: previous, epoch });
       }
     } catch (e) {
-      if (!(e instanceof RedisDown)) log.warn("tunnel claim failed", { tunnel: id, error: e });
+      if (!(e instanceof RedisDown) && !this.refused(e)) log.warn("tunnel claim failed", { tunnel: id, error: e });
       // Claimed again when Redis is back (renewAll).
     }
   }
 
   private async renewAll(): Promise<void> {
     if (!this.link.up) return;
+    // The heartbeat goes first (same connection, so Redis runs it first): when Redis lost its records (restarted
+    // empty, FLUSHALL), a lease this round puts back must not name a node that is not a member yet, or the other
+    // nodes would refuse to forward there and log it as a forged record.
+    if (this.held.size) await this.registry.beat().catch(() => {});
     for (const [id, h] of [...this.held]) {
       if (h.epoch === null) {
         await this.claim(id);
@@ -214,7 +252,7 @@ export class RelayCluster implements ClusterRouting {
         if (r === "fenced") await this.fencedOrForged(id, h);
       } catch (e) {
         this.d.metrics.leaseRenewals.inc({ result: "redis_down" });
-        if (e instanceof RedisDown) return;
+        if (e instanceof RedisDown || this.refused(e)) return;
         log.warn("lease renewal failed", { tunnel: id, error: e });
       }
     }
@@ -291,8 +329,10 @@ export class RelayCluster implements ClusterRouting {
     if (!this.link.up) return;
     try {
       await this.registry.beat();
+      this.writesAccepted();
       await this.refreshMembers();
-    } catch {
+    } catch (e) {
+      this.refused(e);
       return;
     }
     await this.sweepHops();
@@ -337,8 +377,16 @@ export class RelayCluster implements ClusterRouting {
     return m.alive;
   }
 
+  /** Logs why Redis cannot be reached (a new password, a refused port) once per reason, not at every retry. */
+  private cannotConnect(reason: string): void {
+    if (reason === this.connectFailure) return;
+    this.connectFailure = reason;
+    log.warn("cannot connect to the cluster's Redis", { node: this.nodeId, reason });
+  }
+
   private onRedisState(up: boolean, reason: string): void {
-    this.d.metrics.redisUp.set(up ? 1 : 0);
+    if (up) this.connectFailure = "";
+    this.d.metrics.redisUp.set(up && this.refusing === null ? 1 : 0);
     this.owners.clear();
     if (up) {
       log.info("cluster Redis reachable; leases renewed, limits shared again", { node: this.nodeId });
@@ -350,11 +398,12 @@ export class RelayCluster implements ClusterRouting {
   // ---- requests ----
 
   async admitRate(id: string, perMinute: number, local: () => number | null): Promise<number | null> {
-    if (!this.link.up) return local();
+    if (!this.usable) return local();
     try {
       return await this.rate.admit(id, perMinute);
-    } catch {
-      // Redis went away mid-request: this node's own bucket, until it is back.
+    } catch (e) {
+      // Redis went away mid-request, or refuses writes: this node's own bucket, until it is back.
+      this.refused(e);
       return local();
     }
   }
@@ -368,6 +417,8 @@ export class RelayCluster implements ClusterRouting {
     const r = await this.honouredLease(id);
     if (!r) return null;
     if ("ignored" in r) {
+      // While Redis refuses writes no node can beat, so a lapsed membership proves nothing: not a forgery to report.
+      if (this.refusing) return null;
       this.ignored(`${r.ignored}: not forwarding there`, { tunnel: id, claimed_node: r.node, claimed_url: r.url });
       return "ignored";
     }
@@ -381,9 +432,11 @@ export class RelayCluster implements ClusterRouting {
     try {
       lease = this.link.up ? await this.ownerOf(id) : null;
       if (!this.link.up) throw new RedisDown(this.link.reason);
+      // Redis still answers reads, so a lease it holds is followed; none may only mean its holder could not renew it.
+      if (!lease && this.refusing) throw new RedisDown(this.refusing);
     } catch (e) {
       m.forwarded.inc({ result: "redis_down" });
-      return new HttpError("unavailable", `this relay node cannot reach the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" });
+      return new HttpError("unavailable", `this relay node cannot ${this.refusing && this.link.up ? "write to" : "reach"} the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" });
     }
     if (!lease) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     if (lease === "ignored" || lease.node === this.nodeId || !lease.url) {
@@ -487,6 +540,6 @@ export class RelayCluster implements ClusterRouting {
   }
 
   readiness(): { node: string; redis: "up" | "down"; reason?: string; nodes: number } {
-    return { node: this.nodeId, redis: this.link.up ? "up" : "down", reason: this.link.up ? undefined : this.link.reason, nodes: this.liveNodes };
+    return { node: this.nodeId, redis: this.usable ? "up" : "down", reason: this.link.up ? (this.refusing ?? undefined) : this.link.reason, nodes: this.liveNodes };
   }
 }

@@ -9,32 +9,51 @@ import type { RedisCommands } from "./redis-commands.ts";
 
 export const OWNERS_CHANNEL = "owners";
 
-/** Atomic in Redis (Lua, Redis 7.0+): the epoch counter outlives the lease, so epochs only ever grow. */
+/**
+ * Atomic in Redis (Lua, Redis 7.0+): the epoch counter outlives the lease, so epochs only ever grow. A counter Redis
+ * lost (restarted empty, FLUSHALL) starts again from Redis's clock in microseconds, not from 1: a claim made after the
+ * loss must still outrank every epoch a node holds from before it, or the old holder would fence the agent's new node
+ * (claims would have to outpace the clock, one per microsecond, to break this). Epochs travel as decimal strings:
+ * Lua's own number formatting would round 16 digits.
+ */
 const CLAIM = `
-local epoch = redis.call('INCR', KEYS[2])
+local epoch
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  epoch = string.format('%d', redis.call('INCR', KEYS[2]))
+else
+  local t = redis.call('TIME')
+  epoch = t[1] .. string.format('%06d', tonumber(t[2]))
+  redis.call('SET', KEYS[2], epoch)
+end
 local previous = redis.call('HGET', KEYS[1], 'node') or ''
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', epoch, 'url', ARGV[3], 'sig', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', KEYS[3], ARGV[4] .. ' ' .. ARGV[1] .. ' ' .. epoch)
 return {epoch, previous}`;
-// 1: renewed (its URL and signature rewritten if someone altered them). 2: the lease had vanished (it expired while Redis was unreachable, or Redis restarted empty) and nobody
-// claimed the tunnel since, so it is this node's again. 0: fenced.
+// 1: renewed (its URL and signature rewritten if someone altered them). 2: reinstated: the lease had vanished (it
+// expired while Redis was unreachable, or Redis restarted empty) and nobody claimed the tunnel since, or it was put
+// back at a lower epoch (an earlier holder, frozen or half-open through the loss, renewed first): this node's claim is
+// the later one, so the tunnel is its again and the earlier holder is fenced by the published change. 0: fenced (a
+// lease or counter at a higher epoch: a later claim).
 const RENEW = `
+local mine = tonumber(ARGV[2])
 local node = redis.call('HGET', KEYS[1], 'node')
 if node then
-  if node == ARGV[1] and redis.call('HGET', KEYS[1], 'epoch') == ARGV[2] then
+  local held = tonumber(redis.call('HGET', KEYS[1], 'epoch'))
+  if node == ARGV[1] and held == mine then
     if redis.call('HGET', KEYS[1], 'url') ~= ARGV[4] or redis.call('HGET', KEYS[1], 'sig') ~= ARGV[6] then
       redis.call('HSET', KEYS[1], 'url', ARGV[4], 'sig', ARGV[6])
       redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
     end
     return redis.call('PEXPIRE', KEYS[1], ARGV[3])
   end
-  return 0
+  if not held or held >= mine then return 0 end
 end
-local e = redis.call('GET', KEYS[2])
-if e and e ~= ARGV[2] then return 0 end
-if not e then redis.call('SET', KEYS[2], ARGV[2]) end
+local e = tonumber(redis.call('GET', KEYS[2]) or '0')
+if e > mine then return 0 end
+if e < mine then redis.call('SET', KEYS[2], ARGV[2]) end
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', ARGV[2], 'url', ARGV[4], 'sig', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
