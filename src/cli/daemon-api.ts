@@ -4,6 +4,7 @@ import { configPath } from "../config/paths.ts";
 import { ApiClient, ApiError } from "../client/api-client.ts";
 import { readClientSettings, tokenReader } from "../client/settings.ts";
 import { CliError } from "./args.ts";
+import { UNIT } from "../desktop/systemd-user.ts";
 
 export const API_OPTIONS = {
   config: { type: "string", short: "c" },
@@ -43,10 +44,13 @@ export function cliError(api: DaemonApi, e: unknown): Error {
     return new CliError(
       api.client.opts.token?.()
         ? `the daemon refused the API token in ${api.tokenFile} (${e.message || "unauthorized"}).`
-        : `no API token in ${api.tokenFile}; the daemon creates it on start (is this the same user and config?).`,
+        : `no API token in ${api.tokenFile}; the daemon writes it on start and on a reload: \`systemctl --user reload ${UNIT}\` (or \`kill -HUP\` the daemon's pid; is it this user's, with this config?).`,
       "daemon_unauthorized",
       { cause: e },
     );
+  // The daemon's errors carry their code; an answer without one came from another program holding the address.
+  if (e.code === "unexpected_status")
+    return new CliError(`${e.message.replace(/\.$/, "")}, without the daemon's error code: is another program listening at ${api.base}? (\`ss -ltnp\` shows which; the daemon's address is [api] listen)`, "daemon_refused", { cause: e });
   return new CliError(e.message, "daemon_refused", { cause: e });
 }
 

@@ -13,14 +13,10 @@ import { redactUrl } from "../net/redact-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
+import { checkDaemon } from "./doctor-daemon.ts";
+import type { CheckResult } from "./doctor-result.ts";
+export type { CheckLevel, CheckResult } from "./doctor-result.ts";
 
-export type CheckLevel = "ok" | "warn" | "fail";
-export interface CheckResult {
-  name: string;
-  level: CheckLevel;
-  detail: string;
-  fix?: string;
-}
 
 export interface DoctorContext {
   file: string;
@@ -36,7 +32,8 @@ export function checkConfig(file: string): { result: CheckResult; config: Config
   const r = parseConfig(readFileSync(file, "utf8"), file);
   if (!r.ok)
     return {
-      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate\``),
+      // The file checked is named: `config validate` alone would check the default file, not the one given by --config.
+      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${file}\``),
       config: defaultConfig(),
     };
   return { result: ok("Config", `${file} is valid`), config: r.config };
@@ -53,7 +50,7 @@ const CODES: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate from an untrusted CA (set [tunnel] ca_file)",
 };
 
-function reason(e: unknown): string {
+export function reason(e: unknown): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
   if (err?.code && CODES[err.code]) return CODES[err.code]!;
@@ -68,15 +65,6 @@ async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?:
   } catch (e) {
     return { error: reason(e) };
   }
-}
-
-export async function checkDaemon(config: Config): Promise<CheckResult> {
-  const base = baseUrlOf(config.api.listen);
-  const r = await probe(`${base}/healthz`, 2000);
-  if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
-  // A daemon the `tray` command started and that stopped left its reason in its log file.
-  const log = existsSync(daemonLogFile()) ? `; why the last one the \`tray\` command started stopped: ${daemonLogFile()}` : "";
-  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}`);
 }
 
 /** Each upstream's auth_secret as the daemon would read it (store, environment override, or the value pasted in); null when none. */
@@ -261,12 +249,12 @@ export function checkDaemonLog(u: UnitState): CheckResult {
 export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const { result, config } = checkConfig(ctx.file);
   const parallel = await Promise.all([
-    checkDaemon(config),
+    checkDaemon(config, ctx.file, reason),
     checkUpstreams(config, ctx.env),
     checkRelay(config),
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),
   ]);
   const unit = unitState();
-  return [result, parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
+  return [result, ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
 }
