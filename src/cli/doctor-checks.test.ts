@@ -58,3 +58,26 @@ test("doctor's systemd line: a masked unit is named as masked with the unmask fi
   expect(unit({}).fix).toBe("cloudtolocalllm-tunnel install");
   expect(unit({ installed: true, enabled: true, active: true }).level).toBe("ok");
 });
+
+test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url there, not a second `ollama serve`; OLLAMA_HOST at the broker is no such hint", async () => {
+  const moved = await startFakeOllama({ models: ["m"] });
+  try {
+    const port = new URL(moved.url).port;
+    const c = config(`[proxy]\nlisten = "127.0.0.1:11435"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`);
+    // Before: "is Ollama running? `systemctl --user start ollama` or `ollama serve`": it is, and a second one fails on its port.
+    const [up] = await checkUpstreams(c, { OLLAMA_HOST: `127.0.0.1:${port}` }, "/nonexistent/tunnel.toml");
+    expect(up).toMatchObject({
+      level: "fail",
+      detail: "http://127.0.0.1:9: connection refused (nothing listens there)",
+      fix: `Ollama answers at http://127.0.0.1:${port} (OLLAMA_HOST): add to /nonexistent/tunnel.toml: [[upstreams]] name = "local" url = "http://127.0.0.1:${port}" (one per line)`,
+    });
+    // OLLAMA_HOST=0.0.0.0:PORT (Ollama bound to every interface) is reached through loopback.
+    expect((await checkUpstreams(c, { OLLAMA_HOST: `0.0.0.0:${port}` }))[0]!.fix).toContain(`Ollama answers at http://127.0.0.1:${port} (OLLAMA_HOST)`);
+    // The `ollama` CLI pointed at the broker itself: never suggested as the upstream (a loop).
+    const atBroker = config(`[proxy]\nlisten = "127.0.0.1:${port}"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`);
+    expect((await checkUpstreams(atBroker, { OLLAMA_HOST: `127.0.0.1:${port}` }))[0]!.fix).toStartWith("is Ollama running?");
+    expect((await checkUpstreams(c, {}))[0]!.fix).toStartWith("is Ollama running?");
+  } finally {
+    await moved.stop();
+  }
+});

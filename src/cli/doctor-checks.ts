@@ -14,6 +14,7 @@ import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
+import { movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
 import type { CheckResult } from "./doctor-result.ts";
 export type { CheckLevel, CheckResult } from "./doctor-result.ts";
 
@@ -90,7 +91,7 @@ function refused(u: Config["upstreams"][number], shown: string, status: number, 
   return warn(name, `${shown} refuses the key in ${which} (HTTP ${status})`, `store the key it expects: ${advice}`);
 }
 
-export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
+export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = process.env, file = "the config file"): Promise<CheckResult[]> {
   const ups = config.upstreams.filter((u) => u.enabled);
   if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434")];
   const timeout = resolved(config).health.timeout;
@@ -105,7 +106,11 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       const shown = redactUrl(u.url);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
-      if ("error" in r) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+      if ("error" in r) {
+        // Ollama moved (OLLAMA_HOST) is running: starting it again would fail on its port; the url is what is wrong.
+        const at = u.kind === "ollama" ? await ollamaElsewhere(u.url, env, config.proxy.listen, timeout) : null;
+        return { up: false, fix: at ? movedFix(at, u.name, file) : fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+      }
       if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };
       if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
@@ -250,7 +255,7 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const { result, config } = checkConfig(ctx.file);
   const parallel = await Promise.all([
     checkDaemon(config, ctx.file, reason),
-    checkUpstreams(config, ctx.env),
+    checkUpstreams(config, ctx.env, ctx.file),
     checkRelay(config),
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),
