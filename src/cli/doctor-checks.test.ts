@@ -2,7 +2,9 @@
 // and a kind's fix when the server does not answer; the systemd unit line for each state the unit can be in.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
-import { checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
+import { checkConfig, checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 
 let llama: FakeOllama;
@@ -79,5 +81,15 @@ test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url 
     expect((await checkUpstreams(c, {}))[0]!.fix).toStartWith("is Ollama running?");
   } finally {
     await moved.stop();
+  }
+});
+
+test("a config path doctor cannot read is a failed Config line naming why, not a crash with the system's sentence", () => {
+  const dir = mkdtempSync(tmpdir() + "/c2l-doctor-cfg-");
+  try {
+    // Before: doctor stopped with "EISDIR: illegal operation on a directory, read" and printed no checklist.
+    expect(checkConfig(dir).result).toMatchObject({ name: "Config", level: "fail", detail: `cannot read ${dir}: it is a directory, not a file (EISDIR)` });
+  } finally {
+    rmSync(dir, { recursive: true });
   }
 });

@@ -1,7 +1,7 @@
 // The checks `doctor` runs: each says ok, warn or fail with a one-line fix; "fail" is reserved for what the program needs.
 import { kindOf } from "../kinds/index.ts";
 import { resolved } from "../config/resolve.ts";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { TunnelStatus } from "../core/contracts.ts";
@@ -15,6 +15,8 @@ import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
+import { checkDirectories, readConfigText } from "./doctor-files.ts";
+import { tokenFile } from "../api/token.ts";
 import type { CheckResult } from "./doctor-result.ts";
 export type { CheckLevel, CheckResult } from "./doctor-result.ts";
 
@@ -29,8 +31,10 @@ const warn = (name: string, detail: string, fix: string): CheckResult => ({ name
 const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, level: "fail", detail, fix });
 
 export function checkConfig(file: string): { result: CheckResult; config: Config } {
-  if (!existsSync(file)) return { result: ok("Config", `${file} does not exist yet; the defaults apply (serve writes it on first run)`), config: defaultConfig() };
-  const r = parseConfig(readFileSync(file, "utf8"), file);
+  const read = readConfigText(file);
+  if ("result" in read) return { result: read.result, config: defaultConfig() };
+  if (read.text === null) return { result: ok("Config", `${file} does not exist yet; the defaults apply (serve writes it on first run)`), config: defaultConfig() };
+  const r = parseConfig(read.text, file);
   if (!r.ok)
     return {
       // The file checked is named: `config validate` alone would check the default file, not the one given by --config.
@@ -261,5 +265,5 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
     checkSecrets(config, ctx.env),
   ]);
   const unit = unitState();
-  return [result, ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
+  return [result, ...checkDirectories(ctx.file, tokenFile(config)), ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
 }

@@ -27,7 +27,8 @@ const command: Command = {
   help: `Usage: cloudtolocalllm-tunnel doctor [--config FILE] [--json]
 
 Checks, and prints a checklist with a fix for each problem:
-  the config file, the daemon's control API (the daemon answers there, and takes the API token
+  the config file (readable), the directories the daemon writes (config, API token, state: this
+  user's), the daemon's control API (the daemon answers there, and takes the API token
   the other commands send), the broker's port (free, while the daemon is down), each enabled
   upstream (Ollama reachable), the relay
   (when the tunnel is enabled), the D-Bus session bus, a StatusNotifier host for the tray icon,
