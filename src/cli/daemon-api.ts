@@ -5,6 +5,8 @@ import { ApiClient, ApiError } from "../client/api-client.ts";
 import { readClientSettings, tokenReader } from "../client/settings.ts";
 import { CliError } from "./args.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
+import { loopbackListenerUids } from "../net/listener-owner.ts";
+import { isLoopbackHost } from "../net/host.ts";
 
 export const API_OPTIONS = {
   config: { type: "string", short: "c" },
@@ -29,6 +31,18 @@ export function daemonApi(opts: { config?: string; url?: string }): DaemonApi {
   return { client: new ApiClient({ base, token: tokenReader(settings, base), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };
 }
 
+/** The uid of the daemon listening at a loopback `base` when it is not this user's (a daemon run with sudo), else null. */
+export function otherUsersDaemon(base: string): number | null {
+  const me = process.getuid?.();
+  const url = new URL(base);
+  const uids = me === undefined || me === 0 || !isLoopbackHost(url.hostname) ? null : loopbackListenerUids(Number(url.port));
+  return uids && uids.length && !uids.includes(me!) ? uids[0]! : null;
+}
+
+/** "the daemon at BASE runs as root (started with sudo?), with that user's config and API token" */
+export const whoseDaemon = (base: string, uid: number) =>
+  `the daemon at ${base} runs as ${uid === 0 ? "root (started with sudo?)" : `another user (uid ${uid})`}, with that user's config and API token`;
+
 /** The CLI's sentence for a failed call: how to start the daemon, which token file was refused. */
 export function cliError(api: DaemonApi, e: unknown): Error {
   if (!(e instanceof ApiError)) return e as Error;
@@ -40,6 +54,10 @@ export function cliError(api: DaemonApi, e: unknown): Error {
     );
   // Nothing was sent: the sentence says who holds the address instead.
   if (e.code === "foreign_listener") return new CliError(e.message, "failed", { cause: e });
+  // A daemon of another user (root's, after `sudo … serve`) checks that user's token: no token file of ours can fix that.
+  const other = e.status === 401 ? otherUsersDaemon(api.base) : null;
+  if (other !== null)
+    return new CliError(`${whoseDaemon(api.base, other)}; stop it and start it as yourself: \`cloudtolocalllm-tunnel serve\` (or \`systemctl --user start ${UNIT}\`).`, "daemon_unauthorized", { cause: e });
   if (e.status === 401)
     return new CliError(
       api.client.opts.token?.()

@@ -8,7 +8,7 @@ import { ApiError } from "../client/api-client.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { existsSync } from "node:fs";
-import { cliError, daemonApi } from "./daemon-api.ts";
+import { cliError, daemonApi, otherUsersDaemon, whoseDaemon } from "./daemon-api.ts";
 import type { CheckResult } from "./doctor-result.ts";
 
 /** What answers GET /healthz at the API's address: the daemon, another program (its status), or nothing (why). */
@@ -84,6 +84,16 @@ export async function checkDaemon(config: Config, file: string, reason: (e: unkn
     await api.client.send("GET", "/api/v1/config");
   } catch (e) {
     const unauthorized = e instanceof ApiError && e.status === 401;
+    const other = unauthorized ? otherUsersDaemon(api.base) : null;
+    if (other !== null)
+      return [
+        {
+          name: "Daemon",
+          level: "fail",
+          detail: `${whoseDaemon(api.base, other)}: this user's commands cannot use it`,
+          fix: `stop it (\`sudo ss -ltnp 'sport = :${new URL(api.base).port}'\` shows its pid), then start it as yourself: \`systemctl --user start ${UNIT}\` or \`cloudtolocalllm-tunnel serve\``,
+        },
+      ];
     const why = !unauthorized
       ? cliError(api, e).message.replace(/\.$/, "")
       : api.client.opts.token?.()

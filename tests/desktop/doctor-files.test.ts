@@ -3,7 +3,7 @@
 import { afterAll, expect, setDefaultTimeout } from "bun:test";
 import { chownSync, chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { BUN, REPO, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { ROOT } from "../helpers/other-user.ts";
 
@@ -12,7 +12,8 @@ const NOBODY = 65534;
 const { test } = requireTools(["setpriv", ROOT]);
 
 const home = tempHome("c2l-doctor-files-");
-afterAll(() => removeHome(home));
+const userHome = tempHome("c2l-doctor-user-");
+afterAll(() => [home, userHome].forEach(removeHome));
 
 interface Check {
   name: string;
@@ -74,4 +75,40 @@ test("config and state directories left to root: doctor names each with the chow
   // And the daemon starts as that user (it stops at the timeout: SIGTERM, not a start failure).
   const serve = asNobody([BUN, join(REPO, "src/main.ts"), "serve"], env, 4000);
   expect(serve.err).toContain("daemon: started");
+});
+
+test("a daemon started with sudo (root's) holds the address: doctor says whose it is and to start it as yourself, not to reload a token", async () => {
+  const api = freePort();
+  const toml = `[api]\nlisten = "127.0.0.1:${api}"\n[proxy]\nlisten = "127.0.0.1:${freePort()}"\n[secrets]\nbackend = "file"\n`;
+  const rootDaemon = await startDaemon({ config: toml });
+  const env = homeEnv(userHome);
+  mkdirSync(join(userHome, ".config/cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(userHome, ".config/cloudtolocalllm/tunnel.toml"), toml);
+  Bun.spawnSync(["chown", "-R", `${NOBODY}:${NOBODY}`, userHome]);
+  const doctor = () => JSON.parse(asNobody([BUN, join(REPO, "src/main.ts"), "doctor", "--json"], env).out).checks as Check[];
+  try {
+    // Before: "✓ Daemon the control API answers", while every command of this user was refused.
+    expect(doctor().find((c) => c.name === "Daemon")).toMatchObject({
+      level: "fail",
+      detail: `the daemon at http://127.0.0.1:${api} runs as root (started with sudo?), with that user's config and API token: this user's commands cannot use it`,
+      fix: expect.stringContaining("then start it as yourself: `systemctl --user start cloudtolocalllm-tunnel.service` or `cloudtolocalllm-tunnel serve`"),
+    });
+    // And the commands: before, "no API token in …; the daemon creates it on start".
+    const reload = asNobody([BUN, join(REPO, "src/main.ts"), "reload"], env);
+    expect(reload.code).toBe(1);
+    expect(reload.err).toContain(`the daemon at http://127.0.0.1:${api} runs as root (started with sudo?), with that user's config and API token; stop it and start it as yourself`);
+  } finally {
+    removeHome(rootDaemon.home);
+    await rootDaemon.stop();
+  }
+  // The fix as written: this user's own daemon.
+  const own = Bun.spawn(["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", BUN, join(REPO, "src/main.ts"), "serve"], { env, cwd: "/", stdout: "ignore", stderr: "pipe" });
+  try {
+    let log = "";
+    for await (const chunk of own.stderr) if ((log += new TextDecoder().decode(chunk)).includes("daemon: started")) break;
+    expect(doctor().find((c) => c.name === "Daemon")).toMatchObject({ level: "ok" });
+  } finally {
+    own.kill();
+    await own.exited;
+  }
 });
