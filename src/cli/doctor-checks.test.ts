@@ -93,3 +93,15 @@ test("a config path doctor cannot read is a failed Config line naming why, not a
     rmSync(dir, { recursive: true });
   }
 });
+
+test("doctor's systemd line for a failed unit: how it ended, and the reset-failed a plain start needs after systemd gave up", () => {
+  const unit = (failed: { result: string; status: number }) => checkSystemdUnit({ available: true, installed: true, enabled: true, active: false, failed, detail: "" });
+  const fix = "`journalctl --user -u cloudtolocalllm-tunnel.service -p err -n 5` shows why; fix that, then `systemctl --user reset-failed cloudtolocalllm-tunnel.service && systemctl --user start cloudtolocalllm-tunnel.service`";
+  // Before: "enabled but not running", fix "systemctl --user start …", which systemd refuses after start-limit-hit.
+  expect(unit({ result: "exit-code", status: 2 })).toMatchObject({
+    detail: "cloudtolocalllm-tunnel.service failed: the daemon exited with code 2 (an invalid config file or argument; systemd does not restart it)",
+    fix,
+  });
+  expect(unit({ result: "start-limit-hit", status: 1 }).detail).toContain("it failed too often in a row and systemd stopped restarting it");
+  expect(unit({ result: "watchdog", status: 0 }).detail).toContain("it stopped answering systemd's watchdog");
+});

@@ -14,6 +14,7 @@ import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
+import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
 import { checkDirectories, readConfigText } from "./doctor-files.ts";
 import { tokenFile } from "../api/token.ts";
@@ -224,11 +225,30 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
   return out;
 }
 
+/** How a failed unit ended, in words: systemd's Result= and the daemon's exit code (docs/errors.md). */
+const UNIT_RESULTS: Record<string, string> = {
+  "start-limit-hit": "it failed too often in a row and systemd stopped restarting it (a plain `start` is refused until `reset-failed`)",
+  watchdog: "it stopped answering systemd's watchdog",
+  signal: "it was killed by a signal",
+  "core-dump": "it crashed (core dump)",
+  timeout: "it did not start or stop in time",
+  "oom-kill": "the kernel killed it for want of memory",
+};
+const EXIT_MEANINGS: Record<number, string> = {
+  [EXIT_USAGE]: "an invalid config file or argument; systemd does not restart it",
+  [EXIT_FAILURE]: "a failure its log names",
+};
+function unitFailure(f: NonNullable<UnitState["failed"]>): string {
+  if (UNIT_RESULTS[f.result]) return UNIT_RESULTS[f.result]!;
+  return `the daemon exited with code ${f.status}${EXIT_MEANINGS[f.status] ? ` (${EXIT_MEANINGS[f.status]})` : ""}`;
+}
+
 export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
   if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
   if (u.masked) return warn("systemd user unit", `${UNIT} is masked: nothing starts the daemon, not systemd and not the autostart entry`, `systemctl --user unmask ${UNIT} && systemctl --user enable --now ${UNIT}`);
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);
+  if (u.failed) return warn("systemd user unit", `${UNIT} failed: ${unitFailure(u.failed)}`, `\`journalctl --user -u ${UNIT} -p err -n 5\` shows why; fix that, then \`systemctl --user reset-failed ${UNIT} && systemctl --user start ${UNIT}\``);
   if (!u.active) return warn("systemd user unit", `${UNIT} is enabled but not running (${u.detail})`, `systemctl --user start ${UNIT}; journalctl --user -u ${UNIT} shows why it stopped`);
   return ok("systemd user unit", `${UNIT} is installed, enabled and active`);
 }
