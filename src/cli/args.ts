@@ -113,6 +113,12 @@ export function optionHint(message: string, names: string[]): string {
   return hint ? ` (did you mean "--${hint}"?)` : "";
 }
 
+/** ' (did you mean "start"?)' for a mistyped subcommand or action close to one of `names`, else "". */
+export function didYouMean(word: string | undefined, names: readonly string[]): string {
+  const hint = word ? suggest(word, [...names]) : undefined;
+  return hint ? ` (did you mean "${hint}"?)` : "";
+}
+
 export function wantsHelp(argv: string[]): boolean {
   return argv.includes("--help") || argv.includes("-h");
 }

@@ -132,6 +132,23 @@ test("a mistyped option gets a \"did you mean\", as a mistyped command does", ()
   expect(cmd.err).toBe('cloudtolocalllm-tunnel: unknown command "stauts" (did you mean "status"?). Run `cloudtolocalllm-tunnel --help` for the list. [usage]\n');
 });
 
+test("a mistyped subcommand or action of every command gets a \"did you mean\", as `config`'s does (exit 2)", () => {
+  // Before: "expected one of start, stop, restart, not \"strat\"", "unknown action \"craete\": use …", "Unexpected argument 'aprove'".
+  const cases: [string[], string][] = [
+    [["tunnel", "strat"], '(did you mean "start"?)'],
+    [["key", "craete", "x"], 'unknown action "craete" (did you mean "create"?)'],
+    [["secret", "lst"], 'unknown action "lst" (did you mean "list"?)'],
+    [["relay", "chek"], 'unknown subcommand "chek" (did you mean "check"?)'],
+    [["dashboard", "aprove"], 'unknown subcommand "aprove" (did you mean "approve"?)'],
+  ];
+  for (const [args, hint] of cases) {
+    const r = cli(args);
+    expect({ args, code: r.code, hinted: r.err.includes(hint) }).toEqual({ args, code: 2, hinted: true });
+  }
+  // Nothing close: no guess.
+  expect(cli(["tunnel", "xyzzy"]).err).not.toContain("did you mean");
+});
+
 test("install from source names the README's build command", () => {
   const r = cli(["install"]);
   expect(r.code).toBe(2);
