@@ -46,6 +46,10 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   expect(v.err).toBe(
     `${bad}:3:1: upstreams[0].url: "htp://x" is not a URL (expected http:// or https://)\n` + `${bad}:4:1: helth: unknown section [helth] (did you mean [health]?)\n`,
   );
+  // A path it cannot read: why, in the words `serve` uses (before: "cannot read …: EISDIR.").
+  const dir = cli(["config", "validate", home]);
+  expect(dir.code).toBe(1);
+  expect(dir.err).toContain(`cannot read ${home}: it is a directory, not a file (EISDIR).`);
   const missing = cli(["config", "validate", join(home, "nope.toml")]);
   expect(missing.code).toBe(1);
   expect(missing.err).toBe(`cloudtolocalllm-tunnel config: ${join(home, "nope.toml")} does not exist.\n`);
