@@ -3,7 +3,8 @@
 import { configPath } from "../config/paths.ts";
 import { ApiClient, ApiError } from "../client/api-client.ts";
 import { readClientSettings, tokenReader } from "../client/settings.ts";
-import { CliError } from "./args.ts";
+import { closeSync, openSync, statSync } from "node:fs";
+import { CliError, unreadableFile } from "./args.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
 import { loopbackListenerUids } from "../net/listener-owner.ts";
 import { isLoopbackHost } from "../net/host.ts";
@@ -24,11 +25,24 @@ export interface DaemonApi {
 
 /** The daemon's API for `--config`/`--url`; throws a CliError when the address cannot be known (a random port). */
 export function daemonApi(opts: { config?: string; url?: string }): DaemonApi {
-  const settings = readClientSettings(configPath(opts.config));
+  const file = configPath(opts.config);
   const explicit = opts.url || process.env.CLOUDTOLOCALLLM_API_URL;
+  // A file that exists but cannot be read would give the defaults' address: the daemon "not running" at 8765, when the
+  // file names another. Say so instead (a missing file is fine: the defaults are what the daemon uses then too).
+  if (!explicit) readableOrAbsent(file);
+  const settings = readClientSettings(file);
   const base = explicit ? explicit.replace(/\/+$/, "") : settings.base;
   if (!base) throw new CliError(`[api] listen is "${settings.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
   return { client: new ApiClient({ base, token: tokenReader(settings, base), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };
+}
+
+function readableOrAbsent(file: string): void {
+  try {
+    closeSync(openSync(file, "r"));
+    if (statSync(file).isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw unreadableFile(file, e);
+  }
 }
 
 /** The uid of the daemon listening at a loopback `base` when it is not this user's (a daemon run with sudo), else null. */

@@ -8,6 +8,7 @@ import { ApiError } from "../client/api-client.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { existsSync } from "node:fs";
+import { UsageError } from "./args.ts";
 import { cliError, daemonApi, otherUsersDaemon, whoseDaemon } from "./daemon-api.ts";
 import type { CheckResult } from "./doctor-result.ts";
 
@@ -50,6 +51,8 @@ export async function checkDaemon(config: Config, file: string, reason: (e: unkn
     // The address and token file as every other command reads them (even from a config with errors elsewhere).
     api = daemonApi({ config: file });
   } catch (e) {
+    // An unreadable config file (the Config line says why) hides the address; a random port has no address to ask.
+    if (e instanceof UsageError) return [{ name: "Daemon", level: "warn", detail: `not checked: ${e.message}`, fix: "make the config file readable first (the Config line)" }];
     return [{ name: "Daemon", level: "warn", detail: (e as Error).message, fix: "set a fixed port in [api] listen, e.g. 127.0.0.1:8765" }];
   }
   const listen = api.base === baseUrlOf(config.api.listen) ? config.api.listen : new URL(api.base).host;

@@ -50,6 +50,10 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   const dir = cli(["config", "validate", home]);
   expect(dir.code).toBe(1);
   expect(dir.err).toContain(`cannot read ${home}: it is a directory, not a file (EISDIR).`);
+  // The commands that ask the daemon: before, the defaults' address ("cannot reach the daemon at …:8765").
+  const status = cli(["status", "--config", home]);
+  expect(status.code).toBe(2);
+  expect(status.err).toBe(`cloudtolocalllm-tunnel status: cannot read ${home}: it is a directory, not a file (EISDIR) [usage]\n`);
   const missing = cli(["config", "validate", join(home, "nope.toml")]);
   expect(missing.code).toBe(1);
   expect(missing.err).toBe(`cloudtolocalllm-tunnel config: ${join(home, "nope.toml")} does not exist.\n`);
