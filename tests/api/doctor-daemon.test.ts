@@ -49,6 +49,9 @@ test("the API token file deleted under a running daemon: doctor fails naming the
     // Before: "✓ Daemon the control API answers", while every command that needs the token was refused.
     const broken = await doctor(d.env);
     expect(broken.code).toBe(1);
+    // The --json shape README documents: ok false with exit code 1; each check name, level, detail and (here) fix.
+    expect(JSON.parse(broken.out).ok).toBe(false);
+    for (const c of broken.checks) expect(Object.keys(c).filter((k) => !["name", "level", "detail", "fix"].includes(k))).toEqual([]);
     expect(find(broken.checks, "Daemon")).toMatchObject({
       level: "fail",
       detail: expect.stringContaining(`there is no API token in ${tokenFile}`),
