@@ -77,7 +77,10 @@ test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url 
     expect((await checkUpstreams(c, { OLLAMA_HOST: `0.0.0.0:${port}` }))[0]!.fix).toContain(`Ollama answers at http://127.0.0.1:${port} (OLLAMA_HOST)`);
     // The `ollama` CLI pointed at the broker itself: never suggested as the upstream (a loop).
     const atBroker = config(`[proxy]\nlisten = "127.0.0.1:${port}"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`);
-    expect((await checkUpstreams(atBroker, { OLLAMA_HOST: `127.0.0.1:${port}` }))[0]!.fix).toStartWith("is Ollama running?");
+    // And then a plain `ollama serve` (the usual fix) would read it too and take the broker's port: the fix says how to start it.
+    expect((await checkUpstreams(atBroker, { OLLAMA_HOST: `127.0.0.1:${port}` }))[0]!.fix).toBe(
+      `OLLAMA_HOST is the broker's own address (127.0.0.1:${port}), so a plain \`ollama serve\` would try to take the broker's port: start Ollama at its url with \`OLLAMA_HOST=127.0.0.1:9 ollama serve\``,
+    );
     expect((await checkUpstreams(c, {}))[0]!.fix).toStartWith("is Ollama running?");
   } finally {
     await moved.stop();

@@ -15,7 +15,7 @@ import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
-import { movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
+import { brokerHostFix, movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
 import { checkDirectories, readConfigText } from "./doctor-files.ts";
 import { tokenFile } from "../api/token.ts";
 import type { CheckResult } from "./doctor-result.ts";
@@ -114,7 +114,8 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       if ("error" in r) {
         // Ollama moved (OLLAMA_HOST) is running: starting it again would fail on its port; the url is what is wrong.
         const at = u.kind === "ollama" ? await ollamaElsewhere(u.url, env, config.proxy.listen, timeout) : null;
-        return { up: false, fix: at ? movedFix(at, u.name, file) : fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+        const atBroker = u.kind === "ollama" ? brokerHostFix(u.url, env, config.proxy.listen) : null;
+        return { up: false, fix: at ? movedFix(at, u.name, file) : (atBroker ?? fix), result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
       }
       if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };
       if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };

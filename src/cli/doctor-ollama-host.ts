@@ -46,3 +46,19 @@ export function movedFix(at: string, name: string, file: string): string {
   const where = declared ? `set url = "${at}" in the [[upstreams]] entry "${name}" of ${file}` : `add to ${file}: [[upstreams]] name = "${name}" url = "${at}" (one per line)`;
   return `Ollama answers at ${at} (OLLAMA_HOST): ${where}`;
 }
+
+/**
+ * The fix when OLLAMA_HOST is the broker's own address (how apps and the `ollama` CLI are pointed at it): a plain
+ * `ollama serve` would read it too and try to take the broker's port. Null when it is not.
+ */
+export function brokerHostFix(upstreamUrl: string, env: NodeJS.ProcessEnv, brokerListen: string): string | null {
+  const at = ollamaHostUrl(env.OLLAMA_HOST);
+  if (!at || !same(at, baseUrlOf(brokerListen))) return null;
+  let own: string;
+  try {
+    own = new URL(upstreamUrl).host;
+  } catch {
+    return null;
+  }
+  return `OLLAMA_HOST is the broker's own address (${new URL(at).host}), so a plain \`ollama serve\` would try to take the broker's port: start Ollama at its url with \`OLLAMA_HOST=${own} ollama serve\``;
+}
