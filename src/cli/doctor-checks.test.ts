@@ -24,7 +24,9 @@ test("doctor probes a llama.cpp server at /health, and names how to start it whe
     config(`[[upstreams]]\nname = "llama"\nkind = "llamacpp"\nurl = "${llama.url}"\n[[upstreams]]\nname = "gone"\nkind = "llamacpp"\nurl = "http://127.0.0.1:9"\n`),
   );
   expect(up!.level).toBe("ok");
-  expect(llama.requests.map((r) => r.path)).toEqual(["/health"]);
+  // The probe is /health (then its model list, for the no-model warning); never Ollama's /api/version.
+  expect(llama.requests.map((r) => r.path)[0]).toBe("/health");
+  expect(llama.requests.map((r) => r.path)).not.toContain("/api/version");
   expect(gone!.level).toBe("warn");
   expect(gone!.fix).toContain("llama-server");
 });
@@ -107,4 +109,20 @@ test("doctor's systemd line for a failed unit: how it ended, and the reset-faile
   });
   expect(unit({ result: "start-limit-hit", status: 1 }).detail).toContain("it failed too often in a row and systemd stopped restarting it");
   expect(unit({ result: "watchdog", status: 0 }).detail).toContain("it stopped answering systemd's watchdog");
+});
+
+test("an Ollama without a model is a warning with the pull that gives it one, not a green line over every request's \"model not found\"", async () => {
+  const empty = await startFakeOllama({ models: [], loaded: [] });
+  try {
+    const c = config(`[[upstreams]]\nname = "local"\nurl = "${empty.url}"\n`);
+    expect((await checkUpstreams(c, {}))[0]).toMatchObject({
+      level: "warn",
+      detail: `${empty.url} is reachable, but has no model: apps' requests get "model not found"`,
+      fix: "`ollama pull llama3.2` (or any model of https://ollama.com/library)",
+    });
+    empty.options.models = ["llama3.2:latest"];
+    expect((await checkUpstreams(c, {}))[0]!.level).toBe("ok");
+  } finally {
+    await empty.stop();
+  }
 });

@@ -15,6 +15,7 @@ import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
+import { noModelFix } from "./doctor-models.ts";
 import { brokerHostFix, movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
 import { checkDirectories, readConfigText } from "./doctor-files.ts";
 import { tokenFile } from "../api/token.ts";
@@ -107,7 +108,8 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       // The first of the kind's probe reads (src/kinds/): Ollama's /api/version, llama.cpp's /health, /v1/models, …
       const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
       const secret = secrets.get(u.name) ?? null;
-      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, secret ? { headers: { [u.auth_header]: upstreamAuthValue(u, secret) } } : {});
+      const headers: Record<string, string> = secret ? { [u.auth_header]: upstreamAuthValue(u, secret) } : {};
+      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, { headers });
       const shown = redactUrl(u.url);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
@@ -119,6 +121,8 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       }
       if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };
       if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
+      const first = await noModelFix(u, headers, timeout);
+      if (first) return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} is reachable, but has no model: apps' requests get "model not found"`, first) };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
   );
