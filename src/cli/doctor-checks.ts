@@ -282,10 +282,13 @@ export function checkDaemonLog(u: UnitState): CheckResult {
 
 export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const { result, config } = checkConfig(ctx.file);
+  // With a file that has errors, `config` is the defaults: their Ollama and no relay are not the user's setup, and a
+  // running daemon keeps its last good config. Say they were not checked rather than judge the defaults.
+  const usable = result.level !== "fail";
   const parallel = await Promise.all([
     checkDaemon(config, ctx.file, reason),
-    checkUpstreams(config, ctx.env, ctx.file),
-    checkRelay(config),
+    usable ? checkUpstreams(config, ctx.env, ctx.file) : [warn("Upstreams", "not checked: the config file has errors (the Config line), so its upstreams are not known", "fix the config file first")],
+    usable ? checkRelay(config) : null,
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),
   ]);

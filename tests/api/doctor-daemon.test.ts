@@ -136,6 +136,15 @@ test("a config with an error given by --config: the fix validates that file, and
     // Before: `config validate` (the default file, which is valid) and "Daemon not reachable at http://127.0.0.1:8765".
     expect(find(r.checks, "Config")).toMatchObject({ level: "fail", fix: `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${bad}\`` });
     expect(find(r.checks, "Daemon")).toMatchObject({ level: "ok", detail: expect.stringContaining(`http://127.0.0.1:${p.api}`) });
+    // Its upstreams are not known: not the defaults' Ollama judged instead (before: "✗ Upstream \"local\" http://127.0.0.1:11434: connection refused").
+    expect(r.checks.filter((c) => c.name.startsWith("Upstream"))).toEqual([{ name: "Upstreams", level: "warn", detail: "not checked: the config file has errors (the Config line), so its upstreams are not known", fix: "fix the config file first" }]);
+    // Not TOML at all (a slip while editing the daemon's own file): `status` and doctor still find the running daemon at
+    // its [api] listen, which says it kept its last good config. Before: "cannot reach the daemon at …:8765".
+    writeFileSync(bad, p.toml + `[secrets]\nbackend = "file"\n`);
+    const status = await runCli(d.env, "status", "--config", bad);
+    expect(status.code).toBe(0);
+    expect(find((await doctor(d.env, "--config", bad)).checks, "Daemon")).toMatchObject({ level: "ok", detail: expect.stringContaining(`http://127.0.0.1:${p.api}`) });
+    writeFileSync(bad, p.toml + `[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\ntimout = "5s"\n`);
     const validate = await runCli(d.env, "config", "validate", bad);
     expect(validate.code).toBe(2);
     expect(validate.err + validate.out).toContain('unknown key "timout"');
