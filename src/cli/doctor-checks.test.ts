@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
 import { checkConfig, checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
+import { checkUser } from "./doctor-files.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
@@ -125,4 +126,11 @@ test("an Ollama without a model is a warning with the pull that gives it one, no
   } finally {
     await empty.stop();
   }
+});
+
+test("doctor run with sudo says it checks root's setup, not the desktop user's; root on its own or a user is not told", () => {
+  // Before: no word of it; "Config /root/.config/… does not exist yet" read as the user's file missing.
+  expect(checkUser({ SUDO_USER: "alice" }, 0)).toMatchObject({ name: "User", level: "warn", detail: expect.stringContaining("not alice's"), fix: "run `cloudtolocalllm-tunnel doctor` without sudo" });
+  expect(checkUser({}, 0)).toBeNull();
+  expect(checkUser({ SUDO_USER: "alice" }, 1000)).toBeNull();
 });

@@ -17,7 +17,7 @@ import { checkDaemon } from "./doctor-daemon.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { noModelFix } from "./doctor-models.ts";
 import { brokerHostFix, movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
-import { checkDirectories, readConfigText } from "./doctor-files.ts";
+import { checkDirectories, checkUser, readConfigText } from "./doctor-files.ts";
 import { tokenFile } from "../api/token.ts";
 import type { CheckResult } from "./doctor-result.ts";
 export type { CheckLevel, CheckResult } from "./doctor-result.ts";
@@ -293,5 +293,6 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
     checkSecrets(config, ctx.env),
   ]);
   const unit = unitState();
-  return [result, ...checkDirectories(ctx.file, tokenFile(config)), ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
+  const user = checkUser(ctx.env);
+  return [...(user ? [user] : []), result, ...checkDirectories(ctx.file, tokenFile(config)), ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
 }

@@ -1,5 +1,6 @@
-// doctor's checks of the files the daemon reads and writes as this user: the config file readable, and the config and
-// state directories writable (a `sudo` run leaves them root's, and the daemon then fails at start or loses its writes).
+// doctor's checks of the user it runs as and the files the daemon reads and writes as that user: not root through sudo,
+// the config file readable, the config and state directories writable (a `sudo` run leaves them root's, and the daemon
+// then fails at start or loses its writes).
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { homedir } from "node:os";
@@ -74,4 +75,15 @@ export function checkDirectories(file: string, tokenFile: string): CheckResult[]
     }
   }
   return out;
+}
+
+/** doctor run with sudo checks root's config, daemon and unit, not the desktop user's: say so first. */
+export function checkUser(env: NodeJS.ProcessEnv, uid = process.getuid?.()): CheckResult | null {
+  if (uid !== 0 || !env.SUDO_USER || env.SUDO_USER === "root") return null;
+  return {
+    name: "User",
+    level: "warn",
+    detail: `running as root through sudo: this checks root's config, daemon and systemd unit, not ${env.SUDO_USER}'s (the daemon runs as the desktop user)`,
+    fix: "run `cloudtolocalllm-tunnel doctor` without sudo",
+  };
 }
