@@ -1,7 +1,7 @@
 // doctor's checks of the user it runs as and the files the daemon reads and writes as that user: not root through sudo,
 // the config file readable, the config and state directories writable (a `sudo` run leaves them root's, and the daemon
 // then fails at start or loses its writes).
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { homedir } from "node:os";
 import { appStateDir } from "../config/paths.ts";
@@ -73,6 +73,19 @@ export function checkDirectories(file: string, tokenFile: string): CheckResult[]
         fix: giveBack(at.path, `set ${setting} to a directory this user can write`),
       });
     }
+  }
+  // The token file itself: the daemon reads it at start and stops there when it cannot (a root-owned file after sudo).
+  try {
+    closeSync(openSync(tokenFile, "r"));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT" && code !== "ENOTDIR")
+      out.push({
+        name: "API token",
+        level: "fail",
+        detail: `${unreadableFile(tokenFile, e).message} ([api] token_file): the daemon cannot start, nor the commands reach it`,
+        fix: inHome(tokenFile) ? `it belongs to another user (a run with sudo?): \`sudo chown "$(id -un)": ${tokenFile}\`` : `make it readable by this user, or set [api] token_file to a file this user owns`,
+      });
   }
   return out;
 }

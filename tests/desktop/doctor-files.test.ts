@@ -13,7 +13,8 @@ const { test } = requireTools(["setpriv", ROOT]);
 
 const home = tempHome("c2l-doctor-files-");
 const userHome = tempHome("c2l-doctor-user-");
-afterAll(() => [home, userHome].forEach(removeHome));
+const tokenHome = tempHome("c2l-doctor-token-");
+afterAll(() => [home, userHome, tokenHome].forEach(removeHome));
 
 interface Check {
   name: string;
@@ -111,4 +112,25 @@ test("a daemon started with sudo (root's) holds the address: doctor says whose i
     own.kill();
     await own.exited;
   }
+});
+
+test("an API token file left to root: serve names it and [api] token_file, doctor too with the chown; after that chown the daemon starts", () => {
+  const env = homeEnv(tokenHome);
+  const dir = join(tokenHome, ".config/cloudtolocalllm");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "tunnel.toml"), `[api]\nlisten = "127.0.0.1:${freePort()}"\n[proxy]\nlisten = "127.0.0.1:${freePort()}"\n[secrets]\nbackend = "file"\n`);
+  Bun.spawnSync(["chown", "-R", `${NOBODY}:${NOBODY}`, tokenHome]);
+  const token = join(dir, "api-token");
+  writeFileSync(token, "tok-" + "r".repeat(40) + "\n", { mode: 0o600 }); // root's, as `sudo … serve` leaves it
+  const serve = () => asNobody([BUN, join(REPO, "src/main.ts"), "serve"], env, 4000);
+  const failed = serve();
+  // Before: "EACCES: permission denied, open '…/api-token'; the daemon did not start."
+  expect(failed.err).toContain(`cannot open ${token} ([api] token_file): permission denied (EACCES); if it is another user's (a run with sudo?): \`sudo chown "$(id -un)": ${token}\`; the daemon did not start.`);
+  const checks = JSON.parse(asNobody([BUN, join(REPO, "src/main.ts"), "doctor", "--json"], env).out).checks as Check[];
+  const line = checks.find((c) => c.name === "API token")!;
+  expect(line).toMatchObject({ level: "fail", detail: expect.stringContaining(`${token}: permission denied`), fix: `it belongs to another user (a run with sudo?): \`sudo chown "$(id -un)": ${token}\`` });
+  // The fix as written (sudo being root here, `id -un` the user's).
+  const name = asNobody(["id", "-un"], env).out.trim();
+  expect(Bun.spawnSync(["sh", "-c", /`sudo (.*)`$/.exec(line.fix!)![1]!.replace('"$(id -un)"', name)]).exitCode).toBe(0);
+  expect(serve().err).toContain("daemon: started");
 });
