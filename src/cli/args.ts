@@ -43,6 +43,20 @@ export function uncreatableFile(file: string, e: unknown): UsageError {
   return new UsageError(`cannot create the configuration ${file}: ${(code && CREATE_FAILURES[code]) ?? (e as Error)?.message ?? String(e)}${code ? ` (${code})` : ""}; create it yourself, or pass --config FILE`);
 }
 
+/**
+ * A file the daemon could not open at start (the system's error, with its path): the path, why in words, the setting
+ * that names it when one does (`names`: path → setting), and, for a file of another user, the chown that gives it back.
+ * Null when the error carries no path.
+ */
+export function fileAtStart(e: unknown, names: Record<string, string>): string | null {
+  const err = e as NodeJS.ErrnoException | undefined;
+  if (!err?.path || !isSystemError(e)) return null;
+  const why = (err.code && (READ_FAILURES[err.code] ?? CREATE_FAILURES[err.code])) ?? err.message;
+  const setting = names[err.path] ? ` (${names[err.path]})` : "";
+  const owner = err.code === "EACCES" || err.code === "EPERM" ? `; if it is another user's (a run with sudo?): \`sudo chown "$(id -un)": ${err.path}\`` : "";
+  return `cannot open ${err.path}${setting}: ${why.replace(/ \(the user it runs as cannot (read it|write there)\)/, "")} (${err.code})${owner}`;
+}
+
 /** Whether a failure is the system's (an errno code such as EACCES), not one of ours with its own sentence. */
 export const isSystemError = (e: unknown): boolean => /^E[A-Z0-9]+$/.test(String((e as NodeJS.ErrnoException | undefined)?.code ?? ""));
 
@@ -111,6 +125,12 @@ export function optionHint(message: string, names: string[]): string {
   if (!unknown) return "";
   const hint = suggest(unknown, names);
   return hint ? ` (did you mean "--${hint}"?)` : "";
+}
+
+/** ' (did you mean "start"?)' for a mistyped subcommand or action close to one of `names`, else "". */
+export function didYouMean(word: string | undefined, names: readonly string[]): string {
+  const hint = word ? suggest(word, [...names]) : undefined;
+  return hint ? ` (did you mean "${hint}"?)` : "";
 }
 
 export function wantsHelp(argv: string[]): boolean {

@@ -1,6 +1,6 @@
 // `dashboard`: opens the running daemon's dashboard in the browser through a one-time sign-in link (no token in the browser).
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
-import { CliError, parse, UsageError, type Command } from "./args.ts";
+import { CliError, didYouMean, parse, UsageError, type Command } from "./args.ts";
 import { dashboardLink, openInBrowser } from "../client/dashboard-link.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
 
@@ -44,6 +44,8 @@ ${API_HELP}`,
   subcommands: ["approve"],
   async run(argv) {
     if (argv[0] === "approve") return approve(argv.slice(1));
+    // The only word it takes is "approve": a near miss is named as such, not as "Unexpected argument".
+    if (argv[0] && !argv[0].startsWith("-") && didYouMean(argv[0], ["approve"])) throw new UsageError(`unknown subcommand "${argv[0]}"${didYouMean(argv[0], ["approve"])}.`);
     const { values } = parse(argv, { ...API_OPTIONS, "print-url": { type: "boolean" } }, false);
     const api = daemonApi(values);
     const link = await withDaemon(api, (c) => dashboardLink(c));

@@ -2,7 +2,10 @@
 // and a kind's fix when the server does not answer; the systemd unit line for each state the unit can be in.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
-import { checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
+import { checkConfig, checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
+import { checkUser } from "./doctor-files.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 
 let llama: FakeOllama;
@@ -22,7 +25,9 @@ test("doctor probes a llama.cpp server at /health, and names how to start it whe
     config(`[[upstreams]]\nname = "llama"\nkind = "llamacpp"\nurl = "${llama.url}"\n[[upstreams]]\nname = "gone"\nkind = "llamacpp"\nurl = "http://127.0.0.1:9"\n`),
   );
   expect(up!.level).toBe("ok");
-  expect(llama.requests.map((r) => r.path)).toEqual(["/health"]);
+  // The probe is /health (then its model list, for the no-model warning); never Ollama's /api/version.
+  expect(llama.requests.map((r) => r.path)[0]).toBe("/health");
+  expect(llama.requests.map((r) => r.path)).not.toContain("/api/version");
   expect(gone!.level).toBe("warn");
   expect(gone!.fix).toContain("llama-server");
 });
@@ -73,4 +78,75 @@ test("doctor does not call an upstream that answers its probe with a redirect re
     trap.stop(true);
     redirecting.stop(true);
   }
+});
+
+test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url there, not a second `ollama serve`; OLLAMA_HOST at the broker is no such hint", async () => {
+  const moved = await startFakeOllama({ models: ["m"] });
+  try {
+    const port = new URL(moved.url).port;
+    const c = config(`[proxy]\nlisten = "127.0.0.1:11435"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`);
+    // Before: "is Ollama running? `systemctl --user start ollama` or `ollama serve`": it is, and a second one fails on its port.
+    const [up] = await checkUpstreams(c, { OLLAMA_HOST: `127.0.0.1:${port}` }, "/nonexistent/tunnel.toml");
+    expect(up).toMatchObject({
+      level: "fail",
+      detail: "http://127.0.0.1:9: connection refused (nothing listens there)",
+      fix: `Ollama answers at http://127.0.0.1:${port} (OLLAMA_HOST): add to /nonexistent/tunnel.toml: [[upstreams]] name = "local" url = "http://127.0.0.1:${port}" (one per line)`,
+    });
+    // OLLAMA_HOST=0.0.0.0:PORT (Ollama bound to every interface) is reached through loopback.
+    expect((await checkUpstreams(c, { OLLAMA_HOST: `0.0.0.0:${port}` }))[0]!.fix).toContain(`Ollama answers at http://127.0.0.1:${port} (OLLAMA_HOST)`);
+    // The `ollama` CLI pointed at the broker itself: never suggested as the upstream (a loop).
+    const atBroker = config(`[proxy]\nlisten = "127.0.0.1:${port}"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`);
+    // And then a plain `ollama serve` (the usual fix) would read it too and take the broker's port: the fix says how to start it.
+    expect((await checkUpstreams(atBroker, { OLLAMA_HOST: `127.0.0.1:${port}` }))[0]!.fix).toBe(
+      `OLLAMA_HOST is the broker's own address (127.0.0.1:${port}), so a plain \`ollama serve\` would try to take the broker's port: start Ollama at its url with \`OLLAMA_HOST=127.0.0.1:9 ollama serve\``,
+    );
+    expect((await checkUpstreams(c, {}))[0]!.fix).toStartWith("is Ollama running?");
+  } finally {
+    await moved.stop();
+  }
+});
+
+test("a config path doctor cannot read is a failed Config line naming why, not a crash with the system's sentence", () => {
+  const dir = mkdtempSync(tmpdir() + "/c2l-doctor-cfg-");
+  try {
+    // Before: doctor stopped with "EISDIR: illegal operation on a directory, read" and printed no checklist.
+    expect(checkConfig(dir).result).toMatchObject({ name: "Config", level: "fail", detail: `cannot read ${dir}: it is a directory, not a file (EISDIR)` });
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test("doctor's systemd line for a failed unit: how it ended, and the reset-failed a plain start needs after systemd gave up", () => {
+  const unit = (failed: { result: string; status: number }) => checkSystemdUnit({ available: true, installed: true, enabled: true, active: false, failed, detail: "" });
+  const fix = "`journalctl --user -u cloudtolocalllm-tunnel.service -p err -n 5` shows why; fix that, then `systemctl --user reset-failed cloudtolocalllm-tunnel.service && systemctl --user start cloudtolocalllm-tunnel.service`";
+  // Before: "enabled but not running", fix "systemctl --user start …", which systemd refuses after start-limit-hit.
+  expect(unit({ result: "exit-code", status: 2 })).toMatchObject({
+    detail: "cloudtolocalllm-tunnel.service failed: the daemon exited with code 2 (an invalid config file or argument; systemd does not restart it)",
+    fix,
+  });
+  expect(unit({ result: "start-limit-hit", status: 1 }).detail).toContain("it failed too often in a row and systemd stopped restarting it");
+  expect(unit({ result: "watchdog", status: 0 }).detail).toContain("it stopped answering systemd's watchdog");
+});
+
+test("an Ollama without a model is a warning with the pull that gives it one, not a green line over every request's \"model not found\"", async () => {
+  const empty = await startFakeOllama({ models: [], loaded: [] });
+  try {
+    const c = config(`[[upstreams]]\nname = "local"\nurl = "${empty.url}"\n`);
+    expect((await checkUpstreams(c, {}))[0]).toMatchObject({
+      level: "warn",
+      detail: `${empty.url} is reachable, but has no model: apps' requests get "model not found"`,
+      fix: "`ollama pull llama3.2` (or any model of https://ollama.com/library)",
+    });
+    empty.options.models = ["llama3.2:latest"];
+    expect((await checkUpstreams(c, {}))[0]!.level).toBe("ok");
+  } finally {
+    await empty.stop();
+  }
+});
+
+test("doctor run with sudo says it checks root's setup, not the desktop user's; root on its own or a user is not told", () => {
+  // Before: no word of it; "Config /root/.config/… does not exist yet" read as the user's file missing.
+  expect(checkUser({ SUDO_USER: "alice" }, 0)).toMatchObject({ name: "User", level: "warn", detail: expect.stringContaining("not alice's"), fix: "run `cloudtolocalllm-tunnel doctor` without sudo" });
+  expect(checkUser({}, 0)).toBeNull();
+  expect(checkUser({ SUDO_USER: "alice" }, 1000)).toBeNull();
 });

@@ -1,7 +1,7 @@
 // The checks `doctor` runs: each says ok, warn or fail with a one-line fix; "fail" is reserved for what the program needs.
 import { kindOf } from "../kinds/index.ts";
 import { resolved } from "../config/resolve.ts";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { TunnelStatus } from "../core/contracts.ts";
@@ -13,14 +13,15 @@ import { redactUrl } from "../net/redact-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
+import { checkDaemon } from "./doctor-daemon.ts";
+import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
+import { noModelFix } from "./doctor-models.ts";
+import { brokerHostFix, movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
+import { checkDirectories, checkUser, readConfigText } from "./doctor-files.ts";
+import { tokenFile } from "../api/token.ts";
+import type { CheckResult } from "./doctor-result.ts";
+export type { CheckLevel, CheckResult } from "./doctor-result.ts";
 
-export type CheckLevel = "ok" | "warn" | "fail";
-export interface CheckResult {
-  name: string;
-  level: CheckLevel;
-  detail: string;
-  fix?: string;
-}
 
 export interface DoctorContext {
   file: string;
@@ -32,11 +33,14 @@ const warn = (name: string, detail: string, fix: string): CheckResult => ({ name
 const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, level: "fail", detail, fix });
 
 export function checkConfig(file: string): { result: CheckResult; config: Config } {
-  if (!existsSync(file)) return { result: ok("Config", `${file} does not exist yet; the defaults apply (serve writes it on first run)`), config: defaultConfig() };
-  const r = parseConfig(readFileSync(file, "utf8"), file);
+  const read = readConfigText(file);
+  if ("result" in read) return { result: read.result, config: defaultConfig() };
+  if (read.text === null) return { result: ok("Config", `${file} does not exist yet; the defaults apply (serve writes it on first run)`), config: defaultConfig() };
+  const r = parseConfig(read.text, file);
   if (!r.ok)
     return {
-      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate\``),
+      // The file checked is named: `config validate` alone would check the default file, not the one given by --config.
+      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${file}\``),
       config: defaultConfig(),
     };
   return { result: ok("Config", `${file} is valid`), config: r.config };
@@ -53,7 +57,7 @@ const CODES: Record<string, string> = {
   SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate from an untrusted CA (set [tunnel] ca_file)",
 };
 
-function reason(e: unknown): string {
+export function reason(e: unknown): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
   if (err?.code && CODES[err.code]) return CODES[err.code]!;
@@ -68,15 +72,6 @@ async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?:
   } catch (e) {
     return { error: reason(e) };
   }
-}
-
-export async function checkDaemon(config: Config): Promise<CheckResult> {
-  const base = baseUrlOf(config.api.listen);
-  const r = await probe(`${base}/healthz`, 2000);
-  if ("status" in r && r.status === 200) return ok("Daemon", `the control API answers at ${base}`);
-  // A daemon the `tray` command started and that stopped left its reason in its log file.
-  const log = existsSync(daemonLogFile()) ? `; why the last one the \`tray\` command started stopped: ${daemonLogFile()}` : "";
-  return warn("Daemon", `not reachable at ${base} (${"error" in r ? r.error : `HTTP ${r.status}`})`, `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}`);
 }
 
 /** Each upstream's auth_secret as the daemon would read it (store, environment override, or the value pasted in); null when none. */
@@ -102,7 +97,7 @@ function refused(u: Config["upstreams"][number], shown: string, status: number, 
   return warn(name, `${shown} refuses the key in ${which} (HTTP ${status})`, `store the key it expects: ${advice}`);
 }
 
-export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<CheckResult[]> {
+export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = process.env, file = "the config file"): Promise<CheckResult[]> {
   const ups = config.upstreams.filter((u) => u.enabled);
   if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434")];
   const timeout = resolved(config).health.timeout;
@@ -113,16 +108,24 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       // The first of the kind's probe reads (src/kinds/): Ollama's /api/version, llama.cpp's /health, /v1/models, …
       const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
       const secret = secrets.get(u.name) ?? null;
-      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, secret ? { headers: { [u.auth_header]: upstreamAuthValue(u, secret) } } : {});
+      const headers: Record<string, string> = secret ? { [u.auth_header]: upstreamAuthValue(u, secret) } : {};
+      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, { headers });
       const shown = redactUrl(u.url);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
-      if ("error" in r) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+      if ("error" in r) {
+        // Ollama moved (OLLAMA_HOST) is running: starting it again would fail on its port; the url is what is wrong.
+        const at = u.kind === "ollama" ? await ollamaElsewhere(u.url, env, config.proxy.listen, timeout) : null;
+        const atBroker = u.kind === "ollama" ? brokerHostFix(u.url, env, config.proxy.listen) : null;
+        return { up: false, fix: at ? movedFix(at, u.name, file) : (atBroker ?? fix), result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
+      }
       if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };
       if (r.status >= 500) return { up: false, fix, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers HTTP ${r.status}` } };
       // The daemon follows no redirect from an upstream (its health check fails on one): neither does doctor call it reachable.
       if (r.status >= 300 && r.status < 400)
         return { up: false, fix: `correct the url of upstream "${u.name}" in [[upstreams]] to the server itself (the daemon follows no redirect)`, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers ${path} with a redirect (HTTP ${r.status}), which the daemon does not follow` } };
+      const first = await noModelFix(u, headers, timeout);
+      if (first) return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} is reachable, but has no model: apps' requests get "model not found"`, first) };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),
   );
@@ -230,11 +233,30 @@ export async function checkDesktopBus(env: NodeJS.ProcessEnv, notificationsOn: b
   return out;
 }
 
+/** How a failed unit ended, in words: systemd's Result= and the daemon's exit code (docs/errors.md). */
+const UNIT_RESULTS: Record<string, string> = {
+  "start-limit-hit": "it failed too often in a row and systemd stopped restarting it (a plain `start` is refused until `reset-failed`)",
+  watchdog: "it stopped answering systemd's watchdog",
+  signal: "it was killed by a signal",
+  "core-dump": "it crashed (core dump)",
+  timeout: "it did not start or stop in time",
+  "oom-kill": "the kernel killed it for want of memory",
+};
+const EXIT_MEANINGS: Record<number, string> = {
+  [EXIT_USAGE]: "an invalid config file or argument; systemd does not restart it",
+  [EXIT_FAILURE]: "a failure its log names",
+};
+function unitFailure(f: NonNullable<UnitState["failed"]>): string {
+  if (UNIT_RESULTS[f.result]) return UNIT_RESULTS[f.result]!;
+  return `the daemon exited with code ${f.status}${EXIT_MEANINGS[f.status] ? ` (${EXIT_MEANINGS[f.status]})` : ""}`;
+}
+
 export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
   if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
   if (u.masked) return warn("systemd user unit", `${UNIT} is masked: nothing starts the daemon, not systemd and not the autostart entry`, `systemctl --user unmask ${UNIT} && systemctl --user enable --now ${UNIT}`);
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);
+  if (u.failed) return warn("systemd user unit", `${UNIT} failed: ${unitFailure(u.failed)}`, `\`journalctl --user -u ${UNIT} -p err -n 5\` shows why; fix that, then \`systemctl --user reset-failed ${UNIT} && systemctl --user start ${UNIT}\``);
   if (!u.active) return warn("systemd user unit", `${UNIT} is enabled but not running (${u.detail})`, `systemctl --user start ${UNIT}; journalctl --user -u ${UNIT} shows why it stopped`);
   return ok("systemd user unit", `${UNIT} is installed, enabled and active`);
 }
@@ -263,13 +285,17 @@ export function checkDaemonLog(u: UnitState): CheckResult {
 
 export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const { result, config } = checkConfig(ctx.file);
+  // With a file that has errors, `config` is the defaults: their Ollama and no relay are not the user's setup, and a
+  // running daemon keeps its last good config. Say they were not checked rather than judge the defaults.
+  const usable = result.level !== "fail";
   const parallel = await Promise.all([
-    checkDaemon(config),
-    checkUpstreams(config, ctx.env),
-    checkRelay(config),
+    checkDaemon(config, ctx.file, reason),
+    usable ? checkUpstreams(config, ctx.env, ctx.file) : [warn("Upstreams", "not checked: the config file has errors (the Config line), so its upstreams are not known", "fix the config file first")],
+    usable ? checkRelay(config) : null,
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),
   ]);
   const unit = unitState();
-  return [result, parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
+  const user = checkUser(ctx.env);
+  return [...(user ? [user] : []), result, ...checkDirectories(ctx.file, tokenFile(config)), ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
 }

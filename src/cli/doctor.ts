@@ -27,7 +27,10 @@ const command: Command = {
   help: `Usage: cloudtolocalllm-tunnel doctor [--config FILE] [--json]
 
 Checks, and prints a checklist with a fix for each problem:
-  the config file, the daemon's control API, each enabled upstream (Ollama reachable), the relay
+  the config file (readable), the directories the daemon writes (config, API token, state: this
+  user's), the daemon's control API (the daemon answers there, and takes the API token
+  the other commands send), the broker's port (free, while the daemon is down), each enabled
+  upstream (Ollama reachable), the relay
   (when the tunnel is enabled), the D-Bus session bus, a StatusNotifier host for the tray icon,
   a notification server and notify-send, the systemd user unit, and the secret store.
 ✓ ok   ! warning (works, but something is missing)   ✗ problem (exit code 1)

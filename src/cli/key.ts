@@ -1,5 +1,5 @@
 // `key create|list|show|revoke`: the gateway's API keys (printed once at creation, stored only as a hash).
-import { CliError, parse, UsageError, type Command } from "./args.ts";
+import { CliError, didYouMean, parse, UsageError, type Command } from "./args.ts";
 import { KeyStore } from "../gateway/key-store.ts";
 import { createKey, keyInfo, parseExpiry, type KeyInfo } from "../gateway/keys.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
@@ -125,7 +125,7 @@ Options for create:
         return 0;
       }
       default:
-        throw new UsageError(action ? `unknown action "${action}": use create, list, show or revoke.` : "expected create, list, show or revoke.");
+        throw new UsageError(action ? `unknown action "${action}"${didYouMean(action, command.subcommands!)}: use create, list, show or revoke.` : "expected create, list, show or revoke.");
     }
   },
 };

@@ -1,5 +1,5 @@
 // `relay`: runs the self-hostable relay from its own TOML config; `relay hash-token` hashes a token for that config.
-import { parse, UsageError, CliError, unreadableFile, type Command } from "./args.ts";
+import { didYouMean, parse, UsageError, CliError, unreadableFile, type Command } from "./args.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 
 const log = logger("relay");
@@ -43,7 +43,7 @@ Options:
       } else console.log(hashToken(token));
       return 0;
     }
-    if (sub !== undefined && sub !== "check") throw new UsageError(`unknown subcommand "${sub}" (use check or hash-token)`);
+    if (sub !== undefined && sub !== "check") throw new UsageError(`unknown subcommand "${sub}"${didYouMean(sub, ["check", "hash-token"])} (use check or hash-token)`);
     if (!values.config) throw new UsageError("--config FILE is required");
     let text: string;
     try {

@@ -1,5 +1,5 @@
 // `secret set|get|delete|list`: manages the secrets the config refers to by name (values come from stdin, never argv).
-import { CliError, parse, UsageError, type Command } from "./args.ts";
+import { CliError, didYouMean, parse, UsageError, type Command } from "./args.ts";
 import { loadCliConfig } from "./local-auth.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
@@ -75,7 +75,7 @@ Options:
     const { values, positionals } = parse(argv, { config: { type: "string", short: "c" } });
     const [action, name, ...extra] = positionals;
     if (!action) throw new UsageError("missing action: set, get, delete or list.");
-    if (!["set", "get", "delete", "list"].includes(action)) throw new UsageError(`unknown action "${action}": use set, get, delete or list.`);
+    if (!["set", "get", "delete", "list"].includes(action)) throw new UsageError(`unknown action "${action}"${didYouMean(action, ["set", "get", "delete", "list"])}: use set, get, delete or list.`);
     if (action === "list" ? name !== undefined : !name) throw new UsageError(action === "list" ? "list takes no NAME." : `${action} needs a NAME.`);
     if (extra.length) {
       throw new UsageError(action === "set" ? "set takes only NAME; the value is read from stdin so it never shows in the process list." : "too many arguments.");

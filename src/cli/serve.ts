@@ -9,7 +9,8 @@ import { watchConfigFile } from "../daemon/config-watcher.ts";
 import { logger, logStrayFailures } from "../core/log.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../core/build-info.ts";
-import { CliError, isSystemError, parse, uncreatableFile, UsageError, unreadableFile, type Command } from "./args.ts";
+import { CliError, fileAtStart, isSystemError, parse, uncreatableFile, UsageError, unreadableFile, type Command } from "./args.ts";
+import { tokenFile } from "../api/token.ts";
 
 const log = logger("daemon");
 
@@ -103,7 +104,9 @@ Options:
     } catch (e) {
       // One sentence and exit 1 (a runtime failure); start() already stopped whatever had started, so nothing listens.
       const fix = e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
-      throw new CliError(`${e instanceof Error ? e.message : String(e)}; the daemon did not start${fix}.`);
+      // A file it could not open (the API token of another user, say) is named with its setting, not as the system's sentence.
+      const opened = fileAtStart(e, { [tokenFile(r.config)]: "[api] token_file" });
+      throw new CliError(`${opened ?? (e instanceof Error ? e.message : String(e))}; the daemon did not start${fix}.`);
     }
     const watcher = watchConfigFile(file, (t) => daemon.runtime.fileChanged(t), { initialText: text });
     log.info("started", { version: VERSION, pid: process.pid, config: file });

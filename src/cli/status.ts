@@ -17,7 +17,7 @@ Options:
   --json              print GET /api/v1/status as JSON
 ${API_HELP}
 
-Exit codes: 0 ok, 1 the daemon is not reachable.`,
+Exit codes: 0 ok, 1 the daemon is not reachable (or refuses), 2 a wrong option or a config file it cannot read.`,
   async run(argv) {
     const { values } = parse(argv, { ...API_OPTIONS, json: { type: "boolean" } }, false);
     const api = daemonApi(values);

@@ -2,7 +2,7 @@
 import type { TunnelStatus } from "../core/contracts.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
 import { API_HELP, API_OPTIONS, daemonApi, withDaemon } from "./daemon-api.ts";
-import { EXIT_FAILURE, parse, UsageError, type Command } from "./args.ts";
+import { EXIT_FAILURE, didYouMean, parse, UsageError, type Command } from "./args.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
 
 const ACTIONS = ["start", "stop", "restart"] as const;
@@ -53,7 +53,7 @@ Exit codes: 0 ok (connected, or stopped), 1 the attempt failed, gave no outcome 
     const { values, positionals } = parse(argv, { ...API_OPTIONS, wait: { type: "string" } });
     const action = positionals[0];
     if (positionals.length !== 1 || !ACTIONS.includes(action as (typeof ACTIONS)[number]))
-      throw new UsageError(`expected one of start, stop, restart${action ? `, not "${positionals.join(" ")}"` : ""}.`);
+      throw new UsageError(`expected one of start, stop, restart${action ? `, not "${positionals.join(" ")}"${didYouMean(action, ACTIONS)}` : ""}.`);
     const waitSec = values.wait === undefined ? DEFAULT_WAIT_SEC : Number(values.wait);
     if (!Number.isFinite(waitSec) || waitSec < 0) throw new UsageError(`--wait expects a number of seconds, not "${values.wait}".`);
     const api = daemonApi(values);

@@ -41,7 +41,8 @@ function sections(file: string): Pick<Config, "api" | "alerts"> {
   try {
     raw = parseToml(text) as typeof raw;
   } catch {
-    return out;
+    // Not TOML as a whole (a slip while editing; the daemon keeps its last good config): its own tables may still be.
+    raw = ownTables(text);
   }
   const api = Value.Default(ApiSchema, structuredClone(raw.api ?? {}));
   if (Value.Check(ApiSchema, api)) out.api = api;
@@ -49,6 +50,21 @@ function sections(file: string): Pick<Config, "api" | "alerts"> {
   if (Value.Check(AlertsSchema, alerts)) out.alerts = alerts;
   else if (typeof (raw.alerts as { notifications?: unknown } | undefined)?.notifications === "boolean")
     out.alerts.notifications = (raw.alerts as { notifications: boolean }).notifications;
+  return out;
+}
+
+/** [api] and [alerts] read on their own, from the lines under each header: what a syntax error elsewhere leaves readable. */
+function ownTables(text: string): { api?: unknown; alerts?: unknown } {
+  const out: Record<string, unknown> = {};
+  const lines = text.split("\n");
+  for (const name of ["api", "alerts"]) {
+    const start = lines.findIndex((l) => new RegExp(`^\\s*\\[\\s*${name}\\s*\\]\\s*(#.*)?$`).test(l));
+    if (start < 0) continue;
+    const end = lines.findIndex((l, i) => i > start && /^\s*\[/.test(l));
+    try {
+      out[name] = (parseToml(lines.slice(start, end < 0 ? undefined : end).join("\n")) as Record<string, unknown>)[name];
+    } catch {}
+  }
   return out;
 }
 

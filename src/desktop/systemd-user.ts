@@ -9,6 +9,8 @@ export interface UnitState {
   masked?: boolean;
   enabled: boolean;
   active: boolean;
+  /** ActiveState=failed: how it ended (systemd's Result=, e.g. exit-code, start-limit-hit, watchdog) and its exit status. */
+  failed?: { result: string; status: number };
   detail: string;
 }
 
@@ -22,7 +24,7 @@ function systemctl(args: string[], timeoutMs = 5000): { ok: boolean; out: string
 }
 
 export function unitState(unit = UNIT): UnitState {
-  const r = systemctl(["show", unit, "--property=LoadState,UnitFileState,ActiveState"]);
+  const r = systemctl(["show", unit, "--property=LoadState,UnitFileState,ActiveState,Result,ExecMainStatus"]);
   if (!r.ok) return { available: false, installed: false, enabled: false, active: false, detail: r.err || "systemctl --user failed" };
   const props = Object.fromEntries(r.out.split("\n").map((l) => l.split("=", 2) as [string, string]));
   const installed = props.LoadState === "loaded";
@@ -32,6 +34,7 @@ export function unitState(unit = UNIT): UnitState {
     masked: props.LoadState === "masked",
     enabled: props.UnitFileState === "enabled" || props.UnitFileState === "enabled-runtime",
     active: props.ActiveState === "active" || props.ActiveState === "activating",
+    ...(props.ActiveState === "failed" ? { failed: { result: props.Result ?? "", status: Number(props.ExecMainStatus) || 0 } } : {}),
     detail: `load=${props.LoadState} file=${props.UnitFileState} active=${props.ActiveState}`,
   };
 }

@@ -61,6 +61,9 @@ export function subjectTunnelId(issuer: string, subject: string): string {
 /** expiresAt (ms since epoch) is set for JWTs: the relay ends an agent's session when its token expires. */
 export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string; expiresAt?: number } | { ok: false; reason: string };
 
+/** The time claims a JWT can fail, in words. */
+const JWT_TIME_CLAIMS: Record<string, string> = { exp: "it has expired", nbf: "it is not valid yet (nbf)", iat: "it was issued in the future (iat)" };
+
 export class RelayAuth {
   private jwks: IssuerKeys | null = null;
 
@@ -77,7 +80,11 @@ export class RelayAuth {
       const { payload } = await jwtVerify(token, this.jwks.getKey, { issuer: this.config.oidc.issuer, audience: this.config.oidc.audience, requiredClaims: ["sub", "exp"] });
       return { ok: true, subject: payload.sub!, expiresAt: payload.exp! * 1000 };
     } catch (e) {
-      return { ok: false, reason: `the JWT was rejected (${(e as { code?: string }).code ?? (e as Error).message})` };
+      const err = e as { code?: string; claim?: string; reason?: string; message?: string };
+      // A token refused for a time claim is often a clock that is off, not a token that is bad: say which claim, and so.
+      const when = err.reason === "check_failed" && err.claim ? JWT_TIME_CLAIMS[err.claim] : undefined;
+      const clock = when ? `: ${when} by the relay's clock; if it was just issued, the issuer's, this machine's or the relay's clock is off (\`timedatectl\` says whether it is synchronized)` : "";
+      return { ok: false, reason: `the JWT was rejected (${err.code ?? err.message})${clock}` };
     }
   }
 

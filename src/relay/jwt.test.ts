@@ -20,8 +20,8 @@ async function newKey(kid: string) {
   return { kid, priv: privateKey as CryptoKey, jwk };
 }
 
-const sign = (k: { kid: string; priv: CryptoKey }, o: { sub?: string; aud?: string; iss?: string; exp?: string | number } = {}) =>
-  new SignJWT({})
+const sign = (k: { kid: string; priv: CryptoKey }, o: { sub?: string; aud?: string; iss?: string; exp?: string | number; nbf?: number } = {}) =>
+  new SignJWT(o.nbf ? { nbf: o.nbf } : {})
     .setProtectedHeader({ alg: "RS256", kid: k.kid })
     .setSubject(o.sub ?? "user-1")
     .setIssuer(o.iss ?? ISS)
@@ -57,7 +57,12 @@ test("a valid access token maps its subject to a tunnel id; a bound subject gets
 test("expired, wrong-audience and wrong-issuer tokens are refused", async () => {
   const auth = relayAuth();
   const expired = await auth.agent(req(await sign(keys[0]!, { exp: Math.floor(Date.now() / 1000) - 60 })));
+  const reason = (expired as { reason?: string }).reason;
   expect(expired).toMatchObject({ ok: false, reason: expect.stringMatching(/ERR_JWT_EXPIRED/) });
+  // A clock that is off looks like this: the reason says the claim and the clock, not only jose's code.
+  expect(reason).toContain("(ERR_JWT_EXPIRED): it has expired by the relay's clock; if it was just issued, the issuer's, this machine's or the relay's clock is off");
+  const early = await auth.agent(req(await sign(keys[0]!, { nbf: Math.floor(Date.now() / 1000) + 3600, exp: "2h" })));
+  expect(early).toMatchObject({ ok: false, reason: expect.stringContaining("it is not valid yet (nbf) by the relay's clock") });
   expect(await auth.agent(req(await sign(keys[0]!, { aud: "https://other" })))).toMatchObject({ ok: false, reason: expect.stringMatching(/ERR_JWT_CLAIM_VALIDATION_FAILED/) });
   expect((await auth.agent(req(await sign(keys[0]!, { iss: "https://evil" })))).ok).toBe(false);
 });

@@ -46,6 +46,14 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   expect(v.err).toBe(
     `${bad}:3:1: upstreams[0].url: "htp://x" is not a URL (expected http:// or https://)\n` + `${bad}:4:1: helth: unknown section [helth] (did you mean [health]?)\n`,
   );
+  // A path it cannot read: why, in the words `serve` uses (before: "cannot read …: EISDIR.").
+  const dir = cli(["config", "validate", home]);
+  expect(dir.code).toBe(1);
+  expect(dir.err).toContain(`cannot read ${home}: it is a directory, not a file (EISDIR).`);
+  // The commands that ask the daemon: before, the defaults' address ("cannot reach the daemon at …:8765").
+  const status = cli(["status", "--config", home]);
+  expect(status.code).toBe(2);
+  expect(status.err).toBe(`cloudtolocalllm-tunnel status: cannot read ${home}: it is a directory, not a file (EISDIR) [usage]\n`);
   const missing = cli(["config", "validate", join(home, "nope.toml")]);
   expect(missing.code).toBe(1);
   expect(missing.err).toBe(`cloudtolocalllm-tunnel config: ${join(home, "nope.toml")} does not exist.\n`);
@@ -130,6 +138,23 @@ test("a mistyped option gets a \"did you mean\", as a mistyped command does", ()
   const cmd = cli(["stauts"]);
   expect(cmd.code).toBe(2);
   expect(cmd.err).toBe('cloudtolocalllm-tunnel: unknown command "stauts" (did you mean "status"?). Run `cloudtolocalllm-tunnel --help` for the list. [usage]\n');
+});
+
+test("a mistyped subcommand or action of every command gets a \"did you mean\", as `config`'s does (exit 2)", () => {
+  // Before: "expected one of start, stop, restart, not \"strat\"", "unknown action \"craete\": use …", "Unexpected argument 'aprove'".
+  const cases: [string[], string][] = [
+    [["tunnel", "strat"], '(did you mean "start"?)'],
+    [["key", "craete", "x"], 'unknown action "craete" (did you mean "create"?)'],
+    [["secret", "lst"], 'unknown action "lst" (did you mean "list"?)'],
+    [["relay", "chek"], 'unknown subcommand "chek" (did you mean "check"?)'],
+    [["dashboard", "aprove"], 'unknown subcommand "aprove" (did you mean "approve"?)'],
+  ];
+  for (const [args, hint] of cases) {
+    const r = cli(args);
+    expect({ args, code: r.code, hinted: r.err.includes(hint) }).toEqual({ args, code: 2, hinted: true });
+  }
+  // Nothing close: no guess.
+  expect(cli(["tunnel", "xyzzy"]).err).not.toContain("did you mean");
 });
 
 test("install from source names the README's build command", () => {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { configPath } from "../../config/paths.ts";
 import { ConfigStore } from "../../config/store.ts";
 import { formatIssue, type ConfigIssue } from "../../config/load.ts";
-import { CliError } from "../args.ts";
+import { CliError, unreadableFile } from "../args.ts";
 import { writeStderrLine } from "../../core/stderr-line.ts";
 
 export const CONFIG_OPTION = { config: { type: "string", short: "c" } } as const;
@@ -19,7 +19,8 @@ export function readUserFile(file: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (e) {
-    throw new CliError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+    // The words serve uses for the same file ("permission denied (the user it runs as cannot read it) (EACCES)"), not the bare code.
+    throw new CliError(`${unreadableFile(file, e).message}.`);
   }
 }
 
