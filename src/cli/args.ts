@@ -39,7 +39,9 @@ const CREATE_FAILURES: Record<string, string> = {
  * file and why, not the system's sentence about a temporary file beside it.
  */
 export function uncreatableFile(file: string, e: unknown): UsageError {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  // The atomic write's own errors (FileWriteError, DiskFullError) carry the system's code as a string `errno`.
+  const errno = (e as { errno?: unknown } | undefined)?.errno;
+  const code = typeof errno === "string" ? errno : (e as NodeJS.ErrnoException | undefined)?.code;
   return new UsageError(`cannot create the configuration ${file}: ${(code && CREATE_FAILURES[code]) ?? (e as Error)?.message ?? String(e)}${code ? ` (${code})` : ""}; create it yourself, or pass --config FILE`);
 }
 

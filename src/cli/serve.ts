@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { configPath } from "../config/paths.ts";
 import { formatIssue, parseConfig } from "../config/load.ts";
 import { ConfigStore } from "../config/store.ts";
+import { DiskFullError, FileWriteError } from "../config/atomic-write.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { COMPONENTS } from "../daemon/components.ts";
 import { watchConfigFile } from "../daemon/config-watcher.ts";
@@ -67,7 +68,7 @@ Options:
       try {
         await firstRun(store);
       } catch (e) {
-        throw isSystemError(e) ? uncreatableFile(file, e) : e;
+        throw isSystemError(e) || e instanceof FileWriteError || e instanceof DiskFullError ? uncreatableFile(file, e) : e;
       }
     }
     let text: string;
