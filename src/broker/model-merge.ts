@@ -1,7 +1,7 @@
 // Merges model lists from several upstreams (first listed wins a duplicate), in Ollama and OpenAI shapes, each upstream's
 // list converted from the shape its kind serves.
 import { ollamaNames } from "../kinds/types.ts";
-import { listedName } from "../kinds/listed-name.ts";
+import { listedName } from "../kinds/types.ts";
 
 /** An Ollama /api/tags entry for a model that an OpenAI-compatible upstream lists only by id. */
 export function tagFromId(id: string): Record<string, unknown> {

@@ -5,7 +5,7 @@ import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.t
 import type { UpstreamConfig } from "../config/schema.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { MetricsWindow } from "./metrics-window.ts";
-import { listedName } from "../kinds/listed-name.ts";
+import { listedName } from "../kinds/types.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";

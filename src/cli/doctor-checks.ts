@@ -115,8 +115,9 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
       if ("error" in r) {
         // Ollama moved (OLLAMA_HOST) is running: starting it again would fail on its port; the url is what is wrong.
-        const at = u.kind === "ollama" ? await ollamaElsewhere(u.url, env, config.proxy.listen, timeout) : null;
-        const atBroker = u.kind === "ollama" ? brokerHostFix(u.url, env, config.proxy.listen) : null;
+        const movable = kindOf(u.kind).hostEnv === "OLLAMA_HOST";
+        const at = movable ? await ollamaElsewhere(u.url, env, config.proxy.listen, timeout) : null;
+        const atBroker = movable ? brokerHostFix(u.url, env, config.proxy.listen) : null;
         return { up: false, fix: at ? movedFix(at, u.name, file) : (atBroker ?? fix), result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${r.error}` } };
       }
       if (r.status === 401 || r.status === 403) return { up: true, fix, result: refused(u, shown, r.status, secret !== null) };

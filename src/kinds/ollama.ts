@@ -14,5 +14,6 @@ export const ollama: KindModule = {
   dialects: { ollama: true, openai: true, anthropic: true, responses: true },
   listing: { tags: { path: "/api/tags", shape: "ollama" }, ps: { path: "/api/ps", shape: "ollama" }, openai: OPENAI_MODELS },
   refusedHint: "is Ollama running? `systemctl --user start ollama` or `ollama serve`",
+  hostEnv: "OLLAMA_HOST",
   checksModelName: true,
 };

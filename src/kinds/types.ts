@@ -1,7 +1,19 @@
 // What a kind of upstream server declares: how it is probed, where its models and load are read, which dialects it speaks.
 // Kind modules are data plus small pure readers: they import nothing outside src/kinds, so every layer (config, core,
 // broker, the page) may use them.
-import { listedName } from "./listed-name.ts";
+
+/**
+ * Which of the names an upstream gives (its models, its version) are taken: `status`, `models`, the dashboard and
+ * notifications show them, so one holding a control character (a terminal escape sequence, a line break), a
+ * bidirectional override, or of absurd length (megabytes) is dropped rather than shown or routed to; no model server
+ * names a model (or a version) so.
+ */
+export const MAX_MODEL_NAME = 1024;
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+export function listedName(n: unknown): n is string {
+  return typeof n === "string" && n.length > 0 && n.length <= MAX_MODEL_NAME && !UNPRINTABLE.test(n);
+}
 
 /** The request dialects a broker client may speak: Ollama's API, OpenAI chat/completions, Anthropic Messages, OpenAI Responses. */
 export type Dialect = "ollama" | "openai" | "anthropic" | "responses";
@@ -107,6 +119,8 @@ export interface KindModule {
   listing: { tags: ListSource; ps: ListSource | null; openai: ListSource };
   /** What to tell the user when the connection is refused (null: the generic advice). */
   refusedHint: string | null;
+  /** The environment variable that moves its server to another address (Ollama's OLLAMA_HOST), which doctor reads for a fix; none: it has none. */
+  hostEnv?: string;
   /**
    * Whether it answers a request for a model it does not have with an error (404), rather than running what it runs
    * whatever the request names: llama.cpp with one model only echoes "model", and a generic OpenAI-compatible server

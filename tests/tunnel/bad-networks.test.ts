@@ -6,7 +6,8 @@ import { NETNS_NEEDS } from "../helpers/netns.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { DIALECTS, tokensIn } from "./resume-helpers.ts";
 
-const { test } = requireTools([...NETNS_NEEDS, "nsenter"]);
+// unshare is in NETNS_NEEDS too; named here because the requires check reads this literal list.
+const { test } = requireTools([...NETNS_NEEDS, "unshare", "nsenter"]);
 
 interface Outcome {
   tokens: number;
