@@ -61,6 +61,7 @@ async function status(p: Promise<unknown>): Promise<{ status: number; message: s
 test("ollama client: three streams aborted after 5 tokens on a 60-token budget are counted, and the next call gets 429", async () => {
   const ollama = new Ollama({ host: broker, headers: { Authorization: `Bearer ${keys.ol}` } });
   let prompt = 0;
+  let read = 0;
   for (let i = 0; i < 3; i++) {
     const stream = await ollama.chat({ ...chat, stream: true });
     let parts = 0;
@@ -69,15 +70,17 @@ test("ollama client: three streams aborted after 5 tokens on a 60-token budget a
         for await (const _ of stream) if (++parts === 5) stream.abort();
       })(),
     );
-    expect(parts).toBe(5);
+    // The client still hands out the parts it had parsed before the abort (more of them on a loaded machine).
+    expect(parts).toBeGreaterThanOrEqual(5);
+    read += parts;
     expect(err.message).toContain("abort");
     prompt += lastPromptEstimate();
     await counted("ol", i + 1);
   }
   const u = await usage("ol");
-  // What was relayed: the 5 tokens each client read, and at most a token or two more already on the way.
-  expect(u.completion_tokens).toBeGreaterThanOrEqual(15);
-  expect(u.completion_tokens).toBeLessThanOrEqual(21);
+  // What was relayed: the tokens each client read, and at most a token or two more already on the way.
+  expect(u.completion_tokens).toBeGreaterThanOrEqual(read);
+  expect(u.completion_tokens).toBeLessThanOrEqual(read + 6);
   expect(u.prompt_tokens).toBe(prompt);
   expect(u.prompt_tokens + u.completion_tokens).toBeGreaterThanOrEqual(60);
   const next = await status(ollama.chat({ ...chat, stream: false }));
