@@ -105,13 +105,14 @@ describe("relay nodes replaced under traffic", () => {
           (async () => {
             const t0 = performance.now();
             let retried = 0;
+            let retriedFor: string | undefined; // what the retried answer said, for the diagnosis
             const limit = p === "graceful" ? 1_000 : 3_000;
             for (;;) {
               let why: string;
               try {
                 const r = await chat(lb.url);
                 const body = await r.text();
-                if (r.status === 200 && /"done":true/.test(body)) return void outcomes.push({ phase: p, at: t0, ok: true, retried, tookMs: performance.now() - t0 });
+                if (r.status === 200 && /"done":true/.test(body)) return void outcomes.push({ phase: p, at: t0, ok: true, retried, tookMs: performance.now() - t0, why: retriedFor });
                 why = `${r.status} ${r.headers.get("x-c2l-error-code")} retry-after=${r.headers.get("retry-after")} ${body.slice(0, 160)}`;
                 if (!(r.status === 503 && r.headers.get("retry-after"))) return void outcomes.push({ phase: p, at: t0, ok: false, retried, tookMs: performance.now() - t0, why });
               } catch (e) {
@@ -120,6 +121,7 @@ describe("relay nodes replaced under traffic", () => {
               }
               if (performance.now() - t0 > limit) return void outcomes.push({ phase: p, at: t0, ok: false, retried, tookMs: performance.now() - t0, why: `still ${why} after ${limit} ms` });
               retried++;
+              retriedFor = why;
               await Bun.sleep(100);
             }
           })(),
