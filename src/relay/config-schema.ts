@@ -44,6 +44,11 @@ export const RelayConfigSchema = T.Object(
     limits: T.Object(
       {
         max_streams: T.Integer({ default: 64, minimum: 1, description: "Concurrent requests per tunnel; more get 429." }),
+        max_streams_per_client: T.Integer({
+          default: 0,
+          minimum: 0,
+          description: "Concurrent requests one cloud client (a gateway key, else a client key or a JWT subject) may hold on a tunnel; more get 429, so one client cannot shut the tunnel's others out. 0: max_streams less a quarter of it.",
+        }),
         max_body_bytes: T.Integer({ default: 104857600, minimum: 0, description: "Largest request body per request, in bytes; bigger gets 413." }),
         requests_per_minute: T.Integer({ default: 600, minimum: 1, description: "Requests per tunnel per minute; more get 429." }),
         idle_timeout: Duration(

@@ -13,6 +13,7 @@ import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
+import { SHARE_WAIT_MS } from "./client-share.ts";
 import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -33,8 +34,14 @@ function headerOf(head: ResponseHead, name: string): string | null {
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
-/** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
-const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
+/**
+ * Across the hop: who the client is at the entry node (its client key's hash or hashed JWT subject), for its share of
+ * the tunnel's streams at the owner (client-share.ts); a gateway key beside it (x-api-key) names it first. Set by the
+ * entry node only, never sent to an agent.
+ */
+export const CLIENT_HEADER = "x-c2l-relay-client";
+/** Never sent to an agent: the client's credentials, a node-to-node signature and client name (cluster). */
+const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER, CLIENT_HEADER];
 /**
  * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
@@ -82,7 +89,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   const limits = new Map<string, TunnelLimits>();
   const limitsFor = (id: string) => {
     let l = limits.get(id);
-    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams)));
+    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams, Date.now, config.limits.max_streams_per_client)));
     return l;
   };
   const max = config.limits.max_body_bytes;
@@ -178,9 +185,12 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
   }
 
-  /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
-  async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
-    const session = sessions.session(id);
+  /**
+   * The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry).
+   * `client`: who sent it, for its share of the tunnel's streams (client-share.ts).
+   */
+  async function overSession(req: Request, id: string, path: string, viaNode: boolean, client: string): Promise<Response> {
+    let session = sessions.session(id);
     if (!session || session.sentGoAway) {
       // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
       // The call waits for that briefly and follows the agent; still moving after that, it is a 503 to retry, not an
@@ -188,13 +198,25 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const wasMoving = sessions.moving(id);
       if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
       const back = sessions.session(id);
-      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, client);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
       return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     }
     const lim = limitsFor(id);
-    if (!lim.admitStream()) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+    const share = lim.streams;
+    const verdict = share.admit(client);
+    if (verdict === "over") return new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${share.perClient} of its ${lim.maxStreams} requests in flight (max_streams_per_client)`).toDialectResponse(path, { "retry-after": "1" });
+    if (verdict === "full") {
+      // Every stream taken (by other clients too): wait briefly for one; the client holding the fewest gets it first.
+      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+      const now = sessions.session(id);
+      if (!now || now.sentGoAway) {
+        share.release(client);
+        return overSession(req, id, path, viaNode, client);
+      }
+      session = now;
+    }
 
     let tooLarge = false;
     const t0 = performance.now();
@@ -207,7 +229,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const settle = () => {
       if (settled) return;
       settled = true;
-      lim.done();
+      share.release(client);
       metrics.activeStreams.dec();
     };
     try {
@@ -271,30 +293,43 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
     // holds a gateway key (c2l_…): the broker reads no other, and drops the header before any upstream anyway.
-    const apiKey = req.headers.get("x-api-key");
-    if (apiKey !== null && (clientCredential(req)?.header === "x-api-key" || !apiKey.includes(KEY_PREFIX))) req.headers.delete("x-api-key");
+    let apiKey = req.headers.get("x-api-key");
+    if (apiKey !== null && (clientCredential(req)?.header === "x-api-key" || !apiKey.includes(KEY_PREFIX))) {
+      req.headers.delete("x-api-key");
+      apiKey = null;
+    }
     // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
     // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
     if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
-    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster);
+    // Who the client is, for its share of the tunnel's streams: the gateway key it names for the broker (a key the
+    // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
+    const client = apiKey ?? who.client ?? "";
+    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, who.client ?? "");
     const wait = limitsFor(id).admitRate();
     if (wait !== null) return overRate(id, path, wait);
-    return overSession(req, id, path, false);
+    return overSession(req, id, path, false, client);
   }
 
   function overRate(id: string, path: string, wait: number): Response {
     return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
   }
 
-  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting): Promise<Response> {
+  /** `credential`: the client's name by its relay credential, sent to the owner node, which keeps the share. */
+  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting, client: string, credential: string): Promise<Response> {
+    // Set here, whatever the client sent under that name: the owner trusts only what this node signed. (Also for a
+    // call served here: one whose agent moves on goes to the owner from overSession; the agent never sees it.)
+    req.headers.set(CLIENT_HEADER, credential);
     const wait = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate());
     if (wait !== null) return overRate(id, path, wait);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
+    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, client);
     return cluster.forwardToOwner(req, id, path);
   }
 
-  return { client, owner: (req, id, path) => overSession(req, id, path, true), resumeHooks, resumeHere };
+  /** At the owner: the client as the entry node named it (a gateway key crosses the hop as x-api-key). */
+  const owner: Forwarder = (req, id, path) => overSession(req, id, path, true, req.headers.get("x-api-key") ?? req.headers.get(CLIENT_HEADER) ?? "");
+
+  return { client, owner, resumeHooks, resumeHere };
 }

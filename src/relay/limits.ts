@@ -1,17 +1,23 @@
 // Per-tunnel limits kept by one node: requests per minute (a token bucket; in a cluster only while Redis is away, see
-// cluster/rate-window.ts) and concurrent streams (always at the node that holds the agent).
+// cluster/rate-window.ts) and concurrent streams, each client's share of them (client-share.ts; always at the node
+// that holds the agent).
+import { ClientShare } from "./client-share.ts";
+
 export class TunnelLimits {
   private tokens: number;
   private last: number;
-  active = 0;
+  /** The tunnel's concurrent streams, shared between its clients. */
+  readonly streams: ClientShare;
 
   constructor(
     private readonly perMinute: number,
     readonly maxStreams: number,
     private readonly now: () => number = Date.now,
+    perClient = 0,
   ) {
     this.tokens = perMinute;
     this.last = now();
+    this.streams = new ClientShare(maxStreams, perClient);
   }
 
   /** null when one more request fits this minute (and counts it), else the seconds until one would. */
@@ -22,16 +28,5 @@ export class TunnelLimits {
     if (this.tokens < 1) return Math.max(1, Math.ceil(((1 - this.tokens) * 60) / this.perMinute));
     this.tokens -= 1;
     return null;
-  }
-
-  /** true when one more stream may open (and counts it); done() gives it back. */
-  admitStream(): boolean {
-    if (this.active >= this.maxStreams) return false;
-    this.active++;
-    return true;
-  }
-
-  done(): void {
-    this.active = Math.max(0, this.active - 1);
   }
 }

@@ -83,6 +83,10 @@ export const RELAY_CONFIG_SCHEMA = {
           "type": "integer",
           "default": 64
         },
+        "max_streams_per_client": {
+          "type": "integer",
+          "default": 0
+        },
         "max_body_bytes": {
           "type": "integer",
           "default": 104857600
@@ -293,6 +297,8 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
       (typeof value['limits'] === 'object' && value['limits'] !== null && !Array.isArray(value['limits'])) &&
       Number.isInteger(value['limits']['max_streams']) &&
       value['limits']['max_streams'] >= 1 &&
+      Number.isInteger(value['limits']['max_streams_per_client']) &&
+      value['limits']['max_streams_per_client'] >= 0 &&
       Number.isInteger(value['limits']['max_body_bytes']) &&
       value['limits']['max_body_bytes'] >= 0 &&
       Number.isInteger(value['limits']['requests_per_minute']) &&
@@ -300,7 +306,7 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
       (typeof value['limits']['idle_timeout'] === 'string') &&
       local_8.test(value['limits']['idle_timeout']) &&
       format('c2l-duration', value['limits']['idle_timeout']) &&
-      Object.getOwnPropertyNames(value['limits']).length === 4 &&
+      Object.getOwnPropertyNames(value['limits']).length === 5 &&
       (typeof value['oidc'] === 'object' && value['oidc'] !== null && !Array.isArray(value['oidc'])) &&
       (typeof value['oidc']['issuer'] === 'string') &&
       (typeof value['oidc']['audience'] === 'string') &&
