@@ -1,0 +1,127 @@
+// The docs' promise that a flooding script cannot starve your editor, at the relay's own limits (docs/relay.md, Limits
+// per client), through a real relay and daemon: with max_streams = 8, twenty calls of one gateway key at once (waiting in
+// the broker's queue, or never read) hold no more than the key's share of the tunnel's streams, so another key, or a
+// client with the relay's key alone, is still served.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect, type Socket } from "node:net";
+import { createKey, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+import { metric } from "./resume-helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+const MAX_STREAMS = 8;
+/** The default share: max_streams less a quarter. */
+const SHARE = 6;
+const FLOOD = 20;
+
+/**
+ * An upstream whose generation for "endless" produces as fast as it is read (a client that never reads holds it
+ * paused), for "slow" answers after 500 ms, and for anything else at once.
+ */
+function upstream() {
+  const line = new TextEncoder().encode((JSON.stringify({ model: "m:latest", response: "x".repeat(1000), done: false }) + "\n").repeat(16));
+  const last = (text: string) => JSON.stringify({ model: "m:latest", response: text, done: true }) + "\n";
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/version") return Response.json({ version: "0.6.0" });
+      if (path === "/api/tags") return Response.json({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: new Date().toISOString(), details: {} }] });
+      if (path === "/api/ps") return Response.json({ models: [] });
+      if (path !== "/api/generate") return new Response("not found", { status: 404 });
+      const { prompt } = (await req.json()) as { prompt: string };
+      if (prompt === "slow") await Bun.sleep(500);
+      if (prompt !== "endless") return new Response(last(`answer to ${prompt}`), { headers: { "content-type": "application/x-ndjson" } });
+      return new Response(new ReadableStream({ pull: (c) => c.enqueue(line.slice()) }), { headers: { "content-type": "application/x-ndjson" } });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, stop: () => server.stop(true) };
+}
+
+const up = upstream();
+let relay: RelayProc;
+let d: DaemonProc;
+
+beforeAll(async () => {
+  relay = await startRelayProc(relayToml().replace("max_streams = 512", `max_streams = ${MAX_STREAMS}`));
+  d = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await relay?.stop("SIGKILL");
+  up.stop();
+  cleanup(relay?.dir, d?.home);
+});
+
+/** A gateway key made with the CLI, once the daemon sees it. */
+async function key(name: string, ...flags: string[]): Promise<string> {
+  const k = createKey(d, name, ...flags);
+  await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, `the daemon to see the key ${name}`);
+  return k;
+}
+
+const generate = (prompt: string, gatewayKey: string | null, signal?: AbortSignal) =>
+  fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json", ...(gatewayKey ? { "x-api-key": gatewayKey } : {}) },
+    body: JSON.stringify({ model: "m:latest", prompt }),
+    signal,
+  });
+
+const streamsActive = () => metric(relay.url, "cloudtolocalllm_relay_streams_active");
+
+test(`${FLOOD} calls of one key at once, waiting in the broker's queue (its --max-parallel 1), hold only its share of the relay's ${MAX_STREAMS} streams: another key and the relay's key alone are served meanwhile`, async () => {
+  const flood = await key("flood", "--max-parallel", "1");
+  const editor = await key("editor");
+  let floodServed = 0;
+  const statuses = Array.from({ length: FLOOD }, () =>
+    generate("slow", flood).then(async (r) => {
+      const body = await r.text();
+      if (r.status === 200) floodServed++;
+      return { status: r.status, body };
+    }),
+  );
+  await until(async () => (await streamsActive()) >= SHARE, 5000, "the flood to hold its streams");
+  const mine = await generate("editor", editor);
+  const alone = await generate("relay-key-alone", null);
+  expect([mine.status, await mine.text(), alone.status, await alone.text()]).toEqual([200, expect.stringContaining("answer to editor"), 200, expect.stringContaining("answer to relay-key-alone")]);
+  // Served while the flood still held its streams (its calls run one at a time, half a second each), not after it.
+  expect(floodServed).toBeLessThan(SHARE);
+  const all = await Promise.all(statuses);
+  expect(all.filter((x) => x.status === 200).length).toBe(SHARE);
+  // The rest of the flood is refused at once, saying why.
+  const refused = all.filter((x) => x.status === 429);
+  expect(refused.length).toBe(FLOOD - SHARE);
+  expect(refused[0]!.body).toContain("max_streams_per_client");
+}, 30_000);
+
+/** A raw client that asks for an endless generation and never reads past the first bytes of the answer; its status. */
+async function neverReads(gatewayKey: string): Promise<{ sock: Socket; status: number }> {
+  const body = JSON.stringify({ model: "m:latest", prompt: "endless" });
+  const sock = connect(relay.port, "127.0.0.1");
+  sock.on("error", () => {});
+  await new Promise<void>((r) => sock.once("connect", () => r()));
+  sock.write(`POST /t/${TUNNEL_ID}/api/generate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${CLIENT_KEY}\r\nx-api-key: ${gatewayKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  const first = await new Promise<Buffer>((r) => sock.once("data", (b: Buffer) => (sock.pause(), r(b))));
+  return { sock, status: Number(/^HTTP\/1\.1 (\d+)/.exec(first.toString("latin1"))?.[1]) };
+}
+
+test(`${FLOOD} endless generations of one key that are never read hold only its share of the relay's streams: another key is served`, async () => {
+  const idle = await key("never-reads");
+  const editor = await key("editor-2");
+  await until(async () => (await streamsActive()) === 0, 5000, "the last test's streams to end");
+  const held = await Promise.all(Array.from({ length: FLOOD }, () => neverReads(idle)));
+  try {
+    // The stalled answers are still open (paused, not ended) when the other key asks.
+    await Bun.sleep(300);
+    const mine = await generate("editor", editor, AbortSignal.timeout(5000));
+    expect([mine.status, await mine.text()]).toEqual([200, expect.stringContaining("answer to editor")]);
+    expect(held.filter((h) => h.status === 200).length).toBe(SHARE);
+    expect(held.filter((h) => h.status === 429).length).toBe(FLOOD - SHARE);
+    expect(await streamsActive()).toBe(SHARE);
+  } finally {
+    for (const h of held) h.sock.destroy();
+  }
+  await until(async () => (await streamsActive()) === 0, 5000, "the stalled streams to end with their clients");
+}, 30_000);
