@@ -44,6 +44,10 @@ export interface ClusterOptions {
   heartbeat?: [string, string];
   /** More [cluster] lines (e.g. redis_ca_file). */
   clusterExtra?: string;
+  /** The client keys of tunnel alice (default: CLIENT_KEY). */
+  clientKeys?: string[];
+  /** [limits] max_streams of every node (default 512). */
+  maxStreams?: number;
   /** More TOML at the end of every node's config (e.g. [oidc] and more [[tunnels]]). */
   extra?: string;
 }
@@ -69,14 +73,14 @@ interval = "${o.heartbeat?.[0] ?? "300ms"}"
 tolerance = "${o.heartbeat?.[1] ?? "1200ms"}"
 
 [limits]
-max_streams = 512
+max_streams = ${o.maxStreams ?? 512}
 requests_per_minute = ${o.requestsPerMinute ?? 100000}
 max_body_bytes = 2000000000
 
 [[tunnels]]
 id = "${TUNNEL_ID}"
 agent_token_sha256 = "${hashToken(AGENT_TOKEN)}"
-client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
+client_key_sha256 = [${(o.clientKeys ?? [CLIENT_KEY]).map((k) => `"${hashToken(k)}"`).join(", ")}]
 
 [[tunnels]]
 id = "bob"

@@ -1,11 +1,15 @@
 // The docs' promise that a flooding script cannot starve your editor, at the relay's own limits (docs/relay.md, Limits
 // per client), through a real relay and daemon: with max_streams = 8, twenty calls of one gateway key at once (waiting in
 // the broker's queue, or never read) hold no more than the key's share of the tunnel's streams, so another key, or a
-// client with the relay's key alone, is still served.
+// client with the relay's key alone, is still served; across a cluster's hop too (the owner node keeps the shares).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { createKey, type DaemonProc } from "../helpers/daemon.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { startCluster } from "../relay/cluster-helpers.ts";
+import { hashToken } from "../../src/relay/auth.ts";
 import { metric } from "./resume-helpers.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 
@@ -13,6 +17,8 @@ const MAX_STREAMS = 8;
 /** The default share: max_streams less a quarter. */
 const SHARE = 6;
 const FLOOD = 20;
+/** A second client key of the tunnel (cluster test). */
+const OTHER_KEY = "other-client-key-for-tests-01234";
 
 /**
  * An upstream whose generation for "endless" produces as fast as it is read (a client that never reads holds it
@@ -56,15 +62,18 @@ afterAll(async () => {
 
 /** A gateway key made with the CLI, once the daemon sees it. */
 async function key(name: string, ...flags: string[]): Promise<string> {
-  const k = createKey(d, name, ...flags);
-  await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, `the daemon to see the key ${name}`);
+  return keyOf(d, name, ...flags);
+}
+async function keyOf(daemon: DaemonProc, name: string, ...flags: string[]): Promise<string> {
+  const k = createKey(daemon, name, ...flags);
+  await until(async () => (await fetch(`${daemon.urls.broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, `the daemon to see the key ${name}`);
   return k;
 }
 
-const generate = (prompt: string, gatewayKey: string | null, signal?: AbortSignal) =>
-  fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, {
+const generate = (prompt: string, gatewayKey: string | null, signal?: AbortSignal, url = relay.url, clientKey = CLIENT_KEY, more: Record<string, string> = {}) =>
+  fetch(`${url}/t/${TUNNEL_ID}/api/generate`, {
     method: "POST",
-    headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json", ...(gatewayKey ? { "x-api-key": gatewayKey } : {}) },
+    headers: { authorization: `Bearer ${clientKey}`, "content-type": "application/json", ...(gatewayKey ? { "x-api-key": gatewayKey } : {}), ...more },
     body: JSON.stringify({ model: "m:latest", prompt }),
     signal,
   });
@@ -97,12 +106,12 @@ test(`${FLOOD} calls of one key at once, waiting in the broker's queue (its --ma
 }, 30_000);
 
 /** A raw client that asks for an endless generation and never reads past the first bytes of the answer; its status. */
-async function neverReads(gatewayKey: string): Promise<{ sock: Socket; status: number }> {
+async function neverReads(gatewayKey: string | null, port = relay.port): Promise<{ sock: Socket; status: number }> {
   const body = JSON.stringify({ model: "m:latest", prompt: "endless" });
-  const sock = connect(relay.port, "127.0.0.1");
+  const sock = connect(port, "127.0.0.1");
   sock.on("error", () => {});
   await new Promise<void>((r) => sock.once("connect", () => r()));
-  sock.write(`POST /t/${TUNNEL_ID}/api/generate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${CLIENT_KEY}\r\nx-api-key: ${gatewayKey}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  sock.write(`POST /t/${TUNNEL_ID}/api/generate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${CLIENT_KEY}\r\n${gatewayKey ? `x-api-key: ${gatewayKey}\r\n` : ""}content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
   const first = await new Promise<Buffer>((r) => sock.once("data", (b: Buffer) => (sock.pause(), r(b))));
   return { sock, status: Number(/^HTTP\/1\.1 (\d+)/.exec(first.toString("latin1"))?.[1]) };
 }
@@ -125,3 +134,31 @@ test(`${FLOOD} endless generations of one key that are never read hold only its 
   }
   await until(async () => (await streamsActive()) === 0, 5000, "the stalled streams to end with their clients");
 }, 30_000);
+
+// Client at one node, agent at the other: the owner node keeps the shares, by the name the entry node gives the client.
+requireTools(["redis-server"]).test(`across a cluster's hop: ${FLOOD} endless generations never read, sent with one relay key alone to the node without the agent, hold only their share (naming itself another client changes nothing); a gateway key and another relay key are served`, async () => {
+  const redis = await startRedis();
+  const cluster = await startCluster({ redisUrl: redis.url, size: 2, maxStreams: MAX_STREAMS, clientKeys: [CLIENT_KEY, OTHER_KEY] });
+  const [owner, entry] = [cluster.nodes[0]!, cluster.nodes[1]!];
+  const agent = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${owner.url.replace(/^http/, "ws")}/agent` }));
+  const held: { sock: Socket; status: number }[] = [];
+  try {
+    const editor = await keyOf(agent, "editor");
+    await until(async () => (await generate("warm", null, undefined, entry.url)).status === 200, 10_000, "the entry node to find the tunnel's owner");
+    held.push(...(await Promise.all(Array.from({ length: FLOOD }, () => neverReads(null, entry.port)))));
+    await Bun.sleep(300);
+    const mine = await generate("editor", editor, AbortSignal.timeout(5000), entry.url);
+    const other = await generate("other-key", null, AbortSignal.timeout(5000), entry.url, OTHER_KEY);
+    expect([mine.status, await mine.text(), other.status, await other.text()]).toEqual([200, expect.stringContaining("answer to editor"), 200, expect.stringContaining("answer to other-key")]);
+    // The flood's key naming itself the other key for the hop is still the flood's: the entry node names the client.
+    const forged = await generate("forged", null, AbortSignal.timeout(5000), entry.url, CLIENT_KEY, { "x-c2l-relay-client": hashToken(OTHER_KEY) });
+    expect([forged.status, await forged.text()]).toEqual([429, expect.stringContaining("max_streams_per_client")]);
+    expect(held.filter((h) => h.status === 200).length).toBe(SHARE);
+  } finally {
+    for (const h of held) h.sock.destroy();
+    await agent.stop();
+    await cluster.stop();
+    await redis.stop();
+    cleanup(agent.home);
+  }
+}, 40_000);
