@@ -206,10 +206,10 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const lim = limitsFor(id);
     const share = lim.streams;
     const verdict = share.admit(client);
-    if (verdict === "over") return new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${share.perClient} of its ${lim.maxStreams} requests in flight (max_streams_per_client)`).toDialectResponse(path, { "retry-after": "1" });
+    if (verdict === "over") return share.perClient < lim.maxStreams ? overShare(id, path, share.perClient, lim.maxStreams) : tunnelFull(id, path, lim.maxStreams);
     if (verdict === "full") {
       // Every stream taken (by other clients too): wait briefly for one; the client holding the fewest gets it first.
-      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return tunnelFull(id, path, lim.maxStreams);
       const now = sessions.session(id);
       if (!now || now.sentGoAway) {
         share.release(client);
@@ -310,6 +310,14 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const wait = limitsFor(id).admitRate();
     if (wait !== null) return overRate(id, path, wait);
     return overSession(req, id, path, false, client);
+  }
+
+  function tunnelFull(id: string, path: string, maxStreams: number): Response {
+    return new HttpError("rate_limited", `tunnel "${id}" already has ${maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+  }
+
+  function overShare(id: string, path: string, perClient: number, maxStreams: number): Response {
+    return new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${perClient} of its ${maxStreams} requests in flight (max_streams_per_client)`).toDialectResponse(path, { "retry-after": "1" });
   }
 
   function overRate(id: string, path: string, wait: number): Response {
