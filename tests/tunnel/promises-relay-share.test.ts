@@ -80,7 +80,7 @@ const generate = (prompt: string, gatewayKey: string | null, signal?: AbortSigna
 
 const streamsActive = () => metric(relay.url, "cloudtolocalllm_relay_streams_active");
 
-test(`${FLOOD} calls of one key at once, waiting in the broker's queue (its --max-parallel 1), hold only its share of the relay's ${MAX_STREAMS} streams: another key and the relay's key alone are served meanwhile`, async () => {
+test("20 calls of one key at once, waiting in the broker's queue (its --max-parallel 1), hold only its share of the relay's 8 streams: another key and the relay's key alone are served meanwhile", async () => {
   const flood = await key("flood", "--max-parallel", "1");
   const editor = await key("editor");
   let floodServed = 0;
@@ -116,7 +116,7 @@ async function neverReads(gatewayKey: string | null, port = relay.port): Promise
   return { sock, status: Number(/^HTTP\/1\.1 (\d+)/.exec(first.toString("latin1"))?.[1]) };
 }
 
-test(`${FLOOD} endless generations of one key that are never read hold only its share of the relay's streams: another key is served`, async () => {
+test("20 endless generations of one key that are never read hold only its share of the relay's streams: another key is served", async () => {
   const idle = await key("never-reads");
   const editor = await key("editor-2");
   await until(async () => (await streamsActive()) === 0, 5000, "the last test's streams to end");
@@ -136,7 +136,7 @@ test(`${FLOOD} endless generations of one key that are never read hold only its 
 }, 30_000);
 
 // Client at one node, agent at the other: the owner node keeps the shares, by the name the entry node gives the client.
-requireTools(["redis-server"]).test(`across a cluster's hop: ${FLOOD} endless generations never read, sent with one relay key alone to the node without the agent, hold only their share (naming itself another client changes nothing); a gateway key and another relay key are served`, async () => {
+requireTools(["redis-server"]).test("across a cluster's hop: 20 endless generations never read, sent with one relay key alone to the node without the agent, hold only their share (naming itself another client changes nothing); a gateway key and another relay key are served", async () => {
   const redis = await startRedis();
   const cluster = await startCluster({ redisUrl: redis.url, size: 2, maxStreams: MAX_STREAMS, clientKeys: [CLIENT_KEY, OTHER_KEY] });
   const [owner, entry] = [cluster.nodes[0]!, cluster.nodes[1]!];
