@@ -135,6 +135,32 @@ test("20 endless generations of one key that are never read hold only its share 
   await until(async () => (await streamsActive()) === 0, 5000, "the stalled streams to end with their clients");
 }, 30_000);
 
+test("made-up gateway keys (a new one per call) cannot multiply a client's share: each call is refused 401 at once and holds no relay stream, even while its body trickles in", async () => {
+  await until(async () => (await streamsActive()) === 0, 5000, "the last test's streams to end");
+  const socks = await Promise.all(
+    Array.from({ length: FLOOD }, async (_, i) => {
+      const sock = connect(relay.port, "127.0.0.1");
+      sock.on("error", () => {});
+      await new Promise<void>((r) => sock.once("connect", () => r()));
+      let got = "";
+      sock.on("data", (b: Buffer) => (got += b.toString("latin1")));
+      const made = `c2l_${String(i).padStart(43, "A")}`;
+      // A chunked body that never ends: one byte more every 100 ms.
+      sock.write(`POST /t/${TUNNEL_ID}/api/generate HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${CLIENT_KEY}\r\nx-api-key: ${made}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{\r\n`);
+      const trickle = setInterval(() => sock.write("1\r\n \r\n"), 100);
+      return { sock, trickle, status: () => Number(/^HTTP\/1\.1 (\d+)/.exec(got)?.[1] ?? 0) };
+    }),
+  );
+  try {
+    await until(() => socks.every((s) => s.status() !== 0), 5000, "every made-up key's answer");
+    expect(socks.map((s) => s.status())).toEqual(Array(FLOOD).fill(401));
+    await Bun.sleep(300);
+    expect(await streamsActive()).toBe(0);
+  } finally {
+    for (const s of socks) clearInterval(s.trickle), s.sock.destroy();
+  }
+}, 30_000);
+
 // Client at one node, agent at the other: the owner node keeps the shares, by the name the entry node gives the client.
 requireTools(["redis-server"]).test("across a cluster's hop: 20 endless generations never read, sent with one relay key alone to the node without the agent, hold only their share (naming itself another client changes nothing); a gateway key and another relay key are served", async () => {
   const redis = await startRedis();
