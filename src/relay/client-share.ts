@@ -15,6 +15,11 @@ export function defaultShare(maxStreams: number): number {
   return maxStreams - Math.floor(maxStreams / 4);
 }
 
+/** A client's share of a tunnel's `total` (streams, or requests per minute): `configured`, else defaultShare(total). */
+export function clientShareOf(total: number, configured: number): number {
+  return configured > 0 ? Math.min(configured, total) : defaultShare(total);
+}
+
 /** admitted: counted, go on; over: this client alone already holds (or awaits) its share (429); full: the tunnel is full, wait(). */
 export type ShareVerdict = "admitted" | "over" | "full";
 
@@ -36,7 +41,7 @@ export class ClientShare {
     readonly maxStreams: number,
     perClient = 0,
   ) {
-    this.perClient = perClient > 0 ? Math.min(perClient, maxStreams) : defaultShare(maxStreams);
+    this.perClient = clientShareOf(maxStreams, perClient);
   }
 
   /** The streams `client` holds now. */

@@ -13,9 +13,9 @@ import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
-import { SHARE_WAIT_MS } from "./client-share.ts";
+import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
 import { cutShortTail } from "./cut-short.ts";
-import { TunnelLimits } from "./limits.ts";
+import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
 
@@ -51,8 +51,11 @@ const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, RESUME_WINDO
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
-  /** The shared requests-per-minute window: null when the request may go, else seconds until it could. */
-  admitRate(id: string, perMinute: number, local: () => number | null): Promise<number | null>;
+  /**
+   * The shared requests-per-minute window, the tunnel's and `client`'s share of it (client-rate.ts): null when the
+   * request may go, else seconds until it could.
+   */
+  admitRate(id: string, perMinute: number, local: () => RateRefusal | null, client: string, clientPerMinute: number): Promise<RateRefusal | null>;
   /** The request sent on to the node that holds the tunnel's agent, or an error answer saying why it cannot be. */
   forwardToOwner(req: Request, id: string, path: string): Promise<Response>;
   /** The rest of an answer, from `offset`, taken over at the node that holds the tunnel's agent now; null when it has no offer (yet). */
@@ -89,10 +92,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   const limits = new Map<string, TunnelLimits>();
   const limitsFor = (id: string) => {
     let l = limits.get(id);
-    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams, Date.now, config.limits.max_streams_per_client)));
+    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams, Date.now, { streams: config.limits.max_streams_per_client, perMinute: config.limits.requests_per_minute_per_client })));
     return l;
   };
   const max = config.limits.max_body_bytes;
+  const clientPerMinute = clientShareOf(config.limits.requests_per_minute, config.limits.requests_per_minute_per_client);
   // The per-request series' children, found once (no label object or key per request).
   const toAgent = metrics.bytes.child({ direction: "to_agent" });
   const fromAgent = metrics.bytes.child({ direction: "from_agent" });
@@ -307,8 +311,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
     const client = apiKey ?? who.client ?? "";
     if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, who.client ?? "");
-    const wait = limitsFor(id).admitRate();
-    if (wait !== null) return overRate(id, path, wait);
+    const refused = limitsFor(id).admitRate(client);
+    if (refused !== null) return overRate(id, path, refused);
     return overSession(req, id, path, false, client);
   }
 
@@ -320,8 +324,13 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${perClient} of its ${maxStreams} requests in flight (max_streams_per_client)`).toDialectResponse(path, { "retry-after": "1" });
   }
 
-  function overRate(id: string, path: string, wait: number): Response {
-    return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+  /** Over the tunnel's minute, or over the client's share of it. */
+  function overRate(id: string, path: string, r: RateRefusal): Response {
+    const perMinute = config.limits.requests_per_minute;
+    const why = r.client
+      ? `tunnel "${id}" is shared: this client is over its ${clientPerMinute} of the tunnel's ${perMinute} requests per minute (requests_per_minute_per_client)`
+      : `tunnel "${id}" is over ${perMinute} requests per minute`;
+    return new HttpError("rate_limited", why).toDialectResponse(path, { "retry-after": String(r.seconds) });
   }
 
   /** `credential`: the client's name by its relay credential, sent to the owner node, which keeps the share. */
@@ -329,8 +338,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // Set here, whatever the client sent under that name: the owner trusts only what this node signed. (Also for a
     // call served here: one whose agent moves on goes to the owner from overSession; the agent never sees it.)
     req.headers.set(CLIENT_HEADER, credential);
-    const wait = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate());
-    if (wait !== null) return overRate(id, path, wait);
+    const refused = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate(client), client, clientPerMinute);
+    if (refused !== null) return overRate(id, path, refused);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
     if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, client);
     return cluster.forwardToOwner(req, id, path);

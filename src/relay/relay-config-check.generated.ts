@@ -95,6 +95,10 @@ export const RELAY_CONFIG_SCHEMA = {
           "type": "integer",
           "default": 600
         },
+        "requests_per_minute_per_client": {
+          "type": "integer",
+          "default": 0
+        },
         "idle_timeout": {
           "type": "string",
           "format": "c2l-duration",
@@ -303,10 +307,12 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
       value['limits']['max_body_bytes'] >= 0 &&
       Number.isInteger(value['limits']['requests_per_minute']) &&
       value['limits']['requests_per_minute'] >= 1 &&
+      Number.isInteger(value['limits']['requests_per_minute_per_client']) &&
+      value['limits']['requests_per_minute_per_client'] >= 0 &&
       (typeof value['limits']['idle_timeout'] === 'string') &&
       local_8.test(value['limits']['idle_timeout']) &&
       format('c2l-duration', value['limits']['idle_timeout']) &&
-      Object.getOwnPropertyNames(value['limits']).length === 5 &&
+      Object.getOwnPropertyNames(value['limits']).length === 6 &&
       (typeof value['oidc'] === 'object' && value['oidc'] !== null && !Array.isArray(value['oidc'])) &&
       (typeof value['oidc']['issuer'] === 'string') &&
       (typeof value['oidc']['audience'] === 'string') &&

@@ -100,6 +100,21 @@ test("requests per minute over the limit get 429", async () => {
   expect(statuses).toEqual([200, 200, 200, 429, 429]);
 });
 
+test("one client's requests per minute leave a quarter of the tunnel's for its others: a gateway key over its share gets 429 saying so, another key and the relay's key alone are served", async () => {
+  const relay = await relayWith("requests_per_minute = 8");
+  await agent(relay, async () => new Response("ok"));
+  const as = (gatewayKey?: string) => call(relay, "/x", { headers: gatewayKey ? { "x-api-key": gatewayKey } : {} });
+  const flood: number[] = [];
+  for (let i = 0; i < 8; i++) flood.push((await as("c2l_flood")).status);
+  const others = [(await as("c2l_editor")).status, (await as()).status];
+  expect(others).toEqual([200, 200]);
+  expect(flood).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+  const over = await as("c2l_flood");
+  expect([over.status, await over.text()]).toEqual([429, expect.stringContaining("this client is over its 6 of the tunnel's 8 requests per minute")]);
+  // The tunnel's own minute is spent now: anyone's next call is refused.
+  expect((await as("c2l_editor")).status).toBe(429);
+});
+
 test("bodies over max_body_bytes get 413, declared or streamed", async () => {
   const relay = await relayWith("max_body_bytes = 1000");
   await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
