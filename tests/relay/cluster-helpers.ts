@@ -44,6 +44,8 @@ export interface ClusterOptions {
   heartbeat?: [string, string];
   /** More [cluster] lines (e.g. redis_ca_file). */
   clusterExtra?: string;
+  /** [limits] requests_per_minute_per_client of every node (default 0: requests_per_minute less a quarter). */
+  clientRequestsPerMinute?: number;
   /** The client keys of tunnel alice (default: CLIENT_KEY). */
   clientKeys?: string[];
   /** [limits] max_streams of every node (default 512). */
@@ -75,6 +77,7 @@ tolerance = "${o.heartbeat?.[1] ?? "1200ms"}"
 [limits]
 max_streams = ${o.maxStreams ?? 512}
 requests_per_minute = ${o.requestsPerMinute ?? 100000}
+requests_per_minute_per_client = ${o.clientRequestsPerMinute ?? 0}
 max_body_bytes = 2000000000
 
 [[tunnels]]

@@ -162,9 +162,10 @@ test("made-up gateway keys (a new one per call) cannot multiply a client's share
 }, 30_000);
 
 // Client at one node, agent at the other: the owner node keeps the shares, by the name the entry node gives the client.
-requireTools(["redis-server"]).test("across a cluster's hop: 20 endless generations never read, sent with one relay key alone to the node without the agent, hold only their share (naming itself another client changes nothing); a gateway key and another relay key are served", async () => {
+requireTools(["redis-server"]).test("across a cluster's hop: 20 endless generations never read, sent with one relay key alone to the node without the agent, hold only their share (naming itself another client changes nothing); a gateway key and another relay key are served, also once the flood's key spent its share of the minute", async () => {
   const redis = await startRedis();
-  const cluster = await startCluster({ redisUrl: redis.url, size: 2, maxStreams: MAX_STREAMS, clientKeys: [CLIENT_KEY, OTHER_KEY] });
+  // 40 requests a minute for the tunnel (Redis keeps the window), 30 of them a client's share.
+  const cluster = await startCluster({ redisUrl: redis.url, size: 2, maxStreams: MAX_STREAMS, requestsPerMinute: 40, clientKeys: [CLIENT_KEY, OTHER_KEY] });
   const [owner, entry] = [cluster.nodes[0]!, cluster.nodes[1]!];
   const agent = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${owner.url.replace(/^http/, "ws")}/agent` }));
   const held: { sock: Socket; status: number }[] = [];
@@ -179,6 +180,15 @@ requireTools(["redis-server"]).test("across a cluster's hop: 20 endless generati
     // The flood's key naming itself the other key for the hop is still the flood's: the entry node names the client.
     const forged = await generate("forged", null, AbortSignal.timeout(5000), entry.url, CLIENT_KEY, { "x-c2l-relay-client": hashToken(OTHER_KEY) });
     expect([forged.status, await forged.text()]).toEqual([429, expect.stringContaining("max_streams_per_client")]);
+    // The flood's key spends its share of the minute, not the tunnel's: the other key is still served after it.
+    let spent: Response | null = null;
+    for (let i = 0; i < 12 && !spent; i++) {
+      const r = await generate("minute", null, AbortSignal.timeout(5000), entry.url);
+      if (r.status === 429 && (await r.clone().text()).includes("requests per minute")) spent = r;
+      else await r.arrayBuffer();
+    }
+    expect(await spent?.text()).toContain("this client is over its 30 of the tunnel's 40 requests per minute");
+    expect((await generate("after-minute", null, AbortSignal.timeout(5000), entry.url, OTHER_KEY)).status).toBe(200);
     expect(held.filter((h) => h.status === 200).length).toBe(SHARE);
   } finally {
     for (const h of held) h.sock.destroy();
