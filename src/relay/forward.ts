@@ -309,9 +309,12 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
     // Who the client is, for its share of the tunnel's streams: the gateway key it names for the broker (a key the
     // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
-    const client = apiKey ?? who.client ?? "";
-    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, who.client ?? "");
-    const refused = limitsFor(id).admitRate(client);
+    // Its share of the minute goes by the credential alone: a call is counted before the agent sees its key, so a
+    // made-up key per call must not open a new share.
+    const credential = who.client ?? "";
+    const client = apiKey ?? credential;
+    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+    const refused = limitsFor(id).admitRate(credential);
     if (refused !== null) return overRate(id, path, refused);
     return overSession(req, id, path, false, client);
   }
@@ -333,12 +336,12 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return new HttpError("rate_limited", why).toDialectResponse(path, { "retry-after": String(r.seconds) });
   }
 
-  /** `credential`: the client's name by its relay credential, sent to the owner node, which keeps the share. */
+  /** `credential`: the client's name by its relay credential: its share of the minute, and sent to the owner node, which keeps the streams' share. */
   async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting, client: string, credential: string): Promise<Response> {
     // Set here, whatever the client sent under that name: the owner trusts only what this node signed. (Also for a
     // call served here: one whose agent moves on goes to the owner from overSession; the agent never sees it.)
     req.headers.set(CLIENT_HEADER, credential);
-    const refused = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate(client), client, clientPerMinute);
+    const refused = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate(credential), credential, clientPerMinute);
     if (refused !== null) return overRate(id, path, refused);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
     if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, client);
