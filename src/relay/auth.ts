@@ -60,8 +60,9 @@ export function subjectTunnelId(issuer: string, subject: string): string {
 
 /** expiresAt (ms since epoch) is set for JWTs: the relay ends an agent's session when its token expires. */
 /**
- * `client`: who a cloud client is at the relay, for its share of the tunnel's streams (client-share.ts): the hash of its
- * client key, or its JWT subject (hashed: it rides a header across a cluster's hop). Agents have none.
+ * `client`: who a cloud client is at the relay, for its share of the tunnel's streams and minute (client-share.ts,
+ * client-rate.ts): the hash of its client key, or its JWT subject (hashed: it rides a header across a cluster's hop).
+ * Agents have none.
  */
 export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string; expiresAt?: number; client?: string } | { ok: false; reason: string };
 

@@ -53,7 +53,7 @@ const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, RESUME_WINDO
 export interface ClusterRouting {
   /**
    * The shared requests-per-minute window, the tunnel's and `client`'s share of it (client-rate.ts): null when the
-   * request may go, else seconds until it could.
+   * request may go (counted in both), else the seconds until it could and whose limit it was.
    */
   admitRate(id: string, perMinute: number, local: () => RateRefusal | null, client: string, clientPerMinute: number): Promise<RateRefusal | null>;
   /** The request sent on to the node that holds the tunnel's agent, or an error answer saying why it cannot be. */

@@ -26,7 +26,7 @@ for i = 1, #KEYS do
 end
 return 1`;
 
-/** A client's name in a Redis key: hashed (a gateway key is a secret), short. */
+/** A client's name in a Redis key: hashed, so short and never a credential or subject in clear. */
 const clientKey = (client: string) => Bun.CryptoHasher.hash("sha256", client, "base64url") as string;
 
 export class SharedRateWindow {
