@@ -5,6 +5,8 @@
 
 /** How long a call that finds its tunnel's streams all taken waits for one before its 429. */
 export const SHARE_WAIT_MS = 2_000;
+/** Entries of clients holding nothing past which they are dropped. */
+const SWEEP_AT = 256;
 
 /**
  * One client's most streams at once when `[limits] max_streams_per_client` is 0: max_streams less a quarter of it
@@ -32,7 +34,10 @@ export class ClientShare {
   /** Streams in flight on the tunnel, every client's. */
   total = 0;
   readonly perClient: number;
-  /** Streams each client holds; a client with none has no entry (identities come and go: keys, subjects). */
+  /**
+   * Streams each client holds. A client that holds none keeps its entry (0) while few do, so a client calling one at a
+   * time allocates nothing per call; past SWEEP_AT such entries they are dropped (identities come and go: keys, subjects).
+   */
   private readonly held = new Map<string, number>();
   /** Calls waiting for a stream, in arrival order. */
   private readonly waiters: Waiter[] = [];
@@ -87,9 +92,12 @@ export class ClientShare {
   /** A stream of `client` ended: handed to the waiting call whose client holds the fewest, or freed. */
   release(client: string): void {
     const h = this.held.get(client) ?? 0;
-    if (h <= 1) this.held.delete(client);
-    else this.held.set(client, h - 1);
-    if (h > 0) this.total--;
+    if (h > 0) {
+      this.held.set(client, h - 1);
+      this.total--;
+    }
+    // Only once SWEEP_AT entries hold nothing (at most `total` hold something): a sweep per SWEEP_AT calls at most.
+    if (this.held.size > SWEEP_AT + this.total) for (const [c, n] of this.held) if (n === 0) this.held.delete(c);
     if (!this.waiters.length || this.total >= this.maxStreams) return;
     let best: Waiter | null = null;
     let fewest = Infinity;
