@@ -59,7 +59,12 @@ export function subjectTunnelId(issuer: string, subject: string): string {
 }
 
 /** expiresAt (ms since epoch) is set for JWTs: the relay ends an agent's session when its token expires. */
-export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string; expiresAt?: number } | { ok: false; reason: string };
+/**
+ * `client`: who a cloud client is at the relay, for its share of the tunnel's streams and minute (client-share.ts,
+ * client-rate.ts): the hash of its client key, or its JWT subject (hashed: it rides a header across a cluster's hop).
+ * Agents have none.
+ */
+export type AuthResult = { ok: true; tunnelId: string; via: "token" | "jwt"; subject?: string; expiresAt?: number; client?: string } | { ok: false; reason: string };
 
 /** The time claims a JWT can fail, in words. */
 const JWT_TIME_CLAIMS: Record<string, string> = { exp: "it has expired", nbf: "it is not valid yet (nbf)", iat: "it was issued in the future (iat)" };
@@ -133,7 +138,9 @@ export class RelayAuth {
     if (!token) return { ok: false, reason: noToken(req, "Authorization: Bearer with a client key (or x-api-key)") };
     const t = this.config.tunnels.find((x) => x.id === tunnelId);
     const h = hashToken(token);
-    if (t && t.client_key_sha256.some((k) => sameHash(k, h))) return { ok: true, tunnelId, via: "token" };
+    // The key's configured hash names the client: no string made per call.
+    const k = t?.client_key_sha256.find((k) => sameHash(k, h));
+    if (k) return { ok: true, tunnelId, via: "token", client: k };
     if (looksLikeJwt(token) && this.jwks) return this.clientByJwt(token, tunnelId);
     return { ok: false, reason: "unknown client key for this tunnel" };
   }
@@ -142,7 +149,7 @@ export class RelayAuth {
     const v = await this.verifyJwt(token);
     if (!v.ok) return v;
     if (!this.tunnelsOf(v.subject).includes(tunnelId)) return { ok: false, reason: "this account does not own the tunnel" };
-    return { ok: true, tunnelId, via: "jwt", subject: v.subject };
+    return { ok: true, tunnelId, via: "jwt", subject: v.subject, client: `jwt:${sha256Hex(v.subject)}` };
   }
 
   admin(req: Request): boolean {

@@ -44,8 +44,18 @@ export const RelayConfigSchema = T.Object(
     limits: T.Object(
       {
         max_streams: T.Integer({ default: 64, minimum: 1, description: "Concurrent requests per tunnel; more get 429." }),
+        max_streams_per_client: T.Integer({
+          default: 0,
+          minimum: 0,
+          description: "Concurrent requests one cloud client (a gateway key, else a client key or a JWT subject) may hold on a tunnel; more get 429, so one client cannot shut the tunnel's others out. 0: max_streams less a quarter of it.",
+        }),
         max_body_bytes: T.Integer({ default: 104857600, minimum: 0, description: "Largest request body per request, in bytes; bigger gets 413." }),
         requests_per_minute: T.Integer({ default: 600, minimum: 1, description: "Requests per tunnel per minute; more get 429." }),
+        requests_per_minute_per_client: T.Integer({
+          default: 0,
+          minimum: 0,
+          description: "Requests per minute one cloud client (as for max_streams_per_client) may make on a tunnel; more get 429, so one client cannot spend the tunnel's minute. 0: requests_per_minute less a quarter.",
+        }),
         idle_timeout: Duration(
           "30s",
           "How long a client's connection may stay silent (1s to 255s) until a call of it is admitted (its key accepted): one trickling its request head (slowloris) is closed then, and an answer to a call that is not admitted closes its connection. An admitted call through a tunnel is never cut by it, nor is an idle keep-alive connection a reverse proxy may reuse; \"0s\": no limit.",

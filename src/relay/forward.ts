@@ -13,8 +13,9 @@ import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
+import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
 import { cutShortTail } from "./cut-short.ts";
-import { TunnelLimits } from "./limits.ts";
+import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
 
@@ -33,8 +34,14 @@ function headerOf(head: ResponseHead, name: string): string | null {
 
 /** Headers a cloud client's credentials or cookies ride in: they stay at the relay. */
 export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
-/** Never sent to an agent: the client's credentials, and a node-to-node signature (cluster). */
-const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER];
+/**
+ * Across the hop: who the client is at the entry node (its client key's hash or hashed JWT subject), for its share of
+ * the tunnel's streams at the owner (client-share.ts); a gateway key beside it (x-api-key) names it first. Set by the
+ * entry node only, never sent to an agent.
+ */
+export const CLIENT_HEADER = "x-c2l-relay-client";
+/** Never sent to an agent: the client's credentials, a node-to-node signature and client name (cluster). */
+const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER, CLIENT_HEADER];
 /**
  * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
@@ -44,8 +51,11 @@ const NOT_FROM_AGENT: ReadonlySet<string> = new Set([RESUME_HEADER, RESUME_WINDO
 
 /** What forwarding needs from a cluster (cluster/cluster.ts); a relay alone has none. */
 export interface ClusterRouting {
-  /** The shared requests-per-minute window: null when the request may go, else seconds until it could. */
-  admitRate(id: string, perMinute: number, local: () => number | null): Promise<number | null>;
+  /**
+   * The shared requests-per-minute window, the tunnel's and `client`'s share of it (client-rate.ts): null when the
+   * request may go (counted in both), else the seconds until it could and whose limit it was.
+   */
+  admitRate(id: string, perMinute: number, local: () => RateRefusal | null, client: string, clientPerMinute: number): Promise<RateRefusal | null>;
   /** The request sent on to the node that holds the tunnel's agent, or an error answer saying why it cannot be. */
   forwardToOwner(req: Request, id: string, path: string): Promise<Response>;
   /** The rest of an answer, from `offset`, taken over at the node that holds the tunnel's agent now; null when it has no offer (yet). */
@@ -82,10 +92,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   const limits = new Map<string, TunnelLimits>();
   const limitsFor = (id: string) => {
     let l = limits.get(id);
-    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams)));
+    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams, Date.now, { streams: config.limits.max_streams_per_client, perMinute: config.limits.requests_per_minute_per_client })));
     return l;
   };
   const max = config.limits.max_body_bytes;
+  const clientPerMinute = clientShareOf(config.limits.requests_per_minute, config.limits.requests_per_minute_per_client);
   // The per-request series' children, found once (no label object or key per request).
   const toAgent = metrics.bytes.child({ direction: "to_agent" });
   const fromAgent = metrics.bytes.child({ direction: "from_agent" });
@@ -178,9 +189,12 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
   }
 
-  /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
-  async function overSession(req: Request, id: string, path: string, viaNode: boolean): Promise<Response> {
-    const session = sessions.session(id);
+  /**
+   * The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry).
+   * `client`: who sent it, for its share of the tunnel's streams (client-share.ts).
+   */
+  async function overSession(req: Request, id: string, path: string, viaNode: boolean, client: string): Promise<Response> {
+    let session = sessions.session(id);
     if (!session || session.sentGoAway) {
       // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
       // The call waits for that briefly and follows the agent; still moving after that, it is a 503 to retry, not an
@@ -188,13 +202,25 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const wasMoving = sessions.moving(id);
       if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
       const back = sessions.session(id);
-      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, client);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
       return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
     }
     const lim = limitsFor(id);
-    if (!lim.admitStream()) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+    const share = lim.streams;
+    const verdict = share.admit(client);
+    if (verdict === "over") return share.perClient < lim.maxStreams ? overShare(id, path, share.perClient, lim.maxStreams) : tunnelFull(id, path, lim.maxStreams);
+    if (verdict === "full") {
+      // Every stream taken (by other clients too): wait briefly for one; the client holding the fewest gets it first.
+      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return tunnelFull(id, path, lim.maxStreams);
+      const now = sessions.session(id);
+      if (!now || now.sentGoAway) {
+        share.release(client);
+        return overSession(req, id, path, viaNode, client);
+      }
+      session = now;
+    }
 
     let tooLarge = false;
     const t0 = performance.now();
@@ -207,7 +233,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const settle = () => {
       if (settled) return;
       settled = true;
-      lim.done();
+      share.release(client);
       metrics.activeStreams.dec();
     };
     try {
@@ -271,30 +297,59 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
     // holds a gateway key (c2l_…): the broker reads no other, and drops the header before any upstream anyway.
-    const apiKey = req.headers.get("x-api-key");
-    if (apiKey !== null && (clientCredential(req)?.header === "x-api-key" || !apiKey.includes(KEY_PREFIX))) req.headers.delete("x-api-key");
+    let apiKey = req.headers.get("x-api-key");
+    if (apiKey !== null && (clientCredential(req)?.header === "x-api-key" || !apiKey.includes(KEY_PREFIX))) {
+      req.headers.delete("x-api-key");
+      apiKey = null;
+    }
     // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
     // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
     if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
     if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
-    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster);
-    const wait = limitsFor(id).admitRate();
-    if (wait !== null) return overRate(id, path, wait);
-    return overSession(req, id, path, false);
+    // Who the client is, for its share of the tunnel's streams: the gateway key it names for the broker (a key the
+    // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
+    // Its share of the minute goes by the credential alone: a call is counted before the agent sees its key, so a
+    // made-up key per call must not open a new share.
+    const credential = who.client ?? "";
+    const client = apiKey ?? credential;
+    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+    const refused = limitsFor(id).admitRate(credential);
+    if (refused !== null) return overRate(id, path, refused);
+    return overSession(req, id, path, false, client);
   }
 
-  function overRate(id: string, path: string, wait: number): Response {
-    return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+  function tunnelFull(id: string, path: string, maxStreams: number): Response {
+    return new HttpError("rate_limited", `tunnel "${id}" already has ${maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
   }
 
-  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting): Promise<Response> {
-    const wait = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate());
-    if (wait !== null) return overRate(id, path, wait);
+  function overShare(id: string, path: string, perClient: number, maxStreams: number): Response {
+    return new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${perClient} of its ${maxStreams} requests in flight (max_streams_per_client)`).toDialectResponse(path, { "retry-after": "1" });
+  }
+
+  /** Over the tunnel's minute, or over the client's share of it. */
+  function overRate(id: string, path: string, r: RateRefusal): Response {
+    const perMinute = config.limits.requests_per_minute;
+    const why = r.client
+      ? `tunnel "${id}" is shared: this client is over its ${clientPerMinute} of the tunnel's ${perMinute} requests per minute (requests_per_minute_per_client)`
+      : `tunnel "${id}" is over ${perMinute} requests per minute`;
+    return new HttpError("rate_limited", why).toDialectResponse(path, { "retry-after": String(r.seconds) });
+  }
+
+  /** `credential`: the client's name by its relay credential: its share of the minute, and sent to the owner node, which keeps the streams' share. */
+  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting, client: string, credential: string): Promise<Response> {
+    // Set here, whatever the client sent under that name: the owner trusts only what this node signed. (Also for a
+    // call served here: one whose agent moves on goes to the owner from overSession; the agent never sees it.)
+    req.headers.set(CLIENT_HEADER, credential);
+    const refused = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate(credential), credential, clientPerMinute);
+    if (refused !== null) return overRate(id, path, refused);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false);
+    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, client);
     return cluster.forwardToOwner(req, id, path);
   }
 
-  return { client, owner: (req, id, path) => overSession(req, id, path, true), resumeHooks, resumeHere };
+  /** At the owner: the client as the entry node named it (a gateway key crosses the hop as x-api-key). */
+  const owner: Forwarder = (req, id, path) => overSession(req, id, path, true, req.headers.get("x-api-key") ?? req.headers.get(CLIENT_HEADER) ?? "");
+
+  return { client, owner, resumeHooks, resumeHere };
 }

@@ -83,6 +83,10 @@ export const RELAY_CONFIG_SCHEMA = {
           "type": "integer",
           "default": 64
         },
+        "max_streams_per_client": {
+          "type": "integer",
+          "default": 0
+        },
         "max_body_bytes": {
           "type": "integer",
           "default": 104857600
@@ -90,6 +94,10 @@ export const RELAY_CONFIG_SCHEMA = {
         "requests_per_minute": {
           "type": "integer",
           "default": 600
+        },
+        "requests_per_minute_per_client": {
+          "type": "integer",
+          "default": 0
         },
         "idle_timeout": {
           "type": "string",
@@ -293,14 +301,18 @@ export const checkRelayConfig: (value: unknown) => boolean = (() => {
       (typeof value['limits'] === 'object' && value['limits'] !== null && !Array.isArray(value['limits'])) &&
       Number.isInteger(value['limits']['max_streams']) &&
       value['limits']['max_streams'] >= 1 &&
+      Number.isInteger(value['limits']['max_streams_per_client']) &&
+      value['limits']['max_streams_per_client'] >= 0 &&
       Number.isInteger(value['limits']['max_body_bytes']) &&
       value['limits']['max_body_bytes'] >= 0 &&
       Number.isInteger(value['limits']['requests_per_minute']) &&
       value['limits']['requests_per_minute'] >= 1 &&
+      Number.isInteger(value['limits']['requests_per_minute_per_client']) &&
+      value['limits']['requests_per_minute_per_client'] >= 0 &&
       (typeof value['limits']['idle_timeout'] === 'string') &&
       local_8.test(value['limits']['idle_timeout']) &&
       format('c2l-duration', value['limits']['idle_timeout']) &&
-      Object.getOwnPropertyNames(value['limits']).length === 4 &&
+      Object.getOwnPropertyNames(value['limits']).length === 6 &&
       (typeof value['oidc'] === 'object' && value['oidc'] !== null && !Array.isArray(value['oidc'])) &&
       (typeof value['oidc']['issuer'] === 'string') &&
       (typeof value['oidc']['audience'] === 'string') &&

@@ -44,6 +44,12 @@ export interface ClusterOptions {
   heartbeat?: [string, string];
   /** More [cluster] lines (e.g. redis_ca_file). */
   clusterExtra?: string;
+  /** [limits] requests_per_minute_per_client of every node (default 0: requests_per_minute less a quarter). */
+  clientRequestsPerMinute?: number;
+  /** The client keys of tunnel alice (default: CLIENT_KEY). */
+  clientKeys?: string[];
+  /** [limits] max_streams of every node (default 512). */
+  maxStreams?: number;
   /** More TOML at the end of every node's config (e.g. [oidc] and more [[tunnels]]). */
   extra?: string;
 }
@@ -69,14 +75,15 @@ interval = "${o.heartbeat?.[0] ?? "300ms"}"
 tolerance = "${o.heartbeat?.[1] ?? "1200ms"}"
 
 [limits]
-max_streams = 512
+max_streams = ${o.maxStreams ?? 512}
 requests_per_minute = ${o.requestsPerMinute ?? 100000}
+requests_per_minute_per_client = ${o.clientRequestsPerMinute ?? 0}
 max_body_bytes = 2000000000
 
 [[tunnels]]
 id = "${TUNNEL_ID}"
 agent_token_sha256 = "${hashToken(AGENT_TOKEN)}"
-client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]
+client_key_sha256 = [${(o.clientKeys ?? [CLIENT_KEY]).map((k) => `"${hashToken(k)}"`).join(", ")}]
 
 [[tunnels]]
 id = "bob"

@@ -116,17 +116,30 @@ test("every ownership change is published for other nodes' caches", async () => 
 
 test("the shared rate window lets exactly the limit through across nodes, and says when the next one fits", async () => {
   const nodes = await Promise.all([0, 1, 2].map(async (i) => new SharedRateWindow(await redis.link(), `n${i}`)));
-  const results = await Promise.all(Array.from({ length: 30 }, (_, i) => nodes[i % 3]!.admit("rated", 10)));
+  const results = await Promise.all(Array.from({ length: 30 }, (_, i) => nodes[i % 3]!.admit("rated", 10, `c${i % 5}`, 10)));
   expect(results.filter((r) => r === null).length).toBe(10);
-  const waits = results.filter((r) => r !== null) as number[];
+  const waits = results.filter((r) => r !== null);
   expect(waits.length).toBe(20);
-  for (const w of waits) expect(w).toBeGreaterThanOrEqual(59);
+  for (const w of waits) expect(w).toEqual({ seconds: 60, client: false });
   // A short window frees its slots as it slides.
   const quick = new SharedRateWindow(await redis.link(), "q", 500);
-  expect(await quick.admit("slide", 1)).toBeNull();
-  expect(await quick.admit("slide", 1)).toBe(1);
+  expect(await quick.admit("slide", 1, "a", 1)).toBeNull();
+  expect(await quick.admit("slide", 1, "a", 1)).toEqual({ seconds: 1, client: false });
   await Bun.sleep(600);
-  expect(await quick.admit("slide", 1)).toBeNull();
+  expect(await quick.admit("slide", 1, "a", 1)).toBeNull();
+});
+
+test("each client's share of the shared window holds across nodes: a client over it is refused as such, and its refusal spends nothing of the tunnel's", async () => {
+  const nodes = await Promise.all([0, 1].map(async (i) => new SharedRateWindow(await redis.link(), `s${i}`)));
+  const flood = await Promise.all(Array.from({ length: 10 }, (_, i) => nodes[i % 2]!.admit("shared", 8, "c2l_flood-key", 6)));
+  expect(flood.filter((r) => r === null).length).toBe(6);
+  expect(flood.filter((r) => r !== null)).toEqual(Array(4).fill({ seconds: 60, client: true }));
+  // The tunnel has two left, for another client.
+  expect([await nodes[0]!.admit("shared", 8, "editor", 6), await nodes[1]!.admit("shared", 8, "editor", 6)]).toEqual([null, null]);
+  expect(await nodes[0]!.admit("shared", 8, "editor", 6)).toEqual({ seconds: 60, client: false });
+  // The client's name is hashed in Redis: a gateway key is never written there.
+  const keys = (await (await redis.link()).cmd("KEYS", ["*shared*"])) as string[];
+  expect(keys.some((k) => k.includes("flood"))).toBe(false);
 });
 
 test("node heartbeats: a node is listed while it beats, gone after its ttl or when it leaves", async () => {

@@ -10,6 +10,8 @@ import { serveStream } from "../../src/protocol/http-over-stream.ts";
 
 const AGENT = "limits-agent-token-0000";
 const CLIENT = "limits-client-key-0000";
+/** A second client key of the tunnel (another cloud client). */
+const CLIENT2 = "limits-client-key-0002";
 const open: { relay?: RelayServer; conns: Connection[] } = { conns: [] };
 
 afterEach(async () => {
@@ -20,7 +22,7 @@ afterEach(async () => {
 });
 
 async function relayWith(limits: string, extra = ""): Promise<RelayServer> {
-  const r = parseRelayConfig(`listen = "127.0.0.1:0"\nfirst_byte_timeout = "300ms"\ngo_away_grace = "1s"\n${extra}\n[limits]\n${limits}\n[[tunnels]]\nid = "t"\nagent_token_sha256 = "${hashToken(AGENT)}"\nclient_key_sha256 = ["${hashToken(CLIENT)}"]\n`);
+  const r = parseRelayConfig(`listen = "127.0.0.1:0"\nfirst_byte_timeout = "300ms"\ngo_away_grace = "1s"\n${extra}\n[limits]\n${limits}\n[[tunnels]]\nid = "t"\nagent_token_sha256 = "${hashToken(AGENT)}"\nclient_key_sha256 = ["${hashToken(CLIENT)}", "${hashToken(CLIENT2)}"]\n`);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   open.relay = await startRelay(r.config);
   return open.relay;
@@ -98,6 +100,24 @@ test("requests per minute over the limit get 429", async () => {
   const statuses = [];
   for (let i = 0; i < 5; i++) statuses.push((await call(relay, "/x")).status);
   expect(statuses).toEqual([200, 200, 200, 429, 429]);
+});
+
+test("one client key's requests per minute leave a quarter of the tunnel's for its others, made-up gateway keys or not: over its share it gets 429 saying so, another client key is served", async () => {
+  const relay = await relayWith("requests_per_minute = 8");
+  await agent(relay, async () => new Response("ok"));
+  let n = 0;
+  // A new (made-up) gateway key on every call: the minute goes by the relay's own credential.
+  const as = (key: string) => call(relay, "/x", { headers: { Authorization: `Bearer ${key}`, "x-api-key": `c2l_made-up-${n++}` } });
+  const flood: [number, string][] = [];
+  for (let i = 0; i < 8; i++) {
+    const r = await as(CLIENT);
+    flood.push([r.status, await r.text()]);
+  }
+  expect([(await as(CLIENT2)).status, (await as(CLIENT2)).status]).toEqual([200, 200]);
+  expect(flood.map((f) => f[0])).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+  expect(flood[6]![1]).toContain("this client is over its 6 of the tunnel's 8 requests per minute");
+  // The tunnel's own minute is spent now: anyone's next call is refused.
+  expect((await as(CLIENT2)).status).toBe(429);
 });
 
 test("bodies over max_body_bytes get 413, declared or streamed", async () => {

@@ -12,6 +12,7 @@ import type { Session } from "../../protocol/session.ts";
 import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
 import type { ClusterRouting, Forwarder, Forwarders } from "../forward.ts";
+import type { RateRefusal } from "../limits.ts";
 import { bodySource, type ChunkSource } from "../resumable-body.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { clusterKeys, clusterPrefix, type ClusterKeys } from "./cluster-keys.ts";
@@ -397,10 +398,10 @@ export class RelayCluster implements ClusterRouting {
 
   // ---- requests ----
 
-  async admitRate(id: string, perMinute: number, local: () => number | null): Promise<number | null> {
+  async admitRate(id: string, perMinute: number, local: () => RateRefusal | null, client: string, clientPerMinute: number): Promise<RateRefusal | null> {
     if (!this.usable) return local();
     try {
-      return await this.rate.admit(id, perMinute);
+      return await this.rate.admit(id, perMinute, client, clientPerMinute);
     } catch (e) {
       // Redis went away mid-request, or refuses writes: this node's own bucket, until it is back.
       this.refused(e);
