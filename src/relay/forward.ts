@@ -95,6 +95,12 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!c) byStatus.set(status, (c = metrics.requests.child({ status: String(status) })));
     c.inc();
   };
+  // A refusal decided on this node counts like an answer: a flood of bad keys, an offline tunnel or a rate limit shows in
+  // requests_total{status} (a call sent on to the owner node is counted there).
+  const refuse = (err: HttpError, path: string, headers?: Record<string, string>): Response => {
+    countStatus(err.status);
+    return err.toDialectResponse(path, headers);
+  };
 
   function failedForward(e: unknown, id: string): HttpError {
     if (e instanceof ProtocolError) return new HttpError("bad_request", `the request cannot cross the tunnel: ${e.message}`);
@@ -175,7 +181,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   function moving(id: string, path: string): Response {
-    return new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
+    return refuse(new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`), path, { "retry-after": "1" });
   }
 
   /** The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry). */
@@ -191,10 +197,10 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       if (back && !back.sentGoAway) return overSession(req, id, path, viaNode);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
-      return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
+      return refuse(new HttpError("tunnel_offline", `tunnel "${id}" is not connected`), path);
     }
     const lim = limitsFor(id);
-    if (!lim.admitStream()) return new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+    if (!lim.admitStream()) return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${lim.maxStreams} requests in flight`), path, { "retry-after": "1" });
 
     let tooLarge = false;
     const t0 = performance.now();
@@ -266,7 +272,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   };
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
-    if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
     deps.admit?.(req);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
@@ -275,9 +281,9 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (apiKey !== null && (clientCredential(req)?.header === "x-api-key" || !apiKey.includes(KEY_PREFIX))) req.headers.delete("x-api-key");
     // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
     // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
-    if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
+    if (deps.stopping() && !deps.cluster) return refuse(new HttpError("unavailable", "the relay is shutting down; retry in a moment"), path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
-    if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
+    if (max && declared > max) return refuse(new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`), path);
     if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster);
     const wait = limitsFor(id).admitRate();
     if (wait !== null) return overRate(id, path, wait);
@@ -285,7 +291,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   function overRate(id: string, path: string, wait: number): Response {
-    return new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`).toDialectResponse(path, { "retry-after": String(wait) });
+    return refuse(new HttpError("rate_limited", `tunnel "${id}" is over ${config.limits.requests_per_minute} requests per minute`), path, { "retry-after": String(wait) });
   }
 
   async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting): Promise<Response> {

@@ -1,0 +1,61 @@
+// What the relay's and the agent's /metrics say about calls through a tunnel, against what happened (real relay,
+// daemon and fake upstream): refusals counted by status, the text valid for promtool.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { CLIENT_KEY, TUNNEL_ID, daemonToml, relayToml, removeHome, cleanup, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+
+setDefaultTimeout(60_000);
+let fake: FakeOllama;
+let relay: RelayProc;
+let d: DaemonProc | undefined;
+
+beforeAll(async () => {
+  fake = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
+  relay = await startRelayProc(relayToml());
+  d = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: relay.url.replace("http", "ws") + "/agent" }));
+});
+afterAll(async () => {
+  await d?.stop();
+  await relay?.stop();
+  await fake?.stop();
+  if (d) removeHome(d.home);
+  cleanup(relay?.dir);
+});
+
+const chat = (key: string) =>
+  fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }], stream: false }),
+  });
+
+/** The value of one series in Prometheus text (0 when absent). */
+function series(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(name + " "));
+  return line ? Number(line.slice(name.length + 1)) : 0;
+}
+
+test("relay requests_total{status} counts every client call by the status it got: refused keys (401) and an offline tunnel (502) too, not only answers", async () => {
+  expect((await chat(CLIENT_KEY)).status).toBe(200);
+  for (let i = 0; i < 7; i++) expect((await chat(`wrong-key-${i}`)).status).toBe(401);
+  await d!.stop();
+  await relay.waitFor(/agent disconnected tunnel=alice/);
+  const offline = await chat(CLIENT_KEY);
+  expect(offline.status).toBe(502);
+  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  expect({
+    ok: series(text, 'cloudtolocalllm_relay_requests_total{status="200"}'),
+    refused: series(text, 'cloudtolocalllm_relay_requests_total{status="401"}'),
+    offline: series(text, 'cloudtolocalllm_relay_requests_total{status="502"}'),
+  }).toEqual({ ok: 1, refused: 7, offline: 1 });
+});
+
+requireTools(["promtool"]).test("the relay's /metrics after answers and refusals passes promtool check metrics", async () => {
+  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  const p = Bun.spawn(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  expect(out + err).toBe("");
+  expect(code).toBe(0);
+});
