@@ -9,6 +9,7 @@ import { splitListen } from "../config/listen.ts";
 import { secretSetAdvice } from "../config/inline-secrets.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 import { VERSION } from "../core/build-info.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { connect, ConnectError, type Connection } from "./connector.ts";
@@ -315,12 +316,18 @@ export class TunnelService implements TunnelControl {
    * One request from the relay, already cleaned (built so by serveStream, or by sanitize() for bridge-v1): checked, then
    * served by the broker like a local one (failover, metrics).
    */
+  /** Refused paths (anyone holding a client key can send them): written once per kind per window, then a count. */
+  private readonly refusals = new RepeatLimit();
+
   async handle(req: Request, c: TunnelConfig): Promise<Response> {
     const path = urlPath(req.url);
     const refused = checkPath(req.method, path + urlSearch(req.url), c);
     let res: Response;
     if (refused) {
-      log.warn("refused a request from the relay", { method: req.method, path, reason: refused.message });
+      // Any cloud client of the relay can ask for refused paths as fast as it likes: one line per kind (the reason
+      // without its path, so a new path each time is no new kind) per window.
+      const line = this.refusals.note(refused.message.split(path).join(""));
+      if (line.write) log.warn("refused a request from the relay", { method: req.method, path, reason: refused.message, repeated: line.repeated || undefined });
       res = refused.toDialectResponse(path);
     } else {
       const broker = this.ctx.services.broker;

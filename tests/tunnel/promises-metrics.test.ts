@@ -1,5 +1,5 @@
 // What the relay's and the agent's /metrics say about calls through a tunnel, against what happened (real relay,
-// daemon and fake upstream): refusals counted by status, the text valid for promtool.
+// daemon and fake upstream): refusals counted by status, their log lines bounded, the text valid for promtool.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
@@ -36,6 +36,19 @@ function series(text: string, name: string): number {
   const line = text.split("\n").find((l) => l.startsWith(name + " "));
   return line ? Number(line.slice(name.length + 1)) : 0;
 }
+
+test("a cloud client asking for refused paths in a flood writes one daemon log line per kind per 10 s, not one per request; tunnel_requests_total counts each", async () => {
+  const call = (path: string, method = "GET") => fetch(`${relay.url}/t/${TUNNEL_ID}${path}`, { method, headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+  for (let i = 0; i < 20; i++) expect((await call(`/debug/pprof${i}`)).status).toBe(403);
+  for (let i = 0; i < 20; i++) expect((await call("/api/pull", "POST")).status).toBe(403);
+  const text = await (await fetch(`${d!.urls.api}/metrics`)).text();
+  expect(series(text, 'cloudtolocalllm_tunnel_requests_total{status="403"}')).toBe(40);
+  const lines = d!.stderr().split("\n").filter((l) => l.includes("refused a request from the relay"));
+  // The two kinds (a path not allowed, model management), each with the first path that was refused.
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toContain("path=/debug/pprof0");
+  expect(lines[1]).toContain("path=/api/pull");
+});
 
 test("relay requests_total{status} counts every client call by the status it got: refused keys (401) and an offline tunnel (502) too, not only answers", async () => {
   expect((await chat(CLIENT_KEY)).status).toBe(200);
