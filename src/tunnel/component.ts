@@ -140,6 +140,11 @@ export class TunnelService implements TunnelControl {
     this.resumes?.abandonAll("the tunnel was stopped");
   }
 
+  /** The connected session's last heartbeat round trip, null while not connected. */
+  rttMs(): number | null {
+    return this.last?.state === "connected" ? (this.last.connection?.session?.rttMs ?? null) : null;
+  }
+
   async restart(): Promise<void> {
     this.configuredSupervisor().restart();
   }
@@ -404,8 +409,6 @@ export class TunnelService implements TunnelControl {
         log.info(`relay connection failed; retrying every ${MOVE_RETRY_MS} ms while the relay moves (up to ${MOVE_WINDOW_MS / 1000} s)`, { ...fields, moving: true });
       }
     }
-    const rtt = s.connection?.session?.rttMs;
-    if (rtt != null) tunnelMetrics.rtt.set(rtt / 1000);
     this.publish();
   }
 
@@ -433,12 +436,14 @@ export const createTunnelComponent: ComponentFactory = (ctx): Component => {
     async start() {
       ctx.services.tunnel = svc;
       tunnelMetrics.setState(svc.status().state);
+      tunnelMetrics.readRttFrom(() => svc.rttMs());
       const auth = ctx.services.auth as { onToken?(cb: (t: string | null) => void): () => void } | undefined;
       unsubscribe = auth?.onToken?.((t) => svc.tokenChanged(t)) ?? null;
       if (ctx.config.current().tunnel.enabled) await svc.start();
     },
     async stop() {
       unsubscribe?.();
+      tunnelMetrics.readRttFrom(null);
       // Like the relay's go_away_grace: requests the cloud is being answered finish, no new ones arrive meanwhile.
       await svc.shutdown("the daemon is stopping", svc.graceMs);
     },

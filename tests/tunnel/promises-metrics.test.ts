@@ -4,6 +4,8 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
+import { startLatencyLink } from "../helpers/latency-link.ts";
+import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, daemonToml, relayToml, removeHome, cleanup, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -71,4 +73,20 @@ requireTools(["promtool"]).test("the relay's /metrics after answers and refusals
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   expect(out + err).toBe("");
   expect(code).toBe(0);
+});
+
+test("tunnel_rtt_seconds is the connected session's last heartbeat round trip (40 ms each way: about 0.08 s), not a value frozen at the connect", async () => {
+  const link = await startLatencyLink(relay.port, 40);
+  let agent: DaemonProc | undefined;
+  try {
+    agent = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${link.port}/agent` }));
+    const rtt = async () => series(await (await fetch(`${agent!.urls.api}/metrics`)).text(), "cloudtolocalllm_tunnel_rtt_seconds");
+    // Heartbeats every 300 ms: the first answered one is at most a second away, however loaded the machine.
+    await until(async () => (await rtt()) >= 0.07, 15_000, "a heartbeat's round trip in /metrics");
+    expect(await rtt()).toBeLessThan(5);
+  } finally {
+    await agent?.stop();
+    link.stop();
+    if (agent) removeHome(agent.home);
+  }
 });
