@@ -129,6 +129,15 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
   }
 
+  /** A stream a resumed answer goes on over (claimed from the agent's offer here): its bytes count like any stream's. */
+  const countResumed = (s: Stream) => {
+    s.whenFinished(() => {
+      toAgent.inc(s.bytesOut);
+      fromAgent.inc(s.bytesIn);
+    });
+    return s;
+  };
+
   /** The rest of an answer from `offset`: an offer of the agent here, or at the node holding it now; null after the window. */
   async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal, windowMs: number): Promise<ChunkSource | null> {
     const deadline = performance.now() + windowMs;
@@ -137,7 +146,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       if (left <= 0 || signal.aborted) return null;
       if (!deps.cluster || sessions.session(id)) {
         const s = await sessions.offers.claim(id, token, offset, Math.min(left, CLAIM_STEP_MS), signal);
-        if (s) return streamSource(s, offset);
+        if (s) return streamSource(countResumed(s), offset);
       } else {
         const src = await deps.cluster.resumeAtOwner(id, token, offset, signal);
         if (src) return src;
@@ -177,7 +186,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!s) return new HttpError("not_found", `no answer of tunnel "${id}" is offered for resume here`).toResponse();
     // A break here fails the body: the entry node, which holds the client, resumes again.
     // (Failed with undefined, not the StreamError: Bun would print that as a stack dump.)
-    return new Response(s.directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
+    return new Response(countResumed(s).directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
   }
 
   function moving(id: string, path: string): Response {

@@ -294,6 +294,7 @@ export class TunnelService implements TunnelControl {
             tunnelMetrics.replayed.inc(replayed);
             log.info("the relay resumed an answer on the new connection", { replayed_bytes: replayed });
           },
+          stream: (s) => this.countStream(s),
           failed: (reason) => {
             tunnelMetrics.resumeFailed.inc({ reason });
             log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: resumes.windowMs });
@@ -304,13 +305,18 @@ export class TunnelService implements TunnelControl {
     return this.resumes;
   }
 
-  private onStream(s: Stream, resume?: AnswerResumes): void {
+  /** In flight until it finishes, then its bytes: a stream the relay opened, or one a resumed answer goes on over. */
+  private countStream(s: Stream): void {
     tunnelMetrics.streams.inc();
     void s.finished.then(() => {
       tunnelMetrics.streams.dec();
       tunnelMetrics.bytes.inc({ direction: "in" }, s.bytesIn);
       tunnelMetrics.bytes.inc({ direction: "out" }, s.bytesOut);
     });
+  }
+
+  private onStream(s: Stream, resume?: AnswerResumes): void {
+    this.countStream(s);
     // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
     const brokerHost = this.brokerHost;
     // The settings of the moment (a reload may have changed the paths in place), not those the connection was made with.
