@@ -41,3 +41,22 @@ test("an upstream failing requests while up: the verdict's series has the same l
   expect(await verdictLine()).toBe(first);
   expect(first).not.toMatch(/\d+ of \d+/);
 });
+
+test("an upstream's own words in its health failure (llama.cpp's /health status, 1 MB of it) are cut short: status, the log line and /metrics stay small", async () => {
+  const huge = "overloaded ".repeat(100_000);
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => Response.json({ status: huge }) });
+  let d2: DaemonProc | undefined;
+  try {
+    d2 = await startDaemon({ config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "big"\nkind = "llamacpp"\nurl = "http://127.0.0.1:${server.port}"\n`, waitFor: ["api", "broker"] });
+    const line = await d2.waitFor(/upstream state changed upstream=big/, 10_000);
+    const token = (await Bun.file(`${d2.home}/.config/cloudtolocalllm/api-token`).text()).trim();
+    const s = (await (await fetch(`${d2.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { upstreams: { lastError: string }[] };
+    const metrics = await (await fetch(`${d2.urls.api}/metrics`)).text();
+    expect(s.upstreams[0]!.lastError).toStartWith('/health says "overloaded overloaded');
+    expect({ lastError: s.upstreams[0]!.lastError.length < 1000, log: line.length < 1000, metrics: metrics.length < 100_000 }).toEqual({ lastError: true, log: true, metrics: true });
+  } finally {
+    await d2?.stop();
+    server.stop(true);
+    if (d2) removeHome(d2.home);
+  }
+});
