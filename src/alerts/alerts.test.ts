@@ -247,6 +247,29 @@ describe("alerts component", () => {
     await c.stop();
   });
 
+  test("an upstream disabled in the config ends its alerts too: it is no longer checked, so it could never clear", async () => {
+    const { alertsComponentFactory } = await import("./component.ts");
+    const clock = new ManualClock();
+    const config = defaultConfig();
+    config.alerts.upstream_down_after = "1s";
+    config.upstreams = [{ ...config.upstreams[0]!, name: "a" }];
+    let current = config;
+    const events = new EventBus();
+    const ctx = { config: { current: () => current }, events, services: {} } as unknown as Parameters<ReturnType<typeof alertsComponentFactory>>[0];
+    const c = alertsComponentFactory({ clock, notifier: { warning: () => null, send: async () => true } })(ctx);
+    await c.start();
+    events.emit("upstream.state", down("a"));
+    clock.advance(1000);
+    expect(ctx.services.alerts!.active().map((a) => a.id)).toEqual(["upstream_down:a"]);
+    const next = structuredClone(current);
+    next.upstreams[0]!.enabled = false;
+    const prev = current;
+    current = next;
+    await c.apply!(next, prev, changes(prev, next));
+    expect(ctx.services.alerts!.active()).toEqual([]);
+    await c.stop();
+  });
+
   test("notify() (a dashboard access request) goes to the desktop while [alerts] notifications is on, and not when off", async () => {
     const { alertsComponentFactory } = await import("./component.ts");
     let current = defaultConfig();

@@ -77,10 +77,12 @@ export function alertsComponentFactory(opts: AlertsOptions = {}): ComponentFacto
         // What the rules read: [alerts], the tunnel's enabled flag, the metrics window and the upstreams' names.
         if (!changed.has("alerts") && !changed.has("tunnel") && !changed.has("metrics") && !changed.has("upstreams")) return;
         engine.setCooldown(resolved(next).alerts.cooldown);
-        // An upstream taken out of the config cannot recover: its alerts end here.
+        // An upstream taken out of the config, or disabled there, cannot recover (it is no longer checked): its alerts end here.
         const kept = new Set(next.upstreams.map((u) => u.name));
+        const on = new Set(next.upstreams.filter((u) => u.enabled).map((u) => u.name));
         for (const u of prev.upstreams)
-          if (!kept.has(u.name)) for (const rule of ["upstream_down", "quality", "error_rate"]) engine.ends(`${rule}:${u.name}`, `Upstream ${u.name} was removed from the configuration`);
+          if (!on.has(u.name))
+            for (const rule of ["upstream_down", "quality", "error_rate"]) engine.ends(`${rule}:${u.name}`, `Upstream ${u.name} was ${kept.has(u.name) ? "disabled in" : "removed from"} the configuration`);
         rules.update(ruleSettings(next));
         if (next.alerts.enabled) listen();
         else silence();

@@ -185,3 +185,19 @@ test("the queue's total stays bounded: queue_limit plus one place per other key 
   none.acquire([a], who("x"), null);
   expect(() => none.acquire([a], who("editor"), null)).toThrow("the broker's queue is full (0 requests wait");
 });
+
+test("the queue's wait time counts every request that waited: one that timed out and one whose client left too, not only those served", async () => {
+  let now = 0;
+  const g = new Gate<ReturnType<typeof up>>(() => ({ queueLimit: 10, queueTimeoutMs: 50 }), () => now);
+  const a = up("a", 1);
+  g.acquire([a], who("x"), null);
+  const timedOut = (g.acquire([a], who("k"), null) as Promise<unknown>).catch((e) => e);
+  const client = new AbortController();
+  const left = (g.acquire([a], who("j"), client.signal) as Promise<unknown>).catch((e) => e);
+  now = 30;
+  client.abort();
+  expect(await left).toBeInstanceOf(DOMException);
+  now = 80;
+  expect(await timedOut).toBeInstanceOf(HttpError);
+  expect(g.stats).toEqual({ queued: 2, waitedMs: 30 + 80, refusedFull: 0, timedOut: 1 });
+});

@@ -183,6 +183,8 @@ export class Gate<U extends Slotted> {
     w.done = true;
     w.cleanup();
     this.remove(w);
+    // It waited too (until its timeout or its client left): the summed wait counts it, as `queued` does.
+    this.stats.waitedMs += this.now() - w.since;
     w.reject(e);
     // Its place may have held up others behind it in the same bucket.
     if (this.waiting > 0) this.dispatch();

@@ -49,6 +49,12 @@ export class MetricsWindow {
     this.since = now();
   }
 
+  /** The totals of the window this one replaces (its upstream was rebuilt by a reload): they count since start. */
+  carryTotals(from: MetricsWindow): void {
+    this.totalRequests += from.totalRequests;
+    this.totalErrors += from.totalErrors;
+  }
+
   private slot(): Slot {
     const epoch = Math.floor(this.now() / this.slotMs);
     const s = this.slots[epoch % SLOTS]!;

@@ -19,5 +19,13 @@ export function describeFetchError(e: unknown): string {
   // Bun appends advice to some messages ("For more information, pass `verbose: true`..."): keep the first sentence.
   const msg = err?.message ?? String(e);
   const cut = msg.indexOf(". For more information");
-  return cut > 0 ? msg.slice(0, cut) : msg;
+  return bounded(cut > 0 ? msg.slice(0, cut) : msg);
+}
+
+/** Longest reason kept: a message may quote the upstream (llama.cpp's /health status, a parse error), at any length. */
+export const MAX_REASON = 300;
+
+/** A reason cut to MAX_REASON characters: it goes into status, every log line about it and a /metrics label. */
+function bounded(msg: string): string {
+  return msg.length > MAX_REASON ? `${msg.slice(0, MAX_REASON)}…` : msg;
 }

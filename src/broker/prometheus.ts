@@ -106,7 +106,7 @@ new FastCounter({
 new FastCounter({
   registry: metricsRegistry,
   name: "c2l_queue_wait_seconds_total",
-  help: "Time requests spent waiting in the queue, summed, since start.",
+  help: "Time requests spent waiting in the queue (served, timed out or gone alike), summed, since start.",
   collect: (m) => m.child().set(sum((g) => g.stats.waitedMs) / 1000),
 });
 new FastCounter({

@@ -19,6 +19,7 @@ import type { ReplayBudget } from "./replay-budget.ts";
 import type { RoutingTable } from "./routing-table.ts";
 import type { Upstream } from "./upstream.ts";
 import { queuedSseResponse } from "./queued-sse.ts";
+import { countRefusal } from "./refusal-metrics.ts";
 import { admit } from "./pipeline/admit.ts";
 import { requestDialect } from "./pipeline/answer-error.ts";
 import { attempt, firstGrant } from "./pipeline/attempt.ts";
@@ -46,6 +47,7 @@ export function brokerError(path: string, code: ErrorCode, message: string): Res
 
 /** A refusal thrown as an HttpError outside the pipeline (admission), answered in the caller's dialect with its headers (Retry-After). */
 export function errorResponse(path: string, e: unknown): Response {
+  countRefusal(e);
   if (e instanceof HttpError) return e.toDialectResponse(path);
   throw e;
 }

@@ -66,3 +66,18 @@ test("clientFor: the pooled client of its own upstream; a one-off client once th
   u.retired = true;
   expect(t.clientFor(u)).not.toBe(t.entries.get("a")!.client);
 });
+
+test("a rebuilt upstream keeps its request and error totals (they count since the daemon started), through an edit and a new metrics window", () => {
+  const c = kitConfig(upstreams("a"));
+  const t = nextTable(emptyTable(c), c, open).table;
+  t.upstreams[0]!.metrics.recordRequest(10, 5, false, 100);
+  t.upstreams[0]!.metrics.recordRequest(10, null, true, 0);
+  const edited = nextTable(t, kitConfig(`[[upstreams]]\nname = "a"\nurl = "http://127.0.0.1:9/a"\npriority = 7\n`), open).table;
+  expect(edited.upstreams[0]).not.toBe(t.upstreams[0]!);
+  edited.upstreams[0]!.metrics.recordRequest(10, 5, false, 100);
+  const rewindowed = nextTable(edited, kitConfig(`[[upstreams]]\nname = "a"\nurl = "http://127.0.0.1:9/a"\npriority = 7\n[metrics]\nwindow = "10m"\n`), open).table;
+  const m = rewindowed.upstreams[0]!.metrics.snapshot();
+  expect([m.totalRequests, m.totalErrors]).toEqual([3, 1]);
+  // The window itself starts afresh (sized anew): only the totals carry over.
+  expect(m.requests).toBe(0);
+});

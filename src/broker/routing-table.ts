@@ -87,8 +87,15 @@ export function nextTable(prev: RoutingTable, config: Config, open: (c: Upstream
     retired.push(e);
     if (wanted.has(name)) reconfigured.add(name);
   }
+  // A rebuilt upstream keeps its totals: they count since the daemon started (status, /api/v1/metrics), not since its last edit.
+  const reopened = (c: UpstreamConfig): UpstreamEntry => {
+    const e = open(c);
+    const before = prev.entries.get(c.name);
+    if (before) e.upstream.metrics.carryTotals(before.upstream.metrics);
+    return e;
+  };
   // Config order: the router's tie-breaks and the listings read the upstreams in the order the config names them.
   const ordered = new Map<string, UpstreamEntry>();
-  for (const c of config.upstreams) ordered.set(c.name, entries.get(c.name) ?? open(c));
+  for (const c of config.upstreams) ordered.set(c.name, entries.get(c.name) ?? reopened(c));
   return { table: new RoutingTable(prev.version + 1, config, ordered), retired, reconfigured };
 }

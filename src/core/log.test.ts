@@ -45,6 +45,13 @@ test("a field value with a control character (a terminal escape from a client or
   expect(lines).toEqual(['<6>info test: request model="m\\u001b]0;owned\\u0007\\u001b[2J" upstream=plain']);
 });
 
+test("a field JSON cannot write (a cycle, a BigInt) is still one line: a log call never throws (a stray rejection with such a reason would stop the daemon)", () => {
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  logger("test").error("unhandled failure", { error: cyclic, n: 10n });
+  expect(lines).toEqual(['<3>error test: unhandled failure error="[object Object]" n=10']);
+});
+
 test("stray failures (an unhandled rejection, an uncaught exception) are one log line each, no stack dump", async () => {
   const script = `
     import { logger, logStrayFailures } from ${JSON.stringify(import.meta.dir + "/log.ts")};

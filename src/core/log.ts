@@ -93,9 +93,18 @@ export function registerSecret(value: string | undefined | null): void {
 
 const SECRET_KEY = /token|secret|password|authorization|cookie|api[_-]?key/i;
 
+/** JSON of a field's value, or its String() when JSON cannot write it (a cycle, a BigInt): a log call never throws. */
+function json(v: unknown): string {
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
 function fmtValue(k: string, v: unknown): string {
   if (SECRET_KEY.test(k)) return "[redacted]";
-  const s = typeof v === "string" ? v : v instanceof Error ? v.message : JSON.stringify(v);
+  const s = typeof v === "string" ? v : v instanceof Error ? v.message : json(v);
   // Quoted (JSON-escaped) when it holds a control character too: a value from a client or an upstream (a model name, a
   // status line) must not put a terminal escape sequence into the log of a terminal or the journal.
   return /[\s"=\x00-\x1f\x7f-\x9f]/.test(s ?? "") ? JSON.stringify(s) : String(s);

@@ -1,7 +1,7 @@
 // Unit tests for the one health verdict: headline quality, the worst problem, its reason and fix.
 import { describe, expect, test } from "bun:test";
 import type { UpstreamStatus } from "./contracts.ts";
-import { fixFor, serving, verdict } from "./verdict.ts";
+import { fixFor, reasonLabel, serving, verdict } from "./verdict.ts";
 
 const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
 const up = (name: string, over: Partial<UpstreamStatus> = {}): UpstreamStatus => ({
@@ -62,6 +62,17 @@ describe("verdict", () => {
     const v = verdict([u]);
     expect(v.level).toBe("critical");
     expect(v.text).toContain("local quality critical: 4 of 10 requests failed");
+  });
+
+  test("as a metric label a low quality's reason has no figures (they change per request: a new series each scrape); a down upstream's is its reason", () => {
+    const u = up("local", { quality: "critical" });
+    u.metrics = { ...u.metrics, requests: 10, errors: 4, errorRate: 0.4 };
+    expect(reasonLabel(verdict([u]), [u])).toBe("slow or failing requests");
+    const slow = up("local", { quality: "poor" });
+    expect(reasonLabel(verdict([slow]), [slow])).toBe("slow time to first byte");
+    const down = up("local", { state: "down", quality: "down", lastError: "connection refused" });
+    expect(reasonLabel(verdict([down]), [down])).toBe("connection refused");
+    expect(reasonLabel(verdict([up("local")]), [up("local")])).toBe("");
   });
 
   test("before the first checks: checking; without a broker: down; nothing enabled: critical", () => {

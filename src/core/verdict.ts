@@ -45,6 +45,21 @@ function qualityReason(u: Shown): string {
   return parts.join(", ") || "slow or failing requests";
 }
 
+/**
+ * qualityReason's words without its figures: what a Prometheus label can carry. The figures change with every request,
+ * and a label that changes is a new series each scrape (and, in an alert rule on it, an alert resolved and raised again).
+ */
+function qualityKind(u: Shown): string {
+  // A low quality without failures is a slow one (src/broker/quality.ts); with some, either may be why.
+  return u.metrics.errors > 0 ? "slow or failing requests" : "slow time to first byte";
+}
+
+/** The verdict's reason as a metric label: the same words, but a low quality's without the figures that change per request. */
+export function reasonLabel(v: Verdict, upstreams: Shown[]): string {
+  const u = v.upstream === null ? undefined : upstreams.find((x) => x.name === v.upstream);
+  return u?.state === "up" ? qualityKind(u) : (v.reason ?? "");
+}
+
 function make(quality: Quality, level: VerdictLevel, text: string, u: Shown | null = null, reason: string | null = null, fix: string | null = null): Verdict {
   return { quality, level, upstream: u?.name ?? null, reason, fix, text };
 }

@@ -20,6 +20,8 @@ export interface ResumeLimits {
 /** What the agent counts (src/tunnel/metrics.ts). */
 export interface ResumeEvents {
   resumed?(replayedBytes: number): void;
+  /** The new stream a resumed answer goes on over: counted like a stream the relay opened (bytes, in flight). */
+  stream?(s: Stream): void;
   failed?(reason: string): void;
 }
 
@@ -99,7 +101,9 @@ export class AnswerResumes {
       session.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } });
       return;
     }
-    a.resume(session.adopt(id, window), offset);
+    const s = session.adopt(id, window);
+    this.events.stream?.(s);
+    a.resume(s, offset);
   }
 
   /** The tunnel stops on purpose (stopped, reconfigured, daemon shutdown): answers waiting for a resume end now. */

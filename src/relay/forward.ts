@@ -106,6 +106,12 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!c) byStatus.set(status, (c = metrics.requests.child({ status: String(status) })));
     c.inc();
   };
+  // A refusal decided on this node counts like an answer: a flood of bad keys, an offline tunnel or a rate limit shows in
+  // requests_total{status} (a call sent on to the owner node is counted there).
+  const refuse = (err: HttpError, path: string, headers?: Record<string, string>): Response => {
+    countStatus(err.status);
+    return err.toDialectResponse(path, headers);
+  };
 
   function failedForward(e: unknown, id: string): HttpError {
     if (e instanceof ProtocolError) return new HttpError("bad_request", `the request cannot cross the tunnel: ${e.message}`);
@@ -134,6 +140,15 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
   }
 
+  /** A stream a resumed answer goes on over (claimed from the agent's offer here): its bytes count like any stream's. */
+  const countResumed = (s: Stream) => {
+    s.whenFinished(() => {
+      toAgent.inc(s.bytesOut);
+      fromAgent.inc(s.bytesIn);
+    });
+    return s;
+  };
+
   /** The rest of an answer from `offset`: an offer of the agent here, or at the node holding it now; null after the window. */
   async function resumeFrom(id: string, token: string, offset: number, signal: AbortSignal, windowMs: number): Promise<ChunkSource | null> {
     const deadline = performance.now() + windowMs;
@@ -142,7 +157,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       if (left <= 0 || signal.aborted) return null;
       if (!deps.cluster || sessions.session(id)) {
         const s = await sessions.offers.claim(id, token, offset, Math.min(left, CLAIM_STEP_MS), signal);
-        if (s) return streamSource(s, offset);
+        if (s) return streamSource(countResumed(s), offset);
       } else {
         const src = await deps.cluster.resumeAtOwner(id, token, offset, signal);
         if (src) return src;
@@ -182,11 +197,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!s) return new HttpError("not_found", `no answer of tunnel "${id}" is offered for resume here`).toResponse();
     // A break here fails the body: the entry node, which holds the client, resumes again.
     // (Failed with undefined, not the StreamError: Bun would print that as a stack dump.)
-    return new Response(s.directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
+    return new Response(countResumed(s).directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
   }
 
   function moving(id: string, path: string): Response {
-    return new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
+    return refuse(new HttpError("tunnel_moving", `tunnel "${id}" is moving to another relay connection; retry in a moment`), path, { "retry-after": "1" });
   }
 
   /**
@@ -205,7 +220,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, client);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
-      return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
+      return refuse(new HttpError("tunnel_offline", `tunnel "${id}" is not connected`), path);
     }
     const lim = limitsFor(id);
     const share = lim.streams;
@@ -292,7 +307,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   };
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
-    if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+    if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
     deps.admit?.(req);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
@@ -304,9 +319,9 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
     // A relay alone that is stopping has nowhere to send the call: say why rather than "refused" or "not connected".
     // A cluster node that is stopping still forwards (the balancer may send it calls until its health check notices).
-    if (deps.stopping() && !deps.cluster) return new HttpError("unavailable", "the relay is shutting down; retry in a moment").toDialectResponse(path, { "retry-after": "1" });
+    if (deps.stopping() && !deps.cluster) return refuse(new HttpError("unavailable", "the relay is shutting down; retry in a moment"), path, { "retry-after": "1" });
     const declared = Number(req.headers.get("content-length") ?? "0");
-    if (max && declared > max) return new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`).toDialectResponse(path);
+    if (max && declared > max) return refuse(new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`), path);
     // Who the client is, for its share of the tunnel's streams: the gateway key it names for the broker (a key the
     // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
     // Its share of the minute goes by the credential alone: a call is counted before the agent sees its key, so a
@@ -320,11 +335,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   function tunnelFull(id: string, path: string, maxStreams: number): Response {
-    return new HttpError("rate_limited", `tunnel "${id}" already has ${maxStreams} requests in flight`).toDialectResponse(path, { "retry-after": "1" });
+    return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${maxStreams} requests in flight`), path, { "retry-after": "1" });
   }
 
   function overShare(id: string, path: string, perClient: number, maxStreams: number): Response {
-    return new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${perClient} of its ${maxStreams} requests in flight (max_streams_per_client)`).toDialectResponse(path, { "retry-after": "1" });
+    return refuse(new HttpError("rate_limited", `tunnel "${id}" is shared: this client already has ${perClient} of its ${maxStreams} requests in flight (max_streams_per_client)`), path, { "retry-after": "1" });
   }
 
   /** Over the tunnel's minute, or over the client's share of it. */
@@ -333,7 +348,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const why = r.client
       ? `tunnel "${id}" is shared: this client is over its ${clientPerMinute} of the tunnel's ${perMinute} requests per minute (requests_per_minute_per_client)`
       : `tunnel "${id}" is over ${perMinute} requests per minute`;
-    return new HttpError("rate_limited", why).toDialectResponse(path, { "retry-after": String(r.seconds) });
+    return refuse(new HttpError("rate_limited", why), path, { "retry-after": String(r.seconds) });
   }
 
   /** `credential`: the client's name by its relay credential: its share of the minute, and sent to the owner node, which keeps the streams' share. */

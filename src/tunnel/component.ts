@@ -9,6 +9,7 @@ import { splitListen } from "../config/listen.ts";
 import { secretSetAdvice } from "../config/inline-secrets.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 import { VERSION } from "../core/build-info.ts";
 import { realClock, type Clock } from "../core/clock.ts";
 import { connect, ConnectError, type Connection } from "./connector.ts";
@@ -137,6 +138,11 @@ export class TunnelService implements TunnelControl {
   async stop(): Promise<void> {
     void this.sup?.stop("stopped by the user");
     this.resumes?.abandonAll("the tunnel was stopped");
+  }
+
+  /** The connected session's last heartbeat round trip, null while not connected. */
+  rttMs(): number | null {
+    return this.last?.state === "connected" ? (this.last.connection?.session?.rttMs ?? null) : null;
   }
 
   async restart(): Promise<void> {
@@ -288,6 +294,7 @@ export class TunnelService implements TunnelControl {
             tunnelMetrics.replayed.inc(replayed);
             log.info("the relay resumed an answer on the new connection", { replayed_bytes: replayed });
           },
+          stream: (s) => this.countStream(s),
           failed: (reason) => {
             tunnelMetrics.resumeFailed.inc({ reason });
             log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: resumes.windowMs });
@@ -298,13 +305,18 @@ export class TunnelService implements TunnelControl {
     return this.resumes;
   }
 
-  private onStream(s: Stream, resume?: AnswerResumes): void {
+  /** In flight until it finishes, then its bytes: a stream the relay opened, or one a resumed answer goes on over. */
+  private countStream(s: Stream): void {
     tunnelMetrics.streams.inc();
     void s.finished.then(() => {
       tunnelMetrics.streams.dec();
       tunnelMetrics.bytes.inc({ direction: "in" }, s.bytesIn);
       tunnelMetrics.bytes.inc({ direction: "out" }, s.bytesOut);
     });
+  }
+
+  private onStream(s: Stream, resume?: AnswerResumes): void {
+    this.countStream(s);
     // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
     const brokerHost = this.brokerHost;
     // The settings of the moment (a reload may have changed the paths in place), not those the connection was made with.
@@ -315,12 +327,18 @@ export class TunnelService implements TunnelControl {
    * One request from the relay, already cleaned (built so by serveStream, or by sanitize() for bridge-v1): checked, then
    * served by the broker like a local one (failover, metrics).
    */
+  /** Refused paths (anyone holding a client key can send them): written once per kind per window, then a count. */
+  private readonly refusals = new RepeatLimit();
+
   async handle(req: Request, c: TunnelConfig): Promise<Response> {
     const path = urlPath(req.url);
     const refused = checkPath(req.method, path + urlSearch(req.url), c);
     let res: Response;
     if (refused) {
-      log.warn("refused a request from the relay", { method: req.method, path, reason: refused.message });
+      // Any cloud client of the relay can ask for refused paths as fast as it likes: one line per kind (the reason
+      // without its path, so a new path each time is no new kind) per window.
+      const line = this.refusals.note(refused.message.split(path).join(""));
+      if (line.write) log.warn("refused a request from the relay", { method: req.method, path, reason: refused.message, repeated: line.repeated || undefined });
       res = refused.toDialectResponse(path);
     } else {
       const broker = this.ctx.services.broker;
@@ -397,8 +415,6 @@ export class TunnelService implements TunnelControl {
         log.info(`relay connection failed; retrying every ${MOVE_RETRY_MS} ms while the relay moves (up to ${MOVE_WINDOW_MS / 1000} s)`, { ...fields, moving: true });
       }
     }
-    const rtt = s.connection?.session?.rttMs;
-    if (rtt != null) tunnelMetrics.rtt.set(rtt / 1000);
     this.publish();
   }
 
@@ -426,12 +442,14 @@ export const createTunnelComponent: ComponentFactory = (ctx): Component => {
     async start() {
       ctx.services.tunnel = svc;
       tunnelMetrics.setState(svc.status().state);
+      tunnelMetrics.readRttFrom(() => svc.rttMs());
       const auth = ctx.services.auth as { onToken?(cb: (t: string | null) => void): () => void } | undefined;
       unsubscribe = auth?.onToken?.((t) => svc.tokenChanged(t)) ?? null;
       if (ctx.config.current().tunnel.enabled) await svc.start();
     },
     async stop() {
       unsubscribe?.();
+      tunnelMetrics.readRttFrom(null);
       // Like the relay's go_away_grace: requests the cloud is being answered finish, no new ones arrive meanwhile.
       await svc.shutdown("the daemon is stopping", svc.graceMs);
     },

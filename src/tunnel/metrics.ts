@@ -8,6 +8,9 @@ function once<T extends FastGauge | FastCounter>(name: string, make: () => T): T
   return (metricsRegistry.getSingleMetric(name) as T | undefined) ?? make();
 }
 
+/** The connected session's last heartbeat round trip (ms), read at each scrape; null while not connected. */
+let rttSource: (() => number | null) | null = null;
+
 const STATES: TunnelState[] = ["disabled", "stopped", "connecting", "connected", "reconnecting", "auth_failed", "failed"];
 
 export const tunnelMetrics = {
@@ -21,7 +24,12 @@ export const tunnelMetrics = {
   resumed: once("cloudtolocalllm_tunnel_resumed_streams_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_resumed_streams_total", help: "Answers the relay took over on a new session after theirs ended." })),
   replayed: once("cloudtolocalllm_tunnel_replayed_bytes_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_replayed_bytes_total", help: "Body bytes sent again on a resumed stream (the relay had not received them)." })),
   resumeFailed: once("cloudtolocalllm_tunnel_resume_failed_total", () => new FastCounter({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_resume_failed_total", help: "Answers held for resume that the relay never took over (resume window over).", labelNames: ["reason"] })),
-  rtt: once("cloudtolocalllm_tunnel_rtt_seconds", () => new FastGauge({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_rtt_seconds", help: "Round-trip time of the last heartbeat." })),
+  // Read at scrape time: a value kept from the last state change would be the connect's (none yet) or an old connection's.
+  rtt: once("cloudtolocalllm_tunnel_rtt_seconds", () => new FastGauge({ registry: metricsRegistry, name: "cloudtolocalllm_tunnel_rtt_seconds", help: "Round-trip time of the last heartbeat on the relay connection (0 while not connected).", collect: (m) => m.set((rttSource?.() ?? 0) / 1000) })),
+  /** Where the RTT gauge reads from (the tunnel service while it runs). */
+  readRttFrom(source: (() => number | null) | null) {
+    rttSource = source;
+  },
   setState(s: TunnelState) {
     for (const x of STATES) this.state.set({ state: x }, x === s ? 1 : 0);
   },

@@ -6,6 +6,7 @@
 // the request (Exchange.fail, discard) is the stage's business; the shape of the answer is this file's.
 import { dialectOf, HttpError, type Dialect, type ErrorCode } from "../../core/http-error.ts";
 import type { Exchange } from "../exchange.ts";
+import { countRefusal } from "../refusal-metrics.ts";
 
 /** The dialect of the client that sent a request on `route` (routeOf of its path: an escaped spelling is the same route). */
 export function requestDialect(route: string): Dialect {
@@ -22,6 +23,7 @@ export function errorAnswer(ex: Exchange, code: ErrorCode, message: string): Res
  * answered in the request's dialect with its headers (Retry-After); anything else is a bug and is thrown on.
  */
 export function refusalAnswer(ex: Exchange, e: unknown): Response {
+  countRefusal(e);
   if (e instanceof HttpError) return e.render(ex.dialect);
   throw e;
 }

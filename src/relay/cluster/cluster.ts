@@ -429,6 +429,9 @@ export class RelayCluster implements ClusterRouting {
 
   async forwardToOwner(req: Request, id: string, path: string): Promise<Response> {
     const m = this.d.metrics;
+    // What this node answers itself is counted here by status (as forward.ts counts its refusals); a call the owner
+    // answered is counted at the owner, so the cluster's sum counts each client call once.
+    const answered = (res: Response) => (m.requests.inc({ status: String(res.status) }), res);
     let lease: Lease | null | "ignored";
     try {
       lease = this.link.up ? await this.ownerOf(id) : null;
@@ -437,12 +440,12 @@ export class RelayCluster implements ClusterRouting {
       if (!lease && this.refusing) throw new RedisDown(this.refusing);
     } catch (e) {
       m.forwarded.inc({ result: "redis_down" });
-      return new HttpError("unavailable", `this relay node cannot ${this.refusing && this.link.up ? "write to" : "reach"} the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" });
+      return answered(new HttpError("unavailable", `this relay node cannot ${this.refusing && this.link.up ? "write to" : "reach"} the cluster's Redis (${(e as Error).message}), so it cannot find the node holding tunnel "${id}"; retry in a moment`).toDialectResponse(path, { "retry-after": "2" }));
     }
-    if (!lease) return new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path);
+    if (!lease) return answered(new HttpError("tunnel_offline", `tunnel "${id}" is not connected`).toDialectResponse(path));
     if (lease === "ignored" || lease.node === this.nodeId || !lease.url) {
       m.forwarded.inc({ result: "moving" });
-      return new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" });
+      return answered(new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" }));
     }
     const resume = this.d.resume;
     const r = await sendToOwner(req, id, path, {
@@ -463,11 +466,11 @@ export class RelayCluster implements ClusterRouting {
     if (r.refused) {
       m.forwarded.inc({ result: "hop_refused" });
       this.once(`hop refused by ${lease.node}: ${r.message}`, "a node refused this node's forwarded call: check that every node has the same shared secret and NTP-synced clocks", { tunnel: id, owner: lease.node, reason: r.message });
-      return new HttpError("unavailable", `the relay node holding tunnel "${id}" refused this node's forwarded call (${r.message}); the relay's operator must fix the cluster, a retry will not help`).toDialectResponse(path);
+      return answered(new HttpError("unavailable", `the relay node holding tunnel "${id}" refused this node's forwarded call (${r.message}); the relay's operator must fix the cluster, a retry will not help`).toDialectResponse(path));
     }
     m.forwarded.inc({ result: r.aborted ? "client_aborted" : "owner_unreachable" });
     if (!r.aborted) this.owners.delete(id);
-    return ownerUnreachable(id, path, r.message);
+    return answered(ownerUnreachable(id, path, r.message));
   }
 
   async resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {

@@ -4,6 +4,7 @@ import { VERSION, COMMIT } from "../../../core/build-info.ts";
 import type { DaemonContext } from "../../../core/component.ts";
 import type { Quality } from "../../../core/contracts.ts";
 import { metricsRegistry } from "../../../core/metrics-registry.ts";
+import { reasonLabel } from "../../../core/verdict.ts";
 import { healthVerdict, tunnelStatus, upstreamList } from "../status/service.ts";
 
 const QUALITY_SCORE: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical: 1, down: 0 };
@@ -79,8 +80,9 @@ export function daemonRegistry(ctx: DaemonContext): Registry {
     registers: [reg],
     collect() {
       this.reset();
-      const v = healthVerdict(ctx);
-      this.set({ quality: v.quality, level: v.level, upstream: v.upstream ?? "", reason: v.reason ?? "", fix: v.fix ?? "" }, 1);
+      const upstreams = upstreamList(ctx);
+      const v = healthVerdict(ctx, upstreams);
+      this.set({ quality: v.quality, level: v.level, upstream: v.upstream ?? "", reason: reasonLabel(v, upstreams), fix: v.fix ?? "" }, 1);
     },
   });
   new Gauge({
