@@ -72,3 +72,14 @@ test("LM Studio's own chat stream: the stats of its chat.end event (total_output
   const tail = new TextEncoder().encode('event: chat.end\ndata: {"type":"chat.end","result":{"output":[],"stats":{"input_tokens":7,"total_output_tokens":25,"reasoning_output_tokens":3}}}\n\n');
   expect(parseUsage(tail)).toEqual({ tokens: 25, promptTokens: 7, genMs: null });
 });
+
+test("the counts found last are the answer's own: an echoed tool schema's \"eval_count\": 0 before a Responses answer's usage is not its count", () => {
+  const echoed = '{"id":"resp_1","object":"response","tools":[{"type":"function","name":"f","parameters":{"default":{"eval_count":0,"prompt_eval_count":0}}}],"usage":{"input_tokens":5,"output_tokens":4,"total_tokens":9},"user":null}';
+  expect(parseUsage(b(echoed))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
+  // A chat completion echoing nothing, with an OpenAI usage after a key named like Ollama's in its text (escaped: no key).
+  const chat = '{"choices":[{"message":{"content":"\\"eval_count\\": 0"}}],"usage":{"prompt_tokens":7,"completion_tokens":12}}';
+  expect(parseUsage(b(chat))).toEqual({ tokens: 12, promptTokens: 7, genMs: null });
+  // A key whose value is not a number (a metadata string echoed after the usage) is passed over.
+  const meta = '{"usage":{"input_tokens":5,"output_tokens":4},"metadata":{"eval_count":"0"}}';
+  expect(parseUsage(b(meta))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
+});

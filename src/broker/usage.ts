@@ -36,7 +36,11 @@ function isSpace(b: number): boolean {
  */
 function lastNumber(buf: Buffer, key: Buffer): number | null {
   const at = buf.lastIndexOf(key);
-  if (at < 0) return null;
+  return at < 0 ? null : numberAt(buf, at, key);
+}
+
+/** The number after the key found at `at` (see lastNumber). */
+function numberAt(buf: Buffer, at: number, key: Buffer): number | null {
   const end = Math.min(buf.length, at + key.length + 32);
   let i = at + key.length;
   while (i < end && isSpace(buf[i]!)) i++;
@@ -53,24 +57,47 @@ function lastNumber(buf: Buffer, key: Buffer): number | null {
   return i > first ? n : null;
 }
 
+/**
+ * Each dialect's completion count and the prompt count beside it: Ollama's done line, OpenAI's usage, Anthropic's and the
+ * Responses API's usage, llama.cpp's own /completion (every event carries the running count, the last one the whole),
+ * and LM Studio's own chat (its chat.end event's stats).
+ */
+const COUNTS: readonly (readonly [completion: Buffer, prompt: Buffer])[] = [
+  [K_EVAL_COUNT, K_PROMPT_EVAL_COUNT],
+  [K_COMPLETION_TOKENS, K_PROMPT_TOKENS],
+  [K_OUTPUT_TOKENS, K_INPUT_TOKENS],
+  [K_TOKENS_PREDICTED, K_TOKENS_EVALUATED],
+  [K_TOTAL_OUTPUT_TOKENS, K_INPUT_TOKENS],
+];
+
+/**
+ * The counts of the tail: the completion count found last, with its prompt count. The last, not the first dialect's
+ * that appears: every format puts its own counts at its very end, while what comes before them may be what the client
+ * sent, echoed (a Responses answer's tools and text format hold any key: `"eval_count": 0` in a schema's default must
+ * not stand in for the usage after it).
+ */
 export function parseUsage(tail: Uint8Array): TokenUsage | null {
   if (tail.byteLength === 0) return null;
   const buf = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
-  const count = lastNumber(buf, K_EVAL_COUNT);
-  if (count !== null) {
-    const dur = lastNumber(buf, K_EVAL_DURATION);
-    return { tokens: count, promptTokens: lastNumber(buf, K_PROMPT_EVAL_COUNT), genMs: dur !== null ? dur / 1e6 : null };
+  let which = -1;
+  let at = -1;
+  for (let i = 0; i < COUNTS.length; i++) {
+    const k = buf.lastIndexOf(COUNTS[i]![0]);
+    if (k > at && numberAt(buf, k, COUNTS[i]![0]) !== null) {
+      at = k;
+      which = i;
+    }
   }
-  const completion = lastNumber(buf, K_COMPLETION_TOKENS);
-  if (completion !== null) return { tokens: completion, promptTokens: lastNumber(buf, K_PROMPT_TOKENS), genMs: null };
-  const output = lastNumber(buf, K_OUTPUT_TOKENS);
-  if (output !== null) return { tokens: output, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null };
-  // llama.cpp's own /completion: every event carries the running count, the last one the whole.
-  const predicted = lastNumber(buf, K_TOKENS_PREDICTED);
-  if (predicted !== null) return { tokens: predicted, promptTokens: lastNumber(buf, K_TOKENS_EVALUATED), genMs: null };
-  // LM Studio's own chat (/api/v1/chat): its chat.end event's stats.
-  const total = lastNumber(buf, K_TOTAL_OUTPUT_TOKENS);
-  return total !== null ? { tokens: total, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null } : null;
+  if (which < 0) return null;
+  // Indexed, not destructured: this runs at the end of every request, and a destructuring may allocate an iterator.
+  const pair = COUNTS[which]!;
+  const tokens = numberAt(buf, at, pair[0])!;
+  const prompt = pair[1];
+  if (which === 0) {
+    const dur = lastNumber(buf, K_EVAL_DURATION);
+    return { tokens, promptTokens: lastNumber(buf, prompt), genMs: dur !== null ? dur / 1e6 : null };
+  }
+  return { tokens, promptTokens: lastNumber(buf, prompt), genMs: null };
 }
 
 /** Bytes kept from the end of a response for parseUsage. */

@@ -1,0 +1,108 @@
+// Attacks on the accounting's promises (docs/gateway.md, Usage): every token counted once and right, whatever the way in.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { apiToken, createKey, removeHome, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+
+let vllm: FakeOllama;
+/** A generic OpenAI-compatible server that ends its SSE lines with CRLF (Python's sse-starlette does by default). */
+let crlf: ReturnType<typeof Bun.serve>;
+let d: DaemonProc;
+let broker: string;
+let token: string;
+const keys: Record<string, string> = {};
+const CRLF_TOKENS = 6;
+let clientHasFirst = Promise.withResolvers<void>();
+/** Whether the client had the first token before the server sent the second. */
+let firstSeen = false;
+
+const crlfChunk = (delta: object, finish: string | null, extra: object = {}) =>
+  `data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "c:1b", choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\r\n\r\n`;
+
+beforeAll(async () => {
+  vllm = await startFakeOllama({ models: ["v:1b"], tokens: 40, kind: "vllm" });
+  crlf = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/models") return Response.json({ object: "list", data: [{ id: "c:1b", object: "model" }] });
+      if (path !== "/v1/chat/completions") return new Response("not found", { status: 404 });
+      const body = (await req.json()) as { stream?: boolean; stream_options?: { include_usage?: boolean } };
+      const usage = { prompt_tokens: 9, completion_tokens: CRLF_TOKENS, total_tokens: 9 + CRLF_TOKENS };
+      const stream = new ReadableStream({
+        async start(c) {
+          for (let i = 0; i < CRLF_TOKENS; i++) {
+            c.enqueue(new TextEncoder().encode(crlfChunk({ content: `t${i} ` }, null)));
+            // The rest waits until the client has the first token (or 5 s): a broker holding the stream back shows.
+            if (i === 0) firstSeen = await Promise.race([clientHasFirst.promise.then(() => true), Bun.sleep(5000).then(() => false)]);
+          }
+          c.enqueue(new TextEncoder().encode(crlfChunk({}, "stop")));
+          if (body.stream_options?.include_usage) c.enqueue(new TextEncoder().encode(`data: ${JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "c:1b", choices: [], usage })}\r\n\r\n`));
+          c.enqueue(new TextEncoder().encode("data: [DONE]\r\n\r\n"));
+          c.close();
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream" } });
+    },
+  });
+  d = await startDaemon({
+    config: `[api]
+listen = "127.0.0.1:0"
+[proxy]
+listen = "127.0.0.1:0"
+[[upstreams]]
+name = "vllm"
+kind = "vllm"
+url = "${vllm.url}"
+[[upstreams]]
+name = "crlf"
+kind = "openai"
+url = "http://127.0.0.1:${crlf.port}"
+`,
+    waitFor: ["api", "broker"],
+  });
+  broker = d.urls.broker!;
+  token = await apiToken(d);
+  for (const name of ["echo", "crlf"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
+  await untilUpstreamsUp(d, token, 2);
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await vllm?.stop();
+  await crlf?.stop(true);
+  if (d) removeHome(d.home);
+});
+
+const counted = (key: string, n: number) => untilCounted(d, token, key, n);
+const openai = (key: string) => new OpenAI({ baseURL: `${broker}/v1`, apiKey: key, maxRetries: 0 });
+
+test("a Responses answer over 256 KiB (echoed instructions) cannot forge its count with a usage key in its echoed tools", async () => {
+  const tools = [{ type: "function" as const, name: "f", strict: false, parameters: { type: "object", properties: {}, default: { eval_count: 0, prompt_eval_count: 0 } } }];
+  const r = await openai(keys.echo!).responses.create({ model: "v:1b", input: "hi", instructions: "be brief. ".repeat(30_000), tools });
+  expect(r.usage?.output_tokens).toBe(40);
+  // The instructions are echoed before the tools: the answer is over the 256 KiB read whole, so its end is searched.
+  expect(JSON.stringify(r).length).toBeGreaterThan(256 * 1024);
+  const t = await counted("echo", 2);
+  expect(t.completion_tokens).toBe(40);
+  expect(t.prompt_tokens).toBe(7);
+});
+
+test("a generic server's SSE with CRLF line ends (sse-starlette): each token reaches the client as it comes, the usage the broker asked for is taken out, and counted", async () => {
+  clientHasFirst = Promise.withResolvers<void>();
+  const stream = await openai(keys.crlf!).chat.completions.create({ model: "c:1b", messages: [{ role: "user", content: "hi" }], stream: true });
+  const chunks: { choices: unknown[]; usage?: unknown }[] = [];
+  for await (const c of stream) {
+    chunks.push(c);
+    clientHasFirst.resolve();
+  }
+  expect(firstSeen).toBe(true);
+  expect(chunks.length).toBe(CRLF_TOKENS + 1);
+  // The client did not ask for usage: no chunk without choices reaches it.
+  expect(chunks.filter((c) => c.choices.length === 0 || c.usage)).toEqual([]);
+  const t = await counted("crlf", 1);
+  expect(t.completion_tokens).toBe(CRLF_TOKENS);
+  expect(t.prompt_tokens).toBe(9);
+});
