@@ -65,7 +65,7 @@ url = "http://127.0.0.1:${crlf.port}"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 2);
 }, 40_000);
@@ -105,4 +105,28 @@ test("a generic server's SSE with CRLF line ends (sse-starlette): each token rea
   const t = await counted("crlf", 1);
   expect(t.completion_tokens).toBe(CRLF_TOKENS);
   expect(t.prompt_tokens).toBe(9);
+});
+
+/** The HTTP status a client call ended with (200, or the error's). */
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 200;
+  } catch (e) {
+    return (e as { status?: number }).status ?? 0;
+  }
+}
+
+test("openai client: vLLM's ignore_eos without a limit, or its min_tokens, holds what it will generate, so five such calls at once run one at a time", async () => {
+  vllm.options.tokenDelayMs = 10; // each answer takes 0.4 s: the five overlap
+  try {
+    for (const [key, extra] of [["eos", { ignore_eos: true }], ["floor", { min_tokens: 20_000_000 }]] as const) {
+      const oa = openai(keys[key]!);
+      const results = await Promise.all(Array.from({ length: 5 }, () => status(oa.chat.completions.create({ model: "v:1b", messages: [{ role: "user", content: "hi" }], ...extra } as never))));
+      // Holding the default 512 each, all five would run, each sure to generate to its context's end (or 20 M tokens).
+      expect({ key, statuses: results.sort() }).toEqual({ key, statuses: [200, 429, 429, 429, 429] });
+    }
+  } finally {
+    vllm.options.tokenDelayMs = 0;
+  }
 });
