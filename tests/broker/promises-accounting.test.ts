@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { apiToken, createKey, removeHome, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, BUN, createKey, keyUsage, removeHome, REPO, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { join } from "node:path";
 import { until } from "../helpers/until.ts";
 
 let vllm: FakeOllama;
@@ -60,12 +61,15 @@ url = "${vllm.url}"
 name = "crlf"
 kind = "openai"
 url = "http://127.0.0.1:${crlf.port}"
+[[aliases]]
+name = "gpt-4o-mini"
+model = "v:1b"
 `,
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor", "alias"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 2);
 }, 40_000);
@@ -129,4 +133,31 @@ test("openai client: vLLM's ignore_eos without a limit, or its min_tokens, holds
   } finally {
     vllm.options.tokenDelayMs = 0;
   }
+});
+
+test("usage per model: a call through an alias is counted under the model that ran, its upstream's counts", async () => {
+  const r = await openai(keys.alias!).chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+  expect(r.usage?.completion_tokens).toBe(40);
+  await counted("alias", 1);
+  const rows = ((await (await fetch(`${d.urls.api}/api/v1/usage?key=alias`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rows: { model: string; completion_tokens: number }[] }).rows;
+  expect(rows.map((x) => [x.model, x.completion_tokens])).toEqual([["v:1b", 40]]);
+});
+
+test("a key revoked and made again under its name goes on with that name's usage for the day: rotating a key does not reset its budget", async () => {
+  const run = (...args: string[]) => Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", ...args], { env: d.env, stdout: "pipe", stderr: "pipe" });
+  /** Whether the daemon takes the key (a call that generates nothing). */
+  const known = async (key: string) => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": key } })).status !== 401;
+  const call = (key: string) => status(openai(key).chat.completions.create({ model: "v:1b", messages: [{ role: "user", content: "hi" }] }));
+  const first = createKey(d, "rotated", "--tokens-per-day", "60");
+  await until(() => known(first), 5000, "the daemon to see the key");
+  expect(await call(first)).toBe(200);
+  await until(async () => (await keyUsage(d, token, "rotated")).completion_tokens === 40, 5000, "the call to be counted");
+  expect(run("revoke", "rotated").exitCode).toBe(0);
+  const second = createKey(d, "rotated", "--tokens-per-day", "60");
+  await until(async () => !(await known(first)) && (await known(second)), 5000, "the daemon to see the new key");
+  // 47 of the name's 60 tokens are used: the new key's call fits, and spends the rest.
+  expect(await call(second)).toBe(200);
+  await until(async () => (await keyUsage(d, token, "rotated")).completion_tokens === 80, 5000, "the call to be counted");
+  // A fresh budget (the usage left with the old key) would let this one run too.
+  expect(await call(second)).toBe(429);
 });
