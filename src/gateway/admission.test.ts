@@ -6,6 +6,7 @@ import { HttpError } from "../core/http-error.ts";
 import { Admission, callerClass, presentedKey, type RequireKey } from "./admission.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey } from "./keys.ts";
+import { UsageLedger } from "./usage-ledger.ts";
 
 const NO_LIMITS = { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null };
 const dirs: string[] = [];
@@ -247,4 +248,35 @@ test("model management needs the key's permission; then every model the body nam
   const { allow_model_management: _, ...record } = old.record;
   store.add(record);
   expect(refusal(() => adm.authorize(adm.admit(bearer(old.key), LAN), "m", undefined, req("/api/pull"))).status).toBe(403);
+});
+
+test("tokens_per_day resets at 00:00 UTC (the ledger's day), whatever the local time zone: Retry-After says until then", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  const tz = process.env.TZ;
+  // Far from UTC: a reset at local midnight would come 14 hours off.
+  process.env.TZ = "Pacific/Kiritimati";
+  try {
+    let now = Date.parse("2026-12-01T23:59:58.500Z");
+    const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+    const ledger = new UsageLedger(join(d, "usage.json"), () => now);
+    const admission = new Admission(store, () => "auto", () => now, (key) => ledger.tokensToday(key));
+    const k = createKey("daily", { ...NO_LIMITS, tokens_per_day: 100 });
+    store.add(k.record);
+    const a = admission.admit(bearer(k.key), LAN);
+    ledger.add({ model: "m", status: 200, error: null, promptTokens: 30, completionTokens: 70, key: "daily", caller: "lan", source: "local", queueMs: 0 });
+    const e = refusal(() => admission.authorize(a, "m"));
+    expect([e.status, e.retryAfter]).toEqual([429, 2]);
+    expect(e.message).toContain("it resets at 00:00 UTC");
+    now = Date.parse("2026-12-01T23:59:59.999Z");
+    expect(refusal(() => admission.authorize(a, "m")).retryAfter).toBe(1);
+    now = Date.parse("2026-12-02T00:00:00.000Z");
+    admission.authorize(a, "m");
+    expect(ledger.tokensToday("daily")).toBe(0);
+    // Yesterday's row is still there for the report.
+    expect(ledger.query({ key: "daily" }).map((r) => [r.day, r.prompt_tokens + r.completion_tokens])).toEqual([["2026-12-01", 100]]);
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
 });
