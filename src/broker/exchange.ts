@@ -524,7 +524,8 @@ export class Exchange {
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
     const t = this.stripper;
-    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage ? this.answerUsage() : null) ?? this.estimatedUsage();
+    // A GET generates nothing: counts in its answer (a stored response read again) were counted when they were made.
+    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage && this.method !== "GET" ? this.answerUsage() : null) ?? this.estimatedUsage();
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;

@@ -29,6 +29,9 @@ beforeAll(async () => {
     async fetch(req) {
       const path = new URL(req.url).pathname;
       if (path === "/v1/models") return Response.json({ object: "list", data: [{ id: "c:1b", object: "model" }] });
+      // A stored response (vLLM with its store on, OpenAI's API): what was generated earlier, read again.
+      if (req.method === "GET" && path === "/v1/responses/resp_1")
+        return Response.json({ id: "resp_1", object: "response", status: "completed", model: "c:1b", output: [{ type: "message", role: "assistant", content: [{ type: "output_text", text: "stored" }] }], usage: { input_tokens: 9, output_tokens: 500, total_tokens: 509 } });
       if (path !== "/v1/chat/completions") return new Response("not found", { status: 404 });
       const body = (await req.json()) as { stream?: boolean; stream_options?: { include_usage?: boolean } };
       const usage = { prompt_tokens: 9, completion_tokens: CRLF_TOKENS, total_tokens: 9 + CRLF_TOKENS };
@@ -69,7 +72,7 @@ model = "v:1b"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor", "alias"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 2);
 }, 40_000);
@@ -160,4 +163,13 @@ test("a key revoked and made again under its name goes on with that name's usage
   await until(async () => (await keyUsage(d, token, "rotated")).completion_tokens === 80, 5000, "the call to be counted");
   // A fresh budget (the usage left with the old key) would let this one run too.
   expect(await call(second)).toBe(429);
+});
+
+test("reading a stored response again (GET /v1/responses/{id}) is a request, not its tokens a second time", async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${broker}/v1/responses/resp_1`, { headers: { authorization: `Bearer ${keys.reader}` } });
+    expect(((await r.json()) as { usage: { output_tokens: number } }).usage.output_tokens).toBe(500);
+  }
+  const t = await counted("reader", 3);
+  expect([t.prompt_tokens, t.completion_tokens]).toEqual([0, 0]);
 });
