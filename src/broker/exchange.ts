@@ -16,7 +16,7 @@ import { capturedHeaders, type HeaderJson } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
-import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
+import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parsePromptUsage, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 import type { StreamTransform } from "./stream-transform.ts";
 import { wholeUsage } from "./whole-usage.ts";
 import { streamCutShort } from "./stream-ending.ts";
@@ -569,7 +569,9 @@ export class Exchange {
       const whole = this.whole ?? (this.wholeParts !== null ? Buffer.concat(this.wholeParts) : null);
       if (whole !== null) return wholeUsage(whole);
     }
-    return parseUsage(this.usageTail());
+    const tail = this.usageTail();
+    // An embedding generates nothing: its answer's only count is its prompt's.
+    return parseUsage(tail) ?? (this.embedding ? parsePromptUsage(tail) : null);
   }
 
   /**

@@ -1,6 +1,6 @@
 // Unit tests for reading token usage from the tail of Ollama and OpenAI responses.
 import { describe, expect, test } from "bun:test";
-import { estimatePromptTokens, joinTail, parseUsage, streamedTokens } from "./usage.ts";
+import { estimatePromptTokens, joinTail, parsePromptUsage, parseUsage, streamedTokens } from "./usage.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 
@@ -82,4 +82,10 @@ test("the counts found last are the answer's own: an echoed tool schema's \"eval
   // A key whose value is not a number (a metadata string echoed after the usage) is passed over.
   const meta = '{"usage":{"input_tokens":5,"output_tokens":4},"metadata":{"eval_count":"0"}}';
   expect(parseUsage(b(meta))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
+});
+
+test("an embedding's prompt count at the end of an answer too large to read whole (Ollama's, OpenAI's)", () => {
+  expect(parsePromptUsage(b('0.1,0.2]],"total_duration":1000,"load_duration":5,"prompt_eval_count":4096}'))).toEqual({ tokens: 0, promptTokens: 4096, genMs: null });
+  expect(parsePromptUsage(b('0.2,0.3]}],"model":"m","usage":{"prompt_tokens":77,"total_tokens":77}}'))).toEqual({ tokens: 0, promptTokens: 77, genMs: null });
+  expect(parsePromptUsage(b("0.1,0.2,0.3]]"))).toBeNull();
 });

@@ -100,6 +100,16 @@ export function parseUsage(tail: Uint8Array): TokenUsage | null {
   return { tokens, promptTokens: lastNumber(buf, prompt), genMs: null };
 }
 
+/**
+ * An embedding's count in the tail of its answer (one too large to be read whole: a large batch): Ollama's
+ * prompt_eval_count, or OpenAI's usage.prompt_tokens, both after the vectors. Null when it has neither.
+ */
+export function parsePromptUsage(tail: Uint8Array): TokenUsage | null {
+  const buf = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
+  const prompt = lastNumber(buf, K_PROMPT_EVAL_COUNT) ?? lastNumber(buf, K_PROMPT_TOKENS);
+  return prompt === null ? null : { tokens: 0, promptTokens: prompt, genMs: null };
+}
+
 /** Bytes kept from the end of a response for parseUsage. */
 export const TAIL_BYTES = 1024;
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { until } from "../helpers/until.ts";
 
 let vllm: FakeOllama;
+let ollama: FakeOllama;
 /** A generic OpenAI-compatible server that ends its SSE lines with CRLF (Python's sse-starlette does by default). */
 let crlf: ReturnType<typeof Bun.serve>;
 let d: DaemonProc;
@@ -23,6 +24,7 @@ const crlfChunk = (delta: object, finish: string | null, extra: object = {}) =>
 
 beforeAll(async () => {
   vllm = await startFakeOllama({ models: ["v:1b"], tokens: 40, kind: "vllm" });
+  ollama = await startFakeOllama({ models: ["o:1b"], tokens: 5 });
   crlf = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -64,6 +66,9 @@ url = "${vllm.url}"
 name = "crlf"
 kind = "openai"
 url = "http://127.0.0.1:${crlf.port}"
+[[upstreams]]
+name = "ollama"
+url = "${ollama.url}"
 [[aliases]]
 name = "gpt-4o-mini"
 model = "v:1b"
@@ -72,13 +77,14 @@ model = "v:1b"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 2);
+  await untilUpstreamsUp(d, token, 3);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await vllm?.stop();
+  await ollama?.stop();
   await crlf?.stop(true);
   if (d) removeHome(d.home);
 });
@@ -172,4 +178,17 @@ test("reading a stored response again (GET /v1/responses/{id}) is a request, not
   }
   const t = await counted("reader", 3);
   expect([t.prompt_tokens, t.completion_tokens]).toEqual([0, 0]);
+});
+
+test("a large batch of embeddings (an answer over 256 KiB) counts the prompt tokens its answer states, in both dialects", async () => {
+  const input = Array.from({ length: 20_000 }, (_, i) => `w${i}`);
+  const post = async (path: string, model: string) => {
+    const r = await fetch(`${broker}${path}`, { method: "POST", headers: { authorization: `Bearer ${keys.embed}` }, body: JSON.stringify({ model, input }) });
+    expect((await r.arrayBuffer()).byteLength).toBeGreaterThan(256 * 1024);
+  };
+  await post("/api/embed", "o:1b");
+  await post("/v1/embeddings", "v:1b");
+  const t = await counted("embed", 2);
+  // The fakes state 3 prompt tokens each; the request's size (about 200 KiB) would make some 50,000.
+  expect([t.prompt_tokens, t.completion_tokens]).toEqual([6, 0]);
 });
