@@ -1,0 +1,36 @@
+// Unit tests for a relay node's per-tunnel limits: requests per minute and streams at once.
+import { expect, test } from "bun:test";
+import { TunnelLimits } from "./limits.ts";
+
+test("requests_per_minute: at most that many in any 60 seconds, a burst included; Retry-After until the oldest leaves", () => {
+  let now = 1_000_000;
+  const lim = new TunnelLimits(3, 64, () => now);
+  expect([lim.admitRate(), lim.admitRate(), lim.admitRate()]).toEqual([null, null, null]);
+  expect(lim.admitRate()).toBe(60);
+  // 20 s on: a token bucket would have refilled one request; the minute still holds three.
+  now += 20_000;
+  expect(lim.admitRate()).toBe(40);
+  now += 39_999;
+  expect(lim.admitRate()).toBe(1);
+  // The burst leaves the window together, 60 s after it came.
+  now += 1;
+  expect([lim.admitRate(), lim.admitRate(), lim.admitRate(), lim.admitRate()]).toEqual([null, null, null, 60]);
+});
+
+test("requests_per_minute: a steady stream at the limit passes, and no 60 s ever holds more than the limit", () => {
+  let now = 0;
+  const perMinute = 600;
+  const lim = new TunnelLimits(perMinute, 64, () => now);
+  const admitted: number[] = [];
+  // Twice the limit's pace for three minutes.
+  for (; now < 180_000; now += 50) if (lim.admitRate() === null) admitted.push(now);
+  for (let i = 0; i + perMinute < admitted.length; i++) expect(admitted[i + perMinute]! - admitted[i]!).toBeGreaterThanOrEqual(60_000);
+  expect(admitted.length).toBe(3 * perMinute);
+});
+
+test("streams at once: max_streams, each given back once it ends", () => {
+  const lim = new TunnelLimits(10, 2);
+  expect([lim.admitStream(), lim.admitStream(), lim.admitStream()]).toEqual([true, true, false]);
+  lim.done();
+  expect(lim.admitStream()).toBe(true);
+});
