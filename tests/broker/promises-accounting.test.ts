@@ -1,5 +1,6 @@
 // Attacks on the accounting's promises (docs/gateway.md, Usage): every token counted once and right, whatever the way in.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, BUN, createKey, keyUsage, removeHome, REPO, startDaemon, untilCounted, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
@@ -10,6 +11,9 @@ let vllm: FakeOllama;
 let ollama: FakeOllama;
 /** A generic OpenAI-compatible server that ends its SSE lines with CRLF (Python's sse-starlette does by default). */
 let crlf: ReturnType<typeof Bun.serve>;
+/** An Ollama that lists o:1b but answers every generation 503 (busy): the broker fails over to the next upstream. */
+let busy: ReturnType<typeof Bun.serve>;
+let busyAsked = 0;
 let d: DaemonProc;
 let broker: string;
 let token: string;
@@ -53,6 +57,20 @@ beforeAll(async () => {
       return new Response(stream, { headers: { "content-type": "text/event-stream" } });
     },
   });
+  busy = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/version") return Response.json({ version: "0.12.0" });
+      if (path === "/api/tags") return Response.json({ models: [{ name: "o:1b", model: "o:1b" }] });
+      // Loaded, as the other: warm-first routing does not decide, priority does.
+      if (path === "/api/ps") return Response.json({ models: [{ name: "o:1b", model: "o:1b", size: 1, digest: "x", expires_at: "2099-01-01T00:00:00Z", size_vram: 1 }] });
+      await req.arrayBuffer();
+      busyAsked++;
+      return Response.json({ error: "server busy" }, { status: 503 });
+    },
+  });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -67,6 +85,10 @@ name = "crlf"
 kind = "openai"
 url = "http://127.0.0.1:${crlf.port}"
 [[upstreams]]
+name = "busy"
+url = "http://127.0.0.1:${busy.port}"
+priority = 1
+[[upstreams]]
 name = "ollama"
 url = "${ollama.url}"
 [[aliases]]
@@ -77,14 +99,15 @@ model = "v:1b"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed", "failover"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 3);
+  await untilUpstreamsUp(d, token, 4);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await vllm?.stop();
   await ollama?.stop();
+  await busy?.stop(true);
   await crlf?.stop(true);
   if (d) removeHome(d.home);
 });
@@ -191,4 +214,17 @@ test("a large batch of embeddings (an answer over 256 KiB) counts the prompt tok
   const t = await counted("embed", 2);
   // The fakes state 3 prompt tokens each; the request's size (about 200 KiB) would make some 50,000.
   expect([t.prompt_tokens, t.completion_tokens]).toEqual([6, 0]);
+});
+
+test("a call failed over to a second upstream is counted once, with the tokens of the upstream that answered, streamed or whole", async () => {
+  const ol = new Ollama({ host: broker, headers: { "x-api-key": keys.failover! } });
+  const asked = busyAsked;
+  const whole = await ol.chat({ model: "o:1b", messages: [{ role: "user", content: "hi" }] });
+  let streamed = 0;
+  for await (const part of await ol.chat({ model: "o:1b", messages: [{ role: "user", content: "hi" }], stream: true })) if (part.done) streamed = part.eval_count;
+  // The busy upstream was asked first (once it failed, the broker may suspect it and go to the other at once).
+  expect(busyAsked - asked).toBeGreaterThanOrEqual(1);
+  const t = await counted("failover", 2);
+  expect(t).toMatchObject({ requests: 2, completion_tokens: whole.eval_count + streamed, prompt_tokens: whole.prompt_eval_count * 2 });
+  expect(whole.eval_count).toBe(5);
 });
