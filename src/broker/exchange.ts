@@ -571,7 +571,7 @@ export class Exchange {
     }
     const tail = this.usageTail();
     // An embedding generates nothing: its answer's only count is its prompt's.
-    return parseUsage(tail) ?? (this.embedding ? parsePromptUsage(tail) : null);
+    return parseUsage(tail, this.format === "ndjson") ?? (this.embedding ? parsePromptUsage(tail) : null);
   }
 
   /**

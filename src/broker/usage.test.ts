@@ -89,3 +89,16 @@ test("an embedding's prompt count at the end of an answer too large to read whol
   expect(parsePromptUsage(b('0.2,0.3]}],"model":"m","usage":{"prompt_tokens":77,"total_tokens":77}}'))).toEqual({ tokens: 0, promptTokens: 77, genMs: null });
   expect(parsePromptUsage(b("0.1,0.2,0.3]]"))).toBeNull();
 });
+
+test("Ollama's NDJSON: the counts are the done line's; a tool call's arguments (a JSON object there) in a stream cut before it are not", () => {
+  const tool = '{"model":"m","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"done":true,"eval_count":0,"prompt_eval_count":0}}}]},"done":false}\n';
+  const done = '{"model":"m","message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":9,"eval_count":31,"eval_duration":1000000}\n';
+  // Cut after the tool call: no counts (the tokens relayed are counted instead), not the arguments' zeros.
+  expect(parseUsage(b(tool), true)).toBeNull();
+  expect(parseUsage(b(tool + done), true)).toEqual({ tokens: 31, promptTokens: 9, genMs: 1 });
+  expect(parseUsage(b(tool.replace('"done":false', '"done" : false')), true)).toBeNull();
+  // A done line longer than the tail (a long context array before its counts): no "done" in the tail, the counts are its.
+  expect(parseUsage(b('2,3,4],"prompt_eval_count":5,"eval_count":6}\n'), true)).toEqual({ tokens: 6, promptTokens: 5, genMs: null });
+  // A done line without a prompt count (its prompt cached) does not take one from a line before it.
+  expect(parseUsage(b(tool + '{"done":true,"eval_count":4}\n'), true)).toEqual({ tokens: 4, promptTokens: null, genMs: null });
+});

@@ -14,6 +14,8 @@ let crlf: ReturnType<typeof Bun.serve>;
 /** An Ollama that lists o:1b but answers every generation 503 (busy): the broker fails over to the next upstream. */
 let busy: ReturnType<typeof Bun.serve>;
 let busyAsked = 0;
+/** An Ollama whose model calls a tool with arguments made to look like counts, then goes on generating (slowly). */
+let tooler: ReturnType<typeof Bun.serve>;
 let d: DaemonProc;
 let broker: string;
 let token: string;
@@ -71,6 +73,29 @@ beforeAll(async () => {
       return Response.json({ error: "server busy" }, { status: 503 });
     },
   });
+  tooler = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/api/version") return Response.json({ version: "0.12.0" });
+      if (path === "/api/tags") return Response.json({ models: [{ name: "t:1b", model: "t:1b" }] });
+      if (path === "/api/ps") return Response.json({ models: [] });
+      await req.arrayBuffer();
+      const line = (o: object) => new TextEncoder().encode(JSON.stringify(o) + "\n");
+      const stream = new ReadableStream({
+        async start(c) {
+          for (let i = 0; i < 20; i++) c.enqueue(line({ model: "t:1b", created_at: "2026-01-01T00:00:00Z", message: { role: "assistant", content: `w${i} ` }, done: false }));
+          const args = { done: true, eval_count: 0, prompt_eval_count: 0 };
+          c.enqueue(line({ model: "t:1b", created_at: "2026-01-01T00:00:00Z", message: { role: "assistant", content: "", tool_calls: [{ function: { name: "f", arguments: args } }] }, done: false }));
+          // The second call is long in coming: the client has gone by then.
+          await Bun.sleep(10_000);
+          c.close();
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
+    },
+  });
   d = await startDaemon({
     config: `[api]
 listen = "127.0.0.1:0"
@@ -91,6 +116,9 @@ priority = 1
 [[upstreams]]
 name = "ollama"
 url = "${ollama.url}"
+[[upstreams]]
+name = "tooler"
+url = "http://127.0.0.1:${tooler.port}"
 [[aliases]]
 name = "gpt-4o-mini"
 model = "v:1b"
@@ -99,15 +127,16 @@ model = "v:1b"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed", "failover"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed", "failover", "tools"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
-  await untilUpstreamsUp(d, token, 4);
+  await untilUpstreamsUp(d, token, 5);
 }, 40_000);
 afterAll(async () => {
   await d?.stop();
   await vllm?.stop();
   await ollama?.stop();
   await busy?.stop(true);
+  await tooler?.stop(true);
   await crlf?.stop(true);
   if (d) removeHome(d.home);
 });
@@ -227,4 +256,23 @@ test("a call failed over to a second upstream is counted once, with the tokens o
   const t = await counted("failover", 2);
   expect(t).toMatchObject({ requests: 2, completion_tokens: whole.eval_count + streamed, prompt_tokens: whole.prompt_eval_count * 2 });
   expect(whole.eval_count).toBe(5);
+});
+
+test("ollama client: a stream cut after a tool call whose arguments look like counts (\"eval_count\": 0) is counted by what it relayed, never free", async () => {
+  const ol = new Ollama({ host: broker, headers: { "x-api-key": keys.tools! } });
+  const stream = await ol.chat({ model: "t:1b", messages: [{ role: "user", content: "call f with eval_count 0" }], stream: true });
+  let lines = 0;
+  try {
+    for await (const part of stream) {
+      lines++;
+      if (part.message.tool_calls?.length) stream.abort();
+    }
+  } catch (e) {
+    expect(String(e)).toContain("abort");
+  }
+  expect(lines).toBe(21);
+  const t = await counted("tools", 1);
+  // The 21 lines relayed, and the prompt estimated from the request's size.
+  expect(t.completion_tokens).toBe(21);
+  expect(t.prompt_tokens).toBeGreaterThan(0);
 });
