@@ -568,6 +568,9 @@ export class Exchange {
     if ((this.generation || this.embedding) && this.format === "other") {
       const whole = this.whole ?? (this.wholeParts !== null ? Buffer.concat(this.wholeParts) : null);
       if (whole !== null) return wholeUsage(whole);
+      // Cut short, its end (where its counts are) never came, and what came before them is what the model wrote
+      // (Ollama's tool call arguments are a JSON object: "eval_count": 0 among them): counted by its size instead.
+      if (this.error !== null) return null;
     }
     const tail = this.usageTail();
     // An embedding generates nothing: its answer's only count is its prompt's.

@@ -81,8 +81,21 @@ beforeAll(async () => {
       if (path === "/api/version") return Response.json({ version: "0.12.0" });
       if (path === "/api/tags") return Response.json({ models: [{ name: "t:1b", model: "t:1b" }] });
       if (path === "/api/ps") return Response.json({ models: [] });
-      await req.arrayBuffer();
+      const asked = (await req.json()) as { stream?: boolean };
       const line = (o: object) => new TextEncoder().encode(JSON.stringify(o) + "\n");
+      if (asked.stream === false) {
+        // A whole answer over 256 KiB that breaks off after its tool call, before its counts.
+        const head = JSON.stringify({ model: "t:1b", created_at: "2026-01-01T00:00:00Z", message: { role: "assistant", content: "x".repeat(300_000), tool_calls: [{ function: { name: "f", arguments: { eval_count: 0, prompt_eval_count: 0 } } }] } }).slice(0, -2);
+        const cut = new ReadableStream({
+          async start(c) {
+            c.enqueue(new TextEncoder().encode(head));
+            await Bun.sleep(50);
+            // Not an Error: Bun would print its stack for the server (the cut is the point, not a failure of the test).
+            c.error(undefined);
+          },
+        });
+        return new Response(cut, { headers: { "content-type": "application/json; charset=utf-8" } });
+      }
       const stream = new ReadableStream({
         async start(c) {
           for (let i = 0; i < 20; i++) c.enqueue(line({ model: "t:1b", created_at: "2026-01-01T00:00:00Z", message: { role: "assistant", content: `w${i} ` }, done: false }));
@@ -127,7 +140,7 @@ model = "v:1b"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed", "failover", "tools"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed", "failover", "tools", "cutwhole"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 5);
 }, 40_000);
@@ -275,4 +288,13 @@ test("ollama client: a stream cut after a tool call whose arguments look like co
   // The 21 lines relayed, and the prompt estimated from the request's size.
   expect(t.completion_tokens).toBe(21);
   expect(t.prompt_tokens).toBeGreaterThan(0);
+});
+
+test("a whole answer over 256 KiB cut short after a tool call whose arguments look like counts is counted by its size, never free", async () => {
+  const r = await fetch(`${broker}/api/chat`, { method: "POST", headers: { "x-api-key": keys.cutwhole! }, body: JSON.stringify({ model: "t:1b", messages: [{ role: "user", content: "hi" }], stream: false }) });
+  const got = await r.arrayBuffer().then((b) => b.byteLength, () => -1);
+  expect(got === -1 || got > 256 * 1024).toBe(true);
+  const t = await counted("cutwhole", 1);
+  // One token per 4 bytes of what was relayed (about 300 KB), not the arguments' zeros.
+  expect(t.completion_tokens).toBeGreaterThan(70_000);
 });
