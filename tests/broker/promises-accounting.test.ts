@@ -271,7 +271,7 @@ test("a call failed over to a second upstream is counted once, with the tokens o
   expect(whole.eval_count).toBe(5);
 });
 
-test("ollama client: a stream cut after a tool call whose arguments look like counts (\"eval_count\": 0) is counted by what it relayed, never free", async () => {
+test("ollama client: a stream cut after a tool call whose arguments look like counts (eval_count 0) is counted by what it relayed, never free", async () => {
   const ol = new Ollama({ host: broker, headers: { "x-api-key": keys.tools! } });
   const stream = await ol.chat({ model: "t:1b", messages: [{ role: "user", content: "call f with eval_count 0" }], stream: true });
   let lines = 0;
