@@ -280,3 +280,20 @@ test("tokens_per_day resets at 00:00 UTC (the ledger's day), whatever the local 
     else process.env.TZ = tz;
   }
 });
+
+test("after a wait in the queue the key's budget is checked again: spent meanwhile is 429 until 00:00 UTC", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  const now = Date.parse("2026-12-01T18:00:00Z");
+  const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+  let used = 0;
+  const admission = new Admission(store, () => "auto", () => now, () => used);
+  const k = createKey("meter", { ...NO_LIMITS, tokens_per_day: 1000 });
+  store.add(k.record);
+  const a = admission.admit(bearer(k.key), LAN);
+  admission.recheck(a); // within its budget: nothing thrown
+  used = 1000;
+  const e = refusal(() => admission.recheck(a));
+  expect([e.status, e.code, e.retryAfter]).toEqual([429, "rate_limited", 6 * 3600]);
+  expect(e.message).toBe('the API key "meter" used its 1000 tokens for today (1000 used) while its request waited in the queue; it resets at 00:00 UTC');
+});

@@ -79,6 +79,12 @@ function oneKeyOnly(found: { key: string; header: string }[]): void {
     throw new HttpError("bad_request", `the request carries two different API keys (${first.key.slice(0, 8)}… in ${first.header}, ${other.key.slice(0, 8)}… in ${other.header}); send one`);
 }
 
+/** Seconds from `now` to the next 00:00 UTC, when the daily budgets start again. */
+function untilMidnight(now: number): number {
+  const d = new Date(now);
+  return (Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) - now) / 1000;
+}
+
 /** The admission of a caller without a key, one per caller class (read only): none made per request. */
 const NO_KEY: Record<CallerClass, Admitted> = {
   local: Object.freeze({ key: null, caller: "local" }),
@@ -164,10 +170,7 @@ export class Admission {
     if (key.tokens_per_day > 0) {
       const used = this.tokensToday(key.name);
       if (used >= key.tokens_per_day) {
-        const now = this.now();
-        const midnight = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate() + 1);
-        const wait = (midnight - now) / 1000;
-        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${key.tokens_per_day} tokens for today (${used} used); it resets at 00:00 UTC`).after(wait);
+        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${key.tokens_per_day} tokens for today (${used} used); it resets at 00:00 UTC`).after(untilMidnight(this.now()));
       }
     }
     if (key.rpm > 0) this.countRequest(key, this.now());
@@ -190,13 +193,21 @@ export class Admission {
 
   /**
    * For a request that waited in the queue: a key revoked (or replaced) or expired while it waited is a 401 now, so
-   * revoking a key stops what it has queued, not only its next requests. A request already running finishes.
+   * revoking a key stops what it has queued, not only its next requests; and one whose day's use reached its budget
+   * meanwhile (the requests before it used more than they held) is a 429, so a queue cannot spend past the budget. A
+   * request already running finishes.
    */
   recheck(a: Admitted): void {
     const key = a.key;
     if (!key) return;
-    if (this.store.get(key.name)?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
+    const current = this.store.get(key.name);
+    if (current?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
     if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at} while its request waited in the queue`);
+    if (current.tokens_per_day > 0) {
+      const used = this.tokensToday(key.name);
+      if (used >= current.tokens_per_day)
+        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${current.tokens_per_day} tokens for today (${used} used) while its request waited in the queue; it resets at 00:00 UTC`).after(untilMidnight(this.now()));
+    }
   }
 
   /** Whether the admitted caller may use `model`: any model without a key or with an empty list. */

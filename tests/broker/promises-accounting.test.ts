@@ -191,7 +191,8 @@ async function status(p: Promise<unknown>): Promise<number> {
     await p;
     return 200;
   } catch (e) {
-    return (e as { status?: number }).status ?? 0;
+    const x = e as { status?: number; status_code?: number };
+    return x.status_code ?? x.status ?? 0;
   }
 }
 
@@ -297,4 +298,27 @@ test("a whole answer over 256 KiB cut short after a tool call whose arguments lo
   const t = await counted("cutwhole", 1);
   // One token per 4 bytes of what was relayed (about 300 KB), not the arguments' zeros.
   expect(t.completion_tokens).toBeGreaterThan(70_000);
+});
+
+test("calls waiting in the queue when the key's day's use reaches its budget are refused (429) when their turn comes, never reaching the upstream", async () => {
+  const key = createKey(d, "queued", "--tokens-per-day", "1200", "--max-parallel", "1");
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": key } })).status !== 401, 5000, "the daemon to see the key");
+  ollama.options.tokens = 600; // no limit named: each holds about 530 and generates 600
+  ollama.options.tokenDelayMs = 1;
+  try {
+    const ol = new Ollama({ host: broker, headers: { "x-api-key": key } });
+    const before = ollama.requests.length;
+    const results = await Promise.all(
+      Array.from({ length: 3 }, async (_, i) => {
+        await Bun.sleep(i * 50); // in this order
+        return status(ol.chat({ model: "o:1b", messages: [{ role: "user", content: "hi" }] }));
+      }),
+    );
+    // The first two run one after the other and spend the budget (1214 of 1200); the third, queued, never runs.
+    expect(results).toEqual([200, 200, 429]);
+    expect(ollama.requests.length - before).toBe(2);
+  } finally {
+    ollama.options.tokens = 5;
+    ollama.options.tokenDelayMs = 0;
+  }
 });
