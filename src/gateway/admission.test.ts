@@ -297,3 +297,30 @@ test("after a wait in the queue the key's budget is checked again: spent meanwhi
   expect([e.status, e.code, e.retryAfter]).toEqual([429, "rate_limited", 6 * 3600]);
   expect(e.message).toBe('the API key "meter" used its 1000 tokens for today (1000 used) while its request waited in the queue; it resets at 00:00 UTC');
 });
+
+test("a request refused for its key's budget (held by requests in flight) is not one of its requests per minute", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  let now = Date.parse("2026-12-01T12:00:00Z");
+  const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+  const admission = new Admission(store, () => "auto", () => now, () => 0);
+  const k = createKey("both", { ...NO_LIMITS, rpm: 2, tokens_per_day: 600 });
+  store.add(k.record);
+  const a = admission.admit(bearer(k.key), LAN);
+  // As the broker takes them: authorize, then the hold.
+  const call = () => {
+    admission.authorize(a, "m");
+    return admission.reserve(a, null, 100);
+  };
+  const running = call()!;
+  // Each retry (5 s apart, as Retry-After says) is refused for the budget held, not for the requests per minute.
+  for (let i = 0; i < 4; i++) {
+    now += 5000;
+    expect(refusal(call).message).toContain("used or held by requests in flight");
+  }
+  running();
+  now += 5000;
+  expect(call()).not.toBeNull();
+  // Two requests ran this minute: the third is over --rpm.
+  expect(refusal(call).message).toContain("over its limit of 2 requests per minute");
+});

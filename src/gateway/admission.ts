@@ -186,8 +186,13 @@ export class Admission {
     if (!key || key.tokens_per_day <= 0) return null;
     const used = this.tokensToday(key.name);
     const held = this.holds.of(key.name);
-    if (used + held >= key.tokens_per_day)
+    if (used + held >= key.tokens_per_day) {
+      // Refused for its budget, as one refused in authorize() for a day's use spent: not one of its requests per
+      // minute (its Retry-After of 5 s would otherwise meet the --rpm limit its own refusals filled). authorize() just
+      // counted it, synchronously before this: the newest time in the window is its.
+      if (key.rpm > 0) this.windows.get(key.name)?.pop();
       throw new HttpError("rate_limited", `the API key "${key.name}" has its ${key.tokens_per_day} tokens for today used or held by requests in flight (${used} used, ${held} held); retry when they finish`).after(5);
+    }
     return this.holds.hold(key.name, holdFor(body, promptTokens));
   }
 
