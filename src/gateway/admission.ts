@@ -177,7 +177,7 @@ export class Admission {
   }
 
   /**
-   * For an authorized generation request: holds its estimate against the key's tokens_per_day until the release is
+   * For a generation request authorize() has just let in (synchronously before this): holds its estimate against the key's tokens_per_day until the release is
    * called (after its use is counted), or refuses it (429) while the day's use and what requests in flight hold reach
    * the budget, so N requests at once cannot each spend the same leftover. Null for a key without a budget.
    */
