@@ -177,9 +177,10 @@ export class Admission {
   }
 
   /**
-   * For a generation request authorize() has just let in (synchronously before this): holds its estimate against the key's tokens_per_day until the release is
-   * called (after its use is counted), or refuses it (429) while the day's use and what requests in flight hold reach
-   * the budget, so N requests at once cannot each spend the same leftover. Null for a key without a budget.
+   * For a generation request authorize() has just let in (synchronously before this): holds its estimate against the
+   * key's tokens_per_day until the release is called (after its use is counted), or refuses it (429) while the day's
+   * use and what requests in flight hold reach the budget, so N requests at once cannot each spend the same leftover.
+   * Null for a key without a budget.
    */
   reserve(a: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null {
     const key = a.key;
