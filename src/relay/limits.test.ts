@@ -28,6 +28,14 @@ test("requests_per_minute: a steady stream at the limit passes, and no 60 s ever
   expect(admitted.length).toBe(3 * perMinute);
 });
 
+test("requests_per_minute: a clock set back does not hold the tunnel's window shut until it catches up", () => {
+  let now = 10_000_000;
+  const lim = new TunnelLimits(2, 64, () => now);
+  expect([lim.admitRate(), lim.admitRate(), lim.admitRate()]).toEqual([null, null, 60]);
+  now -= 3_600_000;
+  expect(lim.admitRate()).toBeNull();
+});
+
 test("streams at once: max_streams, each given back once it ends", () => {
   const lim = new TunnelLimits(10, 2);
   expect([lim.admitStream(), lim.admitStream(), lim.admitStream()]).toEqual([true, true, false]);

@@ -24,7 +24,8 @@ export class TunnelLimits {
   admitRate(): number | null {
     const t = this.now();
     const ring = this.times;
-    while (this.count > 0 && ring[this.head]! <= t - WINDOW_MS) {
+    // Older than a minute, or (the clock set back) not yet come: out of the window.
+    while (this.count > 0 && (ring[this.head]! <= t - WINDOW_MS || ring[this.head]! > t)) {
       this.head = (this.head + 1) % ring.length;
       this.count--;
     }
