@@ -324,3 +324,13 @@ test("a request refused for its key's budget (held by requests in flight) is not
   // Two requests ran this minute: the third is over --rpm.
   expect(refusal(call).message).toContain("over its limit of 2 requests per minute");
 });
+
+test("rpm: a clock set back (an hour) does not refuse the key until the clock catches up", () => {
+  const { store, adm, tick } = setup();
+  const k = createKey("bot", { ...NO_LIMITS, rpm: 1 });
+  store.add(k.record);
+  adm.check(bearer(k.key), LAN, "m");
+  expect(refusal(() => adm.check(bearer(k.key), LAN, "m")).retryAfter).toBe(60);
+  tick(-3_600_000);
+  expect(adm.check(bearer(k.key), LAN, "m").key?.name).toBe("bot");
+});

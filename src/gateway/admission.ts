@@ -224,7 +224,8 @@ export class Admission {
   private countRequest(key: KeyRecord, now: number): void {
     let w = this.windows.get(key.name);
     if (!w) this.windows.set(key.name, (w = []));
-    while (w.length && w[0]! <= now - 60_000) w.shift();
+    // Older than a minute, or (the clock set back) not yet come: out of the window.
+    while (w.length && (w[0]! <= now - 60_000 || w[0]! > now)) w.shift();
     if (w.length >= key.rpm) {
       const wait = Math.max(1, Math.ceil((w[0]! + 60_000 - now) / 1000));
       throw new HttpError("rate_limited", `the API key "${key.name}" is over its limit of ${key.rpm} requests per minute; retry in ${wait} s`).after(wait);
