@@ -16,7 +16,7 @@ import { capturedHeaders, type HeaderJson } from "../net/captured-headers.ts";
 import { Attempt, type AttemptSignal, type UpstreamReply } from "./upstream-client.ts";
 import type { Upstream } from "./upstream.ts";
 import { requestMetrics } from "./prometheus.ts";
-import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
+import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parsePromptUsage, parseUsage, streamedTokens, TAIL_BYTES, type TokenUsage } from "./usage.ts";
 import type { StreamTransform } from "./stream-transform.ts";
 import { wholeUsage } from "./whole-usage.ts";
 import { streamCutShort } from "./stream-ending.ts";
@@ -524,7 +524,8 @@ export class Exchange {
     const durationMs = performance.now() - this.started;
     const u = this.upstream;
     const t = this.stripper;
-    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage ? this.answerUsage() : null) ?? this.estimatedUsage();
+    // A GET generates nothing: counts in its answer (a stored response read again) were counted when they were made.
+    const usage = t?.usage ?? (this.bytesOut && !t?.ownsUsage && this.method !== "GET" ? this.answerUsage() : null) ?? this.estimatedUsage();
     this.usage = usage;
     let tokensPerSec: number | null = null;
     let genMs = 0;
@@ -567,8 +568,13 @@ export class Exchange {
     if ((this.generation || this.embedding) && this.format === "other") {
       const whole = this.whole ?? (this.wholeParts !== null ? Buffer.concat(this.wholeParts) : null);
       if (whole !== null) return wholeUsage(whole);
+      // Cut short, its end (where its counts are) never came, and what came before them is what the model wrote
+      // (Ollama's tool call arguments are a JSON object: "eval_count": 0 among them): counted by its size instead.
+      if (this.error !== null) return null;
     }
-    return parseUsage(this.usageTail());
+    const tail = this.usageTail();
+    // An embedding generates nothing: its answer's only count is its prompt's.
+    return parseUsage(tail, this.format === "ndjson") ?? (this.embedding ? parsePromptUsage(tail) : null);
   }
 
   /**

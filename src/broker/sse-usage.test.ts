@@ -47,3 +47,17 @@ test("a stream that is neither a boolean nor null is refused (vLLM reads \"true\
   expect(JSON.parse(s(askForUsage(b('{"stream":true,"stream_options":{"include_usage":false,"INCLUDE_USAGE":false}}'))!))).toEqual({ stream: true, stream_options: { include_usage: true } });
   expect(JSON.parse(s(askForUsage(b('{"stream":true,"stream_options":{"include_usage":true,"Include_Usage":false}}'))!))).toEqual({ stream: true, stream_options: { include_usage: true } });
 });
+
+test("SSE with CRLF line ends (Python's sse-starlette): each event passes as it comes, and the usage event is taken out", () => {
+  const st = new UsageStripper();
+  const token = 'data: {"choices":[{"delta":{"content":"a"}}]}\r\n\r\n';
+  // Each token event goes on at once, not held back until 64 KiB.
+  expect(s(st.push(b(token)))).toBe(token);
+  const usage = 'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":6}}\r\n\r\n';
+  expect(s(st.push(b(usage + "data: [DONE]\r\n\r\n")))).toBe("data: [DONE]\r\n\r\n");
+  expect(st.usage).toEqual({ tokens: 6, promptTokens: 9, genMs: null });
+  // "data:" without its optional space is the same event.
+  const t = new UsageStripper();
+  expect(s(t.push(b('data:{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}\n\n')))).toBe("");
+  expect(t.usage).toEqual({ tokens: 2, promptTokens: 1, genMs: null });
+});

@@ -56,13 +56,25 @@ export function askForUsage(body: Uint8Array): Uint8Array | null {
  */
 const HOLD_AT_MOST = 64 * 1024;
 
+/**
+ * Where the last complete event of `text` ends (after its blank line), or -1. SSE lines may end with "\r\n" as well
+ * as "\n" (Python's sse-starlette writes "\r\n"): looking for "\n\n" alone held such a stream back whole, and passed
+ * its usage event on to a client that had not asked for it.
+ */
+function lastEventEnd(text: string): number {
+  const lf = text.lastIndexOf("\n\n");
+  // Most streams have no "\r": one search for them.
+  const crlf = text.indexOf("\r") < 0 ? -1 : text.lastIndexOf("\r\n\r\n");
+  return crlf >= 0 && crlf + 4 > lf + 2 ? crlf + 4 : lf >= 0 ? lf + 2 : -1;
+}
+
 export class UsageStripper {
   private pending = "";
   usage: TokenUsage | null = null;
 
   push(chunk: Uint8Array): Uint8Array {
     const text = this.pending + dec.decode(chunk, { stream: true });
-    const end = text.lastIndexOf("\n\n");
+    const end = lastEventEnd(text);
     if (end < 0) {
       if (text.length > HOLD_AT_MOST) {
         this.pending = "";
@@ -71,8 +83,8 @@ export class UsageStripper {
       this.pending = text;
       return new Uint8Array(0);
     }
-    this.pending = text.slice(end + 2);
-    return enc.encode(this.keep(text.slice(0, end + 2)));
+    this.pending = text.slice(end);
+    return enc.encode(this.keep(text.slice(0, end)));
   }
 
   /** What is left at the end of the stream (an unterminated last event passes as it is). */
@@ -86,8 +98,8 @@ export class UsageStripper {
     // Only events that mention usage are looked at closely; the token events pass untouched.
     if (!events.includes('"usage"')) return events;
     let out = "";
-    for (const ev of events.split(/(?<=\n\n)/)) {
-      const data = /^data: (\{.*\})\s*$/s.exec(ev)?.[1];
+    for (const ev of events.split(/(?<=\n\n|\r\n\r\n)/)) {
+      const data = /^data: ?(\{.*\})\s*$/s.exec(ev)?.[1];
       if (data) {
         try {
           const j = JSON.parse(data) as { choices?: unknown; usage?: { prompt_tokens?: number; completion_tokens?: number } | null };

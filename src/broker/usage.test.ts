@@ -1,6 +1,6 @@
 // Unit tests for reading token usage from the tail of Ollama and OpenAI responses.
 import { describe, expect, test } from "bun:test";
-import { estimatePromptTokens, joinTail, parseUsage, streamedTokens } from "./usage.ts";
+import { estimatePromptTokens, joinTail, parsePromptUsage, parseUsage, streamedTokens } from "./usage.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 
@@ -71,4 +71,34 @@ test("llama.cpp's own /completion stream: the last event's tokens_predicted (eac
 test("LM Studio's own chat stream: the stats of its chat.end event (total_output_tokens, not a reasoning or other count)", () => {
   const tail = new TextEncoder().encode('event: chat.end\ndata: {"type":"chat.end","result":{"output":[],"stats":{"input_tokens":7,"total_output_tokens":25,"reasoning_output_tokens":3}}}\n\n');
   expect(parseUsage(tail)).toEqual({ tokens: 25, promptTokens: 7, genMs: null });
+});
+
+test("the counts found last are the answer's own: an echoed tool schema's \"eval_count\": 0 before a Responses answer's usage is not its count", () => {
+  const echoed = '{"id":"resp_1","object":"response","tools":[{"type":"function","name":"f","parameters":{"default":{"eval_count":0,"prompt_eval_count":0}}}],"usage":{"input_tokens":5,"output_tokens":4,"total_tokens":9},"user":null}';
+  expect(parseUsage(b(echoed))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
+  // A chat completion echoing nothing, with an OpenAI usage after a key named like Ollama's in its text (escaped: no key).
+  const chat = '{"choices":[{"message":{"content":"\\"eval_count\\": 0"}}],"usage":{"prompt_tokens":7,"completion_tokens":12}}';
+  expect(parseUsage(b(chat))).toEqual({ tokens: 12, promptTokens: 7, genMs: null });
+  // A key whose value is not a number (a metadata string echoed after the usage) is passed over.
+  const meta = '{"usage":{"input_tokens":5,"output_tokens":4},"metadata":{"eval_count":"0"}}';
+  expect(parseUsage(b(meta))).toEqual({ tokens: 4, promptTokens: 5, genMs: null });
+});
+
+test("an embedding's prompt count at the end of an answer too large to read whole (Ollama's, OpenAI's)", () => {
+  expect(parsePromptUsage(b('0.1,0.2]],"total_duration":1000,"load_duration":5,"prompt_eval_count":4096}'))).toEqual({ tokens: 0, promptTokens: 4096, genMs: null });
+  expect(parsePromptUsage(b('0.2,0.3]}],"model":"m","usage":{"prompt_tokens":77,"total_tokens":77}}'))).toEqual({ tokens: 0, promptTokens: 77, genMs: null });
+  expect(parsePromptUsage(b("0.1,0.2,0.3]]"))).toBeNull();
+});
+
+test("Ollama's NDJSON: the counts are the done line's; a tool call's arguments (a JSON object there) in a stream cut before it are not", () => {
+  const tool = '{"model":"m","message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"done":true,"eval_count":0,"prompt_eval_count":0}}}]},"done":false}\n';
+  const done = '{"model":"m","message":{"role":"assistant","content":""},"done":true,"prompt_eval_count":9,"eval_count":31,"eval_duration":1000000}\n';
+  // Cut after the tool call: no counts (the tokens relayed are counted instead), not the arguments' zeros.
+  expect(parseUsage(b(tool), true)).toBeNull();
+  expect(parseUsage(b(tool + done), true)).toEqual({ tokens: 31, promptTokens: 9, genMs: 1 });
+  expect(parseUsage(b(tool.replace('"done":false', '"done" : false')), true)).toBeNull();
+  // A done line longer than the tail (a long context array before its counts): no "done" in the tail, the counts are its.
+  expect(parseUsage(b('2,3,4],"prompt_eval_count":5,"eval_count":6}\n'), true)).toEqual({ tokens: 6, promptTokens: 5, genMs: null });
+  // A done line without a prompt count (its prompt cached) does not take one from a line before it.
+  expect(parseUsage(b(tool + '{"done":true,"eval_count":4}\n'), true)).toEqual({ tokens: 4, promptTokens: null, genMs: null });
 });

@@ -14,6 +14,7 @@ const K_INPUT_TOKENS = Buffer.from('"input_tokens"');
 const K_TOKENS_PREDICTED = Buffer.from('"tokens_predicted"');
 const K_TOKENS_EVALUATED = Buffer.from('"tokens_evaluated"');
 const K_TOTAL_OUTPUT_TOKENS = Buffer.from('"total_output_tokens"');
+const K_DONE = Buffer.from('"done"');
 
 export interface TokenUsage {
   /** Generated (completion) tokens. */
@@ -34,9 +35,13 @@ function isSpace(b: number): boolean {
  * bytes: no decoding, no string and no match array per key (this runs at the end of every request). Reads what the
  * regex `"key"\s*:\s*(\d+)` reads over the 32 bytes after the key (usage.test.ts compares the two).
  */
-function lastNumber(buf: Buffer, key: Buffer): number | null {
+function lastNumber(buf: Buffer, key: Buffer, from = 0): number | null {
   const at = buf.lastIndexOf(key);
-  if (at < 0) return null;
+  return at < from ? null : numberAt(buf, at, key);
+}
+
+/** The number after the key found at `at` (see lastNumber). */
+function numberAt(buf: Buffer, at: number, key: Buffer): number | null {
   const end = Math.min(buf.length, at + key.length + 32);
   let i = at + key.length;
   while (i < end && isSpace(buf[i]!)) i++;
@@ -53,24 +58,77 @@ function lastNumber(buf: Buffer, key: Buffer): number | null {
   return i > first ? n : null;
 }
 
-export function parseUsage(tail: Uint8Array): TokenUsage | null {
+/**
+ * Each dialect's completion count and the prompt count beside it: Ollama's done line, OpenAI's usage, Anthropic's and the
+ * Responses API's usage, llama.cpp's own /completion (every event carries the running count, the last one the whole),
+ * and LM Studio's own chat (its chat.end event's stats).
+ */
+const COUNTS: readonly (readonly [completion: Buffer, prompt: Buffer])[] = [
+  [K_EVAL_COUNT, K_PROMPT_EVAL_COUNT],
+  [K_COMPLETION_TOKENS, K_PROMPT_TOKENS],
+  [K_OUTPUT_TOKENS, K_INPUT_TOKENS],
+  [K_TOKENS_PREDICTED, K_TOKENS_EVALUATED],
+  [K_TOTAL_OUTPUT_TOKENS, K_INPUT_TOKENS],
+];
+
+/**
+ * Where Ollama's counts may be in the tail of its NDJSON: after the last `"done"` key when that says true (the done
+ * line's own, which follows its message), nowhere when it says false (a stream cut before its done line), and anywhere
+ * when the tail holds none (a done line whose context array is longer than the tail). -1: nowhere.
+ */
+function afterDone(buf: Buffer): number {
+  const at = buf.lastIndexOf(K_DONE);
+  if (at < 0) return 0;
+  let i = at + K_DONE.length;
+  while (i < buf.length && isSpace(buf[i]!)) i++;
+  if (buf[i] !== 58) return 0;
+  i++;
+  while (i < buf.length && isSpace(buf[i]!)) i++;
+  return buf[i] === 116 ? i : -1; // "t"rue
+}
+
+/**
+ * The counts of the tail: the completion count found last, with its prompt count. The last, not the first dialect's
+ * that appears: every format puts its own counts at its very end, while what comes before them may be what the client
+ * sent, echoed (a Responses answer's tools and text format hold any key: `"eval_count": 0` in a schema's default must
+ * not stand in for the usage after it). `ndjson`: Ollama's stream, whose counts are in its done line only (afterDone):
+ * a tool call's arguments are a JSON object there, so a model can be made to write `"eval_count": 0` into the line
+ * before a stream the client then cuts.
+ */
+export function parseUsage(tail: Uint8Array, ndjson = false): TokenUsage | null {
   if (tail.byteLength === 0) return null;
   const buf = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
-  const count = lastNumber(buf, K_EVAL_COUNT);
-  if (count !== null) {
-    const dur = lastNumber(buf, K_EVAL_DURATION);
-    return { tokens: count, promptTokens: lastNumber(buf, K_PROMPT_EVAL_COUNT), genMs: dur !== null ? dur / 1e6 : null };
+  const from = ndjson ? afterDone(buf) : 0;
+  if (from < 0) return null;
+  let which = -1;
+  let at = from - 1;
+  for (let i = 0; i < COUNTS.length; i++) {
+    const k = buf.lastIndexOf(COUNTS[i]![0]);
+    if (k > at && numberAt(buf, k, COUNTS[i]![0]) !== null) {
+      at = k;
+      which = i;
+    }
   }
-  const completion = lastNumber(buf, K_COMPLETION_TOKENS);
-  if (completion !== null) return { tokens: completion, promptTokens: lastNumber(buf, K_PROMPT_TOKENS), genMs: null };
-  const output = lastNumber(buf, K_OUTPUT_TOKENS);
-  if (output !== null) return { tokens: output, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null };
-  // llama.cpp's own /completion: every event carries the running count, the last one the whole.
-  const predicted = lastNumber(buf, K_TOKENS_PREDICTED);
-  if (predicted !== null) return { tokens: predicted, promptTokens: lastNumber(buf, K_TOKENS_EVALUATED), genMs: null };
-  // LM Studio's own chat (/api/v1/chat): its chat.end event's stats.
-  const total = lastNumber(buf, K_TOTAL_OUTPUT_TOKENS);
-  return total !== null ? { tokens: total, promptTokens: lastNumber(buf, K_INPUT_TOKENS), genMs: null } : null;
+  if (which < 0) return null;
+  // Indexed, not destructured: this runs at the end of every request, and a destructuring may allocate an iterator.
+  const pair = COUNTS[which]!;
+  const tokens = numberAt(buf, at, pair[0])!;
+  const prompt = pair[1];
+  if (which === 0) {
+    const dur = lastNumber(buf, K_EVAL_DURATION, from);
+    return { tokens, promptTokens: lastNumber(buf, prompt, from), genMs: dur !== null ? dur / 1e6 : null };
+  }
+  return { tokens, promptTokens: lastNumber(buf, prompt, from), genMs: null };
+}
+
+/**
+ * An embedding's count in the tail of its answer (one too large to be read whole: a large batch): Ollama's
+ * prompt_eval_count, or OpenAI's usage.prompt_tokens, both after the vectors. Null when it has neither.
+ */
+export function parsePromptUsage(tail: Uint8Array): TokenUsage | null {
+  const buf = Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength);
+  const prompt = lastNumber(buf, K_PROMPT_EVAL_COUNT) ?? lastNumber(buf, K_PROMPT_TOKENS);
+  return prompt === null ? null : { tokens: 0, promptTokens: prompt, genMs: null };
 }
 
 /** Bytes kept from the end of a response for parseUsage. */

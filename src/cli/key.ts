@@ -16,7 +16,10 @@ const OPTIONS = {
 
 function count(value: string | undefined, option: string): number {
   if (value === undefined) return 0;
-  if (!/^[0-9]+$/.test(value)) throw new UsageError(`--${option} takes a whole number (0 = no limit), not "${value}".`);
+  // Past 2^53 a number is no longer whole in JSON's reading, and a value too long for a number would be written as null,
+  // leaving the keys file unreadable (every later key change refused).
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new UsageError(`--${option} takes a whole number up to ${Number.MAX_SAFE_INTEGER} (0 = no limit), not "${value}".`);
   return Number(value);
 }
 

@@ -6,6 +6,7 @@ import { HttpError } from "../core/http-error.ts";
 import { Admission, callerClass, presentedKey, type RequireKey } from "./admission.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey } from "./keys.ts";
+import { UsageLedger } from "./usage-ledger.ts";
 
 const NO_LIMITS = { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null };
 const dirs: string[] = [];
@@ -247,4 +248,89 @@ test("model management needs the key's permission; then every model the body nam
   const { allow_model_management: _, ...record } = old.record;
   store.add(record);
   expect(refusal(() => adm.authorize(adm.admit(bearer(old.key), LAN), "m", undefined, req("/api/pull"))).status).toBe(403);
+});
+
+test("tokens_per_day resets at 00:00 UTC (the ledger's day), whatever the local time zone: Retry-After says until then", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  const tz = process.env.TZ;
+  // Far from UTC: a reset at local midnight would come 14 hours off.
+  process.env.TZ = "Pacific/Kiritimati";
+  try {
+    let now = Date.parse("2026-12-01T23:59:58.500Z");
+    const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+    const ledger = new UsageLedger(join(d, "usage.json"), () => now);
+    const admission = new Admission(store, () => "auto", () => now, (key) => ledger.tokensToday(key));
+    const k = createKey("daily", { ...NO_LIMITS, tokens_per_day: 100 });
+    store.add(k.record);
+    const a = admission.admit(bearer(k.key), LAN);
+    ledger.add({ model: "m", status: 200, error: null, promptTokens: 30, completionTokens: 70, key: "daily", caller: "lan", source: "local", queueMs: 0 });
+    const e = refusal(() => admission.authorize(a, "m"));
+    expect([e.status, e.retryAfter]).toEqual([429, 2]);
+    expect(e.message).toContain("it resets at 00:00 UTC");
+    now = Date.parse("2026-12-01T23:59:59.999Z");
+    expect(refusal(() => admission.authorize(a, "m")).retryAfter).toBe(1);
+    now = Date.parse("2026-12-02T00:00:00.000Z");
+    admission.authorize(a, "m");
+    expect(ledger.tokensToday("daily")).toBe(0);
+    // Yesterday's row is still there for the report.
+    expect(ledger.query({ key: "daily" }).map((r) => [r.day, r.prompt_tokens + r.completion_tokens])).toEqual([["2026-12-01", 100]]);
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
+});
+
+test("after a wait in the queue the key's budget is checked again: spent meanwhile is 429 until 00:00 UTC", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  const now = Date.parse("2026-12-01T18:00:00Z");
+  const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+  let used = 0;
+  const admission = new Admission(store, () => "auto", () => now, () => used);
+  const k = createKey("meter", { ...NO_LIMITS, tokens_per_day: 1000 });
+  store.add(k.record);
+  const a = admission.admit(bearer(k.key), LAN);
+  admission.recheck(a); // within its budget: nothing thrown
+  used = 1000;
+  const e = refusal(() => admission.recheck(a));
+  expect([e.status, e.code, e.retryAfter]).toEqual([429, "rate_limited", 6 * 3600]);
+  expect(e.message).toBe('the API key "meter" used its 1000 tokens for today (1000 used) while its request waited in the queue; it resets at 00:00 UTC');
+});
+
+test("a request refused for its key's budget (held by requests in flight) is not one of its requests per minute", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  let now = Date.parse("2026-12-01T12:00:00Z");
+  const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+  const admission = new Admission(store, () => "auto", () => now, () => 0);
+  const k = createKey("both", { ...NO_LIMITS, rpm: 2, tokens_per_day: 600 });
+  store.add(k.record);
+  const a = admission.admit(bearer(k.key), LAN);
+  // As the broker takes them: authorize, then the hold.
+  const call = () => {
+    admission.authorize(a, "m");
+    return admission.reserve(a, null, 100);
+  };
+  const running = call()!;
+  // Each retry (5 s apart, as Retry-After says) is refused for the budget held, not for the requests per minute.
+  for (let i = 0; i < 4; i++) {
+    now += 5000;
+    expect(refusal(call).message).toContain("used or held by requests in flight");
+  }
+  running();
+  now += 5000;
+  expect(call()).not.toBeNull();
+  // Two requests ran this minute: the third is over --rpm.
+  expect(refusal(call).message).toContain("over its limit of 2 requests per minute");
+});
+
+test("rpm: a clock set back (an hour) does not refuse the key until the clock catches up", () => {
+  const { store, adm, tick } = setup();
+  const k = createKey("bot", { ...NO_LIMITS, rpm: 1 });
+  store.add(k.record);
+  adm.check(bearer(k.key), LAN, "m");
+  expect(refusal(() => adm.check(bearer(k.key), LAN, "m")).retryAfter).toBe(60);
+  tick(-3_600_000);
+  expect(adm.check(bearer(k.key), LAN, "m").key?.name).toBe("bot");
 });

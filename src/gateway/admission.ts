@@ -79,6 +79,12 @@ function oneKeyOnly(found: { key: string; header: string }[]): void {
     throw new HttpError("bad_request", `the request carries two different API keys (${first.key.slice(0, 8)}… in ${first.header}, ${other.key.slice(0, 8)}… in ${other.header}); send one`);
 }
 
+/** Seconds from `now` to the next 00:00 UTC, when the daily budgets start again. */
+function untilMidnight(now: number): number {
+  const d = new Date(now);
+  return (Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) - now) / 1000;
+}
+
 /** The admission of a caller without a key, one per caller class (read only): none made per request. */
 const NO_KEY: Record<CallerClass, Admitted> = {
   local: Object.freeze({ key: null, caller: "local" }),
@@ -164,39 +170,50 @@ export class Admission {
     if (key.tokens_per_day > 0) {
       const used = this.tokensToday(key.name);
       if (used >= key.tokens_per_day) {
-        const now = this.now();
-        const midnight = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), new Date(now).getUTCDate() + 1);
-        const wait = (midnight - now) / 1000;
-        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${key.tokens_per_day} tokens for today (${used} used); it resets at 00:00 UTC`).after(wait);
+        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${key.tokens_per_day} tokens for today (${used} used); it resets at 00:00 UTC`).after(untilMidnight(this.now()));
       }
     }
     if (key.rpm > 0) this.countRequest(key, this.now());
   }
 
   /**
-   * For an authorized generation request: holds its estimate against the key's tokens_per_day until the release is
-   * called (after its use is counted), or refuses it (429) while the day's use and what requests in flight hold reach
-   * the budget, so N requests at once cannot each spend the same leftover. Null for a key without a budget.
+   * For a generation request authorize() has just let in (synchronously before this): holds its estimate against the
+   * key's tokens_per_day until the release is called (after its use is counted), or refuses it (429) while the day's
+   * use and what requests in flight hold reach the budget, so N requests at once cannot each spend the same leftover.
+   * Null for a key without a budget.
    */
   reserve(a: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null {
     const key = a.key;
     if (!key || key.tokens_per_day <= 0) return null;
     const used = this.tokensToday(key.name);
     const held = this.holds.of(key.name);
-    if (used + held >= key.tokens_per_day)
+    if (used + held >= key.tokens_per_day) {
+      // Refused for its budget, as one refused in authorize() for a day's use spent: not one of its requests per
+      // minute (its Retry-After of 5 s would otherwise meet the --rpm limit its own refusals filled). authorize() just
+      // counted it, synchronously before this: the newest time in the window is its.
+      if (key.rpm > 0) this.windows.get(key.name)?.pop();
       throw new HttpError("rate_limited", `the API key "${key.name}" has its ${key.tokens_per_day} tokens for today used or held by requests in flight (${used} used, ${held} held); retry when they finish`).after(5);
+    }
     return this.holds.hold(key.name, holdFor(body, promptTokens));
   }
 
   /**
    * For a request that waited in the queue: a key revoked (or replaced) or expired while it waited is a 401 now, so
-   * revoking a key stops what it has queued, not only its next requests. A request already running finishes.
+   * revoking a key stops what it has queued, not only its next requests; and one whose day's use reached its budget
+   * meanwhile (the requests before it used more than they held) is a 429, so a queue cannot spend past the budget. A
+   * request already running finishes.
    */
   recheck(a: Admitted): void {
     const key = a.key;
     if (!key) return;
-    if (this.store.get(key.name)?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
+    const current = this.store.get(key.name);
+    if (current?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
     if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at} while its request waited in the queue`);
+    if (current.tokens_per_day > 0) {
+      const used = this.tokensToday(key.name);
+      if (used >= current.tokens_per_day)
+        throw new HttpError("rate_limited", `the API key "${key.name}" used its ${current.tokens_per_day} tokens for today (${used} used) while its request waited in the queue; it resets at 00:00 UTC`).after(untilMidnight(this.now()));
+    }
   }
 
   /** Whether the admitted caller may use `model`: any model without a key or with an empty list. */
@@ -207,7 +224,8 @@ export class Admission {
   private countRequest(key: KeyRecord, now: number): void {
     let w = this.windows.get(key.name);
     if (!w) this.windows.set(key.name, (w = []));
-    while (w.length && w[0]! <= now - 60_000) w.shift();
+    // Older than a minute, or (the clock set back) not yet come: out of the window.
+    while (w.length && (w[0]! <= now - 60_000 || w[0]! > now)) w.shift();
     if (w.length >= key.rpm) {
       const wait = Math.max(1, Math.ceil((w[0]! + 60_000 - now) / 1000));
       throw new HttpError("rate_limited", `the API key "${key.name}" is over its limit of ${key.rpm} requests per minute; retry in ${wait} s`).after(wait);

@@ -51,3 +51,18 @@ test("holds add up per key and each is given back once", () => {
   two();
   expect(h.of("k")).toBe(0);
 });
+
+test("a request that must generate much holds it: vLLM's min_tokens is a floor, ignore_eos without a limit runs to the context's end", () => {
+  const hold = (s: string) => holdFor(b(s), 0);
+  expect(hold('{"min_tokens":100000}')).toBe(100000);
+  expect(hold('{"max_tokens":200000,"min_tokens":"100000"}')).toBe(200000);
+  // ignore_eos (vLLM, llama.cpp) with no limit: every token to the end of the context, so all the budget is held.
+  expect(hold('{"ignore_eos":true}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":"yes","n_predict":-1}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":1}')).toBe(2 ** 31);
+  // With a limit it generates exactly that many; false in any of pydantic's spellings is no change.
+  expect(hold('{"ignore_eos":true,"max_tokens":3000}')).toBe(3000);
+  expect(hold('{"ignore_eos":true,"options":{"num_predict":600}}')).toBe(600);
+  expect(hold('{"ignore_eos":"false"}')).toBe(DEFAULT_COMPLETION_HOLD);
+  expect(hold('{"ignore_eos":0}')).toBe(DEFAULT_COMPLETION_HOLD);
+});

@@ -13,10 +13,26 @@ export const DEFAULT_COMPLETION_HOLD = 512;
  * a server takes it at the top. Ollama's num_predict is read inside "options".
  */
 const LIMITS = ["max_tokens", "max_completion_tokens", "max_output_tokens", "n_predict", "num_predict"];
+/**
+ * The least a request generates: vLLM's min_tokens (no end of sequence before that many). A hold smaller than it would
+ * let N calls at once each be sure to generate far more than they held.
+ */
+const FLOORS = ["min_tokens"];
 /** Answers generated per request: OpenAI's n (vLLM honours it), and best_of (vLLM generates best_of, returns n). */
 const COPIES = ["n", "best_of"];
 /** No context window is larger: a bigger limit (1e300, which Go's int64 conversion turns negative) holds this many. */
 const MOST_TOKENS = 2 ** 31;
+
+/**
+ * vLLM's and llama.cpp's ignore_eos as the most lenient of them reads it (pydantic's lax booleans: true, 1, "true",
+ * "1", "yes", "on", "t", "y"): the model's end of sequence does not stop the answer, so without a limit it goes on to
+ * the end of the context.
+ */
+function ignoresEos(v: unknown): boolean {
+  if (v === true) return true;
+  if (typeof v === "number") return v !== 0;
+  return typeof v === "string" && /^\s*(?:1|true|yes|on|t|y)\s*$/i.test(v);
+}
 
 /**
  * A limit as the most lenient upstream reads it: a number (pydantic and nlohmann take 1e3 and 700.0 as integers, Ollama's
@@ -47,9 +63,20 @@ function completionHold(body: Uint8Array | null): number {
   if (!json || typeof json !== "object" || Array.isArray(json)) return DEFAULT_COMPLETION_HOLD;
   const top = json as Record<string, unknown>;
   let max = DEFAULT_COMPLETION_HOLD;
-  for (const k of LIMITS) max = Math.max(max, limitOf(top[k]) ?? 0);
+  let limited = false;
+  const take = (v: unknown) => {
+    const n = limitOf(v);
+    if (n === null) return;
+    limited = true;
+    max = Math.max(max, n);
+  };
+  for (const k of LIMITS) take(top[k]);
   const options = top.options;
-  if (options && typeof options === "object") max = Math.max(max, limitOf((options as Record<string, unknown>).num_predict) ?? 0);
+  if (options && typeof options === "object") take((options as Record<string, unknown>).num_predict);
+  // Told to pass its end of sequence with no limit named, an answer runs to the end of the context: the hold is all of
+  // the budget (the key runs such a request alone), as for the largest limit.
+  if (!limited && ignoresEos(top.ignore_eos)) max = MOST_TOKENS;
+  for (const k of FLOORS) max = Math.max(max, limitOf(top[k]) ?? 0);
   let copies = 1;
   for (const k of COPIES) copies = Math.max(copies, limitOf(top[k]) ?? 0);
   return Math.min(max * copies, MOST_TOKENS);

@@ -10,9 +10,12 @@ test("a client alone spends at most its share of the minute; the rest is another
   expect(flood.filter((r) => r === null).length).toBe(6);
   expect(flood[6]).toEqual({ seconds: 10, client: true });
   expect([lim.admitRate("editor"), lim.admitRate("editor")]).toEqual([null, null]);
-  expect(lim.admitRate("third")).toEqual({ seconds: 8, client: false });
-  // A share refills at its own pace: 6 a minute, one every 10 s.
+  // The tunnel's minute is a sliding window: full until its oldest request is a minute old.
+  expect(lim.admitRate("third")).toEqual({ seconds: 60, client: false });
   now = 10_000;
+  expect(lim.admitRate("flood")).toEqual({ seconds: 50, client: false });
+  // A minute on, the window has room again and the share has refilled.
+  now = 60_000;
   expect(lim.admitRate("flood")).toBeNull();
 });
 

@@ -28,6 +28,13 @@ export class ClientRates {
   }
 
   private refill(b: Bucket, t: number): void {
+    // A clock set back: the share starts afresh, as the tunnel's window does (limits.ts), rather than lock the client
+    // out until the clock catches up.
+    if (t < b.last) {
+      b.tokens = this.perClient;
+      b.last = t;
+      return;
+    }
     b.tokens = Math.min(this.perClient, b.tokens + ((t - b.last) * this.perClient) / 60_000);
     b.last = t;
   }

@@ -1,8 +1,10 @@
-// Per-tunnel limits kept by one node: requests per minute (a token bucket, and each client's share of it: client-rate.ts;
-// in a cluster only while Redis is away, see cluster/rate-window.ts) and concurrent streams, each client's share of them
-// (client-share.ts; always at the node that holds the agent).
+// Per-tunnel limits kept by one node: requests per minute (a sliding window, and each client's share of it:
+// client-rate.ts; in a cluster only while Redis is away, see cluster/rate-window.ts) and concurrent streams, each
+// client's share of them (client-share.ts; always at the node that holds the agent).
 import { ClientRates } from "./client-rate.ts";
 import { ClientShare } from "./client-share.ts";
+
+const WINDOW_MS = 60_000;
 
 /** A request over a minute's limit: the seconds until one would fit, and whether it was the client's share (not the tunnel's). */
 export interface RateRefusal {
@@ -11,8 +13,14 @@ export interface RateRefusal {
 }
 
 export class TunnelLimits {
-  private tokens: number;
-  private last: number;
+  /**
+   * The times of the requests admitted in the last minute, oldest first, in a ring (grown by doubling up to
+   * perMinute): no allocation per request. A sliding window, as the cluster's shared one and the broker's --rpm: at most
+   * perMinute requests in any 60 seconds (a token bucket let through nearly twice that: a burst, then its refill).
+   */
+  private times = new Float64Array(8);
+  private head = 0;
+  private count = 0;
   /** The tunnel's concurrent streams, shared between its clients. */
   readonly streams: ClientShare;
   /** Each client's share of the requests per minute. */
@@ -24,8 +32,6 @@ export class TunnelLimits {
     private readonly now: () => number = Date.now,
     perClient: { streams?: number; perMinute?: number } = {},
   ) {
-    this.tokens = perMinute;
-    this.last = now();
     this.streams = new ClientShare(maxStreams, perClient.streams);
     this.rates = new ClientRates(perMinute, perClient.perMinute, now);
   }
@@ -33,13 +39,28 @@ export class TunnelLimits {
   /** null when one more request of `client` fits this minute, the tunnel's and its own share (and counts it), else why not. */
   admitRate(client: string): RateRefusal | null {
     const t = this.now();
-    this.tokens = Math.min(this.perMinute, this.tokens + ((t - this.last) * this.perMinute) / 60_000);
-    this.last = t;
-    if (this.tokens < 1) return { seconds: Math.max(1, Math.ceil(((1 - this.tokens) * 60) / this.perMinute)), client: false };
+    const ring = this.times;
+    // Older than a minute, or (the clock set back) not yet come: out of the window.
+    while (this.count > 0 && (ring[this.head]! <= t - WINDOW_MS || ring[this.head]! > t)) {
+      this.head = (this.head + 1) % ring.length;
+      this.count--;
+    }
+    if (this.count >= this.perMinute) return { seconds: Math.max(1, Math.ceil((ring[this.head]! + WINDOW_MS - t) / 1000)), client: false };
     const own = this.rates.check(client);
     if (own !== null) return { seconds: own, client: true };
-    this.tokens -= 1;
+    if (this.count === ring.length) this.grow();
+    this.times[(this.head + this.count) % this.times.length] = t;
+    this.count++;
     this.rates.take(client);
     return null;
+  }
+
+  /** Twice the room (at most perMinute), the times kept in order from the start. */
+  private grow(): void {
+    const old = this.times;
+    const next = new Float64Array(Math.min(old.length * 2, Math.max(this.perMinute, old.length + 1)));
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length]!;
+    this.times = next;
+    this.head = 0;
   }
 }
