@@ -39,7 +39,7 @@ const drain = async (it: AsyncIterable<unknown>) => {
 const waiting = async (d: DaemonProc, token: string) =>
   ((await (await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue?: { waiting: number } }).queue?.waiting ?? 0;
 
-/** One stream running on the only slot, three calls queued behind it (one per dialect), then SIGTERM. */
+/** One stream running on the only slot, four calls queued behind it (each dialect, streamed and whole), then SIGTERM. */
 async function stopWhileQueued(d: DaemonProc, base: string, headers: Record<string, string>): Promise<void> {
   const token = await apiToken(d);
   await untilUpstreamsUp(d, token, 1);
@@ -53,8 +53,10 @@ async function stopWhileQueued(d: DaemonProc, base: string, headers: Record<stri
   const c = thrown(
     (async () => drain(await new OpenAI({ baseURL: `${base}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 }).chat.completions.create({ model: MODEL, messages: [{ role: "user", content: "hi" }], stream: true })))(),
   );
-  const a = thrown(new Anthropic({ baseURL: base, apiKey: null, authToken: CLIENT_KEY, maxRetries: 0 }).messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "hi" }] }));
-  await until(async () => (await waiting(d, token)) === 3, 10_000, "three calls to wait in the queue");
+  const anthropic = new Anthropic({ baseURL: base, apiKey: null, authToken: CLIENT_KEY, maxRetries: 0 });
+  const a = thrown(anthropic.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "hi" }] }));
+  const as = thrown(anthropic.messages.stream({ model: MODEL, max_tokens: 10, messages: [{ role: "user", content: "hi" }] }).finalMessage());
+  await until(async () => (await waiting(d, token)) === 4, 10_000, "four calls to wait in the queue");
   const t0 = performance.now();
   d.proc.kill("SIGTERM");
   // Before: a reset connection ("socket connection was closed unexpectedly"), or (through the relay) the tunnel's
@@ -69,6 +71,9 @@ async function stopWhileQueued(d: DaemonProc, base: string, headers: Record<stri
   expect(ae).toBeInstanceOf(Anthropic.APIError);
   expect(ae.status).toBe(503);
   expect(ae.message).toContain(REASON);
+  const ase = await as;
+  expect(ase).toBeInstanceOf(Anthropic.APIError);
+  expect(ase.message).toContain(REASON);
   // At once, not after the running stream (10 s) or the tunnel's grace.
   expect(performance.now() - t0).toBeLessThan(5000);
   expect(await d.proc.exited).toBe(0);
@@ -77,7 +82,7 @@ async function stopWhileQueued(d: DaemonProc, base: string, headers: Record<stri
   expect(slow.requests.filter((r) => r.path === "/api/chat" || r.path.startsWith("/v1/")).length).toBe(1);
 }
 
-test("on this machine: each queued call gets 503 with the reason in its dialect (Ollama, OpenAI stream, Anthropic)", async () => {
+test("on this machine: each queued call gets 503 with the reason in its dialect (Ollama, OpenAI stream, Anthropic whole and streamed)", async () => {
   slow.requests.length = 0;
   const d = await startDaemon({
     config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${slow.url}"\nmax_parallel = 1\n`,
