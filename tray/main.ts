@@ -20,6 +20,7 @@ import { apiActions } from "./api-actions.ts";
 import { startTrayHost } from "./tray-host.ts";
 import { daemonItemOnBus } from "./daemon-shows-tray.ts";
 import { TRAY_ENV } from "../src/desktop/tray-env.ts";
+import { RUNTIME_ENV } from "../src/core/runtime-tuning.ts";
 
 const log = logger("tray");
 
@@ -163,8 +164,9 @@ export function startDaemon(configFile: string): DaemonStart {
   }
   const out = openDaemonLog();
   try {
-    // This tray shows the icon for the daemon it starts: the daemon is told not to show a second one.
-    const env = { ...process.env, [TRAY_ENV]: "never" };
+    // This tray shows the icon for the daemon it starts: the daemon is told not to show a second one. It runs with the
+    // settings the unit would give it (src/core/runtime-tuning.ts), unless this environment sets them otherwise.
+    const env = { ...RUNTIME_ENV, ...process.env, [TRAY_ENV]: "never" };
     const p = Bun.spawn([...selfCommand(), "serve", "--config", configFile], { env, stdin: "ignore", stdout: out.fd, stderr: out.fd, detached: true } as Parameters<typeof Bun.spawn>[1]);
     p.unref();
     log.info("started the daemon as a detached process", { pid: p.pid, log: out.file });

@@ -201,3 +201,20 @@ test("the queue's wait time counts every request that waited: one that timed out
   expect(await timedOut).toBeInstanceOf(HttpError);
   expect(g.stats).toEqual({ queued: 2, waitedMs: 30 + 80, refusedFull: 0, timedOut: 1 });
 });
+
+test("close (the daemon stopping): every waiter in either class gets the reason at once, later ones too, and a freed slot goes to no one", async () => {
+  const { g, a, order, wait } = oneBusySlot();
+  const reasons: unknown[] = [];
+  const waiters = [wait(who("k"), "k"), wait(who("j", false), "j"), wait(who("k"), "k2")].map((p) => p.catch((e) => void reasons.push(e)));
+  expect(g.length).toBe(3);
+  const why = new HttpError("unavailable", "the daemon is stopping");
+  expect(g.close(why)).toBe(3);
+  await Promise.all(waiters);
+  expect(reasons).toEqual([why, why, why]);
+  expect(g.length).toBe(0);
+  expect(() => g.acquire([a], who("late"), null)).toThrow(why);
+  g.release(a, who("x"));
+  expect(order).toEqual([]);
+  // A free slot is still granted without waiting: the listener closes soon, and endStreams ends what runs.
+  expect((g.acquire([a], who("late"), null) as Grant<typeof a>).upstream).toBe(a);
+});

@@ -51,6 +51,8 @@ export class Gate<U extends Slotted> {
   private perBucket = new Map<string, number>();
   /** Requests that waited, and for how long in total (for metrics and status). */
   stats = { queued: 0, waitedMs: 0, refusedFull: 0, timedOut: 0 };
+  /** Why the queue takes no one any more (the daemon is stopping: close()), else null. */
+  private closedWith: HttpError | null = null;
 
   constructor(
     private readonly limits: () => GateLimits,
@@ -110,6 +112,7 @@ export class Gate<U extends Slotted> {
 
   /** The request waits its turn (or is refused a place). Apart from acquire(): its closures would make acquire() allocate a scope on every call, waiting or not. */
   private enqueue(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Promise<Grant<U>> {
+    if (this.closedWith) throw this.closedWith;
     const lim = this.limits();
     const full = this.refusal(c.bucket, lim.queueLimit);
     if (full) {
@@ -178,6 +181,18 @@ export class Gate<U extends Slotted> {
     if (this.waiting > 0) this.dispatch();
   }
 
+  /**
+   * The daemon is stopping: every request waiting is answered with `why` now (it was never sent upstream, so its
+   * client may retry elsewhere at once), and none waits from now on; slots freed later go to no one. Returns how many
+   * were waiting.
+   */
+  close(why: HttpError): number {
+    this.closedWith ??= why;
+    const all = this.classes.flatMap((cls) => [...cls.values()].flat());
+    for (const w of all) this.drop(w, this.closedWith);
+    return all.length;
+  }
+
   private drop(w: Waiter<U>, e: unknown): void {
     if (w.done) return;
     w.done = true;
@@ -210,7 +225,7 @@ export class Gate<U extends Slotted> {
    * through the tunnel, or buckets never served), those not coming through the tunnel go first.
    */
   private dispatch(): void {
-    while (this.waiting > 0) {
+    while (this.waiting > 0 && this.closedWith === null) {
       let best: { cls: Map<string, Waiter<U>[]>; name: string; bucket: Waiter<U>[]; u: U; at: number } | null = null;
       for (const cls of this.classes) {
         for (const [name, bucket] of cls) {

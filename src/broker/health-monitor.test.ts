@@ -10,7 +10,7 @@ const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (rout
 afterAll(() => server.stop(true));
 
 function upstream(kind: KindName): Upstream {
-  return new Upstream({ name: "u", kind, url: `http://127.0.0.1:${server.port}`, priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  return new Upstream({ name: "u", kind, url: `http://127.0.0.1:${server.port}`, priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer", ca_file: "", tls_insecure: false }, 60_000);
 }
 const check = async (u: Upstream) => {
   const m = new HealthMonitor(u, { intervalMs: 60_000, downIntervalMs: 60_000, timeoutMs: 1000, failuresBeforeDown: 3 }, { checked: () => {}, refreshAuth: async () => {} });

@@ -13,3 +13,8 @@ test("the usual failures keep their short sentences", () => {
   expect(describeFetchError(Object.assign(new Error("x"), { code: "ECONNREFUSED" }))).toBe("connection refused");
   expect(describeFetchError(new Error("Unable to connect. For more information, pass `verbose: true`"))).toBe("Unable to connect");
 });
+
+test("an https upstream's certificate that chains to no trusted CA names the setting that trusts it", () => {
+  const e = Object.assign(new Error("self signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
+  expect(describeFetchError(e)).toBe("its TLS certificate is not trusted (self signed certificate): set the upstream's ca_file to the CA that signed it, or to the self-signed certificate");
+});

@@ -19,7 +19,10 @@ export function describeFetchError(e: unknown): string {
   // Bun appends advice to some messages ("For more information, pass `verbose: true`..."): keep the first sentence.
   const msg = err?.message ?? String(e);
   const cut = msg.indexOf(". For more information");
-  return bounded(cut > 0 ? msg.slice(0, cut) : msg);
+  const first = cut > 0 ? msg.slice(0, cut) : msg;
+  // An https upstream with a private CA or a self-signed certificate: say which setting trusts it.
+  if (err?.code && UNTRUSTED_CERT.has(err.code)) return bounded(`its TLS certificate is not trusted (${first}): set the upstream's ca_file to the CA that signed it, or to the self-signed certificate`);
+  return bounded(first);
 }
 
 /** Longest reason kept: a message may quote the upstream (llama.cpp's /health status, a parse error), at any length. */
@@ -29,3 +32,12 @@ export const MAX_REASON = 300;
 function bounded(msg: string): string {
   return msg.length > MAX_REASON ? `${msg.slice(0, MAX_REASON)}…` : msg;
 }
+
+/** Bun's codes for a certificate chain that ends in no trusted CA. */
+const UNTRUSTED_CERT: ReadonlySet<string> = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);

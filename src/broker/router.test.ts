@@ -4,7 +4,7 @@ import { conversationKey, routeOrder, stickyFirst } from "./router.ts";
 import { Upstream } from "./upstream.ts";
 
 function up(name: string, priority: number, state: Upstream["state"], models: string[], ewma: number | null = null, enabled = true, kind: "ollama" | "llamacpp" = "ollama"): Upstream {
-  const u = new Upstream({ name, kind, url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  const u = new Upstream({ name, kind, url: "http://127.0.0.1:1", priority, enabled, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer", ca_file: "", tls_insecure: false }, 60_000);
   u.state = state;
   u.setModels(models);
   u.ewmaMs = ewma;
@@ -143,7 +143,7 @@ describe("sticky routing", () => {
 });
 
 test("status never shows credentials from an upstream URL", () => {
-  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  const u = new Upstream({ name: "c", kind: "ollama", url: "https://user:pa55word@cloud.example/ollama/", priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer", ca_file: "", tls_insecure: false }, 60_000);
   // The one URL redaction (core/redact-url.ts): the password is hidden, the rest shown as configured.
   expect(u.status().url).toBe("https://user:redacted@cloud.example/ollama");
   expect(JSON.stringify(u.status())).not.toContain("pa55word");

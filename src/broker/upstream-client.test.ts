@@ -5,7 +5,7 @@ import { Attempt, createUpstreamClient, FetchClient } from "./upstream-client.ts
 import { Upstream } from "./upstream.ts";
 
 const up = (url: string) =>
-  new Upstream({ name: "u", kind: "ollama", url, priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer" }, 60_000);
+  new Upstream({ name: "u", kind: "ollama", url, priority: 1, enabled: true, connect_timeout: "1s", first_byte_timeout: "1s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer", ca_file: "", tls_insecure: false }, 60_000);
 
 afterEach(() => {
   delete process.env.CLOUDTOLOCALLLM_BROKER_CLIENT;

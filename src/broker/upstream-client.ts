@@ -99,6 +99,7 @@ export class FetchClient implements UpstreamClient {
   }
 
   async send(req: UpstreamRequest): Promise<UpstreamReply> {
+    if (this.u.tlsError) throw new Error(this.u.tlsError);
     // fetch takes a real AbortSignal only.
     const ac = new AbortController();
     if (req.signal.aborted) ac.abort();
@@ -109,6 +110,8 @@ export class FetchClient implements UpstreamClient {
       body: req.body,
       signal: ac.signal,
       redirect: "manual",
+      // Its own trust (ca_file, tls_insecure), never NODE_TLS_REJECT_UNAUTHORIZED (upstream-tls.ts).
+      tls: this.u.tls,
       decompress: false,
       timeout: false,
       // Required by the fetch standard for stream bodies.

@@ -9,6 +9,22 @@ import { listedName } from "../kinds/types.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";
+import { upstreamTls, type TlsSetup, type UpstreamTls } from "../config/upstream-tls.ts";
+import { logger } from "../core/log.ts";
+
+const log = logger("broker");
+/** NODE_TLS_REJECT_UNAUTHORIZED's warning is given once per process: it is about the environment, not one upstream. */
+let envWarned = false;
+
+/** The warnings of an upstream's TLS setup, when it is set up (start, or a change of its config). */
+function warnTls(name: string, t: TlsSetup): void {
+  if (t.tls?.rejectUnauthorized === false)
+    log.warn("tls_insecure = true: this upstream's certificate is not verified; anyone on the path can read and change its traffic (set ca_file instead)", { upstream: name });
+  if (t.envIgnored && !envWarned) {
+    envWarned = true;
+    log.warn("NODE_TLS_REJECT_UNAUTHORIZED=0 is ignored for upstreams: their certificates are still verified; set ca_file (a private CA, or the self-signed certificate) or tls_insecure = true on the upstream that needs it", { upstream: name });
+  }
+}
 
 /** What the server last said of its load, and how many of our own requests were on it then. */
 export interface ReportedLoad extends Capacity {
@@ -34,6 +50,9 @@ export class Upstream {
   readonly displayUrl: string;
   /** The serialized config, to tell on reload whether this upstream changed. */
   readonly key: string;
+  /** What its https calls trust (ca_file, tls_insecure; undefined for http://), and why none can be made (ca_file unreadable). */
+  readonly tls: UpstreamTls | undefined;
+  readonly tlsError: string | null;
 
   state: UpstreamState = "unknown";
   /** Not checked yet: judged as an upstream that has never answered (never "excellent"). */
@@ -77,6 +96,10 @@ export class Upstream {
     this.connectTimeoutMs = ms.connect_timeout;
     this.key = JSON.stringify(config);
     this.displayUrl = redactUrl(this.base);
+    const t = upstreamTls(config);
+    this.tls = t.tls;
+    this.tlsError = t.error;
+    warnTls(config.name, t);
     this.metrics = new MetricsWindow(windowMs);
   }
 

@@ -16,6 +16,7 @@ import { upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { noModelFix } from "./doctor-models.ts";
+import { upstreamTls } from "../config/upstream-tls.ts";
 import { brokerHostFix, movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
 import { checkDirectories, checkUser, readConfigText } from "./doctor-files.ts";
 import { tokenFile } from "../api/token.ts";
@@ -52,25 +53,26 @@ const CODES: Record<string, string> = {
   EHOSTUNREACH: "host unreachable",
   ECONNRESET: "connection reset",
   CERT_HAS_EXPIRED: "TLS certificate expired",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (set [tunnel] ca_file for a private CA)",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed TLS certificate (set [tunnel] ca_file)",
-  SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate from an untrusted CA (set [tunnel] ca_file)",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (set {ca} for a private CA)",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed TLS certificate (set {ca})",
+  SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate from an untrusted CA (set {ca})",
 };
 
-export function reason(e: unknown): string {
+/** `ca`: the setting that adds trust where the probe went (the relay's [tunnel] ca_file, or an upstream's own). */
+export function reason(e: unknown, ca = "[tunnel] ca_file"): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
-  if (err?.code && CODES[err.code]) return CODES[err.code]!;
+  if (err?.code && CODES[err.code]) return CODES[err.code]!.replace("{ca}", ca);
   return (err?.code ? `${err.code}: ` : "") + (err?.message ?? String(e)).replace(/\.$/, "");
 }
 
-async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}): Promise<{ status: number } | { error: string }> {
+async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}, ca?: string): Promise<{ status: number } | { error: string }> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
     await res.body?.cancel();
     return { status: res.status };
   } catch (e) {
-    return { error: reason(e) };
+    return { error: reason(e, ca) };
   }
 }
 
@@ -109,8 +111,11 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       const path = kindOf(u.kind).reads.find((r) => r.required)!.path;
       const secret = secrets.get(u.name) ?? null;
       const headers: Record<string, string> = secret ? { [u.auth_header]: upstreamAuthValue(u, secret) } : {};
-      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, { headers });
       const shown = redactUrl(u.url);
+      // The daemon's own trust for it (ca_file, tls_insecure), never NODE_TLS_REJECT_UNAUTHORIZED (src/broker/upstream-tls.ts).
+      const { tls, error: tlsError } = upstreamTls(u, env);
+      if (tlsError) return { up: false, fix: `point the ca_file of upstream "${u.name}" at a readable PEM file (its CA, or its self-signed certificate)`, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${tlsError}` } };
+      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, { headers, tls }, `ca_file on upstream "${u.name}"`);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
       if ("error" in r) {
@@ -125,7 +130,7 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       // The daemon follows no redirect from an upstream (its health check fails on one): neither does doctor call it reachable.
       if (r.status >= 300 && r.status < 400)
         return { up: false, fix: `correct the url of upstream "${u.name}" in [[upstreams]] to the server itself (the daemon follows no redirect)`, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers ${path} with a redirect (HTTP ${r.status}), which the daemon does not follow` } };
-      const first = await noModelFix(u, headers, timeout);
+      const first = await noModelFix(u, headers, timeout, tls);
       if (first) return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} is reachable, but has no model: apps' requests get "model not found"`, first) };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };
     }),

@@ -2,6 +2,7 @@
 // which a green line would hide. The model list is the kind's own read (src/kinds/), as the health check reads it.
 import { kindOf } from "../kinds/index.ts";
 import type { Config } from "../config/schema.ts";
+import type { UpstreamTls } from "../config/upstream-tls.ts";
 
 /** How to get a first model, per kind; the others get the generic sentence. */
 const FIRST_MODEL: Record<string, string> = {
@@ -9,11 +10,11 @@ const FIRST_MODEL: Record<string, string> = {
 };
 
 /** The fix when the upstream lists no model, or null when it lists some (or its list cannot be read: no claim then). */
-export async function noModelFix(u: Config["upstreams"][number], headers: Record<string, string>, timeoutMs: number): Promise<string | null> {
+export async function noModelFix(u: Config["upstreams"][number], headers: Record<string, string>, timeoutMs: number, tls?: UpstreamTls): Promise<string | null> {
   const read = kindOf(u.kind).reads.find((r) => r.tells.includes("models"));
   if (!read) return null;
   try {
-    const res = await fetch(u.url.replace(/\/+$/, "") + read.path, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
+    const res = await fetch(u.url.replace(/\/+$/, "") + read.path, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual", tls } as RequestInit);
     if (!res.ok) return null;
     const body = read.as === "json" ? await res.json() : await res.text();
     // Only a list that is there and empty says "no model" (the field the kind's table names: models[], data[]).

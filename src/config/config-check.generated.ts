@@ -167,6 +167,14 @@ export const CONFIG_SCHEMA = {
           "auth_scheme": {
             "type": "string",
             "default": "Bearer"
+          },
+          "ca_file": {
+            "type": "string",
+            "default": ""
+          },
+          "tls_insecure": {
+            "type": "boolean",
+            "default": false
           }
         }
       }
@@ -579,7 +587,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       (((value['proxy']['require_key'] === 'auto')) || ((value['proxy']['require_key'] === 'always')) || ((value['proxy']['require_key'] === 'never'))) &&
       Object.getOwnPropertyNames(value['proxy']).length === 11 &&
       Array.isArray(value['upstreams']) &&
-      ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['name'] === 'string') && value['name'].length >= 1 && local_2.test(value['name']) && (((value['kind'] === 'ollama')) || ((value['kind'] === 'openai')) || ((value['kind'] === 'llamacpp')) || ((value['kind'] === 'vllm')) || ((value['kind'] === 'lmstudio'))) && (typeof value['url'] === 'string') && format('c2l-url', value['url']) && Number.isInteger(value['priority']) && value['priority'] >= 0 && (typeof value['enabled'] === 'boolean') && (typeof value['connect_timeout'] === 'string') && local_3.test(value['connect_timeout']) && format('c2l-duration', value['connect_timeout']) && (typeof value['first_byte_timeout'] === 'string') && local_4.test(value['first_byte_timeout']) && format('c2l-duration', value['first_byte_timeout']) && (typeof value['stream_idle_timeout'] === 'string') && local_5.test(value['stream_idle_timeout']) && format('c2l-duration', value['stream_idle_timeout']) && (typeof value['keep_alive'] === 'string') && Number.isInteger(value['max_parallel']) && value['max_parallel'] >= 0 && (typeof value['auth_secret'] === 'string') && (typeof value['auth_header'] === 'string') && (typeof value['auth_scheme'] === 'string') && Object.getOwnPropertyNames(value).length === 13))) { return false }; return true; })(value['upstreams']) &&
+      ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['name'] === 'string') && value['name'].length >= 1 && local_2.test(value['name']) && (((value['kind'] === 'ollama')) || ((value['kind'] === 'openai')) || ((value['kind'] === 'llamacpp')) || ((value['kind'] === 'vllm')) || ((value['kind'] === 'lmstudio'))) && (typeof value['url'] === 'string') && format('c2l-url', value['url']) && Number.isInteger(value['priority']) && value['priority'] >= 0 && (typeof value['enabled'] === 'boolean') && (typeof value['connect_timeout'] === 'string') && local_3.test(value['connect_timeout']) && format('c2l-duration', value['connect_timeout']) && (typeof value['first_byte_timeout'] === 'string') && local_4.test(value['first_byte_timeout']) && format('c2l-duration', value['first_byte_timeout']) && (typeof value['stream_idle_timeout'] === 'string') && local_5.test(value['stream_idle_timeout']) && format('c2l-duration', value['stream_idle_timeout']) && (typeof value['keep_alive'] === 'string') && Number.isInteger(value['max_parallel']) && value['max_parallel'] >= 0 && (typeof value['auth_secret'] === 'string') && (typeof value['auth_header'] === 'string') && (typeof value['auth_scheme'] === 'string') && (typeof value['ca_file'] === 'string') && (typeof value['tls_insecure'] === 'boolean') && Object.getOwnPropertyNames(value).length === 15))) { return false }; return true; })(value['upstreams']) &&
       Array.isArray(value['aliases']) &&
       ((array) => { for(const value: any of array) if(!(((typeof value === 'object' && value !== null && !Array.isArray(value)) && (typeof value['name'] === 'string') && value['name'].length <= 256 && value['name'].length >= 1 && (typeof value['model'] === 'string') && value['model'].length <= 256 && value['model'].length >= 1 && (typeof value['show'] === 'boolean') && Object.getOwnPropertyNames(value).length === 3))) { return false }; return true; })(value['aliases']) &&
       (typeof value['health'] === 'object' && value['health'] !== null && !Array.isArray(value['health'])) &&

@@ -139,6 +139,16 @@ export const UpstreamSchema = T.Object(
     auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header." }),
     auth_header: T.String({ default: "Authorization", description: "Header that carries the secret." }),
     auth_scheme: T.String({ default: "Bearer", description: "Prefix before the secret in the header; empty for none." }),
+    ca_file: T.String({
+      default: "",
+      description:
+        "https:// only: the CA certificate(s) (PEM) this upstream's certificate must chain to, in place of the system store (a private CA, or a self-signed certificate itself). Read when the upstream is set up (start, or a change of its config). NODE_TLS_REJECT_UNAUTHORIZED is ignored for upstreams.",
+    }),
+    tls_insecure: T.Boolean({
+      default: false,
+      description:
+        "https:// only: do not verify this upstream's certificate (logged as a warning). Anyone on the path can then read and change its traffic, auth_secret included; prefer ca_file.",
+    }),
   },
   { additionalProperties: false },
 );

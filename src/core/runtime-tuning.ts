@@ -6,4 +6,8 @@ export const RUNTIME_ENV = {
   // user's apps, and parallel markers contending for a busy core cost far more than they save (bench/hot-paths.ts:
   // about a third less CPU per request and a lower tail; docs/performance.md).
   BUN_JSC_numberOfGCMarkers: "1",
+  // Bun keeps a name's addresses 30 s, and a WebSocket connect that fails does not drop them: after a DNS failover the
+  // agent would dial the dead relay node for up to 30 s more. Read by Bun once at start, like the setting above; 5 s
+  // still shares one lookup between the requests of a burst (tests/tunnel/relay-dns-failover.test.ts).
+  BUN_CONFIG_DNS_TIME_TO_LIVE_SECONDS: "5",
 } as const;

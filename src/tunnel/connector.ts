@@ -108,6 +108,10 @@ export function openAgentSocket(url: string, o: { token: string; agent: string; 
     // Said outright: NODE_TLS_REJECT_UNAUTHORIZED=0 in the daemon's environment (set for some other tool) would
     // otherwise turn verification off, and any certificate would get the token.
     tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) },
+    // No permessage-deflate offered (the relay never compresses): Bun's client has no receive limit of ours (maxPayload
+    // is not honoured; ~128 MiB a message), and with deflate a relay could make it inflate 128 MiB from ~128 KiB sent.
+    // Without the offer, a relay that compresses anyway fails the connection (RSV1 set, or an extension not offered).
+    perMessageDeflate: false,
   } as unknown as string[]);
 }
 
@@ -191,7 +195,12 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities, window) as Uint8Array<ArrayBuffer>);
     };
     ws.onmessage = (ev) => {
-      if (session) return session.receive(ev.data as ArrayBuffer);
+      if (session) {
+        // A text message would reach the codec as a string, which `new Uint8Array("3000000000")` reads as a length to
+        // allocate: refused by type, with the relay side's code.
+        if (typeof ev.data === "string") return session.close("protocol_error", "not_binary: protocol v2 uses binary frames only");
+        return session.receive(ev.data as ArrayBuffer);
+      }
       if (typeof ev.data === "string") return fail(new ConnectError("protocol_error", "the relay sent a text frame; is this a bridge-v1 server? (set [tunnel] protocol)", false));
       let f;
       try {

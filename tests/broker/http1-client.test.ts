@@ -11,7 +11,7 @@ afterEach(() => {
 });
 
 function upstream(url: string, extra: Partial<{ connect_timeout: string; auth_secret: string }> = {}): Upstream {
-  return new Upstream({ name: "t", kind: "ollama", url, priority: 1, enabled: true, connect_timeout: "2s", first_byte_timeout: "5s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer", ...extra }, 60_000);
+  return new Upstream({ name: "t", kind: "ollama", url, priority: 1, enabled: true, connect_timeout: "2s", first_byte_timeout: "5s", stream_idle_timeout: "5m", keep_alive: "", max_parallel: 0, auth_secret: "", auth_header: "Authorization", auth_scheme: "Bearer", ca_file: "", tls_insecure: false, ...extra }, 60_000);
 }
 
 function send(pool: Http1Pool, target: string, init: { method?: string; body?: Uint8Array | ReadableStream<Uint8Array> | null; bodyLength?: number; headers?: Headers; signal?: AbortSignal } = {}) {

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { ownPortsToml } from "../helpers/own-ports.ts";
 import { startNotifications, startPrivateBus, startWatcher, type PrivateBus } from "./private-bus.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
@@ -27,7 +28,8 @@ async function doctor(config: string, env: Record<string, string> = {}, args: st
   homes.push(home);
   const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
-  writeFileSync(file, config);
+  // Its own [api] and [proxy] addresses (where doctor looks for the daemon): never a daemon running on the defaults.
+  writeFileSync(file, /^\[(api|proxy)\]/m.test(config) ? config : ownPortsToml() + config);
   // Secrets as `secret set` keeps them without a keyring (the 0600 file of [secrets] backend = "file").
   if (Object.keys(secrets).length) {
     mkdirSync(join(home, ".local/state/cloudtolocalllm"), { recursive: true });

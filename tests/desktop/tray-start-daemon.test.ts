@@ -7,6 +7,7 @@ import dbus from "dbus-next";
 import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama } from "../helpers/fake-ollama.ts";
 import { spawnTray, startPrivateBus, startWatcher, until } from "./private-bus.ts";
+import { RUNTIME_ENV } from "../../src/core/runtime-tuning.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, test } = requireTools(["dbus-daemon"]);
@@ -34,7 +35,9 @@ test("Start daemon spawns `serve` with the tray's config, logging to $XDG_STATE_
   const config = join(home, "custom.toml");
   writeFileSync(config, `[api]\nlisten = "127.0.0.1:${port}"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "local"\nurl = "${ollama.url}"\n`);
 
-  const env = { ...homeEnv(home), PATH: `${join(home, "bin")}:${process.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address };
+  const env: Record<string, string> = { ...homeEnv(home), PATH: `${join(home, "bin")}:${process.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address };
+  // A desktop session's environment, without the runtime settings the unit would give the daemon.
+  for (const k of Object.keys(RUNTIME_ENV)) delete env[k];
   const tray = spawnTray(config, env);
   cleanups.push(() => tray.stop());
   const name = await until(() => watcher.stub.items[0], 15_000, `registration (tray: ${tray.stderr()})`);
@@ -58,6 +61,9 @@ test("Start daemon spawns `serve` with the tray's config, logging to $XDG_STATE_
   await until(async () => (await icon()) === "cloudtolocalllm-tunnel-good", 30_000, `good icon (tray: ${tray.stderr()})`);
   const status = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
   expect(status).toBe(200);
+  // The daemon the tray started runs with them all the same (src/core/runtime-tuning.ts: the DNS cache's 5 s among them).
+  const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+  for (const [k, v] of Object.entries(RUNTIME_ENV)) expect(environ).toContain(`${k}=${v}`);
 
   // Before: the detached daemon's stdout and stderr went to /dev/null.
   const logFile = join(home, ".local/state/cloudtolocalllm/daemon.log");

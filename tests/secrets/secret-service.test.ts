@@ -77,7 +77,7 @@ test("items another client stored are read through the store; the daemon publish
   } finally {
     await store.close();
   }
-  const d = await startDaemon({ env: { DBUS_SESSION_BUS_ADDRESS: kr.address }, config: `[api]\nlisten = "127.0.0.1:0"\n` });
+  const d = await startDaemon({ env: { DBUS_SESSION_BUS_ADDRESS: kr.address }, config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n` });
   try {
     await d.waitFor(/secrets: secret store ready backend=secret-service/);
   } finally {

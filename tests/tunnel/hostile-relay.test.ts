@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import { decodeMessage, encode, encodeBatch } from "../../src/protocol/codec.ts";
-import { CAPABILITIES, PROTOCOL_VERSION, type Frame } from "../../src/protocol/messages.ts";
+import { CAPABILITIES, MAX_PAYLOAD, PROTOCOL_VERSION, type Frame } from "../../src/protocol/messages.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
@@ -26,6 +26,8 @@ const closes: { code: number; reason: string }[] = [];
 const goAways: string[] = [];
 /** Tokens of the answers the agent offered to resume (RESUME). */
 const offers: string[] = [];
+/** The Sec-WebSocket-Extensions of each upgrade the agent sent. */
+const offered: (string | null)[] = [];
 /** The relay sends every agent away (GO_AWAY normal) right after its WELCOME. */
 let sendAway = false;
 
@@ -34,8 +36,13 @@ beforeAll(async () => {
   relay = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
-    fetch: (req, srv) => (srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 })),
+    fetch: (req, srv) => {
+      offered.push(req.headers.get("sec-websocket-extensions"));
+      return srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 });
+    },
     websocket: {
+      // The relay would compress if the agent let it (a small frame that inflates to 128 MiB in the agent).
+      perMessageDeflate: true,
       message(ws, msg) {
         const m = decodeMessage(msg as Uint8Array);
         if (m.type === "HELLO") {
@@ -192,7 +199,14 @@ const headOf = (path: string, method = "POST") => encode({ type: "REQUEST_HEAD",
 
 /** What a hostile relay sends on a live connection, and the protocol error the agent names when it closes it. */
 const BAD: { what: string; code: string; send: (ws: ServerWebSocket<unknown>) => void }[] = [
-  { what: "a text message", code: "short_frame", send: (ws) => ws.send("hello") },
+  { what: "a text message", code: "not_binary", send: (ws) => ws.send("hello") },
+  // Read as a string, `new Uint8Array("3000000000")` made a 3 GB buffer before the codec saw the length (frame_too_large).
+  { what: "a text message that reads as a number", code: "not_binary", send: (ws) => ws.send("3000000000") },
+  // Bun's WebSocket client takes messages up to ~128 MiB whatever its options say (maxPayload is not honoured): the codec's
+  // size check, the first thing it reads, closes the connection; the memory was spent once, then freed (docs/protocol.md).
+  { what: "a message one byte over the largest frame (1 MiB + 6)", code: "frame_too_large", send: (ws) => ws.send(rawFrame(0x11, 1, new Uint8Array(MAX_PAYLOAD + 1))) },
+  { what: "a 16 MiB message", code: "frame_too_large", send: (ws) => ws.send(rawFrame(0x11, 1, new Uint8Array(16 << 20))) },
+  { what: "a BATCH over the largest frame", code: "frame_too_large", send: (ws) => ws.send(rawFrame(0x30, 0, new Uint8Array(MAX_PAYLOAD + 1))) },
   { what: "an unknown frame type", code: "unknown_type", send: (ws) => ws.send(rawFrame(0x7f, 0)) },
   { what: "reserved flags set", code: "bad_flags", send: (ws) => ws.send(rawFrame(0x20, 0, new Uint8Array(8), 1)) },
   { what: "a control frame on a stream", code: "bad_stream_id", send: (ws) => ws.send(rawFrame(0x20, 3, new Uint8Array(8))) },
@@ -253,6 +267,14 @@ test("frames that break the protocol close only that connection, naming the erro
   // One structured line per closed connection, no stack dumps, no stray failures.
   expect(daemon.stderr()).not.toMatch(/\n\s+at |uncaught|unhandled/i);
 }, 60_000);
+
+test("the agent offers no compression: a relay cannot make it inflate a small frame into a 128 MiB message", async () => {
+  // Bun's client honours no receive limit of ours (about 128 MiB a message), so what arrives must at least be sent in full.
+  expect(offered.length).toBeGreaterThan(0);
+  expect(offered.filter((h) => h !== null)).toEqual([]);
+  // The large messages above arrived as they were sent (the relay asked for compression and did not get it).
+  expect(daemon.proc.exitCode).toBeNull();
+});
 
 test("frames for streams that do not exist, and a RESUMED for an answer the agent does not hold, are tolerated: refused, not obeyed", async () => {
   const connected = hellos;

@@ -11,6 +11,7 @@ import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, sta
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
 import { checkRelay } from "../../src/cli/doctor-checks.ts";
 import { defaultConfig } from "../../src/config/load.ts";
+import { closedPort } from "../helpers/own-ports.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, test } = requireTools(["openssl"]);
@@ -188,6 +189,8 @@ test("doctor probes the relay with the tunnel's trust: ca_file naming the CA pas
   const config = (caFile: string) => {
     const c = defaultConfig();
     c.tunnel = { ...c.tunnel, enabled: true, relay_url: `${relay.url.replace(/^https/, "wss")}/agent`, ca_file: caFile };
+    // doctor asks the daemon at [api] listen about its tunnel: a port of the test's own, never a daemon on the default.
+    c.api = { ...c.api, listen: `127.0.0.1:${closedPort()}` };
     return c;
   };
   expect((await checkRelay(config(join(dir, "ca.pem"))))!.level).toBe("ok");
