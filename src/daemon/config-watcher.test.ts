@@ -93,3 +93,13 @@ test("a symlinked config re-pointed at a file in another directory: edits of the
   writeFileSync(join(root, "b/tunnel.toml"), "good = 3\n");
   await until(() => seen.at(-1) === "good = 3\n");
 });
+
+test("a writer that pauses mid-file (a slow pipe, `cat > tunnel.toml` typed by hand): only the whole file is read, once it is closed", async () => {
+  const { file, seen } = setup("good = 0\n");
+  // The first part is valid on its own and stays on disk far longer than the debounce.
+  const writer = Bun.spawn(["bash", "-c", `exec > "$0"; printf 'good = 1\\n'; sleep 0.8; printf 'good = 2\\n'`, file]);
+  await writer.exited;
+  await until(() => seen.length > 0);
+  await Bun.sleep(200);
+  expect(seen).toEqual(["good = 1\ngood = 2\n"]);
+});

@@ -4,8 +4,11 @@ import { basename, dirname, join } from "node:path";
 import { logger } from "../core/log.ts";
 import { resolveLink } from "../config/atomic-write.ts";
 import { readConfigText } from "../config/load.ts";
+import { openWriter } from "./open-writers.ts";
 
 const log = logger("config");
+/** The longest pause between looks at a file a program keeps open for writing (a writer that never closes it). */
+const MAX_LOOK_MS = 2000;
 
 export interface ConfigWatcher {
   close(): void;
@@ -29,8 +32,23 @@ export function watchConfigFile(file: string, reload: (text: string) => Promise<
   let lastText = opts.initialText !== undefined ? opts.initialText : read();
   let timer: ReturnType<typeof setTimeout> | null = null;
   let running = Promise.resolve();
+  /** The writer waited for, said once per wait; the wait's next look, which grows while the file stays open. */
+  let waitingFor: number | null = null;
+  let lookMs = debounceMs;
   const fire = () => {
     timer = null;
+    // A program still writing the file (`cat > tunnel.toml` typed by hand, `curl … > tunnel.toml` over a slow link) may
+    // pause longer than the debounce with a valid first part on disk: nothing is read until it closes the file.
+    const writer = openWriter(file);
+    if (writer !== null) {
+      if (waitingFor !== writer) log.info("waiting for the program writing the config file to close it", { file, pid: writer });
+      waitingFor = writer;
+      lookMs = Math.min(lookMs * 2, MAX_LOOK_MS);
+      timer = setTimeout(fire, lookMs);
+      return;
+    }
+    waitingFor = null;
+    lookMs = debounceMs;
     running = running.then(async () => {
       const text = read();
       // A missing file mid-rename, or a save that changed nothing: nothing to do.
