@@ -26,9 +26,9 @@ function setup(initial: string) {
   dirs.push(dir);
   const file = join(dir, "tunnel.toml");
   writeFileSync(file, initial);
-  const seen: string[] = [];
-  // A text containing "bad" is rejected, as an invalid config is by the runtime.
-  watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: !t.includes("bad") }), { debounceMs: 30, initialText: initial });
+  const seen: (string | null)[] = [];
+  // A text containing "bad" is rejected, as an invalid config is by the runtime, and so is an unreadable file (null).
+  watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: t !== null && !t.includes("bad") }), { debounceMs: 30, initialText: initial });
   return { file, seen };
 }
 
@@ -84,7 +84,7 @@ test("a symlinked config re-pointed at a file in another directory: edits of the
   writeFileSync(join(root, "b/tunnel.toml"), "good = 2\n");
   const file = join(root, "conf/tunnel.toml");
   symlinkSync(join(root, "a/tunnel.toml"), file);
-  const seen: string[] = [];
+  const seen: (string | null)[] = [];
   watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: true }), { debounceMs: 30, initialText: "good = 1\n" });
   // As a dotfile manager switches generations: a new link renamed over the old one.
   symlinkSync(join(root, "b/tunnel.toml"), join(root, "conf/.tmp-link"));
@@ -102,4 +102,16 @@ test("a writer that pauses mid-file (a slow pipe, `cat > tunnel.toml` typed by h
   await until(() => seen.length > 0);
   await Bun.sleep(200);
   expect(seen).toEqual(["good = 1\ngood = 2\n"]);
+});
+
+test("a file there but unreadable is handed over as null (the runtime says why), once; readable again, it is read", async () => {
+  const { file, seen } = setup("good = 0\n");
+  rmSync(file);
+  // Unreadable as root too (EISDIR, where a user's daemon meets EACCES after a chmod 000 or a `sudo mv`).
+  mkdirSync(file);
+  await until(() => seen.length === 1);
+  rmSync(file, { recursive: true });
+  writeFileSync(file, "good = 0\n");
+  await until(() => seen.length === 2);
+  expect(seen).toEqual([null, "good = 0\n"]);
 });

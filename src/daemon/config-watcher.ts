@@ -9,6 +9,8 @@ import { openWriter } from "./open-writers.ts";
 const log = logger("config");
 /** The longest pause between looks at a file a program keeps open for writing (a writer that never closes it). */
 const MAX_LOOK_MS = 2000;
+/** Starts what read() returns for a file that is there but cannot be read (a NUL never starts a config file's text). */
+const UNREADABLE = "\0unreadable:";
 
 export interface ConfigWatcher {
   close(): void;
@@ -19,13 +21,15 @@ export interface ConfigWatcher {
  * files in the directory (editor swap files, backups) are ignored, and so is a save that left the
  * content as it was (e.g. our own atomic write followed by the API's explicit reload) unless that content was rejected.
  */
-export function watchConfigFile(file: string, reload: (text: string) => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
+export function watchConfigFile(file: string, reload: (text: string | null) => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 150;
+  /** The text; null for a missing file (mid-rename); a marker for one that cannot be read, by its error code. */
   const read = () => {
     try {
       return readConfigText(file);
-    } catch {
-      return null;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === "ENOENT" ? null : `${UNREADABLE}${code}`;
     }
   };
   // The text the running config came from: a save between loading it and setting up the watch still counts.
@@ -56,11 +60,13 @@ export function watchConfigFile(file: string, reload: (text: string) => Promise<
       lastText = text;
       log.debug("config file changed", { file });
       try {
-        // The text just compared is the one loaded: no second read that could see a later save.
-        const r = await reload(text);
+        // The text just compared is the one loaded: no second read that could see a later save. A file that cannot be
+        // read (saved by `sudo mv` as root, chmod 000) is handed over as null: the runtime reads it, rejects it and says why.
+        const r = await reload(text.startsWith(UNREADABLE) ? null : text);
         // Rejected: the next save is read whatever it holds. The same text again retries (the port it wanted may be free
         // by then), and so does the good text put back, which must clear the rejection (the runtime knows it is running).
-        if ((r as { ok?: boolean } | undefined)?.ok === false && lastText === text) lastText = null;
+        // A file still unreadable is not reported again at each event (a chmod, a touch) until something changes.
+        if ((r as { ok?: boolean } | undefined)?.ok === false && lastText === text && !text.startsWith(UNREADABLE)) lastText = null;
       } catch (e) {
         log.error("reload failed", { file, error: e });
       }

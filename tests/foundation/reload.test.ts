@@ -1,8 +1,10 @@
 // Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { BUN, REPO, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { ROOT } from "../helpers/other-user.ts";
+import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
@@ -175,6 +177,31 @@ test("a file of gigabytes (a log redirected into it) is rejected for its size an
     expect(status.daemon.lastReload.ok).toBe(false);
     const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1]);
     expect(peakKiB).toBeLessThan(512 * 1024);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+requireTools(["setpriv", ROOT]).test("a save the daemon cannot read (chmod 000, a root-owned file moved in) is reported, not passed over in silence", async () => {
+  const home = tempHome();
+  // Root reads any file: the daemon runs without the capabilities that let it, as a normal user's daemon would.
+  const wrapper = join(home, "daemon-without-dac");
+  writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --bounding-set=-dac_override,-dac_read_search ${BUN} ${join(REPO, "src/main.ts")} "$@"\n`, { mode: 0o755 });
+  const d = await startDaemon({ home, config: base(), binary: wrapper });
+  try {
+    await d.waitFor(/daemon: started/);
+    writeFileSync(d.configFile, base('[metrics]\nwindow = "2m"\n'));
+    chmodSync(d.configFile, 0);
+    const line = await d.waitFor(/configuration rejected/);
+    expect(line).toContain("permission denied");
+    const status = async () => ((await (await fetch(`${d.urls.api}/api/v1/status`)).json()) as { daemon: { lastReload: { ok: boolean } } }).daemon.lastReload;
+    expect((await status()).ok).toBe(false);
+    // Readable again: read, applied, and the rejection cleared.
+    chmodSync(d.configFile, 0o600);
+    await d.waitFor(/configuration reloaded sections=metrics/);
+    expect((await status()).ok).toBe(true);
+    expect(d.count(/configuration rejected/)).toBe(1);
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });
