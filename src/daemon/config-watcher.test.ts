@@ -115,3 +115,26 @@ test("a file there but unreadable is handed over as null (the runtime says why),
   await until(() => seen.length === 2);
   expect(seen).toEqual([null, "good = 0\n"]);
 });
+
+test("a ConfigMap-style mount (tunnel.toml → ..data/tunnel.toml, ..data re-pointed at a new generation): each swap is seen, the old generation kept or not", async () => {
+  const root = mkdtempSync(join(tmpdir(), "c2l-watch-"));
+  dirs.push(root);
+  const generation = (n: number) => {
+    mkdirSync(join(root, `..gen${n}`));
+    writeFileSync(join(root, `..gen${n}/tunnel.toml`), `good = ${n}\n`);
+    symlinkSync(`..gen${n}`, join(root, "..data_tmp"));
+    renameSync(join(root, "..data_tmp"), join(root, "..data"));
+  };
+  mkdirSync(join(root, "..gen1"));
+  writeFileSync(join(root, "..gen1/tunnel.toml"), "good = 1\n");
+  symlinkSync("..gen1", join(root, "..data"));
+  symlinkSync("..data/tunnel.toml", join(root, "tunnel.toml"));
+  const seen: (string | null)[] = [];
+  watcher = watchConfigFile(join(root, "tunnel.toml"), async (t) => (seen.push(t), { ok: true }), { debounceMs: 30, initialText: "good = 1\n" });
+  // The old generation stays (kubelet removes it; a release-style `current` link keeps it): only ..data changed.
+  generation(2);
+  await until(() => seen.at(-1) === "good = 2\n");
+  generation(3);
+  rmSync(join(root, "..gen2"), { recursive: true });
+  await until(() => seen.at(-1) === "good = 3\n");
+});

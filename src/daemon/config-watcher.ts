@@ -1,6 +1,6 @@
 // Watches the config file's directory (editors save by renaming a temp file over it) and reloads, debounced, when the file changes.
-import { watch, type FSWatcher } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { readlinkSync, watch, type FSWatcher } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { logger } from "../core/log.ts";
 import { resolveLink } from "../config/atomic-write.ts";
 import { readConfigText } from "../config/load.ts";
@@ -79,20 +79,22 @@ export function watchConfigFile(file: string, reload: (text: string | null) => P
   // What is watched, and for which names in it: the file's directory for the file, and that directory's parent for the
   // directory itself (a restore, `git checkout` or dotfile manager may replace the whole directory, and a watch stays with
   // the old one: every later save would go unseen); a symlinked config is usually edited at its target, so the same
-  // for the target. Worked out again on each event for one of these names: a re-pointed link is followed.
+  // for the target, and every link on the way to it (a Kubernetes ConfigMap's `..data`, re-pointed while the old
+  // generation's directory may stay). Worked out again on each event for one of these names: a re-pointed link is followed.
   const wanted = (): Map<string, Set<string>> => {
     const out = new Map<string, Set<string>>();
+    const name = (p: string) => {
+      const dir = dirname(p);
+      if (dir !== p) out.set(dir, (out.get(dir) ?? new Set<string>()).add(basename(p)));
+    };
     const add = (path: string) => {
-      for (const p of [path, dirname(path)]) {
-        const dir = dirname(p);
-        if (dir === p) continue;
-        const names = out.get(dir) ?? new Set<string>();
-        out.set(dir, names.add(basename(p)));
-      }
+      name(path);
+      name(dirname(path));
     };
     add(file);
     const target = resolveLink(file);
     if (target !== file) add(target);
+    for (const link of linksOnTheWay(file)) name(link);
     return out;
   };
   const watchers = new Map<string, { w: FSWatcher; names: Set<string> }>();
@@ -138,4 +140,28 @@ export function watchConfigFile(file: string, reload: (text: string | null) => P
       for (const { w } of watchers.values()) w.close();
     },
   };
+}
+
+/** Every symbolic link met on the way from `path` to the file it names, in any of its directories or as the file itself. */
+function linksOnTheWay(path: string): string[] {
+  const links: string[] = [];
+  // `at` holds no link (each one met is replaced by its target), so a target's `..` is resolved as the system does.
+  let at = "/";
+  let rest = resolve(path).split("/").filter(Boolean);
+  for (let hops = 0; rest.length && hops < 40; ) {
+    const next = join(at, rest.shift()!);
+    let target: string;
+    try {
+      target = readlinkSync(next);
+    } catch {
+      // Not a link (or not there): go on below it.
+      at = next;
+      continue;
+    }
+    hops++;
+    links.push(next);
+    rest = [...resolve(at, target).split("/").filter(Boolean), ...rest];
+    at = "/";
+  }
+  return links;
 }
