@@ -68,6 +68,17 @@ describe("hot reload through the directory watch", () => {
     expect(await healthz(d)).toBe(200);
   });
 
+  test("a slow writer (`cat > tunnel.toml` fed by a slow pipe) is waited for: its valid first part is never applied on its own", async () => {
+    const reloaded = d.count(/configuration reloaded/);
+    const first = base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n[health]\ninterval = "20s"\n[alerts]\nenabled = true\n[metrics]\nwindow = "3m"\n');
+    const writer = Bun.spawn(["bash", "-c", `(printf '%s' "$1"; sleep 1; printf '%s' "$2") | cat > "$0"`, d.configFile, first, "[quality]\npoor_latency_ms = 7777\n"]);
+    expect(await writer.exited).toBe(0);
+    const line = await d.waitFor(/configuration reloaded sections=\S*quality/);
+    expect(line).toContain("metrics");
+    expect(d.count(/configuration reloaded/)).toBe(reloaded + 1);
+    expect(d.count(/waiting for the program writing the config file/)).toBeGreaterThan(0);
+  });
+
   test("a file that sets nothing (empty, whitespace, comments only) or is over 1 MiB is rejected, not applied as all defaults", async () => {
     const reloaded = d.count(/configuration reloaded/);
     const saves: [string, RegExp][] = [
