@@ -138,3 +138,16 @@ test("a ConfigMap-style mount (tunnel.toml → ..data/tunnel.toml, ..data re-poi
   rmSync(join(root, "..gen2"), { recursive: true });
   await until(() => seen.at(-1) === "good = 3\n");
 });
+
+test("a script writing the file in parts, closing it in between: the first part, which drops a section, is not read as the whole", async () => {
+  const { file, seen } = setup("[a]\nx = 0\n[b]\ny = 0\n");
+  const script = Bun.spawn(["bash", "-c", `printf '[a]\\nx = 1\\n' > "$0"; sleep 0.5; printf '[b]\\ny = 1\\n' >> "$0"`, file]);
+  await script.exited;
+  await until(() => seen.length > 0);
+  await Bun.sleep(200);
+  expect(seen).toEqual(["[a]\nx = 1\n[b]\ny = 1\n"]);
+  // A section deleted for good is applied, once it stayed so for the settle time.
+  writeFileSync(file, "[a]\nx = 2\n");
+  await until(() => seen.length === 2, 3000);
+  expect(seen[1]).toBe("[a]\nx = 2\n");
+});

@@ -9,6 +9,8 @@ import { openWriter } from "./open-writers.ts";
 const log = logger("config");
 /** The longest pause between looks at a file a program keeps open for writing (a writer that never closes it). */
 const MAX_LOOK_MS = 2000;
+/** How long a save that dropped a section must stay unchanged before it is read as the whole file. */
+const SETTLE_MS = 1000;
 /** Starts what read() returns for a file that is there but cannot be read (a NUL never starts a config file's text). */
 const UNREADABLE = "\0unreadable:";
 
@@ -21,8 +23,13 @@ export interface ConfigWatcher {
  * files in the directory (editor swap files, backups) are ignored, and so is a save that left the
  * content as it was (e.g. our own atomic write followed by the API's explicit reload) unless that content was rejected.
  */
-export function watchConfigFile(file: string, reload: (text: string | null) => Promise<unknown>, opts: { debounceMs?: number; initialText?: string | null } = {}): ConfigWatcher {
+export function watchConfigFile(
+  file: string,
+  reload: (text: string | null) => Promise<unknown>,
+  opts: { debounceMs?: number; settleMs?: number; initialText?: string | null } = {},
+): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 150;
+  const settleMs = opts.settleMs ?? SETTLE_MS;
   /** The text; null for a missing file (mid-rename); a marker for one that cannot be read, by its error code. */
   const read = () => {
     try {
@@ -39,6 +46,8 @@ export function watchConfigFile(file: string, reload: (text: string | null) => P
   /** The writer waited for, said once per wait; the wait's next look, which grows while the file stays open. */
   let waitingFor: number | null = null;
   let lookMs = debounceMs;
+  /** A save that dropped a section, waited on for `settleMs`: read again unchanged after that, it is taken as whole. */
+  let settling: string | null = null;
   const fire = () => {
     timer = null;
     // A program still writing the file (`cat > tunnel.toml` typed by hand, `curl … > tunnel.toml` over a slow link) may
@@ -57,6 +66,15 @@ export function watchConfigFile(file: string, reload: (text: string | null) => P
       const text = read();
       // A missing file mid-rename, or a save that changed nothing: nothing to do.
       if (text === null || text === lastText) return;
+      // A save without a section the running file has may be the first part of a script writing the file in parts,
+      // closing it in between (`echo … > tunnel.toml; …; echo … >> tunnel.toml`): no writer is seen then. It is read as
+      // the whole file only once it stayed as it is for settleMs (an editor's deletion applies that much later).
+      if (text !== settling && dropsSection(lastText, text)) {
+        settling = text;
+        if (!timer) timer = setTimeout(fire, settleMs);
+        return;
+      }
+      settling = null;
       lastText = text;
       log.debug("config file changed", { file });
       try {
@@ -164,4 +182,21 @@ function linksOnTheWay(path: string): string[] {
     at = "/";
   }
   return links;
+}
+
+/** Whether `after` has fewer of some table header (`[api]`, each `[[upstreams]]`) than `before`, the running file. */
+function dropsSection(before: string | null, after: string): boolean {
+  if (before === null || before.startsWith(UNREADABLE)) return false;
+  const now = tableHeaders(after);
+  for (const [name, n] of tableHeaders(before)) if ((now.get(name) ?? 0) < n) return true;
+  return false;
+}
+
+function tableHeaders(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^[ \t]*(\[\[?)[ \t]*([^\]\s]+)[ \t]*\]/gm)) {
+    const name = m[1] + m[2]!;
+    out.set(name, (out.get(name) ?? 0) + 1);
+  }
+  return out;
 }
