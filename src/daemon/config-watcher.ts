@@ -186,7 +186,7 @@ function linksOnTheWay(path: string): string[] {
 
 /** Whether `after` has fewer of some table header (`[api]`, each `[[upstreams]]`) than `before`, the running file. */
 function dropsSection(before: string | null, after: string): boolean {
-  if (before === null || before.startsWith(UNREADABLE)) return false;
+  if (before === null || before.startsWith(UNREADABLE) || after.startsWith(UNREADABLE)) return false;
   const now = tableHeaders(after);
   for (const [name, n] of tableHeaders(before)) if ((now.get(name) ?? 0) < n) return true;
   return false;
