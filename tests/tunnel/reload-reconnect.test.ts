@@ -22,7 +22,7 @@ test("relay gone, agent retrying: reloads that change [tunnel] (10 in a row, the
   const daemon = await startAgentDaemon(toml(wsUrl(a.url)));
   // Where relay A was, a listener that counts the agent's attempts (and ends each one).
   let knocks = 0;
-  let sink: ReturnType<typeof Bun.listen> | null = null;
+  let sink: { stop(closeActive?: boolean): void } | null = null;
   try {
     await a.stop();
     sink = Bun.listen({ hostname: "127.0.0.1", port: a.port, socket: { open: (s) => void (knocks++, s.end()), data() {} } });
@@ -50,3 +50,25 @@ test("relay gone, agent retrying: reloads that change [tunnel] (10 in a row, the
     cleanup(a.dir, b.dir, daemon.home);
   }
 }, 40_000);
+
+test("a reload that moves the tunnel while its handshake with a silent relay hangs: that socket is closed at once, not at the handshake timeout", async () => {
+  // Accepts the connection and never answers: the agent's handshake waits (10 s by default).
+  const open = new Set<unknown>();
+  const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void open.add(s), close: (s) => void open.delete(s), data() {} } });
+  const b = await startRelayProc(relayToml());
+  const toml = (url: string) => daemonToml({ upstream: fake.url, relayUrl: url });
+  const daemon = await startAgentDaemon(toml(wsUrl(`http://127.0.0.1:${silent.port}`)), {}, false);
+  try {
+    await until(() => open.size === 1, 10_000, "the agent's handshake with the silent relay");
+    await Bun.write(daemon.configFile, toml(wsUrl(b.url)));
+    daemon.proc.kill("SIGHUP");
+    await b.waitFor(/relay: agent connected/, 10_000);
+    // Before, it stayed open until its handshake timed out; a relay that answered meanwhile took a second agent session.
+    await until(() => open.size === 0, 3000, "the abandoned handshake's socket to close");
+  } finally {
+    silent.stop(true);
+    await daemon.stop();
+    await b.stop();
+    cleanup(b.dir, daemon.home);
+  }
+}, 30_000);
