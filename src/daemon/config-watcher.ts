@@ -65,7 +65,8 @@ export function watchConfigFile(
     running = running.then(async () => {
       const text = read();
       // A missing file mid-rename, or a save that changed nothing: nothing to do.
-      if (text === null || text === lastText) return;
+      if (text === null) return;
+      if (text === lastText) return void (settling = null);
       // A save without a section the running file has may be the first part of a script writing the file in parts,
       // closing it in between (`echo … > tunnel.toml; …; echo … >> tunnel.toml`): no writer is seen then. It is read as
       // the whole file only once it stayed as it is for settleMs (an editor's deletion applies that much later).
