@@ -50,6 +50,7 @@ export function watchConfigFile(
   let settling: string | null = null;
   const fire = () => {
     timer = null;
+    if (closed) return;
     // A program still writing the file (`cat > tunnel.toml` typed by hand, `curl … > tunnel.toml` over a slow link) may
     // pause longer than the debounce with a valid first part on disk: nothing is read until it closes the file.
     const writer = openWriter(file);
