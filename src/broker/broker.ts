@@ -57,7 +57,11 @@ export class Broker implements BrokerService {
   private ticker: ReturnType<typeof setTimeout> | null = null;
   private readonly deps: ProxyDeps;
   /** max_parallel slots and the fair queue; its limits follow reloads. */
-  readonly gate = new Gate<Upstream>(() => this.table.queue);
+  readonly gate = new Gate<Upstream>(
+    () => this.table.queue,
+    undefined,
+    (u) => this.table.entries.get(u.name)?.upstream.maxParallel ?? u.maxParallel,
+  );
   private unwatchGate: (() => void) | null = null;
   /** [proxy] replay_buffer, shared by every request; its bound follows reloads. */
   readonly replay = new ReplayBudget(() => this.config.proxy.replay_buffer);
@@ -115,6 +119,7 @@ export class Broker implements BrokerService {
   /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the table (and objects) they started with. */
   async apply(next: Config, prev: Config, changed: ReadonlySet<Section> = changes(prev, next)): Promise<void> {
     const kept = this.swap(next);
+    this.gate.wake();
     if (changed.has("health")) {
       const s = healthSettings(next.health);
       for (const e of kept) e.monitor.update(s);

@@ -57,6 +57,11 @@ export class Gate<U extends Slotted> {
   constructor(
     private readonly limits: () => GateLimits,
     private readonly now: () => number = () => performance.now(),
+    /**
+     * An upstream's max_parallel now: a request waiting (or arriving) with an upstream object of an older table is held
+     * to the limit the running config sets for that name, not to the one its object was made with.
+     */
+    private readonly limitOf: (u: U) => number = (u) => u.maxParallel,
   ) {}
 
   /** The grant of a request that did not wait, one per upstream (read only by the attempt; weak: a reload retires upstreams): none made per request. */
@@ -77,7 +82,13 @@ export class Gate<U extends Slotted> {
   }
 
   private free(u: U): boolean {
-    return u.maxParallel === 0 || (this.inflight.get(u.name) ?? 0) < u.maxParallel;
+    const limit = this.limitOf(u);
+    return limit === 0 || (this.inflight.get(u.name) ?? 0) < limit;
+  }
+
+  /** A reload may have raised a limit: the requests waiting that now fit start at once, not when a slot is next given back. */
+  wake(): void {
+    if (this.waiting > 0) this.dispatch();
   }
 
   private keyFree(c: Claimant): boolean {

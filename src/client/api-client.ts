@@ -90,6 +90,8 @@ export interface BaseOptions {
   asText?: boolean;
   /** Statuses answered with their body instead of an ApiError (e.g. 422 for a rejected reload). */
   accept?: number[];
+  /** Sent as If-Match: the version (ETag) the change is based on; the daemon refuses it (412) when the file moved on. */
+  ifMatch?: string | null;
   timeoutMs?: number;
 }
 
@@ -120,6 +122,8 @@ export type OptionsArg<M extends Method, P extends string> = {} extends Inputs<M
 export interface Reply<T> {
   status: number;
   body: T;
+  /** The ETag header (the config file's version on the config routes), or null. */
+  etag?: string | null;
 }
 
 /** Field issues from an error's `details` ([...] or { issues: [...] }). */
@@ -163,6 +167,7 @@ export class ApiClient {
     const token = this.opts.token?.();
     if (token) headers.authorization = `Bearer ${token}`;
     if (this.opts.csrf !== undefined && method !== "GET" && method !== "HEAD") headers["x-csrf-token"] = this.opts.csrf;
+    if (opts.ifMatch) headers["if-match"] = opts.ifMatch;
     const timeout = opts.timeoutMs ?? this.opts.timeoutMs;
     let res: Response;
     try {
@@ -177,7 +182,7 @@ export class ApiClient {
     } catch (e) {
       throw new ApiError(0, "unreachable", `The daemon is not answering${this.base ? ` at ${this.base}` : ""} (is it running?).`, [], null, { cause: e });
     }
-    if (res.ok && opts.asText) return { status: res.status, body: await res.text() };
+    if (res.ok && opts.asText) return { status: res.status, body: await res.text(), etag: res.headers.get("etag") };
     const text = res.status === 204 ? "" : await res.text();
     let parsed: unknown = text;
     const type = res.headers.get("content-type") ?? "";

@@ -44,9 +44,10 @@ export class ConfigRuntime {
    * The file watcher saw new text. The daemon's own writes (a PUT, import or restore through the API) were installed
    * already with their text: seeing that text again is not a second change, so it is neither applied nor announced.
    */
-  async fileChanged(text: string): Promise<ReloadResult> {
-    if (text === this.text && this.last?.ok !== false) return this.last ?? { at: new Date().toISOString(), ok: true };
-    return this.reload(text);
+  async fileChanged(text: string | null): Promise<ReloadResult> {
+    if (text !== null && text === this.text && this.last?.ok !== false) return this.last ?? { at: new Date().toISOString(), ok: true };
+    // null: the watcher could not read the file; reading it again here rejects it with the reason.
+    return this.reload(text ?? undefined);
   }
 
   /** Re-reads the file (or takes the text the file watcher just read). An invalid file is reported and the running config stays. */

@@ -26,9 +26,9 @@ function setup(initial: string) {
   dirs.push(dir);
   const file = join(dir, "tunnel.toml");
   writeFileSync(file, initial);
-  const seen: string[] = [];
-  // A text containing "bad" is rejected, as an invalid config is by the runtime.
-  watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: !t.includes("bad") }), { debounceMs: 30, initialText: initial });
+  const seen: (string | null)[] = [];
+  // A text containing "bad" is rejected, as an invalid config is by the runtime, and so is an unreadable file (null).
+  watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: t !== null && !t.includes("bad") }), { debounceMs: 30, initialText: initial });
   return { file, seen };
 }
 
@@ -84,7 +84,7 @@ test("a symlinked config re-pointed at a file in another directory: edits of the
   writeFileSync(join(root, "b/tunnel.toml"), "good = 2\n");
   const file = join(root, "conf/tunnel.toml");
   symlinkSync(join(root, "a/tunnel.toml"), file);
-  const seen: string[] = [];
+  const seen: (string | null)[] = [];
   watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: true }), { debounceMs: 30, initialText: "good = 1\n" });
   // As a dotfile manager switches generations: a new link renamed over the old one.
   symlinkSync(join(root, "b/tunnel.toml"), join(root, "conf/.tmp-link"));
@@ -92,4 +92,62 @@ test("a symlinked config re-pointed at a file in another directory: edits of the
   await until(() => seen.at(-1) === "good = 2\n");
   writeFileSync(join(root, "b/tunnel.toml"), "good = 3\n");
   await until(() => seen.at(-1) === "good = 3\n");
+});
+
+test("a writer that pauses mid-file (a slow pipe, `cat > tunnel.toml` typed by hand): only the whole file is read, once it is closed", async () => {
+  const { file, seen } = setup("good = 0\n");
+  // The first part is valid on its own and stays on disk far longer than the debounce.
+  const writer = Bun.spawn(["bash", "-c", `exec > "$0"; printf 'good = 1\\n'; sleep 0.8; printf 'good = 2\\n'`, file]);
+  await writer.exited;
+  await until(() => seen.length > 0);
+  await Bun.sleep(200);
+  expect(seen).toEqual(["good = 1\ngood = 2\n"]);
+});
+
+test("a file there but unreadable is handed over as null (the runtime says why), once; readable again, it is read", async () => {
+  const { file, seen } = setup("good = 0\n");
+  rmSync(file);
+  // Unreadable as root too (EISDIR, where a user's daemon meets EACCES after a chmod 000 or a `sudo mv`).
+  mkdirSync(file);
+  await until(() => seen.length === 1);
+  rmSync(file, { recursive: true });
+  writeFileSync(file, "good = 0\n");
+  await until(() => seen.length === 2);
+  expect(seen).toEqual([null, "good = 0\n"]);
+});
+
+test("a ConfigMap-style mount (tunnel.toml → ..data/tunnel.toml, ..data re-pointed at a new generation): each swap is seen, the old generation kept or not", async () => {
+  const root = mkdtempSync(join(tmpdir(), "c2l-watch-"));
+  dirs.push(root);
+  const generation = (n: number) => {
+    mkdirSync(join(root, `..gen${n}`));
+    writeFileSync(join(root, `..gen${n}/tunnel.toml`), `good = ${n}\n`);
+    symlinkSync(`..gen${n}`, join(root, "..data_tmp"));
+    renameSync(join(root, "..data_tmp"), join(root, "..data"));
+  };
+  mkdirSync(join(root, "..gen1"));
+  writeFileSync(join(root, "..gen1/tunnel.toml"), "good = 1\n");
+  symlinkSync("..gen1", join(root, "..data"));
+  symlinkSync("..data/tunnel.toml", join(root, "tunnel.toml"));
+  const seen: (string | null)[] = [];
+  watcher = watchConfigFile(join(root, "tunnel.toml"), async (t) => (seen.push(t), { ok: true }), { debounceMs: 30, initialText: "good = 1\n" });
+  // The old generation stays (kubelet removes it; a release-style `current` link keeps it): only ..data changed.
+  generation(2);
+  await until(() => seen.at(-1) === "good = 2\n");
+  generation(3);
+  rmSync(join(root, "..gen2"), { recursive: true });
+  await until(() => seen.at(-1) === "good = 3\n");
+});
+
+test("a script writing the file in parts, closing it in between: the first part, which drops a section, is not read as the whole", async () => {
+  const { file, seen } = setup("[a]\nx = 0\n[b]\ny = 0\n");
+  const script = Bun.spawn(["bash", "-c", `printf '[a]\\nx = 1\\n' > "$0"; sleep 0.5; printf '[b]\\ny = 1\\n' >> "$0"`, file]);
+  await script.exited;
+  await until(() => seen.length > 0);
+  await Bun.sleep(200);
+  expect(seen).toEqual(["[a]\nx = 1\n[b]\ny = 1\n"]);
+  // A section deleted for good is applied, once it stayed so for the settle time.
+  writeFileSync(file, "[a]\nx = 2\n");
+  await until(() => seen.length === 2, 3000);
+  expect(seen[1]).toBe("[a]\nx = 2\n");
 });

@@ -34,6 +34,8 @@ export class ConfigView {
   /** Upstream rows were added or removed since the form was filled. */
   private rowsEdited = false;
   private text = "";
+  /** The ETag of the file `text` was loaded with (sent as If-Match by the editor's save). */
+  private etag: string | null = null;
   private formDirty = false;
   private editorDirty = false;
   private readonly form = $<HTMLFormElement>("#config-form");
@@ -88,10 +90,10 @@ export class ConfigView {
   /** Loads config, TOML text and backups; `reset` drops unsaved edits in the form, the editor or both. */
   async load(reset: { form?: boolean; editor?: boolean } = {}): Promise<void> {
     try {
-      const [cfg, text] = await Promise.all([
-        call<Json>("GET", "/api/v1/config"),
-        call<string>("GET", "/api/v1/config/export", { asText: true }),
-      ]);
+      const [cfg, file] = await Promise.all([call<Json>("GET", "/api/v1/config"), api.send("GET", "/api/v1/config/export", { asText: true })]);
+      const text = file.body as string;
+      // The file's version the editor's save is based on: a change the page never loaded (its /ws feed quiet) is not overwritten.
+      this.etag = file.etag ?? null;
       this.config = (cfg.config as Json | undefined) ?? cfg;
       const changedOnDisk = this.loaded && text !== this.text;
       this.text = text;
@@ -315,13 +317,18 @@ export class ConfigView {
     setText(status, "Saving…");
     try {
       this.changedAt = Date.now();
-      await call("PUT", "/api/v1/config", { text: this.editor.value, contentType: "application/toml" });
+      await call("PUT", "/api/v1/config", { text: this.editor.value, contentType: "application/toml", ifMatch: this.etag });
       this.editorDirty = false;
       await this.load({ form: true, editor: true });
       setText(status, "Saved. The daemon applied the new configuration.");
       toast("Configuration saved and applied.", "ok");
     } catch (e) {
       const err = e as ApiError;
+      // Loaded again, the page says the file changed (the editor keeps the text); the next save replaces it knowingly.
+      if (err.code === "precondition_failed") {
+        setText(status, "Not saved: the file changed since this page read it. Revert shows it; Save and apply replaces it with your text.");
+        return void (await this.load());
+      }
       this.showEditorIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
       setText(status, `Not saved: ${err.issues.length ? `${err.issues.length} problem${err.issues.length === 1 ? "" : "s"} found` : err.message}.`);
     }

@@ -217,13 +217,13 @@ export class TunnelService implements TunnelControl {
       clock: this.clock,
       backoff: { initialMs: b.initial, maxMs: b.max, multiplier: b.multiplier, jitter: b.jitter },
       stableMs: b.reset_after,
-      connect: () => this.connectOnce(c),
+      connect: (signal) => this.connectOnce(c, signal),
       onChange: (s) => this.onChange(s),
     });
     return this.sup;
   }
 
-  private async connectOnce(c: TunnelConfig): Promise<Connection> {
+  private async connectOnce(c: TunnelConfig, signal?: AbortSignal): Promise<Connection> {
     let tok: Awaited<ReturnType<typeof agentToken>>;
     try {
       tok = await agentToken(this.ctx.services, c.token_secret);
@@ -254,6 +254,7 @@ export class TunnelService implements TunnelControl {
         clock: this.clock,
         onStream: (s: Stream, resume?: AnswerResumes) => this.onStream(s, resume),
         resume: this.resumesFor(c),
+        signal,
       };
       const conn = c.protocol === "bridge-v1" ? await connectBridge({ ...opts, handle: (req) => this.handle(sanitize(req, this.brokerHost), this.cfg) }) : await connect(opts);
       tunnelMetrics.connects.inc({ result: "ok" });

@@ -44,6 +44,8 @@ export interface ConnectOptions {
   toleranceMs: number;
   maxStreams: number;
   handshakeTimeoutMs?: number;
+  /** Calls the attempt off (the supervisor stopped): the socket is closed and the attempt fails. */
+  signal?: AbortSignal;
   clock?: Clock;
   /** Each stream the relay opens; `resume`: its session negotiated "resume" (hold its answer there). */
   onStream(s: Stream, resume?: AnswerResumes): void;
@@ -188,6 +190,9 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     const timeoutMs = o.handshakeTimeoutMs ?? 10_000;
     const hs = startHandshake(ws, reject, timeoutMs, `no answer from the relay within ${timeoutMs} ms`, o.caFile);
     const fail = hs.fail;
+    const callOff = () => fail(new ConnectError("network", "the attempt was called off (the tunnel stopped)", false));
+    if (o.signal?.aborted) callOff();
+    else o.signal?.addEventListener("abort", callOff, { once: true });
 
     ws.onopen = () => {
       // The agent's resume window goes with "resume": the relay keeps a client waiting no longer than the agent holds its answer.

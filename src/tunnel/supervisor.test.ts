@@ -340,3 +340,13 @@ test("two replacements further apart than the window are two one-off events: bot
   expect(h.sup.snapshot().state).toBe("reconnecting");
   await h.sup.stop();
 });
+
+test("stop() calls off the attempt under way: its signal aborts (a reload moved the tunnel while a handshake hung)", async () => {
+  let signal: AbortSignal | null = null;
+  const sup = new Supervisor({ clock: new ManualClock(), backoff: policy, stableMs: 1, connect: (s) => ((signal = s), new Promise<never>(() => {})) });
+  sup.start();
+  await flush();
+  expect(signal!.aborted).toBe(false);
+  await sup.stop();
+  expect(signal!.aborted).toBe(true);
+});

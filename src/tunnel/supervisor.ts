@@ -57,7 +57,8 @@ export const MOVES_WINDOW_MS = 60_000;
 
 export interface SupervisorOptions {
   /** One attempt (the connector); throws ConnectError or anything else (treated as retryable). */
-  connect: () => Promise<Connection>;
+  /** One attempt; `signal` aborts when the supervisor is stopped meanwhile (a reload that changed [tunnel]). */
+  connect: (signal: AbortSignal) => Promise<Connection>;
   backoff: BackoffPolicy;
   /** A connection that lasted this long resets the backoff to the initial delay. */
   stableMs: number;
@@ -81,6 +82,8 @@ export class Supervisor {
   private readonly draining = new Set<Connection>();
   /** Live sessions the relay closed with `replaced` lately: a second agent on the same token. */
   private readonly replacements = new Replacements();
+  /** The attempt under way: stop() calls it off, so a handshake with a relay no longer configured is not left hanging. */
+  private attempting: AbortController | null = null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.random = o.random ?? Math.random;
@@ -113,6 +116,8 @@ export class Supervisor {
    */
   async stop(reason = "stopped", graceMs = 0): Promise<void> {
     this.generation++;
+    this.attempting?.abort();
+    this.attempting = null;
     if (this.timer !== null) this.o.clock.clearTimeout(this.timer);
     this.timer = null;
     this.clearStableTimer();
@@ -139,8 +144,9 @@ export class Supervisor {
     this.timer = null;
     this.set({ state: this.snap.attempt === 0 && !this.snap.lastError && !this.snap.moving ? "connecting" : "reconnecting", nextRetryAt: null });
     let conn: Connection;
+    const attempting = (this.attempting = new AbortController());
     try {
-      conn = await this.o.connect();
+      conn = await this.o.connect(attempting.signal);
     } catch (e) {
       if (gen !== this.generation) return;
       const err = e instanceof ConnectError ? e : new ConnectError("network", e instanceof Error ? e.message : String(e), false);

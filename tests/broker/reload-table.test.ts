@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
+import { holdingUpstream } from "../helpers/holding-upstream.ts";
 import { makeConfig, startBroker, upstreamToml, type TestBroker } from "./harness.ts";
 
 let a: FakeOllama;
@@ -76,4 +77,27 @@ test("an upstream whose config did not change keeps its object (state, metrics) 
   // Still up (no new health check needed) and still counting the request made before the reload.
   expect(tb.broker.upstream("a")!.state).toBe("up");
   expect(tb.broker.upstream("a")!.metrics.requests).toBe(1);
+});
+
+test("max_parallel raised by a reload while requests wait for a slot: they start at once, and so does the next one", async () => {
+  const held = holdingUpstream();
+  try {
+    tb = await startBroker(upstreamToml("h", held.url, "max_parallel = 1"));
+    await tb.waitState("h", "up");
+    const gen = () => fetch(`${tb!.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: "m", prompt: "hi", stream: true }) });
+    const before = [gen(), gen(), gen()];
+    await until(() => held.open === 1 && tb!.broker.gate.length === 2, 5000, "one request running, two waiting");
+    // Before: the two waited for the running one to end (minutes, for a generation), then went one at a time.
+    await tb.broker.apply(makeConfig(upstreamToml("h", held.url, "max_parallel = 4")), tb.config);
+    await until(() => held.open === 3, 5000, "the two waiting to start");
+    const after = gen();
+    await until(() => held.open === 4, 5000, "a request made after the reload to start");
+    held.releaseAll();
+    for (const r of await Promise.all([...before, after])) {
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+    }
+  } finally {
+    held.stop();
+  }
 });

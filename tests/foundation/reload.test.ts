@@ -1,8 +1,10 @@
 // Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cpSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { BUN, REPO, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { ROOT } from "../helpers/other-user.ts";
+import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
@@ -64,6 +66,17 @@ describe("hot reload through the directory watch", () => {
     // Exactly `alerts`: had the rejected file been applied, `logging` would have changed too (and silenced this line).
     await d.waitFor(/configuration reloaded sections=alerts$/);
     expect(await healthz(d)).toBe(200);
+  });
+
+  test("a slow writer (`cat > tunnel.toml` fed by a slow pipe) is waited for: its valid first part is never applied on its own", async () => {
+    const reloaded = d.count(/configuration reloaded/);
+    const first = base('[logging]\nlevel = "debug"\n[dashboard]\ninspector_size = 7\n[health]\ninterval = "20s"\n[alerts]\nenabled = true\n[metrics]\nwindow = "3m"\n');
+    const writer = Bun.spawn(["bash", "-c", `(printf '%s' "$1"; sleep 1; printf '%s' "$2") | cat > "$0"`, d.configFile, first, "[quality]\npoor_latency_ms = 7777\n"]);
+    expect(await writer.exited).toBe(0);
+    const line = await d.waitFor(/configuration reloaded sections=\S*quality/);
+    expect(line).toContain("metrics");
+    expect(d.count(/configuration reloaded/)).toBe(reloaded + 1);
+    expect(d.count(/waiting for the program writing the config file/)).toBeGreaterThan(0);
   });
 
   test("a file that sets nothing (empty, whitespace, comments only) or is over 1 MiB is rejected, not applied as all defaults", async () => {
@@ -175,6 +188,31 @@ test("a file of gigabytes (a log redirected into it) is rejected for its size an
     expect(status.daemon.lastReload.ok).toBe(false);
     const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1]);
     expect(peakKiB).toBeLessThan(512 * 1024);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+requireTools(["setpriv", ROOT]).test("a save the daemon cannot read (chmod 000, a root-owned file moved in) is reported, not passed over in silence", async () => {
+  const home = tempHome();
+  // Root reads any file: the daemon runs without the capabilities that let it, as a normal user's daemon would.
+  const wrapper = join(home, "daemon-without-dac");
+  writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --bounding-set=-dac_override,-dac_read_search ${BUN} ${join(REPO, "src/main.ts")} "$@"\n`, { mode: 0o755 });
+  const d = await startDaemon({ home, config: base(), binary: wrapper });
+  try {
+    await d.waitFor(/daemon: started/);
+    writeFileSync(d.configFile, base('[metrics]\nwindow = "2m"\n'));
+    chmodSync(d.configFile, 0);
+    const line = await d.waitFor(/configuration rejected/);
+    expect(line).toContain("permission denied");
+    const status = async () => ((await (await fetch(`${d.urls.api}/api/v1/status`)).json()) as { daemon: { lastReload: { ok: boolean } } }).daemon.lastReload;
+    expect((await status()).ok).toBe(false);
+    // Readable again: read, applied, and the rejection cleared.
+    chmodSync(d.configFile, 0o600);
+    await d.waitFor(/configuration reloaded sections=metrics/);
+    expect((await status()).ok).toBe(true);
+    expect(d.count(/configuration rejected/)).toBe(1);
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });
