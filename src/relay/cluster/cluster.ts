@@ -20,7 +20,7 @@ import { HopWatch } from "./hop-watch.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
-import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, ownerUnreachable, resumeAt, sendToOwner, signedHeaders } from "./owner-forward.ts";
+import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, bodiless, ownerUnreachable, resumeAt, sendToOwner, signedHeaders, smallBody } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
 import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
 import { writeRefusal } from "./write-refusal.ts";
@@ -448,19 +448,33 @@ export class RelayCluster implements ClusterRouting {
       return answered(new HttpError("tunnel_moving", `tunnel "${id}" is between relay nodes; retry in a moment`).toDialectResponse(path, { "retry-after": "1" }));
     }
     const resume = this.d.resume;
-    const r = await sendToOwner(req, id, path, {
-      key: this.keys.hop,
-      nodeId: this.nodeId,
-      ownerId: lease.node,
-      ownerUrl: lease.url,
-      watch: this.hops,
-      // The window the owner agreed with the agent, when it names one (this node waits no longer than its own either).
-      resume: resume && ((token, contentType, agreed) => resume.resumeHooks(id, path, token, contentType, agreed)),
-    });
+    const bytes = await smallBody(req);
+    const to = (l: Lease & { url: string }) =>
+      sendToOwner(req, id, path, {
+        key: this.keys.hop,
+        nodeId: this.nodeId,
+        ownerId: l.node,
+        ownerUrl: l.url,
+        watch: this.hops,
+        // The window the owner agreed with the agent, when it names one (this node waits no longer than its own either).
+        resume: resume && ((token, contentType, agreed) => resume.resumeHooks(id, path, token, contentType, agreed)),
+        bytes,
+      });
+    let r = await to(lease);
+    if (r.ok && r.response.headers.get(ERROR_CODE_HEADER) === "tunnel_moving") {
+      // The node we thought held it says it does not: the tunnel moved while this call was on its way (the lease read
+      // here raced its change). Look it up afresh and follow it once, when the call can be sent again as it was.
+      this.owners.delete(id);
+      const again = bytes !== null || bodiless(req) ? await this.ownerOf(id).catch(() => null) : null;
+      if (again && again !== "ignored" && again.url && again.node !== this.nodeId && (again.node !== lease.node || again.epoch !== lease.epoch)) {
+        void r.response.body?.cancel().catch(() => {});
+        lease = again;
+        r = await to(again);
+        if (r.ok && r.response.headers.get(ERROR_CODE_HEADER) === "tunnel_moving") this.owners.delete(id);
+      }
+    }
     if (r.ok) {
       m.forwarded.inc({ result: "ok" });
-      // The node we thought held it says it does not (a missed change): look it up afresh next time.
-      if (r.response.headers.get(ERROR_CODE_HEADER) === "tunnel_moving") this.owners.delete(id);
       return r.response;
     }
     if (r.refused) {

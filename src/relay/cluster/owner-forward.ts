@@ -41,6 +41,20 @@ export interface HopOptions {
   resume?: (token: string, contentType: string | null, windowMs?: number) => ResumeHooks;
   /** Watches the hop, to abort it when the owner freezes (hop-watch.ts). */
   watch?: HopWatch;
+  /** The call's small body, read already (smallBody()): so a call can be sent again, to the tunnel's new owner. */
+  bytes?: Uint8Array | null;
+}
+
+/** True for a call with no body: it can be sent again as it is. */
+export function bodiless(req: Request): boolean {
+  return req.method === "GET" || req.method === "HEAD" || req.body === null;
+}
+
+/** A small body of declared length (nearly every call), read whole: it goes as one buffer, and can go again. Others: null. */
+export async function smallBody(req: Request): Promise<Uint8Array | null> {
+  const length = req.headers.get("content-length");
+  if (bodiless(req) || length === null || !/^\d+$/.test(length) || Number(length) > MAX_FRAME) return null;
+  return new Uint8Array(await req.arrayBuffer());
 }
 
 /** The rest of a resumable answer, from `offset`, at the node whose agent offered it: its body, or null (no offer there). */
@@ -71,16 +85,16 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
   const length = req.headers.get("content-length");
   if (length !== null) headers.set(BODY_LENGTH_HEADER, length);
   headers.set(ENTRY_NODE_HEADER, o.nodeId);
-  const hasBody = req.method !== "GET" && req.method !== "HEAD" && req.body !== null;
+  const hasBody = !bodiless(req);
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, req.method, target, headers, hasBody ? "framed" : "none");
-  // A small body of declared length (nearly every call) goes as one buffer; others stream frame by frame.
-  const small = hasBody && length !== null && /^\d+$/.test(length) && Number(length) <= MAX_FRAME;
+  // A small body (read by the caller, or here) goes as one buffer; others stream frame by frame.
+  const small = o.bytes ?? (await smallBody(req));
   const hop = o.watch?.open(o.ownerId, o.ownerUrl, req.signal);
   try {
     const res = await fetch(o.ownerUrl + target, {
       method: req.method,
       headers: signed.headers,
-      body: !hasBody ? undefined : small ? encodeHopBytes(new Uint8Array(await req.arrayBuffer()), o.key, signed.signature) : encodeHopBody(req.body, o.key, signed.signature),
+      body: !hasBody ? undefined : small ? encodeHopBytes(small, o.key, signed.signature) : encodeHopBody(req.body, o.key, signed.signature),
       signal: hop?.signal ?? req.signal,
       redirect: "manual",
       // The agent's bytes go to the client as they are: no decompression, no buffering.
