@@ -37,6 +37,8 @@ export function relayError(pathname: string, err: HttpError, headers?: HeadersIn
 export interface ClusterView {
   listing(): Promise<unknown>;
   readiness(): Record<string, unknown>;
+  /** Why this node takes no agents and is not ready (cut off from Redis while another node reaches it), or null. */
+  standingAside(): string | null;
   stamp(res: Response): Response;
 }
 
@@ -100,6 +102,9 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
     try {
       if (p === config.agent_path) {
         if (deps.stopping()) return new HttpError("unavailable", "the relay is shutting down").toResponse();
+        // An agent here would be offline to every other node: it retries through the balancer, to another node.
+        const aside = deps.cluster?.standingAside();
+        if (aside) return new HttpError("unavailable", aside).toResponse({ "retry-after": "1" });
         const who = await auth.agent(req);
         if (!who.ok) {
           metrics.agentConnections.inc({ result: "unauthorized" });
@@ -128,7 +133,12 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
       }
       if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
       // Ready while Redis is away too: this node still serves the tunnels it holds (the cluster field says degraded).
-      if (p === "/readyz") return deps.stopping() ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: sessions.size, cluster: deps.cluster?.readiness() });
+      // Not while cut off from Redis when another node reaches it: the balancer sends clients and agents there instead.
+      if (p === "/readyz") {
+        if (deps.stopping()) return new HttpError("not_ready", "shutting down").toResponse();
+        const aside = deps.cluster?.standingAside();
+        return Response.json({ status: aside ? "not_ready" : "ready", reason: aside ?? undefined, tunnels: sessions.size, cluster: deps.cluster?.readiness() }, { status: aside ? 503 : 200 });
+      }
       if (p === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
       if (p === "/api/tunnels") {
         if (!auth.admin(req)) return new HttpError("unauthorized", "the tunnel listing needs the admin token").toResponse();

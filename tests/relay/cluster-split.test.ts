@@ -1,0 +1,147 @@
+// A network split between one relay node and Redis while the other nodes keep it: the agent on that node is healthy,
+// but its lease can no longer be renewed. The node must send the agent to a node that reaches Redis before the lease
+// lapses (else every other node answers 502 tunnel_offline), stop being an owner or an entry for it, and rejoin when
+// healed without taking the tunnel back; when Redis is away for every node, nobody moves. Real processes: redis-server,
+// 3 relay nodes each reaching Redis through a proxy that can cut it off, HAProxy in front, a daemon as the agent.
+import { expect } from "bun:test";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { startRedis, type TestRedis } from "../helpers/redis.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { startTcpSwitch, type TcpSwitch } from "../helpers/tcp-switch.ts";
+import { until } from "../helpers/until.ts";
+import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
+import { clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+
+const { afterAll, beforeAll, test } = requireTools(["redis-server", "haproxy"]);
+
+const LEASE_TTL_MS = 3_000;
+/**
+ * The promise (docs/relay-cluster.md): clients at the other nodes are served by the agent's new node within lease_ttl
+ * of the split, plus the agent's reconnect (and, here, a loaded machine's slack).
+ */
+const SERVED_AGAIN_MS = LEASE_TTL_MS + 2_000;
+
+let redis: TestRedis;
+let fake: FakeOllama;
+let cluster: TestCluster;
+let lb: TestHaproxy;
+let daemon: DaemonProc;
+const redisLinks = new Map<string, TcpSwitch>();
+
+beforeAll(async () => {
+  redis = await startRedis();
+  fake = await startFakeOllama();
+  for (const id of ["n1", "n2", "n3"]) redisLinks.set(id, await startTcpSwitch(redis.port));
+  cluster = await startCluster({ redisUrl: redis.url, redisUrlFor: (id) => `redis://127.0.0.1:${redisLinks.get(id)!.port}/0`, leaseTtl: `${LEASE_TTL_MS}ms` });
+  lb = await startHaproxy(cluster.nodes, "inter 200ms fall 1 rise 1");
+  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
+}, 60_000);
+
+afterAll(async () => {
+  await daemon?.stop();
+  await lb?.stop();
+  await cluster?.stop();
+  for (const l of redisLinks.values()) l.stop();
+  await fake?.stop();
+  await redis?.stop();
+  if (daemon) cleanup(daemon.home);
+});
+
+async function leaseHolder(): Promise<string | null> {
+  const { prefix } = clusterRedisKeys(cluster);
+  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), "HGET", `${prefix}:lease:${TUNNEL_ID}`, "node"], { stdout: "pipe" });
+  const out = (await new Response(p.stdout).text()).trim();
+  await p.exited;
+  return out || null;
+}
+const readyz = async (n: ClusterNode) => {
+  const r = await fetch(`${n.url}/readyz`);
+  return { ...((await r.json()) as { reason?: string; cluster: { redis: string } }), status: r.status };
+};
+/** A call at node `n`: its status and the node that held the agent (x-c2l-relay-owner). */
+const tags = async (n: ClusterNode) => {
+  const r = await fetch(`${n.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` }, signal: AbortSignal.timeout(5_000) }).catch(() => null);
+  await r?.arrayBuffer();
+  return { status: r?.status ?? 0, owner: r?.headers.get("x-c2l-relay-owner") ?? null };
+};
+const logs = () => daemon.stderr() + daemon.stdout();
+
+test("the agent's node cut off from Redis, the others keeping it: the agent moves to a node that reaches Redis before the lease lapses; clients at the other nodes are served within lease_ttl; the cut-off node answers for it no more and rejoins healed without taking it back", async () => {
+  await until(async () => (await leaseHolder()) !== null, 10_000, "a node to hold the tunnel");
+  const holder = (await leaseHolder())!;
+  const cut = cluster.nodes.find((n) => n.id === holder)!;
+  const others = cluster.nodes.filter((n) => n !== cut);
+  for (const n of cluster.nodes) expect(await tags(n)).toEqual({ status: 200, owner: holder });
+
+  const t0 = performance.now();
+  redisLinks.get(cut.id)!.silence();
+  try {
+    // Every other node is served again by the agent's new node, one that reaches Redis, within the bound, and stays so.
+    const mover = await until(
+      async () => {
+        const seen = await Promise.all(others.map(tags));
+        return seen.every((s) => s.status === 200 && s.owner !== null && s.owner !== cut.id && s.owner === seen[0]!.owner) ? seen[0]!.owner : null;
+      },
+      SERVED_AGAIN_MS,
+      `the other nodes to be served by a node other than ${cut.id}: ${cut.stderr().slice(-2500)} ${logs().slice(-2000)}`,
+    );
+    const servedAfter = performance.now() - t0;
+    expect(servedAfter).toBeLessThan(SERVED_AGAIN_MS + 1_000);
+    expect(await leaseHolder()).toBe(mover);
+    // Past the old lease's lifetime too: no 502 tunnel_offline, whoever is asked.
+    await Bun.sleep(Math.max(0, LEASE_TTL_MS + 500 - (performance.now() - t0)));
+    for (const n of others) expect(await tags(n)).toEqual({ status: 200, owner: mover });
+    // The cut-off node says why it is not ready (so the balancer skips it), refuses agents, and never answers as owner.
+    const r = await readyz(cut);
+    expect(r.status).toBe(503);
+    expect(r.cluster.redis).toBe("down");
+    expect(r.reason).toMatch(/cannot reach the cluster's Redis .* while node n\d can/);
+    const agent = await fetch(`${cut.url}/agent`, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } });
+    expect(agent.status).toBe(503);
+    expect(agent.headers.get("retry-after")).toBe("1");
+    await agent.arrayBuffer();
+    // (Its error answers are stamped with its own name as every answer a node gives itself: the code says it all.)
+    const direct = await fetch(`${cut.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(direct.status).toBe(503);
+    expect(direct.headers.get("x-c2l-error-code")).toBe("unavailable");
+    expect(((await direct.json()) as { error: string }).error).toMatch(/cannot reach the cluster's Redis/);
+    expect(cut.stderr()).toMatch(/cut off from the cluster's Redis while another node reaches it: sending this node's agents to another node/);
+    for (const n of others) expect((await readyz(n)).status).toBe(200);
+  } finally {
+    redisLinks.get(cut.id)!.heal();
+  }
+  // Healed: ready again, every node reaches the agent at its new node; the cut-off node did not take the tunnel back.
+  await until(async () => (await readyz(cut)).status === 200, 10_000, `${cut.id} to be ready again`);
+  const mover = (await leaseHolder())!;
+  expect(mover).not.toBe(cut.id);
+  for (const n of cluster.nodes) await until(async () => (await tags(n)).status === 200, 5_000, `${n.id} to reach the agent`);
+  for (const n of cluster.nodes) expect(await tags(n)).toEqual({ status: 200, owner: mover });
+  expect(await leaseHolder()).toBe(mover);
+  for (const n of cluster.nodes) expect(n.stderr()).not.toMatch(/tunnel fenced/);
+  expect(logs()).not.toMatch(/replaced|displaced/);
+}, 60_000);
+
+test("Redis away for every node: no node can confirm another reaches it, so the agent stays where it is and that node keeps serving it", async () => {
+  const holder = await until(leaseHolder, 10_000, "a node to hold the tunnel");
+  const owner = cluster.nodes.find((n) => n.id === holder)!;
+  const before = cluster.nodes.map((n) => n.stderr().match(/sending this node's agents to another node/g)?.length ?? 0);
+  const connects = (logs().match(/tunnel: connected to the relay/g) ?? []).length;
+  for (const l of redisLinks.values()) l.silence();
+  try {
+    for (const n of cluster.nodes) await until(async () => (await readyz(n)).cluster.redis === "down", 5_000, `${n.id} to see Redis down`);
+    // Longer than lease_ttl: every lease would lapse, and yet nobody sends its agent around.
+    const t0 = performance.now();
+    while (performance.now() - t0 < LEASE_TTL_MS + 500) {
+      expect(await tags(owner)).toEqual({ status: 200, owner: owner.id });
+      for (const n of cluster.nodes) expect((await readyz(n)).status).toBe(200);
+      await Bun.sleep(250);
+    }
+  } finally {
+    for (const l of redisLinks.values()) l.heal();
+  }
+  for (const n of cluster.nodes) await until(async () => (await tags(n)).status === 200, 10_000, `${n.id} to reach the agent again`);
+  expect(await leaseHolder()).toBe(owner.id);
+  expect(cluster.nodes.map((n) => n.stderr().match(/sending this node's agents to another node/g)?.length ?? 0)).toEqual(before);
+  expect((logs().match(/tunnel: connected to the relay/g) ?? []).length).toBe(connects);
+}, 60_000);
