@@ -39,6 +39,8 @@ export interface ClusterView {
   readiness(): Record<string, unknown>;
   /** Why this node takes no agents and is not ready (cut off from Redis while another node reaches it), or null. */
   standingAside(): string | null;
+  /** Why tunnel `id`'s agent is turned away now (this node stands aside), or null. */
+  refusesAgent(id: string): string | null;
   stamp(res: Response): Response;
 }
 
@@ -102,9 +104,6 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
     try {
       if (p === config.agent_path) {
         if (deps.stopping()) return new HttpError("unavailable", "the relay is shutting down").toResponse();
-        // An agent here would be offline to every other node: it retries through the balancer, to another node.
-        const aside = deps.cluster?.standingAside();
-        if (aside) return new HttpError("unavailable", aside).toResponse({ "retry-after": "1" });
         const who = await auth.agent(req);
         if (!who.ok) {
           metrics.agentConnections.inc({ result: "unauthorized" });
@@ -112,6 +111,9 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
           if (line.write) log.warn("agent refused", { reason: who.reason, remote: srv.requestIP(req)?.address, repeated: line.repeated || undefined });
           return new HttpError("unauthorized", who.reason).toResponse({ "www-authenticate": 'Bearer realm="relay"' });
         }
+        // An agent here would be offline to every other node: it retries through the balancer, to another node.
+        const aside = deps.cluster?.refusesAgent(who.tunnelId);
+        if (aside) return new HttpError("unavailable", aside).toResponse({ "retry-after": "1" });
         const data: AgentData = {
           tunnelId: who.tunnelId,
           agent: req.headers.get("user-agent") ?? "",

@@ -27,6 +27,13 @@ import { writeRefusal } from "./write-refusal.ts";
 
 const log = logger("relay");
 
+/**
+ * An agent refused by a node standing aside that keeps coming back this long can reach no other node (its address is
+ * this node's, or the balancer kept choosing it): it is served here after all, as before the split. Longer than a
+ * balancer needs to take a node that is not ready out (HAProxy in the docs: 1 s).
+ */
+export const AGENT_RETURN_MS = 2_000;
+
 export interface ClusterDeps {
   config: RelayConfig;
   metrics: RelayMetrics;
@@ -110,6 +117,8 @@ export class RelayCluster implements ClusterRouting {
   private readonly split: SplitWatch;
   /** A peer's question whether this node reaches Redis, being answered (split-watch.ts; one write for all askers). */
   private checkingRedis: Promise<{ node: string; redis: "up" | "down"; up_ms: number }> | null = null;
+  /** Agents refused while standing aside, by tunnel: the first and the latest refusal of their run of attempts. */
+  private readonly refusedAgents = new Map<string, { first: number; last: number }>();
   /** Since when Redis has taken this node's writes without a break (null: it does not now). */
   private upSince: number | null = null;
 
@@ -149,7 +158,7 @@ export class RelayCluster implements ClusterRouting {
         return r?.redis === "up" && typeof r.up_ms === "number" ? r.up_ms : null;
       },
       aside: (peer) => this.standAside(peer),
-      back: () => log.info("cluster Redis reachable again or no peer reaches it either: taking agents again", { node: this.nodeId }),
+      back: () => (this.refusedAgents.clear(), log.info("cluster Redis reachable again or no peer reaches it either: taking agents again", { node: this.nodeId })),
     });
   }
 
@@ -431,9 +440,29 @@ export class RelayCluster implements ClusterRouting {
    * other nodes' calls here; new agents and the balancer are turned away until Redis is back (standingAside()).
    */
   private standAside(peer: string): void {
+    this.refusedAgents.clear();
     const agents = [...this.held].filter(([, h]) => !h.session.goingAway);
     log.warn("cut off from the cluster's Redis while another node reaches it: sending this node's agents to another node", { node: this.nodeId, reaches_redis: peer, agents: agents.length });
     for (const [id, h] of agents) void this.d.sessions.sendAway(id, h.session, `relay node ${this.nodeId} is cut off from the cluster's Redis; reconnect to another node`);
+  }
+
+  /**
+   * Why tunnel `id`'s agent is turned away (this node stands aside: it retries through the balancer, to another node),
+   * or null. One that keeps coming back for AGENT_RETURN_MS reaches no other node: it is served here after all.
+   */
+  refusesAgent(id: string): string | null {
+    const why = this.standingAside();
+    if (!why) return null;
+    const now = performance.now();
+    const r = this.refusedAgents.get(id);
+    // A gap longer than a move's retries (200 ms apart) starts a new run: the agent was elsewhere meanwhile.
+    if (!r || now - r.last > AGENT_RETURN_MS) this.refusedAgents.set(id, { first: now, last: now });
+    else if (now - r.first >= AGENT_RETURN_MS) {
+      this.refusedAgents.delete(id);
+      log.warn("an agent turned away while this node is cut off from Redis keeps coming back: serving it here (no other node will reach it)", { node: this.nodeId, tunnel: id });
+      return null;
+    } else r.last = now;
+    return why;
   }
 
   /** Why this node takes no agents and is not ready (cut off from Redis while a peer reaches it), or null. */
