@@ -31,7 +31,7 @@ const redisLinks = new Map<string, TcpSwitch>();
 
 beforeAll(async () => {
   redis = await startRedis();
-  fake = await startFakeOllama();
+  fake = await startFakeOllama({ tokenDelayMs: 20 });
   for (const id of ["n1", "n2", "n3"]) redisLinks.set(id, await startTcpSwitch(redis.port));
   cluster = await startCluster({ redisUrl: redis.url, redisUrlFor: (id) => `redis://127.0.0.1:${redisLinks.get(id)!.port}/0`, leaseTtl: `${LEASE_TTL_MS}ms` });
   lb = await startHaproxy(cluster.nodes, "inter 200ms fall 1 rise 1");
@@ -66,6 +66,12 @@ const tags = async (n: ClusterNode) => {
   return { status: r?.status ?? 0, owner: r?.headers.get("x-c2l-relay-owner") ?? null };
 };
 const logs = () => daemon.stderr() + daemon.stdout();
+/** A generation of `tokens` tokens (20 ms each) at node `n`, read to its end: "done" when it is whole, with every token once. */
+async function generation(n: ClusterNode, tokens: number): Promise<string> {
+  const r = await fetch(`${n.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", headers: { Authorization: `Bearer ${CLIENT_KEY}` }, body: JSON.stringify({ model: "llama3.2:1b", prompt: "long", options: { num_predict: tokens } }) });
+  const lines = (await r.text()).trimEnd().split("\n");
+  return r.status === 200 && lines.length === tokens + 1 && /"done":true/.test(lines.at(-1)!) ? "done" : `status ${r.status}, ${lines.length} lines, last ${lines.at(-1)}`;
+}
 
 test("the agent's node cut off from Redis, the others keeping it: the agent moves to a node that reaches Redis before the lease lapses; clients at the other nodes are served within lease_ttl; the cut-off node answers for it no more and rejoins healed without taking it back", async () => {
   await until(async () => (await leaseHolder()) !== null, 10_000, "a node to hold the tunnel");
@@ -74,6 +80,9 @@ test("the agent's node cut off from Redis, the others keeping it: the agent move
   const others = cluster.nodes.filter((n) => n !== cut);
   for (const n of cluster.nodes) expect(await tags(n)).toEqual({ status: 200, owner: holder });
 
+  // Streams in flight through the cut-off node, from a client there and from one at another node, outlast the move.
+  const inFlight = [generation(cut, 150), generation(others[0]!, 150)];
+  await Bun.sleep(200);
   const t0 = performance.now();
   redisLinks.get(cut.id)!.silence();
   try {
@@ -108,6 +117,7 @@ test("the agent's node cut off from Redis, the others keeping it: the agent move
     expect(((await direct.json()) as { error: string }).error).toMatch(/cannot reach the cluster's Redis/);
     expect(cut.stderr()).toMatch(/cut off from the cluster's Redis while another node reaches it: sending this node's agents to another node/);
     for (const n of others) expect((await readyz(n)).status).toBe(200);
+    expect(await Promise.all(inFlight)).toEqual(["done", "done"]);
   } finally {
     redisLinks.get(cut.id)!.heal();
   }
