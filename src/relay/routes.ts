@@ -138,8 +138,9 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
       // Not while cut off from Redis when another node reaches it: the balancer sends clients and agents there instead.
       if (p === "/readyz") {
         if (deps.stopping()) return new HttpError("not_ready", "shutting down").toResponse();
+        const report = { tunnels: sessions.size, cluster: deps.cluster?.readiness() };
         const aside = deps.cluster?.standingAside();
-        return Response.json({ status: aside ? "not_ready" : "ready", reason: aside ?? undefined, tunnels: sessions.size, cluster: deps.cluster?.readiness() }, { status: aside ? 503 : 200 });
+        return aside ? new HttpError("not_ready", aside, report).toResponse() : Response.json({ status: "ready", ...report });
       }
       if (p === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
       if (p === "/api/tunnels") {

@@ -60,6 +60,16 @@ test("Redis away for every node, or just back at a peer: nobody stands aside; a 
   expect(late.events).toEqual(["aside n2"]);
 });
 
+test("a node that reaches Redis never stands aside, whatever its peers answer", async () => {
+  const r = rig({ n2: 60_000, n3: 60_000 });
+  for (const at of [1_000, 5_000, 60_000]) {
+    r.at(at);
+    await r.w.check();
+  }
+  expect(r.events).toEqual([]);
+  expect(r.w.confirmedBy).toBeNull();
+});
+
 test("standing aside ends when no peer reaches Redis any more either", async () => {
   const uptimes: Record<string, number | null> = { n2: 60_000 };
   const r = rig(uptimes);
