@@ -90,13 +90,14 @@ test("the agent's node cut off from Redis, the others keeping it: its agent move
   redisLinks.get(cut.id)!.silence();
   try {
     // Every other node is served again by the agent's new node, one that reaches Redis, within the bound, and stays so.
+    let seen: Awaited<ReturnType<typeof tags>>[] = [];
     const mover = await until(
       async () => {
-        const seen = await Promise.all(others.map(tags));
+        seen = await Promise.all(others.map(tags));
         return seen.every((s) => s.status === 200 && s.owner !== null && s.owner !== cut.id && s.owner === seen[0]!.owner) ? seen[0]!.owner : null;
       },
       SERVED_AGAIN_MS,
-      `the other nodes to be served by a node other than ${cut.id}; ${cut.id} logged: ${cut.stderr().slice(-1500)}`,
+      `the other nodes to be served by a node other than ${cut.id} (last seen ${JSON.stringify(seen)}); ${cut.id} logged: ${cut.stderr().slice(-1500)}`,
     );
     const servedAfter = performance.now() - t0;
     expect(servedAfter).toBeLessThan(SERVED_AGAIN_MS + 1_000);

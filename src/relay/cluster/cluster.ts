@@ -443,7 +443,12 @@ export class RelayCluster implements ClusterRouting {
     this.refusedAgents.clear();
     const agents = [...this.held].filter(([, h]) => !h.session.goingAway);
     log.warn("cut off from the cluster's Redis while another node reaches it: sending this node's agents to another node", { node: this.nodeId, reaches_redis: peer, agents: agents.length });
-    for (const [id, h] of agents) void this.d.sessions.sendAway(id, h.session, `relay node ${this.nodeId} is cut off from the cluster's Redis; reconnect to another node`);
+    for (const [id, h] of agents) {
+      void this.d.sessions.sendAway(id, h.session, `relay node ${this.nodeId} is cut off from the cluster's Redis; reconnect to another node`);
+      // No call is held here for the move: without Redis this node never hears the new node's claim, so a held call
+      // would only wait out the hold. Each is answered at once (503, retry) and retried where the agent went.
+      this.d.sessions.moveEnded(id);
+    }
   }
 
   /**
