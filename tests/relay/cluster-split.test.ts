@@ -32,8 +32,12 @@ const redisLinks = new Map<string, TcpSwitch>();
 beforeAll(async () => {
   redis = await startRedis();
   fake = await startFakeOllama({ tokenDelayMs: 20 });
-  for (const id of ["n1", "n2", "n3"]) redisLinks.set(id, await startTcpSwitch(redis.port));
-  cluster = await startCluster({ redisUrl: redis.url, redisUrlFor: (id) => `redis://127.0.0.1:${redisLinks.get(id)!.port}/0`, leaseTtl: `${LEASE_TTL_MS}ms` });
+  // Each node its own ACL user (as the docs' ACL line), so Redis can refuse one node alone.
+  for (const id of ["n1", "n2", "n3"]) {
+    redisLinks.set(id, await startTcpSwitch(redis.port));
+    expect(await redisCli("ACL", "SETUSER", id, "on", `>${id}-password-for-tests`, "~c2l:*", "&c2l:*", "+@all")).toBe("OK");
+  }
+  cluster = await startCluster({ redisUrl: redis.url, redisUrlFor: (id) => `redis://${id}:${id}-password-for-tests@127.0.0.1:${redisLinks.get(id)!.port}/0`, leaseTtl: `${LEASE_TTL_MS}ms` });
   lb = await startHaproxy(cluster.nodes, "inter 200ms fall 1 rise 1");
   daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
 }, 60_000);
@@ -48,13 +52,13 @@ afterAll(async () => {
   if (daemon) cleanup(daemon.home);
 });
 
-async function leaseHolder(): Promise<string | null> {
-  const { prefix } = clusterRedisKeys(cluster);
-  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), "HGET", `${prefix}:lease:${TUNNEL_ID}`, "node"], { stdout: "pipe" });
+async function redisCli(...args: string[]): Promise<string> {
+  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), ...args], { stdout: "pipe" });
   const out = (await new Response(p.stdout).text()).trim();
   await p.exited;
-  return out || null;
+  return out;
 }
+const leaseHolder = async () => (await redisCli("HGET", `${clusterRedisKeys(cluster).prefix}:lease:${TUNNEL_ID}`, "node")) || null;
 /** A node's /readyz: its status, and the cluster's state (in the error's details when it is not ready). */
 const readyz = async (n: ClusterNode) => {
   const r = await fetch(`${n.url}/readyz`);
@@ -76,6 +80,27 @@ async function generation(n: ClusterNode, tokens: number): Promise<string> {
   return r.status === 200 && lines.length === tokens + 1 && /"done":true/.test(lines.at(-1)!) ? "done" : `status ${r.status}, ${lines.length} lines, last ${lines.at(-1)}`;
 }
 
+/**
+ * Waits until every one of `others` is served by one node that is not `cut` (within SERVED_AGAIN_MS) and returns that
+ * node; on a timeout the error says what the nodes answered and logged by then.
+ */
+async function servedElsewhere(cut: ClusterNode, others: ClusterNode[]): Promise<string> {
+  let seen: Awaited<ReturnType<typeof tags>>[] = [];
+  try {
+    return await until(
+      async () => {
+        seen = await Promise.all(others.map(tags));
+        return seen.every((s) => s.status === 200 && s.owner !== null && s.owner !== cut.id && s.owner === seen[0]!.owner) ? seen[0]!.owner : null;
+      },
+      SERVED_AGAIN_MS,
+      `the other nodes to be served by a node other than ${cut.id}`,
+    );
+  } catch (e) {
+    const logs = cluster.nodes.map((n) => `${n.id}: ${n.stderr().slice(-1200)}`).join("\n");
+    throw new Error(`${(e as Error).message}; last seen ${JSON.stringify(seen)}\n${logs}`);
+  }
+}
+
 test("the agent's node cut off from Redis, the others keeping it: its agent moves before the lease lapses, the other nodes are served within lease_ttl, the cut-off node answers for it no more and rejoins without taking it back", async () => {
   await until(async () => (await leaseHolder()) !== null, 10_000, "a node to hold the tunnel");
   const holder = (await leaseHolder())!;
@@ -90,15 +115,7 @@ test("the agent's node cut off from Redis, the others keeping it: its agent move
   redisLinks.get(cut.id)!.silence();
   try {
     // Every other node is served again by the agent's new node, one that reaches Redis, within the bound, and stays so.
-    let seen: Awaited<ReturnType<typeof tags>>[] = [];
-    const mover = await until(
-      async () => {
-        seen = await Promise.all(others.map(tags));
-        return seen.every((s) => s.status === 200 && s.owner !== null && s.owner !== cut.id && s.owner === seen[0]!.owner) ? seen[0]!.owner : null;
-      },
-      SERVED_AGAIN_MS,
-      `the other nodes to be served by a node other than ${cut.id} (last seen ${JSON.stringify(seen)}); ${cut.id} logged: ${cut.stderr().slice(-1500)}`,
-    );
+    const mover = await servedElsewhere(cut, others);
     const servedAfter = performance.now() - t0;
     expect(servedAfter).toBeLessThan(SERVED_AGAIN_MS + 1_000);
     expect(await leaseHolder()).toBe(mover);
@@ -159,4 +176,26 @@ test("Redis away for every node: no node can confirm another reaches it, so the 
   expect(await leaseHolder()).toBe(owner.id);
   expect(cluster.nodes.map((n) => n.stderr().match(/sending this node's agents to another node/g)?.length ?? 0)).toEqual(before);
   expect((logs().match(/tunnel: connected to the relay/g) ?? []).length).toBe(connects);
+}, 60_000);
+
+test("Redis refusing the owner's writes alone (its ACL user lost them): the agent moves as in a split; given back, the node is ready again and the tunnel stays where it went", async () => {
+  const holder = await until(leaseHolder, 10_000, "a node to hold the tunnel");
+  const owner = cluster.nodes.find((n) => n.id === holder)!;
+  const others = cluster.nodes.filter((n) => n !== owner);
+  expect(await redisCli("ACL", "SETUSER", owner.id, "-@write")).toBe("OK");
+  try {
+    const mover = await servedElsewhere(owner, others);
+    expect(await leaseHolder()).toBe(mover);
+    const r = await readyz(owner);
+    expect(r.status).toBe(503);
+    expect(r.reason).toMatch(/ACL user lacks a permission .* while node n\d can/);
+  } finally {
+    expect(await redisCli("ACL", "SETUSER", owner.id, "+@all")).toBe("OK");
+  }
+  await until(async () => (await readyz(owner)).status === 200, 10_000, `${owner.id} to be ready again`);
+  const mover = (await leaseHolder())!;
+  for (const n of cluster.nodes) await until(async () => (await tags(n)).status === 200, 5_000, `${n.id} to reach the agent`);
+  for (const n of cluster.nodes) expect(await tags(n)).toEqual({ status: 200, owner: mover });
+  expect(mover).not.toBe(owner.id);
+  expect(logs()).not.toMatch(/replaced|displaced/);
 }, 60_000);

@@ -33,6 +33,8 @@ const log = logger("relay");
  * balancer needs to take a node that is not ready out (HAProxy in the docs: 1 s).
  */
 export const AGENT_RETURN_MS = 2_000;
+/** How long a node seen as a member is still asked whether it reaches Redis (a node gone is only a failed call). */
+const PEER_MEMORY_MS = 60_000;
 
 export interface ClusterDeps {
   config: RelayConfig;
@@ -111,8 +113,11 @@ export class RelayCluster implements ClusterRouting {
   private refusing: string | null = null;
   /** Why the last attempt to connect to Redis failed, as logged (each new reason once per outage). */
   private connectFailure = "";
-  /** The other members as last read from Redis, kept through a split: the nodes to ask whether they still reach it. */
-  private peers: NodeInfo[] = [];
+  /**
+   * The other members read from Redis within the last PEER_MEMORY_MS, kept through a split: the nodes to ask whether
+   * they still reach it (after an outage a node may have read the members before the others beat again).
+   */
+  private readonly peers = new Map<string, { node: NodeInfo; at: number }>();
   /** Whether a split cut this node off from Redis while a peer keeps it (split-watch.ts): then it stands aside. */
   private readonly split: SplitWatch;
   /** A peer's question whether this node reaches Redis, being answered (split-watch.ts; one write for all askers). */
@@ -152,7 +157,7 @@ export class RelayCluster implements ClusterRouting {
     this.split = new SplitWatch({
       leaseTtlMs: this.ms.lease_ttl,
       usable: () => this.usable,
-      peers: () => this.peers,
+      peers: () => [...this.peers.values()].map((p) => p.node),
       redisUptime: async (p) => {
         const r = await this.ask(p.id, p.url, "/internal/redis", this.probeMs + this.ms.redis_timeout);
         return r?.redis === "up" && typeof r.up_ms === "number" ? r.up_ms : null;
@@ -480,7 +485,9 @@ export class RelayCluster implements ClusterRouting {
     const m = await this.registry.members();
     for (const i of m.ignored) this.ignored("ignored a node heartbeat: not a member of this cluster", { key: i.key, reason: i.why });
     this.members = new Set(m.alive.map((n) => n.id));
-    this.peers = m.alive.filter((n) => n.id !== this.nodeId);
+    const now = performance.now();
+    for (const n of m.alive) if (n.id !== this.nodeId) this.peers.set(n.id, { node: n, at: now });
+    for (const [id, p] of this.peers) if (now - p.at > PEER_MEMORY_MS) this.peers.delete(id);
     this.liveNodes = m.alive.length;
     this.d.metrics.clusterNodes.set(this.liveNodes);
     return m.alive;
