@@ -179,7 +179,7 @@ export class AgentSessions {
   }
 
   /** GO_AWAY to one agent: a planned move, under way until it is back (here or, in a cluster, at another node). */
-  private sendAway(id: string, session: Session, reason: string): Promise<void> {
+  sendAway(id: string, session: Session, reason: string): Promise<void> {
     this.movedAt.set(id, performance.now());
     return session.goAway(reason, this.t.graceMs);
   }

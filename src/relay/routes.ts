@@ -37,6 +37,10 @@ export function relayError(pathname: string, err: HttpError, headers?: HeadersIn
 export interface ClusterView {
   listing(): Promise<unknown>;
   readiness(): Record<string, unknown>;
+  /** Why this node takes no agents and is not ready (cut off from Redis while another node reaches it), or null. */
+  standingAside(): string | null;
+  /** Why tunnel `id`'s agent is turned away now (this node stands aside), or null. */
+  refusesAgent(id: string): string | null;
   stamp(res: Response): Response;
 }
 
@@ -107,6 +111,9 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
           if (line.write) log.warn("agent refused", { reason: who.reason, remote: srv.requestIP(req)?.address, repeated: line.repeated || undefined });
           return new HttpError("unauthorized", who.reason).toResponse({ "www-authenticate": 'Bearer realm="relay"' });
         }
+        // An agent here would be offline to every other node: it retries through the balancer, to another node.
+        const aside = deps.cluster?.refusesAgent(who.tunnelId);
+        if (aside) return new HttpError("unavailable", aside).toResponse({ "retry-after": "1" });
         const data: AgentData = {
           tunnelId: who.tunnelId,
           agent: req.headers.get("user-agent") ?? "",
@@ -128,7 +135,13 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
       }
       if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
       // Ready while Redis is away too: this node still serves the tunnels it holds (the cluster field says degraded).
-      if (p === "/readyz") return deps.stopping() ? new HttpError("not_ready", "shutting down").toResponse() : Response.json({ status: "ready", tunnels: sessions.size, cluster: deps.cluster?.readiness() });
+      // Not while cut off from Redis when another node reaches it: the balancer sends clients and agents there instead.
+      if (p === "/readyz") {
+        if (deps.stopping()) return new HttpError("not_ready", "shutting down").toResponse();
+        const report = { tunnels: sessions.size, cluster: deps.cluster?.readiness() };
+        const aside = deps.cluster?.standingAside();
+        return aside ? new HttpError("not_ready", aside, report).toResponse() : Response.json({ status: "ready", ...report });
+      }
       if (p === "/metrics") return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
       if (p === "/api/tunnels") {
         if (!auth.admin(req)) return new HttpError("unauthorized", "the tunnel listing needs the admin token").toResponse();

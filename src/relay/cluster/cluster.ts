@@ -22,10 +22,20 @@ import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
 import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, bodiless, ownerUnreachable, resumeAt, sendToOwner, signedHeaders, smallBody } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
+import { SplitWatch } from "./split-watch.ts";
 import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
 import { writeRefusal } from "./write-refusal.ts";
 
 const log = logger("relay");
+
+/**
+ * An agent refused by a node standing aside that keeps coming back this long can reach no other node (its address is
+ * this node's, or the balancer kept choosing it): it is served here after all, as before the split. Longer than a
+ * balancer needs to take a node that is not ready out (HAProxy in the docs: 1 s).
+ */
+export const AGENT_RETURN_MS = 2_000;
+/** How long a node seen as a member is still asked whether it reaches Redis (a node gone is only a failed call). */
+const PEER_MEMORY_MS = 60_000;
 
 export interface ClusterDeps {
   config: RelayConfig;
@@ -104,6 +114,19 @@ export class RelayCluster implements ClusterRouting {
   private refusing: string | null = null;
   /** Why the last attempt to connect to Redis failed, as logged (each new reason once per outage). */
   private connectFailure = "";
+  /**
+   * The other members read from Redis within the last PEER_MEMORY_MS, kept through a split: the nodes to ask whether
+   * they still reach it (after an outage a node may have read the members before the others beat again).
+   */
+  private readonly peers = new Map<string, { node: NodeInfo; at: number }>();
+  /** Whether a split cut this node off from Redis while a peer keeps it (split-watch.ts): then it stands aside. */
+  private readonly split: SplitWatch;
+  /** A peer's question whether this node reaches Redis, being answered (split-watch.ts; one write for all askers). */
+  private checkingRedis: Promise<{ node: string; redis: "up" | "down"; up_ms: number }> | null = null;
+  /** Agents refused while standing aside, by tunnel: the first and the latest refusal of their run of attempts. */
+  private readonly refusedAgents = new Map<string, { first: number; last: number }>();
+  /** Since when Redis has taken this node's writes without a break (null: it does not now). */
+  private upSince: number | null = null;
 
   constructor(
     private readonly d: ClusterDeps,
@@ -132,6 +155,17 @@ export class RelayCluster implements ClusterRouting {
     this.registry = new NodeRegistry(this.link, this.keys.record, { id: this.nodeId, url: this.url, startedAt: new Date().toISOString() }, this.ms.node_ttl, prefix);
     this.rate = new SharedRateWindow(this.link, this.nodeId, 60_000, prefix);
     m.node.set({ node: this.nodeId }, 1);
+    this.split = new SplitWatch({
+      leaseTtlMs: this.ms.lease_ttl,
+      usable: () => this.usable,
+      peers: () => [...this.peers.values()].map((p) => p.node),
+      redisUptime: async (p) => {
+        const r = await this.ask(p.id, p.url, "/internal/redis", this.probeMs + this.ms.redis_timeout);
+        return r?.redis === "up" && typeof r.up_ms === "number" ? r.up_ms : null;
+      },
+      aside: (peer) => this.standAside(peer),
+      back: () => (this.refusedAgents.clear(), log.info("cluster Redis reachable again or no peer reaches it either: taking agents again", { node: this.nodeId })),
+    });
   }
 
   get redisUp(): boolean {
@@ -147,6 +181,7 @@ export class RelayCluster implements ClusterRouting {
   private refused(e: unknown): boolean {
     const why = writeRefusal(e);
     if (!why) return false;
+    this.upSince = null;
     if (this.refusing === null) {
       this.d.metrics.redisUp.set(0);
       this.owners.clear();
@@ -157,6 +192,7 @@ export class RelayCluster implements ClusterRouting {
   }
 
   private writesAccepted(): void {
+    this.upSince ??= performance.now();
     if (this.refusing === null) return;
     this.refusing = null;
     this.d.metrics.redisUp.set(1);
@@ -171,6 +207,7 @@ export class RelayCluster implements ClusterRouting {
       refused: (code) => this.d.metrics.internalRefused.inc({ reason: code }),
       tunnel: (req, id, path) => this.fromOtherNode(req, id, path),
       tunnels: () => ({ node: this.nodeId, tunnels: this.d.sessions.listing() }),
+      redis: () => this.redisCheck(),
       resume: this.d.resume && ((id, token, offset, signal) => this.d.resume!.resumeHere(id, token, offset, signal)),
     });
     this.d.sessions.hooks = { opened: (id, s) => this.opened(id, s), closed: (id, s) => this.closed(id, s) };
@@ -178,6 +215,7 @@ export class RelayCluster implements ClusterRouting {
     await this.link.start();
     this.timers.push(setInterval(() => void this.renewAll(), Math.max(200, this.ms.lease_ttl / 3)));
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
+    this.timers.push(setInterval(() => void this.split.check(), Math.max(100, this.ms.lease_ttl / 6)));
     log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
   }
 
@@ -250,6 +288,7 @@ export class RelayCluster implements ClusterRouting {
       try {
         const r = await this.leases.renew(id, h.epoch);
         this.d.metrics.leaseRenewals.inc({ result: r });
+        if (r !== "fenced") this.split.wrote();
         if (r === "fenced") await this.fencedOrForged(id, h);
       } catch (e) {
         this.d.metrics.leaseRenewals.inc({ result: "redis_down" });
@@ -330,6 +369,7 @@ export class RelayCluster implements ClusterRouting {
     if (!this.link.up) return;
     try {
       await this.registry.beat();
+      this.split.wrote();
       this.writesAccepted();
       await this.refreshMembers();
     } catch (e) {
@@ -358,21 +398,97 @@ export class RelayCluster implements ClusterRouting {
 
   /** Whether `node`'s internal listener answers a signed request in time. */
   private async answers(node: string, url: string): Promise<boolean> {
+    return (await this.ask(node, url)) !== null;
+  }
+
+  /** `node`'s JSON answer to a signed GET of `target` in time (null: none; {}: an error or not JSON, e.g. an older node). */
+  private async ask(node: string, url: string, target = "/internal/tunnels", ms = this.probeMs): Promise<{ redis?: string; up_ms?: unknown } | null> {
     try {
-      const target = "/internal/tunnels";
       const { headers } = signedHeaders(this.keys.hop, this.nodeId, node, "GET", target, new Headers(), "none");
-      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(this.probeMs) });
-      await res.arrayBuffer();
-      return true;
+      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(ms) });
+      const text = await res.text();
+      if (!res.ok) return {};
+      try {
+        return JSON.parse(text) as { redis?: string; up_ms?: unknown };
+      } catch {
+        return {};
+      }
     } catch {
-      return false;
+      return null;
     }
+  }
+
+  /**
+   * Whether this node reaches Redis, for a peer cut off from it: proven by a heartbeat written now, not by what this
+   * node last saw (when Redis froze for everyone, a node that has not noticed yet must not confirm it). One at a time.
+   */
+  private redisCheck(): Promise<{ node: string; redis: "up" | "down"; up_ms: number }> {
+    this.checkingRedis ??= (async () => {
+      try {
+        if (!this.link.up) return "down" as const;
+        await this.registry.beat();
+        this.split.wrote();
+        this.writesAccepted();
+        return "up" as const;
+      } catch (e) {
+        this.refused(e);
+        return "down" as const;
+      }
+    })()
+      .then((redis) => ({ node: this.nodeId, redis, up_ms: redis === "up" && this.upSince !== null ? Math.round(performance.now() - this.upSince) : 0 }))
+      .finally(() => (this.checkingRedis = null));
+    return this.checkingRedis;
+  }
+
+  /**
+   * Cut off from Redis while `peer` reaches it: this node's leases will lapse, so its agents move now (GO_AWAY, a planned
+   * move: they reconnect through the balancer, and a node that reaches Redis claims them) while the leases still send
+   * other nodes' calls here; new agents and the balancer are turned away until Redis is back (standingAside()).
+   */
+  private standAside(peer: string): void {
+    this.refusedAgents.clear();
+    const agents = [...this.held].filter(([, h]) => !h.session.goingAway);
+    log.warn("cut off from the cluster's Redis while another node reaches it: sending this node's agents to another node", { node: this.nodeId, reaches_redis: peer, agents: agents.length });
+    for (const [id, h] of agents) {
+      void this.d.sessions.sendAway(id, h.session, `relay node ${this.nodeId} is cut off from the cluster's Redis; reconnect to another node`);
+      // No call is held here for the move: without Redis this node never hears the new node's claim, so a held call
+      // would only wait out the hold. Each is answered at once (503, retry) and retried where the agent went.
+      this.d.sessions.moveEnded(id);
+    }
+  }
+
+  /**
+   * Why tunnel `id`'s agent is turned away (this node stands aside: it retries through the balancer, to another node),
+   * or null. One that keeps coming back for AGENT_RETURN_MS reaches no other node: it is served here after all.
+   */
+  refusesAgent(id: string): string | null {
+    const why = this.standingAside();
+    if (!why) return null;
+    const now = performance.now();
+    const r = this.refusedAgents.get(id);
+    // A gap longer than a move's retries (200 ms apart) starts a new run: the agent was elsewhere meanwhile.
+    if (!r || now - r.last > AGENT_RETURN_MS) this.refusedAgents.set(id, { first: now, last: now });
+    else if (now - r.first >= AGENT_RETURN_MS) {
+      this.refusedAgents.delete(id);
+      log.warn("an agent turned away while this node is cut off from Redis keeps coming back: serving it here (no other node will reach it)", { node: this.nodeId, tunnel: id });
+      return null;
+    } else r.last = now;
+    return why;
+  }
+
+  /** Why this node takes no agents and is not ready (cut off from Redis while a peer reaches it), or null. */
+  standingAside(): string | null {
+    if (this.split.confirmedBy === null || this.usable) return null;
+    return `this relay node cannot reach the cluster's Redis (${this.readiness().reason}) while node ${this.split.confirmedBy} can: connect to another node`;
   }
 
   private async refreshMembers(): Promise<NodeInfo[]> {
     const m = await this.registry.members();
     for (const i of m.ignored) this.ignored("ignored a node heartbeat: not a member of this cluster", { key: i.key, reason: i.why });
     this.members = new Set(m.alive.map((n) => n.id));
+    const now = performance.now();
+    for (const n of m.alive) if (n.id !== this.nodeId) this.peers.set(n.id, { node: n, at: now });
+    for (const [id, p] of this.peers) if (now - p.at > PEER_MEMORY_MS) this.peers.delete(id);
     this.liveNodes = m.alive.length;
     this.d.metrics.clusterNodes.set(this.liveNodes);
     return m.alive;
@@ -387,6 +503,7 @@ export class RelayCluster implements ClusterRouting {
 
   private onRedisState(up: boolean, reason: string): void {
     if (up) this.connectFailure = "";
+    this.upSince = up ? performance.now() : null;
     this.d.metrics.redisUp.set(up && this.refusing === null ? 1 : 0);
     this.owners.clear();
     if (up) {

@@ -1,6 +1,7 @@
 // A node's internal listener: what other nodes of the cluster call, and nothing else. Every request must carry a
 // valid, first-seen node signature over the whole request (node-auth.ts); what is served is rebuilt from the signed
-// parts only (signed headers, the body's verified frames): calls for tunnels this node holds, and its tunnel list.
+// parts only (signed headers, the body's verified frames): calls for tunnels this node holds, its tunnel list, and
+// whether it reaches Redis.
 import type { Server } from "bun";
 import { splitListen } from "../../config/listen.ts";
 import { RepeatLimit } from "../../core/repeat-limit.ts";
@@ -28,6 +29,8 @@ export interface InternalHandlers {
   tunnel(req: Request, id: string, path: string): Promise<Response>;
   /** This node's own tunnels, for a cluster-wide listing. */
   tunnels(): unknown;
+  /** Whether this node reaches Redis, proven by a write made now (asked by a node cut off from it: split-watch.ts). */
+  redis?(): Promise<unknown>;
   /** The rest of tunnel `id`'s answer held under `token`, from `offset`, when its agent offered it here. */
   resume?(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
 }
@@ -64,6 +67,7 @@ function serveInternal(hostname: string, port: number, replay: ReplayCache, h: I
         return new HttpError("unauthorized", `node-to-node request refused: ${v.reason}`).toResponse();
       }
       if (url.pathname === "/internal/tunnels" && req.method === "GET") return Response.json(h.tunnels());
+      if (url.pathname === "/internal/redis" && req.method === "GET" && h.redis) return Response.json(await h.redis());
       const resume = /^\/internal\/resume\/([A-Za-z0-9._-]{1,128})$/.exec(url.pathname);
       if (resume && req.method === "GET" && h.resume) {
         // Signed headers only (verifyNodeRequest): the token and the offset are the entry node's.

@@ -8,6 +8,8 @@ test("Redis refusing writes is named with its cause; other errors are not refusa
   expect(writeRefusal(new Error("READONLY You can't write against a read only replica."))).toMatch(/read-only replica/);
   expect(writeRefusal(new Error("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."))).toMatch(/cannot persist/);
   expect(writeRefusal(new Error("NOPERM this user has no permissions to run the 'eval' command"))).toMatch(/ACL user lacks/);
+  // The same refusal met inside a script (a lease renewal) carries no NOPERM code (Redis 7.0).
+  expect(writeRefusal(new Error("ERR The user executing the script can't run this command or subcommand script: aea2e854, on @user_script:11."))).toMatch(/ACL user lacks .*: ERR The user executing the script/);
   expect(writeRefusal(new Error("ERR Error running script (call to f_1): @user_script:3: wrong number of args"))).toBeNull();
   expect(writeRefusal(new Error("WRONGTYPE Operation against a key holding the wrong kind of value"))).toBeNull();
   expect(writeRefusal("x".repeat(10))).toBeNull();

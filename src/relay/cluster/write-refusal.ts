@@ -14,7 +14,9 @@ const REFUSALS: Record<string, string> = {
 /** Why Redis refused a write, for the log and /readyz; null when the error is not such a refusal. */
 export function writeRefusal(e: unknown): string | null {
   const message = e instanceof Error ? e.message : String(e);
-  const code = /^(?:ERR\s+)?([A-Z]+)\b/.exec(message)?.[1] ?? "";
+  // A command a script runs that the ACL user may not run is refused as "ERR The user executing the script can't run
+  // this command": no NOPERM code, the same refusal.
+  const code = /^ERR The user executing the script can't run this command/.test(message) ? "NOPERM" : (/^(?:ERR\s+)?([A-Z]+)\b/.exec(message)?.[1] ?? "");
   const why = REFUSALS[code];
   return why ? `${why}: ${message.slice(0, 200)}` : null;
 }
