@@ -1,0 +1,82 @@
+// The control API as docs/api.md and its OpenAPI document describe it, against a real daemon: every documented operation ×
+// no token / a wrong one / the right one, CORS for a listed origin on every method the document names, and the body limit.
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+
+// A real daemon on a busy machine.
+setDefaultTimeout(30_000);
+
+const LISTED = "http://app.example:3000";
+const UPGRADE = { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
+
+let d: DaemonProc;
+let port: number;
+let token: string;
+let doc: any;
+interface Op {
+  method: string;
+  path: string;
+  op: any;
+}
+let ops: Op[] = [];
+
+beforeAll(async () => {
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\nallowed_origins = ["${LISTED}"]\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
+  });
+  port = Number(new URL(d.urls.api!).port);
+  token = await apiToken(d);
+  doc = JSON.parse((await rawRequest(port, "GET", "/swagger/json")).body);
+  for (const [path, item] of Object.entries<Record<string, any>>(doc.paths)) for (const [method, op] of Object.entries(item)) ops.push({ method: method.toUpperCase(), path, op });
+}, 60_000);
+afterAll(async () => {
+  await d?.stop();
+  if (d) removeHome(d.home);
+});
+
+test("a listed origin's preflight allows every method and header the document's operations need; its answers expose ETag and the error code", async () => {
+  expect(ops.length).toBeGreaterThan(30);
+  const refused: string[] = [];
+  for (const { method, path, op } of ops) {
+    if (method === "GET" && path !== "/api/v1/config") continue; // a GET without custom headers needs no preflight
+    // Authorization always; a body's Content-Type; If-Match where the route reads it (a config write keeping a change made since its read).
+    const headers = ["authorization", ...(op.requestBody ? ["content-type"] : []), ...(/config/.test(path) ? ["if-match"] : [])];
+    const r = await rawRequest(port, "OPTIONS", path.replace(/\{(\w+)\}/g, "x"), {
+      headers: { origin: LISTED, "access-control-request-method": method, "access-control-request-headers": headers.join(",") },
+    });
+    const methods = (r.headers["access-control-allow-methods"] ?? "").split(/\s*,\s*/);
+    const allowed = (r.headers["access-control-allow-headers"] ?? "").toLowerCase().split(/\s*,\s*/);
+    if (r.status !== 204 || r.headers["access-control-allow-origin"] !== LISTED || !methods.includes(method) || headers.some((h) => !allowed.includes(h)))
+      refused.push(`${method} ${path}: ${r.status} methods=[${methods}] headers=[${allowed}]`);
+  }
+  expect(refused).toEqual([]);
+  // The page can read the config's version to send back in If-Match, and an error's stable code.
+  const read = await rawRequest(port, "GET", "/api/v1/config", { headers: { origin: LISTED, authorization: `Bearer ${token}` } });
+  expect(read.status).toBe(200);
+  expect(read.headers["etag"]).toBeTruthy();
+  const exposed = (read.headers["access-control-expose-headers"] ?? "").toLowerCase().split(/\s*,\s*/);
+  expect(exposed).toEqual(expect.arrayContaining(["etag", "x-c2l-error-code"]));
+  const denied = await rawRequest(port, "GET", "/api/v1/config", { headers: { origin: LISTED } });
+  expect(denied.status).toBe(401);
+  expect((denied.headers["access-control-expose-headers"] ?? "").toLowerCase()).toContain("x-c2l-error-code");
+  // An unlisted origin (a suffix, a prefix, null) still gets nothing.
+  for (const origin of [`${LISTED}.evil.example`, "http://app.example", "null", `${LISTED}/`]) {
+    const r = await rawRequest(port, "OPTIONS", "/api/v1/keys/x", { headers: { origin, "access-control-request-method": "DELETE" } });
+    expect({ origin, status: r.status, acao: r.headers["access-control-allow-origin"] }).toEqual({ origin, status: 403, acao: undefined });
+  }
+});
+
+test("a body over [api] body_limit is 413 payload_too_large with the JSON error, however large its Content-Length", async () => {
+  for (const length of [2 * 1024 * 1024, 65 * 1024 * 1024, 2 ** 40]) {
+    const r = await rawRequest(port, "POST", "/api/v1/config/validate", {
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(length) },
+    });
+    expect({ length, status: r.status, code: r.headers["x-c2l-error-code"], body: r.body ? JSON.parse(r.body).error.code : "" }).toEqual({
+      length,
+      status: 413,
+      code: "payload_too_large",
+      body: "payload_too_large",
+    });
+  }
+});
