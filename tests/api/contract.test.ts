@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
+import { openApiProblems } from "../helpers/openapi-check.ts";
 
 // A real daemon on a busy machine.
 setDefaultTimeout(30_000);
@@ -79,4 +80,12 @@ test("a body over [api] body_limit is 413 payload_too_large with the JSON error,
       body: "payload_too_large",
     });
   }
+});
+
+test("the document is the OpenAPI 3.0 it declares: no JSON-Schema-only keywords (a null branch, const, examples), every response described", () => {
+  expect(doc.openapi).toMatch(/^3\.0\./);
+  expect(openApiProblems(doc)).toEqual([]);
+  // `T | null` reads as 3.0 says it: the tunnel's relay is a string or null.
+  const tunnel = doc.paths["/api/v1/tunnel"].get.responses["200"].content["application/json"].schema;
+  expect(tunnel.properties.relay).toMatchObject({ type: "string", nullable: true });
 });

@@ -1,5 +1,5 @@
 // The dashboard's routes: GET / (the page), /dashboard/* (its assets), /auth (one-time code → session cookie) and /api/v1/dashboard/*.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { HttpError } from "../../../core/http-error.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
@@ -66,5 +66,5 @@ export const dashboardModule = (deps: ApiDeps) =>
     .post(
       "/api/v1/dashboard/logout",
       ({ request }) => new Response(null, { status: 204, headers: { "set-cookie": endSession(deps.ctx, request.headers.get("cookie")) } }),
-      { response: errors(401), detail: { tags, summary: "End this browser's dashboard session" } },
+      { response: { 204: t.Void(), ...errors(401) }, detail: { tags, summary: "End this browser's dashboard session" } },
     );
