@@ -89,3 +89,58 @@ test("the document is the OpenAPI 3.0 it declares: no JSON-Schema-only keywords 
   const tunnel = doc.paths["/api/v1/tunnel"].get.responses["200"].content["application/json"].schema;
   expect(tunnel.properties.relay).toMatchObject({ type: "string", nullable: true });
 });
+
+const fill = (path: string) => path.replace(/\{(\w+)\}/g, (_, p: string) => ({ name: "local", file: "app.js" })[p] ?? "x");
+/** Routes that answer JSON (the API proper), whose every answer the document must list; the HTML pages say theirs in prose. */
+const jsonRoute = (path: string) => /^\/(api\/v1\/|healthz|readyz|metrics|ws)/.test(path);
+
+async function send(method: string, path: string, authorization?: string) {
+  const headers: Record<string, string> = { ...(path === "/ws" ? UPGRADE : {}), ...(authorization !== undefined ? { authorization } : {}) };
+  return rawRequest(port, method, fill(path), { headers });
+}
+
+test("every documented operation × credentials: no token or a wrong one is 401 unauthorized where a token is declared; the right one gets an answer the document lists", async () => {
+  const wrong = (t: string) => [undefined, "Bearer wrong", `Bearer ${t}x`, `Bearer ${t.slice(0, -1)}`, `Basic ${t}`, t, "Bearer", `Bearer ${t} ${t}`];
+  const problems: string[] = [];
+  let protectedOps = 0;
+  for (const { method, path, op } of ops) {
+    const declared = Object.keys(op.responses);
+    const isPublic = (op.security ?? doc.security).length === 0;
+    for (const authorization of wrong(token)) {
+      const r = await send(method, path, authorization);
+      const code = r.headers["x-c2l-error-code"];
+      if (isPublic) {
+        // A public route answers whatever credentials come along (the token is never required, a wrong one never refused).
+        if (code === "unauthorized") problems.push(`${method} ${path} is public but refused ${authorization} with 401`);
+      } else if (r.status !== 401 || code !== "unauthorized" || JSON.parse(r.body || "{}").error?.code !== "unauthorized")
+        problems.push(`${method} ${path} with ${authorization?.replace(token, "TOKEN")}: ${r.status} ${code} (expected 401 unauthorized)`);
+      else if (!declared.includes("401")) problems.push(`${method} ${path}: answers 401, which the document does not list`);
+    }
+    if (!isPublic) protectedOps++;
+    const ok = await send(method, path, `Bearer ${token}`);
+    // The dashboard's HTML pages answer a browser without a session cookie with a 401 page (a token is no session).
+    if (ok.headers["x-c2l-error-code"] === "unauthorized" || (jsonRoute(path) && ok.status === 401)) problems.push(`${method} ${path}: the right token is refused (${ok.status})`);
+    if (jsonRoute(path) && !declared.includes(String(ok.status))) problems.push(`${method} ${path}: answers ${ok.status} ${ok.headers["x-c2l-error-code"] ?? ""}, the document lists ${declared}`);
+  }
+  expect(problems).toEqual([]);
+  expect(protectedOps).toBeGreaterThan(20);
+});
+
+test("every operation that takes a body lists what the body checks answer: broken JSON 400, too large 413, a type it does not read 415", async () => {
+  const problems: string[] = [];
+  const auth = { authorization: `Bearer ${token}` };
+  const cases: [string, Record<string, string>, string][] = [
+    ["400", { "content-type": "application/json" }, '{"broken":'],
+    ["413", { "content-type": "application/json", "content-length": String(64 * 1024 * 1024) }, ""],
+    ["415", { "content-type": "application/xml" }, "<config/>"],
+  ];
+  const withBody = ops.filter((o) => o.op.requestBody);
+  expect(withBody.map((o) => `${o.method} ${o.path}`)).toEqual(expect.arrayContaining(["PUT /api/v1/config", "POST /api/v1/keys"]));
+  for (const { method, path, op } of withBody)
+    for (const [status, headers, body] of cases) {
+      const r = await rawRequest(port, method, fill(path), { headers: { ...auth, ...headers }, body: body || undefined });
+      if (String(r.status) !== status) problems.push(`${method} ${path}: ${r.status} for a ${status} case`);
+      else if (!op.responses[status]) problems.push(`${method} ${path}: answers ${status} ${r.headers["x-c2l-error-code"]}, which the document does not list`);
+    }
+  expect(problems).toEqual([]);
+});

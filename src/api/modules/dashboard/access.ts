@@ -85,7 +85,7 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
       ({ body }) => approveAccess(deps.ctx, body.code),
       {
         body: t.Object({ code: t.String({ minLength: 1, maxLength: 40, description: "The code the asking page shows." }) }),
-        response: { 200: t.Object({ approved: t.Literal(true) }), ...errors(401, 404, 422) },
+        response: { 200: t.Object({ approved: t.Literal(true) }), ...errors(400, 401, 404, 413, 415, 422) },
         // The token only: a dashboard session must not let in other browsers.
         access: "token",
         detail: { tags, summary: "Approve a waiting dashboard access request by its code (what `dashboard approve CODE` and the tray do)" },
