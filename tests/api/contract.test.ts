@@ -4,6 +4,8 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
 import { openApiProblems } from "../helpers/openapi-check.ts";
+import { schemaProblems } from "../helpers/openapi-validate.ts";
+import { readFileSync } from "node:fs";
 
 // A real daemon on a busy machine.
 setDefaultTimeout(30_000);
@@ -90,6 +92,7 @@ test("the document is the OpenAPI 3.0 it declares: no JSON-Schema-only keywords 
   expect(tunnel.properties.relay).toMatchObject({ type: "string", nullable: true });
 });
 
+const readConfig = () => readFileSync(d.configFile, "utf8");
 const fill = (path: string) => path.replace(/\{(\w+)\}/g, (_, p: string) => ({ name: "local", file: "app.js" })[p] ?? "x");
 /** Routes that answer JSON (the API proper), whose every answer the document must list; the HTML pages say theirs in prose. */
 const jsonRoute = (path: string) => /^\/(api\/v1\/|healthz|readyz|metrics|ws)/.test(path);
@@ -143,4 +146,75 @@ test("every operation that takes a body lists what the body checks answer: broke
       else if (!op.responses[status]) problems.push(`${method} ${path}: answers ${status} ${r.headers["x-c2l-error-code"]}, which the document does not list`);
     }
   expect(problems).toEqual([]);
+});
+
+test("the main routes' answers, successes and errors, validate against the schemas the document gives them", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  const json = { ...auth, "content-type": "application/json" };
+  const calls: [string, string, Record<string, string>?, string?][] = [
+    ["POST", "/api/v1/keys", json, JSON.stringify({ name: "contract", rpm: 30 })],
+    ["POST", "/api/v1/keys", json, JSON.stringify({ name: "contract" })], // 409: exists
+    ["POST", "/api/v1/keys", json, JSON.stringify({ name: 5 })], // 422
+    ["PUT", "/api/v1/config", { ...auth, "content-type": "application/toml" }, readConfig()],
+    ["POST", "/api/v1/config/validate", { ...auth, "content-type": "application/toml" }, "[api]\nbody_limit = 1\n"],
+    ["GET", "/healthz"],
+    ["GET", "/readyz"],
+    ["GET", "/api/v1/status"],
+    ["GET", "/api/v1/upstreams"],
+    ["GET", "/api/v1/upstreams/local"],
+    ["GET", "/api/v1/upstreams/nope"],
+    ["POST", "/api/v1/upstreams/local/check", auth],
+    ["POST", "/api/v1/reconnect", auth],
+    ["GET", "/api/v1/models"],
+    ["GET", "/api/v1/metrics"],
+    ["GET", "/api/v1/tunnel"],
+    ["POST", "/api/v1/tunnel/start", auth], // 409 tunnel_disabled
+    ["GET", "/api/v1/config", auth],
+    ["GET", "/api/v1/config/backups", auth],
+    ["GET", "/api/v1/version?client=3.0.0"],
+    ["GET", "/api/v1/events?limit=5"],
+    ["GET", "/api/v1/events?limit=x"],
+    ["GET", "/api/v1/auth"],
+    ["GET", "/api/v1/keys", auth],
+    ["GET", "/api/v1/keys/contract", auth],
+    ["GET", "/api/v1/usage", auth],
+    ["GET", "/api/v1/requests", auth],
+    ["GET", "/api/v1/dashboard/history", auth],
+    ["GET", "/api/v1/dashboard/session", auth],
+    ["GET", "/api/v1/dashboard/requests", auth],
+    ["DELETE", "/api/v1/keys/contract", auth],
+  ];
+  const problems: string[] = [];
+  const statuses: string[] = [];
+  for (const [method, target, headers, body] of calls) {
+    const path = target.split("?")[0]!;
+    const templated = Object.keys(doc.paths).find((p) => new RegExp(`^${p.replace(/\{\w+\}/g, "[^/]+")}$`).test(path)) ?? path;
+    const r = await rawRequest(port, method, target, { headers, body });
+    statuses.push(`${method} ${target} ${r.status}`);
+    const declared = doc.paths[templated]?.[method.toLowerCase()]?.responses?.[String(r.status)];
+    if (!declared) {
+      problems.push(`${method} ${target}: ${r.status} is not in the document`);
+      continue;
+    }
+    const schema = declared.content?.["application/json"]?.schema;
+    if (!schema || r.status === 204) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(r.body);
+    } catch {
+      problems.push(`${method} ${target}: ${r.status} is not JSON: ${r.body.slice(0, 80)}`);
+      continue;
+    }
+    for (const p of schemaProblems(value, schema, doc)) problems.push(`${method} ${target} ${r.status}: ${p}`);
+  }
+  expect(problems).toEqual([]);
+  // The sweep met successes and errors alike.
+  // The validator is not blind: a wrong type, a missing field and a null where none is allowed are found.
+  const status = doc.paths["/api/v1/status"].get.responses["200"].content["application/json"].schema;
+  const good = JSON.parse((await rawRequest(port, "GET", "/api/v1/status")).body);
+  expect(schemaProblems(good, status, doc)).toEqual([]);
+  expect(schemaProblems({ ...good, quality: 5 }, status, doc)).not.toEqual([]);
+  expect(schemaProblems({ ...good, daemon: { ...good.daemon, version: undefined } }, status, doc)).not.toEqual([]);
+  expect(schemaProblems({ ...good, upstreams: null }, status, doc)).not.toEqual([]);
+  expect(statuses).toEqual(expect.arrayContaining(["POST /api/v1/keys 201", "POST /api/v1/keys 409", "POST /api/v1/keys 422", "GET /api/v1/upstreams/nope 404", "POST /api/v1/tunnel/start 409", "GET /api/v1/status 200", "PUT /api/v1/config 200"]));
 });
