@@ -5,7 +5,10 @@ import { apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/d
 import { rawRequest } from "../helpers/raw-http.ts";
 import { openApiProblems } from "../helpers/openapi-check.ts";
 import { schemaProblems } from "../helpers/openapi-validate.ts";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ERROR_TABLE } from "../../src/core/error-codes.ts";
+import { ERROR_CODES } from "../../src/core/http-error.ts";
 
 // A real daemon on a busy machine.
 setDefaultTimeout(30_000);
@@ -217,4 +220,32 @@ test("the main routes' answers, successes and errors, validate against the schem
   expect(schemaProblems({ ...good, daemon: { ...good.daemon, version: undefined } }, status, doc)).not.toEqual([]);
   expect(schemaProblems({ ...good, upstreams: null }, status, doc)).not.toEqual([]);
   expect(statuses).toEqual(expect.arrayContaining(["POST /api/v1/keys 201", "POST /api/v1/keys 409", "POST /api/v1/keys 422", "GET /api/v1/upstreams/nope 404", "POST /api/v1/tunnel/start 409", "GET /api/v1/status 200", "PUT /api/v1/config 200"]));
+});
+
+test("docs/api.md's table of errors lists every code the control API can answer, and no other", () => {
+  const REPO = join(import.meta.dir, "../..");
+  const files = readdirSync(join(REPO, "src/api"), { recursive: true, withFileTypes: true }).filter((f) => f.isFile() && f.name.endsWith(".ts") && !f.name.endsWith(".test.ts"));
+  const emitted = new Set<string>();
+  for (const f of files) {
+    const text = readFileSync(join(f.parentPath, f.name), "utf8");
+    // The broker's document (docs/broker-spec.ts) names the broker's codes, not the control API's.
+    if (f.name === "broker-spec.ts") continue;
+    for (const m of text.matchAll(/new HttpError\(\s*"([a-z_]+)"/g)) emitted.add(m[1]!);
+    for (const m of text.matchAll(/\bcode: "([a-z_]+)"/g)) if (m[1]! in ERROR_CODES) emitted.add(m[1]!);
+  }
+  // The errors of the daemon's other classes reach the API through the one table (src/api/errors.ts → httpErrorOf); the
+  // HttpError row is every code, and ApiError is the client's.
+  for (const [family, rows] of Object.entries(ERROR_TABLE)) if (family !== "HttpError" && family !== "ApiError") for (const info of Object.values<{ http?: string }>(rows)) if (info.http) emitted.add(info.http);
+  const section = readFileSync(join(REPO, "docs/api.md"), "utf8").split("| Status | Codes |")[1]!.split("\n\n")[0]!;
+  const listed = new Set<string>();
+  for (const line of section.split("\n").filter((l) => /^\| \d{3} \|/.test(l))) {
+    const status = Number(line.slice(2, 5));
+    for (const m of line.matchAll(/`([a-z_]+)`/g)) if (m[1]! in ERROR_CODES) {
+      listed.add(m[1]!);
+      expect({ code: m[1], status: ERROR_CODES[m[1] as keyof typeof ERROR_CODES] }).toEqual({ code: m[1], status });
+    }
+  }
+  expect([...emitted].filter((c) => !listed.has(c)).sort()).toEqual([]);
+  expect([...listed].filter((c) => !emitted.has(c)).sort()).toEqual([]);
+  expect(emitted.size).toBeGreaterThan(12);
 });
