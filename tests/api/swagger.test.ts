@@ -93,6 +93,41 @@ test("from a dashboard session, Try it out on a change answers 200, not 403 csrf
   await page.close();
 }, 60_000);
 
+test("offline, without a session: Try it out is 401 until the token is given in Authorize, then a read and a change answer 200", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const foreign: string[] = [];
+  await page.route("**/*", (route) => {
+    if (new URL(route.request().url()).hostname === "127.0.0.1") return route.continue();
+    foreign.push(route.request().url());
+    return route.abort();
+  });
+  await page.goto(`${base}/swagger`);
+  const execute = async (method: string, path: string) => {
+    const op = page.locator(`.opblock-${method.toLowerCase()}`, { has: page.locator(`.opblock-summary-path[data-path="${path}"]`) });
+    await op.waitFor({ timeout: 30_000 });
+    if (!(await op.locator(".execute").count())) {
+      if (!(await op.locator(".try-out__btn").count())) await op.locator(".opblock-summary").click();
+      await op.locator(".try-out__btn").click();
+    }
+    const [resp] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === path && r.request().method() === method), op.locator(".execute").click()]);
+    return { status: resp.status(), authorization: resp.request().headers()["authorization"] ?? null };
+  };
+  expect(await execute("GET", "/api/v1/config")).toEqual({ status: 401, authorization: null });
+
+  await page.locator(".btn.authorize").first().click();
+  const bearer = page.locator(".modal-ux .auth-container", { hasText: "bearer" });
+  await bearer.locator("input").fill(TOKEN);
+  await bearer.locator("button.authorize").click();
+  await page.locator(".modal-ux .btn-done, .modal-ux .close-modal").first().click();
+
+  expect(await execute("GET", "/api/v1/config")).toEqual({ status: 200, authorization: `Bearer ${TOKEN}` });
+  // A change with the token needs no CSRF header: the token is not a cookie a page could ride on.
+  expect(await execute("POST", "/api/v1/reconnect")).toEqual({ status: 200, authorization: `Bearer ${TOKEN}` });
+  expect(foreign).toEqual([]);
+  await context.close();
+}, 60_000);
+
 test("a page on another port of 127.0.0.1 (the same site: the session cookie goes along) cannot frame Swagger UI or the dashboard", async () => {
   // Clickjacking: framed with the owner's session, Swagger UI would carry its CSRF token and run changes on the framer's clicks.
   const context = await browser.newContext();
