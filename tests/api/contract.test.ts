@@ -249,3 +249,33 @@ test("docs/api.md's table of errors lists every code the control API can answer,
   expect([...listed].filter((c) => !emitted.has(c)).sort()).toEqual([]);
   expect(emitted.size).toBeGreaterThan(12);
 });
+
+test("Host and Origin on a real listener: loopback spellings in, rebinding names and wildcards out; foreign, null and look-alike origins refused on reads, changes and /ws", async () => {
+  const get = (host: string) => rawRequest(port, "GET", "/healthz", { host }).then((r) => `${r.status} ${r.headers["x-c2l-error-code"] ?? ""}`.trim());
+  const hosts: Record<string, string> = {};
+  for (const h of ["127.0.0.1", "localhost", "localhost.", "LOCALHOST:1", "app.localhost", "[::1]", "[::1]:8765", "127.0.0.1.nip.io", "localhost.evil.example", "0.0.0.0", "[::]", "127.1", "2130706433", "localhost..", "127.0.0.1:99999"]) hosts[h] = await get(h);
+  expect(hosts).toEqual({
+    "127.0.0.1": "200", localhost: "200", "localhost.": "200", "LOCALHOST:1": "200", "app.localhost": "200", "[::1]": "200", "[::1]:8765": "200",
+    "127.0.0.1.nip.io": "403 host_not_allowed", "localhost.evil.example": "403 host_not_allowed", "0.0.0.0": "403 host_not_allowed", "[::]": "403 host_not_allowed",
+    "127.1": "403 host_not_allowed", "2130706433": "403 host_not_allowed", "localhost..": "403 host_not_allowed", "127.0.0.1:99999": "403 host_not_allowed",
+  });
+  const auth = { authorization: `Bearer ${token}` };
+  const own = `http://127.0.0.1:${port}`;
+  const send = (method: string, path: string, origin: string, extra: Record<string, string> = {}) =>
+    rawRequest(port, method, path, { headers: { ...auth, origin, ...extra } }).then((r) => `${r.status} ${r.headers["x-c2l-error-code"] ?? r.headers["access-control-allow-origin"] ?? ""}`.trim());
+  const origins: Record<string, string[]> = {};
+  for (const origin of [own, LISTED, "null", "http://evil.example", `http://localhost:${port}`, `${own}.evil.example`, `https://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`])
+    origins[origin] = [await send("GET", "/api/v1/config", origin), await send("POST", "/api/v1/reconnect", origin), await send("GET", "/ws", origin, UPGRADE)];
+  const refused = ["403 origin_not_allowed", "403 origin_not_allowed", "403 origin_not_allowed"];
+  expect(origins).toEqual({
+    [own]: [`200 ${own}`, `200 ${own}`, `101 ${own}`],
+    [LISTED]: [`200 ${LISTED}`, `200 ${LISTED}`, `101 ${LISTED}`],
+    null: refused,
+    "http://evil.example": refused,
+    // Another origin of this machine is another origin (the page may belong to anyone).
+    [`http://localhost:${port}`]: refused,
+    [`${own}.evil.example`]: refused,
+    [`https://127.0.0.1:${port}`]: refused,
+    [`http://127.0.0.1:${port + 1}`]: refused,
+  });
+});
