@@ -279,3 +279,20 @@ test("Host and Origin on a real listener: loopback spellings in, rebinding names
     [`http://127.0.0.1:${port + 1}`]: refused,
   });
 });
+
+test("a JSON body is read as JSON however it is spelled: a byte order mark, a charset parameter, an upper-case type; broken JSON is a 400 naming it", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  const body = JSON.stringify({ api: { body_limit: 2048 } });
+  const validate = (contentType: string, text: string) =>
+    rawRequest(port, "POST", "/api/v1/config/validate", { headers: { ...auth, "content-type": contentType }, body: text }).then((r) => `${r.status} ${r.body}`);
+  const valid = `200 ${JSON.stringify({ valid: true, issues: [] })}`;
+  expect(await validate("application/json", "\ufeff" + body)).toBe(valid);
+  expect(await validate("application/json; charset=utf-8", body)).toBe(valid);
+  expect(await validate("Application/JSON", body)).toBe(valid);
+  expect(await validate("application/toml", "\ufeff[api]\nbody_limit = 2048\n")).toBe(valid);
+  for (const broken of [body + " trailing", body.slice(0, -1), "\ufeff\ufeff" + body]) {
+    const r = await validate("application/json", broken);
+    expect(r).toStartWith("400 ");
+    expect(JSON.parse(r.slice(4)).error.message).toStartWith("the body is not valid JSON");
+  }
+});

@@ -36,7 +36,9 @@ export async function parseBody(request: Request, contentType: string, limit: nu
   const type = contentType.split(";")[0]!.trim().toLowerCase();
   if (type === "application/json" || type.endsWith("+json")) {
     try {
-      return JSON.parse(text);
+      // A byte order mark (Notepad writes one; RFC 8259 §8.1 lets a parser ignore it) is read as TOML reads it: not as
+      // an "Unrecognized token" the message cannot show.
+      return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (e) {
       throw new HttpError("bad_request", `the body is not valid JSON: ${(e as Error).message}`);
     }
