@@ -296,3 +296,17 @@ test("a JSON body is read as JSON however it is spelled: a byte order mark, a ch
     expect(JSON.parse(r.slice(4)).error.message).toStartWith("the body is not valid JSON");
   }
 });
+
+test("a method no route takes is 404 not_found (never 405), with or without the token; one Bun's parser does not know gets no answer", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  const answers: string[] = [];
+  for (const [method, path] of [["PATCH", "/api/v1/config"], ["DELETE", "/healthz"], ["POST", "/api/v1/status"], ["PUT", "/api/v1/keys/x"], ["QUERY", "/api/v1/config"], ["PROPFIND", "/"], ["TRACE", "/healthz"], ["OPTIONS", "/api/v1/config"]] as const) {
+    for (const headers of [{}, auth]) {
+      const r = await rawRequest(port, method, path, { headers });
+      answers.push(`${method} ${path} ${r.status} ${r.headers["x-c2l-error-code"]} ${JSON.parse(r.body).error.message}`);
+    }
+  }
+  expect(answers.filter((a) => !/ 404 not_found no route /.test(a))).toEqual([]);
+  const foo = await rawRequest(port, "FOO", "/healthz", { timeoutMs: 5000 }).catch((e) => ({ status: `refused: ${e}` }));
+  expect(foo.status).toBe(0);
+});
