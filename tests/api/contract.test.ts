@@ -310,3 +310,15 @@ test("a method no route takes is 404 not_found (never 405), with or without the 
   const foo = await rawRequest(port, "FOO", "/healthz", { timeoutMs: 5000 }).catch((e) => ({ status: `refused: ${e}` }));
   expect(foo.status).toBe(0);
 });
+
+test("a file name that is a property every object inherits (constructor, __proto__, toString) is no dashboard file or Swagger asset: 404", async () => {
+  const answers: string[] = [];
+  for (const dir of ["/dashboard/", "/swagger/assets/"])
+    for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+      const r = await rawRequest(port, "GET", dir + name);
+      answers.push(`${dir}${name} ${r.status} ${r.headers["x-c2l-error-code"] ?? r.headers["content-type"]}`);
+    }
+  expect(answers.filter((a) => !a.endsWith(" 404 not_found"))).toEqual([]);
+  // The real files are still there.
+  for (const path of ["/dashboard/app.js", "/dashboard/icon.svg", "/swagger/assets/swagger-ui.css"]) expect((await rawRequest(port, "GET", path)).status).toBe(200);
+});

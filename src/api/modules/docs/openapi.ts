@@ -161,7 +161,8 @@ export const openapi = (deps: ApiDeps) => {
       .get(
         "/swagger/assets/:file",
         ({ params }) => {
-          const a = ASSETS[params.file];
+          // Own keys only: "constructor" or "__proto__" is no asset (an inherited property was a 500).
+          const a = Object.hasOwn(ASSETS, params.file) ? ASSETS[params.file] : undefined;
           if (!a) throw new HttpError("not_found", `no Swagger UI asset named "${params.file}"`);
           return new Response(Bun.file(a.file), { headers: { "content-type": a.type, "cache-control": "public, max-age=86400" } });
         },
