@@ -66,8 +66,9 @@ export function asOpenApi30<T extends object>(doc: T): T {
       }
       content30(op.requestBody?.content);
       for (const [code, r] of Object.entries<Json>(op.responses ?? {})) {
-        // A Response Object has only these fields; Elysia copies the schema's own (`examples`, an array's `items`) there too,
-        // and its content's schema keeps them.
+        // A Response Object has only these fields; Elysia copies the schema's own (`examples`, an array's `items`) there too.
+        // Its example goes where 3.0 reads one, on each media type (Swagger UI shows it).
+        if (Array.isArray(r.examples) && r.examples.length) for (const m of Object.values<Json>(r.content ?? {})) if (m && !("example" in m)) m.example = r.examples[0];
         for (const k of Object.keys(r)) if (!RESPONSE_FIELDS.has(k)) delete r[k];
         if (typeof r.description !== "string") r.description = STATUS_CODES[code] ?? code;
         content30(r.content);
