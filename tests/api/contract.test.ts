@@ -322,3 +322,18 @@ test("a file name that is a property every object inherits (constructor, __proto
   // The real files are still there.
   for (const path of ["/dashboard/app.js", "/dashboard/icon.svg", "/swagger/assets/swagger-ui.css"]) expect((await rawRequest(port, "GET", path)).status).toBe(200);
 });
+
+test("JSON sent as text (fetch() with a string body says text/plain; a script may send no type) to a JSON-only route is 415 saying so; TOML routes still read text", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  const body = JSON.stringify({ name: "texted" });
+  for (const type of ["text/plain;charset=UTF-8", undefined]) {
+    const r = await rawRequest(port, "POST", "/api/v1/keys", { headers: { ...auth, ...(type ? { "content-type": type } : {}) }, body });
+    expect({ status: r.status, code: r.headers["x-c2l-error-code"] }).toEqual({ status: 415, code: "unsupported_media_type" });
+    expect(JSON.parse(r.body).error.message).toContain("send it with Content-Type: application/json");
+  }
+  const toml = await rawRequest(port, "POST", "/api/v1/config/validate", { headers: { ...auth, "content-type": "text/plain" }, body: readConfig() });
+  expect(toml.status).toBe(200);
+  // Sent as JSON, the same body makes the key.
+  const made = await rawRequest(port, "POST", "/api/v1/keys", { headers: { ...auth, "content-type": "application/json" }, body });
+  expect(made.status).toBe(201);
+});

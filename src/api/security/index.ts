@@ -5,7 +5,7 @@ import { HttpError } from "../../core/http-error.ts";
 import { requestProblem } from "../../core/request-checks.ts";
 import type { ApiDeps } from "../deps.ts";
 import { authenticate } from "./auth.ts";
-import { checkContentLength, parseBody } from "./body.ts";
+import { checkContentLength, parseBody, takesText } from "./body.ts";
 import { checkOrigin } from "./cors.ts";
 import { checkHost } from "./host.ts";
 import { policyFor } from "./policy.ts";
@@ -50,7 +50,9 @@ export function security(deps: ApiDeps, routes: () => readonly RouteLike[]) {
       // never gets its body read or validated; transform covers the routes without a body.
       .onParse({ as: "global" }, ({ request, route, contentType }) => {
         requireAccess(request, route);
-        return parseBody(request, contentType ?? "", policyFor(deps.ctx.config.current()).bodyLimit).then((b) => b ?? null);
+        // Text (TOML) only where the route's body schema takes a string; a JSON-only route refuses it with 415 saying so.
+        const textOk = () => takesText(routes().find((r) => r.method === request.method && r.path === route)?.hooks?.body);
+        return parseBody(request, contentType ?? "", policyFor(deps.ctx.config.current()).bodyLimit, textOk).then((b) => b ?? null);
       })
       .onTransform({ as: "global" }, ({ request, route }) => requireAccess(request, route))
   );
