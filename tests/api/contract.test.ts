@@ -337,3 +337,12 @@ test("JSON sent as text (fetch() with a string body says text/plain; a script ma
   const made = await rawRequest(port, "POST", "/api/v1/keys", { headers: { ...auth, "content-type": "application/json" }, body });
   expect(made.status).toBe(201);
 });
+
+test("a usage query for a day not in the calendar is 422 naming query.since, not an empty report", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  for (const since of ["2026-13-45", "2026-02-30", "2026-00-10"]) {
+    const r = await rawRequest(port, "GET", `/api/v1/usage?since=${since}`, { headers: auth });
+    expect({ since, status: r.status, path: JSON.parse(r.body).error?.details?.[0]?.path }).toEqual({ since, status: 422, path: "query.since" });
+  }
+  expect((await rawRequest(port, "GET", "/api/v1/usage?since=2026-02-28", { headers: auth })).status).toBe(200);
+});
