@@ -346,3 +346,11 @@ test("a usage query for a day not in the calendar is 422 naming query.since, not
   }
   expect((await rawRequest(port, "GET", "/api/v1/usage?since=2026-02-28", { headers: auth })).status).toBe(200);
 });
+
+test("a key's lifetime longer than a date can hold is 422 naming body.expires, not a 500 (and no key is made)", async () => {
+  const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const r = await rawRequest(port, "POST", "/api/v1/keys", { headers: auth, body: JSON.stringify({ name: "forever", expires: "999999999d" }) });
+  expect({ status: r.status, path: JSON.parse(r.body).error?.details?.[0]?.path }).toEqual({ status: 422, path: "body.expires" });
+  expect((await rawRequest(port, "GET", "/api/v1/keys/forever", { headers: auth })).status).toBe(404);
+  expect(d.stderr()).not.toContain("Invalid Date");
+});

@@ -28,6 +28,15 @@ export interface CreateKeyInput {
   expires?: string;
 }
 
+/** The schema's pattern takes any count; one too long for a date is the caller's to fix (422), not a 500. */
+function expiry(text: string): number {
+  try {
+    return parseExpiry(text, "body.expires");
+  } catch (e) {
+    throw new HttpError("validation_failed", (e as Error).message, [{ path: "body.expires", message: (e as Error).message }]);
+  }
+}
+
 export function createKey(ctx: DaemonContext, input: CreateKeyInput): KeyInfo & { key: string } {
   const g = gateway(ctx);
   if (g.key(input.name)) throw new HttpError("conflict", `a key named "${input.name}" exists already; revoke it first or choose another name`);
@@ -37,7 +46,7 @@ export function createKey(ctx: DaemonContext, input: CreateKeyInput): KeyInfo & 
     tokens_per_day: input.tokens_per_day ?? 0,
     max_parallel: input.max_parallel ?? 0,
     allow_model_management: input.allow_model_management ?? false,
-    expiresInMs: input.expires === undefined ? null : parseExpiry(input.expires),
+    expiresInMs: input.expires === undefined ? null : expiry(input.expires),
   });
   return { key, ...info };
 }
