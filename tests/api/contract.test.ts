@@ -237,14 +237,14 @@ test("docs/api.md's table of errors lists every code the control API can answer,
   }
   // The errors of the daemon's other classes reach the API through the one table (src/api/errors.ts → httpErrorOf); the
   // HttpError row is every code, and ApiError is the client's.
-  for (const [family, rows] of Object.entries(ERROR_TABLE)) if (family !== "HttpError" && family !== "ApiError") for (const info of Object.values<{ http?: string }>(rows)) if (info.http) emitted.add(info.http);
+  for (const [family, rows] of Object.entries(ERROR_TABLE)) if (family !== "HttpError" && family !== "ApiError") for (const info of Object.values(rows as Record<string, { http?: string }>)) if (info.http) emitted.add(info.http);
   const section = readFileSync(join(REPO, "docs/api.md"), "utf8").split("| Status | Codes |")[1]!.split("\n\n")[0]!;
   const listed = new Set<string>();
   for (const line of section.split("\n").filter((l) => /^\| \d{3} \|/.test(l))) {
     const status = Number(line.slice(2, 5));
     for (const m of line.matchAll(/`([a-z_]+)`/g)) if (m[1]! in ERROR_CODES) {
       listed.add(m[1]!);
-      expect({ code: m[1], status: ERROR_CODES[m[1] as keyof typeof ERROR_CODES] }).toEqual({ code: m[1], status });
+      expect({ code: m[1], status: ERROR_CODES[m[1] as keyof typeof ERROR_CODES] as number }).toEqual({ code: m[1], status });
     }
   }
   expect([...emitted].filter((c) => !listed.has(c)).sort()).toEqual([]);
