@@ -356,3 +356,37 @@ test("a key's lifetime longer than a date can hold is 422 naming body.expires, n
   expect((await rawRequest(port, "GET", "/api/v1/keys/forever", { headers: auth })).status).toBe(404);
   expect(d.stderr()).not.toContain("Invalid Date");
 });
+
+test("docs/api.md's Routes section names every operation of the document, and its Token column says what each one's security says", () => {
+  const section = readFileSync(join(import.meta.dir, "../../docs/api.md"), "utf8").split("\n## Routes\n")[1]!.split("\n## ")[0]!;
+  /** "GET /api/v1/events[?limit]" → ["GET", "/api/v1/events"]; a bare "/auth" or "/dashboard/*" has no method. */
+  const routeOf = (tick: string): [string | null, string] | null => {
+    const m = /^(?:([A-Z]+) )?(\/[^\s[{]*)/.exec(tick);
+    return m ? [m[1] ?? null, m[2]!] : null;
+  };
+  const covers = (route: [string | null, string], method: string, path: string) =>
+    (route[0] === null || route[0] === method) && (route[1] === path || (route[1].endsWith("*") && path.startsWith(route[1].slice(0, -1))));
+  const tableToken = new Map<string, string>();
+  for (const row of section.split("\n").filter((l) => l.startsWith("| `")))
+    for (const [, tick] of row.split(" | ")[0]!.matchAll(/`([^`]+)`/g)) {
+      const r = routeOf(tick!);
+      if (r?.[0]) tableToken.set(`${r[0]} ${r[1]}`, row.split(" | ")[1]!);
+    }
+  const mentioned = [...section.matchAll(/`([^`]+)`/g)].map((m) => routeOf(m[1]!)).filter((r) => r !== null);
+  const problems: string[] = [];
+  for (const { method, path, op } of ops) {
+    const p = path.replace(/\{(\w+)\}/g, ":$1");
+    if (!mentioned.some((r) => covers(r, method, p))) problems.push(`${method} ${p} is not in docs/api.md's Routes`);
+    const token = tableToken.get(`${method} ${p}`);
+    const isPublic = (op.security ?? doc.security).length === 0;
+    if (token !== undefined && token !== (isPublic ? "–" : "yes")) problems.push(`${method} ${p}: the table says "${token}", the document ${isPublic ? "public" : "protected"}`);
+  }
+  // And the other way: each row of the table is a route the document lists (or one of the docs' own, hidden from it).
+  const hidden = new Set(["GET /swagger", "GET /swagger/json", "GET /api/v1/docs/broker.json"]);
+  for (const key of tableToken.keys()) {
+    const [method, p] = key.split(" ") as [string, string];
+    if (!hidden.has(key) && !ops.some((o) => o.method === method && o.path.replace(/\{(\w+)\}/g, ":$1") === p)) problems.push(`docs/api.md lists ${key}, which the document does not`);
+  }
+  expect(problems).toEqual([]);
+  expect(tableToken.size).toBeGreaterThan(25);
+});
