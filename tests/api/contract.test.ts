@@ -9,6 +9,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_TABLE } from "../../src/core/error-codes.ts";
 import { ERROR_CODES } from "../../src/core/http-error.ts";
+import { createApp } from "../../src/api/app.ts";
+import { TOKEN, testEnv } from "./stubs.ts";
 
 // A real daemon on a busy machine.
 setDefaultTimeout(30_000);
@@ -389,4 +391,22 @@ test("docs/api.md's Routes section names every operation of the document, and it
   }
   expect(problems).toEqual([]);
   expect(tableToken.size).toBeGreaterThan(25);
+});
+
+test("Swagger UI's broker document and CSP name the broker where it listens: the bound port (for a :0 in the config), a wildcard through loopback", async () => {
+  const broker = d.urls.broker!; // "listening url=" of the broker: its bound address
+  const spec = JSON.parse((await rawRequest(port, "GET", "/api/v1/docs/broker.json")).body);
+  expect(spec.servers[0].url).toBe(broker);
+  expect((await rawRequest(port, "GET", "/swagger")).headers["content-security-policy"]).toContain(`connect-src 'self' ${broker};`);
+  // A wildcard listen: the page calls the broker through loopback, which the document shows and the CSP must let through.
+  const env = testEnv(`[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "0.0.0.0:11999"\n`);
+  try {
+    const app = createApp(env.daemon.ctx, { token: () => TOKEN });
+    await app.modules;
+    const csp = (await app.handle(new Request("http://127.0.0.1/swagger"))).headers.get("content-security-policy");
+    const servers = ((await (await app.handle(new Request("http://127.0.0.1/api/v1/docs/broker.json"))).json()) as any).servers;
+    expect({ csp: csp?.includes("connect-src 'self' http://127.0.0.1:11999;"), server: servers[0].url }).toEqual({ csp: true, server: "http://127.0.0.1:11999" });
+  } finally {
+    env.cleanup();
+  }
 });

@@ -17,6 +17,7 @@ import { WS_MESSAGES } from "../ws/messages.ts";
 import { DEFAULT_SECURITY, SECURITY_OF } from "../../security/policy.ts";
 import { SESSION_COOKIE, sessionsFor } from "../../security/sessions.ts";
 import { splitListen, isLoopbackHost } from "../../../config/listen.ts";
+import { baseUrlOf } from "../../../core/listen-url.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { brokerSpec } from "./broker-spec.ts";
 import { withCsrfResponses } from "./csrf-responses.ts";
@@ -62,6 +63,20 @@ function page(csrf: string): string {
 </body>
 </html>
 `;
+}
+
+/**
+ * The broker's address as it listens now: the bound one (a `:0` in the config is a port only the listener knows), else
+ * `[proxy] listen`; a wildcard is reached through loopback, as the document's `servers` shows it.
+ */
+function brokerListen(deps: ApiDeps): string {
+  const bound = deps.ctx.services.brokerUrl?.();
+  const listen = bound ? new URL(bound).host : deps.ctx.config.current().proxy.listen;
+  try {
+    return new URL(baseUrlOf(listen)).host;
+  } catch {
+    return listen;
+  }
 }
 
 /** The broker's origin when it listens on loopback: the page may call it ("Try it out" on the broker's document; it answers CORS for local pages). */
@@ -149,7 +164,7 @@ export const openapi = (deps: ApiDeps) => {
         "/swagger",
         ({ request }) => {
           const session = sessionsFor(deps.ctx).fromRequest(request);
-          const broker = brokerOrigin(deps.ctx.config.current().proxy.listen);
+          const broker = brokerOrigin(brokerListen(deps));
           return new Response(page(session?.csrf ?? ""), {
             // A page carrying a session's CSRF token is not cached anywhere.
             headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": csp(broker), "x-frame-options": "DENY", "cache-control": "no-store" },
@@ -157,7 +172,7 @@ export const openapi = (deps: ApiDeps) => {
         },
         { detail: { hide: true } },
       )
-      .get(BROKER_SPEC_PATH, () => brokerSpec({ version: VERSION, listen: deps.ctx.config.current().proxy.listen }), { detail: { hide: true } })
+      .get(BROKER_SPEC_PATH, () => brokerSpec({ version: VERSION, listen: brokerListen(deps) }), { detail: { hide: true } })
       .get(
         "/swagger/assets/:file",
         ({ params }) => {
