@@ -410,3 +410,13 @@ test("Swagger UI's broker document and CSP name the broker where it listens: the
     env.cleanup();
   }
 });
+
+test("a waiting access request is found by its own cookie when a page on another port of this host set one of the same name", async () => {
+  const asked = await rawRequest(port, "POST", "/auth/request", { headers: { origin: `http://127.0.0.1:${port}` } });
+  expect(asked.status).toBe(303);
+  const own = asked.headers["set-cookie"]!.split(";")[0]!; // c2l_access=…
+  const wait = (cookie: string) => rawRequest(port, "GET", "/auth/wait", { headers: { cookie } }).then((r) => r.status);
+  expect(await wait(own)).toBe(202);
+  expect(await wait(`c2l_access=tossed; ${own}`)).toBe(202);
+  expect(await wait("c2l_access=tossed")).toBe(401);
+});

@@ -157,6 +157,32 @@ test("a page on another port of 127.0.0.1 (the same site: the session cookie goe
   }
 }, 60_000);
 
+test("a page on another port of 127.0.0.1 that sets a cookie of the session's name (cookies know no ports) does not sign the user out", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  const session = () => page.evaluate(async () => (await fetch("/api/v1/dashboard/session")).status);
+  expect(await session()).toBe(200);
+  // Longer paths than the session's "/": the browser sends these first.
+  const tosser = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => new Response(`<!doctype html><script>document.cookie = "c2l_session=tossed; path=/api/v1"; document.cookie = "c2l_session=tossed; path=/swagger";</script>`, { headers: { "content-type": "text/html" } }),
+  });
+  try {
+    await page.goto(`http://127.0.0.1:${tosser.port}/`);
+    expect((await context.cookies()).filter((c) => c.name === "c2l_session").length).toBe(3);
+    await page.goto(`${base}/swagger`);
+    expect(await session()).toBe(200);
+    // The Swagger page still carries the session's CSRF token.
+    expect(await page.locator('meta[name="csrf-token"]').getAttribute("content")).not.toBe("");
+  } finally {
+    tosser.stop(true);
+    await context.close();
+  }
+}, 60_000);
+
 test("the control API's document lists 403 csrf_failed on cookie-accepting changes", async () => {
   const doc = (await (await fetch(`${base}/swagger/json`)).json()) as any;
   for (const [path, method] of [["/api/v1/reconnect", "post"], ["/api/v1/tunnel/start", "post"], ["/api/v1/config", "put"]] as const) {
