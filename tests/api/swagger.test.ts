@@ -183,6 +183,30 @@ test("a page on another port of 127.0.0.1 that sets a cookie of the session's na
   }
 }, 60_000);
 
+test("a page on another port of 127.0.0.1 cannot open /ws or read the API with the user's session cookie, which the browser sends along", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  // The same page from the API's own origin opens /ws with the session: the refusal below is the Origin's.
+  expect(await page.evaluate((u) => new Promise((res) => { const ws = new WebSocket(u); ws.onopen = () => (ws.close(), res("open")); ws.onerror = () => res("refused"); }), `${base.replace("http", "ws")}/ws`)).toBe("open");
+  const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("<!doctype html>", { headers: { "content-type": "text/html" } }) });
+  try {
+    await page.goto(`http://127.0.0.1:${other.port}/`);
+    const tried = await page.evaluate(async (b) => {
+      const ws = await new Promise((res) => { const w = new WebSocket(b.replace("http", "ws") + "/ws"); w.onopen = () => (w.close(), res("open")); w.onerror = () => res("refused"); });
+      const read = await fetch(b + "/api/v1/config", { credentials: "include" }).then((r) => `read ${r.status}`, () => "read refused");
+      const blind = await fetch(b + "/api/v1/config", { credentials: "include", mode: "no-cors" }).then((r) => r.type, () => "refused");
+      return { ws, read, blind };
+    }, base);
+    // A no-cors fetch may go out, but its answer is opaque: the page learns nothing from it.
+    expect(tried).toEqual({ ws: "refused", read: "read refused", blind: "opaque" });
+  } finally {
+    other.stop(true);
+    await context.close();
+  }
+}, 60_000);
+
 test("the control API's document lists 403 csrf_failed on cookie-accepting changes", async () => {
   const doc = (await (await fetch(`${base}/swagger/json`)).json()) as any;
   for (const [path, method] of [["/api/v1/reconnect", "post"], ["/api/v1/tunnel/start", "post"], ["/api/v1/config", "put"]] as const) {
