@@ -185,6 +185,8 @@ test("the main routes' answers, successes and errors, validate against the schem
     ["GET", "/api/v1/keys", auth],
     ["GET", "/api/v1/keys/contract", auth],
     ["GET", "/api/v1/usage", auth],
+    ["GET", "/metrics"],
+    ["GET", "/api/v1/config/export", auth],
     ["GET", "/api/v1/requests", auth],
     ["GET", "/api/v1/dashboard/history", auth],
     ["GET", "/api/v1/dashboard/session", auth],
@@ -203,6 +205,11 @@ test("the main routes' answers, successes and errors, validate against the schem
       problems.push(`${method} ${target}: ${r.status} is not in the document`);
       continue;
     }
+    // The answer's media type is one the document lists for it (Elysia listed JSON, multipart and text for everything).
+    const type = (r.headers["content-type"] ?? "").split(";")[0]!.trim();
+    const listed = Object.keys(declared.content ?? {});
+    if (r.status !== 204 && !listed.includes(type)) problems.push(`${method} ${target} ${r.status}: answers ${type}, the document lists ${listed}`);
+    if (r.status !== 204 && listed.length !== 1) problems.push(`${method} ${target} ${r.status}: the document lists ${listed.length} media types for one answer`);
     const schema = declared.content?.["application/json"]?.schema;
     if (!schema || r.status === 204) continue;
     let value: unknown;
@@ -419,4 +426,21 @@ test("a waiting access request is found by its own cookie when a page on another
   expect(await wait(own)).toBe(202);
   expect(await wait(`c2l_access=tossed; ${own}`)).toBe(202);
   expect(await wait("c2l_access=tossed")).toBe(401);
+});
+
+test("each body media type the document lists is one the route reads (none is answered 415), and the ones it leaves out are refused", async () => {
+  const auth = { authorization: `Bearer ${token}` };
+  const sample: Record<string, string> = { "application/json": "{}", "application/toml": "[api]\n", "text/plain": "[api]\n", "multipart/form-data; boundary=x": "--x--\r\n" };
+  const problems: string[] = [];
+  for (const { method, path, op } of ops.filter((o) => o.op.requestBody)) {
+    // The config writes would apply what they read: only their dry run, validate, is sent each type.
+    if (method !== "POST" || /import/.test(path)) continue;
+    const listed = Object.keys(op.requestBody.content);
+    for (const [type, body] of Object.entries(sample)) {
+      const r = await rawRequest(port, method, fill(path), { headers: { ...auth, "content-type": type }, body });
+      const read = r.status !== 415;
+      if (read !== listed.includes(type)) problems.push(`${method} ${path} with ${type}: ${r.status}, the document ${listed.includes(type) ? "lists" : "does not list"} it`);
+    }
+  }
+  expect(problems).toEqual([]);
 });

@@ -22,6 +22,7 @@ import type { ApiDeps } from "../../deps.ts";
 import { brokerSpec } from "./broker-spec.ts";
 import { withCsrfResponses } from "./csrf-responses.ts";
 import { asOpenApi30 } from "./openapi-30.ts";
+import { withMediaTypes } from "./media-types.ts";
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   "swagger-ui-bundle.js": { file: bundleJs as unknown as string, type: "text/javascript; charset=utf-8" },
@@ -151,7 +152,7 @@ const DOCUMENTATION = {
 export const openapi = (deps: ApiDeps) => {
   const plugin = swagger({ path: "/swagger", specPath: SPEC_PATH, exclude: [/^\/swagger/, BROKER_SPEC_PATH], documentation: DOCUMENTATION });
   // The plugin builds the document; the route below serves it with the csrf_failed answers added (csrf-responses.ts), in
-  // the OpenAPI 3.0 it declares (openapi-30.ts).
+  // the OpenAPI 3.0 it declares (openapi-30.ts), with the media types the API really reads and answers (media-types.ts).
   const build = plugin.routes.find((r) => r.method === "GET" && r.path === SPEC_PATH)!.handler as () => object;
   return (
     new Elysia({ name: "openapi" })
@@ -159,7 +160,7 @@ export const openapi = (deps: ApiDeps) => {
       .guard({ detail: { security: SECURITY_OF.public } })
       .use(plugin)
       // Registered after the plugin, so these answer /swagger/json and /swagger (not the plugin's CDN-loading page).
-      .get(SPEC_PATH, () => asOpenApi30(withCsrfResponses(build())), { detail: { hide: true } })
+      .get(SPEC_PATH, () => withMediaTypes(asOpenApi30(withCsrfResponses(build()))), { detail: { hide: true } })
       .get(
         "/swagger",
         ({ request }) => {
