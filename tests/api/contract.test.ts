@@ -444,3 +444,23 @@ test("each body media type the document lists is one the route reads (none is an
   }
   expect(problems).toEqual([]);
 });
+
+test("[api] allowed_origins entries that let no page in (\"*\", a bare host, a path) or every sandboxed page (\"null\") are named in the status warnings", async () => {
+  const env = testEnv(`[api]\nlisten = "127.0.0.1:0"\nallowed_origins = ["*", "null", "app.example.com", "https://app.example.com/ui", "HTTPS://Good.Example/", "chrome-extension://abcdef"]\n`);
+  try {
+    const app = createApp(env.daemon.ctx, { token: () => TOKEN });
+    const status = (await (await app.handle(new Request("http://127.0.0.1/api/v1/status"))).json()) as { warnings: string[] };
+    const about = status.warnings.filter((w) => w.startsWith("[api] allowed_origins"));
+    expect(about).toEqual([
+      expect.stringContaining('has "*", which lets no page in'),
+      expect.stringContaining('has "null", the Origin of every sandboxed frame'),
+      expect.stringContaining('has "app.example.com", which is not an origin'),
+      expect.stringContaining('has "https://app.example.com/ui", which is not an origin'),
+    ]);
+    // "*" is what it says: no page gets in with it.
+    const r = await app.handle(new Request("http://127.0.0.1/api/v1/status", { headers: { origin: "https://any.example" } }));
+    expect(r.status).toBe(403);
+  } finally {
+    env.cleanup();
+  }
+});
