@@ -6,7 +6,11 @@ type Json = Record<string, any>;
 /** The answers that are text, not JSON: Prometheus' exposition format, and the config file as it is on disk. */
 const TEXT_ANSWERS: Record<string, string> = { "/metrics": "text/plain", "/api/v1/config/export": "application/toml" };
 
-const TEXT_BODY = { type: "string", description: "TOML text" };
+/** A text body's schema: the string branch of the route's own, with its example (Swagger UI's editor starts from it). */
+const textBody = (s: Json | undefined): Json => {
+  const branch = s?.type === "string" ? s : (s?.anyOf ?? []).find((b: Json) => b?.type === "string");
+  return { type: "string", description: branch?.description ?? "TOML text", ...(branch?.example !== undefined ? { example: branch.example } : {}) };
+};
 
 const takesText = (s: Json | undefined) => !!s && (s.type === "string" || (s.anyOf ?? []).some((b: Json) => b?.type === "string"));
 
@@ -19,7 +23,7 @@ export function withMediaTypes<T extends object>(doc: T): T {
       if (body) {
         const json = body["application/json"] ?? {};
         op.requestBody.content = takesText(json.schema)
-          ? { "application/json": json, "application/toml": { schema: TEXT_BODY }, "text/plain": { schema: TEXT_BODY } }
+          ? { "application/json": json, "application/toml": { schema: textBody(json.schema) }, "text/plain": { schema: textBody(json.schema) } }
           : { "application/json": json };
       }
       for (const r of Object.values<Json>(op.responses ?? {})) {

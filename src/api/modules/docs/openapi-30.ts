@@ -10,6 +10,15 @@ const RESPONSE_FIELDS = new Set(["description", "headers", "content", "links"]);
 /** Schema keywords 3.0 does not have, each with its 3.0 spelling (in place). */
 function schema30(s: Json): void {
   if (!s || typeof s !== "object") return;
+  // Elysia reads a number in a query or body from its text form too: a union of a string of format integer/number and
+  // the number. Shown as the number a client sends (Swagger UI's example was the text "string", which is refused).
+  if (Array.isArray(s.anyOf) && s.anyOf.length === 2) {
+    const [text, num] = s.anyOf as Json[];
+    if (text?.type === "string" && (text.format === "integer" || text.format === "number") && (num?.type === "integer" || num?.type === "number")) {
+      delete s.anyOf;
+      Object.assign(s, { ...num, ...(text.default !== undefined && s.default === undefined ? { default: text.default } : {}) });
+    }
+  }
   if (Array.isArray(s.anyOf)) {
     const rest = s.anyOf.filter((b: Json) => b?.type !== "null");
     if (rest.length < s.anyOf.length) {
