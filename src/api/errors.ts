@@ -34,6 +34,9 @@ function propertyName(err: ValidationLike, url: string): string {
   return "query";
 }
 
+/** A coerced number is a union of its string and number forms, which TypeBox names alike ("one of: 'integer', 'integer'"). */
+const oneBranch = (message: string) => message.replace(/should be one of: ('[^']+')(?:, \1)+$/, "should be $1");
+
 function validationError(err: ValidationLike, url: string): HttpError {
   const where = err.type === "property" ? propertyName(err, url) : (err.type ?? "request");
   const seen = new Set<string>();
@@ -42,7 +45,7 @@ function validationError(err: ValidationLike, url: string): HttpError {
     const path = [where, fieldPath(e.path ?? "")].filter(Boolean).join(".");
     if (seen.has(path)) continue; // TypeBox reports a union failure once per branch; the first message is the useful one
     seen.add(path);
-    details.push({ path, message: e.summary || e.message || "is invalid" });
+    details.push({ path, message: oneBranch(e.summary || e.message || "is invalid") });
   }
   const first = details[0];
   return new HttpError("validation_failed", first ? `${first.path}: ${first.message}` : `the ${where} is invalid`, details);
