@@ -1,6 +1,8 @@
 // The media types of the control API's document as the API reads and answers them: Elysia lists JSON, multipart and
 // text for every body and every answer, though a body is read as JSON (and TOML where the route takes text, as
 // security/body.ts reads it) and a multipart one is refused 415.
+import { takesText } from "../../security/body.ts";
+
 type Json = Record<string, any>;
 
 /** The answers that are text, not JSON: Prometheus' exposition format, and the config file as it is on disk. */
@@ -12,8 +14,6 @@ const textBody = (s: Json | undefined): Json => {
   return { type: "string", description: branch?.description ?? "TOML text", ...(branch?.example !== undefined ? { example: branch.example } : {}) };
 };
 
-const takesText = (s: Json | undefined) => !!s && (s.type === "string" || (s.anyOf ?? []).some((b: Json) => b?.type === "string"));
-
 /** Rewrites `doc` in place (the copy asOpenApi30 made, never the plugin's): each body and answer lists only its real types. */
 export function withMediaTypes<T extends object>(doc: T): T {
   for (const [path, item] of Object.entries<Json>((doc as Json).paths ?? {})) {
@@ -22,6 +22,7 @@ export function withMediaTypes<T extends object>(doc: T): T {
       const body = op.requestBody?.content;
       if (body) {
         const json = body["application/json"] ?? {};
+        // The rule the body parser applies (security/body.ts), read from the route's schema as the document shows it.
         op.requestBody.content = takesText(json.schema)
           ? { "application/json": json, "application/toml": { schema: textBody(json.schema) }, "text/plain": { schema: textBody(json.schema) } }
           : { "application/json": json };
