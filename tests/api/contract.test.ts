@@ -510,3 +510,16 @@ test("a number field given text names the type once (TypeBox says \"one of: 'int
   const q = await rawRequest(port, "GET", "/api/v1/events?since=soon");
   expect(JSON.parse(q.body).error.message).toBe("query.since: Property 'since' should be 'integer'");
 });
+
+test("the public operations are exactly these: a new route that forgets its token, or one made public, fails here until it is reviewed and added", () => {
+  const pub = ops.filter((o) => (o.op.security ?? doc.security).length === 0).map((o) => `${o.method} ${o.path}`);
+  expect(pub.sort()).toEqual(
+    [
+      // Health and what the tray, `status` and monitoring read without the token (docs/api.md: the "–" rows).
+      "GET /healthz", "GET /readyz", "GET /metrics", "GET /api/v1/status", "GET /api/v1/upstreams", "GET /api/v1/upstreams/{name}", "GET /api/v1/models",
+      "GET /api/v1/metrics", "GET /api/v1/tunnel", "GET /api/v1/version", "GET /api/v1/events", "GET /api/v1/auth",
+      // The dashboard's pages and sign-in, which a browser without a session must reach (same-user and Origin checks of their own).
+      "GET /", "GET /auth", "GET /auth/wait", "POST /auth/request", "GET /dashboard/{file}",
+    ].sort(),
+  );
+});
