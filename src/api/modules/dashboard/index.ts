@@ -16,8 +16,9 @@ export const dashboardModule = (deps: ApiDeps) =>
   new Elysia({ name: "dashboard" }).use(access)
     .get(
       "/",
-      ({ request }) => {
-        const s = sessionOf(deps.ctx, request.headers.get("cookie"));
+      ({ request, server }) => {
+        // The session (and the CSRF token the page carries) only for the daemon's own user: see security/auth.ts.
+        const s = fromOtherUser(server as PeerSource | null, request) ? null : sessionOf(deps.ctx, request.headers.get("cookie"));
         if (s) return dashboardPage(s.csrf);
         return plainPage(401, "Open the dashboard from your desktop", "This browser has no dashboard session (or it has ended).");
       },

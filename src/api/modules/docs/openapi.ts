@@ -16,6 +16,7 @@ import { HttpError } from "../../../core/http-error.ts";
 import { WS_MESSAGES } from "../ws/messages.ts";
 import { DEFAULT_SECURITY, SECURITY_OF } from "../../security/policy.ts";
 import { SESSION_COOKIE, sessionsFor } from "../../security/sessions.ts";
+import { fromOtherUser, type PeerSource } from "../../../net/peer-uid.ts";
 import { splitListen, isLoopbackHost } from "../../../config/listen.ts";
 import { baseUrlOf } from "../../../core/listen-url.ts";
 import type { ApiDeps } from "../../deps.ts";
@@ -163,8 +164,9 @@ export const openapi = (deps: ApiDeps) => {
       .get(SPEC_PATH, () => withMediaTypes(asOpenApi30(withCsrfResponses(build()))), { detail: { hide: true } })
       .get(
         "/swagger",
-        ({ request }) => {
-          const session = sessionsFor(deps.ctx).fromRequest(request);
+        ({ request, server }) => {
+          // The session's CSRF token only for the daemon's own user (security/auth.ts: the cookie reaches every port).
+          const session = fromOtherUser(server as PeerSource | null, request) ? null : sessionsFor(deps.ctx).fromRequest(request);
           const broker = brokerOrigin(brokerListen(deps));
           return new Response(page(session?.csrf ?? ""), {
             // A page carrying a session's CSRF token is not cached anywhere.
