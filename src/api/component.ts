@@ -12,8 +12,10 @@ import { ensureApiToken } from "./token.ts";
 
 const log = logger("api");
 
-// Bun's own cap; `[api] body_limit` (which a reload can change) is enforced per request inside the app.
-const SERVER_BODY_CAP = 64 * 1024 * 1024;
+// No cap of Bun's own: `[api] body_limit` (which a reload can change) is enforced per request inside the app, which
+// answers 413 `payload_too_large`; Bun's cap answered a bare 413 with no code for a Content-Length above it (and refused a
+// body_limit set higher), as the broker and the relay leave it off too.
+const SERVER_BODY_CAP = Number.MAX_SAFE_INTEGER;
 
 export const createApiComponent: ComponentFactory = (ctx) => {
   let token = "";

@@ -4,7 +4,7 @@ import { httpErrorOf } from "../core/error-codes.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { legacyRouteHint } from "./legacy-routes.ts";
-import { lacksHost, MISSING_HOST_MESSAGE } from "../core/request-checks.ts";
+import { bareTargetProblem, lacksHost } from "../core/request-checks.ts";
 import { urlPath } from "../core/url-path.ts";
 
 const log = logger("api");
@@ -34,6 +34,9 @@ function propertyName(err: ValidationLike, url: string): string {
   return "query";
 }
 
+/** A coerced number is a union of its string and number forms, which TypeBox names alike ("one of: 'integer', 'integer'"). */
+const oneBranch = (message: string) => message.replace(/should be one of: ('[^']+')(?:, \1)+$/, "should be $1");
+
 function validationError(err: ValidationLike, url: string): HttpError {
   const where = err.type === "property" ? propertyName(err, url) : (err.type ?? "request");
   const seen = new Set<string>();
@@ -42,7 +45,7 @@ function validationError(err: ValidationLike, url: string): HttpError {
     const path = [where, fieldPath(e.path ?? "")].filter(Boolean).join(".");
     if (seen.has(path)) continue; // TypeBox reports a union failure once per branch; the first message is the useful one
     seen.add(path);
-    details.push({ path, message: e.summary || e.message || "is invalid" });
+    details.push({ path, message: oneBranch(e.summary || e.message || "is invalid") });
   }
   const first = details[0];
   return new HttpError("validation_failed", first ? `${first.path}: ${first.message}` : `the ${where} is invalid`, details);
@@ -50,8 +53,9 @@ function validationError(err: ValidationLike, url: string): HttpError {
 
 /** Elysia's onError handler body: `code` is Elysia's error kind, `error` what was thrown. */
 export function toHttpError(code: string | number, error: unknown, request: Request): HttpError {
-  // HTTP/1.0 without Host: the URL is a bare path that nothing can parse (the Host check, the router); whatever that broke, it is the caller's to fix.
-  if (lacksHost(request)) return new HttpError("bad_request", MISSING_HOST_MESSAGE);
+  // HTTP/1.0 without Host (or a Host Bun could not use): the URL is a bare path that nothing can parse (the Host check, the
+  // router); whatever that broke, it is the caller's to fix.
+  if (lacksHost(request)) return new HttpError("bad_request", bareTargetProblem(request));
   if (error instanceof HttpError) return error;
   // Elysia wraps what a body parser throws (our 413/415/400) in a ParseError; the original is its cause.
   const cause = (error as { cause?: unknown })?.cause;

@@ -72,7 +72,7 @@ Options for create:
   --rpm N               requests per minute (default 0: no limit)
   --tokens-per-day N    prompt + completion tokens per UTC day (default 0: no limit)
   --max-parallel N      requests of this key at once (default 0: no limit)
-  --expires DURATION    e.g. 90m, 12h, 30d, 2w (default: never)
+  --expires DURATION    e.g. 90m, 12h, 30d, 2w; at most 5200w (default: never)
   --allow-model-management
                         may pull, push, create, copy and delete models (only those --models allows)
                         and upload blobs (default: no)

@@ -9,7 +9,17 @@ import { urlPath } from "./url-path.ts";
 /** The sentence every listener answers (400) to a request without Host. */
 export const MISSING_HOST_MESSAGE = "the request has no Host header (HTTP/1.0 without Host); send Host, e.g. \"Host: 127.0.0.1\"";
 
-/** Whether Bun received the request without a Host header: its URL is then the bare request target, not absolute. */
+/**
+ * Why Bun handed over a bare request target: no Host header at all, or one it could not make a URL of ("a b",
+ * "evil@127.0.0.1", "127.0.0.1/x"), which is named, not called missing.
+ */
+export function bareTargetProblem(req: Request): string {
+  const host = req.headers.get("host");
+  if (host === null) return MISSING_HOST_MESSAGE;
+  return `the Host header ${JSON.stringify(host.slice(0, 100))} is not a host name or address with an optional port; send e.g. "Host: 127.0.0.1:8765"`;
+}
+
+/** Whether Bun received the request without a usable Host header: its URL is then the bare request target, not absolute. */
 export function lacksHost(req: Request): boolean {
   return bareTarget(req.url);
 }
@@ -22,7 +32,7 @@ function bareTarget(url: string): boolean {
 /** What is wrong with a request before any route sees it (answered 400), or null. */
 export function requestProblem(req: Request): string | null {
   const url = req.url;
-  if (bareTarget(url)) return MISSING_HOST_MESSAGE;
+  if (bareTarget(url)) return bareTargetProblem(req);
   // A request target has no fragment (RFC 9112 §3.2; clients strip it), but Bun keeps one in req.url: "/api/pull#x" was
   // not /api/pull to the broker's rules, while an upstream that drops the fragment (uvicorn's httptools, Node, Bun)
   // served /api/pull or /v1/chat/completions uncounted. Refused, so no server in the chain reads it its own way.

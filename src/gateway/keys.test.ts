@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { checkKeyName, createKey, expired, keyHash, keyInfo, modelAllowed } from "./keys.ts";
+import { checkKeyName, createKey, expired, keyHash, keyInfo, modelAllowed, parseExpiry } from "./keys.ts";
 
 const NO_LIMITS = { models: [], rpm: 0, tokens_per_day: 0, max_parallel: 0, expiresInMs: null };
 
@@ -50,4 +50,13 @@ test("model globs match either spelling of the :latest tag and the default names
   expect(modelAllowed(["llama3*"], "registry.ollama.ai/library/llama3.2:1b")).toBe(true);
   expect(modelAllowed(["llama3*"], "REGISTRY.OLLAMA.AI/library/qwen2.5")).toBe(false);
   expect(modelAllowed(["qwen2.5"], "registry.ollama.ai/library/qwen2.5:latest")).toBe(true);
+});
+
+test("parseExpiry: minutes to weeks; a lifetime no date can hold is refused naming the value, not an Invalid Date", () => {
+  expect(parseExpiry("90m")).toBe(90 * 60_000);
+  expect(parseExpiry("2w")).toBe(14 * 86_400_000);
+  expect(parseExpiry("5200w")).toBe(5200 * 604_800_000);
+  expect(() => parseExpiry("999999999d")).toThrow('--expires "999999999d" is longer than 100 years');
+  expect(() => parseExpiry("5201w", "body.expires")).toThrow('body.expires "5201w" is longer than 100 years');
+  expect(() => parseExpiry("soon")).toThrow("is not a duration");
 });

@@ -92,14 +92,14 @@ function spellingAllowed(patterns: readonly string[], name: string): boolean {
 
 const EXPIRY_UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** The longest lifetime: far past any use, and near enough that the expiry is a date (a larger one is no time at all). */
-const MAX_EXPIRY_MS = 1000 * 365 * 86_400_000;
+/** The longest lifetime: beyond some 275,000 years a date cannot be written at all (an "Invalid Date" 500 before). */
+const MAX_EXPIRY_WEEKS = 5200;
 
-/** "90m", "12h", "30d", "2w" → milliseconds; the one-sentence error names the value. */
-export function parseExpiry(text: string): number {
+/** "90m", "12h", "30d", "2w" → milliseconds; the one-sentence error names the value, as `what` (the flag, or the API's field). */
+export function parseExpiry(text: string, what = "--expires"): number {
   const m = /^([1-9][0-9]*)(m|h|d|w)$/.exec(text.trim());
-  if (!m) throw new Error(`--expires "${text}" is not a duration: use minutes, hours, days or weeks, e.g. 90m, 12h, 30d, 2w`);
+  if (!m) throw new Error(`${what} "${text}" is not a duration: use minutes, hours, days or weeks, e.g. 90m, 12h, 30d, 2w`);
   const ms = Number(m[1]) * EXPIRY_UNIT_MS[m[2]!]!;
-  if (!(ms <= MAX_EXPIRY_MS)) throw new Error(`--expires "${text}" is too long: at most 1000 years (leave it out for a key that never expires)`);
+  if (ms > MAX_EXPIRY_WEEKS * EXPIRY_UNIT_MS.w!) throw new Error(`${what} "${text}" is longer than 100 years: use at most ${MAX_EXPIRY_WEEKS}w, or none for a key that never expires`);
   return ms;
 }

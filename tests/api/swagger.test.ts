@@ -93,6 +93,43 @@ test("from a dashboard session, Try it out on a change answers 200, not 403 csrf
   await page.close();
 }, 60_000);
 
+test("offline, without a session: Try it out is 401 until the token is given in Authorize, then a read and a change answer 200", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const foreign: string[] = [];
+  await page.route("**/*", (route) => {
+    if (new URL(route.request().url()).hostname === "127.0.0.1") return route.continue();
+    foreign.push(route.request().url());
+    return route.abort();
+  });
+  await page.goto(`${base}/swagger`);
+  const execute = async (method: string, path: string) => {
+    const op = page.locator(`.opblock-${method.toLowerCase()}`, { has: page.locator(`.opblock-summary-path[data-path="${path}"]`) });
+    await op.waitFor({ timeout: 30_000 });
+    if (!(await op.locator(".execute").count())) {
+      if (!(await op.locator(".try-out__btn").count())) await op.locator(".opblock-summary").click();
+      await op.locator(".try-out__btn").click();
+    }
+    const [resp] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === path && r.request().method() === method), op.locator(".execute").click()]);
+    return { status: resp.status(), authorization: resp.request().headers()["authorization"] ?? null };
+  };
+  expect(await execute("GET", "/api/v1/config")).toEqual({ status: 401, authorization: null });
+
+  await page.locator(".btn.authorize").first().click();
+  const bearer = page.locator(".modal-ux .auth-container", { hasText: "bearer" });
+  await bearer.locator("input").fill(TOKEN);
+  await bearer.locator("button.authorize").click();
+  await page.locator(".modal-ux .btn-done, .modal-ux .close-modal").first().click();
+
+  expect(await execute("GET", "/api/v1/config")).toEqual({ status: 200, authorization: `Bearer ${TOKEN}` });
+  // A change with the token needs no CSRF header: the token is not a cookie a page could ride on.
+  expect(await execute("POST", "/api/v1/reconnect")).toEqual({ status: 200, authorization: `Bearer ${TOKEN}` });
+  // The body the page starts from passes the route's checks (its numbers were the text "string": 422); no gateway runs here: 503.
+  expect(await execute("POST", "/api/v1/keys")).toEqual({ status: 503, authorization: `Bearer ${TOKEN}` });
+  expect(foreign).toEqual([]);
+  await context.close();
+}, 60_000);
+
 test("a page on another port of 127.0.0.1 (the same site: the session cookie goes along) cannot frame Swagger UI or the dashboard", async () => {
   // Clickjacking: framed with the owner's session, Swagger UI would carry its CSRF token and run changes on the framer's clicks.
   const context = await browser.newContext();
@@ -118,6 +155,56 @@ test("a page on another port of 127.0.0.1 (the same site: the session cookie goe
     expect(shown).toEqual({ swagger: null, dashboard: null });
   } finally {
     framer.stop(true);
+    await context.close();
+  }
+}, 60_000);
+
+test("a page on another port of 127.0.0.1 that sets a cookie of the session's name (cookies know no ports) does not sign the user out", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  const session = () => page.evaluate(async () => (await fetch("/api/v1/dashboard/session")).status);
+  expect(await session()).toBe(200);
+  // Longer paths than the session's "/": the browser sends these first.
+  const tosser = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: () => new Response(`<!doctype html><script>document.cookie = "c2l_session=tossed; path=/api/v1"; document.cookie = "c2l_session=tossed; path=/swagger";</script>`, { headers: { "content-type": "text/html" } }),
+  });
+  try {
+    await page.goto(`http://127.0.0.1:${tosser.port}/`);
+    expect((await context.cookies()).filter((c) => c.name === "c2l_session").length).toBe(3);
+    await page.goto(`${base}/swagger`);
+    expect(await session()).toBe(200);
+    // The Swagger page still carries the session's CSRF token.
+    expect(await page.locator('meta[name="csrf-token"]').getAttribute("content")).not.toBe("");
+  } finally {
+    tosser.stop(true);
+    await context.close();
+  }
+}, 60_000);
+
+test("a page on another port of 127.0.0.1 cannot open /ws or read the API with the user's session cookie, which the browser sends along", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const { code } = sessionsFor(env.daemon.ctx).issueCode();
+  await page.goto(`${base}/auth?code=${code}`);
+  // The same page from the API's own origin opens /ws with the session: the refusal below is the Origin's.
+  expect(await page.evaluate((u) => new Promise((res) => { const ws = new WebSocket(u); ws.onopen = () => (ws.close(), res("open")); ws.onerror = () => res("refused"); }), `${base.replace("http", "ws")}/ws`)).toBe("open");
+  const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("<!doctype html>", { headers: { "content-type": "text/html" } }) });
+  try {
+    await page.goto(`http://127.0.0.1:${other.port}/`);
+    const tried = await page.evaluate(async (b) => {
+      const ws = await new Promise((res) => { const w = new WebSocket(b.replace("http", "ws") + "/ws"); w.onopen = () => (w.close(), res("open")); w.onerror = () => res("refused"); });
+      const read = await fetch(b + "/api/v1/config", { credentials: "include" }).then((r) => `read ${r.status}`, () => "read refused");
+      const blind = await fetch(b + "/api/v1/config", { credentials: "include", mode: "no-cors" }).then((r) => r.type, () => "refused");
+      return { ws, read, blind };
+    }, base);
+    // A no-cors fetch may go out, but its answer is opaque: the page learns nothing from it.
+    expect(tried).toEqual({ ws: "refused", read: "read refused", blind: "opaque" });
+  } finally {
+    other.stop(true);
     await context.close();
   }
 }, 60_000);

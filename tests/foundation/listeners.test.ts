@@ -214,6 +214,15 @@ describe("HTTP/1.0 without a Host header", () => {
     expect(openai.status).toBe(400);
     expect(JSON.parse(openai.body)).toEqual({ error: { message: expect.stringContaining("no Host header"), type: "invalid_request_error", code: "bad_request", param: null } });
   });
+
+  test("a Host Bun cannot make a URL of is named as such, not called missing (API and broker)", async () => {
+    for (const host of ["evil.example@127.0.0.1", "127.0.0.1 evil", "127.0.0.1:80/x"]) {
+      const api = split(await rawHttp(port("api"), `GET /api/v1/status HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+      expect({ host, status: api.status, body: JSON.parse(api.body) }).toEqual({ host, status: 400, body: { error: { code: "bad_request", message: expect.stringContaining(`the Host header ${JSON.stringify(host)} is not a host`) } } });
+      const ollama = split(await rawHttp(port("broker"), `GET /api/tags HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+      expect({ host, status: ollama.status, body: JSON.parse(ollama.body) }).toEqual({ host, status: 400, body: { error: expect.stringContaining(`the Host header ${JSON.stringify(host)}`) } });
+    }
+  });
 });
 
 test("HTTP/1.0 without Host on the relay is a 400 too (before: a 500 HTML error page)", async () => {

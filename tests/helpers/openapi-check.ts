@@ -38,6 +38,8 @@ export function openApiProblems(doc: Json): string[] {
       else for (const r of s.required) if (!s.properties || !(r in s.properties)) bad.push(`${where}: required "${r}" is not a property`);
     }
     if (s.enum !== undefined && !Array.isArray(s.enum)) bad.push(`${where}: enum must be a list`);
+    // JSON Schema keywords 3.0's Schema Object does not have (3.1 and TypeBox do): a 3.0 client generator refuses them.
+    for (const k of ["const", "examples", "patternProperties", "$defs", "prefixItems"]) if (s[k] !== undefined) bad.push(`${where}: "${k}" is not OpenAPI 3.0`);
     if (s.nullable !== undefined && typeof s.nullable !== "boolean") bad.push(`${where}: nullable must be a boolean`);
     for (const [k, p] of Object.entries<Json>(s.properties ?? {})) schema(`${where}.${k}`, p);
     if (s.items) schema(`${where}[]`, s.items);
@@ -67,12 +69,15 @@ export function openApiProblems(doc: Json): string[] {
       if (op.requestBody) content(`${where} requestBody`, op.requestBody.content);
       const responses = Object.entries<Json>(op.responses ?? {});
       if (!responses.length) bad.push(`${where}: no responses`);
-      if (!responses.some(([code]) => /^2/.test(code))) bad.push(`${where}: no 2xx response`);
+      // A WebSocket route's success is 101 Switching Protocols.
+      if (!responses.some(([code]) => /^2/.test(code) || code === "101")) bad.push(`${where}: no 2xx (or 101) response`);
       for (const [code, r] of responses) {
         if (!/^([1-5](\d\d|XX)|default)$/.test(code)) bad.push(`${where}: response code "${code}"`);
         if (typeof r.description !== "string") bad.push(`${where} ${code}: a response needs a description`);
+        for (const k of Object.keys(r)) if (!["description", "headers", "content", "links"].includes(k)) bad.push(`${where} ${code}: "${k}" is not a field of a response`);
         if (r.content) content(`${where} ${code}`, r.content);
       }
+      for (const p of op.parameters ?? []) if (p.examples !== undefined && (Array.isArray(p.examples) || typeof p.examples !== "object")) bad.push(`${where} parameter ${p.name}: examples must be a map of Example Objects`);
       const params = new Set((op.parameters ?? []).filter((p: Json) => p.in === "path").map((p: Json) => p.name));
       for (const m of path.matchAll(/\{([^}]+)\}/g)) if (!params.has(m[1])) bad.push(`${where}: path parameter ${m[1]} is not declared`);
     }

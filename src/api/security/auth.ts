@@ -7,6 +7,12 @@ export interface AuthOptions {
   token: string;
   /** Dashboard sessions: when given, a request without Authorization may use the session cookie instead. */
   sessions?: SessionManager;
+  /**
+   * Whether the connection is another local user's (peer-uid.ts). The browser sends the session cookie to every port of
+   * this host (cookies know no ports), so any local user's web server the owner's browser loads receives it: the cookie
+   * is taken only from the daemon's own user. The token, a 0600 file, needs no such check.
+   */
+  fromOtherUser?: () => boolean;
 }
 
 export type AuthResult = { ok: true; via: "bearer" | "cookie" } | { ok: false; reason: string; code?: "csrf_failed" };
@@ -23,6 +29,7 @@ export function authenticate(request: Request, opts: AuthOptions): AuthResult {
   if (!header && opts.sessions) {
     const session = opts.sessions.fromRequest(request);
     if (session) {
+      if (opts.fromOtherUser?.()) return { ok: false, reason: "the dashboard session cookie is accepted only from the daemon's own user; another local user's connection cannot use it" };
       const problem = csrfProblem(request, session, opts.sessions);
       return problem ? { ok: false, reason: problem, code: "csrf_failed" } : { ok: true, via: "cookie" };
     }

@@ -2,10 +2,11 @@
 // request matched, the credentials that route declares (token, dashboard session, or none) before its body is read.
 import { Elysia } from "elysia";
 import { HttpError } from "../../core/http-error.ts";
+import { fromOtherUser, type PeerSource } from "../../net/peer-uid.ts";
 import { requestProblem } from "../../core/request-checks.ts";
 import type { ApiDeps } from "../deps.ts";
 import { authenticate } from "./auth.ts";
-import { checkContentLength, parseBody } from "./body.ts";
+import { checkContentLength, parseBody, takesText } from "./body.ts";
 import { checkOrigin } from "./cors.ts";
 import { checkHost } from "./host.ts";
 import { policyFor } from "./policy.ts";
@@ -21,11 +22,12 @@ export function security(deps: ApiDeps, routes: () => readonly RouteLike[]) {
    * Runs after routing, so every spelling the router accepts (a trailing slash, a WebSocket upgrade of /ws/) meets the rule of the
    * route it reached; a request that matches no route never gets here and is answered 404 with nothing from any route.
    */
-  const requireAccess = (request: Request, route: string | undefined) => {
+  const requireAccess = (request: Request, route: string | undefined, server: unknown) => {
     if (passed.has(request)) return;
     const need = access.of(request.method, route);
     if (need !== "public") {
-      const r = authenticate(request, { token: deps.token(), sessions: need === "token_or_session" ? sessionsFor(deps.ctx) : undefined });
+      const sessions = need === "token_or_session" ? sessionsFor(deps.ctx) : undefined;
+      const r = authenticate(request, { token: deps.token(), sessions, fromOtherUser: () => fromOtherUser(server as PeerSource | null, request) });
       if (!r.ok) throw new HttpError(r.code ?? "unauthorized", r.reason);
     }
     passed.add(request);
@@ -48,10 +50,12 @@ export function security(deps: ApiDeps, routes: () => readonly RouteLike[]) {
       })
       // Parsing comes before transform in Elysia's lifecycle: the check runs here first so a caller without credentials
       // never gets its body read or validated; transform covers the routes without a body.
-      .onParse({ as: "global" }, ({ request, route, contentType }) => {
-        requireAccess(request, route);
-        return parseBody(request, contentType ?? "", policyFor(deps.ctx.config.current()).bodyLimit).then((b) => b ?? null);
+      .onParse({ as: "global" }, ({ request, route, contentType, server }) => {
+        requireAccess(request, route, server);
+        // Text (TOML) only where the route's body schema takes a string; a JSON-only route refuses it with 415 saying so.
+        const textOk = () => takesText(routes().find((r) => r.method === request.method && r.path === route)?.hooks?.body);
+        return parseBody(request, contentType ?? "", policyFor(deps.ctx.config.current()).bodyLimit, textOk).then((b) => b ?? null);
       })
-      .onTransform({ as: "global" }, ({ request, route }) => requireAccess(request, route))
+      .onTransform({ as: "global" }, ({ request, route, server }) => requireAccess(request, route, server))
   );
 }

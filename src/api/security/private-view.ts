@@ -6,12 +6,13 @@
 // on their account. The CLI's `login`, the tray and the dashboard read it with credentials; nobody else needs it.
 import type { DaemonEvent } from "../../core/events.ts";
 import type { ApiDeps } from "../deps.ts";
+import { fromOtherUser, type PeerSource } from "../../net/peer-uid.ts";
 import { authenticate } from "./auth.ts";
 import { sessionsFor } from "./sessions.ts";
 
-/** Whether the request carries the API token or a dashboard session (a public route answers either way). */
-export function holdsCredentials(request: Request, deps: ApiDeps): boolean {
-  return authenticate(request, { token: deps.token(), sessions: sessionsFor(deps.ctx) }).ok;
+/** Whether the request carries the API token or a dashboard session of the daemon's user (a public route answers either way). */
+export function holdsCredentials(request: Request, deps: ApiDeps, server: unknown): boolean {
+  return authenticate(request, { token: deps.token(), sessions: sessionsFor(deps.ctx), fromOtherUser: () => fromOtherUser(server as PeerSource | null, request) }).ok;
 }
 
 /** A sign-in state for a caller without credentials: whether one is pending stays visible (`pending`), its code does not. */

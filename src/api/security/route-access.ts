@@ -4,7 +4,7 @@ import { accessOf, type Access } from "./policy.ts";
 export interface RouteLike {
   method: string;
   path: string;
-  hooks?: { detail?: { security?: unknown } } | null;
+  hooks?: { detail?: { security?: unknown }; body?: { type?: unknown; anyOf?: { type?: unknown }[] } } | null;
 }
 
 /**

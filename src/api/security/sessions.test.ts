@@ -101,6 +101,15 @@ describe("session cookie", () => {
     expect(m.fromCookieHeader(cookie)).toBeNull();
   });
 
+  test("a cookie of the same name set by a page on another port of this host (sent first, by its longer path) does not hide the session", () => {
+    const m = new SessionManager();
+    const cookie = cookieOf(m.exchange(m.issueCode().code)!.setCookie);
+    expect(m.fromCookieHeader(`${SESSION_COOKIE}=tossed; ${SESSION_COOKIE}=; ${cookie}`)).not.toBeNull();
+    // Sign-out ends the real one whatever else came along.
+    expect(m.revoke(`${SESSION_COOKIE}=tossed; ${cookie}`)).toBe(true);
+    expect(m.fromCookieHeader(cookie)).toBeNull();
+  });
+
   test("readCookie picks the named cookie", () => {
     expect(readCookie("a=1; c2l_session=abc; b=2", "c2l_session")).toBe("abc");
     expect(readCookie("a=1", "c2l_session")).toBeNull();

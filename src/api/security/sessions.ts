@@ -57,15 +57,26 @@ export function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Value of one cookie from a Cookie header. */
-export function readCookie(header: string | null | undefined, name: string): string | null {
-  if (!header) return null;
+/**
+ * Every value of one cookie in a Cookie header. Cookies know no ports: a page on another port of this host (anyone's
+ * program) can set one of the same name, which the browser then sends beside ours, a longer path first; whoever reads
+ * the cookie tries each value, or that page could end the user's session.
+ */
+export function readCookies(header: string | null | undefined, name: string): string[] {
+  const out: string[] = [];
+  if (!header) return out;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+    const value = part.slice(eq + 1).trim();
+    if (value && part.slice(0, eq).trim() === name) out.push(value);
   }
-  return null;
+  return out;
+}
+
+/** The first value of one cookie from a Cookie header. */
+export function readCookie(header: string | null | undefined, name: string): string | null {
+  return readCookies(header, name)[0] ?? null;
 }
 
 export class SessionManager {
@@ -115,17 +126,18 @@ export class SessionManager {
 
   /** The session named by the request's cookie, or null; a valid one is kept alive. */
   fromCookieHeader(header: string | null | undefined): Session | null {
-    const value = readCookie(header, SESSION_COOKIE);
-    if (!value) return null;
-    const s = this.sessions.get(hash(value));
-    if (!s) return null;
-    const t = this.now();
-    if (t > s.expiresAt || t - s.lastSeen > this.idleTtlMs) {
-      this.sessions.delete(s.key);
-      return null;
+    for (const value of readCookies(header, SESSION_COOKIE)) {
+      const s = this.sessions.get(hash(value));
+      if (!s) continue;
+      const t = this.now();
+      if (t > s.expiresAt || t - s.lastSeen > this.idleTtlMs) {
+        this.sessions.delete(s.key);
+        continue;
+      }
+      s.lastSeen = t;
+      return s;
     }
-    s.lastSeen = t;
-    return s;
+    return null;
   }
 
   fromRequest(req: Request): Session | null {
@@ -140,8 +152,9 @@ export class SessionManager {
 
   /** Ends the session of this cookie header (sign-out). */
   revoke(header: string | null | undefined): boolean {
-    const value = readCookie(header, SESSION_COOKIE);
-    return value ? this.sessions.delete(hash(value)) : false;
+    let ended = false;
+    for (const value of readCookies(header, SESSION_COOKIE)) ended = this.sessions.delete(hash(value)) || ended;
+    return ended;
   }
 
   checkCsrf(session: Session, token: string | null | undefined): boolean {

@@ -11,7 +11,7 @@ const tags = ["auth"];
 
 export const authModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/auth" }).use(access)
-    .get("", ({ request }) => (holdsCredentials(request, deps) ? authStatus(deps.ctx) : withoutPendingCode(authStatus(deps.ctx))), {
+    .get("", ({ request, server }) => (holdsCredentials(request, deps, server) ? authStatus(deps.ctx) : withoutPendingCode(authStatus(deps.ctx))), {
       response: { 200: AuthStatusBody },
       access: "public",
       detail: { tags, summary: "Sign-in state: signed_in, signed_out, login_required (with the reason) or disabled; a pending device sign-in's code only with the token or a dashboard session" },

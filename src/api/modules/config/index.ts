@@ -39,7 +39,8 @@ export const configModule = (deps: ApiDeps) =>
     })
     .post("/validate", ({ body }) => validateBody(deps.ctx, body), {
       body: ConfigBody,
-      response: { 200: Validation, ...errors(400, 401, 413, 415) },
+      // 422 for a body that is neither TOML text nor a JSON object (none at all, a list); an invalid config is a 200 with its issues.
+      response: { 200: Validation, ...errors(400, 401, 413, 415, 422) },
       detail: { tags, summary: "Check a config without applying it" },
     })
     .post("/reload", () => reloadConfig(deps.ctx), {

@@ -8,7 +8,7 @@ import { access } from "../../security/access.ts";
 import { ACCESS_COOKIE, accessRequestsFor } from "../../security/access-requests.ts";
 import { requestHost } from "../../security/host.ts";
 import { fromOtherUser, type PeerSource } from "../../../net/peer-uid.ts";
-import { readCookie, sessionsFor } from "../../security/sessions.ts";
+import { readCookies, sessionsFor } from "../../security/sessions.ts";
 import { accessPage, otherUserPage } from "./pages.ts";
 import { approveAccess } from "./service.ts";
 
@@ -63,8 +63,10 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
       "/auth/wait",
       async ({ request, server }) => {
         if (fromOtherUser(server as PeerSource | null, request)) return otherUserPage();
-        const secret = readCookie(request.headers.get("cookie"), ACCESS_COOKIE);
-        const r = accessRequestsFor(deps.ctx).claim(secret);
+        // Each value of the cookie: one set by a page on another port of this host must not hide the asking browser's own.
+        const requests = accessRequestsFor(deps.ctx);
+        let r = requests.claim(null);
+        for (const secret of readCookies(request.headers.get("cookie"), ACCESS_COOKIE)) if ((r = requests.claim(secret)).state !== "gone") break;
         if (r.state === "approved") {
           // The same path as a one-time link: a code minted and traded at once, so sessions are made in one place.
           const s = sessionsFor(deps.ctx).exchange(sessionsFor(deps.ctx).issueCode().code)!;
@@ -85,7 +87,7 @@ export const dashboardAccessModule = (deps: ApiDeps) =>
       ({ body }) => approveAccess(deps.ctx, body.code),
       {
         body: t.Object({ code: t.String({ minLength: 1, maxLength: 40, description: "The code the asking page shows." }) }),
-        response: { 200: t.Object({ approved: t.Literal(true) }), ...errors(401, 404, 422) },
+        response: { 200: t.Object({ approved: t.Literal(true) }), ...errors(400, 401, 404, 413, 415, 422) },
         // The token only: a dashboard session must not let in other browsers.
         access: "token",
         detail: { tags, summary: "Approve a waiting dashboard access request by its code (what `dashboard approve CODE` and the tray do)" },

@@ -1,5 +1,5 @@
 // The dashboard's routes: GET / (the page), /dashboard/* (its assets), /auth (one-time code → session cookie) and /api/v1/dashboard/*.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { HttpError } from "../../../core/http-error.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
@@ -16,8 +16,9 @@ export const dashboardModule = (deps: ApiDeps) =>
   new Elysia({ name: "dashboard" }).use(access)
     .get(
       "/",
-      ({ request }) => {
-        const s = sessionOf(deps.ctx, request.headers.get("cookie"));
+      ({ request, server }) => {
+        // The session (and the CSRF token the page carries) only for the daemon's own user: see security/auth.ts.
+        const s = fromOtherUser(server as PeerSource | null, request) ? null : sessionOf(deps.ctx, request.headers.get("cookie"));
         if (s) return dashboardPage(s.csrf);
         return plainPage(401, "Open the dashboard from your desktop", "This browser has no dashboard session (or it has ended).");
       },
@@ -66,5 +67,5 @@ export const dashboardModule = (deps: ApiDeps) =>
     .post(
       "/api/v1/dashboard/logout",
       ({ request }) => new Response(null, { status: 204, headers: { "set-cookie": endSession(deps.ctx, request.headers.get("cookie")) } }),
-      { response: errors(401), detail: { tags, summary: "End this browser's dashboard session" } },
+      { response: { 204: t.Void(), ...errors(401) }, detail: { tags, summary: "End this browser's dashboard session" } },
     );

@@ -71,7 +71,8 @@ const TYPES: Record<string, string> = {
 
 /** Static code and styles (no data in them), so no session is needed; versioned URLs are cached for good. */
 export async function dashboardAsset(name: string, versioned: boolean): Promise<Response | null> {
-  const type = TYPES[name];
+  // Own keys only: "constructor" or "__proto__" is no file (an inherited property answered 200 with the icon).
+  const type = Object.hasOwn(TYPES, name) ? TYPES[name] : undefined;
   if (!type) return null;
   const a = await assets();
   const body = name === "app.js" ? a.DASHBOARD_JS : name === "app.css" ? a.DASHBOARD_CSS : a.ICON_SVG;

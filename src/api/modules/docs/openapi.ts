@@ -16,10 +16,14 @@ import { HttpError } from "../../../core/http-error.ts";
 import { WS_MESSAGES } from "../ws/messages.ts";
 import { DEFAULT_SECURITY, SECURITY_OF } from "../../security/policy.ts";
 import { SESSION_COOKIE, sessionsFor } from "../../security/sessions.ts";
+import { fromOtherUser, type PeerSource } from "../../../net/peer-uid.ts";
 import { splitListen, isLoopbackHost } from "../../../config/listen.ts";
+import { baseUrlOf } from "../../../core/listen-url.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { brokerSpec } from "./broker-spec.ts";
 import { withCsrfResponses } from "./csrf-responses.ts";
+import { asOpenApi30 } from "./openapi-30.ts";
+import { withMediaTypes } from "./media-types.ts";
 
 const ASSETS: Record<string, { file: string; type: string }> = {
   "swagger-ui-bundle.js": { file: bundleJs as unknown as string, type: "text/javascript; charset=utf-8" },
@@ -61,6 +65,20 @@ function page(csrf: string): string {
 </body>
 </html>
 `;
+}
+
+/**
+ * The broker's address as it listens now: the bound one (a `:0` in the config is a port only the listener knows), else
+ * `[proxy] listen`; a wildcard is reached through loopback, as the document's `servers` shows it.
+ */
+function brokerListen(deps: ApiDeps): string {
+  const bound = deps.ctx.services.brokerUrl?.();
+  const listen = bound ? new URL(bound).host : deps.ctx.config.current().proxy.listen;
+  try {
+    return new URL(baseUrlOf(listen)).host;
+  } catch {
+    return listen;
+  }
 }
 
 /** The broker's origin when it listens on loopback: the page may call it ("Try it out" on the broker's document; it answers CORS for local pages). */
@@ -134,7 +152,8 @@ const DOCUMENTATION = {
 
 export const openapi = (deps: ApiDeps) => {
   const plugin = swagger({ path: "/swagger", specPath: SPEC_PATH, exclude: [/^\/swagger/, BROKER_SPEC_PATH], documentation: DOCUMENTATION });
-  // The plugin builds the document; the route below serves it with the csrf_failed answers added (csrf-responses.ts).
+  // The plugin builds the document; the route below serves it with the csrf_failed answers added (csrf-responses.ts), in
+  // the OpenAPI 3.0 it declares (openapi-30.ts), with the media types the API really reads and answers (media-types.ts).
   const build = plugin.routes.find((r) => r.method === "GET" && r.path === SPEC_PATH)!.handler as () => object;
   return (
     new Elysia({ name: "openapi" })
@@ -142,12 +161,13 @@ export const openapi = (deps: ApiDeps) => {
       .guard({ detail: { security: SECURITY_OF.public } })
       .use(plugin)
       // Registered after the plugin, so these answer /swagger/json and /swagger (not the plugin's CDN-loading page).
-      .get(SPEC_PATH, () => withCsrfResponses(build()), { detail: { hide: true } })
+      .get(SPEC_PATH, () => withMediaTypes(asOpenApi30(withCsrfResponses(build()))), { detail: { hide: true } })
       .get(
         "/swagger",
-        ({ request }) => {
-          const session = sessionsFor(deps.ctx).fromRequest(request);
-          const broker = brokerOrigin(deps.ctx.config.current().proxy.listen);
+        ({ request, server }) => {
+          // The session's CSRF token only for the daemon's own user (security/auth.ts: the cookie reaches every port).
+          const session = fromOtherUser(server as PeerSource | null, request) ? null : sessionsFor(deps.ctx).fromRequest(request);
+          const broker = brokerOrigin(brokerListen(deps));
           return new Response(page(session?.csrf ?? ""), {
             // A page carrying a session's CSRF token is not cached anywhere.
             headers: { "content-type": "text/html; charset=utf-8", "content-security-policy": csp(broker), "x-frame-options": "DENY", "cache-control": "no-store" },
@@ -155,11 +175,12 @@ export const openapi = (deps: ApiDeps) => {
         },
         { detail: { hide: true } },
       )
-      .get(BROKER_SPEC_PATH, () => brokerSpec({ version: VERSION, listen: deps.ctx.config.current().proxy.listen }), { detail: { hide: true } })
+      .get(BROKER_SPEC_PATH, () => brokerSpec({ version: VERSION, listen: brokerListen(deps) }), { detail: { hide: true } })
       .get(
         "/swagger/assets/:file",
         ({ params }) => {
-          const a = ASSETS[params.file];
+          // Own keys only: "constructor" or "__proto__" is no asset (an inherited property was a 500).
+          const a = Object.hasOwn(ASSETS, params.file) ? ASSETS[params.file] : undefined;
           if (!a) throw new HttpError("not_found", `no Swagger UI asset named "${params.file}"`);
           return new Response(Bun.file(a.file), { headers: { "content-type": a.type, "cache-control": "public, max-age=86400" } });
         },

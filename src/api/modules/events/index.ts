@@ -9,9 +9,9 @@ import { redactUrlsDeep } from "../../../net/redact-url.ts";
 import { holdsCredentials, withoutSignInCode } from "../../security/private-view.ts";
 
 export const eventsModule = (deps: ApiDeps) =>
-  new Elysia({ prefix: "/api/v1/events" }).use(access).get("", ({ query, request }) => {
+  new Elysia({ prefix: "/api/v1/events" }).use(access).get("", ({ query, request, server }) => {
     const events = recentEvents(deps.ctx, query);
-    return redactUrlsDeep(holdsCredentials(request, deps) ? events : events.map(withoutSignInCode));
+    return redactUrlsDeep(holdsCredentials(request, deps, server) ? events : events.map(withoutSignInCode));
   }, {
     query: EventsQuery,
     response: { 200: t.Array(DaemonEvent), ...errors(422) },

@@ -23,7 +23,7 @@ export const keysModule = (deps: ApiDeps) =>
       },
       {
         body: KeyCreate,
-        response: { 201: KeyCreated, ...errors(401, 409, 422) },
+        response: { 201: KeyCreated, ...errors(400, 401, 409, 413, 415, 422) },
         detail: { tags, summary: "Create a key; the answer holds the key itself, the only time it is shown" },
       },
     )

@@ -28,12 +28,12 @@ export interface CreateKeyInput {
   expires?: string;
 }
 
-/** The lifetime asked for, or a 400 naming why it is not one. */
+/** The schema's pattern takes any count; one too long for a date is the caller's to fix (422), not a 500. */
 function expiry(text: string): number {
   try {
-    return parseExpiry(text);
+    return parseExpiry(text, "body.expires");
   } catch (e) {
-    throw new HttpError("bad_request", (e as Error).message.replace("--expires", "expires"));
+    throw new HttpError("validation_failed", (e as Error).message, [{ path: "body.expires", message: (e as Error).message }]);
   }
 }
 

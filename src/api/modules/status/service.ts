@@ -4,6 +4,7 @@ import { BUILD_DATE, COMMIT, VERSION } from "../../../core/build-info.ts";
 import type { DaemonContext } from "../../../core/component.ts";
 import type { DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../../../core/contracts.ts";
 import { verdict } from "../../../core/verdict.ts";
+import { allowedOriginProblem } from "../../security/cors.ts";
 import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 
 const NO_LATENCY = { p50: null, p90: null, p95: null, p99: null };
@@ -102,6 +103,10 @@ function statusOf(ctx: DaemonContext): DaemonStatus {
   warnings.push(...(ctx.services.alerts?.warnings?.() ?? []));
   const lastReload = ctx.config.lastReload();
   if (lastReload && !lastReload.ok) warnings.push(`the last config reload was rejected: ${lastReload.error?.message ?? "unknown error"}`);
+  for (const o of ctx.config.current().api.allowed_origins) {
+    const problem = allowedOriginProblem(o);
+    if (problem) warnings.push(problem);
+  }
   return {
     daemon: {
       version: VERSION,
