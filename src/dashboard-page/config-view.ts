@@ -326,8 +326,9 @@ export class ConfigView {
       const err = e as ApiError;
       // Loaded again, the page says the file changed (the editor keeps the text); the next save replaces it knowingly.
       if (err.code === "precondition_failed") {
-        setText(status, "Not saved: the file changed since this page read it. Revert shows it; Save and apply replaces it with your text.");
-        return void (await this.load());
+        // Said once the file's new version is loaded, so a save the user makes on reading it replaces that version.
+        await this.load();
+        return void setText(status, "Not saved: the file changed since this page read it. Revert shows it; Save and apply replaces it with your text.");
       }
       this.showEditorIssues(err.issues.length ? err.issues : [{ path: "", message: err.message }]);
       setText(status, `Not saved: ${err.issues.length ? `${err.issues.length} problem${err.issues.length === 1 ? "" : "s"} found` : err.message}.`);

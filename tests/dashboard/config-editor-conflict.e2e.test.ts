@@ -38,7 +38,8 @@ test("a save from the TOML editor carries the file's ETag: a hand edit made whil
     expect(readFileSync(d.configFile, "utf8")).toBe(hand);
     // Told, the user may still replace it: the second save goes through.
     await page.locator("#toml-save").click();
-    await page.locator("#toml-status", { hasText: "Saved" }).waitFor({ timeout: 5000 });
+    // (Not "Saved" alone: Playwright's hasText ignores case, and "Not saved: …" is on show until the save begins.)
+    await page.locator("#toml-status", { hasText: "Saved. The daemon applied" }).waitFor({ timeout: 5000 });
     expect(readFileSync(d.configFile, "utf8")).toContain("# mine");
   } finally {
     await b.close();
