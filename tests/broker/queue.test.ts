@@ -76,6 +76,31 @@ test("a request waits for the busy upstream that lists its model, not a free one
   }
 });
 
+test("a request for another model on a free upstream is not held behind the same caller's request waiting for a busy one", async () => {
+  const other = await startFakeOllama({ models: ["other:1b"], tokens: 1 });
+  try {
+    a.options.tokenDelayMs = 400; // each generation on a holds its only slot for 1.6 s
+    tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1") + upstreamToml("other", other.url));
+    await tb.waitState("a", "up");
+    await tb.waitState("other", "up");
+    const running = chat(tb.url);
+    await until(() => a.concurrency.now === 1);
+    const queued = chat(tb.url);
+    await until(() => tb!.broker.gate.length === 1);
+    const r = await fetch(`${tb.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "other:1b", messages: [], stream: false }) });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-queue-position")).toBeNull();
+    // Answered while a's first generation still runs and the other caller's request still waits for it.
+    expect(tb.broker.gate.length).toBe(1);
+    expect(a.requests.filter((q) => q.path === "/api/chat")).toHaveLength(1);
+    expect((await running).status).toBe(200);
+    expect((await queued).status).toBe(200);
+  } finally {
+    a.options.tokenDelayMs = 40;
+    await other.stop();
+  }
+});
+
 test("a client that disconnects while queued never reaches the upstream", async () => {
   tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
   await tb.waitState("a", "up");
