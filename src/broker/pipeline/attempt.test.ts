@@ -55,14 +55,14 @@ test("an upstream that cannot be reached is suspected (checked now) and failover
   expect(k.checks).toEqual(["a"]);
 });
 
-test("every attempt failing: 502 in the request's dialect naming the last failure and the count, recorded; no slot left held", async () => {
+test("every attempt failing: 502 in the request's dialect naming each upstream's failure in order and the count, recorded; no slot left held", async () => {
   const k = kit(kitConfig(upstreams("a", "b")), { a: [new Error("ECONNREFUSED")], b: [new Error("ECONNRESET")] });
   const gate = gateOf();
   const res = (await run(routed(k, "/v1/chat/completions"), gate)) as Response;
   expect(res.status).toBe(502);
   const j = (await res.json()) as { error: { code: string; message: string } };
   expect(j.error.code).toBe("upstream_error");
-  expect(j.error.message).toMatch(/^upstream "b" could not be reached: .*\(after trying 2 upstreams\)$/);
+  expect(j.error.message).toMatch(/^upstream "a" could not be reached: [^;]*; upstream "b" could not be reached: .*\(after trying 2 upstreams\)$/);
   expect(records(k).map((r) => r.status)).toEqual([502]);
   expect(gate.inFlight("a") + gate.inFlight("b")).toBe(0);
 });

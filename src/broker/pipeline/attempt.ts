@@ -76,6 +76,9 @@ export async function attempt<T>(
   let tried: Upstream[] | null = null;
   let lastCode: ErrorCode = "no_upstream";
   let lastMessage = "";
+  // Each failed attempt's reason, in order: when all fail the caller hears every one, not only the last (the first
+  // upstream refusing its connection is the news when the fallback then times out).
+  let reasons = "";
   let asked = 0;
   for (let i = 0; i < attempts; i++, asked = i) {
     let grant: Grant<Upstream>;
@@ -145,6 +148,7 @@ export async function attempt<T>(
         ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
         : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
       ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
       ex.table!.suspect(u);
       // Only failover reads it: a request answered by its first upstream makes no list.
       (tried ??= []).push(u);
@@ -157,6 +161,7 @@ export async function attempt<T>(
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}, a redirect, which the broker neither follows nor passes on`;
       ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
       (tried ??= []).push(u);
       continue;
     }
@@ -166,6 +171,7 @@ export async function attempt<T>(
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}`;
       ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
       (tried ??= []).push(u);
       continue;
     }
@@ -173,7 +179,7 @@ export async function attempt<T>(
       // The upstream that has the model failed and this one does not have it: its "not found" would hide why (and send
       // the user to pull a model that is there), so the failure is the answer.
       res.cancel();
-      lastMessage += `; upstream "${u.name}" does not have the model "${ex.model}"`;
+      reasons += `; upstream "${u.name}" does not have the model "${ex.model}"`;
       asked = i + 1;
       break;
     }
@@ -183,6 +189,6 @@ export async function attempt<T>(
     ex.payload = null;
     return then(ex, reply);
   }
-  ex.fail(ERROR_CODES[lastCode], lastMessage);
-  return errorAnswer(ex, lastCode, asked > 1 ? `${lastMessage} (after trying ${asked} upstreams)` : lastMessage);
+  ex.fail(ERROR_CODES[lastCode], reasons);
+  return errorAnswer(ex, lastCode, asked > 1 ? `${reasons} (after trying ${asked} upstreams)` : reasons);
 }

@@ -1,0 +1,82 @@
+// Failover through a real daemon with the official clients: when every upstream tried fails the caller hears each one's
+// reason, the failover stops at max_attempts, and a client leaving during a failover stops the upstream it reached.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
+
+let gone: FakeOllama;
+let slow: FakeOllama;
+let spare: FakeOllama;
+let d: DaemonProc;
+let broker: string;
+
+const upstream = (name: string, url: string, extra: string) => `[[upstreams]]\nname = "${name}"\nurl = "${url}"\n${extra}\n`;
+const chats = (f: FakeOllama) => f.requests.filter((r) => r.path === "/api/chat" || r.path === "/v1/chat/completions");
+
+beforeAll(async () => {
+  gone = await startFakeOllama({ models: ["m:1b"] });
+  // stream:false: its head comes after all 20 tokens, 10 s, well past its first_byte_timeout.
+  slow = await startFakeOllama({ models: ["m:1b"], tokens: 20, tokenDelayMs: 500 });
+  spare = await startFakeOllama({ models: ["m:1b"] });
+  d = await startDaemon({
+    config:
+      `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\nmax_attempts = 2\n[health]\ninterval = "60s"\nfailures_before_down = 50\n` +
+      upstream("gone", gone.url, "priority = 1") +
+      upstream("slow", slow.url, `priority = 2\nfirst_byte_timeout = "1s"`) +
+      upstream("spare", spare.url, "priority = 3"),
+    waitFor: ["api", "broker"],
+  });
+  broker = d.urls.broker!;
+  await untilUpstreamsUp(d, await apiToken(d), 3);
+  await gone.stop(); // refuses connections from now on; the checks (every 60 s) have not noticed
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await slow?.stop();
+  await spare?.stop();
+  if (d) removeHome(d.home);
+});
+
+async function thrown(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("the call succeeded");
+}
+
+test("every upstream tried fails: each one's reason, in order, in the client's dialect; max_attempts bounds the failover", async () => {
+  const abortsBefore = slow.aborts.length;
+  const o = await thrown(new Ollama({ host: broker }).chat({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }));
+  expect(o.status_code).toBe(504);
+  expect(o.message).toMatch(/^upstream "gone" could not be reached: connection refused[^;]*; upstream "slow" sent no response within 1s \(after trying 2 upstreams\)$/);
+  // The timed-out generation was cancelled at the upstream, and the third upstream was never asked (max_attempts = 2).
+  await slow.waitForAborts(abortsBefore + 1, 3000);
+  expect(chats(spare)).toHaveLength(0);
+  const c = await thrown(
+    new OpenAI({ baseURL: `${broker}/v1`, apiKey: "x", maxRetries: 0 }).chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }),
+  );
+  expect(c).toBeInstanceOf(OpenAI.APIError);
+  expect(c.status).toBe(504);
+  expect(c.error).toMatchObject({ code: "upstream_timeout" });
+  expect(c.message).toContain('upstream "gone" could not be reached');
+  expect(c.message).toContain('upstream "slow" sent no response within 1s');
+  expect(chats(spare)).toHaveLength(0);
+}, 20_000);
+
+test("a client that leaves during the failover (the first upstream refused, the second still working) stops the second at once", async () => {
+  const asked = chats(slow).length;
+  const abortsBefore = slow.aborts.length;
+  const ac = new AbortController();
+  const openai = new OpenAI({ baseURL: `${broker}/v1`, apiKey: "x", maxRetries: 0 });
+  const call = thrown(openai.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }, { signal: ac.signal }));
+  await until(() => chats(slow).length === asked + 1, 5000, "the failover to reach the second upstream");
+  ac.abort();
+  expect(await call).toBeInstanceOf(OpenAI.APIUserAbortError);
+  await slow.waitForAborts(abortsBefore + 1, 1000);
+  expect(chats(spare)).toHaveLength(0);
+}, 20_000);
