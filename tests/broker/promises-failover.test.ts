@@ -6,6 +6,7 @@ import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
+import { startBroker, upstreamToml } from "./harness.ts";
 
 let gone: FakeOllama;
 let slow: FakeOllama;
@@ -80,3 +81,29 @@ test("a client that leaves during the failover (the first upstream refused, the 
   await slow.waitForAborts(abortsBefore + 1, 1000);
   expect(chats(spare)).toHaveLength(0);
 }, 20_000);
+
+test("model management is never sent on to another upstream: a delete the first answers 503 does not delete the next one's copy", async () => {
+  const first = await startFakeOllama({ models: ["m:1b"] });
+  const second = await startFakeOllama({ models: ["m:1b"] });
+  const tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("first", first.url, "priority = 1") + upstreamToml("second", second.url, "priority = 2"));
+  try {
+    await tb.waitState("first", "up");
+    await tb.waitState("second", "up");
+    first.setHealthy(false); // every route 503 from now on; the checks (every 60 s) have not noticed
+    const managed = (f: FakeOllama) => f.requests.filter((r) => ["/api/delete", "/api/pull", "/api/copy"].includes(r.path));
+    const del = await fetch(`${tb.url}/api/delete`, { method: "DELETE", body: JSON.stringify({ model: "m:1b" }) });
+    expect(del.status).toBe(503); // the first upstream's own answer, as it was
+    const pull = await fetch(`${tb.url}/api/pull`, { method: "POST", body: JSON.stringify({ model: "m:1b", stream: false }) });
+    expect(pull.status).toBe(503);
+    expect(managed(first).map((r) => r.path)).toEqual(["/api/delete", "/api/pull"]);
+    expect(managed(second)).toHaveLength(0);
+    // A generation still fails over.
+    const chat = await fetch(`${tb.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [], stream: false }) });
+    expect(chat.status).toBe(200);
+    expect(chats(second)).toHaveLength(1);
+  } finally {
+    await tb.stop();
+    await first.stop();
+    await second.stop();
+  }
+});
