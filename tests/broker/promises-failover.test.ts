@@ -1,6 +1,7 @@
 // Failover through a real daemon with the official clients: when every upstream tried fails the caller hears each one's
 // reason, the failover stops at max_attempts, and a client leaving during a failover stops the upstream it reached.
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -66,7 +67,13 @@ test("every upstream tried fails: each one's reason, in order, in the client's d
   expect(c.error).toMatchObject({ code: "upstream_timeout" });
   expect(c.message).toContain('upstream "gone" could not be reached');
   expect(c.message).toContain('upstream "slow" sent no response within 1s');
+  const a = await thrown(new Anthropic({ baseURL: broker, apiKey: "x", maxRetries: 0 }).messages.create({ model: "m:1b", max_tokens: 20, messages: [{ role: "user", content: "hi" }] }));
+  expect(a).toBeInstanceOf(Anthropic.APIError);
+  expect(a.status).toBe(504);
+  expect(a.error).toMatchObject({ type: "error", error: { type: "api_error" } });
+  expect(a.error.error.message).toMatch(/^upstream "gone" could not be reached: [^;]*; upstream "slow" sent no response within 1s \(after trying 2 upstreams\)$/);
   expect(chats(spare)).toHaveLength(0);
+  expect(spare.requests.filter((r) => r.path === "/v1/messages")).toHaveLength(0);
 }, 20_000);
 
 test("a client that leaves during the failover (the first upstream refused, the second still working) stops the second at once", async () => {
