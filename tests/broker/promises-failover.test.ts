@@ -114,3 +114,26 @@ test("model management is never sent on to another upstream: a delete the first 
     await second.stop();
   }
 });
+
+test("a model removed from the first upstream since its last check (its 404) is answered by the next that lists it; the first's list is read again", async () => {
+  const first = await startFakeOllama({ models: ["m:1b", "x:1b"], tokens: 1 });
+  const second = await startFakeOllama({ models: ["m:1b"], tokens: 1 });
+  const tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("first", first.url, "priority = 1") + upstreamToml("second", second.url, "priority = 2"));
+  try {
+    await tb.waitState("first", "up");
+    await tb.waitState("second", "up");
+    first.options.models = ["x:1b"]; // `ollama rm m:1b` on the first; the checks (every 60 s) have not noticed
+    const r = await new Ollama({ host: tb.url }).chat({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false });
+    expect(r.done).toBe(true);
+    expect(chats(first)).toHaveLength(1);
+    expect(chats(second)).toHaveLength(1);
+    await until(() => !tb.broker.upstream("first")!.models.includes("m:1b"), 3000, "the first upstream's list to be read again");
+    // A model no other upstream lists is still the upstream's own 404.
+    const gone = await thrown(new Ollama({ host: tb.url }).chat({ model: "y:1b", messages: [{ role: "user", content: "hi" }], stream: false }));
+    expect(gone.status_code).toBe(404);
+  } finally {
+    await tb.stop();
+    await first.stop();
+    await second.stop();
+  }
+});

@@ -34,6 +34,16 @@ function hidesFailure(model: string | null, u: Upstream, tried: readonly Upstrea
 }
 
 /**
+ * A 404 of `u` for a model its list names, while an upstream not tried yet (and not down) lists it too: `u`'s list is
+ * stale (the model was removed since its last check, `ollama rm`), and its "not found" would hide the copy the other has.
+ */
+function staleListing(model: string | null, u: Upstream, order: readonly Upstream[], tried: readonly Upstream[] | null): boolean {
+  if (model === null || !u.serves(model)) return false;
+  for (const x of order) if (x !== u && x.state !== "down" && x.serves(model) && (tried === null || !tried.includes(x))) return true;
+  return false;
+}
+
+/**
  * The leading upstreams of `order` that are not down and list the model (or whose list is not known yet): a request
  * waits for a slot on one of them rather than take a free one that does not list it, which would answer 404 (or, a
  * one-model llama.cpp, run its own model) while the model's own upstream is only busy. The others stay the failover.
@@ -172,6 +182,17 @@ export async function attempt<T>(
       lastMessage = `upstream "${u.name}" answered ${res.status}`;
       ex.attemptFailed(u, res.status, lastMessage);
       reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
+      (tried ??= []).push(u);
+      continue;
+    }
+    if (res.status === 404 && i < attempts - 1 && staleListing(ex.model, u, order, tried)) {
+      // Not found where its list said: the next upstream that lists the model is asked, and this one's list read now.
+      res.cancel();
+      lastCode = "upstream_error";
+      lastMessage = `upstream "${u.name}" answered 404 for the model "${ex.model}", which its model list names`;
+      ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
+      ex.table!.suspect(u);
       (tried ??= []).push(u);
       continue;
     }
