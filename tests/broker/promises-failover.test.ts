@@ -137,3 +137,21 @@ test("a model removed from the first upstream since its last check (its 404) is 
     await second.stop();
   }
 });
+
+test("a failover to an upstream that cannot take the request (generate's raw, translated): the first upstream's failure names both, not a 400", async () => {
+  const first = await startFakeOllama({ models: ["m:1b"], tokens: 1, failWith503: true });
+  const second = await startFakeOllama({ models: ["m:1b"], kind: "openai", tokens: 1 });
+  const tb = await startBroker(upstreamToml("first", first.url, "priority = 1") + upstreamToml("second", second.url, 'kind = "openai"\npriority = 2'));
+  try {
+    await tb.waitState("first", "up");
+    await tb.waitState("second", "up");
+    const e = await thrown(new Ollama({ host: tb.url }).generate({ model: "m:1b", prompt: "<|fim|>x", raw: true, stream: false }));
+    expect(e.status_code).toBe(502);
+    expect(e.message).toMatch(/^upstream "first" answered 503; upstream "second" cannot take this request: .*raw.*\(after trying 2 upstreams\)$/);
+    expect(chats(second)).toHaveLength(0);
+  } finally {
+    await tb.stop();
+    await first.stop();
+    await second.stop();
+  }
+});

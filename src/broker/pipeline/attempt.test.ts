@@ -118,6 +118,26 @@ test("a plan that refuses the request (HttpError) ends it in the request's diale
   expect(records(k).map((r) => r.status)).toEqual([400]);
 });
 
+test("a failover to an upstream whose plan refuses the request: the first upstream's failure is the answer, naming both, not a 400", async () => {
+  const k = kit(kitConfig(upstreams("a", "b")), { a: [reply(503, {}, ["busy"])], b: [OK()] });
+  const refusingB = (_ex: Exchange, u: Upstream): AttemptPlan =>
+    u.name === "b"
+      ? {
+          request: () => {
+            throw new HttpError("bad_request", "generate's raw cannot be translated");
+          },
+          reply: (_e, _u, r) => r,
+        }
+      : IDENTITY_PLAN;
+  const gate = gateOf();
+  const res = (await run(routed(k, "/api/generate"), gate, refusingB)) as Response;
+  expect(res.status).toBe(502);
+  expect(((await res.json()) as { error: string }).error).toBe(`upstream "a" answered 503; upstream "b" cannot take this request: generate's raw cannot be translated (after trying 2 upstreams)`);
+  expect(k.clients.get("b")!.sent.length).toBe(0);
+  expect(records(k).map((r) => r.status)).toEqual([502]);
+  expect(gate.inFlight("a") + gate.inFlight("b")).toBe(0);
+});
+
 test("no free slot and no queue: 429 in the request's dialect with Retry-After, recorded", async () => {
   const k = kit(kitConfig(upstreams("a") + "max_parallel = 1\n"), { a: [OK()] });
   const gate = gateOf();

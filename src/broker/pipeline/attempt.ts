@@ -137,6 +137,13 @@ export async function attempt<T>(
         ex.fail(500, e instanceof Error ? e.message : String(e));
         throw e;
       }
+      if (tried !== null) {
+        // A failover to an upstream that cannot take it (a translation refusing generate's `raw`): the caller hears the
+        // failure that sent it here first, not a 400 saying its request is wrong, which it was for no upstream.
+        reasons += `; upstream "${u.name}" cannot take this request: ${e.message}`;
+        asked = i + 1;
+        break;
+      }
       ex.fail(e.status, e.message);
       return refusalAnswer(ex, e);
     }
