@@ -122,6 +122,12 @@ test("a model removed from the first upstream since its last check (its 404) is 
   try {
     await tb.waitState("first", "up");
     await tb.waitState("second", "up");
+    // count_tokens' 404 is a route Ollama lacks, not a stale list: the broker's estimate, the second never asked, no error counted.
+    const counted = await new Anthropic({ baseURL: tb.url, apiKey: "x", maxRetries: 0 }).messages.countTokens({ model: "m:1b", messages: [{ role: "user", content: "hi there" }] });
+    expect(counted.input_tokens).toBeGreaterThan(0);
+    expect(first.requests.filter((r) => r.path.includes("count_tokens"))).toHaveLength(1);
+    expect(second.requests.filter((r) => r.path.includes("count_tokens"))).toHaveLength(0);
+    expect(tb.broker.upstream("first")!.metrics.errors).toBe(0);
     first.options.models = ["x:1b"]; // `ollama rm m:1b` on the first; the checks (every 60 s) have not noticed
     const r = await new Ollama({ host: tb.url }).chat({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false });
     expect(r.done).toBe(true);

@@ -2,7 +2,7 @@
 // through that upstream's plan (attempt-plan.ts), and failover to the next upstream while nothing reached the client.
 import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
 import { KEEP_ALIVE_PATHS, withFields } from "../aliases.ts";
-import type { Exchange } from "../exchange.ts";
+import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import type { Gate, Grant } from "../gate.ts";
 import { describeFetchError } from "../net-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
@@ -32,6 +32,9 @@ function queueRefusal(ex: Exchange, e: unknown): Response {
 function hidesFailure(model: string | null, u: Upstream, tried: readonly Upstream[]): boolean {
   return model !== null && u.models.length > 0 && !u.serves(model) && tried.some((t) => t.serves(model));
 }
+
+/** The routes that run the model, where a 404 is its "not found" (count_tokens' 404 is a route Ollama lacks: dialects/). */
+const MODEL_RUNS = new Set([...GENERATION_PATHS, ...EMBEDDING_PATHS]);
 
 /**
  * A 404 of `u` for a model its list names, while an upstream not tried yet (and not down) lists it too: `u`'s list is
@@ -192,7 +195,7 @@ export async function attempt<T>(
       (tried ??= []).push(u);
       continue;
     }
-    if (res.status === 404 && i < attempts - 1 && staleListing(ex.model, u, order, tried)) {
+    if (res.status === 404 && i < attempts - 1 && MODEL_RUNS.has(ex.route!) && staleListing(ex.model, u, order, tried)) {
       // Not found where its list said: the next upstream that lists the model is asked, and this one's list read now.
       res.cancel();
       lastCode = "upstream_error";
