@@ -47,7 +47,8 @@ export function listWithAliases<T extends Record<string, unknown>>(entries: T[],
   const have = new Set(entries.map((e) => e[key] as string));
   for (const [name, a] of aliases) {
     if (!a.show || have.has(name)) continue;
-    const target = entries.find((e) => e[key] === a.model || (key === "name" && e[key] === `${a.model}:latest`));
+    // "llama3" names llama3:latest in either list: Ollama's /v1/models lists ids with their tag too.
+    const target = entries.find((e) => e[key] === a.model || e[key] === `${a.model}:latest`);
     if (!target) continue; // an alias of a model nobody serves would only fail when used
     out.push(key === "name" ? { ...target, name, model: name } : { ...target, id: name });
     have.add(name);

@@ -218,3 +218,24 @@ test("close (the daemon stopping): every waiter in either class gets the reason 
   // A free slot is still granted without waiting: the listener closes soon, and endStreams ends what runs.
   expect((g.acquire([a], who("late"), null) as Grant<typeof a>).upstream).toBe(a);
 });
+
+test("a request for a free upstream is not held behind one of its own bucket waiting for a busy one (another model, no limit)", async () => {
+  const g = gate();
+  const a = up("a", 1);
+  const b = up("b", 0);
+  g.acquire([a], who("-local"), null);
+  const second = g.acquire([a], who("-local"), null);
+  expect(second).toBeInstanceOf(Promise);
+  // The same caller asks for a model only b serves, b without a limit: it goes at once, not after a's generation.
+  const other = g.acquire([b], who("-local"), null);
+  expect(other).toEqual({ upstream: b, position: 0, waitedMs: 0 });
+  // Behind a waiter of its bucket, a waiter whose upstream frees first is not held either.
+  const c = up("c", 1);
+  g.acquire([c], who("-local"), null);
+  const third = g.acquire([c], who("-local"), null) as Promise<Grant<typeof c>>;
+  g.release(c, who("-local"));
+  expect((await third).upstream).toBe(c);
+  expect(g.length).toBe(1);
+  g.release(a, who("-local"));
+  expect((await second).upstream).toBe(a);
+});

@@ -110,7 +110,9 @@ export class Gate<U extends Slotted> {
    * for whichever of them frees first. Without any limit in play this answers at once, without a promise.
    */
   acquire(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Grant<U> | Promise<Grant<U>> {
-    if (this.keyFree(c) && this.waiting === 0) {
+    // Requests waiting do not stop this one: after every dispatch none of them can use a free slot (dispatch hands out
+    // every slot a waiter can take), so a free one here is a slot no one waits for (another upstream, another model).
+    if (this.keyFree(c)) {
       for (const u of candidates) {
         if (this.free(u)) {
           this.take(u, c);
@@ -237,19 +239,25 @@ export class Gate<U extends Slotted> {
    */
   private dispatch(): void {
     while (this.waiting > 0 && this.closedWith === null) {
-      let best: { cls: Map<string, Waiter<U>[]>; name: string; bucket: Waiter<U>[]; u: U; at: number } | null = null;
+      let best: { cls: Map<string, Waiter<U>[]>; name: string; bucket: Waiter<U>[]; u: U; at: number; i: number } | null = null;
       for (const cls of this.classes) {
         for (const [name, bucket] of cls) {
-          const w = bucket[0]!;
-          if (!this.keyFree(w.claimant)) continue;
-          const u = w.candidates.find((x) => this.free(x));
-          if (!u) continue;
+          if (!this.keyFree(bucket[0]!.claimant)) continue;
           const at = this.served.get(name) ?? 0;
-          if (!best || at < best.at) best = { cls, name, bucket, u, at };
+          if (best && at >= best.at) continue;
+          // The bucket's first request that a free slot serves: one waiting for a busy upstream does not hold back
+          // the bucket's requests for another (a caller's two models on two upstreams).
+          for (let i = 0; i < bucket.length; i++) {
+            const u = bucket[i]!.candidates.find((x) => this.free(x));
+            if (u) {
+              best = { cls, name, bucket, u, at, i };
+              break;
+            }
+          }
         }
       }
       if (!best) return;
-      const w = best.bucket.shift()!;
+      const w = best.bucket.splice(best.i, 1)[0]!;
       this.waiting--;
       this.unqueued(w.claimant.bucket);
       if (best.bucket.length === 0) best.cls.delete(best.name);

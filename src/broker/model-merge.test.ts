@@ -1,6 +1,6 @@
 // Unit tests for the model index behind GET /api/v1/models and `models`: who serves each model, and where it is loaded.
 import { expect, test } from "bun:test";
-import { convertListing, modelIndex } from "./model-merge.ts";
+import { convertListing, mergeOllamaModels, mergeOpenAiModels, modelIndex } from "./model-merge.ts";
 
 test("modelIndex: each model with the upstreams serving it, in their order, and those that have it loaded", () => {
   const loaded = (names: string[]) => (m: string) => names.includes(m);
@@ -26,4 +26,11 @@ test("convertListing: each kind's list in the shape it serves, as /api/tags, /ap
   const tags = { models: [{ name: "llama3.2:1b" }, { model: "qwen:0.5b" }] };
   expect(convertListing(tags, "ollama", "ollama-tags")).toBe(tags);
   expect((convertListing(tags, "ollama", "openai").data as { id: string }[]).map((m) => m.id)).toEqual(["llama3.2:1b", "qwen:0.5b"]);
+});
+
+test("merged lists: a model listed as \"llama3\" by one upstream and \"llama3:latest\" by another is one entry, the first listed", () => {
+  const tags = mergeOllamaModels([{ models: [{ name: "llama3:latest", size: 1 }, { name: "m:1b" }] }, { models: [{ name: "llama3", size: 0 }, { name: "m:2b" }] }]);
+  expect(tags.models).toEqual([{ name: "llama3:latest", size: 1 }, { name: "m:1b" }, { name: "m:2b" }]);
+  const v1 = mergeOpenAiModels([{ data: [{ id: "llama3" }] }, { data: [{ id: "llama3:latest" }, { id: "llama3:8b" }] }]);
+  expect(v1.data.map((m) => m.id)).toEqual(["llama3", "llama3:8b"]);
 });

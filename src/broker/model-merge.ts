@@ -33,6 +33,9 @@ export function convertListing(body: any, shape: "ollama" | "openai", listing: L
   return { models: named.filter((m) => !m.status || typeof m.status !== "object" || m.status.value === "loaded").map((m) => psFromId(m.id as string)) };
 }
 
+/** The name a duplicate is known by: "llama3" and "llama3:latest" are one model to Ollama, and to the router (upstream.ts serves). */
+const sameModel = (name: string): string => (name.endsWith(":latest") ? name.slice(0, -7) : name);
+
 /** Ollama /api/tags or /api/ps bodies → one { models } body, deduplicated by name (names listedName refuses left out). */
 export function mergeOllamaModels(lists: { models?: unknown }[]): { models: Record<string, unknown>[] } {
   const seen = new Set<string>();
@@ -41,8 +44,8 @@ export function mergeOllamaModels(lists: { models?: unknown }[]): { models: Reco
     if (!Array.isArray(l.models)) continue;
     for (const m of l.models as Record<string, unknown>[]) {
       const name = (m?.name ?? m?.model) as unknown;
-      if (!listedName(name) || seen.has(name)) continue;
-      seen.add(name);
+      if (!listedName(name) || seen.has(sameModel(name))) continue;
+      seen.add(sameModel(name));
       models.push(m);
     }
   }
@@ -57,8 +60,8 @@ export function mergeOpenAiModels(lists: { data?: unknown }[]): { object: "list"
     if (!Array.isArray(l.data)) continue;
     for (const m of l.data as Record<string, unknown>[]) {
       const id = m?.id;
-      if (!listedName(id) || seen.has(id)) continue;
-      seen.add(id);
+      if (!listedName(id) || seen.has(sameModel(id))) continue;
+      seen.add(sameModel(id));
       data.push(m);
     }
   }

@@ -55,6 +55,23 @@ test("aliases with show = true are listed in /api/tags and /v1/models; the other
   expect(v1.data.map((m) => m.id)).not.toContain("hidden");
 });
 
+test("an alias of a model named without its tag (\"phi3\" for phi3:latest) is listed in /v1/models as in /api/tags, and routes", async () => {
+  const c = await startFakeOllama({ models: ["phi3:latest"], tokens: 1 });
+  try {
+    tb = await startBroker(upstreamToml("c", c.url) + `[[aliases]]\nname = "mini"\nmodel = "phi3"\nshow = true\n`);
+    await tb.waitState("c", "up");
+    const tags = (await (await fetch(`${tb.url}/api/tags`)).json()) as { models: { name: string }[] };
+    expect(tags.models.map((m) => m.name).sort()).toEqual(["mini", "phi3:latest"]);
+    const v1 = (await (await fetch(`${tb.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(v1.data.map((m) => m.id).sort()).toEqual(["mini", "phi3:latest"]);
+    const oa = new OpenAI({ baseURL: `${tb.url}/v1`, apiKey: "ollama", maxRetries: 0 });
+    expect((await oa.models.list()).data.map((m) => m.id)).toContain("mini");
+    expect((await oa.chat.completions.create({ model: "mini", messages: [{ role: "user", content: "hi" }] })).choices.length).toBe(1);
+  } finally {
+    await c.stop();
+  }
+});
+
 test("the config refuses an alias of an alias, a repeated name and an alias of itself, naming the field", () => {
   const bad = (toml: string) => {
     const r = parseConfig(toml, "t.toml");

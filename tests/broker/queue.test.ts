@@ -76,6 +76,54 @@ test("a request waits for the busy upstream that lists its model, not a free one
   }
 });
 
+test("a request for another model on a free upstream is not held behind the same caller's request waiting for a busy one", async () => {
+  const other = await startFakeOllama({ models: ["other:1b"], tokens: 1 });
+  try {
+    a.options.tokenDelayMs = 250; // each generation on a holds its only slot for 1 s
+    tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1") + upstreamToml("other", other.url));
+    await tb.waitState("a", "up");
+    await tb.waitState("other", "up");
+    const running = chat(tb.url);
+    await until(() => a.concurrency.now === 1);
+    const queued = chat(tb.url);
+    await until(() => tb!.broker.gate.length === 1);
+    const r = await fetch(`${tb.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "other:1b", messages: [], stream: false }) });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-queue-position")).toBeNull();
+    // Answered while a's first generation still runs and the other caller's request still waits for it.
+    expect(tb.broker.gate.length).toBe(1);
+    expect(a.requests.filter((q) => q.path === "/api/chat")).toHaveLength(1);
+    expect((await running).status).toBe(200);
+    expect((await queued).status).toBe(200);
+  } finally {
+    a.options.tokenDelayMs = 40;
+    await other.stop();
+  }
+});
+
+for (const phase of ["mid-stream", "before the first byte"] as const) {
+  test(`a client that leaves ${phase} frees its slot at once: the request queued behind it starts, not when the generation would have ended`, async () => {
+    a.options.tokens = 100; // 4 s a generation
+    try {
+      tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
+      await tb.waitState("a", "up");
+      const ac = new AbortController();
+      const first = fetch(`${tb.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [], stream: phase === "mid-stream" }), signal: ac.signal }).catch(() => null);
+      if (phase === "mid-stream") await (await first)!.body!.getReader().read();
+      else await until(() => a.concurrency.now === 1);
+      const next = fetch(`${tb.url}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [], stream: true }) });
+      await until(() => tb!.broker.gate.length === 1);
+      ac.abort();
+      await a.waitForAborts(1, 2000);
+      await until(() => a.requests.filter((r) => r.path === "/api/chat").length === 2, 2000, "the queued request to start");
+      (await next).body!.cancel();
+    } finally {
+      a.options.tokens = 4;
+      a.aborts.length = 0;
+    }
+  });
+}
+
 test("a client that disconnects while queued never reaches the upstream", async () => {
   tb = await startBroker(upstreamToml("a", a.url, "max_parallel = 1"));
   await tb.waitState("a", "up");

@@ -55,14 +55,14 @@ test("an upstream that cannot be reached is suspected (checked now) and failover
   expect(k.checks).toEqual(["a"]);
 });
 
-test("every attempt failing: 502 in the request's dialect naming the last failure and the count, recorded; no slot left held", async () => {
+test("every attempt failing: 502 in the request's dialect naming each upstream's failure in order and the count, recorded; no slot left held", async () => {
   const k = kit(kitConfig(upstreams("a", "b")), { a: [new Error("ECONNREFUSED")], b: [new Error("ECONNRESET")] });
   const gate = gateOf();
   const res = (await run(routed(k, "/v1/chat/completions"), gate)) as Response;
   expect(res.status).toBe(502);
   const j = (await res.json()) as { error: { code: string; message: string } };
   expect(j.error.code).toBe("upstream_error");
-  expect(j.error.message).toMatch(/^upstream "b" could not be reached: .*\(after trying 2 upstreams\)$/);
+  expect(j.error.message).toMatch(/^upstream "a" could not be reached: [^;]*; upstream "b" could not be reached: .*\(after trying 2 upstreams\)$/);
   expect(records(k).map((r) => r.status)).toEqual([502]);
   expect(gate.inFlight("a") + gate.inFlight("b")).toBe(0);
 });
@@ -116,6 +116,26 @@ test("a plan that refuses the request (HttpError) ends it in the request's diale
   expect(((await res.json()) as { error: { message: string } }).error.message).toBe("this body cannot be translated");
   expect(k.clients.get("a")!.sent.length + k.clients.get("b")!.sent.length).toBe(0);
   expect(records(k).map((r) => r.status)).toEqual([400]);
+});
+
+test("a failover to an upstream whose plan refuses the request: the first upstream's failure is the answer, naming both, not a 400", async () => {
+  const k = kit(kitConfig(upstreams("a", "b")), { a: [reply(503, {}, ["busy"])], b: [OK()] });
+  const refusingB = (_ex: Exchange, u: Upstream): AttemptPlan =>
+    u.name === "b"
+      ? {
+          request: () => {
+            throw new HttpError("bad_request", "generate's raw cannot be translated");
+          },
+          reply: (_e, _u, r) => r,
+        }
+      : IDENTITY_PLAN;
+  const gate = gateOf();
+  const res = (await run(routed(k, "/api/generate"), gate, refusingB)) as Response;
+  expect(res.status).toBe(502);
+  expect(((await res.json()) as { error: string }).error).toBe(`upstream "a" answered 503; upstream "b" cannot take this request: generate's raw cannot be translated (after trying 2 upstreams)`);
+  expect(k.clients.get("b")!.sent.length).toBe(0);
+  expect(records(k).map((r) => r.status)).toEqual([502]);
+  expect(gate.inFlight("a") + gate.inFlight("b")).toBe(0);
 });
 
 test("no free slot and no queue: 429 in the request's dialect with Retry-After, recorded", async () => {

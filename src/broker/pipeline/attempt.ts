@@ -2,7 +2,7 @@
 // through that upstream's plan (attempt-plan.ts), and failover to the next upstream while nothing reached the client.
 import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
 import { KEEP_ALIVE_PATHS, withFields } from "../aliases.ts";
-import type { Exchange } from "../exchange.ts";
+import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import type { Gate, Grant } from "../gate.ts";
 import { describeFetchError } from "../net-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
@@ -31,6 +31,19 @@ function queueRefusal(ex: Exchange, e: unknown): Response {
 /** A 404 of `u` hides an earlier failure: its list does not name the model, and an upstream tried before (which failed) does. */
 function hidesFailure(model: string | null, u: Upstream, tried: readonly Upstream[]): boolean {
   return model !== null && u.models.length > 0 && !u.serves(model) && tried.some((t) => t.serves(model));
+}
+
+/** The routes that run the model, where a 404 is its "not found" (count_tokens' 404 is a route Ollama lacks: dialects/). */
+const MODEL_RUNS = new Set([...GENERATION_PATHS, ...EMBEDDING_PATHS]);
+
+/**
+ * A 404 of `u` for a model its list names, while an upstream not tried yet (and not down) lists it too: `u`'s list is
+ * stale (the model was removed since its last check, `ollama rm`), and its "not found" would hide the copy the other has.
+ */
+function staleListing(model: string | null, u: Upstream, order: readonly Upstream[], tried: readonly Upstream[] | null): boolean {
+  if (model === null || !u.serves(model)) return false;
+  for (const x of order) if (x !== u && x.state !== "down" && x.serves(model) && (tried === null || !tried.includes(x))) return true;
+  return false;
 }
 
 /**
@@ -76,6 +89,9 @@ export async function attempt<T>(
   let tried: Upstream[] | null = null;
   let lastCode: ErrorCode = "no_upstream";
   let lastMessage = "";
+  // Each failed attempt's reason, in order: when all fail the caller hears every one, not only the last (the first
+  // upstream refusing its connection is the news when the fallback then times out).
+  let reasons = "";
   let asked = 0;
   for (let i = 0; i < attempts; i++, asked = i) {
     let grant: Grant<Upstream>;
@@ -124,6 +140,13 @@ export async function attempt<T>(
         ex.fail(500, e instanceof Error ? e.message : String(e));
         throw e;
       }
+      if (tried !== null) {
+        // A failover to an upstream that cannot take it (a translation refusing generate's `raw`): the caller hears the
+        // failure that sent it here first, not a 400 saying its request is wrong, which it was for no upstream.
+        reasons += `; upstream "${u.name}" cannot take this request: ${e.message}`;
+        asked = i + 1;
+        break;
+      }
       ex.fail(e.status, e.message);
       return refusalAnswer(ex, e);
     }
@@ -145,6 +168,7 @@ export async function attempt<T>(
         ? `upstream "${u.name}" sent no response within ${u.config.first_byte_timeout}`
         : `upstream "${u.name}" could not be reached: ${describeFetchError(e)}`;
       ex.attemptFailed(u, ERROR_CODES[lastCode], lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
       ex.table!.suspect(u);
       // Only failover reads it: a request answered by its first upstream makes no list.
       (tried ??= []).push(u);
@@ -157,6 +181,7 @@ export async function attempt<T>(
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}, a redirect, which the broker neither follows nor passes on`;
       ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
       (tried ??= []).push(u);
       continue;
     }
@@ -166,6 +191,18 @@ export async function attempt<T>(
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}`;
       ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
+      (tried ??= []).push(u);
+      continue;
+    }
+    if (res.status === 404 && i < attempts - 1 && MODEL_RUNS.has(ex.route!) && staleListing(ex.model, u, order, tried)) {
+      // Not found where its list said: the next upstream that lists the model is asked, and this one's list read now.
+      res.cancel();
+      lastCode = "upstream_error";
+      lastMessage = `upstream "${u.name}" answered 404 for the model "${ex.model}", which its model list names`;
+      ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
+      ex.table!.suspect(u);
       (tried ??= []).push(u);
       continue;
     }
@@ -173,7 +210,7 @@ export async function attempt<T>(
       // The upstream that has the model failed and this one does not have it: its "not found" would hide why (and send
       // the user to pull a model that is there), so the failure is the answer.
       res.cancel();
-      lastMessage += `; upstream "${u.name}" does not have the model "${ex.model}"`;
+      reasons += `; upstream "${u.name}" does not have the model "${ex.model}"`;
       asked = i + 1;
       break;
     }
@@ -183,6 +220,6 @@ export async function attempt<T>(
     ex.payload = null;
     return then(ex, reply);
   }
-  ex.fail(ERROR_CODES[lastCode], lastMessage);
-  return errorAnswer(ex, lastCode, asked > 1 ? `${lastMessage} (after trying ${asked} upstreams)` : lastMessage);
+  ex.fail(ERROR_CODES[lastCode], reasons);
+  return errorAnswer(ex, lastCode, asked > 1 ? `${reasons} (after trying ${asked} upstreams)` : reasons);
 }

@@ -1,6 +1,7 @@
 // Pipeline stage 3, route: the upstreams to try in order (router.ts, on the request's own table; sticky conversations
 // first to their upstream), how many attempts failover may make, and whose turn it is in the queue.
 import type { CallerClass } from "../../core/contracts.ts";
+import { isModelManagement } from "../../core/model-routes.ts";
 import type { Exchange } from "../exchange.ts";
 import type { Claimant } from "../gate.ts";
 import { conversationKey, routeOrder, stickyFirst } from "../router.ts";
@@ -49,7 +50,9 @@ export function route(ex: Exchange): Response | null {
   if (takers instanceof Response) return takers;
   order = takers;
   ex.order = order;
-  ex.attempts = ex.retryable ? Math.min(order.length, table.maxAttempts) : 1;
+  // Model management (pull, delete, create, copy, push; the other kinds' load, unload, download) acts on the models of
+  // the server it reaches: sent on after a failure it would act on another's (delete that one's copy, download again).
+  ex.attempts = ex.retryable && order.length > 1 && !isModelManagement(ex.route!, ex.method) ? Math.min(order.length, table.maxAttempts) : 1;
   const key = ex.admitted?.key;
   ex.claimant = key ? { bucket: key.name, keyLimit: key.max_parallel ?? 0, local: ex.caller !== "tunnel" } : BY_CALLER[ex.caller];
   return null;
