@@ -100,6 +100,9 @@ test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url 
     expect((await checkUpstreams(atBroker, { OLLAMA_HOST: `127.0.0.1:${port}` }))[0]!.fix).toBe(
       `OLLAMA_HOST is the broker's own address (127.0.0.1:${port}), so a plain \`ollama serve\` would try to take the broker's port: start Ollama at its url with \`OLLAMA_HOST=127.0.0.1:9 ollama serve\``,
     );
+    // OLLAMA_HOST=localhost:PORT (how apps are pointed at the broker; localhost may resolve to ::1 first) is the broker too,
+    // never "Ollama answers at http://localhost:PORT": that url as the upstream would be the broker calling itself.
+    for (const h of [`localhost:${port}`, `http://LOCALHOST:${port}/`]) expect((await checkUpstreams(atBroker, { OLLAMA_HOST: h }))[0]!.fix).toStartWith(`OLLAMA_HOST is the broker's own address (localhost:${port})`);
     expect((await checkUpstreams(c, {}))[0]!.fix).toStartWith("is Ollama running?");
   } finally {
     await moved.stop();
