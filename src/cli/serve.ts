@@ -12,6 +12,7 @@ import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../core/build-info.ts";
 import { CliError, fileAtStart, isSystemError, parse, uncreatableFile, UsageError, unreadableFile, type Command } from "./args.ts";
 import { tokenFile } from "../api/token.ts";
+import { otherUsersPort } from "./port-holder.ts";
 
 const log = logger("daemon");
 
@@ -104,7 +105,8 @@ Options:
       await daemon.start();
     } catch (e) {
       // One sentence and exit 1 (a runtime failure); start() already stopped whatever had started, so nothing listens.
-      const fix = e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
+      const held = e instanceof ListenError && e.errno === "EADDRINUSE" ? otherUsersPort(e.field === "api.listen" ? r.config.api.listen : r.config.proxy.listen, file) : null;
+      const fix = held ? ` (${held})` : e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
       // A file it could not open (the API token of another user, say) is named with its setting, not as the system's sentence.
       const opened = fileAtStart(e, { [tokenFile(r.config)]: "[api] token_file" });
       throw new CliError(`${opened ?? (e instanceof Error ? e.message : String(e))}; the daemon did not start${fix}.`);

@@ -48,3 +48,27 @@ test("a port taken by another user gets no API token from `status`, `reload` or 
     await squatter.exited;
   }
 });
+
+test("two users on one machine: the second user's daemon names the uid holding its port and asks for ports of its own, not to stop it", async () => {
+  const h = tempHome();
+  // Another user's daemon, as far as the port goes: a listener of uid 65534 on the broker's port.
+  const other = Bun.spawn(["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", BUN, "-e", `const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") }); console.log("port " + s.port);`], { cwd: "/", stdout: "pipe" });
+  try {
+    let heard = "";
+    void (async () => {
+      for await (const chunk of other.stdout) heard += new TextDecoder().decode(chunk);
+    })();
+    const port = Number((await until(() => /port (\d+)/.exec(heard), 10_000, "the other user's listener"))[1]);
+    mkdirSync(join(h, ".config/cloudtolocalllm"), { recursive: true });
+    const file = join(h, ".config/cloudtolocalllm/tunnel.toml");
+    writeFileSync(file, `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:${port}"\n[secrets]\nbackend = "file"\n`);
+    const r = await runCli(homeEnv(h), "serve");
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`another user (uid ${NOBODY}) holds port ${port}, their daemon perhaps: give this user's daemon ports of its own ([api] listen and [proxy] listen in ${file})`);
+    expect(r.err).not.toContain("stop what holds the port");
+  } finally {
+    other.kill();
+    await other.exited;
+    removeHome(h);
+  }
+});
