@@ -3,8 +3,7 @@
 // then fails at start or loses its writes).
 import { accessSync, closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { homedir } from "node:os";
-import { appStateDir } from "../config/paths.ts";
+import { appStateDir, home as homeDir } from "../config/paths.ts";
 import { unreadableFile } from "./args.ts";
 import type { CheckResult } from "./doctor-result.ts";
 
@@ -13,7 +12,7 @@ const user = (): string => `this user (uid ${process.getuid?.() ?? "?"})`;
 
 /** Whether a path lies under the home directory: only there is handing it back to the user a safe fix. */
 const inHome = (p: string) => {
-  const home = resolve(process.env.HOME || homedir());
+  const home = resolve(homeDir());
   return home !== "/" && resolve(p).startsWith(home + "/");
 };
 
