@@ -112,6 +112,9 @@ Options:
       throw new CliError(`${opened ?? (e instanceof Error ? e.message : String(e))}; the daemon did not start${fix}.`);
     }
     const watcher = watchConfigFile(file, (t) => daemon.runtime.fileChanged(t), { initialText: text });
+    // `sudo … serve`: root's daemon holds the ports, and the user's own CLI, tray and daemon cannot use it (a 0600 token of root's).
+    const sudoUser = process.getuid?.() === 0 ? process.env.SUDO_USER : undefined;
+    if (sudoUser && sudoUser !== "root") log.warn(`running as root through sudo: this is root's daemon (its config, token and the ports), which ${sudoUser}'s commands and tray cannot use; stop it and run serve without sudo`, { user: sudoUser });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;
     log.info("stopping", { reason });
