@@ -51,6 +51,9 @@ const CODES: Record<string, string> = {
   ECONNREFUSED: "connection refused (nothing listens there)",
   ENOTFOUND: "host name not found",
   EHOSTUNREACH: "host unreachable",
+  // Bun words these "Was there a typo in the url or port?": a loopback with only ::1 (127.0.0.1 removed), no route.
+  ENETUNREACH: "network unreachable (this machine has no route to that address)",
+  EADDRNOTAVAIL: "address not available on this machine",
   ECONNRESET: "connection reset",
   CERT_HAS_EXPIRED: "TLS certificate expired",
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (set {ca} for a private CA)",
@@ -63,7 +66,9 @@ export function reason(e: unknown, ca = "[tunnel] ca_file"): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
   if (err?.code && CODES[err.code]) return CODES[err.code]!.replace("{ca}", ca);
-  return (err?.code ? `${err.code}: ` : "") + (err?.message ?? String(e)).replace(/\.$/, "");
+  const message = (err?.message ?? String(e)).replace(/\.$/, "");
+  // Bun's message often starts with the code already ("ENETUNREACH: …"): said once.
+  return err?.code && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;
 }
 
 async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}, ca?: string): Promise<{ status: number } | { error: string }> {
