@@ -77,7 +77,7 @@ export interface FakeOllama {
   requests: RecordedRequest[];
   aborts: RecordedAbort[];
   /** Live options: tests flip failWith503, dieAfterTokens, tokenDelayMs... between requests. */
-  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "port">> & { dieAfterTokens?: number };
+  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "port" | "hostname">> & { dieAfterTokens?: number };
   /** Unhealthy: every route answers 503 (health checks included). */
   setHealthy(healthy: boolean): void;
   /** Resolves once `aborts` has n entries (or rejects after timeoutMs). */
