@@ -8,6 +8,7 @@ import type { TunnelStatus } from "../core/contracts.ts";
 import { UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
+import { shellWord } from "../core/shell-word.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
@@ -41,7 +42,7 @@ export function checkConfig(file: string): { result: CheckResult; config: Config
   if (!r.ok)
     return {
       // The file checked is named: `config validate` alone would check the default file, not the one given by --config.
-      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${file}\``),
+      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${shellWord(file)}\``),
       config: defaultConfig(),
     };
   return { result: ok("Config", `${file} is valid`), config: r.config };

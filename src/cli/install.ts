@@ -63,7 +63,7 @@ Options:
       console.log(r.systemd);
       console.log("The daemon shows its tray icon itself while your desktop's panel hosts tray icons ([tray] enabled = \"auto\").");
       // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.
-      if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${xdgInstallPaths().zshCompletionDir} $fpath)\` before compinit in ~/.zshrc for completions.`);
+      if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${shellWord(xdgInstallPaths().zshCompletionDir)} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
       if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
       // man finds ~/.local/share/man through ~/.local/bin on PATH (bin/ → ../share/man); a moved XDG_DATA_HOME it does not.
