@@ -9,6 +9,7 @@ import { UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { shellWord } from "../core/shell-word.ts";
+import { runtimeDirHint } from "../desktop/runtime-dir-hint.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
@@ -264,7 +265,7 @@ function unitFailure(f: NonNullable<UnitState["failed"]>): string {
 }
 
 export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
-  if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
+  if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, runtimeDirHint() ?? "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
   if (u.masked) return warn("systemd user unit", `${UNIT} is masked: nothing starts the daemon, not systemd and not the autostart entry`, `systemctl --user unmask ${UNIT} && systemctl --user enable --now ${UNIT}`);
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);

@@ -7,6 +7,7 @@ import { ICON_SIZES, TRAY_STATES } from "../../src/desktop/icons/index.ts";
 import { verifyUnit } from "./systemd-verify.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { mountNamespace, namespaceWrapper } from "../helpers/mount-namespace.ts";
 
 const home = tempHome("c2l-install-");
 afterAll(() => removeHome(home));
@@ -151,6 +152,24 @@ requireTools(["systemd-analyze", "desktop-file-validate", "gio"]).test("in a HOM
     expect(called().split("\n").sort()).toEqual(["", "dashboard", "serve"]);
   } finally {
     removeHome(join(h, ".."));
+  }
+}, 60_000);
+
+// `su - alice` or `sudo -u alice -i`: no XDG_RUNTIME_DIR, so `systemctl --user` finds no bus though alice's manager runs.
+requireTools(["systemctl", "unshare", "mount", mountNamespace]).test("install in a shell without XDG_RUNTIME_DIR while /run/user/UID/bus exists says to export it", () => {
+  const h = tempHome("c2l-install-nort-");
+  try {
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    // In the namespace this process is uid 0: its /run/user/0/bus stands for a running manager's (nothing answers on it).
+    const wrapper = namespaceWrapper(join(h, "in-ns"), "mount -t tmpfs c2l-run /run/user 2>/dev/null || { mkdir -p /run/user && mount -t tmpfs c2l-run /run/user; } || exit 97\nmkdir /run/user/0 && touch /run/user/0/bus || exit 98");
+    const { XDG_RUNTIME_DIR: _none, ...env } = homeEnv(h);
+    const r = Bun.spawnSync([wrapper, "install", "--no-enable", "--binary", bin], { env: { ...env, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toContain("this shell has no XDG_RUNTIME_DIR (a `su` or `sudo -u` login sets none) while your user manager runs: `export XDG_RUNTIME_DIR=/run/user/0`, then run it again");
+  } finally {
+    removeHome(h);
   }
 }, 60_000);
 
