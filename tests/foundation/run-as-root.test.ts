@@ -4,7 +4,7 @@ import { removeHome, startDaemon, TEST_DAEMON_TOML } from "../helpers/daemon.ts"
 import { requireTools } from "../helpers/requires.ts";
 import { ROOT } from "../helpers/other-user.ts";
 
-requireTools([ROOT]).test("serve through sudo warns that this is root's daemon, which the user's commands and tray cannot use; plain root does not", async () => {
+requireTools(["setpriv", ROOT]).test("serve through sudo warns that this is root's daemon, which the user's commands and tray cannot use; plain root does not", async () => {
   for (const [sudoUser, warned] of [["alice", true], ["root", false]] as const) {
     const d = await startDaemon({ config: TEST_DAEMON_TOML, env: { SUDO_USER: sudoUser } });
     try {
