@@ -38,3 +38,26 @@ requireTools(["unshare", "mount", mountNamespace]).test("upstreams at http://loc
     await v6.stop();
   }
 }, 60_000);
+
+requireTools(["unshare", "mount", mountNamespace]).test('listen = "localhost:PORT" with ::1 listed first binds 127.0.0.1, as Ollama does: apps pointed at http://127.0.0.1:PORT reach it', async () => {
+  const h = tempHome("c2l-localhost-listen-");
+  const hosts = join(h, "hosts");
+  writeFileSync(hosts, "::1 localhost ip6-localhost\n127.0.0.1 localhost\n");
+  const d = await startDaemon({
+    home: h,
+    binary: namespaceWrapper(join(h, "in-ns"), `mount --bind '${hosts}' /etc/hosts || exit 97`),
+    config: `[api]\nlisten = "localhost:0"\n[proxy]\nlisten = "localhost:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
+    waitFor: ["api", "broker"],
+  });
+  try {
+    for (const name of ["api", "broker"]) {
+      const port = new URL(d.urls[name]!).port;
+      const r = await fetch(`http://127.0.0.1:${port}/api/version`).catch((e: Error) => e);
+      expect({ name, reached: r instanceof Response }).toEqual({ name, reached: true });
+      if (r instanceof Response) await r.text();
+    }
+  } finally {
+    await d.stop();
+    removeHome(h);
+  }
+}, 60_000);
