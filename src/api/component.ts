@@ -3,7 +3,7 @@
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { listenError } from "../core/listen-error.ts";
-import { isLoopbackHost, splitListen } from "../config/listen.ts";
+import { bindHost, isLoopbackHost, splitListen } from "../config/listen.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
 import type { WsHub } from "./modules/ws/hub.ts";
@@ -53,7 +53,7 @@ export const createApiComponent: ComponentFactory = (ctx) => {
     open(listenAt) {
       const { hostname, port } = splitListen(listenAt);
       try {
-        return serveApiFront(loadApp, { hostname, port, maxRequestBodySize: SERVER_BODY_CAP });
+        return serveApiFront(loadApp, { hostname: bindHost(hostname), port, maxRequestBodySize: SERVER_BODY_CAP });
       } catch (e) {
         throw listenError("the control API", "api.listen", listenAt, e);
       }

@@ -1,7 +1,7 @@
 // The Ollama-compatible HTTP listener ([proxy] listen): Host and Origin checks like Ollama's, then the broker.
 import type { Server } from "bun";
 import type { Config } from "../config/schema.ts";
-import { isLoopbackHost, splitListen } from "../config/listen.ts";
+import { bindHost, isLoopbackHost, splitListen } from "../config/listen.ts";
 import { hostHeaderAllowed, hostSet } from "../net/host.ts";
 import { logger } from "../core/log.ts";
 import { urlPath } from "../core/url-path.ts";
@@ -144,7 +144,7 @@ export class ProxyListener {
     const admit = idle ? (req: Request) => server?.timeout(req, 0) : undefined;
     try {
       return (server = Bun.serve({
-        hostname,
+        hostname: bindHost(hostname),
         port,
         idleTimeout: idle,
         // Uploads (blobs) stream through; Bun's limit would otherwise cap them.

@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from "node:util";
 import { suggest } from "../config/suggest.ts";
 import { parseSimple } from "./simple-args.ts";
 import type { CodeOf } from "../core/error-codes.ts";
+import { shellWord } from "../core/shell-word.ts";
 
 // The exit codes live beside the table of stable codes that names each error's (src/core/error-codes.ts).
 export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../core/error-codes.ts";
@@ -55,7 +56,7 @@ export function fileAtStart(e: unknown, names: Record<string, string>): string |
   if (!err?.path || !isSystemError(e)) return null;
   const why = (err.code && (READ_FAILURES[err.code] ?? CREATE_FAILURES[err.code])) ?? err.message;
   const setting = names[err.path] ? ` (${names[err.path]})` : "";
-  const owner = err.code === "EACCES" || err.code === "EPERM" ? `; if it is another user's (a run with sudo?): \`sudo chown "$(id -un)": ${err.path}\`` : "";
+  const owner = err.code === "EACCES" || err.code === "EPERM" ? `; if it is another user's (a run with sudo?): \`sudo chown "$(id -un)": ${shellWord(err.path)}\`` : "";
   return `cannot open ${err.path}${setting}: ${why.replace(/ \(the user it runs as cannot (read it|write there)\)/, "")} (${err.code})${owner}`;
 }
 

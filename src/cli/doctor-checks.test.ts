@@ -2,7 +2,7 @@
 // and a kind's fix when the server does not answer; the systemd unit line for each state the unit can be in.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
-import { checkConfig, checkRelay, checkSystemdUnit, checkUpstreams } from "./doctor-checks.ts";
+import { checkConfig, checkRelay, checkSystemdUnit, checkUpstreams, reason } from "./doctor-checks.ts";
 import { checkUser } from "./doctor-files.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -100,6 +100,9 @@ test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url 
     expect((await checkUpstreams(atBroker, { OLLAMA_HOST: `127.0.0.1:${port}` }))[0]!.fix).toBe(
       `OLLAMA_HOST is the broker's own address (127.0.0.1:${port}), so a plain \`ollama serve\` would try to take the broker's port: start Ollama at its url with \`OLLAMA_HOST=127.0.0.1:9 ollama serve\``,
     );
+    // OLLAMA_HOST=localhost:PORT (how apps are pointed at the broker; localhost may resolve to ::1 first) is the broker too,
+    // never "Ollama answers at http://localhost:PORT": that url as the upstream would be the broker calling itself.
+    for (const h of [`localhost:${port}`, `http://LOCALHOST:${port}/`]) expect((await checkUpstreams(atBroker, { OLLAMA_HOST: h }))[0]!.fix).toStartWith(`OLLAMA_HOST is the broker's own address (localhost:${port})`);
     expect((await checkUpstreams(c, {}))[0]!.fix).toStartWith("is Ollama running?");
   } finally {
     await moved.stop();
@@ -149,4 +152,10 @@ test("doctor run with sudo says it checks root's setup, not the desktop user's; 
   expect(checkUser({ SUDO_USER: "alice" }, 0)).toMatchObject({ name: "User", level: "warn", detail: expect.stringContaining("not alice's"), fix: "run `cloudtolocalllm-tunnel doctor` without sudo" });
   expect(checkUser({}, 0)).toBeNull();
   expect(checkUser({ SUDO_USER: "alice" }, 1000)).toBeNull();
+});
+
+test("doctor's reason for a failed connection says the code once, and names an unreachable network (a loopback with only ::1) in words", () => {
+  expect(reason(Object.assign(new Error("ENETUNREACH: Was there a typo in the url or port?"), { code: "ENETUNREACH" }))).toBe("network unreachable (this machine has no route to that address)");
+  expect(reason(Object.assign(new Error("EPROTO: something odd."), { code: "EPROTO" }))).toBe("EPROTO: something odd");
+  expect(reason(Object.assign(new Error("something odd"), { code: "EPROTO" }))).toBe("EPROTO: something odd");
 });

@@ -8,6 +8,8 @@ import type { TunnelStatus } from "../core/contracts.ts";
 import { UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
+import { shellWord } from "../core/shell-word.ts";
+import { runtimeDirHint } from "../desktop/runtime-dir-hint.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
@@ -41,7 +43,7 @@ export function checkConfig(file: string): { result: CheckResult; config: Config
   if (!r.ok)
     return {
       // The file checked is named: `config validate` alone would check the default file, not the one given by --config.
-      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${file}\``),
+      result: fail("Config", r.issues.map(formatIssue).join("; "), `fix the file at the place shown, then run \`cloudtolocalllm-tunnel config validate ${shellWord(file)}\``),
       config: defaultConfig(),
     };
   return { result: ok("Config", `${file} is valid`), config: r.config };
@@ -51,6 +53,9 @@ const CODES: Record<string, string> = {
   ECONNREFUSED: "connection refused (nothing listens there)",
   ENOTFOUND: "host name not found",
   EHOSTUNREACH: "host unreachable",
+  // Bun words these "Was there a typo in the url or port?": a loopback with only ::1 (127.0.0.1 removed), no route.
+  ENETUNREACH: "network unreachable (this machine has no route to that address)",
+  EADDRNOTAVAIL: "address not available on this machine",
   ECONNRESET: "connection reset",
   CERT_HAS_EXPIRED: "TLS certificate expired",
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (set {ca} for a private CA)",
@@ -63,7 +68,9 @@ export function reason(e: unknown, ca = "[tunnel] ca_file"): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
   if (err?.code && CODES[err.code]) return CODES[err.code]!.replace("{ca}", ca);
-  return (err?.code ? `${err.code}: ` : "") + (err?.message ?? String(e)).replace(/\.$/, "");
+  const message = (err?.message ?? String(e)).replace(/\.$/, "");
+  // Bun's message often starts with the code already ("ENETUNREACH: …"): said once.
+  return err?.code && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;
 }
 
 async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}, ca?: string): Promise<{ status: number } | { error: string }> {
@@ -258,7 +265,7 @@ function unitFailure(f: NonNullable<UnitState["failed"]>): string {
 }
 
 export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
-  if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
+  if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, runtimeDirHint() ?? "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
   if (u.masked) return warn("systemd user unit", `${UNIT} is masked: nothing starts the daemon, not systemd and not the autostart entry`, `systemctl --user unmask ${UNIT} && systemctl --user enable --now ${UNIT}`);
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);

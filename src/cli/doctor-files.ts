@@ -3,23 +3,23 @@
 // then fails at start or loses its writes).
 import { accessSync, closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { homedir } from "node:os";
-import { appStateDir } from "../config/paths.ts";
+import { appStateDir, home as homeDir } from "../config/paths.ts";
 import { unreadableFile } from "./args.ts";
 import type { CheckResult } from "./doctor-result.ts";
+import { shellWord } from "../core/shell-word.ts";
 
 /** This user, for the detail line; the fix names it as the shell will (`id -un`), whatever the environment says. */
 const user = (): string => `this user (uid ${process.getuid?.() ?? "?"})`;
 
 /** Whether a path lies under the home directory: only there is handing it back to the user a safe fix. */
 const inHome = (p: string) => {
-  const home = resolve(process.env.HOME || homedir());
+  const home = resolve(homeDir());
   return home !== "/" && resolve(p).startsWith(home + "/");
 };
 
 /** What gives `path` back to this user: a chown of the directory, or (outside the home directory) another place. */
 function giveBack(dir: string, elsewhere: string): string {
-  return inHome(dir) ? `it belongs to another user (a run with sudo?): \`sudo chown -R "$(id -un)": ${dir}\`` : elsewhere;
+  return inHome(dir) ? `it belongs to another user (a run with sudo?): \`sudo chown -R "$(id -un)": ${shellWord(dir)}\`` : elsewhere;
 }
 
 /** The config file's text, null when it does not exist, or the failed check that says why it cannot be read. */
@@ -84,7 +84,7 @@ export function checkDirectories(file: string, tokenFile: string): CheckResult[]
         name: "API token",
         level: "fail",
         detail: `${unreadableFile(tokenFile, e).message} ([api] token_file): the daemon cannot start, nor the commands reach it`,
-        fix: inHome(tokenFile) ? `it belongs to another user (a run with sudo?): \`sudo chown "$(id -un)": ${tokenFile}\`` : `make it readable by this user, or set [api] token_file to a file this user owns`,
+        fix: inHome(tokenFile) ? `it belongs to another user (a run with sudo?): \`sudo chown "$(id -un)": ${shellWord(tokenFile)}\`` : `make it readable by this user, or set [api] token_file to a file this user owns`,
       });
   }
   return out;

@@ -2,6 +2,7 @@
 // the fix is the upstream's url, not "start Ollama" (a second `ollama serve` fails on the port the first one holds).
 import { existsSync, readFileSync } from "node:fs";
 import { baseUrlOf } from "../core/listen-url.ts";
+import { isLocalhostName, isLoopbackAddress, parseHost } from "../net/host.ts";
 
 /**
  * The URL a client on this machine reaches OLLAMA_HOST at, read as Ollama reads it (envconfig.Host): without a scheme
@@ -22,7 +23,22 @@ export function ollamaHostUrl(value: string | undefined): string | null {
   return `${scheme}://${host}:${port}`;
 }
 
-const same = (a: string, b: string) => a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
+/**
+ * Whether two URLs name the same server: `localhost` is a loopback address (127.0.0.1 or ::1, whichever the resolver
+ * gives first), so OLLAMA_HOST=localhost:11435, as apps are told to use, is the broker on 127.0.0.1:11435.
+ */
+function same(a: string, b: string): boolean {
+  let x: URL, y: URL;
+  try {
+    [x, y] = [new URL(a), new URL(b)];
+  } catch {
+    return false;
+  }
+  if (x.protocol !== y.protocol || x.port !== y.port) return false;
+  if (x.hostname === y.hostname) return true;
+  const [hx, hy] = [parseHost(x.hostname), parseHost(y.hostname)];
+  return !!hx && !!hy && ((isLocalhostName(hx) && isLoopbackAddress(hy)) || (isLocalhostName(hy) && isLoopbackAddress(hx)));
+}
 
 /**
  * Where OLLAMA_HOST says Ollama listens, when that is not the upstream's url, nor the broker itself (OLLAMA_HOST is

@@ -7,6 +7,7 @@ import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { BUILD_DATE, VERSION } from "../core/build-info.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
+import { shellWord } from "../core/shell-word.ts";
 
 /** The file this process runs from, when it is the compiled binary (from source, process.execPath is bun itself). */
 export function runningBinary(): string | null {
@@ -62,12 +63,12 @@ Options:
       console.log(r.systemd);
       console.log("The daemon shows its tray icon itself while your desktop's panel hosts tray icons ([tray] enabled = \"auto\").");
       // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.
-      if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${xdgInstallPaths().zshCompletionDir} $fpath)\` before compinit in ~/.zshrc for completions.`);
+      if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${shellWord(xdgInstallPaths().zshCompletionDir)} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
       if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
       // man finds ~/.local/share/man through ~/.local/bin on PATH (bin/ → ../share/man); a moved XDG_DATA_HOME it does not.
       const manRoot = dirname(xdgInstallPaths().manDir);
-      if (manRoot !== join(dirname(bin), "share", "man")) console.log(`man: add ${manRoot} to MANPATH (\`export MANPATH=${manRoot}:\`) for \`man cloudtolocalllm-tunnel\`.`);
+      if (manRoot !== join(dirname(bin), "share", "man")) console.log(`man: add ${manRoot} to MANPATH (\`export MANPATH=${shellWord(manRoot)}:\`) for \`man cloudtolocalllm-tunnel\`.`);
       return 0;
     } catch (e) {
       throw new CliError((e as Error).message);

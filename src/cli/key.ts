@@ -3,6 +3,16 @@ import { CliError, didYouMean, parse, UsageError, type Command } from "./args.ts
 import { KeyStore } from "../gateway/key-store.ts";
 import { createKey, keyInfo, parseExpiry, type KeyInfo } from "../gateway/keys.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
+import { configPath } from "../config/paths.ts";
+import { readClientSettings } from "../client/settings.ts";
+import { otherUsersDaemon, whoseDaemon } from "./daemon-api.ts";
+
+/** Two users on one machine: the keys file is this user's, and another user's daemon on the ports never reads it. */
+function othersDaemonNote(): string | null {
+  const base = readClientSettings(configPath()).base;
+  const uid = base ? otherUsersDaemon(base) : null;
+  return uid === null ? null : `Note: ${whoseDaemon(base!, uid)}: it does not read this key, which works once your own daemon runs (on ports of its own if that one stays).`;
+}
 
 const OPTIONS = {
   models: { type: "string", multiple: true },
@@ -64,8 +74,8 @@ setting) or as \`x-api-key\`; a c2l_ key in any other header is checked too, and
 in one request are refused. With [proxy] require_key = "auto" (the default) a caller on this machine
 needs none and any other caller does. Model management (pull, push, create, copy, delete) needs a key
 made with --allow-model-management. \`create\` prints the key once on stdout; only its sha256 is kept
-($XDG_STATE_HOME/cloudtolocalllm/keys.json, mode 0600, the previous version as keys.json.bak). A running
-daemon picks up changes within a second.
+($XDG_STATE_HOME/cloudtolocalllm/keys.json, mode 0600, the previous version as keys.json.bak). Your running
+daemon picks up changes within a second (another user's on the ports never does; create says so).
 
 Options for create:
   --models GLOB,...     models the key may use, e.g. 'llama3*,qwen2.5:*' (default: all)
@@ -108,6 +118,8 @@ Options for create:
           console.log(made.key);
           writeStderrLine(`Created key "${made.record.name}". It is shown only now: store it where the client reads it.`);
         }
+        const other = othersDaemonNote();
+        if (other) writeStderrLine(other);
         return 0;
       }
       case "list": {

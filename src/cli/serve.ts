@@ -12,6 +12,7 @@ import { ListenError } from "../core/listen-error.ts";
 import { VERSION } from "../core/build-info.ts";
 import { CliError, fileAtStart, isSystemError, parse, uncreatableFile, UsageError, unreadableFile, type Command } from "./args.ts";
 import { tokenFile } from "../api/token.ts";
+import { otherUsersPort } from "./port-holder.ts";
 
 const log = logger("daemon");
 
@@ -104,12 +105,16 @@ Options:
       await daemon.start();
     } catch (e) {
       // One sentence and exit 1 (a runtime failure); start() already stopped whatever had started, so nothing listens.
-      const fix = e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
+      const held = e instanceof ListenError && e.errno === "EADDRINUSE" ? otherUsersPort(e.field === "api.listen" ? r.config.api.listen : r.config.proxy.listen, file) : null;
+      const fix = held ? ` (${held})` : e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
       // A file it could not open (the API token of another user, say) is named with its setting, not as the system's sentence.
       const opened = fileAtStart(e, { [tokenFile(r.config)]: "[api] token_file" });
       throw new CliError(`${opened ?? (e instanceof Error ? e.message : String(e))}; the daemon did not start${fix}.`);
     }
     const watcher = watchConfigFile(file, (t) => daemon.runtime.fileChanged(t), { initialText: text });
+    // `sudo … serve`: root's daemon holds the ports, and the user's own CLI, tray and daemon cannot use it (a 0600 token of root's).
+    const sudoUser = process.getuid?.() === 0 ? process.env.SUDO_USER : undefined;
+    if (sudoUser && sudoUser !== "root") log.warn(`running as root through sudo: this is root's daemon (its config, token and the ports), which ${sudoUser}'s commands and tray cannot use; stop it and run serve without sudo`, { user: sudoUser });
     log.info("started", { version: VERSION, pid: process.pid, config: file });
     const reason = await daemon.done;
     log.info("stopping", { reason });

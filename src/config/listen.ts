@@ -7,5 +7,13 @@ export function splitListen(addr: string): { hostname: string; port: number } {
   return { hostname: m[1]!, port };
 }
 
+/**
+ * The address a listen host is bound at: "localhost" is 127.0.0.1, as Ollama (Go) binds it. The resolver may list ::1
+ * first (Fedora, Arch) and Bun binds only the first address: apps told to use http://127.0.0.1:11435 found nothing there.
+ */
+export function bindHost(hostname: string): string {
+  return hostname.toLowerCase() === "localhost" ? "127.0.0.1" : hostname;
+}
+
 /** Whether a listen host (or a URL's hostname) is loopback: parsed as an address, never matched by prefix (see src/core/host.ts). */
 export { isLoopbackHost } from "../net/host.ts";

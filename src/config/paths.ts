@@ -4,8 +4,15 @@ import { isAbsolute, join } from "node:path";
 
 const APP = "cloudtolocalllm";
 
-function home(): string {
-  return process.env.HOME || homedir();
+/** HOME, else the password database's home directory; one sentence when there is neither. */
+export function home(): string {
+  if (process.env.HOME) return process.env.HOME;
+  try {
+    return homedir();
+  } catch {
+    // A container run as a uid /etc/passwd does not list, HOME unset: the system's "ENOENT: uv_os_homedir" named nothing.
+    throw new Error(`HOME is not set and this user (uid ${process.getuid?.()}) has no home directory in the password database: set HOME, or XDG_CONFIG_HOME, XDG_STATE_HOME and XDG_DATA_HOME`);
+  }
 }
 
 /** An XDG base directory variable; the spec says a relative path is invalid and is ignored, as if unset (it would

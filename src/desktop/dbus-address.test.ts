@@ -1,8 +1,8 @@
 // Session bus discovery and the sockets an address names.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { busSockets, sessionBusAddress } from "./dbus-address.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "c2l-dbus-address-"));
@@ -27,5 +27,14 @@ describe("sessionBusAddress", () => {
     expect(sessionBusAddress({ XDG_RUNTIME_DIR: dir })).toBeNull();
     writeFileSync(join(dir, "bus"), "");
     expect(sessionBusAddress({ XDG_RUNTIME_DIR: dir })).toBe(`unix:path=${join(dir, "bus")}`);
+  });
+
+  test("a relative XDG_RUNTIME_DIR is ignored (as everywhere); a runtime dir with a comma or non-ASCII letters is escaped and found again", () => {
+    writeFileSync(join(dir, "bus"), "");
+    expect(sessionBusAddress({ XDG_RUNTIME_DIR: relative(process.cwd(), dir) })).toBeNull();
+    const odd = join(dir, "a,b;c José");
+    mkdirSync(odd);
+    writeFileSync(join(odd, "bus"), "");
+    expect(busSockets(sessionBusAddress({ XDG_RUNTIME_DIR: odd })!)).toEqual([{ path: join(odd, "bus"), abstract: false }]);
   });
 });

@@ -1,15 +1,19 @@
 // D-Bus session bus addresses: where the session bus is, and the unix sockets an address names (path, abstract, socket).
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { runtimeDir } from "../config/paths.ts";
 
 /** The session bus address: DBUS_SESSION_BUS_ADDRESS, else the systemd user bus socket; null when there is none. */
 export function sessionBusAddress(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.DBUS_SESSION_BUS_ADDRESS) return env.DBUS_SESSION_BUS_ADDRESS;
-  const rt = env.XDG_RUNTIME_DIR ?? runtimeDir();
-  if (rt && existsSync(join(rt, "bus"))) return `unix:path=${join(rt, "bus")}`;
+  // A relative XDG_RUNTIME_DIR is ignored, as everywhere (src/config/paths.ts): it would name another socket per directory.
+  const rt = env.XDG_RUNTIME_DIR !== undefined ? (isAbsolute(env.XDG_RUNTIME_DIR) ? env.XDG_RUNTIME_DIR : undefined) : runtimeDir();
+  if (rt && existsSync(join(rt, "bus"))) return `unix:path=${escape(join(rt, "bus"))}`;
   return null;
 }
+
+/** An address value as the specification writes it: bytes other than [-0-9A-Za-z_/.\\*] as %XX (a "," or ";" would split it). */
+const escape = (v: string) => [...Buffer.from(v)].map((b) => (/[-0-9A-Za-z_/.\\*]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, "0")}`)).join("");
 
 /** One unix socket an address offers: a file path, or an abstract name (connected to as "\0NAME"). */
 export interface BusSocket {
@@ -18,7 +22,15 @@ export interface BusSocket {
 }
 
 /** Address values escape bytes as %XX (the specification's "optionally-escaped" characters). */
-const unescape = (v: string) => v.replace(/%([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+const unescape = (v: string) =>
+  // Escaped bytes are UTF-8 ("/run/José" is /run/Jos%c3%a9); a run that is not is taken byte by byte.
+  v.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run.replace(/%([0-9a-fA-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+    }
+  });
 
 /**
  * The unix sockets of an address, in the order to try them (`unix:path=`, `unix:abstract=`, and `unix:socket=` as

@@ -4,6 +4,8 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { ROOT } from "../helpers/other-user.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -148,4 +150,13 @@ test("a first config file that cannot be created stops the start with exit 2, na
   expect(said(p.stderr.toString())).toEqual([
     expect.stringMatching(new RegExp(`^cloudtolocalllm-tunnel serve: cannot create the configuration ${file.replace(/[.]/g, "\\.")}: a part of its path is a file, not a directory \\((EEXIST|ENOTDIR)\\); create it yourself, or pass --config FILE \\[usage\\]$`)),
   ]);
+});
+
+// A container run with `--user 12345` and no HOME: a uid the password database does not list has no home directory.
+requireTools(["setpriv", ROOT]).test("HOME unset for a uid without a passwd entry: one sentence saying to set HOME, not the system's uv_os_homedir", () => {
+  const r = Bun.spawnSync(["setpriv", "--reuid=12345", "--regid=12345", "--clear-groups", BUN, join(REPO, "src/main.ts"), "status"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, cwd: "/", stderr: "pipe" });
+  expect({ code: r.exitCode, err: r.stderr.toString() }).toEqual({
+    code: 1,
+    err: "cloudtolocalllm-tunnel status: HOME is not set and this user (uid 12345) has no home directory in the password database: set HOME, or XDG_CONFIG_HOME, XDG_STATE_HOME and XDG_DATA_HOME\n",
+  });
 });

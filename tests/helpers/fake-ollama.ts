@@ -40,6 +40,8 @@ export interface FakeOllamaOptions {
   props?: Record<string, unknown> | null;
   /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
   port?: number;
+  /** Address to bind instead of 127.0.0.1 (e.g. "::1": an Ollama on IPv6 loopback only); `url` names it. */
+  hostname?: string;
   /** Record requests (tests); benchmarks turn it off. Default true. */
   record?: boolean;
   /**
@@ -75,7 +77,7 @@ export interface FakeOllama {
   requests: RecordedRequest[];
   aborts: RecordedAbort[];
   /** Live options: tests flip failWith503, dieAfterTokens, tokenDelayMs... between requests. */
-  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "port">> & { dieAfterTokens?: number };
+  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "port" | "hostname">> & { dieAfterTokens?: number };
   /** Unhealthy: every route answers 503 (health checks included). */
   setHealthy(healthy: boolean): void;
   /** Resolves once `aborts` has n entries (or rejects after timeoutMs). */
@@ -488,7 +490,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
 
   const server: Server<undefined> = Bun.serve({
-    hostname: "127.0.0.1",
+    hostname: opts.hostname ?? "127.0.0.1",
     port: opts.port ?? 0,
     idleTimeout: 0,
     // Like Ollama: blob uploads of several GB are accepted.
@@ -499,7 +501,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   });
 
   return {
-    url: `http://127.0.0.1:${server.port}`,
+    url: `http://${(opts.hostname ?? "127.0.0.1").includes(":") ? `[${opts.hostname}]` : (opts.hostname ?? "127.0.0.1")}:${server.port}`,
     port: server.port!,
     requests,
     aborts,

@@ -14,6 +14,7 @@ export const SYSTEM_TOOLS = {
   promtool: { package: "prometheus", usedFor: "checking /metrics with Prometheus' own parser" },
   "dbus-daemon": { package: "dbus", usedFor: "a private session bus for the tray, notifications and keyring tests" },
   gdbus: { package: "libglib2.0-bin", usedFor: "calling the tray's D-Bus objects as another client would" },
+  gio: { package: "libglib2.0-bin", usedFor: "launching the desktop entries as a GLib desktop does (its Exec parsing)" },
   "notify-send": { package: "libnotify-bin", usedFor: "desktop notifications (node-notifier runs it)" },
   "gnome-keyring-daemon": { package: "gnome-keyring", usedFor: "the Secret Service (desktop keyring)" },
   "secret-tool": { package: "libsecret-tools", usedFor: "reading and writing keyring items as another client" },

@@ -1,11 +1,13 @@
 // `install` / `uninstall` round trip in a temporary HOME without a systemd user manager: exactly the expected files.
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { BUN, homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
 import { ICON_SIZES, TRAY_STATES } from "../../src/desktop/icons/index.ts";
 import { verifyUnit } from "./systemd-verify.ts";
 import { requireTools } from "../helpers/requires.ts";
+import { until } from "../helpers/until.ts";
+import { mountNamespace, namespaceWrapper } from "../helpers/mount-namespace.ts";
 
 const home = tempHome("c2l-install-");
 afterAll(() => removeHome(home));
@@ -120,6 +122,52 @@ requireTools(["desktop-file-validate"]).test("the desktop entries as install wri
       const v = Bun.spawnSync(["desktop-file-validate", join(h, f)], { stdout: "pipe", stderr: "pipe" });
       expect({ f, code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ f, code: 0, out: "" });
     }
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
+
+// A home with a space and letters beyond ASCII ("/home/José Müller"): install used to refuse it ("install from a path without them").
+requireTools(["systemd-analyze", "desktop-file-validate", "gio"]).test("in a HOME with a space and non-ASCII letters, install writes a unit systemd accepts and entries GLib launches", async () => {
+  const h = join(tempHome("c2l-install-space-"), "José Müller");
+  try {
+    for (const d of [".config", ".local/state", ".local/share", "run"]) mkdirSync(join(h, d), { recursive: true });
+    // The "binary": records how it was called, as the desktop would launch it.
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, `#!/bin/sh\necho "$@" >> '${h}/called'\n`);
+    chmodSync(bin, 0o755);
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect({ code: r.exitCode, err: r.stderr.toString() }).toEqual({ code: 0, err: "" });
+    const unit = join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service");
+    expect(readFileSync(unit, "utf8")).toContain(`ExecStart="${join(h, ".local/bin/cloudtolocalllm-tunnel")}" serve`);
+    expect(verifyUnit(unit, true, join(h, "run"))).toEqual({ code: 0, output: "" });
+    // The autostart entry (no systemd user manager here: its guard falls through to `serve`), then the launcher.
+    for (const f of [".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/applications/cloudtolocalllm-tunnel.desktop"]) {
+      const v = Bun.spawnSync(["desktop-file-validate", join(h, f)], { stdout: "pipe", stderr: "pipe" });
+      expect({ f, code: v.exitCode, out: v.stdout.toString() + v.stderr.toString() }).toEqual({ f, code: 0, out: "" });
+      expect(Bun.spawnSync(["gio", "launch", join(h, f)], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: h, XDG_RUNTIME_DIR: join(h, "run") } }).exitCode).toBe(0);
+    }
+    const called = () => (existsSync(join(h, "called")) ? readFileSync(join(h, "called"), "utf8") : "");
+    await until(() => called().split("\n").length === 3, 10_000, "both entries ran the binary");
+    expect(called().split("\n").sort()).toEqual(["", "dashboard", "serve"]);
+  } finally {
+    removeHome(join(h, ".."));
+  }
+}, 60_000);
+
+// `su - alice` or `sudo -u alice -i`: no XDG_RUNTIME_DIR, so `systemctl --user` finds no bus though alice's manager runs.
+requireTools(["systemctl", "unshare", "mount", mountNamespace]).test("install in a shell without XDG_RUNTIME_DIR while /run/user/UID/bus exists says to export it", () => {
+  const h = tempHome("c2l-install-nort-");
+  try {
+    const bin = join(h, "downloaded");
+    writeFileSync(bin, "#!/bin/sh\n");
+    chmodSync(bin, 0o755);
+    // In the namespace this process is uid 0: its /run/user/0/bus stands for a running manager's (nothing answers on it).
+    const wrapper = namespaceWrapper(join(h, "in-ns"), "mount -t tmpfs c2l-run /run/user 2>/dev/null || { mkdir -p /run/user && mount -t tmpfs c2l-run /run/user; } || exit 97\nmkdir /run/user/0 && touch /run/user/0/bus || exit 98");
+    const { XDG_RUNTIME_DIR: _none, ...env } = homeEnv(h);
+    const r = Bun.spawnSync([wrapper, "install", "--no-enable", "--binary", bin], { env: { ...env, BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout.toString()).toContain("this shell has no XDG_RUNTIME_DIR (a `su` or `sudo -u` login sets none) while your user manager runs: `export XDG_RUNTIME_DIR=/run/user/0`, then run it again");
   } finally {
     removeHome(h);
   }

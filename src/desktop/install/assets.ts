@@ -47,15 +47,22 @@ export function iconAssets(): Asset[] {
   return (iconCache = out);
 }
 
-/** Paths written into units and desktop entries unquoted: both formats have their own quoting rules, so refuse the rest. */
+/**
+ * Paths units and desktop entries can hold, quoted where they have a space: systemd refuses quotes and backslashes in an
+ * executable's name, GLib does not find a program whose name has "%", "$" and "`" would be expanded, a newline ends
+ * the line. Spaces and any other character (a home named after its user, "José Müller") are fine.
+ */
 export function checkPlainPath(path: string): void {
-  if (!/^\/[A-Za-z0-9._\/+@~:,-]+$/.test(path)) throw new Error(`the path ${path} has characters (spaces, quotes) that unit files and desktop entries cannot take unquoted; install from a path without them`);
+  if (/["'`$%\\\x00-\x1f\x7f]/.test(path)) throw new Error(`the path ${JSON.stringify(path)} has characters (quotes, a backslash, $, %, a control character) that unit files and desktop entries cannot hold; install from a path without them`);
 }
+
+/** Quoted when it has a space or a character a shell treats as special; the text for plain paths is what it always was (a re-install sees no change). */
+const quoted = (path: string, q: string) => (/^[A-Za-z0-9._\/+@~:,-]+$/.test(path) ? path : q + path + q);
 
 /** Points a unit's Exec lines at `binary` instead of the packaged /usr/bin path. */
 export function rewriteUnit(text: string, binary: string): string {
   checkPlainPath(binary);
-  return text.split(PACKAGED_BINARY).join(binary);
+  return text.split(PACKAGED_BINARY).join(quoted(binary, '"'));
 }
 
 /** Points a desktop entry's Exec/TryExec (also inside the autostart guard) at `binary` instead of a PATH lookup. */
@@ -63,7 +70,16 @@ export function rewriteDesktopEntry(text: string, binary: string): string {
   checkPlainPath(binary);
   return text
     .split("\n")
-    .map((line) => (/^(Try)?Exec=/.test(line) ? line.replace(/(=|\s)cloudtolocalllm-tunnel(?=\s|$)/g, (_m, pre: string) => pre + binary) : line))
+    .map((line) => {
+      const key = /^(Try)?Exec=/.exec(line);
+      if (!key) return line;
+      return line.replace(/(=|\s)cloudtolocalllm-tunnel(?=\s|$)/g, (_m, pre: string, at: number) => {
+        // TryExec is a plain string; in Exec, a word of its own is double-quoted, and one inside the `sh -c "…"`
+        // argument (an odd number of quotes before it) is a word of that script, single-quoted for sh.
+        const inShell = (line.slice(0, at).match(/"/g)?.length ?? 0) % 2 === 1;
+        return pre + (key[1] ? binary : quoted(binary, inShell ? "'" : '"'));
+      });
+    })
     .join("\n");
 }
 

@@ -242,8 +242,12 @@ describe("installer", () => {
     expect((await install({ source: src, enable: true, run: byHome, paths: { ...paths, userUnitDir: join(root, ".config/systemd/user") } })).systemd).toContain("enabled and");
   }, 30_000);
 
-  test("paths that unit files cannot take unquoted are refused", () => {
-    expect(() => rewriteUnit("ExecStart=/usr/bin/cloudtolocalllm-tunnel serve", "/home/a b/bin/x")).toThrow("spaces, quotes");
+  test("a path with a space is quoted where units and desktop entries need it; quotes, $, % and newlines are refused", () => {
+    expect(rewriteUnit("ExecStart=/usr/bin/cloudtolocalllm-tunnel serve", "/home/a b/bin/x")).toBe('ExecStart="/home/a b/bin/x" serve');
+    expect(rewriteDesktopEntry('Exec=cloudtolocalllm-tunnel dashboard\nTryExec=cloudtolocalllm-tunnel\nExec=sh -c "a || exec cloudtolocalllm-tunnel serve"', "/home/ü b/x")).toBe(
+      `Exec="/home/ü b/x" dashboard\nTryExec=/home/ü b/x\nExec=sh -c "a || exec '/home/ü b/x' serve"`,
+    );
+    for (const bad of ["/home/a'b/x", '/home/a"b/x', "/home/a\\b/x", "/home/$USER/x", "/home/100%/x", "/home/a\nb/x"]) expect(() => rewriteUnit("ExecStart=/usr/bin/cloudtolocalllm-tunnel", bad)).toThrow("cannot hold");
     expect(rewriteDesktopEntry("Exec=cloudtolocalllm-tunnel dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x", "/o/c")).toBe(
       "Exec=/o/c dashboard\nIcon=cloudtolocalllm-tunnel\nName=cloudtolocalllm-tunnel x",
     );

@@ -1,9 +1,8 @@
 // Installs the plain binary for one user under the XDG directories, with a manifest so uninstall removes exactly that.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { atomicWrite } from "../../config/atomic-write.ts";
-import { configHome, dataHome } from "../../config/paths.ts";
+import { configHome, dataHome, home as homeDir } from "../../config/paths.ts";
 import { assets, checkPlainPath, RETIRED_UNITS, SERVICE_UNIT, type Asset, type AssetKind } from "./assets.ts";
 import { managerUnitDir, userManager, userManagerUnavailable, type Runner } from "./systemctl.ts";
 
@@ -27,7 +26,7 @@ export interface InstallPaths {
 /** ~/.local/bin (the XDG "user executables" directory) and the XDG config/data homes. */
 export function xdgInstallPaths(): InstallPaths {
   // Read like paths.ts's configHome()/dataHome(), from this process's environment.
-  const home = process.env.HOME || homedir();
+  const home = homeDir();
   return {
     binDir: join(home, ".local", "bin"),
     userUnitDir: join(configHome(), "systemd", "user"),

@@ -1,4 +1,5 @@
 // Runs `systemctl --user` for install/uninstall; injectable so tests can check the calls without a user manager.
+import { runtimeDirHint } from "../runtime-dir-hint.ts";
 export interface RunResult {
   code: number;
   stdout: string;
@@ -23,7 +24,8 @@ export async function userManager(run: Runner): Promise<{ unavailable: string | 
   if (r.code === 0) return { unavailable: null, environment: r.stdout };
   if (r.code === 127) return { unavailable: "systemctl is not installed", environment: "" };
   const first = r.stderr.trim().split("\n")[0];
-  return { unavailable: `no systemd user manager is reachable${first ? ` (${first})` : ""}`, environment: "" };
+  const hint = runtimeDirHint();
+  return { unavailable: `no systemd user manager is reachable${first ? ` (${first})` : ""}${hint ? `; ${hint}` : ""}`, environment: "" };
 }
 
 /** null when a systemd user manager answers; otherwise the reason it cannot be used, in one line. */
