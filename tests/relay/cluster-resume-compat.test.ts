@@ -73,11 +73,13 @@ test("a hop from an entry node of a release before resume: no token or window in
   expect(tokensIn(text)).toEqual(Array.from({ length: TOKENS }, (_, k) => k));
 }, 40_000);
 
-test("a hop from an entry node that resumes (x-c2l-entry-resumes) still carries the token and the agreed window", async () => {
+test("a hop from an entry node that resumes (x-c2l-entry-resumes) still carries the token and the agreed window; the header stops at the owner", async () => {
   await daemon.waitFor(/tunnel: connected to the relay/, 10_000);
   const res = await hop({ "x-c2l-entry-resumes": "1" });
   expect(res.status).toBe(200);
   expect(res.headers.get("x-c2l-resume")).toMatch(/^[A-Za-z0-9_-]{22}$/);
   expect(Number(res.headers.get("x-c2l-resume-window"))).toBeGreaterThan(0);
   await res.body?.cancel();
+  // Between nodes only: the agent (and so the upstream) never sees it.
+  expect(fake.requests.findLast((r) => r.path === "/api/generate")!.headers["x-c2l-entry-resumes"]).toBeUndefined();
 }, 20_000);
