@@ -1,6 +1,8 @@
 // The .deb's maintainer scripts: an upgrade restarts the daemons in use onto the new binary, removal stops them first.
 const USER_UNIT = "cloudtolocalllm-tunnel.service";
 const RELAY_UNIT = "cloudtolocalllm-relay.service";
+/** The separate tray of versions before the daemon showed its own icon: its file goes with the old package, not its process. */
+const OLD_TRAY_UNIT = "cloudtolocalllm-tunnel-tray.service";
 
 // Only on a machine booted with systemd, and never for an install into another root (DPKG_ROOT: an image being built,
 // whose services are not this machine's), as in debhelper's snippets. deb-systemd-invoke (init-system-helpers) asks
@@ -19,6 +21,8 @@ reload_users() {
 /**
  * configure. After an upgrade ($2: the version replaced) the relay and each user's daemon are restarted onto the new
  * binary where they run or are enabled (deb-systemd-invoke restart); a unit neither running nor enabled is not started.
+ * A tray unit of a version before the daemon's own icon, still running, is stopped: the old code in it never steps
+ * aside, so the restarted daemon's icon would be the second one until the user logs out.
  */
 export const POSTINST = `#!/bin/sh
 set -e
@@ -28,6 +32,7 @@ if [ "$1" = "configure" ] && ${ACTIVE}; then
 	reload_users
 	if [ -n "$2" ] && ${INVOKE}; then
 		deb-systemd-invoke restart ${RELAY_UNIT} >/dev/null 2>&1 || true
+		deb-systemd-invoke --user stop ${OLD_TRAY_UNIT} >/dev/null 2>&1 || true
 		deb-systemd-invoke --user restart ${USER_UNIT} >/dev/null 2>&1 || true
 	fi
 fi

@@ -80,6 +80,9 @@ export function cliError(api: DaemonApi, e: unknown): Error {
       "daemon_unauthorized",
       { cause: e },
     );
+  // A route this command knows and the daemon does not: a daemon still running an older build (Arch upgrades restart nothing).
+  if (e.status === 404 && e.code === "not_found" && e.message.startsWith("no route "))
+    return new CliError(`the daemon at ${api.base} has ${e.message}: it runs another version than this command (not restarted after an upgrade?); restart it onto this one: \`systemctl --user restart ${UNIT}\``, "daemon_refused", { cause: e });
   // The daemon's errors carry their code; an answer without one came from another program holding the address.
   if (e.code === "unexpected_status")
     return new CliError(`${e.message.replace(/\.$/, "")}, without the daemon's error code: is another program listening at ${api.base}? (\`ss -ltnp\` shows which; the daemon's address is [api] listen)`, "daemon_refused", { cause: e });

@@ -27,3 +27,13 @@ test("no models: says whether nothing is up or nothing is pulled", () => {
   expect(renderModels([], [up("local", "up")])).toBe("NAME  UPSTREAMS  LOADED\n(no models: pull one, e.g. `ollama pull llama3.2`)");
   expect(renderModels([], [up("new", "unknown")]).split("\n").at(-1)).toBe("new is not checked yet: its models are not listed");
 });
+
+test("a daemon older than the command (its models name no loaded upstreams): a table with ? and why, not a crash", () => {
+  // GET /api/v1/models as the daemon of commit 8df390f answered it.
+  const old = [{ name: "llama3.2:1b", upstreams: ["fake"] }];
+  expect(renderModels(old, [up("fake", "up")]).split("\n")).toEqual([
+    "NAME         UPSTREAMS  LOADED",
+    "llama3.2:1b  fake       ?",
+    "LOADED ?: the daemon does not report loaded models (an older version still running: restart it)",
+  ]);
+});

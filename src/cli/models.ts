@@ -6,13 +6,15 @@ import { parse, type Command } from "./args.ts";
 export interface ModelRow {
   name: string;
   upstreams: string[];
-  loaded: string[];
+  /** Absent from a daemon older than this command (its /api/v1/models named no loaded upstreams). */
+  loaded?: string[];
 }
 
 /** The table: NAME, UPSTREAMS (that serve it, by priority), LOADED (those that have it in memory now); then why a list may be short. */
 export function renderModels(models: ModelRow[], upstreams: Pick<UpstreamStatus, "name" | "state" | "enabled" | "lastError">[]): string {
   const header = ["NAME", "UPSTREAMS", "LOADED"];
-  const rows = models.map((m) => [m.name, m.upstreams.join(", "), m.loaded.length ? m.loaded.join(", ") : "-"]);
+  // "?" where the daemon did not say (an older one, still running after an upgrade): "-" would claim nothing is loaded.
+  const rows = models.map((m) => [m.name, m.upstreams.join(", "), !m.loaded ? "?" : m.loaded.length ? m.loaded.join(", ") : "-"]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells
@@ -20,6 +22,7 @@ export function renderModels(models: ModelRow[], upstreams: Pick<UpstreamStatus,
       .join("  ")
       .trimEnd();
   const out = [line(header), ...rows.map(line)];
+  if (models.some((m) => !m.loaded)) out.push("LOADED ?: the daemon does not report loaded models (an older version still running: restart it)");
   if (!rows.length) out.push(upstreams.some((u) => u.enabled && (u.state === "up" || u.state === "degraded")) ? "(no models: pull one, e.g. `ollama pull llama3.2`)" : "(no models: no upstream is up)");
   // Only usable upstreams are asked for their models: say which were left out, so a missing model has its reason.
   for (const u of upstreams) {

@@ -36,6 +36,14 @@ describe("the relay's chat page files", () => {
     expect(bad.ok ? [] : bad.issues.map((i) => i.message)).toContain("the chat page's sign-in needs [oidc] issuer to be set");
   });
 
+  test("script and style are cached an hour under this build's version only; another version's URL (a shell from a node not yet upgraded) gets them uncached", async () => {
+    for (const f of ["/chat/app.js", "/chat/app.css"]) {
+      const at = (v: string) => chatPage(new Request(`http://relay.test${f}?v=${v}`), f, config());
+      expect((await at(CHAT_VERSION)).headers.get("cache-control")).toBe("public, max-age=3600");
+      expect((await at("0123abcd")).headers.get("cache-control")).toBe("no-cache");
+    }
+  });
+
   test("other methods are refused with 405 and an Allow header", async () => {
     const res = await get("/chat", "POST");
     expect(res.status).toBe(405);

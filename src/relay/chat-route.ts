@@ -29,12 +29,16 @@ export function chatCsp(config: RelayConfig): string {
 const assets = () => import("./chat-assets.ts");
 type Assets = Awaited<ReturnType<typeof assets>>;
 
-/** The files under /chat: content type, body and caching. */
-const FILES: Record<string, { type: string; body: (a: Assets, c: RelayConfig) => string; cache: string }> = {
+/**
+ * The files under /chat: content type, body and caching. `versioned`: cached only under this build's `?v=` (the shell
+ * names it); a shell from another version (a node not yet upgraded behind the same balancer) asking here gets this
+ * build's file uncached, not kept an hour in its place.
+ */
+const FILES: Record<string, { type: string; body: (a: Assets, c: RelayConfig) => string; cache: string; versioned?: true }> = {
   "/chat": { type: "text/html; charset=utf-8", body: (a) => a.CHAT_HTML, cache: "no-cache" },
   "/chat/": { type: "text/html; charset=utf-8", body: (a) => a.CHAT_HTML, cache: "no-cache" },
-  "/chat/app.js": { type: "text/javascript; charset=utf-8", body: (a) => a.CHAT_JS, cache: "public, max-age=3600" },
-  "/chat/app.css": { type: "text/css; charset=utf-8", body: (a) => a.CHAT_CSS, cache: "public, max-age=3600" },
+  "/chat/app.js": { type: "text/javascript; charset=utf-8", body: (a) => a.CHAT_JS, cache: "public, max-age=3600", versioned: true },
+  "/chat/app.css": { type: "text/css; charset=utf-8", body: (a) => a.CHAT_CSS, cache: "public, max-age=3600", versioned: true },
   "/chat/config.json": { type: "application/json", body: (_a, c) => JSON.stringify({ signIn: chatSignIn(c) }), cache: "no-cache" },
 };
 
@@ -46,7 +50,9 @@ export function isChatPath(pathname: string): boolean {
 export async function chatPage(req: Request, pathname: string, config: RelayConfig): Promise<Response> {
   if (req.method !== "GET" && req.method !== "HEAD") return new HttpError("method_not_allowed", `${req.method} is not allowed on ${pathname}`).toResponse({ allow: "GET, HEAD" });
   const f = FILES[pathname]!;
-  const body = f.body(await assets(), config);
-  const headers = { "content-security-policy": chatCsp(config), "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "content-type": f.type, "cache-control": f.cache };
+  const a = await assets();
+  const body = f.body(a, config);
+  const cache = f.versioned && new URL(req.url).searchParams.get("v") !== a.CHAT_VERSION ? "no-cache" : f.cache;
+  const headers = { "content-security-policy": chatCsp(config), "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "content-type": f.type, "cache-control": cache };
   return new Response(req.method === "HEAD" ? null : body, { headers });
 }

@@ -23,6 +23,11 @@ import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from 
 export const RESUME_HEADER = "x-c2l-resume";
 /** Across the hop beside RESUME_HEADER: the resume window (ms) the owner node agreed with the agent (never sent to a client). */
 export const RESUME_WINDOW_HEADER = "x-c2l-resume-window";
+/**
+ * Across the hop, from the entry node: it resumes answers (reads RESUME_HEADER). A node of a release before resume
+ * sends none and would pass the token on to its client: the owner then holds and resumes the answer itself.
+ */
+export const ENTRY_RESUMES_HEADER = "x-c2l-entry-resumes";
 /** How long one look for a resumed answer's offer waits before the owner is looked up again. */
 const CLAIM_STEP_MS = 1_000;
 
@@ -41,7 +46,7 @@ export const CLIENT_ONLY = ["authorization", "cookie", "proxy-authorization"];
  */
 export const CLIENT_HEADER = "x-c2l-relay-client";
 /** Never sent to an agent: the client's credentials, a node-to-node signature and client name (cluster). */
-const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER, CLIENT_HEADER];
+const NOT_FOR_AGENT = [...CLIENT_ONLY, NODE_AUTH_HEADER, CLIENT_HEADER, ENTRY_RESUMES_HEADER];
 /**
  * Never taken from an agent's answer head: the resume token is this relay's to name, and cookies would be set on the
  * relay's origin, which every tunnel and the chat page share (an honest daemon never sends one: the broker drops an
@@ -264,7 +269,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
         onBreak: (e, head, last) => brokenAnswer(e, head, last, id, path),
         resumable: !sessions.resumeMs
           ? undefined
-          : viaNode
+          : viaNode && req.headers.has(ENTRY_RESUMES_HEADER)
             ? // The entry node holds the client and resumes: a lost session fails the hop's body (no error line) and the token rides along.
               (s, head) => ((resumeToken = head.resume!), s.directReadable((e, last) => (e.code === "session_closed" && !e.final ? null : brokenAnswer(e, head, last, id, path))))
             : (s, head) => {

@@ -62,6 +62,27 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   for (const r of [unknown, v, missing, restore]) noStack(r.err);
 });
 
+test("validate applies the start's keys rule: a broker beyond loopback that needs a key, with no usable key on this machine, is invalid (as `serve` refuses it), valid once a key exists", () => {
+  // What the first 3.0 builds ran (no require_key yet): the LAN shares the broker, no key made.
+  const lan = join(home, "lan.toml");
+  writeFileSync(lan, '[proxy]\nlisten = "0.0.0.0:11435"\n');
+  const state = { XDG_STATE_HOME: join(home, "lan-state") };
+  const v = cli(["config", "validate", lan], state);
+  expect(v.code).toBe(2);
+  expect(v.err).toBe(
+    `${lan}: proxy.require_key: [proxy] listen = "0.0.0.0:11435" reaches other machines, and require_key = "auto" needs an API key that does not exist yet: create one with \`cloudtolocalllm-tunnel key create NAME\`, listen on 127.0.0.1, or set require_key = "never" to let that network in without keys\n`,
+  );
+  expect(cli(["key", "create", "laptop"], state).code).toBe(0);
+  expect(cli(["config", "validate", lan], state)).toMatchObject({ code: 0, out: `${lan}: valid\n` });
+  // The other rule README's "Upgrading" names: a ws:// relay on another machine, run by builds before allow_plaintext_relay.
+  const ws = join(home, "ws.toml");
+  writeFileSync(ws, '[tunnel]\nenabled = true\nrelay_url = "ws://relay.example.com/agent"\n');
+  const w = cli(["config", "validate", ws], state);
+  expect(w.code).toBe(2);
+  expect(w.err).toStartWith(`${ws}:3:1: tunnel.relay_url: ws://relay.example.com is not encrypted`);
+  expect(w.err).toContain("allow_plaintext_relay = true");
+});
+
 test("path follows --config and CLOUDTOLOCALLLM_CONFIG", () => {
   expect(cli(["config", "path"]).out.trim()).toBe(configFile);
   expect(cli(["config", "path"], { CLOUDTOLOCALLLM_CONFIG: "/tmp/x.toml" }).out.trim()).toBe("/tmp/x.toml");

@@ -187,6 +187,22 @@ life.test("an upgrade starts no unit that is neither running nor enabled; one th
   }
 }, 60_000);
 
+life.test("an upgrade from a version with a separate tray stops its tray unit still running (its file gone with the old package), so the daemon's own icon is the only one", async () => {
+  const TRAY = `${PKG}-tray.service`;
+  writeFileSync(join(unitDir(), TRAY), `[Service]\nExecStart=${fakeBin}\n`);
+  expect(manager.systemctl("daemon-reload").code).toBe(0);
+  expect(manager.systemctl("start", TRAY).code).toBe(0);
+  await until(() => (running(TRAY) !== "stopped" ? true : null), 10_000, "the old tray running");
+  // dpkg removes the files the new version does not ship; the old tray keeps running from memory.
+  rmSync(join(unitDir(), TRAY));
+  try {
+    script("postinst", ["configure", "3.0.0-1"]);
+    await until(() => (show(TRAY, "ActiveState") === "inactive" ? true : null), 10_000, `the leftover tray stopped (now ${show(TRAY, "ActiveState")})`);
+  } finally {
+    manager.systemctl("stop", TRAY);
+  }
+}, 60_000);
+
 life.test("removal stops the daemon and the relay before their binary goes; an upgrade's prerm stops nothing", async () => {
   for (const u of UNITS) manager.systemctl("start", u);
   await settled(["sleep 1003", "sleep 1003"]);

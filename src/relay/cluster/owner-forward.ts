@@ -5,7 +5,7 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
-import { CLIENT_ONLY, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
+import { CLIENT_ONLY, ENTRY_RESUMES_HEADER, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
 import { bodySource, resumableBody, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import type { HopWatch } from "./hop-watch.ts";
@@ -16,7 +16,7 @@ const HOP: readonly string[] = [...HOP_BY_HOP, "host"];
 /** The client's Content-Length rides in a signed header: the hop's own length is the frames'. */
 export const BODY_LENGTH_HEADER = "x-c2l-content-length";
 /** Only ever set by a node: a client's copy is dropped. */
-const NODE_ONLY: readonly string[] = [NODE_AUTH_HEADER, NODE_HEADERS_HEADER, BODY_LENGTH_HEADER, "content-length"];
+const NODE_ONLY: readonly string[] = [NODE_AUTH_HEADER, NODE_HEADERS_HEADER, BODY_LENGTH_HEADER, ENTRY_RESUMES_HEADER, "content-length"];
 
 /** The headers that sign a node-to-node request `method target` with `headers` (which are sent too). */
 export function signedHeaders(key: Uint8Array, nodeId: string, to: string, method: string, target: string, headers: Headers, body: BodyMode): { headers: Headers; signature: Uint8Array } {
@@ -85,6 +85,7 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
   const length = req.headers.get("content-length");
   if (length !== null) headers.set(BODY_LENGTH_HEADER, length);
   headers.set(ENTRY_NODE_HEADER, o.nodeId);
+  if (o.resume) headers.set(ENTRY_RESUMES_HEADER, "1");
   const hasBody = !bodiless(req);
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, req.method, target, headers, hasBody ? "framed" : "none");
   // A small body (read by the caller, or here) goes as one buffer; others stream frame by frame.

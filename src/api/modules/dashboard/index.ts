@@ -45,7 +45,7 @@ export const dashboardModule = (deps: ApiDeps) =>
     .get(
       "/dashboard/:file",
       async ({ params, request }) => {
-        const r = await dashboardAsset(params.file, new URL(request.url).searchParams.has("v"));
+        const r = await dashboardAsset(params.file, new URL(request.url).searchParams.get("v"));
         if (!r) throw new HttpError("not_found", `no dashboard file "${params.file}"`);
         return r;
       },

@@ -69,8 +69,12 @@ const TYPES: Record<string, string> = {
   "icon.svg": "image/svg+xml",
 };
 
-/** Static code and styles (no data in them), so no session is needed; versioned URLs are cached for good. */
-export async function dashboardAsset(name: string, versioned: boolean): Promise<Response | null> {
+/**
+ * Static code and styles (no data in them), so no session is needed; a URL naming this build's version is cached for
+ * good. Another version's (a page loaded from the daemon before an upgrade, asking after its restart) gets this build's
+ * file uncached: kept for good under the old name, it would stand in for the old file after a downgrade.
+ */
+export async function dashboardAsset(name: string, version: string | null): Promise<Response | null> {
   // Own keys only: "constructor" or "__proto__" is no file (an inherited property answered 200 with the icon).
   const type = Object.hasOwn(TYPES, name) ? TYPES[name] : undefined;
   if (!type) return null;
@@ -80,7 +84,7 @@ export async function dashboardAsset(name: string, versioned: boolean): Promise<
     headers: {
       "content-type": type,
       "x-content-type-options": "nosniff",
-      "cache-control": versioned ? "public, max-age=31536000, immutable" : "no-cache",
+      "cache-control": version === a.ASSET_VERSION ? "public, max-age=31536000, immutable" : "no-cache",
       etag: `"${a.ASSET_VERSION}"`,
     },
   });
