@@ -2,11 +2,33 @@
 import { readdirSync, readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 
-export async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
+/** Where the kernel's ephemeral ports (port 0 binds, outgoing connections' own ports) begin: 32768 unless set otherwise. */
+function ephemeralStart(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+const PORTS_FROM = 20_000;
+const PORTS_TO = Math.max(PORTS_FROM + 1000, ephemeralStart());
+
+/**
+ * A loopback port nothing listens on just now, for a process that binds it later. Picked at random below the ephemeral
+ * range: a port 0 bind's port could be taken meanwhile by any outgoing connection's own port, and with test files running
+ * in parallel there are thousands of those; a random pick in 12k ports meets another worker's pick only by chance.
+ */
+export function freePort(): number {
+  for (;;) {
+    const port = PORTS_FROM + Math.floor(Math.random() * (PORTS_TO - PORTS_FROM));
+    try {
+      const s = Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      s.stop(true);
+      return port;
+    } catch {
+      // Held: another.
+    }
+  }
 }
 
 export async function waitHttp(url: string, timeoutMs: number, proc?: Subprocess): Promise<void> {

@@ -5,6 +5,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
 import { runCli } from "./cli.ts";
+import { freePort } from "../../bench/lib/proc.ts";
 
 setDefaultTimeout(60_000);
 
@@ -18,12 +19,6 @@ interface Check {
 const homes: string[] = [];
 afterAll(() => homes.forEach(removeHome));
 
-function freePort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 /** A config on fixed free ports (the CLI cannot find a daemon on a random one), no upstream needed. */
 function ports() {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { BUN, REPO, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { ROOT } from "../helpers/other-user.ts";
+import { freePort } from "../../bench/lib/proc.ts";
 
 setDefaultTimeout(60_000);
 const NOBODY = 65534;
@@ -28,12 +29,6 @@ function asNobody(args: string[], env: Record<string, string>, timeoutMs?: numbe
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 
-function freePort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 test("config and state directories left to root: doctor names each with the chown that fixes it; after that chown, doctor is clean and serve starts", () => {
   const env = homeEnv(home);

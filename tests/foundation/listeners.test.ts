@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { cleanup, relayToml, startRelayProc } from "../tunnel/helpers.ts";
+import { freePort } from "../../bench/lib/proc.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -22,12 +23,6 @@ url = "http://127.0.0.1:9"
 ${extra}`;
 
 /** A port nothing listens on right now. */
-function freePort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 /** One request on a fresh connection (no pooled keep-alive socket that would outlive a closed listener). */
 async function status(url: string): Promise<number | "refused"> {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { ROOT } from "../helpers/other-user.ts";
+import { freePort } from "../../bench/lib/proc.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -35,12 +36,6 @@ async function serve(toml: string): Promise<{ code: number | null; err: string; 
 }
 
 /** A port nothing listens on right now. */
-function freePort(): number {
-  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
-  const port = s.port!;
-  s.stop(true);
-  return port;
-}
 
 /** Whether something accepts connections on 127.0.0.1:port. */
 function listening(port: number): Promise<boolean> {

@@ -7,6 +7,7 @@ import type { DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { AUDIENCE, startProvider, type TestProvider } from "../auth/oidc-provider.ts";
 import { cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { freePort } from "../../bench/lib/proc.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
@@ -20,12 +21,6 @@ let daemon: DaemonProc;
 let browser: Browser;
 
 /** A free loopback port: the provider must know the relay's redirect URI (its exact origin, for CORS) before it starts. */
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
 
 beforeAll(async () => {
   fake = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 400, tokenDelayMs: 40 });

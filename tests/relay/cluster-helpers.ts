@@ -128,7 +128,15 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
     await p.waitFor(/relay cluster node/, 10_000);
     return { ...p, id: s.id, internalUrl: `http://${s.internal}`, toml: s.toml };
   };
-  const nodes = await Promise.all(specs.map((_, i) => start(i)));
+  // A node that fails to start must not leave the others running (a process the test never stops).
+  const started = await Promise.allSettled(specs.map((_, i) => start(i)));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all(started.map((r) => (r.status === "fulfilled" ? r.value.stop("SIGKILL") : undefined)));
+    cleanup(dir);
+    throw failed.reason;
+  }
+  const nodes = started.map((r) => (r as PromiseFulfilledResult<ClusterNode>).value);
   return {
     nodes,
     secretFile,

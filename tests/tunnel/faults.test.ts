@@ -5,6 +5,7 @@ import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, bodyOutcome, cleanup, daemonToml, r
 import { connect, ConnectError } from "../../src/tunnel/connector.ts";
 import { decodeMessage, encode } from "../../src/protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/protocol/messages.ts";
+import { freePort } from "../../bench/lib/proc.ts";
 
 let fake: FakeOllama;
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
@@ -16,12 +17,6 @@ afterAll(async () => {
   await fake?.stop();
 });
 
-async function freePort(): Promise<number> {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const p = s.port;
-  s.stop(true);
-  return p;
-}
 
 const wsUrl = (httpUrl: string) => `${httpUrl.replace(/^http/, "ws")}/agent`;
 
