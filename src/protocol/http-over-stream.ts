@@ -81,6 +81,8 @@ export async function forward(
     for (const h of head.headers) {
       const k = h[0].toLowerCase();
       if (!NOT_ACROSS.has(k) && !opts.dropAnswerHeaders?.has(k)) headers.append(k, h[1]);
+      // A HEAD answer's length is what a GET would get (answer() sends it); Bun would declare "0" for the empty body.
+      else if (k === "content-length" && noBody && req.method === "HEAD" && /^\d{1,15}$/.test(h[1])) headers.set(k, h[1]);
     }
     // An answer complete on arrival goes out sized in one write; one still coming streams.
     const onBreak = opts.onBreak;
@@ -177,7 +179,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
-  if (held) await answerHeld(held, res);
+  if (held) await answerHeld(held, s, res);
   else await answer(s, res);
 }
 
@@ -196,8 +198,8 @@ function isWholeAnswer(res: Response): boolean {
 }
 
 /** A held answer's head and body (resumable-answer.ts sends them, across sessions). */
-async function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
-  const head = { status: res.status, headers: headerList(res.headers) };
+async function answerHeld(held: HeldAnswer, s: Stream, res: Response): Promise<void> {
+  const head = { status: res.status, headers: answerHeaders(s, res, null) };
   if (!isWholeAnswer(res)) return held.answer(head, res.body as ReadableStream<Uint8Array> | null);
   let bytes: Uint8Array;
   try {
@@ -207,6 +209,15 @@ async function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
     return held.answer(head, new ReadableStream({ start: (c) => c.error(new Error("the answer's body could not be read")) }));
   }
   return held.answerWhole(head, bytes);
+}
+
+/** The answer head's headers; for HEAD with the length a GET would get, which forward() declares to the client. */
+function answerHeaders(s: Stream, res: Response, whole: Uint8Array | null): HeaderList {
+  const list = headerList(res.headers);
+  if (s.requestHead?.method !== "HEAD") return list;
+  const length = res.headers.get("content-length") ?? (whole ? String(whole.byteLength) : null);
+  if (length !== null) list.push(["content-length", length]);
+  return list;
 }
 
 /** Streams a handler's Response back as the stream's answer. */
@@ -225,7 +236,7 @@ async function answer(s: Stream, res: Response): Promise<void> {
     }
   }
   try {
-    s.respond({ status: res.status, headers: headerList(res.headers) });
+    s.respond({ status: res.status, headers: answerHeaders(s, res, whole) });
   } catch (e) {
     // A head the relay would refuse (see encode()) fails this stream, not the session.
     if (!whole) res.body?.cancel().catch(() => {});
