@@ -121,3 +121,55 @@ test("an upstream's legal but unusual answers (Connection: close, HTTP/1.0, chun
   }
   answer = "plain";
 });
+
+/** What arrives on a new connection for `parts` (written `gapMs` apart) until the server closes it or `ms` pass. */
+async function transcript(p: number, parts: string[], ms = 1500, gapMs = 200): Promise<{ text: string; closed: boolean }> {
+  const c = await rawConversation(p);
+  for (const [i, part] of parts.entries()) {
+    if (i) await Bun.sleep(gapMs);
+    c.write(part);
+  }
+  await until(async () => c.closed, ms, "").catch(() => {});
+  const { text } = c.drain();
+  const closed = c.closed;
+  c.close();
+  return { text: text.replace(/\r\ndate: [^\r]*/gi, ""), closed };
+}
+
+test("documented (Bun's server, not ours): Expect: 100-continue is answered 100 at once, even for a refused call; chunked trailers cost an async answer; HTTP/1.0 keep-alive, OPTIONS * and a 16 KiB head", async () => {
+  const big = 2 * 1024 * 1024;
+  const expectHead = (path: string, extra: string) => `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${big}\r\nexpect: 100-continue\r\n${extra}\r\n`;
+  // The broker: 100 first (the client then sends its body), the refusal right behind it, before any body byte came.
+  const broker = await transcript(port, [expectHead("/api/generate", "x-api-key: c2l_not_a_key_0123456789\r\n")], 1000);
+  expect(broker.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 401 /);
+  // The relay reads a refused body to its end before it answers (src/relay/server.ts closeUnadmitted): after the 100,
+  // the answer waits for the body the client now sends.
+  const refused = expectHead(`/t/${TUNNEL_ID}/api/generate`, "").replace(`content-length: ${big}`, "content-length: 10");
+  const withoutBody = await transcript(relay.port, [refused], 1000);
+  expect(withoutBody.text).toBe("HTTP/1.1 100 Continue\r\n\r\n");
+  const withBody = await transcript(relay.port, [refused, "0123456789"], 2000);
+  expect(withBody.text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 401 [^]*\r\nconnection: close\r\n/i);
+
+  // A chunked body with a trailer field: Bun answers the trailer as the next request (400, closed), and an answer not
+  // ready by then (every proxied call) is never written.
+  const body = JSON.stringify({ model: "m:latest", prompt: "hi", stream: false });
+  const trailer = await transcript(port, [`POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${full}\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\nx-checksum: 1\r\n\r\n`]);
+  expect(trailer).toEqual({ text: "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n", closed: true });
+  // Without the trailer, a chunk extension is fine and the connection stays.
+  const ext = await transcript(port, [`POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${full}\r\ntransfer-encoding: chunked\r\n\r\n${body.length.toString(16)};name=value\r\n${body}\r\n0\r\n\r\n`], 500);
+  expect(ext.text).toStartWith("HTTP/1.1 200 OK\r\n");
+  expect(ext.closed).toBe(false);
+
+  // HTTP/1.0 asking for keep-alive gets its answer and a closed connection (Bun keeps HTTP/1.0 connections never).
+  const old = await transcript(port, [`GET /api/version HTTP/1.0\r\nHost: 127.0.0.1\r\nx-api-key: ${full}\r\nConnection: keep-alive\r\n\r\n`]);
+  expect(old.closed).toBe(true);
+  expect(old.text).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\{"version":"0\.12\.0"\}$/);
+  expect(old.text).not.toMatch(/keep-alive/i);
+
+  // Answered by Bun's parser with no body (no dialect, no error code): OPTIONS *, a head over 16 KiB.
+  expect(await transcript(port, ["OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"])).toEqual({ text: "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n", closed: true });
+  expect(await transcript(port, [`GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nx-long: ${"a".repeat(17 * 1024)}\r\n\r\n`])).toEqual({ text: "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n", closed: true });
+  // An absolute-form target (what a client configured with an HTTP proxy sends) is the same call, on both.
+  expect((await rawRequest(port, "POST", `http://127.0.0.1:${port}/api/generate`, { headers: { "x-api-key": full, "content-type": "application/json" }, body })).body).toBe(ANSWER);
+  expect((await rawRequest(relay.port, "POST", `http://127.0.0.1:${relay.port}/t/${TUNNEL_ID}/api/generate`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" }, body })).body).toBe(ANSWER);
+});

@@ -131,6 +131,8 @@ export interface RawConversation {
   /** The next answer (`method`: the request's, for HEAD), or null when the connection closed (or `ms` passed) first. */
   next(method?: string, ms?: number): Promise<(RawResponse & { bytes: Buffer }) | null>;
   readonly closed: boolean;
+  /** Everything received and not yet read by next(), as text; emptied. */
+  drain(): { text: string };
   close(): void;
 }
 
@@ -155,6 +157,11 @@ export async function rawConversation(port: number): Promise<RawConversation> {
       return closed;
     },
     close: () => void sock.destroy(),
+    drain() {
+      const text = data.toString("latin1");
+      data = Buffer.alloc(0);
+      return { text };
+    },
     async next(method = "GET", ms = 5000) {
       const until = performance.now() + ms;
       for (;;) {
