@@ -45,6 +45,21 @@ export function requestProblem(req: Request): string | null {
   return null;
 }
 
+/**
+ * A POST/PUT/PATCH that declared no body framing at all (an HTTP/1.0 client that closes the connection to end its body):
+ * HTTP/1.x has no close-delimited request bodies, so Bun reads none, and forwarding it as an empty one would get a
+ * misleading answer (e.g. "model not found") from the upstream. The headers first: asking for req.body makes Bun build
+ * a ReadableStream, which a framed request never needs here.
+ */
+export function unframedBody(req: Request): boolean {
+  const m = req.method;
+  return (m === "POST" || m === "PUT" || m === "PATCH") && !req.headers.has("content-length") && !req.headers.has("transfer-encoding") && req.body === null;
+}
+
+/** The sentence the broker and the relay answer (400) to an unframed body. */
+export const unframedMessage = (method: string): string =>
+  `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`;
+
 /** The request's path without the query (or a fragment), for choosing the error's dialect ("/api/tags"): also for a bare target. */
 export function requestPath(req: Request): string {
   const url = req.url;

@@ -6,7 +6,7 @@ import { VERSION } from "../core/build-info.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { RepeatLimit } from "../core/repeat-limit.ts";
-import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
+import { closing, requestPath, requestProblem, unframedBody, unframedMessage } from "../core/request-checks.ts";
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import { chatPage, isChatPath } from "./chat-route.ts";
@@ -77,6 +77,8 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
     let res: Response | undefined;
     if (target) {
+      // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
+      if (unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), tunnelId);
       try {
         res = await deps.forward.client(req, target.id, target.path + url.search);
         if (deps.cluster) res = deps.cluster.stamp(res);

@@ -114,7 +114,7 @@ test("an upstream's legal but unusual answers (Connection: close, HTTP/1.0, chun
       const r = await c.next();
       const what = { name, round };
       if (name === "noContentWithBody") expect({ ...what, status: r?.status, body: r?.body }).toEqual({ ...what, status: 204, body: "" });
-      else if (name === "gzip") expect({ ...what, status: r?.status, encoding: r?.headers["content-encoding"], body: Buffer.from(Bun.gunzipSync(r!.bytes)).toString() }).toEqual({ ...what, status: 200, encoding: "gzip", body: ANSWER });
+      else if (name === "gzip") expect({ ...what, status: r?.status, encoding: r?.headers["content-encoding"], body: Buffer.from(Bun.gunzipSync(new Uint8Array(r!.bytes))).toString() }).toEqual({ ...what, status: 200, encoding: "gzip", body: ANSWER });
       else expect({ ...what, status: r?.status, body: r?.body }).toEqual({ ...what, status: 200, body: ANSWER });
     }
     c.close();
@@ -172,4 +172,27 @@ test("documented (Bun's server, not ours): Expect: 100-continue is answered 100 
   // An absolute-form target (what a client configured with an HTTP proxy sends) is the same call, on both.
   expect((await rawRequest(port, "POST", `http://127.0.0.1:${port}/api/generate`, { headers: { "x-api-key": full, "content-type": "application/json" }, body })).body).toBe(ANSWER);
   expect((await rawRequest(relay.port, "POST", `http://127.0.0.1:${relay.port}/t/${TUNNEL_ID}/api/generate`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" }, body })).body).toBe(ANSWER);
+});
+
+test("a POST with neither Content-Length nor Transfer-Encoding (an HTTP/1.0 client ending its body by closing) is 400 through the relay as on the broker, never an empty call upstream", async () => {
+  const before = up.requests.length;
+  for (const [where, p, path, headers] of [
+    ["broker", port, "/api/generate", { "x-api-key": full }],
+    ["relay", relay.port, `/t/${TUNNEL_ID}/api/generate`, { authorization: `Bearer ${CLIENT_KEY}` }],
+    ["relay", relay.port, `/t/${TUNNEL_ID}/v1/chat/completions`, { authorization: `Bearer ${CLIENT_KEY}` }],
+  ] as const) {
+    const r = await rawRequest(p, "POST", path, { headers: { ...headers, "content-type": "application/json" } });
+    const message = path.includes("/v1/") ? JSON.parse(r.body).error.message : JSON.parse(r.body).error;
+    expect({ where, path, status: r.status, code: r.headers["x-c2l-error-code"], message }).toEqual({
+      where,
+      path,
+      status: 400,
+      code: "bad_request",
+      message: expect.stringContaining("has no Content-Length or Transfer-Encoding") as unknown as string,
+    });
+  }
+  // Framed empty bodies pass (Content-Length: 0, a chunked body of no chunks).
+  const empty = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/api/generate`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-length": "0" } });
+  expect(empty.status).toBe(200);
+  expect(up.requests.length).toBe(before + 1);
 });
