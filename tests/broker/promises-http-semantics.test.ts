@@ -20,6 +20,7 @@ const ANSWERS: Record<string, string | Uint8Array> = {
   earlyHints103: `HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${ANSWER.length}\r\n\r\n${ANSWER}`,
   noContentWithBody: `HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\nhello`,
   gzip: Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${gz.length}\r\n\r\n`), gz]),
+  malformed: `HTTP/1.1 two hundred\r\n\r\n`,
   cut: `HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel`,
 };
 let answer = "plain";
@@ -31,17 +32,20 @@ let port: number;
 /** A key whose model list leaves the upstream's one model out; and one with every model. */
 let narrow: string;
 let full: string;
+/** A key allowed one request a minute. */
+let once: string;
 
 beforeAll(async () => {
   up = scriptedUpstream((_path, s) => {
     s.write(ANSWERS[answer]!);
-    if (answer === "close" || answer === "http10" || answer === "cut") s.end();
+    if (answer === "close" || answer === "http10" || answer === "cut" || answer === "malformed") s.end();
   });
   relay = await startRelayProc(relayToml());
   d = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
   port = Number(new URL(d.urls.broker!).port);
   narrow = createKey(d, "narrow", "--models", "other*");
   full = createKey(d, "full");
+  once = createKey(d, "once", "--rpm", "1");
   await until(async () => (await fetch(`${d.urls.broker}/api/version`, { headers: { "x-api-key": full } })).status === 200, 5000, "the daemon to see the keys");
 }, 30_000);
 
@@ -83,17 +87,20 @@ test("HEAD gets the headers GET gets and no body, on the broker and through the 
   expect(up.requests.filter((r) => r.startsWith("HEAD ") && r !== "HEAD /api/version")).toEqual([]);
 });
 
-test("a kept-alive connection serves the next request after every error answer: an unknown key (401), a key's model list (403), two different keys (400), a stream the upstream cut", async () => {
+test("a kept-alive connection serves the next request after every error answer: an unknown key (401), a key's model list (403), two different keys (400), a stream the upstream cut, an upstream's malformed answer (502), a key's rate (429)", async () => {
   const c = await rawConversation(port);
   const steps: [string, string, number][] = [
     ["unknown key", generate("c2l_not_a_key_0123456789"), 401],
     ["model off the key's list", generate(narrow), 403],
     ["two different keys", generate(full, `authorization: Bearer ${narrow}\r\n`), 400],
     ["the upstream cut the stream", generate(full), 200],
+    ["a malformed upstream answer", generate(full), 502],
+    ["the key's first call", generate(once), 200],
+    ["over the key's rate", generate(once), 429],
     ["after all of them", generate(full), 200],
   ];
   for (const [what, req, status] of steps) {
-    answer = what === "the upstream cut the stream" ? "cut" : "plain";
+    answer = what === "the upstream cut the stream" ? "cut" : what === "a malformed upstream answer" ? "malformed" : "plain";
     c.write(req);
     const r = await c.next();
     expect({ what, status: r?.status }).toEqual({ what, status });
@@ -106,7 +113,7 @@ test("a kept-alive connection serves the next request after every error answer: 
 });
 
 test("an upstream's legal but unusual answers (Connection: close, HTTP/1.0, chunked with a Content-Length, 100 and 103 interim answers, a 204 with a body, gzip) reach the client, twice on one connection, through the broker's upstream pool", async () => {
-  for (const name of Object.keys(ANSWERS).filter((n) => n !== "cut")) {
+  for (const name of Object.keys(ANSWERS).filter((n) => n !== "cut" && n !== "malformed")) {
     answer = name;
     const c = await rawConversation(port);
     for (const round of [1, 2]) {
