@@ -9,11 +9,17 @@ import { urlPath } from "./url-path.ts";
 /** The sentence every listener answers (400) to a request without Host. */
 export const MISSING_HOST_MESSAGE = "the request has no Host header (HTTP/1.0 without Host); send Host, e.g. \"Host: 127.0.0.1\"";
 
+/** The sentence every listener answers (400) to CONNECT. */
+export const CONNECT_MESSAGE =
+  "CONNECT is not supported: this is an HTTP API, not a proxy (a client with it as HTTPS_PROXY sends CONNECT); call its URL directly";
+
 /**
  * Why Bun handed over a bare request target: no Host header at all, or one it could not make a URL of ("a b",
  * "evil@127.0.0.1", "127.0.0.1/x"), which is named, not called missing.
  */
 export function bareTargetProblem(req: Request): string {
+  // CONNECT's target is an authority ("127.0.0.1:11435"), not a path: a client that was given this server as its proxy.
+  if (req.method === "CONNECT") return CONNECT_MESSAGE;
   const host = req.headers.get("host");
   if (host === null) return MISSING_HOST_MESSAGE;
   return `the Host header ${JSON.stringify(host.slice(0, 100))} is not a host name or address with an optional port; send e.g. "Host: 127.0.0.1:8765"`;
