@@ -20,6 +20,17 @@ export async function readRequest(ex: Exchange, req: Request, replay: ReplayBudg
   return unframedRefusal(ex, req) ?? takeRequest(ex, await readBody(ex, req, replay));
 }
 
+/**
+ * TRACE and CONNECT never go upstream (the agent refuses them through the tunnel too, src/tunnel/filter.ts): a server
+ * that echoes TRACE (Apache's default TraceEnable) would show the caller the credential the broker adds for the upstream.
+ */
+export function methodRefusal(ex: Exchange): Response | null {
+  const m = ex.method;
+  if (m !== "TRACE" && m !== "CONNECT") return null;
+  ex.discard();
+  return errorAnswer(ex, "method_not_allowed", `${m} is not allowed through the broker`);
+}
+
 export function unframedRefusal(ex: Exchange, req: Request): Response | null {
   // Tunnel requests carry their body in the stream: the relay made this check (src/relay/routes.ts).
   if (ex.source !== "local" || !unframedBody(req)) return null;
