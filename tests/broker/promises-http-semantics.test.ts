@@ -2,7 +2,7 @@
 // reuse after error answers and after an upstream's odd but legal answers, and what Bun's own parser does that we
 // cannot change (pinned here, documented in docs/broker.md). Raw sockets: fetch would hide every one of these.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createKey, removeHome, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { rawConversation, rawRequest } from "../helpers/raw-http.ts";
 import { scriptedUpstream, type ScriptedUpstream } from "../helpers/scripted-upstream.ts";
 import { until } from "../helpers/until.ts";
@@ -19,6 +19,8 @@ const ANSWERS: Record<string, string | Uint8Array> = {
   continue100: `HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${ANSWER.length}\r\n\r\n${ANSWER}`,
   earlyHints103: `HTTP/1.1 103 Early Hints\r\nlink: </x>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${ANSWER.length}\r\n\r\n${ANSWER}`,
   noContentWithBody: `HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\nhello`,
+  notModified: `HTTP/1.1 304 Not Modified\r\netag: "v1"\r\n\r\n`,
+  partial: `HTTP/1.1 206 Partial Content\r\ncontent-type: application/octet-stream\r\ncontent-range: bytes 0-3/10\r\ncontent-length: 4\r\n\r\nabcd`,
   gzip: Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${gz.length}\r\n\r\n`), gz]),
   malformed: `HTTP/1.1 two hundred\r\n\r\n`,
   cut: `HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel`,
@@ -113,23 +115,58 @@ test("a kept-alive connection serves the next request after every error answer: 
     if (what === "after all of them") expect(r!.body).toBe(ANSWER);
   }
   expect(c.closed).toBe(false);
+  // Connection: close is honoured: the answer, then the end of the connection.
+  c.write(generate(full, "connection: close\r\n"));
+  expect((await c.next())?.status).toBe(200);
+  expect(await c.next()).toBeNull();
+  expect(c.closed).toBe(true);
   c.close();
   answer = "plain";
 });
 
-test("an upstream's legal but unusual answers (Connection: close, HTTP/1.0, chunked with a Content-Length, 100 and 103 interim answers, a 204 with a body, gzip) reach the client, twice on one connection, through the broker's upstream pool", async () => {
+test("the control API keeps the connection after its error answers too: unknown route (404), bad token (401), body over body_limit (413, answered before the body is sent)", async () => {
+  const api = Number(new URL(d.urls.api!).port);
+  const token = await apiToken(d);
+  const c = await rawConversation(api);
+  const get = (path: string, auth: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nauthorization: Bearer ${auth}\r\n\r\n`;
+  c.write(get("/api/v1/no-such-route", token));
+  expect((await c.next())?.status).toBe(404);
+  c.write(get("/api/v1/keys", "wrong-token-0123456789"));
+  expect((await c.next())?.status).toBe(401);
+  // Declared over [api] body_limit (1 MiB): refused at once; the body the client then sends is read and dropped.
+  const size = 2 * 1024 * 1024;
+  c.write(`PUT /api/v1/config HTTP/1.1\r\nHost: 127.0.0.1\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
+  const refused = await c.next();
+  expect({ status: refused?.status, code: refused?.headers["x-c2l-error-code"] }).toEqual({ status: 413, code: "payload_too_large" });
+  c.write("x".repeat(size));
+  c.write(get("/api/v1/status", token));
+  expect((await c.next())?.status).toBe(200);
+  c.close();
+});
+
+test("an upstream's legal but unusual answers (Connection: close, HTTP/1.0, chunked with a Content-Length, 100 and 103 interim answers, a 204 with a body, 304, 206, gzip) reach the client unchanged, twice in a row (the broker's pool reuses its upstream socket or drops it), and through the relay", async () => {
+  const expected: Record<string, { status: number; body: string; header?: [string, string] }> = {
+    noContentWithBody: { status: 204, body: "" },
+    notModified: { status: 304, body: "", header: ["etag", '"v1"'] },
+    partial: { status: 206, body: "abcd", header: ["content-range", "bytes 0-3/10"] },
+    gzip: { status: 200, body: ANSWER, header: ["content-encoding", "gzip"] },
+  };
   for (const name of Object.keys(ANSWERS).filter((n) => n !== "cut" && n !== "malformed")) {
     answer = name;
-    const c = await rawConversation(port);
-    for (const round of [1, 2]) {
-      c.write(generate(full));
+    const want = expected[name] ?? { status: 200, body: ANSWER };
+    for (const [where, p, req] of [
+      ["broker", port, generate(full)],
+      ["broker", port, generate(full)],
+      ["relay", relay.port, generate(full, `authorization: Bearer ${CLIENT_KEY}\r\n`).replace("/api/generate", `/t/${TUNNEL_ID}/api/generate`)],
+    ] as const) {
+      const c = await rawConversation(p);
+      c.write(req);
       const r = await c.next();
-      const what = { name, round };
-      if (name === "noContentWithBody") expect({ ...what, status: r?.status, body: r?.body }).toEqual({ ...what, status: 204, body: "" });
-      else if (name === "gzip") expect({ ...what, status: r?.status, encoding: r?.headers["content-encoding"], body: Buffer.from(Bun.gunzipSync(new Uint8Array(r!.bytes))).toString() }).toEqual({ ...what, status: 200, encoding: "gzip", body: ANSWER });
-      else expect({ ...what, status: r?.status, body: r?.body }).toEqual({ ...what, status: 200, body: ANSWER });
+      c.close();
+      const body = name === "gzip" ? Buffer.from(Bun.gunzipSync(new Uint8Array(r!.bytes))).toString() : r?.body;
+      const what = { name, where };
+      expect({ ...what, status: r?.status, body, header: want.header && [want.header[0], r?.headers[want.header[0]]] }).toEqual({ ...what, status: want.status, body: want.body, header: want.header });
     }
-    c.close();
   }
   answer = "plain";
 });
