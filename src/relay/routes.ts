@@ -76,9 +76,9 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
     // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
     let res: Response | undefined;
+    // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
+    if ((target ?? myTunnelTarget(p)) && unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), tunnelId);
     if (target) {
-      // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
-      if (unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), tunnelId);
       try {
         res = await deps.forward.client(req, target.id, target.path + url.search);
         if (deps.cluster) res = deps.cluster.stamp(res);
