@@ -74,10 +74,10 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     const tunnelId = target?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
-    // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
-    let res: Response | undefined;
     // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
     if ((target ?? myTunnelTarget(p)) && unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), tunnelId);
+    // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
+    let res: Response | undefined;
     if (target) {
       try {
         res = await deps.forward.client(req, target.id, target.path + url.search);
