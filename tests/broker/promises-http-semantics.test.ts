@@ -94,7 +94,7 @@ test("HEAD gets the headers GET gets and no body, on the broker and through the 
   expect(up.requests.filter((r) => r.startsWith("HEAD ") && r !== "HEAD /api/version" && r !== "HEAD /api/generate")).toEqual([]);
 });
 
-test("a kept-alive connection serves the next request after every error answer: an unknown key (401), a key's model list (403), two different keys (400), a stream the upstream cut, an upstream's malformed answer (502), a key's rate (429)", async () => {
+test("a kept-alive connection serves the next request after every error answer: an unknown key (401), a key's model list (403), two different keys (400), a stream the upstream cut, an upstream's malformed answer (502), a key's rate (429); through the relay too", async () => {
   const c = await rawConversation(port);
   const steps: [string, string, number][] = [
     ["unknown key", generate("c2l_not_a_key_0123456789"), 401],
@@ -121,6 +121,18 @@ test("a kept-alive connection serves the next request after every error answer: 
   expect(await c.next()).toBeNull();
   expect(c.closed).toBe(true);
   c.close();
+  // Through the relay too: after a stream the upstream cut and after a 502, the admitted connection serves the next call.
+  const r = await rawConversation(relay.port);
+  const viaRelay = () => generate(full, `authorization: Bearer ${CLIENT_KEY}\r\n`).replace("/api/generate", `/t/${TUNNEL_ID}/api/generate`);
+  for (const [what, status] of [["cut", 200], ["malformed", 502], ["plain", 200]] as const) {
+    answer = what;
+    r.write(viaRelay());
+    const got = await r.next();
+    expect({ what, status: got?.status }).toEqual({ what, status });
+    if (what === "cut") expect(got!.body).toContain("broke off the response");
+  }
+  expect(r.closed).toBe(false);
+  r.close();
   answer = "plain";
 });
 
