@@ -87,13 +87,30 @@ export async function forward(
     // An answer complete on arrival goes out sized in one write; one still coming streams.
     const onBreak = opts.onBreak;
     const body = noBody
-      ? null
+      ? dropBody(s)
       : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? (head.resume ? opts.resumable?.(s, head) : null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
     return new Response(body, { status: head.status, headers });
   } catch (e) {
     if (deadline) unwatchFirstByte(deadline);
     opts.signal?.removeEventListener("abort", onAbort);
     throw e;
+  }
+}
+
+/**
+ * An answer that has no body (HEAD, 204, 304) whose agent sent one anyway (a refusal's JSON, a listing answering HEAD):
+ * its bytes are read and dropped, so the stream ends and frees its slot of the tunnel's max_streams. Unread, it stayed open.
+ */
+function dropBody(s: Stream): null {
+  if (s.takeWhole() === null) void drain(s);
+  return null;
+}
+
+async function drain(s: Stream): Promise<void> {
+  try {
+    while ((await s.next()) !== null);
+  } catch {
+    // Reset or its session gone: the stream is released either way.
   }
 }
 
