@@ -196,7 +196,8 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
-  if (held) await answerHeld(held, s, res);
+  if (head.method === "HEAD") await answerHead(s, held, res);
+  else if (held) await answerHeld(held, res);
   else await answer(s, res);
 }
 
@@ -215,8 +216,8 @@ function isWholeAnswer(res: Response): boolean {
 }
 
 /** A held answer's head and body (resumable-answer.ts sends them, across sessions). */
-async function answerHeld(held: HeldAnswer, s: Stream, res: Response): Promise<void> {
-  const head = { status: res.status, headers: answerHeaders(s, res, null) };
+async function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
+  const head = { status: res.status, headers: headerList(res.headers) };
   if (!isWholeAnswer(res)) return held.answer(head, res.body as ReadableStream<Uint8Array> | null);
   let bytes: Uint8Array;
   try {
@@ -228,14 +229,28 @@ async function answerHeld(held: HeldAnswer, s: Stream, res: Response): Promise<v
   return held.answerWhole(head, bytes);
 }
 
-/** The answer head's headers; for HEAD with the length a GET would get, which forward() declares to the client. */
-function answerHeaders(s: Stream, res: Response, whole: Uint8Array | null): HeaderList {
-  const list = headerList(res.headers);
-  if (s.requestHead?.method !== "HEAD") return list;
-  const length = res.headers.get("content-length") ?? (whole ? String(whole.byteLength) : null);
-  if (length !== null) list.push(["content-length", length]);
-  return list;
+/**
+ * The answer to a HEAD: its head, with the length a GET would get (forward() declares it to the client), and no body.
+ * A body sent anyway (a refusal's JSON, a listing) is left unread by an older relay, holding one of the tunnel's
+ * max_streams for good.
+ */
+async function answerHead(s: Stream, held: HeldAnswer | null, res: Response): Promise<void> {
+  const body = res.body ? await res.bytes().catch(() => null) : null;
+  const headers = headerList(res.headers);
+  const length = res.headers.get("content-length") ?? (body ? String(body.byteLength) : null);
+  if (length !== null) headers.push(["content-length", length]);
+  if (held) return held.answerWhole({ status: res.status, headers }, NO_BYTES);
+  if (s.failure) return;
+  try {
+    s.respond({ status: res.status, headers });
+  } catch (e) {
+    s.reset("internal", e instanceof Error ? e.message : String(e));
+    return;
+  }
+  s.end();
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Streams a handler's Response back as the stream's answer. */
 async function answer(s: Stream, res: Response): Promise<void> {
@@ -253,7 +268,7 @@ async function answer(s: Stream, res: Response): Promise<void> {
     }
   }
   try {
-    s.respond({ status: res.status, headers: answerHeaders(s, res, whole) });
+    s.respond({ status: res.status, headers: headerList(res.headers) });
   } catch (e) {
     // A head the relay would refuse (see encode()) fails this stream, not the session.
     if (!whole) res.body?.cancel().catch(() => {});
