@@ -265,7 +265,8 @@ export class Broker implements BrokerService {
       }
     }
     admit?.(req);
-    if (req.method === "GET") {
+    // HEAD is the listing's GET without its body (Bun drops it and declares its length), not the upstream's unfiltered list.
+    if (req.method === "GET" || req.method === "HEAD") {
       // Decided on the route the upstream serves (routeOf: "/api/%74ags" is /api/tags to Ollama's router), so no spelling
       // of a listing reaches the upstream's unfiltered list past a key's model list.
       const route = routeOf(path);
@@ -299,6 +300,8 @@ export class Broker implements BrokerService {
     ex.ttfbMs = performance.now() - ex.started;
     ex.responseHeaders = res.headers;
     ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
+    // Declared, as Bun's server would: the tunnel's agent sends a sized answer whole, and a HEAD's length crosses with it.
+    res.headers.set("content-length", String(body.byteLength));
     return new Response(body, { status: res.status, headers: res.headers });
   }
 

@@ -23,7 +23,7 @@ import { countRefusal } from "./refusal-metrics.ts";
 import { admit } from "./pipeline/admit.ts";
 import { requestDialect } from "./pipeline/answer-error.ts";
 import { attempt, firstGrant } from "./pipeline/attempt.ts";
-import { readBody, takeRequest, unframedRefusal } from "./pipeline/read-request.ts";
+import { methodRefusal, readBody, takeRequest, unframedRefusal } from "./pipeline/read-request.ts";
 import { relayAnswer } from "./pipeline/relay-answer.ts";
 import { route } from "./pipeline/route.ts";
 
@@ -72,7 +72,7 @@ export async function proxy(
   ex.admitted = admitted;
   ex.requestHeaders = req.headers;
   ex.headerJson = headerJson;
-  const unframed = unframedRefusal(ex, req);
+  const unframed = unframedRefusal(ex, req) ?? methodRefusal(ex);
   if (unframed !== null) return unframed;
   const read = await readBody(ex, req, deps.replay);
   const refused = takeRequest(ex, read) ?? admit(ex, deps.gateway()) ?? route(ex);

@@ -9,11 +9,17 @@ import { urlPath } from "./url-path.ts";
 /** The sentence every listener answers (400) to a request without Host. */
 export const MISSING_HOST_MESSAGE = "the request has no Host header (HTTP/1.0 without Host); send Host, e.g. \"Host: 127.0.0.1\"";
 
+/** The sentence every listener answers (400) to CONNECT. */
+export const CONNECT_MESSAGE =
+  "CONNECT is not supported: this is an HTTP API, not a proxy (a client with it as HTTPS_PROXY sends CONNECT); call its URL directly";
+
 /**
  * Why Bun handed over a bare request target: no Host header at all, or one it could not make a URL of ("a b",
  * "evil@127.0.0.1", "127.0.0.1/x"), which is named, not called missing.
  */
 export function bareTargetProblem(req: Request): string {
+  // CONNECT's target is an authority ("127.0.0.1:11435"), not a path: a client that was given this server as its proxy.
+  if (req.method === "CONNECT") return CONNECT_MESSAGE;
   const host = req.headers.get("host");
   if (host === null) return MISSING_HOST_MESSAGE;
   return `the Host header ${JSON.stringify(host.slice(0, 100))} is not a host name or address with an optional port; send e.g. "Host: 127.0.0.1:8765"`;
@@ -44,6 +50,21 @@ export function requestProblem(req: Request): string | null {
   if (req.headers.get("content-length")?.includes(",")) return "the request has more than one Content-Length; send exactly one";
   return null;
 }
+
+/**
+ * A POST/PUT/PATCH that declared no body framing at all (an HTTP/1.0 client that closes the connection to end its body):
+ * HTTP/1.x has no close-delimited request bodies, so Bun reads none, and forwarding it as an empty one would get a
+ * misleading answer (e.g. "model not found") from the upstream. The headers first: asking for req.body makes Bun build
+ * a ReadableStream, which a framed request never needs here.
+ */
+export function unframedBody(req: Request): boolean {
+  const m = req.method;
+  return (m === "POST" || m === "PUT" || m === "PATCH") && !req.headers.has("content-length") && !req.headers.has("transfer-encoding") && req.body === null;
+}
+
+/** The sentence the broker and the relay answer (400) to an unframed body. */
+export const unframedMessage = (method: string): string =>
+  `the ${method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`;
 
 /** The request's path without the query (or a fragment), for choosing the error's dialect ("/api/tags"): also for a bare target. */
 export function requestPath(req: Request): string {

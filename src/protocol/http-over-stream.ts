@@ -81,17 +81,36 @@ export async function forward(
     for (const h of head.headers) {
       const k = h[0].toLowerCase();
       if (!NOT_ACROSS.has(k) && !opts.dropAnswerHeaders?.has(k)) headers.append(k, h[1]);
+      // A HEAD answer's length is what a GET would get (answer() sends it); Bun would declare "0" for the empty body.
+      else if (k === "content-length" && noBody && req.method === "HEAD" && /^\d{1,15}$/.test(h[1])) headers.set(k, h[1]);
     }
     // An answer complete on arrival goes out sized in one write; one still coming streams.
     const onBreak = opts.onBreak;
     const body = noBody
-      ? null
+      ? dropBody(s)
       : ((s.takeWhole() as Uint8Array<ArrayBuffer> | null) ?? (head.resume ? opts.resumable?.(s, head) : null) ?? s.directReadable(onBreak && ((e, last) => onBreak(e, head, last))));
     return new Response(body, { status: head.status, headers });
   } catch (e) {
     if (deadline) unwatchFirstByte(deadline);
     opts.signal?.removeEventListener("abort", onAbort);
     throw e;
+  }
+}
+
+/**
+ * An answer that has no body (HEAD, 204, 304) whose agent sent one anyway (a refusal's JSON, a listing answering HEAD):
+ * its bytes are read and dropped, so the stream ends and frees its slot of the tunnel's max_streams. Unread, it stayed open.
+ */
+function dropBody(s: Stream): null {
+  if (s.takeWhole() === null) void drain(s);
+  return null;
+}
+
+async function drain(s: Stream): Promise<void> {
+  try {
+    while ((await s.next()) !== null);
+  } catch {
+    // Reset or its session gone: the stream is released either way.
   }
 }
 
@@ -177,7 +196,8 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     s.reset("internal", e instanceof Error ? e.message : String(e));
     return;
   }
-  if (held) await answerHeld(held, res);
+  if (head.method === "HEAD") await answerHead(s, held, res);
+  else if (held) await answerHeld(held, res);
   else await answer(s, res);
 }
 
@@ -208,6 +228,29 @@ async function answerHeld(held: HeldAnswer, res: Response): Promise<void> {
   }
   return held.answerWhole(head, bytes);
 }
+
+/**
+ * The answer to a HEAD: its head, with the length a GET would get (forward() declares it to the client), and no body.
+ * A body sent anyway (a refusal's JSON, a listing) is left unread by an older relay, holding one of the tunnel's
+ * max_streams for good.
+ */
+async function answerHead(s: Stream, held: HeldAnswer | null, res: Response): Promise<void> {
+  const body = res.body ? await res.bytes().catch(() => null) : null;
+  const headers = headerList(res.headers);
+  const length = res.headers.get("content-length") ?? (body ? String(body.byteLength) : null);
+  if (length !== null) headers.push(["content-length", length]);
+  if (held) return held.answerWhole({ status: res.status, headers }, NO_BYTES);
+  if (s.failure) return;
+  try {
+    s.respond({ status: res.status, headers });
+  } catch (e) {
+    s.reset("internal", e instanceof Error ? e.message : String(e));
+    return;
+  }
+  s.end();
+}
+
+const NO_BYTES = new Uint8Array(0);
 
 /** Streams a handler's Response back as the stream's answer. */
 async function answer(s: Stream, res: Response): Promise<void> {

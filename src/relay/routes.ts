@@ -6,7 +6,7 @@ import { VERSION } from "../core/build-info.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { RepeatLimit } from "../core/repeat-limit.ts";
-import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
+import { closing, requestPath, requestProblem, unframedBody, unframedMessage } from "../core/request-checks.ts";
 import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import { chatPage, isChatPath } from "./chat-route.ts";
@@ -74,6 +74,8 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     const tunnelId = target?.id ?? null;
     const pre = cors.preflight(req, tunnelId);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
+    // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
+    if ((target ?? myTunnelTarget(p)) && unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), tunnelId);
     // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
     let res: Response | undefined;
     if (target) {

@@ -122,6 +122,16 @@ describe("request smuggling, on every listener", () => {
     expect(refused.statuses).toEqual([403]);
   });
 
+  test("CONNECT (what a client given a listener as its HTTPS proxy sends): 400 naming CONNECT, not the Host, on every listener", async () => {
+    for (const t of targets) {
+      const before = fake.requests.length;
+      const r = await raw(t.port(), `CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n${t.auth}\r\n`);
+      expect({ listener: t.name, statuses: r.statuses, body: r.body }).toEqual({ listener: t.name, statuses: [400], body: expect.stringContaining("CONNECT is not supported") });
+      expect(r.body).not.toContain("Host header");
+      expect(fake.requests.length).toBe(before);
+    }
+  });
+
   test("the upstream never saw a smuggled request", () => {
     expect(fake.requests.some((q) => q.path === "/api/smuggled")).toBe(false);
   });

@@ -108,3 +108,84 @@ export function trickleHead(port: number, head: string, everyMs = 400): { socket
   }, everyMs);
   return { socket, stop: () => clearInterval(drip) };
 }
+
+/** The bytes the first answer in `data` takes (head, body), or -1 while it is incomplete. 1xx interim answers count as answers. */
+function answerLength(data: Buffer, method: string): number {
+  const sep = data.indexOf("\r\n\r\n");
+  if (sep < 0) return -1;
+  const head = data.toString("latin1", 0, sep).toLowerCase();
+  const start = sep + 4;
+  if (/^http\/1\.[01] (1\d\d|204|304) /.test(head) || method === "HEAD") return start;
+  const len = /\r\ncontent-length:\s*(\d+)/.exec(head);
+  if (len) return data.length - start >= Number(len[1]) ? start + Number(len[1]) : -1;
+  if (/\r\ntransfer-encoding:[^\r]*chunked/.test(head)) {
+    const end = data.indexOf("0\r\n\r\n", start);
+    return end < 0 ? -1 : end + 5;
+  }
+  return -1;
+}
+
+/** One kept-alive connection: requests written as given, answers read one at a time (null once the server closed it). */
+export interface RawConversation {
+  write(bytes: string): void;
+  /** The next answer (`method`: the request's, for HEAD), or null when the connection closed (or `ms` passed) first. */
+  next(method?: string, ms?: number): Promise<(RawResponse & { bytes: Buffer }) | null>;
+  readonly closed: boolean;
+  /** Everything received and not yet read by next(), as text; emptied. */
+  drain(): { text: string };
+  close(): void;
+}
+
+export async function rawConversation(port: number): Promise<RawConversation> {
+  const sock = connect(port, "127.0.0.1");
+  await new Promise<void>((resolve, reject) => sock.once("connect", resolve).once("error", reject));
+  let data = Buffer.alloc(0);
+  let closed = false;
+  let wake: (() => void) | null = null;
+  sock.on("data", (c: Buffer) => {
+    data = Buffer.concat([data, c]);
+    wake?.();
+  });
+  sock.on("close", () => {
+    closed = true;
+    wake?.();
+  });
+  sock.on("error", () => {});
+  return {
+    write: (bytes) => void sock.write(bytes),
+    get closed() {
+      return closed;
+    },
+    close: () => void sock.destroy(),
+    drain() {
+      const text = data.toString("latin1");
+      data = Buffer.alloc(0);
+      return { text };
+    },
+    async next(method = "GET", ms = 5000) {
+      const until = performance.now() + ms;
+      for (;;) {
+        const n = answerLength(data, method);
+        if (n >= 0) {
+          const one = data.subarray(0, n);
+          data = data.subarray(n);
+          const text = one.toString("utf8");
+          const sep = text.indexOf("\r\n\r\n");
+          const bytes = one.subarray(one.indexOf("\r\n\r\n") + 4);
+          const [statusLine = "", ...lines] = text.slice(0, sep).split("\r\n");
+          const headers: Record<string, string> = {};
+          for (const l of lines) headers[l.slice(0, l.indexOf(":")).trim().toLowerCase()] = l.slice(l.indexOf(":") + 1).trim();
+          const rest = text.slice(sep + 4);
+          return { status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: headers["transfer-encoding"]?.includes("chunked") ? dechunk(rest) : rest, raw: text, bytes };
+        }
+        const left = until - performance.now();
+        if (closed || left <= 0) return null;
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, left);
+          wake = () => (clearTimeout(t), r());
+        });
+        wake = null;
+      }
+    },
+  };
+}

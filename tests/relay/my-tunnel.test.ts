@@ -5,6 +5,7 @@ import { Ollama } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { CLIENT_KEY, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 import { startTestIssuer, type TestIssuer } from "./test-issuer.ts";
@@ -151,4 +152,12 @@ test("a token in the query string is refused with a clear error, even a valid JW
   const none = await fetch(`${relay.url}/me/api/tags`);
   expect(none.status).toBe(401);
   expect(none.headers.get("www-authenticate")).toContain("Bearer");
+});
+
+test("a POST to /me/ with neither Content-Length nor Transfer-Encoding is 400 naming it, as on /t/ID/; nothing reaches a daemon", async () => {
+  const before = [...upstreams.values()].reduce((n, u) => n + u.requests.length, 0);
+  const r = await rawRequest(relay.port, "POST", "/me/api/generate", { headers: { authorization: `Bearer ${tokens.bob}`, "content-type": "application/json" } });
+  expect({ status: r.status, code: r.headers["x-c2l-error-code"], connection: r.headers.connection }).toEqual({ status: 400, code: "bad_request", connection: "close" });
+  expect(JSON.parse(r.body).error).toContain("has no Content-Length or Transfer-Encoding");
+  expect([...upstreams.values()].reduce((n, u) => n + u.requests.length, 0)).toBe(before);
 });

@@ -8,14 +8,7 @@ import type { ReplayBudget } from "../replay-budget.ts";
 import { BUFFER_LIMIT, readRoutingBody, type RoutingBody } from "../request-body.ts";
 import { usagePlan, UsageStripper, USAGE_STREAM_PATHS } from "../sse-usage.ts";
 import { errorAnswer, refusalAnswer } from "./answer-error.ts";
-
-/** A POST/PUT/PATCH on the HTTP listener that declared no body framing at all (an HTTP/1.0 client that closes the
- * connection to end its body). Tunnel requests carry their body in the stream, so this is only asked of local ones. */
-function unframedBody(req: Request): boolean {
-  const m = req.method;
-  // The headers first: asking for req.body makes Bun build a ReadableStream, which a framed request never needs here.
-  return (m === "POST" || m === "PUT" || m === "PATCH") && !req.headers.has("content-length") && !req.headers.has("transfer-encoding") && req.body === null;
-}
+import { unframedBody, unframedMessage } from "../../core/request-checks.ts";
 
 /**
  * The read stage in three steps, so the driver awaits the body itself (no async frame of its own per request):
@@ -27,16 +20,24 @@ export async function readRequest(ex: Exchange, req: Request, replay: ReplayBudg
   return unframedRefusal(ex, req) ?? takeRequest(ex, await readBody(ex, req, replay));
 }
 
+/**
+ * TRACE and CONNECT never go upstream (the agent refuses them through the tunnel too, src/tunnel/filter.ts): a server
+ * that echoes TRACE (Apache's default TraceEnable) would show the caller the credential the broker adds for the upstream.
+ */
+export function methodRefusal(ex: Exchange): Response | null {
+  const m = ex.method;
+  if (m !== "TRACE" && m !== "CONNECT") return null;
+  ex.discard();
+  return errorAnswer(ex, "method_not_allowed", `${m} is not allowed through the broker`);
+}
+
 export function unframedRefusal(ex: Exchange, req: Request): Response | null {
+  // Tunnel requests carry their body in the stream: the relay made this check (src/relay/routes.ts).
   if (ex.source !== "local" || !unframedBody(req)) return null;
   // HTTP/1.x has no close-delimited request bodies: bytes sent without a length are not a body, and forwarding an
   // empty one would get a misleading answer (e.g. "model not found") from whichever upstream is first.
   ex.discard();
-  return errorAnswer(
-    ex,
-    "bad_request",
-    `the ${ex.method} request has no Content-Length or Transfer-Encoding, so it has no body; send the body with a Content-Length or Transfer-Encoding: chunked (a body that ends when the connection closes is not read)`,
-  );
+  return errorAnswer(ex, "bad_request", unframedMessage(ex.method));
 }
 
 /** The body, read for routing (request-body.ts); null when the client went away while sending it. */

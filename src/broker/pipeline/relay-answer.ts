@@ -33,7 +33,15 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
     if (now !== null) return wholeAnswer(ex, res, headers, now);
     return relayWhole(ex, res, headers);
   }
+  // A HEAD answer declares the length a GET would get (RFC 9110 §9.3.2): without it Bun sends "content-length: 0".
+  if (!res.hasBody && ex.method === "HEAD") headOnlyLength(res, headers);
   return new Response(ex.stream(res), responseInit(res, headers));
+}
+
+/** The upstream's Content-Length on an answer to HEAD (the framing headers are otherwise Bun's to set). */
+function headOnlyLength(res: UpstreamReply, headers: Headers): void {
+  const cl = res.header("content-length");
+  if (cl !== null) headers.set("content-length", cl);
 }
 
 function wholeAnswer(ex: Exchange, res: UpstreamReply, headers: Headers, bytes: Uint8Array): Response {
