@@ -7,6 +7,9 @@ import { logger } from "../core/log.ts";
 
 const log = logger("secrets");
 
+/** Files already said to stay readable (a read-only mount stays one: said once, not at every reload). */
+const saidLoose = new Set<string>();
+
 /** Whether the config holds a secret value: a credential pasted into a secret-name field, or a URL that redaction changes. */
 export function configHoldsSecrets(config: Pick<Config, "tunnel" | "upstreams">): boolean {
   if (inlineSecretFields(config).length) return true;
@@ -15,7 +18,7 @@ export function configHoldsSecrets(config: Pick<Config, "tunnel" | "upstreams">)
 
 /**
  * A hand-written config file is as readable as the editor's umask made it (0644): while it holds a secret, it is made
- * 0600 like the API token and secrets files, or, where it cannot be (a read-only mount), said once per start.
+ * 0600 like the API token and secrets files, or, where it cannot be (a read-only mount), said once.
  */
 export function keepConfigPrivate(file: string, config: Pick<Config, "tunnel" | "upstreams">): void {
   if (!configHoldsSecrets(config)) return;
@@ -27,5 +30,5 @@ export function keepConfigPrivate(file: string, config: Pick<Config, "tunnel" | 
     return;
   }
   if (kept === "tightened") log.warn("the config file holds secrets and was readable by others; its mode is now 0600", { file });
-  else if (typeof kept === "object") log.warn("the config file holds secrets and is readable by others, and cannot be made 0600", { file, reason: kept.cannot });
+  else if (typeof kept === "object" && !saidLoose.has(file) && saidLoose.add(file)) log.warn("the config file holds secrets and is readable by others, and cannot be made 0600", { file, reason: kept.cannot });
 }
