@@ -1,8 +1,7 @@
 // Keeps the config file private while it holds a secret itself (an inline credential, a URL with credentials in it).
 import type { Config } from "../config/schema.ts";
 import { keepPrivate } from "../config/file-mode.ts";
-import { inlineSecretFields } from "../config/inline-secrets.ts";
-import { redactUrl } from "../net/redact-url.ts";
+import { redactSecrets } from "../config/redact.ts";
 import { logger } from "../core/log.ts";
 
 const log = logger("secrets");
@@ -10,10 +9,9 @@ const log = logger("secrets");
 /** Files already said to stay readable (a read-only mount stays one: said once, not at every reload). */
 const saidLoose = new Set<string>();
 
-/** Whether the config holds a secret value: a credential pasted into a secret-name field, or a URL that redaction changes. */
+/** Whether the config holds a secret value: what `config export` redacts (a pasted credential, a URL's password or key). */
 export function configHoldsSecrets(config: Pick<Config, "tunnel" | "upstreams">): boolean {
-  if (inlineSecretFields(config).length) return true;
-  return [config.tunnel.relay_url, ...config.upstreams.map((u) => u.url)].some((url) => url && redactUrl(url) !== url);
+  return redactSecrets({ tunnel: config.tunnel, upstreams: config.upstreams }).redacted.length > 0;
 }
 
 /**
