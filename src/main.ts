@@ -4,6 +4,7 @@ import { COMMANDS, findCommand } from "./cli/commands.ts";
 import { CliError, EXIT_FAILURE, EXIT_USAGE, optionHint, UsageError, wantsHelp } from "./cli/args.ts";
 import { codeInfo } from "./core/error-codes.ts";
 import { writeStderrLine } from "./core/stderr-line.ts";
+import { keepLoopbackDirect } from "./core/loopback-direct.ts";
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -64,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  keepLoopbackDirect();
   const code = await main(process.argv.slice(2));
   process.exit(code);
 }

@@ -8,6 +8,18 @@ async function readStdin(): Promise<string> {
   return (await new Response(Bun.stdin.stream()).text()).trim();
 }
 
+/**
+ * 32 random bytes, base64url, drawn again until the desktop recognises it as a credential (src/config/inline-secrets.ts):
+ * pasted straight into [tunnel] token_secret it is then used as the token, and never quoted as the name of a secret to store.
+ */
+async function newToken(): Promise<string> {
+  const { isInlineSecret } = await import("../config/inline-secrets.ts");
+  for (;;) {
+    const token = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    if (isInlineSecret(token)) return token;
+  }
+}
+
 const command: Command = {
   name: "relay",
   subcommands: ["check", "hash-token"],
@@ -34,7 +46,7 @@ Options:
     const sub = positionals[0];
     if (sub === "hash-token") {
       const { hashToken } = await import("../relay/auth.ts");
-      const token = values.generate ? Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url") : await readStdin();
+      const token = values.generate ? await newToken() : await readStdin();
       if (!token) throw new UsageError("no token on stdin (pipe it in, or use --generate)");
       // With --generate two lines look alike: label both, so the token goes to the agent and the hash to the relay config.
       if (values.generate) {

@@ -2,14 +2,27 @@
 import type { Config } from "./schema.ts";
 import { NAME_PATTERN } from "./secret-names.ts";
 
-// Shapes of credentials people paste: JWTs, vendor-prefixed API keys, long random strings without word separators.
+// Shapes of credentials people paste: JWTs, vendor-prefixed API keys, long random strings, long hex.
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const VENDOR_KEY = /^(sk|pk|rk|ghp|gho|ghs|glpat|xox[abpr]|hf)[-_][A-Za-z0-9_-]{8,}$/;
+// `openssl rand -hex 32`, and keys that are a short prefix and hex ("pplx-…").
+const HEX_KEY = /^(?:[a-z]{2,8}[-_])?(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{32,}$/i;
 
-/** True when `s` has the shape of a credential (a JWT, a vendor-prefixed key, a long random string). */
+/** Capitals right after a lower-case letter or a digit: random text has many ("qHmj4FSd…"), names made of words few. */
+function innerCapitals(s: string): number {
+  let n = 0;
+  for (let i = 1; i < s.length; i++) if (/[A-Z]/.test(s[i]!) && /[a-z0-9]/.test(s[i - 1]!)) n++;
+  return n;
+}
+
+/** True when `s` has the shape of a credential (a JWT, a vendor-prefixed key, a long random or hex string). */
 function looksLikeCredential(s: string): boolean {
-  if (JWT.test(s) || VENDOR_KEY.test(s)) return true;
-  return s.length >= 32 && /\d/.test(s) && /[a-z]/.test(s) && /[A-Z]/.test(s) && !/[-_./]/.test(s);
+  if (JWT.test(s) || VENDOR_KEY.test(s) || HEX_KEY.test(s)) return true;
+  if (s.length < 32 || !/\d/.test(s) || !/[a-z]/.test(s) || !/[A-Z]/.test(s)) return false;
+  if (!/[-_./]/.test(s)) return true;
+  // base64url (`relay hash-token --generate`, most API tokens) and prefixed keys ("gsk_…", "xai-…") hold - and _ too:
+  // random between them, unlike a name of words ("AzureOpenAI-EastUS2-Deployment-GPT4o-Key").
+  return /^[A-Za-z0-9_-]+$/.test(s) && innerCapitals(s) >= 4 && s.replace(/\D/g, "").length >= 2;
 }
 
 /** True when a secret reference is not a name but a credential written straight into the config. */

@@ -33,6 +33,18 @@ test("errors name the file, line, field and what is wrong", () => {
   }
 });
 
+test("a token pasted where its hash goes (the other line `relay hash-token --generate` prints) is not quoted by the error", () => {
+  // base64url with - and _, as three in four generated tokens are: the error goes to the relay's log (the journal).
+  const token = "qHmj4FSdQ1BCA6mZ4lm-hzxtyDVAE9V54S1C38JnlNM";
+  const r = parseRelayConfig(`[[tunnels]]\nid = "a"\nagent_token_sha256 = "${token}"\nclient_key_sha256 = ["${token.replace("q", "Q")}"]\n`, "relay.toml");
+  expect(r.ok).toBe(false);
+  if (r.ok) return;
+  const text = r.issues.map(formatIssue).join("\n");
+  expect(text).toContain('tunnels[0].agent_token_sha256: "[redacted]" does not have the expected form');
+  expect(text).toContain('tunnels[0].client_key_sha256[0]: "[redacted]"');
+  expect(text).not.toContain("4FSdQ1BCA6mZ4lm");
+});
+
 test("static tokens are compared by hash; a JWT-looking token is refused without [oidc]", async () => {
   const r = parseRelayConfig(`admin_token_sha256 = "${hashToken("admin-xyz")}"\n[[tunnels]]\nid = "a"\nagent_token_sha256 = "${H}"\nclient_key_sha256 = ["${hashToken("client-1")}"]\n`);
   if (!r.ok) throw new Error("config");

@@ -2,6 +2,7 @@
 import type { ComponentFactory } from "../core/component.ts";
 import { logger } from "../core/log.ts";
 import { openSecretStore, UnavailableSecretStore, withEnvOverride, type ClosableSecretStore } from "./open-secret-store.ts";
+import { keepConfigPrivate } from "./config-file-mode.ts";
 
 const log = logger("secrets");
 
@@ -28,6 +29,7 @@ export const createSecretsComponent: ComponentFactory = (ctx) => {
   return {
     name: "secrets",
     async start() {
+      keepConfigPrivate(ctx.config.path(), ctx.config.current());
       await open();
     },
     async stop() {
@@ -35,6 +37,7 @@ export const createSecretsComponent: ComponentFactory = (ctx) => {
       store = null;
     },
     async apply(next, prev) {
+      keepConfigPrivate(ctx.config.path(), next);
       if (next.secrets.backend === prev.secrets.backend) {
         store?.checkConfig(next);
         return;

@@ -42,3 +42,30 @@ test("the `secret set` advice quotes a name, never a pasted credential (it names
     expect(advice).toBe('`cloudtolocalllm-tunnel secret set tunnel-token` and set [tunnel] token_secret = "tunnel-token" (it holds the credential itself now)');
   }
 });
+
+test("the credentials people paste with - and _ or in hex are inline secrets too, and names of words stay names", () => {
+  // `relay hash-token --generate` (base64url: three in four hold - or _), Groq, xAI, Google, `openssl rand -hex 32`, Perplexity.
+  for (const v of [
+    "qHmj4FSdQ1BCA6mZ4lm-hzxtyDVAE9V54S1C38JnlNM",
+    "f-H6cOUE7F-jdVsERqHxuWRNwAJVgnO1Khp9sIA1e5k",
+    "GkwnKVJDOZ_-_jEsYMnuE19M64LRpbpo7oDkA-_Qr74",
+    "gsk_aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ3aB5cD7eF9gH1jK3mN5pQ",
+    "xai-9aH3kLm2Pq8RsT4uVw6XyZ1bC5dE7fG9hJ0kL2mN4pQ6rS8tU0vW2xY4zA6bC8dE0",
+    "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "3f9a0c1e8b7d4a2f6e5c9b1a3f9a0c1e8b7d4a2f6e5c9b1a3f9a0c1e8b7d4a2f",
+    "pplx-4f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d",
+  ])
+    expect([v, isInlineSecret(v)]).toEqual([v, true]);
+  for (const name of [
+    "upstream-openai-production-key-2",
+    "Upstream-OpenAI-Key-2024-Production",
+    "AzureOpenAI-EastUS2-Deployment-GPT4o-Key",
+    "anthropic_claude_3_5_sonnet_api_key",
+    "home-lab-ollama-server-02-token",
+    "2024-12-07-relay-token-for-laptop",
+  ])
+    expect([name, isInlineSecret(name)]).toEqual([name, false]);
+  // Whatever token the relay draws, the desktop takes it as one (none in a thousand is read as a name).
+  const missed = Array.from({ length: 1000 }, () => Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")).filter((t) => !isInlineSecret(t));
+  expect(missed.length).toBeLessThan(30);
+});

@@ -23,9 +23,20 @@ function fakeNotifySend(home: string): { log: string; env: Record<string, string
   return { log, env: { PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, "no-bus")}` } };
 }
 
-describe("a token pasted into [tunnel] token_secret (README: a credential pasted straight into such a field still works, with a warning)", () => {
+/** A token as `relay hash-token --generate` prints it (base64url), here always with a - and a _ in it, as three in four are. */
+function relayToken(): string {
+  const t = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url").split("");
+  t[12] = "-";
+  t[25] = "_";
+  return t.join("");
+}
+
+describe.each([
   // A vendor-shaped key: the config reads it as the credential itself, not as the name of a stored one.
-  const PASTED = `sk-pasted${crypto.randomUUID().replace(/-/g, "")}`;
+  ["a vendor-shaped key", `sk-pasted${crypto.randomUUID().replace(/-/g, "")}`],
+  // The relay's own token: it was read as the name of a secret to store, and that name quoted in the open status.
+  ["the relay's own generated token", relayToken()],
+])("%s pasted into [tunnel] token_secret (README: a credential pasted straight into such a field still works, with a warning)", (_what, PASTED) => {
   // What a cut-short message would still show of it.
   const CORE = PASTED.slice(9, 25);
   let fake: FakeOllama;
@@ -71,8 +82,11 @@ enabled = "never"
     const api = d.urls.api!;
     const tunnel = await until(async () => {
       const t = (await (await fetch(`${api}/api/v1/tunnel`)).json()) as { state: string; lastErrorCode: string | null; fix: string | null };
-      return t.state === "auth_failed" && t.lastErrorCode === "unauthorized" && t.fix ? t : null;
+      return t.state === "auth_failed" && t.fix ? t : null;
     }, 20_000, `the relay to refuse the pasted token (daemon log:\n${d.stderr()})`);
+    // Taken as the token, not as the name of one to store (which the fix would then quote, open to every local user).
+    expect(tunnel.fix).not.toContain(CORE);
+    expect(tunnel.lastErrorCode).toBe("unauthorized");
     // What to do still fits the setup: store it under a name and put the name in the field.
     expect(tunnel.fix).toContain("`cloudtolocalllm-tunnel secret set tunnel-token`");
     expect(tunnel.fix).toContain("[tunnel] token_secret");

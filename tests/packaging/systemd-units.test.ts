@@ -83,12 +83,12 @@ describe("systemd units", () => {
 
   test("the user service is Type=notify with watchdog, reload and the user-unit hardening", () => {
     const t = readFileSync(join(REPO, "systemd/cloudtolocalllm-tunnel.service"), "utf8");
-    for (const line of ["Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "NoNewPrivileges=yes", "LockPersonality=yes", "RestrictRealtime=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "WantedBy=default.target"])
+    for (const line of ["Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "NoNewPrivileges=yes", "LockPersonality=yes", "RestrictRealtime=yes", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "WantedBy=default.target", "LimitCORE=0"])
       expect(t.split("\n")).toContain(line);
     expect(t).not.toMatch(/^ProtectHome=/m);
     expect(t).not.toMatch(/^MemoryDenyWriteExecute=/m);
     const relay = readFileSync(join(REPO, "systemd/cloudtolocalllm-relay.service"), "utf8");
-    for (const line of ["DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service"]) expect(relay.split("\n")).toContain(line);
+    for (const line of ["DynamicUser=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=", "SystemCallFilter=@system-service", "LimitCORE=0"]) expect(relay.split("\n")).toContain(line);
     expect(relay).not.toMatch(/^MemoryDenyWriteExecute=/m);
     // The relay does not re-read its config: `systemctl reload` must not pretend to (its SIGHUP used to end the relay,
     // a "clean" signal systemd does not restart after; tests/tunnel/relay-process.test.ts).
