@@ -223,6 +223,8 @@ describe("config", () => {
   test("reads need the token; GET redacts secrets", async () => {
     for (const p of ["/api/v1/config", "/api/v1/config/export", "/api/v1/config/backups"]) expectError(await call("GET", p), 401, "unauthorized");
     expectError(await call("GET", "/api/v1/config", { headers: { authorization: "Bearer wrong" } }), 401, "unauthorized");
+    // The right length is not enough: one character changed is another token.
+    expectError(await call("GET", "/api/v1/config", { headers: { authorization: `Bearer ${TOKEN.slice(0, -1)}X` } }), 401, "unauthorized");
     const r = await call("GET", "/api/v1/config", { headers: AUTH });
     expect(r.status).toBe(200);
     expect(r.text).not.toContain("hunter2secret");
