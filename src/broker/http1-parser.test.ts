@@ -91,6 +91,8 @@ test("Connection: close, HTTP/1.0 and keep-alive", () => {
 
 test("Transfer-Encoding wins over Content-Length", () => {
   const r = run(["HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"]);
+  // The head says so too: no length (-1), so nothing downstream frames the body by the 100 the upstream also sent.
+  expect(r.head?.contentLength).toBe(-1);
   expect(r.text).toBe("hi");
   expect(r.ended).toBe(1);
 });

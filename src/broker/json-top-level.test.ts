@@ -65,6 +65,9 @@ describe("keys as Go decodes and matches them", () => {
     expect(model('{"mo_del":"a","MO-DEL":"b","_model_":"c","model":"d"}')).toMatchObject({ exact: 1, variants: ["mo_del", "MO-DEL", "_model_"], value: "d" });
     expect(model('{"mo\\\\u005fdel":"x"}').variants).toEqual([]); // an escaped backslash: the key is mo\\u005fdel, not model
     expect(model('{"mo\\u005fdel":"x"}').variants).toEqual(["mo_del"]); // an escaped underscore
+    // A key with an escape (or non-ASCII) is decoded first and folded character by character: its "-" is ignored too.
+    expect(model('{"mo-\\u0064el":"x","ſo-urce":"y"}', ["model", "source"])).toMatchObject({ exact: 0, variants: ["mo-del"] });
+    expect(read('{"ſo-urce":"y"}', ["source"])).toMatchObject({ kind: "object", fields: [{ exact: 0, variants: ["ſo-urce"] }] });
     // Ordinary keys with delimiters are not read as fields: keep_alive, stream_options, top_p.
     expect(model('{"keep_alive":"5m","stream_options":{"include_usage":true},"top_p":1,"model":"m"}')).toEqual({ exact: 1, variants: [], value: "m", complete: true });
   });

@@ -184,6 +184,10 @@ describe("validation errors", () => {
     expect(one('[api]\nlisten = "127.0.0.1:9000"\n[proxy]\nlisten = "127.0.0.1:9000"\n')).toMatchObject({ path: "proxy.listen", line: 4 });
     expect(one('[tunnel.backoff]\ninitial = "2m"\nmax = "1m"\n')).toMatchObject({ path: "tunnel.backoff.max", line: 3 });
     expect(one('[tunnel.heartbeat]\ninterval = "20s"\ntolerance = "15s"\n')).toMatchObject({ path: "tunnel.heartbeat.tolerance", line: 3 });
+    // A CA to trust and certificate checks off at once: one of them would be ignored, silently.
+    const tls = one('[[upstreams]]\nname = "a"\nurl = "https://x"\nca_file = "/etc/ca.pem"\ntls_insecure = true\n');
+    expect(tls).toMatchObject({ path: "upstreams[0].tls_insecure", line: 5 });
+    expect(tls.message).toContain("ca_file would not be used");
   });
 
   test("the API and the broker on one port are refused for every spelling of the same socket: the IPv6 wildcard [::] covers 127.0.0.1 as 0.0.0.0 does", () => {

@@ -25,6 +25,8 @@ test("inline secrets in token_secret and auth_secret are redacted; secret names 
   expect(redactSecrets({ tunnel: { token_secret: "tunnel-token" } }).redacted).toEqual([]);
   // A setting named like a key that holds a choice stays readable; a real key beside it does not.
   expect(redactSecrets({ proxy: { require_key: "always", api_key: "sk-live-0123456789abcdef" } }).value).toEqual({ proxy: { require_key: "always", api_key: REDACTED } });
+  // Any field named key or *_key holds one (the rule is by name, for fields added later too).
+  expect(redactSecrets({ a: { key: "k-0123456789", signing_key: "s-0123456789", keyboard: "us" } }).value).toEqual({ a: { key: REDACTED, signing_key: REDACTED, keyboard: "us" } });
   expect(config.tunnel.token_secret).toBe(JWT); // a copy, the live config is untouched
 });
 

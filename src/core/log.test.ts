@@ -33,6 +33,10 @@ test("registered secrets, bearer tokens and secret-named fields stay hidden", ()
   expect(lines[0]).not.toContain("registered-secret-value");
   expect(lines[0]).not.toContain("abc.def");
   expect(lines[0]).toContain("api_key=[redacted]");
+  // The scheme in any case, as HTTP reads it ("bearer", "BEARER"), in a field's value too.
+  logger("test").warn("upstream said: authorization failed for bearer lower.case.tok", { detail: "BEARER UPPER.CASE.TOK" });
+  expect(lines[1]).not.toContain("lower.case.tok");
+  expect(lines[1]).not.toContain("UPPER.CASE.TOK");
 });
 
 test("a message with line breaks is still one line", () => {

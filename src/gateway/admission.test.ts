@@ -90,9 +90,15 @@ test("after a wait in the queue the key is checked again: revoked, replaced by a
   store.revoke("ci");
   const e = refusal(() => adm.recheck(a));
   expect([e.status, e.message]).toEqual([401, 'the API key "ci" was revoked while its request waited in the queue']);
-  // A new key under the same name is another key: the old one's queued requests do not pass as it.
-  store.add(createKey("ci", NO_LIMITS).record);
-  expect(refusal(() => adm.recheck(a)).status).toBe(401);
+  // A new key under the same name is another key: the old one's queued requests do not pass as it. A key that never
+  // expires, so the refusal is for the replacement (the key above would be refused as expired whatever the check did).
+  const lasting = createKey("ci2", NO_LIMITS);
+  store.add(lasting.record);
+  const queued = adm.admit(bearer(lasting.key), TUNNEL);
+  store.revoke("ci2");
+  store.add(createKey("ci2", NO_LIMITS).record);
+  const replaced = refusal(() => adm.recheck(queued));
+  expect([replaced.status, replaced.message]).toEqual([401, 'the API key "ci2" was revoked while its request waited in the queue']);
 });
 
 test("the model allowlist is 403 naming the key, the model and what is allowed", () => {

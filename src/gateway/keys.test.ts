@@ -50,6 +50,8 @@ test("model globs match either spelling of the :latest tag and the default names
   expect(modelAllowed(["llama3*"], "registry.ollama.ai/library/llama3.2:1b")).toBe(true);
   expect(modelAllowed(["llama3*"], "REGISTRY.OLLAMA.AI/library/qwen2.5")).toBe(false);
   expect(modelAllowed(["qwen2.5"], "registry.ollama.ai/library/qwen2.5:latest")).toBe(true);
+  // Ollama matches names without case, its default namespace too: in any case it is still the short name.
+  expect(modelAllowed(["qwen2.5"], "REGISTRY.Ollama.ai/Library/qwen2.5")).toBe(true);
 });
 
 test("parseExpiry: minutes to weeks; a lifetime no date can hold is refused naming the value, not an Invalid Date", () => {

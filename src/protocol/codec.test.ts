@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { decode, decodeMessage, encode, encodeBatch, ProtocolError, tryDecode } from "./codec.ts";
-import { MAX_PAYLOAD, type Frame } from "./messages.ts";
+import { HEADER_SIZE, MAX_PAYLOAD, type Frame } from "./messages.ts";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ""), "hex"));
@@ -191,6 +191,26 @@ describe("malformed input gives a ProtocolError with a code", () => {
     big[5] = 1;
     expect(() => decode(big)).toThrow(ProtocolError);
     expect(() => encode({ type: "DATA", stream: 1, data: new Uint8Array(MAX_PAYLOAD + 1) })).toThrow(ProtocolError);
+  });
+  test("a BATCH over the size limit is refused whole, though each frame in it is within the limit", () => {
+    const half = encode({ type: "DATA", stream: 1, data: new Uint8Array(MAX_PAYLOAD / 2) });
+    const size = 2 * (4 + half.length);
+    expect(size).toBeGreaterThan(MAX_PAYLOAD);
+    const msg = new Uint8Array(HEADER_SIZE + size);
+    msg[0] = encodeBatch([half])[0]!; // the BATCH type; flags and stream 0
+    const view = new DataView(msg.buffer);
+    for (let i = 0, at = HEADER_SIZE; i < 2; i++, at += 4 + half.length) {
+      view.setUint32(at, half.length);
+      msg.set(half, at + 4);
+    }
+    let err: unknown = null;
+    try {
+      decodeMessage(msg);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect((err as ProtocolError).code).toBe("frame_too_large");
   });
   test("encode refuses a head that decode would refuse, so the peer never sees it", () => {
     const heads: Frame[] = [

@@ -274,6 +274,32 @@ describe("held answers", () => {
     expect(got + (await readAll(right))).toBe(expected(50));
   });
 
+  test("an answer is taken over once: a second RESUMED for it is refused while the first goes on, as is an offset the upstream produced but the agent never sent", async () => {
+    const up = upstream(50);
+    const resumes = new AnswerResumes();
+    const offers = new ResumeOffers(10_000);
+    const a = link(resumes, offers, up.handler);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    const token = (await first.responseHead).resume!;
+    const got = await readSome(first, 40);
+    a.cut();
+    const b = link(resumes, offers, up.handler);
+    // The upstream finishes while no session is there: its whole answer is held, most of it never sent.
+    for (let i = 0; i < 200 && up.seen.produced < 50; i++) await Bun.sleep(10);
+    expect(up.seen.produced).toBe(50);
+    const end = expected(50).length;
+    expect(got.length).toBeLessThan(end - 100);
+    // Held but never sent: a relay that claims to have read it would skip the bytes in between.
+    const unsent = b.relay.resumeStream(token, end);
+    expect(await unsent.next().then(() => "read", (e) => e.code)).toBe("refused");
+    const right = b.relay.resumeStream(token, got.length);
+    const again = b.relay.resumeStream(token, got.length);
+    expect(await again.next().then(() => "read", (e) => e.code)).toBe("refused");
+    expect(got + (await readAll(right))).toBe(expected(50));
+    expect(up.seen.requests).toBe(1);
+  });
+
   test("past the resume window the upstream request is cancelled and the answer forgotten", async () => {
     const up = upstream(10_000, 1);
     const failed: string[] = [];

@@ -23,3 +23,22 @@ test("two Authorization headers, or another scheme, are named as such, not as a 
   expect(await auth.agent(new Request("http://relay/agent", { headers: { authorization: "Basic eDp5" } }))).toEqual({ ok: false, reason: expect.stringContaining("is not one Bearer token") });
   expect(await auth.client(new Request("http://relay/t/home/api/tags"), "home")).toEqual({ ok: false, reason: expect.stringMatching(/^missing Authorization: Bearer/) });
 });
+
+test("a client key opens only its own tunnel, and neither kind of credential stands in for the other", async () => {
+  const h = hashToken;
+  const r = parseRelayConfig(
+    `[[tunnels]]\nid = "alice"\nagent_token_sha256 = "${h("alice-agent-0123456789")}"\nclient_key_sha256 = ["${h("alice-client-0123456789")}"]\n` +
+      `[[tunnels]]\nid = "bob"\nagent_token_sha256 = "${h("bob-agent-0123456789")}"\nclient_key_sha256 = ["${h("bob-client-0123456789")}"]\n`,
+  );
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const auth = new RelayAuth(r.config);
+  const as = (token: string, path = "/t/bob/api/tags") => new Request(`http://relay${path}`, { headers: { authorization: `Bearer ${token}` } });
+  expect(await auth.client(as("bob-client-0123456789"), "bob")).toMatchObject({ ok: true, tunnelId: "bob" });
+  // Alice's key is a valid key of this relay, but not of Bob's tunnel: the relay must not find it in any tunnel's list.
+  expect(await auth.client(as("alice-client-0123456789"), "bob")).toEqual({ ok: false, reason: "unknown client key for this tunnel" });
+  expect(await auth.client(new Request("http://relay/t/bob/api/tags", { headers: { "x-api-key": "alice-client-0123456789" } }), "bob")).toEqual({ ok: false, reason: "unknown client key for this tunnel" });
+  // A tunnel's agent token is no client key (of its own tunnel either), and a client key is no agent token.
+  expect(await auth.client(as("bob-agent-0123456789"), "bob")).toEqual({ ok: false, reason: "unknown client key for this tunnel" });
+  expect(await auth.agent(as("bob-client-0123456789", "/agent"))).toEqual({ ok: false, reason: "unknown agent token" });
+  expect(await auth.agent(as("alice-agent-0123456789", "/agent"))).toMatchObject({ ok: true, tunnelId: "alice" });
+});

@@ -27,3 +27,19 @@ test("offers are bounded per tunnel: a flood of tokens pushes out the oldest, no
   expect(await offers.claim("alice", token(MAX_OFFERS_PER_TUNNEL + 9), 0, 0)).not.toBeNull();
   s.close("normal", "test over");
 });
+
+test("an offer older than the resume window is not claimed (the agent has given the answer up by then), nor one whose session closed", async () => {
+  const offers = new ResumeOffers(30);
+  const s = relaySession();
+  offers.offer("alice", token(1), s);
+  await Bun.sleep(60);
+  expect(await offers.claim("alice", token(1), 0, 0)).toBeNull();
+  const closed = relaySession();
+  offers.offer("alice", token(2), closed);
+  closed.close("normal", "gone");
+  expect(await offers.claim("alice", token(2), 0, 0)).toBeNull();
+  // Within the window the same offer is claimed: the refusals above are the window's and the session's.
+  offers.offer("alice", token(3), s);
+  expect(await offers.claim("alice", token(3), 0, 0)).not.toBeNull();
+  s.close("normal", "test over");
+});

@@ -32,6 +32,10 @@ test("other paths and path tricks are refused", () => {
     expect(checkPath("POST", p, cfg)).not.toBeNull();
   }
   expect(checkPath("OPTIONS", "/api/chat", cfg)?.status).toBe(405);
+  // Every method that is not a request for a local service's answer: CONNECT (a tunnel inside the tunnel), TRACE (echoes the request).
+  for (const m of ["CONNECT", "TRACE"]) expect({ m, status: checkPath(m, "/api/chat", cfg)?.status }).toEqual({ m, status: 405 });
+  // allowed_paths names whole paths: neither a path below one nor one that starts with one's text.
+  for (const p of ["/api/chat/x", "/api/chatty", "/api/tags/", "/v1/models/x/../y"]) expect({ p, status: checkPath("POST", p, cfg)?.status }).toEqual({ p, status: 403 });
 });
 
 test("credentials, cookies and origin from the relay are stripped and Host is rewritten", () => {

@@ -223,6 +223,8 @@ describe("config", () => {
   test("reads need the token; GET redacts secrets", async () => {
     for (const p of ["/api/v1/config", "/api/v1/config/export", "/api/v1/config/backups"]) expectError(await call("GET", p), 401, "unauthorized");
     expectError(await call("GET", "/api/v1/config", { headers: { authorization: "Bearer wrong" } }), 401, "unauthorized");
+    // The right length is not enough: one character changed is another token.
+    expectError(await call("GET", "/api/v1/config", { headers: { authorization: `Bearer ${TOKEN.slice(0, -1)}X` } }), 401, "unauthorized");
     const r = await call("GET", "/api/v1/config", { headers: AUTH });
     expect(r.status).toBe(200);
     expect(r.text).not.toContain("hunter2secret");
@@ -374,6 +376,14 @@ describe("config", () => {
       },
     });
     expectError(await call("POST", "/api/v1/config/validate", { headers: toml(), body: stream }), 413, "payload_too_large");
+    // A declared length over the limit is refused before any of the body is read: a client that declares a huge body
+    // and sends nothing (or sends slowly) gets its 413 at once, not when (if ever) the bytes arrive.
+    const silent = new ReadableStream<Uint8Array>({ pull: () => new Promise<void>(() => {}) });
+    const declared = call("POST", "/api/v1/config/validate", { headers: toml({ "content-length": "999999" }), body: silent });
+    let timer: Timer | undefined;
+    const hung = new Promise<{ status: number; json: unknown }>((res) => (timer = setTimeout(() => res({ status: 0, json: { error: { code: "no answer in 3 s: the body was waited for" } } }), 3_000)));
+    expectError(await Promise.race([declared, hung]), 413, "payload_too_large");
+    clearTimeout(timer);
     expectError(await call("PUT", "/api/v1/config", { headers: toml({ "content-type": "image/png" }), body: "x" }), 415, "unsupported_media_type");
     expectError(await call("PUT", "/api/v1/config", { headers: toml({ "content-type": "application/json" }), body: "{oops" }), 400, "bad_request");
     expect(existsSync(env.file)).toBe(true);

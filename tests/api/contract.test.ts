@@ -108,7 +108,8 @@ async function send(method: string, path: string, authorization?: string) {
 }
 
 test("every documented operation × credentials: no token or a wrong one is 401 unauthorized where a token is declared; the right one gets an answer the document lists", async () => {
-  const wrong = (t: string) => [undefined, "Bearer wrong", `Bearer ${t}x`, `Bearer ${t.slice(0, -1)}`, `Basic ${t}`, t, "Bearer", `Bearer ${t} ${t}`];
+  // Among them a token of the right length with one character changed: the comparison must be of every byte, not the length.
+  const wrong = (t: string) => [undefined, "Bearer wrong", `Bearer ${t}x`, `Bearer ${t.slice(0, -1)}`, `Bearer ${t.slice(0, -1)}${t.endsWith("A") ? "B" : "A"}`, `Basic ${t}`, t, "Bearer", `Bearer ${t} ${t}`];
   const problems: string[] = [];
   let protectedOps = 0;
   for (const { method, path, op } of ops) {

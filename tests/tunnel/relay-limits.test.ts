@@ -163,6 +163,22 @@ test("an agent cannot set cookies on the relay's origin: Set-Cookie in its answe
   await r.body?.cancel();
 });
 
+test("a client's credentials and cookies stay at the relay: the agent never sees its Authorization, Cookie or Proxy-Authorization", async () => {
+  // The agent is the user's machine, not the relay's: a client key (or a browser's cookies for the relay's origin) is
+  // the relay's business. The daemon's filter drops them too; this agent is hand-written, so it shows the relay's side.
+  const relay = await relayWith("max_streams = 8");
+  const seen: [string, string][][] = [];
+  await agent(relay, async (req) => (seen.push([...req.headers]), Response.json({})));
+  const r = await call(relay, "/api/tags", { headers: { cookie: "relay_session=s3cret", "proxy-authorization": "Basic eDp5", "x-own": "kept" } });
+  expect(r.status).toBe(200);
+  await r.body?.cancel();
+  expect(seen.length).toBe(1);
+  const names = seen[0]!.map(([k]) => k.toLowerCase());
+  expect(names).toContain("x-own");
+  expect(names.filter((k) => ["authorization", "cookie", "proxy-authorization"].includes(k))).toEqual([]);
+  expect(JSON.stringify(seen)).not.toContain(CLIENT);
+});
+
 test("an agent cannot send headers that act on the relay's whole origin (Clear-Site-Data, HSTS, NEL, Alt-Svc ...)", async () => {
   // They would wipe the storage of the chat page and every tunnel's browser clients, switch HSTS off or report visits
   // elsewhere; this agent is hand-written (an honest daemon's broker drops them from an upstream's answer already).

@@ -67,6 +67,25 @@ test("every attempt failing: 502 in the request's dialect naming each upstream's
   expect(gate.inFlight("a") + gate.inFlight("b")).toBe(0);
 });
 
+test("a 500 fails over like any 5xx (a model that crashed on one upstream is served by the next)", async () => {
+  const crashed = reply(500, {}, ["model runner crashed"]);
+  const k = kit(kitConfig(upstreams("a", "b")), { a: [crashed], b: [OK()] });
+  const res = (await run(routed(k))) as UpstreamReply;
+  expect(res.status).toBe(200);
+  expect(crashed.cancelled).toBe(true);
+  expect(k.clients.get("b")!.sent.length).toBe(1);
+});
+
+test("the broker stopping while an attempt fails: no failover, 503 with the reason (the request was never answered, the client may retry elsewhere)", async () => {
+  const k = kit(kitConfig(upstreams("a", "b")), { a: [new Error("ECONNRESET")], b: [OK()] });
+  const ex = routed(k);
+  ex.stopReason = "the daemon is stopping";
+  const res = (await run(ex)) as Response;
+  expect(res.status).toBe(503);
+  expect(((await res.json()) as { error: string }).error).toBe("the daemon is stopping");
+  expect(k.clients.get("b")?.sent.length ?? 0).toBe(0);
+});
+
 test("[[upstreams]] keep_alive is written into the body sent to that upstream only; the target carries the query", async () => {
   const k = kit(kitConfig(upstreams("a") + `keep_alive = "-1"\n` + upstreams("b")), { a: [reply(502, {})], b: [OK()] });
   const ex = routed(k);

@@ -85,6 +85,8 @@ test("the same signed request a second time is a replay, however exact; the cach
   // Past the window it is stale, and its nonce is no longer held.
   expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, headers, true, now + 30_001))).toMatch(/stale/);
   expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, sent({}, now - 31_000).headers, true, now))).toMatch(/stale/);
+  // From the future just as much: a clock ahead by more than the window (a signature made to outlive the replay cache).
+  expect(why(verifyNodeRequest(key, cache, "node-b", "POST", target, sent({}, now + 31_000).headers, true, now))).toMatch(/stale/);
   cache.accept("x", now + 120_000, now + 120_000);
   expect(cache.size).toBe(1);
   // A node that restarted has forgotten what it accepted: nothing signed before it started is accepted.
