@@ -1,4 +1,5 @@
 // For the scenarios run in a private network namespace: the relay here, the agent (daemon and fake upstream) in a namespace of its own behind a veth pair, and a line protocol to it ("ready", then one JSON report on "report").
+import { readlinkSync } from "node:fs";
 import { BUN } from "../helpers/daemon.ts";
 import { cleanup, relayToml, startRelayProc, type RelayProc } from "./helpers.ts";
 
@@ -27,6 +28,17 @@ export async function startVethAgent(o: { net: string; resumeWindow: string; scr
   sh(`ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add ${o.net}.1/24 dev v0 && ip link set v0 up`);
   const relay = await startRelayProc(relayToml({ listen: "0.0.0.0:0", extra: `resume_window = "${o.resumeWindow}"` }));
   const agent = Bun.spawn(["unshare", "-n", BUN, o.script, `ws://${o.net}.1:${relay.port}/agent`, ...o.args], { env: process.env, stdin: "pipe", stdout: "pipe", stderr: "inherit" });
+  // Moved only once the child is in its new namespace: before unshare(2) ran, "netns PID" is this namespace (a no-op),
+  // and the agent would wait for a v1 that never comes (seen with test files running in parallel).
+  const ownNs = readlinkSync("/proc/self/ns/net");
+  for (let i = 0; i < 400 && agent.exitCode === null; i++) {
+    let ns: string | null = null;
+    try {
+      ns = readlinkSync(`/proc/${agent.pid}/ns/net`);
+    } catch {}
+    if (ns !== null && ns !== ownNs) break;
+    await Bun.sleep(25);
+  }
   sh(`ip link set v1 netns ${agent.pid}`);
   const lines = (async function* () {
     let buf = "";
