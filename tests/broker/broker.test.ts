@@ -293,6 +293,34 @@ describe("headers", () => {
     }
   });
 
+  test("an auth_secret not stored yet is logged once, not at every health check; again only after it was stored and removed", async () => {
+    const { setLogSink } = await import("../../src/core/log.ts");
+    const lines: string[] = [];
+    setLogSink((l) => void lines.push(l));
+    let stored: string | null = null;
+    let asked = 0;
+    const secrets = { get: async () => (asked++, stored) };
+    const missing = () => lines.filter((l) => l.includes('auth secret "spam-key" not found')).length;
+    try {
+      tb = await startBroker(`[health]\ninterval = "100ms"\n` + upstreamToml("B", b.url, `auth_secret = "spam-key"`), { secrets: secrets as never });
+      await tb.waitState("B", "up");
+      const until = async (n: number) => {
+        const from = asked;
+        while (asked < from + n) await Bun.sleep(20);
+      };
+      await until(5);
+      expect(missing()).toBe(1);
+      stored = "sk-spam-123456";
+      await until(3);
+      expect(missing()).toBe(1);
+      stored = null;
+      await until(5);
+      expect(missing()).toBe(2);
+    } finally {
+      setLogSink((l) => void process.stderr.write(l + "\n"));
+    }
+  });
+
   test("upstream connections are kept alive and reused", async () => {
     const t = await twoUpstreams();
     for (let i = 0; i < 5; i++) await (await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [], stream: i % 2 === 0 })).text();
