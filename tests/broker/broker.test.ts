@@ -321,6 +321,22 @@ describe("headers", () => {
     }
   });
 
+  test("a secret store that cannot be read (a locked keyring) is logged once, not at every health check", async () => {
+    const { setLogSink } = await import("../../src/core/log.ts");
+    const lines: string[] = [];
+    setLogSink((l) => void lines.push(l));
+    let asked = 0;
+    const secrets = { get: async () => (asked++, Promise.reject(new Error("the keyring is locked"))) };
+    try {
+      tb = await startBroker(`[health]\ninterval = "100ms"\n` + upstreamToml("B", b.url, `auth_secret = "locked-key"`), { secrets: secrets as never });
+      await tb.waitState("B", "up");
+      while (asked < 5) await Bun.sleep(20);
+      expect(lines.filter((l) => l.includes('auth secret "locked-key" could not be read')).length).toBe(1);
+    } finally {
+      setLogSink((l) => void process.stderr.write(l + "\n"));
+    }
+  });
+
   test("an upstream's error answer that quotes the credential the broker sent (auth_secret) reaches the caller with it [redacted]; a success answer is relayed untouched", async () => {
     const SECRET = "sk-operator-7f3a9c";
     // In front of fake B: its chat refuses quoting the Authorization it got (as some gateways do), its generate echoes it in a 200.
