@@ -63,6 +63,11 @@ export class Broker implements BrokerService {
     (u) => this.table.entries.get(u.name)?.upstream.maxParallel ?? u.maxParallel,
   );
   private unwatchGate: (() => void) | null = null;
+  /**
+   * Per auth_secret name, the trouble last logged of it ("missing" or "unreadable"): each health check asks the store
+   * again, so without this a secret not stored yet would be one warn line per check. Logged again when it changes.
+   */
+  private readonly secretTrouble = new Map<string, string>();
   /** [proxy] replay_buffer, shared by every request; its bound follows reloads. */
   readonly replay = new ReplayBudget(() => this.config.proxy.replay_buffer);
 
@@ -169,13 +174,21 @@ export class Broker implements BrokerService {
     const v = (await this.services.secrets?.get(name).catch((e: Error) => ((unreadable = e), null))) ?? null;
     // A store that cannot answer now (a keyring locked with the screen) says nothing about the key: the one in use stays.
     if (unreadable) {
-      if (u.authValue === null) log.warn(`auth secret "${name}" could not be read: ${(unreadable as Error).message}`, { upstream: u.name });
+      if (u.authValue === null && this.newTrouble(name, "unreadable")) log.warn(`auth secret "${name}" could not be read: ${(unreadable as Error).message}`, { upstream: u.name });
       return;
     }
+    if (v !== null) this.secretTrouble.delete(name);
     // The name in the message: a field named like a secret would be logged as [redacted], hiding which one to store.
-    if (v === null && u.authValue === null) log.warn(`auth secret "${name}" not found; sending no credentials until it is stored (\`cloudtolocalllm-tunnel secret set ${name}\`)`, { upstream: u.name });
+    if (v === null && u.authValue === null && this.newTrouble(name, "missing")) log.warn(`auth secret "${name}" not found; sending no credentials until it is stored (\`cloudtolocalllm-tunnel secret set ${name}\`)`, { upstream: u.name });
     registerSecret(v);
     u.setAuth(v);
+  }
+
+  /** Whether `trouble` of the secret `name` is news (not the one last logged of it), noting it as logged. */
+  private newTrouble(name: string, trouble: string): boolean {
+    if (this.secretTrouble.get(name) === trouble) return false;
+    this.secretTrouble.set(name, trouble);
+    return true;
   }
 
   private checked(u: Upstream, change: { from: UpstreamStatus["state"]; to: UpstreamStatus["state"]; reason?: string } | null): void {

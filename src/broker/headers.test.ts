@@ -58,3 +58,18 @@ test("an upstream's own CORS grant (Access-Control-Allow-Origin: *, credentials)
   const own: [string, string][] = [["content-type", "application/json"]];
   for (const out of [clientHeaders(new Headers([...own, ...cors])), clientHeadersOf([...own, ...cors].flat())]) expect([...out]).toEqual(own);
 });
+
+test("our own x-c2l-* request headers (a relay's hop and resume marks, the replay mark) never reach an upstream, by either client path; other x- headers do", () => {
+  const u = { name: "a", authValue: null, config: { auth_header: "Authorization" } } as unknown as Upstream;
+  const client = new Headers([
+    ["x-c2l-relay-node", "east-1"], ["x-c2l-relay-client", "203.0.113.9"], ["x-c2l-entry-resumes", "1"], ["X-C2L-Resume", "sig"],
+    ["x-c2l-replay-of", "42"], ["x-c2l-anything-new", "v"], ["x-request-id", "r1"], ["content-type", "application/json"],
+  ]);
+  const lines = upstreamHeaderLines(client, u);
+  expect(lines).not.toContain("x-c2l-");
+  expect(lines).toContain("x-request-id: r1\r\n");
+  expect(lines).toContain("content-type: application/json\r\n");
+  const viaFetch = upstreamHeaders(client, u);
+  expect([...viaFetch.keys()].filter((k) => k.startsWith("x-c2l-"))).toEqual([]);
+  expect(viaFetch.get("x-request-id")).toBe("r1");
+});

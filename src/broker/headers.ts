@@ -11,6 +11,7 @@ import type { HeaderJson } from "../net/captured-headers.ts";
  * broker, never for whichever upstream is picked), Accept-Encoding (streams pass through uncompressed so they flush
  * chunk by chunk) and Content-Length (fetch sets it from the body it actually sends). Nor any header holding a gateway
  * key (`c2l_…`): the gateway reads a key from any header (src/gateway/admission.ts), so every one of them is a credential.
+ * Nor our own `x-c2l-*` headers (isOwnHeader): they are meant for the broker or a relay hop, never for an upstream.
  */
 const DROP_REQUEST = new Set<string>([
   ...HOP_BY_HOP,
@@ -56,13 +57,22 @@ const DROP_RESPONSE = new Set<string>([
   ...CORS_RESPONSE_HEADERS,
 ]);
 
+/**
+ * Our own headers (`x-c2l-*`): a relay's hop and resume marks (the entry node, the relay's client, the resume window),
+ * the inspector's replay mark. They say how the request travelled, which is nobody's business upstream; none is meant
+ * for an upstream. One character decides for nearly every name (allocation-free on the hot path).
+ */
+function isOwnHeader(name: string): boolean {
+  return name.charCodeAt(0) === 120 /* x */ && name.startsWith("x-c2l-");
+}
+
 export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
   const out = new Headers();
   if (client) {
     // Headers named in Connection are hop-by-hop too.
     const conn = client.get("connection");
     const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
-    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !(extra && extra.includes(k)) && !v.includes(KEY_PREFIX)) out.set(k, v);
+    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !isOwnHeader(k) && !(extra && extra.includes(k)) && !v.includes(KEY_PREFIX)) out.set(k, v);
   }
   out.set("accept-encoding", "identity");
   if (u.authValue) out.set(u.config.auth_header, u.authValue);
@@ -102,7 +112,7 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream, json: H
     // before it, and Go's Header.Get (and most servers) read the first line.
     const own = u.authValue ? u.config.auth_header.toLowerCase() : null;
     for (const k in all) {
-      if (DROP_REQUEST.has(k) || (extra && extra.includes(k)) || k === own) continue;
+      if (DROP_REQUEST.has(k) || isOwnHeader(k) || (extra && extra.includes(k)) || k === own) continue;
       const v = all[k]!;
       const line = typeof v === "string" ? v : v.join(", ");
       if (line.includes(KEY_PREFIX)) continue;

@@ -293,6 +293,85 @@ describe("headers", () => {
     }
   });
 
+  test("an auth_secret not stored yet is logged once, not at every health check; again only after it was stored and removed", async () => {
+    const { setLogSink } = await import("../../src/core/log.ts");
+    const lines: string[] = [];
+    setLogSink((l) => void lines.push(l));
+    let stored: string | null = null;
+    let asked = 0;
+    const secrets = { get: async () => (asked++, stored) };
+    const missing = () => lines.filter((l) => l.includes('auth secret "spam-key" not found')).length;
+    try {
+      tb = await startBroker(`[health]\ninterval = "100ms"\n` + upstreamToml("B", b.url, `auth_secret = "spam-key"`), { secrets: secrets as never });
+      await tb.waitState("B", "up");
+      const until = async (n: number) => {
+        const from = asked;
+        while (asked < from + n) await Bun.sleep(20);
+      };
+      await until(5);
+      expect(missing()).toBe(1);
+      stored = "sk-spam-123456";
+      await until(3);
+      expect(missing()).toBe(1);
+      stored = null;
+      await until(5);
+      expect(missing()).toBe(2);
+    } finally {
+      setLogSink((l) => void process.stderr.write(l + "\n"));
+    }
+  });
+
+  test("a secret store that cannot be read (a locked keyring) is logged once, not at every health check", async () => {
+    const { setLogSink } = await import("../../src/core/log.ts");
+    const lines: string[] = [];
+    setLogSink((l) => void lines.push(l));
+    let asked = 0;
+    const secrets = { get: async () => (asked++, Promise.reject(new Error("the keyring is locked"))) };
+    try {
+      tb = await startBroker(`[health]\ninterval = "100ms"\n` + upstreamToml("B", b.url, `auth_secret = "locked-key"`), { secrets: secrets as never });
+      await tb.waitState("B", "up");
+      while (asked < 5) await Bun.sleep(20);
+      expect(lines.filter((l) => l.includes('auth secret "locked-key" could not be read')).length).toBe(1);
+    } finally {
+      setLogSink((l) => void process.stderr.write(l + "\n"));
+    }
+  });
+
+  test("an upstream's error answer that quotes the credential the broker sent (auth_secret) reaches the caller with it [redacted]; a success answer is relayed untouched", async () => {
+    const SECRET = "sk-operator-7f3a9c";
+    // In front of fake B: its chat refuses quoting the Authorization it got (as some gateways do), its generate echoes it in a 200.
+    const quoting = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        const path = new URL(req.url).pathname;
+        const auth = req.headers.get("authorization") ?? "";
+        if (path === "/api/chat") return Response.json({ error: `invalid api key: ${auth} (key "${auth.slice(7)}")` }, { status: 401 });
+        if (path === "/v1/chat/completions") return new Response(`{"error":{"message":"bad key ${JSON.stringify(auth).slice(1, -1)}"}}`, { status: 403, headers: { "content-type": "application/json" } });
+        if (path === "/api/generate") return Response.json({ model: MODEL_B, response: `you sent ${auth}`, done: true, eval_count: 1 });
+        return fetch(`${b.url}${path}`, { method: req.method, headers: req.headers, body: req.body });
+      },
+    });
+    try {
+      tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("B", `http://127.0.0.1:${quoting.port}`, `auth_secret = "b-key"`), { secrets: { get: async () => SECRET } as never });
+      await tb.waitState("B", "up");
+      const refused = await post(`${tb.url}/api/chat`, { model: MODEL_B, messages: [], stream: false });
+      expect(refused.status).toBe(401);
+      const body = await refused.text();
+      expect(body).not.toContain(SECRET);
+      expect(JSON.parse(body)).toEqual({ error: 'invalid api key: Bearer [redacted] (key "[redacted]")' });
+      const v1 = await post(`${tb.url}/v1/chat/completions`, { model: MODEL_B, messages: [] });
+      expect(v1.status).toBe(403);
+      expect(await v1.text()).toBe('{"error":{"message":"bad key Bearer [redacted]"}}');
+      // Never the success path: a 2xx body is the upstream's, byte for byte.
+      const ok = await post(`${tb.url}/api/generate`, { model: MODEL_B, prompt: "hi", stream: false });
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { response: string }).response).toBe(`you sent Bearer ${SECRET}`);
+    } finally {
+      quoting.stop(true);
+    }
+  });
+
   test("upstream connections are kept alive and reused", async () => {
     const t = await twoUpstreams();
     for (let i = 0; i < 5; i++) await (await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [], stream: i % 2 === 0 })).text();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Ollama } from "ollama";
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { BUN, keyUsage, removeHome, REPO, startDaemon, untilCounted, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
@@ -23,7 +23,7 @@ beforeAll(async () => {
   });
   broker = d.urls.broker!;
   token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
-  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30], ["esc", 30], ["resp", 600]] as const) {
+  for (const [name, budget] of [["ol", 60], ["oa", 60], ["cut", 100000], ["par", 30], ["esc", 30], ["resp", 600], ["tgi", 1000], ["nobudget", 0]] as const) {
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", name, "--tokens-per-day", String(budget)], { env: d.env, stdout: "pipe" });
     keys[name] = r.stdout.toString().trim();
   }
@@ -187,3 +187,20 @@ test("an escaped spelling of a generation route (/api/%63hat, /v1/chat/%63omplet
     fake.options.tokens = 1000;
   }
 }, 30_000);
+
+test("a key with a daily budget cannot generate on a route the broker does not count: TGI's /generate and vLLM's transcriptions (openai client) are 403 and never reach the upstream; a key without a budget still reaches them", async () => {
+  const seen = (path: string) => fake.requests.filter((r) => r.path === path).length;
+  const tgi = (key: string) => fetch(`${broker}/generate`, { method: "POST", headers: { "x-api-key": key, "content-type": "application/json" }, body: JSON.stringify({ inputs: "hi", parameters: { max_new_tokens: 100000 } }) });
+  const refused = await tgi(keys.tgi!);
+  expect(refused.status).toBe(403);
+  expect(refused.headers.get("x-c2l-error-code")).toBe("forbidden");
+  expect(((await refused.json()) as { error: string }).error).toContain("POST /generate");
+  const client = new OpenAI({ baseURL: `${broker}/v1`, apiKey: keys.tgi!, maxRetries: 0 });
+  const audio = await status(client.audio.transcriptions.create({ model: "m:1b", file: await toFile(new Uint8Array(64), "a.wav") }));
+  expect(audio.status).toBe(403);
+  expect(audio.message).toContain("/v1/audio/transcriptions");
+  expect(seen("/generate") + seen("/v1/audio/transcriptions")).toBe(0);
+  // The same route for a key without a budget goes on to the upstream as before (the fake has no such route).
+  expect((await tgi(keys.nobudget!)).status).not.toBe(403);
+  expect(seen("/generate")).toBe(1);
+});

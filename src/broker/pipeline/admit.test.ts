@@ -83,3 +83,30 @@ test("with capture on, the body as sent upstream is kept for the inspector, cut 
   expect(admit(ex, undefined)).toBeNull();
   expect(ex.requestBody).toBe('{"model":"');
 });
+
+test("a key with a daily budget is refused (403, naming the route) on a generation route the broker neither holds nor counts; reads, counted routes and keys without a budget pass", async () => {
+  const budget = { key: keyRec({ tokens_per_day: 1000 }), caller: "local" } as Admitted;
+  // TGI's, koboldcpp's and SGLang's own generation routes, and vLLM's audio transcriptions: nothing counts what they generate.
+  for (const path of ["/generate", "/generate_stream", "/api/v1/generate", "/api/extra/generate/stream", "/v1/audio/transcriptions", "/v1/audio/translations", "/v1/images/generations"]) {
+    const { k, ex } = await readied(path, { model: "m", inputs: "x" }, budget);
+    const gw = gateway();
+    const res = admit(ex, gw.g);
+    expect(res?.status).toBe(403);
+    const text = await res!.text();
+    // The caller's dialect: OpenAI's shape names the stable code; Ollama's is a bare {"error"}.
+    if (path.startsWith("/v1/")) expect(JSON.parse(text).error.code).toBe("forbidden");
+    expect(text).toContain(`POST ${path}`);
+    expect(text).toContain("daily token budget");
+    expect(gw.calls).toEqual([]);
+    expect(gw.reserved).toEqual([]);
+    expect(records(k)).toEqual([]);
+    // The same route for a key without a budget goes on as before.
+    const free = await readied(path, { model: "m", inputs: "x" }, { key: keyRec(), caller: "local" });
+    expect(admit(free.ex, gateway().g)).toBeNull();
+  }
+  // Counted, or generating nothing: a budget key goes on.
+  for (const path of ["/api/chat", "/v1/chat/completions", "/v1/embeddings", "/api/show", "/v1/messages/count_tokens", "/tokenize"]) {
+    const { ex } = await readied(path, { model: "m", messages: [] }, budget);
+    expect(admit(ex, gateway().g)).toBeNull();
+  }
+});

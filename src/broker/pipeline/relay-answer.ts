@@ -1,6 +1,7 @@
 // Pipeline stage 5, relay the answer: the accepted reply's head (with the broker's Server-Timing and queue position),
 // then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
 import { headOnlyMessage, type Exchange } from "../exchange.ts";
+import { redactUpstreamSecret } from "../error-redaction.ts";
 import { describeFetchError } from "../net-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
@@ -44,7 +45,9 @@ function headOnlyLength(res: UpstreamReply, headers: Headers): void {
   if (cl !== null) headers.set("content-length", cl);
 }
 
-function wholeAnswer(ex: Exchange, res: UpstreamReply, headers: Headers, bytes: Uint8Array): Response {
+function wholeAnswer(ex: Exchange, res: UpstreamReply, headers: Headers, answer: Uint8Array): Response {
+  // An error answer may quote the credential the broker sent (auth_secret): never shown to the caller, nor kept.
+  const bytes = res.status >= 400 ? redactUpstreamSecret(answer, ex.upstream) : answer;
   ex.completeSmall(bytes);
   // Declared, as Bun's server would declare it anyway: a caller in the same process (the tunnel's agent) then knows the
   // answer is whole and small, and sends it as one message with nothing held for resume (http-over-stream.ts).

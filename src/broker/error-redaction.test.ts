@@ -1,0 +1,21 @@
+// The upstream's own secret taken out of an error answer: as sent, with its scheme, as a JSON string escapes it; nothing else touched.
+import { expect, test } from "bun:test";
+import { redactUpstreamSecret } from "./error-redaction.ts";
+import type { Upstream } from "./upstream.ts";
+
+const up = (authValue: string | null, auth_scheme = "Bearer") => ({ authValue, config: { auth_scheme } }) as unknown as Upstream;
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+test("every occurrence of the secret is [redacted], also as a JSON string escapes it; a body without it is the same bytes", () => {
+  expect(dec(redactUpstreamSecret(enc("key Bearer sk-abc123 and sk-abc123"), up("Bearer sk-abc123")))).toBe("key Bearer [redacted] and [redacted]");
+  const odd = 'pa"ss\\word';
+  expect(dec(redactUpstreamSecret(enc(`{"error":${JSON.stringify(`bad key ${odd}`)}}`), up(odd, "")))).toBe('{"error":"bad key [redacted]"}');
+  const clean = enc('{"error":"unauthorized"}');
+  expect(redactUpstreamSecret(clean, up("Bearer sk-abc123"))).toBe(clean);
+  // No secret, or one too short to look for: untouched.
+  const body = enc("a b c");
+  expect(redactUpstreamSecret(body, up(null))).toBe(body);
+  expect(redactUpstreamSecret(body, up("Bearer a"))).toBe(body);
+  expect(redactUpstreamSecret(body, null)).toBe(body);
+});
