@@ -65,7 +65,7 @@ const RULES: Rule[] = [
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel secret set tunnel-token", check: { here: "the secret commands" } },
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel login ", check: { skip: "needs an OIDC issuer and a browser; tests/auth/cli.test.ts and tests/auth/sign-in.e2e.test.ts run them" } },
   { doc: "README.md", lang: "sh", first: "systemctl --user enable --now", check: { skip: "needs a user systemd; tests/packaging/install-systemd.test.ts runs the unit, readme.test.ts checks the quoted Status line" } },
-  { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel dashboard ", check: { here: "dashboard --print-url" } },
+  { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel dashboard ", check: { here: "dashboard --print-url (README), and dashboard" } },
   { doc: "README.md", lang: "text", first: "Skipped because a system tool is missing:", check: { skip: "an abridged sample of the closing summary, whose lines tests/foundation/requires.test.ts checks" } },
   { doc: "docs/api.md", lang: "sh", first: "TOKEN=$(cat ~/.config/cloudtolocalllm/api-token)", check: { here: "the control API's curl examples" } },
   { doc: "docs/api.md", lang: "json", first: '{ "error": { "code": "validation_failed"', check: { here: "the error sample" } },
@@ -142,6 +142,24 @@ test("docs/relay.md's TOML blocks pass the relay's own check (hashes filled in; 
   expect(f.ok ? [] : f.issues.map(formatIssue)).toEqual([]);
 });
 
+requireTools(["openssl"]).test("docs/relay.md's TOML, whole, passes `relay check` as its sh block runs it (a self-signed pair in place of its Let's Encrypt files)", () => {
+  const checkLine = shellLines(block("docs/relay.md", "sh", "cloudtolocalllm-tunnel relay --config")).find((l) => l.cmd.includes("relay check"))!;
+  expect(checkLine.cmd).toBe("cloudtolocalllm-tunnel relay check --config relay.toml");
+  const dir = mkdtempSync(join(tmpdir(), "c2l-docs-examples-relay-"));
+  try {
+    const pki = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "2", "-subj", "/CN=relay.example.com"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+    expect(pki.exitCode).toBe(0);
+    const toml = fillHashes(fencedBlocks("docs/relay.md").find((b) => b.lang === "toml")!.body)
+      .replace("/etc/letsencrypt/live/relay.example.com/fullchain.pem", join(dir, "cert.pem"))
+      .replace("/etc/letsencrypt/live/relay.example.com/privkey.pem", join(dir, "key.pem"));
+    writeFileSync(join(dir, "relay.toml"), toml);
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...checkLine.cmd.split(" ").slice(1)], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    expect({ code: r.exitCode, out: (r.stdout.toString() + r.stderr.toString()).trim() }).toEqual({ code: 0, out: "relay.toml: ok (1 tunnel)" });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
+
 // ---- One daemon and one relay for every command and curl example. ----
 
 let d: DaemonProc;
@@ -163,6 +181,9 @@ beforeAll(async () => {
   bin = mkdtempSync(join(tmpdir(), "c2l-docs-examples-bin-"));
   writeFileSync(join(bin, "cloudtolocalllm-tunnel"), `#!/bin/sh\nexec "${BUN}" "${REPO}/src/main.ts" "$@"\n`);
   chmodSync(join(bin, "cloudtolocalllm-tunnel"), 0o755);
+  // The desktop's xdg-open, as `dashboard` calls it: it keeps the URL it was given, for the test to open.
+  writeFileSync(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$1" >> "$HOME/xdg-opened"\n`);
+  chmodSync(join(bin, "xdg-open"), 0o755);
 }, 60_000);
 
 afterAll(async () => {
@@ -291,19 +312,25 @@ test("the CLI's error line, as docs/errors.md shows it: a keys file that does no
   }
 }, 30_000);
 
-test("dashboard --print-url (README): prints a link that works once", async () => {
+test("dashboard --print-url (README), and dashboard: each gives a link that signs a browser in once", async () => {
   const lines = shellLines(block("README.md", "sh", "cloudtolocalllm-tunnel dashboard "));
-  const print = lines.find((l) => l.cmd.endsWith("--print-url"))!;
-  expect(print.says).toContain("works once");
-  const r = sh(print.cmd);
-  expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
-  const link = r.out.trim();
-  expect(link).toStartWith(`http://127.0.0.1:${ports.api}/`);
-  const first = await fetch(link, { redirect: "manual" });
-  const second = await fetch(link, { redirect: "manual" });
-  expect(first.status).toBeLessThan(400);
-  expect(first.headers.get("set-cookie")).toBeTruthy();
-  expect(second.headers.get("set-cookie")).toBeNull();
+  expect(lines.map((l) => l.cmd)).toEqual(["cloudtolocalllm-tunnel dashboard", "cloudtolocalllm-tunnel dashboard --print-url"]);
+  expect(lines[0]!.says).toContain("opens the browser (xdg-open)");
+  expect(lines[1]!.says).toContain("works once");
+  const links: string[] = [];
+  for (const l of lines) {
+    const r = sh(l.cmd);
+    expect({ cmd: l.cmd, code: r.code }).toEqual({ cmd: l.cmd, code: 0 });
+    links.push(l.cmd.endsWith("--print-url") ? r.out.trim() : readFileSync(join(d.home, "xdg-opened"), "utf8").trim());
+  }
+  for (const link of links) {
+    expect(link).toStartWith(`http://127.0.0.1:${ports.api}/`);
+    const first = await fetch(link, { redirect: "manual" });
+    const second = await fetch(link, { redirect: "manual" });
+    expect(first.status).toBeLessThan(400);
+    expect(first.headers.get("set-cookie")).toBeTruthy();
+    expect(second.headers.get("set-cookie")).toBeNull();
+  }
 }, 30_000);
 
 withTools.test("the relay's error header, as docs/errors.md shows it: a wrong key gets `x-c2l-error-code: unauthorized`", () => {
