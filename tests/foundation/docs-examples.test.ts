@@ -66,11 +66,11 @@ const RULES: Rule[] = [
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel login ", check: { skip: "needs an OIDC issuer and a browser; tests/auth/cli.test.ts and tests/auth/sign-in.e2e.test.ts run them" } },
   { doc: "README.md", lang: "sh", first: "systemctl --user enable --now", check: { skip: "needs a user systemd; tests/packaging/install-systemd.test.ts runs the unit, readme.test.ts checks the quoted Status line" } },
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel dashboard ", check: { here: "dashboard --print-url (README), and dashboard" } },
-  { doc: "README.md", lang: "text", first: "Skipped because a system tool is missing:", check: { skip: "an abridged sample of the closing summary, whose lines tests/foundation/requires.test.ts checks" } },
+  { doc: "README.md", lang: "text", first: "Skipped because a system tool is missing:", check: { here: "the skipped-tests summary" } },
   { doc: "docs/api.md", lang: "sh", first: "TOKEN=$(cat ~/.config/cloudtolocalllm/api-token)", check: { here: "the control API's curl examples" } },
   { doc: "docs/api.md", lang: "json", first: '{ "error": { "code": "validation_failed"', check: { here: "the error sample" } },
   { doc: "docs/api.md", lang: "json", first: '{"type":"snapshot"', check: { here: "the /ws sample" } },
-  { doc: "docs/api.md", lang: "ts", first: "await client.call(", check: { skip: "a compile-time promise of src/client/api-client.ts's types, which tsc checks on every use in src" } },
+  { doc: "docs/api.md", lang: "ts", first: "await client.call(", check: { here: "the client sample" } },
   { doc: "docs/architecture.md", lang: "mermaid", first: "flowchart LR", check: { by: "tests/foundation/architecture.test.ts" } },
   { doc: "docs/auth.md", lang: "", first: "signed_out ──login──▶", check: { skip: "a state diagram, not input to anything" } },
   { doc: "docs/broker.md", lang: "sh", first: "export ANTHROPIC_BASE_URL=", check: { skip: "needs Claude Code; tests/broker/anthropic-messages.test.ts serves its requests" } },
@@ -119,6 +119,31 @@ test("the inventory tells a block without a rule and a stale rule", () => {
   const b = fencedBlocks("README.md", "x\n```sh\ncurl -s http://127.0.0.1:8765/api/v1/status | jq .quality\n```\n```sh\nrm -rf /\n```\n");
   expect(b.map((x) => RULES.filter((r) => matches(r, x)).length)).toEqual([1, 0]);
   expect(b[0]!.line).toBe(2);
+});
+
+test("the skipped-tests summary, as the README shows it, is what scripts/test.ts prints for such skips (its ... elide)", async () => {
+  const { skipReport } = await import("../helpers/skip-log.ts");
+  const shown = block("README.md", "text", "Skipped because a system tool is missing:").body.trimEnd().split("\n");
+  const named = /^ {6}(\S+) › (.+)$/.exec(shown[2]!)!;
+  const [, file, name] = named;
+  // The test it names is one that skips without promtool.
+  expect(readFileSync(join(REPO, file!), "utf8")).toContain(`requireTools(["promtool"]).test(${JSON.stringify(name)}`);
+  const tests = [name!, "a second", "a third"];
+  const report = skipReport(tests.map((t) => ({ file: file!, test: t, tools: [{ tool: "promtool", package: "prometheus" }], capabilities: [], failed: false }))).split("\n");
+  for (const [i, line] of shown.entries()) {
+    if (line.trim() === "...") continue;
+    const want = line.endsWith(" ...") ? report.find((r) => r.startsWith(line.slice(0, -3))) : report[i];
+    expect({ line, printed: want }).toEqual({ line, printed: line.endsWith(" ...") ? expect.stringMatching(/./) : line });
+  }
+});
+
+test("the client sample, as docs/api.md shows it: each call is one tests/api/client-inputs.test.ts type-checks (tsc is part of the test command)", () => {
+  const calls = block("docs/api.md", "ts", "await client.call(").body.trim().split("\n").map((l) => /client\.call\(("[A-Z]+", "[^"]+"(?:, \{ \w+:)?)/.exec(l)?.[1]);
+  expect(calls).toHaveLength(3);
+  const typeChecks = readFileSync(join(REPO, "tests/api/client-inputs.test.ts"), "utf8");
+  for (const call of calls) expect({ call, checked: typeChecks.includes(`c.call(${call}`) }).toEqual({ call, checked: true });
+  // The comment's promise, "a wrong or missing field does not compile", is an @ts-expect-error line there.
+  expect(typeChecks).toContain("// @ts-expect-error a required field missing");
 });
 
 // ---- Config snippets ----
