@@ -61,7 +61,7 @@ const RULES: Rule[] = [
   { doc: "README.md", lang: "sh", first: "curl -s http://127.0.0.1:8765/api/v1/status", check: { here: "the control API's curl examples" } },
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel status ", check: { here: "the README's daemon commands" } },
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel relay hash-token --generate", check: { here: "hash-token" } },
-  { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel serve ", check: { skip: "serve, tray and doctor run for good on a desktop; their commands are checked to exist by readme.test.ts, doctor in tests/desktop/doctor.test.ts" } },
+  { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel serve ", check: { here: "doctor, as the README runs it" } },
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel secret set tunnel-token", check: { here: "the secret commands" } },
   { doc: "README.md", lang: "sh", first: "cloudtolocalllm-tunnel login ", check: { skip: "needs an OIDC issuer and a browser; tests/auth/cli.test.ts and tests/auth/sign-in.e2e.test.ts run them" } },
   { doc: "README.md", lang: "sh", first: "systemctl --user enable --now", check: { skip: "needs a user systemd; tests/packaging/install-systemd.test.ts runs the unit, readme.test.ts checks the quoted Status line" } },
@@ -196,7 +196,8 @@ beforeAll(async () => {
   ports.api = closedPort();
   ports.broker = closedPort();
   // The docs' addresses are the defaults; the daemon gets its own (a user's daemon may hold the defaults), and each example is rewritten to them.
-  const toml = `[api]\nlisten = "127.0.0.1:${ports.api}"\n[proxy]\nlisten = "127.0.0.1:${ports.broker}"\n[secrets]\nbackend = "file"\n`;
+  // Its upstream is the default one on a port where nothing listens: this machine may well run an Ollama on 11434.
+  const toml = `[api]\nlisten = "127.0.0.1:${ports.api}"\n[proxy]\nlisten = "127.0.0.1:${ports.broker}"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:${closedPort()}"\n`;
   const { hashToken } = await import("../../src/relay/auth.ts");
   [d, relay] = await Promise.all([
     startDaemon({ config: toml, waitFor: ["api", "broker"] }),
@@ -294,6 +295,21 @@ test("the README's daemon commands run as written against the daemon the config 
   }
   expect(sh(lines[2]!.cmd).code).toBe(0);
 }, 60_000);
+
+test("doctor, as the README runs it: a checklist, a fix under each problem, exit 1 when something needed is broken (serve and tray run for good: readme.test.ts checks they exist)", () => {
+  const lines = shellLines(block("README.md", "sh", "cloudtolocalllm-tunnel serve "));
+  const doctor = lines.find((l) => l.cmd === "cloudtolocalllm-tunnel doctor")!;
+  expect(doctor.says).toContain("exit 1 when something needed is broken");
+  const r = sh(doctor.cmd);
+  // The upstream is down: needed, so broken.
+  expect({ code: r.code, err: r.err }).toEqual({ code: 1, err: "" });
+  const out = r.out.split("\n");
+  expect(out).toContainEqual(expect.stringMatching(/^✓ Daemon +the control API answers at http:\/\/127\.0\.0\.1:\d+ /));
+  const problems = out.flatMap((l, i) => (/^[✗!] /.test(l) ? [{ check: l, fix: out[i + 1] ?? "" }] : []));
+  expect(problems).toContainEqual({ check: expect.stringMatching(/^✗ Upstream "local" /), fix: expect.stringContaining("fix: is Ollama running?") });
+  for (const p of problems) expect(p).toEqual({ check: p.check, fix: expect.stringMatching(/^ +fix: /) });
+  expect(out).toContainEqual(expect.stringMatching(/^1 problem to fix/));
+}, 30_000);
 
 test("the secret commands, as written (README): set from stdin and from a pipe, get, list, delete", () => {
   const lines = shellLines(block("README.md", "sh", "cloudtolocalllm-tunnel secret set tunnel-token"));
