@@ -88,7 +88,7 @@ const RULES: Rule[] = [
   { doc: "docs/relay-cluster.md", lang: "nginx", first: "map $http_upgrade", check: { by: "tests/relay/cluster-helpers.ts" } },
   { doc: "docs/relay.md", lang: "sh", first: "cloudtolocalllm-tunnel relay --config", check: { here: "hash-token" } },
   { doc: "docs/relay.md", lang: "toml", first: /^(listen = |\[cors\])/, check: { here: "docs/relay.md's TOML" } },
-  { doc: "docs/relay.md", lang: "js", first: "const ctl = new AbortController();", check: { skip: "browser code: tests/relay/browser-cors.e2e.test.ts runs the same loop in Chromium against a real relay and daemon" } },
+  { doc: "docs/relay.md", lang: "js", first: "const ctl = new AbortController();", check: { here: "the web app's fetch sample" } },
 ];
 
 const matches = (r: Rule, b: Block) =>
@@ -379,6 +379,18 @@ withTools.test("the relay's error header, as docs/errors.md shows it: a wrong ke
   const said = block("docs/errors.md", "sh", "curl -s -o /dev/null -D - https://relay.example/").body.split("\n")[1]!.replace(/^# /, "");
   const r = sh(line!.cmd);
   expect({ code: r.code, out: r.out.trim() }).toEqual({ code: 0, out: said });
+}, 30_000);
+
+test("the web app's fetch sample, as docs/relay.md shows it, run as is: an offline tunnel's refusal reads as its code and sentence (the streaming loop runs in Chromium in tests/relay/browser-cors.e2e.test.ts)", async () => {
+  const code = localized(block("docs/relay.md", "js", "const ctl = new AbortController();").body);
+  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
+  const output = { textContent: "" };
+  // The page's globals: its Stop button, its output element, the key it holds and the user's prompt.
+  const run = new AsyncFunction("stopButton", "output", "key", "prompt", code);
+  const thrown = await run({}, output, CLIENT_KEY, "hi").then(() => null, (e: Error) => e.message);
+  // No agent is connected to this relay: the Ollama-dialect error's `error` is a sentence, never "[object Object]".
+  expect(thrown).toMatch(/^tunnel_offline: \S.*alice/);
+  expect(output.textContent).toBe("");
 }, 30_000);
 
 test("hash-token, as the README and docs/relay.md write it: --generate labels a token and its hash; stdin gets the sha256 of the file", () => {
