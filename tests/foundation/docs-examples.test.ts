@@ -393,6 +393,45 @@ test("the web app's fetch sample, as docs/relay.md shows it, run as is: an offli
   expect(output.textContent).toBe("");
 }, 30_000);
 
+/** The two sample bodies of a code's row in docs/errors.md's table: what an Ollama path and an OpenAI path see. */
+function errorsRow(code: string): { status: number; ollama: string; openai: string } {
+  const row = readFileSync(join(REPO, "docs/errors.md"), "utf8").split("\n").find((l) => l.startsWith(`| \`${code}\` |`))!;
+  const cells = row.split(" | ");
+  const body = (cell: string) => /^`(\{.*\})`/.exec(cell.trim())![1]!;
+  return { status: Number(cells[1]), ollama: body(cells[3]!), openai: body(cells[4]!) };
+}
+
+/** A sample body with `…` where words are left out, as a pattern for the body the product sends. */
+const samplePattern = (sample: string) => new RegExp(`^${sample.split(/ ?… ?/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+
+test("the errors.md table's samples, as each listener sends them: the status, the header and both dialects' bodies", async () => {
+  const broker = `http://127.0.0.1:${ports.broker}`;
+  // Each code with a call that gets it here, on an Ollama path and on an OpenAI one.
+  const cases: { code: string; ollama: [string, RequestInit]; openai: [string, RequestInit] }[] = [
+    { code: "unauthorized", ollama: [`${relay.url}/t/alice/api/chat`, { method: "POST", headers: { authorization: "Bearer wrong" }, body: "{}" }], openai: [`${relay.url}/t/alice/v1/chat/completions`, { method: "POST", headers: { authorization: "Bearer wrong" }, body: "{}" }] },
+    { code: "tunnel_offline", ollama: [`${relay.url}/t/alice/api/chat`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}` }, body: "{}" }], openai: [`${relay.url}/t/alice/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${CLIENT_KEY}` }, body: "{}" }] },
+    { code: "origin_not_allowed", ollama: [`${broker}/api/chat`, { method: "POST", headers: { origin: "https://evil.example" }, body: "{}" }], openai: [`${broker}/v1/chat/completions`, { method: "POST", headers: { origin: "https://evil.example" }, body: "{}" }] },
+    { code: "host_not_allowed", ollama: [`${broker}/api/chat`, { method: "POST", headers: { host: "evil.example" }, body: "{}" }], openai: [`${broker}/v1/chat/completions`, { method: "POST", headers: { host: "evil.example" }, body: "{}" }] },
+    { code: "upstream_error", ollama: [`${broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [] }) }], openai: [`${broker}/v1/chat/completions`, { method: "POST", body: JSON.stringify({ model: "llama3.2", messages: [] }) }] },
+  ];
+  for (const c of cases) {
+    const row = errorsRow(c.code);
+    for (const dialect of ["ollama", "openai"] as const) {
+      const [url, init] = c[dialect];
+      const res = await fetch(url, init);
+      const body = await res.text();
+      const said = row[dialect];
+      expect({ code: c.code, dialect, status: res.status, header: res.headers.get("x-c2l-error-code"), body }).toEqual({
+        code: c.code,
+        dialect,
+        status: row.status,
+        header: c.code,
+        body: said.includes("…") ? expect.stringMatching(samplePattern(said)) : said,
+      });
+    }
+  }
+}, 30_000);
+
 test("hash-token, as the README and docs/relay.md write it: --generate labels a token and its hash; stdin gets the sha256 of the file", () => {
   for (const b of [block("README.md", "sh", "cloudtolocalllm-tunnel relay hash-token --generate"), block("docs/relay.md", "sh", "cloudtolocalllm-tunnel relay --config")]) {
     for (const { cmd } of shellLines(b).filter((l) => l.cmd.includes("hash-token"))) {
