@@ -110,12 +110,13 @@ test("every fenced block of README.md and docs/*.md has one rule: the test that 
   const here = new Set(RULES.flatMap((r) => ("here" in r.check ? [r.check.here] : [])));
   const thisFile = readFileSync(import.meta.path, "utf8");
   for (const name of here) expect({ name, tested: thisFile.includes(`test(\`${name}`) || thisFile.includes(`test("${name}`) }).toEqual({ name, tested: true });
-  // The count, for the reader of a failure: how the blocks split.
-  const kinds = blocks.map((b) => RULES.find((r) => matches(r, b))!.check).map((c) => Object.keys(c)[0]);
-  expect(kinds.length).toBeGreaterThan(70);
+  // The extraction itself works: the docs hold some 77 blocks. Left unrun: four diagrams, and the login, systemctl,
+  // Claude Code and contributor-sketch blocks; one more is a decision to make here, not a rule to add in passing.
+  expect(blocks.length).toBeGreaterThan(70);
+  expect(blocks.filter((b) => "skip" in RULES.find((r) => matches(r, b))!.check).length).toBeLessThanOrEqual(8);
 });
 
-test("the inventory tells a block without a rule and a stale rule", () => {
+test("the inventory tells a block without a rule from one with a rule, and counts lines as an editor does", () => {
   const b = fencedBlocks("README.md", "x\n```sh\ncurl -s http://127.0.0.1:8765/api/v1/status | jq .quality\n```\n```sh\nrm -rf /\n```\n");
   expect(b.map((x) => RULES.filter((r) => matches(r, x)).length)).toEqual([1, 0]);
   expect(b[0]!.line).toBe(2);
