@@ -262,7 +262,7 @@ withTools.test("the control API's curl examples, as written (README, docs/api.md
   expect(JSON.parse(bare.out).error.code).toBe("unauthorized");
 }, 30_000);
 
-test("the README's daemon commands run as written against the daemon the config names (status, reconnect, reload, tunnel restart)", () => {
+test("the README's daemon commands run as written against the daemon the config names (status, reconnect, reload, tunnel restart)", async () => {
   const lines = shellLines(block("README.md", "sh", "cloudtolocalllm-tunnel status "));
   expect(lines.map((l) => l.cmd)).toEqual(["cloudtolocalllm-tunnel status", "cloudtolocalllm-tunnel reconnect", "cloudtolocalllm-tunnel reload", "cloudtolocalllm-tunnel tunnel restart"]);
   const results = lines.map((l) => ({ cmd: l.cmd, ...sh(l.cmd) }));
@@ -270,7 +270,12 @@ test("the README's daemon commands run as written against the daemon the config 
   // "table of upstreams, tunnel, alerts".
   expect({ code: status!.code, err: status!.err }).toEqual({ code: 0, err: "" });
   expect(status!.out).toMatch(/^local\s+down\b/m);
-  expect(status!.out).toMatch(/tunnel/i);
+  expect(status!.out).toMatch(/^tunnel disabled$/m);
+  // "(--json for scripts)": the API's status document.
+  expect(lines[0]!.says).toContain("--json for scripts");
+  const json = sh(`${lines[0]!.cmd} --json`);
+  expect(json.code).toBe(0);
+  expect(Object.keys(JSON.parse(json.out)).sort()).toEqual(Object.keys(await (await fetch(`http://127.0.0.1:${ports.api}/api/v1/status`)).json()).sort());
   // "re-check every upstream now": each upstream with its state.
   expect({ code: reconnect!.code, out: reconnect!.out.trim() }).toEqual({ code: 0, out: "local: down (connection refused)" });
   expect({ code: reload!.code, out: reload!.out.trim() }).toEqual({ code: 0, out: "configuration reloaded" });
@@ -440,7 +445,8 @@ test("hash-token, as the README and docs/relay.md write it: --generate labels a 
     for (const { cmd } of shellLines(b).filter((l) => l.cmd.includes("hash-token"))) {
       const dir = mkdtempSync(join(tmpdir(), "c2l-docs-examples-"));
       try {
-        writeFileSync(join(dir, "token.txt"), "my-agent-token");
+        // As `echo "$TOKEN" > token.txt` writes it: the newline is not part of the token (secret set drops it too).
+        writeFileSync(join(dir, "token.txt"), "my-agent-token\n");
         const r = sh(cmd, { cwd: dir });
         expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
         if (cmd.includes("--generate")) {
