@@ -440,6 +440,23 @@ test("the errors.md table's samples, as each listener sends them: the status, th
   }
 }, 30_000);
 
+/** The keys of a docs table's shorthand answer (`{"status":"ok","version"}`), with the values it gives. */
+const shorthand = (sample: string) => Object.fromEntries([...sample.matchAll(/"(\w+)"(?::("[^"]*"|\w+))?/g)].map((m) => [m[1]!, m[2] === undefined ? undefined : m[2].startsWith('"') ? JSON.parse(m[2]) : m[2]]));
+
+test("the relay's health routes, as docs/relay.md's table answers them: /healthz and /readyz, their fields and values", async () => {
+  const table = readFileSync(join(REPO, "docs/relay.md"), "utf8").split("\n");
+  for (const route of ["/healthz", "/readyz"]) {
+    const row = table.find((l) => l.startsWith(`| \`GET ${route}\` |`))!;
+    const said = shorthand(/`(\{[^`]*\})`/.exec(row)![1]!);
+    const res = await fetch(`${relay.url.replace(/\/$/, "")}${route}`);
+    expect(res.status).toBe(200);
+    const got = await res.json();
+    expect(Object.keys(got).sort()).toEqual(Object.keys(said).sort());
+    // A value the table gives is the value; N stands for a number, a bare name for any value.
+    for (const [k, v] of Object.entries(said)) if (v !== undefined) expect({ k, v: got[k] }).toEqual({ k, v: v === "N" ? expect.any(Number) : v });
+  }
+});
+
 test("hash-token, as the README and docs/relay.md write it: --generate labels a token and its hash; stdin gets the sha256 of the file", () => {
   for (const b of [block("README.md", "sh", "cloudtolocalllm-tunnel relay hash-token --generate"), block("docs/relay.md", "sh", "cloudtolocalllm-tunnel relay --config")]) {
     for (const { cmd } of shellLines(b).filter((l) => l.cmd.includes("hash-token"))) {
