@@ -529,3 +529,49 @@ test("the /ws sample, as docs/api.md shows it: the snapshot's fields, the event'
   const { WS_MESSAGES } = await import("../../src/api/modules/ws/messages.ts");
   expect(Object.keys(WS_MESSAGES)).toContain(samples[1].type);
 }, 30_000);
+
+/** A snippet's tables set into a config as the README says to: a table's keys changed in place, a list entry replacing the one of its name or added. */
+function applySnippet(config: Record<string, unknown>, snippet: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(snippet)) {
+    if (Array.isArray(v)) {
+      const list = ((config[k] as { name?: string }[] | undefined) ??= []);
+      for (const item of v as { name?: string }[]) {
+        const i = list.findIndex((x) => x.name === item.name);
+        if (i >= 0) list[i] = { ...list[i], ...item };
+        else list.push(item);
+      }
+    } else config[k] = { ...(config[k] as object | undefined), ...(v as object) };
+  }
+}
+
+test("the daemon's TOML snippets (README, docs/broker.md, docs/gateway.md), set into the first-run file as the README says, are taken by the running daemon", async () => {
+  const { parse } = await import("smol-toml");
+  const { defaultConfigText } = await import("../../src/config/render.ts");
+  const token = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+  const original = readFileSync(d.configFile, "utf8");
+  const snippets = ["README.md", "docs/broker.md", "docs/gateway.md"].flatMap((doc) => fencedBlocks(doc).filter((b) => b.lang === "toml" && !/^# relay\.toml\b/.test(b.body)));
+  expect(snippets.length).toBeGreaterThanOrEqual(5);
+  // Pasted as a whole after the first-run file, a table it has already is refused (the README: "pasting them twice is rejected").
+  const { parseConfig } = await import("../../src/config/load.ts");
+  expect(parseConfig(`${defaultConfigText()}\n${block("README.md", "toml", "[proxy]").body}`).ok).toBe(false);
+  try {
+    for (const b of snippets) {
+      const config = parse(defaultConfigText()) as Record<string, Record<string, unknown>>;
+      applySnippet(config, parse(b.body) as Record<string, unknown>);
+      // This test's own addresses, and nothing reached off this machine: upstreams, relay and issuer on closed loopback ports.
+      Object.assign(config.api!, { listen: `127.0.0.1:${ports.api}` });
+      Object.assign(config.proxy!, { listen: `127.0.0.1:${ports.broker}` });
+      config.secrets = { backend: "file" };
+      for (const u of config.upstreams as unknown as { url: string }[]) u.url = `http://127.0.0.1:${closedPort()}`;
+      if (config.tunnel!.relay_url) config.tunnel!.relay_url = `ws://127.0.0.1:${closedPort()}/agent`;
+      if (config.auth!.issuer) config.auth!.issuer = `https://127.0.0.1:${closedPort()}/`;
+      const res = await fetch(`http://127.0.0.1:${ports.api}/api/v1/config`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(config) });
+      const answer = await res.json();
+      expect({ block: `${b.doc}:${b.line}`, status: res.status, reload: answer.reload?.ok }).toEqual({ block: `${b.doc}:${b.line}`, status: 200, reload: true });
+    }
+    // The README's fallback upstream names a secret not stored yet: the daemon says how to store it, and carries on.
+    expect(d.stderr()).toContain('auth secret "workstation-key" not found; sending no credentials until it is stored (`cloudtolocalllm-tunnel secret set workstation-key`)');
+  } finally {
+    await fetch(`http://127.0.0.1:${ports.api}/api/v1/config`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/toml" }, body: original });
+  }
+}, 30_000);
