@@ -554,6 +554,17 @@ test("the daemon's TOML snippets (README, docs/broker.md, docs/gateway.md), set 
   // Pasted as a whole after the first-run file, a table it has already is refused (the README: "pasting them twice is rejected").
   const { parseConfig } = await import("../../src/config/load.ts");
   expect(parseConfig(`${defaultConfigText()}\n${block("README.md", "toml", "[proxy]").body}`).ok).toBe(false);
+  // So each README snippet of a table that file has says, in the paragraph that leads to it, that the first run wrote it.
+  const firstRun = parse(defaultConfigText()) as Record<string, unknown>;
+  const readmeLines = readFileSync(join(REPO, "README.md"), "utf8").split("\n");
+  for (const b of snippets.filter((x) => x.doc === "README.md")) {
+    const tables = Object.entries(parse(b.body)).filter(([k, v]) => !Array.isArray(v) && k in firstRun).map(([k]) => k);
+    if (tables.length === 0) continue;
+    const before = readmeLines.slice(0, b.line - 1);
+    while (before.at(-1)?.trim() === "") before.pop();
+    const lead = before.slice(before.findLastIndex((l) => l.trim() === "") + 1).join(" ");
+    expect({ block: `README.md:${b.line}`, tables, lead: /first run/.test(lead) }).toEqual({ block: `README.md:${b.line}`, tables, lead: true });
+  }
   try {
     for (const b of snippets) {
       const config = parse(defaultConfigText()) as Record<string, Record<string, unknown>>;
