@@ -200,10 +200,14 @@ beforeAll(async () => {
   // Its upstream is the default one on a port where nothing listens: this machine may well run an Ollama on 11434.
   const toml = `[api]\nlisten = "127.0.0.1:${ports.api}"\n[proxy]\nlisten = "127.0.0.1:${ports.broker}"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:${closedPort()}"\n`;
   const { hashToken } = await import("../../src/relay/auth.ts");
-  [d, relay] = await Promise.all([
+  // Both started at once; whichever came up is stopped by afterAll even when the other did not.
+  const [daemon, relayProc] = await Promise.allSettled([
     startDaemon({ config: toml, waitFor: ["api", "broker"] }),
     startRelayProc(`listen = "127.0.0.1:0"\nagent_path = "/agent"\n[[tunnels]]\nid = "alice"\nagent_token_sha256 = "${hashToken(AGENT_TOKEN)}"\nclient_key_sha256 = ["${hashToken(CLIENT_KEY)}"]\n`),
   ]);
+  if (daemon.status === "fulfilled") d = daemon.value;
+  if (relayProc.status === "fulfilled") relay = relayProc.value;
+  for (const r of [daemon, relayProc]) if (r.status === "rejected") throw r.reason;
   // `cloudtolocalllm-tunnel` on PATH, as after `install`: this checkout's source.
   bin = mkdtempSync(join(tmpdir(), "c2l-docs-examples-bin-"));
   writeFileSync(join(bin, "cloudtolocalllm-tunnel"), `#!/bin/sh\nexec "${BUN}" "${REPO}/src/main.ts" "$@"\n`);
