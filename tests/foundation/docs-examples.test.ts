@@ -440,6 +440,8 @@ test("the errors.md table's samples, as each listener sends them: the status, th
         header: c.code,
         body: said.includes("…") ? expect.stringMatching(samplePattern(said)) : said,
       });
+      // The row's "(with `WWW-Authenticate: …`)", for the relay's 401.
+      if (c.code === "unauthorized") expect(res.headers.get("www-authenticate")).toBe(/with `WWW-Authenticate: ([^`]+)`/.exec(readFileSync(join(REPO, "docs/errors.md"), "utf8"))![1]!);
     }
   }
 }, 30_000);
