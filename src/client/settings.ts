@@ -1,6 +1,7 @@
 // What a client of the daemon (the CLI, the tray) reads from the config file: the API address, the token file, notifications.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
+import type { TObject, TSchema } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
 import { defaultConfig, parseConfig } from "../config/load.ts";
 import { splitListen } from "../config/listen.ts";
@@ -44,13 +45,22 @@ function sections(file: string): Pick<Config, "api" | "alerts"> {
     // Not TOML as a whole (a slip while editing; the daemon keeps its last good config): its own tables may still be.
     raw = ownTables(text);
   }
-  const api = Value.Default(ApiSchema, structuredClone(raw.api ?? {}));
+  // A wrong value in [api] itself (a typo in body_limit) must not take `listen` and `token_file` with it: the CLI would
+  // then knock at the default port and report the daemon down instead of the file's line and column.
+  const api = Value.Default(ApiSchema, validFields(ApiSchema, raw.api));
   if (Value.Check(ApiSchema, api)) out.api = api;
   const alerts = Value.Default(AlertsSchema, structuredClone(raw.alerts ?? {}));
   if (Value.Check(AlertsSchema, alerts)) out.alerts = alerts;
   else if (typeof (raw.alerts as { notifications?: unknown } | undefined)?.notifications === "boolean")
     out.alerts.notifications = (raw.alerts as { notifications: boolean }).notifications;
   return out;
+}
+
+/** The keys of a table whose values pass their own schema, copied; the rest are left to the defaults. */
+function validFields(schema: TObject, table: unknown): Record<string, unknown> {
+  if (!table || typeof table !== "object" || Array.isArray(table)) return {};
+  const props = schema.properties as Record<string, TSchema>;
+  return structuredClone(Object.fromEntries(Object.entries(table).filter(([k, v]) => props[k] !== undefined && Value.Check(props[k], v))));
 }
 
 /** [api] and [alerts] read on their own, from the lines under each header: what a syntax error elsewhere leaves readable. */

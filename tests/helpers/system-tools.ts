@@ -11,6 +11,7 @@ export interface SystemTool {
 export const SYSTEM_TOOLS = {
   chromium: { package: "chromium", usedFor: "the dashboard and Swagger UI in a real browser (playwright-core drives it)" },
   curl: { package: "curl", usedFor: "running the dashboard's Copy as curl command as copied" },
+  jq: { package: "jq", usedFor: "running the docs' `curl … | jq` examples as written" },
   promtool: { package: "prometheus", usedFor: "checking /metrics with Prometheus' own parser" },
   "dbus-daemon": { package: "dbus", usedFor: "a private session bus for the tray, notifications and keyring tests" },
   gdbus: { package: "libglib2.0-bin", usedFor: "calling the tray's D-Bus objects as another client would" },
