@@ -4,6 +4,7 @@ import { splitListen } from "../config/listen.ts";
 import { listenError } from "../core/listen-error.ts";
 import { closing } from "../core/request-checks.ts";
 import { logger } from "../core/log.ts";
+import { drainBounded } from "./bounded-drain.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
 import { relayMs, type RelayConfig } from "./config.ts";
@@ -42,17 +43,10 @@ function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSe
     // left unread (a refused upload) is read to its end first, as Bun would to keep the connection: closing on unread
     // bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
     if (res.headers.get("connection") === "close") return res;
-    if (req.body && !req.bodyUsed) await drain(req.body);
+    // That read is bounded (bounded-drain.ts): past it the answer goes out and the connection closes under the sender.
+    if (req.body && !req.bodyUsed) await drainBounded(req.body);
     return closing(res);
   };
-}
-
-async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
-  try {
-    for await (const _ of body);
-  } catch {
-    // The client went away (or the idle timer cut a body trickled in): the answer has no one to reach.
-  }
 }
 
 export async function startRelay(config: RelayConfig): Promise<RelayServer> {

@@ -1,0 +1,88 @@
+// A refused upload (a wrong key) is read only so far before its answer: an endless body, sent fast or trickled in,
+// gets its 401 within the relay's drain bounds (src/relay/bounded-drain.ts) and the connection closes.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { connect as tcp } from "node:net";
+import { DRAIN_MAX_BYTES, DRAIN_MAX_MS } from "../../src/relay/bounded-drain.ts";
+import { TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+
+let relay: RelayProc;
+
+beforeAll(async () => {
+  relay = await startRelayProc(relayToml());
+}, 30_000);
+
+afterAll(async () => {
+  await relay?.stop();
+  cleanup(relay?.dir);
+});
+
+/**
+ * Sends a chunked body that never ends (a chunk every `everyMs`, or as fast as the socket takes them) with a wrong key;
+ * resolves with what the relay answered, how many body bytes the socket took, and whether the relay closed the connection.
+ */
+function endlessUpload(chunk: number, everyMs: number, giveUpMs: number): Promise<{ head: string; sent: number; closed: boolean; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const sock = tcp(relay.port, "127.0.0.1");
+    let head = "";
+    let sent = 0;
+    let done = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = (closed: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(giveUp);
+      sock.destroy();
+      resolve({ head, sent, closed, ms: performance.now() - t0 });
+    };
+    const giveUp = setTimeout(() => finish(false), giveUpMs);
+    const data = Buffer.alloc(chunk, 0x61);
+    const frame = Buffer.concat([Buffer.from(`${chunk.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
+    const pump = () => {
+      if (done) return;
+      if (everyMs > 0) {
+        sock.write(frame, () => (sent += chunk));
+        timer = setTimeout(pump, everyMs);
+        return;
+      }
+      // As fast as the socket takes them: the next chunk when the last one is flushed.
+      while (!done && sock.write(frame)) sent += chunk;
+      sent += chunk;
+    };
+    sock.on("drain", () => everyMs === 0 && pump());
+    sock.on("data", (b) => (head += b.toString("latin1")));
+    sock.on("end", () => finish(true));
+    sock.on("close", () => finish(true));
+    sock.on("error", () => {
+      // A reset while still sending: the relay closed the connection (its answer may have arrived first).
+      finish(true);
+    });
+    sock.on("connect", () => {
+      sock.write(`POST /t/${TUNNEL_ID}/api/chat HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer not-the-key\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      pump();
+    });
+  });
+}
+
+test("an endless upload with a wrong key is answered 401 after at most the drain's bytes, and its connection closed", async () => {
+  const r = await endlessUpload(64 * 1024, 0, 20_000);
+  expect(r.head).toStartWith("HTTP/1.1 401");
+  expect(r.head.toLowerCase()).toContain("connection: close");
+  expect(r.closed).toBe(true);
+  // What the socket took: the drain's bound plus the kernel's buffers on both ends (a few MiB at most), never the whole upload.
+  expect(r.sent).toBeLessThan(DRAIN_MAX_BYTES + 32 * 1024 * 1024);
+}, 30_000);
+
+test("an endless upload trickled in with a wrong key is answered 401 after at most the drain's time, and its connection closed", async () => {
+  const r = await endlessUpload(1024, 50, DRAIN_MAX_MS + 10_000);
+  expect(r.head).toStartWith("HTTP/1.1 401");
+  expect(r.closed).toBe(true);
+  expect(r.ms).toBeGreaterThanOrEqual(DRAIN_MAX_MS - 500);
+}, 30_000);
+
+test("a small refused upload is still read to its end and answered 401", async () => {
+  const res = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, { method: "POST", headers: { authorization: "Bearer not-the-key" }, body: new Uint8Array(512 * 1024) });
+  expect(res.status).toBe(401);
+  await res.arrayBuffer();
+});
