@@ -14,6 +14,7 @@ import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
+import { dropConnectionNamed } from "./connection-named.ts";
 import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -314,6 +315,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
     deps.admit?.(req);
+    // Hop-by-hop by the client's say-so: dropped here, since Connection itself goes no further than this relay.
+    dropConnectionNamed(req.headers);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
     // holds a gateway key (c2l_…): the broker reads no other, and drops the header before any upstream anyway.
