@@ -91,6 +91,8 @@ export interface Forwarders {
   resumeHooks(id: string, path: string, token: string, contentType: string | null, windowMs?: number): ResumeHooks;
   /** Another node asks for the rest of an answer whose agent offered it here. */
   resumeHere(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
+  /** A call refused before it has a tunnel (/me/: a bad JWT, an ambiguous tunnel): counted like every refusal here. */
+  refuse(err: HttpError, path: string, headers?: Record<string, string>): Response;
 }
 
 export function createForwarder(deps: ForwardDeps): Forwarders {
@@ -374,5 +376,5 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   /** At the owner: the client as the entry node named it (a gateway key crosses the hop as x-api-key). */
   const owner: Forwarder = (req, id, path) => overSession(req, id, path, true, req.headers.get("x-api-key") ?? req.headers.get(CLIENT_HEADER) ?? "");
 
-  return { client, owner, resumeHooks, resumeHere };
+  return { client, owner, resumeHooks, resumeHere, refuse };
 }
