@@ -19,7 +19,7 @@ beforeAll(async () => {
     heartbeatMs: 300,
     toleranceMs: 1200,
     maxStreams: 8,
-    onStream: (s) => void serveStream(s, (req) => Response.json(Object.fromEntries(req.headers))),
+    onStream: (s) => void serveStream(s, async (req) => Response.json(Object.fromEntries(req.headers))),
   });
 }, 30_000);
 
