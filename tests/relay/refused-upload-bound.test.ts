@@ -6,24 +6,26 @@ import { DRAIN_MAX_BYTES, DRAIN_MAX_MS } from "../../src/relay/bounded-drain.ts"
 import { TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
 let relay: RelayProc;
+/** The same relay with idle_timeout "0s": Bun would otherwise keep the connection and read the endless body itself. */
+let noIdle: RelayProc;
 
 beforeAll(async () => {
-  relay = await startRelayProc(relayToml());
+  [relay, noIdle] = await Promise.all([startRelayProc(relayToml()), startRelayProc(relayToml({ limits: 'idle_timeout = "0s"' }))]);
 }, 30_000);
 
 afterAll(async () => {
-  await relay?.stop();
-  cleanup(relay?.dir);
+  await Promise.all([relay?.stop(), noIdle?.stop()]);
+  cleanup(relay?.dir, noIdle?.dir);
 });
 
 /**
  * Sends a chunked body that never ends (a chunk every `everyMs`, or as fast as the socket takes them) with a wrong key;
  * resolves with what the relay answered, how many body bytes the socket took, and whether the relay closed the connection.
  */
-function endlessUpload(chunk: number, everyMs: number, giveUpMs: number): Promise<{ head: string; sent: number; closed: boolean; ms: number }> {
+function endlessUpload(chunk: number, everyMs: number, giveUpMs: number, port = relay.port): Promise<{ head: string; sent: number; closed: boolean; ms: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const sock = tcp(relay.port, "127.0.0.1");
+    const sock = tcp(port, "127.0.0.1");
     let head = "";
     let sent = 0;
     let done = false;
@@ -79,6 +81,14 @@ test("an endless upload trickled in with a wrong key is answered 401 after at mo
   expect(r.head).toStartWith("HTTP/1.1 401");
   expect(r.closed).toBe(true);
   expect(r.ms).toBeGreaterThanOrEqual(DRAIN_MAX_MS - 500);
+}, 30_000);
+
+test('with idle_timeout "0s" too, an endless upload with a wrong key is answered 401 and its connection closed after the drain\'s bytes', async () => {
+  const r = await endlessUpload(64 * 1024, 0, 20_000, noIdle.port);
+  expect(r.head).toStartWith("HTTP/1.1 401");
+  expect(r.head.toLowerCase()).toContain("connection: close");
+  expect(r.closed).toBe(true);
+  expect(r.sent).toBeLessThan(DRAIN_MAX_BYTES + 32 * 1024 * 1024);
 }, 30_000);
 
 test("a small refused upload is still read to its end and answered 401", async () => {
