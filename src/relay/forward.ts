@@ -316,7 +316,6 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
-    deps.admit?.(req);
     // Hop-by-hop by the client's say-so: dropped here, since Connection itself goes no further than this relay.
     dropConnectionNamed(req.headers);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
@@ -338,9 +337,16 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // made-up key per call must not open a new share.
     const credential = who.client ?? "";
     const client = apiKey ?? credential;
-    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+    // Admitted (its connection's idle timer lifted: server.ts) only past the refusals decided here, so a 413 or 429's
+    // unread body is drained within bounds and its connection closed, as a bad key's. (A cluster's shared rate is
+    // admitted before its Redis round trip: the idle timer must not fire while it waits.)
+    if (deps.cluster) {
+      deps.admit?.(req);
+      return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+    }
     const refused = limitsFor(id).admitRate(credential);
     if (refused !== null) return overRate(id, path, refused);
+    deps.admit?.(req);
     return overSession(req, id, path, false, client);
   }
 

@@ -3,14 +3,16 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { connect as tcp } from "node:net";
 import { DRAIN_MAX_BYTES, DRAIN_MAX_MS } from "../../src/relay/bounded-drain.ts";
-import { TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, relayToml, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
 let relay: RelayProc;
 /** The same relay with idle_timeout "0s": Bun would otherwise keep the connection and read the endless body itself. */
 let noIdle: RelayProc;
 
 beforeAll(async () => {
-  [relay, noIdle] = await Promise.all([startRelayProc(relayToml()), startRelayProc(relayToml({ limits: 'idle_timeout = "0s"' }))]);
+  // max_body_bytes 1 MiB: the 413 case.
+  const toml = relayToml().replace("max_body_bytes = 2000000000", "max_body_bytes = 1048576");
+  [relay, noIdle] = await Promise.all([startRelayProc(toml), startRelayProc(relayToml({ limits: 'idle_timeout = "0s"' }))]);
 }, 30_000);
 
 afterAll(async () => {
@@ -18,11 +20,18 @@ afterAll(async () => {
   cleanup(relay?.dir, noIdle?.dir);
 });
 
+/** A wrong key, a chunked body. */
+const BAD_KEY_CHUNKED = "Authorization: Bearer not-the-key\r\nTransfer-Encoding: chunked\r\n";
+
 /**
- * Sends a chunked body that never ends (a chunk every `everyMs`, or as fast as the socket takes them) with a wrong key;
- * resolves with what the relay answered, how many body bytes the socket took, and whether the relay closed the connection.
+ * Sends a body that never ends (a chunk every `everyMs`, or as fast as the socket takes them) with a wrong key (or
+ * `o.lines`); resolves with what the relay answered, how many body bytes the socket took, and whether the relay closed
+ * the connection.
  */
-function endlessUpload(chunk: number, everyMs: number, giveUpMs: number, port = relay.port): Promise<{ head: string; sent: number; closed: boolean; ms: number }> {
+function endlessUpload(chunk: number, everyMs: number, giveUpMs: number, o: { port?: number; lines?: string } = {}): Promise<{ head: string; sent: number; closed: boolean; ms: number }> {
+  const port = o.port ?? relay.port;
+  const lines = o.lines ?? BAD_KEY_CHUNKED;
+  const chunked = /transfer-encoding: chunked/i.test(lines);
   return new Promise((resolve) => {
     const t0 = performance.now();
     const sock = tcp(port, "127.0.0.1");
@@ -40,7 +49,7 @@ function endlessUpload(chunk: number, everyMs: number, giveUpMs: number, port = 
     };
     const giveUp = setTimeout(() => finish(false), giveUpMs);
     const data = Buffer.alloc(chunk, 0x61);
-    const frame = Buffer.concat([Buffer.from(`${chunk.toString(16)}\r\n`), data, Buffer.from("\r\n")]);
+    const frame = chunked ? Buffer.concat([Buffer.from(`${chunk.toString(16)}\r\n`), data, Buffer.from("\r\n")]) : data;
     const pump = () => {
       if (done) return;
       if (everyMs > 0) {
@@ -61,7 +70,7 @@ function endlessUpload(chunk: number, everyMs: number, giveUpMs: number, port = 
       finish(true);
     });
     sock.on("connect", () => {
-      sock.write(`POST /t/${TUNNEL_ID}/api/chat HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer not-the-key\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      sock.write(`POST /t/${TUNNEL_ID}/api/chat HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\n${lines}\r\n`);
       pump();
     });
   });
@@ -84,8 +93,16 @@ test("an endless upload trickled in with a wrong key is answered 401 after at mo
 }, 30_000);
 
 test('with idle_timeout "0s" too, an endless upload with a wrong key is answered 401 and its connection closed after the drain\'s bytes', async () => {
-  const r = await endlessUpload(64 * 1024, 0, 20_000, noIdle.port);
+  const r = await endlessUpload(64 * 1024, 0, 20_000, { port: noIdle.port });
   expect(r.head).toStartWith("HTTP/1.1 401");
+  expect(r.head.toLowerCase()).toContain("connection: close");
+  expect(r.closed).toBe(true);
+  expect(r.sent).toBeLessThan(DRAIN_MAX_BYTES + 32 * 1024 * 1024);
+}, 30_000);
+
+test("with the right key, a body declared over max_body_bytes (413) is drained within the same bounds and its connection closed", async () => {
+  const r = await endlessUpload(64 * 1024, 0, 20_000, { lines: `Authorization: Bearer ${CLIENT_KEY}\r\nContent-Length: ${10 * 1024 ** 3}\r\n` });
+  expect(r.head).toStartWith("HTTP/1.1 413");
   expect(r.head.toLowerCase()).toContain("connection: close");
   expect(r.closed).toBe(true);
   expect(r.sent).toBeLessThan(DRAIN_MAX_BYTES + 32 * 1024 * 1024);
