@@ -14,6 +14,7 @@ import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
+import { dropConnectionNamed } from "./connection-named.ts";
 import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
@@ -90,6 +91,8 @@ export interface Forwarders {
   resumeHooks(id: string, path: string, token: string, contentType: string | null, windowMs?: number): ResumeHooks;
   /** Another node asks for the rest of an answer whose agent offered it here. */
   resumeHere(id: string, token: string, offset: number, signal: AbortSignal): Promise<Response>;
+  /** A call refused before it has a tunnel (/me/: a bad JWT, an ambiguous tunnel): counted like every refusal here. */
+  refuse(err: HttpError, path: string, headers?: Record<string, string>): Response;
 }
 
 export function createForwarder(deps: ForwardDeps): Forwarders {
@@ -313,7 +316,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
-    deps.admit?.(req);
+    // Hop-by-hop by the client's say-so: dropped here, since Connection itself goes no further than this relay.
+    dropConnectionNamed(req.headers);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
     // here, to this node's agent or to the node that holds it. Beside a bearer token, x-api-key goes on only when it
     // holds a gateway key (c2l_…): the broker reads no other, and drops the header before any upstream anyway.
@@ -333,9 +337,16 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // made-up key per call must not open a new share.
     const credential = who.client ?? "";
     const client = apiKey ?? credential;
-    if (deps.cluster) return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+    // Admitted (its connection's idle timer lifted: server.ts) only past the refusals decided here, so a 413 or 429's
+    // unread body is drained within bounds and its connection closed, as a bad key's. (A cluster's shared rate is
+    // admitted before its Redis round trip: the idle timer must not fire while it waits.)
+    if (deps.cluster) {
+      deps.admit?.(req);
+      return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+    }
     const refused = limitsFor(id).admitRate(credential);
     if (refused !== null) return overRate(id, path, refused);
+    deps.admit?.(req);
     return overSession(req, id, path, false, client);
   }
 
@@ -371,5 +382,5 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   /** At the owner: the client as the entry node named it (a gateway key crosses the hop as x-api-key). */
   const owner: Forwarder = (req, id, path) => overSession(req, id, path, true, req.headers.get("x-api-key") ?? req.headers.get(CLIENT_HEADER) ?? "");
 
-  return { client, owner, resumeHooks, resumeHere };
+  return { client, owner, resumeHooks, resumeHere, refuse };
 }

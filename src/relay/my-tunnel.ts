@@ -45,32 +45,35 @@ export interface MyTunnelDeps {
   forward: Forwarders;
 }
 
-/** A call to /me/<path> or /ollama/<path>: refused, or forwarded exactly as /t/ID/<path> would be. */
+/**
+ * A call to /me/<path> or /ollama/<path>: refused (counted in requests_total{status} like a /t/ID refusal), or
+ * forwarded exactly as /t/ID/<path> would be.
+ */
 export async function myTunnel(req: Request, url: URL, target: { path: string }, deps: MyTunnelDeps): Promise<Response> {
   const path = target.path;
   const parts = queryParts(url.search);
   const inUrl = parts.find((p) => URL_TOKEN_PARAMS.includes(p.name.toLowerCase()));
   if (inUrl)
-    return new HttpError("bad_request", `a token in the URL (?${inUrl.name}=) is never accepted (URLs end up in logs and browser history): send it as an Authorization: Bearer header`).toDialectResponse(path);
+    return deps.forward.refuse(new HttpError("bad_request", `a token in the URL (?${inUrl.name}=) is never accepted (URLs end up in logs and browser history): send it as an Authorization: Bearer header`), path);
   const who = await deps.auth.user(req);
-  if (!who.ok) return new HttpError("unauthorized", who.reason).toDialectResponse(path, { "www-authenticate": 'Bearer realm="relay"' });
+  if (!who.ok) return deps.forward.refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
 
   const owned = deps.auth.tunnelsOf(who.subject);
   const byHeader = req.headers.get(TUNNEL_HEADER);
   const byQuery = parts.filter((p) => p.name === TUNNEL_PARAM);
   const queryIds = [...new Set(byQuery.map((p) => new URLSearchParams(p.raw).get(TUNNEL_PARAM)!))];
-  if (queryIds.length > 1) return new HttpError("bad_request", `?${TUNNEL_PARAM}= names different tunnels (${queryIds.join(", ")}): send one`).toDialectResponse(path);
+  if (queryIds.length > 1) return deps.forward.refuse(new HttpError("bad_request", `?${TUNNEL_PARAM}= names different tunnels (${queryIds.join(", ")}): send one`), path);
   const byQueryId = queryIds[0] ?? null;
   if (byHeader !== null && byQueryId !== null && byHeader !== byQueryId)
-    return new HttpError("bad_request", `the ${TUNNEL_HEADER} header ("${byHeader}") and ?${TUNNEL_PARAM}= ("${byQueryId}") name different tunnels: send one`).toDialectResponse(path);
+    return deps.forward.refuse(new HttpError("bad_request", `the ${TUNNEL_HEADER} header ("${byHeader}") and ?${TUNNEL_PARAM}= ("${byQueryId}") name different tunnels: send one`), path);
   const chosen = byHeader ?? byQueryId;
   let id: string;
   if (chosen !== null) {
     // Only the caller's own ids are named back: whether another account's tunnel exists is not said.
-    if (!owned.includes(chosen)) return new HttpError("not_found", `this account has no tunnel "${chosen}"; its tunnels: ${owned.join(", ")}`).toDialectResponse(path);
+    if (!owned.includes(chosen)) return deps.forward.refuse(new HttpError("not_found", `this account has no tunnel "${chosen}"; its tunnels: ${owned.join(", ")}`), path);
     id = chosen;
   } else if (owned.length > 1) {
-    return new HttpError("bad_request", `this account has ${owned.length} tunnels (${owned.join(", ")}): choose one with the ${TUNNEL_HEADER} header or ?${TUNNEL_PARAM}=ID`).toDialectResponse(path);
+    return deps.forward.refuse(new HttpError("bad_request", `this account has ${owned.length} tunnels (${owned.join(", ")}): choose one with the ${TUNNEL_HEADER} header or ?${TUNNEL_PARAM}=ID`), path);
   } else id = owned[0]!;
 
   // The choice is the relay's: neither the header nor any ?tunnel= goes on to the daemon.

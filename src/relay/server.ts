@@ -4,6 +4,7 @@ import { splitListen } from "../config/listen.ts";
 import { listenError } from "../core/listen-error.ts";
 import { closing } from "../core/request-checks.ts";
 import { logger } from "../core/log.ts";
+import { drainBounded } from "./bounded-drain.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
 import { relayMs, type RelayConfig } from "./config.ts";
@@ -32,7 +33,8 @@ export interface RelayServer {
  * closed under the client; neither retries a POST). So an answer to a call that was not admitted (a refusal, /healthz,
  * the chat page) closes its connection, and one that was admitted has no idle timer left: an idle keep-alive
  * connection is always the proxy's to close, whatever its timeouts. Only a request head that never completes meets
- * the timer (slowloris).
+ * the timer (slowloris). With idle_timeout "0s" too: kept open, a refused call's connection would have Bun read its
+ * unread body to the end, however long.
  */
 function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSet<Request>): ReturnType<typeof relayFetch> {
   return async (req, srv) => {
@@ -42,17 +44,10 @@ function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSe
     // left unread (a refused upload) is read to its end first, as Bun would to keep the connection: closing on unread
     // bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
     if (res.headers.get("connection") === "close") return res;
-    if (req.body && !req.bodyUsed) await drain(req.body);
+    // That read is bounded (bounded-drain.ts): past it the answer goes out and the connection closes under the sender.
+    if (req.body && !req.bodyUsed) await drainBounded(req.body);
     return closing(res);
   };
-}
-
-async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
-  try {
-    for await (const _ of body);
-  } catch {
-    // The client went away (or the idle timer cut a body trickled in): the answer has no one to reach.
-  }
 }
 
 export async function startRelay(config: RelayConfig): Promise<RelayServer> {
@@ -71,12 +66,13 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   // The server exists once the forwarders do; an admitted call lifts its connection's idle timeout through it.
   let server: Server<AgentData> | null = null;
   const admitted = new WeakSet<Request>();
-  const admit = ms.limits.idle_timeout
-    ? (req: Request) => {
-        admitted.add(req);
-        server?.timeout(req, 0);
-      }
-    : undefined;
+  // Noted with idle_timeout "0s" too: a refused call's body is still drained within bounds, then its connection closed
+  // (left open, Bun would read an endless refused upload to its end).
+  const idle = ms.limits.idle_timeout > 0;
+  const admit = (req: Request) => {
+    admitted.add(req);
+    if (idle) server?.timeout(req, 0);
+  };
   const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing, admit });
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
@@ -108,10 +104,11 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
       // A connection that has not had a call admitted is closed after [limits] idle_timeout of silence (a request head
       // trickled in: slowloris; its answer closes it otherwise, closeUnadmitted); an admitted call lifts it (forward.ts
       // `admit`), because long generations must never be cut by an idle timer: first-byte and heartbeat timers do that job.
+      // An unadmitted call's answer closes its connection whatever idle_timeout says (closeUnadmitted).
       idleTimeout: Math.round(ms.limits.idle_timeout / 1000),
       // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      fetch: admit ? closeUnadmitted(routes, admitted) : routes,
+      fetch: closeUnadmitted(routes, admitted),
       websocket: sessions.websocket,
     });
   } catch (e) {

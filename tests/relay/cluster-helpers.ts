@@ -52,6 +52,10 @@ export interface ClusterOptions {
   maxStreams?: number;
   /** More TOML at the end of every node's config (e.g. [oidc] and more [[tunnels]]). */
   extra?: string;
+  /** The address every node's internal listener binds (default 127.0.0.1; another 127.x is not "loopback" to NO_PROXY). */
+  internalHost?: string;
+  /** More environment for every node's process (e.g. HTTP_PROXY). */
+  env?: Record<string, string>;
 }
 
 export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string; internal: string; secretFile: string }): string {
@@ -117,14 +121,14 @@ export async function startCluster(o: ClusterOptions): Promise<TestCluster> {
     Array.from({ length: size }, async (_, i) => {
       const id = `n${i + 1}`;
       const listen = `127.0.0.1:${await freePort()}`;
-      const internal = `127.0.0.1:${await freePort()}`;
+      const internal = `${o.internalHost ?? "127.0.0.1"}:${await freePort()}`;
       const nodeDir = mkdtempSync(join(dir, `${id}-`));
       return { id, internal, nodeDir, toml: clusterNodeToml({ ...o, id, listen, internal, secretFile }) };
     }),
   );
   const start = async (i: number): Promise<ClusterNode> => {
     const s = specs[i]!;
-    const p = await startRelayProc(s.toml, s.nodeDir);
+    const p = await startRelayProc(s.toml, s.nodeDir, [], undefined, o.env);
     await p.waitFor(/relay cluster node/, 10_000);
     return { ...p, id: s.id, internalUrl: `http://${s.internal}`, toml: s.toml };
   };

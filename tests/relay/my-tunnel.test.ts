@@ -161,3 +161,17 @@ test("a POST to /me/ with neither Content-Length nor Transfer-Encoding is 400 na
   expect(JSON.parse(r.body).error).toContain("has no Content-Length or Transfer-Encoding");
   expect([...upstreams.values()].reduce((n, u) => n + u.requests.length, 0)).toBe(before);
 });
+
+test("/me/ refusals (a bad JWT, an ambiguous tunnel, a token in the URL) are counted in requests_total{status}, like every /t/ID refusal", async () => {
+  const counts = async () => {
+    const text = await (await fetch(`${relay.url}/metrics`)).text();
+    const n = (s: string) => Number(new RegExp(`^cloudtolocalllm_relay_requests_total\\{status="${s}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    return { 400: n("400"), 401: n("401") };
+  };
+  const before = await counts();
+  expect((await call("/me/api/tags", "not-a-jwt")).status).toBe(401);
+  expect((await call("/ollama/api/tags", "not-a-jwt")).status).toBe(401);
+  expect((await call("/me/api/tags", tokens.alice!)).status).toBe(400);
+  expect((await fetch(`${relay.url}/me/api/tags?access_token=x`)).status).toBe(400);
+  expect(await counts()).toEqual({ 400: before[400] + 2, 401: before[401] + 2 });
+});

@@ -405,7 +405,8 @@ export class RelayCluster implements ClusterRouting {
   private async ask(node: string, url: string, target = "/internal/tunnels", ms = this.probeMs): Promise<{ redis?: string; up_ms?: unknown } | null> {
     try {
       const { headers } = signedHeaders(this.keys.hop, this.nodeId, node, "GET", target, new Headers(), "none");
-      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(ms) });
+      // Node to node never through an environment HTTP_PROXY (proxy: false): the hops carry signed calls and clients' keys.
+      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(ms), proxy: false });
       const text = await res.text();
       if (!res.ok) return {};
       try {
@@ -658,7 +659,7 @@ export class RelayCluster implements ClusterRouting {
           try {
             const target = "/internal/tunnels";
             const { headers } = signedHeaders(this.keys.hop, this.nodeId, n.id, "GET", target, new Headers(), "none");
-            const res = await fetch(n.url + target, { headers, signal: AbortSignal.timeout(2000) });
+            const res = await fetch(n.url + target, { headers, signal: AbortSignal.timeout(2000), proxy: false });
             if (!res.ok) throw new Error(`HTTP ${res.status}`);
             const body = (await res.json()) as { tunnels: TunnelInfo[] };
             return { node: n, tunnels: body.tunnels.map((t) => ({ ...t, node: n.id })), reachable: true };

@@ -63,7 +63,7 @@ export async function resumeAt(id: string, token: string, offset: number, o: Hop
   const headers = new Headers({ [RESUME_HEADER]: token, [RESUME_OFFSET_HEADER]: String(offset) });
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, "GET", target, headers, "none");
   try {
-    const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal, decompress: false } as RequestInit);
+    const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal, decompress: false, proxy: false } as RequestInit);
     if (res.status === 200 && res.body) return res.body;
     await res.arrayBuffer().catch(() => {});
   } catch {}
@@ -100,6 +100,8 @@ export async function sendToOwner(req: Request, id: string, path: string, o: Hop
       redirect: "manual",
       // The agent's bytes go to the client as they are: no decompression, no buffering.
       decompress: false,
+      // Never through an environment HTTP_PROXY: the hop carries the client's gateway key and prompt to the owner node.
+      proxy: false,
       duplex: "half",
     } as RequestInit);
     // Every answer from the owner's tunnel path names the owner; a 401 without it is the internal listener refusing this

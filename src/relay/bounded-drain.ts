@@ -1,0 +1,35 @@
+// How much of a refused call's unread body the relay reads before answering: enough that a proxy in front sees its
+// answer rather than a reset, never so much that anyone who can connect makes the relay read an endless upload.
+
+/** At most this many bytes of a refused body are read (a refused chat with large images still gets its answer through a proxy). */
+export const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+/** For at most this long: a body trickled in slowly is cut like nginx's lingering close. */
+export const DRAIN_MAX_MS = 5_000;
+
+/**
+ * Reads and discards `body` up to `maxBytes` or `maxMs`, whichever comes first. True when it reached its end (the
+ * connection may be answered cleanly); false when the bound cut it (the answer must close the connection, and the
+ * client that kept sending meets a reset, as at nginx after lingering_time).
+ */
+export async function drainBounded(body: ReadableStream<Uint8Array>, maxBytes = DRAIN_MAX_BYTES, maxMs = DRAIN_MAX_MS): Promise<boolean> {
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), maxMs)));
+  let read = 0;
+  try {
+    for (;;) {
+      const r = await Promise.race([reader.read(), late]);
+      if (r === "late") break;
+      if (r.done) return true;
+      read += r.value.byteLength;
+      if (read > maxBytes) break;
+    }
+  } catch {
+    // The client went away (or the idle timer cut a body trickled in): the answer has no one to reach.
+    return true;
+  } finally {
+    clearTimeout(timer);
+  }
+  reader.cancel().catch(() => {});
+  return false;
+}
