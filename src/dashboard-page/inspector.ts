@@ -60,7 +60,8 @@ export class Inspector {
   /** Fetches the daemon's ring (first visit and after a reconnect); live events fill in afterwards. */
   async load(): Promise<void> {
     try {
-      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests", { query: { limit: 1000 } });
+      // The whole ring: `[dashboard] inspector_size` goes up to 10,000, the route's largest limit (1,000 hid the older rest).
+      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests", { query: { limit: 10_000 } });
       const list = (Array.isArray(r) ? r : r.requests).filter((x) => x.time > this.clearedAt);
       if (!Array.isArray(r) && r.brokerUrl) this.brokerUrl = r.brokerUrl;
       if (!Array.isArray(r) && typeof r.capacity === "number" && r.capacity > 0) this.max = r.capacity;

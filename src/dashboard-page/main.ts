@@ -31,7 +31,7 @@ function showTab(tab: Tab, focus = false): void {
   if (location.hash !== `#${tab}`) window.history.replaceState(null, "", `#${tab}`);
   if (tab === "requests" && !inspector.isLoaded()) void inspector.load();
   if (tab === "config" && !configView.isLoaded()) void configView.load();
-  if (tab === "gateway") void gatewayView.load().catch(() => {});
+  if (tab === "gateway") void gatewayView.load();
   if (tab === "overview") overview.redraw();
 }
 
