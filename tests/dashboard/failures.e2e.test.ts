@@ -1,10 +1,11 @@
 // The dashboard when things go wrong or grow: a large inspector ring opened late, and failing Gateway calls, in Chromium.
 import { expect } from "bun:test";
-import type { Page } from "playwright-core";
+import type { Page, WebSocketRoute } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { TEST_DAEMON_TOML, apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { openDashboard, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
+import { until } from "../helpers/until.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
@@ -71,4 +72,40 @@ describe("the dashboard when things go wrong or grow", () => {
     await error.filter({ hasText: "not answering" }).waitFor({ timeout: 10_000 });
     await page.unroute("**/api/v1/usage*");
   }, 30_000);
+
+  test("a feed gone silent without a close (a laptop asleep, a proxy dropping it): the page stops saying Live, reconnects and catches up", async () => {
+    // The page's /ws goes through the test, which can stop passing the daemon's messages on without closing anything.
+    /** Connections up to this many go silent; later ones deliver. */
+    let silencedUpTo = 0;
+    const pages: WebSocketRoute[] = [];
+    await page.routeWebSocket("**/ws", (ws) => {
+      pages.push(ws);
+      const server = ws.connectToServer();
+      const mine = pages.length;
+      server.onMessage((m) => {
+        if (mine > silencedUpTo) ws.send(m);
+      });
+    });
+    await page.reload();
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+    await page.locator("#tab-requests").click();
+    await page.locator("#requests-count", { hasText: /^Showing/ }).waitFor({ timeout: 10_000 });
+    const before = pages.length;
+    silencedUpTo = before;
+    // Meanwhile a request finishes: the silent socket never delivers it.
+    const r = await fetch(`${daemon.urls.broker}/api/tags`);
+    await r.arrayBuffer();
+    const newest = ((await (await fetch(`${daemon.urls.api}/api/v1/requests?limit=1`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string }[] }).requests[0]!.id;
+    await page.locator("#live:not([data-state=live])").waitFor({ timeout: 15_000 });
+    // A new connection, which delivers: back to Live (its snapshot and ticks), with the missed request listed once.
+    await until(() => pages.length > before, 15_000, "the page's next connection");
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 15_000 });
+    await page.locator(`#requests-body tr[data-request="${newest}"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator(`#requests-body tr[data-request="${newest}"]`).count()).toBe(1);
+    // And it stays Live: the new connection's ticks keep the watchdog quiet (one connection more at most, not a loop).
+    await page.waitForTimeout(7000);
+    expect(await page.locator("#live").getAttribute("data-state")).toBe("live");
+    expect(pages.length).toBe(before + 1);
+    await page.unrouteAll({ behavior: "ignoreErrors" });
+  }, 45_000);
 });
