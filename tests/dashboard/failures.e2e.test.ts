@@ -73,6 +73,23 @@ describe("the dashboard when things go wrong or grow", () => {
     await page.unroute("**/api/v1/usage*");
   }, 30_000);
 
+  test("a key name taken, a key revoked elsewhere meanwhile: the page names the problem, and the list is current after", async () => {
+    const asOwner = (method: string, path: string, body?: unknown) =>
+      fetch(`${daemon.urls.api}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    expect((await asOwner("POST", "/api/v1/keys", { name: "taken" })).status).toBe(201);
+    await page.locator("#tab-gateway").click();
+    await page.locator('#key-form input[name="name"]').fill("taken");
+    await page.locator("#key-create").click();
+    await page.locator("#key-status", { hasText: 'a key named "taken" exists already' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#key-created").isHidden()).toBe(true);
+    // Another tab (here the API) revokes it; this page still lists it and its Revoke says what happened.
+    await page.locator('#keys-body tr[data-key="taken"]').waitFor({ timeout: 10_000 });
+    expect((await asOwner("DELETE", "/api/v1/keys/taken")).status).toBe(204);
+    await page.locator('#keys-body tr[data-key="taken"] button').click();
+    await page.locator("#key-status", { hasText: 'no key named "taken"' }).waitFor({ timeout: 10_000 });
+    await page.locator('#keys-body tr[data-key="taken"]').waitFor({ state: "detached", timeout: 10_000 });
+  }, 30_000);
+
   test("a feed gone silent without a close (a laptop asleep, a proxy dropping it): the page stops saying Live, reconnects and catches up", async () => {
     // The page's /ws goes through the test, which can stop passing the daemon's messages on without closing anything.
     /** Connections up to this many go silent; later ones deliver. */
