@@ -169,7 +169,9 @@ const live = connectLive(onMessage, (state, attempt) => {
     // After a reconnect, catch up on requests missed while away.
     if (everLive && inspector.isLoaded()) void inspector.load();
     everLive = true;
-  } else if (state === "offline" && attempt >= 2) {
+  } else if (state === "offline") {
+    overview.away();
+    if (attempt < 2) return;
     banner("daemon", "Lost the connection to the daemon; retrying…", "error");
     // A refused upgrade looks like any other close: ask once whether the session is still valid.
     void call("GET", "/api/v1/dashboard/session").catch(() => {});
@@ -179,6 +181,7 @@ const live = connectLive(onMessage, (state, attempt) => {
 // knocking with it every 10 s beside a "retrying…" that cannot succeed.
 whenUnauthorized(() => {
   live.close();
+  overview.away();
   banner("daemon", null);
   const el = $("#live");
   el.dataset.state = "offline";

@@ -135,3 +135,34 @@ describe("the dashboard when things go wrong or grow", () => {
     await page.unrouteAll({ behavior: "ignoreErrors" });
   }, 45_000);
 });
+
+describe("the daemon out of reach while the page is open", () => {
+  test("the page says so, shows no stale quality, and once the feed is back shows the daemon's again", async () => {
+    // Every /ws connection is refused at once while `away` (what a stopped daemon or a dead proxy gives the page).
+    let away = false;
+    const open: WebSocketRoute[] = [];
+    await page.routeWebSocket("**/ws", (ws) => {
+      if (away) return void ws.close({ code: 1011, reason: "away" });
+      open.push(ws);
+      ws.connectToServer();
+    });
+    await page.reload();
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+    await page.locator("#tab-overview").click();
+    const quality = page.locator("#overall-quality");
+    await quality.filter({ hasText: /^(excellent|good)$/ }).waitFor({ timeout: 10_000 });
+    const was = await quality.textContent();
+    away = true;
+    for (const ws of open.splice(0)) await ws.close({ code: 1011, reason: "away" });
+    await page.locator("#banners", { hasText: "Lost the connection to the daemon" }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#live").getAttribute("data-state")).not.toBe("live");
+    // The last quality heard is not asserted while nothing is heard.
+    expect(await quality.textContent()).toBe("—");
+    expect(await quality.getAttribute("aria-label")).toBe("overall quality: unknown while disconnected");
+    away = false;
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 15_000 });
+    await quality.filter({ hasText: was! }).waitFor({ timeout: 10_000 });
+    expect(await page.locator("#banners").textContent()).not.toContain("Lost the connection");
+    await page.unrouteAll({ behavior: "ignoreErrors" });
+  }, 45_000);
+});
