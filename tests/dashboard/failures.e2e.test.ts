@@ -122,12 +122,16 @@ describe("the dashboard when things go wrong or grow", () => {
     const r = await fetch(`${daemon.urls.broker}/api/tags`);
     await r.arrayBuffer();
     const newest = ((await (await fetch(`${daemon.urls.api}/api/v1/requests?limit=1`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string }[] }).requests[0]!.id;
+    // The catch-up after the reconnect asks for the gap only, not the whole ring again.
+    const catchUp = page.waitForResponse((res) => new URL(res.url()).pathname === "/api/v1/requests", { timeout: 30_000 });
     await page.locator("#live:not([data-state=live])").waitFor({ timeout: 15_000 });
     // A new connection, which delivers: back to Live (its snapshot and ticks), with the missed request listed once.
     await until(() => pages.length > before, 15_000, "the page's next connection");
     await page.locator("#live[data-state=live]").waitFor({ timeout: 15_000 });
     await page.locator(`#requests-body tr[data-request="${newest}"]`).waitFor({ timeout: 10_000 });
     expect(await page.locator(`#requests-body tr[data-request="${newest}"]`).count()).toBe(1);
+    expect(new URL((await catchUp).url()).searchParams.get("after")).toBeTruthy();
+    expect(((await (await catchUp).json()) as { requests: { id: string }[] }).requests.map((x) => x.id)).toEqual([newest]);
     // And it stays Live: the new connection's ticks keep the watchdog quiet (one connection more at most, not a loop).
     await page.waitForTimeout(7000);
     expect(await page.locator("#live").getAttribute("data-state")).toBe("live");
