@@ -170,3 +170,31 @@ describe("the daemon out of reach while the page is open", () => {
     await page.unrouteAll({ behavior: "ignoreErrors" });
   }, 45_000);
 });
+
+describe("the viewer's time zone", () => {
+  test("a browser in Kathmandu (UTC+5:45) reads the charts' clock ticks and the inspector's times in its own zone", async () => {
+    const zone = "Asia/Kathmandu";
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send("Emulation.setTimezoneOverride", { timezoneId: zone });
+    await page.reload();
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+    const hhmm = (t: number) => new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(t);
+    await page.locator("#tab-overview").click();
+    const ticks = page.locator('[data-charts="local"] svg text[data-axis="x"][visibility="visible"]').first();
+    await ticks.waitFor({ timeout: 10_000 });
+    const t = Number(await ticks.getAttribute("data-t"));
+    expect(await ticks.textContent()).toBe(hhmm(t));
+    // Ticks fall on whole 5 minutes of the viewer's clock, though its offset is not whole hours.
+    expect(Number(hhmm(t).slice(3)) % 5).toBe(0);
+    await (await fetch(`${daemon.urls.broker}/api/ps`)).arrayBuffer();
+    await page.locator("#tab-requests").click();
+    const row = page.locator("#requests-body tr").first();
+    await row.waitFor({ timeout: 10_000 });
+    const id = await row.getAttribute("data-request");
+    const kept = (await (await fetch(`${daemon.urls.api}/api/v1/requests?limit=10000`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string; time: string }[] };
+    const time = kept.requests.find((x) => x.id === id)!.time;
+    const clock = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(new Date(time));
+    expect(await row.locator("td").first().textContent()).toBe(clock);
+    await cdp.detach();
+  }, 30_000);
+});
