@@ -166,8 +166,12 @@ const live = connectLive(onMessage, (state, attempt) => {
   setText(el, state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected");
   if (state === "live") {
     banner("daemon", null);
-    // After a reconnect, catch up on requests missed while away.
-    if (everLive && inspector.isLoaded()) void inspector.load();
+    // After a reconnect, catch up on what was missed while away: requests, and a config reload whose event was lost
+    // (the view refreshes only what is not being edited, as for config.reloaded).
+    if (everLive) {
+      if (inspector.isLoaded()) void inspector.load();
+      configView.reloaded();
+    }
     everLive = true;
   } else if (state === "offline") {
     overview.away();

@@ -1,5 +1,6 @@
 // The dashboard when things go wrong or grow: a large inspector ring opened late, and failing Gateway calls, in Chromium.
 import { expect } from "bun:test";
+import { appendFileSync } from "node:fs";
 import type { Page, WebSocketRoute } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { TEST_DAEMON_TOML, apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
@@ -167,6 +168,37 @@ describe("the daemon out of reach while the page is open", () => {
     await page.locator("#live[data-state=live]").waitFor({ timeout: 15_000 });
     await quality.filter({ hasText: was! }).waitFor({ timeout: 10_000 });
     expect(await page.locator("#banners").textContent()).not.toContain("Lost the connection");
+    await page.unrouteAll({ behavior: "ignoreErrors" });
+  }, 45_000);
+});
+
+describe("a config changed while the feed was cut", () => {
+  test("once the feed is back, the Configuration form shows the file as it is now, not as it was", async () => {
+    let away = false;
+    const open: WebSocketRoute[] = [];
+    await page.routeWebSocket("**/ws", (ws) => {
+      if (away) return void ws.close({ code: 1011, reason: "away" });
+      open.push(ws);
+      ws.connectToServer();
+    });
+    await page.reload();
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+    await page.locator("#tab-config").click();
+    const timeout = page.locator('[data-path="health.timeout"]');
+    await page.waitForFunction(() => (document.querySelector('[data-path="health.timeout"]') as HTMLInputElement | null)?.value, undefined, { timeout: 10_000 });
+    expect(await timeout.inputValue()).not.toBe("7s");
+    away = true;
+    for (const ws of open.splice(0)) await ws.close({ code: 1011, reason: "away" });
+    await page.locator("#live:not([data-state=live])").waitFor({ timeout: 10_000 });
+    // A hand edit the daemon applies while the page hears nothing (its config.reloaded is lost with the feed).
+    appendFileSync(daemon.configFile, '[health]\ntimeout = "7s"\n');
+    await until(async () => {
+      const r = (await (await fetch(`${daemon.urls.api}/api/v1/config`, { headers: { authorization: `Bearer ${token}` } })).json()) as { config: { health: { timeout: string } } };
+      return r.config.health.timeout === "7s";
+    }, 10_000, "the daemon to apply the hand edit");
+    away = false;
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 15_000 });
+    await page.waitForFunction(() => (document.querySelector('[data-path="health.timeout"]') as HTMLInputElement).value === "7s", undefined, { timeout: 10_000 });
     await page.unrouteAll({ behavior: "ignoreErrors" });
   }, 45_000);
 });
