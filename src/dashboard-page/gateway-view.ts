@@ -15,7 +15,7 @@ export class GatewayView {
       e.preventDefault();
       void this.create();
     });
-    $("#usage-refresh").addEventListener("click", () => void this.loadUsage());
+    $("#usage-refresh").addEventListener("click", () => void this.shown(this.loadUsage()));
   }
 
   isLoaded(): boolean {
@@ -24,7 +24,17 @@ export class GatewayView {
 
   async load(): Promise<void> {
     this.loaded = true;
-    await Promise.all([this.loadKeys(), this.loadUsage()]);
+    await this.shown(Promise.all([this.loadKeys(), this.loadUsage()]));
+  }
+
+  /** A failed read (the daemon gone, a proxy dropping the call) is said in the page, not only in the console; a good one clears it. */
+  private async shown(work: Promise<unknown>): Promise<void> {
+    try {
+      await work;
+      setText($("#gateway-error"), "");
+    } catch (e) {
+      setText($("#gateway-error"), (e as Error).message);
+    }
   }
 
   /** The queue line, from each status the page gets (snapshot and refreshes). */
@@ -80,7 +90,7 @@ export class GatewayView {
       $("#key-created").hidden = false;
       setText(status, `Created key "${made.name}".`);
       form.reset();
-      await this.loadKeys();
+      await this.shown(this.loadKeys());
     } catch (e) {
       $("#key-created").hidden = true;
       const err = e as ApiError;
@@ -96,7 +106,7 @@ export class GatewayView {
     } catch (e) {
       setText($("#key-status"), (e as Error).message);
     }
-    await this.loadKeys();
+    await this.shown(this.loadKeys());
   }
 
   async loadUsage(): Promise<void> {

@@ -20,11 +20,19 @@ function statusMatches(r: Rec, f: string): boolean {
   return Math.floor(r.status / 100) === Number(f[0]);
 }
 
+/**
+ * Rows drawn at once. The ring holds up to 10,000 requests; drawing them all took Chromium over a second and a half per
+ * redraw (every keystroke in a filter, every 200 ms under traffic), freezing the page. The filters still search them all.
+ */
+export const MAX_ROWS = 500;
+
 export class Inspector {
   private records: Rec[] = [];
   private max = 200;
   private loaded = false;
   private selected: string | null = null;
+  /** The newest record heard, in the daemon's order (its ring and its events agree): where a catch-up starts. */
+  private lastId: string | undefined;
   /** "Clear view" hides what had finished by then, also from later fetches of the daemon's ring (resume, reconnect). */
   private clearedAt = "";
   /** Where Copy as curl points: the broker's address as the daemon reports it. */
@@ -57,11 +65,22 @@ export class Inspector {
     return { source: v("source"), status: v("status"), upstream: v("upstream"), text: v("text").trim().toLowerCase() };
   }
 
-  /** Fetches the daemon's ring (first visit and after a reconnect); live events fill in afterwards. */
+  /**
+   * Fetches the daemon's ring (first visit), or after a reconnect or a pause only what finished since the last record
+   * heard (`after`: the whole ring again, when that one has left it); live events fill in afterwards.
+   */
   async load(): Promise<void> {
+    // Before the first load the page holds only the live records since it opened: the first fetch is the whole ring.
+    const after = this.loaded ? this.lastId : undefined;
     try {
-      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests", { query: { limit: 1000 } });
-      const list = (Array.isArray(r) ? r : r.requests).filter((x) => x.time > this.clearedAt);
+      // `[dashboard] inspector_size` goes up to 10,000, the route's largest limit (1,000 hid the older rest). Only the
+      // gap after a reconnect: a ring of 10,000 with bodies is tens of MB, to send again for each blip.
+      const query = after ? { limit: 10_000, after } : { limit: 10_000 };
+      const r = await call<{ requests: Rec[]; capacity?: number; brokerUrl?: string | null } | Rec[]>("GET", "/api/v1/requests", { query });
+      const all = Array.isArray(r) ? r : r.requests;
+      // Live records that came meanwhile are newer than the answer's newest, or in it: either way heard already.
+      if ((this.lastId === after || !after) && all[0]) this.lastId = all[0].id;
+      const list = all.filter((x) => x.time > this.clearedAt);
       if (!Array.isArray(r) && r.brokerUrl) this.brokerUrl = r.brokerUrl;
       if (!Array.isArray(r) && typeof r.capacity === "number" && r.capacity > 0) this.max = r.capacity;
       // Merge: keep live records that arrived while the request was in flight; newest first, then cut (after a long
@@ -86,6 +105,7 @@ export class Inspector {
     if (($("#requests-pause") as HTMLInputElement).checked) return;
     if (this.records.some((x) => x.id === r.id)) return;
     this.records.unshift(r);
+    this.lastId = r.id;
     if (this.records.length > this.max) this.records.length = this.max;
     this.renderSoon();
   }
@@ -125,8 +145,13 @@ export class Inspector {
         (!f.upstream || r.upstream === f.upstream) &&
         (!f.text || r.path.toLowerCase().includes(f.text) || (r.model ?? "").toLowerCase().includes(f.text)),
     );
-    this.body.replaceChildren(...shown.map((r) => this.row(r)));
-    setText($("#requests-count"), `Showing ${shown.length} of ${this.records.length} requests`);
+    this.body.replaceChildren(...shown.slice(0, MAX_ROWS).map((r) => this.row(r)));
+    setText(
+      $("#requests-count"),
+      shown.length > MAX_ROWS
+        ? `Showing the newest ${MAX_ROWS} of ${shown.length} matching requests (${this.records.length} kept): filter to reach older ones`
+        : `Showing ${shown.length} of ${this.records.length} requests`,
+    );
     $("#requests-empty").hidden = shown.length > 0;
   }
 

@@ -6,21 +6,54 @@ export type LiveMessage = WsMessage;
 
 export type LiveState = "connecting" | "live" | "offline";
 
+/**
+ * The daemon sends a metrics tick every second to a connected page, so this much silence means the connection is dead
+ * though the browser has not noticed: a laptop woken from sleep, a proxy or NAT that dropped it without a FIN. TCP alone
+ * would keep such a socket "open" for hours while the page showed stale state as live.
+ */
+export const SILENCE_MS = 6000;
+
 export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: LiveState, attempt: number) => void): { close(): void } {
   let ws: WebSocket | null = null;
   let attempt = 0;
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+
+  const lost = () => {
+    clearTimeout(watchdog);
+    ws = null;
+    if (closed) return;
+    attempt++;
+    onState("offline", attempt);
+    // 0.5 s, 1 s, 2 s ... capped at 10 s: quick after a daemon restart, quiet when it stays away.
+    const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5));
+    timer = setTimeout(open, delay);
+  };
+  /** Give up on a socket gone silent: detach it first, as its close event may come only after a long TCP timeout. */
+  const heard = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => {
+      const dead = ws;
+      if (!dead) return;
+      dead.onclose = dead.onmessage = dead.onopen = null;
+      dead.close();
+      lost();
+    }, SILENCE_MS);
+  };
 
   const open = () => {
     onState("connecting", attempt);
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
-    ws = new WebSocket(url);
-    ws.onopen = () => {
+    const sock = new WebSocket(url);
+    ws = sock;
+    sock.onopen = () => {
       attempt = 0;
+      heard();
       onState("live", 0);
     };
-    ws.onmessage = (ev) => {
+    sock.onmessage = (ev) => {
+      heard();
       let m: LiveMessage;
       try {
         m = JSON.parse(String(ev.data));
@@ -29,21 +62,14 @@ export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: Li
       }
       if (m && typeof m.type === "string") onMessage(m);
     };
-    ws.onclose = () => {
-      ws = null;
-      if (closed) return;
-      attempt++;
-      onState("offline", attempt);
-      // 0.5 s, 1 s, 2 s ... capped at 10 s: quick after a daemon restart, quiet when it stays away.
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5));
-      timer = setTimeout(open, delay);
-    };
+    sock.onclose = lost;
   };
   open();
   return {
     close() {
       closed = true;
       clearTimeout(timer);
+      clearTimeout(watchdog);
       ws?.close();
     },
   };

@@ -31,7 +31,7 @@ function showTab(tab: Tab, focus = false): void {
   if (location.hash !== `#${tab}`) window.history.replaceState(null, "", `#${tab}`);
   if (tab === "requests" && !inspector.isLoaded()) void inspector.load();
   if (tab === "config" && !configView.isLoaded()) void configView.load();
-  if (tab === "gateway") void gatewayView.load().catch(() => {});
+  if (tab === "gateway") void gatewayView.load();
   if (tab === "overview") overview.redraw();
 }
 
@@ -166,10 +166,16 @@ const live = connectLive(onMessage, (state, attempt) => {
   setText(el, state === "live" ? "Live" : state === "connecting" ? "Connecting…" : "Disconnected");
   if (state === "live") {
     banner("daemon", null);
-    // After a reconnect, catch up on requests missed while away.
-    if (everLive && inspector.isLoaded()) void inspector.load();
+    // After a reconnect, catch up on what was missed while away: requests, and a config reload whose event was lost
+    // (the view refreshes only what is not being edited, as for config.reloaded).
+    if (everLive) {
+      if (inspector.isLoaded()) void inspector.load();
+      configView.reloaded();
+    }
     everLive = true;
-  } else if (state === "offline" && attempt >= 2) {
+  } else if (state === "offline") {
+    overview.away();
+    if (attempt < 2) return;
     banner("daemon", "Lost the connection to the daemon; retrying…", "error");
     // A refused upgrade looks like any other close: ask once whether the session is still valid.
     void call("GET", "/api/v1/dashboard/session").catch(() => {});
@@ -179,6 +185,7 @@ const live = connectLive(onMessage, (state, attempt) => {
 // knocking with it every 10 s beside a "retrying…" that cannot succeed.
 whenUnauthorized(() => {
   live.close();
+  overview.away();
   banner("daemon", null);
   const el = $("#live");
   el.dataset.state = "offline";

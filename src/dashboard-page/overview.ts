@@ -302,6 +302,14 @@ export class Overview {
     el.setAttribute("aria-label", `overall quality: ${q}`);
   }
 
+  /** The feed is lost: the last quality the page heard may be long gone (a daemon stopped), so it shows none; the next snapshot puts it back. */
+  away(): void {
+    const el = $("#overall-quality");
+    setText(el, "—");
+    setClass(el, "q-", "unknown");
+    el.setAttribute("aria-label", "overall quality: unknown while disconnected");
+  }
+
   /** The daemon's one verdict (src/core/verdict.ts): its problem, reason and fix, as status and the tray show them. */
   setVerdict(v: Verdict | undefined): void {
     const el = $("#health-verdict");

@@ -31,3 +31,17 @@ test("prefill puts the daemon's older samples in front of live points, dropping 
   h.prefill("new", [pointOf(now, m(2))]);
   expect(h.get("new").length).toBe(1);
 });
+
+test("prefill after a reconnect fills the gap the page was away with the daemon's samples, not a line across it", () => {
+  const h = new History();
+  const t0 = 50_000_000;
+  for (let s = 0; s <= 60; s++) h.add("a", t0 + s * 1000, m(5)); // live ticks, then the feed is cut for four minutes
+  for (let s = 300; s <= 310; s++) h.add("a", t0 + s * 1000, m(7));
+  const daemon = Array.from({ length: 63 }, (_, k) => pointOf(t0 + k * 5000, m(1))); // its samples, every 5 s
+  h.prefill("a", daemon);
+  const ts = h.get("a").map((p) => p.t);
+  expect(ts).toEqual([...ts].sort((a, b) => a - b));
+  // The samples 65 s … 295 s fill the gap; those beside a live tick add nothing.
+  expect(h.get("a").filter((p) => p.p50 === 1).map((p) => (p.t - t0) / 1000)).toEqual(Array.from({ length: 47 }, (_, k) => 65 + k * 5));
+  expect(h.get("a").length).toBe(61 + 11 + 47);
+});

@@ -3,6 +3,8 @@
 import type { Point, UpstreamMetrics } from "../core/contracts.ts";
 
 export const WINDOW_MS = 15 * 60_000;
+/** A daemon sample this close to one of the page's own ticks (one a second) adds nothing. */
+const NEAR_MS = 3000;
 
 export type { Point } from "../core/contracts.ts";
 
@@ -24,11 +26,19 @@ export class History {
     this.trim(pts, p.t);
   }
 
-  /** Older points (from the daemon) put in front of what is already here; newer ones win where both have data. */
+  /**
+   * The daemon's samples put where the page has none: before its first tick, and in a gap (its feed cut, the laptop
+   * asleep: after a reconnect the chart shows what happened meanwhile, not a straight line across it). The page's own
+   * ticks win where both have data.
+   */
   prefill(name: string, older: Point[]): void {
     const pts = this.series.get(name) ?? [];
-    const first = pts[0]?.t ?? Infinity;
-    const merged = [...older.filter((p) => p.t < first), ...pts];
+    let i = 0;
+    const fills = older.filter((p) => {
+      while (i < pts.length && pts[i]!.t < p.t - NEAR_MS) i++;
+      return !(i < pts.length && pts[i]!.t <= p.t + NEAR_MS);
+    });
+    const merged = [...fills, ...pts].sort((a, b) => a.t - b.t);
     this.series.set(name, merged);
     if (merged.length) this.trim(merged, merged[merged.length - 1]!.t);
   }

@@ -45,6 +45,21 @@ test("written 0600 with a .bak, read back after a restart; rows from before queu
   expect(new UsageLedger(file, now).query({ key: "old" })[0]!.queue_ms).toBe(0);
 });
 
+test("a file holding a year of days answers only the days kept (about two months), from the start, and is written so", () => {
+  const file = fileIn();
+  const now = Date.parse("2026-12-05T12:00:00Z");
+  const row = (i: number) => ({ day: utcDay(now - i * 86_400_000), key: "k", model: "m", caller: "local", requests: 1, errors: 0, prompt_tokens: 1, completion_tokens: 1, queue_ms: 0 });
+  writeFileSync(file, JSON.stringify({ version: 1, rows: Array.from({ length: 365 }, (_, i) => row(i)) }));
+  const l = new UsageLedger(file, () => now);
+  const days = l.query().map((r) => r.day);
+  expect(days.length).toBe(63);
+  expect(days[0]).toBe(utcDay(now - 62 * 86_400_000));
+  expect(days.at(-1)).toBe("2026-12-05");
+  // Without a request counted meanwhile, too (a quiet daemon used to keep the year, in its answers and its file).
+  l.flush();
+  expect(JSON.parse(readFileSync(file, "utf8")).rows.length).toBe(63);
+});
+
 test("a usage file that does not parse (cut short, edited) is kept as .unreadable and counting goes on from its .bak, not from zero", () => {
   const file = fileIn();
   const now = () => Date.parse("2026-12-05T12:00:00Z");

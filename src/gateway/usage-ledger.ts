@@ -90,6 +90,16 @@ export class UsageLedger {
     // Rows written before queue time was counted have none.
     for (const r of data.rows) rows.set(rowKey(r.day, r.key, r.model, r.caller), { ...r, queue_ms: r.queue_ms ?? 0 });
     this.rows = rows;
+    // A file from a daemon that stopped counting long ago (or one copied in) answers only the days kept, from the start.
+    if (this.prune()) this.dirty = true;
+  }
+
+  /** Drops days past KEEP_DAYS; true when there were any. */
+  private prune(): boolean {
+    const oldest = utcDay(this.now() - KEEP_DAYS * 86_400_000);
+    const before = this.rows.size;
+    for (const [k, r] of this.rows) if (r.day < oldest) this.rows.delete(k);
+    return this.rows.size < before;
   }
 
   /** Counts one finished request; returns the model name it was counted under (OTHER_MODEL past the day's bound). */
@@ -209,8 +219,7 @@ export class UsageLedger {
   }
 
   private text(): string {
-    const oldest = utcDay(this.now() - KEEP_DAYS * 86_400_000);
-    for (const [k, r] of this.rows) if (r.day < oldest) this.rows.delete(k);
+    this.prune();
     return JSON.stringify({ version: 1, rows: this.query() }) + "\n";
   }
 }

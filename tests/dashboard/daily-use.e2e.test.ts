@@ -401,6 +401,8 @@ describe("the dashboard in daily use", () => {
     await page.locator("#tab-config").click();
     const box = page.locator("#cfg-alerts-notifications");
     await page.waitForFunction(() => document.querySelector("#cfg-alerts-notifications") !== null && (document.querySelector("#cfg-save") as HTMLButtonElement).offsetParent !== null);
+    // The form filled from the daemon (a fresh page: checking the box before its load lands leaves the load unapplied).
+    await page.waitForFunction(() => (document.querySelector('[data-path="proxy.listen"]') as HTMLInputElement | null)?.value, undefined, { timeout: 5000 });
     expect(await box.isChecked()).toBe(false);
     await box.check();
     await page.locator("#cfg-save").click();
