@@ -51,7 +51,8 @@ test("ollama client: list, chat, stream, abort", async () => {
       return null;
     })();
     expect(err?.name).toBe("AbortError");
-    expect(parts).toBe(2);
+    // The client still hands out the parts it had parsed before the abort (more of them on a loaded machine).
+    expect(parts).toBeGreaterThanOrEqual(2);
     await up.waitForAborts(before + 1, 2000);
   } finally {
     up.options.tokens = 4;

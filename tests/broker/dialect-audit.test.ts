@@ -115,10 +115,11 @@ test("an Ollama client's translated stream aborted after 5 parts is counted (its
   try {
     for await (const _ of stream) if (++parts === 5) stream.abort();
   } catch {}
-  expect(parts).toBe(5);
+  // The client still hands out the parts it had parsed before the abort (more of them on a loaded machine).
+  expect(parts).toBeGreaterThanOrEqual(5);
   await slow.waitForAborts(1);
   const t = await counted("cut", 1);
-  expect(t.completion_tokens).toBeGreaterThanOrEqual(5);
+  expect(t.completion_tokens).toBeGreaterThanOrEqual(parts);
   expect(t.prompt_tokens).toBeGreaterThan(0);
 });
 
