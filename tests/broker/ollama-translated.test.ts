@@ -141,6 +141,20 @@ describe("translated for an OpenAI-only upstream", () => {
     expect(g).toMatchObject({ done: true, done_reason: "load", response: "" });
   });
 
+  test("an unload request (keep_alive 0 with nothing to answer: what `ollama stop` sends) is answered done_reason unload, and loads nothing", async () => {
+    const before = plain.requests.filter((r) => r.path === "/v1/chat/completions").length;
+    // `ollama stop` is a generate with an empty prompt and keep_alive 0; a chat with no messages does the same.
+    const g = await client().generate({ model: "my-chat", prompt: "", keep_alive: 0, stream: false });
+    expect(g).toMatchObject({ model: "my-chat", done: true, done_reason: "unload", response: "" });
+    const lines: unknown[] = [];
+    for await (const p of await client().chat({ model: "my-chat", messages: [], keep_alive: "0s", stream: true })) lines.push(p);
+    expect(lines).toEqual([expect.objectContaining({ done: true, done_reason: "unload", message: { role: "assistant", content: "" } })]);
+    // No completion was asked for: on a server that loads models on demand (LM Studio's JIT) one would load the model.
+    expect(plain.requests.filter((r) => r.path === "/v1/chat/completions").length).toBe(before);
+    // A load request with a keep_alive that is not zero is still a load.
+    expect(await client().generate({ model: "my-chat", prompt: "", keep_alive: "10m", stream: false })).toMatchObject({ done_reason: "load" });
+  });
+
   test("tools: the tool call comes back with its arguments as an object, and a tool result goes on as a tool message", async () => {
     const r = await client().chat({ model: "my-chat", messages: [{ role: "user", content: "weather?" }], tools: [WEATHER], stream: false });
     expect(r.message.tool_calls).toEqual([expect.objectContaining({ function: expect.objectContaining({ name: "get_weather", arguments: { city: "Paris" } }) })]);
