@@ -230,6 +230,10 @@ describe("translated for an OpenAI-only upstream", () => {
     for await (const _ of await client(meterKey).generate({ model: "my-chat", prompt: "hi", options: { num_predict: 5 }, stream: true }));
     await until(async () => (await usage()).requests === before.requests + 2, 5000, "both requests counted");
     expect(await usage()).toMatchObject({ prompt_tokens: before.prompt_tokens + 14, completion_tokens: before.completion_tokens + 9 });
+    // An unload (`ollama stop`) generates nothing and reads no prompt: counted as a request, with no tokens.
+    await client(meterKey).generate({ model: "my-chat", prompt: "", keep_alive: 0, stream: false });
+    await until(async () => (await usage()).requests === before.requests + 3, 5000, "the unload counted");
+    expect(await usage()).toMatchObject({ prompt_tokens: before.prompt_tokens + 14, completion_tokens: before.completion_tokens + 9 });
   });
 });
 
