@@ -38,6 +38,15 @@ export interface AnthropicRequest {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id?: string };
+  /** Structured outputs: the answer's JSON schema (`effort` is Claude's own). */
+  output_config?: { format?: AnthropicOutputFormat | null; effort?: string | null };
+  /** The structured outputs beta's spelling of output_config.format. */
+  output_format?: AnthropicOutputFormat | null;
+}
+
+export interface AnthropicOutputFormat {
+  type: "json_schema";
+  schema: Record<string, unknown>;
 }
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "refusal" | "pause_turn";
