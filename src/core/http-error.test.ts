@@ -140,6 +140,7 @@ describe("Anthropic's dialect (/v1/messages)", () => {
       ["internal", 500, "api_error"],
       ["upstream_error", 502, "api_error"],
       ["unavailable", 503, "overloaded_error"],
+      ["upstream_timeout", 504, "timeout_error"],
       ["validation_failed", 422, "invalid_request_error"],
     ];
     for (const [code, status, type] of cases) {
