@@ -68,6 +68,14 @@ describe("toChatRequest", () => {
     ]);
   });
 
+  test("a strict tool (its input guaranteed to match the schema) is a strict function", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    expect(toChatRequest(req({ tools: [{ name: "a", input_schema: schema, strict: true }, { name: "b", input_schema: schema, strict: false }] })).tools).toEqual([
+      { type: "function", function: { name: "a", parameters: schema, strict: true } },
+      { type: "function", function: { name: "b", parameters: schema } },
+    ]);
+  });
+
   test("tools, tool_choice, tool_use → tool_calls and tool_result → role tool (before the user's text)", () => {
     const out = toChatRequest(
       req({

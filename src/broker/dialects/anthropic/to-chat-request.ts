@@ -95,7 +95,7 @@ function tools(list: AnthropicTool[]): ChatRequest["tools"] {
     .filter((t) => t?.type === undefined || t.type === "custom")
     .map((t, i) => {
       if (typeof t.name !== "string" || t.name === "") throw bad(`tools[${i}] needs a "name"`);
-      return { type: "function" as const, function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema ?? { type: "object", properties: {} } } };
+      return { type: "function" as const, function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema ?? { type: "object", properties: {} }, ...(t.strict === true ? { strict: true } : {}) } };
     });
   return out.length ? out : undefined;
 }

@@ -21,6 +21,8 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema?: unknown;
+  /** Strict tool use: the call's input is guaranteed to match input_schema (OpenAI's function `strict`). */
+  strict?: boolean;
 }
 
 export type AnthropicToolChoice = { type: "auto" | "any" | "none"; disable_parallel_tool_use?: boolean } | { type: "tool"; name: string; disable_parallel_tool_use?: boolean };
