@@ -66,6 +66,15 @@ describe("rendering", () => {
     expect(d.headers.get("retry-after")).toBe("5");
     expect(await d.json()).toEqual({ error: "slow down" });
   });
+
+  test("a Retry-After past a minute tells the SDKs not to retry (x-should-retry: false); a short one leaves them to", () => {
+    for (const path of ["/v1/messages", "/v1/chat/completions", "/api/chat"]) {
+      const long = new HttpError("rate_limited", "until midnight").after(3600).toDialectResponse(path);
+      expect([long.headers.get("retry-after"), long.headers.get("x-should-retry")]).toEqual(["3600", "false"]);
+      const short = new HttpError("rate_limited", "a moment").after(60).toDialectResponse(path);
+      expect([short.headers.get("retry-after"), short.headers.get("x-should-retry")]).toEqual(["60", null]);
+    }
+  });
 });
 
 describe("docs/errors.md", () => {
@@ -131,6 +140,7 @@ describe("Anthropic's dialect (/v1/messages)", () => {
       ["internal", 500, "api_error"],
       ["upstream_error", 502, "api_error"],
       ["unavailable", 503, "overloaded_error"],
+      ["upstream_timeout", 504, "timeout_error"],
       ["validation_failed", 422, "invalid_request_error"],
     ];
     for (const [code, status, type] of cases) {

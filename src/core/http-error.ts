@@ -87,12 +87,14 @@ export function anthropicType(status: number): string {
 const ANTHROPIC_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
+  402: "billing_error",
   403: "permission_error",
   404: "not_found_error",
   413: "request_too_large",
   429: "rate_limit_error",
   500: "api_error",
   503: "overloaded_error",
+  504: "timeout_error",
   529: "overloaded_error",
 };
 
@@ -101,6 +103,9 @@ export interface AnthropicErrorBody {
   type: "error";
   error: { type: string; message: string };
 }
+
+/** The longest Retry-After (seconds) a client SDK is left to wait out and retry on its own. */
+const SDK_MAX_RETRY_WAIT = 60;
 
 export class HttpError extends Error {
   readonly status: number;
@@ -134,7 +139,13 @@ export class HttpError extends Error {
   render(dialect: Dialect, headers?: HeadersInit): Response {
     const h = new Headers(headers);
     h.set(ERROR_CODE_HEADER, this.code);
-    if (this.retryAfter !== undefined) h.set("retry-after", String(this.retryAfter));
+    if (this.retryAfter !== undefined) {
+      h.set("retry-after", String(this.retryAfter));
+      // The OpenAI and Anthropic SDKs retry a 429/503 by default after the Retry-After they are given, however long: a
+      // call refused until 00:00 UTC (a day's budget) would hang for hours, then be retried (older releases retry at
+      // once instead, each refused again). Past a minute, this header (both SDKs read it) has them raise the error now.
+      if (this.retryAfter > SDK_MAX_RETRY_WAIT) h.set("x-should-retry", "false");
+    }
     return Response.json(dialect === "native" ? this.toJSON() : errorBody(dialect, this.code, this.message, this.status), { status: this.status, headers: h });
   }
 }

@@ -2,6 +2,7 @@
 // aborting never makes a request free, and requests in flight hold part of the budget.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI, { toFile } from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -111,6 +112,15 @@ test("openai client: three streams aborted (AbortController) before the usage ev
   const next = await status(openai.chat.completions.create(chat));
   expect(next.status).toBe(429);
   expect(next.message).toContain('the API key "oa" used its 60 tokens for today');
+  // The SDKs retry a 429 by default after its Retry-After, however long: until 00:00 UTC the call would hang for hours.
+  // They are told not to (x-should-retry: false): the error at once, one request each.
+  let sent = 0;
+  const counting = new OpenAI({ baseURL: `${broker}/v1`, apiKey: keys.oa!, maxRetries: 1, fetch: (url, init) => (sent++, fetch(url, init)) });
+  expect((await status(counting.chat.completions.create(chat))).status).toBe(429);
+  const anthropic = new Anthropic({ baseURL: broker, apiKey: keys.oa!, maxRetries: 1, fetch: (url, init) => (sent++, fetch(url, init)) });
+  expect((await status(anthropic.messages.create({ model: "m:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }))).status).toBe(429);
+  // (Within two minutes of 00:00 UTC the wait is short enough for the SDKs to honour: then they retry, rightly.)
+  if (86_400_000 - (Date.now() % 86_400_000) > 120_000) expect(sent).toBe(2);
 }, 30_000);
 
 test("an upstream that breaks off mid-stream: the tokens it sent are counted, in each dialect", async () => {

@@ -141,6 +141,20 @@ describe("translated for an OpenAI-only upstream", () => {
     expect(g).toMatchObject({ done: true, done_reason: "load", response: "" });
   });
 
+  test("an unload request (keep_alive 0 with nothing to answer: what `ollama stop` sends) is answered done_reason unload, and loads nothing", async () => {
+    const before = plain.requests.filter((r) => r.path === "/v1/chat/completions").length;
+    // `ollama stop` is a generate with an empty prompt and keep_alive 0; a chat with no messages does the same.
+    const g = await client().generate({ model: "my-chat", prompt: "", keep_alive: 0, stream: false });
+    expect(g).toMatchObject({ model: "my-chat", done: true, done_reason: "unload", response: "" });
+    const lines: unknown[] = [];
+    for await (const p of await client().chat({ model: "my-chat", messages: [], keep_alive: "0s", stream: true })) lines.push(p);
+    expect(lines).toEqual([expect.objectContaining({ done: true, done_reason: "unload", message: { role: "assistant", content: "" } })]);
+    // No completion was asked for: on a server that loads models on demand (LM Studio's JIT) one would load the model.
+    expect(plain.requests.filter((r) => r.path === "/v1/chat/completions").length).toBe(before);
+    // A load request with a keep_alive that is not zero is still a load.
+    expect(await client().generate({ model: "my-chat", prompt: "", keep_alive: "10m", stream: false })).toMatchObject({ done_reason: "load" });
+  });
+
   test("tools: the tool call comes back with its arguments as an object, and a tool result goes on as a tool message", async () => {
     const r = await client().chat({ model: "my-chat", messages: [{ role: "user", content: "weather?" }], tools: [WEATHER], stream: false });
     expect(r.message.tool_calls).toEqual([expect.objectContaining({ function: expect.objectContaining({ name: "get_weather", arguments: { city: "Paris" } }) })]);
@@ -215,6 +229,10 @@ describe("translated for an OpenAI-only upstream", () => {
     await client(meterKey).chat({ model: "my-chat", messages: [{ role: "user", content: "hi" }], options: { num_predict: 4 }, stream: false });
     for await (const _ of await client(meterKey).generate({ model: "my-chat", prompt: "hi", options: { num_predict: 5 }, stream: true }));
     await until(async () => (await usage()).requests === before.requests + 2, 5000, "both requests counted");
+    expect(await usage()).toMatchObject({ prompt_tokens: before.prompt_tokens + 14, completion_tokens: before.completion_tokens + 9 });
+    // An unload (`ollama stop`) generates nothing and reads no prompt: counted as a request, with no tokens.
+    await client(meterKey).generate({ model: "my-chat", prompt: "", keep_alive: 0, stream: false });
+    await until(async () => (await usage()).requests === before.requests + 3, 5000, "the unload counted");
     expect(await usage()).toMatchObject({ prompt_tokens: before.prompt_tokens + 14, completion_tokens: before.completion_tokens + 9 });
   });
 });

@@ -60,6 +60,12 @@ test("tools with streamed arguments, translated, through the tunnel", async () =
   expect(m.content.find((b) => b.type === "tool_use")).toMatchObject({ name: "get_weather", input: { city: "Paris" } });
 });
 
+test("structured outputs through the tunnel: output_config.format reaches the OpenAI-only upstream as a strict json_schema response_format", async () => {
+  const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+  await anthropic().messages.create({ model: "claude-sonnet-4-5", max_tokens: 2, messages: [{ role: "user", content: "city?" }], output_config: { format: { type: "json_schema", schema } } });
+  expect(plain.requests.at(-1)!.json).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "output", schema, strict: true } } });
+});
+
 test("abort through the tunnel reaches the upstream", async () => {
   const before = plain.aborts.length;
   plain.options.tokenDelayMs = 30;

@@ -44,6 +44,13 @@ test("chat, a chat stream and embed, translated for the OpenAI-only upstream, th
   expect(plain.requests.at(-1)!.path).toBe("/v1/embeddings");
 });
 
+test("`ollama stop` through the tunnel (generate, empty prompt, keep_alive 0) is answered done_reason unload; no completion loads the model", async () => {
+  const before = plain.requests.filter((r) => r.path === "/v1/chat/completions").length;
+  const r = await ollama().generate({ model: "qwen2.5:0.5b", prompt: "", keep_alive: 0, stream: false });
+  expect(r).toMatchObject({ model: "qwen2.5:0.5b", done: true, done_reason: "unload", response: "" });
+  expect(plain.requests.filter((r) => r.path === "/v1/chat/completions").length).toBe(before);
+});
+
 test("abort through the tunnel reaches the upstream", async () => {
   const before = plain.aborts.length;
   plain.options.tokenDelayMs = 30;

@@ -307,6 +307,16 @@ test("streams aborted through the relay (ollama and openai clients) stop at the 
     expect(both.prompt_tokens + both.completion_tokens).toBeGreaterThanOrEqual(25);
     const next = await generate(remote, "over", cut);
     expect([next.status, ((await next.json()) as { error: string }).error]).toEqual([429, expect.stringContaining('"cut" used its 25 tokens for today')]);
+    // Refused until 00:00 UTC: the SDKs, which retry a 429 after its Retry-After however long, are told not to
+    // (x-should-retry crosses the tunnel), so the call fails at once rather than hang for hours; one request each.
+    let sent = 0;
+    const counted = (url: string | URL | Request, init?: RequestInit) => (sent++, fetch(url, init));
+    const an = new Anthropic({ baseURL: remote, authToken: CLIENT_KEY, apiKey: null, defaultHeaders: { "x-api-key": cut }, maxRetries: 1, fetch: counted });
+    const oa2 = new OpenAI({ baseURL: `${remote}/v1`, apiKey: CLIENT_KEY, defaultHeaders: { "x-api-key": cut }, maxRetries: 1, fetch: counted });
+    const refused = await Promise.all([an.messages.create({ model: "m:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }).catch((e) => e), oa2.responses.create({ model: "m:1b", input: "hi" }).catch((e) => e)]);
+    expect(refused.map((e) => [e?.constructor?.name, e?.status])).toEqual([["RateLimitError", 429], ["RateLimitError", 429]]);
+    // (Within two minutes of 00:00 UTC the wait is short enough for the SDKs to honour: then they retry, rightly.)
+    if (86_400_000 - (Date.now() % 86_400_000) > 120_000) expect(sent).toBe(2);
   } finally {
     fake.options.tokens = 3;
     fake.options.tokenDelayMs = 70;

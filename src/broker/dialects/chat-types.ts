@@ -31,7 +31,7 @@ export interface ChatRequest {
   typical_p?: number;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
-  tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown } }[];
+  tools?: { type: "function"; function: { name: string; description?: string; parameters: unknown; strict?: boolean } }[];
   tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
   parallel_tool_calls?: boolean;
   response_format?: { type: "json_object" } | { type: "json_schema"; json_schema: { name: string; schema?: unknown; strict?: boolean; description?: string } };

@@ -44,7 +44,7 @@ const ANTHROPIC_REQUEST = {
 
 const SCHEMAS: Record<string, Json> = {
   AnthropicError: obj(
-    { type: str(undefined, { enum: ["error"] }), error: obj({ type: str("invalid_request_error, authentication_error, permission_error, not_found_error, request_too_large, rate_limit_error, api_error or overloaded_error."), message: str() }, ["type", "message"]) },
+    { type: str(undefined, { enum: ["error"] }), error: obj({ type: str("invalid_request_error, authentication_error, billing_error, permission_error, not_found_error, request_too_large, rate_limit_error, api_error, timeout_error or overloaded_error."), message: str() }, ["type", "message"]) },
     ["type", "error"],
     "Anthropic's error body (on /v1/messages); the stable code is in the x-c2l-error-code header.",
   ),

@@ -8,6 +8,15 @@ import type { AnthropicRequest } from "./types.ts";
 const req = (r: Partial<AnthropicRequest>): AnthropicRequest => ({ model: "claude-x", max_tokens: 64, messages: [], ...r });
 
 describe("toChatRequest", () => {
+  test("structured outputs (output_config.format, or the beta's output_format) become a strict json_schema response_format", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    const want = { type: "json_schema" as const, json_schema: { name: "output", schema, strict: true } };
+    expect(toChatRequest(req({ output_config: { format: { type: "json_schema", schema }, effort: "low" } })).response_format).toEqual(want);
+    expect(toChatRequest(req({ output_format: { type: "json_schema", schema } })).response_format).toEqual(want);
+    expect(toChatRequest(req({ output_config: { effort: "high" } })).response_format).toBeUndefined();
+    expect(() => toChatRequest(req({ output_config: { format: { type: "xml" } as never } }))).toThrow('"output_config.format" must be');
+  });
+
   test("system prompt (string or text blocks), sampling, stop sequences, stream with usage asked", () => {
     expect(toChatRequest(req({ system: "be brief", messages: [{ role: "user", content: "hi" }], temperature: 0.2, top_p: 0.9, top_k: 5, stop_sequences: ["END"], stream: true, metadata: { user_id: "u1" } }))).toEqual({
       model: "claude-x",
@@ -56,6 +65,14 @@ describe("toChatRequest", () => {
           { type: "text", text: "what is this?" },
         ],
       },
+    ]);
+  });
+
+  test("a strict tool (its input guaranteed to match the schema) is a strict function", () => {
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
+    expect(toChatRequest(req({ tools: [{ name: "a", input_schema: schema, strict: true }, { name: "b", input_schema: schema, strict: false }] })).tools).toEqual([
+      { type: "function", function: { name: "a", parameters: schema, strict: true } },
+      { type: "function", function: { name: "b", parameters: schema } },
     ]);
   });
 

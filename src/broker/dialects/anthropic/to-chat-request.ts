@@ -95,7 +95,7 @@ function tools(list: AnthropicTool[]): ChatRequest["tools"] {
     .filter((t) => t?.type === undefined || t.type === "custom")
     .map((t, i) => {
       if (typeof t.name !== "string" || t.name === "") throw bad(`tools[${i}] needs a "name"`);
-      return { type: "function" as const, function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema ?? { type: "object", properties: {} } } };
+      return { type: "function" as const, function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema ?? { type: "object", properties: {} }, ...(t.strict === true ? { strict: true } : {}) } };
     });
   return out.length ? out : undefined;
 }
@@ -112,6 +112,17 @@ function toolChoice(c: AnthropicToolChoice): ChatRequest["tool_choice"] {
       return { type: "function", function: { name: c.name } };
   }
   throw bad('"tool_choice.type" must be "auto", "any", "tool" or "none"');
+}
+
+/**
+ * Structured outputs (output_config.format, or the beta's top-level output_format) as a strict json_schema
+ * response_format: Anthropic's are constrained decoding too, and the SDK's messages.parse() reads the text as JSON.
+ */
+function responseFormat(req: AnthropicRequest): ChatRequest["response_format"] | undefined {
+  const f = req.output_config?.format ?? req.output_format;
+  if (f === undefined || f === null) return undefined;
+  if (f?.type !== "json_schema" || !f.schema || typeof f.schema !== "object") throw bad('"output_config.format" must be {"type":"json_schema","schema":{…}}');
+  return { type: "json_schema", json_schema: { name: "output", schema: f.schema, strict: true } };
 }
 
 /** The chat completions request for an Anthropic Messages request (a 400 HttpError names what is wrong in it). */
@@ -138,6 +149,8 @@ export function toChatRequest(req: AnthropicRequest): ChatRequest {
     if (req.tool_choice.disable_parallel_tool_use) out.parallel_tool_calls = false;
   }
   if (typeof req.metadata?.user_id === "string") out.user = req.metadata.user_id;
+  const format = responseFormat(req);
+  if (format) out.response_format = format;
   if (req.stream === true) {
     out.stream = true;
     // Anthropic streams end with the usage; an OpenAI stream has it only when asked.

@@ -21,6 +21,8 @@ export interface AnthropicTool {
   name: string;
   description?: string;
   input_schema?: unknown;
+  /** Strict tool use: the call's input is guaranteed to match input_schema (OpenAI's function `strict`). */
+  strict?: boolean;
 }
 
 export type AnthropicToolChoice = { type: "auto" | "any" | "none"; disable_parallel_tool_use?: boolean } | { type: "tool"; name: string; disable_parallel_tool_use?: boolean };
@@ -38,6 +40,15 @@ export interface AnthropicRequest {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id?: string };
+  /** Structured outputs: the answer's JSON schema (`effort` is Claude's own). */
+  output_config?: { format?: AnthropicOutputFormat | null; effort?: string | null };
+  /** The structured outputs beta's spelling of output_config.format. */
+  output_format?: AnthropicOutputFormat | null;
+}
+
+export interface AnthropicOutputFormat {
+  type: "json_schema";
+  schema: Record<string, unknown>;
 }
 
 export type StopReason = "end_turn" | "max_tokens" | "stop_sequence" | "tool_use" | "refusal" | "pause_turn";

@@ -61,8 +61,8 @@ export function ollamaErrorFrom(status: number, body: string): { error: string }
   return { error: message };
 }
 
-/** Ollama's answer to a load request (an empty prompt or messages), once the upstream answered: nothing generated. */
-export function loadAnswer(route: OllamaRoute, model: string): Record<string, unknown> {
+/** Ollama's answer to a load (or unload) request (an empty prompt or messages), once the upstream answered: nothing generated. */
+export function loadAnswer(route: OllamaRoute, model: string, reason: "load" | "unload" = "load"): Record<string, unknown> {
   const head = { model, created_at: new Date().toISOString() };
-  return route === "chat" ? { ...head, message: { role: "assistant", content: "" }, done_reason: "load", done: true } : { ...head, response: "", done: true, done_reason: "load" };
+  return route === "chat" ? { ...head, message: { role: "assistant", content: "" }, done_reason: reason, done: true } : { ...head, response: "", done: true, done_reason: reason };
 }

@@ -8,7 +8,7 @@ import { WholeBody } from "../whole-body.ts";
 import { embeddingsRequest, fromEmbeddingsResponse, type EmbeddingsResponse, type EmbedRoute } from "./embed.ts";
 import { fromChatResponse, loadAnswer, ollamaErrorFrom, type OllamaRoute } from "./from-chat-response.ts";
 import { OllamaStreamTranslator } from "./stream-translator.ts";
-import { chatRequest, generateRequest, isLoadRequest, loadRequest } from "./to-chat-request.ts";
+import { chatRequest, generateRequest, isLoadRequest, isUnloadRequest, loadRequest } from "./to-chat-request.ts";
 import type { OllamaChatRequest, OllamaGenerateRequest } from "./types.ts";
 
 const enc = new TextEncoder();
@@ -36,7 +36,7 @@ export function generationPlan(route: OllamaRoute, requested: string | null): Di
   const path = `/api/${route}`;
   return ollamaPlan(path, (body, kind) => {
     const req = requestToTranslate<OllamaChatRequest & OllamaGenerateRequest>(body, path, API);
-    if (isLoadRequest(route, req)) return loadAttempt(route, req, requested);
+    if (isLoadRequest(route, req)) return isUnloadRequest(req) ? unloadAttempt(route, req, kind, requested) : loadAttempt(route, req, requested);
     const extra = kindOf(kind).samplerOptions ?? [];
     const chat = route === "chat" ? chatRequest(req, extra) : generateRequest(req, extra);
     const out = enc.encode(JSON.stringify(chat));
@@ -73,6 +73,25 @@ function loadAttempt(route: OllamaRoute, req: OllamaChatRequest & OllamaGenerate
       if (status >= 400) return errorAnswer(status);
       return { transform: new WholeBody(() => ({ text: line, usage: null })), contentType: req.stream === false ? JSON_TYPE : NDJSON_TYPE };
     },
+  };
+}
+
+/**
+ * An unload request (isUnloadRequest): OpenAI's API cannot unload a model, and a completion would load it (a server that
+ * loads on demand, LM Studio's JIT, llama-swap). The kind's model listing is read instead (loads nothing, and failover
+ * still finds an upstream that answers), and Ollama's `"done_reason": "unload"` answered whatever it says.
+ */
+function unloadAttempt(route: OllamaRoute, req: OllamaChatRequest & OllamaGenerateRequest, kind: KindName, requested: string | null): DialectAttempt {
+  if (typeof req.model !== "string" || !req.model) throw new HttpError("bad_request", "model is required");
+  const model = requested ?? req.model;
+  const line = JSON.stringify(loadAnswer(route, model, "unload")) + (req.stream === false ? "" : "\n");
+  return {
+    method: "GET",
+    target: kindOf(kind).listing.openai.path,
+    body: null,
+    bodyLength: 0,
+    translated: true,
+    answer: () => ({ transform: new WholeBody(() => ({ text: line, usage: null })), contentType: req.stream === false ? JSON_TYPE : NDJSON_TYPE, status: 200 }),
   };
 }
 

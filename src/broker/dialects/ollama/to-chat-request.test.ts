@@ -1,7 +1,7 @@
 // Ollama's /api/chat and /api/generate requests (shapes from Ollama's docs/api.md) as OpenAI chat completions.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
-import { chatMessages, chatRequest, generateRequest, imageUrl, isLoadRequest, loadRequest } from "./to-chat-request.ts";
+import { chatMessages, chatRequest, generateRequest, imageUrl, isLoadRequest, isUnloadRequest, loadRequest } from "./to-chat-request.ts";
 
 test("chat: roles, options mapped, keep_alive and think left out, a stream asks for usage", () => {
   const r = chatRequest({
@@ -145,4 +145,9 @@ test("the sampling options the upstream's kind takes beyond OpenAI's API are sen
   expect(chatRequest({ model: "m", stream: false, options })).toEqual({ model: "m", messages: [] });
   expect(chatRequest({ model: "m", stream: false, options }, ["top_k", "repeat_penalty"])).toEqual({ model: "m", messages: [], top_k: 40, repeat_penalty: 1.1 });
   expect(generateRequest({ model: "m", prompt: "x", stream: false, options: { top_k: "many" as unknown as number } }, ["top_k"])).toEqual({ model: "m", messages: [{ role: "user", content: "x" }] });
+});
+
+test("an unload is keep_alive zero as Ollama reads it (a number or a Go duration); anything else is not", () => {
+  for (const k of [0, "0", "0s", "0m0s", "0.0s", " 0ms "]) expect(isUnloadRequest({ model: "m", keep_alive: k })).toBe(true);
+  for (const k of [undefined, 1, -1, "", "5m", "10", "-1", "0.5s", "1s0m"]) expect(isUnloadRequest({ model: "m", keep_alive: k as never })).toBe(false);
 });

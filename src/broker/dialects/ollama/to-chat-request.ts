@@ -145,6 +145,18 @@ export function isLoadRequest(route: "chat" | "generate", req: OllamaChatRequest
   return (req.prompt === undefined || req.prompt === "") && !req.images?.length && !req.system;
 }
 
+/** A duration Ollama reads as zero: the number 0, or a Go duration string of zeros ("0", "0s", "0m0s"). */
+const ZERO_DURATION = /^[+-]?(?:0+(?:\.0*)?(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h)?)+$/;
+
+/**
+ * Whether a load request asks to unload the model instead (Ollama's docs: an empty prompt or messages with keep_alive
+ * 0; what `ollama stop` sends): OpenAI's API has no unload, and a one-token completion would load it, not unload it.
+ */
+export function isUnloadRequest(req: OllamaCommon): boolean {
+  const k = req.keep_alive;
+  return k === 0 || (typeof k === "string" && ZERO_DURATION.test(k.trim()));
+}
+
 /**
  * A load request as a chat completion: one token asked for an empty turn, so a server that loads models on demand (LM
  * Studio's JIT loading, llama-swap) loads it, as Ollama would; the answer is not shown.

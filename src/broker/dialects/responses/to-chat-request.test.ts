@@ -62,6 +62,9 @@ test("items: messages with parts and images, developer as system, function calls
   expect(out.tools).toEqual([{ type: "function", function: { name: "look", description: "Look", parameters: { type: "object", properties: { x: { type: "number" } } } } }]);
   expect(out.tool_choice).toEqual({ type: "function", function: { name: "look" } });
   expect(out.parallel_tool_calls).toBe(false);
+  // A strict function stays strict (its arguments guaranteed to match the schema).
+  const schema = { type: "object", properties: { x: { type: "number" } }, required: ["x"], additionalProperties: false };
+  expect(toChatRequest({ model: "m", input: "hi", tools: [{ type: "function", name: "look", parameters: schema, strict: true }] }).tools).toEqual([{ type: "function", function: { name: "look", parameters: schema, strict: true } }]);
 });
 
 test("what needs OpenAI's stored state or files is a 400 naming it", () => {

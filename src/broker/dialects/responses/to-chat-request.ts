@@ -67,7 +67,8 @@ function tools(list: ResponsesTool[]): ChatRequest["tools"] {
     .filter((t) => t?.type === "function")
     .map((t, i) => {
       if (typeof t.name !== "string" || t.name === "") throw bad(`tools[${i}] needs a "name"`);
-      return { type: "function" as const, function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters ?? { type: "object", properties: {} } } };
+      // strict: the arguments guaranteed to match the schema (chat completions' own default is off, as when absent here).
+      return { type: "function" as const, function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters ?? { type: "object", properties: {} }, ...(t.strict === true ? { strict: true } : {}) } };
     });
   return out.length ? out : undefined;
 }
