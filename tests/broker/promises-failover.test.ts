@@ -70,7 +70,7 @@ test("every upstream tried fails: each one's reason, in order, in the client's d
   const a = await thrown(new Anthropic({ baseURL: broker, apiKey: "x", maxRetries: 0 }).messages.create({ model: "m:1b", max_tokens: 20, messages: [{ role: "user", content: "hi" }] }));
   expect(a).toBeInstanceOf(Anthropic.APIError);
   expect(a.status).toBe(504);
-  expect(a.error).toMatchObject({ type: "error", error: { type: "api_error" } });
+  expect(a.error).toMatchObject({ type: "error", error: { type: "timeout_error" } });
   expect(a.error.error.message).toMatch(/^upstream "gone" could not be reached: [^;]*; upstream "slow" sent no response within 1s \(after trying 2 upstreams\)$/);
   expect(chats(spare)).toHaveLength(0);
   expect(spare.requests.filter((r) => r.path === "/v1/messages")).toHaveLength(0);
