@@ -9,6 +9,7 @@ import { ensureBinary } from "../helpers/binary.ts";
 import { REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { openDashboard, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
+import { until } from "../helpers/until.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium", "curl"]);
 
@@ -151,9 +152,16 @@ describe("the inspector's detail panel (issue 24 item 10)", () => {
     expect(resp.request().headers()["x-csrf-token"]).toBeTruthy();
     await page.locator("#request-action-msg", { hasText: "answered 200" }).waitFor();
     expect(chats().length).toBe(upstreamBefore + 1);
-    await openNewest(before);
-    expect(await rows().first().getAttribute("data-request")).not.toBe(original);
-    // The panel was open on the original row: its headers change once the new row's details have loaded.
+    await page.waitForFunction((n) => document.querySelectorAll("#requests-body tr").length > n, before, { timeout: 10_000 });
+    // The replay's own row (found by its mark through the API: a redraw may put another row first), opened.
+    let replayId: string | undefined;
+    await until(async () => {
+      const { requests } = (await (await apiCall("GET", "/api/v1/requests?limit=20")).json()) as { requests: { id: string }[] };
+      // Only the replay's record names the original's id (in its x-c2l-replay-of header).
+      replayId = requests.find((r) => r.id !== original && JSON.stringify(r).includes(original!))?.id;
+      return replayId !== undefined;
+    }, 5000, "the replay's record");
+    await page.locator(`#requests-body tr[data-request="${replayId}"] button`).click();
     await page.locator("#request-headers-req", { hasText: `x-c2l-replay-of${original}` }).waitFor({ timeout: 5000 });
     // The same body, without the credentials it came with (they were never kept).
     expect(chats().at(-1)!.json).toEqual(chats().at(-2)!.json);
