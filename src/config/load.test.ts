@@ -153,6 +153,8 @@ describe("validation errors", () => {
     expect(one('[logging]\nlevel = "verbose"\n').message).toBe('"verbose" is not one of "debug", "info", "warn", "error"');
     expect(one("[proxy]\nmax_attempts = 0\n").message).toBe("0 is below the minimum 1");
     expect(one('[proxy]\nmax_attempts = "3"\n').message).toBe('expected a whole number, got "3"');
+    expect(one('[health]\ninterval = "0s"\n')).toMatchObject({ path: "health.interval", message: '"0s" would run health checks back to back: give a pause (e.g. "10s")' });
+    expect(one('[health]\ndown_interval = "0ms"\n')).toMatchObject({ path: "health.down_interval" });
     const missing = one('[[upstreams]]\nname = "a"\n');
     expect(missing).toMatchObject({ path: "upstreams[0].url", line: 1, message: 'missing required key "url"' });
   });

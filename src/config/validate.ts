@@ -115,6 +115,9 @@ export function semanticIssues(c: Config): FieldIssue[] {
     out.push({ path: "tunnel.backoff.max", message: `${show(c.tunnel.backoff.max)} is shorter than tunnel.backoff.initial (${c.tunnel.backoff.initial})` });
   if (durationMs(c.tunnel.heartbeat.tolerance) <= durationMs(c.tunnel.heartbeat.interval))
     out.push({ path: "tunnel.heartbeat.tolerance", message: `${show(c.tunnel.heartbeat.tolerance)} must be longer than tunnel.heartbeat.interval (${c.tunnel.heartbeat.interval})` });
+  // No pause at all between health checks would have them hit every upstream back to back.
+  for (const k of ["interval", "down_interval"] as const)
+    if (durationMs(c.health[k]) <= 0) out.push({ path: `health.${k}`, message: `${show(c.health[k])} would run health checks back to back: give a pause (e.g. "10s")` });
   if (c.quality.good_error_rate > c.quality.critical_error_rate)
     out.push({ path: "quality.good_error_rate", message: `${c.quality.good_error_rate} is above quality.critical_error_rate (${c.quality.critical_error_rate})` });
   if (c.quality.good_latency_ms > c.quality.poor_latency_ms)
