@@ -1,10 +1,10 @@
 // A relay stopped with SIGTERM (an upgrade) while answers are in flight, with real processes of the previous release
 // on one side (docs/protocol.md, GO_AWAY): an old relay with this agent and this relay with an old agent. The relay
 // sends GO_AWAY and lets every answer in flight finish whole before it exits.
-import { afterAll, beforeAll, expect } from "bun:test";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { expect } from "bun:test";
 import { removeHome, startDaemon } from "../helpers/daemon.ts";
-import { BEFORE_SCHEDULING, commitPresent, oldRelease, type OldRelease } from "../helpers/old-release.ts";
+import { BEFORE_SCHEDULING, commitPresent } from "../helpers/old-release.ts";
+import { oldPeer } from "../helpers/old-peer.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { AGENT_TOKEN, cleanup, daemonToml, relayToml, startRelayProc } from "./helpers.ts";
 import { DIALECTS, streamingCall, tokensIn } from "./resume-helpers.ts";
@@ -12,23 +12,13 @@ import { DIALECTS, streamingCall, tokensIn } from "./resume-helpers.ts";
 const { test } = requireTools(["git", commitPresent(BEFORE_SCHEDULING)]);
 const TOKENS = 100;
 
-let old: OldRelease;
-let fake: FakeOllama;
-beforeAll(async () => {
-  if (!commitPresent(BEFORE_SCHEDULING).available) return;
-  old = oldRelease(BEFORE_SCHEDULING);
-  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 20 });
-});
-afterAll(async () => {
-  await fake?.stop();
-  cleanup(old?.dir);
-});
+const peer = oldPeer({ tokens: TOKENS, tokenDelayMs: 20 });
 
 async function stopMidStream(relayMain: string | undefined, agentBinary: string | undefined): Promise<void> {
   const relay = await startRelayProc(relayToml({ extra: 'go_away_grace = "10s"' }), undefined, [], relayMain);
   const daemon = await startDaemon({
     binary: agentBinary,
-    config: daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }),
+    config: daemonToml({ upstream: peer.fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }),
     env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
   });
   try {
@@ -50,5 +40,5 @@ async function stopMidStream(relayMain: string | undefined, agentBinary: string 
   }
 }
 
-test(`the relay of the previous release (${BEFORE_SCHEDULING}) stopped with SIGTERM mid-stream, this agent: every answer finishes whole`, () => stopMidStream(old.main, undefined), 60_000);
-test(`this relay stopped with SIGTERM mid-stream, the agent of the previous release (${BEFORE_SCHEDULING}): every answer finishes whole`, () => stopMidStream(undefined, old.binary), 60_000);
+test(`the relay of the previous release (${BEFORE_SCHEDULING}) stopped with SIGTERM mid-stream, this agent: every answer finishes whole`, () => stopMidStream(peer.old.main, undefined), 60_000);
+test(`this relay stopped with SIGTERM mid-stream, the agent of the previous release (${BEFORE_SCHEDULING}): every answer finishes whole`, () => stopMidStream(undefined, peer.old.binary), 60_000);

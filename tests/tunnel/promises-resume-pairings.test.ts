@@ -2,10 +2,10 @@
 // lost mid-stream between an old relay and this agent, and between this relay and an old agent. Each answer ends at
 // once with the error line in its dialect (nothing waits for a resume the other side cannot make), the upstream
 // generation stops, and the tunnel serves the next call.
-import { afterAll, beforeAll, expect } from "bun:test";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { expect } from "bun:test";
 import { removeHome, startDaemon } from "../helpers/daemon.ts";
-import { BEFORE_SCHEDULING, commitPresent, oldRelease, type OldRelease } from "../helpers/old-release.ts";
+import { BEFORE_SCHEDULING, commitPresent } from "../helpers/old-release.ts";
+import { oldPeer } from "../helpers/old-peer.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startRelayProc } from "./helpers.ts";
@@ -15,29 +15,19 @@ import { DIALECTS, pauseRelayPastTolerance, streamingCall, tokensIn } from "./re
 const { test } = requireTools(["git", commitPresent(BEFORE_SCHEDULING)]);
 const TOKENS = 400;
 
-let old: OldRelease;
-let fake: FakeOllama;
-beforeAll(async () => {
-  if (!commitPresent(BEFORE_SCHEDULING).available) return;
-  old = oldRelease(BEFORE_SCHEDULING);
-  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 20 });
-});
-afterAll(async () => {
-  await fake?.stop();
-  cleanup(old?.dir);
-});
+const peer = oldPeer({ tokens: TOKENS, tokenDelayMs: 20 });
 
 async function cutMidStream(relayMain: string | undefined, agentBinary: string | undefined): Promise<void> {
   // A long window: an answer that waited for it would show.
   const relay = await startRelayProc(relayToml({ extra: relayMain ? "" : 'resume_window = "30s"' }), undefined, [], relayMain);
   const daemon = await startDaemon({
     binary: agentBinary,
-    config: daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }),
+    config: daemonToml({ upstream: peer.fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }),
     env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
   });
   try {
     await daemon.waitFor(/tunnel: connected to the relay/, 15_000);
-    const aborts = fake.aborts.length;
+    const aborts = peer.fake.aborts.length;
     const calls = DIALECTS.map((d) => streamingCall(relay.url, d));
     await Promise.all(calls.map((c) => c.started));
     await pauseRelayPastTolerance(relay, daemon);
@@ -52,7 +42,7 @@ async function cutMidStream(relayMain: string | undefined, agentBinary: string |
       expect(seen).toEqual(Array.from({ length: seen.length }, (_, k) => k));
     }
     // Both generations stop (the agent holds nothing for a relay that cannot resume).
-    await fake.waitForAborts(aborts + 2, 5_000);
+    await peer.fake.waitForAborts(aborts + 2, 5_000);
     await until(async () => (await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } })).status === 200, 10_000, "the agent back, serving");
   } finally {
     await daemon.stop();
@@ -62,5 +52,5 @@ async function cutMidStream(relayMain: string | undefined, agentBinary: string |
   }
 }
 
-test(`the relay of the previous release (${BEFORE_SCHEDULING}) with this agent, the link lost mid-stream: the error line at once, generations stopped`, () => cutMidStream(old.main, undefined), 60_000);
-test(`this relay with the agent of the previous release (${BEFORE_SCHEDULING}), the link lost mid-stream: the error line at once, not after the resume window`, () => cutMidStream(undefined, old.binary), 60_000);
+test(`the relay of the previous release (${BEFORE_SCHEDULING}) with this agent, the link lost mid-stream: the error line at once, generations stopped`, () => cutMidStream(peer.old.main, undefined), 60_000);
+test(`this relay with the agent of the previous release (${BEFORE_SCHEDULING}), the link lost mid-stream: the error line at once, not after the resume window`, () => cutMidStream(undefined, peer.old.binary), 60_000);

@@ -1,25 +1,15 @@
 // Measured windows and the frame scheduler against the previous release, both ways: an old relay with this agent, this relay with an old agent.
-import { afterAll, beforeAll, expect } from "bun:test";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { expect } from "bun:test";
 import { removeHome, startDaemon } from "../helpers/daemon.ts";
-import { BEFORE_SCHEDULING, commitPresent, oldRelease, type OldRelease } from "../helpers/old-release.ts";
+import { BEFORE_SCHEDULING, commitPresent } from "../helpers/old-release.ts";
+import { oldPeer } from "../helpers/old-peer.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, generatedBody, relayToml, startRelayProc } from "./helpers.ts";
 
 const { test, describe } = requireTools(["git", commitPresent(BEFORE_SCHEDULING)]);
 const UPLOAD = 20 * 1024 * 1024;
 
-let old: OldRelease;
-let fake: FakeOllama;
-beforeAll(async () => {
-  if (!commitPresent(BEFORE_SCHEDULING).available) return;
-  old = oldRelease(BEFORE_SCHEDULING);
-  fake = await startFakeOllama({ tokens: 3 });
-});
-afterAll(async () => {
-  await fake?.stop();
-  cleanup(old?.dir);
-});
+const peer = oldPeer({ tokens: 3 });
 
 /**
  * With `relayMain` and `agentBinary` (undefined: this checkout): a 20 MB upload, a long answer (the relay's receive
@@ -29,7 +19,7 @@ async function scenario(relayMain: string | undefined, agentBinary: string | und
   const relay = await startRelayProc(relayToml(), undefined, [], relayMain);
   const daemon = await startDaemon({
     binary: agentBinary,
-    config: daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n" }),
+    config: daemonToml({ upstream: peer.fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: "allow_model_management = true\n" }),
     env: { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: AGENT_TOKEN },
   });
   const base = `${relay.url}/t/${TUNNEL_ID}`;
@@ -43,7 +33,7 @@ async function scenario(relayMain: string | undefined, agentBinary: string | und
   try {
     await daemon.waitFor(/tunnel: connected to the relay/, 15_000);
     const digest = `sha256:${"2".repeat(64)}`;
-    const before = fake.requests.length;
+    const before = peer.fake.requests.length;
     const [up, long, ...chats] = await Promise.all([
       fetch(`${base}/api/blobs/${digest}`, { method: "POST", headers: auth, body: generatedBody(UPLOAD), duplex: "half" } as RequestInit),
       chat(20_000), // ~1.5 MB of NDJSON from the agent: the relay's windows at work
@@ -51,7 +41,7 @@ async function scenario(relayMain: string | undefined, agentBinary: string | und
       chat(3),
     ]);
     expect(up.status).toBe(201);
-    const blob = fake.requests.slice(before).find((r) => r.path === `/api/blobs/${digest}`);
+    const blob = peer.fake.requests.slice(before).find((r) => r.path === `/api/blobs/${digest}`);
     expect(blob?.bodySize).toBe(UPLOAD);
     expect(long.status).toBe(200);
     expect(long.lines).toBeGreaterThan(1000);
@@ -65,7 +55,7 @@ async function scenario(relayMain: string | undefined, agentBinary: string | und
 }
 
 describe(`windows and scheduling with the previous release (${BEFORE_SCHEDULING})`, () => {
-  test("an old relay with this agent: uploads, long answers and chats at once arrive whole", () => scenario(old.main, undefined), 60_000);
-  test("this relay with an old agent: uploads, long answers and chats at once arrive whole", () => scenario(undefined, old.binary), 60_000);
+  test("an old relay with this agent: uploads, long answers and chats at once arrive whole", () => scenario(peer.old.main, undefined), 60_000);
+  test("this relay with an old agent: uploads, long answers and chats at once arrive whole", () => scenario(undefined, peer.old.binary), 60_000);
   test("this relay with this agent, the same", () => scenario(undefined, undefined), 60_000);
 });
