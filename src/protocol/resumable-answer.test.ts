@@ -104,6 +104,16 @@ function upstream(n: number, ms = 2, failAfter = -1) {
 const expected = (n: number) => Array.from({ length: n }, (_, i) => `line ${i}\n`).join("");
 
 /** Reads a stream's body until it has at least `min` bytes; returns the text. */
+/** A generate answer through a fresh link, held for resume: the agent's holds and offers, the link, the relay's stream and its token. */
+async function heldAnswer(up: ReturnType<typeof upstream>) {
+  const resumes = new AnswerResumes();
+  const offers = new ResumeOffers(10_000);
+  const a = link(resumes, offers, up.handler);
+  let first!: Stream;
+  await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+  return { resumes, offers, a, first, token: (await first.responseHead).resume! };
+}
+
 async function readSome(s: Stream, min: number): Promise<string> {
   let text = "";
   while (text.length < min) {
@@ -182,12 +192,7 @@ describe("held answers", () => {
 
   test("an answer whose END was sent but never read by the relay stays held: the tail and the end come on the new session", async () => {
     const up = upstream(30);
-    const resumes = new AnswerResumes();
-    const offers = new ResumeOffers(10_000);
-    const a = link(resumes, offers, up.handler);
-    let first!: Stream;
-    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
-    const token = (await first.responseHead).resume!;
+    const { resumes, offers, a, first, token } = await heldAnswer(up);
     let got = await readSome(first, 20);
     // The link goes quiet: the last lines and the END are written, and lost.
     a.mute();
@@ -211,12 +216,7 @@ describe("held answers", () => {
 
   test("an upstream that failed while the link was quiet: after the resume the tail comes, then the reset with its reason", async () => {
     const up = upstream(30, 2, 25);
-    const resumes = new AnswerResumes();
-    const offers = new ResumeOffers(10_000);
-    const a = link(resumes, offers, up.handler);
-    let first!: Stream;
-    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
-    const token = (await first.responseHead).resume!;
+    const { resumes, offers, a, first, token } = await heldAnswer(up);
     let got = await readSome(first, 20);
     a.mute();
     while (up.seen.produced < 30) await Bun.sleep(5);
@@ -253,12 +253,7 @@ describe("held answers", () => {
 
   test("RESUMED with a token the agent does not hold, or an offset it cannot go on from, is refused; the answer keeps waiting", async () => {
     const up = upstream(50);
-    const resumes = new AnswerResumes();
-    const offers = new ResumeOffers(10_000);
-    const a = link(resumes, offers, up.handler);
-    let first!: Stream;
-    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
-    const token = (await first.responseHead).resume!;
+    const { resumes, offers, a, first, token } = await heldAnswer(up);
     const got = await readSome(first, 40);
     a.cut();
     const b = link(resumes, offers, up.handler);
@@ -276,12 +271,7 @@ describe("held answers", () => {
 
   test("an answer is taken over once: a second RESUMED for it is refused while the first goes on, as is an offset the upstream produced but the agent never sent", async () => {
     const up = upstream(50);
-    const resumes = new AnswerResumes();
-    const offers = new ResumeOffers(10_000);
-    const a = link(resumes, offers, up.handler);
-    let first!: Stream;
-    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
-    const token = (await first.responseHead).resume!;
+    const { resumes, offers, a, first, token } = await heldAnswer(up);
     const got = await readSome(first, 40);
     a.cut();
     const b = link(resumes, offers, up.handler);
