@@ -330,7 +330,7 @@ describe("the dashboard in daily use", () => {
     await until(async () => ((await (await fetch(`${api}/api/v1/config`, { headers: { authorization: `Bearer ${token}` } })).json()) as { config: { health: { timeout: string } } }).config.health.timeout === "2s", 5000, "the hand edit applied");
     await page.waitForFunction(() => (document.querySelector("#toml-editor") as HTMLTextAreaElement).value.includes('timeout = "2s"'), undefined, { timeout: 5000 });
     await page.locator("#cfg-save").click();
-    await page.locator("#config-form-status", { hasText: "Saved" }).waitFor({ timeout: 5000 });
+    await page.locator("#config-form-status", { hasText: "Saved. The daemon applied" }).waitFor({ timeout: 5000 });
     const onDisk = readFileSync(daemon.configFile, "utf8");
     const saved = Bun.TOML.parse(onDisk) as { proxy: { max_attempts: number }; health: { timeout: string }; upstreams: { name: string; priority: number }[] };
     expect({ attempts: saved.proxy.max_attempts, timeout: saved.health.timeout, priorities: saved.upstreams.slice(0, 3).map((u) => u.priority) }).toEqual({
