@@ -99,8 +99,8 @@ describe("values", () => {
     expect(model('{"model":true}').value).toBe(NOT_A_STRING);
     expect(model('{"model":"modèle:日本"}').value).toBe("modèle:日本");
     expect(model('{"model":"a\\u0000b\\n"}').value).toBe("a\u0000b\n");
-    // Numbers and literals (also Python's NaN and Infinity) are skipped.
-    expect(model('{"t":-1.5e+3,"n":null,"f":false,"x":NaN,"y":-Infinity,"model":"m"}').value).toBe("m");
+    // Numbers and literals are skipped (Python's NaN and Infinity are refused: below).
+    expect(model('{"t":-1.5e+3,"n":null,"f":false,"model":"m"}').value).toBe("m");
   });
 
   test("a very long value is skipped by a byte search, not parsed: 20 MB of base64 in an image", () => {
@@ -124,6 +124,26 @@ describe("bodies that are not one JSON object", () => {
 
   test("a UTF-8 BOM before the object is skipped (Python reads past it; Go refuses the body)", () => {
     expect(model(new Uint8Array([0xef, 0xbb, 0xbf, ...enc.encode('{"model":"x"}')])).value).toBe("x");
+  });
+
+  test("UTF-16 and UTF-32 objects (Python's json.loads reads them by their mark or their NULs) are invalid; other bodies starting with a NUL name nothing", () => {
+    const json = '{"model":"x","max_tokens":700}';
+    const le = Buffer.from(json, "utf16le");
+    const be = Buffer.from(json, "utf16le").swap16();
+    const le32 = Buffer.concat([...json].map((c) => Buffer.from([c.charCodeAt(0), 0, 0, 0])));
+    const be32 = Buffer.concat([...json].map((c) => Buffer.from([0, 0, 0, c.charCodeAt(0)])));
+    const marked = (mark: number[], b: Buffer) => new Uint8Array([...mark, ...b]);
+    for (const body of [le, be, le32, be32, marked([0xff, 0xfe], le), marked([0xfe, 0xff], be), marked([0xff, 0xfe, 0, 0], le32), marked([0, 0, 0xfe, 0xff], be32), Buffer.from(" \n" + json, "utf16le").swap16()])
+      expect({ ...read(new Uint8Array(body)) }).toEqual({ kind: "invalid", at: 0, reason: expect.stringContaining("UTF-16 or UTF-32") });
+    expect(read(new Uint8Array([0, 1, 2, 3]))).toEqual({ kind: "not-object" });
+    expect(read(new Uint8Array([0xff, 0xfe, ...Buffer.from("[1]", "utf16le")]))).toEqual({ kind: "not-object" });
+  });
+
+  test("NaN, Infinity and -Infinity (Python's json.loads reads them) are invalid wherever they are, at the top or nested", () => {
+    for (const s of ['{"model":"x","temperature":NaN}', '{"model":"x","t":-Infinity}', '{"model":"x","t":Infinity}', '{"options":{"top_p":NaN},"model":"x"}', '{"model":"x","logit_bias":[1,[Infinity]]}'])
+      expect(read(s)).toMatchObject({ kind: "invalid", reason: expect.stringContaining("NaN and Infinity are not JSON") });
+    // In a string they are text.
+    expect(model('{"model":"NaN","x":"Infinity","y":{"z":"NaN"}}').value).toBe("NaN");
   });
 
   test("broken JSON is invalid, with where", () => {

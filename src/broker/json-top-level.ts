@@ -21,6 +21,11 @@
 // Speed: a request body may hold megabytes of base64 images. Strings are skipped with Buffer.indexOf (a native search
 // for the closing quote), nested objects and arrays by a byte loop that also jumps over their strings; nothing but the
 // chosen fields' values is decoded. A UTF-8 BOM is skipped (Python accepts one; Go refuses the body, so nothing runs).
+//
+// What only Python reads is refused, anywhere in the body: vLLM's json.loads(bytes) also takes UTF-16 and UTF-32 (by a
+// byte-order mark, or a NUL in the first two bytes) and the literals NaN, Infinity and -Infinity. The budget's hold
+// reads the body with JSON.parse (src/gateway/budget.ts), which takes neither: such a body would hold the default and
+// generate its max_tokens on vLLM. Go, nlohmann and JSON.parse refuse both, so refusing them costs no client anything.
 
 /** One chosen field as the body names it. */
 export interface FieldRead {
@@ -51,6 +56,10 @@ const CLOSE_BRACKET = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const UNDERSCORE = 0x5f;
+/** The first letters of NaN and Infinity: no JSON token outside a string has an upper-case N or I. */
+const UPPER_N = 0x4e;
+const UPPER_I = 0x49;
+const PYTHON_ONLY = "NaN and Infinity are not JSON (Python's json reads them, other parsers do not)";
 const DASH = 0x2d;
 
 /** Characters outside ASCII that a parser's case folding maps onto an ASCII letter (see the top of this file). */
@@ -63,6 +72,8 @@ const NON_ASCII_FOLDS: ReadonlyMap<number, number> = new Map([
 
 const NO_VARIANTS: readonly string[] = [];
 const NOT_OBJECT: TopLevel = Object.freeze({ kind: "not-object" });
+/** UTF-16 or UTF-32 as Python's json.detect_encoding finds it (see the top of this file). */
+const NOT_UTF8: TopLevel = Object.freeze({ kind: "invalid", at: 0, reason: "the body is UTF-16 or UTF-32 (Python's json reads it, other parsers do not): send UTF-8" });
 
 const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
@@ -95,6 +106,8 @@ export function valueStart(body: Uint8Array): number {
 export function readTopLevel(body: Uint8Array, names: readonly string[], into?: FieldRead[]): TopLevel {
   const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const n = buf.length;
+  if (n >= 2 && (buf[0] === 0 || buf[1] === 0 || (buf[0] === 0xfe && buf[1] === 0xff) || (buf[0] === 0xff && buf[1] === 0xfe)))
+    return wideObject(buf) ? NOT_UTF8 : NOT_OBJECT;
   let i = valueStart(buf);
   if (i >= n || buf[i] !== OPEN_BRACE) return NOT_OBJECT;
   let fields: FieldRead[];
@@ -150,6 +163,19 @@ export function readTopLevel(body: Uint8Array, names: readonly string[], into?: 
   }
 }
 
+/**
+ * Whether a body Python would decode as UTF-16 or UTF-32 is a JSON object there: past its byte-order mark, NULs and
+ * white space (an ASCII character in those encodings is its byte beside NULs), the first byte is "{". (Other bodies
+ * starting so, a binary upload, name nothing, as before.)
+ */
+function wideObject(buf: Buffer): boolean {
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (c !== 0 && c !== 0xfe && c !== 0xff && !isSpace(c)) return c === OPEN_BRACE;
+  }
+  return false;
+}
+
 function finish(buf: Buffer, end: number, fields: FieldRead[]): TopLevel {
   // Go's decoder would ignore what follows the object; Python's and nlohmann's refuse it. Refused here too.
   const i = skipSpace(buf, end);
@@ -182,13 +208,14 @@ function skipValue(buf: Buffer, i: number): number {
   const c = buf[i]!;
   if (c === QUOTE) return stringEnd(buf, i + 1) + 1;
   if (c === OPEN_BRACE || c === OPEN_BRACKET) return skipContainer(buf, i);
-  // A number or a literal (true, false, null; Python also reads NaN and Infinity): up to the next delimiter.
+  // A number or a literal (true, false, null): up to the next delimiter. Python also reads NaN, Infinity and -Infinity.
   const start = i;
   const n = buf.length;
   while (i < n) {
     const x = buf[i]!;
     if (x === COMMA || x === CLOSE_BRACE || x === CLOSE_BRACKET || isSpace(x)) break;
     if (x === QUOTE || x === OPEN_BRACE || x === OPEN_BRACKET || x === COLON) throw new Invalid(i, "unexpected character in a value");
+    if (x === UPPER_N || x === UPPER_I) throw new Invalid(i, PYTHON_ONLY);
     i++;
   }
   if (i >= n) throw TRUNCATED;
@@ -209,7 +236,7 @@ function skipContainer(buf: Buffer, i: number): number {
     if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
     else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (--depth === 0) return i + 1;
-    }
+    } else if (c === UPPER_N || c === UPPER_I) throw new Invalid(i, PYTHON_ONLY);
     i++;
   }
   throw TRUNCATED;

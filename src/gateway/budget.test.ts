@@ -26,6 +26,11 @@ test("the limit is read as the upstream reads it, not by a byte search: escaped 
   expect(hold('{"max_completion_tokens":100000.0}')).toBe(100000);
   expect(hold('{"options":{"num_predict":7e2}}')).toBe(700);
   expect(hold('{"max_tokens":"100000"}')).toBe(100000);
+  // pydantic's lax integers are Python's int(): underscores between digits are left out, so "100_000" is 100000.
+  expect(hold('{"max_tokens":"100_000"}')).toBe(100000);
+  expect(hold('{"max_completion_tokens":" +1_0_0_0 "}')).toBe(1000);
+  expect(hold('{"max_tokens":700,"n":"1_0"}')).toBe(7000);
+  expect(hold('{"min_tokens":"5_000"}')).toBe(5000);
   expect(hold('{"max_tokens":9999999999999}')).toBe(2 ** 31);
   // llama.cpp's own limit.
   expect(hold('{"prompt":"hi","n_predict":4096}')).toBe(4096);

@@ -22,6 +22,8 @@ const FLOORS = ["min_tokens"];
 const COPIES = ["n", "best_of"];
 /** No context window is larger: a bigger limit (1e300, which Go's int64 conversion turns negative) holds this many. */
 const MOST_TOKENS = 2 ** 31;
+/** An underscore between two digits, as Python's int() and pydantic's lax integers skip it ("100_000" is 100000). */
+const DIGIT_UNDERSCORE = /(?<=\d)_(?=\d)/g;
 
 /**
  * vLLM's and llama.cpp's ignore_eos as the most lenient of them reads it (pydantic's lax booleans: true, 1, "true",
@@ -36,11 +38,12 @@ function ignoresEos(v: unknown): boolean {
 
 /**
  * A limit as the most lenient upstream reads it: a number (pydantic and nlohmann take 1e3 and 700.0 as integers, Ollama's
- * options map any number), or a string of one (pydantic's lax mode reads "700" as 700). Negative (Ollama's -1: no
- * limit), absent or anything else: null, no limit named.
+ * options map any number), or a string of one (pydantic's lax mode reads "700" as 700, and, as Python's int() does,
+ * "7_00" as 700: underscores between digits are left out). Negative (Ollama's -1: no limit), absent or anything else:
+ * null, no limit named.
  */
 function limitOf(v: unknown): number | null {
-  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  const n = typeof v === "number" ? v : typeof v === "string" && /\d/.test(v) ? Number(v.replace(DIGIT_UNDERSCORE, "")) : NaN;
   if (!(n >= 0)) return null;
   return Math.min(Math.ceil(n), MOST_TOKENS);
 }

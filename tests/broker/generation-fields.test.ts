@@ -49,7 +49,8 @@ url = "${lms.url}"
   token = await apiToken(d);
   keys.any = createKey(d, "any", "--models", "g:1b,v:1b");
   keys.native = createKey(d, "native", "--tokens-per-day", "100000");
-  for (const name of ["escaped", "options", "digits", "gz", "native5"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
+  keys.large = createKey(d, "large", "--tokens-per-day", "1000000");
+  for (const name of ["escaped", "options", "digits", "underscored", "python", "gz", "native5"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.gz! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 4);
 }, 40_000);
@@ -119,6 +120,53 @@ test("the hold reads a generation limit as the upstream does: Ollama's options.n
 
 test("the hold reads a generation limit as the upstream does: vLLM's max_tokens as a string of digits (pydantic reads \"700\" as 700)", async () => {
   await fiveAtOnce("digits", "/v1/chat/completions", `{"model":"v:1b",${msgs},"max_tokens":"700"}`, vllm);
+}, 30_000);
+
+test("the hold reads a generation limit as the upstream does: vLLM's max_tokens as \"7_00\" (pydantic's lax integers are Python's int(), which skips an underscore between digits)", async () => {
+  await fiveAtOnce("underscored", "/v1/chat/completions", `{"model":"v:1b",${msgs},"max_tokens":"7_00"}`, vllm);
+}, 30_000);
+
+test("a body only Python's json reads (UTF-16 or UTF-32, NaN or Infinity anywhere) is a 400 in the caller's dialect: vLLM would generate its max_tokens while the hold read none", async () => {
+  const json = `{"model":"v:1b",${msgs},"max_tokens":700}`;
+  const utf16be = new Uint8Array(Buffer.from(json, "utf16le").swap16());
+  const cases: [path: string, body: Uint8Array<ArrayBuffer> | string, says: string, shape: (j: any) => string][] = [
+    ["/v1/chat/completions", utf16be, "UTF-16 or UTF-32", (j) => j.error.message],
+    ["/v1/chat/completions", new Uint8Array([0xff, 0xfe, ...Buffer.from(json, "utf16le")]), "UTF-16 or UTF-32", (j) => j.error.message],
+    ["/v1/chat/completions", `{"model":"v:1b",${msgs},"max_tokens":700,"temperature":NaN}`, "NaN and Infinity are not JSON", (j) => j.error.message],
+    ["/v1/completions", `{"model":"v:1b","prompt":"hi","max_tokens":700,"logit_bias":{"1":-Infinity}}`, "NaN and Infinity are not JSON", (j) => j.error.message],
+    ["/api/chat", `{"model":"g:1b",${msgs},"options":{"num_predict":700,"temperature":NaN}}`, "NaN and Infinity are not JSON", (j) => j.error],
+  ];
+  const before = go.requests.length + vllm.requests.length;
+  for (const [path, body, says, shape] of cases) {
+    const r = await post(path, keys.python!, body);
+    const j = await r.json();
+    expect({ path, status: r.status, message: shape(j) }).toEqual({ path, status: 400, message: expect.stringContaining(says) });
+  }
+  expect(go.requests.length + vllm.requests.length).toBe(before);
+  // The same body in UTF-8, without NaN, runs (and holds its 700).
+  const ok = await post("/v1/chat/completions", keys.python!, json);
+  expect(ok.status).toBe(200);
+  expect((await untilCounted(d, token, "python", 1)).completion_tokens).toBe(700);
+});
+
+test("a generation body of a key with a daily budget too large to hold (33 MiB, chunked) cannot hide its limit after the part the broker reads: 413, nothing upstream", async () => {
+  const enc = new TextEncoder();
+  const filler = new Uint8Array(1024 * 1024).fill(0x41);
+  let left = 33;
+  const stages = [enc.encode(`{"model":"v:1b","messages":[{"role":"user","content":"`)];
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (stages.length) return c.enqueue(stages.shift()!);
+      if (left-- > 0) return c.enqueue(filler);
+      if (left === -1) return c.enqueue(enc.encode(`"}],"max_tokens":100000}`));
+      c.close();
+    },
+  });
+  const before = vllm.requests.length;
+  const r = await post("/v1/chat/completions", keys.large!, stream);
+  expect(r.status).toBe(413);
+  expect(((await r.json()) as { error: { message: string } }).error.message).toContain('too large for the broker to read the generation limit the API key "large" holds');
+  expect(vllm.requests.length).toBe(before);
 }, 30_000);
 
 test("a compressed generation body of a key with a daily budget is a 415: its generation limit cannot be read", async () => {

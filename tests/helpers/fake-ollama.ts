@@ -262,12 +262,13 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   const tokenText = (i: number) => `tok${i} `;
   // A request may ask for fewer or more tokens (Ollama options.num_predict, OpenAI max_tokens, llama.cpp n_predict), like
   // a real model, read as the kind's server reads it: Ollama's top-level keys without case (Go), its options map with any
-  // number (700.0, 7e2); vLLM's pydantic also takes a string of digits ("700") and 7e2; the others integers only.
+  // number (700.0, 7e2); vLLM's pydantic also takes a string of digits ("700", "7_00": Python's int() skips an underscore
+  // between digits) and 7e2; the others integers only.
   const tokensFor = (body: any): number => {
     const kind = options.kind;
     const go = kind === "ollama";
     const top = (name: string) => (body && typeof body === "object" ? topLevel(body, name, go) : undefined);
-    const lax = (v: unknown) => (kind === "vllm" && typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v);
+    const lax = (v: unknown) => (kind === "vllm" && typeof v === "string" && /^\s*\+?\d+(?:_\d+)*\s*$/.test(v) ? Number(v.replace(/_/g, "")) : v);
     const n = (kind === "llamacpp" ? top("n_predict") : undefined) ?? (top("options") as any)?.num_predict ?? lax(top("max_tokens")) ?? lax(top("max_completion_tokens"));
     return Number.isInteger(n) && n >= 0 ? n : options.tokens;
   };
@@ -291,12 +292,23 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     wait: (req, path, tokens) => waitGeneration(req, path, tokens),
   };
 
+  /**
+   * The text encoding a body is read in: UTF-8, except on a vLLM fake, where Python's json.loads(bytes) (what starlette's
+   * request.json() calls) takes UTF-16 by its byte-order mark, or by a NUL in its first two bytes (UTF-32: not faked).
+   */
+  const bodyEncoding = (b: Uint8Array): string => {
+    if (options.kind !== "vllm" || b.length < 2) return "utf-8";
+    if ((b[0] === 0xfe && b[1] === 0xff) || b[0] === 0) return "utf-16be";
+    if ((b[0] === 0xff && b[1] === 0xfe) || b[1] === 0) return "utf-16le";
+    return "utf-8";
+  };
+
   async function readBody(req: Request): Promise<{ size: number; json: any }> {
     if (!req.body) return { size: 0, json: undefined };
     const buf = await req.arrayBuffer();
     let json: any;
     try {
-      json = buf.byteLength ? JSON.parse(new TextDecoder().decode(buf)) : undefined;
+      json = buf.byteLength ? JSON.parse(new TextDecoder(bodyEncoding(new Uint8Array(buf))).decode(buf)) : undefined;
     } catch {
       json = undefined;
     }

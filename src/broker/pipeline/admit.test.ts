@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { kit, kitConfig, records, upstreams } from "../../../tests/helpers/pipeline-kit.ts";
 import type { Admitted, GatewayService, KeyRecord, RequestModelNames } from "../../core/contracts.ts";
 import { HttpError } from "../../core/http-error.ts";
-import { unbounded } from "../replay-budget.ts";
+import { ReplayBudget, unbounded } from "../replay-budget.ts";
 import { admit } from "./admit.ts";
 import { readRequest } from "./read-request.ts";
 
@@ -109,4 +109,22 @@ test("a key with a daily budget is refused (403, naming the route) on a generati
     const { ex } = await readied(path, { model: "m", messages: [] }, budget);
     expect(admit(ex, gateway().g)).toBeNull();
   }
+});
+
+test("a key with a daily budget: a generation body not held whole (its limit may follow the part read) is 503 while the replay buffer is spent, never held at the default", async () => {
+  const k = kit(kitConfig(upstreams("a"), ""));
+  const ex = k.exchange("/v1/chat/completions");
+  ex.admitted = { key: keyRec({ tokens_per_day: 100_000 }), caller: "local" };
+  // Beyond the first 64 KiB read outside it, a spent replay buffer holds nothing: the body streams on, unread.
+  const body = `{"model":"m","messages":[{"role":"user","content":"${"x".repeat(100_000)}"}],"max_tokens":90000}`;
+  const chunked = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(new TextEncoder().encode(body)), c.close()) });
+  const spent = new ReplayBudget(() => 0);
+  expect(await readRequest(ex, new Request("http://broker/v1/chat/completions", { method: "POST", body: chunked }), spent)).toBeNull();
+  expect(ex.bodyCut).toBe("budget");
+  const gw = gateway();
+  const res = admit(ex, gw.g)!;
+  expect(res.status).toBe(503);
+  expect(res.headers.get("retry-after")).toBe("1");
+  expect(((await res.json()) as { error: { message: string } }).error.message).toContain('the API key "editor" has a daily token budget, so its body must be read whole');
+  expect(gw.reserved).toEqual([]);
 });

@@ -32,6 +32,13 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
         if (request.encoding !== null)
           throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read the generation limit the API key "${admitted.key.name}" holds of its daily budget; send it uncompressed`);
         const body = ex.payload;
+        // A body not held whole (over the buffer, or beyond the replay buffer while it is spent) streams on unread: a
+        // limit after the part read (max_tokens at its end) would run unheld. 503 to retry when the buffer frees, else 413.
+        if (body !== null && !(body instanceof Uint8Array)) {
+          if (ex.bodyCut === "budget")
+            throw new HttpError("unavailable", `the broker is holding as many request bodies as [proxy] replay_buffer allows, and the API key "${admitted.key.name}" has a daily token budget, so its body must be read whole to know the generation limit it holds; retry in a moment`).after(1);
+          throw new HttpError("payload_too_large", `the request body is too large for the broker to read the generation limit the API key "${admitted.key.name}" holds of its daily budget`);
+        }
         ex.holdBudget(gateway?.reserve(admitted, body instanceof Uint8Array ? body : null, estimatePromptTokens(ex.bytesIn)) ?? null);
       }
     } catch (e) {
