@@ -67,7 +67,14 @@ test("a request that must generate much holds it: vLLM's min_tokens is a floor, 
   expect(hold('{"ignore_eos":1}')).toBe(2 ** 31);
   // With a limit it generates exactly that many; false in any of pydantic's spellings is no change.
   expect(hold('{"ignore_eos":true,"max_tokens":3000}')).toBe(3000);
-  expect(hold('{"ignore_eos":true,"options":{"num_predict":600}}')).toBe(600);
+  // A limit one of the two servers that take ignore_eos does not read is no limit: vLLM reads neither n_predict,
+  // num_predict nor options; llama.cpp takes a string limit as its default (none).
+  expect(hold('{"ignore_eos":true,"options":{"num_predict":600}}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":true,"n_predict":600}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":true,"num_predict":600}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":true,"max_tokens":"600"}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":true,"max_completion_tokens":600}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":true,"max_tokens":600,"n_predict":900}')).toBe(900);
   expect(hold('{"ignore_eos":"false"}')).toBe(DEFAULT_COMPLETION_HOLD);
   expect(hold('{"ignore_eos":0}')).toBe(DEFAULT_COMPLETION_HOLD);
 });

@@ -66,19 +66,19 @@ function completionHold(body: Uint8Array | null): number {
   if (!json || typeof json !== "object" || Array.isArray(json)) return DEFAULT_COMPLETION_HOLD;
   const top = json as Record<string, unknown>;
   let max = DEFAULT_COMPLETION_HOLD;
-  let limited = false;
   const take = (v: unknown) => {
     const n = limitOf(v);
-    if (n === null) return;
-    limited = true;
-    max = Math.max(max, n);
+    if (n !== null) max = Math.max(max, n);
   };
   for (const k of LIMITS) take(top[k]);
   const options = top.options;
   if (options && typeof options === "object") take((options as Record<string, unknown>).num_predict);
-  // Told to pass its end of sequence with no limit named, an answer runs to the end of the context: the hold is all of
-  // the budget (the key runs such a request alone), as for the largest limit.
-  if (!limited && ignoresEos(top.ignore_eos)) max = MOST_TOKENS;
+  // Told to pass its end of sequence with no limit it reads, an answer runs to the end of the context: the hold is all
+  // of the budget (the key runs such a request alone), as for the largest limit. The servers that take ignore_eos (vLLM,
+  // llama.cpp; the broker's translations drop it) both read only a top-level max_tokens given as a number: vLLM ignores
+  // n_predict, num_predict and options, llama.cpp a limit given as a string ("700" is its default, no limit).
+  const limit = top.max_tokens;
+  if (!(typeof limit === "number" && limit >= 0) && ignoresEos(top.ignore_eos)) max = MOST_TOKENS;
   for (const k of FLOORS) max = Math.max(max, limitOf(top[k]) ?? 0);
   let copies = 1;
   for (const k of COPIES) copies = Math.max(copies, limitOf(top[k]) ?? 0);

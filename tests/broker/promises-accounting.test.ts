@@ -140,7 +140,7 @@ model = "v:1b"
   });
   broker = d.urls.broker!;
   token = await apiToken(d);
-  for (const name of ["echo", "crlf", "eos", "floor", "alias", "reader", "embed", "failover", "tools", "cutwhole"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
+  for (const name of ["echo", "crlf", "eos", "eos-unread", "floor", "alias", "reader", "embed", "failover", "tools", "cutwhole"]) keys[name] = createKey(d, name, "--tokens-per-day", "10000000");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.echo! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 5);
 }, 40_000);
@@ -196,10 +196,12 @@ async function status(p: Promise<unknown>): Promise<number> {
   }
 }
 
-test("openai client: vLLM's ignore_eos without a limit, or its min_tokens, holds what it will generate, so five such calls at once run one at a time", async () => {
+test("openai client: vLLM's ignore_eos without a limit (or with one vLLM does not read), or its min_tokens, holds what it will generate, so five such calls at once run one at a time", async () => {
   vllm.options.tokenDelayMs = 10; // each answer takes 0.4 s: the five overlap
   try {
-    for (const [key, extra] of [["eos", { ignore_eos: true }], ["floor", { min_tokens: 20_000_000 }]] as const) {
+    // A limit vLLM does not read (llama.cpp's n_predict, Ollama's options) is no limit beside ignore_eos.
+    const unread = { ignore_eos: true, n_predict: 50, options: { num_predict: 50 } };
+    for (const [key, extra] of [["eos", { ignore_eos: true }], ["eos-unread", unread], ["floor", { min_tokens: 20_000_000 }]] as const) {
       const oa = openai(keys[key]!);
       const results = await Promise.all(Array.from({ length: 5 }, () => status(oa.chat.completions.create({ model: "v:1b", messages: [{ role: "user", content: "hi" }], ...extra } as never))));
       // Holding the default 512 each, all five would run, each sure to generate to its context's end (or 20 M tokens).
