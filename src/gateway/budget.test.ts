@@ -38,6 +38,14 @@ test("the limit is read as the upstream reads it, not by a byte search: escaped 
   expect(hold('{"max_tokens":1000,"n":8}')).toBe(8000);
   expect(hold('{"max_tokens":1000,"n":2,"best_of":5}')).toBe(5000);
   expect(hold('{"n":4}')).toBe(4 * DEFAULT_COMPLETION_HOLD);
+  // A completion's batch (vLLM, llama.cpp): each prompt of the list generates up to the limit, n answers each.
+  expect(hold('{"prompt":["a","b","c"],"max_tokens":700}')).toBe(2100);
+  expect(hold('{"prompt":[[1,2],[3,4]],"max_tokens":700,"n":2}')).toBe(2800);
+  expect(hold('{"prompt":["a",[1,2],{"prompt_string":"b"}],"n_predict":1000}')).toBe(3000);
+  // One prompt as token ids (or llama.cpp's mix of ids and text) is one prompt.
+  expect(hold('{"prompt":[1,2,3],"max_tokens":700}')).toBe(700);
+  expect(hold('{"prompt":[12,"a",34],"max_tokens":700}')).toBe(700);
+  expect(hold('{"prompt":[],"max_tokens":700}')).toBe(700);
   // A limit nested where no upstream reads it is not the request's limit (nor are null, booleans, negative numbers).
   expect(hold('{"messages":[{"role":"user","content":[{"type":"text","text":"x","max_tokens":90000}]}]}')).toBe(DEFAULT_COMPLETION_HOLD);
   expect(hold('{"max_tokens":null,"n_predict":-1,"num_predict":true}')).toBe(DEFAULT_COMPLETION_HOLD);

@@ -18,7 +18,7 @@ const LIMITS = ["max_tokens", "max_completion_tokens", "max_output_tokens", "n_p
  * let N calls at once each be sure to generate far more than they held.
  */
 const FLOORS = ["min_tokens"];
-/** Answers generated per request: OpenAI's n (vLLM honours it), and best_of (vLLM generates best_of, returns n). */
+/** Answers generated per prompt: OpenAI's n (vLLM honours it), and best_of (vLLM generates best_of, returns n). */
 const COPIES = ["n", "best_of"];
 /** No context window is larger: a bigger limit (1e300, which Go's int64 conversion turns negative) holds this many. */
 const MOST_TOKENS = 2 ** 31;
@@ -51,7 +51,8 @@ function limitOf(v: unknown): number | null {
 /**
  * The generation limit of a request body as its upstream reads it: parsed, the top-level fields (and Ollama's
  * options.num_predict) only, the largest when several are named, never less than the default (a small limit only
- * says less is likely: the hold is an estimate). Times the answers it asks for (n, best_of). The broker has refused a
+ * says less is likely: the hold is an estimate). Times the answers it asks for (n, best_of), for each prompt of a batch
+ * (a completion's "prompt" as a list). The broker has refused a
  * body that names one of these fields twice or in another spelling (src/broker/generation-fields.ts), so the exact
  * name is the one every upstream reads. A body that is not a JSON object names no limit.
  */
@@ -82,9 +83,22 @@ function completionHold(body: Uint8Array | null): number {
   for (const k of FLOORS) max = Math.max(max, limitOf(top[k]) ?? 0);
   let copies = 1;
   for (const k of COPIES) copies = Math.max(copies, limitOf(top[k]) ?? 0);
-  return Math.min(max * copies, MOST_TOKENS);
+  return Math.min(max * copies * promptsIn(top.prompt), MOST_TOKENS);
 }
 const dec = new TextDecoder();
+
+/**
+ * How many prompts a completion request's "prompt" holds: vLLM's and llama.cpp's completions take a batch, a list of
+ * prompts (strings, lists of token ids; llama.cpp also objects), each generating up to the limit. A list of token ids
+ * alone is one prompt; so is llama.cpp's mix of tokens and strings, counted here by its strings (more, never fewer).
+ */
+function promptsIn(prompt: unknown): number {
+  if (!Array.isArray(prompt)) return 1;
+  let n = 0;
+  for (const p of prompt) if (p !== null && typeof p === "object") n++;
+  for (const p of prompt) if (typeof p === "string") n++;
+  return Math.max(1, n);
+}
 
 /** What a request holds of its key's budget while in flight: its prompt (the broker's estimate) and its generation limit. */
 export function holdFor(body: Uint8Array | null, promptTokens: number): number {
