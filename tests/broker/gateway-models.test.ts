@@ -275,6 +275,10 @@ describe("through the tunnel", () => {
     expect([v1.status, v1.body.error.code, v1.reached]).toEqual([400, "bad_request", false]);
     const nested = await via("/api/chat", `{"options":{"model":"${ALLOWED}"},"model":"${FORBIDDEN}","messages":[]}`, { "x-api-key": keys.editor });
     expect([nested.status, nested.reached]).toEqual([403, false]);
+    // What only Python's json reads (vLLM): refused at the broker behind the relay too.
+    const nan = await via("/v1/chat/completions", `{"model":"${ALLOWED}","messages":[],"temperature":NaN}`, { "x-api-key": keys.editor });
+    expect([nan.status, nan.body.error.code, nan.reached]).toEqual([400, "bad_request", false]);
+    expect(nan.body.error.message).toContain("NaN and Infinity are not JSON");
     const unknown = await via("/api/chat", `{"model":"${ALLOWED}","messages":[]}`, { "x-api-key": "ollama", "api-key": "c2l_unknown" });
     expect([unknown.status, unknown.reached]).toEqual([401, false]);
     const ok = await via("/api/chat", `{"model":"${ALLOWED}","messages":[],"stream":false}`, { "x-api-key": keys.editor });
