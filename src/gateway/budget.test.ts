@@ -38,6 +38,8 @@ test("the limit is read as the upstream reads it, not by a byte search: escaped 
   expect(hold('{"max_tokens":1000,"n":8}')).toBe(8000);
   expect(hold('{"max_tokens":1000,"n":2,"best_of":5}')).toBe(5000);
   expect(hold('{"n":4}')).toBe(4 * DEFAULT_COMPLETION_HOLD);
+  // llama.cpp's own name for n, which it reads first.
+  expect(hold('{"n_predict":1000,"n":1,"n_cmpl":4}')).toBe(4000);
   // A completion's batch (vLLM, llama.cpp): each prompt of the list generates up to the limit, n answers each.
   expect(hold('{"prompt":["a","b","c"],"max_tokens":700}')).toBe(2100);
   expect(hold('{"prompt":[[1,2],[3,4]],"max_tokens":700,"n":2}')).toBe(2800);
@@ -83,6 +85,10 @@ test("a request that must generate much holds it: vLLM's min_tokens is a floor, 
   expect(hold('{"ignore_eos":true,"max_tokens":"600"}')).toBe(2 ** 31);
   expect(hold('{"ignore_eos":true,"max_completion_tokens":600}')).toBe(2 ** 31);
   expect(hold('{"ignore_eos":true,"max_tokens":600,"n_predict":900}')).toBe(900);
+  // llama.cpp reads n_predict and max_completion_tokens before max_tokens: -1 there is no limit, whatever max_tokens says.
+  expect(hold('{"ignore_eos":true,"max_tokens":600,"n_predict":-1}')).toBe(2 ** 31);
+  expect(hold('{"ignore_eos":true,"max_tokens":600,"max_completion_tokens":-1}')).toBe(2 ** 31);
+  expect(hold('{"max_tokens":600,"n_predict":-1}')).toBe(600);
   expect(hold('{"ignore_eos":"false"}')).toBe(DEFAULT_COMPLETION_HOLD);
   expect(hold('{"ignore_eos":0}')).toBe(DEFAULT_COMPLETION_HOLD);
 });

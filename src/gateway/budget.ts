@@ -18,8 +18,11 @@ const LIMITS = ["max_tokens", "max_completion_tokens", "max_output_tokens", "n_p
  * let N calls at once each be sure to generate far more than they held.
  */
 const FLOORS = ["min_tokens"];
-/** Answers generated per prompt: OpenAI's n (vLLM honours it), and best_of (vLLM generates best_of, returns n). */
-const COPIES = ["n", "best_of"];
+/**
+ * Answers generated per prompt: OpenAI's n (vLLM honours it), best_of (vLLM generates best_of, returns n), and
+ * llama.cpp's n_cmpl (its own name for n, read before n: {"n":1,"n_cmpl":4} generates four).
+ */
+const COPIES = ["n", "best_of", "n_cmpl"];
 /** No context window is larger: a bigger limit (1e300, which Go's int64 conversion turns negative) holds this many. */
 const MOST_TOKENS = 2 ** 31;
 /** An underscore between two digits, as Python's int() and pydantic's lax integers skip it ("100_000" is 100000). */
@@ -77,9 +80,11 @@ function completionHold(body: Uint8Array | null): number {
   // Told to pass its end of sequence with no limit it reads, an answer runs to the end of the context: the hold is all
   // of the budget (the key runs such a request alone), as for the largest limit. The servers that take ignore_eos (vLLM,
   // llama.cpp; the broker's translations drop it) both read only a top-level max_tokens given as a number: vLLM ignores
-  // n_predict, num_predict and options, llama.cpp a limit given as a string ("700" is its default, no limit).
+  // n_predict, num_predict and options, llama.cpp a limit given as a string ("700" is its default, no limit). And
+  // llama.cpp reads n_predict, then max_completion_tokens, before max_tokens: a negative one of those (-1) is no limit.
   const limit = top.max_tokens;
-  if (!(typeof limit === "number" && limit >= 0) && ignoresEos(top.ignore_eos)) max = MOST_TOKENS;
+  if (ignoresEos(top.ignore_eos) && (!(typeof limit === "number" && limit >= 0) || LIMITS.some((k) => typeof top[k] === "number" && (top[k] as number) < 0)))
+    max = MOST_TOKENS;
   for (const k of FLOORS) max = Math.max(max, limitOf(top[k]) ?? 0);
   let copies = 1;
   for (const k of COPIES) copies = Math.max(copies, limitOf(top[k]) ?? 0);

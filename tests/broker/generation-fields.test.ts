@@ -50,7 +50,7 @@ url = "${lms.url}"
   keys.any = createKey(d, "any", "--models", "g:1b,v:1b");
   keys.native = createKey(d, "native", "--tokens-per-day", "100000");
   keys.large = createKey(d, "large", "--tokens-per-day", "1000000");
-  for (const name of ["escaped", "options", "digits", "underscored", "python", "batch", "gz", "native5"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
+  for (const name of ["escaped", "options", "digits", "underscored", "python", "batch", "copies", "gz", "native5"]) keys[name] = createKey(d, name, "--tokens-per-day", "600");
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": keys.gz! } })).status !== 401, 5000, "the daemon to see the keys");
   await untilUpstreamsUp(d, token, 4);
 }, 40_000);
@@ -156,6 +156,15 @@ test("a completion's batch of prompts (vLLM generates max_tokens for each) holds
   await Promise.all(rs.map((r) => r.arrayBuffer()));
   expect(rs.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429]);
   expect(vllm.requests.length - before).toBe(1);
+}, 30_000);
+
+test("llama.cpp's n_cmpl (its n, read before n) holds the limit once per completion: five calls of three completions at 300 tokens on a 600-token budget run one at a time", async () => {
+  const before = llama.requests.length;
+  const body = '{"model":"l:1b","prompt":"hi","n_predict":300,"n":1,"n_cmpl":3}';
+  const rs = await Promise.all(Array.from({ length: 5 }, () => post("/completion", keys.copies!, body)));
+  await Promise.all(rs.map((r) => r.arrayBuffer()));
+  expect(rs.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429]);
+  expect(llama.requests.length - before).toBe(1);
 }, 30_000);
 
 test("a generation body of a key with a daily budget too large to hold (33 MiB, chunked) cannot hide its limit after the part the broker reads: 413, nothing upstream", async () => {
