@@ -64,8 +64,11 @@ export interface ClusterRouting {
   admitRate(id: string, perMinute: number, local: () => RateRefusal | null, client: string, clientPerMinute: number): Promise<RateRefusal | null>;
   /** The request sent on to the node that holds the tunnel's agent, or an error answer saying why it cannot be. */
   forwardToOwner(req: Request, id: string, path: string): Promise<Response>;
-  /** The rest of an answer, from `offset`, taken over at the node that holds the tunnel's agent now; null when it has no offer (yet). */
-  resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null>;
+  /**
+   * The rest of an answer, from `offset`, taken over at the node that holds the tunnel's agent now; null when it has no
+   * offer (yet), or its answer's head did not come within `headMs` (the rest of the resume window).
+   */
+  resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal, headMs: number): Promise<ChunkSource | null>;
 }
 
 export interface ForwardDeps {
@@ -167,7 +170,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
         const s = await sessions.offers.claim(id, token, offset, Math.min(left, CLAIM_STEP_MS), signal);
         if (s) return streamSource(countResumed(s), offset);
       } else {
-        const src = await deps.cluster.resumeAtOwner(id, token, offset, signal);
+        const src = await deps.cluster.resumeAtOwner(id, token, offset, signal, left);
         if (src) return src;
         await Bun.sleep(Math.min(200, Math.max(0, left)));
       }

@@ -211,3 +211,26 @@ test("through an outage the link fails fast (never queues), reports it, and come
   expect(states).toEqual([true, false, true]);
   link.stop();
 }, 30_000);
+
+// A loaded machine: the node gets no CPU for longer than redis_timeout while Redis answers in time. Its expired timer
+// runs before its socket is read; the reply that is there already must win, or a healthy node drops its link (logged
+// "cluster Redis unreachable") and restarts the uptime a node cut off from Redis needs its peers to prove.
+test("a reply Redis sent in time is taken, also when the node had no CPU for longer than redis_timeout: no timeout, the link stays up", async () => {
+  const states: boolean[] = [];
+  const link = new RedisLink(redis.url, { timeoutMs: 200, events: { state: (up) => states.push(up) } });
+  await link.start();
+  try {
+    expect(link.up).toBe(true);
+    const replies: unknown[] = [];
+    for (let i = 0; i < 5; i++) {
+      const reply = link.cmd("PING", []).catch((e: Error) => e.message);
+      Bun.sleepSync(500);
+      replies.push(await reply);
+    }
+    expect(replies).toEqual(Array(5).fill("PONG"));
+    expect(link.up).toBe(true);
+    expect(states).toEqual([true]);
+  } finally {
+    link.stop();
+  }
+});

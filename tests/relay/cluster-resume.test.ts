@@ -8,6 +8,7 @@ import type { DaemonProc } from "../helpers/daemon.ts";
 import { CLIENT_KEY, TUNNEL_ID } from "../tunnel/helpers.ts";
 import { DIALECTS, metric, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
 import type { ClusterNode, TestCluster } from "./cluster-helpers.ts";
+import { until } from "../helpers/until.ts";
 import { ownerOf as ownerAt, startClusterRig, type ClusterRig } from "./cluster-rig.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["redis-server", "haproxy"]);
@@ -21,8 +22,9 @@ let rig: ClusterRig;
 const ownerOf = (not?: ClusterNode) => ownerAt(cluster, { not });
 
 beforeAll(async () => {
-  // A 1 s grace: the drained node closes the agent's session long before these answers end.
-  rig = await startClusterRig({ fake: { tokens: TOKENS, tokenDelayMs: 40 }, cluster: { goAwayGrace: "1s" } });
+  // A 1 s grace: the drained node closes the agent's session long before these answers end. A lease well past
+  // node_ttl, as by default (10 s, 6 s): a frozen owner's lease still names it when the other nodes give up on it.
+  rig = await startClusterRig({ fake: { tokens: TOKENS, tokenDelayMs: 40 }, cluster: { goAwayGrace: "1s", leaseTtl: "10s" } });
   ({ fake, cluster, daemon } = rig);
 }, 60_000);
 
@@ -72,6 +74,40 @@ describe("relay cluster: resumable streams", () => {
       }
     }, 60_000);
   }
+
+  // The order a loaded machine brings about: the client's node gives up on the frozen node before the agent is back
+  // elsewhere, so its first resume asks the frozen node (its lease, still unexpired, names it) and gets no answer
+  // either. The agent is held frozen until the client's node has given up, so that order is not left to chance.
+  test("SIGSTOP of the node holding the agent, the agent back only after the client's node gave up on it: the resume asked of the frozen node is given up too, and both answers complete", async () => {
+    const owner = await ownerOf();
+    const i = cluster.nodes.indexOf(owner);
+    const entry = cluster.nodes.find((n) => n !== owner)!;
+    const before = fake.requests.length;
+    const resumedBefore = await metric(entry.url, "cloudtolocalllm_relay_resumed_streams_total");
+    const gaveUp = new RegExp(`calls to a relay node that stopped answering were aborted node=${owner.id} calls=\\d`);
+    const seen = entry.count(gaveUp);
+    try {
+      const calls = DIALECTS.map((d) => streamingCall(entry.url, d));
+      await Promise.all(calls.map((c) => c.started));
+      daemon.proc.kill("SIGSTOP");
+      owner.proc.kill("SIGSTOP");
+      await until(() => entry.count(gaveUp) > seen, 30_000, `${entry.id} to give up its calls at the frozen ${owner.id}`);
+      daemon.proc.kill("SIGCONT");
+      const texts = await Promise.all(calls.map((c) => c.done));
+      for (const [k, d] of DIALECTS.entries()) {
+        expect(tokensIn(texts[k]!)).toEqual(Array.from({ length: TOKENS }, (_, n) => n));
+        expect(texts[k]!).toMatch(d.done);
+      }
+      expect(fake.requests.slice(before).filter((r) => DIALECTS.some((d) => d.path === r.path)).length).toBe(2);
+      expect(await metric(entry.url, "cloudtolocalllm_relay_resumed_streams_total")).toBe(resumedBefore + 2);
+      expect(await ownerOf(owner)).not.toBe(owner);
+    } finally {
+      daemon.proc.kill("SIGCONT");
+      owner.proc.kill("SIGKILL");
+      await owner.proc.exited;
+      await cluster.restart(i);
+    }
+  }, 60_000);
 
   test("a node's /internal/resume answers only a signed request: an unsigned one naming a token and an offset is refused", async () => {
     const node = cluster.nodes.find((n) => n.proc.exitCode === null)!;

@@ -13,7 +13,7 @@ import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
 import type { ClusterRouting, Forwarder, Forwarders } from "../forward.ts";
 import type { RateRefusal } from "../limits.ts";
-import { bodySource, type ChunkSource } from "../resumable-body.ts";
+import type { ChunkSource } from "../resumable-body.ts";
 import type { RelayMetrics } from "../metrics.ts";
 import { clusterKeys, clusterPrefix, type ClusterKeys } from "./cluster-keys.ts";
 import { HopWatch } from "./hop-watch.ts";
@@ -605,7 +605,7 @@ export class RelayCluster implements ClusterRouting {
     return answered(ownerUnreachable(id, path, r.message));
   }
 
-  async resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal): Promise<ChunkSource | null> {
+  async resumeAtOwner(id: string, token: string, offset: number, signal: AbortSignal, headMs: number): Promise<ChunkSource | null> {
     if (!this.link.up) return null;
     let lease: Lease | null | "ignored";
     try {
@@ -614,13 +614,10 @@ export class RelayCluster implements ClusterRouting {
       return null;
     }
     if (!lease || lease === "ignored" || lease.node === this.nodeId || !lease.url) return null;
-    const body = await resumeAt(id, token, offset, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url }, signal);
-    if (!body) {
-      // Perhaps a stale owner: look it up afresh next time.
-      this.owners.delete(id);
-      return null;
-    }
-    return bodySource(body);
+    const src = await resumeAt(id, token, offset, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url, watch: this.hops }, signal, headMs);
+    // Perhaps a stale owner (or a frozen one, given up): look it up afresh next time.
+    if (!src) this.owners.delete(id);
+    return src;
   }
 
   /** Marks a tunnel answer with the node that took the call (and, when it held the agent itself, the owner). */

@@ -6,7 +6,7 @@ import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
 import { CLIENT_ONLY, ENTRY_RESUMES_HEADER, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
-import { bodySource, resumableBody, type ResumeHooks } from "../resumable-body.ts";
+import { bodySource, resumableBody, type ChunkSource, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import type { HopWatch } from "./hop-watch.ts";
 import { NODE_AUTH_HEADER, NODE_HEADERS_HEADER, signNodeRequest, type BodyMode } from "./node-auth.ts";
@@ -57,17 +57,51 @@ export async function smallBody(req: Request): Promise<Uint8Array | null> {
   return new Uint8Array(await req.arrayBuffer());
 }
 
-/** The rest of a resumable answer, from `offset`, at the node whose agent offered it: its body, or null (no offer there). */
-export async function resumeAt(id: string, token: string, offset: number, o: HopOptions, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+/**
+ * The rest of a resumable answer, from `offset`, at the node whose agent offered it: its source, or null (no offer
+ * there, or no answer in time). Watched like every hop (o.watch): a node that froze (its connection never breaks) is
+ * given up by the sweep, head or body, so the answer resumes elsewhere instead of waiting on it forever; and its head
+ * must come within `headMs` (the rest of the client's resume window), so the window bounds the wait in every case.
+ */
+export async function resumeAt(id: string, token: string, offset: number, o: HopOptions, signal: AbortSignal, headMs: number): Promise<ChunkSource | null> {
   const target = `/internal/resume/${id}`;
   const headers = new Headers({ [RESUME_HEADER]: token, [RESUME_OFFSET_HEADER]: String(offset) });
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, "GET", target, headers, "none");
+  const hop = o.watch?.open(o.ownerId, o.ownerUrl, signal);
+  const late = new AbortController();
+  const timer = setTimeout(() => late.abort(new Error(`no answer from relay node ${o.ownerId} within ${Math.round(headMs)} ms`)), Math.max(0, headMs));
   try {
-    const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal, decompress: false, proxy: false } as RequestInit);
-    if (res.status === 200 && res.body) return res.body;
+    const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal: AbortSignal.any([hop?.signal ?? signal, late.signal]), decompress: false, proxy: false } as RequestInit);
+    clearTimeout(timer);
+    if (res.status === 200 && res.body) return watchedSource(bodySource(res.body), () => hop?.close());
     await res.arrayBuffer().catch(() => {});
-  } catch {}
+  } catch {
+  } finally {
+    clearTimeout(timer);
+  }
+  hop?.close();
   return null;
+}
+
+/** `src`, calling `over` once when it ends, breaks or is cancelled (the hop it reads is then no longer watched). */
+function watchedSource(src: ChunkSource, over: () => void): ChunkSource {
+  return {
+    ...src,
+    next: async () => {
+      try {
+        const chunk = await src.next();
+        if (!chunk) over();
+        return chunk;
+      } catch (e) {
+        over();
+        throw e;
+      }
+    },
+    cancel: (reason) => {
+      over();
+      src.cancel(reason);
+    },
+  };
 }
 
 /** The byte of the answer a resume starts from (the client has everything before it). */

@@ -182,12 +182,18 @@ export class RedisTimeoutError extends Error {
   readonly code: CodeOf<"RedisTimeoutError"> = "redis_timeout";
 }
 
+/**
+ * `p`, or a RedisTimeoutError after `ms`. When the timer fires, the reply is given one more turn of the event loop to be
+ * read: a process that got no CPU for longer than `ms` (a loaded machine, a long GC pause) runs its expired timers
+ * before it reads its sockets, so a reply Redis sent in time would count as a timeout, and a healthy node would drop
+ * its link, and its uptime (split-watch.ts), again and again. A zero timer runs after that read (an immediate does not).
+ */
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: ReturnType<typeof setTimeout>;
   return Promise.race([
     p,
     new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(new RedisTimeoutError(`${what} took longer than ${ms} ms`)), ms);
+      t = setTimeout(() => (t = setTimeout(() => rej(new RedisTimeoutError(`${what} took longer than ${ms} ms`)), 0)), ms);
     }),
   ]).finally(() => clearTimeout(t));
 }
