@@ -10,7 +10,7 @@ import { until } from "../helpers/until.ts";
 /** What only the config may hold: a path prefix and a query value of the upstream's URL. */
 const PATH_SECRET = "gw-7Hq2pathsecret";
 const QUERY_SECRET = "qs-9Zt4querysecret";
-let garbage: ReturnType<typeof Bun.listen>;
+let garbage: { port: number; stop(closeActive?: boolean): void };
 let d: DaemonProc;
 
 beforeAll(async () => {
