@@ -18,3 +18,13 @@ test("an https upstream's certificate that chains to no trusted CA names the set
   const e = Object.assign(new Error("self signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
   expect(describeFetchError(e)).toBe("its TLS certificate is not trusted (self signed certificate): set the upstream's ca_file to the CA that signed it, or to the self-signed certificate");
 });
+
+test("Bun's `CODE fetching \"<url>\"` loses the URL (the upstream's address, path and query reach callers' error bodies)", () => {
+  const url = "http://10.0.0.5:8000/gw-secret?token=qs-secret/api/chat";
+  const notHttp = Object.assign(new Error(`Malformed_HTTP_Response fetching "${url}". For more information, pass \`verbose: true\` in the second argument to fetch()`), { code: "Malformed_HTTP_Response" });
+  expect(describeFetchError(notHttp)).toBe("its answer is not HTTP (Malformed_HTTP_Response)");
+  expect(describeFetchError(Object.assign(new Error(`InvalidHTTPResponse fetching "${url}"`), { code: "InvalidHTTPResponse" }))).toBe("its answer is not HTTP (InvalidHTTPResponse)");
+  expect(describeFetchError(Object.assign(new Error(`UnsupportedRedirectProtocol fetching "${url}"`), { code: "UnsupportedRedirectProtocol" }))).toBe("UnsupportedRedirectProtocol");
+  // Any other URL a message quotes goes too.
+  expect(describeFetchError(new Error(`bad answer from ${url} (x)`))).toBe("bad answer from (the upstream's URL) (x)");
+});

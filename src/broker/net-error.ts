@@ -19,10 +19,21 @@ export function describeFetchError(e: unknown): string {
   // Bun appends advice to some messages ("For more information, pass `verbose: true`..."): keep the first sentence.
   const msg = err?.message ?? String(e);
   const cut = msg.indexOf(". For more information");
-  const first = cut > 0 ? msg.slice(0, cut) : msg;
+  // Bun words some failures `CODE fetching "<the URL>"`: the upstream's address, path and query are the config's, and this
+  // sentence reaches callers' error bodies (a cloud caller's too) and the open status, so the URL is left out.
+  const first = withoutUrl(cut > 0 ? msg.slice(0, cut) : msg);
+  if (err?.code && NOT_HTTP.has(err.code)) return `its answer is not HTTP (${err.code})`;
   // An https upstream with a private CA or a self-signed certificate: say which setting trusts it.
   if (err?.code && UNTRUSTED_CERT.has(err.code)) return bounded(`its TLS certificate is not trusted (${first}): set the upstream's ca_file to the CA that signed it, or to the self-signed certificate`);
   return bounded(first);
+}
+
+/** Bun's codes for bytes from the upstream that are no HTTP answer (a wrong port, a broken proxy). */
+const NOT_HTTP: ReadonlySet<string> = new Set(["Malformed_HTTP_Response", "InvalidHTTPResponse"]);
+
+/** A message without Bun's `fetching "<url>"` and without any other URL it quotes. */
+function withoutUrl(msg: string): string {
+  return msg.replace(/ fetching "[^"]*"/g, "").replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"']+/gi, "(the upstream's URL)");
 }
 
 /** Longest reason kept: a message may quote the upstream (llama.cpp's /health status, a parse error), at any length. */

@@ -40,8 +40,10 @@ export class Upstream {
   readonly kind: KindName;
   /** The kind's module: how it is probed and listed (src/kinds/). */
   readonly module: KindModule;
-  /** Base URL without a trailing slash; request paths are appended to it. */
+  /** The URL's origin and path, without its query, fragment or a trailing slash; request paths are appended to it. */
   readonly base: string;
+  /** The URL's own query without its "?" ("" for none): it goes with every request, after the request's own (targetFor). */
+  readonly baseQuery: string;
   readonly firstByteTimeoutMs: number;
   /** After the first byte, the longest silence a stream may keep (0: no limit). */
   readonly streamIdleTimeoutMs: number;
@@ -89,13 +91,16 @@ export class Upstream {
     this.name = config.name;
     this.kind = config.kind;
     this.module = kindOf(config.kind);
-    this.base = config.url.replace(/\/+$/, "");
+    // A query (Azure's `?api-version=…`) must not swallow the paths appended to the URL; a fragment is never sent.
+    const cut = config.url.search(/[?#]/);
+    this.base = (cut < 0 ? config.url : config.url.slice(0, cut)).replace(/\/+$/, "");
+    this.baseQuery = new URL(config.url).search.slice(1);
     const ms = resolveBy(CONFIG_SCHEMA.properties.upstreams.items, config);
     this.firstByteTimeoutMs = ms.first_byte_timeout;
     this.streamIdleTimeoutMs = ms.stream_idle_timeout;
     this.connectTimeoutMs = ms.connect_timeout;
     this.key = JSON.stringify(config);
-    this.displayUrl = redactUrl(this.base);
+    this.displayUrl = redactUrl(config.url.replace(/\/+$/, ""));
     const t = upstreamTls(config);
     this.tls = t.tls;
     this.tlsError = t.error;
@@ -104,6 +109,12 @@ export class Upstream {
   }
 
   metrics: MetricsWindow;
+
+  /** A request target (path and its own query) with the URL's query after it; the target itself for a URL without one. */
+  targetFor(target: string): string {
+    if (this.baseQuery === "") return target;
+    return `${target}${target.includes("?") ? "&" : "?"}${this.baseQuery}`;
+  }
 
   get enabled(): boolean {
     return this.config.enabled;

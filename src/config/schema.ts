@@ -117,7 +117,7 @@ export const UpstreamSchema = T.Object(
         description: `The kind of server: how it is probed and what it reports (models, loaded models, free slots); openai for any other OpenAI-compatible server. The kinds table in docs/broker.md says what each reads.`,
       },
     ),
-    url: T.String({ format: "c2l-url", description: "Base URL, e.g. http://127.0.0.1:11434." }),
+    url: T.String({ format: "c2l-url", description: "Base URL, e.g. http://127.0.0.1:11434. Request paths go after its path; a query in it (Azure's ?api-version=…) is sent with every request, after the request's own." }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),
     connect_timeout: Duration("5s", "Time allowed to open a connection."),

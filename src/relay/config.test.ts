@@ -69,3 +69,22 @@ test("subject tunnel ids are stable, distinct and URL-safe", () => {
   expect(a).not.toBe(subjectTunnelId("https://id", "auth0-a"));
   expect(a).toMatch(/^u[0-9a-f]{24}$/);
 });
+
+test("one token in two roles is refused: a client key that is an agent token (its own tunnel's or another's) or the admin token, an admin token that is an agent token", () => {
+  const A = hashToken("token-one-0123456789");
+  const B = hashToken("token-two-0123456789");
+  const C = hashToken("token-three-0123456789");
+  const cases: [string, string][] = [
+    [`[[tunnels]]\nid = "a"\nagent_token_sha256 = "${A}"\nclient_key_sha256 = ["${B}"]\n[[tunnels]]\nid = "b"\nagent_token_sha256 = "${C}"\nclient_key_sha256 = ["${A}"]`, "tunnels[1].client_key_sha256[0]: is the hash of tunnels[0]'s agent token too"],
+    [`[[tunnels]]\nid = "a"\nagent_token_sha256 = "${A}"\nclient_key_sha256 = ["${B}", "${A}"]`, "tunnels[0].client_key_sha256[1]: is the hash of tunnels[0]'s agent token too"],
+    [`admin_token_sha256 = "${B}"\n[[tunnels]]\nid = "a"\nagent_token_sha256 = "${A}"\nclient_key_sha256 = ["${B}"]`, "tunnels[0].client_key_sha256[0]: is the hash of the admin token too"],
+    [`admin_token_sha256 = "${A}"\n[[tunnels]]\nid = "a"\nagent_token_sha256 = "${A}"`, "tunnels[0].agent_token_sha256: is the hash of the admin token too"],
+  ];
+  for (const [text, message] of cases) {
+    const r = parseRelayConfig(text, "relay.toml");
+    expect({ text, ok: r.ok }).toEqual({ text, ok: false });
+    if (!r.ok) expect(r.issues.map(formatIssue).join("\n")).toContain(message);
+  }
+  // One client key for several tunnels is one role (a web app using each of them): still allowed.
+  expect(parseRelayConfig(`[[tunnels]]\nid = "a"\nagent_token_sha256 = "${A}"\nclient_key_sha256 = ["${C}"]\n[[tunnels]]\nid = "b"\nagent_token_sha256 = "${B}"\nclient_key_sha256 = ["${C}"]`).ok).toBe(true);
+});

@@ -69,6 +69,28 @@ function semantic(c: RelayConfig): FieldIssue[] {
     });
     if (t.subject && !c.oidc.issuer) out.push({ path: `tunnels[${i}].subject`, message: "subject needs [oidc] issuer to be set" });
   });
+  out.push(...credentialRoleIssues(c));
+  return out;
+}
+
+/**
+ * One token in two roles makes the roles one: a client key that is also an agent token lets every cloud client holding
+ * it connect as that tunnel's agent (and take its calls), one that is also the admin token lists every tunnel. The same
+ * client key on several tunnels is one role (a web app for each of them), so it is allowed.
+ */
+function credentialRoleIssues(c: RelayConfig): FieldIssue[] {
+  const roles = new Map<string, { role: string; what: string }>();
+  const out: FieldIssue[] = [];
+  const claim = (hash: string | undefined, role: string, what: string, path: string) => {
+    if (!hash) return;
+    const first = roles.get(hash);
+    if (!first) return void roles.set(hash, { role, what });
+    if (first.role === role) return;
+    out.push({ path, message: `is the hash of ${first.what} too: one token in two roles lets whoever holds it act in both (a client key that is an agent token connects as that tunnel's agent and takes its calls); give each role its own token (\`relay hash-token --generate\`)` });
+  };
+  claim(c.admin_token_sha256, "admin", "the admin token", "admin_token_sha256");
+  c.tunnels.forEach((t, i) => claim(t.agent_token_sha256, "agent", `tunnels[${i}]'s agent token`, `tunnels[${i}].agent_token_sha256`));
+  c.tunnels.forEach((t, i) => t.client_key_sha256.forEach((k, j) => claim(k, "client", `a client key of tunnels[${i}]`, `tunnels[${i}].client_key_sha256[${j}]`)));
   return out;
 }
 

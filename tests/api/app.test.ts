@@ -421,6 +421,8 @@ describe("security", () => {
     expect(ok.headers.get("access-control-allow-origin")).toBe("http://app.example:3000");
     expect(ok.headers.get("access-control-allow-headers")).toContain("Authorization");
     expect(ok.headers.get("vary")).toBe("Origin");
+    // A listed origin's calls carry the token, never the dashboard cookie: no credentialed CORS (docs/api.md, Threat model).
+    expect(ok.headers.get("access-control-allow-credentials")).toBeNull();
   });
   test("a request from a foreign page is refused; the API's own origin and listed ones get through", async () => {
     expectError(await call("GET", "/api/v1/status", { headers: { origin: "http://evil.example" } }), 403, "origin_not_allowed");

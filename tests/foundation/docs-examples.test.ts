@@ -149,8 +149,11 @@ test("the client sample, as docs/api.md shows it: each call is one tests/api/cli
 
 // ---- Config snippets ----
 
-/** docs/relay.md's placeholders for a hash (`"..."`, `"9f2c..."`) stand for a real sha256. */
-const fillHashes = (toml: string) => toml.replace(/"[0-9a-f]*\.\.\."/g, () => `"${"ab".repeat(32)}"`);
+/** docs/relay.md's placeholders for a hash (`"..."`, `"9f2c..."`) stand for a real sha256, each of another token (one token in two roles is refused). */
+const fillHashes = (toml: string) => {
+  let n = 0;
+  return toml.replace(/"[0-9a-f]*\.\.\."/g, () => `"${(++n).toString(16).padStart(64, "ab")}"`);
+};
 
 test("docs/relay.md's TOML blocks pass the relay's own check (hashes filled in; the [cors] one as the fragment of its tunnel it is)", async () => {
   const { parseRelayConfig } = await import("../../src/relay/config.ts");

@@ -39,3 +39,19 @@ test("check validates the config: ok, or exit 2 with file:line:column", () => {
     cleanup(dir);
   }
 });
+
+test("a config giving one token two roles (tunnel b's client key is tunnel a's agent token) is refused by check and the relay does not start: b's cloud clients would connect as a's agent and take its calls", () => {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-relay-roles-"));
+  try {
+    const file = join(dir, "relay.toml");
+    const same = hashToken("one-token-in-two-roles-0123456789");
+    writeFileSync(file, `listen = "127.0.0.1:0"\n[[tunnels]]\nid = "a"\nagent_token_sha256 = "${same}"\n[[tunnels]]\nid = "b"\nagent_token_sha256 = "${hashToken("b-agent-0123456789")}"\nclient_key_sha256 = ["${same}"]\n`);
+    const message = /relay\.toml:\d+:\d+: tunnels\[1\]\.client_key_sha256\[0\]: is the hash of tunnels\[0\]'s agent token too/;
+    const check = run(["check", "--config", file]);
+    expect({ code: check.code, err: check.err }).toEqual({ code: 2, err: expect.stringMatching(message) });
+    const serve = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "relay", "--config", file], { stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    expect({ code: serve.exitCode, err: serve.stderr.toString() }).toEqual({ code: 2, err: expect.stringMatching(message) });
+  } finally {
+    cleanup(dir);
+  }
+});

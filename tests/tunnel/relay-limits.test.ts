@@ -289,3 +289,42 @@ test("the relay's limits, timeouts and shutdown reach the official clients as th
   expect((await inflight).status).toBe(200);
   await stopped;
 });
+
+test("what is no client key of the tunnel gets 401 and never reaches the agent: a key in the URL's query, the agent's own token, the admin token, a Basic credential, two keys; a client key is no agent token", async () => {
+  // docs/relay.md, Tokens: "An agent token is not a client key. Tokens in the URL are never read".
+  const ADMIN = "limits-admin-token-0000";
+  const relay = await relayWith("max_streams = 8", `admin_token_sha256 = "${hashToken(ADMIN)}"`);
+  let asked = 0;
+  await agent(relay, async () => (asked++, Response.json({ models: [] })));
+  const tries: [string, string, Record<string, string>][] = [
+    ["?token=", `/api/tags?token=${CLIENT}`, {}],
+    ["?api_key=", `/api/tags?api_key=${CLIENT}`, {}],
+    ["?key=", `/api/tags?key=${CLIENT}`, {}],
+    ["the agent token", "/api/tags", { authorization: `Bearer ${AGENT}` }],
+    ["the agent token in x-api-key", "/api/tags", { "x-api-key": AGENT }],
+    ["the admin token", "/api/tags", { authorization: `Bearer ${ADMIN}` }],
+    ["Basic", "/api/tags", { authorization: `Basic ${btoa(`x:${CLIENT}`)}` }],
+    ["two keys", "/api/tags", { authorization: `Bearer ${AGENT}, Bearer ${CLIENT}` }],
+  ];
+  const got: Record<string, number> = {};
+  for (const [what, path, headers] of tries) {
+    const r = await fetch(`${relay.url}/t/t${path}`, { headers });
+    await r.body?.cancel();
+    got[what] = r.status;
+  }
+  expect(got).toEqual(Object.fromEntries(tries.map(([w]) => [w, 401])));
+  expect(asked).toBe(0);
+  // The tunnel's own key still works (the refusals above are about the credential, not the tunnel).
+  const ok = await call(relay, "/api/tags");
+  expect(ok.status).toBe(200);
+  await ok.body?.cancel();
+  // A client key cannot connect as the tunnel's agent (it would take the tunnel's calls).
+  const upgrade = { connection: "Upgrade", upgrade: "websocket", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" };
+  const asAgent = await fetch(`${relay.url}/agent`, { headers: { ...upgrade, authorization: `Bearer ${CLIENT}` } });
+  await asAgent.body?.cancel();
+  expect(asAgent.status).toBe(401);
+  const inQuery = await fetch(`${relay.url}/agent?token=${AGENT}`, { headers: upgrade });
+  await inQuery.body?.cancel();
+  expect(inQuery.status).toBe(401);
+  expect(relay.tunnels().map((t) => t.id)).toEqual(["t"]);
+});
