@@ -445,6 +445,11 @@ export class Exchange {
         }
       }
       if (r.done) {
+        // The transform ended the answer with its dialect's error (a translated stream cut short): the client has it.
+        if (this.stripper?.failure) {
+          c.close();
+          return this.endedWithError(this.stripper.failure);
+        }
         // A native generation stream that ended cleanly before its last line or event is not a whole answer (stream-ending.ts).
         const cut = this.counting && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.bytesOut > 0 ? this.usageTail() : EMPTY) : null;
         if (cut !== null) return this.breakOff(c, new Error(cut));
@@ -454,7 +459,7 @@ export class Exchange {
       if (this.stripper?.abandoned) {
         reader.cancel();
         c.close();
-        return this.finish("the upstream's stream broke the rules of its dialect; the answer was ended with an error");
+        return this.endedWithError(this.stripper.failure ?? "the upstream's stream broke the rules of its dialect; the answer was ended with an error");
       }
       c.flush();
     }
@@ -469,6 +474,15 @@ export class Exchange {
     this.ac?.abort();
     this.reader?.cancel();
     this.finish("client closed the connection");
+  }
+
+  /**
+   * A transform ended the answer with its dialect's error (written to the client already): the upstream failed this
+   * answer, so it counts as its error and the log says why, as a native stream broken off does (breakOff).
+   */
+  private endedWithError(reason: string): void {
+    log.warn("upstream's stream ended with an error", { upstream: this.upstream?.name ?? "?", path: this.path, bytes: this.bytesOut, reason });
+    this.finish(reason);
   }
 
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */
