@@ -224,6 +224,8 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
     expect(a.complete).toBe(true);
     expect(await d.proc.exited).toBe(0);
     expect(d.count(/^\S+Z info tunnel: letting in-flight requests finish before disconnecting streams=2 /)).toBe(1);
+    // The two answers finished during the stop have their request lines (before: none, the request log stopped first).
+    expect(d.count(/^\S+Z info request: 200 POST \/(api\/chat|v1\/chat\/completions) model=tiny:1b upstream=fake from=tunnel /)).toBe(2);
     await relay.waitFor(/agent disconnected tunnel=alice .*going away: all streams finished/);
   }, 30_000);
 
