@@ -127,6 +127,15 @@ export async function endStreams(reason: string, waitMs = 1000): Promise<void> {
 
 const NO_UPSTREAMS: readonly Upstream[] = [];
 
+/**
+ * Why a caller's request signal aborted, for the record: a tunnel stream's session that ended (the daemon stopping past
+ * go_away_grace, the relay gone: src/protocol/stream.ts' session_closed) was not the client's choice, and says so.
+ */
+function goneWhy(reason: unknown): string {
+  const r = reason as { code?: unknown; message?: unknown } | undefined;
+  return r?.code === "session_closed" && typeof r.message === "string" ? `${r.message}; the answer is incomplete` : "client closed the connection";
+}
+
 /** The start time of the last record, in the two spellings a record carries: requests that start in the same
  * millisecond (a burst) share the strings instead of each making a Date and two strings. */
 let stampMs = -1;
@@ -316,7 +325,7 @@ export class Exchange {
   handleEvent(): void {
     this.clientGone = true;
     this.ac?.abort();
-    if (this.reader) this.finish("client closed the connection");
+    if (this.reader) this.finish(goneWhy(this.clientSignal?.reason));
   }
 
   /** Starts one attempt on an upstream; returns the signal for its fetch. */
