@@ -15,7 +15,7 @@ import { convertListing, mergeOllamaModels, mergeOpenAiModels, modelIndex, type 
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { quality, qualityLatency } from "./quality.ts";
 import { fixFor, verdict } from "../core/verdict.ts";
-import { describeFetchError } from "./net-error.ts";
+import { describeFetchError } from "../net/fetch-error.ts";
 import { routeOrder } from "./router.ts";
 import { listWithAliases } from "./aliases.ts";
 import { Gate } from "./gate.ts";

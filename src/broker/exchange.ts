@@ -127,6 +127,15 @@ export async function endStreams(reason: string, waitMs = 1000): Promise<void> {
 
 const NO_UPSTREAMS: readonly Upstream[] = [];
 
+/**
+ * Why a caller's request signal aborted, for the record: a tunnel stream's session that ended (the daemon stopping past
+ * go_away_grace, the relay gone: src/protocol/stream.ts' session_closed) was not the client's choice, and says so.
+ */
+function goneWhy(reason: unknown): string {
+  const r = reason as { code?: unknown; message?: unknown } | undefined;
+  return r?.code === "session_closed" && typeof r.message === "string" ? `${r.message}; the answer is incomplete` : "client closed the connection";
+}
+
 /** The start time of the last record, in the two spellings a record carries: requests that start in the same
  * millisecond (a burst) share the strings instead of each making a Date and two strings. */
 let stampMs = -1;
@@ -316,7 +325,7 @@ export class Exchange {
   handleEvent(): void {
     this.clientGone = true;
     this.ac?.abort();
-    if (this.reader) this.finish("client closed the connection");
+    if (this.reader) this.finish(goneWhy(this.clientSignal?.reason));
   }
 
   /** Starts one attempt on an upstream; returns the signal for its fetch. */
@@ -445,6 +454,11 @@ export class Exchange {
         }
       }
       if (r.done) {
+        // The transform ended the answer with its dialect's error (a translated stream cut short): the client has it.
+        if (this.stripper?.failure) {
+          c.close();
+          return this.endedWithError(this.stripper.failure);
+        }
         // A native generation stream that ended cleanly before its last line or event is not a whole answer (stream-ending.ts).
         const cut = this.counting && !this.stripper?.ownsUsage ? streamCutShort(this.format, this.bytesOut > 0 ? this.usageTail() : EMPTY) : null;
         if (cut !== null) return this.breakOff(c, new Error(cut));
@@ -454,7 +468,7 @@ export class Exchange {
       if (this.stripper?.abandoned) {
         reader.cancel();
         c.close();
-        return this.finish("the upstream's stream broke the rules of its dialect; the answer was ended with an error");
+        return this.endedWithError(this.stripper.failure ?? "the upstream's stream broke the rules of its dialect; the answer was ended with an error");
       }
       c.flush();
     }
@@ -469,6 +483,15 @@ export class Exchange {
     this.ac?.abort();
     this.reader?.cancel();
     this.finish("client closed the connection");
+  }
+
+  /**
+   * A transform ended the answer with its dialect's error (written to the client already): the upstream failed this
+   * answer, so it counts as its error and the log says why, as a native stream broken off does (breakOff).
+   */
+  private endedWithError(reason: string): void {
+    log.warn("upstream's stream ended with an error", { upstream: this.upstream?.name ?? "?", path: this.path, bytes: this.bytesOut, reason });
+    this.finish(reason);
   }
 
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */

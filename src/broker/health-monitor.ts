@@ -13,7 +13,7 @@ import type { UpstreamState } from "../core/contracts.ts";
 import type { Config } from "../config/schema.ts";
 import { Upstream } from "./upstream.ts";
 import { upstreamHeaders } from "./headers.ts";
-import { describeFetchError } from "./net-error.ts";
+import { describeFetchError } from "../net/fetch-error.ts";
 import { boundedText } from "./bounded-body.ts";
 import { observeHealthCheck } from "./prometheus.ts";
 import type { Read, Reading } from "../kinds/index.ts";

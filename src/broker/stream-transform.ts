@@ -19,4 +19,10 @@ export interface StreamTransform {
    * of the upstream's body is not wanted, so the Exchange stops reading it, lets the upstream go and ends the client's stream.
    */
   readonly abandoned?: boolean;
+  /**
+   * Why the transform ended the answer with the dialect's error instead of its last event (abandoned mid-stream, or at
+   * the end: a stream cut short); null while the answer is whole. The client got that sentence in the stream; the
+   * Exchange records it too, so the request's log line and the upstream's error rate say the answer failed.
+   */
+  readonly failure?: string | null;
 }

@@ -65,7 +65,7 @@ Options:
       // bash and fish find the completions by themselves; zsh only in the directories listed in fpath.
       if ((process.env.SHELL ?? "").endsWith("/zsh")) console.log(`zsh: add \`fpath=(${shellWord(xdgInstallPaths().zshCompletionDir)} $fpath)\` before compinit in ~/.zshrc for completions.`);
       const bin = r.binary.slice(0, r.binary.lastIndexOf("/"));
-      if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+      if (!(process.env.PATH ?? "").split(":").includes(bin)) console.log(`Note: ${bin} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name: \`export PATH="${bin}:$PATH"\` in ~/.profile, then log in again (many distributions' ~/.profile adds ~/.local/bin by itself once it exists).`);
       // man finds ~/.local/share/man through ~/.local/bin on PATH (bin/ → ../share/man); a moved XDG_DATA_HOME it does not.
       const manRoot = dirname(xdgInstallPaths().manDir);
       if (manRoot !== join(dirname(bin), "share", "man")) console.log(`man: add ${manRoot} to MANPATH (\`export MANPATH=${shellWord(manRoot)}:\`) for \`man cloudtolocalllm-tunnel\`.`);

@@ -14,6 +14,9 @@ import { createRequestLog } from "./request-log.ts";
 import { createTrayComponent } from "./tray-component.ts";
 
 export const COMPONENTS: ComponentFactory[] = [
+  // One log line per request ([logging] requests); it only listens to request.completed. First, so it stops last: the
+  // requests that end while the tunnel and the broker stop (their grace, "the daemon is stopping") get their line too.
+  createRequestLog,
   // Secrets first: the others resolve tokens and API keys through ctx.services.secrets.
   createSecretsComponent,
   // The gateway before the broker: every request the broker serves (local or tunnel) is admitted by ctx.services.gateway.
@@ -28,8 +31,6 @@ export const COMPONENTS: ComponentFactory[] = [
   createAlertsComponent,
   // The inspector only listens to request.completed; it must exist before the API serves /api/v1/requests.
   createInspectorComponent,
-  // One log line per request ([logging] requests); it only listens to request.completed.
-  createRequestLog,
   // The dashboard's 15-minute chart history samples ctx.services.broker.
   createMetricsHistory,
   // The tray icon before the API: a `tray` command that finds the daemon (a leftover autostart) sees its icon already there.

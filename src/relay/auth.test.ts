@@ -24,6 +24,17 @@ test("two Authorization headers, or another scheme, are named as such, not as a 
   expect(await auth.client(new Request("http://relay/t/home/api/tags"), "home")).toEqual({ ok: false, reason: expect.stringMatching(/^missing Authorization: Bearer/) });
 });
 
+test("an empty Bearer token (curl's `Bearer $CLIENT_KEY` with the variable unset) is named as empty, not as another scheme", async () => {
+  const r = parseRelayConfig(`[[tunnels]]\nid = "home"\nagent_token_sha256 = "${hashToken("agent-token-0123456789")}"\nclient_key_sha256 = ["${hashToken("client-key-0123456789")}"]\n`);
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  const auth = new RelayAuth(r.config);
+  for (const authorization of ["Bearer ", "Bearer", "bearer   "]) {
+    const res = await auth.client(new Request("http://relay/t/home/api/tags", { headers: { authorization } }), "home");
+    expect(res).toEqual({ ok: false, reason: expect.stringMatching(/^the Authorization header's Bearer token is empty \(is the variable that should hold it set in this shell\?\): send Authorization: Bearer/) });
+  }
+  expect(await auth.agent(new Request("http://relay/agent", { headers: { authorization: "Bearer " } }))).toEqual({ ok: false, reason: expect.stringContaining("Bearer token is empty") });
+});
+
 test("a client key opens only its own tunnel, and neither kind of credential stands in for the other", async () => {
   const h = hashToken;
   const r = parseRelayConfig(

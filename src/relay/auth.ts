@@ -30,9 +30,11 @@ export function bearer(req: Request): string | null {
  * scheme, a token with spaces, or two headers, which arrive joined by a comma). `wanted` names what was expected.
  */
 function noToken(req: Request, wanted: string): string {
-  return req.headers.has("authorization")
-    ? `the Authorization header is not one Bearer token (another scheme, a token with spaces, or two Authorization headers): send ${wanted}`
-    : `missing ${wanted}`;
+  const h = req.headers.get("authorization");
+  if (h === null) return `missing ${wanted}`;
+  // `curl -H "Authorization: Bearer $CLIENT_KEY"` in a shell where the variable is not set: say so, not "another scheme".
+  if (/^Bearer\s*$/i.test(h)) return `the Authorization header's Bearer token is empty (is the variable that should hold it set in this shell?): send ${wanted}`;
+  return `the Authorization header is not one Bearer token (another scheme, a token with spaces, or two Authorization headers): send ${wanted}`;
 }
 
 /**

@@ -3,6 +3,7 @@
 // agent; every refusal in the dialect of the path being called.
 import { KEY_PREFIX } from "../core/key-format.ts";
 import { HttpError } from "../core/http-error.ts";
+import { describeFetchError } from "../net/fetch-error.ts";
 import { ProtocolError } from "../protocol/codec.ts";
 import { ORIGIN_WIDE_HEADERS } from "../net/origin-wide-headers.ts";
 import { agreedResumeWindow } from "../protocol/handshake.ts";
@@ -151,6 +152,16 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return cutShortTail(err, headerOf(head, "content-type"), lastByte, gone, { tunnel: id, path: path.split("?")[0], code: e.code });
   }
 
+  /**
+   * Why the hop to the node holding the agent broke (cluster): the hop watch's own sentence, else what the fetch said,
+   * in a few words — not Bun's text ("ECONNRESET: The socket connection was closed unexpectedly. For more information,
+   * pass `verbose: true` in the second argument to fetch()"), which the client's SDK would show as the reason.
+   */
+  function hopLost(e: unknown): string {
+    const m = describeFetchError(e);
+    return m.startsWith("the relay node") ? m : `the relay node holding its agent went away: ${m}`;
+  }
+
   /** A stream a resumed answer goes on over (claimed from the agent's offer here): its bytes count like any stream's. */
   const countResumed = (s: Stream) => {
     s.whenFinished(() => {
@@ -190,7 +201,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       onBreak: (e, last, failed) => {
         if (!failed && e instanceof StreamError) return brokenAnswer(e, { status: 200, headers: contentType ? [["content-type", contentType]] : [] }, last, id, path);
         const window = `${Math.round(windowMs / 100) / 10}s`;
-        const why = e instanceof Error ? e.message : String(e);
+        const why = e instanceof StreamError ? e.message : hopLost(e);
         const err = new HttpError("tunnel_offline", `tunnel "${id}" disconnected in the middle of the answer (${why}) and its agent did not resume it within ${window}; the answer is incomplete`);
         // Like any agent going away, an expected ending (info).
         return cutShortTail(err, contentType, last, true, { ...fields, code: e instanceof StreamError ? e.code : "node_lost", resume: "failed" });

@@ -4,6 +4,7 @@
 // or with an event that is not JSON) — each answered in the caller's dialect, read by the official clients, and counted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Anthropic from "@anthropic-ai/sdk";
+import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, createKey, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
@@ -353,6 +354,36 @@ describe("an upstream that answers badly, through a translation", () => {
       expect({ prompt: after.prompt_tokens - before.prompt_tokens, completion: after.completion_tokens - before.completion_tokens }).toEqual({ prompt: 10, completion: 4 });
     });
   }
+
+  test("a translated stream the broker ended with the dialect's error (an event not JSON, cut short) is the upstream's failure: each request's log line says why, in every dialect", async () => {
+    // Before: the client got the error but the broker logged a 200 without one and counted a success (quality kept
+    // "excellent" while every answer failed): only the native streams' endings were recorded.
+    const failed = () => d.count(/ request: 200 POST \S+ model=rogue:1b upstream=rogue .*error="the upstream (sent a stream event that is not JSON|ended the stream without finishing)/);
+    const warned = () => d.count(/ warn broker: upstream's stream ended with an error upstream=rogue .*reason="the upstream /);
+    const ollama = new Ollama({ host: d.urls.broker!, headers: { Authorization: `Bearer ${keys.meter}` } });
+    for (const m of ["malformed", "nodone"] as const) {
+      mode = m;
+      const before = { failed: failed(), warned: warned() };
+      const o = await thrown((async () => {
+        for await (const _ of await ollama.chat({ model: "rogue:1b", messages: [{ role: "user", content: "hi" }], stream: true }));
+      })());
+      expect(o.message).toContain("the answer is incomplete");
+      const a = await thrown(anthropic().messages.stream({ model: "rogue:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }).finalMessage());
+      expect(a).toBeInstanceOf(Anthropic.APIError);
+      const events: any[] = [];
+      for await (const x of await openai().responses.create({ model: "rogue:1b", input: "hi", stream: true })) events.push(x);
+      expect(events.at(-1)).toMatchObject({ type: "response.failed" });
+      await until(() => failed() === before.failed + 3 && warned() === before.warned + 3, 5000, `three failed answers logged with their reason (${m})`);
+    }
+  }, 20_000);
+
+  test("a native Messages stream that ends cleanly before its last event is the upstream's failure in the log, as the client's error says", async () => {
+    const failed = () => d.count(/ request: 200 POST \/v1\/messages model=cutter:1b upstream=cutter .*error="the upstream ended the stream before its last event/);
+    const before = failed();
+    const e = await thrown(anthropic().messages.stream({ model: "cutter:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }).finalMessage());
+    expect(e).toBeInstanceOf(Anthropic.APIError);
+    await until(() => failed() === before + 1, 5000, "the cut-short answer logged with its reason");
+  }, 15_000);
 
   test("a stream the broker ended with an error is not read further: the client's stream ends, the upstream is let go", async () => {
     mode = "babble";

@@ -180,6 +180,9 @@ describe("the daemon stopped (SIGTERM) while local clients stream", () => {
       // The generations were let go at the upstream, and the log says why, one line per stream.
       await slow.waitForAborts(4, 5000);
       expect(own.count(/info broker: stream ended: the broker is stopping upstream=local/)).toBe(3);
+      // And each request its own line with the reason, as any other ending (before: none; the request log stopped first).
+      expect(own.count(/info request: 200 POST \S+ model=m:1b upstream=local .*error="the daemon is stopping; the answer is incomplete"/)).toBe(3);
+      expect(own.count(/info request: 503 POST \/api\/chat model=m:1b .*error="the daemon is stopping/)).toBe(1);
     } finally {
       await own.stop();
       await slow.stop();

@@ -1,8 +1,13 @@
 // A permissive umask (000, as some desktop sessions and containers set) must not make the token, keys or secrets readable by other users.
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { chmodSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { NETNS_NEEDS } from "../helpers/netns.ts";
+import { requireTools } from "../helpers/requires.ts";
+
+// unshare is in NETNS_NEEDS too; named here because the requires check reads this literal list.
+const { test } = requireTools([...NETNS_NEEDS, "unshare"]);
 
 const home = tempHome("c2l-umask-");
 afterAll(() => removeHome(home));
@@ -20,8 +25,13 @@ test("under umask 000 the daemon's and the CLI's files are 0600 and their direct
   const wrapper = join(home, "umask-000");
   writeFileSync(wrapper, `#!/bin/sh\numask 000\nexec "${BUN}" "${join(REPO, "src/main.ts")}" "$@"\n`);
   chmodSync(wrapper, 0o755);
-  // No config written beforehand: the first run creates it, its directory and the API token.
-  const d = await startDaemon({ home, binary: wrapper });
+  // No config written beforehand: the first run creates it, its directory and the API token. Its defaults listen on
+  // 8765 and 11435, which a daemon the user runs (`npm start`, then `npm test`, as the README goes) or another test
+  // file may hold: the daemon runs in a network namespace of its own, where they are free.
+  const serve = join(home, "umask-000-netns");
+  writeFileSync(serve, `#!/bin/sh\numask 000\nexec unshare -rn sh -c 'ip link set lo up && exec "$0" "$@"' "${wrapper}" "$@"\n`);
+  chmodSync(serve, 0o755);
+  const d = await startDaemon({ home, binary: serve });
   try {
     for (const args of [["key", "create", "k"], ["config", "backup"]]) expect(Bun.spawnSync([wrapper, ...args], { env: d.env }).exitCode).toBe(0);
   } finally {

@@ -196,7 +196,8 @@ test("install keeps a unit the user made and names it; uninstall leaves it (thro
     expect(r.code).toBe(0);
     expect(r.out).toContain(`Kept 1 file you changed or made yourself (delete one and run install again for the shipped version):\n  ${unit}\n`);
     // The README's promise: install says when ~/.local/bin is not on PATH (it is not in this environment's).
-    expect(r.out).toContain(`Note: ${join(h, ".local/bin")} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name.`);
+    // With the line that does it: a newcomer told only "add it" has to look up how.
+    expect(r.out).toContain(`Note: ${join(h, ".local/bin")} is not in your PATH; add it to run \`cloudtolocalllm-tunnel\` by name: \`export PATH="${join(h, ".local/bin")}:$PATH"\` in ~/.profile, then log in again`);
     // Where man finds the page by itself (~/.local/share/man beside ~/.local/bin), nothing to say about MANPATH.
     expect(r.out).not.toContain("MANPATH");
     expect(run("uninstall").code).toBe(0);

@@ -57,3 +57,23 @@ test("the agent's window (1.5 s) shorter than the relays' (60 s), the client at 
     daemon.proc.kill("SIGCONT");
   }
 }, 40_000);
+
+test("the node holding the agent killed (SIGKILL) with its agent, the client at another node: the answers end with a reason in words, not Bun's fetch advice", async () => {
+  // Runs last: it kills the owner node and the agent for good.
+  const owner = await ownerOf(cluster, { via: cluster.nodes[1] });
+  expect(owner.id).toBe(cluster.nodes[0]!.id);
+  const calls = DIALECTS.map((d) => streamingCall(cluster.nodes[1]!.url, d));
+  await Promise.all(calls.map((c) => c.started));
+  daemon.proc.kill("SIGKILL");
+  cluster.nodes[0]!.proc.kill("SIGKILL");
+  const [ndjson, sse] = (await Promise.all(calls.map((c) => c.done))) as [string, string];
+  // Before: "… in the middle of the answer (ECONNRESET: The socket connection was closed unexpectedly. For more
+  // information, pass `verbose: true` in the second argument to fetch()) and its agent …", which the SDKs showed.
+  const why = /^tunnel "alice" disconnected in the middle of the answer \((the relay node holding its agent went away: connection reset|the relay node n1 stopped answering \([^)]*\))\) and its agent did not resume it within 1\.5s; the answer is incomplete$/;
+  expect(JSON.parse(ndjson.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(why) });
+  expect(JSON.parse(/event: error\ndata: (.*)\n\n$/.exec(sse)![1]!)).toMatchObject({ error: { message: expect.stringMatching(why), code: "tunnel_offline" } });
+  // The entry node's log says the same, in one line per answer.
+  const lines = cluster.nodes[1]!.stderr().split("\n").filter((l) => l.includes("relay: answer cut short"));
+  expect(lines.length).toBeGreaterThanOrEqual(2);
+  for (const l of lines) expect(l).not.toMatch(/verbose|For more information/);
+}, 40_000);

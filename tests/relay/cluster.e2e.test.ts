@@ -209,6 +209,9 @@ describe("relay cluster", () => {
   test("Redis stopped and started: local tunnels keep working, forwarding says why it cannot and comes back", async () => {
     const owner = await ownerOf();
     const other = others(owner)[0]!;
+    // At start each node said it joined, not that Redis came back ("again" read as a recovery to a newcomer).
+    const reachable = (n: { stderr(): string }) => n.stderr().split("\n").filter((l) => / info relay: cluster Redis reachable/.test(l));
+    expect(reachable(other)[0]).toContain("relay: cluster Redis reachable; leases and limits shared through it node=");
     await redis.kill();
     try {
       await until(async () => ((await (await fetch(`${other.url}/readyz`)).json()) as { cluster: { redis: string } }).cluster.redis === "down", 5_000, "the node to see Redis down");
@@ -236,6 +239,8 @@ describe("relay cluster", () => {
     expect(performance.now() - t0).toBeLessThan(10_000);
     expect((await ownerOf()).id).toBe(owner.id);
     expect(await metric(owner, 'cloudtolocalllm_relay_lease_renewals_total{result="reinstated"}')).toBeGreaterThan(0);
+    // After the outage, a recovery in the log.
+    await until(() => reachable(other).some((l) => l.includes("cluster Redis reachable again; leases renewed, limits shared again")), 5_000, "the recovery line");
   }, 40_000);
 
   test("a shared requests_per_minute lets through exactly the limit across the 3 nodes", async () => {

@@ -224,7 +224,27 @@ describe("a tunnel answer the relay cannot finish ends with a reason", () => {
     expect(a.complete).toBe(true);
     expect(await d.proc.exited).toBe(0);
     expect(d.count(/^\S+Z info tunnel: letting in-flight requests finish before disconnecting streams=2 /)).toBe(1);
+    // The two answers finished during the stop have their request lines (before: none, the request log stopped first).
+    expect(d.count(/^\S+Z info request: 200 POST \/(api\/chat|v1\/chat\/completions) model=tiny:1b upstream=fake from=tunnel /)).toBe(2);
     await relay.waitFor(/agent disconnected tunnel=alice .*going away: all streams finished/);
+  }, 30_000);
+
+  test("SIGTERM to the daemon past its go_away_grace: the answers still running end with the relay's sentence naming it; the daemon's request lines say the tunnel closed, not that the client left", async () => {
+    const d = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: 'go_away_grace = "300ms"' }));
+    daemons.push(d);
+    const clients = clientStreams();
+    await clients.started();
+    d.proc.kill("SIGTERM");
+    const [o, a] = [await clients.ollama, await clients.openai];
+    const why = /^tunnel "alice" disconnected in the middle of the answer \(.*the daemon is stopping \(grace period over\).*\); the answer is incomplete$/;
+    expect({ complete: o.complete, error: o.error?.message }).toEqual({ complete: false, error: expect.stringMatching(why) });
+    expect(a.error).toBeInstanceOf(OpenAI.APIError);
+    expect(a.error!.message).toMatch(why);
+    expect(await d.proc.exited).toBe(0);
+    // Before: error="client closed the connection" on both lines, as if the cloud client had gone away.
+    const lines = d.stderr().split("\n").filter((l) => / info request: 200 POST \S+ model=tiny:1b .*from=tunnel /.test(l));
+    expect(lines).toHaveLength(2);
+    for (const l of lines) expect(l).toMatch(/ error="the tunnel connection closed \(normal: the daemon is stopping \(grace period over\)\); the answer is incomplete"$/);
   }, 30_000);
 
   test("the relay's own shutdown (SIGTERM) past go_away_grace: answers still running end with the relay's sentence, not a reset", async () => {

@@ -16,8 +16,12 @@ export abstract class ChatStreamTranslator implements StreamTransform {
   protected finish: string | null = null;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
-  /** Ended with an error (fail): the rest of the upstream's stream is not read (stream-transform.ts). */
-  abandoned = false;
+  /** Why it ended with an error (fail, upstreamError), else null (stream-transform.ts). */
+  failure: string | null = null;
+  /** Ended with an error: the rest of the upstream's stream is not read (stream-transform.ts). */
+  get abandoned(): boolean {
+    return this.failure !== null;
+  }
 
   /** What the client's stream is an answer of ("message", "response"), for the error of a stream cut short. */
   protected abstract readonly noun: string;
@@ -25,7 +29,7 @@ export abstract class ChatStreamTranslator implements StreamTransform {
   protected abstract chunk(c: ChatChunk): string;
   /** The end of a whole answer (a finish reason or [DONE] came); "" when it was already written. */
   protected abstract close(): string;
-  /** The end of an answer that cannot be finished, in the dialect's words; sets `finished` and `abandoned`. */
+  /** The end of an answer that cannot be finished, in the dialect's words; sets `finished` and `failure`. */
   protected abstract fail(message: string): string;
   /** The end of an answer whose upstream sent an error event mid-stream. */
   protected abstract upstreamError(message: string): string;

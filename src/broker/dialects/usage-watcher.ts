@@ -52,6 +52,8 @@ export class UsageWatcher implements StreamTransform {
   private lastByte = 0x0a;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
+  /** Set when end() adds the dialect's error to a stream cut short (stream-transform.ts). */
+  failure: string | null = null;
 
   constructor(private readonly dialect: keyof typeof READERS) {
     const { events } = READERS[dialect];
@@ -77,6 +79,7 @@ export class UsageWatcher implements StreamTransform {
     this.sse.end();
     // An event too large to hold (MAX_EVENT) passed through unread: where the stream ended cannot be told.
     if (this.ended || this.sse.overflowed) return EMPTY;
+    this.failure = CUT;
     // A blank line first ends whatever partial event the upstream left, so the error is an event of its own.
     return enc.encode((this.lastByte === 0x0a ? "\n" : "\n\n") + ENDINGS[this.dialect].cut(CUT));
   }

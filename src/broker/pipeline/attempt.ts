@@ -4,7 +4,7 @@ import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts
 import { KEEP_ALIVE_PATHS, withFields } from "../aliases.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import type { Gate, Grant } from "../gate.ts";
-import { describeFetchError } from "../net-error.ts";
+import { describeFetchError } from "../../net/fetch-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";

@@ -2,7 +2,7 @@
 // then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
 import { headOnlyMessage, type Exchange } from "../exchange.ts";
 import { redactUpstreamSecret } from "../error-redaction.ts";
-import { describeFetchError } from "../net-error.ts";
+import { describeFetchError } from "../../net/fetch-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";

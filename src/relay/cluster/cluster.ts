@@ -127,6 +127,8 @@ export class RelayCluster implements ClusterRouting {
   private readonly refusedAgents = new Map<string, { first: number; last: number }>();
   /** Since when Redis has taken this node's writes without a break (null: it does not now). */
   private upSince: number | null = null;
+  /** Redis was reachable once since the start: a later "reachable" is a recovery. */
+  private redisSeen = false;
 
   constructor(
     private readonly d: ClusterDeps,
@@ -508,7 +510,9 @@ export class RelayCluster implements ClusterRouting {
     this.d.metrics.redisUp.set(up && this.refusing === null ? 1 : 0);
     this.owners.clear();
     if (up) {
-      log.info("cluster Redis reachable; leases renewed, limits shared again", { node: this.nodeId });
+      // "Again" only after an outage: at start the node has just joined (a newcomer read the first line as a recovery).
+      log.info(this.redisSeen ? "cluster Redis reachable again; leases renewed, limits shared again" : "cluster Redis reachable; leases and limits shared through it", { node: this.nodeId });
+      this.redisSeen = true;
       void this.beat();
       void this.renewAll();
     } else log.warn("cluster Redis unreachable: serving local tunnels only, limits per node", { node: this.nodeId, reason });

@@ -140,7 +140,7 @@ export class AnthropicStreamTranslator extends ChatStreamTranslator {
    */
   protected fail(message: string): string {
     this.finished = true;
-    this.abandoned = true;
+    this.failure = message;
     if (this.outputTokens !== null) this.usage = { tokens: this.outputTokens, promptTokens: this.inputTokens, genMs: null };
     return this.start() + sseText("error", sseErrorData("anthropic", "upstream_error", message));
   }

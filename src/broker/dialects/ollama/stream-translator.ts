@@ -76,7 +76,7 @@ export class OllamaStreamTranslator extends ChatStreamTranslator {
   /** Ollama's in-stream error: a line `{"error":"…"}` (its client throws it); the rest of the upstream's stream is not read. */
   protected fail(message: string): string {
     this.finished = true;
-    this.abandoned = true;
+    this.failure = message;
     return JSON.stringify({ error: message }) + "\n";
   }
 

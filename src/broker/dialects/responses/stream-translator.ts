@@ -45,7 +45,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
    */
   protected upstreamError(message: string): string {
     this.finished = true;
-    this.abandoned = true;
+    this.failure = message;
     return this.start() + this.ev("error", sseErrorData("responses", "upstream_error", message));
   }
 
@@ -141,7 +141,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
    */
   protected fail(message: string): string {
     this.finished = true;
-    this.abandoned = true;
+    this.failure = message;
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
     const response = { ...this.snapshot("failed"), error: { code: "server_error", message } };
     return this.start() + this.ev("response.failed", { response });

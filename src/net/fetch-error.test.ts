@@ -1,6 +1,6 @@
 // Unit tests for the one sentence a connection failure becomes in logs, status and error bodies.
 import { expect, test } from "bun:test";
-import { describeFetchError } from "./net-error.ts";
+import { describeFetchError } from "./fetch-error.ts";
 
 test("the process out of file descriptors names its own limit, not a typo in the upstream's URL", () => {
   // What Bun reported for a health check of a daemon started under `ulimit -n 12`.
