@@ -2,13 +2,12 @@
 // `[api] listen` (or --url), the token file, and the one API client whose errors become one sentence each (CliError).
 import { configPath } from "../config/paths.ts";
 import { ApiClient, ApiError } from "../client/api-client.ts";
-import { readClientSettings, tokenReader } from "../client/settings.ts";
+import { readClientSettings, runningDaemonSettings, tokenReader } from "../client/settings.ts";
 import { closeSync, openSync, statSync } from "node:fs";
 import { CliError, unreadableFile } from "./args.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
 import { loopbackListenerUids } from "../net/listener-owner.ts";
 import { isLoopbackHost } from "../net/host.ts";
-import { readListenRecord } from "../api/listen-record.ts";
 
 export const API_OPTIONS = {
   config: { type: "string", short: "c" },
@@ -32,14 +31,8 @@ export function daemonApi(opts: { config?: string; url?: string }): DaemonApi {
   // A file that exists but cannot be read would give the defaults' address: the daemon "not running" at 8765, when the
   // file names another. Say so instead (a missing file is fine: the defaults are what the daemon uses then too).
   if (!explicit) readableOrAbsent(file);
-  const settings = readClientSettings(file);
-  // The running daemon's own word, checked to be its socket: after a refused move of [api] listen the file names an
-  // address the daemon is not at (another program of this user may be), and after a refused token_file another token.
-  const running = explicit ? null : readListenRecord(file);
-  if (running) {
-    const api = { ...settings.api, token_file: running.token_file };
-    return { client: new ApiClient({ base: running.url, token: tokenReader({ api }, running.url), timeoutMs: 30_000 }), base: running.url, tokenFile: running.token_file };
-  }
+  // Without --url: where the running daemon says it listens (checked to be its socket), else [api] listen.
+  const settings = explicit ? readClientSettings(file) : runningDaemonSettings(file);
   const base = explicit ? explicit.replace(/\/+$/, "") : settings.base;
   if (!base) throw new CliError(`[api] listen is "${settings.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
   return { client: new ApiClient({ base, token: tokenReader(settings, base), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };
