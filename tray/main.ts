@@ -1,7 +1,7 @@
 // The `tray` command: the tray for a daemon that runs elsewhere (a system service, another machine), following it over its control API.
 import { logger } from "../src/core/log.ts";
 import { ApiClient } from "../src/client/api-client.ts";
-import { readClientSettings, tokenReader } from "../src/client/settings.ts";
+import { readClientSettings, runningDaemonSettings, tokenReader } from "../src/client/settings.ts";
 import type { BusConnection } from "../src/desktop/dbus/connection.ts";
 import { connectSessionBus } from "../src/desktop/session-bus.ts";
 import { DaemonLink } from "./daemon-link.ts";
@@ -53,7 +53,8 @@ export interface Tray {
 }
 
 export async function startTray(opts: TrayOptions): Promise<Tray> {
-  const settings = readClientSettings(opts.configFile);
+  // Where the running daemon says it listens, as the CLI goes (not [api] listen after a refused move of it).
+  const settings = opts.apiBase ? readClientSettings(opts.configFile) : runningDaemonSettings(opts.configFile);
   const apiBase = opts.apiBase ?? settings.base ?? baseUrlOf(settings.api.listen);
   // The one API client (the CLI's and the dashboard's too); the token file is read at each call, so one made later counts.
   const client = new ApiClient({ base: apiBase, token: tokenReader(settings, apiBase), timeoutMs: 15_000 });

@@ -8,7 +8,8 @@ import { baseUrlOf } from "../core/listen-url.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
 import type { WsHub } from "./modules/ws/hub.ts";
 import { serveApiFront, type ApiFront, type FrontApp } from "./lazy-front.ts";
-import { ensureApiToken } from "./token.ts";
+import { ensureApiToken, tokenFile } from "./token.ts";
+import { removeListenRecord, writeListenRecord } from "./listen-record.ts";
 
 const log = logger("api");
 
@@ -73,6 +74,23 @@ export const createApiComponent: ComponentFactory = (ctx) => {
       log.warn("the control API is reachable from other machines; status and metrics need no token", { listen: listenAt });
   };
 
+  // Where the API really listens, for the CLI (listen-record.ts): a refused move leaves `[api] listen` in the file naming
+  // an address the daemon is not at. Without the record the CLI falls back to the file: a warning, not a failure.
+  let recordError = "";
+  const publish = () => {
+    const port = slot.current?.server?.port;
+    if (port === undefined) return;
+    const host = bindHost(splitListen(slot.listen).hostname);
+    try {
+      writeListenRecord(ctx.config.path(), { url: baseUrlOf(`${host.includes(":") ? `[${host}]` : host}:${port}`), token_file: tokenFile(ctx.config.current()) });
+      recordError = "";
+    } catch (e) {
+      const why = (e as Error).message;
+      if (why !== recordError) log.warn("cannot write where the control API listens; the CLI reads [api] listen from the config file instead", { error: why });
+      recordError = why;
+    }
+  };
+
   return {
     name: "api",
     async start() {
@@ -83,9 +101,12 @@ export const createApiComponent: ComponentFactory = (ctx) => {
         return port === undefined ? null : baseUrlOf(`${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`);
       };
       slot.start(ctx.config.current().api.listen);
+      // Before the "listening" line: whoever waits for it finds the record written.
+      publish();
       announce();
     },
     async stop() {
+      removeListenRecord(ctx.config.path());
       hub?.closeAll();
       const front = slot.current;
       await slot.stop();
@@ -99,11 +120,16 @@ export const createApiComponent: ComponentFactory = (ctx) => {
     },
     async apply(next, prev) {
       if (refreshToken()) await endOldAccess();
-      if (next.api.listen === prev.api.listen && slot.current) return; // allowlists and body limit are read per request
+      if (next.api.listen === prev.api.listen && slot.current) {
+        if (next.api.token_file !== prev.api.token_file) publish();
+        return; // allowlists and body limit are read per request
+      }
       log.info("moving the control API", { from: prev.api.listen, to: next.api.listen });
       await slot.commit(next.api.listen);
       // Live-event clients were connected to the old address.
       hub?.closeAll();
+      // Before the "listening" line: whoever waits for it finds the record written.
+      publish();
       announce();
     },
   };

@@ -1,8 +1,8 @@
-// How CLI commands reach the running daemon: the address from `[api] listen` (or --url), the token file, and the one API
-// client whose errors become one sentence each (CliError).
+// How CLI commands reach the running daemon: where it says it listens (its listen record), else the address from
+// `[api] listen` (or --url), the token file, and the one API client whose errors become one sentence each (CliError).
 import { configPath } from "../config/paths.ts";
 import { ApiClient, ApiError } from "../client/api-client.ts";
-import { readClientSettings, tokenReader } from "../client/settings.ts";
+import { readClientSettings, runningDaemonSettings, tokenReader } from "../client/settings.ts";
 import { closeSync, openSync, statSync } from "node:fs";
 import { CliError, unreadableFile } from "./args.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
@@ -15,7 +15,8 @@ export const API_OPTIONS = {
 } as const;
 
 export const API_HELP = `  -c, --config FILE   config file that names the API address and token file
-  --url URL           control API base URL (default: from [api] listen, or $CLOUDTOLOCALLLM_API_URL)`;
+  --url URL           control API base URL (default: where the running daemon listens, else [api] listen;
+                      or $CLOUDTOLOCALLLM_API_URL)`;
 
 export interface DaemonApi {
   client: ApiClient;
@@ -30,7 +31,8 @@ export function daemonApi(opts: { config?: string; url?: string }): DaemonApi {
   // A file that exists but cannot be read would give the defaults' address: the daemon "not running" at 8765, when the
   // file names another. Say so instead (a missing file is fine: the defaults are what the daemon uses then too).
   if (!explicit) readableOrAbsent(file);
-  const settings = readClientSettings(file);
+  // Without --url: where the running daemon says it listens (checked to be its socket), else [api] listen.
+  const settings = explicit ? readClientSettings(file) : runningDaemonSettings(file);
   const base = explicit ? explicit.replace(/\/+$/, "") : settings.base;
   if (!base) throw new CliError(`[api] listen is "${settings.api.listen}" (a random port): pass --url with the address from the daemon's log.`);
   return { client: new ApiClient({ base, token: tokenReader(settings, base), timeoutMs: 30_000 }), base, tokenFile: settings.tokenFile };

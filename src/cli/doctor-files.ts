@@ -7,6 +7,7 @@ import { appStateDir, home as homeDir } from "../config/paths.ts";
 import { unreadableFile } from "./args.ts";
 import type { CheckResult } from "./doctor-result.ts";
 import { shellWord } from "../core/shell-word.ts";
+import { readOnlyAdvice } from "./write-places.ts";
 
 /** This user, for the detail line; the fix names it as the shell will (`id -un`), whatever the environment says. */
 const user = (): string => `this user (uid ${process.getuid?.() ?? "?"})`;
@@ -51,8 +52,8 @@ export function checkDirectories(file: string, tokenFile: string): CheckResult[]
   const config = dirname(resolve(file));
   const token = dirname(resolve(tokenFile));
   const dirs = [
-    { name: "Config directory", dir: config, holds: config === token ? "the config file and the API token" : "the config file", setting: "--config" },
-    ...(config === token ? [] : [{ name: "Token directory", dir: token, holds: "the API token", setting: "[api] token_file" }]),
+    { name: "Config directory", dir: config, holds: config === token ? `the config file (${resolve(file)}) and the API token (${resolve(tokenFile)})` : `the config file (${resolve(file)})`, setting: "--config" },
+    ...(config === token ? [] : [{ name: "Token directory", dir: token, holds: `the API token (${resolve(tokenFile)})`, setting: "[api] token_file" }]),
     { name: "State directory", dir: appStateDir(), holds: "usage counts, backups, the secrets file and the sign-in state", setting: "XDG_STATE_HOME" },
   ];
   const out: CheckResult[] = [];
@@ -70,7 +71,8 @@ export function checkDirectories(file: string, tokenFile: string): CheckResult[]
         name,
         level: "fail",
         detail: `${made} is not writable by ${user()} (${(e as NodeJS.ErrnoException).code ?? "denied"}): the daemon cannot write ${holds}`,
-        fix: giveBack(at.path, `set ${setting} to a directory this user can write`),
+        // A read-only file system is nobody's to chown: every path the daemon writes, and how to move them all.
+        fix: (e as NodeJS.ErrnoException).code === "EROFS" ? `${at.path} is on a read-only file system; ${readOnlyAdvice(file, tokenFile)}` : giveBack(at.path, `set ${setting} to a directory this user can write`),
       });
     }
   }

@@ -8,6 +8,9 @@ import { CliError, parse, UsageError, type Command } from "./args.ts";
 import { BUILD_DATE, VERSION } from "../core/build-info.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
 import { shellWord } from "../core/shell-word.ts";
+import { configPath } from "../config/paths.ts";
+import { readClientSettings } from "../client/settings.ts";
+import { errnoOf, readOnlyAdvice } from "./write-places.ts";
 
 /** The file this process runs from, when it is the compiled binary (from source, process.execPath is bun itself). */
 export function runningBinary(): string | null {
@@ -71,7 +74,12 @@ Options:
       if (manRoot !== join(dirname(bin), "share", "man")) console.log(`man: add ${manRoot} to MANPATH (\`export MANPATH=${shellWord(manRoot)}:\`) for \`man cloudtolocalllm-tunnel\`.`);
       return 0;
     } catch (e) {
-      throw new CliError((e as Error).message);
+      // A read-only home stops install at its first file: name every place it writes, and the daemon's after it.
+      // (A directory of another user, EACCES, is named already, with the file: that one is the fix.)
+      if (errnoOf((e as Error).cause) !== "EROFS") throw new CliError((e as Error).message);
+      const dirs = [...new Set(Object.values(xdgInstallPaths()).map((p) => (p.endsWith(".json") ? dirname(p) : p)))];
+      const config = configPath();
+      throw new CliError(`${(e as Error).message}; install writes into ${dirs.join(", ")}, and ${readOnlyAdvice(config, readClientSettings(config).tokenFile)}`);
     }
   },
 };

@@ -1,6 +1,6 @@
 // `serve`: runs the daemon on the config file (created with commented defaults, or migrated from 1.x/2.x, on first run) until SIGTERM or SIGINT.
 import { existsSync } from "node:fs";
-import { configPath } from "../config/paths.ts";
+import { configPath, defaultTokenFile } from "../config/paths.ts";
 import { formatIssue, parseConfig } from "../config/load.ts";
 import { ConfigStore } from "../config/store.ts";
 import { DiskFullError, FileWriteError } from "../config/atomic-write.ts";
@@ -13,6 +13,7 @@ import { VERSION } from "../core/build-info.ts";
 import { CliError, fileAtStart, isSystemError, parse, uncreatableFile, UsageError, unreadableFile, type Command } from "./args.ts";
 import { tokenFile } from "../api/token.ts";
 import { otherUsersPort } from "./port-holder.ts";
+import { errnoOf, PLACE_FAILURES, readOnlyAdvice } from "./write-places.ts";
 
 const log = logger("daemon");
 
@@ -69,7 +70,10 @@ Options:
       try {
         await firstRun(store);
       } catch (e) {
-        throw isSystemError(e) || e instanceof FileWriteError || e instanceof DiskFullError ? uncreatableFile(file, e) : e;
+        if (!(isSystemError(e) || e instanceof FileWriteError || e instanceof DiskFullError)) throw e;
+        const refused = uncreatableFile(file, e);
+        // Another --config alone would stop the daemon at the next file it writes (the API token): name them all.
+        throw PLACE_FAILURES.has(errnoOf(e)) ? new UsageError(`${refused.message}; ${readOnlyAdvice(file, defaultTokenFile())}`) : refused;
       }
     }
     let text: string;
@@ -109,7 +113,10 @@ Options:
       const fix = held ? ` (${held})` : e instanceof ListenError ? ` (${e.errno === "EADDRINUSE" ? "stop what holds the port, or " : ""}change the address in ${file})` : "";
       // A file it could not open (the API token of another user, say) is named with its setting, not as the system's sentence.
       const opened = fileAtStart(e, { [tokenFile(r.config)]: "[api] token_file" });
-      throw new CliError(`${opened ?? (e instanceof Error ? e.message : String(e))}; the daemon did not start${fix}.`);
+      // A place it cannot write (a read-only home): every path it needs, not only the first one that failed.
+      // (A file it cannot read, another user's token, has its own fix above: the chown.)
+      const place = (e instanceof FileWriteError && PLACE_FAILURES.has(errnoOf(e))) || errnoOf(e) === "EROFS" ? `; ${readOnlyAdvice(file, tokenFile(r.config))}` : "";
+      throw new CliError(`${opened ?? (e instanceof Error ? e.message : String(e))}; the daemon did not start${fix}${place}.`);
     }
     const watcher = watchConfigFile(file, (t) => daemon.runtime.fileChanged(t), { initialText: text });
     // `sudo … serve`: root's daemon holds the ports, and the user's own CLI, tray and daemon cannot use it (a 0600 token of root's).

@@ -7,6 +7,7 @@ import { defaultConfig, parseConfig } from "../config/load.ts";
 import { splitListen } from "../config/listen.ts";
 import { AlertsSchema, ApiSchema, type Config } from "../config/schema.ts";
 import { readApiToken, tokenFile } from "../api/token.ts";
+import { readListenRecord } from "../api/listen-record.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { isLoopbackHost } from "../net/host.ts";
 import { loopbackListenerUids } from "../net/listener-owner.ts";
@@ -87,6 +88,19 @@ export function readClientSettings(file: string): ClientSettings {
     tokenFile: tokenFile(c),
     notifications: c.alerts.notifications,
   };
+}
+
+/**
+ * The settings a client of the running daemon uses: where the daemon says it listens and the token file it reads (its
+ * listen record, checked to be its socket: src/api/listen-record.ts), else `[api] listen` and the token file from the
+ * file. After a refused move of `[api] listen` the file names an address the daemon is not at, which another program
+ * may hold: it would be sent the token.
+ */
+export function runningDaemonSettings(file: string): ClientSettings {
+  const settings = readClientSettings(file);
+  const running = readListenRecord(file);
+  if (!running) return settings;
+  return { ...settings, api: { ...settings.api, token_file: running.token_file }, base: running.url, tokenFile: running.token_file };
 }
 
 /**

@@ -17,3 +17,9 @@ export function bindHost(hostname: string): string {
 
 /** Whether a listen host (or a URL's hostname) is loopback: parsed as an address, never matched by prefix (see src/core/host.ts). */
 export { isLoopbackHost } from "../net/host.ts";
+
+/** A listen address split into what is bound: "localhost" as 127.0.0.1 (bindHost). The daemon and the relay both bind so. */
+export function bindAddress(addr: string): { hostname: string; port: number } {
+  const { hostname, port } = splitListen(addr);
+  return { hostname: bindHost(hostname), port };
+}

@@ -104,6 +104,24 @@ test("a writer that pauses mid-file (a slow pipe, `cat > tunnel.toml` typed by h
   expect(seen).toEqual(["good = 1\ngood = 2\n"]);
 });
 
+test("a program that keeps the file open for writing: a save is read once unchanged for heldQuietMs, not while it still changes", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-watch-"));
+  dirs.push(dir);
+  const file = join(dir, "tunnel.toml");
+  writeFileSync(file, "good = 0\n");
+  const seen: (string | null)[] = [];
+  watcher = watchConfigFile(file, async (t) => (seen.push(t), { ok: true }), { debounceMs: 30, heldQuietMs: 3000, initialText: "good = 0\n" });
+  // Holds the file open (an IDE), writing a line every 100 ms (far less than heldQuietMs, even on a loaded machine), then keeps it open without a change.
+  const holder = Bun.spawn(["bash", "-c", `exec 3>"$0"; for i in 1 2 3 4 5; do printf 'good = %s\\n' $i >&3; sleep 0.1; done; exec sleep 600`, file]);
+  try {
+    await until(() => seen.length > 0, 10_000);
+    expect(seen).toEqual(["good = 1\ngood = 2\ngood = 3\ngood = 4\ngood = 5\n"]);
+  } finally {
+    holder.kill();
+    await holder.exited;
+  }
+}, 20_000);
+
 test("a file there but unreadable is handed over as null (the runtime says why), once; readable again, it is read", async () => {
   const { file, seen } = setup("good = 0\n");
   rmSync(file);

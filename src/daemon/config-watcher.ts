@@ -9,6 +9,12 @@ import { openWriter } from "./open-writers.ts";
 const log = logger("config");
 /** The longest pause between looks at a file a program keeps open for writing (a writer that never closes it). */
 const MAX_LOOK_MS = 2000;
+/**
+ * How long a file a program keeps open for writing must stay unchanged before it is read all the same: some editors
+ * and IDEs hold the file open between saves, and without a bound their saves were never applied. A slow writer's
+ * pause shorter than this is still waited for.
+ */
+const HELD_QUIET_MS = 5000;
 /** How long a save that dropped a section must stay unchanged before it is read as the whole file. */
 const SETTLE_MS = 1000;
 /** Starts what read() returns for a file that is there but cannot be read (a NUL never starts a config file's text). */
@@ -26,9 +32,10 @@ export interface ConfigWatcher {
 export function watchConfigFile(
   file: string,
   reload: (text: string | null) => Promise<unknown>,
-  opts: { debounceMs?: number; settleMs?: number; initialText?: string | null } = {},
+  opts: { debounceMs?: number; settleMs?: number; heldQuietMs?: number; initialText?: string | null } = {},
 ): ConfigWatcher {
   const debounceMs = opts.debounceMs ?? 150;
+  const heldQuietMs = opts.heldQuietMs ?? HELD_QUIET_MS;
   const settleMs = opts.settleMs ?? SETTLE_MS;
   /** The text; null for a missing file (mid-rename); a marker for one that cannot be read, by its error code. */
   const read = () => {
@@ -46,6 +53,11 @@ export function watchConfigFile(
   /** The writer waited for, said once per wait; the wait's next look, which grows while the file stays open. */
   let waitingFor: number | null = null;
   let lookMs = debounceMs;
+  /** While a writer holds the file: the text it last had, who holds it, since when (monotonic ms), whether the read was logged. */
+  let heldText: string | null | undefined;
+  let heldBy: number | null = null;
+  let heldSince = 0;
+  let heldTold = false;
   /** A save that dropped a section, waited on for `settleMs`: read again unchanged after that, it is taken as whole. */
   let settling: string | null = null;
   const fire = () => {
@@ -54,15 +66,29 @@ export function watchConfigFile(
     // A program still writing the file (`cat > tunnel.toml` typed by hand, `curl … > tunnel.toml` over a slow link) may
     // pause longer than the debounce with a valid first part on disk: nothing is read until it closes the file.
     const writer = openWriter(file);
-    if (writer !== null) {
-      if (waitingFor !== writer) log.info("waiting for the program writing the config file to close it", { file, pid: writer });
-      waitingFor = writer;
-      lookMs = Math.min(lookMs * 2, MAX_LOOK_MS);
-      timer = setTimeout(fire, lookMs);
-      return;
+    if (writer === null) {
+      waitingFor = null;
+      heldText = undefined;
+      lookMs = debounceMs;
+    } else {
+      // ... but not for ever: a program that keeps the file open (an IDE) and has not changed it for heldQuietMs is
+      // done with this save. Nothing new (the running text): nothing to wait for, and no looking until the next event.
+      const text = read();
+      const now = performance.now();
+      if (text !== heldText || writer !== heldBy) [heldText, heldBy, heldSince, heldTold] = [text, writer, now, false];
+      if (text === lastText && settling === null) return void (lookMs = debounceMs);
+      if (now - heldSince < heldQuietMs) {
+        if (waitingFor !== writer) log.info("waiting for the program writing the config file to close it", { file, pid: writer });
+        waitingFor = writer;
+        lookMs = Math.min(lookMs * 2, MAX_LOOK_MS, Math.max(debounceMs, heldQuietMs - (now - heldSince)));
+        timer = setTimeout(fire, lookMs);
+        return;
+      }
+      if (!heldTold) log.info("reading the config file a program keeps open for writing: unchanged for a while", { file, pid: writer, quiet_ms: Math.round(now - heldSince) });
+      heldTold = true;
+      waitingFor = null;
+      lookMs = debounceMs;
     }
-    waitingFor = null;
-    lookMs = debounceMs;
     running = running.then(async () => {
       const text = read();
       // A missing file mid-rename, or a save that changed nothing: nothing to do.

@@ -178,7 +178,7 @@ export class UsageLedger {
   query(q: UsageQuery = {}): UsageRow[] {
     return [...this.rows.values()]
       .filter((r) => (q.key === undefined || r.key === q.key) && (q.model === undefined || r.model === q.model) && (q.since === undefined || r.day >= q.since))
-      .sort((a, b) => a.day.localeCompare(b.day) || a.key.localeCompare(b.key) || a.model.localeCompare(b.model) || a.caller.localeCompare(b.caller))
+      .sort(compareUsageRows)
       .map((r) => ({ ...r }));
   }
 
@@ -226,4 +226,11 @@ export class UsageLedger {
 
 function rowKey(day: string, key: string, model: string, caller: string): string {
   return `${day}\u0000${key}\u0000${model}\u0000${caller}`;
+}
+
+type UsagePlace = { day: string; key: string; model: string; caller: string };
+
+/** The report's order: day, then key, model and caller; a page's cursor (`after`) is a row's place in it. */
+export function compareUsageRows(a: UsagePlace, b: UsagePlace): number {
+  return a.day.localeCompare(b.day) || a.key.localeCompare(b.key) || a.model.localeCompare(b.model) || a.caller.localeCompare(b.caller);
 }

@@ -1,5 +1,6 @@
 // Which users' sockets listen on a loopback port (Linux /proc/net/tcp and tcp6): a client checks it before it sends the API token there.
 import { parseProcNetTcp, socketTable, type SocketRow } from "./peer-uid.ts";
+import { readdirSync, readlinkSync } from "node:fs";
 
 const LISTEN = "0A";
 
@@ -23,4 +24,33 @@ export function listenerUidsIn(tables: string[], port: number): number[] {
 export function loopbackListenerUids(port: number): number[] | null {
   const rows = socketTable();
   return rows ? listenerUids(rows, port) : null;
+}
+
+/**
+ * Whether process `pid` holds a socket listening on loopback `port` (its /proc/PID/fd links to the listener's inode):
+ * the CLI asks before it trusts a record that names the daemon's pid and address. Null where the system does not say
+ * (not Linux, no /proc).
+ */
+export function pidListensOn(pid: number, port: number, read = socketTable, fdLinks = socketLinks): boolean | null {
+  const rows = read();
+  if (!rows) return null;
+  const inodes = new Set(rows.filter((r) => r.state === LISTEN && r.localPort === port && reachableFromLoopback(r.local) && r.inode > 0).map((r) => `socket:[${r.inode}]`));
+  if (!inodes.size) return false;
+  const links = fdLinks(pid);
+  return links !== null && links.some((l) => inodes.has(l));
+}
+
+/** Where each of a process's file descriptors links to; null when they cannot be read (gone, or another user's). */
+function socketLinks(pid: number): string[] | null {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return "";
+      }
+    });
+  } catch {
+    return null;
+  }
 }

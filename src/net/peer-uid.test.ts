@@ -17,7 +17,8 @@ describe("peer-uid", () => {
   test("parses /proc/net/tcp rows: little-endian words, hex ports, the uid column; a malformed line is left out", () => {
     const rows = parseProcNetTcp(TCP);
     expect(rows).toHaveLength(3);
-    expect(rows[2]).toEqual({ state: "01", local: "127.0.0.1", localPort: 0xb8de, remote: "127.0.0.1", remotePort: 0x223d, uid: 1001 });
+    expect(rows[2]).toEqual({ state: "01", local: "127.0.0.1", localPort: 0xb8de, remote: "127.0.0.1", remotePort: 0x223d, uid: 1001, inode: 0 });
+    expect(rows[0]!.inode).toBe(240);
     expect(parseProcNetTcp(TCP6)[0]!.local).toBe(canonicalAddress("::1")!);
   });
 

@@ -10,6 +10,8 @@ export interface SocketRow {
   remote: string;
   remotePort: number;
   uid: number;
+  /** The socket's inode: /proc/PID/fd/N links to `socket:[inode]` in the process that holds it. */
+  inode: number;
 }
 
 /** /proc writes each 32-bit word of an address in the kernel's (little-endian) byte order. */
@@ -36,8 +38,9 @@ export function parseProcNetTcp(text: string): SocketRow[] {
     const [la, lp] = f[1]!.split(":");
     const [ra, rp] = f[2]!.split(":");
     const uid = Number(f[7]);
+    const inode = Number(f[9] ?? NaN);
     if (!la || !lp || !ra || !rp || !/^[0-9A-Fa-f]+$/.test(la + ra) || !Number.isInteger(uid)) continue;
-    rows.push({ state: f[3]!.toUpperCase(), local: canonical(wordBytes(la)), localPort: parseInt(lp, 16), remote: canonical(wordBytes(ra)), remotePort: parseInt(rp, 16), uid });
+    rows.push({ state: f[3]!.toUpperCase(), local: canonical(wordBytes(la)), localPort: parseInt(lp, 16), remote: canonical(wordBytes(ra)), remotePort: parseInt(rp, 16), uid, inode: Number.isInteger(inode) ? inode : 0 });
   }
   return rows;
 }

@@ -1,6 +1,6 @@
 // The relay process: wires its parts (agent sessions, forwarding, routes) onto one Bun server, and stops it cleanly.
 import type { Server } from "bun";
-import { splitListen } from "../config/listen.ts";
+import { bindAddress, splitListen } from "../config/listen.ts";
 import { listenError } from "../core/listen-error.ts";
 import { closing } from "../core/request-checks.ts";
 import { logger } from "../core/log.ts";
@@ -87,7 +87,10 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     await cluster.start();
   }
 
-  const { hostname, port } = splitListen(config.listen);
+  const { hostname } = splitListen(config.listen);
+  // "localhost" is bound as 127.0.0.1, as the daemon binds it: Bun binds only the first address the resolver lists, ::1
+  // on systems listing it first, and a proxy or client sent to 127.0.0.1 found nothing there.
+  const { hostname: bindAt, port } = bindAddress(config.listen);
   let tls: Awaited<ReturnType<typeof readRelayTls>>;
   try {
     tls = await readRelayTls(config);
@@ -98,7 +101,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
   const routes = relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined });
   try {
     server = Bun.serve<AgentData>({
-      hostname,
+      hostname: bindAt,
       port,
       tls,
       // A connection that has not had a call admitted is closed after [limits] idle_timeout of silence (a request head

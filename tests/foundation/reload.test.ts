@@ -79,6 +79,24 @@ describe("hot reload through the directory watch", () => {
     expect(d.count(/waiting for the program writing the config file/)).toBeGreaterThan(0);
   });
 
+  test("a program that keeps the config file open for writing (an IDE; `exec 3>>tunnel.toml` in a shell) holds a save back only until it has been unchanged for 5 s", async () => {
+    const holder = Bun.spawn(["bash", "-c", `exec 3>>"$0"; echo open; exec sleep 600`, d.configFile], { stdout: "pipe" });
+    try {
+      const reader = holder.stdout.getReader();
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe("open\n");
+      const reloaded = d.count(/configuration reloaded/);
+      writeFileSync(d.configFile, base('[logging]\nlevel = "debug"\n[quality]\npoor_latency_ms = 4321\n'));
+      await until(() => d.count(/configuration reloaded/) > reloaded, 20_000, "the held file's save applied");
+      expect(d.count(/reading the config file a program keeps open for writing/)).toBe(1);
+      const config = (await (await fetch(`${d.urls.api}/api/v1/status`)).json()) as { daemon: { lastReload: { ok: boolean } } };
+      expect(config.daemon.lastReload.ok).toBe(true);
+      expect(d.count(/configuration reloaded/)).toBe(reloaded + 1);
+    } finally {
+      holder.kill();
+      await holder.exited;
+    }
+  });
+
   test("a file that sets nothing (empty, whitespace, comments only) or is over 1 MiB is rejected, not applied as all defaults", async () => {
     const reloaded = d.count(/configuration reloaded/);
     const saves: [string, RegExp][] = [

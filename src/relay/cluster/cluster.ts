@@ -2,6 +2,7 @@
 // tunnel another node took, finds a tunnel's owner (cached; dropped on Redis pub/sub), sends requests on to it, shares
 // requests_per_minute through Redis, and degrades to local service and per-node limits while Redis is away. Only
 // records signed with the cluster's secret are honoured: a forged or foreign lease or heartbeat is ignored and logged.
+import { bindAddress } from "../../config/listen.ts";
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { getCACertificates } from "node:tls";
@@ -139,7 +140,10 @@ export class RelayCluster implements ClusterRouting {
     const prefix = clusterPrefix(this.keys);
     this.ms = relayMs(d.config).cluster;
     this.nodeId = c.node_id || `${hostname()}-${process.pid}`;
-    this.url = (c.advertise_url || `http://${c.internal_listen}`).replace(/\/$/, "");
+    // By default the internal listener's own address, "localhost" as the 127.0.0.1 it is bound at (a peer resolving
+    // localhost to ::1 would find nothing there).
+    const bound = bindAddress(c.internal_listen);
+    this.url = (c.advertise_url || `http://${bound.hostname.includes(":") ? `[${bound.hostname}]` : bound.hostname}:${bound.port}`).replace(/\/$/, "");
     const m = d.metrics;
     this.link = new RedisLink(c.redis_url, {
       timeoutMs: this.ms.redis_timeout,

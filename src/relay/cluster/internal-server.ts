@@ -3,7 +3,7 @@
 // parts only (signed headers, the body's verified frames): calls for tunnels this node holds, its tunnel list, and
 // whether it reaches Redis.
 import type { Server } from "bun";
-import { splitListen } from "../../config/listen.ts";
+import { bindAddress } from "../../config/listen.ts";
 import { RepeatLimit } from "../../core/repeat-limit.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { listenError } from "../../core/listen-error.ts";
@@ -36,7 +36,8 @@ export interface InternalHandlers {
 }
 
 export function startInternalServer(listen: string, h: InternalHandlers): Server<undefined> {
-  const { hostname, port } = splitListen(listen);
+  // "localhost" bound as 127.0.0.1, as the public listener and the daemon bind it (bindAddress).
+  const { hostname, port } = bindAddress(listen);
   const replay = new ReplayCache(NODE_AUTH_WINDOW_MS);
   try {
     return serveInternal(hostname, port, replay, h);

@@ -3,16 +3,17 @@ import { Elysia, t } from "elysia";
 import type { ApiDeps } from "../../deps.ts";
 import { errors } from "../../schemas.ts";
 import { access } from "../../security/access.ts";
-import { KeyCreate, KeyCreated, KeyInfo, KeyName } from "./model.ts";
+import { KeyCreate, KeyCreated, KeyInfo, KeyName, KeysQuery } from "./model.ts";
 import { createKey, getKey, listKeys, revokeKey } from "./service.ts";
 
 const tags = ["keys"];
 
 export const keysModule = (deps: ApiDeps) =>
   new Elysia({ prefix: "/api/v1/keys" }).use(access)
-    .get("", () => listKeys(deps.ctx), {
-      response: { 200: t.Array(KeyInfo), ...errors(401) },
-      detail: { tags, summary: "The API keys: names, limits, expiry (never the keys)" },
+    .get("", ({ query }) => listKeys(deps.ctx, query), {
+      query: KeysQuery,
+      response: { 200: t.Array(KeyInfo, { description: "By name." }), ...errors(401, 422) },
+      detail: { tags, summary: "The API keys by name, a page at a time with limit and after: names, limits, expiry (never the keys)" },
     })
     .post(
       "",

@@ -1,8 +1,14 @@
 // Shapes of the /api/v1/keys routes: the key's public record (KeyInfo, shared in core/contracts) and what create takes.
 import { t } from "elysia";
 import { KEY_NAME, KeyInfo } from "../../../core/contracts.ts";
+import { PAGE_MAX } from "../../paging.ts";
 
 export { KeyInfo };
+
+export const KeysQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: PAGE_MAX, description: "Keys in one page (default: every key). A page shorter than this is the last." })),
+  after: t.Optional(t.String({ maxLength: 200, description: "Only keys whose name sorts after this one: the last name of the page before.", examples: ["editor"] })),
+});
 
 export const KeyName = t.Object({ name: t.String({ pattern: KEY_NAME.source, description: "The key's name.", examples: ["editor"] }) });
 

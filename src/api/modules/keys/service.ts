@@ -3,6 +3,7 @@ import type { DaemonContext } from "../../../core/component.ts";
 import type { GatewayService, KeyInfo } from "../../../core/contracts.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { parseExpiry } from "../../../gateway/keys.ts";
+import { pageOf } from "../../paging.ts";
 
 function gateway(ctx: DaemonContext): GatewayService {
   const g = ctx.services.gateway;
@@ -10,7 +11,11 @@ function gateway(ctx: DaemonContext): GatewayService {
   return g;
 }
 
-export const listKeys = (ctx: DaemonContext): KeyInfo[] => gateway(ctx).keys();
+/** The keys by name (code-point order, as the cursor compares), the page after `after`. */
+export function listKeys(ctx: DaemonContext, q: { limit?: number; after?: string } = {}): KeyInfo[] {
+  const sorted = gateway(ctx).keys().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return pageOf(sorted, q.after === undefined ? null : (k) => k.name > q.after!, q.limit).items;
+}
 
 export function getKey(ctx: DaemonContext, name: string): KeyInfo {
   const k = gateway(ctx).key(name);
