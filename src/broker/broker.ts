@@ -350,7 +350,7 @@ export class Broker implements BrokerService {
         try {
           if (u.tlsError) throw new Error(u.tlsError);
           // The upstream's own trust (ca_file, tls_insecure), as for its requests.
-          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + source.path, { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false, redirect: "manual", tls: u.tls } as RequestInit);
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + u.withQuery(source.path), { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false, redirect: "manual", tls: u.tls } as RequestInit);
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             failures.push(`upstream "${u.name}" answered ${res.status}`);

@@ -45,7 +45,7 @@ export interface HealthHooks {
 /** One of a kind's reads: the body as JSON or text; a status other than 2xx is a failure naming path and status. */
 async function get(u: Upstream, read: Read, timeoutMs: number): Promise<unknown> {
   if (u.tlsError) throw new Error(u.tlsError);
-  const res = await fetch(u.base + read.path, {
+  const res = await fetch(u.base + u.withQuery(read.path), {
     headers: upstreamHeaders(null, u),
     signal: AbortSignal.timeout(timeoutMs),
     redirect: "manual",

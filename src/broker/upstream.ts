@@ -8,6 +8,7 @@ import { MetricsWindow } from "./metrics-window.ts";
 import { listedName } from "../kinds/types.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { splitUpstreamUrl, withUpstreamQuery, type UpstreamUrl } from "../net/upstream-url.ts";
 import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";
 import { upstreamTls, type TlsSetup, type UpstreamTls } from "../config/upstream-tls.ts";
 import { logger } from "../core/log.ts";
@@ -40,8 +41,10 @@ export class Upstream {
   readonly kind: KindName;
   /** The kind's module: how it is probed and listed (src/kinds/). */
   readonly module: KindModule;
-  /** Base URL without a trailing slash; request paths are appended to it. */
+  /** Base URL without its query and trailing slash; request targets (withQuery's) are appended to it. */
   readonly base: string;
+  /** The URL split for requests: its query is merged onto every one (src/net/upstream-url.ts). */
+  readonly url: UpstreamUrl;
   readonly firstByteTimeoutMs: number;
   /** After the first byte, the longest silence a stream may keep (0: no limit). */
   readonly streamIdleTimeoutMs: number;
@@ -89,13 +92,14 @@ export class Upstream {
     this.name = config.name;
     this.kind = config.kind;
     this.module = kindOf(config.kind);
-    this.base = config.url.replace(/\/+$/, "");
+    this.url = splitUpstreamUrl(config.url);
+    this.base = this.url.base;
     const ms = resolveBy(CONFIG_SCHEMA.properties.upstreams.items, config);
     this.firstByteTimeoutMs = ms.first_byte_timeout;
     this.streamIdleTimeoutMs = ms.stream_idle_timeout;
     this.connectTimeoutMs = ms.connect_timeout;
     this.key = JSON.stringify(config);
-    this.displayUrl = redactUrl(this.base);
+    this.displayUrl = redactUrl(this.url.query === "" ? this.base : `${this.base}?${this.url.query}`);
     const t = upstreamTls(config);
     this.tls = t.tls;
     this.tlsError = t.error;
@@ -104,6 +108,11 @@ export class Upstream {
   }
 
   metrics: MetricsWindow;
+
+  /** A request target (path and query) as sent here: with the query of the configured URL merged on. */
+  withQuery(target: string): string {
+    return this.url.query === "" ? target : withUpstreamQuery(target, this.url);
+  }
 
   get enabled(): boolean {
     return this.config.enabled;

@@ -12,6 +12,7 @@ import { shellWord } from "../core/shell-word.ts";
 import { runtimeDirHint } from "../desktop/runtime-dir-hint.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { upstreamRequestUrl } from "../net/upstream-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { upstreamAuthValue } from "../config/upstream-auth.ts";
@@ -122,7 +123,7 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       // The daemon's own trust for it (ca_file, tls_insecure), never NODE_TLS_REJECT_UNAUTHORIZED (src/broker/upstream-tls.ts).
       const { tls, error: tlsError } = upstreamTls(u, env);
       if (tlsError) return { up: false, fix: `point the ca_file of upstream "${u.name}" at a readable PEM file (its CA, or its self-signed certificate)`, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${tlsError}` } };
-      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, { headers, tls }, `ca_file on upstream "${u.name}"`);
+      const r = await probe(upstreamRequestUrl(u.url, path), timeout, { headers, tls }, `ca_file on upstream "${u.name}"`);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
       if ("error" in r) {
