@@ -3,7 +3,7 @@ import { resolveBy } from "../config/resolve.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
-import { upstreamAuthValue } from "../config/upstream-auth.ts";
+import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-auth.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { listedName } from "../kinds/types.ts";
 import { quality as judgeQuality } from "./quality.ts";
@@ -104,6 +104,9 @@ export class Upstream {
     this.tls = t.tls;
     this.tlsError = t.error;
     warnTls(config.name, t);
+    // Once per setup (start, or a reload that changes this upstream), never per request or health check.
+    const cleartext = cleartextSecretWarning(config);
+    if (cleartext) log.warn(cleartext, { upstream: config.name, host: new URL(config.url).host });
     this.metrics = new MetricsWindow(windowMs);
   }
 

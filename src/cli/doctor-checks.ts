@@ -15,7 +15,7 @@ import { redactUrl } from "../net/redact-url.ts";
 import { upstreamRequestUrl } from "../net/upstream-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
-import { upstreamAuthValue } from "../config/upstream-auth.ts";
+import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { noModelFix } from "./doctor-models.ts";
@@ -145,7 +145,13 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
   );
   const anyUp = results.some((r) => r.up);
   // One unreachable upstream among working ones is a warning; none reachable means the broker cannot serve anything.
-  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
+  const checks = results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
+  // The daemon's start-up warning, shown here too: a key sent in cleartext to another machine (reachable or not).
+  for (const u of ups) {
+    const cleartext = cleartextSecretWarning(u);
+    if (cleartext) checks.push(warn(`Upstream "${u.name}" credential`, cleartext, `set url = "https://…" for upstream "${u.name}" (its server must serve TLS), or reach it through an SSH tunnel or a VPN`));
+  }
+  return checks;
 }
 
 /** Where each protocol's server says it is alive: the 1.x cloud (bridge-v1) has GET /health, not /healthz. */

@@ -140,7 +140,7 @@ export const UpstreamSchema = T.Object(
       minimum: 0,
       description: "Requests this upstream serves at once; more wait in the broker's queue (fair across keys) or go to another free upstream. 0 = no limit.",
     }),
-    auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header." }),
+    auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header. Over an http:// url to another machine (not loopback) anyone on the path can read it: the daemon warns once as the upstream is set up (start, or a reload that changes it), and doctor shows it." }),
     auth_header: T.String({ default: "Authorization", description: "Header that carries the secret." }),
     auth_scheme: T.String({ default: "Bearer", description: "Prefix before the secret in the header; empty for none." }),
     ca_file: T.String({
