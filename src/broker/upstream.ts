@@ -67,6 +67,13 @@ export class Upstream {
   lastCheck: string | null = null;
   lastError: string | null = null;
   consecutiveFailures = 0;
+  /**
+   * Requests on a route that runs the model that got no first byte within first_byte_timeout, in a row (any that got
+   * one resets it): at failures_before_down the health checks keep the upstream down, however well its probes answer.
+   */
+  firstByteTimeouts = 0;
+  /** performance.now() when the streak took it down: after down_interval it is let back on probation. */
+  demotedAt = 0;
   /** Exponentially weighted time to first byte (ms): the router's "lowest recent latency" tie-breaker. */
   ewmaMs: number | null = null;
   /** The auth header value from the secret store (null: none); refreshed by the health monitor. */

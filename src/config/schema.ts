@@ -162,7 +162,7 @@ export const HealthSchema = T.Object(
     interval: Duration("10s", "Time between health checks of an upstream that is up."),
     down_interval: Duration("30s", "Time between health checks of an upstream that is down."),
     timeout: Duration("3s", "Time allowed for one health check."),
-    failures_before_down: T.Integer({ default: 3, minimum: 1, description: "Consecutive failed checks before an upstream is down." }),
+    failures_before_down: T.Integer({ default: 3, minimum: 1, description: "Consecutive failed checks before an upstream is down; as many first-byte timeouts in a row (first_byte_timeout, on generations and embeddings) take it down too, however well its checks answer." }),
   },
   { additionalProperties: false, default: {}, description: "Upstream health checks." },
 );
