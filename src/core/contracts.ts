@@ -579,6 +579,11 @@ export interface GatewayService {
   reserve(admitted: Admitted, body: Uint8Array | null, promptTokens: number, generates?: boolean): (() => void) | null;
   /** After a wait in the queue: throws an HttpError 401 when the caller's key was revoked or expired meanwhile. */
   recheck(admitted: Admitted): void;
+  /**
+   * The request authorize() just let in (synchronously before this, in the same turn) was refused a place in the
+   * broker's queue (429, full): it reached no upstream, so it gives back the place it took in the key's --rpm minute.
+   */
+  unqueued(admitted: Admitted): void;
   keys(): KeyInfo[];
   key(name: string): KeyInfo | undefined;
   /** The key itself is in the answer once and never again. */

@@ -222,6 +222,12 @@ export class Admission {
     return a.key === null || modelAllowed(a.key.models, model);
   }
 
+  /** See GatewayService.unqueued: authorize() counted it last (the same turn), so the newest time in the window is its. */
+  unqueued(a: Admitted): void {
+    const key = a.key;
+    if (key && key.rpm > 0) this.windows.get(key.name)?.pop();
+  }
+
   private countRequest(key: KeyRecord, now: number): void {
     let w = this.windows.get(key.name);
     if (!w) this.windows.set(key.name, (w = []));

@@ -52,6 +52,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       mayUse: (a, model) => admission.mayUse(a, model),
       reserve: (a, body, promptTokens, generates) => admission.reserve(a, body, promptTokens, generates),
       recheck: (a) => admission.recheck(a),
+      unqueued: (a) => admission.unqueued(a),
       keys: () => store.list().map(keyInfo),
       key: (name) => {
         const r = store.get(name);

@@ -69,6 +69,9 @@ export function firstGrant(ex: Exchange, gate: Gate<Upstream>): Grant<Upstream> 
   try {
     return gate.acquire(listing(ex.order, ex.model), ex.claimant!, ex.clientSignal);
   } catch (e) {
+    // Refused a place at once (the queue full: 429): it used nothing, so not one of its key's requests per minute
+    // either, or a client retrying when Retry-After says would meet the --rpm limit its own refusals filled.
+    if (e instanceof HttpError && e.code === "rate_limited" && ex.gateway !== null) ex.gateway.unqueued(ex.admitted!);
     return queueRefusal(ex, e);
   }
 }
