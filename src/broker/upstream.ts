@@ -106,7 +106,8 @@ export class Upstream {
     this.streamIdleTimeoutMs = ms.stream_idle_timeout;
     this.connectTimeoutMs = ms.connect_timeout;
     this.key = JSON.stringify(config);
-    this.displayUrl = redactUrl(this.url.query === "" ? this.base : `${this.base}?${this.url.query}`);
+    // The configured URL as written (query and fragment included), its secrets hidden.
+    this.displayUrl = redactUrl(config.url.replace(/\/+$/, ""));
     const t = upstreamTls(config);
     this.tls = t.tls;
     this.tlsError = t.error;

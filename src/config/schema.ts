@@ -120,7 +120,7 @@ export const UpstreamSchema = T.Object(
     url: T.String({
       format: "c2l-url",
       description:
-        "Base URL, e.g. http://127.0.0.1:11434. A path is put before every route (http://host/ollama → /ollama/api/chat); a query (?api-version=2024-10-21) is merged onto every request sent there, probes and model lists included, after the caller's own parameters (the URL's win over one of the same name). A fragment (#…) is refused.",
+        "Base URL, e.g. http://127.0.0.1:11434. A path is put before every route (http://host/ollama → /ollama/api/chat); a query (?api-version=2024-10-21) is merged onto every request sent there, probes and model lists included, after the caller's own parameters (the URL's win over one of the same name). A fragment (#…) is ignored, as HTTP clients never send one.",
     }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),

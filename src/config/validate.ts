@@ -87,8 +87,6 @@ export function semanticIssues(c: Config): FieldIssue[] {
     if (prev !== undefined) out.push({ path: `upstreams[${i}].name`, message: `"${u.name}" is already the name of upstreams[${prev}] (names must be unique)` });
     else firstByName.set(u.name, i);
     if (!/^https?:$/.test(new URL(u.url).protocol)) out.push({ path: `upstreams[${i}].url`, message: `${show(u.url)} is not a URL (expected http:// or https://)` });
-    // A fragment is never sent to a server: whatever it was meant to say would silently not reach the upstream.
-    else if (u.url.includes("#")) out.push({ path: `upstreams[${i}].url`, message: `${show(u.url)} has a fragment (#…), which is never sent to a server; remove it (a query, ?name=value, is sent with every request)` });
     const tlsField = u.ca_file ? "ca_file" : u.tls_insecure ? "tls_insecure" : null;
     if (tlsField && new URL(u.url).protocol !== "https:") out.push({ path: `upstreams[${i}].${tlsField}`, message: `is only used with an https:// URL (url is ${show(u.url)})` });
     if (u.ca_file && u.tls_insecure) out.push({ path: `upstreams[${i}].tls_insecure`, message: "turns certificate checks off, so ca_file would not be used: set one of them" });

@@ -19,3 +19,8 @@ test("merged onto a target: appended without a query, after the caller's otherwi
   expect(withUpstreamQuery(t, plain)).toBe(t);
   expect(upstreamRequestUrl("http://h:1/p/?v=2", "/api/version")).toBe("http://h:1/p/api/version?v=2");
 });
+
+test("a fragment is dropped: the routes are appended to the path, not to it", () => {
+  expect(upstreamRequestUrl("http://tok@h:1/#secret", "/api/chat")).toBe("http://tok@h:1/api/chat");
+  expect(upstreamRequestUrl("http://h:1/p?v=2#x", "/api/chat")).toBe("http://h:1/p/api/chat?v=2");
+});

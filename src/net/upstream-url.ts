@@ -20,7 +20,7 @@ function decodedName(pair: string): string {
   }
 }
 
-/** The base and query of an upstream URL (a fragment, which config validation refuses, is dropped). */
+/** The base and query of an upstream URL (a fragment is dropped: no HTTP client sends one, and appended paths must not land in it). */
 export function splitUpstreamUrl(url: string): UpstreamUrl {
   const noFragment = url.split("#", 1)[0]!;
   const q = noFragment.indexOf("?");
