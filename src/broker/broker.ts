@@ -123,7 +123,12 @@ export class Broker implements BrokerService {
 
   /** Only upstreams whose own config changed are rebuilt; in-flight requests keep the table (and objects) they started with. */
   async apply(next: Config, prev: Config, changed: ReadonlySet<Section> = changes(prev, next)): Promise<void> {
+    const prevUpstreams = this.table.upstreams;
     const kept = this.swap(next);
+    // Requests waiting in the queue were routed by the old table: when its upstreams changed (one removed, added or
+    // reconfigured), they are routed again by the new one, so none is sent to an upstream the reload removed.
+    const moved = prevUpstreams.length !== this.table.upstreams.length || this.table.upstreams.some((u, i) => prevUpstreams[i] !== u);
+    if (moved && this.gate.length > 0) log.info("requests waiting in the queue are routed by the new configuration", { waiting: this.gate.reroute(this.table) });
     this.gate.wake();
     if (changed.has("health")) {
       const s = healthSettings(next.health);
@@ -350,7 +355,7 @@ export class Broker implements BrokerService {
         try {
           if (u.tlsError) throw new Error(u.tlsError);
           // The upstream's own trust (ca_file, tls_insecure), as for its requests.
-          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + u.targetFor(source.path), { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false, redirect: "manual", tls: u.tls } as RequestInit);
+          const res = await (e?.upstream === u ? e.fetch : fetch)(u.base + u.withQuery(source.path), { headers: upstreamHeaders(null, u), signal: AbortSignal.timeout(timeoutMs), decompress: false, redirect: "manual", tls: u.tls } as RequestInit);
           if (!res.ok) {
             void res.body?.cancel().catch(() => {});
             failures.push(`upstream "${u.name}" answered ${res.status}`);

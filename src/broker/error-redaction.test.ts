@@ -1,6 +1,6 @@
 // The upstream's own secret taken out of an error answer: as sent, with its scheme, as a JSON string escapes it; nothing else touched.
 import { expect, test } from "bun:test";
-import { redactUpstreamSecret } from "./error-redaction.ts";
+import { redactingStream, redactUpstreamSecret } from "./error-redaction.ts";
 import type { Upstream } from "./upstream.ts";
 
 const up = (authValue: string | null, auth_scheme = "Bearer") => ({ authValue, config: { auth_scheme } }) as unknown as Upstream;
@@ -18,4 +18,24 @@ test("every occurrence of the secret is [redacted], also as a JSON string escape
   expect(redactUpstreamSecret(body, up(null))).toBe(body);
   expect(redactUpstreamSecret(body, up("Bearer a"))).toBe(body);
   expect(redactUpstreamSecret(body, null)).toBe(body);
+});
+
+test("a streamed error answer: the secret is [redacted] even split across chunks, in either spelling; the other bytes pass in order", () => {
+  const secret = 'sk-"split"-123456';
+  const escaped = JSON.stringify(secret).slice(1, -1);
+  const body = `data: {"error":"bad key ${secret}"}\n\ndata: {"error":${JSON.stringify(`again ${secret}`)}}\n\n`;
+  expect(body).toContain(escaped);
+  const bytes = enc(body);
+  // Every way of cutting the body in two, and in one-byte chunks.
+  for (let cut = 0; cut <= bytes.byteLength; cut++) {
+    const t = redactingStream(up(`Bearer ${secret}`), null)!;
+    const out = dec(Buffer.concat([t.push(bytes.subarray(0, cut)), t.push(bytes.subarray(cut)), t.end()]));
+    expect({ cut, out }).toEqual({ cut, out: 'data: {"error":"bad key [redacted]"}\n\ndata: {"error":"again [redacted]"}\n\n' });
+  }
+  const t = redactingStream(up(`Bearer ${secret}`), null)!;
+  const parts = [...bytes].map((b) => t.push(Uint8Array.of(b)));
+  parts.push(t.end());
+  expect(dec(Buffer.concat(parts))).toBe('data: {"error":"bad key [redacted]"}\n\ndata: {"error":"again [redacted]"}\n\n');
+  // No secret to look for: no transform added.
+  expect(redactingStream(up(null), null)).toBeNull();
 });

@@ -1,5 +1,6 @@
 // An upstream's error answer with its own credential taken out: a server that quotes what it refused (a 401 body naming
 // the Authorization or key it got) would otherwise show the operator's auth_secret to whoever called the broker.
+import type { StreamTransform } from "./stream-transform.ts";
 import type { Upstream } from "./upstream.ts";
 
 export const REDACTED = "[redacted]";
@@ -29,4 +30,74 @@ export function redactUpstreamSecret(bytes: Uint8Array, u: Upstream | null): Uin
   let text = buf.toString("utf8").split(secret).join(REDACTED);
   if (escaped !== secret) text = text.split(escaped).join(REDACTED);
   return new TextEncoder().encode(text);
+}
+
+/**
+ * A streamed error answer (chunked, SSE) with the upstream's secret replaced as it passes, or `inner` itself when the
+ * upstream sends no secret. A secret split across chunks is still found: the last bytes of each chunk that could begin
+ * one wait for the next (or for the end). Put in front of error answers only, so a success stream costs nothing here.
+ */
+export function redactingStream(u: Upstream | null, inner: StreamTransform | null): StreamTransform | null {
+  const secret = u ? upstreamSecret(u) : null;
+  if (secret === null) return inner;
+  const escaped = JSON.stringify(secret).slice(1, -1);
+  const needles = escaped === secret ? [Buffer.from(secret)] : [Buffer.from(secret), Buffer.from(escaped)];
+  return new RedactingStream(needles, inner);
+}
+
+const NOTHING = new Uint8Array(0);
+const REDACTED_BYTES = Buffer.from(REDACTED);
+
+class RedactingStream implements StreamTransform {
+  /** The tail of the last chunk that could be the start of a secret, held back until the next one shows. */
+  private held: Buffer = Buffer.alloc(0);
+  private readonly keep: number;
+
+  constructor(
+    private readonly needles: Buffer[],
+    private readonly inner: StreamTransform | null,
+  ) {
+    this.keep = Math.max(...needles.map((n) => n.byteLength)) - 1;
+  }
+
+  get usage() {
+    return this.inner?.usage ?? null;
+  }
+  get ownsUsage() {
+    return this.inner?.ownsUsage;
+  }
+  get abandoned() {
+    return this.inner?.abandoned;
+  }
+
+  push(chunk: Uint8Array): Uint8Array {
+    return this.scan(this.inner ? this.inner.push(chunk) : chunk, false);
+  }
+
+  end(): Uint8Array {
+    return this.scan(this.inner ? this.inner.end() : NOTHING, true);
+  }
+
+  private scan(chunk: Uint8Array, last: boolean): Uint8Array {
+    const buf = this.held.byteLength ? Buffer.concat([this.held, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (;;) {
+      // The earliest of the secret's spellings from here on.
+      let at = -1;
+      let len = 0;
+      for (const n of this.needles) {
+        const i = buf.indexOf(n, from);
+        if (i >= 0 && (at < 0 || i < at)) (at = i), (len = n.byteLength);
+      }
+      if (at < 0) break;
+      parts.push(buf.subarray(from, at), REDACTED_BYTES);
+      from = at + len;
+    }
+    // A secret not yet whole can only start within the last keep bytes: those wait (none after the last match's end).
+    const cut = last ? buf.byteLength : Math.max(from, buf.byteLength - this.keep);
+    parts.push(buf.subarray(from, cut));
+    this.held = Buffer.from(buf.subarray(cut));
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
 }

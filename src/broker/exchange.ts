@@ -46,6 +46,9 @@ export const EMBEDDING_PATHS = new Set([
   "/rerank", "/reranking", "/v1/rerank", "/v1/reranking", "/v2/rerank", "/score", "/v1/score", "/classify", "/pooling",
 ]);
 
+/** The routes that run the model: a first-byte timeout on them counts against the upstream's health (its streak). */
+const MODEL_RUNS: ReadonlySet<string> = new Set([...GENERATION_PATHS, ...EMBEDDING_PATHS]);
+
 /** Marks the end of a stream in the chunk list for the usage stripper (compared by identity). */
 const STREAM_END = new Uint8Array(0);
 /** The tail of a stream that sent nothing. */
@@ -81,6 +84,7 @@ function sweep(): void {
     waiting.delete(ex);
     ex.timedOut = true;
     ex.ac?.abort();
+    ex.firstByteMissed();
   }
   for (const ex of streaming) {
     // Only a read of the upstream counts as silence: time spent waiting for a slow client is not the upstream's.
@@ -340,6 +344,18 @@ export class Exchange {
     return this.ac;
   }
 
+  /**
+   * The upstream sent no first byte within first_byte_timeout (the sweeper's verdict): on a route that runs the model,
+   * one more in its streak, and a health check now, which takes it down once the streak reaches failures_before_down
+   * (health-monitor.ts): an upstream whose probes answer but whose generations never start is not tried first forever.
+   */
+  firstByteMissed(): void {
+    const u = this.upstream;
+    if (u === null || !MODEL_RUNS.has(this.route ?? this.path)) return;
+    u.firstByteTimeouts++;
+    this.table?.suspect(u);
+  }
+
   /** The attempt failed before anything reached the client (counted against that upstream; failover may follow). */
   attemptFailed(u: Upstream, status: number, message: string): void {
     this.clearTimer();
@@ -559,6 +575,8 @@ export class Exchange {
     // Client aborts and 4xx are not the upstream's fault; 5xx and broken streams are.
     const failed = this.status >= 500 || (this.error !== null && !this.clientGone);
     if (u) {
+      // Its first byte came: the upstream's streak of first-byte timeouts ends (read first: nothing to do almost always).
+      if (u.firstByteTimeouts !== 0 && !this.timedOut && this.ttfbMs !== null && MODEL_RUNS.has(this.route ?? this.path)) u.firstByteTimeouts = 0;
       u.metrics.recordRequest(durationMs, this.ttfbMs, failed, this.bytesIn + this.bytesOut, usage?.tokens ?? 0, genMs);
       if (this.ttfbMs !== null) u.noteLatency(this.ttfbMs);
       u.dirty = true;

@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { HttpError } from "../core/http-error.ts";
-import { Gate, type Claimant, type Grant } from "./gate.ts";
+import { Gate, Rerouted, type Claimant, type Grant } from "./gate.ts";
 
 const up = (name: string, maxParallel: number) => ({ name, maxParallel });
 const who = (bucket: string, local = true, keyLimit = 0): Claimant => ({ bucket, keyLimit, local });
@@ -238,4 +238,27 @@ test("a request for a free upstream is not held behind one of its own bucket wai
   expect(g.length).toBe(1);
   g.release(a, who("-local"));
   expect((await second).upstream).toBe(a);
+});
+
+test("reroute (a reload): every waiter leaves with Rerouted in the order it waited, and waiting again with its start keeps its queue_timeout", async () => {
+  let now = 0;
+  const g = new Gate<ReturnType<typeof up>>(() => ({ queueLimit: 1, queueTimeoutMs: 60_000 }), () => now);
+  const a = up("a", 1);
+  g.acquire([a], who("x"), null);
+  const first = g.acquire([a], who("k"), null) as Promise<unknown>;
+  now = 300;
+  const second = g.acquire([a], who("j"), null) as Promise<unknown>;
+  const next = { version: 2 };
+  expect(g.reroute(next)).toBe(2);
+  expect(g.length).toBe(0);
+  const e1 = (await first.catch((e) => e)) as Rerouted<typeof next>;
+  const e2 = (await second.catch((e) => e)) as Rerouted<typeof next>;
+  expect([e1 instanceof Rerouted, e1.next, e1.since, e2.since]).toEqual([true, next, 0, 300]);
+  // Back in the queue with its start (its place taken again whatever queue_limit says), counted once: at 60 s on the
+  // gate's clock it has waited its whole queue_timeout, so it is refused now, not 60 s from now.
+  const queued = g.stats.queued;
+  now = 60_000;
+  const again = g.acquire([a], who("k"), null, e1.since) as Promise<unknown>;
+  expect(g.stats.queued).toBe(queued);
+  expect(((await again.catch((e) => e)) as HttpError).message).toContain("queue_timeout");
 });

@@ -36,6 +36,19 @@ interface Waiter<U extends Slotted> {
   cleanup(): void;
 }
 
+/**
+ * Why a waiter left the queue without a slot: a reload swapped the routing table, so what it waits for was decided by
+ * the old one. Its caller routes it again by `next` and waits on (acquire with `since`: its queue_timeout still counts
+ * from when it first joined).
+ */
+export class Rerouted<T> {
+  constructor(
+    readonly next: T,
+    /** When it first joined the queue (the gate's clock). */
+    readonly since: number,
+  ) {}
+}
+
 export interface GateLimits {
   queueLimit: number;
   queueTimeoutMs: number;
@@ -109,7 +122,7 @@ export class Gate<U extends Slotted> {
    * A slot on the first of `candidates` (in routing order) that has one; when none has, the request waits its turn
    * for whichever of them frees first. Without any limit in play this answers at once, without a promise.
    */
-  acquire(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Grant<U> | Promise<Grant<U>> {
+  acquire(candidates: readonly U[], c: Claimant, signal: AbortSignal | null, since?: number): Grant<U> | Promise<Grant<U>> {
     // Requests waiting do not stop this one: after every dispatch none of them can use a free slot (dispatch hands out
     // every slot a waiter can take), so a free one here is a slot no one waits for (another upstream, another model).
     if (this.keyFree(c)) {
@@ -120,31 +133,32 @@ export class Gate<U extends Slotted> {
         }
       }
     }
-    return this.enqueue(candidates, c, signal);
+    return this.enqueue(candidates, c, signal, since);
   }
 
   /** The request waits its turn (or is refused a place). Apart from acquire(): its closures would make acquire() allocate a scope on every call, waiting or not. */
-  private enqueue(candidates: readonly U[], c: Claimant, signal: AbortSignal | null): Promise<Grant<U>> {
+  private enqueue(candidates: readonly U[], c: Claimant, signal: AbortSignal | null, since?: number): Promise<Grant<U>> {
     if (this.closedWith) throw this.closedWith;
     const lim = this.limits();
-    const full = this.refusal(c.bucket, lim.queueLimit);
+    // A request routed again after a reload (since given) had its place: it takes one again, whatever the queue holds.
+    const full = since === undefined ? this.refusal(c.bucket, lim.queueLimit) : null;
     if (full) {
       this.stats.refusedFull++;
       throw full;
     }
     return new Promise<Grant<U>>((resolve, reject) => {
-      const w: Waiter<U> = { claimant: c, candidates, since: this.now(), resolve, reject, done: false, position: this.waiting + 1, cleanup: () => {} };
+      const w: Waiter<U> = { claimant: c, candidates, since: since ?? this.now(), resolve, reject, done: false, position: this.waiting + 1, cleanup: () => {} };
       const cls = this.classes[c.local ? 0 : 1]!;
       let bucket = cls.get(c.bucket);
       if (!bucket) cls.set(c.bucket, (bucket = []));
       bucket.push(w);
       this.waiting++;
       this.perBucket.set(c.bucket, (this.perBucket.get(c.bucket) ?? 0) + 1);
-      this.stats.queued++;
+      if (since === undefined) this.stats.queued++;
       const timer = setTimeout(() => {
         this.stats.timedOut++;
         this.drop(w, new HttpError("unavailable", `waited ${Math.round(lim.queueTimeoutMs / 1000)} s for a free upstream ([proxy] queue_timeout); every upstream for this model is busy`).after(5));
-      }, lim.queueTimeoutMs);
+      }, Math.max(0, lim.queueTimeoutMs - (this.now() - w.since)));
       // A client that goes away leaves the queue at once: it never reaches an upstream.
       const onAbort = () => this.drop(w, new DOMException("the client went away while queued", "AbortError"));
       signal?.addEventListener("abort", onAbort, { once: true });
@@ -203,6 +217,23 @@ export class Gate<U extends Slotted> {
     this.closedWith ??= why;
     const all = this.classes.flatMap((cls) => [...cls.values()].flat());
     for (const w of all) this.drop(w, this.closedWith);
+    return all.length;
+  }
+
+  /**
+   * A reload swapped the routing table: every request waiting leaves the queue with Rerouted(next), in the order it
+   * waited, for its caller to route by the new table (an upstream the reload removed is then never its target) and
+   * wait again with its old start. Returns how many were waiting.
+   */
+  reroute<T>(next: T): number {
+    const all = this.classes.flatMap((cls) => [...cls.values()].flat()).sort((a, b) => a.since - b.since);
+    for (const w of all) {
+      if (w.done) continue;
+      w.done = true;
+      w.cleanup();
+      this.remove(w);
+      w.reject(new Rerouted(next, w.since));
+    }
     return all.length;
   }
 

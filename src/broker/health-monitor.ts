@@ -45,7 +45,7 @@ export interface HealthHooks {
 /** One of a kind's reads: the body as JSON or text; a status other than 2xx is a failure naming path and status. */
 async function get(u: Upstream, read: Read, timeoutMs: number): Promise<unknown> {
   if (u.tlsError) throw new Error(u.tlsError);
-  const res = await fetch(u.base + u.targetFor(read.path), {
+  const res = await fetch(u.base + u.withQuery(read.path), {
     headers: upstreamHeaders(null, u),
     signal: AbortSignal.timeout(timeoutMs),
     redirect: "manual",
@@ -143,6 +143,20 @@ export class HealthMonitor {
         next = "degraded";
         reason = describeFetchError(failed[0]!.reason);
       } else next = "up";
+      // Its probes answer, but its generations do not start (first_byte_timeout, failures_before_down in a row).
+      const streak = u.firstByteTimeouts;
+      if (streak >= this.settings.failuresBeforeDown) {
+        if (u.state === "down" && performance.now() - u.demotedAt >= this.settings.downIntervalMs) {
+          // Down for down_interval: let back on probation (degraded), where one more timeout takes it down again.
+          u.firstByteTimeouts = this.settings.failuresBeforeDown - 1;
+          next = "degraded";
+          reason = `on probation after ${streak} requests in a row got no first byte within first_byte_timeout (${u.config.first_byte_timeout}); one more takes it down again`;
+        } else {
+          if (u.state !== "down") u.demotedAt = performance.now();
+          next = "down";
+          reason = `${streak} requests in a row got no first byte within first_byte_timeout (${u.config.first_byte_timeout}): its probes answer, its generations do not start`;
+        }
+      }
       // Back from an outage (down, never answered, or degraded by a failed check): what failed meanwhile is not its quality.
       if (next === "up" && (u.state === "down" || u.state === "unknown" || (u.state === "degraded" && u.consecutiveFailures > 0))) u.metrics.forgetErrors();
       u.consecutiveFailures = 0;

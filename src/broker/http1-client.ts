@@ -207,7 +207,7 @@ export class Http1Pool implements UpstreamClient {
 
   /** Request line, Host, the client's headers by the rules of headers.ts, and the body's framing. */
   private head(req: UpstreamRequest): string {
-    let s = `${req.method} ${this.basePath}${this.u.targetFor(req.target)} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n${upstreamHeaderLines(req.headers, this.u, req.headerJson ?? null)}`;
+    let s = `${req.method} ${this.basePath}${this.u.withQuery(req.target)} HTTP/1.1\r\nhost: ${this.hostHeader}\r\n${upstreamHeaderLines(req.headers, this.u, req.headerJson ?? null)}`;
     const b = req.body;
     if (b instanceof Uint8Array) s += `content-length: ${b.byteLength}\r\n`;
     else if (b) s += req.bodyLength >= 0 ? `content-length: ${req.bodyLength}\r\n` : "transfer-encoding: chunked\r\n";

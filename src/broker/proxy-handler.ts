@@ -6,7 +6,8 @@
 // the request (attempt hands its accepted reply to relay-answer itself, so the request costs one async frame there).
 //
 // The Exchange (exchange.ts) owns the request's state, which each stage fills in for the next; the routing table
-// (routing-table.ts) is read once, here, so a reload never changes a request already under way; every error answer of
+// (routing-table.ts) is read once, here, so a reload never changes a request already under way (one still waiting in
+// the queue is routed again by the new table: pipeline/attempt.ts); every error answer of
 // the stages is rendered by pipeline/answer-error.ts in the dialect decided here, once, from the route.
 import type { EventBus } from "../core/events.ts";
 import type { Admitted, GatewayService } from "../core/contracts.ts";

@@ -104,7 +104,7 @@ export class FetchClient implements UpstreamClient {
     const ac = new AbortController();
     if (req.signal.aborted) ac.abort();
     else req.signal.addEventListener("abort", () => ac.abort());
-    const res = await this.fetch(this.u.base + this.u.targetFor(req.target), {
+    const res = await this.fetch(this.u.base + this.u.withQuery(req.target), {
       method: req.method,
       headers: upstreamHeaders(req.headers, this.u),
       body: req.body,

@@ -3,11 +3,12 @@ import { resolveBy } from "../config/resolve.ts";
 import { CONFIG_SCHEMA } from "../config/config-check.generated.ts";
 import type { Quality, UpstreamState, UpstreamStatus } from "../core/contracts.ts";
 import type { UpstreamConfig } from "../config/schema.ts";
-import { upstreamAuthValue } from "../config/upstream-auth.ts";
+import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-auth.ts";
 import { MetricsWindow } from "./metrics-window.ts";
 import { listedName } from "../kinds/types.ts";
 import { quality as judgeQuality } from "./quality.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { splitUpstreamUrl, withUpstreamQuery, type UpstreamUrl } from "../net/upstream-url.ts";
 import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";
 import { upstreamTls, type TlsSetup, type UpstreamTls } from "../config/upstream-tls.ts";
 import { logger } from "../core/log.ts";
@@ -40,10 +41,10 @@ export class Upstream {
   readonly kind: KindName;
   /** The kind's module: how it is probed and listed (src/kinds/). */
   readonly module: KindModule;
-  /** The URL's origin and path, without its query, fragment or a trailing slash; request paths are appended to it. */
+  /** Base URL without its query and trailing slash; request targets (withQuery's) are appended to it. */
   readonly base: string;
-  /** The URL's own query without its "?" ("" for none): it goes with every request, after the request's own (targetFor). */
-  readonly baseQuery: string;
+  /** The URL split for requests: its query is merged onto every one (src/net/upstream-url.ts). */
+  readonly url: UpstreamUrl;
   readonly firstByteTimeoutMs: number;
   /** After the first byte, the longest silence a stream may keep (0: no limit). */
   readonly streamIdleTimeoutMs: number;
@@ -66,6 +67,13 @@ export class Upstream {
   lastCheck: string | null = null;
   lastError: string | null = null;
   consecutiveFailures = 0;
+  /**
+   * Requests on a route that runs the model that got no first byte within first_byte_timeout, in a row (any that got
+   * one resets it): at failures_before_down the health checks keep the upstream down, however well its probes answer.
+   */
+  firstByteTimeouts = 0;
+  /** performance.now() when the streak took it down: after down_interval it is let back on probation. */
+  demotedAt = 0;
   /** Exponentially weighted time to first byte (ms): the router's "lowest recent latency" tie-breaker. */
   ewmaMs: number | null = null;
   /** The auth header value from the secret store (null: none); refreshed by the health monitor. */
@@ -91,29 +99,30 @@ export class Upstream {
     this.name = config.name;
     this.kind = config.kind;
     this.module = kindOf(config.kind);
-    // A query (Azure's `?api-version=…`) must not swallow the paths appended to the URL; a fragment is never sent.
-    const cut = config.url.search(/[?#]/);
-    this.base = (cut < 0 ? config.url : config.url.slice(0, cut)).replace(/\/+$/, "");
-    this.baseQuery = new URL(config.url).search.slice(1);
+    this.url = splitUpstreamUrl(config.url);
+    this.base = this.url.base;
     const ms = resolveBy(CONFIG_SCHEMA.properties.upstreams.items, config);
     this.firstByteTimeoutMs = ms.first_byte_timeout;
     this.streamIdleTimeoutMs = ms.stream_idle_timeout;
     this.connectTimeoutMs = ms.connect_timeout;
     this.key = JSON.stringify(config);
+    // The configured URL as written (query and fragment included), its secrets hidden.
     this.displayUrl = redactUrl(config.url.replace(/\/+$/, ""));
     const t = upstreamTls(config);
     this.tls = t.tls;
     this.tlsError = t.error;
     warnTls(config.name, t);
+    // Once per setup (start, or a reload that changes this upstream), never per request or health check.
+    const cleartext = cleartextSecretWarning(config);
+    if (cleartext) log.warn(cleartext, { upstream: config.name, host: new URL(config.url).host });
     this.metrics = new MetricsWindow(windowMs);
   }
 
   metrics: MetricsWindow;
 
-  /** A request target (path and its own query) with the URL's query after it; the target itself for a URL without one. */
-  targetFor(target: string): string {
-    if (this.baseQuery === "") return target;
-    return `${target}${target.includes("?") ? "&" : "?"}${this.baseQuery}`;
+  /** A request target (path and query) as sent here: with the query of the configured URL merged on. */
+  withQuery(target: string): string {
+    return this.url.query === "" ? target : withUpstreamQuery(target, this.url);
   }
 
   get enabled(): boolean {

@@ -12,9 +12,10 @@ import { shellWord } from "../core/shell-word.ts";
 import { runtimeDirHint } from "../desktop/runtime-dir-hint.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { upstreamRequestUrl } from "../net/upstream-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
-import { upstreamAuthValue } from "../config/upstream-auth.ts";
+import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { noModelFix } from "./doctor-models.ts";
@@ -122,7 +123,7 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       // The daemon's own trust for it (ca_file, tls_insecure), never NODE_TLS_REJECT_UNAUTHORIZED (src/broker/upstream-tls.ts).
       const { tls, error: tlsError } = upstreamTls(u, env);
       if (tlsError) return { up: false, fix: `point the ca_file of upstream "${u.name}" at a readable PEM file (its CA, or its self-signed certificate)`, result: { name: `Upstream "${u.name}"`, detail: `${shown}: ${tlsError}` } };
-      const r = await probe(u.url.replace(/\/+$/, "") + path, timeout, { headers, tls }, `ca_file on upstream "${u.name}"`);
+      const r = await probe(upstreamRequestUrl(u.url, path), timeout, { headers, tls }, `ca_file on upstream "${u.name}"`);
       // What to do when it does not answer: the kind's own advice (how to start that server), else the generic one.
       const fix = kindOf(u.kind).refusedHint ?? `start the server of upstream "${u.name}" or correct its url in [[upstreams]]`;
       if ("error" in r) {
@@ -144,7 +145,13 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
   );
   const anyUp = results.some((r) => r.up);
   // One unreachable upstream among working ones is a warning; none reachable means the broker cannot serve anything.
-  return results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
+  const checks = results.map((r) => ("level" in r.result ? (r.result as CheckResult) : anyUp ? warn(r.result.name, r.result.detail, r.fix) : fail(r.result.name, r.result.detail, r.fix)));
+  // The daemon's start-up warning, shown here too: a key sent in cleartext to another machine (reachable or not).
+  for (const u of ups) {
+    const cleartext = cleartextSecretWarning(u);
+    if (cleartext) checks.push(warn(`Upstream "${u.name}" credential`, cleartext, `set url = "https://…" for upstream "${u.name}" (its server must serve TLS), or reach it through an SSH tunnel or a VPN`));
+  }
+  return checks;
 }
 
 /** Where each protocol's server says it is alive: the 1.x cloud (bridge-v1) has GET /health, not /healthz. */

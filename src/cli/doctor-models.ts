@@ -1,6 +1,7 @@
 // doctor's look at an upstream that answers but has no model: every app's request then fails with "model not found",
 // which a green line would hide. The model list is the kind's own read (src/kinds/), as the health check reads it.
 import { kindOf } from "../kinds/index.ts";
+import { upstreamRequestUrl } from "../net/upstream-url.ts";
 import type { Config } from "../config/schema.ts";
 import type { UpstreamTls } from "../config/upstream-tls.ts";
 
@@ -14,7 +15,7 @@ export async function noModelFix(u: Config["upstreams"][number], headers: Record
   const read = kindOf(u.kind).reads.find((r) => r.tells.includes("models"));
   if (!read) return null;
   try {
-    const res = await fetch(u.url.replace(/\/+$/, "") + read.path, { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual", tls } as RequestInit);
+    const res = await fetch(upstreamRequestUrl(u.url, read.path), { headers, signal: AbortSignal.timeout(timeoutMs), redirect: "manual", tls } as RequestInit);
     if (!res.ok) return null;
     const body = read.as === "json" ? await res.json() : await res.text();
     // Only a list that is there and empty says "no model" (the field the kind's table names: models[], data[]).

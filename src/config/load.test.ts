@@ -120,6 +120,8 @@ describe("validation errors", () => {
     const i = one('[[upstreams]]\nname = "a"\nurl = "htp://x"\n');
     expect(formatIssue(i)).toBe('t.toml:3:1: upstreams[0].url: "htp://x" is not a URL (expected http:// or https://)');
     expect(one('[[upstreams]]\nname = "a"\nurl = "ws://x"\n').message).toBe('"ws://x" is not a URL (expected http:// or https://)');
+    // A query is a URL's own part (merged onto every request: src/net/upstream-url.ts).
+    expect(parseConfig('[[upstreams]]\nname = "a"\nurl = "http://x/openai?api-version=2024-10-21"\n', "t.toml").ok).toBe(true);
   });
 
   test("a web address as relay_url suggests the agent's WebSocket URL", () => {

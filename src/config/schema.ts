@@ -117,7 +117,11 @@ export const UpstreamSchema = T.Object(
         description: `The kind of server: how it is probed and what it reports (models, loaded models, free slots); openai for any other OpenAI-compatible server. The kinds table in docs/broker.md says what each reads.`,
       },
     ),
-    url: T.String({ format: "c2l-url", description: "Base URL, e.g. http://127.0.0.1:11434. Request paths go after its path; a query in it (Azure's ?api-version=…) is sent with every request, after the request's own." }),
+    url: T.String({
+      format: "c2l-url",
+      description:
+        "Base URL, e.g. http://127.0.0.1:11434. A path is put before every route (http://host/ollama → /ollama/api/chat); a query (?api-version=2024-10-21) is merged onto every request sent there, probes and model lists included, after the caller's own parameters (the URL's win over one of the same name). A fragment (#…) is ignored, as HTTP clients never send one.",
+    }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),
     connect_timeout: Duration("5s", "Time allowed to open a connection."),
@@ -136,7 +140,7 @@ export const UpstreamSchema = T.Object(
       minimum: 0,
       description: "Requests this upstream serves at once; more wait in the broker's queue (fair across keys) or go to another free upstream. 0 = no limit.",
     }),
-    auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header." }),
+    auth_secret: T.String({ default: "", description: "Name of a secret (see `secret set`) sent as the auth header. Over an http:// url to another machine (not loopback) anyone on the path can read it: the daemon warns once as the upstream is set up (start, or a reload that changes it), and doctor shows it." }),
     auth_header: T.String({ default: "Authorization", description: "Header that carries the secret." }),
     auth_scheme: T.String({ default: "Bearer", description: "Prefix before the secret in the header; empty for none." }),
     ca_file: T.String({
@@ -158,7 +162,7 @@ export const HealthSchema = T.Object(
     interval: Duration("10s", "Time between health checks of an upstream that is up."),
     down_interval: Duration("30s", "Time between health checks of an upstream that is down."),
     timeout: Duration("3s", "Time allowed for one health check."),
-    failures_before_down: T.Integer({ default: 3, minimum: 1, description: "Consecutive failed checks before an upstream is down." }),
+    failures_before_down: T.Integer({ default: 3, minimum: 1, description: "Consecutive failed checks before an upstream is down; as many first-byte timeouts in a row (first_byte_timeout, on generations and embeddings) take it down too, however well its checks answer." }),
   },
   { additionalProperties: false, default: {}, description: "Upstream health checks." },
 );

@@ -571,13 +571,19 @@ export interface GatewayService {
   /** Whether the admitted caller may use `model` (the model lists show only those). */
   mayUse(admitted: Admitted, model: string): boolean;
   /**
-   * Holds part of the key's daily token budget for an authorized generation request until its usage is counted, so
-   * requests in flight count against the budget: `promptTokens` is the broker's estimate of its prompt, the body is
-   * read for its generation limit (the fields every upstream reads). Returns the release (call it after request.completed), or null without a budget.
+   * Holds part of the key's daily token budget for an authorized generation (or embedding) request until its usage is
+   * counted, so requests in flight count against the budget: `promptTokens` is the broker's estimate of its prompt, the
+   * body is read for its generation limit (the fields every upstream reads); `generates: false` (an embedding, a
+   * rerank) holds the prompt alone. Returns the release (call it after request.completed), or null without a budget.
    */
-  reserve(admitted: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null;
+  reserve(admitted: Admitted, body: Uint8Array | null, promptTokens: number, generates?: boolean): (() => void) | null;
   /** After a wait in the queue: throws an HttpError 401 when the caller's key was revoked or expired meanwhile. */
   recheck(admitted: Admitted): void;
+  /**
+   * The request authorize() just let in (synchronously before this, in the same turn) was refused a place in the
+   * broker's queue (429, full): it reached no upstream, so it gives back the place it took in the key's --rpm minute.
+   */
+  unqueued(admitted: Admitted): void;
   keys(): KeyInfo[];
   key(name: string): KeyInfo | undefined;
   /** The key itself is in the answer once and never again. */

@@ -177,12 +177,12 @@ export class Admission {
   }
 
   /**
-   * For a generation request authorize() has just let in (synchronously before this): holds its estimate against the
+   * For a generation (or embedding: `generates` false) request authorize() has just let in (synchronously before this): holds its estimate against the
    * key's tokens_per_day until the release is called (after its use is counted), or refuses it (429) while the day's
    * use and what requests in flight hold reach the budget, so N requests at once cannot each spend the same leftover.
    * Null for a key without a budget.
    */
-  reserve(a: Admitted, body: Uint8Array | null, promptTokens: number): (() => void) | null {
+  reserve(a: Admitted, body: Uint8Array | null, promptTokens: number, generates = true): (() => void) | null {
     const key = a.key;
     if (!key || key.tokens_per_day <= 0) return null;
     const used = this.tokensToday(key.name);
@@ -194,7 +194,8 @@ export class Admission {
       if (key.rpm > 0) this.windows.get(key.name)?.pop();
       throw new HttpError("rate_limited", `the API key "${key.name}" has its ${key.tokens_per_day} tokens for today used or held by requests in flight (${used} used, ${held} held); retry when they finish`).after(5);
     }
-    return this.holds.hold(key.name, holdFor(body, promptTokens));
+    // An embedding (or rerank) generates nothing: its prompt, estimated from its size, is all it may spend.
+    return this.holds.hold(key.name, generates ? holdFor(body, promptTokens) : promptTokens);
   }
 
   /**
@@ -219,6 +220,12 @@ export class Admission {
   /** Whether the admitted caller may use `model`: any model without a key or with an empty list. */
   mayUse(a: Admitted, model: string): boolean {
     return a.key === null || modelAllowed(a.key.models, model);
+  }
+
+  /** See GatewayService.unqueued: authorize() counted it last (the same turn), so the newest time in the window is its. */
+  unqueued(a: Admitted): void {
+    const key = a.key;
+    if (key && key.rpm > 0) this.windows.get(key.name)?.pop();
   }
 
   private countRequest(key: KeyRecord, now: number): void {

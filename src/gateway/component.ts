@@ -50,8 +50,9 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       admit: (headers, caller, json) => admission.admit(headers, caller, json),
       authorize: (a, model, alias, request) => admission.authorize(a, model, alias, request),
       mayUse: (a, model) => admission.mayUse(a, model),
-      reserve: (a, body, promptTokens) => admission.reserve(a, body, promptTokens),
+      reserve: (a, body, promptTokens, generates) => admission.reserve(a, body, promptTokens, generates),
       recheck: (a) => admission.recheck(a),
+      unqueued: (a) => admission.unqueued(a),
       keys: () => store.list().map(keyInfo),
       key: (name) => {
         const r = store.get(name);

@@ -1,55 +1,69 @@
-// An upstream's url with a query (Azure OpenAI's `?api-version=…`, a gateway's `?api_key=…`, which docs/api.md shows
-// redacted): each request's path goes before that query, and the query goes with every request, the broker's own
-// probes and model lists too. Before, the pooled HTTP/1.1 client dropped the query, and fetch (https://, or a URL
-// with credentials) put the path inside it (`/?api-version=1/api/chat`: every call went to `/`).
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+// An upstream URL with a query (Azure's ?api-version=…) and a path prefix, through a real daemon: the query goes with
+// every request the broker sends there (generations, its health probes, its model lists), the path prefix before the route.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Ollama } from "ollama";
+import { apiToken, removeHome, startDaemon, TEST_DAEMON_TOML, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 
-let plain: FakeOllama;
-let keyed: FakeOllama;
-let d: DaemonProc;
+/** What the upstream received: path and query, as sent. */
+const seen: string[] = [];
+let upstream: ReturnType<typeof Bun.serve>;
+/** The same upstream behind the broker's two clients: its HTTP/1.1 pool (plain http://) and fetch (https://, or forced). */
+const daemons: Record<string, DaemonProc> = {};
 
 beforeAll(async () => {
-  plain = await startFakeOllama({ models: ["plain:1b"] });
-  keyed = await startFakeOllama({ models: ["keyed:1b"] });
-  d = await startDaemon({
-    config: `${TEST_DAEMON_TOML}[health]
-interval = "1s"
-[[upstreams]]
-name = "plain"
-url = "http://127.0.0.1:${plain.port}/?api-version=2024-10-21"
-[[upstreams]]
-name = "keyed"
-url = "http://svc:pw@127.0.0.1:${keyed.port}/?api_key=k1&region=eu#frag"
-`,
-    waitFor: ["api", "broker"],
+  // An Ollama answering under /ollama, and only with its api-version (as Azure refuses a request without one).
+  upstream = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      seen.push(url.pathname + url.search);
+      if (url.searchParams.getAll("api-version").join() !== "2024-10-21") return Response.json({ error: "missing or wrong api-version" }, { status: 400 });
+      if (!url.pathname.startsWith("/ollama/")) return new Response("404 page not found", { status: 404 });
+      const path = url.pathname.slice("/ollama".length);
+      if (path === "/api/version") return Response.json({ version: "0.12.0" });
+      if (path === "/api/tags") return Response.json({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: "2026-01-01T00:00:00Z", details: {} }] });
+      if (path === "/api/ps") return Response.json({ models: [] });
+      if (path === "/api/chat") return Response.json({ model: "m", created_at: "2026-01-01T00:00:00Z", message: { role: "assistant", content: "hi" }, done: true, done_reason: "stop", prompt_eval_count: 1, eval_count: 1 });
+      return new Response("404 page not found", { status: 404 });
+    },
   });
+  for (const client of ["http1", "fetch"])
+    daemons[client] = await startDaemon({
+      config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "azure-like"\nurl = "http://127.0.0.1:${upstream.port}/ollama/?api-version=2024-10-21"\n`,
+      env: client === "fetch" ? { CLOUDTOLOCALLLM_BROKER_CLIENT: "fetch" } : {},
+      waitFor: ["api", "broker"],
+    });
 }, 30_000);
 
 afterAll(async () => {
-  await d?.stop();
-  await plain?.stop();
-  await keyed?.stop();
-  if (d) removeHome(d.home);
+  for (const d of Object.values(daemons)) {
+    await d.stop();
+    removeHome(d.home);
+  }
+  upstream?.stop(true);
 });
 
-test("an upstream url's query goes after each request's path, on the pooled client and on fetch, probes and model lists included", async () => {
-  const chat = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], stream: false });
-  for (const model of ["plain:1b", "keyed:1b"]) {
-    const r = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: chat(model) });
-    expect({ model, status: r.status }).toEqual({ model, status: 200 });
-    await r.text();
-  }
-  // A request's own query comes first, the url's after it.
-  const listed = await fetch(`${d.urls.broker}/v1/models?limit=5`);
-  expect(listed.status).toBe(200);
-  await listed.text();
-  const seen = (f: FakeOllama) => [...new Set(f.requests.map((q) => `${q.method} ${q.path}${q.search}`))].sort();
-  expect(seen(plain)).toEqual(expect.arrayContaining(["GET /api/version?api-version=2024-10-21", "POST /api/chat?api-version=2024-10-21"]));
-  expect(seen(keyed)).toEqual(expect.arrayContaining(["GET /api/version?api_key=k1&region=eu", "POST /api/chat?api_key=k1&region=eu"]));
-  // Every request carried the url's query, nothing went to the url's bare path, and the fragment was never sent.
-  for (const [f, q] of [[plain, "api-version=2024-10-21"], [keyed, "api_key=k1&region=eu"]] as const) {
-    expect(f.requests.filter((r) => !r.search.endsWith(q) || r.path === "/").map((r) => `${r.method} ${r.path}${r.search}`)).toEqual([]);
-  }
-}, 30_000);
+for (const client of ["http1", "fetch"]) describe(`the broker's ${client} client`, () => {
+
+test("the URL's query reaches the upstream with every request: its probes (it is up), the model list and a chat (ollama client), under the path prefix", async () => {
+  const d = daemons[client]!;
+  await untilUpstreamsUp(d, await apiToken(d), 1);
+  const ollama = new Ollama({ host: d.urls.broker! });
+  expect((await ollama.list()).models.map((m) => m.name)).toEqual(["m:latest"]);
+  const r = await ollama.chat({ model: "m", messages: [{ role: "user", content: "hi" }], stream: false });
+  expect(r.message.content).toBe("hi");
+  expect(seen).toContain("/ollama/api/version?api-version=2024-10-21");
+  expect(seen).toContain("/ollama/api/chat?api-version=2024-10-21");
+  // Every request it got (the other test's caller query aside) carried the URL's query.
+  expect(seen.filter((s) => !s.includes("trace=")).every((s) => s.startsWith("/ollama/api/") && s.endsWith("?api-version=2024-10-21"))).toBe(true);
+}, 20_000);
+
+test("a caller's own query is kept, merged before the URL's; a parameter the URL sets is the URL's", async () => {
+  const d = daemons[client]!;
+  const res = await fetch(`${d.urls.broker}/api/chat?trace=1&api-version=1999-01-01`, { method: "POST", body: JSON.stringify({ model: "m", messages: [], stream: false }) });
+  expect(res.status).toBe(200);
+  await res.arrayBuffer();
+  expect(seen.at(-1)).toBe("/ollama/api/chat?trace=1&api-version=2024-10-21");
+});
+});

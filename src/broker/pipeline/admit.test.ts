@@ -13,18 +13,20 @@ const keyRec = (over: Partial<KeyRecord> = {}): KeyRecord => ({ name: "editor", 
 function gateway(refuse: HttpError | null = null) {
   const calls: { model: string | null | undefined; alias?: string; request?: RequestModelNames }[] = [];
   const reserved: number[] = [];
+  const generatesList: boolean[] = [];
   let released = 0;
   const g = {
     authorize(_a: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames) {
       calls.push({ model, alias, request });
       if (refuse) throw refuse;
     },
-    reserve(_a: Admitted, _body: Uint8Array | null, promptTokens: number) {
+    reserve(_a: Admitted, _body: Uint8Array | null, promptTokens: number, generates = true) {
       reserved.push(promptTokens);
+      generatesList.push(generates);
       return () => void released++;
     },
   } as unknown as GatewayService;
-  return { g, calls, reserved, released: () => released };
+  return { g, calls, reserved, generates: generatesList, released: () => released };
 }
 
 async function readied(path: string, body: unknown, admitted: Admitted, toml = "") {
@@ -69,11 +71,20 @@ test("without a budget, or on a route that generates nothing, no hold is taken; 
   const gw = gateway();
   const a = await readied("/api/generate", { model: "m", prompt: "x" }, { key: keyRec(), caller: "local" });
   expect(admit(a.ex, gw.g)).toBeNull();
-  const b = await readied("/api/embed", { model: "m", input: "x" }, { key: keyRec({ tokens_per_day: 10 }), caller: "local" });
+  const b = await readied("/api/show", { model: "m" }, { key: keyRec({ tokens_per_day: 10 }), caller: "local" });
   expect(admit(b.ex, gw.g)).toBeNull();
   expect(gw.reserved).toEqual([]);
   const c = await readied("/api/generate", { model: "m" }, null as unknown as Admitted);
   expect(admit(c.ex, undefined)).toBeNull();
+});
+
+test("an embedding of a key with a daily budget holds its prompt's estimate (its size), and no generation", async () => {
+  const gw = gateway();
+  const body = { model: "m", input: "x".repeat(400) };
+  const e = await readied("/api/embed", body, { key: keyRec({ tokens_per_day: 10 }), caller: "local" });
+  expect(admit(e.ex, gw.g)).toBeNull();
+  expect(gw.reserved).toEqual([Math.ceil(JSON.stringify(body).length / 4)]);
+  expect(gw.generates).toEqual([false]);
 });
 
 test("with capture on, the body as sent upstream is kept for the inspector, cut at body_cap", async () => {

@@ -1,9 +1,9 @@
 // Pipeline stage 2, admit: the key's model allowlist and rate now that the model is known (who is calling was checked
-// before the body was read), and a hold on its daily token budget for a generation request.
+// before the body was read), and a hold on its daily token budget for a generation or embedding request.
 import type { GatewayService } from "../../core/contracts.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { budgetCanCount } from "../budget-routes.ts";
-import { GENERATION_PATHS, type Exchange } from "../exchange.ts";
+import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { estimatePromptTokens } from "../usage.ts";
 import { refusalAnswer } from "./answer-error.ts";
 
@@ -26,8 +26,11 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
       const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
       gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);
       // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is
-      // refused while the key's requests in flight hold the rest); the Exchange gives it back when it ends.
-      if (admitted.key?.tokens_per_day && GENERATION_PATHS.has(route)) {
+      // refused while the key's requests in flight hold the rest); the Exchange gives it back when it ends. An
+      // embedding holds its prompt, estimated from its size: else a key could embed in parallel far past its budget.
+      if (admitted.key?.tokens_per_day && EMBEDDING_PATHS.has(route))
+        ex.holdBudget(gateway?.reserve(admitted, null, estimatePromptTokens(ex.bytesIn), false) ?? null);
+      else if (admitted.key?.tokens_per_day && GENERATION_PATHS.has(route)) {
         // A compressed body's limit cannot be read (an upstream that inflates it would read a larger one than the hold).
         if (request.encoding !== null)
           throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read the generation limit the API key "${admitted.key.name}" holds of its daily budget; send it uncompressed`);

@@ -3,12 +3,14 @@
 import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
 import { KEEP_ALIVE_PATHS, withFields } from "../aliases.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
-import type { Gate, Grant } from "../gate.ts";
+import { Rerouted, type Gate, type Grant } from "../gate.ts";
 import { describeFetchError } from "../../net/fetch-error.ts";
+import type { RoutingTable } from "../routing-table.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
 import { planFor, type AttemptPlan } from "./attempt-plan.ts";
+import { route } from "./route.ts";
 
 /** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
 const keepAliveValue = (v: string): string | number => (/^-?\d+$/.test(v) ? Number(v) : v);
@@ -67,7 +69,37 @@ export function firstGrant(ex: Exchange, gate: Gate<Upstream>): Grant<Upstream> 
   try {
     return gate.acquire(listing(ex.order, ex.model), ex.claimant!, ex.clientSignal);
   } catch (e) {
+    // Refused a place at once (the queue full: 429): it used nothing, so not one of its key's requests per minute
+    // either, or a client retrying when Retry-After says would meet the --rpm limit its own refusals filled.
+    if (e instanceof HttpError && e.code === "rate_limited" && ex.gateway !== null) ex.gateway.unqueued(ex.admitted!);
     return queueRefusal(ex, e);
+  }
+}
+
+/**
+ * A request a reload took out of the queue (the gate's Rerouted): routed again by the new table, so an upstream the
+ * reload removed is never its target, and waiting on with its first start (its queue_timeout keeps counting). Not on
+ * the way of a request that no reload met. An upstream already tried (by name) is not tried again.
+ */
+async function rerouted(ex: Exchange, gate: Gate<Upstream>, e: Rerouted<unknown>, tried: readonly Upstream[] | null): Promise<Grant<Upstream> | Response> {
+  for (;;) {
+    ex.table = e.next as RoutingTable;
+    // The new table's order for the model (a 404 when no upstream of it lists the model any more, 502 when none is enabled).
+    const refused = route(ex);
+    if (refused !== null) return refused;
+    const order = tried === null ? listing(ex.order, ex.model) : ex.order.filter((x) => !tried.some((t) => t.name === x.name));
+    if (order.length === 0) {
+      const msg = "the configuration was reloaded while the request waited, and every upstream it now has for this model was tried already";
+      ex.fail(502, msg);
+      return errorAnswer(ex, "upstream_error", msg);
+    }
+    try {
+      const g = gate.acquire(order, ex.claimant!, ex.clientSignal, e.since);
+      return g instanceof Promise ? await g : g;
+    } catch (again) {
+      if (!(again instanceof Rerouted)) return queueRefusal(ex, again);
+      e = again;
+    }
   }
 }
 
@@ -84,8 +116,9 @@ export async function attempt<T>(
   then: (ex: Exchange, res: UpstreamReply) => T | Promise<T>,
   plans: (ex: Exchange, u: Upstream) => AttemptPlan = planFor,
 ): Promise<T | Response> {
-  const order = ex.order;
-  const attempts = ex.attempts;
+  // Both change when a reload routes the request again while it waits (rerouted()).
+  let order = ex.order;
+  let attempts = ex.attempts;
   let tried: Upstream[] | null = null;
   let lastCode: ErrorCode = "no_upstream";
   let lastMessage = "";
@@ -97,10 +130,15 @@ export async function attempt<T>(
     let grant: Grant<Upstream>;
     try {
       // Failover never goes back to an upstream that failed.
-      const g = i === 0 ? first : gate.acquire(order.filter((x) => !tried!.includes(x)), ex.claimant!, ex.clientSignal);
+      const g = i === 0 ? first : gate.acquire(order.filter((x) => !tried!.some((t) => t.name === x.name)), ex.claimant!, ex.clientSignal);
       grant = g instanceof Promise ? await g : g;
     } catch (e) {
-      return queueRefusal(ex, e);
+      if (!(e instanceof Rerouted)) return queueRefusal(ex, e);
+      const again = await rerouted(ex, gate, e, tried);
+      if (again instanceof Response) return again;
+      grant = again;
+      order = ex.order;
+      attempts = ex.attempts;
     }
     const u = grant.upstream;
     if (grant.position > 0) {

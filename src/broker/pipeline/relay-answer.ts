@@ -1,7 +1,7 @@
 // Pipeline stage 5, relay the answer: the accepted reply's head (with the broker's Server-Timing and queue position),
 // then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
 import { headOnlyMessage, type Exchange } from "../exchange.ts";
-import { redactUpstreamSecret } from "../error-redaction.ts";
+import { redactingStream, redactUpstreamSecret } from "../error-redaction.ts";
 import { describeFetchError } from "../../net/fetch-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
@@ -36,6 +36,9 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
   }
   // A HEAD answer declares the length a GET would get (RFC 9110 §9.3.2): without it Bun sends "content-length: 0".
   if (!res.hasBody && ex.method === "HEAD") headOnlyLength(res, headers);
+  // A streamed error answer (chunked, SSE) may quote the credential too: redacted as it passes. Success streams are
+  // relayed as they are (nothing added per chunk).
+  if (res.status >= 400) ex.stripper = redactingStream(ex.upstream, ex.stripper);
   return new Response(ex.stream(res), responseInit(res, headers));
 }
 
