@@ -19,9 +19,12 @@ import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
+import { agentReplayed } from "./resume-offers.ts";
 
 /** Across the hop: the owner node names the resume token of an answer the entry node may resume (never sent to a client). */
 export const RESUME_HEADER = "x-c2l-resume";
+/** Across the hop, on a resumed answer from the owner node: the bytes the agent sends again (its RESUME's sent − offset). */
+export const REPLAYED_HEADER = "x-c2l-replayed";
 /** Across the hop beside RESUME_HEADER: the resume window (ms) the owner node agreed with the agent (never sent to a client). */
 export const RESUME_WINDOW_HEADER = "x-c2l-resume-window";
 /**
@@ -205,7 +208,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!s) return new HttpError("not_found", `no answer of tunnel "${id}" is offered for resume here`).toResponse();
     // A break here fails the body: the entry node, which holds the client, resumes again.
     // (Failed with undefined, not the StreamError: Bun would print that as a stack dump.)
-    return new Response(countResumed(s).directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
+    const replayed = agentReplayed(s);
+    const headers: Record<string, string> = { [RESUME_HEADER]: token };
+    // The entry node counts the resume (it holds the client); what the agent sends again only the agent's offer says.
+    if (replayed !== undefined) headers[REPLAYED_HEADER] = String(replayed);
+    return new Response(countResumed(s).directReadable(() => null), { status: 200, headers });
   }
 
   function moving(id: string, path: string): Response {

@@ -614,13 +614,13 @@ export class RelayCluster implements ClusterRouting {
       return null;
     }
     if (!lease || lease === "ignored" || lease.node === this.nodeId || !lease.url) return null;
-    const body = await resumeAt(id, token, offset, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url }, signal);
-    if (!body) {
+    const got = await resumeAt(id, token, offset, { key: this.keys.hop, nodeId: this.nodeId, ownerId: lease.node, ownerUrl: lease.url }, signal);
+    if (!got) {
       // Perhaps a stale owner: look it up afresh next time.
       this.owners.delete(id);
       return null;
     }
-    return bodySource(body);
+    return bodySource(got.body, got.replayed);
   }
 
   /** Marks a tunnel answer with the node that took the call (and, when it held the agent itself, the owner). */

@@ -5,7 +5,7 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
-import { CLIENT_ONLY, ENTRY_RESUMES_HEADER, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
+import { CLIENT_ONLY, ENTRY_RESUMES_HEADER, REPLAYED_HEADER, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
 import { bodySource, resumableBody, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import type { HopWatch } from "./hop-watch.ts";
@@ -58,13 +58,17 @@ export async function smallBody(req: Request): Promise<Uint8Array | null> {
 }
 
 /** The rest of a resumable answer, from `offset`, at the node whose agent offered it: its body, or null (no offer there). */
-export async function resumeAt(id: string, token: string, offset: number, o: HopOptions, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+export async function resumeAt(id: string, token: string, offset: number, o: HopOptions, signal: AbortSignal): Promise<{ body: ReadableStream<Uint8Array>; replayed?: number } | null> {
   const target = `/internal/resume/${id}`;
   const headers = new Headers({ [RESUME_HEADER]: token, [RESUME_OFFSET_HEADER]: String(offset) });
   const signed = signedHeaders(o.key, o.nodeId, o.ownerId, "GET", target, headers, "none");
   try {
     const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal, decompress: false, proxy: false } as RequestInit);
-    if (res.status === 200 && res.body) return res.body;
+    if (res.status === 200 && res.body) {
+      // An owner of an older release (or an agent that did not say what it had sent) names none.
+      const replayed = Number(res.headers.get(REPLAYED_HEADER) ?? "-1");
+      return { body: res.body, replayed: Number.isSafeInteger(replayed) && replayed >= 0 ? replayed : undefined };
+    }
     await res.arrayBuffer().catch(() => {});
   } catch {}
   return null;
