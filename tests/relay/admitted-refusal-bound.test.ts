@@ -1,10 +1,14 @@
-// A call refused after its key was accepted (the tunnel's streams all taken) reads its body no further than a
-// bad key's refusal does (src/relay/bounded-drain.ts): a relay process and a daemon, an endless upload over a raw socket.
+// A call refused after its key was accepted (the tunnel's streams all taken; a cluster's shared minute) reads its body no
+// further than a bad key's refusal does (src/relay/bounded-drain.ts): real relay processes (a daemon; a cluster node on
+// Redis), an endless upload over a raw socket.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { DRAIN_MAX_BYTES } from "../../src/relay/bounded-drain.ts";
 import { CLIENT_KEY, TUNNEL_ID, relayToml } from "../tunnel/helpers.ts";
 import { startTunnelRig, type TunnelRig } from "../tunnel/tunnel-rig.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { startCluster } from "./cluster-helpers.ts";
 import { endlessUpload, refusedClosing } from "./endless-upload.ts";
 
 let rig: TunnelRig;
@@ -40,5 +44,24 @@ test("with the right key, an endless upload to a tunnel whose streams are all ta
   } finally {
     held.abort();
     await reader.cancel().catch(() => {});
+  }
+}, 40_000);
+
+requireTools(["redis-server"]).test("at a cluster node, an endless upload over the tunnel's shared minute (429, admitted before Redis was asked) is drained within the bounds and its connection closed", async () => {
+  const redis = await startRedis();
+  // One request a minute: the first call spends it (the tunnel has no agent: 502), the upload meets the 429.
+  const cluster = await startCluster({ redisUrl: redis.url, size: 1, requestsPerMinute: 1 });
+  try {
+    const node = cluster.nodes[0]!;
+    const first = await fetch(`${node.url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    expect(first.status).toBe(502);
+    await first.arrayBuffer();
+    const r = await endlessUpload(node.port, 64 * 1024, 0, 20_000, { lines: `Authorization: Bearer ${CLIENT_KEY}\r\nTransfer-Encoding: chunked\r\n` });
+    refusedClosing(r.head, 429);
+    expect(r.closed).toBe(true);
+    expect(r.sentAtAnswer).toBeLessThan(DRAIN_MAX_BYTES + 32 * 1024 * 1024);
+  } finally {
+    await cluster.stop();
+    await redis.stop();
   }
 }, 40_000);
