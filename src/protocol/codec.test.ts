@@ -29,6 +29,7 @@ describe("byte fixtures", () => {
     ["WELCOME", { type: "WELCOME", stream: 0, body: { version: 2, capabilities: [], tunnelId: "alice" } }, "02 00 00000000" + json('{"version":2,"capabilities":[],"tunnelId":"alice"}')],
     ["GO_AWAY", { type: "GO_AWAY", stream: 0, body: { code: "normal", reason: "bye" } }, "22 00 00000000" + json('{"code":"normal","reason":"bye"}')],
     ["RESUME", { type: "RESUME", stream: 0, body: { token: TOKEN } }, "16 00 00000000" + json(`{"token":"${TOKEN}"}`)],
+    ["RESUME with the bytes the agent had sent", { type: "RESUME", stream: 0, body: { token: TOKEN, sent: 5678 } }, "16 00 00000000" + json(`{"token":"${TOKEN}","sent":5678}`)],
     ["RESUMED", { type: "RESUMED", stream: 9, body: { token: TOKEN, offset: 1234 } }, "17 00 00000009" + json(`{"token":"${TOKEN}","offset":1234}`)],
     [
       "RESPONSE_HEAD with a resume token",
@@ -91,6 +92,7 @@ describe("resume frames", () => {
     ["a REQUEST_HEAD window of 0", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":0}'), "bad_payload"],
     ["a RESUME token too short", "16 00 00000000" + json('{"token":"abc"}'), "bad_payload"],
     ["a RESUME token with other characters", "16 00 00000000" + json(`{"token":"${TOKEN.slice(0, 21)}/"}`), "bad_payload"],
+    ["a RESUME whose sent is no byte count", "16 00 00000000" + json(`{"token":"${TOKEN}","sent":-1}`), "bad_payload"],
     ["a RESUME on a stream", "16 00 00000001" + json(`{"token":"${TOKEN}"}`), "bad_stream_id"],
     ["a RESUMED on stream 0", "17 00 00000000" + json(`{"token":"${TOKEN}","offset":0}`), "bad_stream_id"],
     ["a RESUMED with a negative offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":-1}`), "bad_payload"],

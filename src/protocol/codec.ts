@@ -17,6 +17,7 @@ import {
   type Message,
   type RequestHead,
   type ResponseHead,
+  type Resume,
   type Resumed,
   type Welcome,
 } from "./messages.ts";
@@ -249,8 +250,15 @@ function decodeAt(buf: Uint8Array, at: number, end: number): Frame {
       if (!isStr(o.reason, 1024)) throw new ProtocolError("bad_payload", "RESET.reason must be a short string");
       return { type: "RESET", stream, body: { code: o.code as never, reason: o.reason } };
     }
-    case "RESUME":
-      return { type: "RESUME", stream: 0, body: { token: token(json(payload, "RESUME").token, "RESUME.token") } };
+    case "RESUME": {
+      const o = json(payload, "RESUME");
+      const body: Resume = { token: token(o.token, "RESUME.token") };
+      if (o.sent !== undefined) {
+        if (!Number.isSafeInteger(o.sent) || (o.sent as number) < 0) throw new ProtocolError("bad_payload", "RESUME.sent must be a byte count (a non-negative integer)");
+        body.sent = o.sent as number;
+      }
+      return { type: "RESUME", stream: 0, body };
+    }
     case "RESUMED": {
       const o = json(payload, "RESUMED");
       if (!Number.isSafeInteger(o.offset) || (o.offset as number) < 0) throw new ProtocolError("bad_payload", "RESUMED.offset must be a byte offset (a non-negative integer)");

@@ -139,6 +139,11 @@ export interface ResponseHead {
 /** The agent offers to resume the answer it holds under `token` (sent after WELCOME, or when a stream's session ended). */
 export interface Resume {
   token: string;
+  /**
+   * Body bytes of the answer the agent had sent when its session ended (absent from an older agent): the relay that
+   * takes the answer over from `offset` counts sent − offset as replayed, the agent's own figure.
+   */
+  sent?: number;
 }
 /** The relay will never take the answer offered under `token` over (no client waits for it): the agent drops it. */
 export interface ResumeRefused {

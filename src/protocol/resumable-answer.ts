@@ -123,7 +123,7 @@ export class AnswerResumes {
   /** @internal An answer lost its session: offer it on the live one, if any (a later attach() offers it otherwise). */
   offer(a: HeldAnswer): void {
     const s = this.live;
-    if (s && !s.closed && a.token) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token } });
+    if (s && !s.closed && a.token) s.sendFrame({ type: "RESUME", stream: 0, body: { token: a.token, sent: a.sentBytes } });
   }
 
   /** @internal */
@@ -176,6 +176,10 @@ export class HeldAnswer {
   /** Body offset written to the current stream, and where that stream began. */
   private sent = 0;
   private base = 0;
+  /** Body bytes sent so far (RESUME names them: the relay counts what it replays as the agent does, resume()). */
+  get sentBytes(): number {
+    return this.sent;
+  }
   private upstreamDone = false;
   private upstreamError: unknown = undefined;
   private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;

@@ -61,7 +61,7 @@ export interface SessionOptions {
    */
   firstWindow?: number;
   /** Relay, "resume" negotiated: the agent offers to resume the answer it holds under this token. */
-  onResume?: (token: string) => void;
+  onResume?: (token: string, sent?: number) => void;
   /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
   onResumed?: (id: number, token: string, offset: number, window?: number) => void;
   /** Agent, "resume" negotiated: the relay will never take the answer held under `token` over. */
@@ -220,7 +220,7 @@ export class Session {
         return;
       case "RESUME":
         if (this.role !== "relay" || !this.opts.onResume) throw new ProtocolError("unexpected_frame", "RESUME without the resume capability, or sent to the agent");
-        this.opts.onResume(f.body.token);
+        this.opts.onResume(f.body.token, f.body.sent);
         return;
       case "RESUMED":
         if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");

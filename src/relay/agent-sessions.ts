@@ -219,13 +219,13 @@ export class AgentSessions {
   }
 
   /** An agent's RESUME: filed under its own tunnel, or refused when no client here waits for it (a relay alone). */
-  private onOffer(tunnel: string, token: string, session: Session): void {
+  private onOffer(tunnel: string, token: string, session: Session, sent?: number): void {
     if (this.refuseUnknownOffers && !this.offers.expects(tunnel, token)) {
       this.metrics.resumeFailed.inc({ reason: "unknown" });
       session.sendFrame({ type: "RESUME_REFUSED", stream: 0, body: { token, reason: "no client waits for this answer here" } });
       return;
     }
-    this.offers.offer(tunnel, token, session);
+    this.offers.offer(tunnel, token, session, sent);
   }
 
   private onHello(ws: ServerWebSocket<AgentData>, bytes: Uint8Array): void {
@@ -258,7 +258,7 @@ export class AgentSessions {
       windowHeads: hello.capabilities.includes(WINDOW_CAPABILITY),
       firstWindow: this.lastWindows.get(d.tunnelId),
       // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
-      onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token) => this.onOffer(d.tunnelId, token, session) : undefined,
+      onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token, sent) => this.onOffer(d.tunnelId, token, session, sent) : undefined,
       heartbeatMs: this.t.heartbeatMs,
       toleranceMs: this.t.toleranceMs,
       sink: {

@@ -7,11 +7,11 @@ export const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
 export const DRAIN_MAX_MS = 5_000;
 
 /**
- * Reads and discards `body` up to `maxBytes` or `maxMs`, whichever comes first. True when it reached its end (the
- * connection may be answered cleanly); false when the bound cut it (the answer must close the connection, and the
- * client that kept sending meets a reset, as at nginx after lingering_time).
+ * Reads and discards `body` up to `maxBytes` or `maxMs`, whichever comes first. Null when it reached its end (the
+ * connection may be answered cleanly); when the bound cut it, the body's reader, the rest unread: the answer must
+ * close the connection, after a lingering close (lingering-close.ts) so that a client still sending sees it first.
  */
-export async function drainBounded(body: ReadableStream<Uint8Array>, maxBytes = DRAIN_MAX_BYTES, maxMs = DRAIN_MAX_MS): Promise<boolean> {
+export async function drainBounded(body: ReadableStream<Uint8Array>, maxBytes = DRAIN_MAX_BYTES, maxMs = DRAIN_MAX_MS): Promise<ReadableStreamDefaultReader<Uint8Array> | null> {
   const reader = body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), maxMs)));
@@ -20,16 +20,15 @@ export async function drainBounded(body: ReadableStream<Uint8Array>, maxBytes = 
     for (;;) {
       const r = await Promise.race([reader.read(), late]);
       if (r === "late") break;
-      if (r.done) return true;
+      if (r.done) return null;
       read += r.value.byteLength;
       if (read > maxBytes) break;
     }
   } catch {
     // The client went away (or the idle timer cut a body trickled in): the answer has no one to reach.
-    return true;
+    return null;
   } finally {
     clearTimeout(timer);
   }
-  reader.cancel().catch(() => {});
-  return false;
+  return reader;
 }

@@ -1,7 +1,7 @@
 // Each cloud client's share of one tunnel's requests per minute on one node (a token bucket per client), so one client
 // cannot spend the whole minute of the tunnel's others; in a cluster Redis keeps the same share (cluster/rate-window.ts).
-// A client here is its relay credential (client key or JWT subject), never a gateway key: the minute is counted before
-// the agent checks that key.
+// A client here is its relay credential (client key or JWT subject), or a gateway key its agent has already served (the
+// minute is counted before the agent checks a key, so an unproven one counts under the credential: verified-clients.ts).
 import { clientShareOf } from "./client-share.ts";
 
 interface Bucket {

@@ -20,9 +20,13 @@ import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
+import { VerifiedClients } from "./verified-clients.ts";
+import { agentReplayed } from "./resume-offers.ts";
 
 /** Across the hop: the owner node names the resume token of an answer the entry node may resume (never sent to a client). */
 export const RESUME_HEADER = "x-c2l-resume";
+/** Across the hop, on a resumed answer from the owner node: the bytes the agent sends again (its RESUME's sent − offset). */
+export const REPLAYED_HEADER = "x-c2l-replayed";
 /** Across the hop beside RESUME_HEADER: the resume window (ms) the owner node agreed with the agent (never sent to a client). */
 export const RESUME_WINDOW_HEADER = "x-c2l-resume-window";
 /**
@@ -108,6 +112,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return l;
   };
   const max = config.limits.max_body_bytes;
+  // The gateway keys each tunnel's agent has served: they name a client for the minute too (verified-clients.ts).
+  const verified = new VerifiedClients();
   const clientPerMinute = clientShareOf(config.limits.requests_per_minute, config.limits.requests_per_minute_per_client);
   // The per-request series' children, found once (no label object or key per request).
   const toAgent = metrics.bytes.child({ direction: "to_agent" });
@@ -219,7 +225,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!s) return new HttpError("not_found", `no answer of tunnel "${id}" is offered for resume here`).toResponse();
     // A break here fails the body: the entry node, which holds the client, resumes again.
     // (Failed with undefined, not the StreamError: Bun would print that as a stack dump.)
-    return new Response(countResumed(s).directReadable(() => null), { status: 200, headers: { [RESUME_HEADER]: token } });
+    const replayed = agentReplayed(s);
+    const headers: Record<string, string> = { [RESUME_HEADER]: token };
+    // The entry node counts the resume (it holds the client); what the agent sends again only the agent's offer says.
+    if (replayed !== undefined) headers[REPLAYED_HEADER] = String(replayed);
+    return new Response(countResumed(s).directReadable(() => null), { status: 200, headers });
   }
 
   function moving(id: string, path: string): Response {
@@ -228,9 +238,10 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   /**
    * The request over the agent's session on this node; `viaNode`: another node sent it (owner moved → retry).
-   * `client`: who sent it, for its share of the tunnel's streams (client-share.ts).
+   * `client`: who sent it, for its share of the tunnel's streams (client-share.ts); `gatewayKey`: the gateway key it
+   * named at this node (its answer says whether the agent accepts it: verified-clients.ts).
    */
-  async function overSession(req: Request, id: string, path: string, viaNode: boolean, client: string): Promise<Response> {
+  async function overSession(req: Request, id: string, path: string, viaNode: boolean, client: string, gatewayKey: string | null = null): Promise<Response> {
     let session = sessions.session(id);
     if (!session || session.sentGoAway) {
       // A planned move: this relay sent the agent away and it reconnects at once, here or (cluster) to another node.
@@ -239,7 +250,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const wasMoving = sessions.moving(id);
       if (wasMoving) await sessions.settled(id, MOVE_HOLD_MS);
       const back = sessions.session(id);
-      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, client);
+      if (back && !back.sentGoAway) return overSession(req, id, path, viaNode, client, gatewayKey);
       if (wasMoving || session) return deps.cluster && !req.signal.aborted ? deps.cluster.forwardToOwner(req, id, path) : moving(id, path);
       if (viaNode) return moving(id, path);
       return refuse(new HttpError("tunnel_offline", `tunnel "${id}" is not connected`), path);
@@ -254,7 +265,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       const now = sessions.session(id);
       if (!now || now.sentGoAway) {
         share.release(client);
-        return overSession(req, id, path, viaNode, client);
+        return overSession(req, id, path, viaNode, client, gatewayKey);
       }
       session = now;
     }
@@ -302,6 +313,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       }
       metrics.ttfb.observe((performance.now() - t0) / 1000);
       countStatus(res.status);
+      if (gatewayKey !== null) verified.note(id, gatewayKey, res.status);
       const s = stream as Stream | null;
       if (s) {
         s.whenFinished(() => {
@@ -347,21 +359,22 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (max && declared > max) return refuse(new HttpError("payload_too_large", `the request body (${declared} bytes) is over this relay's limit of ${max} bytes`), path);
     // Who the client is, for its share of the tunnel's streams: the gateway key it names for the broker (a key the
     // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
-    // Its share of the minute goes by the credential alone: a call is counted before the agent sees its key, so a
-    // made-up key per call must not open a new share.
+    // For its share of the minute, the gateway key only once the agent has served a call with it: a call is counted
+    // before the agent sees its key, so a made-up key per call must not open a new share (verified-clients.ts).
     const credential = who.client ?? "";
     const client = apiKey ?? credential;
+    const minuteClient = apiKey !== null && verified.has(id, apiKey) ? apiKey : credential;
     // Admitted (its connection's idle timer lifted: server.ts) only past the refusals decided here, so a 413 or 429's
     // unread body is drained within bounds and its connection closed, as a bad key's. (A cluster's shared rate is
     // admitted before its Redis round trip: the idle timer must not fire while it waits.)
     if (deps.cluster) {
       deps.admit?.(req);
-      return clusterAdmitted(req, id, path, deps.cluster, client, credential);
+      return clusterAdmitted(req, id, path, deps.cluster, client, credential, minuteClient, apiKey);
     }
-    const refused = limitsFor(id).admitRate(credential);
+    const refused = limitsFor(id).admitRate(minuteClient);
     if (refused !== null) return overRate(id, path, refused);
     deps.admit?.(req);
-    return overSession(req, id, path, false, client);
+    return overSession(req, id, path, false, client, apiKey);
   }
 
   function tunnelFull(id: string, path: string, maxStreams: number): Response {
@@ -381,16 +394,22 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return refuse(new HttpError("rate_limited", why), path, { "retry-after": String(r.seconds) });
   }
 
-  /** `credential`: the client's name by its relay credential: its share of the minute, and sent to the owner node, which keeps the streams' share. */
-  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting, client: string, credential: string): Promise<Response> {
+  /**
+   * `credential`: the client's name by its relay credential, sent to the owner node, which keeps the streams' share;
+   * `minuteClient`: its name for its share of the minute (a verified gateway key, else the credential).
+   */
+  async function clusterAdmitted(req: Request, id: string, path: string, cluster: ClusterRouting, client: string, credential: string, minuteClient: string, gatewayKey: string | null): Promise<Response> {
     // Set here, whatever the client sent under that name: the owner trusts only what this node signed. (Also for a
     // call served here: one whose agent moves on goes to the owner from overSession; the agent never sees it.)
     req.headers.set(CLIENT_HEADER, credential);
-    const refused = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate(credential), credential, clientPerMinute);
+    const refused = await cluster.admitRate(id, config.limits.requests_per_minute, () => limitsFor(id).admitRate(minuteClient), minuteClient, clientPerMinute);
     if (refused !== null) return overRate(id, path, refused);
     // A tunnel whose agent this node sent away is served (after a short wait) where the agent went (overSession).
-    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, client);
-    return cluster.forwardToOwner(req, id, path);
+    if (sessions.session(id) || sessions.moving(id)) return overSession(req, id, path, false, client, gatewayKey);
+    const res = await cluster.forwardToOwner(req, id, path);
+    // The owner's answer: the agent's (a 2xx verifies the key), or the owner's own refusal (never a 2xx).
+    if (gatewayKey !== null) verified.note(id, gatewayKey, res.status);
+    return res;
   }
 
   /** At the owner: the client as the entry node named it (a gateway key crosses the hop as x-api-key). */

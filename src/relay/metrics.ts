@@ -16,7 +16,7 @@ export function createRelayMetrics() {
     bytes: new FastCounter({ registry, name: "cloudtolocalllm_relay_bytes_total", help: "Body bytes through tunnels by direction.", labelNames: ["direction"] }),
     // Answers that outlived the agent's session (docs/protocol.md, Resume).
     resumed: new FastCounter({ registry, name: "cloudtolocalllm_relay_resumed_streams_total", help: "Client answers taken over on the agent's new session (here or at another node) after theirs ended." }),
-    replayed: new FastCounter({ registry, name: "cloudtolocalllm_relay_replayed_bytes_total", help: "Answer bytes received before a session ended but not yet delivered, received again after the resume." }),
+    replayed: new FastCounter({ registry, name: "cloudtolocalllm_relay_replayed_bytes_total", help: "Answer bytes the agent sent again after a resume (its RESUME says what it had sent; from an older agent, the bytes received here and not yet delivered)." }),
     resumeFailed: new FastCounter({ registry, name: "cloudtolocalllm_relay_resume_failed_total", help: "Client answers not resumed within the resume window (ended with the error line), by reason.", labelNames: ["reason"] }),
     ttfb: new FastHistogram({
       registry,

@@ -3,6 +3,7 @@
 // taken over from the byte the client has, wherever the agent reconnected; past the resume window it ends with the
 // error line in the caller's dialect (cut-short.ts), as an answer cut short always did.
 import { StreamError, type Stream } from "../protocol/stream.ts";
+import { agentReplayed } from "./resume-offers.ts";
 
 /** Where the answer's bytes come from now. */
 export interface ChunkSource {
@@ -18,6 +19,8 @@ export interface ChunkSource {
    * reading must not put off the resume until it reads again, when the agent may have given the answer up.
    */
   onLost?(cb: () => void): void;
+  /** A resumed source: the bytes it sends again, by the agent's count (RESUME's `sent` − the offset), when known. */
+  replayed?: number;
 }
 
 /** The agent's stream on this node as a source. */
@@ -30,11 +33,12 @@ export function streamSource(s: Stream, base = 0): ChunkSource {
     lost,
     undelivered: (delivered) => Math.max(0, base + s.bytesIn - delivered),
     onLost: (cb) => s.onFailure((e) => lost(e) && cb()),
+    replayed: agentReplayed(s),
   };
 }
 
 /** An answer read from elsewhere (the hop): any failure to read it is a lost node, which a resume may mend. */
-export function bodySource(body: ReadableStream<Uint8Array>): ChunkSource {
+export function bodySource(body: ReadableStream<Uint8Array>, replayed?: number): ChunkSource {
   const reader = body.getReader();
   return {
     next: async () => {
@@ -43,6 +47,7 @@ export function bodySource(body: ReadableStream<Uint8Array>): ChunkSource {
     },
     cancel: (reason) => void reader.cancel(reason).catch(() => {}),
     lost: () => true,
+    replayed,
   };
 }
 
@@ -108,7 +113,9 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
         if (cancelled) return;
         let tail: Uint8Array | null;
         if (src.lost(e) && (hooks.canResume?.() ?? true)) {
-          const replayed = src.undelivered?.(delivered) ?? 0;
+          // What this node received and had not delivered; the agent's own count, when the new source has it, covers
+          // what it sent that never arrived here too (in a cluster, through a node that is gone: this one saw none of it).
+          const undelivered = src.undelivered?.(delivered) ?? 0;
           // The resume begun at the loss, when it asked for the bytes the client has now (it always does: the lost
           // stream hands out nothing more); else one from here.
           const begun = early?.offset === delivered ? early.next : null;
@@ -120,7 +127,7 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
             return;
           }
           if (next) {
-            hooks.resumed?.(replayed);
+            hooks.resumed?.(next.replayed ?? undelivered);
             src = next;
             watch(next);
             continue;

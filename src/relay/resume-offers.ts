@@ -9,6 +9,16 @@ export const MAX_OFFERS_PER_TUNNEL = 1024;
 interface Offer {
   session: Session;
   at: number;
+  /** Body bytes the agent had sent (its RESUME says; an older agent does not). */
+  sent?: number;
+}
+
+/** Bytes a claimed stream sends again, by the agent's count (sent − offset), when its offer named what it had sent. */
+const replayedBy = new WeakMap<Stream, number>();
+
+/** The bytes the agent sends again on `s` (a stream claim() returned), or undefined when its offer did not say. */
+export function agentReplayed(s: Stream): number | undefined {
+  return replayedBy.get(s);
 }
 
 export class ResumeOffers {
@@ -37,15 +47,15 @@ export class ResumeOffers {
     return this.expected.get(tunnel)?.has(token) ?? false;
   }
 
-  /** The agent of `tunnel`, on `session`, offers the answer it holds under `token`. */
-  offer(tunnel: string, token: string, session: Session): void {
+  /** The agent of `tunnel`, on `session`, offers the answer it holds under `token`, of which it had sent `sent` bytes. */
+  offer(tunnel: string, token: string, session: Session, sent?: number): void {
     let m = this.byTunnel.get(tunnel);
     if (!m) this.byTunnel.set(tunnel, (m = new Map()));
     const now = performance.now();
     for (const [t, o] of m) if (now - o.at > this.windowMs || o.session.closed) m.delete(t);
     // Bounded: an agent offering token after token (a cluster node files every offer) pushes out its oldest.
     if (m.size >= MAX_OFFERS_PER_TUNNEL) m.delete(m.keys().next().value!);
-    m.set(token, { session, at: now });
+    m.set(token, { session, at: now, sent });
     for (const w of [...(this.waiters.get(tunnel) ?? [])]) w();
   }
 
@@ -75,6 +85,7 @@ export class ResumeOffers {
       const s = o.session.resumeStream(token, offset);
       // The request went whole with the first stream; this one only carries the rest of the answer.
       s.end();
+      if (o.sent !== undefined) replayedBy.set(s, Math.max(0, o.sent - offset));
       return s;
     } catch {
       return null;

@@ -5,6 +5,7 @@ import { listenError } from "../core/listen-error.ts";
 import { closing } from "../core/request-checks.ts";
 import { logger } from "../core/log.ts";
 import { drainBounded } from "./bounded-drain.ts";
+import { lingeringClose } from "./lingering-close.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
 import { RelayAuth } from "./auth.ts";
 import { relayMs, type RelayConfig } from "./config.ts";
@@ -39,14 +40,24 @@ export interface RelayServer {
 function closeUnadmitted(routes: ReturnType<typeof relayFetch>, admitted: WeakSet<Request>): ReturnType<typeof relayFetch> {
   return async (req, srv) => {
     const res = await routes(req, srv);
-    if (!res || admitted.has(req)) return res;
+    if (!res) return res;
+    if (admitted.has(req)) {
+      // Admitted, then refused before its body was read (the tunnel offline, full after its wait; a cluster's rate):
+      // Bun would read an unread body to its end, however long, to keep the connection. The same bounded drain as a
+      // refusal's below; the connection stays (no idle timer is left on it) only when the body ended within it.
+      // bodyUsed first: a forwarded call's body is read already, and asking for req.body builds a stream for nothing.
+      if (req.bodyUsed || !req.body || req.body.locked) return res;
+      const rest = await drainBounded(req.body);
+      return rest ? lingeringClose(res, rest) : res;
+    }
     // An answer that closes already (a request whose framing is in doubt) closes at once. Otherwise a body the answer
     // left unread (a refused upload) is read to its end first, as Bun would to keep the connection: closing on unread
     // bytes resets it, and a proxy still sending them answers its client 502 instead of this answer.
     if (res.headers.get("connection") === "close") return res;
-    // That read is bounded (bounded-drain.ts): past it the answer goes out and the connection closes under the sender.
-    if (req.body && !req.bodyUsed) await drainBounded(req.body);
-    return closing(res);
+    // That read is bounded (bounded-drain.ts): past it the answer goes out, the read lingers a moment so the sender sees
+    // it rather than a reset (lingering-close.ts), and the connection closes.
+    const rest = req.body && !req.bodyUsed ? await drainBounded(req.body) : null;
+    return rest ? lingeringClose(res, rest) : closing(res);
   };
 }
 

@@ -32,7 +32,12 @@ async function metric(node: ClusterNode, name: string): Promise<number> {
 
 type Listing = { tunnels: { id: string; node: string }[]; nodes: { id: string }[] };
 const listing = async (n: ClusterNode) => (await (await fetch(`${n.url}/api/tunnels`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Listing;
-const readyz = async (n: ClusterNode) => (await (await fetch(`${n.url}/readyz`)).json()) as { cluster: { redis: string; reason?: string } };
+type Readiness = { cluster: { redis: string; reason?: string } };
+/** A node's readiness report (in the error's details when it is not ready: a node that has not reached Redis since it started). */
+const readyz = async (n: ClusterNode): Promise<Readiness> => {
+  const body = (await (await fetch(`${n.url}/readyz`)).json()) as Readiness & { error?: { details: Readiness } };
+  return body.error?.details ?? body;
+};
 const callBob = (n: ClusterNode) => fetch(`${n.url}/t/bob/api/tags`, { headers: { Authorization: `Bearer ${BOB_KEY}` } });
 
 for (const mode of [{ name: "without a password", password: undefined }, { name: "with requirepass (the password in redis_url)", password: PASSWORD }]) {

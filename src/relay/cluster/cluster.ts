@@ -130,6 +130,12 @@ export class RelayCluster implements ClusterRouting {
   private upSince: number | null = null;
   /** Redis was reachable once since the start: a later "reachable" is a recovery. */
   private redisSeen = false;
+  /**
+   * Whether this node has reached Redis since it started. Before it has, it knows no other node (the members are read
+   * from Redis), so it can neither ask whether they reach Redis (split-watch.ts) nor find a tunnel's owner: an agent it
+   * took would be offline to every node that reaches Redis. It stands aside until then (standingAside()).
+   */
+  private reachedRedis = false;
 
   constructor(
     private readonly d: ClusterDeps,
@@ -223,6 +229,9 @@ export class RelayCluster implements ClusterRouting {
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
     this.timers.push(setInterval(() => void this.split.check(), Math.max(100, this.ms.lease_ttl / 6)));
     log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
+    this.reachedRedis ||= this.link.up;
+    if (!this.reachedRedis)
+      log.warn("not ready, taking no agents: this relay node has not reached the cluster's Redis since it started, so it knows no other node and cannot tell whether they reach Redis (an agent that reaches no other node is served after 2 s); ready once it reaches Redis", { node: this.nodeId, reason: this.link.reason });
   }
 
   /** Leaves the cluster: gives up the leases still held (agents were sent away), stops beating, closes listeners. */
@@ -485,6 +494,7 @@ export class RelayCluster implements ClusterRouting {
 
   /** Why this node takes no agents and is not ready (cut off from Redis while a peer reaches it), or null. */
   standingAside(): string | null {
+    if (!this.reachedRedis) return `this relay node has not reached the cluster's Redis since it started (${this.link.reason}): it knows no other node, and cannot tell whether they reach Redis: connect to another node`;
     if (this.split.confirmedBy === null || this.usable) return null;
     return `this relay node cannot reach the cluster's Redis (${this.readiness().reason}) while node ${this.split.confirmedBy} can: connect to another node`;
   }
@@ -510,6 +520,7 @@ export class RelayCluster implements ClusterRouting {
 
   private onRedisState(up: boolean, reason: string): void {
     if (up) this.connectFailure = "";
+    if (up) this.reachedRedis = true;
     this.upSince = up ? performance.now() : null;
     this.d.metrics.redisUp.set(up && this.refusing === null ? 1 : 0);
     this.owners.clear();

@@ -5,7 +5,7 @@
 import { HttpError } from "../../core/http-error.ts";
 import { HOP_BY_HOP } from "../../net/hop-by-hop.ts";
 import { endingBody, cutShortTail } from "../cut-short.ts";
-import { CLIENT_ONLY, ENTRY_RESUMES_HEADER, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
+import { CLIENT_ONLY, ENTRY_RESUMES_HEADER, REPLAYED_HEADER, RESUME_HEADER, RESUME_WINDOW_HEADER } from "../forward.ts";
 import { bodySource, resumableBody, type ChunkSource, type ResumeHooks } from "../resumable-body.ts";
 import { encodeHopBody, encodeHopBytes, MAX_FRAME } from "./hop-body.ts";
 import type { HopWatch } from "./hop-watch.ts";
@@ -73,7 +73,11 @@ export async function resumeAt(id: string, token: string, offset: number, o: Hop
   try {
     const res = await fetch(o.ownerUrl + target, { headers: signed.headers, signal: AbortSignal.any([hop?.signal ?? signal, late.signal]), decompress: false, proxy: false } as RequestInit);
     clearTimeout(timer);
-    if (res.status === 200 && res.body) return watchedSource(bodySource(res.body), () => hop?.close());
+    if (res.status === 200 && res.body) {
+      // An owner of an older release (or an agent that did not say what it had sent) names none.
+      const replayed = Number(res.headers.get(REPLAYED_HEADER) ?? "-1");
+      return watchedSource(bodySource(res.body, Number.isSafeInteger(replayed) && replayed >= 0 ? replayed : undefined), () => hop?.close());
+    }
     await res.arrayBuffer().catch(() => {});
   } catch {
   } finally {

@@ -1,0 +1,26 @@
+// VerifiedClients: a gateway key names a client for the minute only once the agent served a call with it.
+import { expect, test } from "bun:test";
+import { VerifiedClients } from "./verified-clients.ts";
+
+test("a key is trusted only after a 2xx answer of that tunnel's agent; a 401 takes it back; other answers change nothing", () => {
+  const v = new VerifiedClients();
+  expect(v.has("t", "c2l_a")).toBe(false);
+  for (const status of [400, 403, 429, 502, 503]) v.note("t", "c2l_a", status);
+  expect(v.has("t", "c2l_a")).toBe(false);
+  v.note("t", "c2l_a", 200);
+  expect(v.has("t", "c2l_a")).toBe(true);
+  // Another tunnel's agent has not seen it.
+  expect(v.has("u", "c2l_a")).toBe(false);
+  v.note("t", "c2l_a", 429);
+  expect(v.has("t", "c2l_a")).toBe(true);
+  v.note("t", "c2l_a", 401);
+  expect(v.has("t", "c2l_a")).toBe(false);
+});
+
+test("bounded per tunnel: past the bound the longest known key is forgotten first", () => {
+  const v = new VerifiedClients(2);
+  v.note("t", "k1", 200);
+  v.note("t", "k2", 200);
+  v.note("t", "k3", 200);
+  expect([v.has("t", "k1"), v.has("t", "k2"), v.has("t", "k3")]).toEqual([false, true, true]);
+});

@@ -1,0 +1,37 @@
+// The gateway keys a tunnel's agent has accepted, as seen from the answers it gave: the ones trusted to name a client
+// for its share of the tunnel's requests per minute (client-rate.ts), as they already name it for its share of streams.
+
+/** Keys remembered per tunnel at most: the oldest verified is forgotten first (it counts under its relay credential again). */
+export const MAX_VERIFIED_PER_TUNNEL = 4096;
+
+/**
+ * A call is counted against the minute before the agent sees its gateway key, so a key is not trusted on its own say:
+ * a made-up one per call would open a new share each time. Only once the agent has served a call with it (a 2xx: the
+ * broker refuses an unknown `c2l_` key with 401, and the relay's own refusals are never 2xx) does it name the client;
+ * until then, and again after a 401 (revoked, expired), its calls count under the relay credential they came with.
+ */
+export class VerifiedClients {
+  private readonly byTunnel = new Map<string, Set<string>>();
+
+  constructor(private readonly max = MAX_VERIFIED_PER_TUNNEL) {}
+
+  /** Whether the agent of `tunnel` has served a call with gateway key `key` (one Map and one Set lookup: the hot path). */
+  has(tunnel: string, key: string): boolean {
+    return this.byTunnel.get(tunnel)?.has(key) ?? false;
+  }
+
+  /** The agent of `tunnel` answered a call made with gateway key `key` with `status`. */
+  note(tunnel: string, key: string, status: number): void {
+    if (status === 401) {
+      this.byTunnel.get(tunnel)?.delete(key);
+      return;
+    }
+    if (status < 200 || status > 299) return;
+    let set = this.byTunnel.get(tunnel);
+    if (!set) this.byTunnel.set(tunnel, (set = new Set()));
+    if (set.has(key)) return;
+    // Bounded: a Set iterates in insertion order, so its first is the longest known.
+    if (set.size >= this.max) set.delete(set.values().next().value!);
+    set.add(key);
+  }
+}
