@@ -18,6 +18,8 @@ export interface ChatRequest {
   model: string;
   messages: ChatMessage[];
   max_tokens?: number;
+  /** OpenAI's newer name of the limit, the only one its reasoning models take (chat-limit.ts). */
+  max_completion_tokens?: number;
   stop?: string[];
   temperature?: number;
   top_p?: number;

@@ -143,8 +143,21 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     this.finished = true;
     this.abandoned = true;
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
-    const response = { ...this.snapshot("failed"), error: { code: "server_error", message } };
+    const response = { ...this.snapshot("failed"), output: this.partialOutput(), error: { code: "server_error", message } };
     return this.start() + this.ev("response.failed", { response });
+  }
+
+  /**
+   * The items so far with what was streamed into the open ones (status "incomplete"), as OpenAI's own response.failed
+   * carries them: the client's final response (the SDK's responses.stream() finalResponse) is that object, so the text
+   * already shown is not lost from it.
+   */
+  private partialOutput(): OutputItem[] {
+    const out = [...this.output];
+    const m = this.message;
+    if (m) out[m.index] = { ...(out[m.index] as Extract<OutputItem, { type: "message" }>), status: "incomplete", content: [{ type: "output_text", text: m.text, annotations: [] }] };
+    for (const { index, args } of this.openCalls.values()) out[index] = { ...(out[index] as Extract<OutputItem, { type: "function_call" }>), status: "incomplete", arguments: args };
+    return out;
   }
 
   protected close(): string {

@@ -1,0 +1,103 @@
+// What a translation does with the fields an upstream reads one way only, through a real daemon with the official
+// clients and a fake OpenAI API written from OpenAI's API reference: the generation limit its reasoning models take
+// (max_completion_tokens; max_tokens is refused), and a Responses stream that fails keeps the text it streamed.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+
+/** A reasoning model (OpenAI's o-series: max_tokens refused), a chat model, and one whose streams break off mid-answer. */
+const REASONING = "o3-mini";
+const CHAT = "gpt-4o-mini";
+const CUT = "cut-1";
+const bodies: { model: string; json: any }[] = [];
+let upstream: ReturnType<typeof Bun.serve>;
+let d: DaemonProc;
+
+const chunk = (model: string, delta: object, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+
+/** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens with a 400 naming the parameter. */
+function chatCompletions(body: any): Response {
+  bodies.push({ model: body.model, json: body });
+  if (body.model === REASONING && body.max_tokens !== undefined)
+    return Response.json(
+      { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } },
+      { status: 400 },
+    );
+  if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
+  const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
+  if (body.stream)
+    return new Response(chunk(body.model, { role: "assistant", content: "fine" }) + chunk(body.model, {}, "stop") + `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [], usage })}\n\ndata: [DONE]\n\n`, {
+      headers: { "content-type": "text/event-stream" },
+    });
+  return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: "fine" }, finish_reason: "stop" }], usage });
+}
+
+beforeAll(async () => {
+  upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
+      if (path === "/v1/chat/completions" && req.method === "POST") return chatCompletions(await req.json());
+      return Response.json({ error: { message: `Invalid URL (${req.method} ${path})`, type: "invalid_request_error", param: null, code: null } }, { status: 404 });
+    },
+  });
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "openai"\nkind = "openai"\nurl = "http://127.0.0.1:${upstream.port}"\n`,
+    waitFor: ["api", "broker"],
+  });
+  await untilUpstreamsUp(d, await apiToken(d), 1);
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await upstream?.stop(true);
+  if (d) removeHome(d.home);
+});
+
+const openai = () => new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: "local", maxRetries: 0 });
+const anthropic = () => new Anthropic({ baseURL: d.urls.broker, apiKey: "local", maxRetries: 0 });
+const ollama = () => new Ollama({ host: d.urls.broker });
+const last = (model: string) => bodies.filter((b) => b.model === model).at(-1)!.json;
+
+describe("the generation limit of a translated request, as an OpenAI-kind upstream's model takes it", () => {
+  test("a reasoning model gets max_completion_tokens from Anthropic's max_tokens, Responses' max_output_tokens and Ollama's num_predict", async () => {
+    const m = await anthropic().messages.create({ model: REASONING, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    expect(m.content).toEqual([{ type: "text", text: "fine" }]);
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 64 });
+    expect(last(REASONING).max_tokens).toBeUndefined();
+    const r = await openai().responses.create({ model: REASONING, input: "hi", max_output_tokens: 32 });
+    expect(r.output_text).toBe("fine");
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 32 });
+    const o = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], options: { num_predict: 16 }, stream: false });
+    expect(o.message.content).toBe("fine");
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 16 });
+    // `ollama run` loads the model first: a one-token completion, its limit in the same field.
+    const load = await ollama().generate({ model: REASONING, prompt: "", stream: false });
+    expect(load.done_reason).toBe("load");
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 1 });
+  });
+
+  test("another model keeps max_tokens, which every OpenAI-compatible server reads", async () => {
+    await anthropic().messages.create({ model: CHAT, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    expect(last(CHAT)).toMatchObject({ max_tokens: 64 });
+    expect(last(CHAT).max_completion_tokens).toBeUndefined();
+  });
+});
+
+describe("a translated Responses stream that fails", () => {
+  test("responses.stream(): the final response (failed) carries the text streamed before the failure", async () => {
+    const s = openai().responses.stream({ model: CUT, input: "hi" });
+    let text = "";
+    for await (const ev of s) if (ev.type === "response.output_text.delta") text += ev.delta;
+    const final = await s.finalResponse();
+    expect(text).toBe("half an answer");
+    expect(final.status).toBe("failed");
+    expect(final.error?.message).toContain("incomplete");
+    expect(final.output_text).toBe("half an answer");
+    expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
+  });
+});
