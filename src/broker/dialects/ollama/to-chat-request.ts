@@ -153,7 +153,11 @@ const ZERO_DURATION = /^[+-]?(?:0+(?:\.0*)?(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h)?)+
  * 0; what `ollama stop` sends): OpenAI's API has no unload, and a one-token completion would load it, not unload it.
  */
 export function isUnloadRequest(req: OllamaCommon): boolean {
-  const k = req.keep_alive;
+  return isZeroDuration(req.keep_alive);
+}
+
+/** Whether Ollama reads a keep_alive value as zero (unload at once). */
+export function isZeroDuration(k: unknown): boolean {
   return k === 0 || (typeof k === "string" && ZERO_DURATION.test(k.trim()));
 }
 
