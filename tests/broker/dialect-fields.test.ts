@@ -15,8 +15,10 @@ const bodies: { model: string; json: any }[] = [];
 let upstream: ReturnType<typeof Bun.serve>;
 let d: DaemonProc;
 
-const chunk = (model: string, delta: object, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const chunk = (model: string, delta: object, finish: string | null = null, logprobs: object | null = null) =>
+  `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, logprobs, finish_reason: finish }] })}\n\n`;
+/** The log probability of the answer's one token ("fine"), with `top` alternatives, as chat completions write it. */
+const LOGPROB = (top: number) => ({ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101], top_logprobs: [{ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101] }, { token: "good", logprob: -1.5, bytes: [103, 111, 111, 100] }].slice(0, top) });
 
 /** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens with a 400 naming the parameter. */
 function chatCompletions(body: any): Response {
@@ -26,13 +28,17 @@ function chatCompletions(body: any): Response {
       { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } },
       { status: 400 },
     );
+  if (body.model === CHAT && body.reasoning_effort !== undefined)
+    return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
   const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
+  // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
+  const logprobs = body.logprobs ? { content: [LOGPROB(body.top_logprobs ?? 0)], refusal: null } : null;
   if (body.stream)
-    return new Response(chunk(body.model, { role: "assistant", content: "fine" }) + chunk(body.model, {}, "stop") + `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [], usage })}\n\ndata: [DONE]\n\n`, {
+    return new Response(chunk(body.model, { role: "assistant", content: "fine" }, null, logprobs) + chunk(body.model, {}, "stop") + `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [], usage })}\n\ndata: [DONE]\n\n`, {
       headers: { "content-type": "text/event-stream" },
     });
-  return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: "fine" }, finish_reason: "stop" }], usage });
+  return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: "fine" }, logprobs, finish_reason: "stop" }], usage });
 }
 
 beforeAll(async () => {
@@ -99,5 +105,53 @@ describe("a translated Responses stream that fails", () => {
     expect(final.error?.message).toContain("incomplete");
     expect(final.output_text).toBe("half an answer");
     expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
+  });
+});
+
+describe("reasoning and log probabilities asked for: translated, or refused by the upstream in the caller's shape, never dropped", () => {
+  test("Anthropic thinking (its budget) and output_config.effort become reasoning_effort", async () => {
+    await anthropic().messages.create({ model: REASONING, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 2048 }, messages: [{ role: "user", content: "hi" }] });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "low" });
+    await anthropic().messages.create({ model: REASONING, max_tokens: 20000, thinking: { type: "enabled", budget_tokens: 16384 }, messages: [{ role: "user", content: "hi" }] });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high" });
+    await anthropic().messages.create({ model: REASONING, max_tokens: 64, output_config: { effort: "medium" }, messages: [{ role: "user", content: "hi" }] } as never);
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "medium" });
+    await anthropic().messages.create({ model: REASONING, max_tokens: 64, thinking: { type: "disabled" }, messages: [{ role: "user", content: "hi" }] });
+    expect(last(REASONING).reasoning_effort).toBeUndefined();
+  });
+
+  test("a model that cannot reason: the upstream's refusal reaches the Anthropic client as a 400 naming it", async () => {
+    const err = await anthropic()
+      .messages.create({ model: CHAT, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 4096 }, messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toContain("reasoning_effort");
+    const bad = await anthropic()
+      .messages.create({ model: REASONING, max_tokens: 64, output_config: { effort: "extreme" }, messages: [{ role: "user", content: "hi" }] } as never)
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((bad as Error).message).toContain("output_config.effort");
+  });
+
+  test("Responses: reasoning.effort, and include's logprobs read back into output_text (whole and streamed)", async () => {
+    const r = await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "high" }, include: ["message.output_text.logprobs"], top_logprobs: 2 });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high", logprobs: true, top_logprobs: 2 });
+    const part = (r.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    expect(part.logprobs).toEqual([LOGPROB(2)]);
+    const s = openai().responses.stream({ model: REASONING, input: "hi", include: ["message.output_text.logprobs"] });
+    const deltas: unknown[] = [];
+    for await (const ev of s) if (ev.type === "response.output_text.delta") deltas.push(...ev.logprobs);
+    expect(deltas).toEqual([LOGPROB(0)]);
+    const final = await s.finalResponse();
+    expect(((final.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).logprobs).toEqual([LOGPROB(0)]);
+  });
+
+  test("Ollama: logprobs and top_logprobs read back into its logprobs (whole and streamed); a think level is reasoning_effort", async () => {
+    const whole = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 1, think: "high", stream: false });
+    expect(last(REASONING)).toMatchObject({ logprobs: true, top_logprobs: 1, reasoning_effort: "high" });
+    expect(whole.logprobs).toEqual([LOGPROB(1)] as never);
+    const lines: unknown[] = [];
+    for await (const part of await ollama().generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
+    expect(lines).toEqual([LOGPROB(0)]);
   });
 });

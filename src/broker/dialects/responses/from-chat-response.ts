@@ -44,7 +44,8 @@ export function fromChatResponse(res: ChatResponse, req: ResponsesRequest, shown
   const choice = res.choices?.[0];
   const msg = choice?.message ?? {};
   const output: OutputItem[] = [];
-  if (msg.content) output.push({ type: "message", id: newId("msg"), status: "completed", role: "assistant", content: [{ type: "output_text", text: msg.content, annotations: [] }] });
+  const logprobs = choice?.logprobs?.content;
+  if (msg.content) output.push({ type: "message", id: newId("msg"), status: "completed", role: "assistant", content: [{ type: "output_text", text: msg.content, annotations: [], ...(Array.isArray(logprobs) ? { logprobs } : {}) }] });
   for (const c of msg.tool_calls ?? []) output.push({ type: "function_call", id: newId("fc"), call_id: c.id, name: c.function?.name ?? "", arguments: c.function?.arguments ?? "", status: "completed" });
   const cut = choice?.finish_reason === "length";
   return responseObject(newId("resp"), req, shown, cut ? "incomplete" : "completed", output, responsesUsage(res.usage), cut ? "max_output_tokens" : null);

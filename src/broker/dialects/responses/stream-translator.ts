@@ -7,7 +7,7 @@
 // when a call begins, the calls when text begins again or the stream ends, which reports response.completed (or
 // .incomplete) with the usage.
 import { ChatStreamTranslator } from "../chat-stream-translator.ts";
-import type { ChatChunk, ChatUsage } from "../chat-types.ts";
+import type { ChatChunk, ChatLogprob, ChatUsage } from "../chat-types.ts";
 import { sseErrorData } from "../../../core/http-error.ts";
 import { sseText } from "../../../core/sse-text.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
@@ -21,7 +21,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
   /** The items so far, open ones as they were added (each is replaced by its done version when closed). */
   private readonly output: OutputItem[] = [];
   /** The open message item (its index in output) and its text so far. */
-  private message: { index: number; text: string } | null = null;
+  private message: { index: number; text: string; logprobs: ChatLogprob[] } | null = null;
   /** Chat tool call index → its function_call item's index in output and arguments so far, while open. */
   private readonly openCalls = new Map<number, { index: number; args: string }>();
   /** Chat tool call indexes seen (an item was opened for each). */
@@ -73,12 +73,15 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
       if (!this.message) {
         text += this.closeCalls();
         const { index, text: added } = this.addItem({ type: "message", id: newId("msg"), status: "in_progress", role: "assistant", content: [] });
-        this.message = { index, text: "" };
+        this.message = { index, text: "", logprobs: [] };
         text += added + this.ev("response.content_part.added", { item_id: this.output[index]!.id, output_index: index, content_index: 0, part: { type: "output_text", text: "", annotations: [] } });
       }
       const m = this.message;
       m.text += d.content;
-      text += this.ev("response.output_text.delta", { item_id: this.output[m.index]!.id, output_index: m.index, content_index: 0, delta: d.content, logprobs: [] });
+      // The piece's log probabilities (asked by include), as the chat chunk carries them: the same shape.
+      const logprobs = choice.logprobs?.content ?? [];
+      if (logprobs.length) m.logprobs.push(...logprobs);
+      text += this.ev("response.output_text.delta", { item_id: this.output[m.index]!.id, output_index: m.index, content_index: 0, delta: d.content, logprobs });
     }
     for (const t of d.tool_calls ?? []) {
       const call = t.index ?? this.calls.size - (t.id ? 0 : 1);
@@ -113,8 +116,8 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     if (!m) return "";
     this.message = null;
     const o = this.output[m.index] as Extract<OutputItem, { type: "message" }>;
-    const part = { type: "output_text" as const, text: m.text, annotations: [] };
-    let text = this.ev("response.output_text.done", { item_id: o.id, output_index: m.index, content_index: 0, text: m.text, logprobs: [] });
+    const part = { type: "output_text" as const, text: m.text, annotations: [], ...(m.logprobs.length ? { logprobs: m.logprobs } : {}) };
+    let text = this.ev("response.output_text.done", { item_id: o.id, output_index: m.index, content_index: 0, text: m.text, logprobs: m.logprobs });
     text += this.ev("response.content_part.done", { item_id: o.id, output_index: m.index, content_index: 0, part });
     const done: OutputItem = { ...o, status: "completed", content: [part] };
     this.output[m.index] = done;
@@ -155,7 +158,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
   private partialOutput(): OutputItem[] {
     const out = [...this.output];
     const m = this.message;
-    if (m) out[m.index] = { ...(out[m.index] as Extract<OutputItem, { type: "message" }>), status: "incomplete", content: [{ type: "output_text", text: m.text, annotations: [] }] };
+    if (m) out[m.index] = { ...(out[m.index] as Extract<OutputItem, { type: "message" }>), status: "incomplete", content: [{ type: "output_text", text: m.text, annotations: [], ...(m.logprobs.length ? { logprobs: m.logprobs } : {}) }] };
     for (const { index, args } of this.openCalls.values()) out[index] = { ...(out[index] as Extract<OutputItem, { type: "function_call" }>), status: "incomplete", arguments: args };
     return out;
   }
