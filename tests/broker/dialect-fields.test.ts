@@ -11,6 +11,7 @@ import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } 
 const REASONING = "o3-mini";
 const CHAT = "gpt-4o-mini";
 const CUT = "cut-1";
+const THINKER = "qwen3-8b";
 const bodies: { model: string; json: any }[] = [];
 let upstream: ReturnType<typeof Bun.serve>;
 let d: DaemonProc;
@@ -30,6 +31,10 @@ function chatCompletions(body: any): Response {
     );
   if (body.model === CHAT && body.reasoning_effort !== undefined)
     return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
+  // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
+  if (body.model === THINKER && body.stream)
+    return new Response(chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) + chunk(THINKER, { reasoning_content: "think." }) + chunk(THINKER, { content: "fine" }) + chunk(THINKER, {}, "stop") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
+  if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
   const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
   // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
@@ -47,7 +52,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
+      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, THINKER].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
       if (path === "/v1/chat/completions" && req.method === "POST") return chatCompletions(await req.json());
       return Response.json({ error: { message: `Invalid URL (${req.method} ${path})`, type: "invalid_request_error", param: null, code: null } }, { status: 404 });
     },
@@ -154,4 +159,20 @@ describe("reasoning and log probabilities asked for: translated, or refused by t
     for await (const part of await ollama().generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
     expect(lines).toEqual([LOGPROB(0)]);
   });
+});
+
+test("Responses: the upstream's reasoning comes back as a reasoning item before the message (whole and streamed)", async () => {
+  const reasoningText = (r: OpenAI.Responses.Response) => (r.output[0] as OpenAI.Responses.ResponseReasoningItem).content?.map((c) => c.text).join("");
+  const whole = await openai().responses.create({ model: THINKER, input: "hi" });
+  expect(whole.output.map((o) => o.type)).toEqual(["reasoning", "message"]);
+  expect(reasoningText(whole)).toBe("Let me think.");
+  expect(whole.output_text).toBe("fine");
+  const s = openai().responses.stream({ model: THINKER, input: "hi" });
+  const deltas: string[] = [];
+  for await (const ev of s) if (ev.type === "response.reasoning_text.delta") deltas.push(ev.delta);
+  const final = await s.finalResponse();
+  expect(deltas).toEqual(["Let me ", "think."]);
+  expect(final.output.map((o) => o.type)).toEqual(["reasoning", "message"]);
+  expect(reasoningText(final)).toBe("Let me think.");
+  expect(final.output_text).toBe("fine");
 });

@@ -49,7 +49,9 @@ export interface ResponsesRequest {
 
 export type OutputItem =
   | { type: "message"; id: string; status: "in_progress" | "completed" | "incomplete"; role: "assistant"; content: { type: "output_text"; text: string; annotations: unknown[]; logprobs?: ChatLogprob[] }[] }
-  | { type: "function_call"; id: string; call_id: string; name: string; arguments: string; status: "in_progress" | "completed" | "incomplete" };
+  | { type: "function_call"; id: string; call_id: string; name: string; arguments: string; status: "in_progress" | "completed" | "incomplete" }
+  /** The model's reasoning as the server streamed it (chat completions' reasoning_content): its text, no summary. */
+  | { type: "reasoning"; id: string; summary: unknown[]; content: { type: "reasoning_text"; text: string }[]; status: "in_progress" | "completed" | "incomplete" };
 
 export interface ResponsesUsage {
   input_tokens: number;
