@@ -12,6 +12,8 @@ const REASONING = "o3-mini";
 const CHAT = "gpt-4o-mini";
 const CUT = "cut-1";
 const THINKER = "qwen3-8b";
+/** A model whose streams are cut by their limit (finish_reason "length"). */
+const LONG = "long-1";
 const bodies: { model: string; json: any }[] = [];
 let upstream: ReturnType<typeof Bun.serve>;
 let d: DaemonProc;
@@ -35,6 +37,8 @@ function chatCompletions(body: any): Response {
   if (body.model === THINKER && body.stream)
     return new Response(chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) + chunk(THINKER, { reasoning_content: "think." }) + chunk(THINKER, { content: "fine" }) + chunk(THINKER, {}, "stop") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
   if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
+  if (body.model === LONG)
+    return new Response(chunk(LONG, { role: "assistant", content: "half " }) + chunk(LONG, { content: "an answer" }, "length") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
   const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
   // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
@@ -52,7 +56,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, THINKER].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
+      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, THINKER, LONG].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
       if (path === "/v1/chat/completions" && req.method === "POST") return chatCompletions(await req.json());
       return Response.json({ error: { message: `Invalid URL (${req.method} ${path})`, type: "invalid_request_error", param: null, code: null } }, { status: 404 });
     },
@@ -100,6 +104,16 @@ describe("the generation limit of a translated request, as an OpenAI-kind upstre
 });
 
 describe("a translated Responses stream that fails", () => {
+  test("responses.stream(): cut by its limit, the final response (incomplete) carries the text, its message incomplete", async () => {
+    const s = openai().responses.stream({ model: LONG, input: "hi", max_output_tokens: 2 });
+    for await (const _ of s);
+    const final = await s.finalResponse();
+    expect(final.status).toBe("incomplete");
+    expect(final.incomplete_details).toEqual({ reason: "max_output_tokens" });
+    expect(final.output_text).toBe("half an answer");
+    expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete" });
+  });
+
   test("responses.stream(): the final response (failed) carries the text streamed before the failure", async () => {
     const s = openai().responses.stream({ model: CUT, input: "hi" });
     let text = "";

@@ -140,7 +140,8 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     return text + this.ev("response.output_item.done", { output_index: r.index, item: done });
   }
 
-  private closeMessage(): string {
+  /** Closes the open message: "completed", or "incomplete" when the answer was cut by its limit (as OpenAI marks it). */
+  private closeMessage(status: "completed" | "incomplete" = "completed"): string {
     const m = this.message;
     if (!m) return "";
     this.message = null;
@@ -148,7 +149,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     const part = { type: "output_text" as const, text: m.text, annotations: [], ...(m.logprobs.length ? { logprobs: m.logprobs } : {}) };
     let text = this.ev("response.output_text.done", { item_id: o.id, output_index: m.index, content_index: 0, text: m.text, logprobs: m.logprobs });
     text += this.ev("response.content_part.done", { item_id: o.id, output_index: m.index, content_index: 0, part });
-    const done: OutputItem = { ...o, status: "completed", content: [part] };
+    const done: OutputItem = { ...o, status, content: [part] };
     this.output[m.index] = done;
     return text + this.ev("response.output_item.done", { output_index: m.index, item: done });
   }
@@ -196,10 +197,10 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
 
   protected close(): string {
     if (this.finished) return "";
-    let text = this.start() + this.closeReasoning() + this.closeMessage() + this.closeCalls();
+    const cut = this.finish === "length";
+    let text = this.start() + this.closeReasoning() + this.closeMessage(cut ? "incomplete" : "completed") + this.closeCalls();
     this.finished = true;
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
-    const cut = this.finish === "length";
     text += cut
       ? this.ev("response.incomplete", { response: this.snapshot("incomplete", "max_output_tokens") })
       : this.ev("response.completed", { response: this.snapshot("completed") });
