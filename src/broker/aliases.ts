@@ -25,14 +25,23 @@ export function withModel(body: Uint8Array, model: string): Uint8Array {
  * the field from every key that matches it without case, the last one winning, so one left after ours would win.
  */
 export function withFields(body: Uint8Array, fields: Record<string, unknown>): Uint8Array {
+  const obj = bodyObject(body);
+  return obj === null ? body : objectWithFields(obj, fields);
+}
+
+/** The body's top-level object, or null when it is not a JSON object. */
+export function bodyObject(body: Uint8Array): Record<string, unknown> | null {
   let json: unknown;
   try {
     json = JSON.parse(dec.decode(body));
   } catch {
-    return body;
+    return null;
   }
-  if (!json || typeof json !== "object" || Array.isArray(json)) return body;
-  const obj = json as Record<string, unknown>;
+  return json && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : null;
+}
+
+/** A parsed body (bodyObject) with top-level fields set as withFields sets them, written again. */
+export function objectWithFields(obj: Record<string, unknown>, fields: Record<string, unknown>): Uint8Array {
   for (const name in fields) for (const key of Object.keys(obj)) if (key !== name && foldsTo(key, name)) delete obj[key];
   Object.assign(obj, fields);
   return enc.encode(JSON.stringify(obj));

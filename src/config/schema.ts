@@ -133,7 +133,7 @@ export const UpstreamSchema = T.Object(
     keep_alive: T.String({
       default: "",
       description:
-        'How long this upstream keeps a model loaded after a request ("10m", "-1" forever, "0" unload at once): set on every Ollama chat, generate and embed request sent to it. Empty: what the client sent passes as it is.',
+        'How long this upstream keeps a model loaded after a request ("10m", "-1" forever, "0" unload at once): set on every Ollama chat, generate and embed request sent to it but an explicit unload (`ollama stop`: an empty prompt or messages with keep_alive 0), which unloads as asked. Empty: what the client sent passes as it is.',
     }),
     max_parallel: T.Integer({
       default: 0,

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 import { readAll } from "../../tests/helpers/fake-kinds/read-all.ts";
-import { servesNatively } from "./index.ts";
+import { kindOf, servesNatively } from "./index.ts";
 
 let fake: FakeOllama;
 beforeAll(async () => {
@@ -19,4 +19,12 @@ test("openai speaks only OpenAI's dialect: Anthropic and Responses need translat
   expect(servesNatively("openai", "anthropic")).toBe(false);
   expect(servesNatively("openai", "responses")).toBe(false);
   expect(servesNatively("openai", "ollama")).toBe(false);
+});
+
+test("openai: OpenAI's reasoning models take their limit as max_completion_tokens, every other model as max_tokens", () => {
+  const field = (m: string) => kindOf("openai").limitField!(m);
+  for (const m of ["o1", "o1-mini", "o3", "o3-mini-2025-01-31", "o4-mini", "gpt-5", "gpt-5-mini", "gpt-5.1", "openai/o3", "GPT-5"]) expect(field(m)).toBe("max_completion_tokens");
+  for (const m of ["gpt-4o", "gpt-4.1-mini", "llama3.2:1b", "omni-7b", "gpt-50", "qwen3-8b"]) expect(field(m)).toBe("max_tokens");
+  // The other kinds read max_tokens in every release (vLLM and recent llama.cpp also max_completion_tokens).
+  for (const k of ["vllm", "llamacpp", "lmstudio", "ollama"] as const) expect(kindOf(k).limitField).toBeUndefined();
 });

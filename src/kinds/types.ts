@@ -111,6 +111,11 @@ export interface KindModule {
    * an Ollama /api/chat or /api/generate is translated for it (none: OpenAI's API refuses fields it does not know).
    */
   samplerOptions?: readonly SamplerOption[];
+  /**
+   * The field a translated chat completion carries its generation limit in, for a model (none: "max_tokens", which every
+   * OpenAI-compatible server reads; OpenAI's reasoning models refuse it and take only "max_completion_tokens").
+   */
+  limitField?(model: string): "max_tokens" | "max_completion_tokens";
   /** What its /v1/models entry of a model tells beyond OpenAI's fields (none: nothing). */
   modelFacts?(entry: Record<string, unknown>): ModelFacts;
   /** Read beside the listing for Ollama's /api/show (none: the listing alone); its facts win over the entry's. */

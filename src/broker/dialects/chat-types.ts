@@ -18,6 +18,8 @@ export interface ChatRequest {
   model: string;
   messages: ChatMessage[];
   max_tokens?: number;
+  /** OpenAI's newer name of the limit, the only one its reasoning models take (chat-limit.ts). */
+  max_completion_tokens?: number;
   stop?: string[];
   temperature?: number;
   top_p?: number;
@@ -36,6 +38,11 @@ export interface ChatRequest {
   parallel_tool_calls?: boolean;
   response_format?: { type: "json_object" } | { type: "json_schema"; json_schema: { name: string; schema?: unknown; strict?: boolean; description?: string } };
   user?: string;
+  /** How much a reasoning model reasons (OpenAI's o-series and gpt-5; vLLM passes it to the chat template). */
+  reasoning_effort?: "none" | "minimal" | "low" | "medium" | "high" | "xhigh";
+  /** The log probabilities of the answer's tokens, and of the `top_logprobs` likeliest at each position. */
+  logprobs?: boolean;
+  top_logprobs?: number;
 }
 
 export interface ChatUsage {
@@ -43,9 +50,18 @@ export interface ChatUsage {
   completion_tokens?: number;
 }
 
+/** One token's log probability (asked by `logprobs`), the likeliest alternatives in `top_logprobs`: Responses' and Ollama's are the same shape. */
+export interface ChatLogprob {
+  token: string;
+  logprob: number;
+  bytes?: number[] | null;
+  top_logprobs?: { token: string; logprob: number; bytes?: number[] | null }[];
+}
+
 /** One choice of a whole answer; `stop_reason` is vLLM's: the stop string that ended it. */
 export interface ChatChoice {
   index?: number;
+  logprobs?: { content?: ChatLogprob[] | null } | null;
   message?: { role?: string; content?: string | null; reasoning_content?: string | null; reasoning?: string | null; tool_calls?: ChatToolCall[] | null };
   finish_reason?: string | null;
   stop_reason?: string | number | null;
@@ -64,6 +80,7 @@ export interface ChatChunk {
   model?: string;
   choices?: {
     index?: number;
+    logprobs?: { content?: ChatLogprob[] | null } | null;
     delta?: {
       role?: string;
       content?: string | null;

@@ -1,9 +1,9 @@
 // Pipeline stage 4, attempt: a slot on the first upstream in order (or a place in the fair queue), the request sent
 // through that upstream's plan (attempt-plan.ts), and failover to the next upstream while nothing reached the client.
 import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
-import { KEEP_ALIVE_PATHS, withFields } from "../aliases.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { Rerouted, type Gate, type Grant } from "../gate.ts";
+import { withOperatorKeepAlive } from "../keep-alive.ts";
 import { describeFetchError } from "../../net/fetch-error.ts";
 import type { RoutingTable } from "../routing-table.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
@@ -11,9 +11,6 @@ import type { Upstream } from "../upstream.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
 import { planFor, type AttemptPlan } from "./attempt-plan.ts";
 import { route } from "./route.ts";
-
-/** Ollama reads keep_alive as a duration string or a number of seconds ("-1" forever, "0" unload at once). */
-const keepAliveValue = (v: string): string | number => (/^-?\d+$/.test(v) ? Number(v) : v);
 
 /** The gate refused or gave up on the request (queue full or timed out, client gone while queued): recorded and answered. */
 function queueRefusal(ex: Exchange, e: unknown): Response {
@@ -157,10 +154,11 @@ export async function attempt<T>(
     const signal = ex.beginAttempt(u);
     const plan = plans(ex, u);
     if (ex.sentAt === 0) ex.sentAt = performance.now();
-    // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory).
+    // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory;
+    // an explicit unload passes as it is: keep-alive.ts).
     const body = ex.payload;
     const ka = u.config.keep_alive;
-    const sent = ka && body instanceof Uint8Array && KEEP_ALIVE_PATHS.has(ex.route!) ? withFields(body, { keep_alive: keepAliveValue(ka) }) : body;
+    const sent = ka && body instanceof Uint8Array ? withOperatorKeepAlive(body, ex.route!, ka) : body;
     let request;
     try {
       request = plan.request(ex, u, {

@@ -151,3 +151,18 @@ describe("toChatRequest", () => {
     expect(msg(req({ system: [{ type: "image" } as never], messages: [] }))).toContain('"system[0]"');
   });
 });
+
+describe("reasoning asked for", () => {
+  test("output_config.effort, else an enabled thinking's budget, is reasoning_effort; what cannot be read is a 400 naming it", () => {
+    const effort = (r: Partial<AnthropicRequest>) => toChatRequest(req(r)).reasoning_effort;
+    expect(effort({ thinking: { type: "enabled", budget_tokens: 1024 } })).toBe("low");
+    expect(effort({ thinking: { type: "enabled", budget_tokens: 4096 } })).toBe("medium");
+    expect(effort({ thinking: { type: "enabled", budget_tokens: 16384 } })).toBe("high");
+    expect(effort({ thinking: { type: "enabled", budget_tokens: 1024 }, output_config: { effort: "max" } })).toBe("high");
+    expect(effort({ thinking: { type: "disabled" } })).toBeUndefined();
+    expect(effort({ thinking: { type: "adaptive" } })).toBeUndefined();
+    expect(() => effort({ thinking: { type: "sometimes" } as never })).toThrow('"thinking.type"');
+    expect(() => effort({ thinking: { type: "enabled" } as never })).toThrow('"thinking.budget_tokens"');
+    expect(() => effort({ output_config: { effort: "extreme" } })).toThrow('"output_config.effort"');
+  });
+});

@@ -125,6 +125,42 @@ function responseFormat(req: AnthropicRequest): ChatRequest["response_format"] |
   return { type: "json_schema", json_schema: { name: "output", schema: f.schema, strict: true } };
 }
 
+/** output_config.effort → reasoning_effort: the same levels; Claude's "max" is OpenAI's highest every reasoning model takes. */
+const EFFORT: ReadonlyMap<string, NonNullable<ChatRequest["reasoning_effort"]>> = new Map([
+  ["low", "low"],
+  ["medium", "medium"],
+  ["high", "high"],
+  ["max", "high"],
+]);
+
+/** A thinking budget → reasoning_effort: the first level whose ceiling the budget is under (Anthropic's least is 1024). */
+const BUDGET: readonly [number, NonNullable<ChatRequest["reasoning_effort"]>][] = [
+  [4096, "low"],
+  [16384, "medium"],
+  [Infinity, "high"],
+];
+
+/**
+ * How much the model is to reason, as OpenAI's chat completions say it (`reasoning_effort`): output_config.effort, else
+ * an enabled thinking's budget_tokens. Disabled or adaptive thinking sets none (the model's own default). A model that
+ * cannot reason is refused by its server (OpenAI: 400 "Unsupported parameter: 'reasoning_effort'"), which the client
+ * reads in Anthropic's shape: what it asked for is not dropped unsaid. Its reasoning comes back as thinking blocks.
+ */
+function reasoningEffort(req: AnthropicRequest): ChatRequest["reasoning_effort"] {
+  const effort = req.output_config?.effort;
+  if (effort !== undefined && effort !== null) {
+    const level = typeof effort === "string" ? EFFORT.get(effort) : undefined;
+    if (!level) throw bad(`"output_config.effort" must be one of ${[...EFFORT.keys()].map((k) => `"${k}"`).join(", ")}`);
+    return level;
+  }
+  const t = req.thinking;
+  if (t === undefined || t === null) return undefined;
+  if (t?.type === "disabled" || t?.type === "adaptive") return undefined;
+  if (t?.type !== "enabled") throw bad('"thinking.type" must be "enabled", "disabled" or "adaptive"');
+  if (typeof t.budget_tokens !== "number" || !Number.isFinite(t.budget_tokens)) throw bad('"thinking.budget_tokens" must be a number');
+  return BUDGET.find(([ceiling]) => t.budget_tokens < ceiling)![1];
+}
+
 /** The chat completions request for an Anthropic Messages request (a 400 HttpError names what is wrong in it). */
 export function toChatRequest(req: AnthropicRequest): ChatRequest {
   if (!req || typeof req !== "object") throw bad("the request body must be a JSON object");
@@ -151,6 +187,8 @@ export function toChatRequest(req: AnthropicRequest): ChatRequest {
   if (typeof req.metadata?.user_id === "string") out.user = req.metadata.user_id;
   const format = responseFormat(req);
   if (format) out.response_format = format;
+  const effort = reasoningEffort(req);
+  if (effort) out.reasoning_effort = effort;
   if (req.stream === true) {
     out.stream = true;
     // Anthropic streams end with the usage; an OpenAI stream has it only when asked.

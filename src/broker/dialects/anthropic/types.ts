@@ -40,8 +40,10 @@ export interface AnthropicRequest {
   tools?: AnthropicTool[];
   tool_choice?: AnthropicToolChoice;
   metadata?: { user_id?: string };
-  /** Structured outputs: the answer's JSON schema (`effort` is Claude's own). */
+  /** Structured outputs (the answer's JSON schema) and how much effort the model spends. */
   output_config?: { format?: AnthropicOutputFormat | null; effort?: string | null };
+  /** Extended thinking: a budget of tokens for it, off, or left to the model (adaptive). */
+  thinking?: { type: "enabled"; budget_tokens: number } | { type: "disabled" } | { type: "adaptive" } | null;
   /** The structured outputs beta's spelling of output_config.format. */
   output_format?: AnthropicOutputFormat | null;
 }

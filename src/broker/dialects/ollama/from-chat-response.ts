@@ -47,7 +47,8 @@ export function fromChatResponse(res: ChatResponse, route: OllamaRoute, model: s
   const msg = choice?.message ?? {};
   const thinking = msg.reasoning_content ?? msg.reasoning;
   const head = { model, created_at: new Date().toISOString() };
-  const tail = { done: true, done_reason: doneReason(choice?.finish_reason), ...ollamaStats(res.usage, startedMs, null, nowMs) };
+  const logprobs = choice?.logprobs?.content;
+  const tail = { done: true, done_reason: doneReason(choice?.finish_reason), ...ollamaStats(res.usage, startedMs, null, nowMs), ...(Array.isArray(logprobs) ? { logprobs } : {}) };
   if (route === "generate") return { ...head, response: msg.content ?? "", ...(thinking ? { thinking } : {}), ...tail };
   const message: Record<string, unknown> = { role: "assistant", content: msg.content ?? "" };
   if (thinking) message.thinking = thinking;

@@ -27,10 +27,11 @@ export class OllamaStreamTranslator extends ChatStreamTranslator {
     return JSON.stringify({ model: this.model, created_at: new Date().toISOString(), ...rest }) + "\n";
   }
 
-  /** A piece of text (or of reasoning) in the route's shape. */
-  private piece(content: string, thinking: string | null): string {
-    if (this.route === "generate") return this.line({ response: content, ...(thinking ? { thinking } : {}), done: false });
-    return this.line({ message: { role: "assistant", content, ...(thinking ? { thinking } : {}) }, done: false });
+  /** A piece of text (or of reasoning) in the route's shape, with its tokens' log probabilities when they were asked for. */
+  private piece(content: string, thinking: string | null, logprobs: readonly unknown[] | null | undefined): string {
+    const lp = logprobs?.length ? { logprobs } : null;
+    if (this.route === "generate") return this.line({ response: content, ...(thinking ? { thinking } : {}), done: false, ...lp });
+    return this.line({ message: { role: "assistant", content, ...(thinking ? { thinking } : {}) }, done: false, ...lp });
   }
 
   protected chunk(c: ChatChunk): string {
@@ -46,7 +47,7 @@ export class OllamaStreamTranslator extends ChatStreamTranslator {
     const thinking = d.reasoning_content ?? d.reasoning ?? null;
     if (d.content || thinking) {
       this.firstMs ??= performance.now();
-      text += this.piece(d.content ?? "", thinking);
+      text += this.piece(d.content ?? "", thinking, choice.logprobs?.content);
     }
     for (const t of d.tool_calls ?? []) {
       this.firstMs ??= performance.now();

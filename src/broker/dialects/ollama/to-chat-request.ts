@@ -75,6 +75,8 @@ export function chatMessages(messages: OllamaMessage[]): ChatMessage[] {
   return out;
 }
 
+const THINK_LEVELS = new Set(["low", "medium", "high"]);
+
 /**
  * `options` and `format` as chat completion fields. What OpenAI's API has no field for is left out (num_ctx and the
  * server's other settings), but for the sampling options the upstream's kind says its chat completions take (`extra`).
@@ -93,6 +95,18 @@ function parameters(req: OllamaCommon, extra: readonly SamplerOption[]): Partial
   if (num(o.num_predict) && o.num_predict >= 0) p.max_tokens = o.num_predict;
   if (typeof o.stop === "string") p.stop = [o.stop];
   else if (Array.isArray(o.stop) && o.stop.length) p.stop = o.stop.filter((s): s is string => typeof s === "string");
+  // Log probabilities: chat completions' own fields, read back into Ollama's `logprobs` (the same entries).
+  if (req.logprobs === true) p.logprobs = true;
+  if (num(req.top_logprobs)) {
+    p.logprobs = true;
+    p.top_logprobs = req.top_logprobs;
+  }
+  // A thinking level is chat completions' reasoning_effort; true and false have no field every server reads (a thinking
+  // model on vLLM or llama.cpp reasons by default, and its reasoning comes back as `thinking`).
+  if (typeof req.think === "string") {
+    if (!THINK_LEVELS.has(req.think)) throw bad(`think must be true, false, "low", "medium" or "high"`);
+    p.reasoning_effort = req.think as ChatRequest["reasoning_effort"];
+  }
   if (req.format === "json") p.response_format = { type: "json_object" };
   else if (req.format && typeof req.format === "object") p.response_format = { type: "json_schema", json_schema: { name: "response", schema: req.format } };
   else if (req.format !== undefined && req.format !== "") throw bad(`format must be "json" or a JSON schema object`);
@@ -101,7 +115,7 @@ function parameters(req: OllamaCommon, extra: readonly SamplerOption[]): Partial
 
 function base(req: OllamaCommon, messages: ChatMessage[], extra: readonly SamplerOption[] = []): ChatRequest {
   if (typeof req.model !== "string" || !req.model) throw bad("model is required");
-  // Ollama streams unless told not to; keep_alive and think have no counterpart and are left out.
+  // Ollama streams unless told not to; keep_alive and think true/false have no counterpart and are left out.
   const stream = req.stream !== false;
   return { model: req.model, messages, ...parameters(req, extra), ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) };
 }
@@ -153,7 +167,11 @@ const ZERO_DURATION = /^[+-]?(?:0+(?:\.0*)?(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h)?)+
  * 0; what `ollama stop` sends): OpenAI's API has no unload, and a one-token completion would load it, not unload it.
  */
 export function isUnloadRequest(req: OllamaCommon): boolean {
-  const k = req.keep_alive;
+  return isZeroDuration(req.keep_alive);
+}
+
+/** Whether Ollama reads a keep_alive value as zero (unload at once). */
+export function isZeroDuration(k: unknown): boolean {
   return k === 0 || (typeof k === "string" && ZERO_DURATION.test(k.trim()));
 }
 

@@ -38,6 +38,9 @@ export interface OllamaCommon {
   options?: OllamaOptions;
   keep_alive?: string | number;
   think?: boolean | string;
+  /** Log probabilities of the answer's tokens (Ollama ≥ 0.12.11), and the `top_logprobs` likeliest at each position. */
+  logprobs?: boolean;
+  top_logprobs?: number;
 }
 
 export interface OllamaChatRequest extends OllamaCommon {

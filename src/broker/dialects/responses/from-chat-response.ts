@@ -39,13 +39,16 @@ export function responseObject(id: string, req: ResponsesRequest, shown: string,
   };
 }
 
-/** The response for a whole chat completion: a message item with the text, a function_call item per tool call. */
+/** The response for a whole chat completion: a reasoning item with the reasoning, a message item with the text, a function_call item per tool call. */
 export function fromChatResponse(res: ChatResponse, req: ResponsesRequest, shown: string): ResponseObject {
   const choice = res.choices?.[0];
   const msg = choice?.message ?? {};
   const output: OutputItem[] = [];
-  if (msg.content) output.push({ type: "message", id: newId("msg"), status: "completed", role: "assistant", content: [{ type: "output_text", text: msg.content, annotations: [] }] });
-  for (const c of msg.tool_calls ?? []) output.push({ type: "function_call", id: newId("fc"), call_id: c.id, name: c.function?.name ?? "", arguments: c.function?.arguments ?? "", status: "completed" });
+  const reasoning = msg.reasoning_content ?? msg.reasoning;
+  if (reasoning) output.push({ type: "reasoning", id: newId("rs"), summary: [], content: [{ type: "reasoning_text", text: reasoning }], status: "completed" });
+  const logprobs = choice?.logprobs?.content;
   const cut = choice?.finish_reason === "length";
+  if (msg.content) output.push({ type: "message", id: newId("msg"), status: cut ? "incomplete" : "completed", role: "assistant", content: [{ type: "output_text", text: msg.content, annotations: [], ...(Array.isArray(logprobs) ? { logprobs } : {}) }] });
+  for (const c of msg.tool_calls ?? []) output.push({ type: "function_call", id: newId("fc"), call_id: c.id, name: c.function?.name ?? "", arguments: c.function?.arguments ?? "", status: "completed" });
   return responseObject(newId("resp"), req, shown, cut ? "incomplete" : "completed", output, responsesUsage(res.usage), cut ? "max_output_tokens" : null);
 }

@@ -79,6 +79,35 @@ function toolChoice(c: NonNullable<ResponsesRequest["tool_choice"]>): ChatReques
   return "auto";
 }
 
+/** reasoning.effort values chat completions' reasoning_effort takes under the same name. */
+const EFFORTS = new Set(["none", "minimal", "low", "medium", "high", "xhigh"]);
+
+/**
+ * What `include` asks that a chat completion can give: the output text's log probabilities. The others ask for parts of
+ * items a translated response never has (encrypted reasoning, which Codex asks for on every request; hosted tools' results).
+ */
+const LOGPROBS = "message.output_text.logprobs";
+
+/**
+ * reasoning.effort → reasoning_effort, include's logprobs (and top_logprobs) → logprobs and top_logprobs: the chat
+ * completion's own fields for them, read back into the response.
+ */
+function reasoningAndLogprobs(req: ResponsesRequest, out: ChatRequest): void {
+  const effort = req.reasoning?.effort;
+  if (effort !== undefined && effort !== null) {
+    if (typeof effort !== "string" || !EFFORTS.has(effort)) throw bad(`"reasoning.effort" must be one of ${[...EFFORTS].map((e) => `"${e}"`).join(", ")}`);
+    out.reasoning_effort = effort as ChatRequest["reasoning_effort"];
+  }
+  if (req.include !== undefined && req.include !== null) {
+    if (!Array.isArray(req.include)) throw bad('"include" must be an array');
+    if (req.include.includes(LOGPROBS)) out.logprobs = true;
+  }
+  if (typeof req.top_logprobs === "number") {
+    out.logprobs = true;
+    out.top_logprobs = req.top_logprobs;
+  }
+}
+
 /** The chat completions request for a Responses request (a 400 HttpError names what cannot be translated). */
 export function toChatRequest(req: ResponsesRequest): ChatRequest {
   if (!req || typeof req !== "object") throw bad("the request body must be a JSON object");
@@ -105,6 +134,7 @@ export function toChatRequest(req: ResponsesRequest): ChatRequest {
     const s = f as { name: string; schema?: unknown; strict?: boolean; description?: string };
     out.response_format = { type: "json_schema", json_schema: { name: s.name, schema: s.schema, ...(s.strict === undefined ? {} : { strict: s.strict }), ...(s.description ? { description: s.description } : {}) } };
   }
+  reasoningAndLogprobs(req, out);
   if (req.stream === true) {
     out.stream = true;
     out.stream_options = { include_usage: true };

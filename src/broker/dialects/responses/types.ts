@@ -1,4 +1,5 @@
 // The shapes of OpenAI's Responses API that the translation reads and writes (types only; chat completions' in ../chat-types.ts).
+import type { ChatLogprob } from "../chat-types.ts";
 
 /** A content part of an input message. */
 export type InputPart =
@@ -38,12 +39,19 @@ export interface ResponsesRequest {
   stream?: boolean;
   previous_response_id?: string | null;
   background?: boolean | null;
+  /** How much a reasoning model reasons (`effort`: chat completions' reasoning_effort); `summary` of it is OpenAI's own. */
+  reasoning?: { effort?: string | null; summary?: string | null } | null;
+  /** Log probabilities: asked by `include: ["message.output_text.logprobs"]`, `top_logprobs` the alternatives per token. */
+  include?: string[] | null;
+  top_logprobs?: number | null;
   text?: { format?: { type: "text" } | { type: "json_object" } | { type: "json_schema"; name: string; schema?: unknown; strict?: boolean; description?: string } };
 }
 
 export type OutputItem =
-  | { type: "message"; id: string; status: "in_progress" | "completed" | "incomplete"; role: "assistant"; content: { type: "output_text"; text: string; annotations: unknown[] }[] }
-  | { type: "function_call"; id: string; call_id: string; name: string; arguments: string; status: "in_progress" | "completed" | "incomplete" };
+  | { type: "message"; id: string; status: "in_progress" | "completed" | "incomplete"; role: "assistant"; content: { type: "output_text"; text: string; annotations: unknown[]; logprobs?: ChatLogprob[] }[] }
+  | { type: "function_call"; id: string; call_id: string; name: string; arguments: string; status: "in_progress" | "completed" | "incomplete" }
+  /** The model's reasoning as the server streamed it (chat completions' reasoning_content): its text, no summary. */
+  | { type: "reasoning"; id: string; summary: unknown[]; content: { type: "reasoning_text"; text: string }[]; status: "in_progress" | "completed" | "incomplete" };
 
 export interface ResponsesUsage {
   input_tokens: number;

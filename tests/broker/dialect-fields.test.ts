@@ -1,0 +1,192 @@
+// What a translation does with the fields an upstream reads one way only, through a real daemon with the official
+// clients and a fake OpenAI API written from OpenAI's API reference: the generation limit its reasoning models take
+// (max_completion_tokens; max_tokens is refused), and a Responses stream that fails keeps the text it streamed.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { Ollama } from "ollama";
+import OpenAI from "openai";
+import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+
+/** A reasoning model (OpenAI's o-series: max_tokens refused), a chat model, and one whose streams break off mid-answer. */
+const REASONING = "o3-mini";
+const CHAT = "gpt-4o-mini";
+const CUT = "cut-1";
+const THINKER = "qwen3-8b";
+/** A model whose streams are cut by their limit (finish_reason "length"). */
+const LONG = "long-1";
+const bodies: { model: string; json: any }[] = [];
+let upstream: ReturnType<typeof Bun.serve>;
+let d: DaemonProc;
+
+const chunk = (model: string, delta: object, finish: string | null = null, logprobs: object | null = null) =>
+  `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model, choices: [{ index: 0, delta, logprobs, finish_reason: finish }] })}\n\n`;
+/** The log probability of the answer's one token ("fine"), with `top` alternatives, as chat completions write it. */
+const LOGPROB = (top: number) => ({ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101], top_logprobs: [{ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101] }, { token: "good", logprob: -1.5, bytes: [103, 111, 111, 100] }].slice(0, top) });
+
+/** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens with a 400 naming the parameter. */
+function chatCompletions(body: any): Response {
+  bodies.push({ model: body.model, json: body });
+  if (body.model === REASONING && body.max_tokens !== undefined)
+    return Response.json(
+      { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } },
+      { status: 400 },
+    );
+  if (body.model === CHAT && body.reasoning_effort !== undefined)
+    return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
+  // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
+  if (body.model === THINKER && body.stream)
+    return new Response(chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) + chunk(THINKER, { reasoning_content: "think." }) + chunk(THINKER, { content: "fine" }) + chunk(THINKER, {}, "stop") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
+  if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
+  if (body.model === LONG)
+    return new Response(chunk(LONG, { role: "assistant", content: "half " }) + chunk(LONG, { content: "an answer" }, "length") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
+  if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
+  const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
+  // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
+  const logprobs = body.logprobs ? { content: [LOGPROB(body.top_logprobs ?? 0)], refusal: null } : null;
+  if (body.stream)
+    return new Response(chunk(body.model, { role: "assistant", content: "fine" }, null, logprobs) + chunk(body.model, {}, "stop") + `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [], usage })}\n\ndata: [DONE]\n\n`, {
+      headers: { "content-type": "text/event-stream" },
+    });
+  return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: "fine" }, logprobs, finish_reason: "stop" }], usage });
+}
+
+beforeAll(async () => {
+  upstream = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, THINKER, LONG].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
+      if (path === "/v1/chat/completions" && req.method === "POST") return chatCompletions(await req.json());
+      return Response.json({ error: { message: `Invalid URL (${req.method} ${path})`, type: "invalid_request_error", param: null, code: null } }, { status: 404 });
+    },
+  });
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "openai"\nkind = "openai"\nurl = "http://127.0.0.1:${upstream.port}"\n`,
+    waitFor: ["api", "broker"],
+  });
+  await untilUpstreamsUp(d, await apiToken(d), 1);
+}, 40_000);
+afterAll(async () => {
+  await d?.stop();
+  await upstream?.stop(true);
+  if (d) removeHome(d.home);
+});
+
+const openai = () => new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: "local", maxRetries: 0 });
+const anthropic = () => new Anthropic({ baseURL: d.urls.broker, apiKey: "local", maxRetries: 0 });
+const ollama = () => new Ollama({ host: d.urls.broker });
+const last = (model: string) => bodies.filter((b) => b.model === model).at(-1)!.json;
+
+describe("the generation limit of a translated request, as an OpenAI-kind upstream's model takes it", () => {
+  test("a reasoning model gets max_completion_tokens from Anthropic's max_tokens, Responses' max_output_tokens and Ollama's num_predict", async () => {
+    const m = await anthropic().messages.create({ model: REASONING, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    expect(m.content).toMatchObject([{ type: "text", text: "fine" }]);
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 64 });
+    expect(last(REASONING).max_tokens).toBeUndefined();
+    const r = await openai().responses.create({ model: REASONING, input: "hi", max_output_tokens: 32 });
+    expect(r.output_text).toBe("fine");
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 32 });
+    const o = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], options: { num_predict: 16 }, stream: false });
+    expect(o.message.content).toBe("fine");
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 16 });
+    // `ollama run` loads the model first: a one-token completion, its limit in the same field.
+    const load = await ollama().generate({ model: REASONING, prompt: "", stream: false });
+    expect(load.done_reason).toBe("load");
+    expect(last(REASONING)).toMatchObject({ max_completion_tokens: 1 });
+  });
+
+  test("another model keeps max_tokens, which every OpenAI-compatible server reads", async () => {
+    await anthropic().messages.create({ model: CHAT, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+    expect(last(CHAT)).toMatchObject({ max_tokens: 64 });
+    expect(last(CHAT).max_completion_tokens).toBeUndefined();
+  });
+});
+
+describe("a translated Responses stream that fails", () => {
+  test("responses.stream(): cut by its limit, the final response (incomplete) carries the text, its message incomplete", async () => {
+    const s = openai().responses.stream({ model: LONG, input: "hi", max_output_tokens: 2 });
+    for await (const _ of s);
+    const final = await s.finalResponse();
+    expect(final.status).toBe("incomplete");
+    expect(final.incomplete_details).toEqual({ reason: "max_output_tokens" });
+    expect(final.output_text).toBe("half an answer");
+    expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete" });
+  });
+
+  test("responses.stream(): the final response (failed) carries the text streamed before the failure", async () => {
+    const s = openai().responses.stream({ model: CUT, input: "hi" });
+    let text = "";
+    for await (const ev of s) if (ev.type === "response.output_text.delta") text += ev.delta;
+    const final = await s.finalResponse();
+    expect(text).toBe("half an answer");
+    expect(final.status).toBe("failed");
+    expect(final.error?.message).toContain("incomplete");
+    expect(final.output_text).toBe("half an answer");
+    expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
+  });
+});
+
+describe("reasoning and log probabilities asked for: translated, or refused by the upstream in the caller's shape, never dropped", () => {
+  test("Anthropic thinking (its budget) and output_config.effort become reasoning_effort", async () => {
+    await anthropic().messages.create({ model: REASONING, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 2048 }, messages: [{ role: "user", content: "hi" }] });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "low" });
+    await anthropic().messages.create({ model: REASONING, max_tokens: 20000, thinking: { type: "enabled", budget_tokens: 16384 }, messages: [{ role: "user", content: "hi" }] });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high" });
+    await anthropic().messages.create({ model: REASONING, max_tokens: 64, output_config: { effort: "medium" }, messages: [{ role: "user", content: "hi" }] } as never);
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "medium" });
+    await anthropic().messages.create({ model: REASONING, max_tokens: 64, thinking: { type: "disabled" }, messages: [{ role: "user", content: "hi" }] });
+    expect(last(REASONING).reasoning_effort).toBeUndefined();
+  });
+
+  test("a model that cannot reason: the upstream's refusal reaches the Anthropic client as a 400 naming it", async () => {
+    const err = await anthropic()
+      .messages.create({ model: CHAT, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 4096 }, messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toContain("reasoning_effort");
+    const bad = await anthropic()
+      .messages.create({ model: REASONING, max_tokens: 64, output_config: { effort: "extreme" }, messages: [{ role: "user", content: "hi" }] } as never)
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((bad as Error).message).toContain("output_config.effort");
+  });
+
+  test("Responses: reasoning.effort, and include's logprobs read back into output_text (whole and streamed)", async () => {
+    const r = await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "high" }, include: ["message.output_text.logprobs"], top_logprobs: 2 });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high", logprobs: true, top_logprobs: 2 });
+    const part = (r.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
+    expect(part.logprobs).toEqual([LOGPROB(2)]);
+    const s = openai().responses.stream({ model: REASONING, input: "hi", include: ["message.output_text.logprobs"] });
+    const deltas: unknown[] = [];
+    for await (const ev of s) if (ev.type === "response.output_text.delta") deltas.push(...ev.logprobs);
+    expect(deltas).toEqual([LOGPROB(0)]);
+    const final = await s.finalResponse();
+    expect(((final.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText).logprobs).toEqual([LOGPROB(0)]);
+  });
+
+  test("Ollama: logprobs and top_logprobs read back into its logprobs (whole and streamed); a think level is reasoning_effort", async () => {
+    const whole = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 1, think: "high", stream: false });
+    expect(last(REASONING)).toMatchObject({ logprobs: true, top_logprobs: 1, reasoning_effort: "high" });
+    expect(whole.logprobs).toEqual([LOGPROB(1)] as never);
+    const lines: unknown[] = [];
+    for await (const part of await ollama().generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
+    expect(lines).toEqual([LOGPROB(0)]);
+  });
+});
+
+test("Responses: the upstream's reasoning comes back as a reasoning item before the message (whole and streamed)", async () => {
+  const reasoningText = (r: OpenAI.Responses.Response) => (r.output[0] as OpenAI.Responses.ResponseReasoningItem).content?.map((c) => c.text).join("");
+  const whole = await openai().responses.create({ model: THINKER, input: "hi" });
+  expect(whole.output.map((o) => o.type)).toEqual(["reasoning", "message"]);
+  expect(reasoningText(whole)).toBe("Let me think.");
+  expect(whole.output_text).toBe("fine");
+  const s = openai().responses.stream({ model: THINKER, input: "hi" });
+  const deltas: string[] = [];
+  for await (const ev of s) if (ev.type === "response.reasoning_text.delta") deltas.push(ev.delta);
+  const final = await s.finalResponse();
+  expect(deltas).toEqual(["Let me ", "think."]);
+  expect(final.output.map((o) => o.type)).toEqual(["reasoning", "message"]);
+  expect(reasoningText(final)).toBe("Let me think.");
+  expect(final.output_text).toBe("fine");
+});
