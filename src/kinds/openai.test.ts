@@ -28,3 +28,10 @@ test("openai: OpenAI's reasoning models take their limit as max_completion_token
   // The other kinds read max_tokens in every release (vLLM and recent llama.cpp also max_completion_tokens).
   for (const k of ["vllm", "llamacpp", "lmstudio", "ollama"] as const) expect(kindOf(k).limitField).toBeUndefined();
 });
+
+test("openai: OpenAI's models that do not reason take no reasoning_effort (its API refuses it); every other model does", () => {
+  const takes = (m: string) => kindOf("openai").takesReasoningEffort!(m);
+  for (const m of ["gpt-4o", "gpt-4o-mini", "openai/gpt-4.1", "gpt-3.5-turbo", "chatgpt-4o-latest", "GPT-4"]) expect(takes(m)).toBe(false);
+  for (const m of ["o3-mini", "gpt-5", "gpt-5-mini", "qwen3-8b", "llama3.2:1b", "gpt-oss-20b"]) expect(takes(m)).toBe(true);
+  for (const k of ["vllm", "llamacpp", "lmstudio", "ollama"] as const) expect(kindOf(k).takesReasoningEffort).toBeUndefined();
+});

@@ -9,6 +9,9 @@ import { type KindModule, OPENAI_MODELS, openAiIds } from "./types.ts";
  */
 const REASONING_MODEL = /^(?:[^/]*\/)?(?:o\d|gpt-5)(?:$|[-.:_])/i;
 
+/** OpenAI's models that do not reason (gpt-4o, gpt-4.1, gpt-3.5, chatgpt-4o…): its API refuses reasoning_effort for them. */
+const NON_REASONING_OPENAI_MODEL = /^(?:[^/]*\/)?(?:gpt-4|gpt-3\.5|chatgpt-)/i;
+
 export const openai: KindModule = {
   label: "OpenAI-compatible",
   summary: "any OpenAI-compatible server (chat/completions, completions, embeddings, models)",
@@ -16,6 +19,7 @@ export const openai: KindModule = {
   reads: [{ path: "/v1/models", as: "json", required: true, tells: ["models"], fields: "data[].id", apply: (b) => ({ models: openAiIds(b) }) }],
   dialects: { openai: true },
   limitField: (model) => (REASONING_MODEL.test(model) ? "max_completion_tokens" : "max_tokens"),
+  takesReasoningEffort: (model) => !NON_REASONING_OPENAI_MODEL.test(model),
   listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: null,
   // Some OpenAI-compatible servers (llamafile, koboldcpp…) run their one model whatever the request names.

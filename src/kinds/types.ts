@@ -116,6 +116,12 @@ export interface KindModule {
    * OpenAI-compatible server reads; OpenAI's reasoning models refuse it and take only "max_completion_tokens").
    */
   limitField?(model: string): "max_tokens" | "max_completion_tokens";
+  /**
+   * Whether a translated chat completion may carry `reasoning_effort` for a model (none: yes; a server that does not
+   * reason ignores it). OpenAI's own models that do not reason refuse it with a 400, which would fail a Claude Code
+   * call asking for thinking on gpt-4o, so it is left out for them, as the budget's thinking is only a hint.
+   */
+  takesReasoningEffort?(model: string): boolean;
   /** What its /v1/models entry of a model tells beyond OpenAI's fields (none: nothing). */
   modelFacts?(entry: Record<string, unknown>): ModelFacts;
   /** Read beside the listing for Ollama's /api/show (none: the listing alone); its facts win over the entry's. */

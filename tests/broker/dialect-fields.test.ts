@@ -10,6 +10,8 @@ import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } 
 /** A reasoning model (OpenAI's o-series: max_tokens refused), a chat model, and one whose streams break off mid-answer. */
 const REASONING = "o3-mini";
 const CHAT = "gpt-4o-mini";
+/** A model of another make that refuses reasoning_effort as OpenAI's own non-reasoning models do. */
+const NO_EFFORT = "plain-7b";
 const CUT = "cut-1";
 const THINKER = "qwen3-8b";
 /** A model whose streams are cut by their limit (finish_reason "length"). */
@@ -31,7 +33,7 @@ function chatCompletions(body: any): Response {
       { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } },
       { status: 400 },
     );
-  if (body.model === CHAT && body.reasoning_effort !== undefined)
+  if ((body.model === CHAT || body.model === NO_EFFORT) && body.reasoning_effort !== undefined)
     return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
   // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
   if (body.model === THINKER && body.stream)
@@ -139,9 +141,12 @@ describe("reasoning and log probabilities asked for: translated, or refused by t
     expect(last(REASONING).reasoning_effort).toBeUndefined();
   });
 
-  test("a model that cannot reason: the upstream's refusal reaches the Anthropic client as a 400 naming it", async () => {
+  test("OpenAI's models that do not reason get no reasoning_effort (thinking is a hint: Claude Code on gpt-4o works); another model's refusal reaches the Anthropic client as a 400 naming it", async () => {
+    const ok = await anthropic().messages.create({ model: CHAT, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 4096 }, messages: [{ role: "user", content: "hi" }] });
+    expect(ok.type).toBe("message");
+    expect(last(CHAT).reasoning_effort).toBeUndefined();
     const err = await anthropic()
-      .messages.create({ model: CHAT, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 4096 }, messages: [{ role: "user", content: "hi" }] })
+      .messages.create({ model: NO_EFFORT, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 4096 }, messages: [{ role: "user", content: "hi" }] })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.BadRequestError);
     expect((err as Error).message).toContain("reasoning_effort");

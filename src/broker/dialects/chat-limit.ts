@@ -1,11 +1,17 @@
-// Which field carries a translated request's generation limit for an upstream: max_tokens, or max_completion_tokens
-// where the upstream's kind says its model refuses max_tokens (OpenAI's reasoning models).
+// What a translated chat request carries for the upstream's kind and model: its generation limit under max_tokens, or
+// max_completion_tokens where the model refuses max_tokens (OpenAI's reasoning models); reasoning_effort left out where
+// the model refuses it (OpenAI's models that do not reason).
 import { kindOf, type KindName } from "../../kinds/index.ts";
 import type { ChatRequest } from "./chat-types.ts";
 
-/** The chat request with its limit under the field the upstream's kind reads for this model (the request itself when that is max_tokens). */
+/** The chat request with its limit under the field the upstream's kind reads for this model (the request itself when nothing changes). */
 export function withLimitField(chat: ChatRequest, kind: KindName): ChatRequest {
-  if (chat.max_tokens === undefined || kindOf(kind).limitField?.(chat.model) !== "max_completion_tokens") return chat;
+  const k = kindOf(kind);
+  if (chat.reasoning_effort !== undefined && k.takesReasoningEffort?.(chat.model) === false) {
+    const { reasoning_effort: _dropped, ...rest } = chat;
+    chat = rest;
+  }
+  if (chat.max_tokens === undefined || k.limitField?.(chat.model) !== "max_completion_tokens") return chat;
   const { max_tokens, ...rest } = chat;
   return { ...rest, max_completion_tokens: max_tokens };
 }
