@@ -219,3 +219,20 @@ test("allowedOrigins: an origin the user added is carried; the 1.x cloud's web a
   expect(listed).toContain('tunnel_config.json allowedOrigins "https://app.cloudtolocalllm.online"');
   expect(listed).toContain('tunnel_config.json allowedOrigins "https://cloud.example.org"');
 });
+
+test("2.x's cloud token when it is the account's Auth0 access token (a JWT that expires) is not stored: it would outlive its expiry and shadow every refreshed sign-in token", async () => {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const jwt = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ sub: "auth0|u1", aud: "https://app.cloudtolocalllm.online", exp: 1750000000 })}.c2lnbmF0dXJl`;
+  const m = migrateLegacy([{ file: "x/connection_config.json", kind: "connection_config", data: { cloud_proxy: { api_base_url: "https://app.cloudtolocalllm.online", auth_token: jwt, enabled: true } } }]);
+  // Before: stored as secret "tunnel-token", which the tunnel prefers to the signed-in account's token, forever refused once expired.
+  expect(m.secrets).toEqual([]);
+  const reason = m.notCarried.find((n) => n.field === "connection_config.json cloud_proxy.auth_token")?.reason ?? "";
+  expect(reason).toContain("expired on 2025-06-15");
+  expect(reason).toContain("cloudtolocalllm-tunnel login");
+  expect(m.config.tunnel).toMatchObject({ enabled: true, relay_url: "wss://app.cloudtolocalllm.online/ws/bridge", protocol: "bridge-v1" });
+  const secrets = new MemorySecretStore();
+  const applied = await applyMigration(m, new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") }), secrets);
+  expect(applied.result.ok).toBe(true);
+  expect(await secrets.get("tunnel-token")).toBeNull();
+  expect(applied.text).not.toContain(jwt.split(".")[1]!);
+});

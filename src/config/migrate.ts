@@ -185,6 +185,23 @@ function deletePath(obj: Record<string, unknown>, path: string): boolean {
   return true;
 }
 
+/**
+ * When `token` is a JWT with an expiry (2.x kept the account's Auth0 access token there), that expiry, else null. The
+ * tunnel prefers a stored agent token to the account's, so a stored access token would be used, and refused, for good
+ * once expired (the 1.x "JWT never refreshed" defect); a sign-in gives the tunnel a token that is refreshed.
+ */
+function jwtExpiry(token: string): Date | null {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as { exp?: unknown };
+    const exp = typeof payload?.exp === "number" ? new Date(payload.exp * 1000) : null;
+    return exp && !Number.isNaN(exp.getTime()) ? exp : null;
+  } catch {
+    return null; // not a JWT (an opaque agent token): stored as it is
+  }
+}
+
 /** The 1.x cloud's web app, on the 1.x default allowedOrigins. */
 const LEGACY_CLOUD_ORIGIN = "https://app.cloudtolocalllm.online";
 const originOf = (url: string): string => {
@@ -342,7 +359,10 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       if ("timeout" in cp) drop(f("timeout"), "the tunnel detects dead connections with heartbeats ([tunnel.heartbeat])");
       if ("connection_type" in cp) drop(f("connection_type"), "the tunnel's protocol is set by tunnel.protocol");
       const token = str(cp.auth_token);
-      if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
+      const exp = token ? jwtExpiry(token) : null;
+      if (exp !== null)
+        drop(f("auth_token"), `it is the account's access token (a JWT that ${exp.getTime() <= Date.now() ? "expired" : "expires"} on ${exp.toISOString().slice(0, 10)}); stored as the agent token it would stay in use after that and shadow the refreshed token of a sign-in: sign in with \`cloudtolocalllm-tunnel login\` instead`);
+      else if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
     }
   }
 
