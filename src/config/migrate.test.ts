@@ -236,3 +236,13 @@ test("2.x's cloud token when it is the account's Auth0 access token (a JWT that 
   expect(await secrets.get("tunnel-token")).toBeNull();
   expect(applied.text).not.toContain(jwt.split(".")[1]!);
 });
+
+test("a broken legacy file is refused with its line and column, and an existing new config is left untouched", async () => {
+  legacyFile("tunnel_config.json", '{\n  "ollamaHost": "localhost",\n  "ollamaPort": 11434\n  "logLevel": "INFO"\n}\n');
+  const store = new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") });
+  expect(store.write('[logging]\nlevel = "debug"\n').ok).toBe(true);
+  const before = readFileSync(store.file, "utf8");
+  // Before: "cannot read it as JSON (JSON Parse error: Expected '}')", nothing saying where in the file.
+  expect(() => planMigration([tunnelFile()])).toThrow(`${tunnelFile()}: cannot read it as JSON (JSON Parse error: Expected '}', at line 4, column 3)`);
+  expect(readFileSync(store.file, "utf8")).toBe(before);
+});

@@ -3,6 +3,7 @@ import { DEFAULT_KIND, isKindName, KIND_NAMES, KINDS } from "../kinds/index.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { atomicWrite } from "./atomic-write.ts";
+import { jsonErrorPosition } from "./json-error-position.ts";
 import { defaultConfig, MAX_CONFIG_BYTES, readConfigText, validateConfig, type ConfigIssue } from "./load.ts";
 import { legacyDir, legacyMarkerFile } from "./paths.ts";
 import { renderConfig } from "./render.ts";
@@ -60,10 +61,13 @@ export function readLegacyFile(file: string): LegacySource {
   }
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new Error(`${file}: the file is over ${MAX_CONFIG_BYTES} bytes; a 1.x/2.x config file is a few hundred (check what was written into it)`);
   let data: unknown;
+  const json = text.replace(/^\uFEFF/, "");
   try {
-    data = JSON.parse(text.replace(/^\uFEFF/, ""));
+    data = JSON.parse(json);
   } catch (e) {
-    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]!.replace(/"[^"]*"/g, "[redacted]")})`);
+    // Bun's message says what was expected, not where: the line and column are what a user needs to fix the file.
+    const at = jsonErrorPosition(json);
+    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]!.replace(/"[^"]*"/g, "[redacted]")}${at ? `, at line ${at.line}, column ${at.column}` : ""})`);
   }
   if (!data || typeof data !== "object" || Array.isArray(data)) throw new Error(`${file}: expected a JSON object`);
   return { file, kind: kindOf(file, data as Record<string, unknown>), data: data as Record<string, unknown> };
