@@ -246,3 +246,13 @@ test("a broken legacy file is refused with its line and column, and an existing 
   expect(() => planMigration([tunnelFile()])).toThrow(`${tunnelFile()}: cannot read it as JSON (JSON Parse error: Expected '}', at line 4, column 3)`);
   expect(readFileSync(store.file, "utf8")).toBe(before);
 });
+
+test("1.x's default requestTimeout (60 s on the whole request) does not become a 60 s first-byte timeout: the new 300s default for slow model loads stands, and the field is listed", () => {
+  const m = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { ollamaHost: "localhost", ollamaPort: 11434, requestTimeout: 60 } }]);
+  // Before: first_byte_timeout = "60s", so a large model's cold load failed, and a few in a row took the upstream down.
+  expect(m.config.upstreams[0]!.first_byte_timeout).toBe("300s");
+  expect(m.notCarried.find((n) => n.field === "tunnel_config.json requestTimeout")?.reason).toContain("the 1.x default");
+  // A value the user chose is still carried (1.x's bound on the whole request is at least one on its first byte).
+  const chosen = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { requestTimeout: "600" } }]);
+  expect(chosen.config.upstreams[0]!.first_byte_timeout).toBe("600s");
+});

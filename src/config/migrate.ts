@@ -206,6 +206,9 @@ function jwtExpiry(token: string): Date | null {
   }
 }
 
+/** 1.x tunnel_config.json's default requestTimeout, in seconds. */
+const LEGACY_REQUEST_TIMEOUT_S = 60;
+
 /** The 1.x cloud's web app, on the 1.x default allowedOrigins. */
 const LEGACY_CLOUD_ORIGIN = "https://app.cloudtolocalllm.online";
 const originOf = (url: string): string => {
@@ -279,7 +282,12 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     if (host || p !== undefined) set(`${local}.url`, hostUrl(host ?? "localhost", p ?? 11434), f(p !== undefined ? "ollamaHost, ollamaPort" : "ollamaHost"));
     if (bool(d.enableLocalOllama) !== undefined) set(`${local}.enabled`, bool(d.enableLocalOllama), f("enableLocalOllama"));
     if (seconds(d.connectionTimeout)) set(`${local}.connect_timeout`, seconds(d.connectionTimeout), f("connectionTimeout"));
-    if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
+    // 1.x's requestTimeout bounded the whole request; the new bound is on the first byte, whose default leaves a large
+    // model time to load. At 1.x's default (never the user's choice) a 60 s first-byte bound would fail cold loads, and
+    // a few in a row take the upstream down: the new default stands. A value the user chose is carried.
+    if (num(d.requestTimeout) === LEGACY_REQUEST_TIMEOUT_S)
+      drop(f("requestTimeout"), `${LEGACY_REQUEST_TIMEOUT_S} s is the 1.x default, a bound on the whole request; the new bound is on the first byte only, and its default (${defaultConfig().upstreams[0]!.first_byte_timeout}) leaves a large model time to load`);
+    else if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
     if (seconds(d.healthCheckInterval)) set("health.interval", seconds(d.healthCheckInterval), f("healthCheckInterval"));
     if (num(d.maxRetries) !== undefined) set("health.failures_before_down", Math.max(1, Math.round(num(d.maxRetries)!)), f("maxRetries"));
     if (seconds(d.retryDelay)) {
