@@ -219,3 +219,40 @@ test("allowedOrigins: an origin the user added is carried; the 1.x cloud's web a
   expect(listed).toContain('tunnel_config.json allowedOrigins "https://app.cloudtolocalllm.online"');
   expect(listed).toContain('tunnel_config.json allowedOrigins "https://cloud.example.org"');
 });
+
+test("2.x's cloud token when it is the account's Auth0 access token (a JWT that expires) is not stored: it would outlive its expiry and shadow every refreshed sign-in token", async () => {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const jwt = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ sub: "auth0|u1", aud: "https://app.cloudtolocalllm.online", exp: 1750000000 })}.c2lnbmF0dXJl`;
+  const m = migrateLegacy([{ file: "x/connection_config.json", kind: "connection_config", data: { cloud_proxy: { api_base_url: "https://app.cloudtolocalllm.online", auth_token: jwt, enabled: true } } }]);
+  // Before: stored as secret "tunnel-token", which the tunnel prefers to the signed-in account's token, forever refused once expired.
+  expect(m.secrets).toEqual([]);
+  const reason = m.notCarried.find((n) => n.field === "connection_config.json cloud_proxy.auth_token")?.reason ?? "";
+  expect(reason).toContain("expired on 2025-06-15");
+  expect(reason).toContain("cloudtolocalllm-tunnel login");
+  expect(m.config.tunnel).toMatchObject({ enabled: true, relay_url: "wss://app.cloudtolocalllm.online/ws/bridge", protocol: "bridge-v1" });
+  const secrets = new MemorySecretStore();
+  const applied = await applyMigration(m, new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") }), secrets);
+  expect(applied.result.ok).toBe(true);
+  expect(await secrets.get("tunnel-token")).toBeNull();
+  expect(applied.text).not.toContain(jwt.split(".")[1]!);
+});
+
+test("a broken legacy file is refused with its line and column, and an existing new config is left untouched", async () => {
+  legacyFile("tunnel_config.json", '{\n  "ollamaHost": "localhost",\n  "ollamaPort": 11434\n  "logLevel": "INFO"\n}\n');
+  const store = new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") });
+  expect(store.write('[logging]\nlevel = "debug"\n').ok).toBe(true);
+  const before = readFileSync(store.file, "utf8");
+  // Before: "cannot read it as JSON (JSON Parse error: Expected '}')", nothing saying where in the file.
+  expect(() => planMigration([tunnelFile()])).toThrow(`${tunnelFile()}: cannot read it as JSON (JSON Parse error: Expected '}', at line 4, column 3)`);
+  expect(readFileSync(store.file, "utf8")).toBe(before);
+});
+
+test("1.x's default requestTimeout (60 s on the whole request) does not become a 60 s first-byte timeout: the new 300s default for slow model loads stands, and the field is listed", () => {
+  const m = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { ollamaHost: "localhost", ollamaPort: 11434, requestTimeout: 60 } }]);
+  // Before: first_byte_timeout = "60s", so a large model's cold load failed, and a few in a row took the upstream down.
+  expect(m.config.upstreams[0]!.first_byte_timeout).toBe("300s");
+  expect(m.notCarried.find((n) => n.field === "tunnel_config.json requestTimeout")?.reason).toContain("the 1.x default");
+  // A value the user chose is still carried (1.x's bound on the whole request is at least one on its first byte).
+  const chosen = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { requestTimeout: "600" } }]);
+  expect(chosen.config.upstreams[0]!.first_byte_timeout).toBe("600s");
+});

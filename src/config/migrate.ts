@@ -3,6 +3,7 @@ import { DEFAULT_KIND, isKindName, KIND_NAMES, KINDS } from "../kinds/index.ts";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { atomicWrite } from "./atomic-write.ts";
+import { jsonErrorPosition } from "./json-error-position.ts";
 import { defaultConfig, MAX_CONFIG_BYTES, readConfigText, validateConfig, type ConfigIssue } from "./load.ts";
 import { legacyDir, legacyMarkerFile } from "./paths.ts";
 import { renderConfig } from "./render.ts";
@@ -60,10 +61,13 @@ export function readLegacyFile(file: string): LegacySource {
   }
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw new Error(`${file}: the file is over ${MAX_CONFIG_BYTES} bytes; a 1.x/2.x config file is a few hundred (check what was written into it)`);
   let data: unknown;
+  const json = text.replace(/^\uFEFF/, "");
   try {
-    data = JSON.parse(text.replace(/^\uFEFF/, ""));
+    data = JSON.parse(json);
   } catch (e) {
-    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]!.replace(/"[^"]*"/g, "[redacted]")})`);
+    // Bun's message says what was expected, not where: the line and column are what a user needs to fix the file.
+    const at = jsonErrorPosition(json);
+    throw new Error(`${file}: cannot read it as JSON (${(e as Error).message.split("\n")[0]!.replace(/"[^"]*"/g, "[redacted]")}${at ? `, at line ${at.line}, column ${at.column}` : ""})`);
   }
   if (!data || typeof data !== "object" || Array.isArray(data)) throw new Error(`${file}: expected a JSON object`);
   return { file, kind: kindOf(file, data as Record<string, unknown>), data: data as Record<string, unknown> };
@@ -185,6 +189,26 @@ function deletePath(obj: Record<string, unknown>, path: string): boolean {
   return true;
 }
 
+/**
+ * When `token` is a JWT with an expiry (2.x kept the account's Auth0 access token there), that expiry, else null. The
+ * tunnel prefers a stored agent token to the account's, so a stored access token would be used, and refused, for good
+ * once expired (the 1.x "JWT never refreshed" defect); a sign-in gives the tunnel a token that is refreshed.
+ */
+function jwtExpiry(token: string): Date | null {
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const payload = JSON.parse(Buffer.from(parts[1]!, "base64url").toString("utf8")) as { exp?: unknown };
+    const exp = typeof payload?.exp === "number" ? new Date(payload.exp * 1000) : null;
+    return exp && !Number.isNaN(exp.getTime()) ? exp : null;
+  } catch {
+    return null; // not a JWT (an opaque agent token): stored as it is
+  }
+}
+
+/** 1.x tunnel_config.json's default requestTimeout, in seconds. */
+const LEGACY_REQUEST_TIMEOUT_S = 60;
+
 /** The 1.x cloud's web app, on the 1.x default allowedOrigins. */
 const LEGACY_CLOUD_ORIGIN = "https://app.cloudtolocalllm.online";
 const originOf = (url: string): string => {
@@ -258,7 +282,12 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     if (host || p !== undefined) set(`${local}.url`, hostUrl(host ?? "localhost", p ?? 11434), f(p !== undefined ? "ollamaHost, ollamaPort" : "ollamaHost"));
     if (bool(d.enableLocalOllama) !== undefined) set(`${local}.enabled`, bool(d.enableLocalOllama), f("enableLocalOllama"));
     if (seconds(d.connectionTimeout)) set(`${local}.connect_timeout`, seconds(d.connectionTimeout), f("connectionTimeout"));
-    if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
+    // 1.x's requestTimeout bounded the whole request; the new bound is on the first byte, whose default leaves a large
+    // model time to load. At 1.x's default (never the user's choice) a 60 s first-byte bound would fail cold loads, and
+    // a few in a row take the upstream down: the new default stands. A value the user chose is carried.
+    if (num(d.requestTimeout) === LEGACY_REQUEST_TIMEOUT_S)
+      drop(f("requestTimeout"), `${LEGACY_REQUEST_TIMEOUT_S} s is the 1.x default, a bound on the whole request; the new bound is on the first byte only, and its default (${defaultConfig().upstreams[0]!.first_byte_timeout}) leaves a large model time to load`);
+    else if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
     if (seconds(d.healthCheckInterval)) set("health.interval", seconds(d.healthCheckInterval), f("healthCheckInterval"));
     if (num(d.maxRetries) !== undefined) set("health.failures_before_down", Math.max(1, Math.round(num(d.maxRetries)!)), f("maxRetries"));
     if (seconds(d.retryDelay)) {
@@ -342,7 +371,10 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       if ("timeout" in cp) drop(f("timeout"), "the tunnel detects dead connections with heartbeats ([tunnel.heartbeat])");
       if ("connection_type" in cp) drop(f("connection_type"), "the tunnel's protocol is set by tunnel.protocol");
       const token = str(cp.auth_token);
-      if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
+      const exp = token ? jwtExpiry(token) : null;
+      if (exp !== null)
+        drop(f("auth_token"), `it is the account's access token (a JWT that ${exp.getTime() <= Date.now() ? "expired" : "expires"} on ${exp.toISOString().slice(0, 10)}); stored as the agent token it would stay in use after that and shadow the refreshed token of a sign-in: sign in with \`cloudtolocalllm-tunnel login\` instead`);
+      else if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
     }
   }
 

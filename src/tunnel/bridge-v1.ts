@@ -72,6 +72,10 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
   return new Promise((resolve, reject) => {
     let ended = false;
     const guard = new BridgeGuard(o.maxStreams ?? 256);
+    // The requests in flight on this connection: when it ends, the 1.x server has failed them all (503) and no answer
+    // can be delivered, so their upstream requests are cancelled, not left generating (a reconnect's fresh max_streams
+    // would otherwise pile new generations on the orphans).
+    const inFlight = new Set<AbortController>();
     let lastSeen = clock.now();
     let watchdog: unknown = null;
     let resolveClosed!: (i: SessionCloseInfo) => void;
@@ -85,6 +89,8 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       if (ended) return;
       ended = true;
       if (watchdog !== null) clock.clearTimeout(watchdog);
+      for (const c of inFlight) c.abort(new Error(`the bridge connection ended (${info.code})`));
+      inFlight.clear();
       resolveClosed(info);
     };
     const watch = () => {
@@ -105,12 +111,14 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       const admitted = guard.admit(m.id, method, d.path);
       if ("ignore" in admitted) return log.warn("ignored a request from the bridge", { reason: admitted.ignore });
       const id = m.id!;
+      const abort = new AbortController();
+      inFlight.add(abort);
       let out: Record<string, unknown>;
       try {
         const headers = new Headers();
         for (const [k, v] of Object.entries((d.headers as Record<string, unknown>) ?? {})) if (typeof v === "string") headers.set(k, v);
         const body = d.body == null || method === "GET" || method === "HEAD" ? null : typeof d.body === "string" ? d.body : JSON.stringify(d.body);
-        const res = admitted instanceof HttpError ? admitted.toDialectResponse(String(d.path ?? "/")) : await o.handle(new Request(`http://bridge.invalid${admitted.path}`, { method, headers, body }));
+        const res = admitted instanceof HttpError ? admitted.toDialectResponse(String(d.path ?? "/")) : await o.handle(new Request(`http://bridge.invalid${admitted.path}`, { method, headers, body, signal: abort.signal }));
         // No streaming in this protocol: the whole body goes back in one message, held no further than the limit (a
         // generation that never ends is cancelled there, not buffered until memory runs out).
         const buf = await readUpTo(res, MAX_BRIDGE_BODY);
@@ -121,6 +129,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       } catch (e) {
         out = { statusCode: 500, headers: { "content-type": "application/json" }, body: JSON.stringify({ error: (e as Error).message }) };
       } finally {
+        inFlight.delete(abort);
         if (!(admitted instanceof HttpError)) guard.done(id);
       }
       if (ws.readyState === WebSocket.OPEN) ws.send(msg("response", id, out));

@@ -32,3 +32,24 @@ test("the 1.x routes (any method, as 1.x ignored it) get a 404 in the API's shap
   expect(other.error.message).toBe("no route GET /api/nothing");
   expect((await fetch(`${api}/healthz`)).status).toBe(200);
 }, 30_000);
+
+test("an old route is no way around the new API's rules: a foreign Host (DNS rebinding) or the 1.x cloud's Origin is refused, never the 1.x `Access-Control-Allow-Origin: *`", async () => {
+  const api = d.urls.api!;
+  const port = new URL(api).port;
+  for (const path of ["/api/status", "/api/tunnel/start", "/api/health"]) {
+    for (const [what, headers] of [
+      ["rebinding Host", { host: `rebind.example:${port}` }],
+      ["1.x cloud Origin", { origin: "https://app.cloudtolocalllm.online" }],
+      ["any Origin", { origin: "http://localhost:3000" }],
+    ] as const) {
+      const r = await fetch(api + path, { method: path.includes("tunnel") ? "POST" : "GET", headers });
+      expect({ path, what, status: r.status }).toEqual({ path, what, status: 403 });
+      expect(r.headers.get("access-control-allow-origin")).toBeNull();
+      // The refusal says why (Host/Origin), not which route replaced the old one: the hint is for allowed callers.
+      expect(await r.text()).not.toContain("1.x tunnel manager");
+    }
+  }
+  // The CORS preflight a 1.x web page would send is not granted either.
+  const pre = await fetch(`${api}/api/status`, { method: "OPTIONS", headers: { origin: "https://app.cloudtolocalllm.online", "access-control-request-method": "GET" } });
+  expect(pre.headers.get("access-control-allow-origin")).toBeNull();
+}, 30_000);
