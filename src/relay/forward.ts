@@ -103,6 +103,9 @@ export interface Forwarders {
   refuse(err: HttpError, path: string, headers?: Record<string, string>): Response;
 }
 
+/** nginx's "client closed request": the status a call whose client left before the answer began is counted under. */
+const CLIENT_CLOSED = 499;
+
 export function createForwarder(deps: ForwardDeps): Forwarders {
   const { config, auth, sessions, metrics } = deps;
   const limits = new Map<string, TunnelLimits>();
@@ -325,6 +328,13 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       return res;
     } catch (e) {
       settle();
+      // The client left before the answer's head (a page's Stop while the model loads or the call queues): nobody gets
+      // this answer, and the tunnel did not fail it. Counted as 499 (client closed the request), as the broker does,
+      // not as a 502 that would page an operator for every Stop.
+      if (req.signal.aborted && !tooLarge) {
+        countStatus(CLIENT_CLOSED);
+        return new Response(null, { status: CLIENT_CLOSED });
+      }
       const err = tooLarge ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`) : failedForward(e, id);
       countStatus(err.status);
       return err.toDialectResponse(path);

@@ -10,7 +10,7 @@ export function createRelayMetrics() {
     tunnels: new FastGauge({ registry, name: "cloudtolocalllm_relay_tunnels_connected", help: "Agents connected now." }),
     agentConnections: new FastCounter({ registry, name: "cloudtolocalllm_relay_agent_connections_total", help: "Agent connection attempts by result.", labelNames: ["result"] }),
     // The per-request series: plain numbers, not prom-client's label hashing (src/core/fast-metrics.ts).
-    requests: new FastCounter({ registry, name: "cloudtolocalllm_relay_requests_total", help: "Client requests through /t/ID by the HTTP status they got, refusals (401, 429, 502 offline) included.", labelNames: ["status"] }),
+    requests: new FastCounter({ registry, name: "cloudtolocalllm_relay_requests_total", help: "Client requests through /t/ID by the HTTP status they got, refusals (401, 429, 502 offline) included; 499: the client left before the answer began.", labelNames: ["status"] }),
     activeStreams: new FastGauge({ registry, name: "cloudtolocalllm_relay_streams_active", help: "Requests in flight through tunnels." }),
     protocolErrors: new FastCounter({ registry, name: "cloudtolocalllm_relay_protocol_errors_total", help: "Agent connections closed for a protocol error, by code.", labelNames: ["code"] }),
     bytes: new FastCounter({ registry, name: "cloudtolocalllm_relay_bytes_total", help: "Body bytes through tunnels by direction.", labelNames: ["direction"] }),

@@ -162,6 +162,44 @@ describe("the relay's chat page (issue 25 item 3)", () => {
     await page.close();
   }, 30_000);
 
+  test("Stop while the request waits in the daemon's queue: it leaves the queue (never reaches the upstream) and leaves no empty answer on the page", async () => {
+    const hog = new AbortController();
+    const held = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/chat`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: MODELS[0], messages: [{ role: "user", content: "hog" }], stream: true }),
+      signal: hog.signal,
+    });
+    expect(held.status).toBe(200);
+    const { page } = await openChat();
+    try {
+      await connect(page);
+      await page.locator("#chat").waitFor({ state: "visible" });
+      await page.locator("#prompt").fill("never mind");
+      await page.locator("#send").click();
+      await page.locator("#status", { hasText: "waiting for the model" }).waitFor();
+      await page.locator("#stop").click();
+      await page.locator("#status", { hasText: "Stopped" }).waitFor();
+      // The prompt stays; no assistant bubble was left empty.
+      expect(await page.locator("#messages li.user").allTextContents()).toEqual(["never mind"]);
+      expect(await page.locator("#messages li.assistant").count()).toBe(0);
+      // The slot frees; the next prompt is answered, and the stopped one was never generated (it left the queue).
+      await held.body!.cancel().catch(() => {});
+      hog.abort();
+      fake.options.tokens = 3;
+      await page.locator("#prompt").fill("next");
+      await page.locator("#send").click();
+      await page.locator("#status", { hasText: "Done" }).waitFor();
+      expect(await page.locator("#messages li.assistant").allTextContents()).toEqual(["tok0 tok1 tok2 "]);
+      const lastAsked = fake.requests.filter((r) => r.path === "/api/chat").map((r) => (r.json as { messages: { content: string }[] }).messages.at(-1)!.content);
+      expect(lastAsked).toContain("next");
+      expect(lastAsked).not.toContain("never mind");
+    } finally {
+      fake.options.tokens = 400;
+      await page.close();
+    }
+  }, 30_000);
+
   test("on a phone screen (390×844) the page fits without sideways scrolling and chats", async () => {
     fake.options.tokens = 5;
     fake.options.tokenDelayMs = 5;

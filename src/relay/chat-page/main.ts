@@ -171,7 +171,9 @@ async function send(prompt: string): Promise<void> {
   } catch (e) {
     if (running?.signal.aborted) {
       status("Stopped");
+      // Stopped before the first token (waiting in the queue, a model loading): no empty answer is left on screen.
       if (answer.content) history.push(answer);
+      else li.remove();
     } else {
       showError(e instanceof TypeError ? fail(e) : `The answer broke off: ${e instanceof Error ? e.message : String(e)}`);
       status("");
