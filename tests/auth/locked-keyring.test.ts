@@ -1,0 +1,103 @@
+// Signed in with the tokens in a real gnome-keyring-daemon, then the keyring locks: `whoami`, `logout` and the daemon's sign-out say so.
+import { expect } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { requireTools } from "../helpers/requires.ts";
+import { startKeyring, type Keyring } from "../secrets/keyring.ts";
+import { AUDIENCE, browse, authorizationUrl, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { apiToken, BUN, homeEnv, removeHome, REPO, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { APPLICATION } from "../../src/secrets/secret-service-store.ts";
+import { until } from "../helpers/until.ts";
+
+const { afterAll, beforeAll, test } = requireTools(["dbus-daemon", "gnome-keyring-daemon", "secret-tool", "gdbus"]);
+
+let kr: Keyring;
+let p: TestProvider;
+let home: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  kr = await startKeyring();
+  p = await startProvider({ accessTokenTtlSec: 600 });
+  home = tempHome();
+  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  // [secrets] backend left at auto: the keyring answers, so the tokens go there.
+  writeFileSync(
+    join(home, ".config/cloudtolocalllm/tunnel.toml"),
+    `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
+  );
+  env = { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: kr.address };
+}, 30_000);
+afterAll(async () => {
+  await p?.close();
+  await kr?.stop();
+  if (home) removeHome(home);
+});
+
+async function run(args: string[]) {
+  const r = Bun.spawn([BUN, join(REPO, "src/main.ts"), ...args], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [out, err, code] = await Promise.all([new Response(r.stdout).text(), new Response(r.stderr).text(), r.exited]);
+  return { code, out, err };
+}
+const storedSession = () =>
+  Bun.spawnSync(["secret-tool", "lookup", "application", APPLICATION, "name", "auth-session"], { env: kr.env, stdout: "pipe", stderr: "pipe" }).stdout.toString();
+const lock = () =>
+  expect(
+    Bun.spawnSync(
+      ["gdbus", "call", "--session", "-d", "org.freedesktop.secrets", "-o", "/org/freedesktop/secrets", "-m", "org.freedesktop.Secret.Service.Lock", "['/org/freedesktop/secrets/collection/login']"],
+      { env: kr.env },
+    ).exitCode,
+  ).toBe(0);
+
+async function login(): Promise<void> {
+  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const { url } = await authorizationUrl(proc.stderr);
+  await browse(url, "carol");
+  expect(await proc.exited).toBe(0);
+  expect(storedSession()).toContain("refreshToken");
+}
+
+test("keyring locked: whoami says it cannot tell (not 'not signed in'), logout fails saying the tokens are still stored; unlocked, logout deletes them", async () => {
+  await login();
+  lock();
+
+  const who = await run(["whoami"]);
+  expect(who.code).toBe(1);
+  expect(who.out).toContain("The desktop keyring is locked");
+  expect(who.out).not.toContain("Not signed in");
+
+  const out = await run(["logout"]);
+  expect(out.out).not.toContain("nothing to do");
+  expect(out.err).toContain("could not be deleted from the secret store, so you are still signed in: The desktop keyring is locked");
+  expect(out.code).toBe(1);
+
+  // Unlocked again (gnome-keyring-daemon --unlock, as a desktop login does): the tokens were there all along.
+  await kr.restartService();
+  expect(storedSession()).toContain("refreshToken");
+  const again = await run(["logout"]);
+  expect(again.out).toContain("Signed out Test carol");
+  expect(again.code).toBe(0);
+  expect(storedSession()).toBe("");
+}, 60_000);
+
+test("keyring locked under a signed-in daemon: POST /api/v1/auth/logout answers 503 with the locked keyring's sentence, not a success that a restart would undo", async () => {
+  await login();
+  const d = await startDaemon({ home, env: { DBUS_SESSION_BUS_ADDRESS: kr.address } });
+  try {
+    const token = await apiToken(d);
+    const auth = () => fetch(`${d.urls.api}/api/v1/auth`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json() as Promise<{ state: string }>);
+    await until(async () => (await auth()).state === "signed_in", 10_000, "the daemon signed in from the keyring");
+    lock();
+    const r = await fetch(`${d.urls.api}/api/v1/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    expect({ status: r.status, code: body.error.code }).toEqual({ status: 503, code: "unavailable" });
+    expect(body.error.message).toContain("The desktop keyring is locked");
+    // The daemon itself stopped using the session at once, as the docs promise.
+    expect((await auth()).state).toBe("signed_out");
+  } finally {
+    await d.stop();
+  }
+  await kr.restartService();
+  expect(storedSession()).toContain("refreshToken");
+  expect((await run(["logout"])).code).toBe(0);
+}, 60_000);
