@@ -1,6 +1,6 @@
-// Signed in with the tokens in a real gnome-keyring-daemon, then the keyring locks: `whoami`, `logout` and the daemon's sign-out say so.
+// Sign-out with the tokens in a real gnome-keyring-daemon: a keyring that locks (`whoami`, `logout` and the daemon say so), and a copy left in the fallback file.
 import { expect } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { startKeyring, type Keyring } from "../secrets/keyring.ts";
@@ -49,12 +49,12 @@ const lock = () =>
     ).exitCode,
   ).toBe(0);
 
-async function login(): Promise<void> {
+async function login(inKeyring = true): Promise<void> {
   const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const { url } = await authorizationUrl(proc.stderr);
   await browse(url, "carol");
   expect(await proc.exited).toBe(0);
-  expect(storedSession()).toContain("refreshToken");
+  if (inKeyring) expect(storedSession()).toContain("refreshToken");
 }
 
 test("keyring locked: whoami says it cannot tell (not 'not signed in'), logout fails saying the tokens are still stored; unlocked, logout deletes them", async () => {
@@ -100,4 +100,25 @@ test("keyring locked under a signed-in daemon: POST /api/v1/auth/logout answers 
   await kr.restartService();
   expect(storedSession()).toContain("refreshToken");
   expect((await run(["logout"])).code).toBe(0);
+}, 60_000);
+
+test("a copy of the tokens left in the fallback file (a login without a keyring) is deleted by logout once the keyring is back", async () => {
+  // Signed in while no keyring answered (an ssh session, the keyring daemon not running): the tokens went to the 0600 file.
+  const bus = env.DBUS_SESSION_BUS_ADDRESS;
+  env.DBUS_SESSION_BUS_ADDRESS = "unix:path=/nonexistent/c2l-no-bus";
+  try {
+    await login(false);
+  } finally {
+    env.DBUS_SESSION_BUS_ADDRESS = bus!;
+  }
+  const file = join(home, ".local/state/cloudtolocalllm/secrets.json");
+  const fileSession = () => (existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")).secrets?.["auth-session"] ?? null) : null);
+  expect(fileSession()).toContain("refreshToken");
+  // Signed in again with the keyring back: the keyring holds the current session, the file the old one.
+  await login();
+  const out = await run(["logout"]);
+  expect(out.code).toBe(0);
+  expect(out.out).toContain("Signed out Test carol");
+  expect(storedSession()).toBe("");
+  expect(fileSession()).toBeNull();
 }, 60_000);
