@@ -23,6 +23,8 @@ export interface OpenSecretStoreOptions {
 export interface ClosableSecretStore extends SecretStore {
   /** Whether an environment variable supplies `name`. */
   fromEnv(name: string): boolean;
+  /** The keyring answers but is locked (nothing can be stored until it is unlocked): its sentence, else null. */
+  readonly locked: string | null;
   /** The warning as one short log line (status and doctor show the whole `warning`). */
   readonly brief: string | null;
   /** Recomputes the inline-secret warning after the config changed. */
@@ -49,6 +51,10 @@ class EnvOverlayStore implements ClosableSecretStore {
   get warning() {
     const all = [this.inner.warning, this.inlineWarning].filter(Boolean);
     return all.length ? all.join(" ") : null;
+  }
+  get locked() {
+    // A Secret Service store's own warning is set only by its probe finding the default keyring locked.
+    return this.inner.backend === "secret-service" && !(this.inner instanceof UnavailableSecretStore) ? this.inner.warning : null;
   }
   get brief() {
     const all = [this.innerBrief ?? this.inner.warning, this.inlineWarning].filter(Boolean);

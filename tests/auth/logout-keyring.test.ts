@@ -1,4 +1,4 @@
-// Sign-out with the tokens in a real gnome-keyring-daemon: a keyring that locks (`whoami`, `logout` and the daemon say so), and a copy left in the fallback file.
+// Sign-in and sign-out with the tokens in a real gnome-keyring-daemon: a locked keyring (`login`, `whoami`, `logout` and the daemon say so), and a copy left in the fallback file.
 import { expect } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -121,4 +121,25 @@ test("a copy of the tokens left in the fallback file (a login without a keyring)
   expect(out.out).toContain("Signed out Test carol");
   expect(storedSession()).toBe("");
   expect(fileSession()).toBeNull();
+}, 60_000);
+
+test("keyring locked: login refuses before the issuer is asked (no grant made that nothing could store)", async () => {
+  lock();
+  try {
+    const before = p.tokenCalls();
+    const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--device", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    let err = "";
+    void (async () => {
+      for await (const c of proc.stderr) err += new TextDecoder().decode(c);
+    })();
+    // Either it ends, or it shows a code to enter (the old behaviour: a sign-in whose tokens could not be kept).
+    await until(() => proc.exitCode !== null || err.includes("enter the code"), 20_000, "login to end or show a code");
+    if (proc.exitCode === null) proc.kill();
+    expect(await proc.exited).toBe(1);
+    expect(err).toContain("nothing was signed in: the tokens could not be stored: The desktop keyring is locked");
+    expect(err).not.toContain("enter the code");
+    expect(p.tokenCalls()).toBe(before);
+  } finally {
+    await kr.restartService();
+  }
 }, 60_000);
