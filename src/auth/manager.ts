@@ -454,14 +454,19 @@ export class AuthManager implements AuthService {
         log.debug("revoking the refresh token failed", { error: grantErrorMessage(e) });
       }
     }
+    let storeError: unknown = null;
     try {
       await clearSession(this.store());
       this.storedRefreshToken = null;
     } catch (e) {
+      storeError = e;
       log.error("could not delete the sign-in tokens from the secret store", { error: e });
     }
     if (this.state !== "disabled") this.setState("signed_out");
     this.deps.events.emit("auth.progress", { step: "signed_out", message: "Signed out." });
     if (s) this.notify(null);
+    // This process no longer uses the tokens, but they are still stored (a locked keyring): the next start or reload
+    // would sign in with them again. The caller must hear it (CLI exit 1, the API's 503, the tray's error line).
+    if (storeError) throw storeError;
   }
 }

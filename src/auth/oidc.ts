@@ -33,10 +33,11 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
   if (insecure && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
     throw new Error(`[auth] issuer must use https (plain http is only accepted on loopback): ${auth.issuer}`);
   }
+  let config: client.Configuration;
   try {
     // A desktop app is a public client (RFC 8252): no client secret, PKCE instead.
     const oc = await openidClient();
-    return await oc.discovery(url, auth.client_id, undefined, oc.None(), {
+    config = await oc.discovery(url, auth.client_id, undefined, oc.None(), {
       execute: insecure ? [oc.allowInsecureRequests] : [],
       timeout: 15,
       // Kept by the Configuration for every later request (token, refresh, device code, revocation).
@@ -44,6 +45,30 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
     });
   } catch (e) {
     throw new Error(`Could not reach the sign-in issuer ${auth.issuer}: ${(e as Error).message}`);
+  }
+  checkEndpoints(auth.issuer, config.serverMetadata() as unknown as Record<string, unknown>);
+  return config;
+}
+
+/**
+ * allowInsecureRequests (a loopback development issuer) lets every request use http, so a discovery document that names
+ * an http endpoint on another machine would send the refresh token (and the device code) across the network in cleartext.
+ * Plain http is for loopback only, endpoints included; an https issuer's http endpoint is refused here too, in one
+ * sentence, rather than at its first use.
+ */
+function checkEndpoints(issuer: string, metadata: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(metadata)) {
+    if (!(key.endsWith("_endpoint") || key === "jwks_uri") || typeof value !== "string") continue;
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new Error(`The sign-in issuer ${issuer} names an invalid ${key} in its discovery document.`);
+    }
+    const plainOk = u.protocol === "http:" && new URL(issuer).protocol === "http:" && isLoopbackHost(u.hostname.replace(/^\[|\]$/g, ""));
+    if (u.protocol !== "https:" && !plainOk) {
+      throw new Error(`The sign-in issuer ${issuer} names ${key} ${u.protocol}//${u.host} in its discovery document: only https is accepted (plain http only on loopback, for a loopback issuer).`);
+    }
   }
 }
 

@@ -43,6 +43,16 @@ ${API_HELP}`,
     const auth = config.auth;
     const browser = (url: string) => !values["no-browser"] && openBrowser(url);
     const flow = values.pkce ? "pkce" : values.device ? "device" : auth.flow;
+    // Where the tokens will go is checked before the issuer is asked: a grant made and then not stored (a locked keyring)
+    // leaves a live refresh token at the issuer that nothing holds, after the user went through the whole sign-in.
+    {
+      const store = await openSecretStore(config).catch((e) => {
+        throw new CliError((e as Error).message);
+      });
+      const locked = store.locked;
+      await store.close();
+      if (locked) throw new CliError(`nothing was signed in: the tokens could not be stored: ${locked}`);
+    }
     let session: AuthSession;
     try {
       const oidc = await discover(auth);

@@ -1,5 +1,5 @@
 // `logout`: revokes the refresh token at the issuer and deletes the stored tokens.
-import { parse, type Command } from "./args.ts";
+import { CliError, parse, type Command } from "./args.ts";
 import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
 import { loadCliConfig, withLocalAuth } from "./local-auth.ts";
 import { callDaemon } from "./daemon-call.ts";
@@ -20,7 +20,12 @@ ${API_HELP}`,
     const { config } = loadCliConfig(values.config);
     await withLocalAuth(config, async (manager) => {
       const was = manager.status();
-      await manager.logout();
+      try {
+        await manager.logout();
+      } catch (e) {
+        // E.g. a locked keyring: the tokens are still stored and a daemon would sign in with them again at its next start.
+        throw new CliError(`The sign-in tokens could not be deleted from the secret store, so you are still signed in: ${(e as Error).message}`);
+      }
       console.log(was.subject ? `Signed out ${was.name ?? was.subject}.` : "Not signed in; nothing to do.");
     });
     const r = await callDaemon(values, "POST", "/api/v1/auth/reload");

@@ -32,7 +32,9 @@ ${API_HELP}`,
         console.log("Sign-in is not configured ([auth] issuer is empty).");
         return 1;
       case "signed_out":
-        console.log(`Not signed in to ${config.auth.issuer}. Run \`cloudtolocalllm-tunnel login\`.`);
+        // A reason here means the stored sign-in could not be read (a locked keyring), not that there is none.
+        if (status.reason) console.log(`Cannot tell whether you are signed in to ${config.auth.issuer}: ${status.reason}`);
+        else console.log(`Not signed in to ${config.auth.issuer}. Run \`cloudtolocalllm-tunnel login\`.`);
         return 1;
       case "login_required":
         console.log(`Sign-in required${status.reason ? `: ${status.reason}` : ""}. Run \`cloudtolocalllm-tunnel login\`.`);

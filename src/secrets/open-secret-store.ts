@@ -1,11 +1,14 @@
 // Picks the secret backend from [secrets] backend (keyring, else the 0600 file) and layers the environment override on top.
 import type { Config } from "../config/schema.ts";
 import type { SecretStore } from "../core/contracts.ts";
-import { registerSecret } from "../core/log.ts";
+import { existsSync } from "node:fs";
+import { logger, registerSecret } from "../core/log.ts";
 import { FileSecretStore, defaultSecretsFile } from "./file-store.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
 import { inlineSecretFields, inlineSecretWarning, isInlineSecret } from "../config/inline-secrets.ts";
+
+const log = logger("secrets");
 
 export interface OpenSecretStoreOptions {
   env?: NodeJS.ProcessEnv;
@@ -20,6 +23,8 @@ export interface OpenSecretStoreOptions {
 export interface ClosableSecretStore extends SecretStore {
   /** Whether an environment variable supplies `name`. */
   fromEnv(name: string): boolean;
+  /** The keyring answers but is locked (nothing can be stored until it is unlocked): its sentence, else null. */
+  readonly locked: string | null;
   /** The warning as one short log line (status and doctor show the whole `warning`). */
   readonly brief: string | null;
   /** Recomputes the inline-secret warning after the config changed. */
@@ -37,6 +42,8 @@ class EnvOverlayStore implements ClosableSecretStore {
     private readonly inner: SecretStore & { close?(): Promise<void> },
     private readonly env: NodeJS.ProcessEnv,
     private readonly innerBrief: string | null = null,
+    /** The fallback file beside a keyring: it may hold copies from a time without one (a login over ssh), never read. */
+    private readonly leftover: FileSecretStore | null = null,
   ) {}
   get backend() {
     return this.inner.backend;
@@ -44,6 +51,10 @@ class EnvOverlayStore implements ClosableSecretStore {
   get warning() {
     const all = [this.inner.warning, this.inlineWarning].filter(Boolean);
     return all.length ? all.join(" ") : null;
+  }
+  get locked() {
+    // A Secret Service store's own warning is set only by its probe finding the default keyring locked.
+    return this.inner.backend === "secret-service" && !(this.inner instanceof UnavailableSecretStore) ? this.inner.warning : null;
   }
   get brief() {
     const all = [this.innerBrief ?? this.inner.warning, this.inlineWarning].filter(Boolean);
@@ -70,8 +81,13 @@ class EnvOverlayStore implements ClosableSecretStore {
   set(name: string, value: string) {
     return this.inner.set(name, value);
   }
-  delete(name: string) {
-    return this.inner.delete(name);
+  /** Deletes everywhere the program ever stored it: a sign-out or `secret delete` leaves no copy in the fallback file. */
+  async delete(name: string) {
+    const deleted = await this.inner.delete(name);
+    if (!this.leftover || !existsSync(this.leftover.path)) return deleted;
+    const old = await this.leftover.delete(name);
+    if (old) log.info("deleted a copy left in the fallback file from a time without a keyring", { name, file: this.leftover.path });
+    return deleted || old;
   }
   list() {
     return this.inner.list();
@@ -138,7 +154,7 @@ async function openBackend(config: Pick<Config, "secrets">, opts: OpenSecretStor
     const ss = new SecretServiceStore({ busAddress: address, callTimeoutMs: opts.callTimeoutMs ?? (backend === "auto" ? 3000 : 10000) });
     try {
       await ss.probe();
-      return new EnvOverlayStore(ss, env);
+      return new EnvOverlayStore(ss, env, null, new FileSecretStore(file));
     } catch (e) {
       await ss.close().catch(() => {});
       reason = (e as Error).message.replace(/\.$/, "");
