@@ -199,6 +199,8 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
   if (head.method === "HEAD") await answerHead(s, held, res);
   else if (held) await answerHeld(held, res);
   else await answer(s, res);
+  // Answered: a body the handler left unread (a refusal answers before reading it) must not hold the stream open.
+  s.discardIncoming();
 }
 
 /**

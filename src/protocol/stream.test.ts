@@ -127,3 +127,34 @@ describe("a small body and the end of a stream without promises", () => {
     expect(() => done.whenFinished(() => {})).not.toThrow();
   });
 });
+
+describe("a request body the answer did not need", () => {
+  test("discardIncoming drops what is queued and what still comes, without a RESET: the stream is released at the peer's END", () => {
+    let released = 0;
+    const sent: Frame[] = [];
+    const s = new Stream(1, { sendFrame: (f: Frame) => void sent.push(f), release: () => void released++ }, 1024);
+    expect(s.onData(new Uint8Array(100))).toBe(true);
+    // Answered (our END) without reading: before, the 100 bytes kept the stream open for good.
+    s.end();
+    s.discardIncoming();
+    expect({ released, buffered: s.buffered }).toEqual({ released: 0, buffered: 0 });
+    // More of the upload: dropped, yet still within the window (no credit is given back for it).
+    expect(s.onData(new Uint8Array(900))).toBe(true);
+    expect(s.buffered).toBe(0);
+    expect(s.onData(new Uint8Array(100))).toBe(false);
+    s.onEnd();
+    expect(released).toBe(1);
+    expect(sent.map((f) => f.type)).toEqual(["END"]);
+  });
+
+  test("with the peer's END already in, discardIncoming releases the stream at once", () => {
+    let released = 0;
+    const s = new Stream(1, { sendFrame: () => {}, release: () => void released++ }, 1024);
+    s.onData(new Uint8Array(10));
+    s.onEnd();
+    s.end();
+    expect(released).toBe(0);
+    s.discardIncoming();
+    expect(released).toBe(1);
+  });
+});

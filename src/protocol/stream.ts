@@ -85,6 +85,8 @@ export class Stream {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private remoteEnded = false;
+  /** The peer's DATA is no longer wanted (discardIncoming): what comes is dropped as it arrives. */
+  private discarding = false;
   private localEnded = false;
   private error: StreamError | null = null;
   private wake: (() => void) | null = null;
@@ -248,6 +250,21 @@ export class Stream {
     return whole;
   }
 
+  /**
+   * Agent side, once the answer is complete: the rest of the request's body is not wanted. An answer given without
+   * reading the body (a refused path or method, a missing key) left it queued, and a stream with unread bytes is never
+   * released: it held one of max_streams, and up to a window of memory, for good. What is queued is dropped, and so is
+   * what still comes (its credit is not given back: the window still bounds it), so the stream closes at the peer's
+   * END; no RESET (the peer may still be reading the answer, which a RESET would cut).
+   */
+  discardIncoming(): void {
+    if (this.error || this.discarding) return;
+    this.discarding = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.maybeRelease();
+  }
+
   private cancelRead(reason: unknown): void {
     if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
   }
@@ -400,7 +417,7 @@ export class Stream {
     if (!this.recvWin.receive(data.length)) return false;
     this.bytesIn += data.length;
     noteBulkBytes(data.length);
-    if (data.length) {
+    if (data.length && !this.discarding) {
       // No copy: each WebSocket message arrives in its own buffer, and decode() hands out a view of it.
       this.queue.push(data);
       this.queuedBytes += data.length;

@@ -1,11 +1,9 @@
 // What bridge-v1 refuses of a hostile bridge's request before the broker sees it: no id, a reused id, a path that is not canonical, too many at once.
 import { HttpError } from "../core/http-error.ts";
+import { TUNNEL_METHODS } from "./filter.ts";
 
 /** Why a request is dropped without an answer (nothing could match it, or the id's answer is owed to the first). */
 export type Ignored = { ignore: string };
-
-/** Methods a bridge may ask for; Bun's Request quietly turns any other string ("G ET", "FOO") into GET. */
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]);
 
 export class BridgeGuard {
   private readonly inFlight = new Set<string>();
@@ -20,7 +18,8 @@ export class BridgeGuard {
     if (typeof id !== "string" || !id) return { ignore: "a request without an id (its answer could not be matched)" };
     // Two answers with one id: the bridge would match the second to whatever it pleases; the first keeps the id.
     if (this.inFlight.has(id)) return { ignore: `a request id already in flight (${JSON.stringify(id.slice(0, 64))})` };
-    if (!METHODS.has(method)) return new HttpError("method_not_allowed", `the method ${JSON.stringify(method.slice(0, 32))} is not an HTTP method the tunnel serves`);
+    // Checked before the Request is built: Bun would make "G ET" or "FOO" a GET (filter.ts TUNNEL_METHODS).
+    if (!TUNNEL_METHODS.has(method)) return new HttpError("method_not_allowed", `the method ${JSON.stringify(method.slice(0, 32))} is not an HTTP method the tunnel serves`);
     const raw = String(rawPath ?? "/");
     const path = raw.startsWith("/") ? raw : `/${raw}`;
     // URL parsing would resolve dot segments, backslashes and fragments into another (maybe allowed) path: the v2

@@ -321,7 +321,9 @@ export class TunnelService implements TunnelControl {
     // The one Request of the stream is the broker's: its URL and Host are the broker's, the relay's credentials gone.
     const brokerHost = this.brokerHost;
     // The settings of the moment (a reload may have changed the paths in place), not those the connection was made with.
-    void serveStream(s, (req) => this.handle(req, this.cfg), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost), resume });
+    // The method as the relay named it: the Request has Bun's reading of it, and Bun makes a name it does not know a GET.
+    const method = s.requestHead!.method;
+    void serveStream(s, (req) => this.handle(req, this.cfg, method), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost), resume });
   }
 
   /**
@@ -331,15 +333,16 @@ export class TunnelService implements TunnelControl {
   /** Refused paths (anyone holding a client key can send them): written once per kind per window, then a count. */
   private readonly refusals = new RepeatLimit();
 
-  async handle(req: Request, c: TunnelConfig): Promise<Response> {
+  /** `method`: the one the relay sent, when it may differ from req.method (serveStream built req from the relay's head). */
+  async handle(req: Request, c: TunnelConfig, method = req.method): Promise<Response> {
     const path = urlPath(req.url);
-    const refused = checkPath(req.method, path + urlSearch(req.url), c);
+    const refused = checkPath(method, path + urlSearch(req.url), c);
     let res: Response;
     if (refused) {
       // Any cloud client of the relay can ask for refused paths as fast as it likes: one line per kind (the reason
       // without its path, so a new path each time is no new kind) per window.
       const line = this.refusals.note(refused.message.split(path).join(""));
-      if (line.write) log.warn("refused a request from the relay", { method: req.method, path, reason: refused.message, repeated: line.repeated || undefined });
+      if (line.write) log.warn("refused a request from the relay", { method: method.slice(0, 32), path, reason: refused.message, repeated: line.repeated || undefined });
       res = refused.toDialectResponse(path);
     } else {
       const broker = this.ctx.services.broker;

@@ -32,6 +32,8 @@ test("other paths and path tricks are refused", () => {
     expect(checkPath("POST", p, cfg)).not.toBeNull();
   }
   expect(checkPath("OPTIONS", "/api/chat", cfg)?.status).toBe(405);
+  // A method name Bun's Request would keep (PROPFIND) or quietly turn into GET (FOO): checked as the relay sent it.
+  for (const m of ["FOO", "PROPFIND", "GETX"]) expect({ m, status: checkPath(m, "/api/chat", cfg)?.status }).toEqual({ m, status: 405 });
   // Every method that is not a request for a local service's answer: CONNECT (a tunnel inside the tunnel), TRACE (echoes the request).
   for (const m of ["CONNECT", "TRACE"]) expect({ m, status: checkPath(m, "/api/chat", cfg)?.status }).toEqual({ m, status: 405 });
   // allowed_paths names whole paths: neither a path below one nor one that starts with one's text.

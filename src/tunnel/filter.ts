@@ -7,8 +7,13 @@ import { isAccountRoute, isModelManagement } from "../core/model-routes.ts";
 const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-real-ip", "host"]);
 /** Every X-Forwarded-* (for, host, proto, port, prefix, ...): a proxy hint the relay cannot vouch for, whichever one a local server reads. */
 const FORWARDED_PREFIX = "x-forwarded-";
+/**
+ * Methods a relay (or a 1.x bridge) may ask for; Bun's Request quietly turns any other name ("FOO", "SEARCH") into GET,
+ * so the broker and its log would see another request than the relay sent (a GET that carries the body).
+ */
+export const TUNNEL_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]);
 
-/** null when the relay may call this method and path, else the error to answer with. */
+/** null when the relay may call this method (as the relay named it, before a Request was built) and path, else the error to answer with. */
 export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfig, "allowed_paths" | "allow_model_management">): HttpError | null {
   const q = rawPath.indexOf("?");
   const path = q >= 0 ? rawPath.slice(0, q) : rawPath;
@@ -20,6 +25,7 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
     return new HttpError("bad_request", "the tunnel request has an invalid path");
   }
   if (normalized !== path || /%2f|%2e|%5c|\\/i.test(path)) return new HttpError("forbidden", `the path ${JSON.stringify(path)} is not in canonical form`);
+  if (!TUNNEL_METHODS.has(method)) return new HttpError("method_not_allowed", `the method ${JSON.stringify(method.slice(0, 32))} is not an HTTP method the tunnel serves`);
   if (method === "OPTIONS" || method === "CONNECT" || method === "TRACE") return new HttpError("method_not_allowed", `${method} is not allowed through the tunnel`);
   // Model management (core/model-routes.ts) is opt-in through the tunnel; the ollama.com account's routes are not part
   // of that opt-in: only allowed_paths can open them.

@@ -40,6 +40,13 @@ async function probe(p: Probed): Promise<Probe> {
   throw new Error("the daemon wrote no heap-probe line (was it started with PROBE_PRELOAD?)");
 }
 
+/** The live objects after a full collection: one pair of signals, the first collecting and counting, the second dropped. */
+export async function liveObjects(p: Probed): Promise<Probe> {
+  const collected = await probe(p);
+  await probe(p);
+  return collected;
+}
+
 /** Sends `count` copies of `request` (raw HTTP/1.1 bytes) one after another on one connection; answers must be 200. */
 export async function sendSequential(url: string, request: Uint8Array, count: number): Promise<void> {
   const u = new URL(url);

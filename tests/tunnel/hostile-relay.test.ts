@@ -132,6 +132,24 @@ test("a path outside [tunnel] allowed_paths is refused by the agent, whatever th
   expect(fake.requests.length).toBe(before);
 });
 
+test("a method the tunnel does not serve (FOO, which Bun's Request quietly makes a GET; PROPFIND) is a 405 at the agent, reaching nothing", async () => {
+  const before = fake.requests.length;
+  const connected = hellos;
+  const body = JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false });
+  let id = 21;
+  for (const method of ["FOO", "PROPFIND", "GETX"]) {
+    const frames = await ask(id, { method, path: "/api/generate", headers: [["content-type", "application/json"], ["content-length", String(body.length)]] }, body);
+    id += 2;
+    const head = frames.find((f) => f.type === "RESPONSE_HEAD");
+    const text = frames.map((f) => (f.type === "DATA" ? new TextDecoder().decode(f.data) : "")).join("");
+    expect({ method, status: head && head.type === "RESPONSE_HEAD" ? head.body.status : null, text }).toEqual({ method, status: 405, text: expect.stringContaining("is not an HTTP method the tunnel serves") });
+  }
+  // Before, FOO reached the upstream as a GET (Ollama answered it), PROPFIND as itself.
+  expect(fake.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+  expect(hellos).toBe(connected);
+  expect(daemon.stderr()).toMatch(/warn tunnel: refused a request from the relay method=FOO path=\/api\/generate/);
+});
+
 test("every X-Forwarded-* header and any spelling of a stripped name from the relay never reach the upstream", async () => {
   const body = JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false });
   const hints: [string, string][] = [
@@ -313,6 +331,37 @@ test("streams beyond [tunnel] max_streams are refused (RESET refused), and the s
   for (const id of open) ws.send(encode({ type: "RESET", stream: id, body: { code: "cancel", reason: "the client went away" } }));
   const frames = await ask(over + 2, { method: "POST", path: "/api/generate", headers: [["content-type", "application/json"]] }, JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }));
   expect(frames.find((f) => f.type === "RESPONSE_HEAD")).toMatchObject({ body: { status: 200 } });
+});
+
+test("a request refused before its body was read (streamed, no Content-Length) frees its stream: refusals never use up max_streams", async () => {
+  const ws = agent!;
+  const connected = hellos;
+  const before = fake.requests.length;
+  const enc = new TextEncoder();
+  // Twice max_streams refusals, each with a body the agent never reads: before, each held a stream (and its unread
+  // bytes) for good, and past max_streams every request of the tunnel was refused.
+  let id = 201;
+  for (let i = 0; i < 2 * AGENT_MAX_STREAMS; i++, id += 2) {
+    const frames = await ask(id, { method: i % 2 ? "FOO" : "POST", path: i % 2 ? "/api/generate" : "/api/pull", headers: [["content-type", "application/json"]] }, JSON.stringify({ model: "llama3.2:1b" }));
+    const head = frames.find((f) => f.type === "RESPONSE_HEAD");
+    expect(head && head.type === "RESPONSE_HEAD" ? head.body.status : null).toBe(i % 2 ? 405 : 403);
+  }
+  // Refused while its upload goes on: what comes after the answer is dropped too, and the stream ends with the upload.
+  const answered = new Promise<Frame[]>((resolve) => {
+    const frames: Frame[] = [];
+    answers.set(id, { frames, done: () => resolve(frames) });
+  });
+  ws.send(encode({ type: "REQUEST_HEAD", stream: id, body: { method: "POST", path: "/api/pull", headers: [["content-type", "application/json"]] } }));
+  ws.send(encode({ type: "DATA", stream: id, data: enc.encode("{") }));
+  expect((await answered).find((f) => f.type === "RESPONSE_HEAD")).toMatchObject({ body: { status: 403 } });
+  ws.send(encode({ type: "DATA", stream: id, data: new Uint8Array(64 * 1024) }));
+  ws.send(encode({ type: "END", stream: id }));
+  const frames = await ask(id + 2, { method: "POST", path: "/api/generate", headers: [["content-type", "application/json"]] }, JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }));
+  expect(frames.find((f) => f.type === "RESPONSE_HEAD")).toMatchObject({ body: { status: 200 } });
+  expect(fake.requests.slice(before).map((r) => r.path)).toEqual(["/api/generate"]);
+  expect(hellos).toBe(connected);
+  const status = (await (await fetch(`${daemon.urls.api}/api/v1/tunnel`, { headers: { authorization: `Bearer ${await apiToken(daemon)}` } })).json()) as { activeStreams: number };
+  expect(status.activeStreams).toBe(0);
 });
 
 test("a relay that acknowledges bytes the agent never sent cannot make it forget them: a resumed answer is replayed whole and ends", async () => {

@@ -59,3 +59,27 @@ test("a stream beyond the agent's max_streams: 503 unavailable with the agent's 
   // The slot is free again once the long answer's client went away (as soon as the relay has noticed it left).
   await until(async () => (await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } })).status === 200, 5_000, "the agent's slot to come back");
 }, 30_000);
+
+test("requests the agent refuses before reading their chunked bodies (model management) never hold its stream: the next call is served", async () => {
+  const chunked = (text: string) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(text));
+        c.close();
+      },
+    });
+  // Before, each left its unread body queued at the agent, holding the one stream of max_streams = 1 for good.
+  for (const path of ["/api/pull", "/api/delete", "/api/create"]) {
+    const res = await fetch(`${relay.url}/t/${TUNNEL_ID}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+      body: chunked(JSON.stringify({ model: "llama3.2:1b" })),
+      // @ts-expect-error duplex is needed for a streamed body
+      duplex: "half",
+    });
+    expect({ path, status: res.status, code: res.headers.get("x-c2l-error-code") }).toEqual({ path, status: 403, code: "forbidden" });
+  }
+  const ollama = new Ollama({ host: `${relay.url}/t/${TUNNEL_ID}`, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+  const r = await ollama.generate({ model: "llama3.2:1b", prompt: "hi", stream: false });
+  expect(r.done).toBe(true);
+});
