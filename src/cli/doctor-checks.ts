@@ -309,7 +309,7 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   // running daemon keeps its last good config. Say they were not checked rather than judge the defaults.
   const usable = result.level !== "fail";
   const parallel = await Promise.all([
-    checkDaemon(config, ctx.file, reason),
+    checkDaemon(config, ctx.file, reason, usable),
     usable ? checkUpstreams(config, ctx.env, ctx.file) : [warn("Upstreams", "not checked: the config file has errors (the Config line), so its upstreams are not known", "fix the config file first")],
     usable ? checkRelay(config) : null,
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),

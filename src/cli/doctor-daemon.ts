@@ -45,7 +45,12 @@ const whoHolds = (listen: string) => `\`ss -ltnp 'sport = :${splitListen(listen)
 /** How to make the running daemon write or re-read its token file: a reload (SIGHUP) does both. */
 const RELOAD = `\`systemctl --user reload ${UNIT}\` (or \`kill -HUP\` the daemon's pid): on a reload the daemon re-reads the token file, and writes a new one when there is none`;
 
-export async function checkDaemon(config: Config, file: string, reason: (e: unknown) => string): Promise<CheckResult[]> {
+/**
+ * `proxyKnown`: whether `config` is the file's own. With errors in the file it is the defaults, and their [proxy] listen
+ * (127.0.0.1:11435) is not the user's: another daemon holding it (one run with `npm start`, another user's) would be
+ * reported as keeping this one from starting, at an address the file does not name.
+ */
+export async function checkDaemon(config: Config, file: string, reason: (e: unknown) => string, proxyKnown = true): Promise<CheckResult[]> {
   let api;
   try {
     // The address and token file as every other command reads them (even from a config with errors elsewhere).
@@ -63,7 +68,7 @@ export async function checkDaemon(config: Config, file: string, reason: (e: unkn
       { name: "Daemon", level: "warn", detail: `not reachable at ${api.base} (${a.error})`, fix: `systemctl --user start ${UNIT}  (or run \`cloudtolocalllm-tunnel serve\`)${log}` },
     ];
     // Starting it would fail at once while another program holds the broker's port: say so before the user tries.
-    if (config.proxy.enabled && (await held(config.proxy.listen)))
+    if (proxyKnown && config.proxy.enabled && (await held(config.proxy.listen)))
       out.push({
         name: "Broker port",
         level: "fail",

@@ -1,7 +1,7 @@
 // The API component: token file on first start (rotated by deleting it and reloading), listening log line, rebinding only when [api] listen changes.
 import { changes } from "../../src/config/changes.ts";
 import { afterEach, expect, test } from "bun:test";
-import { readFileSync, rmSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createApiComponent } from "../../src/api/component.ts";
 import { parseConfig } from "../../src/config/load.ts";
@@ -35,6 +35,8 @@ test("start makes the token, logs the URL; apply rebinds only when listen change
     const url = /api: control API listening url=(\S+)/.exec(lines.join("\n"))![1]!;
     expect(lines.join("\n")).not.toContain(token);
     expect((await fetch(url + "/healthz")).status).toBe(200);
+    // Its listen record is in the test's runtime dir (tests/api/stubs.ts), not in that of the user running the suite.
+    expect(readdirSync(join(env.dir, "run/cloudtolocalllm"))).toEqual([expect.stringMatching(/^api-[0-9a-f]{16}\.json$/)]);
 
     // Security settings: same listener, new rule on the next request.
     const prev = env.daemon.ctx.config.current();

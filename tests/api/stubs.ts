@@ -25,16 +25,21 @@ export function testEnv(toml = ""): TestEnv {
   // parseConfig refuses a file that sets nothing (a truncated save); a context without settings runs on the defaults.
   const r = toml.trim() ? parseConfig(toml, file) : ({ ok: true, config: defaultConfig() } as const);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
-  const prevState = process.env.XDG_STATE_HOME;
+  // The state dir, and the runtime dir the API component writes its listen record in (src/api/listen-record.ts): the
+  // test's own, not those of the user running the suite, whose daemon (`npm start`) may be running beside it.
+  const prev = { XDG_STATE_HOME: process.env.XDG_STATE_HOME, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
   process.env.XDG_STATE_HOME = join(dir, "state");
+  process.env.XDG_RUNTIME_DIR = join(dir, "run");
   const daemon = new Daemon({ file, config: r.config, factories: [] });
   return {
     dir,
     file,
     daemon,
     cleanup() {
-      if (prevState === undefined) delete process.env.XDG_STATE_HOME;
-      else process.env.XDG_STATE_HOME = prevState;
+      for (const [k, v] of Object.entries(prev)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

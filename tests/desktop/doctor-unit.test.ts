@@ -3,6 +3,7 @@
 import { expect } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ownPortsToml } from "../helpers/own-ports.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { PRIVATE_USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
 import { BUN, REPO } from "../helpers/daemon.ts";
@@ -14,6 +15,11 @@ const UNIT = "cloudtolocalllm-tunnel.service";
 let manager: UserManager;
 beforeAll(async () => {
   manager = await startUserManager();
+  // doctor also asks the daemon its config names: at ports of its own, where nothing listens, not at the defaults
+  // (127.0.0.1:8765), where the user's own daemon (`npm start`) may be running.
+  const dir = join(manager.env.XDG_CONFIG_HOME!, "cloudtolocalllm");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "tunnel.toml"), ownPortsToml());
 }, 60_000);
 afterAll(async () => {
   manager?.systemctl("stop", UNIT);

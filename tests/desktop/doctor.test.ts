@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { ownPortsToml } from "../helpers/own-ports.ts";
+import { closedPort, ownPortsToml } from "../helpers/own-ports.ts";
 import { startNotifications, startPrivateBus, startWatcher, type PrivateBus } from "./private-bus.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
@@ -144,7 +144,8 @@ describe("doctor", () => {
   }, 30_000);
 
   test("an invalid config fails with line and column, and the checklist is readable", async () => {
-    const r = await doctor(`[proxy]\nmax_attempts = "three"\n`, {}, []);
+    // Its own ports in the invalid file too: doctor still looks for the daemon at its [api] listen.
+    const r = await doctor(`[api]\nlisten = "127.0.0.1:${closedPort()}"\n[proxy]\nlisten = "127.0.0.1:${closedPort()}"\nmax_attempts = "three"\n`, {}, []);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/✗ Config .*tunnel\.toml.*proxy\.max_attempts/);
     expect(r.out).toContain("fix: fix the file at the place shown");

@@ -16,7 +16,11 @@ export interface PrivateBus {
 /** Starts `dbus-daemon --session` on unix:path=$TMP/bus (or an abstract socket named after it) and waits for it to print its address. */
 export async function startPrivateBus(kind: "path" | "abstract" = "path"): Promise<PrivateBus> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-bus-"));
+  // Its own HOME and XDG dirs, not the user's: dbus-daemon makes $XDG_RUNTIME_DIR/dbus-1/services, and a service it
+  // starts on demand (gnome-keyring-daemon for org.freedesktop.secrets) would open the user's own ~/.local/share/keyrings.
+  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data") };
   const proc = Bun.spawn(["dbus-daemon", "--session", "--nofork", "--nopidfile", `--address=unix:${kind}=${join(dir, "bus")}`, "--print-address=1"], {
+    env,
     stdout: "pipe",
     stderr: "pipe",
   });

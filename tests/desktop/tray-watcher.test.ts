@@ -1,10 +1,12 @@
 // No panel yet: the tray waits quietly (one log line), registers when a watcher appears, and again after each panel restart.
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startTray, type Tray } from "../../tray/main.ts";
 import { setLogSink } from "../../src/core/log.ts";
 import { homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
+import { ownPortsToml } from "../helpers/own-ports.ts";
 import { spawnTray, startPrivateBus, startWatcher, until, type PrivateBus } from "./private-bus.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
@@ -55,7 +57,11 @@ test("waits quietly without a watcher, then registers with each new one", async 
 
 test("the tray exits (code 1) when the session bus goes away", async () => {
   const own = await startPrivateBus();
-  const t = spawnTray(join(home, "none.toml"), { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: own.address });
+  // A config of its own whose API port nothing listens on: without one the tray follows the default 127.0.0.1:8765,
+  // where the user's own daemon (`npm start`) may be running.
+  const config = join(home, "closed.toml");
+  writeFileSync(config, ownPortsToml());
+  const t = spawnTray(config, { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: own.address });
   await until(() => t.stderr().includes("no StatusNotifierWatcher"), 10_000, "the tray to start");
   await own.stop();
   const code = await Promise.race([t.proc.exited, Bun.sleep(15_000).then(() => "still running")]);

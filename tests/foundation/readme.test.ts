@@ -189,7 +189,10 @@ function userPath(): string {
 }
 
 function npx(args: string[], env: Record<string, string> = {}) {
-  const r = Bun.spawnSync(["npx", ...args], { cwd: REPO_DIR, env: { ...process.env, ...env, PATH: userPath() }, stdout: "pipe", stderr: "pipe" });
+  // npm's once-a-day "New minor version of npm available!" notice goes to stderr: the HOME of a newcomer who just ran
+  // `npm ci`, as this suite runs in, has not had it yet.
+  const quiet = { npm_config_update_notifier: "false" };
+  const r = Bun.spawnSync(["npx", ...args], { cwd: REPO_DIR, env: { ...process.env, ...env, ...quiet, PATH: userPath() }, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }
 
