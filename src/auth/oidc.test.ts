@@ -25,7 +25,11 @@ test("discovery: a loopback issuer's document naming an http endpoint off this m
   };
   try {
     expect(await outcome(base)).toBe(`ok ${issuer}/token`);
-    expect(await outcome({ ...base, issuer: "https://id.example.com" })).toContain("refused: ");
+    // The issuer answered: the sentence says its document names another issuer (not that it could not be reached).
+    expect(await outcome({ ...base, issuer: "https://id.example.com" })).toBe(
+      `refused: The sign-in issuer ${issuer} answered, but its discovery document names another issuer: expected ${issuer}, got https://id.example.com. Set [auth] issuer to exactly the issuer URL the identity provider publishes (a trailing slash counts).`,
+    );
+    expect(await outcome({ ...base, issuer: `${issuer}/realms/a/` })).toContain(`got ${issuer}/realms/a/. Set [auth] issuer`);
     // The refresh token and the device code would cross the network in cleartext.
     expect(await outcome({ ...base, token_endpoint: "http://10.1.2.3/token" })).toBe(
       `refused: The sign-in issuer ${issuer} names token_endpoint http://10.1.2.3 in its discovery document: only https is accepted (plain http only on loopback, for a loopback issuer).`,

@@ -44,10 +44,21 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
       [oc.customFetch]: verifiedFetch,
     });
   } catch (e) {
-    throw new Error(`Could not reach the sign-in issuer ${auth.issuer}: ${(e as Error).message}`);
+    throw new Error(otherIssuer(auth.issuer, e) ?? `Could not reach the sign-in issuer ${auth.issuer}: ${(e as Error).message}`);
   }
   checkEndpoints(auth.issuer, config.serverMetadata() as unknown as Record<string, unknown>);
   return config;
+}
+
+/**
+ * The issuer answered, but its discovery document names another issuer (openid-client compares them as URLs): not a
+ * network failure, so the sentence says what differs and what to check, else null.
+ */
+function otherIssuer(issuer: string, e: unknown): string | null {
+  const err = e as { code?: unknown; cause?: { attribute?: unknown; body?: { issuer?: unknown } } };
+  if (err?.code !== "OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED" || err.cause?.attribute !== "issuer") return null;
+  const got = String(err.cause.body?.issuer ?? "(none)").slice(0, 200);
+  return `The sign-in issuer ${issuer} answered, but its discovery document names another issuer: expected ${issuer}, got ${got}. Set [auth] issuer to exactly the issuer URL the identity provider publishes (a trailing slash counts).`;
 }
 
 /**

@@ -555,6 +555,8 @@ export interface RequestModelNames {
 export interface Admitted {
   key: KeyRecord | null;
   caller: CallerClass;
+  /** When authorize() counted the request in its key's --rpm minute (the clock's ms), so unqueued() gives back that one. */
+  countedAt?: number;
 }
 
 /** The gateway: who may use the broker (admit, for the broker and the tunnel alike) and its keys (for the API and dashboard). */
@@ -580,8 +582,8 @@ export interface GatewayService {
   /** After a wait in the queue: throws an HttpError 401 when the caller's key was revoked or expired meanwhile. */
   recheck(admitted: Admitted): void;
   /**
-   * The request authorize() just let in (synchronously before this, in the same turn) was refused a place in the
-   * broker's queue (429, full): it reached no upstream, so it gives back the place it took in the key's --rpm minute.
+   * The request authorize() let in reached no upstream: refused a place in the broker's queue (429, full), or it waited
+   * there and got no slot (503, queue_timeout): it gives back the place it took in the key's --rpm minute.
    */
   unqueued(admitted: Admitted): void;
   keys(): KeyInfo[];

@@ -26,6 +26,7 @@ function setup(mode: RequireKey = "auto") {
       admission.authorize(a, model);
       return a;
     },
+    unqueued: (a: ReturnType<Admission["admit"]>) => admission.unqueued(a),
   };
   return { store, adm, admission: (s: KeyStore) => new Admission(s, () => m, () => now), tick: (ms: number) => (now += ms), setMode: (x: RequireKey) => (m = x) };
 }
@@ -131,6 +132,22 @@ test("rpm: the request over the limit is 429 with Retry-After until the oldest l
   expect(res.headers.get("retry-after")).toBe("30");
   tick(30_000);
   expect(adm.check(bearer(k.key), LAN, "m").key?.name).toBe("bot");
+});
+
+test("rpm: a request that reached no upstream gives back its own place in the minute, not the newest one (others counted while it waited)", () => {
+  const { store, adm, tick } = setup();
+  const k = createKey("bot", { ...NO_LIMITS, rpm: 2 });
+  store.add(k.record);
+  const waited = adm.check(bearer(k.key), LAN, "m");
+  tick(40_000);
+  adm.check(bearer(k.key), LAN, "m");
+  // The first times out in the queue (503): its place (at 0 s) leaves the window; the one counted at 40 s stays.
+  adm.unqueued(waited);
+  adm.unqueued(waited);
+  tick(21_000);
+  adm.check(bearer(k.key), LAN, "m");
+  const e = refusal(() => adm.check(bearer(k.key), LAN, "m"));
+  expect([e.status, e.code, e.retryAfter]).toEqual([429, "rate_limited", 39]);
 });
 
 test("tokens_per_day: requests in flight hold an estimate, so parallel requests cannot all spend the same leftover", () => {

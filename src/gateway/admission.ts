@@ -138,7 +138,7 @@ export class Admission {
     const key = this.store.lookup(sent);
     if (!key) throw new HttpError("unauthorized", `the API key ${sent.slice(0, 8)}… is not known (revoked, or mistyped): ${HOW}`);
     if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at}`);
-    return { key, caller: cls };
+    return { key, caller: cls, countedAt: undefined };
   }
 
   /**
@@ -173,7 +173,7 @@ export class Admission {
         throw new HttpError("rate_limited", `the API key "${key.name}" used its ${key.tokens_per_day} tokens for today (${used} used); it resets at 00:00 UTC`).after(untilMidnight(this.now()));
       }
     }
-    if (key.rpm > 0) this.countRequest(key, this.now());
+    if (key.rpm > 0) a.countedAt = this.countRequest(key, this.now());
   }
 
   /**
@@ -222,13 +222,22 @@ export class Admission {
     return a.key === null || modelAllowed(a.key.models, model);
   }
 
-  /** See GatewayService.unqueued: authorize() counted it last (the same turn), so the newest time in the window is its. */
+  /**
+   * See GatewayService.unqueued: the time authorize() counted it is taken out of the window (the newest such, though any
+   * entry of that time is the same), not the newest time: after a wait in the queue other requests counted since.
+   */
   unqueued(a: Admitted): void {
     const key = a.key;
-    if (key && key.rpm > 0) this.windows.get(key.name)?.pop();
+    const at = a.countedAt;
+    if (!key || key.rpm <= 0 || at === undefined) return;
+    a.countedAt = undefined;
+    const w = this.windows.get(key.name);
+    const i = w ? w.lastIndexOf(at) : -1;
+    if (i >= 0) w!.splice(i, 1);
   }
 
-  private countRequest(key: KeyRecord, now: number): void {
+  /** Counts the request in the key's minute (429 when it is full) and returns the time it was counted at. */
+  private countRequest(key: KeyRecord, now: number): number {
     let w = this.windows.get(key.name);
     if (!w) this.windows.set(key.name, (w = []));
     // Older than a minute, or (the clock set back) not yet come: out of the window.
@@ -238,5 +247,6 @@ export class Admission {
       throw new HttpError("rate_limited", `the API key "${key.name}" is over its limit of ${key.rpm} requests per minute; retry in ${wait} s`).after(wait);
     }
     w.push(now);
+    return now;
   }
 }

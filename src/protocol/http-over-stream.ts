@@ -138,24 +138,29 @@ async function readExactly(s: Stream, length: number): Promise<Uint8Array<ArrayB
   for (;;) {
     const value = await s.next();
     if (!value) break;
-    if (seen + value.length > length) {
-      s.reset("cancel", `the request body is longer than its declared ${length} bytes`);
-      throw new Error(`the request body is longer than its declared ${length} bytes`);
-    }
+    if (seen + value.length > length) throw malformed(`the request body is longer than its declared ${length} bytes`);
     parts.push(value);
     seen += value.length;
   }
-  if (seen !== length) throw new Error(`the request body ended after ${seen} of its declared ${length} bytes`);
+  if (seen !== length) throw malformed(`the request body ended after ${seen} of its declared ${length} bytes`);
   // Usually one DATA frame: its view of the received message is the body, no copy.
   if (parts.length === 1) return parts[0] as Uint8Array<ArrayBuffer>;
   return Buffer.concat(parts, length) as Uint8Array<ArrayBuffer>;
 }
 
-/** A head's content-length, -1 when absent; one that is not a plain number fails the stream. */
+/**
+ * A request the relay sent malformed (its head's length, or a body that differs from it): the stream is refused, as a
+ * bad request from the peer, not counted as the agent's `internal` failure.
+ */
+function malformed(reason: string): StreamError {
+  return new StreamError("refused", reason, false);
+}
+
+/** A head's content-length, -1 when absent; one that is not a plain number, or a second one, fails the stream. */
 function declaredLength(headers: HeaderList): number {
   const values = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
   if (values.length === 0) return -1;
-  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw new Error("the request head has an invalid content-length");
+  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw malformed("the request head has an invalid content-length");
   return Number(values[0]);
 }
 
@@ -193,7 +198,7 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
     res = await handler(req, s);
   } catch (e) {
     if (s.failure) return;
-    s.reset("internal", e instanceof Error ? e.message : String(e));
+    s.reset(e instanceof StreamError && e.code === "refused" ? "refused" : "internal", e instanceof Error ? e.message : String(e));
     return;
   }
   if (head.method === "HEAD") await answerHead(s, held, res);

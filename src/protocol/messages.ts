@@ -59,7 +59,7 @@ export const TYPE: { readonly [K in MessageName]: number } = Object.fromEntries(
 /** Reason codes carried by RESET and GO_AWAY (and WebSocket close reasons). */
 export const RESET_CODES = [
   "cancel", // the caller went away
-  "refused", // path not allowed, too many streams, going away
+  "refused", // path not allowed, too many streams, going away, a malformed request head or body length
   "internal", // the handler failed
   "flow_control", // the peer sent more than its credit
   "protocol_error",

@@ -5,7 +5,7 @@ import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream } from "./http-over-stream.ts";
 import { Session, type SessionCloseInfo } from "./session.ts";
-import { Stream } from "./stream.ts";
+import { Stream, StreamError } from "./stream.ts";
 
 interface Pair {
   relay: Session;
@@ -352,6 +352,28 @@ describe("bodies held to their declared length", () => {
       expect(seen).toEqual([]);
     });
   }
+
+  test("a head with Content-Length twice, or not a plain number, or a small body off its length, is RESET refused (a bad request from the relay), never internal", async () => {
+    for (const [headers, sent] of [
+      [[["content-length", "2"], ["content-length", "2"]], 2],
+      [[["content-length", "2"], ["Content-Length", "3"]], 2],
+      [[["content-length", "+2"]], 2],
+      [[["content-length", "4"]], 2],
+      [[["content-length", "4"]], 6],
+    ] as [[string, string][], number][]) {
+      const seen: number[] = [];
+      const p = pair(async (req) => {
+        seen.push((await req.bytes()).length);
+        return new Response("ok");
+      });
+      const s = p.relay.open({ method: "POST", path: "/x", headers });
+      await s.write(new Uint8Array(sent).fill(1));
+      s.end();
+      const err = await s.responseHead.then(() => null, (e: unknown) => e);
+      expect({ headers, sent, code: err instanceof StreamError ? err.code : err }).toEqual({ headers, sent, code: "refused" });
+      expect(seen).toEqual([]);
+    }
+  });
 
   test("a small sized body crosses whole, a large one streams, both exact", async () => {
     const p = pair(async (req) => new Response(String((await req.bytes()).length), { headers: { "x-len": req.headers.get("content-length") ?? "" } }));

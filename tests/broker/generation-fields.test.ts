@@ -195,6 +195,24 @@ test("a compressed generation body of a key with a daily budget is a 415: its ge
   expect(go.requests.length).toBe(before);
 });
 
+test("a compressed embedding or rerank body of a key with a daily budget is a 415 in the caller's dialect: its size, which the hold reads, is not the input's", async () => {
+  const before = [go.requests.length, vllm.requests.length, llama.requests.length, lms.requests.length];
+  const big = JSON.stringify("hi ".repeat(50_000));
+  const cases: [path: string, body: string, shape: (j: any) => unknown][] = [
+    ["/api/embed", `{"model":"g:1b","input":${big}}`, (j) => j.error],
+    ["/v1/embeddings", `{"model":"g:1b","input":${big}}`, (j) => j.error?.message],
+    ["/v1/rerank", `{"model":"l:1b","query":"hi","documents":[${big}]}`, (j) => j.error?.message],
+  ];
+  for (const [path, body, shape] of cases) {
+    for (const [encoding, bytes] of [["gzip", Bun.gzipSync(new TextEncoder().encode(body))], ["deflate", Bun.deflateSync(new TextEncoder().encode(body))]] as const) {
+      const r = await post(path, keys.gz!, bytes, { "content-encoding": encoding });
+      const said = shape(await r.json());
+      expect({ path, encoding, status: r.status, said: typeof said === "string" && said.includes(`Content-Encoding: ${encoding}`) && said.includes('the API key "gz" holds of its daily budget') }).toEqual({ path, encoding, status: 415, said: true });
+    }
+  }
+  expect([go.requests.length, vllm.requests.length, llama.requests.length, lms.requests.length]).toEqual(before);
+});
+
 test("llama.cpp's own generation routes (/completion, and /chat/completions and /completions without /v1) and LM Studio's /api/v0 ones and its own /api/v1/chat are counted against a key's budget, streamed or whole", async () => {
   let n = 0;
   const counted = async (tokens: number) => expect((await untilCounted(d, token, "native", ++n)).completion_tokens).toBe(tokens);

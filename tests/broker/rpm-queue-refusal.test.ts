@@ -1,5 +1,6 @@
-// A key's --rpm against the broker's queue, through a real daemon: a request the queue refuses at once (429, full)
-// reached no upstream, so it does not use up one of the key's requests per minute.
+// A key's --rpm against the broker's queue, through a real daemon: a request the queue refuses at once (429, full), or
+// that waits there until [proxy] queue_timeout (503), reached no upstream, so it does not use up one of the key's
+// requests per minute.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { apiToken, createKey, removeHome, startDaemon, TEST_DAEMON_TOML, type DaemonProc } from "../helpers/daemon.ts";
 import { holdingUpstream, type HoldingUpstream } from "../helpers/holding-upstream.ts";
@@ -59,3 +60,42 @@ test("--rpm 4: one running, one waiting, two refused for the full queue; once th
   expect(fifth.status).toBe(429);
   expect(((await fifth.json()) as { error: string }).error).toMatch(/^the API key "editor" is over its limit of 4 requests per minute; retry in \d+ s$/);
 });
+
+test("--rpm 3: two requests that wait out queue_timeout (503) in turn give their places back; once the upstream is free, the minute's third request is served", async () => {
+  const slow = holdingUpstream();
+  const q = await startDaemon({
+    config: TEST_DAEMON_TOML.replace("[proxy]\n", "[proxy]\nqueue_timeout = \"1s\"\n") + `[[upstreams]]\nname = "h"\nurl = "${slow.url}"\nmax_parallel = 1\n`,
+    waitFor: ["api", "broker"],
+  });
+  try {
+    const k = createKey(q, "waiter", "--rpm", "3");
+    // The listing is the minute's first request.
+    await until(async () => (await fetch(`${q.urls.broker}/api/tags`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the key");
+    const gen = () => fetch(`${q.urls.broker}/api/generate`, { method: "POST", headers: { authorization: `Bearer ${k}` }, body: JSON.stringify({ model: "m", prompt: "hi" }) });
+    // The second holds the one slot.
+    const running = gen();
+    await until(() => slow.open === 1, 10_000, "the first request at the upstream");
+    // Each waits its second and is refused; had the first counted, the second would meet --rpm (3 used) instead.
+    for (let i = 0; i < 2; i++) {
+      const r = await gen();
+      expect({ i, status: r.status, error: ((await r.json()) as { error: string }).error }).toEqual({ i, status: 503, error: "waited 1 s for a free upstream ([proxy] queue_timeout); every upstream for this model is busy" });
+    }
+    expect(slow.open).toBe(1);
+    slow.state.hold = false;
+    slow.releaseAll();
+    const first = await running;
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    // The third of the minute is served; the fourth is over the limit (the timed-out requests took none of its places).
+    const third = await gen();
+    expect(third.status).toBe(200);
+    await third.arrayBuffer();
+    const fourth = await gen();
+    expect(fourth.status).toBe(429);
+    expect(((await fourth.json()) as { error: string }).error).toMatch(/^the API key "waiter" is over its limit of 3 requests per minute; retry in \d+ s$/);
+  } finally {
+    await q.stop();
+    slow.stop();
+    removeHome(q.home);
+  }
+}, 60_000);

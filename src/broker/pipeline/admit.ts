@@ -13,6 +13,13 @@ function bodyEncoding(headers: Headers | null): string | null {
   return ce && ce.toLowerCase() !== "identity" ? ce : null;
 }
 
+/** What a budget key's hold reads of a body, by kind of route: a compressed body (415) hides it; none for other routes. */
+const COMPRESSED_HOLD: Record<"generation" | "embedding" | "none", string | null> = {
+  generation: "the generation limit",
+  embedding: "the size of the input whose prompt tokens",
+  none: null,
+};
+
 /** Null when the request may go on (its budget hold is on the Exchange); else the refusal, in the request's dialect. */
 export function admit(ex: Exchange, gateway: GatewayService | undefined): Response | null {
   const admitted = ex.admitted;
@@ -25,15 +32,16 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
         throw new HttpError("forbidden", `the API key "${admitted.key.name}" has a daily token budget (--tokens-per-day), and the broker cannot count what ${ex.method} ${route} generates, so it is refused for this key; use a counted route (/api/chat, /api/generate, /v1/chat/completions, /v1/completions, /v1/messages, /v1/responses) or a key without a budget`);
       const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
       gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);
+      // A compressed body cannot be read or measured: an upstream that inflates it would generate past the limit the
+      // hold read, or embed more than its compressed size held.
+      const held = admitted.key?.tokens_per_day && request.encoding !== null ? COMPRESSED_HOLD[EMBEDDING_PATHS.has(route) ? "embedding" : GENERATION_PATHS.has(route) ? "generation" : "none"] : null;
+      if (held) throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read ${held} the API key "${admitted.key!.name}" holds of its daily budget; send it uncompressed`);
       // A generation request of a key with a daily budget holds an estimate of its use until that is counted (or is
       // refused while the key's requests in flight hold the rest); the Exchange gives it back when it ends. An
       // embedding holds its prompt, estimated from its size: else a key could embed in parallel far past its budget.
       if (admitted.key?.tokens_per_day && EMBEDDING_PATHS.has(route))
         ex.holdBudget(gateway?.reserve(admitted, null, estimatePromptTokens(ex.bytesIn), false) ?? null);
       else if (admitted.key?.tokens_per_day && GENERATION_PATHS.has(route)) {
-        // A compressed body's limit cannot be read (an upstream that inflates it would read a larger one than the hold).
-        if (request.encoding !== null)
-          throw new HttpError("unsupported_media_type", `the request body is sent with Content-Encoding: ${request.encoding}, which the broker does not decode, so it cannot read the generation limit the API key "${admitted.key.name}" holds of its daily budget; send it uncompressed`);
         const body = ex.payload;
         // A body not held whole (over the buffer, or beyond the replay buffer while it is spent) streams on unread: a
         // limit after the part read (max_tokens at its end) would run unheld. 503 to retry when the buffer frees, else 413.

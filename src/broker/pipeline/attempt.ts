@@ -12,13 +12,18 @@ import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
 import { planFor, type AttemptPlan } from "./attempt-plan.ts";
 import { route } from "./route.ts";
 
-/** The gate refused or gave up on the request (queue full or timed out, client gone while queued): recorded and answered. */
-function queueRefusal(ex: Exchange, e: unknown): Response {
+/**
+ * The gate refused or gave up on the request (queue full or timed out, client gone while queued): recorded and answered.
+ * `first`: no upstream was tried yet, so a request that waited and got no slot (503: queue_timeout, the daemon stopping)
+ * reached none, and gives back its place in its key's --rpm minute, as one refused a place at once does (firstGrant).
+ */
+function queueRefusal(ex: Exchange, e: unknown, first = false): Response {
   if (ex.clientGone || (e as Error).name === "AbortError") {
     ex.fail(499, "client closed the connection while queued");
     return clientClosed();
   }
   if (e instanceof HttpError) {
+    if (first && e.code === "unavailable" && ex.gateway !== null) ex.gateway.unqueued(ex.admitted!);
     ex.fail(e.status, e.message);
     return refusalAnswer(ex, e);
   }
@@ -94,7 +99,7 @@ async function rerouted(ex: Exchange, gate: Gate<Upstream>, e: Rerouted<unknown>
       const g = gate.acquire(order, ex.claimant!, ex.clientSignal, e.since);
       return g instanceof Promise ? await g : g;
     } catch (again) {
-      if (!(again instanceof Rerouted)) return queueRefusal(ex, again);
+      if (!(again instanceof Rerouted)) return queueRefusal(ex, again, tried === null);
       e = again;
     }
   }
@@ -130,7 +135,7 @@ export async function attempt<T>(
       const g = i === 0 ? first : gate.acquire(order.filter((x) => !tried!.some((t) => t.name === x.name)), ex.claimant!, ex.clientSignal);
       grant = g instanceof Promise ? await g : g;
     } catch (e) {
-      if (!(e instanceof Rerouted)) return queueRefusal(ex, e);
+      if (!(e instanceof Rerouted)) return queueRefusal(ex, e, i === 0);
       const again = await rerouted(ex, gate, e, tried);
       if (again instanceof Response) return again;
       grant = again;
