@@ -13,7 +13,7 @@ export const RelayTunnelSchema = T.Object(
     agent_token_sha256: T.Optional(Sha256),
     client_key_sha256: T.Array(Sha256, { default: [], description: "Hashed keys cloud clients use for /t/ID/..." }),
     subject: T.String({ default: "", description: "JWT subject that owns this tunnel (agent and clients); empty: none." }),
-    allowed_origins: T.Array(T.String(), { default: [], description: "Narrows [cors] allowed_origins for /t/ID/... calls to these origins (each allowed by [cors] too); empty: the [cors] list." }),
+    allowed_origins: T.Array(T.String(), { default: [], description: "Narrows [cors] allowed_origins for this tunnel to these origins (each allowed by [cors] too), on every route to it (/t/ID/..., /me/..., /ollama/...); empty: the [cors] list." }),
   },
   { additionalProperties: false },
 );

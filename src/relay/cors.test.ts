@@ -111,6 +111,21 @@ test("a tunnel's allowed_origins narrows the relay's list for its /t/ID/ calls",
   // The relay's routes answer the same preflight with the tunnel's own narrowing (routes.ts applies the module once).
 });
 
+test("a call (not a preflight) is refused only from an origin [cors] allows and the tunnel's own list does not", () => {
+  const cors = createRelayCors(settings);
+  const call = (origin: string | null) => new Request("http://relay/me/api/chat", { method: "POST", headers: origin ? { origin } : {} });
+  const err = cors.refusal(call("http://127.0.0.1:5173"), "b")!;
+  expect(err).toBeInstanceOf(HttpError);
+  expect(err.code).toBe("origin_not_allowed");
+  expect(err.message).toContain(`tunnel "b"'s allowed_origins`);
+  // The tunnel's own origin; a tunnel with no list; no Origin (not a browser, or a same-origin GET); an origin [cors]
+  // refuses (its preflight was refused already; the relay's own chat page sends its origin and needs no CORS).
+  expect(cors.refusal(call("https://app.example.com"), "b")).toBeNull();
+  expect(cors.refusal(call("http://127.0.0.1:5173"), "a")).toBeNull();
+  expect(cors.refusal(call(null), "b")).toBeNull();
+  expect(cors.refusal(call("https://relay.example.net"), "b")).toBeNull();
+});
+
 test("config errors: \"*\", paths, trailing slashes, bare patterns, and a tunnel list that widens the relay's", () => {
   const cases: [string, RegExp][] = [
     [`[cors]\nallowed_origins = ["*"]`, /cors.allowed_origins\[0\]: "\*" would let any web page call the relay with credentials/],

@@ -64,6 +64,12 @@ export interface RelayCors {
    * null when `req` is not a preflight.
    */
   preflight(req: Request, tunnelId: string | null): Response | HttpError | null;
+  /**
+   * The 403 for a call (not a preflight) from an origin [cors] allows but tunnel `tunnelId`'s own list does not; null
+   * otherwise. A /me/ or /ollama/ preflight carries no credentials, so it is answered on [cors] alone: its call is
+   * where the tunnel is known, and it must not reach the tunnel (a POST would run on the GPU though the page reads nothing).
+   */
+  refusal(req: Request, tunnelId: string): HttpError | null;
   /** `res` with the CORS headers when the request came from an allowed origin; unchanged otherwise. */
   decorate(req: Request, res: Response, tunnelId: string | null): Response;
 }
@@ -92,15 +98,17 @@ export function createRelayCors(config: CorsSettings): RelayCors {
     if (!have.includes(v.toLowerCase())) h.append("vary", v);
   };
 
+  const notAllowed = (origin: string, tunnelId: string | null) => {
+    const where = tunnelId && perTunnel.has(tunnelId) ? `[cors] allowed_origins and tunnel "${tunnelId}"'s allowed_origins` : "[cors] allowed_origins";
+    return new HttpError("origin_not_allowed", `the origin "${origin}" may not call this relay from a browser; the relay's operator adds it to ${where}`);
+  };
+
   return {
     preflight(req, tunnelId) {
       if (req.method !== "OPTIONS") return null;
       const origin = req.headers.get("origin");
       if (origin === null || !req.headers.has("access-control-request-method")) return null;
-      if (!allowed(origin, tunnelId)) {
-        const where = tunnelId && perTunnel.has(tunnelId) ? `[cors] allowed_origins and tunnel "${tunnelId}"'s allowed_origins` : "[cors] allowed_origins";
-        return new HttpError("origin_not_allowed", `the origin "${origin}" may not call this relay from a browser; the relay's operator adds it to ${where}`);
-      }
+      if (!allowed(origin, tunnelId)) return notAllowed(origin, tunnelId);
       return new Response(null, {
         status: 204,
         headers: {
@@ -111,6 +119,15 @@ export function createRelayCors(config: CorsSettings): RelayCors {
           vary: "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
         },
       });
+    },
+    refusal(req, tunnelId) {
+      // Most tunnels have no list of their own: no header read for them.
+      if (!perTunnel.has(tunnelId)) return null;
+      const origin = req.headers.get("origin");
+      // An origin [cors] refuses was refused at its preflight (and the relay's own pages, the chat page, send one
+      // [cors] need not list): only one [cors] let through, and this tunnel does not, is refused here.
+      if (origin === null || allowed(origin, tunnelId) || !allowed(origin, null)) return null;
+      return notAllowed(origin, tunnelId);
     },
     decorate(req, res, tunnelId) {
       const origin = req.headers.get("origin");

@@ -2,6 +2,7 @@
 // the caller's JWT subject owns and hand the call to the one forward path /t/ID/<path> takes (auth, limits, cluster).
 import { HttpError } from "../core/http-error.ts";
 import type { RelayAuth } from "./auth.ts";
+import type { RelayCors } from "./cors.ts";
 import type { Forwarders } from "./forward.ts";
 
 /** Prefixes that mean "my tunnel": /ollama is what the 1.x web app called (/ollama/api/tags → the tunnel's /api/tags). */
@@ -43,15 +44,32 @@ function queryParts(search: string): { name: string; raw: string }[] {
 export interface MyTunnelDeps {
   auth: RelayAuth;
   forward: Forwarders;
+  cors: Pick<RelayCors, "refusal">;
+}
+
+/** The answer, and the tunnel it came from (null when refused before one was chosen): its own allowed_origins decide CORS. */
+export interface MyTunnelAnswer {
+  res: Response;
+  tunnelId: string | null;
 }
 
 /**
  * A call to /me/<path> or /ollama/<path>: refused (counted in requests_total{status} like a /t/ID refusal), or
- * forwarded exactly as /t/ID/<path> would be.
+ * forwarded exactly as /t/ID/<path> would be, under the chosen tunnel's allowed_origins as /t/ID/<path> is.
  */
-export async function myTunnel(req: Request, url: URL, target: { path: string }, deps: MyTunnelDeps): Promise<Response> {
-  const path = target.path;
+export async function myTunnel(req: Request, url: URL, target: { path: string }, deps: MyTunnelDeps): Promise<MyTunnelAnswer> {
   const parts = queryParts(url.search);
+  const id = await chooseTunnel(req, parts, target.path, deps);
+  if (typeof id !== "string") return { res: id, tunnelId: null };
+  const refused = deps.cors.refusal(req, id);
+  if (refused) return { res: deps.forward.refuse(refused, target.path), tunnelId: id };
+  const rest = parts.filter((p) => p.name !== TUNNEL_PARAM).map((p) => p.raw);
+  // The same forwarder as /t/ID/...: it authenticates again (the JWT's subject owns `id`), then limits and forwards.
+  return { res: await deps.forward.client(req, id, target.path + (rest.length ? `?${rest.join("&")}` : "")), tunnelId: id };
+}
+
+/** The tunnel the caller's JWT subject owns and chose (the choice removed from the request), or the refusal. */
+async function chooseTunnel(req: Request, parts: { name: string; raw: string }[], path: string, deps: MyTunnelDeps): Promise<string | Response> {
   const inUrl = parts.find((p) => URL_TOKEN_PARAMS.includes(p.name.toLowerCase()));
   if (inUrl)
     return deps.forward.refuse(new HttpError("bad_request", `a token in the URL (?${inUrl.name}=) is never accepted (URLs end up in logs and browser history): send it as an Authorization: Bearer header`), path);
@@ -76,9 +94,7 @@ export async function myTunnel(req: Request, url: URL, target: { path: string },
     return deps.forward.refuse(new HttpError("bad_request", `this account has ${owned.length} tunnels (${owned.join(", ")}): choose one with the ${TUNNEL_HEADER} header or ?${TUNNEL_PARAM}=ID`), path);
   } else id = owned[0]!;
 
-  // The choice is the relay's: neither the header nor any ?tunnel= goes on to the daemon.
+  // The choice is the relay's: neither the header nor any ?tunnel= goes on to the daemon (myTunnel drops the latter).
   req.headers.delete(TUNNEL_HEADER);
-  const rest = parts.filter((p) => p.name !== TUNNEL_PARAM).map((p) => p.raw);
-  // The same forwarder as /t/ID/...: it authenticates again (the JWT's subject owns `id`), then limits and forwards.
-  return deps.forward.client(req, id, path + (rest.length ? `?${rest.join("&")}` : ""));
+  return id;
 }

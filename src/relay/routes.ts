@@ -57,6 +57,7 @@ export interface RouteDeps {
 export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
   const cors = createRelayCors(deps.config);
   const routes = relayRoutes(deps);
+  const mineDeps = { auth: deps.auth, forward: deps.forward, cors };
   // CORS in one place, around every route but the agents' upgrade: a preflight is answered before authentication, and
   // every answer to an allowed origin (errors, streams, the relay's own refusals) carries the headers a page needs.
   return async (req, srv) => {
@@ -80,13 +81,30 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     let res: Response | undefined;
     if (target) {
       try {
-        res = await deps.forward.client(req, target.id, target.path + url.search);
+        const refused = cors.refusal(req, target.id);
+        res = refused ? deps.forward.refuse(refused, target.path) : await deps.forward.client(req, target.id, target.path + url.search);
         if (deps.cluster) res = deps.cluster.stamp(res);
       } catch (e) {
         res = failed(p, e);
       }
-    } else res = await routes(req, srv, url);
-    return res && cors.decorate(req, res, tunnelId);
+      return cors.decorate(req, res, tunnelId);
+    }
+    // /me/ and /ollama/: the tunnel is known only once the caller's token is read, and its own allowed_origins apply
+    // from there on, as on /t/ID/ (decided here, on the node the client reached, which holds the same [[tunnels]]).
+    const mine = myTunnelTarget(p);
+    if (mine) {
+      let chosen: string | null = null;
+      try {
+        const a = await myTunnel(req, url, mine, mineDeps);
+        chosen = a.tunnelId;
+        res = deps.cluster ? deps.cluster.stamp(a.res) : a.res;
+      } catch (e) {
+        res = failed(p, e);
+      }
+      return cors.decorate(req, res, chosen);
+    }
+    res = await routes(req, srv, url);
+    return res && cors.decorate(req, res, null);
   };
 }
 
@@ -96,7 +114,7 @@ function failed(p: string, e: unknown): Response {
   return relayError(p, new HttpError("internal", "the relay failed this request"));
 }
 
-/** Every route but a call through a tunnel (relayFetch answers those itself). */
+/** Every route but a call through a tunnel, /t/ID/, /me/ or /ollama/ (relayFetch answers those itself). */
 function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, url: URL) => Promise<Response | undefined> {
   const { config, auth, sessions, metrics } = deps;
   // Anyone who can connect can be refused: one line per reason per window, the metric counts each.
@@ -130,11 +148,6 @@ function relayRoutes(deps: RouteDeps): (req: Request, srv: Server<AgentData>, ur
         return new HttpError("bad_request", "expected a WebSocket upgrade").toResponse();
       }
       if (isChatPath(p)) return chatPage(req, p, config);
-      const mine = myTunnelTarget(p);
-      if (mine) {
-        const res = await myTunnel(req, url, mine, deps);
-        return deps.cluster ? deps.cluster.stamp(res) : res;
-      }
       if (p === "/healthz") return Response.json({ status: "ok", version: VERSION });
       // Ready while Redis is away too: this node still serves the tunnels it holds (the cluster field says degraded).
       // Not while cut off from Redis when another node reaches it: the balancer sends clients and agents there instead.
