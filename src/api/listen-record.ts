@@ -20,7 +20,7 @@ export interface ListenRecord {
 }
 
 /** The config file as one name whatever spelled it (a relative --config, a symlinked dotfile). */
-function canonicalConfig(configFile: string): string {
+export function canonicalConfig(configFile: string): string {
   return resolveLink(resolve(configFile));
 }
 

@@ -9,7 +9,7 @@ import { UNIT } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { existsSync } from "node:fs";
 import { UsageError } from "./args.ts";
-import { cliError, daemonApi, otherUsersDaemon, whoseDaemon } from "./daemon-api.ts";
+import { cliError, daemonApi, ensureSameConfig, otherUsersDaemon, whoseDaemon } from "./daemon-api.ts";
 import type { CheckResult } from "./doctor-result.ts";
 
 /** What answers GET /healthz at the API's address: the daemon, another program (its status), or nothing (why). */
@@ -86,6 +86,13 @@ export async function checkDaemon(config: Config, file: string, reason: (e: unkn
         fix: `stop that program (${whoHolds(listen)}), or set a free address in [api] listen in ${file}`,
       },
     ];
+  // It answers: is it this config's? Another config's daemon of this user may hold [api] listen (the commands refuse it).
+  // Another user's (root's) has its own line below.
+  try {
+    if (otherUsersDaemon(api.base) === null) await ensureSameConfig(api);
+  } catch (e) {
+    return [{ name: "Daemon", level: "fail", detail: cliError(api, e).message, fix: `start a daemon for ${file} on an [api] listen port of its own, or stop that one` }];
+  }
   // It answers: can the CLI's commands (reload, tunnel, key, …) use it? They need the token in the token file.
   try {
     // GET /api/v1/config needs the token (status and tunnel are public): the one the CLI's commands send.

@@ -21,6 +21,8 @@ export interface ClientSettings {
   tokenFile: string;
   /** `[alerts] notifications`. */
   notifications: boolean;
+  /** Set when `base` is from the listen record of the daemon running on this very file (else it is `[api] listen`'s). */
+  recorded?: true;
 }
 
 /**
@@ -100,7 +102,7 @@ export function runningDaemonSettings(file: string): ClientSettings {
   const settings = readClientSettings(file);
   const running = readListenRecord(file);
   if (!running) return settings;
-  return { ...settings, api: { ...settings.api, token_file: running.token_file }, base: running.url, tokenFile: running.token_file };
+  return { ...settings, api: { ...settings.api, token_file: running.token_file }, base: running.url, tokenFile: running.token_file, recorded: true };
 }
 
 /**
@@ -116,8 +118,8 @@ export function tokenReader(settings: Pick<ClientSettings, "api">, base?: string
   };
 }
 
-/** Throws ApiError `foreign_listener` when another user's socket listens at a loopback `base`. */
-function refuseForeignListener(base: string, file: string): void {
+/** Throws ApiError `foreign_listener` when another user's socket listens at a loopback `base`; `file` is the token file. */
+export function refuseForeignListener(base: string, file: string): void {
   let url: URL;
   try {
     url = new URL(base);

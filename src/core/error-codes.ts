@@ -39,6 +39,7 @@ export const ERROR_TABLE = {
     daemon_unreachable: { meaning: "the daemon's control API is not answering (is it running?)", exit: EXIT_FAILURE },
     daemon_unauthorized: { meaning: "the daemon refused the API token, or there is none", exit: EXIT_FAILURE },
     daemon_refused: { meaning: "the daemon answered the call with an error", exit: EXIT_FAILURE },
+    daemon_other_config: { meaning: "the daemon at [api] listen serves another config file (or does not say which); nothing was asked of it", exit: EXIT_FAILURE },
   },
   CaFileError: { ca_file_unreadable: { meaning: "[tunnel] ca_file cannot be read", exit: EXIT_FAILURE } },
   KeyStoreError: {

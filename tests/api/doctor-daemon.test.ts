@@ -121,11 +121,16 @@ test("another program on [proxy] listen while the daemon is down: doctor says th
 
 test("a config with an error given by --config: the fix validates that file, and the daemon is still found at its [api] listen", async () => {
   const p = ports();
-  const d = await startDaemon({ config: p.toml });
-  homes.push(d.home);
+  const home = tempHome();
+  homes.push(home);
+  // The daemon's own file, given by --config: the errors are a slip made while it runs (it keeps its last good config).
+  const bad = join(home, "bad.toml");
+  writeFileSync(bad, p.toml);
+  const d = await startDaemon({ home, args: ["--config", bad] });
   try {
-    const bad = join(d.home, "bad.toml");
     writeFileSync(bad, p.toml + `[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\ntimout = "5s"\n`);
+    // Without its listen record (an older daemon, another runtime dir) only the file's [api] listen says where it is.
+    rmSync(join(home, "run/cloudtolocalllm"), { recursive: true, force: true });
     const r = await doctor(d.env, "--config", bad);
     expect(r.code).toBe(1);
     // Before: `config validate` (the default file, which is valid) and "Daemon not reachable at http://127.0.0.1:8765".
