@@ -123,7 +123,7 @@ function sameConfigFile(a: string, b: string): boolean {
 /**
  * Throws a CliError (`daemon_other_config`) unless the daemon at `api.base` serves `api.expectConfig`, from the config
  * path its public status reports. Asked without the token: what answers is not known to be this config's daemon yet.
- * A relative path in the status (`serve --config x.toml`) is read from this command's directory.
+ * A relative path in the status (an older daemon's `serve --config x.toml`; this release reports it absolute) is read from this command's directory.
  */
 export function ensureSameConfig(api: DaemonApi): Promise<void> {
   const expected = api.expectConfig;

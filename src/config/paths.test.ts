@@ -27,3 +27,11 @@ test("relative or empty XDG variables are ignored (XDG base directory spec): the
     "/home/ada/.config/cloudtolocalllm/tunnel.toml",
   ]);
 });
+
+test("a relative --config or CLOUDTOLOCALLLM_CONFIG is made absolute from the current directory: a daemon reports, and its listen record is named by, the same path a CLI in another directory resolves", () => {
+  delete process.env.CLOUDTOLOCALLLM_CONFIG;
+  expect(configPath("x.toml")).toBe(`${process.cwd()}/x.toml`);
+  expect(configPath("../y/z.toml")).toBe(require("node:path").resolve(process.cwd(), "../y/z.toml"));
+  process.env.CLOUDTOLOCALLLM_CONFIG = "env.toml";
+  expect(configPath()).toBe(`${process.cwd()}/env.toml`);
+});

@@ -1,6 +1,6 @@
 // Where files live: every location comes from XDG variables (inside the binary import.meta.dir is virtual).
 import { homedir } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 
 const APP = "cloudtolocalllm";
 
@@ -42,9 +42,12 @@ export function appStateDir(): string {
   return join(stateHome(), APP);
 }
 
-/** The config file: --config, then CLOUDTOLOCALLLM_CONFIG, then the XDG default. */
+/**
+ * The config file: --config, then CLOUDTOLOCALLLM_CONFIG, then the XDG default; absolute, so a daemon started with a
+ * relative --config names the same file to a CLI run from another directory (its status, its listen record's name).
+ */
 export function configPath(explicit?: string): string {
-  return explicit || process.env.CLOUDTOLOCALLLM_CONFIG || join(appConfigDir(), "tunnel.toml");
+  return resolve(explicit || process.env.CLOUDTOLOCALLLM_CONFIG || join(appConfigDir(), "tunnel.toml"));
 }
 export function backupsDir(): string {
   return join(appStateDir(), "backups");
