@@ -25,7 +25,7 @@ const chunk = (model: string, delta: object, finish: string | null = null, logpr
 /** The log probability of the answer's one token ("fine"), with `top` alternatives, as chat completions write it. */
 const LOGPROB = (top: number) => ({ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101], top_logprobs: [{ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101] }, { token: "good", logprob: -1.5, bytes: [103, 111, 111, 100] }].slice(0, top) });
 
-/** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens with a 400 naming the parameter. */
+/** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens, and sampling fields (but temperature 1), with a 400 naming the parameter. */
 function chatCompletions(body: any): Response {
   bodies.push({ model: body.model, json: body });
   if (body.model === REASONING && body.max_tokens !== undefined)
@@ -33,6 +33,15 @@ function chatCompletions(body: any): Response {
       { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } },
       { status: 400 },
     );
+  // OpenAI's reasoning models take temperature only at its default (1), and none of top_p and the penalties.
+  if (body.model === REASONING && body.temperature !== undefined && body.temperature !== 1)
+    return Response.json(
+      { error: { message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`, type: "invalid_request_error", param: "temperature", code: "unsupported_value" } },
+      { status: 400 },
+    );
+  for (const param of ["top_p", "presence_penalty", "frequency_penalty"])
+    if (body.model === REASONING && body[param] !== undefined)
+      return Response.json({ error: { message: `Unsupported parameter: '${param}' is not supported with this model.`, type: "invalid_request_error", param, code: "unsupported_parameter" } }, { status: 400 });
   if ((body.model === CHAT || body.model === NO_EFFORT) && body.reasoning_effort !== undefined)
     return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
   // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
@@ -96,6 +105,21 @@ describe("the generation limit of a translated request, as an OpenAI-kind upstre
     const load = await ollama().generate({ model: REASONING, prompt: "", stream: false });
     expect(load.done_reason).toBe("load");
     expect(last(REASONING)).toMatchObject({ max_completion_tokens: 1 });
+  });
+
+  test("a reasoning model gets no temperature, top_p or penalties (OpenAI refuses them) from Anthropic, Responses and Ollama; another model keeps them", async () => {
+    // Claude Code sends temperature (this SDK's types no longer name it).
+    const m = await anthropic().messages.create({ model: REASONING, max_tokens: 64, temperature: 0.2, top_p: 0.9, messages: [{ role: "user", content: "hi" }] } as never);
+    expect(m.content[0]).toMatchObject({ type: "text", text: "fine" });
+    for (const f of ["temperature", "top_p"]) expect(last(REASONING)[f]).toBeUndefined();
+    const r = await openai().responses.create({ model: REASONING, input: "hi", temperature: 0.3, top_p: 0.5 });
+    expect(r.output_text).toBe("fine");
+    for (const f of ["temperature", "top_p"]) expect(last(REASONING)[f]).toBeUndefined();
+    const o = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], options: { temperature: 0.1, top_p: 0.8, presence_penalty: 0.5, frequency_penalty: 0.5 } });
+    expect(o.message.content).toBe("fine");
+    for (const f of ["temperature", "top_p", "presence_penalty", "frequency_penalty"]) expect(last(REASONING)[f]).toBeUndefined();
+    await anthropic().messages.create({ model: CHAT, max_tokens: 64, temperature: 0.2, top_p: 0.9, messages: [{ role: "user", content: "hi" }] } as never);
+    expect(last(CHAT)).toMatchObject({ temperature: 0.2, top_p: 0.9 });
   });
 
   test("another model keeps max_tokens, which every OpenAI-compatible server reads", async () => {
