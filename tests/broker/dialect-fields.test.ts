@@ -13,6 +13,8 @@ const CHAT = "gpt-4o-mini";
 /** A model of another make that refuses reasoning_effort as OpenAI's own non-reasoning models do. */
 const NO_EFFORT = "plain-7b";
 const CUT = "cut-1";
+/** A model whose streams lose their connection mid-answer (the upstream's socket dropped, no last chunk). */
+const DROP = "drop-1";
 const THINKER = "qwen3-8b";
 /** A model whose streams are cut by their limit (finish_reason "length"). */
 const LONG = "long-1";
@@ -50,6 +52,19 @@ function chatCompletions(body: any): Response {
   if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
   if (body.model === LONG)
     return new Response(chunk(LONG, { role: "assistant", content: "half " }) + chunk(LONG, { content: "an answer" }, "length") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
+  if (body.model === DROP) {
+    let step = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          if (step++ === 0) return c.enqueue(new TextEncoder().encode(chunk(DROP, { role: "assistant", content: "half " }) + chunk(DROP, { content: "an answer" })));
+          await Bun.sleep(30);
+          c.error(new Error("gone"));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  }
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
   const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
   // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
@@ -67,7 +82,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, THINKER, LONG].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
+      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, DROP, THINKER, LONG].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
       if (path === "/v1/chat/completions" && req.method === "POST") return chatCompletions(await req.json());
       return Response.json({ error: { message: `Invalid URL (${req.method} ${path})`, type: "invalid_request_error", param: null, code: null } }, { status: 404 });
     },
@@ -148,6 +163,24 @@ describe("a translated Responses stream that fails", () => {
     expect(text).toBe("half an answer");
     expect(final.status).toBe("failed");
     expect(final.error?.message).toContain("incomplete");
+    expect(final.output_text).toBe("half an answer");
+    expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
+  });
+
+  test("responses.stream(): the upstream's connection dropped mid-answer, the final response (failed) says so and carries the text streamed", async () => {
+    const s = openai().responses.stream({ model: DROP, input: "hi" });
+    let text = "";
+    const types: string[] = [];
+    for await (const ev of s) {
+      types.push(ev.type);
+      if (ev.type === "response.output_text.delta") text += ev.delta;
+    }
+    const final = await s.finalResponse();
+    expect(text).toBe("half an answer");
+    expect(types.at(-1)).toBe("response.failed");
+    expect(types).not.toContain("error");
+    expect(final.status).toBe("failed");
+    expect(final.error?.message).toContain(`upstream "openai" broke off the response`);
     expect(final.output_text).toBe("half an answer");
     expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
   });
