@@ -533,15 +533,17 @@ export class Exchange {
           : { reason: (e as Error)?.message ?? String(e) }),
     });
     const code = this.stopReason !== null ? "unavailable" : headOnly ? "upstream_timeout" : "upstream_error";
-    const tail = streamErrorTail(this.format, new HttpError(code, msg), this.lastByte, this.path);
-    if (tail !== null) {
-      c.write(enc.encode(tail));
+    // A translation that has its own ending for a failed answer (Responses' response.failed) writes that instead.
+    const own = this.stripper?.brokenOff?.(msg) ?? null;
+    const tail = own !== null ? null : streamErrorTail(this.format, new HttpError(code, msg), this.lastByte, this.path);
+    if (own !== null || tail !== null) {
+      c.write(own ?? enc.encode(tail!));
       c.close();
     }
     this.finish(msg);
     // No in-band way to say it: fail the body so the client sees a broken response, not a truncated "success". Not with
     // an Error: Bun prints any Error a body fails with as a stack dump (the warning above is the one log line).
-    if (tail === null) throw undefined;
+    if (own === null && tail === null) throw undefined;
   }
 
   private clearTimer(): void {

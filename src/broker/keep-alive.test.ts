@@ -3,11 +3,15 @@ import { expect, test } from "bun:test";
 import { withOperatorKeepAlive } from "./keep-alive.ts";
 
 const enc = new TextEncoder();
-const sent = (route: string, body: object) => JSON.parse(new TextDecoder().decode(withOperatorKeepAlive(enc.encode(JSON.stringify(body)), route, "30m")));
+/** What is sent: the operator's setting put in, or (null from withOperatorKeepAlive: an explicit unload) the body as sent. */
+const sent = (route: string, body: object) => {
+  const bytes = enc.encode(JSON.stringify(body));
+  return JSON.parse(new TextDecoder().decode(withOperatorKeepAlive(bytes, route, "30m") ?? bytes));
+};
 
 test("an unload (nothing to run, keep_alive 0 as Go reads it: any case, the last non-null key) passes as sent", () => {
   for (const body of [{ model: "m", keep_alive: 0 }, { model: "m", prompt: "", keep_alive: "0s" }, { model: "m", KEEP_ALIVE: "0m0s" }, { model: "m", keep_alive: "10m", Keep_Alive: 0, KEEP_alive: null }])
-    expect(sent("/api/generate", body)).toEqual(body);
+    expect(withOperatorKeepAlive(enc.encode(JSON.stringify(body)), "/api/generate", "30m")).toBeNull();
   expect(sent("/api/chat", { model: "m", messages: [], keep_alive: 0 })).toEqual({ model: "m", messages: [], keep_alive: 0 });
 });
 

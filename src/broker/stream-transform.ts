@@ -25,4 +25,10 @@ export interface StreamTransform {
    * Exchange records it too, so the request's log line and the upstream's error rate say the answer failed.
    */
   readonly failure?: string | null;
+  /**
+   * The dialect's own last event for an answer whose upstream broke off mid-stream (its connection dropped, it stalled,
+   * the broker is stopping: `message` says which), in place of the stream format's error event; null to leave the
+   * ending to that. A translated Responses stream ends as its own failures do, with response.failed and the text so far.
+   */
+  brokenOff?(message: string): Uint8Array | null;
 }

@@ -35,3 +35,10 @@ test("openai: OpenAI's models that do not reason take no reasoning_effort (its A
   for (const m of ["o3-mini", "gpt-5", "gpt-5-mini", "qwen3-8b", "llama3.2:1b", "gpt-oss-20b"]) expect(takes(m)).toBe(true);
   for (const k of ["vllm", "llamacpp", "lmstudio", "ollama"] as const) expect(kindOf(k).takesReasoningEffort).toBeUndefined();
 });
+
+test("openai: OpenAI's reasoning models take no temperature, top_p or penalties (its API refuses them); every other model does", () => {
+  const refused = (m: string) => kindOf("openai").refusedSampling!(m);
+  for (const m of ["o1", "o3-mini", "o4-mini", "gpt-5", "gpt-5.1", "openai/o3"]) expect(refused(m)).toEqual(["temperature", "top_p", "presence_penalty", "frequency_penalty"]);
+  for (const m of ["gpt-4o", "gpt-4.1-mini", "llama3.2:1b", "qwen3-8b"]) expect(refused(m)).toEqual([]);
+  for (const k of ["vllm", "llamacpp", "lmstudio", "ollama"] as const) expect(kindOf(k).refusedSampling).toBeUndefined();
+});

@@ -65,6 +65,8 @@ export interface ListSource {
 
 /** Sampling options of Ollama's `options` that some servers' chat completions take under the same name (beyond OpenAI's API). */
 export type SamplerOption = "top_k" | "min_p" | "repeat_penalty" | "typical_p";
+/** OpenAI's sampling fields of a chat completion, which a model may refuse (kindModule.refusedSampling). */
+export type SamplingField = "temperature" | "top_p" | "presence_penalty" | "frequency_penalty";
 
 /** A capability in Ollama's words (its /api/show `capabilities`) beyond "completion", which every chat model has. */
 export type ModelCapability = "vision" | "tools" | "thinking" | "insert" | "embedding";
@@ -122,6 +124,12 @@ export interface KindModule {
    * call asking for thinking on gpt-4o, so it is left out for them, as the budget's thinking is only a hint.
    */
   takesReasoningEffort?(model: string): boolean;
+  /**
+   * The sampling fields a translated chat completion leaves out for a model (none: every one passes). OpenAI's reasoning
+   * models refuse temperature (but 1), top_p and the penalties with a 400; Claude Code and the other clients send
+   * temperature, a hint the model cannot take, so it is left out for them as reasoning_effort is for the others.
+   */
+  refusedSampling?(model: string): readonly SamplingField[];
   /** What its /v1/models entry of a model tells beyond OpenAI's fields (none: nothing). */
   modelFacts?(entry: Record<string, unknown>): ModelFacts;
   /** Read beside the listing for Ollama's /api/show (none: the listing alone); its facts win over the entry's. */

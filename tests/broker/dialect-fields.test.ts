@@ -13,6 +13,8 @@ const CHAT = "gpt-4o-mini";
 /** A model of another make that refuses reasoning_effort as OpenAI's own non-reasoning models do. */
 const NO_EFFORT = "plain-7b";
 const CUT = "cut-1";
+/** A model whose streams lose their connection mid-answer (the upstream's socket dropped, no last chunk). */
+const DROP = "drop-1";
 const THINKER = "qwen3-8b";
 /** A model whose streams are cut by their limit (finish_reason "length"). */
 const LONG = "long-1";
@@ -25,7 +27,7 @@ const chunk = (model: string, delta: object, finish: string | null = null, logpr
 /** The log probability of the answer's one token ("fine"), with `top` alternatives, as chat completions write it. */
 const LOGPROB = (top: number) => ({ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101], top_logprobs: [{ token: "fine", logprob: -0.25, bytes: [102, 105, 110, 101] }, { token: "good", logprob: -1.5, bytes: [103, 111, 111, 100] }].slice(0, top) });
 
-/** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens with a 400 naming the parameter. */
+/** POST /v1/chat/completions as OpenAI answers it: a reasoning model refuses max_tokens, and sampling fields (but temperature 1), with a 400 naming the parameter. */
 function chatCompletions(body: any): Response {
   bodies.push({ model: body.model, json: body });
   if (body.model === REASONING && body.max_tokens !== undefined)
@@ -33,6 +35,15 @@ function chatCompletions(body: any): Response {
       { error: { message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.", type: "invalid_request_error", param: "max_tokens", code: "unsupported_parameter" } },
       { status: 400 },
     );
+  // OpenAI's reasoning models take temperature only at its default (1), and none of top_p and the penalties.
+  if (body.model === REASONING && body.temperature !== undefined && body.temperature !== 1)
+    return Response.json(
+      { error: { message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`, type: "invalid_request_error", param: "temperature", code: "unsupported_value" } },
+      { status: 400 },
+    );
+  for (const param of ["top_p", "presence_penalty", "frequency_penalty"])
+    if (body.model === REASONING && body[param] !== undefined)
+      return Response.json({ error: { message: `Unsupported parameter: '${param}' is not supported with this model.`, type: "invalid_request_error", param, code: "unsupported_parameter" } }, { status: 400 });
   if ((body.model === CHAT || body.model === NO_EFFORT) && body.reasoning_effort !== undefined)
     return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
   // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
@@ -41,6 +52,19 @@ function chatCompletions(body: any): Response {
   if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
   if (body.model === LONG)
     return new Response(chunk(LONG, { role: "assistant", content: "half " }) + chunk(LONG, { content: "an answer" }, "length") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
+  if (body.model === DROP) {
+    let step = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          if (step++ === 0) return c.enqueue(new TextEncoder().encode(chunk(DROP, { role: "assistant", content: "half " }) + chunk(DROP, { content: "an answer" })));
+          await Bun.sleep(30);
+          c.error(new Error("gone"));
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  }
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
   const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
   // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
@@ -58,7 +82,7 @@ beforeAll(async () => {
     hostname: "127.0.0.1",
     async fetch(req) {
       const path = new URL(req.url).pathname;
-      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, THINKER, LONG].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
+      if (path === "/v1/models") return Response.json({ object: "list", data: [REASONING, CHAT, CUT, DROP, THINKER, LONG].map((id) => ({ id, object: "model", created: 1, owned_by: "openai" })) });
       if (path === "/v1/chat/completions" && req.method === "POST") return chatCompletions(await req.json());
       return Response.json({ error: { message: `Invalid URL (${req.method} ${path})`, type: "invalid_request_error", param: null, code: null } }, { status: 404 });
     },
@@ -98,6 +122,21 @@ describe("the generation limit of a translated request, as an OpenAI-kind upstre
     expect(last(REASONING)).toMatchObject({ max_completion_tokens: 1 });
   });
 
+  test("a reasoning model gets no temperature, top_p or penalties (OpenAI refuses them) from Anthropic, Responses and Ollama; another model keeps them", async () => {
+    // Claude Code sends temperature (this SDK's types no longer name it).
+    const m = await anthropic().messages.create({ model: REASONING, max_tokens: 64, temperature: 0.2, top_p: 0.9, messages: [{ role: "user", content: "hi" }] } as never);
+    expect(m.content[0]).toMatchObject({ type: "text", text: "fine" });
+    for (const f of ["temperature", "top_p"]) expect(last(REASONING)[f]).toBeUndefined();
+    const r = await openai().responses.create({ model: REASONING, input: "hi", temperature: 0.3, top_p: 0.5 });
+    expect(r.output_text).toBe("fine");
+    for (const f of ["temperature", "top_p"]) expect(last(REASONING)[f]).toBeUndefined();
+    const o = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], options: { temperature: 0.1, top_p: 0.8, presence_penalty: 0.5, frequency_penalty: 0.5 } });
+    expect(o.message.content).toBe("fine");
+    for (const f of ["temperature", "top_p", "presence_penalty", "frequency_penalty"]) expect(last(REASONING)[f]).toBeUndefined();
+    await anthropic().messages.create({ model: CHAT, max_tokens: 64, temperature: 0.2, top_p: 0.9, messages: [{ role: "user", content: "hi" }] } as never);
+    expect(last(CHAT)).toMatchObject({ temperature: 0.2, top_p: 0.9 });
+  });
+
   test("another model keeps max_tokens, which every OpenAI-compatible server reads", async () => {
     await anthropic().messages.create({ model: CHAT, max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
     expect(last(CHAT)).toMatchObject({ max_tokens: 64 });
@@ -124,6 +163,24 @@ describe("a translated Responses stream that fails", () => {
     expect(text).toBe("half an answer");
     expect(final.status).toBe("failed");
     expect(final.error?.message).toContain("incomplete");
+    expect(final.output_text).toBe("half an answer");
+    expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
+  });
+
+  test("responses.stream(): the upstream's connection dropped mid-answer, the final response (failed) says so and carries the text streamed", async () => {
+    const s = openai().responses.stream({ model: DROP, input: "hi" });
+    let text = "";
+    const types: string[] = [];
+    for await (const ev of s) {
+      types.push(ev.type);
+      if (ev.type === "response.output_text.delta") text += ev.delta;
+    }
+    const final = await s.finalResponse();
+    expect(text).toBe("half an answer");
+    expect(types.at(-1)).toBe("response.failed");
+    expect(types).not.toContain("error");
+    expect(final.status).toBe("failed");
+    expect(final.error?.message).toContain(`upstream "openai" broke off the response`);
     expect(final.output_text).toBe("half an answer");
     expect(final.output[0]).toMatchObject({ type: "message", status: "incomplete", content: [{ type: "output_text", text: "half an answer" }] });
   });

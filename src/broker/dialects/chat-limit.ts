@@ -1,6 +1,7 @@
 // What a translated chat request carries for the upstream's kind and model: its generation limit under max_tokens, or
 // max_completion_tokens where the model refuses max_tokens (OpenAI's reasoning models); reasoning_effort left out where
-// the model refuses it (OpenAI's models that do not reason).
+// the model refuses it (OpenAI's models that do not reason), and the sampling fields the model refuses (OpenAI's reasoning
+// models: temperature, top_p, the penalties).
 import { kindOf, type KindName } from "../../kinds/index.ts";
 import type { ChatRequest } from "./chat-types.ts";
 
@@ -9,6 +10,12 @@ export function withLimitField(chat: ChatRequest, kind: KindName): ChatRequest {
   const k = kindOf(kind);
   if (chat.reasoning_effort !== undefined && k.takesReasoningEffort?.(chat.model) === false) {
     const { reasoning_effort: _dropped, ...rest } = chat;
+    chat = rest;
+  }
+  const refused = k.refusedSampling?.(chat.model);
+  if (refused !== undefined && refused.some((f) => chat[f] !== undefined)) {
+    const rest = { ...chat };
+    for (const f of refused) delete rest[f];
     chat = rest;
   }
   if (chat.max_tokens === undefined || k.limitField?.(chat.model) !== "max_completion_tokens") return chat;

@@ -3,7 +3,7 @@
 import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { Rerouted, type Gate, type Grant } from "../gate.ts";
-import { withOperatorKeepAlive } from "../keep-alive.ts";
+import { unloadRefusal, withOperatorKeepAlive } from "../keep-alive.ts";
 import { describeFetchError } from "../../net/fetch-error.ts";
 import type { RoutingTable } from "../routing-table.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
@@ -159,13 +159,20 @@ export async function attempt<T>(
     const signal = ex.beginAttempt(u);
     const plan = plans(ex, u);
     if (ex.sentAt === 0) ex.sentAt = performance.now();
-    // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in memory;
-    // an explicit unload passes as it is: keep-alive.ts).
     const body = ex.payload;
     const ka = u.config.keep_alive;
-    const sent = ka && body instanceof Uint8Array ? withOperatorKeepAlive(body, ex.route!, ka) : body;
     let request;
+    let sent = body;
     try {
+      // [[upstreams]] keep_alive: this upstream's own setting replaces what the client sent (Ollama routes, body in
+      // memory); an explicit unload passes as it is, for a caller with the model-management right (keep-alive.ts).
+      if (ka && body instanceof Uint8Array) {
+        const kept = withOperatorKeepAlive(body, ex.route!, ka);
+        if (kept === null) {
+          const refused = unloadRefusal(ex.admitted, ex.caller, ex.table!.config.tunnel.allow_model_management, u.name);
+          if (refused) throw refused;
+        } else sent = kept;
+      }
       request = plan.request(ex, u, {
         method: ex.method,
         target: ex.path + ex.search,

@@ -15,6 +15,8 @@ import { sseText } from "../../../core/sse-text.ts";
 import { newId, responseObject, responsesUsage } from "./from-chat-response.ts";
 import type { OutputItem, ResponsesRequest } from "./types.ts";
 
+const enc = new TextEncoder();
+
 export class ResponsesStreamTranslator extends ChatStreamTranslator {
   protected readonly noun = "response";
   private readonly id = newId("resp");
@@ -178,6 +180,14 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
     if (this.chatUsage) this.usage = { tokens: this.chatUsage.completion_tokens ?? 0, promptTokens: this.chatUsage.prompt_tokens ?? null, genMs: null };
     const response = { ...this.snapshot("failed"), output: this.partialOutput(), error: { code: "server_error", message } };
     return this.start() + this.ev("response.failed", { response });
+  }
+
+  /**
+   * The upstream broke off (stream-transform.ts): the same response.failed as a stream cut short, so the client's final
+   * response (responses.stream()) is a failed one with the text already streamed, not an error event alone.
+   */
+  brokenOff(message: string): Uint8Array | null {
+    return this.finished ? null : enc.encode(this.fail(message));
   }
 
   /**
