@@ -27,7 +27,7 @@ test("no test starts Chromium but through tests/helpers/dashboard-browser.ts (la
   expect(files.flatMap((f) => directLaunches(f))).toEqual([]);
   // The check can fail, and sees through strings and comments.
   const sample = ['const b = await chromium.launch({ args });', "// chromium.launch(", 'const s = "chromium.launchPersistentContext(";', "await chromium\n  .launchPersistentContext(dir, {});"].join("\n");
-  expect(directLaunches(join(REPO, "x.test.ts"), sample)).toEqual(["x.test.ts:1 chromium.launch", "x.test.ts:4 chromium.launchPersistentContext"]);
+  expect(directLaunches(join(REPO, "x.test.ts"), sample)).toEqual(["x.test.ts:1 chromium.launch", "x.test.ts:5 chromium.launchPersistentContext"]);
 });
 
 test("Chromium started by the helper writes nothing into HOME, $XDG_CONFIG_HOME or $XDG_RUNTIME_DIR (no Crash Reports, no dconf)", async () => {
