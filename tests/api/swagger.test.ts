@@ -4,7 +4,8 @@ import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../helpers/dashboard-browser.ts";
 import { createApp, type ApiApp } from "../../src/api/app.ts";
 import { REPO } from "../helpers/daemon.ts";
 import { StubBroker, TOKEN, testEnv, upstream, type TestEnv } from "./stubs.ts";
@@ -25,10 +26,7 @@ beforeAll(async () => {
   app = createApp(env.daemon.ctx, { token: () => TOKEN }).listen({ hostname: "127.0.0.1", port: 0 });
   await app.modules;
   base = `http://127.0.0.1:${app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();

@@ -4,14 +4,14 @@ import { expect } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import type { Browser, BrowserContext } from "playwright-core";
+import { launchChromium, launchChromiumContext } from "../helpers/dashboard-browser.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let daemon: DaemonProc;
 let binary: string;
@@ -33,9 +33,9 @@ beforeAll(async () => {
   api = daemon.urls.api!;
   token = readFileSync(join(daemon.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
   userDataDir = mkdtempSync(join(tmpdir(), "c2l-chromium-"));
-  owner = await chromium.launchPersistentContext(userDataDir, { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  owner = await launchChromiumContext(userDataDir);
   browser = owner.browser()!;
-  stranger = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS }).then((b) => b.newContext());
+  stranger = await launchChromium().then((b) => b.newContext());
 }, 180_000);
 
 afterAll(async () => {

@@ -5,7 +5,8 @@ import { requireTools } from "../helpers/requires.ts";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromiumContext } from "../helpers/dashboard-browser.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -17,7 +18,6 @@ const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 const ARTIFACTS = join(REPO, "artifacts");
 /** The committed screenshot is rewritten only when asked (C2L_UPDATE_SCREENSHOTS=1); otherwise it goes to artifacts/. */
 const OVERVIEW_SHOT = process.env.C2L_UPDATE_SCREENSHOTS === "1" ? join(REPO, "docs/screenshots/dashboard-overview.png") : join(ARTIFACTS, "dashboard-overview.png");
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 let alpha: FakeOllama;
 let beta: FakeOllama;
@@ -131,9 +131,7 @@ beforeAll(async () => {
   chmodSync(join(binDir, "xdg-open"), 0o755);
 
   userDataDir = mkdtempSync(join(tmpdir(), "c2l-chromium-"));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
+  context = await launchChromiumContext(userDataDir, {
     viewport: { width: 1280, height: 900 },
     colorScheme: "light",
   });

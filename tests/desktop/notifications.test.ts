@@ -1,11 +1,14 @@
 // Desktop notifications end to end: a real daemon, a fake Ollama going down and up, the real notify-send, a stub notification server.
 import { expect } from "bun:test";
+import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { startDaemon, removeHome, TEST_DAEMON_TOML, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startNotifications, startPrivateBus, until, type NotificationsStub, type PrivateBus } from "./private-bus.ts";
 import { createNotifier, MISSING_NOTIFY_SEND } from "../../src/desktop/notify/notifier.ts";
 import { setLogSink } from "../../src/core/log.ts";
+import { iconInstalled } from "../../src/desktop/icons/installed.ts";
+import { APP_ICON } from "../../src/desktop/icons/shapes.ts";
 
 // Every test here needs these tools: without them each skips naming what to install (fails under CLOUDTOLOCALLLM_REQUIRE_TOOLS=1), and the hooks do nothing.
 const { afterAll, beforeAll, describe, test } = requireTools(["dbus-daemon", "notify-send"]);
@@ -95,17 +98,22 @@ describe("desktop notifications for alerts", () => {
 
 describe("a notification's body is text, never markup", () => {
   test("a relay's close reason with a link and tags reaches the notification server escaped (the title as it was)", async () => {
-    // notify-send runs with this process's environment: the private bus goes there for the length of the send.
-    const saved = process.env.DBUS_SESSION_BUS_ADDRESS;
-    process.env.DBUS_SESSION_BUS_ADDRESS = bus.address;
+    // notify-send runs with this process's environment: the private bus goes there for the length of the send, and
+    // the bus' own dir stands in for HOME and $XDG_RUNTIME_DIR, where the notifier writes its private icon theme
+    // (never the user's $XDG_RUNTIME_DIR/cloudtolocalllm/icons).
+    const vars = { DBUS_SESSION_BUS_ADDRESS: bus.address, HOME: bus.dir, XDG_RUNTIME_DIR: bus.dir, XDG_STATE_HOME: join(bus.dir, "state"), XDG_DATA_HOME: join(bus.dir, "data") };
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, vars);
     const n = createNotifier();
     const before = server.stub.received.length;
     const reason = `the relay closed the connection: <a href="https://evil.example/login">Sign in again</a> & <img src="https://evil.example/t.png">`;
     try {
       expect(await n.send({ title: "Tunnel <b>disconnected</b>", body: reason, urgency: "normal" })).toBe(true);
     } finally {
-      if (saved === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
-      else process.env.DBUS_SESSION_BUS_ADDRESS = saved;
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
     }
     const got = await until(() => server.stub.received[before], 10_000, "the notification");
     expect(got.body).toBe(
@@ -113,6 +121,8 @@ describe("a notification's body is text, never markup", () => {
     );
     expect(got.body).not.toContain("<");
     expect(got.summary).toBe("Tunnel <b>disconnected</b>");
+    // Its icon: the installed one by name, else the private copy, written under the stand-in dir only.
+    expect(got.icon).toBe(iconInstalled(APP_ICON) ? APP_ICON : join(bus.dir, "cloudtolocalllm/icons", `${APP_ICON}.png`));
   }, 30_000);
 });
 

@@ -1,7 +1,8 @@
 // npm 11 runs a dependency's install script only with a decision in package.json's allowScripts, and warns about every
 // undecided one: a newcomer's `npm ci` must print no warning, so each package in the lockfile that has a script is decided.
-import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
 
@@ -34,9 +35,13 @@ test("bun's postinstall runs (it puts the native binary in place of a placeholde
 });
 
 // The same question asked of npm itself, when it is one that knows allowScripts (11.x): nothing left to review.
-const npmVersion = Bun.spawnSync(["npm", "--version"], { stdout: "pipe", stderr: "pipe" }).stdout?.toString().trim() ?? "";
-const knowsAllowScripts = /^(\d+)\./.test(npmVersion) && Bun.spawnSync(["npm", "help", "install-scripts"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, MANPAGER: "cat", PAGER: "cat" } }).exitCode === 0;
+// npm writes a debug log into its cache (_logs/) on each run: this file's own cache, not the user's ~/.npm.
+const npmCache = mkdtempSync(join(tmpdir(), "c2l-npm-cache-"));
+afterAll(() => rmSync(npmCache, { recursive: true, force: true }));
+const npmEnv = { ...process.env, npm_config_cache: npmCache };
+const npmVersion = Bun.spawnSync(["npm", "--version"], { stdout: "pipe", stderr: "pipe", env: npmEnv }).stdout?.toString().trim() ?? "";
+const knowsAllowScripts = /^(\d+)\./.test(npmVersion) && Bun.spawnSync(["npm", "help", "install-scripts"], { stdout: "pipe", stderr: "pipe", env: { ...npmEnv, MANPAGER: "cat", PAGER: "cat" } }).exitCode === 0;
 test.skipIf(!knowsAllowScripts)("npm install-scripts ls finds nothing unreviewed in the installed tree", () => {
-  const r = Bun.spawnSync(["npm", "install-scripts", "ls"], { cwd: REPO, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(["npm", "install-scripts", "ls"], { cwd: REPO, stdout: "pipe", stderr: "pipe", env: npmEnv });
   expect(r.stdout.toString() + r.stderr.toString()).toContain("No packages with unreviewed install scripts.");
 }, 60_000);

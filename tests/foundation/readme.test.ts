@@ -1,7 +1,8 @@
 // README's `cli` and `config` sections must match what scripts/gen-docs.ts generates from the command table and the schema,
 // every command the README shows works as written after its Quick start, and the screenshots the suite takes are shown.
-import { expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { removeHome, startDaemon, TEST_DAEMON_TOML } from "../helpers/daemon.ts";
 import { README, renderCliSection, renderConfigSection, sectionOf } from "../../scripts/gen-docs.ts";
@@ -188,10 +189,15 @@ function userPath(): string {
     .join(":");
 }
 
+// npx keeps its run of the checkout's package (_npx/) and a debug log (_logs/) in npm's cache: this file's own, not
+// the user's ~/.npm.
+const npmCache = mkdtempSync(join(tmpdir(), "c2l-npm-cache-"));
+afterAll(() => rmSync(npmCache, { recursive: true, force: true }));
+
 function npx(args: string[], env: Record<string, string> = {}) {
   // npm's once-a-day "New minor version of npm available!" notice goes to stderr: the HOME of a newcomer who just ran
   // `npm ci`, as this suite runs in, has not had it yet.
-  const quiet = { npm_config_update_notifier: "false" };
+  const quiet = { npm_config_update_notifier: "false", npm_config_cache: npmCache };
   const r = Bun.spawnSync(["npx", ...args], { cwd: REPO_DIR, env: { ...process.env, ...env, ...quiet, PATH: userPath() }, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
 }

@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/dashboard-browser.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
@@ -16,7 +17,6 @@ import { until } from "../helpers/until.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const MODEL = "llama3.2:1b";
 const TOKENS = 12;
 const DELAY_MS = 120;
@@ -59,7 +59,7 @@ beforeAll(async () => {
     await Bun.sleep(100);
   }
   profile = mkdtempSync(join(tmpdir(), "c2l-chromium-"));
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
-import { CHROMIUM_ARGS } from "../helpers/dashboard-browser.ts";
+import { CHROMIUM_ARGS, launchChromium } from "../helpers/dashboard-browser.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { apiToken, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
@@ -57,7 +57,7 @@ beforeAll(async () => {
     if (r.ok && ((await r.json()) as { models: unknown[] }).models.length) break;
     await Bun.sleep(100);
   }
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${APP_HOST} 127.0.0.1, MAP ${EVIL_HOST} 127.0.0.1`] });
+  browser = await launchChromium([...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${APP_HOST} 127.0.0.1, MAP ${EVIL_HOST} 127.0.0.1`]);
 }, 60_000);
 
 afterAll(async () => {
@@ -209,7 +209,7 @@ test("Chromium's own guards in front of the broker: a file:// page (Origin null)
   rmSync(dir, { recursive: true, force: true });
   // A page Chromium takes for a public one (an http:// site on the internet): it does not even send a preflight
   // (Local Network Access wants a secure context and the user's permission), so nothing reaches the broker.
-  const publicBrowser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${EVIL_HOST} 127.0.0.1`, `--ip-address-space-overrides=127.0.0.1:${site.port}=public`] });
+  const publicBrowser = await launchChromium([...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${EVIL_HOST} 127.0.0.1`, `--ip-address-space-overrides=127.0.0.1:${site.port}=public`]);
   try {
     const page = await publicBrowser.newPage();
     await page.goto(`http://${EVIL_HOST}:${site.port}/`);

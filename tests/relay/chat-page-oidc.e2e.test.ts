@@ -1,7 +1,8 @@
 // End to end: the relay's /chat page signs in with a real OIDC provider (oidc-provider, authorization code + PKCE as a
 // public client), lists the signed-in subject's tunnel's models, streams, stops (upstream sees the abort), signs out.
 import { expect } from "bun:test";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
+import { launchChromium } from "../helpers/dashboard-browser.ts";
 import { requireTools } from "../helpers/requires.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -11,7 +12,6 @@ import { freePort } from "../../bench/lib/proc.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const CHAT_CLIENT = "c2l-chat";
 
 let fake: FakeOllama;
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const oidc = `[oidc]\nissuer = "${provider.issuer}"\naudience = "${AUDIENCE}"\nchat_client_id = "${CHAT_CLIENT}"\n`;
   relay = await startRelayProc(`${relayToml({ listen: `127.0.0.1:${port}`, extra: oidc })}subject = "alice"\n`);
   daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,9 +1,9 @@
 // The relay's /chat page in Chromium while its tunnel's agent loses the link mid-answer and comes back: the relay
 // resumes the answer, and the page shows one uninterrupted answer (every token once, in order, no error, "Done").
 import { expect } from "bun:test";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
-import { CHROMIUM_ARGS } from "../helpers/dashboard-browser.ts";
+import { launchChromium } from "../helpers/dashboard-browser.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
@@ -33,7 +33,7 @@ beforeAll(async () => {
     const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
     return (r.ok && ((await r.json()) as { models: unknown[] }).models.length > 0) || null;
   }, 10_000, "the tunnel to list its models");
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,8 @@
 import { expect } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/dashboard-browser.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { REPO, type DaemonProc } from "../helpers/daemon.ts";
@@ -12,7 +13,6 @@ import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ARTIFACTS = join(REPO, "artifacts");
 /** The committed screenshot is rewritten only when asked (C2L_UPDATE_SCREENSHOTS=1); otherwise it goes to artifacts/. */
 const CHAT_SHOT = process.env.C2L_UPDATE_SCREENSHOTS === "1" ? join(REPO, "docs/screenshots/chat-page.png") : join(ARTIFACTS, "chat-page.png");
@@ -38,7 +38,7 @@ beforeAll(async () => {
     if (r.ok && ((await r.json()) as { models: unknown[] }).models.length === MODELS.length) break;
     await Bun.sleep(100);
   }
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -5,11 +5,11 @@ import { expect } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
 import { removeHome, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
-import { openDashboard, CHROMIUM_ARGS, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
+import { openDashboard, launchChromium, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium"]);
@@ -275,7 +275,7 @@ describe("hostile answers on the relay's chat page", () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
