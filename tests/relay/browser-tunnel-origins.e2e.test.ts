@@ -3,7 +3,8 @@
 // node that holds its agent or across the hop, and never runs a call on its upstream; the tunnel's own origin does.
 import { expect } from "bun:test";
 import type { Server } from "bun";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { launchChromium } from "../helpers/dashboard-browser.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
@@ -16,7 +17,6 @@ import { startTestIssuer, type TestIssuer } from "./test-issuer.ts";
 
 const { afterAll, beforeAll, describe, test } = requireTools(["chromium", "redis-server"]);
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const ID = "o-alice";
 const SUBJECT = "sub-o-alice";
 const AGENT = "agent-token-o-alice-0123456789";
@@ -57,7 +57,7 @@ beforeAll(async () => {
       const r = await fetch(`${node.url}/me/api/tags`, { headers: { authorization: `Bearer ${jwt}` } });
       return r.ok && JSON.stringify(await r.json()).includes(MODEL);
     }, 20_000, `the tunnel through ${node.id}`);
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -141,10 +141,12 @@ test("10,000 bad streams of every kind keep the connection, serve the next reque
   await badStreams(10_000, headers);
   const after = await liveObjects(daemon);
   const grown = total(after.objects) - total(before.objects);
-  // Kept per stream, 10,000 streams would be well over 50,000 objects (a Stream, its windows, queues and promises).
+  // Kept per stream, 10,000 streams would be well over 50,000 objects (a Stream, its windows, queues and promises), and
+  // at least 10,000 of one type: a type grown by 2,000 is a fifth of that. (Some hundreds of strings come and go with
+  // the daemon's own logs and timers: 508 in one CI run beside other files.)
   const byType = Object.entries(after.objects)
     .map(([t, n]) => [t, n - (before.objects[t] ?? 0)] as const)
-    .filter(([, d]) => d > 500);
+    .filter(([, d]) => d > 2_000);
   expect({ grown: grown < 5_000 ? "bounded" : grown, byType }).toEqual({ grown: "bounded", byType: [] });
   expect(hellos).toBe(connected);
   expect(daemon.proc.exitCode).toBeNull();
