@@ -16,6 +16,8 @@ export interface TestRedis {
   link(): Promise<RedisLink>;
   /** Kills the server (SIGKILL: an outage, not a clean stop); its data is gone (no persistence). */
   kill(): Promise<void>;
+  /** Sends the server a signal (SIGSTOP: a Redis that holds its connections and answers nothing; SIGCONT). */
+  signal(sig: "SIGSTOP" | "SIGCONT"): void;
   /** Starts the server again on the same port. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -69,8 +71,10 @@ export async function startRedis(o: RedisOptions = {}): Promise<TestRedis> {
       return l;
     },
     kill,
+    signal: (sig) => proc?.kill(sig),
     start,
     async stop() {
+      proc?.kill("SIGCONT");
       for (const l of links) l.stop();
       await kill();
       rmSync(dir, { recursive: true, force: true });

@@ -234,3 +234,54 @@ test("a reply Redis sent in time is taken, also when the node had no CPU for lon
     link.stop();
   }
 });
+
+// The same stall with Redis a little farther away (50 ms each way, through a link in another process, so it moves bytes
+// while this one sleeps): the command issued just before the stall is written only after it (Bun's client pipelines),
+// so its reply needs a round trip after the node wakes, not one turn of the event loop.
+test("a command issued just before the node had no CPU for longer than redis_timeout gets its reply from a Redis 50 ms away: no timeout", async () => {
+  const here = import.meta.dir;
+  const proxy = Bun.spawn(["bun", "-e", `import { startLatencyLink } from ${JSON.stringify(`${here}/../helpers/latency-link.ts`)}; const l = await startLatencyLink(${redis.port}, 50); console.log(l.port);`], { stdout: "pipe", stderr: "inherit" });
+  let link: RedisLink | undefined;
+  try {
+    const reader = proxy.stdout.getReader();
+    const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+    expect(port).toBeGreaterThan(0);
+    const states: boolean[] = [];
+    link = new RedisLink(`redis://127.0.0.1:${port}/0`, { timeoutMs: 300, events: { state: (up) => states.push(up) } });
+    await link.start();
+    expect(link.up).toBe(true);
+    const replies: unknown[] = [];
+    for (let i = 0; i < 3; i++) {
+      const reply = link.cmd("PING", []).catch((e: Error) => e.message);
+      Bun.sleepSync(700);
+      replies.push(await reply);
+    }
+    expect(replies).toEqual(Array(3).fill("PONG"));
+    expect(states).toEqual([true]);
+  } finally {
+    link?.stop();
+    proxy.kill();
+    await proxy.exited;
+  }
+}, 20_000);
+
+// The other side of the same rule: a stall starts the window again once, not for ever. A Redis that answers nothing
+// (stopped) is still a timeout after the node wakes, within one more window.
+test("a Redis that answers nothing is still a timeout when the node itself had no CPU meanwhile", async () => {
+  const errors: string[] = [];
+  const link = new RedisLink(redis.url, { timeoutMs: 200, events: { error: (kind) => errors.push(kind) } });
+  await link.start();
+  redis.signal("SIGSTOP");
+  try {
+    const reply = link.cmd("PING", []).catch((e: Error) => e);
+    Bun.sleepSync(500);
+    const err = await reply;
+    expect(err).toBeInstanceOf(RedisDown);
+    expect(errors).toEqual(["timeout"]);
+    expect(link.up).toBe(false);
+  } finally {
+    redis.signal("SIGCONT");
+    link.stop();
+  }
+  await until(async () => (await (await redis.link()).cmd("PING", []).catch(() => null)) === "PONG", 5000, "redis-server to answer again");
+});
