@@ -128,12 +128,12 @@ export class RelayCluster implements ClusterRouting {
   private readonly refusedAgents = new Map<string, { first: number; last: number }>();
   /** Since when Redis has taken this node's writes without a break (null: it does not now). */
   private upSince: number | null = null;
-  /** Redis was reachable once since the start: a later "reachable" is a recovery. */
-  private redisSeen = false;
   /**
    * Whether this node has reached Redis since it started. Before it has, it knows no other node (the members are read
    * from Redis), so it can neither ask whether they reach Redis (split-watch.ts) nor find a tunnel's owner: an agent it
-   * took would be offline to every node that reaches Redis. It stands aside until then (standingAside()).
+   * took would be offline to every node that reaches Redis. It stands aside until then (standingAside()). Once set, a
+   * later "reachable" is a recovery (onRedisState()'s log line). Set only in onRedisState(): the link reports every
+   * connection there as it comes up, so it is true whenever the link is up.
    */
   private reachedRedis = false;
 
@@ -229,7 +229,6 @@ export class RelayCluster implements ClusterRouting {
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
     this.timers.push(setInterval(() => void this.split.check(), Math.max(100, this.ms.lease_ttl / 6)));
     log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
-    this.reachedRedis ||= this.link.up;
     if (!this.reachedRedis)
       log.warn("not ready, taking no agents: this relay node has not reached the cluster's Redis since it started, so it knows no other node and cannot tell whether they reach Redis (an agent that reaches no other node is served after 2 s); ready once it reaches Redis", { node: this.nodeId, reason: this.link.reason });
   }
@@ -520,14 +519,13 @@ export class RelayCluster implements ClusterRouting {
 
   private onRedisState(up: boolean, reason: string): void {
     if (up) this.connectFailure = "";
-    if (up) this.reachedRedis = true;
     this.upSince = up ? performance.now() : null;
     this.d.metrics.redisUp.set(up && this.refusing === null ? 1 : 0);
     this.owners.clear();
     if (up) {
       // "Again" only after an outage: at start the node has just joined (a newcomer read the first line as a recovery).
-      log.info(this.redisSeen ? "cluster Redis reachable again; leases renewed, limits shared again" : "cluster Redis reachable; leases and limits shared through it", { node: this.nodeId });
-      this.redisSeen = true;
+      log.info(this.reachedRedis ? "cluster Redis reachable again; leases renewed, limits shared again" : "cluster Redis reachable; leases and limits shared through it", { node: this.nodeId });
+      this.reachedRedis = true;
       void this.beat();
       void this.renewAll();
     } else log.warn("cluster Redis unreachable: serving local tunnels only, limits per node", { node: this.nodeId, reason });
