@@ -18,7 +18,7 @@ export interface ChatRequest {
   model: string;
   messages: ChatMessage[];
   max_tokens?: number;
-  /** OpenAI's newer name of the limit, the only one its reasoning models take (chat-limit.ts). */
+  /** OpenAI's newer name of the limit, the only one its reasoning models take (chat-model-fields.ts). */
   max_completion_tokens?: number;
   stop?: string[];
   temperature?: number;

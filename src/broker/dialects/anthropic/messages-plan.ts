@@ -9,7 +9,7 @@ import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../transl
 import { anthropicErrorFrom, fromChatResponse } from "./from-chat-response.ts";
 import { AnthropicStreamTranslator } from "./stream-translator.ts";
 import { toChatRequest } from "./to-chat-request.ts";
-import { withLimitField } from "../chat-limit.ts";
+import { withModelFields } from "../chat-model-fields.ts";
 import type { AnthropicRequest } from "./types.ts";
 
 const enc = new TextEncoder();
@@ -38,7 +38,7 @@ export function messagesPlan(requested: string | null): DialectPlan {
     attempt(kind, target, sent, bodyLength): DialectAttempt {
       if (servesNatively(kind, "anthropic")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
       const req = requestToTranslate<AnthropicRequest>(sent, "/v1/messages", "Anthropic's Messages API");
-      const chat = withLimitField(toChatRequest(req), kind);
+      const chat = withModelFields(toChatRequest(req), kind);
       const out = enc.encode(JSON.stringify(chat));
       const stops = chat.stop ?? [];
       const shown = requested ?? chat.model;

@@ -10,7 +10,7 @@ import { fromChatResponse, loadAnswer, ollamaErrorFrom, type OllamaRoute } from 
 import { OllamaStreamTranslator } from "./stream-translator.ts";
 import { chatRequest, generateRequest, isLoadRequest, isUnloadRequest, loadRequest } from "./to-chat-request.ts";
 import type { OllamaChatRequest, OllamaGenerateRequest } from "./types.ts";
-import { withLimitField } from "../chat-limit.ts";
+import { withModelFields } from "../chat-model-fields.ts";
 
 const enc = new TextEncoder();
 const NDJSON_TYPE = "application/x-ndjson";
@@ -39,7 +39,7 @@ export function generationPlan(route: OllamaRoute, requested: string | null): Di
     const req = requestToTranslate<OllamaChatRequest & OllamaGenerateRequest>(body, path, API);
     if (isLoadRequest(route, req)) return isUnloadRequest(req) ? unloadAttempt(route, req, kind, requested) : loadAttempt(route, req, kind, requested);
     const extra = kindOf(kind).samplerOptions ?? [];
-    const chat = withLimitField(route === "chat" ? chatRequest(req, extra) : generateRequest(req, extra), kind);
+    const chat = withModelFields(route === "chat" ? chatRequest(req, extra) : generateRequest(req, extra), kind);
     const out = enc.encode(JSON.stringify(chat));
     const shown = requested ?? chat.model;
     const started = performance.now();
@@ -62,7 +62,7 @@ export function generationPlan(route: OllamaRoute, requested: string | null): Di
 
 /** A load request (isLoadRequest): a one-token completion sent, Ollama's `"done_reason": "load"` answered once it came. */
 function loadAttempt(route: OllamaRoute, req: OllamaChatRequest & OllamaGenerateRequest, kind: KindName, requested: string | null): DialectAttempt {
-  const chat = withLimitField(loadRequest(req), kind);
+  const chat = withModelFields(loadRequest(req), kind);
   const out = enc.encode(JSON.stringify(chat));
   const line = JSON.stringify(loadAnswer(route, requested ?? chat.model)) + (req.stream === false ? "" : "\n");
   return {

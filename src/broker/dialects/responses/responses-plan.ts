@@ -9,7 +9,7 @@ import { isSse, JSON_TYPE, requestToTranslate, wholeChatAnswer } from "../transl
 import { fromChatResponse } from "./from-chat-response.ts";
 import { ResponsesStreamTranslator } from "./stream-translator.ts";
 import { toChatRequest } from "./to-chat-request.ts";
-import { withLimitField } from "../chat-limit.ts";
+import { withModelFields } from "../chat-model-fields.ts";
 import type { ResponsesRequest } from "./types.ts";
 
 const enc = new TextEncoder();
@@ -46,7 +46,7 @@ export function responsesPlan(requested: string | null): DialectPlan {
     attempt(kind, target, sent, bodyLength) {
       if (servesNatively(kind, "responses")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
       const req = requestToTranslate<ResponsesRequest>(sent, "/v1/responses", "OpenAI's Responses API");
-      const chat = withLimitField(toChatRequest(req), kind);
+      const chat = withModelFields(toChatRequest(req), kind);
       const out = enc.encode(JSON.stringify(chat));
       const shown = requested ?? chat.model;
       return {

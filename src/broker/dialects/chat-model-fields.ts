@@ -1,12 +1,15 @@
-// What a translated chat request carries for the upstream's kind and model: its generation limit under max_tokens, or
-// max_completion_tokens where the model refuses max_tokens (OpenAI's reasoning models); reasoning_effort left out where
+// The fields a translated chat request carries for the upstream's kind and model: its generation limit under max_tokens,
+// or max_completion_tokens where the model refuses max_tokens (OpenAI's reasoning models); reasoning_effort left out where
 // the model refuses it (OpenAI's models that do not reason), and the sampling fields the model refuses (OpenAI's reasoning
 // models: temperature, top_p, the penalties).
 import { kindOf, type KindName } from "../../kinds/index.ts";
 import type { ChatRequest } from "./chat-types.ts";
 
-/** The chat request with its limit under the field the upstream's kind reads for this model (the request itself when nothing changes). */
-export function withLimitField(chat: ChatRequest, kind: KindName): ChatRequest {
+/**
+ * The chat request as the upstream's kind takes it for this model: the fields the model refuses (reasoning_effort, the
+ * sampling fields) left out, its limit under the field the model reads (the request itself when nothing changes).
+ */
+export function withModelFields(chat: ChatRequest, kind: KindName): ChatRequest {
   const k = kindOf(kind);
   if (chat.reasoning_effort !== undefined && k.takesReasoningEffort?.(chat.model) === false) {
     const { reasoning_effort: _dropped, ...rest } = chat;
