@@ -72,8 +72,9 @@ API keys let other machines (and scripts you want to limit) use the broker. Clie
 \`Authorization: Bearer c2l_...\` (what the ollama, openai and AI SDK clients do with their api key
 setting) or as \`x-api-key\`; a c2l_ key in any other header is checked too, and two different keys
 in one request are refused. With [proxy] require_key = "auto" (the default) a caller on this machine
-needs none and any other caller does. Model management (pull, push, create, copy, delete) needs a key
-made with --allow-model-management. \`create\` prints the key once on stdout; only its sha256 is kept
+needs none and any other caller does. Model management (pull, push, create, copy, delete, and an unload,
+as \`ollama stop\` sends, of a model an upstream's keep_alive keeps loaded) needs a key made with
+--allow-model-management. \`create\` prints the key once on stdout; only its sha256 is kept
 ($XDG_STATE_HOME/cloudtolocalllm/keys.json, mode 0600, the previous version as keys.json.bak). Your running
 daemon picks up changes within a second (another user's on the ports never does; create says so).
 
@@ -84,8 +85,9 @@ Options for create:
   --max-parallel N      requests of this key at once (default 0: no limit)
   --expires DURATION    e.g. 90m, 12h, 30d, 2w; at most 5200w (default: never)
   --allow-model-management
-                        may pull, push, create, copy and delete models (only those --models allows)
-                        and upload blobs (default: no)
+                        may pull, push, create, copy and delete models (only those --models allows),
+                        upload blobs, and unload (\`ollama stop\`) a model an upstream's
+                        keep_alive keeps loaded (default: no)
   --json                print the key and its record as JSON`,
   async run(argv) {
     const { values, positionals } = parse(argv, OPTIONS);

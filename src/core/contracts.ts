@@ -344,7 +344,7 @@ export const KeyRecord = t.Object({
   max_parallel: t.Integer({ minimum: 0, description: "Requests of this key at once; 0 = no limit." }),
   /** Absent in keys made before it existed: those may not manage models either. */
   allow_model_management: t.Optional(
-    t.Boolean({ description: "Whether the key may pull, push, create, copy and delete models and upload blobs (only models its list allows); default false." }),
+    t.Boolean({ description: "Whether the key may pull, push, create, copy and delete models, upload blobs, and unload a model an upstream's keep_alive keeps loaded (`ollama stop`) (only models its list allows); default false." }),
   ),
   expires_at: t.Union([t.String(), t.Null()], { description: "ISO time the key stops working, or null." }),
   created_at: t.String(),

@@ -92,3 +92,11 @@ test("through the tunnel an unload needs [tunnel] allow_model_management: 403 wi
   expect(passed.error).toBeNull();
   expect(passed.reached).toMatchObject({ messages: [], keep_alive: 0 });
 });
+
+test("`key create --help` says --allow-model-management is also the right to unload a model an upstream's keep_alive keeps loaded (the 403 above sends the user there)", () => {
+  const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", "--help"], { env: d.env, stdout: "pipe", stderr: "pipe" });
+  expect(r.exitCode).toBe(0);
+  const help = r.stdout.toString().replace(/\s+/g, " ");
+  expect(help).toContain("Model management (pull, push, create, copy, delete, and an unload, as `ollama stop` sends, of a model an upstream's keep_alive keeps loaded) needs a key made with --allow-model-management.");
+  expect(help).toContain("--allow-model-management may pull, push, create, copy and delete models (only those --models allows), upload blobs, and unload (`ollama stop`) a model an upstream's keep_alive keeps loaded (default: no)");
+});
