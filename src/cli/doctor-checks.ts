@@ -17,6 +17,7 @@ import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
+import { runningDaemonSettings } from "../client/settings.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { noModelFix } from "./doctor-models.ts";
 import { upstreamTls } from "../config/upstream-tls.ts";
@@ -157,7 +158,8 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
 /** Where each protocol's server says it is alive: the 1.x cloud (bridge-v1) has GET /health, not /healthz. */
 const RELAY_HEALTH_PATH: Record<Config["tunnel"]["protocol"], string> = { v2: "/healthz", "bridge-v1": "/health" };
 
-export async function checkRelay(config: Config): Promise<CheckResult | null> {
+/** `file`: the config file `config` was read from, whose running daemon is asked for the tunnel's state. */
+export async function checkRelay(config: Config, file?: string): Promise<CheckResult | null> {
   const t = config.tunnel;
   if (!t.enabled) return null;
   if (!t.relay_url) return fail("Relay", "the tunnel is enabled but [tunnel] relay_url is empty", "set relay_url, e.g. wss://relay.example.com/agent, or enabled = false");
@@ -190,7 +192,7 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
   const reachable = `${url.host} is reachable (HTTP ${r.status} from ${health})`;
   // Reachable is not connected: the relay may refuse the token or have no agent endpoint at relay_url's path. The
   // daemon's tunnel knows, and its GET /api/v1/tunnel is public.
-  const tunnel = await daemonTunnel(config);
+  const tunnel = await daemonTunnel(config, file);
   if (!tunnel) return ok("Relay", `${reachable}; the daemon is not running, so the agent token was not tried`);
   const why = `${tunnel.state.replace("_", " ")}${tunnel.lastError ? `: ${tunnel.lastError}` : ""}`;
   if (tunnel.state === "connected") return ok("Relay", `${reachable}; the tunnel is connected${tunnel.cloudUrl ? `, cloud URL ${tunnel.cloudUrl}` : ""}`);
@@ -199,10 +201,15 @@ export async function checkRelay(config: Config): Promise<CheckResult | null> {
   return fail("Relay", `${url.host} answers, but the tunnel is ${why}`, tunnel.fix ?? "check relay_url and the network; `cloudtolocalllm-tunnel status` shows the tunnel's state");
 }
 
-/** The running daemon's tunnel state, or null when no daemon answers. */
-async function daemonTunnel(config: Config): Promise<TunnelStatus | null> {
+/**
+ * The running daemon's tunnel state, or null when no daemon answers. Asked where the Daemon line finds it (the address
+ * the daemon recorded for `file`): [api] listen may be a random port, or name an address the daemon refused to move to.
+ */
+async function daemonTunnel(config: Config, file?: string): Promise<TunnelStatus | null> {
   try {
-    const res = await fetch(`${baseUrlOf(config.api.listen)}/api/v1/tunnel`, { signal: AbortSignal.timeout(2000) });
+    const base = file ? runningDaemonSettings(file).base : baseUrlOf(config.api.listen);
+    if (!base) return null;
+    const res = await fetch(`${base}/api/v1/tunnel`, { signal: AbortSignal.timeout(2000) });
     return res.ok ? ((await res.json()) as TunnelStatus) : null;
   } catch {
     return null;
@@ -311,7 +318,7 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   const parallel = await Promise.all([
     checkDaemon(config, ctx.file, reason, usable),
     usable ? checkUpstreams(config, ctx.env, ctx.file) : [warn("Upstreams", "not checked: the config file has errors (the Config line), so its upstreams are not known", "fix the config file first")],
-    usable ? checkRelay(config) : null,
+    usable ? checkRelay(config, ctx.file) : null,
     checkDesktopBus(ctx.env, config.alerts.enabled && config.alerts.notifications),
     checkSecrets(config, ctx.env),
   ]);
