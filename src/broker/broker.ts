@@ -26,6 +26,7 @@ import { boundedJson } from "./bounded-body.ts";
 import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
+import { queryKeyRefusal } from "./query-key.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
 
 const log = logger("broker");
@@ -269,6 +270,12 @@ export class Broker implements BrokerService {
     // req.url is a getter that builds a string: read it once.
     const url = req.url;
     const path = urlPath(url);
+    const search = urlSearch(url);
+    // A key in the URL is refused before anything reads the call: it would otherwise reach the upstream (and its logs).
+    if (search.length > 1) {
+      const inQuery = queryKeyRefusal(search);
+      if (inQuery) return errorResponse(path, inQuery);
+    }
     // Who is calling, before anything else is read: one check for the listener and the tunnel alike (src/gateway).
     const gateway = this.deps.gateway();
     let admitted: Admitted | null = null;
@@ -291,7 +298,7 @@ export class Broker implements BrokerService {
       const what = route === "/api/tags" ? "ollama-tags" : route === "/api/ps" ? "ollama-ps" : route === "/v1/models" ? "openai" : null;
       if (what) return this.listing(req, source, route, what, gateway, admitted);
     }
-    return proxy(this.deps, req, source, path, urlSearch(url), admitted, headerJson);
+    return proxy(this.deps, req, source, path, search, admitted, headerJson);
   }
 
   /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */
