@@ -27,6 +27,7 @@ import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import { queryKeyRefusal } from "./query-key.ts";
+import { HttpError } from "../core/http-error.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
 
 const log = logger("broker");
@@ -240,6 +241,8 @@ export class Broker implements BrokerService {
   async check(name: string): Promise<UpstreamStatus> {
     const e = this.entries.get(name);
     if (!e) throw new Error(`no upstream named "${name}"`);
+    // A disabled upstream gets no call of any kind (a paid service, a box being retired), an asked-for check neither.
+    if (!e.upstream.enabled) throw new HttpError("conflict", `upstream "${name}" is disabled (enabled = false in its [[upstreams]] entry), so it is not checked`);
     await e.monitor.check();
     return e.upstream.status();
   }
