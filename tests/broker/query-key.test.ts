@@ -4,18 +4,23 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
-import { apiToken, createKey, removeHome, startDaemon, TEST_DAEMON_TOML, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, createKey, removeHome, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
+import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
 let up: FakeOllama;
+let relay: RelayProc;
 let d: DaemonProc;
 let token: string;
 let key: string;
 
 beforeAll(async () => {
   up = await startFakeOllama({ models: ["llama3.2:1b"] });
-  d = await startDaemon({ config: `${TEST_DAEMON_TOML}[logging]\nrequests = true\n[[upstreams]]\nname = "local"\nurl = "${up.url}"\n`, waitFor: ["api", "broker"] });
+  relay = await startRelayProc(relayToml());
+  // The request log is on by default ([logging] requests).
+  d = await startAgentDaemon(daemonToml({ upstream: up.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }));
+  await d.waitFor(/broker: .*listening.* url=/);
   token = await apiToken(d);
   await untilUpstreamsUp(d, token, 1);
   key = createKey(d, "editor");
@@ -23,7 +28,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await d?.stop();
+  await relay?.stop();
   await up?.stop();
+  cleanup(relay?.dir);
   if (d) removeHome(d.home);
 });
 
@@ -32,7 +39,7 @@ const chat = JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", c
 /** Every query the upstream received, and whether any part of any request it got held the key. */
 const upstreamSaw = () => up.requests.some((r) => (r.search + JSON.stringify(r.headers)).includes(key.slice(4)) || decodeURIComponent(r.search).includes(key.slice(4)));
 
-test("a key in the URL's query is refused (400, in the caller's dialect, naming the parameter, never the key) and reaches neither the upstream, the request log nor the inspector; in any spelling, with or without a key in a header", async () => {
+test("a key in the URL's query is refused (400, in the caller's dialect, naming the parameter, never the key) and reaches neither the upstream, the request log nor the inspector; in any spelling, with or without a key in a header, here or through the relay", async () => {
   const escaped = key.replace("c2l_", "%632l%5F");
   const calls: [string, string, RequestInit][] = [
     ["Ollama chat", `/api/chat?key=${key}`, { method: "POST", headers: json, body: chat }],
@@ -61,6 +68,11 @@ test("a key in the URL's query is refused (400, in the caller's dialect, naming 
   const refused = await openai.chat.completions.create({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] }).then(() => null, (e: unknown) => e);
   expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
   expect(upstreamSaw()).toBe(false);
+  // Through the relay the broker refuses it the same way (the agent passes the query on as the caller wrote it).
+  const viaRelay = await fetch(`${relay.url}/t/${TUNNEL_ID}/v1/chat/completions?key=${key}`, { method: "POST", headers: { ...json, authorization: `Bearer ${CLIENT_KEY}` }, body: chat });
+  expect(viaRelay.status).toBe(400);
+  expect(((await viaRelay.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: "bad_request", message: expect.stringContaining("never read from the URL") });
+  expect(upstreamSaw()).toBe(false);
 
   // A call with the key where it belongs is served, and it shows in the request log and the inspector: the refused
   // ones above left nothing there holding the key.
@@ -78,6 +90,7 @@ test("a key in the URL's query is refused (400, in the caller's dialect, naming 
   expect(records).not.toContain(key.slice(4));
   expect(d.stderr()).not.toContain(key.slice(4));
   expect(d.stdout()).not.toContain(key.slice(4));
+  expect(relay.stderr() + relay.stdout()).not.toContain(key.slice(4));
   expect(upstreamSaw()).toBe(false);
 }, 30_000);
 
