@@ -4,12 +4,13 @@ import { EMBEDDING_PATHS, GENERATION_PATHS } from "./exchange.ts";
 
 /**
  * Routes taking a body that run no generation: Ollama's model details, the token counters (Anthropic's count_tokens,
- * OpenAI's and llama.cpp's input_tokens of a Responses or chat body) and chat-template renderers (llama.cpp's and
- * vLLM's /tokenize and /detokenize, llama.cpp's /apply-template).
+ * OpenAI's and llama.cpp's input_tokens of a Responses or chat body), chat-template renderers (llama.cpp's and
+ * vLLM's /tokenize and /detokenize, llama.cpp's /apply-template) and llama.cpp's control of a running chat
+ * completion (its only action ends the reasoning early: it shortens a generation the budget already holds).
  */
 const GENERATES_NOTHING = new Set([
   "/api/show", "/v1/messages/count_tokens", "/v1/responses/input_tokens", "/v1/chat/completions/input_tokens",
-  "/tokenize", "/detokenize", "/apply-template",
+  "/tokenize", "/detokenize", "/apply-template", "/v1/chat/completions/control",
 ]);
 
 /** llama.cpp's `POST /slots/{id}?action=…`: each action saves, restores or erases the slot's prompt cache (its README), none generates. */

@@ -200,7 +200,7 @@ test("an escaped spelling of a generation route (/api/%63hat, /v1/chat/%63omplet
   }
 }, 30_000);
 
-test("a key with a daily budget reaches llama.cpp's routes that generate nothing (its slot actions save, restore and erase, /tokenize, /detokenize, /apply-template, the input_tokens counters); a slot call naming another action, or none, /lora-adapters and /v1/systemone stay 403", async () => {
+test("a key with a daily budget reaches llama.cpp's routes that generate nothing (its slot actions save, restore and erase, /tokenize, /detokenize, /apply-template, the input_tokens counters, the control of a running chat completion); a slot call naming another action, or none, /lora-adapters and /v1/systemone stay 403", async () => {
   const post = (path: string, body: unknown) => fetch(`${broker}${path}`, { method: "POST", headers: { "x-api-key": keys.tgi!, "content-type": "application/json" }, body: JSON.stringify(body) });
   const passed: [string, unknown][] = [
     ["/slots/0?action=save", { filename: "a.bin" }],
@@ -211,6 +211,7 @@ test("a key with a daily budget reaches llama.cpp's routes that generate nothing
     ["/apply-template", { messages: [{ role: "user", content: "hi" }] }],
     ["/v1/responses/input_tokens", { model: "m:1b", input: "hi" }],
     ["/v1/chat/completions/input_tokens", { model: "m:1b", messages: [{ role: "user", content: "hi" }] }],
+    ["/v1/chat/completions/control", { id: "chatcmpl-x", action: "reasoning_end", model: "m:1b" }],
   ];
   for (const [path, body] of passed) {
     const before = fake.requests.length;
