@@ -1,3 +1,4 @@
+// The query-key check on its own: what counts as a gateway key in a query (as the header scan finds one), and what the refusal says.
 import { expect, test } from "bun:test";
 import { queryKeyRefusal } from "./query-key.ts";
 
