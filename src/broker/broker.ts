@@ -26,6 +26,8 @@ import { boundedJson } from "./bounded-body.ts";
 import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
+import { queryKeyRefusal } from "./query-key.ts";
+import { HttpError } from "../core/http-error.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
 
 const log = logger("broker");
@@ -239,6 +241,8 @@ export class Broker implements BrokerService {
   async check(name: string): Promise<UpstreamStatus> {
     const e = this.entries.get(name);
     if (!e) throw new Error(`no upstream named "${name}"`);
+    // A disabled upstream gets no call of any kind (a paid service, a box being retired), an asked-for check neither.
+    if (!e.upstream.enabled) throw new HttpError("conflict", `upstream "${name}" is disabled (enabled = false in its [[upstreams]] entry), so it is not checked`);
     await e.monitor.check();
     return e.upstream.status();
   }
@@ -269,6 +273,12 @@ export class Broker implements BrokerService {
     // req.url is a getter that builds a string: read it once.
     const url = req.url;
     const path = urlPath(url);
+    const search = urlSearch(url);
+    // A key in the URL is refused before anything reads the call: it would otherwise reach the upstream (and its logs).
+    if (search.length > 1) {
+      const inQuery = queryKeyRefusal(search);
+      if (inQuery) return errorResponse(path, inQuery);
+    }
     // Who is calling, before anything else is read: one check for the listener and the tunnel alike (src/gateway).
     const gateway = this.deps.gateway();
     let admitted: Admitted | null = null;
@@ -291,7 +301,7 @@ export class Broker implements BrokerService {
       const what = route === "/api/tags" ? "ollama-tags" : route === "/api/ps" ? "ollama-ps" : route === "/v1/models" ? "openai" : null;
       if (what) return this.listing(req, source, route, what, gateway, admitted);
     }
-    return proxy(this.deps, req, source, path, urlSearch(url), admitted, headerJson);
+    return proxy(this.deps, req, source, path, search, admitted, headerJson);
   }
 
   /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */

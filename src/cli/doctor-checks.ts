@@ -110,7 +110,9 @@ function refused(u: Config["upstreams"][number], shown: string, status: number, 
 
 export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = process.env, file = "the config file"): Promise<CheckResult[]> {
   const ups = config.upstreams.filter((u) => u.enabled);
-  if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434")];
+  // A disabled upstream gets no call from doctor either (as from the daemon): it is named, not probed.
+  const disabled = config.upstreams.filter((u) => !u.enabled).map((u) => ok(`Upstream "${u.name}"`, "disabled (enabled = false): not checked"));
+  if (ups.length === 0) return [fail("Upstreams", "no enabled upstream in [[upstreams]]", "add an [[upstreams]] entry with the url of Ollama, e.g. http://127.0.0.1:11434"), ...disabled];
   const timeout = resolved(config).health.timeout;
   // The daemon sends each upstream its auth_secret: a probe without it would call a server that needs a key "refusing".
   const secrets = await upstreamSecrets(ups, config, env);
@@ -152,7 +154,7 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
     const cleartext = cleartextSecretWarning(u);
     if (cleartext) checks.push(warn(`Upstream "${u.name}" credential`, cleartext, `set url = "https://…" for upstream "${u.name}" (its server must serve TLS), or reach it through an SSH tunnel or a VPN`));
   }
-  return checks;
+  return [...checks, ...disabled];
 }
 
 /** Where each protocol's server says it is alive: the 1.x cloud (bridge-v1) has GET /health, not /healthz. */

@@ -17,7 +17,7 @@ ${API_HELP}`,
     const { values } = parse(argv, API_OPTIONS, false);
     const api = daemonApi(values);
     const body = await withDaemon(api, (c) => c.call("POST", "/api/v1/reconnect"));
-    for (const u of body) console.log(`${u.name}: ${u.state}${u.lastError && u.state !== "up" ? ` (${u.lastError})` : ""}`);
+    for (const u of body) console.log(u.enabled ? `${u.name}: ${u.state}${u.lastError && u.state !== "up" ? ` (${u.lastError})` : ""}` : `${u.name}: disabled, not checked`);
     return 0;
   },
 };

@@ -6,6 +6,7 @@ import { isLoopbackHost } from "../net/host.ts";
 import { BudgetHolds, holdFor } from "./budget.ts";
 import type { KeyStore } from "./key-store.ts";
 import { expired, KEY_PREFIX, modelAllowed, type KeyRecord } from "./keys.ts";
+import { isKeyChar } from "../core/key-format.ts";
 
 export type RequireKey = "auto" | "always" | "never";
 export type { Admitted, Caller, CallerClass };
@@ -14,9 +15,6 @@ export function callerClass(c: Caller): CallerClass {
   if (c.source === "tunnel") return "tunnel";
   return c.ip !== null && isLoopbackHost(c.ip) ? "local" : "lan";
 }
-
-/** Characters a key is made of (c2l_ + base64url). */
-const isKeyChar = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d;
 
 /**
  * Every `c2l_` key a request carries, with the header it came in: any header, not only the two clients use

@@ -200,6 +200,36 @@ test("an escaped spelling of a generation route (/api/%63hat, /v1/chat/%63omplet
   }
 }, 30_000);
 
+test("a key with a daily budget reaches llama.cpp's routes that generate nothing (its slot actions save, restore and erase, /tokenize, /detokenize, /apply-template, the input_tokens counters, the control of a running chat completion); a slot call naming another action, or none, /lora-adapters and /v1/systemone stay 403", async () => {
+  const post = (path: string, body: unknown) => fetch(`${broker}${path}`, { method: "POST", headers: { "x-api-key": keys.tgi!, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const passed: [string, unknown][] = [
+    ["/slots/0?action=save", { filename: "a.bin" }],
+    ["/slots/1?action=restore", { filename: "a.bin" }],
+    ["/slots/0?action=erase", {}],
+    ["/tokenize", { content: "hi" }],
+    ["/detokenize", { tokens: [1, 2] }],
+    ["/apply-template", { messages: [{ role: "user", content: "hi" }] }],
+    ["/v1/responses/input_tokens", { model: "m:1b", input: "hi" }],
+    ["/v1/chat/completions/input_tokens", { model: "m:1b", messages: [{ role: "user", content: "hi" }] }],
+    ["/v1/chat/completions/control", { id: "chatcmpl-x", action: "reasoning_end", model: "m:1b" }],
+  ];
+  for (const [path, body] of passed) {
+    const before = fake.requests.length;
+    const r = await post(path, body);
+    await r.text();
+    expect({ path, status: r.status }).not.toEqual({ path, status: 403 });
+    // Sent on as asked, query included (the fake has no such routes: its own 404).
+    expect(fake.requests.slice(before).map((q) => q.path + q.search)).toEqual([path]);
+  }
+  for (const [path, body] of [["/slots/0?action=completion", {}], ["/slots/0", {}], ["/slots/0?action=erase&action=x", {}], ["/slots/x?action=erase", {}], ["/lora-adapters", [{ id: 0, scale: 1 }]], ["/v1/systemone", { state: "x", questions: {} }]] as const) {
+    const before = fake.requests.length;
+    const r = await post(path, body);
+    expect({ path, status: r.status }).toEqual({ path, status: 403 });
+    expect(await r.text()).toContain("daily token budget");
+    expect(fake.requests.length).toBe(before);
+  }
+});
+
 test("a key with a daily budget cannot generate on a route the broker does not count: TGI's /generate and vLLM's transcriptions (openai client) are 403 and never reach the upstream; a key without a budget still reaches them", async () => {
   const seen = (path: string) => fake.requests.filter((r) => r.path === path).length;
   const tgi = (key: string) => fetch(`${broker}/generate`, { method: "POST", headers: { "x-api-key": key, "content-type": "application/json" }, body: JSON.stringify({ inputs: "hi", parameters: { max_new_tokens: 100000 } }) });

@@ -2,7 +2,9 @@
 // paid service, a box being retired) holds a model the enabled one lacks: no route sends it a prompt, a listing, a
 // management call or a pass-through, neither by the model's name, an alias of it, nor as failover when the enabled one fails.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { join } from "node:path";
+import { apiToken, BUN, REPO, TEST_DAEMON_TOML, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 
 let on: FakeOllama;
@@ -35,8 +37,34 @@ afterAll(async () => {
   if (d) removeHome(d.home);
 });
 
-/** What the disabled upstream was asked besides a probe of its state (its version, model lists). */
-const asked = () => off.requests.filter((r) => !(r.method === "GET" && ["/api/version", "/api/tags", "/api/ps"].includes(r.path))).map((r) => `${r.method} ${r.path}`);
+/** Everything the disabled upstream was asked, health probes (its version, model lists) included. */
+const asked = () => off.requests.map((r) => `${r.method} ${r.path}`);
+
+test("a disabled upstream gets no health check: not at start, not on POST /upstreams/NAME/check (409 naming enabled = false), reconnect or the dashboard's check, and doctor names it without probing it", async () => {
+  const token = await apiToken(d);
+  // The enabled one was checked meanwhile (a health check ran), the disabled one never.
+  await until(() => on.requests.some((r) => r.path === "/api/version"), 10_000, "the enabled upstream's health check");
+  expect(asked()).toEqual([]);
+  const auth = { authorization: `Bearer ${token}` };
+  const check = await fetch(`${d.urls.api}/api/v1/upstreams/off/check`, { method: "POST", headers: auth });
+  expect(check.status).toBe(409);
+  expect(((await check.json()) as { error: { message: string } }).error.message).toContain("enabled = false");
+  expect((await fetch(`${d.urls.api}/api/v1/upstreams/on/check`, { method: "POST", headers: auth })).status).toBe(200);
+  // Run beside this process's fake upstreams (a synchronous spawn would leave them unable to answer).
+  const cli = async (...args: string[]) => {
+    const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), ...args], { env: d.env, stdout: "pipe", stderr: "pipe" });
+    const [out] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+    return { exitCode: p.exitCode, out };
+  };
+  const reconnect = await cli("reconnect");
+  expect(reconnect.exitCode).toBe(0);
+  expect(reconnect.out).toContain("off: disabled, not checked");
+  const doctor = await cli("doctor", "--json");
+  const lines = (JSON.parse(doctor.out) as { checks: { name: string; level: string; detail: string }[] }).checks;
+  expect(lines.find((c) => c.name === 'Upstream "off"')).toMatchObject({ level: "ok", detail: "disabled (enabled = false): not checked" });
+  expect(lines.find((c) => c.name === 'Upstream "on"')?.level).toBe("ok");
+  expect(asked()).toEqual([]);
+}, 30_000);
 
 test("a disabled upstream gets no call of any kind: its model by name or alias, listings, show, management, pass-through, and no failover when the enabled one fails", async () => {
   const json = { "content-type": "application/json" };

@@ -28,7 +28,7 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
     const route = ex.route!;
     try {
       // A key with a daily budget is kept off the routes whose use the broker cannot count (fail closed).
-      if (admitted.key?.tokens_per_day && !budgetCanCount(route, ex.method))
+      if (admitted.key?.tokens_per_day && !budgetCanCount(route, ex.method, ex.search))
         throw new HttpError("forbidden", `the API key "${admitted.key.name}" has a daily token budget (--tokens-per-day), and the broker cannot count what ${ex.method} ${route} generates, so it is refused for this key; use a counted route (/api/chat, /api/generate, /v1/chat/completions, /v1/completions, /v1/messages, /v1/responses) or a key without a budget`);
       const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
       gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);

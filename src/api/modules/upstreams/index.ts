@@ -22,8 +22,8 @@ export const upstreamsModule = (deps: ApiDeps) =>
     })
     .post("/upstreams/:name/check", ({ params }) => checkUpstream(deps.ctx, params.name), {
       params: UpstreamName,
-      response: { 200: UpstreamStatus, ...errors(401, 404, 503) },
-      detail: { tags, summary: "Run a health check now and return the result" },
+      response: { 200: UpstreamStatus, ...errors(401, 404, 409, 503) },
+      detail: { tags, summary: "Run a health check now and return the result; 409 for a disabled upstream (enabled = false), which gets no call" },
     })
     .post("/reconnect", () => reconnectAll(deps.ctx), {
       response: { 200: t.Array(UpstreamStatus), ...errors(401, 503) },
