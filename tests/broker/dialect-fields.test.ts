@@ -47,9 +47,19 @@ function chatCompletions(body: any): Response {
   if ((body.model === CHAT || body.model === NO_EFFORT) && body.reasoning_effort !== undefined)
     return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
   // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
+  // Its usage counts no reasoning tokens (llama.cpp's has no completion_tokens_details).
+  const thinkerUsage = { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 };
   if (body.model === THINKER && body.stream)
-    return new Response(chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) + chunk(THINKER, { reasoning_content: "think." }) + chunk(THINKER, { content: "fine" }) + chunk(THINKER, {}, "stop") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
-  if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
+    return new Response(
+      chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) +
+        chunk(THINKER, { reasoning_content: "think." }) +
+        chunk(THINKER, { content: "fine" }) +
+        chunk(THINKER, {}, "stop") +
+        (body.stream_options?.include_usage ? `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: THINKER, choices: [], usage: thinkerUsage })}\n\n` : "") +
+        "data: [DONE]\n\n",
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: thinkerUsage });
   if (body.model === LONG)
     return new Response(chunk(LONG, { role: "assistant", content: "half " }) + chunk(LONG, { content: "an answer" }, "length") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
   if (body.model === DROP) {
@@ -66,7 +76,11 @@ function chatCompletions(body: any): Response {
     );
   }
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
-  const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
+  // OpenAI's usage of a reasoning model (its API reference): the reasoning it spent, which it never shows, counted in the details.
+  const usage =
+    body.model === REASONING
+      ? { prompt_tokens: 5, completion_tokens: 66, total_tokens: 71, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 64, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } }
+      : { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
   // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
   const logprobs = body.logprobs ? { content: [LOGPROB(body.top_logprobs ?? 0)], refusal: null } : null;
   if (body.stream)
@@ -251,4 +265,18 @@ test("Responses: the upstream's reasoning comes back as a reasoning item before 
   expect(final.output.map((o) => o.type)).toEqual(["reasoning", "message"]);
   expect(reasoningText(final)).toBe("Let me think.");
   expect(final.output_text).toBe("fine");
+});
+
+test("Responses: the reasoning tokens the upstream counts (OpenAI's completion_tokens_details) are the usage's, whole and streamed; a server that sends only the reasoning text gets an estimate from it", async () => {
+  const whole = await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "low" } });
+  expect(whole.usage).toMatchObject({ input_tokens: 5, output_tokens: 66, output_tokens_details: { reasoning_tokens: 64 }, total_tokens: 71 });
+  const s = openai().responses.stream({ model: REASONING, input: "hi" });
+  for await (const _ of s);
+  expect((await s.finalResponse()).usage).toMatchObject({ output_tokens: 66, output_tokens_details: { reasoning_tokens: 64 } });
+  // "Let me think.": 13 characters, 4 tokens of the 6 the answer took.
+  const thinker = await openai().responses.create({ model: THINKER, input: "hi" });
+  expect(thinker.usage).toMatchObject({ output_tokens: 6, output_tokens_details: { reasoning_tokens: 4 } });
+  const ts = openai().responses.stream({ model: THINKER, input: "hi" });
+  for await (const _ of ts);
+  expect((await ts.finalResponse()).usage).toMatchObject({ output_tokens: 6, output_tokens_details: { reasoning_tokens: 4 } });
 });
