@@ -41,7 +41,7 @@ function chatCompletions(body: any): Response {
       { error: { message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`, type: "invalid_request_error", param: "temperature", code: "unsupported_value" } },
       { status: 400 },
     );
-  for (const param of ["top_p", "presence_penalty", "frequency_penalty"])
+  for (const param of ["top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs"])
     if (body.model === REASONING && body[param] !== undefined)
       return Response.json({ error: { message: `Unsupported parameter: '${param}' is not supported with this model.`, type: "invalid_request_error", param, code: "unsupported_parameter" } }, { status: 400 });
   if ((body.model === CHAT || body.model === NO_EFFORT) && body.reasoning_effort !== undefined)
@@ -200,7 +200,7 @@ describe("a translated Responses stream that fails", () => {
   });
 });
 
-describe("reasoning and log probabilities asked for: translated, or refused by the upstream in the caller's shape, never dropped", () => {
+describe("reasoning and log probabilities asked for: translated, or refused in the caller's shape, never dropped", () => {
   test("Anthropic thinking (its budget) and output_config.effort become reasoning_effort", async () => {
     await anthropic().messages.create({ model: REASONING, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 2048 }, messages: [{ role: "user", content: "hi" }] });
     expect(last(REASONING)).toMatchObject({ reasoning_effort: "low" });
@@ -229,11 +229,13 @@ describe("reasoning and log probabilities asked for: translated, or refused by t
   });
 
   test("Responses: reasoning.effort, and include's logprobs read back into output_text (whole and streamed)", async () => {
-    const r = await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "high" }, include: ["message.output_text.logprobs"], top_logprobs: 2 });
-    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high", logprobs: true, top_logprobs: 2 });
+    await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "high" } });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high" });
+    const r = await openai().responses.create({ model: CHAT, input: "hi", include: ["message.output_text.logprobs"], top_logprobs: 2 });
+    expect(last(CHAT)).toMatchObject({ logprobs: true, top_logprobs: 2 });
     const part = (r.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
     expect(part.logprobs).toEqual([LOGPROB(2)]);
-    const s = openai().responses.stream({ model: REASONING, input: "hi", include: ["message.output_text.logprobs"] });
+    const s = openai().responses.stream({ model: CHAT, input: "hi", include: ["message.output_text.logprobs"] });
     const deltas: unknown[] = [];
     for await (const ev of s) if (ev.type === "response.output_text.delta") deltas.push(...ev.logprobs);
     expect(deltas).toEqual([LOGPROB(0)]);
@@ -242,12 +244,41 @@ describe("reasoning and log probabilities asked for: translated, or refused by t
   });
 
   test("Ollama: logprobs and top_logprobs read back into its logprobs (whole and streamed); a think level is reasoning_effort", async () => {
-    const whole = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 1, think: "high", stream: false });
-    expect(last(REASONING)).toMatchObject({ logprobs: true, top_logprobs: 1, reasoning_effort: "high" });
+    const whole = await ollama().chat({ model: CHAT, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 1, stream: false });
+    expect(last(CHAT)).toMatchObject({ logprobs: true, top_logprobs: 1 });
     expect(whole.logprobs).toEqual([LOGPROB(1)] as never);
     const lines: unknown[] = [];
-    for await (const part of await ollama().generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
+    for await (const part of await ollama().generate({ model: CHAT, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
     expect(lines).toEqual([LOGPROB(0)]);
+    await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], think: "high", stream: false });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high" });
+  });
+
+  test("log probabilities asked of OpenAI's reasoning models (which refuse them) are a 400 in the caller's dialect naming them, before any upstream is called", async () => {
+    const before = bodies.length;
+    const o = await ollama()
+      .chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 2, stream: false })
+      .catch((e: unknown) => e);
+    expect(o).toMatchObject({ name: "ResponseError", status_code: 400 });
+    expect((o as Error).message).toContain("does not return log probabilities: its server refuses logprobs and top_logprobs");
+    const g = await ollama()
+      .generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })
+      .catch((e: unknown) => e);
+    expect(g).toMatchObject({ status_code: 400 });
+    for (const ask of [{ include: ["message.output_text.logprobs" as const] }, { top_logprobs: 3 }]) {
+      const r = await openai()
+        .responses.create({ model: REASONING, input: "hi", ...ask })
+        .catch((e: unknown) => e);
+      expect(r).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((r as InstanceType<typeof OpenAI.BadRequestError>).message).toContain(`model "${REASONING}" does not return log probabilities`);
+    }
+    const streamed = await (async () => {
+      for await (const _ of openai().responses.stream({ model: REASONING, input: "hi", include: ["message.output_text.logprobs"] }));
+    })().catch((e: unknown) => e);
+    expect(streamed).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(bodies.length).toBe(before);
+    // The same model without them is served.
+    expect((await openai().responses.create({ model: REASONING, input: "hi" })).output_text).toBe("fine");
   });
 });
 

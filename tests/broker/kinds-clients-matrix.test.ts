@@ -56,9 +56,37 @@ async function breaking<T>(kind: KindName, f: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * What each server reads to switch a model's thinking on (true) or off (false), from its docs: Ollama its own `think`
+ * (the request as it is); llama.cpp chat_template_kwargs' enable_thinking (tools/server/README.md); vLLM the template
+ * variables of its reasoning outputs docs (enable_thinking: Qwen3 and most; thinking: DeepSeek-V3.1, Granite); LM Studio
+ * reasoning_effort "none" (on: the model's default); OpenAI no field every model takes (nothing is sent).
+ */
+const THINK: Record<KindName, (on: boolean) => { path: string; fields: Record<string, unknown> }> = {
+  ollama: (on) => ({ path: "/api/chat", fields: { think: on } }),
+  llamacpp: (on) => ({ path: "/v1/chat/completions", fields: { chat_template_kwargs: { enable_thinking: on } } }),
+  vllm: (on) => ({ path: "/v1/chat/completions", fields: { chat_template_kwargs: { enable_thinking: on, thinking: on } } }),
+  lmstudio: (on) => ({ path: "/v1/chat/completions", fields: on ? {} : { reasoning_effort: "none" } }),
+  openai: () => ({ path: "/v1/chat/completions", fields: {} }),
+};
+const SWITCHES = ["think", "chat_template_kwargs", "reasoning_effort"];
+
 for (const kind of KINDS) {
   const model = `${kind}-m:1b`;
   describe(`upstream kind ${kind}`, () => {
+    test("ollama client: think true and false reach the upstream as its server reads them (whole and streamed)", async () => {
+      for (const on of [true, false]) {
+        for (const stream of [false, true] as const) {
+          const want = THINK[kind](on);
+          const r = await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], think: on, stream: stream as false });
+          if (stream) for await (const _ of r as unknown as AsyncIterable<unknown>);
+          const seen = fakes[kind]!.requests.filter((q) => q.path === want.path).at(-1)!.json as Record<string, unknown>;
+          const switches = Object.fromEntries(SWITCHES.filter((k) => k in seen).map((k) => [k, seen[k]]));
+          expect(switches).toEqual(want.fields);
+        }
+      }
+    });
+
     test("ollama client: chat whole and streamed, done_reason stop, the counts on the last line", async () => {
       const whole = await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], stream: false });
       expect(whole.message.content).toBe("tok0 tok1 tok2 tok3 ");
