@@ -527,7 +527,7 @@ export class Exchange {
   }
 
   /**
-   * A native SSE stream's event whose data cannot be JSON (`event`: from its line on): the client got the events before
+   * A native SSE stream's event whose data cannot be JSON (`event`: the chunk from that event on): the client got the events before
    * it; the stream ends with its route's error event (OpenAI's SDK raises an APIError saying why, where the event itself
    * would make it throw a bare SyntaxError), and the rest of the upstream's body is not read.
    */
