@@ -74,16 +74,25 @@ const SWITCHES = ["think", "chat_template_kwargs", "reasoning_effort"];
 for (const kind of KINDS) {
   const model = `${kind}-m:1b`;
   describe(`upstream kind ${kind}`, () => {
-    test("ollama client: think true and false reach the upstream as its server reads them (whole and streamed)", async () => {
-      for (const on of [true, false]) {
-        for (const stream of [false, true] as const) {
-          const want = THINK[kind](on);
-          const r = await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], think: on, stream: stream as false });
-          if (stream) for await (const _ of r as unknown as AsyncIterable<unknown>);
-          const seen = fakes[kind]!.requests.filter((q) => q.path === want.path).at(-1)!.json as Record<string, unknown>;
-          const switches = Object.fromEntries(SWITCHES.filter((k) => k in seen).map((k) => [k, seen[k]]));
-          expect(switches).toEqual(want.fields);
+    test("ollama client: think true and false reach the upstream as its server reads them, and a thinking model's reasoning comes back as thinking only when on (whole and streamed)", async () => {
+      // The fakes of the kinds that return reasoning text (fake-kinds: FAKE_KIND_THINKING) answer as a thinking model.
+      const reasons = kind === "llamacpp" || kind === "vllm" || kind === "lmstudio";
+      fakes[kind]!.options.reasoning = "hmm, ";
+      try {
+        for (const on of [true, false]) {
+          for (const stream of [false, true] as const) {
+            const want = THINK[kind](on);
+            let thinking = "";
+            if (stream) for await (const p of await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], think: on, stream: true })) thinking += p.message.thinking ?? "";
+            else thinking = (await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], think: on, stream: false })).message.thinking ?? "";
+            const seen = fakes[kind]!.requests.filter((q) => q.path === want.path).at(-1)!.json as Record<string, unknown>;
+            const switches = Object.fromEntries(SWITCHES.filter((k) => k in seen).map((k) => [k, seen[k]]));
+            expect(switches).toEqual(want.fields);
+            if (reasons) expect({ on, stream, thinking }).toEqual({ on, stream, thinking: on ? "hmm, " : "" });
+          }
         }
+      } finally {
+        fakes[kind]!.options.reasoning = "";
       }
     });
 
