@@ -262,6 +262,9 @@ export class Exchange {
   private embedding = false;
   /** Tokens relayed so far, one per NDJSON line or SSE data event: the count when the upstream's own never arrives. */
   private streamed = 0;
+  /** The scan of a native SSE stream (usage.ts SseScan): where it stands between chunks, and an event found not JSON. */
+  sseEventStart = true;
+  sseBadEventAt = -1;
   /** The token counts are estimates (the stream ended before the upstream's own counts, or it sent none). */
   tokensEstimated = false;
   /** Gives back what this request holds of its key's daily token budget, once, after its usage is counted. */
@@ -449,10 +452,22 @@ export class Exchange {
       for (let i = 0; i < chunks.length; i++) {
         let chunk = chunks[i]!;
         if (this.stripper) chunk = chunk === STREAM_END ? this.stripper.end() : this.stripper.push(chunk);
+        if (chunk.byteLength === 0) continue;
+        let notJson: Uint8Array | null = null;
+        if (this.counting) {
+          // Scanned for an event whose data cannot be JSON as its tokens are counted (the same search). What a transform
+          // writes is scanned as the client gets it: the usage stripper passes the upstream's events as they are, and the
+          // translations' events (named with `event:` lines) are never taken for one.
+          this.streamed += streamedTokens(chunk, this.format === "sse", this);
+          if (this.sseBadEventAt >= 0) {
+            notJson = chunk.subarray(this.sseBadEventAt);
+            chunk = chunk.subarray(0, this.sseBadEventAt);
+            // Nothing of the chunk came before that event: the client gets the stream's error event alone.
+            if (chunk.byteLength === 0) return this.notJsonEvent(c, notJson);
+          }
+        }
         const n = chunk.byteLength;
-        if (n === 0) continue;
         this.bytesOut += n;
-        if (this.counting) this.streamed += streamedTokens(chunk, this.format === "sse");
         (this.tail ??= new Array(TAIL_CHUNKS))[this.tailPos++ % TAIL_CHUNKS] = chunk;
         if (this.wholeParts !== null) this.keepPart(chunk);
         this.lastByte = chunk[n - 1]!;
@@ -468,6 +483,7 @@ export class Exchange {
           this.cancel();
           return c.close();
         }
+        if (notJson !== null) return this.notJsonEvent(c, notJson);
       }
       if (r.done) {
         // The transform ended the answer with its dialect's error (a translated stream cut short): the client has it.
@@ -508,6 +524,17 @@ export class Exchange {
   private endedWithError(reason: string): void {
     log.warn("upstream's stream ended with an error", { upstream: this.upstream?.name ?? "?", path: this.path, bytes: this.bytesOut, reason });
     this.finish(reason);
+  }
+
+  /**
+   * A native SSE stream's event whose data cannot be JSON (`event`: the chunk from that event on): the client got the events before
+   * it; the stream ends with its route's error event (OpenAI's SDK raises an APIError saying why, where the event itself
+   * would make it throw a bare SyntaxError), and the rest of the upstream's body is not read.
+   */
+  private notJsonEvent(c: ReadableStreamDirectController, event: Uint8Array): void {
+    const line = dec.decode(event.subarray(0, 200)).split("\n", 1)[0]!.replace(/^data: ?/, "").trimEnd();
+    this.reader?.cancel();
+    this.breakOff(c, new Error(`it sent a stream event that is not JSON (${JSON.stringify(line.slice(0, 80))}); the answer is incomplete`));
   }
 
   /** The upstream broke off after bytes reached the client: no retry; end with a proper error in the stream's format. */

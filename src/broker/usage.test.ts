@@ -58,6 +58,38 @@ describe("tokens counted as a stream passes (for a stream cut short)", () => {
     const sse = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata:{"choices":[{"delta":{"content":"b"}}]}\n\n: ping\n\ndata: [DONE]\n\n';
     expect(streamedTokens(b(sse), true)).toBe(2);
   });
+  test("OpenAI SSE scanned: the first event whose data cannot be JSON is found where it begins, across chunks; legal SSE never is", () => {
+    const scan = () => ({ sseEventStart: true, sseBadEventAt: -1 });
+    const ok = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\n';
+    // In a chunk, after a blank line (LF or CRLF); first in a chunk after one that ended an event; first in the stream.
+    for (const [chunks, n, at] of [
+      [[ok + "data: Internal Server Error\n\n"], 1, ok.length],
+      [[ok.replaceAll("\n", "\r\n") + "data:<html>\r\n\r\n"], 1, ok.length + 2],
+      [[ok, "data: oops\n\n"], 1, 0],
+      [["data: oops\n\n"], 0, 0],
+    ] as const) {
+      const s = scan();
+      let counted = 0;
+      for (const c of chunks) counted += streamedTokens(b(c), true, s);
+      expect({ counted, at: s.sseBadEventAt }).toEqual({ counted: n, at });
+    }
+    // Never taken for one: [DONE], empty data, a comment, data lines after the first of an event (legal SSE joins them),
+    // a data line after an event: line, "data: x" inside a token's text, a chunk boundary where it cannot be told.
+    const s = scan();
+    for (const c of [
+      ok + "data: [DONE]\n\n",
+      "data:\n\n: ping\n\n",
+      'data: {"a":\ndata: 1}\n\n',
+      "event: message\ndata: plain text\n\n",
+      'data: {"choices":[{"delta":{"content":"\\ndata: hi"}}]}\n\n',
+      'data: {"x":1}\n',
+      "\ndata: half a line",
+    ])
+      streamedTokens(b(c), true, s);
+    expect(s.sseBadEventAt).toBe(-1);
+    // Without a scan, counting alone (as before).
+    expect(streamedTokens(b(ok + "data: oops\n\n"), true)).toBe(1);
+  });
   test("the prompt is estimated at one token per 4 bytes of body", () => {
     expect([estimatePromptTokens(0), estimatePromptTokens(4), estimatePromptTokens(81)]).toEqual([0, 1, 21]);
   });

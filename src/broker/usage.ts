@@ -166,11 +166,43 @@ export function estimatePromptTokens(bodyBytes: number): number {
 const DATA = Buffer.from("data:");
 
 /**
+ * What the scan of a native SSE stream (streamedTokens) carries from one chunk to the next, and the first event it found
+ * whose data cannot be JSON: OpenAI's SDK would throw a bare SyntaxError at it, so the Exchange ends the stream there
+ * with the route's error event instead.
+ */
+export interface SseScan {
+  /** The chunks so far ended an event (a blank line), or none came yet: a `data:` first in the next chunk begins one. */
+  sseEventStart: boolean;
+  /** The offset in the chunk last scanned of the first event whose data starts neither `{` nor `[` (`[DONE]`); -1: none. */
+  sseBadEventAt: number;
+}
+
+const LF = 10;
+const CR = 13;
+
+/** Whether the line at `at` begins an event: the line before it is blank ("\n\n" or "\r\n\r\n"), or the chunk starts one. */
+function beginsEvent(buf: Uint8Array, at: number, chunkStartsEvent: boolean): boolean {
+  if (at === 0) return chunkStartsEvent;
+  return buf[at - 1] === LF && (buf[at - 2] === LF || (buf[at - 2] === CR && buf[at - 3] === LF));
+}
+
+/** Whether a chunk ends with a blank line (its last event ended); a chunk too short to tell says no. */
+function endsEvent(buf: Uint8Array): boolean {
+  const n = buf.length;
+  return n >= 2 && buf[n - 1] === LF && (buf[n - 2] === LF || (n >= 4 && buf[n - 2] === CR && buf[n - 3] === LF && buf[n - 4] === CR));
+}
+
+/**
  * Tokens a relayed chunk of a generation stream carries, counted as it passes so a stream cut short still has a count:
  * Ollama writes one NDJSON line per token, OpenAI-compatible servers one SSE `data: {…}` event per delta (`[DONE]` is
  * not counted). Cheap: a native byte search per line or event, no decoding.
+ *
+ * With `scan`, the same search also finds an event whose data cannot be JSON (its first byte is not `{`, nor `[` of
+ * `[DONE]`): only the first data line of an event, so a multi-line data event (legal SSE) is never taken for one, and
+ * only where it is known to begin one (after a blank line); a line split across chunks, or data that starts `{` and is
+ * still not JSON, is missed rather than guessed. It costs one or two byte reads per event beyond the count's.
  */
-export function streamedTokens(chunk: Uint8Array, sse: boolean): number {
+export function streamedTokens(chunk: Uint8Array, sse: boolean, scan?: SseScan): number {
   let n = 0;
   if (!sse) {
     for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n++;
@@ -180,7 +212,13 @@ export function streamedTokens(chunk: Uint8Array, sse: boolean): number {
   for (let at = buf.indexOf(DATA); at >= 0; at = buf.indexOf(DATA, at + 5)) {
     let v = at + 5;
     if (buf[v] === 32) v++;
-    if (buf[v] === 123) n++;
+    const b = buf[v];
+    if (b === 123) n++;
+    else if (scan !== undefined && b !== undefined && b !== 91 && b !== LF && b !== CR && beginsEvent(buf, at, scan.sseEventStart)) {
+      scan.sseBadEventAt = at;
+      return n;
+    }
   }
+  if (scan !== undefined) scan.sseEventStart = endsEvent(buf);
   return n;
 }

@@ -37,4 +37,4 @@ export function servesNatively(kind: KindName, dialect: Dialect): boolean {
   return KINDS[kind].dialects[dialect] === true;
 }
 
-export type { Capacity, Dialect, KindModule, ListSource, ModelCapability, ModelFacts, Read, Reading, SamplerOption, ShowRead } from "./types.ts";
+export type { Capacity, Dialect, KindModule, ListSource, ModelCapability, ModelFacts, OutputField, Read, Reading, SamplerOption, ShowRead, ThinkingFields } from "./types.ts";

@@ -82,6 +82,10 @@ export const llamacpp: KindModule = {
   dialects: { openai: true, anthropic: true, responses: true },
   // llama-server's chat completions take every /completion sampling option (its README).
   samplerOptions: ["top_k", "min_p", "repeat_penalty", "typical_p"],
+  // chat_template_kwargs' enable_thinking (tools/server/README.md's example), which llama-server reads itself as the
+  // request's thinking switch and hands the template; older builds know no other (newer ones also take reasoning_effort
+  // "none", but not to switch thinking on).
+  thinking: (on) => ({ chat_template_kwargs: { enable_thinking: on } }),
   // Its /v1/models entries carry the GGUF's meta: n_params (n_ctx_train is the trained context, not the one it runs
   // with); recent builds also architecture.input_modalities, "image" among them when a projector takes images (in
   // router mode known before the model is loaded, when its /props cannot be read without loading it).

@@ -34,6 +34,9 @@ export const lmstudio: KindModule = {
   dialects: { openai: true, anthropic: true, responses: true },
   // LM Studio's OpenAI-compatible endpoints list them among the fields they take.
   samplerOptions: ["top_k", "repeat_penalty"],
+  // Its OpenAI-compatible chat completions take reasoning_effort "none" to switch a thinking model's reasoning off; on
+  // needs nothing (a thinking model reasons by default, and a level it does not list would be refused).
+  thinking: (on) => (on ? {} : { reasoning_effort: "none" }),
   listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: "is LM Studio's server running? `lms server start`",
   // Releases before 0.3 answered with the loaded model whatever the request named.

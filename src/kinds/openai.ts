@@ -1,5 +1,5 @@
 // Any OpenAI-compatible server: /v1/models is the probe and the model list; it says nothing of loaded models or load.
-import { type KindModule, OPENAI_MODELS, openAiIds, type SamplingField } from "./types.ts";
+import { type KindModule, OPENAI_MODELS, openAiIds, type OutputField, type SamplingField } from "./types.ts";
 
 /**
  * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5…, a provider prefix allowed: "openai/o3"): OpenAI's API refuses
@@ -14,11 +14,18 @@ const NON_REASONING_OPENAI_MODEL = /^(?:[^/]*\/)?(?:gpt-4|gpt-3\.5|chatgpt-)/i;
 
 /**
  * What OpenAI's reasoning models refuse of the sampling fields (its reasoning guide, "limitations": temperature but its
- * default 1, top_p, presence_penalty, frequency_penalty). logprobs and top_logprobs, which they refuse too, still pass:
- * they ask for something back, so the client hears the upstream's 400 rather than an answer silently without them.
+ * default 1, top_p, presence_penalty, frequency_penalty): hints, left out.
  */
 const REASONING_REFUSES: readonly SamplingField[] = ["temperature", "top_p", "presence_penalty", "frequency_penalty"];
 const NONE: readonly SamplingField[] = [];
+
+/**
+ * What they refuse that asks for something back: logprobs and top_logprobs ("logprobs is not supported with this
+ * model"). Left out, the client would get an answer silently without what it asked for; so the broker answers the 400
+ * itself, in the caller's dialect, as LiteLLM does unless told to drop_params.
+ */
+const REASONING_REFUSES_OUTPUTS: readonly OutputField[] = ["logprobs", "top_logprobs"];
+const NO_OUTPUTS: readonly OutputField[] = [];
 
 export const openai: KindModule = {
   label: "OpenAI-compatible",
@@ -29,6 +36,10 @@ export const openai: KindModule = {
   limitField: (model) => (REASONING_MODEL.test(model) ? "max_completion_tokens" : "max_tokens"),
   takesReasoningEffort: (model) => !NON_REASONING_OPENAI_MODEL.test(model),
   refusedSampling: (model) => (REASONING_MODEL.test(model) ? REASONING_REFUSES : NONE),
+  refusedOutputs: (model) => (REASONING_MODEL.test(model) ? REASONING_REFUSES_OUTPUTS : NO_OUTPUTS),
+  // No `thinking`: no one value switches thinking on or off for every OpenAI model ("none" only gpt-5.1 and later take,
+  // "minimal" only gpt-5, the o-series neither; OpenAI refuses chat_template_kwargs), and its chat completions return no
+  // reasoning text, so Ollama's think true or false leaves the model at its own default (docs/broker.md).
   listing: { tags: OPENAI_MODELS, ps: null, openai: OPENAI_MODELS },
   refusedHint: null,
   // Some OpenAI-compatible servers (llamafile, koboldcpp…) run their one model whatever the request names.

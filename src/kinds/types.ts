@@ -68,6 +68,18 @@ export type SamplerOption = "top_k" | "min_p" | "repeat_penalty" | "typical_p";
 /** OpenAI's sampling fields of a chat completion, which a model may refuse (kindModule.refusedSampling). */
 export type SamplingField = "temperature" | "top_p" | "presence_penalty" | "frequency_penalty";
 
+/**
+ * The chat completion fields that switch a model's thinking on or off on a server of some kind (Ollama's `think: true`
+ * or `false`): variables of its Jinja chat template, or a `reasoning_effort` of "none".
+ */
+export interface ThinkingFields {
+  chat_template_kwargs?: Readonly<Record<string, boolean>>;
+  reasoning_effort?: "none";
+}
+
+/** OpenAI's chat completion fields that ask for more in the answer, which a model may refuse (kindModule.refusedOutputs). */
+export type OutputField = "logprobs" | "top_logprobs";
+
 /** A capability in Ollama's words (its /api/show `capabilities`) beyond "completion", which every chat model has. */
 export type ModelCapability = "vision" | "tools" | "thinking" | "insert" | "embedding";
 
@@ -130,6 +142,17 @@ export interface KindModule {
    * temperature, a hint the model cannot take, so it is left out for them as reasoning_effort is for the others.
    */
   refusedSampling?(model: string): readonly SamplingField[];
+  /**
+   * What a translated chat completion carries to switch thinking on or off (Ollama's `think: true`/`false`) for a model
+   * (none: nothing, the model's own default: no switch every server of the kind reads).
+   */
+  thinking?(on: boolean, model: string): ThinkingFields;
+  /**
+   * The fields a translated chat completion may not carry for a model because it refuses them and they ask for something
+   * back (OpenAI's reasoning models: logprobs and top_logprobs): the request is a 400 naming them before any upstream is
+   * called, rather than the field left out (the client would not get what it asked for) or the upstream's own 400.
+   */
+  refusedOutputs?(model: string): readonly OutputField[];
   /** What its /v1/models entry of a model tells beyond OpenAI's fields (none: nothing). */
   modelFacts?(entry: Record<string, unknown>): ModelFacts;
   /** Read beside the listing for Ollama's /api/show (none: the listing alone); its facts win over the entry's. */

@@ -38,6 +38,10 @@ export const vllm: KindModule = {
   dialects: { openai: true, anthropic: true, responses: true },
   // vLLM's extra sampling parameters of the chat API (its docs; its repetition_penalty is named otherwise).
   samplerOptions: ["top_k", "min_p"],
+  // Its chat template's variables (chat_template_kwargs, its reasoning outputs docs): Qwen3, GLM-4.5 and most thinking
+  // models read enable_thinking, DeepSeek-V3.1 and IBM Granite thinking; vLLM passes a template only the variables it
+  // names, so both go.
+  thinking: (on) => ({ chat_template_kwargs: { enable_thinking: on, thinking: on } }),
   // Its /v1/models entries say max_model_len: the context it runs the model with.
   modelFacts: (e) => (typeof e.max_model_len === "number" ? { contextLength: e.max_model_len } : {}),
   listing: { tags: OPENAI_MODELS, ps: OPENAI_MODELS, openai: OPENAI_MODELS },

@@ -18,7 +18,7 @@ let token: string;
 const keys: Record<string, string> = {};
 
 /** An OpenAI-compatible upstream (needs translation) that misbehaves as `mode` says. */
-let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" | "babble" | "errbabble" = "huge";
+let mode: "huge" | "notjson" | "malformed" | "nodone" | "drop" | "slow" | "babble" | "errbabble" | "textbabble" | "textchunk" = "huge";
 let rogueAborts = 0;
 let rogue: ReturnType<typeof Bun.serve>;
 /** An Ollama-kind upstream (serves /v1/messages and /v1/responses itself) whose streams end cleanly before their last event. */
@@ -93,6 +93,26 @@ beforeAll(async () => {
           new ReadableStream({
             async pull(c) {
               if (first) return void ((first = false), c.enqueue(enc.encode(sse(chunk("a")) + bad)));
+              await Bun.sleep(50);
+              c.enqueue(enc.encode(sse(chunk("more"))));
+            },
+            cancel() {
+              rogueAborts++;
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        );
+      }
+      if (mode === "textbabble" || mode === "textchunk") {
+        // A token, then an event that is plain text (a proxy's or server's error page leaking into the stream), in a chunk
+        // of its own or after the token in one; then more tokens every 50 ms for as long as anyone reads them.
+        let step = 0;
+        const text = sse("Internal Server Error");
+        return new Response(
+          new ReadableStream({
+            async pull(c) {
+              if (step++ === 0) return c.enqueue(enc.encode(sse(chunk("a")) + (mode === "textchunk" ? text : "")));
+              if (step === 2 && mode === "textbabble") return c.enqueue(enc.encode(text));
               await Bun.sleep(50);
               c.enqueue(enc.encode(sse(chunk("more"))));
             },
@@ -392,6 +412,26 @@ describe("an upstream that answers badly, through a translation", () => {
     await until(() => rogueAborts > before, 5000, "the upstream let go");
     const r = await rawRequest(port, "POST", "/v1/messages", { body: JSON.stringify({ model: "rogue:1b", max_tokens: 5, stream: true, messages: [{ role: "user", content: "hi" }] }), timeoutMs: 5000 });
     expect(r.body.trimEnd().split("\n\n").at(-1)).toStartWith("event: error");
+  });
+
+  test("passed through (openai client, chat stream): an event that is plain text, not JSON, ends the stream with an error the SDK raises (not a bare SyntaxError); the tokens before it arrive, the upstream is let go", async () => {
+    const logged = () => d.count(/ warn broker: upstream broke off mid-stream upstream=rogue .*reason="it sent a stream event that is not JSON/);
+    for (const m of ["textbabble", "textchunk"] as const) {
+      mode = m;
+      const before = { aborts: rogueAborts, logged: logged() };
+      let text = "";
+      const e = await thrown(
+        (async () => {
+          // With include_usage asked, the stream passes as it is; without, through the usage stripper (the broker asks for it).
+          const usage = m === "textchunk" ? { stream_options: { include_usage: true } } : {};
+          for await (const c of await openai().chat.completions.create({ model: "rogue:1b", messages: [{ role: "user", content: "hi" }], stream: true, ...usage })) text += c.choices[0]?.delta?.content ?? "";
+        })(),
+      );
+      expect(e).toBeInstanceOf(OpenAI.APIError);
+      expect(e.message).toContain('upstream "rogue" broke off the response: it sent a stream event that is not JSON ("Internal Server Error"); the answer is incomplete');
+      expect(text).toBe("a");
+      await until(() => rogueAborts > before.aborts && logged() === before.logged + 1, 5000, `the upstream let go and the failure logged (${m})`);
+    }
   });
 
   test("an upstream's error event mid-stream ends the answer with the dialect's error event; the rest is not read, the upstream is let go", async () => {

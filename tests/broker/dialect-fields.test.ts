@@ -41,15 +41,25 @@ function chatCompletions(body: any): Response {
       { error: { message: `Unsupported value: 'temperature' does not support ${body.temperature} with this model. Only the default (1) value is supported.`, type: "invalid_request_error", param: "temperature", code: "unsupported_value" } },
       { status: 400 },
     );
-  for (const param of ["top_p", "presence_penalty", "frequency_penalty"])
+  for (const param of ["top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs"])
     if (body.model === REASONING && body[param] !== undefined)
       return Response.json({ error: { message: `Unsupported parameter: '${param}' is not supported with this model.`, type: "invalid_request_error", param, code: "unsupported_parameter" } }, { status: 400 });
   if ((body.model === CHAT || body.model === NO_EFFORT) && body.reasoning_effort !== undefined)
     return Response.json({ error: { message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.", type: "invalid_request_error", param: "reasoning_effort", code: "unsupported_parameter" } }, { status: 400 });
   // A model that reasons before it answers, its reasoning in reasoning_content (as vLLM and llama.cpp send it).
+  // Its usage counts no reasoning tokens (llama.cpp's has no completion_tokens_details).
+  const thinkerUsage = { prompt_tokens: 5, completion_tokens: 6, total_tokens: 11 };
   if (body.model === THINKER && body.stream)
-    return new Response(chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) + chunk(THINKER, { reasoning_content: "think." }) + chunk(THINKER, { content: "fine" }) + chunk(THINKER, {}, "stop") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
-  if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 4 } });
+    return new Response(
+      chunk(THINKER, { role: "assistant", reasoning_content: "Let me " }) +
+        chunk(THINKER, { reasoning_content: "think." }) +
+        chunk(THINKER, { content: "fine" }) +
+        chunk(THINKER, {}, "stop") +
+        (body.stream_options?.include_usage ? `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: THINKER, choices: [], usage: thinkerUsage })}\n\n` : "") +
+        "data: [DONE]\n\n",
+      { headers: { "content-type": "text/event-stream" } },
+    );
+  if (body.model === THINKER) return Response.json({ id: "chatcmpl-1", object: "chat.completion", created: 1, model: THINKER, choices: [{ index: 0, message: { role: "assistant", reasoning_content: "Let me think.", content: "fine" }, finish_reason: "stop" }], usage: thinkerUsage });
   if (body.model === LONG)
     return new Response(chunk(LONG, { role: "assistant", content: "half " }) + chunk(LONG, { content: "an answer" }, "length") + "data: [DONE]\n\n", { headers: { "content-type": "text/event-stream" } });
   if (body.model === DROP) {
@@ -66,7 +76,11 @@ function chatCompletions(body: any): Response {
     );
   }
   if (body.model === CUT) return new Response(chunk(CUT, { role: "assistant", content: "half " }) + chunk(CUT, { content: "an answer" }), { headers: { "content-type": "text/event-stream" } });
-  const usage = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
+  // OpenAI's usage of a reasoning model (its API reference): the reasoning it spent, which it never shows, counted in the details.
+  const usage =
+    body.model === REASONING
+      ? { prompt_tokens: 5, completion_tokens: 66, total_tokens: 71, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 64, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } }
+      : { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 };
   // Log probabilities when asked (logprobs: true), top_logprobs alternatives each: choice.logprobs.content, per chunk in a stream.
   const logprobs = body.logprobs ? { content: [LOGPROB(body.top_logprobs ?? 0)], refusal: null } : null;
   if (body.stream)
@@ -186,7 +200,7 @@ describe("a translated Responses stream that fails", () => {
   });
 });
 
-describe("reasoning and log probabilities asked for: translated, or refused by the upstream in the caller's shape, never dropped", () => {
+describe("reasoning and log probabilities asked for: translated, or refused in the caller's shape, never dropped", () => {
   test("Anthropic thinking (its budget) and output_config.effort become reasoning_effort", async () => {
     await anthropic().messages.create({ model: REASONING, max_tokens: 8000, thinking: { type: "enabled", budget_tokens: 2048 }, messages: [{ role: "user", content: "hi" }] });
     expect(last(REASONING)).toMatchObject({ reasoning_effort: "low" });
@@ -215,11 +229,13 @@ describe("reasoning and log probabilities asked for: translated, or refused by t
   });
 
   test("Responses: reasoning.effort, and include's logprobs read back into output_text (whole and streamed)", async () => {
-    const r = await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "high" }, include: ["message.output_text.logprobs"], top_logprobs: 2 });
-    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high", logprobs: true, top_logprobs: 2 });
+    await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "high" } });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high" });
+    const r = await openai().responses.create({ model: CHAT, input: "hi", include: ["message.output_text.logprobs"], top_logprobs: 2 });
+    expect(last(CHAT)).toMatchObject({ logprobs: true, top_logprobs: 2 });
     const part = (r.output[0] as OpenAI.Responses.ResponseOutputMessage).content[0] as OpenAI.Responses.ResponseOutputText;
     expect(part.logprobs).toEqual([LOGPROB(2)]);
-    const s = openai().responses.stream({ model: REASONING, input: "hi", include: ["message.output_text.logprobs"] });
+    const s = openai().responses.stream({ model: CHAT, input: "hi", include: ["message.output_text.logprobs"] });
     const deltas: unknown[] = [];
     for await (const ev of s) if (ev.type === "response.output_text.delta") deltas.push(...ev.logprobs);
     expect(deltas).toEqual([LOGPROB(0)]);
@@ -228,12 +244,41 @@ describe("reasoning and log probabilities asked for: translated, or refused by t
   });
 
   test("Ollama: logprobs and top_logprobs read back into its logprobs (whole and streamed); a think level is reasoning_effort", async () => {
-    const whole = await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 1, think: "high", stream: false });
-    expect(last(REASONING)).toMatchObject({ logprobs: true, top_logprobs: 1, reasoning_effort: "high" });
+    const whole = await ollama().chat({ model: CHAT, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 1, stream: false });
+    expect(last(CHAT)).toMatchObject({ logprobs: true, top_logprobs: 1 });
     expect(whole.logprobs).toEqual([LOGPROB(1)] as never);
     const lines: unknown[] = [];
-    for await (const part of await ollama().generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
+    for await (const part of await ollama().generate({ model: CHAT, prompt: "hi", logprobs: true, stream: true })) lines.push(...(part.logprobs ?? []));
     expect(lines).toEqual([LOGPROB(0)]);
+    await ollama().chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], think: "high", stream: false });
+    expect(last(REASONING)).toMatchObject({ reasoning_effort: "high" });
+  });
+
+  test("log probabilities asked of OpenAI's reasoning models (which refuse them) are a 400 in the caller's dialect naming them, before any upstream is called", async () => {
+    const before = bodies.length;
+    const o = await ollama()
+      .chat({ model: REASONING, messages: [{ role: "user", content: "hi" }], logprobs: true, top_logprobs: 2, stream: false })
+      .catch((e: unknown) => e);
+    expect(o).toMatchObject({ name: "ResponseError", status_code: 400 });
+    expect((o as Error).message).toContain("does not return log probabilities: its server refuses logprobs and top_logprobs");
+    const g = await ollama()
+      .generate({ model: REASONING, prompt: "hi", logprobs: true, stream: true })
+      .catch((e: unknown) => e);
+    expect(g).toMatchObject({ status_code: 400 });
+    for (const ask of [{ include: ["message.output_text.logprobs" as const] }, { top_logprobs: 3 }]) {
+      const r = await openai()
+        .responses.create({ model: REASONING, input: "hi", ...ask })
+        .catch((e: unknown) => e);
+      expect(r).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((r as InstanceType<typeof OpenAI.BadRequestError>).message).toContain(`model "${REASONING}" does not return log probabilities`);
+    }
+    const streamed = await (async () => {
+      for await (const _ of openai().responses.stream({ model: REASONING, input: "hi", include: ["message.output_text.logprobs"] }));
+    })().catch((e: unknown) => e);
+    expect(streamed).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(bodies.length).toBe(before);
+    // The same model without them is served.
+    expect((await openai().responses.create({ model: REASONING, input: "hi" })).output_text).toBe("fine");
   });
 });
 
@@ -251,4 +296,18 @@ test("Responses: the upstream's reasoning comes back as a reasoning item before 
   expect(final.output.map((o) => o.type)).toEqual(["reasoning", "message"]);
   expect(reasoningText(final)).toBe("Let me think.");
   expect(final.output_text).toBe("fine");
+});
+
+test("Responses: the reasoning tokens the upstream counts (OpenAI's completion_tokens_details) are the usage's, whole and streamed; a server that sends only the reasoning text gets an estimate from it", async () => {
+  const whole = await openai().responses.create({ model: REASONING, input: "hi", reasoning: { effort: "low" } });
+  expect(whole.usage).toMatchObject({ input_tokens: 5, output_tokens: 66, output_tokens_details: { reasoning_tokens: 64 }, total_tokens: 71 });
+  const s = openai().responses.stream({ model: REASONING, input: "hi" });
+  for await (const _ of s);
+  expect((await s.finalResponse()).usage).toMatchObject({ output_tokens: 66, output_tokens_details: { reasoning_tokens: 64 } });
+  // "Let me think.": 13 characters, 4 tokens of the 6 the answer took.
+  const thinker = await openai().responses.create({ model: THINKER, input: "hi" });
+  expect(thinker.usage).toMatchObject({ output_tokens: 6, output_tokens_details: { reasoning_tokens: 4 } });
+  const ts = openai().responses.stream({ model: THINKER, input: "hi" });
+  for await (const _ of ts);
+  expect((await ts.finalResponse()).usage).toMatchObject({ output_tokens: 6, output_tokens_details: { reasoning_tokens: 4 } });
 });

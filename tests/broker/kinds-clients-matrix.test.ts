@@ -56,9 +56,46 @@ async function breaking<T>(kind: KindName, f: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * What each server reads to switch a model's thinking on (true) or off (false), from its docs: Ollama its own `think`
+ * (the request as it is); llama.cpp chat_template_kwargs' enable_thinking (tools/server/README.md); vLLM the template
+ * variables of its reasoning outputs docs (enable_thinking: Qwen3 and most; thinking: DeepSeek-V3.1, Granite); LM Studio
+ * reasoning_effort "none" (on: the model's default); OpenAI no field every model takes (nothing is sent).
+ */
+const THINK: Record<KindName, (on: boolean) => { path: string; fields: Record<string, unknown> }> = {
+  ollama: (on) => ({ path: "/api/chat", fields: { think: on } }),
+  llamacpp: (on) => ({ path: "/v1/chat/completions", fields: { chat_template_kwargs: { enable_thinking: on } } }),
+  vllm: (on) => ({ path: "/v1/chat/completions", fields: { chat_template_kwargs: { enable_thinking: on, thinking: on } } }),
+  lmstudio: (on) => ({ path: "/v1/chat/completions", fields: on ? {} : { reasoning_effort: "none" } }),
+  openai: () => ({ path: "/v1/chat/completions", fields: {} }),
+};
+const SWITCHES = ["think", "chat_template_kwargs", "reasoning_effort"];
+
 for (const kind of KINDS) {
   const model = `${kind}-m:1b`;
   describe(`upstream kind ${kind}`, () => {
+    test("ollama client: think true and false reach the upstream as its server reads them, and a thinking model's reasoning comes back as thinking only when on (whole and streamed)", async () => {
+      // The fakes of the kinds that return reasoning text (fake-kinds: FAKE_KIND_THINKING) answer as a thinking model.
+      const reasons = kind === "llamacpp" || kind === "vllm" || kind === "lmstudio";
+      fakes[kind]!.options.reasoning = "hmm, ";
+      try {
+        for (const on of [true, false]) {
+          for (const stream of [false, true] as const) {
+            const want = THINK[kind](on);
+            let thinking = "";
+            if (stream) for await (const p of await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], think: on, stream: true })) thinking += p.message.thinking ?? "";
+            else thinking = (await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], think: on, stream: false })).message.thinking ?? "";
+            const seen = fakes[kind]!.requests.filter((q) => q.path === want.path).at(-1)!.json as Record<string, unknown>;
+            const switches = Object.fromEntries(SWITCHES.filter((k) => k in seen).map((k) => [k, seen[k]]));
+            expect(switches).toEqual(want.fields);
+            if (reasons) expect({ on, stream, thinking }).toEqual({ on, stream, thinking: on ? "hmm, " : "" });
+          }
+        }
+      } finally {
+        fakes[kind]!.options.reasoning = "";
+      }
+    });
+
     test("ollama client: chat whole and streamed, done_reason stop, the counts on the last line", async () => {
       const whole = await ollama().chat({ model, messages: [{ role: "user", content: "hi" }], stream: false });
       expect(whole.message.content).toBe("tok0 tok1 tok2 tok3 ");

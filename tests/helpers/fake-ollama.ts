@@ -8,7 +8,7 @@
 import type { Server } from "bun";
 import { servesNatively, type KindName } from "../../src/kinds/index.ts";
 import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
-import { FAKE_KIND_CHAT_EXTRAS, FAKE_KIND_ROUTES } from "./fake-kinds/index.ts";
+import { FAKE_KIND_CHAT_EXTRAS, FAKE_KIND_ROUTES, FAKE_KIND_THINKING } from "./fake-kinds/index.ts";
 
 export interface FakeOllamaOptions {
   /** Model names served (Ollama style "name:tag"). Default ["llama3.2:1b"]. */
@@ -38,6 +38,12 @@ export interface FakeOllamaOptions {
   loading?: boolean;
   /** llama.cpp: fields of GET /props in place of the fake's (a vision model: { modalities: { vision: true } }); null: /props is 404. Mutable through `options`. */
   props?: Record<string, unknown> | null;
+  /**
+   * A thinking model: the reasoning its chat completions write before the answer (in the kind's own field), unless the
+   * request switches its thinking off as that kind's server reads it (tests/helpers/fake-kinds/: FAKE_KIND_THINKING;
+   * kinds not there never reason). "": none. Mutable through `options`. Default "".
+   */
+  reasoning?: string;
   /** Port to bind on 127.0.0.1. Default 0 (ephemeral). */
   port?: number;
   /** Address to bind instead of 127.0.0.1 (e.g. "::1": an Ollama on IPv6 loopback only); `url` names it. */
@@ -148,6 +154,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     loading: opts.loading ?? false,
     props: opts.props === undefined ? {} : opts.props,
     routeDecoded: opts.routeDecoded ?? false,
+    reasoning: opts.reasoning ?? "",
   };
   let healthy = true;
   const concurrency = { now: 0, max: 0, waiting: 0 };
@@ -466,11 +473,14 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         const id = `${chat ? "chatcmpl" : "cmpl"}-${Math.floor(Math.random() * 1e9)}`;
         const created = Math.floor(Date.now() / 1000);
         const usage = { prompt_tokens: 7, completion_tokens: n, total_tokens: 7 + n };
+        // A thinking model's reasoning, in the kind's field, unless the request switched its thinking off.
+        const thinks = FAKE_KIND_THINKING[options.kind];
+        const thought = chat && options.reasoning && thinks && !thinks.off(body) ? { [thinks.field]: options.reasoning } : {};
         if (!topLevel(body, "stream", options.kind === "ollama")) {
           if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
           return Response.json(
             chat
-              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", content: answer(n) }, finish_reason: "stop" }], usage, ...FAKE_KIND_CHAT_EXTRAS[options.kind]?.(body) }
+              ? { id, object: "chat.completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, message: { role: "assistant", ...thought, content: answer(n) }, finish_reason: "stop" }], usage, ...FAKE_KIND_CHAT_EXTRAS[options.kind]?.(body) }
               : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: answer(n), finish_reason: "stop" }], usage },
           );
         }
@@ -482,7 +492,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         const final = [sse(chunk(null, "stop"))];
         if ((topLevel(body, "stream_options", options.kind === "ollama") as { include_usage?: unknown } | undefined)?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
         final.push(enc.encode("data: [DONE]\n\n"));
-        return tokenStream(req, path, n, (i) => sse(chunk(tokenText(i), null)), final);
+        const reasoning = Object.keys(thought).length ? sse({ ...chunk(null, null), choices: [{ index: 0, delta: { role: "assistant", ...thought }, finish_reason: null }] }) : null;
+        return tokenStream(req, path, n, (i) => (i === 0 && reasoning ? Buffer.concat([reasoning, sse(chunk(tokenText(i), null))]) : sse(chunk(tokenText(i), null))), final);
       }
       case "/v1/rerank":
         // llama.cpp's and vLLM's rerank: the documents by relevance, and the prompt tokens it read.

@@ -43,11 +43,17 @@ export interface ChatRequest {
   /** The log probabilities of the answer's tokens, and of the `top_logprobs` likeliest at each position. */
   logprobs?: boolean;
   top_logprobs?: number;
+  /** Variables for the server's Jinja chat template (vLLM, llama.cpp): how thinking is switched on or off (src/kinds/: thinking). */
+  chat_template_kwargs?: Record<string, boolean>;
 }
 
 export interface ChatUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
+  /** Of the prompt, the tokens the server had cached (OpenAI; vLLM with --enable-prompt-tokens-details; llama.cpp). */
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+  /** Of the completion, the tokens spent reasoning (OpenAI's reasoning models; vLLM with a reasoning parser). */
+  completion_tokens_details?: { reasoning_tokens?: number | null } | null;
 }
 
 /** One token's log probability (asked by `logprobs`), the likeliest alternatives in `top_logprobs`: Responses' and Ollama's are the same shape. */

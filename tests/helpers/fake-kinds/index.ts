@@ -26,3 +26,16 @@ export type FakeKindAnswerExtras = (body: any) => Record<string, unknown>;
 export const FAKE_KIND_CHAT_EXTRAS: Partial<Record<KindName, FakeKindAnswerExtras>> = {
   vllm: vllmChatExtras,
 };
+
+/**
+ * How each kind's server returns a thinking model's reasoning (its field in a chat completion's message and delta) and
+ * what in a request switches that thinking off, from its docs: llama.cpp reasoning_content, off with
+ * chat_template_kwargs.enable_thinking false (tools/server/README.md) or, in newer builds, reasoning_effort "none";
+ * vLLM reasoning (reasoning_content before 0.26), off for Qwen3 with chat_template_kwargs.enable_thinking false (its
+ * reasoning outputs docs); LM Studio reasoning, off with reasoning_effort "none". OpenAI returns no reasoning text.
+ */
+export const FAKE_KIND_THINKING: Partial<Record<KindName, { field: string; off(body: any): boolean }>> = {
+  llamacpp: { field: "reasoning_content", off: (b) => b?.chat_template_kwargs?.enable_thinking === false || b?.reasoning_effort === "none" },
+  vllm: { field: "reasoning", off: (b) => b?.chat_template_kwargs?.enable_thinking === false },
+  lmstudio: { field: "reasoning", off: (b) => b?.reasoning_effort === "none" },
+};

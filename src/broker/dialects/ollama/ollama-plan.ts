@@ -8,7 +8,7 @@ import { WholeBody } from "../whole-body.ts";
 import { embeddingsRequest, fromEmbeddingsResponse, type EmbeddingsResponse, type EmbedRoute } from "./embed.ts";
 import { fromChatResponse, loadAnswer, ollamaErrorFrom, type OllamaRoute } from "./from-chat-response.ts";
 import { OllamaStreamTranslator } from "./stream-translator.ts";
-import { chatRequest, generateRequest, isLoadRequest, isUnloadRequest, loadRequest } from "./to-chat-request.ts";
+import { chatRequest, generateRequest, isLoadRequest, isUnloadRequest, loadRequest, withThink } from "./to-chat-request.ts";
 import type { OllamaChatRequest, OllamaGenerateRequest } from "./types.ts";
 import { withModelFields } from "../chat-model-fields.ts";
 
@@ -38,8 +38,9 @@ export function generationPlan(route: OllamaRoute, requested: string | null): Di
   return ollamaPlan(path, (body, kind) => {
     const req = requestToTranslate<OllamaChatRequest & OllamaGenerateRequest>(body, path, API);
     if (isLoadRequest(route, req)) return isUnloadRequest(req) ? unloadAttempt(route, req, kind, requested) : loadAttempt(route, req, kind, requested);
-    const extra = kindOf(kind).samplerOptions ?? [];
-    const chat = withModelFields(route === "chat" ? chatRequest(req, extra) : generateRequest(req, extra), kind);
+    const k = kindOf(kind);
+    const extra = k.samplerOptions ?? [];
+    const chat = withModelFields(withThink(route === "chat" ? chatRequest(req, extra) : generateRequest(req, extra), req.think, k), kind);
     const out = enc.encode(JSON.stringify(chat));
     const shown = requested ?? chat.model;
     const started = performance.now();

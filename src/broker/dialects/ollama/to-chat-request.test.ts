@@ -1,7 +1,7 @@
 // Ollama's /api/chat and /api/generate requests (shapes from Ollama's docs/api.md) as OpenAI chat completions.
 import { expect, test } from "bun:test";
 import { HttpError } from "../../../core/http-error.ts";
-import { chatMessages, chatRequest, generateRequest, imageUrl, isLoadRequest, isUnloadRequest, loadRequest } from "./to-chat-request.ts";
+import { chatMessages, chatRequest, generateRequest, imageUrl, isLoadRequest, isUnloadRequest, loadRequest, withThink } from "./to-chat-request.ts";
 
 test("chat: roles, options mapped, keep_alive and think left out, a stream asks for usage", () => {
   const r = chatRequest({
@@ -150,4 +150,14 @@ test("the sampling options the upstream's kind takes beyond OpenAI's API are sen
 test("an unload is keep_alive zero as Ollama reads it (a number or a Go duration); anything else is not", () => {
   for (const k of [0, "0", "0s", "0m0s", "0.0s", " 0ms "]) expect(isUnloadRequest({ model: "m", keep_alive: k })).toBe(true);
   for (const k of [undefined, 1, -1, "", "5m", "10", "-1", "0.5s", "1s0m"]) expect(isUnloadRequest({ model: "m", keep_alive: k as never })).toBe(false);
+});
+
+test("think true or false: the upstream kind's own switch (its thinking), nothing for a kind without one or for a level", () => {
+  const chat = chatRequest({ model: "qwen3", messages: [], stream: false });
+  const kind = { thinking: (on: boolean, model: string) => ({ chat_template_kwargs: { enable_thinking: on, [model]: true } }) };
+  expect(withThink(chat, false, kind)).toEqual({ model: "qwen3", messages: [], chat_template_kwargs: { enable_thinking: false, qwen3: true } });
+  expect(withThink(chat, true, kind).chat_template_kwargs).toEqual({ enable_thinking: true, qwen3: true });
+  expect(withThink(chat, false, {})).toBe(chat);
+  // A level is reasoning_effort (chatRequest), not the switch; anything else is not read.
+  for (const think of ["high", undefined, null, 1]) expect(withThink(chat, think, kind)).toBe(chat);
 });

@@ -1,6 +1,6 @@
 // Ollama's /api/chat and /api/generate requests rewritten as OpenAI chat completions, for an upstream without Ollama's API.
 import { HttpError } from "../../../core/http-error.ts";
-import type { SamplerOption } from "../../../kinds/index.ts";
+import type { KindModule, SamplerOption } from "../../../kinds/index.ts";
 import type { ChatMessage, ChatPart, ChatRequest, ChatToolCall } from "../chat-types.ts";
 import type { OllamaChatRequest, OllamaCommon, OllamaGenerateRequest, OllamaMessage } from "./types.ts";
 
@@ -101,8 +101,8 @@ function parameters(req: OllamaCommon, extra: readonly SamplerOption[]): Partial
     p.logprobs = true;
     p.top_logprobs = req.top_logprobs;
   }
-  // A thinking level is chat completions' reasoning_effort; true and false have no field every server reads (a thinking
-  // model on vLLM or llama.cpp reasons by default, and its reasoning comes back as `thinking`).
+  // A thinking level is chat completions' reasoning_effort; true and false have no field every server reads: each kind
+  // says its own switch (withThink).
   if (typeof req.think === "string") {
     if (!THINK_LEVELS.has(req.think)) throw bad(`think must be true, false, "low", "medium" or "high"`);
     p.reasoning_effort = req.think as ChatRequest["reasoning_effort"];
@@ -113,9 +113,18 @@ function parameters(req: OllamaCommon, extra: readonly SamplerOption[]): Partial
   return p;
 }
 
+/**
+ * Ollama's `think: true` or `false` as the upstream's kind switches a model's thinking (its `thinking`: llama.cpp's and
+ * vLLM's chat template variables, LM Studio's reasoning_effort "none"); a kind without one gets nothing.
+ */
+export function withThink(chat: ChatRequest, think: unknown, kind: Pick<KindModule, "thinking">): ChatRequest {
+  if (typeof think !== "boolean" || !kind.thinking) return chat;
+  return { ...chat, ...kind.thinking(think, chat.model) };
+}
+
 function base(req: OllamaCommon, messages: ChatMessage[], extra: readonly SamplerOption[] = []): ChatRequest {
   if (typeof req.model !== "string" || !req.model) throw bad("model is required");
-  // Ollama streams unless told not to; keep_alive and think true/false have no counterpart and are left out.
+  // Ollama streams unless told not to; keep_alive has no counterpart and is left out (think true/false: withThink).
   const stream = req.stream !== false;
   return { model: req.model, messages, ...parameters(req, extra), ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) };
 }

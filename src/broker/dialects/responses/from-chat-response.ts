@@ -6,10 +6,22 @@ import type { OutputItem, ResponseObject, ResponsesRequest, ResponsesUsage } fro
 /** An id in the Responses API's style (`resp_…`, `msg_…`, `fc_…`): clients only read them back. */
 export const newId = (prefix: string): string => `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
 
-export function responsesUsage(u: ChatUsage | null | undefined): ResponsesUsage {
+/** Characters of reasoning text per token, for the estimate of a server that sends the text but not its count. */
+export const REASONING_CHARS_PER_TOKEN = 4;
+
+const count = (n: unknown): number | null => (typeof n === "number" && Number.isSafeInteger(n) && n >= 0 ? n : null);
+
+/**
+ * The chat completion's usage in the Responses API's words. The reasoning tokens are the upstream's count
+ * (completion_tokens_details.reasoning_tokens: OpenAI, recent vLLM); a server that sends the reasoning text without it
+ * (llama.cpp, older vLLM) gets an estimate from that text's length (`reasoningChars`), never over the output tokens.
+ */
+export function responsesUsage(u: ChatUsage | null | undefined, reasoningChars = 0): ResponsesUsage {
   const input = u?.prompt_tokens ?? 0;
   const output = u?.completion_tokens ?? 0;
-  return { input_tokens: input, input_tokens_details: { cached_tokens: 0 }, output_tokens: output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + output };
+  const cached = count(u?.prompt_tokens_details?.cached_tokens) ?? 0;
+  const reasoning = count(u?.completion_tokens_details?.reasoning_tokens) ?? Math.min(output, Math.ceil(reasoningChars / REASONING_CHARS_PER_TOKEN));
+  return { input_tokens: input, input_tokens_details: { cached_tokens: cached }, output_tokens: output, output_tokens_details: { reasoning_tokens: reasoning }, total_tokens: input + output };
 }
 
 /** The response object for `req` with this status, output and usage (`shown`: the model name the client asked for). */
@@ -50,5 +62,5 @@ export function fromChatResponse(res: ChatResponse, req: ResponsesRequest, shown
   const cut = choice?.finish_reason === "length";
   if (msg.content) output.push({ type: "message", id: newId("msg"), status: cut ? "incomplete" : "completed", role: "assistant", content: [{ type: "output_text", text: msg.content, annotations: [], ...(Array.isArray(logprobs) ? { logprobs } : {}) }] });
   for (const c of msg.tool_calls ?? []) output.push({ type: "function_call", id: newId("fc"), call_id: c.id, name: c.function?.name ?? "", arguments: c.function?.arguments ?? "", status: "completed" });
-  return responseObject(newId("resp"), req, shown, cut ? "incomplete" : "completed", output, responsesUsage(res.usage), cut ? "max_output_tokens" : null);
+  return responseObject(newId("resp"), req, shown, cut ? "incomplete" : "completed", output, responsesUsage(res.usage, reasoning ? reasoning.length : 0), cut ? "max_output_tokens" : null);
 }

@@ -133,3 +133,18 @@ test("text, then a call, then text again: each item closed before the next kind 
   expect(events.filter((e) => e.event === "response.output_item.added" || e.event === "response.output_item.done").map((e) => `${e.event.slice(21)}:${e.data.output_index}`)).toEqual(["added:0", "done:0", "added:1", "done:1", "added:2", "done:2"]);
   expect(events.at(-1)!.data.response.output.map((o: any) => o.type)).toEqual(["message", "function_call", "message"]);
 });
+
+test("usage in the last event: the upstream's reasoning and cached tokens; without a count, an estimate from the reasoning streamed", () => {
+  const stream = (usage: object) =>
+    sse(chunk({ role: "assistant", reasoning_content: "x".repeat(20) })) + sse(chunk({ reasoning: "y".repeat(20) })) + sse(chunk({ content: "ok" })) + sse(chunk({}, "stop")) + sse({ choices: [], usage }) + "data: [DONE]\n\n";
+  const completed = (u: object) => translate(stream(u)).events.at(-1)!.data.response.usage;
+  expect(completed({ prompt_tokens: 9, completion_tokens: 40, prompt_tokens_details: { cached_tokens: 8 }, completion_tokens_details: { reasoning_tokens: 31 } })).toEqual({
+    input_tokens: 9,
+    input_tokens_details: { cached_tokens: 8 },
+    output_tokens: 40,
+    output_tokens_details: { reasoning_tokens: 31 },
+    total_tokens: 49,
+  });
+  // 40 characters of reasoning, no count (llama.cpp): 10 tokens.
+  expect(completed({ prompt_tokens: 9, completion_tokens: 12 }).output_tokens_details).toEqual({ reasoning_tokens: 10 });
+});

@@ -33,6 +33,8 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
   /** Chat tool call indexes seen (an item was opened for each). */
   private readonly calls = new Set<number>();
   private chatUsage: ChatUsage | null = null;
+  /** Characters of reasoning streamed, for the reasoning tokens' estimate when the upstream does not count them. */
+  private reasoningChars = 0;
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -56,7 +58,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
   }
 
   private snapshot(status: "in_progress" | "completed" | "incomplete" | "failed", incomplete: string | null = null) {
-    return responseObject(this.id, this.req, this.shown, status, [...this.output], status === "in_progress" ? null : responsesUsage(this.chatUsage), incomplete);
+    return responseObject(this.id, this.req, this.shown, status, [...this.output], status === "in_progress" ? null : responsesUsage(this.chatUsage, this.reasoningChars), incomplete);
   }
 
   private start(): string {
@@ -85,6 +87,7 @@ export class ResponsesStreamTranslator extends ChatStreamTranslator {
       }
       const r = this.reasoning;
       r.text += thought;
+      this.reasoningChars += typeof thought === "string" ? thought.length : 0;
       text += this.ev("response.reasoning_text.delta", { item_id: this.output[r.index]!.id, output_index: r.index, content_index: 0, delta: thought });
     }
     if (d.content) {
