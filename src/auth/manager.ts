@@ -8,6 +8,7 @@ import { logger } from "../core/log.ts";
 import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, openidClient, type AuthConfig } from "./oidc.ts";
 import { clearSession, loadSession, saveSession, SESSION_SECRET, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
+import { SignInNotStorableError } from "./sign-in-not-storable.ts";
 
 const log = logger("auth");
 
@@ -404,6 +405,11 @@ export class AuthManager implements AuthService {
 
   private async beginDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
     const signOuts = this.signOuts;
+    // Where the tokens will go is checked before the issuer is asked, as `login` does, and now, not at the daemon's start:
+    // a keyring locked since would let the grant be made and then not kept (signed in for this run only, and a live
+    // refresh token that nothing holds).
+    const problem = await this.store().checkWritable?.();
+    if (problem) throw new SignInNotStorableError(problem);
     const d = await startDeviceLogin(this.auth, await this.client());
     if (signOuts !== this.signOuts || this.stopped) {
       d.cancel();

@@ -8,6 +8,7 @@ import { pkceLogin } from "../auth/pkce-flow.ts";
 import { openBrowser } from "../auth/browser.ts";
 import { openSignInPage } from "../desktop/private-link.ts";
 import { saveSession, type AuthSession } from "../auth/session.ts";
+import { SignInNotStorableError } from "../auth/sign-in-not-storable.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
@@ -49,9 +50,9 @@ ${API_HELP}`,
       const store = await openSecretStore(config).catch((e) => {
         throw new CliError((e as Error).message);
       });
-      const locked = store.locked;
+      const problem = await store.checkWritable();
       await store.close();
-      if (locked) throw new CliError(`nothing was signed in: the tokens could not be stored: ${locked}`);
+      if (problem) throw new CliError(new SignInNotStorableError(problem).message);
     }
     let session: AuthSession;
     try {

@@ -23,8 +23,8 @@ export interface OpenSecretStoreOptions {
 export interface ClosableSecretStore extends SecretStore {
   /** Whether an environment variable supplies `name`. */
   fromEnv(name: string): boolean;
-  /** The keyring answers but is locked (nothing can be stored until it is unlocked): its sentence, else null. */
-  readonly locked: string | null;
+  /** Asks the backend now whether a secret could be stored: null, else why not (a locked keyring). */
+  checkWritable(): Promise<string | null>;
   /** The warning as one short log line (status and doctor show the whole `warning`). */
   readonly brief: string | null;
   /** Recomputes the inline-secret warning after the config changed. */
@@ -52,9 +52,8 @@ class EnvOverlayStore implements ClosableSecretStore {
     const all = [this.inner.warning, this.inlineWarning].filter(Boolean);
     return all.length ? all.join(" ") : null;
   }
-  get locked() {
-    // A Secret Service store's own warning is set only by its probe finding the default keyring locked.
-    return this.inner.backend === "secret-service" && !(this.inner instanceof UnavailableSecretStore) ? this.inner.warning : null;
+  checkWritable(): Promise<string | null> {
+    return this.inner.checkWritable?.() ?? Promise.resolve(null);
   }
   get brief() {
     const all = [this.innerBrief ?? this.inner.warning, this.inlineWarning].filter(Boolean);
@@ -120,6 +119,9 @@ export class UnavailableSecretStore implements SecretStore {
   }
   async list(): Promise<string[]> {
     this.fail();
+  }
+  async checkWritable(): Promise<string | null> {
+    return this.warning;
   }
 }
 
