@@ -444,6 +444,11 @@ export interface SecretStore {
    * why not (a keyring locked, or gone, since). A store that can always write (a file, memory) leaves it out.
    */
   checkWritable?(): Promise<string | null>;
+  /**
+   * The copy of `name` a fallback file beside the keyring kept from a time without one (never read otherwise), or null:
+   * `delete` deletes it too, and a sign-out revokes the refresh token it holds first.
+   */
+  leftover?(name: string): Promise<string | null>;
 }
 
 /** What other components use: the tunnel reads the access token and reconnects when it changes. */

@@ -43,7 +43,7 @@ class EnvOverlayStore implements ClosableSecretStore {
     private readonly env: NodeJS.ProcessEnv,
     private readonly innerBrief: string | null = null,
     /** The fallback file beside a keyring: it may hold copies from a time without one (a login over ssh), never read. */
-    private readonly leftover: FileSecretStore | null = null,
+    private readonly fallbackFile: FileSecretStore | null = null,
   ) {}
   get backend() {
     return this.inner.backend;
@@ -80,12 +80,16 @@ class EnvOverlayStore implements ClosableSecretStore {
   set(name: string, value: string) {
     return this.inner.set(name, value);
   }
+  async leftover(name: string): Promise<string | null> {
+    if (!this.fallbackFile || !existsSync(this.fallbackFile.path)) return null;
+    return this.fallbackFile.get(name).catch(() => null);
+  }
   /** Deletes everywhere the program ever stored it: a sign-out or `secret delete` leaves no copy in the fallback file. */
   async delete(name: string) {
     const deleted = await this.inner.delete(name);
-    if (!this.leftover || !existsSync(this.leftover.path)) return deleted;
-    const old = await this.leftover.delete(name);
-    if (old) log.info("deleted a copy left in the fallback file from a time without a keyring", { name, file: this.leftover.path });
+    if (!this.fallbackFile || !existsSync(this.fallbackFile.path)) return deleted;
+    const old = await this.fallbackFile.delete(name);
+    if (old) log.info("deleted a copy left in the fallback file from a time without a keyring", { name, file: this.fallbackFile.path });
     return deleted || old;
   }
   list() {
