@@ -97,3 +97,26 @@ test("the keyring unlocked again before the daemon's stop: the refreshed tokens 
   expect(p.revocations().slice(before)).toEqual([]);
   expect(await p.provider.RefreshToken.find(now)).toBeTruthy();
 }, 60_000);
+
+test("stopped while a refresh's answer is on its way and the keyring locked: the rotated refresh token it cannot store is revoked", async () => {
+  await login();
+  const d = await startDaemon({ home, env: { DBUS_SESSION_BUS_ADDRESS: kr.address } });
+  const stored = JSON.parse(storedSession()).refreshToken as string;
+  // The issuer answered the refresh (the stored token is spent); the answer waits here while the daemon is told to stop.
+  const held = await p.hold("response");
+  lock();
+  const before = p.revocations().length;
+  try {
+    d.proc.kill("SIGTERM");
+    await d.waitFor(/: stopping\b/, 10_000);
+    held.release();
+    await d.proc.exited;
+  } finally {
+    await kr.restartService();
+  }
+  expect(JSON.parse(storedSession()).refreshToken).toBe(stored);
+  const added = p.revocations().slice(before);
+  expect(added.map((r) => r.hint)).toEqual(["refresh_token"]);
+  expect(added[0]!.token).not.toBe(stored);
+  expect(d.stderr()).toContain("could not store the refreshed tokens while stopping");
+}, 60_000);
