@@ -157,7 +157,12 @@ export async function startTrayHost(opts: HostOptions): Promise<TrayHost> {
     "open.config": () => open(configFile()),
     "auth.login": async () => {
       // The daemon runs the device flow; the browser opens on the verification page, the label shows the code.
-      const d = await actions.login();
+      const d = await actions.login().catch(async (e: Error) => {
+        // The user clicked and waits for a browser: a refusal (a locked keyring, and what to do) is said where they look,
+        // not only in the menu's warning line, which they see when they next open the menu.
+        if (input.notifications) await createNotifier().send({ title: "Sign-in not started", body: e.message, urgency: "normal" });
+        throw e;
+      });
       input.signInCode = d.userCode;
       const expire = setTimeout(() => {
         if (input.signInCode !== d.userCode) return;

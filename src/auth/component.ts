@@ -17,6 +17,8 @@ export const createAuthComponent: ComponentFactory = (ctx) => {
     async stop() {
       await manager.stop();
     },
+    // A refresh token only memory holds is stored again or revoked at stop: time for one call to the issuer.
+    stopGraceMs: () => (manager.holdsUnstored() ? 5000 : 0),
     async apply(next, prev, changed) {
       if (changed.has("auth")) await manager.applyConfig(next.auth, prev.auth);
     },

@@ -5,9 +5,10 @@ import type * as client from "openid-client";
 import type { AuthService, AuthState, AuthStatus, SecretStore } from "../core/contracts.ts";
 import type { EventBus } from "../core/events.ts";
 import { logger } from "../core/log.ts";
-import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, openidClient, type AuthConfig } from "./oidc.ts";
-import { clearSession, loadSession, saveSession, SESSION_SECRET, sessionFromTokens, type AuthSession } from "./session.ts";
+import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, openidClient, revokeRefreshToken, type AuthConfig } from "./oidc.ts";
+import { clearSession, loadSession, parseSession, saveSession, SESSION_SECRET, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
+import { SignInNotStorableError } from "./sign-in-not-storable.ts";
 
 const log = logger("auth");
 
@@ -138,6 +139,36 @@ export class AuthManager implements AuthService {
     this.device?.cancel();
     this.device = null;
     await this.refreshing?.catch(() => {});
+    await this.keepOrRevoke();
+  }
+
+  /** The current session's refresh token never reached the store (it failed: a locked keyring): only memory holds it. */
+  holdsUnstored(): boolean {
+    const t = this.session?.refreshToken;
+    return !!t && t !== this.storedRefreshToken;
+  }
+
+  /**
+   * At stop, a refresh token only this process holds is stored once more (the keyring may be unlocked by now), else
+   * revoked: after this process nothing could use it or sign it out, yet the issuer would honour it until it expires.
+   */
+  private async keepOrRevoke(): Promise<void> {
+    const s = this.session;
+    if (!s?.refreshToken || !this.holdsUnstored()) return;
+    if (await this.persist(s, "could not store the sign-in tokens at stop; revoking the refresh token, and the next start will need a new sign-in")) return;
+    await this.revokeDropped(s.refreshToken, "it could not be stored");
+  }
+
+  /** Revokes a live refresh token this process drops without anything keeping it (RFC 7009); best effort, logged. */
+  private async revokeDropped(token: string, why: string): Promise<void> {
+    let problem: string | null;
+    try {
+      problem = await revokeRefreshToken(await this.client(), token);
+    } catch (e) {
+      problem = grantErrorMessage(e);
+    }
+    if (problem) log.warn("a refresh token that nothing keeps could not be revoked at the issuer", { why, error: problem });
+    else log.info("revoked a refresh token that nothing keeps", { why });
   }
 
   /** After a change of [auth] (the caller knows it changed): a different issuer or client means the stored session no longer applies. */
@@ -151,6 +182,16 @@ export class AuthManager implements AuthService {
     this.clearTimer();
     this.resetTrouble();
     this.confirmed = false;
+    // A session only this process holds (its store failed) is replaced by what the store holds: revoked, not just lost.
+    const unstored = this.holdsUnstored() && this.session!.issuer === this.auth.issuer ? this.session!.refreshToken! : null;
+    try {
+      await this.load();
+    } finally {
+      if (unstored && this.session?.refreshToken !== unstored) await this.revokeDropped(unstored, "the stored sign-in replaced it");
+    }
+  }
+
+  private async load(): Promise<void> {
     const auth = this.auth;
     if (!auth.issuer || !auth.client_id) {
       this.session = null;
@@ -285,6 +326,9 @@ export class AuthManager implements AuthService {
     // `logout` or `login` in another process (the CLI) changed the store while the grant was on its way: writing this
     // session back would undo that. Take what the store holds now instead.
     if (await this.storeChangedElsewhere()) {
+      // The rotated refresh token just issued is dropped, and is ours alone: revoked (the one it replaced is spent).
+      const rotated = tokens.refresh_token && tokens.refresh_token !== used ? tokens.refresh_token : null;
+      if (rotated) await this.revokeDropped(rotated, "the stored sign-in changed in another process during a refresh");
       if (this.session !== s) return;
       log.info("the stored sign-in changed in another process during a refresh; using the stored one");
       return this.reload();
@@ -292,7 +336,12 @@ export class AuthManager implements AuthService {
     if (this.session !== s) return;
     const next = sessionFromTokens(tokens, { issuer: s.issuer, clientId: s.clientId }, { ...s, refreshToken: used });
     if (this.stopped) {
-      await this.persist(next, "could not store the refreshed tokens while stopping; the next start will need a new sign-in");
+      const kept = await this.persist(next, "could not store the refreshed tokens while stopping; the next start will need a new sign-in");
+      // Not kept: the issuer would honour it until it expires, with nothing holding it after this process.
+      if (!kept && next.refreshToken && next.refreshToken !== this.storedRefreshToken) await this.revokeDropped(next.refreshToken, "it could not be stored while stopping");
+      // What stop() looks at next (keepOrRevoke) is this refresh's outcome, never the session it replaced, which it
+      // would write back over the one just stored.
+      this.session = kept ? next : null;
       return;
     }
     this.confirmed = true;
@@ -372,12 +421,15 @@ export class AuthManager implements AuthService {
     }
   }
 
-  private async persist(session: AuthSession, storeFailure: string): Promise<void> {
+  /** Stores the session; false (logged) when the store refused it. */
+  private async persist(session: AuthSession, storeFailure: string): Promise<boolean> {
     try {
       await saveSession(this.store(), session);
       this.storedRefreshToken = session.refreshToken;
+      return true;
     } catch (e) {
       log.error(storeFailure, { error: e });
+      return false;
     }
   }
 
@@ -404,6 +456,11 @@ export class AuthManager implements AuthService {
 
   private async beginDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
     const signOuts = this.signOuts;
+    // Where the tokens will go is checked before the issuer is asked, as `login` does, and now, not at the daemon's start:
+    // a keyring locked since would let the grant be made and then not kept (signed in for this run only, and a live
+    // refresh token that nothing holds).
+    const problem = await this.store().checkWritable?.();
+    if (problem) throw new SignInNotStorableError(problem);
     const d = await startDeviceLogin(this.auth, await this.client());
     if (signOuts !== this.signOuts || this.stopped) {
       d.cancel();
@@ -437,6 +494,16 @@ export class AuthManager implements AuthService {
     return pending;
   }
 
+  /** The session a fallback file kept beside the keyring, when it is of this issuer and client (else not ours to revoke). */
+  private async leftoverSession(): Promise<AuthSession | null> {
+    try {
+      const old = parseSession((await this.deps.secrets()?.leftover?.(SESSION_SECRET)) ?? null);
+      return old && old.issuer === this.auth.issuer && old.clientId === this.auth.client_id ? old : null;
+    } catch {
+      return null;
+    }
+  }
+
   async logout(): Promise<void> {
     this.signOuts++;
     this.deviceStart = null;
@@ -446,10 +513,17 @@ export class AuthManager implements AuthService {
     this.resetTrouble();
     const s = this.session;
     this.session = null;
-    if (s?.refreshToken) {
-      // Best effort: revoke at the issuer so the refresh token is useless even if a copy leaked.
+    // Best effort: revoke at the issuer so the refresh token is useless even if a copy leaked. The copy a fallback file
+    // kept from a sign-in without a keyring is deleted below with the session: its refresh token is revoked too, while
+    // it is still known (the issuer would honour it with nothing left to sign it out).
+    const tokens = new Set<string>();
+    if (s?.refreshToken) tokens.add(s.refreshToken);
+    const old = await this.leftoverSession();
+    if (old?.refreshToken) tokens.add(old.refreshToken);
+    for (const token of tokens) {
       try {
-        await (await openidClient()).tokenRevocation(await this.client(), s.refreshToken, { token_type_hint: "refresh_token" });
+        const problem = await revokeRefreshToken(await this.client(), token);
+        if (problem) log.debug("revoking the refresh token failed", { error: problem });
       } catch (e) {
         log.debug("revoking the refresh token failed", { error: grantErrorMessage(e) });
       }

@@ -83,6 +83,20 @@ function checkEndpoints(issuer: string, metadata: Record<string, unknown>): void
   }
 }
 
+/**
+ * Revokes a refresh token at the issuer (RFC 7009), which also ends its grant's access tokens at most issuers. Best
+ * effort: null when revoked, else why not (no revocation endpoint in the discovery document, the call failed).
+ */
+export async function revokeRefreshToken(config: client.Configuration, token: string): Promise<string | null> {
+  if (!config.serverMetadata().revocation_endpoint) return "the issuer names no revocation endpoint";
+  try {
+    await (await openidClient()).tokenRevocation(config, token, { token_type_hint: "refresh_token" });
+    return null;
+  } catch (e) {
+    return grantErrorMessage(e);
+  }
+}
+
 /** Token request parameters that carry the audience: RFC 8707 `resource` for URIs, plus `audience` (Auth0 and others). */
 export function audienceParams(auth: AuthConfig): Record<string, string> {
   if (!auth.audience) return {};

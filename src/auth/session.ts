@@ -81,7 +81,11 @@ export function sessionFromTokens(
 }
 
 export async function loadSession(store: SecretStore): Promise<AuthSession | null> {
-  const text = await store.get(SESSION_SECRET);
+  return parseSession(await store.get(SESSION_SECRET));
+}
+
+/** The session a stored item holds, or null (none, or not one). */
+export function parseSession(text: string | null): AuthSession | null {
   if (!text) return null;
   try {
     const s = JSON.parse(text) as AuthSession;

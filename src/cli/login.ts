@@ -2,12 +2,13 @@
 import { CliError, parse, type Command } from "./args.ts";
 import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
 import { loadCliConfig } from "./local-auth.ts";
-import { discover } from "../auth/oidc.ts";
+import { discover, revokeRefreshToken } from "../auth/oidc.ts";
 import { startDeviceLogin } from "../auth/device-flow.ts";
 import { pkceLogin } from "../auth/pkce-flow.ts";
 import { openBrowser } from "../auth/browser.ts";
 import { openSignInPage } from "../desktop/private-link.ts";
 import { saveSession, type AuthSession } from "../auth/session.ts";
+import { SignInNotStorableError } from "../auth/sign-in-not-storable.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
@@ -49,13 +50,14 @@ ${API_HELP}`,
       const store = await openSecretStore(config).catch((e) => {
         throw new CliError((e as Error).message);
       });
-      const locked = store.locked;
+      const problem = await store.checkWritable();
       await store.close();
-      if (locked) throw new CliError(`nothing was signed in: the tokens could not be stored: ${locked}`);
+      if (problem) throw new CliError(new SignInNotStorableError(problem).message);
     }
     let session: AuthSession;
+    let oidc: Awaited<ReturnType<typeof discover>>;
     try {
-      const oidc = await discover(auth);
+      oidc = await discover(auth);
       if (flow === "pkce") {
         session = await pkceLogin(auth, {
           oidc,
@@ -93,7 +95,10 @@ ${API_HELP}`,
       if (store.warning) writeStderrLine(`warning: ${store.warning}`);
       await saveSession(store, session);
     } catch (e) {
-      throw new CliError(`signed in, but the tokens could not be stored: ${(e as Error).message}`);
+      // This process ends and nothing holds the refresh token, which the issuer would honour until it expires: revoked.
+      const revoked = session.refreshToken ? await revokeRefreshToken(oidc, session.refreshToken) : null;
+      const what = !session.refreshToken ? "" : revoked === null ? "; the sign-in was revoked at the issuer" : `; the sign-in could not be revoked at the issuer (${revoked})`;
+      throw new CliError(`nothing was signed in: the tokens could not be stored: ${(e as Error).message}${what}`);
     } finally {
       await store.close();
     }

@@ -1,11 +1,11 @@
 // Unit tests for the 1.x/2.x migration from fixture files: every field carried or listed, tokens to the secret store only, old files untouched.
 import { afterEach, beforeEach, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MemorySecretStore } from "../secrets/memory-store.ts";
-import { parseConfig } from "./load.ts";
-import { applyMigration, bridgeUrl, markMigrated, migratedAt, migrateLegacy, planMigration, readLegacyFile } from "./migrate.ts";
+import { defaultConfig, parseConfig } from "./load.ts";
+import { applyMigration, bridgeUrl, markMigrated, migratedAt, migrateLegacy, planMigration, plaintextLeftBehind, readLegacyFile } from "./migrate.ts";
 import { ConfigStore } from "./store.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../../tests/fixtures/legacy");
@@ -26,9 +26,10 @@ test("1.x tunnel_config.json: every field is carried or listed with a reason", (
   const c = m.config;
   expect(c.upstreams).toHaveLength(1);
   expect(c.upstreams[0]).toMatchObject({ name: "local", url: "http://localhost:11500", enabled: true, connect_timeout: "20s", first_byte_timeout: "120s" });
-  expect(c.health).toMatchObject({ interval: "45s", failures_before_down: 5 });
+  // maxRetries 5 and retryDelay 2 are 1.x's defaults: the new ones stand.
+  expect(c.health).toMatchObject({ interval: "45s", failures_before_down: 3 });
   expect(c.tunnel).toMatchObject({ enabled: true, relay_url: "wss://app.cloudtolocalllm.online/ws/bridge", protocol: "bridge-v1" });
-  expect(c.tunnel.backoff.initial).toBe("2s");
+  expect(c.tunnel.backoff.initial).toBe("1s");
   expect(c.auth.audience).toBe("https://api.cloudtolocalllm.online");
   expect(c.api.listen).toBe("127.0.0.1:8766"); // 1.x listened on every interface; now loopback only
   // The 1.x cloud's web app is not let at the new API (a website reading the daemon's status without a token).
@@ -255,4 +256,38 @@ test("1.x's default requestTimeout (60 s on the whole request) does not become a
   // A value the user chose is still carried (1.x's bound on the whole request is at least one on its first byte).
   const chosen = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { requestTimeout: "600" } }]);
   expect(chosen.config.upstreams[0]!.first_byte_timeout).toBe("600s");
+});
+
+test("1.x fields at their 1.x defaults (1.x wrote every field, chosen or not) do not override the new defaults; other values are carried", () => {
+  // 1.x's TunnelConfig defaults: connectionTimeout 30, healthCheckInterval 30, maxRetries 5, retryDelay 2.
+  const m = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { ollamaHost: "localhost", ollamaPort: 11434, connectionTimeout: 30, healthCheckInterval: "30", maxRetries: 5, retryDelay: 2 } }]);
+  const defaults = defaultConfig();
+  // Before: connect_timeout "30s" (a dead upstream took 30 s to notice), health.interval "30s", 5 failures, 2s backoff.
+  expect(m.config.upstreams[0]!.connect_timeout).toBe(defaults.upstreams[0]!.connect_timeout);
+  expect(m.config.health.interval).toBe(defaults.health.interval);
+  expect(m.config.health.failures_before_down).toBe(defaults.health.failures_before_down);
+  expect(m.config.tunnel.backoff.initial).toBe(defaults.tunnel.backoff.initial);
+  const listed = Object.fromEntries(m.notCarried.map((n) => [n.field, n.reason]));
+  for (const f of ["connectionTimeout", "healthCheckInterval", "maxRetries", "retryDelay"]) expect(listed[`tunnel_config.json ${f}`]).toContain("is the 1.x default");
+  expect(listed["tunnel_config.json connectionTimeout"]).toBe(`30 is the 1.x default (1.x wrote every field, chosen or not); the new default (${defaults.upstreams[0]!.connect_timeout}) stands`);
+  // Values the user chose are carried.
+  const chosen = migrateLegacy([{ file: "x/tunnel_config.json", kind: "tunnel_config", data: { connectionTimeout: 31, healthCheckInterval: 29, maxRetries: 4, retryDelay: 3 } }]);
+  expect(chosen.config.upstreams[0]!.connect_timeout).toBe("31s");
+  expect(chosen.config.health).toMatchObject({ interval: "29s", failures_before_down: 4 });
+  expect(chosen.config.tunnel.backoff.initial).toBe("3s");
+});
+
+test("2.x's account access token that is not carried: the old file is named with a note to delete it (path and mode, never the token)", async () => {
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const jwt = `${b64({ alg: "RS256", typ: "JWT" })}.${b64({ sub: "auth0|u1", exp: 4102444800 })}.c2lnbmF0dXJl`;
+  const file = join(dir, "connection_config.json");
+  writeFileSync(file, JSON.stringify({ cloud_proxy: { api_base_url: "https://app.cloudtolocalllm.online", auth_token: jwt, enabled: true } }));
+  chmodSync(file, 0o644);
+  const m = planMigration([file]);
+  const applied = await applyMigration(m, new ConfigStore(join(dir, "new", "tunnel.toml"), { backupsDir: join(dir, "backups") }), new MemorySecretStore());
+  expect(applied.storedSecrets).toEqual([]);
+  // Before: no note, as only a stored token counted; the unexpired access token stayed in a 0644 file, unmentioned.
+  const notes = plaintextLeftBehind(m, applied.storedSecrets);
+  expect(notes).toEqual([`${file} still holds the account's access token, which was not carried, in plaintext (mode 0644, readable by other users): delete it once the 1.x/2.x app is gone (it was only read)`]);
+  expect(notes.join("")).not.toContain(jwt.split(".")[1]!);
 });

@@ -39,6 +39,8 @@ export interface Migration {
   carried: Carried[];
   notCarried: NotCarried[];
   secrets: PendingSecret[];
+  /** Legacy fields whose token was not carried and stays, in plaintext, only in the old file (the account's access token). */
+  tokensLeft: string[];
 }
 
 /** Which of the two legacy files a path is, by its name or, failing that, by its keys. */
@@ -206,8 +208,20 @@ function jwtExpiry(token: string): Date | null {
   }
 }
 
-/** 1.x tunnel_config.json's default requestTimeout, in seconds. */
-const LEGACY_REQUEST_TIMEOUT_S = 60;
+/**
+ * 1.x tunnel_config.json's defaults (its TunnelConfig constructor) for the fields whose new setting has another default.
+ * 1.x wrote every field to the file, so a file holds these whether or not the user ever chose them: a value equal to the
+ * 1.x default was never the user's choice, and the new default stands (the field is listed); any other value is carried.
+ */
+const LEGACY_DEFAULTS: Record<string, { value: number; to: string; why?: string }> = {
+  connectionTimeout: { value: 30, to: "upstreams[0].connect_timeout" },
+  // 1.x's requestTimeout bounded the whole request; the new bound is on the first byte, whose default leaves a large
+  // model time to load. A 60 s first-byte bound would fail cold loads, and a few in a row take the upstream down.
+  requestTimeout: { value: 60, to: "upstreams[0].first_byte_timeout", why: "a bound on the whole request; the new bound is on the first byte only, and its default" },
+  healthCheckInterval: { value: 30, to: "health.interval" },
+  maxRetries: { value: 5, to: "health.failures_before_down" },
+  retryDelay: { value: 2, to: "tunnel.backoff.initial" },
+};
 
 /** The 1.x cloud's web app, on the 1.x default allowedOrigins. */
 const LEGACY_CLOUD_ORIGIN = "https://app.cloudtolocalllm.online";
@@ -253,6 +267,7 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
   const carried: Carried[] = [];
   const notCarried: NotCarried[] = [];
   const secrets: PendingSecret[] = [];
+  const tokensLeft: string[] = [];
   const origin = new Map<string, string>(); // config path → legacy field it came from
   const values = new Map<string, string>(); // config path → JSON of the value set
   const set = (to: string, value: unknown, from: string) => {
@@ -281,16 +296,19 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
     const p = port(d.ollamaPort);
     if (host || p !== undefined) set(`${local}.url`, hostUrl(host ?? "localhost", p ?? 11434), f(p !== undefined ? "ollamaHost, ollamaPort" : "ollamaHost"));
     if (bool(d.enableLocalOllama) !== undefined) set(`${local}.enabled`, bool(d.enableLocalOllama), f("enableLocalOllama"));
-    if (seconds(d.connectionTimeout)) set(`${local}.connect_timeout`, seconds(d.connectionTimeout), f("connectionTimeout"));
-    // 1.x's requestTimeout bounded the whole request; the new bound is on the first byte, whose default leaves a large
-    // model time to load. At 1.x's default (never the user's choice) a 60 s first-byte bound would fail cold loads, and
-    // a few in a row take the upstream down: the new default stands. A value the user chose is carried.
-    if (num(d.requestTimeout) === LEGACY_REQUEST_TIMEOUT_S)
-      drop(f("requestTimeout"), `${LEGACY_REQUEST_TIMEOUT_S} s is the 1.x default, a bound on the whole request; the new bound is on the first byte only, and its default (${defaultConfig().upstreams[0]!.first_byte_timeout}) leaves a large model time to load`);
-    else if (seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
-    if (seconds(d.healthCheckInterval)) set("health.interval", seconds(d.healthCheckInterval), f("healthCheckInterval"));
-    if (num(d.maxRetries) !== undefined) set("health.failures_before_down", Math.max(1, Math.round(num(d.maxRetries)!)), f("maxRetries"));
-    if (seconds(d.retryDelay)) {
+    // A field at its 1.x default is listed and left out: the new default stands.
+    const chosen = (k: string): boolean => {
+      const old = LEGACY_DEFAULTS[k]!;
+      if (num(d[k]) !== old.value) return true;
+      const now = String(getPath(defaultConfig() as unknown as Record<string, unknown>, old.to));
+      drop(f(k), old.why ? `${old.value} is the 1.x default, ${old.why} (${now}) leaves a large model time to load` : `${old.value} is the 1.x default (1.x wrote every field, chosen or not); the new default (${now}) stands`);
+      return false;
+    };
+    if (chosen("connectionTimeout") && seconds(d.connectionTimeout)) set(`${local}.connect_timeout`, seconds(d.connectionTimeout), f("connectionTimeout"));
+    if (chosen("requestTimeout") && seconds(d.requestTimeout)) set(`${local}.first_byte_timeout`, seconds(d.requestTimeout), f("requestTimeout"));
+    if (chosen("healthCheckInterval") && seconds(d.healthCheckInterval)) set("health.interval", seconds(d.healthCheckInterval), f("healthCheckInterval"));
+    if (chosen("maxRetries") && num(d.maxRetries) !== undefined) set("health.failures_before_down", Math.max(1, Math.round(num(d.maxRetries)!)), f("maxRetries"));
+    if (chosen("retryDelay") && seconds(d.retryDelay)) {
       set("tunnel.backoff.initial", seconds(d.retryDelay), f("retryDelay"));
       if (num(d.retryDelay)! > 60) setPath(raw, "tunnel.backoff.max", seconds(d.retryDelay));
     }
@@ -372,9 +390,10 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
       if ("connection_type" in cp) drop(f("connection_type"), "the tunnel's protocol is set by tunnel.protocol");
       const token = str(cp.auth_token);
       const exp = token ? jwtExpiry(token) : null;
-      if (exp !== null)
+      if (exp !== null) {
+        tokensLeft.push(f("auth_token"));
         drop(f("auth_token"), `it is the account's access token (a JWT that ${exp.getTime() <= Date.now() ? "expired" : "expires"} on ${exp.toISOString().slice(0, 10)}); stored as the agent token it would stay in use after that and shadow the refreshed token of a sign-in: sign in with \`cloudtolocalllm-tunnel login\` instead`);
-      else if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
+      } else if (token) secrets.push({ name: "tunnel-token", value: token, from: f("auth_token"), ref: "tunnel.token_secret" });
     }
   }
 
@@ -390,7 +409,7 @@ export function migrateLegacy(sources: LegacySource[]): Migration {
   // Whatever the new schema rejects falls back to its default, and is listed.
   for (let round = 0; round < 10; round++) {
     const r = validateConfig(structuredClone(raw), "migration");
-    if (r.ok) return { sources: sources.map((s) => s.file), config: r.config, carried, notCarried, secrets };
+    if (r.ok) return { sources: sources.map((s) => s.file), config: r.config, carried, notCarried, secrets, tokensLeft };
     let removed = false;
     for (const issue of r.issues as ConfigIssue[]) {
       // Back to the default where there is one (a required key such as upstreams[0].url), else simply left out.
@@ -418,20 +437,25 @@ export function renderMigration(m: Migration, now = new Date()): string {
 }
 
 /**
- * The legacy files that still hold, in plaintext, a token now in the secret store: they are only read, never changed,
- * so the user is told (by path and mode, never the value) to remove them once the old app is gone.
+ * The legacy files that still hold a token in plaintext that nothing needs any more: one now in the secret store, or the
+ * account's access token that was not carried (a sign-in replaces it). They are only read, never changed, so the user
+ * is told (by path and mode, never the value) to remove them once the old app is gone. A token that could not be
+ * stored is not counted: the file is where the user copies it from.
  */
 export function plaintextLeftBehind(m: Migration, stored: string[]): string[] {
-  const files = new Set(m.secrets.filter((s) => stored.includes(s.name)).map((s) => s.from.split(" ")[0]!));
+  const fileOf = (from: string) => from.split(" ")[0]!;
+  const storedIn = new Set(m.secrets.filter((s) => stored.includes(s.name)).map((s) => fileOf(s.from)));
+  const leftIn = new Set(m.tokensLeft.map(fileOf));
   return m.sources
-    .filter((f) => files.has(basename(f)))
+    .filter((f) => storedIn.has(basename(f)) || leftIn.has(basename(f)))
     .map((f) => {
       let mode = "";
       try {
         const bits = statSync(f).mode & 0o777;
         mode = ` (mode ${bits.toString(8).padStart(4, "0")}${bits & 0o044 ? ", readable by other users" : ""})`;
       } catch {}
-      return `${f} still holds the token in plaintext${mode}: delete it once the 1.x/2.x app is gone (it was only read)`;
+      const what = !leftIn.has(basename(f)) ? "the token" : storedIn.has(basename(f)) ? "tokens" : "the account's access token, which was not carried,";
+      return `${f} still holds ${what} in plaintext${mode}: delete it once the 1.x/2.x app is gone (it was only read)`;
     });
 }
 

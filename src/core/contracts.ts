@@ -439,6 +439,16 @@ export interface SecretStore {
   set(name: string, value: string): Promise<void>;
   delete(name: string): Promise<boolean>;
   list(): Promise<string[]>;
+  /**
+   * Asks the backend now (not at open) whether a secret could be stored: null when it could, else the sentence saying
+   * why not (a keyring locked, or gone, since). A store that can always write (a file, memory) leaves it out.
+   */
+  checkWritable?(): Promise<string | null>;
+  /**
+   * The copy of `name` a fallback file beside the keyring kept from a time without one (never read otherwise), or null:
+   * `delete` deletes it too, and a sign-out revokes the refresh token it holds first.
+   */
+  leftover?(name: string): Promise<string | null>;
 }
 
 /** What other components use: the tunnel reads the access token and reconnects when it changes. */

@@ -50,6 +50,7 @@ export const ERROR_TABLE = {
   FileWriteError: { write_failed: { meaning: "a write failed for another reason the system named (read-only file system, permissions, a directory in the way); the file was left as it was", http: "write_failed", exit: EXIT_FAILURE } },
   BackupNotFoundError: { backup_not_found: { meaning: "no config backup with this id", http: "not_found", exit: EXIT_FAILURE } },
   AuthNotConfiguredError: { auth_not_configured: { meaning: "sign-in needs [auth] issuer and client_id", http: "conflict", exit: EXIT_FAILURE } },
+  SignInNotStorableError: { tokens_not_storable: { meaning: "a sign-in was refused before it started: its tokens could not be stored (a locked keyring)", http: "unavailable", exit: EXIT_FAILURE } },
   KeyringLockedError: { keyring_locked: { meaning: "the desktop keyring is locked", http: "unavailable", exit: EXIT_FAILURE } },
   NoSecretServiceError: { no_secret_service: { meaning: "no usable Secret Service on the session bus", http: "unavailable", exit: EXIT_FAILURE } },
   ListenError: { listen_failed: { meaning: "a listener cannot bind its address (the field and the system's reason are in the error)", exit: EXIT_FAILURE } },

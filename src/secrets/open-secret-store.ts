@@ -23,8 +23,8 @@ export interface OpenSecretStoreOptions {
 export interface ClosableSecretStore extends SecretStore {
   /** Whether an environment variable supplies `name`. */
   fromEnv(name: string): boolean;
-  /** The keyring answers but is locked (nothing can be stored until it is unlocked): its sentence, else null. */
-  readonly locked: string | null;
+  /** Asks the backend now whether a secret could be stored: null, else why not (a locked keyring). */
+  checkWritable(): Promise<string | null>;
   /** The warning as one short log line (status and doctor show the whole `warning`). */
   readonly brief: string | null;
   /** Recomputes the inline-secret warning after the config changed. */
@@ -43,7 +43,7 @@ class EnvOverlayStore implements ClosableSecretStore {
     private readonly env: NodeJS.ProcessEnv,
     private readonly innerBrief: string | null = null,
     /** The fallback file beside a keyring: it may hold copies from a time without one (a login over ssh), never read. */
-    private readonly leftover: FileSecretStore | null = null,
+    private readonly fallbackFile: FileSecretStore | null = null,
   ) {}
   get backend() {
     return this.inner.backend;
@@ -52,9 +52,8 @@ class EnvOverlayStore implements ClosableSecretStore {
     const all = [this.inner.warning, this.inlineWarning].filter(Boolean);
     return all.length ? all.join(" ") : null;
   }
-  get locked() {
-    // A Secret Service store's own warning is set only by its probe finding the default keyring locked.
-    return this.inner.backend === "secret-service" && !(this.inner instanceof UnavailableSecretStore) ? this.inner.warning : null;
+  checkWritable(): Promise<string | null> {
+    return this.inner.checkWritable?.() ?? Promise.resolve(null);
   }
   get brief() {
     const all = [this.innerBrief ?? this.inner.warning, this.inlineWarning].filter(Boolean);
@@ -81,12 +80,16 @@ class EnvOverlayStore implements ClosableSecretStore {
   set(name: string, value: string) {
     return this.inner.set(name, value);
   }
+  async leftover(name: string): Promise<string | null> {
+    if (!this.fallbackFile || !existsSync(this.fallbackFile.path)) return null;
+    return this.fallbackFile.get(name).catch(() => null);
+  }
   /** Deletes everywhere the program ever stored it: a sign-out or `secret delete` leaves no copy in the fallback file. */
   async delete(name: string) {
     const deleted = await this.inner.delete(name);
-    if (!this.leftover || !existsSync(this.leftover.path)) return deleted;
-    const old = await this.leftover.delete(name);
-    if (old) log.info("deleted a copy left in the fallback file from a time without a keyring", { name, file: this.leftover.path });
+    if (!this.fallbackFile || !existsSync(this.fallbackFile.path)) return deleted;
+    const old = await this.fallbackFile.delete(name);
+    if (old) log.info("deleted a copy left in the fallback file from a time without a keyring", { name, file: this.fallbackFile.path });
     return deleted || old;
   }
   list() {
@@ -120,6 +123,9 @@ export class UnavailableSecretStore implements SecretStore {
   }
   async list(): Promise<string[]> {
     this.fail();
+  }
+  async checkWritable(): Promise<string | null> {
+    return this.warning;
   }
 }
 

@@ -186,6 +186,16 @@ export class SecretServiceStore implements SecretStore {
     }
   }
 
+  /** Probes again: the keyring may have been locked or unlocked since the store was opened (the warning follows). */
+  async checkWritable(): Promise<string | null> {
+    try {
+      await this.probe();
+      return this.warning;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
   private async find(name: string): Promise<{ unlocked: string[]; locked: string[] }> {
     const [unlocked, locked] = await this.call(SERVICE_PATH, I_SERVICE, "SearchItems", "a{ss}", [{ application: APPLICATION, name }]);
     return { unlocked: unlocked as string[], locked: locked as string[] };

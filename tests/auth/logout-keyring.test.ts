@@ -114,13 +114,43 @@ test("a copy of the tokens left in the fallback file (a login without a keyring)
   const file = join(home, ".local/state/cloudtolocalllm/secrets.json");
   const fileSession = () => (existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")).secrets?.["auth-session"] ?? null) : null);
   expect(fileSession()).toContain("refreshToken");
+  const fileToken = JSON.parse(fileSession()).refreshToken as string;
   // Signed in again with the keyring back: the keyring holds the current session, the file the old one.
   await login();
+  const keyringToken = JSON.parse(storedSession()).refreshToken as string;
   const out = await run(["logout"]);
   expect(out.code).toBe(0);
   expect(out.out).toContain("Signed out Test carol");
   expect(storedSession()).toBe("");
   expect(fileSession()).toBeNull();
+  // Both refresh tokens are revoked at the issuer. Before: the file's copy was deleted and still honoured by the issuer.
+  const revoked = p.revocations().map((r) => r.token);
+  expect(revoked).toContain(keyringToken);
+  expect(revoked).toContain(fileToken);
+  expect(await p.provider.RefreshToken.find(fileToken)).toBeFalsy();
+}, 60_000);
+
+test("keyring locked during a login (after its check): the tokens it could not store are revoked at the issuer, and it says nothing was signed in", async () => {
+  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const { url, all } = await authorizationUrl(proc.stderr);
+  const before = p.revocations().length;
+  lock();
+  try {
+    await browse(url, "carol");
+    expect(await proc.exited).toBe(1);
+    const err = await all();
+    expect(err).toContain("nothing was signed in: the tokens could not be stored: The desktop keyring is locked");
+    expect(err).toContain("the sign-in was revoked at the issuer");
+    // Before: "signed in, but the tokens could not be stored", and a live refresh token that nothing held.
+    const added = p.revocations().slice(before);
+    expect(added).toHaveLength(1);
+    expect(added[0]!.hint).toBe("refresh_token");
+    expect(await p.provider.RefreshToken.find(added[0]!.token)).toBeFalsy();
+    for (const t of added) expect(err).not.toContain(t.token);
+  } finally {
+    await kr.restartService();
+  }
+  expect(storedSession()).toBe("");
 }, 60_000);
 
 test("keyring locked: login refuses before the issuer is asked (no grant made that nothing could store)", async () => {

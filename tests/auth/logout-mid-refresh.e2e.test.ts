@@ -18,6 +18,8 @@ afterAll(async () => {
 test("a sign-out stored while the daemon's refresh is in flight stays signed out", async () => {
   await s.signIn("alice");
   expect(s.stored()).not.toBeNull();
+  const old = s.stored()!.refreshToken!;
+  const revokedBefore = s.p.revocations().length;
   // The issuer has answered the refresh (the old refresh token is consumed); the answer is held before the daemon gets it.
   const held = await s.p.hold("response");
   // The CLI signs out; its reload call cannot reach the daemon (as in the moment between the store's change and that call).
@@ -30,4 +32,8 @@ test("a sign-out stored while the daemon's refresh is in flight stays signed out
   expect(s.stored()).toBeNull();
   await Bun.sleep(1000);
   expect(s.stored()).toBeNull();
+  // The CLI revoked the stored refresh token; the daemon revoked the rotated one it got and dropped (nothing holds it).
+  const revoked = s.p.revocations().slice(revokedBefore).map((r) => r.token);
+  expect(revoked).toContain(old);
+  expect(revoked.filter((t) => t !== old)).toHaveLength(1);
 }, 40_000);

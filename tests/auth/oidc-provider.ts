@@ -18,6 +18,10 @@ export interface TestProvider {
   provider: InstanceType<typeof Provider>;
   /** POST requests to the token endpoint so far (every grant: device polling, code, refresh). */
   tokenCalls(): number;
+  /** POST requests to the device authorization endpoint so far (each starts a device sign-in). */
+  deviceCalls(): number;
+  /** The tokens sent to the revocation endpoint so far (RFC 7009), in order, each with the hint the client gave. */
+  revocations(): { token: string; hint: string | null }[];
   /** While set, the token endpoint answers with this HTTP status (a server in trouble). */
   failTokenEndpoint(status: number | null): void;
   /** Signs a JWT with the provider's own key (to build tokens the relay must refuse, e.g. a wrong audience). */
@@ -52,9 +56,12 @@ export interface ProviderOptions {
 export async function startProvider(opts: ProviderOptions = {}): Promise<TestProvider> {
   let handler: ((req: any, res: any) => void) | null = null;
   let tokenCalls = 0;
+  let deviceCalls = 0;
+  const revocations: { token: string; hint: string | null }[] = [];
   let failWith: number | null = null;
   let holding: { step: "request" | "response"; held(release: () => void): void } | null = null;
   const server: Server = createServer((req, res) => {
+    if (req.method === "POST" && req.url?.startsWith("/device/auth")) deviceCalls++;
     if (req.method === "POST" && req.url?.startsWith("/token") && !req.url.startsWith("/token/")) {
       tokenCalls++;
       if (failWith) {
@@ -146,12 +153,20 @@ export async function startProvider(opts: ProviderOptions = {}): Promise<TestPro
     pkce: { required: () => true },
   } as any);
   provider.on("server_error", (_ctx: unknown, e: Error) => console.error("oidc-provider server_error", e));
+  // Recorded after the provider read the request (its parsed parameters): whatever it then did with the token.
+  provider.use(async (ctx: { path: string; oidc?: { params?: Record<string, unknown> } }, next: () => Promise<void>) => {
+    await next();
+    const params = ctx.oidc?.params;
+    if (ctx.path === "/token/revocation" && typeof params?.token === "string") revocations.push({ token: params.token, hint: typeof params.token_type_hint === "string" ? params.token_type_hint : null });
+  });
   handler = provider.callback();
 
   return {
     issuer,
     provider,
     tokenCalls: () => tokenCalls,
+    deviceCalls: () => deviceCalls,
+    revocations: () => [...revocations],
     failTokenEndpoint(status) {
       failWith = status;
     },

@@ -140,3 +140,37 @@ test("a sign-out while a device sign-in is starting drops it: no code left pendi
     await m.stop();
   }
 });
+
+test("a refreshed session the store refused, replaced by a sign-in elsewhere (reload), has its refresh token revoked, not just forgotten", async () => {
+  const auth = { ...AUTH, issuer: p.issuer };
+  const store = new MemorySecretStore();
+  await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "frank") }));
+  // The store refuses writes from here on (a keyring locked under the daemon).
+  const refusing = Object.assign(Object.create(store), {
+    set: async () => {
+      throw new Error("The desktop keyring is locked");
+    },
+  }) as MemorySecretStore;
+  let locked = true;
+  const m = new AuthManager({ config: () => auth, secrets: () => (locked ? refusing : store), events: new EventBus(), minGrantIntervalMs: 0 });
+  await m.start();
+  try {
+    const stored = (await loadSession(store))!.refreshToken;
+    await m.refreshNow();
+    // Rotated: the new refresh token is in memory only, the store still holds the spent one.
+    const unstored = (m as unknown as { session: { refreshToken: string } }).session.refreshToken;
+    expect(unstored).not.toBe(stored);
+    expect((await loadSession(store))!.refreshToken).toBe(stored);
+    // `login` in another process stores a new sign-in; its call tells the daemon to reload.
+    locked = false;
+    await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "frank") }));
+    const before = p.revocations().length;
+    await m.reload();
+    expect(m.status()).toMatchObject({ state: "signed_in", subject: "frank" });
+    // Before: dropped from memory and still honoured by the issuer.
+    expect(p.revocations().slice(before).map((r) => r.token)).toEqual([unstored]);
+    expect(await p.provider.RefreshToken.find(unstored)).toBeFalsy();
+  } finally {
+    await m.stop();
+  }
+}, 20_000);

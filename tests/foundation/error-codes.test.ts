@@ -21,6 +21,7 @@ import { HopBodyError } from "../../src/relay/cluster/hop-body.ts";
 import { HttpParseError } from "../../src/broker/http1-parser.ts";
 import { UpstreamConnError } from "../../src/broker/http1-client.ts";
 import { KeyringLockedError, NoSecretServiceError } from "../../src/secrets/secret-service-store.ts";
+import { SignInNotStorableError } from "../../src/auth/sign-in-not-storable.ts";
 import { ListenError } from "../../src/core/listen-error.ts";
 import { DBusError } from "../../src/desktop/dbus/variant.ts";
 import { DBusProtocolError } from "../../src/desktop/dbus/protocol-error.ts";
@@ -41,6 +42,7 @@ const SAMPLES: Record<ErrorFamily, () => Error> = {
   BackupNotFoundError: () => new BackupNotFoundError("x"),
   AuthNotConfiguredError: () => new AuthNotConfiguredError(),
   KeyringLockedError: () => new KeyringLockedError(),
+  SignInNotStorableError: () => new SignInNotStorableError("x"),
   NoSecretServiceError: () => new NoSecretServiceError("x"),
   ListenError: () => new ListenError("api.listen", "x", "EADDRINUSE"),
   StreamError: () => new StreamError("cancel", "x", false),
@@ -117,6 +119,7 @@ test("the control API's mapping: an error of the table becomes its HTTP code and
     [new DiskFullError("/f", "ENOSPC"), "disk_full", 507],
     [new FileWriteError("/f", "EROFS"), "write_failed", 500],
     [new AuthNotConfiguredError(), "conflict", 409],
+    [new SignInNotStorableError("The desktop keyring is locked"), "unavailable", 503],
   ];
   for (const [e, code, status] of cases) {
     const h = toHttpError("UNKNOWN", e, req);

@@ -1,6 +1,7 @@
 // What the sign-in routes do, on ctx.services.auth (the daemon's AuthManager).
 import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
+import { httpErrorOf } from "../../../core/error-codes.ts";
 import type { AuthService, AuthStatus } from "../../../auth/manager.ts";
 
 function service(ctx: DaemonContext): AuthService {
@@ -22,7 +23,8 @@ export async function startLogin(ctx: DaemonContext) {
   try {
     return await auth.startDeviceLogin();
   } catch (e) {
-    throw new HttpError("upstream_error", (e as Error).message);
+    // A refusal of our own (the tokens could not be stored: 503) keeps its code; anything else is the issuer's trouble.
+    throw httpErrorOf(e) ?? new HttpError("upstream_error", (e as Error).message);
   }
 }
 
