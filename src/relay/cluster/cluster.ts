@@ -21,6 +21,7 @@ import { HopWatch } from "./hop-watch.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
+import { askNode, type NodeAnswer } from "./node-probe.ts";
 import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, bodiless, ownerUnreachable, resumeAt, sendToOwner, signedHeaders, smallBody } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
 import { SplitWatch } from "./split-watch.ts";
@@ -417,21 +418,8 @@ export class RelayCluster implements ClusterRouting {
   }
 
   /** `node`'s JSON answer to a signed GET of `target` in time (null: none; {}: an error or not JSON, e.g. an older node). */
-  private async ask(node: string, url: string, target = "/internal/tunnels", ms = this.probeMs): Promise<{ redis?: string; up_ms?: unknown } | null> {
-    try {
-      const { headers } = signedHeaders(this.keys.hop, this.nodeId, node, "GET", target, new Headers(), "none");
-      // Node to node never through an environment HTTP_PROXY (proxy: false): the hops carry signed calls and clients' keys.
-      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(ms), proxy: false });
-      const text = await res.text();
-      if (!res.ok) return {};
-      try {
-        return JSON.parse(text) as { redis?: string; up_ms?: unknown };
-      } catch {
-        return {};
-      }
-    } catch {
-      return null;
-    }
+  private ask(node: string, url: string, target = "/internal/tunnels", ms = this.probeMs): Promise<NodeAnswer | null> {
+    return askNode({ key: this.keys.hop, from: this.nodeId }, node, url, target, ms);
   }
 
   /**
