@@ -1,5 +1,7 @@
 // Asking another relay node something on its internal listener (a signed GET: is it there, does it reach Redis), with
-// a bound on the wait: the answer's JSON, or null when none came in time. Node to node never goes through an HTTP_PROXY.
+// a bound on the wait: the answer's JSON, or null when none came in time. The wait is counted in this node's own time
+// (own-time.ts): a node that got no CPU for longer must not take a peer that answered in time for frozen.
+import { ownTimeDeadline } from "./own-time.ts";
 import { signedHeaders } from "./owner-forward.ts";
 
 export interface NodeProbe {
@@ -13,10 +15,12 @@ export type NodeAnswer = { redis?: string; up_ms?: unknown };
 
 /** `node`'s JSON answer to a signed GET of `target` within `ms` (null: none; {}: an error or not JSON, e.g. an older node). */
 export async function askNode(p: NodeProbe, node: string, url: string, target: string, ms: number): Promise<NodeAnswer | null> {
+  const late = new AbortController();
+  const cancel = ownTimeDeadline(ms, () => late.abort(new Error(`no answer from relay node ${node} within ${ms} ms`)));
   try {
     const { headers } = signedHeaders(p.key, p.from, node, "GET", target, new Headers(), "none");
     // Node to node never through an environment HTTP_PROXY (proxy: false): the hops carry signed calls and clients' keys.
-    const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(ms), proxy: false });
+    const res = await fetch(url + target, { headers, signal: late.signal, proxy: false });
     const text = await res.text();
     if (!res.ok) return {};
     try {
@@ -26,5 +30,7 @@ export async function askNode(p: NodeProbe, node: string, url: string, target: s
     }
   } catch {
     return null;
+  } finally {
+    cancel();
   }
 }

@@ -1,0 +1,121 @@
+// The hop watch (src/relay/cluster/hop-watch.ts) against real processes: Debian's redis-server, 3 relay nodes each
+// reaching Redis through a proxy that can cut it off, HAProxy in front, a daemon as the agent. A node gives up on its
+// calls at a node that froze (SIGSTOP) also while its own Redis is down, so they end with their error line instead of
+// hanging; and its probe of another node counts its own time, so a node that got no CPU for longer than the probe's
+// timeout does not take a peer that answered in time for frozen.
+import { expect } from "bun:test";
+import { createServer, type Server } from "node:net";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import type { DaemonProc } from "../helpers/daemon.ts";
+import { startRedis, type TestRedis } from "../helpers/redis.ts";
+import { requireTools } from "../helpers/requires.ts";
+import { startTcpSwitch, type TcpSwitch } from "../helpers/tcp-switch.ts";
+import { until } from "../helpers/until.ts";
+import { TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
+import { DIALECTS, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
+import { askNode } from "../../src/relay/cluster/node-probe.ts";
+import { clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+
+const { afterAll, beforeAll, test } = requireTools(["redis-server", "haproxy"]);
+
+const TOKENS = 200;
+let redis: TestRedis;
+let fake: FakeOllama;
+let cluster: TestCluster;
+let lb: TestHaproxy;
+let daemon: DaemonProc;
+const redisLinks = new Map<string, TcpSwitch>();
+
+beforeAll(async () => {
+  redis = await startRedis();
+  fake = await startFakeOllama({ tokens: TOKENS, tokenDelayMs: 40 });
+  for (const id of ["n1", "n2", "n3"]) redisLinks.set(id, await startTcpSwitch(redis.port));
+  // A short resume window: an answer whose node froze, with nowhere to resume, ends with its error line soon after.
+  cluster = await startCluster({ redisUrl: redis.url, redisUrlFor: (id) => `redis://127.0.0.1:${redisLinks.get(id)!.port}/0`, resumeWindow: "2s" });
+  lb = await startHaproxy(cluster.nodes, "inter 200ms fall 1 rise 1");
+  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${lb.url.replace(/^http/, "ws")}/agent` }));
+}, 60_000);
+
+afterAll(async () => {
+  daemon?.proc.kill("SIGCONT");
+  for (const n of cluster?.nodes ?? []) n.proc.kill("SIGCONT");
+  await daemon?.stop();
+  await lb?.stop();
+  await cluster?.stop();
+  for (const l of redisLinks.values()) l.stop();
+  await fake?.stop();
+  await redis?.stop();
+  if (daemon) cleanup(daemon.home);
+});
+
+async function redisCli(...args: string[]): Promise<string> {
+  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), ...args], { stdout: "pipe" });
+  const out = (await new Response(p.stdout).text()).trim();
+  await p.exited;
+  return out;
+}
+const leaseHolder = async () => (await redisCli("HGET", `${clusterRedisKeys(cluster).prefix}:lease:${TUNNEL_ID}`, "node")) || null;
+const redisState = async (n: ClusterNode) => {
+  const body = (await (await fetch(`${n.url}/readyz`)).json()) as { cluster?: { redis: string }; error?: { details?: { cluster?: { redis: string } } } };
+  return (body.error?.details ?? body).cluster?.redis;
+};
+
+// A loaded machine: the node sent its probe, then got no CPU for longer than the probe's timeout while the peer
+// answered at once. Its expired timer can run before its fetch thread has handed it the answer; counting the stall as
+// the peer's would abort every call waiting there (when the peer's heartbeat lapsed too, as on the same loaded machine)
+// though the peer is healthy. The prober is a process of its own, stopped (SIGSTOP) right after it asked: Bun's fetch
+// reads its sockets on a thread of its own, so only a stop of the whole process takes the CPU from both, as a loaded
+// machine does (Bun.sleepSync stops the JavaScript thread alone).
+test("a peer that answered the probe in time is not taken for frozen, also when this node had no CPU for longer than the probe's timeout", async () => {
+  const { keys } = clusterRedisKeys(cluster);
+  const peer = cluster.nodes[0]!;
+  const ROUNDS = 5;
+  const script = `import { askNode } from ${JSON.stringify(`${import.meta.dir}/../../src/relay/cluster/node-probe.ts`)};
+const key = Uint8Array.fromBase64(${JSON.stringify(keys.hop.toBase64())});
+for (let i = 0; i < ${ROUNDS}; i++) {
+  const answer = askNode({ key, from: "n2" }, ${JSON.stringify(peer.id)}, ${JSON.stringify(peer.internalUrl)}, "/internal/tunnels", 300);
+  console.log("asked");
+  console.log(JSON.stringify((await answer)?.node ?? null));
+}`;
+  const prober = Bun.spawn(["bun", "-e", script], { stdout: "pipe", stderr: "inherit" });
+  const answers: unknown[] = [];
+  try {
+    const lines = (async function* () {
+      let buf = "";
+      for await (const chunk of prober.stdout.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        for (let n = buf.indexOf("\n"); n >= 0; n = buf.indexOf("\n")) yield buf.slice(0, n), (buf = buf.slice(n + 1));
+      }
+    })();
+    for await (const line of lines) {
+      if (line !== "asked") {
+        answers.push(JSON.parse(line));
+        continue;
+      }
+      prober.kill("SIGSTOP");
+      await Bun.sleep(1_000);
+      prober.kill("SIGCONT");
+    }
+  } finally {
+    prober.kill("SIGCONT");
+    prober.kill();
+    await prober.exited;
+  }
+  expect(answers).toEqual(Array(ROUNDS).fill(peer.id));
+}, 30_000);
+
+// The other side of the same rule: the stall starts the window again once, not for ever. A node whose listener takes
+// the connection and answers nothing (frozen: the kernel still accepts) is still given up after the node wakes.
+test("a peer that answers nothing is still given up when this node itself had no CPU meanwhile", async () => {
+  const { keys } = clusterRedisKeys(cluster);
+  const silent: Server = createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  try {
+    const port = (silent.address() as { port: number }).port;
+    const answer = askNode({ key: keys.hop, from: "n2" }, "n9", `http://127.0.0.1:${port}`, "/internal/tunnels", 200);
+    Bun.sleepSync(500);
+    expect(await answer).toBeNull();
+  } finally {
+    silent.close();
+  }
+});
