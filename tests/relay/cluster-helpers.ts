@@ -36,6 +36,8 @@ export interface ClusterOptions {
   leaseTtl?: string;
   nodeTtl?: string;
   goAwayGrace?: string;
+  /** resume_window of every node (default: the relay's, 60 s). */
+  resumeWindow?: string;
   /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
   advertiseUrl?: (id: string, internal: string) => string | undefined;
   /** A node's own redis_url (e.g. through a proxy that can cut it off); default: redisUrl. */
@@ -63,7 +65,7 @@ export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string
 admin_token_sha256 = "${hashToken(ADMIN_TOKEN)}"
 first_byte_timeout = "5s"
 go_away_grace = "${o.goAwayGrace ?? "5s"}"
-
+${o.resumeWindow ? `resume_window = "${o.resumeWindow}"\n` : ""}
 [cluster]
 redis_url = "${o.redisUrlFor?.(o.id) ?? o.redisUrl}"
 node_id = "${o.id}"

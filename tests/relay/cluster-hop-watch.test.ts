@@ -119,3 +119,43 @@ test("a peer that answers nothing is still given up when this node itself had no
     silent.close();
   }
 });
+
+test("the client's node cut off from Redis and the agent's node frozen (SIGSTOP): the answers it has in flight there end with their error line in their dialect, not hang", async () => {
+  const holder = await until(leaseHolder, 10_000, "a node to hold the tunnel");
+  const owner = cluster.nodes.find((n) => n.id === holder)!;
+  const i = cluster.nodes.indexOf(owner);
+  const entry = cluster.nodes.find((n) => n !== owner)!;
+  const gaveUp = new RegExp(`calls to a relay node that stopped answering were aborted node=${owner.id} calls=\\d`);
+  const calls = DIALECTS.map((d) => streamingCall(entry.url, d));
+  const ended: boolean[] = DIALECTS.map(() => false);
+  calls.forEach((c, k) => void c.done.finally(() => (ended[k] = true)).catch(() => {}));
+  try {
+    await Promise.all(calls.map((c) => c.started));
+    // The entry node's Redis first (its commands time out: it notices), then the owner freezes; the agent is frozen too,
+    // so it comes back nowhere and the answers cannot resume: they must end with their error line.
+    redisLinks.get(entry.id)!.silence();
+    await until(async () => (await redisState(entry)) === "down", 10_000, `${entry.id} to see its Redis down`);
+    daemon.proc.kill("SIGSTOP");
+    owner.proc.kill("SIGSTOP");
+    // Bounded: node_ttl (1.5 s) for the owner's last heartbeat to be too old, a probe (1.5 s), the resume window (2 s).
+    await until(() => ended.every(Boolean), 20_000, `the answers at ${entry.id} to end while its Redis is down and ${owner.id} is frozen`);
+    const texts = await Promise.all(calls.map((c) => c.done));
+    for (const [k, d] of DIALECTS.entries()) {
+      const text = texts[k]!;
+      expect(tokensIn(text).length).toBeGreaterThan(0);
+      expect(tokensIn(text).length).toBeLessThan(TOKENS);
+      expect(text).not.toMatch(d.done);
+      expect(text).toMatch(new RegExp(`disconnected in the middle of the answer \\(the relay node ${owner.id} stopped answering`));
+    }
+    // Each in its dialect: Ollama's last NDJSON line is {"error": …}; OpenAI's stream ends with an error event.
+    expect(JSON.parse(texts[0]!.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(/stopped answering/) });
+    expect(texts[1]!).toMatch(/\n\nevent: error\ndata: \{"error":\{"message":"[^\n]*stopped answering[^\n]*\}\}\n\n$/);
+    expect(entry.stderr()).toMatch(gaveUp);
+  } finally {
+    redisLinks.get(entry.id)!.heal();
+    owner.proc.kill("SIGKILL");
+    daemon.proc.kill("SIGCONT");
+    await owner.proc.exited;
+    await cluster.restart(i);
+  }
+}, 60_000);

@@ -110,6 +110,10 @@ export class RelayCluster implements ClusterRouting {
   private liveNodes = 0;
   /** The verified members as of the last heartbeat round (a lease naming another node is not followed). */
   private members = new Set<string>();
+  /** When `members` was read from Redis (a view older than node_ttl says nothing about who still beats). */
+  private membersAt = -Infinity;
+  /** A sweep of the calls at other nodes is under way (its probes may take a while): one at a time. */
+  private sweeping = false;
   /** Ignored records already logged (each once, not once per heartbeat). */
   private readonly reported = new Set<string>();
   /** Why Redis refuses this node's writes (write-refusal.ts), or null; cleared by the next heartbeat it accepts. */
@@ -228,6 +232,7 @@ export class RelayCluster implements ClusterRouting {
     await this.link.start();
     this.timers.push(setInterval(() => void this.renewAll(), Math.max(200, this.ms.lease_ttl / 3)));
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
+    this.timers.push(setInterval(() => void this.sweepHops(), Math.max(200, this.ms.node_ttl / 3)));
     this.timers.push(setInterval(() => void this.split.check(), Math.max(100, this.ms.lease_ttl / 6)));
     log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
     this.reachedRedis ||= this.link.up;
@@ -390,21 +395,30 @@ export class RelayCluster implements ClusterRouting {
       await this.refreshMembers();
     } catch (e) {
       this.refused(e);
-      return;
     }
-    await this.sweepHops();
   }
 
   /**
    * Calls waiting on a node that stopped beating and does not answer a probe (frozen: its connections never break)
    * are aborted, so their answers resume where the agent reconnected or end with their error line instead of hanging.
-   * A node that still answers (only cut off from Redis) keeps its calls.
+   * A node that still answers (only cut off from Redis) keeps its calls. Run on its own timer, not after a heartbeat:
+   * while this node's own Redis is down (or refuses its writes) it sees no heartbeats, and its calls at a node that
+   * froze meanwhile would hang; then the members it read last are not trusted past node_ttl, and every node waited on
+   * is probed.
    */
   private async sweepHops(): Promise<void> {
-    for (const w of this.hops.waitedOn()) {
-      if (this.members.has(w.node) || (await this.answers(w.node, w.url))) continue;
-      const calls = this.hops.abort(w.node, `the relay node ${w.node} stopped answering (no heartbeat, and no answer within ${this.probeMs} ms)`);
-      if (calls) log.warn("calls to a relay node that stopped answering were aborted", { node: w.node, calls });
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const seen = performance.now() - this.membersAt <= this.ms.node_ttl;
+      for (const w of this.hops.waitedOn()) {
+        if ((seen && this.members.has(w.node)) || (await this.answers(w.node, w.url))) continue;
+        const why = seen ? "no heartbeat, and no answer" : "this node cannot read heartbeats from Redis now, and no answer";
+        const calls = this.hops.abort(w.node, `the relay node ${w.node} stopped answering (${why} within ${this.probeMs} ms)`);
+        if (calls) log.warn("calls to a relay node that stopped answering were aborted", { node: w.node, calls });
+      }
+    } finally {
+      this.sweeping = false;
     }
   }
 
@@ -491,6 +505,7 @@ export class RelayCluster implements ClusterRouting {
     const m = await this.registry.members();
     for (const i of m.ignored) this.ignored("ignored a node heartbeat: not a member of this cluster", { key: i.key, reason: i.why });
     this.members = new Set(m.alive.map((n) => n.id));
+    this.membersAt = performance.now();
     const now = performance.now();
     for (const n of m.alive) if (n.id !== this.nodeId) this.peers.set(n.id, { node: n, at: now });
     for (const [id, p] of this.peers) if (now - p.at > PEER_MEMORY_MS) this.peers.delete(id);
