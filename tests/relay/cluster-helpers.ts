@@ -36,6 +36,8 @@ export interface ClusterOptions {
   leaseTtl?: string;
   nodeTtl?: string;
   goAwayGrace?: string;
+  /** [cluster] redis_timeout of every node (default 500ms). */
+  redisTimeout?: string;
   /** resume_window of every node (default: the relay's, 60 s). */
   resumeWindow?: string;
   /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
@@ -73,7 +75,7 @@ internal_listen = "${o.internal}"
 ${o.advertiseUrl?.(o.id, o.internal) ? `advertise_url = "${o.advertiseUrl(o.id, o.internal)}"\n` : ""}shared_secret_file = "${o.secretFile}"
 lease_ttl = "${o.leaseTtl ?? "3s"}"
 node_ttl = "${o.nodeTtl ?? "1500ms"}"
-redis_timeout = "500ms"
+redis_timeout = "${o.redisTimeout ?? "500ms"}"
 ${o.clusterExtra ?? ""}
 
 [heartbeat]

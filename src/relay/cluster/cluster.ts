@@ -10,7 +10,7 @@ import type { Server } from "bun";
 import { ERROR_CODE_HEADER, HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import type { Session } from "../../protocol/session.ts";
-import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
+import { MOVE_HOLD_MS, type AgentSessions, type TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
 import type { ClusterRouting, Forwarder, Forwarders } from "../forward.ts";
 import type { RateRefusal } from "../limits.ts";
@@ -97,7 +97,8 @@ export class RelayCluster implements ClusterRouting {
   /**
    * Leases of tunnels whose agent this node sent away (GO_AWAY: shutdown, token expiry), kept, not released: until the
    * agent's new node claims the tunnel, other nodes find this node and answer `tunnel_moving` (retry), not
-   * `tunnel_offline`. Released on leaving the cluster (if still ours); unrenewed, they expire after lease_ttl.
+   * `tunnel_offline`. Released on leaving the cluster when the agent did not come back in time (movesClaimed());
+   * unrenewed, they expire after lease_ttl.
    */
   private readonly moved = new Map<string, number>();
   private readonly owners = new Map<string, { lease: Lease; at: number }>();
@@ -238,6 +239,25 @@ export class RelayCluster implements ClusterRouting {
     this.reachedRedis ||= this.link.up;
     if (!this.reachedRedis)
       log.warn("not ready, taking no agents: this relay node has not reached the cluster's Redis since it started, so it knows no other node and cannot tell whether they reach Redis (an agent that reaches no other node is served after 2 s); ready once it reaches Redis", { node: this.nodeId, reason: this.link.reason });
+  }
+
+  /**
+   * On shutdown, after the agents were sent away: until their new nodes claim the tunnels (or MOVE_HOLD_MS, as long as a
+   * call is held for a move), this node keeps their leases and its listeners, so a call another node sends here
+   * meanwhile is held and sent on to the new node. Leaving at once released the leases before the claims: a call at
+   * another node in between found no owner and was answered 502 tunnel_offline while the agent was connected.
+   */
+  async movesClaimed(): Promise<void> {
+    const moving = [...this.moved.keys()];
+    // Without Redis no claim is heard (and no call is sent here by a lease): nothing to wait for.
+    if (!moving.length || !this.link.up) return;
+    log.info("leaving the cluster once the nodes its agents moved to have claimed their tunnels", { node: this.nodeId, tunnels: moving.length, wait_ms: MOVE_HOLD_MS });
+    await Promise.all(moving.map((id) => this.d.sessions.settled(id, MOVE_HOLD_MS)));
+  }
+
+  /** Stops taking node-to-node calls; resolves when the ones in flight (held for a move, sent on) have ended. */
+  async closeInternal(): Promise<void> {
+    await this.internal?.stop(false);
   }
 
   /** Leaves the cluster: gives up the leases still held (agents were sent away), stops beating, closes listeners. */
@@ -657,7 +677,8 @@ export class RelayCluster implements ClusterRouting {
     const res = await this.d.owner(req, id, path);
     this.d.metrics.forwardedIn.inc({ status: String(res.status) });
     try {
-      res.headers.set(OWNER_NODE_HEADER, this.nodeId);
+      // A call held here for a move and then sent on to the agent's new node already names that node.
+      if (!res.headers.has(OWNER_NODE_HEADER)) res.headers.set(OWNER_NODE_HEADER, this.nodeId);
     } catch {}
     return res;
   }
