@@ -73,7 +73,7 @@ test("a peer that answered the probe in time is not taken for frozen, also when 
   const script = `import { askNode } from ${JSON.stringify(`${import.meta.dir}/../../src/relay/cluster/node-probe.ts`)};
 const key = Uint8Array.fromBase64(${JSON.stringify(keys.hop.toBase64())});
 for (let i = 0; i < ${ROUNDS}; i++) {
-  const answer = askNode({ key, from: "n2" }, ${JSON.stringify(peer.id)}, ${JSON.stringify(peer.internalUrl)}, "/internal/tunnels", 300);
+  const answer = askNode({ key, from: "n2" }, ${JSON.stringify(peer.id)}, ${JSON.stringify(peer.internalUrl)}, "/internal/tunnels", 500);
   console.log("asked");
   console.log(JSON.stringify((await answer)?.node ?? null));
 }`;
@@ -93,7 +93,7 @@ for (let i = 0; i < ${ROUNDS}; i++) {
         continue;
       }
       prober.kill("SIGSTOP");
-      await Bun.sleep(1_000);
+      await Bun.sleep(1_200);
       prober.kill("SIGCONT");
     }
   } finally {
