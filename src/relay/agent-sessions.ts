@@ -303,7 +303,10 @@ export class AgentSessions {
     metrics.tunnels.set(this.tunnels.size);
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
-    if (old && !old.session.goingAway) this.replacedSessions.add(old.session), old.session.close("replaced", "another connection for this tunnel replaced this one");
+    if (old && !old.session.goingAway) {
+      this.replacedSessions.add(old.session);
+      old.session.close("replaced", "another connection for this tunnel replaced this one");
+    }
     // Resume windows are agreed (the shorter wins): a client is not kept waiting for an answer its agent gave up.
     const resumes = this.resumeMs > 0 && hello.capabilities.includes(RESUME_CAPABILITY);
     if (resumes && hello.resumeWindow !== undefined) this.agentWindows.set(session, hello.resumeWindow);
