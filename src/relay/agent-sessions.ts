@@ -68,6 +68,12 @@ export class AgentSessions {
   /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
   private readonly waiting = new Map<string, Set<() => void>>();
   hooks: SessionHooks | null = null;
+  /**
+   * Sessions this relay closed because their tunnel's agent connected again (here, or at another node whose claim
+   * fenced this one): a call still waiting on one is moving, not offline. (Kept here: a session closed locally may
+   * record its close as the transport's, when the socket's close callback runs first.)
+   */
+  private readonly replacedSessions = new WeakSet<Session>();
   /** The window each tunnel's last session had measured: its next session names it until it measured its own. */
   private readonly lastWindows = new Map<string, number>();
   /** The resume window each session's agent announced in HELLO (ms). */
@@ -115,6 +121,11 @@ export class AgentSessions {
   session(id: string): Session | null {
     const e = this.tunnels.get(id);
     return e && !e.session.closed ? e.session : null;
+  }
+
+  /** Whether this relay closed `session` because its tunnel's agent connected again (see replacedSessions). */
+  replaced(session: Session): boolean {
+    return this.replacedSessions.has(session);
   }
 
   /** The tunnel's agent was sent away by this relay just now (shutdown, token expiry) and is not back yet. */
@@ -169,6 +180,7 @@ export class AgentSessions {
     if (!e || e.session !== session) return false;
     this.tunnels.delete(id);
     this.metrics.tunnels.set(this.tunnels.size);
+    this.replacedSessions.add(session);
     if (!session.goingAway) session.close("replaced", reason);
     return true;
   }
@@ -291,7 +303,10 @@ export class AgentSessions {
     metrics.tunnels.set(this.tunnels.size);
     // A session going away (token expiry, shutdown) finishes its in-flight streams: the agent reconnected early on
     // purpose (make before break). Any other earlier session is a dead or duplicate connection and ends now.
-    if (old && !old.session.goingAway) old.session.close("replaced", "another connection for this tunnel replaced this one");
+    if (old && !old.session.goingAway) {
+      this.replacedSessions.add(old.session);
+      old.session.close("replaced", "another connection for this tunnel replaced this one");
+    }
     // Resume windows are agreed (the shorter wins): a client is not kept waiting for an answer its agent gave up.
     const resumes = this.resumeMs > 0 && hello.capabilities.includes(RESUME_CAPABILITY);
     if (resumes && hello.resumeWindow !== undefined) this.agentWindows.set(session, hello.resumeWindow);

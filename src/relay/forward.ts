@@ -335,6 +335,10 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
         countStatus(CLIENT_CLOSED);
         return new Response(null, { status: CLIENT_CLOSED });
       }
+      // The session was replaced before it answered: the agent is connected again (at another node, whose claim fenced
+      // this one, or here), typically after a link that died on its side only. Not offline: moving (503, retry); a
+      // node that sent the call here follows the tunnel to its new node.
+      if (!tooLarge && sessions.replaced(session) && e instanceof StreamError && e.code === "session_closed") return moving(id, path);
       const err = tooLarge ? new HttpError("payload_too_large", `the request body is over this relay's limit of ${max} bytes`) : failedForward(e, id);
       countStatus(err.status);
       return err.toDialectResponse(path);

@@ -151,8 +151,12 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
       // Still listening meanwhile: a relay alone answers 503 "shutting down", a cluster node forwards.
       const t0 = performance.now();
       await sessions.goAwayAll("the relay is shutting down");
-      // Answers still being written (a cut-short answer's last line a moment after its session ended) go out too.
-      await Promise.race([server.stop(false), Bun.sleep(Math.max(2_000, ms.go_away_grace - (performance.now() - t0)))]);
+      // A cluster node stays until the agents' new nodes claimed their tunnels (bounded): the other nodes' calls that
+      // still come here by its leases are held and sent on there, not answered as if the tunnel were offline.
+      await cluster?.movesClaimed();
+      // Answers still being written (a cut-short answer's last line a moment after its session ended) go out too, and
+      // so do the calls other nodes sent here (held for a move, then sent on): the leases are given up after them.
+      await Promise.race([Promise.all([server.stop(false), cluster?.closeInternal()]), Bun.sleep(Math.max(2_000, ms.go_away_grace - (performance.now() - t0)))]);
       await cluster?.stop();
       await server.stop(true);
     },

@@ -36,6 +36,10 @@ export interface ClusterOptions {
   leaseTtl?: string;
   nodeTtl?: string;
   goAwayGrace?: string;
+  /** [cluster] redis_timeout of every node (default 500ms). */
+  redisTimeout?: string;
+  /** resume_window of every node (default: the relay's, 60 s). */
+  resumeWindow?: string;
   /** A node's advertise_url (e.g. a recording proxy in front of its internal listener); default: none. */
   advertiseUrl?: (id: string, internal: string) => string | undefined;
   /** A node's own redis_url (e.g. through a proxy that can cut it off); default: redisUrl. */
@@ -63,7 +67,7 @@ export function clusterNodeToml(o: ClusterOptions & { id: string; listen: string
 admin_token_sha256 = "${hashToken(ADMIN_TOKEN)}"
 first_byte_timeout = "5s"
 go_away_grace = "${o.goAwayGrace ?? "5s"}"
-
+${o.resumeWindow ? `resume_window = "${o.resumeWindow}"\n` : ""}
 [cluster]
 redis_url = "${o.redisUrlFor?.(o.id) ?? o.redisUrl}"
 node_id = "${o.id}"
@@ -71,7 +75,7 @@ internal_listen = "${o.internal}"
 ${o.advertiseUrl?.(o.id, o.internal) ? `advertise_url = "${o.advertiseUrl(o.id, o.internal)}"\n` : ""}shared_secret_file = "${o.secretFile}"
 lease_ttl = "${o.leaseTtl ?? "3s"}"
 node_ttl = "${o.nodeTtl ?? "1500ms"}"
-redis_timeout = "500ms"
+redis_timeout = "${o.redisTimeout ?? "500ms"}"
 ${o.clusterExtra ?? ""}
 
 [heartbeat]

@@ -6,6 +6,9 @@ import { connect, ConnectError } from "../../src/tunnel/connector.ts";
 import { decodeMessage, encode } from "../../src/protocol/codec.ts";
 import { CAPABILITIES, PROTOCOL_VERSION, RESET_CODES } from "../../src/protocol/messages.ts";
 import { freePort } from "../../bench/lib/proc.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
+import { promSum } from "../../src/kinds/types.ts";
+import { until } from "../helpers/until.ts";
 
 let fake: FakeOllama;
 const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
@@ -130,6 +133,50 @@ describe("faults", () => {
       await daemon.stop();
       await relay.stop();
       cleanup(relay.dir, daemon.home);
+    }
+  }, 30_000);
+
+  // The relay still holds a session whose link died on the agent's side only (the agent noticed first); a call waits on
+  // it, and the agent connects again: its new connection replaces the old one. The agent is online: the waiting call is
+  // a 503 tunnel_moving to retry, not a 502 saying the tunnel is offline.
+  test("a call waiting on a half-open agent connection when the agent connects again is 503 tunnel_moving with Retry-After, not 502 tunnel_offline", async () => {
+    // A long tolerance at the relay: the half-open session outlives the scenario, as the 15 s default would.
+    const relay = await startRelayProc(relayToml().replace('tolerance = "1200ms"', 'tolerance = "20s"'));
+    const proxy = await startBlackholeProxy({ host: "127.0.0.1", port: relay.port });
+    const agents: Awaited<ReturnType<typeof connect>>[] = [];
+    const agentAt = async (port: number, name: string) => {
+      const c = await connect({
+        url: `ws://127.0.0.1:${port}/agent`,
+        token: AGENT_TOKEN,
+        agent: name,
+        heartbeatMs: 300,
+        toleranceMs: 20_000,
+        maxStreams: 8,
+        onStream: (st) => void serveStream(st, async () => Response.json({ agent: name })),
+      });
+      agents.push(c);
+      return c;
+    };
+    const streams = async () => promSum(await (await fetch(`${relay.url}/metrics`)).text(), "cloudtolocalllm_relay_streams_active") ?? 0;
+    try {
+      await agentAt(proxy.port, "one");
+      proxy.blackhole();
+      const before = await streams();
+      const waiting = fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth, signal: AbortSignal.timeout(15_000) });
+      await until(async () => (await streams()) > before, 5_000, "the call to wait on the half-open session");
+      await agentAt(relay.port, "two");
+      const r = await waiting;
+      expect(r.status).toBe(503);
+      expect(r.headers.get("x-c2l-error-code")).toBe("tunnel_moving");
+      expect(r.headers.get("retry-after")).toBe("1");
+      expect(((await r.json()) as { error: string }).error).toMatch(/moving to another relay connection; retry in a moment/);
+      const next = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth });
+      expect(await next.json()).toEqual({ agent: "two" });
+    } finally {
+      for (const a of agents) a.close("test over");
+      proxy.stop();
+      await relay.stop();
+      cleanup(relay.dir);
     }
   }, 30_000);
 

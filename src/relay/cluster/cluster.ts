@@ -10,7 +10,7 @@ import type { Server } from "bun";
 import { ERROR_CODE_HEADER, HttpError } from "../../core/http-error.ts";
 import { logger } from "../../core/log.ts";
 import type { Session } from "../../protocol/session.ts";
-import type { AgentSessions, TunnelInfo } from "../agent-sessions.ts";
+import { MOVE_HOLD_MS, type AgentSessions, type TunnelInfo } from "../agent-sessions.ts";
 import { relayMs, type RelayConfig } from "../config.ts";
 import type { ClusterRouting, Forwarder, Forwarders } from "../forward.ts";
 import type { RateRefusal } from "../limits.ts";
@@ -21,6 +21,7 @@ import { HopWatch } from "./hop-watch.ts";
 import { startInternalServer } from "./internal-server.ts";
 import { parseOwnerChange, TunnelLeases, type Lease } from "./leases.ts";
 import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
+import { askNode, type NodeAnswer } from "./node-probe.ts";
 import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, bodiless, ownerUnreachable, resumeAt, sendToOwner, signedHeaders, smallBody } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
 import { SplitWatch } from "./split-watch.ts";
@@ -96,7 +97,8 @@ export class RelayCluster implements ClusterRouting {
   /**
    * Leases of tunnels whose agent this node sent away (GO_AWAY: shutdown, token expiry), kept, not released: until the
    * agent's new node claims the tunnel, other nodes find this node and answer `tunnel_moving` (retry), not
-   * `tunnel_offline`. Released on leaving the cluster (if still ours); unrenewed, they expire after lease_ttl.
+   * `tunnel_offline`. Released on leaving the cluster when the agent did not come back in time (movesClaimed());
+   * unrenewed, they expire after lease_ttl.
    */
   private readonly moved = new Map<string, number>();
   private readonly owners = new Map<string, { lease: Lease; at: number }>();
@@ -109,6 +111,10 @@ export class RelayCluster implements ClusterRouting {
   private liveNodes = 0;
   /** The verified members as of the last heartbeat round (a lease naming another node is not followed). */
   private members = new Set<string>();
+  /** When `members` was read from Redis (a view older than node_ttl says nothing about who still beats). */
+  private membersAt = -Infinity;
+  /** A sweep of the calls at other nodes is under way (its probes may take a while): one at a time. */
+  private sweeping = false;
   /** Ignored records already logged (each once, not once per heartbeat). */
   private readonly reported = new Set<string>();
   /** Why Redis refuses this node's writes (write-refusal.ts), or null; cleared by the next heartbeat it accepts. */
@@ -227,10 +233,30 @@ export class RelayCluster implements ClusterRouting {
     await this.link.start();
     this.timers.push(setInterval(() => void this.renewAll(), Math.max(200, this.ms.lease_ttl / 3)));
     this.timers.push(setInterval(() => void this.beat(), Math.max(200, this.ms.node_ttl / 3)));
+    this.timers.push(setInterval(() => void this.sweepHops(), Math.max(200, this.ms.node_ttl / 3)));
     this.timers.push(setInterval(() => void this.split.check(), Math.max(100, this.ms.lease_ttl / 6)));
     log.info("relay cluster node", { node: this.nodeId, internal: this.url, key_id: this.keys.keyId, redis: this.link.up ? "up" : `down (${this.link.reason})` });
     if (!this.reachedRedis)
       log.warn("not ready, taking no agents: this relay node has not reached the cluster's Redis since it started, so it knows no other node and cannot tell whether they reach Redis (an agent that reaches no other node is served after 2 s); ready once it reaches Redis", { node: this.nodeId, reason: this.link.reason });
+  }
+
+  /**
+   * On shutdown, after the agents were sent away: until their new nodes claim the tunnels (or MOVE_HOLD_MS, as long as a
+   * call is held for a move), this node keeps their leases and its listeners, so a call another node sends here
+   * meanwhile is held and sent on to the new node. Leaving at once released the leases before the claims: a call at
+   * another node in between found no owner and was answered 502 tunnel_offline while the agent was connected.
+   */
+  async movesClaimed(): Promise<void> {
+    const moving = [...this.moved.keys()];
+    // Without Redis no claim is heard (and no call is sent here by a lease): nothing to wait for.
+    if (!moving.length || !this.link.up) return;
+    log.info("leaving the cluster once the nodes its agents moved to have claimed their tunnels", { node: this.nodeId, tunnels: moving.length, wait_ms: MOVE_HOLD_MS });
+    await Promise.all(moving.map((id) => this.d.sessions.settled(id, MOVE_HOLD_MS)));
+  }
+
+  /** Stops taking node-to-node calls; resolves when the ones in flight (held for a move, sent on) have ended. */
+  async closeInternal(): Promise<void> {
+    await this.internal?.stop(false);
   }
 
   /** Leaves the cluster: gives up the leases still held (agents were sent away), stops beating, closes listeners. */
@@ -388,21 +414,30 @@ export class RelayCluster implements ClusterRouting {
       await this.refreshMembers();
     } catch (e) {
       this.refused(e);
-      return;
     }
-    await this.sweepHops();
   }
 
   /**
    * Calls waiting on a node that stopped beating and does not answer a probe (frozen: its connections never break)
    * are aborted, so their answers resume where the agent reconnected or end with their error line instead of hanging.
-   * A node that still answers (only cut off from Redis) keeps its calls.
+   * A node that still answers (only cut off from Redis) keeps its calls. Run on its own timer, not after a heartbeat:
+   * while this node's own Redis is down (or refuses its writes) it sees no heartbeats, and its calls at a node that
+   * froze meanwhile would hang; then the members it read last are not trusted past node_ttl, and every node waited on
+   * is probed.
    */
   private async sweepHops(): Promise<void> {
-    for (const w of this.hops.waitedOn()) {
-      if (this.members.has(w.node) || (await this.answers(w.node, w.url))) continue;
-      const calls = this.hops.abort(w.node, `the relay node ${w.node} stopped answering (no heartbeat, and no answer within ${this.probeMs} ms)`);
-      if (calls) log.warn("calls to a relay node that stopped answering were aborted", { node: w.node, calls });
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const seen = performance.now() - this.membersAt <= this.ms.node_ttl;
+      for (const w of this.hops.waitedOn()) {
+        if ((seen && this.members.has(w.node)) || (await this.answers(w.node, w.url))) continue;
+        const why = seen ? "no heartbeat, and no answer" : "this node cannot read heartbeats from Redis now, and no answer";
+        const calls = this.hops.abort(w.node, `the relay node ${w.node} stopped answering (${why} within ${this.probeMs} ms)`);
+        if (calls) log.warn("calls to a relay node that stopped answering were aborted", { node: w.node, calls });
+      }
+    } finally {
+      this.sweeping = false;
     }
   }
 
@@ -416,21 +451,8 @@ export class RelayCluster implements ClusterRouting {
   }
 
   /** `node`'s JSON answer to a signed GET of `target` in time (null: none; {}: an error or not JSON, e.g. an older node). */
-  private async ask(node: string, url: string, target = "/internal/tunnels", ms = this.probeMs): Promise<{ redis?: string; up_ms?: unknown } | null> {
-    try {
-      const { headers } = signedHeaders(this.keys.hop, this.nodeId, node, "GET", target, new Headers(), "none");
-      // Node to node never through an environment HTTP_PROXY (proxy: false): the hops carry signed calls and clients' keys.
-      const res = await fetch(url + target, { headers, signal: AbortSignal.timeout(ms), proxy: false });
-      const text = await res.text();
-      if (!res.ok) return {};
-      try {
-        return JSON.parse(text) as { redis?: string; up_ms?: unknown };
-      } catch {
-        return {};
-      }
-    } catch {
-      return null;
-    }
+  private ask(node: string, url: string, target = "/internal/tunnels", ms = this.probeMs): Promise<NodeAnswer | null> {
+    return askNode({ key: this.keys.hop, from: this.nodeId }, node, url, target, ms);
   }
 
   /**
@@ -502,6 +524,7 @@ export class RelayCluster implements ClusterRouting {
     const m = await this.registry.members();
     for (const i of m.ignored) this.ignored("ignored a node heartbeat: not a member of this cluster", { key: i.key, reason: i.why });
     this.members = new Set(m.alive.map((n) => n.id));
+    this.membersAt = performance.now();
     const now = performance.now();
     for (const n of m.alive) if (n.id !== this.nodeId) this.peers.set(n.id, { node: n, at: now });
     for (const [id, p] of this.peers) if (now - p.at > PEER_MEMORY_MS) this.peers.delete(id);
@@ -652,7 +675,8 @@ export class RelayCluster implements ClusterRouting {
     const res = await this.d.owner(req, id, path);
     this.d.metrics.forwardedIn.inc({ status: String(res.status) });
     try {
-      res.headers.set(OWNER_NODE_HEADER, this.nodeId);
+      // A call held here for a move and then sent on to the agent's new node already names that node.
+      if (!res.headers.has(OWNER_NODE_HEADER)) res.headers.set(OWNER_NODE_HEADER, this.nodeId);
     } catch {}
     return res;
   }

@@ -2,6 +2,7 @@
 // supervisor with backoff. Commands never queue while Redis is away: they fail at once (RedisDown), so callers can
 // degrade (serve local tunnels, per-node limits) instead of hanging.
 import { RedisClient } from "bun";
+import { ownTimeDeadline } from "./own-time.ts";
 import { diagnoseRedis } from "./redis-probe.ts";
 import type { CodeOf } from "../../core/error-codes.ts";
 
@@ -183,30 +184,16 @@ export class RedisTimeoutError extends Error {
 }
 
 /**
- * `p`, or a RedisTimeoutError after `ms` of the process's own time. A process that got no CPU for longer than `ms` (a
- * loaded machine, a long GC pause, SIGSTOP) runs its expired timers before it reads its sockets, and a command issued
- * just before the stall is written only after it (Bun's client pipelines: it writes on the next turn). Counting that
- * stall as Redis's would make a healthy node drop its link, and its uptime (split-watch.ts), again and again. So a
- * timer that fires late by more than a quarter of `ms` starts the window again, once; a timer on time still gives the
- * reply one more turn of the event loop (a zero timer runs after the socket's read; an immediate does not).
+ * `p`, or a RedisTimeoutError after `ms` of the process's own time (own-time.ts). A command issued just before a stall
+ * is written only after it (Bun's client pipelines: it writes on the next turn), and counting the stall as Redis's would
+ * make a healthy node drop its link, and its uptime (split-watch.ts), again and again.
  */
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: ReturnType<typeof setTimeout>;
+  let cancel = () => {};
   return Promise.race([
     p,
     new Promise<never>((_, rej) => {
-      const fail = () => rej(new RedisTimeoutError(`${what} took longer than ${ms} ms`));
-      let due = performance.now() + ms;
-      let stalled = false;
-      const fire = () => {
-        const now = performance.now();
-        if (!stalled && now - due > ms / 4) {
-          stalled = true;
-          due = now + ms;
-          t = setTimeout(fire, ms);
-        } else t = setTimeout(fail, 0);
-      };
-      t = setTimeout(fire, ms);
+      cancel = ownTimeDeadline(ms, () => rej(new RedisTimeoutError(`${what} took longer than ${ms} ms`)));
     }),
-  ]).finally(() => clearTimeout(t));
+  ]).finally(() => cancel());
 }
