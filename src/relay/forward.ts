@@ -86,6 +86,11 @@ export interface ForwardDeps {
   cluster?: ClusterRouting;
   /** A call's key was accepted: its connection is no longer cut by the relay's idle timeout (server.ts). */
   admit?(req: Request): void;
+  /**
+   * Tunnel `id`'s own allowed_origins (cors.ts refusal()), asked once the caller is its client: before that, a refusal
+   * naming the tunnel would tell anyone which ids exist.
+   */
+  originRefusal?(req: Request, id: string): HttpError | null;
 }
 
 export type Forwarder = (req: Request, id: string, path: string) => Promise<Response>;
@@ -352,6 +357,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
+    const origin = deps.originRefusal?.(req, id);
+    if (origin) return refuse(origin, path);
     // Hop-by-hop by the client's say-so: dropped here, since Connection itself goes no further than this relay.
     dropConnectionNamed(req.headers);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
