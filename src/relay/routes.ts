@@ -15,6 +15,7 @@ import { createRelayCors, type RelayCors } from "./cors.ts";
 import type { Forwarders } from "./forward.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { myTunnel, myTunnelTarget } from "./my-tunnel.ts";
+import { UrlCredentials } from "./url-credentials.ts";
 
 const log = logger("relay");
 
@@ -58,6 +59,7 @@ export interface RouteDeps {
 
 export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
   const cors = deps.cors ?? createRelayCors(deps.config);
+  const urlCredentials = new UrlCredentials(deps.config);
   const routes = relayRoutes(deps);
   const mineDeps = { auth: deps.auth, forward: deps.forward, cors };
   // CORS in one place, around every route but the agents' upgrade: a preflight is answered before authentication, and
@@ -79,8 +81,13 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     const toTunnel = target ?? myTunnelTarget(p);
     // Answers given before the caller is authenticated are decorated on [cors] alone (null), the same whether the tunnel
     // named exists or not: its own allowed_origins apply once its client is known (forward.ts).
-    // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
-    if (toTunnel && unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), null);
+    if (toTunnel) {
+      // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
+      if (unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), null);
+      // A credential in the URL goes no further than here (the agent, the upstream and their logs would read the query).
+      const inUrl = url.search.length > 1 ? urlCredentials.refusal(url.search) : null;
+      if (inUrl) return cors.decorate(req, deps.forward.refuse(inUrl, toTunnel.path), null);
+    }
     // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
     let res: Response | undefined;
     if (target) {
