@@ -37,7 +37,7 @@ test("origins match exactly or as subdomains of a pattern, never by prefix or an
 
 test("a preflight from an allowed origin is answered 204 before authentication, allowing the relay's headers and methods", () => {
   const cors = createRelayCors(settings);
-  const res = cors.preflight(preflight("https://app.example.com"), "a") as Response;
+  const res = cors.preflight(preflight("https://app.example.com")) as Response;
   expect(res.status).toBe(204);
   expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
   expect(res.headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel, authorization, content-type");
@@ -45,27 +45,26 @@ test("a preflight from an allowed origin is answered 204 before authentication, 
   // a list that is not header names is not echoed.
   const ask = (list: string) => new Request("http://relay/t/a/v1/messages", { method: "OPTIONS", headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": list } });
   const sdk = "anthropic-dangerous-direct-browser-access,anthropic-version,content-type,x-api-key,x-stainless-arch,x-stainless-retry-count";
-  expect((cors.preflight(ask(sdk), "a") as Response).headers.get("access-control-allow-headers")).toBe(`Authorization, Content-Type, x-api-key, X-C2L-Tunnel, ${sdk}`);
-  expect((cors.preflight(ask("x-a; x-b=1"), "a") as Response).headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
-  expect((cors.preflight(ask("a b"), "a") as Response).headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
+  expect((cors.preflight(ask(sdk)) as Response).headers.get("access-control-allow-headers")).toBe(`Authorization, Content-Type, x-api-key, X-C2L-Tunnel, ${sdk}`);
+  expect((cors.preflight(ask("x-a; x-b=1")) as Response).headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
+  expect((cors.preflight(ask("a b")) as Response).headers.get("access-control-allow-headers")).toBe("Authorization, Content-Type, x-api-key, X-C2L-Tunnel");
   expect(res.headers.get("access-control-allow-methods")).toContain("POST");
   expect(res.headers.get("access-control-max-age")).toBe("600");
   expect(res.headers.get("vary")).toContain("Origin");
   expect(res.headers.get("access-control-allow-credentials")).toBeNull();
   // Not preflights: no Origin, not OPTIONS, or an OPTIONS without Access-Control-Request-Method.
-  expect(cors.preflight(preflight(null), "a")).toBeNull();
-  expect(cors.preflight(preflight("https://app.example.com", "POST"), "a")).toBeNull();
-  expect(cors.preflight(new Request("http://relay/t/a/", { method: "OPTIONS", headers: { origin: "https://app.example.com" } }), "a")).toBeNull();
+  expect(cors.preflight(preflight(null))).toBeNull();
+  expect(cors.preflight(preflight("https://app.example.com", "POST"))).toBeNull();
+  expect(cors.preflight(new Request("http://relay/t/a/", { method: "OPTIONS", headers: { origin: "https://app.example.com" } }))).toBeNull();
 });
 
 test("a foreign origin's preflight is a 403 origin_not_allowed naming the setting; its answers get no CORS headers", () => {
   const cors = createRelayCors(settings);
-  const refused = cors.preflight(preflight("https://evil.example.net"), "a");
+  const refused = cors.preflight(preflight("https://evil.example.net"));
   expect(refused).toBeInstanceOf(HttpError);
   expect((refused as HttpError).status).toBe(403);
   expect((refused as HttpError).code).toBe("origin_not_allowed");
   expect((refused as HttpError).message).toContain('the origin "https://evil.example.net" may not call this relay from a browser; the relay\'s operator adds it to [cors] allowed_origins');
-  expect((cors.preflight(preflight("http://127.0.0.1:5173"), "b") as HttpError).message).toContain('tunnel "b"\'s allowed_origins');
   const req = new Request("http://relay/t/a/api/chat", { method: "POST", headers: { origin: "https://evil.example.net" } });
   const answer = cors.decorate(req, Response.json({ error: "x" }, { status: 401 }), "a");
   expect([...answer.headers.keys()].filter((k) => k.startsWith("access-control") || k === "vary")).toEqual([]);
@@ -102,13 +101,27 @@ test("every answer to an allowed origin carries ACAO, Vary: Origin and the expos
   }
 });
 
-test("a tunnel's allowed_origins narrows the relay's list for its /t/ID/ calls", () => {
+test("a preflight is answered on [cors] alone, whatever tunnel it names: a tunnel's own list says nothing before a key", () => {
   const cors = createRelayCors(settings);
-  expect(cors.preflight(preflight("http://127.0.0.1:5173"), "a")!.status).toBe(204);
-  expect(cors.preflight(preflight("http://127.0.0.1:5173"), "b")!.status).toBe(403);
-  expect(cors.preflight(preflight("https://app.example.com"), "b")!.status).toBe(204);
-  expect(cors.preflight(preflight("http://127.0.0.1:5173"), null)!.status).toBe(204);
-  // The relay's routes answer the same preflight with the tunnel's own narrowing (routes.ts applies the module once).
+  const to = (id: string) => new Request(`http://relay/t/${id}/api/chat`, { method: "OPTIONS", headers: { origin: "http://127.0.0.1:5173", "access-control-request-method": "POST" } });
+  // "b" narrows [cors] to app.example.com, "a" does not, "nope" does not exist: the same 204 for each.
+  const answers = ["a", "b", "nope"].map((id) => {
+    const r = cors.preflight(to(id)) as Response;
+    return { status: r.status, headers: [...r.headers] };
+  });
+  expect(answers[0]!.status).toBe(204);
+  expect(answers[1]).toEqual(answers[0]!);
+  expect(answers[2]).toEqual(answers[0]!);
+});
+
+test("an origin_not_allowed answer carries no CORS headers, even to an origin [cors] allows", () => {
+  const cors = createRelayCors(settings);
+  const req = new Request("http://relay/t/b/api/chat", { method: "POST", headers: { origin: "http://127.0.0.1:5173" } });
+  const refused = cors.decorate(req, cors.refusal(req, "b")!.toDialectResponse("/api/chat"), null);
+  expect(refused.status).toBe(403);
+  expect([...refused.headers.keys()].filter((k) => k.startsWith("access-control"))).toEqual([]);
+  // Any other answer to that origin, decorated on [cors] alone, carries them.
+  expect(cors.decorate(req, Response.json({}, { status: 401 }), null).headers.get("access-control-allow-origin")).toBe("http://127.0.0.1:5173");
 });
 
 test("a call (not a preflight) is refused only from an origin [cors] allows and the tunnel's own list does not", () => {

@@ -1,6 +1,6 @@
 // CORS for browsers calling the relay: origin matching ([cors] allowed_origins, narrowed per tunnel), preflight answers
 // given before authentication, and the headers every answer to an allowed origin carries, applied in one place (routes.ts).
-import { HttpError } from "../core/http-error.ts";
+import { ERROR_CODE_HEADER, HttpError } from "../core/http-error.ts";
 import { EXPOSED_HEADERS } from "../core/exposed-headers.ts";
 
 /** What a page may send: the relay's credentials (Bearer, or x-api-key clients), JSON bodies, the /me/ tunnel choice; the methods the routes take. */
@@ -60,17 +60,22 @@ export interface CorsSettings {
 
 export interface RelayCors {
   /**
-   * A preflight's answer: 204 for an allowed origin, the 403 to render (in the caller's dialect, routes.ts) for another;
-   * null when `req` is not a preflight.
+   * A preflight's answer, on [cors] alone: 204 for an allowed origin, the 403 to render (in the caller's dialect,
+   * routes.ts) for another; null when `req` is not a preflight. A preflight carries no credentials: answered by the
+   * tunnel's own list, it would tell anyone which tunnel ids exist and narrow [cors] (a 403 for them, a 204 for an id
+   * that does not exist), so that list is applied to the call, once its key or token is checked (refusal()).
    */
-  preflight(req: Request, tunnelId: string | null): Response | HttpError | null;
+  preflight(req: Request): Response | HttpError | null;
   /**
    * The 403 for a call (not a preflight) from an origin [cors] allows but tunnel `tunnelId`'s own list does not; null
-   * otherwise. A /me/ or /ollama/ preflight carries no credentials, so it is answered on [cors] alone: its call is
-   * where the tunnel is known, and it must not reach the tunnel (a POST would run on the GPU though the page reads nothing).
+   * otherwise. Asked once the caller is known as that tunnel's client (forward.ts, my-tunnel.ts): the call must not
+   * reach the tunnel (a POST would run on the GPU though the page reads nothing).
    */
   refusal(req: Request, tunnelId: string): HttpError | null;
-  /** `res` with the CORS headers when the request came from an allowed origin; unchanged otherwise. */
+  /**
+   * `res` with the CORS headers when the request came from an allowed origin; unchanged otherwise. An
+   * origin_not_allowed answer never carries them: the page reads nothing of it.
+   */
   decorate(req: Request, res: Response, tunnelId: string | null): Response;
 }
 
@@ -104,11 +109,11 @@ export function createRelayCors(config: CorsSettings): RelayCors {
   };
 
   return {
-    preflight(req, tunnelId) {
+    preflight(req) {
       if (req.method !== "OPTIONS") return null;
       const origin = req.headers.get("origin");
       if (origin === null || !req.headers.has("access-control-request-method")) return null;
-      if (!allowed(origin, tunnelId)) return notAllowed(origin, tunnelId);
+      if (!allowed(origin, null)) return notAllowed(origin, null);
       return new Response(null, {
         status: 204,
         headers: {
@@ -131,7 +136,8 @@ export function createRelayCors(config: CorsSettings): RelayCors {
     },
     decorate(req, res, tunnelId) {
       const origin = req.headers.get("origin");
-      const ok = origin !== null && allowed(origin, tunnelId);
+      // A 403's code is read only for an origin that would be decorated (a 403 through a tunnel is rare).
+      const ok = origin !== null && allowed(origin, tunnelId) && !(res.status === 403 && res.headers.get(ERROR_CODE_HEADER) === "origin_not_allowed");
       // No array for the common answer that carries none (every call through the relay passes here).
       let theirs: string[] | null = null;
       for (const k of res.headers.keys()) if (k.startsWith("access-control-")) (theirs ??= []).push(k);

@@ -20,7 +20,7 @@ import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
-import { VerifiedClients } from "./verified-clients.ts";
+import { isWholeKey, VerifiedClients } from "./verified-clients.ts";
 import { agentReplayed } from "./resume-offers.ts";
 
 /** Across the hop: the owner node names the resume token of an answer the entry node may resume (never sent to a client). */
@@ -86,6 +86,11 @@ export interface ForwardDeps {
   cluster?: ClusterRouting;
   /** A call's key was accepted: its connection is no longer cut by the relay's idle timeout (server.ts). */
   admit?(req: Request): void;
+  /**
+   * Tunnel `id`'s own allowed_origins (cors.ts refusal()), asked once the caller is its client: before that, a refusal
+   * naming the tunnel would tell anyone which ids exist.
+   */
+  originRefusal?(req: Request, id: string): HttpError | null;
 }
 
 export type Forwarder = (req: Request, id: string, path: string) => Promise<Response>;
@@ -356,6 +361,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
 
   function admitted(req: Request, id: string, path: string, who: AuthResult): Response | Promise<Response> {
     if (!who.ok) return refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
+    const origin = deps.originRefusal?.(req, id);
+    if (origin) return refuse(origin, path);
     // Hop-by-hop by the client's say-so: dropped here, since Connection itself goes no further than this relay.
     dropConnectionNamed(req.headers);
     // A key read from x-api-key (no Authorization sent) is the relay's, like a bearer token: it goes no further than
@@ -375,20 +382,23 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     // agent refuses at once when it is not one, so a made-up key holds no stream), else the relay's own credential.
     // For its share of the minute, the gateway key only once the agent has served a call with it: a call is counted
     // before the agent sees its key, so a made-up key per call must not open a new share (verified-clients.ts).
+    // Only a header that is one whole gateway key names it (verified-clients.ts): any other text with `c2l_` in it is
+    // not a key the broker checks, and a fresh spelling per call would open a fresh share.
     const credential = who.client ?? "";
-    const client = apiKey ?? credential;
-    const minuteClient = apiKey !== null && verified.has(id, apiKey) ? apiKey : credential;
+    const gatewayKey = apiKey !== null && isWholeKey(apiKey) ? apiKey : null;
+    const client = gatewayKey ?? credential;
+    const minuteClient = gatewayKey !== null && verified.has(id, gatewayKey) ? gatewayKey : credential;
     // Admitted (its connection's idle timer lifted: server.ts) only past the refusals decided here, so a 413 or 429's
     // unread body is drained within bounds and its connection closed, as a bad key's. (A cluster's shared rate is
     // admitted before its Redis round trip: the idle timer must not fire while it waits.)
     if (deps.cluster) {
       deps.admit?.(req);
-      return clusterAdmitted(req, id, path, deps.cluster, client, credential, minuteClient, apiKey);
+      return clusterAdmitted(req, id, path, deps.cluster, client, credential, minuteClient, gatewayKey);
     }
     const refused = limitsFor(id).admitRate(minuteClient);
     if (refused !== null) return overRate(id, path, refused);
     deps.admit?.(req);
-    return overSession(req, id, path, false, client, apiKey);
+    return overSession(req, id, path, false, client, gatewayKey);
   }
 
   function tunnelFull(id: string, path: string, maxStreams: number): Response {
@@ -427,7 +437,10 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   }
 
   /** At the owner: the client as the entry node named it (a gateway key crosses the hop as x-api-key). */
-  const owner: Forwarder = (req, id, path) => overSession(req, id, path, true, req.headers.get("x-api-key") ?? req.headers.get(CLIENT_HEADER) ?? "");
+  const owner: Forwarder = (req, id, path) => {
+    const apiKey = req.headers.get("x-api-key");
+    return overSession(req, id, path, true, apiKey !== null && isWholeKey(apiKey) ? apiKey : (req.headers.get(CLIENT_HEADER) ?? ""));
+  };
 
   return { client, owner, resumeHooks, resumeHere, refuse };
 }

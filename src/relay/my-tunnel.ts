@@ -13,12 +13,6 @@ const MY_ROUTE = new RegExp(`^/(?:${MY_PREFIXES.join("|")})(/.*)?$`);
 export const TUNNEL_HEADER = "x-c2l-tunnel";
 export const TUNNEL_PARAM = "tunnel";
 
-/**
- * Query parameters a token would ride in. A token in a URL lands in logs, proxies and browser history (the 1.x
- * defect): such a call is refused outright, never read, so a page that tries it learns at once.
- */
-const URL_TOKEN_PARAMS = ["access_token", "token", "id_token", "jwt"];
-
 /** /me/<path> or /ollama/<path>: the path the tunnel's agent serves ("/" when there is none); errors in its dialect. */
 export function myTunnelTarget(pathname: string): { path: string } | null {
   const m = MY_ROUTE.exec(pathname);
@@ -70,9 +64,7 @@ export async function myTunnel(req: Request, url: URL, target: { path: string },
 
 /** The tunnel the caller's JWT subject owns and chose (the choice removed from the request), or the refusal. */
 async function chooseTunnel(req: Request, parts: { name: string; raw: string }[], path: string, deps: MyTunnelDeps): Promise<string | Response> {
-  const inUrl = parts.find((p) => URL_TOKEN_PARAMS.includes(p.name.toLowerCase()));
-  if (inUrl)
-    return deps.forward.refuse(new HttpError("bad_request", `a token in the URL (?${inUrl.name}=) is never accepted (URLs end up in logs and browser history): send it as an Authorization: Bearer header`), path);
+  // A token in the URL was refused before (routes.ts, url-credentials.ts), as on /t/ID/.
   const who = await deps.auth.user(req);
   if (!who.ok) return deps.forward.refuse(new HttpError("unauthorized", who.reason), path, { "www-authenticate": 'Bearer realm="relay"' });
 

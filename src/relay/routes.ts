@@ -11,10 +11,11 @@ import type { AgentData, AgentSessions } from "./agent-sessions.ts";
 import type { RelayAuth } from "./auth.ts";
 import { chatPage, isChatPath } from "./chat-route.ts";
 import type { RelayConfig } from "./config.ts";
-import { createRelayCors } from "./cors.ts";
+import { createRelayCors, type RelayCors } from "./cors.ts";
 import type { Forwarders } from "./forward.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { myTunnel, myTunnelTarget } from "./my-tunnel.ts";
+import { UrlCredentials } from "./url-credentials.ts";
 
 const log = logger("relay");
 
@@ -52,10 +53,13 @@ export interface RouteDeps {
   forward: Forwarders;
   stopping(): boolean;
   cluster?: ClusterView;
+  /** CORS, shared with the forwarder that checks a tunnel's own allowed_origins (server.ts); made from the config otherwise. */
+  cors?: RelayCors;
 }
 
 export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentData>) => Promise<Response | undefined> {
-  const cors = createRelayCors(deps.config);
+  const cors = deps.cors ?? createRelayCors(deps.config);
+  const urlCredentials = new UrlCredentials(deps.config);
   const routes = relayRoutes(deps);
   const mineDeps = { auth: deps.auth, forward: deps.forward, cors };
   // CORS in one place, around every route but the agents' upgrade: a preflight is answered before authentication, and
@@ -72,26 +76,35 @@ export function relayFetch(deps: RouteDeps): (req: Request, srv: Server<AgentDat
     if (p === deps.config.agent_path) return routes(req, srv, url);
     // Matched once: CORS and the routes both take it.
     const target = tunnelTarget(p);
-    const tunnelId = target?.id ?? null;
-    const pre = cors.preflight(req, tunnelId);
+    const pre = cors.preflight(req);
     if (pre) return pre instanceof HttpError ? relayError(p, pre, { vary: "Origin" }) : pre;
-    // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
-    if ((target ?? myTunnelTarget(p)) && unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), tunnelId);
+    const toTunnel = target ?? myTunnelTarget(p);
+    // Answers given before the caller is authenticated are decorated on [cors] alone (null), the same whether the tunnel
+    // named exists or not: its own allowed_origins apply once its client is known (forward.ts).
+    if (toTunnel) {
+      // Bun reads no body without framing; the tunnel would carry an empty one (src/core/request-checks.ts).
+      if (unframedBody(req)) return cors.decorate(req, closing(relayError(p, new HttpError("bad_request", unframedMessage(req.method)))), null);
+      // A credential in the URL goes no further than here (the agent, the upstream and their logs would read the query).
+      const inUrl = url.search.length > 1 ? urlCredentials.refusal(url.search) : null;
+      if (inUrl) return cors.decorate(req, deps.forward.refuse(inUrl, toTunnel.path), null);
+    }
     // A call through a tunnel (nearly every request) is awaited here, with no route function around it.
     let res: Response | undefined;
     if (target) {
       try {
-        const refused = cors.refusal(req, target.id);
-        res = refused ? deps.forward.refuse(refused, target.path) : await deps.forward.client(req, target.id, target.path + url.search);
+        // The tunnel's own allowed_origins are checked once the caller's key or token is (forward.ts).
+        res = await deps.forward.client(req, target.id, target.path + url.search);
         if (deps.cluster) res = deps.cluster.stamp(res);
       } catch (e) {
         res = failed(p, e);
       }
-      return cors.decorate(req, res, tunnelId);
+      // On [cors] alone: what the tunnel's own list refuses, the forwarder answered with origin_not_allowed, which
+      // carries no CORS headers (cors.ts); every other answer came before authentication or to an origin it allows.
+      return cors.decorate(req, res, null);
     }
     // /me/ and /ollama/: the tunnel is known only once the caller's token is read, and its own allowed_origins apply
     // from there on, as on /t/ID/ (decided here, on the node the client reached, which holds the same [[tunnels]]).
-    const mine = myTunnelTarget(p);
+    const mine = toTunnel;
     if (mine) {
       let chosen: string | null = null;
       try {

@@ -10,6 +10,7 @@ import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions
 import { RelayAuth } from "./auth.ts";
 import { relayMs, type RelayConfig } from "./config.ts";
 import type { RelayCluster } from "./cluster/cluster.ts";
+import { createRelayCors } from "./cors.ts";
 import { createForwarder, type ClusterRouting } from "./forward.ts";
 import { createRelayMetrics, type RelayMetrics } from "./metrics.ts";
 import { relayFetch } from "./routes.ts";
@@ -84,7 +85,9 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     admitted.add(req);
     if (idle) server?.timeout(req, 0);
   };
-  const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing, admit });
+  // One CORS for the routes (preflights, headers) and the forwarder (a tunnel's own list, once its client is known).
+  const cors = createRelayCors(config);
+  const forward = createForwarder({ config, auth, sessions, metrics, firstByteMs: ms.first_byte_timeout, stopping: () => stopping, cluster: routing, admit, originRefusal: cors.refusal });
   if (routing) {
     // Loaded only for a cluster node: a relay alone never pays for the Redis parts.
     const { RelayCluster, readSharedSecret } = await import("./cluster/cluster.ts");
@@ -109,7 +112,7 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
     await cluster?.stop();
     throw e;
   }
-  const routes = relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined });
+  const routes = relayFetch({ config, auth, sessions, metrics, forward, stopping: () => stopping, cluster: cluster ?? undefined, cors });
   try {
     server = Bun.serve<AgentData>({
       hostname: bindAt,

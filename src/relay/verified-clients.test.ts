@@ -1,6 +1,6 @@
 // VerifiedClients: a gateway key names a client for the minute only once the agent served a call with it.
 import { expect, test } from "bun:test";
-import { VerifiedClients } from "./verified-clients.ts";
+import { isWholeKey, VerifiedClients } from "./verified-clients.ts";
 
 test("a key is trusted only after a 2xx answer of that tunnel's agent; a 401 takes it back; other answers change nothing", () => {
   const v = new VerifiedClients();
@@ -23,4 +23,10 @@ test("bounded per tunnel: past the bound the longest known key is forgotten firs
   v.note("t", "k2", 200);
   v.note("t", "k3", 200);
   expect([v.has("t", "k1"), v.has("t", "k2"), v.has("t", "k3")]).toEqual([false, true, true]);
+});
+
+test("only one whole gateway key names a client: not a key with more around it, nor c2l_ inside a word", () => {
+  const key = "c2l_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+  expect(isWholeKey(key)).toBe(true);
+  for (const other of [`${key}.1`, `${key}, x`, `x${key}`, key.slice(0, -1), `${key.slice(0, -1)}.`, "c2l_", "C2L_" + key.slice(4)]) expect({ other, whole: isWholeKey(other) }).toEqual({ other, whole: false });
 });

@@ -1,5 +1,21 @@
 // The gateway keys a tunnel's agent has accepted, as seen from the answers it gave: the ones trusted to name a client
 // for its share of the tunnel's requests per minute (client-rate.ts), as they already name it for its share of streams.
+import { isKeyChar, KEY_PREFIX } from "../core/key-format.ts";
+
+/** A gateway key's length: `c2l_` and 32 random bytes in base64url (src/gateway/keys.ts). */
+const KEY_LENGTH = KEY_PREFIX.length + 43;
+
+/**
+ * Whether an `x-api-key` value is one whole gateway key, the only value that names a client. The broker checks every
+ * `c2l_` token it finds, and answers a call with an unknown one 401; but a value that is not one token (`c2l_K.1`,
+ * `c2l_K, x`: the broker reads K in each) or holds none (`xc2l_…`: a call through the tunnel needs no key under
+ * require_key = "auto") is served as the key or as no key at all, so each spelling would be verified as a new client.
+ */
+export function isWholeKey(value: string): boolean {
+  if (value.length !== KEY_LENGTH || !value.startsWith(KEY_PREFIX)) return false;
+  for (let i = KEY_PREFIX.length; i < KEY_LENGTH; i++) if (!isKeyChar(value.charCodeAt(i))) return false;
+  return true;
+}
 
 /** Keys remembered per tunnel at most: the oldest verified is forgotten first (it counts under its relay credential again). */
 export const MAX_VERIFIED_PER_TUNNEL = 4096;

@@ -145,4 +145,30 @@ describe("a tunnel's own allowed_origins hold on every route to it, on either no
       }
     }
   }, 30_000);
+
+  test("no one learns which tunnels exist: a preflight, or a call without a valid key, is answered the same for the tunnel with its own list and for an id no tunnel has", async () => {
+    const ids = [ID, "no-such-tunnel"];
+    /** An answer as a client sees it, less what differs between any two answers (Date). */
+    const seen = async (r: Response) => ({ status: r.status, headers: [...r.headers].filter(([k]) => k !== "date"), body: await r.text() });
+    for (const node of cluster.nodes) {
+      // From a script (any Origin can be sent): the preflight, and a call with a made-up key and with none.
+      const preflights = await Promise.all(ids.map(async (id) => seen(await fetch(`${node.url}/t/${id}/api/chat`, { method: "OPTIONS", headers: { origin: originOf(otherSite), "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" } }))));
+      expect(preflights[0]!.status).toBe(204);
+      expect(preflights[1]).toEqual(preflights[0]!);
+      for (const auth of [{ authorization: "Bearer made-up-key-0123456789" }, {}] as Record<string, string>[]) {
+        const calls = await Promise.all(ids.map(async (id) => seen(await fetch(`${node.url}/t/${id}/api/chat`, { method: "POST", headers: { origin: originOf(otherSite), "content-type": "application/json", ...auth }, body: "{}" }))));
+        expect(calls[0]!.status).toBe(401);
+        expect(calls[1]).toEqual(calls[0]!);
+      }
+    }
+    // From a page in Chromium on that origin: both read the same 401 (before, the tunnel's preflight was refused, and
+    // the page told the tunnel with a list of its own from an id no tunnel has).
+    const page = await pageAt(otherSite);
+    for (const node of cluster.nodes) {
+      const [tunnel, none] = await Promise.all(ids.map((id) => callsFrom(page, `${node.url}/t/${id}`, "made-up-key-0123456789")));
+      expect(tunnel!.tags).toStartWith("401 ");
+      expect(tunnel).toEqual(none!);
+    }
+    await page.close();
+  }, 60_000);
 });

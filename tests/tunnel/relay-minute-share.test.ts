@@ -7,15 +7,21 @@ import { startRedis } from "../helpers/redis.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
 import { startCluster } from "../relay/cluster-helpers.ts";
+import { hashToken } from "../../src/relay/auth.ts";
 import { ADMIN_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon } from "./helpers.ts";
 import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 
+/** A second client key of the tunnel: a share of the minute the first test leaves untouched. */
+const OTHER_KEY = "client-key-two-for-tests-0123456789";
 /** Each client's share of the minute; the tunnel's minute is far above what the test sends. */
 const SHARE = 4;
 let rig: TunnelRig;
 
 beforeAll(async () => {
-  rig = await startTunnelRig({ relayToml: relayToml().replace("requests_per_minute = 100000", `requests_per_minute = 100\nrequests_per_minute_per_client = ${SHARE}`) });
+  const toml = relayToml()
+    .replace("requests_per_minute = 100000", `requests_per_minute = 100\nrequests_per_minute_per_client = ${SHARE}`)
+    .replace(`client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]`, `client_key_sha256 = ["${hashToken(CLIENT_KEY)}", "${hashToken(OTHER_KEY)}"]`);
+  rig = await startTunnelRig({ relayToml: toml });
 }, 40_000);
 afterAll(() => rig?.stop());
 
@@ -26,9 +32,9 @@ async function gatewayKey(name: string, daemon: DaemonProc = rig.daemon): Promis
   return k;
 }
 
-/** A call through the tunnel with the relay's one client key and `key` as the gateway key: its status, and for a 429 whose limit it met. */
-async function call(key: string, url = rig.relay.url): Promise<string> {
-  const r = await fetch(`${url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "x-api-key": key } });
+/** A call through the tunnel with relay key `relayKey` and `key` as the gateway key: its status, and for a 429 whose limit it met. */
+async function call(key: string, url = rig.relay.url, relayKey = CLIENT_KEY): Promise<string> {
+  const r = await fetch(`${url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${relayKey}`, "x-api-key": key } });
   const text = await r.text();
   return r.status === 429 ? `429 ${/requests_per_minute_per_client/.test(text) ? "client share" : "tunnel"}` : String(r.status);
 }
@@ -48,6 +54,17 @@ test("two clients behind one relay key, each with its own gateway key: one over 
   const madeUp: string[] = [];
   for (let i = 0; i < SHARE; i++) madeUp.push(await call(`c2l_made-up-key-${i}-${crypto.randomUUID()}`));
   expect(madeUp).toEqual(["401", "401", "429 client share", "429 client share"]);
+}, 30_000);
+
+test("an x-api-key that is not one whole gateway key (a real key with more after it, c2l_ inside a word) names no client: its calls count under the relay key, however often each is sent", async () => {
+  const real = await gatewayKey("minute-c");
+  // The broker serves each of these: it reads the real key in the first kind, and finds no key in the second (a call
+  // through the tunnel needs none under require_key = "auto"). Before, each spelling was a client of its own once served.
+  const spellings = [0, 1, 2, 3].flatMap((i) => [`${real}.${i}`, `x${real}${i}`]);
+  const got: string[] = [];
+  for (const s of spellings) for (let n = 0; n < 2; n++) got.push(await call(s, rig.relay.url, OTHER_KEY));
+  // The relay key's share, 4 calls, then its 429: not 4 more per spelling.
+  expect(got).toEqual([...Array(SHARE).fill("200"), ...Array(spellings.length * 2 - SHARE).fill("429 client share")]);
 }, 30_000);
 
 requireTools(["redis-server"]).test("across a cluster's hop (the minute's windows in Redis): the same, at the node without the agent", async () => {
