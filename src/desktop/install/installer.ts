@@ -245,15 +245,14 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
       continue;
     }
     const moved = files.find((n) => n !== f && basename(n) === basename(f) && n.endsWith(".service"));
-    if (moved && f.endsWith(".service")) moveEnablement(f, moved);
+    if (moved && f.endsWith(".service")) relinkEnablement(configUnitDir(paths), f, moved);
     rmSync(f, { force: true });
     report.removed.push(f);
   }
 
   // A unit of the user's own in ~/.config/systemd/user (`systemctl --user edit --full`'s copy, or one made by hand) is the
   // one systemd runs: named, as a file install keeps. A mask (a link to /dev/null) is the user's "off", said below.
-  // (The config home is the autostart directory's parent.)
-  const own = join(dirname(paths.autostartDir), "systemd", "user", SERVICE_UNIT);
+  const own = join(configUnitDir(paths), SERVICE_UNIT);
   const ours = join(paths.userUnitDir, SERVICE_UNIT);
   if (existsSync(own) && !report.kept.includes(own) && !["/dev/null", existsSync(ours) ? realpathSync(ours) : ours].includes(realpathSync(own))) report.kept.push(own);
 
@@ -265,23 +264,26 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   return report;
 }
 
-/** `systemctl enable`'s links (in *.wants/ and *.requires/ beside a unit in ~/.config/systemd/user) re-pointed from `from` to `to`, where the unit moved. */
-function moveEnablement(from: string, to: string): void {
+/** The user's unit directory, ~/.config/systemd/user, where `systemctl enable` puts its links (the config home is the autostart directory's parent). */
+const configUnitDir = (paths: InstallPaths) => join(dirname(paths.autostartDir), "systemd", "user");
+
+/** `systemctl enable`'s links to `unit` (in *.wants/ and *.requires/ of `dir`) re-pointed to `to`, where it moved, or removed. */
+function relinkEnablement(dir: string, unit: string, to: string | null): void {
   let dirs: string[];
   try {
-    dirs = readdirSync(dirname(from)).filter((d) => /\.(wants|requires)$/.test(d));
+    dirs = readdirSync(dir).filter((d) => /\.(wants|requires)$/.test(d));
   } catch {
     return;
   }
   for (const d of dirs) {
-    const link = join(dirname(from), d, basename(from));
+    const link = join(dir, d, basename(unit));
     try {
-      if (readlinkSync(link) !== from) continue;
+      if (readlinkSync(link) !== unit) continue;
     } catch {
       continue;
     }
     rmSync(link, { force: true });
-    symlinkSync(to, link);
+    if (to) symlinkSync(to, link);
   }
 }
 
@@ -351,6 +353,8 @@ export async function uninstall(opts: { run: Runner; paths?: InstallPaths }): Pr
       kept.push(f);
       continue;
     }
+    // A masked unit's enablement links survive `disable` ("is masked, ignoring"): they would point at nothing.
+    if (f.endsWith(".service")) relinkEnablement(configUnitDir(paths), f, null);
     rmSync(f, { force: true });
     removed.push(f);
   }
