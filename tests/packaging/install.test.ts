@@ -43,7 +43,7 @@ const EXPECTED = [
   ]),
 ];
 
-requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
+requireTools(["systemctl", "systemd-analyze", "man"]).test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
   // What the user had before: a config, and another app's launcher in a directory install also writes to.
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "# mine\n");
@@ -69,10 +69,8 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   expect(readFileSync(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"), "utf8")).toMatch(/^\.TH CLOUDTOLOCALLLM\\-TUNNEL 1 /);
   expect(readFileSync(join(home, ".local/share/bash-completion/completions/cloudtolocalllm-tunnel"), "utf8")).toContain("complete -F _cloudtolocalllm_tunnel cloudtolocalllm-tunnel");
   // man finds it through ~/.local/bin on PATH (man-db maps bin/ to ../share/man), as it would after a real install.
-  if (Bun.which("man")) {
-    const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(home, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: "" }, stdout: "pipe", stderr: "pipe" });
-    expect(m.stdout.toString().trim()).toBe(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"));
-  }
+  const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(home, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: "" }, stdout: "pipe", stderr: "pipe" });
+  expect(m.stdout.toString().trim()).toBe(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"));
 
   const again = cli("install", "--binary", download);
   expect(again.code).toBe(0);
@@ -208,7 +206,7 @@ test("install keeps a unit the user made and names it; uninstall leaves it (thro
   }
 }, 60_000);
 
-test("with XDG_DATA_HOME moved, install says how man finds the page, and man does with that MANPATH", () => {
+requireTools(["man"]).test("with XDG_DATA_HOME moved, install says how man finds the page, and man does with that MANPATH", () => {
   const h = tempHome("c2l-install-data-");
   try {
     const env = { ...homeEnv(h), XDG_DATA_HOME: join(h, "data"), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
@@ -218,10 +216,8 @@ test("with XDG_DATA_HOME moved, install says how man finds the page, and man doe
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toContain(`man: add ${join(h, "data/man")} to MANPATH (\`export MANPATH=${join(h, "data/man")}:\`) for \`man cloudtolocalllm-tunnel\`.`);
-    if (Bun.which("man")) {
-      const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(h, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: `${join(h, "data/man")}:` }, stdout: "pipe", stderr: "pipe" });
-      expect(m.stdout.toString().trim()).toBe(join(h, "data/man/man1/cloudtolocalllm-tunnel.1"));
-    }
+    const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(h, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: `${join(h, "data/man")}:` }, stdout: "pipe", stderr: "pipe" });
+    expect(m.stdout.toString().trim()).toBe(join(h, "data/man/man1/cloudtolocalllm-tunnel.1"));
   } finally {
     removeHome(h);
   }
