@@ -4,8 +4,10 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseConfig } from "../config/load.ts";
 import { checkConfig, checkRelay, checkSystemdUnit, checkUpstreams, reason } from "./doctor-checks.ts";
 import { checkUser } from "./doctor-files.ts";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { autostartEntryInUse } from "../desktop/systemd-user.ts";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 
 let llama: FakeOllama;
@@ -62,6 +64,29 @@ test("doctor's systemd line: a masked unit is named as masked with the unmask fi
   });
   expect(unit({}).fix).toBe("cloudtolocalllm-tunnel install");
   expect(unit({ installed: true, enabled: true, active: true }).level).toBe("ok");
+});
+
+test("doctor's systemd line without a user manager: the autostart entry install or a package put there already runs serve at login; one turned off does not", () => {
+  const home = mkdtempSync(join(tmpdir(), "c2l-doctor-autostart-"));
+  try {
+    const env = { HOME: home, XDG_CONFIG_DIRS: join(home, "etc-xdg") };
+    const noManager = { available: false, installed: false, enabled: false, active: false, detail: "Failed to connect to bus: No medium found" };
+    // Nothing there: the user is told to set it up.
+    expect(checkSystemdUnit(noManager, autostartEntryInUse(env)).fix).toBe("run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
+    // A package's entry (/etc/xdg/autostart): nothing to set up.
+    mkdirSync(join(home, "etc-xdg/autostart"), { recursive: true });
+    writeFileSync(join(home, "etc-xdg/autostart/cloudtolocalllm-tunnel-tray.desktop"), "[Desktop Entry]\nExec=sh -c \"…\"\n");
+    expect(checkSystemdUnit(noManager, autostartEntryInUse(env))).toMatchObject({
+      level: "warn",
+      fix: `none needed at a desktop login: the autostart entry ${join(home, "etc-xdg/autostart/cloudtolocalllm-tunnel-tray.desktop")} runs \`cloudtolocalllm-tunnel serve\` (nothing restarts it after a crash)`,
+    });
+    // The user's copy wins (XDG autostart spec); one the desktop's "Startup Applications" turned off starts nothing.
+    mkdirSync(join(home, ".config/autostart"), { recursive: true });
+    writeFileSync(join(home, ".config/autostart/cloudtolocalllm-tunnel-tray.desktop"), "[Desktop Entry]\nExec=sh -c \"…\"\nX-GNOME-Autostart-enabled=false\n");
+    expect(autostartEntryInUse(env)).toBeNull();
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test("doctor does not call an upstream that answers its probe with a redirect reachable: the daemon follows none", async () => {

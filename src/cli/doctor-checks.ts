@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { formatIssue, parseConfig, defaultConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { TunnelStatus } from "../core/contracts.ts";
-import { UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
+import { autostartEntryInUse, UNIT, unitState, type UnitState } from "../desktop/systemd-user.ts";
 import { daemonLogFile } from "../config/paths.ts";
 import { baseUrlOf } from "../core/listen-url.ts";
 import { shellWord } from "../core/shell-word.ts";
@@ -280,8 +280,14 @@ function unitFailure(f: NonNullable<UnitState["failed"]>): string {
   return `the daemon exited with code ${f.status}${EXIT_MEANINGS[f.status] ? ` (${EXIT_MEANINGS[f.status]})` : ""}`;
 }
 
-export function checkSystemdUnit(u: UnitState = unitState()): CheckResult {
-  if (!u.available) return warn("systemd user unit", `no systemd user manager (${u.detail.split("\n")[0]})`, runtimeDirHint() ?? "run `cloudtolocalllm-tunnel serve` from your session's autostart instead");
+/** `autostart`: the autostart entry a login runs (install and the packages put one there), which starts `serve` without systemd. */
+export function checkSystemdUnit(u: UnitState = unitState(), autostart: string | null = autostartEntryInUse()): CheckResult {
+  if (!u.available)
+    return warn(
+      "systemd user unit",
+      `no systemd user manager (${u.detail.split("\n")[0]})`,
+      runtimeDirHint() ?? (autostart ? `none needed at a desktop login: the autostart entry ${autostart} runs \`cloudtolocalllm-tunnel serve\` (nothing restarts it after a crash)` : "run `cloudtolocalllm-tunnel serve` from your session's autostart instead"),
+    );
   if (u.masked) return warn("systemd user unit", `${UNIT} is masked: nothing starts the daemon, not systemd and not the autostart entry`, `systemctl --user unmask ${UNIT} && systemctl --user enable --now ${UNIT}`);
   if (!u.installed) return warn("systemd user unit", `${UNIT} is not installed`, "cloudtolocalllm-tunnel install");
   if (!u.enabled) return warn("systemd user unit", `${UNIT} is installed but not enabled (${u.detail})`, `systemctl --user enable --now ${UNIT}`);

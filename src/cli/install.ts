@@ -23,7 +23,7 @@ const command: Command = {
   help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
 
 For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service). Copies the binary to ~/.local/bin, writes the systemd
-user unit to $XDG_CONFIG_HOME/systemd/user, the dashboard launcher to $XDG_DATA_HOME/applications, the
+user unit to $XDG_DATA_HOME/systemd/user (so \`systemctl --user mask\` and \`edit\` work on it), the dashboard launcher to $XDG_DATA_HOME/applications, the
 autostart entry (it starts the daemon at login when systemd does not) to $XDG_CONFIG_HOME/autostart, the icons to $XDG_DATA_HOME/icons/hicolor, the AppStream metainfo to
 $XDG_DATA_HOME/metainfo, the man page to $XDG_DATA_HOME/man/man1 and the bash, zsh and fish completions under
 $XDG_DATA_HOME (see \`completion --help\`), then runs
@@ -33,8 +33,8 @@ disabled and removed. Without a systemd user manager the files are still written
 with a message.
 
 Running it again is safe: unchanged files are left alone and the service is restarted only when the binary or its
-unit changed. A file you changed since (an autostart entry your desktop turned off, an edited unit) or made yourself
-is kept and named, by uninstall too. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
+unit changed; a masked unit stays masked. A file you changed since (an autostart entry your desktop turned off, an
+edited unit) or made yourself (a unit in $XDG_CONFIG_HOME/systemd/user) is kept and named, by uninstall too. What it wrote is listed in $XDG_DATA_HOME/cloudtolocalllm/install-manifest.json; \`uninstall\` removes
 exactly that. The configuration is never touched.
 
 Options:

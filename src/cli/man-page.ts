@@ -11,10 +11,19 @@ function roff(text: string): string {
     .join("\n");
 }
 
+/**
+ * Glyphs of the help texts that groff has no ASCII form of, and what to print instead: `man` in the C locale (a server,
+ * `env -i`) renders with -Tascii, where these would be dropped with a troff warning each. UTF-8 terminals keep the glyph.
+ */
+const ASCII_FALLBACKS: Record<string, string> = { "✓": "+", "✗": "x" };
+
+const fallbacks = Object.entries(ASCII_FALLBACKS).map(([glyph, ascii]) => `.if \\n(.g .fchar \\[u${glyph.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}] ${ascii}`);
+
 export async function manPage(commands: readonly CommandEntry[], version: string, date: Date): Promise<string> {
   const day = date.toISOString().slice(0, 10);
   const out = [
     `.TH CLOUDTOLOCALLLM\\-TUNNEL 1 "${day}" "cloudtolocalllm-tunnel ${version}" "User Commands"`,
+    ...fallbacks,
     ".SH NAME",
     "cloudtolocalllm\\-tunnel \\- let every app on the desktop, and the cloud, reach the local LLM",
     ".SH SYNOPSIS",
@@ -40,7 +49,7 @@ export async function manPage(commands: readonly CommandEntry[], version: string
     "The control API token (mode 0600).",
     ".TP",
     ".I /usr/lib/systemd/user/cloudtolocalllm\\-tunnel.service",
-    "The systemd user service; enable it with \\fBsystemctl \\-\\-user enable \\-\\-now cloudtolocalllm\\-tunnel\\fR.",
+    "The systemd user service (after \\fBinstall\\fR: \\fI$XDG_DATA_HOME/systemd/user/cloudtolocalllm\\-tunnel.service\\fR); enable it with \\fBsystemctl \\-\\-user enable \\-\\-now cloudtolocalllm\\-tunnel\\fR.",
     ".SH EXIT STATUS",
     "0 on success, 1 on a runtime failure, 2 on a usage or configuration error.",
     ".SH SEE ALSO",

@@ -15,7 +15,7 @@ const FIXES: { reason: RegExp; fix: (u: Shown) => string }[] = [
   // The kind's own advice when it has some (src/kinds/: how to start that server).
   { reason: /^connection refused/, fix: (u) => (isKindName(u.kind) && kindOf(u.kind).refusedHint) || `is the server of upstream "${u.name}" running, at the url the config gives?` },
   { reason: /^connection reset/, fix: (u) => `upstream "${u.name}" closed the connection: is it restarting, or is its url's scheme (http/https) right?` },
-  { reason: /^host not found/, fix: (u) => `check the url of upstream "${u.name}" in the config (\`cloudtolocalllm-tunnel config edit\`)` },
+  { reason: /^host not found/, fix: (u) => `check the url of upstream "${u.name}" in the config file (\`cloudtolocalllm-tunnel config path\` names it)` },
   { reason: /^timed out/, fix: (u) => `upstream "${u.name}" did not answer in time: is it overloaded, or behind a firewall?` },
   { reason: /answered 40[13]\b/, fix: (u) => `the server refused the credentials: check auth_secret of upstream "${u.name}" (\`cloudtolocalllm-tunnel secret set …\`)` },
   { reason: /answered 5\d\d\b/, fix: (u) => `upstream "${u.name}" answers, but with server errors: see its own log` },

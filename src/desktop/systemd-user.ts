@@ -1,5 +1,31 @@
 // Asks the systemd user manager about the daemon's unit (installed, enabled, active) and starts it; used by the tray and doctor.
+import { readFileSync } from "node:fs";
 export const UNIT = "cloudtolocalllm-tunnel.service";
+/**
+ * The autostart entry starts the daemon when systemd does not (the file keeps the name it had when it started the tray
+ * process, so a user's override that hides it still applies after an upgrade).
+ */
+export const AUTOSTART_ENTRY = "cloudtolocalllm-tunnel-tray.desktop";
+
+/**
+ * The autostart entry a desktop login runs, as the XDG autostart spec finds it (the config home's over
+ * $XDG_CONFIG_DIRS'), or null: none, or one the user turned off (Hidden, or GNOME's "don't start").
+ */
+export function autostartEntryInUse(env: NodeJS.ProcessEnv = process.env): string | null {
+  const home = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : `${env.HOME ?? ""}/.config`;
+  const dirs = (env.XDG_CONFIG_DIRS || "/etc/xdg").split(":").filter((d) => d.startsWith("/"));
+  for (const dir of [home, ...dirs]) {
+    const file = `${dir.replace(/\/+$/, "")}/autostart/${AUTOSTART_ENTRY}`;
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    return /^(Hidden=true|X-GNOME-Autostart-enabled=false)$/m.test(text) ? null : file;
+  }
+  return null;
+}
 
 export interface UnitState {
   /** systemctl --user works (a user manager is running). */

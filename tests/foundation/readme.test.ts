@@ -160,6 +160,27 @@ test("every such command in docs/*.md exists as written too (the README sends re
   expect(checked).toBeGreaterThan(30);
 });
 
+/** The cloudtolocalllm-tunnel commands the program's own texts name in backticks (fixes, hints, errors), interpolations as placeholders. */
+function sourceCommands(text: string): string[] {
+  return [...text.matchAll(/\\?`((?:cloudtolocalllm-tunnel|\$\{BINARY_NAME\}) [^`\\]*)\\?`/g)].map((m) => m[1]!.replace(/^\$\{BINARY_NAME\}/, "cloudtolocalllm-tunnel").replace(/\$\{[^}]*\}/g, "VALUE"));
+}
+
+test("every cloudtolocalllm-tunnel command the program itself tells a user to run (fixes, hints, errors in src/ and tray/) exists as written", async () => {
+  const problems: string[] = [];
+  let checked = 0;
+  for (const file of [...new Bun.Glob("{src,tray}/**/*.ts").scanSync(REPO_DIR)].filter((f) => !f.endsWith(".test.ts")).sort()) {
+    for (const line of sourceCommands(readFileSync(join(REPO_DIR, file), "utf8"))) {
+      checked++;
+      const why = await cliProblem(line.split(" ").filter(Boolean));
+      if (why) problems.push(`${file}: \`${line}\`: ${why}`);
+    }
+  }
+  expect(problems).toEqual([]);
+  expect(checked).toBeGreaterThan(30);
+  // The extraction reads escaped backticks in template literals and plain ones in strings alike.
+  expect(sourceCommands("x(`run \\`cloudtolocalllm-tunnel config valdate\\``); y(\"run `${BINARY_NAME} serve --config ${f}`\")")).toEqual(["cloudtolocalllm-tunnel config valdate", "cloudtolocalllm-tunnel serve --config VALUE"]);
+});
+
 test("the extraction finds a wrong command, subcommand, option or script", async () => {
   const bad = readmeCommands(
     "```sh\ncloudtolocalllm-tunnel stauts\nnpx cloudtolocalllm-tunnel config valdate\n```\nrun `cloudtolocalllm-tunnel dashboard --print-link` or `npm run buidl` or `bun bench/nope.ts`\n" +

@@ -30,6 +30,7 @@ export const SYSTEM_TOOLS = {
   "systemd-run": { package: "systemd", usedFor: "the daemon as a transient unit with its unit's settings: systemd's restart brings it (and its tray icon) back" },
   appstreamcli: { package: "appstream", usedFor: "validating the AppStream metainfo" },
   "desktop-file-validate": { package: "desktop-file-utils", usedFor: "validating the desktop entries (one main category, known keys)" },
+  man: { package: "man-db", usedFor: "rendering the man page as `man` shows it, in the C locale too" },
   zsh: { package: "zsh", usedFor: "checking the zsh completion script (zsh -n)" },
   fish: { package: "fish", usedFor: "checking the fish completion script (fish -n) and what it offers" },
   makepkg: { package: "makepkg", usedFor: "building the AUR package" },

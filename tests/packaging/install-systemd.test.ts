@@ -1,12 +1,13 @@
 // `install` with a real systemd user manager: the compiled daemon runs as one process from ~/.local/bin, a reinstall of
 // a new binary restarts it onto that binary, an unchanged one leaves it running, and uninstall stops it.
 import { expect } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { PRIVATE_USER_MANAGER, startUserManager, type UserManager } from "../helpers/user-manager.ts";
 import { ensureBinary } from "../helpers/binary.ts";
 import { until } from "../helpers/until.ts";
+import { commitPresent, oldRelease } from "../helpers/old-release.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["systemctl", "unshare", PRIVATE_USER_MANAGER]);
 
@@ -53,7 +54,7 @@ test("install runs the daemon under systemd as one process; a new binary is rest
   // Type=notify: systemctl returned once the daemon said READY=1.
   expect(show("ActiveState")).toBe("active");
   expect(show("UnitFileState")).toBe("enabled");
-  expect(show("FragmentPath")).toBe(join(manager.env.XDG_CONFIG_HOME!, "systemd/user", UNIT));
+  expect(show("FragmentPath")).toBe(join(manager.env.XDG_DATA_HOME!, "systemd/user", UNIT));
   expect(runningVersion()).toBe("v1");
   const pid1 = Number(show("MainPID"));
   expect(readFileSync(`/proc/${pid1}/cmdline`, "utf8").split("\0")).toEqual([bin, "serve", ""]);
@@ -76,6 +77,95 @@ test("install runs the daemon under systemd as one process; a new binary is rest
   expect(show("ActiveState")).toBe("inactive");
   expect(existsSync(join(home, ".local/bin/cloudtolocalllm-tunnel"))).toBe(false);
   expect(existsSync(join(manager.env.XDG_CONFIG_HOME!, "cloudtolocalllm/tunnel.toml"))).toBe(true);
+}, 120_000);
+
+// README: `systemctl --user mask cloudtolocalllm-tunnel` keeps the daemon from running at all. mask puts a /dev/null link in
+// ~/.config/systemd/user, so it works only while the unit is elsewhere (systemd.unit(5): a home's "packages" go to
+// $XDG_DATA_HOME/systemd/user); with install's unit in ~/.config it was refused ("already exists").
+test("a plain install is turned off the README's way: mask works, the autostart entry then starts nothing, and install again leaves it off", () => {
+  const { HOME: home, XDG_CONFIG_HOME: config } = manager.env;
+  const env = { ...manager.env, PATH: `${join(home!, ".local/bin")}:${manager.env.PATH}` };
+  const run = (...args: string[]) => {
+    const r = Bun.spawnSync([bin, ...args], { env, stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+  };
+  const state = () => manager.systemctl("show", UNIT, "-p", "ActiveState", "--value").out;
+  mkdirSync(join(config!, "cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(config!, "cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[alerts]\nnotifications = false\n[tray]\nenabled = "never"\n`);
+  try {
+    const first = run("install", "--binary", bin);
+    expect(first.code, first.out).toBe(0);
+    expect(state()).toBe("active");
+    const mask = manager.systemctl("mask", UNIT);
+    expect(mask.code, mask.out).toBe(0);
+    manager.systemctl("stop", UNIT);
+    // The next login: the autostart entry install wrote (were it to run the daemon bare, the timeout would end it).
+    const entry = readFileSync(join(config!, "autostart/cloudtolocalllm-tunnel-tray.desktop"), "utf8");
+    const script = /^Exec=sh -c "(.*)"$/m.exec(entry)![1]!;
+    const login = Bun.spawnSync(["/bin/sh", "-c", script], { env, stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+    expect(login.exitCode).toBe(0);
+    expect(state()).toBe("inactive");
+    // install again (the upgrade command) keeps the user's choice, and says how to undo it.
+    const again = run("install", "--binary", bin);
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain(`systemd: ${UNIT} is masked, so it was not enabled or started; \`systemctl --user unmask ${UNIT}\` turns it back on.`);
+    expect(state()).toBe("inactive");
+    expect(manager.systemctl("unmask", UNIT).code).toBe(0);
+    expect(manager.systemctl("is-enabled", UNIT).out).toBe("enabled");
+    // uninstall while masked: `disable` ignores a masked unit, so its enablement link would be left pointing at nothing.
+    expect(manager.systemctl("mask", UNIT).code).toBe(0);
+    expect(run("uninstall").code).toBe(0);
+    const wants = join(config!, "systemd/user/default.target.wants");
+    expect(existsSync(wants) ? readdirSync(wants) : []).not.toContain(UNIT);
+  } finally {
+    manager.systemctl("unmask", UNIT);
+    manager.systemctl("stop", UNIT);
+    run("uninstall");
+  }
+}, 120_000);
+
+/** The last commit whose install wrote the unit to ~/.config/systemd/user. */
+const BEFORE_UNIT_MOVE = "ae80b9f6";
+
+requireTools(["git", commitPresent(BEFORE_UNIT_MOVE)]).test("install over one that put the unit in ~/.config moves it to the data home, enabled and running still, and mask then works", () => {
+  const { HOME: home, XDG_CONFIG_HOME: config, XDG_DATA_HOME: data } = manager.env;
+  const env = { ...manager.env, PATH: `${join(home!, ".local/bin")}:${manager.env.PATH}` };
+  const old = oldRelease(BEFORE_UNIT_MOVE);
+  const run = (program: string, ...args: string[]) => {
+    const r = Bun.spawnSync([program, ...args], { env, stdout: "pipe", stderr: "pipe" });
+    return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+  };
+  const show = (p: string) => manager.systemctl("show", UNIT, "-p", p, "--value").out;
+  const oldUnit = join(config!, "systemd/user", UNIT);
+  const link = join(config!, "systemd/user/default.target.wants", UNIT);
+  mkdirSync(join(config!, "cloudtolocalllm"), { recursive: true });
+  writeFileSync(join(config!, "cloudtolocalllm/tunnel.toml"), `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[alerts]\nnotifications = false\n[tray]\nenabled = "never"\n`);
+  try {
+    const before = run(old.binary, "install", "--binary", bin);
+    expect(before.code, before.out).toBe(0);
+    expect(show("FragmentPath")).toBe(oldUnit);
+    expect(readlinkSync(link)).toBe(oldUnit);
+
+    const up = run(bin, "install", "--binary", bin);
+    expect(up.code, up.out).toBe(0);
+    expect(show("FragmentPath")).toBe(join(data!, "systemd/user", UNIT));
+    expect(existsSync(oldUnit)).toBe(false);
+    expect(readlinkSync(link)).toBe(join(data!, "systemd/user", UNIT));
+    expect([show("UnitFileState"), show("ActiveState")]).toEqual(["enabled", "active"]);
+    const mask = manager.systemctl("mask", UNIT);
+    expect(mask.code, mask.out).toBe(0);
+    expect(manager.systemctl("unmask", UNIT).code).toBe(0);
+
+    expect(run(bin, "uninstall").code).toBe(0);
+    // (existsSync would call a link to a removed file gone.)
+    expect(existsSync(dirname(link)) ? readdirSync(dirname(link)) : []).not.toContain(UNIT);
+    expect(show("ActiveState")).toBe("inactive");
+  } finally {
+    manager.systemctl("unmask", UNIT);
+    manager.systemctl("stop", UNIT);
+    run(bin, "uninstall");
+    rmSync(old.dir, { recursive: true, force: true });
+  }
 }, 120_000);
 
 test("the autostart entry with a real user manager: a masked unit runs nothing, a disabled one starts through systemd", async () => {
@@ -107,15 +197,18 @@ test("the autostart entry with a real user manager: a masked unit runs nothing, 
   } finally {
     manager.systemctl("stop", UNIT);
     manager.systemctl("unmask", UNIT);
+    // It stands where install writes its unit: the tests after this one install there.
+    rmSync(join(data!, "systemd/user", UNIT), { force: true });
+    manager.systemctl("daemon-reload");
   }
 }, 60_000);
 
-test("XDG_CONFIG_HOME set only in this shell: install says the manager reads units elsewhere (not a bare \"unit not found\")", () => {
-  const env = { ...manager.env, XDG_CONFIG_HOME: join(manager.env.HOME!, "shell-only-config") };
+test("XDG_DATA_HOME set only in this shell: install says the manager reads units elsewhere (not a bare \"unit not found\")", () => {
+  const env = { ...manager.env, XDG_DATA_HOME: join(manager.env.HOME!, "shell-only-data") };
   const r = Bun.spawnSync([bin, "install", "--binary", "/bin/true"], { env, stdout: "pipe", stderr: "pipe" });
   expect(r.exitCode).toBe(1);
   expect(r.stderr.toString()).toBe(
-    `cloudtolocalllm-tunnel install: systemd's user manager reads units from ${join(manager.env.XDG_CONFIG_HOME!, "systemd/user")}, not ${join(env.XDG_CONFIG_HOME, "systemd/user")} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`cloudtolocalllm-tunnel serve\`\n`,
+    `cloudtolocalllm-tunnel install: systemd's user manager reads units from ${join(manager.env.XDG_DATA_HOME!, "systemd/user")}, not ${join(env.XDG_DATA_HOME, "systemd/user")} where the unit was written (XDG_DATA_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`cloudtolocalllm-tunnel serve\`\n`,
   );
   expect(Bun.spawnSync([bin, "uninstall"], { env }).exitCode).toBe(0);
 }, 60_000);

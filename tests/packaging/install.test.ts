@@ -27,7 +27,7 @@ function cli(...args: string[]) {
 
 const EXPECTED = [
   ".local/bin/cloudtolocalllm-tunnel",
-  ".config/systemd/user/cloudtolocalllm-tunnel.service",
+  ".local/share/systemd/user/cloudtolocalllm-tunnel.service",
   ".config/autostart/cloudtolocalllm-tunnel-tray.desktop",
   ".local/share/applications/cloudtolocalllm-tunnel.desktop",
   ".local/share/cloudtolocalllm/install-manifest.json",
@@ -43,7 +43,7 @@ const EXPECTED = [
   ]),
 ];
 
-requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
+requireTools(["systemctl", "systemd-analyze", "man"]).test("install writes exactly the expected files, is idempotent, and uninstall restores the HOME it found", () => {
   // What the user had before: a config, and another app's launcher in a directory install also writes to.
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), "# mine\n");
@@ -62,17 +62,15 @@ requireTools(["systemctl", "systemd-analyze"]).test("install writes exactly the 
   expect(statSync(join(home, ".local/bin/cloudtolocalllm-tunnel")).mode & 0o777).toBe(0o755);
 
   // The installed unit is valid and points at the installed binary (verify checks that ExecStart exists).
-  const unit = join(home, ".config/systemd/user/cloudtolocalllm-tunnel.service");
+  const unit = join(home, ".local/share/systemd/user/cloudtolocalllm-tunnel.service");
   expect(readFileSync(unit, "utf8")).toContain(`ExecStart=${join(home, ".local/bin/cloudtolocalllm-tunnel")} serve`);
   expect(verifyUnit(unit, true, join(home, "run"))).toEqual({ code: 0, output: "" });
   // The man page and the completions are the real ones, generated from the command table.
   expect(readFileSync(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"), "utf8")).toMatch(/^\.TH CLOUDTOLOCALLLM\\-TUNNEL 1 /);
   expect(readFileSync(join(home, ".local/share/bash-completion/completions/cloudtolocalllm-tunnel"), "utf8")).toContain("complete -F _cloudtolocalllm_tunnel cloudtolocalllm-tunnel");
   // man finds it through ~/.local/bin on PATH (man-db maps bin/ to ../share/man), as it would after a real install.
-  if (Bun.which("man")) {
-    const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(home, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: "" }, stdout: "pipe", stderr: "pipe" });
-    expect(m.stdout.toString().trim()).toBe(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"));
-  }
+  const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(home, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: "" }, stdout: "pipe", stderr: "pipe" });
+  expect(m.stdout.toString().trim()).toBe(join(home, ".local/share/man/man1/cloudtolocalllm-tunnel.1"));
 
   const again = cli("install", "--binary", download);
   expect(again.code).toBe(0);
@@ -138,7 +136,7 @@ requireTools(["systemd-analyze", "desktop-file-validate", "gio"]).test("in a HOM
     chmodSync(bin, 0o755);
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
     expect({ code: r.exitCode, err: r.stderr.toString() }).toEqual({ code: 0, err: "" });
-    const unit = join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service");
+    const unit = join(h, ".local/share/systemd/user/cloudtolocalllm-tunnel.service");
     expect(readFileSync(unit, "utf8")).toContain(`ExecStart="${join(h, ".local/bin/cloudtolocalllm-tunnel")}" serve`);
     expect(verifyUnit(unit, true, join(h, "run"))).toEqual({ code: 0, output: "" });
     // The autostart entry (no systemd user manager here: its guard falls through to `serve`), then the launcher.
@@ -186,6 +184,7 @@ test("install keeps a unit the user made and names it; uninstall leaves it (thro
       const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), ...args], { env: { ...homeEnv(h), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" }, cwd: h, stdout: "pipe", stderr: "pipe" });
       return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
     };
+    // Where the user's own units go (`systemctl --user edit --full` puts its copy there): it wins over install's.
     const unit = join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service");
     mkdirSync(join(unit, ".."), { recursive: true });
     writeFileSync(unit, "[Service]\nExecStart=/opt/mine serve\n");
@@ -207,7 +206,7 @@ test("install keeps a unit the user made and names it; uninstall leaves it (thro
   }
 }, 60_000);
 
-test("with XDG_DATA_HOME moved, install says how man finds the page, and man does with that MANPATH", () => {
+requireTools(["man"]).test("with XDG_DATA_HOME moved, install says how man finds the page, and man does with that MANPATH", () => {
   const h = tempHome("c2l-install-data-");
   try {
     const env = { ...homeEnv(h), XDG_DATA_HOME: join(h, "data"), BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" };
@@ -217,17 +216,15 @@ test("with XDG_DATA_HOME moved, install says how man finds the page, and man doe
     const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "install", "--no-enable", "--binary", bin], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString()).toContain(`man: add ${join(h, "data/man")} to MANPATH (\`export MANPATH=${join(h, "data/man")}:\`) for \`man cloudtolocalllm-tunnel\`.`);
-    if (Bun.which("man")) {
-      const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(h, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: `${join(h, "data/man")}:` }, stdout: "pipe", stderr: "pipe" });
-      expect(m.stdout.toString().trim()).toBe(join(h, "data/man/man1/cloudtolocalllm-tunnel.1"));
-    }
+    const m = Bun.spawnSync(["man", "-w", "cloudtolocalllm-tunnel"], { env: { ...env, PATH: `${join(h, ".local/bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, MANPATH: `${join(h, "data/man")}:` }, stdout: "pipe", stderr: "pipe" });
+    expect(m.stdout.toString().trim()).toBe(join(h, "data/man/man1/cloudtolocalllm-tunnel.1"));
   } finally {
     removeHome(h);
   }
 }, 60_000);
 
 // As another user (root ignores permissions): a read-only ~/.config stops install with one sentence and exit 1.
-requireTools(["setpriv"]).test("with a read-only ~/.config, install exits 1 naming the file, and uninstall removes the binary it had copied", () => {
+requireTools(["setpriv"]).test("with a read-only ~/.config, install exits 1 naming the file, and uninstall removes what it had written", () => {
   const h = tempHome("c2l-install-ro-");
   try {
     const as = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
@@ -243,11 +240,12 @@ requireTools(["setpriv"]).test("with a read-only ~/.config, install exits 1 nami
     const r = run("install", "--no-enable", "--binary", bin);
     expect({ code: r.code, err: r.err }).toEqual({
       code: 1,
-      err: `cloudtolocalllm-tunnel install: cannot write ${join(h, ".config/systemd/user/cloudtolocalllm-tunnel.service")} (at ${join(h, ".config/systemd")}): permission denied (EACCES); fix that and run install again, or run uninstall to remove what was written\n`,
+      err: `cloudtolocalllm-tunnel install: cannot write ${join(h, ".config/autostart/cloudtolocalllm-tunnel-tray.desktop")} (at ${join(h, ".config/autostart")}): permission denied (EACCES); fix that and run install again, or run uninstall to remove what was written\n`,
     });
     const u = run("uninstall");
     expect(u.code).toBe(0);
-    expect(u.out).toContain("Removed 1 files.");
+    // The binary, the unit and the launcher (under ~/.local), written before the autostart entry.
+    expect(u.out).toContain("Removed 3 files.");
     expect(readdirSync(join(h, ".local"))).not.toContain("bin");
   } finally {
     chmodSync(join(h, ".config"), 0o755);

@@ -99,7 +99,7 @@ describe("the compiled binary", () => {
     expect(r.code).toBe(0);
     const bin = join(home, ".local/bin/cloudtolocalllm-tunnel");
     expect(sha(bin)).toBe(sha(rel.binary));
-    expect(readFileSync(join(home, ".config/systemd/user/cloudtolocalllm-tunnel.service"), "utf8")).toBe(
+    expect(readFileSync(join(home, ".local/share/systemd/user/cloudtolocalllm-tunnel.service"), "utf8")).toBe(
       readFileSync(join(REPO, "systemd/cloudtolocalllm-tunnel.service"), "utf8").replace("/usr/bin/cloudtolocalllm-tunnel", bin),
     );
     expect(statSync(join(home, ".local/share/icons/hicolor/256x256/apps/cloudtolocalllm-tunnel.png")).size).toBeGreaterThan(100);

@@ -5,6 +5,8 @@ import launcherEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel.des
 import autostartEntry from "../../../packaging/desktop/cloudtolocalllm-tunnel-tray.desktop" with { type: "text" };
 import metainfo from "../../../packaging/desktop/io.github.cloudtolocalllm.Tunnel.metainfo.xml" with { type: "text" };
 import { encodePng, iconName, ICON_SIZES, renderSvg, TRAY_STATES, type TrayState } from "../icons/index.ts";
+// The autostart entry's name lives with the unit's: doctor reads it without loading the files below.
+import { AUTOSTART_ENTRY } from "../systemd-user.ts";
 
 /**
  * Where a file goes: each kind maps to one directory (XDG for `install`, FHS for packages, flat for tarballs). The man
@@ -26,11 +28,6 @@ export const SERVICE_UNIT = "cloudtolocalllm-tunnel.service";
  * itself now). `install` stops and disables them, so an upgrade never leaves a second process behind.
  */
 export const RETIRED_UNITS = ["cloudtolocalllm-tunnel-tray.service"];
-/**
- * The autostart entry starts the daemon when systemd does not (the file keeps the name it had when it started the tray
- * process, so a user's override that hides it still applies after an upgrade).
- */
-export const AUTOSTART_ENTRY = "cloudtolocalllm-tunnel-tray.desktop";
 
 let iconCache: Asset[] | null = null;
 /** The icons for the hicolor theme: the app icon under apps/, the tray states under status/, SVG and every PNG size. */

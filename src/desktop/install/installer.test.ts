@@ -28,7 +28,7 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), "c2l-installer-"));
   paths = {
     binDir: join(root, "bin"),
-    userUnitDir: join(root, "config/systemd/user"),
+    userUnitDir: join(root, "data/systemd/user"),
     applicationsDir: join(root, "data/applications"),
     autostartDir: join(root, "config/autostart"),
     iconsDir: join(root, "data/icons"),
@@ -201,11 +201,11 @@ describe("installer", () => {
     expect(existsSync(join(paths.binDir, "cloudtolocalllm-tunnel"))).toBe(false);
   }, 30_000);
 
-  test("a file it cannot write (a file where ~/.config/systemd should be) is one sentence, and uninstall removes what was written", async () => {
+  test("a file it cannot write (a file where ~/.local/share/systemd should be) is one sentence, and uninstall removes what was written", async () => {
     await install({ source: src, enable: false, run: noManager, paths });
     writeFileSync(src, "#!/bin/sh\necho v2\n");
-    rmSync(join(root, "config/systemd"), { recursive: true });
-    writeFileSync(join(root, "config/systemd"), "not a directory\n");
+    rmSync(join(root, "data/systemd"), { recursive: true });
+    writeFileSync(join(root, "data/systemd"), "not a directory\n");
     const unit = join(paths.userUnitDir, "cloudtolocalllm-tunnel.service");
     await expect(install({ source: src, enable: true, run: recorder(), paths })).rejects.toThrow(
       `cannot write ${unit} (at ${paths.userUnitDir}): a file stands where a directory must be (ENOTDIR); fix that and run install again, or run uninstall to remove what was written`,
@@ -218,7 +218,7 @@ describe("installer", () => {
   }, 30_000);
 
   test("a first install that fails part way leaves a manifest, so uninstall removes the binary it copied", async () => {
-    await Bun.write(join(root, "config/systemd"), "not a directory\n");
+    await Bun.write(join(root, "data/systemd"), "not a directory\n");
     await expect(install({ source: src, enable: true, run: recorder(), paths })).rejects.toThrow("(ENOTDIR)");
     expect(existsSync(join(paths.binDir, "cloudtolocalllm-tunnel"))).toBe(true);
     const u = await uninstall({ run: noManager, paths });
@@ -226,20 +226,20 @@ describe("installer", () => {
     expect(existsSync(join(root, "bin"))).toBe(false);
   }, 30_000);
 
-  test("a user manager that looks elsewhere for units (XDG_CONFIG_HOME only in this shell) is named before any systemctl step", async () => {
+  test("a user manager that looks elsewhere for units (XDG_DATA_HOME only in this shell) is named before any systemctl step", async () => {
     const elsewhere: Runner = async (args) => {
       calls.push(args.join(" "));
-      return { code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}/home\nXDG_CONFIG_HOME=${root}/session-config\n` : "", stderr: "" };
+      return { code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}/home\nXDG_DATA_HOME=${root}/session-data\n` : "", stderr: "" };
     };
     await expect(install({ source: src, enable: true, run: elsewhere, paths })).rejects.toThrow(
-      `systemd's user manager reads units from ${root}/session-config/systemd/user, not ${paths.userUnitDir} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's)`,
+      `systemd's user manager reads units from ${root}/session-data/systemd/user, not ${paths.userUnitDir} where the unit was written (XDG_DATA_HOME or HOME here is not your session's)`,
     );
     expect(calls).toEqual(["show-environment"]);
     // The same directory (spelled with a trailing slash, or by HOME alone): no complaint.
-    const same: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=/nowhere\nXDG_CONFIG_HOME=${root}/config/\n` : "", stderr: "" });
+    const same: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=/nowhere\nXDG_DATA_HOME=${root}/data/\n` : "", stderr: "" });
     expect((await install({ source: src, enable: true, run: same, paths })).systemd).toContain("enabled and");
-    const byHome: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}\nXDG_CONFIG_HOME=relative\n` : "", stderr: "" });
-    expect((await install({ source: src, enable: true, run: byHome, paths: { ...paths, userUnitDir: join(root, ".config/systemd/user") } })).systemd).toContain("enabled and");
+    const byHome: Runner = async (args) => ({ code: 0, stdout: args[0] === "show-environment" ? `HOME=${root}\nXDG_DATA_HOME=relative\n` : "", stderr: "" });
+    expect((await install({ source: src, enable: true, run: byHome, paths: { ...paths, userUnitDir: join(root, ".local/share/systemd/user") } })).systemd).toContain("enabled and");
   }, 30_000);
 
   test("a path with a space is quoted where units and desktop entries need it; quotes, $, % and newlines are refused", () => {

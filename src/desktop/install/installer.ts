@@ -1,6 +1,6 @@
 // Installs the plain binary for one user under the XDG directories, with a manifest so uninstall removes exactly that.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { atomicWrite } from "../../config/atomic-write.ts";
 import { configHome, dataHome, home as homeDir } from "../../config/paths.ts";
 import { assets, checkPlainPath, RETIRED_UNITS, SERVICE_UNIT, type Asset, type AssetKind } from "./assets.ts";
@@ -29,7 +29,9 @@ export function xdgInstallPaths(): InstallPaths {
   const home = homeDir();
   return {
     binDir: join(home, ".local", "bin"),
-    userUnitDir: join(configHome(), "systemd", "user"),
+    // systemd.unit(5)'s place for units of "packages installed in the home directory", below ~/.config/systemd/user:
+    // there `systemctl --user mask` (its /dev/null link) and `edit --full` (its copy) go, and win over this file.
+    userUnitDir: join(dataHome(), "systemd", "user"),
     applicationsDir: join(dataHome(), "applications"),
     autostartDir: join(configHome(), "autostart"),
     iconsDir: join(dataHome(), "icons"),
@@ -234,12 +236,25 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
     if (r.code === 0) retiredNote = `systemd: retired ${retired.join(", ")} (the daemon shows the tray icon itself now).\n`;
   }
 
-  // Files an earlier install wrote that this version no longer ships.
+  // Files an earlier install wrote that this version no longer ships, or writes elsewhere (the unit, once in
+  // ~/.config/systemd/user: its enablement links follow it). One changed since is the user's: kept and named.
   for (const f of prev?.files ?? []) {
     if (files.includes(f)) continue;
+    if (existsSync(f) && !asInstalled(f, prev)) {
+      report.kept.push(f);
+      continue;
+    }
+    const moved = files.find((n) => n !== f && basename(n) === basename(f) && n.endsWith(".service"));
+    if (moved && f.endsWith(".service")) relinkEnablement(configUnitDir(paths), f, moved);
     rmSync(f, { force: true });
     report.removed.push(f);
   }
+
+  // A unit of the user's own in ~/.config/systemd/user (`systemctl --user edit --full`'s copy, or one made by hand) is the
+  // one systemd runs: named, as a file install keeps. A mask (a link to /dev/null) is the user's "off", said below.
+  const own = join(configUnitDir(paths), SERVICE_UNIT);
+  const ours = join(paths.userUnitDir, SERVICE_UNIT);
+  if (existsSync(own) && !report.kept.includes(own) && !["/dev/null", existsSync(ours) ? realpathSync(ours) : ours].includes(realpathSync(own))) report.kept.push(own);
 
   saveManifest();
 
@@ -247,6 +262,29 @@ export async function install(opts: InstallOptions): Promise<InstallReport> {
   report.systemd = retiredNote + (await enableService(opts.run, opts.enable, serviceChanged, paths.userUnitDir));
   out(report.systemd);
   return report;
+}
+
+/** The user's unit directory, ~/.config/systemd/user, where `systemctl enable` puts its links (the config home is the autostart directory's parent). */
+const configUnitDir = (paths: InstallPaths) => join(dirname(paths.autostartDir), "systemd", "user");
+
+/** `systemctl enable`'s links to `unit` (in *.wants/ and *.requires/ of `dir`) re-pointed to `to`, where it moved, or removed. */
+function relinkEnablement(dir: string, unit: string, to: string | null): void {
+  let dirs: string[];
+  try {
+    dirs = readdirSync(dir).filter((d) => /\.(wants|requires)$/.test(d));
+  } catch {
+    return;
+  }
+  for (const d of dirs) {
+    const link = join(dir, d, basename(unit));
+    try {
+      if (readlinkSync(link) !== unit) continue;
+    } catch {
+      continue;
+    }
+    rmSync(link, { force: true });
+    if (to) symlinkSync(to, link);
+  }
 }
 
 /**
@@ -258,16 +296,18 @@ export async function enableService(run: Runner, enable: boolean, changed: boole
   if (unavailable) {
     return `systemd: skipped, ${unavailable}. Start the daemon yourself with \`${BINARY_NAME} serve\`, or run \`systemctl --user daemon-reload && systemctl --user enable --now ${SERVICE_UNIT}\` in your desktop session.`;
   }
-  // XDG_CONFIG_HOME set in a shell's rc file but not in the session: the manager would never see the unit ("not found").
+  // XDG_DATA_HOME set in a shell's rc file but not in the session: the manager would never see the unit ("not found").
   const seen = unitDir && managerUnitDir(environment);
   if (seen && unitDir && resolve(seen) !== resolve(unitDir)) {
     throw new Error(
-      `systemd's user manager reads units from ${seen}, not ${unitDir} where the unit was written (XDG_CONFIG_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`${BINARY_NAME} serve\``,
+      `systemd's user manager reads units from ${seen}, not ${unitDir} where the unit was written (XDG_DATA_HOME or HOME here is not your session's); run install again with your session's value, or start the daemon with \`${BINARY_NAME} serve\``,
     );
   }
-  const step = async (args: string[]) => {
+  // false: systemctl refused a masked unit. The user turned the daemon off that way (README), which install respects.
+  const step = async (args: string[]): Promise<boolean> => {
     const r = await run(args);
-    if (r.code === 0) return;
+    if (r.code === 0) return true;
+    if (/\bmasked\b/.test(r.stderr)) return false;
     // systemd only says "the control process exited with error code": the daemon's own sentence (a port in use by
     // `npm start`, a config error with its line) is in the journal.
     const first = r.stderr.trim().split("\n")[0] || `exit code ${r.code}`;
@@ -276,13 +316,13 @@ export async function enableService(run: Runner, enable: boolean, changed: boole
   };
   await step(["daemon-reload"]);
   if (enable) {
-    await step(["enable", SERVICE_UNIT]);
     // restart also starts a stopped unit; a plain start would keep running an outdated binary.
-    await step([changed ? "restart" : "start", SERVICE_UNIT]);
-    return `systemd: ${SERVICE_UNIT} enabled and ${changed ? "(re)started" : "running"}; check it with \`systemctl --user status ${SERVICE_UNIT}\`.`;
+    if ((await step(["enable", SERVICE_UNIT])) && (await step([changed ? "restart" : "start", SERVICE_UNIT])))
+      return `systemd: ${SERVICE_UNIT} enabled and ${changed ? "(re)started" : "running"}; check it with \`systemctl --user status ${SERVICE_UNIT}\`.`;
+  } else if (!changed || (await step(["try-restart", SERVICE_UNIT]))) {
+    return `systemd: units installed, not enabled (--no-enable); start with \`systemctl --user enable --now ${SERVICE_UNIT}\`.`;
   }
-  if (changed) await step(["try-restart", SERVICE_UNIT]);
-  return `systemd: units installed, not enabled (--no-enable); start with \`systemctl --user enable --now ${SERVICE_UNIT}\`.`;
+  return `systemd: ${SERVICE_UNIT} is masked, so it was not enabled or started; \`systemctl --user unmask ${SERVICE_UNIT}\` turns it back on.`;
 }
 
 export interface UninstallReport {
@@ -313,6 +353,8 @@ export async function uninstall(opts: { run: Runner; paths?: InstallPaths }): Pr
       kept.push(f);
       continue;
     }
+    // A masked unit's enablement links survive `disable` ("is masked, ignoring"): they would point at nothing.
+    if (f.endsWith(".service")) relinkEnablement(configUnitDir(paths), f, null);
     rmSync(f, { force: true });
     removed.push(f);
   }

@@ -33,9 +33,9 @@ export async function userManagerUnavailable(run: Runner): Promise<string | null
   return (await userManager(run)).unavailable;
 }
 
-/** Where the manager reads a user's own units: $XDG_CONFIG_HOME/systemd/user in its environment (a relative value is ignored, as the XDG spec says); null when its environment does not say. */
+/** Where the manager reads the units installed in a home: $XDG_DATA_HOME/systemd/user in its environment (a relative value is ignored, as the XDG spec says); null when its environment does not say. */
 export function managerUnitDir(environment: string): string | null {
   const env = Object.fromEntries(environment.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-  const config = env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : env.HOME?.startsWith("/") ? `${env.HOME}/.config` : null;
-  return config && `${config.replace(/\/+$/, "")}/systemd/user`;
+  const data = env.XDG_DATA_HOME?.startsWith("/") ? env.XDG_DATA_HOME : env.HOME?.startsWith("/") ? `${env.HOME}/.local/share` : null;
+  return data && `${data.replace(/\/+$/, "")}/systemd/user`;
 }
