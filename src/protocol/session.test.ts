@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream } from "./http-over-stream.ts";
-import { Session, type SessionCloseInfo } from "./session.ts";
+import { Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
 import { Stream, StreamError } from "./stream.ts";
 
 interface Pair {
@@ -310,6 +310,30 @@ describe("session", () => {
     expect(p.closes.agent?.code).toBe("protocol_error");
     expect(p.closes.agent?.reason).toMatch(/flow_control/);
   });
+});
+
+test("a relay that floods PINGs and refused streams but reads nothing is dropped once UNREAD_CAP bytes wait unsent: no PONG or RESET piles up behind them", () => {
+  for (const flood of ["PING", "REQUEST_HEAD"] as const) {
+    let unread = 0;
+    const sent: Uint8Array[] = [];
+    const closes: number[] = [];
+    let info: SessionCloseInfo | null = null;
+    const agent = new Session({
+      role: "agent",
+      maxStreams: 1,
+      sink: { send: (b) => (sent.push(b), (unread += b.length)), backlog: () => unread, close: (c) => closes.push(c) },
+      onStream: () => {},
+      onClose: (i) => (info = i),
+    });
+    const frame = (i: number) =>
+      flood === "PING" ? encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }) : encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
+    // Far more than the cap's worth of answers: each PING asks for a PONG, each stream past max_streams for a RESET.
+    for (let i = 0; i < 400_000 && !info; i++) agent.receive(frame(i));
+    expect({ flood, code: info && (info as SessionCloseInfo).code, ws: closes }).toEqual({ flood, code: "heartbeat_timeout", ws: [4004] });
+    expect((info as unknown as SessionCloseInfo).reason).toMatch(/^the relay stopped reading: \d+ bytes sent to it are unread$/);
+    expect(unread).toBeLessThan(UNREAD_CAP + 64 * 1024);
+    agent.close("normal", "test over");
+  }
 });
 
 test("a flood of 1-byte DATA frames is folded into few buffers, every byte still read in order", async () => {

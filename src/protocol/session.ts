@@ -68,6 +68,14 @@ export interface SessionOptions {
   onResumeRefused?: (token: string, reason: string) => void;
 }
 
+/**
+ * Bytes the transport may hold unsent before the peer counts as one that stopped reading. Every frame a peer can make
+ * this side write (a PONG per PING, a RESET per refused stream) is small and DATA waits at BACKLOG_MARK, so a reading
+ * peer never gets near it; a relay that floods PINGs and reads nothing grew the agent's memory by its flood (the PONGs
+ * queued in the WebSocket client, 380 MiB in 5 s): past this, the session ends as a heartbeat failure and reconnects.
+ */
+export const UNREAD_CAP = 4 * 1024 * 1024;
+
 /** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
 const BATCH_ITEM_MAX = 16 * 1024;
 
@@ -162,7 +170,7 @@ export class Session {
   private dispatch(f: Frame): void {
     switch (f.type) {
       case "PING":
-        this.sendFrame({ type: "PONG", stream: 0, opaque: f.opaque });
+        if (!this.peerStoppedReading()) this.sendFrame({ type: "PONG", stream: 0, opaque: f.opaque });
         return;
       case "PONG": {
         const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
@@ -234,6 +242,17 @@ export class Session {
     }
   }
 
+  /**
+   * Before writing a frame the peer asked for (a PONG, a refusal): true, and the session closed, when the peer left
+   * UNREAD_CAP bytes unread. Asked only there, not per frame: a reading peer's frames never need it.
+   */
+  private peerStoppedReading(): boolean {
+    const unread = this.opts.sink.backlog?.() ?? 0;
+    if (unread <= UNREAD_CAP) return false;
+    this.close("heartbeat_timeout", `the ${this.role === "agent" ? "relay" : "agent"} stopped reading: ${unread} bytes sent to it are unread`);
+    return true;
+  }
+
   private accept(id: number, head: RequestHead): void {
     if (id % 2 !== 1) throw new ProtocolError("bad_stream_id", `stream ${id} is not a relay-opened (odd) id`);
     if (this.streams.has(id)) throw new ProtocolError("bad_stream_id", `stream ${id} is already open`);
@@ -242,6 +261,7 @@ export class Session {
       return;
     }
     if (this.streams.size >= this.maxStreams) {
+      if (this.peerStoppedReading()) return;
       this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: `too many streams (limit ${this.maxStreams})` } });
       return;
     }
