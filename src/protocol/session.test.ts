@@ -20,7 +20,7 @@ interface Pair {
 
 function pair(
   handler: (req: Request, s: Stream) => Promise<Response>,
-  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean; window?: number } = {},
+  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean; window?: number; stallMs?: number; onStall?: (reason: string) => void } = {},
 ): Pair {
   const sent: Pair["sent"] = { relay: [], agent: [] };
   let dead = false;
@@ -53,6 +53,8 @@ function pair(
     heartbeatMs: opts.heartbeatMs,
     toleranceMs: opts.toleranceMs,
     maxStreams: opts.maxStreams,
+    stallMs: opts.stallMs,
+    onStall: opts.onStall,
     batch: opts.batch,
     window: opts.window,
     sink: { send: (b) => (sent.agent.push(b), deliver(() => relay, b)), close: (c, r) => closeBoth(c, () => relay, r) },
@@ -317,23 +319,95 @@ test("a relay that floods PINGs and refused streams but reads nothing is dropped
     let unread = 0;
     const sent: Uint8Array[] = [];
     const closes: number[] = [];
-    let info: SessionCloseInfo | null = null;
+    const ended: { info?: SessionCloseInfo } = {};
     const agent = new Session({
       role: "agent",
       maxStreams: 1,
       sink: { send: (b) => (sent.push(b), (unread += b.length)), backlog: () => unread, close: (c) => closes.push(c) },
       onStream: () => {},
-      onClose: (i) => (info = i),
+      onClose: (i) => (ended.info = i),
     });
     const frame = (i: number) =>
       flood === "PING" ? encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }) : encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
     // Far more than the cap's worth of answers: each PING asks for a PONG, each stream past max_streams for a RESET.
-    for (let i = 0; i < 400_000 && !info; i++) agent.receive(frame(i));
-    expect({ flood, code: info && (info as SessionCloseInfo).code, ws: closes }).toEqual({ flood, code: "heartbeat_timeout", ws: [4004] });
-    expect((info as unknown as SessionCloseInfo).reason).toMatch(/^the relay stopped reading: \d+ bytes sent to it are unread$/);
+    for (let i = 0; i < 400_000 && !ended.info; i++) agent.receive(frame(i));
+    expect({ flood, code: ended.info?.code, ws: closes }).toEqual({ flood, code: "heartbeat_timeout", ws: [4004] });
+    expect(ended.info?.reason).toMatch(/^the relay stopped reading: \d+ bytes sent to it are unread$/);
     expect(unread).toBeLessThan(UNREAD_CAP + 64 * 1024);
     agent.close("normal", "test over");
   }
+});
+
+describe("streams the relay leaves waiting (stall_timeout)", () => {
+  /** Moves the clock on by `ms` in heartbeat ticks, letting the frames of each tick cross. */
+  async function wait(clock: ManualClock, ms: number): Promise<void> {
+    for (let t = 0; t < ms; t += 250) {
+      clock.advance(250);
+      await Bun.sleep(0);
+    }
+  }
+
+  test("a request whose body stops coming, or whose answer gets no credit, is reset (timeout) with a reason once stall_timeout passed; a slow but moving body and a slow handler are not", async () => {
+    const clock = new ManualClock();
+    const stalls: string[] = [];
+    const seen: string[] = [];
+    const answerFor = "";
+    // The model takes long to answer (loading): the relay is not what the stream waits on.
+    const slowAnswer = Promise.withResolvers<void>();
+    const p = pair(
+      async (req) => {
+        const path = new URL(req.url).pathname;
+        if (path === "/slow-handler") return (await slowAnswer.promise, new Response("late"));
+        if (path === "/answer") return new Response(byteStream(4 * INITIAL_WINDOW));
+        try {
+          await req.text();
+          seen.push(`${path}: whole`);
+        } catch (e) {
+          seen.push(`${path}: ${(e as Error).message}`);
+        }
+        return new Response(answerFor);
+      },
+      { clock, heartbeatMs: 1_000, toleranceMs: 60_000, stallMs: 5_000, onStall: (r) => stalls.push(r) },
+    );
+    // A head, some of its body, then nothing: before, the stream and the handler waited for good.
+    const stalled = p.relay.open({ method: "POST", path: "/stalled", headers: [] });
+    void stalled.write(new TextEncoder().encode("{\"model\""));
+    // A body that trickles: a byte every 4 s.
+    const trickle = p.relay.open({ method: "POST", path: "/trickle", headers: [] });
+    // An answer the relay never reads: past its first window, no credit comes.
+    const unread = p.relay.open({ method: "GET", path: "/answer", headers: [] });
+    unread.end();
+    const slow = p.relay.open({ method: "GET", path: "/slow-handler", headers: [] });
+    slow.end();
+    for (let i = 0; i < 3; i++) {
+      await wait(clock, 4_000);
+      await trickle.write(new Uint8Array([120]));
+    }
+    trickle.end();
+    await wait(clock, 1_000);
+    slowAnswer.resolve();
+    const why = (s: Stream) => s.failure && { code: s.failure.code, message: s.failure.message, byPeer: s.failure.byPeer };
+    expect(why(stalled)).toEqual({ code: "timeout", message: "the relay sent nothing more of the request for 5 s", byPeer: true });
+    expect(why(unread)).toEqual({ code: "timeout", message: "the relay gave the answer no credit for 5 s (its client stopped reading)", byPeer: true });
+    expect(seen).toContain("/stalled: the relay sent nothing more of the request for 5 s");
+    expect(seen).toContain("/trickle: whole");
+    expect(trickle.failure).toBeNull();
+    expect(await new Response(slow.readable).text()).toBe("late");
+    expect(stalls.sort()).toEqual(["the relay gave the answer no credit for 5 s (its client stopped reading)", "the relay sent nothing more of the request for 5 s"]);
+    expect(p.agent.activeStreams).toBe(0);
+    expect(p.closes.agent).toBeUndefined();
+  });
+
+  test("without stallMs (the relay's side, or stall_timeout = 0) nothing is reset", async () => {
+    const clock = new ManualClock();
+    const p = pair(async (req) => new Response(await req.text()), { clock, heartbeatMs: 1_000, toleranceMs: 600_000 });
+    const s = p.relay.open({ method: "POST", path: "/x", headers: [] });
+    await wait(clock, 120_000);
+    expect(s.failure).toBeNull();
+    expect(p.agent.activeStreams).toBe(1);
+    s.end();
+    expect(await new Response(s.readable).text()).toBe("");
+  });
 });
 
 test("a flood of 1-byte DATA frames is folded into few buffers, every byte still read in order", async () => {

@@ -37,6 +37,12 @@ export interface SessionOptions {
   toleranceMs?: number;
   /** Streams accepted from the peer at once; more are refused with RESET refused. */
   maxStreams?: number;
+  /**
+   * Agent: a stream left waiting on the peer this long (no DATA or END of a request body a reader waits for, no credit
+   * for an answer) is reset with `timeout`, and onStall told why; absent or 0, never. Checked at each heartbeat tick.
+   */
+  stallMs?: number;
+  onStall?: (reason: string) => void;
   /** A fixed receive window per stream; without it, windows follow the measured bandwidth-delay product (window-sizing.ts). */
   window?: number;
   /** Agent: each stream the relay opens. */
@@ -480,12 +486,37 @@ export class Session {
       this.close("heartbeat_timeout", `no frame from the peer for ${silent} ms (tolerance ${this.toleranceMs} ms)`);
       return;
     }
+    if (this.opts.stallMs) this.sweepStalls(this.opts.stallMs);
     if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
       mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
       this.ping(this.sizer?.probe() ?? now);
     }
     this.schedule();
+  }
+
+  /**
+   * Resets the streams the peer left waiting `ms` or longer: a relay that sends a request's head and never its body (or
+   * its END), or gives an answer no credit, held one of max_streams and the upstream request behind it for good. No
+   * work per frame: each tick compares every stream's progress with what it saw at the last one. The monotonic clock:
+   * a laptop's sleep is not the peer's stall.
+   */
+  private sweepStalls(ms: number): void {
+    const now = this.clock.monotonic?.() ?? this.clock.now();
+    for (const s of this.streams.values()) {
+      const what = s.waitingOnPeer();
+      const progress = s.progress;
+      if (!what || progress !== s.stallProgress || !s.stallSince) {
+        s.stallProgress = progress;
+        s.stallSince = what ? now : 0;
+        continue;
+      }
+      if (now - s.stallSince < ms) continue;
+      const secs = `${Math.round(ms / 100) / 10} s`;
+      const reason = what === "body" ? `the relay sent nothing more of the request for ${secs}` : `the relay gave the answer no credit for ${secs} (its client stopped reading)`;
+      s.reset("timeout", reason);
+      this.opts.onStall?.(reason);
+    }
   }
 
   // ---- ending ----
