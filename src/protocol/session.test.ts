@@ -594,6 +594,31 @@ describe("fence", () => {
     expect((await second)?.code).toBe("session_closed");
     expect((await agent.fence(1))?.code).toBe("session_closed");
   });
+
+  test("a fence the relay never answers (it answers heartbeats) is given up with timeout once stallMs passed; one answered in time resolves", async () => {
+    const clock = new ManualClock();
+    const out: Uint8Array[] = [];
+    const agent = new Session({ role: "agent", clock, heartbeatMs: 1_000, toleranceMs: 600_000, stallMs: 5_000, sink: { send: (b) => void out.push(b), close: () => {} }, onStream: () => {} });
+    const settled: Record<string, unknown> = {};
+    const watch = (name: string, p: Promise<StreamError | null>) => void p.then((v) => (settled[name] = v === null ? "acknowledged" : `${v.code}: ${v.message}`));
+    watch("ignored", agent.fence(1));
+    const answered = agent.fence(3);
+    watch("answered", answered);
+    const pings = () => out.map((b) => decodeMessage(b)).filter((f) => f.type === "PING") as { opaque: Uint8Array }[];
+    // Its fence's PONG comes 3 s later (a slow link): in time. The other's never does.
+    for (let t = 0; t < 3_000; t += 250) clock.advance(250);
+    const fence3 = pings().find((p) => new DataView(p.opaque.buffer, p.opaque.byteOffset).getFloat64(0) === 2 ** 52 + 2)!;
+    agent.receive(encode({ type: "PONG", stream: 0, opaque: fence3.opaque }));
+    for (let t = 0; t < 8_000; t += 250) {
+      clock.advance(250);
+      agent.receive(encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }));
+    }
+    await Bun.sleep(0);
+    // Before, the ignored fence (and the answer behind it) waited for the session's end, however long it lived.
+    expect(settled).toEqual({ answered: "acknowledged", ignored: "timeout: the relay did not acknowledge the answer's end within 5000 ms" });
+    expect(agent.closed).toBeNull();
+    agent.close("normal", "test over");
+  });
 });
 
 describe("a stream's initial window from its head (REQUEST_HEAD.window, the window capability)", () => {

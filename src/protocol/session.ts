@@ -122,6 +122,8 @@ export class Session {
   /** Fences waiting for their PONG, by opaque value. */
   private readonly fences = new Map<number, (lost: StreamError | null) => void>();
   private fenceSeq = 0;
+  /** The last fence written by each stall sweep and when (stallMs only): fences older than stallMs are given up. */
+  private readonly fenceMarks: { opaque: number; at: number }[] = [];
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -503,6 +505,7 @@ export class Session {
    */
   private sweepStalls(ms: number): void {
     const now = this.clock.monotonic?.() ?? this.clock.now();
+    this.expireFences(ms, now);
     for (const s of this.streams.values()) {
       const what = s.waitingOnPeer();
       const progress = s.progress;
@@ -516,6 +519,23 @@ export class Session {
       const reason = what === "body" ? `the relay sent nothing more of the request for ${secs}` : `the relay gave the answer no credit for ${secs} (its client stopped reading)`;
       s.reset("timeout", reason);
       this.opts.onStall?.(reason);
+    }
+  }
+
+  /**
+   * A fence the peer has not answered for `ms` is given up: its waiter gets a `timeout` error (a held answer then stops
+   * waiting and forgets its tail). A relay that answers heartbeats but no fence otherwise kept one waiter, and the
+   * answer it holds, per answer for the whole session. Fences are written in order, so each sweep notes the last one.
+   */
+  private expireFences(ms: number, now: number): void {
+    this.fenceMarks.push({ opaque: FENCE_BASE + this.fenceSeq, at: now });
+    while (this.fenceMarks.length && now - this.fenceMarks[0]!.at >= ms) {
+      const upTo = this.fenceMarks.shift()!.opaque;
+      for (const [opaque, done] of this.fences) {
+        if (opaque > upTo) break;
+        this.fences.delete(opaque);
+        done(new StreamError("timeout", `the relay did not acknowledge the answer's end within ${ms} ms`, false));
+      }
     }
   }
 
