@@ -314,8 +314,8 @@ describe("session", () => {
   });
 });
 
-test("a relay that floods PINGs and refused streams but reads nothing is dropped once UNREAD_CAP bytes wait unsent: no PONG or RESET piles up behind them", () => {
-  for (const flood of ["PING", "REQUEST_HEAD"] as const) {
+test("a relay that floods PINGs, refused streams or RESUMEDs for unknown answers but reads nothing is dropped once UNREAD_CAP bytes wait unsent: no PONG or RESET piles up behind them", () => {
+  for (const flood of ["PING", "REQUEST_HEAD", "RESUMED"] as const) {
     let unread = 0;
     const sent: Uint8Array[] = [];
     const closes: number[] = [];
@@ -326,9 +326,15 @@ test("a relay that floods PINGs and refused streams but reads nothing is dropped
       sink: { send: (b) => (sent.push(b), (unread += b.length)), backlog: () => unread, close: (c) => closes.push(c) },
       onStream: () => {},
       onClose: (i) => (ended.info = i),
+      // The agent's registry refuses a token it does not hold with a RESET (resumable-answer.ts).
+      onResumed: (id) => agent.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } }),
     });
     const frame = (i: number) =>
-      flood === "PING" ? encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }) : encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
+      flood === "PING"
+        ? encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) })
+        : flood === "RESUMED"
+          ? encode({ type: "RESUMED", stream: 2 * i + 1, body: { token: "q2Vv8k3xR0a9bL1cD4eF5g", offset: 0 } })
+          : encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
     // Far more than the cap's worth of answers: each PING asks for a PONG, each stream past max_streams for a RESET.
     for (let i = 0; i < 400_000 && !ended.info; i++) agent.receive(frame(i));
     expect({ flood, code: ended.info?.code, ws: closes }).toEqual({ flood, code: "heartbeat_timeout", ws: [4004] });

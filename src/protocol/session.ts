@@ -241,6 +241,8 @@ export class Session {
       case "RESUMED":
         if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");
         if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
+        // One for a token the agent does not hold is answered with a RESET, like a stream past max_streams.
+        if (this.peerStoppedReading()) return;
         this.opts.onResumed(f.stream, f.body.token, f.body.offset, f.body.window);
         return;
       case "RESUME_REFUSED":
@@ -251,7 +253,7 @@ export class Session {
   }
 
   /**
-   * Before writing a frame the peer asked for (a PONG, a refusal): true, and the session closed, when the peer left
+   * Before writing a frame the peer asked for (a PONG, a refusal, a RESUMED's answer): true, and the session closed, when the peer left
    * UNREAD_CAP bytes unread. Asked only there, not per frame: a reading peer's frames never need it.
    */
   private peerStoppedReading(): boolean {
