@@ -9,7 +9,6 @@ import { Session, type SessionCloseInfo } from "../protocol/session.ts";
 import type { Stream } from "../protocol/stream.ts";
 import type { Clock } from "../core/clock.ts";
 import { relayText } from "./relay-text.ts";
-import { ReadShare, type Pausable } from "./read-share.ts";
 
 export type ConnectErrorCode = "unauthorized" | "forbidden" | "incompatible_version" | "http_error" | "network" | "handshake" | "protocol_error" | "no_token" | "signed_out" | "login_required" | "config" | "not_found";
 
@@ -203,17 +202,12 @@ export function connect(o: ConnectOptions): Promise<Connection> {
       const window = o.resume && capabilities.includes(RESUME_CAPABILITY) ? o.resume.limits.windowMs : undefined;
       ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities, window) as Uint8Array<ArrayBuffer>);
     };
-    // A flooding relay gets its share of the event loop, not all of it (read-share.ts).
-    const share = new ReadShare(ws as unknown as Pausable);
     ws.onmessage = (ev) => {
       if (session) {
         // A text message would reach the codec as a string, which `new Uint8Array("3000000000")` reads as a length to
         // allocate: refused by type, with the relay side's code.
         if (typeof ev.data === "string") return session.close("protocol_error", "not_binary: protocol v2 uses binary frames only");
-        const since = performance.now();
-        session.receive(ev.data as ArrayBuffer);
-        share.spent(since);
-        return;
+        return session.receive(ev.data as ArrayBuffer);
       }
       if (typeof ev.data === "string") return fail(new ConnectError("protocol_error", "the relay sent a text frame; is this a bridge-v1 server? (set [tunnel] protocol)", false));
       let f;

@@ -1,7 +1,5 @@
-// Integration: a relay that floods the agent (raw-relay.ts) against a real daemon. Reading nothing back: what its frames
-// ask the agent to write (a PONG per PING) must not pile up in the agent's memory; the connection is dropped. Reading:
-// the connection stays, and the broker serves this machine's apps meanwhile (the relay gets its share of the event loop,
-// src/tunnel/read-share.ts; how fast is measured, not asserted here: p50 1.5 s before, 45 ms after, 2 ms unflooded).
+// Integration: a relay that floods the agent while reading nothing back (raw-relay.ts) against a real daemon: what its
+// frames ask the agent to write (a PONG per PING) must not pile up in the agent's memory; the connection is dropped.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { encode } from "../../src/protocol/codec.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -50,34 +48,4 @@ test("a relay that floods PINGs and reads nothing back is dropped (the agent's P
   }
   expect(daemon.proc.exitCode).toBeNull();
   expect(daemon.stderr()).not.toMatch(/\n\s+at |uncaught|unhandled/i);
-}, 60_000);
-
-test("a relay that floods PINGs and frames for streams that do not exist, reading what the agent sends, keeps its connection; the broker answers local apps throughout", async () => {
-  const reading = startRawRelay({ pause: false });
-  const d = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `ws://127.0.0.1:${reading.port}/agent` }));
-  try {
-    await until(() => reading.agent, 5_000, "the agent's connection");
-    const ping = wsFrame(encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }));
-    const stray = wsFrame(encode({ type: "DATA", stream: 99, data: new Uint8Array(8) }));
-    const burst = new Uint8Array((ping.length + stray.length) * 2048);
-    for (let i = 0; i < 2048; i++) burst.set(ping, i * (ping.length + stray.length)), burst.set(stray, i * (ping.length + stray.length) + ping.length);
-    const flood = reading.flood(burst);
-    try {
-      await until(() => flood.sent() > 8 << 20, 20_000, "8 MiB of the flood to be sent");
-      for (let i = 0; i < 10; i++) {
-        const res = await fetch(`${d.urls.broker}/api/tags`);
-        expect(res.status).toBe(200);
-        await res.text();
-      }
-    } finally {
-      flood.stop();
-    }
-    // Paused reads are not silence: the heartbeat (1.2 s tolerance) never took the connection down.
-    expect(reading.hellos).toBe(1);
-    expect(d.stderr()).not.toMatch(/relay connection failed/);
-  } finally {
-    await d.stop();
-    reading.stop();
-    removeHome(d.home);
-  }
 }, 60_000);
