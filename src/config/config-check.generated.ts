@@ -329,6 +329,11 @@ export const CONFIG_SCHEMA = {
           "format": "c2l-duration",
           "default": "30s"
         },
+        "stall_timeout": {
+          "type": "string",
+          "format": "c2l-duration",
+          "default": "60s"
+        },
         "resume_window": {
           "type": "string",
           "format": "c2l-duration",
@@ -548,6 +553,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
   const local_19 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_20 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   const local_21 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
+  const local_22 = /^[0-9]+(\.[0-9]+)?(ms|s|m|h)$/;
   return function check(value: any): boolean {
     return (
       (typeof value === 'object' && value !== null && !Array.isArray(value)) &&
@@ -638,15 +644,18 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       (typeof value['tunnel']['go_away_grace'] === 'string') &&
       local_10.test(value['tunnel']['go_away_grace']) &&
       format('c2l-duration', value['tunnel']['go_away_grace']) &&
+      (typeof value['tunnel']['stall_timeout'] === 'string') &&
+      local_11.test(value['tunnel']['stall_timeout']) &&
+      format('c2l-duration', value['tunnel']['stall_timeout']) &&
       (typeof value['tunnel']['resume_window'] === 'string') &&
-      local_11.test(value['tunnel']['resume_window']) &&
+      local_12.test(value['tunnel']['resume_window']) &&
       format('c2l-duration', value['tunnel']['resume_window']) &&
       (typeof value['tunnel']['backoff'] === 'object' && value['tunnel']['backoff'] !== null && !Array.isArray(value['tunnel']['backoff'])) &&
       (typeof value['tunnel']['backoff']['initial'] === 'string') &&
-      local_12.test(value['tunnel']['backoff']['initial']) &&
+      local_13.test(value['tunnel']['backoff']['initial']) &&
       format('c2l-duration', value['tunnel']['backoff']['initial']) &&
       (typeof value['tunnel']['backoff']['max'] === 'string') &&
-      local_13.test(value['tunnel']['backoff']['max']) &&
+      local_14.test(value['tunnel']['backoff']['max']) &&
       format('c2l-duration', value['tunnel']['backoff']['max']) &&
       Number.isFinite(value['tunnel']['backoff']['multiplier']) &&
       value['tunnel']['backoff']['multiplier'] >= 1 &&
@@ -654,27 +663,27 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       value['tunnel']['backoff']['jitter'] <= 1 &&
       value['tunnel']['backoff']['jitter'] >= 0 &&
       (typeof value['tunnel']['backoff']['reset_after'] === 'string') &&
-      local_14.test(value['tunnel']['backoff']['reset_after']) &&
+      local_15.test(value['tunnel']['backoff']['reset_after']) &&
       format('c2l-duration', value['tunnel']['backoff']['reset_after']) &&
       Object.getOwnPropertyNames(value['tunnel']['backoff']).length === 5 &&
       (typeof value['tunnel']['heartbeat'] === 'object' && value['tunnel']['heartbeat'] !== null && !Array.isArray(value['tunnel']['heartbeat'])) &&
       (typeof value['tunnel']['heartbeat']['interval'] === 'string') &&
-      local_15.test(value['tunnel']['heartbeat']['interval']) &&
+      local_16.test(value['tunnel']['heartbeat']['interval']) &&
       format('c2l-duration', value['tunnel']['heartbeat']['interval']) &&
       (typeof value['tunnel']['heartbeat']['tolerance'] === 'string') &&
-      local_16.test(value['tunnel']['heartbeat']['tolerance']) &&
+      local_17.test(value['tunnel']['heartbeat']['tolerance']) &&
       format('c2l-duration', value['tunnel']['heartbeat']['tolerance']) &&
       Object.getOwnPropertyNames(value['tunnel']['heartbeat']).length === 2 &&
-      Object.getOwnPropertyNames(value['tunnel']).length === 13 &&
+      Object.getOwnPropertyNames(value['tunnel']).length === 14 &&
       (typeof value['alerts'] === 'object' && value['alerts'] !== null && !Array.isArray(value['alerts'])) &&
       (typeof value['alerts']['enabled'] === 'boolean') &&
       (typeof value['alerts']['notifications'] === 'boolean') &&
       (typeof value['alerts']['upstream_down_after'] === 'string') &&
-      local_17.test(value['alerts']['upstream_down_after']) &&
+      local_18.test(value['alerts']['upstream_down_after']) &&
       format('c2l-duration', value['alerts']['upstream_down_after']) &&
       (((value['alerts']['quality_level'] === 'excellent')) || ((value['alerts']['quality_level'] === 'good')) || ((value['alerts']['quality_level'] === 'poor')) || ((value['alerts']['quality_level'] === 'critical'))) &&
       (typeof value['alerts']['quality_after'] === 'string') &&
-      local_18.test(value['alerts']['quality_after']) &&
+      local_19.test(value['alerts']['quality_after']) &&
       format('c2l-duration', value['alerts']['quality_after']) &&
       Number.isFinite(value['alerts']['error_rate']) &&
       value['alerts']['error_rate'] <= 1 &&
@@ -682,10 +691,10 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       Number.isInteger(value['alerts']['error_rate_min_requests']) &&
       value['alerts']['error_rate_min_requests'] >= 1 &&
       (typeof value['alerts']['tunnel_down_after'] === 'string') &&
-      local_19.test(value['alerts']['tunnel_down_after']) &&
+      local_20.test(value['alerts']['tunnel_down_after']) &&
       format('c2l-duration', value['alerts']['tunnel_down_after']) &&
       (typeof value['alerts']['cooldown'] === 'string') &&
-      local_20.test(value['alerts']['cooldown']) &&
+      local_21.test(value['alerts']['cooldown']) &&
       format('c2l-duration', value['alerts']['cooldown']) &&
       Object.getOwnPropertyNames(value['alerts']).length === 9 &&
       (typeof value['logging'] === 'object' && value['logging'] !== null && !Array.isArray(value['logging'])) &&
@@ -701,7 +710,7 @@ export const checkConfig: (value: unknown) => boolean = (() => {
       ((array) => { for(const value: any of array) if(!(((typeof value === 'string')))) { return false }; return true; })(value['auth']['scopes']) &&
       (((value['auth']['flow'] === 'device')) || ((value['auth']['flow'] === 'pkce'))) &&
       (typeof value['auth']['refresh_before'] === 'string') &&
-      local_21.test(value['auth']['refresh_before']) &&
+      local_22.test(value['auth']['refresh_before']) &&
       format('c2l-duration', value['auth']['refresh_before']) &&
       Object.getOwnPropertyNames(value['auth']).length === 6 &&
       (typeof value['secrets'] === 'object' && value['secrets'] !== null && !Array.isArray(value['secrets'])) &&

@@ -213,6 +213,10 @@ export const TunnelSchema = T.Object(
     }),
     max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay." }),
     go_away_grace: Duration("30s", "On shutdown (SIGTERM), time in-flight tunnel requests get to finish before the connection closes."),
+    stall_timeout: Duration(
+      "60s",
+      "A request from the relay left waiting on it this long is reset and logged: its body stopped coming (no data, no end), or its answer got no credit (the relay's client stopped reading). Like nginx's client_body_timeout and send_timeout: a slow but moving stream is never cut, nor a model that is slow to answer; 0 never.",
+    ),
     resume_window: Duration("60s", "An answer whose relay connection ended is held this long for the relay to resume it (the upstream keeps generating); 0 turns resuming off."),
     backoff: T.Object(
       {

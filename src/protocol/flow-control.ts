@@ -12,6 +12,10 @@ export class SendWindow {
   get available(): number {
     return this.credit;
   }
+  /** A writer waits for credit now. */
+  get waiting(): boolean {
+    return this.waiters.length > 0;
+  }
   /** Resolves with up to `want` bytes of credit (at least 1), waiting while the window is empty. */
   async take(want: number): Promise<number> {
     while (this.credit <= 0) {

@@ -32,7 +32,7 @@ class ResumeOffers {
 }
 
 /** A relay and an agent session over an in-memory pipe that can be cut (both sides then see the transport close). */
-function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Request) => Promise<Response>, tunnel = TUNNEL) {
+function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Request) => Promise<Response>, tunnel = TUNNEL, dropFences = false) {
   let dead = false;
   /** What the agent sends from now on is lost (a link gone quiet before either side noticed). */
   let muted = false;
@@ -47,7 +47,8 @@ function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Reque
   });
   agent = new Session({
     role: "agent",
-    sink: { send: (b) => !muted && deliver(() => relay, b), close: () => {} },
+    // dropFences: a relay that never answers the agent's fence PINGs (opaque 2^52 and up), only its heartbeats.
+    sink: { send: (b) => !muted && !(dropFences && b[0] === 0x20 && new DataView(b.buffer, b.byteOffset).getFloat64(6) >= 2 ** 52) && deliver(() => relay, b), close: () => {} },
     onStream: (s) => void serveStream(s, handler, { resume: resumes }),
     onResumed: (id, token, offset) => resumes.resumed(agent, id, token, offset),
     onResumeRefused: (token, reason) => resumes.refused(token, reason),
@@ -359,6 +360,22 @@ describe("held answers", () => {
     const before = ups.map((u) => u.seen.produced);
     await Bun.sleep(100);
     expect(ups.map((u) => u.seen.produced)).toEqual(before);
+  });
+
+  test("answers sent whole that the relay never acknowledges (no credit, no fence answered) are held only within the per-session bound, the oldest forgotten first", async () => {
+    const piece = 48 * 1024;
+    const limits: ResumeLimits = { windowMs: 5_000, perStreamBytes: 4 << 20, perSessionBytes: 128 * 1024 };
+    const resumes = new AnswerResumes(limits);
+    // Each answer fits its window, so it is sent whole, END and all, with no credit back; the relay reads none of it.
+    const a = link(resumes, new ResumeOffers(10_000), async () => new Response(new ReadableStream({ start: (c) => (c.enqueue(new Uint8Array(piece).fill(7)), c.close()) })), TUNNEL, true);
+    const streams: Stream[] = [];
+    for (let i = 0; i < 12; i++) await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => streams.push(s) });
+    for (let i = 0; i < 200 && !streams.every((s) => s.remoteDone); i++) await Bun.sleep(5);
+    expect(streams.every((s) => s.remoteDone && s.buffered === piece)).toBe(true);
+    // Before, all 12 stayed held (576 KiB) until the session ended.
+    expect(resumes.bufferedBytes).toBeLessThanOrEqual(limits.perSessionBytes);
+    expect(resumes.bufferedBytes).toBeGreaterThan(0);
+    a.cut();
   });
 
   test("an answer whose upload was still coming when the session died is not held: its request is cancelled at once", async () => {

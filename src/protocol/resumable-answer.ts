@@ -40,6 +40,12 @@ export class AnswerResumes {
   private relayWindowMs: number | undefined;
   /** Bytes held by all answers. */
   bufferedBytes = 0;
+  /**
+   * Answers whose last frame was sent and whose acknowledgement (the fence's PONG) has not come, oldest first. Their
+   * tails count against the per-session bound: a relay that acknowledged nothing (no credit, no fence) made every
+   * answer that fit its window stay held until the session ended, 500 of them 290 MiB of the agent's memory.
+   */
+  private readonly unacknowledged = new Set<HeldAnswer>();
   private readonly roomWaiters = new Set<() => void>();
 
   constructor(
@@ -134,6 +140,28 @@ export class AnswerResumes {
   /** @internal */
   grow(n: number): void {
     this.bufferedBytes += n;
+    if (this.bufferedBytes > this.bounds.perSessionBytes && this.unacknowledged.size) this.settleOldest();
+  }
+
+  /** @internal The answer's last frame is out; it waits for the relay to read it (or stops waiting: settled). */
+  ending(a: HeldAnswer, waiting: boolean): void {
+    if (!waiting) this.unacknowledged.delete(a);
+    else {
+      this.unacknowledged.add(a);
+      if (this.bufferedBytes > this.bounds.perSessionBytes) this.settleOldest();
+    }
+  }
+
+  /**
+   * Over the per-session bound: the answers sent whole longest ago stop waiting for their acknowledgement and are
+   * forgotten (an answer that is still being generated never is). Were the session lost now, such an answer could not
+   * be replayed and its client gets the error line; a relay that reads what it is sent acknowledges within a round trip.
+   */
+  private settleOldest(): void {
+    for (const a of this.unacknowledged) {
+      if (this.bufferedBytes <= this.bounds.perSessionBytes) return;
+      a.settle();
+    }
   }
 
   /** @internal */
@@ -288,7 +316,9 @@ export class HeldAnswer {
     this.lastReason = reason;
     if (reason === null) s.end();
     else s.reset("cancel", reason instanceof Error ? reason.message : String(reason));
+    this.r.ending(this, true);
     const lost = await s.acknowledged();
+    this.r.ending(this, false);
     if (this.finished || s !== this.stream) return;
     if (!lost) return this.stop(reason);
     this.detach(s, lost);
@@ -374,6 +404,11 @@ export class HeldAnswer {
     w?.();
   }
 
+  /** @internal Stops waiting for the relay to acknowledge the last frame (see AnswerResumes.settleOldest). */
+  settle(): void {
+    if (this.lastSent) this.stop(this.lastReason);
+  }
+
   /** Ends an answer waiting for a resume that will not come. */
   abandon(reason: StreamError): void {
     if (this.waiting) this.stop(reason);
@@ -383,6 +418,7 @@ export class HeldAnswer {
   private stop(reason: unknown): void {
     if (this.finished) return;
     this.finished = true;
+    this.r.ending(this, false);
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = null;
     this.r.forget(this);

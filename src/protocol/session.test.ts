@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream } from "./http-over-stream.ts";
-import { Session, type SessionCloseInfo } from "./session.ts";
+import { Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
 import { Stream, StreamError } from "./stream.ts";
 
 interface Pair {
@@ -20,7 +20,7 @@ interface Pair {
 
 function pair(
   handler: (req: Request, s: Stream) => Promise<Response>,
-  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean; window?: number } = {},
+  opts: { clock?: Clock; heartbeatMs?: number; toleranceMs?: number; maxStreams?: number; batch?: boolean; window?: number; stallMs?: number; onStall?: (reason: string) => void } = {},
 ): Pair {
   const sent: Pair["sent"] = { relay: [], agent: [] };
   let dead = false;
@@ -53,6 +53,8 @@ function pair(
     heartbeatMs: opts.heartbeatMs,
     toleranceMs: opts.toleranceMs,
     maxStreams: opts.maxStreams,
+    stallMs: opts.stallMs,
+    onStall: opts.onStall,
     batch: opts.batch,
     window: opts.window,
     sink: { send: (b) => (sent.agent.push(b), deliver(() => relay, b)), close: (c, r) => closeBoth(c, () => relay, r) },
@@ -312,6 +314,108 @@ describe("session", () => {
   });
 });
 
+test("a relay that floods PINGs, refused streams or RESUMEDs for unknown answers but reads nothing is dropped once UNREAD_CAP bytes wait unsent: no PONG or RESET piles up behind them", () => {
+  for (const flood of ["PING", "REQUEST_HEAD", "RESUMED"] as const) {
+    let unread = 0;
+    const sent: Uint8Array[] = [];
+    const closes: number[] = [];
+    const ended: { info?: SessionCloseInfo } = {};
+    const agent = new Session({
+      role: "agent",
+      maxStreams: 1,
+      sink: { send: (b) => (sent.push(b), (unread += b.length)), backlog: () => unread, close: (c) => closes.push(c) },
+      onStream: () => {},
+      onClose: (i) => (ended.info = i),
+      // The agent's registry refuses a token it does not hold with a RESET (resumable-answer.ts).
+      onResumed: (id) => agent.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } }),
+    });
+    const frame = (i: number) =>
+      flood === "PING"
+        ? encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) })
+        : flood === "RESUMED"
+          ? encode({ type: "RESUMED", stream: 2 * i + 1, body: { token: "q2Vv8k3xR0a9bL1cD4eF5g", offset: 0 } })
+          : encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
+    // Far more than the cap's worth of answers: each PING asks for a PONG, each stream past max_streams for a RESET.
+    for (let i = 0; i < 400_000 && !ended.info; i++) agent.receive(frame(i));
+    expect({ flood, code: ended.info?.code, ws: closes }).toEqual({ flood, code: "heartbeat_timeout", ws: [4004] });
+    expect(ended.info?.reason).toMatch(/^the relay stopped reading: \d+ bytes sent to it are unread$/);
+    expect(unread).toBeLessThan(UNREAD_CAP + 64 * 1024);
+    agent.close("normal", "test over");
+  }
+});
+
+describe("streams the relay leaves waiting (stall_timeout)", () => {
+  /** Moves the clock on by `ms` in heartbeat ticks, letting the frames of each tick cross. */
+  async function wait(clock: ManualClock, ms: number): Promise<void> {
+    for (let t = 0; t < ms; t += 250) {
+      clock.advance(250);
+      await Bun.sleep(0);
+    }
+  }
+
+  test("a request whose body stops coming, or whose answer gets no credit, is reset (timeout) with a reason once stall_timeout passed; a slow but moving body and a slow handler are not", async () => {
+    const clock = new ManualClock();
+    const stalls: string[] = [];
+    const seen: string[] = [];
+    const answerFor = "";
+    // The model takes long to answer (loading): the relay is not what the stream waits on.
+    const slowAnswer = Promise.withResolvers<void>();
+    const p = pair(
+      async (req) => {
+        const path = new URL(req.url).pathname;
+        if (path === "/slow-handler") return (await slowAnswer.promise, new Response("late"));
+        if (path === "/answer") return new Response(byteStream(4 * INITIAL_WINDOW));
+        try {
+          await req.text();
+          seen.push(`${path}: whole`);
+        } catch (e) {
+          seen.push(`${path}: ${(e as Error).message}`);
+        }
+        return new Response(answerFor);
+      },
+      { clock, heartbeatMs: 1_000, toleranceMs: 60_000, stallMs: 5_000, onStall: (r) => stalls.push(r) },
+    );
+    // A head, some of its body, then nothing: before, the stream and the handler waited for good.
+    const stalled = p.relay.open({ method: "POST", path: "/stalled", headers: [] });
+    void stalled.write(new TextEncoder().encode("{\"model\""));
+    // A body that trickles: a byte every 4 s.
+    const trickle = p.relay.open({ method: "POST", path: "/trickle", headers: [] });
+    // An answer the relay never reads: past its first window, no credit comes.
+    const unread = p.relay.open({ method: "GET", path: "/answer", headers: [] });
+    unread.end();
+    const slow = p.relay.open({ method: "GET", path: "/slow-handler", headers: [] });
+    slow.end();
+    for (let i = 0; i < 3; i++) {
+      await wait(clock, 4_000);
+      await trickle.write(new Uint8Array([120]));
+    }
+    trickle.end();
+    await wait(clock, 1_000);
+    slowAnswer.resolve();
+    const why = (s: Stream) => s.failure && { code: s.failure.code, message: s.failure.message, byPeer: s.failure.byPeer };
+    expect(why(stalled)).toEqual({ code: "timeout", message: "the relay sent nothing more of the request for 5 s", byPeer: true });
+    expect(why(unread)).toEqual({ code: "timeout", message: "the relay gave the answer no credit for 5 s (its client stopped reading)", byPeer: true });
+    expect(seen).toContain("/stalled: the relay sent nothing more of the request for 5 s");
+    expect(seen).toContain("/trickle: whole");
+    expect(trickle.failure).toBeNull();
+    expect(await new Response(slow.readable).text()).toBe("late");
+    expect(stalls.sort()).toEqual(["the relay gave the answer no credit for 5 s (its client stopped reading)", "the relay sent nothing more of the request for 5 s"]);
+    expect(p.agent.activeStreams).toBe(0);
+    expect(p.closes.agent).toBeUndefined();
+  });
+
+  test("without stallMs (the relay's side, or stall_timeout = 0) nothing is reset", async () => {
+    const clock = new ManualClock();
+    const p = pair(async (req) => new Response(await req.text()), { clock, heartbeatMs: 1_000, toleranceMs: 600_000 });
+    const s = p.relay.open({ method: "POST", path: "/x", headers: [] });
+    await wait(clock, 120_000);
+    expect(s.failure).toBeNull();
+    expect(p.agent.activeStreams).toBe(1);
+    s.end();
+    expect(await new Response(s.readable).text()).toBe("");
+  });
+});
+
 test("a flood of 1-byte DATA frames is folded into few buffers, every byte still read in order", async () => {
   const s = new Stream(1, { sendFrame: () => {}, release: () => {} }, INITIAL_WINDOW);
   const n = 5000;
@@ -495,6 +599,31 @@ describe("fence", () => {
     agent.transportClosed("gone");
     expect((await second)?.code).toBe("session_closed");
     expect((await agent.fence(1))?.code).toBe("session_closed");
+  });
+
+  test("a fence the relay never answers (it answers heartbeats) is given up with timeout once stallMs passed; one answered in time resolves", async () => {
+    const clock = new ManualClock();
+    const out: Uint8Array[] = [];
+    const agent = new Session({ role: "agent", clock, heartbeatMs: 1_000, toleranceMs: 600_000, stallMs: 5_000, sink: { send: (b) => void out.push(b), close: () => {} }, onStream: () => {} });
+    const settled: Record<string, unknown> = {};
+    const watch = (name: string, p: Promise<StreamError | null>) => void p.then((v) => (settled[name] = v === null ? "acknowledged" : `${v.code}: ${v.message}`));
+    watch("ignored", agent.fence(1));
+    const answered = agent.fence(3);
+    watch("answered", answered);
+    const pings = () => out.map((b) => decodeMessage(b)).filter((f) => f.type === "PING") as { opaque: Uint8Array }[];
+    // Its fence's PONG comes 3 s later (a slow link): in time. The other's never does.
+    for (let t = 0; t < 3_000; t += 250) clock.advance(250);
+    const fence3 = pings().find((p) => new DataView(p.opaque.buffer, p.opaque.byteOffset).getFloat64(0) === 2 ** 52 + 2)!;
+    agent.receive(encode({ type: "PONG", stream: 0, opaque: fence3.opaque }));
+    for (let t = 0; t < 8_000; t += 250) {
+      clock.advance(250);
+      agent.receive(encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }));
+    }
+    await Bun.sleep(0);
+    // Before, the ignored fence (and the answer behind it) waited for the session's end, however long it lived.
+    expect(settled).toEqual({ answered: "acknowledged", ignored: "timeout: the relay did not acknowledge the answer's end within 5000 ms" });
+    expect(agent.closed).toBeNull();
+    agent.close("normal", "test over");
   });
 });
 

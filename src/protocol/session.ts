@@ -37,6 +37,12 @@ export interface SessionOptions {
   toleranceMs?: number;
   /** Streams accepted from the peer at once; more are refused with RESET refused. */
   maxStreams?: number;
+  /**
+   * Agent: a stream left waiting on the peer this long (no DATA or END of a request body a reader waits for, no credit
+   * for an answer) is reset with `timeout`, and onStall told why; absent or 0, never. Checked at each heartbeat tick.
+   */
+  stallMs?: number;
+  onStall?: (reason: string) => void;
   /** A fixed receive window per stream; without it, windows follow the measured bandwidth-delay product (window-sizing.ts). */
   window?: number;
   /** Agent: each stream the relay opens. */
@@ -67,6 +73,14 @@ export interface SessionOptions {
   /** Agent, "resume" negotiated: the relay will never take the answer held under `token` over. */
   onResumeRefused?: (token: string, reason: string) => void;
 }
+
+/**
+ * Bytes the transport may hold unsent before the peer counts as one that stopped reading. Every frame a peer can make
+ * this side write (a PONG per PING, a RESET per refused stream) is small and DATA waits at BACKLOG_MARK, so a reading
+ * peer never gets near it; a relay that floods PINGs and reads nothing grew the agent's memory by its flood (the PONGs
+ * queued in the WebSocket client, 380 MiB in 5 s): past this, the session ends as a heartbeat failure and reconnects.
+ */
+export const UNREAD_CAP = 4 * 1024 * 1024;
 
 /** Frames this big or bigger are not worth batching: they leave at once, alone (after what was queued before them). */
 const BATCH_ITEM_MAX = 16 * 1024;
@@ -108,6 +122,8 @@ export class Session {
   /** Fences waiting for their PONG, by opaque value. */
   private readonly fences = new Map<number, (lost: StreamError | null) => void>();
   private fenceSeq = 0;
+  /** The last fence written by each stall sweep and when (stallMs only): fences older than stallMs are given up. */
+  private readonly fenceMarks: { opaque: number; at: number }[] = [];
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -162,7 +178,7 @@ export class Session {
   private dispatch(f: Frame): void {
     switch (f.type) {
       case "PING":
-        this.sendFrame({ type: "PONG", stream: 0, opaque: f.opaque });
+        if (!this.peerStoppedReading()) this.sendFrame({ type: "PONG", stream: 0, opaque: f.opaque });
         return;
       case "PONG": {
         const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
@@ -225,6 +241,8 @@ export class Session {
       case "RESUMED":
         if (this.role !== "agent" || !this.opts.onResumed) throw new ProtocolError("unexpected_frame", "RESUMED without the resume capability, or sent to the relay");
         if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
+        // One for a token the agent does not hold is answered with a RESET, like a stream past max_streams.
+        if (this.peerStoppedReading()) return;
         this.opts.onResumed(f.stream, f.body.token, f.body.offset, f.body.window);
         return;
       case "RESUME_REFUSED":
@@ -232,6 +250,17 @@ export class Session {
         this.opts.onResumeRefused(f.body.token, f.body.reason);
         return;
     }
+  }
+
+  /**
+   * Before writing a frame the peer asked for (a PONG, a refusal, a RESUMED's answer): true, and the session closed, when the peer left
+   * UNREAD_CAP bytes unread. Asked only there, not per frame: a reading peer's frames never need it.
+   */
+  private peerStoppedReading(): boolean {
+    const unread = this.opts.sink.backlog?.() ?? 0;
+    if (unread <= UNREAD_CAP) return false;
+    this.close("heartbeat_timeout", `the ${this.role === "agent" ? "relay" : "agent"} stopped reading: ${unread} bytes sent to it are unread`);
+    return true;
   }
 
   private accept(id: number, head: RequestHead): void {
@@ -242,6 +271,7 @@ export class Session {
       return;
     }
     if (this.streams.size >= this.maxStreams) {
+      if (this.peerStoppedReading()) return;
       this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: `too many streams (limit ${this.maxStreams})` } });
       return;
     }
@@ -460,12 +490,55 @@ export class Session {
       this.close("heartbeat_timeout", `no frame from the peer for ${silent} ms (tolerance ${this.toleranceMs} ms)`);
       return;
     }
+    if (this.opts.stallMs) this.sweepStalls(this.opts.stallMs);
     if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
       mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
       this.ping(this.sizer?.probe() ?? now);
     }
     this.schedule();
+  }
+
+  /**
+   * Resets the streams the peer left waiting `ms` or longer: a relay that sends a request's head and never its body (or
+   * its END), or gives an answer no credit, held one of max_streams and the upstream request behind it for good. No
+   * work per frame: each tick compares every stream's progress with what it saw at the last one. The monotonic clock:
+   * a laptop's sleep is not the peer's stall.
+   */
+  private sweepStalls(ms: number): void {
+    const now = this.clock.monotonic?.() ?? this.clock.now();
+    this.expireFences(ms, now);
+    for (const s of this.streams.values()) {
+      const what = s.waitingOnPeer();
+      const progress = s.progress;
+      if (!what || progress !== s.stallProgress || !s.stallSince) {
+        s.stallProgress = progress;
+        s.stallSince = what ? now : 0;
+        continue;
+      }
+      if (now - s.stallSince < ms) continue;
+      const secs = `${Math.round(ms / 100) / 10} s`;
+      const reason = what === "body" ? `the relay sent nothing more of the request for ${secs}` : `the relay gave the answer no credit for ${secs} (its client stopped reading)`;
+      s.reset("timeout", reason);
+      this.opts.onStall?.(reason);
+    }
+  }
+
+  /**
+   * A fence the peer has not answered for `ms` is given up: its waiter gets a `timeout` error (a held answer then stops
+   * waiting and forgets its tail). A relay that answers heartbeats but no fence otherwise kept one waiter, and the
+   * answer it holds, per answer for the whole session. Fences are written in order, so each sweep notes the last one.
+   */
+  private expireFences(ms: number, now: number): void {
+    this.fenceMarks.push({ opaque: FENCE_BASE + this.fenceSeq, at: now });
+    while (this.fenceMarks.length && now - this.fenceMarks[0]!.at >= ms) {
+      const upTo = this.fenceMarks.shift()!.opaque;
+      for (const [opaque, done] of this.fences) {
+        if (opaque > upTo) break;
+        this.fences.delete(opaque);
+        done(new StreamError("timeout", `the relay did not acknowledge the answer's end within ${ms} ms`, false));
+      }
+    }
   }
 
   // ---- ending ----

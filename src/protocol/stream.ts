@@ -95,6 +95,9 @@ export class Stream {
   private released = false;
   bytesIn = 0;
   bytesOut = 0;
+  /** The session's stall sweep (Session.sweepStalls): the progress it saw last, and since when it has not moved (0: not waiting). */
+  stallProgress = -1;
+  stallSince = 0;
   /** Credit the peer gave back in all. */
   private credited = 0;
 
@@ -267,6 +270,21 @@ export class Stream {
 
   private cancelRead(reason: unknown): void {
     if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
+  }
+
+  /**
+   * What this side waits on the peer for now, or null when it waits on nobody or on its own side: the peer's DATA or END
+   * while our reader waits for them (or drops what comes, the answer given), or credit for our DATA.
+   */
+  waitingOnPeer(): "body" | "credit" | null {
+    if (this.error) return null;
+    if (!this.remoteEnded && (this.wake !== null || this.discarding)) return "body";
+    return this.sendWin.waiting ? "credit" : null;
+  }
+
+  /** Grows whenever the peer moves this stream on (DATA, END, credit): the stall sweep compares it between looks. */
+  get progress(): number {
+    return this.bytesIn + this.credited + (this.remoteEnded ? 1 : 0);
   }
 
   /** Why the stream failed (reset, or its session ended); null while it has not. */

@@ -251,6 +251,8 @@ export class TunnelService implements TunnelControl {
         heartbeatMs: resolveBy(TunnelSchema, c).heartbeat.interval,
         toleranceMs: resolveBy(TunnelSchema, c).heartbeat.tolerance,
         maxStreams: c.max_streams,
+        stallMs: resolveBy(TunnelSchema, c).stall_timeout,
+        onStall: (reason: string) => this.stalled(reason),
         clock: this.clock,
         onStream: (s: Stream, resume?: AnswerResumes) => this.onStream(s, resume),
         resume: this.resumesFor(c),
@@ -324,6 +326,13 @@ export class TunnelService implements TunnelControl {
     // The method as the relay named it: the Request has Bun's reading of it, and Bun makes a name it does not know a GET.
     const method = s.requestHead!.method;
     void serveStream(s, (req) => this.handle(req, this.cfg, method), { origin: `http://${brokerHost}`, headers: (h) => sanitizedHeaders(h, brokerHost), resume });
+  }
+
+  /** Streams the relay left waiting (stall_timeout), reset: one line per kind per window, then a count (a relay can stall them all at once). */
+  private readonly stalls = new RepeatLimit();
+  private stalled(reason: string): void {
+    const line = this.stalls.note(reason);
+    if (line.write) log.warn("reset a request the relay left waiting", { reason, repeated: line.repeated || undefined });
   }
 
   /**

@@ -43,6 +43,9 @@ export interface ConnectOptions {
   heartbeatMs: number;
   toleranceMs: number;
   maxStreams: number;
+  /** A stream the relay leaves waiting this long is reset (Session's stallMs); 0 or absent, never. */
+  stallMs?: number;
+  onStall?: (reason: string) => void;
   handshakeTimeoutMs?: number;
   /** Calls the attempt off (the supervisor stopped): the socket is closed and the attempt fails. */
   signal?: AbortSignal;
@@ -230,6 +233,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
         heartbeatMs: o.heartbeatMs,
         toleranceMs: o.toleranceMs,
         maxStreams: o.maxStreams,
+        stallMs: o.stallMs,
+        onStall: o.onStall,
         sink: {
           send: (b) => {
             if (ws.readyState === WebSocket.OPEN) ws.send(b as Uint8Array<ArrayBuffer>);
