@@ -93,7 +93,7 @@ export class StatusFollower {
         this.state.lastAlert = msg.data;
         return true;
       case "auth.state":
-        s.auth = { state: msg.data.state, subject: msg.data.subject ?? null, expiresAt: msg.data.expiresAt ?? null, reason: msg.data.reason ?? null, refresh: msg.data.refresh ?? null };
+        s.auth = { state: msg.data.state, subject: msg.data.subject ?? null, expiresAt: msg.data.expiresAt ?? null, reason: msg.data.reason ?? null, refresh: msg.data.refresh ?? null, unstored: msg.data.unstored ?? null };
         return true;
       case "config.reloaded":
       case "config.rejected":

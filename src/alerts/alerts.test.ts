@@ -334,6 +334,15 @@ describe("alerts component", () => {
     emit("auth.state", { state: "signed_in", subject: "alice" });
     expect(log.map((l) => `${l.type} ${l.alert.id} ${l.alert.message}`).at(-1)).toBe("alert.cleared token_expired The access token was refreshed");
   });
+
+  test("sign_in_unstored: a warning while signed in with tokens the store refused, cleared once they are stored", () => {
+    const { engine, log, emit } = setup();
+    emit("auth.state", { state: "signed_in", subject: "alice", unstored: "for this run only: the tokens could not be stored (locked)" });
+    expect(engine.active().map((a) => [a.id, a.severity, a.message])).toEqual([["sign_in_unstored", "warning", "Signed in for this run only: the tokens could not be stored (locked)"]]);
+    emit("auth.state", { state: "signed_in", subject: "alice" });
+    expect(log.map((l) => `${l.type} ${l.alert.id} ${l.alert.message}`).at(-1)).toBe("alert.cleared sign_in_unstored The sign-in tokens are stored now");
+    expect(engine.active()).toEqual([]);
+  });
 });
 
 test("durations in alert texts: under a second in ms (never \"0 s\"), then s, min and h", () => {

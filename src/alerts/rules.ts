@@ -36,7 +36,7 @@ const RANK: Record<Quality, number> = { excellent: 4, good: 3, poor: 2, critical
 /** While an error-rate condition holds, the rate is re-read this often so the alert clears as the window slides. */
 export const ERROR_RATE_RECHECK_MS = 10_000;
 type TunnelLike = { state: string; relay: string | null; lastError: string | null; lastErrorCode?: string | null; fix?: string | null };
-type AuthLike = { state: string; reason?: string | null; refresh?: { tokenExpired: boolean; lastError: string; attempt: number; nextRetryAt: string | null } | null };
+type AuthLike = { state: string; reason?: string | null; refresh?: { tokenExpired: boolean; lastError: string; attempt: number; nextRetryAt: string | null } | null; unstored?: string | null };
 const TUNNEL_DOWN = new Set(["connecting", "reconnecting", "failed"]);
 
 export function fmtDuration(ms: number): string {
@@ -150,6 +150,18 @@ export class AlertRules {
         cooldown: false,
       });
     else if (a.state !== "signed_in" || !a.refresh) this.engine.ends("token_expired", a.state === "signed_in" ? "The access token was refreshed" : "The session ended");
+    // Signed in, but only this process holds the tokens (the store refused them): the user must hear it while they can
+    // still act (unlock the keyring), not find out at the next start.
+    if (a.state === "signed_in" && a.unstored)
+      this.engine.holds("sign_in_unstored", {
+        rule: "sign_in_unstored",
+        subject: "cloud",
+        severity: "warning",
+        message: `Signed in ${a.unstored}`,
+        afterMs: 0,
+        cooldown: false,
+      });
+    else this.engine.ends("sign_in_unstored", a.state === "signed_in" ? "The sign-in tokens are stored now" : "The session ended");
   }
 
   private upstreamDown(name: string, reason?: string): void {

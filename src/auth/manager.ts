@@ -9,6 +9,7 @@ import { audienceParams, discover, grantErrorMessage, isPermanentGrantError, ope
 import { clearSession, loadSession, parseSession, saveSession, SESSION_SECRET, sessionFromTokens, type AuthSession } from "./session.ts";
 import { startDeviceLogin, type DeviceLogin } from "./device-flow.ts";
 import { SignInNotStorableError } from "./sign-in-not-storable.ts";
+import { STORE_RETRY_S, unstoredSignIn } from "../core/sign-in-text.ts";
 
 const log = logger("auth");
 
@@ -28,6 +29,8 @@ export interface AuthManagerDeps {
 
 const MIN_REFRESH_DELAY_MS = 1000;
 const MIN_GRANT_INTERVAL_MS = 2000;
+/** While the tokens in use could not be stored, the store is tried again this often (a keyring unlocked meanwhile). */
+const STORE_RETRY_MS = STORE_RETRY_S * 1000;
 
 /**
  * When a session's access token is due for a refresh: `refresh_before` ahead of its expiry, but never earlier than half
@@ -65,6 +68,16 @@ export class AuthManager implements AuthService {
   private signOuts = 0;
   private listeners = new Set<(t: string | null) => void>();
   private stopped = false;
+  /** Why the store refused the tokens in use (a locked keyring), while it holds another session or none. */
+  private unstoredWhy: string | null = null;
+  /** The `unstored` sentence last announced in an auth.state event: a change is announced even when the state is not. */
+  private announcedUnstored: string | null = null;
+  /**
+   * Refresh tokens of the sign-in a new one replaced, still in the store because the new one could not be stored yet:
+   * revoked once it is (until then they are what the next start signs in with).
+   */
+  private replacedGrants: string[] = [];
+  private storeRetry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly deps: AuthManagerDeps) {}
 
@@ -86,8 +99,14 @@ export class AuthManager implements AuthService {
       expiresAt: this.session?.expiresAt ? new Date(this.session.expiresAt).toISOString() : null,
       reason: this.reason,
       refresh: this.trouble(),
+      unstored: this.unstored(),
       pending: d ? { verificationUri: d.verificationUri, verificationUriComplete: d.verificationUriComplete, userCode: d.userCode, expiresAt: d.expiresAt } : null,
     };
+  }
+
+  /** Signed in with tokens the store refused: the sentence saying it lasts for this run only, and what to do; else null. */
+  private unstored(): string | null {
+    return this.state === "signed_in" && this.holdsUnstored() ? unstoredSignIn(this.unstoredWhy ?? "the secret store refused them") : null;
   }
 
   private trouble(): AuthStatus["refresh"] {
@@ -111,17 +130,19 @@ export class AuthManager implements AuthService {
   }
 
   private setState(state: AuthState, reason: string | null = null): void {
-    const changed = state !== this.state || reason !== this.reason;
+    const changed = state !== this.state || reason !== this.reason || this.unstored() !== this.announcedUnstored;
     this.state = state;
     this.reason = reason;
     if (!changed) return;
     const s = this.status();
+    this.announcedUnstored = s.unstored ?? null;
     this.deps.events.emit("auth.state", {
       state,
       ...(s.subject ? { subject: s.subject } : {}),
       ...(s.expiresAt ? { expiresAt: s.expiresAt } : {}),
       ...(reason ? { reason } : {}),
       ...(s.refresh ? { refresh: s.refresh } : {}),
+      ...(s.unstored ? { unstored: s.unstored } : {}),
     });
     if (state === "login_required") log.warn("sign-in required", { reason });
     else log.info("sign-in state", { state, ...(reason ? { reason } : {}) });
@@ -136,6 +157,7 @@ export class AuthManager implements AuthService {
     this.stopped = true;
     this.clearTimer();
     this.clearExpiryTimer();
+    this.clearStoreRetry();
     this.device?.cancel();
     this.device = null;
     await this.refreshing?.catch(() => {});
@@ -180,8 +202,11 @@ export class AuthManager implements AuthService {
 
   async reload(): Promise<void> {
     this.clearTimer();
+    this.clearStoreRetry();
     this.resetTrouble();
     this.confirmed = false;
+    // What the store holds now is taken as it is: a `login` elsewhere revoked the session it replaced itself.
+    this.replacedGrants = [];
     // A session only this process holds (its store failed) is replaced by what the store holds: revoked, not just lost.
     const unstored = this.holdsUnstored() && this.session!.issuer === this.auth.issuer ? this.session!.refreshToken! : null;
     try {
@@ -363,10 +388,23 @@ export class AuthManager implements AuthService {
     if (this.session !== s) return; // signed out or in again meanwhile
     const msg = grantErrorMessage(e);
     if (isPermanentGrantError(e)) {
+      // A `login` in another process replaced the stored sign-in and revoked the one refreshed here (before its call
+      // telling the daemon arrived): the store holds a good session, which deleting would sign out. Take it instead.
+      if (await this.storeChangedElsewhere()) {
+        if (this.session !== s) return;
+        log.info("the refresh token was refused, and the stored sign-in changed in another process; using the stored one");
+        return this.reload();
+      }
+      if (this.session !== s) return;
       // The refresh token is dead (revoked, expired, rotated away): only a new sign-in helps; do not retry.
       this.session = null;
       this.resetTrouble();
-      await clearSession(this.store()).then(() => (this.storedRefreshToken = null), () => {});
+      this.clearStoreRetry();
+      await clearSession(this.store()).then(
+        // A sign-in this one replaced, still stored because this one never was, is deleted with it: revoked first.
+        async () => ((this.storedRefreshToken = null), await this.revokeReplaced("the stored sign-in it was to replace was deleted")),
+        () => {},
+      );
       this.setState("login_required", `the session could not be refreshed (${msg})`);
       this.notify(null);
       this.deps.events.emit("auth.progress", { step: "failed", message: `Refreshing the sign-in failed: ${msg}. Sign in again.` });
@@ -421,16 +459,55 @@ export class AuthManager implements AuthService {
     }
   }
 
-  /** Stores the session; false (logged) when the store refused it. */
+  /**
+   * Stores the session; false (logged, and said in the status while its tokens are in use) when the store refused it.
+   * Stored, it has replaced any sign-in a new one was to replace: that grant is revoked now, not before (a new sign-in
+   * that is never stored leaves the old one where the next start finds it).
+   */
   private async persist(session: AuthSession, storeFailure: string): Promise<boolean> {
     try {
       await saveSession(this.store(), session);
       this.storedRefreshToken = session.refreshToken;
+      this.unstoredWhy = null;
+      this.clearStoreRetry();
+      await this.revokeReplaced("a new sign-in replaced it");
       return true;
     } catch (e) {
       log.error(storeFailure, { error: e });
+      this.unstoredWhy = (e as Error)?.message ?? String(e);
       return false;
     }
+  }
+
+  private async revokeReplaced(why: string): Promise<void> {
+    const tokens = this.replacedGrants;
+    this.replacedGrants = [];
+    for (const t of tokens) await this.revokeDropped(t, why);
+  }
+
+  private clearStoreRetry(): void {
+    if (this.storeRetry) clearTimeout(this.storeRetry);
+    this.storeRetry = null;
+  }
+
+  /**
+   * While the tokens in use are not stored, the store is tried again now and then: a keyring unlocked meanwhile takes
+   * them within seconds, not at the next refresh (maybe an hour away) or the stop. Not over another process's change.
+   */
+  private scheduleStoreRetry(): void {
+    if (this.storeRetry || this.stopped || !this.holdsUnstored()) return;
+    this.storeRetry = setTimeout(async () => {
+      this.storeRetry = null;
+      const s = this.session;
+      if (!s || this.stopped || this.refreshing || !this.holdsUnstored()) return this.scheduleStoreRetry();
+      const problem = await Promise.resolve(this.deps.secrets()?.checkWritable?.()).catch((e: Error) => e.message);
+      if (problem || (await this.storeChangedElsewhere()) || this.session !== s || this.refreshing) return this.scheduleStoreRetry();
+      if (await this.persist(s, "could not store the sign-in tokens (retrying)")) {
+        log.info("stored the sign-in tokens the secret store refused earlier");
+        if (this.state === "signed_in") this.setState("signed_in", this.reason);
+      } else this.scheduleStoreRetry();
+    }, STORE_RETRY_MS);
+    (this.storeRetry as { unref?(): void }).unref?.();
   }
 
   /** Tokens fresh from the issuer: stored first (best effort, they still serve this run), made current, announced, refresh scheduled. */
@@ -439,8 +516,11 @@ export class AuthManager implements AuthService {
     this.session = session;
     this.resetTrouble();
     announce();
+    // Stored or not (signed in for this run only) shows in the state even when nothing else changed.
+    if (this.state === "signed_in") this.setState("signed_in", this.reason);
     this.notify(session.accessToken);
     this.schedule();
+    this.scheduleStoreRetry();
   }
 
   startDeviceLogin(): Promise<NonNullable<AuthStatus["pending"]>> {
@@ -480,10 +560,18 @@ export class AuthManager implements AuthService {
         if (this.device !== d) return;
         this.device = null;
         this.confirmed = true;
+        // A sign-in over another (signed in already, or a session the store holds): the one replaced would stay live
+        // at the issuer with nothing holding it. Revoked once this one is stored (persist), not before: if it cannot
+        // be, the old one stays in the store for the next start. One only memory held is dropped now: revoked now.
+        const held = this.holdsUnstored() && this.sameClient(this.session!) ? this.session!.refreshToken! : null;
+        this.replacedGrants = await this.replacedBy(session);
         await this.adopt(session, "could not store the sign-in tokens", () => {
           this.setState("signed_in");
-          this.deps.events.emit("auth.progress", { step: "signed_in", message: `Signed in${session.name || session.subject ? ` as ${session.name ?? session.subject}` : ""}.` });
+          const who = session.name || session.subject ? ` as ${session.name ?? session.subject}` : "";
+          const unstored = this.unstored();
+          this.deps.events.emit("auth.progress", { step: "signed_in", message: unstored ? `Signed in${who}, ${unstored}` : `Signed in${who}.` });
         });
+        if (held && held !== session.refreshToken && !this.replacedGrants.includes(held)) await this.revokeDropped(held, "a new sign-in replaced it");
       },
       (e) => {
         if (this.device !== d) return;
@@ -492,6 +580,27 @@ export class AuthManager implements AuthService {
       },
     );
     return pending;
+  }
+
+  private sameClient(s: Pick<AuthSession, "issuer" | "clientId">): boolean {
+    return s.issuer === this.auth.issuer && s.clientId === this.auth.client_id;
+  }
+
+  /** The stored sign-in's refresh token a new one replaces, when it is of this issuer and client and another grant. */
+  private async replacedBy(next: AuthSession): Promise<string[]> {
+    let stored: AuthSession | null;
+    try {
+      const store = this.store();
+      // A session given in CLOUDTOLOCALLLM_SECRET_AUTH_SESSION is not replaced by a write: the next start reads it again.
+      if ((store as { fromEnv?(name: string): boolean }).fromEnv?.(SESSION_SECRET)) return [];
+      stored = await loadSession(store);
+    } catch {
+      // Unreadable (a locked keyring): what this process last read or wrote there.
+      const t = this.storedRefreshToken;
+      stored = t && this.session?.refreshToken === t ? this.session : null;
+    }
+    const t = stored?.refreshToken;
+    return t && t !== next.refreshToken && this.sameClient(stored!) ? [t] : [];
   }
 
   /** The session a fallback file kept beside the keyring, when it is of this issuer and client (else not ours to revoke). */
@@ -516,7 +625,9 @@ export class AuthManager implements AuthService {
     // Best effort: revoke at the issuer so the refresh token is useless even if a copy leaked. The copy a fallback file
     // kept from a sign-in without a keyring is deleted below with the session: its refresh token is revoked too, while
     // it is still known (the issuer would honour it with nothing left to sign it out).
-    const tokens = new Set<string>();
+    const tokens = new Set<string>(this.replacedGrants);
+    this.replacedGrants = [];
+    this.clearStoreRetry();
     if (s?.refreshToken) tokens.add(s.refreshToken);
     const old = await this.leftoverSession();
     if (old?.refreshToken) tokens.add(old.refreshToken);

@@ -7,7 +7,7 @@ import { startDeviceLogin } from "../auth/device-flow.ts";
 import { pkceLogin } from "../auth/pkce-flow.ts";
 import { openBrowser } from "../auth/browser.ts";
 import { openSignInPage } from "../desktop/private-link.ts";
-import { saveSession, type AuthSession } from "../auth/session.ts";
+import { loadSession, saveSession, SESSION_SECRET, type AuthSession } from "../auth/session.ts";
 import { SignInNotStorableError } from "../auth/sign-in-not-storable.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
@@ -91,8 +91,16 @@ ${API_HELP}`,
     const store = await openSecretStore(config).catch((e) => {
       throw new CliError((e as Error).message);
     });
+    // The sign-in this one replaces (a login over a stored one): its refresh token would stay live at the issuer with
+    // nothing holding it. Read just before the write, so a refresh the daemon stored meanwhile is the one revoked.
+    let replaced: string | null = null;
     try {
       if (store.warning) writeStderrLine(`warning: ${store.warning}`);
+      // A session given in CLOUDTOLOCALLLM_SECRET_AUTH_SESSION is not replaced by the write: not ours to revoke.
+      replaced = store.fromEnv(SESSION_SECRET) ? null : await loadSession(store).then(
+        (old) => (old?.refreshToken && old.issuer === auth.issuer && old.clientId === auth.client_id && old.refreshToken !== session.refreshToken ? old.refreshToken : null),
+        () => null,
+      );
       await saveSession(store, session);
     } catch (e) {
       // This process ends and nothing holds the refresh token, which the issuer would honour until it expires: revoked.
@@ -107,6 +115,12 @@ ${API_HELP}`,
     const r = await callDaemon(values, "POST", "/api/v1/auth/reload");
     if (r.reached && r.ok) writeStderrLine("The running daemon now uses this sign-in.");
     else if (r.reached) writeStderrLine(`note: the running daemon was not told about the sign-in (${r.message}); restart it or run \`cloudtolocalllm-tunnel reload\`.`);
+    // Only now, with the new sign-in stored (a failed one keeps the old) and the daemon on it (else its next refresh of
+    // the old one would be refused mid-switch): the replaced grant is revoked. Best effort, as logout's.
+    if (replaced) {
+      const problem = await revokeRefreshToken(oidc, replaced).catch((e: Error) => e.message);
+      if (problem) writeStderrLine(`note: the previous sign-in could not be revoked at the issuer (${problem}).`);
+    }
     return 0;
   },
 };

@@ -43,6 +43,8 @@ ${API_HELP}`,
         const who = status.name && status.name !== status.subject ? `${status.name} (${status.subject})` : (status.subject ?? "unknown user");
         console.log(`Signed in as ${who} at ${config.auth.issuer}.`);
         if (status.expiresAt) console.log(`Access token valid until ${status.expiresAt} (refreshed automatically by the daemon).`);
+        // The daemon holds tokens the store refused: the next start would not be signed in (or with an older sign-in).
+        if (status.unstored) console.log(`Signed in ${status.unstored}.`);
         return 0;
       }
     }

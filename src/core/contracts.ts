@@ -225,6 +225,7 @@ export const DaemonStatus = t.Object(
       expiresAt: Nullable(t.String()),
       reason: t.Optional(Nullable(t.String())),
       refresh: t.Optional(Nullable(RefreshTrouble)),
+      unstored: t.Optional(Nullable(t.String({ description: "Set while signed in with tokens the secret store refused (a locked keyring): the sign-in lasts for this run only; says why and what to do." }))),
     }),
     warnings: t.Array(t.String()),
     queue: t.Optional(QueueStatus),
@@ -320,6 +321,7 @@ export const AuthStatus = t.Object({
   expiresAt: Nullable(t.String({ description: "When the current access token expires (ISO time)." })),
   reason: Nullable(t.String({ description: "Why sign-in is required, or why the session is in trouble (refreshes failing)." })),
   refresh: Nullable(RefreshTrouble),
+  unstored: t.Optional(Nullable(t.String({ description: "Set while signed in with tokens the secret store refused (a locked keyring): the sign-in lasts for this run only; says why and what to do." }))),
   pending: Nullable(DeviceLoginStarted),
 });
 

@@ -11,7 +11,7 @@ export interface EventMap {
   "alert.raised": Alert;
   "alert.cleared": Alert;
   "auth.progress": { step: "device_code" | "waiting" | "signed_in" | "failed" | "signed_out" | "refreshed"; message: string; verificationUri?: string; userCode?: string };
-  "auth.state": { state: AuthState; subject?: string; expiresAt?: string; reason?: string; refresh?: RefreshTrouble };
+  "auth.state": { state: AuthState; subject?: string; expiresAt?: string; reason?: string; refresh?: RefreshTrouble; unstored?: string };
   "request.completed": RequestRecord;
   /** A tunnel answer already recorded was resumed after a lost relay connection (its upstream had finished meanwhile). */
   "request.resumed": { id: string; resumed: NonNullable<RequestRecord["resumed"]> };

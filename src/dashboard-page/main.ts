@@ -109,7 +109,7 @@ function onMessage(m: LiveMessage): void {
       break;
     case "auth.state": {
       const d = m.data;
-      overview.setAuth({ state: d.state, subject: d.subject ?? null, expiresAt: d.expiresAt ?? null, reason: d.reason ?? null, refresh: d.refresh ?? null });
+      overview.setAuth({ state: d.state, subject: d.subject ?? null, expiresAt: d.expiresAt ?? null, reason: d.reason ?? null, refresh: d.refresh ?? null, unstored: d.unstored ?? null });
       break;
     }
     case "alert.raised":

@@ -173,3 +173,26 @@ test("keyring locked: login refuses before the issuer is asked (no grant made th
     await kr.restartService();
   }
 }, 60_000);
+
+test("a login over a stored sign-in whose store fails after the grant: only the new grant is revoked, the old one stays stored and live", async () => {
+  await login();
+  const old = JSON.parse(storedSession()).refreshToken as string;
+  const proc = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const { url, all } = await authorizationUrl(proc.stderr);
+  const before = p.revocations().length;
+  lock();
+  try {
+    await browse(url, "dave");
+    expect(await proc.exited).toBe(1);
+    expect(await all()).toContain("nothing was signed in: the tokens could not be stored");
+  } finally {
+    await kr.restartService();
+  }
+  // The replaced grant is revoked only once the new one is stored: here it never was, so the old sign-in is kept.
+  const added = p.revocations().slice(before).map((r) => r.token);
+  expect(added).toHaveLength(1);
+  expect(added).not.toContain(old);
+  expect(JSON.parse(storedSession()).refreshToken).toBe(old);
+  expect(await p.provider.RefreshToken.find(old)).toBeTruthy();
+  expect((await run(["logout"])).code).toBe(0);
+}, 60_000);

@@ -9,6 +9,7 @@ const RULE_TITLE: Record<string, string> = {
   tunnel_down: "Tunnel disconnected",
   login_required: "Sign-in required",
   token_expired: "Access token expired",
+  sign_in_unstored: "Sign-in not stored",
   config_rejected: "Config rejected",
 };
 

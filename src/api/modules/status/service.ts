@@ -80,6 +80,7 @@ function authStatus(ctx: DaemonContext): DaemonStatus["auth"] {
       expiresAt: s.expiresAt,
       reason: s.reason === null ? null : redactUrlsIn(s.reason),
       refresh: s.refresh ? { ...s.refresh, lastError: redactUrlsIn(s.refresh.lastError) } : null,
+      unstored: s.unstored ?? null,
     };
   return { state: ctx.config.current().auth.issuer ? "signed_out" : "disabled", subject: null, expiresAt: null };
 }

@@ -25,7 +25,7 @@ export const WS_MESSAGES: Record<WsMessageType, WsMessageInfo> = {
   "alert.raised": { when: "An alert rule fires.", data: "Alert" },
   "alert.cleared": { when: "A raised alert clears.", data: "Alert (with clearedAt)" },
   "auth.progress": { when: "A sign-in flow advances (device code shown, waiting, done).", data: "{ step, message, verificationUri?, userCode? }" },
-  "auth.state": { when: "The sign-in state changes.", data: "{ state, subject?, expiresAt?, reason? }" },
+  "auth.state": { when: "The sign-in state changes.", data: "{ state, subject?, expiresAt?, reason?, refresh?, unstored? }" },
   "request.completed": { when: "A request through the broker or the tunnel finished.", data: "RequestRecord" },
   "request.resumed": { when: "A tunnel answer already reported by request.completed was resumed after a lost relay connection.", data: "{ id, resumed: { count, replayedBytes } }" },
   "dashboard.access": { when: "A page asked for dashboard access, or that request was approved (the tray offers approving it).", data: "{ code, state: requested|approved, expiresAt }" },
