@@ -33,3 +33,20 @@ test("a HEAD answered with a body: the head crosses with its length, no body byt
     }
   }
 });
+
+test("a header value with a byte no listener takes (a control character, DEL, a character beyond a byte) refuses the stream: the handler never sees it", async () => {
+  const seen: string[] = [];
+  const relay = pair(async (req) => (seen.push(req.headers.get("x-a") ?? ""), new Response("ok")), false);
+  // What Bun's Headers keeps (it refuses only NUL, CR and LF) and a hostile relay's encoder can send beyond it.
+  for (const value of ["a\x01b", "a\x1bb", "a\x7fb", "a\u010ab"]) {
+    const stream = relay.open({ method: "POST", path: "/api/chat", headers: [["x-a", value], ["content-length", "2"]] });
+    stream.write(new TextEncoder().encode("{}"));
+    stream.end();
+    await stream.finished.catch(() => {});
+    expect({ value, failure: stream.failure?.code }).toEqual({ value, failure: "refused" });
+  }
+  // A tab and the bytes above ASCII (obs-text, as Bun's parser hands them over) are values like any other.
+  const ok = await forward(relay, new Request("http://relay/x", { method: "GET", headers: { "x-a": "a\tb\u00e9" } }), "/api/tags");
+  expect(ok.status).toBe(200);
+  expect(seen).toEqual(["a\tb\u00e9"]);
+});

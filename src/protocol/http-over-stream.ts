@@ -156,12 +156,27 @@ function malformed(reason: string): StreamError {
   return new StreamError("refused", reason, false);
 }
 
-/** A head's content-length, -1 when absent; one that is not a plain number, or a second one, fails the stream. */
+/**
+ * A byte no HTTP/1.1 listener takes in a header value (a control character but HTAB, or DEL), or a character a byte
+ * cannot hold: Bun's Headers keeps the first kind, so the agent's upstream client would write them out as they came
+ * (Bun's own parser, Go's net/http and most servers refuse them, others read them their own way), and refuses the
+ * second with an error that is not the relay's. The relay's own listener never passes either on from a client.
+ */
+const BAD_VALUE = /[\0-\x08\n-\x1f\x7f\u0100-\uffff]/;
+
+/**
+ * A head's content-length, -1 when absent; one that is not a plain number, or a second one, fails the stream, and so
+ * does a header value no listener would have taken (BAD_VALUE), checked in the same pass.
+ */
 function declaredLength(headers: HeaderList): number {
-  const values = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
-  if (values.length === 0) return -1;
-  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw malformed("the request head has an invalid content-length");
-  return Number(values[0]);
+  let value: string | null = null;
+  for (const [k, v] of headers) {
+    if (BAD_VALUE.test(v)) throw malformed(`the request head's header ${JSON.stringify(k.slice(0, 64))} holds a control character or one beyond a byte, which no HTTP header may hold`);
+    if (k.length !== 14 || k.toLowerCase() !== "content-length") continue;
+    if (value !== null || !/^\d{1,15}$/.test(v)) throw malformed("the request head has an invalid content-length");
+    value = v;
+  }
+  return value === null ? -1 : Number(value);
 }
 
 /** How serveStream builds the one Request it hands on (the agent builds the broker's request directly, no copy). */
