@@ -70,6 +70,9 @@ const ATTACKS: [string, string][] = [
   ["a trailer that looks like a request line", `POST ${P} HTTP/1.1\r\nHost: r\r\n${AUTH}X-Id: trailer\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\nGET /t/${TUNNEL_ID}/api/smuggled HTTP/1.1\r\nHost: r\r\nX-Id: smuggled\r\n\r\n`],
   ["Expect: 100-continue on a GET without a body", `GET ${P} HTTP/1.1\r\nHost: r\r\n${AUTH}X-Id: expect\r\nExpect: 100-continue\r\n\r\n${SMUGGLED}`],
   ["Expect: 100-continue with Content-Length: 0", `POST ${P} HTTP/1.1\r\nHost: r\r\n${AUTH}X-Id: expect\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n${SMUGGLED}`],
+  ["a WebSocket upgrade to /agent without an agent token (the proxy tunnels only after a 101)", `GET /agent HTTP/1.1\r\nHost: r\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n${SMUGGLED}`],
+  ["a WebSocket upgrade to a tunnel path with the client key", `GET ${P} HTTP/1.1\r\nHost: r\r\n${AUTH}X-Id: upgrade\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n${SMUGGLED}`],
+  ["an h2c upgrade with the client key", `GET ${P} HTTP/1.1\r\nHost: r\r\n${AUTH}X-Id: h2c\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n${SMUGGLED}`],
   ["a request pipelined after a refusal (no key)", `POST ${P} HTTP/1.1\r\nHost: r\r\nContent-Length: 4\r\n\r\nabcd${SMUGGLED}`],
   ["a request pipelined after a 400 (a fragment)", `GET ${P}#x HTTP/1.1\r\nHost: r\r\n${AUTH}\r\n${SMUGGLED}`],
 ];
