@@ -201,7 +201,7 @@ test("a body longer or shorter than its declared Content-Length never reaches th
   expect(fake.requests.slice(before).filter((r) => r.path === "/api/generate")).toEqual([]);
 });
 
-test("a fragment after the query or a control character in a header value from the relay never reaches the upstream: the agent refuses what its own listener would", async () => {
+test("a fragment after the query or a control character in a header value from the relay never reaches the upstream: 400 at the agent, in the caller's dialect", async () => {
   const body = JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false });
   const headers: [string, string][] = [["content-type", "application/json"], ["content-length", String(body.length)]];
   const before = fake.requests.length;
@@ -214,11 +214,13 @@ test("a fragment after the query or a control character in a header value from t
   const text = fragment.map((f) => (f.type === "DATA" ? new TextDecoder().decode(f.data) : "")).join("");
   expect({ status: status(fragment), text }).toEqual({ status: 400, text: expect.stringContaining("fragment") });
   // Bun's Headers keeps \x01 and DEL (it refuses only NUL, CR, LF): the upstream client wrote them out as they came.
+  // The relay's own listener (Bun's parser) takes DEL from any client, so this is a caller's 400, not a broken relay.
   let id = 29;
   for (const value of ["a\x01b", "a\x7fb"]) {
     const frames = await ask(id, { method: "POST", path: "/api/generate", headers: [...headers, ["x-a", value]] }, body);
     id += 2;
-    expect({ value, status: status(frames) }).toEqual({ value, status: "refused" });
+    const text = frames.map((f) => (f.type === "DATA" ? new TextDecoder().decode(f.data) : "")).join("");
+    expect({ value, status: status(frames), text }).toEqual({ value, status: 400, text: expect.stringContaining("control character") });
   }
   expect(fake.requests.slice(before).map((r) => `${r.method} ${r.path}${r.search}`)).toEqual([]);
   // The same request without them is served: the refusal is the bytes, not the route.
