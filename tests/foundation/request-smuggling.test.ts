@@ -159,13 +159,17 @@ describe("request smuggling, on every listener", () => {
     }
   });
 
-  test("a header value with DEL (Bun's parser takes it, Go's net/http refuses it): through the relay, 400 in the caller's dialect at the agent, nothing upstream", async () => {
+  test("a header value with DEL (Bun's parser takes it, Go's net/http refuses it): through the relay, 400 in the caller's dialect at the agent, nothing upstream; on the broker's own port, passed on as sent", async () => {
     const relayTarget = targets[2]!;
     const before = fake.requests.length;
     const r = await raw(relayTarget.port(), `POST /t/${TUNNEL_ID}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n${relayTarget.auth}X-Note: a\x7fb\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
     expect(r.statuses).toEqual([400]);
     expect(JSON.parse(r.body)).toEqual({ error: expect.objectContaining({ type: "invalid_request_error", message: expect.stringContaining("control character") }) });
     expect(fake.requests.slice(before)).toEqual([]);
+    // Documented (docs/gateway.md): on the broker's own port, Bun's parser takes DEL and the broker passes it on as sent.
+    const local = await raw(targets[0]!.port(), "GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: a\x7fb\r\nConnection: close\r\n\r\n");
+    expect(local.statuses).toEqual([200]);
+    expect(fake.requests.slice(before).map((q) => [q.path, q.headers["x-note"]])).toEqual([["/api/version", "a\x7fb"]]);
   });
 
   test("the upstream never saw a smuggled request", () => {
