@@ -227,6 +227,37 @@ test("a fragment after the query or a control character in a header value from t
   expect(status(await ask(33, { method: "POST", path: "/api/generate?x", headers: [...headers, ["x-a", "a\tb"]] }, body))).toBe(200);
 });
 
+test("hop-by-hop headers from the relay (those its Connection names, Upgrade, TE, Trailer, Keep-Alive, Transfer-Encoding, Expect) never reach the upstream: the agent's request is framed and upgraded by no one but itself", async () => {
+  const body = JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false });
+  const before = fake.requests.length;
+  const frames = await ask(37, {
+    method: "POST",
+    path: "/api/generate",
+    headers: [
+      ["content-type", "application/json"],
+      ["content-length", String(body.length)],
+      ["Connection", "close, X-Secret, Upgrade"],
+      ["X-Secret", "hop"],
+      ["Upgrade", "websocket"],
+      ["TE", "trailers"],
+      ["Trailer", "X-Checksum"],
+      ["Keep-Alive", "timeout=5"],
+      ["Proxy-Connection", "keep-alive"],
+      ["Transfer-Encoding", "chunked"],
+      ["Expect", "100-continue"],
+      ["X-Kept", "yes"],
+    ],
+  }, body);
+  const head = frames.find((f) => f.type === "RESPONSE_HEAD");
+  expect(head && head.type === "RESPONSE_HEAD" ? head.body.status : null).toBe(200);
+  const seen = fake.requests.slice(before);
+  expect(seen.map((r) => r.path)).toEqual(["/api/generate"]);
+  const h = seen[0]!.headers;
+  const leaked = ["connection", "x-secret", "upgrade", "te", "trailer", "keep-alive", "proxy-connection", "transfer-encoding", "expect"].filter((n) => h[n] !== undefined && !(n === "connection" && /^keep-alive$/i.test(h[n]!)));
+  expect(leaked).toEqual([]);
+  expect({ length: h["content-length"], kept: h["x-kept"], prompt: (seen[0]!.json as { prompt: string }).prompt }).toEqual({ length: String(body.length), kept: "yes", prompt: "hi" });
+});
+
 /** A frame of `type` on `stream` with the raw `payload` and `flags`: what the codec would never write. */
 function rawFrame(type: number, stream: number, payload: Uint8Array | string = new Uint8Array(), flags = 0): Uint8Array {
   const p = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
