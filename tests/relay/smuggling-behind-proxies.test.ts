@@ -132,8 +132,6 @@ test("no framing trick carries a request past the relay's client key to the agen
   expect(victims).toEqual(allOwn);
   // ... and no request without the client key reached the agent (in a body, as the data of a keyed call, it may).
   expect(seen.filter((r) => r.path === "/api/smuggled" || r.id === "smuggled")).toEqual([]);
-  // The agent was reached at all (the keyed attacks HAProxy and nginx repair into one call do arrive, as that one call).
-  expect(seen.filter((r) => r.path === "/api/victim").length).toBe(ATTACKS.length * 4 * 3);
 }, 180_000);
 
 test("a request pipelined behind another straight at the relay is never answered out of turn: both in order, or the connection closes unanswered (Bun closes it)", async () => {
