@@ -310,11 +310,15 @@ class Http1Reply implements UpstreamReply, ParserSink {
   /** Streams a request body with backpressure: the next part is read only once the socket took the last one. */
   private async pump(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
     const chunked = this.req.bodyLength < 0;
+    // A sized body is framed by the Content-Length the head declared: the upstream reads any byte past it as the start of
+    // another request nobody checked, and waits on a body that falls short. What the stream hands over is counted.
+    let left = this.req.bodyLength;
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (this.over || done) break;
         if (!value || value.byteLength === 0) continue;
+        if (!chunked && (left -= value.byteLength) < 0) throw new Error(`the body is longer than the ${this.req.bodyLength} bytes its Content-Length declared`);
         let ok: boolean;
         if (chunked && value.byteLength > COALESCE) {
           // A large part (the held prefix of a body that outgrew the replay buffer) is written as it is between its
@@ -343,11 +347,13 @@ class Http1Reply implements UpstreamReply, ParserSink {
         void reader.cancel().catch(() => {});
         return;
       }
+      if (!chunked && left > 0) throw new Error(`the body ended ${left} bytes short of the ${this.req.bodyLength} its Content-Length declared`);
       if (chunked) this.write(Buffer.from("0\r\n\r\n"));
       if (this.pendingOut) await new Promise<void>((r) => (this.drained = r));
       this.requestWritten = true;
     } catch (e) {
-      // The client's body failed (it went away mid-upload): the request cannot be completed.
+      // The client's body failed (it went away mid-upload) or broke its length: the request cannot be completed.
+      void reader.cancel().catch(() => {});
       this.fail(new UpstreamConnError(`the request body could not be read: ${(e as Error).message}`, "ECONNRESET"));
     }
   }

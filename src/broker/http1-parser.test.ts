@@ -89,12 +89,15 @@ test("Connection: close, HTTP/1.0 and keep-alive", () => {
   expect(run(["HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"]).head!.statusText).toBe("");
 });
 
-test("Transfer-Encoding wins over Content-Length", () => {
+test("Transfer-Encoding wins over Content-Length, and the connection of an answer that sent both is not reused", () => {
   const r = run(["HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"]);
   // The head says so too: no length (-1), so nothing downstream frames the body by the 100 the upstream also sent.
   expect(r.head?.contentLength).toBe(-1);
   expect(r.text).toBe("hi");
   expect(r.ended).toBe(1);
+  // Ambiguous framing: the answer is read, the connection is not reused (RFC 9112 §6.3: it ought to be an error).
+  expect(r.head?.keepAlive).toBe(false);
+  expect(run(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"]).head?.keepAlive).toBe(true);
 });
 
 test("malformed responses are refused with a clear error", () => {

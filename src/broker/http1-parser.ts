@@ -284,7 +284,10 @@ export class ResponseParser {
     }
     const hasBody = !this.noBody && status !== 204 && status !== 304;
     let keepAlive = minor === "1" ? !/(^|,)\s*close\s*(,|$)/.test(connection) : /(^|,)\s*keep-alive\s*(,|$)/.test(connection);
-    // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3).
+    // Transfer-Encoding overrides Content-Length (RFC 9112 §6.3), but a server that sent both framed its answer in a way
+    // something between may read otherwise ("ought to be handled as an error"): its connection is not used again, so a
+    // body that was really Content-Length-framed can never leave bytes read as the next request's answer.
+    if (chunked && contentLength >= 0) keepAlive = false;
     if (chunked) contentLength = -1;
     if (!hasBody) this.state = State.Done;
     else if (chunked) this.state = State.ChunkSize;

@@ -33,3 +33,26 @@ test("a HEAD answered with a body: the head crosses with its length, no body byt
     }
   }
 });
+
+test("a header value with a byte no upstream takes as sent (a control character, DEL, a character beyond a byte) is a 400 in the caller's dialect: the handler never sees it", async () => {
+  const seen: string[] = [];
+  const relay = pair(async (req) => (seen.push(req.headers.get("x-a") ?? ""), new Response("ok")), false);
+  // What Bun's Headers keeps (it refuses only NUL, CR and LF) and a hostile relay's encoder can send beyond it.
+  for (const [path, value, shape] of [
+    ["/api/chat", "a\x01b", { error: expect.stringContaining("control character") }],
+    ["/api/chat", "a\x1bb", { error: expect.stringContaining("control character") }],
+    ["/v1/chat/completions", "a\x7fb", { error: expect.objectContaining({ type: "invalid_request_error", message: expect.stringContaining("control character") }) }],
+    ["/api/chat", "a\u010ab", { error: expect.stringContaining("control character") }],
+  ] as const) {
+    const stream = relay.open({ method: "POST", path, headers: [["x-a", value], ["content-length", "2"]] });
+    stream.write(new TextEncoder().encode("{}"));
+    stream.end();
+    const head = await stream.responseHead;
+    const res = { status: head.status, body: await new Response(stream.readable).text() };
+    expect({ value, status: res.status, body: JSON.parse(res.body) }).toEqual({ value, status: 400, body: shape });
+  }
+  // A tab and the bytes above ASCII (obs-text, as Bun's parser hands them over) are values like any other.
+  const ok = await forward(relay, new Request("http://relay/x", { method: "GET", headers: { "x-a": "a\tb\u00e9" } }), "/api/tags");
+  expect(ok.status).toBe(200);
+  expect(seen).toEqual(["a\tb\u00e9"]);
+});

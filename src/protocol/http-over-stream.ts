@@ -1,4 +1,5 @@
 // HTTP over one tunnel stream: the relay sends a fetch Request through a stream (forward) and the agent answers one (serveStream).
+import { HttpError } from "../core/http-error.ts";
 import { HOP_BY_HOP } from "../net/hop-by-hop.ts";
 import type { HeaderList, ResponseHead } from "./messages.ts";
 import { unwatchFirstByte, watchFirstByte } from "./first-byte-deadlines.ts";
@@ -156,12 +157,27 @@ function malformed(reason: string): StreamError {
   return new StreamError("refused", reason, false);
 }
 
-/** A head's content-length, -1 when absent; one that is not a plain number, or a second one, fails the stream. */
-function declaredLength(headers: HeaderList): number {
-  const values = headers.filter(([k]) => k.toLowerCase() === "content-length").map(([, v]) => v);
-  if (values.length === 0) return -1;
-  if (values.length > 1 || !/^\d{1,15}$/.test(values[0]!)) throw malformed("the request head has an invalid content-length");
-  return Number(values[0]);
+/**
+ * A byte RFC 9110 allows in no header value (a control character but HTAB, or DEL), or a character a byte cannot hold.
+ * Bun's Headers keeps the first kind, so the agent's upstream client would write them out as they came: Go's net/http
+ * (Ollama) refuses them all, Bun's parser all but DEL (which a relay's client can therefore send), other servers read
+ * them their own way. The second kind Bun's Headers refuses with an error that would be the agent's, not the caller's.
+ */
+const BAD_VALUE = /[\0-\x08\n-\x1f\x7f\u0100-\uffff]/;
+
+/**
+ * A head's content-length, -1 when absent; one that is not a plain number, or a second one, fails the stream. A header
+ * value no upstream reads as sent (BAD_VALUE), checked in the same pass, is the caller's 400 (its body never read).
+ */
+function declaredLength(headers: HeaderList): number | HttpError {
+  let value: string | null = null;
+  for (const [k, v] of headers) {
+    if (BAD_VALUE.test(v)) return new HttpError("bad_request", `the header ${JSON.stringify(k.slice(0, 64))} holds a control character or DEL (or a character beyond a byte), which no HTTP header value may hold; send it without`);
+    if (k.length !== 14 || k.toLowerCase() !== "content-length") continue;
+    if (value !== null || !/^\d{1,15}$/.test(v)) throw malformed("the request head has an invalid content-length");
+    value = v;
+  }
+  return value === null ? -1 : Number(value);
 }
 
 /** How serveStream builds the one Request it hands on (the agent builds the broker's request directly, no copy). */
@@ -184,18 +200,21 @@ export async function serveStream(s: Stream, handler: (req: Request, s: Stream) 
   try {
     const hasBody = head.method !== "GET" && head.method !== "HEAD";
     const declared = declaredLength(head.headers);
-    // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
-    // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
-    const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readableExactly(declared);
-    const req = new Request(`${o.origin ?? "http://tunnel.invalid"}${head.path}`, {
-      method: head.method,
-      headers: o.headers ? o.headers(head.headers) : head.headers,
-      body,
-      signal,
-      // fetch requires duplex for streamed bodies.
-      duplex: "half",
-    } as RequestInit);
-    res = await handler(req, s);
+    if (declared instanceof HttpError) res = declared.toDialectResponse(head.path.split("?", 1)[0]!);
+    else {
+      // The relay is not trusted to send what it declared: a body that differs from its length fails rather than
+      // reaching an upstream connection with bytes that belong to no request. A small one is read whole first.
+      const body: BodyInit | null = !hasBody ? null : declared < 0 ? s.readable : declared <= SMALL_BODY_BYTES ? await readExactly(s, declared) : s.readableExactly(declared);
+      const req = new Request(`${o.origin ?? "http://tunnel.invalid"}${head.path}`, {
+        method: head.method,
+        headers: o.headers ? o.headers(head.headers) : head.headers,
+        body,
+        signal,
+        // fetch requires duplex for streamed bodies.
+        duplex: "half",
+      } as RequestInit);
+      res = await handler(req, s);
+    }
   } catch (e) {
     if (s.failure) return;
     s.reset(e instanceof StreamError && e.code === "refused" ? "refused" : "internal", e instanceof Error ? e.message : String(e));

@@ -40,6 +40,10 @@ test("other paths and path tricks are refused", () => {
   for (const p of ["/api/chat/x", "/api/chatty", "/api/tags/", "/v1/models/x/../y"]) expect({ p, status: checkPath("POST", p, cfg)?.status }).toEqual({ p, status: 403 });
 });
 
+test("a fragment anywhere in the target, after the path or after the query, is a 400: upstreams read it each their own way", () => {
+  for (const p of ["/api/chat#x", "/api/chat?x#y", "/v1/models?#/../api/pull", "/api/tags?a=1#"]) expect({ p, status: checkPath("POST", p, cfg)?.status, message: checkPath("POST", p, cfg)?.message }).toEqual({ p, status: 400, message: expect.stringContaining("fragment") });
+});
+
 test("credentials, cookies and origin from the relay are stripped and Host is rewritten", () => {
   const req = new Request("http://tunnel.invalid/api/chat?a=1", {
     method: "POST",

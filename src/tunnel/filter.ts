@@ -15,6 +15,10 @@ export const TUNNEL_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST
 
 /** null when the relay may call this method (as the relay named it, before a Request was built) and path, else the error to answer with. */
 export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfig, "allowed_paths" | "allow_model_management">): HttpError | null {
+  // A fragment after the query ("/api/chat?x#y") passes the path's checks, but upstreams read it differently (Go keeps it
+  // in the query, uvicorn and Bun drop it): refused as every listener refuses it (src/core/request-checks.ts), since a
+  // relay that does not refuse it itself (an old or hostile one) would have the agent send what nobody checked.
+  if (rawPath.includes("#")) return new HttpError("bad_request", "the request target has a fragment (#…), which HTTP requests never carry; send the path without it");
   const q = rawPath.indexOf("?");
   const path = q >= 0 ? rawPath.slice(0, q) : rawPath;
   // Anything that normalizes differently (dot segments, doubled or encoded slashes) is a trick, not a route.

@@ -165,6 +165,45 @@ test("a streamed upload goes out chunked, or with its length when known", async 
   pool.close();
 });
 
+test("a streamed body longer or shorter than the Content-Length its head declared fails the request: no byte past the length reaches the upstream as another request", async () => {
+  // Answers once a whole request (head and the body its Content-Length names) has arrived; records every byte.
+  const received: string[] = [];
+  const srv = rawServer((s, all) => {
+    received[s.data.id] = all;
+    const end = all.indexOf("\r\n\r\n");
+    const cl = Number(/content-length: (\d+)/i.exec(all)?.[1] ?? 0);
+    if (end >= 0 && all.length >= end + 4 + cl && !all.includes("answered")) {
+      s.data.buf += "answered";
+      s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  const pool = new Http1Pool(upstream(srv.url));
+  const smuggled = "GET /api/smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+  const parts = (...p: string[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        for (const x of p) c.enqueue(Buffer.from(x));
+        c.close();
+      },
+    });
+  // Longer: in one part with the declared bytes, and as a part after them.
+  for (const body of [parts(`{}${smuggled}`), parts("{}", smuggled)]) {
+    const r = await send(pool, "/api/generate", { method: "POST", body, bodyLength: 2 }).then(
+      (reply) => `answered ${reply.status}`,
+      (e: Error) => `${e.name}: ${e.message}`,
+    );
+    expect(r).toMatch(/^answered 200$|longer than the 2 bytes/);
+  }
+  // Shorter: the upstream would wait on the missing bytes; the request fails instead.
+  const short = await send(pool, "/api/generate", { method: "POST", body: parts("{}"), bodyLength: 10 }).then(
+    () => "answered",
+    (e: Error) => e.message,
+  );
+  expect(short).toContain("8 bytes short of the 10");
+  expect(received.filter(Boolean).some((all) => all.includes("/api/smuggled"))).toBe(false);
+  pool.close();
+});
+
 test("a kept-alive socket the server dropped is replaced transparently for a resendable request", async () => {
   let requests = 0;
   const srv = rawServer((s, all) => {

@@ -132,6 +132,46 @@ describe("request smuggling, on every listener", () => {
     }
   });
 
+  test("framing Bun reads loosely or that asks for more (a 10,000-byte chunk extension, a zero-padded chunk size, Expect: 100-continue): the upstream gets the one request the broker checked, framed anew; a request pipelined behind it never reaches the upstream", async () => {
+    const port = targets[0]!.port();
+    const body = JSON.stringify({ model: "llama3.2:1b", prompt: "framed anew", stream: false });
+    const chunk = (size: string) => `POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${size}\r\n${body}\r\n0\r\n\r\n`;
+    const cases: [string, string, string][] = [
+      ["a 10,000-byte chunk extension", chunk(`${body.length.toString(16)};${"x".repeat(10_000)}`), "POST /api/generate"],
+      ["a chunk size of 300 leading zeros", chunk(`${"0".repeat(300)}${body.length.toString(16)}`), "POST /api/generate"],
+      ["Expect: 100-continue with the body", `POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, "POST /api/generate"],
+      ["Expect: 100-continue on a GET without a body", "GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", "GET /api/version"],
+    ];
+    for (const [name, bytes, upstream] of cases) {
+      const before = fake.requests.length;
+      const r = await raw(port, bytes);
+      expect({ name, final: r.statuses.filter((s) => s >= 200) }).toEqual({ name, final: [200] });
+      const seen = fake.requests.slice(before);
+      expect({ name, seen: seen.map((q) => `${q.method} ${q.path}`) }).toEqual({ name, seen: [upstream] });
+      // Framed by the broker: a Content-Length it counted, no client framing or Expect passed on.
+      const h = seen[0]!.headers;
+      expect({ name, expect: h.expect, te: h["transfer-encoding"], length: h["content-length"] }).toEqual({ name, expect: undefined, te: undefined, length: upstream.startsWith("POST") ? String(body.length) : undefined });
+      if (upstream.startsWith("POST")) expect((seen[0]!.json as { prompt: string }).prompt).toBe("framed anew");
+      // The same bytes with a request pipelined behind them (and no Connection: close): never at the upstream.
+      const sneaky = bytes.replace("Connection: close\r\n", "") + SMUGGLED;
+      await raw(port, sneaky);
+      expect({ name, smuggled: fake.requests.slice(before).filter((q) => q.path === "/api/smuggled").length }).toEqual({ name, smuggled: 0 });
+    }
+  });
+
+  test("a header value with DEL (Bun's parser takes it, Go's net/http refuses it): through the relay, 400 in the caller's dialect at the agent, nothing upstream; on the broker's own port, passed on as sent", async () => {
+    const relayTarget = targets[2]!;
+    const before = fake.requests.length;
+    const r = await raw(relayTarget.port(), `POST /t/${TUNNEL_ID}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n${relayTarget.auth}X-Note: a\x7fb\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`);
+    expect(r.statuses).toEqual([400]);
+    expect(JSON.parse(r.body)).toEqual({ error: expect.objectContaining({ type: "invalid_request_error", message: expect.stringContaining("control character") }) });
+    expect(fake.requests.slice(before)).toEqual([]);
+    // Documented (docs/gateway.md): on the broker's own port, Bun's parser takes DEL and the broker passes it on as sent.
+    const local = await raw(targets[0]!.port(), "GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Note: a\x7fb\r\nConnection: close\r\n\r\n");
+    expect(local.statuses).toEqual([200]);
+    expect(fake.requests.slice(before).map((q) => [q.path, q.headers["x-note"]])).toEqual([["/api/version", "a\x7fb"]]);
+  });
+
   test("the upstream never saw a smuggled request", () => {
     expect(fake.requests.some((q) => q.path === "/api/smuggled")).toBe(false);
   });

@@ -201,6 +201,63 @@ test("a body longer or shorter than its declared Content-Length never reaches th
   expect(fake.requests.slice(before).filter((r) => r.path === "/api/generate")).toEqual([]);
 });
 
+test("a fragment after the query or a control character in a header value from the relay never reaches the upstream: 400 at the agent, in the caller's dialect", async () => {
+  const body = JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false });
+  const headers: [string, string][] = [["content-type", "application/json"], ["content-length", String(body.length)]];
+  const before = fake.requests.length;
+  const status = (frames: Frame[]) => {
+    const head = frames.find((f) => f.type === "RESPONSE_HEAD");
+    return head && head.type === "RESPONSE_HEAD" ? head.body.status : (() => { const r = frames.find((f) => f.type === "RESET"); return r && r.type === "RESET" ? r.body.code : "none"; })();
+  };
+  // The path's checks pass "/api/generate?x#y"; Ollama's Go reads "x#y" as the query, uvicorn and Bun drop "#y".
+  const fragment = await ask(27, { method: "POST", path: "/api/generate?x#/../pull", headers }, body);
+  const text = fragment.map((f) => (f.type === "DATA" ? new TextDecoder().decode(f.data) : "")).join("");
+  expect({ status: status(fragment), text }).toEqual({ status: 400, text: expect.stringContaining("fragment") });
+  // Bun's Headers keeps \x01 and DEL (it refuses only NUL, CR, LF): the upstream client wrote them out as they came.
+  // The relay's own listener (Bun's parser) takes DEL from any client, so this is a caller's 400, not a broken relay.
+  let id = 29;
+  for (const value of ["a\x01b", "a\x7fb"]) {
+    const frames = await ask(id, { method: "POST", path: "/api/generate", headers: [...headers, ["x-a", value]] }, body);
+    id += 2;
+    const text = frames.map((f) => (f.type === "DATA" ? new TextDecoder().decode(f.data) : "")).join("");
+    expect({ value, status: status(frames), text }).toEqual({ value, status: 400, text: expect.stringContaining("control character") });
+  }
+  expect(fake.requests.slice(before).map((r) => `${r.method} ${r.path}${r.search}`)).toEqual([]);
+  // The same request without them is served: the refusal is the bytes, not the route.
+  expect(status(await ask(33, { method: "POST", path: "/api/generate?x", headers: [...headers, ["x-a", "a\tb"]] }, body))).toBe(200);
+});
+
+test("hop-by-hop headers from the relay (those its Connection names, Upgrade, TE, Trailer, Keep-Alive, Transfer-Encoding, Expect) never reach the upstream: the agent's request is framed and upgraded by no one but itself", async () => {
+  const body = JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false });
+  const before = fake.requests.length;
+  const frames = await ask(37, {
+    method: "POST",
+    path: "/api/generate",
+    headers: [
+      ["content-type", "application/json"],
+      ["content-length", String(body.length)],
+      ["Connection", "close, X-Secret, Upgrade"],
+      ["X-Secret", "hop"],
+      ["Upgrade", "websocket"],
+      ["TE", "trailers"],
+      ["Trailer", "X-Checksum"],
+      ["Keep-Alive", "timeout=5"],
+      ["Proxy-Connection", "keep-alive"],
+      ["Transfer-Encoding", "chunked"],
+      ["Expect", "100-continue"],
+      ["X-Kept", "yes"],
+    ],
+  }, body);
+  const head = frames.find((f) => f.type === "RESPONSE_HEAD");
+  expect(head && head.type === "RESPONSE_HEAD" ? head.body.status : null).toBe(200);
+  const seen = fake.requests.slice(before);
+  expect(seen.map((r) => r.path)).toEqual(["/api/generate"]);
+  const h = seen[0]!.headers;
+  const leaked = ["connection", "x-secret", "upgrade", "te", "trailer", "keep-alive", "proxy-connection", "transfer-encoding", "expect"].filter((n) => h[n] !== undefined && !(n === "connection" && /^keep-alive$/i.test(h[n]!)));
+  expect(leaked).toEqual([]);
+  expect({ length: h["content-length"], kept: h["x-kept"], prompt: (seen[0]!.json as { prompt: string }).prompt }).toEqual({ length: String(body.length), kept: "yes", prompt: "hi" });
+});
+
 /** A frame of `type` on `stream` with the raw `payload` and `flags`: what the codec would never write. */
 function rawFrame(type: number, stream: number, payload: Uint8Array | string = new Uint8Array(), flags = 0): Uint8Array {
   const p = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
