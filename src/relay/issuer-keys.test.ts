@@ -116,6 +116,17 @@ test("a JWKS answered 200 with no key set (an HTML page) counts as a failed fetc
   expect(hits).toEqual({ "/.well-known/openid-configuration": 1, "/html": 1 });
 });
 
+test("a token's own fault (no kid while the issuer has two keys) reads neither discovery nor the JWKS again", async () => {
+  const [k1, k2] = [await newKey("k1"), await newKey("k2")];
+  keysAt["/jwks"] = [k1.jwk, k2.jwk];
+  const auth = relayAuth("", "1s");
+  const noKid = await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("user-1").setIssuer(issuer).setAudience(AUD).setIssuedAt().setExpirationTime("5m").sign(k1.priv);
+  for (let i = 0; i < 5; i++) expect((await auth.agent(req(noKid))).ok).toBe(false);
+  // Before: 5 and 5, with a "JWKS address discovered" line each.
+  expect(hits).toEqual({ "/.well-known/openid-configuration": 1, "/jwks": 1 });
+  expect((await auth.agent(req(await sign(k2)))).ok).toBe(true);
+});
+
 test("an issuer or jwks_url over plain http off loopback is a config error", () => {
   for (const line of [`issuer = "http://id.example.com"\naudience = "${AUD}"`, `issuer = "https://id.example.com"\naudience = "${AUD}"\njwks_url = "http://id.example.com/jwks"`]) {
     const r = parseRelayConfig(`[oidc]\n${line}\n`);

@@ -142,8 +142,10 @@ export class IssuerKeys {
         while (jwks.coolingDown && Date.now() < until) await Bun.sleep(50);
         return await jwks(header, token);
       }
-      // The key set could not be fetched: its address may have moved, so the next request reads discovery again.
-      if (!this.o.jwksUrl && this.remote === jwks) this.remote = null;
+      // The key set could not be fetched: its address may have moved, so the next request reads discovery again. Only
+      // then: a token's own fault (no kid while the issuer has several keys) read discovery and the JWKS again and
+      // logged "JWKS address discovered" for every such token anyone sent.
+      if (!this.o.jwksUrl && this.remote === jwks && this.fetchFailure) this.remote = null;
       throw e;
     }
   };
