@@ -146,8 +146,14 @@ export function logger(component: string): Logger {
 /**
  * Stray failures (a rejection nobody handled, an exception nobody caught) as one log line each instead of Bun's stack
  * dump on stderr; `fatal` decides what happens after an uncaught exception (the process is in an unknown state).
+ * Runtime warnings too (a deprecated API a dependency calls, a listener leak): Bun writes them as "(node:PID) …" and a
+ * second line of advice, and NODE_NO_WARNINGS is read only at start, so they are taken where they are raised.
  */
 export function logStrayFailures(log: Logger, fatal: () => void): void {
+  process.emitWarning = ((warning: string | Error, type?: string | { type?: string }) => {
+    const kind = warning instanceof Error ? warning.name : typeof type === "string" ? type : (type?.type ?? "Warning");
+    log.warn("runtime warning", { kind, warning: warning instanceof Error ? warning.message : String(warning) });
+  }) as typeof process.emitWarning;
   // A rejection with no reason at all (reject(), reject(null)) says so: a field left out would leave the line without one.
   process.on("unhandledRejection", (e) => log.error("unhandled failure", { error: e ?? String(e) }));
   process.on("uncaughtException", (e) => {
