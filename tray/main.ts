@@ -1,5 +1,5 @@
 // The `tray` command: the tray for a daemon that runs elsewhere (a system service, another machine), following it over its control API.
-import { logger } from "../src/core/log.ts";
+import { logger, logStrayFailures } from "../src/core/log.ts";
 import { ApiClient } from "../src/client/api-client.ts";
 import { readClientSettings, runningDaemonSettings, tokenReader } from "../src/client/settings.ts";
 import type { BusConnection } from "../src/desktop/dbus/connection.ts";
@@ -179,19 +179,38 @@ export function startDaemon(configFile: string): DaemonStart {
 
 /** Runs the tray until it is told to quit (menu or signal). */
 export async function runTray(opts: TrayOptions): Promise<number> {
-  const tray = await startTray(opts);
-  log.info("tray running", { bus_name: tray.busName });
+  let tray: Tray | null = null;
+  let failed = false;
+  // A stray failure is one log line, as in the daemon and the relay, not Bun's stack dump (which then ends the process
+  // without a word in the log); an uncaught exception quits the tray (exit 1).
+  logStrayFailures(log, () => {
+    failed = true;
+    if (tray) void tray.quit();
+    else process.exit(1);
+  });
   let signals = 0;
-  // A second signal, or a quit that hangs, ends the process anyway.
-  const onSignal = () => {
-    if (++signals > 1) process.exit(1);
+  // Every way out says why, as the daemon's and the relay's do. A second signal, or a quit that hangs, ends the process
+  // anyway. Set before the tray starts: Bun takes a handler only once back in its event loop, and a signal that came
+  // right after "tray running" ended the process without a word.
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (++signals > 1) {
+      log.warn(`second ${sig}: exiting now`);
+      process.exit(1);
+    }
+    log.info("stopping", { reason: sig });
+    if (!tray) process.exit(0);
     void tray.quit();
-    setTimeout(() => process.exit(1), 3000).unref();
+    setTimeout(() => {
+      log.warn("the tray did not quit within 3 s; exiting anyway", { reason: sig });
+      process.exit(1);
+    }, 3000).unref();
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  tray = await startTray(opts);
+  log.info("tray running", { bus_name: tray.busName });
   await tray.done;
   process.off("SIGTERM", onSignal);
   process.off("SIGINT", onSignal);
-  return tray.lostReason() ? 1 : 0;
+  return tray.lostReason() || failed ? 1 : 0;
 }

@@ -1,6 +1,11 @@
 // The control API's listening socket: a bare Bun.serve that loads the Elysia app (and all its modules import) when the
 // first request arrives, so a daemon nobody asks never loads it (docs/performance.md: idle memory).
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { HttpError } from "../core/http-error.ts";
+import { logger } from "../core/log.ts";
+import { lastResort } from "../core/serve-fallback.ts";
+
+const log = logger("api");
 
 /** What the front needs of the app: Elysia's `fetch`, and its `server`, which the front sets (WebSocket upgrades use it). */
 export interface FrontApp {
@@ -66,6 +71,8 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
     // As Elysia's listen sets it: a /ws client or a long poll may sit quiet, a stuck one may not hold a socket forever.
     idleTimeout: 30,
     websocket,
+    // What Elysia's onError did not answer (the app failed to load, say): one line, and the API's own error shape.
+    error: lastResort(log, "api", () => new HttpError("internal", "internal error; the daemon log has the details").toResponse()),
     fetch(req) {
       if (app) return plugins ? serve(app, req) : app.fetch(req);
       loading ??= load().then(

@@ -3,7 +3,12 @@ import * as client from "openid-client";
 import { audienceParams, discover, scopeParam, type AuthConfig } from "./oidc.ts";
 import { sessionFromTokens, type AuthSession } from "./session.ts";
 import { fromOtherUser } from "../net/peer-uid.ts";
-import { authPage as page } from "../core/plain-page.ts";
+import { authPage as page, plainRefusal } from "../core/plain-page.ts";
+import { logger } from "../core/log.ts";
+import { requestProblem } from "../core/request-checks.ts";
+import { lastResort } from "../core/serve-fallback.ts";
+
+const log = logger("auth");
 
 export interface PkceLoginOptions {
   /** Called with the authorization URL to open in the browser. */
@@ -28,7 +33,11 @@ export async function pkceLogin(auth: AuthConfig, opts: PkceLoginOptions): Promi
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    error: lastResort(log, "sign-in callback", () => page("Something went wrong", "Return to the terminal for details.", 500)),
     async fetch(req, srv) {
+      // Without Host (HTTP/1.0), or CONNECT, the URL is a bare target new URL() refuses: not the browser coming back.
+      const problem = requestProblem(req);
+      if (problem) return plainRefusal(problem);
       const url = new URL(req.url);
       if (url.pathname !== "/callback" || handled) return new Response("Not found", { status: 404 });
       // The authorization URL (with our state) was in xdg-open's argv: another local user could sign in at the issuer

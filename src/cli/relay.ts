@@ -94,6 +94,24 @@ Options:
     // SIGHUP's default ends the process, and a closed terminal or a reload sends it: the relay does not re-read its
     // config, so it says so and keeps every tunnel up (before start too, which may wait for Redis).
     process.on("SIGHUP", () => log.warn("SIGHUP ignored: the relay does not re-read its config; restart it to apply changes", { config: values.config }));
+    // The ways out are set before the start, which may wait for Redis: Bun takes a handler only once back in its event
+    // loop, and a SIGTERM then (or right after "relay listening") ended the relay without a word, a stray failure with
+    // Bun's stack dump. One that comes during the start stops the relay once it has started.
+    let signals = 0;
+    let stop!: (reason: string) => void;
+    const stopped = new Promise<string>((res) => (stop = res));
+    const onSignal = (sig: string) => {
+      // A second signal means "now", as for the daemon: the streams' grace is not waited out.
+      if (++signals > 1) {
+        log.warn(`second ${sig}: stopping now, without waiting for the streams in flight`);
+        process.exit(0);
+      }
+      stop(sig);
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    // A stray failure is one log line, not a stack dump; an uncaught exception stops the relay (exit 1).
+    logStrayFailures(log, () => stop("error"));
     const { startRelay } = await import("../relay/server.ts");
     let relay;
     try {
@@ -101,21 +119,7 @@ Options:
     } catch (e) {
       throw new CliError(`the relay cannot start: ${(e as Error).message}`);
     }
-    let signals = 0;
-    const reason = await new Promise<string>((res) => {
-      const onSignal = (sig: string) => {
-        // A second signal means "now", as for the daemon: the streams' grace is not waited out.
-        if (++signals > 1) {
-          log.warn(`second ${sig}: stopping now, without waiting for the streams in flight`);
-          process.exit(0);
-        }
-        res(sig);
-      };
-      process.on("SIGTERM", () => onSignal("SIGTERM"));
-      process.on("SIGINT", () => onSignal("SIGINT"));
-      // A stray failure is one log line, not a stack dump; an uncaught exception stops the relay (exit 1).
-      logStrayFailures(log, () => res("error"));
-    });
+    const reason = await stopped;
     log.info("stopping", { reason });
     await Promise.race([relay.stop(), Bun.sleep(relayMs(r.config).go_away_grace + 1000)]);
     return reason === "error" ? 1 : 0;

@@ -88,8 +88,11 @@ Options:
     const daemon = new Daemon({ file, config: r.config, factories: COMPONENTS });
     let signals = 0;
     const onSignal = (sig: string) => {
-      // A second signal means "now": skip the graceful stop.
-      if (++signals > 1) process.exit(0);
+      // A second signal means "now": skip the graceful stop, saying so (the process ends here, without "stopped").
+      if (++signals > 1) {
+        log.warn(`second ${sig}: stopping now, without waiting for the requests in flight`);
+        process.exit(0);
+      }
       daemon.ctx.shutdown(sig);
     };
     process.on("SIGTERM", () => onSignal("SIGTERM"));

@@ -77,6 +77,40 @@ test("stray failures (an unhandled rejection, an uncaught exception) are one log
   ]);
 });
 
+test("a stray failure without a message, or with no reason at all, still says what it was: never an empty error=", async () => {
+  const script = `
+    import { logger, logStrayFailures } from ${JSON.stringify(import.meta.dir + "/log.ts")};
+    logStrayFailures(logger("stray"), () => process.exit(3));
+    Promise.reject(new TypeError());
+    Promise.reject();
+    setTimeout(() => process.exit(0), 50);
+  `;
+  const p = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  const err = await new Response(p.stderr).text();
+  expect(await p.exited).toBe(0);
+  // Before: "unhandled failure error=" and a bare "unhandled failure".
+  expect(err.trimEnd().split("\n").map((l) => l.replace(/^\S+Z /, ""))).toEqual(["error stray: unhandled failure error=TypeError", "error stray: unhandled failure error=undefined"]);
+});
+
+test("runtime warnings (a listener leak, a deprecation a dependency raises) are one warn line each, not Bun's \"(node:PID) …\" pair", async () => {
+  const script = `
+    import { EventEmitter } from "node:events";
+    import { logger, logStrayFailures } from ${JSON.stringify(import.meta.dir + "/log.ts")};
+    logStrayFailures(logger("stray"), () => process.exit(3));
+    const e = new EventEmitter();
+    for (let i = 0; i < 11; i++) e.on("x", () => {});
+    process.emitWarning("old API", "DeprecationWarning", "DEP0999");
+    setTimeout(() => process.exit(0), 50);
+  `;
+  const p = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+  const err = await new Response(p.stderr).text();
+  expect(await p.exited).toBe(0);
+  expect(err.trimEnd().split("\n").map((l) => l.replace(/^\S+Z /, ""))).toEqual([
+    expect.stringMatching(/^warn stray: runtime warning kind=MaxListenersExceededWarning warning="Possible EventEmitter memory leak detected\. 11 x listeners/),
+    'warn stray: runtime warning kind=DeprecationWarning warning="old API"',
+  ]);
+});
+
 const entry = { time: new Date(2026, 11, 6, 9, 5, 7, 42), level: "warn" as const, component: "broker", msg: "upstream slow", fields: [["upstream", "local"], ["took", "1.20s"]] as [string, string][] };
 
 test("journal lines keep the sd-daemon priority; plain lines start with the ISO time; terminal lines with the local time", () => {

@@ -104,7 +104,8 @@ function json(v: unknown): string {
 
 function fmtValue(k: string, v: unknown): string {
   if (SECRET_KEY.test(k)) return "[redacted]";
-  const s = typeof v === "string" ? v : v instanceof Error ? v.message : json(v);
+  // An Error without a message (`new TypeError()`, some AbortErrors) is named by its kind: never an empty reason.
+  const s = typeof v === "string" ? v : v instanceof Error ? v.message || v.name : json(v);
   // Quoted (JSON-escaped) when it holds a control character too: a value from a client or an upstream (a model name, a
   // status line) must not put a terminal escape sequence into the log of a terminal or the journal.
   return /[\s"=\x00-\x1f\x7f-\x9f]/.test(s ?? "") ? JSON.stringify(s) : String(s);
@@ -145,11 +146,18 @@ export function logger(component: string): Logger {
 /**
  * Stray failures (a rejection nobody handled, an exception nobody caught) as one log line each instead of Bun's stack
  * dump on stderr; `fatal` decides what happens after an uncaught exception (the process is in an unknown state).
+ * Runtime warnings too (a deprecated API a dependency calls, a listener leak): Bun writes them as "(node:PID) …" and a
+ * second line of advice, and NODE_NO_WARNINGS is read only at start, so they are taken where they are raised.
  */
 export function logStrayFailures(log: Logger, fatal: () => void): void {
-  process.on("unhandledRejection", (e) => log.error("unhandled failure", { error: e }));
+  process.emitWarning = ((warning: string | Error, type?: string | { type?: string }) => {
+    const kind = warning instanceof Error ? warning.name : typeof type === "string" ? type : (type?.type ?? "Warning");
+    log.warn("runtime warning", { kind, warning: warning instanceof Error ? warning.message : String(warning) });
+  }) as typeof process.emitWarning;
+  // A rejection with no reason at all (reject(), reject(null)) says so: a field left out would leave the line without one.
+  process.on("unhandledRejection", (e) => log.error("unhandled failure", { error: e ?? String(e) }));
   process.on("uncaughtException", (e) => {
-    log.error("unexpected error; stopping", { error: e });
+    log.error("unexpected error; stopping", { error: e ?? String(e) });
     fatal();
   });
 }

@@ -5,3 +5,7 @@ export const authPage = (title: string, text: string, status = 200) =>
     status,
     headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" },
   });
+
+/** A 400 as plain text: its sentence may quote what the client sent (a Host header), which authPage would not escape. */
+export const plainRefusal = (text: string) =>
+  new Response(`${text}\n`, { status: 400, headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" } });

@@ -1,6 +1,11 @@
 // A URL that carries a sign-in code, opened without putting the code in any process's argv: a loopback redirect that only this user can follow.
 import { fromOtherUser } from "../net/peer-uid.ts";
-import { authPage } from "../core/plain-page.ts";
+import { authPage, plainRefusal } from "../core/plain-page.ts";
+import { logger } from "../core/log.ts";
+import { requestProblem } from "../core/request-checks.ts";
+import { lastResort } from "../core/serve-fallback.ts";
+
+const log = logger("auth");
 
 export interface PrivateLink {
   /** `http://127.0.0.1:PORT/NONCE`: safe in xdg-open's and the browser's argv. */
@@ -20,7 +25,11 @@ export function privateLink(target: string, ttlMs: number): PrivateLink {
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    error: lastResort(log, "sign-in link", () => authPage("Something went wrong", "This link failed; start the sign-in again.", 500)),
     fetch(req, srv) {
+      // Without Host (HTTP/1.0), or CONNECT, the URL is a bare target new URL() refuses.
+      const problem = requestProblem(req);
+      if (problem) return plainRefusal(problem);
       if (new URL(req.url).pathname !== `/${nonce}`) return authPage("Not found", "This link is not known here.", 404);
       if (fromOtherUser(srv, req)) return authPage("This sign-in belongs to another user", "Only the user who started the sign-in can open this link.", 403);
       return new Response(null, { status: 303, headers: { location: target, "cache-control": "no-store", "referrer-policy": "no-referrer" } });

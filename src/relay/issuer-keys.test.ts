@@ -37,6 +37,7 @@ beforeAll(() => {
         if (disco.status !== 200) return new Response("down", { status: disco.status });
         return Response.json({ issuer: disco.issuer ?? issuer, jwks_uri: `${issuer}${disco.jwksPath}`, token_endpoint: `${issuer}/token` });
       }
+      if (path === "/html") return new Response("<html>sign in first</html>", { headers: { "content-type": "text/html" } });
       const keys = keysAt[path];
       return keys ? Response.json({ keys }) : new Response("not found", { status: 404 });
     },
@@ -102,6 +103,28 @@ test("when the key set cannot be fetched any more, discovery is read again (jwks
   expect((await auth.agent(req(await sign(k2)))).ok).toBe(false); // the refetch at the old address fails
   expect((await auth.agent(req(await sign(k2)))).ok).toBe(true);
   expect(hits["/.well-known/openid-configuration"]).toBe(2);
+});
+
+test("a JWKS answered 200 with no key set (an HTML page) counts as a failed fetch: named in the reason, not fetched again, nor discovery read again, within the cooldown", async () => {
+  const k = await newKey("k1");
+  disco.jwksPath = "/html";
+  const auth = relayAuth("", "1s");
+  const first = await auth.agent(req(await sign(k)));
+  // Before: "the JWT was rejected (ERR_JOSE_GENERIC)", and discovery and the JWKS read again for every token.
+  expect(first).toMatchObject({ ok: false, reason: expect.stringContaining(`the issuer's JWKS ${issuer}/html is not a JSON Web Key Set`) });
+  for (let i = 0; i < 5; i++) expect((await auth.agent(req(await sign(k)))).ok).toBe(false);
+  expect(hits).toEqual({ "/.well-known/openid-configuration": 1, "/html": 1 });
+});
+
+test("a token's own fault (no kid while the issuer has two keys) reads neither discovery nor the JWKS again", async () => {
+  const [k1, k2] = [await newKey("k1"), await newKey("k2")];
+  keysAt["/jwks"] = [k1.jwk, k2.jwk];
+  const auth = relayAuth("", "1s");
+  const noKid = await new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setSubject("user-1").setIssuer(issuer).setAudience(AUD).setIssuedAt().setExpirationTime("5m").sign(k1.priv);
+  for (let i = 0; i < 5; i++) expect((await auth.agent(req(noKid))).ok).toBe(false);
+  // Before: 5 and 5, with a "JWKS address discovered" line each.
+  expect(hits).toEqual({ "/.well-known/openid-configuration": 1, "/jwks": 1 });
+  expect((await auth.agent(req(await sign(k2)))).ok).toBe(true);
 });
 
 test("an issuer or jwks_url over plain http off loopback is a config error", () => {

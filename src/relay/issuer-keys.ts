@@ -71,8 +71,16 @@ export class IssuerKeys {
     try {
       const res = await fetch(url, init);
       if (res.status !== 200) throw new Error(`the issuer's JWKS ${url} answered HTTP ${res.status}`);
+      // A 200 that is no key set (an HTML error page, a proxy's login form) is a failed fetch too: jose's own error
+      // (ERR_JOSE_GENERIC) did not count as one, so every token read discovery and the JWKS again, logging each time.
+      const text = await res.text();
+      let keys: unknown;
+      try {
+        keys = (JSON.parse(text) as { keys?: unknown }).keys;
+      } catch {}
+      if (!Array.isArray(keys)) throw new Error(`the issuer's JWKS ${url} is not a JSON Web Key Set (no "keys" list in a JSON object)`);
       this.fetchFailure = null;
-      return res;
+      return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
     } catch (e) {
       this.fetchFailure = { at: Date.now(), url, error: e as Error };
       throw e;
@@ -134,8 +142,10 @@ export class IssuerKeys {
         while (jwks.coolingDown && Date.now() < until) await Bun.sleep(50);
         return await jwks(header, token);
       }
-      // The key set could not be fetched: its address may have moved, so the next request reads discovery again.
-      if (!this.o.jwksUrl && this.remote === jwks) this.remote = null;
+      // The key set could not be fetched: its address may have moved, so the next request reads discovery again. Only
+      // then: a token's own fault (no kid while the issuer has several keys) read discovery and the JWKS again and
+      // logged "JWKS address discovered" for every such token anyone sent.
+      if (!this.o.jwksUrl && this.remote === jwks && this.fetchFailure) this.remote = null;
       throw e;
     }
   };

@@ -4,6 +4,8 @@ import { bindAddress, splitListen } from "../config/listen.ts";
 import { listenError } from "../core/listen-error.ts";
 import { closing } from "../core/request-checks.ts";
 import { logger } from "../core/log.ts";
+import { HttpError } from "../core/http-error.ts";
+import { lastResort } from "../core/serve-fallback.ts";
 import { drainBounded } from "./bounded-drain.ts";
 import { lingeringClose } from "./lingering-close.ts";
 import { AgentSessions, type AgentData, type TunnelInfo } from "./agent-sessions.ts";
@@ -126,6 +128,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
       // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       fetch: closeUnadmitted(routes, admitted),
+      // Bun does not say which path failed: the relay's own shape, not a tunnel dialect.
+      error: lastResort(log, "relay", () => new HttpError("internal", "the relay failed this request").toResponse()),
       websocket: sessions.websocket,
     });
   } catch (e) {

@@ -1,9 +1,11 @@
 // `login --pkce`, `whoami` and `logout` as a user runs them, against a real OpenID provider on loopback.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { authorizationUrl, browse, signInHome, startProvider, type TestProvider } from "./oidc-provider.ts";
 import { BUN, homeEnv, removeHome, REPO, tempHome } from "../helpers/daemon.ts";
+import { until } from "../helpers/until.ts";
 
 let p: TestProvider;
 let home: string;
@@ -103,4 +105,47 @@ test("Ctrl-C while the device sign-in waits: says it was cancelled, at once (not
   expect(code).not.toBe(0);
   // The provider polls every 5 s; the command must not sit out the interval.
   expect(took).toBeLessThan(4000);
+}, 30_000);
+
+/** Sends `raw` on a new connection to 127.0.0.1:port; everything received until the server closes it. */
+function exchange(port: number, raw: string): Promise<string> {
+  return new Promise((resolve) => {
+    let out = "";
+    const s = connect({ host: "127.0.0.1", port }, () => s.write(raw));
+    s.setEncoding("latin1");
+    s.on("data", (d) => (out += d));
+    s.on("end", () => resolve(out));
+    s.on("error", () => resolve(out));
+    setTimeout(() => (s.destroy(), resolve(out)), 5000);
+  });
+}
+
+test("the sign-in's loopback listeners (the device code's private link, the PKCE callback) answer HTTP/1.0 without Host or CONNECT with a 400; login writes no stack", async () => {
+  // A stand-in for xdg-open that records the private link it was asked to open.
+  const bin = join(home, "bin-abuse");
+  const opened = join(home, "opened-abuse");
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > "${opened}"\n`, { mode: 0o755 });
+  const device = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--device"], { env: { ...env, DISPLAY: ":99", PATH: `${bin}:${env.PATH ?? process.env.PATH}` }, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const deviceErr = new Response(device.stderr).text();
+  const pkce = Bun.spawn([BUN, join(REPO, "src/main.ts"), "login", "--pkce", "--no-browser"], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  try {
+    const link = new URL(await until(() => existsSync(opened) && readFileSync(opened, "utf8"), 15_000, "xdg-open to be run"));
+    const { url, all } = await authorizationUrl(pkce.stderr);
+    const callback = new URL(new URL(url).searchParams.get("redirect_uri")!);
+    for (const [name, port, path] of [["private link", link.port, link.pathname], ["PKCE callback", callback.port, "/callback"]] as const) {
+      for (const raw of [`GET ${path} HTTP/1.0\r\n\r\n`, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n"]) {
+        const answer = await exchange(Number(port), raw);
+        // Before: 500 and Bun's HTML page quoting private-link.ts / pkce-flow.ts (new URL() of the bare target).
+        expect({ name, raw, status: answer.split(" ")[1], body: answer.slice(answer.indexOf("\r\n\r\n") + 4) }).toEqual({ name, raw, status: "400", body: expect.stringMatching(/no Host header|CONNECT is not supported/) });
+      }
+    }
+    device.kill("SIGINT");
+    pkce.kill("SIGINT");
+    await Promise.all([device.exited, pkce.exited]);
+    for (const text of [await deviceErr, await all()]) expect(text).not.toMatch(/Invalid URL|\n\s+at \S|^\d+ \| /m);
+  } finally {
+    device.kill("SIGKILL");
+    pkce.kill("SIGKILL");
+  }
 }, 30_000);

@@ -8,6 +8,8 @@ import { RepeatLimit } from "../../core/repeat-limit.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { listenError } from "../../core/listen-error.ts";
 import { logger } from "../../core/log.ts";
+import { closing, requestPath, requestProblem } from "../../core/request-checks.ts";
+import { lastResort } from "../../core/serve-fallback.ts";
 import { tunnelTarget } from "../routes.ts";
 import { decodeHopBody, decodeHopBytes, MAX_FRAME, MAX_HOP_BYTES } from "./hop-body.ts";
 import { NODE_AUTH_WINDOW_MS, verifyNodeRequest, type RefusalCode } from "./node-auth.ts";
@@ -58,7 +60,14 @@ function serveInternal(hostname: string, port: number, replay: ReplayCache, h: I
     port,
     idleTimeout: 0,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    error: lastResort(log, "internal", () => new HttpError("internal", "the relay failed this request").toResponse()),
     async fetch(req) {
+      // Without Host (HTTP/1.0), or CONNECT, the URL is a bare target new URL() refuses: a 400, and one line per window.
+      const problem = requestProblem(req);
+      if (problem) {
+        refused(problem, requestPath(req));
+        return closing(new HttpError("bad_request", problem).toResponse());
+      }
       const url = new URL(req.url);
       const hasBody = req.headers.has("transfer-encoding") || Number(req.headers.get("content-length") ?? "0") > 0;
       const v = verifyNodeRequest(h.key, replay, h.nodeId, req.method, url.pathname + url.search, req.headers, hasBody);

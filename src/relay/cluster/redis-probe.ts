@@ -1,7 +1,8 @@
 // Why a connection to the cluster's Redis failed, in words an operator can act on: Bun's client only says the
 // connection closed, so after a failure one raw RESP exchange (AUTH with redis_url's credentials, or PING without)
-// tells a refused password, a missing one and a password Redis does not expect apart, and a connection that fails names
-// its cause (a name that does not resolve, a refused port). Credentials never appear in it.
+// tells a refused password, a missing one and a password Redis does not expect apart, a connection that fails names
+// its cause (a name that does not resolve, a refused port), and so does a server that is not Redis or never answers.
+// Credentials never appear in it.
 import { connect, isIP } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { unreachable } from "../../net/unreachable.ts";
@@ -17,6 +18,15 @@ export function explainReply(reply: string, hasPassword: boolean): string | null
   if (hasPassword && /without any password configured/.test(reply)) return "cluster.redis_url has a password but this Redis has none configured for that user (requirepass / ACL)";
   if (reply.startsWith("-")) return `Redis answered: ${reply.slice(1, 200).trim()}`;
   return null;
+}
+
+// The first byte of every RESP2 and RESP3 reply: anything else came from a server that does not speak Redis.
+const RESP_TYPES = new Set("+-:$*_,#!=(%~>|.");
+
+/** Why a first line that is not a Redis reply failed the connection (an HTTP server, a TLS port, another protocol). */
+export function notRedis(firstLine: string, where: string): string | null {
+  if (firstLine === "" || RESP_TYPES.has(firstLine[0]!)) return null;
+  return `what answers at ${where} is not Redis (it sent ${JSON.stringify(firstLine.slice(0, 60))}); check the host and port in cluster.redis_url`;
 }
 
 /** One AUTH (or PING) on a fresh connection to `url`; an explanation of the failure, or null. */
@@ -40,13 +50,24 @@ export function diagnoseRedis(url: string, timeoutMs: number, tls?: ConnectionOp
       // Never echo a credential, whatever the server said.
       resolve(v && password ? v.split(password).join("***") : v);
     };
-    const sock = u.protocol === "rediss:" ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...tls }, () => sock.write(command)) : connect({ host, port }, () => sock.write(command));
-    const timer = setTimeout(() => done(null), timeoutMs);
+    const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    let connected = false;
+    const sent = () => {
+      connected = true;
+      sock.write(command);
+    };
+    const sock = u.protocol === "rediss:" ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...tls }, sent) : connect({ host, port }, sent);
+    // Bun's client says only "Connection closed" of a server that took the connection and never answered.
+    const timer = setTimeout(
+      () => done(connected ? `Redis at ${where} took the connection but answered nothing within ${timeoutMs} ms (cluster.redis_timeout)` : `cannot reach Redis at ${where}: no answer to the connection within ${timeoutMs} ms`),
+      timeoutMs,
+    );
     sock.on("data", (d) => {
       got += d.toString("utf8");
-      if (got.includes("\r\n")) done(explainReply(got.slice(0, got.indexOf("\r\n")), !!password));
+      const line = got.includes("\r\n") ? got.slice(0, got.indexOf("\r\n")) : got.length > 60 ? got : null;
+      if (line !== null) done(notRedis(line, where) ?? explainReply(line, !!password));
     });
     sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : `cannot reach Redis at ${unreachable(host, port, e)}`));
-    sock.on("close", () => done(null));
+    sock.on("close", () => done(connected && got === "" ? `Redis at ${where} closed the connection without answering` : notRedis(got, where)));
   });
 }
