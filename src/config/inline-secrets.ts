@@ -18,11 +18,16 @@ function innerCapitals(s: string): number {
 /** True when `s` has the shape of a credential (a JWT, a vendor-prefixed key, a long random or hex string). */
 function looksLikeCredential(s: string): boolean {
   if (JWT.test(s) || VENDOR_KEY.test(s) || HEX_KEY.test(s)) return true;
-  if (s.length < 32 || !/\d/.test(s) || !/[a-z]/.test(s) || !/[A-Z]/.test(s)) return false;
-  if (!/[-_./]/.test(s)) return true;
+  if (s.length < 32 || !/[a-z]/.test(s) || !/[A-Z]/.test(s)) return false;
+  const digits = s.replace(/\D/g, "").length;
+  if (!/[-_./]/.test(s)) return digits > 0;
   // base64url (`relay hash-token --generate`, most API tokens) and prefixed keys ("gsk_…", "xai-…") hold - and _ too:
-  // random between them, unlike a name of words ("AzureOpenAI-EastUS2-Deployment-GPT4o-Key").
-  return /^[A-Za-z0-9_-]+$/.test(s) && innerCapitals(s) >= 4 && s.replace(/\D/g, "").length >= 2;
+  // random between them, unlike a name of words ("AzureOpenAI-EastUS2-Deployment-GPT4o-Key"). Random text of 43
+  // characters has about 7 digits and 10 inner capitals; one in 200 has fewer than two digits, so many inner capitals
+  // alone also tell (before, that one in 200 was taken for a name and quoted in advice any local user reads).
+  if (!/^[A-Za-z0-9_-]+$/.test(s)) return false;
+  const capitals = innerCapitals(s);
+  return capitals >= 4 && (digits >= 2 || capitals >= 8);
 }
 
 /** True when a secret reference is not a name but a credential written straight into the config. */
