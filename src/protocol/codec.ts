@@ -31,7 +31,9 @@ export type ProtocolErrorCode =
   | "bad_payload"
   | "not_binary"
   | "unexpected_frame"
-  | "flow_control";
+  | "flow_control"
+  // Too many frames that carry nothing (session.ts, FLOOD_BASE): no single frame is malformed.
+  | "flood";
 
 export class ProtocolError extends Error {
   constructor(

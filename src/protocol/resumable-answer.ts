@@ -100,16 +100,18 @@ export class AnswerResumes {
   }
 
   /** The relay took the answer held under `token` over on stream `id`: it goes on there, or the stream is refused. */
-  resumed(session: Session, id: number, token: string, offset: number, window?: number): void {
+  /** false: no answer is held there (the session counts the RESUMED as a frame that carried nothing). */
+  resumed(session: Session, id: number, token: string, offset: number, window?: number): boolean {
     const a = this.held.get(token);
     if (!a || !a.canResume(offset)) {
       // Unknown token (another tunnel's, a forgotten answer) or an offset this answer cannot go on from.
       session.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } });
-      return;
+      return false;
     }
     const s = session.adopt(id, window);
     this.events.stream?.(s);
     a.resume(s, offset);
+    return true;
   }
 
   /** The tunnel stops on purpose (stopped, reconfigured, daemon shutdown): answers waiting for a resume end now. */

@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream } from "./http-over-stream.ts";
-import { Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
+import { FLOOD_BASE, FLOOD_PER_HEAD, FLOOD_PER_SECOND, Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
 import { Stream, StreamError } from "./stream.ts";
 
 interface Pair {
@@ -320,14 +320,19 @@ test("a relay that floods PINGs, refused streams or RESUMEDs for unknown answers
     const sent: Uint8Array[] = [];
     const closes: number[] = [];
     const ended: { info?: SessionCloseInfo } = {};
+    // Sent no faster than the budget of frames that carry nothing allows (a tick's worth at a time), or that ends it first.
+    const clock = new ManualClock();
     const agent = new Session({
       role: "agent",
+      clock,
+      heartbeatMs: 1_000,
+      toleranceMs: 60_000,
       maxStreams: 1,
       sink: { send: (b) => (sent.push(b), (unread += b.length)), backlog: () => unread, close: (c) => closes.push(c) },
       onStream: () => {},
       onClose: (i) => (ended.info = i),
       // The agent's registry refuses a token it does not hold with a RESET (resumable-answer.ts).
-      onResumed: (id) => agent.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } }),
+      onResumed: (id) => (agent.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "no answer is held under this token from this offset" } }), false),
     });
     const frame = (i: number) =>
       flood === "PING"
@@ -336,7 +341,10 @@ test("a relay that floods PINGs, refused streams or RESUMEDs for unknown answers
           ? encode({ type: "RESUMED", stream: 2 * i + 1, body: { token: "q2Vv8k3xR0a9bL1cD4eF5g", offset: 0 } })
           : encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
     // Far more than the cap's worth of answers: each PING asks for a PONG, each stream past max_streams for a RESET.
-    for (let i = 0; i < 400_000 && !ended.info; i++) agent.receive(frame(i));
+    for (let i = 0; i < 400_000 && !ended.info; i++) {
+      agent.receive(frame(i));
+      if (i % FLOOD_BASE === FLOOD_BASE - 1) clock.advance(1_000);
+    }
     expect({ flood, code: ended.info?.code, ws: closes }).toEqual({ flood, code: "heartbeat_timeout", ws: [4004] });
     expect(ended.info?.reason).toMatch(/^the relay stopped reading: \d+ bytes sent to it are unread$/);
     expect(unread).toBeLessThan(UNREAD_CAP + 64 * 1024);
@@ -694,4 +702,117 @@ test("on a stream opened with a head's window, credit that may be the relay's wi
   agent.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: INITIAL_WINDOW }));
   expect(stream.bytesAcked).toBe(92 * 1024 + INITIAL_WINDOW - (INITIAL_WINDOW - 16_384));
   agent.close("normal", "done");
+});
+
+describe("frames that carry nothing (the flood budget)", () => {
+  // heartbeatMs 1 s and a long tolerance: one tick a second, so the budget is FLOOD_BASE + FLOOD_PER_SECOND a tick.
+  const LIMIT = FLOOD_BASE + FLOOD_PER_SECOND;
+  const ping = encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) });
+  function lone(role: "agent" | "relay", o: { maxStreams?: number; onStream?: (s: Stream) => void } = {}) {
+    const clock = new ManualClock();
+    const out = { sent: [] as Uint8Array[], ws: [] as number[], errors: [] as string[], info: undefined as SessionCloseInfo | undefined };
+    const session = new Session({
+      role,
+      clock,
+      heartbeatMs: 1_000,
+      toleranceMs: 60_000,
+      maxStreams: o.maxStreams,
+      sink: { send: (b) => out.sent.push(b), backlog: () => 0, close: (c) => out.ws.push(c) },
+      onStream: o.onStream,
+      onResumed: role === "agent" ? () => false : undefined,
+      onResume: role === "relay" ? () => {} : undefined,
+      onProtocolError: (e) => out.errors.push(e.code),
+      onClose: (i) => (out.info = i),
+    });
+    return { session, clock, out };
+  }
+  /** Feeds frames until the session closes or `max` were fed; returns how many it read. */
+  const feed = (s: Session, frame: (i: number) => Uint8Array, max: number) => {
+    let i = 0;
+    for (; i < max && !s.closed; i++) s.receive(frame(i));
+    return i;
+  };
+
+  test("a relay that floods PINGs and frames for streams that are not open, reading what the agent sends, is dropped (protocol_error: flood) at the first frame past the budget", () => {
+    const { session, out } = lone("agent");
+    const mix = [
+      ping,
+      encode({ type: "DATA", stream: 99, data: new Uint8Array(8) }),
+      encode({ type: "END", stream: 97 }),
+      encode({ type: "RESET", stream: 95, body: { code: "cancel", reason: "x" } }),
+      encode({ type: "WINDOW_UPDATE", stream: 93, increment: 1 }),
+      encode({ type: "PONG", stream: 0, opaque: new Uint8Array(8) }),
+      encode({ type: "RESUMED", stream: 91, body: { token: "q2Vv8k3xR0a9bL1cD4eF5g", offset: 0 } }),
+    ];
+    // Before, every one was answered or dropped and the connection stayed up for as long as the relay kept sending.
+    expect(feed(session, (i) => mix[i % mix.length]!, 1_000_000)).toBe(LIMIT + 1);
+    expect(out.info).toMatchObject({ code: "protocol_error", remote: false });
+    expect(out.info!.reason).toBe(`flood: the relay sent more than ${LIMIT} frames that carry nothing (PINGs, frames for streams that are not open) within a 1000 ms heartbeat tick, beyond what its requests account for`);
+    expect(out.errors).toEqual(["flood"]);
+    expect(out.ws).toEqual([1002]);
+    // The relay is told why (GO_AWAY protocol_error) after the PONGs it asked for within the budget.
+    const last = decodeMessage(out.sent.at(-1)!);
+    expect(last).toMatchObject({ type: "GO_AWAY", body: { code: "protocol_error" } });
+  });
+
+  test("an agent that floods PINGs, or the same answer's head again and again, is dropped by the relay's session the same way", () => {
+    const { session, out } = lone("relay");
+    expect(feed(session, () => ping, 1_000_000)).toBe(LIMIT + 1);
+    expect(out.info?.reason).toMatch(/^flood: the agent sent more than \d+ frames that carry nothing/);
+    // The first RESPONSE_HEAD of a stream is work (FLOOD_PER_HEAD back); each one after it is ignored, and counted.
+    const again = lone("relay");
+    const s = again.session.open({ method: "GET", path: "/api/tags", headers: [] });
+    const head = encode({ type: "RESPONSE_HEAD", stream: s.id, body: { status: 200, headers: [] } });
+    expect(feed(again.session, () => head, 1_000_000)).toBe(1 + LIMIT + FLOOD_PER_HEAD + 1);
+    expect(again.out.info?.reason).toMatch(/^flood: the agent sent more than \d+ frames/);
+  });
+
+  test("time gives the budget back at each heartbeat tick: heartbeats, probes and stray frames at any steady rate within it never end the session", () => {
+    const { session, clock, out } = lone("agent");
+    for (let tick = 0; tick < 50; tick++) {
+      feed(session, () => ping, LIMIT - 8);
+      clock.advance(1_000);
+    }
+    expect(session.closed).toBeNull();
+    expect(out.errors).toEqual([]);
+  });
+
+  test("work gives the budget back: each request the agent takes is worth FLOOD_PER_HEAD frames that carry nothing, a head refused past max_streams is worth none", () => {
+    // Each request is answered at once, so its stream is released at the relay's END.
+    const { session, out } = lone("agent", { maxStreams: 4, onStream: (s) => (s.respond({ status: 200, headers: [] }), s.end()) });
+    const extra = FLOOD_PER_HEAD - 1;
+    // 3000 requests in one tick, each followed by FLOOD_PER_HEAD - 1 strays (a RESET racing its end, a late credit):
+    // 48000 frames, far past the budget that time alone gives.
+    let id = 1;
+    for (let r = 0; r < 3000; r++, id += 2) {
+      session.receive(encode({ type: "REQUEST_HEAD", stream: id, body: { method: "GET", path: "/api/tags", headers: [] } }));
+      session.receive(encode({ type: "END", stream: id }));
+      for (let k = 0; k < extra; k++) session.receive(encode({ type: "RESET", stream: id, body: { code: "cancel", reason: "late" } }));
+    }
+    expect(session.closed).toBeNull();
+    expect(session.activeStreams).toBe(0);
+    // Heads the agent refuses (max_streams held open) carry nothing: they give nothing back.
+    const held = lone("agent", { maxStreams: 1, onStream: () => {} });
+    const head = (i: number) => encode({ type: "REQUEST_HEAD", stream: 2 * i + 1, body: { method: "GET", path: "/api/tags", headers: [] } });
+    // The first is taken (worth FLOOD_PER_HEAD); each after it is refused and counted.
+    expect(feed(held.session, head, 1_000_000)).toBe(1 + LIMIT + FLOOD_PER_HEAD + 1);
+    expect(held.out.info?.reason).toMatch(/^flood: /);
+    expect(out.errors).toEqual([]);
+  });
+
+  test("credit for bytes the agent sent carries work; credit beyond them (a relay inflating a window it never used) carries nothing", async () => {
+    let stream!: Stream;
+    const { session } = lone("agent", { onStream: (s) => (stream = s) });
+    session.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "GET", path: "/x", headers: [] } }));
+    await stream.write(new Uint8Array(64 * 1024));
+    // The head gave FLOOD_PER_HEAD back: the budget now ends at LIMIT + FLOOD_PER_HEAD frames that carry nothing.
+    feed(session, () => ping, LIMIT + FLOOD_PER_HEAD);
+    expect(session.closed).toBeNull();
+    // 64 credits of 1 KiB acknowledge the 64 KiB sent: not counted.
+    for (let i = 0; i < 64; i++) session.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: 1024 }));
+    expect(session.closed).toBeNull();
+    // One byte more than was ever sent is credit nobody returns: that one is past the budget.
+    session.receive(encode({ type: "WINDOW_UPDATE", stream: 1, increment: 1 }));
+    expect(session.closed?.reason).toMatch(/^flood: /);
+  });
 });

@@ -69,7 +69,8 @@ export interface SessionOptions {
   /** Relay, "resume" negotiated: the agent offers to resume the answer it holds under this token. */
   onResume?: (token: string, sent?: number) => void;
   /** Agent, "resume" negotiated: the relay takes the answer held under `token` over on stream `id` from `offset`. */
-  onResumed?: (id: number, token: string, offset: number, window?: number) => void;
+  /** Returns false when no answer is held under `token` (it answered with a RESET): that RESUMED carried nothing. */
+  onResumed?: (id: number, token: string, offset: number, window?: number) => boolean;
   /** Agent, "resume" negotiated: the relay will never take the answer held under `token` over. */
   onResumeRefused?: (token: string, reason: string) => void;
 }
@@ -90,6 +91,19 @@ const BATCH_ITEM_MAX = 16 * 1024;
  * below) and probes are negative, so the three stay apart; every peer echoes the bytes, so any relay answers them.
  */
 const FENCE_BASE = 2 ** 52;
+
+/**
+ * Frames that carry nothing (a PING, a PONG that answers no fence, DATA, END, RESET or WINDOW_UPDATE for a stream that
+ * is not open, credit for bytes never sent, a head refused past max_streams, a RESUMED for an answer not held) a peer
+ * may send net of its work, per heartbeat tick: FLOOD_BASE, plus FLOOD_PER_SECOND for each second of the tick. A head
+ * (or a RESPONSE_HEAD) gives back FLOOD_PER_HEAD, DATA that reaches an open stream one. Each is cheap, but a relay sending
+ * them as fast as it can while it reads had the agent's event loop to itself (Bun's client hands every message it read
+ * to the session in one turn): a local /api/tags took 1.5 s. Past the budget the session ends, `protocol_error: flood:`,
+ * and the agent reconnects with its backoff. Honest peers send them at request rate (docs/protocol.md, Heartbeats).
+ */
+export const FLOOD_BASE = 4096;
+export const FLOOD_PER_SECOND = 1024;
+export const FLOOD_PER_HEAD = 16;
 
 export class Session {
   readonly role: "relay" | "agent";
@@ -124,6 +138,10 @@ export class Session {
   private fenceSeq = 0;
   /** The last fence written by each stall sweep and when (stallMs only): fences older than stallMs are given up. */
   private readonly fenceMarks: { opaque: number; at: number }[] = [];
+  /** Frames that carried nothing this tick, less what the peer's work gave back (FLOOD_BASE); reset at each tick. */
+  private idle = 0;
+  private readonly floodLimit: number;
+  private readonly tickMs: number;
 
   constructor(private readonly opts: SessionOptions) {
     this.role = opts.role;
@@ -135,6 +153,9 @@ export class Session {
     this.sizer = opts.window === undefined ? new WindowSizer() : null;
     this.lastReceived = instant(this.clock);
     this.lastPing = instant(this.clock);
+    // Check often enough that silence is noticed within tolerance plus one tick.
+    this.tickMs = Math.max(5, Math.min(this.heartbeatMs, Math.floor(this.toleranceMs / 4)));
+    this.floodLimit = FLOOD_BASE + Math.ceil((FLOOD_PER_SECOND * this.tickMs) / 1000);
     this.schedule();
   }
 
@@ -178,16 +199,19 @@ export class Session {
   private dispatch(f: Frame): void {
     switch (f.type) {
       case "PING":
+        this.nothing();
         if (!this.peerStoppedReading()) this.sendFrame({ type: "PONG", stream: 0, opaque: f.opaque });
         return;
       case "PONG": {
         const sent = Number(new DataView(f.opaque.buffer, f.opaque.byteOffset, 8).getFloat64(0));
         if (sent >= FENCE_BASE) {
           const done = this.fences.get(sent);
+          if (!done) return this.nothing();
           this.fences.delete(sent);
-          done?.(null);
+          done(null);
           return;
         }
+        this.nothing();
         const probe = probeSentAt(sent);
         if (probe !== null) {
           const rtt = this.sizer?.onProbeAnswered(probe);
@@ -196,6 +220,7 @@ export class Session {
         return;
       }
       case "GO_AWAY":
+        if (this.peerDraining) this.nothing();
         this.peerDraining = true;
         if (f.body.code === "normal") this.peerLeaving = true;
         this.opts.onGoAway?.(f.body.code, f.body.reason);
@@ -210,7 +235,9 @@ export class Session {
         return this.accept(f.stream, f.body);
       case "RESPONSE_HEAD": {
         if (this.role !== "relay") throw new ProtocolError("unexpected_frame", "RESPONSE_HEAD sent to the agent");
-        this.streams.get(f.stream)?.onResponseHead(f.body);
+        // Work once per stream: a second head is ignored, and carried nothing.
+        if (this.streams.get(f.stream)?.onResponseHead(f.body)) this.idle -= FLOOD_PER_HEAD;
+        else this.nothing();
         return;
       }
       case "DATA": {
@@ -219,21 +246,32 @@ export class Session {
           if (probe !== null) this.ping(probe);
         }
         const s = this.streams.get(f.stream);
-        if (s && !s.onData(f.data)) {
+        // Bytes after the stream's END, or none at all, are dropped: they carried nothing.
+        if (!s || s.remoteDone || !f.data.length) return this.nothing();
+        if (!s.onData(f.data)) {
           // The peer ignored its credit: one stream's fault, but it breaks the memory bound, so it is fatal.
           throw new ProtocolError("flow_control", `stream ${f.stream} received more than its window`);
         }
+        this.idle--;
         return;
       }
-      case "END":
-        this.streams.get(f.stream)?.onEnd();
+      case "END": {
+        const s = this.streams.get(f.stream);
+        if (!s || s.remoteDone) return this.nothing();
+        s.onEnd();
         return;
-      case "RESET":
-        this.streams.get(f.stream)?.onReset(f.body.code, f.body.reason);
+      }
+      case "RESET": {
+        const s = this.streams.get(f.stream);
+        if (!s) return this.nothing();
+        s.onReset(f.body.code, f.body.reason);
         return;
-      case "WINDOW_UPDATE":
-        this.streams.get(f.stream)?.onWindowUpdate(f.increment);
+      }
+      case "WINDOW_UPDATE": {
+        const s = this.streams.get(f.stream);
+        if (!s?.onWindowUpdate(f.increment)) this.nothing();
         return;
+      }
       case "RESUME":
         if (this.role !== "relay" || !this.opts.onResume) throw new ProtocolError("unexpected_frame", "RESUME without the resume capability, or sent to the agent");
         this.opts.onResume(f.body.token, f.body.sent);
@@ -243,13 +281,23 @@ export class Session {
         if (f.stream % 2 !== 1 || this.streams.has(f.stream)) throw new ProtocolError("bad_stream_id", `RESUMED on stream ${f.stream}, which is not a free relay-opened id`);
         // One for a token the agent does not hold is answered with a RESET, like a stream past max_streams.
         if (this.peerStoppedReading()) return;
-        this.opts.onResumed(f.stream, f.body.token, f.body.offset, f.body.window);
+        if (!this.opts.onResumed(f.stream, f.body.token, f.body.offset, f.body.window)) this.nothing();
         return;
       case "RESUME_REFUSED":
         if (this.role !== "agent" || !this.opts.onResumeRefused) throw new ProtocolError("unexpected_frame", "RESUME_REFUSED without the resume capability, or sent to the relay");
         this.opts.onResumeRefused(f.body.token, f.body.reason);
         return;
     }
+  }
+
+  /**
+   * One more frame that carried nothing this tick (FLOOD_BASE): past the budget, the session ends (receive() closes it,
+   * protocol_error). An integer add and a compare per such frame: no clock, no timer.
+   */
+  private nothing(): void {
+    if (++this.idle <= this.floodLimit) return;
+    const peer = this.role === "agent" ? "relay" : "agent";
+    throw new ProtocolError("flood", `the ${peer} sent more than ${this.floodLimit} frames that carry nothing (PINGs, frames for streams that are not open) within a ${this.tickMs} ms heartbeat tick, beyond what its requests account for`);
   }
 
   /**
@@ -267,14 +315,18 @@ export class Session {
     if (id % 2 !== 1) throw new ProtocolError("bad_stream_id", `stream ${id} is not a relay-opened (odd) id`);
     if (this.streams.has(id)) throw new ProtocolError("bad_stream_id", `stream ${id} is already open`);
     if (this.draining) {
+      this.nothing();
       this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: "the agent is going away" } });
       return;
     }
     if (this.streams.size >= this.maxStreams) {
+      this.nothing();
       if (this.peerStoppedReading()) return;
       this.sendFrame({ type: "RESET", stream: id, body: { code: "refused", reason: `too many streams (limit ${this.maxStreams})` } });
       return;
     }
+    // Work: a request the agent will answer (refused ones above carried nothing).
+    this.idle -= FLOOD_PER_HEAD;
     const s = this.newStream(id, head.window);
     s.requestHead = head;
     this.opts.onStream?.(s);
@@ -476,9 +528,7 @@ export class Session {
   // ---- heartbeats ----
 
   private schedule(): void {
-    // Check often enough that silence is noticed within tolerance plus one tick.
-    const tick = Math.max(5, Math.min(this.heartbeatMs, Math.floor(this.toleranceMs / 4)));
-    this.timer = this.clock.setTimeout(() => this.onTick(), tick);
+    this.timer = this.clock.setTimeout(() => this.onTick(), this.tickMs);
   }
 
   private onTick(): void {
@@ -491,6 +541,7 @@ export class Session {
       return;
     }
     if (this.opts.stallMs) this.sweepStalls(this.opts.stallMs);
+    this.idle = 0;
     if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
       mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).

@@ -458,14 +458,21 @@ export class Stream {
     return Math.max(0, this.credited - this.growth);
   }
 
-  onWindowUpdate(inc: number): void {
+  /**
+   * false: the credit given back in all is now more than the bytes sent (and the window's growth), which no reader
+   * returns (window-sizing.ts, MAX_WINDOW): the session counts it as a frame that carried nothing.
+   */
+  onWindowUpdate(inc: number): boolean {
     this.credited += inc;
     this.sendWin.grant(inc);
+    return this.credited <= this.bytesOut + this.growth;
   }
-  onResponseHead(h: ResponseHead): void {
-    if (this.head || this.error) return;
+  /** false: the stream had its head already (or failed): this one carried nothing. */
+  onResponseHead(h: ResponseHead): boolean {
+    if (this.head || this.error) return false;
     this.head = h;
     this.resolveHead?.(h);
+    return true;
   }
   onReset(code: ResetCode, reason: string): void {
     this.fail(new StreamError(code, reason, true));
