@@ -108,6 +108,10 @@ class UpstreamCard {
 
 class UpstreamCharts {
   readonly el: HTMLElement;
+  /** Within the overview's margin of the viewport, as its IntersectionObserver last said. */
+  onScreen = false;
+  /** The overview's redraw request this row last answered; one behind has samples it has not drawn. */
+  drawn = 0;
   private readonly latency: LineChart;
   private readonly rps: LineChart;
   private readonly tps: LineChart;
@@ -162,6 +166,25 @@ export class Overview {
   private status: DaemonStatus | null = null;
   /** Buttons whose request is out: they stay disabled until it is answered, whatever the state says. */
   private readonly busy = new Set<(typeof TUNNEL_ACTIONS)[number]>();
+  /** Bumped by every redraw request (a tick, a snapshot, new history), with the time the charts' window ends at. */
+  private wanted = 0;
+  private wantedAt = 0;
+  private frame = 0;
+  /**
+   * Which chart rows are on screen, or within a margin of it so one scrolled to is ready: only those are redrawn. With
+   * 200 upstreams, redrawing the 600 charts every tick kept the page's main thread busy most of the time, nearly all of
+   * it off screen. A row scrolled to catches up at once from the history, which records every tick, drawn or not.
+   */
+  private readonly visibility = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        const c = this.charts.get((e.target as HTMLElement).dataset.charts ?? "");
+        if (c) c.onScreen = e.isIntersecting;
+      }
+      this.scheduleDraw();
+    },
+    { rootMargin: "100px 0px" },
+  );
 
   constructor(private readonly history: History) {
     for (const action of TUNNEL_ACTIONS) {
@@ -221,7 +244,11 @@ export class Overview {
       if (!names.has(name)) {
         card.el.remove();
         this.cards.delete(name);
-        this.charts.get(name)?.el.remove();
+        const c = this.charts.get(name);
+        if (c) {
+          this.visibility.unobserve(c.el);
+          c.el.remove();
+        }
         this.charts.delete(name);
       }
     }
@@ -233,6 +260,7 @@ export class Overview {
         this.cards.set(u.name, card);
         const c = new UpstreamCharts(u.name);
         this.charts.set(u.name, c);
+        this.visibility.observe(c.el);
       }
       // Keep the daemon's order (it is the config order) without re-creating nodes.
       if (grid.children[i] !== card.el) grid.insertBefore(card.el, grid.children[i] ?? null);
@@ -285,9 +313,26 @@ export class Overview {
   }
 
   private drawCharts(now: number): void {
-    // Skip the SVG work while the overview tab is hidden; the next tick after switching back redraws.
-    if ($("#panel-overview").hidden) return;
-    for (const c of this.charts.values()) c.draw(this.history, now);
+    this.wanted++;
+    this.wantedAt = now;
+    this.scheduleDraw();
+  }
+
+  /**
+   * At most one redraw a frame, of the rows on screen that are behind; none while the page is in the background (no
+   * frames then) or the overview tab is hidden (its rows are not on screen: switching back redraws).
+   */
+  private scheduleDraw(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      if ($("#panel-overview").hidden) return;
+      for (const c of this.charts.values()) {
+        if (!c.onScreen || c.drawn === this.wanted) continue;
+        c.draw(this.history, this.wantedAt);
+        c.drawn = this.wanted;
+      }
+    });
   }
 
   redraw(): void {
