@@ -73,14 +73,20 @@ describe("the open dashboard through a daemon's day", () => {
     expect(complaints).toEqual([]);
   }, 45_000);
 
-  test("a daemon that hangs (its connections accepted, never answered): the page says it lost the daemon, then is live again by itself once it answers", async () => {
+  test("a daemon that hangs (its connections accepted, never answered): the page says it lost the daemon, a call pressed meanwhile says it is not answering, and the page is live again by itself once it answers", async () => {
     // SIGSTOP: the kernel still accepts connections on its port, nothing answers them (a hung daemon, a path dropping packets).
     daemon.proc.kill("SIGSTOP");
     try {
+      // A button pressed meanwhile: its call is never answered either.
+      const check = page.locator('article[data-upstream="a"] .actions button');
+      await check.click();
       // The feed goes silent, the page tries again, and that try is never answered: it must not wait on it for ever.
       await page.locator("#banners", { hasText: "Lost the connection to the daemon" }).waitFor({ timeout: 40_000 });
       expect(await page.locator("#live").getAttribute("data-state")).not.toBe("live");
       expect(await page.locator("#overall-quality").textContent()).toBe("—");
+      // Nor on the button's call (the page's calls give up after 30 s): it says so, and the button works again.
+      await page.locator("#toast.toast-error", { hasText: "The daemon is not answering" }).waitFor({ timeout: 45_000 });
+      expect(await check.isEnabled()).toBe(true);
     } finally {
       daemon.proc.kill("SIGCONT");
     }
@@ -90,10 +96,11 @@ describe("the open dashboard through a daemon's day", () => {
     expect(await page.locator("#banners").textContent()).toBe("");
     expect(pageComplaints()).toEqual([]);
     await banners();
-  }, 90_000);
+  }, 120_000);
 
   test("the API token rotated: the page says its session ended and how to get back in, and never that the daemon is lost nor knocks again with the session", async () => {
     const before = sockets;
+    await banners();
     rmSync(join(daemon.home, ".config/cloudtolocalllm/api-token"));
     daemon.proc.kill("SIGHUP");
     await page.locator("#banners [data-banner=session]", { hasText: "This dashboard session has ended" }).waitFor({ timeout: 20_000 });
