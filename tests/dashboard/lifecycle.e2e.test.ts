@@ -6,7 +6,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { requireTools } from "../helpers/requires.ts";
-import { TEST_DAEMON_TOML, apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
+import { REPO, TEST_DAEMON_TOML, apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { openDashboard, type DashboardBrowser } from "../helpers/dashboard-browser.ts";
 
@@ -23,6 +23,14 @@ const complaints: string[] = [];
 /** Chromium's own line for a connection or request that failed (a refused /ws, a 401): the network's, not the page's. */
 const NETWORK_LINE = /^(WebSocket connection to '[^']+' failed|Failed to load resource: )/;
 const pageComplaints = () => complaints.filter((c) => !NETWORK_LINE.test(c.replace(/^\w+: /, "")));
+/** Records every banner the page shows, in order (one shown and gone between two looks is still seen). */
+const WATCH_BANNERS = () => {
+  const w = window as unknown as { __banners: string[] };
+  w.__banners = [];
+  new MutationObserver(() => {
+    for (const b of document.querySelectorAll("#banners > *")) if (w.__banners.at(-1) !== b.textContent) w.__banners.push(b.textContent ?? "");
+  }).observe(document.querySelector("#banners")!, { subtree: true, childList: true, characterData: true });
+};
 const config = (names: string[]) => `${TEST_DAEMON_TOML}${names.map((n) => `[[upstreams]]\nname = "${n}"\nurl = "${fake.url}"\n`).join("")}[alerts]\nnotifications = false\n`;
 
 beforeAll(async () => {
@@ -34,14 +42,7 @@ beforeAll(async () => {
   page.on("console", (m) => void (m.type() === "error" || m.type() === "warning" ? complaints.push(`${m.type()}: ${m.text()}`) : 0));
   page.on("pageerror", (e) => complaints.push(`pageerror: ${e.message}`));
   page.on("websocket", () => void sockets++);
-  // Every banner the page ever shows, in order (one shown and gone between two looks is still seen).
-  await page.evaluate(() => {
-    const w = window as unknown as { __banners: string[] };
-    w.__banners = [];
-    new MutationObserver(() => {
-      for (const b of document.querySelectorAll("#banners > *")) if (w.__banners.at(-1) !== b.textContent) w.__banners.push(b.textContent ?? "");
-    }).observe(document.querySelector("#banners")!, { subtree: true, childList: true, characterData: true });
-  });
+  await page.evaluate(WATCH_BANNERS);
 }, 60_000);
 
 afterAll(async () => {
@@ -115,4 +116,24 @@ describe("the open dashboard through a daemon's day", () => {
     expect(sockets).toBe(before);
     expect(pageComplaints()).toEqual([]);
   }, 45_000);
+
+  test("the daemon stopped, then started again: the page says it lost the daemon, then that its session ended (sessions live in the daemon's memory) and how to get back in", async () => {
+    // Back in with a fresh link (the token rotated above).
+    const link = Bun.spawnSync([process.execPath, join(REPO, "src/main.ts"), "dashboard", "--print-url", "--url", daemon.urls.api!], { env: daemon.env, stdout: "pipe", stderr: "pipe" });
+    expect(link.exitCode).toBe(0);
+    await page.goto(link.stdout.toString().trim());
+    await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
+    await page.evaluate(WATCH_BANNERS);
+    complaints.length = 0;
+    const port = new URL(daemon.urls.api!).port;
+    await daemon.stop();
+    await page.locator("#banners", { hasText: "Lost the connection to the daemon" }).waitFor({ timeout: 20_000 });
+    expect(await page.locator("#overall-quality").textContent()).toBe("—");
+    daemon = await startDaemon({ home: daemon.home, config: config(["a"]).replace('listen = "127.0.0.1:0"', `listen = "127.0.0.1:${port}"`), waitFor: ["api", "broker"] });
+    await page.locator("#banners [data-banner=session]", { hasText: "This dashboard session has ended" }).waitFor({ timeout: 30_000 });
+    expect(await page.locator("#live").textContent()).toBe("Signed out");
+    // The lost connection is no longer claimed once the page knows the real reason.
+    expect(await page.locator("#banners").textContent()).not.toContain("Lost the connection");
+    expect(pageComplaints()).toEqual([]);
+  }, 90_000);
 });
