@@ -6,7 +6,7 @@ import { serving } from "../core/verdict.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
 import { api, ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
-import { $, h, setClass, setText } from "./dom.ts";
+import { $, h, setAttr, setClass, setHidden, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
 import type { History } from "../dashboard/metrics-history.ts";
 import { toast } from "./notify.ts";
@@ -70,11 +70,11 @@ class UpstreamCard {
   update(u: UpstreamStatus): void {
     setText(this.stateBadge, u.enabled ? u.state : "disabled");
     setClass(this.stateBadge, "state-", u.enabled ? u.state : "disabled");
-    this.stateBadge.setAttribute("aria-label", `state: ${u.enabled ? u.state : "disabled"}`);
+    setAttr(this.stateBadge, "aria-label", `state: ${u.enabled ? u.state : "disabled"}`);
     setText(this.qualityBadge, u.quality);
     setClass(this.qualityBadge, "q-", u.quality);
-    this.qualityBadge.setAttribute("aria-label", `quality: ${u.quality}`);
-    this.el.dataset.state = u.state;
+    setAttr(this.qualityBadge, "aria-label", `quality: ${u.quality}`);
+    setAttr(this.el, "data-state", u.state);
     setText(this.f.where!, `${u.kind} · ${u.url} · priority ${u.priority}`);
     setText(this.f.version!, u.version ?? fmt.DASH);
     // A down upstream's model count and latencies are from before it went down: not shown as current.
@@ -85,7 +85,7 @@ class UpstreamCard {
     setText(this.f.slots!, (this.live && capacityText(u)) || fmt.DASH);
     setText(this.f.lastCheck!, u.lastCheck ? fmt.clock(u.lastCheck) : fmt.DASH);
     setText(this.f.lastError!, u.lastError && u.state !== "up" ? `Last error: ${u.lastError}` : "");
-    this.f.lastError!.hidden = !(u.lastError && u.state !== "up");
+    setHidden(this.f.lastError!, !(u.lastError && u.state !== "up"));
     setText(this.modelSummary, this.live ? `Models (${u.models.length})` : "Models (last known)");
     const names = u.models.join("\n");
     if (this.modelList.dataset.names !== names) {

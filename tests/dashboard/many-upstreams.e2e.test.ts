@@ -89,3 +89,30 @@ test("200 upstreams: the live ticks redraw only the charts on screen; a chart sc
   const drawn = (await counts()).redraws[last]!;
   await until(async () => ((await counts()).redraws[last] ?? 0) > drawn, 10_000, "the row scrolled to to follow the next tick");
 }, 90_000);
+
+test("200 upstreams: a tick that changes nothing on a card writes nothing to it (no class, label or flag written again)", async () => {
+  await page.evaluate(() => {
+    const w = window as unknown as { __cards: { written: string[]; changed: string[]; ticks: number } };
+    const written = new Set<string>();
+    const changed = new Set<string>();
+    w.__cards = { written: [], changed: [], ticks: 0 };
+    new MutationObserver((records) => {
+      for (const r of records) {
+        const el = r.target instanceof Element ? r.target : r.target.parentElement;
+        const card = el?.closest<HTMLElement>("article[data-upstream]")?.dataset.upstream;
+        if (!card) continue;
+        // A state or quality that did change may rightly write its class and label.
+        if (r.type === "attributes") written.add(card);
+        else if (el!.closest(".badge")) changed.add(card);
+      }
+      w.__cards.written = [...written];
+      w.__cards.changed = [...changed];
+    }).observe(document.querySelector("#upstreams")!, { subtree: true, attributes: true, childList: true, characterData: true });
+    // Ticks counted by the redraws of the chart row on screen.
+    new MutationObserver(() => w.__cards.ticks++).observe(document.querySelector("#charts [data-charts]:last-child")!, { subtree: true, attributes: true });
+  });
+  const cards = () => page.evaluate(() => (window as unknown as { __cards: { written: string[]; changed: string[]; ticks: number } }).__cards);
+  await until(async () => (await cards()).ticks >= 3, 20_000, "3 ticks");
+  const seen = await cards();
+  expect(seen.written.filter((n) => !seen.changed.includes(n)).slice(0, 5)).toEqual([]);
+}, 60_000);
