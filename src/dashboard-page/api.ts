@@ -11,7 +11,14 @@ export function whenUnauthorized(fn: () => void): void {
   onUnauthorized = fn;
 }
 
-export const api = new ApiClient({ base: "", csrf, onUnauthorized: () => onUnauthorized() });
+/**
+ * A call the daemon has not answered in this long fails as "not answering" (a hung daemon, a path dropping packets):
+ * without it a button stayed disabled and its "…ing" message stood for as long as the browser waited. Every route the
+ * page calls answers in well under a second; Replay, which waits for a whole generation, sets none.
+ */
+export const CALL_TIMEOUT_MS = 30_000;
+
+export const api = new ApiClient({ base: "", csrf, timeoutMs: CALL_TIMEOUT_MS, onUnauthorized: () => onUnauthorized() });
 
 /** A call by a path known at run time (the views build them); the typed `api.call` for the fixed ones. */
 export async function call<T = unknown>(method: string, path: string, opts: CallOptions = {}): Promise<T> {

@@ -93,7 +93,8 @@ export class RequestDetail {
     const msg = $("#request-action-msg");
     setText(msg, "Replaying…");
     try {
-      const res = await api.call("POST", "/api/v1/requests/:id/replay", { params: { id: r.id } });
+      // As long as the generation it repeats takes: no time limit (0).
+      const res = await api.call("POST", "/api/v1/requests/:id/replay", { params: { id: r.id }, timeoutMs: 0 });
       setText(msg, `Replayed: the broker answered ${res.status}. The new request is at the top of the list.`);
     } catch (e) {
       setText(msg, `Replay failed: ${(e as Error).message}`);

@@ -13,7 +13,14 @@ export type LiveState = "connecting" | "live" | "offline";
  */
 export const SILENCE_MS = 6000;
 
-export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: LiveState, attempt: number) => void): { close(): void } {
+/** The close code the daemon ends a page's feed with when its session ends (the API token rotated): src/api/component.ts. */
+const SESSION_ENDED = 1008;
+
+/**
+ * `ended` answers whether the session is gone (asked when the daemon closed the feed with 1008): then the feed is not
+ * knocked on again with it, and no "lost the connection" is said of a daemon that is there.
+ */
+export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: LiveState, attempt: number) => void, ended?: () => Promise<boolean>): { close(): void } {
   let ws: WebSocket | null = null;
   let attempt = 0;
   let closed = false;
@@ -30,7 +37,7 @@ export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: Li
     const delay = Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5));
     timer = setTimeout(open, delay);
   };
-  /** Give up on a socket gone silent: detach it first, as its close event may come only after a long TCP timeout. */
+  /** Give up on a socket gone silent or never answered: detach it first, as its close event may come only after a long TCP timeout. */
   const heard = () => {
     clearTimeout(watchdog);
     watchdog = setTimeout(() => {
@@ -47,6 +54,9 @@ export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: Li
     const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
     const sock = new WebSocket(url);
     ws = sock;
+    // A connection that is never answered (a daemon hung or stopped with SIGSTOP, a path that drops packets) is lost as
+    // well: the browser would wait minutes for its handshake while the page said "Connecting…" and nothing else.
+    heard();
     sock.onopen = () => {
       attempt = 0;
       heard();
@@ -62,7 +72,15 @@ export function connectLive(onMessage: (m: LiveMessage) => void, onState: (s: Li
       }
       if (m && typeof m.type === "string") onMessage(m);
     };
-    sock.onclose = lost;
+    sock.onclose = (ev) => {
+      if (ev.code !== SESSION_ENDED || !ended) return lost();
+      clearTimeout(watchdog);
+      ws = null;
+      onState("offline", 0);
+      void ended().then((gone) => {
+        if (!gone) lost();
+      });
+    };
   };
   open();
   return {

@@ -1,6 +1,6 @@
 // The dashboard page's entry: tabs, the live feed from /ws, and the four views (overview, requests, gateway, configuration).
 import type { DaemonStatus } from "../core/contracts.ts";
-import { call, whenUnauthorized } from "./api.ts";
+import { ApiError, call, whenUnauthorized } from "./api.ts";
 import { ConfigView } from "./config-view.ts";
 import { GatewayView } from "./gateway-view.ts";
 import { $, setText } from "./dom.ts";
@@ -159,6 +159,14 @@ function showReload(r: DaemonStatus["daemon"]["lastReload"]): void {
   if (r && !r.ok && r.error) rejected(r.error.message, r.error.line, r.error.column);
 }
 
+/** Whether the session is gone (a 401 also signs the page out, below); a daemon out of reach is not that. */
+function sessionEnded(): Promise<boolean> {
+  return call("GET", "/api/v1/dashboard/session").then(
+    () => false,
+    (e) => e instanceof ApiError && e.status === 401,
+  );
+}
+
 let everLive = false;
 const live = connectLive(onMessage, (state, attempt) => {
   const el = $("#live");
@@ -180,7 +188,7 @@ const live = connectLive(onMessage, (state, attempt) => {
     // A refused upgrade looks like any other close: ask once whether the session is still valid.
     void call("GET", "/api/v1/dashboard/session").catch(() => {});
   }
-});
+}, sessionEnded);
 // A session that has ended (a daemon restart, sign-out, a rotated token) never comes back: say so once, and stop the feed
 // knocking with it every 10 s beside a "retrying…" that cannot succeed.
 whenUnauthorized(() => {

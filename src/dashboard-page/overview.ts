@@ -6,7 +6,7 @@ import { serving } from "../core/verdict.ts";
 import { cloudExamples } from "../net/cloud-url.ts";
 import { api, ApiError, call } from "./api.ts";
 import { LineChart } from "./chart.ts";
-import { $, h, setClass, setText } from "./dom.ts";
+import { $, h, setAttr, setClass, setHidden, setText } from "./dom.ts";
 import * as fmt from "./format.ts";
 import type { History } from "../dashboard/metrics-history.ts";
 import { toast } from "./notify.ts";
@@ -70,11 +70,11 @@ class UpstreamCard {
   update(u: UpstreamStatus): void {
     setText(this.stateBadge, u.enabled ? u.state : "disabled");
     setClass(this.stateBadge, "state-", u.enabled ? u.state : "disabled");
-    this.stateBadge.setAttribute("aria-label", `state: ${u.enabled ? u.state : "disabled"}`);
+    setAttr(this.stateBadge, "aria-label", `state: ${u.enabled ? u.state : "disabled"}`);
     setText(this.qualityBadge, u.quality);
     setClass(this.qualityBadge, "q-", u.quality);
-    this.qualityBadge.setAttribute("aria-label", `quality: ${u.quality}`);
-    this.el.dataset.state = u.state;
+    setAttr(this.qualityBadge, "aria-label", `quality: ${u.quality}`);
+    setAttr(this.el, "data-state", u.state);
     setText(this.f.where!, `${u.kind} · ${u.url} · priority ${u.priority}`);
     setText(this.f.version!, u.version ?? fmt.DASH);
     // A down upstream's model count and latencies are from before it went down: not shown as current.
@@ -85,7 +85,7 @@ class UpstreamCard {
     setText(this.f.slots!, (this.live && capacityText(u)) || fmt.DASH);
     setText(this.f.lastCheck!, u.lastCheck ? fmt.clock(u.lastCheck) : fmt.DASH);
     setText(this.f.lastError!, u.lastError && u.state !== "up" ? `Last error: ${u.lastError}` : "");
-    this.f.lastError!.hidden = !(u.lastError && u.state !== "up");
+    setHidden(this.f.lastError!, !(u.lastError && u.state !== "up"));
     setText(this.modelSummary, this.live ? `Models (${u.models.length})` : "Models (last known)");
     const names = u.models.join("\n");
     if (this.modelList.dataset.names !== names) {
@@ -108,6 +108,10 @@ class UpstreamCard {
 
 class UpstreamCharts {
   readonly el: HTMLElement;
+  /** Within the overview's margin of the viewport, as its IntersectionObserver last said. */
+  onScreen = false;
+  /** The overview's redraw request this row last answered; one behind has samples it has not drawn. */
+  drawn = 0;
   private readonly latency: LineChart;
   private readonly rps: LineChart;
   private readonly tps: LineChart;
@@ -162,6 +166,25 @@ export class Overview {
   private status: DaemonStatus | null = null;
   /** Buttons whose request is out: they stay disabled until it is answered, whatever the state says. */
   private readonly busy = new Set<(typeof TUNNEL_ACTIONS)[number]>();
+  /** Bumped by every redraw request (a tick, a snapshot, new history), with the time the charts' window ends at. */
+  private wanted = 0;
+  private wantedAt = 0;
+  private frame = 0;
+  /**
+   * Which chart rows are on screen, or within a margin of it so one scrolled to is ready: only those are redrawn. With
+   * 200 upstreams, redrawing the 600 charts every tick kept the page's main thread busy most of the time, nearly all of
+   * it off screen. A row scrolled to catches up at once from the history, which records every tick, drawn or not.
+   */
+  private readonly visibility = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries) {
+        const c = this.charts.get((e.target as HTMLElement).dataset.charts ?? "");
+        if (c) c.onScreen = e.isIntersecting;
+      }
+      this.scheduleDraw();
+    },
+    { rootMargin: "100px 0px" },
+  );
 
   constructor(private readonly history: History) {
     for (const action of TUNNEL_ACTIONS) {
@@ -221,7 +244,11 @@ export class Overview {
       if (!names.has(name)) {
         card.el.remove();
         this.cards.delete(name);
-        this.charts.get(name)?.el.remove();
+        const c = this.charts.get(name);
+        if (c) {
+          this.visibility.unobserve(c.el);
+          c.el.remove();
+        }
         this.charts.delete(name);
       }
     }
@@ -233,6 +260,7 @@ export class Overview {
         this.cards.set(u.name, card);
         const c = new UpstreamCharts(u.name);
         this.charts.set(u.name, c);
+        this.visibility.observe(c.el);
       }
       // Keep the daemon's order (it is the config order) without re-creating nodes.
       if (grid.children[i] !== card.el) grid.insertBefore(card.el, grid.children[i] ?? null);
@@ -285,9 +313,26 @@ export class Overview {
   }
 
   private drawCharts(now: number): void {
-    // Skip the SVG work while the overview tab is hidden; the next tick after switching back redraws.
-    if ($("#panel-overview").hidden) return;
-    for (const c of this.charts.values()) c.draw(this.history, now);
+    this.wanted++;
+    this.wantedAt = now;
+    this.scheduleDraw();
+  }
+
+  /**
+   * At most one redraw a frame, of the rows on screen that are behind; none while the page is in the background (no
+   * frames then) or the overview tab is hidden (its rows are not on screen: switching back redraws).
+   */
+  private scheduleDraw(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      if ($("#panel-overview").hidden) return;
+      for (const c of this.charts.values()) {
+        if (!c.onScreen || c.drawn === this.wanted) continue;
+        c.draw(this.history, this.wantedAt);
+        c.drawn = this.wanted;
+      }
+    });
   }
 
   redraw(): void {

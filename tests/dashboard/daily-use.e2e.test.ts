@@ -102,7 +102,8 @@ describe("the dashboard in daily use", () => {
     expect(await first.locator("summary").textContent()).toBe("Models (200)");
     expect(await first.locator("ul.models li").count()).toBe(200);
     expect(await first.locator("ul.models li").last().textContent()).toBe("model-199:1b");
-    // The charts move on by themselves (one metrics.tick a second).
+    // The charts move on by themselves (one metrics.tick a second), while on screen.
+    await page.locator('[data-charts="up0"]').scrollIntoViewIfNeeded();
     const line = () => page.locator('[data-charts="up0"] svg path.rps').first().getAttribute("d");
     const was = await line();
     await page.waitForFunction((d) => document.querySelector('[data-charts="up0"] svg path.rps')?.getAttribute("d") !== d, was, { timeout: 5000 });
@@ -236,6 +237,7 @@ describe("the dashboard in daily use", () => {
     const fresh = await browser.context.newPage();
     try {
       await Promise.all([fresh.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/dashboard/history"), fresh.goto(`${api}/`)]);
+      await fresh.locator('[data-charts="up1"]').scrollIntoViewIfNeeded();
       // The page has been open for less than a tick or two: what it draws further back came from the daemon.
       const span = await fresh.waitForFunction(() => {
         const xs = [...(document.querySelector('[data-charts="up1"] svg path.rps')?.getAttribute("d") ?? "").matchAll(/[ML]([\d.]+) /g)].map((m) => Number(m[1]));

@@ -246,7 +246,10 @@ describe("dashboard in Chromium", () => {
 
   test("the live charts have readable axes: the unit above the y labels, clock-time ticks along x", async () => {
     const box = page.locator('[data-charts="alpha"]');
-    await box.locator("svg.chart").first().waitFor();
+    await box.locator("svg.chart").first().waitFor({ state: "attached" });
+    // Charts are drawn while on screen (as a user looks at them): scrolled to, each has its clock ticks.
+    await box.scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-charts="alpha"] svg.chart')].every((svg) => svg.querySelector('text[data-axis="x"][visibility="visible"]')), undefined, { timeout: 10_000 });
     expect(await box.locator('text[data-axis="y-unit"]').allTextContents()).toEqual(["ms", "req/s", "tok/s"]);
     for (const svg of await box.locator("svg.chart").all()) {
       // 0, half and the top of the scale.

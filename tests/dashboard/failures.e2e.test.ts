@@ -212,6 +212,8 @@ describe("the viewer's time zone", () => {
     await page.locator("#live[data-state=live]").waitFor({ timeout: 10_000 });
     const hhmm = (t: number) => new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(t);
     await page.locator("#tab-overview").click();
+    // Charts are drawn while on screen: scrolled to, as a user looks at them.
+    await page.locator('[data-charts="local"]').scrollIntoViewIfNeeded();
     const ticks = page.locator('[data-charts="local"] svg text[data-axis="x"][visibility="visible"]').first();
     await ticks.waitFor({ timeout: 10_000 });
     const t = Number(await ticks.getAttribute("data-t"));
