@@ -18,6 +18,7 @@ import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
 import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-auth.ts";
 import { checkDaemon } from "./doctor-daemon.ts";
 import { runningDaemonSettings } from "../client/settings.ts";
+import { ApiClient } from "../client/api-client.ts";
 import { EXIT_FAILURE, EXIT_USAGE } from "../core/error-codes.ts";
 import { noModelFix } from "./doctor-models.ts";
 import { upstreamTls } from "../config/upstream-tls.ts";
@@ -211,8 +212,7 @@ async function daemonTunnel(config: Config, file?: string): Promise<TunnelStatus
   try {
     const base = file ? runningDaemonSettings(file).base : baseUrlOf(config.api.listen);
     if (!base) return null;
-    const res = await fetch(`${base}/api/v1/tunnel`, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? ((await res.json()) as TunnelStatus) : null;
+    return (await new ApiClient({ base, timeoutMs: 2000 }).call("GET", "/api/v1/tunnel")) as TunnelStatus;
   } catch {
     return null;
   }

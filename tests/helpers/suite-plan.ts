@@ -16,8 +16,11 @@ export const ALONE_FILES = [
   "tests/broker/hot-path-allocations.test.ts",
   "tests/foundation/jit-policy.test.ts",
   "src/protocol/bulk-gc.test.ts",
-  // Not the relay cluster's split test: its node stands aside within its bound beside three other files too, since a
-  // reply Redis sent in time no longer counts as a timeout on a node that had no CPU (redis-link.ts).
+  // The relay cluster's split test: its promise is a bound in time (the other nodes served again within lease_ttl, 3 s
+  // here), and four workers on two cores have left the cut-off node without CPU for long enough to miss it (in two CI
+  // runs and a full run of 12-07, never alone, also not under three busy loops): what it checks is the design's bound,
+  // not how a starved machine schedules.
+  "tests/relay/cluster-split.test.ts",
 ];
 
 /** True when `npm test` was given no paths or name filters: the whole suite, which is split as above. */
