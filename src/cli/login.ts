@@ -12,6 +12,15 @@ import { SignInNotStorableError } from "../auth/sign-in-not-storable.ts";
 import { callDaemon } from "./daemon-call.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
+import { UNIT } from "../desktop/systemd-user.ts";
+
+/**
+ * What to do when the running daemon could not be told: `reload` (SIGHUP) re-reads the config file only, and the stored
+ * sign-in only with a change of [auth]; a restart reads it, and a signed-in daemon finds it at its next token refresh.
+ */
+export function notToldNote(message: string): string {
+  return `note: the running daemon was not told about the sign-in (${message}); restart it to use it now (\`systemctl --user restart ${UNIT}\`); a daemon that was signed in takes it up at its next token refresh.`;
+}
 
 const command: Command = {
   name: "login",
@@ -114,7 +123,7 @@ ${API_HELP}`,
     console.log(`Signed in as ${who}.`);
     const r = await callDaemon(values, "POST", "/api/v1/auth/reload");
     if (r.reached && r.ok) writeStderrLine("The running daemon now uses this sign-in.");
-    else if (r.reached) writeStderrLine(`note: the running daemon was not told about the sign-in (${r.message}); restart it or run \`cloudtolocalllm-tunnel reload\`.`);
+    else if (r.reached) writeStderrLine(notToldNote(r.message));
     // Only now, with the new sign-in stored (a failed one keeps the old) and the daemon on it (else its next refresh of
     // the old one would be refused mid-switch): the replaced grant is revoked. Best effort, as logout's.
     if (replaced) {
