@@ -114,7 +114,10 @@ test("a plain install is turned off the README's way: mask works, the autostart 
     expect(manager.systemctl("is-enabled", UNIT).out).toBe("enabled");
     // uninstall while masked: `disable` ignores a masked unit, so its enablement link would be left pointing at nothing.
     expect(manager.systemctl("mask", UNIT).code).toBe(0);
-    expect(run("uninstall").code).toBe(0);
+    const un = run("uninstall");
+    expect(un.code, un.out).toBe(0);
+    expect(un.out).toContain(`systemd: ${UNIT} is masked, so it was left off as it was;`);
+    expect(un.out).not.toContain("stopped and disabled");
     const wants = join(config!, "systemd/user/default.target.wants");
     expect(existsSync(wants) ? readdirSync(wants) : []).not.toContain(UNIT);
   } finally {

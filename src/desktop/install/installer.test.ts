@@ -145,6 +145,18 @@ describe("installer", () => {
     expect((await uninstall({ run: recorder(), paths })).nothing).toBe(true);
   }, 30_000);
 
+  test("uninstall of a masked unit says it was masked and left off, not stopped and disabled", async () => {
+    await install({ source: src, enable: true, run: recorder(), paths });
+    // What systemctl says when `disable` meets a masked unit (systemd's install-change "is masked, ignoring").
+    const masked: Runner = async (args) =>
+      args[0] === "disable" ? { code: 0, stdout: "", stderr: "Unit cloudtolocalllm-tunnel.service is masked, ignoring.\n" } : { code: 0, stdout: "", stderr: "" };
+    const r = await uninstall({ run: masked, paths });
+    expect(r.systemd).toBe(
+      "systemd: cloudtolocalllm-tunnel.service is masked, so it was left off as it was; its unit file and enablement links were removed, the mask stays (`systemctl --user unmask cloudtolocalllm-tunnel.service` clears it).",
+    );
+    expect(r.systemd).not.toContain("stopped and disabled");
+  }, 30_000);
+
   test("the metainfo, the man page and the completions go to the XDG data dirs, and uninstall removes them", async () => {
     const generated = [
       { kind: "man" as const, name: "cloudtolocalllm-tunnel.1", content: ".TH X 1\n" },

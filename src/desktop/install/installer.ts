@@ -342,8 +342,15 @@ export async function uninstall(opts: { run: Runner; paths?: InstallPaths }): Pr
   if (unavailable) systemd = `systemd: skipped, ${unavailable}.`;
   else {
     // Best effort: a unit that was never enabled or is already stopped is not an error here.
-    await opts.run(["disable", "--now", ...m.units]);
-    systemd = `systemd: ${m.units.join(", ")} stopped and disabled.`;
+    const r = await opts.run(["disable", "--now", ...m.units]);
+    // A masked unit (the user's "off") is one `disable` ignores ("Unit X is masked, ignoring."): said as it is, not as
+    // stopped and disabled; its file and enablement links go below, and the mask (the user's own link) stays.
+    const masked = m.units.filter((u) => r.stderr.includes(`${u} is masked`));
+    const plain = m.units.filter((u) => !masked.includes(u));
+    systemd = [
+      plain.length ? `systemd: ${plain.join(", ")} stopped and disabled.` : "",
+      masked.length ? `systemd: ${masked.join(", ")} ${masked.length > 1 ? "are" : "is"} masked, so it was left off as it was; its unit file and enablement links were removed, the mask stays (\`systemctl --user unmask ${masked.join(" ")}\` clears it).` : "",
+    ].filter(Boolean).join("\n");
   }
   const removed: string[] = [];
   const kept: string[] = [];
