@@ -64,7 +64,7 @@ export const ERROR_TABLE = {
     timeout: { meaning: "no response head within the first-byte timeout" },
     session_closed: { meaning: "the tunnel connection closed" },
   },
-  // A malformed tunnel frame (the session closes with protocol_error).
+  // A tunnel frame that breaks the protocol, malformed or one of a flood (the session closes with protocol_error).
   ProtocolError: {
     short_frame: { meaning: "a frame shorter than its header" },
     frame_too_large: { meaning: "a frame over the size limit" },

@@ -3,6 +3,7 @@
 // tunnels whose agent this relay sent away and which are moving (not offline) until it is back.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
+import { ERROR_TABLE } from "../core/error-codes.ts";
 import { acceptHello, agreedResumeWindow, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
 import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY, WINDOW_CAPABILITY } from "../protocol/messages.ts";
 import { Session } from "../protocol/session.ts";
@@ -283,7 +284,8 @@ export class AgentSessions {
       },
       onProtocolError: (e) => {
         metrics.protocolErrors.inc({ code: e.code });
-        log.warn("agent sent a malformed frame; closing its connection", { tunnel: d.tunnelId, code: e.code, error: e.message });
+        // Worded by its code: a flood of frames that carry nothing is not a malformed frame.
+        log.warn(`agent sent ${ERROR_TABLE.ProtocolError[e.code].meaning}; closing its connection`, { tunnel: d.tunnelId, code: e.code, error: e.message });
       },
       onClose: (info) => {
         const measured = session.measuredWindow;
