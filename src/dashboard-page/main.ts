@@ -136,7 +136,8 @@ function onMessage(m: LiveMessage): void {
       break;
     }
     case "shutdown":
-      banner("daemon", "The daemon is shutting down; this page reconnects when it is back.", "error");
+      // Sessions live in the daemon's memory: a restarted daemon never takes this page back; a fresh link is the way in.
+      banner("daemon", SHUTDOWN_BANNER, "error");
       break;
   }
 }
@@ -166,6 +167,9 @@ function sessionEnded(): Promise<boolean> {
     (e) => e instanceof ApiError && e.status === 401,
   );
 }
+
+const SHUTDOWN_BANNER =
+  "The daemon is shutting down, and this dashboard session ends with it. Once the daemon runs again, run `cloudtolocalllm-tunnel dashboard` (or the tray's Open dashboard) to open it again.";
 
 let everLive = false;
 const live = connectLive(onMessage, (state, attempt) => {

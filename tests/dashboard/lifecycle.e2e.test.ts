@@ -128,6 +128,12 @@ describe("the open dashboard through a daemon's day", () => {
     const port = new URL(daemon.urls.api!).port;
     await daemon.stop();
     await page.locator("#banners", { hasText: "Lost the connection to the daemon" }).waitFor({ timeout: 20_000 });
+    // The daemon's last word: no promise that this page comes back by itself (a restarted daemon does not know it).
+    const said = await banners();
+    expect(said).toContain(
+      "The daemon is shutting down, and this dashboard session ends with it. Once the daemon runs again, run `cloudtolocalllm-tunnel dashboard` (or the tray's Open dashboard) to open it again.",
+    );
+    expect(said.join("\n")).not.toContain("reconnects when it is back");
     expect(await page.locator("#overall-quality").textContent()).toBe("—");
     daemon = await startDaemon({ home: daemon.home, config: config(["a"]).replace('listen = "127.0.0.1:0"', `listen = "127.0.0.1:${port}"`), waitFor: ["api", "broker"] });
     await page.locator("#banners [data-banner=session]", { hasText: "This dashboard session has ended" }).waitFor({ timeout: 30_000 });
