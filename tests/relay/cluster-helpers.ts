@@ -166,6 +166,19 @@ export function clusterRedisKeys(c: { secretFile: string }): { keys: ClusterKeys
 }
 
 /** A reverse proxy the tests started (HAProxy, nginx) and the URL clients call. */
+/** One redis-cli command against the test Redis listening on `port`: its output, trimmed. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const p = Bun.spawn(["redis-cli", "-p", String(port), ...args], { stdout: "pipe", stderr: "pipe" });
+  const out = (await new Response(p.stdout).text()).trim();
+  await p.exited;
+  return out;
+}
+
+/** The node tunnel `id`'s lease in Redis names, or null while nobody holds it. */
+export async function leaseHolder(port: number, c: { secretFile: string }, id = TUNNEL_ID): Promise<string | null> {
+  return (await redisCli(port, "HGET", `${clusterRedisKeys(c).prefix}:lease:${id}`, "node")) || null;
+}
+
 export interface TestProxy extends LoggedProc {
   url: string;
   port: number;

@@ -14,7 +14,7 @@ import { until } from "../helpers/until.ts";
 import { TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
 import { DIALECTS, streamingCall, tokensIn } from "../tunnel/resume-helpers.ts";
 import { askNode } from "../../src/relay/cluster/node-probe.ts";
-import { clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { clusterRedisKeys, leaseHolder as leaseHolderAt, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["redis-server", "haproxy"]);
 
@@ -48,13 +48,7 @@ afterAll(async () => {
   if (daemon) cleanup(daemon.home);
 });
 
-async function redisCli(...args: string[]): Promise<string> {
-  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), ...args], { stdout: "pipe" });
-  const out = (await new Response(p.stdout).text()).trim();
-  await p.exited;
-  return out;
-}
-const leaseHolder = async () => (await redisCli("HGET", `${clusterRedisKeys(cluster).prefix}:lease:${TUNNEL_ID}`, "node")) || null;
+const leaseHolder = (id = TUNNEL_ID) => leaseHolderAt(redis.port, cluster, id);
 const redisState = async (n: ClusterNode) => {
   const body = (await (await fetch(`${n.url}/readyz`)).json()) as { cluster?: { redis: string }; error?: { details?: { cluster?: { redis: string } } } };
   return (body.error?.details ?? body).cluster?.redis;

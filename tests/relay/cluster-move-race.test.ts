@@ -17,7 +17,7 @@ import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "..
 import { metric } from "../tunnel/resume-helpers.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
 import { serveStream } from "../../src/protocol/http-over-stream.ts";
-import { BOB_KEY, BOB_TOKEN, clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { BOB_KEY, BOB_TOKEN, leaseHolder as leaseHolderAt, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["redis-server", "haproxy"]);
 
@@ -57,13 +57,7 @@ afterAll(async () => {
   if (daemon) cleanup(daemon.home);
 });
 
-async function redisCli(...args: string[]): Promise<string> {
-  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), ...args], { stdout: "pipe" });
-  const out = (await new Response(p.stdout).text()).trim();
-  await p.exited;
-  return out;
-}
-const leaseHolder = async () => (await redisCli("HGET", `${clusterRedisKeys(cluster).prefix}:lease:${TUNNEL_ID}`, "node")) || null;
+const leaseHolder = (id = TUNNEL_ID) => leaseHolderAt(redis.port, cluster, id);
 /** A call at node `n`: its status, error code, Retry-After and the node that held the agent. */
 async function call(n: ClusterNode) {
   const r = await fetch(`${n.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` }, signal: AbortSignal.timeout(20_000) });
@@ -155,7 +149,7 @@ test("an agent whose link died on its side only (its node keeps a session nobody
     const body = await r.text();
     return r.status === 200 ? (JSON.parse(body) as { agent: string }).agent : `${r.status} ${r.headers.get("x-c2l-error-code")}`;
   };
-  const bobHolder = async () => (await redisCli("HGET", `${clusterRedisKeys(cluster).prefix}:lease:bob`, "node")) || null;
+  const bobHolder = () => leaseHolder("bob");
   try {
     await agentAt(link.port, "one");
     await until(async () => (await bobHolder()) === a.id, 5_000, `${a.id} to hold bob`);

@@ -11,7 +11,7 @@ import { requireTools } from "../helpers/requires.ts";
 import { startTcpSwitch, type TcpSwitch } from "../helpers/tcp-switch.ts";
 import { until } from "../helpers/until.ts";
 import { AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, startAgentDaemon } from "../tunnel/helpers.ts";
-import { clusterRedisKeys, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
+import { leaseHolder as leaseHolderAt, redisCli as redisCliAt, startCluster, startHaproxy, type ClusterNode, type TestCluster, type TestHaproxy } from "./cluster-helpers.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["redis-server", "haproxy"]);
 
@@ -52,13 +52,8 @@ afterAll(async () => {
   if (daemon) cleanup(daemon.home);
 });
 
-async function redisCli(...args: string[]): Promise<string> {
-  const p = Bun.spawn(["redis-cli", "-p", String(redis.port), ...args], { stdout: "pipe" });
-  const out = (await new Response(p.stdout).text()).trim();
-  await p.exited;
-  return out;
-}
-const leaseHolder = async () => (await redisCli("HGET", `${clusterRedisKeys(cluster).prefix}:lease:${TUNNEL_ID}`, "node")) || null;
+const redisCli = (...args: string[]) => redisCliAt(redis.port, ...args);
+const leaseHolder = (id = TUNNEL_ID) => leaseHolderAt(redis.port, cluster, id);
 /** A node's /readyz: its status, and the cluster's state (in the error's details when it is not ready). */
 const readyz = async (n: ClusterNode) => {
   const r = await fetch(`${n.url}/readyz`);
