@@ -1,11 +1,11 @@
 // Sign-in and sign-out with the tokens in a real gnome-keyring-daemon: a locked keyring (`login`, `whoami`, `logout` and the daemon say so), and a copy left in the fallback file.
 import { expect } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { startKeyring, type Keyring } from "../secrets/keyring.ts";
-import { AUDIENCE, browse, authorizationUrl, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
-import { apiToken, BUN, homeEnv, removeHome, REPO, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { browse, authorizationUrl, signInHome, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { apiToken, BUN, removeHome, REPO, startDaemon } from "../helpers/daemon.ts";
 import { APPLICATION } from "../../src/secrets/secret-service-store.ts";
 import { until } from "../helpers/until.ts";
 
@@ -19,14 +19,8 @@ let env: Record<string, string>;
 beforeAll(async () => {
   kr = await startKeyring();
   p = await startProvider({ accessTokenTtlSec: 600 });
-  home = tempHome();
-  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   // [secrets] backend left at auto: the keyring answers, so the tokens go there.
-  writeFileSync(
-    join(home, ".config/cloudtolocalllm/tunnel.toml"),
-    `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
-  );
-  env = { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: kr.address };
+  ({ home, env } = signInHome(p, { keyringBus: kr.address }));
 }, 30_000);
 afterAll(async () => {
   await p?.close();

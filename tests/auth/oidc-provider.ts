@@ -277,13 +277,17 @@ export async function authorizationUrl(stderr: ReadableStream<Uint8Array>): Prom
   }
 }
 
-/** A HOME for the sign-in commands (`login`, `whoami`, `logout`) run from source: [auth] on `p`, tokens in the 0600 file store. */
-export function signInHome(p: TestProvider): { home: string; env: Record<string, string> } {
+/**
+ * A HOME for the sign-in commands (`login`, `whoami`, `logout`) and a daemon run from source: [auth] on `p`, random
+ * loopback ports, tokens in the 0600 file store, or with `keyringBus` (a test keyring's session bus) in that keyring.
+ */
+export function signInHome(p: TestProvider, o: { keyringBus?: string } = {}): { home: string; env: Record<string, string> } {
   const home = tempHome();
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+  const secrets = o.keyringBus ? "" : `[secrets]\nbackend = "file"\n`;
   writeFileSync(
     join(home, ".config/cloudtolocalllm/tunnel.toml"),
-    `[api]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
+    `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${secrets}[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
   );
-  return { home, env: homeEnv(home) };
+  return { home, env: o.keyringBus ? { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: o.keyringBus } : homeEnv(home) };
 }

@@ -1,11 +1,10 @@
 // A daemon whose refreshed tokens a locked keyring would not take: it keeps signing in for this run, and at its stop stores them if it now can, else revokes the refresh token only it held (RFC 7009).
 import { expect } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { requireTools } from "../helpers/requires.ts";
 import { startKeyring, type Keyring } from "../secrets/keyring.ts";
-import { AUDIENCE, browse, authorizationUrl, CLIENT_ID, startProvider, type TestProvider } from "./oidc-provider.ts";
-import { apiToken, BUN, homeEnv, removeHome, REPO, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { browse, authorizationUrl, signInHome, startProvider, type TestProvider } from "./oidc-provider.ts";
+import { apiToken, BUN, removeHome, REPO, startDaemon } from "../helpers/daemon.ts";
 import { APPLICATION } from "../../src/secrets/secret-service-store.ts";
 import { until } from "../helpers/until.ts";
 
@@ -20,13 +19,7 @@ beforeAll(async () => {
   kr = await startKeyring();
   // 6 s access tokens: the daemon refreshes after half their life, with the rotated refresh token to store each time.
   p = await startProvider({ accessTokenTtlSec: 6 });
-  home = tempHome();
-  mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
-  writeFileSync(
-    join(home, ".config/cloudtolocalllm/tunnel.toml"),
-    `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[auth]\nissuer = "${p.issuer}"\nclient_id = "${CLIENT_ID}"\naudience = "${AUDIENCE}"\nscopes = ["openid", "profile", "offline_access", "tunnel"]\n`,
-  );
-  env = { ...homeEnv(home), DBUS_SESSION_BUS_ADDRESS: kr.address };
+  ({ home, env } = signInHome(p, { keyringBus: kr.address }));
 }, 30_000);
 afterAll(async () => {
   await p?.close();

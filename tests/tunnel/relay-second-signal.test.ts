@@ -4,18 +4,25 @@ import { expect, test } from "bun:test";
 import { startTunnelRig } from "./tunnel-rig.ts";
 import { CLIENT_KEY, TUNNEL_ID } from "./helpers.ts";
 
+
+/** A long generation through the relay, its first bytes read: the stream in flight when the signals come. */
+async function streamInFlight(relayUrl: string): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const res = await fetch(`${relayUrl}/t/${TUNNEL_ID}/api/generate`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${CLIENT_KEY}` },
+    body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi" }),
+  });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  await reader.read();
+  return reader;
+}
+
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test(`${signal} twice while a stream is in flight: the relay exits at once instead of waiting out its 30 s grace`, async () => {
     const rig = await startTunnelRig({ fake: { tokens: 10_000, tokenDelayMs: 50 } });
     try {
-      const res = await fetch(`${rig.relay.url}/t/${TUNNEL_ID}/api/generate`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${CLIENT_KEY}` },
-        body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi" }),
-      });
-      expect(res.status).toBe(200);
-      const reader = res.body!.getReader();
-      await reader.read();
+      const reader = await streamInFlight(rig.relay.url);
       rig.relay.proc.kill(signal);
       await rig.relay.waitFor(/stopping/, 5_000);
       // The first signal drains: the relay is still there a second later (the stream has 30 s to finish).
@@ -36,14 +43,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test(`${signal} twice while a tunnel stream is in flight: the daemon exits at once, its last log line saying why`, async () => {
     const rig = await startTunnelRig({ fake: { tokens: 10_000, tokenDelayMs: 50 } });
     try {
-      const res = await fetch(`${rig.relay.url}/t/${TUNNEL_ID}/api/generate`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${CLIENT_KEY}` },
-        body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi" }),
-      });
-      expect(res.status).toBe(200);
-      const reader = res.body!.getReader();
-      await reader.read();
+      const reader = await streamInFlight(rig.relay.url);
       rig.daemon.proc.kill(signal);
       await rig.daemon.waitFor(/daemon: stopping/, 5_000);
       // The first signal drains: the tunnel's stream has [tunnel] go_away_grace (30 s) to finish.
