@@ -100,14 +100,16 @@ let nextId = 1;
 let answered = 0;
 /** Sends `n` bad streams (the kinds in turn), then one good request, and waits for it and for no stream to be left open. */
 async function badStreams(n: number, headers: Record<string, string>): Promise<void> {
+  const open = async () => ((await (await fetch(`${daemon.urls.api}/api/v1/tunnel`, { headers })).json()) as { activeStreams: number }).activeStreams;
   for (let i = 0; i < n; i++) {
     for (const f of KINDS[i % KINDS.length]!(nextId)) agent!.send(encode(f));
     if (ANSWERED.has(i % KINDS.length)) answered++;
     nextId += 2;
-    // The relay's own send buffer, not the agent's pace: a pause now and then lets both sides drain.
-    if (i % 250 === 249) await Bun.sleep(5);
+    // Within the agent's max_streams: on a loaded machine the agent can fall behind, and heads past it are refused
+    // and count as frames that carry nothing (a flood of those is cut off by design: hostile-relay-floods.test.ts);
+    // what this test sends is bad streams of every kind, not that flood.
+    if (i % 250 === 249) await until(async () => (await open()) < 64, 10_000, "the agent to close the streams sent so far");
   }
-  const open = async () => ((await (await fetch(`${daemon.urls.api}/api/v1/tunnel`, { headers })).json()) as { activeStreams: number }).activeStreams;
   await until(async () => (await open()) === 0, 10_000, "no stream left open at the agent");
   const id = nextId;
   nextId += 2;
