@@ -3,8 +3,16 @@
 // taking the tunnel over (displacement.ts), injectable clock.
 import type { TunnelState } from "../core/contracts.ts";
 import type { Clock } from "../core/clock.ts";
+import type { SessionCloseInfo } from "../protocol/session.ts";
 import { ConnectError, type Connection } from "./connector.ts";
 import { DISPLACED_CODE, DISPLACED_MESSAGE, Replacements } from "./displacement.ts";
+
+/**
+ * What the tunnel's status shows as `lastErrorCode`: why an attempt failed (ConnectError) or how a session ended (a
+ * GO_AWAY code, the transport closing), or that another agent took the tunnel over. Stable, so docs/errors.md lists
+ * each (tests/foundation/error-codes.test.ts).
+ */
+export type TunnelErrorCode = ConnectError["code"] | SessionCloseInfo["code"] | typeof DISPLACED_CODE;
 
 export interface BackoffPolicy {
   initialMs: number;
@@ -33,7 +41,7 @@ export interface SupervisorSnapshot {
   attempt: number;
   nextRetryAt: number | null;
   lastError: string | null;
-  lastErrorCode: string | null;
+  lastErrorCode: TunnelErrorCode | null;
   tunnelId: string | null;
   since: number;
   connection: Connection | null;

@@ -4,7 +4,10 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { ERROR_TABLE, EXIT_FAILURE, EXIT_USAGE, codeInfo, httpErrorOf, type CodeOf, type ErrorFamily } from "../../src/core/error-codes.ts";
-import { ERROR_CODES, HttpError, type ErrorCode } from "../../src/core/http-error.ts";
+import { anthropicType, dialectError, ERROR_CODE_HEADER, ERROR_CODES, HttpError, type ErrorCode } from "../../src/core/http-error.ts";
+import { GO_AWAY_CODES } from "../../src/protocol/messages.ts";
+import { DISPLACED_CODE } from "../../src/tunnel/displacement.ts";
+import type { TunnelErrorCode } from "../../src/tunnel/supervisor.ts";
 import { toHttpError } from "../../src/api/errors.ts";
 import { ApiError } from "../../src/client/api-client.ts";
 import { CliError, UsageError } from "../../src/cli/args.ts";
@@ -108,6 +111,131 @@ test("the table's codes: HTTP codes from ERROR_CODES, exit codes 1 or 2, and eac
     }
   }
   expect(undocumented).toEqual([]);
+});
+
+/** The rows of a markdown table in docs/errors.md whose first cell matches `first`, split into trimmed cells. */
+function docRows(doc: string, first: RegExp): string[][] {
+  return doc.split("\n").filter((l) => l.startsWith("| ") && first.test(l.split(" | ")[0]!.slice(2))).map((l) => l.slice(2, -2).split(" | ").map((c) => c.trim()));
+}
+
+test("docs/errors.md's class table is the table in src, read both ways: every row names a class and code of ERROR_TABLE, with its meaning, control API answer and exit code", () => {
+  const doc = readFileSync(join(REPO, "docs/errors.md"), "utf8");
+  const rows = docRows(doc, /^`[A-Z]\w+`$/);
+  expect(rows.length).toBeGreaterThan(50);
+  const wrong: string[] = [];
+  for (const [cls, code, meaning, answer, exit] of rows) {
+    const family = cls!.slice(1, -1);
+    const c = code!.slice(1, -1);
+    const info = (ERROR_TABLE as Record<string, Record<string, { meaning: string; http?: ErrorCode; exit?: number }>>)[family]?.[c];
+    if (!info) {
+      wrong.push(`${family}.${c}: in the doc, not in ERROR_TABLE`);
+      continue;
+    }
+    // The doc may add a clause after the table's own words (how the CLI prints it), never say something else.
+    if (!meaning!.startsWith(info.meaning)) wrong.push(`${family}.${c}: meaning "${meaning}" vs "${info.meaning}"`);
+    const docAnswer = answer === "—" ? undefined : /^`(\w+)` \((\d{3})\)$/.exec(answer!);
+    if (answer !== "—" && !docAnswer) wrong.push(`${family}.${c}: answer cell "${answer}"`);
+    if (docAnswer?.[1] !== info.http) wrong.push(`${family}.${c}: control API answer ${docAnswer?.[1]} vs ${info.http}`);
+    if (info.http && Number(docAnswer?.[2]) !== ERROR_CODES[info.http]) wrong.push(`${family}.${c}: status ${docAnswer?.[2]} vs ${ERROR_CODES[info.http]}`);
+    if ((exit === "—" ? undefined : Number(exit)) !== info.exit) wrong.push(`${family}.${c}: exit ${exit} vs ${info.exit}`);
+  }
+  expect(wrong).toEqual([]);
+});
+
+test("docs/errors.md's table of HTTP codes, read both ways: each row is a code of ERROR_CODES with its status, and its OpenAI body has the type the renderer gives", async () => {
+  const doc = readFileSync(join(REPO, "docs/errors.md"), "utf8");
+  const rows = docRows(doc, /^`[a-z_]+`$/).filter((r) => /^\d{3}$/.test(r[1]!));
+  expect(rows.length).toBeGreaterThan(12);
+  const wrong: string[] = [];
+  for (const [cell, status, , ollama, openai] of rows) {
+    const code = cell!.slice(1, -1) as ErrorCode;
+    if (!Object.hasOwn(ERROR_CODES, code)) {
+      wrong.push(`${code}: in the doc, not in ERROR_CODES`);
+      continue;
+    }
+    if (Number(status) !== ERROR_CODES[code]) wrong.push(`${code}: status ${status} vs ${ERROR_CODES[code]}`);
+    if (!ollama!.startsWith('`{"error":"')) wrong.push(`${code}: the Ollama body is not a string under error`);
+    const type = /"type":"(\w+)"/.exec(openai!)?.[1];
+    const rendered = (await dialectError("/v1/chat/completions", code, "x").json()) as { error: { type: string } };
+    if (type !== rendered.error.type) wrong.push(`${code}: OpenAI type ${type} in the doc, ${rendered.error.type} rendered`);
+  }
+  // The codes of our own APIs are listed in one sentence; a code is in exactly one of the two places.
+  const own = doc.slice(doc.indexOf("The other codes in `ERROR_CODES`"), doc.indexOf("## Codes of the errors inside"));
+  expect(own.length).toBeGreaterThan(100);
+  const ownCodes = new Set([...own.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]!));
+  for (const c of ownCodes) if (!Object.hasOwn(ERROR_CODES, c)) wrong.push(`${c}: named among our own APIs' codes, not in ERROR_CODES`);
+  const inRows = new Set(rows.map((r) => r[0]!.slice(1, -1)));
+  for (const c of Object.keys(ERROR_CODES)) if (!inRows.has(c) && !ownCodes.has(c)) wrong.push(`${c}: neither a row nor among our own APIs' codes`);
+  expect(wrong).toEqual([]);
+});
+
+test("docs/errors.md's OpenAI and Anthropic `type` by status are the renderer's, for every status a code has and the ones the doc names", async () => {
+  const doc = readFileSync(join(REPO, "docs/errors.md"), "utf8");
+  const para = (start: string) => doc.slice(doc.indexOf(start), doc.indexOf("\n\n", doc.indexOf(start)));
+  /** "401 `x`, 403 `y`, 503 and 529 `z`, other 4xx `a`, 5xx `b`" → (status) => type */
+  const rule = (text: string) => {
+    const exact = new Map<number, string>();
+    let other4 = "";
+    let other5 = "";
+    for (const m of text.matchAll(/((?:other )?(?:\d{3}|[45]xx)(?: and \d{3})*) `(\w+)`/g)) {
+      if (/4xx/.test(m[1]!)) other4 = m[2]!;
+      else if (/5xx/.test(m[1]!)) other5 = m[2]!;
+      else for (const s of m[1]!.split(" and ")) exact.set(Number(s), m[2]!);
+    }
+    expect(other4 && other5).toBeTruthy();
+    return { statuses: [...exact.keys()], of: (s: number) => exact.get(s) ?? (s < 500 ? other4 : other5) };
+  };
+  const openai = rule(para("**OpenAI `type`** by status"));
+  const anthropic = rule(para("**Anthropic `type`** by status"));
+  expect(anthropic.statuses).toEqual(expect.arrayContaining([400, 401, 402, 403, 404, 413, 429, 500, 503, 504, 529]));
+  const statuses = new Set<number>([...Object.values(ERROR_CODES), ...openai.statuses, ...anthropic.statuses, 418, 422, 501, 502]);
+  const wrong: string[] = [];
+  for (const status of statuses) {
+    const o = (await new HttpError("internal", "x", undefined, status).toDialectResponse("/v1/chat/completions").json()) as { error: { type: string } };
+    if (o.error.type !== openai.of(status)) wrong.push(`OpenAI ${status}: ${o.error.type}, the doc says ${openai.of(status)}`);
+    const a = (await new HttpError("internal", "x", undefined, status).toDialectResponse("/v1/messages").json()) as { type: string; error: { type: string } };
+    if (a.type !== "error" || a.error.type !== anthropic.of(status) || anthropicType(status) !== a.error.type) wrong.push(`Anthropic ${status}: ${a.error.type}, the doc says ${anthropic.of(status)}`);
+  }
+  expect(wrong).toEqual([]);
+});
+
+test("docs/errors.md's table of shapes by the caller's path: every code renders in the shape its row shows, with the code in the header", async () => {
+  const doc = readFileSync(join(REPO, "docs/errors.md"), "utf8");
+  const shapes = docRows(doc, /^`\/|^the /).filter((r) => r[1]!.startsWith("`{"));
+  // The row's first path stands for it ("/v1/messages and under it" → /v1/messages; "the rest of /v1" → /v1/chat/completions).
+  const pathOf: Record<string, string> = { "/v1/messages": "/v1/messages", "/v1": "/v1/chat/completions", "/api/*": "/api/chat", "/api/v1": "/api/v1/status" };
+  const seen: string[] = [];
+  for (const [who, body] of shapes) {
+    const key = Object.keys(pathOf).find((k) => who!.includes(`\`${k}\``));
+    if (!key) continue;
+    seen.push(key);
+    const want = body!.slice(1, -1);
+    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+      const r = dialectError(pathOf[key]!, code, "why");
+      expect(r.headers.get(ERROR_CODE_HEADER)).toBe(code);
+      expect(r.status).toBe(ERROR_CODES[code]);
+      // The doc's template with its placeholders filled in; `<type>` is the status's (the test above pins those).
+      const status = ERROR_CODES[code];
+      const type = key === "/v1/messages" ? anthropicType(status) : status === 401 ? "authentication_error" : status === 403 ? "permission_error" : status === 404 ? "not_found_error" : status === 429 ? "rate_limit_error" : status < 500 ? "invalid_request_error" : "server_error";
+      const filled = JSON.parse(want.replace('"<message>"', '"why"').replace('"<code>"', JSON.stringify(code)).replace('"<type>"', JSON.stringify(type)));
+      expect({ key, code, body: await r.json() }).toEqual({ key, code, body: filled });
+    }
+  }
+  expect(seen.sort()).toEqual(Object.keys(pathOf).sort());
+});
+
+// ---- type level: the codes the tunnel's status shows in `lastErrorCode` (GET /api/v1/tunnel, `status`) are these.
+const TUNNEL_CODES = [...Object.keys(ERROR_TABLE.ConnectError), ...GO_AWAY_CODES, "transport_closed", DISPLACED_CODE] as const;
+same<Same<TunnelErrorCode, CodeOf<"ConnectError"> | (typeof GO_AWAY_CODES)[number] | "transport_closed" | typeof DISPLACED_CODE>>(true);
+
+test("every code the tunnel's status can show in lastErrorCode is documented in docs/errors.md", () => {
+  const doc = readFileSync(join(REPO, "docs/errors.md"), "utf8");
+  const section = doc.slice(doc.indexOf("The tunnel's `lastErrorCode`"));
+  expect(section.length).toBeGreaterThan(200);
+  const connect = new Set(Object.keys(ERROR_TABLE.ConnectError));
+  // ConnectError's codes have their rows in the class table; the session's endings are listed in that section.
+  const missing = [...new Set(TUNNEL_CODES)].filter((c) => (connect.has(c) ? !doc.includes(`| \`ConnectError\` | \`${c}\` |`) : !section.includes(`\`${c}\``)));
+  expect(missing).toEqual([]);
 });
 
 test("the control API's mapping: an error of the table becomes its HTTP code and status", () => {
