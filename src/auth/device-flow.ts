@@ -2,6 +2,7 @@
 import type * as client from "openid-client";
 import { audienceParams, discover, openidClient, scopeParam, type AuthConfig } from "./oidc.ts";
 import { sessionFromTokens, type AuthSession } from "./session.ts";
+import { redactUrl } from "../net/redact-url.ts";
 
 export interface DeviceLogin {
   verificationUri: string;
@@ -16,7 +17,7 @@ export interface DeviceLogin {
 export async function startDeviceLogin(auth: AuthConfig, oidc?: client.Configuration): Promise<DeviceLogin> {
   const config = oidc ?? (await discover(auth));
   if (!config.serverMetadata().device_authorization_endpoint) {
-    throw new Error(`The issuer ${auth.issuer} does not support the device flow; use \`login --pkce\`.`);
+    throw new Error(`The issuer ${redactUrl(auth.issuer)} does not support the device flow; use \`login --pkce\`.`);
   }
   const extra = audienceParams(auth);
   const oc = await openidClient();

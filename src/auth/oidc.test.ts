@@ -41,3 +41,32 @@ test("discovery: a loopback issuer's document naming an http endpoint off this m
     server.stop(true);
   }
 });
+
+test("the sentences discovery throws show the issuer as every URL is shown: a credential in its query is hidden", async () => {
+  const secret = "IssuerQuerySecret42";
+  const auth = (issuer: string) => ({ issuer, client_id: "c2l", audience: "", scopes: ["openid"], flow: "device", refresh_before: "60s" }) as unknown as AuthConfig;
+  const refusal = (issuer: string) => discover(auth(issuer)).then(() => "discovered", (e: Error) => e.message);
+  // Plain http off loopback, an issuer nothing answers for, and one whose document names a cleartext endpoint.
+  const offLoopback = await refusal(`http://id.example.com/?client_secret=${secret}`);
+  expect(offLoopback).toBe("[auth] issuer must use https (plain http is only accepted on loopback): http://id.example.com/?client_secret=redacted");
+  const closed = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = closed.port;
+  closed.stop(true);
+  const unreachable = await refusal(`http://127.0.0.1:${port}/?client_secret=${secret}`);
+  expect(unreachable).toStartWith(`Could not reach the sign-in issuer http://127.0.0.1:${port}/?client_secret=redacted: `);
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req) => {
+      const issuer = `http://127.0.0.1:${new URL(req.url).port}/?client_secret=${secret}`;
+      return Response.json({ issuer, token_endpoint: "http://10.1.2.3/token", jwks_uri: `http://127.0.0.1:${new URL(req.url).port}/jwks`, response_types_supported: ["code"] });
+    },
+  });
+  try {
+    const cleartext = await refusal(`http://127.0.0.1:${server.port}/?client_secret=${secret}`);
+    expect(cleartext).toStartWith("The sign-in issuer ");
+    for (const m of [offLoopback, unreachable, cleartext]) expect(m).not.toContain(secret);
+  } finally {
+    server.stop(true);
+  }
+});

@@ -6,6 +6,7 @@ export const openidClient = () => import("openid-client");
 import type { Config } from "../config/schema.ts";
 import { scrub } from "../core/log.ts";
 import { isLoopbackHost } from "../config/listen.ts";
+import { redactUrl, redactUrlsIn } from "../net/redact-url.ts";
 import type { CodeOf } from "../core/error-codes.ts";
 
 export type AuthConfig = Config["auth"];
@@ -30,8 +31,10 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
   if (!auth.issuer || !auth.client_id) throw new AuthNotConfiguredError();
   const url = new URL(auth.issuer);
   const insecure = url.protocol === "http:";
+  // The issuer as every URL is shown (docs/api.md): these sentences reach `login`, the API and the open auth status.
+  const shown = redactUrl(auth.issuer);
   if (insecure && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
-    throw new Error(`[auth] issuer must use https (plain http is only accepted on loopback): ${auth.issuer}`);
+    throw new Error(`[auth] issuer must use https (plain http is only accepted on loopback): ${shown}`);
   }
   let config: client.Configuration;
   try {
@@ -44,7 +47,7 @@ export async function discover(auth: AuthConfig): Promise<client.Configuration> 
       [oc.customFetch]: verifiedFetch,
     });
   } catch (e) {
-    throw new Error(otherIssuer(auth.issuer, e) ?? `Could not reach the sign-in issuer ${auth.issuer}: ${(e as Error).message}`);
+    throw new Error(redactUrlsIn(otherIssuer(shown, e) ?? `Could not reach the sign-in issuer ${shown}: ${(e as Error).message}`));
   }
   checkEndpoints(auth.issuer, config.serverMetadata() as unknown as Record<string, unknown>);
   return config;
@@ -68,17 +71,18 @@ function otherIssuer(issuer: string, e: unknown): string | null {
  * sentence, rather than at its first use.
  */
 function checkEndpoints(issuer: string, metadata: Record<string, unknown>): void {
+  const shown = redactUrl(issuer);
   for (const [key, value] of Object.entries(metadata)) {
     if (!(key.endsWith("_endpoint") || key === "jwks_uri") || typeof value !== "string") continue;
     let u: URL;
     try {
       u = new URL(value);
     } catch {
-      throw new Error(`The sign-in issuer ${issuer} names an invalid ${key} in its discovery document.`);
+      throw new Error(`The sign-in issuer ${shown} names an invalid ${key} in its discovery document.`);
     }
     const plainOk = u.protocol === "http:" && new URL(issuer).protocol === "http:" && isLoopbackHost(u.hostname.replace(/^\[|\]$/g, ""));
     if (u.protocol !== "https:" && !plainOk) {
-      throw new Error(`The sign-in issuer ${issuer} names ${key} ${u.protocol}//${u.host} in its discovery document: only https is accepted (plain http only on loopback, for a loopback issuer).`);
+      throw new Error(`The sign-in issuer ${shown} names ${key} ${u.protocol}//${u.host} in its discovery document: only https is accepted (plain http only on loopback, for a loopback issuer).`);
     }
   }
 }

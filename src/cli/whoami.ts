@@ -4,6 +4,7 @@ import { API_HELP, API_OPTIONS } from "./daemon-api.ts";
 import { loadCliConfig, withLocalAuth } from "./local-auth.ts";
 import type { AuthStatus } from "../auth/manager.ts";
 import { callDaemon } from "./daemon-call.ts";
+import { redactUrl } from "../net/redact-url.ts";
 
 const command: Command = {
   name: "whoami",
@@ -23,8 +24,10 @@ ${API_HELP}`,
     const r = await callDaemon<AuthStatus>(values, "GET", "/api/v1/auth");
     if (r.reached && r.ok) status = r.body;
     status ??= await withLocalAuth(config, async (manager) => manager.status());
+    // Shown as every URL is (docs/api.md): a credential in it hidden.
+    const issuer = redactUrl(config.auth.issuer);
     if (values.json) {
-      console.log(JSON.stringify({ ...status, issuer: config.auth.issuer || null }, null, 2));
+      console.log(JSON.stringify({ ...status, issuer: issuer || null }, null, 2));
       return status.state === "signed_in" ? 0 : 1;
     }
     switch (status.state) {
@@ -33,15 +36,15 @@ ${API_HELP}`,
         return 1;
       case "signed_out":
         // A reason here means the stored sign-in could not be read (a locked keyring), not that there is none.
-        if (status.reason) console.log(`Cannot tell whether you are signed in to ${config.auth.issuer}: ${status.reason}`);
-        else console.log(`Not signed in to ${config.auth.issuer}. Run \`cloudtolocalllm-tunnel login\`.`);
+        if (status.reason) console.log(`Cannot tell whether you are signed in to ${issuer}: ${status.reason}`);
+        else console.log(`Not signed in to ${issuer}. Run \`cloudtolocalllm-tunnel login\`.`);
         return 1;
       case "login_required":
         console.log(`Sign-in required${status.reason ? `: ${status.reason}` : ""}. Run \`cloudtolocalllm-tunnel login\`.`);
         return 1;
       default: {
         const who = status.name && status.name !== status.subject ? `${status.name} (${status.subject})` : (status.subject ?? "unknown user");
-        console.log(`Signed in as ${who} at ${config.auth.issuer}.`);
+        console.log(`Signed in as ${who} at ${issuer}.`);
         if (status.expiresAt) console.log(`Access token valid until ${status.expiresAt} (refreshed automatically by the daemon).`);
         // The daemon holds tokens the store refused: the next start would not be signed in (or with an older sign-in).
         if (status.unstored) console.log(`Signed in ${status.unstored}.`);

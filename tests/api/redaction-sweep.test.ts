@@ -1,5 +1,6 @@
 // Secrets in upstream and relay URLs (user:password, ?api_key=, a token as user name, a fragment) appear in no output of a real
-// daemon: status, upstreams, metrics, events, /ws, the dashboard's data, `status`, `status --json`, `doctor` and the log (issue 12 item 5).
+// daemon: status, upstreams, metrics, events, /ws, the dashboard's data, the sign-in's issuer, `status`, `status --json`,
+// `doctor`, `whoami` and the log (issue 12 item 5).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { runCli } from "./cli.ts";
 
-const SECRETS = { password: "s3cretPW91c", apiKey: "SECRETVALUE4d2e", userToken: "tokUSER77aa", fragment: "FRAGSECRET0b1", relayKey: "RELAYKEY5e6f" };
+const SECRETS = { password: "s3cretPW91c", apiKey: "SECRETVALUE4d2e", userToken: "tokUSER77aa", fragment: "FRAGSECRET0b1", relayKey: "RELAYKEY5e6f", issuerKey: "ISSUERKEY3a9b" };
 
 let fake: FakeOllama;
 let d: DaemonProc;
@@ -27,6 +28,10 @@ backend = "file"
 interval = "200ms"
 down_interval = "200ms"
 failures_before_down = 1
+
+[auth]
+issuer = "https://127.0.0.1:9/tenant?client_secret=${SECRETS.issuerKey}"
+client_id = "c2l"
 
 [tunnel]
 enabled = true
@@ -63,7 +68,7 @@ function leaked(what: string, text: string): string[] {
     .map(([k]) => `${what} shows ${k}`);
 }
 
-test("no output of the daemon shows a secret from an upstream or relay URL", async () => {
+test("no output of the daemon shows a secret from an upstream, relay or issuer URL", async () => {
   const auth = { authorization: `Bearer ${token}` };
   // /ws from the start: snapshot, upstream and tunnel events, a rejected reload, metrics ticks.
   const ws = new WebSocket(api.replace("http", "ws") + "/ws", { headers: auth } as any);
@@ -78,7 +83,7 @@ test("no output of the daemon shows a secret from an upstream or relay URL", asy
 
   // `doctor` probes each upstream itself and names it by URL (run while the file is valid; again below with it rejected).
   const outputs: [string, string][] = [];
-  for (const args of [["doctor", "--json"], ["doctor"]]) {
+  for (const args of [["doctor", "--json"], ["doctor"], ["whoami"], ["whoami", "--json"]]) {
     const r = await runCli(d.env, ...args, "--config", d.configFile);
     outputs.push([`cli ${args.join(" ")} (valid file)`, r.out + r.err]);
   }
@@ -136,6 +141,10 @@ test("no output of the daemon shows a secret from an upstream or relay URL", asy
   expect(json.upstreams[1].url).toBe(`http://user:redacted@127.0.0.1:${fake.port}/?api_key=redacted`);
   expect(outputs.find(([w]) => w === "/ws")![1]).toContain('"config.rejected"');
   expect(d.stderr()).toContain("api_key=redacted");
+  // The issuer too, on the open GET /api/v1/auth (any local user reads it) and in `whoami`.
+  expect(JSON.parse(outputs.find(([w]) => w.startsWith("GET /api/v1/auth "))![1]).issuer).toBe("https://127.0.0.1:9/tenant?client_secret=redacted");
+  expect(outputs.find(([w]) => w === "cli whoami (valid file)")![1]).toBe("Not signed in to https://127.0.0.1:9/tenant?client_secret=redacted. Run `cloudtolocalllm-tunnel login`.\n");
+  expect(JSON.parse(outputs.find(([w]) => w === "cli whoami --json (valid file)")![1]).issuer).toBe("https://127.0.0.1:9/tenant?client_secret=redacted");
   expect(outputs.find(([w]) => w === "cli doctor --json (valid file)")![1]).toContain(`http://user:redacted@127.0.0.1:${fake.port}/?api_key=redacted`);
 }, 90_000);
 

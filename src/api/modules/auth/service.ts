@@ -3,6 +3,7 @@ import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { httpErrorOf } from "../../../core/error-codes.ts";
 import type { AuthService, AuthStatus } from "../../../auth/manager.ts";
+import { redactUrl } from "../../../net/redact-url.ts";
 
 function service(ctx: DaemonContext): AuthService {
   const auth = ctx.services.auth;
@@ -11,7 +12,8 @@ function service(ctx: DaemonContext): AuthService {
 }
 
 export function authStatus(ctx: DaemonContext): AuthStatus & { issuer: string | null } {
-  const issuer = ctx.config.current().auth.issuer || null;
+  // An open route (any local user reads it): the issuer as every URL is shown, its credentials hidden (docs/api.md).
+  const issuer = redactUrl(ctx.config.current().auth.issuer) || null;
   const auth = ctx.services.auth;
   if (!auth) return { state: issuer ? "signed_out" : "disabled", subject: null, name: null, expiresAt: null, reason: null, refresh: null, pending: null, issuer };
   return { ...auth.status(), issuer };
