@@ -105,7 +105,8 @@ describe("a daemon at debug level, with the token in hand", () => {
     const WRONG = "c2l_WrongCredentialPasted0123456789abcdef";
     const auth = { authorization: `Bearer ${token}` };
     // Wrong credentials in every place a caller puts one: header, Basic, cookie, CSRF header, query.
-    for (const h of [{ authorization: `Bearer ${WRONG}` }, { authorization: `Basic ${btoa(`u:${WRONG}`)}` }, { cookie: `c2l_session=${WRONG}` }, { cookie: `c2l_session=${WRONG}`, "x-csrf-token": WRONG, origin: `http://127.0.0.1:${port}` }]) {
+    const tries: Record<string, string>[] = [{ authorization: `Bearer ${WRONG}` }, { authorization: `Basic ${btoa(`u:${WRONG}`)}` }, { cookie: `c2l_session=${WRONG}` }, { cookie: `c2l_session=${WRONG}`, "x-csrf-token": WRONG, origin: `http://127.0.0.1:${port}` }];
+    for (const h of tries) {
       expect((await rawRequest(port, "GET", "/api/v1/config", { headers: h })).status).toBe(401);
       expect((await rawRequest(port, "PUT", `/api/v1/config?token=${WRONG}`, { headers: { ...h, "content-type": "application/toml" }, body: "x" })).status).toBeGreaterThanOrEqual(400);
     }
