@@ -107,6 +107,9 @@ async function send(method: string, path: string, authorization?: string) {
   return rawRequest(port, method, fill(path), { headers });
 }
 
+/** An HTML page for a browser (the dashboard's), not the API's JSON answer. */
+const isPage = (r: { headers: Record<string, string> }) => r.headers["content-type"]?.startsWith("text/html") === true;
+
 test("every documented operation × credentials: no token or a wrong one is 401 unauthorized where a token is declared; the right one gets an answer the document lists", async () => {
   // Among them a token of the right length with one character changed: the comparison must be of every byte, not the length.
   const wrong = (t: string) => [undefined, "Bearer wrong", `Bearer ${t}x`, `Bearer ${t.slice(0, -1)}`, `Bearer ${t.slice(0, -1)}${t.endsWith("A") ? "B" : "A"}`, `Basic ${t}`, t, "Bearer", `Bearer ${t} ${t}`];
@@ -120,7 +123,8 @@ test("every documented operation × credentials: no token or a wrong one is 401 
       const code = r.headers["x-c2l-error-code"];
       if (isPublic) {
         // A public route answers whatever credentials come along (the token is never required, a wrong one never refused).
-        if (code === "unauthorized") problems.push(`${method} ${path} is public but refused ${authorization} with 401`);
+        // The dashboard's pages say 401 unauthorized to a browser without a session, as an HTML page: no credentials refused.
+        if (code === "unauthorized" && !isPage(r)) problems.push(`${method} ${path} is public but refused ${authorization} with 401`);
       } else if (r.status !== 401 || code !== "unauthorized" || JSON.parse(r.body || "{}").error?.code !== "unauthorized")
         problems.push(`${method} ${path} with ${authorization?.replace(token, "TOKEN")}: ${r.status} ${code} (expected 401 unauthorized)`);
       else if (!declared.includes("401")) problems.push(`${method} ${path}: answers 401, which the document does not list`);
@@ -128,7 +132,7 @@ test("every documented operation × credentials: no token or a wrong one is 401 
     if (!isPublic) protectedOps++;
     const ok = await send(method, path, `Bearer ${token}`);
     // The dashboard's HTML pages answer a browser without a session cookie with a 401 page (a token is no session).
-    if (ok.headers["x-c2l-error-code"] === "unauthorized" || (jsonRoute(path) && ok.status === 401)) problems.push(`${method} ${path}: the right token is refused (${ok.status})`);
+    if ((ok.headers["x-c2l-error-code"] === "unauthorized" && !isPage(ok)) || (jsonRoute(path) && ok.status === 401)) problems.push(`${method} ${path}: the right token is refused (${ok.status})`);
     // Every operation the document lists is a route the daemon serves (app routes missing from the document: auth-sweep.test.ts).
     if (ok.status === 404 && /"no route /.test(ok.body)) problems.push(`${method} ${path}: documented, but no route answers it`);
     if (jsonRoute(path) && !declared.includes(String(ok.status))) problems.push(`${method} ${path}: answers ${ok.status} ${ok.headers["x-c2l-error-code"] ?? ""}, the document lists ${declared}`);
@@ -244,6 +248,8 @@ test("docs/api.md's table of errors lists every code the control API can answer,
     if (f.name === "broker-spec.ts") continue;
     for (const m of text.matchAll(/new HttpError\(\s*"([a-z_]+)"/g)) emitted.add(m[1]!);
     for (const m of text.matchAll(/\bcode: "([a-z_]+)"/g)) if (m[1]! in ERROR_CODES) emitted.add(m[1]!);
+    // Answers that are not the JSON error (a readiness state, a page for a browser) carry their code in the header alone.
+    for (const m of text.matchAll(/(?:ERROR_CODE_HEADER\] = |\b[45]\d\d: )"([a-z_]+)"/g)) if (m[1]! in ERROR_CODES) emitted.add(m[1]!);
   }
   // The errors of the daemon's other classes reach the API through the one table (src/api/errors.ts → httpErrorOf); the
   // HttpError row is every code, and ApiError is the client's.

@@ -1,4 +1,6 @@
 // The dashboard's HTTP responses: the page (with this session's CSRF token), its assets, and the plain pages shown without a session.
+import { ERROR_CODE_HEADER, type ErrorCode } from "../../../core/http-error.ts";
+
 const CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -32,13 +34,20 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
+/**
+ * The stable code of a refusal page's status, in x-c2l-error-code as on every error we render (docs/errors.md): the
+ * page is HTML for the browser that opened it, the header is for a script or test that did.
+ */
+const REFUSAL_CODES: Partial<Record<number, ErrorCode>> = { 401: "unauthorized", 403: "forbidden", 429: "rate_limited" };
+
 /** The page shell without script: title and paragraphs (already HTML). */
 async function shell(status: number, title: string, inner: string, extraHead = ""): Promise<Response> {
   const { ASSET_VERSION } = await assets();
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${extraHead}<title>${escapeHtml(title)} — CloudToLocalLLM tunnel</title><link rel="icon" href="/dashboard/icon.svg" type="image/svg+xml"><link rel="stylesheet" href="/dashboard/app.css?v=${ASSET_VERSION}"></head><body><main class="plain"><h1>${escapeHtml(title)}</h1>${inner}</main></body></html>`;
   // same-origin, not no-referrer: with no-referrer a browser posts the Ask for access form with `Origin: null`, which
   // cannot be told from a sandboxed page elsewhere. These pages carry no secret in their address.
-  return new Response(html, { status, headers: { ...PAGE_HEADERS, "referrer-policy": "same-origin" } });
+  const code = REFUSAL_CODES[status];
+  return new Response(html, { status, headers: { ...PAGE_HEADERS, "referrer-policy": "same-origin", ...(code ? { [ERROR_CODE_HEADER]: code } : {}) } });
 }
 
 const HOW_TO_OPEN = `<p>Run <code>cloudtolocalllm-tunnel dashboard</code> in a terminal, or choose <strong>Open dashboard</strong> in the tray menu: it opens a fresh sign-in link.</p>`;

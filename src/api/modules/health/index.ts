@@ -1,5 +1,6 @@
 // GET /healthz (liveness) and GET /readyz (readiness); both open, no token.
 import { Elysia } from "elysia";
+import { ERROR_CODE_HEADER } from "../../../core/http-error.ts";
 import type { ApiDeps } from "../../deps.ts";
 import { access } from "../../security/access.ts";
 import { Health, Ready } from "./model.ts";
@@ -15,7 +16,11 @@ export const healthModule = (deps: ApiDeps) =>
       "/readyz",
       ({ set }) => {
         const r = readiness(deps.ctx);
-        if (!r.ready) set.status = 503;
+        if (!r.ready) {
+          set.status = 503;
+          // The body is the state (probes read the status); the code goes in the header, as on every refusal (docs/errors.md).
+          set.headers[ERROR_CODE_HEADER] = "not_ready";
+        }
         return r;
       },
       {
