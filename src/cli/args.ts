@@ -112,7 +112,8 @@ export function parse<T extends NonNullable<ParseArgsConfig["options"]>>(argv: s
   try {
     return nodeParseArgs(config);
   } catch (e) {
-    const message = (e as Error).message.replace(/\. To specify.*$/s, ".");
+    // Bun's parseArgs words some refusals on three lines (a value starting with a dash): one sentence, as every error.
+    const message = (e as Error).message.replace(/\s*\n\s*/g, " ").replace(/\. To specify.*$/s, ".");
     throw new UsageError(message + optionHint(message, Object.keys(all)));
   }
 }

@@ -38,6 +38,10 @@ test("exit codes: 2 for usage and validation errors, 1 for runtime failures, one
   expect(unknown.err.trim().split("\n")).toHaveLength(1);
   expect(cli(["config", "valdate"]).err).toContain('unknown subcommand "valdate" (did you mean "validate"?)');
   expect(cli(["config", "show", "--bogus"]).code).toBe(2);
+  // A value that starts with a dash (Bun's parser words it on three lines): one line, the code in brackets.
+  const dash = cli(["key", "create", "editor", "--rpm", "-5"]);
+  expect({ code: dash.code, lines: dash.err.trim().split("\n").length }).toEqual({ code: 2, lines: 1 });
+  expect(dash.err).toMatch(/^cloudtolocalllm-tunnel key: Option '--rpm' argument is ambiguous\. .*\[usage\]\n$/);
 
   const bad = join(home, "bad.toml");
   writeFileSync(bad, '[[upstreams]]\nname = "a"\nurl = "htp://x"\n[helth]\n');
