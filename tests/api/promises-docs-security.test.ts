@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { apiToken, removeHome, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { rawRequest, type RawResponse } from "../helpers/raw-http.ts";
 import { until } from "../helpers/until.ts";
 import { freePort } from "../../bench/lib/proc.ts";
@@ -217,4 +217,26 @@ describe("a daemon whose files are edited and restored", () => {
     await d.stop();
     expect(readdirSync(run())).toEqual([]);
   });
+});
+
+test("a listen record that cannot be written (a file where its directory belongs) is one warn line; the daemon serves and the CLI finds it by [api] listen", async () => {
+  const home = tempHome("c2l-no-record-");
+  // Permissions do not stop root (the suite's user here); a file in the directory's place stops anyone.
+  writeFileSync(join(home, "run/cloudtolocalllm"), "not a directory");
+  const api = freePort();
+  const d = await startDaemon({ home, config: `[api]\nlisten = "127.0.0.1:${api}"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n` });
+  try {
+    expect(d.count(/cannot write where the control API listens; the CLI reads \[api\] listen from the config file instead/)).toBe(1);
+    const status = await runCli(d.env, "status", "--json");
+    expect({ code: status.code, err: status.err }).toEqual({ code: 0, err: "" });
+    expect((JSON.parse(status.out) as { daemon: { pid: number } }).daemon.pid).toBe(d.proc.pid);
+    // A reload that moves nothing adds no line.
+    d.proc.kill("SIGHUP");
+    await d.waitFor(/SIGHUP: reloading/, 10_000);
+    expect((await runCli(d.env, "status")).code).toBe(0);
+    expect(d.count(/cannot write where the control API listens/)).toBe(1);
+  } finally {
+    await d.stop();
+    removeHome(home);
+  }
 });
