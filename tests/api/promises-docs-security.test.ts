@@ -205,6 +205,24 @@ describe("a daemon whose files are edited and restored", () => {
     expect({ code: status.code, err: status.err }).toEqual({ code: 0, err: "" });
   });
 
+  test("[api] body_limit edited into the file applies at the next request without a restart, lowered and raised again", async () => {
+    const token = readFileSync(join(d.home, "secrets/api-token"), "utf8").trim();
+    const running = readFileSync(d.configFile, "utf8");
+    const withLimit = (n: number) => running.replace("[proxy]", `body_limit = ${n}\n[proxy]`);
+    // A TOML body of 3000 bytes to validate (a comment makes it long; it sets something, so it is a config).
+    const body = `# ${"x".repeat(2980)}\n[logging]\nlevel = "info"\n`;
+    const validate = () => rawRequest(port, "POST", "/api/v1/config/validate", { headers: { authorization: `Bearer ${token}`, "content-type": "application/toml" }, body });
+    expect((await validate()).status).toBe(200);
+    for (const [limit, want] of [[2048, "413 payload_too_large payload_too_large"], [4096, "200"]] as const) {
+      const reloaded = d.count(/configuration reloaded/);
+      writeFileSync(d.configFile, withLimit(limit));
+      await until(() => d.count(/configuration reloaded/) > reloaded, 10_000, `body_limit = ${limit} to be applied`);
+      const r = await validate();
+      expect(r.status === 200 ? "200" : refusal(r)).toBe(want);
+    }
+    writeFileSync(d.configFile, running);
+  });
+
   test("the listen record is 0600 in a 0700 directory, holds no token, and is removed when the daemon stops", async () => {
     const files = readdirSync(run());
     expect(files).toHaveLength(1);
