@@ -128,7 +128,7 @@ export const TunnelStatus = t.Object(
     nextRetry: Nullable(t.String()),
     attempt: t.Number(),
     lastError: Nullable(t.String()),
-    lastErrorCode: t.Optional(Nullable(t.String({ description: "Stable code of lastError (e.g. unauthorized, signed_out, login_required, no_token; displaced: another agent took the tunnel over)." }))),
+    lastErrorCode: t.Optional(Nullable(t.String({ description: "Stable code of lastError (e.g. unauthorized, signed_out, login_required, no_token; displaced: another agent took the tunnel over; docs/errors.md lists every one)." }))),
     tunnelId: Nullable(t.String()),
     cloudUrl: t.Optional(Nullable(t.String({ description: "The URL cloud clients call to reach this tunnel through the relay (https://RELAY/t/ID/); null until the relay named the tunnel." }))),
     fix: t.Optional(Nullable(t.String({ description: "What to do about lastError, fitting this setup (e.g. `cloudtolocalllm-tunnel secret set tunnel-token` without [auth]); null when connected or nothing is known." }))),
