@@ -95,7 +95,7 @@ test("every body whose model two parsers read differently is refused, or reaches
   }
   // The ambiguous ones are refused naming the field, for every kind alike (no upstream's reading is guessed).
   const refused = (name: string) => outcomes.filter((o) => o.includes(` ${name}: refused 400`)).length;
-  for (const name of ["another case after", "another case before", "an escaped upper-case key", "a duplicate", "a duplicate spelled with an escape", "null then the model in another case", "a second object after the first", "a comment", "NaN beside the model", "UTF-16 (Python reads it)", "UTF-16 with its byte-order mark"])
+  for (const name of ["another case after", "another case before", "an escaped upper-case key", "a duplicate", "a duplicate spelled with an escape", "null then the model in another case", "a second object after the first", "a comment", "NaN beside the model", "UTF-16 (Python reads it)", "UTF-16 with its byte-order mark", "invalid UTF-8 in the model", "a lone surrogate in the model"])
     expect({ name, refused: refused(name) }).toEqual({ name, refused: 5 });
 });
 
