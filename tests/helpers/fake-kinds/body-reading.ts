@@ -21,6 +21,7 @@
 //   - llama.cpp: cpp-httplib's decode_path_component: %XX and also %uXXXX (four hex digits, written as UTF-8), so
 //     "/models/%u006coad" is routed as /models/load.
 //   - LM Studio, OpenAI: as sent.
+import { isUtf8 } from "node:buffer";
 import type { KindName } from "../../../src/kinds/index.ts";
 
 interface JsonTraits {
@@ -79,7 +80,8 @@ function decodeText(b: Uint8Array, t: JsonTraits): string {
     case "utf8":
       return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(b);
     case "go":
-      return goUtf8(b);
+      // Valid UTF-8 reads the same to Go; only bad bytes need its own replacement.
+      return isUtf8(b) ? new TextDecoder("utf-8", { ignoreBOM: true }).decode(b) : goUtf8(b);
     case "python":
       return pythonText(b);
   }
@@ -233,6 +235,13 @@ class Parser {
     this.i++;
     let out = "";
     for (;;) {
+      // A run of plain characters at once (a large base64 image is one run).
+      PLAIN.lastIndex = this.i;
+      PLAIN.test(this.s);
+      if (PLAIN.lastIndex > this.i) {
+        out += this.s.slice(this.i, PLAIN.lastIndex);
+        this.i = PLAIN.lastIndex;
+      }
       if (this.i >= this.s.length) this.fail("unterminated string");
       const c = this.s[this.i++]!;
       if (c === '"') return out;
@@ -282,6 +291,7 @@ const LITERALS: [string, unknown][] = [
   ["Infinity", Infinity],
   ["-Infinity", -Infinity],
 ];
+const PLAIN = /[^"\\\x00-\x1f]*/y;
 const ESCAPES: Record<string, string> = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
