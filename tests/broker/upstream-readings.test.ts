@@ -27,7 +27,8 @@ beforeAll(async () => {
   d = await startDaemon({
     config:
       `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n` +
-      KINDS.map((k) => `[[upstreams]]\nname = "${k.kind}"\nkind = "${k.kind}"\nurl = "${fakes.get(k.kind)!.url}"\n`).join(""),
+      // The Ollama upstream keeps its models loaded (keep_alive): an unload is model management there.
+      KINDS.map((k) => `[[upstreams]]\nname = "${k.kind}"\nkind = "${k.kind}"\nurl = "${fakes.get(k.kind)!.url}"\n${k.kind === "ollama" ? 'keep_alive = "-1"\n' : ""}`).join(""),
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
@@ -116,6 +117,37 @@ test("a field the broker acts on, spelled with a character Go folds onto a lette
   // The fake reads them as Go does: straight to it, the folded spelling is the field (the last one wins).
   const direct = await fetch(`${go.url}/api/chat`, { method: "POST", body: `{"model":"ok-g:1b",${MSGS},"stream":true,"\u017ftream":false}` });
   expect(((await direct.json()) as { done?: boolean }).done).toBe(true);
+});
+
+test("keep_alive spelled as Go folds it (the Kelvin sign, upper case), before or after the plain one: an unload is refused without --allow-model-management, and any other call runs with the operator's keep_alive as Ollama reads it", async () => {
+  const go = fakes.get("ollama")!;
+  const K = "\u212a";
+  const unloads = [
+    `{"model":"ok-g:1b","messages":[],"${K}eep_alive":0}`,
+    `{"model":"ok-g:1b","messages":[],"keep_alive":"5m","KEEP_ALIVE":0}`,
+    `{"model":"ok-g:1b","MESSAGES":[],"${K}EEP_ALIVE":"0s","stream":false}`,
+    // Go takes the last spelling of prompt: "" (nothing to run).
+    `{"model":"ok-g:1b","prompt":"hi","PROMPT":"","${K}EEP_ALIVE":0,"stream":false}`,
+  ];
+  for (const body of unloads) {
+    const before = go.requests.length;
+    const r = await fetch(`${broker}${body.includes("prompt") ? "/api/generate" : "/api/chat"}`, { method: "POST", headers: { "x-api-key": limited }, body });
+    expect({ body, status: r.status, error: ((await r.json()) as { error: string }).error }).toEqual({ body, status: 403, error: expect.stringContaining("keep_alive") });
+    expect(go.requests.length).toBe(before);
+  }
+  const runs = [
+    `{"model":"ok-g:1b",${MSGS},"${K}eep_alive":0,"stream":false}`,
+    `{"model":"ok-g:1b","messages":[],"${K}eep_alive":0,"keep_alive":"5m","stream":false}`,
+    `{"model":"ok-g:1b","PROMPT":"","prompt":"hi","${K}EEP_ALIVE":0,"stream":false}`,
+  ];
+  for (const body of runs) {
+    const before = go.requests.length;
+    const route = body.includes("prompt") ? "/api/generate" : "/api/chat";
+    const r = await fetch(`${broker}${route}`, { method: "POST", headers: { "x-api-key": limited }, body });
+    expect({ body, status: r.status }).toEqual({ body, status: 200 });
+    // What Ollama read: the operator's keep_alive, whichever spelling the caller used.
+    expect({ body, read: go.requests.slice(before).map((q) => (q.json as { keep_alive?: unknown }).keep_alive) }).toEqual({ body, read: [-1] });
+  }
 });
 
 /** Each kind's model-management routes, and spellings of them its router, or another's, may route as them. */
