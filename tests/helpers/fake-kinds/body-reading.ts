@@ -13,6 +13,8 @@
 //     errors, no comments (ignore_comments defaults to false), data after the value an error; exact keys, the last
 //     duplicate stored (nlohmann/json discussions #3392).
 //   - LM Studio and OpenAI: a JavaScript server, JSON.parse of the text TextDecoder gives (WHATWG replacement, BOM skipped).
+// Numbers are JavaScript numbers here: Python's and Go's integers past 2^53 keep digits these lose (no field the broker
+// reads depends on them: a limit that large is held as the largest anyway).
 //
 // Paths (the router's view of the request target's path):
 //   - Ollama: Go's net/http unescapes it (url.PathUnescape: a bad escape is 400), then http.DefaultServeMux (Ollama's
