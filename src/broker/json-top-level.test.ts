@@ -169,3 +169,19 @@ describe("bodies that are not one JSON object", () => {
     expect(model('{"model":"a","model":"b", "x": "')).toMatchObject({ exact: 2, value: "b", complete: false });
   });
 });
+
+describe("a chosen string value parsers read differently", () => {
+  test("invalid UTF-8 (Go: one U+FFFD per bad byte, TextDecoder one per sequence, Python and nlohmann refuse) or a lone surrogate escape (Go: U+FFFD, Python and JSON.parse keep it) is invalid, naming the field; well-formed text is read", () => {
+    const bytes = (...parts: (string | number[])[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === "string" ? [...enc.encode(p)] : p)));
+    for (const body of [bytes('{"model":"ok', [0xe2, 0x82], '"}'), bytes('{"model":"ok', [0xff], '"}'), bytes('{"model":"', [0xc1, 0xad], '"}'), bytes('{"model":"ok\\ud800"}'), bytes('{"model":"\\udc00ok"}')]) {
+      const r = read(body);
+      expect(r.kind).toBe("invalid");
+      expect(r.kind === "invalid" && r.reason).toContain('"model"');
+    }
+    // Only the chosen fields: a bad byte elsewhere is the upstream's to judge.
+    expect(model(bytes('{"prompt":"', [0xff], '","model":"ok"}')).value).toBe("ok");
+    expect(model('{"model":"qwen\u00e9:1b"}').value).toBe("qwen\u00e9:1b");
+    expect(model('{"model":"\\ud83d\\ude00"}').value).toBe("\u{1f600}");
+    expect(model('{"model":"\\u00e9"}').value).toBe("\u00e9");
+  });
+});

@@ -27,6 +27,8 @@
 // reads the body with JSON.parse (src/gateway/budget.ts), which takes neither: such a body would hold the default and
 // generate its max_tokens on vLLM. Go, nlohmann and JSON.parse refuse both, so refusing them costs no client anything.
 
+import { isUtf8 } from "node:buffer";
+
 /** One chosen field as the body names it. */
 export interface FieldRead {
   /** How many keys are exactly this name once unescaped ("model" and "\u006dodel" alike). */
@@ -146,7 +148,7 @@ export function readTopLevel(body: Uint8Array, names: readonly string[], into?: 
         i = skipValue(buf, i);
         if (variant === null) {
           f.exact++;
-          f.value = valueOf(buf, start, i);
+          f.value = valueOf(buf, start, i, names[which >> 1]!);
         } else f.variants = [...f.variants, variant];
       }
       i = skipSpace(buf, i);
@@ -338,16 +340,26 @@ const latin1Safe = (buf: Buffer, start: number, end: number) => {
   return true;
 };
 
-/** A chosen field's value: a string (unescaped), null, or NOT_A_STRING. */
-function valueOf(buf: Buffer, start: number, end: number): string | null | typeof NOT_A_STRING {
+/**
+ * A chosen field's value: a string (unescaped), null, or NOT_A_STRING. A string that is not well-formed text is refused
+ * (I-JSON, RFC 7493 §2.1: UTF-8, no lone surrogates), since parsers read it differently: Go replaces each invalid byte
+ * and a lone "\uD800" with U+FFFD ("ok\xE2\x82" is "ok��"), TextDecoder a whole bad sequence with one, Python's json
+ * refuses invalid UTF-8 but keeps a lone surrogate, nlohmann refuses both. (ASCII without escapes, the common case, is
+ * well-formed and read as it is.)
+ */
+function valueOf(buf: Buffer, start: number, end: number, name: string): string | null | typeof NOT_A_STRING {
   const c = buf[start]!;
   if (c === QUOTE) {
     if (latin1Safe(buf, start + 1, end - 1)) return buf.toString("latin1", start + 1, end - 1);
+    if (!isUtf8(buf.subarray(start + 1, end - 1))) throw new Invalid(start, `"${name}" is not valid UTF-8 (Go reads each bad byte as U+FFFD, Python's json and llama.cpp refuse the body)`);
+    let v: string;
     try {
-      return JSON.parse(buf.toString("utf8", start, end)) as string;
+      v = JSON.parse(buf.toString("utf8", start, end)) as string;
     } catch {
       throw new Invalid(start, "a string value is not valid JSON");
     }
+    if (!v.isWellFormed()) throw new Invalid(start, `"${name}" has a lone surrogate escape (Go reads it as U+FFFD, Python keeps it, llama.cpp refuses the body)`);
+    return v;
   }
   if (end - start === 4 && c === 0x6e && buf[start + 1] === 0x75 && buf[start + 2] === 0x6c && buf[start + 3] === 0x6c) return null;
   return NOT_A_STRING;

@@ -20,6 +20,12 @@ test("an escaped, doubled, trailing-slash or upper-case spelling of a path is it
   // Decoded once, as Go decodes: %2563 is "%63", not "c".
   expect(routeOf("/api/%2563opy")).toBe("/api/%63opy");
   for (const p of ["/api/%63opy", "/API/DELETE", "/api/blobs/sha256:00", "/api/push/"]) expect(isModelManagement(routeOf(p))).toBe(true);
+  // cpp-httplib (llama.cpp) also decodes "%u" and four hex digits: "/models/%u006coad" is its /models/load. Once, too.
+  expect(routeOf("/models/%u006coad")).toBe("/models/load");
+  expect(routeOf("/%u006Dodels%u002Fload")).toBe("/models/load");
+  expect(routeOf("/models/%25u006coad")).toBe("/models/%u006coad");
+  expect(routeOf("/models/%u06coad")).toBe("/models/%u06coad");
+  for (const p of ["/models/%u006coad", "/models/%U006coad", "/api/%u0070ull"]) expect(isModelManagement(routeOf(p))).toBe(p !== "/models/%U006coad");
   expect(isModelManagement(routeOf("/api/chat"))).toBe(false);
   // The other kinds' own management routes: llama.cpp's router, LM Studio's v1 REST API, vLLM's runtime LoRA updates.
   for (const p of ["/models/load", "/models/unload", "/api/v1/models/download", "/API/v1/Models/%6Coad", "/api/v1/models/unload/", "/v1/load_lora_adapter", "/api/signout", "/api/me", "/api/user/keys/abc", "/api/experimental/web_search", "/api/experimental/web_fetch", "/debug/pprof/heap", "/DEBUG/pprof/", "/sleep", "/wake_up", "/collective_rpc", "/reset_prefix_cache"]) expect(isModelManagement(routeOf(p))).toBe(true);

@@ -2,15 +2,18 @@
 
 /**
  * The route an upstream will serve for `path` (no query), for deciding what a request may do: percent-escapes decoded
- * as Go's net/url (and Python's and cpp-httplib's servers) decode them before routing, so "/api/%63opy" is "/api/copy";
- * then, stricter than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no
- * spelling of a route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url; those
- * that only decoding reveals are resolved here.)
+ * as Go's net/url (and Python's and cpp-httplib's servers) decode them before routing, so "/api/%63opy" is "/api/copy",
+ * and cpp-httplib's (llama.cpp's) "%uXXXX" too, so "/models/%u006coad" is "/models/load" (its decode_path_component
+ * reads four hex digits after "%u" as a character; Go refuses such a path, uvicorn keeps it as it is); then, stricter
+ * than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no spelling of a
+ * route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url; those that only
+ * decoding reveals are resolved here.) One pass, as each of those servers decodes once: "%2575" is "%75", not "u".
  */
 const UNUSUAL_PATH = /[%A-Z]|\/\/|.\/$/;
+const ESCAPE = /%(?:u([0-9a-fA-F]{4})|([0-9a-fA-F]{2}))/g;
 export function routeOf(path: string): string {
   if (!UNUSUAL_PATH.test(path)) return path;
-  let p = path.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  let p = path.replace(ESCAPE, (_, u: string | undefined, h: string | undefined) => String.fromCharCode(parseInt((u ?? h)!, 16)));
   p = p.replace(/\/+/g, "/").toLowerCase();
   // Bun resolved the dot segments it saw, but not one spelled with an escaped slash ("/api/chat/..%2fpull"): after
   // decoding it is "/api/chat/../pull", which Go's ServeMux (in front of Ollama's router) cleans to /api/pull.

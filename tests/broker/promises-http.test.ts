@@ -89,7 +89,7 @@ test("every spelling of /api/pull is the pull for a key without --allow-model-ma
 test("through the relay every spelling of /api/pull is refused at the agent ([tunnel] allow_model_management is off) and reaches nothing", async () => {
   const body = JSON.stringify({ model: ALLOWED, stream: false });
   const before = fake.requests.length;
-  for (const target of ["/api/pull", "//api/pull", "/api/pull/", "/api/%70ull", "/api%2fpull", "/API/PULL", "/api/chat/..%2fpull", "/api/pull;x", "/api/pull%00"]) {
+  for (const target of ["/api/pull", "//api/pull", "/api/pull/", "/api/%70ull", "/api%2fpull", "/API/PULL", "/api/chat/..%2fpull", "/api/pull;x", "/api/pull%00", "/api/%u0070ull", "/models/%u006coad"]) {
     const r = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${target}`, { headers: RELAY_AUTH, body });
     expect({ target, refused: r.status === 400 || r.status === 403 || r.status === 404 }).toEqual({ target, refused: true });
     expect({ target, error: typeof JSON.parse(r.body).error }).toEqual({ target, error: "string" });

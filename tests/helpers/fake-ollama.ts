@@ -8,6 +8,7 @@
 import type { Server } from "bun";
 import { servesNatively, type KindName } from "../../src/kinds/index.ts";
 import { anthropicMessages, chatToolCall, openAiResponses, type FakeContext } from "./fake-dialects.ts";
+import { readBodyAs, readPathAs } from "./fake-kinds/body-reading.ts";
 import { FAKE_KIND_CHAT_EXTRAS, FAKE_KIND_ROUTES, FAKE_KIND_THINKING } from "./fake-kinds/index.ts";
 
 export interface FakeOllamaOptions {
@@ -51,9 +52,9 @@ export interface FakeOllamaOptions {
   /** Record requests (tests); benchmarks turn it off. Default true. */
   record?: boolean;
   /**
-   * Route on the path with its percent-escapes decoded, as Go's net/http hands URL.Path to Ollama's router (and
-   * Starlette and cpp-httplib decode before routing): "/api/%74ags" is served as /api/tags. Requests are recorded with
-   * the path as sent. Default false.
+   * Route on the path as the kind's server does (fake-kinds/body-reading.ts): Go's net/http unescapes it and its
+   * ServeMux redirects an unclean one, uvicorn unquotes it, cpp-httplib decodes %XX and %uXXXX: "/api/%74ags" is served
+   * as /api/tags. Requests are recorded with the path as sent (and `routed`). Default false.
    */
   routeDecoded?: boolean;
 }
@@ -66,8 +67,10 @@ export interface RecordedRequest {
   search: string;
   headers: Record<string, string>;
   bodySize: number;
-  /** The parsed JSON body (inference and other JSON routes), as the upstream received it. */
+  /** The JSON body as the kind's server reads it (fake-kinds/body-reading.ts: Ollama's top-level keys folded as Go matches them). */
   json?: unknown;
+  /** With routeDecoded: the path the kind's router routed on (its escapes decoded). */
+  routed?: string;
   /** The client's source port: equal ports mean a reused (kept-alive) connection. */
   remotePort: number;
 }
@@ -124,16 +127,14 @@ function tagObject(name: string) {
 }
 
 /**
- * A top-level field as the fake's kind reads it. Ollama decodes into Go structs: a key matches a field without case and
- * the last match wins ({"stream":false,"STREAM":true} streams); vLLM (pydantic), llama.cpp (nlohmann) and the others
- * match exactly. (JSON.parse already kept the last of exact duplicates; among spellings, the last key in the object.)
+ * A top-level field as the fake's kind reads it: the body was read by that kind's parser (fake-kinds/body-reading.ts),
+ * so Ollama's keys are already folded as Go matches them ({"stream":false,"STREAM":true} streams) and the others exact.
  */
-function topLevel(body: Record<string, unknown>, name: string, fold: boolean): unknown {
-  if (!fold) return body[name];
-  let v: unknown;
-  for (const k of Object.keys(body)) if (k.toLowerCase() === name) v = body[k];
-  return v;
+function topLevel(body: Record<string, unknown>, name: string): unknown {
+  return body[name];
 }
+
+const INFERENCE_ROUTE = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings|messages|responses))$/;
 
 function errorJson(status: number, message: string): Response {
   return Response.json({ error: message }, { status });
@@ -273,8 +274,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   // between digits) and 7e2; the others integers only.
   const tokensFor = (body: any): number => {
     const kind = options.kind;
-    const go = kind === "ollama";
-    const top = (name: string) => (body && typeof body === "object" ? topLevel(body, name, go) : undefined);
+    const top = (name: string) => (body && typeof body === "object" ? topLevel(body, name) : undefined);
     const lax = (v: unknown) => (kind === "vllm" && typeof v === "string" && /^\s*\+?\d+(?:_\d+)*\s*$/.test(v) ? Number(v.replace(/_/g, "")) : v);
     const n = (kind === "llamacpp" ? top("n_predict") : undefined) ?? (top("options") as any)?.num_predict ?? lax(top("max_tokens")) ?? lax(top("max_completion_tokens"));
     return Number.isInteger(n) && n >= 0 ? n : options.tokens;
@@ -299,27 +299,13 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     wait: (req, path, tokens) => waitGeneration(req, path, tokens),
   };
 
-  /**
-   * The text encoding a body is read in: UTF-8, except on a vLLM fake, where Python's json.loads(bytes) (what starlette's
-   * request.json() calls) takes UTF-16 by its byte-order mark, or by a NUL in its first two bytes (UTF-32: not faked).
-   */
-  const bodyEncoding = (b: Uint8Array): string => {
-    if (options.kind !== "vllm" || b.length < 2) return "utf-8";
-    if ((b[0] === 0xfe && b[1] === 0xff) || b[0] === 0) return "utf-16be";
-    if ((b[0] === 0xff && b[1] === 0xfe) || b[1] === 0) return "utf-16le";
-    return "utf-8";
-  };
-
-  async function readBody(req: Request): Promise<{ size: number; json: any }> {
+  /** The body as the kind's server reads it (fake-kinds/body-reading.ts); `refused`: why that server's parser refuses it. */
+  async function readBody(req: Request): Promise<{ size: number; json: any; refused?: string }> {
     if (!req.body) return { size: 0, json: undefined };
-    const buf = await req.arrayBuffer();
-    let json: any;
-    try {
-      json = buf.byteLength ? JSON.parse(new TextDecoder(bodyEncoding(new Uint8Array(buf))).decode(buf)) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { size: buf.byteLength, json };
+    const buf = new Uint8Array(await req.arrayBuffer());
+    if (buf.byteLength === 0) return { size: 0, json: undefined };
+    const read = readBodyAs(options.kind, buf);
+    return read.ok ? { size: buf.byteLength, json: read.value } : { size: buf.byteLength, json: undefined, refused: read.reason };
   }
 
   /** Counts an upload's bytes without holding it. */
@@ -337,12 +323,12 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       : null;
     if (rec) requests.push(rec);
     if (options.routeDecoded) {
-      try {
-        path = decodeURIComponent(path);
-      } catch {
-        // Go's url.PathUnescape fails, and net/http answers 400.
-        return new Response("400 Bad Request", { status: 400 });
-      }
+      // The path as the kind's server routes it: Go's unescaping (400 for a bad escape) and ServeMux's 301 to the clean
+      // path, uvicorn's unquote, cpp-httplib's %XX and %uXXXX (fake-kinds/body-reading.ts).
+      const routed = readPathAs(options.kind, path);
+      if ("status" in routed) return new Response(null, { status: routed.status, headers: routed.location ? { location: routed.location } : {} });
+      path = routed.path;
+      if (rec) rec.routed = path;
     }
 
     if (options.kind === "ollama" && !isAllowedOllamaHost(req.headers.get("host"))) return new Response("", { status: 403 });
@@ -356,16 +342,19 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       return new Response(null, { status: 201 });
     }
 
-    const { size, json } = method === "GET" || method === "HEAD" ? { size: 0, json: undefined } : await readBody(req);
+    const { size, json, refused } = method === "GET" || method === "HEAD" ? { size: 0, json: undefined } : await readBody(req);
     if (rec) {
       rec.bodySize = size;
       if (json !== undefined) rec.json = json;
     }
     const body = json ?? {};
+    // A body the kind's parser refuses is its server's 400 on the routes that read JSON (Go: "invalid character", FastAPI:
+    // json_invalid, llama.cpp: "parse error").
+    if (refused !== undefined && (INFERENCE_ROUTE.test(path) || path === "/completion")) return errorJson(400, `the body is not JSON to this server: ${refused}`);
     // The kind's own routes (llama.cpp /health, /props, /slots; vLLM /metrics; LM Studio /api/v1/models …) first.
     const own = FAKE_KIND_ROUTES[options.kind]?.(method, path, { options, concurrency });
     if (own) return own;
-    const inference = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings|messages|responses))$/.test(path);
+    const inference = INFERENCE_ROUTE.test(path);
     if (inference && options.failWith503) return errorJson(503, "server busy, please try again.  maximum pending requests exceeded");
 
     if (options.kind === "ollama") {
@@ -476,7 +465,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         // A thinking model's reasoning, in the kind's field, unless the request switched its thinking off.
         const thinks = FAKE_KIND_THINKING[options.kind];
         const thought = chat && options.reasoning && thinks && !thinks.off(body) ? { [thinks.field]: options.reasoning } : {};
-        if (!topLevel(body, "stream", options.kind === "ollama")) {
+        if (!topLevel(body, "stream")) {
           if (!(await waitGeneration(req, path, n))) return Response.json({ error: { message: "generation aborted" } }, { status: 500 });
           return Response.json(
             chat
@@ -490,7 +479,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
             : { id, object: "text_completion", created, model, system_fingerprint: "fp_ollama", choices: [{ index: 0, text: delta ?? "", finish_reason: finish }] };
         const sse = (o: unknown) => enc.encode(`data: ${JSON.stringify(o)}\n\n`);
         const final = [sse(chunk(null, "stop"))];
-        if ((topLevel(body, "stream_options", options.kind === "ollama") as { include_usage?: unknown } | undefined)?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
+        if ((topLevel(body, "stream_options") as { include_usage?: unknown } | undefined)?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
         final.push(enc.encode("data: [DONE]\n\n"));
         const reasoning = Object.keys(thought).length ? sse({ ...chunk(null, null), choices: [{ index: 0, delta: { role: "assistant", ...thought }, finish_reason: null }] }) : null;
         return tokenStream(req, path, n, (i) => (i === 0 && reasoning ? Buffer.concat([reasoning, sse(chunk(tokenText(i), null))]) : sse(chunk(tokenText(i), null))), final);

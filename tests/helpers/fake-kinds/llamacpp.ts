@@ -7,6 +7,8 @@ import type { FakeKindRoutes } from "./index.ts";
 const LOADING = { error: { code: 503, message: "Loading model", type: "unavailable_error" } };
 
 export const llamacppRoutes: FakeKindRoutes = (method, path, s) => {
+  // Router mode (tools/server/README.md, "Using multiple models"): loading and unloading a model answer success.
+  if (method === "POST" && (path === "/models/load" || path === "/models/unload")) return Response.json({ success: true });
   if (method !== "GET") return null;
   const slots = Math.max(1, s.options.slots || 1);
   // While loading, llama-server answers 503 on every route but /health says why.
