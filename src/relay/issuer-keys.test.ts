@@ -107,6 +107,24 @@ test("a relay clock set back an hour (NTP, an operator) after a failed discovery
   }
 });
 
+test("a relay clock set back an hour after the key set was fetched: a key the issuer rotated in is fetched once the cooldown has passed, not an hour later", async () => {
+  const k1 = await newKey("k1");
+  const k2 = await newKey("k2");
+  keysAt["/jwks"] = [k1.jwk];
+  const auth = relayAuth();
+  expect((await auth.agent(req(await sign(k1)))).ok).toBe(true);
+  expect(hits["/jwks"]).toBe(1);
+  setSystemTime(new Date(Date.now() - 3_600_000));
+  try {
+    keysAt["/jwks"] = [k1.jwk, k2.jwk];
+    await Bun.sleep(250);
+    expect(await auth.agent(req(await sign(k2)))).toMatchObject({ ok: true, via: "jwt" });
+    expect(hits["/jwks"]).toBe(2);
+  } finally {
+    setSystemTime();
+  }
+});
+
 test("when the key set cannot be fetched any more, discovery is read again (jwks_uri moved)", async () => {
   const k1 = await newKey("k1");
   keysAt["/jwks"] = [k1.jwk];

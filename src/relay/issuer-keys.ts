@@ -49,6 +49,8 @@ export class IssuerKeys {
   private fetchFailure: { at: number; url: string; error: Error } | null = null;
   /** When discovery was last read: after a failed JWKS fetch it is read again at most once per cooldown. */
   private discoveredAt = -Infinity;
+  /** When a key set was last fetched: jose counts its own cooldown on the wall clock (below). */
+  private fetchedAt = -Infinity;
 
   constructor(private readonly o: IssuerKeysOptions) {
     this.fixedUrl = o.jwksUrl ? checkedUrl(o.jwksUrl, "[oidc] jwks_url") : null;
@@ -82,6 +84,7 @@ export class IssuerKeys {
       } catch {}
       if (!Array.isArray(keys)) throw new Error(`the issuer's JWKS ${url} is not a JSON Web Key Set (no "keys" list in a JSON object)`);
       this.fetchFailure = null;
+      this.fetchedAt = performance.now();
       return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
     } catch (e) {
       this.fetchFailure = { at: performance.now(), url, error: e as Error };
@@ -139,6 +142,12 @@ export class IssuerKeys {
     } catch (e) {
       if (e instanceof (await jose()).errors.JWKSNoMatchingKey) {
         if (!jwks.coolingDown) throw e;
+        // jose's cooldown is on the wall clock: set back an hour after a fetch, it would refuse a key rotated in that
+        // hour. Past our own cooldown since that fetch, the set is read again now.
+        if (performance.now() - this.fetchedAt >= this.o.cooldownMs) {
+          await jwks.reload();
+          return await jwks(header, token);
+        }
         // The issuer rotated right after our last fetch: wait out the (short) cooldown once, then jose refetches.
         const until = performance.now() + Math.min(this.o.cooldownMs, MAX_ROTATION_WAIT_MS);
         while (jwks.coolingDown && performance.now() < until) await Bun.sleep(50);
