@@ -159,6 +159,56 @@ describe("alert rules", () => {
     expect(on.log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
   });
 
+  test("a wall clock set back an hour (NTP, a user) holds no alert back: the tunnel down for its threshold raises then, not an hour later", () => {
+    const t = (state: string) => ({ state, protocol: "v2", relay: "wss://relay.example/agent", since: null, nextRetry: null, attempt: 1, lastError: "connection refused", tunnelId: null, activeStreams: 0 }) as EventMap["tunnel.state"];
+    const { clock, log, emit } = setup({}, true);
+    emit("tunnel.state", t("reconnecting"));
+    clock.advance(10_000);
+    clock.jumpWall(-3_600_000);
+    clock.advance(49_999);
+    expect(log).toEqual([]);
+    clock.advance(1);
+    expect(log.map((l) => [l.type, l.alert.id])).toEqual([["alert.raised", "tunnel_down"]]);
+    expect(log[0]!.alert.message).toContain("has been disconnected for 1 min");
+  });
+
+  test("across a wall clock set back an hour: an upstream back up says how long it was down, and the cooldown after it ends on time", () => {
+    const { clock, log, emit } = setup();
+    emit("upstream.state", down());
+    clock.advance(30_000);
+    clock.jumpWall(-3_600_000);
+    clock.advance(120_000);
+    emit("upstream.state", up());
+    expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared"]);
+    expect(log[1]!.alert.message).toBe("Upstream local is back up after 2 min 30 s");
+    // Down again and staying down: raised once the 5 min cooldown is over, not an hour later.
+    clock.jumpWall(-3_600_000);
+    emit("upstream.state", down());
+    clock.advance(5 * 60_000 - 1);
+    expect(log.length).toBe(2);
+    clock.advance(1);
+    expect(log.map((l) => l.type)).toEqual(["alert.raised", "alert.cleared", "alert.raised"]);
+  });
+
+  test("a laptop's night asleep (the wall clock on 8 h, the monotonic one and the timers not): a condition that held when the lid closed is not raised on waking; the health check and the reconnect that follow clear it with nothing raised", () => {
+    const t = (state: string) => ({ state, protocol: "v2", relay: "wss://relay.example/agent", since: null, nextRetry: null, attempt: 1, lastError: "connection refused", tunnelId: null, activeStreams: 0 }) as EventMap["tunnel.state"];
+    const { clock, log, emit } = setup({}, true);
+    emit("upstream.state", down());
+    clock.advance(10_000);
+    clock.jumpWall(8 * 3_600_000);
+    // Waking: the tunnel's session is seen dead at once, and the daemon's events run the engine.
+    emit("tunnel.state", t("reconnecting"));
+    clock.advance(1_000);
+    emit("upstream.state", up());
+    emit("tunnel.state", t("connected"));
+    clock.advance(600_000);
+    expect(log).toEqual([]);
+    // Still down for its threshold of time awake: raised.
+    emit("upstream.state", down());
+    clock.advance(30_000);
+    expect(log.map((l) => l.alert.id)).toEqual(["upstream_down:local"]);
+  });
+
   test("login required comes at once from auth.state or tunnel auth_failed, deduplicated, cleared by signing in", () => {
     const { log, emit } = setup({}, true);
     emit("auth.state", { state: "login_required", reason: "the refresh token expired" });

@@ -81,7 +81,7 @@ export class AlertRules {
         const d = e.data;
         if (d.to === "down") this.upstreamDown(d.name, d.reason);
         else if (d.to === "up" || d.to === "degraded")
-          this.engine.ends(`upstream_down:${d.name}`, (a) => `Upstream ${d.name} is back up after ${fmtDuration(this.clock.now() - Date.parse(a.raisedAt) + this.settings.upstreamDownMs)}`);
+          this.engine.ends(`upstream_down:${d.name}`, (_, stood) => `Upstream ${d.name} is back up after ${fmtDuration(stood + this.settings.upstreamDownMs)}`);
         // Back up, the outage's failures have left its window (src/broker/health-monitor.ts): re-read the rates now.
         this.checkErrorRates();
         break;

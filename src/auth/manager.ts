@@ -54,8 +54,11 @@ export class AuthManager implements AuthService {
   private nextRetryAt: number | null = null;
   private tokenExpired = false;
   private expiryTimer: ReturnType<typeof setTimeout> | null = null;
-  /** When the last grant was sent: refreshes are rate-bounded whatever the settings and callers. */
-  private lastGrantAt = 0;
+  /**
+   * When the last grant was sent (performance.now(): a span, so a system clock set back an hour does not hold every
+   * refresh back for that hour): refreshes are rate-bounded whatever the settings and callers.
+   */
+  private lastGrantAt = -Infinity;
   /** A refresh succeeded since the session was loaded: the stored refresh token is the issuer's current one. */
   private confirmed = false;
   private oidc: client.Configuration | null = null;
@@ -274,6 +277,11 @@ export class AuthManager implements AuthService {
     return this.deps.minGrantIntervalMs ?? MIN_GRANT_INTERVAL_MS;
   }
 
+  /** How long the rate bound still holds the next grant back (≤ 0: not at all). */
+  private grantWaitMs(): number {
+    return this.lastGrantAt + this.minGrantMs - performance.now();
+  }
+
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -301,7 +309,7 @@ export class AuthManager implements AuthService {
       delayMs = Math.max(MIN_REFRESH_DELAY_MS, this.dueAt(s) - Date.now());
     }
     // Never sooner than the rate bound allows.
-    delayMs = Math.max(delayMs, this.lastGrantAt + this.minGrantMs - Date.now());
+    delayMs = Math.max(delayMs, this.grantWaitMs());
     this.timer = setTimeout(() => void this.refreshNow().catch(() => {}), delayMs);
   }
 
@@ -321,8 +329,8 @@ export class AuthManager implements AuthService {
     const s = this.session;
     if (!s?.refreshToken || this.state !== "signed_in") return;
     // Rate bound: whoever asks, at most one grant per interval; the timer picks the refresh up when it is allowed.
-    if (Date.now() - this.lastGrantAt < this.minGrantMs) {
-      if (!this.timer) this.schedule(this.lastGrantAt + this.minGrantMs - Date.now());
+    if (this.grantWaitMs() > 0) {
+      if (!this.timer) this.schedule(this.grantWaitMs());
       return;
     }
     let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>> | undefined;
@@ -379,7 +387,7 @@ export class AuthManager implements AuthService {
 
   /** One refresh grant; the first try of a refresh counts toward the rate bound. */
   private async grant(refreshToken: string, again = false): Promise<Awaited<ReturnType<typeof client.refreshTokenGrant>>> {
-    if (!again) this.lastGrantAt = Date.now();
+    if (!again) this.lastGrantAt = performance.now();
     const config = await this.client();
     return (await openidClient()).refreshTokenGrant(config, refreshToken, audienceParams(this.auth));
   }
@@ -415,7 +423,7 @@ export class AuthManager implements AuthService {
     if (this.failures > 1) this.oidc = null;
     const initial = this.deps.retryInitialMs ?? 2000;
     const max = this.deps.retryMaxMs ?? 300_000;
-    const delay = Math.max(Math.min(max, initial * 2 ** (this.failures - 1)), this.lastGrantAt + this.minGrantMs - Date.now());
+    const delay = Math.max(Math.min(max, initial * 2 ** (this.failures - 1)), this.grantWaitMs());
     this.lastError = msg;
     this.nextRetryAt = Date.now() + delay;
     log.warn("refreshing the access token failed; will retry", { error: msg, attempt: this.failures, retryInMs: delay });

@@ -41,13 +41,27 @@ export const realClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
-/** A manual clock for tests: timers fire only when advance() moves time past them. */
+/**
+ * A manual clock for tests: timers fire only when advance() moves time past them. Its wall clock can be moved apart
+ * from its monotonic one (jumpWall: a clock set, a laptop's sleep), as the real ones part.
+ */
 export class ManualClock implements Clock {
   private t = 0;
+  private wallOffset = 0;
   private seq = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
   now(): number {
+    return this.t + this.wallOffset;
+  }
+  monotonic(): number {
     return this.t;
+  }
+  /**
+   * Moves the wall clock alone, firing nothing: set back (-3_600_000, NTP or a user), or on (a sleep, which Linux's
+   * CLOCK_MONOTONIC and the timers on it do not count).
+   */
+  jumpWall(ms: number): void {
+    this.wallOffset += ms;
   }
   setTimeout(fn: () => void, ms: number): unknown {
     const id = ++this.seq;

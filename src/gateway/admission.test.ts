@@ -304,6 +304,42 @@ test("tokens_per_day resets at 00:00 UTC (the ledger's day), whatever the local 
   }
 });
 
+test("across a daylight-saving change (St. John's, UTC−2:30 to −3:30 on 2026-11-01): the budget's day is still the 24 h UTC day, reset at 00:00 UTC, and Retry-After counts to then", () => {
+  const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
+  dirs.push(d);
+  const tz = process.env.TZ;
+  process.env.TZ = "America/St_Johns";
+  try {
+    // The zone is really in effect: its offset changes at 04:30 UTC that day.
+    expect([new Date("2026-11-01T04:29:00Z").getTimezoneOffset(), new Date("2026-11-01T04:31:00Z").getTimezoneOffset()]).toEqual([150, 210]);
+    let now = Date.parse("2026-11-01T00:10:00Z"); // 21:40 on 31 October, local time
+    const store = new KeyStore(join(d, "keys.json"), () => now, 0);
+    const ledger = new UsageLedger(join(d, "usage.json"), () => now);
+    const admission = new Admission(store, () => "auto", () => now, (key) => ledger.tokensToday(key));
+    const k = createKey("dst", { ...NO_LIMITS, tokens_per_day: 100 });
+    store.add(k.record);
+    const a = admission.admit(bearer(k.key), LAN);
+    const spend = (tokens: number) => ledger.add({ model: "m", status: 200, error: null, promptTokens: 0, completionTokens: tokens, key: "dst", caller: "lan", source: "local", queueMs: 0 });
+    spend(40);
+    // Before and after the clocks go back: one day, one budget.
+    now = Date.parse("2026-11-01T04:29:00Z");
+    spend(30);
+    now = Date.parse("2026-11-01T04:31:00Z");
+    spend(30);
+    expect(ledger.tokensToday("dst")).toBe(100);
+    const e = refusal(() => admission.authorize(a, "m"));
+    expect([e.status, e.retryAfter]).toEqual([429, 19 * 3600 + 29 * 60]);
+    // 20:30 local on 1 November: the UTC day has ended, the local one has not.
+    now = Date.parse("2026-11-02T00:00:00Z");
+    admission.authorize(a, "m");
+    expect(ledger.tokensToday("dst")).toBe(0);
+    expect(ledger.query({ key: "dst" }).map((r) => [r.day, r.completion_tokens])).toEqual([["2026-11-01", 100]]);
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
+});
+
 test("after a wait in the queue the key's budget is checked again: spent meanwhile is 429 until 00:00 UTC", () => {
   const d = mkdtempSync(join(tmpdir(), "c2l-adm-"));
   dirs.push(d);

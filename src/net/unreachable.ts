@@ -16,19 +16,34 @@ export function unreachable(host: string, port: number, e: NodeJS.ErrnoException
   return `${host.includes(":") ? `[${host}]` : host}:${port}: ${why ? `${why} (${e.code})` : e.message}`;
 }
 
-/**
- * Why `url`'s host and port cannot be reached, from one TCP connection (null when it connects now, or gives no answer
- * within `timeoutMs`). Only the host and port are named: a URL's query may hold a token.
- */
-export async function whyUnreachable(url: string, timeoutMs: number): Promise<string | null> {
+/** The host and port a ws(s):// or http(s):// URL connects to; null for a URL that does not parse. */
+function hostPort(url: string): { host: string; port: number } | null {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     return null;
   }
-  const host = u.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(u.port || (u.protocol === "wss:" || u.protocol === "https:" ? 443 : 80));
+  return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || (u.protocol === "wss:" || u.protocol === "https:" ? 443 : 80)) };
+}
+
+/**
+ * "HOST:PORT: why (CODE)" for `url` when `code` (the system's error, as Bun's WebSocket error event carries it) is one
+ * this file has words for; null otherwise.
+ */
+export function unreachableWith(url: string, code: unknown): string | null {
+  const at = typeof code === "string" && code in REASONS ? hostPort(url) : null;
+  return at && unreachable(at.host, at.port, Object.assign(new Error(code as string), { code: code as string }));
+}
+
+/**
+ * Why `url`'s host and port cannot be reached, from one TCP connection (null when it connects now, or gives no answer
+ * within `timeoutMs`). Only the host and port are named: a URL's query may hold a token.
+ */
+export async function whyUnreachable(url: string, timeoutMs: number): Promise<string | null> {
+  const at = hostPort(url);
+  if (!at) return null;
+  const { host, port } = at;
   // Loaded on a failure only: an agent that connects never pays for node:net.
   const { connect } = await import("node:net");
   return new Promise((resolve) => {

@@ -248,7 +248,7 @@ describe("session", () => {
     override now(): number {
       return super.now() + this.offset;
     }
-    monotonic(): number {
+    override monotonic(): number {
       return super.now();
     }
   }

@@ -1,5 +1,5 @@
 // The relay finds the issuer's keys through its discovery document (jwks_uri), checks the issuer it names, caches it and reads it again after a failure.
-import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, expect, setSystemTime, test } from "bun:test";
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { parseRelayConfig } from "./config.ts";
 import { RelayAuth } from "./auth.ts";
@@ -87,6 +87,42 @@ test("a failed discovery is retried after the cooldown, not on every request", a
   await Bun.sleep(250);
   expect((await auth.agent(req(await sign(k)))).ok).toBe(true);
   expect(hits["/.well-known/openid-configuration"]).toBe(2);
+});
+
+test("a relay clock set back an hour (NTP, an operator) after a failed discovery: it is retried after the cooldown, not an hour later", async () => {
+  const k = await newKey("k1");
+  keysAt["/jwks"] = [k.jwk];
+  disco.status = 503;
+  const auth = relayAuth();
+  const token = await sign(k);
+  expect((await auth.agent(req(token))).ok).toBe(false);
+  setSystemTime(new Date(Date.now() - 3_600_000));
+  try {
+    disco.status = 200;
+    await Bun.sleep(250);
+    expect(await auth.agent(req(token))).toMatchObject({ ok: true, via: "jwt" });
+    expect(hits["/.well-known/openid-configuration"]).toBe(2);
+  } finally {
+    setSystemTime();
+  }
+});
+
+test("a relay clock set back an hour after the key set was fetched: a key the issuer rotated in is fetched once the cooldown has passed, not an hour later", async () => {
+  const k1 = await newKey("k1");
+  const k2 = await newKey("k2");
+  keysAt["/jwks"] = [k1.jwk];
+  const auth = relayAuth();
+  expect((await auth.agent(req(await sign(k1)))).ok).toBe(true);
+  expect(hits["/jwks"]).toBe(1);
+  setSystemTime(new Date(Date.now() - 3_600_000));
+  try {
+    keysAt["/jwks"] = [k1.jwk, k2.jwk];
+    await Bun.sleep(250);
+    expect(await auth.agent(req(await sign(k2)))).toMatchObject({ ok: true, via: "jwt" });
+    expect(hits["/jwks"]).toBe(2);
+  } finally {
+    setSystemTime();
+  }
 });
 
 test("when the key set cannot be fetched any more, discovery is read again (jwks_uri moved)", async () => {

@@ -42,11 +42,15 @@ export class IssuerKeys {
   /** jwks_url, checked at construction (a bad one fails the start); its key set is made on first use. */
   private readonly fixedUrl: URL | null;
   private discovering: Promise<RemoteJwks> | null = null;
+  // The times below are performance.now(): cooldowns are spans, and on the wall clock one set back an hour (NTP, an
+  // operator) kept a failure of the issuer standing for that hour, every JWT refused though the issuer was back.
   private failure: { at: number; error: Error } | null = null;
   /** The last failed JWKS fetch: within a cooldown of it no fetch is made, so a flood of tokens cannot hammer a failing issuer. */
   private fetchFailure: { at: number; url: string; error: Error } | null = null;
   /** When discovery was last read: after a failed JWKS fetch it is read again at most once per cooldown. */
-  private discoveredAt = 0;
+  private discoveredAt = -Infinity;
+  /** When a key set was last fetched: jose counts its own cooldown on the wall clock (below). */
+  private fetchedAt = -Infinity;
 
   constructor(private readonly o: IssuerKeysOptions) {
     this.fixedUrl = o.jwksUrl ? checkedUrl(o.jwksUrl, "[oidc] jwks_url") : null;
@@ -61,7 +65,7 @@ export class IssuerKeys {
   /** The failure of a JWKS fetch (of this url, or any) less than a cooldown ago, if any. */
   private recentFetchFailure(url?: string): Error | null {
     const f = this.fetchFailure;
-    return f && (url === undefined || f.url === url) && Date.now() - f.at < this.o.cooldownMs ? f.error : null;
+    return f && (url === undefined || f.url === url) && performance.now() - f.at < this.o.cooldownMs ? f.error : null;
   }
 
   // A moved jwks_uri (a new URL from discovery) is fetched at once; the URL that just failed waits out the cooldown.
@@ -80,9 +84,10 @@ export class IssuerKeys {
       } catch {}
       if (!Array.isArray(keys)) throw new Error(`the issuer's JWKS ${url} is not a JSON Web Key Set (no "keys" list in a JSON object)`);
       this.fetchFailure = null;
+      this.fetchedAt = performance.now();
       return new Response(text, { status: 200, headers: { "content-type": "application/json" } });
     } catch (e) {
-      this.fetchFailure = { at: Date.now(), url, error: e as Error };
+      this.fetchFailure = { at: performance.now(), url, error: e as Error };
       throw e;
     }
   };
@@ -108,11 +113,11 @@ export class IssuerKeys {
   private async current(): Promise<RemoteJwks> {
     if (this.remote) return this.remote;
     if (this.fixedUrl) return (this.remote = await this.jwks(this.fixedUrl));
-    if (this.failure && Date.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
+    if (this.failure && performance.now() - this.failure.at < this.o.cooldownMs) throw this.failure.error;
     // The discovered JWKS failed a moment ago: discovery is read again at most once per cooldown, not on every token.
     const recent = this.recentFetchFailure();
-    if (recent && !this.discovering && Date.now() - this.discoveredAt < this.o.cooldownMs) throw recent;
-    this.discovering ??= ((this.discoveredAt = Date.now()), this.discover()).then(
+    if (recent && !this.discovering && performance.now() - this.discoveredAt < this.o.cooldownMs) throw recent;
+    this.discovering ??= ((this.discoveredAt = performance.now()), this.discover()).then(
       async (url) => {
         this.failure = null;
         this.discovering = null;
@@ -120,7 +125,7 @@ export class IssuerKeys {
         return (this.remote = await this.jwks(url));
       },
       (e: Error) => {
-        this.failure = { at: Date.now(), error: e };
+        this.failure = { at: performance.now(), error: e };
         this.discovering = null;
         log.warn("JWTs cannot be verified: the issuer's discovery document failed; retrying on a later request", { issuer: this.o.issuer, error: e.message });
         throw e;
@@ -137,9 +142,15 @@ export class IssuerKeys {
     } catch (e) {
       if (e instanceof (await jose()).errors.JWKSNoMatchingKey) {
         if (!jwks.coolingDown) throw e;
+        // jose's cooldown is on the wall clock: set back an hour after a fetch, it would refuse a key rotated in that
+        // hour. Past our own cooldown since that fetch, the set is read again now.
+        if (performance.now() - this.fetchedAt >= this.o.cooldownMs) {
+          await jwks.reload();
+          return await jwks(header, token);
+        }
         // The issuer rotated right after our last fetch: wait out the (short) cooldown once, then jose refetches.
-        const until = Date.now() + Math.min(this.o.cooldownMs, MAX_ROTATION_WAIT_MS);
-        while (jwks.coolingDown && Date.now() < until) await Bun.sleep(50);
+        const until = performance.now() + Math.min(this.o.cooldownMs, MAX_ROTATION_WAIT_MS);
+        while (jwks.coolingDown && performance.now() < until) await Bun.sleep(50);
         return await jwks(header, token);
       }
       // The key set could not be fetched: its address may have moved, so the next request reads discovery again. Only

@@ -51,3 +51,16 @@ test("a bridge that pings is kept; one silent for 75 s (2.5 of its 30 s pings) i
   expect(ended!.code).toBe("heartbeat_timeout");
   expect(ended!.reason).toBe("no message from the bridge for 75000 ms");
 });
+
+test("a bridge gone silent is declared dead within its tolerance though the wall clock was set back an hour meanwhile (NTP, a user)", async () => {
+  const clock = new ManualClock();
+  const conn = await open(clock);
+  let ended: { code: string; reason: string } | null = null;
+  void conn.closed.then((i) => (ended = i));
+  clock.advance(10_000);
+  clock.jumpWall(-3_600_000);
+  clock.advance(70_000);
+  await Bun.sleep(0);
+  expect(ended).not.toBeNull();
+  expect(ended!.code).toBe("heartbeat_timeout");
+});

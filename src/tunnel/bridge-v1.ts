@@ -1,5 +1,5 @@
 // protocol = "bridge-v1": the 1.x CloudToLocalLLM cloud's bridge (JSON text frames, whole bodies, no streaming), one attempt.
-import { realClock, type Clock } from "../core/clock.ts";
+import { elapsedSince, instant, mark, realClock, type Clock } from "../core/clock.ts";
 import { ConnectError, openAgentSocket, startHandshake, terminate, type Connection } from "./connector.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
 import { HttpError } from "../core/http-error.ts";
@@ -76,7 +76,9 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
     // can be delivered, so their upstream requests are cancelled, not left generating (a reconnect's fresh max_streams
     // would otherwise pile new generations on the orphans).
     const inFlight = new Set<AbortController>();
-    let lastSeen = clock.now();
+    // On both clocks, as the v2 session's heartbeat (docs/protocol.md, Heartbeats): a wall clock set back must not hide a
+    // dead bridge for the jump, and a laptop's sleep (which the monotonic clock does not count) shows at the first tick.
+    const lastSeen = instant(clock);
     let watchdog: unknown = null;
     let resolveClosed!: (i: SessionCloseInfo) => void;
     const closed = new Promise<SessionCloseInfo>((r) => (resolveClosed = r));
@@ -95,7 +97,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
     };
     const watch = () => {
       watchdog = clock.setTimeout(() => {
-        if (clock.now() - lastSeen > tolerance) {
+        if (elapsedSince(clock, lastSeen) > tolerance) {
           end({ code: "heartbeat_timeout", reason: `no message from the bridge for ${tolerance} ms`, remote: false });
           try {
             ws.close(4004, "heartbeat_timeout");
@@ -136,7 +138,7 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
     }
 
     ws.onmessage = (ev) => {
-      lastSeen = clock.now();
+      mark(clock, lastSeen);
       const size = typeof ev.data === "string" ? Buffer.byteLength(ev.data) : (ev.data as ArrayBuffer).byteLength;
       if (size > MAX_BRIDGE_MESSAGE) {
         const reason = `the bridge sent a message of ${size} bytes, over the ${MAX_BRIDGE_MESSAGE}-byte limit`;

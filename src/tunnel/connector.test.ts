@@ -1,6 +1,6 @@
 // Classifying failed connection attempts: 401/403 are permanent, everything else retryable, and no URL query leaks.
 import { expect, test } from "bun:test";
-import { classifyUpgradeError, connect, type ConnectError } from "./connector.ts";
+import { classifyUpgradeError, connect, startHandshake, type ConnectError } from "./connector.ts";
 
 test("401 and 403 on the upgrade are permanent, other statuses and network errors are retryable", () => {
   expect(classifyUpgradeError("WebSocket connection to 'ws://r/agent' failed: Expected 101 status code: 401")).toMatchObject({ code: "unauthorized", permanent: true });
@@ -55,4 +55,16 @@ test("a relay that cannot be reached says why: a refused port, a name that does 
   const dns = await attempt("ws://no-such-host.invalid:8080/agent?token=hunter2");
   expect(dns).toMatch(/^network: cannot reach the relay at no-such-host\.invalid:8080: its host name (does not resolve|could not be resolved now) \(DNS\)/);
   expect(dns).not.toContain("hunter2");
+});
+
+test("the system's code in Bun's WebSocket error event names the cause: no route (a laptop whose address is gone) is said as such, not as a refused port, and the URL's query stays out", async () => {
+  // Nothing listens on this port: a TCP probe of it would say ECONNREFUSED, the words the event's code must win over.
+  const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
+  const port = s.port!;
+  s.stop(true);
+  const ws = { url: `ws://127.0.0.1:${port}/agent?token=hunter2`, close() {}, onerror: null as ((ev: unknown) => void) | null } as unknown as WebSocket;
+  const failed = new Promise<ConnectError>((resolve) => startHandshake(ws, resolve, 5_000, "timeout"));
+  ws.onerror!({ message: `WebSocket connection to '${ws.url}' failed: Failed to connect`, error: Object.assign(new Error("Failed to connect"), { code: "ENETUNREACH" }) } as unknown as Event);
+  const e = await failed;
+  expect(`${e.code}: ${e.message}`).toBe(`network: cannot reach the relay at 127.0.0.1:${port}: no route to its network (ENETUNREACH)`);
 });

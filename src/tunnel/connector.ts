@@ -1,6 +1,6 @@
 // One connection attempt to a relay (protocol v2): WebSocket with a bearer header, HELLO/WELCOME, then a live Session. Never retries.
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
-import { whyUnreachable } from "../net/unreachable.ts";
+import { unreachableWith, whyUnreachable } from "../net/unreachable.ts";
 import { decode, ProtocolError } from "../protocol/codec.ts";
 import { helloFrame, readWelcome } from "../protocol/handshake.ts";
 import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, closeReasonOf, PROTOCOL_VERSION, RESUME_CAPABILITY } from "../protocol/messages.ts";
@@ -157,8 +157,12 @@ export function startHandshake(ws: WebSocket, reject: (e: ConnectError) => void,
     lastError = (ev as ErrorEvent).message ?? "";
     if (settled || diagnosing) return;
     const e = classifyUpgradeError(lastError, caFile);
-    // Bun says "Failed to connect" for a name that does not resolve and a refused port alike: one TCP attempt tells.
+    // Bun says "Failed to connect" for a name that does not resolve and a refused port alike; its event's error names
+    // the system's code. That code is taken first: the TCP attempt below (node:net) says ECONNREFUSED, "nothing listens
+    // on that port", for a network with no route, which a laptop between networks (its address gone) has.
     if (!/failed to connect/i.test(lastError)) return fail(e);
+    const said = unreachableWith(ws.url, ((ev as ErrorEvent).error as { code?: unknown } | null | undefined)?.code);
+    if (said) return fail(new ConnectError("network", `cannot reach the relay at ${said}`, false));
     diagnosing = true;
     void whyUnreachable(ws.url, Math.min(2_000, timeoutMs)).then(
       (why) => fail(why ? new ConnectError("network", `cannot reach the relay at ${why}`, false) : e, true),

@@ -1,4 +1,5 @@
 // Owns telling two agents fighting over one tunnel token from a one-off `replaced`, and what a displaced agent says.
+import { elapsedSince, instant, type Clock, type Instant } from "../core/clock.ts";
 
 /**
  * A live session closed with `replaced` this many times within DISPLACED_WINDOW_MS means another agent holds the same
@@ -23,12 +24,19 @@ export const DISPLACED_FIX = "stop the agent on the other machine, or take the t
 
 /** The recent replacements of one agent's sessions; `record` says whether they now make a fight. */
 export class Replacements {
-  private times: number[] = [];
+  /**
+   * On both clocks (elapsedSince): on the wall clock alone, one set back an hour would keep a replacement "recent" for
+   * that hour and make the next lone one a fight; on the monotonic clock alone, a laptop's night asleep (which it does
+   * not count) would make the replacements before and after the sleep look seconds apart.
+   */
+  private times: Instant[] = [];
 
-  /** One live session closed with `replaced` at `now`: true when the agent should stand down. */
-  record(now: number): boolean {
-    this.times = this.times.filter((t) => t > now - DISPLACED_WINDOW_MS);
-    this.times.push(now);
+  constructor(private readonly clock: Clock) {}
+
+  /** One live session closed with `replaced` now: true when the agent should stand down. */
+  record(): boolean {
+    this.times = this.times.filter((t) => elapsedSince(this.clock, t) < DISPLACED_WINDOW_MS);
+    this.times.push(instant(this.clock));
     return this.times.length >= DISPLACED_AFTER;
   }
 

@@ -350,3 +350,55 @@ test("stop() calls off the attempt under way: its signal aborts (a reload moved 
   await sup.stop();
   expect(signal!.aborted).toBe(true);
 });
+
+test("a wall clock set back an hour during a planned move that never gets through: the 200 ms retries end with the move window (10 s), not an hour later", async () => {
+  const h = harness();
+  h.sup.start();
+  await flush();
+  h.clock.advance(5_000);
+  h.fail = 1_000_000;
+  h.conns.at(-1)!.goAway();
+  await flush();
+  // NTP (or the user) sets the clock back while the agent retries its move.
+  h.clock.jumpWall(-3_600_000);
+  for (let t = 0; t < MOVE_WINDOW_MS + 1_000; t += 200) {
+    h.clock.advance(200);
+    await flush();
+  }
+  expect(h.sup.snapshot()).toMatchObject({ state: "reconnecting", moving: false });
+  expect(h.sup.snapshot().attempt).toBeGreaterThanOrEqual(1);
+  // The counted backoff from now on: a minute brings a handful of attempts, not 300.
+  const before = h.attempts;
+  for (let t = 0; t < 60_000; t += 200) {
+    h.clock.advance(200);
+    await flush();
+  }
+  expect(h.attempts - before).toBeLessThan(10);
+  await h.sup.stop();
+});
+
+test("replacements are spaced on both clocks: a clock set back an hour does not make a lone replacement past the window a fight, nor does a night asleep bring two together", async () => {
+  const h = harness();
+  h.sup.start();
+  await flush();
+  const replacedThenBack = async () => {
+    h.conns.at(-1)!.drop(REPLACED);
+    await flush();
+    expect(h.sup.snapshot().state).toBe("reconnecting");
+    h.clock.advance(1000);
+    await flush();
+    expect(h.sup.snapshot().state).toBe("connected");
+  };
+  h.clock.advance(60_000);
+  await replacedThenBack();
+  // The wall clock set back an hour; the next replacement comes past the window in real time.
+  h.clock.jumpWall(-3_600_000);
+  h.clock.advance(DISPLACED_WINDOW_MS + 60_000);
+  await replacedThenBack();
+  // A night asleep: the wall clock goes on 8 hours, the monotonic one (and the timers) do not.
+  h.clock.jumpWall(8 * 3_600_000);
+  h.clock.advance(1_000);
+  await replacedThenBack();
+  expect(h.conns.length).toBe(4);
+  await h.sup.stop();
+});

@@ -2,7 +2,7 @@
 // planned moves (the relay's GO_AWAY) reconnected at once and not counted, standing down when another agent keeps
 // taking the tunnel over (displacement.ts), injectable clock.
 import type { TunnelState } from "../core/contracts.ts";
-import type { Clock } from "../core/clock.ts";
+import { elapsedSince, instant, type Clock, type Instant } from "../core/clock.ts";
 import type { SessionCloseInfo } from "../protocol/session.ts";
 import { ConnectError, type Connection } from "./connector.ts";
 import { DISPLACED_CODE, DISPLACED_MESSAGE, Replacements } from "./displacement.ts";
@@ -82,19 +82,23 @@ export class Supervisor {
   private readonly random: () => number;
   /** Resets the backoff once the live connection has been up for stableMs. */
   private stableTimer: unknown = null;
-  /** When the planned move under way began (null: none). */
-  private moveStartedAt: number | null = null;
+  /**
+   * When the planned move under way began (null: none). Spans are measured on both clocks (elapsedSince), never on the
+   * wall clock alone: one set back an hour would keep a failing move's 200 ms retries going for that hour.
+   */
+  private moveStartedAt: Instant | null = null;
   /** When the recent planned moves happened (MOVES_WINDOW_MS), oldest first. */
-  private recentMoves: number[] = [];
+  private recentMoves: Instant[] = [];
   /** Connections the relay sent away, still finishing their in-flight streams (make before break). */
   private readonly draining = new Set<Connection>();
   /** Live sessions the relay closed with `replaced` lately: a second agent on the same token. */
-  private readonly replacements = new Replacements();
+  private readonly replacements: Replacements;
   /** The attempt under way: stop() calls it off, so a handshake with a relay no longer configured is not left hanging. */
   private attempting: AbortController | null = null;
 
   constructor(private readonly o: SupervisorOptions) {
     this.random = o.random ?? Math.random;
+    this.replacements = new Replacements(o.clock);
     this.snap = { state: "stopped", attempt: 0, nextRetryAt: null, lastError: null, lastErrorCode: null, tunnelId: null, since: o.clock.now(), connection: null, moving: false };
   }
 
@@ -171,7 +175,7 @@ export class Supervisor {
       conn.close("superseded");
       return;
     }
-    const connectedAt = this.o.clock.now();
+    const connectedAt = instant(this.o.clock);
     this.moveStartedAt = null;
     this.set({ state: "connected", connection: conn, tunnelId: conn.tunnelId, nextRetryAt: null, moving: false });
     // Up long enough proves the relay is fine: the next failure, even hours later, starts at the first delay again.
@@ -182,27 +186,26 @@ export class Supervisor {
     const info = await conn.closed;
     if (gen !== this.generation) return;
     this.clearStableTimer();
-    const lasted = this.o.clock.now() - connectedAt;
+    const lasted = elapsedSince(this.o.clock, connectedAt);
     const message = `connection lost (${info.code}: ${info.reason})`;
     if (info.code === "unauthorized" || info.code === "incompatible_version") {
       this.set({ state: info.code === "unauthorized" ? "auth_failed" : "failed", connection: null, lastError: message, lastErrorCode: info.code });
       return;
     }
     // Newest wins at the relay: the loser of a fight stands down (a permanent failure) instead of taking the tunnel back.
-    if (info.code === "replaced" && this.replacements.record(this.o.clock.now())) {
+    if (info.code === "replaced" && this.replacements.record()) {
       this.set({ state: "failed", connection: null, lastError: DISPLACED_MESSAGE, lastErrorCode: DISPLACED_CODE, nextRetryAt: null, moving: false });
       return;
     }
     const attempt = lasted >= this.o.stableMs ? 0 : this.snap.attempt;
-    const now = this.o.clock.now();
-    while (this.recentMoves.length && this.recentMoves[0]! <= now - MOVES_WINDOW_MS) this.recentMoves.shift();
+    while (this.recentMoves.length && elapsedSince(this.o.clock, this.recentMoves[0]!) >= MOVES_WINDOW_MS) this.recentMoves.shift();
     if (info.moving && lasted >= MIN_MOVE_UPTIME_MS && this.recentMoves.length < MAX_QUICK_MOVES) {
-      this.recentMoves.push(now);
+      this.recentMoves.push(instant(this.o.clock));
       // A planned move (the relay node is stopping or handing its agents over): connect again now, through the same
       // address (the balancer picks a node that is up), while the old connection finishes its in-flight streams.
       for (const d of this.draining) if (!d.session || d.session.closed) this.draining.delete(d);
       this.draining.add(conn);
-      this.moveStartedAt = this.o.clock.now();
+      this.moveStartedAt = instant(this.o.clock);
       this.set({ state: "reconnecting", connection: null, lastError: `the relay moved this tunnel (${info.reason})`, lastErrorCode: info.code, attempt, moving: true, nextRetryAt: null });
       void this.attempt(gen);
       return;
@@ -218,7 +221,7 @@ export class Supervisor {
 
   private scheduleRetry(gen: number): void {
     const now = this.o.clock.now();
-    if (this.moveStartedAt !== null && now - this.moveStartedAt < MOVE_WINDOW_MS) {
+    if (this.moveStartedAt !== null && elapsedSince(this.o.clock, this.moveStartedAt) < MOVE_WINDOW_MS) {
       // Still a planned move: the balancer may not have taken the stopping node out yet. Soon again, not counted.
       const delay = jittered({ ...this.o.backoff, initialMs: Math.min(MOVE_RETRY_MS, this.o.backoff.initialMs) }, 0, this.random);
       this.set({ state: "reconnecting", nextRetryAt: now + delay });

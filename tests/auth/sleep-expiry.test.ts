@@ -44,3 +44,26 @@ test("asleep past the access token's expiry, the refresh timer not yet fired: th
     await m.stop();
   }
 }, 20_000);
+
+test("a system clock set back an hour right after a refresh (NTP, a user) does not hold the next refresh back for that hour: the rate bound is a span", async () => {
+  setLogSink(() => {});
+  const auth = { issuer: p.issuer, client_id: CLIENT_ID, audience: AUDIENCE, scopes: ["openid", "offline_access", "tunnel"], flow: "device" as const, refresh_before: "60s" };
+  const store = new MemorySecretStore();
+  await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "erin") }));
+  const m = new AuthManager({ config: () => auth, secrets: () => store, events: new EventBus(), retryInitialMs: 200, retryMaxMs: 800, minGrantIntervalMs: 100 });
+  await m.start();
+  try {
+    const calls = p.tokenCalls();
+    await m.refreshNow();
+    expect(p.tokenCalls()).toBe(calls + 1);
+    setSystemTime(new Date(Date.now() - 3_600_000));
+    // Past the rate bound (100 ms) in real time, a refresh asked for is sent.
+    await Bun.sleep(150);
+    await m.refreshNow();
+    expect(p.tokenCalls()).toBe(calls + 2);
+    expect(m.status().state).toBe("signed_in");
+  } finally {
+    setSystemTime();
+    await m.stop();
+  }
+}, 20_000);
