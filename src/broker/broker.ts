@@ -259,6 +259,12 @@ export class Broker implements BrokerService {
     return modelIndex([...this.entries.values()].filter((e) => e.upstream.enabled && e.upstream.usable).map((e) => e.upstream));
   }
 
+  serves(model: string): boolean {
+    if (this.aliases.has(model)) return true;
+    for (const e of this.entries.values()) if (e.upstream.serves(model)) return true;
+    return false;
+  }
+
   overallQuality(): Quality {
     return verdict(this.upstreams()).quality;
   }

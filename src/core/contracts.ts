@@ -401,6 +401,8 @@ export interface BrokerService {
   reconnectAll(): Promise<void>;
   /** Every model of the usable upstreams: which serve it, and which have it loaded (Ollama's /api/ps) now. */
   models(): { name: string; upstreams: string[]; loaded: string[] }[];
+  /** Whether an upstream lists `model` (as its last model list said), or it is an alias: a real name, not a made-up one. */
+  serves?(model: string): boolean;
   overallQuality(): Quality;
   /**
    * Serves one Ollama/OpenAI-compatible request with admission (keys), routing and failover (used by the proxy listener

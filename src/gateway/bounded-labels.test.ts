@@ -15,3 +15,15 @@ test("each key and caller class keeps its first N values; later ones, on any day
   expect(b.labelFor("j", "local", "d")).toBe("d");
   expect(b.labelFor("j", "local", "e")).toBe("(other)");
 });
+
+test("past the bound a listed value (a model an upstream lists) keeps its own series; made-up ones still share the other", () => {
+  const asked: string[] = [];
+  const b = new BoundedLabels(2, "(other)", (v) => (asked.push(v), v.startsWith("real-")));
+  expect(["x1", "x2", "x3"].map((v) => b.labelFor("k", "local", v))).toEqual(["x1", "x2", "(other)"]);
+  expect(b.labelFor("k", "local", "real-a")).toBe("real-a");
+  expect(b.labelFor("k", "local", "x4")).toBe("(other)");
+  // Asked once per new value past the bound, never for one that has its series.
+  b.labelFor("k", "local", "real-a");
+  b.labelFor("k", "local", "x1");
+  expect(asked).toEqual(["x3", "real-a", "x4"]);
+});

@@ -1,5 +1,6 @@
 // Owns the bound on one label's values per series family: the first N values of each (key, caller) keep their own
-// series, later ones share the `other` series, so made-up model names cannot grow /metrics for the life of the process.
+// series, later ones share the `other` series, so made-up model names cannot grow /metrics for the life of the process;
+// a value `listed` says is real (a model an upstream lists) keeps its own past the bound, so they cannot push it out.
 
 export class BoundedLabels {
   private readonly seen = new Map<string, Set<string>>();
@@ -7,6 +8,8 @@ export class BoundedLabels {
   constructor(
     private readonly max: number,
     private readonly other: string,
+    /** Asked only past the bound, for a value not seen yet: not on a request's path once its series exists. */
+    private readonly listed: (value: string) => boolean = () => false,
   ) {}
 
   /** The label value to count `value` under for this key and caller class. */
@@ -15,7 +18,7 @@ export class BoundedLabels {
     let set = this.seen.get(id);
     if (!set) this.seen.set(id, (set = new Set()));
     if (set.has(value)) return value;
-    if (value === this.other || set.size >= this.max) return this.other;
+    if (value === this.other || (set.size >= this.max && !this.listed(value))) return this.other;
     set.add(value);
     return value;
   }

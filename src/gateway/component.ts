@@ -35,8 +35,10 @@ const FLUSH_MS = 5000;
 export function createGatewayComponent(file?: string, usageFile?: string): ComponentFactory {
   return (ctx) => {
     const store = new KeyStore(file);
-    const ledger = new UsageLedger(usageFile);
-    const metricModels = new BoundedLabels(MAX_MODELS_PER_DAY, OTHER_MODEL);
+    // A model an upstream lists keeps its own row and series past the bounds: a caller's made-up names cannot push it out.
+    const listed = (model: string) => ctx.services.broker?.serves?.(model) ?? false;
+    const ledger = new UsageLedger(usageFile, Date.now, listed);
+    const metricModels = new BoundedLabels(MAX_MODELS_PER_DAY, OTHER_MODEL, listed);
     const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
     let off: (() => void) | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;

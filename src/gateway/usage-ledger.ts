@@ -29,7 +29,8 @@ const KEEP_DAYS = 62;
 /**
  * The model name is the caller's: a caller naming a new one in every request (each a 404) would add a row, and a
  * series in /metrics, per request. So each key and caller class has its own rows for at most this many models a day;
- * the requests naming others are counted under OTHER_MODEL (their tokens still count against the key's budget).
+ * the requests naming others are counted under OTHER_MODEL (their tokens still count against the key's budget). A
+ * model an upstream lists (or an alias) has its own row besides, taking no place: made-up names cannot push it out.
  */
 export const MAX_MODELS_PER_DAY = 256;
 export const OTHER_MODEL = "(other)";
@@ -58,6 +59,8 @@ export class UsageLedger {
   constructor(
     readonly file: string = defaultUsageFile(),
     private readonly now: () => number = Date.now,
+    /** Whether an upstream lists the model (or it is an alias); asked only for a name new today. */
+    private readonly listed: (model: string) => boolean = () => false,
   ) {
     this.load();
   }
@@ -150,9 +153,11 @@ export class UsageLedger {
     if (!found) {
       const counted = key + "\u0000" + caller;
       const n = this.todayModels.get(counted) ?? 0;
+      // A listed model neither counts towards the bound nor is refused by it (the upstreams' lists bound those).
+      const real = model !== OTHER_MODEL && this.listed(model);
       // Checked before anything is kept for the name: a refused name leaves nothing behind.
-      if (n >= MAX_MODELS_PER_DAY && model !== OTHER_MODEL) return this.todayRow(day, key, OTHER_MODEL, caller);
-      this.todayModels.set(counted, n + 1);
+      if (n >= MAX_MODELS_PER_DAY && model !== OTHER_MODEL && !real) return this.todayRow(day, key, OTHER_MODEL, caller);
+      if (!real) this.todayModels.set(counted, n + 1);
       this.rows.set(k, (found = { day, key, model, caller, requests: 0, errors: 0, prompt_tokens: 0, completion_tokens: 0, queue_ms: 0 }));
     }
     let byCaller = byModel.get(model);

@@ -3,6 +3,7 @@
 // tunnels whose agent this relay sent away and which are moving (not offline) until it is back.
 import type { ServerWebSocket, WebSocketHandler } from "bun";
 import { logger } from "../core/log.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 import { ERROR_TABLE } from "../core/error-codes.ts";
 import { acceptHello, agreedResumeWindow, HANDSHAKE_TIMEOUT_CLOSE, welcomeFrame } from "../protocol/handshake.ts";
 import { BATCH_CAPABILITY, CAPABILITIES, CLOSE_CODES, HEADER_SIZE, MAX_PAYLOAD, RESUME_CAPABILITY, WINDOW_CAPABILITY } from "../protocol/messages.ts";
@@ -64,6 +65,12 @@ export const MOVE_HOLD_MS = 2_000;
 
 export class AgentSessions {
   private readonly tunnels = new Map<string, TunnelEntry>();
+  /**
+   * An agent's protocol trouble (a text frame, a bad HELLO, a protocol error) is written once per tunnel and kind per
+   * window, then with repeated=N: an agent may reconnect and send garbage as fast as it can connect (with [oidc] any
+   * signed-in user runs one), a warn line each. protocol_errors_total and agent_connections_total count every one.
+   */
+  private readonly troubleLines = new RepeatLimit();
   /** Tunnels whose agent this relay sent away (GO_AWAY: a planned move), since when: moving, not offline, until it is back. */
   private readonly movedAt = new Map<string, number>();
   /** Calls held while their tunnel moves: woken when its agent is back here or another node took it. */
@@ -214,7 +221,7 @@ export class AgentSessions {
       message: (ws, msg) => {
         if (typeof msg === "string") {
           this.metrics.protocolErrors.inc({ code: "not_binary" });
-          log.warn("agent sent a text frame; closing its connection", { tunnel: ws.data.tunnelId });
+          this.trouble(ws.data.tunnelId, "not_binary", "agent sent a text frame; closing its connection", {});
           if (ws.data.session) ws.data.session.close("protocol_error", "not_binary: protocol v2 uses binary frames only");
           else ws.close(CLOSE_CODES.protocol_error.code, "protocol_error: not_binary");
           return;
@@ -229,6 +236,12 @@ export class AgentSessions {
         ws.data.session?.transportClosed(`websocket closed (${code}${reason ? `: ${reason}` : ""})`);
       },
     };
+  }
+
+  /** One line for an agent's protocol trouble of this kind, unless one was written for its tunnel within the window. */
+  private trouble(tunnel: string, kind: string, msg: string, fields: Record<string, unknown>): void {
+    const line = this.troubleLines.note(`${tunnel}\u0000${kind}`);
+    if (line.write) log.warn(msg, { tunnel, ...fields, repeated: line.repeated || undefined });
   }
 
   /** An agent's RESUME: filed under its own tunnel, or refused when no client here waits for it (a relay alone). */
@@ -251,11 +264,11 @@ export class AgentSessions {
       const r = h.refusal;
       if (r.reason === "incompatible_version") {
         metrics.agentConnections.inc({ result: "incompatible_version" });
-        log.warn("agent refused: incompatible protocol version", { tunnel: d.tunnelId, reason: r.detail });
+        this.trouble(d.tunnelId, "incompatible_version", "agent refused: incompatible protocol version", { reason: r.detail });
       } else {
         metrics.protocolErrors.inc({ code: r.detail });
         metrics.agentConnections.inc({ result: "protocol_error" });
-        log.warn("agent sent a bad handshake; closing", { tunnel: d.tunnelId, code: r.detail });
+        this.trouble(d.tunnelId, `hello ${r.detail}`, "agent sent a bad handshake; closing", { code: r.detail });
       }
       if (r.goAway) ws.send(r.goAway);
       ws.close(r.close.code, r.close.text);
@@ -285,7 +298,7 @@ export class AgentSessions {
       onProtocolError: (e) => {
         metrics.protocolErrors.inc({ code: e.code });
         // Worded by its code: a flood of frames that carry nothing is not a malformed frame.
-        log.warn(`agent sent ${ERROR_TABLE.ProtocolError[e.code].meaning}; closing its connection`, { tunnel: d.tunnelId, code: e.code, error: e.message });
+        this.trouble(d.tunnelId, e.code, `agent sent ${ERROR_TABLE.ProtocolError[e.code].meaning}; closing its connection`, { code: e.code, error: e.message });
       },
       onClose: (info) => {
         const measured = session.measuredWindow;

@@ -49,6 +49,11 @@ export class ClientShare {
     this.perClient = clientShareOf(maxStreams, perClient);
   }
 
+  /** Whether nothing is held or awaited: the tunnel's share is as good as a new one (limits.ts drops it then). */
+  get unused(): boolean {
+    return this.total === 0 && this.waiters.length === 0;
+  }
+
   /** The streams `client` holds now. */
   heldBy(client: string): number {
     return this.held.get(client) ?? 0;

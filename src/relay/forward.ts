@@ -17,7 +17,7 @@ import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
 import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
 import { dropConnectionNamed } from "./connection-named.ts";
 import { cutShortTail } from "./cut-short.ts";
-import { TunnelLimits, type RateRefusal } from "./limits.ts";
+import { TunnelLimits, TunnelLimitsTable, type RateRefusal } from "./limits.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { resumableBody, streamSource, type ChunkSource, type ResumeHooks } from "./resumable-body.ts";
 import { isWholeKey, VerifiedClients } from "./verified-clients.ts";
@@ -113,12 +113,9 @@ const CLIENT_CLOSED = 499;
 
 export function createForwarder(deps: ForwardDeps): Forwarders {
   const { config, auth, sessions, metrics } = deps;
-  const limits = new Map<string, TunnelLimits>();
-  const limitsFor = (id: string) => {
-    let l = limits.get(id);
-    if (!l) limits.set(id, (l = new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams, Date.now, { streams: config.limits.max_streams_per_client, perMinute: config.limits.requests_per_minute_per_client })));
-    return l;
-  };
+  // Each tunnel's limits, those of tunnels gone quiet dropped (with [oidc] a tunnel per signed-in user: limits.ts).
+  const limits = new TunnelLimitsTable(() => new TunnelLimits(config.limits.requests_per_minute, config.limits.max_streams, Date.now, { streams: config.limits.max_streams_per_client, perMinute: config.limits.requests_per_minute_per_client }));
+  const limitsFor = (id: string) => limits.get(id);
   const max = config.limits.max_body_bytes;
   // The gateway keys each tunnel's agent has served: they name a client for the minute too (verified-clients.ts).
   const verified = new VerifiedClients();

@@ -1,6 +1,7 @@
 // Per-tunnel limits kept by one node: requests per minute (a sliding window, and each client's share of it:
 // client-rate.ts; in a cluster only while Redis is away, see cluster/rate-window.ts) and concurrent streams, each
-// client's share of them (client-share.ts; always at the node that holds the agent).
+// client's share of them (client-share.ts; always at the node that holds the agent); the table of them, which drops
+// the tunnels gone quiet.
 import { ClientRates } from "./client-rate.ts";
 import { ClientShare } from "./client-share.ts";
 
@@ -55,6 +56,20 @@ export class TunnelLimits {
     return null;
   }
 
+  /**
+   * Whether this tunnel's limits are as good as new ones: no request in the last minute (so every client's share of it
+   * has refilled: client-rate.ts) and no stream held or awaited. Dropping them then forgets nothing.
+   */
+  idle(t = this.now()): boolean {
+    if (!this.streams.unused) return false;
+    // From the newest: a tunnel in use answers at once. A time not yet come (the clock set back) is out, as in admitRate.
+    for (let i = this.count - 1; i >= 0; i--) {
+      const at = this.times[(this.head + i) % this.times.length]!;
+      if (at > t - WINDOW_MS && at <= t) return false;
+    }
+    return true;
+  }
+
   /** Twice the room (at most perMinute), the times kept in order from the start. */
   private grow(): void {
     const old = this.times;
@@ -62,5 +77,45 @@ export class TunnelLimits {
     for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length]!;
     this.times = next;
     this.head = 0;
+  }
+}
+
+/**
+ * The limits of each tunnel called at this node, made at its first call. Tunnels come and go (with [oidc], one per
+ * signed-in user who ever called, its agent connected or not), so the limits of tunnels gone quiet are dropped: when a
+ * tunnel's first call makes new ones, at most once a minute, every idle entry goes (TunnelLimits.idle: nothing is lost).
+ * Driven by calls, not by a timer: an idle relay does not wake for it; what a quiet relay keeps is what it had.
+ */
+export class TunnelLimitsTable {
+  private readonly byTunnel = new Map<string, TunnelLimits>();
+  private swept: number;
+
+  constructor(
+    private readonly make: () => TunnelLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.swept = now();
+  }
+
+  /** The limits of tunnel `id` (one Map lookup for a tunnel already called: the hot path). */
+  get(id: string): TunnelLimits {
+    let l = this.byTunnel.get(id);
+    if (!l) {
+      const t = this.now();
+      // A clock set back sweeps too, rather than never again until it catches up.
+      if (t - this.swept >= WINDOW_MS || t < this.swept) this.sweep(t);
+      this.byTunnel.set(id, (l = this.make()));
+    }
+    return l;
+  }
+
+  /** Tunnels with limits kept. */
+  get size(): number {
+    return this.byTunnel.size;
+  }
+
+  private sweep(t: number): void {
+    this.swept = t;
+    for (const [id, l] of this.byTunnel) if (l.idle(t)) this.byTunnel.delete(id);
   }
 }

@@ -30,3 +30,21 @@ test("only one whole gateway key names a client: not a key with more around it, 
   expect(isWholeKey(key)).toBe(true);
   for (const other of [`${key}.1`, `${key}, x`, `x${key}`, key.slice(0, -1), `${key.slice(0, -1)}.`, "c2l_", "C2L_" + key.slice(4)]) expect({ other, whole: isWholeKey(other) }).toEqual({ other, whole: false });
 });
+
+test("bounded in all: 1,000 tunnels (one per signed-in user) of 100 keys each keep at most the bound, the tunnels that verified a new key longest ago forgotten first", () => {
+  const v = new VerifiedClients(100, 5_000);
+  for (let t = 0; t < 1_000; t++) for (let k = 0; k < 100; k++) v.note(`u${t}`, `c2l_${t}_${k}`, 200);
+  expect(v.size).toBeLessThanOrEqual(5_000);
+  expect(v.size).toBeGreaterThan(4_900);
+  expect([v.has("u0", "c2l_0_0"), v.has("u999", "c2l_999_0"), v.has("u999", "c2l_999_99")]).toEqual([false, true, true]);
+  // A tunnel that verifies a new key moves to the end: it outlasts those that did not since.
+  v.note("u951", "c2l_951_new", 200);
+  // Two new tunnels' keys push out the two tunnels first in line: u950, then u952 (u951 went to the end).
+  for (const t of ["fresh", "fresh2"]) for (let k = 0; k < 100; k++) v.note(t, `c2l_${t}_${k}`, 200);
+  // (u951's own first key made room for its new one: the bound per tunnel.)
+  expect([v.has("u951", "c2l_951_1"), v.has("u951", "c2l_951_new"), v.has("u952", "c2l_952_0")]).toEqual([true, true, false]);
+  // A 401 gives its place back.
+  const before = v.size;
+  v.note("fresh", "c2l_fresh_0", 401);
+  expect(v.size).toBe(before - 1);
+});

@@ -19,6 +19,12 @@ export function isWholeKey(value: string): boolean {
 
 /** Keys remembered per tunnel at most: the oldest verified is forgotten first (it counts under its relay credential again). */
 export const MAX_VERIFIED_PER_TUNNEL = 4096;
+/**
+ * Keys remembered in all, every tunnel's: with [oidc] a tunnel per signed-in user, and each user's own agent can answer
+ * 2xx to keys it makes up, so the per-tunnel bound alone grows with the accounts. Past it, the tunnel that verified a new
+ * key longest ago forgets its keys (as a restart would: their next calls count under the relay credential once more).
+ */
+export const MAX_VERIFIED = 65_536;
 
 /**
  * A call is counted against the minute before the agent sees its gateway key, so a key is not trusted on its own say:
@@ -27,9 +33,20 @@ export const MAX_VERIFIED_PER_TUNNEL = 4096;
  * until then, and again after a 401 (revoked, expired), its calls count under the relay credential they came with.
  */
 export class VerifiedClients {
+  /** In the order each tunnel last verified a new key (a tunnel is moved to the end then): the first is dropped first. */
   private readonly byTunnel = new Map<string, Set<string>>();
+  /** Keys in all the sets. */
+  private total = 0;
 
-  constructor(private readonly max = MAX_VERIFIED_PER_TUNNEL) {}
+  constructor(
+    private readonly max = MAX_VERIFIED_PER_TUNNEL,
+    private readonly maxTotal = MAX_VERIFIED,
+  ) {}
+
+  /** Keys remembered, every tunnel's. */
+  get size(): number {
+    return this.total;
+  }
 
   /** Whether the agent of `tunnel` has served a call with gateway key `key` (one Map and one Set lookup: the hot path). */
   has(tunnel: string, key: string): boolean {
@@ -39,15 +56,32 @@ export class VerifiedClients {
   /** The agent of `tunnel` answered a call made with gateway key `key` with `status`. */
   note(tunnel: string, key: string, status: number): void {
     if (status === 401) {
-      this.byTunnel.get(tunnel)?.delete(key);
+      const set = this.byTunnel.get(tunnel);
+      if (set?.delete(key)) {
+        this.total--;
+        if (!set.size) this.byTunnel.delete(tunnel);
+      }
       return;
     }
     if (status < 200 || status > 299) return;
     let set = this.byTunnel.get(tunnel);
-    if (!set) this.byTunnel.set(tunnel, (set = new Set()));
-    if (set.has(key)) return;
+    // A key already known (nearly every call): nothing moves.
+    if (set?.has(key)) return;
+    if (set) this.byTunnel.delete(tunnel);
+    else set = new Set();
+    this.byTunnel.set(tunnel, set);
     // Bounded: a Set iterates in insertion order, so its first is the longest known.
-    if (set.size >= this.max) set.delete(set.values().next().value!);
+    if (set.size >= this.max) {
+      set.delete(set.values().next().value!);
+      this.total--;
+    }
     set.add(key);
+    this.total++;
+    // Bounded in all: the tunnels that verified a new key longest ago forget theirs (never the one noted now).
+    for (const [t, s] of this.byTunnel) {
+      if (this.total <= this.maxTotal || t === tunnel) break;
+      this.byTunnel.delete(t);
+      this.total -= s.size;
+    }
   }
 }

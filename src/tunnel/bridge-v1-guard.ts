@@ -2,8 +2,8 @@
 import { HttpError } from "../core/http-error.ts";
 import { TUNNEL_METHODS } from "./filter.ts";
 
-/** Why a request is dropped without an answer (nothing could match it, or the id's answer is owed to the first). */
-export type Ignored = { ignore: string };
+/** Why a request is dropped without an answer (nothing could match it, or the id's answer is owed to the first); `kind` without the id, for the log's repeat limit. */
+export type Ignored = { ignore: string; kind: "no_id" | "id_in_flight" };
 
 export class BridgeGuard {
   private readonly inFlight = new Set<string>();
@@ -15,9 +15,9 @@ export class BridgeGuard {
    * a reason to drop it. An admitted id must be released with done().
    */
   admit(id: unknown, method: string, rawPath: unknown): { path: string } | HttpError | Ignored {
-    if (typeof id !== "string" || !id) return { ignore: "a request without an id (its answer could not be matched)" };
+    if (typeof id !== "string" || !id) return { ignore: "a request without an id (its answer could not be matched)", kind: "no_id" };
     // Two answers with one id: the bridge would match the second to whatever it pleases; the first keeps the id.
-    if (this.inFlight.has(id)) return { ignore: `a request id already in flight (${JSON.stringify(id.slice(0, 64))})` };
+    if (this.inFlight.has(id)) return { ignore: `a request id already in flight (${JSON.stringify(id.slice(0, 64))})`, kind: "id_in_flight" };
     // Checked before the Request is built: Bun would make "G ET" or "FOO" a GET (filter.ts TUNNEL_METHODS).
     if (!TUNNEL_METHODS.has(method)) return new HttpError("method_not_allowed", `the method ${JSON.stringify(method.slice(0, 32))} is not an HTTP method the tunnel serves`);
     const raw = String(rawPath ?? "/");

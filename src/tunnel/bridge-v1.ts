@@ -5,8 +5,15 @@ import type { SessionCloseInfo } from "../protocol/session.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { BridgeGuard } from "./bridge-v1-guard.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 
 const log = logger("tunnel");
+
+/**
+ * The bridge can send requests to ignore as fast as it likes (no id, an id in flight): one line per kind per window,
+ * then a count, so a hostile or broken bridge cannot fill the journal. Per process: a reconnect does not start it over.
+ */
+const ignoredLines = new RepeatLimit();
 
 /** The 1.x server pings every 30 s; silence well beyond that means the connection is dead. */
 const BRIDGE_PING_MS = 30_000;
@@ -111,7 +118,11 @@ export function connectBridge(o: BridgeOptions): Promise<Connection> {
       const d = m.data ?? {};
       const method = String(d.method ?? "GET").toUpperCase();
       const admitted = guard.admit(m.id, method, d.path);
-      if ("ignore" in admitted) return log.warn("ignored a request from the bridge", { reason: admitted.ignore });
+      if ("ignore" in admitted) {
+        const line = ignoredLines.note(admitted.kind);
+        if (line.write) log.warn("ignored a request from the bridge", { reason: admitted.ignore, repeated: line.repeated || undefined });
+        return;
+      }
       const id = m.id!;
       const abort = new AbortController();
       inFlight.add(abort);

@@ -220,6 +220,30 @@ test("a caller naming a new model in every request cannot grow the usage rows an
   expect(series.length).toBe(257);
 }, 60_000);
 
+test("made-up model names past the bound cannot push a model the upstream lists into (other): it keeps its own usage row and /metrics series", async () => {
+  const k = key("create", "crowded").out;
+  await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");
+  // The upstream was checked: the broker lists its models.
+  await until(async () => JSON.stringify(await (await fetch(`${broker}/api/tags`)).json()).includes("qwen2.5:0.5b"), 10_000, "the upstream's models");
+  const ask = (model: string) => fetch(`${broker}/api/chat`, { method: "POST", headers: { "x-api-key": k }, body: JSON.stringify({ ...chat(model), stream: false }) });
+  // A careless script: 300 names nobody has, each a 404, fill the key's 256 places for the day (and for /metrics).
+  for (let i = 0; i < 300; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => ask(`uuid-${i + j}`).then((r) => r.arrayBuffer())));
+  // Then the model the upstream has, asked for the first time with this key.
+  expect((await ask("qwen2.5:0.5b")).status).toBe(200);
+  const api = d.urls.api!;
+  const token = (await Bun.file(join(d.home, ".config/cloudtolocalllm/api-token")).text()).trim();
+  const usage = async () => (await (await fetch(`${api}/api/v1/usage?key=crowded`, { headers: { authorization: `Bearer ${token}` } })).json()) as { rows: { model: string; requests: number }[]; totals: { requests: number } };
+  await until(async () => (await usage()).totals.requests === 302, 5000, "the requests to be counted");
+  const { rows } = await usage();
+  expect(rows.find((r) => r.model === "qwen2.5:0.5b")).toMatchObject({ requests: 1 });
+  // The made-up names are bounded as before: 255 of their own (and the /api/version row, "-"), the rest (other).
+  expect(rows.filter((r) => r.model.startsWith("uuid-")).length).toBe(255);
+  expect(rows.find((r) => r.model === "(other)")).toMatchObject({ requests: 300 - 255 });
+  const series = (await (await fetch(`${api}/metrics`)).text()).split("\n").filter((l) => l.startsWith('c2l_usage_requests_total{key="crowded"'));
+  expect(series.filter((l) => l.includes('model="qwen2.5:0.5b"')).length).toBe(1);
+  expect(series.length).toBe(258);
+}, 60_000);
+
 test("a body that ends inside its JSON object is a 400 for everyone, before the upstream: not 'too large' for a key with a model list", async () => {
   const k = key("create", "cut", "--models", "llama3*").out;
   await until(async () => (await fetch(`${broker}/api/version`, { headers: { "x-api-key": k } })).status === 200, 5000, "the daemon to see the new key");

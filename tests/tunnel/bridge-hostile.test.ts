@@ -141,6 +141,27 @@ test("a request id reused while the first is in flight is not served twice", asy
   await tags("after-dup");
 }, 20_000);
 
+test("a flood of requests to ignore (no id, an id in flight) writes a line per kind per window, not one per request", async () => {
+  const ignored = () => d.count(/ignored a request from the bridge/);
+  const before = ignored();
+  fake.options.tokenDelayMs = 300;
+  try {
+    const body = JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] });
+    send({ type: "request", id: "held", data: { method: "POST", path: "/api/chat", headers: {}, body } });
+    // 2,000 without an id, and 2,000 more naming the one in flight, each with its own text.
+    for (let i = 0; i < 2000; i++) send({ type: "request", ...(i % 2 ? { id: "" } : {}), data: { method: "GET", path: `/api/tags?n=${i}`, headers: {} } });
+    for (let i = 0; i < 2000; i++) send({ type: "request", id: "held", data: { method: "GET", path: `/api/tags?n=${i}`, headers: {} } });
+    expect((await answerOf("held", 20_000)).statusCode).toBe(200);
+  } finally {
+    fake.options.tokenDelayMs = 0;
+  }
+  // Messages are read in order: once this is answered, every ignored one was seen.
+  await tags("after-ignored");
+  // At most one line per kind (none when the tests before wrote that kind within the window), a few more only if the
+  // flood outlasted the 10 s window on a loaded machine; on the old code, 4,000.
+  expect(ignored() - before).toBeLessThan(10);
+}, 30_000);
+
 test("a flood of requests beyond max_streams is answered 503 at once, not queued without bound", async () => {
   fake.options.tokenDelayMs = 300;
   try {

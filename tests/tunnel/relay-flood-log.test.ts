@@ -26,3 +26,31 @@ test("an agent flooding the relay with PINGs is logged as a flood of frames that
     cleanup(relay.dir);
   }
 }, 30_000);
+
+test("an agent connecting again and again to send garbage (a text frame, a bad HELLO) gets a line per kind per 10 s, not one per connection; the metrics count each", async () => {
+  const relay = await startRelayProc(relayToml());
+  try {
+    const url = `${relay.url.replace(/^http/, "ws")}/agent`;
+    const garbage = (i: number) =>
+      new Promise<void>((done) => {
+        const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } } as unknown as string[]);
+        ws.binaryType = "arraybuffer";
+        ws.onopen = () => (i % 2 ? ws.send(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3])) : ws.send("not binary"));
+        ws.onclose = () => done();
+        ws.onerror = () => done();
+      });
+    for (let i = 0; i < 1000; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => garbage(i + j)));
+    const counted = async () => {
+      const text = await (await fetch(`${relay.url}/metrics`)).text();
+      return text.split("\n").filter((l) => l.startsWith("cloudtolocalllm_relay_protocol_errors_total{")).reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+    };
+    expect(await counted()).toBe(1000);
+    const lines = relay.count(/agent sent a text frame|agent sent a bad handshake/);
+    // One per kind, a few more only if the flood outlasted the 10 s window on a loaded machine; on the old code, 1,000.
+    expect(lines).toBeGreaterThanOrEqual(2);
+    expect(lines).toBeLessThan(12);
+  } finally {
+    await relay.stop();
+    cleanup(relay.dir);
+  }
+}, 60_000);
