@@ -708,7 +708,7 @@ describe("frames that carry nothing (the flood budget)", () => {
   // heartbeatMs 1 s and a long tolerance: one tick a second, so the budget is FLOOD_BASE + FLOOD_PER_SECOND a tick.
   const LIMIT = FLOOD_BASE + FLOOD_PER_SECOND;
   const ping = encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) });
-  function lone(role: "agent" | "relay", o: { maxStreams?: number; onStream?: (s: Stream) => void } = {}) {
+  function lone(role: "agent" | "relay", o: { maxStreams?: number; peerMaxStreams?: number; onStream?: (s: Stream) => void } = {}) {
     const clock = new ManualClock();
     const out = { sent: [] as Uint8Array[], ws: [] as number[], errors: [] as string[], info: undefined as SessionCloseInfo | undefined };
     const session = new Session({
@@ -717,6 +717,7 @@ describe("frames that carry nothing (the flood budget)", () => {
       heartbeatMs: 1_000,
       toleranceMs: 60_000,
       maxStreams: o.maxStreams,
+      peerMaxStreams: o.peerMaxStreams,
       sink: { send: (b) => out.sent.push(b), backlog: () => 0, close: (c) => out.ws.push(c) },
       onStream: o.onStream,
       onResumed: role === "agent" ? () => false : undefined,
@@ -798,6 +799,22 @@ describe("frames that carry nothing (the flood budget)", () => {
     expect(feed(held.session, head, 1_000_000)).toBe(1 + LIMIT + FLOOD_PER_HEAD + 1);
     expect(held.out.info?.reason).toMatch(/^flood: /);
     expect(out.errors).toEqual([]);
+  });
+
+  test("a relay whose agent named its max_streams (HELLO.maxStreams) opens no stream past it: no head the agent would refuse leaves, and a freed stream makes room", async () => {
+    const { session, out } = lone("relay", { peerMaxStreams: 2 });
+    const head = { method: "GET", path: "/api/tags", headers: [] as [string, string][] };
+    const a = session.open(head);
+    session.open(head);
+    expect(() => session.open(head)).toThrow("the agent takes 2 streams at once ([tunnel] max_streams) and all are in use");
+    await Bun.sleep(0);
+    expect(out.sent.map((b) => decodeMessage(b).type)).toEqual(["REQUEST_HEAD", "REQUEST_HEAD"]);
+    a.reset("cancel", "the client left");
+    expect(session.open(head).id).toBe(5);
+    // An older agent names none: the relay's own limits alone hold it.
+    const old = lone("relay");
+    for (let i = 0; i < 300; i++) old.session.open(head);
+    expect(old.session.activeStreams).toBe(300);
   });
 
   test("credit for bytes the agent sent carries work; credit beyond them (a relay inflating a window it never used) carries nothing", async () => {

@@ -38,6 +38,11 @@ export interface SessionOptions {
   /** Streams accepted from the peer at once; more are refused with RESET refused. */
   maxStreams?: number;
   /**
+   * Relay: the streams the agent takes at once (HELLO.maxStreams, HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS); open()
+   * opens no more than that many. Absent (an older agent names none), the relay's own limits alone apply.
+   */
+  peerMaxStreams?: number;
+  /**
    * Agent: a stream left waiting on the peer this long (no DATA or END of a request body a reader waits for, no credit
    * for an answer) is reset with `timeout`, and onStall told why; absent or 0, never. Checked at each heartbeat tick.
    */
@@ -164,6 +169,10 @@ export class Session {
   }
   get activeStreams(): number {
     return this.streams.size;
+  }
+  /** Relay: the streams the agent said it takes at once (HELLO.maxStreams); undefined when it named none. */
+  get peerMaxStreams(): number | undefined {
+    return this.opts.peerMaxStreams;
   }
   /** true once this side sent GO_AWAY (shutdown, token expiry): the peer is being sent elsewhere, not gone. */
   get sentGoAway(): boolean {
@@ -479,6 +488,10 @@ export class Session {
     if (this.closedInfo) throw new StreamError("session_closed", `the tunnel session is closed (${this.closedInfo.reason})`, false);
     if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
+    // The agent would refuse the head (and count it against the flood budget): the caller waits for a stream instead
+    // (the relay's share of streams is held to this limit, so this only backs that count up).
+    const peerMax = this.opts.peerMaxStreams;
+    if (peerMax !== undefined && this.streams.size >= peerMax) throw new StreamError("refused", `the agent takes ${peerMax} streams at once ([tunnel] max_streams) and all are in use`, false);
     const id = this.nextId;
     const window = this.headWindow();
     // Encoded first: a head the agent would refuse throws here, for this request only, before a stream exists.

@@ -14,7 +14,7 @@ import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
-import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
+import { clientShareOf, SHARE_WAIT_MS, type ClientShare } from "./client-share.ts";
 import { dropConnectionNamed } from "./connection-named.ts";
 import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, type RateRefusal } from "./limits.ts";
@@ -265,11 +265,14 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     }
     const lim = limitsFor(id);
     const share = lim.streams;
+    // The agent's own max_streams, when lower, is the tunnel's: heads past it would be refused (and counted against
+    // the session's flood budget, which cut busy tunnels off), so calls wait for a stream here instead.
+    share.fit(session.peerMaxStreams);
     const verdict = share.admit(client);
-    if (verdict === "over") return share.perClient < lim.maxStreams ? overShare(id, path, share.perClient, lim.maxStreams) : tunnelFull(id, path, lim.maxStreams);
+    if (verdict === "over") return share.perClient < share.maxStreams ? overShare(id, path, share.perClient, share.maxStreams) : tunnelFull(id, path, share);
     if (verdict === "full") {
       // Every stream taken (by other clients too): wait briefly for one; the client holding the fewest gets it first.
-      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return tunnelFull(id, path, lim.maxStreams);
+      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return tunnelFull(id, path, share);
       const now = sessions.session(id);
       if (!now || now.sentGoAway) {
         share.release(client);
@@ -401,8 +404,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return overSession(req, id, path, false, client, gatewayKey);
   }
 
-  function tunnelFull(id: string, path: string, maxStreams: number): Response {
-    return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${maxStreams} requests in flight`), path, { "retry-after": "1" });
+  /** Every stream of the tunnel taken: the relay's limit (429, the clients' calls), or the agent's (503, its capacity). */
+  function tunnelFull(id: string, path: string, share: ClientShare): Response {
+    if (!share.agentBound) return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${share.maxStreams} requests in flight`), path, { "retry-after": "1" });
+    const why = `tunnel "${id}" is busy: its agent takes ${share.maxStreams} requests at once ([tunnel] max_streams) and all are in flight; retry in a moment`;
+    return refuse(new HttpError("unavailable", why), path, { "retry-after": "1" });
   }
 
   function overShare(id: string, path: string, perClient: number, maxStreams: number): Response {
