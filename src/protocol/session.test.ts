@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream } from "./http-over-stream.ts";
-import { FLOOD_BASE, FLOOD_PER_HEAD, FLOOD_PER_SECOND, Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
+import { FLOOD_BASE, FLOOD_PER_EARLY_RESET, FLOOD_PER_HEAD, FLOOD_PER_SECOND, Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
 import { Stream, StreamError } from "./stream.ts";
 
 interface Pair {
@@ -815,6 +815,37 @@ describe("frames that carry nothing (the flood budget)", () => {
     const old = lone("relay");
     for (let i = 0; i < 300; i++) old.session.open(head);
     expect(old.session.activeStreams).toBe(300);
+  });
+
+  test("rapid reset: a relay that opens streams and resets them before their answer is cut once they cost the budget (each takes its head's FLOOD_PER_HEAD back and as much again); streams reset after their answer's head are not counted", () => {
+    const started: Stream[] = [];
+    const { session, out } = lone("agent", { onStream: (s) => started.push(s) });
+    const head = (id: number) => encode({ type: "REQUEST_HEAD", stream: id, body: { method: "POST", path: "/api/chat", headers: [] } });
+    const reset = (id: number) => encode({ type: "RESET", stream: id, body: { code: "cancel", reason: "gone" } });
+    // Before, each head gave 16 back and its reset cost nothing: the relay could do this for as long as it liked.
+    const pairs = Math.floor(LIMIT / FLOOD_PER_HEAD) + 1;
+    feed(session, (i) => (i % 2 ? reset(i) : head(i + 1)), 1_000_000);
+    expect(started.length).toBe(pairs);
+    expect(out.info?.reason).toBe(
+      `flood: the relay reset ${pairs} streams before their answer (rapid reset, ${FLOOD_PER_EARLY_RESET} each) and sent more than ${LIMIT} frames that carry nothing (PINGs, frames for streams that are not open) within a 1000 ms heartbeat tick, beyond what its requests account for`,
+    );
+    expect(FLOOD_PER_EARLY_RESET).toBe(2 * FLOOD_PER_HEAD);
+    // A relay whose client leaves once the answer began (a user pressing stop) resets answered streams: work, not a flood.
+    const answered = lone("agent", { onStream: (s) => s.respond({ status: 200, headers: [] }) });
+    feed(answered.session, (i) => (i % 2 ? reset(i) : head(i + 1)), 100_000);
+    expect(answered.session.closed).toBeNull();
+    // And time gives the budget back: a few early resets a tick, at any steady rate within it, never end the session.
+    const steady = lone("agent", { onStream: () => {} });
+    let id = 1;
+    for (let tick = 0; tick < 20; tick++, steady.clock.advance(1_000)) for (let k = 0; k < 200; k++, id += 2) steady.session.receive(head(id)), steady.session.receive(reset(id));
+    expect(steady.session.closed).toBeNull();
+    // Streams that lived two heartbeat ticks (a client that gave up on a slow model) are not premature: only
+    // max_streams bounds them, as it bounds any stream the relay holds.
+    const slow = lone("agent", { maxStreams: 2_000, onStream: () => {} });
+    for (let i = 0; i < 1_000; i++) slow.session.receive(head(2 * i + 1));
+    slow.clock.advance(2_000);
+    for (let i = 0; i < 1_000; i++) slow.session.receive(reset(2 * i + 1));
+    expect([slow.session.closed, slow.session.activeStreams]).toEqual([null, 0]);
   });
 
   test("credit for bytes the agent sent carries work; credit beyond them (a relay inflating a window it never used) carries nothing", async () => {

@@ -109,6 +109,16 @@ const FENCE_BASE = 2 ** 52;
 export const FLOOD_BASE = 4096;
 export const FLOOD_PER_SECOND = 1024;
 export const FLOOD_PER_HEAD = 16;
+/**
+ * A stream the relay resets before the agent wrote its answer's head, in the heartbeat tick it opened or the next (a
+ * premature reset, as Envoy counts them: younger than one to two ticks), takes its head's FLOOD_PER_HEAD back and costs as
+ * much again (HTTP/2's rapid reset, CVE-2023-44487): a head and its reset cost the agent a stream, a request started in
+ * the broker and a log line, and freed the stream at once, so max_streams never bounded them. A relay that opened and
+ * reset streams as fast as it could (each reset gave the budget 16 back) made a local /api/tags take 2–28 s at the
+ * median and was never cut; now one reset before its answer costs what one answered request gives back, and a relay
+ * that does nothing else is cut after FLOOD_BASE / 16 (256) of them plus 64 a second.
+ */
+export const FLOOD_PER_EARLY_RESET = 2 * FLOOD_PER_HEAD;
 
 export class Session {
   readonly role: "relay" | "agent";
@@ -145,6 +155,10 @@ export class Session {
   private readonly fenceMarks: { opaque: number; at: number }[] = [];
   /** Frames that carried nothing this tick, less what the peer's work gave back (FLOOD_BASE); reset at each tick. */
   private idle = 0;
+  /** Of these, streams reset before their answer this tick (FLOOD_PER_EARLY_RESET): named when the budget runs out. */
+  private early = 0;
+  /** Heartbeat ticks so far: a stream's age in ticks, without a clock read per frame. */
+  private ticks = 0;
   private readonly floodLimit: number;
   private readonly tickMs: number;
 
@@ -273,6 +287,9 @@ export class Session {
       case "RESET": {
         const s = this.streams.get(f.stream);
         if (!s) return this.nothing();
+        // Premature, as Envoy counts them: before the answer's head, and in the tick the stream opened or the next one (a
+        // client that gave up on a slow model after seconds is not a flood; a stream that lives a tick is bounded by max_streams).
+        if (this.role === "agent" && !s.answered && s.openedTick + 1 >= this.ticks) this.resetEarly();
         s.onReset(f.body.code, f.body.reason);
         return;
       }
@@ -306,7 +323,16 @@ export class Session {
   private nothing(): void {
     if (++this.idle <= this.floodLimit) return;
     const peer = this.role === "agent" ? "relay" : "agent";
-    throw new ProtocolError("flood", `the ${peer} sent more than ${this.floodLimit} frames that carry nothing (PINGs, frames for streams that are not open) within a ${this.tickMs} ms heartbeat tick, beyond what its requests account for`);
+    // Rapid reset named first: the WebSocket close reason keeps only 120 characters.
+    const resets = this.early ? `reset ${this.early} streams before their answer (rapid reset, ${FLOOD_PER_EARLY_RESET} each) and ` : "";
+    throw new ProtocolError("flood", `the ${peer} ${resets}sent more than ${this.floodLimit} frames that carry nothing (PINGs, frames for streams that are not open) within a ${this.tickMs} ms heartbeat tick, beyond what its requests account for`);
+  }
+
+  /** Agent: the relay reset a stream before its answer's head (FLOOD_PER_EARLY_RESET): its head's work taken back, and as much again. */
+  private resetEarly(): void {
+    this.early++;
+    this.idle += FLOOD_PER_EARLY_RESET - 1;
+    this.nothing();
   }
 
   /**
@@ -337,6 +363,7 @@ export class Session {
     // Work: a request the agent will answer (refused ones above carried nothing).
     this.idle -= FLOOD_PER_HEAD;
     const s = this.newStream(id, head.window);
+    s.openedTick = this.ticks;
     s.requestHead = head;
     this.opts.onStream?.(s);
   }
@@ -534,6 +561,8 @@ export class Session {
   /** Agent: the stream for a RESUMED id (see onResumed), with the window it named; its request side is over already. */
   adopt(id: number, window?: number): Stream {
     const s = this.newStream(id, window);
+    // Its head crossed in an earlier session: a RESET now (its client left) is not a stream given up before its answer.
+    s.answered = true;
     s.onEnd();
     return s;
   }
@@ -555,6 +584,8 @@ export class Session {
     }
     if (this.opts.stallMs) this.sweepStalls(this.opts.stallMs);
     this.idle = 0;
+    this.early = 0;
+    this.ticks++;
     if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
       mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).
