@@ -12,7 +12,7 @@ let relay: RelayProc;
 let daemon: DaemonProc;
 
 beforeAll(async () => {
-  fake = await startFakeOllama({ tokens: 10, tokenDelayMs: 30 });
+  fake = await startFakeOllama({ tokens: 5, tokenDelayMs: 20 });
   relay = await startRelayProc(relayToml());
   daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: `max_streams = ${AGENT_MAX}`, heartbeat: ["10s", "15s"] }));
 }, 40_000);
