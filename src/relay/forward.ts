@@ -264,6 +264,10 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       return refuse(new HttpError("tunnel_offline", `tunnel "${id}" is not connected`), path);
     }
     const lim = limitsFor(id);
+    // A client whose calls the tunnel resets before their answer faster than the agent's budget takes (rapid reset)
+    // waits here, rather than get the tunnel cut for every client.
+    const early = lim.early.refusal(client);
+    if (early) return earlyAborts(id, path, early);
     const share = lim.streams;
     // The agent's own max_streams, when lower, is the tunnel's: heads past it would be refused (and counted against
     // the session's flood budget, which cut busy tunnels off), so calls wait for a stream here instead.
@@ -340,6 +344,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       // this answer, and the tunnel did not fail it. Counted as 499 (client closed the request), as the broker does,
       // not as a 502 that would page an operator for every Stop.
       if (req.signal.aborted && !tooLarge) {
+        // Its stream was reset before the answer's head: the agent counts that against its rapid-reset budget.
+        if (stream) lim.early.note(client);
         countStatus(CLIENT_CLOSED);
         return new Response(null, { status: CLIENT_CLOSED });
       }
@@ -409,6 +415,11 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     if (!share.agentBound) return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${share.maxStreams} requests in flight`), path, { "retry-after": "1" });
     const why = `tunnel "${id}" is busy: its agent takes ${share.maxStreams} requests at once ([tunnel] max_streams) and all are in flight; retry in a moment`;
     return refuse(new HttpError("unavailable", why), path, { "retry-after": "1" });
+  }
+
+  function earlyAborts(id: string, path: string, seconds: number): Response {
+    const why = `tunnel "${id}" is shared: this client aborts its calls before their answer faster than the tunnel's agent allows (rapid reset); retry in ${seconds} s`;
+    return refuse(new HttpError("rate_limited", why), path, { "retry-after": String(seconds) });
   }
 
   function overShare(id: string, path: string, perClient: number, maxStreams: number): Response {

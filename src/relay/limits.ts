@@ -3,6 +3,7 @@
 // client's share of them (client-share.ts; always at the node that holds the agent).
 import { ClientRates } from "./client-rate.ts";
 import { ClientShare } from "./client-share.ts";
+import { EarlyCancels } from "./early-cancels.ts";
 
 const WINDOW_MS = 60_000;
 
@@ -25,6 +26,8 @@ export class TunnelLimits {
   readonly streams: ClientShare;
   /** Each client's share of the requests per minute. */
   readonly rates: ClientRates;
+  /** Calls aborted before the agent's answer began, kept under the agent's rapid-reset budget (early-cancels.ts). */
+  readonly early = new EarlyCancels();
 
   constructor(
     private readonly perMinute: number,
