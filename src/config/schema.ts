@@ -211,7 +211,7 @@ export const TunnelSchema = T.Object(
       default: false,
       description: "Also allow model management through the tunnel: /api/pull, /api/push, /api/create, /api/copy, /api/delete, /api/blobs, the load, unload and download routes of llama.cpp, LM Studio and vLLM, and Ollama's explicit unload (`ollama stop`) of a model an upstream's keep_alive keeps loaded (not the routes of Ollama's ollama.com account and profiler, /api/me, /api/signout, /api/user/keys, /api/experimental/web_search and web_fetch, /debug: only allowed_paths opens those).",
     }),
-    max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay." }),
+    max_streams: T.Integer({ default: 256, minimum: 1, description: "Concurrent streams accepted from the relay; named to it in HELLO, so a relay of 3.4 or later opens no more (its calls past them wait)." }),
     go_away_grace: Duration("30s", "On shutdown (SIGTERM), time in-flight tunnel requests get to finish before the connection closes."),
     stall_timeout: Duration(
       "60s",

@@ -75,7 +75,7 @@ export const ERROR_TABLE = {
     not_binary: { meaning: "a text WebSocket message" },
     unexpected_frame: { meaning: "a frame not allowed in this state" },
     flow_control: { meaning: "more data than the window allows" },
-    flood: { meaning: "more frames that carry nothing (PINGs, frames for streams not open) than the session's budget" },
+    flood: { meaning: "more frames that carry nothing (PINGs, frames for streams not open, streams reset before their answer) than the session's budget" },
   },
   // Why a tunnel connection attempt failed: `status`'s lastErrorCode; permanent ones stop the retries.
   ConnectError: {

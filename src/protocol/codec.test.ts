@@ -26,6 +26,11 @@ describe("byte fixtures", () => {
     ["RESPONSE_HEAD", { type: "RESPONSE_HEAD", stream: 5, body: { status: 200, headers: [] } }, "11 00 00000005" + json('{"status":200,"headers":[]}')],
     ["RESET", { type: "RESET", stream: 7, body: { code: "cancel", reason: "client went away" } }, "14 00 00000007" + json('{"code":"cancel","reason":"client went away"}')],
     ["HELLO", { type: "HELLO", stream: 0, body: { version: 2, capabilities: ["streaming"], agent: "t/3" } }, "01 00 00000000" + json('{"version":2,"capabilities":["streaming"],"agent":"t/3"}')],
+    [
+      "HELLO with maxStreams",
+      { type: "HELLO", stream: 0, body: { version: 2, capabilities: [], agent: "t/3", maxStreams: 8 } },
+      "01 00 00000000" + json('{"version":2,"capabilities":[],"agent":"t/3","maxStreams":8}'),
+    ],
     ["WELCOME", { type: "WELCOME", stream: 0, body: { version: 2, capabilities: [], tunnelId: "alice" } }, "02 00 00000000" + json('{"version":2,"capabilities":[],"tunnelId":"alice"}')],
     ["GO_AWAY", { type: "GO_AWAY", stream: 0, body: { code: "normal", reason: "bye" } }, "22 00 00000000" + json('{"code":"normal","reason":"bye"}')],
     ["RESUME", { type: "RESUME", stream: 0, body: { token: TOKEN } }, "16 00 00000000" + json(`{"token":"${TOKEN}"}`)],
@@ -86,6 +91,19 @@ describe("resume frames", () => {
     expect(f).toEqual({ type: "REQUEST_HEAD", stream: Number(stream), body: JSON.parse(body!) });
     expect(hex(encode(f))).toBe(wire.replace(/\s+/g, ""));
   });
+  test("the HELLO maxStreams fixture in docs/protocol.md (Streams) decodes to what its caption says", () => {
+    const md = readFileSync(join(import.meta.dir, "../../docs/protocol.md"), "utf8");
+    const section = md.slice(md.indexOf("## Streams"), md.indexOf("## Flow control"));
+    const block = [...section.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.startsWith("HELLO:"))!;
+    const [first, second] = block.split("\n");
+    const wire = /^HELLO:\s+(.*)$/.exec(first!)![1]!;
+    const [, stream, body] = /^\s+stream (\d+) (\{.*\})$/.exec(second!)!;
+    const f = decode(bytes(wire));
+    expect(f).toEqual({ type: "HELLO", stream: 0, body: JSON.parse(body!) });
+    expect(Number(stream)).toBe(0);
+    expect(f.type === "HELLO" && f.body.maxStreams).toBe(8);
+    expect(hex(encode(f))).toBe(wire.replace(/\s+/g, ""));
+  });
   const bad: [string, string, string][] = [
     ["a REQUEST_HEAD window above the initial window", "10 00 00000001" + json('{"method":"GET","path":"/","headers":[],"window":524289}'), "bad_payload"],
     ["a RESUMED window above the initial window", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":0,"window":524289}`), "bad_payload"],
@@ -99,6 +117,8 @@ describe("resume frames", () => {
     ["a RESUMED with a fractional offset", "17 00 00000003" + json(`{"token":"${TOKEN}","offset":1.5}`), "bad_payload"],
     ["a RESUME_REFUSED without a reason", "18 00 00000000" + json(`{"token":"${TOKEN}"}`), "bad_payload"],
     ["a HELLO whose resumeWindow is not milliseconds", "01 00 00000000" + json('{"version":2,"capabilities":[],"agent":"a","resumeWindow":-5}'), "bad_payload"],
+    ["a HELLO whose maxStreams is 0", "01 00 00000000" + json('{"version":2,"capabilities":[],"agent":"a","maxStreams":0}'), "bad_payload"],
+    ["a HELLO whose maxStreams is not a count", "01 00 00000000" + json('{"version":2,"capabilities":[],"agent":"a","maxStreams":"8"}'), "bad_payload"],
     ["a WELCOME whose resumeWindow is a string", "02 00 00000000" + json('{"version":2,"capabilities":[],"tunnelId":"a","resumeWindow":"60s"}'), "bad_payload"],
     ["a RESPONSE_HEAD whose resume is not a token", "11 00 00000005" + json('{"status":200,"headers":[],"resume":42}'), "bad_payload"],
   ];

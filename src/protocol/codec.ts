@@ -6,6 +6,7 @@ import {
   INITIAL_WINDOW,
   MAX_HEAD,
   MAX_PAYLOAD,
+  MAX_ANNOUNCED_STREAMS,
   MAX_RESUME_WINDOW,
   RESET_CODES,
   RESUME_TOKEN,
@@ -179,6 +180,11 @@ function resumeWindow(v: unknown, name: string): number {
   return v as number;
 }
 
+function maxStreams(v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_ANNOUNCED_STREAMS) throw new ProtocolError("bad_payload", "HELLO.maxStreams must be a stream count (1..2^31-1)");
+  return v as number;
+}
+
 function version(v: unknown, name: string): number {
   if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffff) throw new ProtocolError("bad_payload", `${name}.version must be a small integer`);
   return v as number;
@@ -233,6 +239,7 @@ function decodeAt(buf: Uint8Array, at: number, end: number): Frame {
       if (!isStr(o.agent, 256)) throw new ProtocolError("bad_payload", "HELLO.agent must be a string");
       const body: Hello = { version: version(o.version, "HELLO"), capabilities: strings(o.capabilities, "HELLO.capabilities"), agent: o.agent };
       if (o.resumeWindow !== undefined) body.resumeWindow = resumeWindow(o.resumeWindow, "HELLO");
+      if (o.maxStreams !== undefined) body.maxStreams = maxStreams(o.maxStreams);
       return { type: "HELLO", stream: 0, body };
     }
     case "WELCOME": {

@@ -55,3 +55,10 @@ test("resume windows: each side names its own, both use the shorter; a peer that
   const old = acceptHello(helloFrame("a"));
   expect(old.ok && "resumeWindow" in old.hello).toBe(false);
 });
+
+test("the agent names its max_streams in HELLO and the relay reads it; a HELLO of 3.3 names none", () => {
+  const h = acceptHello(helloFrame("a", PROTOCOL_VERSION, [], undefined, 8));
+  expect(h.ok && h.hello.maxStreams).toBe(8);
+  const old = acceptHello(helloFrame("a"));
+  expect(old.ok && "maxStreams" in old.hello).toBe(false);
+});

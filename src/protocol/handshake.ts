@@ -3,9 +3,16 @@
 import { encode, tryDecode } from "./codec.ts";
 import { CAPABILITIES, CLOSE_CODES, PROTOCOL_VERSION, type CloseReason, type Frame, type Hello, type Welcome } from "./messages.ts";
 
-/** The agent's first frame; `resumeWindow` (ms) when it lists "resume" (docs/protocol.md, Resume, rule 6). */
-export function helloFrame(agent: string, version = PROTOCOL_VERSION, capabilities: readonly string[] = CAPABILITIES, resumeWindow?: number): Uint8Array {
-  return encode({ type: "HELLO", stream: 0, body: { version, capabilities: [...capabilities], agent, ...(resumeWindow !== undefined ? { resumeWindow } : {}) } });
+/**
+ * The agent's first frame; `resumeWindow` (ms) when it lists "resume" (docs/protocol.md, Resume, rule 6); `maxStreams`,
+ * the streams it takes at once, which the relay then opens no more of (docs/protocol.md, Streams).
+ */
+export function helloFrame(agent: string, version = PROTOCOL_VERSION, capabilities: readonly string[] = CAPABILITIES, resumeWindow?: number, maxStreams?: number): Uint8Array {
+  return encode({
+    type: "HELLO",
+    stream: 0,
+    body: { version, capabilities: [...capabilities], agent, ...(resumeWindow !== undefined ? { resumeWindow } : {}), ...(maxStreams !== undefined ? { maxStreams } : {}) },
+  });
 }
 
 /** The relay's answer to an accepted HELLO; `resumeWindow` (ms) when it lists "resume". */

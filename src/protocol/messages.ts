@@ -111,6 +111,11 @@ export interface Hello {
   agent: string;
   /** With "resume": how long (ms) the agent holds an answer whose session was lost; the relay waits no longer. */
   resumeWindow?: number;
+  /**
+   * The streams the agent takes at once ([tunnel] max_streams), as HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS: the relay
+   * opens no more (since 3.4; an older relay's codec drops the field, an older agent names none).
+   */
+  maxStreams?: number;
 }
 export interface Welcome {
   version: number;
@@ -201,6 +206,8 @@ export const BATCH_CAPABILITY = "batch";
 export const RESUME_CAPABILITY = "resume";
 /** Largest resume window a peer may announce in HELLO/WELCOME (ms): what a timer can wait. */
 export const MAX_RESUME_WINDOW = 2 ** 31 - 1;
+/** Largest max_streams an agent may announce in HELLO (stream ids are odd u32s: never more streams than this). */
+export const MAX_ANNOUNCED_STREAMS = 2 ** 31 - 1;
 /** The capability a peer lists when it reads REQUEST_HEAD.window (a stream's initial credit). */
 export const WINDOW_CAPABILITY = "window";
 /** A resume token: 22 base64url characters (128 random bits). */

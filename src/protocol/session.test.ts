@@ -4,7 +4,7 @@ import { ManualClock, type Clock } from "../core/clock.ts";
 import { decodeMessage, encode } from "./codec.ts";
 import { INITIAL_WINDOW } from "./messages.ts";
 import { forward, serveStream } from "./http-over-stream.ts";
-import { FLOOD_BASE, FLOOD_PER_HEAD, FLOOD_PER_SECOND, Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
+import { FLOOD_BASE, FLOOD_PER_EARLY_RESET, FLOOD_PER_HEAD, FLOOD_PER_SECOND, Session, UNREAD_CAP, type SessionCloseInfo } from "./session.ts";
 import { Stream, StreamError } from "./stream.ts";
 
 interface Pair {
@@ -708,7 +708,7 @@ describe("frames that carry nothing (the flood budget)", () => {
   // heartbeatMs 1 s and a long tolerance: one tick a second, so the budget is FLOOD_BASE + FLOOD_PER_SECOND a tick.
   const LIMIT = FLOOD_BASE + FLOOD_PER_SECOND;
   const ping = encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) });
-  function lone(role: "agent" | "relay", o: { maxStreams?: number; onStream?: (s: Stream) => void } = {}) {
+  function lone(role: "agent" | "relay", o: { maxStreams?: number; peerMaxStreams?: number; onStream?: (s: Stream) => void } = {}) {
     const clock = new ManualClock();
     const out = { sent: [] as Uint8Array[], ws: [] as number[], errors: [] as string[], info: undefined as SessionCloseInfo | undefined };
     const session = new Session({
@@ -717,6 +717,7 @@ describe("frames that carry nothing (the flood budget)", () => {
       heartbeatMs: 1_000,
       toleranceMs: 60_000,
       maxStreams: o.maxStreams,
+      peerMaxStreams: o.peerMaxStreams,
       sink: { send: (b) => out.sent.push(b), backlog: () => 0, close: (c) => out.ws.push(c) },
       onStream: o.onStream,
       onResumed: role === "agent" ? () => false : undefined,
@@ -798,6 +799,53 @@ describe("frames that carry nothing (the flood budget)", () => {
     expect(feed(held.session, head, 1_000_000)).toBe(1 + LIMIT + FLOOD_PER_HEAD + 1);
     expect(held.out.info?.reason).toMatch(/^flood: /);
     expect(out.errors).toEqual([]);
+  });
+
+  test("a relay whose agent named its max_streams (HELLO.maxStreams) opens no stream past it: no head the agent would refuse leaves, and a freed stream makes room", async () => {
+    const { session, out } = lone("relay", { peerMaxStreams: 2 });
+    const head = { method: "GET", path: "/api/tags", headers: [] as [string, string][] };
+    const a = session.open(head);
+    session.open(head);
+    expect(() => session.open(head)).toThrow("the agent takes 2 streams at once ([tunnel] max_streams) and all are in use");
+    await Bun.sleep(0);
+    expect(out.sent.map((b) => decodeMessage(b).type)).toEqual(["REQUEST_HEAD", "REQUEST_HEAD"]);
+    a.reset("cancel", "the client left");
+    expect(session.open(head).id).toBe(5);
+    // An older agent names none: the relay's own limits alone hold it.
+    const old = lone("relay");
+    for (let i = 0; i < 300; i++) old.session.open(head);
+    expect(old.session.activeStreams).toBe(300);
+  });
+
+  test("rapid reset: a relay that opens streams and resets them before their answer is cut once they cost the budget (each takes its head's FLOOD_PER_HEAD back and as much again); streams reset after their answer's head are not counted", () => {
+    const started: Stream[] = [];
+    const { session, out } = lone("agent", { onStream: (s) => started.push(s) });
+    const head = (id: number) => encode({ type: "REQUEST_HEAD", stream: id, body: { method: "POST", path: "/api/chat", headers: [] } });
+    const reset = (id: number) => encode({ type: "RESET", stream: id, body: { code: "cancel", reason: "gone" } });
+    // Before, each head gave 16 back and its reset cost nothing: the relay could do this for as long as it liked.
+    const pairs = Math.floor(LIMIT / FLOOD_PER_HEAD) + 1;
+    feed(session, (i) => (i % 2 ? reset(i) : head(i + 1)), 1_000_000);
+    expect(started.length).toBe(pairs);
+    expect(out.info?.reason).toBe(
+      `flood: the relay reset ${pairs} streams before their answer (rapid reset, ${FLOOD_PER_EARLY_RESET} each) and sent more than ${LIMIT} frames that carry nothing (PINGs, frames for streams that are not open) within a 1000 ms heartbeat tick, beyond what its requests account for`,
+    );
+    expect(FLOOD_PER_EARLY_RESET).toBe(2 * FLOOD_PER_HEAD);
+    // A relay whose client leaves once the answer began (a user pressing stop) resets answered streams: work, not a flood.
+    const answered = lone("agent", { onStream: (s) => s.respond({ status: 200, headers: [] }) });
+    feed(answered.session, (i) => (i % 2 ? reset(i) : head(i + 1)), 100_000);
+    expect(answered.session.closed).toBeNull();
+    // And time gives the budget back: a few early resets a tick, at any steady rate within it, never end the session.
+    const steady = lone("agent", { onStream: () => {} });
+    let id = 1;
+    for (let tick = 0; tick < 20; tick++, steady.clock.advance(1_000)) for (let k = 0; k < 200; k++, id += 2) steady.session.receive(head(id)), steady.session.receive(reset(id));
+    expect(steady.session.closed).toBeNull();
+    // Streams that lived two heartbeat ticks (a client that gave up on a slow model) are not premature: only
+    // max_streams bounds them, as it bounds any stream the relay holds.
+    const slow = lone("agent", { maxStreams: 2_000, onStream: () => {} });
+    for (let i = 0; i < 1_000; i++) slow.session.receive(head(2 * i + 1));
+    slow.clock.advance(2_000);
+    for (let i = 0; i < 1_000; i++) slow.session.receive(reset(2 * i + 1));
+    expect([slow.session.closed, slow.session.activeStreams]).toEqual([null, 0]);
   });
 
   test("credit for bytes the agent sent carries work; credit beyond them (a relay inflating a window it never used) carries nothing", async () => {

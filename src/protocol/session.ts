@@ -38,6 +38,11 @@ export interface SessionOptions {
   /** Streams accepted from the peer at once; more are refused with RESET refused. */
   maxStreams?: number;
   /**
+   * Relay: the streams the agent takes at once (HELLO.maxStreams, HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS); open()
+   * opens no more than that many. Absent (an older agent names none), the relay's own limits alone apply.
+   */
+  peerMaxStreams?: number;
+  /**
    * Agent: a stream left waiting on the peer this long (no DATA or END of a request body a reader waits for, no credit
    * for an answer) is reset with `timeout`, and onStall told why; absent or 0, never. Checked at each heartbeat tick.
    */
@@ -104,6 +109,16 @@ const FENCE_BASE = 2 ** 52;
 export const FLOOD_BASE = 4096;
 export const FLOOD_PER_SECOND = 1024;
 export const FLOOD_PER_HEAD = 16;
+/**
+ * A stream the relay resets before the agent wrote its answer's head, in the heartbeat tick it opened or the next (a
+ * premature reset, as Envoy counts them: younger than one to two ticks), takes its head's FLOOD_PER_HEAD back and costs as
+ * much again (HTTP/2's rapid reset, CVE-2023-44487): a head and its reset cost the agent a stream, a request started in
+ * the broker and a log line, and freed the stream at once, so max_streams never bounded them. A relay that opened and
+ * reset streams as fast as it could (each reset gave the budget 16 back) made a local /api/tags take 10 ms to 28 s at
+ * the median (1.5–8.5 ms unloaded; docs/protocol.md, Heartbeats) and was never cut; now one reset before its answer costs what one answered request gives back, and a relay
+ * that does nothing else is cut after FLOOD_BASE / 16 (256) of them plus 64 a second.
+ */
+export const FLOOD_PER_EARLY_RESET = 2 * FLOOD_PER_HEAD;
 
 export class Session {
   readonly role: "relay" | "agent";
@@ -140,6 +155,10 @@ export class Session {
   private readonly fenceMarks: { opaque: number; at: number }[] = [];
   /** Frames that carried nothing this tick, less what the peer's work gave back (FLOOD_BASE); reset at each tick. */
   private idle = 0;
+  /** Of these, streams reset before their answer this tick (FLOOD_PER_EARLY_RESET): named when the budget runs out. */
+  private early = 0;
+  /** Heartbeat ticks so far: a stream's age in ticks, without a clock read per frame. */
+  private ticks = 0;
   private readonly floodLimit: number;
   private readonly tickMs: number;
 
@@ -164,6 +183,10 @@ export class Session {
   }
   get activeStreams(): number {
     return this.streams.size;
+  }
+  /** Relay: the streams the agent said it takes at once (HELLO.maxStreams); undefined when it named none. */
+  get peerMaxStreams(): number | undefined {
+    return this.opts.peerMaxStreams;
   }
   /** true once this side sent GO_AWAY (shutdown, token expiry): the peer is being sent elsewhere, not gone. */
   get sentGoAway(): boolean {
@@ -264,6 +287,9 @@ export class Session {
       case "RESET": {
         const s = this.streams.get(f.stream);
         if (!s) return this.nothing();
+        // Premature, as Envoy counts them: before the answer's head, and in the tick the stream opened or the next one (a
+        // client that gave up on a slow model after seconds is not a flood; a stream that lives a tick is bounded by max_streams).
+        if (this.role === "agent" && !s.answered && s.openedTick + 1 >= this.ticks) this.resetEarly();
         s.onReset(f.body.code, f.body.reason);
         return;
       }
@@ -297,7 +323,16 @@ export class Session {
   private nothing(): void {
     if (++this.idle <= this.floodLimit) return;
     const peer = this.role === "agent" ? "relay" : "agent";
-    throw new ProtocolError("flood", `the ${peer} sent more than ${this.floodLimit} frames that carry nothing (PINGs, frames for streams that are not open) within a ${this.tickMs} ms heartbeat tick, beyond what its requests account for`);
+    // Rapid reset named first: the WebSocket close reason keeps only 120 characters.
+    const resets = this.early ? `reset ${this.early} streams before their answer (rapid reset, ${FLOOD_PER_EARLY_RESET} each) and ` : "";
+    throw new ProtocolError("flood", `the ${peer} ${resets}sent more than ${this.floodLimit} frames that carry nothing (PINGs, frames for streams that are not open) within a ${this.tickMs} ms heartbeat tick, beyond what its requests account for`);
+  }
+
+  /** Agent: the relay reset a stream before its answer's head (FLOOD_PER_EARLY_RESET): its head's work taken back, and as much again. */
+  private resetEarly(): void {
+    this.early++;
+    this.idle += FLOOD_PER_EARLY_RESET - 1;
+    this.nothing();
   }
 
   /**
@@ -328,6 +363,7 @@ export class Session {
     // Work: a request the agent will answer (refused ones above carried nothing).
     this.idle -= FLOOD_PER_HEAD;
     const s = this.newStream(id, head.window);
+    s.openedTick = this.ticks;
     s.requestHead = head;
     this.opts.onStream?.(s);
   }
@@ -479,6 +515,10 @@ export class Session {
     if (this.closedInfo) throw new StreamError("session_closed", `the tunnel session is closed (${this.closedInfo.reason})`, false);
     if (this.goingAway) throw new StreamError("refused", "the tunnel session is going away", false);
     if (this.nextId > MAX_STREAM_ID) throw new StreamError("refused", "stream ids exhausted; reconnect", false);
+    // The agent would refuse the head (and count it against the flood budget): the caller waits for a stream instead
+    // (the relay's share of streams is held to this limit, so this only backs that count up).
+    const peerMax = this.opts.peerMaxStreams;
+    if (peerMax !== undefined && this.streams.size >= peerMax) throw new StreamError("refused", `the agent takes ${peerMax} streams at once ([tunnel] max_streams) and all are in use`, false);
     const id = this.nextId;
     const window = this.headWindow();
     // Encoded first: a head the agent would refuse throws here, for this request only, before a stream exists.
@@ -521,6 +561,8 @@ export class Session {
   /** Agent: the stream for a RESUMED id (see onResumed), with the window it named; its request side is over already. */
   adopt(id: number, window?: number): Stream {
     const s = this.newStream(id, window);
+    // Its head crossed in an earlier session: a RESET now (its client left) is not a stream given up before its answer.
+    s.answered = true;
     s.onEnd();
     return s;
   }
@@ -542,6 +584,8 @@ export class Session {
     }
     if (this.opts.stallMs) this.sweepStalls(this.opts.stallMs);
     this.idle = 0;
+    this.early = 0;
+    this.ticks++;
     if (elapsedSince(this.clock, this.lastPing) >= this.heartbeatMs) {
       mark(this.clock, this.lastPing);
       // A heartbeat is also a probe of the idle round trip when none is in flight (the window's delay term).

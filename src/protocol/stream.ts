@@ -414,9 +414,18 @@ export class Stream {
     return this.host.fence?.(this.id) ?? Promise.resolve(null);
   }
 
+  /**
+   * Agent side: the answer's head was written (or, a stream adopted by RESUMED, an earlier session's was). A RESET
+   * before it is a stream the relay gave up before any answer: counted by the session's flood budget (rapid reset).
+   */
+  answered = false;
+  /** Agent side: the session's heartbeat tick this stream opened in (a reset within two ticks is a premature one). */
+  openedTick = 0;
+
   /** Agent side: sends the response head. */
   respond(head: ResponseHead): void {
     if (this.error) return;
+    this.answered = true;
     this.host.sendFrame({ type: "RESPONSE_HEAD", stream: this.id, body: head });
   }
 

@@ -283,6 +283,8 @@ export class AgentSessions {
       // An agent that takes a stream's initial credit from its head; older agents keep 512 KiB per stream.
       windowHeads: hello.capabilities.includes(WINDOW_CAPABILITY),
       firstWindow: this.lastWindows.get(d.tunnelId),
+      // The agent's max_streams (an older agent names none): no more streams are opened, calls past it wait (forward.ts).
+      peerMaxStreams: hello.maxStreams,
       // An agent that keeps answers across reconnects offers them (RESUME) on its new session; older agents never do.
       onResume: this.resumeMs && hello.capabilities.includes(RESUME_CAPABILITY) ? (token, sent) => this.onOffer(d.tunnelId, token, session, sent) : undefined,
       heartbeatMs: this.t.heartbeatMs,

@@ -75,3 +75,23 @@ test("clients that hold nothing leave no entries past a few hundred (identities 
   expect(held.size).toBeLessThanOrEqual(258);
   expect([s.heldBy("kept"), s.total]).toEqual([1, 1]);
 });
+
+test("an agent that takes fewer streams than the relay's max_streams holds the tunnel to its number: calls past it wait, and its return to more hands the waiting calls their streams", async () => {
+  const s = new ClientShare(64);
+  s.fit(2);
+  expect([s.maxStreams, s.agentBound, s.perClient]).toEqual([2, true, 48]);
+  // One client alone takes every stream the agent has, and its next calls wait for one (its share is the relay's).
+  expect([s.admit("a"), s.admit("a"), s.admit("a")]).toEqual(["admitted", "admitted", "full"]);
+  const waiting = [s.wait("a", 5_000), s.wait("b", 5_000)];
+  s.release("a");
+  // The freed stream goes to b, which holds none.
+  expect([s.heldBy("a"), s.heldBy("b"), s.total]).toEqual([1, 1, 2]);
+  // The agent reconnects with more: a's call gets its stream at once; an older agent (none named) leaves the relay's 64.
+  s.fit(8);
+  expect(await Promise.all(waiting)).toEqual([true, true]);
+  expect([s.total, s.maxStreams, s.agentBound]).toEqual([3, 8, true]);
+  s.fit(undefined);
+  expect([s.maxStreams, s.agentBound]).toEqual([64, false]);
+  s.fit(1000);
+  expect(s.maxStreams).toBe(64);
+});

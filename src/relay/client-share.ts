@@ -33,6 +33,8 @@ interface Waiter {
 export class ClientShare {
   /** Streams in flight on the tunnel, every client's. */
   total = 0;
+  /** The tunnel's streams: the relay's max_streams, or the agent's when it takes fewer (fit()). */
+  maxStreams: number;
   readonly perClient: number;
   /**
    * Streams each client holds. A client that holds none keeps its entry (0) while few do, so a client calling one at a
@@ -43,10 +45,31 @@ export class ClientShare {
   private readonly waiters: Waiter[] = [];
 
   constructor(
-    readonly maxStreams: number,
+    /** The relay's [limits] max_streams. */
+    readonly configured: number,
     perClient = 0,
   ) {
-    this.perClient = clientShareOf(maxStreams, perClient);
+    this.maxStreams = configured;
+    this.perClient = clientShareOf(configured, perClient);
+  }
+
+  /**
+   * Holds the tunnel to what its agent takes at once (HELLO.maxStreams; undefined: an older agent, the relay's own limit):
+   * the fewer of the two. Each client's share stays the relay's: the calls past the agent's limit wait for a stream
+   * (wait()), which goes to the waiting client that holds the fewest, rather than be refused at once.
+   */
+  fit(agentMax: number | undefined): void {
+    const n = agentMax === undefined || agentMax > this.configured ? this.configured : agentMax;
+    if (n === this.maxStreams) return;
+    const more = n > this.maxStreams;
+    this.maxStreams = n;
+    // An agent that takes more now (reconnected with a higher max_streams): the calls waiting get the room at once.
+    if (more) this.handOut();
+  }
+
+  /** The agent's max_streams, not the relay's, holds the tunnel now. */
+  get agentBound(): boolean {
+    return this.maxStreams < this.configured;
   }
 
   /** Whether nothing is held or awaited: the tunnel's share is as good as a new one (limits.ts drops it then). */
@@ -103,16 +126,22 @@ export class ClientShare {
     }
     // Only once SWEEP_AT entries hold nothing (at most `total` hold something): a sweep per SWEEP_AT calls at most.
     if (this.held.size > SWEEP_AT + this.total) for (const [c, n] of this.held) if (n === 0) this.held.delete(c);
-    if (!this.waiters.length || this.total >= this.maxStreams) return;
-    let best: Waiter | null = null;
-    let fewest = Infinity;
-    for (const w of this.waiters) {
-      const n = this.held.get(w.client) ?? 0;
-      if (n < fewest) (best = w), (fewest = n);
+    this.handOut();
+  }
+
+  /** Free streams to the waiting calls whose clients hold the fewest (done() takes each out of waiters at once). */
+  private handOut(): void {
+    while (this.waiters.length && this.total < this.maxStreams) {
+      let best: Waiter | null = null;
+      let fewest = Infinity;
+      for (const w of this.waiters) {
+        const n = this.held.get(w.client) ?? 0;
+        if (n < fewest) (best = w), (fewest = n);
+      }
+      // A waiting call's client was under its share when it came (admit()), so the best one may always take it.
+      this.held.set(best!.client, fewest + 1);
+      this.total++;
+      best!.done(true);
     }
-    // A waiting call's client was under its share when it came (admit()), so the best one may always take it.
-    this.held.set(best!.client, fewest + 1);
-    this.total++;
-    best!.done(true);
   }
 }

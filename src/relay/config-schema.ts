@@ -43,7 +43,7 @@ export const RelayConfigSchema = T.Object(
     ),
     limits: T.Object(
       {
-        max_streams: T.Integer({ default: 64, minimum: 1, description: "Concurrent requests per tunnel; more get 429." }),
+        max_streams: T.Integer({ default: 64, minimum: 1, description: "Concurrent requests per tunnel (or the agent's own [tunnel] max_streams, named in its HELLO, when lower); more wait up to 2 s for a stream, then get 429 (503 at the agent's limit)." }),
         max_streams_per_client: T.Integer({
           default: 0,
           minimum: 0,

@@ -14,7 +14,7 @@ import { MOVE_HOLD_MS, type AgentSessions } from "./agent-sessions.ts";
 import { clientCredential, type AuthResult, type RelayAuth } from "./auth.ts";
 import type { RelayConfig } from "./config.ts";
 import { NODE_AUTH_HEADER } from "./cluster/node-auth.ts";
-import { clientShareOf, SHARE_WAIT_MS } from "./client-share.ts";
+import { clientShareOf, SHARE_WAIT_MS, type ClientShare } from "./client-share.ts";
 import { dropConnectionNamed } from "./connection-named.ts";
 import { cutShortTail } from "./cut-short.ts";
 import { TunnelLimits, TunnelLimitsTable, type RateRefusal } from "./limits.ts";
@@ -261,12 +261,19 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       return refuse(new HttpError("tunnel_offline", `tunnel "${id}" is not connected`), path);
     }
     const lim = limitsFor(id);
+    // A client whose calls the tunnel resets before their answer faster than the agent's budget takes (rapid reset)
+    // waits here, rather than get the tunnel cut for every client.
+    const early = lim.early.refusal(client);
+    if (early) return earlyAborts(id, path, early);
     const share = lim.streams;
+    // The agent's own max_streams, when lower, is the tunnel's: heads past it would be refused (and counted against
+    // the session's flood budget, which cut busy tunnels off), so calls wait for a stream here instead.
+    share.fit(session.peerMaxStreams);
     const verdict = share.admit(client);
-    if (verdict === "over") return share.perClient < lim.maxStreams ? overShare(id, path, share.perClient, lim.maxStreams) : tunnelFull(id, path, lim.maxStreams);
+    if (verdict === "over") return share.perClient < share.maxStreams ? overShare(id, path, share.perClient, share.maxStreams) : tunnelFull(id, path, share);
     if (verdict === "full") {
       // Every stream taken (by other clients too): wait briefly for one; the client holding the fewest gets it first.
-      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return tunnelFull(id, path, lim.maxStreams);
+      if (!(await share.wait(client, SHARE_WAIT_MS, req.signal))) return tunnelFull(id, path, share);
       const now = sessions.session(id);
       if (!now || now.sentGoAway) {
         share.release(client);
@@ -334,6 +341,8 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
       // this answer, and the tunnel did not fail it. Counted as 499 (client closed the request), as the broker does,
       // not as a 502 that would page an operator for every Stop.
       if (req.signal.aborted && !tooLarge) {
+        // Its stream was reset before the answer's head: the agent counts that against its rapid-reset budget.
+        if (stream) lim.early.note(client);
         countStatus(CLIENT_CLOSED);
         return new Response(null, { status: CLIENT_CLOSED });
       }
@@ -398,8 +407,16 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     return overSession(req, id, path, false, client, gatewayKey);
   }
 
-  function tunnelFull(id: string, path: string, maxStreams: number): Response {
-    return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${maxStreams} requests in flight`), path, { "retry-after": "1" });
+  /** Every stream of the tunnel taken: the relay's limit (429, the clients' calls), or the agent's (503, its capacity). */
+  function tunnelFull(id: string, path: string, share: ClientShare): Response {
+    if (!share.agentBound) return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${share.maxStreams} requests in flight`), path, { "retry-after": "1" });
+    const why = `tunnel "${id}" is busy: its agent takes ${share.maxStreams} requests at once ([tunnel] max_streams) and all are in flight; retry in a moment`;
+    return refuse(new HttpError("unavailable", why), path, { "retry-after": "1" });
+  }
+
+  function earlyAborts(id: string, path: string, seconds: number): Response {
+    const why = `tunnel "${id}" is shared: this client aborts its calls before their answer faster than the tunnel's agent allows (rapid reset); retry in ${seconds} s`;
+    return refuse(new HttpError("rate_limited", why), path, { "retry-after": String(seconds) });
   }
 
   function overShare(id: string, path: string, perClient: number, maxStreams: number): Response {

@@ -4,6 +4,7 @@
 // the tunnels gone quiet.
 import { ClientRates } from "./client-rate.ts";
 import { ClientShare } from "./client-share.ts";
+import { EarlyCancels } from "./early-cancels.ts";
 
 const WINDOW_MS = 60_000;
 
@@ -26,6 +27,8 @@ export class TunnelLimits {
   readonly streams: ClientShare;
   /** Each client's share of the requests per minute. */
   readonly rates: ClientRates;
+  /** Calls aborted before the agent's answer began, kept under the agent's rapid-reset budget (early-cancels.ts). */
+  readonly early = new EarlyCancels();
 
   constructor(
     private readonly perMinute: number,

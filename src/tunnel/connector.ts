@@ -204,7 +204,8 @@ export function connect(o: ConnectOptions): Promise<Connection> {
     ws.onopen = () => {
       // The agent's resume window goes with "resume": the relay keeps a client waiting no longer than the agent holds its answer.
       const window = o.resume && capabilities.includes(RESUME_CAPABILITY) ? o.resume.limits.windowMs : undefined;
-      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities, window) as Uint8Array<ArrayBuffer>);
+      // Its max_streams too: the relay opens no more streams than the session takes, rather than have them refused.
+      ws.send(helloFrame(o.agent, o.version ?? PROTOCOL_VERSION, capabilities, window, o.maxStreams) as Uint8Array<ArrayBuffer>);
     };
     ws.onmessage = (ev) => {
       if (session) {

@@ -80,7 +80,7 @@ const RULES: Rule[] = [
   { doc: "docs/errors.md", lang: "sh", first: "$ cloudtolocalllm-tunnel key create editor", check: { here: "the CLI's error line" } },
   { doc: "docs/gateway.md", lang: "sh", first: "cloudtolocalllm-tunnel key create editor", check: { here: "the key commands" } },
   { doc: "docs/protocol.md", lang: "", first: /^( 0 +1 +2|BATCH:|relay → REQUEST_HEAD)/, check: { skip: "a frame layout and a message sequence, drawn for the reader" } },
-  { doc: "docs/protocol.md", lang: "", first: /^(RESPONSE_HEAD:|PING: +20 00 00000000 4330)/, check: { by: "src/protocol/codec.test.ts" } },
+  { doc: "docs/protocol.md", lang: "", first: /^(RESPONSE_HEAD:|PING: +20 00 00000000 4330|HELLO:)/, check: { by: "src/protocol/codec.test.ts" } },
   { doc: "docs/protocol.md", lang: "", first: /^(PING: +20 00 00000000 c093|REQUEST_HEAD:)/, check: { by: "src/protocol/window-sizing.test.ts" } },
   { doc: "docs/relay-cluster.md", lang: "toml", first: /^(listen = |# \[cluster\] lines for a TLS Redis)/, check: { by: "tests/relay/cluster-docs.test.ts" } },
   { doc: "docs/relay-cluster.md", lang: "ini", first: "[Unit]", check: { by: "tests/packaging/systemd-units.test.ts" } },
