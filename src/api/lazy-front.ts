@@ -67,6 +67,8 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
     port: o.port,
     // Elysia's default reusePort would let a second daemon (or anything of this user) share the port silently.
     reusePort: false,
+    // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+    development: false,
     maxRequestBodySize: o.maxRequestBodySize,
     // As Elysia's listen sets it: a /ws client or a long poll may sit quiet, a stuck one may not hold a socket forever.
     idleTimeout: 30,
