@@ -147,7 +147,8 @@ guarded.test("the usage file on a full disk: its periodic write fails with one w
   writeFileSync(join(seed, "usage.json.bak"), previous, { mode: 0o600 });
   const d = await startDaemon({
     home,
-    config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`,
+    // Debug: the tries after the first failure are debug lines, which show that they happened.
+    config: `${TEST_DAEMON_TOML}[logging]\nlevel = "debug"\n[[upstreams]]\nname = "local"\nurl = "${fake.url}"\n`,
     binary: namespaceWrapper(join(home, "serve.sh"), fullDisk(state, seed)),
     waitFor: ["api", "broker"],
   });
@@ -166,12 +167,18 @@ guarded.test("the usage file on a full disk: its periodic write fails with one w
     expect(readFileSync(inside("usage.json.bak"), "utf8")).toBe(previous);
     expect(readFileSync(inside("usage.json"), "utf8")).toBe(current);
     expect(readdirSync(`/proc/${d.proc.pid}/root${state}`).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    // Room again: the next write carries what was counted in memory.
+    // Traffic goes on, the disk stays full: the next write fails too, said at debug level, not another warn line.
+    // Before: a warn line for every try (every 5 s under traffic, for as long as the disk stays full).
+    await chat();
+    await until(() => d.count(/debug gateway: could not write the usage file again .*ENOSPC/) >= 1, 15_000, "the next periodic write to fail");
+    expect(d.count(/could not write the usage file; counting goes on in memory/)).toBe(1);
+    // Room again: the next write carries what was counted in memory, and says so once.
     rmSync(inside(".fill"));
     await chat();
-    await until(() => readFileSync(inside("usage.json"), "utf8").includes('"key":"-"'), 10_000, "the counts to be written");
+    await until(() => readFileSync(inside("usage.json"), "utf8").includes('"key":"-"'), 15_000, "the counts to be written");
+    await d.waitFor(/info gateway: the usage file is written again/, 5_000);
     const rows = (JSON.parse(readFileSync(inside("usage.json"), "utf8")) as { rows: { key: string; requests: number }[] }).rows;
-    expect(rows.find((r) => r.key === "-")?.requests).toBe(2);
+    expect(rows.find((r) => r.key === "-")?.requests).toBe(3);
     expect(rows.length).toBe(201);
     expect(readFileSync(inside("usage.json.bak"), "utf8")).toBe(current);
   } finally {
