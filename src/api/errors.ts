@@ -3,11 +3,14 @@ import { diskFull, FileWriteError } from "../config/atomic-write.ts";
 import { httpErrorOf } from "../core/error-codes.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 import { legacyRouteHint } from "./legacy-routes.ts";
 import { bareTargetProblem, lacksHost } from "../core/request-checks.ts";
 import { urlPath } from "../core/url-path.ts";
 
 const log = logger("api");
+/** A client (a dashboard, a script) retrying a write on a full disk: one line per file and cause per 10 s, not one per try. */
+const writeLines = new RepeatLimit();
 
 interface ValidationLike {
   type?: string;
@@ -60,11 +63,12 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   // Elysia wraps what a body parser throws (our 413/415/400) in a ParseError; the original is its cause.
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof HttpError) return cause;
-  // A failed write (config, backup, token, keys): a full disk 507, a read-only one or permissions 500, naming the file, which was left as it was.
+  // A failed write (config, backup, token, keys): a full disk 507, a read-only one or permissions 503, naming the file, which was left as it was.
   const failed = error instanceof FileWriteError ? error : diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
   if (failed) {
     // Not a bug of ours, but the operator's to fix (free space, a read-only mount): one line in the log says so too.
-    log.warn("a file could not be written; the request was refused", { method: request.method, path: urlPath(request.url), error: failed });
+    const line = writeLines.note(failed.message);
+    if (line.write) log.warn("a file could not be written; the request was refused", { method: request.method, path: urlPath(request.url), error: failed, repeated: line.repeated || undefined });
     return new HttpError(failed.code, failed.message, { file: failed.file });
   }
   // Every other error with a row in the table of stable codes (a broken keys file, an unknown backup) becomes its HTTP code.
