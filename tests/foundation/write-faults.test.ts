@@ -1,8 +1,9 @@
 // Integration: the CLI and a real daemon writing on a full or read-only file system (in their own mount namespace): each failure names the file and its cause, the file and its last good backup stay whole, the daemon keeps serving.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TEST_DAEMON_TOML, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { BUN, REPO, TEST_DAEMON_TOML, homeEnv, removeHome, startDaemon, tempHome } from "../helpers/daemon.ts";
+import { ROOT } from "../helpers/other-user.ts";
 import { fullDisk, mountNamespace, namespaceWrapper, readOnly } from "../helpers/mount-namespace.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
@@ -187,5 +188,58 @@ guarded.test("the usage file on a full disk: its periodic write fails with one w
   } finally {
     await d.stop();
     await fake.stop();
+  }
+});
+
+const NOBODY = 65534;
+requireTools(["setpriv", ROOT]).test("directories whose permissions were taken away (EACCES): 503 write_failed naming the file and the cause, the files as they were, still serving; the writes succeed once the permissions are back", async () => {
+  const home = tempHome("c2l-wf-eacces-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  mkdirSync(cfgDir, { recursive: true, mode: 0o700 });
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  const file = join(cfgDir, "tunnel.toml");
+  writeFileSync(file, TEST_DAEMON_TOML, { mode: 0o600 });
+  writeFileSync(join(cfgDir, "api-token"), TOKEN + "\n", { mode: 0o600 });
+  const keys = keysText(["first"]);
+  writeFileSync(join(state, "keys.json"), keys, { mode: 0o600 });
+  // The daemon runs as another user than root (root writes whatever the permissions say): nobody, owning its home.
+  Bun.spawnSync(["chown", "-R", `${NOBODY}:${NOBODY}`, home]);
+  chmodSync(home, 0o755);
+  const wrapper = join(home, "serve-as-nobody.sh");
+  writeFileSync(wrapper, `#!/bin/sh\nexec setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups "${BUN}" "${join(REPO, "src/main.ts")}" "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const d = await startDaemon({ home, binary: wrapper, env: { BUN_RUNTIME_TRANSPILER_CACHE_PATH: "0" } });
+  try {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const put = (body: string) => fetch(`${d.urls.api}/api/v1/config`, { method: "PUT", headers: { ...auth, "content-type": "application/toml" }, body });
+    const createKey = () => fetch(`${d.urls.api}/api/v1/keys`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ name: "second" }) });
+    // Someone takes the write permission away from the config directory under the running daemon, then from the state's.
+    chmodSync(cfgDir, 0o500);
+    const r = await put(TEST_DAEMON_TOML + '[logging]\nlevel = "debug"\n');
+    const body = (await r.json()) as { error: { code: string; message: string; details: unknown } };
+    expect({ status: r.status, ...body.error }).toEqual({
+      status: 503,
+      code: "write_failed",
+      message: `cannot write ${file}: permission denied (EACCES); the file was left as it was`,
+      details: { file },
+    });
+    chmodSync(state, 0o500);
+    const k = await createKey();
+    const kb = (await k.json()) as { error: { code: string; message: string } };
+    expect({ status: k.status, code: kb.error.code }).toEqual({ status: 503, code: "write_failed" });
+    expect(kb.error.message).toMatch(new RegExp(`^cannot write ${state}/keys\\.json(\\.bak)?: permission denied \\(EACCES\\); the file was left as it was$`));
+    expect(readFileSync(file, "utf8")).toBe(TEST_DAEMON_TOML);
+    expect(readFileSync(join(state, "keys.json"), "utf8")).toBe(keys);
+    expect(d.count(/warn api: a file could not be written; the request was refused .*permission denied \(EACCES\)/)).toBe(2);
+    // Permissions back: the same writes succeed.
+    chmodSync(cfgDir, 0o700);
+    chmodSync(state, 0o700);
+    expect((await put(TEST_DAEMON_TOML + '[logging]\nlevel = "debug"\n')).status).toBe(200);
+    expect((await createKey()).status).toBe(201);
+    expect(readFileSync(file, "utf8")).toContain('level = "debug"');
+  } finally {
+    await d.stop();
   }
 });
