@@ -47,6 +47,34 @@ guarded.test("key create on a full disk: exit 1 [disk_full] naming the file; key
   expect(readdirSync(out).sort()).toEqual(["keys.json", "keys.json.bak"]);
 });
 
+guarded.test("secret set on a full disk (the keyring's fallback file): exit 1 [disk_full] naming secrets.json, which stays whole; the same set succeeds once there is room", () => {
+  const home = tempHome("c2l-wf-secret-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  const seed = join(home, "seed");
+  const out = join(home, "after");
+  for (const dir of [cfgDir, state, seed, out]) mkdirSync(dir, { recursive: true });
+  writeFileSync(join(cfgDir, "tunnel.toml"), TEST_DAEMON_TOML, { mode: 0o600 });
+  const secrets = JSON.stringify({ version: 1, secrets: { "tunnel-token": "the-token-before" } }, null, 2) + "\n";
+  writeFileSync(join(seed, "secrets.json"), secrets, { mode: 0o600 });
+  // A value bigger than a block: it cannot fit on the full disk. Then room again, and the same set.
+  const value = "v".repeat(8192);
+  const set = `printf %s '${value}' | "${BUN}" "${join(REPO, "src/main.ts")}" secret set tunnel-token; echo "rc=$?" >&2`;
+  // The wrapper's own run is `version`; the two sets run after it, in the namespace, each followed by a copy of the directory.
+  const copy = (to: string) => `mkdir -p '${join(out, to)}' && cp -a '${state}'/. '${join(out, to)}'/`;
+  const after = [set, copy("full"), `rm -f '${state}/.fill'`, set, copy("room")].join("\n");
+  const r = Bun.spawnSync([namespaceWrapper(join(home, "cli.sh"), fullDisk(state, seed), after), "version"], { env: homeEnv(home), stdout: "pipe", stderr: "pipe" });
+  const stderr = r.stderr.toString();
+  if (r.exitCode === 97 || r.exitCode === 98) throw new Error(`the namespace set-up failed: ${stderr}`);
+  expect(stderr).toContain(`cannot write ${join(state, "secrets.json")}: no space left on the disk (ENOSPC); the file was left as it was`);
+  expect(stderr).toContain("[disk_full]");
+  expect(stderr.match(/rc=\d+/g)).toEqual(["rc=1", "rc=0"]);
+  expect(readFileSync(join(out, "full/secrets.json"), "utf8")).toBe(secrets);
+  expect(readdirSync(join(out, "full")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  expect((JSON.parse(readFileSync(join(out, "room/secrets.json"), "utf8")) as { secrets: Record<string, string> }).secrets["tunnel-token"]).toBe(value);
+});
+
 guarded.test("a read-only config directory: PUT /api/v1/config answers 503 write_failed naming the file and the cause; the daemon keeps its config", async () => {
   const home = tempHome("c2l-wf-ro-");
   homes.push(home);
