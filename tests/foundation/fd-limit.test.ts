@@ -7,6 +7,7 @@ import { apiToken, BUN, REPO, removeHome, startDaemon, tempHome, TEST_DAEMON_TOM
 import { ensureBinary } from "../helpers/binary.ts";
 import { until } from "../helpers/until.ts";
 import { NOT_LOADED_MESSAGE } from "../../src/api/lazy-front.ts";
+import { descriptorShortage } from "../../src/core/fd-exhaustion.ts";
 
 // Real processes on a busy machine (and the binary may be built first): more than bun's 5 s default.
 setDefaultTimeout(180_000);
@@ -43,7 +44,7 @@ async function daemonAtLimit(exec: string): Promise<DaemonProc> {
  * then sends each the first request of the daemon's life: its control API loads its code now. Returns the answers
  * had once one came (the rest are still waiting for a descriptor), and releases every connection.
  */
-async function firstRequestsAtLimit(d: DaemonProc, token: string): Promise<string[]> {
+async function firstRequestsAtLimit(d: DaemonProc, token: string, path = "/api/v1/status"): Promise<string[]> {
   const port = Number(new URL(d.urls.api!).port);
   const openFds = () => readdirSync(`/proc/${d.proc.pid}/fd`).length;
   const answers = new Map<Socket, string>();
@@ -58,7 +59,7 @@ async function firstRequestsAtLimit(d: DaemonProc, token: string): Promise<strin
     held.push(s);
   }
   await until(() => openFds() >= LIMIT, 10_000, `the daemon to hold ${LIMIT} descriptors (it holds ${openFds()})`);
-  for (const s of mine) s.write(`GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+  for (const s of mine) s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
   await until(() => [...answers.values()].some((a) => a.startsWith("HTTP/1.1 ")), 10_000, "an answer to the requests at the file limit");
   const had = [...answers.values()].filter((a) => a.startsWith("HTTP/1.1 "));
   for (const s of mine) s.destroy();
@@ -98,5 +99,22 @@ test("the compiled binary at its file limit: the API loads its code from the bin
   expect(next.status).toBe(200);
   // The dashboard's and the docs' code, loaded lazily on their first use, after the shortage.
   expect((await fetch(`${d.urls.api}/swagger/json`)).status).toBe(200);
+  expect(d.stderr().split("\n").filter((l) => l !== "" && !LOG_LINE.test(l))).toEqual([]);
+});
+
+test("the compiled binary, its API loaded, at its file limit: a route that reads a file (GET /api/v1/config reads the config's version) answers 503 unavailable to retry, with one log line, not a 500 per request", async () => {
+  const d = await daemonAtLimit(`"${await ensureBinary()}"`);
+  const token = await apiToken(d);
+  expect((await fetch(`${d.urls.api}/api/v1/config`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  const answers = await firstRequestsAtLimit(d, token, "/api/v1/config");
+  // Those answered while a descriptor was free get the config; the rest a 503. Before: 500 internal, and an error line each.
+  const refused = answers.filter((a) => statusOf(a) !== 200);
+  expect(refused.length).toBeGreaterThan(0);
+  for (const a of refused) expect({ status: statusOf(a), body: bodyOf(a) }).toEqual({ status: 503, body: { error: { code: "unavailable", message: descriptorShortage("EMFILE") } } });
+  await d.waitFor(/warn api: out of file descriptors; the request was refused method=GET path=\/api\/v1\/config error=.*EMFILE/, 5_000);
+  expect(d.count(/out of file descriptors; the request was refused/)).toBe(1);
+  expect(d.count(/request failed/)).toBe(0);
+  // Descriptors free again: served.
+  expect((await fetch(`${d.urls.api}/api/v1/config`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   expect(d.stderr().split("\n").filter((l) => l !== "" && !LOG_LINE.test(l))).toEqual([]);
 });
