@@ -75,6 +75,25 @@ guarded.test("secret set on a full disk (the keyring's fallback file): exit 1 [d
   expect((JSON.parse(readFileSync(join(out, "room/secrets.json"), "utf8")) as { secrets: Record<string, string> }).secrets["tunnel-token"]).toBe(value);
 });
 
+guarded.test("login with the file backend on a full disk: refused before the issuer is asked, naming secrets.json and the cause (not signed in for this run only with a live grant nothing holds)", () => {
+  const home = tempHome("c2l-wf-login-");
+  homes.push(home);
+  const cfgDir = join(home, ".config/cloudtolocalllm");
+  const state = join(home, ".local/state/cloudtolocalllm");
+  const seed = join(home, "seed");
+  for (const dir of [cfgDir, state, seed]) mkdirSync(dir, { recursive: true });
+  // An issuer nothing listens at: asked, it would fail with "cannot reach".
+  writeFileSync(join(cfgDir, "tunnel.toml"), `${TEST_DAEMON_TOML}[auth]\nissuer = "http://127.0.0.1:9/realms/x"\nclient_id = "cloudtolocalllm"\n`, { mode: 0o600 });
+  writeFileSync(join(seed, "secrets.json"), JSON.stringify({ version: 1, secrets: {} }) + "\n", { mode: 0o600 });
+  const cli = namespaceWrapper(join(home, "cli.sh"), fullDisk(state, seed));
+  const r = Bun.spawnSync([cli, "login", "--device", "--no-browser"], { env: homeEnv(home), stdout: "pipe", stderr: "pipe" });
+  const stderr = r.stderr.toString();
+  if (r.exitCode === 97 || r.exitCode === 98) throw new Error(`the namespace set-up failed: ${stderr}`);
+  expect(r.exitCode).toBe(1);
+  // Before: the issuer was asked (and with one that answers, the user signed in and the tokens were not stored).
+  expect(stderr).toContain(`nothing was signed in: the tokens could not be stored: cannot write ${join(state, "secrets.json")}: no space left on the disk (ENOSPC)`);
+});
+
 guarded.test("a read-only config directory: PUT /api/v1/config answers 503 write_failed naming the file and the cause; the daemon keeps its config", async () => {
   const home = tempHome("c2l-wf-ro-");
   homes.push(home);
