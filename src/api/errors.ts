@@ -3,11 +3,17 @@ import { diskFull, FileWriteError } from "../config/atomic-write.ts";
 import { httpErrorOf } from "../core/error-codes.ts";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
+import { descriptorShortage, outOfDescriptors } from "../core/fd-exhaustion.ts";
 import { legacyRouteHint } from "./legacy-routes.ts";
 import { bareTargetProblem, lacksHost } from "../core/request-checks.ts";
 import { urlPath } from "../core/url-path.ts";
 
 const log = logger("api");
+/** A client (a dashboard, a script) retrying a write on a full disk: one line per file and cause per 10 s, not one per try. */
+const writeLines = new RepeatLimit();
+/** One cause (the file limit reached) fails every request at once: one line per message per 10 s, not one per request. */
+const failureLines = new RepeatLimit();
 
 interface ValidationLike {
   type?: string;
@@ -60,12 +66,20 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   // Elysia wraps what a body parser throws (our 413/415/400) in a ParseError; the original is its cause.
   const cause = (error as { cause?: unknown })?.cause;
   if (cause instanceof HttpError) return cause;
-  // A failed write (config, backup, token, keys): a full disk 507, a read-only one or permissions 500, naming the file, which was left as it was.
+  // A failed write (config, backup, token, keys): a full disk 507, a read-only one or permissions 503, naming the file, which was left as it was.
   const failed = error instanceof FileWriteError ? error : diskFull(error, (error as NodeJS.ErrnoException | undefined)?.path ?? "a file");
   if (failed) {
     // Not a bug of ours, but the operator's to fix (free space, a read-only mount): one line in the log says so too.
-    log.warn("a file could not be written; the request was refused", { method: request.method, path: urlPath(request.url), error: failed });
+    const line = writeLines.note(failed.message);
+    if (line.write) log.warn("a file could not be written; the request was refused", { method: request.method, path: urlPath(request.url), error: failed, repeated: line.repeated || undefined });
     return new HttpError(failed.code, failed.message, { file: failed.file });
+  }
+  // Out of file descriptors (a file read, a module loaded at the file limit): a 503 to retry, not a 500 that reads as a bug.
+  const fds = outOfDescriptors(error);
+  if (fds) {
+    const line = failureLines.note(error instanceof Error ? error.message : String(error));
+    if (line.write) log.warn("out of file descriptors; the request was refused", { method: request.method, path: urlPath(request.url), error, repeated: line.repeated || undefined });
+    return new HttpError("unavailable", descriptorShortage(fds)).after(1);
   }
   // Every other error with a row in the table of stable codes (a broken keys file, an unknown backup) becomes its HTTP code.
   const known = httpErrorOf(error);
@@ -86,6 +100,7 @@ export function toHttpError(code: string | number, error: unknown, request: Requ
   const status = (error as { status?: number; code?: number })?.status;
   if (typeof status === "number" && status >= 400 && status < 500)
     return new HttpError("bad_request", (error as Error).message || "bad request", undefined, status);
-  log.error("request failed", { method, path, error });
+  const line = failureLines.note(error instanceof Error ? error.message : String(error));
+  if (line.write) log.error("request failed", { method, path, error, repeated: line.repeated || undefined });
   return new HttpError("internal", "internal error; the daemon log has the details");
 }

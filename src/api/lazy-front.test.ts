@@ -1,6 +1,6 @@
 // The lazy front of the control API: a route of a plugin the app loads a moment later (Swagger) answers its first caller.
 import { afterEach, expect, test } from "bun:test";
-import { serveApiFront, type ApiFront, type FrontApp } from "./lazy-front.ts";
+import { NOT_LOADED_MESSAGE, serveApiFront, type ApiFront, type FrontApp } from "./lazy-front.ts";
 
 let front: ApiFront | null = null;
 afterEach(async () => {
@@ -44,4 +44,26 @@ test("a POST is not asked twice, and a plain not-found is still a 404 once the p
   expect((await fetch(`${base}/swagger`, { method: "POST", body: "x" })).status).toBe(404);
   expect((await fetch(`${base}/nope`)).status).toBe(404);
   expect((await fetch(`${base}/swagger`)).status).toBe(200);
+});
+
+test("a load that fails (the file limit: Bun cannot open the app's modules) answers 503 unavailable, and the next request loads again", async () => {
+  let loads = 0;
+  front = serveApiFront(
+    async () => {
+      if (++loads === 1) throw Object.assign(new Error("EMFILE: too many open files, open '/somewhere/app.ts'"), { code: "EMFILE" });
+      return app(0);
+    },
+    { hostname: "127.0.0.1", port: 0, maxRequestBodySize: 1024 },
+  );
+  const base = `http://127.0.0.1:${front.server.port}`;
+  const first = await fetch(`${base}/healthz`);
+  // Before: 500 internal ("internal error; the daemon log has the details"), which reads as a bug, not a moment's shortage.
+  expect({ status: first.status, retryAfter: first.headers.get("retry-after"), body: await first.json() }).toEqual({
+    status: 503,
+    retryAfter: "1",
+    body: { error: { code: "unavailable", message: NOT_LOADED_MESSAGE } },
+  });
+  // The failed load was not kept: this request loads the app again, and gets its answer.
+  const second = await fetch(`${base}/healthz`);
+  expect({ status: second.status, text: await second.text(), loads }).toEqual({ status: 200, text: "ok", loads: 2 });
 });

@@ -4,6 +4,7 @@ import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { HttpError } from "../core/http-error.ts";
 import { logger } from "../core/log.ts";
 import { lastResort } from "../core/serve-fallback.ts";
+import { RepeatLimit } from "../core/repeat-limit.ts";
 
 const log = logger("api");
 
@@ -48,12 +49,29 @@ export interface FrontOptions {
   maxRequestBodySize: number;
 }
 
-/** Binds now (a taken port throws here, as Elysia's listen did); `load` runs once, on the first request. */
+/**
+ * What a caller gets while the app's code cannot be loaded (at the file limit, EMFILE, Bun cannot open the modules):
+ * a 503 to retry, not a 500 that reads as a bug. The cause (Bun's words, our paths) is for the log, not the caller.
+ */
+export const NOT_LOADED_MESSAGE =
+  "the control API could not load its code (is the daemon out of file descriptors?); retry in a moment, the daemon log has the cause";
+
+/**
+ * Binds now (a taken port throws here, as Elysia's listen did); `load` runs on the first request, and again on the
+ * next one after a failed load: a rejected load is never kept, so the API comes back once descriptors are free.
+ */
 export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): ApiFront {
   let app: FrontApp | null = null;
   let loading: Promise<FrontApp> | null = null;
   /** Until the lazily loaded plugins are in: a route of theirs (/swagger) would be a 404 for the first caller. */
   let plugins: Promise<unknown> | null = null;
+  // One line per cause per 10 s: at the file limit every waiting request fails at once, and again on each retry.
+  const loadFailures = new RepeatLimit();
+  const notLoaded = (e: unknown): Response => {
+    const line = loadFailures.note(e instanceof Error ? e.message : String(e));
+    if (line.write) log.error("the control API could not load its code; requests are answered 503 until it does", { error: e, repeated: line.repeated || undefined });
+    return new HttpError("unavailable", NOT_LOADED_MESSAGE).after(1).toResponse();
+  };
   const serve = async (a: FrontApp, req: Request): Promise<Response> => {
     const res = await a.fetch(req);
     // Not found while plugins are still loading: perhaps theirs. A body-less request is asked again once they are in
@@ -67,6 +85,8 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
     port: o.port,
     // Elysia's default reusePort would let a second daemon (or anything of this user) share the port silently.
     reusePort: false,
+    // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+    development: false,
     maxRequestBodySize: o.maxRequestBodySize,
     // As Elysia's listen sets it: a /ws client or a long poll may sit quiet, a stuck one may not hold a socket forever.
     idleTimeout: 30,
@@ -91,11 +111,12 @@ export function serveApiFront(load: () => Promise<FrontApp>, o: FrontOptions): A
           return (app = a);
         },
         (e) => {
-          loading = null; // the next request tries again
+          loading = null; // the next request loads again: a rejected import kept here would fail every request until restart
           throw e;
         },
       );
-      return loading.then((a) => serve(a, req));
+      // Only the load's failure is a 503: the app failing this request is the error hook's (a 500).
+      return loading.then((a) => serve(a, req), notLoaded);
     },
   });
   return {

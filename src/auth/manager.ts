@@ -25,6 +25,8 @@ export interface AuthManagerDeps {
   retryMaxMs?: number;
   /** At most one refresh grant per this interval, whatever asks (timer, callers, retries). Default 2 s. */
   minGrantIntervalMs?: number;
+  /** How often tokens the store refused are offered to it again. Default STORE_RETRY_S. */
+  storeRetryMs?: number;
 }
 
 const MIN_REFRESH_DELAY_MS = 1000;
@@ -472,7 +474,7 @@ export class AuthManager implements AuthService {
    * Stored, it has replaced any sign-in a new one was to replace: that grant is revoked now, not before (a new sign-in
    * that is never stored leaves the old one where the next start finds it).
    */
-  private async persist(session: AuthSession, storeFailure: string): Promise<boolean> {
+  private async persist(session: AuthSession, storeFailure: string, retry = false): Promise<boolean> {
     try {
       await saveSession(this.store(), session);
       this.storedRefreshToken = session.refreshToken;
@@ -481,8 +483,11 @@ export class AuthManager implements AuthService {
       await this.revokeReplaced("a new sign-in replaced it");
       return true;
     } catch (e) {
-      log.error(storeFailure, { error: e });
-      this.unstoredWhy = (e as Error)?.message ?? String(e);
+      const why = (e as Error)?.message ?? String(e);
+      // A retry refused for the cause already logged says nothing new (a full disk stays full for hours): one line per
+      // cause, not one per retry; the status says it all along.
+      if (!retry || why !== this.unstoredWhy) log.error(storeFailure, { error: e });
+      this.unstoredWhy = why;
       return false;
     }
   }
@@ -510,11 +515,11 @@ export class AuthManager implements AuthService {
       if (!s || this.stopped || this.refreshing || !this.holdsUnstored()) return this.scheduleStoreRetry();
       const problem = await Promise.resolve(this.deps.secrets()?.checkWritable?.()).catch((e: Error) => e.message);
       if (problem || (await this.storeChangedElsewhere()) || this.session !== s || this.refreshing) return this.scheduleStoreRetry();
-      if (await this.persist(s, "could not store the sign-in tokens (retrying)")) {
+      if (await this.persist(s, "could not store the sign-in tokens (retrying)", true)) {
         log.info("stored the sign-in tokens the secret store refused earlier");
         if (this.state === "signed_in") this.setState("signed_in", this.reason);
       } else this.scheduleStoreRetry();
-    }, STORE_RETRY_MS);
+    }, this.deps.storeRetryMs ?? STORE_RETRY_MS);
     (this.storeRetry as { unref?(): void }).unref?.();
   }
 

@@ -33,6 +33,8 @@ export async function pkceLogin(auth: AuthConfig, opts: PkceLoginOptions): Promi
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+    development: false,
     error: lastResort(log, "sign-in callback", () => page("Something went wrong", "Return to the terminal for details.", 500)),
     async fetch(req, srv) {
       // Without Host (HTTP/1.0), or CONNECT, the URL is a bare target new URL() refuses: not the browser coming back.

@@ -147,6 +147,8 @@ export class ProxyListener {
         hostname: bindHost(hostname),
         port,
         idleTimeout: idle,
+        // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+        development: false,
         // Uploads (blobs) stream through; Bun's limit would otherwise cap them.
         maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.

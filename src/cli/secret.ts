@@ -4,6 +4,7 @@ import { loadCliConfig } from "./local-auth.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
 import { checkSecretName, secretEnvVar } from "../config/secret-names.ts";
 import { writeStderrLine } from "../core/stderr-line.ts";
+import { codeInfo } from "../core/error-codes.ts";
 
 /** Reads one value: all of piped stdin, or a line typed without echo on a terminal. */
 async function readValue(name: string): Promise<string> {
@@ -119,7 +120,8 @@ Options:
         }
       }
     } catch (e) {
-      if (e instanceof CliError || e instanceof UsageError) throw e;
+      // An error of the table keeps its stable code ([disk_full] for a full disk under the file backend, [keyring_locked]).
+      if (e instanceof CliError || e instanceof UsageError || codeInfo(e)) throw e;
       throw new CliError((e as Error).message);
     } finally {
       await store.close();

@@ -445,7 +445,7 @@ export interface SecretStore {
   list(): Promise<string[]>;
   /**
    * Asks the backend now (not at open) whether a secret could be stored: null when it could, else the sentence saying
-   * why not (a keyring locked, or gone, since). A store that can always write (a file, memory) leaves it out.
+   * why not (a keyring locked, or gone, since; the file store's disk full or read-only). Memory leaves it out.
    */
   checkWritable?(): Promise<string | null>;
   /**

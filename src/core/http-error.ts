@@ -26,7 +26,8 @@ export const ERROR_CODES = {
   not_ready: 503,
   upstream_timeout: 504,
   disk_full: 507,
-  write_failed: 500,
+  // Not a bug of ours (a read-only disk, permissions): the service cannot do this until the operator fixes it.
+  write_failed: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

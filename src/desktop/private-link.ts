@@ -25,6 +25,8 @@ export function privateLink(target: string, ttlMs: number): PrivateLink {
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+    development: false,
     error: lastResort(log, "sign-in link", () => authPage("Something went wrong", "This link failed; start the sign-in again.", 500)),
     fetch(req, srv) {
       // Without Host (HTTP/1.0), or CONNECT, the URL is a bare target new URL() refuses.

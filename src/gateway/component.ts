@@ -42,11 +42,24 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
     let off: (() => void) | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
-    const unwritten = (e: unknown) => log.warn("could not write the usage file; counting goes on in memory", { file: ledger.file, error: e as Error });
+    // A full disk stays full for hours while traffic goes on: one warn line per cause, not one every FLUSH_MS (the
+    // tries after it are debug lines), and one line when the file is written again.
+    let unwrittenWhy: string | null = null;
+    const unwritten = (e: unknown) => {
+      const why = e instanceof Error ? e.message : String(e);
+      if (why === unwrittenWhy) return log.debug("could not write the usage file again", { file: ledger.file, error: why });
+      unwrittenWhy = why;
+      log.warn("could not write the usage file; counting goes on in memory", { file: ledger.file, error: e as Error });
+    };
+    const written = () => {
+      if (unwrittenWhy === null) return;
+      unwrittenWhy = null;
+      log.info("the usage file is written again", { file: ledger.file });
+    };
     // Off the main thread: its fsyncs held up requests for 3–4 ms every 5 s under traffic (docs/performance.md).
     const flush = () => {
       timer = null;
-      ledger.flushInBackground().catch(unwritten);
+      ledger.flushInBackground().then(written, unwritten);
     };
     const service: GatewayService = {
       admit: (headers, caller, json) => admission.admit(headers, caller, json),

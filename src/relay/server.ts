@@ -127,6 +127,8 @@ export async function startRelay(config: RelayConfig): Promise<RelayServer> {
       idleTimeout: Math.round(ms.limits.idle_timeout / 1000),
       // Bun's default cap is 128 MiB; [limits] max_body_bytes is enforced per request (0 = none) with a JSON 413.
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+      development: false,
       fetch: closeUnadmitted(routes, admitted),
       // Bun does not say which path failed: the relay's own shape, not a tunnel dialect.
       error: lastResort(log, "relay", () => new HttpError("internal", "the relay failed this request").toResponse()),

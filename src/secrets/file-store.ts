@@ -1,10 +1,10 @@
 // The fallback SecretStore: one JSON file, mode 0600, under $XDG_STATE_HOME/cloudtolocalllm, replaced atomically.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { SecretStore } from "../core/contracts.ts";
 import { logger, registerSecret } from "../core/log.ts";
 import { appStateDir } from "../config/paths.ts";
-import { atomicWrite } from "../config/atomic-write.ts";
+import { atomicWrite, tempPathFor, writeFailure } from "../config/atomic-write.ts";
 import { withFileLock } from "../config/file-lock.ts";
 import { keepPrivate } from "../config/file-mode.ts";
 import { checkSecretName } from "../config/secret-names.ts";
@@ -56,6 +56,36 @@ export class FileSecretStore implements SecretStore {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(secrets)) if (typeof v === "string") out[k] = v;
     return out;
+  }
+
+  /**
+   * Whether a sign-in's tokens could be stored now: a trial write beside the file, as big as the file would get, then
+   * removed. A full or read-only disk is found before the issuer is asked (as a locked keyring is), not after the grant,
+   * when the tokens would be kept for this run only. The sentence names the file and the cause; null when it can write.
+   */
+  async checkWritable(): Promise<string | null> {
+    const tmp = tempPathFor(this.path);
+    let fd: number | null = null;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      let size = 0;
+      try {
+        size = statSync(this.path).size;
+      } catch {}
+      // The file and a session's tokens (a few KiB).
+      const probe = Buffer.alloc(size + 8192);
+      fd = openSync(tmp, "wx", 0o600);
+      for (let off = 0; off < probe.length; ) off += writeSync(fd, probe, off, probe.length - off);
+      fsyncSync(fd);
+      return null;
+    } catch (e) {
+      return (writeFailure(e, this.path) ?? (e as Error)).message;
+    } finally {
+      if (fd !== null) closeSync(fd);
+      try {
+        rmSync(tmp, { force: true });
+      } catch {}
+    }
   }
 
   private write(secrets: Record<string, string>): void {

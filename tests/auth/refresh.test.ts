@@ -7,6 +7,7 @@ import { MemorySecretStore } from "../../src/secrets/memory-store.ts";
 import { loadSession, saveSession } from "../../src/auth/session.ts";
 import { EventBus } from "../../src/core/events.ts";
 import { setLogSink } from "../../src/core/log.ts";
+import { DiskFullError } from "../../src/config/atomic-write.ts";
 
 let p: TestProvider;
 beforeAll(async () => {
@@ -170,6 +171,45 @@ test("a refreshed session the store refused, replaced by a sign-in elsewhere (re
     // Before: dropped from memory and still honoured by the issuer.
     expect(p.revocations().slice(before).map((r) => r.token)).toEqual([unstored]);
     expect(await p.provider.RefreshToken.find(unstored)).toBeFalsy();
+  } finally {
+    await m.stop();
+  }
+}, 20_000);
+
+test("refreshed tokens the store refuses for a full disk: one error line for the cause, not one per retry; stored once there is room", async () => {
+  const lines: string[] = [];
+  setLogSink((l) => lines.push(l));
+  const auth = { ...AUTH, issuer: p.issuer };
+  const store = new MemorySecretStore();
+  await saveSession(store, await pkceLogin(auth, { onUrl: (u) => void browse(u, "grace") }));
+  let full = true;
+  // The file backend on a full disk: its write throws what atomicWrite throws there, and the file keeps the old session.
+  const filling = Object.assign(Object.create(store), {
+    set: async (name: string, value: string) => {
+      if (full) throw new DiskFullError("/home/grace/.local/state/cloudtolocalllm/secrets.json", "ENOSPC");
+      return store.set(name, value);
+    },
+  }) as MemorySecretStore;
+  const m = new AuthManager({ config: () => auth, secrets: () => filling, events: new EventBus(), minGrantIntervalMs: 0, storeRetryMs: 50 });
+  await m.start();
+  try {
+    const stored = (await loadSession(store))!.refreshToken;
+    await m.refreshNow();
+    const unstored = (m as unknown as { session: { refreshToken: string } }).session.refreshToken;
+    expect((await loadSession(store))!.refreshToken).toBe(stored);
+    // Twenty retries or so, each refused for the same cause.
+    await Bun.sleep(1000);
+    const refused = lines.filter((l) => l.includes("could not store the"));
+    // Before: the refresh's line, then "could not store the sign-in tokens (retrying)" for each retry (every 15 s, for
+    // as long as the disk stays full).
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toContain("no space left on the disk (ENOSPC)");
+    expect(m.status().unstored).toContain("for this run only: the tokens could not be stored (cannot write /home/grace/.local/state/cloudtolocalllm/secrets.json: no space left on the disk");
+    full = false;
+    const until = Date.now() + 5000;
+    while ((await loadSession(store))!.refreshToken !== unstored && Date.now() < until) await Bun.sleep(20);
+    expect((await loadSession(store))!.refreshToken).toBe(unstored);
+    expect(lines.filter((l) => l.includes("stored the sign-in tokens the secret store refused earlier"))).toHaveLength(1);
   } finally {
     await m.stop();
   }

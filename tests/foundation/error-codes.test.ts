@@ -245,7 +245,7 @@ test("the control API's mapping: an error of the table becomes its HTTP code and
     [new KeyStoreError("key_exists", 'a key named "a" exists already'), "conflict", 409],
     [new BackupNotFoundError('no backup with id "x"'), "not_found", 404],
     [new DiskFullError("/f", "ENOSPC"), "disk_full", 507],
-    [new FileWriteError("/f", "EROFS"), "write_failed", 500],
+    [new FileWriteError("/f", "EROFS"), "write_failed", 503],
     [new AuthNotConfiguredError(), "conflict", 409],
     [new SignInNotStorableError("The desktop keyring is locked"), "unavailable", 503],
   ];

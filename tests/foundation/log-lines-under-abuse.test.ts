@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { freePort } from "../../bench/lib/proc.ts";
 import { REPO, removeHome, startDaemon, TEST_DAEMON_TOML, type DaemonProc } from "../helpers/daemon.ts";
 import { cleanup } from "../tunnel/helpers.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startClusterNode, writeClusterSecret, type ClusterNode } from "../relay/cluster-helpers.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
@@ -45,10 +46,13 @@ function exchange(port: number, raw: string): Promise<string> {
 }
 
 let daemon: DaemonProc;
+/** An upstream whose streams break off after two tokens: a response body that fails half-way. */
+let upstream: FakeOllama;
 let node: ClusterNode;
 let dir = "";
 beforeAll(async () => {
-  daemon = await startDaemon({ config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`, waitFor: ["api", "broker"] });
+  upstream = await startFakeOllama({ models: ["m:1b"], tokens: 10, tokenDelayMs: 5, dieAfterTokens: 2 });
+  daemon = await startDaemon({ config: `${TEST_DAEMON_TOML}[[upstreams]]\nname = "local"\nurl = "${upstream.url}"\n`, waitFor: ["api", "broker"] });
   dir = mkdtempSync(join(tmpdir(), "c2l-abuse-"));
   // A cluster node whose Redis is not there: it starts (not ready) with both its listeners, which is all this needs.
   node = await startClusterNode({ redisUrl: `redis://127.0.0.1:${freePort()}/0`, id: "n1", secretFile: writeClusterSecret(dir), dir });
@@ -57,6 +61,7 @@ afterAll(async () => {
   await daemon?.stop();
   if (daemon) removeHome(daemon.home);
   await node?.stop();
+  await upstream?.stop();
   if (dir) cleanup(dir);
 });
 
@@ -78,6 +83,21 @@ test("each listener answers what no client should send in its own shape: never a
   expect(seen.filter((s) => / 500|: 0$|error page/.test(s))).toEqual([]);
 });
 
+test("a streamed answer whose body fails half-way (the upstream broke off) ends in the caller's dialect: no HTML page, no stack", async () => {
+  const ask = (path: string) =>
+    fetch(`${daemon.urls.broker}${path}`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: true }) });
+  const ollama = await (await ask("/api/chat")).text();
+  const openai = await (await ask("/v1/chat/completions")).text();
+  // Tokens first, then the error as the dialect's last line (Ollama: a JSON line; OpenAI: an SSE error event).
+  expect(ollama).toContain('"content":"tok0 "');
+  expect(JSON.parse(ollama.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringContaining('upstream "local" broke off the response') });
+  expect(openai).toContain('"content":"tok0 "');
+  expect(openai).toMatch(/event: error\ndata: \{"error":\{"message":"upstream \\"local\\" broke off the response/);
+  for (const body of [ollama, openai]) expect(body).not.toMatch(/<html|\.ts:\d+|\n\s+at \S/i);
+  // Its log line is in before the next test reads the whole log.
+  await daemon.waitFor(/request: 200 POST \/v1\/chat\/completions .*broke off/, 5000);
+});
+
 test("everything the daemon and the relay wrote meanwhile is one log line per event (no stack, no source excerpt)", async () => {
   // Each process answered every request above; what they wrote about them is in by now (the relay's last refusal line
   // is waited for: it may trail the answer through the pipe).
@@ -89,13 +109,13 @@ test("everything the daemon and the relay wrote meanwhile is one log line per ev
 });
 
 /**
- * The Bun.serve calls in `source` whose options name no `error` hook (their line numbers). Strings and comments are
- * blanked first, and only the options object's own keys count: an `error:` inside a handler's body is not the hook.
+ * Each Bun.serve call in `source`: its line number and its options object's own text (nested objects and handler bodies
+ * left out). Strings and comments are blanked first: an `error:` inside a handler's body, or in a comment, is not an option.
  */
-export function serveCallsWithoutErrorHook(source: string): number[] {
+function serveOptions(source: string): { line: number; own: string }[] {
   const blank = (m: string) => m.replace(/[^\n]/g, " ");
   const text = source.replace(/\/\/[^\n]*|\/\*[\s\S]*?\*\/|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`/g, blank);
-  const missing: number[] = [];
+  const calls: { line: number; own: string }[] = [];
   for (const m of text.matchAll(/\bBun\.serve\s*(?:<[^>]*>)?\s*\(\s*\{/g)) {
     let depth = 0;
     let own = "";
@@ -109,14 +129,29 @@ export function serveCallsWithoutErrorHook(source: string): number[] {
       else if ("})]".includes(c) && --depth === 0) break;
       else if (depth === 1) own += c;
     }
-    if (!/(^|[\s,])error\s*[:(]/.test(own)) missing.push(source.slice(0, m.index).split("\n").length);
+    calls.push({ line: source.slice(0, m.index).split("\n").length, own });
   }
-  return missing;
+  return calls;
+}
+
+/** The Bun.serve calls in `source` whose options name no `error` hook (their line numbers). */
+export function serveCallsWithoutErrorHook(source: string): number[] {
+  return serveOptions(source).filter((c) => !/(^|[\s,])error\s*[:(]/.test(c.own)).map((c) => c.line);
+}
+
+/** The Bun.serve calls in `source` that leave Bun's development mode on: no `development: false` of their own. */
+export function serveCallsInDevelopmentMode(source: string): number[] {
+  return serveOptions(source).filter((c) => !/(^|[\s,])development\s*:\s*false\b/.test(c.own)).map((c) => c.line);
+}
+
+/** The src/ and tray/ files (tests aside) that call Bun.serve. */
+function servingFiles(): string[] {
+  const files = [...new Bun.Glob("{src,tray}/**/*.ts").scanSync(REPO)].filter((f) => !f.endsWith(".test.ts"));
+  return files.filter((f) => readFileSync(join(REPO, f), "utf8").includes("Bun.serve"));
 }
 
 test("every Bun.serve in src/ and tray/ has an error hook: without one, a handler that throws is Bun's stack on stderr and its HTML page of our source to the caller", () => {
-  const files = [...new Bun.Glob("{src,tray}/**/*.ts").scanSync(REPO)].filter((f) => !f.endsWith(".test.ts"));
-  const serving = files.filter((f) => readFileSync(join(REPO, f), "utf8").includes("Bun.serve"));
+  const serving = servingFiles();
   // The listeners: broker, control API, relay and its internal listener, the two sign-in listeners.
   expect(serving.length).toBeGreaterThanOrEqual(6);
   const without = serving.flatMap((f) => serveCallsWithoutErrorHook(readFileSync(join(REPO, f), "utf8")).map((line) => `${f}:${line}`));
@@ -134,4 +169,24 @@ const b = Bun.serve<X>({
 const c = Bun.serve({ port: 0, fetch: f, error: (e) => new Response(String(e)) });
 const d = Bun.serve({ port: 0, fetch: f, error(e) { return new Response("x"); } });`;
   expect(serveCallsWithoutErrorHook(planted)).toEqual([1, 3]);
+});
+
+test("every Bun.serve in src/ and tray/ sets development: false: Bun's development mode (on by default, the compiled binary too) answers a failed error hook with its HTML page of our source and stack", () => {
+  const serving = servingFiles();
+  expect(serving.length).toBeGreaterThanOrEqual(6);
+  // Before: none did; every listener ran in development mode.
+  const inDevelopment = serving.flatMap((f) => serveCallsInDevelopmentMode(readFileSync(join(REPO, f), "utf8")).map((line) => `${f}:${line}`));
+  expect(inDevelopment).toEqual([]);
+});
+
+test("the development check finds a Bun.serve that leaves it on, set true, or named only in a comment or a handler", () => {
+  const planted = `const a = Bun.serve({ port: 0, development: false, fetch: f, error: h });
+const b = Bun.serve({ port: 0, development: true, fetch: f, error: h });
+const c = Bun.serve({
+  // development: false
+  fetch(req) { return Response.json({ development: false }); },
+  error: h,
+});
+const d = Bun.serve<X>({ port: 0, error: h, development:false });`;
+  expect(serveCallsInDevelopmentMode(planted)).toEqual([2, 3]);
 });

@@ -1,11 +1,12 @@
 // Icon rendering: PNG bytes that a real decoder (ImageMagick) reads back to the same pixels, ARGB order, SVG shape.
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { ensurePrivateIconTheme } from "./theme.ts";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { ensurePrivateIconTheme, PRIVATE_SIZES, writeIconTheme } from "./theme.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, encodePng, iconName, renderArgb, renderRgba, renderSvg, TRAY_STATES } from "./index.ts";
 import { requireTools } from "../../../tests/helpers/requires.ts";
+import { mountNamespace } from "../../../tests/helpers/mount-namespace.ts";
 
 describe("icons", () => {
   test("names follow the shared convention", () => {
@@ -136,5 +137,28 @@ test("the private icon theme cut short on its first run (only the app's icon wri
     for (const s of TRAY_STATES) expect(existsSync(join(root, `${iconName(s)}.png`))).toBe(true);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+requireTools(["unshare", "mount", mountNamespace]).test("the private icon theme cut short by a full disk at its last file is completed once there is room, not taken for done with that file empty", () => {
+  const dir = mkdtempSync(join(tmpdir(), "c2l-icons-full-"));
+  try {
+    // The theme's files in the order they are written: a disk with room for all but the last one's first page.
+    const files = writeIconTheme(join(dir, "reference"), PRIVATE_SIZES).map((f) => f.slice(join(dir, "reference").length + 1));
+    const pages = files.slice(0, -1).reduce((n, f) => n + Math.ceil(statSync(join(dir, "reference", f)).size / 4096), 0);
+    const root = join(dir, "root");
+    mkdirSync(root);
+    const script = join(dir, "ensure.ts");
+    writeFileSync(script, `import { ensurePrivateIconTheme } from ${JSON.stringify(join(import.meta.dir, "theme.ts"))};\ntry { ensurePrivateIconTheme(process.argv[2]!); console.log("written"); } catch (e) { console.log((e as { code?: string }).code ?? String(e)); }\n`);
+    const run = `"${process.execPath}" '${script}' '${root}'`;
+    const r = Bun.spawnSync(["unshare", "-rm", "sh", "-c", `mount -t tmpfs -o size=${pages * 4}k c2l-icons '${root}' || exit 97\n${run}\nmount -o remount,size=1m '${root}' || exit 97\n${run}\ncp -a '${root}'/. '${join(dir, "after")}'/`], { stdout: "pipe", stderr: "pipe" });
+    expect({ exit: r.exitCode, stderr: r.stderr.toString() }).toEqual({ exit: 0, stderr: "" });
+    // The first run hit the full disk (ENOSPC, a DiskFullError), the second finished the theme.
+    const [first, second] = r.stdout.toString().trim().split("\n");
+    expect({ first: /^(disk_full|ENOSPC)$/.test(first!), second }).toEqual({ first: true, second: "written" });
+    // Before: the second run found the last file (empty, cut short) and took the theme for done.
+    for (const f of files) expect({ f, same: readFileSync(join(dir, "after", f)).equals(readFileSync(join(dir, "reference", f))) }).toEqual({ f, same: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,5 +1,5 @@
 // Writes the icons as a hicolor theme tree (for packages and for the tray's private IconThemePath) and finds installed ones.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { encodePng } from "./png.ts";
 import { storedPng } from "./stored.ts";
@@ -7,6 +7,7 @@ import { renderSvg } from "./render.ts";
 import { TRAY_STATES, iconName, type TrayState } from "./shapes.ts";
 import { ICON_SIZES } from "./index.ts";
 import { appStateDir, runtimeDir } from "../../config/paths.ts";
+import { atomicWrite } from "../../config/atomic-write.ts";
 
 /**
  * Writes `<root>/hicolor/<n>x<n>/apps/<name>.png`, `<root>/hicolor/scalable/apps/<name>.svg` and, for hosts that look
@@ -16,7 +17,8 @@ export function writeIconTheme(root: string, sizes: readonly number[] = ICON_SIZ
   const files: string[] = [];
   const put = (file: string, data: string | Uint8Array) => {
     mkdirSync(join(file, ".."), { recursive: true });
-    writeFileSync(file, data);
+    // Whole or not at all: a full disk cut the last file short, and ensurePrivateIconTheme took it for a finished theme.
+    atomicWrite(file, data, 0o644);
     files.push(file);
   };
   const all: (TrayState | undefined)[] = [undefined, ...TRAY_STATES];
@@ -37,13 +39,16 @@ export function privateIconRoot(): string {
   return join(rt ? join(rt, "cloudtolocalllm") : appStateDir(), "icons");
 }
 
+/** The sizes of the private theme (a tray's and a notification's). */
+export const PRIVATE_SIZES: readonly number[] = [16, 22, 24, 32, 48];
+
 /** Writes the private icon theme once (small sizes only) and returns its root. */
 export function ensurePrivateIconTheme(root: string = privateIconRoot()): string {
   // Looked for by the file written last: a first run cut short (killed, a full disk) is completed by the next, not
   // taken for done because the app's own icon is there.
   if (!existsSync(join(root, `${iconName(TRAY_STATES.at(-1))}.png`))) {
     mkdirSync(root, { recursive: true, mode: 0o700 });
-    writeIconTheme(root, [16, 22, 24, 32, 48]);
+    writeIconTheme(root, PRIVATE_SIZES);
   }
   return root;
 }

@@ -37,3 +37,30 @@ requireTools(["notify-send"]).test("notify-send's real failure without a bus bec
   );
   expect(notifyFailure(new Error('Command failed: notify-send "secret title" "b"\nsomething odd happened\n'))).toBe("something odd happened");
 });
+
+test("the notification code fails to load (the file limit): that notification fails with one line, and the next one loads it again", async () => {
+  lines.length = 0;
+  // The icon's private copy goes to this test's runtime directory, not the user's.
+  const runtimeBefore = process.env.XDG_RUNTIME_DIR;
+  process.env.XDG_RUNTIME_DIR = runtime;
+  try {
+    let loads = 0;
+    const shown: string[] = [];
+    const n = createNotifier({
+      which: () => "/usr/bin/notify-send",
+      env: { DBUS_SESSION_BUS_ADDRESS: "unix:path=/nonexistent", XDG_RUNTIME_DIR: runtime },
+      loadBackend: async () => {
+        if (++loads === 1) throw new Error('Cannot find module "node-notifier/notifiers/notifysend.js"');
+        return { notify: (o: unknown, done?: (err: unknown) => void) => (shown.push((o as { title: string }).title), done?.(null), undefined as never) } as never;
+      },
+    });
+    // Before: the rejected load was kept, and every later send threw it (the alert engine's line each time, no notification until restart).
+    expect(await n.send({ title: "first", body: "b", urgency: "normal" })).toBe(false);
+    expect(lines).toEqual(['<4>warn notify: desktop notification failed: its code could not be loaded: Cannot find module "node-notifier/notifiers/notifysend.js"']);
+    expect(await n.send({ title: "second", body: "b", urgency: "normal" })).toBe(true);
+    expect({ loads, shown, warning: n.warning() }).toEqual({ loads: 2, shown: ["second"], warning: null });
+  } finally {
+    if (runtimeBefore === undefined) delete process.env.XDG_RUNTIME_DIR;
+    else process.env.XDG_RUNTIME_DIR = runtimeBefore;
+  }
+});

@@ -65,15 +65,24 @@ async function notificationIcon(): Promise<string> {
  * the compiled binary. Its own "is notify-send installed" answer is cached for the process lifetime, so the presence
  * check is done here on each send instead (a later install is picked up; tests can change PATH).
  */
-export function createNotifier(opts: { which?: (cmd: string) => string | null; env?: NodeJS.ProcessEnv } = {}): Notifier {
+export function createNotifier(
+  opts: {
+    which?: (cmd: string) => string | null;
+    env?: NodeJS.ProcessEnv;
+    /** The notify-send backend's loader (tests: one that fails as an import does at the file limit). */
+    loadBackend?: () => Promise<Pick<NotifySend, "notify">>;
+  } = {},
+): Notifier {
   const which = opts.which ?? ((cmd: string) => Bun.which(cmd));
   const env = opts.env ?? process.env;
   // node-notifier (and semver, which, …) loads with the first notification: most daemons never show one.
-  let backend: Promise<NotifySend> | null = null;
-  const loadBackend = async () => {
-    const { default: NotifySendClass } = await import("node-notifier/notifiers/notifysend.js");
-    return new NotifySendClass({ suppressOsdCheck: true } as ConstructorParameters<typeof NotifySend>[0]);
-  };
+  let backend: Promise<Pick<NotifySend, "notify">> | null = null;
+  const loadBackend =
+    opts.loadBackend ??
+    (async () => {
+      const { default: NotifySendClass } = await import("node-notifier/notifiers/notifysend.js");
+      return new NotifySendClass({ suppressOsdCheck: true } as ConstructorParameters<typeof NotifySend>[0]);
+    });
   let warning: string | null = null;
   let icon: Promise<string> | null = null;
   // Each failure is logged once, one line, until a notification gets through: an alert storm is not a log storm.
@@ -104,7 +113,14 @@ export function createNotifier(opts: { which?: (cmd: string) => string | null; e
         timeout: n.urgency === "critical" ? 0 : 10,
         hint: `string:desktop-entry:${APP_ICON}`,
       };
-      const b = await (backend ??= loadBackend());
+      let b: Pick<NotifySend, "notify">;
+      try {
+        b = await (backend ??= loadBackend());
+      } catch (e) {
+        // Not kept: a load that failed (out of file descriptors, say) is tried again by the next notification.
+        backend = null;
+        return failed(`its code could not be loaded: ${e instanceof Error ? e.message : String(e)}`);
+      }
       return await new Promise<boolean>((resolve) => {
         b.notify(options as NotifySend.Notification, (err: unknown) => {
           if (err) resolve(failed(notifyFailure(err)));

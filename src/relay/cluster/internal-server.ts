@@ -59,6 +59,8 @@ function serveInternal(hostname: string, port: number, replay: ReplayCache, h: I
     hostname,
     port,
     idleTimeout: 0,
+    // Bun's development mode is on by default (the compiled binary too): serve-fallback.ts says what it would show.
+    development: false,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     error: lastResort(log, "internal", () => new HttpError("internal", "the relay failed this request").toResponse()),
     async fetch(req) {

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { stringify } from "smol-toml";
 import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
+import { outOfDescriptors } from "../../../core/fd-exhaustion.ts";
 import type { ReloadResult } from "../../../core/contracts.ts";
 import { parseConfig, validateSettings, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
@@ -147,6 +148,8 @@ export function exportConfig(ctx: DaemonContext, includeSecrets: boolean): strin
   try {
     return store(ctx).export({ includeSecrets });
   } catch (e) {
+    // Out of file descriptors is no conflict of the file's: the API's 503 (errors.ts).
+    if (outOfDescriptors(e)) throw e;
     throw new HttpError("conflict", `the config file cannot be exported: ${redactUrlsIn((e as Error).message)}`);
   }
 }
