@@ -50,6 +50,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       admit: (headers, caller, json) => admission.admit(headers, caller, json),
       authorize: (a, model, alias, request) => admission.authorize(a, model, alias, request),
       mayUse: (a, model) => admission.mayUse(a, model),
+      grantBlob: (a, digest) => admission.grantBlob(a, digest),
       reserve: (a, body, promptTokens, generates) => admission.reserve(a, body, promptTokens, generates),
       recheck: (a) => admission.recheck(a),
       unqueued: (a) => admission.unqueued(a),
