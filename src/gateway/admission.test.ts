@@ -409,7 +409,7 @@ test("a key with a model list builds models only from blobs it uploaded itself, 
   // Another model's weights, named by their (public) digest: refused, naming the field and the digest.
   const e = refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "files", digest: theirs }])));
   expect([e.status, e.code]).toEqual([403, "forbidden"]);
-  expect(e.message).toBe(`the API key "admin" may use only some models, and "files" names blob ${theirs}, which this key did not upload: upload the file with POST /api/blobs/${theirs} using this key (the broker remembers a key's uploads until it restarts), or build from a model this key may use with "from"`);
+  expect(e.message).toBe(`the API key "admin" may use only some models, and "files" names blob ${theirs}, which this key did not upload: upload the file with POST /api/blobs/${theirs} using this key (the broker remembers each key's last 256 uploads), or build from a model this key may use with "from"`);
   expect(refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "adapters", digest: theirs }]))).message).toContain('"adapters" names blob');
   expect(refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "files", digest: '"x"' }]))).message).toContain('"files" names "x", which is no blob digest');
   // Whether a blob it did not upload exists is not its to learn: Ollama's own "not found".

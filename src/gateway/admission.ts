@@ -106,8 +106,6 @@ export class Admission {
   private windows = new Map<string, number[]>();
   /** Tokens of each key's daily budget held by its requests in flight (budget.ts). */
   readonly holds = new BudgetHolds();
-  /** The blobs each key uploaded through the broker: what a key with a model list may build a model from. */
-  readonly blobs = new BlobGrants();
 
   constructor(
     private readonly store: KeyStore,
@@ -115,6 +113,8 @@ export class Admission {
     private readonly now: () => number = Date.now,
     /** Prompt + completion tokens the key used today (UTC), for tokens_per_day (the usage ledger). */
     private readonly tokensToday: (key: string) => number = () => 0,
+    /** The blobs each key uploaded through the broker: what a key with a model list may build a model from. */
+    readonly blobs: BlobGrants = new BlobGrants(),
   ) {}
 
   /** Whether this caller must present a key. */
@@ -238,7 +238,7 @@ export class Admission {
       "forbidden",
       digest === null
         ? `the API key "${key.name}" may use only some models, and "${b.field}" names ${b.digest}, which is no blob digest (sha256:…)`
-        : `the API key "${key.name}" may use only some models, and "${b.field}" names blob ${b.digest}, which this key did not upload: upload the file with POST /api/blobs/${digest} using this key (the broker remembers a key's uploads until it restarts), or build from a model this key may use with "from"`,
+        : `the API key "${key.name}" may use only some models, and "${b.field}" names blob ${b.digest}, which this key did not upload: upload the file with POST /api/blobs/${digest} using this key (the broker remembers each key's last 256 uploads), or build from a model this key may use with "from"`,
     );
   }
 

@@ -1,4 +1,5 @@
 // The gateway as a daemon component: the keys file and the one admission check, published as ctx.services.gateway.
+import { dirname, join } from "node:path";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import type { Config } from "../config/schema.ts";
 import type { ComponentFactory } from "../core/component.ts";
@@ -6,6 +7,7 @@ import type { GatewayService } from "../core/contracts.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { logger } from "../core/log.ts";
 import { Admission } from "./admission.ts";
+import { BlobGrants } from "./blob-grants.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey, keyInfo } from "./keys.ts";
 import { MAX_MODELS_PER_DAY, OTHER_MODEL, UsageLedger } from "./usage-ledger.ts";
@@ -37,7 +39,9 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     const store = new KeyStore(file);
     const ledger = new UsageLedger(usageFile);
     const metricModels = new BoundedLabels(MAX_MODELS_PER_DAY, OTHER_MODEL);
-    const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
+    // Beside the usage file: the same state directory, the same 0600 and atomic writes.
+    const blobs = new BlobGrants(join(dirname(ledger.file), "blobs.json"));
+    const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k), blobs);
     let off: (() => void) | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
     const unwritten = (e: unknown) => log.warn("could not write the usage file; counting goes on in memory", { file: ledger.file, error: e as Error });
@@ -109,6 +113,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
         } catch (e) {
           unwritten(e);
         }
+        await blobs.flush();
       },
       // A reload that would open the broker without keys is refused before anything changes.
       async prepare(next) {

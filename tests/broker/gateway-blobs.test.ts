@@ -1,10 +1,11 @@
 // A key with a model list and model management builds models only from what it may use: through a real daemon (and a
 // real relay) in front of a fake Ollama that keeps blobs as Ollama does, and with the official ollama client.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Ollama } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, REPO, type DaemonProc } from "../helpers/daemon.ts";
+import { BUN, REPO, TEST_DAEMON_TOML, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
@@ -152,3 +153,26 @@ describe("a key with a model list builds models from the blobs it uploaded itsel
     expect([r.status, r.reached]).toEqual([403, false]);
   });
 });
+
+test("a key's uploads are remembered across a restart of the daemon (blobs.json beside usage.json): it creates from them without uploading again", async () => {
+  const home = tempHome();
+  const config = `${TEST_DAEMON_TOML}[[upstreams]]\nname = "fake"\nurl = "${fake.url}"\n`;
+  let daemon: DaemonProc | null = await startDaemon({ config, home, waitFor: ["api", "broker"] });
+  try {
+    const r = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "create", "kept", "--models", "ok-*", "--allow-model-management"], { env: daemon.env, stdout: "pipe", stderr: "pipe" });
+    const k = r.stdout.toString().trim();
+    const auth = { authorization: `Bearer ${k}` };
+    const weights = new Uint8Array(64 * 1024).fill(44);
+    const digest = sha256(weights);
+    await until(async () => (await fetch(`${daemon!.urls.broker}/api/tags`, { headers: auth })).status === 200, 5000, "the daemon to see the key");
+    expect((await fetch(`${daemon.urls.broker}/api/blobs/${digest}`, { method: "POST", headers: auth, body: weights })).status).toBe(201);
+    await daemon.stop();
+    expect(existsSync(join(daemon.env.XDG_STATE_HOME!, "cloudtolocalllm", "blobs.json"))).toBe(true);
+    daemon = await startDaemon({ config, home, waitFor: ["api", "broker"] });
+    const created = await fetch(`${daemon.urls.broker}/api/create`, { method: "POST", headers: auth, body: JSON.stringify({ model: "ok-kept", files: { "model.gguf": digest }, stream: false }) });
+    expect(created.status).toBe(200);
+  } finally {
+    await daemon?.stop();
+    removeHome(home);
+  }
+}, 60_000);
