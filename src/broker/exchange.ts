@@ -10,6 +10,7 @@ import { HttpError, streamErrorTail, streamFormat, type Dialect, type StreamForm
 import { noteActivity } from "../core/idle-gc.ts";
 import type { Claimant, Gate, Grant } from "./gate.ts";
 import type { RequestModels } from "./model-fields.ts";
+import type { BlobProof } from "./blob-proof.ts";
 import type { RoutingTable } from "./routing-table.ts";
 import { logger } from "../core/log.ts";
 import { capturedHeaders, type HeaderJson } from "../net/captured-headers.ts";
@@ -180,6 +181,8 @@ export class Exchange {
   payload: Uint8Array | ReadableStream<Uint8Array> | null = null;
   payloadLength = -1;
   retryable = true;
+  /** A blob upload of a key with a model list, hashed as it passes: settled before its answer (relay-answer.ts). */
+  blobProof: BlobProof | null = null;
   /** The models the body names (read-request), for the key's checks (admit). */
   named: RequestModels | null = null;
   /** Why the body was not read whole (null when it was): longer than the limit, or the replay budget was spent. */

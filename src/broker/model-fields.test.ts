@@ -19,7 +19,7 @@ function refused(path: string, body: string): string {
 
 describe("the differential bodies of issue 21: one answer or a 400", () => {
   test("a normal body names its model", () => {
-    expect(named("/api/chat", '{"model":"llama3.2:1b","messages":[]}')).toEqual({ model: "llama3.2:1b", field: "model", others: [], opaque: null, complete: true });
+    expect(named("/api/chat", '{"model":"llama3.2:1b","messages":[]}')).toEqual({ model: "llama3.2:1b", field: "model", others: [], opaque: null, complete: true, blobs: [] });
     expect(named("/v1/chat/completions", '{"messages":[],"model":"gpt-4o-mini"}').model).toBe("gpt-4o-mini");
   });
 
@@ -62,6 +62,26 @@ describe("routes that name several models (Ollama's api/types.go)", () => {
     expect(named("/api/create", '{"model":"mine","from":"qwen2.5:0.5b"}')).toMatchObject({ model: "mine", field: "model", others: ["qwen2.5:0.5b"], opaque: null });
     expect(named("/api/create", '{"name":"mine","modelfile":"FROM qwen2.5:0.5b"}')).toMatchObject({ model: "mine", field: "name", opaque: "modelfile" });
     expect(named("/api/create", '{"model":"a","name":"b"}')).toMatchObject({ model: "a", others: ["b"] });
+  });
+
+  test("create: the blobs of files, adapters and draft_files are read, each as sent; a second spelling of such a field is a 400", () => {
+    const d = (c: string) => "sha256:" + c.repeat(64);
+    const body = JSON.stringify({ model: "mine", files: { "model.gguf": d("a"), "b.gguf": d("b") }, adapters: { "lora.gguf": d("c") }, draft_files: { "d.gguf": d("d") } });
+    expect(named("/api/create", body).blobs).toEqual([
+      { field: "files", digest: d("a") },
+      { field: "files", digest: d("b") },
+      { field: "adapters", digest: d("c") },
+      { field: "draft_files", digest: d("d") },
+    ]);
+    // Go reads a value that is no map of strings as an error; kept as its JSON, which names no blob.
+    expect(named("/api/create", '{"model":"m","files":"sha256:x","adapters":{"a":1}}').blobs).toEqual([
+      { field: "files", digest: '"sha256:x"' },
+      { field: "adapters", digest: "1" },
+    ]);
+    expect(named("/api/create", '{"model":"m","files":null}').blobs).toEqual([]);
+    expect(refused("/api/create", `{"model":"m","files":{},"FILES":{"a":"${d("e")}"}}`)).toContain('names "files" also as "FILES"');
+    expect(refused("/api/create", `{"model":"m","adapters":{},"adapters":{"a":"${d("e")}"}}`)).toContain('"adapters" 2 times');
+    expect(refused("/api/create", `{"model":"m","draftfiles":{"a":"${d("e")}"}}`)).toContain('names "draft_files" also as "draftfiles"');
   });
 
   test("pull, push, delete, show: model, else the older name (cmp.Or), and both are checked", () => {

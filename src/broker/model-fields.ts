@@ -1,6 +1,6 @@
 // The models a request names, decided as the upstream reads its body (json-top-level.ts), or the 400 for a body that names them ambiguously.
 import { HttpError } from "../core/http-error.ts";
-import { modelFields, pathModel } from "../core/model-routes.ts";
+import { modelFields, pathModel, type NamedBlob } from "../core/model-routes.ts";
 import { ACTED_FIELDS, checkActed } from "./generation-fields.ts";
 import { NOT_A_STRING, readTopLevel, type FieldRead } from "./json-top-level.ts";
 
@@ -15,11 +15,14 @@ export interface RequestModels {
   opaque: string | null;
   /** Whether the whole body was read: false for a body too large to hold, of which only a head was looked at. */
   complete: boolean;
+  /** The blobs the body builds a model from (an /api/create's `files`, `adapters`, `draft_files`), each as sent. */
+  blobs: readonly NamedBlob[];
 }
 
 /** Most bodies name one model: one shared (frozen) empty list rather than one per request. */
 const NO_OTHERS = Object.freeze([]) as unknown as string[];
-const NONE: RequestModels = { model: null, field: null, others: [], opaque: null, complete: true };
+const NO_BLOBS: readonly NamedBlob[] = Object.freeze([]);
+const NONE: RequestModels = { model: null, field: null, others: [], opaque: null, complete: true, blobs: NO_BLOBS };
 const NONE_INCOMPLETE: RequestModels = { ...NONE, complete: false };
 const NO_MODEL_ROUTE: RequestModels = { ...NONE, model: undefined };
 
@@ -37,7 +40,7 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
   const inPath = pathModel(path);
   if (inPath !== null) {
     if (inPath.length > MAX_MODEL_NAME) throw new HttpError("bad_request", `the model name in the path is ${inPath.length} characters long; a model name has at most ${MAX_MODEL_NAME}`);
-    return { model: inPath, field: null, others: NO_OTHERS, opaque: null, complete: true };
+    return { model: inPath, field: null, others: NO_OTHERS, opaque: null, complete: true, blobs: NO_BLOBS };
   }
   const spec = modelFields(path);
   if (spec.all.length === 0) return NO_MODEL_ROUTE;
@@ -73,7 +76,39 @@ export function requestModels(path: string, head: Uint8Array | null, complete: b
       field = names[k]!;
     } else if (v !== model) (others ??= []).push(v);
   }
-  return { model, field, others: others ?? NO_OTHERS, opaque, complete: read.complete };
+  const blobs = spec.blobs.length > 0 && complete && read.complete ? blobsNamed(head, spec.blobs) : NO_BLOBS;
+  return { model, field, others: others ?? NO_OTHERS, opaque, complete: read.complete, blobs };
+}
+
+/**
+ * The digests the maps in `names` hold (Go reads each into a map[string]string: `{"model.gguf": "sha256:…"}`), from a
+ * whole body that readTopLevel has read as an object. Each field must be named once, in one spelling (400, as for the
+ * model fields: Go ignores case, the last one winning); its value is then read with JSON.parse (only on the routes
+ * that have such fields: model management, not the hot path). A value that is no map of strings is kept as its JSON,
+ * which names no blob: the upstream refuses it anyway, and a key with a model list is refused it here.
+ */
+function blobsNamed(head: Uint8Array, names: readonly string[]): readonly NamedBlob[] {
+  const read = readTopLevel(head, names);
+  if (read.kind !== "object") return NO_BLOBS;
+  let any = false;
+  for (let k = 0; k < names.length; k++) {
+    const f = read.fields[k]!;
+    if (f.variants.length > 0 || f.exact > 1) check(names[k]!, f);
+    if (f.value !== undefined && f.value !== null) any = true;
+  }
+  if (!any) return NO_BLOBS;
+  let body: Record<string, unknown> | null = null;
+  try {
+    body = JSON.parse(Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString("utf8")) as Record<string, unknown>;
+  } catch {}
+  const out: NamedBlob[] = [];
+  for (const field of names) {
+    const v = body === null ? "(unreadable)" : body[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== "object" || Array.isArray(v)) out.push({ field, digest: JSON.stringify(v) });
+    else for (const d of Object.values(v as Record<string, unknown>)) out.push({ field, digest: typeof d === "string" ? d : JSON.stringify(d) });
+  }
+  return out;
 }
 
 /**

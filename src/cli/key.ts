@@ -85,9 +85,10 @@ Options for create:
   --max-parallel N      requests of this key at once (default 0: no limit)
   --expires DURATION    e.g. 90m, 12h, 30d, 2w; at most 5200w (default: never)
   --allow-model-management
-                        may pull, push, create, copy and delete models (only those --models allows),
-                        upload blobs, and unload (\`ollama stop\`) a model an upstream's
-                        keep_alive keeps loaded (default: no)
+                        may pull, push, create, copy and delete models (only those --models allows;
+                        with --models, create only from blobs this key uploaded), upload blobs,
+                        and unload (\`ollama stop\`) a model an upstream's keep_alive keeps loaded
+                        (default: no)
   --json                print the key and its record as JSON`,
   async run(argv) {
     const { values, positionals } = parse(argv, OPTIONS);

@@ -5,6 +5,7 @@ import type { Static } from "@sinclair/typebox";
 import type { Config } from "../config/schema.ts";
 import { KIND_NAMES } from "../kinds/index.ts";
 import { KEY_NAME } from "./key-format.ts";
+import type { NamedBlob } from "./model-routes.ts";
 
 const LATENCY_EXAMPLE = { p50: 180, p90: 420, p95: 610, p99: 1200 };
 const UPSTREAM_EXAMPLE = {
@@ -346,7 +347,7 @@ export const KeyRecord = t.Object({
   max_parallel: t.Integer({ minimum: 0, description: "Requests of this key at once; 0 = no limit." }),
   /** Absent in keys made before it existed: those may not manage models either. */
   allow_model_management: t.Optional(
-    t.Boolean({ description: "Whether the key may pull, push, create, copy and delete models, upload blobs, and unload a model an upstream's keep_alive keeps loaded (`ollama stop`) (only models its list allows); default false." }),
+    t.Boolean({ description: "Whether the key may pull, push, create, copy and delete models, upload blobs, and unload a model an upstream's keep_alive keeps loaded (`ollama stop`) (only models its list allows, and with a list, create only from blobs this key uploaded); default false." }),
   ),
   expires_at: t.Union([t.String(), t.Null()], { description: "ISO time the key stops working, or null." }),
   created_at: t.String(),
@@ -563,6 +564,8 @@ export interface RequestModelNames {
   /** Why a body was not read whole: past the per-request limit, or the replay buffer ([proxy] replay_buffer) was full. */
   cut: "limit" | "budget" | null;
   encoding: string | null;
+  /** The blobs the body builds a model from (an /api/create's `files`, `adapters`, `draft_files`); none when absent. */
+  blobs?: readonly NamedBlob[];
 }
 
 /** What admission decided: the key in force (null when none was needed and none given) and the caller's class. */
@@ -586,6 +589,8 @@ export interface GatewayService {
   authorize(admitted: Admitted, model: string | null | undefined, alias?: string, request?: RequestModelNames): void;
   /** Whether the admitted caller may use `model` (the model lists show only those). */
   mayUse(admitted: Admitted, model: string): boolean;
+  /** The admitted key uploaded blob `digest` through the broker (the bytes it sent hash to it): it may build models from it. */
+  grantBlob(admitted: Admitted, digest: string): void;
   /**
    * Holds part of the key's daily token budget for an authorized generation (or embedding) request until its usage is
    * counted, so requests in flight count against the budget: `promptTokens` is the broker's estimate of its prompt, the

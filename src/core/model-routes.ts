@@ -99,15 +99,23 @@ export interface ModelFields {
   opaque: readonly string[];
   /** `acts`, `also`, then `opaque`: every field to read. */
   all: readonly string[];
+  /**
+   * Fields that map file names to blob digests (`{"model.gguf": "sha256:…"}`): the weights the route builds a model
+   * from, named by digest rather than by model, so a key with a model list may name only blobs it uploaded itself.
+   */
+  blobs: readonly string[];
 }
 
-const fields = (acts: string[], also: string[] = [], opaque: string[] = []): ModelFields => ({ acts, also, opaque, all: [...acts, ...also, ...opaque] });
+const NO_BLOBS: readonly string[] = [];
+const fields = (acts: string[], also: string[] = [], opaque: string[] = [], blobs: readonly string[] = NO_BLOBS): ModelFields => ({ acts, also, opaque, all: [...acts, ...also, ...opaque], blobs });
 const MODEL_ONLY = fields(["model"]);
 const MODEL_OR_NAME = fields(["model", "name"]);
 
 const BY_PATH: ReadonlyMap<string, ModelFields> = new Map([
   ["/api/copy", fields(["source"], ["destination"])],
-  ["/api/create", fields(["model", "name"], ["from"], ["modelfile", "path"])],
+  // Ollama's CreateRequest: `from` names a model; `files`, `adapters` and `draft_files` name blobs by digest (any blob
+  // on the machine: a model's weights too, whose digests are public), so they are read as well.
+  ["/api/create", fields(["model", "name"], ["from"], ["modelfile", "path"], ["files", "adapters", "draft_files"])],
   ["/api/pull", MODEL_OR_NAME],
   ["/api/push", MODEL_OR_NAME],
   ["/api/delete", MODEL_OR_NAME],
@@ -138,6 +146,25 @@ export function pathModel(route: string): string | null {
 }
 const MODEL_RETRIEVE = "/v1/models/";
 
+/**
+ * A blob's digest as Ollama's manifest.BlobsPath takes it ("sha256:" or "sha256-", then 64 hex digits of either case),
+ * written one way ("sha256:" and lower case), or null for what names no blob. Blobs are files named by digest, so two
+ * spellings of one digest are one blob (on a case-insensitive file system the case does not tell them apart either).
+ */
+export function blobDigest(s: string): string | null {
+  return BLOB_DIGEST.test(s) ? "sha256:" + s.slice(7).toLowerCase() : null;
+}
+const BLOB_DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
+
+/** A blob a request body names: the field, and the digest as sent (or the JSON of a value that is no digest string). */
+export interface NamedBlob {
+  field: string;
+  digest: string;
+}
+
+/** The blob routes (Ollama's `HEAD` and `POST /api/blobs/:digest`): the digest in the path, as sent. */
+export const BLOB_ROUTE = "/api/blobs/";
+
 export function modelFields(path: string): ModelFields {
-  return BY_PATH.get(path) ?? (path.startsWith("/api/blobs/") ? NO_MODEL : MODEL_ONLY);
+  return BY_PATH.get(path) ?? (path.startsWith(BLOB_ROUTE) ? NO_MODEL : MODEL_ONLY);
 }

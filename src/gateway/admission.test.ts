@@ -248,7 +248,7 @@ test("model management needs the key's permission; then every model the body nam
   expect(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/copy", ["llama3.2:mine"]))).not.toThrow();
   expect(refusal(() => adm.authorize(a, "qwen2.5:0.5b", undefined, req("/api/copy", ["llama3.2:mine"]))).message).toContain('may not use model "qwen2.5:0.5b"');
   expect(refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/copy", ["qwen:evil"]))).message).toContain('may not use model "qwen:evil"');
-  expect(refusal(() => adm.authorize(a, "llama3.2:mine", undefined, req("/api/create", [], { opaque: "modelfile" }))).message).toContain('"modelfile" names models the broker does not read');
+  expect(refusal(() => adm.authorize(a, "llama3.2:mine", undefined, req("/api/create", [], { opaque: "modelfile" }))).message).toContain('"modelfile" names models and files the broker does not read');
   expect(() => adm.authorize(a, undefined, undefined, req("/api/blobs/sha256:00"))).not.toThrow();
   // A body too large to read whole cannot pass a model list (413); a key without one is not asked.
   const big = refusal(() => adm.authorize(a, "llama3.2:1b", undefined, req("/api/chat", [], { complete: false })));
@@ -392,4 +392,41 @@ test("rpm: a clock set back (an hour) does not refuse the key until the clock ca
   expect(refusal(() => adm.check(bearer(k.key), LAN, "m")).retryAfter).toBe(60);
   tick(-3_600_000);
   expect(adm.check(bearer(k.key), LAN, "m").key?.name).toBe("bot");
+});
+
+test("a key with a model list builds models only from blobs it uploaded itself, and sees only those", () => {
+  const { store, admission } = setup();
+  const admin = createKey("admin", { ...NO_LIMITS, models: ["ok-*"], allow_model_management: true });
+  const any = createKey("any", { ...NO_LIMITS, allow_model_management: true });
+  store.add(admin.record);
+  store.add(any.record);
+  const adm = admission(store);
+  const a = adm.admit(bearer(admin.key), LAN);
+  const own = "sha256:" + "ab".repeat(32);
+  const theirs = "sha256:" + "cd".repeat(32);
+  const create = (blobs: { field: string; digest: string }[]) => ({ path: "/api/create", method: "POST", others: [], opaque: null, complete: true, cut: null, encoding: null, blobs });
+  const head = (digest: string) => ({ path: `/api/blobs/${digest}`, method: "HEAD", others: [], opaque: null, complete: true, cut: null, encoding: null });
+  // Another model's weights, named by their (public) digest: refused, naming the field and the digest.
+  const e = refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "files", digest: theirs }])));
+  expect([e.status, e.code]).toEqual([403, "forbidden"]);
+  expect(e.message).toBe(`the API key "admin" may use only some models, and "files" names blob ${theirs}, which this key did not upload: upload the file with POST /api/blobs/${theirs} using this key (the broker remembers each key's last 256 uploads), or build from a model this key may use with "from"`);
+  expect(refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "adapters", digest: theirs }]))).message).toContain('"adapters" names blob');
+  expect(refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "files", digest: '"x"' }]))).message).toContain('"files" names "x", which is no blob digest');
+  // Whether a blob it did not upload exists is not its to learn: Ollama's own "not found".
+  const probe = refusal(() => adm.authorize(a, undefined, undefined, head(theirs)));
+  expect([probe.status, probe.code]).toEqual([404, "not_found"]);
+  // Once it uploaded one (the broker saw its bytes hash to the digest), that one is its own, in either spelling.
+  adm.grantBlob(a, own);
+  expect(() => adm.authorize(a, "ok-new", undefined, create([{ field: "files", digest: own }, { field: "adapters", digest: "sha256-" + "AB".repeat(32) }]))).not.toThrow();
+  expect(() => adm.authorize(a, undefined, undefined, head(own))).not.toThrow();
+  expect(refusal(() => adm.authorize(a, "ok-new", undefined, create([{ field: "files", digest: own }, { field: "files", digest: theirs }]))).status).toBe(403);
+  // Another key's upload is not this key's; a key without a model list is not asked (as before).
+  const b = adm.admit(bearer(any.key), LAN);
+  expect(() => adm.authorize(b, "x", undefined, create([{ field: "files", digest: theirs }]))).not.toThrow();
+  expect(() => adm.authorize(b, undefined, undefined, head(theirs))).not.toThrow();
+  // A key revoked and created again under the same name starts with no blobs.
+  store.revoke("admin");
+  const again = createKey("admin", { ...NO_LIMITS, models: ["ok-*"], allow_model_management: true });
+  store.add(again.record);
+  expect(refusal(() => adm.authorize(adm.admit(bearer(again.key), LAN), "ok-new", undefined, create([{ field: "files", digest: own }]))).status).toBe(403);
 });

@@ -1,7 +1,8 @@
 // Who may use the broker: the caller's key (any header), whether one is needed, its model allowlist, model management and limits.
 import type { Admitted, Caller, CallerClass, RequestModelNames } from "../core/contracts.ts";
 import { HttpError } from "../core/http-error.ts";
-import { isModelManagement } from "../core/model-routes.ts";
+import { BLOB_ROUTE, blobDigest, isModelManagement, type NamedBlob } from "../core/model-routes.ts";
+import { BlobGrants } from "./blob-grants.ts";
 import { isLoopbackHost } from "../net/host.ts";
 import { BudgetHolds, holdFor } from "./budget.ts";
 import type { KeyStore } from "./key-store.ts";
@@ -112,6 +113,8 @@ export class Admission {
     private readonly now: () => number = Date.now,
     /** Prompt + completion tokens the key used today (UTC), for tokens_per_day (the usage ledger). */
     private readonly tokensToday: (key: string) => number = () => 0,
+    /** The blobs each key uploaded through the broker: what a key with a model list may build a model from. */
+    readonly blobs: BlobGrants = new BlobGrants(),
   ) {}
 
   /** Whether this caller must present a key. */
@@ -160,7 +163,16 @@ export class Admission {
       if (!request.complete)
         throw new HttpError("payload_too_large", `the request body is too large for the broker to read which model it names, and the API key "${key.name}" may use only some models (${key.models.join(", ")})`);
       if (request.opaque !== null)
-        throw new HttpError("forbidden", `the API key "${key.name}" may use only some models (${key.models.join(", ")}), and "${request.opaque}" names models the broker does not read: use "from" and "files" instead`);
+        throw new HttpError("forbidden", `the API key "${key.name}" may use only some models (${key.models.join(", ")}), and "${request.opaque}" names models and files the broker does not read: name them as fields instead, "from" (a model this key may use) or "files" and "adapters" (blobs this key uploaded with POST /api/blobs/sha256:…)`);
+      if (request.blobs) for (const b of request.blobs) this.mayBuildFrom(key, b);
+      // Whether a blob exists tells which models the machine has (their digests are public): a key with a model list
+      // learns it of its own uploads only. Ollama's "not found" to the rest, so a client that asks before it uploads
+      // (HEAD, then POST on 404) uploads, and so proves it has the file.
+      if (request.method === "HEAD" && request.path.startsWith(BLOB_ROUTE)) {
+        const digest = blobDigest(request.path.slice(BLOB_ROUTE.length));
+        if (digest === null || !this.blobs.has(key, digest))
+          throw new HttpError("not_found", `the API key "${key.name}" may use only some models, and sees only the blobs it uploaded itself; it uploaded no blob ${request.path.slice(BLOB_ROUTE.length)}`);
+      }
     }
     if (model !== undefined && !modelAllowed(key.models, model) && !(alias !== undefined && modelAllowed(key.models, alias)))
       throw model === null ? new HttpError("forbidden", `the API key "${key.name}" may use only some models (${key.models.join(", ")}) and this request names none`) : notAllowed(key, model);
@@ -213,6 +225,27 @@ export class Admission {
       if (used >= current.tokens_per_day)
         throw new HttpError("rate_limited", `the API key "${key.name}" used its ${current.tokens_per_day} tokens for today (${used} used) while its request waited in the queue; it resets at 00:00 UTC`).after(untilMidnight(this.now()));
     }
+  }
+
+  /**
+   * A blob an /api/create body builds from (`files`, `adapters`, `draft_files`), for a key with a model list: one it
+   * uploaded itself through the broker (grantBlob), never any other blob on the machine (another model's weights).
+   */
+  private mayBuildFrom(key: KeyRecord, b: NamedBlob): void {
+    const digest = blobDigest(b.digest);
+    if (digest !== null && this.blobs.has(key, digest)) return;
+    throw new HttpError(
+      "forbidden",
+      digest === null
+        ? `the API key "${key.name}" may use only some models, and "${b.field}" names ${b.digest}, which is no blob digest (sha256:…)`
+        : `the API key "${key.name}" may use only some models, and "${b.field}" names blob ${b.digest}, which this key did not upload: upload the file with POST /api/blobs/${digest} using this key (the broker remembers each key's last 256 uploads), or build from a model this key may use with "from"`,
+    );
+  }
+
+  /** The admitted key uploaded blob `digest` (its bytes hash to it) through the broker: it may build models from it. */
+  grantBlob(a: Admitted, digest: string): void {
+    const d = blobDigest(digest);
+    if (a.key !== null && d !== null) this.blobs.grant(a.key, d);
   }
 
   /** Whether the admitted caller may use `model`: any model without a key or with an empty list. */

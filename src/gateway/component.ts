@@ -1,4 +1,5 @@
 // The gateway as a daemon component: the keys file and the one admission check, published as ctx.services.gateway.
+import { dirname, join } from "node:path";
 import { isLoopbackHost, splitListen } from "../config/listen.ts";
 import type { Config } from "../config/schema.ts";
 import type { ComponentFactory } from "../core/component.ts";
@@ -6,6 +7,7 @@ import type { GatewayService } from "../core/contracts.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { logger } from "../core/log.ts";
 import { Admission } from "./admission.ts";
+import { BlobGrants } from "./blob-grants.ts";
 import { KeyStore } from "./key-store.ts";
 import { createKey, keyInfo } from "./keys.ts";
 import { MAX_MODELS_PER_DAY, OTHER_MODEL, UsageLedger } from "./usage-ledger.ts";
@@ -39,7 +41,9 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     const listed = (model: string) => ctx.services.broker?.serves?.(model) ?? false;
     const ledger = new UsageLedger(usageFile, Date.now, listed);
     const metricModels = new BoundedLabels(MAX_MODELS_PER_DAY, OTHER_MODEL, listed);
-    const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k));
+    // Beside the usage file: the same state directory, the same 0600 and atomic writes.
+    const blobs = new BlobGrants(join(dirname(ledger.file), "blobs.json"));
+    const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k), blobs);
     let off: (() => void) | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
     // A full disk stays full for hours while traffic goes on: one warn line per cause, not one every FLUSH_MS (the
@@ -65,6 +69,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       admit: (headers, caller, json) => admission.admit(headers, caller, json),
       authorize: (a, model, alias, request) => admission.authorize(a, model, alias, request),
       mayUse: (a, model) => admission.mayUse(a, model),
+      grantBlob: (a, digest) => admission.grantBlob(a, digest),
       reserve: (a, body, promptTokens, generates) => admission.reserve(a, body, promptTokens, generates),
       recheck: (a) => admission.recheck(a),
       unqueued: (a) => admission.unqueued(a),
@@ -123,6 +128,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
         } catch (e) {
           unwritten(e);
         }
+        await blobs.flush();
       },
       // A reload that would open the broker without keys is refused before anything changes.
       async prepare(next) {

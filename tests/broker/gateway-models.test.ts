@@ -166,7 +166,7 @@ describe("model management needs the key's permission, and every model it touche
     expect([copy.status, copy.reached]).toEqual([200, true]);
     const old = await post("/api/create", `{"name":"llama3.2:mine","modelfile":"FROM ${FORBIDDEN}"}`, asKey(keys.admin));
     expect([old.status, old.reached]).toEqual([403, false]);
-    expect(old.body.error).toContain('"modelfile" names models the broker does not read');
+    expect(old.body.error).toContain('"modelfile" names models and files the broker does not read');
   });
 
   test("an escaped or otherwise respelled path is the route the upstream serves: /api/%63opy is /api/copy", async () => {

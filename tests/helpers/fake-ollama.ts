@@ -57,6 +57,12 @@ export interface FakeOllamaOptions {
    * as /api/tags. Requests are recorded with the path as sent (and `routed`). Default false.
    */
   routeDecoded?: boolean;
+  /**
+   * Keep blobs as Ollama does (`blobs`): an upload is hashed against the digest in its path (400 on a mismatch), one
+   * of a blob it has is 200 with its body unread, HEAD says whether it has it, and /api/create opens the blobs its
+   * files, adapters and draft_files name. Default false: every upload is drained and 201, whatever its digest.
+   */
+  blobStore?: boolean;
 }
 
 export interface RecordedRequest {
@@ -93,6 +99,11 @@ export interface FakeOllama {
   waitForAborts(n: number, timeoutMs?: number): Promise<RecordedAbort[]>;
   /** Generations running now, the most that ever ran at once (what max_parallel must hold down), and those waiting for a slot. */
   concurrency: { now: number; max: number; waiting: number };
+  /**
+   * Ollama's blob store: the digests ("sha256:…") of the blobs it has (a pulled model's weights: add them), and those
+   * uploaded with POST /api/blobs/:digest. An /api/create's files, adapters and draft_files must name them.
+   */
+  blobs: Set<string>;
   stop(): Promise<void>;
 }
 
@@ -134,6 +145,9 @@ function topLevel(body: Record<string, unknown>, name: string): unknown {
   return body[name];
 }
 
+/** A blob digest as Ollama's manifest.BlobsPath takes it. */
+const BLOB_DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/;
+
 const INFERENCE_ROUTE = /^\/(api\/(chat|generate|embed|embeddings)|v1\/(chat\/completions|completions|embeddings|messages|responses))$/;
 
 function errorJson(status: number, message: string): Response {
@@ -156,6 +170,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     props: opts.props === undefined ? {} : opts.props,
     routeDecoded: opts.routeDecoded ?? false,
     reasoning: opts.reasoning ?? "",
+    blobStore: opts.blobStore ?? false,
   };
   let healthy = true;
   const concurrency = { now: 0, max: 0, waiting: 0 };
@@ -174,6 +189,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
   }
   const requests: RecordedRequest[] = [];
   const aborts: RecordedAbort[] = [];
+  const blobs = new Set<string>();
   const abortWaiters: { n: number; resolve: () => void }[] = [];
 
   const noteAbort = (path: string) => {
@@ -334,11 +350,31 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     if (options.kind === "ollama" && !isAllowedOllamaHost(req.headers.get("host"))) return new Response("", { status: 403 });
     if (!healthy) return errorJson(503, "fake upstream is unhealthy");
 
-    // Blob uploads are streamed and counted, never held.
-    if (options.kind === "ollama" && path.startsWith("/api/blobs/")) {
+    // Blob uploads are streamed, hashed and counted, never held (Ollama's HeadBlobHandler and CreateBlobHandler).
+    if (options.kind === "ollama" && path.startsWith("/api/blobs/") && !options.blobStore) {
       if (method === "HEAD") return new Response(null, { status: 404 });
       const size = await drainBody(req);
       if (rec) rec.bodySize = size;
+      return new Response(null, { status: 201 });
+    }
+    if (options.kind === "ollama" && path.startsWith("/api/blobs/")) {
+      const digest = path.slice("/api/blobs/".length);
+      if (!BLOB_DIGEST.test(digest)) return errorJson(400, "invalid digest format");
+      const name = digest.replace("-", ":");
+      if (method === "HEAD") return blobs.has(name) ? new Response(null, { status: 200 }) : errorJson(404, `blob "${digest}" not found`);
+      // A blob it has already: 200 at once, its body never read.
+      if (blobs.has(name)) return new Response(null, { status: 200 });
+      const hasher = new Bun.CryptoHasher("sha256");
+      let size = 0;
+      if (req.body)
+        for await (const chunk of req.body) {
+          size += chunk.byteLength;
+          hasher.update(chunk);
+        }
+      if (rec) rec.bodySize = size;
+      const got = `sha256:${hasher.digest("hex")}`;
+      if (got !== name) return errorJson(400, `digest mismatch, expected "${digest}", got "${got}"`);
+      blobs.add(name);
       return new Response(null, { status: 201 });
     }
 
@@ -409,9 +445,21 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         case "/api/embeddings":
           if (!hasModel(body.model)) return errorJson(404, `model "${body.model}" not found, try pulling it first`);
           return Response.json({ embedding: [0.1, 0.2, 0.3] });
+        case "/api/create": {
+          // Ollama opens each blob the maps name (convertModelFromFiles); a model made from files can then run.
+          if (options.blobStore)
+            for (const field of ["files", "adapters", "draft_files"]) {
+              const map = topLevel(body, field);
+              if (map === undefined || map === null) continue;
+              for (const d of typeof map === "object" ? Object.values(map) : [map])
+                if (typeof d !== "string" || !BLOB_DIGEST.test(d) || !blobs.has(d.replace("-", ":"))) return errorJson(400, `open blobs/${String(d)}: no such file or directory`);
+            }
+          const created = topLevel(body, "model") || topLevel(body, "name");
+          if (topLevel(body, "files") && typeof created === "string" && !listed(created)) options.models.push(created);
+          return new Response(enc.encode(JSON.stringify({ status: "success" }) + "\n"), { headers: NDJSON_HEADERS });
+        }
         case "/api/pull":
         case "/api/push":
-        case "/api/create":
           return new Response(enc.encode(JSON.stringify({ status: "success" }) + "\n"), { headers: NDJSON_HEADERS });
         case "/api/copy":
         case "/api/delete":
@@ -519,6 +567,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     aborts,
     concurrency,
     options,
+    blobs,
     setHealthy(h) {
       healthy = h;
     },

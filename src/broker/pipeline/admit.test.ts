@@ -41,7 +41,7 @@ test("the key's checks see the model routed to, the alias the client sent, and t
   const { ex } = await readied("/api/chat", { model: "gpt-4o", messages: [] }, { key: keyRec(), caller: "lan" }, `[[aliases]]\nname = "gpt-4o"\nmodel = "m:latest"\n`);
   const gw = gateway();
   expect(admit(ex, gw.g)).toBeNull();
-  expect(gw.calls).toEqual([{ model: "m:latest", alias: "gpt-4o", request: { path: "/api/chat", method: "POST", others: [], opaque: null, complete: true, cut: null, encoding: null } }]);
+  expect(gw.calls).toEqual([{ model: "m:latest", alias: "gpt-4o", request: { path: "/api/chat", method: "POST", others: [], opaque: null, complete: true, cut: null, encoding: null, blobs: [] } }]);
   expect(ex.keyName).toBe("editor");
   expect(ex.caller).toBe("lan");
 });

@@ -2,6 +2,8 @@
 // before the body was read), and a hold on its daily token budget for a generation or embedding request.
 import type { GatewayService } from "../../core/contracts.ts";
 import { HttpError } from "../../core/http-error.ts";
+import { BLOB_ROUTE, blobDigest } from "../../core/model-routes.ts";
+import { BlobProof } from "../blob-proof.ts";
 import { budgetCanCount } from "../budget-routes.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { estimatePromptTokens } from "../usage.ts";
@@ -30,7 +32,7 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
       // A key with a daily budget is kept off the routes whose use the broker cannot count (fail closed).
       if (admitted.key?.tokens_per_day && !budgetCanCount(route, ex.method, ex.search))
         throw new HttpError("forbidden", `the API key "${admitted.key.name}" has a daily token budget (--tokens-per-day), and the broker cannot count what ${ex.method} ${route} generates, so it is refused for this key; use a counted route (/api/chat, /api/generate, /v1/chat/completions, /v1/completions, /v1/messages, /v1/responses) or a key without a budget`);
-      const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders) };
+      const request = { path: route, method: ex.method, others: named.others, opaque: named.opaque, complete: named.complete, cut: ex.bodyCut, encoding: bodyEncoding(ex.requestHeaders), blobs: named.blobs };
       gateway?.authorize(admitted, named.model === undefined ? undefined : ex.model, ex.aliasOf ?? undefined, request);
       // A compressed body cannot be read or measured: an upstream that inflates it would generate past the limit the
       // hold read, or embed more than its compressed size held.
@@ -55,6 +57,15 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
     } catch (e) {
       ex.discard();
       return refusalAnswer(ex, e);
+    }
+    // A key with a model list may build models only from blobs it uploaded: its upload is hashed as it passes, and the
+    // blob is its own once the upstream took it and the bytes hash to the digest in the path (relay-answer.ts).
+    if (admitted.key && admitted.key.models.length > 0 && ex.method === "POST" && route.startsWith(BLOB_ROUTE) && ex.payload instanceof ReadableStream) {
+      const digest = blobDigest(route.slice(BLOB_ROUTE.length));
+      if (digest !== null) {
+        ex.blobProof = new BlobProof(ex.payload, digest);
+        ex.payload = ex.blobProof.stream;
+      }
     }
     ex.keyName = admitted.key?.name ?? null;
     ex.caller = admitted.caller;

@@ -18,6 +18,7 @@ const NOT_QUEUED = `, queue;dur=${(0).toFixed(2)}`;
 
 /** The client's response for the reply the attempt stage accepted: from here on it belongs to the client. */
 export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promise<Response> {
+  if (ex.blobProof !== null) return afterProof(ex, res);
   ex.accept(res);
   const headers = res.clientHeaders();
   // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued.
@@ -40,6 +41,18 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
   // relayed as they are (nothing added per chunk).
   if (res.status >= 400) ex.stripper = redactingStream(ex.upstream, ex.stripper);
   return new Response(ex.stream(res), responseInit(res, headers));
+}
+
+/**
+ * A blob upload of a key with a model list: the answer waits until the whole body was hashed (Ollama answers an upload
+ * of a blob it has before reading it), and the blob is the key's own when the upstream took it and the bytes hash to
+ * the digest in the path (blob-proof.ts).
+ */
+async function afterProof(ex: Exchange, res: UpstreamReply): Promise<Response> {
+  const proof = ex.blobProof!;
+  ex.blobProof = null;
+  if ((await proof.settle(res.status >= 200 && res.status < 300)) && ex.admitted !== null) ex.gateway?.grantBlob(ex.admitted, proof.digest);
+  return relayAnswer(ex, res);
 }
 
 /** The upstream's Content-Length on an answer to HEAD (the framing headers are otherwise Bun's to set). */

@@ -19,7 +19,7 @@ export const KeyCreate = t.Object(
     rpm: t.Optional(t.Integer({ minimum: 0, description: "Requests per minute (0: no limit)." })),
     tokens_per_day: t.Optional(t.Integer({ minimum: 0, description: "Prompt + completion tokens per UTC day (0: no limit)." })),
     max_parallel: t.Optional(t.Integer({ minimum: 0, description: "Requests at once (0: no limit)." })),
-    allow_model_management: t.Optional(t.Boolean({ description: "May pull, push, create, copy and delete models (only those `models` allows), upload blobs, and unload a model an upstream's keep_alive keeps loaded (`ollama stop`) (default: false)." })),
+    allow_model_management: t.Optional(t.Boolean({ description: "May pull, push, create, copy and delete models (only those `models` allows; with `models`, create only from blobs this key uploaded), upload blobs, and unload a model an upstream's keep_alive keeps loaded (`ollama stop`) (default: false)." })),
     expires: t.Optional(t.String({ pattern: "^[1-9][0-9]*(m|h|d|w)$", description: "Lifetime, e.g. 90m, 12h, 30d, 2w; at most 5200w (default: never).", examples: ["30d"] })),
   },
   { additionalProperties: false },
