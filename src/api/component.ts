@@ -126,8 +126,11 @@ export const createApiComponent: ComponentFactory = (ctx) => {
       }
       log.info("moving the control API", { from: prev.api.listen, to: next.api.listen });
       await slot.commit(next.api.listen);
-      // Live-event clients were connected to the old address.
-      hub?.closeAll();
+      // Live-event clients were connected to the old address: told where it went (a close reason fits 123 bytes), not
+      // that the daemon is stopping (closeAll's default), which it is not.
+      const port = slot.current?.server?.port;
+      const host = splitListen(next.api.listen).hostname;
+      hub?.closeAll(1001, `the control API moved to ${port === undefined ? next.api.listen : baseUrlOf(`${host.includes(":") ? `[${host}]` : host}:${port}`)}; reconnect there`);
       // Before the "listening" line: whoever waits for it finds the record written.
       publish();
       announce();

@@ -161,6 +161,7 @@ export class Broker implements BrokerService {
     const monitor = new HealthMonitor(u, healthSettings(config.health), {
       checked: (up, change) => this.checked(up, change),
       refreshAuth: (up) => this.refreshAuth(up),
+      fetch: f,
     });
     if (c.enabled) monitor.start();
     return { upstream: u, monitor, client, fetch: f, session };

@@ -11,7 +11,14 @@ export interface Slotted {
 
 /** Who is asking: the bucket it waits in (the key's name, or "-" with the caller's class) and the key's own limit. */
 export interface Claimant {
+  /**
+   * The key itself (its hash), not its name: a key revoked and made again under its name is another key, so the
+   * requests its predecessor left waiting (refused with 401 when their turn comes) neither hold the new key's share of
+   * the queue nor stand before it.
+   */
   bucket: string;
+  /** How a refusal names the bucket: the key's name (default: the bucket). */
+  label?: string;
   /** The key's max_parallel (0 = none). */
   keyLimit: number;
   /** Callers not coming through the tunnel (this machine, the LAN) go first between buckets equally due (a tie in the round-robin). */
@@ -141,7 +148,7 @@ export class Gate<U extends Slotted> {
     if (this.closedWith) throw this.closedWith;
     const lim = this.limits();
     // A request routed again after a reload (since given) had its place: it takes one again, whatever the queue holds.
-    const full = since === undefined ? this.refusal(c.bucket, lim.queueLimit) : null;
+    const full = since === undefined ? this.refusal(c, lim.queueLimit) : null;
     if (full) {
       this.stats.refusedFull++;
       throw full;
@@ -177,12 +184,13 @@ export class Gate<U extends Slotted> {
    * (queue_limit / buckets waiting, at least one), and nothing more while the queue is full. The queue so holds at most
    * queue_limit requests plus one per other bucket that arrived when it was full. queue_limit 0 means no queue at all.
    */
-  private refusal(bucket: string, limit: number): HttpError | null {
+  private refusal(c: Claimant, limit: number): HttpError | null {
+    const bucket = c.bucket;
     const mine = this.perBucket.get(bucket) ?? 0;
     if (limit > 0 && mine === 0) return null;
     const share = Math.max(1, Math.floor(limit / Math.max(1, this.perBucket.size)));
     if (limit > 0 && mine >= share && this.perBucket.size > 1) {
-      const who = bucket.startsWith("-") ? "callers without a key" : `the API key "${bucket}"`;
+      const who = bucket.startsWith("-") ? "callers without a key" : `the API key "${c.label ?? bucket}"`;
       return new HttpError("rate_limited", `the broker's queue is full for ${who}: ${mine} of its requests wait, its share of the ${limit} places while ${this.perBucket.size} keys wait; retry shortly`).after(1);
     }
     if (this.waiting >= limit || mine >= share) return new HttpError("rate_limited", `the broker's queue is full (${limit} requests wait for a free upstream); retry shortly`).after(1);

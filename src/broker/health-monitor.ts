@@ -40,12 +40,18 @@ export interface HealthHooks {
   checked(u: Upstream, change: { from: UpstreamState; to: UpstreamState; reason?: string } | null): void;
   /** Resolves the upstream's auth secret before each check, so a rotated key is picked up. */
   refreshAuth(u: Upstream): Promise<void>;
+  /**
+   * The upstream's own fetch (its FetchSession), closed when a reload retires it: with the global fetch every upstream
+   * a reload retired left its kept-alive check connections open for good (a server without an idle timeout, as
+   * Ollama's, never closes them), three more descriptors per reload that changed an upstream. Default: fetch.
+   */
+  fetch?: typeof fetch;
 }
 
 /** One of a kind's reads: the body as JSON or text; a status other than 2xx is a failure naming path and status. */
-async function get(u: Upstream, read: Read, timeoutMs: number): Promise<unknown> {
+async function get(f: typeof fetch, u: Upstream, read: Read, timeoutMs: number): Promise<unknown> {
   if (u.tlsError) throw new Error(u.tlsError);
-  const res = await fetch(u.base + u.withQuery(read.path), {
+  const res = await f(u.base + u.withQuery(read.path), {
     headers: upstreamHeaders(null, u),
     signal: AbortSignal.timeout(timeoutMs),
     redirect: "manual",
@@ -118,6 +124,7 @@ export class HealthMonitor {
   private async run(): Promise<void> {
     const u = this.upstream;
     const timeoutMs = this.settings.timeoutMs;
+    const f = this.hooks.fetch ?? fetch;
     await this.hooks.refreshAuth(u).catch(() => {});
     const t0 = performance.now();
     let next: UpstreamState;
@@ -131,11 +138,11 @@ export class HealthMonitor {
       u.loadTtlMs = 3 * Math.max(this.settings.intervalMs, this.settings.timeoutMs);
       for (const r of reads)
         if (!r.required)
-          void get(u, r, timeoutMs)
+          void get(f, u, r, timeoutMs)
             .then((body) => !u.retired && note(u, r.apply(body), ownBefore))
             .catch(() => {});
       const required = reads.filter((r) => r.required);
-      const results = await Promise.allSettled(required.map(async (r) => r.apply(await get(u, r, timeoutMs))));
+      const results = await Promise.allSettled(required.map(async (r) => r.apply(await get(f, u, r, timeoutMs))));
       const failed = results.filter((x): x is PromiseRejectedResult => x.status === "rejected");
       if (failed.length === results.length) throw failed[0]!.reason;
       for (const x of results) if (x.status === "fulfilled") note(u, x.value, ownBefore);

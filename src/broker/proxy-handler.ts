@@ -82,6 +82,6 @@ export async function proxy(
   const first = firstGrant(ex, gate);
   if (first instanceof Response) return first;
   // A streaming OpenAI request that has to wait gets its head now, and SSE comments while it waits.
-  if (first instanceof Promise && ex.sseStream) return queuedSseResponse(attempt(ex, gate, first, relayAnswer), gate.length);
-  return attempt(ex, gate, first, relayAnswer);
+  if (first instanceof Promise && ex.sseStream) return queuedSseResponse(attempt(ex, gate, first, relayAnswer, deps.table), gate.length);
+  return attempt(ex, gate, first, relayAnswer, deps.table);
 }

@@ -102,6 +102,20 @@ test("after a wait in the queue the key is checked again: revoked, replaced by a
   expect([replaced.status, replaced.message]).toEqual([401, 'the API key "ci2" was revoked while its request waited in the queue']);
 });
 
+test("after a wait in the queue a caller without a key is checked again: require_key tightened meanwhile is 401", () => {
+  const { store, admission, setMode } = setup("auto");
+  const adm = admission(store);
+  const tunnel = adm.admit(new Headers(), TUNNEL);
+  const local = adm.admit(new Headers(), LOCAL);
+  adm.recheck(tunnel); // auto: the tunnel's callers need none, nothing thrown
+  setMode("always");
+  const e = refusal(() => adm.recheck(tunnel));
+  expect([e.status, e.code, e.message]).toEqual([401, "unauthorized", 'an API key is required for callers through the tunnel ([proxy] require_key changed to "always" while the request waited in the queue): send it as `Authorization: Bearer c2l_…` or `x-api-key` (create one with `cloudtolocalllm-tunnel key create NAME`)']);
+  expect(refusal(() => adm.recheck(local)).message).toContain("an API key is required for callers on this machine ([proxy] require_key changed");
+  setMode("never");
+  adm.recheck(tunnel); // loosened: nothing thrown
+});
+
 test("the model allowlist is 403 naming the key, the model and what is allowed", () => {
   const { store, adm, admission } = setup();
   const k = createKey("editor", { ...NO_LIMITS, models: ["llama3*"] });

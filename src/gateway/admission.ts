@@ -93,6 +93,8 @@ const NO_KEY: Record<CallerClass, Admitted> = {
 
 const notAllowed = (key: KeyRecord, model: string) => new HttpError("forbidden", `the API key "${key.name}" may not use model "${model}" (allowed: ${key.models.join(", ")})`);
 
+const WHERE: Record<CallerClass, string> = { local: "on this machine", lan: "from another machine", tunnel: "through the tunnel" };
+
 const HOW = "send it as `Authorization: Bearer c2l_…` or `x-api-key` (create one with `cloudtolocalllm-tunnel key create NAME`)";
 
 /**
@@ -210,13 +212,19 @@ export class Admission {
 
   /**
    * For a request that waited in the queue: a key revoked (or replaced) or expired while it waited is a 401 now, so
-   * revoking a key stops what it has queued, not only its next requests; and one whose day's use reached its budget
+   * revoking a key stops what it has queued, not only its next requests (and a caller without one, when a reload made
+   * one needed); and one whose day's use reached its budget
    * meanwhile (the requests before it used more than they held) is a 429, so a queue cannot spend past the budget. A
    * request already running finishes.
    */
   recheck(a: Admitted): void {
     const key = a.key;
-    if (!key) return;
+    if (!key) {
+      // Let in without a key: a reload that made one needed for its callers ([proxy] require_key) stops it too.
+      if (this.needsKey(a.caller))
+        throw new HttpError("unauthorized", `an API key is required for callers ${WHERE[a.caller]} ([proxy] require_key changed to "${this.requireKey()}" while the request waited in the queue): ${HOW}`);
+      return;
+    }
     const current = this.store.get(key.name);
     if (current?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
     if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at} while its request waited in the queue`);

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, BUN, removeHome, REPO, startDaemon, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 
 let fake: FakeOllama;
@@ -71,3 +71,44 @@ test("flood vs editor: nine workers of one key retrying every 0.1 s fill the que
   expect(tries.map((t) => t.status)).toEqual(Array(10).fill(200));
   expect(tries.filter((t) => t.othersFirst <= 1).length).toBeGreaterThanOrEqual(9);
 }, 60_000);
+
+test("a key revoked and made again under its name while its requests wait: the new key gets a place at once (the dead requests do not hold its share) and is served; they get 401", async () => {
+  const url = d.urls.broker!;
+  const old = mk("rotated");
+  await until(async () => (await fetch(`${url}/api/version`, { headers: { "x-api-key": old } })).status === 200, 5000, "the daemon to see the key");
+  const generate = (k: string, prompt: string) => fetch(`${url}/api/generate`, { method: "POST", headers: { "x-api-key": k }, body: JSON.stringify({ model: "m:1b", prompt, stream: false }) });
+  // Long enough for the rotation to happen while every place is still taken (a GPU busy for minutes, in life).
+  fake.options.tokenDelayMs = 2000;
+  fake.options.tokens = 2;
+  try {
+    // A generation without a key holds the one slot; six of the leaked key's fill the queue (queue_limit = 6).
+    const holder = generate("", "hold");
+    await until(() => fake.concurrency.now === 1, 5000, "the slot to be taken");
+    const leaked = Array.from({ length: 6 }, (_, i) => generate(old, `leaked ${i}`));
+    const token = await apiToken(d);
+    const waiting = async () => ((await (await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue: { waiting: number } }).queue.waiting;
+    await until(async () => (await waiting()) === 6, 5000, "the six to wait");
+    expect((await generate(old, "one more")).status).toBe(429);
+    expect(Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "key", "revoke", "rotated"], { env: d.env }).exitCode).toBe(0);
+    const fresh = mk("rotated");
+    // The model list: answered by the broker itself, never queued.
+    await until(async () => (await fetch(`${url}/api/tags`, { headers: { "x-api-key": fresh } })).status === 200, 5000, "the daemon to see the new key");
+    let answered = false;
+    const asked = generate(fresh, "the rightful owner").finally(() => (answered = true));
+    // Waiting behind the holder with the six it replaced (or refused at once): then the upstream may speed up.
+    await until(async () => answered || (await waiting()) === 7, 5000, "the new key's request to wait or be answered");
+    fake.options.tokenDelayMs = 70;
+    const r = await asked;
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { done: boolean }).done).toBe(true);
+    expect((await Promise.all(leaked)).map((x) => x.status)).toEqual([401, 401, 401, 401, 401, 401]);
+    await holder;
+    // None of the revoked key's reached the upstream; the new key's did.
+    const prompts = fake.requests.filter((x) => x.path === "/api/generate").map((x) => (x.json as { prompt: string }).prompt);
+    expect(prompts.filter((p) => p.startsWith("leaked") || p === "one more")).toEqual([]);
+    expect(prompts.filter((p) => p === "the rightful owner")).toHaveLength(1);
+  } finally {
+    fake.options.tokenDelayMs = 70;
+    fake.options.tokens = 3;
+  }
+}, 30_000);

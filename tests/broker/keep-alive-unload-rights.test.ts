@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Ollama } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { BUN, REPO, type DaemonProc } from "../helpers/daemon.ts";
+import { apiToken, BUN, REPO, type DaemonProc } from "../helpers/daemon.ts";
 import { until } from "../helpers/until.ts";
 import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "../tunnel/helpers.ts";
 
@@ -91,6 +91,35 @@ test("through the tunnel an unload needs [tunnel] allow_model_management: 403 wi
   const passed = await stop(tunnel(), true);
   expect(passed.error).toBeNull();
   expect(passed.reached).toMatchObject({ messages: [], keep_alive: 0 });
+});
+
+test("a tunnel unload waiting in the queue when a reload turns [tunnel] allow_model_management off is refused (403) when its turn comes, never reaching the upstream", async () => {
+  // One slot on the upstream, so the unload waits behind a generation; the reload that follows changes [tunnel] alone.
+  const oneSlot = (tunnel: string) => toml(tunnel).replace(`keep_alive = "-1"\n`, `keep_alive = "-1"\nmax_parallel = 1\n`);
+  const reloaded = async (text: string) => {
+    const n = d.count(/configuration reloaded/);
+    await Bun.write(d.configFile, text);
+    d.proc.kill("SIGHUP");
+    await until(() => d.count(/configuration reloaded/) > n, 5_000, "the reload");
+  };
+  await reloaded(oneSlot("allow_model_management = true"));
+  const token = await apiToken(d);
+  const waiting = async () => ((await (await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue: { waiting: number } }).queue.waiting;
+  fake.options.tokenDelayMs = 400;
+  try {
+    const holding = local().generate({ model: MODEL, prompt: "hold the slot", stream: false });
+    await until(() => fake.concurrency.now === 1, 5_000, "the generation holding the slot");
+    const unload = stop(tunnel(), true);
+    await until(async () => (await waiting()) === 1, 5_000, "the unload to wait in the queue");
+    await reloaded(oneSlot("allow_model_management = false"));
+    await holding;
+    const r = await unload;
+    expect(r.error?.status_code).toBe(403);
+    expect(r.error?.error).toContain("not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it");
+    expect(r.reached).toBeNull();
+  } finally {
+    fake.options.tokenDelayMs = 0;
+  }
 });
 
 test("`key create --help` says --allow-model-management is also the right to unload a model an upstream's keep_alive keeps loaded (the 403 above sends the user there)", () => {

@@ -168,6 +168,24 @@ describe("moving a listener on reload", () => {
     proxy = newProxy;
   });
 
+  test("a /ws client of the moved API is closed (1001) with a reason naming where the API went, not told the daemon is stopping", async () => {
+    const token = readFileSync(join(d.home, ".config/cloudtolocalllm/api-token"), "utf8").trim();
+    const ws = new WebSocket(`ws://127.0.0.1:${api}/ws`, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => (ws.onclose = (e) => resolve({ code: e.code, reason: e.reason })));
+    await new Promise<void>((resolve, reject) => {
+      ws.onmessage = () => resolve();
+      ws.onerror = () => reject(new Error("the live-event socket failed"));
+    });
+    const newApi = freePort();
+    const reloads = d.count(/configuration reloaded/);
+    writeFileSync(d.configFile, toml(`127.0.0.1:${newApi}`, `127.0.0.1:${proxy}`));
+    api = newApi;
+    const e = await closed;
+    expect(e.code).toBe(1001);
+    expect(e.reason).toBe(`the control API moved to http://127.0.0.1:${newApi}; reconnect there`);
+    await until(() => d.count(/configuration reloaded/) > reloads, 10_000, "the reload");
+  });
+
   test("the same port under another name (127.0.0.1 → localhost) is not refused by the daemon's own socket", async () => {
     const before = d.count(/configuration reloaded/);
     writeFileSync(d.configFile, toml(`localhost:${api}`, `localhost:${proxy}`));

@@ -28,7 +28,7 @@ const gateOf = () => new Gate<Upstream>(() => ({ queueLimit: 0, queueTimeoutMs: 
 async function run(ex: Exchange, gate = gateOf(), plans?: (ex: Exchange, u: Upstream) => AttemptPlan) {
   const first = firstGrant(ex, gate);
   if (first instanceof Response) return first;
-  return attempt(ex, gate, first, (_ex, r) => r, plans);
+  return attempt(ex, gate, first, (_ex, r) => r, () => ex.table!, plans);
 }
 
 test("a 503 before the first byte is cancelled and the next upstream answers; the slot moves with the attempt", async () => {

@@ -109,13 +109,15 @@ async function rerouted(ex: Exchange, gate: Gate<Upstream>, e: Rerouted<unknown>
  * Tries the upstreams in order, at most ex.attempts of them, never one that already failed: the first reply whose
  * headers arrived (a 5xx only from the last attempt), as the upstream's plan hands it over, passed on to `then` (the
  * relay stage: a call, not another async frame per request), or the error answer. `plans` chooses each attempt's plan
- * (planFor; a test passes its own).
+ * (planFor; a test passes its own). `live`: the running config's table, for rights that must hold when the request
+ * goes out, not only when it arrived (one that waited in the queue through a reload obeys the new rules).
  */
 export async function attempt<T>(
   ex: Exchange,
   gate: Gate<Upstream>,
   first: Grant<Upstream> | Promise<Grant<Upstream>>,
   then: (ex: Exchange, res: UpstreamReply) => T | Promise<T>,
+  live: () => RoutingTable,
   plans: (ex: Exchange, u: Upstream) => AttemptPlan = planFor,
 ): Promise<T | Response> {
   // Both change when a reload routes the request again while it waits (rerouted()).
@@ -169,7 +171,9 @@ export async function attempt<T>(
       if (ka && body instanceof Uint8Array) {
         const kept = withOperatorKeepAlive(body, ex.route!, ka);
         if (kept === null) {
-          const refused = unloadRefusal(ex.admitted, ex.caller, ex.table!.config.tunnel.allow_model_management, u.name);
+          // The running config's [tunnel] allow_model_management, not the one the request arrived under: an unload that
+          // waited in the queue while a reload turned it off is refused, as a revoked key's queued requests are.
+          const refused = unloadRefusal(ex.admitted, ex.caller, live().config.tunnel.allow_model_management, u.name);
           if (refused) throw refused;
         } else sent = kept;
       }

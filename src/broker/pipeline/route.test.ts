@@ -30,13 +30,13 @@ test("attempts: at most [proxy] max_attempts, and one when the body cannot be se
   expect(streamed.attempts).toBe(1);
 });
 
-test("a key's requests wait in the key's bucket with its max_parallel; tunnel callers after local ones", () => {
+test("a key's requests wait in the key's bucket (the key's hash: a key made again under its name is another) with its max_parallel; tunnel callers after local ones", () => {
   const k = kit(kitConfig(upstreams("a")));
   const ex = k.exchange("/api/chat", { source: "tunnel" });
-  ex.admitted = { key: { name: "ci", max_parallel: 3 } as KeyRecord, caller: "tunnel" };
+  ex.admitted = { key: { name: "ci", hash: "9f86d0", max_parallel: 3 } as KeyRecord, caller: "tunnel" };
   ex.caller = "tunnel";
   route(ex);
-  expect(ex.claimant).toEqual({ bucket: "ci", keyLimit: 3, local: false });
+  expect(ex.claimant).toEqual({ bucket: "9f86d0", label: "ci", keyLimit: 3, local: false });
 });
 
 test("sticky: a conversation goes first to its upstream, the rest stay for failover", () => {

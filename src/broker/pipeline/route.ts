@@ -54,6 +54,7 @@ export function route(ex: Exchange): Response | null {
   // the server it reaches: sent on after a failure it would act on another's (delete that one's copy, download again).
   ex.attempts = ex.retryable && order.length > 1 && !isModelManagement(ex.route!, ex.method) ? Math.min(order.length, table.maxAttempts) : 1;
   const key = ex.admitted?.key;
-  ex.claimant = key ? { bucket: key.name, keyLimit: key.max_parallel ?? 0, local: ex.caller !== "tunnel" } : BY_CALLER[ex.caller];
+  // By the key's hash, not its name: a key made again under a revoked one's name does not inherit its queue (gate.ts).
+  ex.claimant = key ? { bucket: key.hash, label: key.name, keyLimit: key.max_parallel ?? 0, local: ex.caller !== "tunnel" } : BY_CALLER[ex.caller];
   return null;
 }
