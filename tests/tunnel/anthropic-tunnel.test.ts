@@ -66,6 +66,18 @@ test("structured outputs through the tunnel: output_config.format reaches the Op
   expect(plain.requests.at(-1)!.json).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "output", schema, strict: true } } });
 });
 
+test("models.list() through the tunnel: Anthropic's ModelInfo entries (anthropic-version crosses to the broker), the OpenAI client's list unchanged", async () => {
+  const ids: string[] = [];
+  for await (const m of anthropic().models.list()) {
+    expect(m).toMatchObject({ type: "model", display_name: m.id, created_at: expect.any(String) });
+    ids.push(m.id);
+  }
+  expect(ids.sort()).toEqual(["llama3.2:1b", "qwen2.5:0.5b"]);
+  const openai = await new OpenAI({ baseURL: `${relay.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 }).models.list();
+  expect(openai.data.map((m) => m.id).sort()).toEqual(ids);
+  expect(openai.data[0]).toMatchObject({ object: "model" });
+});
+
 test("abort through the tunnel reaches the upstream", async () => {
   const before = plain.aborts.length;
   plain.options.tokenDelayMs = 30;
