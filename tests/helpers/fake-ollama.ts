@@ -490,9 +490,13 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         return Response.json({ id: "rerank-1", model: body.model, results: (body.documents ?? []).map((_: unknown, index: number) => ({ index, relevance_score: 0.5 })), usage: { prompt_tokens: 11, total_tokens: 11 } });
       case "/v1/embeddings": {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        // OpenAI's API reference: encoding_format "float" (the default) or "base64", the little-endian float32 bytes
+        // (the openai SDK asks base64 unless told otherwise, and decodes it); `dimensions` shortens the vectors.
+        const vector = [0.1, 0.2, 0.3, 0.4].slice(0, typeof body.dimensions === "number" ? body.dimensions : 3);
+        const embedding = body.encoding_format === "base64" ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : vector;
         return Response.json({
           object: "list",
-          data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
+          data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding })),
           model: body.model,
           usage: { prompt_tokens: 3, total_tokens: 3 },
         });
