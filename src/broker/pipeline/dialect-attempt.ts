@@ -16,7 +16,7 @@ export function dialectAttempt(plan: DialectPlan) {
     request(ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest {
       // The route the broker decided on (routeOf: "/V1/%6Dessages/" is /v1/messages), not the client's spelling of it,
       // so a native upstream acts on the route that was admitted, counted and planned, whatever its router makes of spellings.
-      const a = (sent = ex.bodyCut === "budget" ? whenBufferFrees(ex, () => plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength)) : plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength));
+      const a = (sent = ex.bodyCut === "budget" ? whenBufferFrees(ex, () => plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength, u.version)) : plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength, u.version));
       // Sent now, so it runs while the request does.
       // A failover's attempt reads beside it for its own upstream, or not at all: never the answer of the one before.
       aside = a.aside !== undefined ? asideRead(ex.table!.clientFor(u), a.aside, req) : null;
