@@ -23,7 +23,9 @@ export function renderKindsTable(): string {
   for (const k of KIND_NAMES) {
     const m = KINDS[k];
     const probe = m.reads.filter((r) => r.required).map((r) => `${read(r)}: ${r.tells.join(", ")}`).join("; ");
-    const dialects = Object.keys(m.dialects).join(", ");
+    const dialects = Object.entries(m.dialects)
+      .map(([d, s]) => (s === true ? d : `${d} (≥ ${s!.since})`))
+      .join(", ");
     rows.push(`| \`${k}\` | ${m.label} (default \`${m.defaultUrl}\`) | ${probe} | ${telling(m.reads, "models")} | ${telling(m.reads, "loaded")} | ${telling(m.reads, "capacity")} | ${dialects} | ${show(m.showRead)} |`);
   }
   return rows.join("\n");

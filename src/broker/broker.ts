@@ -11,6 +11,7 @@ import type { Services } from "../core/component.ts";
 import { Exchange } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
+import { anthropicModelList, wantsAnthropicList } from "./dialects/anthropic/model-list.ts";
 import { convertListing, mergeOllamaModels, mergeOpenAiModels, modelIndex, type Listing } from "./model-merge.ts";
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { quality, qualityLatency } from "./quality.ts";
@@ -306,13 +307,14 @@ export class Broker implements BrokerService {
       // of a listing reaches the upstream's unfiltered list past a key's model list.
       const route = routeOf(path);
       const what = route === "/api/tags" ? "ollama-tags" : route === "/api/ps" ? "ollama-ps" : route === "/v1/models" ? "openai" : null;
-      if (what) return this.listing(req, source, route, what, gateway, admitted);
+      if (what) return this.listing(req, source, route, what, gateway, admitted, what === "openai" && wantsAnthropicList(req.headers) ? search : null);
     }
     return proxy(this.deps, req, source, path, search, admitted, headerJson);
   }
 
   /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */
-  private async listing(req: Request, source: "local" | "tunnel", path: string, what: "ollama-tags" | "ollama-ps" | "openai", gateway: GatewayService | undefined, admitted: Admitted | null): Promise<Response> {
+  /** `anthropic`: the query of an Anthropic client's GET /v1/models (its list is answered in Anthropic's shape), else null. */
+  private async listing(req: Request, source: "local" | "tunnel", path: string, what: "ollama-tags" | "ollama-ps" | "openai", gateway: GatewayService | undefined, admitted: Admitted | null, anthropic: string | null = null): Promise<Response> {
     if (admitted) {
       try {
         gateway!.authorize(admitted, undefined);
@@ -329,7 +331,7 @@ export class Broker implements BrokerService {
     // A key with a model list sees only what it may use (an alias when it may use the alias or its model).
     const a = admitted;
     const shown = a?.key && a.key.models.length > 0 ? (name: string) => this.listable(gateway!, a, name) : null;
-    const res = await this.mergedList(path, what, shown);
+    const res = await this.mergedList(path, what, shown, anthropic);
     const body = await res.bytes();
     ex.bytesOut = body.byteLength;
     ex.ttfbMs = performance.now() - ex.started;
@@ -355,7 +357,7 @@ export class Broker implements BrokerService {
    * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth. With `shown`,
    * only the entries it passes.
    */
-  private async mergedList(path: string, what: Listing, shown: ((name: string) => boolean) | null): Promise<Response> {
+  private async mergedList(path: string, what: Listing, shown: ((name: string) => boolean) | null, anthropic: string | null = null): Promise<Response> {
     const enabled = routeOrder(this.upstreamObjects(), null);
     if (enabled.length === 0) return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
     const notDown = enabled.filter((u) => u.state !== "down");
@@ -405,7 +407,8 @@ export class Broker implements BrokerService {
     if (ok.length === 0) return brokerError(path, "upstream_error", `no upstream answered with its model list: ${failures.join("; ") || "none lists models in this form"}`);
     if (what === "openai") {
       const merged = mergeOpenAiModels(ok);
-      return Response.json({ ...merged, data: onlyShown(listWithAliases(merged.data, this.aliases, "id"), "id", shown) });
+      const data = onlyShown(listWithAliases(merged.data, this.aliases, "id"), "id", shown);
+      return Response.json(anthropic !== null ? anthropicModelList(data, new URLSearchParams(anthropic)) : { ...merged, data });
     }
     const merged = mergeOllamaModels(ok);
     const models = what === "ollama-tags" ? listWithAliases(merged.models, this.aliases, "name") : merged.models;

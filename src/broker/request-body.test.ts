@@ -46,15 +46,22 @@ describe("readRoutingBody", () => {
     expect(await text(r.body)).toBe(parts.join(""));
   });
 
-  test("blob uploads and a declared length over the limit stream untouched", async () => {
+  test("blob uploads stream untouched", async () => {
     const blob = (await readRoutingBody(streamed(["abc"], "/api/blobs/sha256:00"), "/api/blobs/sha256:00", 1))!;
     expect(blob.retryable).toBe(false);
     expect(blob.head).toBeNull();
     expect(blob.body).toBeInstanceOf(ReadableStream);
-    const big = (await readRoutingBody(new Request("http://x/api/chat", { method: "POST", body: "x".repeat(50), headers: { "content-length": "50" } }), "/api/chat", 10))!;
+  });
+
+  test("a declared length over the limit is read like a body without one: its prefix holds the model, then the rest streams, sized, once", async () => {
+    // Before, it streamed unread: routing saw no model and sent a 40 MB vision request to an upstream without it (404).
+    const body = `{"model":"b:1b","x":"${"a".repeat(2 * HEAD_BYTES)}"}`;
+    const big = (await readRoutingBody(new Request("http://x/api/chat", { method: "POST", body, headers: { "content-length": String(body.length) } }), "/api/chat", HEAD_BYTES + 1000))!;
     expect(big.retryable).toBe(false);
-    expect(big.bodyLength).toBe(50);
-    expect(await text(big.body)).toBe("x".repeat(50));
+    expect(big.cut).toBe("limit");
+    expect(big.bodyLength).toBe(body.length);
+    expect(new TextDecoder().decode(big.head!)).toStartWith('{"model":"b:1b"');
+    expect(await text(big.body)).toBe(body);
   });
 
   test("GET has no body; a client that goes away mid-body gives null", async () => {

@@ -3,9 +3,9 @@
 // Routing needs the model and failover needs a body it can send twice, so a body is read into memory up to
 // BUFFER_LIMIT however it arrives: a Content-Length is never required (chunked uploads and tunnel streams carry
 // none). Bytes beyond a body's first HEAD_BYTES are taken from the shared replay budget ([proxy] replay_buffer,
-// replay-budget.ts). Only what cannot be held stays a stream: blob uploads, a declared length over the limit, and a
-// body that turns out longer than the limit, or than the budget can cover, while being read (its prefix is sent
-// first, then the rest, in a single attempt). One copy of the body is kept (HeldBytes).
+// replay-budget.ts). Only what cannot be held stays a stream: blob uploads (unread), and a body longer than the limit
+// (declared so or found while reading), or than the budget can cover (its prefix is read, where the model is looked
+// for, and sent first, then the rest, in a single attempt). One copy of the body is kept (HeldBytes).
 
 import { unbounded, type ReplayBudget, type ReplayLease } from "./replay-budget.ts";
 
@@ -57,14 +57,16 @@ export function readRoutingBody(req: Request, path: string, limit = BUFFER_LIMIT
   const declared = cl !== null && /^\d+$/.test(cl) ? Number(cl) : -1;
   // A declared length says whether there is a body; without one, Bun's own reading of the framing does.
   if (declared === 0 || (declared < 0 && !req.body)) return NO_BODY;
-  if (path.startsWith("/api/blobs/") || declared > limit) return Promise.resolve({ body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop, cut: "limit" });
+  if (path.startsWith("/api/blobs/")) return Promise.resolve({ body: req.body, retryable: false, head: null, bytesIn: Math.max(0, declared), bodyLength: declared, release: noop, cut: "limit" });
   if (declared > 0 && declared <= HEAD_BYTES) return req.bytes().then(wholeBody, gone);
   return readLeased(req, declared, limit, budget);
 }
 
 async function readLeased(req: Request, declared: number, limit: number, budget: ReplayBudget): Promise<RoutingBody | null> {
   const lease = budget.lease();
-  const prepaid = declared >= 0 && lease.take(declared - HEAD_BYTES) ? declared : HEAD_BYTES;
+  // A declared length over the limit is read like a body without one: its prefix (the model) is held, then the rest
+  // streams after it, sized, in a single attempt; streamed unread, it was routed as naming no model.
+  const prepaid = declared >= 0 && declared <= limit && lease.take(declared - HEAD_BYTES) ? declared : HEAD_BYTES;
   const r = await readHeld(req.body!.getReader(), limit, lease, prepaid);
   if (r === null) {
     lease.release();

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { startFakeOllama, type FakeOllama } from "../../tests/helpers/fake-ollama.ts";
 import { readAll } from "../../tests/helpers/fake-kinds/read-all.ts";
-import { servesNatively } from "./index.ts";
+import { olderThan, servesNatively } from "./index.ts";
 import { versionField } from "./types.ts";
 
 let fake: FakeOllama;
@@ -24,4 +24,19 @@ test("a version that could not be a version (an escape sequence, megabytes) is n
   expect(versionField({ version: "0.12.0" })).toEqual({ version: "0.12.0" });
   expect(versionField({ version: "0.12\x1b]0;owned\x07" })).toEqual({ version: null });
   expect(versionField({ version: "9".repeat(2000) })).toEqual({ version: null });
+});
+
+test("Anthropic's Messages and the Responses API are served natively from the Ollama release that added them; an older one (its version read) gets the translation", () => {
+  expect(servesNatively("ollama", "anthropic", "0.14.0")).toBe(true);
+  expect(servesNatively("ollama", "anthropic", "0.40.12")).toBe(true);
+  expect(servesNatively("ollama", "anthropic", "0.13.5")).toBe(false);
+  expect(servesNatively("ollama", "anthropic", "v0.9.0-rc1")).toBe(false);
+  expect(servesNatively("ollama", "responses", "0.13.3")).toBe(true);
+  expect(servesNatively("ollama", "responses", "0.13.2")).toBe(false);
+  // Not read yet, or a build that does not say a number: taken to serve it, as before.
+  expect(servesNatively("ollama", "anthropic", null)).toBe(true);
+  expect(servesNatively("ollama", "anthropic", "dev")).toBe(true);
+  expect(servesNatively("ollama", "ollama", "0.1.0")).toBe(true);
+  expect(olderThan("0.14", "0.14.0")).toBe(false);
+  expect(olderThan("1.0.0", "0.14.0")).toBe(false);
 });

@@ -11,7 +11,9 @@ export const ollama: KindModule = {
     { path: "/api/tags", as: "json", required: true, tells: ["models"], fields: "models[].name", apply: (b) => ({ models: ollamaNames(b) }) },
     { path: "/api/ps", as: "json", required: false, tells: ["loaded"], fields: "models[].name", apply: (b) => ({ loaded: ollamaNames(b) }) },
   ],
-  dialects: { ollama: true, openai: true, anthropic: true, responses: true },
+  // Anthropic's Messages since 0.14.0, the Responses API since 0.13.3 (docs.ollama.com): an older Ollama answers those
+  // routes 404, so it gets the translation to its /v1/chat/completions, which every release serves.
+  dialects: { ollama: true, openai: true, anthropic: { since: "0.14.0" }, responses: { since: "0.13.3" } },
   listing: { tags: { path: "/api/tags", shape: "ollama" }, ps: { path: "/api/ps", shape: "ollama" }, openai: OPENAI_MODELS },
   refusedHint: "is Ollama running? `systemctl --user start ollama` or `ollama serve`",
   hostEnv: "OLLAMA_HOST",

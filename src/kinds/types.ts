@@ -118,8 +118,12 @@ export interface KindModule {
   defaultUrl: string;
   /** The health check's reads (required first). */
   reads: readonly Read[];
-  /** Dialects the server speaks itself: requests in them pass through; others are translated or refused. */
-  dialects: Readonly<Partial<Record<Dialect, true>>>;
+  /**
+   * Dialects the server speaks itself: requests in them pass through; others are translated or refused. `{ since }`: only
+   * from that release on (its version read), an older one answering 404; it is sent the translation instead, as a server
+   * without the route (an unknown version is taken to serve it).
+   */
+  dialects: Readonly<Partial<Record<Dialect, true | { since: string }>>>;
   /**
    * Ollama `options` its /v1/chat/completions takes under the same name (its own extensions to OpenAI's API): sent when
    * an Ollama /api/chat or /api/generate is translated for it (none: OpenAI's API refuses fields it does not know).

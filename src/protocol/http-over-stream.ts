@@ -70,7 +70,7 @@ export async function forward(
   // A broken or oversized upload resets the stream inside pump(); the response side then fails.
   if (!small && !body) s.end();
   else if (small) void sendWhole(s, req.bytes!(), opts.maxBodyBytes, opts.onBodyTooLarge);
-  else void s.pump(body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge);
+  else void s.pump(body as ReadableStream<Uint8Array>, opts.maxBodyBytes, opts.onBodyTooLarge, true);
   // The first-byte clock starts once the upload is complete: a long upload is not a slow answer.
   const deadline = opts.firstByteTimeoutMs ? watchFirstByte(s, opts.firstByteTimeoutMs) : null;
   try {

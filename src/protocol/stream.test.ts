@@ -147,6 +147,46 @@ describe("a request body the answer did not need", () => {
     expect(sent.map((f) => f.type)).toEqual(["END"]);
   });
 
+  test("the relay's side: the answer's END while the request body waits for credit stops the body with END (no RESET, the answer intact); the stream is released", async () => {
+    // The agent answered without reading a body larger than the window (a 413) and drops the rest without credit: before,
+    // the relay's pump waited for credit until stall_timeout, holding one of max_streams and the daemon's shutdown.
+    let released = 0;
+    const sent: Frame[] = [];
+    const s = new Stream(1, { sendFrame: (f: Frame) => void sent.push(f), release: () => void released++ }, 1024);
+    let cancelled: unknown = null;
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: (c) => (i++ < 10 ? c.enqueue(new Uint8Array(512)) : c.close()),
+      cancel: (why) => void (cancelled = why),
+    });
+    const pumped = s.pump(body, 0, undefined, true);
+    await Bun.sleep(1);
+    expect(sent.filter((f) => f.type === "DATA").length).toBe(2);
+    s.onResponseHead({ status: 413, headers: [] });
+    s.onData(new TextEncoder().encode("too large"));
+    s.onEnd();
+    expect(await pumped).toBe(true);
+    expect(sent.map((f) => f.type)).toEqual(["DATA", "DATA", "END"]);
+    expect(cancelled).not.toBeNull();
+    expect(s.failure).toBeNull();
+    expect(released).toBe(0);
+    // The answer is still there for the client to read, then the stream is released.
+    expect(new TextDecoder().decode(await new Response(s.readable).arrayBuffer())).toBe("too large");
+    expect(released).toBe(1);
+  });
+
+  test("the agent's side: the request's END while its answer is pumped changes nothing (the request is complete, the answer goes on)", async () => {
+    const sent: Frame[] = [];
+    const s = new Stream(1, { sendFrame: (f: Frame) => void sent.push(f), release: () => {} }, 1024);
+    let i = 0;
+    const pumped = s.pump(new ReadableStream<Uint8Array>({ pull: (c) => (i++ < 3 ? c.enqueue(new Uint8Array(512)) : c.close()) }));
+    await Bun.sleep(1);
+    s.onEnd();
+    s.onWindowUpdate(2048);
+    expect(await pumped).toBe(true);
+    expect(sent.map((f) => f.type)).toEqual(["DATA", "DATA", "DATA", "END"]);
+  });
+
   test("with the peer's END already in, discardIncoming releases the stream at once", () => {
     let released = 0;
     const s = new Stream(1, { sendFrame: () => {}, release: () => void released++ }, 1024);

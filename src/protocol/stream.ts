@@ -8,6 +8,8 @@ import { RecvWindow, SendWindow } from "./flow-control.ts";
  * sending 1-byte DATA frames would otherwise pin one object and one message buffer per byte of credit.
  */
 const MAX_QUEUED_CHUNKS = 1024;
+/** Why a request body stops being sent: the answer came whole first (thrown to the pump, never to a caller). */
+const ANSWERED = new Error("the answer was complete before the request body was sent");
 
 /** What a stream needs from its session. */
 export interface StreamHost {
@@ -87,6 +89,8 @@ export class Stream {
   private remoteEnded = false;
   /** The peer's DATA is no longer wanted (discardIncoming): what comes is dropped as it arrives. */
   private discarding = false;
+  /** pump() sends a request's body (the relay's side): the peer's END, the whole answer, makes the rest unwanted. */
+  private requestBody = false;
   private localEnded = false;
   private error: StreamError | null = null;
   private wake: (() => void) | null = null;
@@ -336,8 +340,9 @@ export class Stream {
   }
 
   /** Copies a body into this stream chunk by chunk, then END; on failure the stream is reset and the source cancelled. */
-  async pump(body: ReadableStream<Uint8Array>, limit = 0, onLimit?: () => void): Promise<boolean> {
+  async pump(body: ReadableStream<Uint8Array>, limit = 0, onLimit?: () => void, requestBody = false): Promise<boolean> {
     const reader = body.getReader();
+    this.requestBody = requestBody;
     // A reset while the source is quiet (a model still thinking) must cancel it now, not at its next chunk.
     const onAbort = () => reader.cancel(this.error ?? undefined).catch(() => {});
     this.signal.addEventListener("abort", onAbort, { once: true });
@@ -346,6 +351,7 @@ export class Stream {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        if (this.requestBody && this.remoteEnded) throw ANSWERED;
         n += value.length;
         if (limit && n > limit) {
           onLimit?.();
@@ -357,6 +363,11 @@ export class Stream {
       return true;
     } catch (e) {
       reader.cancel(e).catch(() => {});
+      // The peer answered before our body was all sent: END what was sent (the agent drops it), the stream closes cleanly.
+      if (e === ANSWERED && !this.error) {
+        this.end();
+        return true;
+      }
       // A body failed without an Error (the broker's way to cut an answer it cannot finish in-band) still gets a reason.
       const why = e instanceof Error ? e.message : e === undefined ? "the body ended before it was complete" : String(e);
       this.reset(e instanceof StreamError && e.code === "refused" ? "refused" : "cancel", why);
@@ -456,6 +467,10 @@ export class Stream {
   }
   onEnd(): void {
     this.remoteEnded = true;
+    // The answer is complete while our request body is still going (the agent answered without reading it all: a
+    // refusal, a body too large to translate): the rest is not wanted. The agent drops it without giving credit back,
+    // so a body larger than the window waited for credit that never came and held the stream until stall_timeout.
+    if (this.requestBody && !this.localEnded) this.sendWin.fail(ANSWERED);
     this.wakeReader();
     this.maybeRelease();
   }

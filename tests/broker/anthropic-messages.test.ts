@@ -234,6 +234,31 @@ for (const c of CASES) {
   });
 }
 
+test("models.list(): the models in Anthropic's shape (ModelInfo), paged as the SDK follows them; the same models as the OpenAI list, a key's model list applied", async () => {
+  // Before, the Anthropic client got OpenAI's entries (object, created, owned_by): no type, display_name or created_at.
+  const openAiIds = async (key: string) => ((await (await fetch(`${broker}/v1/models`, { headers: { "x-api-key": key } })).json()) as { data: { id: string }[] }).data.map((m) => m.id);
+  for (const key of ["local", keys.only!]) {
+    const ids: string[] = [];
+    for await (const m of client({ apiKey: key }).models.list({ limit: 2 })) {
+      expect(m).toEqual({
+        type: "model",
+        id: m.id,
+        display_name: m.id,
+        created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        lifecycle: "active",
+        ...{ capabilities: null, deprecated_at: null, line: null, max_input_tokens: null, max_tokens: null, retires_at: null },
+      });
+      ids.push(m.id);
+    }
+    expect(ids).toEqual(await openAiIds(key));
+  }
+  const first = await client().models.list({ limit: 2 });
+  expect(first.data.length).toBe(2);
+  expect(first.has_more).toBe(true);
+  expect(first.last_id).toBe(first.data[1]!.id);
+  expect(await openAiIds("local")).toEqual(expect.arrayContaining(["llama3.2:1b", "qwen2.5:0.5b", "shared:1b"]));
+});
+
 describe("errors in Anthropic's shape, read by the SDK", () => {
   test("an unknown model is a NotFoundError with type not_found_error", async () => {
     const e = await apiError(client().messages.create({ model: "claude-nope-9", max_tokens: 5, messages: [user("hi")] }));

@@ -1,6 +1,9 @@
 // [proxy] replay_buffer on a real broker: bodies within it fail over, beyond it get one attempt, and what a request
-// held is given back when its answer starts, when it fails and when the client goes away.
+// held is given back when its answer starts, when it fails and when the client goes away; a body it could not hold for a
+// translation is a 503 to retry, with the official clients.
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
+import Anthropic from "@anthropic-ai/sdk";
+import { Ollama } from "ollama";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
 import { HEAD_BYTES } from "../../src/broker/request-body.ts";
@@ -166,5 +169,25 @@ test("a key with a model list whose body the spent bound cut gets 503 with Retry
     expect([chats(busy).length, chats(b).length]).toEqual([1, 0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a body left unheld because replay_buffer is spent, for an upstream that must translate it: a 503 to retry (Retry-After) naming replay_buffer, in the caller's dialect, never the 413 \"at most 32 MiB\" of a body under it", async () => {
+  // Before, a 300 KiB image got 413 "too large for the broker to translate … (at most 32 MiB)", which no SDK retries.
+  const plain = await startFakeOllama({ models: ["q:1b"], tokens: 2, kind: "openai" });
+  try {
+    tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("plain", plain.url, 'kind = "openai"'), {}, "replay_buffer = 0");
+    await tb.waitState("plain", "up");
+    const data = Buffer.alloc(300 * KiB, 7).toString("base64");
+    const anthropic = new Anthropic({ baseURL: tb.url, apiKey: "local", maxRetries: 0 });
+    const e = await anthropic.messages.create({ model: "q:1b", max_tokens: 5, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data } }] }] }).catch((x) => x);
+    expect(e).toBeInstanceOf(Anthropic.APIError);
+    expect([e.status, e.headers.get("retry-after"), e.headers.get("x-c2l-error-code")]).toEqual([503, "1", "unavailable"]);
+    expect(e.error.error.message).toBe("the broker is holding as many request bodies as [proxy] replay_buffer allows, and this request's body must be read whole to be translated for an upstream without /v1/messages; retry in a moment (or raise replay_buffer)");
+    const o = await new Ollama({ host: tb.url }).chat({ model: "q:1b", messages: [{ role: "user", content: "what is this?", images: [data] }] }).catch((x) => x);
+    expect([o.status_code, o.message]).toEqual([503, expect.stringContaining("[proxy] replay_buffer allows")]);
+    expect(plain.requests.filter((r) => r.path === "/v1/chat/completions").length).toBe(0);
+  } finally {
+    await plain.stop();
   }
 });

@@ -18,7 +18,7 @@ export interface FakeOllamaOptions {
   tokens?: number;
   /** Delay before each token, in ms (also before a stream:false answer, per token). Default 0. */
   tokenDelayMs?: number;
-  /** Answer of /api/version. Default "0.6.0". */
+  /** Answer of /api/version. Default "0.14.0" (the first release with every route the fake serves: Anthropic's Messages). */
   version?: string;
   /** Inference routes (chat, generate, embed, completions) answer 503 "server busy". Mutable through `options`. */
   failWith503?: boolean;
@@ -159,7 +159,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     models: opts.models ?? ["llama3.2:1b"],
     tokens: opts.tokens ?? 5,
     tokenDelayMs: opts.tokenDelayMs ?? 0,
-    version: opts.version ?? "0.6.0",
+    version: opts.version ?? "0.14.0",
     failWith503: opts.failWith503 ?? false,
     dieAfterTokens: opts.dieAfterTokens,
     kind: opts.kind ?? "ollama",
@@ -493,8 +493,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       const event = (type: string, o: object) => enc.encode(`event: ${type}\ndata: ${JSON.stringify({ type, ...o })}\n\n`);
       return tokenStream(req, path, n, (i) => event("message.delta", { content: tokenText(i) }), [event("message.end", {}), event("chat.end", { result })]);
     }
-    if (path === "/v1/messages" && servesNatively(options.kind, "anthropic")) return anthropicMessages(dialects, req, body);
-    if (path === "/v1/responses" && servesNatively(options.kind, "responses")) return openAiResponses(dialects, req, body);
+    // Served as the kind's table says, from the release it names on (an Ollama before 0.14 answers /v1/messages 404).
+    if (path === "/v1/messages" && servesNatively(options.kind, "anthropic", options.version)) return anthropicMessages(dialects, req, body);
+    if (path === "/v1/responses" && servesNatively(options.kind, "responses", options.version)) return openAiResponses(dialects, req, body);
 
     switch (path) {
       case "/v1/models":
@@ -538,9 +539,13 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         return Response.json({ id: "rerank-1", model: body.model, results: (body.documents ?? []).map((_: unknown, index: number) => ({ index, relevance_score: 0.5 })), usage: { prompt_tokens: 11, total_tokens: 11 } });
       case "/v1/embeddings": {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        // OpenAI's API reference: encoding_format "float" (the default) or "base64", the little-endian float32 bytes
+        // (the openai SDK asks base64 unless told otherwise, and decodes it); `dimensions` shortens the vectors.
+        const vector = [0.1, 0.2, 0.3, 0.4].slice(0, typeof body.dimensions === "number" ? body.dimensions : 3);
+        const embedding = body.encoding_format === "base64" ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : vector;
         return Response.json({
           object: "list",
-          data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3] })),
+          data: inputs.map((_: unknown, index: number) => ({ object: "embedding", index, embedding })),
           model: body.model,
           usage: { prompt_tokens: 3, total_tokens: 3 },
         });

@@ -12,17 +12,20 @@ import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon
 
 let native: FakeOllama;
 let plain: FakeOllama;
+/** An Ollama before 0.14: /v1/messages is its 404 page. */
+let older: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
 beforeAll(async () => {
   native = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
   plain = await startFakeOllama({ models: ["qwen2.5:0.5b"], tokens: 3, kind: "openai" });
+  older = await startFakeOllama({ models: ["older:1b"], tokens: 3, version: "0.13.0" });
   relay = await startRelayProc(relayToml());
   // daemonToml's upstream "fake" is the Ollama-kind one; the OpenAI-only one is added, with an alias for Claude's name.
   const toml =
     daemonToml({ upstream: native.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent` }) +
-    `[[upstreams]]\nname = "plain"\nkind = "openai"\nurl = "${plain.url}"\n[[aliases]]\nname = "claude-sonnet-4-5"\nmodel = "qwen2.5:0.5b"\n`;
+    `[[upstreams]]\nname = "plain"\nkind = "openai"\nurl = "${plain.url}"\n[[upstreams]]\nname = "older"\nurl = "${older.url}"\n[[aliases]]\nname = "claude-sonnet-4-5"\nmodel = "qwen2.5:0.5b"\n`;
   daemon = await startAgentDaemon(toml);
 }, 40_000);
 afterAll(async () => {
@@ -30,6 +33,7 @@ afterAll(async () => {
   await relay?.stop();
   await native?.stop();
   await plain?.stop();
+  await older?.stop();
   cleanup(relay?.dir, daemon?.home);
 });
 
@@ -64,6 +68,28 @@ test("structured outputs through the tunnel: output_config.format reaches the Op
   const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"], additionalProperties: false };
   await anthropic().messages.create({ model: "claude-sonnet-4-5", max_tokens: 2, messages: [{ role: "user", content: "city?" }], output_config: { format: { type: "json_schema", schema } } });
   expect(plain.requests.at(-1)!.json).toMatchObject({ response_format: { type: "json_schema", json_schema: { name: "output", schema, strict: true } } });
+});
+
+test("models.list() through the tunnel: Anthropic's ModelInfo entries (anthropic-version crosses to the broker), the OpenAI client's list unchanged", async () => {
+  const ids: string[] = [];
+  for await (const m of anthropic().models.list()) {
+    expect(m).toMatchObject({ type: "model", display_name: m.id, created_at: expect.any(String) });
+    ids.push(m.id);
+  }
+  expect(ids.sort()).toEqual(["llama3.2:1b", "older:1b", "qwen2.5:0.5b"]);
+  const openai = await new OpenAI({ baseURL: `${relay.url}/t/${TUNNEL_ID}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 }).models.list();
+  expect(openai.data.map((m) => m.id).sort()).toEqual(ids);
+  expect(openai.data[0]).toMatchObject({ object: "model" });
+});
+
+test("through the tunnel, an Ollama older than 0.14 (by the version its checks read) gets Anthropic's Messages translated to its chat completions, streamed with a tool", async () => {
+  await until(async () => ((await (await fetch(`${daemon.urls.broker}/api/tags`)).json()) as { models: { name: string }[] }).models.some((m) => m.name === "older:1b"), 10_000, "the older Ollama to be checked");
+  const m = await anthropic()
+    .messages.stream({ model: "older:1b", max_tokens: 20, tools: [{ name: "get_weather", input_schema: { type: "object" } }], messages: [{ role: "user", content: "weather?" }] })
+    .finalMessage();
+  expect(m.stop_reason).toBe("tool_use");
+  expect(m.content[0]).toMatchObject({ type: "tool_use", name: "get_weather", input: JSON.parse(TOOL_ARGS.join("")) });
+  expect(older.requests.map((r) => r.path).filter((p) => p === "/v1/chat/completions" || p === "/v1/messages")).toEqual(["/v1/chat/completions"]);
 });
 
 test("abort through the tunnel reaches the upstream", async () => {

@@ -1,8 +1,9 @@
 // Ollama's API through a real relay and daemon with the official `ollama` client, translated for an OpenAI-only upstream:
-// chat and a chat stream, embed, abort reaching the upstream, an unknown model in Ollama's error shape; /api/version
+// chat and a chat stream, embed (and the openai client's base64 embeddings), abort reaching the upstream, an unknown model in Ollama's error shape; /api/version
 // and /api/show answered by the broker.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Ollama } from "ollama";
+import OpenAI from "openai";
 import { OLLAMA_API_VERSION } from "../../src/broker/dialects/ollama/metadata-plan.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
@@ -42,6 +43,22 @@ test("chat, a chat stream and embed, translated for the OpenAI-only upstream, th
   expect(last).toMatchObject({ done: true, done_reason: "stop", eval_count: 3 });
   expect((await ollama().embed({ model: "qwen2.5:0.5b", input: "x" })).embeddings).toEqual([[0.1, 0.2, 0.3]]);
   expect(plain.requests.at(-1)!.path).toBe("/v1/embeddings");
+});
+
+test("embeddings from both clients, straight and through the tunnel: the openai client's base64 (its default) decoded to the vectors, dimensions kept; the ollama client's input array translated with its dimensions", async () => {
+  for (const base of [daemon.urls.broker!, `${relay.url}/t/${TUNNEL_ID}`]) {
+    const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const r = await openai.embeddings.create({ model: "qwen2.5:0.5b", input: ["a", "b"], dimensions: 2 });
+    expect(plain.requests.at(-1)!.json).toMatchObject({ input: ["a", "b"], dimensions: 2, encoding_format: "base64" });
+    expect(r.data.map((d) => d.index)).toEqual([0, 1]);
+    for (const d of r.data) expect(Array.from(d.embedding)).toEqual([Math.fround(0.1), Math.fround(0.2)]);
+    const floats = await openai.embeddings.create({ model: "qwen2.5:0.5b", input: "a", encoding_format: "float" });
+    expect(floats.data[0]!.embedding).toEqual([0.1, 0.2, 0.3]);
+    const ollama = new Ollama({ host: base, headers: { authorization: `Bearer ${CLIENT_KEY}` } });
+    const e = await ollama.embed({ model: "qwen2.5:0.5b", input: ["a", "b", "c"], dimensions: 2 });
+    expect(plain.requests.at(-1)!.json).toMatchObject({ input: ["a", "b", "c"], dimensions: 2, encoding_format: "float" });
+    expect(e.embeddings).toEqual([[0.1, 0.2], [0.1, 0.2], [0.1, 0.2]]);
+  }
 });
 
 test("`ollama stop` through the tunnel (generate, empty prompt, keep_alive 0) is answered done_reason unload; no completion loads the model", async () => {

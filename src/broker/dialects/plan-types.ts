@@ -40,10 +40,10 @@ export interface DialectAttempt {
 
 export interface DialectPlan {
   readonly dialect: DialectName;
-  /** Whether an upstream of this kind can answer, natively or translated (failover skips the others). */
-  takes(kind: KindName): boolean;
-  /** The request for an upstream of this kind; throws an HttpError when it cannot be made (a body too large to translate). */
-  attempt(kind: KindName, target: string, body: Uint8Array | ReadableStream<Uint8Array> | null, bodyLength: number): DialectAttempt;
+  /** Whether an upstream of this kind (and version, as its checks read it) can answer, natively or translated (failover skips the others). */
+  takes(kind: KindName, version?: string | null): boolean;
+  /** The request for an upstream of this kind and version; throws an HttpError when it cannot be made (a body too large to translate). */
+  attempt(kind: KindName, target: string, body: Uint8Array | ReadableStream<Uint8Array> | null, bodyLength: number, version?: string | null): DialectAttempt;
   /** The answer when no enabled upstream takes the request (count_tokens: the broker's estimate; the others take every kind). */
   none(): Response;
 }

@@ -6,6 +6,7 @@ import type { Exchange } from "../exchange.ts";
 import type { UpstreamReply, UpstreamRequest } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
 import { asideRead } from "./aside-read.ts";
+import { HttpError } from "../../core/http-error.ts";
 
 /** One attempt's plan (attempt-plan.ts's AttemptPlan): made per attempt, so each upstream gets its own rewrite. */
 export function dialectAttempt(plan: DialectPlan) {
@@ -15,7 +16,7 @@ export function dialectAttempt(plan: DialectPlan) {
     request(ex: Exchange, u: Upstream, req: UpstreamRequest): UpstreamRequest {
       // The route the broker decided on (routeOf: "/V1/%6Dessages/" is /v1/messages), not the client's spelling of it,
       // so a native upstream acts on the route that was admitted, counted and planned, whatever its router makes of spellings.
-      const a = (sent = plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength));
+      const a = (sent = ex.bodyCut === "budget" ? whenBufferFrees(ex, () => plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength, u.version)) : plan.attempt(u.kind, ex.route! + ex.search, req.body, req.bodyLength, u.version));
       // Sent now, so it runs while the request does.
       // A failover's attempt reads beside it for its own upstream, or not at all: never the answer of the one before.
       aside = a.aside !== undefined ? asideRead(ex.table!.clientFor(u), a.aside, req) : null;
@@ -29,4 +30,18 @@ export function dialectAttempt(plan: DialectPlan) {
       return new TransformedReply(res, answer);
     },
   };
+}
+
+/**
+ * The attempt of a body left unheld because [proxy] replay_buffer was spent by the bodies in flight (not because it is
+ * over the 32 MiB buffer): a translation that needs it whole is a 503 to retry once they are done, not the 413 that says
+ * "at most 32 MiB" of a body under it (and that no SDK retries).
+ */
+function whenBufferFrees(ex: Exchange, attempt: () => DialectAttempt): DialectAttempt {
+  try {
+    return attempt();
+  } catch (e) {
+    if (!(e instanceof HttpError) || e.code !== "payload_too_large") throw e;
+    throw new HttpError("unavailable", `the broker is holding as many request bodies as [proxy] replay_buffer allows, and this request's body must be read whole to be translated for an upstream without ${ex.route}; retry in a moment (or raise replay_buffer)`).after(1);
+  }
 }

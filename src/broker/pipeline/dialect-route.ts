@@ -16,7 +16,7 @@ export function dialectRoute(ex: Exchange, order: readonly Upstream[]): readonly
   const plan = dialectPlan(ex.method, ex.route!, { body: ex.payload instanceof Uint8Array ? ex.payload : null, requested: ex.aliasOf ?? ex.model, model: ex.model });
   if (plan === null) return order;
   ex.dialectPlan = plan;
-  const takers = order.filter((u) => plan.takes(u.kind));
+  const takers = order.filter((u) => plan.takes(u.kind, u.version));
   if (takers.length > 0) return takers;
   const res = plan.none();
   ex.fail(res.status, res.ok ? null : `no enabled upstream serves ${ex.route}`);

@@ -26,7 +26,7 @@ function estimate(body: Uint8Array | null): { status: number; text: string } {
 export function countTokensPlan(body: Uint8Array | null): DialectPlan {
   return {
     dialect: "anthropic-count-tokens",
-    takes: (kind) => servesNatively(kind, "anthropic"),
+    takes: (kind, version = null) => servesNatively(kind, "anthropic", version),
     attempt: (_kind, target, sent, bodyLength) => ({
       target,
       body: sent,

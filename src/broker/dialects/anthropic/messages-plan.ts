@@ -35,8 +35,8 @@ export function messagesPlan(requested: string | null): DialectPlan {
     dialect: "anthropic-messages",
     takes: () => true,
     none: () => dialectError("/v1/messages", "no_upstream", "no upstream is enabled in the broker's configuration"),
-    attempt(kind, target, sent, bodyLength): DialectAttempt {
-      if (servesNatively(kind, "anthropic")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
+    attempt(kind, target, sent, bodyLength, version = null): DialectAttempt {
+      if (servesNatively(kind, "anthropic", version)) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
       const req = requestToTranslate<AnthropicRequest>(sent, "/v1/messages", "Anthropic's Messages API");
       const chat = withModelFields(toChatRequest(req), kind);
       const out = enc.encode(JSON.stringify(chat));

@@ -43,8 +43,8 @@ export function responsesPlan(requested: string | null): DialectPlan {
     dialect: "openai-responses",
     takes: () => true,
     none: () => dialectError("/v1/responses", "no_upstream", "no upstream is enabled in the broker's configuration"),
-    attempt(kind, target, sent, bodyLength) {
-      if (servesNatively(kind, "responses")) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
+    attempt(kind, target, sent, bodyLength, version = null) {
+      if (servesNatively(kind, "responses", version)) return { target, body: sent, bodyLength, translated: false, answer: nativeAnswer };
       const req = requestToTranslate<ResponsesRequest>(sent, "/v1/responses", "OpenAI's Responses API");
       const chat = withModelFields(toChatRequest(req), kind);
       const out = enc.encode(JSON.stringify(chat));
