@@ -628,7 +628,9 @@ describe("fence", () => {
     expect(types()).toEqual(["RESPONSE_HEAD"]);
     backlog = 0;
     agent.drained();
-    expect(types()).toEqual(["RESPONSE_HEAD", "DATA", "DATA", "END", "PING"]);
+    // The two small writes waited together: they leave as one DATA frame (scheduler.ts, JOIN_SMALL).
+    expect(types()).toEqual(["RESPONSE_HEAD", "DATA", "END", "PING"]);
+    expect((decodeMessage(out[1]!) as { data: Uint8Array }).data.length).toBe(30);
     const ping = decodeMessage(out.at(-1)!) as { opaque: Uint8Array };
     let settled: unknown = "pending";
     void fenced.then((v) => (settled = v));
