@@ -78,21 +78,25 @@ export class FrameScheduler {
 
   /**
    * Appends small DATA frame `bytes` to the last frame of `list` when that is DATA of the same stream, small or joined
-   * already, and there is room: false when it is not. The bytes of a joined frame are copied once, into a buffer that
-   * grows in place (nothing is written where a frame already handed out lies: only past its end).
+   * already, and the result stays within JOIN_BYTES: false when it is not. Joined bytes go into a buffer that doubles as
+   * it fills (nothing is written where a frame already handed out lies: only past the end of the one in the list).
    */
   private join(list: Uint8Array[], bytes: Uint8Array): boolean {
     const last = list[list.length - 1];
     if (!last || last[0] !== DATA || last[2] !== bytes[2] || last[3] !== bytes[3] || last[4] !== bytes[4] || last[5] !== bytes[5]) return false;
     const n = bytes.length - HEADER_SIZE;
-    let buf: Uint8Array;
-    if (last === this.joined) {
-      buf = this.joinBuf!;
-      if (last.length + n > buf.length) return false;
-    } else {
+    const need = last.length + n;
+    let buf = this.joinBuf;
+    if (last !== this.joined) {
       if (last.length >= JOIN_SMALL + HEADER_SIZE) return false;
-      buf = this.joinBuf = new Uint8Array(HEADER_SIZE + JOIN_BYTES);
-      buf.set(last);
+      buf = null;
+    } else if (need > HEADER_SIZE + JOIN_BYTES) return false;
+    if (!buf || need > buf.length) {
+      // Sized to what is joined and doubled as it grows (two token lines of an answer in one turn take a few hundred
+      // bytes, not 16 KiB), so a run of tiny frames is copied a bounded number of times.
+      const grown = new Uint8Array(Math.min(HEADER_SIZE + JOIN_BYTES, Math.max(256, 2 * need)));
+      grown.set(last);
+      buf = this.joinBuf = grown;
     }
     buf.set(bytes.subarray(HEADER_SIZE), last.length);
     this.joined = list[list.length - 1] = buf.subarray(0, last.length + n);
