@@ -1,6 +1,6 @@
 // The frame scheduler: urgent frames first, DATA by deficit round robin across streams while blocked, a stream's own order kept.
 import { describe, expect, test } from "bun:test";
-import { encode } from "./codec.ts";
+import { decodeMessage, encode } from "./codec.ts";
 import type { Frame } from "./messages.ts";
 import { FrameScheduler, QUANTUM } from "./scheduler.ts";
 import { Session } from "./session.ts";
@@ -23,6 +23,33 @@ describe("FrameScheduler", () => {
     for (const f of [head(1), data(1, 10), { type: "END", stream: 1 } as Frame, head(3)]) push(s, f);
     expect(drain(s)).toEqual(["HEAD1", "DATA1", "END1", "HEAD3"]);
     expect(s.pending).toBe(false);
+  });
+
+  test("small DATA frames of one stream written back to back before they leave are joined into one frame of up to 16 KiB, bytes in order; large frames, other streams' frames and a frame between keep them apart", () => {
+    // A relay forwarding a client's body of 3,000 one-byte chunks in one turn: before, 3,000 frames for the agent to decode.
+    const s = new FrameScheduler();
+    push(s, head(1));
+    for (let i = 0; i < 3000; i++) push(s, { type: "DATA", stream: 1, data: new Uint8Array([i & 0xff]) });
+    push(s, { type: "END", stream: 1 });
+    const out = s.takeUrgent().map((b) => decodeMessage(b));
+    expect(out.map((f) => f.type)).toEqual(["REQUEST_HEAD", "DATA", "END"]);
+    const body = (out[1] as { data: Uint8Array }).data;
+    expect(body.length).toBe(3000);
+    expect(body.every((b, i) => b === (i & 0xff))).toBe(true);
+    // 40,000 bytes: frames of at most 16 KiB; a 2 KiB frame is left as it is, and so are frames of another stream or
+    // behind a PING (a fence), and what waits while the transport is backed up joins the same way.
+    for (let i = 0; i < 40_000; i++) push(s, data(3, 1));
+    push(s, data(3, 2048));
+    push(s, data(3, 1));
+    push(s, data(5, 1));
+    push(s, data(3, 1));
+    push(s, { type: "PING", stream: 0, opaque: new Uint8Array(8) });
+    push(s, data(3, 1));
+    s.blocked = true;
+    for (let i = 0; i < 100; i++) push(s, data(7, 1));
+    const sizes = [...s.takeUrgent(), ...[s.next()!]].map((b) => { const f = decodeMessage(b); return `${f.type}${f.stream}:${f.type === "DATA" ? f.data.length : 0}`; });
+    expect(sizes).toEqual(["DATA3:16384", "DATA3:16384", "DATA3:7232", "DATA3:2048", "DATA3:1", "DATA5:1", "DATA3:1", "PING0:0", "DATA3:1", "DATA7:100"]);
+    expect(s.next()).toBeNull();
   });
 
   test("blocked: a new stream's head and small body leave before another stream's queued bulk DATA", () => {

@@ -1,5 +1,5 @@
 // Which outgoing frame leaves next on a session: control frames and heads at once, each stream's DATA in deficit round robin, and only while the transport is not backed up.
-import { TYPE } from "./messages.ts";
+import { HEADER_SIZE, TYPE } from "./messages.ts";
 
 /**
  * What each stream may send per round when streams compete: a token line or a small body leaves in its stream's first
@@ -11,6 +11,14 @@ export const QUANTUM = 16 * 1024;
  * socket's buffer would be the queue, first in first out, and a chat's head would wait behind another stream's upload.
  */
 export const BACKLOG_MARK = 64 * 1024;
+
+/**
+ * DATA frames of one stream with payloads under JOIN_SMALL bytes, written one after another and not yet handed to the
+ * transport, leave as one frame of up to JOIN_BYTES (a relay forwarding a client's body of one-byte chunks: one frame
+ * per turn, not one per byte, for the agent to decode; docs/protocol.md, Flow control). Larger frames are not touched.
+ */
+const JOIN_SMALL = 1024;
+const JOIN_BYTES = 16 * 1024;
 
 const DATA = TYPE.DATA;
 const END = TYPE.END;
@@ -33,6 +41,9 @@ export class FrameScheduler {
   blocked = false;
   /** The stream at the head of the ring has had its QUANTUM for this turn. */
   private turnGranted = false;
+  /** The last joined DATA frame (a view of joinBuf), while it waits at the end of a list; more may be appended in place. */
+  private joined: Uint8Array | null = null;
+  private joinBuf: Uint8Array | null = null;
 
   /** Whether anything waits. */
   get pending(): boolean {
@@ -52,8 +63,10 @@ export class FrameScheduler {
     const q = stream && this.queues.size ? this.queues.get(stream) : undefined;
     if (type === DATA) {
       // Nothing competing and the transport keeping up: the frame leaves in order with everything else (the hot path).
-      if (!q && !this.blocked && !this.ring.length) this.urgent.push(bytes);
-      else this.enqueue(stream, q, bytes);
+      if (!q && !this.blocked && !this.ring.length) {
+        // One length check on the normal path (large frames); small ones may join the frame before them.
+        if (bytes.length >= JOIN_SMALL + HEADER_SIZE || !this.join(this.urgent, bytes)) this.urgent.push(bytes);
+      } else if (!q || bytes.length >= JOIN_SMALL + HEADER_SIZE || !this.join(q.frames, bytes)) this.enqueue(stream, q, bytes);
       return;
     }
     // A reset makes the stream's queued DATA moot; an END must follow the stream's queued DATA, and so must a PING
@@ -61,6 +74,33 @@ export class FrameScheduler {
     if (type === RESET && q) this.drop(stream);
     else if ((type === END || type === PING) && q) return this.enqueue(stream, q, bytes);
     this.urgent.push(bytes);
+  }
+
+  /**
+   * Appends small DATA frame `bytes` to the last frame of `list` when that is DATA of the same stream, small or joined
+   * already, and the result stays within JOIN_BYTES: false when it is not. Joined bytes go into a buffer that doubles as
+   * it fills (nothing is written where a frame already handed out lies: only past the end of the one in the list).
+   */
+  private join(list: Uint8Array[], bytes: Uint8Array): boolean {
+    const last = list[list.length - 1];
+    if (!last || last[0] !== DATA || last[2] !== bytes[2] || last[3] !== bytes[3] || last[4] !== bytes[4] || last[5] !== bytes[5]) return false;
+    const n = bytes.length - HEADER_SIZE;
+    const need = last.length + n;
+    let buf = this.joinBuf;
+    if (last !== this.joined) {
+      if (last.length >= JOIN_SMALL + HEADER_SIZE) return false;
+      buf = null;
+    } else if (need > HEADER_SIZE + JOIN_BYTES) return false;
+    if (!buf || need > buf.length) {
+      // Sized to what is joined and doubled as it grows (two token lines of an answer in one turn take a few hundred
+      // bytes, not 16 KiB), so a run of tiny frames is copied a bounded number of times.
+      const grown = new Uint8Array(Math.min(HEADER_SIZE + JOIN_BYTES, Math.max(256, 2 * need)));
+      grown.set(last);
+      buf = this.joinBuf = grown;
+    }
+    buf.set(bytes.subarray(HEADER_SIZE), last.length);
+    this.joined = list[list.length - 1] = buf.subarray(0, last.length + n);
+    return true;
   }
 
   private enqueue(stream: number, q: StreamQueue | undefined, bytes: Uint8Array): void {

@@ -424,6 +424,41 @@ describe("streams the relay leaves waiting (stall_timeout)", () => {
   });
 });
 
+test("an agent's stream joins a run of 1-byte DATA frames into one buffer its reader takes once a turn: the first 16 are read as they come, the rest as one chunk, every byte in order", async () => {
+  const sent: number[] = [];
+  const s = new Stream(1, { sendFrame: (f) => f.type === "WINDOW_UPDATE" && sent.push(f.increment), release: () => {} }, INITIAL_WINDOW);
+  s.coalesceSmall = true;
+  const chunks: number[] = [];
+  const read = (async () => {
+    const bytes: number[] = [];
+    for (let c = await s.next(); c; c = await s.next()) chunks.push(c.length), bytes.push(...c);
+    return bytes;
+  })();
+  const n = 100_000;
+  // In one turn, as Bun's WebSocket client hands over a read's messages (promise jobs run between them).
+  for (let i = 0; i < n; i++) {
+    expect(s.onData(new Uint8Array([i & 0xff]))).toBe(true);
+    await null;
+  }
+  expect(s.bufferedChunks).toBeLessThanOrEqual(Math.ceil(n / (16 * 1024)) + 1);
+  s.onEnd();
+  const bytes = await read;
+  expect(bytes.length).toBe(n);
+  expect(bytes.every((b, i) => b === (i & 0xff))).toBe(true);
+  // Before, 100,000 chunks (one promise chain and one pinned message each); a small body is one frame, read at once.
+  expect(chunks.length).toBeLessThan(16 + 10);
+  expect(chunks.slice(0, 16)).toEqual(Array(16).fill(1));
+  // A large frame after a run keeps its place behind it.
+  const t = new Stream(3, { sendFrame: () => {}, release: () => {} }, INITIAL_WINDOW);
+  t.coalesceSmall = true;
+  for (let i = 0; i < 40; i++) t.onData(new Uint8Array([1]));
+  t.onData(new Uint8Array(2048).fill(2));
+  t.onData(new Uint8Array([3]));
+  t.onEnd();
+  const whole = t.takeWhole()!;
+  expect([whole.length, whole[39], whole[40], whole[2087], whole[2088]]).toEqual([2089, 1, 2, 2, 3]);
+});
+
 test("a flood of 1-byte DATA frames is folded into few buffers, every byte still read in order", async () => {
   const s = new Stream(1, { sendFrame: () => {}, release: () => {} }, INITIAL_WINDOW);
   const n = 5000;
@@ -593,7 +628,9 @@ describe("fence", () => {
     expect(types()).toEqual(["RESPONSE_HEAD"]);
     backlog = 0;
     agent.drained();
-    expect(types()).toEqual(["RESPONSE_HEAD", "DATA", "DATA", "END", "PING"]);
+    // The two small writes waited together: they leave as one DATA frame (scheduler.ts, JOIN_SMALL).
+    expect(types()).toEqual(["RESPONSE_HEAD", "DATA", "END", "PING"]);
+    expect((decodeMessage(out[1]!) as { data: Uint8Array }).data.length).toBe(30);
     const ping = decodeMessage(out.at(-1)!) as { opaque: Uint8Array };
     let settled: unknown = "pending";
     void fenced.then((v) => (settled = v));
@@ -846,6 +883,21 @@ describe("frames that carry nothing (the flood budget)", () => {
     slow.clock.advance(2_000);
     for (let i = 0; i < 1_000; i++) slow.session.receive(reset(2 * i + 1));
     expect([slow.session.closed, slow.session.activeStreams]).toEqual([null, 0]);
+  });
+
+  test("tiny DATA on an open stream cannot pay for PINGs: past the stream's first 16 small frames each is joined to the others and gives the budget nothing back (and costs it nothing)", () => {
+    const { session, out } = lone("agent", { onStream: () => {} });
+    session.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "POST", path: "/api/chat", headers: [] } }));
+    const tiny = encode({ type: "DATA", stream: 1, data: new Uint8Array([120]) });
+    // Before, each 1-byte DATA gave one back: a PING after each one kept the budget at zero for as long as credit lasted.
+    const fed = feed(session, (i) => (i % 2 ? ping : tiny), 400_000);
+    expect(out.info?.reason).toMatch(/^flood: the relay sent more than/);
+    expect(fed).toBeLessThanOrEqual(2 * (LIMIT + FLOOD_PER_HEAD + 16) + 2);
+    // Alone they end nothing: an honest relay forwards a client's tiny chunks one frame each.
+    const honest = lone("agent", { onStream: () => {} });
+    honest.session.receive(encode({ type: "REQUEST_HEAD", stream: 1, body: { method: "POST", path: "/api/chat", headers: [] } }));
+    feed(honest.session, () => tiny, 100_000);
+    expect(honest.session.closed).toBeNull();
   });
 
   test("credit for bytes the agent sent carries work; credit beyond them (a relay inflating a window it never used) carries nothing", async () => {

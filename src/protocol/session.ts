@@ -3,7 +3,7 @@ import { elapsedSince, instant, mark, realClock, type Clock, type Instant } from
 import { decodeMessage, encode, encodeBatch, ProtocolError } from "./codec.ts";
 import { CLOSE_CODES, INITIAL_WINDOW, MAX_BATCH, MAX_STREAM_ID, type Frame, type GoAwayCode, type RequestHead } from "./messages.ts";
 import { BACKLOG_MARK, FrameScheduler } from "./scheduler.ts";
-import { Stream, StreamError } from "./stream.ts";
+import { SMALL_DATA, Stream, StreamError } from "./stream.ts";
 import { probeSentAt, WindowSizer } from "./window-sizing.ts";
 
 /** Where the session writes frames and how it ends the underlying connection. */
@@ -101,7 +101,8 @@ const FENCE_BASE = 2 ** 52;
  * Frames that carry nothing (a PING, a PONG that answers no fence, DATA, END, RESET or WINDOW_UPDATE for a stream that
  * is not open, credit for bytes never sent, a head refused past max_streams, a RESUMED for an answer not held) a peer
  * may send net of its work, per heartbeat tick: FLOOD_BASE, plus FLOOD_PER_SECOND for each second of the tick. A head
- * (or a RESPONSE_HEAD) gives back FLOOD_PER_HEAD, DATA that reaches an open stream one. Each is cheap, but a relay sending
+ * (or a RESPONSE_HEAD) gives back FLOOD_PER_HEAD, DATA that reaches an open stream one (but a tiny one its stream joins
+ * to the others, nothing: stream.ts, SMALL_DATA). Each is cheap, but a relay sending
  * them as fast as it can while it reads had the agent's event loop to itself (Bun's client hands every message it read
  * to the session in one turn): a local /api/tags took 1.5 s. Past the budget the session ends, `protocol_error: flood:`,
  * and the agent reconnects with its backoff. Honest peers send them at request rate (docs/protocol.md, Heartbeats).
@@ -275,7 +276,9 @@ export class Session {
           // The peer ignored its credit: one stream's fault, but it breaks the memory bound, so it is fatal.
           throw new ProtocolError("flow_control", `stream ${f.stream} received more than its window`);
         }
-        this.idle--;
+        // Work gives one back; a tiny frame joined to its stream's others (stream.ts, SMALL_DATA) was a copy: nothing, so
+        // a relay cannot pay for PINGs with 1-byte DATA. Neither is charged: an honest relay forwards a client's tiny chunks so.
+        if (f.data.length >= SMALL_DATA || !s.joining) this.idle--;
         return;
       }
       case "END": {
@@ -364,6 +367,8 @@ export class Session {
     this.idle -= FLOOD_PER_HEAD;
     const s = this.newStream(id, head.window);
     s.openedTick = this.ticks;
+    // A request body: runs of tiny DATA frames are joined for its reader (stream.ts, SMALL_DATA).
+    s.coalesceSmall = true;
     s.requestHead = head;
     this.opts.onStream?.(s);
   }

@@ -11,6 +11,19 @@ const MAX_QUEUED_CHUNKS = 1024;
 /** Why a request body stops being sent: the answer came whole first (thrown to the pump, never to a caller). */
 const ANSWERED = new Error("the answer was complete before the request body was sent");
 
+/**
+ * A stream that coalesces (Stream.coalesceSmall: the agent's request bodies) wakes its reader at once for its first
+ * EAGER_SMALL DATA frames under SMALL_DATA bytes (a small body is one frame: no delay), and past them once a turn: the
+ * frames of that turn are copied into one buffer of up to COALESCE_BYTES, which the reader takes as one chunk. A relay
+ * sending 1-byte frames made every byte its own chunk, woken, read, credited and held by the broker on its own (a
+ * promise chain and a pinned message buffer each: the daemon's loop ran 640,000 of them in one turn, 2–4 s, and a
+ * local /api/tags waited behind them); an honest relay forwards a client's tiny chunks the same way, so they are
+ * joined, not refused (docs/protocol.md, Flow control).
+ */
+export const SMALL_DATA = 1024;
+const EAGER_SMALL = 16;
+const COALESCE_BYTES = 16 * 1024;
+
 /** What a stream needs from its session. */
 export interface StreamHost {
   sendFrame(f: Frame): void;
@@ -85,7 +98,17 @@ export class Stream {
   private readonly sendWin: SendWindow;
   private readonly recvWin: RecvWindow;
   private queue: Uint8Array[] = [];
+  /** Bytes queued, the coalescing buffer's included. */
   private queuedBytes = 0;
+  /** Agent (request bodies): runs of small DATA frames are joined and read once a turn (SMALL_DATA). Set by the session. */
+  coalesceSmall = false;
+  /** Small DATA frames this stream received so far. */
+  private smallFrames = 0;
+  /** The coalescing buffer: bytes received after everything in `queue`, its first tailLen bytes; reused once read. */
+  private tail: Uint8Array | null = null;
+  private tailLen = 0;
+  /** A reader wake is waiting for the end of this turn (setImmediate). */
+  private wakeQueued = false;
   private remoteEnded = false;
   /** The peer's DATA is no longer wanted (discardIncoming): what comes is dropped as it arrives. */
   private discarding = false;
@@ -231,8 +254,9 @@ export class Stream {
    * the peer its credit back.
    */
   async next(): Promise<Uint8Array | null> {
-    while (!this.queue.length && !this.remoteEnded && !this.error) await new Promise<void>((r) => (this.wake = r));
-    const chunk = this.queue.shift();
+    // Joined bytes are read once their turn is over (wakeQueued cleared): a reader back first would take them one by one.
+    while (!this.queue.length && !(this.tailLen && !this.wakeQueued) && !this.remoteEnded && !this.error) await new Promise<void>((r) => (this.wake = r));
+    const chunk = this.queue.length ? this.queue.shift() : this.tailLen ? this.takeTail() : undefined;
     if (chunk) {
       this.queuedBytes -= chunk.length;
       const inc = this.recvWin.consume(chunk.length);
@@ -250,6 +274,7 @@ export class Stream {
    */
   takeWhole(): Uint8Array | null {
     if (!this.remoteEnded || this.error) return null;
+    if (this.tailLen) this.sealTail();
     const whole = this.queue.length === 1 ? this.queue[0]! : concat(this.queue, this.queuedBytes);
     this.queue = [];
     this.queuedBytes = 0;
@@ -268,12 +293,13 @@ export class Stream {
     if (this.error || this.discarding) return;
     this.discarding = true;
     this.queue = [];
+    this.dropTail();
     this.queuedBytes = 0;
     this.maybeRelease();
   }
 
   private cancelRead(reason: unknown): void {
-    if (!this.remoteEnded || this.queue.length) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
+    if (!this.remoteEnded || this.queue.length || this.tailLen) this.reset("cancel", `reader cancelled: ${reason ?? "no reason"}`);
   }
 
   /**
@@ -309,7 +335,7 @@ export class Stream {
   }
   /** Received chunks not yet read (bounded by MAX_QUEUED_CHUNKS + 1). */
   get bufferedChunks(): number {
-    return this.queue.length;
+    return this.queue.length + (this.tailLen ? 1 : 0);
   }
   get done(): boolean {
     return this.released;
@@ -456,6 +482,16 @@ export class Stream {
     this.bytesIn += data.length;
     noteBulkBytes(data.length);
     if (data.length && !this.discarding) {
+      // One length check on the normal path (large frames); only a run of small frames on an agent's stream goes on.
+      if (data.length < SMALL_DATA && this.coalesceSmall && ++this.smallFrames > EAGER_SMALL) {
+        this.append(data);
+        if (!this.wakeQueued) {
+          this.wakeQueued = true;
+          setImmediate(wakeLater, this);
+        }
+        return true;
+      }
+      if (this.tailLen) this.sealTail();
       // No copy: each WebSocket message arrives in its own buffer, and decode() hands out a view of it.
       this.queue.push(data);
       this.queuedBytes += data.length;
@@ -465,6 +501,51 @@ export class Stream {
     this.wakeReader();
     return true;
   }
+  /** Copies a small frame into the coalescing buffer (a new one when it is full). */
+  private append(data: Uint8Array): void {
+    const n = data.length;
+    if (this.tail && this.tailLen + n > this.tail.length) this.sealTail();
+    this.tail ??= new Uint8Array(COALESCE_BYTES);
+    this.tail.set(data, this.tailLen);
+    this.tailLen += n;
+    this.queuedBytes += n;
+  }
+
+  /** The coalescing buffer's bytes as the reader's next chunk: a copy when they fill under half of it (the buffer is kept). */
+  private takeTail(): Uint8Array {
+    const t = this.tail!;
+    const n = this.tailLen;
+    this.tailLen = 0;
+    // The broker holds a body's first 64 KiB as the chunks it read: a few bytes must not pin 16 KiB each.
+    if (n < t.length / 2) return t.slice(0, n);
+    this.tail = null;
+    return n === t.length ? t : t.subarray(0, n);
+  }
+
+  /** Moves the coalescing buffer's bytes to the queue (a larger frame follows them, or the body is taken whole). */
+  private sealTail(): void {
+    this.queue.push(this.takeTail());
+  }
+
+  private dropTail(): void {
+    this.tail = null;
+    this.tailLen = 0;
+  }
+
+  /**
+   * The stream joins its small frames now (past EAGER_SMALL of them): another one is a copy into a buffer, no work of
+   * its own, so the session's flood budget gets nothing back for it (docs/protocol.md, Heartbeats).
+   */
+  get joining(): boolean {
+    return this.smallFrames > EAGER_SMALL;
+  }
+
+  /** setImmediate's callback (wakeLater): the turn's small frames are in; the reader may take them. */
+  wakeCoalesced(): void {
+    this.wakeQueued = false;
+    this.wakeReader();
+  }
+
   onEnd(): void {
     this.remoteEnded = true;
     // The answer is complete while our request body is still going (the agent answered without reading it all: a
@@ -510,6 +591,7 @@ export class Stream {
     if (err.code === "session_closed" && this.remoteEnded && this.localEnded) return;
     this.error = err;
     this.queue = [];
+    this.dropTail();
     this.queuedBytes = 0;
     this.sendWin.fail(err);
     if (!this.head) this.rejectHead?.(err);
@@ -527,7 +609,7 @@ export class Stream {
     w?.();
   }
   private maybeRelease(): void {
-    if (this.localEnded && this.remoteEnded && !this.queue.length) this.release();
+    if (this.localEnded && this.remoteEnded && !this.queue.length && !this.tailLen) this.release();
   }
   private release(): void {
     if (this.released) return;
@@ -538,6 +620,10 @@ export class Stream {
     this.finishWatch = null;
     w?.();
   }
+}
+
+function wakeLater(s: Stream): void {
+  s.wakeCoalesced();
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
