@@ -410,7 +410,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
   /** Every stream of the tunnel taken: the relay's limit (429, the clients' calls), or the agent's (503, its capacity). */
   function tunnelFull(id: string, path: string, share: ClientShare): Response {
     if (!share.agentBound) return refuse(new HttpError("rate_limited", `tunnel "${id}" already has ${share.maxStreams} requests in flight`), path, { "retry-after": "1" });
-    const why = `tunnel "${id}" is busy: its agent takes ${share.maxStreams} requests at once ([tunnel] max_streams) and all are in flight; retry in a moment`;
+    const why = `tunnel "${id}" is busy: its agent takes ${share.maxStreams} request${share.maxStreams === 1 ? "" : "s"} at once ([tunnel] max_streams) and all are in flight; retry in a moment`;
     return refuse(new HttpError("unavailable", why), path, { "retry-after": "1" });
   }
 

@@ -1,5 +1,6 @@
-// The agent's own refusal of a stream through a real relay and daemon: with [tunnel] max_streams = 1 busy, the next
-// call is 503 unavailable with the agent's reason, in the caller's dialect, as the ollama and openai clients show it.
+// A stream beyond the agent's limit through a real relay and daemon: with [tunnel] max_streams = 1 busy, the next call
+// waits for the stream (2 s), then is 503 unavailable naming the agent's limit (the relay learns it from HELLO), in the
+// caller's dialect, as the ollama and openai clients show it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
@@ -16,27 +17,28 @@ let daemon: DaemonProc;
 let rig: TunnelRig;
 
 beforeAll(async () => {
-  rig = await startTunnelRig({ fake: { tokens: 40, tokenDelayMs: 50 }, tunnel: "max_streams = 1" });
+  rig = await startTunnelRig({ fake: { tokens: 5, tokenDelayMs: 50 }, tunnel: "max_streams = 1" });
   ({ fake, relay, daemon } = rig);
 }, 40_000);
 afterAll(async () => {
   await rig?.stop();
 });
 
-const REFUSED = /^the agent refused the request: too many streams \(limit 1\)$/;
+const REFUSED = /^tunnel "[^"]+" is busy: its agent takes 1 request at once \(\[tunnel\] max_streams\) and all are in flight; retry in a moment$/;
 
-test("a stream beyond the agent's max_streams: 503 unavailable with the agent's reason, in Ollama's and OpenAI's shapes", async () => {
+test("a stream beyond the agent's max_streams: 503 unavailable naming the agent's limit, in Ollama's and OpenAI's shapes", async () => {
   // One long answer holds the agent's only stream.
   const busy = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, {
     method: "POST",
     headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ model: "llama3.2:1b", prompt: "long" }),
+    // Longer than the 2 s a call waits for a stream.
+    body: JSON.stringify({ model: "llama3.2:1b", prompt: "long", options: { num_predict: 400 } }),
   });
   const reader = busy.body!.getReader();
   await reader.read();
   try {
     const raw = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
-    expect({ status: raw.status, code: raw.headers.get("x-c2l-error-code"), body: await raw.json() }).toEqual({ status: 503, code: "unavailable", body: { error: expect.stringMatching(REFUSED) } });
+    expect({ status: raw.status, code: raw.headers.get("x-c2l-error-code"), retry: raw.headers.get("retry-after"), body: await raw.json() }).toEqual({ status: 503, code: "unavailable", retry: "1", body: { error: expect.stringMatching(REFUSED) } });
 
     const ollama = new Ollama({ host: `${relay.url}/t/${TUNNEL_ID}`, headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
     const o = await ollama.generate({ model: "llama3.2:1b", prompt: "hi", stream: false }).then(
@@ -52,7 +54,7 @@ test("a stream beyond the agent's max_streams: 503 unavailable with the agent's 
     );
     expect(a).toBeInstanceOf(OpenAI.APIError);
     const err = a as InstanceType<typeof OpenAI.APIError>;
-    expect({ status: err.status, code: err.code, message: err.message }).toEqual({ status: 503, code: "unavailable", message: expect.stringMatching(/too many streams \(limit 1\)/) });
+    expect({ status: err.status, code: err.code, message: err.message }).toEqual({ status: 503, code: "unavailable", message: expect.stringMatching(/its agent takes 1 request at once/) });
   } finally {
     await reader.cancel();
   }
