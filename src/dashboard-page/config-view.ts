@@ -218,7 +218,8 @@ export class ConfigView {
       this.formDirty = false;
       setText(status, "Saved. The daemon applied the new configuration.");
       toast("Configuration saved and applied.", "ok");
-      await this.load({ form: true, editor: true });
+      // Not forced: what the user types while the saved config is read back (formDirty again) is kept, not overwritten.
+      await this.load({ editor: true });
     } catch (e) {
       const err = e as ApiError;
       setText(status, err.issues.length ? `Not saved: ${err.issues.length === 1 ? "one field needs" : `${err.issues.length} fields need`} attention.` : `Not saved: ${err.message}`);

@@ -426,4 +426,33 @@ describe("the dashboard in daily use", () => {
     expect(onDisk).toContain(`owner:${PASSWORD}@`);
     expect(await page.content()).not.toContain(PASSWORD);
   }, 30_000);
+
+  test("what the user types while the saved configuration is read back stays in the form (it was overwritten by the saved value)", async () => {
+    await page.locator("#tab-config").click();
+    await page.waitForFunction(() => (document.querySelector('[data-path="proxy.listen"]') as HTMLInputElement | null)?.value, undefined, { timeout: 5000 });
+    // The read-back after a save is held until the user has typed again.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let readBacks = 0;
+    const hold = async (route: import("playwright-core").Route) => {
+      readBacks++;
+      await gate;
+      await route.continue();
+    };
+    await page.route("**/api/v1/config/export*", hold);
+    try {
+      await page.locator("#cfg-health-failures").fill("4");
+      await page.locator("#cfg-save").click();
+      await until(() => readBacks > 0, 10_000, "the page to read the saved configuration back");
+      await page.locator("#cfg-health-failures").fill("5");
+      const backups = page.waitForResponse((r) => r.url().includes("/api/v1/config/backups"));
+      release();
+      await backups;
+    } finally {
+      release();
+      await page.unroute("**/api/v1/config/export*", hold);
+    }
+    expect(readFileSync(daemon.configFile, "utf8")).toMatch(/failures_before_down = 4\b/);
+    expect(await page.locator("#cfg-health-failures").inputValue()).toBe("5");
+  }, 30_000);
 });
