@@ -127,5 +127,5 @@ test("`key create --help` says --allow-model-management is also the right to unl
   expect(r.exitCode).toBe(0);
   const help = r.stdout.toString().replace(/\s+/g, " ");
   expect(help).toContain("Model management (pull, push, create, copy, delete, and an unload, as `ollama stop` sends, of a model an upstream's keep_alive keeps loaded) needs a key made with --allow-model-management.");
-  expect(help).toContain("--allow-model-management may pull, push, create, copy and delete models (only those --models allows), upload blobs, and unload (`ollama stop`) a model an upstream's keep_alive keeps loaded (default: no)");
+  expect(help).toContain("--allow-model-management may pull, push, create, copy and delete models (only those --models allows; with --models, create only from blobs this key uploaded), upload blobs, and unload (`ollama stop`) a model an upstream's keep_alive keeps loaded (default: no)");
 });

@@ -22,7 +22,7 @@ test("health: failures → degraded, then down after N; recovery → up; each ch
   const f = await fake();
   tb = await startBroker(`[health]\ninterval = "60s"\ndown_interval = "60s"\ntimeout = "500ms"\nfailures_before_down = 2\n` + upstreamToml("u", f.url));
   await tb.waitState("u", "up");
-  expect(tb.broker.upstream("u")!.version).toBe("0.6.0");
+  expect(tb.broker.upstream("u")!.version).toBe("0.14.0");
   expect(tb.broker.upstream("u")!.models).toEqual(["llama3.2:1b"]);
   f.setHealthy(false);
   expect((await tb.broker.check("u")).state).toBe("degraded");

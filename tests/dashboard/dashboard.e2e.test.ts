@@ -228,7 +228,7 @@ describe("dashboard in Chromium", () => {
       const card = page.locator(`article[data-upstream="${name}"]`);
       await card.locator('[data-f="state"]', { hasText: "up" }).waitFor({ timeout: 10_000 });
       expect(await card.locator("h3").textContent()).toBe(name);
-      expect(await card.locator('[data-f="version"]').textContent()).toBe("0.6.0");
+      expect(await card.locator('[data-f="version"]').textContent()).toBe("0.14.0");
       expect(await card.locator('[data-f="modelCount"]').textContent()).toBe("1");
       // What the server says of itself: Ollama's /api/ps names its loaded model; it reports no slots.
       await card.locator('[data-f="loaded"]', { hasText: "1" }).waitFor({ timeout: 5_000 });

@@ -4,7 +4,7 @@ import type { Socket } from "bun";
 
 const whole = (body: string) => `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 const PROBES: Record<string, string> = {
-  "/api/version": JSON.stringify({ version: "0.12.0" }),
+  "/api/version": JSON.stringify({ version: "0.14.0" }),
   "/api/tags": JSON.stringify({ models: [{ name: "m:latest", model: "m:latest", size: 1, digest: "x", modified_at: "2026-01-01T00:00:00Z", details: {} }] }),
   "/api/ps": JSON.stringify({ models: [] }),
 };
