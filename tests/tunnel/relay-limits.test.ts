@@ -290,6 +290,51 @@ test("the relay's limits, timeouts and shutdown reach the official clients as th
   await stopped;
 });
 
+test("a client key sent as x-api-key (no Authorization) stays at the relay; a gateway key in x-api-key beside a bearer key goes on to the agent", async () => {
+  // docs/relay.md, Tokens: the relay never forwards x-api-key "unless it holds a gateway key (c2l_…) beside a bearer token".
+  const relay = await relayWith("max_streams = 8");
+  const seen: [string, string][][] = [];
+  await agent(relay, async (req) => (seen.push([...req.headers]), Response.json({})));
+  const gateway = "c2l_" + "A".repeat(43);
+  for (const headers of [{ "x-api-key": CLIENT }, { authorization: `Bearer ${CLIENT}`, "x-api-key": gateway }]) {
+    const r = await fetch(`${relay.url}/t/t/api/tags`, { headers });
+    expect(r.status).toBe(200);
+    await r.body?.cancel();
+  }
+  expect(seen.length).toBe(2);
+  const apiKey = (h: [string, string][]) => h.find(([k]) => k.toLowerCase() === "x-api-key")?.[1] ?? null;
+  expect(seen.map(apiKey)).toEqual([null, gateway]);
+  expect(JSON.stringify(seen)).not.toContain(CLIENT);
+});
+
+test("an agent's own CORS headers never reach a browser: the relay alone decides which pages read a tunnel, and never allows credentials", async () => {
+  // docs/relay.md, Calling the relay from a web app: "a local server's own CORS headers (an upstream answering
+  // Access-Control-Allow-Origin: *) are dropped"; the relay "never sends Access-Control-Allow-Credentials".
+  const relay = await relayWith("max_streams = 8", `[cors]\nallowed_origins = ["https://app.example.com"]\n`);
+  await agent(relay, async () =>
+    Response.json({ secret: "answer" }, {
+      headers: {
+        "access-control-allow-origin": "*",
+        "access-control-allow-credentials": "true",
+        "access-control-expose-headers": "x-internal",
+        "access-control-allow-methods": "PROPFIND",
+      },
+    }),
+  );
+  const cors = async (origin?: string) => {
+    const r = await call(relay, "/api/tags", { headers: origin ? { origin } : {} });
+    expect(r.status).toBe(200);
+    await r.body?.cancel();
+    return Object.fromEntries([...r.headers].filter(([k]) => k.startsWith("access-control-")));
+  };
+  expect(await cors("https://evil.example.net")).toEqual({});
+  expect(await cors()).toEqual({});
+  expect(await cors("https://app.example.com")).toEqual({
+    "access-control-allow-origin": "https://app.example.com",
+    "access-control-expose-headers": "x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing",
+  });
+});
+
 test("what is no client key of the tunnel is refused and never reaches the agent: a key in the URL's query (400: never read from the URL), the agent's own token, the admin token, a Basic credential, two keys; a client key is no agent token", async () => {
   // docs/relay.md, Tokens: "An agent token is not a client key. Tokens in the URL are never read".
   const ADMIN = "limits-admin-token-0000";
