@@ -120,6 +120,27 @@ test("one client key's requests per minute leave a quarter of the tunnel's for i
   expect((await as(CLIENT2)).status).toBe(429);
 });
 
+test("a client that spent its share of the minute at once is refused for the rest of that minute, however long it keeps calling: the quarter kept back stays the other clients'", async () => {
+  // requests_per_minute 60: the flood's share is 45, refilled (by the token bucket before) at 0.75 a second.
+  const relay = await relayWith("requests_per_minute = 60");
+  await agent(relay, async () => new Response("ok"));
+  const as = async (key: string) => {
+    const r = await call(relay, "/x", { headers: { Authorization: `Bearer ${key}` } });
+    return [r.status, r.headers.get("retry-after"), await r.text()] as const;
+  };
+  for (let i = 0; i < 45; i++) expect((await as(CLIENT))[0]).toBe(200);
+  // Three seconds of calls on: each is its share's 429, with the time its oldest call leaves the minute.
+  const later: (readonly [number, string | null, string])[] = [];
+  for (const t0 = performance.now(); performance.now() - t0 < 3_000; await Bun.sleep(100)) later.push(await as(CLIENT));
+  expect(later.filter(([status]) => status !== 429)).toEqual([]);
+  expect(later.every(([, , body]) => body.includes("this client is over its 45 of the tunnel's 60 requests per minute"))).toBe(true);
+  expect(Number(later.at(-1)![1])).toBeGreaterThan(30);
+  // The other client has its quarter whole: 15 calls, then the tunnel's minute is spent.
+  const editor = [];
+  for (let i = 0; i < 16; i++) editor.push((await as(CLIENT2))[0]);
+  expect(editor).toEqual([...Array(15).fill(200), 429]);
+});
+
 test("bodies over max_body_bytes get 413, declared or streamed", async () => {
   const relay = await relayWith("max_body_bytes = 1000");
   await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
@@ -296,7 +317,7 @@ test("a client key sent as x-api-key (no Authorization) stays at the relay; a ga
   const seen: [string, string][][] = [];
   await agent(relay, async (req) => (seen.push([...req.headers]), Response.json({})));
   const gateway = "c2l_" + "A".repeat(43);
-  for (const headers of [{ "x-api-key": CLIENT }, { authorization: `Bearer ${CLIENT}`, "x-api-key": gateway }]) {
+  for (const headers of [{ "x-api-key": CLIENT }, { authorization: `Bearer ${CLIENT}`, "x-api-key": gateway }] as Record<string, string>[]) {
     const r = await fetch(`${relay.url}/t/t/api/tags`, { headers });
     expect(r.status).toBe(200);
     await r.body?.cancel();
