@@ -141,6 +141,22 @@ test("a client that spent its share of the minute at once is refused for the res
   expect(editor).toEqual([...Array(15).fill(200), 429]);
 });
 
+test("max_body_bytes = 0 is no limit (not a limit of 0), and an empty admin_token_sha256 disables the tunnel listing for every bearer", async () => {
+  // docs/relay.md, Configuration: "max_body_bytes ... (0 = no limit)"; "admin_token_sha256 ... empty disables the listing".
+  const relay = await relayWith("max_body_bytes = 0", `admin_token_sha256 = ""`);
+  await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
+  for (const size of [1, 3 * 1024 * 1024]) {
+    const r = await call(relay, "/upload", { method: "POST", body: new Uint8Array(size) });
+    expect([r.status, await r.text()]).toEqual([200, String(size)]);
+  }
+  for (const auth of [undefined, "Bearer ", "Bearer x", `Bearer ${CLIENT}`, `Bearer ${AGENT}`]) {
+    const r = await fetch(`${relay.url}/api/tunnels`, { headers: auth === undefined ? {} : { authorization: auth } });
+    const body = await r.text();
+    expect({ auth, status: r.status, code: r.headers.get("x-c2l-error-code") }).toEqual({ auth, status: 401, code: "unauthorized" });
+    expect(body).not.toContain('"tunnels"');
+  }
+});
+
 test("bodies over max_body_bytes get 413, declared or streamed", async () => {
   const relay = await relayWith("max_body_bytes = 1000");
   await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
