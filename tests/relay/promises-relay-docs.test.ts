@@ -151,6 +151,21 @@ test("a client key inside any value of the query is refused at the relay, whatev
   await other.text();
 });
 
+test("a relay without [oidc] refuses every /me/ and /ollama/ call, 401 in the path's dialect, whatever the credential: nothing reaches the tunnel", async () => {
+  const before = fake.requests.length;
+  const jwtShaped = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl";
+  for (const path of ["/me/api/tags", "/ollama/api/tags", "/me/v1/models", "/ollama/v1/models", "/me", "/ollama/"])
+    for (const h of [{}, { authorization: `Bearer ${CLIENT_KEY}` }, { "x-api-key": CLIENT_KEY }, { authorization: `Bearer ${jwtShaped}` }, { "x-c2l-tunnel": TUNNEL_ID, authorization: `Bearer ${CLIENT_KEY}` }] as Record<string, string>[]) {
+      const r = await fetch(`${relay.url}${path}`, { headers: h });
+      const body = await r.text();
+      expect({ path, h, status: r.status, code: r.headers.get("x-c2l-error-code") }).toEqual({ path, h, status: 401, code: "unauthorized" });
+      // OpenAI's shape on /v1/*, Ollama's elsewhere.
+      const shape = JSON.parse(body) as { error: unknown };
+      expect({ path, openai: typeof shape.error === "object" }).toEqual({ path, openai: path.includes("/v1/") });
+    }
+  expect(fake.requests.length).toBe(before);
+});
+
 test("SIGTERM of a relay alone: /readyz turns 503 not_ready, a new call gets 503 unavailable with Retry-After: 1 in its dialect, the answer in flight finishes", async () => {
   const inflight = await chat(TUNNEL_ID, { authorization: `Bearer ${CLIENT_KEY}` }, true);
   expect(inflight.status).toBe(200);
