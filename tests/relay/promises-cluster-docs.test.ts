@@ -7,11 +7,14 @@ import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { startRedis, type TestRedis } from "../helpers/redis.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+import { until } from "../helpers/until.ts";
 import { ADMIN_TOKEN, AGENT_TOKEN, CLIENT_KEY, TUNNEL_ID, daemonToml, removeHome, startAgentDaemon } from "../tunnel/helpers.ts";
-import { BOB_KEY, redisCli, startCluster, type TestCluster } from "./cluster-helpers.ts";
+import { BOB_KEY, BOB_TOKEN, redisCli, startCluster, type TestCluster } from "./cluster-helpers.ts";
 
 const { afterAll, beforeAll, test } = requireTools(["redis-server", "promtool"]);
 const REPO = join(import.meta.dir, "../..");
+const DRAIN_DELAY_S = 8;
 
 let redis: TestRedis;
 let cluster: TestCluster;
@@ -20,7 +23,8 @@ let agent: DaemonProc | undefined;
 
 beforeAll(async () => {
   redis = await startRedis();
-  cluster = await startCluster({ redisUrl: redis.url, size: 2 });
+  // drain_delay long enough that the SIGTERM test's checks fall within it on a loaded machine.
+  cluster = await startCluster({ redisUrl: redis.url, size: 2, clusterExtra: `drain_delay = "${DRAIN_DELAY_S}s"` });
   fake = await startFakeOllama({ models: ["llama3.2:1b"], tokens: 3 });
   agent = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${cluster.nodes[0]!.url.replace("http", "ws")}/agent` }));
 }, 60_000);
@@ -100,4 +104,28 @@ test("every metric docs/relay-cluster.md and docs/relay.md name is in each node'
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     expect({ node: n.id, promtool: out + err, code }).toEqual({ node: n.id, promtool: "", code: 0 });
   }
+});
+
+// Last: it stops the node holding the agent.
+test("SIGTERM of the node holding the agent, during drain_delay: its /readyz is 503 not_ready, it still serves its own agent's tunnel and the other node forwards there, and a new agent connection to it is refused 503", async () => {
+  const [owner, other] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
+  owner.proc.kill("SIGTERM");
+  const ready = await until(async () => {
+    const r = await fetch(`${owner.url}/readyz`);
+    return r.status === 503 ? r : null;
+  }, 5_000, "/readyz to turn 503");
+  expect(ready.headers.get("x-c2l-error-code")).toBe("not_ready");
+  for (const n of [owner, other]) {
+    const r = await chat(n.url, TUNNEL_ID, { authorization: `Bearer ${CLIENT_KEY}` });
+    expect({ at: n.id, status: r.status, owner: r.headers.get("x-c2l-relay-owner") }).toEqual({ at: n.id, status: 200, owner: owner.id });
+    await r.text();
+  }
+  // bob's agent, arriving now, is sent to a node that stays.
+  const upgrade = await rawRequest(owner.port, "GET", "/agent", {
+    headers: { authorization: `Bearer ${BOB_TOKEN}`, upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" },
+    timeoutMs: 5_000,
+  });
+  expect(upgrade.status).toBe(503);
+  // The drain is still on: the checks above fell within it (else the agent would have moved already).
+  expect(owner.proc.exitCode).toBeNull();
 });
