@@ -80,7 +80,7 @@ test("an unauthenticated caller cannot tell a connected tunnel, a configured one
 
 test("no credential reaches the relay's log, /metrics, /readyz or /healthz: client keys, agent tokens, the admin token, a guessed key, after calls served and refused", async () => {
   // Served (the fake's chat takes 2 s here, for the SIGTERM test: its model list is at once).
-  for (const h of [{ authorization: `Bearer ${CLIENT_KEY}` }, { "x-api-key": CLIENT_KEY }]) {
+  for (const h of [{ authorization: `Bearer ${CLIENT_KEY}` }, { "x-api-key": CLIENT_KEY }] as Record<string, string>[]) {
     const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: h });
     expect(r.status).toBe(200);
     await r.text();
