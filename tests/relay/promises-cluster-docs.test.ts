@@ -106,6 +106,30 @@ test("every metric docs/relay-cluster.md and docs/relay.md name is in each node'
   }
 });
 
+test("no credential, nor the cluster's secret, in any node's log, /metrics or /readyz, nor in Redis: client keys (also sent as x-api-key across the hop), agent tokens, the admin token, guessed keys", async () => {
+  const gateway = "c2l_" + "G".repeat(43);
+  for (const n of cluster.nodes) {
+    for (const h of [{ authorization: `Bearer ${CLIENT_KEY}` }, { "x-api-key": CLIENT_KEY }, { authorization: `Bearer ${CLIENT_KEY}`, "x-api-key": gateway }, { authorization: `Bearer ${BOB_KEY}` }, { authorization: "Bearer guessed-key-0123456789abcdef" }] as Record<string, string>[])
+      await (await chat(n.url, TUNNEL_ID, h)).text();
+    await (await fetch(`${n.url}/api/tunnels`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+  }
+  const port = Number(new URL(redis.url).port);
+  const inRedis: string[] = [];
+  for (const key of await redisKeys()) {
+    const type = await redisCli(port, "TYPE", key);
+    const dump = { string: ["GET", key], hash: ["HGETALL", key], zset: ["ZRANGE", key, "0", "-1", "WITHSCORES"], set: ["SMEMBERS", key], list: ["LRANGE", key, "0", "-1"] }[type];
+    inRedis.push(key, dump ? await redisCli(port, ...dump) : "");
+  }
+  const secret = readFileSync(cluster.secretFile);
+  const seen = [
+    ...cluster.nodes.map((n) => n.stderr() + n.stdout()),
+    ...(await Promise.all(cluster.nodes.map(async (n) => (await (await fetch(`${n.url}/metrics`)).text()) + (await (await fetch(`${n.url}/readyz`)).text())))),
+    ...inRedis,
+  ].join("\n");
+  for (const s of [CLIENT_KEY, BOB_KEY, AGENT_TOKEN, ADMIN_TOKEN, "guessed-key-0123456789abcdef", gateway, secret.toString("base64").slice(0, 16), secret.toString("hex").slice(0, 16), secret.toString("utf8").trim().slice(0, 16)])
+    expect({ s: s.slice(0, 8), found: seen.includes(s) }).toEqual({ s: s.slice(0, 8), found: false });
+});
+
 // Last: it stops the node holding the agent.
 test("SIGTERM of the node holding the agent, during drain_delay: its /readyz is 503 not_ready, it still serves its own agent's tunnel and the other node forwards there, and a new agent connection to it is refused 503", async () => {
   const [owner, other] = cluster.nodes as [(typeof cluster.nodes)[0], (typeof cluster.nodes)[0]];
