@@ -61,7 +61,7 @@ export class TunnelLimits {
 
   /**
    * Whether this tunnel's limits are as good as new ones: no request in the last minute (so every client's share of it
-   * has refilled: client-rate.ts) and no stream held or awaited. Dropping them then forgets nothing.
+   * is empty: client-rate.ts) and no stream held or awaited. Dropping them then forgets nothing.
    */
   idle(t = this.now()): boolean {
     if (!this.streams.unused) return false;

@@ -29,6 +29,12 @@ test("our credentials in the query are refused in every spelling, naming the par
     [`?a=${pct(JWT)}`, "?a=…"],
     [`?key=${GATEWAY}`, "?key=…"],
     [`?key=%632l_${"A".repeat(43)}`, "?key=…"],
+    // Punctuation that is no separator of ours around a key: still the key (a sentence's period, a dot, an address).
+    [`?note=my%20key%20is%20${CLIENT}.`, "?note=…"],
+    [`?n=x.${CLIENT}`, "?n=…"],
+    [`?n=${CLIENT}@relay.example.com`, "?n=…"],
+    [`?n=~${CLIENT}!`, "?n=…"],
+    [`?n=*${AGENT}*`, "?n=…"],
   ];
   for (const [search, where] of cases) {
     const err = creds.refusal(search);

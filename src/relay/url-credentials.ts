@@ -18,6 +18,11 @@ const JWT = /(?:^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./;
  * quotes): the value is hashed whole and piece by piece, so a token that holds one of these is still found whole.
  */
 const PIECES = /[\s,+:;|=/"'<>()[\]{}]+/;
+/**
+ * Runs of the characters a generated token is made of (`relay hash-token --generate`: base64url). Any other character
+ * around a token (a sentence's period, `x.KEY`, `KEY@host`, `~KEY`) is not part of it, so each run is hashed too.
+ */
+const TOKEN_RUNS = new RegExp(`[A-Za-z0-9_-]{${MIN_TOKEN},}`, "g");
 /** Percent-escapes decoded again until none is left (`%2563` is `%63` is `c`), at most this many times. */
 const DECODE_ROUNDS = 4;
 
@@ -59,6 +64,7 @@ export class UrlCredentials {
     if (text.length >= MIN_TOKEN && this.hashes.has(hashToken(text))) return true;
     const pieces = text.split(PIECES);
     if (pieces.length > 1) for (const p of pieces) if (p.length >= MIN_TOKEN && this.hashes.has(hashToken(p))) return true;
+    for (const run of text.match(TOKEN_RUNS) ?? []) if (run !== text && !pieces.includes(run) && this.hashes.has(hashToken(run))) return true;
     return false;
   }
 

@@ -120,6 +120,43 @@ test("one client key's requests per minute leave a quarter of the tunnel's for i
   expect((await as(CLIENT2)).status).toBe(429);
 });
 
+test("a client that spent its share of the minute at once is refused for the rest of that minute, however long it keeps calling: the quarter kept back stays the other clients'", async () => {
+  // requests_per_minute 60: the flood's share is 45, refilled (by the token bucket before) at 0.75 a second.
+  const relay = await relayWith("requests_per_minute = 60");
+  await agent(relay, async () => new Response("ok"));
+  const as = async (key: string) => {
+    const r = await call(relay, "/x", { headers: { Authorization: `Bearer ${key}` } });
+    return [r.status, r.headers.get("retry-after"), await r.text()] as const;
+  };
+  for (let i = 0; i < 45; i++) expect((await as(CLIENT))[0]).toBe(200);
+  // Three seconds of calls on: each is its share's 429, with the time its oldest call leaves the minute.
+  const later: (readonly [number, string | null, string])[] = [];
+  for (const t0 = performance.now(); performance.now() - t0 < 3_000; await Bun.sleep(100)) later.push(await as(CLIENT));
+  expect(later.filter(([status]) => status !== 429)).toEqual([]);
+  expect(later.every(([, , body]) => body.includes("this client is over its 45 of the tunnel's 60 requests per minute"))).toBe(true);
+  expect(Number(later.at(-1)![1])).toBeGreaterThan(30);
+  // The other client has its quarter whole: 15 calls, then the tunnel's minute is spent.
+  const editor = [];
+  for (let i = 0; i < 16; i++) editor.push((await as(CLIENT2))[0]);
+  expect(editor).toEqual([...Array(15).fill(200), 429]);
+});
+
+test("max_body_bytes = 0 is no limit (not a limit of 0), and an empty admin_token_sha256 disables the tunnel listing for every bearer", async () => {
+  // docs/relay.md, Configuration: "max_body_bytes ... (0 = no limit)"; "admin_token_sha256 ... empty disables the listing".
+  const relay = await relayWith("max_body_bytes = 0", `admin_token_sha256 = ""`);
+  await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
+  for (const size of [1, 3 * 1024 * 1024]) {
+    const r = await call(relay, "/upload", { method: "POST", body: new Uint8Array(size) });
+    expect([r.status, await r.text()]).toEqual([200, String(size)]);
+  }
+  for (const auth of [undefined, "Bearer ", "Bearer x", `Bearer ${CLIENT}`, `Bearer ${AGENT}`]) {
+    const r = await fetch(`${relay.url}/api/tunnels`, { headers: auth === undefined ? {} : { authorization: auth } });
+    const body = await r.text();
+    expect({ auth, status: r.status, code: r.headers.get("x-c2l-error-code") }).toEqual({ auth, status: 401, code: "unauthorized" });
+    expect(body).not.toContain('"tunnels"');
+  }
+});
+
 test("bodies over max_body_bytes get 413, declared or streamed", async () => {
   const relay = await relayWith("max_body_bytes = 1000");
   await agent(relay, async (req) => new Response(String((await req.arrayBuffer()).byteLength)));
@@ -288,6 +325,51 @@ test("the relay's limits, timeouts and shutdown reach the official clients as th
   gate2.resolve();
   expect((await inflight).status).toBe(200);
   await stopped;
+});
+
+test("a client key sent as x-api-key (no Authorization) stays at the relay; a gateway key in x-api-key beside a bearer key goes on to the agent", async () => {
+  // docs/relay.md, Tokens: the relay never forwards x-api-key "unless it holds a gateway key (c2l_…) beside a bearer token".
+  const relay = await relayWith("max_streams = 8");
+  const seen: [string, string][][] = [];
+  await agent(relay, async (req) => (seen.push([...req.headers]), Response.json({})));
+  const gateway = "c2l_" + "A".repeat(43);
+  for (const headers of [{ "x-api-key": CLIENT }, { authorization: `Bearer ${CLIENT}`, "x-api-key": gateway }] as Record<string, string>[]) {
+    const r = await fetch(`${relay.url}/t/t/api/tags`, { headers });
+    expect(r.status).toBe(200);
+    await r.body?.cancel();
+  }
+  expect(seen.length).toBe(2);
+  const apiKey = (h: [string, string][]) => h.find(([k]) => k.toLowerCase() === "x-api-key")?.[1] ?? null;
+  expect(seen.map(apiKey)).toEqual([null, gateway]);
+  expect(JSON.stringify(seen)).not.toContain(CLIENT);
+});
+
+test("an agent's own CORS headers never reach a browser: the relay alone decides which pages read a tunnel, and never allows credentials", async () => {
+  // docs/relay.md, Calling the relay from a web app: "a local server's own CORS headers (an upstream answering
+  // Access-Control-Allow-Origin: *) are dropped"; the relay "never sends Access-Control-Allow-Credentials".
+  const relay = await relayWith("max_streams = 8", `[cors]\nallowed_origins = ["https://app.example.com"]\n`);
+  await agent(relay, async () =>
+    Response.json({ secret: "answer" }, {
+      headers: {
+        "access-control-allow-origin": "*",
+        "access-control-allow-credentials": "true",
+        "access-control-expose-headers": "x-internal",
+        "access-control-allow-methods": "PROPFIND",
+      },
+    }),
+  );
+  const cors = async (origin?: string) => {
+    const r = await call(relay, "/api/tags", { headers: origin ? { origin } : {} });
+    expect(r.status).toBe(200);
+    await r.body?.cancel();
+    return Object.fromEntries([...r.headers].filter(([k]) => k.startsWith("access-control-")));
+  };
+  expect(await cors("https://evil.example.net")).toEqual({});
+  expect(await cors()).toEqual({});
+  expect(await cors("https://app.example.com")).toEqual({
+    "access-control-allow-origin": "https://app.example.com",
+    "access-control-expose-headers": "x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing",
+  });
 });
 
 test("what is no client key of the tunnel is refused and never reaches the agent: a key in the URL's query (400: never read from the URL), the agent's own token, the admin token, a Basic credential, two keys; a client key is no agent token", async () => {
