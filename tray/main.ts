@@ -52,12 +52,35 @@ export interface Tray {
   quit(): Promise<void>;
 }
 
-export async function startTray(opts: TrayOptions): Promise<Tray> {
+/** The daemon this tray follows: its settings and the one API client (the CLI's and the dashboard's too). */
+function followed(opts: TrayOptions, timeoutMs: number) {
   // Where the running daemon says it listens, as the CLI goes (not [api] listen after a refused move of it).
   const settings = opts.apiBase ? readClientSettings(opts.configFile) : runningDaemonSettings(opts.configFile);
   const apiBase = opts.apiBase ?? settings.base ?? baseUrlOf(settings.api.listen);
-  // The one API client (the CLI's and the dashboard's too); the token file is read at each call, so one made later counts.
-  const client = new ApiClient({ base: apiBase, token: tokenReader(settings, apiBase), timeoutMs: 15_000 });
+  // The token file is read at each call, so one made later counts.
+  return { settings, client: new ApiClient({ base: apiBase, token: tokenReader(settings, apiBase), timeoutMs }) };
+}
+
+/**
+ * The daemon's own item when the daemon this tray would follow already shows its icon on this bus: asked once before
+ * any icon of ours exists, so a leftover autostart entry or unit steps aside without a second icon flashing in the
+ * panel for the moment the first status takes. Null when it does not, or cannot be told (startTray then follows on).
+ */
+async function daemonsOwnIcon(opts: TrayOptions): Promise<{ pid: number; name: string } | null> {
+  const status = await followed(opts, 3000).client.call("GET", "/api/v1/status").catch(() => null);
+  if (!status) return null;
+  const bus = await connectSessionBus(opts.busAddress).catch(() => null);
+  if (!bus) return null;
+  try {
+    const name = await daemonItemOnBus(bus, status.daemon.pid).catch(() => null);
+    return name ? { pid: status.daemon.pid, name } : null;
+  } finally {
+    bus.close();
+  }
+}
+
+export async function startTray(opts: TrayOptions): Promise<Tray> {
+  const { settings, client } = followed(opts, 15_000);
 
   const bus = await connectSessionBus(opts.busAddress);
   const busName = newItemName();
@@ -207,6 +230,13 @@ export async function runTray(opts: TrayOptions): Promise<number> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  const own = await daemonsOwnIcon(opts);
+  if (own) {
+    log.info("the daemon shows its own tray icon on this desktop; this tray exits", { daemon_pid: own.pid, item: own.name });
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    return 0;
+  }
   tray = await startTray(opts);
   log.info("tray running", { bus_name: tray.busName });
   await tray.done;

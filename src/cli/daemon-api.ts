@@ -11,6 +11,7 @@ import { CliError, unreadableFile } from "./args.ts";
 import { UNIT } from "../desktop/systemd-user.ts";
 import { loopbackListenerUids } from "../net/listener-owner.ts";
 import { isLoopbackHost } from "../net/host.ts";
+import { describeFetchError } from "../net/fetch-error.ts";
 
 export const API_OPTIONS = {
   config: { type: "string", short: "c" },
@@ -84,7 +85,8 @@ export function cliError(api: DaemonApi, e: unknown): Error {
   if (!(e instanceof ApiError)) return e as Error;
   if (e.unreachable)
     return new CliError(
-      `cannot reach the daemon at ${api.base} (${(e.cause as Error | undefined)?.message ?? "no answer"}); is it running? Start it with \`cloudtolocalllm-tunnel serve\`.`,
+      // In words (Bun's own, "Unable to connect. Is the computer able to access the url?", sends a user to the network).
+      `cannot reach the daemon at ${api.base} (${e.cause ? describeFetchError(e.cause) : "no answer"}); is it running? Start it with \`cloudtolocalllm-tunnel serve\`.`,
       "daemon_unreachable",
       { cause: e },
     );

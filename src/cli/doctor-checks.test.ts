@@ -105,6 +105,21 @@ test("doctor does not call an upstream that answers its probe with a redirect re
   }
 });
 
+test("an upstream that answers its kind's probe with a 404 is a problem, as the daemon counts it down, not \"reachable\"", async () => {
+  const other = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response(null, { status: 404 }) });
+  try {
+    const [r] = await checkUpstreams(config(`[[upstreams]]\nname = "workstation"\nkind = "llamacpp"\nurl = "http://127.0.0.1:${other.port}"\n`));
+    // Before: "✓ http://127.0.0.1:PORT is reachable (HTTP 404)", while `status` showed it down: "/health answered 404".
+    expect(r).toMatchObject({
+      level: "fail",
+      detail: `http://127.0.0.1:${other.port} answers /health with HTTP 404, so the daemon counts it down`,
+      fix: `check the url and kind of upstream "workstation": a llamacpp server answers /health; another server, or a path in its url, answers HTTP 404 there`,
+    });
+  } finally {
+    other.stop(true);
+  }
+});
+
 test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url there, not a second `ollama serve`; OLLAMA_HOST at the broker is no such hint", async () => {
   const moved = await startFakeOllama({ models: ["m"] });
   try {

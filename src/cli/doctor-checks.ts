@@ -142,6 +142,9 @@ export async function checkUpstreams(config: Config, env: NodeJS.ProcessEnv = pr
       // The daemon follows no redirect from an upstream (its health check fails on one): neither does doctor call it reachable.
       if (r.status >= 300 && r.status < 400)
         return { up: false, fix: `correct the url of upstream "${u.name}" in [[upstreams]] to the server itself (the daemon follows no redirect)`, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers ${path} with a redirect (HTTP ${r.status}), which the daemon does not follow` } };
+      // Any other answer but 2xx fails the daemon's health check too ("/health answered 404": down): not reachable here either.
+      if (r.status < 200 || r.status >= 300)
+        return { up: false, fix: `check the url and kind of upstream "${u.name}": a ${u.kind} server answers ${path}; another server, or a path in its url, answers HTTP ${r.status} there`, result: { name: `Upstream "${u.name}"`, detail: `${shown} answers ${path} with HTTP ${r.status}, so the daemon counts it down` } };
       const first = await noModelFix(u, headers, timeout, tls);
       if (first) return { up: true, fix, result: warn(`Upstream "${u.name}"`, `${shown} is reachable, but has no model: apps' requests get "model not found"`, first) };
       return { up: true, fix, result: ok(`Upstream "${u.name}"`, `${shown} is reachable (HTTP ${r.status})`) };

@@ -25,7 +25,7 @@ export function notToldNote(message: string): string {
 const command: Command = {
   name: "login",
   summary: "Sign in to the cloud (OpenID Connect device code, or --pkce)",
-  help: `Usage: cloudtolocalllm-tunnel login [--pkce | --device] [--no-browser] [--config FILE]
+  help: `Usage: cloudtolocalllm-tunnel login [--pkce | --device] [--no-browser] [--url URL] [--config FILE]
 
 Signs in to the issuer set in [auth] (issuer, client_id, audience, scopes). The access, refresh and ID
 tokens go to the secret store (desktop keyring, else a 0600 file), never to the config file. A running

@@ -17,6 +17,12 @@ import type { EventBus } from "./events.ts";
 export interface Component {
   readonly name: string;
   start(): Promise<void>;
+  /**
+   * Called once every component has started (the API listens): what reaches beyond this machine begins here, not in
+   * start(). A daemon that then fails to start (a second copy, its ports held by the first) must not have touched what
+   * the running one holds: the relay hands a tunnel to the newest agent, so its connection would cut the running one's.
+   */
+  started?(): Promise<void>;
   /** Must finish promptly: the daemon gives all components a bounded time to stop. */
   stop(): Promise<void>;
   /** Time stop() may take beyond that bound, to let in-flight work finish (the tunnel's go_away_grace). */

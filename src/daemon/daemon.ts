@@ -44,7 +44,8 @@ export class Daemon {
     };
   }
 
-  /** Starts the components in order; when one fails (e.g. its port is taken), the ones already started are stopped and the error is thrown. */
+  /** Starts the components in order; when one fails (e.g. its port is taken), the ones already started are stopped and the error is thrown. Then, all
+   * started, what reaches beyond this machine (the tunnel): a daemon that could not start never touched the relay. */
   async start(): Promise<void> {
     setLogLevel(this.runtime.current().logging.level);
     for (const factory of this.opts.factories) {
@@ -59,6 +60,7 @@ export class Daemon {
       }
       log.debug("component started", { component: c.name });
     }
+    for (const c of this.components) await c.started?.();
     this.events.emit("daemon.started", { version: VERSION, pid: process.pid });
   }
 

@@ -458,6 +458,10 @@ export const createTunnelComponent: ComponentFactory = (ctx): Component => {
       tunnelMetrics.readRttFrom(() => svc.rttMs());
       const auth = ctx.services.auth as { onToken?(cb: (t: string | null) => void): () => void } | undefined;
       unsubscribe = auth?.onToken?.((t) => svc.tokenChanged(t)) ?? null;
+    },
+    // Only once the daemon runs (its API listens): a second copy that fails on the ports would otherwise connect first,
+    // and the relay, handing the tunnel to the newest agent, would cut the running daemon's (seen with `npm start` twice).
+    async started() {
       if (ctx.config.current().tunnel.enabled) await svc.start();
     },
     async stop() {

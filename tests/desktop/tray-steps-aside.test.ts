@@ -42,6 +42,9 @@ test("the tray command following a daemon that shows its own icon here exits 0 w
   const d = (await client.getProxyObject("org.freedesktop.DBus", "/org/freedesktop/DBus")).getInterface("org.freedesktop.DBus");
   const items = ((await d.ListNames!()) as string[]).filter((n) => n.startsWith("org.kde.StatusNotifierItem-"));
   expect(items).toEqual([`org.kde.StatusNotifierItem-${daemon.proc.pid}-1`]);
+  // Nor did the panel ever get a second icon, even for a moment: before, the command registered its item with the
+  // watcher first and stepped aside once the daemon's status came (a second icon flashed in the panel).
+  expect(watcher.stub.items).toEqual([`org.kde.StatusNotifierItem-${daemon.proc.pid}-1`]);
 }, 30_000);
 
 test("a name that only looks like the daemon's item (owned by another process) does not make the command step aside", async () => {

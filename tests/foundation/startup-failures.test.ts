@@ -1,12 +1,13 @@
 // `serve` when it cannot run as configured: a taken port exits 1 with one sentence and leaves nothing listening; a config file that sets nothing, or is too big, exits 2.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { ROOT } from "../helpers/other-user.ts";
 import { freePort } from "../../bench/lib/proc.ts";
+import { until } from "../helpers/until.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -17,13 +18,13 @@ afterAll(() => {
 });
 
 /** Runs `serve` on `toml` until it exits by itself (killed after 15 s: a daemon that keeps running is the failure). */
-async function serve(toml: string): Promise<{ code: number | null; err: string; file: string; ranOn: boolean }> {
+async function serve(toml: string, env: Record<string, string> = {}): Promise<{ code: number | null; err: string; file: string; ranOn: boolean }> {
   const home = tempHome("c2l-start-");
   homes.push(home);
   const file = join(home, ".config/cloudtolocalllm/tunnel.toml");
   mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
   writeFileSync(file, toml, { mode: 0o600 });
-  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "serve"], { env: homeEnv(home), cwd: home, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "serve"], { env: { ...homeEnv(home), ...env }, cwd: home, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   let ranOn = false;
   const timer = setTimeout(() => {
     ranOn = true;
@@ -106,6 +107,40 @@ test("a second daemon on the same ports does not start beside the first (the API
   } finally {
     running.kill("SIGTERM");
     await running.exited;
+  }
+});
+
+test("a daemon that cannot start (its API port held, as by a running copy) never connects its tunnel: the relay would cut the running one's", async () => {
+  // The relay: any TCP connection counts (a relay hands a tunnel to the newest agent, replacing the running daemon's).
+  let connections = 0;
+  const relay = createServer((s) => (connections++, s.destroy()));
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+  const relayPort = (relay.address() as { port: number }).port;
+  const withTunnel = (api: number) => `${toml(api, 0)}[tunnel]\nenabled = true\nrelay_url = "ws://127.0.0.1:${relayPort}/agent"\n`;
+  const env = { CLOUDTOLOCALLLM_SECRET_TUNNEL_TOKEN: "agent-token-of-the-test-0123456789" };
+  const holder = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("the running daemon") });
+  try {
+    const r = await serve(withTunnel(holder.port!), env);
+    expect(r.code).toBe(1);
+    expect(said(r.err).join("\n")).toContain(`the control API cannot listen on 127.0.0.1:${holder.port}`);
+    // Before: "tunnel: connecting to the relay", and the relay saw the agent (`npm start` run twice: the first one's tunnel was replaced).
+    expect(r.err).not.toContain("connecting to the relay");
+    expect(connections).toBe(0);
+    // The same file with its API port free does reach this relay: the count above could have moved.
+    const home = tempHome("c2l-start-");
+    homes.push(home);
+    mkdirSync(join(home, ".config/cloudtolocalllm"), { recursive: true });
+    writeFileSync(join(home, ".config/cloudtolocalllm/tunnel.toml"), withTunnel(freePort()), { mode: 0o600 });
+    const running = Bun.spawn([BUN, join(REPO, "src/main.ts"), "serve"], { env: { ...homeEnv(home), ...env }, cwd: home, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    try {
+      await until(() => connections > 0, 15_000, "the started daemon's tunnel reaching the relay");
+    } finally {
+      running.kill("SIGTERM");
+      await running.exited;
+    }
+  } finally {
+    holder.stop(true);
+    relay.close();
   }
 });
 

@@ -76,6 +76,7 @@ client_id = "c2l"
 test("sign-out disconnects a tunnel on the account's token; it waits (login required) and reconnects on sign-in", async () => {
   const t = tunnel("");
   await t.component.start();
+  await t.component.started?.();
   try {
     await t.until("connected");
     expect(relay.tunnels().map((x) => x.id)).toEqual(["acct"]);
@@ -101,6 +102,7 @@ test("sign-out disconnects a tunnel on the account's token; it waits (login requ
 test("a tunnel on a stored agent token stays connected through a sign-out", async () => {
   const t = tunnel("tunnel-token", { "tunnel-token": STORED_TOKEN });
   await t.component.start();
+  await t.component.started?.();
   try {
     await t.until("connected");
     t.states.length = 0;
