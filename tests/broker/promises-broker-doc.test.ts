@@ -23,6 +23,7 @@ let native: FakeOllama;
 let cut: ScriptedUpstream;
 let stalling: FakeOllama;
 let many: FakeOllama;
+let bulk: FakeOllama;
 let d: DaemonProc;
 let broker: string;
 let token: string;
@@ -56,6 +57,7 @@ beforeAll(async () => {
   native = await startFakeOllama({ models: ["both:1b"], loaded: [] });
   stalling = await startFakeOllama({ kind: "openai", models: ["stall:1b"], tokens: 3, tokenDelayMs: 2500 });
   many = await startFakeOllama({ kind: "openai", models: Array.from({ length: 45 }, (_, i) => `many-${String(i).padStart(2, "0")}`) });
+  bulk = await startFakeOllama({ models: ["bulk:1b"], tokens: 100_000 });
   cut = scriptedUpstream((_path, s) => {
     // A whole JSON answer, chunked (no length), that stops in its middle: no NDJSON or SSE framing to carry an error in.
     s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ntransfer-encoding: chunked\r\n\r\n10\r\n{"model":"m:late\r\n');
@@ -74,7 +76,8 @@ beforeAll(async () => {
       upstream("native", native.url, "priority = 9") +
       upstream("cut", cut.url) +
       upstream("stalling", stalling.url, `kind = "openai"\nstream_idle_timeout = "1s"`) +
-      upstream("many", many.url, `kind = "openai"`),
+      upstream("many", many.url, `kind = "openai"`) +
+      upstream("bulk", bulk.url, `stream_idle_timeout = "1s"`),
     waitFor: ["api", "broker"],
   });
   broker = d.urls.broker!;
@@ -85,7 +88,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   picky?.stop(true);
-  for (const f of [first, quiet, loud, gone, gen, native, stalling, many]) await f?.stop();
+  for (const f of [first, quiet, loud, gone, gen, native, stalling, many, bulk]) await f?.stop();
   cut?.stop();
   if (d) removeHome(d.home);
 });
@@ -223,8 +226,9 @@ test("a translated stream whose upstream stalls past stream_idle_timeout ends in
   expect(r.events).not.toContain("response.completed");
   expect(r.final).toMatchObject({ status: "failed", error: { message: expect.stringMatching(why) } });
   expect(o.message).toMatch(why);
-  // Each is the upstream's failure, in its error count.
+  // Each is the upstream's failure, in its error count, and each upstream request was hung up on (it stops generating).
   expect((await status("stalling")).metrics.totalErrors).toBe(3);
+  await stalling.waitForAborts(3, 5000);
 }, 30_000);
 
 test("Anthropic's models.list() pages through the whole merged list (20 a page by default, after_id), and limit/before_id page as the SDK asks", async () => {
@@ -295,3 +299,62 @@ test("c2l_refused_total counts every refusal of the broker's own, the listener's
   });
   expect(first.requests.slice(asked).filter((r) => r.path === "/api/chat")).toEqual([]);
 });
+
+test("an outage's failures are not the upstream's quality: requests failed while it was degraded leave its window when a check finds it up again (totals keep them), and traffic's errors judge it between checks", async () => {
+  const f = await startFakeOllama({ models: ["f:1b"], tokens: 1 });
+  const d2 = await startDaemon({
+    config: TEST_DAEMON_TOML + `[health]\ninterval = "60s"\ndown_interval = "60s"\nfailures_before_down = 3\n` + upstream("flaky", f.url),
+    waitFor: ["api", "broker"],
+  });
+  try {
+    const t2 = await apiToken(d2);
+    const get = async () => ((await (await fetch(`${d2.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${t2}` } })).json()) as any[])[0];
+    const check = () => fetch(`${d2.urls.api}/api/v1/upstreams/flaky/check`, { method: "POST", headers: { authorization: `Bearer ${t2}` } });
+    await until(async () => (await get()).state === "up", 10_000, "flaky up");
+    const chat = () => fetch(`${d2.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "f:1b", messages: [], stream: false }) });
+    // Up and checked: its own traffic's errors (5 of 5, [quality] min_requests) make it critical without a check.
+    f.options.failWith503 = true;
+    for (let i = 0; i < 5; i++) expect((await chat()).status).toBe(503);
+    await until(async () => (await get()).quality === "critical", 5000, "critical from its traffic");
+    expect((await get()).state).toBe("up");
+    // A failed check: degraded (one of failures_before_down); more failures meanwhile.
+    f.setHealthy(false);
+    await check();
+    await until(async () => (await get()).state === "degraded", 5000, "degraded");
+    for (let i = 0; i < 2; i++) expect((await chat()).status).toBe(503);
+    // Back: the next check finds it up, and what failed meanwhile is no longer its quality.
+    f.setHealthy(true);
+    f.options.failWith503 = false;
+    await check();
+    const back = await until(async () => {
+      const u = await get();
+      return u.state === "up" && u;
+    }, 5000, "up again");
+    expect(back.metrics.errors).toBe(0);
+    expect(back.metrics.totalErrors).toBe(7);
+    expect(back.quality).toBe("excellent");
+    expect((await chat()).status).toBe(200);
+  } finally {
+    await d2.stop();
+    removeHome(d2.home);
+    await f.stop();
+  }
+}, 30_000);
+
+test("time spent waiting for a slow client is never the upstream's silence: a reader that stops for 3 s gets the whole stream past a 1s stream_idle_timeout", async () => {
+  const r = await fetch(`${broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "bulk:1b", messages: [{ role: "user", content: "hi" }] }) });
+  const reader = r.body!.getReader();
+  const dec = new TextDecoder();
+  let text = dec.decode((await reader.read()).value, { stream: true });
+  // The upstream has far more to send than the sockets hold: it waits on this client, not the other way round.
+  await Bun.sleep(3000);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += dec.decode(value, { stream: true });
+  }
+  const lines = text.trim().split("\n");
+  expect(lines).toHaveLength(100_001);
+  expect(lines.at(-1)).toContain('"done":true');
+  expect(text).not.toContain("stream_idle_timeout");
+}, 30_000);
