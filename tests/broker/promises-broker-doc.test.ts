@@ -358,3 +358,28 @@ test("time spent waiting for a slow client is never the upstream's silence: a re
   expect(lines.at(-1)).toContain('"done":true');
   expect(text).not.toContain("stream_idle_timeout");
 }, 30_000);
+
+test("count_tokens on a server without the route that answers 200 anyway (LM Studio's 'Unexpected endpoint or method'): the broker's estimate, not that error as a count", async () => {
+  // LM Studio answers every route it lacks 200 {"error":"Unexpected endpoint or method. (…)"} (its bug tracker, #618, #1323).
+  const lms = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch(req) {
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/models") return Response.json({ object: "list", data: [{ id: "lm-model", object: "model", owned_by: "organization_owner" }] });
+      return Response.json({ error: `Unexpected endpoint or method. (${req.method} ${path})` });
+    },
+  });
+  const d3 = await startDaemon({ config: TEST_DAEMON_TOML + upstream("lms", `http://127.0.0.1:${lms.port}`, `kind = "lmstudio"`), waitFor: ["api", "broker"] });
+  try {
+    const t3 = await apiToken(d3);
+    await until(async () => ((await (await fetch(`${d3.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${t3}` } })).json()) as any[])[0]?.state === "up", 10_000, "lms up");
+    const counted = await new Anthropic({ baseURL: d3.urls.broker!, apiKey: "x", maxRetries: 0 }).messages.countTokens({ model: "lm-model", messages: [{ role: "user", content: "y".repeat(400) }] });
+    expect(counted.input_tokens).toBe(100);
+    expect(counted).not.toHaveProperty("error");
+  } finally {
+    await d3.stop();
+    removeHome(d3.home);
+    lms.stop(true);
+  }
+}, 30_000);
