@@ -6,7 +6,7 @@ import { hostHeaderAllowed, hostSet } from "../net/host.ts";
 import { logger } from "../core/log.ts";
 import { urlPath } from "../core/url-path.ts";
 import type { Broker } from "./broker.ts";
-import { brokerError } from "./proxy-handler.ts";
+import { brokerError, brokerRefusal } from "./proxy-handler.ts";
 import { listenError } from "../core/listen-error.ts";
 import { closing, requestPath, requestProblem } from "../core/request-checks.ts";
 import { ListenerSlot } from "../core/listener-slot.ts";
@@ -154,7 +154,7 @@ export class ProxyListener {
         // Without Host (HTTP/1.0) the URL is a bare path: answered here, before anything parses it.
         fetch: (req, server) => {
           const problem = requestProblem(req);
-          if (problem) return closing(brokerError(requestPath(req), "bad_request", problem));
+          if (problem) return closing(brokerRefusal(requestPath(req), "bad_request", problem));
           // A bug fails with a 500 in the caller's dialect (Bun's error hook below never sees which path was called).
           try {
             const res = this.route(req, onlyLocal ? LOOPBACK_PEER : (server.requestIP(req)?.address ?? null), admit);
@@ -171,9 +171,9 @@ export class ProxyListener {
   }
 
   private route(req: Request, peer: string | null, admit?: (req: Request) => void): Promise<Response> | Response {
-    if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerError(urlPath(req.url), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
+    if (!hostAllowed(this.rules, req.headers.get("host"))) return brokerRefusal(urlPath(req.url), "host_not_allowed", "this Host header is not allowed (DNS-rebinding guard); add it to [proxy] allowed_hosts");
     const origin = req.headers.get("origin");
-    if (origin !== null && !originAllowed(this.rules, origin)) return brokerError(urlPath(req.url), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
+    if (origin !== null && !originAllowed(this.rules, origin)) return brokerRefusal(urlPath(req.url), "origin_not_allowed", "this Origin is not allowed; add it to [proxy] allowed_origins");
     if (req.method === "OPTIONS" && origin !== null) {
       return new Response(null, {
         status: 204,

@@ -46,6 +46,15 @@ export function brokerError(path: string, code: ErrorCode, message: string): Res
   return dialectError(path, code, message);
 }
 
+/**
+ * The broker's own refusal of a request outside the pipeline (the listener's Host, Origin and request checks): answered
+ * like brokerError, and counted in c2l_refused_total as every refusal that reaches no upstream is (a foreign Origin or
+ * Host is a page or a DNS-rebinding attempt probing the endpoint, which an operator watches for).
+ */
+export function brokerRefusal(path: string, code: ErrorCode, message: string): Response {
+  return errorResponse(path, new HttpError(code, message));
+}
+
 /** A refusal thrown as an HttpError outside the pipeline (admission), answered in the caller's dialect with its headers (Retry-After). */
 export function errorResponse(path: string, e: unknown): Response {
   countRefusal(e);

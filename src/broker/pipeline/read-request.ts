@@ -9,6 +9,7 @@ import { BUFFER_LIMIT, readRoutingBody, type RoutingBody } from "../request-body
 import { usagePlan, UsageStripper, USAGE_STREAM_PATHS } from "../sse-usage.ts";
 import { errorAnswer, refusalAnswer } from "./answer-error.ts";
 import { unframedBody, unframedMessage } from "../../core/request-checks.ts";
+import { HttpError } from "../../core/http-error.ts";
 
 /**
  * The read stage in three steps, so the driver awaits the body itself (no async frame of its own per request):
@@ -28,7 +29,7 @@ export function methodRefusal(ex: Exchange): Response | null {
   const m = ex.method;
   if (m !== "TRACE" && m !== "CONNECT") return null;
   ex.discard();
-  return errorAnswer(ex, "method_not_allowed", `${m} is not allowed through the broker`);
+  return refusalAnswer(ex, new HttpError("method_not_allowed", `${m} is not allowed through the broker`));
 }
 
 export function unframedRefusal(ex: Exchange, req: Request): Response | null {
@@ -37,7 +38,7 @@ export function unframedRefusal(ex: Exchange, req: Request): Response | null {
   // HTTP/1.x has no close-delimited request bodies: bytes sent without a length are not a body, and forwarding an
   // empty one would get a misleading answer (e.g. "model not found") from whichever upstream is first.
   ex.discard();
-  return errorAnswer(ex, "bad_request", unframedMessage(ex.method));
+  return refusalAnswer(ex, new HttpError("bad_request", unframedMessage(ex.method)));
 }
 
 /** The body, read for routing (request-body.ts); null when the client went away while sending it. */

@@ -12,7 +12,12 @@ test("sent to kinds that serve Messages; the broker's estimate when none does, o
   expect(p.takes("openai")).toBe(false);
   const a = p.attempt("ollama", "/v1/messages/count_tokens", body, body.byteLength);
   expect(a.target).toBe("/v1/messages/count_tokens");
-  expect(a.answer(200, "application/json").transform).toBeNull();
+  const counted = a.answer(200, "application/json");
+  expect(dec.decode(counted.transform!.push(enc.encode('{"input_tokens":7}'))) + dec.decode(counted.transform!.end())).toBe('{"input_tokens":7}');
+  // LM Studio's answer to a route it lacks is a 200 too: no count in it, so the estimate.
+  const lmStudio = a.answer(200, "application/json");
+  lmStudio.transform!.push(enc.encode('{"error":"Unexpected endpoint or method. (POST /v1/messages/count_tokens)"}'));
+  expect(JSON.parse(dec.decode(lmStudio.transform!.end()))).toEqual({ input_tokens: 2 });
   const fallback = a.answer(404, "text/plain");
   expect(fallback.status).toBe(200);
   expect(JSON.parse(dec.decode(fallback.transform!.push(enc.encode("404 page not found"))) + dec.decode(fallback.transform!.end()))).toEqual({ input_tokens: 2 });

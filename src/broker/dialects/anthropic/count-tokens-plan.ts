@@ -23,6 +23,21 @@ function estimate(body: Uint8Array | null): { status: number; text: string } {
   }
 }
 
+/** Whether an upstream's 2xx answer is a count: a JSON object with a number `input_tokens`, as Anthropic's. */
+function isCount(text: string): boolean {
+  try {
+    return typeof (JSON.parse(text) as { input_tokens?: unknown } | null)?.input_tokens === "number";
+  } catch {
+    return false;
+  }
+}
+
+/** The estimate's text for an answer that was no count; the upstream's own text when the estimate cannot read the body (its status is sent already). */
+function estimateOr(body: Uint8Array | null, upstream: string): string {
+  const e = estimate(body);
+  return e.status === 200 ? e.text : upstream;
+}
+
 export function countTokensPlan(body: Uint8Array | null): DialectPlan {
   return {
     dialect: "anthropic-count-tokens",
@@ -33,6 +48,11 @@ export function countTokensPlan(body: Uint8Array | null): DialectPlan {
       bodyLength,
       translated: false,
       answer(status) {
+        if (status >= 200 && status < 300) {
+          // LM Studio answers a route it lacks 200 {"error":"Unexpected endpoint or method. (…)"}: a success without a
+          // count is no count, and the SDK would hand that error to its caller as one. The estimate answers instead.
+          return { transform: new WholeBody((text) => ({ text: isCount(text) ? text : estimateOr(body, text), usage: null })), contentType: "application/json" };
+        }
         if (!NO_ROUTE.has(status)) return { transform: null, contentType: null };
         const e = estimate(body);
         return { status: e.status, transform: new WholeBody(() => ({ text: e.text, usage: null })), contentType: "application/json" };
