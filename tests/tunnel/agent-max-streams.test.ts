@@ -3,24 +3,23 @@
 // for a stream), none is refused by the agent, and the refused heads never count against the session's flood budget.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
+import { CLIENT_KEY, TUNNEL_ID, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 
 const AGENT_MAX = 8;
 let fake: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
+let rig: TunnelRig;
+
 beforeAll(async () => {
-  fake = await startFakeOllama({ tokens: 5, tokenDelayMs: 20 });
-  relay = await startRelayProc(relayToml());
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: `max_streams = ${AGENT_MAX}`, heartbeat: ["10s", "15s"] }));
+  rig = await startTunnelRig({ fake: { tokens: 5, tokenDelayMs: 20 }, tunnel: `max_streams = ${AGENT_MAX}`, heartbeat: ["10s", "15s"] });
+  ({ fake, relay, daemon } = rig);
 }, 40_000);
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 test("twice the agent's max_streams of concurrent clients through an honest relay are all served: the relay waits for the agent's streams, the agent refuses none", async () => {

@@ -3,26 +3,25 @@
 // DATA and RESETs racing the end of answers cancelled mid-way all come at request rate, which requests give back.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import type { FakeOllama } from "../helpers/fake-ollama.ts";
+import { CLIENT_KEY, TUNNEL_ID, relayToml, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 
 let fake: FakeOllama;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
+let rig: TunnelRig;
+
 beforeAll(async () => {
   // Heartbeats 10 s apart (a tick each 7.5 s): the budget is renewed rarely, so what a tick holds is the tunnel's
   // requests' worth of such frames, thousands of them, not a few milliseconds' worth.
   const toml = relayToml({ extra: 'resume_window = "20s"' }).replace('interval = "300ms"\ntolerance = "1200ms"', 'interval = "10s"\ntolerance = "30s"');
-  fake = await startFakeOllama({ tokens: 20, tokenDelayMs: 1 });
-  relay = await startRelayProc(toml);
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, heartbeat: ["10s", "30s"] }));
+  rig = await startTunnelRig({ fake: { tokens: 20, tokenDelayMs: 1 }, relayToml: toml, heartbeat: ["10s", "30s"] });
+  ({ fake, relay, daemon } = rig);
 }, 40_000);
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 test("a busy honest tunnel (16 clients, streamed answers held for resume, answers cancelled mid-way, large bodies) never trips the budget of frames that carry nothing", async () => {

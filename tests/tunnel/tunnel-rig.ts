@@ -16,12 +16,14 @@ export interface TunnelRigOptions {
   relayToml?: string;
   /** More [tunnel] lines for the daemon. */
   tunnel?: string;
+  /** The daemon's [tunnel.heartbeat] interval and tolerance (default: the tests' quick ones). */
+  heartbeat?: [string, string];
 }
 
 export async function startTunnelRig(o: TunnelRigOptions = {}): Promise<TunnelRig> {
   const fake = await startFakeOllama(o.fake);
   const relay = await startRelayProc(o.relayToml ?? relayToml());
-  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: o.tunnel }));
+  const daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, tunnel: o.tunnel, heartbeat: o.heartbeat }));
   return {
     fake,
     relay,
