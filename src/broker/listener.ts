@@ -17,8 +17,12 @@ import { EXPOSED_HEADERS } from "../core/exposed-headers.ts";
 
 const log = logger("broker");
 
-/** Ollama's default OLLAMA_ORIGINS: local pages and desktop app schemes. */
-const DEFAULT_ORIGIN = /^(https?:\/\/(localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(:\d+)?|(app|file|tauri|vscode-webview|vscode-file):\/\/.*)$/i;
+/**
+ * Ollama's default OLLAMA_ORIGINS: local pages and desktop app schemes. An app scheme's origin is one token: two Origin
+ * lines reach us joined by ", " (Bun), so "app://x, http://evil.example" must not pass as one app:// origin and be
+ * echoed back as the page's grant (Ollama's CORS reads the first line only; a browser sends one).
+ */
+const DEFAULT_ORIGIN = /^(https?:\/\/(localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(:\d+)?|(app|file|tauri|vscode-webview|vscode-file):\/\/[^\s,]*)$/i;
 
 export interface AccessRules {
   /** Any Host is accepted when the listener is not on loopback (like Ollama). */

@@ -42,7 +42,7 @@ describe("loopback literals and localhost are accepted", () => {
 test("configured names (and addresses) are accepted in any case, with any port; nothing else is", () => {
   const configured = hostSet(["Box.LAN", "192.168.7.7", "::5", "bad name", "[fe80::1]"]);
   for (const h of ["box.lan", "BOX.lan:8765", "box.lan.", "192.168.7.7:1", "[::5]", "[0::5]:80", "[fe80::1]"]) expect({ h, ok: hostHeaderAllowed(h, configured) }).toEqual({ h, ok: true });
-  for (const h of ["box.lan.evil.example", "evil.box.lan", "192.168.7.8", "bad name", "[::6]"]) expect({ h, ok: hostHeaderAllowed(h, configured) }).toEqual({ h, ok: false });
+  for (const h of ["box.lan.evil.example", "evil.box.lan", "192.168.7.8", "192.168.7.7.", "192.168.7.7.:80", "bad name", "[::6]"]) expect({ h, ok: hostHeaderAllowed(h, configured) }).toEqual({ h, ok: false });
 });
 
 test("IP literals are parsed exactly", () => {
@@ -56,6 +56,9 @@ test("IP literals are parsed exactly", () => {
   for (const s of ["1:2:3:4:5:6:7", "1::2::3", ":::1", "1:2:3:4:5:6:7:8:9", "::12345", "g::1", "::1.2.3", "1:2:3:4:5:6:7:1.2.3.4"]) expect({ s, v: parseIpv6(s) }).toEqual({ s, v: null });
   expect(parseHost("[::1]:8765")).toEqual({ host: "0:0:0:0:0:0:0:1", kind: "ipv6", port: 8765 });
   expect(parseHost("127.0.0.1.nip.io")).toEqual({ host: "127.0.0.1.nip.io", kind: "name", port: null });
+  // A dotted quad with a trailing dot is neither the address nor a name "127.0.0.1" (which a configured address matched).
+  expect(parseHost("127.0.0.1.")).toBeNull();
+  expect(parseHost("box.lan.")).toEqual({ host: "box.lan", kind: "name", port: null });
 });
 
 test("isLoopbackHost (listen addresses, issuer URLs) parses instead of matching a prefix", () => {

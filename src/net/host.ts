@@ -91,7 +91,12 @@ function parse(value: string): ParsedHost | null {
     s = s.slice(0, colon);
   }
   if (parseIpv4(s)) return { host: s, kind: "ipv4", port };
-  if (s.endsWith(".")) s = s.slice(0, -1);
+  if (s.endsWith(".")) {
+    s = s.slice(0, -1);
+    // "127.0.0.1." is no address here (a browser sends the bare quad; a resolver may look it up as a name), and not
+    // the name "127.0.0.1" either: that would match a configured or listened-on address of that spelling.
+    if (parseIpv4(s)) return null;
+  }
   if (s === "" || s.length > 253 || !s.split(".").every((l) => LABEL.test(l))) return null;
   return { host: s, kind: "name", port };
 }

@@ -405,6 +405,9 @@ describe("security", () => {
     if (!lan.ok) throw new Error("bad");
     await env.daemon.runtime.replace(lan.config);
     expect((await call("GET", "/healthz", { headers: { host: "192.168.7.7:8765" } })).status).toBe(200);
+    // With a trailing dot an address is a name a resolver may look up, never the listened-on address (nor is
+    // "127.0.0.1." loopback): refused here as on the broker's port, though the address itself is allowed.
+    for (const host of ["192.168.7.7.", "192.168.7.7.:8765", "127.0.0.1.", "127.0.0.1.:8765"]) expectError(await call("GET", "/healthz", { headers: { host } }), 403, "host_not_allowed");
     const any = parseConfig(TOML.replace('listen = "127.0.0.1:0"', 'listen = "0.0.0.0:8765"'), env.file);
     if (!any.ok) throw new Error("bad");
     await env.daemon.runtime.replace(any.config);

@@ -129,6 +129,22 @@ describe("Replay (issue 24 item 10)", () => {
     expect(JSON.stringify(got.headers)).not.toContain("[redacted]");
   });
 
+  test("replays what the broker passed on, not more nor less: a DELETE's body (Ollama's /api/delete names its model there) is sent again, and headers the original's Connection named (hop-by-hop, never forwarded upstream) are not", async () => {
+    const body = '{"model":"llama3"}';
+    const r = record({
+      method: "DELETE",
+      path: "/api/delete",
+      bytesIn: body.length,
+      requestBody: body,
+      requestHeaders: { host: "127.0.0.1:11435", connection: "keep-alive, X-Hop", "x-hop": "this connection only", "x-kept": "k", "content-length": String(body.length) },
+    });
+    env.daemon.ctx.events.emit("request.completed", r);
+    const res = await call("POST", `/api/v1/requests/${r.id}/replay`, AUTH);
+    expect(res.status).toBe(200);
+    const got = sent.at(-1)!;
+    expect({ method: got.method, path: new URL(got.url).pathname, body: got.body, hop: got.headers["x-hop"] ?? null, kept: got.headers["x-kept"] }).toEqual({ method: "DELETE", path: "/api/delete", body, hop: null, kept: "k" });
+  });
+
   test("refused for an unknown id (404) and a body not kept whole (409); nothing is sent", async () => {
     const before = sent.length;
     expect((await call("POST", "/api/v1/requests/nope/replay", AUTH)).status).toBe(404);

@@ -122,6 +122,25 @@ describe("request smuggling, on every listener", () => {
     expect(refused.statuses).toEqual([403]);
   });
 
+  test("absolute-form spellings (an upper-case scheme, userinfo naming a loopback address, no path at all) are read alike: the path is routed, the authority neither judged nor passed on, on the broker and through the relay", async () => {
+    const body = JSON.stringify({ model: "llama3.2:1b", prompt: "absolute", stream: false });
+    const post = (target: string, auth = "") => `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const relayTarget = targets[2]!;
+    const cases: [string, number, string, string][] = [
+      ["an upper-case scheme", targets[0]!.port(), post("HTTP://evil.example/api/generate"), "POST /api/generate"],
+      ["userinfo naming a loopback address", targets[0]!.port(), post("http://127.0.0.1@evil.example/api/generate"), "POST /api/generate"],
+      ["no path at all", targets[0]!.port(), "GET http://evil.example HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", "GET /"],
+      ["through the relay", relayTarget.port(), post(`http://evil.example/t/${TUNNEL_ID}/api/generate`, relayTarget.auth), "POST /api/generate"],
+    ];
+    for (const [name, port, bytes, upstream] of cases) {
+      const before = fake.requests.length;
+      const r = await raw(port, bytes);
+      expect({ name, statuses: r.statuses }).toEqual({ name, statuses: [200] });
+      const seen = fake.requests.slice(before);
+      expect({ name, seen: seen.map((q) => `${q.method} ${q.path}`), evil: seen.some((q) => JSON.stringify(q.headers).includes("evil")) }).toEqual({ name, seen: [upstream], evil: false });
+    }
+  });
+
   test("CONNECT (what a client given a listener as its HTTPS proxy sends): 400 naming CONNECT, not the Host, on every listener", async () => {
     for (const t of targets) {
       const before = fake.requests.length;

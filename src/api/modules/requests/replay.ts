@@ -11,7 +11,11 @@ export const REPLAY_HEADER = "x-c2l-replay-of";
 /** Never copied into a replay: framing the broker sets itself, and the client's connection's own headers. */
 const NOT_REPLAYED = new Set<string>([...HOP_BY_HOP, "host", "content-length", "origin", "referer", "expect", REPLAY_HEADER]);
 
-const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
+/**
+ * Methods whose body the broker does not pass on (and a Request cannot carry): a DELETE's is read and forwarded (Ollama's
+ * /api/delete names its model there), so it is replayed.
+ */
+const BODYLESS = new Set(["GET", "HEAD"]);
 
 /** Why a record cannot be replayed, or null: a request with a body needs that body captured whole. */
 export function replayProblem(r: RequestRecord): string | null {
@@ -25,7 +29,11 @@ export function replayProblem(r: RequestRecord): string | null {
 /** The headers a replay sends: what the client sent minus credentials (redacted, never known here) and framing. */
 export function replayHeaders(r: RequestRecord): Headers {
   const out = new Headers();
-  for (const [k, v] of Object.entries(r.requestHeaders ?? {})) if (v !== HEADER_REDACTED && !NOT_REPLAYED.has(k) && !v.endsWith("…")) out.set(k, v);
+  const all = r.requestHeaders ?? {};
+  // The headers the original's Connection named were hop-by-hop: the broker never passed them on, so neither does a replay
+  // (without its Connection they would reach the upstream).
+  const named = all.connection?.toLowerCase().split(",").map((s) => s.trim()) ?? [];
+  for (const [k, v] of Object.entries(all)) if (v !== HEADER_REDACTED && !NOT_REPLAYED.has(k) && !named.includes(k) && !v.endsWith("…")) out.set(k, v);
   if (r.requestBody !== undefined && !out.has("content-type")) out.set("content-type", "application/json");
   out.set(REPLAY_HEADER, r.id);
   return out;
