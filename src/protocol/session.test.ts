@@ -916,3 +916,26 @@ describe("frames that carry nothing (the flood budget)", () => {
     expect(session.closed?.reason).toMatch(/^flood: /);
   });
 });
+
+test("a session this side closes keeps its own reason when the transport reports the close from inside close() (Bun's server WebSocket does)", () => {
+  for (const [code, reason] of [
+    ["replaced", "another connection for this tunnel replaced this one"],
+    ["heartbeat_timeout", "no frame from the peer"],
+    ["normal", "going away: all streams finished"],
+  ] as const) {
+    const infos: SessionCloseInfo[] = [];
+    const relay: Session = new Session({
+      role: "relay",
+      // ws.close() runs the server's close handler before it returns, which tells the session its transport closed.
+      sink: { send: () => {}, close: (c, r) => relay.transportClosed(`websocket closed (${c}: ${r})`) },
+      onClose: (i) => infos.push(i),
+    });
+    relay.close(code, reason);
+    expect(infos).toEqual([{ code, reason, remote: false }]);
+  }
+  // A transport that closes on its own is still the transport's.
+  const infos: SessionCloseInfo[] = [];
+  const lost = new Session({ role: "relay", sink: { send: () => {}, close: () => {} }, onClose: (i) => infos.push(i) });
+  lost.transportClosed("websocket closed (1006)");
+  expect(infos).toEqual([{ code: "transport_closed", reason: "websocket closed (1006)", remote: true }]);
+});

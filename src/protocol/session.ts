@@ -135,6 +135,12 @@ export class Session {
   private readonly lastPing: Instant;
   private timer: unknown = null;
   private closedInfo: SessionCloseInfo | null = null;
+  /**
+   * Why this side is closing the session, set before the transport is told to close: Bun runs a server WebSocket's
+   * close handler inside ws.close(), so the relay heard "transport closed" before its own reason and recorded every
+   * close it made (replaced, going away, heartbeat timeout) as transport_closed.
+   */
+  private closing: SessionCloseInfo | null = null;
   private draining = false;
   private peerDraining = false;
   /** The peer said GO_AWAY "normal": it is leaving on purpose (the agent stopping), not lost. */
@@ -217,7 +223,7 @@ export class Session {
 
   /** The transport ended underneath us. */
   transportClosed(reason: string): void {
-    this.finish({ code: "transport_closed", reason, remote: true });
+    this.finish(this.closing ?? { code: "transport_closed", reason, remote: true });
   }
 
   private dispatch(f: Frame): void {
@@ -670,8 +676,9 @@ export class Session {
     if (!remote && !(this.draining && code === "normal")) this.sendFrame({ type: "GO_AWAY", stream: 0, body: { code, reason } });
     // What is urgent leaves (the GO_AWAY); queued DATA of streams that are failing now does not.
     this.emit(this.sched.takeUrgent());
+    this.closing = { code, reason, remote };
     this.opts.sink.close(CLOSE_CODES[code].code, `${code}: ${reason}`.slice(0, 120));
-    this.finish({ code, reason, remote });
+    this.finish(this.closing);
   }
 
   /** What a stream of this session fails with once it closed. */

@@ -194,3 +194,32 @@ test("Redis refusing the owner's writes alone (its ACL user lost them): the agen
   expect(mover).not.toBe(owner.id);
   expect(logs()).not.toMatch(/replaced|displaced/);
 }, 60_000);
+
+test("every other node's Redis link blipping just after the split (a command timed out, reconnected at once) does not hold the cut-off node back: its agent moves before the lease lapses, no other node answers 502", async () => {
+  const holder = await until(leaseHolder, 10_000, "a node to hold the tunnel");
+  const cut = cluster.nodes.find((n) => n.id === holder)!;
+  const others = cluster.nodes.filter((n) => n !== cut);
+  for (const n of cluster.nodes) await until(async () => (await tags(n)).status === 200, 10_000, `${n.id} to reach the agent`);
+  redisLinks.get(cut.id)!.silence();
+  // The others' connections to Redis die now (their next command times out) and their reconnects get through: a blip.
+  for (const n of others) redisLinks.get(n.id)!.silence(), redisLinks.get(n.id)!.heal();
+  const seen: number[] = [];
+  try {
+    await until(
+      async () => {
+        const now = await Promise.all(others.map(tags));
+        seen.push(...now.map((s) => s.status));
+        return now.every((s) => s.status === 200 && s.owner !== cut.id && s.owner === now[0]!.owner);
+      },
+      15_000,
+      `the other nodes to be served by a node other than ${cut.id}`,
+    );
+    // Before, the blip started the others' uptime over, so none could vouch for Redis until a whole lease_ttl later:
+    // the cut-off node's lease lapsed first, and every other node answered 502 tunnel_offline in between.
+    expect(seen.filter((s) => s === 502)).toEqual([]);
+    expect(others.some((n) => /cluster Redis unreachable/.test(n.stderr()))).toBe(true);
+  } finally {
+    redisLinks.get(cut.id)!.heal();
+  }
+  await until(async () => (await readyz(cut)).status === 200, 10_000, `${cut.id} to be ready again`);
+}, 60_000);

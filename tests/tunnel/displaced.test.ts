@@ -63,6 +63,10 @@ test("two agents on one token: the newer keeps the tunnel, the older stands down
   expect(newer.count(DISPLACED_LOG)).toBe(0);
   // Bounded: the first connects of both, the one reconnect each gets, nothing more.
   expect(await relayConnects()).toBeLessThanOrEqual(4);
+  // The relay records the sessions it closed for the newer connection as replaced, in its own words: Bun runs the
+  // socket's close handler inside ws.close(), and every close the relay made was logged as transport_closed before.
+  expect(relay.count(/^\S+Z info relay: agent disconnected tunnel=alice code=replaced reason="another connection for this tunnel replaced this one"/)).toBeGreaterThanOrEqual(1);
+  expect(relay.stderr()).not.toMatch(/agent disconnected tunnel=alice code=transport_closed reason="websocket closed \(\d+: replaced/);
 
   // The user takes the tunnel back on the displaced machine: the other one (replaced twice within the window) stands down.
   const res = await fetch(`${older.urls.api}/api/v1/tunnel/restart`, { method: "POST", headers: { Authorization: `Bearer ${await apiToken(older)}` } });

@@ -5,26 +5,26 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { hashToken } from "../../src/relay/auth.ts";
 import type { DaemonProc } from "../helpers/daemon.ts";
-import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
-import { CLIENT_KEY, TUNNEL_ID, cleanup, daemonToml, relayToml, startAgentDaemon, startRelayProc, type RelayProc } from "./helpers.ts";
+import { CLIENT_KEY, TUNNEL_ID, relayToml, type RelayProc } from "./helpers.ts";
+import { startTunnelRig, type TunnelRig } from "./tunnel-rig.ts";
 
 const OTHER_KEY = "other-client-key-for-tests-01234";
-let fake: FakeOllama;
+let rig: TunnelRig;
 let relay: RelayProc;
 let daemon: DaemonProc;
 
 beforeAll(async () => {
   // A whole (stream:false) answer's head comes after its 20 tokens, 1 s: every abort below is before it.
-  fake = await startFakeOllama({ tokens: 20, tokenDelayMs: 50 });
-  relay = await startRelayProc(relayToml().replace(`client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]`, `client_key_sha256 = ["${hashToken(CLIENT_KEY)}", "${hashToken(OTHER_KEY)}"]`));
-  // The default heartbeats: the agent's budget a 3.75 s tick, as a daemon has it.
-  daemon = await startAgentDaemon(daemonToml({ upstream: fake.url, relayUrl: `${relay.url.replace(/^http/, "ws")}/agent`, heartbeat: ["10s", "15s"] }));
+  rig = await startTunnelRig({
+    fake: { tokens: 20, tokenDelayMs: 50 },
+    relayToml: relayToml().replace(`client_key_sha256 = ["${hashToken(CLIENT_KEY)}"]`, `client_key_sha256 = ["${hashToken(CLIENT_KEY)}", "${hashToken(OTHER_KEY)}"]`),
+    // The default heartbeats: the agent's budget a 3.75 s tick, as a daemon has it.
+    heartbeat: ["10s", "15s"],
+  });
+  ({ relay, daemon } = rig);
 }, 40_000);
 afterAll(async () => {
-  await daemon?.stop();
-  await relay?.stop();
-  await fake?.stop();
-  cleanup(relay?.dir, daemon?.home);
+  await rig?.stop();
 });
 
 test("a client aborting its calls within 20 ms, hundreds a second, is refused 429 (rapid reset) by the relay before the agent's budget cuts the tunnel; another client is served throughout", async () => {

@@ -24,6 +24,7 @@ import { NodeRegistry, type NodeInfo } from "./node-registry.ts";
 import { askNode, type NodeAnswer } from "./node-probe.ts";
 import { ENTRY_NODE_HEADER, OWNER_NODE_HEADER, bodiless, ownerUnreachable, resumeAt, sendToOwner, signedHeaders, smallBody } from "./owner-forward.ts";
 import { SharedRateWindow } from "./rate-window.ts";
+import { RedisUptime } from "./redis-uptime.ts";
 import { SplitWatch } from "./split-watch.ts";
 import { RedisDown, RedisLink, type RedisTls } from "./redis-link.ts";
 import { writeRefusal } from "./write-refusal.ts";
@@ -132,8 +133,8 @@ export class RelayCluster implements ClusterRouting {
   private checkingRedis: Promise<{ node: string; redis: "up" | "down"; up_ms: number }> | null = null;
   /** Agents refused while standing aside, by tunnel: the first and the latest refusal of their run of attempts. */
   private readonly refusedAgents = new Map<string, { first: number; last: number }>();
-  /** Since when Redis has taken this node's writes without a break (null: it does not now). */
-  private upSince: number | null = null;
+  /** How long Redis has taken this node's writes without a break longer than a blip (redis-uptime.ts). */
+  private readonly uptime: RedisUptime;
   /**
    * Whether this node has reached Redis since it started. Before it has, it knows no other node (the members are read
    * from Redis), so it can neither ask whether they reach Redis (split-watch.ts) nor find a tunnel's owner: an agent it
@@ -151,6 +152,7 @@ export class RelayCluster implements ClusterRouting {
     this.keys = clusterKeys(secret);
     const prefix = clusterPrefix(this.keys);
     this.ms = relayMs(d.config).cluster;
+    this.uptime = new RedisUptime(this.ms.lease_ttl / 3);
     this.nodeId = c.node_id || `${hostname()}-${process.pid}`;
     // By default the internal listener's own address, "localhost" as the 127.0.0.1 it is bound at (a peer resolving
     // localhost to ::1 would find nothing there).
@@ -199,7 +201,7 @@ export class RelayCluster implements ClusterRouting {
   private refused(e: unknown): boolean {
     const why = writeRefusal(e);
     if (!why) return false;
-    this.upSince = null;
+    this.uptime.down();
     if (this.refusing === null) {
       this.d.metrics.redisUp.set(0);
       this.owners.clear();
@@ -210,7 +212,7 @@ export class RelayCluster implements ClusterRouting {
   }
 
   private writesAccepted(): void {
-    this.upSince ??= performance.now();
+    this.uptime.up();
     if (this.refusing === null) return;
     this.refusing = null;
     this.d.metrics.redisUp.set(1);
@@ -472,7 +474,7 @@ export class RelayCluster implements ClusterRouting {
         return "down" as const;
       }
     })()
-      .then((redis) => ({ node: this.nodeId, redis, up_ms: redis === "up" && this.upSince !== null ? Math.round(performance.now() - this.upSince) : 0 }))
+      .then((redis) => ({ node: this.nodeId, redis, up_ms: redis === "up" ? this.uptime.ms() : 0 }))
       .finally(() => (this.checkingRedis = null));
     return this.checkingRedis;
   }
@@ -542,7 +544,8 @@ export class RelayCluster implements ClusterRouting {
 
   private onRedisState(up: boolean, reason: string): void {
     if (up) this.connectFailure = "";
-    this.upSince = up ? performance.now() : null;
+    if (up) this.uptime.up();
+    else this.uptime.down();
     this.d.metrics.redisUp.set(up && this.refusing === null ? 1 : 0);
     this.owners.clear();
     if (up) {
