@@ -264,6 +264,11 @@ export class Broker implements BrokerService {
     return modelIndex([...this.entries.values()].filter((e) => e.upstream.enabled && e.upstream.usable).map((e) => e.upstream));
   }
 
+  refuseQueued(keyHash: string, why: Error): number {
+    // The gate's buckets are the keys' hashes (pipeline/route.ts).
+    return this.gate.refuseBucket(keyHash, why);
+  }
+
   serves(model: string): boolean {
     if (this.aliases.has(model)) return true;
     for (const e of this.entries.values()) if (e.upstream.serves(model)) return true;
