@@ -323,7 +323,7 @@ test("streams aborted through the relay (ollama and openai clients) stop at the 
   }
 }, 30_000);
 
-test("a key revoked while its calls wait in the queue: they are refused (401) when their turn comes, never reaching the upstream; a call already running finishes", async () => {
+test("a key revoked while its calls wait in the queue: they are refused (401), never reaching the upstream; a call already running finishes", async () => {
   const leaked = await key("leaked");
   fake.options.tokenDelayMs = 1000;
   // The key's own call holds the one slot (3 tokens, 3 s); two more wait, one of them an OpenAI stream (its head at once).
