@@ -2,11 +2,17 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { processAlive, writeFailure } from "./atomic-write.ts";
-import { realClock, type Clock } from "../core/clock.ts";
 
 /** A lock older than this was left by a process that died holding it (a change takes milliseconds, a slow fsync seconds). */
 const STALE_MS = 5_000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** The two clocks the wait reads (src/core/clock.ts' Clock has the same shape; src/config does not import src/core). */
+export interface LockClock {
+  now(): number;
+  monotonic?(): number;
+}
+const SYSTEM_CLOCK: LockClock = { now: () => Date.now(), monotonic: () => performance.now() };
 
 /**
  * Runs `fn` while holding `<path>.lock`, made with O_EXCL: a read-change-write of `path` by another process waits
@@ -18,7 +24,7 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * lock look STALE_MS old and broken, two writers at once. The wall clock is read once per lock seen, for its age
  * (a file's mtime is wall time): how long it has been held since is counted on the monotonic clock.
  */
-export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS + 1000, clock: Pick<Clock, "now" | "monotonic"> = realClock): T {
+export function withFileLock<T>(path: string, fn: () => T, timeoutMs = STALE_MS + 1000, clock: LockClock = SYSTEM_CLOCK): T {
   const mono = () => clock.monotonic?.() ?? clock.now();
   const lock = `${path}.lock`;
   try {
