@@ -11,7 +11,7 @@ import type { Services } from "../core/component.ts";
 import { Exchange } from "./exchange.ts";
 import { HealthMonitor, healthSettings } from "./health-monitor.ts";
 import { upstreamHeaders } from "./headers.ts";
-import { anthropicModelList, wantsAnthropicList } from "./dialects/anthropic/model-list.ts";
+import { anthropicModelInfo, anthropicModelList, oneModelId, wantsAnthropicList } from "./dialects/anthropic/model-list.ts";
 import { convertListing, mergeOllamaModels, mergeOpenAiModels, modelIndex, type Listing } from "./model-merge.ts";
 import { brokerError, errorResponse, proxy, type ProxyDeps } from "./proxy-handler.ts";
 import { quality, qualityLatency } from "./quality.ts";
@@ -28,8 +28,11 @@ import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import { queryKeyRefusal } from "./query-key.ts";
-import { HttpError } from "../core/http-error.ts";
+import { HttpError, type ErrorCode } from "../core/http-error.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
+
+/** What an Anthropic client asked of the model list: a page (`query`), or one model (`id`). */
+type AnthropicAsk = { query: string; id: string | null };
 
 const log = logger("broker");
 const QUALITY_TICK_MS = 1000;
@@ -261,6 +264,11 @@ export class Broker implements BrokerService {
     return modelIndex([...this.entries.values()].filter((e) => e.upstream.enabled && e.upstream.usable).map((e) => e.upstream));
   }
 
+  refuseQueued(keyHash: string, why: Error): number {
+    // The gate's buckets are the keys' hashes (pipeline/route.ts).
+    return this.gate.refuseBucket(keyHash, why);
+  }
+
   serves(model: string): boolean {
     if (this.aliases.has(model)) return true;
     for (const e of this.entries.values()) if (e.upstream.serves(model)) return true;
@@ -307,14 +315,21 @@ export class Broker implements BrokerService {
       // of a listing reaches the upstream's unfiltered list past a key's model list.
       const route = routeOf(path);
       const what = route === "/api/tags" ? "ollama-tags" : route === "/api/ps" ? "ollama-ps" : route === "/v1/models" ? "openai" : null;
-      if (what) return this.listing(req, source, route, what, gateway, admitted, what === "openai" && wantsAnthropicList(req.headers) ? search : null);
+      if (what) return this.listing(req, source, route, what, gateway, admitted, what === "openai" && wantsAnthropicList(req.headers) ? { query: search, id: null } : null);
+      // An Anthropic client's models.retrieve: answered from the merged list in its shape, as its models.list is (an
+      // upstream's own /v1/models/{id} answers in OpenAI's). An OpenAI client's goes to the upstream as before.
+      const id = wantsAnthropicList(req.headers) ? oneModelId(route, path) : null;
+      if (id !== null) return this.listing(req, source, path, "openai", gateway, admitted, { query: "", id });
     }
     return proxy(this.deps, req, source, path, search, admitted, headerJson);
   }
 
   /** GET /api/tags, /api/ps and /v1/models: the upstreams' lists merged, as this caller may see them. */
-  /** `anthropic`: the query of an Anthropic client's GET /v1/models (its list is answered in Anthropic's shape), else null. */
-  private async listing(req: Request, source: "local" | "tunnel", path: string, what: "ollama-tags" | "ollama-ps" | "openai", gateway: GatewayService | undefined, admitted: Admitted | null, anthropic: string | null = null): Promise<Response> {
+  /**
+   * `anthropic`: an Anthropic client's GET /v1/models (its query: the list is answered in Anthropic's shape) or
+   * GET /v1/models/{id} (the one model, in that shape), else null.
+   */
+  private async listing(req: Request, source: "local" | "tunnel", path: string, what: "ollama-tags" | "ollama-ps" | "openai", gateway: GatewayService | undefined, admitted: Admitted | null, anthropic: AnthropicAsk | null = null): Promise<Response> {
     if (admitted) {
       try {
         gateway!.authorize(admitted, undefined);
@@ -357,9 +372,11 @@ export class Broker implements BrokerService {
    * anyway: a health check may not have noticed a recovery yet, and a list that answers is the truth. With `shown`,
    * only the entries it passes.
    */
-  private async mergedList(path: string, what: Listing, shown: ((name: string) => boolean) | null, anthropic: string | null = null): Promise<Response> {
+  private async mergedList(path: string, what: Listing, shown: ((name: string) => boolean) | null, anthropic: AnthropicAsk | null = null): Promise<Response> {
+    // An Anthropic client's errors in its shape (the route alone would say OpenAI's).
+    const fail = (code: ErrorCode, message: string) => (anthropic !== null ? new HttpError(code, message).render("anthropic") : brokerError(path, code, message));
     const enabled = routeOrder(this.upstreamObjects(), null);
-    if (enabled.length === 0) return brokerError(path, "no_upstream", "no upstream is enabled in the broker's configuration");
+    if (enabled.length === 0) return fail("no_upstream", "no upstream is enabled in the broker's configuration");
     const notDown = enabled.filter((u) => u.state !== "down");
     const ups = notDown.length ? notDown : enabled;
     const timeoutMs = resolved(this.config).health.timeout;
@@ -404,11 +421,16 @@ export class Broker implements BrokerService {
       }),
     );
     const ok = results.filter((r) => r !== null);
-    if (ok.length === 0) return brokerError(path, "upstream_error", `no upstream answered with its model list: ${failures.join("; ") || "none lists models in this form"}`);
+    if (ok.length === 0) return fail("upstream_error", `no upstream answered with its model list: ${failures.join("; ") || "none lists models in this form"}`);
     if (what === "openai") {
       const merged = mergeOpenAiModels(ok);
       const data = onlyShown(listWithAliases(merged.data, this.aliases, "id"), "id", shown);
-      return Response.json(anthropic !== null ? anthropicModelList(data, new URLSearchParams(anthropic)) : { ...merged, data });
+      if (anthropic?.id != null) {
+        const one = data.find((e) => e.id === anthropic.id);
+        // Not listed, or not for this key: as Anthropic's API answers a model it does not know.
+        return one ? Response.json(anthropicModelInfo(one)) : fail("not_found", `model "${anthropic.id}" is not served by any upstream${shown ? " this key may use" : ""}`);
+      }
+      return Response.json(anthropic !== null ? anthropicModelList(data, new URLSearchParams(anthropic.query)) : { ...merged, data });
     }
     const merged = mergeOllamaModels(ok);
     const models = what === "ollama-tags" ? listWithAliases(merged.models, this.aliases, "name") : merged.models;

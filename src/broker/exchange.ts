@@ -202,8 +202,9 @@ export class Exchange {
   bodyRead = 0;
   sentAt = 0;
 
-  /** Numbered at once, spelled out only when a record is emitted. */
+  /** Numbered at once, spelled out only when a record is emitted or an answer names it (requestId). */
   private readonly seq = ++nextId;
+  private id = "";
   /** When the request's clock starts: construction, then (pipeline) the moment its body was read, as ttfb and duration exclude the upload. */
   started = performance.now();
   readonly time = Date.now();
@@ -709,11 +710,23 @@ export class Exchange {
     return out;
   }
 
+  /**
+   * The request's id, as its record (the inspector, the usage rows) carries it: spelled once, on first use, for the
+   * answer's request-id header (pipeline/request-id.ts) and the record alike.
+   */
+  requestId(): string {
+    if (this.id === "") {
+      stampFor(this.time);
+      this.id = this.seq.toString(36) + "-" + stamp36;
+    }
+    return this.id;
+  }
+
   private emit(durationMs: number, tokensPerSec: number | null): void {
     if (!this.events.heard("request.completed")) return;
     stampFor(this.time);
     const rec: RequestRecord = {
-      id: this.seq.toString(36) + "-" + stamp36,
+      id: this.requestId(),
       time: stampIso,
       source: this.source,
       method: this.method,

@@ -262,3 +262,21 @@ test("reroute (a reload): every waiter leaves with Rerouted in the order it wait
   expect(g.stats.queued).toBe(queued);
   expect(((await again.catch((e) => e)) as HttpError).message).toContain("queue_timeout");
 });
+
+test("refuseBucket: a revoked key's waiting requests (here and through the tunnel) leave the queue with the reason now; the others keep their turn", async () => {
+  const g = gate();
+  const a = up("a", 1);
+  g.acquire([a], who("x"), null);
+  const why = new HttpError("unauthorized", "revoked");
+  const outcome = (p: Grant<typeof a> | Promise<Grant<typeof a>>) => (p as Promise<Grant<typeof a>>).then(() => "granted", (e) => e);
+  const revokedHere = outcome(g.acquire([a], who("gone"), null));
+  const other = outcome(g.acquire([a], who("kept"), null));
+  const revokedRemote = outcome(g.acquire([a], who("gone", false), null));
+  expect(g.length).toBe(3);
+  expect(g.refuseBucket("gone", why)).toBe(2);
+  expect([await revokedHere, await revokedRemote]).toEqual([why, why]);
+  expect(g.length).toBe(1);
+  g.release(a, who("x"));
+  expect(await other).toBe("granted");
+  expect(g.refuseBucket("nobody", why)).toBe(0);
+});

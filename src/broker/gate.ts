@@ -229,6 +229,16 @@ export class Gate<U extends Slotted> {
   }
 
   /**
+   * The requests of `bucket` waiting now leave the queue with `why`, in the order they waited: its key was revoked, so
+   * they are refused at once, not when their turn comes (and hold no place meanwhile). Returns how many.
+   */
+  refuseBucket(bucket: string, why: unknown): number {
+    const all = this.classes.flatMap((cls) => cls.get(bucket) ?? []).sort((a, b) => a.since - b.since);
+    for (const w of all) this.drop(w, why);
+    return all.length;
+  }
+
+  /**
    * A reload swapped the routing table: every request waiting leaves the queue with Rerouted(next), in the order it
    * waited, for its caller to route by the new table (an upstream the reload removed is then never its target) and
    * wait again with its old start. Returns how many were waiting.

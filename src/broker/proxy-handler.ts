@@ -20,6 +20,7 @@ import type { ReplayBudget } from "./replay-budget.ts";
 import type { RoutingTable } from "./routing-table.ts";
 import type { Upstream } from "./upstream.ts";
 import { queuedSseResponse } from "./queued-sse.ts";
+import { nameRequest } from "./pipeline/request-id.ts";
 import { countRefusal } from "./refusal-metrics.ts";
 import { admit } from "./pipeline/admit.ts";
 import { requestDialect } from "./pipeline/answer-error.ts";
@@ -91,6 +92,10 @@ export async function proxy(
   const first = firstGrant(ex, gate);
   if (first instanceof Response) return first;
   // A streaming OpenAI request that has to wait gets its head now, and SSE comments while it waits.
-  if (first instanceof Promise && ex.sseStream) return queuedSseResponse(attempt(ex, gate, first, relayAnswer, deps.table), gate.length);
+  if (first instanceof Promise && ex.sseStream) {
+    const head = queuedSseResponse(attempt(ex, gate, first, relayAnswer, deps.table), gate.length);
+    nameRequest(ex, head.headers);
+    return head;
+  }
   return attempt(ex, gate, first, relayAnswer, deps.table);
 }

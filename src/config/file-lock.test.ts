@@ -43,3 +43,30 @@ test("a fresh lock whose holder is gone (killed mid-change) is broken at once; a
   writeFileSync(`${file}.lock`, "1\n"); // pid 1 runs
   expect(() => withFileLock(file, () => "ran", 50)).toThrow(`${file}.lock is held by another process`);
 });
+
+test("a wall clock set forward while waiting does not make a live holder's fresh lock look stale (it is waited for, not broken)", () => {
+  const file = fileIn();
+  writeFileSync(`${file}.lock`, "1\n"); // pid 1 runs: a live holder, its lock just made
+  // What a clock set an hour on (NTP, a user) looks like to this process: every read after the first is an hour later.
+  const realNow = Date.now;
+  let reads = 0;
+  Date.now = () => realNow() + (reads++ > 0 ? 3_600_000 : 0);
+  try {
+    // Before: the lock's age read an hour, past STALE_MS: the live holder's lock was removed and this change ran beside it.
+    expect(() => withFileLock(file, () => "ran", 50)).toThrow(`${file}.lock is held by another process`);
+  } finally {
+    Date.now = realNow;
+  }
+  expect(existsSync(`${file}.lock`)).toBe(true);
+});
+
+test("a wall clock set back while waiting does not stretch the wait: the deadline is on the monotonic clock", () => {
+  const file = fileIn();
+  writeFileSync(`${file}.lock`, "1\n");
+  let wall = Date.now();
+  let monoReads = 0;
+  // Each monotonic read is 10 ms on; the wall clock goes an hour back at every read.
+  const clock = { now: () => (wall -= 3_600_000), monotonic: () => 10 * monoReads++ };
+  expect(() => withFileLock(file, () => "ran", 50, clock)).toThrow(`${file}.lock is held by another process`);
+  expect(monoReads).toBeLessThan(20);
+});

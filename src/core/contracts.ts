@@ -412,6 +412,8 @@ export interface BrokerService {
   handle(req: Request, source: "local" | "tunnel", peer?: string | null): Promise<Response> | Response;
   /** The queue in front of the upstreams (max_parallel). */
   queue?(): QueueStatus;
+  /** A key was revoked: the requests it has waiting in the queue (by its hash) are answered with `why` now. Returns how many. */
+  refuseQueued?(keyHash: string, why: Error): number;
 }
 
 export interface TunnelControl {

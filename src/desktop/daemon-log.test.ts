@@ -1,6 +1,6 @@
 // The tray-started daemon's log file: appended to, private, and moved aside once past its bound so it cannot grow without end.
 import { afterAll, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeDaemonLog, openDaemonLog } from "./daemon-log.ts";
@@ -30,4 +30,18 @@ test("past the bound at a start, the old log becomes daemon.log.1 (replacing the
   expect(readFileSync(file, "utf8")).toBe("new\n");
   expect(readFileSync(file + ".1", "utf8")).toBe("x".repeat(101));
   expect(existsSync(file)).toBe(true);
+});
+
+test("a log (and its older one) left readable by others is made 0600 at the next start, its lines kept", () => {
+  const file = join(dir, "wide.log");
+  writeFileSync(file, "before\n");
+  writeFileSync(file + ".1", "older\n");
+  chmodSync(file, 0o644);
+  chmodSync(file + ".1", 0o644);
+  const { fd } = openDaemonLog(file, 100);
+  writeSync(fd, "after\n");
+  closeDaemonLog(fd);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(statSync(file + ".1").mode & 0o777).toBe(0o600);
+  expect(readFileSync(file, "utf8")).toBe("before\nafter\n");
 });

@@ -226,7 +226,7 @@ export class Admission {
       return;
     }
     const current = this.store.get(key.name);
-    if (current?.hash !== key.hash) throw new HttpError("unauthorized", `the API key "${key.name}" was revoked while its request waited in the queue`);
+    if (current?.hash !== key.hash) throw revokedWhileQueued(key.name);
     if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at} while its request waited in the queue`);
     if (current.tokens_per_day > 0) {
       const used = this.tokensToday(key.name);
@@ -288,4 +288,9 @@ export class Admission {
     w.push(now);
     return now;
   }
+}
+
+/** The answer of a request that waited in the queue while its key was revoked (at its turn, or at once: component.ts). */
+export function revokedWhileQueued(name: string): HttpError {
+  return new HttpError("unauthorized", `the API key "${name}" was revoked while its request waited in the queue`);
 }

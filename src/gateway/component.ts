@@ -6,9 +6,10 @@ import type { ComponentFactory } from "../core/component.ts";
 import type { GatewayService } from "../core/contracts.ts";
 import { ListenError } from "../core/listen-error.ts";
 import { logger } from "../core/log.ts";
-import { Admission } from "./admission.ts";
+import { Admission, revokedWhileQueued } from "./admission.ts";
 import { BlobGrants } from "./blob-grants.ts";
 import { KeyStore } from "./key-store.ts";
+import { watchKeysFile } from "./keys-file-watch.ts";
 import { createKey, keyInfo } from "./keys.ts";
 import { MAX_MODELS_PER_DAY, OTHER_MODEL, UsageLedger } from "./usage-ledger.ts";
 import { BoundedLabels } from "./bounded-labels.ts";
@@ -45,7 +46,16 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
     const blobs = new BlobGrants(join(dirname(ledger.file), "blobs.json"));
     const admission = new Admission(store, () => ctx.config.current().proxy.require_key, Date.now, (k) => ledger.tokensToday(k), blobs);
     let off: (() => void) | null = null;
+    let unwatch: (() => void) | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    // A key revoked (here, or by the CLI: watchKeysFile) stops what it has waiting in the queue now, in each caller's
+    // dialect, rather than each request being refused when its turn comes (it held a place until then).
+    store.onRemoved = (gone) => {
+      for (const k of gone) {
+        const n = ctx.services.broker?.refuseQueued?.(k.hash, revokedWhileQueued(k.name)) ?? 0;
+        if (n > 0) log.info("refused the requests a revoked key had waiting in the queue", { name: k.name, requests: n });
+      }
+    };
     // A full disk stays full for hours while traffic goes on: one warn line per cause, not one every FLUSH_MS (the
     // tries after it are debug lines), and one line when the file is written again.
     let unwrittenWhy: string | null = null;
@@ -97,6 +107,7 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
         if (store.lastError) log.warn(store.lastError);
         const refusal = openWithoutKeys(ctx.config.current(), store);
         if (refusal) throw new ListenError("proxy.require_key", refusal);
+        unwatch = watchKeysFile(store);
         if (ctx.config.current().proxy.require_key === "never" && !isLoopbackHost(splitListen(ctx.config.current().proxy.listen).hostname))
           log.warn("the broker listens beyond loopback with require_key = never: every machine on that network may use it without a key");
         off = ctx.events.on("request.completed", (e) => {
@@ -121,6 +132,8 @@ export function createGatewayComponent(file?: string, usageFile?: string): Compo
       async stop() {
         off?.();
         off = null;
+        unwatch?.();
+        unwatch = null;
         if (timer) clearTimeout(timer);
         timer = null;
         try {

@@ -35,6 +35,11 @@ export class KeyStore {
   private checkedAt = -Infinity;
   /** Why the file was last refused, or null when it was read. */
   lastError: string | null = null;
+  /**
+   * Told of the keys a change took away (revoked here, or by another process whose write this one read), by the
+   * records they had: the daemon refuses what they have waiting in the broker's queue at once.
+   */
+  onRemoved: ((gone: KeyRecord[]) => void) | null = null;
 
   constructor(
     readonly file: string = defaultKeysFile(),
@@ -89,8 +94,12 @@ export class KeyStore {
   }
 
   private install(records: KeyRecord[]): void {
+    const before = this.records;
     this.records = records;
     this.byHash = new Map(records.map((r) => [r.hash, r]));
+    if (this.onRemoved === null) return;
+    const gone = before.filter((r) => !this.byHash.has(r.hash));
+    if (gone.length) this.onRemoved(gone);
   }
 
   private write(records: KeyRecord[]): void {

@@ -16,6 +16,25 @@ export function unreachable(host: string, port: number, e: NodeJS.ErrnoException
   return `${host.includes(":") ? `[${host}]` : host}:${port}: ${why ? `${why} (${e.code})` : e.message}`;
 }
 
+/**
+ * The system's code for a TCP connection to `host`:`port` that node:net failed with `code`. Bun's node:net (and
+ * Bun.connect) says ECONNREFUSED, "nothing listens on that port", for every connection that fails before it opens: a
+ * network with no route (ENETUNREACH) too, which sent an operator after a Redis that was fine. Its fetch names the
+ * system's code, as its WebSocket does for the tunnel's agent: one fetch of http://host:port/ is asked then, only after
+ * a connection already failed (nothing listened to read it). Another code, or none from fetch, is kept as it was.
+ */
+export async function connectCode(host: string, port: number, code: string | undefined, timeoutMs: number): Promise<string | undefined> {
+  if (code !== "ECONNREFUSED") return code;
+  try {
+    const res = await fetch(`http://${host.includes(":") ? `[${host}]` : host}:${port}/`, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual", proxy: false } as RequestInit);
+    await res.body?.cancel();
+  } catch (e) {
+    const got = (e as { code?: unknown }).code;
+    if (typeof got === "string" && got in REASONS) return got;
+  }
+  return code;
+}
+
 /** The host and port a ws(s):// or http(s):// URL connects to; null for a URL that does not parse. */
 function hostPort(url: string): { host: string; port: number } | null {
   let u: URL;

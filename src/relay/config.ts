@@ -4,9 +4,9 @@ import { resolveBy } from "../config/resolve.ts";
 import { applyDefaults } from "../config/defaults.ts";
 import { formatIssue, parseTomlConfig, schemaIssuesOf, type ConfigIssue } from "../config/load.ts";
 import { unknownKeys, type FieldIssue } from "../config/validate.ts";
-import { redactUrl } from "../net/redact-url.ts";
 import { entryWithin, originEntryProblem } from "./cors.ts";
 import { httpsOrLoopback } from "./issuer-keys.ts";
+import { redisUrlProblem } from "./cluster/redis-url.ts";
 import type { RelayConfig, RelayConfigSchema } from "./config-schema.ts";
 import { checkRelayConfig, RELAY_CONFIG_SCHEMA } from "./relay-config-check.generated.ts";
 
@@ -35,7 +35,8 @@ function semantic(c: RelayConfig): FieldIssue[] {
   for (const k of ["issuer", "jwks_url"] as const)
     if (c.oidc[k] && !httpsOrLoopback(c.oidc[k])) out.push({ path: `oidc.${k}`, message: `"${c.oidc[k]}" must be an https URL (plain http is only accepted on loopback)` });
   if (c.cluster.redis_url) {
-    if (!/^rediss?:\/\//.test(c.cluster.redis_url)) out.push({ path: "cluster.redis_url", message: `"${redactUrl(c.cluster.redis_url)}" must be a redis:// or rediss:// URL` });
+    const problem = redisUrlProblem(c.cluster.redis_url);
+    if (problem) out.push({ path: "cluster.redis_url", message: problem });
     const tlsFiles = (["redis_ca_file", "redis_cert_file", "redis_key_file"] as const).filter((k) => c.cluster[k]);
     if (tlsFiles.length && !c.cluster.redis_url.startsWith("rediss://")) out.push({ path: `cluster.${tlsFiles[0]}`, message: "is only used with a TLS Redis URL (rediss://)" });
     if (!!c.cluster.redis_cert_file !== !!c.cluster.redis_key_file) out.push({ path: c.cluster.redis_cert_file ? "cluster.redis_key_file" : "cluster.redis_cert_file", message: "a Redis client certificate needs both redis_cert_file and redis_key_file" });

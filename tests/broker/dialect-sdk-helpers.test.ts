@@ -6,6 +6,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { jsonSchemaOutputFormat } from "@anthropic-ai/sdk/helpers/json-schema";
 import OpenAI from "openai";
 import { startBroker, upstreamToml, type TestBroker } from "./harness.ts";
+import { until } from "../helpers/until.ts";
 
 /** What the upstream answers a chat completion with (its body as parsed). */
 let reply: (body: any) => Response = () => new Response("unset", { status: 500 });
@@ -130,4 +131,41 @@ test("OpenAI responses.stream(): text then a function call, each item whole in f
   reply = () => stream(chunk({ role: "assistant", content: '{"city":' }), chunk({ content: '"Paris"}' }), chunk({}, "stop"), usage(5, 4));
   const j = await oa.responses.stream({ model: "m:1b", input: "Which city?", text: { format: { type: "json_schema", name: "city", schema: CITY, strict: true } } }).finalResponse();
   expect([JSON.parse(j.output_text), seen.at(-1).response_format]).toEqual([{ city: "Paris" }, { type: "json_schema", json_schema: { name: "city", schema: CITY, strict: true } }]);
+});
+
+test("the SDKs' request ids: Anthropic's _request_id (request-id) and OpenAI's (x-request-id) name the request's record, on answers and errors alike; an upstream's own is kept", async () => {
+  const recordIds = () => b.seen.filter((e) => e.type === "request.completed").map((e) => (e.data as { id: string }).id);
+  reply = () => whole("Hello.");
+  // Before: no request-id header, so the SDK's _request_id was null.
+  const m = await anthropic().messages.create({ model: "m:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] });
+  expect(m._request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  await until(() => recordIds().includes(m._request_id!), 5_000, "the request's record");
+  reply = () => stream(chunk({ role: "assistant", content: "Hi" }), chunk({}, "stop"), usage(3, 1));
+  const streamed = await anthropic().messages.create({ model: "m:1b", max_tokens: 5, stream: true, messages: [{ role: "user", content: "hi" }] }).withResponse();
+  for await (const _ of streamed.data);
+  expect(streamed.request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  expect(streamed.request_id).not.toBe(m._request_id);
+  // An upstream's error, and one the broker composes (no upstream serves the model): an APIError's requestID.
+  reply = () => Response.json({ error: { message: "loading model" } }, { status: 503 });
+  const upstreamError = await anthropic().messages.create({ model: "m:1b", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }).catch((e) => e);
+  expect(upstreamError.requestID).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  const brokerError = await anthropic().messages.create({ model: "m:1b", max_tokens: 5, messages: [{ role: "robot" as "user", content: "hi" }] }).catch((e) => e);
+  expect([brokerError.status, brokerError.error?.error?.message]).toEqual([400, 'messages[0].role must be "user" or "assistant"']);
+  expect(brokerError.requestID).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  await until(() => recordIds().includes(brokerError.requestID), 5_000, "the refused request's record");
+
+  const openai = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "local", maxRetries: 0 });
+  reply = () => whole("Hello.");
+  const c = await openai.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }] });
+  expect(c._request_id).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+  reply = () => Response.json({ error: { message: "loading model" } }, { status: 503 });
+  const failed = await openai.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }).catch((e) => e);
+  expect([failed.status, failed.requestID]).toEqual([503, expect.stringMatching(/^[0-9a-z]+-[0-9a-z]+$/)]);
+  // OpenAI's own API behind the broker: its id is the one its support knows, so it is kept.
+  reply = () => {
+    const r = whole("Hello.");
+    r.headers.set("x-request-id", "req_upstream123");
+    return r;
+  };
+  expect((await openai.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }))._request_id).toBe("req_upstream123");
 });

@@ -250,6 +250,19 @@ test("Anthropic's models.list() pages through the whole merged list (20 a page b
   expect(back.data.map((m) => m.id)).toEqual(["many-07", "many-08", "many-09"]);
 });
 
+test("Anthropic's models.retrieve(id) answers one ModelInfo in Anthropic's shape, from the merged list; an unknown id is its not_found_error", async () => {
+  const anthropic = new Anthropic({ baseURL: broker, apiKey: "x", maxRetries: 0 });
+  // Before: the upstream's own /v1/models/{id}, in OpenAI's shape ({"id","object":"model","owned_by"}), or its 404.
+  const listed = (await anthropic.models.list({ limit: 1000 })).data.find((m) => m.id === "many-10")!;
+  const one = await anthropic.models.retrieve("many-10");
+  expect({ ...one }).toEqual({ ...listed });
+  expect(one).toMatchObject({ type: "model", id: "many-10", display_name: "many-10", lifecycle: "active" });
+  expect((await anthropic.models.retrieve("g:1b")).id).toBe("g:1b");
+  const missing = await anthropic.models.retrieve("no-such-model:1b").catch((e) => e);
+  expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+  expect(missing.error).toMatchObject({ type: "error", error: { type: "not_found_error", message: expect.stringContaining('model "no-such-model:1b" is not served by any upstream') } });
+});
+
 test("count_tokens answered by the broker's estimate: one token per 4 bytes of the text, 1,600 per image", async () => {
   const anthropic = new Anthropic({ baseURL: broker, apiKey: "x", maxRetries: 0 });
   const png = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7d6a4c00000000049454e44ae426082", "hex").toString("base64");

@@ -1,7 +1,7 @@
 // "Start daemon" from the tray menu when the daemon is not running (no systemd user manager: a detached `serve`).
 import { expect } from "bun:test";
 import { requireTools } from "../helpers/requires.ts";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import dbus from "dbus-next";
 import { BUN, REPO, homeEnv, removeHome, tempHome } from "../helpers/daemon.ts";
@@ -99,6 +99,11 @@ test("a daemon that stops at once (its port taken): the tray's menu says so and 
   probe.stop(true);
   const config = join(home, "custom.toml");
   writeFileSync(config, `[api]\nlisten = "127.0.0.1:${apiPort}"\n[proxy]\nlisten = "127.0.0.1:${holder.port}"\n[secrets]\nbackend = "file"\n`);
+  // A log left readable by others from before (by hand, or a copy): the start makes it private, not only a new one.
+  const logFile = join(home, ".local/state/cloudtolocalllm/daemon.log");
+  mkdirSync(join(home, ".local/state/cloudtolocalllm"), { recursive: true });
+  writeFileSync(logFile, "an earlier run\n");
+  chmodSync(logFile, 0o644);
 
   const env = { ...homeEnv(home), PATH: `${join(home, "bin")}:${process.env.PATH}`, DBUS_SESSION_BUS_ADDRESS: bus.address };
   const tray = spawnTray(config, env);
@@ -111,12 +116,12 @@ test("a daemon that stops at once (its port taken): the tray's menu says so and 
   const labels = async () => ((await menu.GetLayout!(0, -1, ["label"])) as Layout)[1][2].map((c) => c.value);
   const start = (await until(async () => (await labels()).find((c) => c[1].label?.value === "Start daemon"), 10_000, "the Start daemon item"))!;
   await menu.Event!(start[0], "clicked", new dbus.Variant("s", ""), 0);
-
-  const logFile = join(home, ".local/state/cloudtolocalllm/daemon.log");
   // Before: the daemon's reason went to /dev/null and the tray went on "connecting" with nothing to show.
   const warning = await until(async () => (await labels()).map((c) => String(c[1].label?.value ?? "")).find((l) => l.startsWith("⚠ Start daemon:")), 15_000, `the failed start in the menu (tray: ${tray.stderr()})`);
   expect(warning).toBe(`⚠ Start daemon: the daemon exited (code 1); see ${logFile}`);
   expect(readFileSync(logFile, "utf8")).toContain(`the broker cannot listen on 127.0.0.1:${holder.port} ([proxy] listen)`);
+  expect(readFileSync(logFile, "utf8")).toStartWith("an earlier run\n");
+  expect(statSync(logFile).mode & 0o777).toBe(0o600);
   // doctor, asked why nothing answers, points at the same file.
   const doctor = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--json", "--config", config], { env, stdout: "pipe", stderr: "pipe" });
   const checks = JSON.parse(await new Response(doctor.stdout).text()).checks as { name: string; level: string; fix?: string }[];

@@ -65,6 +65,27 @@ plainTest("the shared secret: at least 32 bytes, never readable by group or othe
   expect(ok.code).toBe(0);
 });
 
+plainTest("`relay check` refuses a redis_url with a port past 65535, or that does not parse, naming what is wrong and never its password", async () => {
+  const secret = join(tmp, "check-secret");
+  writeFileSync(secret, "y".repeat(40), { mode: 0o600 });
+  const cfg = join(tmp, "check.toml");
+  const check = async (url: string) => {
+    writeFileSync(cfg, `listen = "127.0.0.1:0"\n[cluster]\nredis_url = "${url}"\ninternal_listen = "127.0.0.1:0"\nshared_secret_file = "${secret}"\n`);
+    const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "relay", "check", "--config", cfg], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp } });
+    return { code: await p.exited, said: (await new Response(p.stdout).text()) + (await new Response(p.stderr).text()) };
+  };
+  // Before: both were "ok (0 tunnels, cluster node)", and the relay then failed to start on them.
+  const port = await check("redis://:hunter2pass@10.0.0.5:99999/0");
+  expect(port.said).toContain(`cluster.redis_url: "redis://redacted@10.0.0.5:99999/0": port 99999 is not a TCP port (1 to 65535)`);
+  expect(port.code).toBe(2);
+  const unparsed = await check("redis://:hunter2pass@redis host:6379/0");
+  expect(unparsed.said).toContain(`cluster.redis_url: "redis://redacted@redis host:6379/0" does not parse as a URL`);
+  expect(unparsed.code).toBe(2);
+  const noUrl = await check("hunter2pass");
+  expect(noUrl.said).toContain("cluster.redis_url: is not a URL");
+  for (const r of [port, unparsed, noUrl]) expect(r.said).not.toContain("hunter2");
+});
+
 requireTools(["redis-server", "nginx"]).test("the docs' nginx example in front of the nodes carries an agent's WebSocket and a streamed call", async () => {
   const redis = await startRedis();
   const cluster = await startCluster({ redisUrl: redis.url.replace(/\/0$/, "/2"), size: 2 });

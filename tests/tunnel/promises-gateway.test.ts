@@ -323,7 +323,7 @@ test("streams aborted through the relay (ollama and openai clients) stop at the 
   }
 }, 30_000);
 
-test("a key revoked while its calls wait in the queue: they are refused (401) when their turn comes, never reaching the upstream; a call already running finishes", async () => {
+test("a key revoked while its calls wait in the queue: they are refused (401), never reaching the upstream; a call already running finishes", async () => {
   const leaked = await key("leaked");
   fake.options.tokenDelayMs = 1000;
   // The key's own call holds the one slot (3 tokens, 3 s); two more wait, one of them an OpenAI stream (its head at once).
@@ -350,6 +350,47 @@ test("a key revoked while its calls wait in the queue: they are refused (401) wh
   }
   const asked = JSON.stringify(fake.requests.map((x) => x.json));
   expect([asked.includes("leaked-waiting"), asked.includes("leaked-stream")]).toEqual([false, false]);
+}, 30_000);
+
+test("a key revoked by the CLI while its calls wait: they are refused at once in each caller's dialect, while its running call still runs, not at their turn", async () => {
+  const leaked = await key("leaked-now");
+  const stopRunning = new AbortController();
+  // The key's running call streams for a minute (a token a second), holding the one slot: a refusal that waited for its
+  // turn would wait for that.
+  fake.options.tokens = 60;
+  fake.options.tokenDelayMs = 1000;
+  // Streamed: the fake lets its generation go as soon as it is cancelled (a whole answer's would sleep on).
+  const running = fetch(`${remote}/api/generate`, { method: "POST", headers: headersFor(remote, leaked), body: JSON.stringify({ model: "m:1b", prompt: "now-running", stream: true }), signal: stopRunning.signal })
+    .then((r) => r.text())
+    .catch((e: Error) => e);
+  try {
+    await until(() => fake.concurrency.now === 1, 5000, "the key's call to run");
+    let settled = 0;
+    const waiting = generate(remote, "now-waiting", leaked).finally(() => settled++);
+    const anthropic = new Anthropic({ baseURL: local, apiKey: leaked, maxRetries: 0 });
+    const messages = anthropic.messages.create({ model: "m:1b", max_tokens: 5, messages: [{ role: "user", content: "now-anthropic" }] }).catch((e) => e).finally(() => settled++);
+    await until(async () => ((await (await fetch(`${d.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue?: { waiting: number } }).queue?.waiting === 2, 5000, "both calls to wait");
+    const revoked = Bun.spawnSync([process.execPath, "src/main.ts", "key", "revoke", "leaked-now"], { env: d.env, cwd: `${import.meta.dir}/../..` });
+    expect(revoked.exitCode).toBe(0);
+    // No call of the key is made to notice it: the daemon reads the file as it changes. Before: both waited for the
+    // running call's slot and were refused only when it was given back.
+    await until(() => settled === 2, 10_000, "the waiting calls to be refused");
+    expect(fake.concurrency.now).toBe(1);
+    const w = await waiting;
+    expect([w.status, ((await w.json()) as { error: string }).error]).toEqual([401, 'the API key "leaked-now" was revoked while its request waited in the queue']);
+    const m = await messages;
+    expect(m).toBeInstanceOf(Anthropic.AuthenticationError);
+    expect(m.error).toEqual({ type: "error", error: { type: "authentication_error", message: 'the API key "leaked-now" was revoked while its request waited in the queue' } });
+    expect(d.stderr()).toMatch(/refused the requests a revoked key had waiting in the queue name=leaked-now requests=2/);
+  } finally {
+    stopRunning.abort();
+    fake.options.tokens = 3;
+    fake.options.tokenDelayMs = 70;
+  }
+  await running;
+  await until(() => fake.concurrency.now === 0, 5000, "the running call to be let go");
+  const asked = JSON.stringify(fake.requests.map((x) => x.json));
+  expect([asked.includes("now-waiting"), asked.includes("now-anthropic")]).toEqual([false, false]);
 }, 30_000);
 
 /** Proxy hints and our own header names a remote caller might send to pass for a caller on this machine, or for a relay node. */

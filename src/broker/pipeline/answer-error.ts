@@ -7,6 +7,7 @@
 import { dialectOf, HttpError, type Dialect, type ErrorCode } from "../../core/http-error.ts";
 import type { Exchange } from "../exchange.ts";
 import { countRefusal } from "../refusal-metrics.ts";
+import { nameRequest } from "./request-id.ts";
 
 /** The dialect of the client that sent a request on `route` (routeOf of its path: an escaped spelling is the same route). */
 export function requestDialect(route: string): Dialect {
@@ -15,7 +16,13 @@ export function requestDialect(route: string): Dialect {
 
 /** An error answer composed by the broker, in the request's dialect (with the stable code in x-c2l-error-code). */
 export function errorAnswer(ex: Exchange, code: ErrorCode, message: string): Response {
-  return new HttpError(code, message).render(ex.dialect);
+  return named(ex, new HttpError(code, message).render(ex.dialect));
+}
+
+/** The answer with the request's id in the dialect's header (request-id.ts): an SDK's error names it too. */
+function named(ex: Exchange, res: Response): Response {
+  nameRequest(ex, res.headers);
+  return res;
 }
 
 /**
@@ -24,7 +31,7 @@ export function errorAnswer(ex: Exchange, code: ErrorCode, message: string): Res
  */
 export function refusalAnswer(ex: Exchange, e: unknown): Response {
   countRefusal(e);
-  if (e instanceof HttpError) return e.render(ex.dialect);
+  if (e instanceof HttpError) return named(ex, e.render(ex.dialect));
   throw e;
 }
 

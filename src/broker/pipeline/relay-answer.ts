@@ -6,6 +6,7 @@ import { describeFetchError } from "../../net/fetch-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
+import { nameRequest } from "./request-id.ts";
 
 /** Status and headers for the client; the reason phrase only when it is not Bun's own ("OK" costs a string copy). */
 function responseInit(res: UpstreamReply, headers: HeadersInit): ResponseInit {
@@ -28,6 +29,7 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
   // Not queued (the common case): the constant tail, not one more number formatted per request.
   headers.set("server-timing", queued ? `broker;dur=${broker}, queue;dur=${queueMs.toFixed(2)}` : `broker;dur=${broker}${NOT_QUEUED}`);
   if (queued) headers.set("x-queue-position", String(queued.position));
+  nameRequest(ex, headers);
   ex.responseHeaders = headers;
   if (res.whole === true || ex.isSmall(res)) {
     // Arrived complete with its head (most small answers): answered at once, without an async frame.

@@ -5,7 +5,7 @@
 // Credentials never appear in it.
 import { connect, isIP } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
-import { unreachable } from "../../net/unreachable.ts";
+import { connectCode, unreachable } from "../../net/unreachable.ts";
 
 function resp(args: string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")}`;
@@ -67,7 +67,16 @@ export function diagnoseRedis(url: string, timeoutMs: number, tls?: ConnectionOp
       const line = got.includes("\r\n") ? got.slice(0, got.indexOf("\r\n")) : got.length > 60 ? got : null;
       if (line !== null) done(notRedis(line, where) ?? explainReply(line, !!password));
     });
-    sock.on("error", (e) => done(u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message) ? `TLS to Redis failed: ${e.message}` : `cannot reach Redis at ${unreachable(host, port, e)}`));
-    sock.on("close", () => done(connected && got === "" ? `Redis at ${where} closed the connection without answering` : notRedis(got, where)));
+    let failed = false;
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      if (failed) return;
+      failed = true;
+      if (u.protocol === "rediss:" && /certificate|self.signed|CERT|SSL|TLS/i.test(e.message)) return done(`TLS to Redis failed: ${e.message}`);
+      if (connected) return done(`cannot reach Redis at ${unreachable(host, port, e)}`);
+      // node:net's ECONNREFUSED may be a missing route: the system's own code is asked for (unreachable.ts).
+      clearTimeout(timer);
+      void connectCode(host, port, e.code, timeoutMs).then((code) => done(`cannot reach Redis at ${unreachable(host, port, code === e.code ? e : Object.assign(new Error(code), { code }))}`));
+    });
+    sock.on("close", () => failed || done(connected && got === "" ? `Redis at ${where} closed the connection without answering` : notRedis(got, where)));
   });
 }

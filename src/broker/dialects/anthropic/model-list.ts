@@ -1,4 +1,4 @@
-// GET /v1/models in Anthropic's shape (its List Models API: ModelInfo entries, cursor pages) for an Anthropic caller.
+// GET /v1/models and /v1/models/{id} in Anthropic's shape (its List and Get Models APIs: ModelInfo entries, cursor pages) for an Anthropic caller.
 
 /**
  * One model as Anthropic's API lists it (its ModelInfo). What no upstream tells (capabilities, limits, a model line,
@@ -31,6 +31,22 @@ export interface AnthropicModelPage {
  */
 export const wantsAnthropicList = (headers: Headers): boolean => headers.has("anthropic-version");
 
+const ONE_MODEL = "/v1/models/";
+
+/**
+ * The model id of a GET /v1/models/{id} (the SDKs' `models.retrieve`) on `route` (routeOf of `path`), decoded from
+ * `path` (the route is lower-cased; an id is not), else null.
+ */
+export function oneModelId(route: string, path: string): string | null {
+  if (!route.startsWith(ONE_MODEL) || route.length === ONE_MODEL.length) return null;
+  const at = path.toLowerCase().indexOf("/models/");
+  try {
+    return decodeURIComponent(path.slice(at + "/models/".length));
+  } catch {
+    return null;
+  }
+}
+
 /** Anthropic's page size when `limit` is not given, and its bounds. */
 const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 1000;
@@ -41,7 +57,7 @@ const MAX_LIMIT = 1000;
  * `last_id`. The broker has no display name, so the id is it; no creation date is the epoch.
  */
 export function anthropicModelList(entries: readonly Record<string, unknown>[], query: URLSearchParams): AnthropicModelPage {
-  const all = entries.map(info);
+  const all = entries.map(anthropicModelInfo);
   const n = Number(query.get("limit") ?? DEFAULT_LIMIT);
   const limit = Number.isInteger(n) ? Math.min(MAX_LIMIT, Math.max(1, n)) : DEFAULT_LIMIT;
   const after = query.get("after_id");
@@ -62,7 +78,8 @@ export function anthropicModelList(entries: readonly Record<string, unknown>[], 
   return { data: page, has_more: hasMore, first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null };
 }
 
-function info(e: Record<string, unknown>): AnthropicModelInfo {
+/** One merged OpenAI-shaped entry as Anthropic's ModelInfo (a page's entry, or the answer to GET /v1/models/{id}). */
+export function anthropicModelInfo(e: Record<string, unknown>): AnthropicModelInfo {
   const id = String(e.id);
   const created = typeof e.created === "number" && Number.isFinite(e.created) ? e.created : 0;
   let at: string;
