@@ -1,5 +1,5 @@
 // Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, setSystemTime, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -146,6 +146,28 @@ test("only the last N backups are kept, oldest removed first", () => {
   const list = store.list();
   expect(list.map((b) => b.id)).toEqual(ids.slice(-3));
   expect(new Set(ids).size).toBe(5); // same-millisecond backups still get distinct ids
+});
+
+test("a save after the clock was set back keeps the replaced file's backup: it is the newest, not the one pruned", () => {
+  const now = Date.now();
+  try {
+    // Backups taken while the clock ran an hour ahead (a wrong RTC that NTP then corrects, a VM resumed from a snapshot).
+    setSystemTime(new Date(now + 3_600_000));
+    store.write(V1);
+    for (let i = 0; i < 3; i++) store.backup();
+    setSystemTime(new Date(now));
+    store.write(V2);
+    const r = store.write('[logging]\nlevel = "error"\n');
+    const list = store.list();
+    expect(list).toHaveLength(3);
+    // The file this save replaced (V2) is in the newest backup, the one the write reports, and restore puts it back.
+    expect(r.ok && r.backup?.id).toBe(list.at(-1)!.id);
+    expect(readFileSync(list.at(-1)!.file, "utf8")).toBe(V2);
+    expect(store.restore(list.at(-1)!.id).ok).toBe(true);
+    expect(store.read()).toBe(V2);
+  } finally {
+    setSystemTime();
+  }
 });
 
 test("export redacts inline secrets unless asked, and never secret names", () => {

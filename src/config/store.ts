@@ -81,7 +81,12 @@ export class ConfigStore {
     // A directory in the file's place is named as what stops the write, not as a bare EISDIR (a 500 "internal error").
     const text = previousVersion(this.file);
     if (!text) throw new Error(`nothing to back up: ${this.file} does not exist`);
-    const base = idFor(new Date());
+    // Ids sort as backups were taken, and pruning removes the first ones: with the clock set back (NTP correcting a
+    // wrong RTC, a VM resumed from a snapshot) a wall-clock id would sort before the backups taken earlier, and the
+    // backup just taken would be the one pruned. So an id is never older than the newest backup's.
+    const newest = this.newest();
+    const now = Date.now();
+    const base = idFor(new Date(newest ? Math.max(now, Date.parse(newest.time) + 1) : now));
     let id = base;
     for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
     // atomicWrite makes the directory (0700), and names the backup and the cause when it cannot (a read-only disk).
@@ -122,6 +127,15 @@ export class ConfigStore {
     const { value, redacted } = redactSecrets(parseToml(text));
     if (!redacted.length) return text;
     return `# Exported from ${this.file}; redacted: ${redacted.join(", ")}\n` + stringify(value) + "\n";
+  }
+
+  /** The newest backup; none when the directory cannot be listed (the write below names why it cannot be written). */
+  private newest(): BackupInfo | undefined {
+    try {
+      return this.list().at(-1);
+    } catch {
+      return undefined;
+    }
   }
 
   private pathOf(id: string): string {
