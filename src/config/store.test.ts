@@ -1,6 +1,6 @@
 // Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
 import { afterEach, beforeEach, expect, setSystemTime, test } from "bun:test";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
@@ -168,6 +168,24 @@ test("a save after the clock was set back keeps the replaced file's backup: it i
   } finally {
     setSystemTime();
   }
+});
+
+test("a file over the config limit is backed up whole (copied, or linked when replaced) and a restore of it is refused for its size", () => {
+  store.write(V1);
+  const big = 3 * 1024 * 1024;
+  truncateSync(file, big);
+  chmodSync(file, 0o644);
+  const copy = store.backup();
+  expect(statSync(copy.file).size).toBe(big);
+  expect(mode(copy.file)).toBe(0o600);
+  const r = store.write(V2);
+  expect(r.ok && r.backup && statSync(r.backup.file).size).toBe(big);
+  expect(r.ok && r.backup && mode(r.backup.file)).toBe(0o600);
+  expect(readFileSync(file, "utf8")).toBe(V2);
+  const refused = store.restore(copy.id);
+  expect(refused.ok).toBe(false);
+  expect(!refused.ok && refused.issues[0]!.message).toContain("a config file may be at most 1 MiB");
+  expect(readFileSync(file, "utf8")).toBe(V2);
 });
 
 test("export redacts inline secrets unless asked, and never secret names", () => {
