@@ -6,6 +6,7 @@ import { BUN, REPO, removeHome, startDaemon, tempHome, type DaemonProc } from ".
 import { ROOT } from "../helpers/other-user.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { newKey } from "../../src/gateway/keys.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -236,6 +237,27 @@ test("a config of gigabytes replaced through the API (the dashboard's save) is s
     const dir = join(home, ".local/state/cloudtolocalllm/backups");
     const newest = readdirSync(dir).filter((f) => f.endsWith(".toml")).sort().at(-1)!;
     expect(statSync(join(dir, newest)).size).toBe(768 * 1024 ** 2);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("a gateway key pasted as relay_url is rejected without quoting it in any case: not in the log, the open status or the advice", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: base() });
+  try {
+    await d.waitFor(/daemon: started/);
+    // Before, the advice quoted it lowercased ("use wss://c2l_abc…/agent": a URL's host is case-folded), which
+    // [redacted] did not catch, and the key's case is all that is left to guess.
+    const key = newKey();
+    writeFileSync(d.configFile, base(`[tunnel]\nrelay_url = "${key}"\n`));
+    const line = await d.waitFor(/configuration rejected/);
+    expect(line).toContain("[redacted]");
+    const status = await (await fetch(`${d.urls.api}/api/v1/status`)).text();
+    expect(status).toContain("tunnel.relay_url");
+    const secret = key.slice(4).toLowerCase();
+    for (const seen of [d.stderr(), status]) expect(seen.toLowerCase()).not.toContain(secret.slice(0, 16));
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });
