@@ -1,0 +1,82 @@
+// Integration: what docs/broker.md (Reloads) says a reload of [proxy] max_attempts, [quality] and [health] does, through a real daemon and fake Ollamas.
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
+
+// Real processes on a busy machine: more than bun's 5 s default.
+setDefaultTimeout(30_000);
+
+let d: DaemonProc | null = null;
+let home = "";
+const fakes: FakeOllama[] = [];
+const servers: { stop(force?: boolean): unknown }[] = [];
+afterEach(async () => {
+  await d?.stop();
+  d = null;
+  for (const f of fakes.splice(0)) f.stop();
+  for (const s of servers.splice(0)) s.stop(true);
+  if (home) removeHome(home);
+});
+
+const toml = (upstreams: string, extra: string) => `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n${extra}\n${upstreams}`;
+const upstream = (name: string, url: string, priority: number) => `[[upstreams]]\nname = "${name}"\nurl = "${url}"\npriority = ${priority}\n`;
+
+async function reload(dp: DaemonProc, text: string, sections: string): Promise<void> {
+  const seen = dp.stderr().length;
+  writeFileSync(dp.configFile, text);
+  await until(() => dp.stderr().slice(seen).includes(`configuration reloaded sections=${sections}`), 10_000, `the reload of ${sections}`);
+}
+
+test("[proxy] max_attempts applies to the next request: one attempt, then three after the reload", async () => {
+  const busy1 = await startFakeOllama({ failWith503: true });
+  const busy2 = await startFakeOllama({ failWith503: true });
+  const ok = await startFakeOllama();
+  fakes.push(busy1, busy2, ok);
+  const ups = upstream("busy1", busy1.url, 1) + upstream("busy2", busy2.url, 2) + upstream("ok", ok.url, 3);
+  const health = `[health]\ninterval = "60s"\n`;
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(ups, `max_attempts = 1\n${health}`) });
+  await d.waitFor(/daemon: started/);
+  const chat = () => fetch(`${d!.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }], stream: false }) });
+  const one = await chat();
+  expect(one.status).toBe(503);
+  await one.text();
+  expect(ok.requests.filter((r) => r.path === "/api/chat")).toHaveLength(0);
+  await reload(d, toml(ups, `max_attempts = 3\n${health}`), "proxy");
+  const three = await chat();
+  expect(three.status).toBe(200);
+  await three.text();
+  expect([busy1, busy2, ok].map((f) => f.requests.filter((r) => r.path === "/api/chat").length)).toEqual([2, 1, 1]);
+});
+
+test("[quality] thresholds re-evaluate at once and [health] interval reschedules the checks, with no traffic and the next check a minute away", async () => {
+  const f = await startFakeOllama();
+  fakes.push(f);
+  // In front of the fake: its checks answer after 40 ms, so the checks' latency (no traffic) is about that.
+  const slow = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      await Bun.sleep(40);
+      const u = new URL(req.url);
+      return fetch(`${f.url}${u.pathname}${u.search}`, { method: req.method, headers: req.headers, body: req.body });
+    },
+  });
+  servers.push(slow);
+  const ups = upstream("local", `http://127.0.0.1:${slow.port}`, 1);
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(ups, `[health]\ninterval = "60s"\n`) });
+  await d.waitFor(/daemon: started/);
+  const token = await apiToken(d);
+  const quality = async () => ((await (await fetch(`${d!.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { quality: string }[])[0]!.quality;
+  await until(async () => (await quality()) === "excellent", 10_000, "local excellent");
+  const versions = () => f.requests.filter((r) => r.path === "/api/version").length;
+  const checks = versions();
+  await reload(d, toml(ups, `[health]\ninterval = "60s"\n[quality]\ngood_latency_ms = 10\n`), "quality");
+  await until(async () => (await quality()) === "good", 5_000, "local good after the [quality] reload");
+  expect(versions()).toBe(checks);
+  await reload(d, toml(ups, `[health]\ninterval = "300ms"\n[quality]\ngood_latency_ms = 10\n`), "health");
+  await until(() => versions() >= checks + 3, 5_000, "three checks at the new interval");
+});
