@@ -237,6 +237,12 @@ test("a config of gigabytes replaced through the API (the dashboard's save) is s
     const dir = join(home, ".local/state/cloudtolocalllm/backups");
     const newest = readdirSync(dir).filter((f) => f.endsWith(".toml")).sort().at(-1)!;
     expect(statSync(join(dir, newest)).size).toBe(768 * 1024 ** 2);
+    // Restored through the API, it is refused for its size (422) without being read whole either.
+    const restore = await fetch(`${d.urls.api}/api/v1/config/backups/${newest.slice(0, -5)}/restore`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect(restore.status).toBe(422);
+    expect(await restore.text()).toContain("a config file may be at most 1 MiB");
+    expect(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1])).toBeLessThan(512 * 1024);
+    expect(readFileSync(d.configFile, "utf8")).toBe(base('[logging]\nlevel = "debug"\n'));
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });
