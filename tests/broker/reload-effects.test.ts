@@ -1,4 +1,4 @@
-// Integration: what docs/broker.md (Reloads) says a reload of [proxy] max_attempts, [quality] and [health] does, through a real daemon and fake Ollamas.
+// Integration: what docs/broker.md (Reloads) and docs/configuration.md (Logging) say a reload of [proxy] max_attempts, [quality], [health] and [logging] does, through a real daemon and fake Ollamas.
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
@@ -79,4 +79,35 @@ test("[quality] thresholds re-evaluate at once and [health] interval reschedules
   expect(versions()).toBe(checks);
   await reload(d, toml(ups, `[health]\ninterval = "300ms"\n[quality]\ngood_latency_ms = 10\n`), "health");
   await until(() => versions() >= checks + 3, 5_000, "three checks at the new interval");
+});
+
+test("[logging] requests and level apply at a reload: the request lines stop, and so do the info lines", async () => {
+  const f = await startFakeOllama();
+  fakes.push(f);
+  const ups = upstream("local", f.url, 1);
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(ups, `[health]\ninterval = "60s"\n`) });
+  await d.waitFor(/daemon: started/);
+  const token = await apiToken(d);
+  const api = async <T>(path: string) => (await (await fetch(`${d!.urls.api}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
+  // A request, and the point where its record was emitted (it is counted): its line, if any, is written by then.
+  const generate = async (n: number) => {
+    const r = await fetch(`${d!.urls.broker}/api/generate`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi", stream: false }) });
+    expect(r.status).toBe(200);
+    await r.text();
+    await until(async () => (await api<{ metrics: { totalRequests: number } }[]>("/api/v1/upstreams"))[0]!.metrics.totalRequests >= n, 5_000, `request ${n} counted`);
+  };
+  await generate(1);
+  await until(() => /info request: .*200 POST \/api\/generate/.test(d!.stderr()), 5_000, "the request line");
+  await reload(d, toml(ups, `[health]\ninterval = "60s"\n[logging]\nrequests = false\n`), "logging");
+  let seen = d.stderr().length;
+  await generate(2);
+  expect(d.stderr().slice(seen)).not.toMatch(/request: /);
+  // Warn and above only: the request line (info) and this reload's own info line are not written.
+  const before = (await api<{ daemon: { lastReload: { at: string } } }>("/api/v1/status")).daemon.lastReload.at;
+  seen = d.stderr().length;
+  writeFileSync(d.configFile, toml(ups, `[health]\ninterval = "60s"\n[logging]\nrequests = true\nlevel = "warn"\n`));
+  await until(async () => (await api<{ daemon: { lastReload: { at: string; ok: boolean } } }>("/api/v1/status")).daemon.lastReload.at !== before, 10_000, "the [logging] level reload");
+  await generate(3);
+  expect(d.stderr().slice(seen)).not.toMatch(/ info /);
 });
