@@ -148,6 +148,14 @@ test("only the last N backups are kept, oldest removed first", () => {
   expect(new Set(ids).size).toBe(5); // same-millisecond backups still get distinct ids
 });
 
+test("by default the last 20 backups are kept (docs/configuration.md): 22 saves leave the 20 files replaced last", () => {
+  const deflt = new ConfigStore(file, { backupsDir: join(dir, "backups-default") });
+  const texts = Array.from({ length: 22 }, (_, i) => `[logging]\nlevel = "debug"\n# save ${i}\n`);
+  for (const t of texts) expect(deflt.write(t).ok).toBe(true);
+  // The first save replaced no file; saves 2..22 backed up saves 1..21, of which the last 20 stay.
+  expect(deflt.list().map((b) => readFileSync(b.file, "utf8"))).toEqual(texts.slice(1, 21));
+});
+
 test("a save after the clock was set back keeps the replaced file's backup: it is the newest, not the one pruned", () => {
   const now = Date.now();
   try {
