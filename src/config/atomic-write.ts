@@ -200,6 +200,9 @@ export function atomicWriteWithBackup(path: string, data: string | Uint8Array, m
  * about to be replaced by a rename (the copy is then its only name); across file systems it is copied all the same.
  */
 export function atomicCopy(from: string, to: string, opts: { link?: boolean } = {}): void {
+  // A symlinked file is copied from its target: a hard link to the link itself would follow the file it names, which
+  // the write after this replaces.
+  from = resolveLink(from);
   const tmp = tempPathFor(to);
   try {
     mkdirSync(dirname(to), { recursive: true, mode: 0o700 });

@@ -196,6 +196,21 @@ test("a file over the config limit is backed up whole (copied, or linked when re
   expect(readFileSync(file, "utf8")).toBe(V2);
 });
 
+test("a symlinked config over the limit is set aside from its target: the backup keeps the old bytes after the save", () => {
+  const target = join(dir, "dotfiles", "tunnel.toml");
+  mkdirSync(join(dir, "dotfiles"));
+  mkdirSync(join(dir, "config"));
+  writeFileSync(target, V1 + "#".repeat(2 * 1024 * 1024) + "\n");
+  symlinkSync(target, file);
+  const r = store.write(V2);
+  expect(r.ok).toBe(true);
+  expect(lstatSync(file).isSymbolicLink()).toBe(true);
+  expect(readFileSync(target, "utf8")).toBe(V2);
+  const b = r.ok ? r.backup! : null;
+  expect(lstatSync(b!.file).isFile()).toBe(true);
+  expect(readFileSync(b!.file, "utf8").startsWith(V1 + "###")).toBe(true);
+});
+
 test("export redacts inline secrets unless asked, and never secret names", () => {
   const text = [
     "# my config",
