@@ -73,8 +73,9 @@ export class ConfigStore {
       throw e;
     }
     if (backup) {
-      // A large file set aside by a link keeps its mode until its old name is gone (0600 from here on, as a copy is).
-      if (backup.size > MAX_CONFIG_BYTES) chmodSync(backup.file, 0o600);
+      // A large file set aside by a link keeps its mode until its old name is gone (0600 from here on, as a copy is),
+      // unless another name still holds it (a config hard-linked from elsewhere): that file's mode is not ours to change.
+      if (backup.size > MAX_CONFIG_BYTES && statSync(backup.file).nlink === 1) chmodSync(backup.file, 0o600);
       this.prune();
     }
     return { ok: true, config: r.config, backup };
