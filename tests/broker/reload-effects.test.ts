@@ -111,3 +111,24 @@ test("[logging] requests and level apply at a reload: the request lines stop, an
   await generate(3);
   expect(d.stderr().slice(seen)).not.toMatch(/ info /);
 });
+
+test("a request in flight while a reload rebuilds its upstream still counts in that upstream's totals (they count since the daemon started)", async () => {
+  const f = await startFakeOllama({ tokens: 20, tokenDelayMs: 50 });
+  fakes.push(f);
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(upstream("local", f.url, 1), `[health]\ninterval = "60s"\n`) });
+  await d.waitFor(/daemon: started/);
+  const token = await apiToken(d);
+  const totals = async () => (await (await fetch(`${d!.urls.api}/api/v1/upstreams`, { headers: { authorization: `Bearer ${token}` } })).json()) as { metrics: { totalRequests: number; totalErrors: number } }[];
+  const res = await fetch(`${d.urls.broker}/api/generate`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", prompt: "hi" }) });
+  expect(res.status).toBe(200);
+  const reader = res.body!.getReader();
+  await reader.read();
+  // Its priority changed: the upstream is rebuilt while the stream runs on the object it started with.
+  await reload(d, toml(upstream("local", f.url, 2), `[health]\ninterval = "60s"\n`), "upstreams");
+  let text = "";
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value);
+  expect(text).toContain('"done":true');
+  await until(async () => (await totals())[0]!.metrics.totalRequests >= 1, 5_000, "the stream counted in the rebuilt upstream's totals");
+  expect((await totals())[0]!.metrics.totalRequests).toBe(1);
+});
