@@ -1,4 +1,4 @@
-// Integration: what docs/broker.md (Reloads) and docs/configuration.md (Logging) say a reload of [proxy] max_attempts, [quality], [health] and [logging] does, through a real daemon and fake Ollamas.
+// Integration: what docs/broker.md (Reloads) and docs/configuration.md (Logging, the reload table) say a reload of [proxy] max_attempts and listen, [quality], [health], [logging] and an upstream does, through a real daemon and fake Ollamas.
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
@@ -131,4 +131,31 @@ test("a request in flight while a reload rebuilds its upstream still counts in t
   expect(text).toContain('"done":true');
   await until(async () => (await totals())[0]!.metrics.totalRequests >= 1, 5_000, "the stream counted in the rebuilt upstream's totals");
   expect((await totals())[0]!.metrics.totalRequests).toBe(1);
+});
+
+test("[proxy] listen moved: an idle keep-alive connection to the old address is closed, not left serving the old socket", async () => {
+  const f = await startFakeOllama();
+  fakes.push(f);
+  const ups = upstream("local", f.url, 1);
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(ups, `[health]\ninterval = "60s"\n`) });
+  await d.waitFor(/daemon: started/);
+  const old = new URL(d.urls.broker!);
+  let got = "";
+  let closed = false;
+  const socket = await Bun.connect({
+    hostname: old.hostname,
+    port: Number(old.port),
+    socket: {
+      data: (_s, b) => void (got += b.toString()),
+      close: () => void (closed = true),
+      end: () => void (closed = true),
+    },
+  });
+  socket.write(`GET /api/version HTTP/1.1\r\nHost: ${old.host}\r\n\r\n`);
+  await until(() => got.includes("\r\n\r\n") && got.startsWith("HTTP/1.1 200"), 5_000, "the first answer on the kept-alive connection");
+  const text = toml(ups, `[health]\ninterval = "60s"\n`).replace(`[proxy]\nlisten = "127.0.0.1:0"`, `[proxy]\nlisten = "127.0.0.2:0"`);
+  await reload(d, text, "proxy");
+  await until(() => closed, 10_000, "the idle connection to the old address closed");
+  socket.end();
 });
