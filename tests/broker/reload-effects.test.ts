@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
+import { holdingUpstream } from "../helpers/holding-upstream.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -158,4 +159,26 @@ test("[proxy] listen moved: an idle keep-alive connection to the old address is 
   await reload(d, text, "proxy");
   await until(() => closed, 10_000, "the idle connection to the old address closed");
   socket.end();
+});
+
+test("[proxy] require_key made \"always\" while a keyless request waits in the queue: it is refused (401) when its turn comes, never reaching the upstream", async () => {
+  const held = holdingUpstream();
+  servers.push({ stop: () => held.stop() });
+  const ups = `[[upstreams]]\nname = "h"\nurl = "${held.url}"\nmax_parallel = 1\n`;
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(ups, `[health]\ninterval = "60s"\n`) });
+  await d.waitFor(/daemon: started/);
+  const token = await apiToken(d);
+  const gen = () => fetch(`${d!.urls.broker}/api/generate`, { method: "POST", body: JSON.stringify({ model: "m", prompt: "hi", stream: true }) });
+  const running = await gen();
+  expect(running.status).toBe(200);
+  const waiting = gen();
+  await until(async () => ((await (await fetch(`${d!.urls.api}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { queue?: { waiting: number } }).queue?.waiting === 1, 5_000, "one request waiting");
+  await reload(d, toml(ups, `require_key = "always"\n[health]\ninterval = "60s"\n`), "proxy");
+  held.releaseAll();
+  await running.text();
+  const refused = await waiting;
+  expect(refused.status).toBe(401);
+  expect(((await refused.json()) as { error: string }).error).toContain('require_key changed to "always" while the request waited in the queue');
+  expect(held.open).toBe(0);
 });
