@@ -1,6 +1,7 @@
-// Integration: what docs/broker.md (Reloads) and docs/configuration.md (Logging, the reload table) say a reload of [proxy] max_attempts and listen, [quality], [health], [logging] and an upstream does, through a real daemon and fake Ollamas.
+// Integration: promises of docs/broker.md (Reloads, Health) and docs/configuration.md (Logging, the reload table) about reloads and checks ([proxy] max_attempts, listen and require_key, [quality], [health], [logging], a rebuilt upstream, a failed connection), through a real daemon.
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { apiToken, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
 import { until } from "../helpers/until.ts";
@@ -181,4 +182,35 @@ test("[proxy] require_key made \"always\" while a keyless request waits in the q
   expect(refused.status).toBe(401);
   expect(((await refused.json()) as { error: string }).error).toContain('require_key changed to "always" while the request waited in the queue');
   expect(held.open).toBe(0);
+});
+
+test("a failed connection to an upstream checks its health at once, not at the next interval a minute away", async () => {
+  // Answers Ollama's probes; a generation's connection is reset before any answer (a crashed runner, a proxy cut off).
+  const probes: string[] = [];
+  const server = createServer((sock) => {
+    let head = "";
+    sock.on("data", (b) => {
+      head += b.toString();
+      if (!head.includes("\r\n\r\n")) return;
+      const path = head.split(" ")[1] ?? "";
+      if (head.startsWith("POST")) return void sock.resetAndDestroy();
+      probes.push(path);
+      const body = path === "/api/version" ? '{"version":"0.14.0"}' : '{"models":[{"name":"llama3.2:1b","model":"llama3.2:1b"}]}';
+      sock.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      head = "";
+    });
+    sock.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  servers.push({ stop: () => server.close() });
+  const port = (server.address() as { port: number }).port;
+  home = tempHome();
+  d = await startDaemon({ home, config: toml(upstream("local", `http://127.0.0.1:${port}`, 1), `max_attempts = 1\n[health]\ninterval = "60s"\n`) });
+  await d.waitFor(/daemon: started/);
+  await until(() => probes.includes("/api/version"), 10_000, "the check at start");
+  const before = probes.filter((p) => p === "/api/version").length;
+  const r = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "llama3.2:1b", messages: [], stream: false }) });
+  expect(r.status).toBe(502);
+  await r.text();
+  await until(() => probes.filter((p) => p === "/api/version").length > before, 5_000, "a check right after the failed connection");
 });
