@@ -33,6 +33,20 @@ export function redactUpstreamSecret(bytes: Uint8Array, u: Upstream | null): Uin
 }
 
 /**
+ * An error answer's headers with the upstream's secret replaced by [redacted] where one quotes it: RFC 6750's
+ * `WWW-Authenticate: Bearer error_description="…"` is free text, and a gateway may quote (or echo) what it refused there.
+ */
+export function redactHeaders(headers: Headers, u: Upstream | null): void {
+  const secret = u ? upstreamSecret(u) : null;
+  if (secret === null) return;
+  const quoting: [string, string][] = [];
+  for (const [name, value] of headers) if (value.includes(secret)) quoting.push([name, value]);
+  for (const [name] of quoting) headers.delete(name);
+  // Appended again one by one: two headers of one name (two WWW-Authenticate challenges) stay two.
+  for (const [name, value] of quoting) headers.append(name, value.split(secret).join(REDACTED));
+}
+
+/**
  * A streamed error answer (chunked, SSE) with the upstream's secret replaced as it passes, or `inner` itself when the
  * upstream sends no secret. A secret split across chunks is still found: the last bytes of each chunk that could begin
  * one wait for the next (or for the end). Put in front of error answers only, so a success stream costs nothing here.

@@ -175,7 +175,10 @@ export class Exchange {
   search = "";
   /** Who was admitted (the gateway's answer; null in a bare broker). */
   admitted: Admitted | null = null;
-  /** The gateway that admitted a key's request: it checks the key again after a wait in the queue (admit.ts, attempt.ts). */
+  /**
+   * The gateway that admitted the request: it checks it again after a wait in the queue (admit.ts, attempt.ts), a key's
+   * (revoked, expired, its budget) and a keyless caller's (a reload of [proxy] require_key that now needs one).
+   */
   gateway: GatewayService | null = null;
   /** The body as it is sent upstream (alias and usage ask applied), its length (-1: chunked), and whether it can be sent twice. */
   payload: Uint8Array | ReadableStream<Uint8Array> | null = null;

@@ -49,10 +49,17 @@ export class MetricsWindow {
     this.since = now();
   }
 
-  /** The totals of the window this one replaces (its upstream was rebuilt by a reload): they count since start. */
+  /** The window that replaced this one (its upstream was rebuilt by a reload), which carries its totals on. */
+  private successor: MetricsWindow | null = null;
+
+  /**
+   * The totals of the window this one replaces (its upstream was rebuilt by a reload): they count since start. The
+   * requests still running on the old upstream object finish after this, and count here too (recordRequest).
+   */
   carryTotals(from: MetricsWindow): void {
     this.totalRequests += from.totalRequests;
     this.totalErrors += from.totalErrors;
+    from.successor = this;
   }
 
   private slot(): Slot {
@@ -70,6 +77,12 @@ export class MetricsWindow {
     if (error) {
       s.errors++;
       this.totalErrors++;
+    }
+    // A request that started before a reload rebuilt its upstream: its totals are the rebuilt one's (each successor's,
+    // as each carried the one before at its rebuild). The retired window keeps the rest (it is no longer read).
+    for (let w = this.successor; w !== null; w = w.successor) {
+      w.totalRequests++;
+      if (error) w.totalErrors++;
     }
     s.bytes += bytes;
     s.latency.record(latencyMs);

@@ -67,7 +67,7 @@ test("clientFor: the pooled client of its own upstream; a one-off client once th
   expect(t.clientFor(u)).not.toBe(t.entries.get("a")!.client);
 });
 
-test("a rebuilt upstream keeps its request and error totals (they count since the daemon started), through an edit and a new metrics window", () => {
+test("a rebuilt upstream keeps its request and error totals (they count since the daemon started), through an edit and a new metrics window, and the requests still running on the old objects count there when they end", () => {
   const c = kitConfig(upstreams("a"));
   const t = nextTable(emptyTable(c), c, open).table;
   t.upstreams[0]!.metrics.recordRequest(10, 5, false, 100);
@@ -80,4 +80,9 @@ test("a rebuilt upstream keeps its request and error totals (they count since th
   expect([m.totalRequests, m.totalErrors]).toEqual([3, 1]);
   // The window itself starts afresh (sized anew): only the totals carry over.
   expect(m.requests).toBe(0);
+  // Requests that were running on the first and second objects finish after both rebuilds: each counts once, in the totals.
+  t.upstreams[0]!.metrics.recordRequest(10, 5, true, 100);
+  edited.upstreams[0]!.metrics.recordRequest(10, 5, false, 100);
+  const after = rewindowed.upstreams[0]!.metrics.snapshot();
+  expect([after.totalRequests, after.totalErrors, after.requests]).toEqual([5, 2, 0]);
 });

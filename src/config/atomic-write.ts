@@ -1,5 +1,5 @@
 // Writes a file so that readers see the old or the new content, never a torn one: temp file in the same directory, fsync, rename.
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 
 /**
@@ -192,4 +192,37 @@ export function atomicWriteWithBackup(path: string, data: string | Uint8Array, m
   const previous = previousVersion(path);
   if (previous) atomicWrite(path + ".bak", previous, 0o600);
   atomicWrite(path, data, mode);
+}
+
+/**
+ * Puts a copy of the file `from` at `to` without reading it into memory (a file too large to hold: a log redirected
+ * into the config), atomically like atomicWrite. `link` shares the file's bytes instead of copying them, for a file
+ * about to be replaced by a rename (the copy is then its only name); across file systems it is copied all the same.
+ */
+export function atomicCopy(from: string, to: string, opts: { link?: boolean } = {}): void {
+  // A symlinked file is copied from its target: a hard link to the link itself would follow the file it names, which
+  // the write after this replaces.
+  from = resolveLink(from);
+  const tmp = tempPathFor(to);
+  try {
+    mkdirSync(dirname(to), { recursive: true, mode: 0o700 });
+    sweepStaleTemps(to);
+    try {
+      if (!opts.link) throw new Error("copy");
+      linkSync(from, tmp);
+    } catch {
+      copyFileSync(from, tmp);
+      chmodSync(tmp, 0o600);
+      const fd = openSync(tmp, "r");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    renameSync(tmp, to);
+  } catch (e) {
+    removeQuietly(tmp);
+    throw writeFailure(e, to) ?? e;
+  }
 }

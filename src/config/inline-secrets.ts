@@ -4,7 +4,8 @@ import { NAME_PATTERN } from "./secret-names.ts";
 
 // Shapes of credentials people paste: JWTs, vendor-prefixed API keys, long random strings, long hex.
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const VENDOR_KEY = /^(sk|pk|rk|ghp|gho|ghs|glpat|xox[abpr]|hf)[-_][A-Za-z0-9_-]{8,}$/;
+// c2l: the gateway's own keys (src/gateway/keys.ts), which the shape rules below miss about once in 5,000.
+const VENDOR_KEY = /^(sk|pk|rk|ghp|gho|ghs|glpat|xox[abpr]|hf|c2l)[-_][A-Za-z0-9_-]{8,}$/;
 // `openssl rand -hex 32`, and keys that are a short prefix and hex ("pplx-…").
 const HEX_KEY = /^(?:[a-z]{2,8}[-_])?(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{32,}$/i;
 

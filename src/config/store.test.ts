@@ -1,6 +1,6 @@
 // Unit tests for the config store: atomic writes with backups and mode 0600, rejected writes, backup/restore, pruning, export redaction.
-import { afterEach, beforeEach, expect, test } from "bun:test";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { afterEach, beforeEach, expect, setSystemTime, test } from "bun:test";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "smol-toml";
@@ -146,6 +146,69 @@ test("only the last N backups are kept, oldest removed first", () => {
   const list = store.list();
   expect(list.map((b) => b.id)).toEqual(ids.slice(-3));
   expect(new Set(ids).size).toBe(5); // same-millisecond backups still get distinct ids
+});
+
+test("by default the last 20 backups are kept (docs/configuration.md): 22 saves leave the 20 files replaced last", () => {
+  const deflt = new ConfigStore(file, { backupsDir: join(dir, "backups-default") });
+  const texts = Array.from({ length: 22 }, (_, i) => `[logging]\nlevel = "debug"\n# save ${i}\n`);
+  for (const t of texts) expect(deflt.write(t).ok).toBe(true);
+  // The first save replaced no file; saves 2..22 backed up saves 1..21, of which the last 20 stay.
+  expect(deflt.list().map((b) => readFileSync(b.file, "utf8"))).toEqual(texts.slice(1, 21));
+});
+
+test("a save after the clock was set back keeps the replaced file's backup: it is the newest, not the one pruned", () => {
+  const now = Date.now();
+  try {
+    // Backups taken while the clock ran an hour ahead (a wrong RTC that NTP then corrects, a VM resumed from a snapshot).
+    setSystemTime(new Date(now + 3_600_000));
+    store.write(V1);
+    for (let i = 0; i < 3; i++) store.backup();
+    setSystemTime(new Date(now));
+    store.write(V2);
+    const r = store.write('[logging]\nlevel = "error"\n');
+    const list = store.list();
+    expect(list).toHaveLength(3);
+    // The file this save replaced (V2) is in the newest backup, the one the write reports, and restore puts it back.
+    expect(r.ok && r.backup?.id).toBe(list.at(-1)!.id);
+    expect(readFileSync(list.at(-1)!.file, "utf8")).toBe(V2);
+    expect(store.restore(list.at(-1)!.id).ok).toBe(true);
+    expect(store.read()).toBe(V2);
+  } finally {
+    setSystemTime();
+  }
+});
+
+test("a file over the config limit is backed up whole (copied, or linked when replaced) and a restore of it is refused for its size", () => {
+  store.write(V1);
+  const big = 3 * 1024 * 1024;
+  truncateSync(file, big);
+  chmodSync(file, 0o644);
+  const copy = store.backup();
+  expect(statSync(copy.file).size).toBe(big);
+  expect(mode(copy.file)).toBe(0o600);
+  const r = store.write(V2);
+  expect(r.ok && r.backup && statSync(r.backup.file).size).toBe(big);
+  expect(r.ok && r.backup && mode(r.backup.file)).toBe(0o600);
+  expect(readFileSync(file, "utf8")).toBe(V2);
+  const refused = store.restore(copy.id);
+  expect(refused.ok).toBe(false);
+  expect(!refused.ok && refused.issues[0]!.message).toContain("a config file may be at most 1 MiB");
+  expect(readFileSync(file, "utf8")).toBe(V2);
+});
+
+test("a symlinked config over the limit is set aside from its target: the backup keeps the old bytes after the save", () => {
+  const target = join(dir, "dotfiles", "tunnel.toml");
+  mkdirSync(join(dir, "dotfiles"));
+  mkdirSync(join(dir, "config"));
+  writeFileSync(target, V1 + "#".repeat(2 * 1024 * 1024) + "\n");
+  symlinkSync(target, file);
+  const r = store.write(V2);
+  expect(r.ok).toBe(true);
+  expect(lstatSync(file).isSymbolicLink()).toBe(true);
+  expect(readFileSync(target, "utf8")).toBe(V2);
+  const b = r.ok ? r.backup! : null;
+  expect(lstatSync(b!.file).isFile()).toBe(true);
+  expect(readFileSync(b!.file, "utf8").startsWith(V1 + "###")).toBe(true);
 });
 
 test("export redacts inline secrets unless asked, and never secret names", () => {

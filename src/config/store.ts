@@ -1,9 +1,9 @@
 // The one way the program writes its config file: validate, back up the current file, write atomically (0600); plus backups, restore and export.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml, stringify } from "smol-toml";
-import { atomicWrite, previousVersion } from "./atomic-write.ts";
-import { formatIssue, parseConfig, readConfigText, type ConfigIssue } from "./load.ts";
+import { atomicCopy, atomicWrite, previousVersion } from "./atomic-write.ts";
+import { formatIssue, MAX_CONFIG_BYTES, parseConfig, readConfigText, type ConfigIssue } from "./load.ts";
 import { backupsDir } from "./paths.ts";
 import { redactSecrets } from "./redact.ts";
 import type { Config } from "./schema.ts";
@@ -63,7 +63,7 @@ export class ConfigStore {
   write(text: string): WriteResult {
     const r = parseConfig(text, this.file);
     if (!r.ok) return r;
-    const backup = existsSync(this.file) ? this.backup(false) : null;
+    const backup = existsSync(this.file) ? this.backup(false, true) : null;
     try {
       atomicWrite(this.file, text, 0o600);
     } catch (e) {
@@ -72,22 +72,41 @@ export class ConfigStore {
       if (backup) rmSync(backup.file, { force: true });
       throw e;
     }
-    if (backup) this.prune();
+    if (backup) {
+      // A large file set aside by a link keeps its mode until its old name is gone (0600 from here on, as a copy is),
+      // unless another name still holds it (a config hard-linked from elsewhere): that file's mode is not ours to change.
+      if (backup.size > MAX_CONFIG_BYTES && statSync(backup.file).nlink === 1) chmodSync(backup.file, 0o600);
+      this.prune();
+    }
     return { ok: true, config: r.config, backup };
   }
 
-  /** Copies the current file into the backups directory (throws when there is no file to back up). */
-  backup(prune = true): BackupInfo {
+  /**
+   * Copies the current file into the backups directory (throws when there is no file to back up). `replacing`: the
+   * file is about to be replaced by a rename, so a file too large to be a config may be linked rather than copied.
+   */
+  backup(prune = true, replacing = false): BackupInfo {
+    const size = statSync(this.file, { throwIfNoEntry: false })?.size ?? 0;
+    // A file over the config limit (a log redirected into it: gigabytes) is never read whole, here either: the reload
+    // read no more than 1 MiB of it, and a save that fixes it must not hold the daemon at its size. It is set aside
+    // whole all the same, as it is the user's.
+    const large = size > MAX_CONFIG_BYTES && statSync(this.file).isFile();
     // A directory in the file's place is named as what stops the write, not as a bare EISDIR (a 500 "internal error").
-    const text = previousVersion(this.file);
-    if (!text) throw new Error(`nothing to back up: ${this.file} does not exist`);
-    const base = idFor(new Date());
+    const text = large ? null : previousVersion(this.file);
+    if (!large && !text) throw new Error(`nothing to back up: ${this.file} does not exist`);
+    // Ids sort as backups were taken, and pruning removes the first ones: with the clock set back (NTP correcting a
+    // wrong RTC, a VM resumed from a snapshot) a wall-clock id would sort before the backups taken earlier, and the
+    // backup just taken would be the one pruned. So an id is never older than the newest backup's.
+    const newest = this.newest();
+    const now = Date.now();
+    const base = idFor(new Date(newest ? Math.max(now, Date.parse(newest.time) + 1) : now));
     let id = base;
     for (let n = 2; existsSync(this.pathOf(id)); n++) id = `${base}-${n}`;
     // atomicWrite makes the directory (0700), and names the backup and the cause when it cannot (a read-only disk).
-    atomicWrite(this.pathOf(id), text, 0o600);
+    if (text) atomicWrite(this.pathOf(id), text, 0o600);
+    else atomicCopy(this.file, this.pathOf(id), { link: replacing });
     if (prune) this.prune();
-    return { id, time: timeOf(id), size: text.length, file: this.pathOf(id) };
+    return { id, time: timeOf(id), size: text ? text.length : size, file: this.pathOf(id) };
   }
 
   /** Backups, oldest first. */
@@ -107,7 +126,8 @@ export class ConfigStore {
   /** Puts a backup back: it is validated first, and the current file is itself backed up before being replaced. */
   restore(id: string): WriteResult {
     if (!ID_RE.test(id) || !existsSync(this.pathOf(id))) throw new BackupNotFoundError(`no backup with id "${id}" in ${this.dir}`);
-    const r = this.write(readFileSync(this.pathOf(id), "utf8"));
+    // Read as the config is (at most 1 MiB): a large file set aside is refused for its size, not read whole.
+    const r = this.write(readConfigText(this.pathOf(id)));
     if (!r.ok) for (const i of r.issues) i.file = this.pathOf(id);
     return r;
   }
@@ -122,6 +142,15 @@ export class ConfigStore {
     const { value, redacted } = redactSecrets(parseToml(text));
     if (!redacted.length) return text;
     return `# Exported from ${this.file}; redacted: ${redacted.join(", ")}\n` + stringify(value) + "\n";
+  }
+
+  /** The newest backup; none when the directory cannot be listed (the write below names why it cannot be written). */
+  private newest(): BackupInfo | undefined {
+    try {
+      return this.list().at(-1);
+    } catch {
+      return undefined;
+    }
   }
 
   private pathOf(id: string): string {

@@ -63,7 +63,9 @@ export function urlHint(path: string): string {
 
 /** A relay_url that is a web address, not the agent's WebSocket URL: say which URL was most likely meant. */
 export function relayUrlMessage(v: unknown): string {
-  const hint = typeof v === "string" ? suggestAgentUrl(v) : null;
+  // No advice made from a credential pasted here: the URL it would suggest folds its host to lower case, which the
+  // redaction no longer recognises, and the key's case is all that is left to guess.
+  const hint = typeof v === "string" && hideCredentials(v) === v ? suggestAgentUrl(v) : null;
   return hint ? `${show(v)} is not a relay agent URL: use ${show(hint)} (wss:// or ws://, the relay's agent path)` : `${show(v)} is not a URL (${urlHint("tunnel.relay_url")})`;
 }
 

@@ -62,6 +62,8 @@ test("auto: loopback and tunnel callers need no key, another machine does; alway
   expect(e.message).toContain("an API key is required for callers from another machine");
   setMode("always");
   expect(refusal(() => adm.check(new Headers(), LOCAL, "m")).status).toBe(401);
+  // Said of the caller it refuses: under "always" one on this machine is not told it calls from another one.
+  expect(refusal(() => adm.check(new Headers(), LOCAL, "m")).message).toStartWith("an API key is required for callers on this machine:");
   setMode("never");
   expect(adm.check(new Headers(), LAN, "m").key).toBeNull();
 });

@@ -135,7 +135,7 @@ export class Admission {
     const cls = callerClass(caller);
     const sent = presentedKey(headers, json);
     if (sent === null) {
-      if (this.needsKey(cls)) throw new HttpError("unauthorized", `an API key is required for callers ${cls === "tunnel" ? "through the tunnel" : "from another machine"}: ${HOW}`);
+      if (this.needsKey(cls)) throw new HttpError("unauthorized", `an API key is required for callers ${WHERE[cls]}: ${HOW}`);
       return NO_KEY[cls];
     }
     const key = this.store.lookup(sent);

@@ -372,6 +372,42 @@ describe("headers", () => {
     }
   });
 
+  test("an upstream's error answer that quotes the credential in its headers (WWW-Authenticate, an echo) reaches the caller with it [redacted] there too", async () => {
+    const SECRET = "sk-operator-8e4b0d";
+    const quoting = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        const path = new URL(req.url).pathname;
+        const auth = req.headers.get("authorization") ?? "";
+        // RFC 6750's error_description is free text: a gateway may quote what it refused there, or echo it back.
+        const quoted = { "www-authenticate": `Bearer error="invalid_token", error_description="key ${auth.slice(7)} is revoked"`, "x-echo-authorization": auth };
+        if (path === "/api/chat") return Response.json({ error: "unauthorized" }, { status: 401, headers: quoted });
+        if (path === "/v1/chat/completions") return new Response(new Blob(['{"error":', '{"message":"unauthorized"}}']).stream(), { status: 401, headers: { ...quoted, "content-type": "application/json" } });
+        if (path === "/api/generate") return Response.json({ model: MODEL_B, response: "ok", done: true, eval_count: 1 }, { headers: { "x-echo-authorization": auth } });
+        return fetch(`${b.url}${path}`, { method: req.method, headers: req.headers, body: req.body });
+      },
+    });
+    try {
+      tb = await startBroker(`[health]\ninterval = "60s"\n` + upstreamToml("B", `http://127.0.0.1:${quoting.port}`, `auth_secret = "b-key"`), { secrets: { get: async () => SECRET } as never });
+      await tb.waitState("B", "up");
+      for (const path of ["/api/chat", "/v1/chat/completions"]) {
+        const refused = await post(`${tb.url}${path}`, { model: MODEL_B, messages: [], stream: false });
+        expect(refused.status).toBe(401);
+        await refused.text();
+        expect(refused.headers.get("www-authenticate")).toBe('Bearer error="invalid_token", error_description="key [redacted] is revoked"');
+        expect(refused.headers.get("x-echo-authorization")).toBe("Bearer [redacted]");
+        expect([...refused.headers].join("\n")).not.toContain(SECRET);
+      }
+      // A 2xx answer is relayed as it came, headers included (nothing is looked at on the success path).
+      const ok = await post(`${tb.url}/api/generate`, { model: MODEL_B, prompt: "hi", stream: false });
+      expect(ok.headers.get("x-echo-authorization")).toBe(`Bearer ${SECRET}`);
+      await ok.text();
+    } finally {
+      quoting.stop(true);
+    }
+  });
+
   test("upstream connections are kept alive and reused", async () => {
     const t = await twoUpstreams();
     for (let i = 0; i < 5; i++) await (await post(`${t.url}/api/chat`, { model: MODEL_A, messages: [], stream: i % 2 === 0 })).text();

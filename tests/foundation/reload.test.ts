@@ -1,11 +1,12 @@
 // Integration: a real daemon reloads its config on an in-place write, a rename-over save and SIGHUP, and keeps the last good config on an invalid edit.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, cpSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, REPO, removeHome, startDaemon, tempHome, type DaemonProc } from "../helpers/daemon.ts";
 import { ROOT } from "../helpers/other-user.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { until } from "../helpers/until.ts";
+import { newKey } from "../../src/gateway/keys.ts";
 
 // Real processes on a busy machine: more than bun's 5 s default.
 setDefaultTimeout(30_000);
@@ -206,6 +207,63 @@ test("a file of gigabytes (a log redirected into it) is rejected for its size an
     expect(status.daemon.lastReload.ok).toBe(false);
     const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1]);
     expect(peakKiB).toBeLessThan(512 * 1024);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("a config of gigabytes replaced through the API (the dashboard's save) is set aside whole but never read into the daemon", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: base() });
+  try {
+    await d.waitFor(/daemon: started/);
+    // Sparse: 768 MiB on paper. The save backs the current file up first; copied through memory it held the daemon at
+    // the file's size, where the reload's read of the same file costs 1 MiB.
+    writeFileSync(d.configFile, base('[metrics]\nwindow = "2m"\n'));
+    truncateSync(d.configFile, 768 * 1024 ** 2);
+    await d.waitFor(/configuration rejected/);
+    const token = (await Bun.file(join(home, ".config/cloudtolocalllm/api-token")).text()).trim();
+    const r = await fetch(`${d.urls.api}/api/v1/config`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/toml" },
+      body: base('[logging]\nlevel = "debug"\n'),
+    });
+    expect(r.status).toBe(200);
+    expect(readFileSync(d.configFile, "utf8")).toBe(base('[logging]\nlevel = "debug"\n'));
+    const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1]);
+    expect(peakKiB).toBeLessThan(512 * 1024);
+    // Nothing is lost: the replaced file is in the newest backup, whole.
+    const dir = join(home, ".local/state/cloudtolocalllm/backups");
+    const newest = readdirSync(dir).filter((f) => f.endsWith(".toml")).sort().at(-1)!;
+    expect(statSync(join(dir, newest)).size).toBe(768 * 1024 ** 2);
+    // Restored through the API, it is refused for its size (422) without being read whole either.
+    const restore = await fetch(`${d.urls.api}/api/v1/config/backups/${newest.slice(0, -5)}/restore`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    expect(restore.status).toBe(422);
+    expect(await restore.text()).toContain("a config file may be at most 1 MiB");
+    expect(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, "utf8"))![1])).toBeLessThan(512 * 1024);
+    expect(readFileSync(d.configFile, "utf8")).toBe(base('[logging]\nlevel = "debug"\n'));
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("a gateway key pasted as relay_url is rejected without quoting it in any case: not in the log, the open status or the advice", async () => {
+  const home = tempHome();
+  const d = await startDaemon({ home, config: base() });
+  try {
+    await d.waitFor(/daemon: started/);
+    // Before, the advice quoted it lowercased ("use wss://c2l_abc…/agent": a URL's host is case-folded), which
+    // [redacted] did not catch, and the key's case is all that is left to guess.
+    const key = newKey();
+    writeFileSync(d.configFile, base(`[tunnel]\nrelay_url = "${key}"\n`));
+    const line = await d.waitFor(/configuration rejected/);
+    expect(line).toContain("[redacted]");
+    const status = await (await fetch(`${d.urls.api}/api/v1/status`)).text();
+    expect(status).toContain("tunnel.relay_url");
+    const secret = key.slice(4).toLowerCase();
+    for (const seen of [d.stderr(), status]) expect(seen.toLowerCase()).not.toContain(secret.slice(0, 16));
   } finally {
     await d.stop();
     rmSync(home, { recursive: true, force: true });

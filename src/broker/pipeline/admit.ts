@@ -69,7 +69,8 @@ export function admit(ex: Exchange, gateway: GatewayService | undefined): Respon
     }
     ex.keyName = admitted.key?.name ?? null;
     ex.caller = admitted.caller;
-    if (admitted.key) ex.gateway = gateway ?? null;
+    // Keyless callers too: a reload that makes a key needed ([proxy] require_key) refuses what they left in the queue.
+    ex.gateway = gateway ?? null;
   }
   const capture = ex.table!.capture;
   const body = ex.payload;

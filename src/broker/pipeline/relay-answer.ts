@@ -1,7 +1,7 @@
 // Pipeline stage 5, relay the answer: the accepted reply's head (with the broker's Server-Timing and queue position),
 // then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
 import { headOnlyMessage, type Exchange } from "../exchange.ts";
-import { redactingStream, redactUpstreamSecret } from "../error-redaction.ts";
+import { redactHeaders, redactingStream, redactUpstreamSecret } from "../error-redaction.ts";
 import { describeFetchError } from "../../net/fetch-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
@@ -22,6 +22,8 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
   if (ex.blobProof !== null) return afterProof(ex, res);
   ex.accept(res);
   const headers = res.clientHeaders();
+  // An error answer may quote the credential the broker sent in its headers too (its body: below).
+  if (res.status >= 400) redactHeaders(headers, ex.upstream);
   // What the broker added before the first upstream attempt (admission, aliases, routing), and time queued.
   const queued = ex.queued;
   const queueMs = queued?.waitedMs ?? 0;

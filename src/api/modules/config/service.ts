@@ -1,11 +1,10 @@
 // Config read (redacted), validate, write through the ConfigStore with a backup and hot-apply, export/import, backups and restore.
-import { readFileSync } from "node:fs";
 import { stringify } from "smol-toml";
 import type { DaemonContext } from "../../../core/component.ts";
 import { HttpError } from "../../../core/http-error.ts";
 import { outOfDescriptors } from "../../../core/fd-exhaustion.ts";
 import type { ReloadResult } from "../../../core/contracts.ts";
-import { parseConfig, validateSettings, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
+import { parseConfig, readConfigText, validateSettings, type ConfigIssue, type LoadResult } from "../../../config/load.ts";
 import { REDACTED, redactSecrets } from "../../../config/redact.ts";
 import { holdsRedactedUrlPart, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
 import { ConfigStore, type BackupInfo } from "../../../config/store.ts";
@@ -165,7 +164,8 @@ export async function restoreBackup(ctx: DaemonContext, id: string, ifMatch?: st
   // A backup is an older file: restoring it through the API must not bring back other FILE_ONLY values either.
   const backup = store(ctx).list().find((b) => b.id === id);
   if (backup) {
-    const old = parseConfig(readFileSync(backup.file, "utf8"), backup.file);
+    // Read as the config is, at most 1 MiB: a file of gigabytes set aside by a save is refused for its size, not read whole.
+    const old = parseConfig(readConfigText(backup.file), backup.file);
     if (old.ok) keepFileOnlyFields(ctx, old.config);
   }
   // An unknown id throws BackupNotFoundError: 404 by the table of stable codes (src/api/errors.ts maps it).
