@@ -130,14 +130,21 @@ requireTools(["unshare", "mount", overlayNamespace]).test("run from /usr/bin (a 
     const pkgBin = join(h, "pkg-bin");
     mkdirSync(pkgBin);
     writeFileSync(join(pkgBin, "cloudtolocalllm-tunnel"), "");
-    const script = 'mount -t overlay overlay -o lowerdir="$0":/usr/bin /usr/bin && mount --bind "$1" /usr/bin/cloudtolocalllm-tunnel && exec /usr/bin/cloudtolocalllm-tunnel install --no-enable';
-    const r = Bun.spawnSync(["unshare", "-rm", "sh", "-c", script, pkgBin, rel.binary], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
+    const asPackaged = (...args: string[]) => {
+      const script = 'mount -t overlay overlay -o lowerdir="$0":/usr/bin /usr/bin && mount --bind "$1" /usr/bin/cloudtolocalllm-tunnel && shift && exec /usr/bin/cloudtolocalllm-tunnel "$@"';
+      return Bun.spawnSync(["unshare", "-rm", "sh", "-c", script, pkgBin, rel.binary, ...args], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
+    };
+    // What `systemctl --user enable --now` alone (the README's start) would leave running: doctor names it.
+    const copies = () => (JSON.parse(asPackaged("doctor", "--json").stdout.toString()) as { checks: { name: string; fix?: string }[] }).checks.find((c) => c.name === "Installed copies");
+    expect(copies()?.fix).toStartWith("`/usr/bin/cloudtolocalllm-tunnel install` removes the home copy");
+    const r = asPackaged("install", "--no-enable");
     const out = r.stdout.toString() + r.stderr.toString();
     expect(r.exitCode, out).toBe(0);
     expect(out).toContain("/usr/bin/cloudtolocalllm-tunnel was installed by a package");
     expect(out).toContain(`Removed the copy an earlier \`install\` put in your home (${written} files): its unit and ${join(h, ".local/bin")}/cloudtolocalllm-tunnel came before the package's.`);
     for (const f of [".local/bin/cloudtolocalllm-tunnel", ".local/share/systemd/user/cloudtolocalllm-tunnel.service", ".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/cloudtolocalllm/install-manifest.json"])
       expect(existsSync(join(h, f))).toBe(false);
+    expect(copies()).toBeUndefined();
   } finally {
     removeHome(h);
   }
