@@ -63,7 +63,9 @@ Options:
           const n = p.homeCopy.removed.length;
           console.log(`Removed the copy an earlier \`install\` put in your home (${files(n)}): its unit and ${xdgInstallPaths().binDir}/${BINARY_NAME} came before the package's. Your configuration was kept.`);
           const k = p.homeCopy.kept;
-          if (k.length) console.log(`Kept ${files(k.length)} you changed since (a unit among them still comes before the package's; delete it to use the package's):\n  ${k.join("\n  ")}`);
+          // An edited unit still hides the package's; an autostart entry the desktop turned off keeps that choice (same name as the package's).
+          const unit = k.some((f) => f.endsWith(".service")) ? " (the unit still comes before the package's: delete it to use the package's)" : "";
+          if (k.length) console.log(`Kept ${files(k.length)} you changed since${unit}:\n  ${k.join("\n  ")}`);
         }
         console.log(p.systemd);
         return 0;

@@ -137,12 +137,17 @@ requireTools(["unshare", "mount", overlayNamespace]).test("run from /usr/bin (a 
     // What `systemctl --user enable --now` alone (the README's start) would leave running: doctor names it.
     const copies = () => (JSON.parse(asPackaged("doctor", "--json").stdout.toString()) as { checks: { name: string; fix?: string }[] }).checks.find((c) => c.name === "Installed copies");
     expect(copies()?.fix).toStartWith("`/usr/bin/cloudtolocalllm-tunnel install` removes the home copy");
+    // The desktop's "don't start at login" in the autostart entry: a choice the package's entry (same name) must keep.
+    const entry = join(h, ".config/autostart/cloudtolocalllm-tunnel-tray.desktop");
+    writeFileSync(entry, readFileSync(entry, "utf8") + "Hidden=true\n");
     const r = asPackaged("install", "--no-enable");
     const out = r.stdout.toString() + r.stderr.toString();
     expect(r.exitCode, out).toBe(0);
     expect(out).toContain("/usr/bin/cloudtolocalllm-tunnel was installed by a package");
-    expect(out).toContain(`Removed the copy an earlier \`install\` put in your home (${written} files): its unit and ${join(h, ".local/bin")}/cloudtolocalllm-tunnel came before the package's.`);
-    for (const f of [".local/bin/cloudtolocalllm-tunnel", ".local/share/systemd/user/cloudtolocalllm-tunnel.service", ".config/autostart/cloudtolocalllm-tunnel-tray.desktop", ".local/share/cloudtolocalllm/install-manifest.json"])
+    expect(out).toContain(`Removed the copy an earlier \`install\` put in your home (${Number(written) - 1} files): its unit and ${join(h, ".local/bin")}/cloudtolocalllm-tunnel came before the package's.`);
+    expect(out).toContain(`Kept 1 file you changed since:\n  ${entry}\n`);
+    expect(readFileSync(entry, "utf8")).toEndWith("Hidden=true\n");
+    for (const f of [".local/bin/cloudtolocalllm-tunnel", ".local/share/systemd/user/cloudtolocalllm-tunnel.service", ".local/share/cloudtolocalllm/install-manifest.json"])
       expect(existsSync(join(h, f))).toBe(false);
     expect(copies()).toBeUndefined();
   } finally {
