@@ -24,6 +24,7 @@ import { noModelFix } from "./doctor-models.ts";
 import { upstreamTls } from "../config/upstream-tls.ts";
 import { brokerHostFix, movedFix, ollamaElsewhere } from "./doctor-ollama-host.ts";
 import { checkDirectories, checkUser, readConfigText } from "./doctor-files.ts";
+import { checkInstalledCopies } from "./doctor-copies.ts";
 import { tokenFile } from "../api/token.ts";
 import type { CheckResult } from "./doctor-result.ts";
 export type { CheckLevel, CheckResult } from "./doctor-result.ts";
@@ -335,5 +336,6 @@ export async function runChecks(ctx: DoctorContext): Promise<CheckResult[]> {
   ]);
   const unit = unitState();
   const user = checkUser(ctx.env);
-  return [...(user ? [user] : []), result, ...checkDirectories(ctx.file, tokenFile(config)), ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), checkDaemonLog(unit), parallel[4]];
+  const copies = checkInstalledCopies();
+  return [...(user ? [user] : []), result, ...checkDirectories(ctx.file, tokenFile(config)), ...parallel[0], ...parallel[1], ...(parallel[2] ? [parallel[2]] : []), ...parallel[3], checkSystemdUnit(unit), ...(copies ? [copies] : []), checkDaemonLog(unit), parallel[4]];
 }

@@ -32,7 +32,8 @@ Checks, and prints a checklist with a fix for each problem:
   the other commands send), the broker's port (free, while the daemon is down), each enabled
   upstream (Ollama reachable), the relay
   (when the tunnel is enabled), the D-Bus session bus, a StatusNotifier host for the tray icon,
-  a notification server and notify-send, the systemd user unit, and the secret store.
+  a notification server and notify-send, the systemd user unit (and a home copy left beside a
+  package's), and the secret store.
 ✓ ok   ! warning (works, but something is missing)   ✗ problem (exit code 1)
 
 Options:

@@ -1,7 +1,9 @@
 // `install`: puts the downloaded binary, its user unit, desktop entries and icons in place and starts the service.
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { enableService, install, xdgInstallPaths } from "../desktop/install/installer.ts";
+import { BINARY_NAME, install, xdgInstallPaths } from "../desktop/install/installer.ts";
+import { installPackaged } from "../desktop/install/package-switch.ts";
+import { files } from "./file-count.ts";
 import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, UsageError, type Command } from "./args.ts";
@@ -22,7 +24,8 @@ const command: Command = {
   summary: "Install this binary for the current user: systemd user service, autostart, launcher, icons, man page, completions",
   help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
 
-For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service). Copies the binary to ~/.local/bin, writes the systemd
+For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service, after removing
+the copy an earlier install put in your home, whose unit and binary would come before the package's). Copies the binary to ~/.local/bin, writes the systemd
 user unit to $XDG_DATA_HOME/systemd/user (so \`systemctl --user mask\` and \`edit\` work on it), the dashboard launcher to $XDG_DATA_HOME/applications, the
 autostart entry (it starts the daemon at login when systemd does not) to $XDG_CONFIG_HOME/autostart, the icons to $XDG_DATA_HOME/icons/hicolor, the AppStream metainfo to
 $XDG_DATA_HOME/metainfo, the man page to $XDG_DATA_HOME/man/man1 and the bash, zsh and fish completions under
@@ -55,13 +58,22 @@ Options:
       if (!values.binary && source === PACKAGED_BINARY) {
         // A package already put the units, entries and icons under /usr: a second copy in $HOME would shadow them.
         console.log(`${PACKAGED_BINARY} was installed by a package, which installed the units, desktop entries and icons; nothing to copy.`);
-        console.log(await enableService(systemctlRunner, !values["no-enable"], false));
+        const p = await installPackaged({ run: systemctlRunner, enable: !values["no-enable"] });
+        if (p.homeCopy) {
+          const n = p.homeCopy.removed.length;
+          console.log(`Removed the copy an earlier \`install\` put in your home (${files(n)}): its unit and ${xdgInstallPaths().binDir}/${BINARY_NAME} came before the package's. Your configuration was kept.`);
+          const k = p.homeCopy.kept;
+          // An edited unit still hides the package's; an autostart entry the desktop turned off keeps that choice (same name as the package's).
+          const unit = k.some((f) => f.endsWith(".service")) ? " (the unit still comes before the package's: delete it to use the package's)" : "";
+          if (k.length) console.log(`Kept ${files(k.length)} you changed since${unit}:\n  ${k.join("\n  ")}`);
+        }
+        console.log(p.systemd);
         return 0;
       }
       const { generatedAssets } = await import("./generated-assets.ts");
       const generated = commands ? await generatedAssets(commands, VERSION, new Date(Date.parse(BUILD_DATE) || Date.now())) : [];
       const r = await install({ source, enable: !values["no-enable"], run: systemctlRunner, generated });
-      console.log(`Installed ${r.binary} (${r.written.length} files written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
+      console.log(`Installed ${r.binary} (${files(r.written.length)} written, ${r.unchanged.length} unchanged${r.removed.length ? `, ${r.removed.length} obsolete removed` : ""}).`);
       if (r.kept.length) console.log(`Kept ${r.kept.length} file${r.kept.length > 1 ? "s" : ""} you changed or made yourself (delete one and run install again for the shipped version):\n  ${r.kept.join("\n  ")}`);
       console.log(r.systemd);
       console.log("The daemon shows its tray icon itself while your desktop's panel hosts tray icons ([tray] enabled = \"auto\").");

@@ -2,6 +2,7 @@
 import { uninstall } from "../desktop/install/installer.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, type Command } from "./args.ts";
+import { files } from "./file-count.ts";
 
 const command: Command = {
   name: "uninstall",
@@ -22,7 +23,7 @@ Packages (AUR, .deb) are removed with the package manager instead.`,
       }
       console.log(r.systemd);
       if (r.kept.length) console.log(`Kept ${r.kept.length} file${r.kept.length > 1 ? "s" : ""} you changed since install:\n  ${r.kept.join("\n  ")}`);
-      console.log(`Removed ${r.removed.length} files. Your configuration was kept.`);
+      console.log(`Removed ${files(r.removed.length)}. Your configuration was kept.`);
       return 0;
     } catch (e) {
       throw new CliError((e as Error).message);

@@ -49,3 +49,25 @@ export function namespaceWrapper(path: string, setup: string, after = ""): strin
   chmodSync(path, 0o755);
   return path;
 }
+
+/** Whether a test can lay a directory over /usr/bin in its own user and mount namespace (overlayfs; a package's binary there, nothing outside changes). */
+export const overlayNamespace: Capability = {
+  name: "an overlay over /usr/bin in an unprivileged mount namespace (unshare -rm, overlayfs)",
+  available: () => probeOverlay(),
+  fix: "allow unprivileged user namespaces (sysctl -w kernel.unprivileged_userns_clone=1) on Linux 5.11 or later, or run as root",
+};
+
+let overlayProbed: boolean | undefined;
+function probeOverlay(): boolean {
+  if (overlayProbed !== undefined) return overlayProbed;
+  const dir = mkdtempSync(join(tmpdir(), "c2l-overlay-probe-"));
+  try {
+    writeFileSync(join(dir, "c2l-probe"), "");
+    overlayProbed = Bun.spawnSync(["unshare", "-rm", "sh", "-c", 'mount -t overlay overlay -o lowerdir="$0":/usr/bin /usr/bin && test -e /usr/bin/c2l-probe', dir], { stdout: "ignore", stderr: "ignore" }).success;
+  } catch {
+    overlayProbed = false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return overlayProbed;
+}

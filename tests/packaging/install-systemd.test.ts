@@ -68,7 +68,7 @@ test("install runs the daemon under systemd as one process; a new binary is rest
   // An upgrade: the new binary runs once install returns.
   const up = run("install", "--binary", version("v2"));
   expect(up.code, up.out).toBe(0);
-  expect(up.out).toContain("(1 files written,");
+  expect(up.out).toContain("(1 file written,");
   await until(() => runningVersion() === "v2" || null, 20_000, `the restarted daemon (status: ${manager.systemctl("status", UNIT).out})`);
   expect(Number(show("MainPID"))).not.toBe(pid1);
 
@@ -232,5 +232,29 @@ test("a daemon that cannot start (its port taken, as by `npm start`): install ex
     manager.systemctl("stop", UNIT);
     Bun.spawnSync([bin, "uninstall"], { env: manager.env });
     writeFileSync(config, before);
+  }
+}, 60_000);
+
+// README, "Upgrading and removing": an Arch package's removal takes the unit file and touches no service; the
+// `systemctl --user disable --now` it names afterwards must still remove the link enabling left in the home. A unit of
+// its own name (systemd's behaviour, not the daemon's, is what the README promises here).
+test("after a package's unit file is gone, the README's `systemctl --user disable --now` removes the enablement link, running or not", async () => {
+  const unitDir = join(manager.env.XDG_DATA_HOME!, "systemd/user");
+  const wants = join(manager.env.XDG_CONFIG_HOME!, "systemd/user/default.target.wants");
+  mkdirSync(unitDir, { recursive: true });
+  for (const running of [true, false]) {
+    const name = `c2l-removed-${running ? "running" : "stopped"}.service`;
+    writeFileSync(join(unitDir, name), "[Service]\nExecStart=/bin/sleep 600\n[Install]\nWantedBy=default.target\n");
+    manager.systemctl("daemon-reload");
+    expect(manager.systemctl("enable", "--now", name).code).toBe(0);
+    expect(existsSync(join(wants, name))).toBe(true);
+    if (!running) manager.systemctl("stop", name);
+    rmSync(join(unitDir, name));
+    const r = manager.systemctl("disable", "--now", name);
+    expect(existsSync(join(wants, name))).toBe(false);
+    // Stopped, the unit is no longer loaded: systemctl says so (exit 5) after removing the link, as the README warns.
+    expect(r.code, r.out).toBe(running ? 0 : 5);
+    if (!running) expect(r.out).toContain("not loaded");
+    await until(() => manager.systemctl("is-active", name).out === "inactive", 10_000, `${name} stopped`);
   }
 }, 60_000);

@@ -76,6 +76,11 @@ requireTools(["systemctl", "systemd-analyze", "man"]).test("install writes exact
   expect(again.code).toBe(0);
   expect(again.out).toContain(`(0 files written, ${EXPECTED.length - 1} unchanged)`);
   expect(tree(home).sort()).toEqual([...beforeWithDownload, ...EXPECTED].sort());
+  // The upgrade: a new binary, everything else as it was.
+  writeFileSync(download, "#!/bin/sh\necho downloaded, newer\n");
+  const upgrade = cli("install", "--binary", download);
+  expect(upgrade.code).toBe(0);
+  expect(upgrade.out).toContain(`(1 file written, ${EXPECTED.length - 2} unchanged)`);
 
   const un = cli("uninstall");
   expect(un.code).toBe(0);

@@ -1,13 +1,14 @@
 // The committed release script: tarball layout, SHA256SUMS, the size table, the filled AUR PKGBUILD; the built binary's version.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ensureRelease, type ReleaseFixture } from "./release-fixture.ts";
 import { ICON_SIZES, TRAY_STATES } from "../../src/desktop/icons/index.ts";
 import { homeEnv, REPO, removeHome, tempHome } from "../helpers/daemon.ts";
 import { BIN_PKG, printSrcinfo, SRC_PKG } from "../../packaging/aur/update.ts";
 import { requireTools } from "../helpers/requires.ts";
+import { overlayNamespace } from "../helpers/mount-namespace.ts";
 
 let rel: ReleaseFixture;
 beforeAll(async () => {
@@ -114,3 +115,42 @@ describe("the compiled binary", () => {
     expect(run("uninstall").code).toBe(0);
   }, 60_000);
 });
+
+// From the tarball first, then the .deb or the AUR package: the home copy's unit (in $XDG_DATA_HOME/systemd/user) comes
+// before the package's and ~/.local/bin before /usr/bin, so the service would go on running the old binary.
+requireTools(["unshare", "mount", overlayNamespace]).test("run from /usr/bin (a package's), install removes the copy an earlier install put in the home, whose unit and binary came first", () => {
+  const h = tempHome("c2l-binary-pkg-");
+  try {
+    const env = homeEnv(h);
+    const first = Bun.spawnSync([rel.binary, "install", "--no-enable"], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
+    expect(first.exitCode).toBe(0);
+    const written = /\((\d+) files written/.exec(first.stdout.toString())?.[1];
+    expect(existsSync(join(h, ".local/share/systemd/user/cloudtolocalllm-tunnel.service"))).toBe(true);
+    // The same binary as the package's /usr/bin/cloudtolocalllm-tunnel, in a mount namespace of the test's own.
+    const pkgBin = join(h, "pkg-bin");
+    mkdirSync(pkgBin);
+    writeFileSync(join(pkgBin, "cloudtolocalllm-tunnel"), "");
+    const asPackaged = (...args: string[]) => {
+      const script = 'mount -t overlay overlay -o lowerdir="$0":/usr/bin /usr/bin && mount --bind "$1" /usr/bin/cloudtolocalllm-tunnel && shift && exec /usr/bin/cloudtolocalllm-tunnel "$@"';
+      return Bun.spawnSync(["unshare", "-rm", "sh", "-c", script, pkgBin, rel.binary, ...args], { env, cwd: h, stdout: "pipe", stderr: "pipe" });
+    };
+    // What `systemctl --user enable --now` alone (the README's start) would leave running: doctor names it.
+    const copies = () => (JSON.parse(asPackaged("doctor", "--json").stdout.toString()) as { checks: { name: string; fix?: string }[] }).checks.find((c) => c.name === "Installed copies");
+    expect(copies()?.fix).toStartWith("`/usr/bin/cloudtolocalllm-tunnel install` removes the home copy");
+    // The desktop's "don't start at login" in the autostart entry: a choice the package's entry (same name) must keep.
+    const entry = join(h, ".config/autostart/cloudtolocalllm-tunnel-tray.desktop");
+    writeFileSync(entry, readFileSync(entry, "utf8") + "Hidden=true\n");
+    const r = asPackaged("install", "--no-enable");
+    const out = r.stdout.toString() + r.stderr.toString();
+    expect(r.exitCode, out).toBe(0);
+    expect(out).toContain("/usr/bin/cloudtolocalllm-tunnel was installed by a package");
+    expect(out).toContain(`Removed the copy an earlier \`install\` put in your home (${Number(written) - 1} files): its unit and ${join(h, ".local/bin")}/cloudtolocalllm-tunnel came before the package's.`);
+    expect(out).toContain(`Kept 1 file you changed since:\n  ${entry}\n`);
+    expect(readFileSync(entry, "utf8")).toEndWith("Hidden=true\n");
+    for (const f of [".local/bin/cloudtolocalllm-tunnel", ".local/share/systemd/user/cloudtolocalllm-tunnel.service", ".local/share/cloudtolocalllm/install-manifest.json"])
+      expect(existsSync(join(h, f))).toBe(false);
+    expect(copies()).toBeUndefined();
+  } finally {
+    removeHome(h);
+  }
+}, 60_000);
