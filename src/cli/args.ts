@@ -77,7 +77,6 @@ export class CliError extends Error {
 
 export interface Command {
   name: string;
-  summary: string;
   /** Full --help text. */
   help: string;
   /** For commands with subcommands: the --help text for these arguments (e.g. `config validate --help`). */

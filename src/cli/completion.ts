@@ -6,7 +6,6 @@ const SHELL_NAMES = Object.keys(SHELLS) as Shell[];
 
 const command: Command = {
   name: "completion",
-  summary: "Print the shell completion script for bash, zsh or fish",
   subcommands: SHELL_NAMES,
   help: `Usage: cloudtolocalllm-tunnel completion bash|zsh|fish
 

@@ -31,7 +31,6 @@ const width = Math.max(...SUBCOMMAND_SUMMARIES.map(([u]) => u.length));
 
 const command: Command = {
   name: "config",
-  summary: "Inspect, check, back up, restore, import, export or migrate the config file",
   subcommands: Object.keys(SUBCOMMANDS),
   help: `Usage: cloudtolocalllm-tunnel config SUBCOMMAND [--config FILE] [OPTIONS]
 

@@ -23,7 +23,6 @@ async function approve(argv: string[]): Promise<number> {
 
 const command: Command = {
   name: "dashboard",
-  summary: "Open the dashboard in the browser (signs the browser in with a one-time link)",
   help: `Usage: cloudtolocalllm-tunnel dashboard [--print-url] [--url URL] [--config FILE]
        cloudtolocalllm-tunnel dashboard approve [CODE] [--url URL] [--config FILE]
 

@@ -23,7 +23,6 @@ export function formatChecklist(results: CheckResult[], color: boolean): string 
 
 const command: Command = {
   name: "doctor",
-  summary: "Check the desktop integration, upstreams, relay, systemd unit and config; print fixes",
   help: `Usage: cloudtolocalllm-tunnel doctor [--config FILE] [--json]
 
 Checks, and prints a checklist with a fix for each problem:

@@ -21,7 +21,6 @@ export function runningBinary(): string | null {
 
 const command: Command = {
   name: "install",
-  summary: "Install this binary for the current user: systemd user service, autostart, launcher, icons, man page, completions",
   help: `Usage: cloudtolocalllm-tunnel install [--no-enable] [--binary FILE]
 
 For the plain downloaded binary (packages do this for you; run from /usr/bin it only enables the service, after removing

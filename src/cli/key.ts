@@ -59,7 +59,6 @@ function table(keys: KeyInfo[]): string {
 
 const command: Command = {
   name: "key",
-  summary: "Create, list, show or revoke the broker's API keys",
   subcommands: ["create", "list", "show", "revoke"],
   help: `Usage: cloudtolocalllm-tunnel key create NAME [--models GLOB,...] [--rpm N] [--tokens-per-day N]
                                          [--max-parallel N] [--expires DURATION]

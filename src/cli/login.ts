@@ -24,7 +24,6 @@ export function notToldNote(message: string): string {
 
 const command: Command = {
   name: "login",
-  summary: "Sign in to the cloud (OpenID Connect device code, or --pkce)",
   help: `Usage: cloudtolocalllm-tunnel login [--pkce | --device] [--no-browser] [--url URL] [--config FILE]
 
 Signs in to the issuer set in [auth] (issuer, client_id, audience, scopes). The access, refresh and ID

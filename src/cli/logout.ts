@@ -7,7 +7,6 @@ import { writeStderrLine } from "../core/stderr-line.ts";
 
 const command: Command = {
   name: "logout",
-  summary: "Sign out: revoke the refresh token and delete the stored tokens",
   help: `Usage: cloudtolocalllm-tunnel logout [--url URL] [--config FILE]
 
 Revokes the refresh token at the [auth] issuer (best effort) and deletes the tokens from the secret

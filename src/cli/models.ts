@@ -35,7 +35,6 @@ export function renderModels(models: ModelRow[], upstreams: Pick<UpstreamStatus,
 
 const command: Command = {
   name: "models",
-  summary: "List the models of every upstream, where each is and whether it is loaded (like `ollama list`)",
   help: `Usage: cloudtolocalllm-tunnel models [--json] [--url URL] [--config FILE]
 
 Asks the running daemon for the merged model list of its upstreams (what the broker's /api/tags answers):

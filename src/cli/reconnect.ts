@@ -5,7 +5,6 @@ import { parse, type Command } from "./args.ts";
 
 const command: Command = {
   name: "reconnect",
-  summary: "Re-check every upstream now (after restarting Ollama, say)",
   help: `Usage: cloudtolocalllm-tunnel reconnect [--url URL] [--config FILE]
 
 Makes the running daemon drop its idle connections to the upstreams and check each one again now,

@@ -23,7 +23,6 @@ async function newToken(): Promise<string> {
 const command: Command = {
   name: "relay",
   subcommands: ["check", "hash-token"],
-  summary: "Run the relay that cloud clients and agents connect to (own config)",
   help: `Usage: cloudtolocalllm-tunnel relay --config FILE
        cloudtolocalllm-tunnel relay check --config FILE
        cloudtolocalllm-tunnel relay hash-token [--generate]

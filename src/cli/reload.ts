@@ -6,7 +6,6 @@ import { writeStderrLine } from "../core/stderr-line.ts";
 
 const command: Command = {
   name: "reload",
-  summary: "Make the daemon re-read its config file (like SIGHUP)",
   help: `Usage: cloudtolocalllm-tunnel reload [--url URL] [--config FILE]
 
 Asks the running daemon to re-read its config file now. An invalid file is rejected: the daemon keeps

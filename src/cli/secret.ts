@@ -54,7 +54,6 @@ function readHiddenLine(): Promise<string> {
 const command: Command = {
   name: "secret",
   subcommands: ["set", "get", "delete", "list"],
-  summary: "Store, show, delete or list secrets (desktop keyring, else a 0600 file)",
   help: `Usage: cloudtolocalllm-tunnel secret set|get|delete|list [NAME] [--config FILE]
 
 Secrets (the tunnel's agent token, upstream API keys, sign-in tokens) live in the desktop keyring

@@ -52,7 +52,6 @@ async function firstRun(store: ConfigStore): Promise<void> {
 
 const command: Command = {
   name: "serve",
-  summary: "Run the daemon (the default command)",
   help: `Usage: cloudtolocalllm-tunnel serve [--config FILE]
 
 Runs the daemon: the Ollama-compatible broker, the control API and, when enabled, the tunnel.

@@ -7,7 +7,6 @@ import { redactUrlsDeep } from "../net/redact-url.ts";
 
 const command: Command = {
   name: "status",
-  summary: "Show the daemon, upstreams, tunnel and alerts",
   help: `Usage: cloudtolocalllm-tunnel status [--json] [--url URL] [--config FILE]
 
 Asks the running daemon for its state: each upstream (state, quality, models, latency, errors),

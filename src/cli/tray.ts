@@ -4,7 +4,6 @@ import { parse, type Command } from "./args.ts";
 
 const command: Command = {
   name: "tray",
-  summary: "Show the status icon and menu in the desktop's panel (StatusNotifierItem)",
   help: `Usage: cloudtolocalllm-tunnel tray [--config FILE]
 
 Shows a status icon with a menu in any panel that hosts StatusNotifierItems (KDE Plasma, XFCE,

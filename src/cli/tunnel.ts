@@ -35,7 +35,6 @@ export function tunnelOutcome(t: TunnelStatus): "pending" | "ok" | "failed" {
 
 const command: Command = {
   name: "tunnel",
-  summary: "Start, stop or restart the tunnel to the relay",
   subcommands: [...ACTIONS],
   help: `Usage: cloudtolocalllm-tunnel tunnel start|stop|restart [--wait SECONDS] [--url URL] [--config FILE]
 

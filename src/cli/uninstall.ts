@@ -6,7 +6,6 @@ import { files } from "./file-count.ts";
 
 const command: Command = {
   name: "uninstall",
-  summary: "Remove what `install` wrote (the configuration stays)",
   help: `Usage: cloudtolocalllm-tunnel uninstall
 
 Stops and disables the systemd user units, then removes the files listed in

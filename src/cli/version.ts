@@ -8,7 +8,6 @@ export function versionInfo() {
 
 const command: Command = {
   name: "version",
-  summary: "Print version, commit and build date",
   help: `Usage: cloudtolocalllm-tunnel version [--json]
 
 Prints the version, git commit and build date of this binary.

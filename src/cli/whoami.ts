@@ -8,7 +8,6 @@ import { redactUrl } from "../net/redact-url.ts";
 
 const command: Command = {
   name: "whoami",
-  summary: "Show who is signed in",
   help: `Usage: cloudtolocalllm-tunnel whoami [--json] [--url URL] [--config FILE]
 
 Prints the signed-in user, the issuer and when the access token expires. Asks the running daemon

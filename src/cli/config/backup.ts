@@ -7,7 +7,6 @@ import { CONFIG_HELP, CONFIG_OPTION, storeFor } from "./common.ts";
 const command: Subcommand = {
   name: "config backup",
   usage: "backup",
-  summary: "Back up the config file",
   help: `Usage: cloudtolocalllm-tunnel config backup [--config FILE]
 
 Copies the config file to $XDG_STATE_HOME/cloudtolocalllm/backups/ under a timestamped id (the last 20 are

@@ -6,7 +6,6 @@ import { CONFIG_HELP, CONFIG_OPTION, storeFor } from "./common.ts";
 const command: Subcommand = {
   name: "config backups",
   usage: "backups [--json]",
-  summary: "List the backups",
   help: `Usage: cloudtolocalllm-tunnel config backups [--json] [--config FILE]
 
 Lists the backups of the config file, oldest first: id, time and size. Put one back with \`config restore ID\`.

@@ -7,7 +7,6 @@ import { CONFIG_HELP, CONFIG_OPTION, storeFor } from "./common.ts";
 const command: Subcommand = {
   name: "config export",
   usage: "export [--include-secrets]",
-  summary: "Print the config file, secrets redacted",
   help: `Usage: cloudtolocalllm-tunnel config export [--include-secrets] [--config FILE]
 
 Prints the config file to stdout. Inline secrets (keys named like token, secret, password or key, and

@@ -6,7 +6,6 @@ import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from 
 const command: Subcommand = {
   name: "config import",
   usage: "import FILE",
-  summary: "Make FILE the config file",
   help: `Usage: cloudtolocalllm-tunnel config import FILE [--config FILE]
 
 Validates FILE and, only if it is valid, backs up the current config file and replaces it atomically

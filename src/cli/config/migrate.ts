@@ -33,7 +33,6 @@ export async function migrateInto(files: string[], store: ConfigStore): Promise<
 const command: Subcommand = {
   name: "config migrate",
   usage: "migrate [FILE]",
-  summary: "Convert the 1.x/2.x config",
   help: `Usage: cloudtolocalllm-tunnel config migrate [FILE] [--dry-run] [--config FILE]
 
 Converts the configuration of the CloudToLocalLLM 1.x tunnel manager (tunnel_config.json) and 2.x tray

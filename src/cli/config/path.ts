@@ -7,7 +7,6 @@ import { CONFIG_HELP, CONFIG_OPTION } from "./common.ts";
 const command: Subcommand = {
   name: "config path",
   usage: "path",
-  summary: "Print the config file's path",
   help: `Usage: cloudtolocalllm-tunnel config path [--config FILE]
 
 Prints the path of the config file in use (whether or not it exists yet).

@@ -6,7 +6,6 @@ import { CONFIG_HELP, CONFIG_OPTION, printIssues, storeFor } from "./common.ts";
 const command: Subcommand = {
   name: "config restore",
   usage: "restore ID",
-  summary: "Put a backup back",
   help: `Usage: cloudtolocalllm-tunnel config restore ID [--config FILE]
 
 Validates backup ID (see \`config backups\`) and, if it is valid, backs up the current config file and

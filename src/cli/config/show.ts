@@ -10,7 +10,6 @@ import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from 
 const command: Subcommand = {
   name: "config show",
   usage: "show [--json]",
-  summary: "Print the effective configuration",
   help: `Usage: cloudtolocalllm-tunnel config show [--json] [--config FILE]
 
 Prints the configuration the daemon would run with: the file's values with every default filled in.

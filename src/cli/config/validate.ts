@@ -9,7 +9,6 @@ import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from 
 const command: Subcommand = {
   name: "config validate",
   usage: "validate [FILE]",
-  summary: "Check a config file",
   help: `Usage: cloudtolocalllm-tunnel config validate [FILE] [--config FILE]
 
 Checks FILE (default: the config file in use) with the same rules the daemon applies on start and on reload:
