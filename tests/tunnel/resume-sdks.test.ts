@@ -148,3 +148,37 @@ test("the relay paused past the resume window: each client's own error carries t
     cleanup(agent.home, short.dir);
   }
 }, 60_000);
+
+test("two losses in a row within the window (the relay paused again as soon as the agent was back): the three clients still get the whole text once, one generation each", async () => {
+  const before = fake.requests.length;
+  const resumed = await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total");
+  fake.options.tokens = 80;
+  try {
+    const s = sdkStreams(relay);
+    await s.started();
+    const lost = / warn tunnel: relay connection failed; retrying .*heartbeat_timeout/;
+    const back = / info tunnel: connected to the relay /;
+    for (let cut = 0; cut < 2; cut++) {
+      const [lostBefore, backBefore] = [daemon.count(lost), daemon.count(back)];
+      relay.proc.kill("SIGSTOP");
+      try {
+        await until(() => daemon.count(lost) > lostBefore || null, 10_000, "the agent to declare the session dead");
+        await Bun.sleep(800);
+      } finally {
+        relay.proc.kill("SIGCONT");
+      }
+      await until(() => daemon.count(back) > backBefore || null, 15_000, "the agent to be back");
+    }
+    for (const [name, o] of Object.entries(s.outcomes)) {
+      const got = await o;
+      const whole = Array.from({ length: name === "anthropic" ? TOKENS : 80 }, (_, i) => `tok${i} `).join("");
+      expect({ name, ...got, error: got.error?.message ?? null }).toEqual({ name, text: whole, complete: true, error: null });
+    }
+    expect(fake.requests.slice(before).filter((r) => r.method === "POST").length).toBe(3);
+    expect(fake.aborts).toEqual([]);
+    expect(await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total")).toBeGreaterThan(resumed);
+    expect(await metric(relay.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(0);
+  } finally {
+    fake.options.tokens = TOKENS;
+  }
+}, 60_000);
