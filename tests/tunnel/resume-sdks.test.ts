@@ -80,6 +80,13 @@ function sdkStreams(r: RelayProc) {
   };
 }
 
+/** The daemon's request records, as the dashboard's inspector reads them. */
+async function inspector() {
+  const token = (await Bun.file(`${daemon.home}/.config/cloudtolocalllm/api-token`).text()).trim();
+  const r = (await (await fetch(`${daemon.urls.api}/api/v1/requests`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { requests: { id: string; path: string; source: string; resumed?: { count: number } }[] };
+  return r.requests;
+}
+
 async function promtoolCheck(text: string): Promise<string> {
   const p = Bun.spawn(["promtool", "check", "metrics"], { stdin: new TextEncoder().encode(text), stdout: "pipe", stderr: "pipe" });
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
@@ -150,10 +157,11 @@ test("the relay paused past the resume window: each client's own error carries t
   }
 }, 60_000);
 
-test("two losses in a row within the window (the relay paused again as soon as the agent was back): the three clients still get the whole text once, one generation each", async () => {
+test("two losses in a row within the window (the relay paused again as soon as the agent was back): the three clients still get the whole text once, one generation each, and the inspector marks each answer resumed", async () => {
   const before = fake.requests.length;
   const resumed = await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total");
   const aborted = fake.aborts.length;
+  const earlier = new Set((await inspector()).map((x) => x.id));
   fake.options.tokens = 80;
   try {
     const s = sdkStreams(relay);
@@ -180,6 +188,14 @@ test("two losses in a row within the window (the relay paused again as soon as t
     expect(fake.aborts.slice(aborted)).toEqual([]);
     expect(await metric(relay.url, "cloudtolocalllm_relay_resumed_streams_total")).toBeGreaterThan(resumed);
     expect(await metric(relay.url, "cloudtolocalllm_relay_resume_failed_total")).toBe(0);
+    // The dashboard's inspector reads these records: each of the three answers is marked resumed, with how often.
+    const paths = ["/v1/chat/completions", "/v1/messages", "/api/chat"];
+    const records = await until(async () => {
+      const mine = (await inspector()).filter((x) => !earlier.has(x.id) && x.source === "tunnel" && paths.includes(x.path));
+      return mine.length === 3 && mine.every((x) => x.resumed) ? mine : null;
+    }, 5_000, "the inspector's records of the three answers, marked resumed");
+    expect(records.map((x) => x.path).sort()).toEqual([...paths].sort());
+    for (const rec of records) expect(rec.resumed!.count).toBeGreaterThanOrEqual(1);
   } finally {
     fake.options.tokens = TOKENS;
   }
