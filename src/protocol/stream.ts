@@ -42,8 +42,9 @@ export class StreamError extends Error {
     /** session_closed on purpose (the agent leaving: its own close, or its GO_AWAY seen by the relay): nothing will resume it. */
     readonly final = false,
     /**
-     * session_closed by a loss noticed late: how long the peer had been silent past the heartbeat tolerance (a process
-     * frozen, or starved of CPU, notices only when it runs again). A resume window counts from when the loss was due.
+     * session_closed by a loss noticed late: how long after it was due (past the heartbeat tolerance) this side noticed
+     * it (a process frozen, asleep or starved of CPU notices only when it runs again: Session.lateBy). A resume window
+     * counts from when the loss was due.
      */
     readonly lateMs = 0,
   ) {
