@@ -136,9 +136,9 @@ const NO_UPSTREAMS: readonly Upstream[] = [];
  * Why a caller's request signal aborted, for the record: a tunnel stream's session that ended (the daemon stopping past
  * go_away_grace, the relay gone: src/protocol/stream.ts' session_closed) was not the client's choice, and says so.
  */
-function goneWhy(reason: unknown): string {
+function goneWhy(reason: unknown, fallback = "client closed the connection", outcome = "the answer is incomplete"): string {
   const r = reason as { code?: unknown; message?: unknown } | undefined;
-  return r?.code === "session_closed" && typeof r.message === "string" ? `${r.message}; the answer is incomplete` : "client closed the connection";
+  return r?.code === "session_closed" && typeof r.message === "string" ? `${r.message}; ${outcome}` : fallback;
 }
 
 /** The start time of the last record, in the two spellings a record carries: requests that start in the same
@@ -340,6 +340,14 @@ export class Exchange {
     this.clientGone = true;
     this.ac?.abort();
     if (this.reader) this.finish(goneWhy(this.clientSignal?.reason));
+  }
+
+  /**
+   * Why the request ended before its answer began, for the record: `fallback` when its client left; a tunnel session
+   * lost meanwhile (the relay gone, its heartbeat lost) was not the client's choice and is named (goneWhy).
+   */
+  goneBeforeAnswer(fallback = "client closed the connection"): string {
+    return goneWhy(this.clientSignal?.reason, fallback, "no answer was sent");
   }
 
   /** Starts one attempt on an upstream; returns the signal for its fetch. */

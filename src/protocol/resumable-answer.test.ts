@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { forward, serveStream, WHOLE_ANSWER_BYTES } from "./http-over-stream.ts";
 import { AnswerResumes, DEFAULT_RESUME_LIMITS, type ResumeLimits } from "./resumable-answer.ts";
 import { Session } from "./session.ts";
+import { ManualClock, type Clock } from "../core/clock.ts";
 import type { Stream } from "./stream.ts";
 
 const TUNNEL = "alice";
@@ -32,7 +33,7 @@ class ResumeOffers {
 }
 
 /** A relay and an agent session over an in-memory pipe that can be cut (both sides then see the transport close). */
-function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Request) => Promise<Response>, tunnel = TUNNEL, dropFences = false) {
+function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Request) => Promise<Response>, tunnel = TUNNEL, dropFences = false, agentClock?: Clock) {
   let dead = false;
   /** What the agent sends from now on is lost (a link gone quiet before either side noticed). */
   let muted = false;
@@ -47,6 +48,7 @@ function link(resumes: AnswerResumes, offers: ResumeOffers, handler: (req: Reque
   });
   agent = new Session({
     role: "agent",
+    clock: agentClock,
     // dropFences: a relay that never answers the agent's fence PINGs (opaque 2^52 and up), only its heartbeats.
     sink: { send: (b) => !muted && !(dropFences && b[0] === 0x20 && new DataView(b.buffer, b.byteOffset).getFloat64(6) >= 2 ** 52) && deliver(() => relay, b), close: () => {} },
     onStream: (s) => void serveStream(s, handler, { resume: resumes }),
@@ -303,6 +305,25 @@ describe("held answers", () => {
     await Bun.sleep(50);
     expect(up.seen.aborted).toBe(false);
     await Bun.sleep(250);
+    expect(up.seen.aborted).toBe(true);
+    expect(up.seen.cancelled).toBe(true);
+    expect(failed).toEqual(["window"]);
+    expect(resumes.size).toBe(0);
+  });
+
+  test("an agent frozen (asleep) past its window notices the loss only on waking: the answer is given up at once, its upstream request cancelled, not a whole window later", async () => {
+    const up = upstream(10_000, 1);
+    const failed: string[] = [];
+    const resumes = new AnswerResumes({ ...DEFAULT_RESUME_LIMITS, windowMs: 60_000 }, { failed: (r) => failed.push(r) });
+    const clock = new ManualClock();
+    const a = link(resumes, new ResumeOffers(60_000), up.handler, TUNNEL, false, clock);
+    let first!: Stream;
+    await forward(a.relay, new Request("http://x/", { method: "POST", body: "{}" }), "/api/generate", { onStream: (s) => (first = s) });
+    await readSome(first, 10);
+    // 100 s with no timer run (the default 15 s tolerance): the loss was due 81 s before it is noticed.
+    clock.jumpWall(100_000);
+    a.cut();
+    for (let i = 0; i < 200 && !up.seen.aborted; i++) await Bun.sleep(10);
     expect(up.seen.aborted).toBe(true);
     expect(up.seen.cancelled).toBe(true);
     expect(failed).toEqual(["window"]);

@@ -299,12 +299,14 @@ export class HeldAnswer {
     const lost = reason instanceof StreamError && reason.code === "session_closed" && !reason.final;
     if (!lost || !this.headSent || !s.remoteDone) return this.stop(this.lastSent ? this.lastReason : reason);
     const windowMs = this.r.windowMs;
+    // Counted from when the loss was due: an agent frozen or asleep past it (a laptop's lid closed) notices only on
+    // waking, when the relay's window has run too; its generation then stops at once, not a whole window later.
     this.windowTimer = setTimeout(() => {
       // An answer whose last frame was sent may have reached the relay whole (only the acknowledgement was lost): the
       // relay counts it if it did not; here it is not counted as failed.
       if (!this.lastSent) this.r.events.failed?.("window");
       this.stop(this.lastSent ? this.lastReason : new StreamError("session_closed", `not resumed within the resume window (${windowMs} ms)`, false));
-    }, windowMs);
+    }, Math.max(0, windowMs - reason.lateMs));
     this.r.offer(this);
     this.wake();
   }

@@ -291,6 +291,39 @@ describe("session", () => {
     expect(p.closes.relay?.reason).toMatch(/no frame from the peer for 60\d{4} ms/);
   });
 
+  /** The relay's open stream to a handler that never answers, and the error it fails with. */
+  async function waitingStream(p: Pair): Promise<{ failed: Promise<StreamError> }> {
+    const s = p.relay.open({ method: "GET", path: "/forever", headers: [] });
+    s.end();
+    const failed = new Promise<StreamError>((r) => s.onFailure(r));
+    await Bun.sleep(0);
+    return { failed };
+  }
+
+  test("a loss noticed in time carries no lateness; one noticed only after this side was frozen says how late it is, also when the peer's last frames were read on waking", async () => {
+    const clock = new ManualClock();
+    const p = pair(async () => new Response(new ReadableStream({ pull: () => new Promise(() => {}) })), { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    const inTime = await waitingStream(p);
+    p.blackhole();
+    for (let waited = 0; !p.closes.relay && waited < 10_000; waited += 250) clock.advance(250);
+    expect(p.closes.relay?.code).toBe("heartbeat_timeout");
+    expect((await inTime.failed).lateMs).toBe(0);
+
+
+    // Frozen for 10 s (no timer ran): the peer, which heard nothing for its tolerance, gave the session up 7 s ago. On
+    // waking, its frames still in the socket are read first (they are fresh), then its close.
+    const q = pair(async () => new Response(new ReadableStream({ pull: () => new Promise(() => {}) })), { clock, heartbeatMs: 1_000, toleranceMs: 3_000 });
+    const frozen = await waitingStream(q);
+    q.blackhole();
+    clock.jumpWall(10_000);
+    q.relay.receive(encode({ type: "PING", stream: 0, opaque: new Uint8Array(8) }));
+    q.relay.transportClosed("websocket closed (4004: heartbeat_timeout)");
+    const e = await frozen.failed;
+    expect(e.code).toBe("session_closed");
+    expect(e.lateMs).toBeGreaterThanOrEqual(10_000 - 3_000 - 750);
+    expect(e.lateMs).toBeLessThanOrEqual(10_000 - 3_000);
+  });
+
   test("a malformed frame closes the session with a protocol error and fails its streams", async () => {
     const gate = Promise.withResolvers<void>();
     const p = pair(async () => (await gate.promise, new Response("x")));

@@ -133,6 +133,11 @@ export class Session {
   /** When the last frame came (both clocks: a wall clock set back must not silence the heartbeat). */
   private readonly lastReceived: Instant;
   private readonly lastPing: Instant;
+  /** When the heartbeat tick last ran: a gap far past the tick means this process was frozen (or had no CPU) meanwhile. */
+  private readonly lastTick: Instant;
+  /** The last such gap past the tolerance (ms) and when the tick that saw it ran: the peer lost this side then. */
+  private stalledMs = 0;
+  private readonly stalledAt: Instant;
   private timer: unknown = null;
   private closedInfo: SessionCloseInfo | null = null;
   /**
@@ -179,6 +184,8 @@ export class Session {
     this.sizer = opts.window === undefined ? new WindowSizer() : null;
     this.lastReceived = instant(this.clock);
     this.lastPing = instant(this.clock);
+    this.lastTick = instant(this.clock);
+    this.stalledAt = instant(this.clock);
     // Check often enough that silence is noticed within tolerance plus one tick.
     this.tickMs = Math.max(5, Math.min(this.heartbeatMs, Math.floor(this.toleranceMs / 4)));
     this.floodLimit = FLOOD_BASE + Math.ceil((FLOOD_PER_SECOND * this.tickMs) / 1000);
@@ -588,6 +595,12 @@ export class Session {
     this.timer = null;
     if (this.closedInfo) return;
     const now = this.clock.now();
+    const stalled = this.sinceTick();
+    mark(this.clock, this.lastTick);
+    if (stalled > this.toleranceMs) {
+      this.stalledMs = stalled;
+      mark(this.clock, this.stalledAt);
+    }
     const silent = Math.round(elapsedSince(this.clock, this.lastReceived));
     if (silent > this.toleranceMs) {
       this.close("heartbeat_timeout", `no frame from the peer for ${silent} ms (tolerance ${this.toleranceMs} ms)`);
@@ -686,7 +699,25 @@ export class Session {
     // The agent leaving on purpose (its own close or GO_AWAY) ends its answers for good; a lost connection, or the relay
     // moving the agent elsewhere, leaves resumable ones to be resumed.
     const final = this.role === "relay" ? this.peerLeaving : this.draining || (!info.remote && info.code === "normal");
-    return new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote, final);
+    const late = final ? 0 : this.lateBy();
+    return new StreamError("session_closed", `the tunnel connection closed (${info.code}: ${info.reason})`, info.remote, final, late);
+  }
+
+  /** How far past its tick the heartbeat tick is now (ms): about 0 while this process runs. */
+  private sinceTick(): number {
+    return Math.round(elapsedSince(this.clock, this.lastTick)) - this.tickMs;
+  }
+
+  /**
+   * How long ago a loss noticed now was due (0: noticed in time). Frozen (SIGSTOP, a VM paused) or without CPU, this side
+   * notices only once it runs again, while the peer, hearing nothing from it, declared the session dead a tolerance after
+   * it stopped; frames the peer sent meanwhile may be read on waking, before the tick runs, so the tick's own gap counts
+   * too (the one it sees now, or one it saw within the last tolerance), besides the peer's silence.
+   */
+  private lateBy(): number {
+    const silence = Math.round(elapsedSince(this.clock, this.lastReceived)) - this.tickMs;
+    const stall = Math.max(this.sinceTick(), elapsedSince(this.clock, this.stalledAt) <= this.toleranceMs ? this.stalledMs : 0);
+    return Math.max(0, Math.max(silence, stall) - this.toleranceMs);
   }
 
   private finish(info: SessionCloseInfo): void {

@@ -41,6 +41,12 @@ export class StreamError extends Error {
     readonly byPeer: boolean,
     /** session_closed on purpose (the agent leaving: its own close, or its GO_AWAY seen by the relay): nothing will resume it. */
     readonly final = false,
+    /**
+     * session_closed by a loss noticed late: how long after it was due (past the heartbeat tolerance) this side noticed
+     * it (a process frozen, asleep or starved of CPU notices only when it runs again: Session.lateBy). A resume window
+     * counts from when the loss was due.
+     */
+    readonly lateMs = 0,
   ) {
     super(message);
     this.name = "StreamError";

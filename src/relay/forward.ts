@@ -206,7 +206,7 @@ export function createForwarder(deps: ForwardDeps): Forwarders {
     const over = sessions.offers.expect(id, token);
     return {
       ended: over,
-      resume: (offset, signal) => resumeFrom(id, token, offset, signal, windowMs),
+      resume: (offset, signal, lateMs) => resumeFrom(id, token, offset, signal, windowMs - lateMs),
       // A relay alone that is shutting down has nowhere to resume to: its answers end as they always did.
       canResume: () => !(deps.stopping() && !deps.cluster),
       onBreak: (e, last, failed) => {

@@ -18,7 +18,7 @@ export interface ChunkSource {
    * Calls `cb` as soon as the source is lost (lost() would say so), even while nothing reads it: a client that is not
    * reading must not put off the resume until it reads again, when the agent may have given the answer up.
    */
-  onLost?(cb: () => void): void;
+  onLost?(cb: (e: unknown) => void): void;
   /** A resumed source: the bytes it sends again, by the agent's count (RESUME's `sent` − the offset), when known. */
   replayed?: number;
 }
@@ -32,7 +32,7 @@ export function streamSource(s: Stream, base = 0): ChunkSource {
     cancel: (reason) => s.reset("cancel", `the client went away: ${reason ?? "no reason"}`),
     lost,
     undelivered: (delivered) => Math.max(0, base + s.bytesIn - delivered),
-    onLost: (cb) => s.onFailure((e) => lost(e) && cb()),
+    onLost: (cb) => s.onFailure((e) => lost(e) && cb(e)),
     replayed: agentReplayed(s),
   };
 }
@@ -52,8 +52,11 @@ export function bodySource(body: ReadableStream<Uint8Array>, replayed?: number):
 }
 
 export interface ResumeHooks {
-  /** The source to go on from `offset` (the bytes the client has), found within the resume window; null when none came. */
-  resume(offset: number, signal: AbortSignal): Promise<ChunkSource | null>;
+  /**
+   * The source to go on from `offset` (the bytes the client has), found within the resume window; null when none came.
+   * `lateMs`: the loss was noticed that long after it was due (see StreamError.lateMs): that much of the window is gone.
+   */
+  resume(offset: number, signal: AbortSignal, lateMs: number): Promise<ChunkSource | null>;
   /** Whether a lost source may be resumed now (absent: always). */
   canResume?(): boolean;
   /** The answer's last bytes when it cannot go on (see cutShortTail); null fails the body. */
@@ -80,10 +83,11 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
     early = null;
   };
   const watch = (s: ChunkSource) =>
-    s.onLost?.(() => {
+    s.onLost?.((e) => {
       if (cancelled || early || s !== src || !(hooks.canResume?.() ?? true)) return;
-      early = { offset: delivered, next: hooks.resume(delivered, gone.signal) };
+      early = { offset: delivered, next: hooks.resume(delivered, gone.signal, lateOf(e)) };
     });
+  const lateOf = (e: unknown) => (e instanceof StreamError ? e.lateMs : 0);
   watch(first);
   return new ReadableStream({
     type: "direct",
@@ -121,7 +125,7 @@ export function resumableBody(first: ChunkSource, hooks: ResumeHooks): ReadableS
           const begun = early?.offset === delivered ? early.next : null;
           if (!begun) dropEarly("superseded");
           early = null;
-          const next = await (begun ?? hooks.resume(delivered, gone.signal));
+          const next = await (begun ?? hooks.resume(delivered, gone.signal, lateOf(e)));
           if (cancelled) {
             next?.cancel("the client went away");
             return;

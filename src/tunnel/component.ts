@@ -25,6 +25,15 @@ import { DISPLACED_CODE, DISPLACED_FIX } from "./displacement.ts";
 import { agentToken } from "./token.ts";
 import { agentPathHint, cloudUrl } from "../net/cloud-url.ts";
 
+/**
+ * The agent's log line for a held answer given up, by reason (resumable-answer.ts): a refusal comes at once from a relay
+ * that knows no client waits for it (restarted, the client gone), not from the window running out.
+ */
+const RESUME_FAILED_LINES: Readonly<Record<string, string>> = {
+  window: "an answer was not resumed in time; its upstream request is cancelled",
+  refused: "the relay will not resume an answer (no client waits for it there); its upstream request is cancelled",
+};
+
 // The plain copies of the schemas (no TypeBox at start-up): what resolveBy walks for the durations.
 const TunnelSchema = CONFIG_SCHEMA.properties.tunnel;
 const ProxySchema = CONFIG_SCHEMA.properties.proxy;
@@ -300,7 +309,7 @@ export class TunnelService implements TunnelControl {
           stream: (s) => this.countStream(s),
           failed: (reason) => {
             tunnelMetrics.resumeFailed.inc({ reason });
-            log.warn("an answer was not resumed in time; its upstream request is cancelled", { reason, resume_window_ms: resumes.windowMs });
+            log.warn(RESUME_FAILED_LINES[reason] ?? RESUME_FAILED_LINES.window!, { reason, resume_window_ms: resumes.windowMs });
           },
         },
       ));

@@ -128,6 +128,37 @@ describe("an upload cut by the loss of the session", () => {
   }
 });
 
+describe("a request whose upstream has not answered yet when the session is lost", () => {
+  test("the client gets 502 in its dialect, the upstream request is cancelled, and the daemon's request line says the tunnel connection was lost, not that the client left", async () => {
+    // A stream:false answer comes whole after its last token (3 s): the head has not crossed when the link is cut.
+    const delay = fake.options.tokenDelayMs;
+    fake.options.tokenDelayMs = 250;
+    const aborted = fake.aborts.length;
+    const sent = fake.requests.length;
+    const requestLine = / info request: 499 POST \/v1\/chat\/completions /;
+    const logged = daemon.count(requestLine);
+    try {
+      const res = fetch(`${relay.url}/t/${TUNNEL_ID}/v1/chat/completions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "llama3.2:1b", messages: [{ role: "user", content: "hi" }] }),
+      });
+      await until(() => fake.requests.slice(sent).some((r) => r.path === "/v1/chat/completions") || null, 5_000, "the request to reach the upstream");
+      proxy.cut();
+      const r = await res;
+      expect(r.status).toBe(502);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toMatch(/^tunnel "alice" disconnected before answering/);
+      await until(() => fake.aborts.length > aborted || null, 5_000, "the upstream request cancelled");
+      await until(() => daemon.count(requestLine) > logged || null, 5_000, "the daemon's request line");
+      const line = daemon.stderr().split("\n").filter((l) => requestLine.test(l)).at(-1)!;
+      expect(line).toMatch(/ error="the tunnel connection closed \(heartbeat_timeout: no frame from the peer for \d+ ms \(tolerance 1200 ms\)\); no answer was sent"$/);
+      await until(async () => (await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } })).status === 200 || null, 10_000, "the tunnel to be back");
+    } finally {
+      fake.options.tokenDelayMs = delay;
+    }
+  }, 30_000);
+});
+
 describe("a non-streamed answer bigger than a small answer's BATCH", () => {
   test("its head and first half cross, the rest and its end go into the cut: after the resume the client has the whole JSON once", async () => {
     const SIZE = 24 * 1024;

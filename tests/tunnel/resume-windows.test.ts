@@ -75,3 +75,33 @@ test("the relay's window shorter than the agent's: the agent holds an answer onl
     await p.stop();
   }
 }, 60_000);
+
+test("the relay frozen past the heartbeat tolerance and the whole agreed window (the agent gave the answers up meanwhile): once it wakes, its clients get the error line at once, not after another window", async () => {
+  const p = await pair("8s", "8s");
+  const aborted = fake.aborts.length;
+  try {
+    const calls = DIALECTS.map((d) => streamingCall(p.relay.url, d));
+    await Promise.all(calls.map((c) => c.started));
+    p.relay.proc.kill("SIGSTOP");
+    await p.agent.waitFor(/heartbeat_timeout/, 10_000);
+    // The agent's window ran out while the relay slept: nothing will offer these answers again.
+    await fake.waitForAborts(aborted + 2, 20_000);
+    const t0 = performance.now();
+    p.relay.proc.kill("SIGCONT");
+    const [ndjson, sse] = (await Promise.all(calls.map((c) => c.done))) as [string, string];
+    // Its window counts from when the agent's silence passed its tolerance, not from when it woke to notice: before, the
+    // clients waited 8 s more for an answer its agent had given up.
+    expect(performance.now() - t0).toBeLessThan(4_000);
+    const why = /heartbeat_timeout: no frame from the peer for \d+ ms \(tolerance 1200 ms\)\)+ and its agent did not resume it within 8s; the answer is incomplete$/;
+    expect(JSON.parse(ndjson.trimEnd().split("\n").at(-1)!)).toEqual({ error: expect.stringMatching(why) });
+    const event = /event: error\ndata: (.*)\n\n$/.exec(sse);
+    expect(event).not.toBeNull();
+    expect(JSON.parse(event![1]!)).toMatchObject({ error: { message: expect.stringMatching(why), code: "tunnel_offline" } });
+    for (const t of [ndjson, sse]) {
+      const seen = tokensIn(t);
+      expect(seen).toEqual(Array.from({ length: seen.length }, (_, k) => k));
+    }
+  } finally {
+    await p.stop();
+  }
+}, 60_000);

@@ -19,7 +19,7 @@ import { route } from "./route.ts";
  */
 function queueRefusal(ex: Exchange, e: unknown, first = false): Response {
   if (ex.clientGone || (e as Error).name === "AbortError") {
-    ex.fail(499, "client closed the connection while queued");
+    ex.fail(499, ex.goneBeforeAnswer("client closed the connection while queued"));
     return clientClosed();
   }
   if (e instanceof HttpError) {
@@ -207,7 +207,7 @@ export async function attempt<T>(
       res = await ex.table!.clientFor(u).send(request);
     } catch (e) {
       if (ex.clientGone) {
-        ex.fail(499, "client closed the connection");
+        ex.fail(499, ex.goneBeforeAnswer());
         return clientClosed();
       }
       // The daemon is stopping (endStreams): no failover, the caller hears why.

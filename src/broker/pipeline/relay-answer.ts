@@ -82,7 +82,7 @@ async function relayWhole(ex: Exchange, res: UpstreamReply, headers: Headers): P
     bytes = await res.bytes();
   } catch (e) {
     if (ex.clientGone) {
-      ex.finish("client closed the connection");
+      ex.finish(ex.goneBeforeAnswer());
       return clientClosed();
     }
     // An answer the broker could not make whole (too large to translate, not JSON): its own error, in the caller's dialect.
