@@ -95,6 +95,9 @@ describe("the official JS clients in a web page", () => {
         expect(r.pieces.length).toBeGreaterThanOrEqual(TOKENS);
         // Streamed, not buffered: the first piece came long before the last.
         expect(r.pieces[0]!).toBeLessThan(r.pieces.at(-1)! - (TOKENS / 2) * DELAY_MS);
+        // Which page called stays with the broker: neither its Origin nor its Referer reaches the upstream.
+        const seen = fake.requests.at(-1)!.headers;
+        expect({ target, origin: seen.origin, referer: seen.referer }).toEqual({ target, origin: undefined, referer: undefined });
         await page.close();
       }
     }, 30_000);
