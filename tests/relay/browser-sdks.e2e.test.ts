@@ -172,7 +172,7 @@ test("a local page reads the broker's own error code and Retry-After (Access-Con
   expect(seen.body).toContain("error");
   expect(seen.code).toBe("bad_request");
   const raw = await fetch(`${daemon.urls.broker}/api/chat`, { method: "POST", headers: { origin: "http://localhost:3000" }, body: "{not json" });
-  expect(raw.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing");
+  expect(raw.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing, X-Request-Id, Request-Id");
   await page.close();
 }, 30_000);
 
