@@ -73,3 +73,14 @@ test("our own x-c2l-* request headers (a relay's hop and resume marks, the repla
   expect([...viaFetch.keys()].filter((k) => k.startsWith("x-c2l-"))).toEqual([]);
   expect(viaFetch.get("x-request-id")).toBe("r1");
 });
+
+test("a page's Origin and Referer never reach an upstream, on either client path: which page called is the broker's business", () => {
+  const u = { name: "remote", authValue: null, config: {} } as unknown as Upstream;
+  const client = new Headers([["origin", "http://localhost:3000"], ["referer", "http://localhost:3000/app?session=1"], ["content-type", "application/json"]]);
+  const sent = upstreamHeaders(client, u);
+  expect([sent.get("content-type"), sent.has("origin"), sent.has("referer")]).toEqual(["application/json", false, false]);
+  const lines = upstreamHeaderLines(client, u).toLowerCase();
+  expect(lines).toContain("content-type: application/json");
+  expect(lines).not.toContain("referer");
+  expect(lines).not.toContain("origin");
+});

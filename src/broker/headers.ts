@@ -7,7 +7,8 @@ import type { HeaderJson } from "../net/captured-headers.ts";
 
 /**
  * Never forwarded upstream: hop-by-hop headers (RFC 9110 §7.6.1), Host (fetch sets the upstream's own), Origin
- * (the broker checks it; the upstream would refuse a foreign one), the client's credentials (they were meant for the
+ * (the broker checks it; the upstream would refuse a foreign one) and Referer (a page's origin or URL, which no upstream
+ * needs: a remote one would learn which local page the user is on), the client's credentials (they were meant for the
  * broker, never for whichever upstream is picked), Accept-Encoding (streams pass through uncompressed so they flush
  * chunk by chunk) and Content-Length (fetch sets it from the body it actually sends). Nor any header holding a gateway
  * key (`c2l_…`): the gateway reads a key from any header (src/gateway/admission.ts), so every one of them is a credential.
@@ -19,6 +20,7 @@ const DROP_REQUEST = new Set<string>([
   "proxy-authorization",
   "host",
   "origin",
+  "referer",
   "authorization",
   "x-api-key",
   // Azure OpenAI's key header (its SDKs send it): a credential of the client's like the two above.

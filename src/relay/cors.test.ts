@@ -87,7 +87,7 @@ test("every answer to an allowed origin carries ACAO, Vary: Origin and the expos
     expect(res.status).toBe(status);
     expect(res.headers.get("access-control-allow-origin")).toBe("https://x.apps.example.org");
     expect(res.headers.get("vary")).toBe("Accept-Encoding, Origin");
-    expect(res.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing");
+    expect(res.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing, X-Request-Id, Request-Id");
   }
   // A fetched answer (a cluster node relaying another's) has immutable headers: copied, body still streamed.
   const srv = Bun.serve({ port: 0, fetch: () => new Response("streamed") });

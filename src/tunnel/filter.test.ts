@@ -44,10 +44,10 @@ test("a fragment anywhere in the target, after the path or after the query, is a
   for (const p of ["/api/chat#x", "/api/chat?x#y", "/v1/models?#/../api/pull", "/api/tags?a=1#"]) expect({ p, status: checkPath("POST", p, cfg)?.status, message: checkPath("POST", p, cfg)?.message }).toEqual({ p, status: 400, message: expect.stringContaining("fragment") });
 });
 
-test("credentials, cookies and origin from the relay are stripped and Host is rewritten", () => {
+test("credentials, cookies, origin and referer from the relay are stripped and Host is rewritten", () => {
   const req = new Request("http://tunnel.invalid/api/chat?a=1", {
     method: "POST",
-    headers: { authorization: "Bearer relay", cookie: "s=1", origin: "https://evil", host: "evil", "content-type": "application/json", "x-forwarded-for": "1.2.3.4" },
+    headers: { authorization: "Bearer relay", cookie: "s=1", origin: "https://evil", referer: "https://evil/page?session=1", host: "evil", "content-type": "application/json", "x-forwarded-for": "1.2.3.4" },
     body: "{}",
   });
   const out = sanitize(req, "127.0.0.1:11435");
@@ -55,6 +55,8 @@ test("credentials, cookies and origin from the relay are stripped and Host is re
   expect(out.headers.get("authorization")).toBeNull();
   expect(out.headers.get("cookie")).toBeNull();
   expect(out.headers.get("origin")).toBeNull();
+  // A web app's fetch sends its origin (or its page's URL) as Referer too: local services never see either.
+  expect(out.headers.get("referer")).toBeNull();
   expect(out.headers.get("x-forwarded-for")).toBeNull();
   expect(out.headers.get("host")).toBe("127.0.0.1:11435");
   expect(out.headers.get("content-type")).toBe("application/json");
@@ -67,6 +69,7 @@ test("sanitizedHeaders, what a relay's head becomes for the broker: any spelling
       ["COOKIE", "s=1"],
       ["host", "evil"],
       ["X-Real-IP", "1.2.3.4"],
+      ["Referer", "https://app.example/"],
       ["X-Forwarded-Proto", "https"],
       ["x-forwarded-prefix", "/evil"],
       ["content-type", "application/json"],

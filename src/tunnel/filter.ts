@@ -3,8 +3,12 @@ import { HttpError } from "../core/http-error.ts";
 import type { TunnelConfig } from "../config/schema.ts";
 import { isAccountRoute, isModelManagement } from "../core/model-routes.ts";
 
-/** Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints). */
-const STRIPPED = new Set(["authorization", "cookie", "origin", "proxy-authorization", "forwarded", "x-real-ip", "host"]);
+/**
+ * Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints).
+ * Referer is a browser origin too: a web app's fetch sends its origin there (its whole page URL, query included, under
+ * `referrerPolicy: "unsafe-url"`), so dropping Origin alone told local services which web app called.
+ */
+const STRIPPED = new Set(["authorization", "cookie", "origin", "referer", "proxy-authorization", "forwarded", "x-real-ip", "host"]);
 /** Every X-Forwarded-* (for, host, proto, port, prefix, ...): a proxy hint the relay cannot vouch for, whichever one a local server reads. */
 const FORWARDED_PREFIX = "x-forwarded-";
 /**

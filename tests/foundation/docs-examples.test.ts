@@ -396,7 +396,7 @@ withTools.test("the relay's error header, as docs/errors.md shows it: a wrong ke
   expect({ code: r.code, out: r.out.trim() }).toEqual({ code: 0, out: said });
 }, 30_000);
 
-test("the web app's fetch sample, as docs/relay.md shows it, run as is: an offline tunnel's refusal reads as its code and sentence (the streaming loop runs in Chromium in tests/relay/browser-cors.e2e.test.ts)", async () => {
+test("the web app's fetch sample, as docs/relay.md shows it, run as is: an offline tunnel's refusal reads as its code and sentence (the whole sample, its stream and Stop, runs in Chromium in tests/relay/browser-docs-sample.e2e.test.ts)", async () => {
   const code = localized(block("docs/relay.md", "js", "const ctl = new AbortController();").body);
   const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
   const output = { textContent: "" };

@@ -122,10 +122,12 @@ describe("a web app on another origin calls the relay from Chromium (issue 25 it
     expect(r.lines).toBe(TOKENS + 1);
     // Streamed, not buffered: the first token came while most of the answer was still being generated.
     expect(r.ttft).toBeLessThan(r.total / 2);
-    // The agent strips the browser's Origin (and the key) before the broker: the upstream never sees them.
+    // The agent strips the browser's Origin and Referer (the page's origin again) and the key before the broker: the
+    // upstream never sees them.
     const seen = fake.requests.at(-1)!;
     expect(seen.path).toBe("/api/chat");
     expect(seen.headers.origin).toBeUndefined();
+    expect(seen.headers.referer).toBeUndefined();
     expect(seen.headers.authorization).toBeUndefined();
     await page.close();
   }, 20_000);

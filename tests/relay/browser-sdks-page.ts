@@ -11,13 +11,15 @@ export interface SdkOutcome {
   errorName: string | null;
   status: number | null;
   code: string | null;
+  /** The request id an error of the openai or @anthropic-ai/sdk client read from its answer's headers. */
+  requestID: string | null;
 }
 
 type Call = { sdk: "openai" | "ollama" | "anthropic"; base: string; key: string; model: string; abortAfter?: number; headers?: Record<string, string> };
 
 async function run(c: Call): Promise<SdkOutcome> {
   const t0 = performance.now();
-  const out: SdkOutcome = { pieces: [], text: "", error: null, errorName: null, status: null, code: null };
+  const out: SdkOutcome = { pieces: [], text: "", error: null, errorName: null, status: null, code: null, requestID: null };
   const ctl = new AbortController();
   const piece = (s: string) => {
     out.pieces.push(Math.round(performance.now() - t0));
@@ -41,10 +43,11 @@ async function run(c: Call): Promise<SdkOutcome> {
       for await (const ev of stream) if (ev.type === "content_block_delta" && ev.delta.type === "text_delta") piece(ev.delta.text);
     }
   } catch (e) {
-    const err = e as Error & { status?: number; headers?: Headers | Record<string, string>; status_code?: number };
+    const err = e as Error & { status?: number; headers?: Headers | Record<string, string>; status_code?: number; requestID?: string | null };
     out.error = err.message;
     out.errorName = err.name;
     out.status = err.status ?? err.status_code ?? null;
+    out.requestID = err.requestID ?? null;
     const h = err.headers;
     out.code = h ? (h instanceof Headers ? h.get("x-c2l-error-code") : (h["x-c2l-error-code"] ?? null)) : null;
   }

@@ -95,6 +95,9 @@ describe("the official JS clients in a web page", () => {
         expect(r.pieces.length).toBeGreaterThanOrEqual(TOKENS);
         // Streamed, not buffered: the first piece came long before the last.
         expect(r.pieces[0]!).toBeLessThan(r.pieces.at(-1)! - (TOKENS / 2) * DELAY_MS);
+        // Which page called stays with the broker: neither its Origin nor its Referer reaches the upstream.
+        const seen = fake.requests.at(-1)!.headers;
+        expect({ target, origin: seen.origin, referer: seen.referer }).toEqual({ target, origin: undefined, referer: undefined });
         await page.close();
       }
     }, 30_000);
@@ -169,7 +172,7 @@ test("a local page reads the broker's own error code and Retry-After (Access-Con
   expect(seen.body).toContain("error");
   expect(seen.code).toBe("bad_request");
   const raw = await fetch(`${daemon.urls.broker}/api/chat`, { method: "POST", headers: { origin: "http://localhost:3000" }, body: "{not json" });
-  expect(raw.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing");
+  expect(raw.headers.get("access-control-expose-headers")).toBe("x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing, X-Request-Id, Request-Id");
   await page.close();
 }, 30_000);
 

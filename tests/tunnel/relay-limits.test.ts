@@ -368,7 +368,7 @@ test("an agent's own CORS headers never reach a browser: the relay alone decides
   expect(await cors()).toEqual({});
   expect(await cors("https://app.example.com")).toEqual({
     "access-control-allow-origin": "https://app.example.com",
-    "access-control-expose-headers": "x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing",
+    "access-control-expose-headers": "x-c2l-error-code, Retry-After, X-Should-Retry, X-Queue-Position, Server-Timing, X-Request-Id, Request-Id",
   });
 });
 
