@@ -134,7 +134,7 @@ Architecture: ${opts.arch}
 Maintainer: ${MAINTAINER}
 Installed-Size: ${installedKb}
 Depends: libc6 (>= 2.27)
-Recommends: libnotify-bin, libsystemd0
+Recommends: libnotify-bin, systemd
 Suggests: ollama
 Section: net
 Priority: optional

@@ -28,7 +28,9 @@ const arch = () => (rel.target === "linux-arm64" ? "arm64" : "amd64");
 test("the .deb has the control fields, scripts and files a Debian package needs", () => {
   expect(deb).toBe(join(work, `cloudtolocalllm-tunnel_${rel.version}-1_${arch()}.deb`));
   const info = Bun.spawnSync(["dpkg-deb", "--info", deb]).stdout.toString();
-  for (const f of ["Package: cloudtolocalllm-tunnel", `Version: ${rel.version}-1`, `Architecture: ${arch()}`, "Depends: libc6", "Recommends: libnotify-bin"]) expect(info).toContain(f);
+  for (const f of ["Package: cloudtolocalllm-tunnel", `Version: ${rel.version}-1`, `Architecture: ${arch()}`, "Depends: libc6", "Recommends: libnotify-bin, systemd"]) expect(info).toContain(f);
+  // The binary links only libc (ldd): the user service needs systemd itself, not libsystemd0 (sd_notify is written to the socket).
+  expect(info).not.toContain("libsystemd0");
   const contents = Bun.spawnSync(["dpkg-deb", "--contents", deb]).stdout.toString();
   for (const f of [
     "./usr/bin/cloudtolocalllm-tunnel",
