@@ -1,8 +1,17 @@
 // `uninstall`: stops the user service and removes exactly the files `install` wrote; the configuration stays.
+import { PACKAGED_BINARY } from "../desktop/install/assets.ts";
 import { uninstall } from "../desktop/install/installer.ts";
 import { systemctlRunner } from "../desktop/install/systemctl.ts";
 import { CliError, parse, type Command } from "./args.ts";
 import { files } from "./file-count.ts";
+import { runningBinary } from "./install.ts";
+
+/** What `uninstall` says when `install` wrote nothing in the home: the package's own binary knows it is one. */
+export function nothingToUninstall(running: string | null): string {
+  if (running === PACKAGED_BINARY)
+    return `Nothing to uninstall in your home: ${PACKAGED_BINARY} is a package's. Remove it with the package manager (apt remove cloudtolocalllm-tunnel, or pacman -R cloudtolocalllm-tunnel-bin, or the source package cloudtolocalllm-tunnel); your configuration stays either way.`;
+  return "Nothing to uninstall: no install manifest found (was it installed with a package?).";
+}
 
 const command: Command = {
   name: "uninstall",
@@ -17,7 +26,7 @@ Packages (AUR, .deb) are removed with the package manager instead.`,
     try {
       const r = await uninstall({ run: systemctlRunner });
       if (r.nothing) {
-        console.log("Nothing to uninstall: no install manifest found (was it installed with a package?).");
+        console.log(nothingToUninstall(runningBinary()));
         return 0;
       }
       console.log(r.systemd);
