@@ -1,0 +1,138 @@
+// docs/protocol.md's promises about the relay's side of the wire, tested against a real relay process by a hand-written agent speaking raw WebSocket frames: message size, version skew, a silent handshake, a text message, credit overrun, and that each ends one connection, never the relay or another tunnel.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { AGENT_TOKEN, CLIENT_KEY, cleanup, relayToml, startRelayProc, TUNNEL_ID, type RelayProc } from "./helpers.ts";
+import { decodeMessage, encode } from "../../src/protocol/codec.ts";
+import { HEADER_SIZE, INITIAL_WINDOW, MAX_PAYLOAD, PROTOCOL_VERSION, type Frame } from "../../src/protocol/messages.ts";
+import { hashToken } from "../../src/relay/auth.ts";
+import { connect, type Connection } from "../../src/tunnel/connector.ts";
+import { serveStream } from "../../src/protocol/http-over-stream.ts";
+
+const BOB_TOKEN = "bob-agent-token-for-tests-0123456789";
+let relay: RelayProc;
+let bob: Connection;
+let bobClosed: string | null = null;
+
+beforeAll(async () => {
+  relay = await startRelayProc(
+    relayToml({ extra: 'handshake_timeout = "700ms"' }) + `\n[[tunnels]]\nid = "bob"\nagent_token_sha256 = "${hashToken(BOB_TOKEN)}"\nclient_key_sha256 = ["${hashToken(CLIENT_KEY)}"]\n`,
+  );
+  // Another tunnel's agent, connected throughout: what one connection does must never reach it.
+  bob = await connect({
+    url: `${relay.url.replace(/^http/, "ws")}/agent`,
+    token: BOB_TOKEN,
+    agent: "bob",
+    heartbeatMs: 300,
+    toleranceMs: 5_000,
+    maxStreams: 8,
+    onStream: (s) => void serveStream(s, async () => Response.json({ agent: "bob" })),
+  });
+  bob.closed.then((info) => (bobClosed = `${info.code}: ${info.reason}`));
+});
+afterAll(async () => {
+  bob?.close("test over");
+  await relay?.stop();
+  if (relay) cleanup(relay.dir);
+});
+
+/** A raw agent: its frames as they come, and how its connection ended. */
+async function rawAgent() {
+  const ws = new WebSocket(`${relay.url.replace(/^http/, "ws")}/agent`, { headers: { Authorization: `Bearer ${AGENT_TOKEN}` } } as unknown as string[]);
+  ws.binaryType = "arraybuffer";
+  const frames: Frame[] = [];
+  const waiters: (() => void)[] = [];
+  ws.onmessage = (e) => {
+    const m = decodeMessage(new Uint8Array(e.data as ArrayBuffer));
+    if (m.type === "BATCH") frames.push(...(m as unknown as { frames: Frame[] }).frames);
+    else frames.push(m as Frame);
+    for (const w of waiters.splice(0)) w();
+  };
+  const closed = new Promise<{ code: number; reason: string }>((res) => (ws.onclose = (e) => res({ code: e.code, reason: e.reason })));
+  await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
+  const next = async (type: Frame["type"]): Promise<Frame> => {
+    for (;;) {
+      const i = frames.findIndex((f) => f.type === type);
+      if (i >= 0) return frames.splice(i, 1)[0]!;
+      const more = new Promise<void>((r) => waiters.push(r));
+      const end = await Promise.race([more.then(() => null), closed]);
+      if (end) throw new Error(`closed ${end.code} ${end.reason} before ${type}`);
+    }
+  };
+  const send = (f: Frame | Uint8Array | string) => ws.send(typeof f === "string" || f instanceof Uint8Array ? (f as never) : (encode(f) as never));
+  const hello = async (version = PROTOCOL_VERSION) => {
+    send({ type: "HELLO", stream: 0, body: { version, capabilities: [], agent: "raw" } });
+    return next(version === PROTOCOL_VERSION ? "WELCOME" : "GO_AWAY");
+  };
+  return { ws, send, next, hello, closed };
+}
+
+/** The relay, and the other tunnel, live on. */
+async function othersUnharmed() {
+  expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  const r = await fetch(`${relay.url}/t/bob/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+  expect(await r.json()).toEqual({ agent: "bob" });
+  expect(bobClosed).toBeNull();
+  expect(relay.proc.exitCode).toBeNull();
+}
+
+describe("the relay's side of the wire (docs/protocol.md)", () => {
+  test("a message of 1 MiB + 6 passes the relay's WebSocket layer; one byte more is cut there with close 1009, and only that connection ends", async () => {
+    const a = await rawAgent();
+    await a.hello();
+    // Exactly the largest frame: DATA for a stream that is not open carries nothing, and the session stays.
+    a.send(encode({ type: "DATA", stream: 1, data: new Uint8Array(MAX_PAYLOAD) }));
+    a.send({ type: "PING", stream: 0, opaque: new Uint8Array([9, 9, 9, 9, 9, 9, 9, 9]) });
+    expect(await a.next("PONG")).toMatchObject({ type: "PONG" });
+    const over = new Uint8Array(HEADER_SIZE + MAX_PAYLOAD + 1);
+    over.set(encode({ type: "DATA", stream: 1, data: new Uint8Array(0) }).subarray(0, HEADER_SIZE));
+    a.send(over);
+    expect((await a.closed).code).toBe(1009);
+    await othersUnharmed();
+  }, 30_000);
+
+  test("an agent of another version gets GO_AWAY incompatible_version with the doc's sentence, then close 4002", async () => {
+    const a = await rawAgent();
+    const away = await a.hello(PROTOCOL_VERSION + 1);
+    expect(away).toEqual({
+      type: "GO_AWAY",
+      stream: 0,
+      body: { code: "incompatible_version", reason: `the relay speaks tunnel protocol ${PROTOCOL_VERSION} but the agent sent version ${PROTOCOL_VERSION + 1}; upgrade the older side` },
+    });
+    const end = await a.closed;
+    expect(end.code).toBe(4002);
+    expect(end.reason).toStartWith("incompatible_version: the relay speaks tunnel protocol");
+    await othersUnharmed();
+  }, 30_000);
+
+  test("an agent that sends no HELLO within handshake_timeout is closed with 1008 handshake_timeout", async () => {
+    const a = await rawAgent();
+    expect(await a.closed).toEqual({ code: 1008, reason: "handshake_timeout: no HELLO in time" });
+    await othersUnharmed();
+  }, 30_000);
+
+  test("a text message in a live session closes that one connection with 1002 protocol_error: not_binary", async () => {
+    const a = await rawAgent();
+    await a.hello();
+    a.send("hello, relay");
+    const end = await a.closed;
+    expect(end.code).toBe(1002);
+    expect(end.reason).toStartWith("protocol_error: not_binary");
+    await othersUnharmed();
+  }, 30_000);
+
+  test("an agent that sends more DATA than its credit ends its session with a flow_control protocol error; the client gets the answer's error line", async () => {
+    const a = await rawAgent();
+    await a.hello();
+    const call = fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body: "{}", headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    const head = await a.next("REQUEST_HEAD");
+    a.send({ type: "RESPONSE_HEAD", stream: head.stream, body: { status: 200, headers: [["content-type", "application/x-ndjson"]] } });
+    // One frame, one byte past the stream's whole window: no WINDOW_UPDATE can race it.
+    a.send({ type: "DATA", stream: head.stream, data: new Uint8Array(INITIAL_WINDOW + 1).fill(0x20) });
+    const end = await a.closed;
+    expect(end.code).toBe(1002);
+    expect(end.reason).toStartWith("protocol_error: flow_control");
+    const r = await call;
+    expect(r.status).toBe(200);
+    expect((await r.text()).trimEnd().split("\n").pop()).toMatch(/^\{"error":"/);
+    await othersUnharmed();
+  }, 30_000);
+});
