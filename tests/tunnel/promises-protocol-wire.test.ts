@@ -58,8 +58,8 @@ async function rawAgent() {
     }
   };
   const send = (f: Frame | Uint8Array | string) => ws.send(typeof f === "string" || f instanceof Uint8Array ? (f as never) : (encode(f) as never));
-  const hello = async (version = PROTOCOL_VERSION) => {
-    send({ type: "HELLO", stream: 0, body: { version, capabilities: [], agent: "raw" } });
+  const hello = async (version = PROTOCOL_VERSION, capabilities: string[] = []) => {
+    send({ type: "HELLO", stream: 0, body: { version, capabilities, agent: "raw" } });
     return next(version === PROTOCOL_VERSION ? "WELCOME" : "GO_AWAY");
   };
   return { ws, send, next, hello, closed };
@@ -133,6 +133,85 @@ describe("the relay's side of the wire (docs/protocol.md)", () => {
     const r = await call;
     expect(r.status).toBe(200);
     expect((await r.text()).trimEnd().split("\n").pop()).toMatch(/^\{"error":"/);
+    await othersUnharmed();
+  }, 30_000);
+
+  test("a second agent with the same token replaces the first: a call still waiting for its head is 503 tunnel_moving, an answer under way ends with its error line (no resume), and the new agent serves the next call", async () => {
+    const first = await rawAgent();
+    await first.hello();
+    const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
+    const answering = fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body: "{}", headers: auth });
+    const h1 = await first.next("REQUEST_HEAD");
+    first.send({ type: "RESPONSE_HEAD", stream: h1.stream, body: { status: 200, headers: [["content-type", "application/x-ndjson"]] } });
+    first.send({ type: "DATA", stream: h1.stream, data: new TextEncoder().encode('{"response":"a"}\n') });
+    const answered = await answering;
+    expect(answered.status).toBe(200);
+    const waiting = fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth });
+    await first.next("REQUEST_HEAD");
+    const second = await rawAgent();
+    await second.hello();
+    expect((await first.closed).code).toBe(4001);
+    const w = await waiting;
+    expect([w.status, w.headers.get("x-c2l-error-code"), w.headers.get("retry-after")]).toEqual([503, "tunnel_moving", "1"]);
+    const lines = (await answered.text()).trimEnd().split("\n");
+    expect(lines[0]).toBe('{"response":"a"}');
+    expect(lines.at(-1)).toMatch(/^\{"error":"/);
+    // The new connection takes the next call.
+    const next = fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: auth });
+    const h = await second.next("REQUEST_HEAD");
+    second.send({ type: "RESPONSE_HEAD", stream: h.stream, body: { status: 200, headers: [] } });
+    second.send({ type: "END", stream: h.stream });
+    expect((await next).status).toBe(200);
+    second.ws.close();
+    await othersUnharmed();
+  }, 30_000);
+
+  test("with resume, an answer under way on a replaced connection waits for the new one: its RESUME is taken over (RESUMED) and the client gets every byte once", async () => {
+    const TOKEN = "q2Vv8k3xR0a9bL1cD4eF5g";
+    const first = await rawAgent();
+    await first.hello(PROTOCOL_VERSION, ["resume"]);
+    const answering = fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body: "{}", headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    const h1 = await first.next("REQUEST_HEAD");
+    first.send({ type: "RESPONSE_HEAD", stream: h1.stream, body: { status: 200, headers: [["content-type", "application/x-ndjson"]], resume: TOKEN } });
+    first.send({ type: "DATA", stream: h1.stream, data: new TextEncoder().encode('{"response":"a"}\n') });
+    const answered = await answering;
+    const reader = answered.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('{"response":"a"}\n');
+    const second = await rawAgent();
+    await second.hello(PROTOCOL_VERSION, ["resume"]);
+    expect((await first.closed).code).toBe(4001);
+    second.send({ type: "RESUME", stream: 0, body: { token: TOKEN, sent: 17 } });
+    const resumed = await second.next("RESUMED");
+    expect(resumed).toMatchObject({ body: { token: TOKEN, offset: 17 } });
+    second.send({ type: "DATA", stream: resumed.stream, data: new TextEncoder().encode('{"response":"b","done":true}\n') });
+    second.send({ type: "END", stream: resumed.stream });
+    let rest = "";
+    for (let r; !(r = await reader.read()).done; ) rest += new TextDecoder().decode(r.value);
+    expect(rest).toBe('{"response":"b","done":true}\n');
+    second.ws.close();
+    await othersUnharmed();
+  }, 30_000);
+
+  test("a HELLO whose maxStreams is out of range is a bad HELLO (1002, bad_payload); a refused token is a 401 on the upgrade; the relay counts every kind of agent connection by its result", async () => {
+    const a = await rawAgent();
+    a.send(encode({ type: "HELLO", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: [], agent: "raw", maxStreams: 0 } }));
+    const end = await a.closed;
+    expect(end.code).toBe(1002);
+    expect(end.reason).toStartWith("protocol_error: bad_payload");
+    const refused = await fetch(`${relay.url}/agent`, { headers: { Authorization: "Bearer not-a-token", Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" } });
+    expect(refused.status).toBe(401);
+    await refused.body?.cancel();
+    // The other kinds, here too, so that this test alone counts them all.
+    const ok = await rawAgent();
+    await ok.hello();
+    ok.ws.close();
+    const old = await rawAgent();
+    await old.hello(PROTOCOL_VERSION + 1);
+    await old.closed;
+    await (await rawAgent()).closed;
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    for (const result of ["ok", "unauthorized", "incompatible_version", "protocol_error", "handshake_timeout"])
+      expect([result, new RegExp(`^cloudtolocalllm_relay_agent_connections_total\\{result="${result}"\\} [1-9]`, "m").test(metrics)]).toEqual([result, true]);
     await othersUnharmed();
   }, 30_000);
 });
