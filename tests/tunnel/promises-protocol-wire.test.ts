@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { AGENT_TOKEN, CLIENT_KEY, cleanup, relayToml, startRelayProc, TUNNEL_ID, type RelayProc } from "./helpers.ts";
 import { decodeMessage, encode } from "../../src/protocol/codec.ts";
-import { HEADER_SIZE, INITIAL_WINDOW, MAX_PAYLOAD, PROTOCOL_VERSION, type Frame } from "../../src/protocol/messages.ts";
+import { DATA_CHUNK, HEADER_SIZE, INITIAL_WINDOW, MAX_PAYLOAD, PROTOCOL_VERSION, type Frame } from "../../src/protocol/messages.ts";
 import { hashToken } from "../../src/relay/auth.ts";
 import { connect, type Connection } from "../../src/tunnel/connector.ts";
 import { serveStream } from "../../src/protocol/http-over-stream.ts";
@@ -42,19 +42,22 @@ async function rawAgent() {
   const waiters: (() => void)[] = [];
   ws.onmessage = (e) => {
     const m = decodeMessage(new Uint8Array(e.data as ArrayBuffer));
-    if (m.type === "BATCH") frames.push(...(m as unknown as { frames: Frame[] }).frames);
-    else frames.push(m as Frame);
+    for (const f of m.type === "BATCH" ? (m as unknown as { frames: Frame[] }).frames : [m as Frame]) {
+      // Heartbeats are answered, as any agent does; everything else is the test's to read.
+      if (f.type === "PING") ws.send(encode({ type: "PONG", stream: 0, opaque: f.opaque }) as never);
+      else frames.push(f);
+    }
     for (const w of waiters.splice(0)) w();
   };
   const closed = new Promise<{ code: number; reason: string }>((res) => (ws.onclose = (e) => res({ code: e.code, reason: e.reason })));
   await new Promise((r, j) => ((ws.onopen = r), (ws.onerror = j)));
-  const next = async (type: Frame["type"]): Promise<Frame> => {
+  const next = async (...types: Frame["type"][]): Promise<Frame> => {
     for (;;) {
-      const i = frames.findIndex((f) => f.type === type);
+      const i = frames.findIndex((f) => types.includes(f.type));
       if (i >= 0) return frames.splice(i, 1)[0]!;
       const more = new Promise<void>((r) => waiters.push(r));
       const end = await Promise.race([more.then(() => null), closed]);
-      if (end) throw new Error(`closed ${end.code} ${end.reason} before ${type}`);
+      if (end) throw new Error(`closed ${end.code} ${end.reason} before ${types.join(" or ")}`);
     }
   };
   const send = (f: Frame | Uint8Array | string) => ws.send(typeof f === "string" || f instanceof Uint8Array ? (f as never) : (encode(f) as never));
@@ -212,6 +215,51 @@ describe("the relay's side of the wire (docs/protocol.md)", () => {
     const metrics = await (await fetch(`${relay.url}/metrics`)).text();
     for (const result of ["ok", "unauthorized", "incompatible_version", "protocol_error", "handshake_timeout"])
       expect([result, new RegExp(`^cloudtolocalllm_relay_agent_connections_total\\{result="${result}"\\} [1-9]`, "m").test(metrics)]).toEqual([result, true]);
+    await othersUnharmed();
+  }, 30_000);
+
+  test("the relay opens streams on odd ids counting up (1, 3, 5) and cuts a request body into DATA of at most 64 KiB", async () => {
+    const a = await rawAgent();
+    await a.hello();
+    const auth = { Authorization: `Bearer ${CLIENT_KEY}` };
+    const body = new Uint8Array(300_000).fill(0x61);
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const call = fetch(`${relay.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body, headers: auth });
+      const head = await a.next("REQUEST_HEAD");
+      ids.push(head.stream);
+      let got = 0;
+      for (;;) {
+        const f = await a.next("DATA", "END");
+        if (f.type === "END") break;
+        if (f.type !== "DATA") continue;
+        expect(f.stream).toBe(head.stream);
+        expect(f.data.length).toBeLessThanOrEqual(DATA_CHUNK);
+        got += f.data.length;
+      }
+      expect(got).toBe(body.length);
+      a.send({ type: "RESPONSE_HEAD", stream: head.stream, body: { status: 200, headers: [] } });
+      a.send({ type: "END", stream: head.stream });
+      expect((await call).status).toBe(200);
+    }
+    expect(ids).toEqual([1, 3, 5]);
+    a.ws.close();
+    await othersUnharmed();
+  }, 30_000);
+
+  test("an agent that sends GO_AWAY normal (its daemon stopping) is sent no new stream: a call meanwhile is 503 unavailable and never reaches it", async () => {
+    const a = await rawAgent();
+    await a.hello();
+    a.send({ type: "GO_AWAY", stream: 0, body: { code: "normal", reason: "the daemon is stopping" } });
+    const r = await fetch(`${relay.url}/t/${TUNNEL_ID}/api/tags`, { headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+    // docs/relay.md's table: 503 unavailable when "the daemon [is] going away".
+    expect([r.status, r.headers.get("x-c2l-error-code")]).toEqual([503, "unavailable"]);
+    await r.body?.cancel();
+    // And no stream was opened on the connection going away.
+    a.send({ type: "PING", stream: 0, opaque: new Uint8Array(8) });
+    await a.next("PONG");
+    expect(await Promise.race([a.next("REQUEST_HEAD").then(() => "a stream", () => "closed"), Bun.sleep(50).then(() => "none")])).toBe("none");
+    a.ws.close();
     await othersUnharmed();
   }, 30_000);
 });
