@@ -9,6 +9,8 @@ import { serveStream } from "../../src/protocol/http-over-stream.ts";
 
 const BOB_TOKEN = "bob-agent-token-for-tests-0123456789";
 let relay: RelayProc;
+/** The relay the first describe shares (`relay` points elsewhere while a test runs its own). */
+let shared: RelayProc;
 let bob: Connection;
 let bobClosed: string | null = null;
 
@@ -16,6 +18,7 @@ beforeAll(async () => {
   relay = await startRelayProc(
     relayToml({ extra: 'handshake_timeout = "700ms"' }) + `\n[[tunnels]]\nid = "bob"\nagent_token_sha256 = "${hashToken(BOB_TOKEN)}"\nclient_key_sha256 = ["${hashToken(CLIENT_KEY)}"]\n`,
   );
+  shared = relay;
   // Another tunnel's agent, connected throughout: what one connection does must never reach it.
   bob = await connect({
     url: `${relay.url.replace(/^http/, "ws")}/agent`,
@@ -261,5 +264,59 @@ describe("the relay's side of the wire (docs/protocol.md)", () => {
     expect(await Promise.race([a.next("REQUEST_HEAD").then(() => "a stream", () => "closed"), Bun.sleep(50).then(() => "none")])).toBe("none");
     a.ws.close();
     await othersUnharmed();
+  }, 30_000);
+});
+
+describe("a relay going away (docs/protocol.md, Going away)", () => {
+  test("on SIGTERM the relay sends GO_AWAY normal, keeps the connection while a stream is in flight, and closes it (1000) once the last stream ended, long before go_away_grace", async () => {
+    const own = await startRelayProc(relayToml({ extra: 'go_away_grace = "60s"' }));
+    try {
+      relay = own; // rawAgent() dials `relay`
+      const a = await rawAgent();
+      await a.hello();
+      const call = fetch(`${own.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body: "{}", headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+      const head = await a.next("REQUEST_HEAD");
+      a.send({ type: "RESPONSE_HEAD", stream: head.stream, body: { status: 200, headers: [] } });
+      a.send({ type: "DATA", stream: head.stream, data: new TextEncoder().encode("part one, ") });
+      const r = await call;
+      own.proc.kill("SIGTERM");
+      expect(await a.next("GO_AWAY")).toMatchObject({ body: { code: "normal" } });
+      // Still open: the stream in flight goes on.
+      a.send({ type: "PING", stream: 0, opaque: new Uint8Array(8) });
+      await a.next("PONG");
+      a.send({ type: "DATA", stream: head.stream, data: new TextEncoder().encode("part two") });
+      a.send({ type: "END", stream: head.stream });
+      expect(await r.text()).toBe("part one, part two");
+      // The grace is a minute; the close comes once the stream ended (the test's own bound is far below it).
+      expect((await a.closed).code).toBe(1000);
+      expect(await own.proc.exited).toBe(0);
+    } finally {
+      relay = shared;
+      await own.stop();
+      cleanup(own.dir);
+    }
+  }, 30_000);
+
+  test("a stream that never ends is cut once go_away_grace passed: the connection closes and the relay exits", async () => {
+    const own = await startRelayProc(relayToml({ extra: 'go_away_grace = "500ms"' }));
+    try {
+      relay = own;
+      const a = await rawAgent();
+      await a.hello();
+      const call = fetch(`${own.url}/t/${TUNNEL_ID}/api/generate`, { method: "POST", body: "{}", headers: { Authorization: `Bearer ${CLIENT_KEY}` } });
+      const head = await a.next("REQUEST_HEAD");
+      a.send({ type: "RESPONSE_HEAD", stream: head.stream, body: { status: 200, headers: [["content-type", "application/x-ndjson"]] } });
+      a.send({ type: "DATA", stream: head.stream, data: new TextEncoder().encode('{"response":"a"}\n') });
+      const r = await call;
+      own.proc.kill("SIGTERM");
+      expect(await a.next("GO_AWAY")).toMatchObject({ body: { code: "normal" } });
+      await a.closed;
+      expect((await r.text()).trimEnd().split("\n").at(-1)).toMatch(/^\{"error":"/);
+      expect(await own.proc.exited).toBe(0);
+    } finally {
+      relay = shared;
+      await own.stop();
+      cleanup(own.dir);
+    }
   }, 30_000);
 });
