@@ -188,6 +188,7 @@ describe("malformed input gives a ProtocolError with a code", () => {
     ["PING of 4 bytes", "20 00 00000000 00000000", "bad_payload"],
     ["END with payload", "13 00 00000001 00", "bad_payload"],
     ["zero window increment", "15 00 00000001 00000000", "bad_payload"],
+    ["window increment past 2^31-1", "15 00 00000001 80000000", "bad_payload"],
     ["head not JSON", "10 00 00000001 7b7b", "bad_payload"],
     ["head invalid UTF-8", "10 00 00000001 ff", "bad_payload"],
     ["head is an array", "10 00 00000001" + json("[1]"), "bad_payload"],

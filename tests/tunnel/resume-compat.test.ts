@@ -246,4 +246,48 @@ describe("the agent with relays old and new", () => {
       }
     });
   }
+
+  const TOKEN = "q2Vv8k3xR0a9bL1cD4eF5g";
+  for (const [what, frame] of [
+    ["RESUMED", encode({ type: "RESUMED", stream: 1, body: { token: TOKEN, offset: 0 } })],
+    ["RESUME_REFUSED", encode({ type: "RESUME_REFUSED", stream: 0, body: { token: TOKEN, reason: "no client waits" } })],
+  ] as const) {
+    test(`a ${what} from a relay that did not list resume (to an agent that did) is unexpected_frame: the agent closes that connection`, async () => {
+      const closes: { code: number; reason: string }[] = [];
+      const server = Bun.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+        websocket: {
+          message(ws: ServerWebSocket<unknown>, msg) {
+            if (decodeMessage(msg as Uint8Array).type !== "HELLO") return;
+            ws.send(encode({ type: "WELCOME", stream: 0, body: { version: PROTOCOL_VERSION, capabilities: PREVIOUS_CAPABILITIES, tunnelId: TUNNEL_ID } }));
+            ws.send(frame);
+          },
+          close: (_ws, code, reason) => void closes.push({ code, reason }),
+        },
+      });
+      const conn = await connect({
+        url: `ws://127.0.0.1:${server.port}/agent`,
+        token: AGENT_TOKEN,
+        agent: "cloudtolocalllm-tunnel/test",
+        heartbeatMs: 10_000,
+        toleranceMs: 30_000,
+        maxStreams: 8,
+        resume: new AnswerResumes(),
+        onStream: () => {},
+      });
+      try {
+        const info = await conn.closed;
+        expect(info.code).toBe("protocol_error");
+        expect(info.reason).toStartWith(`unexpected_frame: ${what} without the resume capability`);
+        await until(() => closes.length > 0 || null, 5_000, "the relay to see the close");
+        expect(closes[0]!.code).toBe(4000);
+        expect(closes[0]!.reason).toStartWith(`protocol_error: unexpected_frame: ${what}`);
+      } finally {
+        conn.close("test over");
+        server.stop(true);
+      }
+    });
+  }
 });
