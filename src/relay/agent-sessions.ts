@@ -11,6 +11,12 @@ import { Session } from "../protocol/session.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import { ResumeOffers } from "./resume-offers.ts";
 
+/**
+ * Past maxPayloadLength Bun (uWebSockets) closes the connection with 1009 to the peer, and tells the server's close
+ * handler 1006 with this reason: the one way to tell that cut from a dropped connection.
+ */
+const TOO_BIG_REASON = "Received too big message";
+
 const log = logger("relay");
 
 /** What the relay keeps with each agent connection, from the upgrade on. */
@@ -233,6 +239,12 @@ export class AgentSessions {
       close: (ws, code, reason) => {
         if (ws.data.handshakeTimer) clearTimeout(ws.data.handshakeTimer);
         if (ws.data.expiryTimer) clearTimeout(ws.data.expiryTimer);
+        // Bun cuts a message past maxPayloadLength itself and never calls message(): counted and logged here, as the
+        // protocol's own errors are, or an agent sending oversized frames would leave no trace.
+        if (reason === TOO_BIG_REASON) {
+          this.metrics.protocolErrors.inc({ code: "message_too_big" });
+          this.trouble(ws.data.tunnelId, "message_too_big", "agent sent a WebSocket message over the frame limit; closing its connection", { limit: HEADER_SIZE + MAX_PAYLOAD });
+        }
         ws.data.session?.transportClosed(`websocket closed (${code}${reason ? `: ${reason}` : ""})`);
       },
     };

@@ -81,7 +81,7 @@ async function othersUnharmed() {
 }
 
 describe("the relay's side of the wire (docs/protocol.md)", () => {
-  test("a message of 1 MiB + 6 passes the relay's WebSocket layer; one byte more is cut there with close 1009, and only that connection ends", async () => {
+  test("a message of 1 MiB + 6 passes the relay's WebSocket layer; one byte more is cut there with close 1009, counted and logged, and only that connection ends", async () => {
     const a = await rawAgent();
     await a.hello();
     // Exactly the largest frame: DATA for a stream that is not open carries nothing, and the session stays.
@@ -92,6 +92,10 @@ describe("the relay's side of the wire (docs/protocol.md)", () => {
     over.set(encode({ type: "DATA", stream: 1, data: new Uint8Array(0) }).subarray(0, HEADER_SIZE));
     a.send(over);
     expect((await a.closed).code).toBe(1009);
+    // Bun cuts it before the relay's code sees it: still counted and logged like the protocol's own errors.
+    await relay.waitFor(/agent sent a WebSocket message over the frame limit; closing its connection.*limit=1048582/);
+    const metrics = await (await fetch(`${relay.url}/metrics`)).text();
+    expect(metrics).toMatch(/^cloudtolocalllm_relay_protocol_errors_total\{code="message_too_big"\} 1$/m);
     await othersUnharmed();
   }, 30_000);
 
