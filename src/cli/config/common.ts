@@ -1,8 +1,8 @@
 // What the `config` subcommands share: the --config option, the store for the chosen file, and issue printing.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { configPath } from "../../config/paths.ts";
 import { ConfigStore } from "../../config/store.ts";
-import { formatIssue, type ConfigIssue } from "../../config/load.ts";
+import { formatIssue, readConfigText, type ConfigIssue } from "../../config/load.ts";
 import { CliError, unreadableFile } from "../args.ts";
 import { writeStderrLine } from "../../core/stderr-line.ts";
 
@@ -13,11 +13,15 @@ export function storeFor(explicit?: string): ConfigStore {
   return new ConfigStore(configPath(explicit));
 }
 
-/** Reads a file the user named; a missing or unreadable file is one sentence, exit 1. */
+/**
+ * Reads a file the user named as the daemon reads its config: no further than 1 MiB (a log redirected into it, a link
+ * to /dev/zero), so parseConfig refuses it for its size in the daemon's words. A missing or unreadable file is one
+ * sentence, exit 1.
+ */
 export function readUserFile(file: string): string {
   if (!existsSync(file)) throw new CliError(`${file} does not exist.`);
   try {
-    return readFileSync(file, "utf8");
+    return readConfigText(file);
   } catch (e) {
     // The words serve uses for the same file ("permission denied (the user it runs as cannot read it) (EACCES)"), not the bare code.
     throw new CliError(`${unreadableFile(file, e).message}.`);
