@@ -207,3 +207,11 @@ test("a config file that is a link to /dev/zero (or a huge log) is read no furth
   const checks = (JSON.parse(doctor.out) as { checks: { name: string; level: string; detail: string }[] }).checks;
   expect(checks.find((c) => c.name === "Config")).toMatchObject({ level: "fail", detail: expect.stringContaining(`the file is over 1 MiB; ${daemonWords}`) });
 });
+
+test("`config import -` reads standard input no further than 1 MiB (a log piped in by mistake), and refuses it in the daemon's words; the config file is left as it was", () => {
+  const before = Bun.spawnSync(["sh", "-c", 'cat "$0" 2>/dev/null || true', configFile]).stdout.toString();
+  const r = Bun.spawnSync(["sh", "-c", 'head -c 64M /dev/zero | tr "\\0" "#" | "$0" "$1" config import -', BUN, join(REPO, "src/main.ts")], { env: homeEnv(home), cwd: home });
+  // Before: read whole, "the file is 64.0 MiB".
+  expect({ code: r.exitCode, err: r.stderr.toString() }).toMatchObject({ code: 2, err: expect.stringContaining("stdin: the file is over 1 MiB; a config file may be at most 1 MiB") });
+  expect(Bun.spawnSync(["sh", "-c", 'cat "$0" 2>/dev/null || true', configFile]).stdout.toString()).toBe(before);
+});
