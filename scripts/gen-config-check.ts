@@ -49,8 +49,8 @@ export const TARGETS = [
 
 /** The kinds defaults.ts copies TypeBox's Value.Default for; any other kind in a config schema stops the generator. */
 const LEAVES = new Set(["String", "Integer", "Number", "Boolean", "Literal"]);
-/** What the start-up code reads of a schema node (defaults, unknown keys, lists, durations); descriptions stay out. */
-const KEPT = ["type", "format", "default", "additionalProperties"] as const;
+/** What the start-up code reads of a schema node (defaults, unknown keys, lists, durations and their floors); descriptions stay out. */
+const KEPT = ["type", "format", "default", "additionalProperties", "minDuration", "minDurationWhy"] as const;
 
 function plain(s: TSchema, path: string): Record<string, unknown> {
   const kind = s[Kind] as string;

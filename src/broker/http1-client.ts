@@ -10,6 +10,7 @@ import { HttpParseError, ResponseParser, headerValue, type ParserSink, type Resp
 import type { AttemptSignal, ReadResult, UpstreamClient, UpstreamReply, UpstreamRequest } from "./upstream-types.ts";
 import type { Upstream } from "./upstream.ts";
 import type { CodeOf } from "../core/error-codes.ts";
+import { netErrorWords } from "../net/net-error-words.ts";
 
 /** Idle sockets kept per upstream; more are closed when their request ends. */
 export const MAX_IDLE = 32;
@@ -200,7 +201,8 @@ export class Http1Pool implements UpstreamClient {
           sock.setNoDelay?.(true);
           resolve(conn);
         },
-        (e: Error & { code?: string }) => giveUp(new UpstreamConnError(e.code === "ECONNREFUSED" ? "connection refused" : e.message, e.code ?? "ECONNREFUSED")),
+        // A failed connection only (never per request): the code in net-error-words.ts's short words, as fetch's are.
+        (e: Error & { code?: string }) => giveUp(new UpstreamConnError(netErrorWords(e.code)?.what ?? e.message, e.code ?? "ECONNREFUSED")),
       );
     });
   }

@@ -129,7 +129,7 @@ test("Ollama moved to another port (OLLAMA_HOST): the fix is the upstream's url 
     const [up] = await checkUpstreams(c, { OLLAMA_HOST: `127.0.0.1:${port}` }, "/nonexistent/tunnel.toml");
     expect(up).toMatchObject({
       level: "fail",
-      detail: "http://127.0.0.1:9: connection refused (nothing listens there)",
+      detail: "http://127.0.0.1:9: connection refused (nothing listens on that port)",
       fix: `Ollama answers at http://127.0.0.1:${port} (OLLAMA_HOST): add to /nonexistent/tunnel.toml: [[upstreams]] name = "local" url = "http://127.0.0.1:${port}" (one per line)`,
     });
     // OLLAMA_HOST=0.0.0.0:PORT (Ollama bound to every interface) is reached through loopback.

@@ -12,6 +12,7 @@ import { shellWord } from "../core/shell-word.ts";
 import { runtimeDirHint } from "../desktop/runtime-dir-hint.ts";
 import { sessionBusAddress } from "../desktop/dbus-address.ts";
 import { redactUrl } from "../net/redact-url.ts";
+import { explained, netErrorWords } from "../net/net-error-words.ts";
 import { upstreamRequestUrl } from "../net/upstream-url.ts";
 import { CaFileError, trustWithCaFile } from "../net/ca-trust.ts";
 import { isInlineSecret, secretSetAdvice } from "../config/inline-secrets.ts";
@@ -53,25 +54,13 @@ export function checkConfig(file: string): { result: CheckResult; config: Config
   return { result: ok("Config", `${file} is valid`), config: r.config };
 }
 
-const CODES: Record<string, string> = {
-  ECONNREFUSED: "connection refused (nothing listens there)",
-  ENOTFOUND: "host name not found",
-  EHOSTUNREACH: "host unreachable",
-  // Bun words these "Was there a typo in the url or port?": a loopback with only ::1 (127.0.0.1 removed), no route.
-  ENETUNREACH: "network unreachable (this machine has no route to that address)",
-  EADDRNOTAVAIL: "address not available on this machine",
-  ECONNRESET: "connection reset",
-  CERT_HAS_EXPIRED: "TLS certificate expired",
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "TLS certificate not trusted (set {ca} for a private CA)",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed TLS certificate (set {ca})",
-  SELF_SIGNED_CERT_IN_CHAIN: "TLS certificate from an untrusted CA (set {ca})",
-};
-
 /** `ca`: the setting that adds trust where the probe went (the relay's [tunnel] ca_file, or an upstream's own). */
 export function reason(e: unknown, ca = "[tunnel] ca_file"): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
-  if (err?.code && CODES[err.code]) return CODES[err.code]!.replace("{ca}", ca);
+  // Said in a diagnosis: what failed and why (net-error-words.ts), and for a certificate, the setting that trusts it.
+  const words = netErrorWords(err?.code);
+  if (words) return words.untrusted ? `${words.what} (${words.why}; set ${ca})` : explained(words);
   const message = (err?.message ?? String(e)).replace(/\.$/, "");
   // Bun's message often starts with the code already ("ENETUNREACH: …"): said once.
   return err?.code && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;

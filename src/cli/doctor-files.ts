@@ -1,9 +1,10 @@
 // doctor's checks of the user it runs as and the files the daemon reads and writes as that user: not root through sudo,
 // the config file readable, the config and state directories writable (a `sudo` run leaves them root's, and the daemon
 // then fails at start or loses its writes).
-import { accessSync, closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { appStateDir, home as homeDir } from "../config/paths.ts";
+import { readConfigText as readBounded } from "../config/load.ts";
 import { unreadableFile } from "./args.ts";
 import type { CheckResult } from "./doctor-result.ts";
 import { shellWord } from "../core/shell-word.ts";
@@ -26,7 +27,8 @@ function giveBack(dir: string, elsewhere: string): string {
 /** The config file's text, null when it does not exist, or the failed check that says why it cannot be read. */
 export function readConfigText(file: string): { text: string | null } | { result: CheckResult } {
   try {
-    return { text: readFileSync(file, "utf8") };
+    // At most 1 MiB, as the daemon reads it: a bigger file is then refused for its size in the daemon's words.
+    return { text: readBounded(file) };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { text: null };
     // Before it was read, an unreadable file (or a directory that cannot be entered) looked like no file at all.

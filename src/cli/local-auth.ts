@@ -1,7 +1,7 @@
 // What the sign-in and secret commands share: the config file (defaults when there is none) and a local AuthManager.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { configPath } from "../config/paths.ts";
-import { defaultConfig, formatIssue, parseConfig } from "../config/load.ts";
+import { defaultConfig, formatIssue, parseConfig, readConfigText } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { CliError, UsageError } from "./args.ts";
 import { openSecretStore } from "../secrets/open-secret-store.ts";
@@ -11,7 +11,8 @@ import { AuthManager } from "../auth/manager.ts";
 export function loadCliConfig(explicit?: string): { file: string; config: Config } {
   const file = configPath(explicit);
   if (!existsSync(file)) return { file, config: defaultConfig() };
-  const r = parseConfig(readFileSync(file, "utf8"), file);
+  // Read as the daemon reads it (at most 1 MiB): a huge file is refused for its size, not held in memory whole.
+  const r = parseConfig(readConfigText(file), file);
   if (!r.ok) throw new UsageError(formatIssue(r.issues[0]!));
   return { file, config: r.config };
 }

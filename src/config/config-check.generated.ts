@@ -136,12 +136,16 @@ export const CONFIG_SCHEMA = {
           "connect_timeout": {
             "type": "string",
             "format": "c2l-duration",
-            "default": "5s"
+            "default": "5s",
+            "minDuration": "100ms",
+            "minDurationWhy": "every connection would time out before it could open"
           },
           "first_byte_timeout": {
             "type": "string",
             "format": "c2l-duration",
-            "default": "300s"
+            "default": "300s",
+            "minDuration": "100ms",
+            "minDurationWhy": "every request would time out before its answer could start"
           },
           "stream_idle_timeout": {
             "type": "string",
@@ -207,17 +211,23 @@ export const CONFIG_SCHEMA = {
         "interval": {
           "type": "string",
           "format": "c2l-duration",
-          "default": "10s"
+          "default": "10s",
+          "minDuration": "100ms",
+          "minDurationWhy": "closer health checks would hammer the upstream"
         },
         "down_interval": {
           "type": "string",
           "format": "c2l-duration",
-          "default": "30s"
+          "default": "30s",
+          "minDuration": "100ms",
+          "minDurationWhy": "closer health checks would hammer the upstream"
         },
         "timeout": {
           "type": "string",
           "format": "c2l-duration",
-          "default": "3s"
+          "default": "3s",
+          "minDuration": "100ms",
+          "minDurationWhy": "every health check would time out before its answer could arrive"
         },
         "failures_before_down": {
           "type": "integer",

@@ -144,6 +144,19 @@ describe("validation errors", () => {
     expect(parseConfig('[tunnel]\nrelay_url = "ws://10.0.0.5/agent"\nallow_plaintext_relay = true\n', "t.toml").ok).toBe(true);
   });
 
+  test("a duration under its field's floor is refused, naming the field, its line and the minimum: a health check every millisecond, a timeout of 0s", () => {
+    const cases: [string, string, string][] = [
+      ['[health]\ninterval = "1ms"\n', "health.interval", '"1ms" is below the minimum 100ms: closer health checks would hammer the upstream'],
+      ['[health]\ndown_interval = "99ms"\n', "health.down_interval", '"99ms" is below the minimum 100ms: closer health checks would hammer the upstream'],
+      ['[health]\ntimeout = "0s"\n', "health.timeout", '"0s" is below the minimum 100ms: every health check would time out before its answer could arrive'],
+      ['[[upstreams]]\nname = "a"\nurl = "http://x"\nfirst_byte_timeout = "0s"\n', "upstreams[0].first_byte_timeout", '"0s" is below the minimum 100ms: every request would time out before its answer could start'],
+      ['[[upstreams]]\nname = "a"\nurl = "http://x"\nconnect_timeout = "0.01s"\n', "upstreams[0].connect_timeout", '"0.01s" is below the minimum 100ms: every connection would time out before it could open'],
+    ];
+    for (const [text, path, message] of cases) expect(one(text)).toMatchObject({ path, message, line: text.split("\n").length - 1 });
+    // The floor itself, and the relay's first_byte_timeout of 300ms its tests use, are accepted.
+    expect(parseConfig('[health]\ninterval = "100ms"\ndown_interval = "0.1s"\ntimeout = "100ms"\n[[upstreams]]\nname = "a"\nurl = "http://x"\nfirst_byte_timeout = "100ms"\nconnect_timeout = "100ms"\n', "t.toml").ok).toBe(true);
+  });
+
   test("a bad duration suggests the form", () => {
     const i = one('[health]\ninterval = "10 seconds"\n');
     expect(i).toMatchObject({ path: "health.interval", line: 2 });
@@ -155,7 +168,7 @@ describe("validation errors", () => {
     expect(one('[logging]\nlevel = "verbose"\n').message).toBe('"verbose" is not one of "debug", "info", "warn", "error"');
     expect(one("[proxy]\nmax_attempts = 0\n").message).toBe("0 is below the minimum 1");
     expect(one('[proxy]\nmax_attempts = "3"\n').message).toBe('expected a whole number, got "3"');
-    expect(one('[health]\ninterval = "0s"\n')).toMatchObject({ path: "health.interval", message: '"0s" would run health checks back to back: give a pause (e.g. "10s")' });
+    expect(one('[health]\ninterval = "0s"\n')).toMatchObject({ path: "health.interval", message: '"0s" is below the minimum 100ms: closer health checks would hammer the upstream' });
     expect(one('[health]\ndown_interval = "0ms"\n')).toMatchObject({ path: "health.down_interval" });
     const missing = one('[[upstreams]]\nname = "a"\n');
     expect(missing).toMatchObject({ path: "upstreams[0].url", line: 1, message: 'missing required key "url"' });

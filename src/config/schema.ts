@@ -8,9 +8,31 @@ export const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$";
 declare const DURATION: unique symbol;
 /** The schema of a duration field: a string as written in the file, milliseconds in the resolved config (resolve.ts). */
 export type TDuration = TString & { readonly [DURATION]: true };
+/**
+ * The least a duration may be, and why (as caddy and Kubernetes refuse a probe period or timeout under theirs): a wait
+ * that fails when it passes ("0s" fails every try), or a pause between checks ("1ms" hammers the upstream). Refused in
+ * the decode step (duration-floors.ts), so `config validate`, a reload and the API's PUT refuse it alike.
+ */
+export interface DurationFloor {
+  min: string;
+  why: string;
+}
+
 /** The one way a schema declares a duration (the relay's schema too): resolve.ts finds them by their format. */
-export const Duration = (def: string, description: string) =>
-  T.String({ pattern: DURATION_PATTERN, default: def, description, examples: [def], format: "c2l-duration" }) as TDuration;
+export const Duration = (def: string, description: string, floor?: DurationFloor) =>
+  T.String({
+    pattern: DURATION_PATTERN,
+    default: def,
+    description: floor ? `${description} At least ${floor.min}.` : description,
+    examples: [def],
+    format: "c2l-duration",
+    ...(floor && { minDuration: floor.min, minDurationWhy: floor.why }),
+  }) as TDuration;
+
+/** A wait that fails when it passes: under this nothing answers in time, and "0s" fails every try. */
+export const WAIT_FLOOR = (why: string): DurationFloor => ({ min: "100ms", why });
+/** A pause between health checks: closer ones would hammer the upstream with checks. */
+const CHECK_PAUSE_FLOOR: DurationFloor = { min: "100ms", why: "closer health checks would hammer the upstream" };
 
 /** A schema's value with every duration decoded into milliseconds: what components read (caddy's Duration, decoded once). */
 export type Resolved<S> = S extends TDuration ? number : S extends TObject<infer P> ? { [K in keyof P]: Resolved<P[K]> } : S extends TArray<infer I> ? Resolved<I>[] : S extends TSchema ? Static<S> : never;
@@ -124,8 +146,8 @@ export const UpstreamSchema = T.Object(
     }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),
-    connect_timeout: Duration("5s", "Time allowed to open a connection."),
-    first_byte_timeout: Duration("300s", "Time allowed until the first response byte (model loading can be slow)."),
+    connect_timeout: Duration("5s", "Time allowed to open a connection.", WAIT_FLOOR("every connection would time out before it could open")),
+    first_byte_timeout: Duration("300s", "Time allowed until the first response byte (model loading can be slow).", WAIT_FLOOR("every request would time out before its answer could start")),
     stream_idle_timeout: Duration(
       "5m",
       "After the first response byte: a stream that sends nothing for this long is ended with an error line and counted as an upstream error (a stalled upstream). `0s` turns it off. Prompt processing before the first byte falls under first_byte_timeout.",
@@ -159,9 +181,9 @@ export const UpstreamSchema = T.Object(
 
 export const HealthSchema = T.Object(
   {
-    interval: Duration("10s", "Time between health checks of an upstream that is up."),
-    down_interval: Duration("30s", "Time between health checks of an upstream that is down."),
-    timeout: Duration("3s", "Time allowed for one health check."),
+    interval: Duration("10s", "Time between health checks of an upstream that is up.", CHECK_PAUSE_FLOOR),
+    down_interval: Duration("30s", "Time between health checks of an upstream that is down.", CHECK_PAUSE_FLOOR),
+    timeout: Duration("3s", "Time allowed for one health check.", WAIT_FLOOR("every health check would time out before its answer could arrive")),
     failures_before_down: T.Integer({ default: 3, minimum: 1, description: "Consecutive failed checks before an upstream is down; as many first-byte timeouts in a row (first_byte_timeout, on generations and embeddings) take it down too, however well its checks answer." }),
   },
   { additionalProperties: false, default: {}, description: "Upstream health checks." },

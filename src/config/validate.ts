@@ -3,6 +3,7 @@ import type { TSchema } from "@sinclair/typebox";
 import type { Config } from "./schema.ts";
 import { CONFIG_SCHEMA } from "./config-check.generated.ts";
 import { durationMs } from "./duration.ts";
+import { durationFloorIssues } from "./duration-floors.ts";
 import { splitListen } from "./listen.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { hostSet, isLoopbackHost } from "../net/host.ts";
@@ -117,9 +118,8 @@ export function semanticIssues(c: Config): FieldIssue[] {
     out.push({ path: "tunnel.backoff.max", message: `${show(c.tunnel.backoff.max)} is shorter than tunnel.backoff.initial (${c.tunnel.backoff.initial})` });
   if (durationMs(c.tunnel.heartbeat.tolerance) <= durationMs(c.tunnel.heartbeat.interval))
     out.push({ path: "tunnel.heartbeat.tolerance", message: `${show(c.tunnel.heartbeat.tolerance)} must be longer than tunnel.heartbeat.interval (${c.tunnel.heartbeat.interval})` });
-  // No pause at all between health checks would have them hit every upstream back to back.
-  for (const k of ["interval", "down_interval"] as const)
-    if (durationMs(c.health[k]) <= 0) out.push({ path: `health.${k}`, message: `${show(c.health[k])} would run health checks back to back: give a pause (e.g. "10s")` });
+  // A health check every millisecond, a timeout of "0s": the floors the schema gives them.
+  out.push(...durationFloorIssues(CONFIG_SCHEMA, c));
   if (c.quality.good_error_rate > c.quality.critical_error_rate)
     out.push({ path: "quality.good_error_rate", message: `${c.quality.good_error_rate} is above quality.critical_error_rate (${c.quality.critical_error_rate})` });
   if (c.quality.good_latency_ms > c.quality.poor_latency_ms)

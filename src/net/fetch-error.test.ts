@@ -16,7 +16,7 @@ test("the usual failures keep their short sentences", () => {
 
 test("an https upstream's certificate that chains to no trusted CA names the setting that trusts it", () => {
   const e = Object.assign(new Error("self signed certificate"), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
-  expect(describeFetchError(e)).toBe("its TLS certificate is not trusted (self signed certificate): set the upstream's ca_file to the CA that signed it, or to the self-signed certificate");
+  expect(describeFetchError(e)).toBe("TLS certificate not trusted (self-signed): set the upstream's ca_file to the CA that signed it, or to the self-signed certificate");
 });
 
 test("Bun's `CODE fetching \"<url>\"` loses the URL (the upstream's address, path and query reach callers' error bodies)", () => {

@@ -1,19 +1,12 @@
 // Why a TCP connection to a host and port failed, in words an operator can act on: a name that does not resolve, a
-// refused port, no route. Bun's WebSocket and Redis clients say only that the connection failed or closed.
-
-const REASONS: Record<string, string> = {
-  ENOTFOUND: "its host name does not resolve (DNS)",
-  EAI_AGAIN: "its host name could not be resolved now (DNS)",
-  ECONNREFUSED: "the connection was refused (nothing listens on that port)",
-  EHOSTUNREACH: "no route to its host",
-  ENETUNREACH: "no route to its network",
-  ECONNRESET: "the connection was reset",
-};
+// refused port, no route. Bun's WebSocket and Redis clients say only that the connection failed or closed. The words
+// are net-error-words.ts's, as every other place says them.
+import { explained, netErrorWords } from "./net-error-words.ts";
 
 /** "HOST:PORT: why (CODE)" for a connection that failed with `e` (never a credential: neither part holds one). */
 export function unreachable(host: string, port: number, e: NodeJS.ErrnoException): string {
-  const why = e.code ? REASONS[e.code] : undefined;
-  return `${host.includes(":") ? `[${host}]` : host}:${port}: ${why ? `${why} (${e.code})` : e.message}`;
+  const words = netErrorWords(e.code);
+  return `${host.includes(":") ? `[${host}]` : host}:${port}: ${words ? `${explained(words)} (${e.code})` : e.message}`;
 }
 
 /**
@@ -30,7 +23,7 @@ export async function connectCode(host: string, port: number, code: string | und
     await res.body?.cancel();
   } catch (e) {
     const got = (e as { code?: unknown }).code;
-    if (typeof got === "string" && got in REASONS) return got;
+    if (typeof got === "string" && netErrorWords(got)) return got;
   }
   return code;
 }
@@ -48,10 +41,10 @@ function hostPort(url: string): { host: string; port: number } | null {
 
 /**
  * "HOST:PORT: why (CODE)" for `url` when `code` (the system's error, as Bun's WebSocket error event carries it) is one
- * this file has words for; null otherwise.
+ * net-error-words.ts has words for; null otherwise.
  */
 export function unreachableWith(url: string, code: unknown): string | null {
-  const at = typeof code === "string" && code in REASONS ? hostPort(url) : null;
+  const at = netErrorWords(code) ? hostPort(url) : null;
   return at && unreachable(at.host, at.port, Object.assign(new Error(code as string), { code: code as string }));
 }
 

@@ -1,7 +1,7 @@
 // The relay's config schema in TypeBox, with defaults and descriptions: the source of the generated check the relay starts with (relay-config-check.generated.ts) and of its error messages.
 import { Type as T, type Static } from "@sinclair/typebox";
 import "../config/formats.ts";
-import { Duration } from "../config/schema.ts";
+import { Duration, WAIT_FLOOR } from "../config/schema.ts";
 
 
 const Sha256 = T.String({ pattern: "^[0-9a-f]{64}$", description: "sha256 of the token, lower-case hex (see `relay hash-token`)." });
@@ -23,7 +23,7 @@ export const RelayConfigSchema = T.Object(
     listen: T.String({ default: "127.0.0.1:8080", format: "c2l-listen", description: "Address to listen on; use 0.0.0.0:443 with [tls] or a loopback port behind a reverse proxy." }),
     agent_path: T.String({ default: "/agent", pattern: "^/[A-Za-z0-9/_-]*$", description: "WebSocket path agents connect to." }),
     admin_token_sha256: T.String({ default: "", pattern: "^([0-9a-f]{64})?$", description: "Hashed token for GET /api/tunnels; empty disables the listing." }),
-    first_byte_timeout: Duration("120s", "504 when the agent sent no response head within this time (model loading can be slow). Streams are never cut afterwards."),
+    first_byte_timeout: Duration("120s", "504 when the agent sent no response head within this time (model loading can be slow). Streams are never cut afterwards.", WAIT_FLOOR("every request would time out before its answer could start")),
     handshake_timeout: Duration("10s", "Time an agent has to send HELLO after connecting."),
     go_away_grace: Duration("30s", "On shutdown, time in-flight streams get to finish."),
     resume_window: Duration("60s", "A client's answer whose agent connection ended is kept open this long for the agent to resume it; 0 turns resuming off."),

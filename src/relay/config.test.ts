@@ -22,6 +22,7 @@ test("errors name the file, line, field and what is wrong", () => {
     [`[[tunnels]]\nid = "a"\nagent_token_sha256 = "plain-text-token"`, /tunnels\[0\].agent_token_sha256/],
     [`[[tunnels]]\nid = "a"\nagent_token_sha256 = "${H}"\n[[tunnels]]\nid = "b"\nagent_token_sha256 = "${H}"`, /each token maps to one tunnel/],
     [`[heartbeat]\ninterval = "20s"`, /must be longer than heartbeat.interval/],
+    [`first_byte_timeout = "0s"`, /relay.toml:1:1: first_byte_timeout: "0s" is below the minimum 100ms: every request would time out before its answer could start/],
     [`[oidc]\nissuer = "https://id.example"`, /audience is required/],
     [`lsiten = "127.0.0.1:1"`, /unknown key "lsiten".*did you mean "listen"/],
     [`listen = `, /relay.toml:1:\d+/],

@@ -4,6 +4,7 @@ import { resolveBy } from "../config/resolve.ts";
 import { applyDefaults } from "../config/defaults.ts";
 import { formatIssue, parseTomlConfig, schemaIssuesOf, type ConfigIssue } from "../config/load.ts";
 import { unknownKeys, type FieldIssue } from "../config/validate.ts";
+import { durationFloorIssues } from "../config/duration-floors.ts";
 import { entryWithin, originEntryProblem } from "./cors.ts";
 import { httpsOrLoopback } from "./issuer-keys.ts";
 import { redisUrlProblem } from "./cluster/redis-url.ts";
@@ -27,6 +28,7 @@ function semantic(c: RelayConfig): FieldIssue[] {
   if (!!c.tls.cert_file !== !!c.tls.key_file) out.push({ path: c.tls.cert_file ? "tls.key_file" : "tls.cert_file", message: "tls needs both cert_file and key_file" });
   if (relayMs(c).heartbeat.tolerance <= relayMs(c).heartbeat.interval)
     out.push({ path: "heartbeat.tolerance", message: `"${c.heartbeat.tolerance}" must be longer than heartbeat.interval ("${c.heartbeat.interval}")` });
+  out.push(...durationFloorIssues(RELAY_CONFIG_SCHEMA, c));
   const idle = relayMs(c).limits.idle_timeout;
   // Bun counts it in whole seconds, at most 255.
   if (idle !== 0 && (idle < 1000 || idle > 255_000)) out.push({ path: "limits.idle_timeout", message: `"${c.limits.idle_timeout}" must be between 1s and 255s, or 0s for no limit` });

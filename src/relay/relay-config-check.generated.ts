@@ -25,7 +25,9 @@ export const RELAY_CONFIG_SCHEMA = {
     "first_byte_timeout": {
       "type": "string",
       "format": "c2l-duration",
-      "default": "120s"
+      "default": "120s",
+      "minDuration": "100ms",
+      "minDurationWhy": "every request would time out before its answer could start"
     },
     "handshake_timeout": {
       "type": "string",

@@ -88,7 +88,7 @@ test("each https upstream is trusted as its own settings say, whatever NODE_TLS_
   expect(st.insecure!.state).toBe("up");
   // Before: "up" (the variable turned the check off for every https upstream).
   expect(st.plain!.state).toBe("down");
-  expect(st.plain!.lastError).toContain("its TLS certificate is not trusted (self signed certificate): set the upstream's ca_file");
+  expect(st.plain!.lastError).toContain("TLS certificate not trusted (self-signed): set the upstream's ca_file");
   expect(st.other!.state).toBe("down");
   expect(st.other!.lastError).toContain("not trusted");
   expect(st.missing!.state).toBe("down");
@@ -113,7 +113,7 @@ test("doctor probes each upstream with the daemon's trust and names the setting 
   const [pinned, plain, missing] = await checkUpstreams(c, { NODE_TLS_REJECT_UNAUTHORIZED: "0" });
   expect(pinned!.level).toBe("ok");
   expect(plain!.level).toBe("warn");
-  expect(plain!.detail).toContain('self-signed TLS certificate (set ca_file on upstream "plain")');
+  expect(plain!.detail).toContain('TLS certificate not trusted (self-signed; set ca_file on upstream "plain")');
   expect(missing!.detail).toContain("cannot read its ca_file");
   expect(missing!.fix).toContain('ca_file of upstream "missing"');
 });

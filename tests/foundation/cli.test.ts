@@ -1,6 +1,6 @@
 // The `config` CLI as a user runs it: help on every subcommand, exit codes 0/1/2, one-sentence errors, and the store round trip.
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, homeEnv, REPO, tempHome } from "../helpers/daemon.ts";
 
@@ -187,4 +187,31 @@ test("install from source names the README's build command", () => {
   expect(r.code).toBe(2);
   expect(r.err).toContain("`npm run build`");
   expect(r.err).not.toContain("bun run build");
+});
+
+test("a config file that is a link to /dev/zero (or a huge log) is read no further than 1 MiB by the CLI, and refused in the daemon's words", () => {
+  const link = join(home, "zero.toml");
+  symlinkSync("/dev/zero", link);
+  // Under an address-space cap: the CLI that read the file whole would otherwise take every byte of memory it could.
+  const capped = (args: string[]) => {
+    const r = Bun.spawnSync(["sh", "-c", 'ulimit -v 6000000; exec "$@"', "sh", BUN, join(REPO, "src/main.ts"), ...args], { env: homeEnv(home), cwd: home });
+    return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
+  };
+  const daemonWords = "a config file may be at most 1 MiB (check what was written into it)";
+  // `config validate FILE` and `config show` (common.ts), `whoami` (local-auth.ts), `doctor` (doctor-files.ts).
+  for (const args of [["config", "validate", link], ["config", "show", "--config", link], ["whoami", "--config", link]]) {
+    const r = capped(args);
+    expect({ args, code: r.code, err: r.err }).toMatchObject({ code: 2, err: expect.stringContaining(`the file is over 1 MiB; ${daemonWords}`) });
+  }
+  const doctor = capped(["doctor", "--config", link, "--json"]);
+  const checks = (JSON.parse(doctor.out) as { checks: { name: string; level: string; detail: string }[] }).checks;
+  expect(checks.find((c) => c.name === "Config")).toMatchObject({ level: "fail", detail: expect.stringContaining(`the file is over 1 MiB; ${daemonWords}`) });
+});
+
+test("`config import -` reads standard input no further than 1 MiB (a log piped in by mistake), and refuses it in the daemon's words; the config file is left as it was", () => {
+  const before = Bun.spawnSync(["sh", "-c", 'cat "$0" 2>/dev/null || true', configFile]).stdout.toString();
+  const r = Bun.spawnSync(["sh", "-c", 'head -c 64M /dev/zero | tr "\\0" "#" | "$0" "$1" config import -', BUN, join(REPO, "src/main.ts")], { env: homeEnv(home), cwd: home });
+  // Before: read whole, "the file is 64.0 MiB".
+  expect({ code: r.exitCode, err: r.stderr.toString() }).toMatchObject({ code: 2, err: expect.stringContaining("stdin: the file is over 1 MiB; a config file may be at most 1 MiB") });
+  expect(Bun.spawnSync(["sh", "-c", 'cat "$0" 2>/dev/null || true', configFile]).stdout.toString()).toBe(before);
 });

@@ -294,3 +294,46 @@ requireTools(["setpriv", ROOT]).test("a save the daemon cannot read (chmod 000, 
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test("a reload or a PUT with a duration under its floor ([health] interval = \"1ms\", timeout = \"0s\", an upstream's first_byte_timeout = \"0s\") is refused naming the field and the minimum; the old config keeps running", async () => {
+  const home = tempHome();
+  const good = base('[health]\ninterval = "20s"\n');
+  const d = await startDaemon({ home, config: good });
+  try {
+    await d.waitFor(/daemon: started/);
+    const auth = { authorization: `Bearer ${(await Bun.file(join(home, ".config/cloudtolocalllm/api-token")).text()).trim()}` };
+    // base()'s extra follows the upstream's url: first_byte_timeout lands in [[upstreams]], the rest in [health].
+    const saves: [string, string, string][] = [
+      ['[health]\ninterval = "1ms"\n', "health.interval", '\\"1ms\\" is below the minimum 100ms: closer health checks would hammer the upstream'],
+      ['[health]\ninterval = "20s"\ntimeout = "0s"\n', "health.timeout", '\\"0s\\" is below the minimum 100ms: every health check would time out'],
+      ['first_byte_timeout = "0s"\n[health]\ninterval = "20s"\n', "upstreams[0].first_byte_timeout", '\\"0s\\" is below the minimum 100ms: every request would time out'],
+    ];
+    for (const [i, [extra, field, why]] of saves.entries()) {
+      writeFileSync(d.configFile, base(extra));
+      await until(() => d.count(/configuration rejected/) >= i + 1, 10_000, `the save with ${field} refused`);
+      const line = d.stderr().split("\n").filter((l) => /configuration rejected/.test(l)).at(-1)!;
+      expect(line).toContain(`field=${field}`);
+      expect(line).toContain(why);
+      // Through the API (the dashboard's save): 422, nothing written.
+      const put = await fetch(`${d.urls.api}/api/v1/config`, { method: "PUT", headers: { ...auth, "content-type": "application/toml" }, body: base(extra) });
+      expect({ field, status: put.status }).toEqual({ field, status: 422 });
+      expect(JSON.stringify(await put.json())).toContain("below the minimum 100ms");
+    }
+    // Before: each was applied ("configuration reloaded sections=health"), a check every millisecond, or one that always failed.
+    expect(d.count(/configuration reloaded/)).toBe(0);
+    const running = (await (await fetch(`${d.urls.api}/api/v1/config`, { headers: auth })).json()) as { config: { health: { interval: string; timeout: string }; upstreams: { first_byte_timeout: string }[] } };
+    expect({ interval: running.config.health.interval, timeout: running.config.health.timeout, fbt: running.config.upstreams[0]!.first_byte_timeout }).toEqual({ interval: "20s", timeout: "3s", fbt: "300s" });
+    const status = (await (await fetch(`${d.urls.api}/api/v1/status`)).json()) as { daemon: { lastReload: { ok: boolean } } };
+    expect(status.daemon.lastReload.ok).toBe(false);
+    // `config validate` refuses the file the same way.
+    const v = Bun.spawnSync([BUN, join(REPO, "src/main.ts"), "config", "validate", d.configFile], { env: d.env });
+    expect({ code: v.exitCode, err: v.stderr.toString() }).toMatchObject({ code: 2, err: expect.stringContaining('upstreams[0].first_byte_timeout: "0s" is below the minimum 100ms') });
+    // A good save still applies after that.
+    writeFileSync(d.configFile, base('[health]\ninterval = "15s"\n'));
+    await d.waitFor(/configuration reloaded sections=health/);
+    expect(await healthz(d)).toBe(200);
+  } finally {
+    await d.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});

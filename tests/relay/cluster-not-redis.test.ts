@@ -49,7 +49,7 @@ requireTools(NETNS_NEEDS).test("redis_url naming an address this machine has no 
     })();
     const line = await until(() => /warn relay: cannot connect to the cluster's Redis.*/.exec(stderr)?.[0], 15_000, "the failed connection's line");
     // Before: "10.204.9.9:6379: the connection was refused (nothing listens on that port) (ECONNREFUSED)" (Bun's node:net).
-    expect(line).toContain("cannot reach Redis at 10.204.9.9:6379: no route to its network (ENETUNREACH)");
+    expect(line).toContain("cannot reach Redis at 10.204.9.9:6379: network unreachable (this machine has no route to that address) (ENETUNREACH)");
     expect(stderr).not.toContain("hunter2");
   } finally {
     proc.kill("SIGKILL");

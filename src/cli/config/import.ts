@@ -1,7 +1,7 @@
 // `config import FILE`: validates FILE and makes it the config file (the current one is backed up first).
 import { parse, EXIT_USAGE, UsageError } from "../args.ts";
 import type { Subcommand } from "../args.ts";
-import { CONFIG_HELP, CONFIG_OPTION, printIssues, readUserFile, storeFor } from "./common.ts";
+import { CONFIG_HELP, CONFIG_OPTION, printIssues, readStdinText, readUserFile, storeFor } from "./common.ts";
 
 const command: Subcommand = {
   name: "config import",
@@ -18,7 +18,7 @@ ${CONFIG_HELP}`,
     if (positionals.length !== 1) throw new UsageError("expects exactly one FILE to import.");
     const src = positionals[0]!;
     if (/(^|\/)(tunnel_config|connection_config)\.json$/.test(src)) throw new UsageError(`${src} is a 1.x/2.x config: convert it with \`cloudtolocalllm-tunnel config migrate ${src}\`.`);
-    const text = src === "-" ? await Bun.stdin.text() : readUserFile(src);
+    const text = src === "-" ? await readStdinText() : readUserFile(src);
     const store = storeFor(values.config);
     // Report problems against the file the user gave, not the destination.
     const r = store.write(text);

@@ -16,7 +16,7 @@ test("a Redis that cannot be reached is named with the cause: a refused port, a 
   const port = s.port!;
   s.stop(true);
   const refused = await diagnoseRedis(`redis://:hunter2-secret@127.0.0.1:${port}/0`, 2000);
-  expect(refused).toBe(`cannot reach Redis at 127.0.0.1:${port}: the connection was refused (nothing listens on that port) (ECONNREFUSED)`);
+  expect(refused).toBe(`cannot reach Redis at 127.0.0.1:${port}: connection refused (nothing listens on that port) (ECONNREFUSED)`);
   const dns = await diagnoseRedis("redis://:hunter2-secret@no-such-host.invalid:6379/0", 5000);
   expect(dns).toMatch(/^cannot reach Redis at no-such-host\.invalid:6379: .*\(DNS\)/);
   expect(`${refused} ${dns}`).not.toContain("hunter2");
