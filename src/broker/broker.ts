@@ -28,7 +28,7 @@ import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import { queryKeyRefusal } from "./query-key.ts";
-import { HttpError, type ErrorCode } from "../core/http-error.ts";
+import { HttpError, type Dialect, type ErrorCode } from "../core/http-error.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
 
 /** What an Anthropic client asked of the model list: a page (`query`), or one model (`id`). */
@@ -293,7 +293,7 @@ export class Broker implements BrokerService {
     // A key in the URL is refused before anything reads the call: it would otherwise reach the upstream (and its logs).
     if (search.length > 1) {
       const inQuery = queryKeyRefusal(search);
-      if (inQuery) return errorResponse(path, inQuery);
+      if (inQuery) return errorResponse(path, inQuery, listingDialect(req, path));
     }
     // Who is calling, before anything else is read: one check for the listener and the tunnel alike (src/gateway).
     const gateway = this.deps.gateway();
@@ -305,7 +305,7 @@ export class Broker implements BrokerService {
         const caller = source === "local" && peer === LOOPBACK_CALLER.ip ? LOOPBACK_CALLER : { source, ip: peer };
         admitted = gateway.admit(req.headers, caller, (headerJson = req.headers.toJSON() as HeaderJson));
       } catch (e) {
-        return errorResponse(path, e);
+        return errorResponse(path, e, listingDialect(req, path));
       }
     }
     admit?.(req);
@@ -334,7 +334,7 @@ export class Broker implements BrokerService {
       try {
         gateway!.authorize(admitted, undefined);
       } catch (e) {
-        return errorResponse(path, e);
+        return errorResponse(path, e, anthropic ? "anthropic" : undefined);
       }
     }
     const ex = new Exchange(source, "GET", path, null, this.events, { enabled: false, cap: 0 }, null);
@@ -446,4 +446,15 @@ function serializable(v: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The dialect a refusal of an Anthropic client's model listing (GET or HEAD /v1/models, /v1/models/{id}, told by its
+ * anthropic-version) is answered in: Anthropic's, as its list is, though the path is OpenAI's; undefined for any other
+ * request (its path's dialect). Read only when a request is refused.
+ */
+function listingDialect(req: Request, path: string): Dialect | undefined {
+  if ((req.method !== "GET" && req.method !== "HEAD") || !wantsAnthropicList(req.headers)) return undefined;
+  const route = routeOf(path);
+  return route === "/v1/models" || route.startsWith("/v1/models/") ? "anthropic" : undefined;
 }

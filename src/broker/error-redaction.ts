@@ -16,6 +16,11 @@ function upstreamSecret(u: Upstream): string | null {
   return secret.length >= MIN_SECRET ? secret : null;
 }
 
+/** Whether error answers of this upstream are redacted (it is sent a secret long enough to look for). */
+export function redactsFor(u: Upstream | null): boolean {
+  return u !== null && upstreamSecret(u) !== null;
+}
+
 /**
  * `bytes` (an error answer read whole) with every occurrence of the upstream's secret replaced by [redacted], as it
  * is and as a JSON string spells it (a secret with a quote, backslash or control character is escaped there). The same

@@ -2,6 +2,7 @@
 // round-robin across keys (here or through the tunnel) so one busy script cannot starve the editor, this machine's first on a tie;
 // each key may hold only its share of the queue's places, and a key with nothing waiting always gets one.
 import { HttpError } from "../core/http-error.ts";
+import { QueuedExpiry } from "./queued-expiry.ts";
 
 /** What the gate needs of an upstream: its name (the slot count's key) and its limit (0 = none). */
 export interface Slotted {
@@ -21,6 +22,8 @@ export interface Claimant {
   label?: string;
   /** The key's max_parallel (0 = none). */
   keyLimit: number;
+  /** The key's expires_at (ISO 8601), or null/absent for none: its requests waiting are refused when it passes (queued-expiry.ts). */
+  expiresAt?: string | null;
   /** Callers not coming through the tunnel (this machine, the LAN) go first between buckets equally due (a tie in the round-robin). */
   local: boolean;
 }
@@ -73,6 +76,8 @@ export class Gate<U extends Slotted> {
   stats = { queued: 0, waitedMs: 0, refusedFull: 0, timedOut: 0 };
   /** Why the queue takes no one any more (the daemon is stopping: close()), else null. */
   private closedWith: HttpError | null = null;
+  /** The keys with requests waiting that expire: refused when they do (one timer, only while there are such). */
+  private readonly expiry = new QueuedExpiry((bucket, why) => this.refuseBucket(bucket, why));
 
   constructor(
     private readonly limits: () => GateLimits,
@@ -161,6 +166,7 @@ export class Gate<U extends Slotted> {
       bucket.push(w);
       this.waiting++;
       this.perBucket.set(c.bucket, (this.perBucket.get(c.bucket) ?? 0) + 1);
+      if (c.expiresAt) this.expiry.queued(c.bucket, c.label ?? c.bucket, c.expiresAt);
       if (since === undefined) this.stats.queued++;
       const timer = setTimeout(() => {
         this.stats.timedOut++;
@@ -200,7 +206,10 @@ export class Gate<U extends Slotted> {
   private unqueued(bucket: string): void {
     const n = (this.perBucket.get(bucket) ?? 1) - 1;
     if (n > 0) this.perBucket.set(bucket, n);
-    else this.perBucket.delete(bucket);
+    else {
+      this.perBucket.delete(bucket);
+      this.expiry.emptied(bucket);
+    }
   }
 
   /** Gives the slot back and lets the next waiter in. */
@@ -223,6 +232,7 @@ export class Gate<U extends Slotted> {
    */
   close(why: HttpError): number {
     this.closedWith ??= why;
+    this.expiry.stop();
     const all = this.classes.flatMap((cls) => [...cls.values()].flat());
     for (const w of all) this.drop(w, this.closedWith);
     return all.length;

@@ -31,6 +31,26 @@ const DROP_REQUEST = new Set<string>([
   "expect",
 ]);
 
+/**
+ * Headers that choose, within the credential that goes with them, whose account a call is billed to or what it may
+ * reach. Dropped when the broker puts the operator's own credential (`auth_secret`) on the request: a caller holding
+ * only a gateway key does not choose which of the operator's organisations, projects or Google quota projects pays, nor
+ * turn on Anthropic betas the operator did not (some bill at other rates, `context-1m-…`, `extended-cache-ttl-…`; some
+ * reach what is stored in the operator's workspace, `files-api-…`). LiteLLM's proxy likewise forwards
+ * `OpenAI-Organization` only when the operator sets `forward_openai_org_id`, and `anthropic-beta` only for model groups
+ * the operator opened to client headers. Without an auth_secret these pass as sent. One table for every kind: each name
+ * is one vendor's, and an upstream of kind `openai` may be any vendor's API.
+ */
+const ACCOUNT_SELECTING = new Set<string>([
+  // OpenAI (and OpenAI-compatible APIs that copy it): the organisation and project the call is billed to.
+  "openai-organization",
+  "openai-project",
+  // Google's OpenAI-compatible Gemini API: the project whose quota and bill the call counts against.
+  "x-goog-user-project",
+  // Anthropic: the beta features of the operator's account the call may use.
+  "anthropic-beta",
+]);
+
 /** The CORS answer headers (the browser reads them as the server's grant). */
 const CORS_RESPONSE_HEADERS = [
   "access-control-allow-origin",
@@ -74,7 +94,8 @@ export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
     // Headers named in Connection are hop-by-hop too.
     const conn = client.get("connection");
     const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
-    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !isOwnHeader(k) && !(extra && extra.includes(k)) && !v.includes(KEY_PREFIX)) out.set(k, v);
+    const account = u.authValue ? ACCOUNT_SELECTING : null;
+    for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !isOwnHeader(k) && !(extra && extra.includes(k)) && !account?.has(k) && !v.includes(KEY_PREFIX)) out.set(k, v);
   }
   out.set("accept-encoding", "identity");
   if (u.authValue) out.set(u.config.auth_header, u.authValue);
@@ -113,8 +134,10 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream, json: H
     // The upstream's own credential header, when it has one, is the operator's: a client's line of that name went out
     // before it, and Go's Header.Get (and most servers) read the first line.
     const own = u.authValue ? u.config.auth_header.toLowerCase() : null;
+    // The operator's credential goes: the caller does not choose whose account of it pays (ACCOUNT_SELECTING).
+    const account = u.authValue ? ACCOUNT_SELECTING : null;
     for (const k in all) {
-      if (DROP_REQUEST.has(k) || isOwnHeader(k) || (extra && extra.includes(k)) || k === own) continue;
+      if (DROP_REQUEST.has(k) || isOwnHeader(k) || (extra && extra.includes(k)) || k === own || account?.has(k)) continue;
       const v = all[k]!;
       const line = typeof v === "string" ? v : v.join(", ");
       if (line.includes(KEY_PREFIX)) continue;

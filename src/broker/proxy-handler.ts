@@ -11,7 +11,7 @@
 // the stages is rendered by pipeline/answer-error.ts in the dialect decided here, once, from the route.
 import type { EventBus } from "../core/events.ts";
 import type { Admitted, GatewayService } from "../core/contracts.ts";
-import { dialectError, HttpError, type ErrorCode } from "../core/http-error.ts";
+import { dialectError, HttpError, type Dialect, type ErrorCode } from "../core/http-error.ts";
 import { routeOf } from "../core/model-routes.ts";
 import { Exchange } from "./exchange.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
@@ -57,9 +57,9 @@ export function brokerRefusal(path: string, code: ErrorCode, message: string): R
 }
 
 /** A refusal thrown as an HttpError outside the pipeline (admission), answered in the caller's dialect with its headers (Retry-After). */
-export function errorResponse(path: string, e: unknown): Response {
+export function errorResponse(path: string, e: unknown, dialect?: Dialect): Response {
   countRefusal(e);
-  if (e instanceof HttpError) return e.toDialectResponse(path);
+  if (e instanceof HttpError) return dialect ? e.render(dialect) : e.toDialectResponse(path);
   throw e;
 }
 

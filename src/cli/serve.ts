@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { configPath, defaultTokenFile } from "../config/paths.ts";
 import { formatIssue, parseConfig } from "../config/load.ts";
 import { ConfigStore } from "../config/store.ts";
+import { keepDaemonDirsPrivate } from "../daemon/private-dirs.ts";
 import { DiskFullError, FileWriteError } from "../config/atomic-write.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { COMPONENTS } from "../daemon/components.ts";
@@ -84,6 +85,8 @@ Options:
     const r = parseConfig(text, file);
     if (!r.ok) throw new UsageError(formatIssue(r.issues[0]!));
 
+    // Before anything is written there (keys, usage, secrets, logs): a directory others can list and enter is tightened.
+    keepDaemonDirsPrivate();
     const daemon = new Daemon({ file, config: r.config, factories: COMPONENTS });
     let signals = 0;
     const onSignal = (sig: string) => {

@@ -68,3 +68,13 @@ test("names and a method a hostile client chose stay words on the copied line: p
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("headers the original's Connection named (hop-by-hop: the broker never passed them on) are not on the curl line, as they are not replayed", () => {
+  const r: RequestRecord = {
+    ...base,
+    requestBody: "{}",
+    bytesIn: 2,
+    requestHeaders: { host: "127.0.0.1:11435", connection: "keep-alive, X-Hop", "x-hop": "this connection only", "x-kept": "k", "content-type": "application/json" },
+  };
+  expect(curlCommand(r, "http://h:1")).toBe(`curl 'http://h:1/api/chat' -H 'x-kept: k' -H 'content-type: application/json' --data-raw '{}'`);
+});

@@ -1,5 +1,6 @@
 // "Copy as curl": an inspected request as a curl command line for the broker, credentials as shell variables, never values.
 import type { RequestRecord } from "../core/contracts.ts";
+import { connectionNamed } from "../net/hop-by-hop.ts";
 
 /** What a redacted header value looks like in a record (src/net/captured-headers.ts). */
 const REDACTED = "[redacted]";
@@ -36,8 +37,11 @@ export function curlCommand(r: RequestRecord, brokerUrl: string): string {
   if (!(r.method === "GET" && !hasBody) && !(r.method === "POST" && hasBody)) parts.push("-X", word(r.method));
   parts.push(shellQuote(brokerUrl.replace(/\/+$/, "") + r.path));
   let other = 0;
-  for (const [name, value] of Object.entries(r.requestHeaders ?? {})) {
-    if (SKIP.has(name)) continue;
+  const all = r.requestHeaders ?? {};
+  // The headers the original's Connection named were hop-by-hop: the broker never passed them on (as replay: replay.ts).
+  const named = connectionNamed(all.connection);
+  for (const [name, value] of Object.entries(all)) {
+    if (SKIP.has(name) || named.includes(name)) continue;
     // The name in single quotes beside the variable in double quotes when it is not plain: one word, only $C2L_SECRET_n expanded.
     if (value === REDACTED) parts.push("-H", PLACEHOLDER[name] ?? (PLAIN.test(name) ? `"${name}: $C2L_SECRET_${++other}"` : `${shellQuote(`${name}: `)}"$C2L_SECRET_${++other}"`));
     else parts.push("-H", shellQuote(`${name}: ${value}`));

@@ -1,6 +1,7 @@
 // Who may use the broker: the caller's key (any header), whether one is needed, its model allowlist, model management and limits.
 import type { Admitted, Caller, CallerClass, RequestModelNames } from "../core/contracts.ts";
 import { HttpError } from "../core/http-error.ts";
+import { expiredWhileQueued, revokedWhileQueued } from "../core/queued-key-refusals.ts";
 import { BLOB_ROUTE, blobDigest, isModelManagement, type NamedBlob } from "../core/model-routes.ts";
 import { BlobGrants } from "./blob-grants.ts";
 import { isLoopbackHost } from "../net/host.ts";
@@ -227,7 +228,7 @@ export class Admission {
     }
     const current = this.store.get(key.name);
     if (current?.hash !== key.hash) throw revokedWhileQueued(key.name);
-    if (expired(key, this.now())) throw new HttpError("unauthorized", `the API key "${key.name}" expired at ${key.expires_at} while its request waited in the queue`);
+    if (expired(key, this.now())) throw expiredWhileQueued(key.name, key.expires_at!);
     if (current.tokens_per_day > 0) {
       const used = this.tokensToday(key.name);
       if (used >= current.tokens_per_day)
@@ -288,9 +289,4 @@ export class Admission {
     w.push(now);
     return now;
   }
-}
-
-/** The answer of a request that waited in the queue while its key was revoked (at its turn, or at once: component.ts). */
-export function revokedWhileQueued(name: string): HttpError {
-  return new HttpError("unauthorized", `the API key "${name}" was revoked while its request waited in the queue`);
 }

@@ -57,3 +57,50 @@ test("a chunked success stream is relayed byte for byte, even where it quotes th
   expect(res.status).toBe(200);
   expect(await res.text()).toBe(lines.join(""));
 });
+
+test("an error answer gzipped despite Accept-Encoding: identity (sized, or chunked), quoting the auth_secret, reaches the caller decoded and [redacted]", async () => {
+  const body = JSON.stringify({ error: `invalid api key: Bearer ${SECRET}` });
+  const gz = Bun.gzipSync(Buffer.from(body));
+  const sized = (s: import("bun").Socket<{ buf: string }>) => {
+    s.write(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: ${gz.byteLength}\r\n\r\n`);
+    s.end(gz);
+  };
+  const chunked = (s: import("bun").Socket<{ buf: string }>) => {
+    s.write(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n`);
+    const half = gz.byteLength >> 1;
+    for (const part of [gz.subarray(0, half), gz.subarray(half)]) s.write(Buffer.concat([Buffer.from(`${part.byteLength.toString(16)}\r\n`), part, Buffer.from("\r\n")]));
+    s.end("0\r\n\r\n");
+  };
+  for (const [framing, send] of [["sized", sized], ["chunked", chunked]] as const) {
+    up.script = (_path, s) => send(s);
+    // decompress: false, so the test reads what crossed the wire, as a client that inflates it would.
+    const res = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m", messages: [], stream: false }), decompress: false } as RequestInit);
+    const raw = Buffer.from(await res.arrayBuffer());
+    const coding = res.headers.get("content-encoding");
+    const seen = coding === "gzip" ? Bun.gunzipSync(raw) : raw;
+    expect({ framing, status: res.status, body: Buffer.from(seen).toString() }).toEqual({ framing, status: 401, body: '{"error":"invalid api key: Bearer [redacted]"}' });
+    expect(coding).toBeNull();
+  }
+});
+
+test("an encoded error answer the broker cannot decode (an unknown coding, or one that inflates past its limit) is not relayed: 502 in the caller's dialect", async () => {
+  up.script = (_path, s) => {
+    const body = `compressed ${SECRET}`;
+    s.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-encoding: x-custom\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  };
+  const res = await fetch(`${d.urls.broker}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m", messages: [] }) });
+  expect(res.status).toBe(502);
+  const text = await res.text();
+  expect(text).not.toContain(SECRET);
+  expect(JSON.parse(text).error.code).toBe("upstream_error");
+  expect(text).toContain("x-custom");
+
+  const bomb = Bun.gzipSync(Buffer.alloc(8 * 1024 * 1024, 32));
+  up.script = (_path, s) => {
+    s.write(`HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ncontent-encoding: gzip\r\ncontent-length: ${bomb.byteLength}\r\n\r\n`);
+    s.end(bomb);
+  };
+  const inflating = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m", messages: [], stream: false }) });
+  expect(inflating.status).toBe(502);
+  expect(await inflating.text()).toContain("does not decode within 1024 KiB");
+});

@@ -1,7 +1,8 @@
 // Pipeline stage 5, relay the answer: the accepted reply's head (with the broker's Server-Timing and queue position),
 // then its body — read whole when it is small, else relayed as a stream by the Exchange (exchange.ts).
 import { headOnlyMessage, type Exchange } from "../exchange.ts";
-import { redactHeaders, redactingStream, redactUpstreamSecret } from "../error-redaction.ts";
+import { redactHeaders, redactingStream, redactsFor, redactUpstreamSecret } from "../error-redaction.ts";
+import { decodedErrorReply, isEncoded } from "../encoded-error.ts";
 import { describeFetchError } from "../../net/fetch-error.ts";
 import type { UpstreamReply } from "../upstream-client.ts";
 import { HttpError } from "../../core/http-error.ts";
@@ -33,6 +34,15 @@ export function relayAnswer(ex: Exchange, res: UpstreamReply): Response | Promis
   if (queued) headers.set("x-queue-position", String(queued.position));
   nameRequest(ex, headers);
   ex.responseHeaders = headers;
+  // An error answer compressed although the broker asked for identity would carry a quoted secret past the redaction,
+  // which reads bytes as they are: decoded first and relayed whole, or refused (encoded-error.ts).
+  if (res.status >= 400 && res.hasBody && res.whole !== true && redactsFor(ex.upstream)) {
+    const coding = res.header("content-encoding");
+    if (isEncoded(coding)) {
+      headers.delete("content-encoding");
+      return relayWhole(ex, decodedErrorReply(res, coding, ex.upstream!.name), headers);
+    }
+  }
   if (res.whole === true || ex.isSmall(res)) {
     // Arrived complete with its head (most small answers): answered at once, without an async frame.
     const now = res.bytesNow?.() ?? null;

@@ -55,6 +55,6 @@ export function route(ex: Exchange): Response | null {
   ex.attempts = ex.retryable && order.length > 1 && !isModelManagement(ex.route!, ex.method) ? Math.min(order.length, table.maxAttempts) : 1;
   const key = ex.admitted?.key;
   // By the key's hash, not its name: a key made again under a revoked one's name does not inherit its queue (gate.ts).
-  ex.claimant = key ? { bucket: key.hash, label: key.name, keyLimit: key.max_parallel ?? 0, local: ex.caller !== "tunnel" } : BY_CALLER[ex.caller];
+  ex.claimant = key ? { bucket: key.hash, label: key.name, keyLimit: key.max_parallel ?? 0, expiresAt: key.expires_at, local: ex.caller !== "tunnel" } : BY_CALLER[ex.caller];
   return null;
 }

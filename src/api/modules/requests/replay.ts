@@ -2,7 +2,7 @@
 import type { DaemonContext } from "../../../core/component.ts";
 import type { RequestRecord } from "../../../core/contracts.ts";
 import { HttpError } from "../../../core/http-error.ts";
-import { HOP_BY_HOP } from "../../../net/hop-by-hop.ts";
+import { connectionNamed, HOP_BY_HOP } from "../../../net/hop-by-hop.ts";
 import { HEADER_REDACTED } from "../../../net/captured-headers.ts";
 
 /** Names the replay marks itself with: the new record's headers say which request it repeats. */
@@ -32,7 +32,7 @@ export function replayHeaders(r: RequestRecord): Headers {
   const all = r.requestHeaders ?? {};
   // The headers the original's Connection named were hop-by-hop: the broker never passed them on, so neither does a replay
   // (without its Connection they would reach the upstream).
-  const named = all.connection?.toLowerCase().split(",").map((s) => s.trim()) ?? [];
+  const named = connectionNamed(all.connection);
   for (const [k, v] of Object.entries(all)) if (v !== HEADER_REDACTED && !NOT_REPLAYED.has(k) && !named.includes(k) && !v.endsWith("…")) out.set(k, v);
   if (r.requestBody !== undefined && !out.has("content-type")) out.set("content-type", "application/json");
   out.set(REPLAY_HEADER, r.id);

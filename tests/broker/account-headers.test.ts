@@ -1,0 +1,58 @@
+// Through a real daemon: headers that choose whose account the operator's credential bills (OpenAI-Organization,
+// OpenAI-Project, anthropic-beta, x-goog-user-project) never go with it; with no auth_secret they pass as sent.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+import { removeHome, startDaemon, TEST_DAEMON_TOML, type DaemonProc } from "../helpers/daemon.ts";
+import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
+
+const SECRET = "sk-operator-acct-4f1e";
+const ACCOUNT = { "OpenAI-Organization": "org-caller-chosen", "OpenAI-Project": "proj_caller", "x-goog-user-project": "caller-gcp", "anthropic-beta": "context-1m-2025-08-07" };
+let paid: FakeOllama;
+let open: FakeOllama;
+let d: DaemonProc;
+
+beforeAll(async () => {
+  paid = await startFakeOllama({ models: ["paid:latest"], tokens: 1 });
+  open = await startFakeOllama({ models: ["free:latest"], tokens: 1 });
+  d = await startDaemon({
+    config:
+      `${TEST_DAEMON_TOML}[health]\ninterval = "60s"\n` +
+      `[[upstreams]]\nname = "paid"\nurl = "${paid.url}"\nauth_secret = "paid-key"\n` +
+      `[[upstreams]]\nname = "open"\nurl = "${open.url}"\n`,
+    env: { CLOUDTOLOCALLLM_SECRET_PAID_KEY: SECRET },
+    waitFor: ["api", "broker"],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await d?.stop();
+  await paid?.stop();
+  await open?.stop();
+  if (d) removeHome(d.home);
+});
+
+const lastGeneration = (f: FakeOllama) => f.requests.filter((r) => r.method === "POST").at(-1)!.headers;
+
+test("OpenAI-Organization, OpenAI-Project, x-goog-user-project and anthropic-beta never go with the operator's auth_secret (openai and anthropic clients), and pass as sent when there is none", async () => {
+  const oa = new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: "caller-own", organization: "org-caller-chosen", project: "proj_caller", defaultHeaders: ACCOUNT, maxRetries: 0 });
+  await oa.chat.completions.create({ model: "paid:latest", messages: [{ role: "user", content: "hi" }] });
+  const toPaid = lastGeneration(paid);
+  expect(toPaid.authorization).toBe(`Bearer ${SECRET}`);
+  for (const name of Object.keys(ACCOUNT)) expect({ name, value: toPaid[name.toLowerCase()] }).toEqual({ name, value: undefined });
+
+  const an = new Anthropic({ baseURL: d.urls.broker, apiKey: "caller-own", defaultHeaders: ACCOUNT, maxRetries: 0 });
+  await an.messages.create({ model: "paid:latest", max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
+  const messagesToPaid = lastGeneration(paid);
+  expect(messagesToPaid.authorization).toBe(`Bearer ${SECRET}`);
+  expect(messagesToPaid["anthropic-beta"]).toBeUndefined();
+  expect(messagesToPaid["openai-organization"]).toBeUndefined();
+
+  // No auth_secret: nothing of the operator's goes, and the headers pass as sent.
+  await oa.chat.completions.create({ model: "free:latest", messages: [{ role: "user", content: "hi" }] });
+  const toOpen = lastGeneration(open);
+  expect(toOpen["openai-organization"]).toBe("org-caller-chosen");
+  expect(toOpen["openai-project"]).toBe("proj_caller");
+  expect(toOpen["x-goog-user-project"]).toBe("caller-gcp");
+  expect(toOpen["anthropic-beta"]).toBe("context-1m-2025-08-07");
+});
