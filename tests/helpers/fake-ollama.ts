@@ -22,7 +22,7 @@ export interface FakeOllamaOptions {
   version?: string;
   /** Inference routes (chat, generate, embed, completions) answer 503 "server busy". Mutable through `options`. */
   failWith503?: boolean;
-  /** Streams break off (connection dropped, no final line) after this many tokens. */
+  /** Streams break off (connection dropped, no final line) after this many tokens, each of them delivered. */
   dieAfterTokens?: number;
   /**
    * "ollama" serves the Ollama API and /v1/*; the others serve /v1/*, and llamacpp, vllm and lmstudio their own routes
@@ -226,6 +226,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
             gone = true; // not a client abort: we are the ones dying
             ended!();
+            // The last token first reaches the socket: Bun writes what a pull enqueued when its event loop turn ends
+            // (its writes are corked in between), and erroring the body in the same turn dropped that token with the
+            // connection, so a stream that should die after N tokens delivered N-1. A timer runs on a later turn.
+            await Bun.sleep(0);
             // Erroring the body drops the connection without the final chunk; no Error object, so Bun logs nothing.
             c.error(undefined);
             return;
