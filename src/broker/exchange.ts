@@ -21,11 +21,13 @@ import { BYTES_PER_TOKEN, estimatePromptTokens, joinTail, parsePromptUsage, pars
 import type { StreamTransform } from "./stream-transform.ts";
 import { wholeUsage } from "./whole-usage.ts";
 import { streamCutShort } from "./stream-ending.ts";
+import { contentKeysOf } from "./content-events.ts";
 import type { DialectPlan } from "./dialects/plan-types.ts";
 
 
 /**
- * The generation routes whose streams carry one token per line or event: counted as they pass (streamedTokens), and
+ * The generation routes whose streams carry one token per line or event with content: counted as they pass (streamedTokens,
+ * with the route's content keys: content-events.ts), and
  * held against a key's budget. With the other kinds' own spellings of them: llama.cpp serves its OpenAI routes without
  * /v1 too and has its own /completion and /infill (tokens_predicted); LM Studio's REST API serves them under /api/v0,
  * and has its own chat, /api/v1/chat (max_output_tokens; its stats count).
@@ -267,8 +269,11 @@ export class Exchange {
   private generation = false;
   /** Whether this response is an embedding's answer (200 on an embedding route): its prompt is counted, never free. */
   private embedding = false;
-  /** Tokens relayed so far, one per NDJSON line or SSE data event: the count when the upstream's own never arrives. */
+  /** Tokens relayed so far, one per NDJSON line or SSE data event with content: the count when the upstream's own never arrives. */
   private streamed = 0;
+  /** The keys that make a line or event of this route's stream content (content-events.ts), and whether the one in progress was counted. */
+  private contentKeys: readonly Buffer[] = [];
+  eventCounted = false;
   /** The scan of a native SSE stream (usage.ts SseScan): where it stands between chunks, and an event found not JSON. */
   sseEventStart = true;
   sseBadEventAt = -1;
@@ -403,6 +408,7 @@ export class Exchange {
     this.generation = res.status === 200 && GENERATION_PATHS.has(this.route ?? this.path);
     this.embedding = res.status === 200 && EMBEDDING_PATHS.has(this.route ?? this.path);
     this.counting = this.format !== "other" && this.generation;
+    if (this.counting) this.contentKeys = contentKeysOf(this.route ?? this.path);
   }
 
   /**
@@ -473,7 +479,7 @@ export class Exchange {
           // Scanned for an event whose data cannot be JSON as its tokens are counted (the same search). What a transform
           // writes is scanned as the client gets it: the usage stripper passes the upstream's events as they are, and the
           // translations' events (named with `event:` lines) are never taken for one.
-          this.streamed += streamedTokens(chunk, this.format === "sse", this);
+          this.streamed += streamedTokens(chunk, this.format === "sse", this.contentKeys, this, this);
           if (this.sseBadEventAt >= 0) {
             notJson = chunk.subarray(this.sseBadEventAt);
             chunk = chunk.subarray(0, this.sseBadEventAt);
@@ -677,7 +683,8 @@ export class Exchange {
     this.tokensEstimated = true;
     // A whole answer without its counts (cut short, or in no known shape) has no token events: one per 4 bytes of it.
     const tokens = this.counting ? this.streamed : Math.ceil(this.bytesOut / BYTES_PER_TOKEN);
-    return { tokens, promptTokens: estimatePromptTokens(this.bytesIn), genMs: null };
+    // The prompt's count the upstream gave before the cut (a Messages stream's message_start) wins over the estimate.
+    return { tokens, promptTokens: this.stripper?.promptTokens ?? estimatePromptTokens(this.bytesIn), genMs: null };
   }
 
   /**

@@ -15,6 +15,11 @@ export interface StreamTransform {
    */
   readonly ownsUsage?: boolean;
   /**
+   * The prompt's count the upstream stated before its output count (Anthropic's message_start), or null: a stream cut
+   * short between the two is counted with it rather than with the estimate from the request's size.
+   */
+  readonly promptTokens?: number | null;
+  /**
    * The transform ended the answer early with the dialect's error (a translated stream that broke its rules): the rest
    * of the upstream's body is not wanted, so the Exchange stops reading it, lets the upstream go and ends the client's stream.
    */

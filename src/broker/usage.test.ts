@@ -1,6 +1,8 @@
 // Unit tests for reading token usage from the tail of Ollama and OpenAI responses.
 import { describe, expect, test } from "bun:test";
 import { estimatePromptTokens, joinTail, parsePromptUsage, parseUsage, streamedTokens } from "./usage.ts";
+import { contentKeysOf, CONTENT_ROUTES } from "./content-events.ts";
+import { GENERATION_PATHS } from "./exchange.ts";
 
 const b = (s: string) => new TextEncoder().encode(s);
 
@@ -48,18 +50,73 @@ describe("token usage from the tail of a response", () => {
 });
 
 describe("tokens counted as a stream passes (for a stream cut short)", () => {
-  test("Ollama NDJSON: one per complete line, however the lines are cut into chunks", () => {
-    const lines = '{"message":{"content":"a"},"done":false}\n{"message":{"content":"b"},"done":false}\n{"message":{"con';
-    expect(streamedTokens(b(lines), false)).toBe(2);
-    expect(streamedTokens(b('tent":"c"},"done":false}\n'), false)).toBe(1);
-    expect(streamedTokens(b(""), false)).toBe(0);
+  const ollama = contentKeysOf("/api/chat");
+  const openai = contentKeysOf("/v1/chat/completions");
+  /** Tokens of a stream cut into these chunks, counted as the Exchange counts them. */
+  const count = (route: string, sse: boolean, chunks: string[]) => {
+    const state = { eventCounted: false };
+    return chunks.reduce((n, c) => n + streamedTokens(b(c), sse, contentKeysOf(route), state), 0);
+  };
+  test("Ollama NDJSON: one per line with content, however the lines are cut into chunks; not the done line", () => {
+    const lines = '{"message":{"content":"a"},"done":false}\n{"message":{"content":"b"},"done":false}\n{"message":{"content":"c';
+    const state = { eventCounted: false };
+    expect(streamedTokens(b(lines), false, ollama, state)).toBe(3);
+    expect(streamedTokens(b('"},"done":false}\n'), false, ollama, state)).toBe(0);
+    expect(streamedTokens(b(""), false, ollama, state)).toBe(0);
+    // A line cut after its content is counted once, in the chunk that holds the content.
+    expect(count("/api/generate", false, ['{"response":"a",', '"done":false}\n{"response":"b","done":false}\n', '{"response":"","done":true,"context":[1,2],"eval_count":2}\n'])).toBe(2);
+    expect(count("/api/chat", false, ['{"message":{"role":"assistant","content":"","tool_calls":[{"function":{"name":"f","arguments":{"content":"x"}}}]},"done":false}\n', '{"message":{"role":"assistant","content":""},"done":true}\n'])).toBe(1);
+    expect(count("/api/chat", false, ['{"message":{"role":"assistant","content":"","thinking":"hmm"},"done":false}\n'])).toBe(1);
   });
-  test("OpenAI SSE: one per data event with a JSON object; [DONE] and comments are not tokens", () => {
+  test("OpenAI SSE: one per data event with content; the role-only, finish and usage-only chunks, [DONE] and comments are not tokens", () => {
     const sse = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata:{"choices":[{"delta":{"content":"b"}}]}\n\n: ping\n\ndata: [DONE]\n\n';
-    expect(streamedTokens(b(sse), true)).toBe(2);
+    expect(streamedTokens(b(sse), true, openai, { eventCounted: false })).toBe(2);
+    const role = 'data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null}]}\n\n';
+    const tok = (t: string) => `data: {"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}},"logprobs":{"content":[{"token":"x"}]}}]}\n\n`;
+    const finish = 'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n';
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\n';
+    expect(count("/v1/chat/completions", true, [role, tok("a"), tok('"content": "b"'), tok("data: c"), finish, usage, "data: [DONE]\n\n"])).toBe(3);
+    // Spaced JSON (Python's json.dumps), reasoning and tool-call deltas, an event cut across chunks (counted once).
+    expect(count("/v1/chat/completions", true, ['data: {"choices": [{"delta": {"reasoning_content": "hm"}}]}\n\n', 'data: {"choices":[{"delta":{"content":null,"tool_calls":[{"index":0,"function":{"arguments":"{"}}]}}]}\n\n', 'data: {"choices":[{"delta":{"reasoning":"', 'x"}}]}\n\n'])).toBe(3);
+    expect(count("/v1/completions", true, ['data: {"choices":[{"text":"a","index":0}]}\n\n', 'data: {"choices":[{"text":"","finish_reason":"length"}]}\n\n'])).toBe(1);
+  });
+  test("Anthropic and Responses SSE: only the content deltas are tokens, not message_start, content_block_start, ping, response.created…", () => {
+    const ev = (name: string, data: object) => `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+    const messages = [
+      ev("message_start", { message: { id: "m", type: "message", role: "assistant", content: [], usage: { input_tokens: 9, output_tokens: 1 } } }),
+      ev("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "" } }),
+      ev("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: "hm" } }),
+      ev("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: "sig" } }),
+      ev("content_block_start", { index: 1, content_block: { type: "text", text: "" } }),
+      ev("ping", {}),
+      ev("content_block_delta", { index: 1, delta: { type: "text_delta", text: "text" } }),
+      ev("content_block_delta", { index: 1, delta: { type: "text_delta", text: "b" } }),
+      ev("content_block_stop", { index: 1 }),
+      ev("content_block_start", { index: 2, content_block: { type: "tool_use", id: "t", name: "f", input: {} } }),
+      ev("content_block_delta", { index: 2, delta: { type: "input_json_delta", partial_json: '{"a":' } }),
+      ev("message_delta", { delta: { stop_reason: "tool_use" }, usage: { output_tokens: 4 } }),
+      ev("message_stop", {}),
+    ];
+    expect(count("/v1/messages", true, messages)).toBe(4);
+    const responses = [
+      ev("response.created", { response: { id: "r", status: "in_progress", output: [], text: { format: { type: "text" } }, usage: null } }),
+      ev("response.in_progress", { response: { id: "r", status: "in_progress", output: [] } }),
+      ev("response.output_item.added", { output_index: 0, item: { type: "message", content: [] } }),
+      ev("response.content_part.added", { output_index: 0, part: { type: "output_text", text: "" } }),
+      ev("response.output_text.delta", { output_index: 0, delta: "a" }),
+      ev("response.output_text.delta", { output_index: 0, delta: "delta" }),
+      ev("response.output_text.done", { output_index: 0, text: "adelta" }),
+      ev("response.function_call_arguments.delta", { output_index: 1, delta: "{}" }),
+      ev("response.completed", { response: { id: "r", status: "completed", output: [{ content: [{ text: "adelta" }] }], usage: { input_tokens: 3, output_tokens: 3 } } }),
+    ];
+    expect(count("/v1/responses", true, responses)).toBe(3);
+  });
+  test("every generation route has its dialect's content keys, and the table names no other route", () => {
+    expect([...CONTENT_ROUTES].sort()).toEqual([...GENERATION_PATHS].sort());
+    for (const route of GENERATION_PATHS) expect(contentKeysOf(route).length).toBeGreaterThan(0);
   });
   test("OpenAI SSE scanned: the first event whose data cannot be JSON is found where it begins, across chunks; legal SSE never is", () => {
-    const scan = () => ({ sseEventStart: true, sseBadEventAt: -1 });
+    const scan = () => ({ sseEventStart: true, sseBadEventAt: -1, eventCounted: false });
     const ok = 'data: {"choices":[{"delta":{"content":"a"}}]}\n\n';
     // In a chunk, after a blank line (LF or CRLF); first in a chunk after one that ended an event; first in the stream.
     for (const [chunks, n, at] of [
@@ -70,7 +127,7 @@ describe("tokens counted as a stream passes (for a stream cut short)", () => {
     ] as const) {
       const s = scan();
       let counted = 0;
-      for (const c of chunks) counted += streamedTokens(b(c), true, s);
+      for (const c of chunks) counted += streamedTokens(b(c), true, openai, s, s);
       expect({ counted, at: s.sseBadEventAt }).toEqual({ counted: n, at });
     }
     // Never taken for one: [DONE], empty data, a comment, data lines after the first of an event (legal SSE joins them),
@@ -85,10 +142,10 @@ describe("tokens counted as a stream passes (for a stream cut short)", () => {
       'data: {"x":1}\n',
       "\ndata: half a line",
     ])
-      streamedTokens(b(c), true, s);
+      streamedTokens(b(c), true, openai, s, s);
     expect(s.sseBadEventAt).toBe(-1);
     // Without a scan, counting alone (as before).
-    expect(streamedTokens(b(ok + "data: oops\n\n"), true)).toBe(1);
+    expect(streamedTokens(b(ok + "data: oops\n\n"), true, openai, { eventCounted: false })).toBe(1);
   });
   test("the prompt is estimated at one token per 4 bytes of body", () => {
     expect([estimatePromptTokens(0), estimatePromptTokens(4), estimatePromptTokens(81)]).toEqual([0, 1, 21]);

@@ -164,6 +164,7 @@ export function estimatePromptTokens(bodyBytes: number): number {
 }
 
 const DATA = Buffer.from("data:");
+const NEWLINE = Buffer.from("\n");
 
 /**
  * What the scan of a native SSE stream (streamedTokens) carries from one chunk to the next, and the first event it found
@@ -192,33 +193,91 @@ function endsEvent(buf: Uint8Array): boolean {
   return n >= 2 && buf[n - 1] === LF && (buf[n - 2] === LF || (n >= 4 && buf[n - 2] === CR && buf[n - 3] === LF && buf[n - 4] === CR));
 }
 
+/** Where the count of a stream stands between chunks: whether the line or event the last chunk ended in was counted. */
+export interface ContentScan {
+  eventCounted: boolean;
+}
+
+/** A content key's next occurrence, per key of the chunk being counted (scratch: the count runs synchronously). */
+const NEXT = new Int32Array(16);
+const UNKNOWN = -1;
+const NOWHERE = 0x7fffffff;
+
+/** Whether the value after a key (at `i`, after its closing quote) is one: a colon follows, then a non-empty value. */
+function valueAfter(buf: Uint8Array, i: number): boolean {
+  while (isSpace(buf[i] ?? 0)) i++;
+  if (buf[i] !== 58) return false;
+  i++;
+  while (isSpace(buf[i] ?? 0)) i++;
+  const v = buf[i];
+  // A string, array or object that does not close at once; null, numbers and booleans are no content.
+  return v === 34 ? buf[i + 1] !== 34 : v === 91 ? buf[i + 1] !== 93 : v === 123 ? buf[i + 1] !== 125 : false;
+}
+
+/**
+ * Buffer's native search for a byte sequence, called on the relayed chunk itself (Bun's Buffer methods take any
+ * Uint8Array): no Buffer view is made per chunk for it.
+ */
+const find = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array, from?: number) => number;
+
+/** Where `key` is next used as a key with content, from `from` on (NOWHERE: not in this chunk). */
+function nextContent(buf: Uint8Array, key: Uint8Array, from: number): number {
+  for (let at = find.call(buf, key, from); at >= 0; at = find.call(buf, key, at + 1)) if (valueAfter(buf, at + key.length)) return at;
+  return NOWHERE;
+}
+
+/** Whether one of the keys is used with content in [from, end): each key's next place is searched for once per chunk, then remembered. */
+function hasContent(buf: Uint8Array, keys: readonly Buffer[], from: number, end: number): boolean {
+  for (let k = 0; k < keys.length; k++) {
+    let p = NEXT[k]!;
+    if (p < from) NEXT[k] = p = nextContent(buf, keys[k]!, from);
+    if (p < end) return true;
+  }
+  return false;
+}
+
 /**
  * Tokens a relayed chunk of a generation stream carries, counted as it passes so a stream cut short still has a count:
- * Ollama writes one NDJSON line per token, OpenAI-compatible servers one SSE `data: {…}` event per delta (`[DONE]` is
- * not counted). Cheap: a native byte search per line or event, no decoding.
+ * one per NDJSON line (Ollama) or SSE `data:` event (the others) that carries content, as its dialect's table says
+ * (content-events.ts `keys`): never its other events (a Messages stream's message_start and ping, a Responses stream's
+ * response.created, OpenAI's role-only and usage-only chunks, Ollama's done line). Cheap: native byte searches for the
+ * line or event starts and for each key, each chunk searched once per key; no decoding, no parsing. A line or event
+ * split across chunks is counted once (`counted` carries it); a key split across two chunks is missed.
  *
  * With `scan`, the same search also finds an event whose data cannot be JSON (its first byte is not `{`, nor `[` of
  * `[DONE]`): only the first data line of an event, so a multi-line data event (legal SSE) is never taken for one, and
  * only where it is known to begin one (after a blank line); a line split across chunks, or data that starts `{` and is
  * still not JSON, is missed rather than guessed. It costs one or two byte reads per event beyond the count's.
  */
-export function streamedTokens(chunk: Uint8Array, sse: boolean, scan?: SseScan): number {
+export function streamedTokens(buf: Uint8Array, sse: boolean, keys: readonly Buffer[], counted: ContentScan, scan?: SseScan): number {
+  for (let k = 0; k < keys.length; k++) NEXT[k] = UNKNOWN;
   let n = 0;
-  if (!sse) {
-    for (let at = chunk.indexOf(10); at >= 0; at = chunk.indexOf(10, at + 1)) n++;
-    return n;
-  }
-  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  for (let at = buf.indexOf(DATA); at >= 0; at = buf.indexOf(DATA, at + 5)) {
-    let v = at + 5;
+  let done = counted.eventCounted;
+  // The part of the chunk before the first start belongs to the line or event the last chunk ended in.
+  let from = 0;
+  const start = sse ? DATA : NEWLINE;
+  for (let at = find.call(buf, start); ; at = find.call(buf, start, at + 1)) {
+    // "data:" in a token's text is no event: a data line begins a line (a token's line breaks are escaped in its JSON).
+    if (at > 0 && sse && buf[at - 1] !== LF && buf[at - 1] !== CR) continue;
+    const end = at < 0 ? buf.length : at;
+    if (!done && end > from && hasContent(buf, keys, from, end)) {
+      n++;
+      done = true;
+    }
+    if (at < 0) break;
+    done = false;
+    from = at + start.length;
+    if (!sse || scan === undefined) continue;
+    let v = from;
     if (buf[v] === 32) v++;
     const b = buf[v];
-    if (b === 123) n++;
-    else if (scan !== undefined && b !== undefined && b !== 91 && b !== LF && b !== CR && beginsEvent(buf, at, scan.sseEventStart)) {
+    if (b !== undefined && b !== 123 && b !== 91 && b !== LF && b !== CR && beginsEvent(buf, at, scan.sseEventStart)) {
       scan.sseBadEventAt = at;
+      counted.eventCounted = false;
       return n;
     }
   }
+  counted.eventCounted = done;
   if (scan !== undefined) scan.sseEventStart = endsEvent(buf);
   return n;
 }

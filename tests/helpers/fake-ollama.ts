@@ -22,8 +22,18 @@ export interface FakeOllamaOptions {
   version?: string;
   /** Inference routes (chat, generate, embed, completions) answer 503 "server busy". Mutable through `options`. */
   failWith503?: boolean;
-  /** Streams break off (connection dropped, no final line) after this many tokens. */
+  /** Streams break off (connection dropped, no final line) after this many tokens, each of them delivered. */
   dieAfterTokens?: number;
+  /**
+   * Streams stop after this many tokens and send nothing more until the client goes away (a client that aborts after
+   * N tokens then got exactly N). Mutable through `options`.
+   */
+  stallAfterTokens?: number;
+  /**
+   * Chat completion streams begin with a chunk that carries the role only (`"delta": {"role": "assistant", "content": ""}`),
+   * as OpenAI's API and vLLM send it; Ollama's carries the role in each token's chunk. Mutable through `options`. Default false.
+   */
+  roleChunk?: boolean;
   /**
    * "ollama" serves the Ollama API and /v1/*; the others serve /v1/*, and llamacpp, vllm and lmstudio their own routes
    * besides (health, props, slots, metrics, native model lists: tests/helpers/fake-kinds/). Anthropic's /v1/messages
@@ -92,7 +102,7 @@ export interface FakeOllama {
   requests: RecordedRequest[];
   aborts: RecordedAbort[];
   /** Live options: tests flip failWith503, dieAfterTokens, tokenDelayMs... between requests. */
-  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "port" | "hostname">> & { dieAfterTokens?: number };
+  options: Required<Omit<FakeOllamaOptions, "dieAfterTokens" | "stallAfterTokens" | "port" | "hostname">> & { dieAfterTokens?: number; stallAfterTokens?: number };
   /** Unhealthy: every route answers 503 (health checks included). */
   setHealthy(healthy: boolean): void;
   /** Resolves once `aborts` has n entries (or rejects after timeoutMs). */
@@ -162,6 +172,8 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
     version: opts.version ?? "0.14.0",
     failWith503: opts.failWith503 ?? false,
     dieAfterTokens: opts.dieAfterTokens,
+    stallAfterTokens: opts.stallAfterTokens,
+    roleChunk: opts.roleChunk ?? false,
     kind: opts.kind ?? "ollama",
     record: opts.record ?? true,
     slots: opts.slots ?? 0,
@@ -226,9 +238,20 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
           if (options.dieAfterTokens !== undefined && i >= options.dieAfterTokens) {
             gone = true; // not a client abort: we are the ones dying
             ended!();
+            // The last token first reaches the socket: Bun writes what a pull enqueued when its event loop turn ends
+            // (its writes are corked in between), and erroring the body in the same turn dropped that token with the
+            // connection, so a stream that should die after N tokens delivered N-1. A timer runs on a later turn.
+            await Bun.sleep(0);
             // Erroring the body drops the connection without the final chunk; no Error object, so Bun logs nothing.
             c.error(undefined);
             return;
+          }
+          // Stalled: nothing more until the client goes away (onGone ends the wait).
+          if (options.stallAfterTokens !== undefined && i >= options.stallAfterTokens) {
+            const end = ended;
+            return new Promise<void>((resolve) => {
+              ended = () => (end(), resolve());
+            });
           }
           await sleep(options.tokenDelayMs);
           if (gone) return;
@@ -531,7 +554,9 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
         if ((topLevel(body, "stream_options") as { include_usage?: unknown } | undefined)?.include_usage) final.push(sse({ ...chunk(null, null), choices: [], usage }));
         final.push(enc.encode("data: [DONE]\n\n"));
         const reasoning = Object.keys(thought).length ? sse({ ...chunk(null, null), choices: [{ index: 0, delta: { role: "assistant", ...thought }, finish_reason: null }] }) : null;
-        return tokenStream(req, path, n, (i) => (i === 0 && reasoning ? Buffer.concat([reasoning, sse(chunk(tokenText(i), null))]) : sse(chunk(tokenText(i), null))), final);
+        const role = chat && options.roleChunk ? sse({ ...chunk(null, null), choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }) : null;
+        const first = [role, reasoning].filter((c) => c !== null);
+        return tokenStream(req, path, n, (i) => (i === 0 && first.length ? Buffer.concat([...first, sse(chunk(tokenText(i), null))]) : sse(chunk(tokenText(i), null))), final);
       }
       case "/v1/rerank":
         // llama.cpp's and vLLM's rerank: the documents by relevance, and the prompt tokens it read.

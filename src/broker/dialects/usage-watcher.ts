@@ -52,6 +52,8 @@ export class UsageWatcher implements StreamTransform {
   private lastByte = 0x0a;
   usage: TokenUsage | null = null;
   readonly ownsUsage = true;
+  /** The prompt's count as soon as the stream states it (message_start), for a stream cut before its usage (stream-transform.ts). */
+  promptTokens: number | null = null;
   /** Set when end() adds the dialect's error to a stream cut short (stream-transform.ts). */
   failure: string | null = null;
 
@@ -92,7 +94,7 @@ export class UsageWatcher implements StreamTransform {
       return;
     }
     if (!c) return;
-    if (c.input !== undefined) this.input = c.input;
+    if (c.input !== undefined) this.input = this.promptTokens = c.input;
     if (c.output !== undefined) this.output = c.output;
     if (this.output !== null) this.usage = { tokens: this.output, promptTokens: this.input, genMs: null };
   }
