@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
+import { until } from "../helpers/until.ts";
 import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 
 const SECRET = "sk-upstream-Zq81xv0";
@@ -73,4 +74,28 @@ test("a compressed error answer quoting the upstream's credential never reaches 
   expect(text).not.toContain(SECRET);
   expect(r.headers.get("content-encoding")).toBeNull();
   expect(JSON.parse(text).error).toContain('upstream "local" answered 401 compressed');
+});
+
+test("a refusal at the door (a key in the query, a key not known) carries no request id; one refused after it was read, before routing, is named but recorded nowhere", async () => {
+  const bad = new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: "c2l_notAKeyOfThisDaemon000000000000000", maxRetries: 0 });
+  const unknown = await bad.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "door" }] }).catch((e) => e);
+  expect(unknown).toBeInstanceOf(OpenAI.AuthenticationError);
+  expect(unknown.requestID ?? null).toBeNull();
+  const inQuery = await fetch(`${d.urls.broker}/v1/chat/completions?key=c2l_x`, { method: "POST", body: "{}" });
+  expect([inQuery.status, inQuery.headers.get("x-request-id")]).toEqual([400, null]);
+  // Read, then refused before routing (a Messages body that is not a JSON object): named, and no record of it.
+  const read = await fetch(`${d.urls.broker}/v1/messages`, { method: "POST", headers: { "anthropic-version": "2023-06-01" }, body: "[]" });
+  const id = read.headers.get("request-id");
+  expect([read.status, id]).toEqual([400, expect.stringMatching(/^[0-9a-z]+-[0-9a-z]+$/)]);
+  // A routed request after it (this upstream's compressed answer, a 502): its record arrives, none for the refused ones.
+  const routed = await fetch(`${d.urls.broker}/api/chat`, { method: "POST", body: JSON.stringify({ model: "m:1b", messages: [], stream: false }) });
+  const routedId = routed.headers.get("x-request-id");
+  expect([routed.status, routedId]).toEqual([502, null]);
+  const token = await apiToken(d);
+  const records = async () => ((await (await fetch(`${d.urls.api}/api/v1/requests`, { headers: { authorization: `Bearer ${token}` } })).json()) as { requests: { id: string; path: string; status: number }[] }).requests;
+  const all = await until(async () => {
+    const r = await records();
+    return r.some((x) => x.path === "/api/chat" && x.status === 502) ? r : null;
+  }, 5_000, "the routed request's record");
+  expect(all.filter((r) => r.id === id || r.status === 401 || r.path.includes("key="))).toEqual([]);
 });
