@@ -149,6 +149,18 @@ describe("OpenAI Responses translated", () => {
   });
 });
 
+test("a translated Responses stream: response.created, in_progress, the item's events, completed; every event numbered 0, 1, 2… as the SDK reads them", async () => {
+  const events: { type: string; sequence_number: number }[] = [];
+  for await (const e of await openai().responses.create({ model: "plain-1", input: "hi", stream: true })) events.push(e as never);
+  expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
+  expect(events.slice(0, 2).map((e) => e.type)).toEqual(["response.created", "response.in_progress"]);
+  expect(events.at(-1)!.type).toBe("response.completed");
+  const types = events.map((e) => e.type);
+  for (const t of ["response.output_item.added", "response.content_part.added", "response.output_text.delta", "response.output_text.done", "response.content_part.done", "response.output_item.done"]) expect(types).toContain(t);
+  expect(types.indexOf("response.output_item.added")).toBeLessThan(types.indexOf("response.output_text.delta"));
+  expect(types.indexOf("response.output_item.done")).toBeLessThan(types.indexOf("response.completed"));
+});
+
 describe("Ollama's API translated", () => {
   test("num_predict -1 and -2 (no limit) set no max_tokens; keep_alive and the server's own settings are left out; top_k not to OpenAI's API (it refuses fields it does not know)", async () => {
     for (const n of [-1, -2]) {
