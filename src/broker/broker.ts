@@ -28,7 +28,8 @@ import { ollamaNames } from "../kinds/types.ts";
 import { createUpstreamClient, FetchClient } from "./upstream-client.ts";
 import { Upstream } from "./upstream.ts";
 import { queryKeyRefusal } from "./query-key.ts";
-import { HttpError, type Dialect, type ErrorCode } from "../core/http-error.ts";
+import { dialectOf, HttpError, type Dialect, type ErrorCode } from "../core/http-error.ts";
+import { nameRequest } from "./pipeline/request-id.ts";
 import type { HeaderJson } from "../net/captured-headers.ts";
 
 /** What an Anthropic client asked of the model list: a page (`query`), or one model (`id`). */
@@ -351,6 +352,9 @@ export class Broker implements BrokerService {
     ex.bytesOut = body.byteLength;
     ex.ttfbMs = performance.now() - ex.started;
     ex.responseHeaders = res.headers;
+    // The record's id in the dialect's header, as every other answer names it (models.list/retrieve's _request_id).
+    ex.dialect = anthropic !== null ? "anthropic" : dialectOf(path);
+    nameRequest(ex, res.headers);
     ex.fail(res.status, res.ok ? null : "no upstream answered with its model list");
     // Declared, as Bun's server would: the tunnel's agent sends a sized answer whole, and a HEAD's length crosses with it.
     res.headers.set("content-length", String(body.byteLength));

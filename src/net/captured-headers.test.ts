@@ -26,6 +26,8 @@ test("credentials are redacted by name and any value holding a c2l_ key; the res
 });
 
 test("bounded: at most MAX_HEADERS headers, each value cut to MAX_VALUE characters", () => {
+  // docs/api.md: "at most 48 headers of 256 characters each".
+  expect([MAX_HEADERS, MAX_VALUE]).toEqual([48, 256]);
   const h = new Headers();
   for (let i = 0; i < MAX_HEADERS + 10; i++) h.set(`x-h${i}`, "v".repeat(MAX_VALUE * 2));
   const out = capturedHeaders(h)!;

@@ -7,6 +7,7 @@ import { openApiProblems } from "../helpers/openapi-check.ts";
 import { schemaProblems } from "../helpers/openapi-validate.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { ERROR_TABLE } from "../../src/core/error-codes.ts";
 import { ERROR_CODES } from "../../src/core/http-error.ts";
 import { createApp } from "../../src/api/app.ts";
@@ -86,6 +87,21 @@ test("a body over [api] body_limit is 413 payload_too_large with the JSON error,
       code: "payload_too_large",
       body: "payload_too_large",
     });
+  }
+});
+
+test("a Content-Length past 2^53 - 1 is refused by Bun's parser before any route: 413 (400 past 2^63) without a body, the connection closed", async () => {
+  // The API listens with Bun's largest body cap (Number.MAX_SAFE_INTEGER): a declared length up to it is the route's 413 above.
+  for (const [length, status] of [["9007199254740992", 413], ["99999999999999999999", 400]] as const) {
+    // A keep-alive request: the answer ends the connection all the same.
+    const sock = connect(port, "127.0.0.1");
+    let raw = "";
+    sock.on("data", (c: Buffer) => (raw += c.toString("latin1")));
+    const closed = new Promise<void>((resolve) => sock.on("close", () => resolve()));
+    sock.write(`POST /api/v1/config/validate HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n{}`);
+    await closed;
+    const [head = "", body = ""] = raw.split("\r\n\r\n");
+    expect({ length, status: Number(head.slice(9, 12)), code: /x-c2l-error-code/i.test(head), body }).toEqual({ length, status, code: false, body: "" });
   }
 });
 

@@ -169,3 +169,24 @@ test("the SDKs' request ids: Anthropic's _request_id (request-id) and OpenAI's (
   };
   expect((await openai.chat.completions.create({ model: "m:1b", messages: [{ role: "user", content: "hi" }] }))._request_id).toBe("req_upstream123");
 });
+
+test("the model lists the broker answers name their record too: OpenAI's and Anthropic's models.list() and models.retrieve(), and Anthropic's not_found_error; Ollama's /api/tags gets no id header", async () => {
+  const recordIds = () => b.seen.filter((e) => e.type === "request.completed").map((e) => (e.data as { id: string }).id);
+  const ID = /^[0-9a-z]+-[0-9a-z]+$/;
+  const openai = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: "local", maxRetries: 0 });
+  const oList = await openai.models.list().withResponse();
+  expect(oList.data.data.map((m) => m.id)).toEqual(["m:1b"]);
+  // Before: no x-request-id on the merged list, so the SDK's request_id was null.
+  expect(oList.request_id).toMatch(ID);
+  await until(() => recordIds().includes(oList.request_id!), 5_000, "the listing's record");
+  const aList = await anthropic().models.list().withResponse();
+  expect(aList.request_id).toMatch(ID);
+  const one = await anthropic().models.retrieve("m:1b");
+  expect([one.id, one._request_id]).toEqual(["m:1b", expect.stringMatching(ID)]);
+  const missing = await anthropic().models.retrieve("no-such-model").catch((e) => e);
+  expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
+  expect(missing.requestID).toMatch(ID);
+  const tags = await fetch(`${b.url}/api/tags`);
+  expect(tags.status).toBe(200);
+  expect([tags.headers.get("request-id"), tags.headers.get("x-request-id")]).toEqual([null, null]);
+});

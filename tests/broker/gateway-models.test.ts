@@ -2,6 +2,7 @@
 // the body, model management only with the key's permission, listings per key, and every c2l_ key in any header checked.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
 import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { startFakeOllama, type FakeOllama } from "../helpers/fake-ollama.ts";
@@ -210,6 +211,22 @@ describe("listings show only the key's models", () => {
     const oa: string[] = [];
     for await (const m of new OpenAI({ baseURL: `${broker}/v1`, apiKey: keys.editor }).models.list()) oa.push(m.id);
     expect(oa.sort()).toEqual(["gpt-4o-mini", ALLOWED]);
+  });
+
+  test("Anthropic's models.list() and models.retrieve() for a key with a model list: as the key may see the list; another model is its not_found_error", async () => {
+    const a = new Anthropic({ baseURL: broker, apiKey: keys.editor, maxRetries: 0 });
+    const listed: string[] = [];
+    for await (const m of a.models.list()) listed.push(m.id);
+    expect(listed.sort()).toEqual(["gpt-4o-mini", ALLOWED]);
+    expect((await a.models.retrieve(ALLOWED)).id).toBe(ALLOWED);
+    expect((await a.models.retrieve("gpt-4o-mini")).id).toBe("gpt-4o-mini");
+    for (const hidden of [FORBIDDEN, "secret"]) {
+      const e = await a.models.retrieve(hidden).catch((x) => x);
+      expect(e).toBeInstanceOf(Anthropic.NotFoundError);
+      expect(e.message).toContain(`model "${hidden}" is not served by any upstream this key may use`);
+    }
+    // The same names without a key limit are there.
+    expect((await new Anthropic({ baseURL: broker, apiKey: keys.open, maxRetries: 0 }).models.retrieve(FORBIDDEN)).id).toBe(FORBIDDEN);
   });
 
   test("without a key, or with a key for every model, the lists are whole", async () => {

@@ -1,7 +1,7 @@
 // The broker's HTTP/1.1 upstream client against real sockets: framing, keep-alive reuse, aborts, uploads, stale sockets.
 import { afterEach, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
-import { Http1Pool, UpstreamConnError } from "../../src/broker/http1-client.ts";
+import { Http1Pool, IDLE_TIMEOUT_MS, MAX_IDLE, UpstreamConnError } from "../../src/broker/http1-client.ts";
 import type { UpstreamReply } from "../../src/broker/upstream-client.ts";
 import { Upstream } from "../../src/broker/upstream.ts";
 
@@ -235,6 +235,21 @@ test("idle sockets: at most maxIdle are kept, and they close after the idle time
   while (srv.events.filter((e) => e.startsWith("close")).length < 2 && performance.now() - t0 < 3000) await Bun.sleep(10);
   expect(srv.events.filter((e) => e.startsWith("close"))).toHaveLength(2);
   expect(pool.idleCount).toBe(0);
+});
+
+test("the pool's defaults are docs/broker.md's: up to 32 idle sockets per upstream, each closed after 4 s idle", async () => {
+  expect([MAX_IDLE, IDLE_TIMEOUT_MS]).toEqual([32, 4000]);
+  // A pool made without options keeps 32 of 33 sockets that finish together (the 33rd is closed at once).
+  const srv = rawServer((s, all) => {
+    if (all.endsWith("\r\n\r\n")) {
+      s.data.buf = "";
+      setTimeout(() => s.write("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx"), 50);
+    }
+  });
+  const pool = new Http1Pool(upstream(srv.url));
+  await Promise.all(Array.from({ length: 33 }, (_, i) => send(pool, `/${i}`).then(text)));
+  expect(pool.idleCount).toBe(32);
+  pool.close();
 });
 
 test("failures are UpstreamConnErrors: refused, invalid response, closed mid-body", async () => {

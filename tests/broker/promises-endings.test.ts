@@ -7,6 +7,7 @@ import { Ollama } from "ollama";
 import OpenAI from "openai";
 import { apiToken, removeHome, startDaemon, untilUpstreamsUp, type DaemonProc } from "../helpers/daemon.ts";
 import { startFakeOllama } from "../helpers/fake-ollama.ts";
+import { until } from "../helpers/until.ts";
 import { scriptedUpstream, type ScriptedUpstream } from "../helpers/scripted-upstream.ts";
 
 const SSE = "text/event-stream";
@@ -190,6 +191,31 @@ describe("the daemon stopped (SIGTERM) while local clients stream", () => {
     }
   }, 30_000);
 });
+
+test("a stream:false generation waiting when the daemon stops is answered 503, never sent on to another upstream that serves the model (no failover)", async () => {
+  const slow = await startFakeOllama({ models: ["m:1b"], tokens: 500, tokenDelayMs: 20 });
+  const other = await startFakeOllama({ models: ["m:1b"], tokens: 3 });
+  const own = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[[upstreams]]\nname = "slow"\nurl = "${slow.url}"\npriority = 1\n[[upstreams]]\nname = "other"\nurl = "${other.url}"\npriority = 10\n`,
+    waitFor: ["api", "broker"],
+  });
+  try {
+    await untilUpstreamsUp(own, await apiToken(own), 2);
+    const chats = (f: typeof slow) => f.requests.filter((r) => r.path === "/api/chat").length;
+    const w = thrown(new Ollama({ host: own.urls.broker! }).chat({ model: "m:1b", messages: [{ role: "user", content: "hi" }], stream: false }));
+    await until(() => chats(slow) === 1, 10_000, "the generation at the preferred upstream");
+    own.proc.kill("SIGTERM");
+    const we = await w;
+    expect([(we as Error & { status_code?: number }).status_code, we.message]).toEqual([503, "the daemon is stopping; the answer is incomplete"]);
+    expect(await own.proc.exited).toBe(0);
+    expect(chats(other)).toBe(0);
+  } finally {
+    await own.stop();
+    await slow.stop();
+    await other.stop();
+    removeHome(own.home);
+  }
+}, 30_000);
 
 test("the daemon's log through every ending above: one structured line each, no stack frames, no stray failures", () => {
   const lines = (d.stderr() + d.stdout()).split("\n").filter((l) => l !== "");

@@ -62,3 +62,22 @@ test("codes use an alphabet without look-alikes; normalizeCode reads what a pers
   expect(normalizeCode(" k7qm3xhd ")).toBe("K7QM-3XHD");
   expect(normalizeCode("K7QM-3XHD")).toBe("K7QM-3XHD");
 });
+
+test("the defaults docs/api.md names: a request expires after 2 minutes, 4 wait at once, 6 are made a minute", () => {
+  let t = 1_000_000;
+  const a = new AccessRequests({ now: () => t });
+  const first = a.ask();
+  if (!first.ok) throw new Error(first.reason);
+  expect(first.expiresAt - t).toBe(120_000);
+  for (let i = 0; i < 3; i++) expect(a.ask().ok).toBe(true);
+  const fifth = a.ask();
+  expect(fifth.ok ? "" : fifth.reason).toContain("waiting");
+  // Two denied make room: the fifth and sixth of this minute are made, the seventh is refused by the rate.
+  for (const w of a.waiting().slice(0, 2)) a.deny(w.code);
+  expect([a.ask().ok, a.ask().ok]).toEqual([true, true]);
+  for (const w of a.waiting()) a.deny(w.code);
+  const seventh = a.ask();
+  expect(seventh.ok ? "" : seventh.reason).toContain("last minute");
+  t += 61_000;
+  expect(a.ask().ok).toBe(true);
+});

@@ -1,6 +1,6 @@
 // Pipeline stage 4, attempt: a slot on the first upstream in order (or a place in the fair queue), the request sent
 // through that upstream's plan (attempt-plan.ts), and failover to the next upstream while nothing reached the client.
-import { ERROR_CODES, HttpError, type ErrorCode } from "../../core/http-error.ts";
+import { ERROR_CODES, HttpError, streamFormat, type ErrorCode } from "../../core/http-error.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS, type Exchange } from "../exchange.ts";
 import { Rerouted, type Gate, type Grant } from "../gate.ts";
 import { unloadRefusal, withOperatorKeepAlive } from "../keep-alive.ts";
@@ -232,6 +232,20 @@ export async function attempt<T>(
       res.cancel();
       lastCode = "upstream_error";
       lastMessage = `upstream "${u.name}" answered ${res.status}, a redirect, which the broker neither follows nor passes on`;
+      ex.attemptFailed(u, res.status, lastMessage);
+      reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
+      (tried ??= []).push(u);
+      continue;
+    }
+    const encoding = res.hasBody ? res.header("content-encoding") : null;
+    if (encoding !== null && encoding !== "" && res.status < 400 && encoding.toLowerCase() !== "identity" && streamFormat(res.header("content-type")) !== "other") {
+      // Asked for identity (headers.ts), it compressed anyway. A whole answer passes as it came (the client decodes it);
+      // but a stream's ending would get the broker's plain lines added to compressed bytes: refused as an answer the
+      // broker cannot read, as a model list so compressed is; failover may go on. (An error answer so compressed is
+      // decoded before its quoted credential is redacted: relay-answer.ts, encoded-error.ts.)
+      res.cancel();
+      lastCode = "upstream_error";
+      lastMessage = `upstream "${u.name}" answered ${res.status} compressed (Content-Encoding: ${encoding.slice(0, 40)}) though the broker asked for identity; the broker cannot read it`;
       ex.attemptFailed(u, res.status, lastMessage);
       reasons = reasons === "" ? lastMessage : `${reasons}; ${lastMessage}`;
       (tried ??= []).push(u);

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Daemon } from "../../../daemon/daemon.ts";
 import { defaultConfig } from "../../../config/load.ts";
-import { WsHub, type WsClient } from "./hub.ts";
+import { DEFAULT_LIMITS, WsHub, type WsClient } from "./hub.ts";
 import { WS_MESSAGES } from "./messages.ts";
 
 class FakeClient implements WsClient {
@@ -83,6 +83,9 @@ describe("WsHub", () => {
     expect(hub.size).toBe(1);
     expect(fast.closed).toBeNull();
     expect(fast.sent.at(-1).type).toBe("upstream.state");
+  });
+  test("the limits are docs/api.md's: no ticks past 64 KiB waiting, disconnected past 1 MiB, a tick once a second", () => {
+    expect(DEFAULT_LIMITS).toEqual({ tickSkipBytes: 64 * 1024, maxBufferedBytes: 1024 * 1024, tickMs: 1000 });
   });
   test("a message the socket dropped (send() === 0) closes the client", () => {
     const { d, hub } = setup();
