@@ -7,9 +7,10 @@
  * reads four hex digits after "%u" as a character; Go refuses such a path, uvicorn keeps it as it is); then, stricter
  * than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no spelling of a
  * route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url; those that only
- * decoding reveals are resolved here.) One pass, as each of those servers decodes once: "%2575" is "%75", not "u".
+ * decoding reveals are resolved here, and so are those of a path that never went through a URL parser.) One pass, as
+ * each of those servers decodes once: "%2575" is "%75", not "u". The broker and the tunnel's filter both decide on it.
  */
-const UNUSUAL_PATH = /[%A-Z]|\/\/|.\/$/;
+const UNUSUAL_PATH = /[%A-Z]|\/\/|\/\.|.\/$/;
 const ESCAPE = /%(?:u([0-9a-fA-F]{4})|([0-9a-fA-F]{2}))/g;
 export function routeOf(path: string): string {
   if (!UNUSUAL_PATH.test(path)) return path;

@@ -361,7 +361,9 @@ export class TunnelService implements TunnelControl {
       // without its path, so a new path each time is no new kind) per window.
       const line = this.refusals.note(refused.message.split(path).join(""));
       if (line.write) log.warn("refused a request from the relay", { method: method.slice(0, 32), path, reason: refused.message, repeated: line.repeated || undefined });
-      res = refused.toDialectResponse(path);
+      // In the dialect of the route a ";…" parameter follows ("/v1/messages;x": Anthropic's), the one its caller speaks.
+      const semi = path.indexOf(";");
+      res = refused.toDialectResponse(semi > 0 ? path.slice(0, semi) : path);
     } else {
       const broker = this.ctx.services.broker;
       try {
