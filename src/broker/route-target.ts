@@ -12,6 +12,11 @@ import { EMBEDDING_PATHS, GENERATION_PATHS } from "./exchange.ts";
  */
 const FIXED_ROUTES: ReadonlySet<string> = new Set([...DEFAULT_TUNNEL_PATHS, ...MODEL_MANAGEMENT_PATHS, ...GENERATION_PATHS, ...EMBEDDING_PATHS]);
 
+/** Whether `route` (routeOf) is one of the fixed routes above. */
+export function isFixedRoute(route: string): boolean {
+  return FIXED_ROUTES.has(route);
+}
+
 /** The path to send upstream for `path`, whose route (routeOf) is `route`. Canonical paths (the common case) cost one compare. */
 export function upstreamPath(path: string, route: string): string {
   return path === route || !FIXED_ROUTES.has(route) ? path : route;

@@ -23,6 +23,22 @@ export function routeOf(path: string): string {
 }
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
 
+/**
+ * The route a ";…" parameter follows ("/api/chat;x" is after /api/chat), or null when the path has none. Go's net/http,
+ * starlette and cpp-httplib all keep the parameter in the path (each answers 404), so such a path is no route; the
+ * broker and the tunnel's agent say so naming the route to use (noRouteMessage), rather than pass it on or call it
+ * forbidden.
+ */
+export function routeBeforeParams(path: string): string | null {
+  const semi = path.indexOf(";");
+  return semi > 0 ? routeOf(path.slice(0, semi)) : null;
+}
+
+/** The one sentence for a ";…" parameter after `route` (routeBeforeParams), on the broker's port and through the tunnel. */
+export function noRouteMessage(path: string, route: string): string {
+  return `${JSON.stringify(path)} is no route: every upstream reads ";…" as part of the path; use ${route}`;
+}
+
 /** "/a/b/../c/./d" is "/a/c/d" (RFC 3986 §5.2.4); ".." above the root stays at the root, as Go's path.Clean has it. */
 function withoutDotSegments(path: string): string {
   const out: string[] = [];

@@ -1,7 +1,7 @@
 // The desktop's guard against an untrusted relay: path allowlist, model management opt-in, credentials stripped, Host rewritten.
 import { HttpError } from "../core/http-error.ts";
 import type { TunnelConfig } from "../config/schema.ts";
-import { isAccountRoute, isModelManagement, routeOf } from "../core/model-routes.ts";
+import { isAccountRoute, isModelManagement, noRouteMessage, routeBeforeParams, routeOf } from "../core/model-routes.ts";
 
 /**
  * Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints).
@@ -47,9 +47,8 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
  * net/http, starlette and cpp-httplib alike (each answers 404): said so, with the route to use, as that 404.
  */
 function notAllowed(route: string, path: string, allowed: readonly string[]): HttpError {
-  const semi = path.indexOf(";");
-  const bare = semi > 0 ? routeOf(path.slice(0, semi)) : null;
-  if (bare !== null && allowed.includes(bare)) return new HttpError("not_found", `${JSON.stringify(path)} is no route: every upstream reads ";…" as part of the path; use ${bare}`);
+  const bare = routeBeforeParams(path);
+  if (bare !== null && allowed.includes(bare)) return new HttpError("not_found", noRouteMessage(path, bare));
   return new HttpError("forbidden", `${spelled(route, path)} is not in [tunnel] allowed_paths`);
 }
 

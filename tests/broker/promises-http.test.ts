@@ -77,13 +77,14 @@ test("every spelling of /api/pull is the pull for a key without --allow-model-ma
       expect(JSON.parse(r.body).error).toContain("may not manage models (/api/pull)");
     }
   expect(pulls()).toEqual([]);
-  // Not the pull to Go (";" is not special, "%00" and "%20" stay in the path): the upstream answers them as it would.
+  // Not the pull to Go (";" is not special, "%00" and "%20" stay in the path): 404. The broker says so for ";…" after a
+  // route (every upstream keeps it in the path); the upstream answers the others as it would.
   for (const target of ["/api/pull;x", "/api/pull%00", "/api/pull%20"]) {
     const r = await rawRequest(port, "POST", target, { headers: { "x-api-key": full }, body });
     expect({ target, status: r.status }).toEqual({ target, status: 404 });
   }
   // Ollama's own 404 (its path decoded): no pull ran.
-  expect(pulls().map((q) => q.path)).toEqual(["/api/pull;x", "/api/pull%00", "/api/pull%20"]);
+  expect(pulls().map((q) => q.path)).toEqual(["/api/pull%00", "/api/pull%20"]);
 });
 
 test("every spelling of an allowed route gets one answer on the broker's port and through the relay, the upstream asked for the route itself; a key's model list holds on each", async () => {
@@ -123,13 +124,22 @@ test("every spelling of an allowed route gets one answer on the broker's port an
   }
 });
 
-test("a ';' parameter after a route is no route to any upstream: the upstream's 404 on the broker's port, a 404 naming the route through the relay", async () => {
-  const body = JSON.stringify({ model: ALLOWED, messages: [], stream: false });
-  const direct = await rawRequest(port, "POST", "/api/chat;x", { headers: { "x-api-key": editor }, body });
-  expect(direct.status).toBe(404);
+test("a ';' parameter after a route is no route to any upstream: one 404 naming the route, in its dialect, on the broker's port and through the relay", async () => {
   const before = fake.requests.length;
-  const t = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/api/chat;x`, { headers: { ...RELAY_AUTH, "x-api-key": editor }, body });
-  expect({ status: t.status, body: JSON.parse(t.body) }).toEqual({ status: 404, body: { error: '"/api/chat;x" is no route: every upstream reads ";…" as part of the path; use /api/chat' } });
+  const cases: [string, string, (b: any) => unknown][] = [
+    ["/api/chat;x", JSON.stringify({ model: ALLOWED, messages: [], stream: false }), (b) => b.error],
+    ["/v1/chat/completions;a=b", JSON.stringify({ model: ALLOWED, messages: [] }), (b) => b.error.message],
+  ];
+  for (const [target, body, message] of cases) {
+    for (const [where, p, t, headers] of [
+      ["broker", port, target, { "x-api-key": editor }],
+      ["relay", relay.port, `/t/${TUNNEL_ID}${target}`, { ...RELAY_AUTH, "x-api-key": editor }],
+    ] as const) {
+      const r = await rawRequest(p, "POST", t, { headers, body });
+      const route = target.slice(0, target.indexOf(";"));
+      expect({ where, target, status: r.status, message: message(JSON.parse(r.body)) }).toEqual({ where, target, status: 404, message: `${JSON.stringify(target)} is no route: every upstream reads ";…" as part of the path; use ${route}` });
+    }
+  }
   expect(fake.requests.length).toBe(before);
 });
 
