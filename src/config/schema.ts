@@ -227,7 +227,7 @@ export const TunnelSchema = T.Object(
     }),
     allowed_paths: T.Array(T.String(), {
       default: DEFAULT_TUNNEL_PATHS,
-      description: "Paths the relay may call (inference and listing by default).",
+      description: "Paths the relay may call (inference and listing by default), matched on the route the broker decides on: /api/chat/, //api/chat and /api/%63hat are /api/chat.",
     }),
     allow_model_management: T.Boolean({
       default: false,

@@ -7,9 +7,10 @@
  * reads four hex digits after "%u" as a character; Go refuses such a path, uvicorn keeps it as it is); then, stricter
  * than any of them, repeated slashes collapsed, a trailing slash dropped and letters lower-cased, so no spelling of a
  * route escapes the rules for it. (Bun has already resolved dot segments and backslashes in req.url; those that only
- * decoding reveals are resolved here.) One pass, as each of those servers decodes once: "%2575" is "%75", not "u".
+ * decoding reveals are resolved here, and so are those of a path that never went through a URL parser.) One pass, as
+ * each of those servers decodes once: "%2575" is "%75", not "u". The broker and the tunnel's filter both decide on it.
  */
-const UNUSUAL_PATH = /[%A-Z]|\/\/|.\/$/;
+const UNUSUAL_PATH = /[%A-Z]|\/\/|\/\.|.\/$/;
 const ESCAPE = /%(?:u([0-9a-fA-F]{4})|([0-9a-fA-F]{2}))/g;
 export function routeOf(path: string): string {
   if (!UNUSUAL_PATH.test(path)) return path;
@@ -21,6 +22,22 @@ export function routeOf(path: string): string {
   return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
 }
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/**
+ * The route a ";…" parameter follows ("/api/chat;x" is after /api/chat), or null when the path has none. Go's net/http,
+ * starlette and cpp-httplib all keep the parameter in the path (each answers 404), so such a path is no route; the
+ * broker and the tunnel's agent say so naming the route to use (noRouteMessage), rather than pass it on or call it
+ * forbidden.
+ */
+export function routeBeforeParams(path: string): string | null {
+  const semi = path.indexOf(";");
+  return semi > 0 ? routeOf(path.slice(0, semi)) : null;
+}
+
+/** The one sentence for a ";…" parameter after `route` (routeBeforeParams), on the broker's port and through the tunnel. */
+export function noRouteMessage(path: string, route: string): string {
+  return `${JSON.stringify(path)} is no route: every upstream reads ";…" as part of the path; use ${route}`;
+}
 
 /** "/a/b/../c/./d" is "/a/c/d" (RFC 3986 §5.2.4); ".." above the root stays at the root, as Go's path.Clean has it. */
 function withoutDotSegments(path: string): string {

@@ -15,6 +15,7 @@ import { realClock, type Clock } from "../core/clock.ts";
 import { connect, ConnectError, type Connection } from "./connector.ts";
 import { connectBridge } from "./bridge-v1.ts";
 import { checkPath, sanitize, sanitizedHeaders } from "./filter.ts";
+import { routeOf } from "../core/model-routes.ts";
 import { urlPath, urlSearch } from "../core/url-path.ts";
 import { tunnelMetrics } from "./metrics.ts";
 import { serveStream } from "../protocol/http-over-stream.ts";
@@ -359,9 +360,12 @@ export class TunnelService implements TunnelControl {
     if (refused) {
       // Any cloud client of the relay can ask for refused paths as fast as it likes: one line per kind (the reason
       // without its path, so a new path each time is no new kind) per window.
-      const line = this.refusals.note(refused.message.split(path).join(""));
+      // The route the message names beside a respelled path ("/debug/x1, sent as …") goes too: /DEBUG/x1, /DEBUG/x2 … are one kind.
+      const line = this.refusals.note(refused.message.split(path).join("").split(routeOf(path)).join(""));
       if (line.write) log.warn("refused a request from the relay", { method: method.slice(0, 32), path, reason: refused.message, repeated: line.repeated || undefined });
-      res = refused.toDialectResponse(path);
+      // In the dialect of the route a ";…" parameter follows ("/v1/messages;x": Anthropic's), the one its caller speaks.
+      const semi = path.indexOf(";");
+      res = refused.toDialectResponse(semi > 0 ? path.slice(0, semi) : path);
     } else {
       const broker = this.ctx.services.broker;
       try {

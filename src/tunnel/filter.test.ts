@@ -27,17 +27,34 @@ test("the ollama.com account's routes are not opened by allow_model_management: 
   for (const p of ["/models/load", "/api/v1/models/download", "/v1/load_lora_adapter"]) expect(checkPath("POST", p, managing)).toBeNull();
 });
 
-test("other paths and path tricks are refused", () => {
-  for (const p of ["/", "/api/chat/../pull", "/api/./chat", "//api/chat", "/api%2fchat", "/api/chat%2F..%2Fpull", "/metrics", "/api/v1/status"]) {
-    expect(checkPath("POST", p, cfg)).not.toBeNull();
+test("other paths, and spellings of a refused route, are refused", () => {
+  for (const p of ["/", "/api/chat/../pull", "/api/chat%2F..%2Fpull", "//api//pull/", "/API/%70ull", "/metrics", "/api/v1/status", "/api/chat%5cx"]) {
+    expect({ p, status: checkPath("POST", p, cfg)?.status }).toEqual({ p, status: 403 });
   }
+  // The refusal names the route it was decided on, and the spelling it came as.
+  expect(checkPath("POST", "/api/chat%2F..%2Fpull", cfg)?.message).toBe('model management (/api/pull, sent as "/api/chat%2F..%2Fpull") is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it');
   expect(checkPath("OPTIONS", "/api/chat", cfg)?.status).toBe(405);
   // A method name Bun's Request would keep (PROPFIND) or quietly turn into GET (FOO): checked as the relay sent it.
   for (const m of ["FOO", "PROPFIND", "GETX"]) expect({ m, status: checkPath(m, "/api/chat", cfg)?.status }).toEqual({ m, status: 405 });
   // Every method that is not a request for a local service's answer: CONNECT (a tunnel inside the tunnel), TRACE (echoes the request).
   for (const m of ["CONNECT", "TRACE"]) expect({ m, status: checkPath(m, "/api/chat", cfg)?.status }).toEqual({ m, status: 405 });
   // allowed_paths names whole paths: neither a path below one nor one that starts with one's text.
-  for (const p of ["/api/chat/x", "/api/chatty", "/api/tags/", "/v1/models/x/../y"]) expect({ p, status: checkPath("POST", p, cfg)?.status }).toEqual({ p, status: 403 });
+  for (const p of ["/api/chat/x", "/api/chatty", "/v1/models/x/../y"]) expect({ p, status: checkPath("POST", p, cfg)?.status }).toEqual({ p, status: 403 });
+});
+
+test("every spelling of an allowed route is that route, as the broker reads it (routeOf): the tunnel passes what the broker on its own port serves", () => {
+  for (const p of ["/api/chat/", "//api/chat", "/api/./chat", "/api/%63hat", "/api%2fchat", "/API/Chat", "/api/tags/", "/v1/chat/completions/", "/v1//chat/completions?x=1"]) expect({ p, refused: checkPath("POST", p, cfg) }).toEqual({ p, refused: null });
+  // An entry of allowed_paths in another spelling than routeOf's still matches itself.
+  expect(checkPath("GET", "/Health", { ...cfg, allowed_paths: ["/Health"] })).toBeNull();
+});
+
+test("a ';' parameter is no route to any upstream: 404 naming the route to use, as the upstream's own 404 on the broker's port", () => {
+  for (const [p, route] of [["/api/chat;x", "/api/chat"], ["/v1/chat/completions;a=b/", "/v1/chat/completions"]] as const) {
+    const e = checkPath("POST", p, cfg);
+    expect({ p, status: e?.status, message: e?.message }).toEqual({ p, status: 404, message: `${JSON.stringify(p)} is no route: every upstream reads ";…" as part of the path; use ${route}` });
+  }
+  // A parameter on a path that is not allowed anyway is the plain refusal.
+  expect(checkPath("POST", "/metrics;x", cfg)?.status).toBe(403);
 });
 
 test("a fragment anywhere in the target, after the path or after the query, is a 400: upstreams read it each their own way", () => {

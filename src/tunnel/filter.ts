@@ -1,7 +1,7 @@
 // The desktop's guard against an untrusted relay: path allowlist, model management opt-in, credentials stripped, Host rewritten.
 import { HttpError } from "../core/http-error.ts";
 import type { TunnelConfig } from "../config/schema.ts";
-import { isAccountRoute, isModelManagement } from "../core/model-routes.ts";
+import { isAccountRoute, isModelManagement, noRouteMessage, routeBeforeParams, routeOf } from "../core/model-routes.ts";
 
 /**
  * Headers the relay may not pass to local services (its own credentials, cookies, browser origins, proxy hints).
@@ -25,24 +25,36 @@ export function checkPath(method: string, rawPath: string, cfg: Pick<TunnelConfi
   if (rawPath.includes("#")) return new HttpError("bad_request", "the request target has a fragment (#…), which HTTP requests never carry; send the path without it");
   const q = rawPath.indexOf("?");
   const path = q >= 0 ? rawPath.slice(0, q) : rawPath;
-  // Anything that normalizes differently (dot segments, doubled or encoded slashes) is a trick, not a route.
-  let normalized: string;
-  try {
-    normalized = new URL(path, "http://x").pathname;
-  } catch {
-    return new HttpError("bad_request", "the tunnel request has an invalid path");
-  }
-  if (normalized !== path || /%2f|%2e|%5c|\\/i.test(path)) return new HttpError("forbidden", `the path ${JSON.stringify(path)} is not in canonical form`);
   if (!TUNNEL_METHODS.has(method)) return new HttpError("method_not_allowed", `the method ${JSON.stringify(method.slice(0, 32))} is not an HTTP method the tunnel serves`);
   if (method === "OPTIONS" || method === "CONNECT" || method === "TRACE") return new HttpError("method_not_allowed", `${method} is not allowed through the tunnel`);
+  // Decided on the route the broker decides on and the upstream serves (routeOf, the one normalisation both use:
+  // "/api/chat/", "//api/chat", "/api/%63hat", "/API/chat" are /api/chat; "/api/chat%2F..%2Fpull" is /api/pull), so
+  // the tunnel neither refuses a spelling the broker serves on its own port nor passes one as a route it is not.
+  const route = routeOf(path);
   // Model management (core/model-routes.ts) is opt-in through the tunnel; the ollama.com account's routes are not part
   // of that opt-in: only allowed_paths can open them.
-  if (isModelManagement(path, method) && !isAccountRoute(path)) {
+  if (isModelManagement(route, method) && !isAccountRoute(route)) {
     if (cfg.allow_model_management) return null;
-    return new HttpError("forbidden", `model management (${path}) is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it`);
+    return new HttpError("forbidden", `model management (${spelled(route, path)}) is not allowed through the tunnel; set [tunnel] allow_model_management = true to allow it`);
   }
-  if (!cfg.allowed_paths.includes(path)) return new HttpError("forbidden", `${path} is not in [tunnel] allowed_paths`);
+  // The path as listed passes too: an allowed_paths entry in another spelling than routeOf's matches as before.
+  if (!cfg.allowed_paths.includes(route) && !cfg.allowed_paths.includes(path)) return notAllowed(route, path, cfg.allowed_paths);
   return null;
+}
+
+/**
+ * The refusal of a path allowed_paths does not name. A ";…" parameter after an allowed route is kept in the path by Go's
+ * net/http, starlette and cpp-httplib alike (each answers 404): said so, with the route to use, as that 404.
+ */
+function notAllowed(route: string, path: string, allowed: readonly string[]): HttpError {
+  const bare = routeBeforeParams(path);
+  if (bare !== null && allowed.includes(bare)) return new HttpError("not_found", noRouteMessage(path, bare));
+  return new HttpError("forbidden", `${spelled(route, path)} is not in [tunnel] allowed_paths`);
+}
+
+/** A refused path as the caller can act on it: the route, and the spelling it came as when that differs. */
+function spelled(route: string, path: string): string {
+  return route === path ? path : `${route}, sent as ${JSON.stringify(path)}`;
 }
 
 /** The headers the broker sees from the relay's: relay credentials, cookies, origins and proxy hints gone; Host the broker's own. */

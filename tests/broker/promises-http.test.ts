@@ -77,13 +77,70 @@ test("every spelling of /api/pull is the pull for a key without --allow-model-ma
       expect(JSON.parse(r.body).error).toContain("may not manage models (/api/pull)");
     }
   expect(pulls()).toEqual([]);
-  // Not the pull to Go (";" is not special, "%00" and "%20" stay in the path): the upstream answers them as it would.
+  // Not the pull to Go (";" is not special, "%00" and "%20" stay in the path): 404. The broker says so for ";…" after a
+  // route (every upstream keeps it in the path); the upstream answers the others as it would.
   for (const target of ["/api/pull;x", "/api/pull%00", "/api/pull%20"]) {
     const r = await rawRequest(port, "POST", target, { headers: { "x-api-key": full }, body });
     expect({ target, status: r.status }).toEqual({ target, status: 404 });
   }
   // Ollama's own 404 (its path decoded): no pull ran.
-  expect(pulls().map((q) => q.path)).toEqual(["/api/pull;x", "/api/pull%00", "/api/pull%20"]);
+  expect(pulls().map((q) => q.path)).toEqual(["/api/pull%00", "/api/pull%20"]);
+});
+
+test("every spelling of an allowed route gets one answer on the broker's port and through the relay, the upstream asked for the route itself; a key's model list holds on each", async () => {
+  const chat = (model: string) => JSON.stringify({ model, messages: [{ role: "user", content: "hi" }], stream: false });
+  // [method, spelling, route, body]: a trailing slash, doubled slashes, dot segments, escapes (an escaped slash too),
+  // upper case, a query on a POST route, on Ollama's routes and the OpenAI ones (the broker plans only the former).
+  const cases: [string, string, string, (m: string) => string | undefined][] = [
+    ["POST", "/api/chat/", "/api/chat", chat],
+    ["POST", "//api/chat", "/api/chat", chat],
+    ["POST", "/api/./chat", "/api/chat", chat],
+    ["POST", "/api/x/../chat", "/api/chat", chat],
+    ["POST", "/api/%63hat", "/api/chat", chat],
+    ["POST", "/api%2Fchat", "/api/chat", chat],
+    ["POST", "/API/chat", "/api/chat", chat],
+    ["POST", "/api/chat?x=1", "/api/chat", chat],
+    ["POST", "/v1/chat/completions/", "/v1/chat/completions", chat],
+    ["POST", "/v1//chat/completions", "/v1/chat/completions", chat],
+    ["POST", "/V1/%63hat/completions", "/v1/chat/completions", chat],
+    ["POST", "/v1/embeddings/", "/v1/embeddings", (m) => JSON.stringify({ model: m, input: "hi" })],
+    ["GET", "/api/version/", "/api/version", () => undefined],
+  ];
+  for (const [method, spelling, route, body] of cases) {
+    for (const [where, p, target, headers] of [
+      ["broker", port, spelling, { "x-api-key": editor }],
+      ["relay", relay.port, `/t/${TUNNEL_ID}${spelling}`, { ...RELAY_AUTH, "x-api-key": editor }],
+    ] as const) {
+      const before = fake.requests.length;
+      const ok = await rawRequest(p, method, target, { headers, body: body(ALLOWED) });
+      const sent = fake.requests.slice(before).map((q) => q.path + q.search);
+      expect({ where, spelling, status: ok.status, sent }).toEqual({ where, spelling, status: 200, sent: [route + (spelling.includes("?") ? "?x=1" : "")] });
+      if (method === "GET") continue;
+      // The model off the key's list is refused on every spelling, on both, before the upstream.
+      const no = await rawRequest(p, method, target, { headers, body: body(FORBIDDEN) });
+      expect({ where, spelling, status: no.status }).toEqual({ where, spelling, status: 403 });
+      expect(fake.requests.length).toBe(before + 1);
+    }
+  }
+});
+
+test("a ';' parameter after a route is no route to any upstream: one 404 naming the route, in its dialect, on the broker's port and through the relay", async () => {
+  const before = fake.requests.length;
+  const cases: [string, string, (b: any) => unknown][] = [
+    ["/api/chat;x", JSON.stringify({ model: ALLOWED, messages: [], stream: false }), (b) => b.error],
+    ["/v1/chat/completions;a=b", JSON.stringify({ model: ALLOWED, messages: [] }), (b) => b.error.message],
+  ];
+  for (const [target, body, message] of cases) {
+    for (const [where, p, t, headers] of [
+      ["broker", port, target, { "x-api-key": editor }],
+      ["relay", relay.port, `/t/${TUNNEL_ID}${target}`, { ...RELAY_AUTH, "x-api-key": editor }],
+    ] as const) {
+      const r = await rawRequest(p, "POST", t, { headers, body });
+      const route = target.slice(0, target.indexOf(";"));
+      expect({ where, target, status: r.status, message: message(JSON.parse(r.body)) }).toEqual({ where, target, status: 404, message: `${JSON.stringify(target)} is no route: every upstream reads ";…" as part of the path; use ${route}` });
+    }
+  }
+  expect(fake.requests.length).toBe(before);
 });
 
 test("through the relay every spelling of /api/pull is refused at the agent ([tunnel] allow_model_management is off) and reaches nothing", async () => {

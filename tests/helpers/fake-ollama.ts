@@ -362,9 +362,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}): Promise<Fak
       : null;
     if (rec) requests.push(rec);
     if (options.routeDecoded) {
-      // The path as the kind's server routes it: Go's unescaping (400 for a bad escape) and ServeMux's 301 to the clean
-      // path, uvicorn's unquote, cpp-httplib's %XX and %uXXXX (fake-kinds/body-reading.ts).
-      const routed = readPathAs(options.kind, path);
+      // The path as the kind's server routes it: Go's unescaping (400 for a bad escape), ServeMux's 301 to the clean
+      // path and gin's redirect of a trailing slash, uvicorn's unquote and starlette's, cpp-httplib's %XX and %uXXXX
+      // (fake-kinds/body-reading.ts).
+      const routed = readPathAs(options.kind, path, method);
       if ("status" in routed) return new Response(null, { status: routed.status, headers: routed.location ? { location: routed.location } : {} });
       path = routed.path;
       if (rec) rec.routed = path;

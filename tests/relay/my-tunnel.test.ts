@@ -91,6 +91,20 @@ test("two users, two tunnels: each JWT on /me/api/tags and /ollama/api/tags reac
   expect(after["a-work"]).toBe(before["a-work"]);
 });
 
+test("/me/ and /ollama/ take every spelling of a route as /t/ID/ and the broker do: /ollama//api/chat and /me/api/chat/ are the chat", async () => {
+  const up = upstreams.get("b-home")!;
+  const body = JSON.stringify({ model: TUNNELS["b-home"].model, messages: [{ role: "user", content: "hi" }], stream: false });
+  for (const path of ["/ollama/api/chat", "/ollama//api/chat", "/me/api/chat/", "/me/api/%63hat"]) {
+    const before = up.requests.length;
+    const r = await fetch(`${relay.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${tokens.bob}`, "content-type": "application/json" }, body });
+    expect({ path, status: r.status, sent: up.requests.slice(before).map((q) => q.path) }).toEqual({ path, status: 200, sent: ["/api/chat"] });
+  }
+  // A prefix in another case is not the relay's route: its own 404, nothing reaches a daemon.
+  const before = up.requests.length;
+  expect((await fetch(`${relay.url}/OLLAMA/api/chat`, { method: "POST", headers: { authorization: `Bearer ${tokens.bob}` }, body })).status).toBe(404);
+  expect(up.requests.length).toBe(before);
+});
+
 test("a subject with two tunnels chooses by X-C2L-Tunnel or ?tunnel=; without a choice a 400 lists its ids in the caller's dialect", async () => {
   expect(await models(await call("/me/api/tags", tokens.alice!, { "x-c2l-tunnel": "a-work" }))).toEqual([TUNNELS["a-work"].model]);
   // The choice is the relay's business: the header does not travel on to the daemon and its upstream.

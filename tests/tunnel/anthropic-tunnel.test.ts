@@ -179,18 +179,19 @@ test("with the relay's key as a bearer token, a gateway key in x-api-key goes on
   }
 });
 
-test("every spelling of /v1/messages through the relay: the canonical one with a query works; the others are refused in Anthropic's shape, reaching nothing", async () => {
+test("every spelling of /v1/messages through the relay is /v1/messages, as on the broker's own port; a ';' parameter is refused in Anthropic's shape, reaching nothing", async () => {
   const body = JSON.stringify({ model: "llama3.2:1b", max_tokens: 2, messages: [{ role: "user", content: "hi" }] });
-  const ok = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/v1/messages?beta=true`, { headers: { authorization: `Bearer ${CLIENT_KEY}`, "content-type": "application/json" }, body });
-  expect(ok.status).toBe(200);
-  expect(JSON.parse(ok.body).type).toBe("message");
-  const before = native.requests.length + plain.requests.length;
   // ("/v1/./messages" is not among them: the relay's HTTP parser resolves dot segments, so it is /v1/messages from the start.)
-  for (const spelling of ["/v1/%6Dessages", "//v1/messages", "/v1/messages/", "/V1/messages", "/v1/messages%2F", "/v1/Messages/count_tokens"]) {
+  for (const spelling of ["/v1/messages?beta=true", "/v1/%6Dessages", "//v1/messages", "/v1/messages/", "/V1/messages", "/v1/messages%2F"]) {
     const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}${spelling}`, { headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" }, body });
-    const j = JSON.parse(res.body);
-    expect({ spelling, status: res.status >= 400, shape: j.type, kind: typeof j.error?.type }).toEqual({ spelling, status: true, shape: "error", kind: "string" });
+    expect({ spelling, status: res.status, type: JSON.parse(res.body).type }).toEqual({ spelling, status: 200, type: "message" });
   }
+  const count = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/v1/Messages/count_tokens`, { headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" }, body });
+  expect({ status: count.status, counted: typeof JSON.parse(count.body).input_tokens }).toEqual({ status: 200, counted: "number" });
+  const before = native.requests.length + plain.requests.length;
+  const res = await rawRequest(relay.port, "POST", `/t/${TUNNEL_ID}/v1/messages;x`, { headers: { "x-api-key": CLIENT_KEY, "content-type": "application/json" }, body });
+  const j = JSON.parse(res.body);
+  expect({ status: res.status, shape: j.type, message: j.error?.message }).toEqual({ status: 404, shape: "error", message: '"/v1/messages;x" is no route: every upstream reads ";…" as part of the path; use /v1/messages' });
   expect(native.requests.length + plain.requests.length).toBe(before);
 });
 

@@ -43,13 +43,19 @@ test("a cloud client asking for refused paths in a flood writes one daemon log l
   const call = (path: string, method = "GET") => fetch(`${relay.url}/t/${TUNNEL_ID}${path}`, { method, headers: { authorization: `Bearer ${CLIENT_KEY}` } });
   for (let i = 0; i < 20; i++) expect((await call(`/debug/pprof${i}`)).status).toBe(403);
   for (let i = 0; i < 20; i++) expect((await call("/api/pull", "POST")).status).toBe(403);
+  // Respelled paths (the refusal names the route and the spelling): each new route is no new kind.
+  for (let i = 0; i < 20; i++) expect((await call(`/DEBUG/pprof${i}`)).status).toBe(403);
+  for (let i = 0; i < 20; i++) expect((await call(`/api/chat;${i}`, "POST")).status).toBe(404);
   const text = await (await fetch(`${d!.urls.api}/metrics`)).text();
-  expect(series(text, 'cloudtolocalllm_tunnel_requests_total{status="403"}')).toBe(40);
+  expect(series(text, 'cloudtolocalllm_tunnel_requests_total{status="403"}')).toBe(60);
   const lines = d!.stderr().split("\n").filter((l) => l.includes("refused a request from the relay"));
-  // The two kinds (a path not allowed, model management), each with the first path that was refused.
-  expect(lines).toHaveLength(2);
+  // The four kinds (a path not allowed, model management, a respelled path not allowed, a ';' parameter), each with
+  // the first path that was refused.
+  expect(lines).toHaveLength(4);
   expect(lines[0]).toContain("path=/debug/pprof0");
   expect(lines[1]).toContain("path=/api/pull");
+  expect(lines[2]).toContain("path=/DEBUG/pprof0");
+  expect(lines[3]).toContain("path=/api/chat;0");
 });
 
 test("relay requests_total{status} counts every client call by the status it got: refused keys (401) and an offline tunnel (502) too, not only answers", async () => {

@@ -11,6 +11,7 @@ import type { Upstream } from "../upstream.ts";
 import { clientClosed, errorAnswer, refusalAnswer } from "./answer-error.ts";
 import { planFor, type AttemptPlan } from "./attempt-plan.ts";
 import { route } from "./route.ts";
+import { upstreamPath } from "../route-target.ts";
 
 /**
  * The gate refused or gave up on the request (queue full or timed out, client gone while queued): recorded and answered.
@@ -179,7 +180,7 @@ export async function attempt<T>(
       }
       request = plan.request(ex, u, {
         method: ex.method,
-        target: ex.path + ex.search,
+        target: upstreamPath(ex.path, ex.route!) + ex.search,
         headers: ex.requestHeaders,
         headerJson: ex.requestHeaderJson(),
         body: sent,

@@ -300,20 +300,29 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 /** The path a kind's router routes on, or the answer its server gives the target itself (a 400 for a bad escape, Go's 301 to the clean path). */
 export type PathReading = { path: string } | { status: number; location?: string };
 
-const PATH_OF: Record<KindName, (raw: string) => PathReading> = {
+const PATH_OF: Record<KindName, (raw: string, method: string) => PathReading> = {
   ollama: goPath,
-  vllm: (raw) => ({ path: pythonUnquote(raw) }),
+  vllm: (raw) => withoutSlash(pythonUnquote(raw), 307),
   llamacpp: (raw) => ({ path: cppHttplibDecode(raw) }),
   lmstudio: (raw) => ({ path: raw }),
   openai: (raw) => ({ path: raw }),
 };
 
-export function readPathAs(kind: KindName, raw: string): PathReading {
-  return PATH_OF[kind](raw);
+export function readPathAs(kind: KindName, raw: string, method = "GET"): PathReading {
+  return PATH_OF[kind](raw, method);
 }
 
-/** Go: url.PathUnescape (every %XX, %2F too; a bad escape fails the request), then ServeMux's 301 to path.Clean's path. */
-function goPath(raw: string): PathReading {
+/**
+ * A router's redirect of a trailing slash to the path without it (every route of these servers is spelled without one):
+ * gin's RedirectTrailingSlash (Ollama: 301 for a GET, 307 for any other method, gin's redirectRequest) and starlette's
+ * redirect_slashes (vLLM: 307, RedirectResponse's default, whatever the method).
+ */
+function withoutSlash(path: string, status: number): PathReading {
+  return path.length > 1 && path.endsWith("/") ? { status, location: path.slice(0, -1) } : { path };
+}
+
+/** Go: url.PathUnescape (every %XX, %2F too; a bad escape fails the request), ServeMux's 301 to path.Clean's path, then gin's trailing slash. */
+function goPath(raw: string, method: string): PathReading {
   if (/%(?![0-9a-fA-F]{2})/.test(raw)) return { status: 400 };
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
@@ -324,7 +333,7 @@ function goPath(raw: string): PathReading {
   }
   const path = goUtf8(Uint8Array.from(bytes));
   const clean = goCleanPath(path);
-  return clean === path ? { path } : { status: 301, location: clean };
+  return clean === path ? withoutSlash(path, method === "GET" ? 301 : 307) : { status: 301, location: clean };
 }
 
 /** net/http's cleanPath: path.Clean, keeping a trailing slash. */
