@@ -185,6 +185,8 @@ test("a captured hop request sent again, as it was or altered, is refused and ne
   expect(refusals[7]).toMatch(/a replay/);
   expect(served.length).toBe(1);
   expect(n1.stderr()).toMatch(/internal request refused/);
+  // Bad signatures, several within a second: one line (docs/relay.md, Logs: a refused node-to-node call once per reason per 10 s).
+  expect(n1.stderr().split("\n").filter((l) => l.includes("internal request refused reason=\"bad signature")).length).toBe(1);
   for (const [reason, n] of [["replay", 3], ["bad_signature", 4], ["unsigned_header", 2], ["body", 1]] as const)
     expect(await metric(n1, `cloudtolocalllm_relay_internal_refused_total{reason="${reason}"}`)).toBe(n);
 
