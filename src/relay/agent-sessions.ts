@@ -227,6 +227,8 @@ export class AgentSessions {
       message: (ws, msg) => {
         if (typeof msg === "string") {
           this.metrics.protocolErrors.inc({ code: "not_binary" });
+          // In place of its HELLO it is a bad handshake, counted as such; in a live session, a protocol error only.
+          if (!ws.data.session) this.metrics.agentConnections.inc({ result: "protocol_error" });
           this.trouble(ws.data.tunnelId, "not_binary", "agent sent a text frame; closing its connection", {});
           if (ws.data.session) ws.data.session.close("protocol_error", "not_binary: protocol v2 uses binary frames only");
           else ws.close(CLOSE_CODES.protocol_error.code, "protocol_error: not_binary");
@@ -243,6 +245,7 @@ export class AgentSessions {
         // protocol's own errors are, or an agent sending oversized frames would leave no trace.
         if (reason === TOO_BIG_REASON) {
           this.metrics.protocolErrors.inc({ code: "message_too_big" });
+          if (!ws.data.session) this.metrics.agentConnections.inc({ result: "protocol_error" });
           this.trouble(ws.data.tunnelId, "message_too_big", "agent sent a WebSocket message over the frame limit; closing its connection", { limit: HEADER_SIZE + MAX_PAYLOAD });
         }
         ws.data.session?.transportClosed(`websocket closed (${code}${reason ? `: ${reason}` : ""})`);

@@ -13,6 +13,8 @@ test("a minimal config gets its defaults", () => {
   expect(r.config.heartbeat).toEqual({ interval: "10s", tolerance: "15s" });
   expect(r.config.limits.max_streams).toBe(64);
   expect(r.config.tunnels[0]!.client_key_sha256).toEqual([]);
+  // The defaults docs/relay.md and docs/relay-cluster.md name in their prose (Behaviour worth knowing, Replacing a node).
+  expect([r.config.resume_window, r.config.go_away_grace, r.config.handshake_timeout, r.config.limits.idle_timeout, r.config.cluster.drain_delay]).toEqual(["60s", "30s", "10s", "30s", "2s"]);
 });
 
 test("errors name the file, line, field and what is wrong", () => {

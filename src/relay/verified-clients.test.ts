@@ -48,3 +48,15 @@ test("bounded in all: 1,000 tunnels (one per signed-in user) of 100 keys each ke
   v.note("fresh", "c2l_fresh_0", 401);
   expect(v.size).toBe(before - 1);
 });
+
+test("the bounds docs/relay.md names, as the relay makes them: 4,096 keys per tunnel and 65,536 in all", () => {
+  const v = new VerifiedClients();
+  for (let k = 0; k <= 4_096; k++) v.note("t", `c2l_t_${k}`, 200);
+  // The 4,097th pushed out the first, and only it.
+  expect([v.size, v.has("t", "c2l_t_0"), v.has("t", "c2l_t_1"), v.has("t", "c2l_t_4096")]).toEqual([4_096, false, true, true]);
+  // Fifteen more tunnels full: 65,536 in all; one key more forgets the tunnel that verified a new key longest ago ("t").
+  for (let t = 0; t < 15; t++) for (let k = 0; k < 4_096; k++) v.note(`u${t}`, `c2l_${t}_${k}`, 200);
+  expect(v.size).toBe(65_536);
+  v.note("fresh", "c2l_fresh", 200);
+  expect([v.size <= 65_536, v.has("t", "c2l_t_4096"), v.has("u0", "c2l_0_0"), v.has("fresh", "c2l_fresh")]).toEqual([true, false, true, true]);
+});

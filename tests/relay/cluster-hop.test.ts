@@ -185,6 +185,8 @@ test("a captured hop request sent again, as it was or altered, is refused and ne
   expect(refusals[7]).toMatch(/a replay/);
   expect(served.length).toBe(1);
   expect(n1.stderr()).toMatch(/internal request refused/);
+  // Bad signatures, several within a second: one line (docs/relay.md, Logs: a refused node-to-node call once per reason per 10 s).
+  expect(n1.stderr().split("\n").filter((l) => l.includes("internal request refused reason=\"bad signature")).length).toBe(1);
   for (const [reason, n] of [["replay", 3], ["bad_signature", 4], ["unsigned_header", 2], ["body", 1]] as const)
     expect(await metric(n1, `cloudtolocalllm_relay_internal_refused_total{reason="${reason}"}`)).toBe(n);
 
@@ -285,3 +287,20 @@ test("a client key sent as x-api-key (Claude Code's ANTHROPIC_API_KEY) stays at 
   expect(apiKeys.at(-1)).toBeNull();
   expect((await call({ "x-api-key": "wrong" })).status).toBe(401);
 });
+
+test("a request HTTP itself refuses at the internal listener (a fragment in its target, two Host headers) is 400, logged as refused and counted in internal_refused_total{reason=\"bad_request\"}", async () => {
+  const before = await metric(n1, 'cloudtolocalllm_relay_internal_refused_total{reason="bad_request"}');
+  const { port, hostname } = new URL(n1.internalUrl);
+  for (const head of [`GET /internal/tunnels#x HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`, `GET /internal/tunnels HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n`]) {
+    const answer = await new Promise<string>((done) => {
+      let got = "";
+      void Bun.connect({ hostname, port: Number(port), socket: { open: (s) => void s.write(head), data: (s, b) => {
+            got += b.toString();
+            if (got.includes("\r\n\r\n")) s.end();
+          }, close: () => done(got), error: () => done(got) } });
+    });
+    expect(answer).toStartWith("HTTP/1.1 400");
+  }
+  expect(await metric(n1, 'cloudtolocalllm_relay_internal_refused_total{reason="bad_request"}')).toBe(before + 2);
+  expect(n1.stderr()).toMatch(/internal request refused reason="the request target has a fragment/);
+}, 30_000);

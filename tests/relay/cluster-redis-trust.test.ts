@@ -226,3 +226,42 @@ withOpenssl.test("rediss://: nodes reach a TLS Redis through redis_ca_file (adde
     cleanup(dir);
   }
 }, 60_000);
+
+test("an ACL user allowed only the commands docs/relay-cluster.md lists (those its scripts call too: EXISTS TIME PEXPIRE INCR ZADD ...) runs a cluster: claim, forward, the shared minute, the listing; Redis refuses it nothing", async () => {
+  const redis = await startRedis({ password: PASSWORD });
+  let cluster: TestCluster | undefined;
+  let agent: Connection | undefined;
+  try {
+    const link = await redis.link();
+    // Read from the docs' sentence: those the nodes send, then those their Lua scripts call (Redis checks both).
+    const sentence = /the commands `([A-Z ]+)`, and those their Lua scripts call[^`]*`([A-Z ]+)`/.exec(readFileSync(join(import.meta.dir, "../../docs/relay-cluster.md"), "utf8").replace(/\s+/g, " "));
+    const commands = `${sentence?.[1]} ${sentence?.[2]}`.toLowerCase().split(" ");
+    expect(commands).toContain("zremrangebyscore");
+    await link.cmd("ACL", ["SETUSER", "docs", "on", ">docs-acl-pw-for-tests-3b7e", "~c2l:*", "&c2l:*", "-@all", ...commands.map((c) => `+${c}`)]);
+    cluster = await startCluster({ redisUrl: `redis://docs:docs-acl-pw-for-tests-3b7e@127.0.0.1:${redis.port}/0`, size: 2, requestsPerMinute: 1000 });
+    const [n1, n2] = cluster.nodes as [ClusterNode, ClusterNode];
+    agent = await connect({
+      url: `${n1.url.replace(/^http/, "ws")}/agent`,
+      token: BOB_TOKEN,
+      agent: "acl",
+      heartbeatMs: 1000,
+      toleranceMs: 3000,
+      maxStreams: 8,
+      onStream: (s) => void serveStream(s, async () => Response.json({ agent: "acl" })),
+    });
+    // Forwarded from n2 to the owner n1 (the lease read, the minute counted in Redis), several renewals later too.
+    await until(async () => (await callBob(n2)).status === 200, 10_000, "bob served through n2");
+    await Bun.sleep(1_500);
+    const r = await callBob(n2);
+    expect([r.status, await r.json()]).toEqual([200, { agent: "acl" }]);
+    for (const n of [n1, n2]) expect((await readyz(n)).cluster.redis).toBe("up");
+    expect((await listing(n2)).tunnels.map((t) => `${t.id}@${t.node}`)).toEqual([`bob@${n1.id}`]);
+    // Nothing Redis refused on the way (NOPERM), on either node.
+    for (const n of [n1, n2]) expect(n.stderr()).not.toMatch(/NOPERM|no permissions|lacks a permission/i);
+    expect(await metric(n1, "cloudtolocalllm_relay_redis_errors_total") + (await metric(n2, "cloudtolocalllm_relay_redis_errors_total"))).toBe(0);
+  } finally {
+    agent?.close("test over");
+    await cluster?.stop();
+    await redis.stop();
+  }
+}, 40_000);

@@ -183,6 +183,8 @@ describe("relay cluster", () => {
       await until(async () => (await ownerOf("bob")).id === "n2", 5_000, "n2 to hold bob");
       for (const n of [n1, n2, n3]) expect(await whoAnswers(n)).toBe("two");
       expect(await metric(n1, "cloudtolocalllm_relay_fenced_total")).toBe(1);
+      // n2's claim took the tunnel from n1: a takeover, counted there (docs/relay-cluster.md, Metrics), and only there.
+      expect([await metric(n2, "cloudtolocalllm_relay_lease_takeovers_total"), await metric(n1, "cloudtolocalllm_relay_lease_takeovers_total")]).toEqual([1, 0]);
       // A takeover n2 never hears about (no pub/sub message; a lease signed for n3, which has no agent for bob): its
       // next renewal finds the lease gone to a higher epoch.
       const link = await redis.link();

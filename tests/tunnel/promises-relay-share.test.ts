@@ -88,7 +88,7 @@ test("20 calls of one key at once, waiting in the broker's queue (its --max-para
     generate("slow", flood).then(async (r) => {
       const body = await r.text();
       if (r.status === 200) floodServed++;
-      return { status: r.status, body };
+      return { status: r.status, body, retryAfter: r.headers.get("retry-after"), code: r.headers.get("x-c2l-error-code") };
     }),
   );
   await until(async () => (await streamsActive()) >= SHARE, 5000, "the flood to hold its streams");
@@ -103,6 +103,10 @@ test("20 calls of one key at once, waiting in the broker's queue (its --max-para
   const refused = all.filter((x) => x.status === 429);
   expect(refused.length).toBe(FLOOD - SHARE);
   expect(refused[0]!.body).toContain("max_streams_per_client");
+  // As docs/relay.md words it: Retry-After: 1, the share counted in the message.
+  expect([...new Set(refused.map((x) => `${x.code} ${x.retryAfter} ${/this client already has \d+ of its \d+ requests in flight/.exec(x.body)?.[0]}`))]).toEqual([
+    `rate_limited 1 this client already has ${SHARE} of its ${MAX_STREAMS} requests in flight`,
+  ]);
 }, 30_000);
 
 /** A raw client that asks for an endless generation and never reads past the first bytes of the answer; its status. */

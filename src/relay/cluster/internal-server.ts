@@ -25,8 +25,8 @@ export interface InternalHandlers {
   key: Uint8Array;
   /** This node's id: only requests signed for it are served. */
   nodeId: string;
-  /** A request refused, and why (metrics). */
-  refused?(code: RefusalCode): void;
+  /** A request refused, and why (metrics): a signature's refusal, or a request HTTP itself refuses (bad_request). */
+  refused?(code: RefusalCode | "bad_request"): void;
   /** A call another node sent here for tunnel `id` (path: the part after /t/ID, with its query). */
   tunnel(req: Request, id: string, path: string): Promise<Response>;
   /** This node's own tunnels, for a cluster-wide listing. */
@@ -67,6 +67,7 @@ function serveInternal(hostname: string, port: number, replay: ReplayCache, h: I
       // Without Host (HTTP/1.0), or CONNECT, the URL is a bare target new URL() refuses: a 400, and one line per window.
       const problem = requestProblem(req);
       if (problem) {
+        h.refused?.("bad_request");
         refused(problem, requestPath(req));
         return closing(new HttpError("bad_request", problem).toResponse());
       }
