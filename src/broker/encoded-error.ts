@@ -1,5 +1,6 @@
 // An upstream's error answer sent compressed (Content-Encoding) although the broker asked for `identity`: decoded so the
-// auth_secret redaction (error-redaction.ts) sees what the caller's client would decode, or refused when it cannot be.
+// auth_secret redaction (error-redaction.ts) sees what the caller's client would decode, and a dialect rewriting the
+// error in the caller's shape (dialect-attempt.ts) reads the upstream's message; or refused when it cannot be.
 import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync, zstdDecompressSync } from "node:zlib";
 import { HttpError } from "../core/http-error.ts";
 import { SMALL_RESPONSE } from "./exchange.ts";
@@ -73,9 +74,13 @@ async function readBounded(res: UpstreamReply, coding: string, upstream: string)
 
 /**
  * `res` (an error answer whose Content-Encoding is `coding`) as a reply whose bytes() are the decoded body: relayed
- * whole, without its Content-Encoding, so the redaction of a whole answer runs on what the upstream wrote.
+ * whole, without its Content-Encoding, so the redaction of a whole answer runs on what the upstream wrote. Its read()
+ * gives the same decoded body as one part, so a dialect rewriting the error (TransformedReply, which reads part by
+ * part) reads the upstream's message, not compressed bytes.
  */
 export function decodedErrorReply(res: UpstreamReply, coding: string, upstream: string): UpstreamReply {
+  let decoded: Promise<Uint8Array> | null = null;
+  const body = () => (decoded ??= readBounded(res, coding, upstream).then((b) => decode(b, coding, upstream)));
   return {
     get status() {
       return res.status;
@@ -92,8 +97,8 @@ export function decodedErrorReply(res: UpstreamReply, coding: string, upstream: 
       h.delete("content-encoding");
       return h;
     },
-    bytes: async () => decode(await readBounded(res, coding, upstream), coding, upstream),
-    read: () => res.read(),
+    bytes: body,
+    read: async (): Promise<ReadResult> => ({ done: true, value: [await body()] }),
     cancel: () => res.cancel(),
   };
 }

@@ -39,3 +39,11 @@ test("a streamed error answer: the secret is [redacted] even split across chunks
   // No secret to look for: no transform added.
   expect(redactingStream(up(null), null)).toBeNull();
 });
+
+test("the credential of the upstream's URL is redacted beside its auth_secret, in whole and streamed answers", () => {
+  const u = { authValue: "Bearer sk-abc123", urlSecrets: ["pw-77c2", "cHctNzdjMnBhc3M="], config: { auth_scheme: "Bearer" } } as unknown as Upstream;
+  expect(dec(redactUpstreamSecret(enc("got Basic cHctNzdjMnBhc3M= and pw-77c2 and sk-abc123"), u))).toBe("got Basic [redacted] and [redacted] and [redacted]");
+  const onlyUrl = { authValue: null, urlSecrets: ["pw-77c2"], config: { auth_scheme: "Bearer" } } as unknown as Upstream;
+  const stream = redactingStream(onlyUrl, null)!;
+  expect(dec(stream.push(enc("bad pw-7"))) + dec(stream.push(enc("7c2!"))) + dec(stream.end())).toBe("bad [redacted]!");
+});

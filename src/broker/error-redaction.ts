@@ -1,5 +1,5 @@
 // An upstream's error answer with its own credential taken out: a server that quotes what it refused (a 401 body naming
-// the Authorization or key it got) would otherwise show the operator's auth_secret to whoever called the broker.
+// the Authorization or key it got) would otherwise show the operator's auth_secret (or URL password) to whoever called the broker.
 import type { StreamTransform } from "./stream-transform.ts";
 import type { Upstream } from "./upstream.ts";
 
@@ -7,61 +7,81 @@ export const REDACTED = "[redacted]";
 /** Shorter secrets are not looked for: replacing a few common letters would garble the body and hide nothing. */
 const MIN_SECRET = 4;
 
-/** The secret the broker sends this upstream (its auth value without the scheme), or null for none. */
-function upstreamSecret(u: Upstream): string | null {
+/**
+ * The secrets the broker sends this upstream, longest first (one that holds another is replaced whole): its auth value
+ * without the scheme, and the credential of its URL's userinfo in each spelling (Upstream.urlSecrets). Empty for none.
+ */
+function upstreamSecrets(u: Upstream): string[] {
+  const out: string[] = [];
   const value = u.authValue;
-  if (!value) return null;
-  const scheme = u.config.auth_scheme;
-  const secret = scheme && value.startsWith(`${scheme} `) ? value.slice(scheme.length + 1) : value;
-  return secret.length >= MIN_SECRET ? secret : null;
+  if (value) {
+    const scheme = u.config.auth_scheme;
+    out.push(scheme && value.startsWith(`${scheme} `) ? value.slice(scheme.length + 1) : value);
+  }
+  // Test doubles of Upstream may lack the field.
+  if (u.urlSecrets) out.push(...u.urlSecrets);
+  return out.filter((s) => s.length >= MIN_SECRET).sort((a, b) => b.length - a.length);
 }
 
 /** Whether error answers of this upstream are redacted (it is sent a secret long enough to look for). */
 export function redactsFor(u: Upstream | null): boolean {
-  return u !== null && upstreamSecret(u) !== null;
+  return u !== null && upstreamSecrets(u).length > 0;
+}
+
+/** Each secret as it is and as a JSON string spells it (a quote, backslash or control character is escaped there). */
+function spellings(secrets: string[]): string[] {
+  const out: string[] = [];
+  for (const s of secrets) {
+    out.push(s);
+    const escaped = JSON.stringify(s).slice(1, -1);
+    if (escaped !== s) out.push(escaped);
+  }
+  return out;
 }
 
 /**
- * `bytes` (an error answer read whole) with every occurrence of the upstream's secret replaced by [redacted], as it
- * is and as a JSON string spells it (a secret with a quote, backslash or control character is escaped there). The same
- * bytes when the upstream sends no secret or the body holds none of it (no copy).
+ * `bytes` (an error answer read whole) with every occurrence of the upstream's secrets replaced by [redacted], as they
+ * are and as a JSON string spells them. The same bytes when the upstream sends no secret or the body holds none of
+ * them (no copy).
  */
 export function redactUpstreamSecret(bytes: Uint8Array, u: Upstream | null): Uint8Array {
-  const secret = u ? upstreamSecret(u) : null;
-  if (secret === null || bytes.byteLength < MIN_SECRET) return bytes;
-  const escaped = JSON.stringify(secret).slice(1, -1);
+  const secrets = u ? upstreamSecrets(u) : [];
+  if (secrets.length === 0 || bytes.byteLength < MIN_SECRET) return bytes;
+  const needles = spellings(secrets);
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.indexOf(secret) < 0 && (escaped === secret || buf.indexOf(escaped) < 0)) return bytes;
-  let text = buf.toString("utf8").split(secret).join(REDACTED);
-  if (escaped !== secret) text = text.split(escaped).join(REDACTED);
+  if (!needles.some((n) => buf.indexOf(n) >= 0)) return bytes;
+  let text = buf.toString("utf8");
+  for (const n of needles) text = text.split(n).join(REDACTED);
   return new TextEncoder().encode(text);
 }
 
 /**
- * An error answer's headers with the upstream's secret replaced by [redacted] where one quotes it: RFC 6750's
+ * An error answer's headers with the upstream's secrets replaced by [redacted] where one quotes them: RFC 6750's
  * `WWW-Authenticate: Bearer error_description="…"` is free text, and a gateway may quote (or echo) what it refused there.
  */
 export function redactHeaders(headers: Headers, u: Upstream | null): void {
-  const secret = u ? upstreamSecret(u) : null;
-  if (secret === null) return;
+  const secrets = u ? upstreamSecrets(u) : [];
+  if (secrets.length === 0) return;
   const quoting: [string, string][] = [];
-  for (const [name, value] of headers) if (value.includes(secret)) quoting.push([name, value]);
+  for (const [name, value] of headers) if (secrets.some((s) => value.includes(s))) quoting.push([name, value]);
   for (const [name] of quoting) headers.delete(name);
   // Appended again one by one: two headers of one name (two WWW-Authenticate challenges) stay two.
-  for (const [name, value] of quoting) headers.append(name, value.split(secret).join(REDACTED));
+  for (const [name, value] of quoting) {
+    let v = value;
+    for (const s of secrets) v = v.split(s).join(REDACTED);
+    headers.append(name, v);
+  }
 }
 
 /**
- * A streamed error answer (chunked, SSE) with the upstream's secret replaced as it passes, or `inner` itself when the
+ * A streamed error answer (chunked, SSE) with the upstream's secrets replaced as it passes, or `inner` itself when the
  * upstream sends no secret. A secret split across chunks is still found: the last bytes of each chunk that could begin
  * one wait for the next (or for the end). Put in front of error answers only, so a success stream costs nothing here.
  */
 export function redactingStream(u: Upstream | null, inner: StreamTransform | null): StreamTransform | null {
-  const secret = u ? upstreamSecret(u) : null;
-  if (secret === null) return inner;
-  const escaped = JSON.stringify(secret).slice(1, -1);
-  const needles = escaped === secret ? [Buffer.from(secret)] : [Buffer.from(secret), Buffer.from(escaped)];
-  return new RedactingStream(needles, inner);
+  const secrets = u ? upstreamSecrets(u) : [];
+  if (secrets.length === 0) return inner;
+  return new RedactingStream(spellings(secrets).map((n) => Buffer.from(n)), inner);
 }
 
 const NOTHING = new Uint8Array(0);

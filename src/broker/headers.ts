@@ -33,13 +33,14 @@ const DROP_REQUEST = new Set<string>([
 
 /**
  * Headers that choose, within the credential that goes with them, whose account a call is billed to or what it may
- * reach. Dropped when the broker puts the operator's own credential (`auth_secret`) on the request: a caller holding
- * only a gateway key does not choose which of the operator's organisations, projects or Google quota projects pays, nor
- * turn on Anthropic betas the operator did not (some bill at other rates, `context-1m-…`, `extended-cache-ttl-…`; some
- * reach what is stored in the operator's workspace, `files-api-…`). LiteLLM's proxy likewise forwards
- * `OpenAI-Organization` only when the operator sets `forward_openai_org_id`, and `anthropic-beta` only for model groups
- * the operator opened to client headers. Without an auth_secret these pass as sent. One table for every kind: each name
- * is one vendor's, and an upstream of kind `openai` may be any vendor's API.
+ * reach. Dropped when the broker puts the operator's own credential on the request (`auth_secret`, or a user and
+ * password in the upstream's URL, sent as Basic auth): a caller holding only a gateway key does not choose which of the
+ * operator's organisations, projects or Google quota projects pays, nor turn on Anthropic betas the operator did not
+ * (some bill at other rates, `context-1m-…`, `extended-cache-ttl-…`; some reach what is stored in the operator's
+ * workspace, `files-api-…`). LiteLLM's proxy likewise forwards `OpenAI-Organization` only when the operator sets
+ * `forward_openai_org_id`, and `anthropic-beta` only for model groups the operator opened to client headers. Without an
+ * operator credential these pass as sent. One table for every kind: each name is one vendor's, and an upstream of kind
+ * `openai` may be any vendor's API.
  */
 const ACCOUNT_SELECTING = new Set<string>([
   // OpenAI (and OpenAI-compatible APIs that copy it): the organisation and project the call is billed to.
@@ -80,6 +81,14 @@ const DROP_RESPONSE = new Set<string>([
 ]);
 
 /**
+ * Whether the operator's credential goes with requests to this upstream: its auth_secret, or credentials written into
+ * its URL (`https://user:pass@host`), which HTTP clients send as `Authorization: Basic …` just the same.
+ */
+function sendsOperatorCredential(u: Upstream): boolean {
+  return !!u.authValue || (u.urlSecrets !== undefined && u.urlSecrets.length > 0);
+}
+
+/**
  * Our own headers (`x-c2l-*`): a relay's hop and resume marks (the entry node, the relay's client, the resume window),
  * the inspector's replay mark. They say how the request travelled, which is nobody's business upstream; none is meant
  * for an upstream. One character decides for nearly every name (allocation-free on the hot path).
@@ -94,7 +103,7 @@ export function upstreamHeaders(client: Headers | null, u: Upstream): Headers {
     // Headers named in Connection are hop-by-hop too.
     const conn = client.get("connection");
     const extra = conn ? conn.toLowerCase().split(",").map((s) => s.trim()) : null;
-    const account = u.authValue ? ACCOUNT_SELECTING : null;
+    const account = sendsOperatorCredential(u) ? ACCOUNT_SELECTING : null;
     for (const [k, v] of client) if (!DROP_REQUEST.has(k) && !isOwnHeader(k) && !(extra && extra.includes(k)) && !account?.has(k) && !v.includes(KEY_PREFIX)) out.set(k, v);
   }
   out.set("accept-encoding", "identity");
@@ -135,7 +144,7 @@ export function upstreamHeaderLines(client: Headers | null, u: Upstream, json: H
     // before it, and Go's Header.Get (and most servers) read the first line.
     const own = u.authValue ? u.config.auth_header.toLowerCase() : null;
     // The operator's credential goes: the caller does not choose whose account of it pays (ACCOUNT_SELECTING).
-    const account = u.authValue ? ACCOUNT_SELECTING : null;
+    const account = sendsOperatorCredential(u) ? ACCOUNT_SELECTING : null;
     for (const k in all) {
       if (DROP_REQUEST.has(k) || isOwnHeader(k) || (extra && extra.includes(k)) || k === own || account?.has(k)) continue;
       const v = all[k]!;

@@ -7,6 +7,7 @@ import { cleartextSecretWarning, upstreamAuthValue } from "../config/upstream-au
 import { MetricsWindow } from "./metrics-window.ts";
 import { listedName } from "../kinds/types.ts";
 import { quality as judgeQuality } from "./quality.ts";
+import { urlCredentialSecrets } from "../net/url-credentials.ts";
 import { redactUrl } from "../net/redact-url.ts";
 import { splitUpstreamUrl, withUpstreamQuery, type UpstreamUrl } from "../net/upstream-url.ts";
 import { kindOf, type Capacity, type KindModule, type KindName } from "../kinds/index.ts";
@@ -78,6 +79,12 @@ export class Upstream {
   ewmaMs: number | null = null;
   /** The auth header value from the secret store (null: none); refreshed by the health monitor. */
   authValue: string | null = null;
+  /**
+   * The operator's credential written into the URL's userinfo (`https://user:pass@host`), in the spellings an upstream
+   * may quote it back (src/net/url-credentials.ts); empty for none. HTTP clients send it as `Authorization: Basic …`,
+   * so it is the operator's credential as much as auth_secret is: account headers go, error answers are redacted.
+   */
+  readonly urlSecrets: readonly string[];
   private traffic = false;
   /** Called when traffic first marks this upstream dirty: the broker's one evaluation timer is armed then, so an idle
    *  broker has no timer waking it every second (docs/performance.md, idle CPU). */
@@ -101,6 +108,7 @@ export class Upstream {
     this.module = kindOf(config.kind);
     this.url = splitUpstreamUrl(config.url);
     this.base = this.url.base;
+    this.urlSecrets = urlCredentialSecrets(config.url);
     const ms = resolveBy(CONFIG_SCHEMA.properties.upstreams.items, config);
     this.firstByteTimeoutMs = ms.first_byte_timeout;
     this.streamIdleTimeoutMs = ms.stream_idle_timeout;

@@ -142,7 +142,7 @@ export const UpstreamSchema = T.Object(
     url: T.String({
       format: "c2l-url",
       description:
-        "Base URL, e.g. http://127.0.0.1:11434. A path is put before every route (http://host/ollama → /ollama/api/chat); a query (?api-version=2024-10-21) is merged onto every request sent there, probes and model lists included, after the caller's own parameters (the URL's win over one of the same name). A fragment (#…) is ignored, as HTTP clients never send one.",
+        "Base URL, e.g. http://127.0.0.1:11434. A path is put before every route (http://host/ollama → /ollama/api/chat); a query (?api-version=2024-10-21) is merged onto every request sent there, probes and model lists included, after the caller's own parameters (the URL's win over one of the same name). A fragment (#…) is ignored, as HTTP clients never send one. A user and password in it (https://user:pass@host) are sent as Basic auth and are the operator's credential as auth_secret is (over http:// to another machine, warned about as it is): never shown (status, logs, metrics, export show user:redacted@), replaced by [redacted] in the upstream's error answers, and account-selecting headers (OpenAI-Organization, anthropic-beta …) never go with them; to keep it out of the config file, store base64 of user:pass as the secret auth_secret names, with auth_scheme = \"Basic\".",
     }),
     priority: T.Integer({ default: 100, minimum: 0, description: "Lower is preferred." }),
     enabled: T.Boolean({ default: true }),

@@ -8,17 +8,22 @@ export function upstreamAuthValue(u: Pick<UpstreamConfig, "auth_scheme">, secret
 }
 
 /**
- * Why this upstream's auth_secret crosses the network readable by anyone on the path (an http:// url whose host is
- * not this machine), or null: the daemon logs it once as the upstream is set up, and `doctor` shows it. No secret in it.
+ * Why this upstream's credential crosses the network readable by anyone on the path (an http:// url whose host is
+ * not this machine), or null: the daemon logs it once as the upstream is set up, and `doctor` shows it. The credential
+ * is its auth_secret, or a password (or a user name standing alone, a token) written into its url, which is sent as
+ * `Authorization: Basic …`, as readable as the key. No secret in it.
  */
 export function cleartextSecretWarning(u: Pick<UpstreamConfig, "name" | "url" | "auth_secret" | "enabled">): string | null {
-  if (!u.enabled || !u.auth_secret) return null;
+  if (!u.enabled) return null;
   let url: URL;
   try {
     url = new URL(u.url);
   } catch {
     return null;
   }
+  const inUrl = url.password !== "" || url.username !== "";
+  if (!u.auth_secret && !inUrl) return null;
   if (url.protocol !== "http:" || isLoopbackHost(url.hostname)) return null;
-  return `upstream "${u.name}" gets its auth_secret in cleartext: its url is http:// to ${url.host}, another machine, so anyone on the network path can read the key; use https:// (ca_file for a private CA), or reach it through an SSH tunnel or a VPN`;
+  const what = u.auth_secret ? "its auth_secret" : "the credential in its url (sent as Basic auth)";
+  return `upstream "${u.name}" gets ${what} in cleartext: its url is http:// to ${url.host}, another machine, so anyone on the network path can read the key; use https:// (ca_file for a private CA), or reach it through an SSH tunnel or a VPN`;
 }

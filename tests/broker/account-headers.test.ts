@@ -1,5 +1,6 @@
 // Through a real daemon: headers that choose whose account the operator's credential bills (OpenAI-Organization,
-// OpenAI-Project, anthropic-beta, x-goog-user-project) never go with it; with no auth_secret they pass as sent.
+// OpenAI-Project, anthropic-beta, x-goog-user-project) never go with it, nor with a user and password written into the
+// upstream's URL (sent as Basic auth, the operator's credential too); with neither they pass as sent.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
@@ -10,16 +11,19 @@ const SECRET = "sk-operator-acct-4f1e";
 const ACCOUNT = { "OpenAI-Organization": "org-caller-chosen", "OpenAI-Project": "proj_caller", "x-goog-user-project": "caller-gcp", "anthropic-beta": "context-1m-2025-08-07" };
 let paid: FakeOllama;
 let open: FakeOllama;
+let basic: FakeOllama;
 let d: DaemonProc;
 
 beforeAll(async () => {
   paid = await startFakeOllama({ models: ["paid:latest"], tokens: 1 });
   open = await startFakeOllama({ models: ["free:latest"], tokens: 1 });
+  basic = await startFakeOllama({ models: ["basic:latest"], tokens: 1 });
   d = await startDaemon({
     config:
       `${TEST_DAEMON_TOML}[health]\ninterval = "60s"\n` +
       `[[upstreams]]\nname = "paid"\nurl = "${paid.url}"\nauth_secret = "paid-key"\n` +
-      `[[upstreams]]\nname = "open"\nurl = "${open.url}"\n`,
+      `[[upstreams]]\nname = "open"\nurl = "${open.url}"\n` +
+      `[[upstreams]]\nname = "basic"\nurl = "${basic.url.replace("://", "://operator:pw-acct-77c2@")}"\n`,
     env: { CLOUDTOLOCALLLM_SECRET_PAID_KEY: SECRET },
     waitFor: ["api", "broker"],
   });
@@ -29,6 +33,7 @@ afterAll(async () => {
   await d?.stop();
   await paid?.stop();
   await open?.stop();
+  await basic?.stop();
   if (d) removeHome(d.home);
 });
 
@@ -55,4 +60,16 @@ test("OpenAI-Organization, OpenAI-Project, x-goog-user-project and anthropic-bet
   expect(toOpen["openai-project"]).toBe("proj_caller");
   expect(toOpen["x-goog-user-project"]).toBe("caller-gcp");
   expect(toOpen["anthropic-beta"]).toBe("context-1m-2025-08-07");
+});
+
+test("a user and password in the upstream's URL are the operator's credential too: OpenAI-Organization, OpenAI-Project, x-goog-user-project and anthropic-beta never go with them", async () => {
+  const oa = new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: "caller-own", organization: "org-caller-chosen", project: "proj_caller", defaultHeaders: ACCOUNT, maxRetries: 0 });
+  await oa.chat.completions.create({ model: "basic:latest", messages: [{ role: "user", content: "hi" }] });
+  const toBasic = lastGeneration(basic);
+  expect(toBasic.authorization).toBe(`Basic ${btoa("operator:pw-acct-77c2")}`);
+  for (const name of Object.keys(ACCOUNT)) expect({ name, value: toBasic[name.toLowerCase()] }).toEqual({ name, value: undefined });
+
+  const an = new Anthropic({ baseURL: d.urls.broker, apiKey: "caller-own", defaultHeaders: ACCOUNT, maxRetries: 0 });
+  await an.messages.create({ model: "basic:latest", max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
+  expect(lastGeneration(basic)["anthropic-beta"]).toBeUndefined();
 });

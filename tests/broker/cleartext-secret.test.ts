@@ -1,5 +1,6 @@
-// An auth_secret sent over http:// to another machine, through a real daemon and `doctor`: warned once as the upstream
-// is set up (start, a reload that changes it), never at every health check; loopback and https:// upstreams are not.
+// An auth_secret (or a password in the url) sent over http:// to another machine, through a real daemon and `doctor`:
+// warned once as the upstream is set up (start, a reload that changes it), never at every health check; loopback and
+// https:// upstreams are not.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,13 +8,17 @@ import { apiToken, BUN, REPO, removeHome, startDaemon, TEST_DAEMON_TOML, type Da
 import { until } from "../helpers/until.ts";
 
 let d: DaemonProc;
+const URL_PASSWORD = "pw-cleartext-6a0c";
 /** Another machine (a name that resolves nowhere: the warning is about the url, not about reaching it). */
 const LAN = "http://gpu-box.invalid:11434";
 const config = (lanPriority: number, localPriority: number) =>
   `${TEST_DAEMON_TOML}[health]\ninterval = "200ms"\ndown_interval = "200ms"\ntimeout = "1s"\n` +
   `[[upstreams]]\nname = "lan"\nurl = "${LAN}"\npriority = ${lanPriority}\nauth_secret = "lan-key"\n` +
   `[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9/"\npriority = ${localPriority}\nauth_secret = "local-key"\n` +
-  `[[upstreams]]\nname = "tls"\nurl = "https://gpu-box.invalid:8443"\nauth_secret = "tls-key"\n`;
+  `[[upstreams]]\nname = "tls"\nurl = "https://gpu-box.invalid:8443"\nauth_secret = "tls-key"\n` +
+  `[[upstreams]]\nname = "basic"\nurl = "http://operator:${URL_PASSWORD}@nginx-box.invalid:8080"\n` +
+  `[[upstreams]]\nname = "basic-local"\nurl = "http://operator:${URL_PASSWORD}@127.0.0.1:9"\n`;
+const URL_WARNING = /warn broker: upstream "basic" gets the credential in its url \(sent as Basic auth\) in cleartext: its url is http:\/\/ to nginx-box\.invalid:8080, another machine/;
 const WARNING = /warn broker: upstream "lan" gets its auth_secret in cleartext: its url is http:\/\/ to gpu-box\.invalid:11434, another machine/;
 
 beforeAll(async () => {
@@ -54,7 +59,7 @@ test("the daemon warns once per setup of the upstream: at start, not at each hea
   await until(() => d.count(WARNING) === 2, 5000, "the warning after the reload");
 }, 40_000);
 
-test("doctor shows the same warning, with the fix, for that upstream alone", async () => {
+test("doctor shows the same warning, with the fix, for those upstreams alone (an auth_secret, a password in the url)", async () => {
   const p = Bun.spawn([BUN, join(REPO, "src/main.ts"), "doctor", "--json", "--config", d.configFile], { env: d.env, stdout: "pipe", stderr: "pipe" });
   const [out] = await Promise.all([new Response(p.stdout).text(), p.exited]);
   const checks = (JSON.parse(out) as { checks: { name: string; level: string; detail: string; fix?: string }[] }).checks;
@@ -66,5 +71,18 @@ test("doctor shows the same warning, with the fix, for that upstream alone", asy
       detail: 'upstream "lan" gets its auth_secret in cleartext: its url is http:// to gpu-box.invalid:11434, another machine, so anyone on the network path can read the key; use https:// (ca_file for a private CA), or reach it through an SSH tunnel or a VPN',
       fix: 'set url = "https://…" for upstream "lan" (its server must serve TLS), or reach it through an SSH tunnel or a VPN',
     },
+    {
+      name: 'Upstream "basic" credential',
+      level: "warn",
+      detail: 'upstream "basic" gets the credential in its url (sent as Basic auth) in cleartext: its url is http:// to nginx-box.invalid:8080, another machine, so anyone on the network path can read the key; use https:// (ca_file for a private CA), or reach it through an SSH tunnel or a VPN',
+      fix: 'set url = "https://…" for upstream "basic" (its server must serve TLS), or reach it through an SSH tunnel or a VPN',
+    },
   ]);
+  expect(out).not.toContain(URL_PASSWORD);
 }, 30_000);
+
+test("a password in an http:// url to another machine is warned about as an auth_secret is, without the password; on loopback it is not", async () => {
+  await d.waitFor(URL_WARNING);
+  expect(d.count(/upstream "basic-local" gets/)).toBe(0);
+  expect(d.stderr()).not.toContain(URL_PASSWORD);
+});

@@ -7,6 +7,7 @@ import type { UpstreamReply, UpstreamRequest } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
 import { asideRead } from "./aside-read.ts";
 import { HttpError } from "../../core/http-error.ts";
+import { decodedErrorReply, isEncoded } from "../encoded-error.ts";
 
 /** One attempt's plan (attempt-plan.ts's AttemptPlan): made per attempt, so each upstream gets its own rewrite. */
 export function dialectAttempt(plan: DialectPlan) {
@@ -23,13 +24,23 @@ export function dialectAttempt(plan: DialectPlan) {
       if (a.target === req.target && a.body === req.body && a.method === undefined) return req;
       return { ...req, method: a.method ?? req.method, target: a.target, body: a.body, bodyLength: a.bodyLength };
     },
-    reply(ex: Exchange, _u: Upstream, res: UpstreamReply): UpstreamReply {
+    reply(ex: Exchange, u: Upstream, res: UpstreamReply): UpstreamReply {
       const answer = sent!.answer(res.status, res.header("content-type"), aside);
       if (answer.transform === null && answer.contentType === null && answer.status === undefined) return res;
       if (answer.transform) ex.stripper = answer.transform;
-      return new TransformedReply(res, answer);
+      return new TransformedReply(res.status >= 400 && answer.transform !== null ? decodedIfEncoded(res, u) : res, answer);
     },
   };
+}
+
+/**
+ * An error answer about to be rewritten in the caller's dialect, decoded first when the upstream compressed it though
+ * asked for identity (encoded-error.ts, bounded as for a relayed one): the rewrite parses the upstream's message from
+ * it, and the redaction then sees that message. Error answers only: nothing is added to a success answer's path.
+ */
+function decodedIfEncoded(res: UpstreamReply, u: Upstream): UpstreamReply {
+  const coding = res.hasBody ? res.header("content-encoding") : null;
+  return isEncoded(coding) ? decodedErrorReply(res, coding, u.name) : res;
 }
 
 /**
