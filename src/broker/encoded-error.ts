@@ -1,7 +1,7 @@
 // An upstream's error answer sent compressed (Content-Encoding) although the broker asked for `identity`: decoded so the
 // auth_secret redaction (error-redaction.ts) sees what the caller's client would decode, and a dialect rewriting the
 // error in the caller's shape (dialect-attempt.ts) reads the upstream's message; or refused when it cannot be.
-import { brotliDecompressSync, gunzipSync, inflateRawSync, inflateSync, zstdDecompressSync } from "node:zlib";
+import type * as Zlib from "node:zlib";
 import { HttpError } from "../core/http-error.ts";
 import { SMALL_RESPONSE } from "./exchange.ts";
 import type { ReadResult, UpstreamReply } from "./upstream-types.ts";
@@ -11,22 +11,27 @@ const DECODED_LIMIT = 1024 * 1024;
 
 type Decoder = (bytes: Uint8Array) => Uint8Array;
 const limit = { maxOutputLength: DECODED_LIMIT };
+/**
+ * node:zlib loaded on the first encoded error, not with the broker: loading it walks its constants table often enough
+ * for the optimising JIT to compile at start-up (tests/api/lazy-load.test.ts), for answers almost no upstream sends.
+ */
+const zlib = () => require("node:zlib") as typeof Zlib;
 
 /** Each coding an HTTP server sends (RFC 9110 §8.4.1, and zstd of RFC 8878), and how it is undone. */
 const DECODERS: Record<string, Decoder> = {
   identity: (b) => b,
-  gzip: (b) => gunzipSync(b, limit),
-  "x-gzip": (b) => gunzipSync(b, limit),
+  gzip: (b) => zlib().gunzipSync(b, limit),
+  "x-gzip": (b) => zlib().gunzipSync(b, limit),
   // "deflate" is zlib-wrapped by the RFC; some servers send it raw.
   deflate: (b) => {
     try {
-      return inflateSync(b, limit);
+      return zlib().inflateSync(b, limit);
     } catch {
-      return inflateRawSync(b, limit);
+      return zlib().inflateRawSync(b, limit);
     }
   },
-  br: (b) => brotliDecompressSync(b, limit),
-  zstd: (b) => zstdDecompressSync(b, limit),
+  br: (b) => zlib().brotliDecompressSync(b, limit),
+  zstd: (b) => zlib().zstdDecompressSync(b, limit),
 };
 
 /** Whether an answer's Content-Encoding (a header value, or null for none) compresses its body. */

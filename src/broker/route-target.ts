@@ -1,5 +1,5 @@
 // The path an upstream is sent for a request: the route the broker decided on when the client spelled a fixed route another way.
-import { DEFAULT_TUNNEL_PATHS } from "../config/schema.ts";
+import { DEFAULT_TUNNEL_PATHS } from "../config/tunnel-paths.ts";
 import { MODEL_MANAGEMENT_PATHS } from "../core/model-routes.ts";
 import { EMBEDDING_PATHS, GENERATION_PATHS } from "./exchange.ts";
 

@@ -2,6 +2,7 @@
 import { Type as T, type Static, type TArray, type TObject, type TSchema, type TString } from "@sinclair/typebox";
 import "./formats.ts";
 import { DEFAULT_KIND, KIND_NAMES, KINDS } from "../kinds/index.ts";
+import { DEFAULT_TUNNEL_PATHS } from "./tunnel-paths.ts";
 
 // Durations are written the way people say them ("250ms", "30s", "5m", "1h"); see duration.ts.
 export const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h)$";
@@ -47,24 +48,7 @@ const Url = (def: string, description: string) =>
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const QUALITY_LEVELS = ["excellent", "good", "poor", "critical"] as const;
 
-export const DEFAULT_TUNNEL_PATHS = [
-  "/api/chat",
-  "/api/generate",
-  "/api/embed",
-  "/api/embeddings",
-  "/api/tags",
-  "/api/show",
-  "/api/version",
-  "/api/ps",
-  "/v1/chat/completions",
-  "/v1/completions",
-  "/v1/embeddings",
-  "/v1/models",
-  // Anthropic's Messages API (Claude Code and other Anthropic clients) and OpenAI's Responses API (docs/broker.md).
-  "/v1/messages",
-  "/v1/messages/count_tokens",
-  "/v1/responses",
-];
+export { DEFAULT_TUNNEL_PATHS };
 
 export const ApiSchema = T.Object(
   {
