@@ -52,9 +52,26 @@ function notAllowed(route: string, path: string, allowed: readonly string[]): Ht
   return new HttpError("forbidden", `${spelled(route, path)} is not in [tunnel] allowed_paths`);
 }
 
-/** A refused path as the caller can act on it: the route, and the spelling it came as when that differs. */
+/**
+ * A refused path as the caller can act on it: the route, and the spelling it came as when that differs. The route is
+ * decoded ("%3C" is "<" there): shown percent-encoded again, so no markup a client sent comes back in a refusal as
+ * markup (a page that shows the error unescaped; tests/relay/hostile-content.e2e.test.ts).
+ */
 function spelled(route: string, path: string): string {
-  return route === path ? path : `${route}, sent as ${JSON.stringify(path)}`;
+  return route === path ? path : `${uriSafe(route)}, sent as ${JSON.stringify(path)}`;
+}
+
+/** `s` with every character outside a path's plain ones percent-encoded (UTF-8; a lone surrogate as %EF%BF%BD). */
+function uriSafe(s: string): string {
+  return s.replace(/[^A-Za-z0-9\-._~/:@!$&()*+,;=%]/gu, (c) => {
+    const code = c.charCodeAt(0);
+    if (code < 0x80) return `%${code.toString(16).toUpperCase().padStart(2, "0")}`;
+    try {
+      return encodeURIComponent(c);
+    } catch {
+      return "%EF%BF%BD";
+    }
+  });
 }
 
 /** The headers the broker sees from the relay's: relay credentials, cookies, origins and proxy hints gone; Host the broker's own. */
