@@ -54,19 +54,22 @@ export function checkConfig(file: string): { result: CheckResult; config: Config
   return { result: ok("Config", `${file} is valid`), config: r.config };
 }
 
-/** `ca`: the setting that adds trust where the probe went (the relay's [tunnel] ca_file, or an upstream's own). */
-export function reason(e: unknown, ca = "[tunnel] ca_file"): string {
+/**
+ * `ca`: the setting that adds trust where the probe went (the relay's [tunnel] ca_file, or an upstream's own); null when
+ * it is set already (naming it again would send the user in a circle: the caller says what was trusted instead).
+ */
+export function reason(e: unknown, ca: string | null = "[tunnel] ca_file"): string {
   const err = e as { code?: string; message?: string; name?: string };
   if (err?.name === "TimeoutError") return "no answer in time";
   // Said in a diagnosis: what failed and why (net-error-words.ts), and for a certificate, the setting that trusts it.
   const words = netErrorWords(err?.code);
-  if (words) return words.untrusted ? `${words.what} (${words.why}; set ${ca})` : explained(words);
+  if (words) return words.untrusted ? (ca ? `${words.what} (${words.why}; set ${ca})` : `${words.what} (${words.why})`) : explained(words);
   const message = (err?.message ?? String(e)).replace(/\.$/, "");
   // Bun's message often starts with the code already ("ENETUNREACH: …"): said once.
   return err?.code && !message.startsWith(err.code) ? `${err.code}: ${message}` : message;
 }
 
-async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}, ca?: string): Promise<{ status: number } | { error: string }> {
+async function probe(url: string, timeoutMs: number, init: RequestInit & { tls?: unknown } = {}, ca?: string | null): Promise<{ status: number } | { error: string }> {
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
     await res.body?.cancel();
@@ -176,10 +179,10 @@ export async function checkRelay(config: Config, file?: string): Promise<CheckRe
     throw e;
   }
   // Verified whatever NODE_TLS_REJECT_UNAUTHORIZED says, as the tunnel's own connection is (src/tunnel/connector.ts).
-  const r = await probe(http, 5000, { tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) } });
+  // With ca_file set, "set ca_file" would send the user in a circle: the hint below says what was trusted instead.
+  const r = await probe(http, 5000, { tls: { rejectUnauthorized: true, ...(ca ? { ca } : {}) } }, t.ca_file ? null : undefined);
   if ("error" in r) {
-    // With ca_file set, "set ca_file" would send the user in a circle: say what was trusted instead.
-    const error = t.ca_file ? r.error.replace(/ \(set \[tunnel\] ca_file[^)]*\)/, "") : r.error;
+    const error = r.error;
     const caHint = t.ca_file
       ? `the relay's certificate must be signed by the CA in [tunnel] ca_file (${t.ca_file}) or one in the system store (or NODE_EXTRA_CA_CERTS)`
       : "for a private CA set [tunnel] ca_file";
