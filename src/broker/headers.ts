@@ -25,6 +25,10 @@ const DROP_REQUEST = new Set<string>([
   "x-api-key",
   // Azure OpenAI's key header (its SDKs send it): a credential of the client's like the two above.
   "api-key",
+  // Google's API key header (its Gemini SDKs send it; Google's front end reads it on the OpenAI-compatible routes too):
+  // a client's Google key, meant for the broker like the others, would bill the client's project (or reach the
+  // operator's upstream's logs) beside, or instead of, the operator's auth_secret.
+  "x-goog-api-key",
   "cookie",
   "accept-encoding",
   "content-length",

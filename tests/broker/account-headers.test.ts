@@ -1,6 +1,7 @@
 // Through a real daemon: headers that choose whose account the operator's credential bills (OpenAI-Organization,
 // OpenAI-Project, anthropic-beta, x-goog-user-project) never go with it, nor with a user and password written into the
 // upstream's URL (sent as Basic auth, the operator's credential too); with neither they pass as sent.
+// A client's own credential headers (Google's x-goog-api-key too) never go, with or without one.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import OpenAI from "openai";
 import Anthropic from "@anthropic-ai/sdk";
@@ -72,4 +73,14 @@ test("a user and password in the upstream's URL are the operator's credential to
   const an = new Anthropic({ baseURL: d.urls.broker, apiKey: "caller-own", defaultHeaders: ACCOUNT, maxRetries: 0 });
   await an.messages.create({ model: "basic:latest", max_tokens: 8, messages: [{ role: "user", content: "hi" }] });
   expect(lastGeneration(basic)["anthropic-beta"]).toBeUndefined();
+});
+
+test("a client's Google key (x-goog-api-key) never reaches an upstream, beside the operator's auth_secret or without one, as Authorization, x-api-key and api-key never do", async () => {
+  const google = { "x-goog-api-key": "AIza-caller-own-91d3" };
+  const oa = new OpenAI({ baseURL: `${d.urls.broker}/v1`, apiKey: "caller-own", defaultHeaders: google, maxRetries: 0 });
+  for (const [model, fake] of [["paid:latest", paid], ["free:latest", open], ["basic:latest", basic]] as const) {
+    await oa.chat.completions.create({ model, messages: [{ role: "user", content: "hi" }] });
+    expect({ model, sent: JSON.stringify(lastGeneration(fake)).includes("AIza-caller-own") }).toEqual({ model, sent: false });
+  }
+  expect(lastGeneration(paid).authorization).toBe(`Bearer ${SECRET}`);
 });
