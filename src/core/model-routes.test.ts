@@ -1,6 +1,6 @@
 // Unit tests for the route tables: the route an upstream serves for a path, whatever its spelling, and management routes.
 import { expect, test } from "bun:test";
-import { isModelManagement, modelFields, routeOf } from "./model-routes.ts";
+import { isModelManagement, modelFields, routeOf, withoutTrailingSlash } from "./model-routes.ts";
 
 test("an escaped, doubled, trailing-slash or upper-case spelling of a path is its route", () => {
   expect(routeOf("/api/chat")).toBe("/api/chat");
@@ -36,4 +36,12 @@ test("an escaped, doubled, trailing-slash or upper-case spelling of a path is it
   expect(isModelManagement("/v1/models", "POST")).toBe(false);
   expect(modelFields("/api/v1/models/unload").acts).toEqual(["instance_id"]);
   expect(modelFields(routeOf("/api/%63opy/")).acts).toEqual(["source"]);
+});
+
+test("withoutTrailingSlash drops every trailing slash and keeps the root", () => {
+  expect(withoutTrailingSlash("/api/blobs/sha256:Ab/")).toBe("/api/blobs/sha256:Ab");
+  expect(withoutTrailingSlash("/v1/models/x//")).toBe("/v1/models/x");
+  expect(withoutTrailingSlash("/api/tags")).toBe("/api/tags");
+  expect(withoutTrailingSlash("/")).toBe("/");
+  expect(withoutTrailingSlash("//")).toBe("/");
 });

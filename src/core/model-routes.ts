@@ -19,9 +19,19 @@ export function routeOf(path: string): string {
   // Bun resolved the dot segments it saw, but not one spelled with an escaped slash ("/api/chat/..%2fpull"): after
   // decoding it is "/api/chat/../pull", which Go's ServeMux (in front of Ollama's router) cleans to /api/pull.
   if (DOT_SEGMENT.test(p)) p = withoutDotSegments(p);
-  return p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+  return withoutTrailingSlash(p);
 }
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/**
+ * `path` without its trailing slashes ("/" stays): what routeOf drops, and what the broker drops from a path it sends
+ * upstream (src/broker/route-target.ts), as gin and starlette redirect a trailing slash to the path without it.
+ */
+export function withoutTrailingSlash(path: string): string {
+  let end = path.length;
+  while (end > 1 && path.charCodeAt(end - 1) === 47 /* / */) end--;
+  return end === path.length ? path : path.slice(0, end);
+}
 
 /**
  * The route a ";…" parameter follows ("/api/chat;x" is after /api/chat), or null when the path has none. Go's net/http,
