@@ -240,7 +240,8 @@ export async function attempt<T>(
     }
     const encoding = res.hasBody ? res.header("content-encoding") : null;
     if (encoding !== null && encoding !== "" && res.status < 400 && encoding.toLowerCase() !== "identity" && streamFormat(res.header("content-type")) !== "other") {
-      // Asked for identity (headers.ts), it compressed anyway. A whole answer passes as it came (the client decodes it);
+      // Asked for identity (headers.ts), it compressed anyway. A whole answer passes as it came (the client decodes it;
+      // one a dialect translates is decoded first, bounded: dialect-attempt.ts);
       // but a stream's ending would get the broker's plain lines added to compressed bytes: refused as an answer the
       // broker cannot read, as a model list so compressed is; failover may go on. (An error answer so compressed is
       // decoded before its quoted credential is redacted: relay-answer.ts, encoded-error.ts.)

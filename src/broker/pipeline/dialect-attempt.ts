@@ -7,7 +7,7 @@ import type { UpstreamReply, UpstreamRequest } from "../upstream-client.ts";
 import type { Upstream } from "../upstream.ts";
 import { asideRead } from "./aside-read.ts";
 import { HttpError } from "../../core/http-error.ts";
-import { decodedErrorReply, isEncoded } from "../encoded-error.ts";
+import { decodedErrorReply, decodedWholeReply, isEncoded } from "../encoded-error.ts";
 
 /** One attempt's plan (attempt-plan.ts's AttemptPlan): made per attempt, so each upstream gets its own rewrite. */
 export function dialectAttempt(plan: DialectPlan) {
@@ -28,19 +28,22 @@ export function dialectAttempt(plan: DialectPlan) {
       const answer = sent!.answer(res.status, res.header("content-type"), aside);
       if (answer.transform === null && answer.contentType === null && answer.status === undefined) return res;
       if (answer.transform) ex.stripper = answer.transform;
-      return new TransformedReply(res.status >= 400 && answer.transform !== null ? decodedIfEncoded(res, u) : res, answer);
+      return new TransformedReply(answer.transform !== null ? decodedIfEncoded(res, u) : res, answer);
     },
   };
 }
 
 /**
- * An error answer about to be rewritten in the caller's dialect, decoded first when the upstream compressed it though
- * asked for identity (encoded-error.ts, bounded as for a relayed one): the rewrite parses the upstream's message from
- * it, and the redaction then sees that message. Error answers only: nothing is added to a success answer's path.
+ * An answer about to be rewritten in the caller's dialect, decoded first when the upstream compressed it though asked
+ * for identity (encoded-error.ts): an error bounded as for a relayed one, so the rewrite parses the upstream's message
+ * and the redaction then sees it; a whole success answer (a compressed stream was refused before: attempt.ts) bounded
+ * as WholeBody holds one, so its translation reads the upstream's JSON rather than call compressed bytes "not JSON".
+ * One header read per translated answer; nothing else unless it is compressed.
  */
 function decodedIfEncoded(res: UpstreamReply, u: Upstream): UpstreamReply {
   const coding = res.hasBody ? res.header("content-encoding") : null;
-  return isEncoded(coding) ? decodedErrorReply(res, coding, u.name) : res;
+  if (!isEncoded(coding)) return res;
+  return res.status >= 400 ? decodedErrorReply(res, coding, u.name) : decodedWholeReply(res, coding, u.name);
 }
 
 /**
