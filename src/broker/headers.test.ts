@@ -35,14 +35,24 @@ test("an upstream's Clear-Site-Data, HSTS, NEL, Report-To, Alt-Svc and Set-Cooki
 });
 
 test("an upstream's own credential header (a custom auth_header) carries the operator's secret only: a client's line of that name is not sent before it", () => {
-  const u = { name: "remote", authValue: "operator-secret", config: { auth_header: "X-Goog-Api-Key" } } as unknown as Upstream;
-  const client = new Headers([["x-goog-api-key", "client-chosen"], ["x-other", "1"]]);
-  const lines = upstreamHeaderLines(client, u).split("\r\n").filter((l) => /^x-goog-api-key:/i.test(l));
-  expect(lines).toEqual(["X-Goog-Api-Key: operator-secret"]);
-  expect(upstreamHeaders(client, u).get("x-goog-api-key")).toBe("operator-secret");
+  const u = { name: "remote", authValue: "operator-secret", config: { auth_header: "X-Gateway-Key" } } as unknown as Upstream;
+  const client = new Headers([["x-gateway-key", "client-chosen"], ["x-other", "1"]]);
+  const lines = upstreamHeaderLines(client, u).split("\r\n").filter((l) => /^x-gateway-key:/i.test(l));
+  expect(lines).toEqual(["X-Gateway-Key: operator-secret"]);
+  expect(upstreamHeaders(client, u).get("x-gateway-key")).toBe("operator-secret");
   // Without a secret of its own, the upstream gets the client's header as before.
-  const bare = { name: "open", authValue: null, config: { auth_header: "X-Goog-Api-Key" } } as unknown as Upstream;
-  expect(upstreamHeaderLines(client, bare)).toContain("x-goog-api-key: client-chosen\r\n");
+  const bare = { name: "open", authValue: null, config: { auth_header: "X-Gateway-Key" } } as unknown as Upstream;
+  expect(upstreamHeaderLines(client, bare)).toContain("x-gateway-key: client-chosen\r\n");
+});
+
+test("a client's Google key (x-goog-api-key) is a credential meant for the broker: never sent upstream, with or without the operator's", () => {
+  const client = new Headers([["x-goog-api-key", "client-chosen"], ["x-other", "1"]]);
+  const own = { name: "remote", authValue: "operator-secret", config: { auth_header: "X-Goog-Api-Key" } } as unknown as Upstream;
+  expect(upstreamHeaderLines(client, own).split("\r\n").filter((l) => /^x-goog-api-key:/i.test(l))).toEqual(["X-Goog-Api-Key: operator-secret"]);
+  const bare = { name: "open", authValue: null, config: { auth_header: "Authorization" } } as unknown as Upstream;
+  expect(upstreamHeaderLines(client, bare)).not.toContain("client-chosen");
+  expect(upstreamHeaders(client, bare).get("x-goog-api-key")).toBeNull();
+  expect(upstreamHeaders(client, bare).get("x-other")).toBe("1");
 });
 
 test("an upstream's own CORS grant (Access-Control-Allow-Origin: *, credentials) never reaches the client: which pages may read is the broker's decision", () => {
