@@ -132,12 +132,12 @@ Options for create:
       }
       case "show": {
         const k = store.get(needName());
-        if (!k) throw new CliError(`no key named "${name}".`);
+        if (!k) throw new CliError(noKeyNamed(name, store.list()));
         console.log(values.json ? JSON.stringify(keyInfo(k), null, 2) : describe(keyInfo(k)));
         return 0;
       }
       case "revoke": {
-        if (!store.revoke(needName())) throw new CliError(`no key named "${name}".`);
+        if (!store.revoke(needName())) throw new CliError(noKeyNamed(name, store.list()));
         writeStderrLine(`Revoked key "${name}"; clients using it get 401 from now on.`);
         return 0;
       }
@@ -147,3 +147,11 @@ Options for create:
   },
 };
 export default command;
+
+/** A name that is not there: say which names are (a typo, or a key made on another machine), or that there are none. */
+function noKeyNamed(name: string | undefined, keys: { name: string }[]): string {
+  const names = keys.map((k) => k.name);
+  return names.length
+    ? `no key named "${name}"; the keys are ${names.map((n) => `"${n}"`).join(", ")} (\`cloudtolocalllm-tunnel key list\` shows them).`
+    : `no key named "${name}": there are no keys yet (create one with \`cloudtolocalllm-tunnel key create NAME\`).`;
+}

@@ -21,6 +21,15 @@ const status: DaemonStatus = {
 };
 
 describe("status table", () => {
+  test("a rejected reload names the field with its line, as the daemon's log does (the message alone does not say which setting)", () => {
+    const rejected: DaemonStatus = {
+      ...status,
+      daemon: { ...status.daemon, lastReload: { at: "2026-11-21T11:59:00Z", ok: false, error: { message: "10 is below the minimum 1024", path: "api.body_limit", line: 18, column: 1 } } },
+    };
+    // The line is wrapped at 80 columns: read it as one.
+    expect(renderStatus(rejected, { color: false, now }).replace(/\s+/g, " ")).toContain("config /c/tunnel.toml · last reload rejected: line 18:1: api.body_limit: 10 is below the minimum 1024");
+  });
+
   test("plain text: one row per upstream with aligned columns, tunnel, sign-in, alerts, reload error", () => {
     const out = renderStatus(status, { color: false, now });
     expect(out).not.toContain("\x1b[");

@@ -1,5 +1,6 @@
 // Renders a DaemonStatus as the `status` command's table, with colours on a terminal.
 import type { DaemonStatus, LatencySummary, VerdictLevel } from "../core/contracts.ts";
+import { reloadIssueText } from "../core/reload-issue-text.ts";
 import { signInTrouble } from "../core/sign-in-text.ts";
 import { capacityText, loadedText } from "../core/upstream-load.ts";
 import { serving } from "../core/verdict.ts";
@@ -144,7 +145,7 @@ export function renderStatus(s: DaemonStatus, opts: { color: boolean; now?: Date
     ? ""
     : reload.ok
       ? ` · reloaded ${ago(reload.at)}`
-      : ` · ${paint("last reload rejected", "red")}: ${reload.error?.line ? `line ${reload.error.line}:${reload.error.column ?? 1}: ` : ""}${reload.error?.message ?? ""}`;
+      : ` · ${paint("last reload rejected", "red")}: ${reload.error?.line ? `line ${reload.error.line}:${reload.error.column ?? 1}: ` : ""}${reload.error ? reloadIssueText(reload.error) : ""}`;
   out.push(`config ${d.configPath}${reloadText}`);
   // The verdict's problem, reason and fix (src/core/verdict.ts), as the tray and the dashboard show it.
   const v = s.verdict;

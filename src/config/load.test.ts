@@ -264,13 +264,24 @@ test("a credential pasted into the wrong field is not quoted by the issue (it re
   expect(plain.ok ? "" : plain.issues[0]!.message).toContain('"localhost:11434" is not a URL');
 });
 
-test("a key or table defined twice is named, with the line of the second one", () => {
+test("a key or table defined twice is named, with the line of the second one, the line of the first and what to do", () => {
   const issue = (text: string) => {
     const r = parseConfig(text, "f");
     return r.ok ? null : { line: r.issues[0]!.line, message: r.issues[0]!.message };
   };
-  expect(issue('[alerts]\nenabled = true\n\n  enabled = false # again\n')).toEqual({ line: 4, message: expect.stringMatching(/redefine .*: enabled in \[alerts\]$/) });
-  expect(issue('[api]\nlisten = "127.0.0.1:1"\n[alerts]\nenabled = true\n[api]\nbody_limit = 5\n')).toEqual({ line: 5, message: expect.stringMatching(/redefine .*: \[api\]$/) });
+  expect(issue('[alerts]\nenabled = true\n\n  enabled = false # again\n')).toEqual({
+    line: 4,
+    message: "enabled in [alerts] is set twice (first on line 2): keep one of the two lines",
+  });
+  expect(issue('[api]\nlisten = "127.0.0.1:1"\n[alerts]\nenabled = true\n[api]\nbody_limit = 5\n')).toEqual({
+    line: 5,
+    message: "[api] is defined twice (first on line 1): a table may appear only once; set its keys in the first one and delete this one",
+  });
+  // The README's snippets pasted below the file the first run wrote (it has every table already): the user is told where to put them.
+  const written = defaultConfigText();
+  const at = written.split("\n").findIndex((l) => l.startsWith("[tunnel]")) + 1;
+  const pasted = issue(`${written}\n[tunnel]\nenabled = true\nrelay_url = "wss://relay.example.com/agent"\n`);
+  expect(pasted?.message).toBe(`[tunnel] is defined twice (first on line ${at}): a table may appear only once; set its keys in the first one and delete this one`);
 });
 
 test("keys every object inherits (constructor, toString, __proto__) are unknown keys like any other, in TOML and in JSON", () => {

@@ -78,7 +78,7 @@ export function parseTomlConfig<C>(
   } catch (e) {
     if (e instanceof TomlError) {
       const twice = /redefine/.test(e.message) ? definedTwice(text, e.line) : null;
-      const message = e.message.split("\n")[0]! + (twice ? `: ${twice}` : "");
+      const message = twice ?? e.message.split("\n")[0]!;
       return { ok: false, issues: [{ file, path: "", message, line: e.line, column: e.column }] };
     }
     throw e;
@@ -96,20 +96,30 @@ export function parseTomlConfig<C>(
 
 const HEADER = /^\s*\[\[?\s*([^\]]+?)\s*\]\]?/;
 
-/** smol-toml says only "trying to redefine an already defined table or value": the table or key on that line, by name. */
+/**
+ * smol-toml says only "trying to redefine an already defined table or value". Someone who pasted a README snippet into
+ * the file the first run wrote meets this most: name the table or key, the line of the first one, and what to do.
+ */
 function definedTwice(text: string, line: number): string | null {
   const lines = text.split("\n");
   const at = lines[line - 1] ?? "";
+  const before = lines.slice(0, line - 1);
   const header = HEADER.exec(at);
-  if (header) return `[${hideCredentials(header[1]!)}]`;
+  if (header) {
+    const name = header[1]!;
+    const first = before.findIndex((l) => HEADER.exec(l)?.[1] === name);
+    const where = first >= 0 ? ` (first on line ${first + 1})` : "";
+    return `[${hideCredentials(name)}] is defined twice${where}: a table may appear only once; set its keys in the first one and delete this one`;
+  }
   const key = /^\s*([^=#]+?)\s*=/.exec(at);
   if (!key) return null;
-  const table = lines
-    .slice(0, line - 1)
-    .reverse()
-    .map((l) => HEADER.exec(l)?.[1])
-    .find((t) => t !== undefined);
-  return `${hideCredentials(key[1]!)}${table ? ` in [${table}]` : ""}`;
+  // The table the key is in: the nearest header above it, and the line that header is on.
+  let start = before.length - 1;
+  while (start >= 0 && !HEADER.test(before[start]!)) start--;
+  const table = start >= 0 ? HEADER.exec(before[start]!)![1] : undefined;
+  const first = before.findIndex((l, n) => n > start && /^\s*([^=#]+?)\s*=/.exec(l)?.[1] === key[1]);
+  const where = first >= 0 ? ` (first on line ${first + 1})` : "";
+  return `${hideCredentials(key[1]!)}${table ? ` in [${table}]` : ""} is set twice${where}: keep one of the two lines`;
 }
 
 const mib = (n: number) => `${Number.isInteger(n / 1048576) ? n / 1048576 : (n / 1048576).toFixed(1)} MiB`;

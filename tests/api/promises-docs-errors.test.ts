@@ -20,7 +20,11 @@ let token: string;
 let ops: { method: string; path: string }[] = [];
 
 beforeAll(async () => {
-  d = await startDaemon({ config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n` });
+  // The upstream is at a port nothing listens on: the default, 127.0.0.1:11434, is where a developer's own Ollama
+  // answers, and /readyz would then be ready.
+  d = await startDaemon({
+    config: `[api]\nlisten = "127.0.0.1:0"\n[proxy]\nlisten = "127.0.0.1:0"\n[secrets]\nbackend = "file"\n[[upstreams]]\nname = "local"\nurl = "http://127.0.0.1:9"\n`,
+  });
   port = Number(new URL(d.urls.api!).port);
   token = await apiToken(d);
   const doc = JSON.parse((await rawRequest(port, "GET", "/swagger/json")).body) as { paths: Record<string, Record<string, unknown>> };

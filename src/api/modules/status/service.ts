@@ -3,6 +3,7 @@
 import { BUILD_DATE, COMMIT, VERSION } from "../../../core/build-info.ts";
 import type { DaemonContext } from "../../../core/component.ts";
 import type { DaemonStatus, TunnelStatus, UpstreamMetrics, UpstreamStatus, Verdict } from "../../../core/contracts.ts";
+import { reloadIssueText } from "../../../core/reload-issue-text.ts";
 import { verdict } from "../../../core/verdict.ts";
 import { allowedOriginProblem } from "../../security/cors.ts";
 import { redactUrl, redactUrlsDeep, redactUrlsIn } from "../../../net/redact-url.ts";
@@ -103,7 +104,7 @@ function statusOf(ctx: DaemonContext): DaemonStatus {
   if (!ctx.services.broker) warnings.push("the broker is not running");
   warnings.push(...(ctx.services.alerts?.warnings?.() ?? []));
   const lastReload = ctx.config.lastReload();
-  if (lastReload && !lastReload.ok) warnings.push(`the last config reload was rejected: ${lastReload.error?.message ?? "unknown error"}`);
+  if (lastReload && !lastReload.ok) warnings.push(`the last config reload was rejected: ${lastReload.error ? reloadIssueText(lastReload.error) : "unknown error"}`);
   for (const o of ctx.config.current().api.allowed_origins) {
     const problem = allowedOriginProblem(o);
     if (problem) warnings.push(problem);
