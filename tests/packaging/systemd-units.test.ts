@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { REPO } from "../helpers/daemon.ts";
 import { verifyUnit } from "./systemd-verify.ts";
 import { findCommand } from "../../src/cli/commands.ts";
+import { parseRelayConfig, relayMs } from "../../src/relay/config.ts";
 import { requireTools } from "../helpers/requires.ts";
 import { RUNTIME_ENV } from "../../src/core/runtime-tuning.ts";
 
@@ -58,6 +59,19 @@ describe("systemd units", () => {
     } finally {
       rmSync(`${unit}.d`, { recursive: true, force: true });
     }
+  });
+
+  // The drop-in's comment and "Replacing a node" promise a stop bound: drain_delay plus at most go_away_grace and 4 s.
+  // systemd SIGKILLs a node still draining at TimeoutStopSec, cutting the streams the drain was for.
+  test("docs/relay-cluster.md's TimeoutStopSec outlasts the documented shutdown of a node with the doc's relay.toml", () => {
+    const md = readFileSync(join(REPO, "docs/relay-cluster.md"), "utf8");
+    const stop = /^TimeoutStopSec=(\d+)s$/m.exec(/```ini\n([\s\S]*?)```/.exec(md)![1]!);
+    expect(stop).not.toBeNull();
+    const parsed = parseRelayConfig(/```toml\n([\s\S]*?)```/.exec(md)![1]!);
+    if (!parsed.ok) throw new Error(parsed.issues.map((i) => i.message).join("; "));
+    const ms = relayMs(parsed.config);
+    expect(md).toContain("Shutdown therefore takes `drain_delay` plus at most `go_away_grace` and 4 s");
+    expect(Number(stop![1]) * 1000).toBeGreaterThan(ms.cluster.drain_delay + ms.go_away_grace + 4_000);
   });
 
   requireTools(["systemd-analyze"]).test("the check can fail: an unknown key and a missing binary are reported", () => {

@@ -267,11 +267,11 @@ export function nginxConfigFromDocs(dir: string, port: number, nodes: { port: nu
   return `${nginxPrelude(dir)}\n${block}\n}\n`;
 }
 
-/** nginx with the docs' example in front of the nodes (HTTP on loopback, the example's TLS lines dropped; or with `tls`, its TLS lines on the test's files). */
-export async function startNginx(nodes: { port: number }[], upstreamExtra = "", tls?: { cert: string; key: string; ca: string }): Promise<TestProxy> {
+/** nginx with the docs' example in front of the nodes (HTTP on loopback, the example's TLS lines dropped; or with `tls`, its TLS lines on the test's files; `edit` changes its text). */
+export async function startNginx(nodes: { port: number }[], upstreamExtra = "", tls?: { cert: string; key: string; ca: string }, edit: (cfg: string) => string = (c) => c): Promise<TestProxy> {
   const dir = mkdtempSync(join(tmpdir(), "c2l-nginx-"));
   const port = await freePort();
-  writeFileSync(join(dir, "nginx.conf"), nginxConfigFromDocs(dir, port, nodes, upstreamExtra, tls));
+  writeFileSync(join(dir, "nginx.conf"), edit(nginxConfigFromDocs(dir, port, nodes, upstreamExtra, tls)));
   const p = spawnLogged(["nginx", "-p", dir, "-c", join(dir, "nginx.conf")], { env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/bin" }, label: "nginx", debugEnv: "DEBUG_NGINX" });
   const url = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
   const t0 = performance.now();
